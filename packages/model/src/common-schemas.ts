@@ -1,0 +1,79 @@
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+import { registerFormats } from './formats';
+import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
+
+// Schemas check with `date` / `date-time` formats, so the checkers must exist wherever a schema does.
+registerFormats();
+
+export const BLOB_ID_PATTERN = '^[A-Za-z0-9_-]{16,128}$';
+export const SHA256_HEX_PATTERN = '^[0-9a-f]{64}$';
+export const MEDIA_TYPE_PATTERN =
+  "^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+'-]{0,126}$";
+export const AUDIT_ACTION_PATTERN = '^[a-z][a-z0-9._-]{0,63}$';
+
+/** A JSON Schema enum spelled as `anyOf` of `const`s, which both TypeBox and Ajv understand. */
+export const StringEnum = <const T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> =>
+  Type.Union(values.map((value) => Type.Literal(value)));
+
+/** Free text with a length cap; `min` 1 for fields that must say something. */
+export const boundedText = (maxLength: number, minLength = 0) =>
+  minLength > 0 ? Type.String({ minLength, maxLength }) : Type.String({ maxLength });
+
+/** A record id (ULID). References to other records use it. */
+export const IdSchema = Type.String({ pattern: ID_PATTERN, maxLength: 26 });
+/** An account id (22 base64url characters). References to people use it. */
+export const AccountIdSchema = Type.String({ pattern: ACCOUNT_ID_PATTERN, maxLength: 22 });
+/** A device id: same construction as an account id, over the device key. */
+export const DeviceIdSchema = Type.String({ pattern: ACCOUNT_ID_PATTERN, maxLength: 22 });
+
+/** An instant: ISO-8601 date-time with a zone. */
+export const DateTimeSchema = Type.String({ format: 'date-time', maxLength: 40 });
+/** A calendar day, `YYYY-MM-DD`. */
+export const DateSchema = Type.String({ format: 'date', maxLength: 10 });
+/** A calendar day or, when known, the instant (FHIR `dateTime` style, e.g. onset, administration). */
+export const DateOrDateTimeSchema = Type.Union([DateSchema, DateTimeSchema]);
+
+/** An encrypted blob held by the sync server, described by what a reader needs to fetch and verify it. */
+export const FileRefSchema = Type.Object(
+  {
+    blobId: Type.String({ pattern: BLOB_ID_PATTERN, maxLength: 128 }),
+    fileName: boundedText(255, 1),
+    mediaType: Type.String({ pattern: MEDIA_TYPE_PATTERN, maxLength: 192 }),
+    size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    /** SHA-256 of the plaintext file, lowercase hex. */
+    sha256: Type.String({ pattern: SHA256_HEX_PATTERN, maxLength: 64 }),
+  },
+  { additionalProperties: false, title: 'FileRef' },
+);
+export type FileRef = Static<typeof FileRefSchema>;
+
+/** Who produced a version of a clinical record, from which device, when and why. */
+export const ProvenanceSchema = Type.Object(
+  {
+    by: AccountIdSchema,
+    deviceId: DeviceIdSchema,
+    at: DateTimeSchema,
+    reason: Type.Optional(boundedText(1000)),
+  },
+  { additionalProperties: false, title: 'Provenance' },
+);
+export type Provenance = Static<typeof ProvenanceSchema>;
+
+export const ContactSchema = Type.Object(
+  {
+    phone: Type.Optional(boundedText(40)),
+    email: Type.Optional(boundedText(254)),
+    address: Type.Optional(boundedText(500)),
+  },
+  { additionalProperties: false, title: 'Contact' },
+);
+export type Contact = Static<typeof ContactSchema>;
+
+/** Fields every patient record carries. */
+export const patientRecordFields = {
+  id: IdSchema,
+  /** The patient account that owns the record (and its stream). */
+  patientId: AccountIdSchema,
+  createdAt: DateTimeSchema,
+  updatedAt: DateTimeSchema,
+};

@@ -1,0 +1,377 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import {
+  AUDIT_ACTION_PATTERN,
+  AccountIdSchema,
+  ContactSchema,
+  DateOrDateTimeSchema,
+  DateSchema,
+  DateTimeSchema,
+  DeviceIdSchema,
+  FileRefSchema,
+  IdSchema,
+  ProvenanceSchema,
+  StringEnum,
+  boundedText,
+  patientRecordFields,
+} from './common-schemas';
+import { STREAM_TYPES, type StreamType } from './stream-types';
+
+// Enumerations are exported so UIs and FHIR mappers list the same values the validator accepts.
+
+export const PROFILE_STATUSES = ['active', 'inactive', 'archived'] as const;
+export const SEXES_AT_BIRTH = ['female', 'male', 'other', 'unknown'] as const;
+export const BLOOD_TYPES = ['A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', 'O+', 'O-', 'unknown'] as const;
+export const ALLERGY_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
+export const ALLERGY_CATEGORIES = ['food', 'medication', 'environment', 'biologic'] as const;
+export const LAB_RESULT_STATUSES = [
+  'registered',
+  'preliminary',
+  'final',
+  'amended',
+  'corrected',
+  'cancelled',
+  'entered-in-error',
+] as const;
+export const TREATMENT_PLAN_STATUSES = ['draft', 'active', 'completed'] as const;
+export const APPOINTMENT_STATUSES = ['scheduled', 'canceled', 'completed'] as const;
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'read'] as const;
+export const ENCOUNTER_TYPES = ['outpatient', 'inpatient', 'emergency', 'telehealth'] as const;
+export const ENCOUNTER_STATUSES = ['planned', 'in-progress', 'finished', 'cancelled'] as const;
+export const NOTE_TYPES = ['progress', 'admission', 'discharge', 'consult', 'procedure'] as const;
+export const NOTE_STATUSES = ['draft', 'under_review', 'signed', 'amended'] as const;
+export const NOTE_VERSION_KINDS = ['original', 'amendment', 'addendum'] as const;
+export const SIGNATURE_STATUSES = ['requested', 'signed', 'declined'] as const;
+export const CONSENT_ACCESS_LEVELS = ['read', 'write'] as const;
+export const CONSENT_STATUSES = ['active', 'revoked'] as const;
+/** The audit stream is sealed to the patient alone, so it can never be granted. */
+export const CONSENTABLE_STREAM_TYPES = STREAM_TYPES.filter(
+  (type): type is Exclude<StreamType, 'audit'> => type !== 'audit',
+);
+
+const strictObject = <P extends TProperties>(title: string, properties: P): TObject<P> =>
+  Type.Object(properties, { additionalProperties: false, title });
+
+const patientRecord = <P extends TProperties>(title: string, properties: P) =>
+  strictObject(title, { ...patientRecordFields, ...properties });
+
+const Version = Type.Integer({ minimum: 1, maximum: 1_000_000 });
+const MAX_VERSIONS = 1000;
+const MAX_ATTACHMENTS = 20;
+
+// ---------------------------------------------------------------------------------------------- patient
+
+export const ProfileSchema = patientRecord('Profile', {
+  fullName: boundedText(200, 1),
+  birthDate: Type.Optional(DateSchema),
+  /** Sex assigned at birth, FHIR AdministrativeGender codes. */
+  sexAtBirth: Type.Optional(StringEnum(SEXES_AT_BIRTH)),
+  /** Gender identity as the patient states it. */
+  gender: Type.Optional(boundedText(100)),
+  medicalRecordNumber: Type.Optional(boundedText(64, 1)),
+  bloodType: Type.Optional(StringEnum(BLOOD_TYPES)),
+  /** Name or clinic of the primary care provider as the patient knows it. */
+  primaryCareProvider: Type.Optional(boundedText(200)),
+  /** The primary care provider's Hale account, when they have one. */
+  primaryCareProviderId: Type.Optional(AccountIdSchema),
+  contact: Type.Optional(ContactSchema),
+  status: StringEnum(PROFILE_STATUSES),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Profile = Static<typeof ProfileSchema>;
+
+export const EmergencyContactSchema = patientRecord('EmergencyContact', {
+  name: boundedText(200, 1),
+  relationship: boundedText(100, 1),
+  phone: boundedText(40, 1),
+  email: Type.Optional(boundedText(254)),
+  notes: Type.Optional(boundedText(1000)),
+});
+export type EmergencyContact = Static<typeof EmergencyContactSchema>;
+
+export const DocumentVersionSchema = strictObject('DocumentVersion', {
+  version: Version,
+  file: FileRefSchema,
+  uploadedAt: DateTimeSchema,
+  uploadedBy: Type.Optional(AccountIdSchema),
+  changeNote: Type.Optional(boundedText(1000)),
+});
+export type DocumentVersion = Static<typeof DocumentVersionSchema>;
+
+export const HealthDocumentSchema = patientRecord('HealthDocument', {
+  /** The current file; earlier files are in `versions`. */
+  file: FileRefSchema,
+  /** Category such as `lab-report`, `imaging`, `prescription`, `discharge-summary`, `insurance`. */
+  documentType: boundedText(64, 1),
+  title: boundedText(200, 1),
+  description: Type.Optional(boundedText(4000)),
+  tags: Type.Optional(Type.Array(boundedText(64, 1), { maxItems: 50 })),
+  uploadedAt: DateTimeSchema,
+  uploadedBy: Type.Optional(AccountIdSchema),
+  /** Version number of `file`; prior versions have smaller numbers. */
+  version: Version,
+  /** Prior file versions, oldest first. */
+  versions: Type.Array(DocumentVersionSchema, { maxItems: MAX_VERSIONS }),
+});
+export type HealthDocument = Static<typeof HealthDocumentSchema>;
+
+export const AllergySchema = patientRecord('Allergy', {
+  substance: boundedText(200, 1),
+  category: Type.Optional(StringEnum(ALLERGY_CATEGORIES)),
+  reaction: Type.Optional(boundedText(500)),
+  severity: StringEnum(ALLERGY_SEVERITIES),
+  onsetDate: Type.Optional(DateOrDateTimeSchema),
+  recordedAt: DateTimeSchema,
+  active: Type.Boolean(),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Allergy = Static<typeof AllergySchema>;
+
+export const ImmunizationSchema = patientRecord('Immunization', {
+  vaccineName: boundedText(200, 1),
+  /** Vaccine code, e.g. CVX. */
+  vaccineCode: Type.Optional(boundedText(64, 1)),
+  administeredAt: DateOrDateTimeSchema,
+  /** Dose as recorded, e.g. `2 of 3` or `0.5 mL`. */
+  dose: Type.Optional(boundedText(64)),
+  lotNumber: Type.Optional(boundedText(64)),
+  /** Who or where administered it, as written on the record. */
+  performer: Type.Optional(boundedText(200)),
+  providerId: Type.Optional(AccountIdSchema),
+  nextDoseDate: Type.Optional(DateOrDateTimeSchema),
+  /** HealthDocument holding the proof (vaccination card scan, certificate). */
+  proofDocumentId: Type.Optional(IdSchema),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Immunization = Static<typeof ImmunizationSchema>;
+
+export const MedicationSchema = patientRecord('Medication', {
+  name: boundedText(200, 1),
+  dose: Type.Optional(boundedText(100)),
+  frequency: Type.Optional(boundedText(100)),
+  instructions: Type.Optional(boundedText(2000)),
+  active: Type.Boolean(),
+  startDate: Type.Optional(DateOrDateTimeSchema),
+  endDate: Type.Optional(DateOrDateTimeSchema),
+  prescriberId: Type.Optional(AccountIdSchema),
+  reason: Type.Optional(boundedText(500)),
+});
+export type Medication = Static<typeof MedicationSchema>;
+
+// --------------------------------------------------------------------------------------------- clinical
+
+const labResultValueFields = {
+  status: StringEnum(LAB_RESULT_STATUSES),
+  value: Type.Optional(Type.Union([Type.Number(), boundedText(1000)])),
+  units: Type.Optional(boundedText(64)),
+  referenceRange: Type.Optional(boundedText(200)),
+  effectiveAt: DateOrDateTimeSchema,
+  publishedAt: Type.Optional(DateTimeSchema),
+};
+
+export const LabResultVersionSchema = strictObject('LabResultVersion', {
+  version: Version,
+  ...labResultValueFields,
+  provenance: ProvenanceSchema,
+});
+export type LabResultVersion = Static<typeof LabResultVersionSchema>;
+
+export const LabResultSchema = patientRecord('LabResult', {
+  /** Test code, e.g. LOINC. */
+  testCode: Type.Optional(boundedText(64, 1)),
+  testName: boundedText(200, 1),
+  ...labResultValueFields,
+  orderedBy: Type.Optional(AccountIdSchema),
+  /** Performing laboratory or clinician, as reported. */
+  performer: Type.Optional(boundedText(200)),
+  attachments: Type.Optional(Type.Array(FileRefSchema, { maxItems: MAX_ATTACHMENTS })),
+  version: Version,
+  /** Provenance of the current version. */
+  provenance: ProvenanceSchema,
+  /** Superseded versions, oldest first. */
+  versions: Type.Array(LabResultVersionSchema, { maxItems: MAX_VERSIONS }),
+});
+export type LabResult = Static<typeof LabResultSchema>;
+
+const treatmentPlanContentFields = {
+  summary: boundedText(1000, 1),
+  details: Type.Optional(boundedText(20000)),
+  status: StringEnum(TREATMENT_PLAN_STATUSES),
+  effectiveFrom: Type.Optional(DateOrDateTimeSchema),
+  effectiveTo: Type.Optional(DateOrDateTimeSchema),
+};
+
+export const TreatmentPlanVersionSchema = strictObject('TreatmentPlanVersion', {
+  version: Version,
+  ...treatmentPlanContentFields,
+  provenance: ProvenanceSchema,
+});
+export type TreatmentPlanVersion = Static<typeof TreatmentPlanVersionSchema>;
+
+export const AcknowledgementSchema = strictObject('Acknowledgement', {
+  by: AccountIdSchema,
+  at: DateTimeSchema,
+  /** The plan version the patient acknowledged. */
+  version: Version,
+});
+export type Acknowledgement = Static<typeof AcknowledgementSchema>;
+
+export const TreatmentPlanSchema = patientRecord('TreatmentPlan', {
+  /** Responsible clinician. */
+  authorId: AccountIdSchema,
+  ...treatmentPlanContentFields,
+  version: Version,
+  provenance: ProvenanceSchema,
+  versions: Type.Array(TreatmentPlanVersionSchema, { maxItems: MAX_VERSIONS }),
+  acknowledgement: Type.Optional(AcknowledgementSchema),
+});
+export type TreatmentPlan = Static<typeof TreatmentPlanSchema>;
+
+export const AppointmentSchema = patientRecord('Appointment', {
+  providerId: AccountIdSchema,
+  startAt: DateTimeSchema,
+  endAt: DateTimeSchema,
+  location: Type.Optional(boundedText(500)),
+  status: StringEnum(APPOINTMENT_STATUSES),
+  reason: Type.Optional(boundedText(1000)),
+});
+export type Appointment = Static<typeof AppointmentSchema>;
+
+export const MessageSchema = patientRecord('Message', {
+  /** Id of the thread (the first message's id or a fresh id). */
+  threadId: IdSchema,
+  senderId: AccountIdSchema,
+  recipientId: AccountIdSchema,
+  body: boundedText(20000),
+  attachments: Type.Optional(Type.Array(FileRefSchema, { maxItems: MAX_ATTACHMENTS })),
+  status: StringEnum(MESSAGE_STATUSES),
+  sentAt: DateTimeSchema,
+  deliveredAt: Type.Optional(DateTimeSchema),
+  readAt: Type.Optional(DateTimeSchema),
+});
+export type Message = Static<typeof MessageSchema>;
+
+export const EncounterSchema = patientRecord('Encounter', {
+  encounterNumber: boundedText(64, 1),
+  type: StringEnum(ENCOUNTER_TYPES),
+  department: Type.Optional(boundedText(200)),
+  location: Type.Optional(boundedText(500)),
+  clinicianId: Type.Optional(AccountIdSchema),
+  startedAt: DateTimeSchema,
+  endedAt: Type.Optional(DateTimeSchema),
+  status: StringEnum(ENCOUNTER_STATUSES),
+  reason: Type.Optional(boundedText(1000)),
+});
+export type Encounter = Static<typeof EncounterSchema>;
+
+export const MedicalNoteSchema = patientRecord('MedicalNote', {
+  encounterId: Type.Optional(IdSchema),
+  authorId: AccountIdSchema,
+  title: boundedText(200, 1),
+  noteType: StringEnum(NOTE_TYPES),
+  currentVersionNumber: Version,
+  status: StringEnum(NOTE_STATUSES),
+  requiresCosign: Type.Optional(Type.Boolean()),
+});
+export type MedicalNote = Static<typeof MedicalNoteSchema>;
+
+export const NoteVersionSchema = patientRecord('NoteVersion', {
+  noteId: IdSchema,
+  versionNumber: Version,
+  editorId: AccountIdSchema,
+  subjective: Type.Optional(boundedText(50000)),
+  objective: Type.Optional(boundedText(50000)),
+  assessment: Type.Optional(boundedText(50000)),
+  plan: Type.Optional(boundedText(50000)),
+  changeSummary: Type.Optional(boundedText(1000)),
+  kind: StringEnum(NOTE_VERSION_KINDS),
+  /** Required when `kind` is `amendment`. */
+  amendmentReason: Type.Optional(boundedText(1000, 1)),
+});
+export type NoteVersion = Static<typeof NoteVersionSchema>;
+
+export const NoteSignatureSchema = patientRecord('NoteSignature', {
+  noteId: IdSchema,
+  /** The NoteVersion to be signed (or that was signed). */
+  noteVersionId: IdSchema,
+  /** Required once `status` is `signed`. */
+  signedVersionNumber: Type.Optional(Version),
+  signerId: AccountIdSchema,
+  /** e.g. `author`, `attending`, `resident`, `supervisor`. */
+  signerRole: boundedText(64, 1),
+  requestedBy: Type.Optional(AccountIdSchema),
+  status: StringEnum(SIGNATURE_STATUSES),
+  requestedAt: DateTimeSchema,
+  /** Required once `status` is `signed`. */
+  signedAt: Type.Optional(DateTimeSchema),
+  comment: Type.Optional(boundedText(1000)),
+});
+export type NoteSignature = Static<typeof NoteSignatureSchema>;
+
+// ------------------------------------------------------------------------------------- access and audit
+
+export const ConsentScopeItemSchema = strictObject('ConsentScopeItem', {
+  type: StringEnum(CONSENTABLE_STREAM_TYPES),
+  access: StringEnum(CONSENT_ACCESS_LEVELS),
+});
+export type ConsentScopeItem = Static<typeof ConsentScopeItemSchema>;
+
+export const ConsentSchema = patientRecord('Consent', {
+  granteeId: AccountIdSchema,
+  /** Who granted it when not the patient (a caregiver acting for the patient). */
+  grantedBy: Type.Optional(AccountIdSchema),
+  /** One entry per stream type; `write` implies read. */
+  scope: Type.Array(ConsentScopeItemSchema, { minItems: 1, maxItems: CONSENTABLE_STREAM_TYPES.length }),
+  startsAt: DateTimeSchema,
+  /** Absent: until revoked. */
+  expiresAt: Type.Optional(DateTimeSchema),
+  purpose: Type.Optional(boundedText(500)),
+  status: StringEnum(CONSENT_STATUSES),
+  /** Required when `status` is `revoked`. */
+  revokedAt: Type.Optional(DateTimeSchema),
+});
+export type Consent = Static<typeof ConsentSchema>;
+
+export const AuditEntrySchema = patientRecord('AuditEntry', {
+  actorId: AccountIdSchema,
+  /** Absent for entries the sync server writes about access events. */
+  actorDeviceId: Type.Optional(DeviceIdSchema),
+  /** Dotted lowercase verb, e.g. `record.create`, `record.view`, `consent.grant`, `stream.pull`. */
+  action: Type.String({ pattern: AUDIT_ACTION_PATTERN, maxLength: 64 }),
+  /** A record kind name or another entity (`Stream`, `Device`, `Export`). */
+  entityType: boundedText(64, 1),
+  entityId: boundedText(128, 1),
+  streamType: Type.Optional(StringEnum(STREAM_TYPES)),
+  summary: boundedText(1000, 1),
+  metadata: Type.Optional(
+    Type.Record(
+      Type.String({ maxLength: 64 }),
+      Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]),
+      {
+        maxProperties: 50,
+      },
+    ),
+  ),
+  at: DateTimeSchema,
+});
+export type AuditEntry = Static<typeof AuditEntrySchema>;
+
+export const ProviderIdentifierSchema = strictObject('ProviderIdentifier', {
+  /** Identifier system URI, e.g. `http://hl7.org/fhir/sid/us-npi`. */
+  system: boundedText(200, 1),
+  value: boundedText(64, 1),
+});
+export type ProviderIdentifier = Static<typeof ProviderIdentifierSchema>;
+
+/** A directory entry, not a patient record: keyed by the provider's own account. */
+export const ProviderProfileSchema = strictObject('ProviderProfile', {
+  id: IdSchema,
+  accountId: AccountIdSchema,
+  displayName: boundedText(200, 1),
+  specialty: Type.Optional(boundedText(200)),
+  clinic: Type.Optional(boundedText(200)),
+  identifier: Type.Optional(ProviderIdentifierSchema),
+  contact: Type.Optional(ContactSchema),
+  createdAt: DateTimeSchema,
+  updatedAt: DateTimeSchema,
+});
+export type ProviderProfile = Static<typeof ProviderProfileSchema>;
