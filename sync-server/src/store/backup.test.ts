@@ -1,0 +1,211 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { backupSqlite, restoreSqlite } from './backup';
+import { isoAt, makeDocInput } from './conformance';
+import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
+import { isStoreError, type StoreErrorCode } from './types';
+
+const tempDirs: string[] = [];
+const newDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'hale-backup-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const S = 'pat/lab-result';
+const CT_BYTES = 1024;
+
+const writeDocs = async (store: SqliteStore, from: number, count: number): Promise<void> => {
+  const rows = Array.from({ length: count }, (_, i) => ({
+    doc: makeDocInput(S, `doc-${from + i}`, '1-x', { ct: new Uint8Array(CT_BYTES).fill((from + i) % 256) }),
+    assumedRev: null,
+  }));
+  const results = await store.docs.writeDocs(rows, isoAt(1));
+  expect(results.every((r) => r.status === 'ok')).toBe(true);
+};
+
+const headOf = async (store: SqliteStore): Promise<number> =>
+  (await store.docs.streamHeads([S]))[0]?.head ?? -1;
+
+const rejectsWith = async (promise: Promise<unknown>, code: StoreErrorCode): Promise<void> => {
+  let error: unknown = null;
+  try {
+    await promise;
+  } catch (caught) {
+    error = caught;
+  }
+  expect(isStoreError(error, code), `expected StoreError ${code}, got ${String(error)}`).toBe(true);
+};
+
+const seededStore = async (docs: number): Promise<SqliteStore> => {
+  const store = await openSqliteStore({ dataDir: newDir() });
+  await writeDocs(store, 0, docs);
+  await store.meta.put('server-id', 'srv-1');
+  return store;
+};
+
+describe('backupSqlite / restoreSqlite', () => {
+  it('backs up while writes continue; the restore holds every acknowledged document', async () => {
+    const store = await seededStore(2000);
+    const backupFile = join(newDir(), 'backups', 'hale-backup.sqlite');
+    let backupDone = false;
+    let written = 2000;
+    let writesDuringBackup = 0;
+    const writer = (async () => {
+      while (!backupDone) {
+        await writeDocs(store, written, 10);
+        written += 10;
+        writesDuringBackup++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    // A few pages per step so the copy spans many event-loop turns with writes in between.
+    const headAtDone = await backupSqlite(store, backupFile, { pagesPerStep: 8 }).then(async (result) => {
+      const head = await headOf(store);
+      backupDone = true;
+      expect(result.file).toBe(backupFile);
+      expect(result.bytes).toBeGreaterThan(2000 * CT_BYTES);
+      return head;
+    });
+    await writer;
+    expect(writesDuringBackup).toBeGreaterThan(3);
+
+    const target = newDir();
+    const restored = await restoreSqlite(backupFile, target);
+    expect(restored).toStrictEqual({ file: join(target, SQLITE_FILE_NAME), movedAside: null });
+    const copy = await openSqliteStore({ dataDir: target });
+    try {
+      // Writes through the same connection during the copy are carried into it: exactly the head at completion.
+      expect(await headOf(copy)).toBe(headAtDone);
+      expect(headAtDone).toBeGreaterThan(2000);
+      const page = await copy.docs.readDocs(S, 0, 100_000, Number.MAX_SAFE_INTEGER);
+      expect(page.docs.map((d) => d.seq)).toEqual(Array.from({ length: headAtDone }, (_, i) => i + 1));
+      const live = await store.docs.readDocs(S, 0, headAtDone, Number.MAX_SAFE_INTEGER);
+      expect(page.docs.map((d) => [d.id, d.rev, d.ct[0]])).toEqual(
+        live.docs.map((d) => [d.id, d.rev, d.ct[0]]),
+      );
+      expect(await copy.meta.get('server-id')).toBe('srv-1');
+      // The restored store takes new writes and continues the sequence.
+      await writeDocs(copy, 1_000_000, 1);
+      expect(await headOf(copy)).toBe(headAtDone + 1);
+    } finally {
+      await copy.close();
+      await store.close();
+    }
+  });
+
+  it('backs up from a file path and refuses the live file as destination', async () => {
+    const store = await seededStore(20);
+    try {
+      const dest = join(newDir(), 'by-path.sqlite');
+      await backupSqlite(store.file, dest);
+      const check = new Database(dest, { readonly: true });
+      expect(check.prepare('SELECT count(*) AS n FROM docs').get()).toEqual({ n: 20 });
+      check.close();
+      await rejectsWith(backupSqlite(store, store.file), 'INVALID');
+      expect(await headOf(store)).toBe(20);
+      // A newer backup replaces an older one of the same name.
+      await writeDocs(store, 20, 5);
+      await backupSqlite(store, dest);
+      const again = new Database(dest, { readonly: true });
+      expect(again.prepare('SELECT count(*) AS n FROM docs').get()).toEqual({ n: 25 });
+      again.close();
+    } finally {
+      await store.close();
+    }
+    await rejectsWith(backupSqlite(store, join(newDir(), 'closed.sqlite')), 'UNAVAILABLE');
+  });
+
+  it('refuses to replace an open store unless forced, then moves the old file aside', async () => {
+    const source = await seededStore(5);
+    const backupFile = join(newDir(), 'b.sqlite');
+    await backupSqlite(source, backupFile);
+    await source.close();
+
+    const target = newDir();
+    const live = await openSqliteStore({ dataDir: target });
+    await writeDocs(live, 100, 1);
+    await rejectsWith(restoreSqlite(backupFile, target), 'UNAVAILABLE');
+    expect(await headOf(live)).toBe(1);
+    await live.close();
+
+    // A connection this module does not know about (e.g. another process) is detected through the lock.
+    const foreign = new Database(join(target, SQLITE_FILE_NAME));
+    foreign.prepare('SELECT count(*) FROM docs').get();
+    await rejectsWith(restoreSqlite(backupFile, target), 'UNAVAILABLE');
+    const forced = await restoreSqlite(backupFile, target, { force: true });
+    foreign.close();
+
+    expect(forced.movedAside).not.toBeNull();
+    expect(existsSync(forced.movedAside ?? '')).toBe(true);
+    const restored = await openSqliteStore({ dataDir: target });
+    try {
+      expect(await headOf(restored)).toBe(5);
+      expect(await restored.docs.getDoc(S, 'doc-100')).toBeNull();
+    } finally {
+      await restored.close();
+    }
+    const aside = new Database(forced.movedAside ?? '', { readonly: true });
+    expect(aside.prepare('SELECT id FROM docs').all()).toEqual([{ id: 'doc-100' }]);
+    aside.close();
+  });
+
+  it('restores over a closed store without force', async () => {
+    const source = await seededStore(3);
+    const backupFile = join(newDir(), 'b.sqlite');
+    await backupSqlite(source, backupFile);
+    await source.close();
+    const target = newDir();
+    const old = await openSqliteStore({ dataDir: target });
+    await old.close();
+    const result = await restoreSqlite(backupFile, target);
+    expect(result.movedAside).toMatch(/hale\.sqlite\.replaced-/);
+    const restored = await openSqliteStore({ dataDir: target });
+    expect(await headOf(restored)).toBe(3);
+    await restored.close();
+  });
+
+  it('refuses damaged, foreign and missing backups and leaves the store untouched', async () => {
+    const source = await seededStore(300);
+    const good = join(newDir(), 'good.sqlite');
+    await backupSqlite(source, good);
+    await source.close();
+
+    const target = newDir();
+    const live = await openSqliteStore({ dataDir: target });
+    await writeDocs(live, 0, 2);
+    await live.close();
+    const before = readFileSync(join(target, SQLITE_FILE_NAME));
+
+    const dir = newDir();
+    const truncated = join(dir, 'truncated.sqlite');
+    writeFileSync(truncated, readFileSync(good));
+    truncateSync(truncated, Math.floor(readFileSync(good).byteLength / 2));
+    const garbage = join(dir, 'garbage.sqlite');
+    writeFileSync(garbage, new Uint8Array(8192).fill(0x5a));
+    const foreign = join(dir, 'foreign.sqlite');
+    const other = new Database(foreign);
+    other.exec('CREATE TABLE t (x)');
+    other.close();
+
+    for (const bad of [truncated, garbage, foreign]) await rejectsWith(restoreSqlite(bad, target), 'INVALID');
+    await rejectsWith(restoreSqlite(join(dir, 'missing.sqlite'), target), 'NOT_FOUND');
+    expect(readFileSync(join(target, SQLITE_FILE_NAME)).equals(before)).toBe(true);
+    const leftovers = readdirSync(target).filter((f) => f.includes('restore'));
+    expect(leftovers).toEqual([]);
+  });
+});

@@ -1,0 +1,880 @@
+/*
+ * Conformance suite for `SyncStore` implementations: declares Vitest tests that check the contract in
+ * types.ts through the interface only (no backend specifics), so SQLite and CouchDB pass the same tests.
+ * Call it from an implementation's `*.test.ts`. Each test gets a fresh, empty store from `makeStore`.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  isStoreError,
+  type Account,
+  type BlobManifest,
+  type Challenge,
+  type Device,
+  type DocInput,
+  type DocWriteResult,
+  type Grant,
+  type ProviderEntry,
+  type Session,
+  type StoreErrorCode,
+  type StreamHead,
+  type SyncStore,
+} from './types';
+
+export interface StoreHandle {
+  store: SyncStore;
+  cleanup: () => Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** Two store instances over one backend (e.g. two server nodes on one cluster): enables sharing tests. */
+  makeSharedPair?: () => Promise<{ stores: [SyncStore, SyncStore]; cleanup: () => Promise<void> }>;
+}
+
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+/** ISO time `seconds` after a fixed origin. */
+export const isoAt = (seconds: number): string => new Date(T0 + seconds * 1000).toISOString();
+
+const encoder = new TextEncoder();
+
+export const makeAccount = (accountId: string, extra: Partial<Account> = {}): Account => ({
+  accountId,
+  role: 'patient',
+  identityPublicKey: `idk-${accountId}`,
+  wrappingPublicKey: `wrk-${accountId}`,
+  wrappedRoot: {
+    v: 1,
+    kdf: { name: 'scrypt', N: 131072, r: 8, p: 1 },
+    salt: 'c2FsdA',
+    box: `box-${accountId}`,
+  },
+  createdAt: isoAt(0),
+  ...extra,
+});
+
+export const makeDevice = (deviceId: string, accountId: string, extra: Partial<Device> = {}): Device => ({
+  deviceId,
+  accountId,
+  cert: { account: accountId, device: deviceId, sig: `sig-${deviceId}`, nested: { list: [1, 'two', null] } },
+  devicePublicKey: `dpk-${deviceId}`,
+  createdAt: isoAt(1),
+  ...extra,
+});
+
+export const makeDocInput = (
+  stream: string,
+  id: string,
+  rev: string,
+  extra: Partial<DocInput> = {},
+): DocInput => {
+  const ct = extra.ct ?? encoder.encode(`ciphertext of ${stream}/${id}@${rev}`);
+  return { stream, id, rev, deleted: false, epoch: 1, ct, size: ct.byteLength, author: 'device-a', ...extra };
+};
+
+const paddedCt = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill);
+
+const catchError = async (promise: Promise<unknown>): Promise<unknown> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to reject');
+};
+
+const expectStoreError = async (promise: Promise<unknown>, code: StoreErrorCode): Promise<void> => {
+  const error = await catchError(promise);
+  expect(isStoreError(error), `expected a StoreError, got ${String(error)}`).toBe(true);
+  expect((error as { code: unknown }).code).toBe(code);
+};
+
+const expectBytes = (actual: Uint8Array | null | undefined, expected: Uint8Array): void => {
+  expect(actual).toBeInstanceOf(Uint8Array);
+  expect(Array.from(actual ?? [])).toEqual(Array.from(expected));
+};
+
+const okSeq = (result: DocWriteResult | undefined): number => {
+  if (result?.status !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(result)}`);
+  return result.seq;
+};
+
+const waitFor = async (check: () => boolean, timeoutMs = 5000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+export const runStoreConformance = (
+  name: string,
+  makeStore: () => Promise<StoreHandle>,
+  options: ConformanceOptions = {},
+): void => {
+  describe(`SyncStore conformance: ${name}`, () => {
+    let store: SyncStore;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+      await store.init();
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    const seedAccounts = async (...ids: string[]): Promise<void> => {
+      for (const id of ids) await store.accounts.put(makeAccount(id));
+    };
+
+    describe('lifecycle', () => {
+      it('init is idempotent and health reports ok', async () => {
+        await store.init();
+        const health = await store.health();
+        expect(health.ok).toBe(true);
+        expect(health.backend.length).toBeGreaterThan(0);
+      });
+
+      it('after close every call rejects with UNAVAILABLE and close is idempotent', async () => {
+        await store.close();
+        await store.close();
+        expect((await store.health()).ok).toBe(false);
+        await expectStoreError(store.meta.get('k'), 'UNAVAILABLE');
+        await expectStoreError(store.docs.readDocs('p/allergy', 0, 10, 1000), 'UNAVAILABLE');
+        await expectStoreError(
+          store.docs.writeDocs([{ doc: makeDocInput('p/allergy', 'a', '1-x'), assumedRev: null }], isoAt(0)),
+          'UNAVAILABLE',
+        );
+      });
+    });
+
+    describe('accounts', () => {
+      it('round-trips an account, by id and by login name', async () => {
+        const withLogin = makeAccount('acc-1', { loginName: 'alice', role: 'provider' });
+        const without = makeAccount('acc-2');
+        await store.accounts.put(withLogin);
+        await store.accounts.put(without);
+        expect(await store.accounts.get('acc-1')).toStrictEqual(withLogin);
+        expect(await store.accounts.get('acc-2')).toStrictEqual(without);
+        expect(await store.accounts.getByLogin('alice')).toStrictEqual(withLogin);
+        expect(await store.accounts.get('nobody')).toBeNull();
+        expect(await store.accounts.getByLogin('bob')).toBeNull();
+      });
+
+      it('refuses a duplicate id or login name with ALREADY_EXISTS', async () => {
+        await store.accounts.put(makeAccount('acc-1', { loginName: 'alice' }));
+        await expectStoreError(
+          store.accounts.put(makeAccount('acc-1', { loginName: 'other' })),
+          'ALREADY_EXISTS',
+        );
+        await expectStoreError(
+          store.accounts.put(makeAccount('acc-2', { loginName: 'alice' })),
+          'ALREADY_EXISTS',
+        );
+        expect(await store.accounts.get('acc-2')).toBeNull();
+        expect((await store.accounts.get('acc-1'))?.loginName).toBe('alice');
+      });
+    });
+
+    describe('devices', () => {
+      it('stores devices per account', async () => {
+        await seedAccounts('acc-1', 'acc-2');
+        const d1 = makeDevice('dev-1', 'acc-1');
+        const d2 = makeDevice('dev-2', 'acc-1', { createdAt: isoAt(2) });
+        await store.devices.put(d1);
+        await store.devices.put(d2);
+        await store.devices.put(makeDevice('dev-3', 'acc-2'));
+        expect(await store.devices.get('dev-1')).toStrictEqual(d1);
+        expect(await store.devices.listForAccount('acc-1')).toStrictEqual([d1, d2]);
+        expect(await store.devices.get('dev-9')).toBeNull();
+      });
+
+      it('refuses duplicates and devices of unknown accounts', async () => {
+        await seedAccounts('acc-1');
+        await store.devices.put(makeDevice('dev-1', 'acc-1'));
+        await expectStoreError(store.devices.put(makeDevice('dev-1', 'acc-1')), 'ALREADY_EXISTS');
+        await expectStoreError(store.devices.put(makeDevice('dev-2', 'acc-unknown')), 'NOT_FOUND');
+      });
+
+      it('revoke keeps the first time and removes the device sessions and challenges only', async () => {
+        await seedAccounts('acc-1');
+        await store.devices.put(makeDevice('dev-1', 'acc-1'));
+        await store.devices.put(makeDevice('dev-2', 'acc-1'));
+        const session = (tokenHash: string, deviceId: string): Session => ({
+          tokenHash,
+          deviceId,
+          accountId: 'acc-1',
+          expiresAt: isoAt(3600),
+        });
+        await store.sessions.put(session('t1', 'dev-1'));
+        await store.sessions.put(session('t2', 'dev-2'));
+        await store.challenges.put({
+          challengeId: 'c1',
+          deviceId: 'dev-1',
+          nonce: 'n1',
+          expiresAt: isoAt(60),
+        });
+        await store.challenges.put({
+          challengeId: 'c2',
+          deviceId: 'dev-2',
+          nonce: 'n2',
+          expiresAt: isoAt(60),
+        });
+
+        const revoked = await store.devices.revoke('dev-1', isoAt(10));
+        expect(revoked.revokedAt).toBe(isoAt(10));
+        expect((await store.devices.revoke('dev-1', isoAt(20))).revokedAt).toBe(isoAt(10));
+        expect((await store.devices.get('dev-1'))?.revokedAt).toBe(isoAt(10));
+        expect(await store.sessions.get('t1')).toBeNull();
+        expect(await store.challenges.take('c1')).toBeNull();
+        expect(await store.sessions.get('t2')).not.toBeNull();
+        expect(await store.challenges.take('c2')).not.toBeNull();
+        expect((await store.devices.get('dev-2'))?.revokedAt).toBeUndefined();
+        await expectStoreError(store.devices.revoke('dev-9', isoAt(10)), 'NOT_FOUND');
+      });
+    });
+
+    describe('challenges', () => {
+      const challenge: Challenge = {
+        challengeId: 'c1',
+        deviceId: 'dev-1',
+        nonce: 'nonce-1',
+        expiresAt: isoAt(60),
+      };
+
+      it('take returns a challenge once', async () => {
+        await store.challenges.put(challenge);
+        expect(await store.challenges.take('c1')).toStrictEqual(challenge);
+        expect(await store.challenges.take('c1')).toBeNull();
+        expect(await store.challenges.take('never')).toBeNull();
+      });
+
+      it('concurrent takes of one challenge: exactly one wins', async () => {
+        await store.challenges.put(challenge);
+        const taken = await Promise.all(Array.from({ length: 8 }, () => store.challenges.take('c1')));
+        expect(taken.filter((c) => c !== null)).toHaveLength(1);
+      });
+
+      it('refuses duplicates and deletes only expired challenges', async () => {
+        await store.challenges.put(challenge);
+        await expectStoreError(store.challenges.put(challenge), 'ALREADY_EXISTS');
+        await store.challenges.put({ ...challenge, challengeId: 'c2', expiresAt: isoAt(120) });
+        expect(await store.challenges.deleteExpired(isoAt(60))).toBe(1);
+        expect(await store.challenges.take('c1')).toBeNull();
+        expect(await store.challenges.take('c2')).not.toBeNull();
+      });
+    });
+
+    describe('sessions', () => {
+      beforeEach(async () => {
+        await seedAccounts('acc-1', 'acc-2');
+        await store.devices.put(makeDevice('dev-1', 'acc-1'));
+      });
+      const session = (tokenHash: string, expiresAt: string): Session => ({
+        tokenHash,
+        deviceId: 'dev-1',
+        accountId: 'acc-1',
+        expiresAt,
+      });
+
+      it('round-trips and refuses duplicates, unknown devices and foreign accounts', async () => {
+        await store.sessions.put(session('h1', isoAt(100)));
+        expect(await store.sessions.get('h1')).toStrictEqual(session('h1', isoAt(100)));
+        expect(await store.sessions.get('h-unknown')).toBeNull();
+        await expectStoreError(store.sessions.put(session('h1', isoAt(100))), 'ALREADY_EXISTS');
+        await expectStoreError(
+          store.sessions.put({ ...session('h2', isoAt(1)), deviceId: 'dev-9' }),
+          'NOT_FOUND',
+        );
+        await expectStoreError(
+          store.sessions.put({ ...session('h3', isoAt(1)), accountId: 'acc-2' }),
+          'INVALID',
+        );
+      });
+
+      it('deleteExpired removes exactly the expired sessions', async () => {
+        await store.sessions.put(session('old', isoAt(10)));
+        await store.sessions.put(session('edge', isoAt(50)));
+        await store.sessions.put(session('new', isoAt(100)));
+        expect(await store.sessions.deleteExpired(isoAt(50))).toBe(2);
+        expect(await store.sessions.get('old')).toBeNull();
+        expect(await store.sessions.get('edge')).toBeNull();
+        expect(await store.sessions.get('new')).not.toBeNull();
+        expect(await store.sessions.deleteExpired(isoAt(50))).toBe(0);
+      });
+
+      it('deleteForDevice removes that device sessions', async () => {
+        await store.sessions.put(session('a', isoAt(100)));
+        await store.sessions.put(session('b', isoAt(100)));
+        expect(await store.sessions.deleteForDevice('dev-1')).toBe(2);
+        expect(await store.sessions.get('a')).toBeNull();
+      });
+    });
+
+    describe('grants', () => {
+      const grant = (grantId: string, granteeId: string, issuedAt: string): Grant => ({
+        grantId,
+        patientId: 'pat',
+        granteeId,
+        scope: [
+          { type: 'allergy', access: 'read' },
+          { type: 'lab-result', access: 'write' },
+        ],
+        start: isoAt(0),
+        expiresAt: isoAt(86400),
+        purpose: 'treatment',
+        issuedAt,
+        signed: { body: { grantId }, sig: 'sig' },
+      });
+
+      beforeEach(async () => {
+        await seedAccounts('pat', 'doc-1', 'doc-2');
+      });
+
+      it('round-trips and lists by patient and by grantee in issue order', async () => {
+        const g2 = grant('g2', 'doc-1', isoAt(20));
+        const g1 = grant('g1', 'doc-1', isoAt(10));
+        const g3 = grant('g3', 'doc-2', isoAt(30));
+        for (const g of [g2, g1, g3]) await store.grants.put(g);
+        expect(await store.grants.get('g1')).toStrictEqual(g1);
+        expect(await store.grants.get('g9')).toBeNull();
+        expect(await store.grants.listForPatient('pat')).toStrictEqual([g1, g2, g3]);
+        expect(await store.grants.listForGrantee('doc-1')).toStrictEqual([g1, g2]);
+        expect(await store.grants.listForGrantee('doc-2')).toStrictEqual([g3]);
+        expect(await store.grants.listForPatient('doc-1')).toStrictEqual([]);
+      });
+
+      it('refuses duplicates and unknown accounts', async () => {
+        await store.grants.put(grant('g1', 'doc-1', isoAt(1)));
+        await expectStoreError(store.grants.put(grant('g1', 'doc-2', isoAt(1))), 'ALREADY_EXISTS');
+        await expectStoreError(store.grants.put(grant('g2', 'doc-unknown', isoAt(1))), 'NOT_FOUND');
+      });
+
+      it('revoke records the first revocation', async () => {
+        await store.grants.put(grant('g1', 'doc-1', isoAt(1)));
+        const revoked = await store.grants.revoke('g1', isoAt(50), { reason: 'ended', sig: 's1' });
+        expect(revoked.revokedAt).toBe(isoAt(50));
+        expect(revoked.revocation).toStrictEqual({ reason: 'ended', sig: 's1' });
+        const again = await store.grants.revoke('g1', isoAt(60), { reason: 'again' });
+        expect(again).toStrictEqual(revoked);
+        expect(await store.grants.get('g1')).toStrictEqual(revoked);
+        await expectStoreError(store.grants.revoke('g9', isoAt(1), {}), 'NOT_FOUND');
+      });
+    });
+
+    describe('documents', () => {
+      const S = 'pat/allergy';
+
+      it('stores a new document with every field and assigns seq 1', async () => {
+        const input = makeDocInput(S, 'a', '1-aaa', {
+          sig: 'signature',
+          ct: paddedCt(300, 7),
+          size: 300,
+          epoch: 3,
+        });
+        const [result] = await store.docs.writeDocs([{ doc: input, assumedRev: null }], isoAt(5));
+        expect(result).toStrictEqual({ status: 'ok', seq: 1 });
+        const stored = await store.docs.getDoc(S, 'a');
+        expect(stored).not.toBeNull();
+        const { ct, ...rest } = stored ?? { ct: null };
+        const { ct: inputCt, ...inputRest } = input;
+        expect(rest).toStrictEqual({ ...inputRest, seq: 1, at: isoAt(5) });
+        expectBytes(ct, inputCt);
+        expect(await store.docs.getDoc(S, 'missing')).toBeNull();
+        expect(await store.docs.getDoc('pat/medication', 'a')).toBeNull();
+      });
+
+      it('round-trips tombstones, empty ciphertext and audit headers', async () => {
+        const A = 'pat/audit';
+        const rows = [
+          {
+            doc: makeDocInput(S, 'gone', '2-ddd', { deleted: true, ct: new Uint8Array(0), size: 0 }),
+            assumedRev: null,
+          },
+          {
+            doc: makeDocInput(A, 'e1', '1-e1', {
+              sig: 's',
+              audit: { authorSeq: 1, prevHash: null, at: isoAt(1) },
+            }),
+            assumedRev: null,
+          },
+          {
+            doc: makeDocInput(A, 'e2', '1-e2', {
+              sig: 's',
+              audit: { authorSeq: 2, prevHash: 'h1', at: isoAt(2) },
+            }),
+            assumedRev: null,
+          },
+        ];
+        const results = await store.docs.writeDocs(rows, isoAt(3));
+        expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+        const gone = await store.docs.getDoc(S, 'gone');
+        expect(gone?.deleted).toBe(true);
+        expectBytes(gone?.ct, new Uint8Array(0));
+        expect((await store.docs.getDoc(A, 'e1'))?.audit).toStrictEqual({
+          authorSeq: 1,
+          prevHash: null,
+          at: isoAt(1),
+        });
+        expect((await store.docs.getDoc(A, 'e2'))?.audit).toStrictEqual({
+          authorSeq: 2,
+          prevHash: 'h1',
+          at: isoAt(2),
+        });
+        expect(gone?.audit).toBeUndefined();
+      });
+
+      it('compare-and-set: accepts the assumed revision, returns the master on conflict', async () => {
+        await store.docs.writeDocs([{ doc: makeDocInput(S, 'a', '1-aaa'), assumedRev: null }], isoAt(1));
+        const [update] = await store.docs.writeDocs(
+          [{ doc: makeDocInput(S, 'a', '2-bbb'), assumedRev: '1-aaa' }],
+          isoAt(2),
+        );
+        expect(update).toStrictEqual({ status: 'ok', seq: 2 });
+
+        const [stale, recreate, phantom] = await store.docs.writeDocs(
+          [
+            { doc: makeDocInput(S, 'a', '2-ccc'), assumedRev: '1-aaa' },
+            { doc: makeDocInput(S, 'a', '1-zzz'), assumedRev: null },
+            { doc: makeDocInput(S, 'b', '2-yyy'), assumedRev: '1-yyy' },
+          ],
+          isoAt(3),
+        );
+        for (const conflict of [stale, recreate]) {
+          expect(conflict?.status).toBe('conflict');
+          const master = conflict?.status === 'conflict' ? conflict.master : null;
+          expect(master?.rev).toBe('2-bbb');
+          expect(master?.seq).toBe(2);
+          expectBytes(master?.ct, makeDocInput(S, 'a', '2-bbb').ct);
+        }
+        expect(phantom).toStrictEqual({ status: 'conflict', master: null });
+        expect((await store.docs.getDoc(S, 'a'))?.rev).toBe('2-bbb');
+        expect(await store.docs.getDoc(S, 'b')).toBeNull();
+        expect(await store.docs.streamHeads([S])).toStrictEqual([{ stream: S, head: 2 }]);
+      });
+
+      it('rows of one batch see earlier rows of the batch', async () => {
+        const results = await store.docs.writeDocs(
+          [
+            { doc: makeDocInput(S, 'a', '1-a'), assumedRev: null },
+            { doc: makeDocInput(S, 'a', '2-a'), assumedRev: '1-a' },
+            { doc: makeDocInput(S, 'a', '3-a'), assumedRev: '1-a' },
+            { doc: makeDocInput(S, 'b', '1-b'), assumedRev: null },
+          ],
+          isoAt(1),
+        );
+        expect(results[0]).toStrictEqual({ status: 'ok', seq: 1 });
+        expect(results[1]).toStrictEqual({ status: 'ok', seq: 2 });
+        expect(results[2]?.status === 'conflict' ? results[2].master?.rev : 'no conflict').toBe('2-a');
+        expect(results[3]).toStrictEqual({ status: 'ok', seq: 3 });
+      });
+
+      it('a tombstone can be followed by a new revision that assumes it', async () => {
+        await store.docs.writeDocs([{ doc: makeDocInput(S, 'a', '1-a'), assumedRev: null }], isoAt(1));
+        await store.docs.writeDocs(
+          [{ doc: makeDocInput(S, 'a', '2-a', { deleted: true }), assumedRev: '1-a' }],
+          isoAt(2),
+        );
+        const [again] = await store.docs.writeDocs(
+          [{ doc: makeDocInput(S, 'a', '3-a'), assumedRev: '2-a' }],
+          isoAt(3),
+        );
+        expect(again).toStrictEqual({ status: 'ok', seq: 3 });
+        expect((await store.docs.getDoc(S, 'a'))?.deleted).toBe(false);
+      });
+
+      it('audit streams are append-only: existing ids are never overwritten', async () => {
+        const A = 'pat/audit';
+        const first = makeDocInput(A, 'e1', '1-e1');
+        await store.docs.writeDocs([{ doc: first, assumedRev: null }], isoAt(1));
+        const results = await store.docs.writeDocs(
+          [
+            { doc: makeDocInput(A, 'e1', '2-e1'), assumedRev: '1-e1' },
+            { doc: makeDocInput(A, 'e1', '2-e1', { deleted: true }), assumedRev: '1-e1' },
+            { doc: makeDocInput(A, 'e1', '1-e1'), assumedRev: null },
+            { doc: makeDocInput(A, 'e2', '1-e2'), assumedRev: null },
+          ],
+          isoAt(2),
+        );
+        expect(results).toStrictEqual([
+          { status: 'append-only' },
+          { status: 'append-only' },
+          { status: 'append-only' },
+          { status: 'ok', seq: 2 },
+        ]);
+        const stored = await store.docs.getDoc(A, 'e1');
+        expect(stored?.rev).toBe('1-e1');
+        expect(stored?.deleted).toBe(false);
+        expect(stored?.seq).toBe(1);
+        // Only the `/audit` suffix makes a stream append-only.
+        await store.docs.writeDocs(
+          [{ doc: makeDocInput('pat/audit-x', 'e1', '1-x'), assumedRev: null }],
+          isoAt(3),
+        );
+        const [plain] = await store.docs.writeDocs(
+          [{ doc: makeDocInput('pat/audit-x', 'e1', '2-x'), assumedRev: '1-x' }],
+          isoAt(4),
+        );
+        expect(plain?.status).toBe('ok');
+      });
+
+      it('concurrent batches get gap-free, strictly increasing seqs per stream', async () => {
+        const streams = ['pat/allergy', 'pat/medication', 'other/allergy'];
+        const batches = Array.from({ length: 24 }, (_, b) =>
+          Array.from({ length: 10 }, (_, i) => ({
+            doc: makeDocInput(streams[(b + i) % streams.length] ?? S, `d-${b}-${i}`, '1-x'),
+            assumedRev: null,
+          })),
+        );
+        const results = await Promise.all(batches.map((rows) => store.docs.writeDocs(rows, isoAt(1))));
+        for (const stream of streams) {
+          const seqs = batches
+            .flatMap((rows, b) => rows.map((row, i) => ({ row, result: results[b]?.[i] })))
+            .filter(({ row }) => row.doc.stream === stream)
+            .map(({ result }) => okSeq(result));
+          const expected = Array.from({ length: seqs.length }, (_, i) => i + 1);
+          expect([...seqs].sort((x, y) => x - y)).toEqual(expected);
+          const page = await store.docs.readDocs(stream, 0, 1000, 10_000_000);
+          expect(page.docs.map((d) => d.seq)).toEqual(expected);
+          expect(page.done).toBe(true);
+        }
+        // Each batch's seqs within one stream increase in row order.
+        for (const [b, rows] of batches.entries()) {
+          for (const stream of streams) {
+            const seqs = rows.flatMap((row, i) =>
+              row.doc.stream === stream ? [okSeq(results[b]?.[i])] : [],
+            );
+            expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+          }
+        }
+        const heads = await store.docs.streamHeads([...streams, 'nobody/allergy']);
+        expect(heads).toStrictEqual([
+          { stream: 'pat/allergy', head: 80 },
+          { stream: 'pat/medication', head: 80 },
+          { stream: 'other/allergy', head: 80 },
+          { stream: 'nobody/allergy', head: 0 },
+        ]);
+      });
+
+      it('a batch that fails validation stores nothing', async () => {
+        const bad = { ...makeDocInput(S, 'b', '1-b'), ct: 'not bytes' as unknown as Uint8Array };
+        await expectStoreError(
+          store.docs.writeDocs(
+            [
+              { doc: makeDocInput(S, 'a', '1-a'), assumedRev: null },
+              { doc: bad, assumedRev: null },
+            ],
+            isoAt(1),
+          ),
+          'INVALID',
+        );
+        expect(await store.docs.getDoc(S, 'a')).toBeNull();
+        expect(await store.docs.streamHeads([S])).toStrictEqual([{ stream: S, head: 0 }]);
+      });
+
+      const writeMany = async (stream: string, n: number, ctBytes = 10): Promise<void> => {
+        const rows = Array.from({ length: n }, (_, i) => ({
+          doc: makeDocInput(stream, `d${String(i).padStart(4, '0')}`, '1-x', {
+            ct: paddedCt(ctBytes, i % 251),
+          }),
+          assumedRev: null,
+        }));
+        await store.docs.writeDocs(rows, isoAt(1));
+      };
+
+      it('readDocs pages by count with checkpoints and done', async () => {
+        await writeMany(S, 10);
+        const pages: Array<{ seqs: number[]; checkpoint: number; done: boolean }> = [];
+        let since = 0;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await store.docs.readDocs(S, since, 3, 1_000_000);
+          pages.push({ seqs: page.docs.map((d) => d.seq), checkpoint: page.checkpoint, done: page.done });
+          since = page.checkpoint;
+          if (page.done) break;
+        }
+        expect(pages).toStrictEqual([
+          { seqs: [1, 2, 3], checkpoint: 3, done: false },
+          { seqs: [4, 5, 6], checkpoint: 6, done: false },
+          { seqs: [7, 8, 9], checkpoint: 9, done: false },
+          { seqs: [10], checkpoint: 10, done: true },
+        ]);
+        const exact = await store.docs.readDocs(S, 7, 3, 1_000_000);
+        expect(exact.docs.map((d) => d.seq)).toEqual([8, 9, 10]);
+        expect(exact.done).toBe(true);
+        expect(await store.docs.readDocs(S, 10, 3, 1_000_000)).toStrictEqual({
+          docs: [],
+          checkpoint: 10,
+          done: true,
+        });
+        expect(await store.docs.readDocs(S, 99, 3, 1_000_000)).toStrictEqual({
+          docs: [],
+          checkpoint: 99,
+          done: true,
+        });
+        expect(await store.docs.readDocs('pat/other', 0, 3, 1_000_000)).toStrictEqual({
+          docs: [],
+          checkpoint: 0,
+          done: true,
+        });
+      });
+
+      it('readDocs pages by bytes but always returns at least one document', async () => {
+        await writeMany(S, 5, 100);
+        const twoPerPage = await store.docs.readDocs(S, 0, 100, 250);
+        expect(twoPerPage.docs.map((d) => d.seq)).toEqual([1, 2]);
+        expect(twoPerPage.done).toBe(false);
+        const exactFit = await store.docs.readDocs(S, 0, 100, 300);
+        expect(exactFit.docs.map((d) => d.seq)).toEqual([1, 2, 3]);
+        const tooSmall = await store.docs.readDocs(S, 2, 100, 10);
+        expect(tooSmall.docs.map((d) => d.seq)).toEqual([3]);
+        expect(tooSmall.checkpoint).toBe(3);
+        expect(tooSmall.done).toBe(false);
+        const last = await store.docs.readDocs(S, 4, 100, 10);
+        expect(last.docs.map((d) => d.seq)).toEqual([5]);
+        expect(last.done).toBe(true);
+        expectBytes(last.docs[0]?.ct, paddedCt(100, 4));
+      });
+
+      it('readDocs returns the latest version at its new seq', async () => {
+        await writeMany(S, 3);
+        await store.docs.writeDocs([{ doc: makeDocInput(S, 'd0000', '2-y'), assumedRev: '1-x' }], isoAt(2));
+        const page = await store.docs.readDocs(S, 0, 100, 1_000_000);
+        expect(page.docs.map((d) => [d.id, d.seq, d.rev])).toEqual([
+          ['d0001', 2, '1-x'],
+          ['d0002', 3, '1-x'],
+          ['d0000', 4, '2-y'],
+        ]);
+        expect(page.docs.map((d) => d.at)).toEqual([isoAt(1), isoAt(1), isoAt(2)]);
+      });
+
+      it('onCommitted fires after commit with the advanced heads, until unsubscribed', async () => {
+        const calls: StreamHead[][] = [];
+        const seen: Array<Promise<number>> = [];
+        const unsubscribe = store.onCommitted((heads) => {
+          calls.push(heads);
+          // After commit, the new documents must already be readable.
+          seen.push(store.docs.readDocs(S, 0, 100, 1_000_000).then((p) => p.docs.length));
+        });
+        await store.docs.writeDocs(
+          [
+            { doc: makeDocInput(S, 'a', '1-a'), assumedRev: null },
+            { doc: makeDocInput(S, 'b', '1-b'), assumedRev: null },
+            { doc: makeDocInput('pat/medication', 'm', '1-m'), assumedRev: 'wrong' },
+          ],
+          isoAt(1),
+        );
+        await waitFor(() => calls.length >= 1);
+        expect(calls[0]).toStrictEqual([{ stream: S, head: 2 }]);
+        expect(await Promise.all(seen)).toEqual([2]);
+
+        await store.docs.writeDocs([{ doc: makeDocInput(S, 'a', '1-a'), assumedRev: null }], isoAt(2));
+        await store.docs.writeDocs([], isoAt(2));
+        unsubscribe();
+        await store.docs.writeDocs([{ doc: makeDocInput(S, 'c', '1-c'), assumedRev: null }], isoAt(3));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(calls).toHaveLength(1);
+      });
+
+      it('a throwing listener neither fails the write nor stops other listeners', async () => {
+        const heads: StreamHead[][] = [];
+        store.onCommitted(() => {
+          throw new Error('listener bug');
+        });
+        store.onCommitted((h) => heads.push(h));
+        const [result] = await store.docs.writeDocs(
+          [{ doc: makeDocInput(S, 'a', '1-a'), assumedRev: null }],
+          isoAt(1),
+        );
+        expect(result).toStrictEqual({ status: 'ok', seq: 1 });
+        await waitFor(() => heads.length === 1);
+        expect((await store.docs.getDoc(S, 'a'))?.rev).toBe('1-a');
+      });
+    });
+
+    describe('envelopes', () => {
+      const env = (
+        stream: string,
+        epoch: number,
+        recipient: string,
+        wrapped = `w-${stream}-${epoch}-${recipient}`,
+      ) => ({
+        stream,
+        epoch,
+        recipient,
+        keyId: `k-${epoch}`,
+        wrapped,
+        createdBy: 'dev-1',
+        createdAt: isoAt(epoch),
+      });
+
+      it('put is idempotent per (stream, epoch, recipient): the first envelope stays', async () => {
+        expect(await store.envelopes.put(env('p/allergy', 1, 'doc'))).toStrictEqual({ created: true });
+        expect(await store.envelopes.put(env('p/allergy', 1, 'doc', 'other'))).toStrictEqual({
+          created: false,
+        });
+        expect(await store.envelopes.list('doc')).toStrictEqual([env('p/allergy', 1, 'doc')]);
+      });
+
+      it('lists per recipient, optionally per stream, and reports the current epoch', async () => {
+        const all = [
+          env('p/medication', 1, 'doc'),
+          env('p/allergy', 2, 'doc'),
+          env('p/allergy', 1, 'doc'),
+          env('p/allergy', 3, 'pat'),
+        ];
+        for (const e of all) await store.envelopes.put(e);
+        expect(await store.envelopes.list('doc')).toStrictEqual([
+          env('p/allergy', 1, 'doc'),
+          env('p/allergy', 2, 'doc'),
+          env('p/medication', 1, 'doc'),
+        ]);
+        expect(await store.envelopes.list('doc', ['p/medication', 'p/lab-result'])).toStrictEqual([
+          env('p/medication', 1, 'doc'),
+        ]);
+        expect(await store.envelopes.list('doc', [])).toStrictEqual([]);
+        expect(await store.envelopes.list('nobody')).toStrictEqual([]);
+        expect(await store.envelopes.currentEpoch('p/allergy')).toBe(3);
+        expect(await store.envelopes.currentEpoch('p/medication')).toBe(1);
+        expect(await store.envelopes.currentEpoch('p/none')).toBeNull();
+      });
+    });
+
+    describe('blobs', () => {
+      const manifest: BlobManifest = {
+        blobId: 'blob-1',
+        stream: 'p/document',
+        size: 10,
+        chunkSize: 4,
+        chunkCount: 3,
+        digests: ['d0', 'd1', 'd2'],
+        createdBy: 'dev-1',
+        createdAt: isoAt(0),
+      };
+
+      it('manifests: identical re-put is a no-op, a different one is refused', async () => {
+        await store.blobs.putManifest(manifest);
+        await store.blobs.putManifest({ ...manifest, digests: [...manifest.digests] });
+        expect(await store.blobs.getManifest('blob-1')).toStrictEqual(manifest);
+        await expectStoreError(
+          store.blobs.putManifest({ ...manifest, digests: ['x', 'y', 'z'] }),
+          'ALREADY_EXISTS',
+        );
+        await expectStoreError(
+          store.blobs.putManifest({ ...manifest, blobId: 'b2', chunkCount: 2 }),
+          'INVALID',
+        );
+        expect(await store.blobs.getManifest('blob-2')).toBeNull();
+      });
+
+      it('chunks: stored by index, checked against the manifest', async () => {
+        await expectStoreError(store.blobs.putChunk('blob-1', 0, paddedCt(4, 1)), 'NOT_FOUND');
+        await store.blobs.putManifest(manifest);
+        await store.blobs.putChunk('blob-1', 2, paddedCt(2, 3));
+        await store.blobs.putChunk('blob-1', 0, paddedCt(4, 1));
+        expect(await store.blobs.chunkIndexes('blob-1')).toEqual([0, 2]);
+        await expectStoreError(store.blobs.putChunk('blob-1', 3, paddedCt(4, 1)), 'INVALID');
+        await expectStoreError(store.blobs.putChunk('blob-1', -1, paddedCt(4, 1)), 'INVALID');
+        await expectStoreError(store.blobs.putChunk('blob-1', 1, paddedCt(3, 1)), 'INVALID');
+        await expectStoreError(store.blobs.putChunk('blob-1', 2, paddedCt(4, 1)), 'INVALID');
+        await store.blobs.putChunk('blob-1', 0, paddedCt(4, 1));
+        await expectStoreError(store.blobs.putChunk('blob-1', 0, paddedCt(4, 9)), 'ALREADY_EXISTS');
+        expectBytes(await store.blobs.getChunk('blob-1', 0), paddedCt(4, 1));
+        expectBytes(await store.blobs.getChunk('blob-1', 2), paddedCt(2, 3));
+        expect(await store.blobs.getChunk('blob-1', 1)).toBeNull();
+        expect(await store.blobs.chunkIndexes('blob-none')).toEqual([]);
+      });
+    });
+
+    describe('directory', () => {
+      const provider = (
+        accountId: string,
+        displayName: string,
+        extra: Partial<ProviderEntry> = {},
+      ): ProviderEntry => ({
+        accountId,
+        displayName,
+        specialty: 'Cardiology',
+        clinic: 'North Clinic',
+        identifier: `NPI-${accountId}`,
+        signed: { sig: accountId },
+        updatedAt: isoAt(0),
+        ...extra,
+      });
+
+      it('searches case-insensitively by substring of name, specialty, clinic or identifier', async () => {
+        const ana = provider('p1', 'Dr. Ana Souza', { contact: 'ana@example.org' });
+        const ben = provider('p2', 'Dr. Ben Okafor', { specialty: 'Dermatology', clinic: 'South Clinic' });
+        const eve = provider('p3', 'Eve Ström', { specialty: 'Pediatrics', identifier: 'X-77' });
+        for (const p of [eve, ben, ana]) await store.directory.putProvider(p);
+        expect(await store.directory.searchProviders('ana', 10)).toStrictEqual([ana]);
+        expect(await store.directory.searchProviders('DERMA', 10)).toStrictEqual([ben]);
+        expect(await store.directory.searchProviders('north', 10)).toStrictEqual([ana, eve]);
+        expect(await store.directory.searchProviders('x-7', 10)).toStrictEqual([eve]);
+        expect(await store.directory.searchProviders('STRÖM', 10)).toStrictEqual([eve]);
+        expect(await store.directory.searchProviders('clinic', 2)).toHaveLength(2);
+        expect(await store.directory.searchProviders('nobody', 10)).toStrictEqual([]);
+        // A match never spans two fields.
+        expect(await store.directory.searchProviders('souzacardio', 10)).toStrictEqual([]);
+      });
+
+      it('putProvider replaces the entry of the same account', async () => {
+        await store.directory.putProvider(provider('p1', 'Old Name'));
+        const renamed = provider('p1', 'New Name', { updatedAt: isoAt(5) });
+        await store.directory.putProvider(renamed);
+        expect(await store.directory.searchProviders('old', 10)).toStrictEqual([]);
+        expect(await store.directory.searchProviders('new name', 10)).toStrictEqual([renamed]);
+      });
+    });
+
+    describe('meta', () => {
+      it('gets, puts and overwrites values', async () => {
+        expect(await store.meta.get('server-id')).toBeNull();
+        await store.meta.put('server-id', 'srv-1');
+        await store.meta.put('signing-seed', 'c2VlZA');
+        await store.meta.put('server-id', 'srv-2');
+        expect(await store.meta.get('server-id')).toBe('srv-2');
+        expect(await store.meta.get('signing-seed')).toBe('c2VlZA');
+      });
+    });
+  });
+
+  const { makeSharedPair } = options;
+  if (makeSharedPair !== undefined) {
+    describe(`SyncStore conformance (shared backend): ${name}`, () => {
+      it('instances sharing a backend allocate gap-free seqs and see each other', async () => {
+        const { stores, cleanup } = await makeSharedPair();
+        try {
+          const [a, b] = stores;
+          const S = 'pat/lab-result';
+          const heardByB: StreamHead[][] = [];
+          b.onCommitted((heads) => heardByB.push(heads));
+          const writes = Array.from({ length: 16 }, (_, i) =>
+            (i % 2 === 0 ? a : b).docs.writeDocs(
+              Array.from({ length: 5 }, (_, j) => ({
+                doc: makeDocInput(S, `d-${i}-${j}`, '1-x'),
+                assumedRev: null,
+              })),
+              isoAt(1),
+            ),
+          );
+          const seqs = (await Promise.all(writes)).flat().map(okSeq);
+          expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+          for (const s of [a, b]) {
+            const page = await s.docs.readDocs(S, 0, 1000, 10_000_000);
+            expect(page.docs.map((d) => d.seq)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+          }
+          // B hears commits made through A too (possibly coalesced): eventually head 80.
+          await waitFor(() => heardByB.some((heads) => heads.some((h) => h.stream === S && h.head === 80)));
+
+          // Compare-and-set holds across instances: only one of two racing updates wins.
+          const [ra, rb] = await Promise.all([
+            a.docs.writeDocs([{ doc: makeDocInput(S, 'd-0-0', '2-a'), assumedRev: '1-x' }], isoAt(2)),
+            b.docs.writeDocs([{ doc: makeDocInput(S, 'd-0-0', '2-b'), assumedRev: '1-x' }], isoAt(2)),
+          ]);
+          expect([ra?.[0]?.status, rb?.[0]?.status].sort()).toEqual(['conflict', 'ok']);
+        } finally {
+          await cleanup();
+        }
+      });
+    });
+  }
+};

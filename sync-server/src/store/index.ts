@@ -1,0 +1,5 @@
+export * from './types';
+export { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
+export type { SqliteStore, SqliteStoreOptions } from './sqlite-store';
+export { backupSqlite, restoreSqlite } from './backup';
+export type { BackupOptions, BackupResult, RestoreOptions, RestoreResult } from './backup';

@@ -1,0 +1,1183 @@
+/*
+ * Embedded `SyncStore` on one SQLite file (better-sqlite3) in the data directory.
+ *
+ * Invariants (see types.ts for the interface contract):
+ * - journal_mode=WAL with synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power
+ *   loss can roll back transactions that were already acknowledged; FULL fsyncs the WAL on every commit,
+ *   which is what "acknowledged = durable" needs. The cost is one fsync per committed batch.
+ * - Sequence allocation: `stream_heads` holds each stream's last seq; writeDocs reads and advances it
+ *   inside one BEGIN IMMEDIATE transaction (the write lock is taken up front, so other connections and
+ *   processes on the same file serialise instead of racing, and no snapshot goes stale mid-batch).
+ *   Commits are atomic, so readers never see seq n+1 without seq n.
+ * - Audit rows: the store answers `append-only`; triggers also refuse UPDATE and DELETE of rows of
+ *   `/audit` streams, and recursive_triggers=ON makes REPLACE conflict resolution fire them too.
+ * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
+ *   the same file; a throwing listener is reported, never undoes or fails the committed write.
+ * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
+ *
+ * Failure modes: SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
+ * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, else INTERNAL.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  StoreError,
+  isAuditStream,
+  type Account,
+  type BlobManifest,
+  type Challenge,
+  type CommitListener,
+  type Device,
+  type Doc,
+  type DocPage,
+  type DocWrite,
+  type DocWriteResult,
+  type Envelope,
+  type Grant,
+  type GrantScope,
+  type JsonObject,
+  type ProviderEntry,
+  type Session,
+  type StoreErrorCode,
+  type StreamHead,
+  type SyncStore,
+} from './types';
+
+export const SQLITE_FILE_NAME = 'hale.sqlite';
+export const SQLITE_SCHEMA_VERSION = 1;
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** Defaults to `hale.sqlite`. */
+  fileName?: string;
+  /** How long a call waits for another connection's write lock before UNAVAILABLE. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Receives errors thrown by commit listeners. Default: console.error. */
+  onListenerError?: (error: unknown) => void;
+}
+
+export interface SqliteStore extends SyncStore {
+  /** Absolute path of the database file. */
+  readonly file: string;
+  /** The raw connection, for online backup and maintenance. Writing through it bypasses the contract. */
+  readonly db: Database.Database;
+}
+
+const AUDIT_TRIGGER_WHEN = `substr(OLD.stream, -6) = '/audit'`;
+
+/** Index i holds the SQL that upgrades user_version i to i + 1. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('patient', 'provider')),
+    identity_public_key TEXT NOT NULL,
+    wrapping_public_key TEXT NOT NULL,
+    wrapped_root TEXT NOT NULL,
+    login_name TEXT UNIQUE,
+    created_at TEXT NOT NULL
+  );
+
+  CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (account_id),
+    cert TEXT NOT NULL,
+    device_public_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  );
+  CREATE INDEX devices_by_account ON devices (account_id);
+
+  -- No foreign key: a challenge may be issued before the server reveals whether a device exists.
+  CREATE TABLE challenges (
+    challenge_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+  );
+  CREATE INDEX challenges_by_device ON challenges (device_id);
+  CREATE INDEX challenges_by_expiry ON challenges (expires_ms);
+
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices (device_id),
+    account_id TEXT NOT NULL REFERENCES accounts (account_id),
+    expires_at TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+  );
+  CREATE INDEX sessions_by_device ON sessions (device_id);
+  CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+
+  CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES accounts (account_id),
+    grantee_id TEXT NOT NULL REFERENCES accounts (account_id),
+    scope TEXT NOT NULL,
+    start TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    signed TEXT NOT NULL,
+    revoked_at TEXT,
+    revocation TEXT
+  );
+  CREATE INDEX grants_by_patient ON grants (patient_id, issued_at);
+  CREATE INDEX grants_by_grantee ON grants (grantee_id, issued_at);
+
+  CREATE TABLE stream_heads (
+    stream TEXT PRIMARY KEY,
+    head INTEGER NOT NULL CHECK (head >= 0)
+  ) WITHOUT ROWID;
+
+  -- A rowid table: rows carry kilobytes of ciphertext, too large for a clustered WITHOUT ROWID b-tree.
+  CREATE TABLE docs (
+    stream TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL CHECK (seq > 0),
+    rev TEXT NOT NULL,
+    deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+    epoch INTEGER NOT NULL,
+    ct BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    sig TEXT,
+    audit_author_seq INTEGER,
+    audit_prev_hash TEXT,
+    audit_at TEXT,
+    at TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX docs_by_stream_seq ON docs (stream, seq);
+  CREATE UNIQUE INDEX docs_by_stream_id ON docs (stream, id);
+
+  CREATE TRIGGER docs_audit_no_update BEFORE UPDATE ON docs
+    WHEN ${AUDIT_TRIGGER_WHEN} OR substr(NEW.stream, -6) = '/audit'
+    BEGIN SELECT RAISE(ABORT, 'audit documents are append-only'); END;
+  CREATE TRIGGER docs_audit_no_delete BEFORE DELETE ON docs
+    WHEN ${AUDIT_TRIGGER_WHEN}
+    BEGIN SELECT RAISE(ABORT, 'audit documents are append-only'); END;
+
+  CREATE TABLE envelopes (
+    stream TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    wrapped TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (stream, epoch, recipient)
+  ) WITHOUT ROWID;
+  CREATE INDEX envelopes_by_recipient ON envelopes (recipient, stream, epoch);
+
+  CREATE TABLE blob_manifests (
+    blob_id TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    digests TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+
+  -- Chunk bytes live apart from the manifest so listing or checking a blob never pages them in.
+  CREATE TABLE blob_chunks (
+    blob_id TEXT NOT NULL REFERENCES blob_manifests (blob_id),
+    idx INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (blob_id, idx)
+  );
+
+  CREATE TABLE providers (
+    account_id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    specialty TEXT NOT NULL,
+    clinic TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    contact TEXT,
+    signed TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    search_text TEXT NOT NULL
+  );
+  `,
+];
+
+// Lowercased fields joined by a character that cannot occur in a query, so a match never spans fields.
+const SEARCH_SEPARATOR = '\u0001';
+
+interface DocRow {
+  stream: string;
+  id: string;
+  seq: number;
+  rev: string;
+  deleted: number;
+  epoch: number;
+  ct: Uint8Array;
+  size: number;
+  author: string;
+  sig: string | null;
+  audit_author_seq: number | null;
+  audit_prev_hash: string | null;
+  audit_at: string | null;
+  at: string;
+}
+
+interface AccountRow {
+  account_id: string;
+  role: Account['role'];
+  identity_public_key: string;
+  wrapping_public_key: string;
+  wrapped_root: string;
+  login_name: string | null;
+  created_at: string;
+}
+
+interface DeviceRow {
+  device_id: string;
+  account_id: string;
+  cert: string;
+  device_public_key: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+interface ChallengeRow {
+  challenge_id: string;
+  device_id: string;
+  nonce: string;
+  expires_at: string;
+}
+
+interface SessionRow {
+  token_hash: string;
+  device_id: string;
+  account_id: string;
+  expires_at: string;
+}
+
+interface GrantRow {
+  grant_id: string;
+  patient_id: string;
+  grantee_id: string;
+  scope: string;
+  start: string;
+  expires_at: string;
+  purpose: string;
+  issued_at: string;
+  signed: string;
+  revoked_at: string | null;
+  revocation: string | null;
+}
+
+interface EnvelopeRow {
+  stream: string;
+  epoch: number;
+  recipient: string;
+  key_id: string;
+  wrapped: string;
+  created_by: string;
+  created_at: string;
+}
+
+interface ManifestRow {
+  blob_id: string;
+  stream: string;
+  size: number;
+  chunk_size: number;
+  chunk_count: number;
+  digests: string;
+  created_by: string;
+  created_at: string;
+}
+
+interface ProviderRow {
+  account_id: string;
+  display_name: string;
+  specialty: string;
+  clinic: string;
+  identifier: string;
+  contact: string | null;
+  signed: string;
+  updated_at: string;
+}
+
+const DOC_COLUMNS =
+  'stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq, audit_prev_hash, audit_at, at';
+
+// Commit notifications reach every instance of this process open on the same file.
+const openInstances = new Map<string, Set<(heads: StreamHead[]) => void>>();
+
+/** True while a store of this process has `file` open (used by restore to refuse clobbering it). */
+export const isSqliteFileOpenInProcess = (file: string): boolean =>
+  (openInstances.get(resolve(file))?.size ?? 0) > 0;
+
+const invalid = (message: string): StoreError => new StoreError('INVALID', message);
+
+const toBytes = (value: Uint8Array): Uint8Array =>
+  value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+
+const parseJsonObject = (text: string): JsonObject => JSON.parse(text) as JsonObject;
+
+const timeMs = (value: string, what: string): number => {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw invalid(`${what} is not an ISO timestamp: ${value}`);
+  return ms;
+};
+
+const isNonNegativeInt = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+const requireText = (value: unknown, what: string): void => {
+  if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string`);
+};
+
+const sqliteCode = (error: unknown): string | undefined =>
+  error instanceof Database.SqliteError ? error.code : undefined;
+
+const toStoreError = (error: unknown): StoreError => {
+  if (error instanceof StoreError) return error;
+  const code = sqliteCode(error);
+  let mapped: StoreErrorCode = 'INTERNAL';
+  if (code === undefined) {
+    if (error instanceof TypeError && /database connection is not open/i.test(error.message)) {
+      mapped = 'UNAVAILABLE';
+    }
+  } else if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    mapped = 'ALREADY_EXISTS';
+  } else if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+    mapped = 'NOT_FOUND';
+  } else if (code === 'SQLITE_CONSTRAINT_CHECK' || code === 'SQLITE_CONSTRAINT_NOTNULL') {
+    mapped = 'INVALID';
+  } else if (/^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL)/.test(code)) {
+    mapped = 'UNAVAILABLE';
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new StoreError(mapped, message, { cause: error });
+};
+
+const rowToDoc = (r: DocRow): Doc => {
+  const doc: Doc = {
+    stream: r.stream,
+    id: r.id,
+    seq: r.seq,
+    rev: r.rev,
+    deleted: r.deleted === 1,
+    epoch: r.epoch,
+    ct: toBytes(r.ct),
+    size: r.size,
+    author: r.author,
+    at: r.at,
+  };
+  if (r.sig !== null) doc.sig = r.sig;
+  if (r.audit_author_seq !== null && r.audit_at !== null) {
+    doc.audit = { authorSeq: r.audit_author_seq, prevHash: r.audit_prev_hash, at: r.audit_at };
+  }
+  return doc;
+};
+
+const rowToAccount = (r: AccountRow): Account => {
+  const account: Account = {
+    accountId: r.account_id,
+    role: r.role,
+    identityPublicKey: r.identity_public_key,
+    wrappingPublicKey: r.wrapping_public_key,
+    wrappedRoot: parseJsonObject(r.wrapped_root),
+    createdAt: r.created_at,
+  };
+  if (r.login_name !== null) account.loginName = r.login_name;
+  return account;
+};
+
+const rowToDevice = (r: DeviceRow): Device => {
+  const device: Device = {
+    deviceId: r.device_id,
+    accountId: r.account_id,
+    cert: parseJsonObject(r.cert),
+    devicePublicKey: r.device_public_key,
+    createdAt: r.created_at,
+  };
+  if (r.revoked_at !== null) device.revokedAt = r.revoked_at;
+  return device;
+};
+
+const rowToChallenge = (r: ChallengeRow): Challenge => ({
+  challengeId: r.challenge_id,
+  deviceId: r.device_id,
+  nonce: r.nonce,
+  expiresAt: r.expires_at,
+});
+
+const rowToSession = (r: SessionRow): Session => ({
+  tokenHash: r.token_hash,
+  deviceId: r.device_id,
+  accountId: r.account_id,
+  expiresAt: r.expires_at,
+});
+
+const rowToGrant = (r: GrantRow): Grant => {
+  const grant: Grant = {
+    grantId: r.grant_id,
+    patientId: r.patient_id,
+    granteeId: r.grantee_id,
+    scope: JSON.parse(r.scope) as GrantScope[],
+    start: r.start,
+    expiresAt: r.expires_at,
+    purpose: r.purpose,
+    issuedAt: r.issued_at,
+    signed: parseJsonObject(r.signed),
+  };
+  if (r.revoked_at !== null) grant.revokedAt = r.revoked_at;
+  if (r.revocation !== null) grant.revocation = parseJsonObject(r.revocation);
+  return grant;
+};
+
+const rowToEnvelope = (r: EnvelopeRow): Envelope => ({
+  stream: r.stream,
+  epoch: r.epoch,
+  recipient: r.recipient,
+  keyId: r.key_id,
+  wrapped: r.wrapped,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+const rowToManifest = (r: ManifestRow): BlobManifest => ({
+  blobId: r.blob_id,
+  stream: r.stream,
+  size: r.size,
+  chunkSize: r.chunk_size,
+  chunkCount: r.chunk_count,
+  digests: JSON.parse(r.digests) as string[],
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+const rowToProvider = (r: ProviderRow): ProviderEntry => {
+  const entry: ProviderEntry = {
+    accountId: r.account_id,
+    displayName: r.display_name,
+    specialty: r.specialty,
+    clinic: r.clinic,
+    identifier: r.identifier,
+    signed: parseJsonObject(r.signed),
+    updatedAt: r.updated_at,
+  };
+  if (r.contact !== null) entry.contact = r.contact;
+  return entry;
+};
+
+const validateDocWrite = (row: DocWrite): void => {
+  const { doc, assumedRev } = row;
+  requireText(doc.stream, 'doc.stream');
+  requireText(doc.id, 'doc.id');
+  requireText(doc.rev, 'doc.rev');
+  requireText(doc.author, 'doc.author');
+  if (!(doc.ct instanceof Uint8Array)) throw invalid('doc.ct must be a Uint8Array');
+  if (typeof doc.deleted !== 'boolean') throw invalid('doc.deleted must be a boolean');
+  if (!isNonNegativeInt(doc.epoch)) throw invalid('doc.epoch must be a non-negative integer');
+  if (!isNonNegativeInt(doc.size)) throw invalid('doc.size must be a non-negative integer');
+  if (doc.sig !== undefined && typeof doc.sig !== 'string') throw invalid('doc.sig must be a string');
+  if (doc.audit !== undefined && !isNonNegativeInt(doc.audit.authorSeq)) {
+    throw invalid('doc.audit.authorSeq must be a non-negative integer');
+  }
+  if (assumedRev !== null && typeof assumedRev !== 'string')
+    throw invalid('assumedRev must be a string or null');
+};
+
+const validateManifest = (m: BlobManifest): void => {
+  requireText(m.blobId, 'blobId');
+  requireText(m.stream, 'stream');
+  if (!isNonNegativeInt(m.size)) throw invalid('size must be a non-negative integer');
+  if (!isNonNegativeInt(m.chunkSize) || m.chunkSize === 0)
+    throw invalid('chunkSize must be a positive integer');
+  if (m.chunkCount !== Math.ceil(m.size / m.chunkSize))
+    throw invalid('chunkCount must be ceil(size / chunkSize)');
+  if (!Array.isArray(m.digests) || m.digests.length !== m.chunkCount) {
+    throw invalid('digests must hold one entry per chunk');
+  }
+};
+
+const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
+  a.blobId === b.blobId &&
+  a.stream === b.stream &&
+  a.size === b.size &&
+  a.chunkSize === b.chunkSize &&
+  a.chunkCount === b.chunkCount &&
+  a.createdBy === b.createdBy &&
+  a.createdAt === b.createdAt &&
+  a.digests.length === b.digests.length &&
+  a.digests.every((d, i) => d === b.digests[i]);
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+const migrate = (db: Database.Database): void => {
+  const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
+  if (readVersion() > MIGRATIONS.length) {
+    throw new StoreError(
+      'INTERNAL',
+      `database schema version ${readVersion()} is newer than this server supports (${MIGRATIONS.length})`,
+    );
+  }
+  if (readVersion() === MIGRATIONS.length) return;
+  // IMMEDIATE: two processes starting at once must not both apply the same migration.
+  db.transaction(() => {
+    for (let v = readVersion(); v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v] ?? '');
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+};
+
+const prepareStatements = (db: Database.Database) => ({
+  metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+  metaPut: db.prepare<[string, string]>(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  ),
+
+  accountInsert: db.prepare<[string, string, string, string, string, string | null, string]>(
+    `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, login_name,
+       created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  accountGet: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
+  accountByLogin: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE login_name = ?'),
+
+  deviceInsert: db.prepare<[string, string, string, string, string, string | null]>(
+    `INSERT INTO devices (device_id, account_id, cert, device_public_key, created_at, revoked_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ),
+  deviceGet: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE device_id = ?'),
+  devicesForAccount: db.prepare<[string], DeviceRow>(
+    'SELECT * FROM devices WHERE account_id = ? ORDER BY created_at, device_id',
+  ),
+  deviceRevoke: db.prepare<[string, string]>(
+    'UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE device_id = ?',
+  ),
+
+  challengeInsert: db.prepare<[string, string, string, string, number]>(
+    'INSERT INTO challenges (challenge_id, device_id, nonce, expires_at, expires_ms) VALUES (?, ?, ?, ?, ?)',
+  ),
+  challengeTake: db.prepare<[string], ChallengeRow>(
+    'DELETE FROM challenges WHERE challenge_id = ? RETURNING challenge_id, device_id, nonce, expires_at',
+  ),
+  challengesDeleteForDevice: db.prepare<[string]>('DELETE FROM challenges WHERE device_id = ?'),
+  challengesDeleteExpired: db.prepare<[number]>('DELETE FROM challenges WHERE expires_ms <= ?'),
+
+  sessionInsert: db.prepare<[string, string, string, string, number]>(
+    'INSERT INTO sessions (token_hash, device_id, account_id, expires_at, expires_ms) VALUES (?, ?, ?, ?, ?)',
+  ),
+  sessionGet: db.prepare<[string], SessionRow>(
+    `SELECT s.token_hash, s.device_id, s.account_id, s.expires_at FROM sessions s
+     JOIN devices d ON d.device_id = s.device_id
+     WHERE s.token_hash = ? AND d.revoked_at IS NULL`,
+  ),
+  sessionsDeleteForDevice: db.prepare<[string]>('DELETE FROM sessions WHERE device_id = ?'),
+  sessionsDeleteExpired: db.prepare<[number]>('DELETE FROM sessions WHERE expires_ms <= ?'),
+
+  grantInsert: db.prepare<
+    [string, string, string, string, string, string, string, string, string, string | null, string | null]
+  >(
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at, signed,
+       revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  grantGet: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE grant_id = ?'),
+  grantsForPatient: db.prepare<[string], GrantRow>(
+    'SELECT * FROM grants WHERE patient_id = ? ORDER BY issued_at, grant_id',
+  ),
+  grantsForGrantee: db.prepare<[string], GrantRow>(
+    'SELECT * FROM grants WHERE grantee_id = ? ORDER BY issued_at, grant_id',
+  ),
+  grantRevoke: db.prepare<[string, string, string]>(
+    'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  ),
+
+  headGet: db.prepare<[string], { head: number }>('SELECT head FROM stream_heads WHERE stream = ?'),
+  headPut: db.prepare<[string, number]>(
+    'INSERT INTO stream_heads (stream, head) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET head = excluded.head',
+  ),
+  docRev: db.prepare<[string, string], { rev: string }>('SELECT rev FROM docs WHERE stream = ? AND id = ?'),
+  docGet: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND id = ?`),
+  docInsert: db.prepare<
+    [
+      string,
+      string,
+      number,
+      string,
+      number,
+      number,
+      Uint8Array,
+      number,
+      string,
+      string | null,
+      number | null,
+      string | null,
+      string | null,
+      string,
+    ]
+  >(`INSERT INTO docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  docUpdate: db.prepare<
+    [
+      number,
+      string,
+      number,
+      number,
+      Uint8Array,
+      number,
+      string,
+      string | null,
+      number | null,
+      string | null,
+      string | null,
+      string,
+      string,
+      string,
+    ]
+  >(
+    `UPDATE docs SET seq = ?, rev = ?, deleted = ?, epoch = ?, ct = ?, size = ?, author = ?, sig = ?,
+       audit_author_seq = ?, audit_prev_hash = ?, audit_at = ?, at = ?
+     WHERE stream = ? AND id = ?`,
+  ),
+  docsRange: db.prepare<[string, number, number], DocRow>(
+    `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  ),
+
+  envelopeInsert: db.prepare<[string, number, string, string, string, string, string]>(
+    `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
+  ),
+  envelopesForRecipient: db.prepare<[string], EnvelopeRow>(
+    'SELECT * FROM envelopes WHERE recipient = ? ORDER BY stream, epoch',
+  ),
+  envelopesForRecipientIn: db.prepare<[string, string], EnvelopeRow>(
+    `SELECT * FROM envelopes WHERE recipient = ? AND stream IN (SELECT value FROM json_each(?))
+     ORDER BY stream, epoch`,
+  ),
+  envelopeMaxEpoch: db.prepare<[string], { epoch: number | null }>(
+    'SELECT max(epoch) AS epoch FROM envelopes WHERE stream = ?',
+  ),
+
+  manifestInsert: db.prepare<[string, string, number, number, number, string, string, string]>(
+    `INSERT INTO blob_manifests (blob_id, stream, size, chunk_size, chunk_count, digests, created_by, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  manifestGet: db.prepare<[string], ManifestRow>('SELECT * FROM blob_manifests WHERE blob_id = ?'),
+  chunkInsert: db.prepare<[string, number, Uint8Array]>(
+    'INSERT INTO blob_chunks (blob_id, idx, bytes) VALUES (?, ?, ?) ON CONFLICT (blob_id, idx) DO NOTHING',
+  ),
+  chunkGet: db.prepare<[string, number], { bytes: Uint8Array }>(
+    'SELECT bytes FROM blob_chunks WHERE blob_id = ? AND idx = ?',
+  ),
+  chunkIndexes: db.prepare<[string], { idx: number }>(
+    'SELECT idx FROM blob_chunks WHERE blob_id = ? ORDER BY idx',
+  ),
+
+  providerPut: db.prepare<[string, string, string, string, string, string | null, string, string, string]>(
+    `INSERT INTO providers (account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at,
+       search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (account_id) DO UPDATE SET display_name = excluded.display_name, specialty = excluded.specialty,
+       clinic = excluded.clinic, identifier = excluded.identifier, contact = excluded.contact,
+       signed = excluded.signed, updated_at = excluded.updated_at, search_text = excluded.search_text`,
+  ),
+  providerSearch: db.prepare<[string, number], ProviderRow>(
+    `SELECT account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at FROM providers
+     WHERE instr(search_text, ?) > 0 ORDER BY display_name COLLATE NOCASE, account_id LIMIT ?`,
+  ),
+});
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Opens (creating if needed) `<dataDir>/hale.sqlite`, applies migrations and returns the ready store. */
+export const openSqliteStore = async (options: SqliteStoreOptions): Promise<SqliteStore> => {
+  const dataDir = resolve(options.dataDir);
+  const file = join(dataDir, options.fileName ?? SQLITE_FILE_NAME);
+  const reportListenerError =
+    options.onListenerError ??
+    ((error: unknown) => {
+      console.error('[store] commit listener failed', error);
+    });
+
+  let db: Database.Database;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (error) {
+    throw toStoreError(error);
+  }
+
+  let stmts: Statements | null = null;
+  let closed = false;
+  const listeners = new Set<CommitListener>();
+
+  const deliver = (heads: StreamHead[]): void => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(heads);
+      } catch (error) {
+        reportListenerError(error);
+      }
+    }
+  };
+
+  const ready = (): Statements => {
+    if (closed || !db.open) throw new StoreError('UNAVAILABLE', 'store is closed');
+    if (stmts === null) throw new StoreError('UNAVAILABLE', 'store is not initialised');
+    return stmts;
+  };
+
+  /** Runs one synchronous unit of work, mapping every failure to a StoreError rejection. */
+  const call = async <T>(work: (s: Statements) => T): Promise<T> => {
+    try {
+      return work(ready());
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  };
+
+  const init = async (): Promise<void> => {
+    if (closed) throw new StoreError('UNAVAILABLE', 'store is closed');
+    if (stmts !== null) return;
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('recursive_triggers = ON');
+      db.pragma('cache_size = -32768');
+      db.pragma('journal_size_limit = 67108864');
+      migrate(db);
+      stmts = prepareStatements(db);
+    } catch (error) {
+      closed = true;
+      db.close();
+      throw toStoreError(error);
+    }
+    let peers = openInstances.get(file);
+    if (peers === undefined) {
+      peers = new Set();
+      openInstances.set(file, peers);
+    }
+    peers.add(deliver);
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    listeners.clear();
+    const peers = openInstances.get(file);
+    peers?.delete(deliver);
+    if (peers?.size === 0) openInstances.delete(file);
+    stmts = null;
+    try {
+      db.close();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  };
+
+  const writeBatch = (s: Statements, rows: DocWrite[], now: string) => {
+    const heads = new Map<string, number>();
+    const results: DocWriteResult[] = [];
+    for (const { doc, assumedRev } of rows) {
+      const current = s.docRev.get(doc.stream, doc.id);
+      if (current !== undefined && isAuditStream(doc.stream)) {
+        results.push({ status: 'append-only' });
+        continue;
+      }
+      if (current === undefined ? assumedRev !== null : current.rev !== assumedRev) {
+        const master = current === undefined ? undefined : s.docGet.get(doc.stream, doc.id);
+        results.push({ status: 'conflict', master: master === undefined ? null : rowToDoc(master) });
+        continue;
+      }
+      const seq = (heads.get(doc.stream) ?? s.headGet.get(doc.stream)?.head ?? 0) + 1;
+      heads.set(doc.stream, seq);
+      const a = doc.audit;
+      if (current === undefined) {
+        s.docInsert.run(
+          doc.stream,
+          doc.id,
+          seq,
+          doc.rev,
+          doc.deleted ? 1 : 0,
+          doc.epoch,
+          doc.ct,
+          doc.size,
+          doc.author,
+          doc.sig ?? null,
+          a?.authorSeq ?? null,
+          a?.prevHash ?? null,
+          a?.at ?? null,
+          now,
+        );
+      } else {
+        s.docUpdate.run(
+          seq,
+          doc.rev,
+          doc.deleted ? 1 : 0,
+          doc.epoch,
+          doc.ct,
+          doc.size,
+          doc.author,
+          doc.sig ?? null,
+          a?.authorSeq ?? null,
+          a?.prevHash ?? null,
+          a?.at ?? null,
+          now,
+          doc.stream,
+          doc.id,
+        );
+      }
+      results.push({ status: 'ok', seq });
+    }
+    for (const [stream, head] of heads) s.headPut.run(stream, head);
+    return { results, heads: [...heads].map(([stream, head]): StreamHead => ({ stream, head })) };
+  };
+  const writeTx = db.transaction(writeBatch);
+
+  const headsTx = db.transaction((s: Statements, streams: string[]) =>
+    streams.map((stream): StreamHead => ({ stream, head: s.headGet.get(stream)?.head ?? 0 })),
+  );
+
+  const revokeTx = db.transaction((s: Statements, deviceId: string, revokedAt: string) => {
+    if (s.deviceRevoke.run(revokedAt, deviceId).changes === 0) {
+      throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
+    }
+    s.sessionsDeleteForDevice.run(deviceId);
+    s.challengesDeleteForDevice.run(deviceId);
+    const row = s.deviceGet.get(deviceId);
+    if (row === undefined) throw new StoreError('INTERNAL', 'revoked device vanished');
+    return rowToDevice(row);
+  });
+
+  const sessionTx = db.transaction((s: Statements, session: Session, expiresMs: number) => {
+    const device = s.deviceGet.get(session.deviceId);
+    if (device === undefined) throw new StoreError('NOT_FOUND', `device ${session.deviceId} does not exist`);
+    if (device.account_id !== session.accountId) {
+      throw invalid(`device ${session.deviceId} does not belong to account ${session.accountId}`);
+    }
+    s.sessionInsert.run(session.tokenHash, session.deviceId, session.accountId, session.expiresAt, expiresMs);
+  });
+
+  const grantRevokeTx = db.transaction(
+    (s: Statements, grantId: string, revokedAt: string, revocation: string) => {
+      s.grantRevoke.run(revokedAt, revocation, grantId);
+      const row = s.grantGet.get(grantId);
+      if (row === undefined) throw new StoreError('NOT_FOUND', `grant ${grantId} does not exist`);
+      return rowToGrant(row);
+    },
+  );
+
+  const manifestTx = db.transaction((s: Statements, m: BlobManifest) => {
+    const existing = s.manifestGet.get(m.blobId);
+    if (existing !== undefined) {
+      if (sameManifest(rowToManifest(existing), m)) return;
+      throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
+    }
+    s.manifestInsert.run(
+      m.blobId,
+      m.stream,
+      m.size,
+      m.chunkSize,
+      m.chunkCount,
+      JSON.stringify(m.digests),
+      m.createdBy,
+      m.createdAt,
+    );
+  });
+
+  const chunkTx = db.transaction((s: Statements, blobId: string, index: number, bytes: Uint8Array) => {
+    const row = s.manifestGet.get(blobId);
+    if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+    if (!isNonNegativeInt(index) || index >= row.chunk_count) {
+      throw invalid(`chunk index ${index} is outside blob ${blobId} (${row.chunk_count} chunks)`);
+    }
+    const expected = index < row.chunk_count - 1 ? row.chunk_size : row.size - row.chunk_size * index;
+    if (bytes.byteLength !== expected) {
+      throw invalid(`chunk ${index} of blob ${blobId} must be ${expected} bytes, got ${bytes.byteLength}`);
+    }
+    if (s.chunkInsert.run(blobId, index, bytes).changes === 1) return;
+    const stored = s.chunkGet.get(blobId, index);
+    if (stored === undefined || !sameBytes(stored.bytes, bytes)) {
+      throw new StoreError('ALREADY_EXISTS', `chunk ${index} of blob ${blobId} differs from the stored one`);
+    }
+  });
+
+  const store: SqliteStore = {
+    file,
+    db,
+    init,
+    close,
+
+    async health() {
+      if (closed || !db.open) return { ok: false, backend: 'sqlite', detail: 'closed' };
+      try {
+        db.prepare('SELECT 1').get();
+        return { ok: true, backend: 'sqlite', detail: file };
+      } catch (error) {
+        return {
+          ok: false,
+          backend: 'sqlite',
+          detail: error instanceof Error ? error.message : String(error),
+        };
+      }
+    },
+
+    accounts: {
+      put: (a) =>
+        call((s) => {
+          requireText(a.accountId, 'accountId');
+          s.accountInsert.run(
+            a.accountId,
+            a.role,
+            a.identityPublicKey,
+            a.wrappingPublicKey,
+            JSON.stringify(a.wrappedRoot),
+            a.loginName ?? null,
+            a.createdAt,
+          );
+        }),
+      get: (accountId) =>
+        call((s) => {
+          const row = s.accountGet.get(accountId);
+          return row === undefined ? null : rowToAccount(row);
+        }),
+      getByLogin: (loginName) =>
+        call((s) => {
+          const row = s.accountByLogin.get(loginName);
+          return row === undefined ? null : rowToAccount(row);
+        }),
+    },
+
+    devices: {
+      put: (d) =>
+        call((s) => {
+          requireText(d.deviceId, 'deviceId');
+          s.deviceInsert.run(
+            d.deviceId,
+            d.accountId,
+            JSON.stringify(d.cert),
+            d.devicePublicKey,
+            d.createdAt,
+            d.revokedAt ?? null,
+          );
+        }),
+      get: (deviceId) =>
+        call((s) => {
+          const row = s.deviceGet.get(deviceId);
+          return row === undefined ? null : rowToDevice(row);
+        }),
+      listForAccount: (accountId) => call((s) => s.devicesForAccount.all(accountId).map(rowToDevice)),
+      revoke: (deviceId, revokedAt) => call((s) => revokeTx.immediate(s, deviceId, revokedAt)),
+    },
+
+    challenges: {
+      put: (c) =>
+        call((s) => {
+          requireText(c.challengeId, 'challengeId');
+          s.challengeInsert.run(
+            c.challengeId,
+            c.deviceId,
+            c.nonce,
+            c.expiresAt,
+            timeMs(c.expiresAt, 'expiresAt'),
+          );
+        }),
+      take: (challengeId) =>
+        call((s) => {
+          const row = s.challengeTake.get(challengeId);
+          return row === undefined ? null : rowToChallenge(row);
+        }),
+      deleteExpired: (now) => call((s) => s.challengesDeleteExpired.run(timeMs(now, 'now')).changes),
+    },
+
+    sessions: {
+      put: (session) =>
+        call((s) => {
+          requireText(session.tokenHash, 'tokenHash');
+          sessionTx.immediate(s, session, timeMs(session.expiresAt, 'expiresAt'));
+        }),
+      get: (tokenHash) =>
+        call((s) => {
+          const row = s.sessionGet.get(tokenHash);
+          return row === undefined ? null : rowToSession(row);
+        }),
+      deleteForDevice: (deviceId) => call((s) => s.sessionsDeleteForDevice.run(deviceId).changes),
+      deleteExpired: (now) => call((s) => s.sessionsDeleteExpired.run(timeMs(now, 'now')).changes),
+    },
+
+    grants: {
+      put: (g) =>
+        call((s) => {
+          requireText(g.grantId, 'grantId');
+          s.grantInsert.run(
+            g.grantId,
+            g.patientId,
+            g.granteeId,
+            JSON.stringify(g.scope),
+            g.start,
+            g.expiresAt,
+            g.purpose,
+            g.issuedAt,
+            JSON.stringify(g.signed),
+            g.revokedAt ?? null,
+            g.revocation === undefined ? null : JSON.stringify(g.revocation),
+          );
+        }),
+      get: (grantId) =>
+        call((s) => {
+          const row = s.grantGet.get(grantId);
+          return row === undefined ? null : rowToGrant(row);
+        }),
+      listForPatient: (patientId) => call((s) => s.grantsForPatient.all(patientId).map(rowToGrant)),
+      listForGrantee: (granteeId) => call((s) => s.grantsForGrantee.all(granteeId).map(rowToGrant)),
+      revoke: (grantId, revokedAt, revocation) =>
+        call((s) => grantRevokeTx.immediate(s, grantId, revokedAt, JSON.stringify(revocation))),
+    },
+
+    docs: {
+      writeDocs: (rows, now) =>
+        call((s) => {
+          rows.forEach(validateDocWrite);
+          const { results, heads } = writeTx.immediate(s, rows, now);
+          // Synchronously after COMMIT, so listeners see heads in commit order; deliver() contains throws.
+          if (heads.length > 0) {
+            for (const peer of [...(openInstances.get(file) ?? [])]) peer(heads);
+          }
+          return results;
+        }),
+
+      readDocs: (stream, since, limit, maxBytes) =>
+        call((s): DocPage => {
+          if (!Number.isSafeInteger(since) || since < 0)
+            throw invalid('since must be a non-negative integer');
+          if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+          if (!(maxBytes > 0)) throw invalid('maxBytes must be positive');
+          const docs: Doc[] = [];
+          let bytes = 0;
+          let done = true;
+          // One indexed range scan; the extra row tells whether more remain without a second query.
+          for (const row of s.docsRange.iterate(stream, since, limit + 1)) {
+            if (docs.length === limit || (docs.length > 0 && bytes + row.ct.byteLength > maxBytes)) {
+              done = false;
+              break;
+            }
+            bytes += row.ct.byteLength;
+            docs.push(rowToDoc(row));
+          }
+          return { docs, checkpoint: docs.at(-1)?.seq ?? since, done };
+        }),
+
+      getDoc: (stream, id) =>
+        call((s) => {
+          const row = s.docGet.get(stream, id);
+          return row === undefined ? null : rowToDoc(row);
+        }),
+
+      streamHeads: (streams) =>
+        // One read transaction so all heads come from the same snapshot.
+        call((s) => headsTx(s, streams)),
+    },
+
+    envelopes: {
+      put: (e) =>
+        call((s) => {
+          requireText(e.stream, 'stream');
+          requireText(e.recipient, 'recipient');
+          if (!isNonNegativeInt(e.epoch)) throw invalid('epoch must be a non-negative integer');
+          const { changes } = s.envelopeInsert.run(
+            e.stream,
+            e.epoch,
+            e.recipient,
+            e.keyId,
+            e.wrapped,
+            e.createdBy,
+            e.createdAt,
+          );
+          return { created: changes === 1 };
+        }),
+      list: (recipient, streams) =>
+        call((s) =>
+          (streams === undefined
+            ? s.envelopesForRecipient.all(recipient)
+            : s.envelopesForRecipientIn.all(recipient, JSON.stringify(streams))
+          ).map(rowToEnvelope),
+        ),
+      currentEpoch: (stream) => call((s) => s.envelopeMaxEpoch.get(stream)?.epoch ?? null),
+    },
+
+    blobs: {
+      putManifest: (m) =>
+        call((s) => {
+          validateManifest(m);
+          manifestTx.immediate(s, m);
+        }),
+      getManifest: (blobId) =>
+        call((s) => {
+          const row = s.manifestGet.get(blobId);
+          return row === undefined ? null : rowToManifest(row);
+        }),
+      putChunk: (blobId, index, bytes) =>
+        call((s) => {
+          if (!(bytes instanceof Uint8Array)) throw invalid('chunk bytes must be a Uint8Array');
+          chunkTx.immediate(s, blobId, index, bytes);
+        }),
+      getChunk: (blobId, index) =>
+        call((s) => {
+          const row = s.chunkGet.get(blobId, index);
+          return row === undefined ? null : toBytes(row.bytes);
+        }),
+      chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
+    },
+
+    directory: {
+      putProvider: (p) =>
+        call((s) => {
+          requireText(p.accountId, 'accountId');
+          const searchText = [p.displayName, p.specialty, p.clinic, p.identifier]
+            .map((field) => field.toLowerCase())
+            .join(SEARCH_SEPARATOR);
+          s.providerPut.run(
+            p.accountId,
+            p.displayName,
+            p.specialty,
+            p.clinic,
+            p.identifier,
+            p.contact ?? null,
+            JSON.stringify(p.signed),
+            p.updatedAt,
+            searchText,
+          );
+        }),
+      searchProviders: (q, limit) =>
+        call((s) => {
+          if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+          const needle = q.toLowerCase().replaceAll(SEARCH_SEPARATOR, '');
+          return s.providerSearch.all(needle, limit).map(rowToProvider);
+        }),
+    },
+
+    meta: {
+      get: (key) => call((s) => s.metaGet.get(key)?.value ?? null),
+      put: (key, value) =>
+        call((s) => {
+          s.metaPut.run(key, value);
+        }),
+    },
+
+    onCommitted(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+  };
+
+  await init();
+  return store;
+};

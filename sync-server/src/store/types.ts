@@ -1,0 +1,315 @@
+/*
+ * The sync server's storage interface. The server stores ONLY ciphertext (`ct`, opaque bytes) plus the
+ * routing metadata it needs; nothing here can interpret a record.
+ *
+ * Invariants every implementation must keep (the conformance suite in `conformance.ts` checks them):
+ * - Sequence numbers: each stream has its own counter. Every accepted document write gets the stream's
+ *   next number (head + 1), so allocation is strictly increasing and gap-free, also when several
+ *   server nodes or store instances write the same stream concurrently. Only the latest version of a
+ *   document is kept, so a superseded version's seq is no longer returned by `readDocs`. A reader never
+ *   sees seq n+1 of a stream before seq n is visible (checkpoints never skip a commit).
+ * - Durability: a promise that resolves has committed durably (it survives process crash and power loss).
+ * - Compare-and-set: a document row is written only if the stored revision tag equals the one the writer
+ *   assumed (`null` = "no stored document"); the check and the write are atomic per document. A batch
+ *   passed to `writeDocs` commits as a whole or, if the call rejects, not at all.
+ * - Audit: documents of streams whose id ends in `/audit` are append-only. An existing audit document is
+ *   never updated or deleted (writes to an existing id answer `append-only`).
+ * - Notification: `onCommitted` listeners run only after the commit is durable, and may be called for
+ *   commits made through other instances sharing the same backend (possibly later, possibly coalesced).
+ *   Heads are hints: a listener reads the data with `readDocs`.
+ * - No transaction, cursor or connection leaks out of the interface; every method is async.
+ *
+ * Failure modes: expected failures reject with `StoreError` (`code` below). A closed or unreachable
+ * store rejects with UNAVAILABLE; a call that breaks the contract (bad argument, chunk outside its
+ * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL.
+ */
+
+/** JSON value the store keeps opaque (stored serialised, returned parsed). */
+export type JsonObject = Record<string, unknown>;
+
+/** Timestamps are ISO 8601 strings (as from `Date.prototype.toISOString`). */
+export type IsoTime = string;
+
+export interface AuditHeader {
+  /** The author device's own sequence number in its hash chain. */
+  authorSeq: number;
+  prevHash: string | null;
+  /** Author-side timestamp of the entry. */
+  at: IsoTime;
+}
+
+export interface Doc {
+  stream: string;
+  id: string;
+  /** Position in the stream, assigned by the store. */
+  seq: number;
+  /** Revision tag `${n}-${hash}`; the compare-and-set key. */
+  rev: string;
+  deleted: boolean;
+  epoch: number;
+  ct: Uint8Array;
+  size: number;
+  /** Author device id. */
+  author: string;
+  sig?: string;
+  audit?: AuditHeader;
+  /** Server receive time. */
+  at: IsoTime;
+}
+
+/** What a writer sends: the store assigns `seq` and `at`. */
+export type DocInput = Omit<Doc, 'seq' | 'at'>;
+
+export interface DocWrite {
+  doc: DocInput;
+  /** The revision the writer believes is stored; `null` = the writer believes the document is new. */
+  assumedRev: string | null;
+}
+
+export type DocWriteResult =
+  { status: 'ok'; seq: number } | { status: 'conflict'; master: Doc | null } | { status: 'append-only' };
+
+export interface DocPage {
+  /** Documents with seq > since, in seq order. */
+  docs: Doc[];
+  /** seq of the last document returned, or `since` when none. */
+  checkpoint: number;
+  /** True when no document with seq > checkpoint existed at read time. */
+  done: boolean;
+}
+
+export interface StreamHead {
+  stream: string;
+  /** Last allocated seq; 0 for a stream never written. */
+  head: number;
+}
+
+export type AccountRole = 'patient' | 'provider';
+
+export interface Account {
+  accountId: string;
+  role: AccountRole;
+  identityPublicKey: string;
+  wrappingPublicKey: string;
+  wrappedRoot: JsonObject;
+  loginName?: string;
+  createdAt: IsoTime;
+}
+
+export interface Device {
+  deviceId: string;
+  accountId: string;
+  cert: JsonObject;
+  devicePublicKey: string;
+  createdAt: IsoTime;
+  revokedAt?: IsoTime;
+}
+
+export interface Challenge {
+  challengeId: string;
+  deviceId: string;
+  nonce: string;
+  expiresAt: IsoTime;
+}
+
+export interface Session {
+  tokenHash: string;
+  deviceId: string;
+  accountId: string;
+  expiresAt: IsoTime;
+}
+
+export type GrantAccess = 'read' | 'write';
+
+export interface GrantScope {
+  /** Stream (record) type, e.g. `allergy`. */
+  type: string;
+  access: GrantAccess;
+}
+
+export interface Grant {
+  grantId: string;
+  patientId: string;
+  granteeId: string;
+  scope: GrantScope[];
+  start: IsoTime;
+  expiresAt: IsoTime;
+  purpose: string;
+  issuedAt: IsoTime;
+  signed: JsonObject;
+  revokedAt?: IsoTime;
+  revocation?: JsonObject;
+}
+
+export interface Envelope {
+  stream: string;
+  epoch: number;
+  /** Recipient account id. */
+  recipient: string;
+  keyId: string;
+  /** The wrapped stream key as sent by the device (opaque text, e.g. base64url). */
+  wrapped: string;
+  createdBy: string;
+  createdAt: IsoTime;
+}
+
+export interface BlobManifest {
+  blobId: string;
+  stream: string;
+  size: number;
+  chunkSize: number;
+  chunkCount: number;
+  digests: string[];
+  createdBy: string;
+  createdAt: IsoTime;
+}
+
+export interface ProviderEntry {
+  accountId: string;
+  displayName: string;
+  specialty: string;
+  clinic: string;
+  identifier: string;
+  contact?: string;
+  signed: JsonObject;
+  updatedAt: IsoTime;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  backend: string;
+  detail?: string;
+}
+
+export type CommitListener = (heads: StreamHead[]) => void;
+
+export interface SyncStore {
+  /** Creates or migrates the schema; idempotent. */
+  init(): Promise<void>;
+  /** Idempotent; afterwards every other call rejects with UNAVAILABLE. */
+  close(): Promise<void>;
+  health(): Promise<StoreHealth>;
+
+  accounts: {
+    /** ALREADY_EXISTS when the id or the login name is taken. */
+    put(account: Account): Promise<void>;
+    get(accountId: string): Promise<Account | null>;
+    getByLogin(loginName: string): Promise<Account | null>;
+  };
+
+  devices: {
+    /** ALREADY_EXISTS on a duplicate id; NOT_FOUND when the account does not exist. */
+    put(device: Device): Promise<void>;
+    get(deviceId: string): Promise<Device | null>;
+    listForAccount(accountId: string): Promise<Device[]>;
+    /**
+     * Marks the device revoked (the first revocation time is kept) and, in the same atomic step, deletes
+     * its sessions and pending challenges. NOT_FOUND when the device does not exist.
+     */
+    revoke(deviceId: string, revokedAt: IsoTime): Promise<Device>;
+  };
+
+  challenges: {
+    /** ALREADY_EXISTS on a duplicate id. */
+    put(challenge: Challenge): Promise<void>;
+    /** Returns the challenge once and deletes it atomically; every later take returns null. */
+    take(challengeId: string): Promise<Challenge | null>;
+    /** Deletes challenges with expiresAt <= now; returns how many. */
+    deleteExpired(now: IsoTime): Promise<number>;
+  };
+
+  sessions: {
+    /** ALREADY_EXISTS on a duplicate token hash; NOT_FOUND when the device or account does not exist. */
+    put(session: Session): Promise<void>;
+    /** Null when unknown or when its device is revoked. Expiry is the caller's check. */
+    get(tokenHash: string): Promise<Session | null>;
+    deleteForDevice(deviceId: string): Promise<number>;
+    /** Deletes sessions with expiresAt <= now; returns how many. */
+    deleteExpired(now: IsoTime): Promise<number>;
+  };
+
+  grants: {
+    /** ALREADY_EXISTS on a duplicate id; NOT_FOUND when the patient or grantee account does not exist. */
+    put(grant: Grant): Promise<void>;
+    get(grantId: string): Promise<Grant | null>;
+    /** All grants (also revoked and expired), oldest issued first. */
+    listForPatient(patientId: string): Promise<Grant[]>;
+    listForGrantee(granteeId: string): Promise<Grant[]>;
+    /** Records the revocation (the first one is kept); NOT_FOUND when the grant does not exist. */
+    revoke(grantId: string, revokedAt: IsoTime, revocation: JsonObject): Promise<Grant>;
+  };
+
+  docs: {
+    /**
+     * Compare-and-set writes, one result per row in input order. The batch commits in one atomic step;
+     * rows of the same batch see the effect of earlier rows.
+     */
+    writeDocs(rows: DocWrite[], now: IsoTime): Promise<DocWriteResult[]>;
+    /**
+     * One page of `stream` after `since`: at most `limit` documents, stopping before the summed
+     * `ct.byteLength` would exceed `maxBytes` — but at least one document when any exists.
+     */
+    readDocs(stream: string, since: number, limit: number, maxBytes: number): Promise<DocPage>;
+    getDoc(stream: string, id: string): Promise<Doc | null>;
+    /** Heads in input order; 0 for streams never written. */
+    streamHeads(streams: string[]): Promise<StreamHead[]>;
+  };
+
+  envelopes: {
+    /** Idempotent on (stream, epoch, recipient): the first envelope stays; `created` says if this one was stored. */
+    put(envelope: Envelope): Promise<{ created: boolean }>;
+    /** Envelopes for `recipient`, optionally only for `streams`, ordered by stream then epoch. */
+    list(recipient: string, streams?: string[]): Promise<Envelope[]>;
+    /** Highest epoch with any envelope, or null when the stream has none. */
+    currentEpoch(stream: string): Promise<number | null>;
+  };
+
+  blobs: {
+    /** No-op when an identical manifest exists; ALREADY_EXISTS when a different one does. */
+    putManifest(manifest: BlobManifest): Promise<void>;
+    getManifest(blobId: string): Promise<BlobManifest | null>;
+    /**
+     * Stores chunk `index`. NOT_FOUND without a manifest; INVALID when the index is outside the manifest or
+     * the length differs from the manifest's (chunkSize, or the remainder for the last chunk); no-op when
+     * the identical chunk exists, ALREADY_EXISTS when a different one does. Digests are the caller's check.
+     */
+    putChunk(blobId: string, index: number, bytes: Uint8Array): Promise<void>;
+    getChunk(blobId: string, index: number): Promise<Uint8Array | null>;
+    /** Indexes of the stored chunks, ascending. */
+    chunkIndexes(blobId: string): Promise<number[]>;
+  };
+
+  directory: {
+    /** Inserts or replaces the entry of `accountId`. */
+    putProvider(entry: ProviderEntry): Promise<void>;
+    /** Case-insensitive substring match on displayName, specialty, clinic or identifier; by displayName. */
+    searchProviders(q: string, limit: number): Promise<ProviderEntry[]>;
+  };
+
+  meta: {
+    get(key: string): Promise<string | null>;
+    put(key: string, value: string): Promise<void>;
+  };
+
+  /** Subscribes to committed `writeDocs` batches (new heads of the streams they advanced); returns unsubscribe. */
+  onCommitted(listener: CommitListener): () => void;
+}
+
+export type StoreErrorCode = 'ALREADY_EXISTS' | 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID' | 'INTERNAL';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export const isStoreError = (error: unknown, code?: StoreErrorCode): error is StoreError =>
+  error instanceof StoreError && (code === undefined || error.code === code);
+
+export const AUDIT_STREAM_SUFFIX = '/audit';
+
+export const isAuditStream = (stream: string): boolean => stream.endsWith(AUDIT_STREAM_SUFFIX);
