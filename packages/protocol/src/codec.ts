@@ -1,0 +1,197 @@
+/**
+ * Turning untrusted text into typed frames, and frames into text.
+ *
+ * Invariants: `decodeClientFrame`/`decodeServerFrame` never throw, whatever the input. They check,
+ * in this order and stopping at the first failure: size in UTF-8 bytes (TOO_LARGE, before any
+ * parsing, so an oversized frame costs no allocation), JSON syntax (BAD_MESSAGE), the frame type `t`
+ * and its schema (BAD_MESSAGE with `details.issues` naming path and reason), then semantic rules
+ * (BAD_MESSAGE, or TOO_LARGE for batch bytes). When the frame parsed as an object with a valid `rid`,
+ * the error carries that `rid` so the reply can name the request. A value returned with `ok: true`
+ * matches its schema exactly and can be used without further checks.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { checkerFor, type CheckIssue, type Issue } from './checker';
+import { protocolError, type ErrorCode, type HaleProtocolError } from './errors';
+import { MAX_FRAME_BYTES, MAX_REPORTED_ISSUES, SUPPORTED_VERSIONS } from './limits';
+import {
+  CLIENT_FRAMES,
+  SERVER_FRAMES,
+  type ClientFrame,
+  type ErrorFrame,
+  type Frame,
+  type ServerFrame,
+} from './messages';
+import { err, ok, type Result } from './result';
+import { refinementIssues } from './semantics';
+
+/** A decode failure; `rid` is set when the broken frame still named its request. */
+export interface FrameDecodeError extends HaleProtocolError {
+  readonly rid?: number;
+}
+
+export interface ValidationError extends HaleProtocolError {
+  readonly code: 'BAD_MESSAGE' | 'TOO_LARGE';
+  readonly details: { readonly issues: readonly Issue[] };
+}
+
+/** UTF-8 length of a JS string without encoding it (lone surrogates count as U+FFFD, 3 bytes). */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** True when `text` is over `limit` UTF-8 bytes; exact but only walks the string when it must. */
+export function exceedsBytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true;
+  if (text.length * 3 <= limit) return false;
+  return utf8ByteLength(text) > limit;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function readRid(value: Record<string, unknown>): number | undefined {
+  const rid = value['rid'];
+  return typeof rid === 'number' && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined;
+}
+
+function failure(
+  code: ErrorCode,
+  message: string,
+  rid: number | undefined,
+  details?: Readonly<Record<string, unknown>>,
+): { readonly ok: false; readonly error: FrameDecodeError } {
+  const error = protocolError(code, message, details);
+  return err(rid === undefined ? error : { ...error, rid });
+}
+
+function decodeFrame<F>(
+  text: unknown,
+  frames: Readonly<Record<string, TSchema>>,
+  side: 'client' | 'server',
+): Result<F, FrameDecodeError> {
+  if (typeof text !== 'string') return failure('BAD_MESSAGE', 'frame must be text', undefined);
+  if (exceedsBytes(text, MAX_FRAME_BYTES)) {
+    return failure('TOO_LARGE', `frame exceeds MAX_FRAME_BYTES (${MAX_FRAME_BYTES})`, undefined, {
+      limit: MAX_FRAME_BYTES,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return failure('BAD_MESSAGE', 'frame is not JSON', undefined);
+  }
+  let rid: number | undefined;
+  try {
+    if (!isRecord(value)) {
+      return failure('BAD_MESSAGE', 'frame must be a JSON object', undefined, {
+        issues: [{ path: '/', reason: 'Expected object' }],
+      });
+    }
+    rid = readRid(value);
+    const t = value['t'];
+    const schema = typeof t === 'string' && Object.hasOwn(frames, t) ? frames[t] : undefined;
+    if (schema === undefined) {
+      return failure('BAD_MESSAGE', `unknown ${side} frame type`, rid, {
+        issues: [{ path: '/t', reason: `Expected one of ${Object.keys(frames).join(', ')}` }],
+      });
+    }
+    const result = checkValue(schema, value);
+    if (!result.ok)
+      return failure(result.error.code, `${String(t)}: ${result.error.message}`, rid, result.error.details);
+    return ok(result.value as F);
+  } catch {
+    // Defence in depth: a checker bug must not take the connection's reader down.
+    return failure('BAD_MESSAGE', 'frame could not be validated', rid);
+  }
+}
+
+/** TOO_LARGE when every issue is a broken size limit (the fix is to split or shrink), else BAD_MESSAGE. */
+function invalid(found: readonly CheckIssue[], fallback: string): ValidationError {
+  const tooLarge = found.length > 0 && found.every((issue) => issue.tooLarge === true);
+  const issues: Issue[] = found.slice(0, MAX_REPORTED_ISSUES).map(({ path, reason }) => ({ path, reason }));
+  const first = issues[0];
+  return {
+    code: tooLarge ? 'TOO_LARGE' : 'BAD_MESSAGE',
+    message: first === undefined ? fallback : `${first.path}: ${first.reason}`,
+    details: { issues },
+  };
+}
+
+function checkValue<T extends TSchema>(schema: T, value: unknown): Result<Static<T>, ValidationError> {
+  const checker = checkerFor(schema);
+  if (!checker.check(value))
+    return err(invalid(checker.issues(value, MAX_REPORTED_ISSUES), 'does not match schema'));
+  const refined = refinementIssues(schema, value);
+  if (refined.length > 0) return err(invalid(refined, 'breaks a protocol rule'));
+  return ok(value);
+}
+
+/** Decodes a frame a device sent (server side). Never throws. */
+export const decodeClientFrame = (text: string): Result<ClientFrame, FrameDecodeError> =>
+  decodeFrame<ClientFrame>(text, CLIENT_FRAMES, 'client');
+
+/** Decodes a frame the server sent (device side). Never throws. */
+export const decodeServerFrame = (text: string): Result<ServerFrame, FrameDecodeError> =>
+  decodeFrame<ServerFrame>(text, SERVER_FRAMES, 'server');
+
+/** Serialises a frame. Senders keep within the limits (see `batchByLimits`); receivers enforce them. */
+export const encodeFrame = (frame: Frame): string => JSON.stringify(frame);
+
+/** The `error` frame for a failure, echoing the request's `rid` when known. */
+export function errorFrame(error: HaleProtocolError, rid?: number): ErrorFrame {
+  return {
+    t: 'error',
+    ...(rid === undefined ? {} : { rid }),
+    code: error.code,
+    message: error.message.slice(0, 1000),
+    ...(error.details === undefined ? {} : { details: { ...error.details } }),
+  };
+}
+
+/**
+ * Checks any value against a schema plus its registered semantic rules (HTTP bodies, IPC payloads,
+ * stored objects). Never throws; the error lists up to MAX_REPORTED_ISSUES `{ path, reason }`.
+ */
+export function validate<T extends TSchema>(schema: T, value: unknown): Result<Static<T>, ValidationError> {
+  try {
+    return checkValue(schema, value);
+  } catch {
+    return err({
+      code: 'BAD_MESSAGE',
+      message: 'value could not be validated',
+      details: { issues: [{ path: '/', reason: 'validation failed' }] },
+    });
+  }
+}
+
+/** Highest version both sides speak, or UNSUPPORTED_VERSION. */
+export function negotiateVersion(
+  client: readonly number[],
+  server: readonly number[] = SUPPORTED_VERSIONS,
+): Result<number, HaleProtocolError> {
+  const common = client.filter((version) => Number.isSafeInteger(version) && server.includes(version));
+  if (common.length === 0) {
+    return err(
+      protocolError(
+        'UNSUPPORTED_VERSION',
+        `no common protocol version (client ${client.join(',')}; server ${server.join(',')})`,
+        { client: [...client], server: [...server] },
+      ),
+    );
+  }
+  return ok(Math.max(...common));
+}

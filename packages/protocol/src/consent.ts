@@ -1,0 +1,113 @@
+/**
+ * Consent and key routing objects: grants, revocations, wrapped stream keys, access rows.
+ *
+ * Invariants: a grant or revocation is valid only with the patient identity key's signature over
+ * `grantSignaturePayload` / `revocationSignaturePayload`; the server verifies it before acting and
+ * keeps it so any party can re-verify. A grant never names the `audit` stream type and names each
+ * type at most once (the codec checks uniqueness and `start < expiresAt`). Envelopes carry stream
+ * keys only wrapped to a recipient account's X25519 key; the server never sees a key in clear.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  GRANTABLE_STREAM_TYPES,
+  AccountId,
+  B64u,
+  DeviceId,
+  Epoch,
+  GrantableStreamType,
+  IsoDateTime,
+  RecordId,
+  Seq,
+  Signature,
+  StreamId,
+  StreamTypeSchema,
+} from './primitives';
+
+export const GrantAccess = Type.Union([Type.Literal('read'), Type.Literal('write')]);
+export type GrantAccess = Static<typeof GrantAccess>;
+
+export const GrantScopeEntry = Type.Object(
+  { type: GrantableStreamType, access: GrantAccess },
+  { additionalProperties: false },
+);
+export type GrantScopeEntry = Static<typeof GrantScopeEntry>;
+
+export const Grant = Type.Object(
+  {
+    v: Type.Literal(1),
+    grantId: RecordId,
+    patientId: AccountId,
+    granteeId: AccountId,
+    scope: Type.Array(GrantScopeEntry, { minItems: 1, maxItems: GRANTABLE_STREAM_TYPES.length }),
+    start: IsoDateTime,
+    expiresAt: IsoDateTime,
+    purpose: Type.String({ maxLength: 500 }),
+    issuedAt: IsoDateTime,
+  },
+  { additionalProperties: false },
+);
+export type Grant = Static<typeof Grant>;
+
+export const SignedGrant = Type.Object({ grant: Grant, sig: Signature }, { additionalProperties: false });
+export type SignedGrant = Static<typeof SignedGrant>;
+
+export const Revocation = Type.Object(
+  { v: Type.Literal(1), grantId: RecordId, patientId: AccountId, revokedAt: IsoDateTime },
+  { additionalProperties: false },
+);
+export type Revocation = Static<typeof Revocation>;
+
+export const SignedRevocation = Type.Object(
+  { revocation: Revocation, sig: Signature },
+  { additionalProperties: false },
+);
+export type SignedRevocation = Static<typeof SignedRevocation>;
+
+export const KeyEnvelope = Type.Object(
+  {
+    stream: StreamId,
+    epoch: Epoch,
+    recipient: AccountId,
+    /** Identifies the wrapped key without revealing it (e.g. a hash of it), so stale keys are spotted. */
+    keyId: B64u(32),
+    /** The stream key sealed to the recipient's X25519 wrapping key. */
+    wrapped: B64u(256),
+    createdBy: DeviceId,
+    /** createdBy's device signature over `envelopeSignaturePayload`: lets the recipient reject a key the server made up. */
+    sig: Type.Optional(Signature),
+  },
+  { additionalProperties: false },
+);
+export type KeyEnvelope = Static<typeof KeyEnvelope>;
+
+export const StreamAccessLevel = Type.Union([
+  Type.Literal('owner'),
+  Type.Literal('read'),
+  Type.Literal('write'),
+]);
+export type StreamAccessLevel = Static<typeof StreamAccessLevel>;
+
+/** One stream the caller may sync, as the server sees it now. */
+export const StreamAccess = Type.Object(
+  {
+    stream: StreamId,
+    patientId: AccountId,
+    type: StreamTypeSchema,
+    access: StreamAccessLevel,
+    /** Highest seq stored in the stream (0 when empty). */
+    head: Seq,
+    /** Current key epoch: documents pushed must be sealed under it. */
+    epoch: Epoch,
+    grantId: Type.Optional(RecordId),
+    expiresAt: Type.Optional(IsoDateTime),
+  },
+  { additionalProperties: false },
+);
+export type StreamAccess = Static<typeof StreamAccess>;
+
+export const AccessRemovedReason = Type.Union([
+  Type.Literal('expired'),
+  Type.Literal('revoked'),
+  Type.Literal('device-revoked'),
+]);
+export type AccessRemovedReason = Static<typeof AccessRemovedReason>;

@@ -1,0 +1,223 @@
+/**
+ * The protocol's error vocabulary: one append-only table shared by WebSocket `error` frames, push
+ * result rows, `denied` pull entries and HTTP error bodies.
+ *
+ * Invariants: codes are stable strings and the table is append-only (a test pins its order), so a
+ * client can switch on a code forever. `http` is the status an HTTP endpoint answers with; `retry`
+ * says whether sending the same request again later, unchanged, can succeed; `action` is what a
+ * client should do (docs/protocol.md explains each). Messages are for humans and logs, never parsed,
+ * and never carry key material or plaintext. A peer may send a code this build does not know (a
+ * newer table): treat it by its HTTP class, see `isErrorCode`.
+ */
+
+export type ClientAction =
+  /** Fix the request (client bug or user input); do not resend unchanged. */
+  | 'fix-request'
+  /** Split the batch or shrink the payload, then resend. */
+  | 'split'
+  /** Upgrade the app: this server does not speak our protocol version. */
+  | 'upgrade'
+  /** Run the challenge/response again, then resend. */
+  | 'reauthenticate'
+  /** Stop syncing the named stream and drop it from the subscription; keep local data read-only. */
+  | 'drop-stream'
+  /** This device is no longer trusted: stop syncing and ask the user to re-join. */
+  | 'stop'
+  /** Pull the current server state, reconcile, then retry with the new assumption. */
+  | 'resolve-conflict'
+  /** Fetch the current key envelopes, re-seal under the newest epoch, resend. */
+  | 'rekey'
+  /** Back off (exponential, with jitter; honour `details.retryAfterMs`) and resend unchanged. */
+  | 'backoff'
+  /** Nothing to resend: the state asked for is already there, or absent. */
+  | 'accept';
+
+export interface ErrorInfo {
+  readonly http: number;
+  readonly retry: boolean;
+  readonly action: ClientAction;
+  readonly description: string;
+}
+
+/** Append-only. Never remove, rename or reorder an entry. */
+export const ERROR_CODES = {
+  BAD_MESSAGE: {
+    http: 400,
+    retry: false,
+    action: 'fix-request',
+    description: 'The frame or body is not valid JSON, does not match its schema, or breaks a semantic rule.',
+  },
+  TOO_LARGE: {
+    http: 413,
+    retry: false,
+    action: 'split',
+    description: 'The frame, body, batch, document or chunk exceeds a protocol size limit.',
+  },
+  UNSUPPORTED_VERSION: {
+    http: 400,
+    retry: false,
+    action: 'upgrade',
+    description: 'Client and server share no protocol version.',
+  },
+  UNAUTHENTICATED: {
+    http: 401,
+    retry: false,
+    action: 'reauthenticate',
+    description: 'The request needs an authenticated session and has none (or a frame came before ready).',
+  },
+  SESSION_EXPIRED: {
+    http: 401,
+    retry: false,
+    action: 'reauthenticate',
+    description: 'The session reached its lifetime; authenticate again.',
+  },
+  CHALLENGE_INVALID: {
+    http: 401,
+    retry: false,
+    action: 'reauthenticate',
+    description: 'The challenge is unknown, already used, expired, or was issued to another device.',
+  },
+  BAD_SIGNATURE: {
+    http: 401,
+    retry: false,
+    action: 'fix-request',
+    description: 'A signature (auth, grant, revocation, certificate, document) does not verify.',
+  },
+  FORBIDDEN: {
+    http: 403,
+    retry: false,
+    action: 'fix-request',
+    description: 'The caller may not do this (e.g. act for another account, write to a read-only stream).',
+  },
+  NO_CONSENT: {
+    http: 403,
+    retry: false,
+    action: 'drop-stream',
+    description: 'No grant covers this stream for the caller.',
+  },
+  CONSENT_EXPIRED: {
+    http: 403,
+    retry: false,
+    action: 'drop-stream',
+    description: 'The grant covering this stream has expired (or has not started yet).',
+  },
+  CONSENT_REVOKED: {
+    http: 403,
+    retry: false,
+    action: 'drop-stream',
+    description: 'The patient revoked the grant covering this stream.',
+  },
+  DEVICE_REVOKED: {
+    http: 403,
+    retry: false,
+    action: 'stop',
+    description: 'This device has been revoked by its account.',
+  },
+  NOT_FOUND: {
+    http: 404,
+    retry: false,
+    action: 'accept',
+    description: 'The account, device, grant, blob or chunk does not exist.',
+  },
+  ALREADY_EXISTS: {
+    http: 409,
+    retry: false,
+    action: 'accept',
+    description: 'The object already exists with different content (same content is accepted idempotently).',
+  },
+  CONFLICT: {
+    http: 409,
+    retry: false,
+    action: 'resolve-conflict',
+    description: 'The assumed revision is not the stored one; the push result carries the master.',
+  },
+  APPEND_ONLY: {
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description: 'Audit entries can only be appended: updates and deletes are refused.',
+  },
+  STALE_EPOCH: {
+    http: 409,
+    retry: false,
+    action: 'rekey',
+    description: 'The document is sealed under an older key epoch than the stream current one.',
+  },
+  REV_MISMATCH: {
+    http: 400,
+    retry: false,
+    action: 'fix-request',
+    description: 'The revision tag does not follow the assumed one (write counter must increase by one).',
+  },
+  DIGEST_MISMATCH: {
+    http: 400,
+    retry: true,
+    action: 'backoff',
+    description: 'An uploaded chunk does not hash to the digest in its manifest (corrupted in transit?).',
+  },
+  RATE_LIMITED: {
+    http: 429,
+    retry: true,
+    action: 'backoff',
+    description: 'Too many requests; `details.retryAfterMs` says when to try again.',
+  },
+  TOO_MANY_CONNECTIONS: {
+    http: 429,
+    retry: true,
+    action: 'backoff',
+    description: 'The account or server has too many open connections.',
+  },
+  UNAVAILABLE: {
+    http: 503,
+    retry: true,
+    action: 'backoff',
+    description: 'The server or its store is temporarily unavailable (starting, draining, overloaded).',
+  },
+  INTERNAL: {
+    http: 500,
+    retry: true,
+    action: 'backoff',
+    description: 'Unexpected server failure; it has been logged.',
+  },
+} as const satisfies Record<string, ErrorInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Error codes in table order. */
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as readonly ErrorCode[];
+
+export interface HaleProtocolError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, value);
+
+export const errorInfo = (code: ErrorCode): ErrorInfo => ERROR_CODES[code];
+
+export function protocolError(
+  code: ErrorCode,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+): HaleProtocolError {
+  return details === undefined ? { code, message } : { code, message, details };
+}
+
+/** Thrown form, for callers that pass their own (trusted) input and treat a failure as a bug. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Readonly<Record<string, unknown>>;
+
+  constructor(error: HaleProtocolError) {
+    super(error.message);
+    this.name = 'ProtocolError';
+    this.code = error.code;
+    if (error.details !== undefined) this.details = error.details;
+  }
+
+  toJSON(): HaleProtocolError {
+    return protocolError(this.code, this.message, this.details);
+  }
+}

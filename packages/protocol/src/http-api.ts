@@ -1,0 +1,344 @@
+/**
+ * HTTP bodies under /v1 (and /healthz), as TypeBox schemas Fastify validates with directly.
+ *
+ * Invariants: bodies are closed objects with bounded strings and arrays; `HTTP_ROUTES` is the one
+ * list of endpoints, their status codes and schemas, so server and client cannot drift. Every error
+ * answer is `HttpErrorBody` with a code from ERROR_CODES and that code's HTTP status. Schemas check
+ * form; cross-field rules (a blob's digest count, a certificate matching its account) are refinements
+ * that `validate()` applies — a route handler that relies on Fastify's validation alone must call
+ * `validate()` (or `refinementIssues()`) too.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  AccountRecord,
+  AccountRole,
+  LoginName,
+  SignedDeviceCertificate,
+  SignedDeviceRevocation,
+  SignedProviderProfile,
+  WrappedRoot,
+} from './identity';
+import { DEFAULT_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_BLOB_CHUNKS, MIN_CHUNK_BYTES } from './limits';
+import { ErrorDetails } from './messages';
+import {
+  AccountId,
+  B64uFixed,
+  DeviceId,
+  IsoDateTime,
+  Nonce,
+  PublicKey,
+  RecordId,
+  ServerId,
+  Signature,
+  StreamId,
+  WireErrorCode,
+} from './primitives';
+
+const closed = { additionalProperties: false } as const;
+
+export const HttpErrorBody = Type.Object(
+  { code: WireErrorCode, message: Type.String({ maxLength: 1000 }), details: Type.Optional(ErrorDetails) },
+  closed,
+);
+export type HttpErrorBody = Static<typeof HttpErrorBody>;
+
+// ---- accounts and devices ----
+
+export const HttpRegisterRequest = Type.Object(
+  {
+    account: AccountRecord,
+    /** The registering device's certificate (must name `account.accountId`). */
+    device: SignedDeviceCertificate,
+    /** Identity key over `accountSignaturePayload(account)`. */
+    sig: Signature,
+  },
+  closed,
+);
+export type HttpRegisterRequest = Static<typeof HttpRegisterRequest>;
+
+export const HttpRegisterResponse = Type.Object({ accountId: AccountId }, closed);
+export type HttpRegisterResponse = Static<typeof HttpRegisterResponse>;
+
+export const HttpDeviceRequest = Type.Object({ device: SignedDeviceCertificate }, closed);
+export type HttpDeviceRequest = Static<typeof HttpDeviceRequest>;
+
+export const HttpDeviceResponse = Type.Object({ deviceId: DeviceId }, closed);
+export type HttpDeviceResponse = Static<typeof HttpDeviceResponse>;
+
+export const HttpDeviceRevokeRequest = SignedDeviceRevocation;
+export type HttpDeviceRevokeRequest = Static<typeof HttpDeviceRevokeRequest>;
+
+export const HttpDeviceRevokeResponse = Type.Object({ deviceId: DeviceId, revokedAt: IsoDateTime }, closed);
+export type HttpDeviceRevokeResponse = Static<typeof HttpDeviceRevokeResponse>;
+
+export const HttpAccountParams = Type.Object({ accountId: AccountId }, closed);
+export type HttpAccountParams = Static<typeof HttpAccountParams>;
+
+export const HttpAccountResponse = Type.Object(
+  {
+    accountId: AccountId,
+    role: AccountRole,
+    identityPublicKey: PublicKey,
+    wrappingPublicKey: PublicKey,
+    /** Active (not revoked) devices. */
+    devices: Type.Array(SignedDeviceCertificate, { maxItems: 1000 }),
+    revokedDevices: Type.Array(DeviceId, { maxItems: 10_000 }),
+  },
+  closed,
+);
+export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
+
+export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
+export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
+
+export const HttpJoinResponse = Type.Object({ accountId: AccountId, wrappedRoot: WrappedRoot }, closed);
+export type HttpJoinResponse = Static<typeof HttpJoinResponse>;
+
+// ---- sessions ----
+
+export const ChallengeId = B64uFixed(16, 'challenge id');
+
+export const HttpChallengeRequest = Type.Object({ deviceId: DeviceId }, closed);
+export type HttpChallengeRequest = Static<typeof HttpChallengeRequest>;
+
+export const HttpChallengeResponse = Type.Object(
+  { challengeId: ChallengeId, nonce: Nonce, serverId: ServerId, expiresAt: IsoDateTime },
+  closed,
+);
+export type HttpChallengeResponse = Static<typeof HttpChallengeResponse>;
+
+export const HttpSessionRequest = Type.Object(
+  {
+    challengeId: ChallengeId,
+    deviceId: DeviceId,
+    /** Device key over `authSignaturePayload({ nonce, deviceId, serverId })`. */
+    sig: Signature,
+  },
+  closed,
+);
+export type HttpSessionRequest = Static<typeof HttpSessionRequest>;
+
+export const HttpSessionResponse = Type.Object(
+  {
+    /** Opaque bearer token for `Authorization: Bearer …`. */
+    token: Type.String({ pattern: '^[A-Za-z0-9_.-]{16,512}$' }),
+    expiresAt: IsoDateTime,
+  },
+  closed,
+);
+export type HttpSessionResponse = Static<typeof HttpSessionResponse>;
+
+// ---- server ----
+
+export const HttpServerInfo = Type.Object(
+  {
+    serverId: ServerId,
+    /** Ed25519 key the server signs its own audit entries (access events) with. */
+    publicKey: PublicKey,
+    versions: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, maxItems: 16 }),
+  },
+  closed,
+);
+export type HttpServerInfo = Static<typeof HttpServerInfo>;
+
+export const HttpHealthResponse = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    store: Type.String({ maxLength: 100 }),
+    version: Type.String({ maxLength: 100 }),
+  },
+  closed,
+);
+export type HttpHealthResponse = Static<typeof HttpHealthResponse>;
+
+// ---- directory ----
+
+export const HttpDirectoryPutRequest = SignedProviderProfile;
+export type HttpDirectoryPutRequest = Static<typeof HttpDirectoryPutRequest>;
+
+export const HttpDirectoryPutResponse = Type.Object({ accountId: AccountId }, closed);
+export type HttpDirectoryPutResponse = Static<typeof HttpDirectoryPutResponse>;
+
+/** Query strings arrive as text: Fastify's default Ajv coerces `limit`; other callers convert first. */
+export const HttpDirectoryQuery = Type.Object(
+  {
+    q: Type.Optional(Type.String({ maxLength: 100 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  closed,
+);
+export type HttpDirectoryQuery = Static<typeof HttpDirectoryQuery>;
+
+export const DirectoryEntry = Type.Object(
+  { ...SignedProviderProfile.properties, identityPublicKey: PublicKey },
+  closed,
+);
+export type DirectoryEntry = Static<typeof DirectoryEntry>;
+
+export const HttpDirectoryResponse = Type.Object(
+  { providers: Type.Array(DirectoryEntry, { maxItems: 100 }) },
+  closed,
+);
+export type HttpDirectoryResponse = Static<typeof HttpDirectoryResponse>;
+
+// ---- blobs ----
+
+const blobManifestProperties = {
+  blobId: RecordId,
+  /** Stream whose access rules govern the blob (usually the patient's `document` stream). */
+  stream: StreamId,
+  /** Plaintext bytes. */
+  size: Type.Integer({ minimum: 0, maximum: MAX_BLOB_BYTES }),
+  /** Plaintext bytes per chunk; the last chunk may be shorter. */
+  chunkSize: Type.Integer({ minimum: MIN_CHUNK_BYTES, maximum: DEFAULT_CHUNK_BYTES }),
+  /** max(1, ceil(size / chunkSize)). */
+  chunkCount: Type.Integer({ minimum: 1, maximum: MAX_BLOB_CHUNKS }),
+  /** sha256 of each sealed chunk, in order. */
+  digests: Type.Array(B64uFixed(32), { minItems: 1, maxItems: MAX_BLOB_CHUNKS }),
+};
+const chunkIndexes = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_BLOB_CHUNKS - 1 }), {
+  maxItems: MAX_BLOB_CHUNKS,
+});
+
+export const HttpBlobCreateRequest = Type.Object(blobManifestProperties, closed);
+export type HttpBlobCreateRequest = Static<typeof HttpBlobCreateRequest>;
+
+/** `have`: indexes of chunks the server already holds, so an interrupted upload resumes. */
+export const HttpBlobCreateResponse = Type.Object({ blobId: RecordId, have: chunkIndexes }, closed);
+export type HttpBlobCreateResponse = Static<typeof HttpBlobCreateResponse>;
+
+export const HttpBlobParams = Type.Object({ blobId: RecordId }, closed);
+export type HttpBlobParams = Static<typeof HttpBlobParams>;
+
+/** Path parameters arrive as text: Fastify's default Ajv coerces `index`. */
+export const HttpBlobChunkParams = Type.Object(
+  { blobId: RecordId, index: Type.Integer({ minimum: 0, maximum: MAX_BLOB_CHUNKS - 1 }) },
+  closed,
+);
+export type HttpBlobChunkParams = Static<typeof HttpBlobChunkParams>;
+
+export const HttpBlobChunkResponse = Type.Object({ have: chunkIndexes }, closed);
+export type HttpBlobChunkResponse = Static<typeof HttpBlobChunkResponse>;
+
+export const HttpBlobManifestResponse = Type.Object(
+  { ...blobManifestProperties, have: chunkIndexes, complete: Type.Boolean() },
+  closed,
+);
+export type HttpBlobManifestResponse = Static<typeof HttpBlobManifestResponse>;
+
+export const OCTET_STREAM = 'application/octet-stream';
+
+export interface HttpRoute {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly url: string;
+  /** Needs `Authorization: Bearer <token>`. */
+  readonly auth: boolean;
+  /** Body content type when it is not JSON. */
+  readonly contentType?: typeof OCTET_STREAM;
+  readonly schema: {
+    readonly body?: TSchema;
+    readonly params?: TSchema;
+    readonly querystring?: TSchema;
+    /** By status; `'4xx'`/`'5xx'` are HttpErrorBody. A raw-bytes answer has no schema. */
+    readonly response: Readonly<Record<string, TSchema>>;
+  };
+}
+
+const errors = { '4xx': HttpErrorBody, '5xx': HttpErrorBody } as const;
+
+/** Every HTTP endpoint. `schema` plugs into Fastify's route `schema` option as is. */
+export const HTTP_ROUTES = {
+  register: {
+    method: 'POST',
+    url: '/v1/accounts',
+    auth: false,
+    schema: { body: HttpRegisterRequest, response: { 201: HttpRegisterResponse, ...errors } },
+  },
+  // Device routes are authorised by the identity signature inside the body: a joining device has no session yet.
+  addDevice: {
+    method: 'POST',
+    url: '/v1/devices',
+    auth: false,
+    schema: { body: HttpDeviceRequest, response: { 201: HttpDeviceResponse, ...errors } },
+  },
+  revokeDevice: {
+    method: 'POST',
+    url: '/v1/devices/revoke',
+    auth: false,
+    schema: { body: HttpDeviceRevokeRequest, response: { 200: HttpDeviceRevokeResponse, ...errors } },
+  },
+  challenge: {
+    method: 'POST',
+    url: '/v1/auth/challenge',
+    auth: false,
+    schema: { body: HttpChallengeRequest, response: { 200: HttpChallengeResponse, ...errors } },
+  },
+  session: {
+    method: 'POST',
+    url: '/v1/auth/session',
+    auth: false,
+    schema: { body: HttpSessionRequest, response: { 200: HttpSessionResponse, ...errors } },
+  },
+  getAccount: {
+    method: 'GET',
+    url: '/v1/accounts/:accountId',
+    auth: false,
+    schema: { params: HttpAccountParams, response: { 200: HttpAccountResponse, ...errors } },
+  },
+  join: {
+    method: 'POST',
+    url: '/v1/join',
+    auth: false,
+    schema: { body: HttpJoinRequest, response: { 200: HttpJoinResponse, ...errors } },
+  },
+  serverInfo: {
+    method: 'GET',
+    url: '/v1/server',
+    auth: false,
+    schema: { response: { 200: HttpServerInfo, ...errors } },
+  },
+  putDirectory: {
+    method: 'PUT',
+    url: '/v1/directory/me',
+    auth: true,
+    schema: { body: HttpDirectoryPutRequest, response: { 200: HttpDirectoryPutResponse, ...errors } },
+  },
+  searchDirectory: {
+    method: 'GET',
+    url: '/v1/directory',
+    auth: true,
+    schema: { querystring: HttpDirectoryQuery, response: { 200: HttpDirectoryResponse, ...errors } },
+  },
+  createBlob: {
+    method: 'POST',
+    url: '/v1/blobs',
+    auth: true,
+    schema: { body: HttpBlobCreateRequest, response: { 200: HttpBlobCreateResponse, ...errors } },
+  },
+  putChunk: {
+    method: 'PUT',
+    url: '/v1/blobs/:blobId/chunks/:index',
+    auth: true,
+    contentType: OCTET_STREAM,
+    schema: { params: HttpBlobChunkParams, response: { 200: HttpBlobChunkResponse, ...errors } },
+  },
+  getBlob: {
+    method: 'GET',
+    url: '/v1/blobs/:blobId',
+    auth: true,
+    schema: { params: HttpBlobParams, response: { 200: HttpBlobManifestResponse, ...errors } },
+  },
+  getChunk: {
+    method: 'GET',
+    url: '/v1/blobs/:blobId/chunks/:index',
+    auth: true,
+    contentType: OCTET_STREAM,
+    schema: { params: HttpBlobChunkParams, response: { ...errors } },
+  },
+  health: {
+    method: 'GET',
+    url: '/healthz',
+    auth: false,
+    schema: { response: { 200: HttpHealthResponse, ...errors } },
+  },
+} as const satisfies Record<string, HttpRoute>;

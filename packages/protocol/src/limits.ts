@@ -1,0 +1,49 @@
+/**
+ * Size and time limits of the wire protocol. Both sides enforce them: a device never sends a frame
+ * that breaks one (it splits batches instead) and the server refuses any that does (TOO_LARGE or
+ * BAD_MESSAGE). Raising a limit is a protocol change; lowering one breaks old clients.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Protocol version this build speaks natively. */
+export const PROTOCOL_VERSION = 1;
+/** Every version this build can speak, oldest first. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+
+/** Largest WebSocket text frame, in UTF-8 bytes. Checked before the frame is parsed. */
+export const MAX_FRAME_BYTES = 8 * MiB;
+/** Largest sealed record (`WireDoc.ct`), in decoded bytes. */
+export const MAX_DOC_BYTES = 1 * MiB;
+/** Most documents in one push or one pulled/changes frame. */
+export const MAX_BATCH_DOCS = 1000;
+/**
+ * Most decoded ciphertext bytes in one push, pull answer or changes frame. Base64url inflates by 4/3,
+ * so a full batch (5.4 MiB of text) plus per-document metadata stays under MAX_FRAME_BYTES.
+ */
+export const MAX_BATCH_BYTES = 4 * MiB;
+/** Most streams named in one pull, subscribe, unsubscribe or getEnvelopes request. */
+export const MAX_STREAMS_PER_REQUEST = 5000;
+/** Plaintext bytes per blob chunk that clients use unless they choose smaller. */
+export const DEFAULT_CHUNK_BYTES = 1 * MiB;
+/** Smallest plaintext chunk a blob may be cut into (keeps a manifest's digest list short). */
+export const MIN_CHUNK_BYTES = 64 * KiB;
+/** Headroom for sealing a chunk (version byte, nonce, MAC, bound context). */
+export const CHUNK_SEAL_OVERHEAD_BYTES = 1 * KiB;
+/** Largest sealed chunk accepted by `PUT /v1/blobs/:blobId/chunks/:index`. */
+export const MAX_CHUNK_BYTES = DEFAULT_CHUNK_BYTES + CHUNK_SEAL_OVERHEAD_BYTES;
+/** Largest blob (plaintext bytes). */
+export const MAX_BLOB_BYTES = 256 * MiB;
+/** Most chunks of one blob (a blob cut at MIN_CHUNK_BYTES). */
+export const MAX_BLOB_CHUNKS = MAX_BLOB_BYTES / MIN_CHUNK_BYTES;
+/** Largest HTTP request body, JSON or raw chunk. */
+export const MAX_HTTP_BODY_BYTES = 2 * MiB;
+/** How long an authentication challenge nonce stays usable. */
+export const CHALLENGE_TTL_MS = 60_000;
+/** How long an authenticated session (WebSocket or bearer token) lasts before re-authentication. */
+export const SESSION_TTL_MS = 15 * 60_000;
+/** Most protocol versions a client may offer in `hello`. */
+export const MAX_OFFERED_VERSIONS = 16;
+/** Most issues listed in the `details` of a BAD_MESSAGE error. */
+export const MAX_REPORTED_ISSUES = 10;

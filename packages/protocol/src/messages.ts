@@ -1,0 +1,317 @@
+/**
+ * WebSocket frames between a device and the sync server: JSON text, one object per frame, `t`
+ * discriminates, `rid` (client-chosen integer) pairs a request with its reply.
+ *
+ * Invariants: every frame schema is closed (`additionalProperties: false`) and every array bounded,
+ * so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
+ * frames (`changes`, `accessChanged`, and `error` without `rid`) do not. Decoding lives in codec.ts.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
+import { PushDoc, ServedDoc } from './documents';
+import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, MAX_OFFERED_VERSIONS, MAX_STREAMS_PER_REQUEST } from './limits';
+import {
+  AccountId,
+  DeviceId,
+  IsoDateTime,
+  Nonce,
+  RecordId,
+  RevTag,
+  Rid,
+  Seq,
+  ServerId,
+  Signature,
+  StreamId,
+  WireErrorCode,
+} from './primitives';
+
+const closed = { additionalProperties: false } as const;
+const Version = Type.Integer({ minimum: 1, maximum: 65535 });
+const StreamCursor = Type.Object({ stream: StreamId, since: Seq }, closed);
+export type StreamCursor = Static<typeof StreamCursor>;
+const streamCursors = Type.Array(StreamCursor, { minItems: 1, maxItems: MAX_STREAMS_PER_REQUEST });
+const streamIds = Type.Array(StreamId, { minItems: 1, maxItems: MAX_STREAMS_PER_REQUEST });
+
+// ---- client → server ----
+
+export const HelloFrame = Type.Object(
+  {
+    t: Type.Literal('hello'),
+    versions: Type.Array(Version, { minItems: 1, maxItems: MAX_OFFERED_VERSIONS, uniqueItems: true }),
+    deviceId: DeviceId,
+  },
+  closed,
+);
+export type HelloFrame = Static<typeof HelloFrame>;
+
+export const AuthFrame = Type.Object({ t: Type.Literal('auth'), sig: Signature }, closed);
+export type AuthFrame = Static<typeof AuthFrame>;
+
+export const PullFrame = Type.Object(
+  {
+    t: Type.Literal('pull'),
+    rid: Rid,
+    streams: streamCursors,
+    limit: Type.Integer({ minimum: 1, maximum: MAX_BATCH_DOCS }),
+    maxBytes: Type.Integer({ minimum: 1, maximum: MAX_BATCH_BYTES }),
+  },
+  closed,
+);
+export type PullFrame = Static<typeof PullFrame>;
+
+export const PushRow = Type.Object({ doc: PushDoc, assumedRev: Type.Union([RevTag, Type.Null()]) }, closed);
+export type PushRow = Static<typeof PushRow>;
+
+export const PushFrame = Type.Object(
+  {
+    t: Type.Literal('push'),
+    rid: Rid,
+    rows: Type.Array(PushRow, { minItems: 1, maxItems: MAX_BATCH_DOCS }),
+  },
+  closed,
+);
+export type PushFrame = Static<typeof PushFrame>;
+
+export const SubscribeFrame = Type.Object(
+  { t: Type.Literal('subscribe'), rid: Rid, streams: streamCursors },
+  closed,
+);
+export type SubscribeFrame = Static<typeof SubscribeFrame>;
+
+export const UnsubscribeFrame = Type.Object(
+  { t: Type.Literal('unsubscribe'), rid: Rid, streams: streamIds },
+  closed,
+);
+export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
+
+export const ListStreamsFrame = Type.Object({ t: Type.Literal('listStreams'), rid: Rid }, closed);
+export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
+
+export const GrantFrame = Type.Object({ t: Type.Literal('grant'), rid: Rid, grant: SignedGrant }, closed);
+export type GrantFrame = Static<typeof GrantFrame>;
+
+export const RevokeFrame = Type.Object(
+  { t: Type.Literal('revoke'), rid: Rid, revocation: SignedRevocation },
+  closed,
+);
+export type RevokeFrame = Static<typeof RevokeFrame>;
+
+export const PutEnvelopesFrame = Type.Object(
+  {
+    t: Type.Literal('putEnvelopes'),
+    rid: Rid,
+    envelopes: Type.Array(KeyEnvelope, { minItems: 1, maxItems: MAX_STREAMS_PER_REQUEST }),
+  },
+  closed,
+);
+export type PutEnvelopesFrame = Static<typeof PutEnvelopesFrame>;
+
+export const GetEnvelopesFrame = Type.Object(
+  { t: Type.Literal('getEnvelopes'), rid: Rid, streams: Type.Optional(streamIds) },
+  closed,
+);
+export type GetEnvelopesFrame = Static<typeof GetEnvelopesFrame>;
+
+export const PingFrame = Type.Object({ t: Type.Literal('ping'), rid: Rid }, closed);
+export type PingFrame = Static<typeof PingFrame>;
+
+/** Client frame schemas by `t`. */
+export const CLIENT_FRAMES = {
+  hello: HelloFrame,
+  auth: AuthFrame,
+  pull: PullFrame,
+  push: PushFrame,
+  subscribe: SubscribeFrame,
+  unsubscribe: UnsubscribeFrame,
+  listStreams: ListStreamsFrame,
+  grant: GrantFrame,
+  revoke: RevokeFrame,
+  putEnvelopes: PutEnvelopesFrame,
+  getEnvelopes: GetEnvelopesFrame,
+  ping: PingFrame,
+} as const satisfies Record<string, TSchema>;
+
+export const ClientFrame = Type.Union([
+  HelloFrame,
+  AuthFrame,
+  PullFrame,
+  PushFrame,
+  SubscribeFrame,
+  UnsubscribeFrame,
+  ListStreamsFrame,
+  GrantFrame,
+  RevokeFrame,
+  PutEnvelopesFrame,
+  GetEnvelopesFrame,
+  PingFrame,
+]);
+export type ClientFrame = Static<typeof ClientFrame>;
+export type ClientFrameType = ClientFrame['t'];
+
+// ---- server → client ----
+
+export const ChallengeFrame = Type.Object(
+  { t: Type.Literal('challenge'), nonce: Nonce, serverId: ServerId, version: Version },
+  closed,
+);
+export type ChallengeFrame = Static<typeof ChallengeFrame>;
+
+export const ReadyFrame = Type.Object(
+  {
+    t: Type.Literal('ready'),
+    accountId: AccountId,
+    deviceId: DeviceId,
+    version: Version,
+    sessionExpiresAt: IsoDateTime,
+  },
+  closed,
+);
+export type ReadyFrame = Static<typeof ReadyFrame>;
+
+export const StreamCheckpoint = Type.Object(
+  { stream: StreamId, checkpoint: Seq, done: Type.Boolean() },
+  closed,
+);
+export type StreamCheckpoint = Static<typeof StreamCheckpoint>;
+
+export const DeniedStream = Type.Object({ stream: StreamId, code: WireErrorCode }, closed);
+export type DeniedStream = Static<typeof DeniedStream>;
+
+const servedDocs = Type.Array(ServedDoc, { maxItems: MAX_BATCH_DOCS });
+
+export const PulledFrame = Type.Object(
+  {
+    t: Type.Literal('pulled'),
+    rid: Rid,
+    docs: servedDocs,
+    streams: Type.Array(StreamCheckpoint, { maxItems: MAX_STREAMS_PER_REQUEST }),
+    denied: Type.Array(DeniedStream, { maxItems: MAX_STREAMS_PER_REQUEST }),
+  },
+  closed,
+);
+export type PulledFrame = Static<typeof PulledFrame>;
+
+export const PushResultOk = Type.Object(
+  { status: Type.Literal('ok'), stream: StreamId, id: RecordId, rev: RevTag, seq: Seq },
+  closed,
+);
+export const PushResultConflict = Type.Object(
+  {
+    status: Type.Literal('conflict'),
+    stream: StreamId,
+    id: RecordId,
+    /** The stored document; null when the device assumed a document the server does not have. */
+    master: Type.Union([ServedDoc, Type.Null()]),
+  },
+  closed,
+);
+export const PushResultError = Type.Object(
+  {
+    status: Type.Literal('error'),
+    stream: StreamId,
+    id: RecordId,
+    code: WireErrorCode,
+    message: Type.String({ maxLength: 1000 }),
+  },
+  closed,
+);
+export const PushResult = Type.Union([PushResultOk, PushResultConflict, PushResultError]);
+export type PushResult = Static<typeof PushResult>;
+
+export const PushedFrame = Type.Object(
+  {
+    t: Type.Literal('pushed'),
+    rid: Rid,
+    results: Type.Array(PushResult, { minItems: 1, maxItems: MAX_BATCH_DOCS }),
+  },
+  closed,
+);
+export type PushedFrame = Static<typeof PushedFrame>;
+
+export const OkFrame = Type.Object({ t: Type.Literal('ok'), rid: Rid }, closed);
+export type OkFrame = Static<typeof OkFrame>;
+
+export const ChangesCheckpoint = Type.Object({ stream: StreamId, checkpoint: Seq }, closed);
+export type ChangesCheckpoint = Static<typeof ChangesCheckpoint>;
+
+export const ChangesFrame = Type.Object(
+  {
+    t: Type.Literal('changes'),
+    docs: servedDocs,
+    streams: Type.Array(ChangesCheckpoint, { minItems: 1, maxItems: MAX_STREAMS_PER_REQUEST }),
+  },
+  closed,
+);
+export type ChangesFrame = Static<typeof ChangesFrame>;
+
+export const StreamsFrame = Type.Object(
+  { t: Type.Literal('streams'), rid: Rid, streams: Type.Array(StreamAccess) },
+  closed,
+);
+export type StreamsFrame = Static<typeof StreamsFrame>;
+
+export const RemovedStream = Type.Object({ stream: StreamId, reason: AccessRemovedReason }, closed);
+export type RemovedStream = Static<typeof RemovedStream>;
+
+export const AccessChangedFrame = Type.Object(
+  { t: Type.Literal('accessChanged'), streams: Type.Array(StreamAccess), removed: Type.Array(RemovedStream) },
+  closed,
+);
+export type AccessChangedFrame = Static<typeof AccessChangedFrame>;
+
+export const EnvelopesFrame = Type.Object(
+  { t: Type.Literal('envelopes'), rid: Rid, envelopes: Type.Array(KeyEnvelope) },
+  closed,
+);
+export type EnvelopesFrame = Static<typeof EnvelopesFrame>;
+
+export const PongFrame = Type.Object({ t: Type.Literal('pong'), rid: Rid, time: IsoDateTime }, closed);
+export type PongFrame = Static<typeof PongFrame>;
+
+export const ErrorDetails = Type.Record(Type.String(), Type.Unknown());
+
+export const ErrorFrame = Type.Object(
+  {
+    t: Type.Literal('error'),
+    /** Absent when the request was too broken to read one, or the error is not about a request. */
+    rid: Type.Optional(Rid),
+    code: WireErrorCode,
+    message: Type.String({ maxLength: 1000 }),
+    details: Type.Optional(ErrorDetails),
+  },
+  closed,
+);
+export type ErrorFrame = Static<typeof ErrorFrame>;
+
+/** Server frame schemas by `t`. */
+export const SERVER_FRAMES = {
+  challenge: ChallengeFrame,
+  ready: ReadyFrame,
+  pulled: PulledFrame,
+  pushed: PushedFrame,
+  ok: OkFrame,
+  changes: ChangesFrame,
+  streams: StreamsFrame,
+  accessChanged: AccessChangedFrame,
+  envelopes: EnvelopesFrame,
+  pong: PongFrame,
+  error: ErrorFrame,
+} as const satisfies Record<string, TSchema>;
+
+export const ServerFrame = Type.Union([
+  ChallengeFrame,
+  ReadyFrame,
+  PulledFrame,
+  PushedFrame,
+  OkFrame,
+  ChangesFrame,
+  StreamsFrame,
+  AccessChangedFrame,
+  EnvelopesFrame,
+  PongFrame,
+  ErrorFrame,
+]);
+export type ServerFrame = Static<typeof ServerFrame>;
+export type ServerFrameType = ServerFrame['t'];
+
+export type Frame = ClientFrame | ServerFrame;

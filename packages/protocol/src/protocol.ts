@@ -1,0 +1,133 @@
+/**
+ * @hale/protocol — every message between a Hale device and the sync server.
+ *
+ * One WebSocket per device at `/sync` (JSON text frames, `t` discriminates, `rid` pairs a request with
+ * its reply) plus HTTP under `/v1` for registration, sessions, the directory and blob chunks. Schemas
+ * are TypeBox, i.e. JSON Schema: Fastify validates HTTP bodies with the same objects the codec uses.
+ * docs/protocol.md is the long form of this comment.
+ *
+ * Messages (client → server; reply; typical errors):
+ *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION
+ *   auth { sig }                        → ready { accountId, deviceId, … }        CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
+ *   pull { rid, streams, limit, maxBytes } → pulled { docs, streams, denied }     per stream in `denied`: NO_CONSENT, CONSENT_*
+ *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict | error)  per row: FORBIDDEN, STALE_EPOCH, …
+ *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
+ *   unsubscribe { rid, streams }        → ok
+ *   listStreams { rid }                 → streams { streams: StreamAccess[] }
+ *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN
+ *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
+ *   ping { rid }                        → pong { time }
+ *   unsolicited: changes, accessChanged { streams, removed }, error { rid?, code, message, details? }
+ *   Any request may instead be answered by `error` with its rid.
+ *
+ * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
+ * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
+ *
+ * Ordering and checkpoints: the server assigns each stored document a `seq`, strictly increasing
+ * within its stream and never reused. A reader never sees a gap (a seq is exposed only once every
+ * lower seq of the stream is committed). `pulled`/`changes` list docs in seq order per stream, and
+ * per stream a `checkpoint` = last seq delivered (or scanned), to pass as `since` next time.
+ * Checkpoints are per stream, so a newly granted stream starts from `since: 0` and its whole history
+ * arrives. Tombstones (`deleted: true`) are documents like any other.
+ *
+ * Conflicts: each push row names the revision tag it assumes is stored (`null` = new). The server
+ * stores the row iff the assumption equals the stored tag, else answers `conflict` with the stored
+ * document; the device merges (never silently drops a clinical side) and pushes again.
+ *
+ * Failure modes: oversize frame or batch → TOO_LARGE (split); malformed → BAD_MESSAGE with issues
+ * (client bug: do not resend unchanged); lost consent → the stream is reported in `denied` or
+ * `accessChanged.removed` and must be dropped from sync; transient server trouble → UNAVAILABLE /
+ * INTERNAL / RATE_LIMITED (back off and retry: every request is idempotent by (stream, id, rev) or
+ * by its signed object). ERROR_CODES gives each code's HTTP status, retry flag and client action.
+ */
+import type { ErrorCode } from './errors';
+import type { ClientFrameType, ServerFrameType } from './messages';
+
+export * from './result';
+export * from './limits';
+export * from './errors';
+export * from './primitives';
+export * from './documents';
+export * from './consent';
+export * from './identity';
+export * from './signing';
+export * from './messages';
+export * from './http-api';
+export type { Checker, Issue } from './checker';
+export { createChecker, checkerFor } from './checker';
+export { refinementIssues, docIssues, type RefinementIssue } from './semantics';
+export * from './codec';
+
+export interface MessageTableRow {
+  /** Server frame types that answer this request (besides `error`). */
+  readonly reply: readonly ServerFrameType[];
+  /** Allowed before `ready`. */
+  readonly beforeReady: boolean;
+  /** Codes the server typically answers with, in an `error` frame or per row/stream. */
+  readonly errors: readonly ErrorCode[];
+}
+
+const common: readonly ErrorCode[] = ['BAD_MESSAGE', 'TOO_LARGE', 'RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL'];
+const session: readonly ErrorCode[] = [...common, 'UNAUTHENTICATED', 'SESSION_EXPIRED', 'DEVICE_REVOKED'];
+
+/** Every client frame, what answers it, and which errors to expect. */
+export const MESSAGE_TABLE = {
+  hello: {
+    reply: ['challenge'],
+    beforeReady: true,
+    errors: [...common, 'UNSUPPORTED_VERSION', 'TOO_MANY_CONNECTIONS'],
+  },
+  auth: {
+    reply: ['ready'],
+    beforeReady: true,
+    errors: [...common, 'CHALLENGE_INVALID', 'BAD_SIGNATURE', 'DEVICE_REVOKED', 'NOT_FOUND'],
+  },
+  pull: {
+    reply: ['pulled'],
+    beforeReady: false,
+    errors: [...session, 'NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED', 'FORBIDDEN'],
+  },
+  push: {
+    reply: ['pushed'],
+    beforeReady: false,
+    errors: [
+      ...session,
+      'FORBIDDEN',
+      'NO_CONSENT',
+      'CONSENT_EXPIRED',
+      'CONSENT_REVOKED',
+      'CONFLICT',
+      'APPEND_ONLY',
+      'STALE_EPOCH',
+      'REV_MISMATCH',
+      'BAD_SIGNATURE',
+    ],
+  },
+  subscribe: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED'],
+  },
+  unsubscribe: { reply: ['ok'], beforeReady: false, errors: session },
+  listStreams: { reply: ['streams'], beforeReady: false, errors: session },
+  grant: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND', 'ALREADY_EXISTS'],
+  },
+  revoke: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND'],
+  },
+  putEnvelopes: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'BAD_SIGNATURE'],
+  },
+  getEnvelopes: { reply: ['envelopes'], beforeReady: false, errors: session },
+  ping: { reply: ['pong'], beforeReady: false, errors: session },
+} as const satisfies Record<ClientFrameType, MessageTableRow>;
+
+/** Server frames sent without a request. */
+export const UNSOLICITED_FRAMES: readonly ServerFrameType[] = ['changes', 'accessChanged', 'error'];

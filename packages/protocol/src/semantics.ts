@@ -1,0 +1,214 @@
+/**
+ * Rules JSON Schema cannot state, checked after a value matched its schema.
+ *
+ * Invariants: each refinement receives a value already known to match its schema and never throws;
+ * it returns issues (empty = valid). Issues all marked `tooLarge` make the failure TOO_LARGE
+ * (split and resend) instead of BAD_MESSAGE (fix the request). Rules: stream lists name each stream
+ * once; a push names each (stream, id) once and carries at most MAX_BATCH_BYTES of ciphertext; an
+ * audit header appears exactly on `audit` documents; audit and clinical documents carry `sig`;
+ * served documents come in strictly increasing seq per stream, each stream listed with a checkpoint
+ * at or past its last document; grants name each type once, for someone else, with start < expiry.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
+import type { CheckIssue, Issue } from './checker';
+import type { Grant } from './consent';
+import { docBytes, type WireDoc } from './documents';
+import { HttpBlobCreateRequest, HttpRegisterRequest } from './http-api';
+import { MAX_BATCH_BYTES } from './limits';
+import {
+  ChangesFrame,
+  GrantFrame,
+  GetEnvelopesFrame,
+  PullFrame,
+  PulledFrame,
+  PushFrame,
+  PutEnvelopesFrame,
+  SubscribeFrame,
+  UnsubscribeFrame,
+} from './messages';
+import { isStreamId, parseIsoDateTime, parseStreamId } from './primitives';
+
+export type RefinementIssue = CheckIssue;
+
+type Refinement<T extends TSchema> = (value: Static<T>) => RefinementIssue[];
+
+const signedTypes: ReadonlySet<StreamType> = new Set<StreamType>([...CLINICAL_STREAM_TYPES, 'audit']);
+
+function duplicates(keys: readonly string[], path: (index: number) => string, what: string): Issue[] {
+  const seen = new Set<string>();
+  const issues: Issue[] = [];
+  keys.forEach((key, index) => {
+    if (seen.has(key)) issues.push({ path: path(index), reason: `duplicate ${what}` });
+    seen.add(key);
+  });
+  return issues;
+}
+
+/** Rules every document obeys, pushed or served. */
+export function docIssues(doc: WireDoc, path: string): Issue[] {
+  const issues: Issue[] = [];
+  const parsed = parseStreamId(doc.stream);
+  if (!parsed.ok) return [{ path: `${path}/stream`, reason: 'malformed stream id' }];
+  const type = parsed.value.type;
+  if (doc.ct.length % 4 === 1) issues.push({ path: `${path}/ct`, reason: 'not a base64url length' });
+  if (type === 'audit' && doc.audit === undefined) {
+    issues.push({ path: `${path}/audit`, reason: 'audit documents need an audit header' });
+  }
+  if (type !== 'audit' && doc.audit !== undefined) {
+    issues.push({ path: `${path}/audit`, reason: 'only audit documents carry an audit header' });
+  }
+  if (signedTypes.has(type) && doc.sig === undefined) {
+    issues.push({ path: `${path}/sig`, reason: `${type} documents must be signed by their author` });
+  }
+  return issues;
+}
+
+function batchBytesIssue(docs: readonly WireDoc[], path: string): RefinementIssue[] {
+  let bytes = 0;
+  for (const doc of docs) bytes += docBytes(doc);
+  return bytes > MAX_BATCH_BYTES
+    ? [
+        {
+          path,
+          reason: `${bytes} ciphertext bytes exceed MAX_BATCH_BYTES (${MAX_BATCH_BYTES})`,
+          tooLarge: true,
+        },
+      ]
+    : [];
+}
+
+/** Served batches: seq strictly increasing per stream, every stream listed, checkpoint past its docs. */
+function servedIssues(
+  docs: readonly WireDoc[],
+  streams: readonly { readonly stream: string; readonly checkpoint: number }[],
+): RefinementIssue[] {
+  const issues: RefinementIssue[] = [
+    ...batchBytesIssue(docs, '/docs'),
+    ...duplicates(
+      streams.map((s) => s.stream),
+      (i) => `/streams/${i}/stream`,
+      'stream',
+    ),
+  ];
+  const checkpoints = new Map(streams.map((s) => [s.stream, s.checkpoint]));
+  const last = new Map<string, number>();
+  docs.forEach((doc, index) => {
+    const path = `/docs/${index}`;
+    issues.push(...docIssues(doc, path));
+    const seq = doc.seq ?? -1;
+    const previous = last.get(doc.stream);
+    if (previous !== undefined && seq <= previous) {
+      issues.push({ path: `${path}/seq`, reason: `seq ${seq} does not follow ${previous} in its stream` });
+    }
+    last.set(doc.stream, seq);
+    const checkpoint = checkpoints.get(doc.stream);
+    if (checkpoint === undefined) {
+      issues.push({ path: `${path}/stream`, reason: 'stream has no checkpoint entry' });
+    } else if (checkpoint < seq) {
+      issues.push({ path: `${path}/seq`, reason: `seq ${seq} is past the stream checkpoint ${checkpoint}` });
+    }
+  });
+  return issues;
+}
+
+function grantIssues(grant: Grant, path: string): Issue[] {
+  const issues: Issue[] = duplicates(
+    grant.scope.map((entry) => entry.type),
+    (i) => `${path}/scope/${i}/type`,
+    'stream type in scope',
+  );
+  if (grant.patientId === grant.granteeId) {
+    issues.push({ path: `${path}/granteeId`, reason: 'a patient cannot grant to itself' });
+  }
+  const start = parseIsoDateTime(grant.start);
+  const expiresAt = parseIsoDateTime(grant.expiresAt);
+  if (start === null) issues.push({ path: `${path}/start`, reason: 'not a real date' });
+  if (expiresAt === null) issues.push({ path: `${path}/expiresAt`, reason: 'not a real date' });
+  if (start !== null && expiresAt !== null && expiresAt <= start) {
+    issues.push({ path: `${path}/expiresAt`, reason: 'must be after start' });
+  }
+  return issues;
+}
+
+const refinements = new Map<TSchema, Refinement<TSchema>>();
+
+function refine<T extends TSchema>(schema: T, refinement: Refinement<T>): void {
+  // The map is keyed by the schema object, so the refinement only ever sees values of that schema.
+  refinements.set(schema, refinement as Refinement<TSchema>);
+}
+
+refine(PullFrame, (frame) =>
+  duplicates(
+    frame.streams.map((s) => s.stream),
+    (i) => `/streams/${i}/stream`,
+    'stream',
+  ),
+);
+refine(SubscribeFrame, (frame) =>
+  duplicates(
+    frame.streams.map((s) => s.stream),
+    (i) => `/streams/${i}/stream`,
+    'stream',
+  ),
+);
+refine(UnsubscribeFrame, (frame) => duplicates(frame.streams, (i) => `/streams/${i}`, 'stream'));
+refine(GetEnvelopesFrame, (frame) => duplicates(frame.streams ?? [], (i) => `/streams/${i}`, 'stream'));
+refine(PutEnvelopesFrame, (frame) =>
+  duplicates(
+    frame.envelopes.map((e) => `${e.stream} ${e.epoch} ${e.recipient}`),
+    (i) => `/envelopes/${i}`,
+    'envelope (stream, epoch, recipient)',
+  ),
+);
+refine(PushFrame, (frame) => [
+  ...batchBytesIssue(
+    frame.rows.map((row) => row.doc),
+    '/rows',
+  ),
+  ...duplicates(
+    frame.rows.map((row) => `${row.doc.stream} ${row.doc.id}`),
+    (i) => `/rows/${i}/doc/id`,
+    'document (stream, id)',
+  ),
+  ...frame.rows.flatMap((row, i) => docIssues(row.doc, `/rows/${i}/doc`)),
+]);
+refine(GrantFrame, (frame) => grantIssues(frame.grant.grant, '/grant/grant'));
+refine(PulledFrame, (frame) => [
+  ...servedIssues(frame.docs, frame.streams),
+  ...duplicates(
+    frame.denied.map((d) => d.stream),
+    (i) => `/denied/${i}/stream`,
+    'stream',
+  ),
+]);
+refine(ChangesFrame, (frame) => servedIssues(frame.docs, frame.streams));
+refine(HttpBlobCreateRequest, (body) => {
+  const issues: Issue[] = [];
+  const expected = Math.max(1, Math.ceil(body.size / body.chunkSize));
+  if (body.chunkCount !== expected) {
+    issues.push({ path: '/chunkCount', reason: `must be max(1, ceil(size / chunkSize)) = ${expected}` });
+  }
+  if (body.digests.length !== body.chunkCount) {
+    issues.push({ path: '/digests', reason: 'must hold one digest per chunk' });
+  }
+  if (!isStreamId(body.stream)) issues.push({ path: '/stream', reason: 'malformed stream id' });
+  return issues;
+});
+refine(HttpRegisterRequest, (body) => {
+  const issues: Issue[] = [];
+  const { account, device } = body;
+  if (device.cert.accountId !== account.accountId) {
+    issues.push({ path: '/device/cert/accountId', reason: 'must equal account.accountId' });
+  }
+  if (device.cert.identityPublicKey !== account.identityPublicKey) {
+    issues.push({ path: '/device/cert/identityPublicKey', reason: 'must equal account.identityPublicKey' });
+  }
+  return issues;
+});
+
+/** Issues of the rules registered for `schema` (none registered → none). Expects a schema-valid value. */
+export function refinementIssues<T extends TSchema>(schema: T, value: Static<T>): RefinementIssue[] {
+  const refinement = refinements.get(schema);
+  return refinement === undefined ? [] : refinement(value);
+}
