@@ -1,0 +1,143 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalBytes, canonicalJson, HaleCryptoError, MAX_JSON_DEPTH } from './index';
+
+/** Rebuilds a JSON value with every object's keys inserted in the order `order` gives. */
+function reorder(value: unknown, order: (keys: string[]) => string[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => reorder(v, order));
+  if (value !== null && typeof value === 'object') {
+    const src = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of order(Object.keys(src))) out[k] = reorder(src[k], order);
+    return out;
+  }
+  return value;
+}
+
+/** RFC 8785 writes -0 as 0, so -0 cannot survive a round trip; compare with it normalised. */
+const noNegativeZero = (v: unknown): unknown =>
+  Object.is(v, -0)
+    ? 0
+    : Array.isArray(v)
+      ? v.map(noNegativeZero)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, noNegativeZero(x)]))
+        : v;
+
+const jsonValue = fc.jsonValue({ stringUnit: 'grapheme', maxDepth: 5 }).map(noNegativeZero);
+
+function invalidInput(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof HaleCryptoError ? e.code : `untyped: ${String(e)}`;
+  }
+  return undefined;
+}
+
+describe('canonicalJson', () => {
+  it('sorts keys by UTF-16 code units and writes no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 'x'], A: { z: 0, y: -0 } })).toBe(
+      '{"A":{"y":0,"z":0},"a":[true,null,"x"],"b":1}',
+    );
+    // RFC 8785 §3.2.3 compares UTF-16 code units: U+20AC (€) < U+D83D (first unit of 😀).
+    expect(canonicalJson({ '😀': 1, '€': 2, '1': 3, '\r': 4 })).toBe('{"\\r":4,"1":3,"€":2,"😀":1}');
+  });
+
+  it('serialises numbers like RFC 8785 / ECMAScript', () => {
+    const cases: Array<[number, string]> = [
+      [1e21, '1e+21'],
+      [1e-7, '1e-7'],
+      [0.000001, '0.000001'],
+      [-0, '0'],
+      [123456789012345680000, '123456789012345680000'],
+      [4.5, '4.5'],
+      [2 ** 53, '9007199254740992'],
+    ];
+    for (const [n, text] of cases) expect(canonicalJson(n)).toBe(text);
+  });
+
+  it('escapes strings minimally', () => {
+    expect(canonicalJson('\u0000\u001f"\\/\u2028é')).toBe('"\\u0000\\u001f\\"\\\\/\u2028é"');
+    expect(new TextDecoder().decode(canonicalBytes({ k: 'é' }))).toBe('{"k":"é"}');
+  });
+
+  it('refuses everything that is not plain JSON with INVALID_INPUT', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = cyclic;
+    const cyclicArray: unknown[] = [];
+    cyclicArray.push([cyclicArray]);
+    let deep: unknown = 1;
+    for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = [deep];
+    class Point {
+      x = 1;
+    }
+    const bad: unknown[] = [
+      undefined,
+      { a: undefined },
+      [1, undefined],
+      // eslint-disable-next-line no-sparse-arrays
+      [1, , 2],
+      () => 1,
+      { f: () => 1 },
+      Symbol('s'),
+      { [Symbol('s')]: 1 },
+      10n,
+      NaN,
+      Infinity,
+      { n: -Infinity },
+      cyclic,
+      cyclicArray,
+      new Date(0),
+      new Map(),
+      new Uint8Array(2),
+      new Point(),
+      '\uD800',
+      { '\uDC00x': 1 },
+      'a\uDBFFb',
+      deep,
+    ];
+    for (const value of bad) expect(invalidInput(() => canonicalJson(value))).toBe('INVALID_INPUT');
+  });
+
+  it('writes -0 as 0, as RFC 8785 does', () => {
+    expect(canonicalJson({ a: -0, b: [-0] })).toBe('{"a":0,"b":[0]}');
+  });
+
+  it('allows shared (non-cyclic) references and null-prototype objects', () => {
+    const shared = { x: 1 };
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare['k'] = shared;
+    expect(canonicalJson({ a: shared, b: shared, c: bare })).toBe(
+      '{"a":{"x":1},"b":{"x":1},"c":{"k":{"x":1}}}',
+    );
+    expect(canonicalJson('\uD83D\uDE00')).toBe('"😀"');
+  });
+
+  it('is deterministic under key reordering (property)', () => {
+    fc.assert(
+      fc.property(jsonValue, fc.integer(), (value, seed) => {
+        const shuffle = (keys: string[]) =>
+          keys
+            .map((k, i) => ({ k, r: Math.sin(seed + i * 7919) }))
+            .sort((a, b) => a.r - b.r)
+            .map((x) => x.k);
+        const reversed = reorder(value, (keys) => [...keys].reverse());
+        const shuffled = reorder(value, shuffle);
+        expect(canonicalJson(reversed)).toBe(canonicalJson(value));
+        expect(canonicalJson(shuffled)).toBe(canonicalJson(value));
+      }),
+    );
+  });
+
+  it('parse(canonical(x)) deep-equals x and canonical form is a fixed point (property)', () => {
+    fc.assert(
+      fc.property(jsonValue, (value) => {
+        const text = canonicalJson(value);
+        const parsed: unknown = JSON.parse(text);
+        expect(parsed).toStrictEqual(value);
+        expect(canonicalJson(parsed)).toBe(text);
+      }),
+    );
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Byte/text encodings used on the wire and in storage.
+ *
+ * Invariants: encoders are total; decoders take untrusted text and return a Result. Decoding is
+ * strict so that every byte string has exactly one accepted text form: base64url (RFC 4648 §5)
+ * without padding, no whitespace, length ≢ 1 (mod 4), unused trailing bits zero; hex of even length;
+ * UTF-8 must be well-formed. Any violation → BAD_ENCODING. `constantTimeEqual` does not leak
+ * where two equal-length arrays first differ.
+ */
+import { fail, ok, type Result } from './errors';
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64URL_LOOKUP = (() => {
+  const table = new Int16Array(128).fill(-1);
+  for (let i = 0; i < B64URL.length; i++) table[B64URL.charCodeAt(i)] = i;
+  return table;
+})();
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]! + B64URL[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]!;
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]!;
+  }
+  return out;
+}
+
+export function base64urlDecode(text: string): Result<Uint8Array> {
+  if (typeof text !== 'string') return fail('BAD_ENCODING', 'base64url: not a string');
+  const len = text.length;
+  if (len % 4 === 1) return fail('BAD_ENCODING', 'base64url: impossible length');
+  const out = new Uint8Array(Math.floor((len * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    const v = c < 128 ? B64URL_LOOKUP[c]! : -1;
+    if (v < 0) {
+      return fail(
+        'BAD_ENCODING',
+        `base64url: invalid character at ${i}${c === 61 ? ' (padding is not allowed)' : ''}`,
+      );
+    }
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  if ((acc & ((1 << bits) - 1)) !== 0) return fail('BAD_ENCODING', 'base64url: non-zero trailing bits');
+  return ok(out);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export const utf8Encode = (text: string): Uint8Array => encoder.encode(text);
+
+export function utf8Decode(bytes: Uint8Array): Result<string> {
+  try {
+    return ok(decoder.decode(bytes));
+  } catch {
+    return fail('BAD_ENCODING', 'utf8: malformed byte sequence');
+  }
+}
+
+const HEX = '0123456789abcdef';
+
+export function hexEncode(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += HEX[b >>> 4]! + HEX[b & 15]!;
+  return out;
+}
+
+export function hexDecode(text: string): Result<Uint8Array> {
+  if (typeof text !== 'string' || text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
+    return fail('BAD_ENCODING', 'hex: expected an even number of hex digits');
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return ok(out);
+}
+
+/** Equality without an early exit; the length itself is not treated as secret. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,269 @@
+/**
+ * Sealed records, blob chunks and revision tags (docs/architecture.md, "Sealed records").
+ *
+ * Record bytes: 0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(canonicalJson({v:1, s, i, e, r, d})).
+ * Chunk bytes:  0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(u16be(len) ‖ canonicalJson({v:1, b, c, e}) ‖ bytes).
+ * secretbox has no associated data, so the routing context (stream, id, epoch, rev — or blobId,
+ * chunkIndex, epoch) is sealed inside and compared on open with what the caller expects: a server
+ * that moves, swaps or replays ciphertext is detected. Nonces are 24 random bytes (no counter
+ * state to lose across devices). The key id lets a device pick the right epoch key up front.
+ *
+ * Open checks, in order (each → its code): empty or short → TRUNCATED, first byte ≠ 0x01 →
+ * UNSUPPORTED_VERSION, key id ≠ keyId(key) → WRONG_KEY, MAC → TAMPERED, authenticated content
+ * malformed → TAMPERED, context differs → CONTEXT_MISMATCH. Only then is data returned.
+ * A chunk alone cannot reveal that later chunks were dropped: the chunk count (and a hash of the
+ * whole file) must come from the authenticated record that describes the blob.
+ * Revision tags, two forms with the same shape `${n}-<24 hex>` (parseRevisionTag reads both):
+ *  - ciphertext tag `${n}-${hex(sha256(sealed))[0..24]}`: anyone, the server too, can recompute it;
+ *  - content tag `${rv}-${hex(HMAC-SHA256(tagKey, canonicalJson({s, i, r, x, d})))[0..24]}` with
+ *    tagKey = HKDF(epoch-0 stream key, "hale/rev/v1"): every stream holder can recompute it from a
+ *    plaintext state (RxDB's assumed master state); the key keeps the server from testing guesses.
+ * Bad caller input (key length, context, non-JSON data) throws HaleCryptoError INVALID_INPUT.
+ */
+import nacl from 'tweetnacl';
+import { fail, ok, cryptoError, type Result } from './errors';
+import {
+  base64urlEncode,
+  concatBytes,
+  constantTimeEqual,
+  hexEncode,
+  utf8Decode,
+  utf8Encode,
+} from './encoding';
+import { canonicalBytes, type JsonValue } from './canonical-json';
+import { hkdfSha256, hmacSha256, sha256 } from './hash';
+import { randomBytes } from './random';
+import { assertLength } from './account-keys';
+import { assertKeyContext, KEY_ID_LENGTH, keyIdBytes, STREAM_KEY_LENGTH } from './stream-keys';
+
+export const SEALED_RECORD_VERSION = 1;
+const HEADER = 1 + KEY_ID_LENGTH + nacl.secretbox.nonceLength;
+/** Fixed bytes added to every sealed record or chunk (header + MAC). */
+export const SEALED_OVERHEAD = HEADER + nacl.secretbox.overheadLength;
+/** Recommended blob chunk size; each chunk is sealed and sent on its own. */
+export const BLOB_CHUNK_SIZE = 1024 * 1024;
+export const MAX_BLOB_SIZE = 100 * 1024 * 1024;
+
+export interface RecordContext {
+  readonly stream: string;
+  readonly id: string;
+  readonly epoch: number;
+  readonly rev: number;
+}
+
+export interface BlobChunkContext {
+  readonly blobId: string;
+  readonly chunkIndex: number;
+  readonly epoch: number;
+}
+
+function assertRecordContext(ctx: RecordContext): void {
+  assertKeyContext(ctx);
+  if (typeof ctx.id !== 'string' || ctx.id.length === 0)
+    throw cryptoError('INVALID_INPUT', 'context: bad id');
+  if (!Number.isSafeInteger(ctx.rev) || ctx.rev < 0) throw cryptoError('INVALID_INPUT', 'context: bad rev');
+}
+
+function assertChunkContext(ctx: BlobChunkContext): void {
+  if (typeof ctx !== 'object' || ctx === null) throw cryptoError('INVALID_INPUT', 'context required');
+  if (typeof ctx.blobId !== 'string' || ctx.blobId.length === 0)
+    throw cryptoError('INVALID_INPUT', 'context: bad blobId');
+  if (!Number.isSafeInteger(ctx.chunkIndex) || ctx.chunkIndex < 0) {
+    throw cryptoError('INVALID_INPUT', 'context: bad chunkIndex');
+  }
+  if (!Number.isSafeInteger(ctx.epoch) || ctx.epoch < 0)
+    throw cryptoError('INVALID_INPUT', 'context: bad epoch');
+}
+
+function seal(key: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const nonce = randomBytes(nacl.secretbox.nonceLength);
+  const box = nacl.secretbox(plaintext, nonce, key);
+  return concatBytes(Uint8Array.of(SEALED_RECORD_VERSION), keyIdBytes(key), nonce, box);
+}
+
+function open(key: Uint8Array, sealed: Uint8Array, what: string): Result<Uint8Array> {
+  assertLength(key, STREAM_KEY_LENGTH, 'stream key');
+  if (!(sealed instanceof Uint8Array)) return fail('INVALID_INPUT', `${what}: bytes required`);
+  if (sealed.length === 0) return fail('TRUNCATED', `${what}: empty`);
+  if (sealed[0] !== SEALED_RECORD_VERSION) {
+    return fail('UNSUPPORTED_VERSION', `${what}: version ${sealed[0]!} not supported`);
+  }
+  if (sealed.length < SEALED_OVERHEAD) return fail('TRUNCATED', `${what}: too short`);
+  if (!constantTimeEqual(sealed.subarray(1, 1 + KEY_ID_LENGTH), keyIdBytes(key))) {
+    return fail('WRONG_KEY', `${what}: sealed under another key`);
+  }
+  const plaintext = nacl.secretbox.open(
+    sealed.subarray(HEADER),
+    sealed.subarray(1 + KEY_ID_LENGTH, HEADER),
+    key,
+  );
+  return plaintext === null ? fail('TAMPERED', `${what}: authentication failed`) : ok(plaintext);
+}
+
+function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  const text = utf8Decode(bytes);
+  if (!text.ok) return undefined;
+  try {
+    const v: unknown = JSON.parse(text.value);
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Key id (base64url) a sealed record or chunk claims, to choose the epoch key before opening. */
+export function sealedKeyId(sealed: Uint8Array): Result<string> {
+  if (!(sealed instanceof Uint8Array)) return fail('INVALID_INPUT', 'sealed: bytes required');
+  if (sealed.length === 0) return fail('TRUNCATED', 'sealed: empty');
+  if (sealed[0] !== SEALED_RECORD_VERSION)
+    return fail('UNSUPPORTED_VERSION', 'sealed: version not supported');
+  if (sealed.length < SEALED_OVERHEAD) return fail('TRUNCATED', 'sealed: too short');
+  return ok(base64urlEncode(sealed.subarray(1, 1 + KEY_ID_LENGTH)));
+}
+
+export function sealRecord(key: Uint8Array, ctx: RecordContext, data: unknown): Uint8Array {
+  assertLength(key, STREAM_KEY_LENGTH, 'stream key');
+  assertRecordContext(ctx);
+  return seal(key, canonicalBytes({ v: 1, s: ctx.stream, i: ctx.id, e: ctx.epoch, r: ctx.rev, d: data }));
+}
+
+export function openRecord(key: Uint8Array, sealed: Uint8Array, expected: RecordContext): Result<JsonValue> {
+  assertRecordContext(expected);
+  const plaintext = open(key, sealed, 'sealed record');
+  if (!plaintext.ok) return plaintext;
+  const body = parseObject(plaintext.value);
+  if (body === undefined || body['v'] !== 1 || !('d' in body)) {
+    return fail('TAMPERED', 'sealed record: malformed content');
+  }
+  const differs = (
+    [
+      ['stream', body['s'], expected.stream],
+      ['id', body['i'], expected.id],
+      ['epoch', body['e'], expected.epoch],
+      ['rev', body['r'], expected.rev],
+    ] as const
+  )
+    .filter(([, got, want]) => got !== want)
+    .map(([name]) => name);
+  if (differs.length > 0) {
+    return fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
+  }
+  return ok(body['d'] as JsonValue);
+}
+
+export function sealBytes(key: Uint8Array, ctx: BlobChunkContext, bytes: Uint8Array): Uint8Array {
+  assertLength(key, STREAM_KEY_LENGTH, 'stream key');
+  assertChunkContext(ctx);
+  if (!(bytes instanceof Uint8Array)) throw cryptoError('INVALID_INPUT', 'sealBytes: bytes required');
+  const header = canonicalBytes({ v: 1, b: ctx.blobId, c: ctx.chunkIndex, e: ctx.epoch });
+  if (header.length > 0xffff) throw cryptoError('INVALID_INPUT', 'sealBytes: blobId too long');
+  return seal(key, concatBytes(Uint8Array.of(header.length >>> 8, header.length & 0xff), header, bytes));
+}
+
+export function openBytes(key: Uint8Array, ctx: BlobChunkContext, sealed: Uint8Array): Result<Uint8Array> {
+  assertChunkContext(ctx);
+  const plaintext = open(key, sealed, 'sealed chunk');
+  if (!plaintext.ok) return plaintext;
+  const p = plaintext.value;
+  const headerLength = p.length >= 2 ? (p[0]! << 8) | p[1]! : Infinity;
+  const header = headerLength + 2 <= p.length ? parseObject(p.subarray(2, 2 + headerLength)) : undefined;
+  if (header === undefined || header['v'] !== 1) return fail('TAMPERED', 'sealed chunk: malformed content');
+  if (header['b'] !== ctx.blobId || header['c'] !== ctx.chunkIndex || header['e'] !== ctx.epoch) {
+    return fail(
+      'CONTEXT_MISMATCH',
+      'sealed chunk: blobId, chunkIndex or epoch differ from the expected context',
+    );
+  }
+  return ok(p.subarray(2 + headerLength));
+}
+
+/** Number of BLOB_CHUNK_SIZE chunks for a blob of `size` bytes (an empty blob is one empty chunk). */
+export function blobChunkCount(size: number, chunkSize: number = BLOB_CHUNK_SIZE): number {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_BLOB_SIZE) {
+    throw cryptoError('INVALID_INPUT', `blob size must be 0…${MAX_BLOB_SIZE} bytes`);
+  }
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw cryptoError('INVALID_INPUT', 'bad chunk size');
+  return Math.max(1, Math.ceil(size / chunkSize));
+}
+
+export interface RevisionTag {
+  readonly n: number;
+  /** 24 lowercase hex characters of sha256(sealed) */
+  readonly hash: string;
+}
+
+const TAG = /^(0|[1-9][0-9]{0,15})-([0-9a-f]{24})$/;
+
+export function revisionTag(n: number, sealed: Uint8Array): string {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw cryptoError('INVALID_INPUT', 'revision number must be a non-negative integer');
+  return `${n}-${hexEncode(sha256(sealed)).slice(0, 24)}`;
+}
+
+export function parseRevisionTag(tag: string): Result<RevisionTag> {
+  const m = typeof tag === 'string' ? TAG.exec(tag) : null;
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isSafeInteger(n)) return fail('BAD_ENCODING', 'revision tag: expected <n>-<24 hex>');
+  return ok({ n, hash: m[2]! });
+}
+
+export interface RecordState {
+  readonly stream: string;
+  readonly id: string;
+  readonly rev: number;
+  readonly deleted: boolean;
+  readonly data: unknown;
+}
+
+/** tagKey = HKDF-SHA256(epoch-0 stream key, info "hale/rev/v1"). */
+export function deriveRevisionTagKey(epoch0StreamKey: Uint8Array): Uint8Array {
+  assertLength(epoch0StreamKey, STREAM_KEY_LENGTH, 'stream key');
+  return hkdfSha256(epoch0StreamKey, 'hale/rev/v1');
+}
+
+function contentHash(tagKey: Uint8Array, state: RecordState): string {
+  assertLength(tagKey, 32, 'revision tag key');
+  if (typeof state !== 'object' || state === null)
+    throw cryptoError('INVALID_INPUT', 'record state required');
+  if (!Number.isSafeInteger(state.rev) || state.rev < 0) {
+    throw cryptoError('INVALID_INPUT', 'revision number must be a non-negative integer');
+  }
+  if (typeof state.deleted !== 'boolean') throw cryptoError('INVALID_INPUT', 'deleted must be a boolean');
+  const body = canonicalBytes({
+    s: state.stream,
+    i: state.id,
+    r: state.rev,
+    x: state.deleted,
+    d: state.data,
+  });
+  return hexEncode(hmacSha256(tagKey, body)).slice(0, 24);
+}
+
+/** Keyed tag of a plaintext record state: `${rev}-${hex(HMAC(tagKey, canonicalJson({s,i,r,x,d})))[0..24]}`. */
+export function contentRevisionTag(tagKey: Uint8Array, state: RecordState): string {
+  return `${state.rev}-${contentHash(tagKey, state)}`;
+}
+
+/** Checks a content tag against a plaintext state (e.g. a pulled, opened record); returns its rev. */
+export function checkContentRevisionTag(tagKey: Uint8Array, tag: string, state: RecordState): Result<number> {
+  const parsed = parseRevisionTag(tag);
+  if (!parsed.ok) return parsed;
+  if (parsed.value.n !== state.rev) return fail('CONTEXT_MISMATCH', 'revision tag: names another revision');
+  const expected = utf8Encode(contentHash(tagKey, state));
+  if (!constantTimeEqual(expected, utf8Encode(parsed.value.hash))) {
+    return fail('TAMPERED', 'revision tag: does not match the record content');
+  }
+  return ok(parsed.value.n);
+}
+
+/** Checks that `tag` names exactly these ciphertext bytes; returns its revision number. */
+export function checkRevisionTag(tag: string, sealed: Uint8Array): Result<number> {
+  const parsed = parseRevisionTag(tag);
+  if (!parsed.ok) return parsed;
+  if (hexEncode(sha256(sealed)).slice(0, 24) !== parsed.value.hash) {
+    return fail('TAMPERED', 'revision tag: does not match the ciphertext');
+  }
+  return ok(parsed.value.n);
+}

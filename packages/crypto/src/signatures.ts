@@ -1,0 +1,254 @@
+/**
+ * Ed25519 signatures behind one async interface with interchangeable implementations:
+ * tweetnacl (pure JS, ≈150 sign/s), WebCrypto (`crypto.subtle`, native) and any synchronous
+ * implementation injected by the host (e.g. node:crypto on the server).
+ *
+ * Invariants: all implementations produce identical signatures (Ed25519 is deterministic) and
+ * accept exactly the same set: every `verify` first requires a 32-byte public key, a 64-byte
+ * signature and a canonical scalar S < L (tweetnacl alone would accept S + L, a malleated copy),
+ * so an implementation switch never changes which signatures are valid. Secret keys use the
+ * tweetnacl 64-byte layout seed ‖ publicKey. Signed payloads are domain separated:
+ * message = utf8(label) ‖ 0x00 ‖ canonicalJson(value), with labels like "hale/device-cert/v1".
+ * Failure modes: `verify` never throws — any malformed input or internal error → false;
+ * `sign` with a malformed secret key throws HaleCryptoError INVALID_INPUT. The WebCrypto key cache
+ * is bounded and keyed by a hash of the seed, never by the seed itself.
+ */
+import nacl from 'tweetnacl';
+import { cryptoError } from './errors';
+import { base64urlEncode, concatBytes, constantTimeEqual, hexDecode, utf8Encode } from './encoding';
+import { canonicalBytes } from './canonical-json';
+import { labeledSha256 } from './hash';
+
+/** Function-valued properties (no `this`), so methods can be passed around unbound. */
+export interface Ed25519 {
+  readonly name: string;
+  readonly sign: (secretKey64: Uint8Array, msg: Uint8Array) => Promise<Uint8Array>;
+  readonly verify: (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => Promise<boolean>;
+}
+
+export interface SyncEd25519 {
+  readonly name: string;
+  readonly sign: (secretKey64: Uint8Array, msg: Uint8Array) => Uint8Array;
+  readonly verify: (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
+}
+
+export const SIGNATURE_LABELS = {
+  deviceCertificate: 'hale/device-cert/v1',
+  recordAuthor: 'hale/record-author/v1',
+  auditEntry: 'hale/audit-entry/v1',
+} as const;
+
+const hex = (h: string): Uint8Array => {
+  const r = hexDecode(h);
+  if (!r.ok) throw new Error('bad constant');
+  return r.value;
+};
+
+/** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows. */
+export const ED25519_PKCS8_PREFIX = hex('302e020100300506032b657004220420');
+/** DER prefix of an SPKI Ed25519 public key; the 32-byte key follows. */
+export const ED25519_SPKI_PREFIX = hex('302a300506032b6570032100');
+
+/** Group order L, little-endian, as Ed25519 encodes S. */
+const ORDER_L = hex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010');
+
+function isCanonicalScalar(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = sig[32 + i]!;
+    const l = ORDER_L[i]!;
+    if (s !== l) return s < l;
+  }
+  return false; // S == L
+}
+
+const wellFormed = (publicKey: Uint8Array, sig: Uint8Array): boolean =>
+  publicKey instanceof Uint8Array &&
+  publicKey.length === 32 &&
+  sig instanceof Uint8Array &&
+  sig.length === 64 &&
+  isCanonicalScalar(sig);
+
+function assertSecretKey(secretKey64: Uint8Array): void {
+  if (!(secretKey64 instanceof Uint8Array) || secretKey64.length !== 64) {
+    throw cryptoError('INVALID_INPUT', 'Ed25519 secret key must be 64 bytes (seed ‖ public key)');
+  }
+}
+
+export function ed25519Pkcs8FromSecretKey(secretKey64: Uint8Array): Uint8Array {
+  assertSecretKey(secretKey64);
+  return concatBytes(ED25519_PKCS8_PREFIX, secretKey64.subarray(0, 32));
+}
+
+export function ed25519SpkiFromPublicKey(publicKey: Uint8Array): Uint8Array {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) {
+    throw cryptoError('INVALID_INPUT', 'Ed25519 public key must be 32 bytes');
+  }
+  return concatBytes(ED25519_SPKI_PREFIX, publicKey);
+}
+
+/** Wraps a synchronous implementation (e.g. node:crypto) with the shared input checks. */
+export function createEd25519FromSync(impl: SyncEd25519): Ed25519 {
+  return {
+    name: impl.name,
+    async sign(secretKey64, msg) {
+      assertSecretKey(secretKey64);
+      return impl.sign(secretKey64, msg);
+    },
+    async verify(publicKey, msg, sig) {
+      if (!wellFormed(publicKey, sig)) return false;
+      try {
+        return impl.verify(publicKey, msg, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export const tweetnaclEd25519: Ed25519 = createEd25519FromSync({
+  name: 'tweetnacl',
+  sign: (secretKey64, msg) => nacl.sign.detached(msg, secretKey64),
+  verify: (publicKey, msg, sig) => nacl.sign.detached.verify(msg, sig, publicKey),
+});
+
+type Subtle = typeof globalThis.crypto.subtle;
+type WebKey = Awaited<ReturnType<Subtle['importKey']>>;
+
+const KEY_CACHE_LIMIT = 256;
+
+/** Map with insertion-order eviction; a hit moves the entry to the back (LRU). */
+function boundedCache<V>(limit: number) {
+  const map = new Map<string, V>();
+  return {
+    get(key: string): V | undefined {
+      const v = map.get(key);
+      if (v !== undefined) {
+        map.delete(key);
+        map.set(key, v);
+      }
+      return v;
+    },
+    set(key: string, value: V): void {
+      map.delete(key);
+      map.set(key, value);
+      while (map.size > limit) {
+        const oldest = map.keys().next();
+        if (oldest.done === true) break;
+        map.delete(oldest.value);
+      }
+    },
+    delete: (key: string) => map.delete(key),
+    get size() {
+      return map.size;
+    },
+  };
+}
+
+/** WebCrypto Ed25519 over the given SubtleCrypto (defaults to the global one at call time). */
+export function createWebCryptoEd25519(
+  getSubtle: () => Subtle | undefined = () => globalThis.crypto?.subtle,
+): Ed25519 {
+  const privateKeys = boundedCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
+  const publicKeys = boundedCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
+  const subtle = (): Subtle => {
+    const s = getSubtle();
+    if (s === undefined) throw cryptoError('INVALID_INPUT', 'WebCrypto is not available');
+    return s;
+  };
+  const cached = (
+    cache: ReturnType<typeof boundedCache<Promise<WebKey>>>,
+    id: string,
+    load: () => Promise<WebKey>,
+  ): Promise<WebKey> => {
+    let p = cache.get(id);
+    if (p === undefined) {
+      p = load();
+      cache.set(id, p);
+      // A failed import must not stay cached.
+      p.catch(() => cache.delete(id));
+    }
+    return p;
+  };
+  return {
+    name: 'webcrypto',
+    async sign(secretKey64, msg) {
+      const pkcs8 = ed25519Pkcs8FromSecretKey(secretKey64);
+      const id = base64urlEncode(labeledSha256('hale/key-cache/v1', secretKey64));
+      const key = await cached(privateKeys, id, () =>
+        subtle().importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']),
+      );
+      return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, msg));
+    },
+    async verify(publicKey, msg, sig) {
+      if (!wellFormed(publicKey, sig)) return false;
+      try {
+        const key = await cached(publicKeys, base64urlEncode(publicKey), () =>
+          subtle().importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']),
+        );
+        return await subtle().verify({ name: 'Ed25519' }, key, sig, msg);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+export const webCryptoEd25519: Ed25519 = createWebCryptoEd25519();
+
+/**
+ * Uses `candidate` only if it signs exactly like tweetnacl and verifies (and refuses) correctly
+ * on a fixed key; otherwise tweetnacl.
+ */
+export async function detectEd25519(candidate: Ed25519): Promise<Ed25519> {
+  try {
+    const kp = nacl.sign.keyPair.fromSeed(labeledSha256('hale/ed25519-self-test/v1'));
+    const msg = utf8Encode('hale ed25519 self-test');
+    const expected = nacl.sign.detached(msg, kp.secretKey);
+    const sig = await candidate.sign(kp.secretKey, msg);
+    if (!constantTimeEqual(sig, expected)) return tweetnaclEd25519;
+    if (!(await candidate.verify(kp.publicKey, msg, sig))) return tweetnaclEd25519;
+    const forged = sig.slice();
+    forged[0]! ^= 1;
+    if (await candidate.verify(kp.publicKey, msg, forged)) return tweetnaclEd25519;
+    return candidate;
+  } catch {
+    return tweetnaclEd25519;
+  }
+}
+
+let chosen: Promise<Ed25519> | undefined;
+
+/** The fastest working implementation here: WebCrypto when it supports Ed25519, else tweetnacl. */
+export function chooseEd25519(): Promise<Ed25519> {
+  chosen ??= detectEd25519(webCryptoEd25519);
+  return chosen;
+}
+
+const LABEL = /^[\x21-\x7e]{1,128}$/;
+
+/** utf8(label) ‖ 0x00 ‖ canonicalJson(value) — what signCanonical signs. */
+export function signingMessage(label: string, value: unknown): Uint8Array {
+  if (typeof label !== 'string' || !LABEL.test(label)) {
+    throw cryptoError('INVALID_INPUT', 'signature label must be 1–128 printable ASCII characters');
+  }
+  return concatBytes(utf8Encode(label), Uint8Array.of(0), canonicalBytes(value));
+}
+
+export async function signCanonical(
+  ed: Ed25519,
+  secretKey64: Uint8Array,
+  label: string,
+  value: unknown,
+): Promise<Uint8Array> {
+  return ed.sign(secretKey64, signingMessage(label, value));
+}
+
+export async function verifyCanonical(
+  ed: Ed25519,
+  publicKey: Uint8Array,
+  label: string,
+  value: unknown,
+  sig: Uint8Array,
+): Promise<boolean> {
+  return ed.verify(publicKey, signingMessage(label, value), sig);
+}
