@@ -76,7 +76,7 @@ export const PRODUCTION_KDF_ARGON2ID: Omit<Argon2idParams, 'salt'> = Object.free
 /** TEST ONLY — trivially cheap parameters so test suites stay fast. Never use for real data. */
 export const TEST_KDF: Omit<ScryptParams, 'salt'> = Object.freeze({
   alg: 'scrypt',
-  N: 2 ** 4,
+  N: 2 ** 10,
   r: 1,
   p: 1,
   dkLen: 32,

@@ -94,6 +94,13 @@ export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 export const HttpJoinResponse = Type.Object({ accountId: AccountId, wrappedRoot: WrappedRoot }, closed);
 export type HttpJoinResponse = Static<typeof HttpJoinResponse>;
 
+/** Passphrase change: the same root, wrapped under a new passphrase-derived key. */
+export const HttpWrappedRootRequest = Type.Object({ wrappedRoot: WrappedRoot, sig: Signature }, closed);
+export type HttpWrappedRootRequest = Static<typeof HttpWrappedRootRequest>;
+
+export const HttpWrappedRootResponse = Type.Object({ accountId: AccountId }, closed);
+export type HttpWrappedRootResponse = Static<typeof HttpWrappedRootResponse>;
+
 // ---- sessions ----
 
 export const ChallengeId = B64uFixed(16, 'challenge id');
@@ -266,6 +273,12 @@ export const HTTP_ROUTES = {
     url: '/v1/devices/revoke',
     auth: false,
     schema: { body: HttpDeviceRevokeRequest, response: { 200: HttpDeviceRevokeResponse, ...errors } },
+  },
+  putWrappedRoot: {
+    method: 'PUT',
+    url: '/v1/accounts/me/wrapped-root',
+    auth: true,
+    schema: { body: HttpWrappedRootRequest, response: { 200: HttpWrappedRootResponse, ...errors } },
   },
   challenge: {
     method: 'POST',

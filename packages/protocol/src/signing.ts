@@ -16,6 +16,7 @@ import type {
   DeviceRevocation,
   KdfParams,
   ProviderProfile,
+  WrappedRoot,
 } from './identity';
 import type { StreamId } from './primitives';
 
@@ -30,6 +31,7 @@ export const SIGNATURE_LABELS = {
   account: 'hale/account-record/v1',
   directory: 'hale/directory/v1',
   envelope: 'hale/envelope/v1',
+  wrappedRoot: 'hale/wrapped-root/v1',
 } as const;
 
 type DocFields = Pick<WireDoc, 'stream' | 'id' | 'rev' | 'deleted' | 'epoch' | 'author'>;
@@ -166,4 +168,19 @@ export const envelopeSignaturePayload = (
   keyId: envelope.keyId,
   wrapped: envelope.wrapped,
   createdBy: envelope.createdBy,
+});
+
+/** Identity key over the account's new passphrase-wrapped root (passphrase change: re-wrap only). */
+export const wrappedRootSignaturePayload = (input: {
+  readonly accountId: string;
+  readonly wrappedRoot: WrappedRoot;
+}) => ({
+  label: SIGNATURE_LABELS.wrappedRoot,
+  accountId: input.accountId,
+  wrappedRoot: {
+    v: input.wrappedRoot.v,
+    kdf: copyKdf(input.wrappedRoot.kdf),
+    nonce: input.wrappedRoot.nonce,
+    ct: input.wrappedRoot.ct,
+  },
 });

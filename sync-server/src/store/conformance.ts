@@ -160,6 +160,17 @@ export const runStoreConformance = (
         expect(await store.accounts.getByLogin('bob')).toBeNull();
       });
 
+      it('replaces the wrapped root only, and only of an existing account', async () => {
+        const account = makeAccount('acc-1', { loginName: 'alice' });
+        await store.accounts.put(account);
+        await store.accounts.updateWrappedRoot('acc-1', { v: 1, rewrapped: true });
+        expect(await store.accounts.get('acc-1')).toStrictEqual({
+          ...account,
+          wrappedRoot: { v: 1, rewrapped: true },
+        });
+        await expectStoreError(store.accounts.updateWrappedRoot('nobody', { v: 1 }), 'NOT_FOUND');
+      });
+
       it('refuses a duplicate id or login name with ALREADY_EXISTS', async () => {
         await store.accounts.put(makeAccount('acc-1', { loginName: 'alice' }));
         await expectStoreError(

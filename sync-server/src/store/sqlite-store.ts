@@ -549,6 +549,9 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   accountGet: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
   accountByLogin: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE login_name = ?'),
+  accountSetWrappedRoot: db.prepare<[string, string]>(
+    'UPDATE accounts SET wrapped_root = ? WHERE account_id = ?',
+  ),
 
   deviceInsert: db.prepare<[string, string, string, string, string, string | null]>(
     `INSERT INTO devices (device_id, account_id, cert, device_public_key, created_at, revoked_at)
@@ -951,6 +954,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         call((s) => {
           const row = s.accountByLogin.get(loginName);
           return row === undefined ? null : rowToAccount(row);
+        }),
+      updateWrappedRoot: (accountId, wrappedRoot) =>
+        call((s) => {
+          const { changes } = s.accountSetWrappedRoot.run(JSON.stringify(wrappedRoot), accountId);
+          if (changes === 0) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
         }),
     },
 

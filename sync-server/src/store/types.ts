@@ -195,6 +195,8 @@ export interface SyncStore {
     put(account: Account): Promise<void>;
     get(accountId: string): Promise<Account | null>;
     getByLogin(loginName: string): Promise<Account | null>;
+    /** Replaces the passphrase-wrapped root (passphrase change); NOT_FOUND when the account does not exist. */
+    updateWrappedRoot(accountId: string, wrappedRoot: JsonObject): Promise<void>;
   };
 
   devices: {

@@ -1,0 +1,193 @@
+// buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Logger } from 'pino';
+import { MAX_FRAME_BYTES, MAX_HTTP_BODY_BYTES } from '@hale/protocol';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  deviceIdFromPublicKey,
+  randomBytes,
+  type Ed25519,
+} from '@hale/crypto';
+import nacl from 'tweetnacl';
+import { DEFAULT_CONFIG, type ServerConfig } from './config';
+import type { SyncStore } from './store/index';
+import { createMetrics, type Metrics } from './metrics';
+import { createRateLimiter } from './core/rate-limit';
+import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
+import { createHub, type Hub } from './core/hub';
+import { createNodeEd25519 } from './core/node-ed25519';
+import type { AppContext } from './context';
+import { toHttpError } from './errors';
+import { accountsPlugin, createAuthenticator } from './plugins/accounts';
+import { healthPlugin } from './plugins/health';
+import { directoryPlugin } from './plugins/directory';
+import { blobsPlugin } from './plugins/blobs';
+import { syncWsPlugin } from './plugins/sync-ws';
+
+export interface BuildAppOptions {
+  config?: Partial<ServerConfig>;
+  store: SyncStore;
+  logger?: Logger | false;
+  /** Injected clock (ms since epoch); tests move it to cross grant boundaries. */
+  now?: () => number;
+  ed?: Ed25519;
+  /** Registry with process-wide default metrics (off for extra servers in one process). */
+  defaultMetrics?: boolean;
+}
+
+export interface HaleServer {
+  app: FastifyInstance;
+  hub: Hub;
+  service: SyncService;
+  metrics: Metrics;
+  server: ServerIdentity;
+  ctx: AppContext;
+  /** Stops accepting, tells connected devices, drains in-flight requests. Does not close the store. */
+  close(): Promise<void>;
+}
+
+const SERVER_KEY_META = 'server-signing-seed';
+
+/** The server's own Ed25519 key signs its audit entries; it lives in the store so every node shares it. */
+const loadServerIdentity = async (store: SyncStore): Promise<ServerIdentity> => {
+  let seedText = await store.meta.get(SERVER_KEY_META);
+  if (seedText === null) {
+    await store.meta.put(SERVER_KEY_META, base64urlEncode(randomBytes(32)));
+    seedText = await store.meta.get(SERVER_KEY_META);
+  }
+  const seed = base64urlDecode(seedText ?? '');
+  if (!seed.ok || seed.value.length !== 32) throw new Error('server signing key in the store is corrupt');
+  const pair = nacl.sign.keyPair.fromSeed(seed.value);
+  return {
+    serverId: deviceIdFromPublicKey(pair.publicKey),
+    publicKey: pair.publicKey,
+    secretKey: pair.secretKey,
+  };
+};
+
+export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> => {
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
+  const now = options.now ?? Date.now;
+  const ed = options.ed ?? createNodeEd25519();
+  const { store } = options;
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const server = await loadServerIdentity(store);
+
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: MAX_HTTP_BODY_BYTES,
+    trustProxy: false,
+    // Unknown properties are refused, never silently dropped; types are not coerced except in query/params.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    disableRequestLogging: true,
+  });
+
+  let hubRef: Hub | null = null;
+  const service = createSyncService({
+    store,
+    now,
+    ed,
+    server,
+    onGrantsChanged: (granteeId) => void hubRef?.grantsChanged(granteeId),
+    onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
+  });
+  const hub = createHub({
+    store,
+    service,
+    now,
+    onDelivered: (n) => metrics.liveDocs.inc(n),
+    onError: (error) => app.log.error({ err: error }, 'live delivery failed'),
+  });
+  hubRef = hub;
+
+  const loadDevice: AppContext['loadDevice'] = async (deviceId) => {
+    const device = await store.devices.get(deviceId);
+    if (!device) throw new ServiceError('UNAUTHENTICATED', 'unknown device');
+    if (device.revokedAt !== undefined) throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+    const account = await store.accounts.get(device.accountId);
+    if (!account) throw new ServiceError('UNAUTHENTICATED', 'unknown account');
+    const pk = base64urlDecode(device.devicePublicKey);
+    if (!pk.ok) throw new ServiceError('INTERNAL', 'stored device key is corrupt');
+    return { accountId: account.accountId, deviceId, role: account.role, devicePublicKey: pk.value };
+  };
+
+  const ctx: AppContext = {
+    config,
+    store,
+    now,
+    ed,
+    server,
+    service,
+    hub,
+    metrics,
+    deviceLimiter: createRateLimiter({ ...config.rateLimitPerDevice, now }),
+    addressLimiter: createRateLimiter({ ...config.rateLimitPerAddress, now }),
+    log: app.log,
+    authenticate: async () => {
+      throw new ServiceError('UNAUTHENTICATED', 'not ready');
+    },
+    loadDevice,
+  };
+  const authenticate = createAuthenticator(ctx);
+  ctx.authenticate = async (request) => {
+    const principal = await authenticate(request);
+    if (!ctx.deviceLimiter.take(`device:${principal.deviceId}`)) {
+      throw new ServiceError('RATE_LIMITED', 'too many requests from this device; slow down');
+    }
+    return principal;
+  };
+
+  app.addHook('onRequest', async (request) => {
+    if (request.url === '/healthz' || request.url === '/metrics' || request.url.startsWith('/sync')) return;
+    if (!ctx.addressLimiter.take(`addr:${request.ip}`)) {
+      throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down');
+    }
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toHttpError(error);
+    if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    metrics.refusals.inc({ code: mapped.body.code });
+    void reply.code(mapped.status).send(mapped.body);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ code: 'NOT_FOUND', message: 'no such route' });
+  });
+
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES * 2 } });
+  await app.register(healthPlugin, { ctx });
+  await app.register(accountsPlugin, { ctx });
+  await app.register(directoryPlugin, { ctx });
+  await app.register(blobsPlugin, { ctx });
+  await app.register(syncWsPlugin, { ctx });
+
+  const sweep = setInterval(() => void hub.sweep(), 1_000);
+  sweep.unref();
+  const cleanup = setInterval(() => {
+    const t = new Date(now()).toISOString();
+    void store.sessions.deleteExpired(t).catch(() => undefined);
+    void store.challenges.deleteExpired(t).catch(() => undefined);
+  }, 60_000);
+  cleanup.unref();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    hub,
+    service,
+    metrics,
+    server,
+    ctx,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        clearInterval(cleanup);
+        hub.closeAll(1001, 'server shutting down');
+        hub.stop();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+};

@@ -1,0 +1,133 @@
+/**
+ * Consent enforcement: the one place that decides whether a device may touch a stream.
+ *
+ * Invariants:
+ * - Decisions are made at the moment of the operation with the server's clock: a grant covers
+ *   [start, expiresAt) and nothing after its revocation, whatever the state of the connection.
+ * - The patient's own (non-revoked) devices may do everything on the patient's streams.
+ * - A grantee may read (pull, live, envelope fetch, blob download) streams whose type its active grant
+ *   names, and write (push, blob upload) only where that grant says `write`.
+ * - The audit stream is never readable by a grantee; a grantee with any active grant for the patient may
+ *   append to it (its own access entries). Nobody updates or deletes audit entries (the store refuses).
+ * Failure modes: the reason is reported precisely (NO_CONSENT, CONSENT_EXPIRED, CONSENT_REVOKED, FORBIDDEN)
+ * so the device can tell the user what happened; nothing is ever granted by default.
+ */
+import { parseStreamId, type ErrorCode } from '@hale/protocol';
+import type { StreamType } from '@hale/model';
+import type { Grant } from '../store/index';
+
+export type Operation =
+  'pull' | 'live' | 'push' | 'envelope-fetch' | 'envelope-publish' | 'blob-up' | 'blob-down';
+
+export interface Principal {
+  accountId: string;
+  deviceId: string;
+  role: 'patient' | 'provider';
+}
+
+export type AccessDecision =
+  | { ok: true; level: 'owner' | 'read' | 'write'; grant?: Grant }
+  | { ok: false; code: ErrorCode; message: string };
+
+const WRITE_OPS: ReadonlySet<Operation> = new Set(['push', 'blob-up']);
+
+export const grantIsActive = (grant: Grant, now: number): boolean =>
+  grant.revokedAt === undefined && Date.parse(grant.start) <= now && now < Date.parse(grant.expiresAt);
+
+const deny = (code: ErrorCode, message: string): AccessDecision => ({ ok: false, code, message });
+
+/**
+ * `grants` are the grants from the stream's patient to the principal's account (any state); the caller
+ * loads them. Pure: same inputs, same answer.
+ */
+export const decideAccess = (
+  principal: Principal,
+  stream: string,
+  op: Operation,
+  grants: readonly Grant[],
+  now: number,
+): AccessDecision => {
+  const parsed = parseStreamId(stream);
+  if (!parsed.ok) return deny('BAD_MESSAGE', `not a stream id: ${stream}`);
+  const { patientId, type } = parsed.value;
+  if (patientId === principal.accountId) return { ok: true, level: 'owner' };
+  if (op === 'envelope-publish') return deny('FORBIDDEN', 'only the patient publishes key envelopes');
+
+  const relevant = grants.filter((g) => g.patientId === patientId && g.granteeId === principal.accountId);
+  if (type === 'audit') {
+    if (op !== 'push') return deny('FORBIDDEN', "the audit stream is readable by the patient's devices only");
+    const active = relevant.find((g) => grantIsActive(g, now));
+    return active ? { ok: true, level: 'write', grant: active } : explainMissing(relevant, now, null);
+  }
+  const covering = relevant.filter((g) => g.scope.some((s) => s.type === type));
+  const active = covering.filter((g) => grantIsActive(g, now));
+  if (active.length === 0) return explainMissing(covering, now, type);
+  const writable = active.find((g) => g.scope.some((s) => s.type === type && s.access === 'write'));
+  if (WRITE_OPS.has(op)) {
+    return writable
+      ? { ok: true, level: 'write', grant: writable }
+      : deny('FORBIDDEN', `consent to ${type} is read-only`);
+  }
+  const grant = writable ?? active[0];
+  return grant
+    ? { ok: true, level: writable ? 'write' : 'read', grant }
+    : explainMissing(covering, now, type);
+};
+
+const explainMissing = (grants: readonly Grant[], now: number, type: StreamType | null): AccessDecision => {
+  const what = type ?? 'this patient';
+  if (grants.some((g) => g.revokedAt !== undefined))
+    return deny('CONSENT_REVOKED', `consent to ${what} was revoked`);
+  if (grants.some((g) => now >= Date.parse(g.expiresAt)))
+    return deny('CONSENT_EXPIRED', `consent to ${what} expired`);
+  return deny('NO_CONSENT', `no consent covers ${what}`);
+};
+
+/** Streams a grantee may read right now, from its active grants. */
+export interface GrantedStream {
+  stream: string;
+  patientId: string;
+  type: StreamType;
+  access: 'read' | 'write';
+  grantId: string;
+  expiresAt: string;
+}
+
+export const grantedStreams = (grants: readonly Grant[], granteeId: string, now: number): GrantedStream[] => {
+  const out: GrantedStream[] = [];
+  const seen = new Map<string, number>();
+  for (const g of grants) {
+    if (g.granteeId !== granteeId || !grantIsActive(g, now)) continue;
+    for (const s of g.scope) {
+      const stream = `${g.patientId}/${s.type}`;
+      const entry: GrantedStream = {
+        stream,
+        patientId: g.patientId,
+        type: s.type as StreamType,
+        access: s.access,
+        grantId: g.grantId,
+        expiresAt: g.expiresAt,
+      };
+      const at = seen.get(stream);
+      if (at === undefined) {
+        seen.set(stream, out.length);
+        out.push(entry);
+      } else if (s.access === 'write' && out[at]?.access === 'read') {
+        out[at] = entry;
+      }
+    }
+  }
+  return out;
+};
+
+/** The earliest future instant at which one of these grants starts or ends (for expiry timers). */
+export const nextGrantBoundary = (grants: readonly Grant[], now: number): number | null => {
+  let next: number | null = null;
+  for (const g of grants) {
+    if (g.revokedAt !== undefined) continue;
+    for (const t of [Date.parse(g.start), Date.parse(g.expiresAt)]) {
+      if (t > now && (next === null || t < next)) next = t;
+    }
+  }
+  return next;
+};

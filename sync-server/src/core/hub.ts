@@ -1,0 +1,301 @@
+/**
+ * Live delivery: which connection follows which stream, and pushing committed changes to them.
+ *
+ * Invariants:
+ * - Delivery is pull-shaped: a commit only marks a subscription dirty; the hub then reads the store from
+ *   the subscription's cursor. No change is queued in memory per connection, so a slow device costs a
+ *   cursor, not a buffer; when a socket's send buffer is above the high-water mark the hub waits for it to
+ *   drain (backpressure) and catches up later from the cursor, in order, without loss or duplicates.
+ * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
+ * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
+ *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
+ *   tell the device (`accessChanged`); timers fire at the next grant boundary of each grantee connection.
+ * Failure modes: a store error while delivering leaves the cursor where it was and retries on the next
+ * commit or sweep; a socket that fails to send is closed by its owner.
+ */
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DOCS,
+  encodeFrame,
+  type ServerFrame,
+  type StreamAccess,
+} from '@hale/protocol';
+import type { Grant, StreamHead, SyncStore } from '../store/index';
+import { decideAccess, grantedStreams, nextGrantBoundary } from './access';
+import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
+
+export interface LiveConnection {
+  readonly id: number;
+  readonly principal: AuthenticatedDevice;
+  send(frame: ServerFrame): void;
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+}
+
+interface ConnState {
+  conn: LiveConnection;
+  subs: Map<string, number>;
+  dirty: Set<string>;
+  flushing: boolean;
+  grants: Grant[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+  lastLiveAudit: Map<string, number>;
+  closed: boolean;
+}
+
+export interface HubOptions {
+  store: SyncStore;
+  service: SyncService;
+  now: () => number;
+  /** Bytes queued on a socket above which delivery pauses. */
+  highWaterBytes?: number;
+  /** Live deliveries to a grantee are written to the patient's audit log at most once per this interval per stream. */
+  liveAuditIntervalMs?: number;
+  onDelivered?: (docs: number) => void;
+  onError?: (error: unknown) => void;
+}
+
+const LIVE_PAGE_BYTES = Math.floor(MAX_BATCH_BYTES / 2);
+
+export const createHub = (options: HubOptions) => {
+  const { store, service, now } = options;
+  const highWater = options.highWaterBytes ?? 4 * 1024 * 1024;
+  const liveAuditInterval = options.liveAuditIntervalMs ?? 60_000;
+  const states = new Map<number, ConnState>();
+  const byStream = new Map<string, Set<ConnState>>();
+  const byAccount = new Map<string, Set<ConnState>>();
+
+  const index = <K>(map: Map<K, Set<ConnState>>, key: K): Set<ConnState> => {
+    let set = map.get(key);
+    if (!set) {
+      set = new Set();
+      map.set(key, set);
+    }
+    return set;
+  };
+  const unindex = <K>(map: Map<K, Set<ConnState>>, key: K, state: ConnState): void => {
+    const set = map.get(key);
+    if (!set) return;
+    set.delete(state);
+    if (set.size === 0) map.delete(key);
+  };
+
+  const armTimer = (state: ConnState): void => {
+    if (state.timer) clearTimeout(state.timer);
+    state.timer = undefined;
+    const at = nextGrantBoundary(state.grants, now());
+    if (at === null || state.closed) return;
+    // Capped so a far-future expiry does not overflow setTimeout; the sweep re-arms.
+    state.timer = setTimeout(
+      () => void reevaluate(state, false),
+      Math.min(Math.max(at - now(), 0) + 5, 2 ** 31 - 1),
+    );
+    state.timer.unref?.();
+  };
+
+  const removedReason = (code: string): 'expired' | 'revoked' | 'device-revoked' =>
+    code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
+
+  /** Drops subscriptions that are no longer allowed and announces streams that became available. */
+  const reevaluate = async (state: ConnState, reload: boolean): Promise<void> => {
+    if (state.closed) return;
+    const p = state.conn.principal;
+    const before = new Set(grantedStreams(state.grants, p.accountId, now()).map((s) => s.stream));
+    if (reload) state.grants = await store.grants.listForGrantee(p.accountId);
+    const t = now();
+    const removed: Array<{ stream: string; reason: 'expired' | 'revoked' | 'device-revoked' }> = [];
+    for (const stream of [...state.subs.keys()]) {
+      const d = decideAccess(p, stream, 'live', state.grants, t);
+      if (!d.ok) {
+        state.subs.delete(stream);
+        state.dirty.delete(stream);
+        unindex(byStream, stream, state);
+        removed.push({ stream, reason: removedReason(d.code) });
+      }
+    }
+    const current = grantedStreams(state.grants, p.accountId, t);
+    for (const stream of before) {
+      if (!current.some((s) => s.stream === stream) && !removed.some((r) => r.stream === stream)) {
+        const d = decideAccess(p, stream, 'live', state.grants, t);
+        removed.push({ stream, reason: d.ok ? 'revoked' : removedReason(d.code) });
+      }
+    }
+    const added = current.filter((s) => !before.has(s.stream));
+    if (removed.length > 0 || added.length > 0) {
+      const heads = await store.docs.streamHeads(added.map((s) => s.stream));
+      const streams: StreamAccess[] = [];
+      for (const [i, s] of added.entries()) {
+        const entry: StreamAccess = {
+          stream: s.stream as StreamAccess['stream'],
+          patientId: s.patientId,
+          type: s.type,
+          access: s.access,
+          head: heads[i]?.head ?? 0,
+          epoch: (await store.envelopes.currentEpoch(s.stream)) ?? 0,
+          grantId: s.grantId,
+          expiresAt: s.expiresAt,
+        };
+        streams.push(entry);
+      }
+      state.conn.send({
+        t: 'accessChanged',
+        streams,
+        removed: removed.map((r) => ({ stream: r.stream as StreamAccess['stream'], reason: r.reason })),
+      });
+    }
+    armTimer(state);
+  };
+
+  const flush = async (state: ConnState): Promise<void> => {
+    if (state.flushing || state.closed) return;
+    state.flushing = true;
+    try {
+      while (state.dirty.size > 0 && !state.closed) {
+        if (state.conn.bufferedAmount() > highWater) {
+          const retry = setTimeout(() => void flush(state), 10);
+          retry.unref?.();
+          return;
+        }
+        const stream = state.dirty.values().next().value as string;
+        state.dirty.delete(stream);
+        const cursor = state.subs.get(stream);
+        if (cursor === undefined) continue;
+        const t = now();
+        const decision = decideAccess(state.conn.principal, stream, 'live', state.grants, t);
+        if (!decision.ok) {
+          await reevaluate(state, false);
+          continue;
+        }
+        const page = await store.docs.readDocs(stream, cursor, MAX_BATCH_DOCS, LIVE_PAGE_BYTES);
+        if (state.closed || state.subs.get(stream) !== cursor) continue;
+        if (page.docs.length > 0) {
+          state.conn.send({
+            t: 'changes',
+            docs: page.docs.map(toServedDoc),
+            streams: [{ stream: stream as StreamAccess['stream'], checkpoint: page.checkpoint }],
+          });
+          options.onDelivered?.(page.docs.length);
+          if (decision.level !== 'owner') {
+            const last = state.lastLiveAudit.get(stream) ?? -Infinity;
+            if (t - last >= liveAuditInterval) {
+              state.lastLiveAudit.set(stream, t);
+              await service.recordGranteeAccess(state.conn.principal, [
+                { action: 'live', stream, count: page.docs.length },
+              ]);
+            }
+          }
+        }
+        state.subs.set(stream, page.checkpoint);
+        if (!page.done) state.dirty.add(stream);
+      }
+    } catch (error) {
+      options.onError?.(error);
+    } finally {
+      state.flushing = false;
+    }
+  };
+
+  const unsubscribeCommit = store.onCommitted((heads: StreamHead[]) => {
+    for (const { stream, head } of heads) {
+      const set = byStream.get(stream);
+      if (!set) continue;
+      for (const state of set) {
+        const cursor = state.subs.get(stream);
+        if (cursor !== undefined && cursor < head) {
+          state.dirty.add(stream);
+          void flush(state);
+        }
+      }
+    }
+  });
+
+  return {
+    async add(conn: LiveConnection): Promise<void> {
+      const state: ConnState = {
+        conn,
+        subs: new Map(),
+        dirty: new Set(),
+        flushing: false,
+        grants: await store.grants.listForGrantee(conn.principal.accountId),
+        timer: undefined,
+        lastLiveAudit: new Map(),
+        closed: false,
+      };
+      states.set(conn.id, state);
+      index(byAccount, conn.principal.accountId).add(state);
+      armTimer(state);
+    },
+    remove(conn: LiveConnection): void {
+      const state = states.get(conn.id);
+      if (!state) return;
+      state.closed = true;
+      if (state.timer) clearTimeout(state.timer);
+      for (const stream of state.subs.keys()) unindex(byStream, stream, state);
+      unindex(byAccount, conn.principal.accountId, state);
+      states.delete(conn.id);
+    },
+    /** Subscribes all or nothing: any stream the device may not follow refuses the whole request. */
+    async subscribe(conn: LiveConnection, cursors: Array<{ stream: string; since: number }>) {
+      const state = states.get(conn.id);
+      if (!state) return { ok: false as const, code: 'UNAUTHENTICATED' as const, denied: [] };
+      state.grants = await store.grants.listForGrantee(conn.principal.accountId);
+      const t = now();
+      const denied: Array<{ stream: string; code: string }> = [];
+      for (const c of cursors) {
+        const d = decideAccess(conn.principal, c.stream, 'live', state.grants, t);
+        if (!d.ok) denied.push({ stream: c.stream, code: d.code });
+      }
+      if (denied.length > 0) return { ok: false as const, code: denied[0]!.code, denied };
+      for (const c of cursors) {
+        state.subs.set(c.stream, c.since);
+        index(byStream, c.stream).add(state);
+        state.dirty.add(c.stream);
+      }
+      armTimer(state);
+      void flush(state);
+      return { ok: true as const };
+    },
+    unsubscribe(conn: LiveConnection, streams: string[]): void {
+      const state = states.get(conn.id);
+      if (!state) return;
+      for (const s of streams) {
+        state.subs.delete(s);
+        state.dirty.delete(s);
+        unindex(byStream, s, state);
+      }
+    },
+    /** A grant of `granteeId` changed in this process: re-decide its connections now. */
+    async grantsChanged(granteeId: string): Promise<void> {
+      const set = byAccount.get(granteeId);
+      if (!set) return;
+      await Promise.all([...set].map((state) => reevaluate(state, true)));
+    },
+    /** Re-decides every grantee connection (called on a timer, and by tests that move the clock). */
+    async sweep(): Promise<void> {
+      await Promise.all(
+        [...states.values()].filter((s) => s.grants.length > 0).map((state) => reevaluate(state, true)),
+      );
+    },
+    closeDevice(deviceId: string, reason: string): number {
+      let n = 0;
+      for (const state of [...states.values()]) {
+        if (state.conn.principal.deviceId === deviceId) {
+          state.conn.close(4001, reason);
+          n++;
+        }
+      }
+      return n;
+    },
+    closeAll(code: number, reason: string): void {
+      for (const state of [...states.values()]) state.conn.close(code, reason);
+    },
+    size: (): number => states.size,
+    subscriptions: (): number => [...states.values()].reduce((n, s) => n + s.subs.size, 0),
+    stop(): void {
+      unsubscribeCommit();
+      for (const state of states.values()) if (state.timer) clearTimeout(state.timer);
+    },
+  };
+};
+
+export type Hub = ReturnType<typeof createHub>;

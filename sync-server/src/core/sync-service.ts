@@ -1,0 +1,569 @@
+/**
+ * Transport-independent sync operations: the WebSocket plugin (and tests) call these with an
+ * authenticated principal and an already schema-validated request.
+ *
+ * Invariants:
+ * - Every operation on a stream passes `decideAccess` at the moment it runs (clock injected); pulls and
+ *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
+ * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
+ *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
+ *   the current key epoch, revision tags that move forward, and audit append-only.
+ * - A pushed batch commits atomically in the store; a rejected row stores nothing.
+ * - Re-pushing a revision that is already stored answers `ok` (idempotent retries).
+ * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
+ * problems come back as `{ status: 'error', code }` rows beside accepted ones.
+ */
+import { CLINICAL_STREAM_TYPES, STREAM_TYPES, newId, type StreamType } from '@hale/model';
+import {
+  auditSignaturePayload,
+  docSignaturePayload,
+  envelopeSignaturePayload,
+  grantSignaturePayload,
+  parseRevTag,
+  parseStreamId,
+  revocationSignaturePayload,
+  type ErrorCode,
+  type Grant as WireGrant,
+  type KeyEnvelope,
+  type PullFrame,
+  type PushFrame,
+  type PushResult,
+  type ServedDoc,
+  type SignedGrant,
+  type SignedRevocation,
+  type StreamAccess,
+  type StreamCheckpoint,
+  type DeniedStream,
+} from '@hale/protocol';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  canonicalBytes,
+  concatBytes,
+  hexEncode,
+  sealTo,
+  sha256,
+  signCanonical,
+  utf8Encode,
+  verifyCanonical,
+  type Ed25519,
+} from '@hale/crypto';
+import type { Doc, DocWrite, Grant, SyncStore } from '../store/index';
+import { isStoreError } from '../store/index';
+import { decideAccess, grantIsActive, grantedStreams, type Operation, type Principal } from './access';
+
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+export interface ServerIdentity {
+  serverId: string;
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export interface AuthenticatedDevice extends Principal {
+  devicePublicKey: Uint8Array;
+}
+
+export interface AccessEvent {
+  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up';
+  stream: string;
+  count: number;
+}
+
+export interface SyncServiceDeps {
+  store: SyncStore;
+  now: () => number;
+  ed: Ed25519;
+  server: ServerIdentity;
+  /** Called after grants of `granteeId` changed, so live connections re-evaluate at once. */
+  onGrantsChanged?: (granteeId: string, patientId: string) => void;
+  onPush?: (outcome: 'ok' | 'conflict' | 'error', count: number) => void;
+}
+
+export const toServedDoc = (doc: Doc): ServedDoc => {
+  const out: ServedDoc = {
+    stream: doc.stream as ServedDoc['stream'],
+    id: doc.id,
+    rev: doc.rev,
+    deleted: doc.deleted,
+    epoch: doc.epoch,
+    ct: base64urlEncode(doc.ct),
+    author: doc.author,
+    seq: doc.seq,
+    at: doc.at,
+  };
+  if (doc.sig !== undefined) out.sig = doc.sig;
+  if (doc.audit !== undefined) out.audit = doc.audit;
+  return out;
+};
+
+const b64 = (text: string, what: string): Uint8Array => {
+  const r = base64urlDecode(text);
+  if (!r.ok) throw new ServiceError('BAD_MESSAGE', `${what}: not base64url`);
+  return r.value;
+};
+
+/** Verifies an Ed25519 signature over a protocol payload (which carries its own domain label). */
+export const verifyPayload = async (
+  ed: Ed25519,
+  publicKey: Uint8Array,
+  payload: { label: string },
+  sig: string,
+): Promise<boolean> => {
+  const s = base64urlDecode(sig);
+  if (!s.ok) return false;
+  return verifyCanonical(ed, publicKey, payload.label, payload, s.value);
+};
+
+export const signPayload = async (
+  ed: Ed25519,
+  secretKey: Uint8Array,
+  payload: { label: string },
+): Promise<string> => base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
+
+/** Hash that links an audit entry to the same author's next one. */
+export const auditEntryHash = (payload: { label: string }, sig: string): string => {
+  const s = base64urlDecode(sig);
+  return base64urlEncode(
+    sha256(
+      concatBytes(utf8Encode(payload.label), canonicalBytes(payload), s.ok ? s.value : new Uint8Array()),
+    ),
+  );
+};
+
+export const createSyncService = (deps: SyncServiceDeps) => {
+  const { store, now, ed } = deps;
+  const iso = (): string => new Date(now()).toISOString();
+
+  const grantsFor = (p: Principal): Promise<Grant[]> =>
+    p.role === 'provider' || p.role === 'patient'
+      ? store.grants.listForGrantee(p.accountId)
+      : Promise.resolve([]);
+
+  const epochOf = async (stream: string): Promise<number> =>
+    (await store.envelopes.currentEpoch(stream)) ?? 0;
+
+  const listStreams = async (p: Principal): Promise<StreamAccess[]> => {
+    const t = now();
+    const own = STREAM_TYPES.map((type) => ({
+      stream: `${p.accountId}/${type}`,
+      patientId: p.accountId,
+      type,
+      access: 'owner' as const,
+    }));
+    const granted = grantedStreams(await grantsFor(p), p.accountId, t);
+    const all = [...own, ...granted];
+    const heads = await store.docs.streamHeads(all.map((s) => s.stream));
+    const out: StreamAccess[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const s = all[i]!;
+      const entry: StreamAccess = {
+        stream: s.stream as StreamAccess['stream'],
+        patientId: s.patientId,
+        type: s.type,
+        access: s.access,
+        head: heads[i]?.head ?? 0,
+        epoch: await epochOf(s.stream),
+      };
+      if ('grantId' in s && s.grantId !== undefined) {
+        entry.grantId = s.grantId;
+        entry.expiresAt = s.expiresAt;
+      }
+      out.push(entry);
+    }
+    return out;
+  };
+
+  // ---- server access events, sealed to the patient and hash-chained per patient ----
+  const chainLocks = new Map<string, Promise<unknown>>();
+  const appendAccessEvents = async (
+    p: Principal,
+    patientId: string,
+    events: AccessEvent[],
+  ): Promise<void> => {
+    if (events.length === 0) return;
+    const previous = chainLocks.get(patientId) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const account = await store.accounts.get(patientId);
+      if (!account) return;
+      const wrapping = base64urlDecode(account.wrappingPublicKey);
+      if (!wrapping.ok) return;
+      const chainKey = `audit-chain/${deps.server.serverId}/${patientId}`;
+      const chainRaw = await store.meta.get(chainKey);
+      let chain = chainRaw
+        ? (JSON.parse(chainRaw) as { seq: number; hash: string | null })
+        : { seq: 0, hash: null };
+      const rows: DocWrite[] = [];
+      for (const event of events) {
+        const at = iso();
+        const body = {
+          kind: 'AccessEvent',
+          action: event.action,
+          actorId: p.accountId,
+          actorDeviceId: p.deviceId,
+          stream: event.stream,
+          count: event.count,
+          at,
+        };
+        const ct = sealTo(wrapping.value, canonicalBytes(body));
+        const doc = {
+          stream: `${patientId}/audit`,
+          id: newId(now),
+          rev: `1-${hexEncode(sha256(ct)).slice(0, 24)}`,
+          deleted: false,
+          epoch: 0,
+          ct: base64urlEncode(ct),
+          author: deps.server.serverId,
+          audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at },
+        };
+        const payload = auditSignaturePayload(doc as Parameters<typeof auditSignaturePayload>[0]);
+        const sig = await signPayload(ed, deps.server.secretKey, payload);
+        chain = { seq: chain.seq + 1, hash: auditEntryHash(payload, sig) };
+        rows.push({
+          doc: { ...doc, ct, size: ct.byteLength, sig },
+          assumedRev: null,
+        });
+      }
+      await store.docs.writeDocs(rows, iso());
+      await store.meta.put(chainKey, JSON.stringify(chain));
+    });
+    chainLocks.set(
+      patientId,
+      next.catch(() => undefined),
+    );
+    await next;
+  };
+
+  const recordGranteeAccess = async (p: Principal, events: AccessEvent[]): Promise<void> => {
+    const byPatient = new Map<string, AccessEvent[]>();
+    for (const e of events) {
+      const parsed = parseStreamId(e.stream);
+      if (!parsed.ok || parsed.value.patientId === p.accountId) continue;
+      const list = byPatient.get(parsed.value.patientId) ?? [];
+      list.push(e);
+      byPatient.set(parsed.value.patientId, list);
+    }
+    for (const [patientId, list] of byPatient) await appendAccessEvents(p, patientId, list);
+  };
+
+  const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) =>
+    decideAccess(p, stream, op, grants ?? (await grantsFor(p)), now());
+
+  const pull = async (
+    p: Principal,
+    frame: Pick<PullFrame, 'streams' | 'limit' | 'maxBytes'>,
+  ): Promise<{ docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] }> => {
+    const grants = await grantsFor(p);
+    const t = now();
+    let budgetDocs = frame.limit;
+    let budgetBytes = frame.maxBytes;
+    const docs: ServedDoc[] = [];
+    const streams: StreamCheckpoint[] = [];
+    const denied: DeniedStream[] = [];
+    const events: AccessEvent[] = [];
+    for (const cursor of frame.streams) {
+      const decision = decideAccess(p, cursor.stream, 'pull', grants, t);
+      if (!decision.ok) {
+        denied.push({ stream: cursor.stream, code: decision.code });
+        continue;
+      }
+      if (budgetDocs <= 0 || budgetBytes <= 0) {
+        streams.push({ stream: cursor.stream, checkpoint: cursor.since, done: false });
+        continue;
+      }
+      const page = await store.docs.readDocs(cursor.stream, cursor.since, budgetDocs, budgetBytes);
+      for (const d of page.docs) {
+        docs.push(toServedDoc(d));
+        budgetBytes -= d.ct.byteLength;
+      }
+      budgetDocs -= page.docs.length;
+      streams.push({ stream: cursor.stream, checkpoint: page.checkpoint, done: page.done });
+      if (page.docs.length > 0 && decision.level !== 'owner') {
+        events.push({ action: 'pull', stream: cursor.stream, count: page.docs.length });
+      }
+    }
+    await recordGranteeAccess(p, events);
+    return { docs, streams, denied };
+  };
+
+  const needsSignature = (stream: string, p: Principal): boolean => {
+    const parsed = parseStreamId(stream);
+    if (!parsed.ok) return true;
+    const type: StreamType = parsed.value.type;
+    return type === 'audit' || CLINICAL_STREAM_TYPES.includes(type) || parsed.value.patientId !== p.accountId;
+  };
+
+  const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
+    const grants = await grantsFor(p);
+    const t = now();
+    const results: Array<PushResult | null> = [];
+    const writes: DocWrite[] = [];
+    const writeIndex: number[] = [];
+    const epochs = new Map<string, number>();
+    const events = new Map<string, number>();
+    const rowError = (stream: string, id: string, code: ErrorCode, message: string): PushResult => ({
+      status: 'error',
+      stream: stream as PushResult['stream'],
+      id,
+      code,
+      message,
+    });
+    for (const [i, row] of frame.rows.entries()) {
+      const { doc, assumedRev } = row;
+      const decision = decideAccess(p, doc.stream, 'push', grants, t);
+      if (!decision.ok) {
+        results.push(rowError(doc.stream, doc.id, decision.code, decision.message));
+        continue;
+      }
+      if (doc.author !== p.deviceId) {
+        results.push(rowError(doc.stream, doc.id, 'FORBIDDEN', 'author must be the pushing device'));
+        continue;
+      }
+      const isAudit = doc.stream.endsWith('/audit');
+      if (isAudit) {
+        if (assumedRev !== null || doc.audit === undefined || doc.deleted) {
+          results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
+          continue;
+        }
+      } else {
+        if (doc.audit !== undefined) {
+          results.push(rowError(doc.stream, doc.id, 'BAD_MESSAGE', 'audit header outside the audit stream'));
+          continue;
+        }
+        let current = epochs.get(doc.stream);
+        if (current === undefined) {
+          current = await epochOf(doc.stream);
+          epochs.set(doc.stream, current);
+        }
+        if (doc.epoch !== current) {
+          results.push(
+            rowError(
+              doc.stream,
+              doc.id,
+              'STALE_EPOCH',
+              `stream key epoch is ${current}; the document was sealed under ${doc.epoch}`,
+            ),
+          );
+          continue;
+        }
+        const next = parseRevTag(doc.rev);
+        const prev = assumedRev === null ? null : parseRevTag(assumedRev);
+        if (!next || (prev !== null && next.n <= prev.n)) {
+          results.push(rowError(doc.stream, doc.id, 'REV_MISMATCH', 'revision number must increase'));
+          continue;
+        }
+      }
+      if (doc.sig === undefined && needsSignature(doc.stream, p)) {
+        results.push(
+          rowError(doc.stream, doc.id, 'BAD_SIGNATURE', 'this record must be signed by its author'),
+        );
+        continue;
+      }
+      if (doc.sig !== undefined) {
+        const payload =
+          isAudit && doc.audit
+            ? auditSignaturePayload({ ...doc, audit: doc.audit })
+            : docSignaturePayload(doc);
+        if (!(await verifyPayload(ed, p.devicePublicKey, payload, doc.sig))) {
+          results.push(rowError(doc.stream, doc.id, 'BAD_SIGNATURE', 'author signature does not verify'));
+          continue;
+        }
+      }
+      const ct = b64(doc.ct, 'ct');
+      const input: DocWrite['doc'] = {
+        stream: doc.stream,
+        id: doc.id,
+        rev: doc.rev,
+        deleted: doc.deleted,
+        epoch: doc.epoch,
+        ct,
+        size: ct.byteLength,
+        author: doc.author,
+      };
+      if (doc.sig !== undefined) input.sig = doc.sig;
+      if (doc.audit !== undefined) input.audit = doc.audit;
+      writes.push({ doc: input, assumedRev });
+      writeIndex.push(i);
+      results.push(null);
+      if (decision.level !== 'owner' && !isAudit) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+    }
+    if (writes.length > 0) {
+      const written = await store.docs.writeDocs(writes, new Date(t).toISOString());
+      for (const [k, result] of written.entries()) {
+        const i = writeIndex[k]!;
+        const doc = frame.rows[i]!.doc;
+        if (result.status === 'ok') {
+          results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
+        } else if (result.status === 'conflict') {
+          if (result.master && result.master.rev === doc.rev) {
+            // The same revision is already stored: a retry of an acknowledged write.
+            results[i] = {
+              status: 'ok',
+              stream: doc.stream,
+              id: doc.id,
+              rev: doc.rev,
+              seq: result.master.seq,
+            };
+          } else {
+            results[i] = {
+              status: 'conflict',
+              stream: doc.stream,
+              id: doc.id,
+              master: result.master ? toServedDoc(result.master) : null,
+            };
+          }
+        } else {
+          results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+        }
+      }
+    }
+    const final = results.map((r) => r ?? rowError('', '', 'INTERNAL', 'row lost'));
+    for (const r of final) deps.onPush?.(r.status, 1);
+    await recordGranteeAccess(
+      p,
+      [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count })),
+    );
+    return final;
+  };
+
+  const grant = async (p: Principal, signed: SignedGrant): Promise<void> => {
+    const g: WireGrant = signed.grant;
+    if (g.patientId !== p.accountId) throw new ServiceError('FORBIDDEN', 'only the patient grants consent');
+    if (g.granteeId === g.patientId)
+      throw new ServiceError('BAD_MESSAGE', 'a patient cannot grant to itself');
+    if (Date.parse(g.expiresAt) <= Date.parse(g.start)) {
+      throw new ServiceError('BAD_MESSAGE', 'expiresAt must be after start');
+    }
+    const patient = await store.accounts.get(g.patientId);
+    if (!patient) throw new ServiceError('NOT_FOUND', 'patient account not found');
+    const grantee = await store.accounts.get(g.granteeId);
+    if (!grantee) throw new ServiceError('NOT_FOUND', 'grantee account not found');
+    const identity = b64(patient.identityPublicKey, 'identityPublicKey');
+    if (!(await verifyPayload(ed, identity, grantSignaturePayload(g), signed.sig))) {
+      throw new ServiceError('BAD_SIGNATURE', "the grant is not signed by the patient's identity key");
+    }
+    try {
+      await store.grants.put({
+        grantId: g.grantId,
+        patientId: g.patientId,
+        granteeId: g.granteeId,
+        scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
+        start: g.start,
+        expiresAt: g.expiresAt,
+        purpose: g.purpose,
+        issuedAt: g.issuedAt,
+        signed: signed,
+      });
+    } catch (error) {
+      if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
+      const existing = await store.grants.get(g.grantId);
+      if (!existing || JSON.stringify(existing.signed) !== JSON.stringify(signed)) {
+        throw new ServiceError('ALREADY_EXISTS', 'a different grant with this id exists');
+      }
+    }
+    deps.onGrantsChanged?.(g.granteeId, g.patientId);
+  };
+
+  const revoke = async (p: Principal, signed: SignedRevocation): Promise<void> => {
+    const r = signed.revocation;
+    if (r.patientId !== p.accountId) throw new ServiceError('FORBIDDEN', 'only the patient revokes consent');
+    const existing = await store.grants.get(r.grantId);
+    if (!existing || existing.patientId !== r.patientId)
+      throw new ServiceError('NOT_FOUND', 'grant not found');
+    const patient = await store.accounts.get(r.patientId);
+    if (!patient) throw new ServiceError('NOT_FOUND', 'patient account not found');
+    const identity = b64(patient.identityPublicKey, 'identityPublicKey');
+    if (!(await verifyPayload(ed, identity, revocationSignaturePayload(r), signed.sig))) {
+      throw new ServiceError('BAD_SIGNATURE', "the revocation is not signed by the patient's identity key");
+    }
+    // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
+    await store.grants.revoke(r.grantId, iso(), signed);
+    deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
+  };
+
+  const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {
+    // Validate everything first so a bad envelope stores nothing.
+    for (const env of envelopes) {
+      const decision = await check(p, env.stream, 'envelope-publish');
+      if (!decision.ok) throw new ServiceError(decision.code, decision.message, { stream: env.stream });
+      if (env.createdBy !== p.deviceId)
+        throw new ServiceError('FORBIDDEN', 'createdBy must be the publishing device');
+      if (
+        env.sig === undefined ||
+        !(await verifyPayload(ed, p.devicePublicKey, envelopeSignaturePayload(env), env.sig))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'envelope must be signed by the publishing device');
+      }
+      if (!(await store.accounts.get(env.recipient))) {
+        throw new ServiceError('NOT_FOUND', `recipient ${env.recipient} not found`);
+      }
+    }
+    const createdAt = iso();
+    for (const env of envelopes) {
+      const row = {
+        stream: env.stream,
+        epoch: env.epoch,
+        recipient: env.recipient,
+        keyId: env.keyId,
+        wrapped: JSON.stringify({ wrapped: env.wrapped, sig: env.sig ?? null }),
+        createdBy: env.createdBy,
+        createdAt,
+      };
+      await store.envelopes.put(row);
+    }
+  };
+
+  const getEnvelopes = async (p: Principal, streams?: string[]): Promise<KeyEnvelope[]> => {
+    const grants = await grantsFor(p);
+    const t = now();
+    const rows = await store.envelopes.list(p.accountId, streams);
+    const out: KeyEnvelope[] = [];
+    const counts = new Map<string, number>();
+    for (const row of rows) {
+      const decision = decideAccess(p, row.stream, 'envelope-fetch', grants, t);
+      if (!decision.ok) continue;
+      const packed = JSON.parse(row.wrapped) as { wrapped: string; sig: string | null };
+      const env: KeyEnvelope = {
+        stream: row.stream as KeyEnvelope['stream'],
+        epoch: row.epoch,
+        recipient: row.recipient,
+        keyId: row.keyId,
+        wrapped: packed.wrapped,
+        createdBy: row.createdBy,
+      };
+      if (packed.sig !== null) env.sig = packed.sig;
+      out.push(env);
+      if (decision.level !== 'owner') counts.set(row.stream, (counts.get(row.stream) ?? 0) + 1);
+    }
+    await recordGranteeAccess(
+      p,
+      [...counts].map(([stream, count]) => ({ action: 'key-fetch' as const, stream, count })),
+    );
+    return out;
+  };
+
+  return {
+    listStreams,
+    pull,
+    push,
+    grant,
+    revoke,
+    putEnvelopes,
+    getEnvelopes,
+    check,
+    grantsFor,
+    recordGranteeAccess,
+    grantIsActive,
+  };
+};
+
+export type SyncService = ReturnType<typeof createSyncService>;

@@ -1,0 +1,49 @@
+import { ERROR_CODES, isErrorCode, type ErrorCode } from '@hale/protocol';
+import { isStoreError } from './store/index';
+import { ServiceError } from './core/sync-service';
+
+export interface HttpError {
+  status: number;
+  body: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */
+export const toHttpError = (error: unknown): HttpError => {
+  if (error instanceof ServiceError) {
+    const body: HttpError['body'] = { code: error.code, message: error.message };
+    if (error.details) body.details = error.details;
+    return { status: ERROR_CODES[error.code].http, body };
+  }
+  if (isStoreError(error)) {
+    const code: ErrorCode =
+      error.code === 'ALREADY_EXISTS'
+        ? 'ALREADY_EXISTS'
+        : error.code === 'NOT_FOUND'
+          ? 'NOT_FOUND'
+          : error.code === 'INVALID'
+            ? 'BAD_MESSAGE'
+            : error.code === 'UNAVAILABLE'
+              ? 'UNAVAILABLE'
+              : 'INTERNAL';
+    return { status: ERROR_CODES[code].http, body: { code, message: error.message } };
+  }
+  const e = error as { validation?: unknown; statusCode?: number; code?: string; message?: string };
+  if (e && e.validation) {
+    return { status: 400, body: { code: 'BAD_MESSAGE', message: e.message ?? 'invalid request' } };
+  }
+  if (e && e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return { status: 413, body: { code: 'TOO_LARGE', message: 'request body too large' } };
+  }
+  if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code: ErrorCode =
+      e.statusCode === 413 ? 'TOO_LARGE' : e.statusCode === 404 ? 'NOT_FOUND' : 'BAD_MESSAGE';
+    return {
+      status: e.statusCode === 413 ? 413 : e.statusCode === 404 ? 404 : 400,
+      body: { code, message: e.message ?? code },
+    };
+  }
+  if (e && typeof e.code === 'string' && isErrorCode(e.code)) {
+    return { status: ERROR_CODES[e.code].http, body: { code: e.code, message: e.message ?? e.code } };
+  }
+  return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
+};

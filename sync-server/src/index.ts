@@ -1,0 +1,6 @@
+export { buildApp, type BuildAppOptions, type HaleServer } from './app';
+export { DEFAULT_CONFIG, parseCommandLine, usage, type ServerConfig } from './config';
+export { createLogger } from './logger';
+export * from './store/index';
+export { createNodeEd25519 } from './core/node-ed25519';
+export { decideAccess, type Principal, type Operation } from './core/access';

@@ -1,0 +1,83 @@
+#!/usr/bin/env -S npx tsx
+// Start entry: `npm start` from the repository root. buildApp() knows nothing about listening or
+// signals; this file owns the process: flags, listen, graceful shutdown, backup and restore commands.
+import { parseCommandLine, usage, ConfigError } from './config';
+import { buildApp } from './app';
+import { openSqliteStore, backupSqlite, restoreSqlite } from './store/index';
+import { createLogger } from './logger';
+
+const main = async (): Promise<number> => {
+  let parsed;
+  try {
+    parsed = parseCommandLine(process.argv.slice(2), process.env);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${message}\n\n${usage()}\n`);
+    return 2;
+  }
+  const { command, config } = parsed;
+  if (command === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (command === 'backup') {
+    const store = await openSqliteStore({ dataDir: config.dataDir });
+    try {
+      await backupSqlite(store, parsed.out ?? '');
+      process.stdout.write(`backup written to ${parsed.out}\n`);
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
+  if (command === 'restore') {
+    await restoreSqlite(parsed.from ?? '', config.dataDir, { force: parsed.force });
+    process.stdout.write(`restored ${parsed.from} into ${config.dataDir}\n`);
+    return 0;
+  }
+
+  const logger = createLogger(config.logLevel);
+  const store = await openSqliteStore({ dataDir: config.dataDir });
+  const server = await buildApp({ config, store, logger });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, draining');
+    const force = setTimeout(() => {
+      logger.error('drain timed out, exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 5_000);
+    force.unref();
+    server
+      .close()
+      .then(() => store.close())
+      .then(() => {
+        logger.info('store closed cleanly');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  const address = await server.app.listen({ host: config.host, port: config.port });
+  logger.info({ address, dataDir: config.dataDir }, 'hale sync server listening');
+  return -1;
+};
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

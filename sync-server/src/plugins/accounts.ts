@@ -1,0 +1,286 @@
+/**
+ * Accounts, devices and sessions over HTTP.
+ *
+ * Invariants: an account id is self-certifying (derived from its identity key) and every registration,
+ * device certificate and device revocation is signed by that identity key, so the server cannot be talked
+ * into binding a device to someone else's account. Challenges are single-use and expire after
+ * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
+ * with their device. Revoking a device closes its live connections at once.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import {
+  CHALLENGE_TTL_MS,
+  HTTP_ROUTES,
+  SESSION_TTL_MS,
+  SUPPORTED_VERSIONS,
+  accountSignaturePayload,
+  authSignaturePayload,
+  deviceRevocationPayload,
+  wrappedRootSignaturePayload,
+  type HttpChallengeRequest,
+  type HttpDeviceRequest,
+  type HttpDeviceRevokeRequest,
+  type HttpJoinRequest,
+  type HttpRegisterRequest,
+  type HttpSessionRequest,
+  type HttpAccountParams,
+  type HttpWrappedRootRequest,
+} from '@hale/protocol';
+import {
+  accountIdFromIdentityKey,
+  base64urlDecode,
+  base64urlEncode,
+  randomBytes,
+  sha256,
+  utf8Encode,
+  verifyDeviceCertificate,
+} from '@hale/crypto';
+import type { AppContext } from '../context';
+import { ServiceError, verifyPayload } from '../core/sync-service';
+
+const bytes = (text: string, what: string): Uint8Array => {
+  const r = base64urlDecode(text);
+  if (!r.ok) throw new ServiceError('BAD_MESSAGE', `${what}: not base64url`);
+  return r.value;
+};
+
+export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
+
+/** The rate limiter key for unauthenticated routes. */
+const addressOf = (request: FastifyRequest): string => request.ip;
+
+export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const { store, ed } = ctx;
+  const iso = (ms = ctx.now()): string => new Date(ms).toISOString();
+
+  const verifyCert = async (
+    device: HttpDeviceRequest['device'],
+    accountId: string,
+    identityPublicKey: string,
+  ) => {
+    const verified = await verifyDeviceCertificate(device, ed, { accountId });
+    if (!verified.ok) {
+      throw new ServiceError('BAD_SIGNATURE', `device certificate: ${verified.error.message}`);
+    }
+    if (device.cert.identityPublicKey !== identityPublicKey) {
+      throw new ServiceError(
+        'BAD_SIGNATURE',
+        "device certificate is not signed by the account's identity key",
+      );
+    }
+    return verified.value;
+  };
+
+  app.post<{ Body: HttpRegisterRequest }>(
+    HTTP_ROUTES.register.url,
+    { schema: HTTP_ROUTES.register.schema },
+    async (request, reply) => {
+      const { account, device, sig } = request.body;
+      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      if (accountIdFromIdentityKey(identity) !== account.accountId) {
+        throw new ServiceError('BAD_MESSAGE', 'accountId does not match the identity key');
+      }
+      if (!(await verifyPayload(ed, identity, accountSignaturePayload(account), sig))) {
+        throw new ServiceError('BAD_SIGNATURE', 'registration is not signed by the identity key');
+      }
+      await verifyCert(device, account.accountId, account.identityPublicKey);
+      const existing = await store.accounts.get(account.accountId);
+      if (existing) throw new ServiceError('ALREADY_EXISTS', 'account already registered');
+      const row: Parameters<typeof store.accounts.put>[0] = {
+        accountId: account.accountId,
+        role: account.role,
+        identityPublicKey: account.identityPublicKey,
+        wrappingPublicKey: account.wrappingPublicKey,
+        wrappedRoot: account.wrappedRoot,
+        createdAt: iso(),
+      };
+      if (account.loginName !== undefined) row.loginName = account.loginName;
+      await store.accounts.put(row);
+      await store.devices.put({
+        deviceId: device.cert.deviceId,
+        accountId: account.accountId,
+        cert: device,
+        devicePublicKey: device.cert.devicePublicKey,
+        createdAt: iso(),
+      });
+      request.log.info({ accountId: account.accountId, role: account.role }, 'account registered');
+      return reply.code(201).send({ accountId: account.accountId });
+    },
+  );
+
+  app.post<{ Body: HttpDeviceRequest }>(
+    HTTP_ROUTES.addDevice.url,
+    { schema: HTTP_ROUTES.addDevice.schema },
+    async (request, reply) => {
+      const { device } = request.body;
+      const account = await store.accounts.get(device.cert.accountId);
+      if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+      await verifyCert(device, account.accountId, account.identityPublicKey);
+      const existing = await store.devices.get(device.cert.deviceId);
+      if (existing) {
+        if (existing.revokedAt !== undefined)
+          throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+        if (existing.accountId !== account.accountId)
+          throw new ServiceError('ALREADY_EXISTS', 'device id taken');
+        return reply.code(201).send({ deviceId: existing.deviceId });
+      }
+      await store.devices.put({
+        deviceId: device.cert.deviceId,
+        accountId: account.accountId,
+        cert: device,
+        devicePublicKey: device.cert.devicePublicKey,
+        createdAt: iso(),
+      });
+      request.log.info({ accountId: account.accountId, deviceId: device.cert.deviceId }, 'device added');
+      return reply.code(201).send({ deviceId: device.cert.deviceId });
+    },
+  );
+
+  app.post<{ Body: HttpDeviceRevokeRequest }>(
+    HTTP_ROUTES.revokeDevice.url,
+    { schema: HTTP_ROUTES.revokeDevice.schema },
+    async (request) => {
+      const { revocation, sig } = request.body;
+      const account = await store.accounts.get(revocation.accountId);
+      const device = await store.devices.get(revocation.deviceId);
+      if (!account || !device || device.accountId !== account.accountId) {
+        throw new ServiceError('NOT_FOUND', 'device not found');
+      }
+      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      if (!(await verifyPayload(ed, identity, deviceRevocationPayload(revocation), sig))) {
+        throw new ServiceError('BAD_SIGNATURE', 'revocation is not signed by the identity key');
+      }
+      const revoked = await store.devices.revoke(device.deviceId, iso());
+      const closed = ctx.hub.closeDevice(device.deviceId, 'device revoked');
+      request.log.info({ deviceId: device.deviceId, closed }, 'device revoked');
+      return { deviceId: device.deviceId, revokedAt: revoked.revokedAt ?? iso() };
+    },
+  );
+
+  app.get<{ Params: HttpAccountParams }>(
+    HTTP_ROUTES.getAccount.url,
+    { schema: HTTP_ROUTES.getAccount.schema },
+    async (request) => {
+      const account = await store.accounts.get(request.params.accountId);
+      if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+      const devices = await store.devices.listForAccount(account.accountId);
+      return {
+        accountId: account.accountId,
+        role: account.role,
+        identityPublicKey: account.identityPublicKey,
+        wrappingPublicKey: account.wrappingPublicKey,
+        devices: devices.filter((d) => d.revokedAt === undefined).map((d) => d.cert),
+        revokedDevices: devices.filter((d) => d.revokedAt !== undefined).map((d) => d.deviceId),
+      };
+    },
+  );
+
+  app.post<{ Body: HttpJoinRequest }>(
+    HTTP_ROUTES.join.url,
+    { schema: HTTP_ROUTES.join.schema },
+    async (request) => {
+      // Costly for an attacker by design (the root is wrapped under a memory-hard KDF); still rate limited
+      // per address and answered the same way for unknown names and known ones without a blob.
+      if (!ctx.addressLimiter.take(`join:${addressOf(request)}`, 10)) {
+        throw new ServiceError('RATE_LIMITED', 'too many join attempts; wait and retry');
+      }
+      const account = await store.accounts.getByLogin(request.body.loginName);
+      if (!account) throw new ServiceError('NOT_FOUND', 'no account with this login name');
+      return { accountId: account.accountId, wrappedRoot: account.wrappedRoot };
+    },
+  );
+
+  app.put<{ Body: HttpWrappedRootRequest }>(
+    HTTP_ROUTES.putWrappedRoot.url,
+    { schema: HTTP_ROUTES.putWrappedRoot.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      const account = await store.accounts.get(principal.accountId);
+      if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+      const { wrappedRoot, sig } = request.body;
+      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot });
+      if (!(await verifyPayload(ed, identity, payload, sig))) {
+        throw new ServiceError('BAD_SIGNATURE', 'the new wrapped root is not signed by the identity key');
+      }
+      await store.accounts.updateWrappedRoot(account.accountId, wrappedRoot);
+      return { accountId: account.accountId };
+    },
+  );
+
+  app.get(HTTP_ROUTES.serverInfo.url, { schema: HTTP_ROUTES.serverInfo.schema }, async () => ({
+    serverId: ctx.server.serverId,
+    publicKey: base64urlEncode(ctx.server.publicKey),
+    versions: [...SUPPORTED_VERSIONS],
+  }));
+
+  app.post<{ Body: HttpChallengeRequest }>(
+    HTTP_ROUTES.challenge.url,
+    { schema: HTTP_ROUTES.challenge.schema },
+    async (request) => {
+      await ctx.loadDevice(request.body.deviceId);
+      const challenge = {
+        challengeId: base64urlEncode(randomBytes(16)),
+        deviceId: request.body.deviceId,
+        nonce: base64urlEncode(randomBytes(32)),
+        expiresAt: iso(ctx.now() + CHALLENGE_TTL_MS),
+      };
+      await store.challenges.put(challenge);
+      return {
+        challengeId: challenge.challengeId,
+        nonce: challenge.nonce,
+        serverId: ctx.server.serverId,
+        expiresAt: challenge.expiresAt,
+      };
+    },
+  );
+
+  app.post<{ Body: HttpSessionRequest }>(
+    HTTP_ROUTES.session.url,
+    { schema: HTTP_ROUTES.session.schema },
+    async (request) => {
+      const { challengeId, deviceId, sig } = request.body;
+      // Taken (deleted) before checking, so a challenge can never be answered twice.
+      const challenge = await store.challenges.take(challengeId);
+      if (!challenge || challenge.deviceId !== deviceId) {
+        throw new ServiceError('CHALLENGE_INVALID', 'unknown or already used challenge');
+      }
+      if (Date.parse(challenge.expiresAt) <= ctx.now()) {
+        throw new ServiceError('CHALLENGE_INVALID', 'challenge expired');
+      }
+      const device = await ctx.loadDevice(deviceId);
+      const payload = authSignaturePayload({
+        nonce: challenge.nonce,
+        deviceId,
+        serverId: ctx.server.serverId,
+      });
+      if (!(await verifyPayload(ed, device.devicePublicKey, payload, sig))) {
+        ctx.metrics.refusals.inc({ code: 'BAD_SIGNATURE' });
+        throw new ServiceError('BAD_SIGNATURE', 'challenge signature does not verify');
+      }
+      const token = base64urlEncode(randomBytes(32));
+      const expiresAt = iso(ctx.now() + SESSION_TTL_MS);
+      await store.sessions.put({
+        tokenHash: tokenHash(token),
+        deviceId,
+        accountId: device.accountId,
+        expiresAt,
+      });
+      return { token, expiresAt };
+    },
+  );
+};
+
+/** Builds the bearer-session resolver used by every authenticated route. */
+export const createAuthenticator = (ctx: Pick<AppContext, 'store' | 'now' | 'loadDevice'>) => {
+  return async (request: FastifyRequest) => {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9_.-]{16,512})$/.exec(header) : null;
+    if (!match?.[1]) throw new ServiceError('UNAUTHENTICATED', 'missing or malformed bearer token');
+    const session = await ctx.store.sessions.get(tokenHash(match[1]));
+    if (!session) throw new ServiceError('UNAUTHENTICATED', 'unknown session');
+    if (Date.parse(session.expiresAt) <= ctx.now())
+      throw new ServiceError('SESSION_EXPIRED', 'session expired');
+    return ctx.loadDevice(session.deviceId);
+  };
+};

@@ -1,0 +1,142 @@
+/**
+ * Encrypted file blobs (HealthDocument files, message attachments), chunked and resumable.
+ *
+ * Invariants: a blob belongs to one stream and every transfer passes the same consent decision as that
+ * stream (upload = push rights, download = read rights), at the moment of the request. Each chunk's
+ * sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the one the
+ * uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed from
+ * the store one at a time: a 100 MB file never sits in memory whole.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import {
+  HTTP_ROUTES,
+  MAX_CHUNK_BYTES,
+  OCTET_STREAM,
+  type HttpBlobChunkParams,
+  type HttpBlobCreateRequest,
+  type HttpBlobParams,
+} from '@hale/protocol';
+import { base64urlEncode, sha256 } from '@hale/crypto';
+import type { AppContext } from '../context';
+import { ServiceError } from '../core/sync-service';
+
+export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const { store } = ctx;
+
+  app.addContentTypeParser(
+    OCTET_STREAM,
+    { parseAs: 'buffer', bodyLimit: MAX_CHUNK_BYTES },
+    (_req, body, done) => done(null, body),
+  );
+
+  const manifestFor = async (blobId: string) => {
+    const manifest = await store.blobs.getManifest(blobId);
+    if (!manifest) throw new ServiceError('NOT_FOUND', 'blob not found');
+    return manifest;
+  };
+
+  const allow = async (
+    principal: Awaited<ReturnType<AppContext['authenticate']>>,
+    stream: string,
+    op: 'blob-up' | 'blob-down',
+  ) => {
+    const decision = await ctx.service.check(principal, stream, op);
+    if (!decision.ok) throw new ServiceError(decision.code, decision.message);
+    return decision;
+  };
+
+  app.post<{ Body: HttpBlobCreateRequest }>(
+    HTTP_ROUTES.createBlob.url,
+    { schema: HTTP_ROUTES.createBlob.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      const body = request.body;
+      await allow(principal, body.stream, 'blob-up');
+      const expectedChunks = Math.max(1, Math.ceil(body.size / body.chunkSize));
+      if (body.chunkCount !== expectedChunks || body.digests.length !== body.chunkCount) {
+        throw new ServiceError('BAD_MESSAGE', 'chunkCount and digests must match size / chunkSize');
+      }
+      await store.blobs.putManifest({
+        blobId: body.blobId,
+        stream: body.stream,
+        size: body.size,
+        chunkSize: body.chunkSize,
+        chunkCount: body.chunkCount,
+        digests: body.digests,
+        createdBy: principal.deviceId,
+        createdAt: new Date(ctx.now()).toISOString(),
+      });
+      return { blobId: body.blobId, have: await store.blobs.chunkIndexes(body.blobId) };
+    },
+  );
+
+  app.put<{ Params: HttpBlobChunkParams; Body: Buffer }>(
+    HTTP_ROUTES.putChunk.url,
+    { schema: HTTP_ROUTES.putChunk.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      const manifest = await manifestFor(request.params.blobId);
+      const decision = await allow(principal, manifest.stream, 'blob-up');
+      const { index } = request.params;
+      if (index >= manifest.chunkCount)
+        throw new ServiceError('BAD_MESSAGE', 'chunk index outside the manifest');
+      const body = request.body;
+      if (!Buffer.isBuffer(body)) throw new ServiceError('BAD_MESSAGE', `body must be ${OCTET_STREAM}`);
+      if (base64urlEncode(sha256(body)) !== manifest.digests[index]) {
+        throw new ServiceError('DIGEST_MISMATCH', `chunk ${index} does not match its announced digest`);
+      }
+      await store.blobs.putChunk(
+        manifest.blobId,
+        index,
+        new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      );
+      if (decision.level !== 'owner') {
+        await ctx.service.recordGranteeAccess(principal, [
+          { action: 'blob-up', stream: manifest.stream, count: 1 },
+        ]);
+      }
+      return { have: await store.blobs.chunkIndexes(manifest.blobId) };
+    },
+  );
+
+  app.get<{ Params: HttpBlobParams }>(
+    HTTP_ROUTES.getBlob.url,
+    { schema: HTTP_ROUTES.getBlob.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      const manifest = await manifestFor(request.params.blobId);
+      await allow(principal, manifest.stream, 'blob-down');
+      const have = await store.blobs.chunkIndexes(manifest.blobId);
+      return {
+        blobId: manifest.blobId,
+        stream: manifest.stream,
+        size: manifest.size,
+        chunkSize: manifest.chunkSize,
+        chunkCount: manifest.chunkCount,
+        digests: manifest.digests,
+        have,
+        complete: have.length === manifest.chunkCount,
+      };
+    },
+  );
+
+  app.get<{ Params: HttpBlobChunkParams }>(
+    HTTP_ROUTES.getChunk.url,
+    { schema: HTTP_ROUTES.getChunk.schema },
+    async (request, reply) => {
+      const principal = await ctx.authenticate(request);
+      const manifest = await manifestFor(request.params.blobId);
+      const decision = await allow(principal, manifest.stream, 'blob-down');
+      const chunk = await store.blobs.getChunk(manifest.blobId, request.params.index);
+      if (!chunk) throw new ServiceError('NOT_FOUND', 'chunk not uploaded yet');
+      if (decision.level !== 'owner') {
+        await ctx.service.recordGranteeAccess(principal, [
+          { action: 'blob-down', stream: manifest.stream, count: 1 },
+        ]);
+      }
+      reply.header('content-type', OCTET_STREAM);
+      reply.header('x-hale-digest', manifest.digests[request.params.index] ?? '');
+      return reply.send(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    },
+  );
+};

@@ -1,0 +1,450 @@
+// Test harness: a real server on a loopback port over a real SQLite file, and minimal real devices
+// (keys, certificates, signed frames over a real WebSocket). Used by the server's tests and benchmarks.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import {
+  accountSignaturePayload,
+  authSignaturePayload,
+  decodeServerFrame,
+  docSignaturePayload,
+  auditSignaturePayload,
+  envelopeSignaturePayload,
+  grantSignaturePayload,
+  revocationSignaturePayload,
+  deviceRevocationPayload,
+  encodeFrame,
+  type ClientFrame,
+  type Grant,
+  type GrantScopeEntry,
+  type KeyEnvelope,
+  type PushDoc,
+  type ServerFrame,
+} from '@hale/protocol';
+import {
+  TEST_KDF,
+  base64urlEncode,
+  certifyDevice,
+  contentRevisionTag,
+  deriveAccountKeys,
+  deriveInitialStreamKey,
+  deriveRevisionTagKey,
+  generateDeviceKeys,
+  generateRootSecret,
+  hexEncode,
+  keyId,
+  sealRecord,
+  sha256,
+  signCanonical,
+  wrapKey,
+  wrapRootWithPassphrase,
+  type AccountKeys,
+  type DeviceKeys,
+  type Ed25519,
+} from '@hale/crypto';
+import { newId } from '@hale/model';
+import { buildApp, type BuildAppOptions, type HaleServer } from '../app';
+import { openSqliteStore, type SqliteStore } from '../store/index';
+import { createNodeEd25519 } from '../core/node-ed25519';
+
+export const ed: Ed25519 = createNodeEd25519();
+
+export const sign = async (secretKey: Uint8Array, payload: { label: string }): Promise<string> =>
+  base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
+
+export interface TestServer {
+  server: HaleServer;
+  store: SqliteStore;
+  dataDir: string;
+  url: string;
+  wsUrl: string;
+  clock: { now: number; advance(ms: number): void };
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export const startServer = async (
+  options: { dataDir?: string; config?: BuildAppOptions['config']; realClock?: boolean } = {},
+): Promise<TestServer> => {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
+  const store = await openSqliteStore({ dataDir });
+  const clock = {
+    now: Date.now(),
+    advance(ms: number) {
+      this.now += ms;
+    },
+  };
+  const server = await buildApp({
+    store,
+    now: options.realClock ? Date.now : () => clock.now,
+    config: {
+      rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
+      rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
+      ...options.config,
+    },
+  });
+  const address = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    server,
+    store,
+    dataDir,
+    url: address,
+    wsUrl: `${address.replace('http', 'ws')}/sync`,
+    clock,
+    async stop({ keepData = false } = {}) {
+      await server.close();
+      await store.close();
+      if (!keepData) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+};
+
+export interface TestDevice {
+  keys: DeviceKeys;
+  deviceId: string;
+}
+
+export interface TestAccount {
+  root: Uint8Array;
+  keys: AccountKeys;
+  accountId: string;
+  role: 'patient' | 'provider';
+  device: TestDevice;
+  loginName: string;
+}
+
+const iso = (ms = Date.now()): string => new Date(ms).toISOString();
+
+export const http = async (
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: unknown }> => {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(base + url, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+};
+
+export const makeDeviceCert = async (
+  account: { keys: AccountKeys; accountId: string },
+  keys: DeviceKeys,
+  name = 'test device',
+) =>
+  certifyDevice(
+    account.keys.identity.secretKey,
+    {
+      accountId: account.accountId,
+      deviceId: keys.deviceId,
+      devicePublicKey: keys.publicKey,
+      name,
+      createdAt: iso(),
+      identityPublicKey: account.keys.identity.publicKey,
+    },
+    ed,
+  );
+
+let loginCounter = 0;
+
+export const registerAccount = async (
+  t: TestServer,
+  role: 'patient' | 'provider' = 'patient',
+): Promise<TestAccount> => {
+  const root = generateRootSecret();
+  const keys = deriveAccountKeys(root);
+  const deviceKeys = generateDeviceKeys();
+  const loginName = `user${++loginCounter}${Date.now().toString(36)}`;
+  const account = {
+    accountId: keys.accountId,
+    role,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+    wrappedRoot: (await wrapRootWithPassphrase(root, 'correct horse battery staple', TEST_KDF)) as never,
+    loginName,
+    createdAt: iso(),
+  };
+  const device = await makeDeviceCert({ keys, accountId: keys.accountId }, deviceKeys);
+  const sig = await sign(keys.identity.secretKey, accountSignaturePayload(account));
+  const res = await http(t.url, 'POST', '/v1/accounts', { account, device, sig });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return {
+    root,
+    keys,
+    accountId: keys.accountId,
+    role,
+    device: { keys: deviceKeys, deviceId: deviceKeys.deviceId },
+    loginName,
+  };
+};
+
+export const addDevice = async (t: TestServer, account: TestAccount): Promise<TestDevice> => {
+  const keys = generateDeviceKeys();
+  const device = await makeDeviceCert(account, keys, 'second device');
+  const res = await http(t.url, 'POST', '/v1/devices', { device });
+  if (res.status !== 201) throw new Error(`add device failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { keys, deviceId: keys.deviceId };
+};
+
+export const revokeDevice = async (t: TestServer, account: TestAccount, device: TestDevice) => {
+  const revocation = {
+    v: 1 as const,
+    accountId: account.accountId,
+    deviceId: device.deviceId,
+    revokedAt: iso(),
+  };
+  const sig = await sign(account.keys.identity.secretKey, deviceRevocationPayload(revocation));
+  return http(t.url, 'POST', '/v1/devices/revoke', { revocation, sig });
+};
+
+export const sessionToken = async (t: TestServer, device: TestDevice): Promise<string> => {
+  const c = await http(t.url, 'POST', '/v1/auth/challenge', { deviceId: device.deviceId });
+  if (c.status !== 200) throw new Error(`challenge failed: ${c.status} ${JSON.stringify(c.body)}`);
+  const { challengeId, nonce, serverId } = c.body as { challengeId: string; nonce: string; serverId: string };
+  const sig = await sign(
+    device.keys.secretKey,
+    authSignaturePayload({ nonce, deviceId: device.deviceId, serverId }),
+  );
+  const s = await http(t.url, 'POST', '/v1/auth/session', { challengeId, deviceId: device.deviceId, sig });
+  if (s.status !== 200) throw new Error(`session failed: ${s.status} ${JSON.stringify(s.body)}`);
+  return (s.body as { token: string }).token;
+};
+
+/** A real WebSocket client speaking the protocol; replies are matched by rid, other frames collected. */
+export interface WsClient {
+  ws: WebSocket;
+  unsolicited: ServerFrame[];
+  request<T extends ServerFrame = ServerFrame>(frame: ClientFrame): Promise<T>;
+  sendRaw(data: string | Buffer): void;
+  nextFrame(): Promise<ServerFrame>;
+  waitFor<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, timeoutMs?: number): Promise<T>;
+  rid(): number;
+  close(): Promise<void>;
+}
+
+export const openWs = async (t: TestServer): Promise<WsClient> => {
+  const ws = new WebSocket(t.wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const pending = new Map<number, (f: ServerFrame) => void>();
+  const unsolicited: ServerFrame[] = [];
+  const waiters: Array<(f: ServerFrame) => boolean> = [];
+  let anyWaiter: ((f: ServerFrame) => void) | null = null;
+  ws.on('message', (data: Buffer) => {
+    const decoded = decodeServerFrame(data.toString('utf8'));
+    if (!decoded.ok) throw new Error(`server sent an invalid frame: ${decoded.error.message}`);
+    const frame = decoded.value;
+    if (anyWaiter) {
+      const w = anyWaiter;
+      anyWaiter = null;
+      w(frame);
+      return;
+    }
+    const rid = 'rid' in frame ? frame.rid : undefined;
+    if (rid !== undefined && pending.has(rid)) {
+      pending.get(rid)!(frame);
+      pending.delete(rid);
+      return;
+    }
+    unsolicited.push(frame);
+    for (let i = 0; i < waiters.length; i++) {
+      if (waiters[i]!(frame)) {
+        waiters.splice(i, 1);
+        break;
+      }
+    }
+  });
+  let rid = 1;
+  return {
+    ws,
+    unsolicited,
+    rid: () => rid++,
+    request<T extends ServerFrame>(frame: ClientFrame): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const r = 'rid' in frame ? frame.rid : undefined;
+        const timer = setTimeout(() => reject(new Error(`no reply to ${frame.t}`)), 10_000);
+        const done = (f: ServerFrame) => {
+          clearTimeout(timer);
+          resolve(f as T);
+        };
+        if (r === undefined) anyWaiter = done;
+        else pending.set(r, done);
+        ws.send(encodeFrame(frame));
+      });
+    },
+    sendRaw: (data) => ws.send(data),
+    nextFrame: () =>
+      new Promise<ServerFrame>((resolve) => {
+        anyWaiter = resolve;
+      }),
+    waitFor<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, timeoutMs = 5_000): Promise<T> {
+      const found = unsolicited.find(pred);
+      if (found) {
+        unsolicited.splice(unsolicited.indexOf(found), 1);
+        return Promise.resolve(found);
+      }
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
+        waiters.push((f) => {
+          if (!pred(f)) return false;
+          clearTimeout(timer);
+          unsolicited.splice(unsolicited.indexOf(f), 1);
+          resolve(f);
+          return true;
+        });
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (ws.readyState === ws.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        ws.close();
+      }),
+  };
+};
+
+/** Opens a socket and completes hello → challenge → auth for the device. */
+export const connect = async (t: TestServer, device: TestDevice): Promise<WsClient> => {
+  const client = await openWs(t);
+  const challenge = await client.request({ t: 'hello', versions: [1], deviceId: device.deviceId });
+  if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${JSON.stringify(challenge)}`);
+  const sig = await sign(
+    device.keys.secretKey,
+    authSignaturePayload({ nonce: challenge.nonce, deviceId: device.deviceId, serverId: challenge.serverId }),
+  );
+  const ready = await client.request({ t: 'auth', sig });
+  if (ready.t !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(ready)}`);
+  return client;
+};
+
+export const streamOf = (patientId: string, type: string) => `${patientId}/${type}` as PushDoc['stream'];
+
+/** A real sealed record under the patient's derived epoch-0 key, with a content revision tag. */
+export const makeDoc = async (
+  patient: TestAccount,
+  author: TestDevice,
+  type: string,
+  data: unknown,
+  options: {
+    id?: string;
+    rv?: number;
+    deleted?: boolean;
+    epoch?: number;
+    key?: Uint8Array;
+    signed?: boolean;
+  } = {},
+): Promise<PushDoc> => {
+  const stream = streamOf(patient.accountId, type);
+  const id = options.id ?? newId();
+  const rv = options.rv ?? 1;
+  const deleted = options.deleted ?? false;
+  const key = options.key ?? deriveInitialStreamKey(patient.root, stream);
+  const epoch0 = deriveInitialStreamKey(patient.root, stream);
+  const ct = sealRecord(key, { stream, id, epoch: options.epoch ?? 0, rev: rv }, data);
+  const rev = contentRevisionTag(deriveRevisionTagKey(epoch0), {
+    stream,
+    id,
+    rev: rv,
+    deleted,
+    data: data,
+  });
+  const doc: PushDoc = {
+    stream,
+    id,
+    rev,
+    deleted,
+    epoch: options.epoch ?? 0,
+    ct: base64urlEncode(ct),
+    author: author.deviceId,
+  };
+  if (options.signed ?? true) doc.sig = await sign(author.keys.secretKey, docSignaturePayload(doc));
+  return doc;
+};
+
+export const makeAuditDoc = async (
+  patient: TestAccount,
+  author: TestDevice,
+  options: { authorSeq?: number; prevHash?: string | null } = {},
+): Promise<PushDoc> => {
+  const stream = streamOf(patient.accountId, 'audit');
+  const ct = base64urlEncode(sha256(new TextEncoder().encode(`entry ${Math.random()}`)));
+  const doc = {
+    stream,
+    id: newId(),
+    rev: `1-${hexEncode(sha256(new TextEncoder().encode(ct))).slice(0, 24)}`,
+    deleted: false,
+    epoch: 0,
+    ct,
+    author: author.deviceId,
+    audit: { authorSeq: options.authorSeq ?? 1, prevHash: options.prevHash ?? null, at: iso() },
+  };
+  return { ...doc, sig: await sign(author.keys.secretKey, auditSignaturePayload(doc)) };
+};
+
+export const makeGrant = async (
+  patient: TestAccount,
+  grantee: TestAccount,
+  scope: GrantScopeEntry[],
+  options: { start?: number; expiresAt?: number; purpose?: string; signer?: Uint8Array } = {},
+) => {
+  const now = Date.now();
+  const grant: Grant = {
+    v: 1,
+    grantId: newId(),
+    patientId: patient.accountId,
+    granteeId: grantee.accountId,
+    scope,
+    start: iso(options.start ?? now - 1000),
+    expiresAt: iso(options.expiresAt ?? now + 48 * 3600_000),
+    purpose: options.purpose ?? 'treatment',
+    issuedAt: iso(now),
+  };
+  return {
+    grant,
+    sig: await sign(options.signer ?? patient.keys.identity.secretKey, grantSignaturePayload(grant)),
+  };
+};
+
+export const makeRevocation = async (patient: TestAccount, grantId: string) => {
+  const revocation = { v: 1 as const, grantId, patientId: patient.accountId, revokedAt: iso() };
+  return {
+    revocation,
+    sig: await sign(patient.keys.identity.secretKey, revocationSignaturePayload(revocation)),
+  };
+};
+
+export const makeEnvelope = async (
+  patient: TestAccount,
+  author: TestDevice,
+  recipient: TestAccount,
+  type: string,
+  epoch = 0,
+  key?: Uint8Array,
+): Promise<KeyEnvelope> => {
+  const stream = streamOf(patient.accountId, type);
+  const k = key ?? deriveInitialStreamKey(patient.root, stream);
+  const env = {
+    stream,
+    epoch,
+    recipient: recipient.accountId,
+    keyId: keyId(k),
+    wrapped: wrapKey(k, recipient.keys.wrapping.publicKey, { stream, epoch }),
+    createdBy: author.deviceId,
+  };
+  return { ...env, sig: await sign(author.keys.secretKey, envelopeSignaturePayload(env)) };
+};
