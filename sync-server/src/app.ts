@@ -1,7 +1,6 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import type { Logger } from 'pino';
 import { MAX_FRAME_BYTES, MAX_HTTP_BODY_BYTES } from '@hale/protocol';
 import {
   base64urlDecode,
@@ -29,7 +28,7 @@ import { syncWsPlugin } from './plugins/sync-ws';
 export interface BuildAppOptions {
   config?: Partial<ServerConfig>;
   store: SyncStore;
-  logger?: Logger | false;
+  logger?: FastifyBaseLogger | false;
   /** Injected clock (ms since epoch); tests move it to cross grant boundaries. */
   now?: () => number;
   ed?: Ed25519;

@@ -13,13 +13,7 @@
  * Failure modes: a store error while delivering leaves the cursor where it was and retries on the next
  * commit or sweep; a socket that fails to send is closed by its owner.
  */
-import {
-  MAX_BATCH_BYTES,
-  MAX_BATCH_DOCS,
-  encodeFrame,
-  type ServerFrame,
-  type StreamAccess,
-} from '@hale/protocol';
+import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, type ServerFrame, type StreamAccess } from '@hale/protocol';
 import type { Grant, StreamHead, SyncStore } from '../store/index';
 import { decideAccess, grantedStreams, nextGrantBoundary } from './access';
 import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
