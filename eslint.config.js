@@ -18,7 +18,14 @@ export default tseslint.config(
       '@typescript-eslint/no-import-type-side-effects': 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@hale/*/*'], message: 'Import packages only through their index (exports map).' }] },
+        {
+          patterns: [
+            {
+              group: ['@hale/*/*', '!@hale/sync-server/testing'],
+              message: 'Import packages only through their exports map.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,0 +1,238 @@
+// The typed record API the app uses: every write is validated against the model first and lands in
+// the local store at once (offline first); replication carries it to the server later.
+import { map, type Observable } from 'rxjs';
+import {
+  RECORD_KINDS,
+  newId,
+  validateRecord,
+  type RecordKind,
+  type RecordOf,
+  type ValidationFailed,
+} from '@hale/model';
+import type { PlainRecord } from '../sync/record-codec';
+
+export type RecordErrorCode =
+  'VALIDATION_FAILED' | 'NOT_FOUND' | 'NOT_STORABLE' | 'NOT_WRITABLE' | 'KIND_MISMATCH';
+
+export class RecordError extends Error {
+  constructor(
+    readonly code: RecordErrorCode,
+    message: string,
+    readonly detail?: ValidationFailed,
+  ) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}
+
+/** Fields every record gets from the store, not from the caller. */
+type Managed = 'id' | 'patientId' | 'createdAt' | 'updatedAt';
+export type RecordInput<K extends RecordKind> = Omit<RecordOf<K>, Managed> & Partial<Pick<RecordOf<K>, 'id'>>;
+
+export interface StoredRecord<K extends RecordKind = RecordKind> {
+  kind: K;
+  record: RecordOf<K>;
+  /** Device id that wrote this version, and its account. */
+  author: string;
+  by: string;
+  /** True while a concurrent edit awaits a person's decision; `conflictData` holds the other side. */
+  conflict: boolean;
+  conflictData: Record<string, unknown> | null;
+  rv: number;
+}
+
+export interface RecordsDeps {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  collection: any;
+  accountId: string;
+  deviceId: string;
+  now: () => number;
+  /** Whether this device may write the stream (own streams, or a write grant). */
+  canWrite: (stream: string) => boolean;
+  onWrite: (id: string) => void;
+}
+
+const streamFor = (kind: RecordKind, patientId: string): string => {
+  const type = RECORD_KINDS[kind].streamType;
+  if (type === null) throw new RecordError('NOT_STORABLE', `${kind} records are not stored in a stream`);
+  return `${patientId}/${type}`;
+};
+
+const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
+  kind: doc.kind as K,
+  record: doc.data as unknown as RecordOf<K>,
+  author: doc.author,
+  by: doc.by,
+  conflict: doc.conflict,
+  conflictData: doc.conflictData,
+  rv: doc.rv,
+});
+
+export const createRecords = (deps: RecordsDeps) => {
+  const { collection } = deps;
+  const iso = (): string => new Date(deps.now()).toISOString();
+
+  const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
+    const result = validateRecord(kind, value);
+    if (!result.ok) throw new RecordError('VALIDATION_FAILED', result.error.message, result.error);
+    return result.value;
+  };
+
+  const load = async (id: string): Promise<PlainRecord | null> => {
+    const doc = await collection.findOne(id).exec();
+    return doc ? (doc.toJSON() as PlainRecord) : null;
+  };
+
+  const requireWritable = (stream: string): void => {
+    if (!deps.canWrite(stream)) {
+      throw new RecordError('NOT_WRITABLE', `this device may not write ${stream} (no write consent)`);
+    }
+  };
+
+  const write = async (doc: Omit<PlainRecord, '_deleted'>): Promise<void> => {
+    await collection.upsert(doc);
+    deps.onWrite(doc.id);
+  };
+
+  return {
+    /** Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field. */
+    async add<K extends RecordKind>(kind: K, input: RecordInput<K>, options: { patientId?: string } = {}) {
+      const patientId = options.patientId ?? deps.accountId;
+      const stream = streamFor(kind, patientId);
+      requireWritable(stream);
+      const now = iso();
+      const record = validated(kind, {
+        ...input,
+        id: input.id ?? newId(deps.now),
+        patientId,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await write({
+        id: record.id,
+        stream,
+        kind,
+        patientId,
+        updatedAt: now,
+        rv: 1,
+        epoch: 0,
+        author: deps.deviceId,
+        by: deps.accountId,
+        conflict: false,
+        data: record as unknown as Record<string, unknown>,
+        conflictData: null,
+      });
+      return record;
+    },
+
+    async update<K extends RecordKind>(kind: K, id: string, patch: Partial<Omit<RecordOf<K>, Managed>>) {
+      const current = await load(id);
+      if (!current) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
+      if (current.kind !== kind)
+        throw new RecordError('KIND_MISMATCH', `${id} is a ${current.kind}, not a ${kind}`);
+      requireWritable(current.stream);
+      const now = iso();
+      const record = validated(kind, {
+        ...current.data,
+        ...patch,
+        id,
+        patientId: current.patientId,
+        updatedAt: now,
+      });
+      await write({
+        ...current,
+        updatedAt: now,
+        rv: current.rv + 1,
+        author: deps.deviceId,
+        by: deps.accountId,
+        data: record as unknown as Record<string, unknown>,
+      });
+      return record;
+    },
+
+    async remove(id: string): Promise<void> {
+      const doc = await collection.findOne(id).exec();
+      if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
+      const current = doc.toJSON() as PlainRecord;
+      requireWritable(current.stream);
+      // A version bump first, so the tombstone has its own revision and the delete is attributable.
+      await collection.upsert({
+        ...current,
+        rv: current.rv + 1,
+        updatedAt: iso(),
+        author: deps.deviceId,
+        by: deps.accountId,
+      });
+      const latest = await collection.findOne(id).exec();
+      await latest.remove();
+      deps.onWrite(id);
+    },
+
+    async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {
+      const doc = await load(id);
+      return doc ? toStored<K>(doc) : null;
+    },
+
+    async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
+      const selector: Record<string, unknown> = { kind };
+      if (options.patientId !== undefined) selector['patientId'] = options.patientId;
+      const query = collection.find({
+        selector,
+        sort: [{ updatedAt: 'desc' }],
+        ...(options.limit ? { limit: options.limit } : {}),
+      });
+      const docs = (await query.exec()) as Array<{ toJSON(): PlainRecord }>;
+      return docs.map((d) => toStored<K>(d.toJSON()));
+    },
+
+    observe<K extends RecordKind>(
+      kind: K,
+      options: { patientId?: string } = {},
+    ): Observable<StoredRecord<K>[]> {
+      const selector: Record<string, unknown> = { kind };
+      if (options.patientId !== undefined) selector['patientId'] = options.patientId;
+      const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$ as Observable<
+        Array<{ toJSON(): PlainRecord }>
+      >;
+      return $.pipe(map((docs) => docs.map((d) => toStored<K>(d.toJSON()))));
+    },
+
+    /** Records with an unresolved concurrent edit. */
+    async conflicts(): Promise<StoredRecord[]> {
+      const docs = (await collection.find({ selector: { conflict: true } }).exec()) as Array<{
+        toJSON(): PlainRecord;
+      }>;
+      return docs.map((d) => toStored(d.toJSON()));
+    },
+
+    /** Settles a conflict: keep this version, take the other side, or store merged content. */
+    async resolveConflict<K extends RecordKind>(id: string, choice: 'keep' | 'other' | Partial<RecordOf<K>>) {
+      const current = await load(id);
+      if (!current) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
+      requireWritable(current.stream);
+      const kind = current.kind as K;
+      const { _conflictFrom: _ignored, ...other } = current.conflictData ?? {};
+      const base =
+        choice === 'keep'
+          ? current.data
+          : choice === 'other'
+            ? { ...current.data, ...other }
+            : { ...current.data, ...choice };
+      const now = iso();
+      const record = validated(kind, { ...base, id, patientId: current.patientId, updatedAt: now });
+      await write({
+        ...current,
+        updatedAt: now,
+        rv: current.rv + 1,
+        author: deps.deviceId,
+        by: deps.accountId,
+        conflict: false,
+        conflictData: null,
+        data: record as unknown as Record<string, unknown>,
+      });
+      return record;
+    },
+  };
+};
+
+export type Records = ReturnType<typeof createRecords>;

@@ -1,0 +1,145 @@
+// An unlocked device: its encrypted store, its connection, its keys and the typed record API, wired
+// together. Everything platform-specific (WebSocket, storage, fetch-backed account lookup, clock) is
+// injected, so the same code runs in Chromium, Electron and Node tests.
+import type { RxStorage } from 'rxdb';
+import { chooseEd25519, type AccountKeys, type DeviceKeys, type Ed25519 } from '@hale/crypto';
+import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
+import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
+import { createKeyring } from '../sync/keyring';
+import { createDeviceDirectory, type AccountDevicesInfo } from '../sync/device-directory';
+import { createSyncEngine, type RemovedStream } from '../sync/engine';
+import { createRecords } from '../records/records';
+
+export interface SessionAccount {
+  accountId: string;
+  role: 'patient' | 'provider';
+  root: Uint8Array;
+  keys: AccountKeys;
+  device: DeviceKeys;
+}
+
+export interface SessionOptions {
+  account: SessionAccount;
+  /** Base URL of the sync server, e.g. http://127.0.0.1:8787; the WebSocket is `${ws}/sync`. */
+  serverUrl: string;
+  createWebSocket: WebSocketFactory;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  storage: RxStorage<any, any>;
+  getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
+  ed?: Ed25519;
+  now?: () => number;
+  dbName?: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  validation?: any;
+  batchSize?: number;
+  onPurged?: (removed: RemovedStream, count: number) => void;
+  /** Start offline (the app can call goOnline later). */
+  offline?: boolean;
+}
+
+const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
+
+export const openDeviceSession = async (options: SessionOptions) => {
+  const { account } = options;
+  const now = options.now ?? Date.now;
+  const ed = options.ed ?? (await chooseEd25519());
+  const db: DeviceDb = await openDeviceDb({
+    name: options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase(),
+    storage: options.storage,
+    atRestKey: account.keys.localKey,
+    ...(options.validation ? { validation: options.validation } : {}),
+  });
+  const collection = db.records;
+  const meta = {
+    async get<T>(key: string): Promise<T | null> {
+      const doc = await db.getLocal<{ value: T }>(`meta-${key}`);
+      return doc ? (doc.get('value') as T) : null;
+    },
+    async set<T>(key: string, value: T): Promise<void> {
+      await db.upsertLocal(`meta-${key}`, { value });
+    },
+  };
+  const directory = createDeviceDirectory({ ed, getAccount: options.getAccount, now });
+  let engineRef: ReturnType<typeof createSyncEngine> | null = null;
+  const connection = createConnection({
+    url: wsUrlOf(options.serverUrl),
+    createWebSocket: options.createWebSocket,
+    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    ed,
+    onFrame: (frame) => engineRef?.onFrame(frame),
+    onStatus: (status: ConnectionStatus) => engineRef?.onStatus(status),
+    onReady: () => {
+      void engineRef?.onReady().catch(() => undefined);
+    },
+  });
+  const keyring = createKeyring({
+    accountId: account.accountId,
+    root: account.root,
+    keys: account.keys,
+    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    ed,
+    fetchEnvelopes: async (streams) => {
+      const reply = await connection.request<EnvelopesFrame>(
+        streams ? { t: 'getEnvelopes', streams: streams as KeyEnvelope['stream'][] } : { t: 'getEnvelopes' },
+      );
+      return reply.envelopes;
+    },
+    publishEnvelopes: async (envelopes) => {
+      for (let i = 0; i < envelopes.length; i += 1000) {
+        await connection.request({ t: 'putEnvelopes', envelopes: envelopes.slice(i, i + 1000) });
+      }
+    },
+    deviceKey: directory.deviceKey,
+  });
+  const engine = createSyncEngine({
+    collection,
+    connection,
+    keyring,
+    ed,
+    accountId: account.accountId,
+    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    deviceKey: directory.deviceKey,
+    now,
+    replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
+    meta,
+    ...(options.onPurged ? { onPurged: options.onPurged } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  });
+  engineRef = engine;
+  const records = createRecords({
+    collection,
+    accountId: account.accountId,
+    deviceId: account.device.deviceId,
+    now,
+    canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
+    onWrite: (id) => engine.notePending(id),
+  });
+  await engine.start();
+  if (!options.offline) connection.start();
+
+  return {
+    account,
+    db,
+    records,
+    keyring,
+    directory,
+    connection,
+    engine,
+    sync: {
+      state$: engine.state$,
+      state: engine.state,
+      quarantine: engine.quarantine,
+      goOffline: (): void => connection.stop(),
+      goOnline: (): void => connection.start(),
+      awaitInSync: () => engine.awaitInSync(),
+    },
+    async close(): Promise<void> {
+      connection.stop();
+      await engine.stop();
+      await db.close();
+    },
+  };
+};
+
+export type Session = Awaited<ReturnType<typeof openDeviceSession>>;

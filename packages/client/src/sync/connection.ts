@@ -1,0 +1,264 @@
+/**
+ * The device's one WebSocket to the sync server: authentication, request/reply by rid, reconnects.
+ *
+ * Invariants:
+ * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
+ * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
+ *   error and ignored, never acted on.
+ * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
+ *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
+ * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
+ * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
+ * surface as a fatal state with the server's reason; everything else is retried.
+ */
+import {
+  SUPPORTED_VERSIONS,
+  authSignaturePayload,
+  decodeServerFrame,
+  encodeFrame,
+  type ClientFrame,
+  type ServerFrame,
+} from '@hale/protocol';
+import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
+
+/** The subset of the WHATWG WebSocket the client needs (browser, Electron and `ws` all provide it). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type WebSocketFactory = (url: string) => WebSocketLike;
+
+export type ConnectionStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
+
+export class SyncError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(message);
+    this.name = 'SyncError';
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type RequestFrame = DistributiveOmit<Exclude<ClientFrame, { t: 'hello' } | { t: 'auth' }>, 'rid'>;
+
+export interface ConnectionOptions {
+  url: string;
+  createWebSocket: WebSocketFactory;
+  device: { deviceId: string; secretKey: Uint8Array };
+  ed: Ed25519;
+  /** Unsolicited frames (`changes`, `accessChanged`, errors without rid). */
+  onFrame: (frame: ServerFrame) => void;
+  onStatus?: (status: ConnectionStatus, reason?: string) => void;
+  onReady?: () => void;
+  backoff?: { initialMs: number; maxMs: number };
+  requestTimeoutMs?: number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+}
+
+const FATAL_CODES = new Set(['DEVICE_REVOKED', 'UNSUPPORTED_VERSION', 'BAD_SIGNATURE']);
+
+export const createConnection = (options: ConnectionOptions) => {
+  const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+  const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  const backoff = options.backoff ?? { initialMs: 250, maxMs: 15_000 };
+  const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  let ws: WebSocketLike | null = null;
+  let status: ConnectionStatus = 'offline';
+  let attempt = 0;
+  let reconnectTimer: unknown = null;
+  let nextRid = 1;
+  const pending = new Map<
+    number,
+    { resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: unknown }
+  >();
+  let readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  let lastReason: string | undefined;
+
+  const setStatus = (next: ConnectionStatus, reason?: string): void => {
+    status = next;
+    lastReason = reason;
+    options.onStatus?.(next, reason);
+  };
+
+  const failPending = (error: SyncError): void => {
+    for (const [rid, p] of pending) {
+      clearTimer(p.timer);
+      p.reject(error);
+      pending.delete(rid);
+    }
+  };
+
+  const scheduleReconnect = (): void => {
+    if (status === 'stopped' || status === 'fatal' || reconnectTimer !== null) return;
+    const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    attempt++;
+    reconnectTimer = setTimer(() => {
+      reconnectTimer = null;
+      open();
+    }, delay);
+  };
+
+  const open = (): void => {
+    if (status === 'stopped' || status === 'fatal') return;
+    setStatus('connecting');
+    let socket: WebSocketLike;
+    try {
+      socket = options.createWebSocket(options.url);
+    } catch (error) {
+      setStatus('offline', error instanceof Error ? error.message : String(error));
+      scheduleReconnect();
+      return;
+    }
+    ws = socket;
+    let phase: 'hello' | 'auth' | 'ready' = 'hello';
+    const sendRaw = (frame: ClientFrame): void => socket.send(encodeFrame(frame));
+    socket.onopen = () => {
+      sendRaw({ t: 'hello', versions: [...SUPPORTED_VERSIONS], deviceId: options.device.deviceId });
+    };
+    socket.onmessage = (ev) => {
+      if (ws !== socket) return;
+      const text = typeof ev.data === 'string' ? ev.data : null;
+      if (text === null) return;
+      const decoded = decodeServerFrame(text);
+      if (!decoded.ok) {
+        options.onFrame({
+          t: 'error',
+          code: 'BAD_MESSAGE',
+          message: `invalid frame from server: ${decoded.error.message}`,
+        });
+        return;
+      }
+      const frame = decoded.value;
+      if (phase === 'hello') {
+        if (frame.t === 'challenge') {
+          phase = 'auth';
+          const payload = authSignaturePayload({
+            nonce: frame.nonce,
+            deviceId: options.device.deviceId,
+            serverId: frame.serverId,
+          });
+          void signCanonical(options.ed, options.device.secretKey, payload.label, payload).then((sig) => {
+            if (ws === socket) sendRaw({ t: 'auth', sig: base64urlEncode(sig) });
+          });
+          return;
+        }
+      } else if (phase === 'auth' && frame.t === 'ready') {
+        phase = 'ready';
+        attempt = 0;
+        setStatus('ready');
+        const waiters = readyWaiters;
+        readyWaiters = [];
+        for (const w of waiters) w.resolve();
+        options.onReady?.();
+        return;
+      }
+      if (frame.t === 'error' && phase !== 'ready') {
+        if (FATAL_CODES.has(frame.code)) {
+          setStatus('fatal', `${frame.code}: ${frame.message}`);
+          const waiters = readyWaiters;
+          readyWaiters = [];
+          for (const w of waiters) w.reject(new SyncError(frame.code, frame.message, false));
+        } else {
+          lastReason = `${frame.code}: ${frame.message}`;
+        }
+        return;
+      }
+      const rid = 'rid' in frame ? frame.rid : undefined;
+      if (rid !== undefined) {
+        const p = pending.get(rid);
+        if (p) {
+          pending.delete(rid);
+          clearTimer(p.timer);
+          p.resolve(frame);
+          return;
+        }
+      }
+      if (frame.t === 'error' && FATAL_CODES.has(frame.code))
+        setStatus('fatal', `${frame.code}: ${frame.message}`);
+      options.onFrame(frame);
+    };
+    socket.onclose = (ev) => {
+      if (ws !== socket) return;
+      ws = null;
+      failPending(new SyncError('NETWORK', `connection closed (${ev.code} ${ev.reason})`, true));
+      if (status !== 'stopped' && status !== 'fatal') {
+        setStatus('offline', lastReason ?? `closed ${ev.code}`);
+        scheduleReconnect();
+      }
+    };
+    socket.onerror = () => {
+      // onclose follows and owns the reconnect.
+    };
+  };
+
+  const whenReady = (): Promise<void> => {
+    if (status === 'ready') return Promise.resolve();
+    if (status === 'fatal' || status === 'stopped') {
+      return Promise.reject(
+        new SyncError(status === 'fatal' ? 'FATAL' : 'STOPPED', lastReason ?? status, false),
+      );
+    }
+    return new Promise((resolve, reject) => readyWaiters.push({ resolve, reject }));
+  };
+
+  return {
+    start(): void {
+      if (status === 'stopped' || status === 'fatal') status = 'offline';
+      if (ws === null && reconnectTimer === null) open();
+    },
+    stop(): void {
+      setStatus('stopped');
+      if (reconnectTimer !== null) clearTimer(reconnectTimer);
+      reconnectTimer = null;
+      const socket = ws;
+      ws = null;
+      socket?.close(1000, 'client stopped');
+      failPending(new SyncError('STOPPED', 'connection stopped', false));
+      const waiters = readyWaiters;
+      readyWaiters = [];
+      for (const w of waiters) w.reject(new SyncError('STOPPED', 'connection stopped', false));
+    },
+    /** Drops the socket as a network failure would (tests, and "go offline" in the UI). */
+    drop(): void {
+      ws?.close(4000, 'dropped by client');
+    },
+    status: (): ConnectionStatus => status,
+    reason: (): string | undefined => lastReason,
+    whenReady,
+    async request<T extends ServerFrame = ServerFrame>(frame: RequestFrame): Promise<T> {
+      await whenReady();
+      const socket = ws;
+      if (!socket) throw new SyncError('NETWORK', 'not connected', true);
+      const rid = nextRid++;
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimer(() => {
+          pending.delete(rid);
+          reject(new SyncError('TIMEOUT', `no reply to ${frame.t} within ${requestTimeout} ms`, true));
+          socket.close(4000, 'request timeout');
+        }, requestTimeout);
+        pending.set(rid, {
+          resolve: (f) => {
+            if (f.t === 'error') reject(new SyncError(f.code, f.message, true));
+            else resolve(f as T);
+          },
+          reject,
+          timer,
+        });
+        socket.send(encodeFrame({ ...frame, rid } as ClientFrame));
+      });
+    },
+  };
+};
+
+export type Connection = ReturnType<typeof createConnection>;

@@ -1,0 +1,455 @@
+/**
+ * The replication engine: one RxDB replication of the device's `records` collection over the device's
+ * one WebSocket, multiplexing every stream the device may follow.
+ *
+ * Invariants:
+ * - Encryption happens inside the push handler (so conflicts come back as plaintext to RxDB's conflict
+ *   handler) and decryption of pulls before RxDB sees them; RxDB never stores ciphertext, the server never
+ *   sees plaintext.
+ * - Checkpoints are per stream ({ s: { [stream]: seq } }): a stream that becomes readable (new grant)
+ *   starts at 0, so the device receives its whole history.
+ * - A served document this device cannot open, or whose tag, author or signature does not verify, is
+ *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
+ *   record it could not read, so server state is never overwritten with an empty or stale copy.
+ * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
+ *   dropped with the purge of that stream.
+ * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
+ *   progress and errors with a reason a person can act on.
+ * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag);
+ * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record.
+ */
+import { Subject, type Observable, BehaviorSubject } from 'rxjs';
+import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
+import type { RxReplicationPullStreamItem, WithDeleted } from 'rxdb';
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DOCS,
+  type AccessChangedFrame,
+  type ChangesFrame,
+  type PulledFrame,
+  type PushedFrame,
+  type PushRow,
+  type ServedDoc,
+  type ServerFrame,
+  type StreamAccess,
+  type StreamsFrame,
+} from '@hale/protocol';
+import type { Ed25519 } from '@hale/crypto';
+import type { Connection } from './connection';
+import type { Keyring } from './keyring';
+import { decodeRecord, encodeRecord, tagOf, type DecodeFailure, type PlainRecord } from './record-codec';
+
+export interface StreamCheckpoint {
+  s: Record<string, number>;
+}
+
+export interface SyncIssue {
+  code: string;
+  message: string;
+  stream?: string;
+  id?: string;
+  at: string;
+}
+
+export interface QuarantinedItem {
+  stream: string;
+  id: string;
+  seq: number;
+  rev: string;
+  reason: DecodeFailure;
+  message: string;
+  at: string;
+}
+
+export interface SyncState {
+  status: 'offline' | 'connecting' | 'syncing' | 'online' | 'stopped' | 'fatal';
+  pendingWrites: number;
+  lastSyncedAt: string | null;
+  initialSync: { done: number; total: number };
+  errors: SyncIssue[];
+  quarantined: number;
+  streams: number;
+}
+
+export interface RemovedStream {
+  stream: string;
+  reason: 'expired' | 'revoked' | 'device-revoked';
+}
+
+// The collection is typed loosely here so the engine does not depend on the store module's generics.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyCollection = any;
+
+export interface EngineDeps {
+  collection: AnyCollection;
+  connection: Connection;
+  keyring: Keyring;
+  ed: Ed25519;
+  accountId: string;
+  device: { deviceId: string; secretKey: Uint8Array };
+  deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
+  now: () => number;
+  replicationId: string;
+  /** Persisted per-device lists (pending ids, quarantine); injected so the engine stays storage-agnostic. */
+  meta: {
+    get<T>(key: string): Promise<T | null>;
+    set<T>(key: string, value: T): Promise<void>;
+  };
+  /** Called after a stream was purged because access ended (consent expired or revoked). */
+  onPurged?: (removed: RemovedStream, count: number) => void;
+  onAccessChanged?: (frame: AccessChangedFrame) => void;
+  batchSize?: number;
+}
+
+const MAX_ERRORS = 50;
+const MAX_QUARANTINE = 10_000;
+
+export const createSyncEngine = (deps: EngineDeps) => {
+  const { connection, keyring, collection } = deps;
+  const codecDeps = {
+    keyring,
+    ed: deps.ed,
+    device: deps.device,
+    accountId: deps.accountId,
+    deviceKey: deps.deviceKey,
+  };
+  const iso = (): string => new Date(deps.now()).toISOString();
+  const access = new Map<string, StreamAccess>();
+  const subscribed = new Set<string>();
+  const known: Record<string, number> = {};
+  const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
+  const removed$ = new Subject<RemovedStream>();
+  let quarantine: QuarantinedItem[] = [];
+  let pending = new Set<string>();
+  const state$ = new BehaviorSubject<SyncState>({
+    status: 'offline',
+    pendingWrites: 0,
+    lastSyncedAt: null,
+    initialSync: { done: 0, total: 0 },
+    errors: [],
+    quarantined: 0,
+    streams: 0,
+  });
+  const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
+  const report = (issue: Omit<SyncIssue, 'at'>): void => {
+    const errors = [...state$.value.errors, { ...issue, at: iso() }].slice(-MAX_ERRORS);
+    patch({ errors });
+  };
+
+  let initialTotal = 0;
+  let initialDone = 0;
+
+  const updateAccess = (streams: StreamAccess[]): void => {
+    for (const s of streams) {
+      access.set(s.stream, s);
+      keyring.noteServerEpoch(s.stream, s.epoch);
+    }
+    patch({ streams: access.size });
+  };
+
+  const refreshStreams = async (): Promise<void> => {
+    const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
+    access.clear();
+    updateAccess(reply.streams);
+    initialTotal = reply.streams.reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
+    initialDone = 0;
+    patch({ initialSync: { done: 0, total: initialTotal } });
+  };
+
+  const readable = (stream: string): boolean => {
+    const a = access.get(stream);
+    return a !== undefined && !stream.endsWith('/audit');
+  };
+  const writable = (stream: string): boolean => {
+    const a = access.get(stream);
+    return a !== undefined && (a.access === 'owner' || a.access === 'write');
+  };
+
+  const addQuarantine = async (doc: ServedDoc, reason: DecodeFailure, message: string): Promise<void> => {
+    if (quarantine.some((q) => q.stream === doc.stream && q.id === doc.id && q.rev === doc.rev)) return;
+    quarantine = [
+      ...quarantine,
+      { stream: doc.stream, id: doc.id, seq: doc.seq, rev: doc.rev, reason, message, at: iso() },
+    ].slice(-MAX_QUARANTINE);
+    await deps.meta.set('quarantine', quarantine);
+    patch({ quarantined: quarantine.length });
+    report({
+      code: 'QUARANTINED',
+      message: `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
+      stream: doc.stream,
+      id: doc.id,
+    });
+  };
+
+  const decodeAll = async (docs: ServedDoc[]): Promise<PlainRecord[]> => {
+    const out: PlainRecord[] = [];
+    for (const d of docs) {
+      const r = await decodeRecord(codecDeps, d);
+      if (r.ok) out.push(r.record);
+      else await addQuarantine(d, r.reason, r.message);
+      known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
+    }
+    return out;
+  };
+
+  const snapshot = (): StreamCheckpoint => ({ s: { ...known } });
+
+  /** Subscribes every readable stream not yet followed, from where this device stands. */
+  const subscribeAll = async (): Promise<void> => {
+    const cursors = [...access.keys()]
+      .filter((s) => readable(s) && !subscribed.has(s))
+      .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
+    if (cursors.length === 0) return;
+    for (let i = 0; i < cursors.length; i += 2000) {
+      const slice = cursors.slice(i, i + 2000);
+      await connection.request({ t: 'subscribe', streams: slice });
+      for (const c of slice) subscribed.add(c.stream);
+    }
+  };
+
+  const pullHandler = async (
+    lastCheckpoint: StreamCheckpoint | undefined,
+    batchSize: number,
+  ): Promise<{ documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint }> => {
+    if (lastCheckpoint) {
+      for (const [s, seq] of Object.entries(lastCheckpoint.s)) known[s] = Math.max(known[s] ?? 0, seq);
+    }
+    if (access.size === 0) await refreshStreams();
+    patch({ status: 'syncing' });
+    for (;;) {
+      const cursors = [...access.keys()]
+        .filter(readable)
+        .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
+      if (cursors.length === 0) return { documents: [], checkpoint: snapshot() };
+      const reply = await connection.request<PulledFrame>({
+        t: 'pull',
+        streams: cursors,
+        limit: Math.min(batchSize, MAX_BATCH_DOCS),
+        maxBytes: MAX_BATCH_BYTES,
+      });
+      for (const d of reply.denied) {
+        access.delete(d.stream);
+        report({ code: d.code, message: `No longer allowed to read ${d.stream}`, stream: d.stream });
+      }
+      const documents = await decodeAll(reply.docs);
+      for (const s of reply.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
+      initialDone += reply.docs.length;
+      const allDone = reply.streams.every((s) => s.done);
+      patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
+      if (documents.length > 0 || allDone || reply.docs.length === 0) {
+        if (allDone) {
+          patch({
+            status: 'online',
+            lastSyncedAt: iso(),
+            initialSync: { done: initialTotal, total: initialTotal },
+          });
+          void subscribeAll().catch((error: unknown) =>
+            report({
+              code: 'SUBSCRIBE_FAILED',
+              message: error instanceof Error ? error.message : String(error),
+            }),
+          );
+        }
+        return { documents, checkpoint: snapshot() };
+      }
+      // Every document of this page was quarantined: keep going so RxDB does not stall on an empty page.
+    }
+  };
+
+  const pushHandler = async (
+    rows: Array<{
+      newDocumentState: WithDeleted<PlainRecord>;
+      assumedMasterState?: WithDeleted<PlainRecord>;
+    }>,
+  ): Promise<WithDeleted<PlainRecord>[]> => {
+    // Access must be known before deciding what may be sent; this waits for the connection.
+    if (access.size === 0) await refreshStreams();
+    const attempt = async (retryEpoch: boolean): Promise<WithDeleted<PlainRecord>[]> => {
+      const out: PushRow[] = [];
+      const byIndex: number[] = [];
+      for (const [i, row] of rows.entries()) {
+        const doc = row.newDocumentState;
+        if (!writable(doc.stream)) {
+          report({
+            code: 'NOT_WRITABLE',
+            message: `Not allowed to write ${doc.stream}; the change stays on this device only`,
+            stream: doc.stream,
+            id: doc.id,
+          });
+          continue;
+        }
+        const write = await keyring.writeKey(doc.stream);
+        if (!write) {
+          report({
+            code: 'NO_KEY',
+            message: `No key to write ${doc.stream}; will retry`,
+            stream: doc.stream,
+            id: doc.id,
+          });
+          continue;
+        }
+        const encoded = await encodeRecord(codecDeps, doc, write);
+        if (!encoded) continue;
+        const assumedRev = row.assumedMasterState ? await tagOf(keyring, row.assumedMasterState) : null;
+        out.push({ doc: encoded, assumedRev });
+        byIndex.push(i);
+      }
+      if (out.length === 0) return [];
+      const reply = await connection.request<PushedFrame>({ t: 'push', rows: out });
+      const conflicts: WithDeleted<PlainRecord>[] = [];
+      let stale = false;
+      for (const [k, result] of reply.results.entries()) {
+        const row = rows[byIndex[k]!]!;
+        if (result.status === 'ok') {
+          pending.delete(result.id);
+          continue;
+        }
+        if (result.status === 'conflict') {
+          if (result.master === null) {
+            // The server lost or never had the assumed state: retry as a creation.
+            continue;
+          }
+          const decoded = await decodeRecord(codecDeps, result.master);
+          if (decoded.ok) conflicts.push(decoded.record);
+          else {
+            await addQuarantine(result.master, decoded.reason, decoded.message);
+            report({
+              code: 'CONFLICT_UNREADABLE',
+              message:
+                'A newer server version of this record cannot be verified; the local change is kept and not sent',
+              stream: result.stream,
+              id: result.id,
+            });
+          }
+          continue;
+        }
+        if (result.code === 'STALE_EPOCH') {
+          stale = true;
+          continue;
+        }
+        report({
+          code: result.code,
+          message: result.message,
+          stream: result.stream,
+          id: row.newDocumentState.id,
+        });
+      }
+      await deps.meta.set('pending', [...pending]);
+      patch({ pendingWrites: pending.size, lastSyncedAt: iso() });
+      if (stale && retryEpoch) {
+        await refreshStreams();
+        await keyring.refresh();
+        const again = await attempt(false);
+        return [...conflicts, ...again];
+      }
+      return conflicts;
+    };
+    return attempt(true);
+  };
+
+  /** Deletes a stream's local copy without pushing anything for it (access has ended). */
+  const purge = async (removed: RemovedStream): Promise<number> => {
+    access.delete(removed.stream);
+    subscribed.delete(removed.stream);
+    const docs = await collection.find({ selector: { stream: removed.stream } }).exec();
+    const ids: string[] = docs.map((d: { primary: string }) => d.primary);
+    if (ids.length > 0) await collection.bulkRemove(ids);
+    if (typeof collection.cleanup === 'function') await collection.cleanup(0);
+    keyring.forgetStream(removed.stream);
+    delete known[removed.stream];
+    deps.onPurged?.(removed, ids.length);
+    removed$.next(removed);
+    return ids.length;
+  };
+
+  const onFrame = (frame: ServerFrame): void => {
+    if (frame.t === 'changes') void handleChanges(frame);
+    else if (frame.t === 'accessChanged') void handleAccess(frame);
+    else if (frame.t === 'error') report({ code: frame.code, message: frame.message });
+  };
+
+  let liveQueue: Promise<void> = Promise.resolve();
+  const handleChanges = (frame: ChangesFrame): Promise<void> =>
+    (liveQueue = liveQueue.then(async () => {
+      const documents = await decodeAll(frame.docs);
+      for (const s of frame.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
+      pullStream$.next({ documents, checkpoint: snapshot() });
+      patch({ lastSyncedAt: iso() });
+    }));
+
+  const handleAccess = async (frame: AccessChangedFrame): Promise<void> => {
+    deps.onAccessChanged?.(frame);
+    updateAccess(frame.streams);
+    for (const r of frame.removed) {
+      const count = await purge(r);
+      report({
+        code: r.reason === 'expired' ? 'CONSENT_EXPIRED' : 'CONSENT_REVOKED',
+        message: `Access to ${r.stream} ended (${r.reason}); ${count} local record(s) removed from this device`,
+        stream: r.stream,
+      });
+    }
+    if (frame.streams.length > 0) pullStream$.next('RESYNC');
+  };
+
+  let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
+
+  return {
+    state$: state$ as Observable<SyncState>,
+    removed$: removed$ as Observable<RemovedStream>,
+    state: (): SyncState => state$.value,
+    onFrame,
+    async start(): Promise<void> {
+      pending = new Set((await deps.meta.get<string[]>('pending')) ?? []);
+      quarantine = (await deps.meta.get<QuarantinedItem[]>('quarantine')) ?? [];
+      patch({ pendingWrites: pending.size, quarantined: quarantine.length });
+      replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
+        collection,
+        replicationIdentifier: deps.replicationId,
+        live: true,
+        retryTime: 1_000,
+        waitForLeadership: false,
+        autoStart: true,
+        pull: { handler: pullHandler, batchSize: deps.batchSize ?? 500, stream$: pullStream$.asObservable() },
+        push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
+      });
+      replication.error$.subscribe((error) => {
+        const e = error as { code?: string; message?: string; parameters?: { errors?: unknown } };
+        report({ code: e.code ?? 'REPLICATION', message: e.message ?? String(error) });
+      });
+    },
+    /** Called by the client when the connection (re)authenticates. */
+    async onReady(): Promise<void> {
+      subscribed.clear();
+      await refreshStreams();
+      await keyring.refresh().catch(() => 0);
+      pullStream$.next('RESYNC');
+    },
+    onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
+      if (status === 'ready') patch({ status: 'syncing' });
+      else patch({ status });
+      if (status !== 'ready') subscribed.clear();
+    },
+    notePending(id: string): void {
+      pending.add(id);
+      patch({ pendingWrites: pending.size });
+      void deps.meta.set('pending', [...pending]);
+    },
+    writable,
+    readable,
+    access: (): StreamAccess[] => [...access.values()],
+    quarantine: (): QuarantinedItem[] => [...quarantine],
+    refreshStreams,
+    /** Resolves when everything local was pushed and the last pull found nothing new. */
+    async awaitInSync(): Promise<void> {
+      if (!replication) return;
+      await replication.awaitInSync();
+    },
+    async stop(): Promise<void> {
+      await replication?.cancel();
+      replication = null;
+      pullStream$.complete();
+    },
+  };
+};
+
+export type SyncEngine = ReturnType<typeof createSyncEngine>;

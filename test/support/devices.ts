@@ -1,0 +1,66 @@
+// Real devices for end-to-end tests: the client library over RxDB memory storage, talking to a real
+// server on a loopback port through real WebSockets (the `ws` package provides the WHATWG interface).
+import WebSocket from 'ws';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { firstValueFrom, filter, timeout } from 'rxjs';
+import { openDeviceSession, type Session, type SessionAccount, type WebSocketLike } from '@hale/client';
+import { createNodeEd25519 } from '@hale/sync-server';
+import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
+
+export const ed = createNodeEd25519();
+export const createWebSocket = (url: string): WebSocketLike => new WebSocket(url) as unknown as WebSocketLike;
+
+let dbCounter = 0;
+
+export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
+  const res = await fetch(`${t.url}/v1/accounts/${accountId}`);
+  if (res.status !== 200) throw new Error(`getAccount ${res.status}`);
+  return (await res.json()) as {
+    accountId: string;
+    identityPublicKey: string;
+    wrappingPublicKey: string;
+    role: 'patient' | 'provider';
+    devices: unknown[];
+  };
+};
+
+export const sessionAccount = (account: TestAccount, device: TestDevice = account.device): SessionAccount => ({
+  accountId: account.accountId,
+  role: account.role,
+  root: account.root,
+  keys: account.keys,
+  device: device.keys,
+});
+
+export const openDevice = async (
+  t: TestServer,
+  account: TestAccount,
+  options: { device?: TestDevice; offline?: boolean; now?: () => number; batchSize?: number; serverUrl?: string } = {},
+): Promise<Session> =>
+  openDeviceSession({
+    account: sessionAccount(account, options.device),
+    serverUrl: options.serverUrl ?? t.url,
+    createWebSocket,
+    storage: getRxStorageMemory(),
+    getAccount: getAccountFrom(t),
+    ed,
+    dbName: `e2e${++dbCounter}`,
+    ...(options.offline ? { offline: true } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+  });
+
+export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
+
+/** Waits until `check` holds, polling; fails with `what` after `ms`. */
+export const eventually = async (check: () => Promise<boolean> | boolean, what: string, ms = 15_000): Promise<void> => {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+export const waitOnline = (s: Session) =>
+  firstValueFrom(s.sync.state$.pipe(filter((x) => x.status === 'online'), timeout(15_000)));

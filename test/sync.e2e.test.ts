@@ -1,0 +1,40 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exampleRecord } from '@hale/model';
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { Session } from '@hale/client';
+import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
+
+describe('device sync end to end (real server, real sockets, RxDB)', () => {
+  let t: TestServer;
+  const sessions: Session[] = [];
+  beforeEach(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await t.stop();
+  });
+
+  it('a device writes offline, comes online, and the second device of the patient receives it', async () => {
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const a = await openDevice(t, patient, { offline: true });
+    sessions.push(a);
+    const allergy = exampleRecord('Allergy');
+    const { id: _id, patientId: _p, createdAt: _c, updatedAt: _u, ...input } = allergy;
+    const added = await a.records.add('Allergy', { ...input, substance: 'Penicillin' });
+    expect(a.sync.state().pendingWrites).toBe(1);
+
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(b);
+    await waitOnline(b);
+    expect(await b.records.get(added.id)).toBeNull();
+
+    a.sync.goOnline();
+    await eventually(async () => (await b.records.get(added.id)) !== null, 'second device receives the allergy');
+    const got = await b.records.get<'Allergy'>(added.id);
+    expect(got?.record.substance).toBe('Penicillin');
+    expect(got?.author).toBe(patient.device.deviceId);
+    await eventually(() => a.sync.state().pendingWrites === 0, 'pending writes drain');
+  });
+});
