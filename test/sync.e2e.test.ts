@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exampleRecord } from '@hale/model';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { Session } from '@hale/client';
+import type { DeviceSession } from '@hale/client';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 
 describe('device sync end to end (real server, real sockets, RxDB)', () => {
   let t: TestServer;
-  const sessions: Session[] = [];
+  const sessions: DeviceSession[] = [];
   beforeEach(async () => {
     t = await startServer({ realClock: true });
   });
@@ -31,7 +31,10 @@ describe('device sync end to end (real server, real sockets, RxDB)', () => {
     expect(await b.records.get(added.id)).toBeNull();
 
     a.sync.goOnline();
-    await eventually(async () => (await b.records.get(added.id)) !== null, 'second device receives the allergy');
+    await eventually(
+      async () => (await b.records.get(added.id)) !== null,
+      'second device receives the allergy',
+    );
     const got = await b.records.get<'Allergy'>(added.id);
     expect(got?.record.substance).toBe('Penicillin');
     expect(got?.author).toBe(patient.device.deviceId);

@@ -3,7 +3,7 @@
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { openDeviceSession, type Session, type SessionAccount, type WebSocketLike } from '@hale/client';
+import { openDeviceSession, type DeviceSession, type DeviceAccount, type WebSocketLike } from '@hale/client';
 import { createNodeEd25519 } from '@hale/sync-server';
 import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
 
@@ -24,7 +24,7 @@ export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
   };
 };
 
-export const sessionAccount = (account: TestAccount, device: TestDevice = account.device): SessionAccount => ({
+export const sessionAccount = (account: TestAccount, device: TestDevice = account.device): DeviceAccount => ({
   accountId: account.accountId,
   role: account.role,
   root: account.root,
@@ -35,8 +35,14 @@ export const sessionAccount = (account: TestAccount, device: TestDevice = accoun
 export const openDevice = async (
   t: TestServer,
   account: TestAccount,
-  options: { device?: TestDevice; offline?: boolean; now?: () => number; batchSize?: number; serverUrl?: string } = {},
-): Promise<Session> =>
+  options: {
+    device?: TestDevice;
+    offline?: boolean;
+    now?: () => number;
+    batchSize?: number;
+    serverUrl?: string;
+  } = {},
+): Promise<DeviceSession> =>
   openDeviceSession({
     account: sessionAccount(account, options.device),
     serverUrl: options.serverUrl ?? t.url,
@@ -53,7 +59,11 @@ export const openDevice = async (
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
 
 /** Waits until `check` holds, polling; fails with `what` after `ms`. */
-export const eventually = async (check: () => Promise<boolean> | boolean, what: string, ms = 15_000): Promise<void> => {
+export const eventually = async (
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  ms = 15_000,
+): Promise<void> => {
   const until = Date.now() + ms;
   for (;;) {
     if (await check()) return;
@@ -62,5 +72,10 @@ export const eventually = async (check: () => Promise<boolean> | boolean, what: 
   }
 };
 
-export const waitOnline = (s: Session) =>
-  firstValueFrom(s.sync.state$.pipe(filter((x) => x.status === 'online'), timeout(15_000)));
+export const waitOnline = (s: DeviceSession) =>
+  firstValueFrom(
+    s.sync.state$.pipe(
+      filter((x) => x.status === 'online'),
+      timeout(15_000),
+    ),
+  );

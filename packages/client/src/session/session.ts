@@ -1,17 +1,19 @@
 // An unlocked device: its encrypted store, its connection, its keys and the typed record API, wired
 // together. Everything platform-specific (WebSocket, storage, fetch-backed account lookup, clock) is
 // injected, so the same code runs in Chromium, Electron and Node tests.
-import type { RxStorage } from 'rxdb';
+import type { RxConflictHandler, RxStorage } from 'rxdb';
 import { chooseEd25519, type AccountKeys, type DeviceKeys, type Ed25519 } from '@hale/crypto';
 import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
-import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import { recordConflictHandler } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
 import { createDeviceDirectory, type AccountDevicesInfo } from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
 import { createRecords } from '../records/records';
+import { createConsent } from '../consent/consent';
 
-export interface SessionAccount {
+export interface DeviceAccount {
   accountId: string;
   role: 'patient' | 'provider';
   root: Uint8Array;
@@ -19,8 +21,8 @@ export interface SessionAccount {
   device: DeviceKeys;
 }
 
-export interface SessionOptions {
-  account: SessionAccount;
+export interface DeviceSessionOptions {
+  account: DeviceAccount;
   /** Base URL of the sync server, e.g. http://127.0.0.1:8787; the WebSocket is `${ws}/sync`. */
   serverUrl: string;
   createWebSocket: WebSocketFactory;
@@ -40,7 +42,7 @@ export interface SessionOptions {
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
 
-export const openDeviceSession = async (options: SessionOptions) => {
+export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
   const now = options.now ?? Date.now;
   const ed = options.ed ?? (await chooseEd25519());
@@ -48,6 +50,7 @@ export const openDeviceSession = async (options: SessionOptions) => {
     name: options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase(),
     storage: options.storage,
     atRestKey: account.keys.localKey,
+    conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
     ...(options.validation ? { validation: options.validation } : {}),
   });
   const collection = db.records;
@@ -115,6 +118,17 @@ export const openDeviceSession = async (options: SessionOptions) => {
     canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
     onWrite: (id) => engine.notePending(id),
   });
+  const consent = createConsent({
+    accountId: account.accountId,
+    keys: account.keys,
+    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    ed,
+    connection,
+    keyring,
+    directory,
+    now,
+    meta,
+  });
   await engine.start();
   if (!options.offline) connection.start();
 
@@ -122,6 +136,7 @@ export const openDeviceSession = async (options: SessionOptions) => {
     account,
     db,
     records,
+    consent,
     keyring,
     directory,
     connection,
@@ -142,4 +157,4 @@ export const openDeviceSession = async (options: SessionOptions) => {
   };
 };
 
-export type Session = Awaited<ReturnType<typeof openDeviceSession>>;
+export type DeviceSession = Awaited<ReturnType<typeof openDeviceSession>>;

@@ -23,7 +23,10 @@ export const createDeviceDirectory = (deps: {
   now: () => number;
   refreshIntervalMs?: number;
 }) => {
-  const cache = new Map<string, { at: number; devices: Map<string, Uint8Array>; wrapping: Uint8Array; identity: Uint8Array }>();
+  const cache = new Map<
+    string,
+    { at: number; devices: Map<string, Uint8Array>; wrapping: Uint8Array; identity: Uint8Array }
+  >();
   const interval = deps.refreshIntervalMs ?? 30_000;
   const load = async (accountId: string) => {
     const info = await deps.getAccount(accountId);

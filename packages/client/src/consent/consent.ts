@@ -1,0 +1,245 @@
+/**
+ * The patient's side of consent: grant, revoke (with key rotation), verify a provider's key.
+ *
+ * Invariants:
+ * - A grant is signed by the patient's identity key; before it is sent, the current key of every granted
+ *   stream (all epochs, so the history is readable) is wrapped for the grantee and published.
+ * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
+ *   first grant); a later grant to an account whose key differs from the pinned one is refused with
+ *   KEY_CHANGED until the patient verifies again.
+ * - Revocation: the server cuts access at once; then this device mints a new epoch for every stream the
+ *   grant covered and wraps it for the remaining holders only, so records written afterwards are
+ *   unreadable with the revoked provider's keys. History is not re-encrypted (cost independent of the
+ *   number of records) — what the provider already synced cannot be recalled, and the app says so.
+ * Failure modes: typed ConsentError codes; nothing is sent when local checks fail.
+ */
+import {
+  base64urlEncode,
+  keyFingerprint,
+  safetyNumber,
+  signCanonical,
+  type AccountKeys,
+  type Ed25519,
+} from '@hale/crypto';
+import { newId, type StreamType } from '@hale/model';
+import {
+  grantSignaturePayload,
+  revocationSignaturePayload,
+  type Grant,
+  type GrantScopeEntry,
+} from '@hale/protocol';
+import type { Connection } from '../sync/connection';
+import type { Keyring } from '../sync/keyring';
+import type { DeviceDirectory } from '../sync/device-directory';
+
+export type ConsentErrorCode = 'KEY_CHANGED' | 'UNKNOWN_ACCOUNT' | 'BAD_SCOPE' | 'BAD_EXPIRY' | 'NOT_FOUND';
+
+export class ConsentError extends Error {
+  constructor(
+    readonly code: ConsentErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConsentError';
+  }
+}
+
+/** The wording the app shows before a revocation, because it is true and patients must know it. */
+export const REVOCATION_NOTICE =
+  'Revoking stops all future access at once and re-keys the affected records. What this provider already ' +
+  'synced to their devices cannot be recalled.';
+
+export interface GrantRequest {
+  granteeId: string;
+  scope: GrantScopeEntry[];
+  /** Either an absolute expiry or a duration from now. */
+  expiresAt?: string;
+  durationMs?: number;
+  purpose: string;
+  start?: string;
+}
+
+export interface StoredGrant {
+  grant: Grant;
+  sig: string;
+  revokedAt?: string;
+}
+
+export interface ConsentDeps {
+  accountId: string;
+  keys: AccountKeys;
+  device: { deviceId: string; secretKey: Uint8Array };
+  ed: Ed25519;
+  connection: Connection;
+  keyring: Keyring;
+  directory: DeviceDirectory;
+  now: () => number;
+  meta: { get<T>(key: string): Promise<T | null>; set<T>(key: string, value: T): Promise<void> };
+  onEvent?: (event: {
+    action: 'consent-grant' | 'consent-revoke' | 'key-rotation';
+    detail: Record<string, unknown>;
+  }) => void;
+}
+
+export const createConsent = (deps: ConsentDeps) => {
+  const iso = (ms = deps.now()): string => new Date(ms).toISOString();
+  const pinnedKeys = async () => (await deps.meta.get<Record<string, string>>('pinned-keys')) ?? {};
+  const grants = async () => (await deps.meta.get<StoredGrant[]>('grants')) ?? [];
+
+  const identityOf = async (accountId: string): Promise<Uint8Array> => {
+    deps.directory.forget(accountId);
+    const key = await deps.directory.identityKey(accountId);
+    if (!key) throw new ConsentError('UNKNOWN_ACCOUNT', `account ${accountId} is not known to the server`);
+    return key;
+  };
+
+  const streamOf = (type: StreamType): string => `${deps.accountId}/${type}`;
+
+  return {
+    REVOCATION_NOTICE,
+
+    /** For out-of-band comparison (read aloud, or scan as QR). */
+    async describeProvider(accountId: string) {
+      const identity = await identityOf(accountId);
+      return {
+        accountId,
+        fingerprint: keyFingerprint(identity),
+        safetyNumber: safetyNumber(deps.keys.identity.publicKey, identity),
+      };
+    },
+
+    /** The patient compared the safety number out of band: pin the provider's current key. */
+    async verifyProvider(accountId: string) {
+      const identity = await identityOf(accountId);
+      const pinned = await pinnedKeys();
+      pinned[accountId] = base64urlEncode(identity);
+      await deps.meta.set('pinned-keys', pinned);
+      return { accountId, fingerprint: keyFingerprint(identity) };
+    },
+
+    async isVerified(accountId: string): Promise<boolean> {
+      return (await pinnedKeys())[accountId] !== undefined;
+    },
+
+    async grant(request: GrantRequest): Promise<StoredGrant> {
+      if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
+      if (request.scope.some((s) => (s.type as string) === 'audit')) {
+        throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
+      }
+      const now = deps.now();
+      const start = request.start ?? iso(now);
+      const expiresAt =
+        request.expiresAt ?? (request.durationMs !== undefined ? iso(now + request.durationMs) : undefined);
+      if (expiresAt === undefined || Date.parse(expiresAt) <= Date.parse(start)) {
+        throw new ConsentError('BAD_EXPIRY', 'the expiry must be after the start');
+      }
+      const identity = await identityOf(request.granteeId);
+      const pinned = await pinnedKeys();
+      const current = base64urlEncode(identity);
+      if (pinned[request.granteeId] !== undefined && pinned[request.granteeId] !== current) {
+        throw new ConsentError(
+          'KEY_CHANGED',
+          "this provider's key changed since you verified it; compare the safety number again before sharing",
+        );
+      }
+      if (pinned[request.granteeId] === undefined) {
+        pinned[request.granteeId] = current;
+        await deps.meta.set('pinned-keys', pinned);
+      }
+      const wrapping = await deps.directory.wrappingKey(request.granteeId);
+      if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
+      const envelopes = [];
+      for (const s of request.scope) {
+        envelopes.push(
+          ...(await deps.keyring.envelopesFor(streamOf(s.type), {
+            accountId: request.granteeId,
+            wrappingPublicKey: wrapping,
+          })),
+        );
+      }
+      if (envelopes.length > 0) await deps.connection.request({ t: 'putEnvelopes', envelopes });
+      const grant: Grant = {
+        v: 1,
+        grantId: newId(deps.now),
+        patientId: deps.accountId,
+        granteeId: request.granteeId,
+        scope: request.scope.map((s) => ({ type: s.type, access: s.access })),
+        start,
+        expiresAt,
+        purpose: request.purpose,
+        issuedAt: iso(now),
+      };
+      const payload = grantSignaturePayload(grant);
+      const sig = base64urlEncode(
+        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+      );
+      await deps.connection.request({ t: 'grant', grant: { grant, sig } });
+      const stored: StoredGrant = { grant, sig };
+      await deps.meta.set('grants', [...(await grants()), stored]);
+      deps.onEvent?.({
+        action: 'consent-grant',
+        detail: {
+          grantId: grant.grantId,
+          granteeId: grant.granteeId,
+          scope: grant.scope,
+          expiresAt,
+          purpose: grant.purpose,
+        },
+      });
+      return stored;
+    },
+
+    async revoke(grantId: string): Promise<{ rotated: Array<{ stream: string; epoch: number }> }> {
+      const all = await grants();
+      const target = all.find((g) => g.grant.grantId === grantId);
+      if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
+      const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+      const payload = revocationSignaturePayload(revocation);
+      const sig = base64urlEncode(
+        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+      );
+      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
+      target.revokedAt = revocation.revokedAt;
+      await deps.meta.set('grants', all);
+      deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
+      return { rotated: await this.rotateFor(target, all) };
+    },
+
+    /** New epoch for every stream of `ended`, wrapped for the holders that remain. Also used at expiry. */
+    async rotateFor(ended: StoredGrant, all: StoredGrant[]) {
+      const now = deps.now();
+      const rotated: Array<{ stream: string; epoch: number }> = [];
+      for (const s of ended.grant.scope) {
+        const stream = streamOf(s.type);
+        const remaining = all.filter(
+          (g) =>
+            g.grant.grantId !== ended.grant.grantId &&
+            g.revokedAt === undefined &&
+            Date.parse(g.grant.expiresAt) > now &&
+            g.grant.scope.some((x) => x.type === s.type),
+        );
+        const holders = [];
+        for (const g of remaining) {
+          const wrapping = await deps.directory.wrappingKey(g.grant.granteeId);
+          if (wrapping) holders.push({ accountId: g.grant.granteeId, wrappingPublicKey: wrapping });
+        }
+        const epoch = await deps.keyring.rotate(stream, holders);
+        rotated.push({ stream, epoch });
+        deps.onEvent?.({ action: 'key-rotation', detail: { stream, epoch, holders: holders.length } });
+      }
+      return rotated;
+    },
+
+    /** Grants this device issued (with their state at `now`). */
+    async list() {
+      const now = deps.now();
+      return (await grants()).map((g) => ({
+        ...g,
+        status:
+          g.revokedAt !== undefined ? 'revoked' : Date.parse(g.grant.expiresAt) <= now ? 'expired' : 'active',
+      }));
+    },
+  };
+};
+
+export type Consent = ReturnType<typeof createConsent>;

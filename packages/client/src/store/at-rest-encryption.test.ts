@@ -1,0 +1,411 @@
+import { describe, expect, it } from 'vitest';
+import {
+  fillWithDefaultSettings,
+  getChangedDocumentsSince,
+  normalizeMangoQuery,
+  now,
+  prepareQuery,
+} from 'rxdb';
+import type {
+  EventBulk,
+  MangoQuery,
+  RxDocumentData,
+  RxJsonSchema,
+  RxStorage,
+  RxStorageChangeEvent,
+  RxStorageInstance,
+} from 'rxdb';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
+import {
+  AtRestError,
+  canonicalJson,
+  isAtRestError,
+  wrapWithAtRestEncryption,
+  wrapWithoutAtRestKey,
+} from './at-rest-encryption';
+
+interface Doc {
+  id: string;
+  tag: string;
+  secret: { note: string; n?: number };
+  other: { note: string } | null;
+}
+
+const SCHEMA: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
+  version: 0,
+  primaryKey: 'id',
+  type: 'object',
+  properties: {
+    id: { type: 'string', maxLength: 40 },
+    tag: { type: 'string', maxLength: 40 },
+    secret: { type: 'object' },
+    other: { type: ['object', 'null'] },
+  },
+  required: ['id', 'tag', 'secret', 'other'],
+  encrypted: ['secret', 'other'],
+  indexes: ['tag'],
+});
+
+// What the inner storage really holds: encrypted fields are strings.
+type RawDoc = Omit<Doc, 'secret' | 'other'> & { secret?: unknown; other?: unknown };
+const RAW_SCHEMA: RxJsonSchema<RxDocumentData<RawDoc>> = fillWithDefaultSettings<RawDoc>({
+  version: 0,
+  primaryKey: 'id',
+  type: 'object',
+  properties: {
+    id: { type: 'string', maxLength: 40 },
+    tag: { type: 'string', maxLength: 40 },
+    secret: { type: 'string' },
+    other: { type: 'string' },
+  },
+  required: ['id', 'tag', 'secret', 'other'],
+  indexes: ['tag'],
+});
+
+const MARKER = 'PLAINTEXT-MARKER-7c1f';
+let dbCounter = 0;
+const key = (fill: number) => new Uint8Array(32).fill(fill);
+
+function doc(id: string, note: string, rev = '1-aaaa', other: Doc['other'] = null): RxDocumentData<Doc> {
+  return {
+    id,
+    tag: 'clear-tag',
+    secret: { note },
+    other,
+    _rev: rev,
+    _deleted: false,
+    _attachments: {},
+    _meta: { lwt: now() },
+  };
+}
+
+async function open<T>(
+  storage: RxStorage<unknown, unknown>,
+  databaseName: string,
+  schema: RxJsonSchema<RxDocumentData<T>>,
+  collectionName = 'things',
+): Promise<RxStorageInstance<T, unknown, unknown>> {
+  return storage.createStorageInstance<T>({
+    databaseInstanceToken: `tok-${databaseName}`,
+    databaseName,
+    collectionName,
+    schema,
+    options: {},
+    multiInstance: false,
+    devMode: false,
+  });
+}
+
+function allQuery<T>(schema: RxJsonSchema<RxDocumentData<T>>, query: MangoQuery<T> = {}) {
+  return prepareQuery(schema, normalizeMangoQuery(schema, { selector: {}, ...query }));
+}
+
+async function setup() {
+  const dbName = `atrest${++dbCounter}`;
+  const base = getRxStorageMemory();
+  const storage = wrapWithAtRestEncryption({ storage: base, key: key(1) });
+  const instance = await open<Doc>(storage, dbName, SCHEMA);
+  const raw = await open<RawDoc>(base, dbName, RAW_SCHEMA);
+  return { dbName, base, storage, instance, raw };
+}
+
+async function expectAtRest(promise: Promise<unknown>, code: string, reason?: string) {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AtRestError);
+  if (!isAtRestError(error)) return;
+  expect(error.code).toBe(code);
+  if (reason !== undefined) expect(error.details.reason).toBe(reason);
+  expect(error.message).not.toContain(MARKER);
+}
+
+async function rawGet(raw: RxStorageInstance<RawDoc, unknown, unknown>, id: string) {
+  const [found] = await raw.findDocumentsById([id], true);
+  if (!found) throw new Error(`raw doc ${id} not found`);
+  return found;
+}
+
+async function rawReplace(
+  raw: RxStorageInstance<RawDoc, unknown, unknown>,
+  id: string,
+  change: (d: RxDocumentData<RawDoc>) => RxDocumentData<RawDoc>,
+) {
+  const previous = await rawGet(raw, id);
+  const result = await raw.bulkWrite([{ previous, document: change({ ...previous }) }], 'tamper');
+  expect(result.error).toEqual([]);
+}
+
+describe('wrapWithAtRestEncryption', () => {
+  it('refuses keys that are not 32 bytes', () => {
+    for (const bad of [new Uint8Array(0), new Uint8Array(31), new Uint8Array(33)]) {
+      expect(() => wrapWithAtRestEncryption({ storage: getRxStorageMemory(), key: bad })).toThrow(
+        expect.objectContaining({ code: 'AT_REST_INVALID_KEY' }),
+      );
+    }
+  });
+
+  it('stores only v1 envelopes for encrypted fields and keeps the rest clear', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER, '1-a', { note: MARKER }) }], 'test');
+    const stored = await rawGet(raw, 'a');
+    expect(stored.tag).toBe('clear-tag');
+    expect(stored.secret).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+    expect(stored.other).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
+    expect(JSON.stringify(stored)).not.toContain(MARKER);
+    expect(JSON.stringify(stored)).not.toContain('note');
+  });
+
+  it('uses a fresh nonce for every seal', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', 'same') }, { document: doc('b', 'same') }], 'test');
+    const a = await rawGet(raw, 'a');
+    await instance.bulkWrite([{ document: doc('c', 'same', a._rev) }], 'test');
+    const c = await rawGet(raw, 'c');
+    // Same content, different context and nonce: the envelopes must not repeat.
+    expect(a.secret).not.toBe(c.secret);
+    expect(a.secret).not.toBe((await rawGet(raw, 'b')).secret);
+  });
+
+  it('decrypts on findDocumentsById, query, count, getChangedDocumentsSince and changeStream', async () => {
+    const { instance } = await setup();
+    const events: EventBulk<RxStorageChangeEvent<Doc>, unknown>[] = [];
+    const sub = instance.changeStream().subscribe((bulk) => events.push(bulk));
+    // Lengths that exercise every base64url tail (0, 1, 2 leftover bytes).
+    const notes = [MARKER, `${MARKER}x`, `${MARKER}xy`, ''];
+    await instance.bulkWrite(
+      notes.map((note, i) => ({ document: doc(`d${i}`, note) })),
+      'test',
+    );
+    sub.unsubscribe();
+
+    const byId = await instance.findDocumentsById(['d0', 'd1', 'd2', 'd3'], false);
+    expect(byId.map((d) => d.secret.note).sort()).toEqual([...notes].sort());
+
+    const queried = await instance.query(allQuery(SCHEMA, { selector: { tag: 'clear-tag' } }));
+    expect(queried.documents.map((d) => d.secret.note).sort()).toEqual([...notes].sort());
+    expect((await instance.count(allQuery(SCHEMA, { selector: { tag: 'clear-tag' } }))).count).toBe(4);
+
+    // Uses the storage's own method when it has one, else a query: both pass through the wrapper.
+    const changed = await getChangedDocumentsSince(instance, 10);
+    expect(changed.documents.map((d) => d.secret.note).sort()).toEqual([...notes].sort());
+
+    const evDocs = events.flatMap((b) => b.events.map((e) => e.documentData));
+    expect(evDocs.map((d) => d.secret.note).sort()).toEqual([...notes].sort());
+    expect(evDocs.every((d) => d.other === null)).toBe(true);
+  });
+
+  it('errors the change stream on an undecryptable event without stalling later writes', async () => {
+    const { instance, raw } = await setup();
+    const errors: unknown[] = [];
+    const sub = instance.changeStream().subscribe({ error: (e: unknown) => errors.push(e) });
+    const garbage = { ...doc('x', ''), secret: 'v1.AAAAAAAA', other: 'v1.AAAAAAAA' };
+    await raw.bulkWrite([{ document: garbage }], 'tamper');
+    sub.unsubscribe();
+    expect(errors).toHaveLength(1);
+    expect(isAtRestError(errors[0], 'AT_REST_DECRYPT_FAILED')).toBe(true);
+    const later = await instance.bulkWrite([{ document: doc('b', MARKER) }], 'test');
+    expect(later.error).toEqual([]);
+  }, 5_000);
+
+  it('decrypts the document returned in a write conflict', async () => {
+    const { instance } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER, '1-a') }], 'test');
+    const result = await instance.bulkWrite(
+      [{ previous: doc('a', 'stale', '1-zzzz'), document: doc('a', 'mine', '2-b') }],
+      'test',
+    );
+    expect(result.error).toHaveLength(1);
+    const conflict = result.error[0];
+    expect(conflict?.status).toBe(409);
+    if (conflict?.status !== 409) return;
+    expect(conflict.documentInDb?.secret.note).toBe(MARKER);
+    expect(conflict.writeRow.document.secret.note).toBe('mine');
+  });
+
+  it('raises AT_REST_DECRYPT_FAILED with a wrong key on every read path', async () => {
+    const { base, dbName, instance } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    const wrong = await open<Doc>(wrapWithAtRestEncryption({ storage: base, key: key(2) }), dbName, SCHEMA);
+    await expectAtRest(wrong.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+    await expectAtRest(wrong.query(allQuery(SCHEMA)), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+    await expectAtRest(getChangedDocumentsSince(wrong, 10), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+  });
+
+  it('detects a tampered ciphertext', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    await rawReplace(raw, 'a', (d) => {
+      const s = String(d.secret);
+      const i = 40; // inside the box, past the prefix and nonce
+      const flipped = s[i] === 'A' ? 'B' : 'A';
+      return { ...d, secret: s.slice(0, i) + flipped + s.slice(i + 1) };
+    });
+    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+  });
+
+  it('detects values that are not envelopes', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER) }, { document: doc('b', MARKER) }], 'test');
+    await rawReplace(raw, 'a', (d) => ({ ...d, secret: { note: 'injected plaintext' } }));
+    await rawReplace(raw, 'b', (d) => ({ ...d, secret: 'v1.***' }));
+    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MALFORMED');
+    await expectAtRest(instance.findDocumentsById(['b'], false), 'AT_REST_DECRYPT_FAILED', 'MALFORMED');
+  });
+
+  it('detects a required encrypted field that was removed', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    await rawReplace(raw, 'a', (d) => {
+      const { secret: _drop, ...rest } = d;
+      return rest;
+    });
+    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MISSING');
+  });
+
+  it('detects values swapped between documents, between fields and across revisions', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite(
+      [{ document: doc('a', 'alpha', '1-a', { note: 'x' }) }, { document: doc('b', 'beta', '1-b') }],
+      'test',
+    );
+    const b = await rawGet(raw, 'b');
+    await rawReplace(raw, 'a', (d) => ({ ...d, secret: b.secret }));
+    await expectAtRest(
+      instance.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+
+    await rawReplace(raw, 'b', (d) => ({ ...d, secret: d.other, other: d.secret }));
+    await expectAtRest(
+      instance.findDocumentsById(['b'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+
+    // Old ciphertext under a newer revision's clear metadata.
+    await instance.bulkWrite([{ document: doc('c', 'v1', '1-c') }], 'test');
+    const old = await rawGet(raw, 'c');
+    await instance.bulkWrite([{ previous: doc('c', 'v1', '1-c'), document: doc('c', 'v2', '2-c') }], 'test');
+    await rawReplace(raw, 'c', (d) => ({ ...d, secret: old.secret }));
+    await expectAtRest(
+      instance.findDocumentsById(['c'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+  });
+
+  it('detects a value moved to another collection with the same document id', async () => {
+    const { base, storage, dbName, instance } = await setup();
+    const elsewhere = await open<Doc>(storage, dbName, SCHEMA, 'elsewhere');
+    const rawElsewhere = await open<RawDoc>(base, dbName, RAW_SCHEMA, 'elsewhere');
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    const [moved] = await (await open<RawDoc>(base, dbName, RAW_SCHEMA)).findDocumentsById(['a'], false);
+    await rawElsewhere.bulkWrite([{ document: moved! }], 'tamper');
+    await expectAtRest(
+      elsewhere.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+  });
+
+  it('refuses queries that select or sort on encrypted fields', async () => {
+    const { instance } = await setup();
+    const selector = { $or: [{ tag: 'x' }, { 'secret.note': MARKER }] } as MangoQuery<Doc>['selector'];
+    await expectAtRest(
+      Promise.resolve().then(() => instance.query(allQuery(SCHEMA, { selector: selector ?? {} }))),
+      'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+    );
+    await expectAtRest(
+      Promise.resolve().then(() => instance.count(allQuery(SCHEMA, { selector: { other: null } }))),
+      'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+    );
+    await expectAtRest(
+      Promise.resolve().then(() =>
+        instance.query(allQuery(SCHEMA, { sort: [{ secret: 'asc' }, { id: 'asc' }] })),
+      ),
+      'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+    );
+  });
+
+  it('refuses schemas it cannot protect', async () => {
+    const storage = wrapWithAtRestEncryption({ storage: getRxStorageMemory(), key: key(1) });
+    const withAttachments = { ...SCHEMA, attachments: {} };
+    await expectAtRest(open(storage, 'unsupported1', withAttachments), 'AT_REST_UNSUPPORTED_SCHEMA');
+    const nested = { ...SCHEMA, encrypted: ['secret.note'] };
+    await expectAtRest(open(storage, 'unsupported2', nested), 'AT_REST_UNSUPPORTED_SCHEMA');
+    const indexed = { ...SCHEMA, indexes: [['other', 'id']] };
+    await expectAtRest(open(storage, 'unsupported3', indexed), 'AT_REST_UNSUPPORTED_SCHEMA');
+  });
+
+  it('refuses values that are not JSON', async () => {
+    const { instance } = await setup();
+    const bad = doc('a', 'x');
+    bad.secret.n = Number.NaN;
+    await expectAtRest(instance.bulkWrite([{ document: bad }], 'test'), 'AT_REST_ENCRYPT_FAILED', 'NOT_JSON');
+  });
+
+  it('keeps its own copy of the key', async () => {
+    const base = getRxStorageMemory();
+    const callerKey = key(9);
+    const storage = wrapWithAtRestEncryption({ storage: base, key: callerKey });
+    const instance = await open<Doc>(storage, 'keycopy', SCHEMA);
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    callerKey.fill(0);
+    const [found] = await instance.findDocumentsById(['a'], false);
+    expect(found?.secret.note).toBe(MARKER);
+  });
+
+  it('a key-less wrapper opens instances but cannot read or write values', async () => {
+    const { base, dbName, instance } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    const keyless = await open<Doc>(wrapWithoutAtRestKey(base), dbName, SCHEMA);
+    await expectAtRest(keyless.findDocumentsById(['a'], false), 'AT_REST_NO_KEY');
+    await expectAtRest(keyless.bulkWrite([{ document: doc('b', MARKER) }], 'test'), 'AT_REST_NO_KEY');
+  });
+
+  it('encrypts RxDB local documents unless told not to', async () => {
+    type Local = { id: string; data: Record<string, unknown> };
+    const localName = getCollectionLocalInstanceName('');
+    const localDoc = (): RxDocumentData<Local> => ({
+      id: 'checkpoint',
+      data: { marker: MARKER },
+      _rev: '1-l',
+      _deleted: false,
+      _attachments: {},
+      _meta: { lwt: now() },
+    });
+    const rawLocal = async (encryptLocalDocuments: boolean) => {
+      const base = getRxStorageMemory();
+      const dbName = `local${++dbCounter}`;
+      const storage = wrapWithAtRestEncryption({ storage: base, key: key(1), encryptLocalDocuments });
+      const instance = await open<Local>(storage, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
+      await instance.bulkWrite([{ document: localDoc() }], 'test');
+      const [back] = await instance.findDocumentsById(['checkpoint'], false);
+      expect(back?.data).toEqual({ marker: MARKER });
+      const raw = await open<Local>(base, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
+      return JSON.stringify(await raw.findDocumentsById(['checkpoint'], false));
+    };
+    expect(await rawLocal(true)).not.toContain(MARKER);
+    expect(await rawLocal(false)).toContain(MARKER);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('is independent of key order and drops undefined object members', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null }, u: undefined })).toBe(
+      '{"a":{"c":null,"d":[1,"x"]},"b":1}',
+    );
+    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+  });
+
+  it('rejects what JSON cannot carry faithfully', () => {
+    expect(() => canonicalJson(Number.POSITIVE_INFINITY)).toThrow();
+    expect(() => canonicalJson([undefined])).toThrow();
+    expect(() => canonicalJson(new Date(0))).toThrow();
+    expect(() => canonicalJson(1n)).toThrow();
+  });
+});

@@ -1,0 +1,420 @@
+/**
+ * At-rest encryption of the device store: an RxDB storage wrapper built on tweetnacl secretbox.
+ *
+ * Invariants
+ * - Every top-level field named in a schema's `encrypted` array (and `data` of RxDB local documents,
+ *   unless disabled) reaches the inner storage only as `v1.<base64url(nonce(24) ‖ secretbox(pt))>`,
+ *   pt = canonicalJSON({v:1, db, c, i, f, r, d}): database, collection, document id, field name,
+ *   document revision (`_rev`) and the value. Ids, indexed/routing fields and RxDB metadata stay clear.
+ * - Opening checks db/c/i/f/r against the stored document, so a value moved to another document,
+ *   field, collection or database, or paired with another revision's clear fields, is refused.
+ * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
+ *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below).
+ * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues`.
+ *
+ * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
+ * in messages)
+ * - wrong key, tampered or truncated value, context mismatch, non-string or missing required
+ *   encrypted field → `AT_REST_DECRYPT_FAILED` (with `reason`).
+ * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping.
+ * - schema with attachments (would store file bytes in clear) or a nested, primary or indexed encrypted path
+ *   → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
+ * - a query selecting or sorting on an encrypted field (it would silently compare ciphertext)
+ *   → `AT_REST_QUERY_ON_ENCRYPTED_FIELD`.
+ * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
+ * - a value that is not JSON (NaN, Infinity, function, bigint…) → `AT_REST_ENCRYPT_FAILED`.
+ * - a key-less wrapper (used only to remove a database) → `AT_REST_NO_KEY` on any seal/open.
+ * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
+ * together) by someone who can write the disk; clear fields are readable on disk.
+ */
+import nacl from 'tweetnacl';
+import { map } from 'rxjs';
+import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
+import type {
+  FilledMangoQuery,
+  JsonSchema,
+  PreparedQuery,
+  RxDocumentData,
+  RxDocumentWriteData,
+  RxJsonSchema,
+  RxStorage,
+  RxStorageInstance,
+  RxStorageInstanceCreationParams,
+} from 'rxdb';
+import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/plugins/local-documents';
+
+export type AtRestErrorCode =
+  | 'AT_REST_DECRYPT_FAILED'
+  | 'AT_REST_ENCRYPT_FAILED'
+  | 'AT_REST_INVALID_KEY'
+  | 'AT_REST_UNSUPPORTED_SCHEMA'
+  | 'AT_REST_QUERY_ON_ENCRYPTED_FIELD'
+  | 'AT_REST_NO_KEY';
+
+export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
+
+export interface AtRestErrorDetails {
+  readonly reason?: AtRestDecryptReason | 'NOT_JSON';
+  readonly database?: string;
+  readonly collection?: string;
+  readonly documentId?: string;
+  readonly field?: string;
+}
+
+export class AtRestError extends Error {
+  override readonly name = 'AtRestError';
+  readonly code: AtRestErrorCode;
+  readonly details: AtRestErrorDetails;
+  constructor(code: AtRestErrorCode, message: string, details: AtRestErrorDetails = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isAtRestError(error: unknown, code?: AtRestErrorCode): error is AtRestError {
+  return error instanceof AtRestError && (code === undefined || error.code === code);
+}
+
+export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
+  readonly storage: RxStorage<Internals, InstanceCreationOptions>;
+  /** 32-byte secretbox key (the account's `hale/local/v1` key). Copied. */
+  readonly key: Uint8Array;
+  /** Encrypt `data` of RxDB local documents (device metadata). Default true. */
+  readonly encryptLocalDocuments?: boolean;
+}
+
+export const AT_REST_KEY_LENGTH = nacl.secretbox.keyLength;
+const NONCE_LENGTH = nacl.secretbox.nonceLength;
+const VALUE_PREFIX = 'v1.';
+const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
+
+export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
+  options: AtRestEncryptionOptions<Internals, InstanceCreationOptions>,
+): RxStorage<Internals, InstanceCreationOptions> {
+  if (!(options.key instanceof Uint8Array) || options.key.length !== AT_REST_KEY_LENGTH) {
+    throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+  }
+  return wrapStorage(options.storage, options.key.slice(), options.encryptLocalDocuments ?? true);
+}
+
+/**
+ * Lets a database be removed by someone who no longer has the key (a wiped or forgotten device):
+ * removal only opens and drops instances, and any attempt to seal or open a value throws.
+ */
+export function wrapWithoutAtRestKey<Internals, InstanceCreationOptions>(
+  storage: RxStorage<Internals, InstanceCreationOptions>,
+): RxStorage<Internals, InstanceCreationOptions> {
+  return wrapStorage(storage, null, true);
+}
+
+function wrapStorage<Internals, InstanceCreationOptions>(
+  storage: RxStorage<Internals, InstanceCreationOptions>,
+  key: Uint8Array | null,
+  encryptLocalDocuments: boolean,
+): RxStorage<Internals, InstanceCreationOptions> {
+  async function createStorageInstance<RxDocType>(
+    params: RxStorageInstanceCreationParams<RxDocType, InstanceCreationOptions>,
+  ): Promise<RxStorageInstance<RxDocType, Internals, InstanceCreationOptions>> {
+    const schema = params.schema;
+    const fields = encryptedFieldsOf(params.collectionName, schema, encryptLocalDocuments);
+    if (fields.length === 0) return storage.createStorageInstance(params);
+
+    const primaryPath: string = getPrimaryFieldOfPrimaryKey(schema.primaryKey);
+    checkSchema(schema, fields, primaryPath, params.collectionName);
+
+    const innerSchema = clone(schema);
+    delete innerSchema.encrypted;
+    const innerProperties = innerSchema.properties as Record<string, JsonSchema>;
+    for (const field of fields) innerProperties[field] = { type: 'string' };
+    const inner = await storage.createStorageInstance<RxDocType>({ ...params, schema: innerSchema });
+
+    const required = new Set<string>((schema.required ?? []).map(String));
+    const database = params.databaseName;
+    const collection = params.collectionName;
+
+    const toStorage = (doc: RxDocumentWriteData<RxDocType>): RxDocumentData<Record<string, unknown>> => {
+      const out: Record<string, unknown> = { ...doc };
+      const documentId = out[primaryPath];
+      if (typeof documentId !== 'string') {
+        throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'document id must be a string', { collection });
+      }
+      const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
+      for (const field of fields) {
+        const value = out[field];
+        if (value === undefined) continue;
+        out[field] = seal(key, { db: database, c: collection, i: documentId, f: field, r: rev }, value);
+      }
+      return out as RxDocumentData<Record<string, unknown>>;
+    };
+
+    const fromStorage = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
+      const out: Record<string, unknown> = { ...doc };
+      const documentId = out[primaryPath];
+      const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
+      for (const field of fields) {
+        const where = { database, collection, field, documentId: String(documentId) };
+        const stored = out[field];
+        if (stored === undefined) {
+          if (required.has(field)) {
+            throw decryptError('MISSING', 'required encrypted field is missing', where);
+          }
+          continue;
+        }
+        if (typeof documentId !== 'string')
+          throw decryptError('MALFORMED', 'document id is not a string', where);
+        out[field] = open(
+          key,
+          { db: database, c: collection, i: documentId, f: field, r: rev },
+          stored,
+          where,
+        );
+      }
+      // The stored shape is RxDocType with the encrypted fields restored above.
+      return out as unknown as RxDocumentData<RxDocType>;
+    };
+
+    const wrapped = wrapRxStorageInstance<RxDocType>(schema, inner, toStorage, fromStorage);
+    // RxDB's helper decrypts change events asynchronously and counts them in flight; an event that
+    // fails to decrypt never leaves that count, and every later bulkWrite then waits forever.
+    // Decryption here is synchronous, so events still go out before the write resolves, and a
+    // failure errors the stream (RxDB reports it as an unhandled error) instead of stalling writes.
+    wrapped.changeStream = () =>
+      inner.changeStream().pipe(
+        map((bulk) => ({
+          ...bulk,
+          events: bulk.events.map((event) => ({
+            ...event,
+            documentData: fromStorage(event.documentData),
+            previousDocumentData: event.previousDocumentData
+              ? fromStorage(event.previousDocumentData)
+              : event.previousDocumentData,
+          })),
+        })),
+      );
+    const encryptedSet = new Set(fields);
+    const guardedQuery = wrapped.query.bind(wrapped);
+    const guardedCount = wrapped.count.bind(wrapped);
+    wrapped.query = (prepared: PreparedQuery<RxDocType>) => {
+      rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
+      return guardedQuery(prepared);
+    };
+    wrapped.count = (prepared: PreparedQuery<RxDocType>) => {
+      rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
+      return guardedCount(prepared);
+    };
+    return wrapped;
+  }
+
+  // Spread keeps storage-specific settings (e.g. Dexie's) visible to RxDB; the name is kept like
+  // RxDB's own encryption wrapper does, so name-based checks (dev-mode validators) still work.
+  return { ...storage, name: storage.name, rxdbVersion: storage.rxdbVersion, createStorageInstance };
+}
+
+function encryptedFieldsOf<T>(
+  collectionName: string,
+  schema: RxJsonSchema<RxDocumentData<T>>,
+  encryptLocalDocuments: boolean,
+): string[] {
+  const fields = new Set(schema.encrypted ?? []);
+  if (
+    encryptLocalDocuments &&
+    collectionName.startsWith(LOCAL_DOCS_PREFIX) &&
+    schema.title === RX_LOCAL_DOCUMENT_SCHEMA.title
+  ) {
+    fields.add('data');
+  }
+  return [...fields];
+}
+
+function checkSchema<T>(
+  schema: RxJsonSchema<RxDocumentData<T>>,
+  fields: readonly string[],
+  primaryPath: string,
+  collection: string,
+): void {
+  const unsupported = (message: string) =>
+    new AtRestError('AT_REST_UNSUPPORTED_SCHEMA', message, { collection });
+  if (schema.attachments) throw unsupported('attachments would be stored in clear; keep files elsewhere');
+  const properties = schema.properties as Record<string, JsonSchema | undefined>;
+  for (const field of fields) {
+    if (field.includes('.')) throw unsupported(`only top-level fields can be encrypted: ${field}`);
+    if (field === primaryPath) throw unsupported('the primary key cannot be encrypted');
+    if (properties[field] === undefined) throw unsupported(`encrypted field not in schema: ${field}`);
+    for (const index of schema.indexes ?? []) {
+      const parts: readonly string[] = typeof index === 'string' ? [index] : index;
+      if (parts.some((p) => p === field || p.startsWith(`${field}.`))) {
+        throw unsupported(`encrypted field cannot be indexed: ${field}`);
+      }
+    }
+  }
+}
+
+const SELECTOR_OPERATORS_WITH_SUBSELECTORS = new Set(['$and', '$or', '$nor']);
+
+function rejectEncryptedFieldQuery<T>(
+  query: FilledMangoQuery<T>,
+  encrypted: ReadonlySet<string>,
+  collection: string,
+): void {
+  const check = (path: string) => {
+    const top = path.split('.')[0] ?? path;
+    if (encrypted.has(top)) {
+      throw new AtRestError(
+        'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+        `cannot select or sort on encrypted field ${top}`,
+        { collection, field: top },
+      );
+    }
+  };
+  const walk = (selector: unknown) => {
+    if (!isRecord(selector)) return;
+    for (const [k, v] of Object.entries(selector)) {
+      if (SELECTOR_OPERATORS_WITH_SUBSELECTORS.has(k) && Array.isArray(v)) {
+        for (const sub of v as unknown[]) walk(sub);
+      } else if (!k.startsWith('$')) {
+        check(k);
+      }
+    }
+  };
+  walk(query.selector);
+  for (const part of query.sort) for (const k of Object.keys(part)) check(k);
+}
+
+interface SealContext {
+  readonly db: string;
+  readonly c: string;
+  readonly i: string;
+  readonly f: string;
+  readonly r: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function seal(key: Uint8Array | null, context: SealContext, value: unknown): string {
+  if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
+  let plaintext: string;
+  try {
+    plaintext = canonicalJson({ v: 1, ...context, d: value });
+  } catch {
+    throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
+      reason: 'NOT_JSON',
+      collection: context.c,
+      documentId: context.i,
+      field: context.f,
+    });
+  }
+  const nonce = new Uint8Array(NONCE_LENGTH);
+  crypto.getRandomValues(nonce);
+  const box = nacl.secretbox(encoder.encode(plaintext), nonce, key);
+  const sealed = new Uint8Array(NONCE_LENGTH + box.length);
+  sealed.set(nonce, 0);
+  sealed.set(box, NONCE_LENGTH);
+  return VALUE_PREFIX + toBase64Url(sealed);
+}
+
+function open(
+  key: Uint8Array | null,
+  context: SealContext,
+  stored: unknown,
+  where: AtRestErrorDetails,
+): unknown {
+  if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
+  if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
+    throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
+  }
+  const sealed = fromBase64Url(stored.slice(VALUE_PREFIX.length));
+  if (sealed === null || sealed.length < NONCE_LENGTH + nacl.secretbox.overheadLength) {
+    throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
+  }
+  const opened = nacl.secretbox.open(sealed.subarray(NONCE_LENGTH), sealed.subarray(0, NONCE_LENGTH), key);
+  if (opened === null) throw decryptError('AUTH_FAILED', 'wrong at-rest key or tampered value', where);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(opened));
+  } catch {
+    throw decryptError('MALFORMED', 'decrypted value is not JSON', where);
+  }
+  if (
+    !isRecord(parsed) ||
+    parsed['v'] !== 1 ||
+    parsed['db'] !== context.db ||
+    parsed['c'] !== context.c ||
+    parsed['i'] !== context.i ||
+    parsed['f'] !== context.f ||
+    parsed['r'] !== context.r
+  ) {
+    throw decryptError('CONTEXT_MISMATCH', 'value belongs to another document, field or revision', where);
+  }
+  if (!('d' in parsed)) throw decryptError('MALFORMED', 'decrypted value has no content', where);
+  return parsed['d'];
+}
+
+function decryptError(reason: AtRestDecryptReason, message: string, where: AtRestErrorDetails): AtRestError {
+  return new AtRestError('AT_REST_DECRYPT_FAILED', `at-rest decryption failed: ${message}`, {
+    ...where,
+    reason,
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Sorted-key JSON; throws on values JSON cannot represent faithfully. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('non-finite number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map((item: unknown) => canonicalJson(item)).join(',')}]`;
+  if (isRecord(value)) {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new TypeError('not a plain object');
+    const parts: string[] = [];
+    for (const k of Object.keys(value).sort()) {
+      const v = value[k];
+      if (v === undefined) continue;
+      parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  throw new TypeError(`not JSON: ${typeof value}`);
+}
+
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64URL_INDEX = new Map([...B64URL].map((ch, i) => [ch, i]));
+
+function toBase64Url(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let j = 0; j < chars; j++) out += B64URL[(n >> (18 - 6 * j)) & 63];
+  }
+  return out;
+}
+
+/** Strict unpadded base64url; null on any invalid character or impossible length. */
+function fromBase64Url(text: string): Uint8Array | null {
+  if (text.length % 4 === 1) return null;
+  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let o = 0;
+  for (const ch of text) {
+    const v = B64URL_INDEX.get(ch);
+    if (v === undefined) return null;
+    buffer = ((buffer << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (buffer >> bits) & 0xff;
+    }
+  }
+  // Non-zero leftover bits mean a non-canonical encoding.
+  if ((buffer & ((1 << bits) - 1)) !== 0) return null;
+  return out;
+}

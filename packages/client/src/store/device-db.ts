@@ -1,0 +1,161 @@
+import { addRxPlugin, createRxDatabase, removeRxDatabase } from 'rxdb';
+import type { RxCollection, RxConflictHandler, RxDatabase, RxJsonSchema, RxStorage } from 'rxdb';
+import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
+import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
+
+export type JsonObject = { [key: string]: unknown };
+
+/**
+ * One stored record of any kind. A single type-discriminated collection keeps a provider that
+ * follows many patients, and several simulated devices in one process, far under RxDB's
+ * 13-open-collections-per-process limit.
+ */
+export interface DeviceRecord {
+  /** ULID */
+  id: string;
+  /** `${patientId}/${streamType}` */
+  stream: string;
+  kind: string;
+  patientId: string;
+  /** ISO 8601 */
+  updatedAt: string;
+  /** Write counter of this record (1 for its first version); part of its revision tag. */
+  rv: number;
+  /** Key epoch the current version was sealed under (as received; new writes use the current epoch). */
+  epoch: number;
+  /** Device id of the author of this version. */
+  author: string;
+  /** Account id of the author of this version (the patient, or a grantee with write consent). */
+  by: string;
+  /** A visible, unresolved conflict: `conflictData` holds the other side. */
+  conflict: boolean;
+  /** Encrypted at rest. */
+  data: JsonObject;
+  /** Encrypted at rest: the other side of a conflict. */
+  conflictData: JsonObject | null;
+}
+
+export type RecordsCollection = RxCollection<DeviceRecord>;
+export interface DeviceDbCollections {
+  records: RecordsCollection;
+}
+export type DeviceDb = RxDatabase<DeviceDbCollections>;
+
+export const RECORDS_SCHEMA: RxJsonSchema<DeviceRecord> = {
+  title: 'hale device records',
+  version: 0,
+  primaryKey: 'id',
+  type: 'object',
+  properties: {
+    id: { type: 'string', maxLength: 26 },
+    stream: { type: 'string', maxLength: 64 },
+    kind: { type: 'string', maxLength: 32 },
+    patientId: { type: 'string', maxLength: 22 },
+    updatedAt: { type: 'string', maxLength: 32 },
+    rv: { type: 'integer', minimum: 1 },
+    epoch: { type: 'integer', minimum: 0 },
+    author: { type: 'string', maxLength: 64 },
+    by: { type: 'string', maxLength: 64 },
+    conflict: { type: 'boolean' },
+    data: { type: 'object', additionalProperties: true },
+    conflictData: { type: ['object', 'null'], additionalProperties: true },
+  },
+  required: [
+    'id',
+    'stream',
+    'kind',
+    'patientId',
+    'updatedAt',
+    'rv',
+    'epoch',
+    'author',
+    'by',
+    'conflict',
+    'data',
+    'conflictData',
+  ],
+  encrypted: ['data', 'conflictData'],
+  indexes: [
+    ['stream', 'updatedAt'],
+    ['kind', 'updatedAt'],
+    ['patientId', 'kind'],
+    ['conflict', 'updatedAt'],
+  ],
+};
+
+/** Signature of RxDB's validator wrappers, e.g. `wrappedValidateAjvStorage`. */
+export type StorageValidationWrapper = <Internals, InstanceCreationOptions>(args: {
+  storage: RxStorage<Internals, InstanceCreationOptions>;
+}) => RxStorage<Internals, InstanceCreationOptions>;
+
+export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
+  readonly name: string;
+  /** Platform storage (Dexie over IndexedDB in apps, memory in Node tests); wrapped here. */
+  readonly storage: RxStorage<Internals, InstanceCreationOptions>;
+  /** 32-byte at-rest key (`hale/local/v1`). */
+  readonly atRestKey: Uint8Array;
+  /** Pass true where several tabs may open the same database (installable web app). Default false. */
+  readonly multiInstance?: boolean;
+  /**
+   * Schema validation of plaintext documents, for dev and tests only: ajv compiles with `new Function`
+   * (blocked by a strict CSP) and record content is validated against `@hale/model` anyway, so
+   * production leaves this out and its bundle carries no validator.
+   */
+  readonly validation?: StorageValidationWrapper;
+  /** Resolves push conflicts on plaintext (the sync engine's); RxDB's default otherwise. */
+  readonly conflictHandler?: RxConflictHandler<DeviceRecord>;
+}
+
+// A local document whose only job is to fail fast on open with a wrong key, before any record read.
+const KEY_CHECK_ID = 'hale-at-rest-key-check';
+
+export async function openDeviceDb<Internals, InstanceCreationOptions>(
+  options: OpenDeviceDbOptions<Internals, InstanceCreationOptions>,
+): Promise<DeviceDb> {
+  addRxPlugin(RxDBLocalDocumentsPlugin);
+  const encrypted = wrapWithAtRestEncryption({ storage: options.storage, key: options.atRestKey });
+  const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
+  const db = await createRxDatabase<DeviceDbCollections>({
+    name: options.name,
+    storage,
+    multiInstance: options.multiInstance ?? false,
+    localDocuments: true,
+    eventReduce: true,
+  });
+  try {
+    await db.addCollections({
+      records: {
+        schema: RECORDS_SCHEMA,
+        ...(options.conflictHandler ? { conflictHandler: options.conflictHandler } : {}),
+      },
+    });
+    // Reading decrypts: a wrong key throws AtRestError AT_REST_DECRYPT_FAILED here.
+    const check = await db.getLocal<{ v: number }>(KEY_CHECK_ID);
+    if (!check) await db.upsertLocal(KEY_CHECK_ID, { v: 1 });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+export async function closeDeviceDb(db: DeviceDb): Promise<void> {
+  await db.close();
+}
+
+export interface RemoveDeviceDbOptions<Internals, InstanceCreationOptions> {
+  readonly name: string;
+  readonly storage: RxStorage<Internals, InstanceCreationOptions>;
+  readonly multiInstance?: boolean;
+}
+
+/**
+ * Deletes every stored piece of a device database. Needs no key, so a device whose owner lost the
+ * passphrase can still be wiped. The database must be closed first.
+ */
+export async function removeDeviceDb<Internals, InstanceCreationOptions>(
+  options: RemoveDeviceDbOptions<Internals, InstanceCreationOptions>,
+): Promise<void> {
+  addRxPlugin(RxDBLocalDocumentsPlugin);
+  await removeRxDatabase(options.name, wrapWithoutAtRestKey(options.storage), options.multiInstance ?? false);
+}

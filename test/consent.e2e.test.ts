@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession, RecordInput } from '@hale/client';
+import { eventually, openDevice, waitOnline } from './support/devices';
+
+const input = <K extends RecordKind>(kind: K, overrides: Partial<RecordOf<K>> = {}): RecordInput<K> => {
+  const {
+    id: _i,
+    patientId: _p,
+    createdAt: _c,
+    updatedAt: _u,
+    ...rest
+  } = exampleRecord(kind, overrides) as RecordOf<K> & {
+    id: string;
+    patientId: string;
+    createdAt: string;
+    updatedAt: string;
+  };
+  return rest as unknown as RecordInput<K>;
+};
+
+describe('consent-scoped sync between a patient and providers', () => {
+  let t: TestServer;
+  const sessions: DeviceSession[] = [];
+  beforeEach(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await t.stop();
+  });
+
+  it('a provider with read consent to allergies receives allergies and nothing else', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await openDevice(t, patient);
+    sessions.push(p);
+    const allergy = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    const med = await p.records.add('Medication', input('Medication', { name: 'Metformin' }));
+    await eventually(() => p.sync.state().pendingWrites === 0, 'patient pushes');
+
+    const d = await openDevice(t, provider);
+    sessions.push(d);
+    await waitOnline(d);
+    await p.consent.grant({
+      granteeId: provider.accountId,
+      scope: [{ type: 'allergy', access: 'read' }],
+      durationMs: 48 * 3600_000,
+      purpose: 'allergy review',
+    });
+    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider receives the allergy');
+    expect((await d.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Latex');
+    expect(await d.records.get(med.id)).toBeNull();
+    expect(await d.records.query('Medication')).toHaveLength(0);
+    // The provider cannot write the read-only stream.
+    await expect(
+      d.records.add('Allergy', input('Allergy'), { patientId: patient.accountId }),
+    ).rejects.toMatchObject({ code: 'NOT_WRITABLE' });
+  });
+
+  it("a provider with write consent to labs adds a result the patient's devices show with that provider as author", async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await openDevice(t, patient);
+    const d = await openDevice(t, provider);
+    sessions.push(p, d);
+    await waitOnline(d);
+    await p.consent.grant({
+      granteeId: provider.accountId,
+      scope: [{ type: 'lab-result', access: 'write' }],
+      durationMs: 3600_000,
+      purpose: 'lab results',
+    });
+    await eventually(
+      () => d.engine.writable(`${patient.accountId}/lab-result`),
+      'provider learns of write access',
+    );
+    const lab = await d.records.add('LabResult', input('LabResult', { testName: 'HbA1c' }), {
+      patientId: patient.accountId,
+    });
+    await eventually(async () => (await p.records.get(lab.id)) !== null, 'patient receives the lab result');
+    const got = await p.records.get<'LabResult'>(lab.id);
+    expect(got?.record.testName).toBe('HbA1c');
+    expect(got?.by).toBe(provider.accountId);
+    expect(got?.author).toBe(provider.device.deviceId);
+  });
+});
