@@ -1,24 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession, RecordInput } from '@hale/client';
+import type { DeviceSession } from '@hale/client';
 import { eventually, openDevice, waitOnline } from './support/devices';
-
-const input = <K extends RecordKind>(kind: K, overrides: Partial<RecordOf<K>> = {}): RecordInput<K> => {
-  const {
-    id: _i,
-    patientId: _p,
-    createdAt: _c,
-    updatedAt: _u,
-    ...rest
-  } = exampleRecord(kind, overrides) as RecordOf<K> & {
-    id: string;
-    patientId: string;
-    createdAt: string;
-    updatedAt: string;
-  };
-  return rest as unknown as RecordInput<K>;
-};
+import { input } from './support/records';
 
 describe('consent-scoped sync between a patient and providers', () => {
   let t: TestServer;

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
+import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+describe('conflicts and tampering', () => {
+  let t: TestServer;
+  const sessions: DeviceSession[] = [];
+  beforeEach(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await t.stop();
+  });
+
+  it('concurrent offline edits of one record end in a state both devices agree on, with no content lost', async () => {
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(a, b);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+
+    a.sync.goOffline();
+    b.sync.goOffline();
+    await a.records.update('Medication', med.id, { dose: '20 mg', instructions: 'raised by cardiology' });
+    await new Promise((r) => setTimeout(r, 5));
+    await b.records.update('Medication', med.id, { dose: '5 mg', instructions: 'lowered after dizziness' });
+
+    a.sync.goOnline();
+    await eventually(() => a.sync.state().pendingWrites === 0, 'a pushes first');
+    b.sync.goOnline();
+    const agreed = async () => {
+      const [x, y] = [await a.records.get<'Medication'>(med.id), await b.records.get<'Medication'>(med.id)];
+      return !!x && !!y && x.rv === y.rv && x.conflict && y.conflict && JSON.stringify(x.record) === JSON.stringify(y.record);
+    };
+    await eventually(agreed, 'both devices converge on the merged record');
+    const final = (await a.records.get<'Medication'>(med.id))!;
+    // The later edit (b's) is the record; a's edit is kept beside it, visible as a conflict.
+    expect(final.record.dose).toBe('5 mg');
+    expect(final.conflictData).toMatchObject({ dose: '20 mg', instructions: 'raised by cardiology' });
+    expect(JSON.stringify((await b.records.get(med.id))!.conflictData)).toBe(JSON.stringify(final.conflictData));
+
+    // A person settles it on one device; the other follows.
+    await b.records.resolveConflict<'Medication'>(med.id, 'other');
+    await eventually(async () => {
+      const x = await a.records.get<'Medication'>(med.id);
+      return !!x && !x.conflict && x.record.dose === '20 mg';
+    }, 'resolution reaches the first device');
+  });
+
+  it('a ciphertext altered in the server store is detected by the device and not applied', async () => {
+    const patient = await registerAccount(t);
+    const a = await openDevice(t, patient);
+    sessions.push(a);
+    const good = await a.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    const bad = await a.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
+    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+
+    // Flip one byte of the stored ciphertext of one record, as a malicious or broken server would.
+    const row = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad.id) as { ct: Buffer };
+    const ct = Buffer.from(row.ct);
+    ct[ct.length - 5] ^= 0x01;
+    t.store.db.prepare('UPDATE docs SET ct = ? WHERE id = ?').run(ct, bad.id);
+
+    const second = await newDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(b);
+    await waitOnline(b);
+    await eventually(async () => (await b.records.get(good.id)) !== null, 'the intact record arrives');
+    expect(await b.records.get(bad.id)).toBeNull();
+    const q = b.sync.quarantine();
+    expect(q).toHaveLength(1);
+    expect(q[0]).toMatchObject({ id: bad.id, reason: 'TAMPERED' });
+    expect(b.sync.state().errors.some((e) => e.code === 'QUARANTINED' && e.id === bad.id)).toBe(true);
+    // The device never wrote over server state: the stored (tampered) row is untouched by it.
+    const after = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad.id) as { ct: Buffer };
+    expect(Buffer.compare(after.ct, ct)).toBe(0);
+  });
+});
