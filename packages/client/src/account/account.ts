@@ -1,0 +1,651 @@
+/**
+ * Account lifecycle on a device: create, join (passphrase or recovery key), unlock/lock, change the
+ * passphrase, revoke devices, provider directory.
+ *
+ * Invariants:
+ * - The root secret never leaves the device in clear and is never persisted in clear: the vault holds
+ *   it only passphrase-wrapped (KDF parameters inside), the server the same wrap. The recovery key is
+ *   returned once by `createAccount` and stored nowhere. The passphrase is never stored.
+ * - The device's Ed25519 secret key is persisted only sealed (secretbox) under `keys.localKey`, which is
+ *   derived from the root, so it is unreadable until the passphrase unwraps the root.
+ * - Everything read back is checked against what it must belong to: the unwrapped root must derive the
+ *   vault's account id, the unsealed device key must match the vault's device id and public key, and an
+ *   account record from the server must carry the identity and wrapping keys derived from the root
+ *   (ids are self-certifying, so a server cannot substitute another account).
+ * - A passphrase change re-wraps the same root (new salt, new nonce): nothing else is re-encrypted.
+ * - Signed objects are built by the @hale/protocol payload helpers and signed with the label both as
+ *   the signing prefix and inside the payload, exactly as the server verifies them.
+ *
+ * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
+ * server); mistyped recovery key → INVALID_RECOVERY_KEY naming the group; unknown login name or
+ * recovery key → ACCOUNT_NOT_FOUND; a vault that already holds an account → ACCOUNT_EXISTS; a broken
+ * or foreign vault record → VAULT_CORRUPT; server answers → HaleClientError (e.g. DEVICE_REVOKED).
+ * Partial failures: a join registers the device before writing the vault, so a failed vault write
+ * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
+ * revoked). `changePassphrase` updates the server before the vault; if the vault write then fails,
+ * the new passphrase is the one that joins new devices while this device still unlocks with the old one
+ * until the change is repeated. Other devices already joined keep their local wrap (and old passphrase)
+ * until they re-join: the server returns the wrapped root only to `/v1/join`.
+ */
+import nacl from 'tweetnacl';
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  AccountId,
+  AccountRole,
+  B64u,
+  DeviceId,
+  LoginName,
+  PublicKey,
+  WrappedRoot,
+  accountSignaturePayload,
+  deviceRevocationPayload,
+  directoryProfilePayload,
+  validate,
+  wrappedRootSignaturePayload,
+  type AccountRecord,
+  type DirectoryEntry,
+  type HttpAccountResponse,
+  type HttpDeviceRevokeResponse,
+  type ProviderProfile,
+  type SignedProviderProfile,
+} from '@hale/protocol';
+import {
+  PRODUCTION_KDF,
+  accountIdFromIdentityKey,
+  base64urlDecode,
+  base64urlEncode,
+  certifyDevice,
+  constantTimeEqual,
+  decodeRecoveryKey,
+  deriveAccountKeys,
+  deviceIdFromPublicKey,
+  encodeRecoveryKey,
+  generateDeviceKeys,
+  generateRootSecret,
+  keyFingerprint,
+  randomBytes,
+  safetyNumber,
+  signCanonical,
+  unwrapResult,
+  unwrapRootWithPassphrase,
+  verifyCanonical,
+  wrapRootWithPassphrase,
+  type AccountKeys,
+  type DeviceKeys,
+  type Ed25519,
+  type KdfSettings,
+  type PassphraseWrappedRoot,
+  type SignedDeviceCertificate,
+} from '@hale/crypto';
+import { isHaleClientError } from '../api/errors';
+import type { HttpApi } from '../api/http-api';
+import { openSession } from '../api/session-manager';
+import { AccountError } from './errors';
+import type { Vault } from './vault';
+
+export { keyFingerprint };
+
+/** Vault key of the account record. */
+export const VAULT_KEY = 'hale.account';
+
+/** Minimum passphrase length (Unicode code points after NFKC) for new passphrases. */
+export const MIN_PASSPHRASE_LENGTH = 8;
+
+export type Role = Static<typeof AccountRole>;
+
+export interface UnlockedAccount {
+  readonly accountId: string;
+  readonly role: Role;
+  readonly loginName?: string;
+  readonly root: Uint8Array;
+  readonly keys: AccountKeys;
+  readonly device: DeviceKeys;
+  readonly deviceName: string;
+}
+
+export interface AccountDeps {
+  readonly api: HttpApi;
+  readonly vault: Vault;
+  readonly ed: Ed25519;
+  /** Clock for certificate and revocation timestamps (ms since the epoch). */
+  readonly now?: () => number;
+  /** KDF cost for new wraps; PRODUCTION_KDF unless a test passes TEST_KDF. */
+  readonly kdf?: KdfSettings;
+}
+
+const VaultRecord = Type.Object(
+  {
+    v: Type.Literal(1),
+    accountId: AccountId,
+    role: AccountRole,
+    /** Null after a recovery-key join: the server does not tell login names. */
+    loginName: Type.Union([LoginName, Type.Null()]),
+    wrappedRoot: WrappedRoot,
+    deviceId: DeviceId,
+    devicePublicKey: PublicKey,
+    /** base64url(nonce(24) ‖ secretbox(device secret key, nonce, keys.localKey)). */
+    deviceSecret: B64u(256),
+    deviceName: Type.String({ minLength: 1, maxLength: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type VaultRecord = Static<typeof VaultRecord>;
+
+// Locking zeroes key bytes in place; this remembers which account objects are dead.
+const lockedAccounts = new WeakSet<UnlockedAccount>();
+
+const isoAt = (now: () => number): string => new Date(now()).toISOString();
+
+async function signPayload(ed: Ed25519, secretKey: Uint8Array, payload: { readonly label: string }) {
+  return base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
+}
+
+function checkNewPassphrase(passphrase: string): void {
+  if (typeof passphrase !== 'string' || [...passphrase.normalize('NFKC')].length < MIN_PASSPHRASE_LENGTH) {
+    throw new AccountError(
+      'WEAK_PASSPHRASE',
+      `the passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`,
+    );
+  }
+}
+
+function assertUnlocked(account: UnlockedAccount): void {
+  if (lockedAccounts.has(account)) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
+}
+
+async function unwrapRoot(wrappedRoot: unknown, passphrase: string): Promise<Uint8Array> {
+  const root = await unwrapRootWithPassphrase(wrappedRoot, passphrase);
+  if (root.ok) return root.value;
+  if (root.error.code === 'WRONG_KEY') throw new AccountError('WRONG_PASSPHRASE', 'wrong passphrase');
+  throw new AccountError('BAD_WRAPPED_ROOT', `the wrapped root cannot be used: ${root.error.message}`);
+}
+
+function sealDeviceSecret(localKey: Uint8Array, secretKey: Uint8Array): string {
+  const nonce = randomBytes(nacl.secretbox.nonceLength);
+  const box = nacl.secretbox(secretKey, nonce, localKey);
+  const out = new Uint8Array(nonce.length + box.length);
+  out.set(nonce, 0);
+  out.set(box, nonce.length);
+  return base64urlEncode(out);
+}
+
+function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys {
+  const sealed = base64urlDecode(record.deviceSecret);
+  const publicKey = base64urlDecode(record.devicePublicKey);
+  const corrupt = (why: string) => new AccountError('VAULT_CORRUPT', `vault: ${why}`);
+  if (!sealed.ok || !publicKey.ok) throw corrupt('bad encoding');
+  const n = nacl.secretbox.nonceLength;
+  const secretKey = nacl.secretbox.open(sealed.value.subarray(n), sealed.value.subarray(0, n), localKey);
+  if (secretKey === null || secretKey.length !== 64) throw corrupt('the device key does not open');
+  // The public half is recomputed from the seed: a key that only claims to match is refused.
+  const derived = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32)).publicKey;
+  if (
+    !constantTimeEqual(derived, publicKey.value) ||
+    !constantTimeEqual(secretKey.subarray(32), publicKey.value) ||
+    deviceIdFromPublicKey(publicKey.value) !== record.deviceId
+  ) {
+    throw corrupt('the device key does not match its id');
+  }
+  return { deviceId: record.deviceId, publicKey: publicKey.value, secretKey };
+}
+
+async function readRecord(vault: Vault): Promise<VaultRecord | null> {
+  const text = await vault.get(VAULT_KEY);
+  if (text === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new AccountError('VAULT_CORRUPT', 'vault: the account record is not JSON');
+  }
+  const checked = validate(VaultRecord, parsed);
+  if (!checked.ok) throw new AccountError('VAULT_CORRUPT', `vault: ${checked.error.message}`);
+  return checked.value;
+}
+
+async function requireRecord(vault: Vault): Promise<VaultRecord> {
+  const record = await readRecord(vault);
+  if (record === null) throw new AccountError('NO_ACCOUNT', 'this device holds no account');
+  return record;
+}
+
+async function requireEmptyVault(vault: Vault): Promise<void> {
+  if ((await vault.get(VAULT_KEY)) !== null) {
+    throw new AccountError('ACCOUNT_EXISTS', 'this device already holds an account');
+  }
+}
+
+async function writeRecord(
+  vault: Vault,
+  account: UnlockedAccount,
+  wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
+): Promise<void> {
+  const record: VaultRecord = {
+    v: 1,
+    accountId: account.accountId,
+    role: account.role,
+    loginName: account.loginName ?? null,
+    wrappedRoot,
+    deviceId: account.device.deviceId,
+    devicePublicKey: base64urlEncode(account.device.publicKey),
+    deviceSecret: sealDeviceSecret(account.keys.localKey, account.device.secretKey),
+    deviceName: account.deviceName,
+  };
+  await vault.set(VAULT_KEY, JSON.stringify(record));
+}
+
+async function newDevice(
+  keys: AccountKeys,
+  deviceName: string,
+  ed: Ed25519,
+  now: () => number,
+): Promise<{ device: DeviceKeys; cert: SignedDeviceCertificate }> {
+  const device = generateDeviceKeys();
+  const cert = await certifyDevice(
+    keys.identity.secretKey,
+    {
+      accountId: keys.accountId,
+      deviceId: device.deviceId,
+      devicePublicKey: device.publicKey,
+      name: deviceName,
+      createdAt: isoAt(now),
+      identityPublicKey: keys.identity.publicKey,
+    },
+    ed,
+  );
+  return { device, cert };
+}
+
+function checkServerAccount(server: HttpAccountResponse, keys: AccountKeys): void {
+  if (
+    server.accountId !== keys.accountId ||
+    server.identityPublicKey !== base64urlEncode(keys.identity.publicKey) ||
+    server.wrappingPublicKey !== base64urlEncode(keys.wrapping.publicKey)
+  ) {
+    throw new AccountError('ACCOUNT_MISMATCH', 'the server account record does not match our keys');
+  }
+}
+
+async function fetchAccount(api: HttpApi, keys: AccountKeys): Promise<HttpAccountResponse> {
+  try {
+    const server = await api.getAccount(keys.accountId);
+    checkServerAccount(server, keys);
+    return server;
+  } catch (e) {
+    if (isHaleClientError(e) && e.code === 'NOT_FOUND') {
+      throw new AccountError('ACCOUNT_NOT_FOUND', 'the server knows no such account');
+    }
+    throw e;
+  }
+}
+
+function unlocked(fields: {
+  root: Uint8Array;
+  keys: AccountKeys;
+  role: Role;
+  loginName: string | null | undefined;
+  device: DeviceKeys;
+  deviceName: string;
+}): UnlockedAccount {
+  return {
+    accountId: fields.keys.accountId,
+    role: fields.role,
+    ...(fields.loginName === null || fields.loginName === undefined ? {} : { loginName: fields.loginName }),
+    root: fields.root,
+    keys: fields.keys,
+    device: fields.device,
+    deviceName: fields.deviceName,
+  };
+}
+
+export interface CreateAccountInput {
+  readonly role: Role;
+  readonly passphrase: string;
+  /** Needed to join other devices with the passphrase. */
+  readonly loginName?: string;
+  readonly deviceName: string;
+}
+
+/**
+ * Runs `fn` with the keys of `root`. If it fails, every secret derived so far (root, account keys and
+ * any device key passed to `track`) is zeroed, so an aborted create or join leaves no key material behind.
+ */
+async function withRootKeys<T>(
+  root: Uint8Array,
+  fn: (keys: AccountKeys, track: (device: DeviceKeys) => void) => Promise<T>,
+): Promise<T> {
+  const keys = deriveAccountKeys(root);
+  const secrets = [root, keys.identity.secretKey, keys.wrapping.secretKey, keys.localKey];
+  try {
+    return await fn(keys, (device) => secrets.push(device.secretKey));
+  } catch (e) {
+    for (const secret of secrets) secret.fill(0);
+    throw e;
+  }
+}
+
+/** Registers a new account with this device as its first device. The recovery key is shown ONCE. */
+export async function createAccount(
+  deps: AccountDeps,
+  input: CreateAccountInput,
+): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
+  const now = deps.now ?? Date.now;
+  checkNewPassphrase(input.passphrase);
+  await requireEmptyVault(deps.vault);
+  const root = generateRootSecret();
+  return withRootKeys(root, async (keys, track) => {
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, deps.kdf ?? PRODUCTION_KDF);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    track(device);
+    const record: AccountRecord = {
+      accountId: keys.accountId,
+      role: input.role,
+      identityPublicKey: base64urlEncode(keys.identity.publicKey),
+      wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+      wrappedRoot,
+      ...(input.loginName === undefined ? {} : { loginName: input.loginName }),
+      createdAt: isoAt(now),
+    };
+    const sig = await signPayload(deps.ed, keys.identity.secretKey, accountSignaturePayload(record));
+    try {
+      await deps.api.register({ account: record, device: cert, sig });
+    } catch (e) {
+      // An ambiguous failure (lost answer, 5xx) may have registered the account: check before giving
+      // up, because the root exists nowhere else yet.
+      if (!(isHaleClientError(e) && e.retry)) throw e;
+      const landed = await deps.api.getAccount(keys.accountId).then(
+        (server) => server.devices.some((d) => d.cert.deviceId === device.deviceId),
+        () => false,
+      );
+      if (!landed) throw e;
+    }
+    const account = unlocked({
+      root,
+      keys,
+      role: input.role,
+      loginName: input.loginName,
+      device,
+      deviceName: input.deviceName,
+    });
+    await writeRecord(deps.vault, account, wrappedRoot);
+    return { account, recoveryKey: encodeRecoveryKey(root) };
+  });
+}
+
+export interface JoinWithPassphraseInput {
+  readonly loginName: string;
+  readonly passphrase: string;
+  readonly deviceName: string;
+}
+
+/** Joins this device to an existing account: the server hands out the wrapped root, the passphrase opens it. */
+export async function joinWithPassphrase(
+  deps: AccountDeps,
+  input: JoinWithPassphraseInput,
+): Promise<UnlockedAccount> {
+  const now = deps.now ?? Date.now;
+  await requireEmptyVault(deps.vault);
+  let joined;
+  try {
+    joined = await deps.api.join({ loginName: input.loginName });
+  } catch (e) {
+    if (isHaleClientError(e) && e.code === 'NOT_FOUND') {
+      throw new AccountError('ACCOUNT_NOT_FOUND', 'no account with this login name');
+    }
+    throw e;
+  }
+  const { accountId, wrappedRoot } = joined;
+  const root = await unwrapRoot(wrappedRoot, input.passphrase);
+  return withRootKeys(root, async (keys, track) => {
+    if (keys.accountId !== accountId) {
+      throw new AccountError('ACCOUNT_MISMATCH', 'the wrapped root belongs to another account');
+    }
+    const server = await fetchAccount(deps.api, keys);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    track(device);
+    await deps.api.addDevice({ device: cert });
+    const account = unlocked({
+      root,
+      keys,
+      role: server.role,
+      loginName: input.loginName,
+      device,
+      deviceName: input.deviceName,
+    });
+    await writeRecord(deps.vault, account, wrappedRoot);
+    return account;
+  });
+}
+
+export interface JoinWithRecoveryKeyInput {
+  readonly recoveryKey: string;
+  /** The recovery key path assumes the passphrase is lost: the root is re-wrapped under this one. */
+  readonly newPassphrase: string;
+  readonly deviceName: string;
+}
+
+/** Joins with the recovery key and sets a new passphrase for the account (this device and the server). */
+export async function joinWithRecoveryKey(
+  deps: AccountDeps,
+  input: JoinWithRecoveryKeyInput,
+): Promise<UnlockedAccount> {
+  const now = deps.now ?? Date.now;
+  checkNewPassphrase(input.newPassphrase);
+  await requireEmptyVault(deps.vault);
+  const decoded = decodeRecoveryKey(input.recoveryKey);
+  if (!decoded.ok) {
+    const { group, message } = decoded.error;
+    throw new AccountError('INVALID_RECOVERY_KEY', message, group === undefined ? {} : { group });
+  }
+  const root = decoded.value;
+  return withRootKeys(root, async (keys, track) => {
+    const server = await fetchAccount(deps.api, keys);
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, deps.kdf ?? PRODUCTION_KDF);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    track(device);
+    await deps.api.addDevice({ device: cert });
+    const session = await openSession(deps.api, device, deps.ed);
+    const sig = await signPayload(
+      deps.ed,
+      keys.identity.secretKey,
+      wrappedRootSignaturePayload({ accountId: keys.accountId, wrappedRoot }),
+    );
+    await deps.api.putWrappedRoot({ wrappedRoot, sig }, session.token);
+    const account = unlocked({
+      root,
+      keys,
+      role: server.role,
+      loginName: null,
+      device,
+      deviceName: input.deviceName,
+    });
+    await writeRecord(deps.vault, account, wrappedRoot);
+    return account;
+  });
+}
+
+/** Opens the account stored on this device. Offline: no server call. */
+export async function unlock(
+  deps: Pick<AccountDeps, 'vault'>,
+  input: { readonly passphrase: string },
+): Promise<UnlockedAccount> {
+  const record = await requireRecord(deps.vault);
+  const root = await unwrapRoot(record.wrappedRoot, input.passphrase);
+  return withRootKeys(root, async (keys) => {
+    if (keys.accountId !== record.accountId) {
+      throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root belongs to another account');
+    }
+    const device = openDeviceSecret(keys.localKey, record);
+    return unlocked({
+      root,
+      keys,
+      role: record.role,
+      loginName: record.loginName,
+      device,
+      deviceName: record.deviceName,
+    });
+  });
+}
+
+/** Zeroes every secret byte the account object holds; the object is unusable afterwards. */
+export function lock(account: UnlockedAccount): void {
+  account.root.fill(0);
+  account.keys.identity.secretKey.fill(0);
+  account.keys.wrapping.secretKey.fill(0);
+  account.keys.localKey.fill(0);
+  account.device.secretKey.fill(0);
+  lockedAccounts.add(account);
+}
+
+export async function hasAccount(deps: Pick<AccountDeps, 'vault'>): Promise<boolean> {
+  return (await deps.vault.get(VAULT_KEY)) !== null;
+}
+
+/** Forgets the account on this device (the server keeps it; join again with the passphrase). */
+export async function removeLocalAccount(deps: Pick<AccountDeps, 'vault'>): Promise<void> {
+  await deps.vault.delete(VAULT_KEY);
+}
+
+export interface ChangePassphraseInput {
+  readonly account: UnlockedAccount;
+  readonly oldPassphrase: string;
+  readonly newPassphrase: string;
+  /** Bearer token of this device's session. */
+  readonly token: string;
+}
+
+/** Re-wraps the same root under a new passphrase, on the server and in this device's vault. */
+export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
+  const { account } = input;
+  assertUnlocked(account);
+  checkNewPassphrase(input.newPassphrase);
+  const record = await requireRecord(deps.vault);
+  if (record.accountId !== account.accountId || record.deviceId !== account.device.deviceId) {
+    throw new AccountError('VAULT_CORRUPT', 'vault: holds another account or device');
+  }
+  // Opening the stored wrap proves knowledge of the old passphrase.
+  const root = await unwrapRoot(record.wrappedRoot, input.oldPassphrase);
+  try {
+    if (!constantTimeEqual(root, account.root)) {
+      throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
+    }
+  } finally {
+    root.fill(0);
+  }
+  const wrappedRoot = await wrapRootWithPassphrase(
+    account.root,
+    input.newPassphrase,
+    deps.kdf ?? PRODUCTION_KDF,
+  );
+  const sig = await signPayload(
+    deps.ed,
+    account.keys.identity.secretKey,
+    wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot }),
+  );
+  await deps.api.putWrappedRoot({ wrappedRoot, sig }, input.token);
+  await writeRecord(deps.vault, account, wrappedRoot);
+}
+
+/** Signed device revocation; the server cuts the device off at once (sessions and sockets). */
+export async function revokeDevice(
+  deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,
+  input: { readonly account: UnlockedAccount; readonly deviceId: string },
+): Promise<HttpDeviceRevokeResponse> {
+  const { account } = input;
+  assertUnlocked(account);
+  const revocation = {
+    v: 1 as const,
+    accountId: account.accountId,
+    deviceId: input.deviceId,
+    revokedAt: isoAt(deps.now ?? Date.now),
+  };
+  const sig = await signPayload(
+    deps.ed,
+    account.keys.identity.secretKey,
+    deviceRevocationPayload(revocation),
+  );
+  return deps.api.revokeDevice({ revocation, sig });
+}
+
+export type ProviderProfileInput = Omit<ProviderProfile, 'accountId'>;
+
+/** Publishes (or replaces) this provider's directory entry, signed by its identity key. */
+export async function publishProviderProfile(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  input: {
+    readonly account: UnlockedAccount;
+    readonly profile: ProviderProfileInput;
+    readonly token: string;
+  },
+): Promise<SignedProviderProfile> {
+  const { account } = input;
+  assertUnlocked(account);
+  if (account.role !== 'provider') {
+    throw new AccountError('NOT_A_PROVIDER', 'only provider accounts publish a directory profile');
+  }
+  const p = input.profile;
+  const profile: ProviderProfile = {
+    accountId: account.accountId,
+    displayName: p.displayName,
+    specialty: p.specialty,
+    clinic: p.clinic,
+    identifier: p.identifier,
+    ...(p.contact === undefined ? {} : { contact: p.contact }),
+  };
+  const sig = await signPayload(deps.ed, account.keys.identity.secretKey, directoryProfilePayload(profile));
+  const signed: SignedProviderProfile = { profile, sig };
+  await deps.api.putDirectory(signed, input.token);
+  return signed;
+}
+
+export interface VerifiedProvider extends DirectoryEntry {
+  /** keyFingerprint of the identity key, for out-of-band comparison. */
+  readonly fingerprint: string;
+}
+
+async function verifyEntry(ed: Ed25519, entry: DirectoryEntry): Promise<boolean> {
+  const identity = base64urlDecode(entry.identityPublicKey);
+  const sig = base64urlDecode(entry.sig);
+  if (!identity.ok || !sig.ok || identity.value.length !== 32) return false;
+  // Without this a server could pair any profile with a key of its own and a matching signature.
+  if (accountIdFromIdentityKey(identity.value) !== entry.profile.accountId) return false;
+  const payload = directoryProfilePayload(entry.profile);
+  return verifyCanonical(ed, identity.value, payload.label, payload, sig.value);
+}
+
+/**
+ * Searches the provider directory. Every entry is checked on the device: its identity key must derive
+ * the profile's account id and sign the profile; entries that fail are dropped and counted.
+ */
+export async function searchProviders(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  input: { readonly q: string; readonly limit?: number; readonly token: string },
+): Promise<{ providers: VerifiedProvider[]; dropped: number }> {
+  const answer = await deps.api.searchDirectory(
+    { q: input.q, ...(input.limit === undefined ? {} : { limit: input.limit }) },
+    input.token,
+  );
+  const providers: VerifiedProvider[] = [];
+  let dropped = 0;
+  for (const entry of answer.providers) {
+    if (!(await verifyEntry(deps.ed, entry))) {
+      dropped++;
+      continue;
+    }
+    const identity = unwrapResult(base64urlDecode(entry.identityPublicKey));
+    providers.push({ ...entry, fingerprint: keyFingerprint(identity) });
+  }
+  return { providers, dropped };
+}
+
+/** Safety number between this account's identity key and another's (base64url or bytes). */
+export function safetyNumberWith(
+  account: UnlockedAccount,
+  otherIdentityPublicKey: Uint8Array | string,
+): string {
+  const other =
+    typeof otherIdentityPublicKey === 'string'
+      ? unwrapResult(base64urlDecode(otherIdentityPublicKey))
+      : otherIdentityPublicKey;
+  return safetyNumber(account.keys.identity.publicKey, other);
+}

@@ -1,0 +1,45 @@
+/**
+ * Account lifecycle failures that are not transport errors (those stay HaleClientError). One code per
+ * failure, stable strings the UI switches on; messages never contain a passphrase, key or root.
+ */
+export const ACCOUNT_ERROR_CODES = [
+  /** The passphrase does not open the wrapped root. Nothing was written. */
+  'WRONG_PASSPHRASE',
+  /** The recovery key is malformed or mistyped; `group` names the first bad group when known. */
+  'INVALID_RECOVERY_KEY',
+  /** This device's vault holds no account (create or join first). */
+  'NO_ACCOUNT',
+  /** The server knows no account for this login name or recovery key. */
+  'ACCOUNT_NOT_FOUND',
+  /** This device's vault already holds an account; remove it before creating or joining another. */
+  'ACCOUNT_EXISTS',
+  /** The server's account record does not belong to the keys we derived (wrong or lying server). */
+  'ACCOUNT_MISMATCH',
+  /** The vault record is malformed or does not belong to the root it unlocked. */
+  'VAULT_CORRUPT',
+  /** The wrapped root from the vault or server is malformed or has out-of-range KDF parameters. */
+  'BAD_WRAPPED_ROOT',
+  /** The passphrase is shorter than MIN_PASSPHRASE_LENGTH characters. */
+  'WEAK_PASSPHRASE',
+  /** The account was locked: its secret key bytes are gone. Unlock again. */
+  'LOCKED',
+  /** Only provider accounts publish directory profiles. */
+  'NOT_A_PROVIDER',
+] as const;
+
+export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
+
+export class AccountError extends Error {
+  readonly code: AccountErrorCode;
+  /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */
+  readonly group?: number;
+
+  constructor(code: AccountErrorCode, message: string, extra: { readonly group?: number } = {}) {
+    super(message);
+    this.name = 'AccountError';
+    this.code = code;
+    if (extra.group !== undefined) this.group = extra.group;
+  }
+}
+
+export const isAccountError = (e: unknown): e is AccountError => e instanceof AccountError;

@@ -1,0 +1,121 @@
+/**
+ * Bearer sessions for the HTTP API: challenge → device signature → session token, cached.
+ *
+ * Invariants: the device signs `authSignaturePayload({ nonce, deviceId, serverId })` exactly as the
+ * server rebuilds it, with the label both as signing prefix and inside the payload. The token is reused
+ * until REFRESH_MARGIN before its expiry, measured on the device clock from the lifetime the server
+ * granted (session expiry − challenge issue time, both server times), so a skewed device clock neither
+ * keeps a dead token nor discards a live one. Concurrent callers share one authentication in flight.
+ * Failure modes (HaleClientError): a challenge that turns out stale (CHALLENGE_INVALID) is retried once
+ * with a fresh one; `withToken` re-authenticates once when the server answers SESSION_EXPIRED or
+ * UNAUTHENTICATED and then gives up with that error; DEVICE_REVOKED and BAD_SIGNATURE propagate at once
+ * (the device must stop, not loop).
+ */
+import { CHALLENGE_TTL_MS, SESSION_TTL_MS, authSignaturePayload } from '@hale/protocol';
+import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
+import { isHaleClientError } from './errors';
+import type { HttpApi } from './http-api';
+
+/** Renew this long before the token expires (or at 90 % of a shorter lifetime). */
+export const SESSION_REFRESH_MARGIN_MS = 60_000;
+
+export interface SessionDevice {
+  readonly deviceId: string;
+  /** Ed25519 secret key, tweetnacl layout (seed ‖ public key). */
+  readonly secretKey: Uint8Array;
+}
+
+export interface SessionManagerOptions {
+  readonly api: HttpApi;
+  readonly device: SessionDevice;
+  readonly ed: Ed25519;
+  /** Device clock, ms since the epoch. */
+  readonly now?: () => number;
+}
+
+export interface SessionManager {
+  /** A bearer token valid for a while yet; authenticates when there is none. */
+  token(): Promise<string>;
+  /** Runs `call` with a token; on SESSION_EXPIRED/UNAUTHENTICATED re-authenticates once and runs it again. */
+  withToken<T>(call: (token: string) => Promise<T>): Promise<T>;
+  /** Forgets the cached token (e.g. after the server refused it). */
+  invalidate(): void;
+}
+
+export interface Session {
+  readonly token: string;
+  /** Server time, as the server sent it. */
+  readonly expiresAt: string;
+  /** Server-granted lifetime in ms (clamped to 0…SESSION_TTL_MS). */
+  readonly lifetimeMs: number;
+}
+
+/** One challenge/response round: no caching, no retries. */
+export async function openSession(api: HttpApi, device: SessionDevice, ed: Ed25519): Promise<Session> {
+  const challenge = await api.challenge({ deviceId: device.deviceId });
+  const payload = authSignaturePayload({
+    nonce: challenge.nonce,
+    deviceId: device.deviceId,
+    serverId: challenge.serverId,
+  });
+  const sig = base64urlEncode(await signCanonical(ed, device.secretKey, payload.label, payload));
+  const session = await api.session({ challengeId: challenge.challengeId, deviceId: device.deviceId, sig });
+  const issuedAt = Date.parse(challenge.expiresAt) - CHALLENGE_TTL_MS;
+  const lifetime = Date.parse(session.expiresAt) - issuedAt;
+  return {
+    token: session.token,
+    expiresAt: session.expiresAt,
+    lifetimeMs: Math.min(Math.max(Number.isFinite(lifetime) ? lifetime : 0, 0), SESSION_TTL_MS),
+  };
+}
+
+const isSessionError = (e: unknown): boolean =>
+  isHaleClientError(e) && (e.code === 'SESSION_EXPIRED' || e.code === 'UNAUTHENTICATED');
+
+export function createSessionManager(options: SessionManagerOptions): SessionManager {
+  const { api, device, ed } = options;
+  const now = options.now ?? Date.now;
+  let cached: { token: string; renewAt: number } | undefined;
+  let inFlight: Promise<string> | undefined;
+
+  async function authenticate(): Promise<string> {
+    const startedAt = now();
+    let session: Session;
+    try {
+      session = await openSession(api, device, ed);
+    } catch (e) {
+      if (!(isHaleClientError(e) && e.code === 'CHALLENGE_INVALID')) throw e;
+      session = await openSession(api, device, ed);
+    }
+    const margin = Math.min(SESSION_REFRESH_MARGIN_MS, session.lifetimeMs / 10);
+    cached = { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };
+    return session.token;
+  }
+
+  function token(): Promise<string> {
+    if (cached !== undefined && now() < cached.renewAt) return Promise.resolve(cached.token);
+    cached = undefined;
+    inFlight ??= authenticate().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  return {
+    token,
+    invalidate() {
+      cached = undefined;
+    },
+    async withToken<T>(call: (token: string) => Promise<T>): Promise<T> {
+      const first = await token();
+      try {
+        return await call(first);
+      } catch (e) {
+        if (!isSessionError(e)) throw e;
+        // Another caller may have renewed meanwhile; only drop the token that failed.
+        if (cached?.token === first) cached = undefined;
+        return call(await token());
+      }
+    },
+  };
+}

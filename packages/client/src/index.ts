@@ -1,0 +1,109 @@
+export {
+  AT_REST_KEY_LENGTH,
+  AtRestError,
+  isAtRestError,
+  wrapWithAtRestEncryption,
+  wrapWithoutAtRestKey,
+} from './store/at-rest-encryption';
+export type {
+  AtRestDecryptReason,
+  AtRestEncryptionOptions,
+  AtRestErrorCode,
+  AtRestErrorDetails,
+} from './store/at-rest-encryption';
+export { closeDeviceDb, openDeviceDb, RECORDS_SCHEMA, removeDeviceDb } from './store/device-db';
+export type {
+  DeviceDb,
+  DeviceDbCollections,
+  DeviceRecord,
+  JsonObject,
+  OpenDeviceDbOptions,
+  RecordsCollection,
+  RemoveDeviceDbOptions,
+  StorageValidationWrapper,
+} from './store/device-db';
+export { HaleClientError, isHaleClientError, codeForStatus, errorFromWire } from './api/errors';
+export type { HaleClientErrorCode, HaleClientErrorInit } from './api/errors';
+export { createHttpApi } from './api/http-api';
+export type { FetchInitLike, FetchLike, FetchResponseLike, HttpApi, HttpApiOptions } from './api/http-api';
+export { SESSION_REFRESH_MARGIN_MS, createSessionManager, openSession } from './api/session-manager';
+export type { Session, SessionDevice, SessionManager, SessionManagerOptions } from './api/session-manager';
+export { memoryVault } from './account/vault';
+export type { MemoryVault, Vault } from './account/vault';
+export { ACCOUNT_ERROR_CODES, AccountError, isAccountError } from './account/errors';
+export type { AccountErrorCode } from './account/errors';
+export {
+  MIN_PASSPHRASE_LENGTH,
+  VAULT_KEY,
+  changePassphrase,
+  createAccount,
+  hasAccount,
+  joinWithPassphrase,
+  joinWithRecoveryKey,
+  keyFingerprint,
+  lock,
+  publishProviderProfile,
+  removeLocalAccount,
+  revokeDevice,
+  safetyNumberWith,
+  searchProviders,
+  unlock,
+} from './account/account';
+export type {
+  AccountDeps,
+  ChangePassphraseInput,
+  CreateAccountInput,
+  JoinWithPassphraseInput,
+  JoinWithRecoveryKeyInput,
+  ProviderProfileInput,
+  Role,
+  UnlockedAccount,
+  VaultRecord,
+  VerifiedProvider,
+} from './account/account';
+export {
+  openDeviceSession,
+  type DeviceSession,
+  type DeviceAccount,
+  type DeviceSessionOptions,
+} from './session/session';
+export {
+  createConnection,
+  SyncError,
+  type Connection,
+  type ConnectionStatus,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from './sync/connection';
+export { createKeyring, type Keyring } from './sync/keyring';
+export {
+  createDeviceDirectory,
+  type DeviceDirectory,
+  type AccountDevicesInfo,
+} from './sync/device-directory';
+export {
+  createSyncEngine,
+  type SyncEngine,
+  type SyncState,
+  type SyncIssue,
+  type QuarantinedItem,
+  type RemovedStream,
+} from './sync/engine';
+export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure } from './sync/record-codec';
+export { recordConflictHandler, resolveRecordConflict } from './sync/conflicts';
+export {
+  createRecords,
+  RecordError,
+  type Records,
+  type StoredRecord,
+  type RecordInput,
+} from './records/records';
+export {
+  createConsent,
+  ConsentError,
+  REVOCATION_NOTICE,
+  type Consent,
+  type ConsentErrorCode,
+  type GrantRequest,
+  type StoredGrant,
+} from './consent/consent';
