@@ -35,14 +35,23 @@ describe('conflicts and tampering', () => {
     b.sync.goOnline();
     const agreed = async () => {
       const [x, y] = [await a.records.get<'Medication'>(med.id), await b.records.get<'Medication'>(med.id)];
-      return !!x && !!y && x.rv === y.rv && x.conflict && y.conflict && JSON.stringify(x.record) === JSON.stringify(y.record);
+      return (
+        !!x &&
+        !!y &&
+        x.rv === y.rv &&
+        x.conflict &&
+        y.conflict &&
+        JSON.stringify(x.record) === JSON.stringify(y.record)
+      );
     };
     await eventually(agreed, 'both devices converge on the merged record');
     const final = (await a.records.get<'Medication'>(med.id))!;
     // The later edit (b's) is the record; a's edit is kept beside it, visible as a conflict.
     expect(final.record.dose).toBe('5 mg');
     expect(final.conflictData).toMatchObject({ dose: '20 mg', instructions: 'raised by cardiology' });
-    expect(JSON.stringify((await b.records.get(med.id))!.conflictData)).toBe(JSON.stringify(final.conflictData));
+    expect(JSON.stringify((await b.records.get(med.id))!.conflictData)).toBe(
+      JSON.stringify(final.conflictData),
+    );
 
     // A person settles it on one device; the other follows.
     await b.records.resolveConflict<'Medication'>(med.id, 'other');
@@ -63,7 +72,7 @@ describe('conflicts and tampering', () => {
     // Flip one byte of the stored ciphertext of one record, as a malicious or broken server would.
     const row = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad.id) as { ct: Buffer };
     const ct = Buffer.from(row.ct);
-    ct[ct.length - 5] ^= 0x01;
+    ct.writeUInt8(ct.readUInt8(ct.length - 5) ^ 0x01, ct.length - 5);
     t.store.db.prepare('UPDATE docs SET ct = ? WHERE id = ?').run(ct, bad.id);
 
     const second = await newDevice(t, patient);

@@ -43,7 +43,11 @@ describe('server killed (SIGKILL) and restarted in the middle of a large sync', 
     await server.kill('SIGKILL');
     server = await spawnServer(dataDir, port);
 
-    await eventually(() => a.sync.state().pendingWrites === 0, 'every write acknowledged after restart', 60_000);
+    await eventually(
+      () => a.sync.state().pendingWrites === 0,
+      'every write acknowledged after restart',
+      60_000,
+    );
     await eventually(
       async () => (await b.records.query('Allergy')).length === RECORDS,
       'second device has every record',
@@ -55,7 +59,7 @@ describe('server killed (SIGKILL) and restarted in the middle of a large sync', 
     server = null;
     const db = new Database(path.join(dataDir, 'hale.sqlite'), { readonly: true });
     const rows = db
-      .prepare("SELECT count(*) AS n, count(DISTINCT id) AS d, max(seq) AS m FROM docs WHERE stream = ?")
+      .prepare('SELECT count(*) AS n, count(DISTINCT id) AS d, max(seq) AS m FROM docs WHERE stream = ?')
       .get(`${patient.accountId}/allergy`) as { n: number; d: number; m: number };
     db.close();
     expect(rows.n).toBe(RECORDS);

@@ -39,5 +39,15 @@ describe('device sync end to end (real server, real sockets, RxDB)', () => {
     expect(got?.record.substance).toBe('Penicillin');
     expect(got?.author).toBe(patient.device.deviceId);
     await eventually(() => a.sync.state().pendingWrites === 0, 'pending writes drain');
+
+    // An update and then a delete travel too.
+    await b.records.update('Allergy', added.id, { severity: 'severe' });
+    await eventually(
+      async () => (await a.records.get<'Allergy'>(added.id))?.record.severity === 'severe',
+      'update arrives',
+    );
+    await a.records.remove(added.id);
+    await eventually(async () => (await b.records.get(added.id)) === null, 'delete arrives');
+    expect(await b.records.query('Allergy')).toHaveLength(0);
   });
 });

@@ -25,7 +25,16 @@ export interface ServerProcess {
 export const spawnServer = async (dataDir: string, port: number): Promise<ServerProcess> => {
   const child = spawn(
     process.execPath,
-    [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'sync-server/src/main.ts'), '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
+    [
+      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+      path.join(root, 'sync-server/src/main.ts'),
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOST: '127.0.0.1' } },
   );
   let stderr = '';

@@ -10,6 +10,8 @@ import {
   type ValidationFailed,
 } from '@hale/model';
 import type { PlainRecord } from '../sync/record-codec';
+import type { RxDocument } from 'rxdb';
+import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 
 export type RecordErrorCode =
   'VALIDATION_FAILED' | 'NOT_FOUND' | 'NOT_STORABLE' | 'NOT_WRITABLE' | 'KIND_MISMATCH';
@@ -42,8 +44,7 @@ export interface StoredRecord<K extends RecordKind = RecordKind> {
 }
 
 export interface RecordsDeps {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  collection: any;
+  collection: RecordsCollection;
   accountId: string;
   deviceId: string;
   now: () => number;
@@ -78,9 +79,13 @@ export const createRecords = (deps: RecordsDeps) => {
     return result.value;
   };
 
+  const toPlain = (doc: RxDocument<DeviceRecord>): PlainRecord => ({
+    ...doc.toMutableJSON(),
+    _deleted: false,
+  });
   const load = async (id: string): Promise<PlainRecord | null> => {
     const doc = await collection.findOne(id).exec();
-    return doc ? (doc.toJSON() as PlainRecord) : null;
+    return doc ? toPlain(doc) : null;
   };
 
   const requireWritable = (stream: string): void => {
@@ -119,7 +124,7 @@ export const createRecords = (deps: RecordsDeps) => {
         author: deps.deviceId,
         by: deps.accountId,
         conflict: false,
-        data: record as unknown as Record<string, unknown>,
+        data: record,
         conflictData: null,
       });
       return record;
@@ -145,7 +150,7 @@ export const createRecords = (deps: RecordsDeps) => {
         rv: current.rv + 1,
         author: deps.deviceId,
         by: deps.accountId,
-        data: record as unknown as Record<string, unknown>,
+        data: record,
       });
       return record;
     },
@@ -153,18 +158,17 @@ export const createRecords = (deps: RecordsDeps) => {
     async remove(id: string): Promise<void> {
       const doc = await collection.findOne(id).exec();
       if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
-      const current = doc.toJSON() as PlainRecord;
-      requireWritable(current.stream);
-      // A version bump first, so the tombstone has its own revision and the delete is attributable.
-      await collection.upsert({
-        ...current,
-        rv: current.rv + 1,
-        updatedAt: iso(),
-        author: deps.deviceId,
-        by: deps.accountId,
+      requireWritable(doc.stream);
+      // One write: the tombstone gets its own revision number, so it is attributable and its tag is new.
+      await doc.incrementalModify((data) => {
+        const next = data as DeviceRecord & { _deleted?: boolean };
+        next.rv = next.rv + 1;
+        next.updatedAt = iso();
+        next.author = deps.deviceId;
+        next.by = deps.accountId;
+        next._deleted = true;
+        return next;
       });
-      const latest = await collection.findOne(id).exec();
-      await latest.remove();
       deps.onWrite(id);
     },
 
@@ -181,8 +185,8 @@ export const createRecords = (deps: RecordsDeps) => {
         sort: [{ updatedAt: 'desc' }],
         ...(options.limit ? { limit: options.limit } : {}),
       });
-      const docs = (await query.exec()) as Array<{ toJSON(): PlainRecord }>;
-      return docs.map((d) => toStored<K>(d.toJSON()));
+      const docs = await query.exec();
+      return docs.map((d) => toStored<K>(toPlain(d)));
     },
 
     observe<K extends RecordKind>(
@@ -191,18 +195,14 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Observable<StoredRecord<K>[]> {
       const selector: Record<string, unknown> = { kind };
       if (options.patientId !== undefined) selector['patientId'] = options.patientId;
-      const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$ as Observable<
-        Array<{ toJSON(): PlainRecord }>
-      >;
-      return $.pipe(map((docs) => docs.map((d) => toStored<K>(d.toJSON()))));
+      const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
+      return $.pipe(map((docs) => docs.map((d) => toStored<K>(toPlain(d)))));
     },
 
     /** Records with an unresolved concurrent edit. */
     async conflicts(): Promise<StoredRecord[]> {
-      const docs = (await collection.find({ selector: { conflict: true } }).exec()) as Array<{
-        toJSON(): PlainRecord;
-      }>;
-      return docs.map((d) => toStored(d.toJSON()));
+      const docs = await collection.find({ selector: { conflict: true } }).exec();
+      return docs.map((d) => toStored(toPlain(d)));
     },
 
     /** Settles a conflict: keep this version, take the other side, or store merged content. */
@@ -228,7 +228,7 @@ export const createRecords = (deps: RecordsDeps) => {
         by: deps.accountId,
         conflict: false,
         conflictData: null,
-        data: record as unknown as Record<string, unknown>,
+        data: record,
       });
       return record;
     },

@@ -4,7 +4,12 @@
 import type { RxConflictHandler, RxStorage } from 'rxdb';
 import { chooseEd25519, type AccountKeys, type DeviceKeys, type Ed25519 } from '@hale/crypto';
 import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
-import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import {
+  openDeviceDb,
+  type DeviceDb,
+  type DeviceRecord,
+  type StorageValidationWrapper,
+} from '../store/device-db';
 import { recordConflictHandler } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
@@ -32,8 +37,7 @@ export interface DeviceSessionOptions {
   ed?: Ed25519;
   now?: () => number;
   dbName?: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  validation?: any;
+  validation?: StorageValidationWrapper;
   batchSize?: number;
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Start offline (the app can call goOnline later). */
@@ -93,7 +97,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         await connection.request({ t: 'putEnvelopes', envelopes: envelopes.slice(i, i + 1000) });
       }
     },
-    deviceKey: directory.deviceKey,
+    deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
   });
   const engine = createSyncEngine({
     collection,
@@ -102,7 +106,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ed,
     accountId: account.accountId,
     device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
-    deviceKey: directory.deviceKey,
+    deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,

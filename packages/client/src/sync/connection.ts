@@ -255,7 +255,7 @@ export const createConnection = (options: ConnectionOptions) => {
           reject,
           timer,
         });
-        socket.send(encodeFrame({ ...frame, rid } as ClientFrame));
+        socket.send(encodeFrame({ ...frame, rid }));
       });
     },
   };

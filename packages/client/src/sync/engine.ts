@@ -36,6 +36,7 @@ import {
 } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
 import type { Connection } from './connection';
+import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import { decodeRecord, encodeRecord, tagOf, type DecodeFailure, type PlainRecord } from './record-codec';
 
@@ -76,12 +77,8 @@ export interface RemovedStream {
   reason: 'expired' | 'revoked' | 'device-revoked';
 }
 
-// The collection is typed loosely here so the engine does not depend on the store module's generics.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyCollection = any;
-
 export interface EngineDeps {
-  collection: AnyCollection;
+  collection: RecordsCollection;
   connection: Connection;
   keyring: Keyring;
   ed: Ed25519;

@@ -13,7 +13,7 @@
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
  * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT) and the caller quarantines.
  */
-import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
+import { CLINICAL_STREAM_TYPES } from '@hale/model';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -28,22 +28,10 @@ import {
 } from '@hale/crypto';
 import { docSignaturePayload, parseStreamId, type PushDoc, type ServedDoc } from '@hale/protocol';
 import type { Keyring } from './keyring';
+import type { DeviceRecord } from '../store/device-db';
 
-export interface PlainRecord {
-  id: string;
-  stream: string;
-  kind: string;
-  patientId: string;
-  updatedAt: string;
-  rv: number;
-  epoch: number;
-  author: string;
-  by: string;
-  conflict: boolean;
-  data: Record<string, unknown>;
-  conflictData: Record<string, unknown> | null;
-  _deleted: boolean;
-}
+/** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
+export type PlainRecord = DeviceRecord & { _deleted: boolean };
 
 export type DecodeFailure =
   | 'NO_KEY'
@@ -80,7 +68,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 export const mustSign = (stream: string, by: string): boolean => {
   const p = parseStreamId(stream);
   if (!p.ok) return true;
-  return CLINICAL_STREAM_TYPES.includes(p.value.type as StreamType) || p.value.patientId !== by;
+  return CLINICAL_STREAM_TYPES.includes(p.value.type) || p.value.patientId !== by;
 };
 
 /** The tag of a plaintext state (e.g. RxDB's assumed master state); null without the stream's tag key. */
@@ -92,7 +80,7 @@ export const tagOf = async (keyring: Keyring, r: PlainRecord): Promise<string | 
     id: r.id,
     rev: r.rv,
     deleted: r._deleted,
-    data: contentOf(r) as unknown as JsonValue,
+    data: contentOf(r),
   });
 };
 
@@ -178,7 +166,7 @@ export const decodeRecord = async (
     id: doc.id,
     rev: rv,
     deleted: doc.deleted,
-    data: contentOf(record) as unknown as JsonValue,
+    data: contentOf(record),
   });
   if (!tagCheck.ok) return fail('BAD_TAG', 'revision tag does not match the content');
   const pk = await deps.deviceKey(record.by, doc.author);
