@@ -49,6 +49,11 @@ export const openDevice = async (
     createWebSocket,
     storage: getRxStorageMemory(),
     getAccount: getAccountFrom(t),
+    getServerInfo: async () =>
+      (await (await fetch(`${options.serverUrl ?? t.url}/v1/server`)).json()) as {
+        serverId: string;
+        publicKey: string;
+      },
     ed,
     dbName: `e2e${++dbCounter}`,
     ...(options.offline ? { offline: true } : {}),

@@ -107,3 +107,13 @@ export {
   type GrantRequest,
   type StoredGrant,
 } from './consent/consent';
+export {
+  makeAuditEntry,
+  openAuditBody,
+  verifyAuditLog,
+  type AuditBody,
+  type AuditProblem,
+  type AuditProblemKind,
+  type AuditVerification,
+} from './audit/audit-chain';
+export { createAuditLog, type AuditLog, type OpenedEntry, type RecordChange } from './audit/audit-log';

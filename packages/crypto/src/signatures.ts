@@ -17,7 +17,7 @@ import nacl from 'tweetnacl';
 import { cryptoError } from './errors';
 import { base64urlEncode, concatBytes, constantTimeEqual, hexDecode, utf8Encode } from './encoding';
 import { canonicalBytes } from './canonical-json';
-import { labeledSha256 } from './hash';
+import { labeledSha256, sha256 } from './hash';
 
 /** Function-valued properties (no `this`), so methods can be passed around unbound. */
 export interface Ed25519 {
@@ -251,4 +251,13 @@ export async function verifyCanonical(
   sig: Uint8Array,
 ): Promise<boolean> {
   return ed.verify(publicKey, signingMessage(label, value), sig);
+}
+
+/**
+ * Hash that links a signed entry to the same author's next one in a hash chain (audit log):
+ * sha256(signingMessage(label, payload) ‖ sig), base64url. Covers the signature too, so an entry cannot be
+ * swapped for a differently-signed twin without breaking the chain.
+ */
+export function chainLinkHash(payload: { readonly label: string }, sig: Uint8Array): string {
+  return base64urlEncode(sha256(concatBytes(signingMessage(payload.label, payload), sig)));
 }

@@ -39,7 +39,7 @@ import {
   base64urlDecode,
   base64urlEncode,
   canonicalBytes,
-  concatBytes,
+  chainLinkHash,
   hexEncode,
   sealTo,
   sha256,
@@ -84,8 +84,11 @@ export interface SyncServiceDeps {
   now: () => number;
   ed: Ed25519;
   server: ServerIdentity;
-  /** Called after grants of `granteeId` changed, so live connections re-evaluate at once. */
-  onGrantsChanged?: (granteeId: string, patientId: string) => void;
+  /**
+   * Called after grants of `granteeId` changed, so live connections re-evaluate at once; grant and revoke
+   * answer only after it settles, so no change committed after the answer reaches a cut-off device.
+   */
+  onGrantsChanged?: (granteeId: string, patientId: string) => void | Promise<void>;
   onPush?: (outcome: 'ok' | 'conflict' | 'error', count: number) => void;
 }
 
@@ -130,14 +133,10 @@ export const signPayload = async (
   payload: { label: string },
 ): Promise<string> => base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
 
-/** Hash that links an audit entry to the same author's next one. */
+/** Hash that links an audit entry to the same author's next one (shared with devices via @hale/crypto). */
 export const auditEntryHash = (payload: { label: string }, sig: string): string => {
   const s = base64urlDecode(sig);
-  return base64urlEncode(
-    sha256(
-      concatBytes(utf8Encode(payload.label), canonicalBytes(payload), s.ok ? s.value : new Uint8Array()),
-    ),
-  );
+  return chainLinkHash(payload, s.ok ? s.value : new Uint8Array());
 };
 
 export const createSyncService = (deps: SyncServiceDeps) => {
@@ -319,6 +318,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     });
     for (const [i, row] of frame.rows.entries()) {
       const { doc, assumedRev } = row;
+      const isAudit = doc.stream.endsWith('/audit');
+      // Updating or deleting an audit entry is refused for everyone, whatever their access.
+      if (isAudit && (assumedRev !== null || doc.deleted)) {
+        results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
+        continue;
+      }
       const decision = decideAccess(p, doc.stream, 'push', grants, t);
       if (!decision.ok) {
         results.push(rowError(doc.stream, doc.id, decision.code, decision.message));
@@ -328,9 +333,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         results.push(rowError(doc.stream, doc.id, 'FORBIDDEN', 'author must be the pushing device'));
         continue;
       }
-      const isAudit = doc.stream.endsWith('/audit');
       if (isAudit) {
-        if (assumedRev !== null || doc.audit === undefined || doc.deleted) {
+        if (doc.audit === undefined) {
           results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
           continue;
         }
@@ -470,7 +474,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         throw new ServiceError('ALREADY_EXISTS', 'a different grant with this id exists');
       }
     }
-    deps.onGrantsChanged?.(g.granteeId, g.patientId);
+    await deps.onGrantsChanged?.(g.granteeId, g.patientId);
   };
 
   const revoke = async (p: Principal, signed: SignedRevocation): Promise<void> => {
@@ -487,7 +491,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
     await store.grants.revoke(r.grantId, iso(), signed);
-    deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
+    await deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
   };
 
   const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {

@@ -32,7 +32,8 @@ import type { Connection } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceDirectory } from '../sync/device-directory';
 
-export type ConsentErrorCode = 'KEY_CHANGED' | 'UNKNOWN_ACCOUNT' | 'BAD_SCOPE' | 'BAD_EXPIRY' | 'NOT_FOUND';
+export type ConsentErrorCode =
+  'KEY_CHANGED' | 'UNKNOWN_ACCOUNT' | 'BAD_SCOPE' | 'BAD_EXPIRY' | 'NOT_FOUND' | 'BAD_INVITE';
 
 export class ConsentError extends Error {
   constructor(
@@ -63,6 +64,8 @@ export interface StoredGrant {
   grant: Grant;
   sig: string;
   revokedAt?: string;
+  /** When this device rotated the grant's streams after it ended (revocation or expiry). */
+  rotatedAt?: string;
 }
 
 export interface ConsentDeps {
@@ -88,9 +91,16 @@ export const createConsent = (deps: ConsentDeps) => {
 
   const identityOf = async (accountId: string): Promise<Uint8Array> => {
     deps.directory.forget(accountId);
-    const key = await deps.directory.identityKey(accountId);
-    if (!key) throw new ConsentError('UNKNOWN_ACCOUNT', `account ${accountId} is not known to the server`);
-    return key;
+    const presented = await deps.directory.presentedIdentity(accountId);
+    if (!presented)
+      throw new ConsentError('UNKNOWN_ACCOUNT', `account ${accountId} is not known to the server`);
+    if (!presented.selfCertified) {
+      throw new ConsentError(
+        'KEY_CHANGED',
+        'the server presents a key that does not belong to this account; do not share until you have checked',
+      );
+    }
+    return presented.key;
   };
 
   const streamOf = (type: StreamType): string => `${deps.accountId}/${type}`;
@@ -111,6 +121,26 @@ export const createConsent = (deps: ConsentDeps) => {
     /** The patient compared the safety number out of band: pin the provider's current key. */
     async verifyProvider(accountId: string) {
       const identity = await identityOf(accountId);
+      const pinned = await pinnedKeys();
+      pinned[accountId] = base64urlEncode(identity);
+      await deps.meta.set('pinned-keys', pinned);
+      return { accountId, fingerprint: keyFingerprint(identity) };
+    },
+
+    /** An invite a provider shows as a QR code or link: its account id and key fingerprint. */
+    inviteFor(accountId: string, identityPublicKey: Uint8Array): string {
+      return `hale-invite:1:${accountId}:${keyFingerprint(identityPublicKey).replace(/\s+/g, '')}`;
+    },
+
+    /** Checks an invite against the key the server presents now; pins it when it matches. */
+    async acceptInvite(invite: string) {
+      const m = /^hale-invite:1:([A-Za-z0-9_-]{22}):([0-9A-Za-z]+)$/.exec(invite.trim());
+      if (!m) throw new ConsentError('BAD_INVITE', 'this is not a Hale invite');
+      const [, accountId, fingerprint] = m as unknown as [string, string, string];
+      const identity = await identityOf(accountId);
+      if (keyFingerprint(identity).replace(/\s+/g, '') !== fingerprint) {
+        throw new ConsentError('KEY_CHANGED', "the provider's key does not match the invite");
+      }
       const pinned = await pinnedKeys();
       pinned[accountId] = base64urlEncode(identity);
       await deps.meta.set('pinned-keys', pinned);
@@ -202,7 +232,25 @@ export const createConsent = (deps: ConsentDeps) => {
       target.revokedAt = revocation.revokedAt;
       await deps.meta.set('grants', all);
       deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
-      return { rotated: await this.rotateFor(target, all) };
+      const rotated = await this.rotateFor(target, all);
+      target.rotatedAt = iso();
+      await deps.meta.set('grants', all);
+      return { rotated };
+    },
+
+    /** Rotates the streams of grants that expired since the last check (called on connect and by the app). */
+    async rotateExpired(): Promise<Array<{ stream: string; epoch: number }>> {
+      const all = await grants();
+      const now = deps.now();
+      const out: Array<{ stream: string; epoch: number }> = [];
+      for (const g of all) {
+        if (g.rotatedAt !== undefined || g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) > now)
+          continue;
+        out.push(...(await this.rotateFor(g, all)));
+        g.rotatedAt = iso();
+        await deps.meta.set('grants', all);
+      }
+      return out;
     },
 
     /** New epoch for every stream of `ended`, wrapped for the holders that remain. Also used at expiry. */

@@ -50,7 +50,10 @@ export interface RecordsDeps {
   now: () => number;
   /** Whether this device may write the stream (own streams, or a write grant). */
   canWrite: (stream: string) => boolean;
-  onWrite: (id: string) => void;
+  onWrite: (
+    id: string,
+    change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string },
+  ) => void;
 }
 
 const streamFor = (kind: RecordKind, patientId: string): string => {
@@ -94,9 +97,9 @@ export const createRecords = (deps: RecordsDeps) => {
     }
   };
 
-  const write = async (doc: Omit<PlainRecord, '_deleted'>): Promise<void> => {
+  const write = async (doc: Omit<PlainRecord, '_deleted'>, action: 'create' | 'update'): Promise<void> => {
     await collection.upsert(doc);
-    deps.onWrite(doc.id);
+    deps.onWrite(doc.id, { action, kind: doc.kind, patientId: doc.patientId });
   };
 
   return {
@@ -113,20 +116,23 @@ export const createRecords = (deps: RecordsDeps) => {
         createdAt: now,
         updatedAt: now,
       });
-      await write({
-        id: record.id,
-        stream,
-        kind,
-        patientId,
-        updatedAt: now,
-        rv: 1,
-        epoch: 0,
-        author: deps.deviceId,
-        by: deps.accountId,
-        conflict: false,
-        data: record,
-        conflictData: null,
-      });
+      await write(
+        {
+          id: record.id,
+          stream,
+          kind,
+          patientId,
+          updatedAt: now,
+          rv: 1,
+          epoch: 0,
+          author: deps.deviceId,
+          by: deps.accountId,
+          conflict: false,
+          data: record,
+          conflictData: null,
+        },
+        'create',
+      );
       return record;
     },
 
@@ -144,14 +150,17 @@ export const createRecords = (deps: RecordsDeps) => {
         patientId: current.patientId,
         updatedAt: now,
       });
-      await write({
-        ...current,
-        updatedAt: now,
-        rv: current.rv + 1,
-        author: deps.deviceId,
-        by: deps.accountId,
-        data: record,
-      });
+      await write(
+        {
+          ...current,
+          updatedAt: now,
+          rv: current.rv + 1,
+          author: deps.deviceId,
+          by: deps.accountId,
+          data: record,
+        },
+        'update',
+      );
       return record;
     },
 
@@ -169,7 +178,7 @@ export const createRecords = (deps: RecordsDeps) => {
         next._deleted = true;
         return next;
       });
-      deps.onWrite(id);
+      deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId });
     },
 
     async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {
@@ -220,16 +229,19 @@ export const createRecords = (deps: RecordsDeps) => {
             : { ...current.data, ...choice };
       const now = iso();
       const record = validated(kind, { ...base, id, patientId: current.patientId, updatedAt: now });
-      await write({
-        ...current,
-        updatedAt: now,
-        rv: current.rv + 1,
-        author: deps.deviceId,
-        by: deps.accountId,
-        conflict: false,
-        conflictData: null,
-        data: record,
-      });
+      await write(
+        {
+          ...current,
+          updatedAt: now,
+          rv: current.rv + 1,
+          author: deps.deviceId,
+          by: deps.accountId,
+          conflict: false,
+          conflictData: null,
+          data: record,
+        },
+        'update',
+      );
       return record;
     },
   };

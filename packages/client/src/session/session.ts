@@ -2,7 +2,13 @@
 // together. Everything platform-specific (WebSocket, storage, fetch-backed account lookup, clock) is
 // injected, so the same code runs in Chromium, Electron and Node tests.
 import type { RxConflictHandler, RxStorage } from 'rxdb';
-import { chooseEd25519, type AccountKeys, type DeviceKeys, type Ed25519 } from '@hale/crypto';
+import {
+  base64urlDecode,
+  chooseEd25519,
+  type AccountKeys,
+  type DeviceKeys,
+  type Ed25519,
+} from '@hale/crypto';
 import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
 import {
   openDeviceDb,
@@ -16,7 +22,8 @@ import { createKeyring } from '../sync/keyring';
 import { createDeviceDirectory, type AccountDevicesInfo } from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
 import { createRecords } from '../records/records';
-import { createConsent } from '../consent/consent';
+import { createConsent, type Consent } from '../consent/consent';
+import { createAuditLog, type AuditLog } from '../audit/audit-log';
 
 export interface DeviceAccount {
   accountId: string;
@@ -34,6 +41,8 @@ export interface DeviceSessionOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   storage: RxStorage<any, any>;
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
+  /** GET /v1/server: the server's id and the public key it signs its audit entries with. */
+  getServerInfo?: () => Promise<{ serverId: string; publicKey: string }>;
   ed?: Ed25519;
   now?: () => number;
   dbName?: string;
@@ -69,6 +78,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   const directory = createDeviceDirectory({ ed, getAccount: options.getAccount, now });
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
+  let auditRef: AuditLog | null = null;
+  let consentRef: Consent | null = null;
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
     createWebSocket: options.createWebSocket,
@@ -78,6 +89,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     onStatus: (status: ConnectionStatus) => engineRef?.onStatus(status),
     onReady: () => {
       void engineRef?.onReady().catch(() => undefined);
+      void auditRef?.flush().catch(() => 0);
+      void consentRef?.rotateExpired().catch(() => []);
     },
   });
   const keyring = createKeyring({
@@ -110,17 +123,49 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,
-    ...(options.onPurged ? { onPurged: options.onPurged } : {}),
+    onPurged: (removed, count) => {
+      // Recorded in this device's own account log: the provider's record of what it no longer holds.
+      void audit.append(account.accountId, {
+        action: 'purge',
+        summary: `removed ${count} record(s) of ${removed.stream}: access ${removed.reason}`,
+        stream: removed.stream,
+        reason: removed.reason,
+        count,
+      });
+      options.onPurged?.(removed, count);
+    },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
   });
   engineRef = engine;
+  let serverKeyCache: { serverId: string; publicKey: Uint8Array } | null = null;
+  const audit = createAuditLog({
+    accountId: account.accountId,
+    keys: account.keys,
+    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    ed,
+    now,
+    connection,
+    directory,
+    meta,
+    serverKey: async () => {
+      if (serverKeyCache || !options.getServerInfo) return serverKeyCache;
+      const info = await options.getServerInfo();
+      const pk = base64urlDecode(info.publicKey);
+      serverKeyCache = pk.ok ? { serverId: info.serverId, publicKey: pk.value } : null;
+      return serverKeyCache;
+    },
+  });
+  auditRef = audit;
   const records = createRecords({
     collection,
     accountId: account.accountId,
     deviceId: account.device.deviceId,
     now,
     canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
-    onWrite: (id) => engine.notePending(id),
+    onWrite: (id, change) => {
+      engine.notePending(id);
+      audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
+    },
   });
   const consent = createConsent({
     accountId: account.accountId,
@@ -132,7 +177,19 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     directory,
     now,
     meta,
+    onEvent: (event) => {
+      void audit.append(account.accountId, { action: event.action, summary: event.action, ...event.detail });
+    },
   });
+  consentRef = consent;
+  if ((await meta.get<boolean>('signed-in')) !== true) {
+    await audit.append(account.accountId, {
+      action: 'device-sign-in',
+      summary: 'a device signed in to this account',
+      deviceId: account.device.deviceId,
+    });
+    await meta.set('signed-in', true);
+  }
   await engine.start();
   if (!options.offline) connection.start();
 
@@ -141,6 +198,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     db,
     records,
     consent,
+    audit,
     keyring,
     directory,
     connection,
@@ -154,6 +212,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       awaitInSync: () => engine.awaitInSync(),
     },
     async close(): Promise<void> {
+      audit.stop();
       connection.stop();
       await engine.stop();
       await db.close();

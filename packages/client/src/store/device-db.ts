@@ -1,6 +1,7 @@
 import { addRxPlugin, createRxDatabase, removeRxDatabase } from 'rxdb';
 import type { RxCollection, RxConflictHandler, RxDatabase, RxJsonSchema, RxStorage } from 'rxdb';
 import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
+import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
 import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
 
 export type JsonObject = { [key: string]: unknown };
@@ -113,6 +114,8 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
   options: OpenDeviceDbOptions<Internals, InstanceCreationOptions>,
 ): Promise<DeviceDb> {
   addRxPlugin(RxDBLocalDocumentsPlugin);
+  // Purging a stream whose consent ended must leave no tombstones with record ids behind.
+  addRxPlugin(RxDBCleanupPlugin);
   const encrypted = wrapWithAtRestEncryption({ storage: options.storage, key: options.atRestKey });
   const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
   const db = await createRxDatabase<DeviceDbCollections>({

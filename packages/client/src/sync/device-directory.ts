@@ -7,7 +7,12 @@
  * Failure modes: a network failure answers null (the caller quarantines and retries later); results are
  * cached per account and refreshed when an unknown device id shows up (at most once per interval).
  */
-import { base64urlDecode, verifyDeviceCertificate, type Ed25519 } from '@hale/crypto';
+import {
+  accountIdFromIdentityKey,
+  base64urlDecode,
+  verifyDeviceCertificate,
+  type Ed25519,
+} from '@hale/crypto';
 
 export interface AccountDevicesInfo {
   accountId: string;
@@ -25,7 +30,13 @@ export const createDeviceDirectory = (deps: {
 }) => {
   const cache = new Map<
     string,
-    { at: number; devices: Map<string, Uint8Array>; wrapping: Uint8Array; identity: Uint8Array }
+    {
+      at: number;
+      devices: Map<string, Uint8Array>;
+      wrapping: Uint8Array;
+      identity: Uint8Array;
+      selfCertified: boolean;
+    }
   >();
   const interval = deps.refreshIntervalMs ?? 30_000;
   const load = async (accountId: string) => {
@@ -33,6 +44,8 @@ export const createDeviceDirectory = (deps: {
     const identity = base64urlDecode(info.identityPublicKey);
     const wrapping = base64urlDecode(info.wrappingPublicKey);
     if (!identity.ok || !wrapping.ok || info.accountId !== accountId) return null;
+    // Self-certifying ids: a key that does not hash to the account id was not made by that account.
+    const selfCertified = accountIdFromIdentityKey(identity.value) === accountId;
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
@@ -41,7 +54,13 @@ export const createDeviceDirectory = (deps: {
         if (certIdentity === info.identityPublicKey) devices.set(v.value.deviceId, v.value.devicePublicKey);
       }
     }
-    const entry = { at: deps.now(), devices, wrapping: wrapping.value, identity: identity.value };
+    const entry = {
+      at: deps.now(),
+      devices: selfCertified ? devices : new Map<string, Uint8Array>(),
+      wrapping: wrapping.value,
+      identity: identity.value,
+      selfCertified,
+    };
     cache.set(accountId, entry);
     return entry;
   };
@@ -63,10 +82,17 @@ export const createDeviceDirectory = (deps: {
       return (await get(accountId, true))?.devices.get(deviceId) ?? null;
     },
     async wrappingKey(accountId: string): Promise<Uint8Array | null> {
-      return (await get(accountId))?.wrapping ?? null;
+      const entry = await get(accountId);
+      return entry?.selfCertified ? entry.wrapping : null;
     },
     async identityKey(accountId: string): Promise<Uint8Array | null> {
-      return (await get(accountId))?.identity ?? null;
+      const entry = await get(accountId);
+      return entry?.selfCertified ? entry.identity : null;
+    },
+    /** The key the server presents for an account, and whether it really belongs to that account id. */
+    async presentedIdentity(accountId: string): Promise<{ key: Uint8Array; selfCertified: boolean } | null> {
+      const entry = await get(accountId, true);
+      return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
     forget: (accountId: string): boolean => cache.delete(accountId),
   };

@@ -267,6 +267,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const [i, row] of rows.entries()) {
         const doc = row.newDocumentState;
         if (!writable(doc.stream)) {
+          // Deletions of a purged stream (access ended) are local only and not worth a warning.
+          if (!readable(doc.stream)) continue;
           report({
             code: 'NOT_WRITABLE',
             message: `Not allowed to write ${doc.stream}; the change stays on this device only`,
@@ -378,12 +380,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     deps.onAccessChanged?.(frame);
     updateAccess(frame.streams);
     for (const r of frame.removed) {
-      const count = await purge(r);
       report({
         code: r.reason === 'expired' ? 'CONSENT_EXPIRED' : 'CONSENT_REVOKED',
-        message: `Access to ${r.stream} ended (${r.reason}); ${count} local record(s) removed from this device`,
+        message: `Access to ${r.stream} ended (${r.reason}); its records are being removed from this device`,
         stream: r.stream,
       });
+      try {
+        await purge(r);
+      } catch (error) {
+        report({
+          code: 'PURGE_FAILED',
+          message: `Could not remove ${r.stream} from this device: ${error instanceof Error ? error.message : String(error)}`,
+          stream: r.stream,
+        });
+      }
     }
     if (frame.streams.length > 0) pullStream$.next('RESYNC');
   };

@@ -1,0 +1,186 @@
+/**
+ * Audit entries: signed, hash-chained per author, bodies sealed to the patient; and their verification.
+ *
+ * Invariants:
+ * - Each author (a device, or the server) numbers its entries 1, 2, 3… in a patient's audit stream and
+ *   links each to its previous one by `prevHash = chainLinkHash(payload, sig)` of that entry. Per-author
+ *   chains never fork when devices work offline, and the server cannot splice entries in or out unseen.
+ * - The signature covers the header, the routing fields and the sealed body (`ct`), so a modified entry
+ *   fails verification; only the patient's wrapping key opens the body.
+ * Failure modes: `verifyAuditLog` never throws; it lists every problem with its kind — modified, deleted,
+ * reordered, inserted — and the entry it concerns.
+ */
+import {
+  base64urlDecode,
+  base64urlEncode,
+  canonicalBytes,
+  chainLinkHash,
+  hexEncode,
+  openSealed,
+  sealTo,
+  sha256,
+  signCanonical,
+  utf8Decode,
+  verifyCanonical,
+  type BoxKeyPair,
+  type Ed25519,
+} from '@hale/crypto';
+import { newId } from '@hale/model';
+import { auditSignaturePayload, type PushDoc, type ServedDoc } from '@hale/protocol';
+
+export interface AuditBody {
+  kind: 'AuditEntry' | 'AccessEvent';
+  action: string;
+  actorId: string;
+  actorDeviceId: string;
+  at: string;
+  [key: string]: unknown;
+}
+
+export interface ChainState {
+  seq: number;
+  hash: string | null;
+}
+
+export const makeAuditEntry = async (input: {
+  patientId: string;
+  patientWrappingKey: Uint8Array;
+  device: { deviceId: string; secretKey: Uint8Array };
+  ed: Ed25519;
+  chain: ChainState;
+  body: AuditBody;
+  now: () => number;
+}): Promise<{ doc: PushDoc; chain: ChainState }> => {
+  const ct = sealTo(input.patientWrappingKey, canonicalBytes(input.body));
+  const at = new Date(input.now()).toISOString();
+  const doc = {
+    stream: `${input.patientId}/audit` as PushDoc['stream'],
+    id: newId(input.now),
+    rev: `1-${hexEncode(sha256(ct)).slice(0, 24)}`,
+    deleted: false,
+    epoch: 0,
+    ct: base64urlEncode(ct),
+    author: input.device.deviceId,
+    audit: { authorSeq: input.chain.seq + 1, prevHash: input.chain.hash, at },
+  };
+  const payload = auditSignaturePayload(doc);
+  const sig = await signCanonical(input.ed, input.device.secretKey, payload.label, payload);
+  return {
+    doc: { ...doc, sig: base64urlEncode(sig) },
+    chain: { seq: input.chain.seq + 1, hash: chainLinkHash(payload, sig) },
+  };
+};
+
+export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPair): AuditBody | null => {
+  const bytes = base64urlDecode(doc.ct);
+  if (!bytes.ok) return null;
+  const opened = openSealed(patientKeys, bytes.value);
+  if (!opened.ok) return null;
+  const text = utf8Decode(opened.value);
+  if (!text.ok) return null;
+  try {
+    const body = JSON.parse(text.value) as unknown;
+    return typeof body === 'object' && body !== null ? (body as AuditBody) : null;
+  } catch {
+    return null;
+  }
+};
+
+export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted';
+
+export interface AuditProblem {
+  kind: AuditProblemKind;
+  entryId: string;
+  author: string;
+  authorSeq: number;
+  detail: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  authors: number;
+  problems: AuditProblem[];
+}
+
+/**
+ * Verifies an audit stream as served (in server order). `authorKey` resolves an entry's author (a device
+ * of the account named in its sealed body, or the server) to its public key, or null when unknown.
+ */
+export const verifyAuditLog = async (
+  entries: readonly ServedDoc[],
+  authorKey: (entry: ServedDoc) => Promise<Uint8Array | null>,
+  ed: Ed25519,
+): Promise<AuditVerification> => {
+  const problems: AuditProblem[] = [];
+  const report = (e: ServedDoc, kind: AuditProblemKind, detail: string): void => {
+    problems.push({ kind, entryId: e.id, author: e.author, authorSeq: e.audit?.authorSeq ?? 0, detail });
+  };
+  // Pass 1: signatures. Entries that fail are reported as modified and take no part in chain checks.
+  interface Valid {
+    e: ServedDoc;
+    pos: number;
+    prevHash: string | null;
+    link: string;
+  }
+  const byAuthor = new Map<string, Valid[]>();
+  for (const e of entries) {
+    if (!e.audit || e.sig === undefined) {
+      report(e, 'inserted', 'entry has no audit header or signature');
+      continue;
+    }
+    const key = await authorKey(e);
+    if (!key) {
+      report(e, 'inserted', `unknown author ${e.author}`);
+      continue;
+    }
+    const payload = auditSignaturePayload({ ...e, audit: e.audit });
+    const sig = base64urlDecode(e.sig);
+    if (!sig.ok || !(await verifyCanonical(ed, key, payload.label, payload, sig.value))) {
+      report(e, 'modified', 'signature does not match the entry (content or header changed)');
+      continue;
+    }
+    const list = byAuthor.get(e.author) ?? [];
+    list.push({
+      e,
+      pos: e.audit.authorSeq,
+      prevHash: e.audit.prevHash,
+      link: chainLinkHash(payload, sig.value),
+    });
+    byAuthor.set(e.author, list);
+  }
+  // Pass 2: each author's chain — positions 1..n, each once, in order, each linked to its predecessor.
+  for (const [author, list] of byAuthor) {
+    const byPos = new Map<number, Valid>();
+    let maxSoFar = 0;
+    for (const v of list) {
+      if (byPos.has(v.pos)) {
+        report(v.e, 'inserted', `a second entry claims position ${v.pos} of ${author}'s chain`);
+        continue;
+      }
+      byPos.set(v.pos, v);
+      if (v.pos < maxSoFar)
+        report(v.e, 'reordered', `position ${v.pos} is served after position ${maxSoFar}`);
+      maxSoFar = Math.max(maxSoFar, v.pos);
+    }
+    const positions = [...byPos.keys()].sort((a, b) => a - b);
+    for (const pos of positions) {
+      const v = byPos.get(pos)!;
+      const prev = byPos.get(pos - 1);
+      if (pos > 1 && !prev) {
+        let first = pos - 1;
+        while (first > 1 && !byPos.has(first - 1)) first--;
+        report(
+          v.e,
+          'deleted',
+          `position${first === pos - 1 ? '' : 's'} ${first === pos - 1 ? first : `${first}–${pos - 1}`} of ${author}'s chain ${first === pos - 1 ? 'is' : 'are'} missing before this entry`,
+        );
+        continue;
+      }
+      const expectedHash = pos === 1 ? null : prev!.link;
+      if (v.prevHash !== expectedHash)
+        report(v.e, 'inserted', 'does not link to the previous entry of its author');
+    }
+  }
+  return { ok: problems.length === 0, entries: entries.length, authors: byAuthor.size, problems };
+};

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
+import { eventually, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+describe('audit trail end to end', () => {
+  let t: TestServer;
+  const sessions: DeviceSession[] = [];
+  beforeEach(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await t.stop();
+  });
+
+  it('records writes, consent and access; verifies; answers who saw what and the accounting of disclosures', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await openDevice(t, patient);
+    const d = await openDevice(t, provider);
+    sessions.push(p, d);
+    await Promise.all([waitOnline(p), waitOnline(d)]);
+    const allergy = await p.records.add('Allergy', input('Allergy'));
+    await p.consent.grant({
+      granteeId: provider.accountId,
+      scope: [{ type: 'allergy', access: 'read' }],
+      durationMs: 3600_000,
+      purpose: 'pre-operative assessment',
+    });
+    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
+    await p.audit.flushChanges();
+    await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');
+
+    const verification = await p.audit.verify();
+    expect(verification.ok).toBe(true);
+    expect(verification.authors).toBeGreaterThanOrEqual(2); // the patient's device and the server
+
+    const entries = await p.audit.entries();
+    const actions = entries.map((e) => e.body.action);
+    expect(actions).toEqual(
+      expect.arrayContaining(['device-sign-in', 'records-changed', 'consent-grant', 'pull', 'key-fetch']),
+    );
+    const changes = entries.find((e) => e.body.action === 'records-changed')?.body['changes'];
+    expect(changes).toEqual(expect.arrayContaining([{ action: 'create', kind: 'Allergy', id: allergy.id }]));
+
+    const who = await p.audit.whoAccessed();
+    expect(
+      who.some(
+        (w) =>
+          w.actorId === provider.accountId &&
+          w.action === 'pull' &&
+          w.stream === `${patient.accountId}/allergy`,
+      ),
+    ).toBe(true);
+
+    const disclosures = await p.audit.disclosures();
+    expect(disclosures).toEqual([
+      expect.objectContaining({
+        recipient: provider.accountId,
+        recordTypes: ['allergy'],
+        purpose: 'pre-operative assessment',
+      }),
+    ]);
+    expect(disclosures[0]!.accesses).toBeGreaterThan(0);
+
+    // The provider cannot read the patient's audit log; it keeps the log of its own actions.
+    await expect(d.audit.fetchAll(patient.accountId)).rejects.toThrow(/FORBIDDEN/);
+    expect((await d.audit.ownActions()).map((e) => e.body.action)).toContain('device-sign-in');
+
+    // Nobody can change or delete an entry: the server refuses, even from the patient's own device.
+    const [first] = await p.audit.fetchAll(patient.accountId);
+    const reply = await p.connection.request({
+      t: 'push',
+      rows: [
+        { doc: { ...first!, seq: undefined, at: undefined, deleted: true } as never, assumedRev: first!.rev },
+      ],
+    });
+    expect(reply).toMatchObject({ t: 'pushed', results: [{ status: 'error', code: 'APPEND_ONLY' }] });
+    expect((await p.audit.verify()).ok).toBe(true);
+  });
+});
