@@ -2,6 +2,7 @@
 // server on a loopback port through real WebSockets (the `ws` package provides the WHATWG interface).
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { openDeviceSession, type DeviceSession, type DeviceAccount, type WebSocketLike } from '@hale/client';
 import { createNodeEd25519 } from '@hale/sync-server';
@@ -47,7 +48,7 @@ export const openDevice = async (
     account: sessionAccount(account, options.device),
     serverUrl: options.serverUrl ?? t.url,
     createWebSocket,
-    storage: getRxStorageMemory(),
+    storage: options.storage ?? getRxStorageMemory(),
     getAccount: getAccountFrom(t),
     getServerInfo: async () =>
       (await (await fetch(`${options.serverUrl ?? t.url}/v1/server`)).json()) as {
@@ -55,7 +56,7 @@ export const openDevice = async (
         publicKey: string;
       },
     ed,
-    dbName: `e2e${++dbCounter}`,
+    dbName: options.dbName ?? `e2e${++dbCounter}`,
     ...(options.offline ? { offline: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),

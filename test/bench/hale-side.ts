@@ -1,0 +1,201 @@
+// Hale's side of the sync benchmark: patient device → real sync server (Fastify on loopback, SQLite file in
+// a temp dir) → provider device holding read consent to the allergy stream. Both devices run the real
+// client (sealing, revision tags, at-rest encryption, consent-checked subscriptions) over RxDB memory
+// storage and real WebSockets. Two RxDB collections are open at most (one per device).
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
+import { openDevice } from '../support/devices';
+import {
+  allergyRecord,
+  docsPerSecond,
+  elapsed,
+  makeRecords,
+  percentile,
+  trackArrivals,
+  type SideFigures,
+} from './workload';
+
+export interface RunOptions {
+  n: number;
+  /** Replication batch size (documents per push/pull request). */
+  batchSize: number;
+  /** Documents per local bulk insert in the live phase. */
+  liveChunk: number;
+  latencySamples: number;
+  /** Budget of each timed phase; a phase that overruns is reported as not finished. */
+  phaseTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+const INSERT_CHUNK = 1000;
+
+/** Resolves when the server's committed head of `stream` reaches `n` (commit notifications, no polling). */
+const waitForHead = (t: TestServer, stream: string, n: number, timeoutMs: number): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    let stop: () => void = () => undefined;
+    const timer = setTimeout(() => {
+      stop();
+      void t.store.docs.streamHeads([stream]).then(([h]) => {
+        reject(new Error(`timed out after ${timeoutMs} ms: server head ${h?.head ?? 0} of ${n}`));
+      });
+    }, timeoutMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      stop();
+      resolve();
+    };
+    stop = t.store.onCommitted((heads) => {
+      if (heads.some((h) => h.stream === stream && h.head >= n)) done();
+    });
+    void t.store.docs.streamHeads([stream]).then(([h]) => {
+      if ((h?.head ?? 0) >= n) done();
+    });
+  });
+
+const waitForStatus = async (s: DeviceSession, status: string, timeoutMs: number): Promise<void> => {
+  const until = Date.now() + timeoutMs;
+  while (s.sync.state().status !== status) {
+    if (Date.now() > until) throw new Error(`device did not reach ${status} (is ${s.sync.state().status})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/** Runs one timed phase; an overrun or failure is recorded as null with the reason, never as a figure. */
+const phase = async (
+  name: string,
+  notes: string[],
+  log: (line: string) => void,
+  run: () => Promise<number>,
+): Promise<number | null> => {
+  try {
+    const ms = await run();
+    log(`  hale ${name}: ${ms.toFixed(0)} ms`);
+    return ms;
+  } catch (error) {
+    const message = `${name} did not finish: ${error instanceof Error ? error.message : String(error)}`;
+    notes.push(message);
+    log(`  hale ${message}`);
+    return null;
+  }
+};
+
+export const runHale = async (o: RunOptions): Promise<SideFigures> => {
+  const notes: string[] = [];
+  const sessions: DeviceSession[] = [];
+  const t = await startServer({ realClock: true });
+  try {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const writer = { accountId: patient.accountId, deviceId: patient.device.deviceId };
+    const stream = `${patient.accountId}/allergy`;
+
+    // Device 1 writes N records while offline (same stored shape as records.add, validated by @hale/model).
+    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize });
+    sessions.push(a);
+    const offlineDocs = makeRecords(o.n, writer);
+    for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
+      await a.db.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
+    }
+
+    const pushMs = await phase('push', notes, o.log, async () => {
+      const reached = waitForHead(t, stream, o.n, o.phaseTimeoutMs);
+      const t0 = performance.now();
+      a.sync.goOnline();
+      await reached;
+      return elapsed(t0);
+    });
+    if (pushMs === null) return { ...empty(notes), ms: { push: null, initialPull: null, live: null } };
+
+    await a.consent.grant({
+      granteeId: provider.accountId,
+      scope: [{ type: 'allergy', access: 'read' }],
+      durationMs: 24 * 3600_000,
+      purpose: 'sync benchmark',
+    });
+
+    // A fresh provider device pulls the whole stream.
+    const b = await openDevice(t, provider, { offline: true, batchSize: o.batchSize });
+    sessions.push(b);
+    const arrivals = trackArrivals(b.db.records);
+    const pullMs = await phase('initial pull', notes, o.log, async () => {
+      const t0 = performance.now();
+      b.sync.goOnline();
+      await arrivals.waitForCount(o.n, o.phaseTimeoutMs);
+      return elapsed(t0);
+    });
+    const result: SideFigures = {
+      push: docsPerSecond(o.n, pushMs),
+      initialPull: pullMs === null ? null : docsPerSecond(o.n, pullMs),
+      live: null,
+      latencyMs: null,
+      ms: { push: pushMs, initialPull: pullMs, live: null },
+      notes,
+    };
+    if (pullMs === null) return result;
+    const stored = await b.db.records.count({ selector: { stream } }).exec();
+    if (stored !== o.n) throw new Error(`provider stored ${stored} records, expected ${o.n}`);
+
+    // Live: both devices online and in sync; device 1 writes N more in bulk inserts.
+    await waitForStatus(b, 'online', 30_000);
+    await waitForStatus(a, 'online', 30_000);
+    const liveDocs = makeRecords(o.n, writer, o.n);
+    const liveMs = await phase('live', notes, o.log, async () => {
+      const t0 = performance.now();
+      for (let i = 0; i < liveDocs.length; i += o.liveChunk) {
+        await a.db.records.bulkInsert(liveDocs.slice(i, i + o.liveChunk));
+      }
+      await arrivals.waitForCount(2 * o.n, o.phaseTimeoutMs);
+      return elapsed(t0);
+    });
+    if (process.env['SNAP']) {
+      const v8 = await import('node:v8');
+      console.log(v8.writeHeapSnapshot(process.env['SNAP']));
+    }
+    result.live = liveMs === null ? null : docsPerSecond(o.n, liveMs);
+    result.ms.live = liveMs;
+    if (liveMs === null) return result;
+
+    // Latency: one write at a time through the record API, each awaited on device 2.
+    const at = new Date().toISOString();
+    const samples: number[] = [];
+    for (let i = 0; i < o.latencySamples; i++) {
+      const {
+        id: _id,
+        patientId: _p,
+        createdAt: _c,
+        updatedAt: _u,
+        ...input
+      } = allergyRecord(3 * o.n + i, patient.accountId, at);
+      const t0 = performance.now();
+      const added = await a.records.add('Allergy', input);
+      await arrivals.waitForId(added.id, 30_000);
+      samples.push(elapsed(t0));
+    }
+    result.latencyMs = {
+      p50: percentile(samples, 50),
+      p99: percentile(samples, 99),
+      samples: samples.length,
+    };
+    o.log(
+      `  hale latency: p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms`,
+    );
+    arrivals.stop();
+    return result;
+  } finally {
+    // Removing (not just closing) frees the memory storage's copy of every document before the next run.
+    for (const s of sessions) {
+      s.connection.stop();
+      await s.engine.stop().catch(() => undefined);
+      await s.db.remove().catch(() => undefined);
+    }
+    await t.stop();
+  }
+};
+
+const empty = (notes: string[]): Omit<SideFigures, 'ms'> => ({
+  push: null,
+  initialPull: null,
+  live: null,
+  latencyMs: null,
+  notes,
+});

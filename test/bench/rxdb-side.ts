@@ -1,0 +1,149 @@
+// The peer Hale is measured against: RxDB's own `replication-websocket` plugin, plaintext, no auth, with a
+// server-side RxDB database on memory storage behind `startWebsocketServer` on a loopback port, and two
+// client databases on memory storage. Same documents, same schema (minus at-rest encryption) and same
+// replication batch size as Hale's side. Three RxDB collections are open at most (server + 2 clients).
+import { createRxDatabase, type RxCollection, type RxDatabase, type RxJsonSchema } from 'rxdb';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { replicateWithWebsocketServer, startWebsocketServer } from 'rxdb/plugins/replication-websocket';
+import { RECORDS_SCHEMA, type DeviceRecord } from '@hale/client';
+import { freePort } from '../support/process';
+import { docsPerSecond, elapsed, makeRecords, percentile, trackArrivals, type SideFigures } from './workload';
+import type { RunOptions } from './hale-side';
+
+const { encrypted: _encrypted, ...PLAIN_SCHEMA } = RECORDS_SCHEMA;
+const SCHEMA: RxJsonSchema<DeviceRecord> = PLAIN_SCHEMA;
+const INSERT_CHUNK = 1000;
+
+type Db = RxDatabase<{ records: RxCollection<DeviceRecord> }>;
+let dbCounter = 0;
+
+const openDb = async (role: string): Promise<Db> => {
+  const db = await createRxDatabase<{ records: RxCollection<DeviceRecord> }>({
+    name: `rxbench-${role}-${++dbCounter}`,
+    storage: getRxStorageMemory(),
+    multiInstance: false,
+    eventReduce: true,
+  });
+  await db.addCollections({ records: { schema: SCHEMA } });
+  return db;
+};
+
+const phase = async (
+  name: string,
+  notes: string[],
+  log: (line: string) => void,
+  run: () => Promise<number>,
+): Promise<number | null> => {
+  try {
+    const ms = await run();
+    log(`  rxdb ${name}: ${ms.toFixed(0)} ms`);
+    return ms;
+  } catch (error) {
+    const message = `${name} did not finish: ${error instanceof Error ? error.message : String(error)}`;
+    notes.push(message);
+    log(`  rxdb ${message}`);
+    return null;
+  }
+};
+
+export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
+  const notes: string[] = [];
+  const dbs: Db[] = [];
+  const cancels: Array<() => Promise<unknown>> = [];
+  const serverDb = await openDb('server');
+  dbs.push(serverDb);
+  const port = await freePort();
+  const wss = startWebsocketServer({ database: serverDb, host: '127.0.0.1', port });
+  const url = `ws://127.0.0.1:${port}`;
+  const writer = { accountId: 'RxdbBenchPatient000001', deviceId: 'RxdbBenchDevice0000001' };
+  const replicate = async (db: Db, name: string) => {
+    const state = await replicateWithWebsocketServer<DeviceRecord, unknown>({
+      collection: db.records,
+      url,
+      replicationIdentifier: `rxbench-${name}`,
+      batchSize: o.batchSize,
+      live: true,
+    });
+    cancels.push(() => state.cancel());
+    return state;
+  };
+  try {
+    const c1 = await openDb('client1');
+    dbs.push(c1);
+    const offlineDocs = makeRecords(o.n, writer);
+    for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
+      await c1.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
+    }
+
+    const atServer = trackArrivals(serverDb.records);
+    const pushMs = await phase('push', notes, o.log, async () => {
+      const t0 = performance.now();
+      await replicate(c1, 'client1');
+      await atServer.waitForCount(o.n, o.phaseTimeoutMs);
+      return elapsed(t0);
+    });
+    atServer.stop();
+    const result: SideFigures = {
+      push: pushMs === null ? null : docsPerSecond(o.n, pushMs),
+      initialPull: null,
+      live: null,
+      latencyMs: null,
+      ms: { push: pushMs, initialPull: null, live: null },
+      notes,
+    };
+    if (pushMs === null) return result;
+    const onServer = await serverDb.records.count().exec();
+    if (onServer !== o.n) throw new Error(`server stored ${onServer} documents, expected ${o.n}`);
+
+    const c2 = await openDb('client2');
+    dbs.push(c2);
+    const arrivals = trackArrivals(c2.records);
+    let r2: Awaited<ReturnType<typeof replicate>> | null = null;
+    const pullMs = await phase('initial pull', notes, o.log, async () => {
+      const t0 = performance.now();
+      r2 = await replicate(c2, 'client2');
+      await arrivals.waitForCount(o.n, o.phaseTimeoutMs);
+      return elapsed(t0);
+    });
+    result.initialPull = pullMs === null ? null : docsPerSecond(o.n, pullMs);
+    result.ms.initialPull = pullMs;
+    if (pullMs === null || r2 === null) return result;
+    await (r2 as Awaited<ReturnType<typeof replicate>>).awaitInSync();
+
+    const liveDocs = makeRecords(o.n, writer, o.n);
+    const liveMs = await phase('live', notes, o.log, async () => {
+      const t0 = performance.now();
+      for (let i = 0; i < liveDocs.length; i += o.liveChunk) {
+        await c1.records.bulkInsert(liveDocs.slice(i, i + o.liveChunk));
+      }
+      await arrivals.waitForCount(2 * o.n, o.phaseTimeoutMs);
+      return elapsed(t0);
+    });
+    result.live = liveMs === null ? null : docsPerSecond(o.n, liveMs);
+    result.ms.live = liveMs;
+    if (liveMs === null) return result;
+
+    const latencyDocs = makeRecords(o.latencySamples, writer, 3 * o.n);
+    const samples: number[] = [];
+    for (const doc of latencyDocs) {
+      const t0 = performance.now();
+      await c1.records.insert(doc);
+      await arrivals.waitForId(doc.id, 30_000);
+      samples.push(elapsed(t0));
+    }
+    result.latencyMs = {
+      p50: percentile(samples, 50),
+      p99: percentile(samples, 99),
+      samples: samples.length,
+    };
+    o.log(
+      `  rxdb latency: p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms`,
+    );
+    arrivals.stop();
+    return result;
+  } finally {
+    for (const cancel of cancels) await cancel().catch(() => undefined);
+    for (const db of dbs.reverse()) await db.remove().catch(() => undefined);
+    await wss.close().catch(() => undefined);
+  }
+};

@@ -1,0 +1,153 @@
+// Sync benchmark: Hale's encrypted, consent-checked sync against RxDB's own plaintext replication-websocket,
+// same workload (~1 KB Allergy records), same RxDB memory storage, one process, loopback sockets.
+// Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
+//      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240]
+// Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
+// live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
+// (single write on device 1 → arrival on device 2). The last line printed is one JSON object with every figure.
+import { cpus, loadavg } from 'node:os';
+import { runHale, type RunOptions } from './hale-side';
+import { runRxdb } from './rxdb-side';
+import type { SideFigures } from './workload';
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k ?? '', v ?? 'true'] as const;
+  }),
+);
+const num = (key: string, fallback: number): number => {
+  const v = args.get(key);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key} must be a positive number`);
+  return n;
+};
+
+const quick = args.has('quick');
+const sizes = (args.get('n') ?? (quick ? '10000' : '10000,100000')).split(',').map(Number);
+const side = args.get('side') ?? 'both';
+const batchSize = num('batch', 500);
+const liveChunk = num('live-chunk', 1000);
+const latencySamples = num('latency', 200);
+const phaseTimeoutMs = num('phase-timeout-s', 240) * 1000;
+
+const log = (line: string): void => console.log(line);
+
+interface CaseResult {
+  n: number;
+  hale: SideFigures | null;
+  rxdb: SideFigures | null;
+  seconds: number;
+}
+
+const fmt = (v: number | null): string =>
+  v === null ? 'did not finish' : Math.round(v).toLocaleString('en-US');
+const ratio = (h: number | null | undefined, r: number | null | undefined): number | null =>
+  h === null || h === undefined || r === null || r === undefined || r === 0 ? null : h / r;
+const fmtRatio = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
+
+const table = (results: CaseResult[]): string[] => {
+  const rows: string[][] = [['N', 'row', 'Hale docs/s', 'RxDB ws docs/s', 'Hale/RxDB']];
+  for (const c of results) {
+    for (const key of ['push', 'initialPull', 'live'] as const) {
+      const h = c.hale?.[key] ?? null;
+      const r = c.rxdb?.[key] ?? null;
+      rows.push([
+        c.n.toLocaleString('en-US'),
+        key === 'initialPull' ? 'initial pull' : key,
+        fmt(h),
+        fmt(r),
+        fmtRatio(ratio(h, r)),
+      ]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string =>
+    `| ${r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [
+    line(rows[0]!),
+    `|${widths.map((w, i) => (i < 2 ? '-' : '') + '-'.repeat(w) + (i < 2 ? '-' : ':')).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ];
+};
+
+const latencyLines = (results: CaseResult[]): string[] => {
+  const out = ['| N | side | p50 ms | p99 ms | samples |', '|---|---|---:|---:|---:|'];
+  for (const c of results) {
+    for (const [name, f] of [
+      ['Hale', c.hale],
+      ['RxDB ws', c.rxdb],
+    ] as const) {
+      const l = f?.latencyMs;
+      out.push(
+        `| ${c.n.toLocaleString('en-US')} | ${name} | ${l ? l.p50.toFixed(1) : 'n/a'} | ${l ? l.p99.toFixed(1) : 'n/a'} | ${l?.samples ?? 0} |`,
+      );
+    }
+  }
+  return out;
+};
+
+const main = async (): Promise<void> => {
+  const started = performance.now();
+  const cpu = cpus();
+  const machine = {
+    node: process.version,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+    date: new Date().toISOString(),
+  };
+  log(`Sync benchmark — Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}`);
+  log(
+    `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}`,
+  );
+  const results: CaseResult[] = [];
+  for (const n of sizes) {
+    const options: RunOptions = { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log };
+    const t0 = performance.now();
+    log(`N = ${n.toLocaleString('en-US')}`);
+    const rxdb = side === 'hale' ? null : await runRxdb(options);
+    const hale = side === 'rxdb' ? null : await runHale(options);
+    results.push({ n, hale, rxdb, seconds: (performance.now() - t0) / 1000 });
+  }
+  const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  log('');
+  for (const l of table(results)) log(l);
+  log('');
+  log('Latency, single write on device 1 → arrival on device 2:');
+  for (const l of latencyLines(results)) log(l);
+  const notes = results.flatMap((c) => [
+    ...(c.hale?.notes ?? []).map((x) => `N=${c.n} Hale: ${x}`),
+    ...(c.rxdb?.notes ?? []).map((x) => `N=${c.n} RxDB: ${x}`),
+  ]);
+  for (const note of notes) log(`note: ${note}`);
+  const totalSeconds = (performance.now() - started) / 1000;
+  log(`total ${totalSeconds.toFixed(0)} s; load average at end ${loadAtEnd.join(' / ')}`);
+  const json = {
+    bench: 'sync',
+    machine: { ...machine, loadavgAtEnd: loadAtEnd },
+    settings: { batchSize, liveChunk, latencySamples, phaseTimeoutMs, recordBytes: 1024 },
+    cases: results.map((c) => ({
+      n: c.n,
+      seconds: Number(c.seconds.toFixed(1)),
+      hale: c.hale,
+      rxdb: c.rxdb,
+      ratio: {
+        push: ratio(c.hale?.push, c.rxdb?.push),
+        initialPull: ratio(c.hale?.initialPull, c.rxdb?.initialPull),
+        live: ratio(c.hale?.live, c.rxdb?.live),
+      },
+    })),
+    totalSeconds: Number(totalSeconds.toFixed(1)),
+  };
+  console.log(JSON.stringify(json));
+};
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,50 @@
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
+import { eventually, newDevice, openDevice } from './support/devices';
+import { input } from './support/records';
+
+// Dexie over an IndexedDB that outlives the session (as the browser's does across app restarts).
+describe('a device restarts with writes still queued', () => {
+  let t: TestServer;
+  const sessions: DeviceSession[] = [];
+  beforeEach(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await t.stop();
+  });
+
+  it('queued offline writes survive the restart, sync once, and arrive exactly once elsewhere', async () => {
+    const indexedDB = new IDBFactory();
+    const storage = getRxStorageDexie({ indexedDB, IDBKeyRange });
+    const patient = await registerAccount(t);
+    const first = await openDevice(t, patient, { offline: true, storage, dbName: 'restart-device' });
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await first.records.add('Immunization', input('Immunization'))).id);
+    expect(first.sync.state().pendingWrites).toBe(5);
+    await first.close(); // the app quits before it ever went online
+
+    const again = await openDevice(t, patient, { storage, dbName: 'restart-device' });
+    sessions.push(again);
+    expect((await again.records.query('Immunization')).length).toBe(5);
+    await eventually(() => again.sync.state().pendingWrites === 0, 'queued writes pushed after restart');
+
+    const other = await openDevice(t, patient, { device: await newDevice(t, patient) });
+    sessions.push(other);
+    await eventually(
+      async () => (await other.records.query('Immunization')).length === 5,
+      'other device has them',
+    );
+    expect((await other.records.query('Immunization')).map((r) => r.record.id).sort()).toEqual(
+      [...ids].sort(),
+    );
+    const stored = t.store.db
+      .prepare('SELECT count(*) AS n FROM docs WHERE stream = ?')
+      .get(`${patient.accountId}/immunization`) as { n: number };
+    expect(stored.n).toBe(5);
+  });
+});
