@@ -16,22 +16,34 @@ const B64URL_LOOKUP = (() => {
   return table;
 })();
 
+const B64URL_CODES = Uint8Array.from(B64URL, (c) => c.charCodeAt(0));
+const asciiDecoder = new TextDecoder();
+
+// Writes ASCII codes into one buffer and decodes once: string concatenation per character builds rope
+// strings that cost more in GC and JSON.stringify than the encoding itself (measured on the server).
 export function base64urlEncode(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
+  const full = bytes.length - (bytes.length % 3);
+  const rest = bytes.length - full;
+  const out = new Uint8Array((full / 3) * 4 + (rest === 0 ? 0 : rest + 1));
+  let o = 0;
+  for (let i = 0; i < full; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]! + B64URL[n & 63]!;
+    out[o++] = B64URL_CODES[n >>> 18]!;
+    out[o++] = B64URL_CODES[(n >>> 12) & 63]!;
+    out[o++] = B64URL_CODES[(n >>> 6) & 63]!;
+    out[o++] = B64URL_CODES[n & 63]!;
   }
-  const rest = bytes.length - i;
   if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]!;
+    const n = bytes[full]! << 16;
+    out[o++] = B64URL_CODES[n >>> 18]!;
+    out[o++] = B64URL_CODES[(n >>> 12) & 63]!;
   } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += B64URL[n >>> 18]! + B64URL[(n >>> 12) & 63]! + B64URL[(n >>> 6) & 63]!;
+    const n = (bytes[full]! << 16) | (bytes[full + 1]! << 8);
+    out[o++] = B64URL_CODES[n >>> 18]!;
+    out[o++] = B64URL_CODES[(n >>> 12) & 63]!;
+    out[o++] = B64URL_CODES[(n >>> 6) & 63]!;
   }
-  return out;
+  return asciiDecoder.decode(out);
 }
 
 export function base64urlDecode(text: string): Result<Uint8Array> {
