@@ -1,7 +1,12 @@
-// Runs the `npm run example` story, so CI proves the documented walkthrough still works end to end.
-import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+// Runs the `npm run example` story and the docs' quickstart, so CI proves the documented code works.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { startServer } from '@hale/sync-server/testing';
 import { StoryFailure, runStory } from '../example/story';
+import { quickstart } from '../example/quickstart';
+
+const root = path.resolve(import.meta.dirname, '..');
 
 const dataDirOf = (lines: string[]): string | undefined =>
   lines.map((l) => /SQLite store in (\S+)/.exec(l)?.[1]).find((d) => d !== undefined);
@@ -45,4 +50,31 @@ describe('npm run example', () => {
     expect(dataDir).toBeDefined();
     expect(existsSync(dataDir!)).toBe(false);
   }, 60_000);
+});
+
+describe('docs/client-api.md quickstart', () => {
+  it('is example/quickstart.ts verbatim', () => {
+    const file = readFileSync(path.join(root, 'example/quickstart.ts'), 'utf8');
+    const region = /\/\/ #region quickstart\n([\s\S]*?)\/\/ #endregion quickstart/.exec(file)?.[1];
+    const doc = readFileSync(path.join(root, 'docs/client-api.md'), 'utf8');
+    const block = /## Quickstart[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(region).toBeDefined();
+    expect(block).toBe(region);
+  });
+
+  it('creates an account, adds an allergy and the server ends up holding it', async () => {
+    const t = await startServer({ realClock: true });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const result = await quickstart(t.url);
+      expect(result.pendingWrites).toBe(0);
+      const row = t.store.db.prepare('SELECT stream FROM docs WHERE id = ?').get(result.allergyId) as
+        { stream: string } | undefined;
+      expect(row?.stream).toBe(`${result.accountId}/allergy`);
+      expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toContain('recovery key');
+    } finally {
+      log.mockRestore();
+      await t.stop();
+    }
+  }, 30_000);
 });

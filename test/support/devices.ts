@@ -42,6 +42,9 @@ export const openDevice = async (
     now?: () => number;
     batchSize?: number;
     serverUrl?: string;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    storage?: RxStorage<any, any>;
+    dbName?: string;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({

@@ -35,7 +35,7 @@ import {
   type StreamsFrame,
 } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
-import type { Connection } from './connection';
+import { SyncError, type Connection } from './connection';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import { decodeRecord, encodeRecord, tagOf, type DecodeFailure, type PlainRecord } from './record-codec';
@@ -340,6 +340,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         await keyring.refresh();
         const again = await attempt(false);
         return [...conflicts, ...again];
+      }
+      if (stale) {
+        // Still behind after refreshing keys: let RxDB retry the batch later rather than drop it.
+        report({ code: 'STALE_EPOCH', message: 'Waiting for the current key of a stream; will retry' });
+        throw new SyncError('STALE_EPOCH', 'stream key epoch moved on; retrying later', true);
       }
       return conflicts;
     };
