@@ -1,7 +1,9 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import { MAX_FRAME_BYTES, MAX_HTTP_BODY_BYTES } from '@hale/protocol';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { MAX_FRAME_BYTES, MAX_HTTP_BODY_BYTES, validate } from '@hale/protocol';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -78,9 +80,21 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: MAX_HTTP_BODY_BYTES,
     trustProxy: false,
-    // Unknown properties are refused, never silently dropped; types are not coerced except in query/params.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-    disableRequestLogging: true,
+    // No per-request lines: routing is logged where it matters, never bodies or headers.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  // Route schemas are @hale/protocol's TypeBox schemas, checked by the protocol's own validator (closed
+  // objects, semantic refinements) instead of Ajv, whose Fastify defaults coerce body types ("123" ⇄ 123,
+  // ["x"] → "x") and would let a malformed body through. Only path and query parameters, which arrive as
+  // text, are converted first.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const typed = schema as TSchema;
+    return (data: unknown) => {
+      const value = httpPart === 'body' ? data : Value.Convert(typed, data);
+      const checked = validate(typed, value);
+      if (checked.ok) return { value };
+      return { error: new ServiceError(checked.error.code, checked.error.message, checked.error.details) };
+    };
   });
 
   let hubRef: Hub | null = null;
@@ -89,7 +103,11 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     now,
     ed,
     server,
-    onGrantsChanged: (granteeId) => void hubRef?.grantsChanged(granteeId),
+    // The grant is stored either way; a failed re-evaluation is retried by the next sweep.
+    onGrantsChanged: (granteeId) =>
+      hubRef
+        ?.grantsChanged(granteeId)
+        .catch((error: unknown) => app.log.error({ err: error }, 'live re-evaluation failed')),
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
   });
   const hub = createHub({
@@ -132,16 +150,22 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   const authenticate = createAuthenticator(ctx);
   ctx.authenticate = async (request) => {
     const principal = await authenticate(request);
-    if (!ctx.deviceLimiter.take(`device:${principal.deviceId}`)) {
-      throw new ServiceError('RATE_LIMITED', 'too many requests from this device; slow down');
+    const key = `device:${principal.deviceId}`;
+    if (!ctx.deviceLimiter.take(key)) {
+      throw new ServiceError('RATE_LIMITED', 'too many requests from this device; slow down', {
+        retryAfterMs: ctx.deviceLimiter.retryAfterMs(key),
+      });
     }
     return principal;
   };
 
   app.addHook('onRequest', async (request) => {
     if (request.url === '/healthz' || request.url === '/metrics' || request.url.startsWith('/sync')) return;
-    if (!ctx.addressLimiter.take(`addr:${request.ip}`)) {
-      throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down');
+    const key = `addr:${request.ip}`;
+    if (!ctx.addressLimiter.take(key)) {
+      throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
+        retryAfterMs: ctx.addressLimiter.retryAfterMs(key),
+      });
     }
   });
   app.setErrorHandler((error, request, reply) => {

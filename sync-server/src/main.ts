@@ -38,7 +38,8 @@ const main = async (): Promise<number> => {
 
   const logger = createLogger(config.logLevel);
   const store = await openSqliteStore({ dataDir: config.dataDir });
-  const server = await buildApp({ config, store, logger });
+  // One server per process here, so the process-wide default metrics (memory, event loop, GC) are on.
+  const server = await buildApp({ config, store, logger, defaultMetrics: true });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -32,6 +32,8 @@ interface ConnState {
   dirty: Set<string>;
   flushing: boolean;
   grants: Grant[];
+  /** Streams the device was last told it may sync (accessChanged diffs against this, not the clock). */
+  visible: Set<string>;
   timer: ReturnType<typeof setTimeout> | undefined;
   lastLiveAudit: Map<string, number>;
   closed: boolean;
@@ -94,7 +96,7 @@ export const createHub = (options: HubOptions) => {
   const reevaluate = async (state: ConnState, reload: boolean): Promise<void> => {
     if (state.closed) return;
     const p = state.conn.principal;
-    const before = new Set(grantedStreams(state.grants, p.accountId, now()).map((s) => s.stream));
+    const before = state.visible;
     if (reload) state.grants = await store.grants.listForGrantee(p.accountId);
     const t = now();
     const removed: Array<{ stream: string; reason: 'expired' | 'revoked' | 'device-revoked' }> = [];
@@ -114,6 +116,7 @@ export const createHub = (options: HubOptions) => {
         removed.push({ stream, reason: d.ok ? 'revoked' : removedReason(d.code) });
       }
     }
+    state.visible = new Set(current.map((s) => s.stream));
     const added = current.filter((s) => !before.has(s.stream));
     if (removed.length > 0 || added.length > 0) {
       const heads = await store.docs.streamHeads(added.map((s) => s.stream));
@@ -205,12 +208,14 @@ export const createHub = (options: HubOptions) => {
 
   return {
     async add(conn: LiveConnection): Promise<void> {
+      const grants = await store.grants.listForGrantee(conn.principal.accountId);
       const state: ConnState = {
         conn,
         subs: new Map(),
         dirty: new Set(),
         flushing: false,
-        grants: await store.grants.listForGrantee(conn.principal.accountId),
+        grants,
+        visible: new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream)),
         timer: undefined,
         lastLiveAudit: new Map(),
         closed: false,

@@ -6,6 +6,8 @@
 export interface RateLimiter {
   /** Takes `cost` tokens; false when the bucket is empty (the caller refuses with RATE_LIMITED). */
   take(key: string, cost?: number): boolean;
+  /** Milliseconds until `cost` tokens will be there (0 when they are now): the `retryAfterMs` hint. */
+  retryAfterMs(key: string, cost?: number): number;
   size(): number;
 }
 
@@ -47,6 +49,12 @@ export const createRateLimiter = (options: {
       if (b.tokens < cost) return false;
       b.tokens -= cost;
       return true;
+    },
+    retryAfterMs(key, cost = 1) {
+      const b = buckets.get(key);
+      if (!b) return 0;
+      const tokens = Math.min(burst, b.tokens + ((now() - b.at) / 1000) * perSecond);
+      return tokens >= cost ? 0 : Math.ceil(((cost - tokens) / perSecond) * 1000);
     },
     size: () => buckets.size,
   };

@@ -44,7 +44,6 @@ import {
   sealTo,
   sha256,
   signCanonical,
-  utf8Encode,
   verifyCanonical,
   type Ed25519,
 } from '@hale/crypto';

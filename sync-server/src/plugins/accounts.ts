@@ -181,8 +181,11 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     async (request) => {
       // Costly for an attacker by design (the root is wrapped under a memory-hard KDF); still rate limited
       // per address and answered the same way for unknown names and known ones without a blob.
-      if (!ctx.addressLimiter.take(`join:${addressOf(request)}`, 10)) {
-        throw new ServiceError('RATE_LIMITED', 'too many join attempts; wait and retry');
+      const key = `join:${addressOf(request)}`;
+      if (!ctx.addressLimiter.take(key, 10)) {
+        throw new ServiceError('RATE_LIMITED', 'too many join attempts; wait and retry', {
+          retryAfterMs: ctx.addressLimiter.retryAfterMs(key, 10),
+        });
       }
       const account = await store.accounts.getByLogin(request.body.loginName);
       if (!account) throw new ServiceError('NOT_FOUND', 'no account with this login name');

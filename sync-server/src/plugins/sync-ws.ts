@@ -36,6 +36,8 @@ import { toHttpError } from '../errors';
 
 let nextConnectionId = 1;
 
+const RID_PREFIX = /^\s*\{[^{}[\]]*?"rid"\s*:\s*(\d{1,15})\s*[,}]/;
+
 export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { metrics } = ctx;
   let open = 0;
@@ -68,8 +70,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       metrics.refusals.inc({ code });
       send(errorFrame(protocolError(code, message, details), rid));
     };
-    const closeWith = (code: ErrorCode, message: string, wsCode = 4000): void => {
-      fail(code, message);
+    const closeWith = (code: ErrorCode, message: string, wsCode = 4000, rid?: number): void => {
+      fail(code, message, rid);
       state = 'closed';
       socket.close(wsCode, code);
     };
@@ -163,7 +165,11 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       const rateKey = principal ? `device:${principal.deviceId}` : `addr:${address}`;
       const limiter = principal ? ctx.deviceLimiter : ctx.addressLimiter;
       if (!limiter.take(rateKey)) {
-        fail('RATE_LIMITED', 'too many frames; slow down');
+        // Not worth a full parse, but the client needs the rid to fail the right request.
+        const rid = RID_PREFIX.exec(text.slice(0, 256))?.[1];
+        fail('RATE_LIMITED', 'too many frames; slow down', rid === undefined ? undefined : Number(rid), {
+          retryAfterMs: limiter.retryAfterMs(rateKey),
+        });
         return;
       }
       const decoded = decodeClientFrame(text);
@@ -176,7 +182,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       const rid = 'rid' in frame ? frame.rid : undefined;
       try {
         if (state === 'hello') {
-          if (frame.t !== 'hello') return fail('UNAUTHENTICATED', 'send hello first', rid);
+          // protocol.md: before ready only hello/auth; anything else is refused and the socket closed.
+          if (frame.t !== 'hello') return closeWith('UNAUTHENTICATED', 'send hello first', 4001, rid);
           const version = negotiateVersion(frame.versions, SUPPORTED_VERSIONS);
           if (!version.ok) return closeWith('UNSUPPORTED_VERSION', version.error.message);
           await ctx.loadDevice(frame.deviceId);
@@ -197,7 +204,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         }
         if (state === 'auth') {
           if (frame.t !== 'auth' || !challenge)
-            return fail('UNAUTHENTICATED', 'answer the challenge first', rid);
+            return closeWith('UNAUTHENTICATED', 'answer the challenge first', 4001, rid);
           const c = challenge;
           challenge = null; // single use, whatever the outcome
           if (ctx.now() > c.expiresAt) return closeWith('CHALLENGE_INVALID', 'challenge expired', 4001);

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  BLOB_CHUNK_OVERHEAD_BYTES,
   isStoreError,
   type Account,
   type BlobManifest,
@@ -782,16 +783,34 @@ export const runStoreConformance = (
         await store.blobs.putChunk('blob-1', 2, paddedCt(2, 3));
         await store.blobs.putChunk('blob-1', 0, paddedCt(4, 1));
         expect(await store.blobs.chunkIndexes('blob-1')).toEqual([0, 2]);
+        expect(await store.blobs.getChunk('blob-1', 1)).toBeNull();
         await expectStoreError(store.blobs.putChunk('blob-1', 3, paddedCt(4, 1)), 'INVALID');
         await expectStoreError(store.blobs.putChunk('blob-1', -1, paddedCt(4, 1)), 'INVALID');
         await expectStoreError(store.blobs.putChunk('blob-1', 1, paddedCt(3, 1)), 'INVALID');
-        await expectStoreError(store.blobs.putChunk('blob-1', 2, paddedCt(4, 1)), 'INVALID');
+        await expectStoreError(
+          store.blobs.putChunk('blob-1', 2, paddedCt(2 + BLOB_CHUNK_OVERHEAD_BYTES + 1, 1)),
+          'INVALID',
+        );
+        // Stored chunks are sealed: up to the sealing overhead beyond the plaintext size fits.
+        await store.blobs.putChunk('blob-1', 1, paddedCt(4 + BLOB_CHUNK_OVERHEAD_BYTES, 5));
+        expect(await store.blobs.chunkIndexes('blob-1')).toEqual([0, 1, 2]);
         await store.blobs.putChunk('blob-1', 0, paddedCt(4, 1));
         await expectStoreError(store.blobs.putChunk('blob-1', 0, paddedCt(4, 9)), 'ALREADY_EXISTS');
         expectBytes(await store.blobs.getChunk('blob-1', 0), paddedCt(4, 1));
+        expectBytes(await store.blobs.getChunk('blob-1', 1), paddedCt(4 + BLOB_CHUNK_OVERHEAD_BYTES, 5));
         expectBytes(await store.blobs.getChunk('blob-1', 2), paddedCt(2, 3));
-        expect(await store.blobs.getChunk('blob-1', 1)).toBeNull();
         expect(await store.blobs.chunkIndexes('blob-none')).toEqual([]);
+      });
+
+      it('an empty blob is one chunk', async () => {
+        const empty = { ...manifest, blobId: 'blob-empty', size: 0, chunkCount: 1, digests: ['d0'] };
+        await store.blobs.putManifest(empty);
+        await expectStoreError(
+          store.blobs.putManifest({ ...empty, blobId: 'blob-zero', chunkCount: 0, digests: [] }),
+          'INVALID',
+        );
+        await store.blobs.putChunk('blob-empty', 0, paddedCt(60, 7));
+        expect(await store.blobs.chunkIndexes('blob-empty')).toEqual([0]);
       });
     });
 

@@ -22,6 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  BLOB_CHUNK_OVERHEAD_BYTES,
   StoreError,
   isAuditStream,
   type Account,
@@ -495,8 +496,9 @@ const validateManifest = (m: BlobManifest): void => {
   if (!isNonNegativeInt(m.size)) throw invalid('size must be a non-negative integer');
   if (!isNonNegativeInt(m.chunkSize) || m.chunkSize === 0)
     throw invalid('chunkSize must be a positive integer');
-  if (m.chunkCount !== Math.ceil(m.size / m.chunkSize))
-    throw invalid('chunkCount must be ceil(size / chunkSize)');
+  // An empty blob is one (sealed) empty chunk, as the protocol counts it.
+  if (m.chunkCount !== Math.max(1, Math.ceil(m.size / m.chunkSize)))
+    throw invalid('chunkCount must be max(1, ceil(size / chunkSize))');
   if (!Array.isArray(m.digests) || m.digests.length !== m.chunkCount) {
     throw invalid('digests must hold one entry per chunk');
   }
@@ -901,8 +903,10 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       throw invalid(`chunk index ${index} is outside blob ${blobId} (${row.chunk_count} chunks)`);
     }
     const expected = index < row.chunk_count - 1 ? row.chunk_size : row.size - row.chunk_size * index;
-    if (bytes.byteLength !== expected) {
-      throw invalid(`chunk ${index} of blob ${blobId} must be ${expected} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength < expected || bytes.byteLength > expected + BLOB_CHUNK_OVERHEAD_BYTES) {
+      throw invalid(
+        `chunk ${index} of blob ${blobId} must be ${expected} bytes sealed (+ at most ${BLOB_CHUNK_OVERHEAD_BYTES}), got ${bytes.byteLength}`,
+      );
     }
     if (s.chunkInsert.run(blobId, index, bytes).changes === 1) return;
     const stored = s.chunkGet.get(blobId, index);

@@ -272,8 +272,10 @@ export interface SyncStore {
     getManifest(blobId: string): Promise<BlobManifest | null>;
     /**
      * Stores chunk `index`. NOT_FOUND without a manifest; INVALID when the index is outside the manifest or
-     * the length differs from the manifest's (chunkSize, or the remainder for the last chunk); no-op when
-     * the identical chunk exists, ALREADY_EXISTS when a different one does. Digests are the caller's check.
+     * the length does not fit the manifest: a stored chunk is the *sealed* form of `chunkSize` plaintext
+     * bytes (the remainder for the last chunk), so it may exceed that by at most BLOB_CHUNK_OVERHEAD_BYTES;
+     * no-op when the identical chunk exists, ALREADY_EXISTS when a different one does. Digests are the
+     * caller's check.
      */
     putChunk(blobId: string, index: number, bytes: Uint8Array): Promise<void>;
     getChunk(blobId: string, index: number): Promise<Uint8Array | null>;
@@ -313,5 +315,11 @@ export const isStoreError = (error: unknown, code?: StoreErrorCode): error is St
   error instanceof StoreError && (code === undefined || error.code === code);
 
 export const AUDIT_STREAM_SUFFIX = '/audit';
+
+/**
+ * Sealing headroom of one blob chunk (version, key id, nonce, MAC, bound context); the protocol's
+ * CHUNK_SEAL_OVERHEAD_BYTES. Manifests describe plaintext sizes, stored chunks are sealed.
+ */
+export const BLOB_CHUNK_OVERHEAD_BYTES = 1024;
 
 export const isAuditStream = (stream: string): boolean => stream.endsWith(AUDIT_STREAM_SUFFIX);

@@ -63,6 +63,11 @@ export interface TestServer {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
+/** Where a server answers: an in-process TestServer, or a spawned process the tests talk to. */
+export type Endpoint = Pick<TestServer, 'url' | 'wsUrl'>;
+
+export const endpoint = (url: string): Endpoint => ({ url, wsUrl: `${url.replace('http', 'ws')}/sync` });
+
 export const startServer = async (
   options: { dataDir?: string; config?: BuildAppOptions['config']; realClock?: boolean } = {},
 ): Promise<TestServer> => {
@@ -160,10 +165,13 @@ export const makeDeviceCert = async (
 
 let loginCounter = 0;
 
-export const registerAccount = async (
-  t: TestServer,
+export const TEST_PASSPHRASE = 'correct horse battery staple';
+
+/** A complete, signed POST /v1/accounts body (not sent) and the secrets behind it. */
+export const makeRegistration = async (
   role: 'patient' | 'provider' = 'patient',
-): Promise<TestAccount> => {
+  options: { passphrase?: string } = {},
+) => {
   const root = generateRootSecret();
   const keys = deriveAccountKeys(root);
   const deviceKeys = generateDeviceKeys();
@@ -173,15 +181,17 @@ export const registerAccount = async (
     role,
     identityPublicKey: base64urlEncode(keys.identity.publicKey),
     wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
-    wrappedRoot: (await wrapRootWithPassphrase(root, 'correct horse battery staple', TEST_KDF)) as never,
+    wrappedRoot: (await wrapRootWithPassphrase(
+      root,
+      options.passphrase ?? TEST_PASSPHRASE,
+      TEST_KDF,
+    )) as never,
     loginName,
     createdAt: iso(),
   };
   const device = await makeDeviceCert({ keys, accountId: keys.accountId }, deviceKeys);
   const sig = await sign(keys.identity.secretKey, accountSignaturePayload(account));
-  const res = await http(t.url, 'POST', '/v1/accounts', { account, device, sig });
-  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return {
+  const created: TestAccount = {
     root,
     keys,
     accountId: keys.accountId,
@@ -189,9 +199,21 @@ export const registerAccount = async (
     device: { keys: deviceKeys, deviceId: deviceKeys.deviceId },
     loginName,
   };
+  return { body: { account, device, sig }, account: created };
 };
 
-export const addDevice = async (t: TestServer, account: TestAccount): Promise<TestDevice> => {
+export const registerAccount = async (
+  t: Endpoint,
+  role: 'patient' | 'provider' = 'patient',
+  options: { passphrase?: string } = {},
+): Promise<TestAccount> => {
+  const { body, account } = await makeRegistration(role, options);
+  const res = await http(t.url, 'POST', '/v1/accounts', body);
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return account;
+};
+
+export const addDevice = async (t: Endpoint, account: TestAccount): Promise<TestDevice> => {
   const keys = generateDeviceKeys();
   const device = await makeDeviceCert(account, keys, 'second device');
   const res = await http(t.url, 'POST', '/v1/devices', { device });
@@ -199,7 +221,7 @@ export const addDevice = async (t: TestServer, account: TestAccount): Promise<Te
   return { keys, deviceId: keys.deviceId };
 };
 
-export const revokeDevice = async (t: TestServer, account: TestAccount, device: TestDevice) => {
+export const revokeDevice = async (t: Endpoint, account: TestAccount, device: TestDevice) => {
   const revocation = {
     v: 1 as const,
     accountId: account.accountId,
@@ -210,7 +232,7 @@ export const revokeDevice = async (t: TestServer, account: TestAccount, device: 
   return http(t.url, 'POST', '/v1/devices/revoke', { revocation, sig });
 };
 
-export const sessionToken = async (t: TestServer, device: TestDevice): Promise<string> => {
+export const sessionToken = async (t: Endpoint, device: TestDevice): Promise<string> => {
   const c = await http(t.url, 'POST', '/v1/auth/challenge', { deviceId: device.deviceId });
   if (c.status !== 200) throw new Error(`challenge failed: ${c.status} ${JSON.stringify(c.body)}`);
   const { challengeId, nonce, serverId } = c.body as { challengeId: string; nonce: string; serverId: string };
@@ -226,6 +248,8 @@ export const sessionToken = async (t: TestServer, device: TestDevice): Promise<s
 /** A real WebSocket client speaking the protocol; replies are matched by rid, other frames collected. */
 export interface WsClient {
   ws: WebSocket;
+  /** Resolves when the socket closes, with the close code and reason the server gave. */
+  closed: Promise<{ code: number; reason: string }>;
   unsolicited: ServerFrame[];
   request<T extends ServerFrame = ServerFrame>(frame: ClientFrame): Promise<T>;
   sendRaw(data: string | Buffer): void;
@@ -235,9 +259,13 @@ export interface WsClient {
   close(): Promise<void>;
 }
 
-export const openWs = async (t: TestServer): Promise<WsClient> => {
+export const openWs = async (t: Endpoint): Promise<WsClient> => {
   const ws = new WebSocket(t.wsUrl);
-  await new Promise<void>((resolve, reject) => {
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString('utf8') }));
+  });
+  // Listeners go on before `open` is awaited: a frame sent right at connect (a refusal) must not be lost.
+  const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
@@ -269,9 +297,11 @@ export const openWs = async (t: TestServer): Promise<WsClient> => {
       }
     }
   });
+  await opened;
   let rid = 1;
   return {
     ws,
+    closed,
     unsolicited,
     rid: () => rid++,
     request<T extends ServerFrame>(frame: ClientFrame): Promise<T> {
@@ -288,10 +318,13 @@ export const openWs = async (t: TestServer): Promise<WsClient> => {
       });
     },
     sendRaw: (data) => ws.send(data),
-    nextFrame: () =>
-      new Promise<ServerFrame>((resolve) => {
+    nextFrame: () => {
+      const queued = unsolicited.shift();
+      if (queued) return Promise.resolve(queued);
+      return new Promise<ServerFrame>((resolve) => {
         anyWaiter = resolve;
-      }),
+      });
+    },
     waitFor<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, timeoutMs = 5_000): Promise<T> {
       const found = unsolicited.find(pred);
       if (found) {
@@ -319,7 +352,7 @@ export const openWs = async (t: TestServer): Promise<WsClient> => {
 };
 
 /** Opens a socket and completes hello → challenge → auth for the device. */
-export const connect = async (t: TestServer, device: TestDevice): Promise<WsClient> => {
+export const connect = async (t: Endpoint, device: TestDevice): Promise<WsClient> => {
   const client = await openWs(t);
   const challenge = await client.request({ t: 'hello', versions: [1], deviceId: device.deviceId });
   if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${JSON.stringify(challenge)}`);
@@ -400,9 +433,16 @@ export const makeGrant = async (
   patient: TestAccount,
   grantee: TestAccount,
   scope: GrantScopeEntry[],
-  options: { start?: number; expiresAt?: number; purpose?: string; signer?: Uint8Array } = {},
+  options: {
+    start?: number;
+    expiresAt?: number;
+    purpose?: string;
+    signer?: Uint8Array;
+    /** The server's (injected) clock; defaults to real time. */
+    now?: number;
+  } = {},
 ) => {
-  const now = Date.now();
+  const now = options.now ?? Date.now();
   const grant: Grant = {
     v: 1,
     grantId: newId(),
@@ -447,4 +487,115 @@ export const makeEnvelope = async (
     createdBy: author.deviceId,
   };
   return { ...env, sig: await sign(author.keys.secretKey, envelopeSignaturePayload(env)) };
+};
+
+/** Attempts hello → challenge → auth; a refusal answers the error code instead of throwing. */
+export const tryConnect = async (
+  t: Endpoint,
+  device: TestDevice,
+): Promise<{ ok: true; client: WsClient } | { ok: false; code: string; client: WsClient }> => {
+  const client = await openWs(t);
+  const challenge = await client.request({ t: 'hello', versions: [1], deviceId: device.deviceId });
+  if (challenge.t === 'error') return { ok: false, code: challenge.code, client };
+  if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${JSON.stringify(challenge)}`);
+  const sig = await sign(
+    device.keys.secretKey,
+    authSignaturePayload({ nonce: challenge.nonce, deviceId: device.deviceId, serverId: challenge.serverId }),
+  );
+  const ready = await client.request({ t: 'auth', sig });
+  if (ready.t === 'error') return { ok: false, code: ready.code, client };
+  if (ready.t !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(ready)}`);
+  return { ok: true, client };
+};
+
+/** Resolves true when a frame matching `pred` arrives within `ms`, false otherwise (consumes it). */
+export const frameWithin = async (client: WsClient, pred: (f: ServerFrame) => boolean, ms: number) =>
+  client
+    .waitFor((f: ServerFrame): f is ServerFrame => pred(f), ms)
+    .then(
+      () => true,
+      () => false,
+    );
+
+// ---- raw store inspection (tests only; writes would bypass the store's contract) ----
+
+export const tableNames = (store: SqliteStore): string[] =>
+  (
+    store.db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+      )
+      .all() as Array<{ name: string }>
+  ).map((r) => r.name);
+
+/** Row count of every table: the "nothing was stored" check. */
+export const rowCounts = (store: SqliteStore): Record<string, number> =>
+  Object.fromEntries(
+    tableNames(store).map((name) => [
+      name,
+      (store.db.prepare(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n,
+    ]),
+  );
+
+/** The raw SQLite row of a document (every column), or undefined. */
+export const docRow = (store: SqliteStore, stream: string, id: string): Record<string, unknown> | undefined =>
+  store.db.prepare('SELECT * FROM docs WHERE stream = ? AND id = ?').get(stream, id) as
+    Record<string, unknown> | undefined;
+
+// ---- blobs over HTTP ----
+
+export interface BlobManifestInput {
+  blobId: string;
+  stream: string;
+  size: number;
+  chunkSize: number;
+  chunkCount: number;
+  digests: string[];
+}
+
+export const digestOf = (bytes: Uint8Array): string => base64urlEncode(sha256(bytes));
+
+export const createBlob = (t: Endpoint, token: string | undefined, manifest: BlobManifestInput) =>
+  http(t.url, 'POST', '/v1/blobs', manifest, token);
+
+export const putChunk = async (
+  t: Endpoint,
+  token: string | undefined,
+  blobId: string,
+  index: number,
+  bytes: Uint8Array,
+): Promise<{ status: number; body: unknown }> => {
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${t.url}/v1/blobs/${blobId}/chunks/${index}`, {
+    method: 'PUT',
+    headers,
+    body: bytes,
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) as unknown };
+  } catch {
+    return { status: res.status, body: text };
+  }
+};
+
+/** A chunk's bytes on 200, else the JSON error body. */
+export const getChunk = async (
+  t: Endpoint,
+  token: string | undefined,
+  blobId: string,
+  index: number,
+): Promise<{ status: number; bytes?: Uint8Array; body?: unknown; contentType: string | null }> => {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${t.url}/v1/blobs/${blobId}/chunks/${index}`, { headers });
+  const contentType = res.headers.get('content-type');
+  if (res.status === 200) return { status: 200, bytes: new Uint8Array(await res.arrayBuffer()), contentType };
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) as unknown, contentType };
+  } catch {
+    return { status: res.status, body: text, contentType };
+  }
 };

@@ -1,0 +1,299 @@
+// The real process: the start entry (main.ts through tsx, and `npm start` from the repository root),
+// --help, /healthz, JSON logs that never carry secrets, online backup, SIGTERM with a cleanly closed store,
+// and restore of the backup into a new data directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EnvelopesFrame, PulledFrame, PushDoc, PushedFrame } from '@hale/protocol';
+import { deriveInitialStreamKey, sealBytes } from '@hale/crypto';
+import { newId } from '@hale/model';
+import { SQLITE_FILE_NAME } from './store/index';
+import {
+  connect,
+  createBlob,
+  digestOf,
+  endpoint,
+  getChunk,
+  http,
+  makeDoc,
+  makeEnvelope,
+  makeGrant,
+  makeRegistration,
+  putChunk,
+  registerAccount,
+  sessionToken,
+  streamOf,
+  type Endpoint,
+  type TestAccount,
+} from './testing/harness';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MAIN = 'sync-server/src/main.ts';
+const PASSPHRASE = 'process-test passphrase that never leaves the device';
+
+interface Running {
+  child: ChildProcess;
+  output: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+const started: ChildProcess[] = [];
+
+const run = (command: string, args: string[], env: Record<string, string> = {}): Running => {
+  // Own process group, so cleanup can end this process and its children (npm → sh → tsx → node) by id.
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true });
+  started.push(child);
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d: Buffer) => (output.stdout += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (output.stderr += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
+};
+
+const main = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['--import', 'tsx', MAIN, ...args], env);
+
+const finish = async (r: Running) => ({ code: await r.exited, ...r.output });
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+
+const waitHealthy = async (url: string, r: Running): Promise<void> => {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (r.child.exitCode !== null)
+      throw new Error(`server exited early: ${r.output.stderr}${r.output.stdout}`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (res) => res.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`server did not become healthy: ${r.output.stderr}`);
+};
+
+const serve = async (dataDir: string, extra: Record<string, string> = {}) => {
+  const port = await freePort();
+  const r = main([], { HOST: '127.0.0.1', PORT: String(port), HALE_DATA_DIR: dataDir, ...extra });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, r);
+  return { r, url, e: endpoint(url) };
+};
+
+const integrity = (dataDir: string) => {
+  const db = new Database(path.join(dataDir, SQLITE_FILE_NAME), { readonly: true });
+  try {
+    return {
+      check: db.pragma('integrity_check', { simple: true }) as string,
+      docs: (
+        db.prepare('SELECT count(*) AS n FROM docs WHERE stream NOT LIKE ?').get('%/audit') as { n: number }
+      ).n,
+    };
+  } finally {
+    db.close();
+  }
+};
+
+const pullAll = async (e: Endpoint, account: TestAccount, stream: PushDoc['stream']) => {
+  const ws = await connect(e, account.device);
+  const pulled = await ws.request<PulledFrame>({
+    t: 'pull',
+    rid: 1,
+    streams: [{ stream, since: 0 }],
+    limit: 1000,
+    maxBytes: 1 << 22,
+  });
+  await ws.close();
+  return pulled.docs;
+};
+
+describe('the server process', () => {
+  const dirs: string[] = [];
+  const tempDir = async (name: string) => {
+    const d = await mkdtemp(path.join(tmpdir(), `hale-${name}-`));
+    dirs.push(d);
+    return d;
+  };
+
+  afterAll(async () => {
+    for (const child of started) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('--help lists HOST, PORT and HALE_DATA_DIR and exits 0', async () => {
+    const help = await finish(main(['--help']));
+    expect(help.code).toBe(0);
+    for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR', 'backup --out FILE', 'restore --from FILE']) {
+      expect(help.stdout).toContain(name);
+    }
+    const bad = await finish(main(['--port', 'not-a-port']));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('port');
+  });
+
+  it('serves, logs no secret, backs up online, stops cleanly on SIGTERM, and the backup restores', async () => {
+    const dataDir = await tempDir('data');
+    const { r, url, e } = await serve(dataDir, { HALE_LOG_LEVEL: 'trace' });
+    expect((await http(url, 'GET', '/healthz')).body).toMatchObject({ status: 'ok', store: 'sqlite' });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    for (const name of ['hale_ws_connections', 'hale_refusals_total', 'hale_process_resident_memory_bytes']) {
+      expect(metrics).toContain(name);
+    }
+
+    // A realistic session: registration with a passphrase-wrapped root, sessions, records, a grant,
+    // envelopes, a provider pull, a blob, and some refusals.
+    const registration = await makeRegistration('patient', { passphrase: PASSPHRASE });
+    expect((await http(url, 'POST', '/v1/accounts', registration.body)).status).toBe(201);
+    const patient = registration.account;
+    const provider = await registerAccount(e, 'provider');
+    const tokens = [await sessionToken(e, patient.device), await sessionToken(e, provider.device)];
+    const stream = streamOf(patient.accountId, 'allergy');
+    const docs = await Promise.all(
+      [1, 2, 3, 4, 5].map((i) => makeDoc(patient, patient.device, 'allergy', { n: i })),
+    );
+    const ws = await connect(e, patient.device);
+    const pushed = await ws.request<PushedFrame>({
+      t: 'push',
+      rid: 1,
+      rows: docs.map((doc) => ({ doc, assumedRev: null })),
+    });
+    expect(pushed.results.every((x) => x.status === 'ok')).toBe(true);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    expect((await ws.request({ t: 'grant', rid: 2, grant })).t).toBe('ok');
+    const envelope = await makeEnvelope(patient, patient.device, provider, 'allergy');
+    expect((await ws.request({ t: 'putEnvelopes', rid: 3, envelopes: [envelope] })).t).toBe('ok');
+    const providerWs = await connect(e, provider.device);
+    expect(
+      (
+        await providerWs.request<PulledFrame>({
+          t: 'pull',
+          rid: 1,
+          streams: [{ stream, since: 0 }],
+          limit: 100,
+          maxBytes: 1 << 20,
+        })
+      ).docs,
+    ).toHaveLength(5);
+    expect((await providerWs.request<EnvelopesFrame>({ t: 'getEnvelopes', rid: 2 })).envelopes).toHaveLength(
+      1,
+    );
+    const docStream = streamOf(patient.accountId, 'document');
+    const blobId = newId();
+    const sealed = sealBytes(
+      deriveInitialStreamKey(patient.root, docStream),
+      { blobId, chunkIndex: 0, epoch: 0 },
+      new Uint8Array(5000).fill(7),
+    );
+    const manifest = {
+      blobId,
+      stream: docStream,
+      size: 5000,
+      chunkSize: 65536,
+      chunkCount: 1,
+      digests: [digestOf(sealed)],
+    };
+    expect((await createBlob(e, tokens[0], manifest)).status).toBe(200);
+    expect((await putChunk(e, tokens[0], blobId, 0, sealed)).status).toBe(200);
+    expect((await getChunk(e, tokens[0], blobId, 0)).status).toBe(200);
+    expect((await getChunk(e, tokens[1], blobId, 0)).status).toBe(403);
+    expect((await http(url, 'GET', '/v1/directory?q=a', undefined, `${tokens[0]}x`)).status).toBe(401);
+    expect((await http(url, 'POST', '/v1/join', { loginName: patient.loginName })).status).toBe(200);
+
+    // Online backup from a second process while the server runs, then one more write after it.
+    const backupFile = path.join(await tempDir('backup'), 'hale-backup.sqlite');
+    const backup = await finish(main(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir }));
+    expect(backup.code).toBe(0);
+    expect(statSync(backupFile).size).toBeGreaterThan(0);
+    const late = await makeDoc(patient, patient.device, 'allergy', { n: 6 });
+    expect(
+      (await ws.request<PushedFrame>({ t: 'push', rid: 4, rows: [{ doc: late, assumedRev: null }] }))
+        .results[0]?.status,
+    ).toBe('ok');
+    await ws.close();
+    await providerWs.close();
+
+    // SIGTERM: drains, closes the store, exits 0.
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(r.output.stdout).toContain('store closed cleanly');
+    const closed = integrity(dataDir);
+    expect(closed).toEqual({ check: 'ok', docs: 6 });
+    const wal = path.join(dataDir, `${SQLITE_FILE_NAME}-wal`);
+    expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
+
+    // Logs: pino JSON lines only, and none of what went through the server in confidence.
+    const lines = r.output.stdout.split('\n').filter((l) => l.trim() !== '');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    const wrapped = registration.body.account.wrappedRoot as unknown as { ct: string; nonce: string };
+    const secrets: Array<[string, string]> = [
+      ...tokens.map((tok, i): [string, string] => [`session token ${i}`, tok]),
+      ...docs.map((d, i): [string, string] => [`ciphertext ${i}`, d.ct.slice(0, 40)]),
+      ['late ciphertext', late.ct.slice(0, 40)],
+      ['wrapped stream key', envelope.wrapped.slice(0, 40)],
+      ['wrapped root', wrapped.ct],
+      ['wrapped root nonce', wrapped.nonce],
+      ['sealed chunk (base64url)', Buffer.from(sealed.subarray(0, 30)).toString('base64url')],
+      ['sealed chunk (base64)', Buffer.from(sealed.subarray(0, 30)).toString('base64')],
+      ['passphrase', PASSPHRASE],
+    ];
+    const log = r.output.stdout + r.output.stderr;
+    expect(secrets.filter(([, s]) => log.includes(s)).map(([name]) => name)).toEqual([]);
+
+    // Restore the backup into a new data directory and serve it: the state at backup time.
+    const restored = await tempDir('restored');
+    const restore = await finish(main(['restore', '--from', backupFile, '--data-dir', restored]));
+    expect(restore.code).toBe(0);
+    expect(integrity(restored)).toEqual({ check: 'ok', docs: 5 });
+    const second = await serve(restored);
+    const back = await pullAll(second.e, patient, stream);
+    expect(back.map((d) => [d.id, d.ct])).toEqual(docs.map((d) => [d.id, d.ct]));
+    expect((await getChunk(second.e, await sessionToken(second.e, patient.device), blobId, 0)).status).toBe(
+      200,
+    );
+    second.r.child.kill('SIGTERM');
+    expect(await second.r.exited).toBe(0);
+  });
+
+  it('`npm start` works from the repository root (help, serve, SIGTERM)', async () => {
+    const help = await finish(run('npm', ['start', '--', '--help']));
+    expect(help.code).toBe(0);
+    for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR']) expect(help.stdout).toContain(name);
+
+    const dataDir = await tempDir('npm');
+    const port = await freePort();
+    const r = run('npm', ['start'], { PORT: String(port), HALE_DATA_DIR: dataDir });
+    await waitHealthy(`http://127.0.0.1:${port}`, r);
+    process.kill(-r.child.pid!, 'SIGTERM');
+    await r.exited;
+    const deadline = Date.now() + 10_000;
+    while (!r.output.stdout.includes('store closed cleanly') && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(r.output.stdout).toContain('store closed cleanly');
+    expect(integrity(dataDir).check).toBe('ok');
+  });
+});
