@@ -13,8 +13,14 @@
  * Failure modes: a store error while delivering leaves the cursor where it was and retries on the next
  * commit or sweep; a socket that fails to send is closed by its owner.
  */
-import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, type ServerFrame, type StreamAccess } from '@hale/protocol';
-import type { Grant, StreamHead, SyncStore } from '../store/index';
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DOCS,
+  encodeFrame,
+  type ServerFrame,
+  type StreamAccess,
+} from '@hale/protocol';
+import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
 import { decideAccess, grantedStreams, nextGrantBoundary } from './access';
 import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
 
@@ -22,6 +28,8 @@ export interface LiveConnection {
   readonly id: number;
   readonly principal: AuthenticatedDevice;
   send(frame: ServerFrame): void;
+  /** Sends an already encoded frame (the same `changes` text is shared by every follower of a stream). */
+  sendEncoded(text: string, type: ServerFrame['t']): void;
   bufferedAmount(): number;
   close(code: number, reason: string): void;
 }
@@ -163,14 +171,10 @@ export const createHub = (options: HubOptions) => {
           await reevaluate(state, false);
           continue;
         }
-        const page = await store.docs.readDocs(stream, cursor, MAX_BATCH_DOCS, LIVE_PAGE_BYTES);
+        const { page, text } = await livePage(stream, cursor);
         if (state.closed || state.subs.get(stream) !== cursor) continue;
         if (page.docs.length > 0) {
-          state.conn.send({
-            t: 'changes',
-            docs: page.docs.map(toServedDoc),
-            streams: [{ stream: stream as StreamAccess['stream'], checkpoint: page.checkpoint }],
-          });
+          state.conn.sendEncoded(text, 'changes');
           options.onDelivered?.(page.docs.length);
           if (decision.level !== 'owner') {
             const last = state.lastLiveAudit.get(stream) ?? -Infinity;
@@ -192,7 +196,35 @@ export const createHub = (options: HubOptions) => {
     }
   };
 
+  // Followers of one stream usually stand at the same cursor: read and encode each page once, not once
+  // per follower. Entries live until the next commit of their stream or the next turn of the event loop.
+  const pages = new Map<string, Promise<{ page: DocPage; text: string }>>();
+  const livePage = (stream: string, cursor: number): Promise<{ page: DocPage; text: string }> => {
+    const key = `${stream}|${cursor}`;
+    let hit = pages.get(key);
+    if (!hit) {
+      hit = store.docs.readDocs(stream, cursor, MAX_BATCH_DOCS, LIVE_PAGE_BYTES).then((page) => ({
+        page,
+        text:
+          page.docs.length === 0
+            ? ''
+            : encodeFrame({
+                t: 'changes',
+                docs: page.docs.map(toServedDoc),
+                streams: [{ stream: stream as StreamAccess['stream'], checkpoint: page.checkpoint }],
+              }),
+      }));
+      pages.set(key, hit);
+      hit.catch(() => pages.delete(key));
+      setTimeout(() => pages.delete(key), 0).unref?.();
+    }
+    return hit;
+  };
+
   const unsubscribeCommit = store.onCommitted((heads: StreamHead[]) => {
+    for (const { stream } of heads) {
+      for (const key of pages.keys()) if (key.startsWith(`${stream}|`)) pages.delete(key);
+    }
     for (const { stream, head } of heads) {
       const set = byStream.get(stream);
       if (!set) continue;

@@ -98,7 +98,7 @@ export const toServedDoc = (doc: Doc): ServedDoc => {
     rev: doc.rev,
     deleted: doc.deleted,
     epoch: doc.epoch,
-    ct: base64urlEncode(doc.ct),
+    ct: Buffer.from(doc.ct.buffer, doc.ct.byteOffset, doc.ct.byteLength).toString('base64url'),
     author: doc.author,
     seq: doc.seq,
     at: doc.at,

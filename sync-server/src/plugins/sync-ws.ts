@@ -223,6 +223,12 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             id,
             principal: device,
             send,
+            sendEncoded: (text, type) => {
+              if (socket.readyState !== socket.OPEN) return;
+              metrics.messages.inc({ direction: 'out', type });
+              metrics.bytes.inc({ direction: 'out' }, text.length);
+              socket.send(text);
+            },
             bufferedAmount: () => socket.bufferedAmount,
             close: (code, reason) => {
               fail(code === 4001 ? 'DEVICE_REVOKED' : 'UNAVAILABLE', reason);
