@@ -7,3 +7,4 @@ export * from './record-schemas';
 export * from './registry';
 export * from './validate';
 export * from './examples';
+export * from './fhir';

@@ -1,0 +1,1069 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EXAMPLE_CAREGIVER_ID,
+  EXAMPLE_DEVICE_ID,
+  EXAMPLE_PATIENT_ID,
+  EXAMPLE_PROVIDER_ID,
+  exampleRecord,
+} from './examples';
+import {
+  FhirExportError,
+  toFhirBundle,
+  validateFhirBundleShape,
+  type FhirBundle,
+  type FhirExportItem,
+  type FhirResource,
+} from './fhir';
+import { newId } from './ids';
+import { RECORD_KINDS, RECORD_KIND_NAMES, toJsonSchema, type RecordKind, type RecordOf } from './registry';
+import { assertRecord, validateRecord } from './validate';
+
+const GENERATED_AT = '2024-06-01T12:00:00Z';
+const UCUM = 'http://unitsofmeasure.org';
+const LOINC = 'http://loinc.org';
+
+const item = <K extends RecordKind>(kind: K, record: RecordOf<K>, signature?: string): FhirExportItem =>
+  // The union member for K; TypeScript cannot pick it from a generic K on its own.
+  ({ kind, record, ...(signature === undefined ? {} : { signature }) }) as FhirExportItem;
+
+const example = <K extends RecordKind>(kind: K, overrides?: Partial<RecordOf<K>>): FhirExportItem =>
+  item(kind, exampleRecord(kind, overrides));
+
+const exportItems = (records: readonly FhirExportItem[], patientId = EXAMPLE_PATIENT_ID): FhirBundle =>
+  toFhirBundle({ patientId, records, generatedAt: GENERATED_AT });
+
+const allExamples = (): FhirExportItem[] => RECORD_KIND_NAMES.map((kind) => example(kind));
+
+/** Reads `a.b[0].c` out of JSON; undefined when any step is missing. */
+const at = (value: unknown, path: string): unknown =>
+  path
+    .split(/\.|(?=\[)/)
+    .filter((step) => step !== '')
+    .reduce<unknown>((node, step) => {
+      if (node === undefined || node === null || typeof node !== 'object') return undefined;
+      const index = /^\[(\d+)\]$/.exec(step);
+      if (index) return Array.isArray(node) ? node[Number(index[1])] : undefined;
+      return (node as Record<string, unknown>)[step];
+    }, value);
+
+const entriesOf = (bundle: FhirBundle, resourceType: string): FhirResource[] =>
+  bundle.entry.map((entry) => entry.resource).filter((resource) => resource.resourceType === resourceType);
+
+/** The single entry at `urn:hale:{type}/{id}` (and version, when given). */
+const resourceAt = (bundle: FhirBundle, type: string, id: string, version?: number): FhirResource => {
+  const found = bundle.entry.filter(
+    (entry) =>
+      entry.fullUrl === `urn:hale:${type}/${id}` &&
+      (version === undefined || at(entry.resource, 'meta.versionId') === String(version)),
+  );
+  expect(found, `${type}/${id}${version === undefined ? '' : ` v${version}`}`).toHaveLength(1);
+  const [entry] = found;
+  if (entry === undefined) throw new Error('unreachable');
+  return entry.resource;
+};
+
+const only = (bundle: FhirBundle, resourceType: string): FhirResource => {
+  const list = entriesOf(bundle, resourceType);
+  expect(list, resourceType).toHaveLength(1);
+  const [resource] = list;
+  if (resource === undefined) throw new Error('unreachable');
+  return resource;
+};
+
+/** An example with `omit` fields removed, re-validated so tests only ever feed valid records. */
+const exampleWithout = <K extends RecordKind>(
+  kind: K,
+  omit: readonly string[],
+  overrides?: Partial<RecordOf<K>>,
+): RecordOf<K> => {
+  const copy: Record<string, unknown> = { ...exampleRecord(kind, overrides) };
+  for (const key of omit) delete copy[key];
+  return assertRecord(kind, copy);
+};
+
+const exportOne = <K extends RecordKind>(
+  kind: K,
+  overrides?: Partial<RecordOf<K>>,
+  omit: readonly string[] = [],
+) => {
+  const record = exampleWithout(kind, omit, overrides);
+  const bundle = exportItems([item(kind, record)]);
+  const check = validateFhirBundleShape(bundle);
+  expect(check.ok ? [] : check.error.issues).toEqual([]);
+  return { record, bundle };
+};
+
+const expectElements = (resource: FhirResource, elements: readonly string[]) => {
+  for (const element of elements) {
+    const present = element.endsWith('[x]')
+      ? Object.keys(resource).some(
+          (key) => key.startsWith(element.slice(0, -3)) && key !== element.slice(0, -3),
+        )
+      : resource[element] !== undefined;
+    expect(present, `${resource.resourceType}.${element}`).toBe(true);
+  }
+};
+
+const haleIds = (resource: FhirResource): unknown[] => {
+  const identifier = resource.identifier;
+  const list = Array.isArray(identifier) ? identifier : identifier === undefined ? [] : [identifier];
+  return list.filter((id) => at(id, 'system') === 'urn:hale:id').map((id) => at(id, 'value'));
+};
+
+const referencesIn = (value: unknown, found: string[] = []): string[] => {
+  if (Array.isArray(value)) for (const child of value) referencesIn(child, found);
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if (key === 'reference' && typeof child === 'string') found.push(child);
+      else referencesIn(child, found);
+    }
+  }
+  return found;
+};
+
+// --------------------------------------------------------------------------------------------- bundle
+
+describe('toFhirBundle with one record of every kind', () => {
+  const records = allExamples();
+  const bundle = exportItems(records);
+  const byKind = <K extends RecordKind>(kind: K): RecordOf<K> => {
+    const found = records.find((entry) => entry.kind === kind);
+    if (found === undefined) throw new Error(kind);
+    return assertRecord(kind, found.record);
+  };
+
+  it('is a collection Bundle that passes the shape check', () => {
+    expect(bundle.resourceType).toBe('Bundle');
+    expect(bundle.type).toBe('collection');
+    expect(bundle.timestamp).toBe(GENERATED_AT);
+    const check = validateFhirBundleShape(bundle);
+    expect(check.ok ? [] : check.error.issues).toEqual([]);
+  });
+
+  it('gives every record exactly one resource of its FHIR type carrying its Hale id', () => {
+    const expected: Record<RecordKind, { type: string; id: (r: FhirExportItem) => string }> = {
+      Profile: { type: 'Patient', id: () => EXAMPLE_PATIENT_ID },
+      EmergencyContact: { type: 'RelatedPerson', id: (r) => r.record.id },
+      HealthDocument: { type: 'DocumentReference', id: (r) => r.record.id },
+      Allergy: { type: 'AllergyIntolerance', id: (r) => r.record.id },
+      Immunization: { type: 'Immunization', id: (r) => r.record.id },
+      Medication: { type: 'MedicationStatement', id: (r) => r.record.id },
+      LabResult: { type: 'Observation', id: (r) => r.record.id },
+      TreatmentPlan: { type: 'CarePlan', id: (r) => r.record.id },
+      Appointment: { type: 'Appointment', id: (r) => r.record.id },
+      Message: { type: 'Communication', id: (r) => r.record.id },
+      Encounter: { type: 'Encounter', id: (r) => r.record.id },
+      MedicalNote: { type: 'Composition', id: (r) => r.record.id },
+      NoteVersion: { type: 'Provenance', id: (r) => r.record.id },
+      NoteSignature: { type: 'Provenance', id: (r) => r.record.id },
+      Consent: { type: 'Consent', id: (r) => r.record.id },
+      AuditEntry: { type: 'AuditEvent', id: (r) => r.record.id },
+      ProviderProfile: { type: 'PractitionerRole', id: (r) => r.record.id },
+    };
+    for (const record of records) {
+      const { type, id } = expected[record.kind];
+      const versioned = 'version' in record.record ? record.record.version : undefined;
+      const current = record.kind === 'MedicalNote' ? record.record.currentVersionNumber : versioned;
+      const resource = resourceAt(bundle, type, id(record), current);
+      if (type === 'Provenance' || type === 'AuditEvent') {
+        // R4 gives these no identifier: the Hale id is the resource id.
+        expect(resource.id, record.kind).toBe(record.record.id);
+      } else {
+        expect(haleIds(resource), record.kind).toEqual([record.record.id]);
+      }
+    }
+    // The NoteVersion is also a version of its Composition; ProviderProfile also a Practitioner.
+    const version = byKind('NoteVersion');
+    resourceAt(bundle, 'Composition', version.noteId, version.versionNumber);
+    resourceAt(bundle, 'Practitioner', byKind('ProviderProfile').accountId);
+  });
+
+  it('has exactly one Patient, built from the Profile', () => {
+    const patient = only(bundle, 'Patient');
+    expect(patient.id).toBe(EXAMPLE_PATIENT_ID);
+    expect(haleIds(patient)).toEqual([byKind('Profile').id]);
+    expect(at(patient, 'name[0].text')).toBe('Ada Example');
+  });
+
+  it('fills the elements FHIR R4 requires', () => {
+    const required: [string, string[]][] = [
+      ['RelatedPerson', ['patient']],
+      ['DocumentReference', ['status', 'content']],
+      ['AllergyIntolerance', ['patient']],
+      ['Immunization', ['status', 'vaccineCode', 'patient', 'occurrence[x]']],
+      ['MedicationStatement', ['status', 'medication[x]', 'subject']],
+      ['Observation', ['status', 'code']],
+      ['DiagnosticReport', ['status', 'code']],
+      ['ServiceRequest', ['status', 'intent', 'subject']],
+      ['CarePlan', ['status', 'intent', 'subject']],
+      ['Appointment', ['status', 'participant']],
+      ['Communication', ['status']],
+      ['Encounter', ['status', 'class']],
+      ['Composition', ['status', 'type', 'date', 'author', 'title']],
+      ['Consent', ['status', 'scope', 'category']],
+      ['AuditEvent', ['type', 'recorded', 'agent', 'source']],
+      ['Provenance', ['target', 'recorded', 'agent']],
+      ['ImmunizationRecommendation', ['patient', 'date', 'recommendation']],
+    ];
+    for (const [type, elements] of required) {
+      const resources = entriesOf(bundle, type);
+      expect(resources.length, type).toBeGreaterThan(0);
+      for (const resource of resources) expectElements(resource, elements);
+    }
+    for (const event of entriesOf(bundle, 'AuditEvent')) {
+      expect(at(event, 'agent[0].requestor')).toBe(true);
+      expect(at(event, 'source.observer.reference')).toBeTypeOf('string');
+    }
+    for (const appointment of entriesOf(bundle, 'Appointment')) {
+      for (const participant of appointment.participant as unknown[]) {
+        expect(at(participant, 'status')).toBe('accepted');
+      }
+    }
+  });
+
+  it('resolves every reference to an entry of the bundle', () => {
+    const fullUrls = new Set(bundle.entry.map((entry) => entry.fullUrl));
+    const references = referencesIn(bundle.entry);
+    expect(references.length).toBeGreaterThan(30);
+    for (const reference of references) {
+      expect(fullUrls.has(reference.replace(/\/_history\/[^/]+$/, '')), reference).toBe(true);
+    }
+    // Subjects all point at the one Patient.
+    for (const resource of bundle.entry.map((entry) => entry.resource)) {
+      for (const element of ['subject', 'patient', 'for']) {
+        const ref = at(resource, `${element}.reference`);
+        if (ref !== undefined)
+          expect(ref, resource.resourceType).toBe(`urn:hale:Patient/${EXAMPLE_PATIENT_ID}`);
+      }
+    }
+  });
+
+  it('gives minimal resources to people and devices named only by id', () => {
+    const caregiver = resourceAt(bundle, 'RelatedPerson', EXAMPLE_CAREGIVER_ID);
+    expect(at(caregiver, 'patient.reference')).toBe(`urn:hale:Patient/${EXAMPLE_PATIENT_ID}`);
+    expect(at(caregiver, 'identifier[0]')).toEqual({
+      system: 'urn:hale:account',
+      value: EXAMPLE_CAREGIVER_ID,
+    });
+    const device = resourceAt(bundle, 'Device', EXAMPLE_DEVICE_ID);
+    expect(at(device, 'identifier[0]')).toEqual({ system: 'urn:hale:device', value: EXAMPLE_DEVICE_ID });
+    const consent = only(bundle, 'Consent');
+    expect(at(consent, 'performer[0].reference')).toBe(`urn:hale:RelatedPerson/${EXAMPLE_CAREGIVER_ID}`);
+    expect(at(consent, 'provision.actor[0].reference.reference')).toBe(
+      `urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}`,
+    );
+  });
+
+  it('is JSON-serialisable and deterministic, whatever the input order', () => {
+    const json = JSON.stringify(bundle);
+    expect(JSON.parse(json)).toEqual(bundle);
+    expect(JSON.stringify(exportItems(records))).toBe(json);
+    expect(JSON.stringify(exportItems([...records].reverse()))).toBe(json);
+  });
+
+  it('uses no empty strings, arrays or objects', () => {
+    const empties: string[] = [];
+    const visit = (value: unknown, path: string) => {
+      if (typeof value === 'string' && value.trim() === '') empties.push(path);
+      else if (Array.isArray(value)) {
+        if (value.length === 0) empties.push(path);
+        value.forEach((child, index) => visit(child, `${path}[${index}]`));
+      } else if (value !== null && typeof value === 'object') {
+        if (Object.keys(value).length === 0) empties.push(path);
+        for (const [key, child] of Object.entries(value)) visit(child, `${path}.${key}`);
+      }
+    };
+    visit(bundle, 'Bundle');
+    expect(empties).toEqual([]);
+  });
+});
+
+describe('toFhirBundle without a Profile', () => {
+  it('adds a minimal Patient so subjects resolve', () => {
+    const { bundle } = exportOne('Allergy');
+    const patient = only(bundle, 'Patient');
+    expect(patient).toEqual({
+      resourceType: 'Patient',
+      id: EXAMPLE_PATIENT_ID,
+      identifier: [{ system: 'urn:hale:account', value: EXAMPLE_PATIENT_ID }],
+    });
+    expect(bundle.entry[0]?.fullUrl).toBe(`urn:hale:Patient/${EXAMPLE_PATIENT_ID}`);
+    expect(at(only(bundle, 'AllergyIntolerance'), 'patient.reference')).toBe(
+      `urn:hale:Patient/${EXAMPLE_PATIENT_ID}`,
+    );
+  });
+
+  it('turns _ in account ids into . for FHIR ids', () => {
+    const patientId = 'Patient_Account_000001';
+    const allergy = exampleRecord('Allergy', { patientId });
+    const bundle = exportItems([item('Allergy', allergy)], patientId);
+    expect(validateFhirBundleShape(bundle).ok).toBe(true);
+    expect(only(bundle, 'Patient').id).toBe('Patient.Account.000001');
+    expect(at(only(bundle, 'Patient'), 'identifier[0].value')).toBe(patientId);
+  });
+});
+
+// ---------------------------------------------------------------------------------------- enumerations
+
+describe('enumerations', () => {
+  it.each([
+    [true, 'active'],
+    [false, 'inactive'],
+  ] as const)('Allergy active %s → clinicalStatus %s', (active, code) => {
+    const { bundle } = exportOne('Allergy', { active });
+    expect(at(only(bundle, 'AllergyIntolerance'), 'clinicalStatus.coding[0]')).toMatchObject({
+      system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical',
+      code,
+    });
+  });
+
+  it.each([
+    ['mild', 'mild'],
+    ['moderate', 'moderate'],
+    ['severe', 'severe'],
+  ] as const)('Allergy severity %s → reaction.severity %s', (severity, code) => {
+    const { bundle } = exportOne('Allergy', { severity });
+    const allergy = only(bundle, 'AllergyIntolerance');
+    expect(at(allergy, 'reaction[0].severity')).toBe(code);
+    expect(allergy.criticality).toBeUndefined();
+  });
+
+  it.each(['food', 'medication', 'environment', 'biologic'] as const)('Allergy category %s', (category) => {
+    const { bundle } = exportOne('Allergy', { category });
+    expect(at(only(bundle, 'AllergyIntolerance'), 'category')).toEqual([category]);
+  });
+
+  it.each([
+    ['registered', 'registered'],
+    ['preliminary', 'preliminary'],
+    ['final', 'final'],
+    ['amended', 'amended'],
+    ['corrected', 'corrected'],
+    ['cancelled', 'cancelled'],
+    ['entered-in-error', 'entered-in-error'],
+  ] as const)('LabResult status %s → Observation.status %s', (status, code) => {
+    const { record, bundle } = exportOne('LabResult', { status });
+    expect(resourceAt(bundle, 'Observation', record.id, record.version).status).toBe(code);
+    expect(only(bundle, 'DiagnosticReport').status).toBe(code);
+  });
+
+  it.each([
+    ['draft', 'draft'],
+    ['active', 'active'],
+    ['completed', 'completed'],
+  ] as const)('TreatmentPlan status %s → CarePlan.status %s, intent plan', (status, code) => {
+    const { record, bundle } = exportOne('TreatmentPlan', { status });
+    const plan = resourceAt(bundle, 'CarePlan', record.id, record.version);
+    expect(plan.status).toBe(code);
+    expect(plan.intent).toBe('plan');
+  });
+
+  it.each([
+    ['scheduled', 'booked'],
+    ['canceled', 'cancelled'],
+    ['completed', 'fulfilled'],
+  ] as const)('Appointment status %s → %s', (status, code) => {
+    const { bundle } = exportOne('Appointment', { status });
+    expect(only(bundle, 'Appointment').status).toBe(code);
+  });
+
+  it.each(['sent', 'delivered', 'read'] as const)('Message status %s → Communication completed', (status) => {
+    const { bundle } = exportOne('Message', { status });
+    expect(only(bundle, 'Communication').status).toBe('completed');
+  });
+
+  it.each([
+    ['planned', 'planned'],
+    ['in-progress', 'in-progress'],
+    ['finished', 'finished'],
+    ['cancelled', 'cancelled'],
+  ] as const)('Encounter status %s → %s', (status, code) => {
+    const { bundle } = exportOne('Encounter', { status });
+    expect(only(bundle, 'Encounter').status).toBe(code);
+  });
+
+  it.each([
+    ['outpatient', 'AMB'],
+    ['inpatient', 'IMP'],
+    ['emergency', 'EMER'],
+    ['telehealth', 'VR'],
+  ] as const)('Encounter type %s → class %s', (type, code) => {
+    const { bundle } = exportOne('Encounter', { type });
+    expect(at(only(bundle, 'Encounter'), 'class')).toMatchObject({
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode',
+      code,
+    });
+  });
+
+  it.each([
+    ['draft', 'preliminary'],
+    ['under_review', 'preliminary'],
+    ['signed', 'final'],
+    ['amended', 'amended'],
+  ] as const)('MedicalNote status %s → Composition.status %s', (status, code) => {
+    const { bundle } = exportOne('MedicalNote', { status });
+    expect(only(bundle, 'Composition').status).toBe(code);
+  });
+
+  it.each([
+    ['progress', '11506-3'],
+    ['admission', '34117-2'],
+    ['discharge', '18842-5'],
+    ['consult', '11488-4'],
+    ['procedure', '28570-0'],
+  ] as const)('MedicalNote type %s → LOINC %s', (noteType, code) => {
+    const { bundle } = exportOne('MedicalNote', { noteType });
+    expect(at(only(bundle, 'Composition'), 'type.coding[0]')).toMatchObject({ system: LOINC, code });
+  });
+
+  it.each([
+    [true, 'active'],
+    [false, 'completed'],
+  ] as const)('Medication active %s → MedicationStatement.status %s', (active, code) => {
+    const { bundle } = exportOne('Medication', { active });
+    expect(only(bundle, 'MedicationStatement').status).toBe(code);
+  });
+
+  it.each([
+    ['active', 'active'],
+    ['revoked', 'inactive'],
+  ] as const)('Consent status %s → %s', (status, code) => {
+    const { bundle } = exportOne('Consent', { status }, status === 'active' ? ['revokedAt'] : []);
+    expect(only(bundle, 'Consent').status).toBe(code);
+  });
+
+  it.each([
+    ['read', ['access']],
+    ['write', ['access', 'correct']],
+  ] as const)('Consent access %s → actions %j', (access, codes) => {
+    const { bundle } = exportOne('Consent', { scope: [{ type: 'medication', access }] });
+    const provision = at(only(bundle, 'Consent'), 'provision.provision[0]');
+    expect(at(provision, 'type')).toBe('permit');
+    expect((at(provision, 'action') as unknown[]).map((action) => at(action, 'coding[0].code'))).toEqual(
+      codes,
+    );
+    expect(at(provision, 'class')).toEqual([
+      { system: 'http://hl7.org/fhir/resource-types', code: 'MedicationStatement' },
+    ]);
+  });
+
+  it.each([
+    ['female', 'female', 'F'],
+    ['male', 'male', 'M'],
+    ['other', 'other', 'UNK'],
+    ['unknown', 'unknown', 'UNK'],
+  ] as const)('Profile sexAtBirth %s → gender %s, us-core-birthsex %s', (sexAtBirth, gender, birthSex) => {
+    const { bundle } = exportOne('Profile', { sexAtBirth });
+    const patient = only(bundle, 'Patient');
+    expect(patient.gender).toBe(gender);
+    expect(patient.extension).toContainEqual({
+      url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
+      valueCode: birthSex,
+    });
+  });
+
+  it.each([
+    ['active', true],
+    ['inactive', false],
+    ['archived', false],
+  ] as const)('Profile status %s → Patient.active %s', (status, active) => {
+    const { bundle } = exportOne('Profile', { status });
+    expect(only(bundle, 'Patient').active).toBe(active);
+  });
+
+  it.each([
+    ['record.create', 'C'],
+    ['record.view', 'R'],
+    ['stream.pull', 'R'],
+    ['record.update', 'U'],
+    ['record.delete', 'D'],
+    ['consent.grant', 'E'],
+    ['export.fhir', 'E'],
+  ] as const)('AuditEntry action %s → AuditEvent.action %s', (action, code) => {
+    const { bundle } = exportOne('AuditEntry', { action });
+    const event = only(bundle, 'AuditEvent');
+    expect(event.action).toBe(code);
+    expect(at(event, 'subtype[0].code')).toBe(action);
+  });
+
+  it.each([
+    ['requested', 'Task', 'requested'],
+    ['declined', 'Task', 'rejected'],
+  ] as const)('NoteSignature %s → %s status %s', (status, type, code) => {
+    const { bundle } = exportOne('NoteSignature', { status }, ['signedAt', 'signedVersionNumber']);
+    expect(entriesOf(bundle, 'Provenance')).toEqual([]);
+    const task = only(bundle, type);
+    expect(task.status).toBe(code);
+    expect(task.intent).toBe('order');
+    expect(at(task, 'code.coding[0].code')).toBe('sign');
+    expect(at(task, 'authoredOn')).toBe('2024-05-01T09:30:00.000Z');
+  });
+
+  it('NoteSignature signed → Provenance with a signature', () => {
+    const { record, bundle } = exportOne('NoteSignature', { status: 'signed' });
+    expect(entriesOf(bundle, 'Task')).toEqual([]);
+    const provenance = resourceAt(bundle, 'Provenance', record.id);
+    expect(provenance.recorded).toBe(record.signedAt);
+    expect(at(provenance, 'signature[0].when')).toBe(record.signedAt);
+    expect(at(provenance, 'agent[0].role[0].text')).toBe('attending');
+  });
+
+  it.each([
+    ['amendment', 'replaces'],
+    ['addendum', 'appends'],
+    ['original', undefined],
+  ] as const)('NoteVersion kind %s → relatesTo %s', (kind, code) => {
+    const { record, bundle } =
+      kind === 'original'
+        ? exportOne('NoteVersion', { kind, versionNumber: 1 }, ['amendmentReason'])
+        : exportOne('NoteVersion', { kind });
+    const composition = resourceAt(bundle, 'Composition', record.noteId, record.versionNumber);
+    expect(at(composition, 'relatesTo[0].code')).toBe(code);
+    if (code !== undefined) {
+      expect(at(composition, 'relatesTo[0].targetReference.reference')).toBe(
+        `urn:hale:Composition/${record.noteId}/_history/${record.versionNumber - 1}`,
+      );
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- kinds
+
+describe('per-kind mapping', () => {
+  it('LabResult: quantity value, reference range, history with one Provenance per version', () => {
+    const { record, bundle } = exportOne('LabResult');
+    const current = resourceAt(bundle, 'Observation', record.id, 2);
+    expect(current.valueQuantity).toEqual({ value: 98, unit: 'mg/dL', system: UCUM, code: 'mg/dL' });
+    expect(at(current, 'referenceRange[0].text')).toBe('70-99 mg/dL');
+    expect(at(current, 'code')).toEqual({
+      coding: [{ system: LOINC, code: '2345-7' }],
+      text: 'Glucose [Mass/volume] in Serum or Plasma',
+    });
+    expect(current.effectiveDateTime).toBe('2024-05-01T08:10:00Z');
+    expect(current.issued).toBe(record.publishedAt);
+    const prior = resourceAt(bundle, 'Observation', record.id, 1);
+    expect(prior.status).toBe('final');
+    expect(at(prior, 'valueQuantity.value')).toBe(89);
+    const provenances = entriesOf(bundle, 'Provenance');
+    expect(provenances.map((p) => at(p, 'target[0].reference')).sort()).toEqual([
+      `urn:hale:Observation/${record.id}/_history/1`,
+      `urn:hale:Observation/${record.id}/_history/2`,
+    ]);
+    const latest = provenances.find(
+      (p) => at(p, 'target[0].reference') === `urn:hale:Observation/${record.id}/_history/2`,
+    );
+    expect(at(latest, 'reason[0].text')).toBe('Transcription error in value');
+    expect(at(latest, 'agent[0].who.reference')).toBe(`urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}`);
+    expect(at(latest, 'agent[1].who.reference')).toBe(`urn:hale:Device/${EXAMPLE_DEVICE_ID}`);
+    const report = only(bundle, 'DiagnosticReport');
+    expect(at(report, 'result[0].reference')).toBe(`urn:hale:Observation/${record.id}`);
+    expect(at(report, 'presentedForm[0].contentType')).toBe('application/pdf');
+    expect(at(only(bundle, 'ServiceRequest'), 'requester.reference')).toBe(
+      `urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}`,
+    );
+  });
+
+  it('LabResult: a text value is a valueString and no valueQuantity', () => {
+    const { record, bundle } = exportOne('LabResult', { value: 'positive' }, ['units']);
+    const observation = resourceAt(bundle, 'Observation', record.id, record.version);
+    expect(observation.valueString).toBe('positive');
+    expect(observation.valueQuantity).toBeUndefined();
+  });
+
+  it('LabResult: units without a known UCUM code keep unit only', () => {
+    const { record, bundle } = exportOne('LabResult', { units: 'cells/hpf' });
+    expect(resourceAt(bundle, 'Observation', record.id, record.version).valueQuantity).toEqual({
+      value: 98,
+      unit: 'cells/hpf',
+    });
+  });
+
+  it('TreatmentPlan: versions, period and the acknowledgement of an exact version', () => {
+    const { record, bundle } = exportOne('TreatmentPlan');
+    const plan = resourceAt(bundle, 'CarePlan', record.id, 2);
+    expect(plan.title).toBe('Blood pressure control');
+    expect(plan.period).toEqual({ start: '2024-05-01', end: '2024-08-01' });
+    expect(plan.created).toBe(record.createdAt);
+    expect(resourceAt(bundle, 'CarePlan', record.id, 1).status).toBe('draft');
+    const ack = resourceAt(bundle, 'Provenance', `${record.id}-ack`);
+    expect(at(ack, 'target[0].reference')).toBe(`urn:hale:CarePlan/${record.id}/_history/2`);
+    expect(at(ack, 'agent[0].who.reference')).toBe(`urn:hale:Patient/${EXAMPLE_PATIENT_ID}`);
+    expect(at(ack, 'activity.text')).toBe('acknowledged');
+  });
+
+  it('Immunization: completed, occurrence, lot, CVX code, dose, next dose', () => {
+    const { record, bundle } = exportOne('Immunization');
+    const immunization = only(bundle, 'Immunization');
+    expect(immunization).toMatchObject({
+      status: 'completed',
+      occurrenceDateTime: '2024-04-12',
+      lotNumber: 'TD-88213',
+      recorded: record.createdAt,
+      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '115' }] },
+      doseQuantity: { value: 0.5, unit: 'mL', system: UCUM, code: 'mL' },
+    });
+    expect(at(immunization, 'performer[0].actor')).toEqual({
+      reference: `urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}`,
+      display: 'Riverside Family Practice',
+    });
+    const recommendation = only(bundle, 'ImmunizationRecommendation');
+    expect(at(recommendation, 'recommendation[0].dateCriterion[0].value')).toBe('2034-04-12');
+    expect(at(recommendation, 'recommendation[0].supportingImmunization[0].reference')).toBe(
+      `urn:hale:Immunization/${record.id}`,
+    );
+  });
+
+  it.each([
+    ['2 of 3', { protocolApplied: [{ doseNumberPositiveInt: 2, seriesDosesPositiveInt: 3 }] }],
+    ['booster', { protocolApplied: [{ doseNumberString: 'booster' }] }],
+    ['0.5 mL', { doseQuantity: { value: 0.5, unit: 'mL', system: UCUM, code: 'mL' } }],
+  ] as const)('Immunization dose %j', (dose, expected) => {
+    const { bundle } = exportOne('Immunization', { dose });
+    expect(only(bundle, 'Immunization')).toMatchObject(expected);
+  });
+
+  it('Immunization: the proof document points back at it', () => {
+    const document = exampleRecord('HealthDocument');
+    const immunization = exampleRecord('Immunization', { proofDocumentId: document.id });
+    const bundle = exportItems([item('HealthDocument', document), item('Immunization', immunization)]);
+    expect(validateFhirBundleShape(bundle).ok).toBe(true);
+    expect(at(resourceAt(bundle, 'DocumentReference', document.id), 'context.related')).toEqual([
+      { reference: `urn:hale:Immunization/${immunization.id}` },
+    ]);
+  });
+
+  it.each([
+    ['10 mg', { doseAndRate: [{ doseQuantity: { value: 10, unit: 'mg', system: UCUM, code: 'mg' } }] }],
+    ['one tablet', { text: 'one tablet' }],
+  ] as const)('Medication dose %j', (dose, expected) => {
+    const { bundle } = exportOne('Medication', { dose });
+    const statement = only(bundle, 'MedicationStatement');
+    expect(at(statement, 'dosage[0]')).toMatchObject(expected);
+    expect(at(statement, 'dosage[0].timing.code.text')).toBe('once daily');
+    expect(at(statement, 'medicationCodeableConcept.text')).toBe('Lisinopril');
+    expect(statement.effectivePeriod).toEqual({ start: '2023-11-01', end: '2025-11-01' });
+  });
+
+  it('HealthDocument: prior versions superseded, current replaces the previous one', () => {
+    const { record, bundle } = exportOne('HealthDocument');
+    const current = resourceAt(bundle, 'DocumentReference', record.id);
+    const prior = resourceAt(bundle, 'DocumentReference', `${record.id}-v1`);
+    expect(current.status).toBe('current');
+    expect(prior.status).toBe('superseded');
+    expect(at(current, 'relatesTo[0]')).toEqual({
+      code: 'replaces',
+      target: { reference: `urn:hale:DocumentReference/${record.id}-v1` },
+    });
+    expect(at(current, 'content[0].attachment')).toMatchObject({
+      contentType: 'application/pdf',
+      url: `hale-blob:${record.file.blobId}`,
+      size: record.file.size,
+      title: record.title,
+    });
+    expect(at(current, 'content[0].attachment.extension')).toContainEqual({
+      url: 'https://hale.invalid/fhir/StructureDefinition/sha256',
+      valueString: record.file.sha256,
+    });
+    expect(at(prior, 'description')).toBe('First scan.');
+  });
+
+  it('Message: topic, sender, recipient, receipts, attachments', () => {
+    const { record, bundle } = exportOne('Message');
+    const message = only(bundle, 'Communication');
+    expect(at(message, 'topic.coding[0]')).toEqual({ system: 'urn:hale:thread', code: record.threadId });
+    expect(at(message, 'sender.reference')).toBe(`urn:hale:Patient/${EXAMPLE_PATIENT_ID}`);
+    expect(at(message, 'recipient[0].reference')).toBe(`urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}`);
+    expect(message.sent).toBe(record.sentAt);
+    expect(message.received).toBe(record.deliveredAt);
+    expect(message.extension).toContainEqual({
+      url: 'https://hale.invalid/fhir/StructureDefinition/read-at',
+      valueDateTime: record.readAt,
+    });
+    expect(at(message, 'payload[0].contentString')).toBe(record.body);
+    expect(at(message, 'payload[1].contentAttachment.title')).toBe('readings.csv');
+  });
+
+  it('Message: an empty body with no attachments exports no payload', () => {
+    const { bundle } = exportOne('Message', { body: '', attachments: [] });
+    expect(only(bundle, 'Communication').payload).toBeUndefined();
+  });
+
+  it('Allergy without a known reaction says the manifestation is unknown', () => {
+    const { bundle } = exportOne('Allergy', {}, ['reaction']);
+    expect(at(only(bundle, 'AllergyIntolerance'), 'reaction[0]')).toEqual({
+      manifestation: [
+        {
+          extension: [
+            { url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' },
+          ],
+        },
+      ],
+      severity: 'moderate',
+    });
+  });
+
+  it('AuditEntry written by the server names the sync server as observer', () => {
+    const { bundle } = exportOne('AuditEntry', {}, ['actorDeviceId']);
+    expect(at(only(bundle, 'AuditEvent'), 'source.observer.reference')).toBe(
+      'urn:hale:Device/hale-sync-server',
+    );
+    expect(at(only(bundle, 'Device'), 'deviceName[0].name')).toBe('Hale sync server');
+  });
+
+  it('AuditEntry about a record in the export references its resource', () => {
+    const lab = exampleRecord('LabResult');
+    const audit = exampleRecord('AuditEntry', { entityType: 'LabResult', entityId: lab.id });
+    const bundle = exportItems([item('LabResult', lab), item('AuditEntry', audit)]);
+    expect(at(only(bundle, 'AuditEvent'), 'entity[0].what')).toEqual({
+      reference: `urn:hale:Observation/${lab.id}`,
+    });
+  });
+
+  it('restates instants with offsets beyond ±14:00 in UTC', () => {
+    const { bundle } = exportOne('Appointment', {
+      startAt: '2024-06-03T15:00:00+15:00',
+      endAt: '2024-06-03T15:30:00+15:00',
+    });
+    expect(only(bundle, 'Appointment')).toMatchObject({
+      start: '2024-06-03T00:00:00.000Z',
+      end: '2024-06-03T00:30:00.000Z',
+    });
+  });
+});
+
+describe('notes', () => {
+  const noteId = newId();
+  const note = exampleRecord('MedicalNote', { id: noteId, currentVersionNumber: 2, status: 'signed' });
+  const v1 = exampleWithout('NoteVersion', ['amendmentReason'], {
+    noteId,
+    versionNumber: 1,
+    kind: 'original',
+    subjective: 'Line one\n<script>alert(1)</script> & more',
+  });
+  const v2 = exampleRecord('NoteVersion', { noteId, versionNumber: 2, kind: 'amendment' });
+  const SUPERVISOR_ID = 'SupervisorAccount00001';
+  const signature = exampleRecord('NoteSignature', {
+    noteId,
+    noteVersionId: v2.id,
+    signedVersionNumber: 2,
+    signerId: SUPERVISOR_ID,
+    signerRole: 'attending',
+  });
+  const authorSignature = exampleRecord('NoteSignature', {
+    noteId,
+    noteVersionId: v2.id,
+    signedVersionNumber: 2,
+    signerId: note.authorId,
+    signerRole: 'author',
+    signedAt: '2024-05-02T10:00:00.000Z',
+  });
+  const records = [
+    item('MedicalNote', note),
+    item('NoteVersion', v1),
+    item('NoteVersion', v2, 'c2lnbmVkIGJ5IHRoZSBlZGl0b3I='),
+    item('NoteSignature', signature, 'AAECAwQFBgcICQ=='),
+    item('NoteSignature', authorSignature),
+  ];
+  const bundle = exportItems(records);
+
+  it('merges the note and its current version into one Composition, older versions as history', () => {
+    expect(validateFhirBundleShape(bundle).ok).toBe(true);
+    expect(entriesOf(bundle, 'Composition')).toHaveLength(2);
+    const current = resourceAt(bundle, 'Composition', noteId, 2);
+    expect(current.status).toBe('final');
+    expect(current.title).toBe(note.title);
+    expect((current.section as unknown[]).map((section) => at(section, 'code.coding[0].code'))).toEqual([
+      '61150-9',
+      '61149-1',
+      '51848-0',
+      '18776-5',
+    ]);
+    // Version 1 was amended by version 2, so it had been final.
+    expect(resourceAt(bundle, 'Composition', noteId, 1).status).toBe('final');
+  });
+
+  it('escapes section text into XHTML narrative', () => {
+    expect(at(resourceAt(bundle, 'Composition', noteId, 1), 'section[0].text.div')).toBe(
+      '<div xmlns="http://www.w3.org/1999/xhtml">Line one<br/>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</div>',
+    );
+  });
+
+  it('records the co-signature as attester and as a signed Provenance of that version', () => {
+    const current = resourceAt(bundle, 'Composition', noteId, 2);
+    // The author signs legally, a co-signer professionally; ordered by signing time.
+    expect(current.attester).toEqual([
+      {
+        mode: 'legal',
+        time: authorSignature.signedAt,
+        party: { reference: `urn:hale:Practitioner/${EXAMPLE_PROVIDER_ID}` },
+      },
+      {
+        mode: 'professional',
+        time: signature.signedAt,
+        party: { reference: `urn:hale:Practitioner/${SUPERVISOR_ID}` },
+      },
+    ]);
+    const signed = resourceAt(bundle, 'Provenance', signature.id);
+    expect(at(signed, 'target[0].reference')).toBe(`urn:hale:Composition/${noteId}/_history/2`);
+    expect(at(signed, 'signature[0]')).toMatchObject({
+      type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.5' }],
+      when: signature.signedAt,
+      who: { reference: `urn:hale:Practitioner/${SUPERVISOR_ID}` },
+      data: 'AAECAwQFBgcICQ==',
+    });
+    const byAuthor = resourceAt(bundle, 'Provenance', authorSignature.id);
+    expect(at(byAuthor, 'signature[0].type[0].code')).toBe('1.2.840.10065.1.12.1.1');
+    expect(at(byAuthor, 'signature[0].data')).toBeUndefined();
+  });
+
+  it('gives each NoteVersion a Provenance with editor, reason and its author signature', () => {
+    const provenance = resourceAt(bundle, 'Provenance', v2.id);
+    expect(at(provenance, 'target[0].reference')).toBe(`urn:hale:Composition/${noteId}/_history/2`);
+    expect(at(provenance, 'reason[0].text')).toBe(v2.amendmentReason);
+    expect(at(provenance, 'activity.text')).toBe(v2.changeSummary);
+    expect(at(provenance, 'signature[0].data')).toBe('c2lnbmVkIGJ5IHRoZSBlZGl0b3I=');
+    expect(at(resourceAt(bundle, 'Provenance', v1.id), 'signature')).toBeUndefined();
+  });
+
+  it('points a signature request at the version asked for', () => {
+    const request = exampleWithout('NoteSignature', ['signedAt', 'signedVersionNumber'], {
+      noteId,
+      noteVersionId: v1.id,
+      status: 'requested',
+    });
+    const withRequest = exportItems([...records, item('NoteSignature', request)]);
+    expect(validateFhirBundleShape(withRequest).ok).toBe(true);
+    expect(at(resourceAt(withRequest, 'Task', request.id), 'focus.reference')).toBe(
+      `urn:hale:Composition/${noteId}/_history/1`,
+    );
+  });
+
+  it('refuses two versions with the same number', () => {
+    const twin = exampleRecord('NoteVersion', { noteId, versionNumber: 2, kind: 'amendment' });
+    expect(() => exportItems([...records, item('NoteVersion', twin)])).toThrow(
+      expect.objectContaining({ code: 'DUPLICATE_RESOURCE' }),
+    );
+  });
+});
+
+// -------------------------------------------------------------------------------------------- inputs
+
+const optionalFields = (kind: RecordKind): string[] => {
+  const schema = toJsonSchema(kind);
+  const required = new Set(Array.isArray(schema.required) ? schema.required : []);
+  return Object.keys(schema.properties as object).filter((field) => !required.has(field));
+};
+
+describe('optional fields', () => {
+  it.each(RECORD_KIND_NAMES)(
+    '%s exports a valid bundle with each optional field left out or empty',
+    (kind) => {
+      let exported = 0;
+      for (const field of optionalFields(kind)) {
+        const full: Record<string, unknown> = { ...exampleRecord(kind) };
+        const value = full[field];
+        const without = { ...full };
+        delete without[field];
+        const variants = [without];
+        if (typeof value === 'string') variants.push({ ...full, [field]: '' });
+        if (Array.isArray(value)) variants.push({ ...full, [field]: [] });
+        for (const variant of variants) {
+          const checked = validateRecord(kind, variant);
+          if (!checked.ok) continue; // a cross-field rule needs it (e.g. signedAt when signed)
+          const bundle = exportItems([item(kind, checked.value)]);
+          const shape = validateFhirBundleShape(bundle);
+          expect(shape.ok ? [] : shape.error.issues, `${kind} without ${field}`).toEqual([]);
+          exported += 1;
+        }
+      }
+      expect(exported).toBeGreaterThan(0);
+    },
+  );
+});
+
+describe('input errors', () => {
+  const code = (run: () => unknown): string | undefined => {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof FhirExportError) return error.code;
+      throw error;
+    }
+    return undefined;
+  };
+
+  it('refuses a record of another patient', () => {
+    const foreign = exampleRecord('Allergy', { patientId: 'SomeoneElse00000000001' });
+    expect(code(() => exportItems([item('Allergy', foreign)]))).toBe('PATIENT_MISMATCH');
+  });
+
+  it('refuses an invalid record and says which field', () => {
+    const bad = exampleRecord('Allergy', { severity: 'fatal' as 'severe' });
+    try {
+      exportItems([item('Allergy', bad)]);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(FhirExportError);
+      const detail = (error as FhirExportError).detail;
+      expect(detail).toMatchObject({ code: 'INVALID_RECORD', kind: 'Allergy', recordId: bad.id });
+      expect(detail.issues?.map((issue) => issue.field)).toContain('severity');
+    }
+  });
+
+  it('refuses two Profiles for one patient', () => {
+    expect(code(() => exportItems([example('Profile'), example('Profile')]))).toBe('DUPLICATE_RESOURCE');
+  });
+
+  it('refuses a record listed twice', () => {
+    const allergy = exampleRecord('Allergy');
+    expect(code(() => exportItems([item('Allergy', allergy), item('Allergy', allergy)]))).toBe(
+      'DUPLICATE_RESOURCE',
+    );
+  });
+
+  it('refuses a bad patient id, timestamp or signature', () => {
+    expect(code(() => toFhirBundle({ patientId: 'short', records: [], generatedAt: GENERATED_AT }))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(
+      code(() =>
+        toFhirBundle({ patientId: EXAMPLE_PATIENT_ID, records: [], generatedAt: '2024-06-01 12:00' }),
+      ),
+    ).toBe('INVALID_INPUT');
+    expect(code(() => exportItems([item('Allergy', exampleRecord('Allergy'), 'not base64!')]))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(
+      code(() =>
+        toFhirBundle({
+          patientId: EXAMPLE_PATIENT_ID,
+          records: [{ kind: 'Nope', record: exampleRecord('Allergy') } as unknown as FhirExportItem],
+          generatedAt: GENERATED_AT,
+        }),
+      ),
+    ).toBe('INVALID_INPUT');
+  });
+
+  it('exports an empty record list as a bundle holding only the Patient', () => {
+    const bundle = exportItems([]);
+    expect(bundle.entry.map((entry) => entry.resource.resourceType)).toEqual(['Patient']);
+  });
+
+  it('maps every kind in the registry', () => {
+    // A kind added to RECORD_KINDS without a mapping would throw or export nothing of its type.
+    for (const kind of RECORD_KIND_NAMES) {
+      const bundle = exportItems([example(kind)]);
+      const types = bundle.entry.map((entry) => entry.resource.resourceType);
+      const expected = kind === 'ProviderProfile' ? 'PractitionerRole' : RECORD_KINDS[kind].fhirResource;
+      expect(types, kind).toContain(kind === 'Profile' ? 'Patient' : expected);
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------ validator
+
+describe('validateFhirBundleShape', () => {
+  const fresh = (): FhirBundle => JSON.parse(JSON.stringify(exportItems(allExamples()))) as FhirBundle;
+  type Mutable = Record<string, unknown>;
+  const mutate = (change: (resources: Mutable[], bundle: Mutable) => void): unknown => {
+    const bundle = fresh() as unknown as Mutable & { entry: { fullUrl: string; resource: Mutable }[] };
+    change(
+      bundle.entry.map((entry) => entry.resource),
+      bundle,
+    );
+    return bundle;
+  };
+  const find = (resources: Mutable[], type: string): Mutable => {
+    const found = resources.find((resource) => resource.resourceType === type);
+    if (found === undefined) throw new Error(type);
+    return found;
+  };
+  const reasons = (bundle: unknown): string[] => {
+    const result = validateFhirBundleShape(bundle);
+    return result.ok ? [] : result.error.issues.map((issue) => `${issue.path}: ${issue.reason}`);
+  };
+
+  it('accepts the export', () => {
+    expect(reasons(fresh())).toEqual([]);
+  });
+
+  it.each<[string, (resources: Mutable[], bundle: Mutable) => void, RegExp]>([
+    [
+      'a missing required element',
+      (r) => delete find(r, 'AllergyIntolerance').patient,
+      /\.patient: is required/,
+    ],
+    [
+      'a missing choice element',
+      (r) => delete find(r, 'Immunization').occurrenceDateTime,
+      /occurrence\[x\]: is required/,
+    ],
+    [
+      'a nested required element',
+      (r) => delete (find(r, 'AuditEvent').agent as Mutable[])[0]?.requestor,
+      /agent\[0\]\.requestor: is required/,
+    ],
+    [
+      'a code outside its value set',
+      (r) => (find(r, 'Appointment').status = 'scheduled'),
+      /\.status: must be one of/,
+    ],
+    [
+      'a severity outside its value set',
+      (r) => ((find(r, 'AllergyIntolerance').reaction as Mutable[])[0]!.severity = 'fatal'),
+      /reaction\[0\]\.severity: must be one of mild, moderate, severe/,
+    ],
+    [
+      'a dangling reference',
+      (r) => (find(r, 'Encounter').subject = { reference: 'urn:hale:Patient/Nobody' }),
+      /does not resolve/,
+    ],
+    ['an empty string', (r) => (find(r, 'Encounter').serviceType = { text: '' }), /must not be empty/],
+    ['an empty array', (r) => (find(r, 'Encounter').reasonCode = []), /must not be an empty array/],
+    [
+      'an extension without a value',
+      (r) => (find(r, 'Patient').extension = [{ url: 'https://hale.invalid/x' }]),
+      /exactly one value\[x\]/,
+    ],
+    ['a bad id', (r) => (find(r, 'Encounter').id = 'has space'), /must be a FHIR id/],
+    [
+      'a fullUrl naming another resource',
+      (r) => (find(r, 'Encounter').id = 'OTHER'),
+      /does not name Encounter\/OTHER/,
+    ],
+    [
+      'a duplicated fullUrl without versions',
+      (_r, b) => {
+        const entries = b.entry as Mutable[];
+        entries.push(JSON.parse(JSON.stringify(entries[1])) as Mutable);
+      },
+      /appears more than once/,
+    ],
+    [
+      'an unknown resource type',
+      (r) => (find(r, 'Encounter').resourceType = 'Encountr'),
+      /not a resource type/,
+    ],
+    ['a wrong bundle type', (_r, b) => (b.type = 'bag'), /^type: must be one of/],
+  ])('rejects %s', (_name, change, expected) => {
+    const found = reasons(mutate(change));
+    expect(
+      found.some((reason) => expected.test(reason)),
+      found.join('\n'),
+    ).toBe(true);
+  });
+
+  it('rejects what is not a Bundle', () => {
+    expect(reasons(null)).toEqual(['resourceType: must be Bundle']);
+    expect(reasons({ resourceType: 'Patient' })).toEqual(['resourceType: must be Bundle']);
+  });
+
+  it('summarises issues in the message', () => {
+    const result = validateFhirBundleShape(mutate((r) => delete find(r, 'Observation').status));
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.code).toBe('FHIR_SHAPE_INVALID');
+      expect(result.error.message).toMatch(/^Bundle is not valid FHIR: .*status: is required/);
+    }
+  });
+});

@@ -1,0 +1,2090 @@
+/*
+ * FHIR R4 export of Hale records (docs/data-model.md is the mapping reference).
+ *
+ * Invariants:
+ * - Pure: the output depends only on the input (no clock, no randomness), so the same input gives the
+ *   same bundle byte for byte. Entries are sorted (the export's Patient first, then by fullUrl and
+ *   version), so the order of the input records does not matter either.
+ * - Every record is validated (`validateRecord`) and must belong to `patientId` (ProviderProfile excepted,
+ *   it is a directory entry); a bundle never mixes patients.
+ * - Every `reference` in the bundle is a fullUrl of an entry (`urn:hale:{ResourceType}/{id}`, optionally
+ *   `/_history/{version}`). People and devices named only by account/device id get a minimal
+ *   Patient / Practitioner / RelatedPerson / Device entry so their references resolve; records that point
+ *   at records absent from the export get a logical reference (`identifier` only, no `reference`).
+ * - Hale record ids are kept as `identifier` (system `urn:hale:id`) where the resource has one
+ *   (Provenance and AuditEvent have none in R4: there the Hale id is `Resource.id`).
+ * - No empty strings, arrays or objects are emitted (FHIR JSON forbids them).
+ *
+ * Failure modes: throws FhirExportError with code INVALID_INPUT (bad patientId, generatedAt, signature),
+ * INVALID_RECORD (a record fails its schema; `issues` says why), PATIENT_MISMATCH (a record of another
+ * patient) or DUPLICATE_RESOURCE (two records export to the same resource version, e.g. two Profiles).
+ */
+import type { Contact, FileRef, Provenance } from './common-schemas';
+import type { Result, ValidationIssue } from './errors';
+import { isIsoDateTime } from './formats';
+import { isAccountId } from './ids';
+import type {
+  Allergy,
+  Appointment,
+  AuditEntry,
+  Consent,
+  EmergencyContact,
+  Encounter,
+  HealthDocument,
+  Immunization,
+  LabResult,
+  MedicalNote,
+  Medication,
+  Message,
+  NoteSignature,
+  NoteVersion,
+  Profile,
+  ProviderProfile,
+  TreatmentPlan,
+} from './record-schemas';
+import { RECORD_KINDS, isRecordKind, type RecordKind, type RecordOf } from './registry';
+import type { StreamType } from './stream-types';
+import { validateRecord } from './validate';
+
+// ------------------------------------------------------------------------------------------ public types
+
+export type FhirJson = string | number | boolean | readonly FhirJson[] | FhirJsonObject;
+export interface FhirJsonObject {
+  readonly [element: string]: FhirJson;
+}
+
+export interface FhirResource extends FhirJsonObject {
+  readonly resourceType: string;
+  readonly id: string;
+}
+
+export interface FhirBundleEntry extends FhirJsonObject {
+  readonly fullUrl: string;
+  readonly resource: FhirResource;
+}
+
+export interface FhirBundle extends FhirJsonObject {
+  readonly resourceType: 'Bundle';
+  readonly type: 'collection';
+  readonly timestamp: string;
+  readonly entry: readonly FhirBundleEntry[];
+}
+
+/**
+ * One record to export. `signature` is the record's author signature (standard base64) as verified by
+ * the caller; it becomes `Provenance.signature.data` where the export has a Provenance for the record's
+ * current version, else the Hale extension `author-signature` on the record's resource.
+ */
+export type FhirExportItem = {
+  [K in RecordKind]: { readonly kind: K; readonly record: RecordOf<K>; readonly signature?: string };
+}[RecordKind];
+
+export interface FhirExportInput {
+  /** The patient account whose records these are. */
+  readonly patientId: string;
+  readonly records: readonly FhirExportItem[];
+  /** `Bundle.timestamp`: an ISO-8601 date-time with zone, supplied by the caller to keep this pure. */
+  readonly generatedAt: string;
+}
+
+export type FhirExportErrorCode =
+  'INVALID_INPUT' | 'INVALID_RECORD' | 'PATIENT_MISMATCH' | 'DUPLICATE_RESOURCE';
+
+export interface FhirExportErrorDetail {
+  readonly code: FhirExportErrorCode;
+  readonly message: string;
+  readonly kind?: RecordKind;
+  readonly recordId?: string;
+  readonly issues?: readonly ValidationIssue[];
+}
+
+export class FhirExportError extends Error {
+  readonly code: FhirExportErrorCode;
+  readonly detail: FhirExportErrorDetail;
+
+  constructor(detail: FhirExportErrorDetail) {
+    super(detail.message);
+    this.name = 'FhirExportError';
+    this.code = detail.code;
+    this.detail = detail;
+  }
+}
+
+// ------------------------------------------------------------------------------------ systems and urls
+
+/** Base of every Hale-defined FHIR artefact; `.invalid` because Hale publishes no FHIR server. */
+export const HALE_FHIR_BASE = 'https://hale.invalid/fhir';
+export const HALE_EXTENSION_BASE = `${HALE_FHIR_BASE}/StructureDefinition/`;
+export const HALE_CODE_SYSTEM_BASE = `${HALE_FHIR_BASE}/CodeSystem/`;
+export const HALE_ID_SYSTEM = 'urn:hale:id';
+export const HALE_ACCOUNT_SYSTEM = 'urn:hale:account';
+export const HALE_DEVICE_SYSTEM = 'urn:hale:device';
+export const HALE_THREAD_SYSTEM = 'urn:hale:thread';
+export const HALE_STREAM_SYSTEM = 'urn:hale:stream';
+
+const LOINC = 'http://loinc.org';
+const UCUM = 'http://unitsofmeasure.org';
+const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+const V3_PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
+const V3_DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
+const PROVENANCE_PARTICIPANT = 'http://terminology.hl7.org/CodeSystem/provenance-participant-type';
+const SIGNATURE_TYPE = 'urn:iso-astm:E1762-95:2013';
+const DICOM = 'http://dicom.nema.org/resources/ontology/DCM';
+const DATA_ABSENT_REASON = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
+
+/** FHIR ids allow `[A-Za-z0-9.-]`; base64url account ids use `_`, which becomes `.` (reversible). */
+export const fhirId = (accountId: string): string => accountId.replaceAll('_', '.');
+
+/** The fullUrl of a resource in a Hale export; references use it verbatim. */
+export const fhirFullUrl = (resourceType: string, id: string): string => `urn:hale:${resourceType}/${id}`;
+
+// -------------------------------------------------------------------------------------- value mappings
+
+const ALLERGY_CLINICAL = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical';
+
+const BIRTH_SEX: Record<NonNullable<Profile['sexAtBirth']>, string> = {
+  female: 'F',
+  male: 'M',
+  other: 'UNK',
+  unknown: 'UNK',
+};
+
+const APPOINTMENT_STATUS: Record<Appointment['status'], string> = {
+  scheduled: 'booked',
+  canceled: 'cancelled',
+  completed: 'fulfilled',
+};
+
+const ENCOUNTER_CLASS: Record<Encounter['type'], { code: string; display: string }> = {
+  outpatient: { code: 'AMB', display: 'ambulatory' },
+  inpatient: { code: 'IMP', display: 'inpatient encounter' },
+  emergency: { code: 'EMER', display: 'emergency' },
+  telehealth: { code: 'VR', display: 'virtual' },
+};
+
+const NOTE_TYPE: Record<MedicalNote['noteType'], { code: string; display: string }> = {
+  progress: { code: '11506-3', display: 'Progress note' },
+  admission: { code: '34117-2', display: 'History and physical note' },
+  discharge: { code: '18842-5', display: 'Discharge summary' },
+  consult: { code: '11488-4', display: 'Consult note' },
+  procedure: { code: '28570-0', display: 'Procedure note' },
+};
+// A NoteVersion exported without its MedicalNote still needs Composition.type.
+const GENERIC_NOTE_TYPE = { code: '34109-9', display: 'Note' };
+
+const NOTE_STATUS: Record<MedicalNote['status'], string> = {
+  draft: 'preliminary',
+  under_review: 'preliminary',
+  signed: 'final',
+  amended: 'amended',
+};
+
+const SOAP_SECTIONS = [
+  { field: 'subjective', code: '61150-9', title: 'Subjective' },
+  { field: 'objective', code: '61149-1', title: 'Objective' },
+  { field: 'assessment', code: '51848-0', title: 'Assessment' },
+  { field: 'plan', code: '18776-5', title: 'Plan' },
+] as const;
+
+const DOCUMENT_TYPE_LOINC: Readonly<Record<string, { code: string; display: string }>> = {
+  'lab-report': { code: '11502-2', display: 'Laboratory report' },
+  imaging: { code: '18748-4', display: 'Diagnostic imaging study' },
+  prescription: { code: '57833-6', display: 'Prescription for medication' },
+  'discharge-summary': { code: '18842-5', display: 'Discharge summary' },
+};
+
+const SIGNATURE_STATUS_TASK: Record<Exclude<NoteSignature['status'], 'signed'>, string> = {
+  requested: 'requested',
+  declined: 'rejected',
+};
+
+const CONSENT_STATUS: Record<Consent['status'], string> = { active: 'active', revoked: 'inactive' };
+
+const CONSENT_ACTIONS: Record<Consent['scope'][number]['access'], readonly string[]> = {
+  read: ['access'],
+  write: ['access', 'correct'],
+};
+
+/**
+ * Resource types a consented stream exports (Consent.provision.class). Provenance is listed only for
+ * note-signature, whose records are Provenances; the provenance of labs and plans rides with them.
+ */
+const STREAM_RESOURCE_TYPES: Record<Exclude<StreamType, 'audit'>, readonly string[]> = {
+  profile: ['Patient'],
+  'emergency-contact': ['RelatedPerson'],
+  document: ['DocumentReference'],
+  allergy: ['AllergyIntolerance'],
+  immunization: ['Immunization', 'ImmunizationRecommendation'],
+  medication: ['MedicationStatement'],
+  'lab-result': ['Observation', 'DiagnosticReport', 'ServiceRequest'],
+  'treatment-plan': ['CarePlan'],
+  appointment: ['Appointment'],
+  message: ['Communication'],
+  encounter: ['Encounter'],
+  note: ['Composition'],
+  'note-signature': ['Provenance', 'Task'],
+};
+
+// Unit spellings people type → UCUM codes; units not listed keep `unit` only (no invented codes).
+const UCUM_CODES: Readonly<Record<string, string>> = {
+  '%': '%',
+  'mg/dL': 'mg/dL',
+  'g/dL': 'g/dL',
+  'mg/L': 'mg/L',
+  'g/L': 'g/L',
+  'ng/mL': 'ng/mL',
+  'ng/dL': 'ng/dL',
+  'pg/mL': 'pg/mL',
+  'ug/L': 'ug/L',
+  'µg/L': 'ug/L',
+  'mmol/L': 'mmol/L',
+  'umol/L': 'umol/L',
+  'µmol/L': 'umol/L',
+  'mEq/L': 'meq/L',
+  'meq/L': 'meq/L',
+  'U/L': 'U/L',
+  'IU/L': '[IU]/L',
+  'mIU/L': 'm[IU]/L',
+  'mL/min': 'mL/min',
+  '10*3/uL': '10*3/uL',
+  '10*6/uL': '10*6/uL',
+  fL: 'fL',
+  pg: 'pg',
+  mg: 'mg',
+  g: 'g',
+  kg: 'kg',
+  ug: 'ug',
+  µg: 'ug',
+  mcg: 'ug',
+  mL: 'mL',
+  ml: 'mL',
+  L: 'L',
+  cm: 'cm',
+  mmHg: 'mm[Hg]',
+  'mm[Hg]': 'mm[Hg]',
+  bpm: '/min',
+  '/min': '/min',
+};
+
+// --------------------------------------------------------------------------------------------- drafts
+
+// Resources are written as drafts with `undefined` for absent data; `compact` drops those and any empty
+// string, array or object, which FHIR JSON forbids.
+type Draft = string | number | boolean | null | undefined | readonly Draft[] | DraftObject;
+interface DraftObject {
+  readonly [element: string]: Draft;
+}
+
+const compact = (draft: Draft): FhirJson | undefined => {
+  if (draft === undefined || draft === null) return undefined;
+  if (typeof draft === 'string') return draft.trim() === '' ? undefined : draft;
+  if (typeof draft === 'number') return Number.isFinite(draft) ? draft : undefined;
+  if (typeof draft === 'boolean') return draft;
+  if (isDraftArray(draft)) {
+    const items = draft.map(compact).filter((item): item is FhirJson => item !== undefined);
+    return items.length > 0 ? items : undefined;
+  }
+  const out: Record<string, FhirJson> = {};
+  for (const [key, value] of Object.entries(draft)) {
+    const compacted = compact(value);
+    if (compacted !== undefined) out[key] = compacted;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+};
+
+const isDraftArray = (draft: readonly Draft[] | DraftObject): draft is readonly Draft[] =>
+  Array.isArray(draft);
+
+const makeResource = (resourceType: string, id: string, body: DraftObject): FhirResource => {
+  const compacted = compact(body);
+  const elements = compacted !== undefined && isJsonObject(compacted) ? compacted : {};
+  return { resourceType, id, ...elements };
+};
+
+const isJsonObject = (value: FhirJson): value is FhirJsonObject =>
+  typeof value === 'object' && !Array.isArray(value);
+
+// ------------------------------------------------------------------------------------ small builders
+
+// FHIR time zones stop at ±14:00; Hale accepts any offset, so rarer ones are restated in UTC.
+const OFFSET_RE = /([+-])(\d{2}):(\d{2})$/;
+const fhirDateTime = (value: string | undefined): string | undefined => {
+  if (value === undefined) return undefined;
+  const offset = OFFSET_RE.exec(value);
+  if (offset && value.includes('T')) {
+    const minutes = Number(offset[2]) * 60 + Number(offset[3]);
+    if (minutes > 14 * 60) return new Date(value).toISOString();
+  }
+  return value;
+};
+
+const text = (value: string | undefined): DraftObject | undefined =>
+  value === undefined ? undefined : { text: value };
+
+const coding = (system: string, code: string, display?: string): DraftObject => ({ system, code, display });
+
+const haleIdentifier = (id: string): DraftObject => ({ system: HALE_ID_SYSTEM, value: id });
+
+const extension = (name: string, value: DraftObject | undefined): DraftObject | undefined =>
+  value === undefined ? undefined : { url: `${HALE_EXTENSION_BASE}${name}`, ...value };
+
+// Blank text has no FHIR form; an extension left without its value would be malformed, so it goes too.
+const stringExt = (name: string, value: string | undefined) =>
+  value === undefined || value.trim() === '' ? undefined : extension(name, { valueString: value });
+
+const dateTimeExt = (name: string, value: string | undefined) =>
+  value === undefined ? undefined : extension(name, { valueDateTime: fhirDateTime(value) });
+
+const meta = (lastUpdated: string, versionId?: number): DraftObject => ({
+  versionId: versionId === undefined ? undefined : String(versionId),
+  lastUpdated: fhirDateTime(lastUpdated),
+});
+
+const telecom = (contact: { phone?: string; email?: string } | undefined): Draft[] => [
+  contact?.phone === undefined ? undefined : { system: 'phone', value: contact.phone },
+  contact?.email === undefined ? undefined : { system: 'email', value: contact.email },
+];
+
+const address = (contact: Contact | undefined): Draft[] => [text(contact?.address)];
+
+const attachment = (file: FileRef, title: string | undefined, fileNameExt: boolean): DraftObject => {
+  // Attachment.size is an unsignedInt (≤ 2^31-1); larger sizes go to an extension instead of overflowing.
+  const fitsUnsignedInt = file.size <= 2_147_483_647;
+  return {
+    extension: [
+      extension('sha256', { valueString: file.sha256 }),
+      fileNameExt ? stringExt('file-name', file.fileName) : undefined,
+      fitsUnsignedInt ? undefined : extension('size', { valueDecimal: file.size }),
+    ],
+    contentType: file.mediaType,
+    url: `hale-blob:${file.blobId}`,
+    size: fitsUnsignedInt ? file.size : undefined,
+    title: fileNameExt ? title : file.fileName,
+  };
+};
+
+const QUANTITY_RE = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-zµ%/[\]*][A-Za-z0-9µ%/[\]*.]*)\s*$/;
+
+/** `10 mg` → a Quantity (UCUM-coded when the unit is known); anything else → undefined. */
+const parseQuantity = (value: string | undefined): DraftObject | undefined => {
+  const match = value === undefined ? null : QUANTITY_RE.exec(value);
+  if (!match?.[1] || !match[2]) return undefined;
+  return quantity(Number(match[1]), match[2]);
+};
+
+const quantity = (value: number, unit: string | undefined): DraftObject => {
+  const code = unit === undefined ? undefined : UCUM_CODES[unit];
+  return { value, unit, system: code === undefined ? undefined : UCUM, code };
+};
+
+const escapeXhtml = (value: string): string =>
+  value
+    // XML 1.0 cannot carry C0 controls other than tab and line breaks, so they are what this removes.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replace(/\r\n|\r|\n/g, '<br/>');
+
+const narrative = (value: string): DraftObject => ({
+  status: 'generated',
+  div: `<div xmlns="http://www.w3.org/1999/xhtml">${escapeXhtml(value)}</div>`,
+});
+
+const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+// ----------------------------------------------------------------------------------------- context
+
+type PersonType = 'Patient' | 'Practitioner' | 'RelatedPerson';
+
+interface Exporter {
+  readonly patient: DraftObject;
+  /** A reference to the person behind an account, creating a minimal resource later if needed. */
+  person(accountId: string, display?: string): DraftObject;
+  device(deviceId: string): DraftObject;
+  /** A reference to a record of `kind` when the export contains it, else a logical reference. */
+  recordRef(kind: RecordKind, id: string): DraftObject;
+  add(resource: FhirResource): void;
+}
+
+const SYNC_SERVER_DEVICE_ID = 'hale-sync-server';
+
+// Accounts in fields only providers fill; anything else that is not the patient defaults to Practitioner
+// too, except accounts seen only as caregivers (Consent.grantedBy, a plan acknowledged by someone else).
+const providerAccounts = (item: FhirExportItem): (string | undefined)[] => {
+  switch (item.kind) {
+    case 'Profile':
+      return [item.record.primaryCareProviderId];
+    case 'Immunization':
+      return [item.record.providerId];
+    case 'Medication':
+      return [item.record.prescriberId];
+    case 'LabResult':
+      return [
+        item.record.orderedBy,
+        item.record.provenance.by,
+        ...item.record.versions.map((v) => v.provenance.by),
+      ];
+    case 'TreatmentPlan':
+      return [
+        item.record.authorId,
+        item.record.provenance.by,
+        ...item.record.versions.map((v) => v.provenance.by),
+      ];
+    case 'Appointment':
+      return [item.record.providerId];
+    case 'Encounter':
+      return [item.record.clinicianId];
+    case 'MedicalNote':
+      return [item.record.authorId];
+    case 'NoteVersion':
+      return [item.record.editorId];
+    case 'NoteSignature':
+      return [item.record.signerId];
+    case 'Consent':
+      return [item.record.granteeId];
+    case 'ProviderProfile':
+      return [item.record.accountId];
+    default:
+      return [];
+  }
+};
+
+const caregiverAccounts = (item: FhirExportItem): (string | undefined)[] => {
+  switch (item.kind) {
+    case 'Consent':
+      return [item.record.grantedBy];
+    case 'TreatmentPlan':
+      return [item.record.acknowledgement?.by];
+    default:
+      return [];
+  }
+};
+
+/** The resource holding a record's Hale id, which other resources point at. */
+const primaryTarget = (item: FhirExportItem): { type: string; id: string; version?: number } => {
+  switch (item.kind) {
+    case 'Profile':
+      return { type: 'Patient', id: fhirId(item.record.patientId) };
+    case 'ProviderProfile':
+      return { type: 'PractitionerRole', id: item.record.id };
+    case 'NoteVersion':
+      return { type: 'Composition', id: item.record.noteId, version: item.record.versionNumber };
+    case 'NoteSignature':
+      return { type: item.record.status === 'signed' ? 'Provenance' : 'Task', id: item.record.id };
+    default:
+      return { type: RECORD_KINDS[item.kind].fhirResource, id: item.record.id };
+  }
+};
+
+// ------------------------------------------------------------------------------------------- mapping
+
+const exportProfile = (x: Exporter, r: Profile, signature: string | undefined): void => {
+  const patientFhirId = fhirId(r.patientId);
+  const gpDisplay = r.primaryCareProvider;
+  x.add(
+    makeResource('Patient', patientFhirId, {
+      meta: meta(r.updatedAt),
+      extension: [
+        r.sexAtBirth === undefined
+          ? undefined
+          : {
+              url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
+              valueCode: BIRTH_SEX[r.sexAtBirth],
+            },
+        r.gender === undefined || r.gender.trim() === ''
+          ? undefined
+          : {
+              url: 'http://hl7.org/fhir/StructureDefinition/patient-genderIdentity',
+              valueCodeableConcept: text(r.gender),
+            },
+        stringExt('note', r.notes),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [
+        haleIdentifier(r.id),
+        { system: HALE_ACCOUNT_SYSTEM, value: r.patientId },
+        r.medicalRecordNumber === undefined
+          ? undefined
+          : {
+              type: { coding: [coding(V2_0203, 'MR', 'Medical record number')] },
+              value: r.medicalRecordNumber,
+            },
+      ],
+      active: r.status === 'active',
+      name: [text(r.fullName)],
+      telecom: telecom(r.contact),
+      gender: r.sexAtBirth,
+      birthDate: r.birthDate,
+      address: address(r.contact),
+      generalPractitioner: [
+        r.primaryCareProviderId !== undefined
+          ? x.person(r.primaryCareProviderId, gpDisplay)
+          : gpDisplay === undefined
+            ? undefined
+            : { display: gpDisplay },
+      ],
+    }),
+  );
+  if (r.bloodType !== undefined && r.bloodType !== 'unknown') {
+    x.add(
+      makeResource('Observation', `${r.id}-blood-type`, {
+        meta: meta(r.updatedAt),
+        status: 'final',
+        category: [laboratoryCategory],
+        code: { coding: [coding(LOINC, '882-1', 'ABO and Rh group [Type] in Blood')], text: 'Blood type' },
+        subject: x.patient,
+        valueCodeableConcept: text(r.bloodType),
+      }),
+    );
+  }
+};
+
+const exportEmergencyContact = (x: Exporter, r: EmergencyContact, signature: string | undefined): void => {
+  x.add(
+    makeResource('RelatedPerson', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        stringExt('note', r.notes),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      patient: x.patient,
+      relationship: [text(r.relationship)],
+      name: [text(r.name)],
+      telecom: telecom(r),
+    }),
+  );
+};
+
+const exportHealthDocument = (
+  x: Exporter,
+  r: HealthDocument,
+  signature: string | undefined,
+  related: readonly DraftObject[],
+): void => {
+  const known = DOCUMENT_TYPE_LOINC[r.documentType];
+  const type = {
+    coding: [known === undefined ? undefined : coding(LOINC, known.code, known.display)],
+    text: r.documentType,
+  };
+  const priorId = (version: number) => `${r.id}-v${version}`;
+  const sorted = [...r.versions].sort((a, b) => a.version - b.version);
+  // Each version replaces the one before it; the first has nothing to replace.
+  const replaces = (index: number) => {
+    const previous = sorted[index - 1];
+    return previous === undefined
+      ? undefined
+      : [
+          {
+            code: 'replaces',
+            target: { reference: fhirFullUrl('DocumentReference', priorId(previous.version)) },
+          },
+        ];
+  };
+  sorted.forEach((version, index) => {
+    x.add(
+      makeResource('DocumentReference', priorId(version.version), {
+        meta: meta(version.uploadedAt, version.version),
+        identifier: [haleIdentifier(r.id)],
+        status: 'superseded',
+        type,
+        category: (r.tags ?? []).map(text),
+        subject: x.patient,
+        date: fhirDateTime(version.uploadedAt),
+        author: [version.uploadedBy === undefined ? undefined : x.person(version.uploadedBy)],
+        description: version.changeNote,
+        relatesTo: replaces(index),
+        content: [{ attachment: attachment(version.file, r.title, true) }],
+      }),
+    );
+  });
+  x.add(
+    makeResource('DocumentReference', r.id, {
+      meta: meta(r.updatedAt, r.version),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: 'current',
+      type,
+      category: (r.tags ?? []).map(text),
+      subject: x.patient,
+      date: fhirDateTime(r.uploadedAt),
+      author: [r.uploadedBy === undefined ? undefined : x.person(r.uploadedBy)],
+      description: r.description,
+      relatesTo: replaces(sorted.length),
+      content: [{ attachment: attachment(r.file, r.title, true) }],
+      context: { related },
+    }),
+  );
+};
+
+const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): void => {
+  // verificationStatus is left out on purpose: Hale does not know it, and guessing `unconfirmed` could
+  // make a receiving system discount a real allergy.
+  x.add(
+    makeResource('AllergyIntolerance', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      clinicalStatus: {
+        coding: [
+          coding(ALLERGY_CLINICAL, r.active ? 'active' : 'inactive', r.active ? 'Active' : 'Inactive'),
+        ],
+      },
+      category: [r.category],
+      code: text(r.substance),
+      patient: x.patient,
+      onsetDateTime: fhirDateTime(r.onsetDate),
+      recordedDate: fhirDateTime(r.recordedAt),
+      note: [text(r.notes)],
+      reaction: [
+        {
+          // manifestation is required in a reaction; an unknown one is said so, not invented.
+          manifestation: [
+            r.reaction !== undefined && r.reaction.trim() !== ''
+              ? text(r.reaction)
+              : { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'unknown' }] },
+          ],
+          severity: r.severity,
+        },
+      ],
+    }),
+  );
+};
+
+const DOSE_OF_RE = /^\s*([1-9]\d{0,5})\s+of\s+([1-9]\d{0,5})\s*$/i;
+
+const exportImmunization = (x: Exporter, r: Immunization, signature: string | undefined): void => {
+  const doseQuantity = parseQuantity(r.dose);
+  const doseOf = r.dose === undefined ? null : DOSE_OF_RE.exec(r.dose);
+  const protocolApplied =
+    doseQuantity !== undefined || r.dose === undefined
+      ? undefined
+      : doseOf?.[1] && doseOf[2]
+        ? { doseNumberPositiveInt: Number(doseOf[1]), seriesDosesPositiveInt: Number(doseOf[2]) }
+        : { doseNumberString: r.dose };
+  const vaccineCode = {
+    coding: [r.vaccineCode === undefined ? undefined : coding('http://hl7.org/fhir/sid/cvx', r.vaccineCode)],
+    text: r.vaccineName,
+  };
+  const performer =
+    r.providerId !== undefined
+      ? x.person(r.providerId, r.performer)
+      : r.performer === undefined
+        ? undefined
+        : { display: r.performer };
+  x.add(
+    makeResource('Immunization', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        r.proofDocumentId === undefined
+          ? undefined
+          : extension('proof-document', { valueReference: x.recordRef('HealthDocument', r.proofDocumentId) }),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      status: 'completed',
+      vaccineCode,
+      patient: x.patient,
+      occurrenceDateTime: fhirDateTime(r.administeredAt),
+      recorded: fhirDateTime(r.createdAt),
+      lotNumber: r.lotNumber,
+      doseQuantity,
+      performer: [performer === undefined ? undefined : { actor: performer }],
+      note: [text(r.notes)],
+      protocolApplied: [protocolApplied],
+    }),
+  );
+  if (r.nextDoseDate !== undefined) {
+    x.add(
+      makeResource('ImmunizationRecommendation', `${r.id}-next-dose`, {
+        meta: meta(r.updatedAt),
+        patient: x.patient,
+        date: fhirDateTime(r.updatedAt),
+        recommendation: [
+          {
+            vaccineCode: [vaccineCode],
+            forecastStatus: {
+              coding: [
+                coding('http://terminology.hl7.org/CodeSystem/immunization-recommendation-status', 'due'),
+              ],
+            },
+            dateCriterion: [
+              {
+                code: { coding: [coding(LOINC, '30980-7', 'Date vaccine due')] },
+                value: fhirDateTime(r.nextDoseDate),
+              },
+            ],
+            supportingImmunization: [{ reference: fhirFullUrl('Immunization', r.id) }],
+          },
+        ],
+      }),
+    );
+  }
+};
+
+const exportMedication = (x: Exporter, r: Medication, signature: string | undefined): void => {
+  const doseQuantity = parseQuantity(r.dose);
+  x.add(
+    makeResource('MedicationStatement', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: r.active ? 'active' : 'completed',
+      medicationCodeableConcept: text(r.name),
+      subject: x.patient,
+      effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
+      dateAsserted: fhirDateTime(r.createdAt),
+      informationSource: r.prescriberId === undefined ? undefined : x.person(r.prescriberId),
+      reasonCode: [text(r.reason)],
+      dosage: [
+        {
+          text: doseQuantity === undefined ? r.dose : undefined,
+          patientInstruction: r.instructions,
+          timing: { code: text(r.frequency) },
+          doseAndRate: [doseQuantity === undefined ? undefined : { doseQuantity }],
+        },
+      ],
+    }),
+  );
+};
+
+const laboratoryCategory: DraftObject = {
+  coding: [coding('http://terminology.hl7.org/CodeSystem/observation-category', 'laboratory', 'Laboratory')],
+};
+
+/** One Provenance per version of a record that carries its history inside (labs, plans). */
+const versionProvenance = (
+  x: Exporter,
+  target: { type: string; id: string; version: number },
+  provenance: Provenance,
+  signature: string | undefined,
+): FhirResource =>
+  makeResource('Provenance', `${target.id}-prov-${target.version}`, {
+    meta: meta(provenance.at),
+    target: [{ reference: `${fhirFullUrl(target.type, target.id)}/_history/${target.version}` }],
+    recorded: fhirDateTime(provenance.at),
+    reason: [text(provenance.reason)],
+    activity: { coding: [coding(V3_DATA_OPERATION, target.version === 1 ? 'CREATE' : 'UPDATE')] },
+    agent: [
+      {
+        type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
+        who: x.person(provenance.by),
+      },
+      {
+        type: { coding: [coding(V3_PARTICIPATION, 'DEV', 'device')] },
+        who: x.device(provenance.deviceId),
+        onBehalfOf: x.person(provenance.by),
+      },
+    ],
+    signature: [
+      signature === undefined
+        ? undefined
+        : authorSignature(provenance.at, x.person(provenance.by), signature),
+    ],
+  });
+
+const authorSignature = (when: string, who: DraftObject, data: string | undefined): DraftObject => ({
+  type: [coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.1', "Author's Signature")],
+  when: fhirDateTime(when),
+  who,
+  data,
+});
+
+const labValue = (value: number | string | undefined, units: string | undefined): DraftObject => {
+  if (typeof value === 'number' && Number.isFinite(value)) return { valueQuantity: quantity(value, units) };
+  if (value === undefined) return {};
+  const asText = String(value);
+  return { valueString: units === undefined || typeof value === 'string' ? asText : `${asText} ${units}` };
+};
+
+const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefined): void => {
+  const code = {
+    coding: [r.testCode === undefined ? undefined : coding(LOINC, r.testCode)],
+    text: r.testName,
+  };
+  const orderId = `${r.id}-order`;
+  const basedOn =
+    r.orderedBy === undefined ? undefined : [{ reference: fhirFullUrl('ServiceRequest', orderId) }];
+  const observation = (
+    v: Pick<LabResult, 'status' | 'value' | 'units' | 'referenceRange' | 'effectiveAt' | 'publishedAt'>,
+    version: number,
+    lastUpdated: string,
+    current: boolean,
+  ) =>
+    makeResource('Observation', r.id, {
+      meta: meta(lastUpdated, version),
+      extension: current ? [dateTimeExt('created-at', r.createdAt)] : undefined,
+      identifier: [haleIdentifier(r.id)],
+      basedOn,
+      status: v.status,
+      category: [laboratoryCategory],
+      code,
+      subject: x.patient,
+      effectiveDateTime: fhirDateTime(v.effectiveAt),
+      issued: fhirDateTime(v.publishedAt),
+      performer: [r.performer === undefined ? undefined : { display: r.performer }],
+      ...labValue(v.value, v.units),
+      referenceRange: [text(v.referenceRange)],
+    });
+  for (const v of r.versions) {
+    x.add(observation(v, v.version, v.provenance.at, false));
+    x.add(
+      versionProvenance(x, { type: 'Observation', id: r.id, version: v.version }, v.provenance, undefined),
+    );
+  }
+  x.add(observation(r, r.version, r.updatedAt, true));
+  x.add(versionProvenance(x, { type: 'Observation', id: r.id, version: r.version }, r.provenance, signature));
+  if (r.orderedBy !== undefined) {
+    x.add(
+      makeResource('ServiceRequest', orderId, {
+        meta: meta(r.updatedAt),
+        status: labOrderStatus(r.status),
+        intent: 'order',
+        code,
+        subject: x.patient,
+        requester: x.person(r.orderedBy),
+      }),
+    );
+  }
+  if (r.attachments !== undefined && r.attachments.length > 0) {
+    x.add(
+      makeResource('DiagnosticReport', `${r.id}-report`, {
+        meta: meta(r.updatedAt, r.version),
+        basedOn,
+        // Every Hale lab status is also a DiagnosticReport status code.
+        status: r.status,
+        category: [laboratoryCategory],
+        code,
+        subject: x.patient,
+        effectiveDateTime: fhirDateTime(r.effectiveAt),
+        issued: fhirDateTime(r.publishedAt),
+        performer: [r.performer === undefined ? undefined : { display: r.performer }],
+        result: [{ reference: fhirFullUrl('Observation', r.id) }],
+        presentedForm: r.attachments.map((file) => attachment(file, undefined, false)),
+      }),
+    );
+  }
+};
+
+const labOrderStatus = (status: LabResult['status']): string => {
+  switch (status) {
+    case 'registered':
+    case 'preliminary':
+      return 'active';
+    case 'cancelled':
+      return 'revoked';
+    case 'entered-in-error':
+      return 'entered-in-error';
+    default:
+      return 'completed';
+  }
+};
+
+const exportTreatmentPlan = (x: Exporter, r: TreatmentPlan, signature: string | undefined): void => {
+  const carePlan = (
+    v: Pick<TreatmentPlan, 'summary' | 'details' | 'status' | 'effectiveFrom' | 'effectiveTo'>,
+    version: number,
+    lastUpdated: string,
+  ) =>
+    makeResource('CarePlan', r.id, {
+      meta: meta(lastUpdated, version),
+      identifier: [haleIdentifier(r.id)],
+      status: v.status,
+      intent: 'plan',
+      title: v.summary,
+      description: v.details,
+      subject: x.patient,
+      period: { start: fhirDateTime(v.effectiveFrom), end: fhirDateTime(v.effectiveTo) },
+      created: fhirDateTime(r.createdAt),
+      author: x.person(r.authorId),
+    });
+  for (const v of r.versions) {
+    x.add(carePlan(v, v.version, v.provenance.at));
+    x.add(versionProvenance(x, { type: 'CarePlan', id: r.id, version: v.version }, v.provenance, undefined));
+  }
+  x.add(carePlan(r, r.version, r.updatedAt));
+  x.add(versionProvenance(x, { type: 'CarePlan', id: r.id, version: r.version }, r.provenance, signature));
+  const ack = r.acknowledgement;
+  if (ack !== undefined) {
+    x.add(
+      makeResource('Provenance', `${r.id}-ack`, {
+        meta: meta(ack.at),
+        target: [{ reference: `${fhirFullUrl('CarePlan', r.id)}/_history/${ack.version}` }],
+        recorded: fhirDateTime(ack.at),
+        activity: { text: 'acknowledged' },
+        agent: [
+          {
+            type: { coding: [coding(PROVENANCE_PARTICIPANT, 'attester', 'Attester')] },
+            who: x.person(ack.by),
+          },
+        ],
+      }),
+    );
+  }
+};
+
+const exportAppointment = (x: Exporter, r: Appointment, signature: string | undefined): void => {
+  x.add(
+    makeResource('Appointment', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: APPOINTMENT_STATUS[r.status],
+      reasonCode: [text(r.reason)],
+      start: fhirDateTime(r.startAt),
+      end: fhirDateTime(r.endAt),
+      created: fhirDateTime(r.createdAt),
+      participant: [
+        { actor: x.patient, status: 'accepted' },
+        { actor: x.person(r.providerId), status: 'accepted' },
+        r.location === undefined ? undefined : { actor: { display: r.location }, status: 'accepted' },
+      ],
+    }),
+  );
+};
+
+const exportMessage = (x: Exporter, r: Message, signature: string | undefined): void => {
+  x.add(
+    makeResource('Communication', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [
+        dateTimeExt('read-at', r.readAt),
+        dateTimeExt('created-at', r.createdAt),
+        stringExt('author-signature', signature),
+      ],
+      identifier: [haleIdentifier(r.id)],
+      // The receipt level (sent / delivered / read) is carried by `received` and the read-at extension.
+      status: 'completed',
+      subject: x.patient,
+      topic: { coding: [{ system: HALE_THREAD_SYSTEM, code: r.threadId }] },
+      sent: fhirDateTime(r.sentAt),
+      received: fhirDateTime(r.deliveredAt),
+      recipient: [x.person(r.recipientId)],
+      sender: x.person(r.senderId),
+      payload: [
+        { contentString: r.body },
+        ...(r.attachments ?? []).map((file) => ({ contentAttachment: attachment(file, undefined, false) })),
+      ],
+    }),
+  );
+};
+
+const exportEncounter = (x: Exporter, r: Encounter, signature: string | undefined): void => {
+  const encounterClass = ENCOUNTER_CLASS[r.type];
+  x.add(
+    makeResource('Encounter', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [
+        haleIdentifier(r.id),
+        { type: { coding: [coding(V2_0203, 'VN', 'Visit number')] }, value: r.encounterNumber },
+      ],
+      status: r.status,
+      class: coding(V3_ACT_CODE, encounterClass.code, encounterClass.display),
+      serviceType: text(r.department),
+      subject: x.patient,
+      participant: [
+        r.clinicianId === undefined
+          ? undefined
+          : {
+              type: [{ coding: [coding(V3_PARTICIPATION, 'ATND', 'attender')] }],
+              individual: x.person(r.clinicianId),
+            },
+      ],
+      period: { start: fhirDateTime(r.startedAt), end: fhirDateTime(r.endedAt) },
+      reasonCode: [text(r.reason)],
+      location: [r.location === undefined ? undefined : { location: { display: r.location } }],
+    }),
+  );
+};
+
+interface NoteGroup {
+  note?: { record: MedicalNote; signature: string | undefined };
+  readonly versions: Map<number, { record: NoteVersion; signature: string | undefined }>;
+}
+
+const signedKey = (noteId: string, version: number) => `${noteId}/${version}`;
+
+const exportNote = (
+  x: Exporter,
+  noteId: string,
+  group: NoteGroup,
+  signedBy: ReadonlyMap<string, readonly NoteSignature[]>,
+): void => {
+  const note = group.note?.record;
+  const numbers = new Set(group.versions.keys());
+  if (note !== undefined) numbers.add(note.currentVersionNumber);
+  for (const number of [...numbers].sort((a, b) => a - b)) {
+    const entry = group.versions.get(number);
+    const version = entry?.record;
+    const isCurrent = note !== undefined && note.currentVersionNumber === number;
+    const signatures = signedBy.get(signedKey(noteId, number)) ?? [];
+    // A version that was signed, or that a later version amends, was final at the time.
+    const amendedLater = group.versions.get(number + 1)?.record.kind === 'amendment';
+    const status = isCurrent
+      ? NOTE_STATUS[note.status]
+      : signatures.length > 0 || amendedLater
+        ? 'final'
+        : 'preliminary';
+    const type = note === undefined ? GENERIC_NOTE_TYPE : NOTE_TYPE[note.noteType];
+    const authorId = note?.authorId ?? version?.editorId;
+    const relation =
+      version === undefined || number === 1
+        ? undefined
+        : version.kind === 'amendment'
+          ? 'replaces'
+          : version.kind === 'addendum'
+            ? 'appends'
+            : undefined;
+    const lastUpdated = isCurrent ? note.updatedAt : (version?.updatedAt ?? note?.updatedAt ?? '');
+    x.add(
+      makeResource('Composition', noteId, {
+        meta: meta(lastUpdated, number),
+        extension: [
+          note?.requiresCosign === undefined
+            ? undefined
+            : extension('requires-cosign', { valueBoolean: note.requiresCosign }),
+          dateTimeExt('created-at', note?.createdAt),
+          isCurrent ? stringExt('author-signature', group.note?.signature) : undefined,
+        ],
+        identifier: haleIdentifier(noteId),
+        status,
+        type: { coding: [coding(LOINC, type.code, type.display)] },
+        subject: x.patient,
+        encounter: note?.encounterId === undefined ? undefined : x.recordRef('Encounter', note.encounterId),
+        date: fhirDateTime(version?.createdAt ?? note?.updatedAt),
+        author: [authorId === undefined ? undefined : x.person(authorId)],
+        title:
+          note !== undefined && note.title.trim() !== '' ? note.title : `Clinical note, version ${number}`,
+        attester: signatures.map((s) => ({
+          mode: s.signerRole === 'author' || s.signerId === note?.authorId ? 'legal' : 'professional',
+          time: fhirDateTime(s.signedAt),
+          party: x.person(s.signerId),
+        })),
+        relatesTo: [
+          relation === undefined
+            ? undefined
+            : {
+                code: relation,
+                targetReference: {
+                  reference: `${fhirFullUrl('Composition', noteId)}/_history/${number - 1}`,
+                },
+              },
+        ],
+        section: SOAP_SECTIONS.map((section) => {
+          const value = version?.[section.field];
+          return value === undefined || value.trim() === ''
+            ? undefined
+            : {
+                title: section.title,
+                code: { coding: [coding(LOINC, section.code, section.title)] },
+                text: narrative(value),
+              };
+        }),
+      }),
+    );
+    if (version !== undefined) {
+      x.add(
+        makeResource('Provenance', version.id, {
+          meta: meta(version.updatedAt),
+          target: [{ reference: `${fhirFullUrl('Composition', noteId)}/_history/${number}` }],
+          recorded: fhirDateTime(version.createdAt),
+          reason: [text(version.amendmentReason)],
+          activity: {
+            coding: [
+              coding(
+                V3_DATA_OPERATION,
+                version.kind === 'original' ? 'CREATE' : version.kind === 'amendment' ? 'UPDATE' : 'APPEND',
+              ),
+            ],
+            text: version.changeSummary,
+          },
+          agent: [
+            {
+              type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
+              who: x.person(version.editorId),
+            },
+          ],
+          signature: [
+            entry?.signature === undefined
+              ? undefined
+              : authorSignature(version.createdAt, x.person(version.editorId), entry.signature),
+          ],
+        }),
+      );
+    }
+  }
+};
+
+const exportNoteSignature = (
+  x: Exporter,
+  r: NoteSignature,
+  signature: string | undefined,
+  noteTarget: (noteId: string, version: number | undefined) => DraftObject,
+  versionNumberOf: (noteVersionId: string) => number | undefined,
+): void => {
+  const common = {
+    meta: meta(r.updatedAt),
+    extension: [
+      extension('note-version-id', { valueId: r.noteVersionId }),
+      dateTimeExt('created-at', r.createdAt),
+    ],
+  };
+  if (r.status === 'signed') {
+    const signer = x.person(r.signerId);
+    const signedAt = r.signedAt ?? r.updatedAt;
+    x.add(
+      makeResource('Provenance', r.id, {
+        ...common,
+        extension: [
+          ...common.extension,
+          stringExt('note', r.comment),
+          dateTimeExt('requested-at', r.requestedAt),
+          r.requestedBy === undefined
+            ? undefined
+            : extension('requested-by', { valueReference: x.person(r.requestedBy) }),
+        ],
+        target: [noteTarget(r.noteId, r.signedVersionNumber ?? versionNumberOf(r.noteVersionId))],
+        recorded: fhirDateTime(signedAt),
+        activity: { text: 'signed' },
+        agent: [
+          {
+            type: { coding: [coding(PROVENANCE_PARTICIPANT, 'attester', 'Attester')] },
+            role: [text(r.signerRole)],
+            who: signer,
+          },
+        ],
+        signature: [
+          {
+            type: [
+              r.signerRole === 'author'
+                ? coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.1', "Author's Signature")
+                : coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.5', 'Verification Signature'),
+            ],
+            when: fhirDateTime(signedAt),
+            who: signer,
+            data: signature,
+          },
+        ],
+      }),
+    );
+    return;
+  }
+  x.add(
+    makeResource('Task', r.id, {
+      ...common,
+      extension: [...common.extension, stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: SIGNATURE_STATUS_TASK[r.status],
+      intent: 'order',
+      code: { coding: [coding(`${HALE_CODE_SYSTEM_BASE}task`, 'sign', 'Sign note')] },
+      focus: noteTarget(r.noteId, versionNumberOf(r.noteVersionId)),
+      for: x.patient,
+      authoredOn: fhirDateTime(r.requestedAt),
+      requester: r.requestedBy === undefined ? undefined : x.person(r.requestedBy),
+      owner: x.person(r.signerId),
+      note: [text(r.comment)],
+    }),
+  );
+};
+
+const exportConsent = (x: Exporter, r: Consent, signature: string | undefined): void => {
+  x.add(
+    makeResource('Consent', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('revoked-at', r.revokedAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      status: CONSENT_STATUS[r.status],
+      scope: {
+        coding: [
+          coding('http://terminology.hl7.org/CodeSystem/consentscope', 'patient-privacy', 'Privacy Consent'),
+        ],
+      },
+      category: [{ coding: [coding(LOINC, '59284-0', 'Patient Consent')] }],
+      patient: x.patient,
+      dateTime: fhirDateTime(r.createdAt),
+      performer: [r.grantedBy === undefined ? x.patient : x.person(r.grantedBy)],
+      policyRule: { coding: [coding(V3_ACT_CODE, 'OPTIN', 'opt-in')] },
+      // Deny-by-default for the grantee, with one permit per granted stream.
+      provision: {
+        type: 'deny',
+        period: { start: fhirDateTime(r.startsAt), end: fhirDateTime(r.expiresAt) },
+        actor: [
+          {
+            role: { coding: [coding(V3_PARTICIPATION, 'IRCP', 'information recipient')] },
+            reference: x.person(r.granteeId),
+          },
+        ],
+        purpose: [r.purpose === undefined ? undefined : { display: r.purpose }],
+        provision: r.scope.map((item) => ({
+          type: 'permit',
+          action: CONSENT_ACTIONS[item.access].map((code) => ({
+            coding: [coding('http://terminology.hl7.org/CodeSystem/consentaction', code)],
+          })),
+          class: STREAM_RESOURCE_TYPES[item.type].map((resourceType) =>
+            coding('http://hl7.org/fhir/resource-types', resourceType),
+          ),
+        })),
+      },
+    }),
+  );
+};
+
+const auditAction = (action: string): string => {
+  const verb = action.slice(action.lastIndexOf('.') + 1);
+  switch (verb) {
+    case 'create':
+      return 'C';
+    case 'view':
+    case 'pull':
+      return 'R';
+    case 'update':
+      return 'U';
+    case 'delete':
+      return 'D';
+    default:
+      return 'E';
+  }
+};
+
+const FHIR_CODE_RE = /^[^\s]+( [^\s]+)*$/;
+
+const exportAuditEntry = (x: Exporter, r: AuditEntry, signature: string | undefined): void => {
+  const what: DraftObject = isRecordKind(r.entityType)
+    ? x.recordRef(r.entityType, r.entityId)
+    : {
+        identifier: {
+          system:
+            r.entityType === 'Stream'
+              ? HALE_STREAM_SYSTEM
+              : r.entityType === 'Device'
+                ? HALE_DEVICE_SYSTEM
+                : HALE_ID_SYSTEM,
+          value: r.entityId,
+        },
+        display: `${r.entityType} ${r.entityId}`,
+      };
+  const metadata = Object.entries(r.metadata ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => ({
+      type: key,
+      // Non-empty strings as written; numbers, booleans, null and "" as JSON so none turns into nothing.
+      valueString: typeof value === 'string' && value.trim() !== '' ? value : JSON.stringify(value),
+    }));
+  x.add(
+    makeResource('AuditEvent', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      type: r.action.startsWith('export.')
+        ? coding(DICOM, '110106', 'Export')
+        : coding(DICOM, '110110', 'Patient Record'),
+      subtype: [coding(`${HALE_CODE_SYSTEM_BASE}audit-action`, r.action)],
+      action: auditAction(r.action),
+      recorded: fhirDateTime(r.at),
+      agent: [{ who: x.person(r.actorId), requestor: true }],
+      source: { observer: x.device(r.actorDeviceId ?? SYNC_SERVER_DEVICE_ID) },
+      entity: [
+        {
+          what,
+          type: FHIR_CODE_RE.test(r.entityType)
+            ? coding(`${HALE_CODE_SYSTEM_BASE}entity-type`, r.entityType)
+            : { display: r.entityType },
+          description: r.summary,
+          detail: [
+            r.streamType === undefined ? undefined : { type: 'hale-stream', valueString: r.streamType },
+            ...metadata.filter((detail) => detail.type.trim() !== ''),
+          ],
+        },
+      ],
+    }),
+  );
+};
+
+const exportProviderProfile = (x: Exporter, r: ProviderProfile, signature: string | undefined): void => {
+  const practitionerId = fhirId(r.accountId);
+  x.add(
+    makeResource('Practitioner', practitionerId, {
+      meta: meta(r.updatedAt),
+      identifier: [
+        { system: HALE_ACCOUNT_SYSTEM, value: r.accountId },
+        r.identifier === undefined ? undefined : { system: r.identifier.system, value: r.identifier.value },
+      ],
+      name: [text(r.displayName)],
+      address: address(r.contact),
+    }),
+  );
+  x.add(
+    makeResource('PractitionerRole', r.id, {
+      meta: meta(r.updatedAt),
+      extension: [dateTimeExt('created-at', r.createdAt), stringExt('author-signature', signature)],
+      identifier: [haleIdentifier(r.id)],
+      practitioner: { reference: fhirFullUrl('Practitioner', practitionerId), display: r.displayName },
+      organization: r.clinic === undefined ? undefined : { display: r.clinic },
+      specialty: [text(r.specialty)],
+      telecom: telecom(r.contact),
+    }),
+  );
+};
+
+// ------------------------------------------------------------------------------------------- bundle
+
+const fail = (detail: FhirExportErrorDetail): never => {
+  throw new FhirExportError(detail);
+};
+
+const versionOf = (resource: FhirResource): number | undefined => {
+  const metaValue = resource.meta;
+  if (metaValue === undefined || !isJsonObject(metaValue)) return undefined;
+  const versionId = metaValue.versionId;
+  return typeof versionId === 'string' ? Number(versionId) : undefined;
+};
+
+/**
+ * Maps a patient's records onto one FHIR R4 Bundle of type `collection` (see docs/data-model.md).
+ * Throws FhirExportError (INVALID_INPUT, INVALID_RECORD, PATIENT_MISMATCH, DUPLICATE_RESOURCE).
+ */
+export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
+  const { patientId, records, generatedAt } = input;
+  if (!isAccountId(patientId)) {
+    fail({ code: 'INVALID_INPUT', message: `patientId is not an account id: ${JSON.stringify(patientId)}` });
+  }
+  if (typeof generatedAt !== 'string' || !isIsoDateTime(generatedAt)) {
+    fail({ code: 'INVALID_INPUT', message: 'generatedAt must be an ISO-8601 date-time with a time zone' });
+  }
+
+  for (const item of records) {
+    if (!isRecordKind(item.kind)) {
+      fail({ code: 'INVALID_INPUT', message: `unknown record kind ${JSON.stringify(String(item.kind))}` });
+    }
+    const checked = validateRecord(item.kind, item.record);
+    if (!checked.ok) {
+      fail({
+        code: 'INVALID_RECORD',
+        message: checked.error.message,
+        kind: item.kind,
+        recordId: item.record.id,
+        issues: checked.error.issues,
+      });
+    }
+    if (item.kind !== 'ProviderProfile' && item.record.patientId !== patientId) {
+      fail({
+        code: 'PATIENT_MISMATCH',
+        message: `${item.kind} ${item.record.id} belongs to another patient`,
+        kind: item.kind,
+        recordId: item.record.id,
+      });
+    }
+    if (item.signature !== undefined && !(item.signature.length > 0 && base64.test(item.signature))) {
+      fail({
+        code: 'INVALID_INPUT',
+        message: `signature of ${item.kind} ${item.record.id} is not standard base64`,
+        kind: item.kind,
+        recordId: item.record.id,
+      });
+    }
+  }
+
+  // People: the patient, then anyone in a provider-only field, then caregivers; the rest default to
+  // Practitioner (providers are who a patient's records name besides themselves).
+  const providers = new Set<string>();
+  const caregivers = new Set<string>();
+  for (const item of records) {
+    for (const account of providerAccounts(item)) if (account !== undefined) providers.add(account);
+    for (const account of caregiverAccounts(item)) if (account !== undefined) caregivers.add(account);
+  }
+  const personType = (accountId: string): PersonType =>
+    accountId === patientId
+      ? 'Patient'
+      : caregivers.has(accountId) && !providers.has(accountId)
+        ? 'RelatedPerson'
+        : 'Practitioner';
+
+  const present = new Map<string, FhirExportItem>();
+  for (const item of records) present.set(`${item.kind}/${item.record.id}`, item);
+  const notes = new Map<string, NoteGroup>();
+  const noteGroup = (noteId: string): NoteGroup => {
+    const existing = notes.get(noteId);
+    if (existing !== undefined) return existing;
+    const created: NoteGroup = { versions: new Map() };
+    notes.set(noteId, created);
+    return created;
+  };
+  const signedBy = new Map<string, NoteSignature[]>();
+  for (const item of records) {
+    if (item.kind === 'MedicalNote') {
+      const group = noteGroup(item.record.id);
+      if (group.note !== undefined) duplicate('MedicalNote', item.record.id);
+      group.note = { record: item.record, signature: item.signature };
+    } else if (item.kind === 'NoteVersion') {
+      const group = noteGroup(item.record.noteId);
+      if (group.versions.has(item.record.versionNumber)) duplicate('NoteVersion', item.record.id);
+      group.versions.set(item.record.versionNumber, { record: item.record, signature: item.signature });
+    } else if (item.kind === 'NoteSignature' && item.record.status === 'signed') {
+      const version = item.record.signedVersionNumber;
+      if (version !== undefined) {
+        const key = signedKey(item.record.noteId, version);
+        signedBy.set(key, [...(signedBy.get(key) ?? []), item.record]);
+      }
+    }
+  }
+  for (const list of signedBy.values()) {
+    list.sort((a, b) => compareStrings(`${a.signedAt ?? ''}|${a.id}`, `${b.signedAt ?? ''}|${b.id}`));
+  }
+
+  const entries = new Map<string, FhirBundleEntry>();
+  const people = new Set<string>();
+  const devices = new Set<string>();
+  const patientRef = { reference: fhirFullUrl('Patient', fhirId(patientId)) };
+
+  const exporter: Exporter = {
+    patient: patientRef,
+    person: (accountId, display) => {
+      people.add(accountId);
+      return { reference: fhirFullUrl(personType(accountId), fhirId(accountId)), display };
+    },
+    device: (deviceId) => {
+      devices.add(deviceId);
+      return { reference: fhirFullUrl('Device', fhirId(deviceId)) };
+    },
+    recordRef: (kind, id) => {
+      const item = present.get(`${kind}/${id}`);
+      if (item === undefined) {
+        return {
+          type: RECORD_KINDS[kind].fhirResource,
+          identifier: haleIdentifier(id),
+          display: `${kind} ${id}`,
+        };
+      }
+      const target = primaryTarget(item);
+      return { reference: fhirFullUrl(target.type, target.id) };
+    },
+    add: (resource) => {
+      const fullUrl = fhirFullUrl(resource.resourceType, resource.id);
+      const key = `${fullUrl}#${versionOf(resource) ?? ''}`;
+      if (entries.has(key)) {
+        fail({
+          code: 'DUPLICATE_RESOURCE',
+          message: `two records export to ${fullUrl}${versionOf(resource) === undefined ? '' : ` version ${versionOf(resource)}`}`,
+        });
+      }
+      entries.set(key, { fullUrl, resource });
+    },
+  };
+
+  const noteTarget = (noteId: string, version: number | undefined): DraftObject => {
+    const group = notes.get(noteId);
+    if (group === undefined) {
+      return {
+        type: 'Composition',
+        identifier: haleIdentifier(noteId),
+        display: version === undefined ? `MedicalNote ${noteId}` : `MedicalNote ${noteId} version ${version}`,
+      };
+    }
+    const url = fhirFullUrl('Composition', noteId);
+    return { reference: version === undefined ? url : `${url}/_history/${version}` };
+  };
+  const versionNumberOf = (noteVersionId: string): number | undefined => {
+    const item = present.get(`NoteVersion/${noteVersionId}`);
+    return item?.kind === 'NoteVersion' ? item.record.versionNumber : undefined;
+  };
+  // A proof document points back at the immunizations it proves (R4 Immunization cannot point at it).
+  const provenBy = new Map<string, DraftObject[]>();
+  for (const item of records) {
+    if (item.kind === 'Immunization' && item.record.proofDocumentId !== undefined) {
+      const list = provenBy.get(item.record.proofDocumentId) ?? [];
+      list.push({ reference: fhirFullUrl('Immunization', item.record.id) });
+      provenBy.set(item.record.proofDocumentId, list);
+    }
+  }
+
+  for (const item of records) {
+    const { signature } = item;
+    switch (item.kind) {
+      case 'Profile':
+        exportProfile(exporter, item.record, signature);
+        break;
+      case 'EmergencyContact':
+        exportEmergencyContact(exporter, item.record, signature);
+        break;
+      case 'HealthDocument':
+        exportHealthDocument(exporter, item.record, signature, provenBy.get(item.record.id) ?? []);
+        break;
+      case 'Allergy':
+        exportAllergy(exporter, item.record, signature);
+        break;
+      case 'Immunization':
+        exportImmunization(exporter, item.record, signature);
+        break;
+      case 'Medication':
+        exportMedication(exporter, item.record, signature);
+        break;
+      case 'LabResult':
+        exportLabResult(exporter, item.record, signature);
+        break;
+      case 'TreatmentPlan':
+        exportTreatmentPlan(exporter, item.record, signature);
+        break;
+      case 'Appointment':
+        exportAppointment(exporter, item.record, signature);
+        break;
+      case 'Message':
+        exportMessage(exporter, item.record, signature);
+        break;
+      case 'Encounter':
+        exportEncounter(exporter, item.record, signature);
+        break;
+      case 'MedicalNote':
+      case 'NoteVersion':
+        break; // grouped per note below: a note and its versions share one Composition history
+      case 'NoteSignature':
+        exportNoteSignature(exporter, item.record, signature, noteTarget, versionNumberOf);
+        break;
+      case 'Consent':
+        exportConsent(exporter, item.record, signature);
+        break;
+      case 'AuditEntry':
+        exportAuditEntry(exporter, item.record, signature);
+        break;
+      case 'ProviderProfile':
+        exportProviderProfile(exporter, item.record, signature);
+        break;
+      default:
+        unreachable(item);
+    }
+  }
+  for (const [noteId, group] of notes) exportNote(exporter, noteId, group, signedBy);
+
+  // Minimal resources for people and devices named only by id, so every reference resolves.
+  const patientUrl = fhirFullUrl('Patient', fhirId(patientId));
+  const exported = new Set([...entries.values()].map((entry) => entry.fullUrl));
+  const ensure = (resource: FhirResource) => {
+    const fullUrl = fhirFullUrl(resource.resourceType, resource.id);
+    if (exported.has(fullUrl)) return;
+    exported.add(fullUrl);
+    exporter.add(resource);
+  };
+  ensure(
+    makeResource('Patient', fhirId(patientId), {
+      identifier: [{ system: HALE_ACCOUNT_SYSTEM, value: patientId }],
+    }),
+  );
+  for (const accountId of people) {
+    const type = personType(accountId);
+    ensure(
+      makeResource(type, fhirId(accountId), {
+        identifier: [{ system: HALE_ACCOUNT_SYSTEM, value: accountId }],
+        patient: type === 'RelatedPerson' ? patientRef : undefined,
+      }),
+    );
+  }
+  for (const deviceId of devices) {
+    ensure(
+      makeResource('Device', fhirId(deviceId), {
+        identifier: [
+          deviceId === SYNC_SERVER_DEVICE_ID ? undefined : { system: HALE_DEVICE_SYSTEM, value: deviceId },
+        ],
+        deviceName: [
+          deviceId === SYNC_SERVER_DEVICE_ID
+            ? { name: 'Hale sync server', type: 'user-friendly-name' }
+            : undefined,
+        ],
+      }),
+    );
+  }
+
+  const entry = [...entries.values()].sort((a, b) => {
+    if (a.fullUrl === patientUrl || b.fullUrl === patientUrl) {
+      if (a.fullUrl !== b.fullUrl) return a.fullUrl === patientUrl ? -1 : 1;
+    }
+    return (
+      compareStrings(a.fullUrl, b.fullUrl) || (versionOf(a.resource) ?? 0) - (versionOf(b.resource) ?? 0)
+    );
+  });
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    timestamp: fhirDateTime(generatedAt) ?? generatedAt,
+    entry,
+  };
+};
+
+const duplicate = (kind: RecordKind, id: string): never =>
+  fail({
+    code: 'DUPLICATE_RESOURCE',
+    message: `${kind} ${id} duplicates a record already exported`,
+    kind,
+    recordId: id,
+  });
+
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const unreachable = (value: never): never => {
+  throw new Error(`unreachable: ${JSON.stringify(value)}`);
+};
+
+// --------------------------------------------------------------------------------------- validation
+
+export interface FhirShapeIssue {
+  /** e.g. `entry[3].resource.reaction[0].manifestation`. */
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface FhirShapeInvalid {
+  readonly code: 'FHIR_SHAPE_INVALID';
+  readonly message: string;
+  readonly issues: readonly FhirShapeIssue[];
+}
+
+/**
+ * Elements FHIR R4 requires (min 1) in the resource types Hale exports. `a.b` means: every `a` present
+ * must have `b`; `x[x]` is a choice element (`xString`, `xDateTime`, …).
+ */
+const REQUIRED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
+  Patient: [],
+  Practitioner: [],
+  PractitionerRole: [],
+  Device: ['deviceName.name', 'deviceName.type'],
+  RelatedPerson: ['patient'],
+  DocumentReference: ['status', 'content', 'content.attachment', 'relatesTo.code', 'relatesTo.target'],
+  AllergyIntolerance: ['patient', 'reaction.manifestation'],
+  Immunization: [
+    'status',
+    'vaccineCode',
+    'patient',
+    'occurrence[x]',
+    'performer.actor',
+    'protocolApplied.doseNumber[x]',
+  ],
+  ImmunizationRecommendation: [
+    'patient',
+    'date',
+    'recommendation',
+    'recommendation.forecastStatus',
+    'recommendation.dateCriterion.code',
+    'recommendation.dateCriterion.value',
+  ],
+  MedicationStatement: ['status', 'medication[x]', 'subject'],
+  Observation: ['status', 'code'],
+  DiagnosticReport: ['status', 'code'],
+  ServiceRequest: ['status', 'intent', 'subject'],
+  CarePlan: ['status', 'intent', 'subject'],
+  Appointment: ['status', 'participant', 'participant.status'],
+  Communication: ['status', 'payload.content[x]'],
+  Encounter: ['status', 'class', 'location.location'],
+  Composition: [
+    'status',
+    'type',
+    'date',
+    'author',
+    'title',
+    'attester.mode',
+    'relatesTo.code',
+    'relatesTo.target[x]',
+  ],
+  Provenance: [
+    'target',
+    'recorded',
+    'agent',
+    'agent.who',
+    'signature.type',
+    'signature.when',
+    'signature.who',
+  ],
+  Task: ['status', 'intent'],
+  Consent: ['status', 'scope', 'category', 'provision.actor.role', 'provision.actor.reference'],
+  AuditEvent: [
+    'type',
+    'recorded',
+    'agent',
+    'agent.requestor',
+    'source',
+    'source.observer',
+    'entity.detail.type',
+    'entity.detail.value[x]',
+  ],
+};
+
+const TELECOM_SYSTEMS = ['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other'];
+const RELATES_TO = ['replaces', 'transforms', 'signs', 'appends'];
+
+/** Required bindings (FHIR R4 value sets) of the code elements Hale fills. */
+const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  Patient: { gender: ['male', 'female', 'other', 'unknown'], 'telecom.system': TELECOM_SYSTEMS },
+  RelatedPerson: { 'telecom.system': TELECOM_SYSTEMS },
+  PractitionerRole: { 'telecom.system': TELECOM_SYSTEMS },
+  DocumentReference: { status: ['current', 'superseded', 'entered-in-error'], 'relatesTo.code': RELATES_TO },
+  AllergyIntolerance: {
+    category: ['food', 'medication', 'environment', 'biologic'],
+    'reaction.severity': ['mild', 'moderate', 'severe'],
+  },
+  Immunization: { status: ['completed', 'entered-in-error', 'not-done'] },
+  MedicationStatement: {
+    status: [
+      'active',
+      'completed',
+      'entered-in-error',
+      'intended',
+      'stopped',
+      'on-hold',
+      'unknown',
+      'not-taken',
+    ],
+  },
+  Observation: {
+    status: [
+      'registered',
+      'preliminary',
+      'final',
+      'amended',
+      'corrected',
+      'cancelled',
+      'entered-in-error',
+      'unknown',
+    ],
+  },
+  DiagnosticReport: {
+    status: [
+      'registered',
+      'partial',
+      'preliminary',
+      'final',
+      'amended',
+      'corrected',
+      'appended',
+      'cancelled',
+      'entered-in-error',
+      'unknown',
+    ],
+  },
+  ServiceRequest: {
+    status: ['draft', 'active', 'on-hold', 'revoked', 'completed', 'entered-in-error', 'unknown'],
+    intent: [
+      'proposal',
+      'plan',
+      'directive',
+      'order',
+      'original-order',
+      'reflex-order',
+      'filler-order',
+      'instance-order',
+      'option',
+    ],
+  },
+  CarePlan: {
+    status: ['draft', 'active', 'on-hold', 'revoked', 'completed', 'entered-in-error', 'unknown'],
+    intent: ['proposal', 'plan', 'order', 'option'],
+  },
+  Appointment: {
+    status: [
+      'proposed',
+      'pending',
+      'booked',
+      'arrived',
+      'fulfilled',
+      'cancelled',
+      'noshow',
+      'entered-in-error',
+      'checked-in',
+      'waitlist',
+    ],
+    'participant.status': ['accepted', 'declined', 'tentative', 'needs-action'],
+  },
+  Communication: {
+    status: [
+      'preparation',
+      'in-progress',
+      'not-done',
+      'on-hold',
+      'stopped',
+      'completed',
+      'entered-in-error',
+      'unknown',
+    ],
+  },
+  Encounter: {
+    status: [
+      'planned',
+      'arrived',
+      'triaged',
+      'in-progress',
+      'onleave',
+      'finished',
+      'cancelled',
+      'entered-in-error',
+      'unknown',
+    ],
+  },
+  Composition: {
+    status: ['preliminary', 'final', 'amended', 'entered-in-error'],
+    'attester.mode': ['personal', 'professional', 'legal', 'official'],
+    'relatesTo.code': RELATES_TO,
+  },
+  Task: {
+    status: [
+      'draft',
+      'requested',
+      'received',
+      'accepted',
+      'rejected',
+      'ready',
+      'cancelled',
+      'in-progress',
+      'on-hold',
+      'failed',
+      'completed',
+      'entered-in-error',
+    ],
+    intent: [
+      'unknown',
+      'proposal',
+      'plan',
+      'order',
+      'original-order',
+      'reflex-order',
+      'filler-order',
+      'instance-order',
+      'option',
+    ],
+  },
+  Consent: {
+    status: ['draft', 'proposed', 'active', 'rejected', 'inactive', 'entered-in-error'],
+    'provision.type': ['deny', 'permit'],
+    'provision.provision.type': ['deny', 'permit'],
+  },
+  AuditEvent: { action: ['C', 'R', 'U', 'D', 'E'] },
+};
+
+const BUNDLE_TYPES = [
+  'document',
+  'message',
+  'transaction',
+  'transaction-response',
+  'batch',
+  'batch-response',
+  'history',
+  'searchset',
+  'collection',
+];
+const FHIR_ID_RE = /^[A-Za-z0-9.-]{1,64}$/;
+const HISTORY_RE = /\/_history\/[A-Za-z0-9.-]{1,64}$/;
+const MAX_SHAPE_ISSUES = 100;
+
+type JsonRecord = Readonly<Record<string, unknown>>;
+const isRecordObject = (value: unknown): value is JsonRecord =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const asList = (value: unknown): readonly unknown[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+/** Keys of `node` that carry element `name` (`value[x]` matches `valueString`, `valueQuantity`, …). */
+const elementKeys = (node: JsonRecord, name: string): string[] => {
+  if (!name.endsWith('[x]')) return name in node ? [name] : [];
+  const prefix = name.slice(0, -3);
+  return Object.keys(node).filter((key) => key.startsWith(prefix) && /^[A-Z]/.test(key.slice(prefix.length)));
+};
+
+const checkRequired = (
+  node: JsonRecord,
+  segments: readonly string[],
+  path: string,
+  issues: FhirShapeIssue[],
+) => {
+  const [name, ...rest] = segments;
+  if (name === undefined) return;
+  const keys = elementKeys(node, name);
+  if (rest.length === 0) {
+    if (keys.length === 0) issues.push({ path: `${path}.${name}`, reason: 'is required' });
+    else if (keys.length > 1)
+      issues.push({ path: `${path}.${name}`, reason: 'has more than one choice type' });
+    return;
+  }
+  for (const key of keys) {
+    asList(node[key]).forEach((child, index) => {
+      const childPath = Array.isArray(node[key]) ? `${path}.${key}[${index}]` : `${path}.${key}`;
+      if (isRecordObject(child)) checkRequired(child, rest, childPath, issues);
+    });
+  }
+};
+
+const checkCodes = (
+  node: JsonRecord,
+  segments: readonly string[],
+  allowed: readonly string[],
+  path: string,
+  issues: FhirShapeIssue[],
+) => {
+  const [name, ...rest] = segments;
+  if (name === undefined || !(name in node)) return;
+  const value = node[name];
+  asList(value).forEach((child, index) => {
+    const childPath = Array.isArray(value) ? `${path}.${name}[${index}]` : `${path}.${name}`;
+    if (rest.length > 0) {
+      if (isRecordObject(child)) checkCodes(child, rest, allowed, childPath, issues);
+    } else if (typeof child !== 'string' || !allowed.includes(child)) {
+      issues.push({ path: childPath, reason: `must be one of ${allowed.join(', ')}` });
+    }
+  });
+};
+
+/** Empty values, extension shape, and every `reference` string found (with its path). */
+const walk = (
+  value: unknown,
+  path: string,
+  issues: FhirShapeIssue[],
+  references: { path: string; reference: string }[],
+): void => {
+  if (value === null || value === undefined) {
+    issues.push({ path, reason: 'must not be null' });
+  } else if (typeof value === 'string') {
+    if (value.trim() === '') issues.push({ path, reason: 'must not be empty' });
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) issues.push({ path, reason: 'must be a finite number' });
+  } else if (Array.isArray(value)) {
+    if (value.length === 0) issues.push({ path, reason: 'must not be an empty array' });
+    value.forEach((item, index) => walk(item, `${path}[${index}]`, issues, references));
+  } else if (isRecordObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) issues.push({ path, reason: 'must not be an empty object' });
+    if (typeof value.reference === 'string')
+      references.push({ path: `${path}.reference`, reference: value.reference });
+    for (const key of ['extension', 'modifierExtension']) {
+      asList(value[key]).forEach((ext, index) => {
+        if (!isRecordObject(ext)) return;
+        const extPath = `${path}.${key}[${index}]`;
+        if (typeof ext.url !== 'string' || !/^[a-z][a-z0-9+.-]*:/.test(ext.url)) {
+          issues.push({ path: `${extPath}.url`, reason: 'must be an absolute URI' });
+        }
+        const values = Object.keys(ext).filter((k) => /^value[A-Z]/.test(k)).length;
+        const nested = ext.extension !== undefined;
+        if ((values === 1) === nested || values > 1) {
+          issues.push({
+            path: extPath,
+            reason: 'must have exactly one value[x] or nested extensions, not both',
+          });
+        }
+      });
+    }
+    for (const key of keys) walk(value[key], `${path}.${key}`, issues, references);
+  } else if (typeof value !== 'boolean') {
+    issues.push({ path, reason: 'is not JSON' });
+  }
+};
+
+const fullUrlMatches = (fullUrl: string, resourceType: string, id: string): boolean =>
+  fullUrl.startsWith('urn:uuid:') ||
+  fullUrl.startsWith('urn:oid:') ||
+  fullUrl.endsWith(`${resourceType}/${id}`);
+
+/**
+ * A minimal structural check of a FHIR R4 Bundle, enough to catch mapping mistakes: every entry has a
+ * fullUrl consistent with its resource's type and id, the elements R4 requires for the resource types
+ * Hale exports, codes from the required value sets Hale uses, no empty values, well-formed extensions,
+ * unique fullUrls (or distinct `meta.versionId`s, bdl-7), and every `reference` resolving to an entry's
+ * fullUrl (version-specific references by their version-independent part). Not a full FHIR validator.
+ */
+export const validateFhirBundleShape = (
+  bundle: unknown,
+): Result<{ readonly entries: number }, FhirShapeInvalid> => {
+  const issues: FhirShapeIssue[] = [];
+  const references: { path: string; reference: string }[] = [];
+  if (!isRecordObject(bundle) || bundle.resourceType !== 'Bundle') {
+    issues.push({ path: 'resourceType', reason: 'must be Bundle' });
+  } else {
+    if (typeof bundle.type !== 'string' || !BUNDLE_TYPES.includes(bundle.type)) {
+      issues.push({ path: 'type', reason: `must be one of ${BUNDLE_TYPES.join(', ')}` });
+    }
+    if (
+      bundle.timestamp !== undefined &&
+      (typeof bundle.timestamp !== 'string' || !isIsoDateTime(bundle.timestamp))
+    ) {
+      issues.push({ path: 'timestamp', reason: 'must be an instant' });
+    }
+    const entries = bundle.entry === undefined ? [] : bundle.entry;
+    if (!Array.isArray(entries)) issues.push({ path: 'entry', reason: 'must be an array' });
+    const fullUrls = new Map<string, (string | undefined)[]>();
+    (Array.isArray(entries) ? entries : []).forEach((entry: unknown, index) => {
+      const path = `entry[${index}]`;
+      if (!isRecordObject(entry)) {
+        issues.push({ path, reason: 'must be an object' });
+        return;
+      }
+      const { fullUrl, resource } = entry;
+      if (typeof fullUrl !== 'string' || !/^[a-z][a-z0-9+.-]*:\S+$/.test(fullUrl)) {
+        issues.push({ path: `${path}.fullUrl`, reason: 'must be an absolute URI' });
+      } else if (fullUrl.includes('/_history/')) {
+        issues.push({ path: `${path}.fullUrl`, reason: 'must not be version specific' });
+      }
+      if (!isRecordObject(resource)) {
+        issues.push({ path: `${path}.resource`, reason: 'is required' });
+        return;
+      }
+      const { resourceType, id } = resource;
+      const resourcePath = `${path}.resource`;
+      if (typeof resourceType !== 'string' || !(resourceType in REQUIRED_ELEMENTS)) {
+        issues.push({ path: `${resourcePath}.resourceType`, reason: 'is not a resource type Hale exports' });
+        return;
+      }
+      if (typeof id !== 'string' || !FHIR_ID_RE.test(id)) {
+        issues.push({ path: `${resourcePath}.id`, reason: 'must be a FHIR id ([A-Za-z0-9.-]{1,64})' });
+      } else if (typeof fullUrl === 'string' && !fullUrlMatches(fullUrl, resourceType, id)) {
+        issues.push({ path: `${path}.fullUrl`, reason: `does not name ${resourceType}/${id}` });
+      }
+      if (typeof fullUrl === 'string') {
+        const metaValue = resource.meta;
+        const versionId =
+          isRecordObject(metaValue) && typeof metaValue.versionId === 'string'
+            ? metaValue.versionId
+            : undefined;
+        fullUrls.set(fullUrl, [...(fullUrls.get(fullUrl) ?? []), versionId]);
+      }
+      for (const element of REQUIRED_ELEMENTS[resourceType] ?? []) {
+        checkRequired(resource, element.split('.'), resourcePath, issues);
+      }
+      for (const [element, allowed] of Object.entries(CODE_ELEMENTS[resourceType] ?? {})) {
+        checkCodes(resource, element.split('.'), allowed, resourcePath, issues);
+      }
+      walk(resource, resourcePath, issues, references);
+    });
+    for (const [fullUrl, versions] of fullUrls) {
+      if (
+        versions.length > 1 &&
+        (versions.includes(undefined) || new Set(versions).size !== versions.length)
+      ) {
+        issues.push({
+          path: 'entry',
+          reason: `${fullUrl} appears more than once without distinct meta.versionId`,
+        });
+      }
+    }
+    for (const { path, reference } of references) {
+      if (!fullUrls.has(reference.replace(HISTORY_RE, ''))) {
+        issues.push({ path, reason: `${reference} does not resolve to an entry of the bundle` });
+      }
+    }
+  }
+  if (issues.length === 0) {
+    return {
+      ok: true,
+      value: { entries: isRecordObject(bundle) && Array.isArray(bundle.entry) ? bundle.entry.length : 0 },
+    };
+  }
+  const reported = issues.slice(0, MAX_SHAPE_ISSUES);
+  return {
+    ok: false,
+    error: {
+      code: 'FHIR_SHAPE_INVALID',
+      message: `Bundle is not valid FHIR: ${reported
+        .slice(0, 5)
+        .map((issue) => `${issue.path}: ${issue.reason}`)
+        .join('; ')}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`,
+      issues: reported,
+    },
+  };
+};
