@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { validateFhirBundleShape } from '@hale/model';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { eventually, openDevice, waitOnline } from './support/devices';
@@ -68,6 +69,17 @@ describe('audit trail end to end', () => {
     // The provider cannot read the patient's audit log; it keeps the log of its own actions.
     await expect(d.audit.fetchAll(patient.accountId)).rejects.toThrow(/FORBIDDEN/);
     expect((await d.audit.ownActions()).map((e) => e.body.action)).toContain('device-sign-in');
+
+    // Export is a standard FHIR Bundle, and exporting is itself audited.
+    await p.records.add('Medication', input('Medication'));
+    const bundle = await p.exportFhir();
+    expect(validateFhirBundleShape(bundle).ok).toBe(true);
+    const types = bundle.entry.map((e) => (e.resource as { resourceType: string }).resourceType);
+    expect(types).toEqual(expect.arrayContaining(['Patient', 'AllergyIntolerance', 'MedicationStatement']));
+    await eventually(
+      async () => (await p.audit.entries()).some((e) => e.body.action === 'export'),
+      'export audited',
+    );
 
     // Nobody can change or delete an entry: the server refuses, even from the patient's own device.
     const [first] = await p.audit.fetchAll(patient.accountId);

@@ -10,6 +10,7 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
+import { isRecordKind, toFhirBundle, type FhirExportItem, type RecordKind } from '@hale/model';
 import {
   openDeviceDb,
   type DeviceDb,
@@ -210,6 +211,26 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       goOffline: (): void => connection.stop(),
       goOnline: (): void => connection.start(),
       awaitInSync: () => engine.awaitInSync(),
+    },
+    /**
+     * Everything this device holds for a patient (default: this account) as a FHIR R4 Bundle — the
+     * standard export, not a private envelope. Recorded in the audit trail.
+     */
+    async exportFhir(patientId: string = account.accountId) {
+      const docs = await collection.find({ selector: { patientId } }).exec();
+      const items = docs
+        .map((d) => d.toMutableJSON())
+        .filter((r) => isRecordKind(r.kind))
+        .map((r) => ({ kind: r.kind as RecordKind, record: r.data }) as unknown as FhirExportItem);
+      const bundle = toFhirBundle({ patientId, records: items, generatedAt: new Date(now()).toISOString() });
+      await audit.append(account.accountId, {
+        action: 'export',
+        summary: `exported ${items.length} record(s) as a FHIR R4 Bundle`,
+        patientId,
+        count: items.length,
+      });
+      await audit.flush().catch(() => 0);
+      return bundle;
     },
     async close(): Promise<void> {
       audit.stop();

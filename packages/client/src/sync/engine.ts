@@ -100,6 +100,8 @@ export interface EngineDeps {
 
 const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
+/** Accepted pushes remembered for echo detection (oldest forgotten first; a forgotten echo is just decoded). */
+const MAX_ACCEPTED = 50_000;
 
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
@@ -117,6 +119,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
   const removed$ = new Subject<RemovedStream>();
   let quarantine: QuarantinedItem[] = [];
+  // id → revision tag of the last version this device pushed and the server accepted. The server serves
+  // that version back (live echo of the device's own push, or a later pull); its content is what this
+  // device holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed
+  // master state and do nothing; skipping it also means a replayed old version of our own is never applied.
+  const accepted = new Map<string, string>();
   let pending = new Set<string>();
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
@@ -181,6 +188,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const decodeAll = async (docs: ServedDoc[]): Promise<PlainRecord[]> => {
     const out: PlainRecord[] = [];
     for (const d of docs) {
+      if (d.author === deps.device.deviceId && accepted.get(d.id) === d.rev) {
+        known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
+        continue;
+      }
       const r = await decodeRecord(codecDeps, d);
       if (r.ok) out.push(r.record);
       else await addQuarantine(d, r.reason, r.message);
@@ -213,43 +224,47 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     if (access.size === 0) await refreshStreams();
     patch({ status: 'syncing' });
+    const documents: PlainRecord[] = [];
     for (;;) {
       const cursors = [...access.keys()]
         .filter(readable)
         .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
-      if (cursors.length === 0) return { documents: [], checkpoint: snapshot() };
+      if (cursors.length === 0) return { documents, checkpoint: snapshot() };
       const reply = await connection.request<PulledFrame>({
         t: 'pull',
         streams: cursors,
-        limit: Math.min(batchSize, MAX_BATCH_DOCS),
+        limit: Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
         maxBytes: MAX_BATCH_BYTES,
       });
       for (const d of reply.denied) {
         access.delete(d.stream);
         report({ code: d.code, message: `No longer allowed to read ${d.stream}`, stream: d.stream });
       }
-      const documents = await decodeAll(reply.docs);
+      documents.push(...(await decodeAll(reply.docs)));
       for (const s of reply.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       initialDone += reply.docs.length;
       const allDone = reply.streams.every((s) => s.done);
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
-      if (documents.length > 0 || allDone || reply.docs.length === 0) {
-        if (allDone) {
-          patch({
-            status: 'online',
-            lastSyncedAt: iso(),
-            initialSync: { done: initialTotal, total: initialTotal },
-          });
-          void subscribeAll().catch((error: unknown) =>
-            report({
-              code: 'SUBSCRIBE_FAILED',
-              message: error instanceof Error ? error.message : String(error),
-            }),
-          );
-        }
+      if (allDone) {
+        patch({
+          status: 'online',
+          lastSyncedAt: iso(),
+          initialSync: { done: initialTotal, total: initialTotal },
+        });
+        void subscribeAll().catch((error: unknown) =>
+          report({
+            code: 'SUBSCRIBE_FAILED',
+            message: error instanceof Error ? error.message : String(error),
+          }),
+        );
         return { documents, checkpoint: snapshot() };
       }
-      // Every document of this page was quarantined: keep going so RxDB does not stall on an empty page.
+      // RxDB ends a pull at the first page shorter than its batch size, so a page the server cut short
+      // (byte limit, MAX_BATCH_DOCS below batchSize) or thinned out (quarantined or echoed documents)
+      // must not be returned as if the server were drained: keep pulling until the batch is full.
+      if (documents.length >= batchSize || reply.docs.length === 0) {
+        return { documents, checkpoint: snapshot() };
+      }
     }
   };
 
@@ -301,6 +316,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const row = rows[byIndex[k]!]!;
         if (result.status === 'ok') {
           pending.delete(result.id);
+          accepted.delete(result.id);
+          accepted.set(result.id, out[k]!.doc.rev);
+          if (accepted.size > MAX_ACCEPTED) accepted.delete(accepted.keys().next().value as string);
           continue;
         }
         if (result.status === 'conflict') {
