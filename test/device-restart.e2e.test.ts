@@ -1,4 +1,4 @@
-import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
@@ -19,16 +19,16 @@ describe('a device restarts with writes still queued', () => {
   });
 
   it('queued offline writes survive the restart, sync once, and arrive exactly once elsewhere', async () => {
-    const indexedDB = new IDBFactory();
     const storage = getRxStorageDexie({ indexedDB, IDBKeyRange });
+    const restartDb = `restart-device-${Date.now()}`;
     const patient = await registerAccount(t);
-    const first = await openDevice(t, patient, { offline: true, storage, dbName: 'restart-device' });
+    const first = await openDevice(t, patient, { offline: true, storage, dbName: restartDb });
     const ids = [];
     for (let i = 0; i < 5; i++) ids.push((await first.records.add('Immunization', input('Immunization'))).id);
     expect(first.sync.state().pendingWrites).toBe(5);
     await first.close(); // the app quits before it ever went online
 
-    const again = await openDevice(t, patient, { storage, dbName: 'restart-device' });
+    const again = await openDevice(t, patient, { storage, dbName: restartDb });
     sessions.push(again);
     expect((await again.records.query('Immunization')).length).toBe(5);
     await eventually(() => again.sync.state().pendingWrites === 0, 'queued writes pushed after restart');
