@@ -1,5 +1,6 @@
 import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
+import type { DexieSettings } from 'rxdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
@@ -19,7 +20,10 @@ describe('a device restarts with writes still queued', () => {
   });
 
   it('queued offline writes survive the restart, sync once, and arrive exactly once elsewhere', async () => {
-    const storage = getRxStorageDexie({ indexedDB, IDBKeyRange });
+    const storage = getRxStorageDexie({
+      indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
+      IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
+    });
     const restartDb = `restart-device-${Date.now()}`;
     const patient = await registerAccount(t);
     const first = await openDevice(t, patient, { offline: true, storage, dbName: restartDb });
