@@ -36,12 +36,26 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['fs', 'path', 'crypto', 'net', 'http', 'https', 'os', 'worker_threads', 'child_process'].map(
-            (name) => ({ name, message: 'packages/* must not import Node APIs; inject platform pieces.' }),
-          ),
+          paths: [
+            'fs',
+            'path',
+            'crypto',
+            'net',
+            'http',
+            'https',
+            'os',
+            'worker_threads',
+            'child_process',
+          ].map((name) => ({
+            name,
+            message: 'packages/* must not import Node APIs; inject platform pieces.',
+          })),
           patterns: [
             { group: ['node:*'], message: 'packages/* must not import Node APIs; inject platform pieces.' },
-            { group: ['electron', 'fastify', 'fastify/*', '@fastify/*', 'better-sqlite3', 'ws'], message: 'packages/* must not import platform/server libraries.' },
+            {
+              group: ['electron', 'fastify', 'fastify/*', '@fastify/*', 'better-sqlite3', 'ws'],
+              message: 'packages/* must not import platform/server libraries.',
+            },
             { group: ['@hale/*/*'], message: 'Import packages only through their index (exports map).' },
           ],
         },
