@@ -184,8 +184,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const list = pendingChanges.get(patientId) ?? [];
       list.push(change);
       pendingChanges.set(patientId, list);
-      if (list.length >= COALESCE) void flushChanges();
-      else changeTimer ??= setTimeout(() => void flushChanges(), 200);
+      if (list.length >= COALESCE) void flushChanges().catch(() => undefined);
+      else changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
     },
     flushChanges,
     pendingCount: async (): Promise<number> => ((await deps.meta.get<PushDoc[]>(OUTBOX)) ?? []).length,

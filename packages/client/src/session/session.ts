@@ -69,11 +69,14 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   });
   const collection = db.records;
   const meta = {
+    // Late async work (an audit flush, a purge) may finish after close(); it must not touch a closed db.
     async get<T>(key: string): Promise<T | null> {
+      if (db.closed) return null;
       const doc = await db.getLocal<{ value: T }>(`meta-${key}`);
       return doc ? (doc.get('value') as T) : null;
     },
     async set<T>(key: string, value: T): Promise<void> {
+      if (db.closed) return;
       await db.upsertLocal(`meta-${key}`, { value });
     },
   };
@@ -126,13 +129,15 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     meta,
     onPurged: (removed, count) => {
       // Recorded in this device's own account log: the provider's record of what it no longer holds.
-      void audit.append(account.accountId, {
-        action: 'purge',
-        summary: `removed ${count} record(s) of ${removed.stream}: access ${removed.reason}`,
-        stream: removed.stream,
-        reason: removed.reason,
-        count,
-      });
+      void audit
+        .append(account.accountId, {
+          action: 'purge',
+          summary: `removed ${count} record(s) of ${removed.stream}: access ${removed.reason}`,
+          stream: removed.stream,
+          reason: removed.reason,
+          count,
+        })
+        .catch(() => undefined);
       options.onPurged?.(removed, count);
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -179,7 +184,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     meta,
     onEvent: (event) => {
-      void audit.append(account.accountId, { action: event.action, summary: event.action, ...event.detail });
+      void audit
+        .append(account.accountId, { action: event.action, summary: event.action, ...event.detail })
+        .catch(() => undefined);
     },
   });
   consentRef = consent;

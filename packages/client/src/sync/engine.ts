@@ -100,8 +100,8 @@ export interface EngineDeps {
 
 const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
-/** Accepted pushes remembered for echo detection (oldest forgotten first; a forgotten echo is just decoded). */
-const MAX_ACCEPTED = 50_000;
+/** Pushed versions remembered for echo detection (oldest forgotten first; a forgotten echo is just decoded). */
+const MAX_SENT = 50_000;
 
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
@@ -119,11 +119,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
   const removed$ = new Subject<RemovedStream>();
   let quarantine: QuarantinedItem[] = [];
-  // id → revision tag of the last version this device pushed and the server accepted. The server serves
-  // that version back (live echo of the device's own push, or a later pull); its content is what this
-  // device holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed
-  // master state and do nothing; skipping it also means a replayed old version of our own is never applied.
-  const accepted = new Map<string, string>();
+  // id → revision tag of the last version this device pushed (registered before sending, since the live
+  // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
+  // version back (live echo of the device's own push, or a later pull); its content is what this device
+  // holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed master
+  // state and do nothing; skipping it also means a replayed old version of our own is never applied.
+  const sent = new Map<string, string>();
   let pending = new Set<string>();
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
@@ -188,7 +189,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const decodeAll = async (docs: ServedDoc[]): Promise<PlainRecord[]> => {
     const out: PlainRecord[] = [];
     for (const d of docs) {
-      if (d.author === deps.device.deviceId && accepted.get(d.id) === d.rev) {
+      if (d.author === deps.device.deviceId && sent.get(d.id) === d.rev) {
         known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
         continue;
       }
@@ -309,6 +310,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         byIndex.push(i);
       }
       if (out.length === 0) return [];
+      for (const row of out) {
+        sent.delete(row.doc.id);
+        sent.set(row.doc.id, row.doc.rev);
+      }
+      while (sent.size > MAX_SENT) sent.delete(sent.keys().next().value as string);
       const reply = await connection.request<PushedFrame>({ t: 'push', rows: out });
       const conflicts: WithDeleted<PlainRecord>[] = [];
       let stale = false;
@@ -316,11 +322,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const row = rows[byIndex[k]!]!;
         if (result.status === 'ok') {
           pending.delete(result.id);
-          accepted.delete(result.id);
-          accepted.set(result.id, out[k]!.doc.rev);
-          if (accepted.size > MAX_ACCEPTED) accepted.delete(accepted.keys().next().value as string);
           continue;
         }
+        if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
         if (result.status === 'conflict') {
           if (result.master === null) {
             // The server lost or never had the assumed state: retry as a creation.
@@ -385,19 +389,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   const onFrame = (frame: ServerFrame): void => {
-    if (frame.t === 'changes') void handleChanges(frame);
-    else if (frame.t === 'accessChanged') void handleAccess(frame);
+    const failed = (error: unknown): void =>
+      report({ code: 'LIVE_APPLY_FAILED', message: error instanceof Error ? error.message : String(error) });
+    if (frame.t === 'changes') void handleChanges(frame).catch(failed);
+    else if (frame.t === 'accessChanged') void handleAccess(frame).catch(failed);
     else if (frame.t === 'error') report({ code: frame.code, message: frame.message });
   };
 
   let liveQueue: Promise<void> = Promise.resolve();
-  const handleChanges = (frame: ChangesFrame): Promise<void> =>
-    (liveQueue = liveQueue.then(async () => {
+  const handleChanges = (frame: ChangesFrame): Promise<void> => {
+    // Applied strictly in arrival order; one failure must not block the frames after it.
+    const run = liveQueue.then(async () => {
       const documents = await decodeAll(frame.docs);
       for (const s of frame.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       pullStream$.next({ documents, checkpoint: snapshot() });
       patch({ lastSyncedAt: iso() });
-    }));
+    });
+    liveQueue = run.catch(() => undefined);
+    return run;
+  };
 
   const handleAccess = async (frame: AccessChangedFrame): Promise<void> => {
     deps.onAccessChanged?.(frame);
@@ -462,7 +472,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     notePending(id: string): void {
       pending.add(id);
       patch({ pendingWrites: pending.size });
-      void deps.meta.set('pending', [...pending]);
+      void deps.meta.set('pending', [...pending]).catch(() => undefined);
     },
     writable,
     readable,
