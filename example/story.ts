@@ -48,6 +48,8 @@ export interface StoryOptions {
   readonly absenceWindowMs?: number;
   /** Upper bound of every other wait. */
   readonly waitMs?: number;
+  /** Stream types the patient grants (default: allergies only). Widening it makes step 7 fail, on purpose. */
+  readonly grantScope?: ReadonlyArray<'allergy' | 'medication' | 'lab-result'>;
 }
 
 interface Counts {
@@ -305,7 +307,7 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     await laptop.consent.verifyProvider(providerId);
     const stored = await laptop.consent.grant({
       granteeId: providerId,
-      scope: [{ type: 'allergy', access: 'read' }],
+      scope: (options.grantScope ?? ['allergy']).map((type) => ({ type, access: 'read' as const })),
       durationMs: 48 * 3600_000,
       purpose: 'Allergy review before prescribing',
     });

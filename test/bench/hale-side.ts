@@ -3,7 +3,8 @@
 // client (sealing, revision tags, at-rest encryption, consent-checked subscriptions) over RxDB memory
 // storage and real WebSockets. Two RxDB collections are open at most (one per device).
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { removeDeviceDb, type DeviceSession } from '@hale/client';
 import { openDevice } from '../support/devices';
 import {
   allergyRecord,
@@ -11,13 +12,15 @@ import {
   elapsed,
   makeRecords,
   percentile,
+  timedPhase,
   trackArrivals,
+  type HeapGuard,
   type SideFigures,
 } from './workload';
 
 export interface RunOptions {
   n: number;
-  /** Replication batch size (documents per push/pull request). */
+  /** Replication batch size (documents per push/pull request), the same on both sides. */
   batchSize: number;
   /** Documents per local bulk insert in the live phase. */
   liveChunk: number;
@@ -25,9 +28,20 @@ export interface RunOptions {
   /** Budget of each timed phase; a phase that overruns is reported as not finished. */
   phaseTimeoutMs: number;
   log: (line: string) => void;
+  guard: HeapGuard;
 }
 
-const INSERT_CHUNK = 1000;
+/** Local bulk inserts before the push phase (untimed). */
+export const INSERT_CHUNK = 1000;
+
+export const emptyFigures = (notes: string[]): SideFigures => ({
+  push: null,
+  initialPull: null,
+  live: null,
+  latencyMs: null,
+  ms: { push: null, initialPull: null, live: null },
+  notes,
+});
 
 /** Resolves when the server's committed head of `stream` reaches `n` (commit notifications, no polling). */
 const waitForHead = (t: TestServer, stream: string, n: number, timeoutMs: number): Promise<void> =>
@@ -36,7 +50,7 @@ const waitForHead = (t: TestServer, stream: string, n: number, timeoutMs: number
     const timer = setTimeout(() => {
       stop();
       void t.store.docs.streamHeads([stream]).then(([h]) => {
-        reject(new Error(`timed out after ${timeoutMs} ms: server head ${h?.head ?? 0} of ${n}`));
+        reject(new Error(`timed out after ${timeoutMs} ms with the server at ${h?.head ?? 0} of ${n}`));
       });
     }, timeoutMs);
     const done = (): void => {
@@ -55,33 +69,19 @@ const waitForHead = (t: TestServer, stream: string, n: number, timeoutMs: number
 const waitForStatus = async (s: DeviceSession, status: string, timeoutMs: number): Promise<void> => {
   const until = Date.now() + timeoutMs;
   while (s.sync.state().status !== status) {
-    if (Date.now() > until) throw new Error(`device did not reach ${status} (is ${s.sync.state().status})`);
+    if (Date.now() > until) {
+      throw new Error(`${s.account.role} device stayed ${s.sync.state().status}, never ${status}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-/** Runs one timed phase; an overrun or failure is recorded as null with the reason, never as a figure. */
-const phase = async (
-  name: string,
-  notes: string[],
-  log: (line: string) => void,
-  run: () => Promise<number>,
-): Promise<number | null> => {
-  try {
-    const ms = await run();
-    log(`  hale ${name}: ${ms.toFixed(0)} ms`);
-    return ms;
-  } catch (error) {
-    const message = `${name} did not finish: ${error instanceof Error ? error.message : String(error)}`;
-    notes.push(message);
-    log(`  hale ${message}`);
-    return null;
   }
 };
 
 export const runHale = async (o: RunOptions): Promise<SideFigures> => {
   const notes: string[] = [];
+  const result = emptyFigures(notes);
   const sessions: DeviceSession[] = [];
+  const phase = (name: string, run: () => Promise<number>) =>
+    timedPhase('hale', name, notes, o.log, o.guard, run);
   const t = await startServer({ realClock: true });
   try {
     const patient = await registerAccount(t);
@@ -89,22 +89,31 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     const writer = { accountId: patient.accountId, deviceId: patient.device.deviceId };
     const stream = `${patient.accountId}/allergy`;
 
-    // Device 1 writes N records while offline (same stored shape as records.add, validated by @hale/model).
+    // Device 1 writes N records while offline: the stored shape of records.add, validated by @hale/model,
+    // inserted in bulk (the record API writes one at a time).
     const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize });
     sessions.push(a);
-    const offlineDocs = makeRecords(o.n, writer);
-    for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
-      await a.db.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
+    try {
+      const offlineDocs = makeRecords(o.n, writer);
+      for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
+        o.guard.check();
+        await a.db.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
+      }
+    } catch (error) {
+      notes.push(`writing ${o.n} records offline did not finish: ${(error as Error).message}`);
+      o.log(`  hale ${notes.at(-1)}`);
+      return result;
     }
 
-    const pushMs = await phase('push', notes, o.log, async () => {
+    result.ms.push = await phase('push', async () => {
       const reached = waitForHead(t, stream, o.n, o.phaseTimeoutMs);
       const t0 = performance.now();
       a.sync.goOnline();
       await reached;
       return elapsed(t0);
     });
-    if (pushMs === null) return { ...empty(notes), ms: { push: null, initialPull: null, live: null } };
+    if (result.ms.push === null) return result;
+    result.push = docsPerSecond(o.n, result.ms.push);
 
     await a.consent.grant({
       granteeId: provider.accountId,
@@ -117,29 +126,22 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     const b = await openDevice(t, provider, { offline: true, batchSize: o.batchSize });
     sessions.push(b);
     const arrivals = trackArrivals(b.db.records);
-    const pullMs = await phase('initial pull', notes, o.log, async () => {
+    result.ms.initialPull = await phase('initial pull', async () => {
       const t0 = performance.now();
       b.sync.goOnline();
       await arrivals.waitForCount(o.n, o.phaseTimeoutMs);
       return elapsed(t0);
     });
-    const result: SideFigures = {
-      push: docsPerSecond(o.n, pushMs),
-      initialPull: pullMs === null ? null : docsPerSecond(o.n, pullMs),
-      live: null,
-      latencyMs: null,
-      ms: { push: pushMs, initialPull: pullMs, live: null },
-      notes,
-    };
-    if (pullMs === null) return result;
+    if (result.ms.initialPull === null) return result;
+    result.initialPull = docsPerSecond(o.n, result.ms.initialPull);
     const stored = await b.db.records.count({ selector: { stream } }).exec();
-    if (stored !== o.n) throw new Error(`provider stored ${stored} records, expected ${o.n}`);
+    if (stored !== o.n) throw new Error(`provider device stored ${stored} records, expected ${o.n}`);
 
     // Live: both devices online and in sync; device 1 writes N more in bulk inserts.
     await waitForStatus(b, 'online', 30_000);
     await waitForStatus(a, 'online', 30_000);
     const liveDocs = makeRecords(o.n, writer, o.n);
-    const liveMs = await phase('live', notes, o.log, async () => {
+    result.ms.live = await phase('live', async () => {
       const t0 = performance.now();
       for (let i = 0; i < liveDocs.length; i += o.liveChunk) {
         await a.db.records.bulkInsert(liveDocs.slice(i, i + o.liveChunk));
@@ -147,13 +149,8 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       await arrivals.waitForCount(2 * o.n, o.phaseTimeoutMs);
       return elapsed(t0);
     });
-    if (process.env['SNAP']) {
-      const v8 = await import('node:v8');
-      console.log(v8.writeHeapSnapshot(process.env['SNAP']));
-    }
-    result.live = liveMs === null ? null : docsPerSecond(o.n, liveMs);
-    result.ms.live = liveMs;
-    if (liveMs === null) return result;
+    if (result.ms.live === null) return result;
+    result.live = docsPerSecond(o.n, result.ms.live);
 
     // Latency: one write at a time through the record API, each awaited on device 2.
     const at = new Date().toISOString();
@@ -181,21 +178,16 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     );
     arrivals.stop();
     return result;
+  } catch (error) {
+    notes.push(`run did not finish: ${(error as Error).message}`);
+    o.log(`  hale ${notes.at(-1)}`);
+    return result;
   } finally {
     // Removing (not just closing) frees the memory storage's copy of every document before the next run.
     for (const s of sessions) {
-      s.connection.stop();
-      await s.engine.stop().catch(() => undefined);
-      await s.db.remove().catch(() => undefined);
+      await s.close().catch(() => undefined);
+      await removeDeviceDb({ name: s.db.name, storage: getRxStorageMemory() }).catch(() => undefined);
     }
     await t.stop();
   }
 };
-
-const empty = (notes: string[]): Omit<SideFigures, 'ms'> => ({
-  push: null,
-  initialPull: null,
-  live: null,
-  latencyMs: null,
-  notes,
-});

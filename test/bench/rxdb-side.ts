@@ -7,12 +7,19 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { replicateWithWebsocketServer, startWebsocketServer } from 'rxdb/plugins/replication-websocket';
 import { RECORDS_SCHEMA, type DeviceRecord } from '@hale/client';
 import { freePort } from '../support/process';
-import { docsPerSecond, elapsed, makeRecords, percentile, trackArrivals, type SideFigures } from './workload';
-import type { RunOptions } from './hale-side';
+import {
+  docsPerSecond,
+  elapsed,
+  makeRecords,
+  percentile,
+  timedPhase,
+  trackArrivals,
+  type SideFigures,
+} from './workload';
+import { INSERT_CHUNK, emptyFigures, type RunOptions } from './hale-side';
 
 const { encrypted: _encrypted, ...PLAIN_SCHEMA } = RECORDS_SCHEMA;
 const SCHEMA: RxJsonSchema<DeviceRecord> = PLAIN_SCHEMA;
-const INSERT_CHUNK = 1000;
 
 type Db = RxDatabase<{ records: RxCollection<DeviceRecord> }>;
 let dbCounter = 0;
@@ -28,26 +35,11 @@ const openDb = async (role: string): Promise<Db> => {
   return db;
 };
 
-const phase = async (
-  name: string,
-  notes: string[],
-  log: (line: string) => void,
-  run: () => Promise<number>,
-): Promise<number | null> => {
-  try {
-    const ms = await run();
-    log(`  rxdb ${name}: ${ms.toFixed(0)} ms`);
-    return ms;
-  } catch (error) {
-    const message = `${name} did not finish: ${error instanceof Error ? error.message : String(error)}`;
-    notes.push(message);
-    log(`  rxdb ${message}`);
-    return null;
-  }
-};
-
 export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
   const notes: string[] = [];
+  const result = emptyFigures(notes);
+  const phase = (name: string, run: () => Promise<number>) =>
+    timedPhase('rxdb', name, notes, o.log, o.guard, run);
   const dbs: Db[] = [];
   const cancels: Array<() => Promise<unknown>> = [];
   const serverDb = await openDb('server');
@@ -68,50 +60,47 @@ export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
     return state;
   };
   try {
+    // Client 1 writes N documents before it replicates ("offline").
     const c1 = await openDb('client1');
     dbs.push(c1);
     const offlineDocs = makeRecords(o.n, writer);
     for (let i = 0; i < offlineDocs.length; i += INSERT_CHUNK) {
+      o.guard.check();
       await c1.records.bulkInsert(offlineDocs.slice(i, i + INSERT_CHUNK));
     }
 
     const atServer = trackArrivals(serverDb.records);
-    const pushMs = await phase('push', notes, o.log, async () => {
+    result.ms.push = await phase('push', async () => {
       const t0 = performance.now();
       await replicate(c1, 'client1');
       await atServer.waitForCount(o.n, o.phaseTimeoutMs);
       return elapsed(t0);
     });
     atServer.stop();
-    const result: SideFigures = {
-      push: pushMs === null ? null : docsPerSecond(o.n, pushMs),
-      initialPull: null,
-      live: null,
-      latencyMs: null,
-      ms: { push: pushMs, initialPull: null, live: null },
-      notes,
-    };
-    if (pushMs === null) return result;
+    if (result.ms.push === null) return result;
+    result.push = docsPerSecond(o.n, result.ms.push);
     const onServer = await serverDb.records.count().exec();
     if (onServer !== o.n) throw new Error(`server stored ${onServer} documents, expected ${o.n}`);
 
+    // A fresh client 2 pulls everything.
     const c2 = await openDb('client2');
     dbs.push(c2);
     const arrivals = trackArrivals(c2.records);
-    let r2: Awaited<ReturnType<typeof replicate>> | null = null;
-    const pullMs = await phase('initial pull', notes, o.log, async () => {
+    let insync: (() => Promise<unknown>) | null = null;
+    result.ms.initialPull = await phase('initial pull', async () => {
       const t0 = performance.now();
-      r2 = await replicate(c2, 'client2');
+      const r2 = await replicate(c2, 'client2');
+      insync = () => r2.awaitInSync();
       await arrivals.waitForCount(o.n, o.phaseTimeoutMs);
       return elapsed(t0);
     });
-    result.initialPull = pullMs === null ? null : docsPerSecond(o.n, pullMs);
-    result.ms.initialPull = pullMs;
-    if (pullMs === null || r2 === null) return result;
-    await (r2 as Awaited<ReturnType<typeof replicate>>).awaitInSync();
+    if (result.ms.initialPull === null || insync === null) return result;
+    result.initialPull = docsPerSecond(o.n, result.ms.initialPull);
+    await (insync as () => Promise<unknown>)();
 
+    // Live: both clients replicating; client 1 writes N more in bulk inserts.
     const liveDocs = makeRecords(o.n, writer, o.n);
-    const liveMs = await phase('live', notes, o.log, async () => {
+    result.ms.live = await phase('live', async () => {
       const t0 = performance.now();
       for (let i = 0; i < liveDocs.length; i += o.liveChunk) {
         await c1.records.bulkInsert(liveDocs.slice(i, i + o.liveChunk));
@@ -119,9 +108,8 @@ export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
       await arrivals.waitForCount(2 * o.n, o.phaseTimeoutMs);
       return elapsed(t0);
     });
-    result.live = liveMs === null ? null : docsPerSecond(o.n, liveMs);
-    result.ms.live = liveMs;
-    if (liveMs === null) return result;
+    if (result.ms.live === null) return result;
+    result.live = docsPerSecond(o.n, result.ms.live);
 
     const latencyDocs = makeRecords(o.latencySamples, writer, 3 * o.n);
     const samples: number[] = [];
@@ -140,6 +128,10 @@ export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
       `  rxdb latency: p50 ${result.latencyMs.p50.toFixed(1)} ms, p99 ${result.latencyMs.p99.toFixed(1)} ms`,
     );
     arrivals.stop();
+    return result;
+  } catch (error) {
+    notes.push(`run did not finish: ${(error as Error).message}`);
+    o.log(`  rxdb ${notes.at(-1)}`);
     return result;
   } finally {
     for (const cancel of cancels) await cancel().catch(() => undefined);

@@ -6,9 +6,16 @@
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
 // (single write on device 1 → arrival on device 2). The last line printed is one JSON object with every figure.
 import { cpus, loadavg } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
+import {
+  PerformanceObserver,
+  constants,
+  type NodeGCPerformanceDetail,
+  type PerformanceEntry,
+} from 'node:perf_hooks';
 import { runHale, type RunOptions } from './hale-side';
 import { runRxdb } from './rxdb-side';
-import type { SideFigures } from './workload';
+import { createHeapGuard, type SideFigures } from './workload';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -30,9 +37,21 @@ const side = args.get('side') ?? 'both';
 const batchSize = num('batch', 500);
 const liveChunk = num('live-chunk', 1000);
 const latencySamples = num('latency', 200);
-const phaseTimeoutMs = num('phase-timeout-s', 240) * 1000;
+const phaseTimeoutMs = num('phase-timeout-s', 300) * 1000;
+const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
+
+const onMajorGc = (onGc: () => void): (() => void) => {
+  // Node 20 puts the GC kind on `detail`, which its PerformanceEntry type does not declare.
+  const kindOf = (e: PerformanceEntry): number | undefined =>
+    (e as PerformanceEntry & { detail?: NodeGCPerformanceDetail | null }).detail?.kind;
+  const observer = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => kindOf(e) === constants.NODE_PERFORMANCE_GC_MAJOR)) onGc();
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return () => observer.disconnect();
+};
 
 interface CaseResult {
   n: number;
@@ -67,7 +86,7 @@ const table = (results: CaseResult[]): string[] => {
     `| ${r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   return [
     line(rows[0]!),
-    `|${widths.map((w, i) => (i < 2 ? '-' : '') + '-'.repeat(w) + (i < 2 ? '-' : ':')).join('|')}|`,
+    `|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...rows.slice(1).map(line),
   ];
 };
@@ -104,11 +123,23 @@ const main = async (): Promise<void> => {
   );
   const results: CaseResult[] = [];
   for (const n of sizes) {
-    const options: RunOptions = { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log };
     const t0 = performance.now();
     log(`N = ${n.toLocaleString('en-US')}`);
-    const rxdb = side === 'hale' ? null : await runRxdb(options);
-    const hale = side === 'rxdb' ? null : await runHale(options);
+    const run = async (runner: (o: RunOptions) => Promise<SideFigures>): Promise<SideFigures> => {
+      const guard = createHeapGuard({
+        heapUsed: () => getHeapStatistics().used_heap_size,
+        heapLimit,
+        onMajorGc,
+      });
+      try {
+        const figures = await runner({ n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard });
+        return { ...figures, peakHeapMiB: guard.peakMiB() };
+      } finally {
+        guard.stop();
+      }
+    };
+    const rxdb = side === 'hale' ? null : await run(runRxdb);
+    const hale = side === 'rxdb' ? null : await run(runHale);
     results.push({ n, hale, rxdb, seconds: (performance.now() - t0) / 1000 });
   }
   const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
@@ -127,7 +158,14 @@ const main = async (): Promise<void> => {
   const json = {
     bench: 'sync',
     machine: { ...machine, loadavgAtEnd: loadAtEnd },
-    settings: { batchSize, liveChunk, latencySamples, phaseTimeoutMs, recordBytes: 1024 },
+    settings: {
+      batchSize,
+      liveChunk,
+      latencySamples,
+      phaseTimeoutMs,
+      recordBytes: 1024,
+      heapLimitMiB: Math.round(heapLimit / 2 ** 20),
+    },
     cases: results.map((c) => ({
       n: c.n,
       seconds: Number(c.seconds.toFixed(1)),

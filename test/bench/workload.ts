@@ -84,7 +84,7 @@ export const deviceRecord = (record: RecordOf<'Allergy'>, writer: Writer): Devic
   author: writer.deviceId,
   by: writer.accountId,
   conflict: false,
-  data: record as unknown as DeviceRecord['data'],
+  data: record,
   conflictData: null,
 });
 
@@ -164,6 +164,81 @@ export interface SideFigures {
   /** Wall time of each timed phase, ms. */
   ms: { push: number | null; initialPull: number | null; live: number | null };
   notes: string[];
+  /** Highest V8 heap still in use after a major GC during the side's run, MiB (set by the runner). */
+  peakHeapMiB?: number;
 }
 
 export const elapsed = (from: number): number => performance.now() - from;
+
+export interface HeapGuardOptions {
+  /** Bytes of V8 heap in use now (live objects plus garbage not yet collected). */
+  heapUsed: () => number;
+  heapLimit: number;
+  /** Calls `onGc` after every major (mark-compact) garbage collection; returns an unsubscribe. */
+  onMajorGc: (onGc: () => void) => () => void;
+  /** Trip when the heap in use right after a major GC exceeds this share of the limit. */
+  fraction?: number;
+}
+
+/**
+ * Stops a run before V8 runs out of heap, which would kill the whole process and lose every figure.
+ * Only the heap measured right after a major GC counts (what is still alive), so garbage left by an
+ * earlier run never trips it. `check()` throws once tripped; `race()` rejects a pending step then.
+ */
+export const createHeapGuard = (options: HeapGuardOptions) => {
+  const { heapUsed, heapLimit, fraction = 0.8 } = options;
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  let tripped: Error | null = null;
+  let peak = 0;
+  let reject: ((e: Error) => void) | null = null;
+  const trip$ = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  trip$.catch(() => undefined);
+  const unsubscribe = options.onMajorGc(() => {
+    if (tripped) return;
+    const live = heapUsed();
+    peak = Math.max(peak, live);
+    if (live > heapLimit * fraction) {
+      tripped = new Error(
+        `out of memory: ${mib(live)} still in use after a full GC (V8 heap limit ${mib(heapLimit)})`,
+      );
+      reject?.(tripped);
+    }
+  });
+  return {
+    check(): void {
+      if (tripped) throw tripped;
+    },
+    race<T>(p: Promise<T>): Promise<T> {
+      return Promise.race([p, trip$]);
+    },
+    /** Highest heap in use right after a major GC, MiB (0 when none ran). */
+    peakMiB: (): number => Math.round(peak / 2 ** 20),
+    stop: unsubscribe,
+  };
+};
+
+export type HeapGuard = ReturnType<typeof createHeapGuard>;
+
+/** Runs one timed phase; a failure or overrun is recorded as null with the reason, never as a figure. */
+export const timedPhase = async (
+  side: string,
+  name: string,
+  notes: string[],
+  log: (line: string) => void,
+  guard: HeapGuard,
+  run: () => Promise<number>,
+): Promise<number | null> => {
+  try {
+    guard.check();
+    const ms = await guard.race(run());
+    log(`  ${side} ${name}: ${ms.toFixed(0)} ms`);
+    return ms;
+  } catch (error) {
+    const message = `${name} did not finish: ${error instanceof Error ? error.message : String(error)}`;
+    notes.push(message);
+    log(`  ${side} ${message}`);
+    return null;
+  }
+};
