@@ -10,7 +10,7 @@
  *   field, collection or database, or paired with another revision's clear fields, is refused.
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
  *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below).
- * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues`.
+ * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
  *
  * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
  * in messages)
@@ -27,7 +27,7 @@
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
-import { base64urlDecode, base64urlEncode } from '@hale/crypto';
+import { base64urlDecode, base64urlEncode, randomBytes } from '@hale/crypto';
 import nacl from 'tweetnacl';
 import { map } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
@@ -306,8 +306,7 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
       field: context.f,
     });
   }
-  const nonce = new Uint8Array(NONCE_LENGTH);
-  crypto.getRandomValues(nonce);
+  const nonce = randomBytes(NONCE_LENGTH);
   const box = nacl.secretbox(encoder.encode(plaintext), nonce, key);
   const sealed = new Uint8Array(NONCE_LENGTH + box.length);
   sealed.set(nonce, 0);
