@@ -1,22 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateFhirBundleShape } from '@hale/model';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 describe('audit trail end to end', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('records writes, consent and access; verifies; answers who saw what and the accounting of disclosures', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient);

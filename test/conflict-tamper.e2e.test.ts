@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { describe, expect, it } from 'vitest';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 describe('conflicts and tampering', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('concurrent offline edits of one record end in a state both devices agree on, with no content lost', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const second = await newDevice(t, patient);
     const a = await openDevice(t, patient);
@@ -62,6 +56,7 @@ describe('conflicts and tampering', () => {
   });
 
   it('a ciphertext altered in the server store is detected by the device and not applied', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     sessions.push(a);

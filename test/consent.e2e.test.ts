@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { describe, expect, it } from 'vitest';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 describe('consent-scoped sync between a patient and providers', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('a provider with read consent to allergies receives allergies and nothing else', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient);
@@ -44,6 +38,7 @@ describe('consent-scoped sync between a patient and providers', () => {
   });
 
   it("a provider with write consent to labs adds a result the patient's devices show with that provider as author", async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient);

@@ -1,25 +1,19 @@
 import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { describe, expect, it } from 'vitest';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, newDevice, openDevice } from './support/devices';
 import { input } from './support/records';
 
 // Dexie over an IndexedDB that outlives the session (as the browser's does across app restarts).
 describe('a device restarts with writes still queued', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('queued offline writes survive the restart, sync once, and arrive exactly once elsewhere', async () => {
+    const t = server.t;
     const storage = getRxStorageDexie({
       indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
       IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,

@@ -1,25 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
 
 describe('consent lifecycle with a controllable clock', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer(); // server clock = t.clock
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
-  const now = () => t.clock.now;
+  const server = useServer();
+  const sessions = server.sessions;
+  const now = () => server.t.clock.now;
 
   it('grant → provider syncs history → provider writes → expiry mid-connection → purge', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient, { now });
@@ -92,6 +86,7 @@ describe('consent lifecycle with a controllable clock', () => {
   });
 
   it('grant → revoke during live sync → rotation → a later record is unreadable with the revoked keys', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const other = await registerAccount(t, 'provider');
@@ -176,6 +171,7 @@ describe('consent lifecycle with a controllable clock', () => {
   });
 
   it("a provider's key that changed after verification blocks a new grant", async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const impostor = await registerAccount(t, 'provider');
@@ -203,6 +199,7 @@ describe('consent lifecycle with a controllable clock', () => {
   });
 
   it('an invite payload carries the fingerprint; a mismatch is refused', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const p = await openDevice(t, patient, { now });

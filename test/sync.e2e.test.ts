@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exampleRecord } from '@hale/model';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import { registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 
 describe('device sync end to end (real server, real sockets, RxDB)', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('a device writes offline, comes online, and the second device of the patient receives it', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const second = await newDevice(t, patient);
     const a = await openDevice(t, patient, { offline: true });

@@ -1,26 +1,21 @@
 // The two sync-engine changes made while benchmarking, checked end to end (real server, sockets, RxDB):
 // pulls keep going past short pages, and a device skips the server's echo of its own pushed versions
 // without ever skipping a version it did not push.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
+import { describe, expect, it } from 'vitest';
+import { registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
+import { useServer } from '../support/fixture';
 import { MAX_BATCH_DOCS } from '@hale/protocol';
 import { eventually, newDevice, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
 import { makeRecords } from './workload';
 
 describe('sync engine paging and echo handling', () => {
-  let t: TestServer;
-  const sessions: DeviceSession[] = [];
-  beforeEach(async () => {
-    t = await startServer({ realClock: true });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await t.stop();
-  });
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
 
   it('a pull batch larger than the server page (MAX_BATCH_DOCS) still brings every record and ends online', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     sessions.push(a);
@@ -55,6 +50,7 @@ describe('sync engine paging and echo handling', () => {
 
   /** Rewrites the stored row of `id` (new seq, so it is served live) as a malicious server could. */
   const rewriteOnServer = async (stream: string, id: string, rev: (old: string) => string) => {
+    const t = server.t;
     const stored = await t.store.docs.getDoc(stream, id);
     if (!stored) throw new Error('no stored doc');
     const ct = new Uint8Array(stored.ct);
@@ -76,6 +72,7 @@ describe('sync engine paging and echo handling', () => {
   };
 
   it('the served copy of a version this device pushed is not decoded again, and the local record stays', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
@@ -93,6 +90,7 @@ describe('sync engine paging and echo handling', () => {
   });
 
   it('a version claiming this device as author but never pushed by it is verified and quarantined', async () => {
+    const t = server.t;
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     const b = await openDevice(t, patient, { device: await newDevice(t, patient) });

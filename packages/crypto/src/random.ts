@@ -14,7 +14,7 @@ const MAX_PER_CALL = 65536; // getRandomValues quota per call
 
 const POOL_SIZE = 4096;
 const POOLED_MAX = 64;
-let pool = new Uint8Array(0);
+let pool: Uint8Array = new Uint8Array(0);
 let poolAt = 0;
 
 export function randomBytes(length: number): Uint8Array {
