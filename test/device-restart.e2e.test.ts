@@ -37,6 +37,12 @@ describe('a device restarts with writes still queued', () => {
       async () => (await other.records.query('Immunization')).length === 5,
       'other device has them',
     );
+    // Initial-sync progress is reported as done/total and ends complete.
+    await eventually(() => other.sync.state().status === 'online', 'other device online');
+    const progress = other.sync.state().initialSync;
+    expect(progress.total).toBe(5);
+    expect(progress.done).toBe(progress.total);
+    expect(other.sync.state().lastSyncedAt).not.toBeNull();
     expect((await other.records.query('Immunization')).map((r) => r.record.id).sort()).toEqual(
       [...ids].sort(),
     );

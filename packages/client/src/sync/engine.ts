@@ -156,7 +156,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
     access.clear();
     updateAccess(reply.streams);
-    initialTotal = reply.streams.reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
+    initialTotal = reply.streams
+      .filter((s) => !s.stream.endsWith('/audit'))
+      .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
     initialDone = 0;
     patch({ initialSync: { done: 0, total: initialTotal } });
   };
