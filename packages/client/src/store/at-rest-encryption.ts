@@ -29,7 +29,7 @@
  */
 import { base64urlDecode, base64urlEncode, randomBytes } from '@hale/crypto';
 import nacl from 'tweetnacl';
-import { map } from 'rxjs';
+import { map, share } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
 import type {
   FilledMangoQuery,
@@ -180,19 +180,22 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     // fails to decrypt never leaves that count, and every later bulkWrite then waits forever.
     // Decryption here is synchronous, so events still go out before the write resolves, and a
     // failure errors the stream (RxDB reports it as an unhandled error) instead of stalling writes.
-    wrapped.changeStream = () =>
-      inner.changeStream().pipe(
-        map((bulk) => ({
-          ...bulk,
-          events: bulk.events.map((event) => ({
-            ...event,
-            documentData: fromStorage(event.documentData),
-            previousDocumentData: event.previousDocumentData
-              ? fromStorage(event.previousDocumentData)
-              : event.previousDocumentData,
-          })),
+    // One decrypting pipeline shared by every subscriber (RxDB subscribes several times per instance):
+    // each change is opened once, not once per listener. Synchronous, so write order is kept.
+    const decryptedChanges = inner.changeStream().pipe(
+      map((bulk) => ({
+        ...bulk,
+        events: bulk.events.map((event) => ({
+          ...event,
+          documentData: fromStorage(event.documentData),
+          previousDocumentData: event.previousDocumentData
+            ? fromStorage(event.previousDocumentData)
+            : event.previousDocumentData,
         })),
-      );
+      })),
+      share(),
+    );
+    wrapped.changeStream = () => decryptedChanges;
     const encryptedSet = new Set(fields);
     const guardedQuery = wrapped.query.bind(wrapped);
     const guardedCount = wrapped.count.bind(wrapped);
