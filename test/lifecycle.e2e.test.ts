@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
-import { registerAccount } from '@hale/sync-server/testing';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
@@ -208,5 +208,32 @@ describe('consent lifecycle with a controllable clock', () => {
     expect((await p.consent.acceptInvite(invite)).accountId).toBe(provider.accountId);
     const wrong = p.consent.inviteFor(provider.accountId, patient.keys.identity.publicKey);
     await expect(p.consent.acceptInvite(wrong)).rejects.toMatchObject({ code: 'KEY_CHANGED' });
+  });
+});
+
+describe("a patient's other device", () => {
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
+
+  it('sees grants issued on the first device (verified signatures) and can revoke one, rotating its streams', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const second = await addDevice(t, patient);
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(a, b);
+    await Promise.all([waitOnline(a), waitOnline(b)]);
+    const issued = await a.consent.grant({
+      granteeId: provider.accountId,
+      scope: [{ type: 'medication', access: 'read' }],
+      durationMs: 3600_000,
+      purpose: 'medication review',
+    });
+    const seen = await b.consent.list();
+    expect(seen.map((g) => [g.grant.grantId, g.status])).toEqual([[issued.grant.grantId, 'active']]);
+    const { rotated } = await b.consent.revoke(issued.grant.grantId);
+    expect(rotated).toEqual([{ stream: `${patient.accountId}/medication`, epoch: 1 }]);
+    expect((await a.consent.list()).map((g) => g.status)).toEqual(['revoked']);
   });
 });

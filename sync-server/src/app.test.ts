@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangesFrame, PulledFrame, PushedFrame, ServerFrame, StreamsFrame } from '@hale/protocol';
+import type {
+  ChangesFrame,
+  GrantsFrame,
+  PulledFrame,
+  PushedFrame,
+  ServerFrame,
+  StreamsFrame,
+} from '@hale/protocol';
 import {
   connect,
   http,
@@ -113,6 +120,25 @@ describe('sync server: end to end over a real socket', () => {
     expect(audit.docs[0]?.author).toBe(t.server.server.serverId);
     await p.close();
     await d.close();
+  });
+
+  it('lists grants only to the patient who issued them and the grantee who received them', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const stranger = await registerAccount(t);
+    const p = await connect(t, patient.device);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    await p.request({ t: 'grant', rid: p.rid(), grant });
+    const ids = async (account: typeof patient) => {
+      const c = await connect(t, account.device);
+      const reply = await c.request<GrantsFrame>({ t: 'listGrants', rid: c.rid() });
+      await c.close();
+      return reply.grants.map((g) => g.grant.grant.grantId);
+    };
+    expect(await ids(patient)).toEqual([grant.grant.grantId]);
+    expect(await ids(provider)).toEqual([grant.grant.grantId]);
+    expect(await ids(stranger)).toEqual([]);
+    await p.close();
   });
 
   it('issues HTTP sessions by challenge and refuses a reused challenge', async () => {

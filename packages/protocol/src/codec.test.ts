@@ -82,6 +82,7 @@ const OPTIONAL = [
   /^(streams|accessChanged)\/streams\/0\/(grantId|expiresAt)$/,
   /^(putEnvelopes|envelopes)\/envelopes\/0\/sig$/,
   /^getEnvelopes\/streams$/,
+  /^grants\/grants\/0\/revokedAt$/,
   /^error\/(rid|details|details\/retryAfterMs)$/,
 ];
 

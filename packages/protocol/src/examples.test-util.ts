@@ -83,6 +83,7 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
   { t: 'subscribe', rid: 3, streams: [{ stream: ALLERGY, since: 4 }] },
   { t: 'unsubscribe', rid: 4, streams: [ALLERGY] },
   { t: 'listStreams', rid: 5 },
+  { t: 'listGrants', rid: 11 },
   {
     t: 'grant',
     rid: 6,
@@ -140,6 +141,29 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'ok', rid: 3 },
   { t: 'changes', docs: [servedDoc({ seq: 11 })], streams: [{ stream: ALLERGY, checkpoint: 11 }] },
   { t: 'streams', rid: 5, streams: [streamAccess] },
+  {
+    t: 'grants',
+    rid: 11,
+    grants: [
+      {
+        grant: {
+          grant: {
+            v: 1,
+            grantId: GRANT_ID,
+            patientId: PATIENT,
+            granteeId: PROVIDER,
+            scope: [{ type: 'allergy', access: 'read' }],
+            start: T0,
+            expiresAt: T1,
+            purpose: 'treatment',
+            issuedAt: T0,
+          },
+          sig: SIG,
+        },
+        revokedAt: T1,
+      },
+    ],
+  },
   { t: 'accessChanged', streams: [streamAccess], removed: [{ stream: NOTE, reason: 'revoked' }] },
   { t: 'envelopes', rid: 9, envelopes: [envelope] },
   { t: 'pong', rid: 10, time: T0 },

@@ -87,6 +87,10 @@ export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
 export const ListStreamsFrame = Type.Object({ t: Type.Literal('listStreams'), rid: Rid }, closed);
 export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
 
+/** The grants the caller's account issued (as patient) or received (as grantee), signed, with their state. */
+export const ListGrantsFrame = Type.Object({ t: Type.Literal('listGrants'), rid: Rid }, closed);
+export type ListGrantsFrame = Static<typeof ListGrantsFrame>;
+
 export const GrantFrame = Type.Object({ t: Type.Literal('grant'), rid: Rid, grant: SignedGrant }, closed);
 export type GrantFrame = Static<typeof GrantFrame>;
 
@@ -124,6 +128,7 @@ export const CLIENT_FRAMES = {
   subscribe: SubscribeFrame,
   unsubscribe: UnsubscribeFrame,
   listStreams: ListStreamsFrame,
+  listGrants: ListGrantsFrame,
   grant: GrantFrame,
   revoke: RevokeFrame,
   putEnvelopes: PutEnvelopesFrame,
@@ -139,6 +144,7 @@ export const ClientFrame = Type.Union([
   SubscribeFrame,
   UnsubscribeFrame,
   ListStreamsFrame,
+  ListGrantsFrame,
   GrantFrame,
   RevokeFrame,
   PutEnvelopesFrame,
@@ -253,6 +259,19 @@ export type StreamsFrame = Static<typeof StreamsFrame>;
 export const RemovedStream = Type.Object({ stream: StreamId, reason: AccessRemovedReason }, closed);
 export type RemovedStream = Static<typeof RemovedStream>;
 
+export const GrantRecord = Type.Object({ grant: SignedGrant, revokedAt: Type.Optional(IsoDateTime) }, closed);
+export type GrantRecord = Static<typeof GrantRecord>;
+
+export const GrantsFrame = Type.Object(
+  {
+    t: Type.Literal('grants'),
+    rid: Rid,
+    grants: Type.Array(GrantRecord, { maxItems: MAX_STREAMS_PER_REQUEST }),
+  },
+  closed,
+);
+export type GrantsFrame = Static<typeof GrantsFrame>;
+
 export const AccessChangedFrame = Type.Object(
   { t: Type.Literal('accessChanged'), streams: Type.Array(StreamAccess), removed: Type.Array(RemovedStream) },
   closed,
@@ -292,6 +311,7 @@ export const SERVER_FRAMES = {
   ok: OkFrame,
   changes: ChangesFrame,
   streams: StreamsFrame,
+  grants: GrantsFrame,
   accessChanged: AccessChangedFrame,
   envelopes: EnvelopesFrame,
   pong: PongFrame,
@@ -306,6 +326,7 @@ export const ServerFrame = Type.Union([
   OkFrame,
   ChangesFrame,
   StreamsFrame,
+  GrantsFrame,
   AccessChangedFrame,
   EnvelopesFrame,
   PongFrame,

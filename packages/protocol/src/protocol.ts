@@ -14,6 +14,7 @@
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
  *   unsubscribe { rid, streams }        → ok
  *   listStreams { rid }                 → streams { streams: StreamAccess[] }
+ *   listGrants { rid }                  → grants { grants: [{ grant: SignedGrant, revokedAt? }] }
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
  *   ping { rid }                        → pong { time }
@@ -110,6 +111,7 @@ export const MESSAGE_TABLE = {
   },
   unsubscribe: { reply: ['ok'], beforeReady: false, errors: session },
   listStreams: { reply: ['streams'], beforeReady: false, errors: session },
+  listGrants: { reply: ['grants'], beforeReady: false, errors: session },
   grant: {
     reply: ['ok'],
     beforeReady: false,

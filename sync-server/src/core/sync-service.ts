@@ -30,6 +30,7 @@ import {
   type PushResult,
   type ServedDoc,
   type SignedGrant,
+  type GrantRecord,
   type SignedRevocation,
   type StreamAccess,
   type StreamCheckpoint,
@@ -554,8 +555,20 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return out;
   };
 
+  /** Signed grants the caller's account issued (as patient) or received (as grantee), with their state. */
+  const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
+    const issued = await store.grants.listForPatient(p.accountId);
+    const received = await store.grants.listForGrantee(p.accountId);
+    return [...issued, ...received].map((g) => {
+      const record: GrantRecord = { grant: g.signed as unknown as SignedGrant };
+      if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
+      return record;
+    });
+  };
+
   return {
     listStreams,
+    listGrants,
     pull,
     push,
     grant,

@@ -131,6 +131,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         case 'listStreams':
           send({ t: 'streams', rid: frame.rid, streams: await ctx.service.listStreams(p) });
           return;
+        case 'listGrants':
+          send({ t: 'grants', rid: frame.rid, grants: await ctx.service.listGrants(p) });
+          return;
         case 'grant':
           await ctx.service.grant(p, frame.grant);
           send({ t: 'ok', rid: frame.rid });

@@ -14,7 +14,9 @@
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail.
  */
 import {
+  base64urlDecode,
   base64urlEncode,
+  verifyCanonical,
   keyFingerprint,
   safetyNumber,
   signCanonical,
@@ -27,6 +29,7 @@ import {
   revocationSignaturePayload,
   type Grant,
   type GrantScopeEntry,
+  type GrantsFrame,
 } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
@@ -87,7 +90,49 @@ export interface ConsentDeps {
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   const pinnedKeys = async () => (await deps.meta.get<Record<string, string>>('pinned-keys')) ?? {};
-  const grants = async () => (await deps.meta.get<StoredGrant[]>('grants')) ?? [];
+  const localGrants = async () => (await deps.meta.get<StoredGrant[]>('grants')) ?? [];
+  /**
+   * The grants this account issued, merged with the server's signed copies when online, so every device
+   * of the patient knows grants made on the others (and which were revoked) before rotating or listing.
+   */
+  const grants = async (): Promise<StoredGrant[]> => {
+    const local = await localGrants();
+    if (deps.connection.status() !== 'ready') return local;
+    let reply: GrantsFrame;
+    try {
+      reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
+    } catch {
+      return local;
+    }
+    let changed = false;
+    for (const record of reply.grants) {
+      const g = record.grant.grant;
+      if (g.patientId !== deps.accountId) continue;
+      // Only grants that verify under this account's own identity key are taken from the server.
+      const payload = grantSignaturePayload(g);
+      const sig = base64urlDecode(record.grant.sig);
+      if (
+        !sig.ok ||
+        !(await verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, sig.value))
+      ) {
+        continue;
+      }
+      const mine = local.find((x) => x.grant.grantId === g.grantId);
+      if (!mine) {
+        local.push({
+          grant: g,
+          sig: record.grant.sig,
+          ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
+        });
+        changed = true;
+      } else if (record.revokedAt !== undefined && mine.revokedAt === undefined) {
+        mine.revokedAt = record.revokedAt;
+        changed = true;
+      }
+    }
+    if (changed) await deps.meta.set('grants', local);
+    return local;
+  };
 
   const identityOf = async (accountId: string): Promise<Uint8Array> => {
     deps.directory.forget(accountId);
@@ -205,7 +250,7 @@ export const createConsent = (deps: ConsentDeps) => {
       );
       await deps.connection.request({ t: 'grant', grant: { grant, sig } });
       const stored: StoredGrant = { grant, sig };
-      await deps.meta.set('grants', [...(await grants()), stored]);
+      await deps.meta.set('grants', [...(await localGrants()), stored]);
       deps.onEvent?.({
         action: 'consent-grant',
         detail: {
