@@ -79,7 +79,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: MAX_HTTP_BODY_BYTES,
-    trustProxy: false,
+    trustProxy: config.trustProxy,
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
   });

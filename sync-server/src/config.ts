@@ -14,6 +14,8 @@ export interface ServerConfig {
   rateLimitPerAddress: { perSecond: number; burst: number };
   /** Milliseconds to wait for connections to drain on shutdown. */
   shutdownGraceMs: number;
+  /** Trust X-Forwarded-For from this proxy (an address, CIDR list, or true for any hop); off by default. */
+  trustProxy: boolean | string;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -25,6 +27,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateLimitPerDevice: { perSecond: 200, burst: 400 },
   rateLimitPerAddress: { perSecond: 100, burst: 200 },
   shutdownGraceMs: 10_000,
+  trustProxy: false,
 };
 
 const OPTIONS = {
@@ -47,6 +50,24 @@ const OPTIONS = {
     env: 'HALE_MAX_CONNECTIONS',
     help: 'cap on open WebSocket connections',
     def: String(DEFAULT_CONFIG.maxConnections),
+  },
+  'rate-per-device': {
+    type: 'string',
+    env: 'HALE_RATE_PER_DEVICE',
+    help: 'requests+frames per second per device (burst 2x)',
+    def: String(DEFAULT_CONFIG.rateLimitPerDevice.perSecond),
+  },
+  'rate-per-address': {
+    type: 'string',
+    env: 'HALE_RATE_PER_ADDRESS',
+    help: 'requests per second per client address (burst 2x)',
+    def: String(DEFAULT_CONFIG.rateLimitPerAddress.perSecond),
+  },
+  'trust-proxy': {
+    type: 'string',
+    env: 'HALE_TRUST_PROXY',
+    help: 'proxy address(es) whose X-Forwarded-For is trusted',
+    def: 'off',
   },
 } as const;
 
@@ -89,6 +110,11 @@ const toPositiveInt = (name: string, raw: string): number => {
   return n;
 };
 
+const rate = (name: string, raw: string) => {
+  const perSecond = toPositiveInt(name, raw);
+  return { perSecond, burst: perSecond * 2 };
+};
+
 /** Flags win over environment variables, which win over defaults. */
 export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): ParsedCommand => {
   const { values, positionals } = parseArgs({
@@ -101,6 +127,9 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'max-connections': { type: 'string' },
+      'rate-per-device': { type: 'string' },
+      'rate-per-address': { type: 'string' },
+      'trust-proxy': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -120,6 +149,9 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     dataDir: path.resolve(pick('data-dir')),
     logLevel: pick('log-level'),
     maxConnections: toPositiveInt('max-connections', pick('max-connections')),
+    rateLimitPerDevice: rate('rate-per-device', pick('rate-per-device')),
+    rateLimitPerAddress: rate('rate-per-address', pick('rate-per-address')),
+    trustProxy: pick('trust-proxy') === 'off' ? false : pick('trust-proxy'),
   };
   const parsed: ParsedCommand = { command, config, force: values.force ?? false };
   if (values.out !== undefined) parsed.out = values.out;
