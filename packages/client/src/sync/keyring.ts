@@ -69,7 +69,8 @@ export const createKeyring = (deps: KeyringDeps) => {
   };
 
   const accept = async (env: KeyEnvelope): Promise<boolean> => {
-    const id = `${env.stream}|${env.epoch}|${env.keyId}`;
+    // Remembered by the whole envelope: a planted envelope must not shadow a genuine one for the same key.
+    const id = `${env.stream}|${env.epoch}|${env.recipient}|${env.createdBy}|${env.wrapped}|${env.sig ?? ''}`;
     if (keys.get(env.stream)?.has(env.epoch) || rejected.has(id)) return false;
     const reject = (reason: string): boolean => {
       rejected.add(id);

@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import {
+  base64urlEncode,
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  generateStreamKey,
+  keyId,
+  signCanonical,
+  tweetnaclEd25519,
+  wrapKey,
+} from '@hale/crypto';
+import { envelopeSignaturePayload, type KeyEnvelope, type ServedDoc } from '@hale/protocol';
+import { createKeyring } from './keyring';
+import { decodeRecord, encodeRecord, type PlainRecord } from './record-codec';
+
+const ed = tweetnaclEd25519;
+const patientRoot = generateRootSecret();
+const patient = deriveAccountKeys(patientRoot);
+const patientDevice = generateDeviceKeys();
+const providerRoot = generateRootSecret();
+const provider = deriveAccountKeys(providerRoot);
+const providerDevice = generateDeviceKeys();
+const certified = new Map<string, Map<string, Uint8Array>>([
+  [patient.accountId, new Map([[patientDevice.deviceId, patientDevice.publicKey]])],
+  [provider.accountId, new Map([[providerDevice.deviceId, providerDevice.publicKey]])],
+]);
+const deviceKey = async (account: string, device: string) => certified.get(account)?.get(device) ?? null;
+
+const keyringFor = (
+  keys: typeof patient,
+  root: Uint8Array,
+  device: typeof patientDevice,
+  envelopes: KeyEnvelope[] = [],
+) =>
+  createKeyring({
+    accountId: keys.accountId,
+    root,
+    keys,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed,
+    fetchEnvelopes: async () => envelopes,
+    publishEnvelopes: async () => undefined,
+    deviceKey,
+  });
+
+const patientKeyring = keyringFor(patient, patientRoot, patientDevice);
+const patientDeps = {
+  keyring: patientKeyring,
+  ed,
+  device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+  accountId: patient.accountId,
+  deviceKey,
+};
+
+const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
+  id: '01J00000000000000000000001',
+  stream: `${patient.accountId}/allergy`,
+  kind: 'Allergy',
+  patientId: patient.accountId,
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  rv: 1,
+  epoch: 0,
+  author: patientDevice.deviceId,
+  by: patient.accountId,
+  conflict: false,
+  data: { substance: 'Latex' },
+  conflictData: null,
+  _deleted: false,
+  ...over,
+});
+
+const served = async (r: PlainRecord, deps = patientDeps): Promise<ServedDoc> => {
+  const write = await deps.keyring.writeKey(r.stream);
+  if (!write) throw new Error('no write key');
+  const doc = await encodeRecord(deps, r, write);
+  if (!doc) throw new Error('no tag key');
+  return { ...doc, seq: 1, at: '2026-01-01T00:00:00.000Z' };
+};
+
+describe('record codec: what a reader refuses', () => {
+  it('round-trips a record', async () => {
+    const result = await decodeRecord(patientDeps, await served(record()));
+    expect(result).toMatchObject({
+      ok: true,
+      record: { data: { substance: 'Latex' }, by: patient.accountId },
+    });
+  });
+
+  it('refuses ciphertext moved to another record (CONTEXT_MISMATCH)', async () => {
+    const doc = await served(record());
+    expect(await decodeRecord(patientDeps, { ...doc, id: '01J00000000000000000000002' })).toMatchObject({
+      ok: false,
+      reason: 'CONTEXT_MISMATCH',
+    });
+  });
+
+  it('refuses a revision tag that does not match the content (BAD_TAG)', async () => {
+    const a = await served(record());
+    const b = await served(record({ data: { substance: 'Peanut' } }));
+    expect(await decodeRecord(patientDeps, { ...a, rev: b.rev })).toMatchObject({
+      ok: false,
+      reason: 'BAD_TAG',
+    });
+  });
+
+  it('refuses an author that is not a certified device of the account it names (BAD_AUTHOR)', async () => {
+    const rogue = generateDeviceKeys();
+    const deps = { ...patientDeps, device: { deviceId: rogue.deviceId, secretKey: rogue.secretKey } };
+    expect(await decodeRecord(patientDeps, await served(record(), deps))).toMatchObject({
+      ok: false,
+      reason: 'BAD_AUTHOR',
+    });
+  });
+
+  it('refuses a clinical record without a valid author signature (BAD_SIGNATURE)', async () => {
+    const lab = record({ stream: `${patient.accountId}/lab-result`, kind: 'LabResult' });
+    const doc = await served(lab);
+    expect(doc.sig).toBeDefined();
+    const { sig: _sig, ...unsigned } = doc;
+    expect(await decodeRecord(patientDeps, unsigned)).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+    const other = await served(
+      record({ stream: lab.stream, kind: 'LabResult', id: '01J00000000000000000000009' }),
+    );
+    expect(await decodeRecord(patientDeps, { ...doc, sig: other.sig! })).toMatchObject({
+      ok: false,
+      reason: 'BAD_SIGNATURE',
+    });
+  });
+
+  it('refuses a key epoch the reader has no key for (NO_KEY) and a stream key it does not hold (WRONG_KEY)', async () => {
+    const doc = await served(record());
+    expect(await decodeRecord(patientDeps, { ...doc, epoch: 5 })).toMatchObject({
+      ok: false,
+      reason: 'NO_KEY',
+    });
+    // The provider holds a (server-planted, unsigned) key for epoch 0 that is not the patient's.
+    const planted = generateStreamKey();
+    const stream = `${patient.accountId}/allergy` as KeyEnvelope['stream'];
+    const env = {
+      stream,
+      epoch: 0,
+      recipient: provider.accountId,
+      keyId: keyId(planted),
+      wrapped: wrapKey(planted, provider.wrapping.publicKey, { stream, epoch: 0 }),
+      createdBy: patientDevice.deviceId,
+    };
+    const providerKeyring = keyringFor(provider, providerRoot, providerDevice, [env]);
+    const providerDeps = { ...patientDeps, keyring: providerKeyring, accountId: provider.accountId };
+    // Unsigned: refused by the keyring, so the reader has no key at all.
+    expect(await decodeRecord(providerDeps, doc)).toMatchObject({ ok: false, reason: 'NO_KEY' });
+  });
+});
+
+describe('keyring: envelopes a server could plant', () => {
+  const stream = `${patient.accountId}/allergy` as KeyEnvelope['stream'];
+  const envelope = async (key: Uint8Array, signer: typeof patientDevice, over: Partial<KeyEnvelope> = {}) => {
+    const env = {
+      stream,
+      epoch: 1,
+      recipient: provider.accountId,
+      keyId: keyId(key),
+      wrapped: wrapKey(key, provider.wrapping.publicKey, { stream, epoch: 1 }),
+      createdBy: signer.deviceId,
+      ...over,
+    };
+    const payload = envelopeSignaturePayload(env);
+    return {
+      ...env,
+      sig: base64urlEncode(await signCanonical(ed, signer.secretKey, payload.label, payload)),
+    };
+  };
+
+  it("accepts a key wrapped and signed by the patient's device", async () => {
+    const key = generateStreamKey();
+    const ring = keyringFor(provider, providerRoot, providerDevice, [await envelope(key, patientDevice)]);
+    expect(await ring.keyFor(stream, 1)).toEqual(key);
+  });
+
+  it('a planted envelope for the same key does not shadow the genuine one', async () => {
+    const key = generateStreamKey();
+    const planted = await envelope(key, providerDevice);
+    const ring = keyringFor(provider, providerRoot, providerDevice, [
+      planted,
+      await envelope(key, patientDevice),
+    ]);
+    expect(await ring.keyFor(stream, 1)).toEqual(key);
+  });
+
+  it('rejects unsigned, foreign-signed, mislabelled and misaddressed envelopes, and reports why', async () => {
+    const key = generateStreamKey();
+    const rejected: string[] = [];
+    const { sig: _s, ...unsigned } = await envelope(key, patientDevice);
+    const bad = [
+      unsigned,
+      await envelope(key, providerDevice), // signed by a device that is not the patient's
+      await envelope(key, patientDevice, { keyId: keyId(generateStreamKey()) }), // key id does not match
+      await envelope(key, patientDevice, { recipient: patient.accountId }), // addressed to someone else
+    ];
+    const ring = createKeyring({
+      accountId: provider.accountId,
+      root: providerRoot,
+      keys: provider,
+      device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
+      ed,
+      fetchEnvelopes: async () => bad,
+      publishEnvelopes: async () => undefined,
+      deviceKey,
+      onRejectedEnvelope: (_env, reason) => rejected.push(reason),
+    });
+    expect(await ring.keyFor(stream, 1)).toBeNull();
+    expect(rejected).toHaveLength(4);
+    expect(rejected.join('|')).toMatch(/unsigned.*not signed by a device.*key id mismatch.*not addressed/);
+  });
+});

@@ -1,0 +1,206 @@
+// Server checks beyond the authorization matrix: each test attempts the forbidden thing, sees the typed
+// refusal, and sees that nothing was stored.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
+import { envelopeSignaturePayload, type PushedFrame, type ServerFrame } from '@hale/protocol';
+import {
+  connect,
+  makeDoc,
+  makeEnvelope,
+  makeGrant,
+  makeRevocation,
+  registerAccount,
+  rowCounts,
+  sign,
+  startServer,
+  streamOf,
+  type TestServer,
+  type WsClient,
+} from './testing/harness';
+
+/** The first row's result, or the frame-level refusal when the codec refused the frame as a whole. */
+const firstError = (f: PushedFrame | ServerFrame) =>
+  f.t === 'pushed' ? f.results[0] : f.t === 'error' ? { status: 'error', code: f.code } : f;
+
+describe('server refuses what the protocol forbids', () => {
+  let t: TestServer;
+  beforeEach(async () => {
+    t = await startServer();
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  const push = (c: WsClient, rows: Parameters<WsClient['request']>[0] extends never ? never : unknown[]) =>
+    c.request<PushedFrame | ServerFrame>({ t: 'push', rid: c.rid(), rows: rows as never });
+
+  it('refuses pushes with a foreign author, a missing or bad signature, a stale epoch or a backwards revision', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    const before = rowCounts(t.store);
+
+    // Author must be the pushing device.
+    const foreign = await makeDoc(patient, provider.device, 'allergy', { x: 1 });
+    expect(firstError(await push(p, [{ doc: foreign, assumedRev: null }]))).toMatchObject({
+      status: 'error',
+      code: 'FORBIDDEN',
+    });
+    // Clinical records must be signed, and the signature must verify.
+    // (an unsigned clinical document is refused by the frame codec already, before any handler runs)
+    const unsigned = await makeDoc(patient, patient.device, 'lab-result', { x: 1 }, { signed: false });
+    expect(firstError(await push(p, [{ doc: unsigned, assumedRev: null }]))).toMatchObject({
+      code: 'BAD_MESSAGE',
+    });
+    const forged = await makeDoc(patient, patient.device, 'lab-result', { x: 1 });
+    forged.sig = await sign(generateDeviceKeys().secretKey, { label: 'hale/doc/v1' });
+    expect(firstError(await push(p, [{ doc: forged, assumedRev: null }]))).toMatchObject({
+      code: 'BAD_SIGNATURE',
+    });
+    // A document sealed under an epoch that is not the stream's current one.
+    const stale = await makeDoc(patient, patient.device, 'allergy', { x: 1 }, { epoch: 3 });
+    expect(firstError(await push(p, [{ doc: stale, assumedRev: null }]))).toMatchObject({
+      code: 'STALE_EPOCH',
+    });
+    expect(rowCounts(t.store)).toEqual(before);
+
+    // A revision number that does not move forward.
+    const v1 = await makeDoc(patient, patient.device, 'allergy', { x: 1 });
+    expect(firstError(await push(p, [{ doc: v1, assumedRev: null }]))).toMatchObject({ status: 'ok' });
+    const again = await makeDoc(patient, patient.device, 'allergy', { x: 2 }, { id: v1.id, rv: 1 });
+    expect(firstError(await push(p, [{ doc: again, assumedRev: v1.rev }]))).toMatchObject({
+      code: 'REV_MISMATCH',
+    });
+    expect((t.store.db.prepare('SELECT rev FROM docs WHERE id = ?').get(v1.id) as { rev: string }).rev).toBe(
+      v1.rev,
+    );
+    await p.close();
+  });
+
+  it('refuses unsigned grantee writes even with write consent', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    await p.request({
+      t: 'grant',
+      rid: p.rid(),
+      grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
+    });
+    const d = await connect(t, provider.device);
+    const unsigned = await makeDoc(patient, provider.device, 'allergy', { x: 1 }, { signed: false });
+    expect(firstError(await push(d, [{ doc: unsigned, assumedRev: null }]))).toMatchObject({
+      code: 'BAD_SIGNATURE',
+    });
+    const signed = await makeDoc(patient, provider.device, 'allergy', { x: 1 });
+    expect(firstError(await push(d, [{ doc: signed, assumedRev: null }]))).toMatchObject({ status: 'ok' });
+    await p.close();
+    await d.close();
+  });
+
+  it('lets only the patient publish envelopes, signed by the publishing device, to known recipients', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    await p.request({
+      t: 'grant',
+      rid: p.rid(),
+      grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
+    });
+    const d = await connect(t, provider.device);
+    const count = () => (t.store.db.prepare('SELECT count(*) AS n FROM envelopes').get() as { n: number }).n;
+    const before = count();
+    const refused = async (c: WsClient, env: Awaited<ReturnType<typeof makeEnvelope>>) =>
+      (await c.request<ServerFrame>({ t: 'putEnvelopes', rid: c.rid(), envelopes: [env] })) as {
+        t: string;
+        code?: string;
+      };
+
+    // A grantee, even with write consent, cannot plant a key for the patient's stream.
+    const byGrantee = await makeEnvelope(
+      patient,
+      provider.device,
+      provider,
+      'allergy',
+      1,
+      generateStreamKey(),
+    );
+    expect(await refused(d, byGrantee)).toMatchObject({ t: 'error', code: 'FORBIDDEN' });
+    // The patient's envelope must be signed by the device that publishes it.
+    const unsigned = await makeEnvelope(patient, patient.device, provider, 'allergy', 1, generateStreamKey());
+    delete unsigned.sig;
+    expect(await refused(p, unsigned)).toMatchObject({ code: 'BAD_SIGNATURE' });
+    const badSig = await makeEnvelope(patient, patient.device, provider, 'allergy', 1, generateStreamKey());
+    badSig.sig = await sign(generateDeviceKeys().secretKey, envelopeSignaturePayload(badSig));
+    expect(await refused(p, badSig)).toMatchObject({ code: 'BAD_SIGNATURE' });
+    const otherDevice = generateDeviceKeys();
+    const claimsOther = await makeEnvelope(
+      patient,
+      { keys: otherDevice, deviceId: otherDevice.deviceId },
+      provider,
+      'allergy',
+      1,
+    );
+    expect(await refused(p, claimsOther)).toMatchObject({ code: 'FORBIDDEN' });
+    const nobody = { ...provider, accountId: 'N'.repeat(22) };
+    const toNobody = await makeEnvelope(patient, patient.device, nobody, 'allergy', 1);
+    expect(await refused(p, toNobody)).toMatchObject({ code: 'NOT_FOUND' });
+    expect(count()).toBe(before);
+
+    // A recipient fetches only its own envelopes: the patient's own (epoch 0) never reach the provider.
+    const own = await makeEnvelope(patient, patient.device, patient, 'allergy', 1, generateStreamKey());
+    expect((await p.request({ t: 'putEnvelopes', rid: p.rid(), envelopes: [own] })).t).toBe('ok');
+    const fetched = await d.request<Extract<ServerFrame, { t: 'envelopes' }>>({
+      t: 'getEnvelopes',
+      rid: d.rid(),
+    });
+    expect(fetched.envelopes.every((e) => e.recipient === provider.accountId)).toBe(true);
+    await p.close();
+    await d.close();
+  });
+
+  it("refuses a grant or revocation for someone else's records, and a revocation with a bad signature", async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const intruder = await registerAccount(t);
+    const i = await connect(t, intruder.device);
+    const p = await connect(t, patient.device);
+    // The intruder signs a grant naming the patient with its own key: refused as not the patient.
+    const stolen = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
+      signer: intruder.keys.identity.secretKey,
+    });
+    expect(await i.request({ t: 'grant', rid: i.rid(), grant: stolen })).toMatchObject({
+      t: 'error',
+      code: 'FORBIDDEN',
+    });
+    const real = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    expect((await p.request({ t: 'grant', rid: p.rid(), grant: real })).t).toBe('ok');
+    const revocation = await makeRevocation(patient, real.grant.grantId);
+    expect(await i.request({ t: 'revoke', rid: i.rid(), revocation })).toMatchObject({
+      t: 'error',
+      code: 'FORBIDDEN',
+    });
+    const badSig = {
+      ...revocation,
+      sig: await sign(intruder.keys.identity.secretKey, { label: 'hale/revocation/v1' }),
+    };
+    expect(await p.request({ t: 'revoke', rid: p.rid(), revocation: badSig })).toMatchObject({
+      t: 'error',
+      code: 'BAD_SIGNATURE',
+    });
+    expect(
+      t.store.db.prepare('SELECT revoked_at AS r FROM grants WHERE grant_id = ?').get(real.grant.grantId),
+    ).toEqual({ r: null });
+    // A grantee never reads the patient's audit log.
+    const d = await connect(t, provider.device);
+    const pulled = await d.request<Extract<ServerFrame, { t: 'pulled' }>>({
+      t: 'pull',
+      rid: d.rid(),
+      streams: [{ stream: streamOf(patient.accountId, 'audit'), since: 0 }],
+      limit: 10,
+      maxBytes: 1 << 20,
+    });
+    expect(pulled.denied).toEqual([{ stream: streamOf(patient.accountId, 'audit'), code: 'FORBIDDEN' }]);
+    expect(pulled.docs).toHaveLength(0);
+    await Promise.all([i.close(), p.close(), d.close()]);
+  });
+});
