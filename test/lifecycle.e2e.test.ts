@@ -119,14 +119,10 @@ describe('consent lifecycle with a controllable clock', () => {
       .prepare('SELECT wrapped FROM envelopes WHERE stream = ? AND recipient = ? AND epoch = 0')
       .get(stream, provider.accountId) as { wrapped: string };
     const providerKeys = deriveAccountKeys(provider.root);
-    const epoch0 = unwrapKey(
-      (JSON.parse(held.wrapped) as { wrapped: string }).wrapped,
-      providerKeys.wrapping,
-      {
-        stream,
-        epoch: 0,
-      },
-    );
+    const epoch0 = unwrapKey(held.wrapped, providerKeys.wrapping, {
+      stream,
+      epoch: 0,
+    });
     if (!epoch0.ok)
       throw new Error(`cannot open the held envelope: ${epoch0.error.code} ${epoch0.error.message}`);
 

@@ -513,16 +513,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     const createdAt = iso();
     for (const env of envelopes) {
-      const row = {
+      await store.envelopes.put({
         stream: env.stream,
         epoch: env.epoch,
         recipient: env.recipient,
         keyId: env.keyId,
-        wrapped: JSON.stringify({ wrapped: env.wrapped, sig: env.sig ?? null }),
+        wrapped: env.wrapped,
         createdBy: env.createdBy,
+        ...(env.sig === undefined ? {} : { sig: env.sig }),
         createdAt,
-      };
-      await store.envelopes.put(row);
+      });
     }
   };
 
@@ -535,16 +535,15 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     for (const row of rows) {
       const decision = decideAccess(p, row.stream, 'envelope-fetch', grants, t);
       if (!decision.ok) continue;
-      const packed = JSON.parse(row.wrapped) as { wrapped: string; sig: string | null };
       const env: KeyEnvelope = {
         stream: row.stream as KeyEnvelope['stream'],
         epoch: row.epoch,
         recipient: row.recipient,
         keyId: row.keyId,
-        wrapped: packed.wrapped,
+        wrapped: row.wrapped,
         createdBy: row.createdBy,
       };
-      if (packed.sig !== null) env.sig = packed.sig;
+      if (row.sig !== undefined) env.sig = row.sig;
       out.push(env);
       if (decision.level !== 'owner') counts.set(row.stream, (counts.get(row.stream) ?? 0) + 1);
     }

@@ -718,6 +718,15 @@ export const runStoreConformance = (
         createdAt: isoAt(epoch),
       });
 
+      it("keeps the publisher's signature with the envelope, and its absence", async () => {
+        await store.envelopes.put({ ...env('p/allergy', 1, 'doc'), sig: 'signature' });
+        await store.envelopes.put(env('p/allergy', 2, 'doc'));
+        expect(await store.envelopes.list('doc')).toStrictEqual([
+          { ...env('p/allergy', 1, 'doc'), sig: 'signature' },
+          env('p/allergy', 2, 'doc'),
+        ]);
+      });
+
       it('put is idempotent per (stream, epoch, recipient): the first envelope stays', async () => {
         expect(await store.envelopes.put(env('p/allergy', 1, 'doc'))).toStrictEqual({ created: true });
         expect(await store.envelopes.put(env('p/allergy', 1, 'doc', 'other'))).toStrictEqual({

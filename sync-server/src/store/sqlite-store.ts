@@ -171,6 +171,7 @@ const MIGRATIONS: readonly string[] = [
     key_id TEXT NOT NULL,
     wrapped TEXT NOT NULL,
     created_by TEXT NOT NULL,
+    sig TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (stream, epoch, recipient)
   ) WITHOUT ROWID;
@@ -283,6 +284,7 @@ interface EnvelopeRow {
   key_id: string;
   wrapped: string;
   created_by: string;
+  sig: string | null;
   created_at: string;
 }
 
@@ -437,15 +439,19 @@ const rowToGrant = (r: GrantRow): Grant => {
   return grant;
 };
 
-const rowToEnvelope = (r: EnvelopeRow): Envelope => ({
-  stream: r.stream,
-  epoch: r.epoch,
-  recipient: r.recipient,
-  keyId: r.key_id,
-  wrapped: r.wrapped,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-});
+const rowToEnvelope = (r: EnvelopeRow): Envelope => {
+  const envelope: Envelope = {
+    stream: r.stream,
+    epoch: r.epoch,
+    recipient: r.recipient,
+    keyId: r.key_id,
+    wrapped: r.wrapped,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+  };
+  if (r.sig !== null) envelope.sig = r.sig;
+  return envelope;
+};
 
 const rowToManifest = (r: ManifestRow): BlobManifest => ({
   blobId: r.blob_id,
@@ -654,9 +660,9 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`,
   ),
 
-  envelopeInsert: db.prepare<[string, number, string, string, string, string, string]>(
-    `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
+  envelopeInsert: db.prepare<[string, number, string, string, string, string, string | null, string]>(
+    `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
   ),
   envelopesForRecipient: db.prepare<[string], EnvelopeRow>(
     'SELECT * FROM envelopes WHERE recipient = ? ORDER BY stream, epoch',
@@ -1109,6 +1115,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             e.keyId,
             e.wrapped,
             e.createdBy,
+            e.sig ?? null,
             e.createdAt,
           );
           return { created: changes === 1 };

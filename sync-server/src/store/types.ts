@@ -150,6 +150,8 @@ export interface Envelope {
   /** The wrapped stream key as sent by the device (opaque text, e.g. base64url). */
   wrapped: string;
   createdBy: string;
+  /** The publishing device's signature over the envelope, checked by the recipient. */
+  sig?: string;
   createdAt: IsoTime;
 }
 

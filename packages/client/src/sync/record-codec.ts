@@ -26,7 +26,13 @@ import {
   type Ed25519,
   type JsonValue,
 } from '@hale/crypto';
-import { docSignaturePayload, parseStreamId, type PushDoc, type ServedDoc } from '@hale/protocol';
+import {
+  docSignaturePayload,
+  parseRevTag,
+  parseStreamId,
+  type PushDoc,
+  type ServedDoc,
+} from '@hale/protocol';
 import type { Keyring } from './keyring';
 import type { DeviceRecord } from '../store/device-db';
 
@@ -124,7 +130,8 @@ export const decodeRecord = async (
   if (!key) return fail('NO_KEY', `no key for ${doc.stream} epoch ${doc.epoch}`);
   const bytes = base64urlDecode(doc.ct);
   if (!bytes.ok) return fail('TAMPERED', 'ciphertext is not base64url');
-  const rv = Number(doc.rev.split('-')[0]);
+  const rv = parseRevTag(doc.rev)?.n;
+  if (rv === undefined) return fail('BAD_TAG', 'malformed revision tag');
   const opened = openRecord(key, bytes.value, { stream: doc.stream, id: doc.id, epoch: doc.epoch, rev: rv });
   if (!opened.ok) {
     const code = opened.error.code;
