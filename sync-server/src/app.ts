@@ -18,7 +18,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createRateLimiter } from './core/rate-limit';
 import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
 import { createHub, type Hub } from './core/hub';
-import { createNodeEd25519 } from './core/node-ed25519';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import type { AppContext } from './context';
 import { toHttpError } from './errors';
 import { accountsPlugin, createAuthenticator } from './plugins/accounts';

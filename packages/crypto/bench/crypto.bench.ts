@@ -3,19 +3,10 @@
  * Each figure runs its operation repeatedly for a bounded time (~1 s; the KDF a few runs) and
  * prints a Markdown table, ready for docs/benchmarks.md.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createNodeEd25519 } from '../node/ed25519';
 import { cpus, loadavg } from 'node:os';
 import {
-  createEd25519FromSync,
   deriveAccountKeys,
-  ed25519Pkcs8FromSecretKey,
-  ed25519SpkiFromPublicKey,
   generateDeviceKeys,
   generateRootSecret,
   generateStreamKey,
@@ -34,7 +25,6 @@ import {
   webCryptoEd25519,
   wrapKey,
   wrapRootWithPassphrase,
-  type Ed25519,
 } from '@hale/crypto';
 
 const BUDGET_MS = 1000;
@@ -66,40 +56,6 @@ const row = (what: string, figure: string, note = '') => {
   rows.push([what, figure, note]);
   console.error(`  ${what}: ${figure} ${note}`);
 };
-
-function nodeCryptoEd25519(): Ed25519 {
-  const privateKeys = new Map<string, KeyObject>();
-  const publicKeys = new Map<string, KeyObject>();
-  return createEd25519FromSync({
-    name: 'node:crypto',
-    sign(secretKey64, msg) {
-      const id = Buffer.from(secretKey64).toString('base64');
-      let key = privateKeys.get(id);
-      if (!key) {
-        key = createPrivateKey({
-          key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
-          format: 'der',
-          type: 'pkcs8',
-        });
-        privateKeys.set(id, key);
-      }
-      return new Uint8Array(nodeSign(null, msg, key));
-    },
-    verify(publicKey, msg, sig) {
-      const id = Buffer.from(publicKey).toString('base64');
-      let key = publicKeys.get(id);
-      if (!key) {
-        key = createPublicKey({
-          key: Buffer.from(ed25519SpkiFromPublicKey(publicKey)),
-          format: 'der',
-          type: 'spki',
-        });
-        publicKeys.set(id, key);
-      }
-      return nodeVerify(null, msg, key, sig);
-    },
-  });
-}
 
 async function records(): Promise<void> {
   const key = generateStreamKey();
@@ -147,7 +103,7 @@ async function signatures(): Promise<void> {
     rev: 7,
     author: device.deviceId,
   });
-  const impls = [webCryptoEd25519, nodeCryptoEd25519(), tweetnaclEd25519];
+  const impls = [webCryptoEd25519, createNodeEd25519(), tweetnaclEd25519];
   const results = new Map<string, { sign: number; verify: number }>();
   for (const ed of impls) {
     const sig = await ed.sign(device.secretKey, msg);

@@ -1,19 +1,12 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createNodeEd25519 } from '../node/ed25519';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import {
   chooseEd25519,
-  createEd25519FromSync,
   createWebCryptoEd25519,
   detectEd25519,
   ed25519Pkcs8FromSecretKey,
-  ed25519SpkiFromPublicKey,
   HaleCryptoError,
   signCanonical,
   tweetnaclEd25519,
@@ -22,36 +15,7 @@ import {
   type Ed25519,
 } from './index';
 
-/** The kind of adapter the sync server injects: node:crypto behind createEd25519FromSync. */
-function nodeCryptoEd25519(): Ed25519 {
-  const privateKeys = new Map<string, KeyObject>();
-  return createEd25519FromSync({
-    name: 'node:crypto',
-    sign(secretKey64, msg) {
-      const id = Buffer.from(secretKey64).toString('hex');
-      let key = privateKeys.get(id);
-      if (!key) {
-        key = createPrivateKey({
-          key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
-          format: 'der',
-          type: 'pkcs8',
-        });
-        privateKeys.set(id, key);
-      }
-      return new Uint8Array(nodeSign(null, msg, key));
-    },
-    verify(publicKey, msg, sig) {
-      const key = createPublicKey({
-        key: Buffer.from(ed25519SpkiFromPublicKey(publicKey)),
-        format: 'der',
-        type: 'spki',
-      });
-      return nodeVerify(null, msg, key, sig);
-    },
-  });
-}
-
-const implementations: Ed25519[] = [tweetnaclEd25519, webCryptoEd25519, nodeCryptoEd25519()];
+const implementations: Ed25519[] = [tweetnaclEd25519, webCryptoEd25519, createNodeEd25519()];
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const kp = nacl.sign.keyPair.fromSeed(Uint8Array.from({ length: 32 }, (_, i) => 255 - i));
 const msg = new TextEncoder().encode('a message worth signing');

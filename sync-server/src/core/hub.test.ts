@@ -6,7 +6,7 @@ import type { ChangesFrame, ServerFrame } from '@hale/protocol';
 import { openSqliteStore, type SqliteStore } from '../store/index';
 import { createHub, type LiveConnection } from './hub';
 import { createSyncService } from './sync-service';
-import { createNodeEd25519 } from './node-ed25519';
+import { createNodeEd25519 } from '@hale/crypto/node';
 
 const PATIENT = 'P'.repeat(22);
 const DEVICE = 'D'.repeat(22);

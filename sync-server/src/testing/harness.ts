@@ -46,7 +46,7 @@ import {
 import { newId } from '@hale/model';
 import { buildApp, type BuildAppOptions, type HaleServer } from '../app';
 import { openSqliteStore, type SqliteStore } from '../store/index';
-import { createNodeEd25519 } from '../core/node-ed25519';
+import { createNodeEd25519 } from '@hale/crypto/node';
 
 export const ed: Ed25519 = createNodeEd25519();
 

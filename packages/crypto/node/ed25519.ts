@@ -1,6 +1,7 @@
 /**
  * Ed25519 through node:crypto (OpenSSL): about 200× tweetnacl's verify rate on this hardware. Signatures
- * are identical to tweetnacl's (Ed25519 is deterministic); @hale/crypto's tests cross-check both ways.
+ * are identical to tweetnacl's (Ed25519 is deterministic); signatures.test.ts cross-checks all three ways.
+ * Node-only, so it lives outside src/ and is imported as `@hale/crypto/node` by the server.
  * KeyObjects are cached (bounded) because importing a key costs as much as a verify.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
@@ -9,7 +10,7 @@ import {
   ed25519Pkcs8FromSecretKey,
   ed25519SpkiFromPublicKey,
   type Ed25519,
-} from '@hale/crypto';
+} from '../src/index';
 
 const CACHE_LIMIT = 10_000;
 
