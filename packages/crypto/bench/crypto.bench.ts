@@ -18,7 +18,6 @@ import {
   sealBytes,
   sealRecord,
   signingMessage,
-  SIGNATURE_LABELS,
   tweetnaclEd25519,
   unwrapKey,
   unwrapRootWithPassphrase,
@@ -97,7 +96,7 @@ async function records(): Promise<void> {
 
 async function signatures(): Promise<void> {
   const device = generateDeviceKeys();
-  const msg = signingMessage(SIGNATURE_LABELS.recordAuthor, {
+  const msg = signingMessage('hale/doc/v1', {
     stream: 'Qk3abcdefghijklmnopqrs/note',
     id: '01HZX3Q4J5K6M7N8P9R0S1T2V3',
     rev: 7,

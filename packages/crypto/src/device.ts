@@ -17,7 +17,7 @@ import { base64urlDecode, base64urlEncode, constantTimeEqual } from './encoding'
 import { accountIdFromIdentityKey, assertLength, deviceIdFromPublicKey } from './account-keys';
 import { randomBytes } from './random';
 import {
-  SIGNATURE_LABELS,
+  DEVICE_CERTIFICATE_LABEL,
   signCanonical,
   tweetnaclEd25519,
   verifyCanonical,
@@ -105,7 +105,7 @@ export async function certifyDevice(
     createdAt: input.createdAt,
     identityPublicKey: base64urlEncode(input.identityPublicKey),
   };
-  const sig = await signCanonical(ed, identitySecretKey, SIGNATURE_LABELS.deviceCertificate, cert);
+  const sig = await signCanonical(ed, identitySecretKey, DEVICE_CERTIFICATE_LABEL, cert);
   return { v: 1, cert, sig: base64urlEncode(sig) };
 }
 
@@ -169,13 +169,7 @@ export async function verifyDeviceCertificate(
   if (expected.deviceId !== undefined && expected.deviceId !== cert.deviceId) {
     return fail('CONTEXT_MISMATCH', 'device certificate: issued for another device');
   }
-  const valid = await verifyCanonical(
-    ed,
-    identityPublicKey.value,
-    SIGNATURE_LABELS.deviceCertificate,
-    cert,
-    sig.value,
-  );
+  const valid = await verifyCanonical(ed, identityPublicKey.value, DEVICE_CERTIFICATE_LABEL, cert, sig.value);
   if (!valid) return fail('BAD_SIGNATURE', 'device certificate: signature does not verify');
   return ok({
     accountId: cert.accountId,

@@ -32,11 +32,8 @@ export interface SyncEd25519 {
   readonly verify: (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array) => boolean;
 }
 
-export const SIGNATURE_LABELS = {
-  deviceCertificate: 'hale/device-cert/v1',
-  recordAuthor: 'hale/record-author/v1',
-  auditEntry: 'hale/audit-entry/v1',
-} as const;
+/** Domain label of device certificates (the other signed payloads carry their label, see @hale/protocol). */
+export const DEVICE_CERTIFICATE_LABEL = 'hale/device-cert/v1';
 
 const hex = (h: string): Uint8Array => {
   const r = hexDecode(h);
