@@ -11,16 +11,11 @@
  * its kind instead of throwing.
  */
 import type { AccountKeys, Ed25519 } from '@hale/crypto';
-import type { PulledFrame, PushDoc, PushedFrame, ServedDoc } from '@hale/protocol';
+import type { PulledFrame, PushedFrame, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
+import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { DeviceDirectory } from '../sync/device-directory';
-import {
-  makeAuditEntry,
-  openAuditBody,
-  verifyAuditLog,
-  type AuditBody,
-  type ChainState,
-} from './audit-chain';
+import { makeAuditEntry, openAuditBody, verifyAuditLog, type AuditBody } from './audit-chain';
 
 export interface AuditLogDeps {
   accountId: string;
@@ -30,7 +25,7 @@ export interface AuditLogDeps {
   now: () => number;
   connection: Connection;
   directory: DeviceDirectory;
-  meta: { get<T>(key: string): Promise<T | null>; set<T>(key: string, value: T): Promise<void> };
+  meta: DeviceMeta;
   /** The server's id and audit signing key (GET /v1/server). */
   serverKey: () => Promise<{ serverId: string; publicKey: Uint8Array } | null>;
 }
@@ -75,7 +70,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           : await deps.directory.wrappingKey(patientId);
       if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
       const chainKey = `audit-chain/${patientId}`;
-      const chain = (await deps.meta.get<ChainState>(chainKey)) ?? { seq: 0, hash: null };
+      const chain = (await deps.meta.get(chainKey, META_SCHEMAS.auditChain)) ?? { seq: 0, hash: null };
       const full: AuditBody = {
         ...body,
         kind: 'AuditEntry',
@@ -93,9 +88,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         now: deps.now,
       });
       await deps.meta.set(chainKey, made.chain);
-      const outbox = (await deps.meta.get<PushDoc[]>(OUTBOX)) ?? [];
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       await deps.meta.set(OUTBOX, [...outbox, made.doc]);
-      const own = (await deps.meta.get<Array<{ id: string; patientId: string; body: AuditBody }>>(OWN)) ?? [];
+      const own = (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
       await deps.meta.set(OWN, [...own, { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN));
       return made.doc;
     });
@@ -103,7 +98,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const flush = () =>
     serial(async () => {
       if (deps.connection.status() !== 'ready') return 0;
-      const outbox = (await deps.meta.get<PushDoc[]>(OUTBOX)) ?? [];
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       if (outbox.length === 0) return 0;
       let sent = 0;
       for (let i = 0; i < outbox.length; i += 200) {
@@ -188,7 +183,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       else changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
     },
     flushChanges,
-    pendingCount: async (): Promise<number> => ((await deps.meta.get<PushDoc[]>(OUTBOX)) ?? []).length,
+    pendingCount: async (): Promise<number> =>
+      ((await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? []).length,
     issues: (): string[] => [...issues],
     /** The patient's whole audit stream as served, verified. */
     async verify(patientId = deps.accountId) {
@@ -242,7 +238,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     },
     /** What this device itself recorded (a provider's log of its own actions). */
     async ownActions() {
-      return (await deps.meta.get<Array<{ id: string; patientId: string; body: AuditBody }>>(OWN)) ?? [];
+      return (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
     },
     stop(): void {
       if (changeTimer) clearTimeout(changeTimer);

@@ -32,6 +32,7 @@ import {
   type GrantsFrame,
 } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
+import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceDirectory } from '../sync/device-directory';
 
@@ -80,7 +81,7 @@ export interface ConsentDeps {
   keyring: Keyring;
   directory: DeviceDirectory;
   now: () => number;
-  meta: { get<T>(key: string): Promise<T | null>; set<T>(key: string, value: T): Promise<void> };
+  meta: DeviceMeta;
   onEvent?: (event: {
     action: 'consent-grant' | 'consent-revoke' | 'key-rotation';
     detail: Record<string, unknown>;
@@ -89,8 +90,8 @@ export interface ConsentDeps {
 
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
-  const pinnedKeys = async () => (await deps.meta.get<Record<string, string>>('pinned-keys')) ?? {};
-  const localGrants = async () => (await deps.meta.get<StoredGrant[]>('grants')) ?? [];
+  const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
+  const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
   /**
    * The grants this account issued, merged with the server's signed copies when online, so every device
    * of the patient knows grants made on the others (and which were revoked) before rotating or listing.

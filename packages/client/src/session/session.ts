@@ -25,6 +25,7 @@ import { createSyncEngine, type RemovedStream } from '../sync/engine';
 import { createRecords } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
+import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 
 export interface DeviceAccount {
   accountId: string;
@@ -68,18 +69,20 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.validation ? { validation: options.validation } : {}),
   });
   const collection = db.records;
-  const meta = {
+  const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };
+  const meta = createDeviceMeta({
     // Late async work (an audit flush, a purge) may finish after close(); it must not touch a closed db.
-    async get<T>(key: string): Promise<T | null> {
-      if (db.closed) return null;
-      const doc = await db.getLocal<{ value: T }>(`meta-${key}`);
-      return doc ? (doc.get('value') as T) : null;
+    async read(key) {
+      if (db.closed) return undefined;
+      const doc = await db.getLocal<{ value: unknown }>(`meta-${key}`);
+      return doc ? (doc.toJSON().data as { value?: unknown }).value : undefined;
     },
-    async set<T>(key: string, value: T): Promise<void> {
+    async write(key, value) {
       if (db.closed) return;
       await db.upsertLocal(`meta-${key}`, { value });
     },
-  };
+    onInvalid: (key, reason) => invalid.report(key, reason),
+  });
   const directory = createDeviceDirectory({ ed, getAccount: options.getAccount, now });
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;
@@ -143,6 +146,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
   });
   engineRef = engine;
+  invalid.report = (key, reason) =>
+    engine.reportIssue({
+      code: 'META_INVALID',
+      message: `device metadata "${key}" was unreadable and ignored: ${reason}`,
+    });
   let serverKeyCache: { serverId: string; publicKey: Uint8Array } | null = null;
   const audit = createAuditLog({
     accountId: account.accountId,
@@ -190,7 +198,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
   });
   consentRef = consent;
-  if ((await meta.get<boolean>('signed-in')) !== true) {
+  if ((await meta.get('signed-in', META_SCHEMAS.signedIn)) !== true) {
     await audit.append(account.accountId, {
       action: 'device-sign-in',
       summary: 'a device signed in to this account',

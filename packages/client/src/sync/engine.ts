@@ -36,6 +36,7 @@ import {
 } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
+import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import { decodeRecord, encodeRecord, tagOf, type DecodeFailure, type PlainRecord } from './record-codec';
@@ -88,10 +89,7 @@ export interface EngineDeps {
   now: () => number;
   replicationId: string;
   /** Persisted per-device lists (pending ids, quarantine); injected so the engine stays storage-agnostic. */
-  meta: {
-    get<T>(key: string): Promise<T | null>;
-    set<T>(key: string, value: T): Promise<void>;
-  };
+  meta: DeviceMeta;
   /** Called after a stream was purged because access ended (consent expired or revoked). */
   onPurged?: (removed: RemovedStream, count: number) => void;
   onAccessChanged?: (frame: AccessChangedFrame) => void;
@@ -441,8 +439,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     state: (): SyncState => state$.value,
     onFrame,
     async start(): Promise<void> {
-      pending = new Set((await deps.meta.get<string[]>('pending')) ?? []);
-      quarantine = (await deps.meta.get<QuarantinedItem[]>('quarantine')) ?? [];
+      pending = new Set((await deps.meta.get('pending', META_SCHEMAS.pending)) ?? []);
+      quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       patch({ pendingWrites: pending.size, quarantined: quarantine.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
@@ -471,6 +469,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
     },
+    reportIssue: report,
     notePending(id: string): void {
       pending.add(id);
       patch({ pendingWrites: pending.size });
