@@ -13,6 +13,7 @@
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
  * problems come back as `{ status: 'error', code }` rows beside accepted ones.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import { CLINICAL_STREAM_TYPES, STREAM_TYPES, newId, type StreamType } from '@hale/model';
 import {
   auditSignaturePayload,
@@ -21,6 +22,7 @@ import {
   grantSignaturePayload,
   parseRevTag,
   parseStreamId,
+  validate,
   revocationSignaturePayload,
   type ErrorCode,
   type Grant as WireGrant,
@@ -139,6 +141,25 @@ export const auditEntryHash = (payload: { label: string }, sig: string): string 
   return chainLinkHash(payload, s.ok ? s.value : new Uint8Array());
 };
 
+const ChainState = Type.Object({
+  seq: Type.Integer({ minimum: 0 }),
+  hash: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
+});
+
+/** The server's position in a patient's audit chain, as stored; a corrupt value fails loudly. */
+const parseChainState = (raw: string | null): Static<typeof ChainState> => {
+  if (raw === null) return { seq: 0, hash: null };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ServiceError('INTERNAL', 'stored audit chain state is not JSON');
+  }
+  const checked = validate(ChainState, value);
+  if (!checked.ok) throw new ServiceError('INTERNAL', 'stored audit chain state is corrupt');
+  return checked.value;
+};
+
 export const createSyncService = (deps: SyncServiceDeps) => {
   const { store, now, ed } = deps;
   const iso = (): string => new Date(now()).toISOString();
@@ -198,9 +219,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       if (!wrapping.ok) return;
       const chainKey = `audit-chain/${deps.server.serverId}/${patientId}`;
       const chainRaw = await store.meta.get(chainKey);
-      let chain = chainRaw
-        ? (JSON.parse(chainRaw) as { seq: number; hash: string | null })
-        : { seq: 0, hash: null };
+      let chain = parseChainState(chainRaw);
       const rows: DocWrite[] = [];
       for (const event of events) {
         const at = iso();
