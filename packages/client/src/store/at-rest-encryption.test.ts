@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import nacl from 'tweetnacl';
 import {
   fillWithDefaultSettings,
   getChangedDocumentsSince,
@@ -19,7 +20,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
 import {
   AtRestError,
-  canonicalJson,
+  assertJson,
   isAtRestError,
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
@@ -394,18 +395,85 @@ describe('wrapWithAtRestEncryption', () => {
   });
 });
 
-describe('canonicalJson', () => {
-  it('is independent of key order and drops undefined object members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: null }, u: undefined })).toBe(
-      '{"a":{"c":null,"d":[1,"x"]},"b":1}',
-    );
-    expect(canonicalJson({ a: 1, b: 2 })).toBe(canonicalJson({ b: 2, a: 1 }));
+describe('remembered values', () => {
+  it('does not open again what it has just sealed, and still refuses it when moved, changed or replayed', async () => {
+    const { instance, raw } = await setup();
+    const opens = vi.spyOn(nacl.secretbox, 'open');
+    try {
+      await instance.bulkWrite(
+        [{ document: doc('a', 'alpha', '1-a') }, { document: doc('b', 'beta', '1-b') }],
+        'test',
+      );
+      const [a] = await instance.findDocumentsById(['a'], false);
+      expect(a?.secret).toEqual({ note: 'alpha' });
+      expect(opens).not.toHaveBeenCalled();
+
+      // The same remembered envelope under another document: opened, and refused.
+      const b = await rawGet(raw, 'b');
+      await rawReplace(raw, 'a', (d) => ({ ...d, secret: b.secret }));
+      await expectAtRest(
+        instance.findDocumentsById(['a'], false),
+        'AT_REST_DECRYPT_FAILED',
+        'CONTEXT_MISMATCH',
+      );
+      expect(opens).toHaveBeenCalled();
+
+      // A remembered envelope replayed under a later revision of its own document.
+      const before = await rawGet(raw, 'b');
+      const [current] = await instance.findDocumentsById(['b'], false);
+      if (!current) throw new Error('b missing');
+      await instance.bulkWrite([{ previous: current, document: doc('b', 'beta 2', '2-b') }], 'test');
+      await rawReplace(raw, 'b', (d) => ({ ...d, secret: before.secret }));
+      await expectAtRest(
+        instance.findDocumentsById(['b'], false),
+        'AT_REST_DECRYPT_FAILED',
+        'CONTEXT_MISMATCH',
+      );
+    } finally {
+      opens.mockRestore();
+    }
+  });
+
+  it('reuses the envelope of an unchanged value for the same revision, and seals anew otherwise', async () => {
+    const { instance } = await setup();
+    await instance.bulkWrite([{ document: doc('a', 'alpha', '1-a') }], 'test');
+    const [read] = await instance.findDocumentsById(['a'], false);
+    if (!read) throw new Error('a missing');
+    const seals = vi.spyOn(nacl, 'secretbox');
+    try {
+      // RxDB hands the stored state back as `previous` on every update: no new seal for it.
+      const result = await instance.bulkWrite(
+        [{ previous: read, document: { ...read, secret: { note: 'changed' }, _rev: '2-a' } }],
+        'test',
+      );
+      expect(result.error).toEqual([]);
+      // `secret` changed; `other` is null, which is sealed afresh. The previous state was not resealed.
+      expect(seals).toHaveBeenCalledTimes(2);
+      // The same object under a new revision is sealed again (the revision is bound into the envelope).
+      seals.mockClear();
+      const [now2] = await instance.findDocumentsById(['a'], false);
+      if (!now2) throw new Error('a missing');
+      await instance.bulkWrite([{ previous: now2, document: { ...now2, _rev: '3-a' } }], 'test');
+      expect(seals).toHaveBeenCalledTimes(2);
+    } finally {
+      seals.mockRestore();
+    }
+    const [final] = await instance.findDocumentsById(['a'], false);
+    expect(final?.secret).toEqual({ note: 'changed' });
+  });
+});
+
+describe('assertJson', () => {
+  it('accepts plain JSON values and ignores undefined object members', () => {
+    expect(() => assertJson({ b: 1, a: { d: [1, 'x', true], c: null }, u: undefined })).not.toThrow();
   });
 
   it('rejects what JSON cannot carry faithfully', () => {
-    expect(() => canonicalJson(Number.POSITIVE_INFINITY)).toThrow();
-    expect(() => canonicalJson([undefined])).toThrow();
-    expect(() => canonicalJson(new Date(0))).toThrow();
-    expect(() => canonicalJson(1n)).toThrow();
+    expect(() => assertJson(Number.POSITIVE_INFINITY)).toThrow();
+    expect(() => assertJson({ a: [Number.NaN] })).toThrow();
+    expect(() => assertJson([undefined])).toThrow();
+    expect(() => assertJson(new Date(0))).toThrow();
+    expect(() => assertJson(1n)).toThrow();
+    expect(() => assertJson({ f: () => 1 })).toThrow();
   });
 });

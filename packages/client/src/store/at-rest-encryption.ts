@@ -4,7 +4,7 @@
  * Invariants
  * - Every top-level field named in a schema's `encrypted` array (and `data` of RxDB local documents,
  *   unless disabled) reaches the inner storage only as `v1.<base64url(nonce(24) ‖ secretbox(pt))>`,
- *   pt = canonicalJSON({v:1, db, c, i, f, r, d}): database, collection, document id, field name,
+ *   pt = JSON({v:1, db, c, i, f, r, d}): database, collection, document id, field name,
  *   document revision (`_rev`) and the value. Ids, indexed/routing fields and RxDB metadata stay clear.
  * - Opening checks db/c/i/f/r against the stored document, so a value moved to another document,
  *   field, collection or database, or paired with another revision's clear fields, is refused.
@@ -134,6 +134,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const database = params.databaseName;
     const collection = params.collectionName;
 
+    const values = createValueCodec(key, database, collection);
+
     const toStorage = (doc: RxDocumentWriteData<RxDocType>): RxDocumentData<Record<string, unknown>> => {
       const out: Record<string, unknown> = { ...doc };
       const documentId = out[primaryPath];
@@ -144,7 +146,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       for (const field of fields) {
         const value = out[field];
         if (value === undefined) continue;
-        out[field] = seal(key, { db: database, c: collection, i: documentId, f: field, r: rev }, value);
+        out[field] = values.seal(documentId, field, rev, value);
       }
       return out as RxDocumentData<Record<string, unknown>>;
     };
@@ -154,22 +156,27 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       const documentId = out[primaryPath];
       const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
       for (const field of fields) {
-        const where = { database, collection, field, documentId: String(documentId) };
         const stored = out[field];
         if (stored === undefined) {
           if (required.has(field)) {
-            throw decryptError('MISSING', 'required encrypted field is missing', where);
+            throw decryptError('MISSING', 'required encrypted field is missing', {
+              database,
+              collection,
+              field,
+              documentId: String(documentId),
+            });
           }
           continue;
         }
-        if (typeof documentId !== 'string')
-          throw decryptError('MALFORMED', 'document id is not a string', where);
-        out[field] = open(
-          key,
-          { db: database, c: collection, i: documentId, f: field, r: rev },
-          stored,
-          where,
-        );
+        if (typeof documentId !== 'string') {
+          throw decryptError('MALFORMED', 'document id is not a string', {
+            database,
+            collection,
+            field,
+            documentId: String(documentId),
+          });
+        }
+        out[field] = values.open(documentId, field, rev, stored);
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
       return out as unknown as RxDocumentData<RxDocType>;
@@ -296,11 +303,86 @@ interface SealContext {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** How many recently sealed or opened values an instance remembers in plaintext (see `createValueCodec`). */
+export const AT_REST_RECENT_VALUES = 4096;
+
+interface Remembered {
+  readonly context: string;
+  readonly value: unknown;
+}
+
+/**
+ * Seals and opens the encrypted fields of one storage instance. RxDB reads back what it has just
+ * written (change events, replication metadata, the previous state of every update), so the codec
+ * remembers the last `AT_REST_RECENT_VALUES` values both ways:
+ * - an envelope it produced or opened maps to its plaintext, but only for the same context
+ *   (document, field, revision): a stored string moved anywhere else misses and is opened (and refused);
+ *   a changed string misses and is opened (and refused if tampered);
+ * - a value object it produced or opened maps to its envelope, reused only for the same context and
+ *   the same object (RxDB never mutates stored document data; it clones before changing it); a
+ *   scalar (`null`) maps by context, reused only for the same value.
+ * This memory holds what RxDB's own document cache already holds in clear.
+ */
+function createValueCodec(key: Uint8Array | null, database: string, collection: string) {
+  const opened = new Map<string, Remembered>();
+  const sealed = new WeakMap<object, { readonly context: string; readonly envelope: string }>();
+  // Scalars (`null` above all: `conflictData` of a record without a conflict) by context instead.
+  const sealedScalars = new Map<string, { readonly value: unknown; readonly envelope: string }>();
+  const contextKey = (id: string, field: string, rev: string): string => `${id}\u0000${field}\u0000${rev}`;
+  const remember = (envelope: string, context: string, value: unknown): void => {
+    if (opened.size >= AT_REST_RECENT_VALUES) {
+      const oldest = opened.keys().next();
+      if (oldest.done !== true) opened.delete(oldest.value);
+    }
+    opened.set(envelope, { context, value });
+    if (typeof value === 'object' && value !== null) {
+      sealed.set(value, { context, envelope });
+    } else {
+      if (sealedScalars.size >= AT_REST_RECENT_VALUES) {
+        const oldest = sealedScalars.keys().next();
+        if (oldest.done !== true) sealedScalars.delete(oldest.value);
+      }
+      sealedScalars.set(context, { value, envelope });
+    }
+  };
+  return {
+    seal(id: string, field: string, rev: string, value: unknown): string {
+      const context = contextKey(id, field, rev);
+      if (typeof value === 'object' && value !== null) {
+        const known = sealed.get(value);
+        if (known !== undefined && known.context === context) return known.envelope;
+      } else {
+        const known = sealedScalars.get(context);
+        if (known !== undefined && known.value === value) return known.envelope;
+      }
+      const envelope = seal(key, { db: database, c: collection, i: id, f: field, r: rev }, value);
+      remember(envelope, context, value);
+      return envelope;
+    },
+    open(id: string, field: string, rev: string, stored: unknown): unknown {
+      const context = contextKey(id, field, rev);
+      if (typeof stored === 'string') {
+        const known = opened.get(stored);
+        if (known !== undefined && known.context === context) return known.value;
+      }
+      const value = open(key, { db: database, c: collection, i: id, f: field, r: rev }, stored, {
+        database,
+        collection,
+        field,
+        documentId: id,
+      });
+      if (typeof stored === 'string') remember(stored, context, value);
+      return value;
+    },
+  };
+}
+
 function seal(key: Uint8Array | null, context: SealContext, value: unknown): string {
   if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
   let plaintext: string;
   try {
-    plaintext = canonicalJson({ v: 1, ...context, d: value });
+    assertJson(value);
+    plaintext = JSON.stringify({ v: 1, ...context, d: value });
   } catch {
     throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
       reason: 'NOT_JSON',
@@ -311,10 +393,10 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
   }
   const nonce = randomBytes(NONCE_LENGTH);
   const box = nacl.secretbox(encoder.encode(plaintext), nonce, key);
-  const sealed = new Uint8Array(NONCE_LENGTH + box.length);
-  sealed.set(nonce, 0);
-  sealed.set(box, NONCE_LENGTH);
-  return VALUE_PREFIX + toBase64Url(sealed);
+  const out = new Uint8Array(NONCE_LENGTH + box.length);
+  out.set(nonce, 0);
+  out.set(box, NONCE_LENGTH);
+  return VALUE_PREFIX + toBase64Url(out);
 }
 
 function open(
@@ -327,15 +409,15 @@ function open(
   if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
   }
-  const sealed = fromBase64Url(stored.slice(VALUE_PREFIX.length));
-  if (sealed === null || sealed.length < NONCE_LENGTH + nacl.secretbox.overheadLength) {
+  const box = fromBase64Url(stored.slice(VALUE_PREFIX.length));
+  if (box === null || box.length < NONCE_LENGTH + nacl.secretbox.overheadLength) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
   }
-  const opened = nacl.secretbox.open(sealed.subarray(NONCE_LENGTH), sealed.subarray(0, NONCE_LENGTH), key);
-  if (opened === null) throw decryptError('AUTH_FAILED', 'wrong at-rest key or tampered value', where);
+  const plain = nacl.secretbox.open(box.subarray(NONCE_LENGTH), box.subarray(0, NONCE_LENGTH), key);
+  if (plain === null) throw decryptError('AUTH_FAILED', 'wrong at-rest key or tampered value', where);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decoder.decode(opened));
+    parsed = JSON.parse(decoder.decode(plain));
   } catch {
     throw decryptError('MALFORMED', 'decrypted value is not JSON', where);
   }
@@ -365,26 +447,40 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Sorted-key JSON; throws on values JSON cannot represent faithfully. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('non-finite number');
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((item: unknown) => canonicalJson(item)).join(',')}]`;
-  if (isRecord(value)) {
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new TypeError('not a plain object');
-    const parts: string[] = [];
-    for (const k of Object.keys(value).sort()) {
-      const v = value[k];
-      if (v === undefined) continue;
-      parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+/**
+ * Throws on values JSON cannot carry faithfully (non-finite numbers, `undefined` in arrays, class
+ * instances, functions, bigints), which `JSON.stringify` would silently change. Object members that
+ * are `undefined` are dropped, as `JSON.stringify` does. Key order is irrelevant here: nothing compares
+ * at-rest plaintext, only the authenticated envelope.
+ */
+export function assertJson(value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('non-finite number');
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        for (const item of value as unknown[]) {
+          if (item === undefined) throw new TypeError('undefined in an array');
+          assertJson(item);
+        }
+        return;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw new TypeError('not a plain object');
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== undefined) assertJson(v);
+      }
+      return;
     }
-    return `{${parts.join(',')}}`;
+    default:
+      throw new TypeError(`not JSON: ${typeof value}`);
   }
-  throw new TypeError(`not JSON: ${typeof value}`);
 }
 
 // The shared strict codec: it writes into one buffer (a per-character `+=` leaves rope strings that
