@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
@@ -35,7 +36,7 @@ describe('conflicts and tampering', () => {
         x.rv === y.rv &&
         x.conflict &&
         y.conflict &&
-        JSON.stringify(x.record) === JSON.stringify(y.record)
+        canonicalJson(x.record) === canonicalJson(y.record)
       );
     };
     await eventually(agreed, 'both devices converge on the merged record');
@@ -43,8 +44,9 @@ describe('conflicts and tampering', () => {
     // The later edit (b's) is the record; a's edit is kept beside it, visible as a conflict.
     expect(final.record.dose).toBe('5 mg');
     expect(final.conflictData).toMatchObject({ dose: '20 mg', instructions: 'raised by cardiology' });
-    expect(JSON.stringify((await b.records.get(med.id))!.conflictData)).toBe(
-      JSON.stringify(final.conflictData),
+    // Same content on both devices (key order is not content: local and pulled copies may differ in it).
+    expect(canonicalJson((await b.records.get(med.id))!.conflictData)).toBe(
+      canonicalJson(final.conflictData),
     );
 
     // A person settles it on one device; the other follows.

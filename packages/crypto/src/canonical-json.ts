@@ -83,9 +83,62 @@ function serialise(value: unknown, path: string, ancestors: Set<object>, depth: 
   }
 }
 
+// The fast path builds no paths and tracks no ancestors (a cycle ends at MAX_JSON_DEPTH); on any
+// failure the careful path above runs again to name what and where.
+class NotCanonical extends Error {}
+
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as string & { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
+function fast(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (!isWellFormed(value)) throw new NotCanonical();
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new NotCanonical();
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (depth >= MAX_JSON_DEPTH) throw new NotCanonical();
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) throw new NotCanonical();
+          if (i > 0) out += ',';
+          out += fast(value[i], depth + 1);
+        }
+        return `${out}]`;
+      }
+      if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) throw new NotCanonical();
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k]!;
+        if (!isWellFormed(key)) throw new NotCanonical();
+        if (k > 0) out += ',';
+        out += `${JSON.stringify(key)}:${fast(record[key], depth + 1)}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new NotCanonical();
+  }
+}
+
 /** Canonical JSON text of a JSON value; throws HaleCryptoError INVALID_INPUT for anything else. */
 export function canonicalJson(value: unknown): string {
-  return serialise(value, '$', new Set(), 0);
+  try {
+    return fast(value, 0);
+  } catch (error) {
+    if (!(error instanceof NotCanonical) && !(error instanceof RangeError)) throw error;
+    return serialise(value, '$', new Set(), 0);
+  }
 }
 
 /** UTF-8 bytes of `canonicalJson(value)`. */

@@ -1,4 +1,5 @@
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
+import nacl from 'tweetnacl';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,11 +15,13 @@ import {
   keyId,
   openBytes,
   openRecord,
+  openRecordVersion,
   parseRevisionTag,
   revisionTag,
   sealBytes,
   sealedKeyId,
   sealRecord,
+  sealRecordVersion,
   SEALED_OVERHEAD,
   type RecordContext,
   type Result,
@@ -214,6 +217,61 @@ describe('content revision tags', () => {
     expect(code(checkContentRevisionTag(tagKey, 'nonsense', state))).toBe('BAD_ENCODING');
     expect(() => contentRevisionTag(tagKey, { ...state, rev: -1 })).toThrow(HaleCryptoError);
     expect(() => contentRevisionTag(tagKey, { ...state, data: { n: NaN } })).toThrow(HaleCryptoError);
+  });
+});
+
+describe('sealed record versions', () => {
+  const tagKey = deriveRevisionTagKey(generateStreamKey());
+  const vctx = { ...ctx, deleted: false };
+
+  it('computes the same tag as contentRevisionTag, for any JSON content', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), fc.nat({ max: 1000 }), (value, deleted, rev) => {
+        const { tag, sealed } = sealRecordVersion(key, tagKey, { ...ctx, rev, deleted }, value);
+        expect(tag).toBe(
+          contentRevisionTag(tagKey, { stream: ctx.stream, id: ctx.id, rev, deleted, data: value }),
+        );
+        const opened = openRecordVersion(key, sealed, { ...ctx, rev });
+        expect(opened).toEqual({ ok: true, value: { data: noNegativeZero(value), tag, deleted } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('seals the canonical plaintext {v, s, i, e, r, t, x, d} (opened by hand with tweetnacl)', () => {
+    const { sealed, tag } = sealRecordVersion(key, tagKey, vctx, data);
+    const plain = nacl.secretbox.open(sealed.subarray(33), sealed.subarray(9, 33), key);
+    expect(plain).not.toBeNull();
+    expect(new TextDecoder().decode(plain!)).toBe(
+      canonicalJson({ v: 1, s: ctx.stream, i: ctx.id, e: ctx.epoch, r: ctx.rev, t: tag, x: false, d: data }),
+    );
+  });
+
+  it('refuses ciphertext opened under another stream, id, epoch or revision, a flipped byte, or another key', () => {
+    const { sealed } = sealRecordVersion(key, tagKey, vctx, data);
+    for (const other of [
+      { ...ctx, stream: 'Qk3abcdefghijklmnopqrs/medication' },
+      { ...ctx, id: '01HZX3Q4J5K6M7N8P9R0S1T2V4' },
+      { ...ctx, epoch: 5 },
+      { ...ctx, rev: 3 },
+    ]) {
+      expect(code(openRecordVersion(key, sealed, other))).toBe('CONTEXT_MISMATCH');
+    }
+    for (let i = 0; i < sealed.length; i += 7) {
+      const bad = sealed.slice();
+      bad[i] = bad[i]! ^ 1;
+      expect(['TAMPERED', 'WRONG_KEY', 'UNSUPPORTED_VERSION']).toContain(
+        code(openRecordVersion(key, bad, ctx)),
+      );
+    }
+    expect(code(openRecordVersion(generateStreamKey(), sealed, ctx))).toBe('WRONG_KEY');
+  });
+
+  it('refuses a record sealed without a bound tag, and bad input to seal', () => {
+    expect(code(openRecordVersion(key, sealRecord(key, ctx, data), ctx))).toBe('TAMPERED');
+    expect(() => sealRecordVersion(key, tagKey, { ...vctx, rev: -1 }, data)).toThrow(HaleCryptoError);
+    expect(() => sealRecordVersion(key, tagKey, vctx, { n: NaN })).toThrow(HaleCryptoError);
+    expect(() => sealRecordVersion(key, new Uint8Array(31), vctx, data)).toThrow(HaleCryptoError);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Sealed records, blob chunks and revision tags (docs/architecture.md, "Sealed records").
  *
- * Record bytes: 0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(canonicalJson({v:1, s, i, e, r, d})).
+ * Record bytes: 0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(canonicalJson({v:1, s, i, e, r, d})); a record
+ * version from `sealRecordVersion` also binds its content tag and deletion flag: {v:1, s, i, e, r, t, x, d}.
  * Chunk bytes:  0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(u16be(len) ‖ canonicalJson({v:1, b, c, e}) ‖ bytes).
  * secretbox has no associated data, so the routing context (stream, id, epoch, rev — or blobId,
  * chunkIndex, epoch) is sealed inside and compared on open with what the caller expects: a server
@@ -30,7 +31,7 @@ import {
   utf8Decode,
   utf8Encode,
 } from './encoding';
-import { canonicalBytes, type JsonValue } from './canonical-json';
+import { canonicalBytes, canonicalJson, type JsonValue } from './canonical-json';
 import { hkdfSha256, hmacSha256, sha256 } from './hash';
 import { randomBytes } from './random';
 import { assertLength } from './account-keys';
@@ -256,6 +257,84 @@ export function checkContentRevisionTag(tagKey: Uint8Array, tag: string, state: 
     return fail('TAMPERED', 'revision tag: does not match the record content');
   }
   return ok(parsed.value.n);
+}
+
+export interface VersionContext extends RecordContext {
+  readonly deleted: boolean;
+}
+
+export interface SealedVersion {
+  readonly sealed: Uint8Array;
+  /** `contentRevisionTag(tagKey, {stream, id, rev, deleted, data})`, also bound inside `sealed`. */
+  readonly tag: string;
+}
+
+export interface OpenedVersion {
+  readonly data: JsonValue;
+  /** The content tag the writer bound into the ciphertext. */
+  readonly tag: string;
+  /** The deletion flag the writer bound into the ciphertext. */
+  readonly deleted: boolean;
+}
+
+/**
+ * Seals one version of a record and computes its content tag from a single canonical form of `data`:
+ * plaintext = canonicalJson({v:1, s, i, e, r, t: tag, x: deleted, d}). Binding the tag and the deletion
+ * flag inside lets a reader check the clear tag against the ciphertext without recomputing the HMAC.
+ */
+export function sealRecordVersion(
+  key: Uint8Array,
+  tagKey: Uint8Array,
+  ctx: VersionContext,
+  data: unknown,
+): SealedVersion {
+  assertLength(key, STREAM_KEY_LENGTH, 'stream key');
+  assertLength(tagKey, 32, 'revision tag key');
+  assertRecordContext(ctx);
+  if (typeof ctx.deleted !== 'boolean') throw cryptoError('INVALID_INPUT', 'deleted must be a boolean');
+  const d = canonicalJson(data);
+  const i = canonicalJson(ctx.id);
+  const s = canonicalJson(ctx.stream);
+  // Byte-identical to canonicalJson({s, i, r, x, d}) of contentRevisionTag: keys in sorted order.
+  const tagBody = `{"d":${d},"i":${i},"r":${ctx.rev},"s":${s},"x":${ctx.deleted}}`;
+  const tag = `${ctx.rev}-${hexEncode(hmacSha256(tagKey, utf8Encode(tagBody))).slice(0, 24)}`;
+  const plaintext = `{"d":${d},"e":${ctx.epoch},"i":${i},"r":${ctx.rev},"s":${s},"t":"${tag}","v":1,"x":${ctx.deleted}}`;
+  return { sealed: seal(key, utf8Encode(plaintext)), tag };
+}
+
+/** Opens a `sealRecordVersion` ciphertext; checks stream, id, epoch and rev like `openRecord`. */
+export function openRecordVersion(
+  key: Uint8Array,
+  sealed: Uint8Array,
+  expected: RecordContext,
+): Result<OpenedVersion> {
+  assertRecordContext(expected);
+  const plaintext = open(key, sealed, 'sealed record');
+  if (!plaintext.ok) return plaintext;
+  const body = parseObject(plaintext.value);
+  if (
+    body === undefined ||
+    body['v'] !== 1 ||
+    !('d' in body) ||
+    typeof body['t'] !== 'string' ||
+    typeof body['x'] !== 'boolean'
+  ) {
+    return fail('TAMPERED', 'sealed record: malformed content');
+  }
+  const differs = (
+    [
+      ['stream', body['s'], expected.stream],
+      ['id', body['i'], expected.id],
+      ['epoch', body['e'], expected.epoch],
+      ['rev', body['r'], expected.rev],
+    ] as const
+  )
+    .filter(([, got, want]) => got !== want)
+    .map(([name]) => name);
+  if (differs.length > 0) {
+    return fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
+  }
+  return ok({ data: body['d'] as JsonValue, tag: body['t'], deleted: body['x'] });
 }
 
 /** Checks that `tag` names exactly these ciphertext bytes; returns its revision number. */

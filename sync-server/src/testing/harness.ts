@@ -26,7 +26,6 @@ import {
   TEST_KDF,
   base64urlEncode,
   certifyDevice,
-  contentRevisionTag,
   deriveAccountKeys,
   deriveInitialStreamKey,
   deriveRevisionTagKey,
@@ -34,7 +33,7 @@ import {
   generateRootSecret,
   hexEncode,
   keyId,
-  sealRecord,
+  sealRecordVersion,
   sha256,
   signCanonical,
   wrapKey,
@@ -388,14 +387,12 @@ export const makeDoc = async (
   const deleted = options.deleted ?? false;
   const key = options.key ?? deriveInitialStreamKey(patient.root, stream);
   const epoch0 = deriveInitialStreamKey(patient.root, stream);
-  const ct = sealRecord(key, { stream, id, epoch: options.epoch ?? 0, rev: rv }, data);
-  const rev = contentRevisionTag(deriveRevisionTagKey(epoch0), {
-    stream,
-    id,
-    rev: rv,
-    deleted,
-    data: data,
-  });
+  const { sealed: ct, tag: rev } = sealRecordVersion(
+    key,
+    deriveRevisionTagKey(epoch0),
+    { stream, id, epoch: options.epoch ?? 0, rev: rv, deleted },
+    data,
+  );
   const doc: PushDoc = {
     stream,
     id,

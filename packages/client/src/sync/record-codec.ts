@@ -6,7 +6,8 @@
  *   under the stream key of the doc's epoch, bound to {stream, id, epoch, rv}; opening checks the binding,
  *   so ciphertext moved to another stream, id, epoch or revision is refused.
  * - The revision tag is a keyed hash of that content (recomputable by every holder), so the tag of the
- *   assumed master state needs no server-assigned field; readers recompute and compare it.
+ *   assumed master state needs no server-assigned field. The writer binds the tag and the deletion
+ *   flag inside the ciphertext; readers compare them with the clear ones (no HMAC per read).
  * - Authorship: the author device must be a certified device of the account named in `by`; records of
  *   clinical types and records written by someone other than the patient carry an Ed25519 signature of
  *   that device, which every reader verifies.
@@ -17,14 +18,12 @@ import { CLINICAL_STREAM_TYPES } from '@hale/model';
 import {
   base64urlDecode,
   base64urlEncode,
-  checkContentRevisionTag,
   contentRevisionTag,
-  openRecord,
-  sealRecord,
+  openRecordVersion,
+  sealRecordVersion,
   signCanonical,
   verifyCanonical,
   type Ed25519,
-  type JsonValue,
 } from '@hale/crypto';
 import {
   docSignaturePayload,
@@ -95,13 +94,13 @@ export const encodeRecord = async (
   r: PlainRecord,
   write: { epoch: number; key: Uint8Array },
 ): Promise<PushDoc | null> => {
-  const tag = await tagOf(deps.keyring, r);
-  if (!tag) return null;
-  const content = contentOf(r) as unknown as JsonValue;
-  const sealed = sealRecord(
+  const tagKey = await deps.keyring.tagKey(r.stream);
+  if (!tagKey) return null;
+  const { sealed, tag } = sealRecordVersion(
     write.key,
-    { stream: r.stream, id: r.id, epoch: write.epoch, rev: r.rv },
-    content,
+    tagKey,
+    { stream: r.stream, id: r.id, epoch: write.epoch, rev: r.rv, deleted: r._deleted },
+    contentOf(r),
   );
   const doc: PushDoc = {
     stream: r.stream as PushDoc['stream'],
@@ -132,14 +131,23 @@ export const decodeRecord = async (
   if (!bytes.ok) return fail('TAMPERED', 'ciphertext is not base64url');
   const rv = parseRevTag(doc.rev)?.n;
   if (rv === undefined) return fail('BAD_TAG', 'malformed revision tag');
-  const opened = openRecord(key, bytes.value, { stream: doc.stream, id: doc.id, epoch: doc.epoch, rev: rv });
+  const opened = openRecordVersion(key, bytes.value, {
+    stream: doc.stream,
+    id: doc.id,
+    epoch: doc.epoch,
+    rev: rv,
+  });
   if (!opened.ok) {
     const code = opened.error.code;
     const reason: DecodeFailure =
       code === 'WRONG_KEY' ? 'WRONG_KEY' : code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'TAMPERED';
     return fail(reason, opened.error.message);
   }
-  const c = opened.value;
+  // The tag and deletion flag in clear must be the ones the writer sealed (the server cannot swap them).
+  if (opened.value.tag !== doc.rev || opened.value.deleted !== doc.deleted) {
+    return fail('BAD_TAG', 'revision tag or deletion flag differs from the sealed version');
+  }
+  const c = opened.value.data;
   if (
     !isObject(c) ||
     typeof c['kind'] !== 'string' ||
@@ -166,16 +174,6 @@ export const decodeRecord = async (
     conflictData: c['conflictData'],
     _deleted: doc.deleted,
   };
-  const tagKey = await deps.keyring.tagKey(doc.stream);
-  if (!tagKey) return fail('NO_KEY', 'no revision-tag key');
-  const tagCheck = checkContentRevisionTag(tagKey, doc.rev, {
-    stream: doc.stream,
-    id: doc.id,
-    rev: rv,
-    deleted: doc.deleted,
-    data: contentOf(record),
-  });
-  if (!tagCheck.ok) return fail('BAD_TAG', 'revision tag does not match the content');
   const pk = await deps.deviceKey(record.by, doc.author);
   if (!pk) return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
   if (mustSign(doc.stream, record.by) || doc.sig !== undefined) {
