@@ -21,7 +21,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@hale/*/*', '!@hale/sync-server/testing', '!@hale/crypto/node'],
+              group: ['@hale/*/*', '!@hale/sync-server/testing', '!@hale/crypto/node', '!@hale/client/node'],
               message: 'Import packages only through their exports map.',
             },
           ],

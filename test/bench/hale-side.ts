@@ -5,6 +5,7 @@
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { removeDeviceDb, type DeviceSession } from '@hale/client';
+import { createNodeAtRestOffload } from '@hale/client/node';
 import { openDevice } from '../support/devices';
 import {
   allergyRecord,
@@ -83,6 +84,8 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
   const phase = (name: string, run: () => Promise<number>) =>
     timedPhase('hale', name, notes, o.log, o.guard, run);
   const t = await startServer({ realClock: true });
+  // One worker thread for the at-rest cryptography of both devices, as an app would run one Web Worker.
+  const offload = createNodeAtRestOffload();
   try {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
@@ -91,7 +94,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
 
     // Device 1 writes N records while offline: the stored shape of records.add, validated by @hale/model,
     // inserted in bulk (the record API writes one at a time).
-    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize });
+    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize, atRestOffload: offload });
     sessions.push(a);
     try {
       const offlineDocs = makeRecords(o.n, writer);
@@ -123,7 +126,11 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     });
 
     // A fresh provider device pulls the whole stream.
-    const b = await openDevice(t, provider, { offline: true, batchSize: o.batchSize });
+    const b = await openDevice(t, provider, {
+      offline: true,
+      batchSize: o.batchSize,
+      atRestOffload: offload,
+    });
     sessions.push(b);
     const arrivals = trackArrivals(b.db.records);
     result.ms.initialPull = await phase('initial pull', async () => {
@@ -189,5 +196,6 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
       await removeDeviceDb({ name: s.db.name, storage: getRxStorageMemory() }).catch(() => undefined);
     }
     await t.stop();
+    await offload.close();
   }
 };

@@ -4,7 +4,13 @@ import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import { openDeviceSession, type DeviceSession, type DeviceAccount, type WebSocketLike } from '@hale/client';
+import {
+  openDeviceSession,
+  type AtRestOffload,
+  type DeviceSession,
+  type DeviceAccount,
+  type WebSocketLike,
+} from '@hale/client';
 import { createNodeEd25519 } from '@hale/sync-server';
 import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
 
@@ -45,6 +51,7 @@ export const openDevice = async (
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     storage?: RxStorage<any, any>;
     dbName?: string;
+    atRestOffload?: AtRestOffload;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -63,6 +70,7 @@ export const openDevice = async (
     ...(options.offline ? { offline: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.atRestOffload ? { atRestOffload: options.atRestOffload } : {}),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);

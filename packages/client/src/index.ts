@@ -2,6 +2,7 @@ export {
   AT_REST_KEY_LENGTH,
   AtRestError,
   isAtRestError,
+  runAtRestJob,
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
 } from './store/at-rest-encryption';
@@ -10,6 +11,11 @@ export type {
   AtRestEncryptionOptions,
   AtRestErrorCode,
   AtRestErrorDetails,
+  AtRestJob,
+  AtRestJobResult,
+  AtRestOffload,
+  AtRestOpenOutcome,
+  SealContext,
 } from './store/at-rest-encryption';
 export { closeDeviceDb, openDeviceDb, RECORDS_SCHEMA, removeDeviceDb } from './store/device-db';
 export type {

@@ -17,6 +17,7 @@ import {
   type DeviceRecord,
   type StorageValidationWrapper,
 } from '../store/device-db';
+import type { AtRestOffload } from '../store/at-rest-encryption';
 import { recordConflictHandler } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
@@ -51,6 +52,8 @@ export interface DeviceSessionOptions {
   validation?: StorageValidationWrapper;
   batchSize?: number;
   onPurged?: (removed: RemovedStream, count: number) => void;
+  /** Runs at-rest cryptography off the main thread (see `wrapWithAtRestEncryption`). */
+  atRestOffload?: AtRestOffload;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
 }
@@ -67,6 +70,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     atRestKey: account.keys.localKey,
     conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
     ...(options.validation ? { validation: options.validation } : {}),
+    ...(options.atRestOffload ? { atRestOffload: options.atRestOffload } : {}),
   });
   const collection = db.records;
   const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };

@@ -83,6 +83,12 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly key: Uint8Array;
   /** Encrypt `data` of RxDB local documents (device metadata). Default true. */
   readonly encryptLocalDocuments?: boolean;
+  /**
+   * Runs batches of seals and opens elsewhere (a worker thread), so that a core other than the one
+   * running RxDB does the cryptography. Default: in this thread. Change events are always opened
+   * here, synchronously (they are values this instance has just sealed, so remembered).
+   */
+  readonly offload?: AtRestOffload;
 }
 
 export const AT_REST_KEY_LENGTH = nacl.secretbox.keyLength;
@@ -96,7 +102,12 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
   if (!(options.key instanceof Uint8Array) || options.key.length !== AT_REST_KEY_LENGTH) {
     throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
   }
-  return wrapStorage(options.storage, options.key.slice(), options.encryptLocalDocuments ?? true);
+  return wrapStorage(
+    options.storage,
+    options.key.slice(),
+    options.encryptLocalDocuments ?? true,
+    options.offload ?? null,
+  );
 }
 
 /**
@@ -106,13 +117,14 @@ export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
 export function wrapWithoutAtRestKey<Internals, InstanceCreationOptions>(
   storage: RxStorage<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
-  return wrapStorage(storage, null, true);
+  return wrapStorage(storage, null, true, null);
 }
 
 function wrapStorage<Internals, InstanceCreationOptions>(
   storage: RxStorage<Internals, InstanceCreationOptions>,
   key: Uint8Array | null,
   encryptLocalDocuments: boolean,
+  offload: AtRestOffload | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
   async function createStorageInstance<RxDocType>(
     params: RxStorageInstanceCreationParams<RxDocType, InstanceCreationOptions>,
@@ -134,51 +146,70 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const database = params.databaseName;
     const collection = params.collectionName;
 
-    const values = createValueCodec(key, database, collection);
+    const values = createValueCodec(key, database, collection, offload);
 
-    const toStorage = (doc: RxDocumentWriteData<RxDocType>): RxDocumentData<Record<string, unknown>> => {
+    const toStorage = async (
+      doc: RxDocumentWriteData<RxDocType>,
+    ): Promise<RxDocumentData<Record<string, unknown>>> => {
       const out: Record<string, unknown> = { ...doc };
       const documentId = out[primaryPath];
       if (typeof documentId !== 'string') {
         throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'document id must be a string', { collection });
       }
       const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
+      const pending: Array<Promise<void>> = [];
       for (const field of fields) {
         const value = out[field];
         if (value === undefined) continue;
-        out[field] = values.seal(documentId, field, rev, value);
+        const known = values.known(documentId, field, rev, value);
+        if (known !== undefined) out[field] = known;
+        else pending.push(values.sealLater(documentId, field, rev, value).then((e) => void (out[field] = e)));
       }
+      if (pending.length > 0) await Promise.all(pending);
       return out as RxDocumentData<Record<string, unknown>>;
     };
 
-    const fromStorage = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
-      const out: Record<string, unknown> = { ...doc };
-      const documentId = out[primaryPath];
-      const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
+    /** Checks the clear parts of a stored document; answers the id and revision that bind its values. */
+    const bindingOf = (doc: RxDocumentData<Record<string, unknown>>) => {
+      const documentId = doc[primaryPath];
+      const rev = typeof doc['_rev'] === 'string' ? doc['_rev'] : '';
       for (const field of fields) {
-        const stored = out[field];
-        if (stored === undefined) {
-          if (required.has(field)) {
-            throw decryptError('MISSING', 'required encrypted field is missing', {
-              database,
-              collection,
-              field,
-              documentId: String(documentId),
-            });
-          }
-          continue;
+        const where = { database, collection, field, documentId: String(documentId) };
+        if (doc[field] === undefined) {
+          if (required.has(field))
+            throw decryptError('MISSING', 'required encrypted field is missing', where);
+        } else if (typeof documentId !== 'string') {
+          throw decryptError('MALFORMED', 'document id is not a string', where);
         }
-        if (typeof documentId !== 'string') {
-          throw decryptError('MALFORMED', 'document id is not a string', {
-            database,
-            collection,
-            field,
-            documentId: String(documentId),
-          });
-        }
-        out[field] = values.open(documentId, field, rev, stored);
+      }
+      return { documentId: String(documentId), rev };
+    };
+
+    const fromStorageNow = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
+      const { documentId, rev } = bindingOf(doc);
+      const out: Record<string, unknown> = { ...doc };
+      for (const field of fields) {
+        if (out[field] !== undefined) out[field] = values.open(documentId, field, rev, out[field]);
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
+      return out as unknown as RxDocumentData<RxDocType>;
+    };
+
+    const fromStorage = async (
+      doc: RxDocumentData<Record<string, unknown>>,
+    ): Promise<RxDocumentData<RxDocType>> => {
+      const { documentId, rev } = bindingOf(doc);
+      const out: Record<string, unknown> = { ...doc };
+      const pending: Array<Promise<void>> = [];
+      for (const field of fields) {
+        const stored = out[field];
+        if (stored === undefined) continue;
+        const known = values.remembered(documentId, field, rev, stored);
+        if (known.hit) out[field] = known.value;
+        else
+          pending.push(values.openLater(documentId, field, rev, stored).then((v) => void (out[field] = v)));
+      }
+      if (pending.length > 0) await Promise.all(pending);
       return out as unknown as RxDocumentData<RxDocType>;
     };
 
@@ -194,9 +225,9 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         ...bulk,
         events: bulk.events.map((event) => ({
           ...event,
-          documentData: fromStorage(event.documentData),
+          documentData: fromStorageNow(event.documentData),
           previousDocumentData: event.previousDocumentData
-            ? fromStorage(event.previousDocumentData)
+            ? fromStorageNow(event.previousDocumentData)
             : event.previousDocumentData,
         })),
       })),
@@ -292,7 +323,7 @@ function rejectEncryptedFieldQuery<T>(
   for (const part of query.sort) for (const k of Object.keys(part)) check(k);
 }
 
-interface SealContext {
+export interface SealContext {
   readonly db: string;
   readonly c: string;
   readonly i: string;
@@ -323,12 +354,24 @@ interface Remembered {
  *   scalar (`null`) maps by context, reused only for the same value.
  * This memory holds what RxDB's own document cache already holds in clear.
  */
-function createValueCodec(key: Uint8Array | null, database: string, collection: string) {
+function createValueCodec(
+  key: Uint8Array | null,
+  database: string,
+  collection: string,
+  offload: AtRestOffload | null,
+) {
   const opened = new Map<string, Remembered>();
   const sealed = new WeakMap<object, { readonly context: string; readonly envelope: string }>();
   // Scalars (`null` above all: `conflictData` of a record without a conflict) by context instead.
   const sealedScalars = new Map<string, { readonly value: unknown; readonly envelope: string }>();
   const contextKey = (id: string, field: string, rev: string): string => `${id}\u0000${field}\u0000${rev}`;
+  const sealContext = (id: string, field: string, rev: string): SealContext => ({
+    db: database,
+    c: collection,
+    i: id,
+    f: field,
+    r: rev,
+  });
   const remember = (envelope: string, context: string, value: unknown): void => {
     if (opened.size >= AT_REST_RECENT_VALUES) {
       const oldest = opened.keys().next();
@@ -345,35 +388,246 @@ function createValueCodec(key: Uint8Array | null, database: string, collection: 
       sealedScalars.set(context, { value, envelope });
     }
   };
-  return {
-    seal(id: string, field: string, rev: string, value: unknown): string {
-      const context = contextKey(id, field, rev);
-      if (typeof value === 'object' && value !== null) {
-        const known = sealed.get(value);
-        if (known !== undefined && known.context === context) return known.envelope;
-      } else {
-        const known = sealedScalars.get(context);
-        if (known !== undefined && known.value === value) return known.envelope;
+  const known = (id: string, field: string, rev: string, value: unknown): string | undefined => {
+    const context = contextKey(id, field, rev);
+    if (typeof value === 'object' && value !== null) {
+      const hit = sealed.get(value);
+      return hit !== undefined && hit.context === context ? hit.envelope : undefined;
+    }
+    const hit = sealedScalars.get(context);
+    return hit !== undefined && hit.value === value ? hit.envelope : undefined;
+  };
+  const remembered = (
+    id: string,
+    field: string,
+    rev: string,
+    stored: unknown,
+  ): { hit: true; value: unknown } | { hit: false } => {
+    if (typeof stored !== 'string') return { hit: false };
+    const hit = opened.get(stored);
+    return hit !== undefined && hit.context === contextKey(id, field, rev)
+      ? { hit: true, value: hit.value }
+      : { hit: false };
+  };
+
+  // Seals and opens requested in one turn of the event loop (one bulkWrite, one query result) go to
+  // the offload as one batch.
+  type Pending<T> = { item: T; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let sealQueue: Array<Pending<{ id: string; field: string; rev: string; value: unknown }>> = [];
+  let openQueue: Array<Pending<{ id: string; field: string; rev: string; stored: unknown }>> = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const seals = sealQueue;
+    const opens = openQueue;
+    sealQueue = [];
+    openQueue = [];
+    if (seals.length > 0) void runSeals(seals);
+    if (opens.length > 0) void runOpens(opens);
+  };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+  const runSeals = async (batch: typeof sealQueue): Promise<void> => {
+    if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
+      for (const p of batch) {
+        try {
+          p.resolve(codec.seal(p.item.id, p.item.field, p.item.rev, p.item.value));
+        } catch (error) {
+          p.reject(error);
+        }
       }
-      const envelope = seal(key, { db: database, c: collection, i: id, f: field, r: rev }, value);
-      remember(envelope, context, value);
+      return;
+    }
+    let result: AtRestJobResult;
+    try {
+      result = await offload.run({
+        op: 'seal',
+        key,
+        items: batch.map((p) => ({
+          context: sealContext(p.item.id, p.item.field, p.item.rev),
+          value: p.item.value,
+        })),
+      });
+      if (result.op !== 'seal' || result.envelopes.length !== batch.length)
+        throw new Error('offload answered another job');
+    } catch (error) {
+      for (const p of batch) p.reject(offloadError(error, collection));
+      return;
+    }
+    batch.forEach((p, n) => {
+      const envelope = result.envelopes[n];
+      if (typeof envelope !== 'string') {
+        p.reject(
+          new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
+            reason: 'NOT_JSON',
+            collection,
+            documentId: p.item.id,
+            field: p.item.field,
+          }),
+        );
+        return;
+      }
+      remember(envelope, contextKey(p.item.id, p.item.field, p.item.rev), p.item.value);
+      p.resolve(envelope);
+    });
+  };
+  const runOpens = async (batch: typeof openQueue): Promise<void> => {
+    if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
+      for (const p of batch) {
+        try {
+          p.resolve(codec.open(p.item.id, p.item.field, p.item.rev, p.item.stored));
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+      return;
+    }
+    let result: AtRestJobResult;
+    try {
+      result = await offload.run({
+        op: 'open',
+        key,
+        items: batch.map((p) => ({
+          context: sealContext(p.item.id, p.item.field, p.item.rev),
+          stored: p.item.stored,
+        })),
+      });
+      if (result.op !== 'open' || result.values.length !== batch.length)
+        throw new Error('offload answered another job');
+    } catch (error) {
+      for (const p of batch) p.reject(offloadError(error, collection));
+      return;
+    }
+    batch.forEach((p, n) => {
+      const outcome = result.values[n];
+      const where = { database, collection, field: p.item.field, documentId: p.item.id };
+      if (outcome === undefined || !outcome.ok) {
+        p.reject(
+          outcome === undefined
+            ? decryptError('MALFORMED', 'the offload gave no answer', where)
+            : new AtRestError('AT_REST_DECRYPT_FAILED', outcome.message, {
+                ...where,
+                reason: outcome.reason,
+              }),
+        );
+        return;
+      }
+      if (typeof p.item.stored === 'string') {
+        remember(p.item.stored, contextKey(p.item.id, p.item.field, p.item.rev), outcome.value);
+      }
+      p.resolve(outcome.value);
+    });
+  };
+
+  const codec = {
+    known,
+    remembered,
+    seal(id: string, field: string, rev: string, value: unknown): string {
+      const hit = known(id, field, rev, value);
+      if (hit !== undefined) return hit;
+      const envelope = seal(key, sealContext(id, field, rev), value);
+      remember(envelope, contextKey(id, field, rev), value);
       return envelope;
     },
     open(id: string, field: string, rev: string, stored: unknown): unknown {
-      const context = contextKey(id, field, rev);
-      if (typeof stored === 'string') {
-        const known = opened.get(stored);
-        if (known !== undefined && known.context === context) return known.value;
-      }
-      const value = open(key, { db: database, c: collection, i: id, f: field, r: rev }, stored, {
+      const hit = remembered(id, field, rev, stored);
+      if (hit.hit) return hit.value;
+      const value = open(key, sealContext(id, field, rev), stored, {
         database,
         collection,
         field,
         documentId: id,
       });
-      if (typeof stored === 'string') remember(stored, context, value);
+      if (typeof stored === 'string') remember(stored, contextKey(id, field, rev), value);
       return value;
     },
+    sealLater(id: string, field: string, rev: string, value: unknown): Promise<string> {
+      return new Promise<unknown>((resolve, reject) => {
+        sealQueue.push({ item: { id, field, rev, value }, resolve, reject });
+        schedule();
+      }) as Promise<string>;
+    },
+    openLater(id: string, field: string, rev: string, stored: unknown): Promise<unknown> {
+      return new Promise<unknown>((resolve, reject) => {
+        openQueue.push({ item: { id, field, rev, stored }, resolve, reject });
+        schedule();
+      });
+    },
+  };
+  return codec;
+}
+
+/** Below this many values a batch is done in this thread: a worker round trip would cost more. */
+export const OFFLOAD_MIN_BATCH = 8;
+
+function offloadError(error: unknown, collection: string): AtRestError {
+  return new AtRestError('AT_REST_ENCRYPT_FAILED', `at-rest offload failed: ${String(error)}`, {
+    collection,
+  });
+}
+
+/** One batch of at-rest work, as sent to an offload (plain data: it crosses a thread boundary). */
+export type AtRestJob =
+  | {
+      readonly op: 'seal';
+      readonly key: Uint8Array;
+      readonly items: ReadonlyArray<{ readonly context: SealContext; readonly value: unknown }>;
+    }
+  | {
+      readonly op: 'open';
+      readonly key: Uint8Array;
+      readonly items: ReadonlyArray<{ readonly context: SealContext; readonly stored: unknown }>;
+    };
+
+export type AtRestOpenOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly reason: AtRestDecryptReason; readonly message: string };
+
+export type AtRestJobResult =
+  | { readonly op: 'seal'; readonly envelopes: ReadonlyArray<string | null> }
+  | { readonly op: 'open'; readonly values: readonly AtRestOpenOutcome[] };
+
+/** Where batches of at-rest work run (e.g. a worker thread running `runAtRestJob`). */
+export interface AtRestOffload {
+  run(job: AtRestJob): Promise<AtRestJobResult>;
+}
+
+/**
+ * Does one batch of at-rest work; what an offload runs on the other side. A value that is not JSON
+ * answers `null`; an envelope that does not open answers its reason. Never throws for bad items.
+ */
+export function runAtRestJob(job: AtRestJob): AtRestJobResult {
+  if (job.op === 'seal') {
+    return {
+      op: 'seal',
+      envelopes: job.items.map(({ context, value }) => {
+        try {
+          return seal(job.key, context, value);
+        } catch {
+          return null;
+        }
+      }),
+    };
+  }
+  return {
+    op: 'open',
+    values: job.items.map(({ context, stored }): AtRestOpenOutcome => {
+      try {
+        return { ok: true, value: open(job.key, context, stored, {}) };
+      } catch (error) {
+        return isAtRestError(error)
+          ? {
+              ok: false,
+              reason: (error.details.reason as AtRestDecryptReason | undefined) ?? 'MALFORMED',
+              message: error.message,
+            }
+          : { ok: false, reason: 'MALFORMED', message: 'unexpected failure' };
+      }
+    }),
   };
 }
 

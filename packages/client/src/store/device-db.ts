@@ -2,7 +2,7 @@ import { addRxPlugin, createRxDatabase, removeRxDatabase } from 'rxdb';
 import type { RxCollection, RxConflictHandler, RxDatabase, RxJsonSchema, RxStorage } from 'rxdb';
 import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
 import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
-import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
+import { wrapWithAtRestEncryption, wrapWithoutAtRestKey, type AtRestOffload } from './at-rest-encryption';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -103,6 +103,8 @@ export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
    * production leaves this out and its bundle carries no validator.
    */
   readonly validation?: StorageValidationWrapper;
+  /** Where at-rest seals and opens run (a worker: `@hale/client/node`, or a Web Worker); this thread otherwise. */
+  readonly atRestOffload?: AtRestOffload;
   /** Resolves push conflicts on plaintext (the sync engine's); RxDB's default otherwise. */
   readonly conflictHandler?: RxConflictHandler<DeviceRecord>;
 }
@@ -116,7 +118,11 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
   addRxPlugin(RxDBLocalDocumentsPlugin);
   // Purging a stream whose consent ended must leave no tombstones with record ids behind.
   addRxPlugin(RxDBCleanupPlugin);
-  const encrypted = wrapWithAtRestEncryption({ storage: options.storage, key: options.atRestKey });
+  const encrypted = wrapWithAtRestEncryption({
+    storage: options.storage,
+    key: options.atRestKey,
+    ...(options.atRestOffload ? { offload: options.atRestOffload } : {}),
+  });
   const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
   const db = await createRxDatabase<DeviceDbCollections>({
     name: options.name,

@@ -1,0 +1,64 @@
+/**
+ * At-rest sealing and opening on a Node worker thread (`worker_threads`), for `wrapWithAtRestEncryption`'s
+ * `offload` option: RxDB keeps the main thread, tweetnacl gets a core of its own. Node-only, so it
+ * lives outside src/ and is imported as `@hale/client/node`. Browsers use a Web Worker the same way.
+ *
+ * Invariants: each job is answered once, by id, in any order; the at-rest key travels with each job
+ * (32 bytes, copied into the worker's memory and dropped after the batch). Failure modes: a job that
+ * throws in the worker, or a worker that exits, rejects the pending jobs (the wrapper reports
+ * AT_REST_ENCRYPT_FAILED); nothing is half-applied, because the caller writes only after every value
+ * of its batch is back.
+ */
+import { Worker } from 'node:worker_threads';
+import type { AtRestJob, AtRestJobResult, AtRestOffload } from '../src/index';
+
+export interface NodeAtRestOffload extends AtRestOffload {
+  /** Stops the worker; pending jobs reject. */
+  close(): Promise<void>;
+}
+
+interface Reply {
+  readonly id: number;
+  readonly result?: AtRestJobResult;
+  readonly error?: string;
+}
+
+const isReply = (m: unknown): m is Reply =>
+  typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'number';
+
+export function createNodeAtRestOffload(): NodeAtRestOffload {
+  const worker = new Worker(new URL('./at-rest-worker-entry.mjs', import.meta.url));
+  // An idle worker must not keep a process alive (tests, CLIs); busy jobs still complete.
+  worker.unref();
+  const pending = new Map<number, { resolve: (r: AtRestJobResult) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let failure: Error | null = null;
+  const failAll = (error: Error): void => {
+    failure = error;
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.on('message', (message: unknown) => {
+    if (!isReply(message)) return;
+    const p = pending.get(message.id);
+    if (!p) return;
+    pending.delete(message.id);
+    if (message.result !== undefined) p.resolve(message.result);
+    else p.reject(new Error(message.error ?? 'at-rest worker failed'));
+  });
+  worker.on('error', (error) => failAll(error));
+  worker.on('exit', (code) => failAll(new Error(`at-rest worker exited with code ${code}`)));
+  return {
+    run(job: AtRestJob): Promise<AtRestJobResult> {
+      if (failure) return Promise.reject(failure);
+      const id = nextId++;
+      return new Promise<AtRestJobResult>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, job });
+      });
+    },
+    async close(): Promise<void> {
+      await worker.terminate();
+    },
+  };
+}
