@@ -242,7 +242,7 @@ describe('sealed record versions', () => {
     const { sealed, tag } = sealRecordVersion(key, tagKey, vctx, data);
     const plain = nacl.secretbox.open(sealed.subarray(33), sealed.subarray(9, 33), key);
     expect(plain).not.toBeNull();
-    expect(new TextDecoder().decode(plain!)).toBe(
+    expect(new TextDecoder().decode(plain)).toBe(
       canonicalJson({ v: 1, s: ctx.stream, i: ctx.id, e: ctx.epoch, r: ctx.rev, t: tag, x: false, d: data }),
     );
   });
