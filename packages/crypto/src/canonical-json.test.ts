@@ -8,7 +8,11 @@ function reorder(value: unknown, order: (keys: string[]) => string[]): unknown {
   if (value !== null && typeof value === 'object') {
     const src = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of order(Object.keys(src))) out[k] = reorder(src[k], order);
+    // defineProperty, not `out[k] =`: fast-check generates "__proto__" keys, and assignment would set
+    // the prototype instead of adding the member (the value would no longer be plain JSON).
+    for (const k of order(Object.keys(src))) {
+      Object.defineProperty(out, k, { value: reorder(src[k], order), enumerable: true, writable: true });
+    }
     return out;
   }
   return value;

@@ -22,8 +22,24 @@ export const MAX_JSON_DEPTH = 256;
 // A lone surrogate (high without low, or low without high) is not a Unicode scalar value.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function serialiseString(s: string, where: string): string {
-  if (LONE_SURROGATE.test(s)) throw cryptoError('INVALID_INPUT', `canonicalJson: lone surrogate in ${where}`);
+const isWellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as string & { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !LONE_SURROGATE.test(s);
+
+/**
+ * What is wrong and where. The path is built while the failure unwinds (each level prepends its key
+ * or index), so the success path, which runs for every sealed record, builds no path strings.
+ */
+class NotJson {
+  constructor(
+    readonly what: string,
+    public path = '',
+  ) {}
+}
+
+function serialiseString(s: string): string {
+  if (!isWellFormed(s)) throw new NotJson('lone surrogate in');
   return JSON.stringify(s);
 }
 
@@ -32,112 +48,71 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function serialise(value: unknown, path: string, ancestors: Set<object>, depth: number): string {
+function within<T>(step: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof NotJson) error.path = step + error.path;
+    throw error;
+  }
+}
+
+function serialise(value: unknown, ancestors: Set<object>, depth: number): string {
   switch (typeof value) {
     case 'string':
-      return serialiseString(value, path);
+      return serialiseString(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value))
-        throw cryptoError('INVALID_INPUT', `canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(value)) throw new NotJson('non-finite number at');
       return JSON.stringify(value);
     case 'object': {
       if (value === null) return 'null';
-      if (depth >= MAX_JSON_DEPTH)
-        throw cryptoError('INVALID_INPUT', `canonicalJson: nesting too deep at ${path}`);
-      if (ancestors.has(value)) throw cryptoError('INVALID_INPUT', `canonicalJson: cycle at ${path}`);
+      if (depth >= MAX_JSON_DEPTH) throw new NotJson('nesting too deep at');
+      if (ancestors.has(value)) throw new NotJson('cycle at');
       ancestors.add(value);
       let out: string;
       if (Array.isArray(value)) {
-        const items: string[] = [];
+        out = '[';
         for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw cryptoError('INVALID_INPUT', `canonicalJson: array hole at ${path}[${i}]`);
-          items.push(serialise(value[i], `${path}[${i}]`, ancestors, depth + 1));
+          if (!(i in value)) throw new NotJson('array hole at', `[${i}]`);
+          if (i > 0) out += ',';
+          out += within(`[${i}]`, () => serialise(value[i], ancestors, depth + 1));
         }
-        out = `[${items.join(',')}]`;
+        out += ']';
       } else {
-        if (!isPlainObject(value)) {
-          throw cryptoError('INVALID_INPUT', `canonicalJson: not a plain object at ${path}`);
-        }
-        if (Object.getOwnPropertySymbols(value).length > 0) {
-          throw cryptoError('INVALID_INPUT', `canonicalJson: symbol key at ${path}`);
-        }
+        if (!isPlainObject(value)) throw new NotJson('not a plain object at');
+        if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJson('symbol key at');
         const record = value as Record<string, unknown>;
         // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
         const keys = Object.keys(record).sort();
-        const members: string[] = [];
-        for (const key of keys) {
-          const child = `${path}.${key}`;
-          members.push(
-            `${serialiseString(key, child)}:${serialise(record[key], child, ancestors, depth + 1)}`,
+        out = '{';
+        for (let k = 0; k < keys.length; k++) {
+          const key = keys[k]!;
+          if (k > 0) out += ',';
+          out += within(
+            `.${key}`,
+            () => `${serialiseString(key)}:${serialise(record[key], ancestors, depth + 1)}`,
           );
         }
-        out = `{${members.join(',')}}`;
+        out += '}';
       }
       ancestors.delete(value);
       return out;
     }
     default:
-      throw cryptoError('INVALID_INPUT', `canonicalJson: ${typeof value} is not JSON at ${path}`);
-  }
-}
-
-// The fast path builds no paths and tracks no ancestors (a cycle ends at MAX_JSON_DEPTH); on any
-// failure the careful path above runs again to name what and where.
-class NotCanonical extends Error {}
-
-const isWellFormed: (s: string) => boolean =
-  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
-    ? (s) => (s as string & { isWellFormed(): boolean }).isWellFormed()
-    : (s) => !LONE_SURROGATE.test(s);
-
-function fast(value: unknown, depth: number): string {
-  switch (typeof value) {
-    case 'string':
-      if (!isWellFormed(value)) throw new NotCanonical();
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'number':
-      if (!Number.isFinite(value)) throw new NotCanonical();
-      return JSON.stringify(value);
-    case 'object': {
-      if (value === null) return 'null';
-      if (depth >= MAX_JSON_DEPTH) throw new NotCanonical();
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw new NotCanonical();
-          if (i > 0) out += ',';
-          out += fast(value[i], depth + 1);
-        }
-        return `${out}]`;
-      }
-      if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) throw new NotCanonical();
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
-      let out = '{';
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k]!;
-        if (!isWellFormed(key)) throw new NotCanonical();
-        if (k > 0) out += ',';
-        out += `${JSON.stringify(key)}:${fast(record[key], depth + 1)}`;
-      }
-      return `${out}}`;
-    }
-    default:
-      throw new NotCanonical();
+      throw new NotJson(`${typeof value} is not JSON at`);
   }
 }
 
 /** Canonical JSON text of a JSON value; throws HaleCryptoError INVALID_INPUT for anything else. */
 export function canonicalJson(value: unknown): string {
   try {
-    return fast(value, 0);
+    return serialise(value, new Set(), 0);
   } catch (error) {
-    if (!(error instanceof NotCanonical) && !(error instanceof RangeError)) throw error;
-    return serialise(value, '$', new Set(), 0);
+    if (error instanceof NotJson)
+      throw cryptoError('INVALID_INPUT', `canonicalJson: ${error.what} $${error.path}`);
+    throw error;
   }
 }
 
