@@ -124,6 +124,23 @@ export function sealedKeyId(sealed: Uint8Array): Result<string> {
   return ok(base64urlEncode(sealed.subarray(1, 1 + KEY_ID_LENGTH)));
 }
 
+/** The CONTEXT_MISMATCH failure naming what differs between a sealed body and the expected context. */
+function contextMismatch(body: Record<string, unknown>, expected: RecordContext): Result<never> | null {
+  const differs = (
+    [
+      ['stream', body['s'], expected.stream],
+      ['id', body['i'], expected.id],
+      ['epoch', body['e'], expected.epoch],
+      ['rev', body['r'], expected.rev],
+    ] as const
+  )
+    .filter(([, got, want]) => got !== want)
+    .map(([name]) => name);
+  return differs.length === 0
+    ? null
+    : fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
+}
+
 export function sealRecord(key: Uint8Array, ctx: RecordContext, data: unknown): Uint8Array {
   assertLength(key, STREAM_KEY_LENGTH, 'stream key');
   assertRecordContext(ctx);
@@ -138,19 +155,8 @@ export function openRecord(key: Uint8Array, sealed: Uint8Array, expected: Record
   if (body === undefined || body['v'] !== 1 || !('d' in body)) {
     return fail('TAMPERED', 'sealed record: malformed content');
   }
-  const differs = (
-    [
-      ['stream', body['s'], expected.stream],
-      ['id', body['i'], expected.id],
-      ['epoch', body['e'], expected.epoch],
-      ['rev', body['r'], expected.rev],
-    ] as const
-  )
-    .filter(([, got, want]) => got !== want)
-    .map(([name]) => name);
-  if (differs.length > 0) {
-    return fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
-  }
+  const mismatch = contextMismatch(body, expected);
+  if (mismatch) return mismatch;
   return ok(body['d'] as JsonValue);
 }
 
@@ -321,19 +327,8 @@ export function openRecordVersion(
   ) {
     return fail('TAMPERED', 'sealed record: malformed content');
   }
-  const differs = (
-    [
-      ['stream', body['s'], expected.stream],
-      ['id', body['i'], expected.id],
-      ['epoch', body['e'], expected.epoch],
-      ['rev', body['r'], expected.rev],
-    ] as const
-  )
-    .filter(([, got, want]) => got !== want)
-    .map(([name]) => name);
-  if (differs.length > 0) {
-    return fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
-  }
+  const mismatch = contextMismatch(body, expected);
+  if (mismatch) return mismatch;
   return ok({ data: body['d'] as JsonValue, tag: body['t'], deleted: body['x'] });
 }
 
