@@ -24,6 +24,8 @@
  * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
  * - a value that is not JSON (NaN, Infinity, function, bigint…) → `AT_REST_ENCRYPT_FAILED`.
  * - a key-less wrapper (used only to remove a database) → `AT_REST_NO_KEY` on any seal/open.
+ * - an offload that fails or answers another job → `AT_REST_ENCRYPT_FAILED` for the whole batch; a
+ *   write whose batch failed stores nothing (the inner bulkWrite runs only once every value is sealed).
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
@@ -411,115 +413,121 @@ function createValueCodec(
   };
 
   // Seals and opens requested in one turn of the event loop (one bulkWrite, one query result) go to
-  // the offload as one batch.
-  type Pending<T> = { item: T; resolve: (v: unknown) => void; reject: (e: unknown) => void };
-  let sealQueue: Array<Pending<{ id: string; field: string; rev: string; value: unknown }>> = [];
-  let openQueue: Array<Pending<{ id: string; field: string; rev: string; stored: unknown }>> = [];
+  // the offload as one batch per kind.
+  type Op = 'seal' | 'open';
+  interface Request {
+    readonly id: string;
+    readonly field: string;
+    readonly rev: string;
+    /** The value to seal, or the stored envelope to open. */
+    readonly input: unknown;
+  }
+  type Pending = { request: Request; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  type Settled = { ok: true; value: unknown } | { ok: false; error: AtRestError };
+  const queues: Record<Op, Pending[]> = { seal: [], open: [] };
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
-    const seals = sealQueue;
-    const opens = openQueue;
-    sealQueue = [];
-    openQueue = [];
-    if (seals.length > 0) void runSeals(seals);
-    if (opens.length > 0) void runOpens(opens);
-  };
-  const schedule = (): void => {
-    if (!scheduled) {
-      scheduled = true;
-      queueMicrotask(flush);
+    for (const op of ['seal', 'open'] as const) {
+      const batch = queues[op];
+      queues[op] = [];
+      if (batch.length > 0) void runBatch(op, batch);
     }
   };
-  const runSeals = async (batch: typeof sealQueue): Promise<void> => {
-    if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
-      for (const p of batch) {
-        try {
-          p.resolve(codec.seal(p.item.id, p.item.field, p.item.rev, p.item.value));
-        } catch (error) {
-          p.reject(error);
-        }
+  const enqueue = (op: Op, request: Request): Promise<unknown> =>
+    new Promise<unknown>((resolve, reject) => {
+      queues[op].push({ request, resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
       }
-      return;
-    }
-    let result: AtRestJobResult;
-    try {
-      result = await offload.run({
-        op: 'seal',
-        key,
-        items: batch.map((p) => ({
-          context: sealContext(p.item.id, p.item.field, p.item.rev),
-          value: p.item.value,
-        })),
-      });
-      if (result.op !== 'seal' || result.envelopes.length !== batch.length)
-        throw new Error('offload answered another job');
-    } catch (error) {
-      for (const p of batch) p.reject(offloadError(error, collection));
-      return;
-    }
-    batch.forEach((p, n) => {
-      const envelope = result.envelopes[n];
-      if (typeof envelope !== 'string') {
-        p.reject(
-          new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
-            reason: 'NOT_JSON',
-            collection,
-            documentId: p.item.id,
-            field: p.item.field,
-          }),
-        );
-        return;
-      }
-      remember(envelope, contextKey(p.item.id, p.item.field, p.item.rev), p.item.value);
-      p.resolve(envelope);
     });
+
+  /** Sends one batch to the offload; answers one outcome per request, in order. */
+  const askOffload = async (
+    to: AtRestOffload,
+    op: Op,
+    keyBytes: Uint8Array,
+    requests: readonly Request[],
+  ): Promise<Settled[]> => {
+    const where = (r: Request) => ({ database, collection, field: r.field, documentId: r.id });
+    const contexts = requests.map((r) => sealContext(r.id, r.field, r.rev));
+    if (op === 'seal') {
+      const result = await to.run({
+        op,
+        key: keyBytes,
+        items: requests.map((r, n) => ({ context: contexts[n]!, value: r.input })),
+      });
+      if (result.op !== op || result.envelopes.length !== requests.length) {
+        throw new Error('offload answered another job');
+      }
+      return result.envelopes.map((envelope, n): Settled =>
+        typeof envelope === 'string'
+          ? { ok: true, value: envelope }
+          : {
+              ok: false,
+              error: new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
+                ...where(requests[n]!),
+                reason: 'NOT_JSON',
+              }),
+            },
+      );
+    }
+    const result = await to.run({
+      op,
+      key: keyBytes,
+      items: requests.map((r, n) => ({ context: contexts[n]!, stored: r.input })),
+    });
+    if (result.op !== op || result.values.length !== requests.length) {
+      throw new Error('offload answered another job');
+    }
+    return result.values.map((o, n): Settled =>
+      o.ok
+        ? { ok: true, value: o.value }
+        : {
+            ok: false,
+            error: new AtRestError('AT_REST_DECRYPT_FAILED', o.message, {
+              ...where(requests[n]!),
+              reason: o.reason,
+            }),
+          },
+    );
   };
-  const runOpens = async (batch: typeof openQueue): Promise<void> => {
+
+  const runBatch = async (op: Op, batch: readonly Pending[]): Promise<void> => {
     if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
-      for (const p of batch) {
+      for (const { request: r, resolve, reject } of batch) {
         try {
-          p.resolve(codec.open(p.item.id, p.item.field, p.item.rev, p.item.stored));
+          resolve(
+            op === 'seal'
+              ? codec.seal(r.id, r.field, r.rev, r.input)
+              : codec.open(r.id, r.field, r.rev, r.input),
+          );
         } catch (error) {
-          p.reject(error);
+          reject(error);
         }
       }
       return;
     }
-    let result: AtRestJobResult;
+    let settled: Settled[];
     try {
-      result = await offload.run({
-        op: 'open',
+      settled = await askOffload(
+        offload,
+        op,
         key,
-        items: batch.map((p) => ({
-          context: sealContext(p.item.id, p.item.field, p.item.rev),
-          stored: p.item.stored,
-        })),
-      });
-      if (result.op !== 'open' || result.values.length !== batch.length)
-        throw new Error('offload answered another job');
+        batch.map((p) => p.request),
+      );
     } catch (error) {
       for (const p of batch) p.reject(offloadError(error, collection));
       return;
     }
-    batch.forEach((p, n) => {
-      const outcome = result.values[n];
-      const where = { database, collection, field: p.item.field, documentId: p.item.id };
-      if (outcome === undefined || !outcome.ok) {
-        p.reject(
-          outcome === undefined
-            ? decryptError('MALFORMED', 'the offload gave no answer', where)
-            : new AtRestError('AT_REST_DECRYPT_FAILED', outcome.message, {
-                ...where,
-                reason: outcome.reason,
-              }),
-        );
-        return;
-      }
-      if (typeof p.item.stored === 'string') {
-        remember(p.item.stored, contextKey(p.item.id, p.item.field, p.item.rev), outcome.value);
-      }
-      p.resolve(outcome.value);
+    batch.forEach(({ request: r, resolve, reject }, n) => {
+      const outcome = settled[n]!;
+      if (!outcome.ok) return reject(outcome.error);
+      const context = contextKey(r.id, r.field, r.rev);
+      if (op === 'seal') remember(outcome.value as string, context, r.input);
+      else if (typeof r.input === 'string') remember(r.input, context, outcome.value);
+      resolve(outcome.value);
     });
   };
 
@@ -546,23 +554,17 @@ function createValueCodec(
       return value;
     },
     sealLater(id: string, field: string, rev: string, value: unknown): Promise<string> {
-      return new Promise<unknown>((resolve, reject) => {
-        sealQueue.push({ item: { id, field, rev, value }, resolve, reject });
-        schedule();
-      }) as Promise<string>;
+      return enqueue('seal', { id, field, rev, input: value }) as Promise<string>;
     },
     openLater(id: string, field: string, rev: string, stored: unknown): Promise<unknown> {
-      return new Promise<unknown>((resolve, reject) => {
-        openQueue.push({ item: { id, field, rev, stored }, resolve, reject });
-        schedule();
-      });
+      return enqueue('open', { id, field, rev, input: stored });
     },
   };
   return codec;
 }
 
 /** Below this many values a batch is done in this thread: a worker round trip would cost more. */
-export const OFFLOAD_MIN_BATCH = 8;
+const OFFLOAD_MIN_BATCH = 8;
 
 function offloadError(error: unknown, collection: string): AtRestError {
   return new AtRestError('AT_REST_ENCRYPT_FAILED', `at-rest offload failed: ${String(error)}`, {
@@ -622,7 +624,10 @@ export function runAtRestJob(job: AtRestJob): AtRestJobResult {
         return isAtRestError(error)
           ? {
               ok: false,
-              reason: (error.details.reason as AtRestDecryptReason | undefined) ?? 'MALFORMED',
+              reason:
+                error.details.reason === undefined || error.details.reason === 'NOT_JSON'
+                  ? 'MALFORMED'
+                  : error.details.reason,
               message: error.message,
             }
           : { ok: false, reason: 'MALFORMED', message: 'unexpected failure' };
