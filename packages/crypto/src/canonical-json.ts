@@ -31,11 +31,13 @@ const isWellFormed: (s: string) => boolean =
  * What is wrong and where. The path is built while the failure unwinds (each level prepends its key
  * or index), so the success path, which runs for every sealed record, builds no path strings.
  */
-class NotJson {
+class NotJson extends Error {
   constructor(
     readonly what: string,
     public path = '',
-  ) {}
+  ) {
+    super(what);
+  }
 }
 
 function serialiseString(s: string): string {
