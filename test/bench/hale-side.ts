@@ -5,7 +5,7 @@
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { removeDeviceDb, type DeviceSession } from '@hale/client';
-import { createNodeAtRestOffload } from '@hale/client/node';
+import { createNodeCryptoOffload } from '@hale/client/node';
 import { openDevice } from '../support/devices';
 import {
   allergyRecord,
@@ -85,7 +85,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     timedPhase('hale', name, notes, o.log, o.guard, run);
   const t = await startServer({ realClock: true });
   // One worker thread for the at-rest cryptography of both devices, as an app would run one Web Worker.
-  const offload = createNodeAtRestOffload();
+  const offload = createNodeCryptoOffload();
   try {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
@@ -94,7 +94,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
 
     // Device 1 writes N records while offline: the stored shape of records.add, validated by @hale/model,
     // inserted in bulk (the record API writes one at a time).
-    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize, atRestOffload: offload });
+    const a = await openDevice(t, patient, { offline: true, batchSize: o.batchSize, cryptoOffload: offload });
     sessions.push(a);
     try {
       const offlineDocs = makeRecords(o.n, writer);
@@ -129,7 +129,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
     const b = await openDevice(t, provider, {
       offline: true,
       batchSize: o.batchSize,
-      atRestOffload: offload,
+      cryptoOffload: offload,
     });
     sessions.push(b);
     const arrivals = trackArrivals(b.db.records);

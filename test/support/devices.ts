@@ -6,7 +6,7 @@ import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import {
   openDeviceSession,
-  type AtRestOffload,
+  type CryptoOffload,
   type DeviceSession,
   type DeviceAccount,
   type WebSocketLike,
@@ -51,7 +51,7 @@ export const openDevice = async (
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     storage?: RxStorage<any, any>;
     dbName?: string;
-    atRestOffload?: AtRestOffload;
+    cryptoOffload?: CryptoOffload;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -70,7 +70,7 @@ export const openDevice = async (
     ...(options.offline ? { offline: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    ...(options.atRestOffload ? { atRestOffload: options.atRestOffload } : {}),
+    ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);

@@ -13,10 +13,20 @@ export type {
   AtRestErrorDetails,
   AtRestJob,
   AtRestJobResult,
-  AtRestOffload,
   AtRestOpenOutcome,
   SealContext,
 } from './store/at-rest-encryption';
+export type { CryptoJob, CryptoJobResult, CryptoOffload } from './offload/crypto-offload';
+export { runCryptoJob } from './offload/run-crypto-job';
+export type {
+  WireJob,
+  WireJobResult,
+  WireOpenFailure,
+  WireOpenItem,
+  WireOpenOutcome,
+  WireSealItem,
+  WireSealOutcome,
+} from './sync/wire-jobs';
 export { closeDeviceDb, openDeviceDb, RECORDS_SCHEMA, removeDeviceDb } from './store/device-db';
 export type {
   DeviceDb,

@@ -17,7 +17,7 @@ import {
   type DeviceRecord,
   type StorageValidationWrapper,
 } from '../store/device-db';
-import type { AtRestOffload } from '../store/at-rest-encryption';
+import type { CryptoOffload } from '../offload/crypto-offload';
 import { recordConflictHandler } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
@@ -52,8 +52,8 @@ export interface DeviceSessionOptions {
   validation?: StorageValidationWrapper;
   batchSize?: number;
   onPurged?: (removed: RemovedStream, count: number) => void;
-  /** Runs at-rest cryptography off the main thread (see `wrapWithAtRestEncryption`). */
-  atRestOffload?: AtRestOffload;
+  /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
+  cryptoOffload?: CryptoOffload;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
 }
@@ -70,7 +70,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     atRestKey: account.keys.localKey,
     conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
     ...(options.validation ? { validation: options.validation } : {}),
-    ...(options.atRestOffload ? { atRestOffload: options.atRestOffload } : {}),
+    ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
   });
   const collection = db.records;
   const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };
@@ -148,6 +148,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       options.onPurged?.(removed, count);
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
   });
   engineRef = engine;
   invalid.report = (key, reason) =>

@@ -4,13 +4,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fillWithDefaultSettings, normalizeMangoQuery, now, prepareQuery } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema, RxStorage, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { createNodeAtRestOffload } from '../../node/at-rest-worker';
-import {
-  AtRestError,
-  runAtRestJob,
-  wrapWithAtRestEncryption,
-  type AtRestOffload,
-} from './at-rest-encryption';
+import { createNodeCryptoOffload } from '../../node/crypto-worker';
+import { AtRestError, runAtRestJob, wrapWithAtRestEncryption } from './at-rest-encryption';
+import type { CryptoOffload } from '../offload/crypto-offload';
 
 interface Doc {
   id: string;
@@ -66,16 +62,16 @@ const open = <T>(
     devMode: false,
   });
 
-const worker = createNodeAtRestOffload();
+const worker = createNodeCryptoOffload();
 afterAll(() => worker.close());
 
 /** Counts the batches an offload is given. */
-const counting = (inner: AtRestOffload) => {
+const counting = (inner: CryptoOffload) => {
   const jobs: string[] = [];
   return {
     jobs,
     offload: {
-      run: (job: Parameters<AtRestOffload['run']>[0]) => (
+      run: (job: Parameters<CryptoOffload['run']>[0]) => (
         jobs.push(`${job.op}:${job.items.length}`),
         inner.run(job)
       ),
@@ -87,7 +83,7 @@ async function setup() {
   const dbName = `offload${++counter}`;
   const base = getRxStorageMemory();
   // Each wrapper has its own memory of values, so a fresh one really opens what it reads.
-  const wrapper = (offload?: AtRestOffload) =>
+  const wrapper = (offload?: CryptoOffload) =>
     open<Doc>(
       wrapWithAtRestEncryption({ storage: base, key, ...(offload ? { offload } : {}) }),
       dbName,
@@ -185,7 +181,7 @@ describe('at-rest offload to a worker thread', () => {
     expect(error.details).toMatchObject({ reason: 'NOT_JSON', documentId: 'g5', field: 'secret' });
     expect((await all(await wrapper())).documents).toEqual([]);
 
-    const gone = createNodeAtRestOffload();
+    const gone = createNodeCryptoOffload();
     await gone.close();
     const stopped = await wrapper(gone);
     const refused = await failure(

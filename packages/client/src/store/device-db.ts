@@ -2,7 +2,8 @@ import { addRxPlugin, createRxDatabase, removeRxDatabase } from 'rxdb';
 import type { RxCollection, RxConflictHandler, RxDatabase, RxJsonSchema, RxStorage } from 'rxdb';
 import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
 import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
-import { wrapWithAtRestEncryption, wrapWithoutAtRestKey, type AtRestOffload } from './at-rest-encryption';
+import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
+import type { CryptoOffload } from '../offload/crypto-offload';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -104,7 +105,7 @@ export interface OpenDeviceDbOptions<Internals, InstanceCreationOptions> {
    */
   readonly validation?: StorageValidationWrapper;
   /** Where at-rest seals and opens run (a worker: `@hale/client/node`, or a Web Worker); this thread otherwise. */
-  readonly atRestOffload?: AtRestOffload;
+  readonly cryptoOffload?: CryptoOffload;
   /** Resolves push conflicts on plaintext (the sync engine's); RxDB's default otherwise. */
   readonly conflictHandler?: RxConflictHandler<DeviceRecord>;
 }
@@ -121,7 +122,7 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
   const encrypted = wrapWithAtRestEncryption({
     storage: options.storage,
     key: options.atRestKey,
-    ...(options.atRestOffload ? { offload: options.atRestOffload } : {}),
+    ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
   });
   const storage = options.validation ? options.validation({ storage: encrypted }) : encrypted;
   const db = await createRxDatabase<DeviceDbCollections>({

@@ -39,7 +39,16 @@ import { SyncError, type Connection } from './connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
-import { decodeRecord, encodeRecord, tagOf, type DecodeFailure, type PlainRecord } from './record-codec';
+import type { CryptoOffload } from '../offload/crypto-offload';
+import {
+  decodeRecord,
+  decodeRecords,
+  encodeRecords,
+  tagOf,
+  type DecodeFailure,
+  type EncodeInput,
+  type PlainRecord,
+} from './record-codec';
 
 export interface StreamCheckpoint {
   s: Record<string, number>;
@@ -94,12 +103,16 @@ export interface EngineDeps {
   onPurged?: (removed: RemovedStream, count: number) => void;
   onAccessChanged?: (frame: AccessChangedFrame) => void;
   batchSize?: number;
+  /** Where batches of wire seals and opens run (a worker); this thread when absent. */
+  offload?: CryptoOffload;
 }
 
 const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
 /** Pushed versions remembered for echo detection (oldest forgotten first; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
+/** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
+const PUSH_PIPELINE_CHUNK = 100;
 
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
@@ -109,6 +122,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     device: deps.device,
     accountId: deps.accountId,
     deviceKey: deps.deviceKey,
+    offload: deps.offload ?? null,
   };
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
@@ -186,18 +200,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     });
   };
 
-  const decodeAll = async (docs: ServedDoc[]): Promise<PlainRecord[]> => {
+  /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
+  const decodeServed = async (docs: readonly ServedDoc[]) => {
+    const fresh = docs.filter((d) => !(d.author === deps.device.deviceId && sent.get(d.id) === d.rev));
+    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
+  };
+
+  /** Applies decoded documents: quarantines what failed, moves the per-stream positions past all of them. */
+  const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
     const out: PlainRecord[] = [];
-    for (const d of docs) {
-      if (d.author === deps.device.deviceId && sent.get(d.id) === d.rev) {
-        known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
-        continue;
-      }
-      const r = await decodeRecord(codecDeps, d);
+    for (const [n, r] of decoded.entries()) {
       if (r.ok) out.push(r.record);
-      else await addQuarantine(d, r.reason, r.message);
-      known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
+      else await addQuarantine(fresh[n]!, r.reason, r.message);
     }
+    for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
   };
 
@@ -216,6 +232,49 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
   };
 
+  type PullCursor = { stream: StreamAccess['stream']; since: number };
+  const cursorsNow = (): PullCursor[] =>
+    [...access.keys()]
+      .filter(readable)
+      .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
+
+  /** One page from the server, decoded (on the offload when there is one) but not applied. */
+  const fetchPage = async (cursors: PullCursor[], limit: number) => {
+    const reply = await connection.request<PulledFrame>({
+      t: 'pull',
+      streams: cursors,
+      limit,
+      maxBytes: MAX_BATCH_BYTES,
+    });
+    return { reply, served: await decodeServed(reply.docs) };
+  };
+  type Page = Awaited<ReturnType<typeof fetchPage>>;
+  // While RxDB stores one page of an initial sync, the next is fetched and decoded, so the device's
+  // two threads and the server overlap. A prefetched page is used only if it was asked with exactly the
+  // cursors and limit the next pull would use (nothing about it is applied before that).
+  let prefetched: { key: string; page: Promise<Page> } | null = null;
+  const pageKey = (cursors: PullCursor[], limit: number): string => JSON.stringify([cursors, limit]);
+  const takePage = async (cursors: PullCursor[], limit: number): Promise<Page> => {
+    const key = pageKey(cursors, limit);
+    const hit = prefetched?.key === key ? prefetched.page : null;
+    prefetched = null;
+    if (hit) {
+      try {
+        return await hit;
+      } catch {
+        // A failed prefetch is only a missed shortcut: ask again.
+      }
+    }
+    return fetchPage(cursors, limit);
+  };
+  const prefetch = (limit: number): void => {
+    const cursors = cursorsNow();
+    if (cursors.length === 0 || !deps.offload) return;
+    const page = fetchPage(cursors, limit);
+    page.catch(() => undefined);
+    prefetched = { key: pageKey(cursors, limit), page };
+  };
+
   const pullHandler = async (
     lastCheckpoint: StreamCheckpoint | undefined,
     batchSize: number,
@@ -227,21 +286,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     patch({ status: 'syncing' });
     const documents: PlainRecord[] = [];
     for (;;) {
-      const cursors = [...access.keys()]
-        .filter(readable)
-        .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
+      const cursors = cursorsNow();
       if (cursors.length === 0) return { documents, checkpoint: snapshot() };
-      const reply = await connection.request<PulledFrame>({
-        t: 'pull',
-        streams: cursors,
-        limit: Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
-        maxBytes: MAX_BATCH_BYTES,
-      });
+      const { reply, served } = await takePage(
+        cursors,
+        Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
+      );
       for (const d of reply.denied) {
         access.delete(d.stream);
         report({ code: d.code, message: `No longer allowed to read ${d.stream}`, stream: d.stream });
       }
-      documents.push(...(await decodeAll(reply.docs)));
+      documents.push(...(await applyDecoded(served)));
       for (const s of reply.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       initialDone += reply.docs.length;
       const allDone = reply.streams.every((s) => s.done);
@@ -264,6 +319,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // (byte limit, MAX_BATCH_DOCS below batchSize) or thinned out (quarantined or echoed documents)
       // must not be returned as if the server were drained: keep pulling until the batch is full.
       if (documents.length >= batchSize || reply.docs.length === 0) {
+        if (reply.docs.length > 0) prefetch(Math.min(batchSize, MAX_BATCH_DOCS));
         return { documents, checkpoint: snapshot() };
       }
     }
@@ -278,8 +334,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // Access must be known before deciding what may be sent; this waits for the connection.
     if (access.size === 0) await refreshStreams();
     const attempt = async (retryEpoch: boolean): Promise<WithDeleted<PlainRecord>[]> => {
-      const out: PushRow[] = [];
-      const byIndex: number[] = [];
+      const toSeal: EncodeInput[] = [];
+      const candidates: number[] = [];
       for (const [i, row] of rows.entries()) {
         const doc = row.newDocumentState;
         if (!writable(doc.stream)) {
@@ -303,57 +359,89 @@ export const createSyncEngine = (deps: EngineDeps) => {
           });
           continue;
         }
-        const encoded = await encodeRecord(codecDeps, doc, write);
-        if (!encoded) continue;
-        const assumedRev = row.assumedMasterState ? await tagOf(keyring, row.assumedMasterState) : null;
-        out.push({ doc: encoded, assumedRev });
-        byIndex.push(i);
+        toSeal.push({ record: doc, write });
+        candidates.push(i);
       }
-      if (out.length === 0) return [];
-      for (const row of out) {
-        sent.delete(row.doc.id);
-        sent.set(row.doc.id, row.doc.rev);
+      // With an offload the batch goes out in chunks, so the worker seals chunk k+1 while the server
+      // stores chunk k. A failed request fails the batch after every chunk settled; RxDB then retries
+      // it, which the server answers idempotently (same tag).
+      const chunk = deps.offload ? PUSH_PIPELINE_CHUNK : Math.max(1, toSeal.length);
+      const sends: Array<
+        Promise<{ out: PushRow[]; byIndex: number[]; reply: PushedFrame } | { error: unknown }>
+      > = [];
+      let sealing = encodeRecords(codecDeps, toSeal.slice(0, chunk));
+      for (let from = 0; from < toSeal.length; from += chunk) {
+        const encoded = await sealing;
+        if (from + chunk < toSeal.length) {
+          sealing = encodeRecords(codecDeps, toSeal.slice(from + chunk, from + 2 * chunk));
+          sealing.catch(() => undefined);
+        }
+        const out: PushRow[] = [];
+        const byIndex: number[] = [];
+        for (const [n, doc] of encoded.entries()) {
+          if (!doc) continue;
+          const i = candidates[from + n]!;
+          const row = rows[i]!;
+          const assumedRev = row.assumedMasterState ? await tagOf(keyring, row.assumedMasterState) : null;
+          out.push({ doc, assumedRev });
+          byIndex.push(i);
+        }
+        if (out.length === 0) continue;
+        for (const row of out) {
+          sent.delete(row.doc.id);
+          sent.set(row.doc.id, row.doc.rev);
+        }
+        while (sent.size > MAX_SENT) sent.delete(sent.keys().next().value as string);
+        sends.push(
+          connection.request<PushedFrame>({ t: 'push', rows: out }).then(
+            (reply) => ({ out, byIndex, reply }),
+            (error: unknown) => ({ error }),
+          ),
+        );
       }
-      while (sent.size > MAX_SENT) sent.delete(sent.keys().next().value as string);
-      const reply = await connection.request<PushedFrame>({ t: 'push', rows: out });
+      if (sends.length === 0) return [];
+      const replies = await Promise.all(sends);
+      for (const r of replies) if ('error' in r) throw r.error;
       const conflicts: WithDeleted<PlainRecord>[] = [];
       let stale = false;
-      for (const [k, result] of reply.results.entries()) {
-        const row = rows[byIndex[k]!]!;
-        if (result.status === 'ok') {
-          pending.delete(result.id);
-          continue;
-        }
-        if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
-        if (result.status === 'conflict') {
-          if (result.master === null) {
-            // The server lost or never had the assumed state: retry as a creation.
+      for (const { out, byIndex, reply } of replies.flatMap((r) => ('error' in r ? [] : [r]))) {
+        for (const [k, result] of reply.results.entries()) {
+          const row = rows[byIndex[k]!]!;
+          if (result.status === 'ok') {
+            pending.delete(result.id);
             continue;
           }
-          const decoded = await decodeRecord(codecDeps, result.master);
-          if (decoded.ok) conflicts.push(decoded.record);
-          else {
-            await addQuarantine(result.master, decoded.reason, decoded.message);
-            report({
-              code: 'CONFLICT_UNREADABLE',
-              message:
-                'A newer server version of this record cannot be verified; the local change is kept and not sent',
-              stream: result.stream,
-              id: result.id,
-            });
+          if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
+          if (result.status === 'conflict') {
+            if (result.master === null) {
+              // The server lost or never had the assumed state: retry as a creation.
+              continue;
+            }
+            const decoded = await decodeRecord(codecDeps, result.master);
+            if (decoded.ok) conflicts.push(decoded.record);
+            else {
+              await addQuarantine(result.master, decoded.reason, decoded.message);
+              report({
+                code: 'CONFLICT_UNREADABLE',
+                message:
+                  'A newer server version of this record cannot be verified; the local change is kept and not sent',
+                stream: result.stream,
+                id: result.id,
+              });
+            }
+            continue;
           }
-          continue;
+          if (result.code === 'STALE_EPOCH') {
+            stale = true;
+            continue;
+          }
+          report({
+            code: result.code,
+            message: result.message,
+            stream: result.stream,
+            id: row.newDocumentState.id,
+          });
         }
-        if (result.code === 'STALE_EPOCH') {
-          stale = true;
-          continue;
-        }
-        report({
-          code: result.code,
-          message: result.message,
-          stream: result.stream,
-          id: row.newDocumentState.id,
-        });
       }
       await deps.meta.set('pending', [...pending]);
       patch({ pendingWrites: pending.size, lastSyncedAt: iso() });
@@ -398,9 +486,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   let liveQueue: Promise<void> = Promise.resolve();
   const handleChanges = (frame: ChangesFrame): Promise<void> => {
-    // Applied strictly in arrival order; one failure must not block the frames after it.
+    // Decoding starts at once (frames overlap on the offload); applying is strictly in arrival order,
+    // and one failure must not block the frames after it.
+    const served = decodeServed(frame.docs);
+    served.catch(() => undefined);
     const run = liveQueue.then(async () => {
-      const documents = await decodeAll(frame.docs);
+      const documents = await applyDecoded(await served);
       for (const s of frame.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       pullStream$.next({ documents, checkpoint: snapshot() });
       patch({ lastSyncedAt: iso() });

@@ -19,8 +19,6 @@ import {
   base64urlDecode,
   base64urlEncode,
   contentRevisionTag,
-  openRecordVersion,
-  sealRecordVersion,
   signCanonical,
   verifyCanonical,
   type Ed25519,
@@ -33,6 +31,15 @@ import {
   type ServedDoc,
 } from '@hale/protocol';
 import type { Keyring } from './keyring';
+import { OFFLOAD_MIN_BATCH, type CryptoJobResult, type CryptoOffload } from '../offload/crypto-offload';
+import {
+  runWireJob,
+  type WireJob,
+  type WireOpenItem,
+  type WireOpenOutcome,
+  type WireSealItem,
+  type WireSealOutcome,
+} from './wire-jobs';
 import type { DeviceRecord } from '../store/device-db';
 
 /** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
@@ -54,6 +61,8 @@ export interface CodecDeps {
   device: { deviceId: string; secretKey: Uint8Array };
   accountId: string;
   deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
+  /** Where batches of seals and opens run (a worker); this thread when absent. */
+  offload?: CryptoOffload | null;
 }
 
 const contentOf = (
@@ -89,65 +98,182 @@ export const tagOf = async (keyring: Keyring, r: PlainRecord): Promise<string | 
   });
 };
 
+/** Memoises one async lookup per key for the length of a batch (keys, device keys). */
+const perBatch = <T>() => {
+  const seen = new Map<string, Promise<T>>();
+  return (k: string, lookup: () => Promise<T>): Promise<T> => {
+    let p = seen.get(k);
+    if (p === undefined) {
+      p = lookup();
+      seen.set(k, p);
+    }
+    return p;
+  };
+};
+
+/** A job's key table: each distinct key once, items refer to it by index. */
+const keyTable = () => {
+  const keys: Uint8Array[] = [];
+  const index = new Map<Uint8Array, number>();
+  return {
+    keys,
+    add(key: Uint8Array): number {
+      let i = index.get(key);
+      if (i === undefined) {
+        i = keys.push(key) - 1;
+        index.set(key, i);
+      }
+      return i;
+    },
+  };
+};
+
+/** Runs a wire job on the offload (big batches) or here; rejects when the offload fails or answers another job. */
+function runWire(deps: CodecDeps, job: Extract<WireJob, { op: 'wireSeal' }>): Promise<readonly WireSealOutcome[]>;
+function runWire(deps: CodecDeps, job: Extract<WireJob, { op: 'wireOpen' }>): Promise<readonly WireOpenOutcome[]>;
+async function runWire(
+  deps: CodecDeps,
+  job: WireJob,
+): Promise<readonly WireSealOutcome[] | readonly WireOpenOutcome[]> {
+  const result: CryptoJobResult =
+    deps.offload && job.items.length >= OFFLOAD_MIN_BATCH ? await deps.offload.run(job) : runWireJob(job);
+  if (result.op !== job.op || !('items' in result) || result.items.length !== job.items.length) {
+    throw new Error('crypto offload answered another job');
+  }
+  return result.items;
+}
+
+export interface EncodeInput {
+  readonly record: PlainRecord;
+  readonly write: { readonly epoch: number; readonly key: Uint8Array };
+}
+
+/**
+ * Seals a batch of records for push (one offload job). Answers one PushDoc per input, in order, or
+ * null where the stream's tag key is missing or the content cannot be sealed.
+ */
+export const encodeRecords = async (
+  deps: CodecDeps,
+  inputs: readonly EncodeInput[],
+): Promise<Array<PushDoc | null>> => {
+  const tagKeys = perBatch<Uint8Array | null>();
+  const table = keyTable();
+  const items: WireSealItem[] = [];
+  const itemOf: Array<number | null> = [];
+  for (const { record: r, write } of inputs) {
+    const tagKey = await tagKeys(r.stream, () => deps.keyring.tagKey(r.stream));
+    if (!tagKey) {
+      itemOf.push(null);
+      continue;
+    }
+    itemOf.push(items.length);
+    items.push({
+      key: table.add(write.key),
+      tagKey: table.add(tagKey),
+      stream: r.stream,
+      id: r.id,
+      epoch: write.epoch,
+      rev: r.rv,
+      deleted: r._deleted,
+      content: contentOf(r),
+    });
+  }
+  const sealed = items.length > 0 ? await runWire(deps, { op: 'wireSeal', keys: table.keys, items }) : [];
+  const out: Array<PushDoc | null> = [];
+  for (const [n, { record: r, write }] of inputs.entries()) {
+    const k = itemOf[n];
+    const s = k === null || k === undefined ? null : sealed[k];
+    if (!s) {
+      out.push(null);
+      continue;
+    }
+    const doc: PushDoc = {
+      stream: r.stream as PushDoc['stream'],
+      id: r.id,
+      rev: s.tag,
+      deleted: r._deleted,
+      epoch: write.epoch,
+      ct: s.ct,
+      author: deps.device.deviceId,
+    };
+    if (mustSign(r.stream, r.by)) {
+      const payload = docSignaturePayload(doc);
+      doc.sig = base64urlEncode(await signCanonical(deps.ed, deps.device.secretKey, payload.label, payload));
+    }
+    out.push(doc);
+  }
+  return out;
+};
+
 export const encodeRecord = async (
   deps: CodecDeps,
   r: PlainRecord,
   write: { epoch: number; key: Uint8Array },
-): Promise<PushDoc | null> => {
-  const tagKey = await deps.keyring.tagKey(r.stream);
-  if (!tagKey) return null;
-  const { sealed, tag } = sealRecordVersion(
-    write.key,
-    tagKey,
-    { stream: r.stream, id: r.id, epoch: write.epoch, rev: r.rv, deleted: r._deleted },
-    contentOf(r),
-  );
-  const doc: PushDoc = {
-    stream: r.stream as PushDoc['stream'],
-    id: r.id,
-    rev: tag,
-    deleted: r._deleted,
-    epoch: write.epoch,
-    ct: base64urlEncode(sealed),
-    author: deps.device.deviceId,
-  };
-  if (mustSign(r.stream, r.by)) {
-    const payload = docSignaturePayload(doc);
-    doc.sig = base64urlEncode(await signCanonical(deps.ed, deps.device.secretKey, payload.label, payload));
+): Promise<PushDoc | null> => (await encodeRecords(deps, [{ record: r, write }]))[0] ?? null;
+
+export type Decoded =
+  | { ok: true; record: PlainRecord }
+  | { ok: false; reason: DecodeFailure; message: string };
+
+const fail = (reason: DecodeFailure, message: string) => ({ ok: false as const, reason, message });
+
+/**
+ * Opens and verifies a batch of served documents (one offload job for the ciphertexts); answers one
+ * outcome per document, in order. Never throws for bad documents; rejects only when the offload fails.
+ */
+export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[]): Promise<Decoded[]> => {
+  const keys = perBatch<Uint8Array | null>();
+  const table = keyTable();
+  const items: WireOpenItem[] = [];
+  // Per document: an early failure, or the index of its item in the job and its parsed parts.
+  const early: Array<Decoded | { item: number; patientId: string; rv: number }> = [];
+  for (const doc of docs) {
+    const parsed = parseStreamId(doc.stream);
+    if (!parsed.ok) {
+      early.push(fail('BAD_CONTENT', 'bad stream id'));
+      continue;
+    }
+    const key = await keys(`${doc.stream}\u0000${doc.epoch}`, () => deps.keyring.keyFor(doc.stream, doc.epoch));
+    if (!key) {
+      early.push(fail('NO_KEY', `no key for ${doc.stream} epoch ${doc.epoch}`));
+      continue;
+    }
+    const rv = parseRevTag(doc.rev)?.n;
+    if (rv === undefined) {
+      early.push(fail('BAD_TAG', 'malformed revision tag'));
+      continue;
+    }
+    early.push({ item: items.length, patientId: parsed.value.patientId, rv });
+    items.push({ key: table.add(key), stream: doc.stream, id: doc.id, epoch: doc.epoch, rev: rv, ct: doc.ct });
   }
-  return doc;
+  const opened = items.length > 0 ? await runWire(deps, { op: 'wireOpen', keys: table.keys, items }) : [];
+  const deviceKeys = perBatch<Uint8Array | null>();
+  const out: Decoded[] = [];
+  for (const [n, doc] of docs.entries()) {
+    const pre = early[n]!;
+    if ('ok' in pre) {
+      out.push(pre);
+      continue;
+    }
+    const o = opened[pre.item];
+    out.push(o === undefined ? fail('TAMPERED', 'not opened') : await verifyOpened(deps, doc, pre, o, deviceKeys));
+  }
+  return out;
 };
 
-export const decodeRecord = async (
+const verifyOpened = async (
   deps: CodecDeps,
   doc: ServedDoc,
-): Promise<{ ok: true; record: PlainRecord } | { ok: false; reason: DecodeFailure; message: string }> => {
-  const fail = (reason: DecodeFailure, message: string) => ({ ok: false as const, reason, message });
-  const parsed = parseStreamId(doc.stream);
-  if (!parsed.ok) return fail('BAD_CONTENT', 'bad stream id');
-  const key = await deps.keyring.keyFor(doc.stream, doc.epoch);
-  if (!key) return fail('NO_KEY', `no key for ${doc.stream} epoch ${doc.epoch}`);
-  const bytes = base64urlDecode(doc.ct);
-  if (!bytes.ok) return fail('TAMPERED', 'ciphertext is not base64url');
-  const rv = parseRevTag(doc.rev)?.n;
-  if (rv === undefined) return fail('BAD_TAG', 'malformed revision tag');
-  const opened = openRecordVersion(key, bytes.value, {
-    stream: doc.stream,
-    id: doc.id,
-    epoch: doc.epoch,
-    rev: rv,
-  });
-  if (!opened.ok) {
-    const code = opened.error.code;
-    const reason: DecodeFailure =
-      code === 'WRONG_KEY' ? 'WRONG_KEY' : code === 'CONTEXT_MISMATCH' ? 'CONTEXT_MISMATCH' : 'TAMPERED';
-    return fail(reason, opened.error.message);
-  }
+  pre: { patientId: string; rv: number },
+  opened: WireOpenOutcome,
+  deviceKeys: (k: string, lookup: () => Promise<Uint8Array | null>) => Promise<Uint8Array | null>,
+): Promise<Decoded> => {
+  if (!opened.ok) return fail(opened.reason, opened.message);
   // The tag and deletion flag in clear must be the ones the writer sealed (the server cannot swap them).
-  if (opened.value.tag !== doc.rev || opened.value.deleted !== doc.deleted) {
+  if (opened.tag !== doc.rev || opened.deleted !== doc.deleted) {
     return fail('BAD_TAG', 'revision tag or deletion flag differs from the sealed version');
   }
-  const c = opened.value.data;
+  const c = opened.data;
   if (
     !isObject(c) ||
     typeof c['kind'] !== 'string' ||
@@ -163,9 +289,9 @@ export const decodeRecord = async (
     id: doc.id,
     stream: doc.stream,
     kind: c['kind'],
-    patientId: parsed.value.patientId,
+    patientId: pre.patientId,
     updatedAt: c['updatedAt'],
-    rv,
+    rv: pre.rv,
     epoch: doc.epoch,
     author: doc.author,
     by: c['by'],
@@ -174,7 +300,7 @@ export const decodeRecord = async (
     conflictData: c['conflictData'],
     _deleted: doc.deleted,
   };
-  const pk = await deps.deviceKey(record.by, doc.author);
+  const pk = await deviceKeys(`${record.by}\u0000${doc.author}`, () => deps.deviceKey(record.by, doc.author));
   if (!pk) return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
   if (mustSign(doc.stream, record.by) || doc.sig !== undefined) {
     const sig = doc.sig === undefined ? null : base64urlDecode(doc.sig);
@@ -185,3 +311,6 @@ export const decodeRecord = async (
   }
   return { ok: true, record };
 };
+
+export const decodeRecord = async (deps: CodecDeps, doc: ServedDoc): Promise<Decoded> =>
+  (await decodeRecords(deps, [doc]))[0]!;

@@ -10,27 +10,27 @@
  * of its batch is back.
  */
 import { Worker } from 'node:worker_threads';
-import type { AtRestJob, AtRestJobResult, AtRestOffload } from '../src/index';
+import type { CryptoJob, CryptoJobResult, CryptoOffload } from '../src/index';
 
-export interface NodeAtRestOffload extends AtRestOffload {
+export interface NodeCryptoOffload extends CryptoOffload {
   /** Stops the worker; pending jobs reject. */
   close(): Promise<void>;
 }
 
 interface Reply {
   readonly id: number;
-  readonly result?: AtRestJobResult;
+  readonly result?: CryptoJobResult;
   readonly error?: string;
 }
 
 const isReply = (m: unknown): m is Reply =>
   typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'number';
 
-export function createNodeAtRestOffload(): NodeAtRestOffload {
-  const worker = new Worker(new URL('./at-rest-worker-entry.mjs', import.meta.url));
+export function createNodeCryptoOffload(): NodeCryptoOffload {
+  const worker = new Worker(new URL('./crypto-worker-entry.mjs', import.meta.url));
   // An idle worker must not keep a process alive (tests, CLIs); busy jobs still complete.
   worker.unref();
-  const pending = new Map<number, { resolve: (r: AtRestJobResult) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (r: CryptoJobResult) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failure: Error | null = null;
   const failAll = (error: Error): void => {
@@ -49,10 +49,10 @@ export function createNodeAtRestOffload(): NodeAtRestOffload {
   worker.on('error', (error) => failAll(error));
   worker.on('exit', (code) => failAll(new Error(`at-rest worker exited with code ${code}`)));
   return {
-    run(job: AtRestJob): Promise<AtRestJobResult> {
+    run(job: CryptoJob): Promise<CryptoJobResult> {
       if (failure) return Promise.reject(failure);
       const id = nextId++;
-      return new Promise<AtRestJobResult>((resolve, reject) => {
+      return new Promise<CryptoJobResult>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         worker.postMessage({ id, job });
       });

@@ -1,0 +1,23 @@
+/**
+ * One place where a device's bulk cryptography can run off the thread that runs RxDB: at-rest seals
+ * and opens of the storage wrapper, and wire seals and opens of the sync engine, as batches of plain
+ * data (they cross a thread boundary). `runCryptoJob` (run-crypto-job.ts) is what the other side runs (a Node worker:
+ * `@hale/client/node`; a Web Worker in browsers).
+ *
+ * Invariants: a job carries everything it needs (keys included) and is answered once with a result of
+ * the same `op` and one outcome per item, in order. Failure modes: the offload rejects (worker died,
+ * job threw); callers then fail their whole batch and apply nothing.
+ */
+import type { AtRestJob, AtRestJobResult } from '../store/at-rest-encryption';
+import type { WireJob, WireJobResult } from '../sync/wire-jobs';
+
+export type CryptoJob = AtRestJob | WireJob;
+export type CryptoJobResult = AtRestJobResult | WireJobResult;
+
+/** Where batches of cryptography run (e.g. a worker thread running `runCryptoJob`). */
+export interface CryptoOffload {
+  run(job: CryptoJob): Promise<CryptoJobResult>;
+}
+
+/** Below this many items a batch runs in this thread: a worker round trip would cost more. */
+export const OFFLOAD_MIN_BATCH = 8;

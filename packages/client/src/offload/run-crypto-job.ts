@@ -1,0 +1,8 @@
+import { runAtRestJob } from '../store/at-rest-encryption';
+import { runWireJob } from '../sync/wire-jobs';
+import type { CryptoJob, CryptoJobResult } from './crypto-offload';
+
+/** Does one offloaded job (what a worker runs); never throws for bad items (each answers its own failure). */
+export function runCryptoJob(job: CryptoJob): CryptoJobResult {
+  return job.op === 'wireSeal' || job.op === 'wireOpen' ? runWireJob(job) : runAtRestJob(job);
+}

@@ -1,0 +1,105 @@
+/**
+ * Batches of wire cryptography (sealing record versions for push, opening served versions) as plain
+ * data, so that a batch can run on another thread (a worker running `runCryptoJob`) or in this one.
+ *
+ * Invariants:
+ * - Keys travel in a per-job table (each item names its key by index, so a batch of one stream sends
+ *   its key once); nothing is kept after the job.
+ * - One answer per item, in item order. Sealing is `sealRecordVersion` (tag and deletion flag bound
+ *   inside); opening is `openRecordVersion` with the binding {stream, id, epoch, rev} the caller expects.
+ * Failure modes: never throws for a bad item. A value that cannot be sealed (not JSON, bad key) answers
+ * null; a ciphertext that is not base64url or does not open answers its reason (WRONG_KEY,
+ * CONTEXT_MISMATCH, TAMPERED). A key index outside the table is a bad item too.
+ */
+import {
+  base64urlDecode,
+  base64urlEncode,
+  openRecordVersion,
+  sealRecordVersion,
+  type JsonValue,
+} from '@hale/crypto';
+
+export interface WireSealItem {
+  /** Index of the stream key in the job's key table. */
+  readonly key: number;
+  /** Index of the stream's revision-tag key in the job's key table. */
+  readonly tagKey: number;
+  readonly stream: string;
+  readonly id: string;
+  readonly epoch: number;
+  readonly rev: number;
+  readonly deleted: boolean;
+  readonly content: unknown;
+}
+
+export interface WireOpenItem {
+  readonly key: number;
+  readonly stream: string;
+  readonly id: string;
+  readonly epoch: number;
+  readonly rev: number;
+  /** base64url ciphertext as served. */
+  readonly ct: string;
+}
+
+export type WireJob =
+  | { readonly op: 'wireSeal'; readonly keys: readonly Uint8Array[]; readonly items: readonly WireSealItem[] }
+  | { readonly op: 'wireOpen'; readonly keys: readonly Uint8Array[]; readonly items: readonly WireOpenItem[] };
+
+export type WireOpenFailure = 'WRONG_KEY' | 'CONTEXT_MISMATCH' | 'TAMPERED';
+
+export type WireOpenOutcome =
+  | { readonly ok: true; readonly data: JsonValue; readonly tag: string; readonly deleted: boolean }
+  | { readonly ok: false; readonly reason: WireOpenFailure; readonly message: string };
+
+export type WireSealOutcome = { readonly ct: string; readonly tag: string } | null;
+
+export type WireJobResult =
+  | { readonly op: 'wireSeal'; readonly items: readonly WireSealOutcome[] }
+  | { readonly op: 'wireOpen'; readonly items: readonly WireOpenOutcome[] };
+
+const sealOne = (keys: readonly Uint8Array[], item: WireSealItem): WireSealOutcome => {
+  const key = keys[item.key];
+  const tagKey = keys[item.tagKey];
+  if (key === undefined || tagKey === undefined) return null;
+  try {
+    const { sealed, tag } = sealRecordVersion(
+      key,
+      tagKey,
+      { stream: item.stream, id: item.id, epoch: item.epoch, rev: item.rev, deleted: item.deleted },
+      item.content,
+    );
+    return { ct: base64urlEncode(sealed), tag };
+  } catch {
+    return null;
+  }
+};
+
+const openOne = (keys: readonly Uint8Array[], item: WireOpenItem): WireOpenOutcome => {
+  const key = keys[item.key];
+  if (key === undefined) return { ok: false, reason: 'WRONG_KEY', message: 'no key for this item' };
+  const bytes = base64urlDecode(item.ct);
+  if (!bytes.ok) return { ok: false, reason: 'TAMPERED', message: 'ciphertext is not base64url' };
+  try {
+    const opened = openRecordVersion(key, bytes.value, {
+      stream: item.stream,
+      id: item.id,
+      epoch: item.epoch,
+      rev: item.rev,
+    });
+    if (opened.ok) return { ok: true, ...opened.value };
+    const code = opened.error.code;
+    const reason: WireOpenFailure =
+      code === 'WRONG_KEY' || code === 'CONTEXT_MISMATCH' ? code : 'TAMPERED';
+    return { ok: false, reason, message: opened.error.message };
+  } catch (error) {
+    // Bad caller input (a key of the wrong length): the item cannot be opened with what was given.
+    return { ok: false, reason: 'WRONG_KEY', message: String(error) };
+  }
+};
+
+/** Runs one batch of wire cryptography; what an offload runs on the other side. Never throws for bad items. */
+export function runWireJob(job: WireJob): WireJobResult {
+  if (job.op === 'wireSeal') return { op: 'wireSeal', items: job.items.map((i) => sealOne(job.keys, i)) };
+  return { op: 'wireOpen', items: job.items.map((i) => openOne(job.keys, i)) };
+}
