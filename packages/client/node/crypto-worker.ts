@@ -1,13 +1,14 @@
 /**
- * At-rest sealing and opening on a Node worker thread (`worker_threads`), for `wrapWithAtRestEncryption`'s
- * `offload` option: RxDB keeps the main thread, tweetnacl gets a core of its own. Node-only, so it
- * lives outside src/ and is imported as `@hale/client/node`. Browsers use a Web Worker the same way.
+ * A device's bulk cryptography on a Node worker thread (`worker_threads`): at-rest seals and opens of
+ * the storage wrapper and wire seals and opens of the sync engine (`runCryptoJob`), so RxDB keeps the
+ * main thread and tweetnacl gets a core of its own. Node-only, so it lives outside src/ and is imported
+ * as `@hale/client/node`; browsers run `runCryptoJob` in a Web Worker the same way.
  *
- * Invariants: each job is answered once, by id, in any order; the at-rest key travels with each job
- * (32 bytes, copied into the worker's memory and dropped after the batch). Failure modes: a job that
- * throws in the worker, or a worker that exits, rejects the pending jobs (the wrapper reports
- * AT_REST_ENCRYPT_FAILED); nothing is half-applied, because the caller writes only after every value
- * of its batch is back.
+ * Invariants: each job is answered once, by id, in any order; keys travel with each job (copied into
+ * the worker's memory and dropped after the batch). Failure modes: a job that throws in the worker, a
+ * job that cannot be copied to it, or a worker that exits rejects (the at-rest wrapper reports
+ * AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries it); nothing is half-applied,
+ * because callers write only after every value of their batch is back.
  */
 import { Worker } from 'node:worker_threads';
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from '../src/index';
@@ -44,17 +45,23 @@ export function createNodeCryptoOffload(): NodeCryptoOffload {
     if (!p) return;
     pending.delete(message.id);
     if (message.result !== undefined) p.resolve(message.result);
-    else p.reject(new Error(message.error ?? 'at-rest worker failed'));
+    else p.reject(new Error(message.error ?? 'crypto worker failed'));
   });
   worker.on('error', (error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`at-rest worker exited with code ${code}`)));
+  worker.on('exit', (code) => failAll(new Error(`crypto worker exited with code ${code}`)));
   return {
     run(job: CryptoJob): Promise<CryptoJobResult> {
       if (failure) return Promise.reject(failure);
       const id = nextId++;
       return new Promise<CryptoJobResult>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, job });
+        try {
+          worker.postMessage({ id, job });
+        } catch (error) {
+          // A value that cannot be copied to the worker (never the case for stored JSON): fail this job only.
+          pending.delete(id);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
       });
     },
     async close(): Promise<void> {

@@ -10,4 +10,5 @@ export * from './signatures';
 export * from './device';
 export * from './stream-keys';
 export * from './record-seal';
+export * from './secretbox';
 export * from './fingerprint';

@@ -33,7 +33,7 @@ import {
 } from './encoding';
 import { canonicalBytes, canonicalJson, type JsonValue } from './canonical-json';
 import { hkdfSha256, hmacSha256, sha256 } from './hash';
-import { randomBytes } from './random';
+import { openSecretbox, sealSecretbox } from './secretbox';
 import { assertLength } from './account-keys';
 import { assertKeyContext, KEY_ID_LENGTH, keyIdBytes, STREAM_KEY_LENGTH } from './stream-keys';
 
@@ -76,10 +76,8 @@ function assertChunkContext(ctx: BlobChunkContext): void {
     throw cryptoError('INVALID_INPUT', 'context: bad epoch');
 }
 
-function seal(key: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const nonce = randomBytes(nacl.secretbox.nonceLength);
-  const box = nacl.secretbox(plaintext, nonce, key);
-  return concatBytes(Uint8Array.of(SEALED_RECORD_VERSION), keyIdBytes(key), nonce, box);
+function seal(key: Uint8Array, plaintext: Uint8Array | string): Uint8Array {
+  return sealSecretbox(concatBytes(Uint8Array.of(SEALED_RECORD_VERSION), keyIdBytes(key)), key, plaintext);
 }
 
 function open(key: Uint8Array, sealed: Uint8Array, what: string): Result<Uint8Array> {
@@ -93,11 +91,7 @@ function open(key: Uint8Array, sealed: Uint8Array, what: string): Result<Uint8Ar
   if (!constantTimeEqual(sealed.subarray(1, 1 + KEY_ID_LENGTH), keyIdBytes(key))) {
     return fail('WRONG_KEY', `${what}: sealed under another key`);
   }
-  const plaintext = nacl.secretbox.open(
-    sealed.subarray(HEADER),
-    sealed.subarray(1 + KEY_ID_LENGTH, HEADER),
-    key,
-  );
+  const plaintext = openSecretbox(key, sealed.subarray(1 + KEY_ID_LENGTH, HEADER), sealed.subarray(HEADER));
   return plaintext === null ? fail('TAMPERED', `${what}: authentication failed`) : ok(plaintext);
 }
 
@@ -305,7 +299,7 @@ export function sealRecordVersion(
   const tagBody = `{"d":${d},"i":${i},"r":${ctx.rev},"s":${s},"x":${ctx.deleted}}`;
   const tag = `${ctx.rev}-${hexEncode(hmacSha256(tagKey, utf8Encode(tagBody))).slice(0, 24)}`;
   const plaintext = `{"d":${d},"e":${ctx.epoch},"i":${i},"r":${ctx.rev},"s":${s},"t":"${tag}","v":1,"x":${ctx.deleted}}`;
-  return { sealed: seal(key, utf8Encode(plaintext)), tag };
+  return { sealed: seal(key, plaintext), tag };
 }
 
 /** Opens a `sealRecordVersion` ciphertext; checks stream, id, epoch and rev like `openRecord`. */

@@ -29,7 +29,7 @@
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
-import { base64urlDecode, base64urlEncode, randomBytes } from '@hale/crypto';
+import { base64urlDecode, base64urlEncode, openSecretbox, sealSecretbox } from '@hale/crypto';
 import nacl from 'tweetnacl';
 import { map, share } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
@@ -334,7 +334,7 @@ export interface SealContext {
   readonly r: string;
 }
 
-const encoder = new TextEncoder();
+const NO_HEADER = new Uint8Array(0);
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** How many recently sealed or opened values an instance remembers in plaintext (see `createValueCodec`). */
@@ -650,11 +650,7 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
       field: context.f,
     });
   }
-  const nonce = randomBytes(NONCE_LENGTH);
-  const box = nacl.secretbox(encoder.encode(plaintext), nonce, key);
-  const out = new Uint8Array(NONCE_LENGTH + box.length);
-  out.set(nonce, 0);
-  out.set(box, NONCE_LENGTH);
+  const out = sealSecretbox(NO_HEADER, key, plaintext);
   return VALUE_PREFIX + toBase64Url(out);
 }
 
@@ -672,7 +668,7 @@ function open(
   if (box === null || box.length < NONCE_LENGTH + nacl.secretbox.overheadLength) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
   }
-  const plain = nacl.secretbox.open(box.subarray(NONCE_LENGTH), box.subarray(0, NONCE_LENGTH), key);
+  const plain = openSecretbox(key, box.subarray(0, NONCE_LENGTH), box.subarray(NONCE_LENGTH));
   if (plain === null) throw decryptError('AUTH_FAILED', 'wrong at-rest key or tampered value', where);
   let parsed: unknown;
   try {

@@ -44,7 +44,11 @@ export interface WireOpenItem {
 
 export type WireJob =
   | { readonly op: 'wireSeal'; readonly keys: readonly Uint8Array[]; readonly items: readonly WireSealItem[] }
-  | { readonly op: 'wireOpen'; readonly keys: readonly Uint8Array[]; readonly items: readonly WireOpenItem[] };
+  | {
+      readonly op: 'wireOpen';
+      readonly keys: readonly Uint8Array[];
+      readonly items: readonly WireOpenItem[];
+    };
 
 export type WireOpenFailure = 'WRONG_KEY' | 'CONTEXT_MISMATCH' | 'TAMPERED';
 
@@ -89,12 +93,12 @@ const openOne = (keys: readonly Uint8Array[], item: WireOpenItem): WireOpenOutco
     });
     if (opened.ok) return { ok: true, ...opened.value };
     const code = opened.error.code;
-    const reason: WireOpenFailure =
-      code === 'WRONG_KEY' || code === 'CONTEXT_MISMATCH' ? code : 'TAMPERED';
+    const reason: WireOpenFailure = code === 'WRONG_KEY' || code === 'CONTEXT_MISMATCH' ? code : 'TAMPERED';
     return { ok: false, reason, message: opened.error.message };
   } catch (error) {
-    // Bad caller input (a key of the wrong length): the item cannot be opened with what was given.
-    return { ok: false, reason: 'WRONG_KEY', message: String(error) };
+    // Bad caller input: a key of the wrong length, or an expected binding that no record can have.
+    const reason: WireOpenFailure = key.length === 32 ? 'CONTEXT_MISMATCH' : 'WRONG_KEY';
+    return { ok: false, reason, message: String(error) };
   }
 };
 

@@ -1,0 +1,412 @@
+// The record codec with its wire cryptography on a real worker thread (`@hale/client/node`): the same
+// documents and the same per-document refusals as in-thread, one job per big batch, none for small
+// ones, and a batch that fails as a whole when the offload fails or answers another job.
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  tweetnaclEd25519,
+} from '@hale/crypto';
+import type { KeyEnvelope, PushDoc, ServedDoc } from '@hale/protocol';
+import { createNodeCryptoOffload } from '../../node/crypto-worker';
+import {
+  OFFLOAD_MIN_BATCH,
+  type CryptoJob,
+  type CryptoJobResult,
+  type CryptoOffload,
+} from '../offload/crypto-offload';
+import { createKeyring } from './keyring';
+import {
+  decodeRecords,
+  encodeRecords,
+  type CodecDeps,
+  type Decoded,
+  type EncodeInput,
+  type PlainRecord,
+} from './record-codec';
+import { runWireJob, type WireJob } from './wire-jobs';
+
+const ed = tweetnaclEd25519;
+const patientRoot = generateRootSecret();
+const patient = deriveAccountKeys(patientRoot);
+const patientDevice = generateDeviceKeys();
+const providerRoot = generateRootSecret();
+const provider = deriveAccountKeys(providerRoot);
+const providerDevice = generateDeviceKeys();
+const certified = new Map<string, Map<string, Uint8Array>>([
+  [patient.accountId, new Map([[patientDevice.deviceId, patientDevice.publicKey]])],
+  [provider.accountId, new Map([[providerDevice.deviceId, providerDevice.publicKey]])],
+]);
+const deviceKey = async (account: string, device: string) => certified.get(account)?.get(device) ?? null;
+
+const keyringFor = (
+  keys: typeof patient,
+  root: Uint8Array,
+  device: typeof patientDevice,
+  envelopes: KeyEnvelope[] = [],
+) =>
+  createKeyring({
+    accountId: keys.accountId,
+    root,
+    keys,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed,
+    fetchEnvelopes: async () => envelopes,
+    publishEnvelopes: async () => undefined,
+    deviceKey,
+  });
+
+const patientDeps: CodecDeps = {
+  keyring: keyringFor(patient, patientRoot, patientDevice),
+  ed,
+  device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+  accountId: patient.accountId,
+  deviceKey,
+};
+const providerDeps: CodecDeps = {
+  keyring: keyringFor(provider, providerRoot, providerDevice),
+  ed,
+  device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
+  accountId: provider.accountId,
+  deviceKey,
+};
+
+const ALLERGY = `${patient.accountId}/allergy`;
+const LAB = `${patient.accountId}/lab-result`;
+
+const idOf = (n: number) => `01J0000000000000000000${String(n).padStart(4, '0')}`;
+
+const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
+  id: idOf(1),
+  stream: ALLERGY,
+  kind: 'Allergy',
+  patientId: patient.accountId,
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  rv: 1,
+  epoch: 0,
+  author: patientDevice.deviceId,
+  by: patient.accountId,
+  conflict: false,
+  data: { substance: 'Latex' },
+  conflictData: null,
+  _deleted: false,
+  ...over,
+});
+
+/** n records over two streams (one of them clinical, hence signed), some deleted, one in conflict. */
+const records = (n: number, from = 0): PlainRecord[] =>
+  Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return record({
+      id: idOf(i),
+      stream: i % 3 === 2 ? LAB : ALLERGY,
+      kind: i % 3 === 2 ? 'LabResult' : 'Allergy',
+      rv: 1 + (i % 4),
+      data: { substance: `plaintext-marker-${i}`, n: i, nested: { list: [i, `x${i}`, null, true] } },
+      _deleted: i % 5 === 4,
+      conflict: i === 1,
+      conflictData: i === 1 ? { substance: 'other' } : null,
+    });
+  });
+
+const inputsOf = async (deps: CodecDeps, rs: readonly PlainRecord[]): Promise<EncodeInput[]> =>
+  Promise.all(
+    rs.map(async (r) => {
+      const write = await deps.keyring.writeKey(r.stream);
+      if (!write) throw new Error(`no write key for ${r.stream}`);
+      return { record: r, write };
+    }),
+  );
+
+const asServed = (docs: ReadonlyArray<PushDoc | null>): ServedDoc[] =>
+  docs.map((d, i) => {
+    if (!d) throw new Error(`record ${i} was not sealed`);
+    return { ...d, seq: i + 1, at: '2026-01-01T00:00:00.000Z' };
+  });
+
+const served = async (rs: readonly PlainRecord[], deps: CodecDeps = patientDeps): Promise<ServedDoc[]> =>
+  asServed(await encodeRecords({ ...deps, offload: null }, await inputsOf(deps, rs)));
+
+const worker = createNodeCryptoOffload();
+afterAll(() => worker.close());
+
+/** Counts and keeps the jobs an offload is given. */
+const counting = (inner: CryptoOffload) => {
+  const jobs: CryptoJob[] = [];
+  const offload: CryptoOffload = {
+    run: (job) => {
+      jobs.push(job);
+      return inner.run(job);
+    },
+  };
+  return { jobs, offload, ops: () => jobs.map((j) => `${j.op}:${j.items.length}`) };
+};
+
+/** The same ciphertext with one byte (past the header, inside the secretbox) flipped. */
+const flipByte = (ct: string): string => {
+  const bytes = base64urlDecode(ct);
+  if (!bytes.ok) throw new Error('ct is not base64url');
+  const out = Uint8Array.from(bytes.value);
+  out[out.length - 3]! ^= 0x10;
+  return base64urlEncode(out);
+};
+
+const reasons = (out: readonly Decoded[]) => out.map((d) => (d.ok ? 'ok' : d.reason));
+
+describe('record codec on a worker: same documents as in-thread', () => {
+  it('encodes ≥ 8 records on the worker into docs that decode (worker and in-thread) to the same records', async () => {
+    const rs = records(12);
+    const { jobs, offload, ops } = counting(worker);
+    const deps = { ...patientDeps, offload };
+    const pushed = await encodeRecords(deps, await inputsOf(deps, rs));
+    expect(ops()).toEqual(['wireSeal:12']);
+    expect(pushed).toHaveLength(12);
+    for (const [i, d] of pushed.entries()) {
+      const r = rs[i]!;
+      expect(d).toMatchObject({
+        stream: r.stream,
+        id: r.id,
+        deleted: r._deleted,
+        epoch: 0,
+        author: patientDevice.deviceId,
+      });
+      expect(d!.rev).toMatch(new RegExp(`^${r.rv}-[0-9a-f]{24}$`));
+      // Clinical records are signed, the patient's own allergies are not.
+      expect(d!.sig !== undefined).toBe(r.stream === LAB);
+      const bytes = base64urlDecode(d!.ct);
+      expect(bytes.ok && new TextDecoder().decode(bytes.value).includes('plaintext-marker')).toBe(false);
+    }
+    const docs = asServed(pushed);
+
+    const onWorker = await decodeRecords(deps, docs);
+    expect(ops()).toEqual(['wireSeal:12', 'wireOpen:12']);
+    expect(onWorker).toEqual(rs.map((r) => ({ ok: true, record: r })));
+
+    const inThread = await decodeRecords({ ...patientDeps, offload: null }, docs);
+    expect(inThread).toEqual(onWorker);
+    expect(jobs).toHaveLength(2);
+
+    // And what was sealed in-thread opens on the worker.
+    const threadDocs = await served(rs);
+    expect(await decodeRecords(deps, threadDocs)).toEqual(rs.map((r) => ({ ok: true, record: r })));
+    expect(ops()).toEqual(['wireSeal:12', 'wireOpen:12', 'wireOpen:12']);
+  });
+
+  it('runs exactly one wireSeal job for a batch of ≥ 8 and none below OFFLOAD_MIN_BATCH', async () => {
+    expect(OFFLOAD_MIN_BATCH).toBe(8);
+    const { offload, ops } = counting(worker);
+    const deps = { ...patientDeps, offload };
+
+    const three = records(3, 100);
+    const small = await encodeRecords(deps, await inputsOf(deps, three));
+    expect(ops()).toEqual([]);
+    expect(await decodeRecords(deps, asServed(small))).toEqual(three.map((r) => ({ ok: true, record: r })));
+    expect(ops()).toEqual([]);
+
+    const seven = records(7, 200);
+    await encodeRecords(deps, await inputsOf(deps, seven));
+    expect(ops()).toEqual([]);
+
+    const eight = records(8, 300);
+    const big = await encodeRecords(deps, await inputsOf(deps, eight));
+    expect(ops()).toEqual(['wireSeal:8']);
+    expect(big.every((d) => d !== null)).toBe(true);
+    expect(await decodeRecords(deps, asServed(big))).toEqual(eight.map((r) => ({ ok: true, record: r })));
+    expect(ops()).toEqual(['wireSeal:8', 'wireOpen:8']);
+  });
+
+  it("sends each distinct key once in a job's table", async () => {
+    const { jobs, offload } = counting(worker);
+    const deps = { ...patientDeps, offload };
+    const rs = records(9, 400); // two streams: allergy and lab-result
+    await encodeRecords(deps, await inputsOf(deps, rs));
+    const seal = jobs[0] as Extract<WireJob, { op: 'wireSeal' }>;
+    expect(seal.op).toBe('wireSeal');
+    // Per stream: its epoch-0 key and its tag key.
+    expect(seal.keys).toHaveLength(4);
+    const allergy = seal.items.filter((i) => i.stream === ALLERGY);
+    const lab = seal.items.filter((i) => i.stream === LAB);
+    expect(allergy.length + lab.length).toBe(9);
+    expect(new Set(allergy.map((i) => `${i.key}/${i.tagKey}`)).size).toBe(1);
+    expect(new Set(lab.map((i) => `${i.key}/${i.tagKey}`)).size).toBe(1);
+    expect(allergy[0]!.key).not.toBe(lab[0]!.key);
+    expect(new Set([allergy[0]!.key, allergy[0]!.tagKey, lab[0]!.key, lab[0]!.tagKey])).toEqual(
+      new Set([0, 1, 2, 3]),
+    );
+    expect(seal.keys.every((k) => k instanceof Uint8Array && k.length === 32)).toBe(true);
+  });
+
+  it('answers null for a record whose content is not JSON and seals the rest (worker)', async () => {
+    const rs = records(9, 500);
+    const bad = { ...rs[4]!, data: { n: Number.NaN } };
+    const { offload, ops } = counting(worker);
+    const deps = { ...patientDeps, offload };
+    const out = await encodeRecords(
+      deps,
+      await inputsOf(
+        deps,
+        rs.map((r, i) => (i === 4 ? bad : r)),
+      ),
+    );
+    expect(ops()).toEqual(['wireSeal:9']);
+    expect(out.map((d) => d !== null)).toEqual([true, true, true, true, false, true, true, true, true]);
+    expect(out[5]).toMatchObject({ id: rs[5]!.id });
+  });
+
+  it('fails only the batch whose content cannot be copied to the worker; the worker goes on', async () => {
+    const rs = records(9, 600);
+    const deps = { ...patientDeps, offload: worker };
+    const withFunction = rs.map((r, i) => (i === 2 ? { ...r, data: { f: () => 1 } } : r));
+    await expect(encodeRecords(deps, await inputsOf(deps, withFunction))).rejects.toThrow(/clone/i);
+    const out = await encodeRecords(deps, await inputsOf(deps, rs));
+    expect(out.every((d) => d !== null)).toBe(true);
+  });
+});
+
+describe('record codec on a worker: per-document refusals in a mixed batch', () => {
+  it('answers TAMPERED, CONTEXT_MISMATCH, BAD_TAG and NO_KEY per document, in order, and decodes the good ones', async () => {
+    const rs = records(6, 600);
+    const good = await served(rs);
+    const victim = good[0]!;
+    const [sameVersionOtherContent] = await served([{ ...rs[0]!, data: { substance: 'swapped' } }]);
+    const [laterRev] = await served([{ ...rs[0]!, rv: rs[0]!.rv + 1 }]);
+    // A stream of another account: the patient holds no key for it.
+    const [foreign] = await served(
+      [
+        record({
+          stream: `${provider.accountId}/allergy`,
+          patientId: provider.accountId,
+          by: provider.accountId,
+          author: providerDevice.deviceId,
+        }),
+      ],
+      providerDeps,
+    );
+
+    const batch: ServedDoc[] = [
+      good[0]!,
+      { ...victim, ct: flipByte(victim.ct) }, // tampered ciphertext
+      good[1]!,
+      { ...victim, id: idOf(699) }, // moved to another id
+      good[2]!,
+      { ...victim, rev: sameVersionOtherContent!.rev }, // tag of other content, same rv
+      good[3]!,
+      foreign!, // no key
+      { ...victim, rev: laterRev!.rev }, // tag naming another revision
+      good[4]!,
+      good[5]!,
+    ];
+    const expected = [
+      'ok',
+      'TAMPERED',
+      'ok',
+      'CONTEXT_MISMATCH',
+      'ok',
+      'BAD_TAG',
+      'ok',
+      'NO_KEY',
+      'CONTEXT_MISMATCH',
+      'ok',
+      'ok',
+    ];
+
+    const { offload, ops } = counting(worker);
+    const onWorker = await decodeRecords({ ...patientDeps, offload }, batch);
+    // The doc without a key never reaches the job.
+    expect(ops()).toEqual(['wireOpen:10']);
+    expect(reasons(onWorker)).toEqual(expected);
+    const goodAt = [0, 2, 4, 6, 9, 10];
+    expect(goodAt.map((i) => onWorker[i])).toEqual(rs.map((r) => ({ ok: true, record: r })));
+    expect(onWorker[7]).toMatchObject({
+      ok: false,
+      reason: 'NO_KEY',
+      message: expect.stringContaining(provider.accountId) as unknown,
+    });
+
+    const inThread = await decodeRecords({ ...patientDeps, offload: null }, batch);
+    expect(inThread).toEqual(onWorker);
+  });
+});
+
+describe('record codec: a failed or confused offload fails the whole batch', () => {
+  const fixed = (answer: (job: CryptoJob) => CryptoJobResult): CryptoOffload => ({
+    run: async (job) => answer(job),
+  });
+
+  it('rejects when the offload answers another op', async () => {
+    const rs = records(8, 700);
+    const docs = await served(rs);
+    const inputs = await inputsOf(patientDeps, rs);
+    const swapOp = fixed((job) => {
+      const real = runWireJob(job as WireJob);
+      return real.op === 'wireSeal'
+        ? {
+            op: 'wireOpen',
+            items: real.items.map(() => ({ ok: false, reason: 'TAMPERED', message: 'x' }) as const),
+          }
+        : { op: 'wireSeal', items: real.items.map(() => null) };
+    });
+    await expect(encodeRecords({ ...patientDeps, offload: swapOp }, inputs)).rejects.toThrow(
+      'crypto offload answered another job',
+    );
+    await expect(decodeRecords({ ...patientDeps, offload: swapOp }, docs)).rejects.toThrow(
+      'crypto offload answered another job',
+    );
+
+    // An at-rest result (no `items`) is another job too.
+    const atRest = fixed(() => ({ op: 'seal', envelopes: [] }));
+    await expect(encodeRecords({ ...patientDeps, offload: atRest }, inputs)).rejects.toThrow(
+      'crypto offload answered another job',
+    );
+    await expect(decodeRecords({ ...patientDeps, offload: atRest }, docs)).rejects.toThrow(
+      'crypto offload answered another job',
+    );
+  });
+
+  it('rejects when the offload answers too few or too many items', async () => {
+    const rs = records(9, 800);
+    const docs = await served(rs);
+    const inputs = await inputsOf(patientDeps, rs);
+    for (const delta of [-1, 1]) {
+      const resize = fixed((job) => {
+        const real = runWireJob(job as WireJob);
+        const items: unknown[] = [...real.items];
+        if (delta < 0) items.pop();
+        else items.push(items[0]);
+        return { ...real, items } as CryptoJobResult;
+      });
+      await expect(encodeRecords({ ...patientDeps, offload: resize }, inputs)).rejects.toThrow(
+        'crypto offload answered another job',
+      );
+      await expect(decodeRecords({ ...patientDeps, offload: resize }, docs)).rejects.toThrow(
+        'crypto offload answered another job',
+      );
+    }
+  });
+
+  it('rejects when the offload rejects (a job that failed, a worker that is gone)', async () => {
+    const rs = records(8, 900);
+    const docs = await served(rs);
+    const inputs = await inputsOf(patientDeps, rs);
+    const broken: CryptoOffload = { run: () => Promise.reject(new Error('worker died')) };
+    await expect(encodeRecords({ ...patientDeps, offload: broken }, inputs)).rejects.toThrow('worker died');
+    await expect(decodeRecords({ ...patientDeps, offload: broken }, docs)).rejects.toThrow('worker died');
+
+    const gone = createNodeCryptoOffload();
+    await gone.close();
+    await expect(encodeRecords({ ...patientDeps, offload: gone }, inputs)).rejects.toThrow(/exited/);
+    await expect(decodeRecords({ ...patientDeps, offload: gone }, docs)).rejects.toThrow(/exited/);
+
+    // Below the batch threshold the broken offload is never asked.
+    const few = rs.slice(0, 3);
+    expect(await decodeRecords({ ...patientDeps, offload: broken }, docs.slice(0, 3))).toEqual(
+      few.map((r) => ({ ok: true, record: r })),
+    );
+    expect(
+      (await encodeRecords({ ...patientDeps, offload: broken }, inputs.slice(0, 3))).every(Boolean),
+    ).toBe(true);
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import nacl from 'tweetnacl';
+import { isHaleCryptoError } from './errors';
+import { openSecretbox, sealSecretbox, SECRETBOX_MAC_LENGTH, SECRETBOX_NONCE_LENGTH } from './secretbox';
+
+const key = nacl.randomBytes(32);
+const split = (sealed: Uint8Array, header: number) => ({
+  head: sealed.subarray(0, header),
+  nonce: sealed.subarray(header, header + SECRETBOX_NONCE_LENGTH),
+  box: sealed.subarray(header + SECRETBOX_NONCE_LENGTH),
+});
+
+describe('sealSecretbox / openSecretbox (tweetnacl low-level, no copies)', () => {
+  it('writes header ‖ nonce ‖ exactly the box nacl.secretbox makes for that nonce', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 6000 }), fc.uint8Array({ maxLength: 12 }), (pt, header) => {
+        const sealed = sealSecretbox(header, key, pt);
+        const { head, nonce, box } = split(sealed, header.length);
+        expect(head).toEqual(header);
+        expect(box).toEqual(nacl.secretbox(pt, nonce, key));
+        expect(openSecretbox(key, nonce, box)).toEqual(pt);
+      }),
+    );
+  });
+
+  it('seals strings as UTF-8 (lone surrogates as U+FFFD, like TextEncoder)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 2000 }), (text) => {
+        const { nonce, box } = split(sealSecretbox(new Uint8Array(0), key, text), 0);
+        expect(nacl.secretbox.open(box, nonce, key)).toEqual(new TextEncoder().encode(text));
+      }),
+    );
+  });
+
+  it('opens what nacl.secretbox sealed, and a large value after a small one and back', () => {
+    for (const size of [0, 10, 100_000, 3]) {
+      const pt = nacl.randomBytes(size);
+      const nonce = nacl.randomBytes(SECRETBOX_NONCE_LENGTH);
+      expect(openSecretbox(key, nonce, nacl.secretbox(pt, nonce, key))).toEqual(pt);
+    }
+  });
+
+  it('uses a fresh nonce per seal', () => {
+    const a = split(sealSecretbox(new Uint8Array(0), key, 'same'), 0);
+    const b = split(sealSecretbox(new Uint8Array(0), key, 'same'), 0);
+    expect(a.nonce).not.toEqual(b.nonce);
+  });
+
+  it('refuses a flipped bit anywhere, a wrong key, a wrong nonce and a box shorter than its MAC', () => {
+    const pt = new TextEncoder().encode('{"allergy":"penicillin"}');
+    const { nonce, box } = split(sealSecretbox(new Uint8Array(0), key, pt), 0);
+    for (let i = 0; i < box.length; i++) {
+      const bad = box.slice();
+      bad[i]! ^= 1;
+      expect(openSecretbox(key, nonce, bad)).toBeNull();
+    }
+    expect(openSecretbox(nacl.randomBytes(32), nonce, box)).toBeNull();
+    expect(openSecretbox(key, nacl.randomBytes(SECRETBOX_NONCE_LENGTH), box)).toBeNull();
+    expect(openSecretbox(key, nonce, box.subarray(0, SECRETBOX_MAC_LENGTH - 1))).toBeNull();
+    // A refused box does not disturb the next open.
+    expect(openSecretbox(key, nonce, box)).toEqual(pt);
+  });
+
+  it('throws INVALID_INPUT for a key or nonce of the wrong length', () => {
+    const bad = (f: () => unknown) => {
+      try {
+        f();
+      } catch (error) {
+        return isHaleCryptoError(error) && error.code === 'INVALID_INPUT';
+      }
+      return false;
+    };
+    expect(bad(() => sealSecretbox(new Uint8Array(0), new Uint8Array(31), 'x'))).toBe(true);
+    expect(bad(() => openSecretbox(new Uint8Array(33), new Uint8Array(24), new Uint8Array(16)))).toBe(true);
+    expect(bad(() => openSecretbox(key, new Uint8Array(23), new Uint8Array(16)))).toBe(true);
+  });
+});
