@@ -46,6 +46,7 @@ import type {
 } from 'rxdb';
 import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/plugins/local-documents';
 import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
+import { createRecentMap } from '../util/recent-map';
 
 export type AtRestErrorCode =
   | 'AT_REST_DECRYPT_FAILED'
@@ -370,10 +371,12 @@ function createValueCodec(
   collection: string,
   offload: CryptoOffload | null,
 ) {
-  const opened = new Map<string, Remembered>();
+  const opened = createRecentMap<string, Remembered>(AT_REST_RECENT_VALUES);
   const sealed = new WeakMap<object, { readonly context: string; readonly envelope: string }>();
   // Scalars (`null` above all: `conflictData` of a record without a conflict) by context instead.
-  const sealedScalars = new Map<string, { readonly value: unknown; readonly envelope: string }>();
+  const sealedScalars = createRecentMap<string, { readonly value: unknown; readonly envelope: string }>(
+    AT_REST_RECENT_VALUES,
+  );
   const contextKey = (id: string, field: string, rev: string): string => `${id}\u0000${field}\u0000${rev}`;
   const sealContext = (id: string, field: string, rev: string): SealContext => ({
     db: database,
@@ -383,20 +386,9 @@ function createValueCodec(
     r: rev,
   });
   const remember = (envelope: string, context: string, value: unknown): void => {
-    if (opened.size >= AT_REST_RECENT_VALUES) {
-      const oldest = opened.keys().next();
-      if (oldest.done !== true) opened.delete(oldest.value);
-    }
     opened.set(envelopeKey(envelope), { envelope, context, value });
-    if (typeof value === 'object' && value !== null) {
-      sealed.set(value, { context, envelope });
-    } else {
-      if (sealedScalars.size >= AT_REST_RECENT_VALUES) {
-        const oldest = sealedScalars.keys().next();
-        if (oldest.done !== true) sealedScalars.delete(oldest.value);
-      }
-      sealedScalars.set(context, { value, envelope });
-    }
+    if (typeof value === 'object' && value !== null) sealed.set(value, { context, envelope });
+    else sealedScalars.set(context, { value, envelope });
   };
   const known = (id: string, field: string, rev: string, value: unknown): string | undefined => {
     const context = contextKey(id, field, rev);

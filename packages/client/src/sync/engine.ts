@@ -40,6 +40,7 @@ import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
+import { createRecentMap } from '../util/recent-map';
 import {
   decodeRecord,
   decodeRecords,
@@ -109,7 +110,7 @@ export interface EngineDeps {
 
 const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
-/** Pushed versions remembered for echo detection (oldest forgotten first; a forgotten echo is just decoded). */
+/** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
@@ -136,7 +137,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // version back (live echo of the device's own push, or a later pull); its content is what this device
   // holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed master
   // state and do nothing; skipping it also means a replayed old version of our own is never applied.
-  const sent = new Map<string, string>();
+  const sent = createRecentMap<string, string>(MAX_SENT);
   let pending = new Set<string>();
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
@@ -388,10 +389,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
         if (out.length === 0) continue;
         for (const row of out) {
-          sent.delete(row.doc.id);
           sent.set(row.doc.id, row.doc.rev);
         }
-        while (sent.size > MAX_SENT) sent.delete(sent.keys().next().value as string);
         sends.push(
           connection.request<PushedFrame>({ t: 'push', rows: out }).then(
             (reply) => ({ out, byIndex, reply }),

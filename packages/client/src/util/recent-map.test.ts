@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createRecentMap } from './recent-map';
+
+describe('createRecentMap', () => {
+  it('answers like a Map for the last `keep` keys written, never a stale value, and holds at most 2 × keep', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.tuple(fc.constantFrom('set', 'delete'), fc.integer({ min: 0, max: 40 }), fc.nat())),
+        (keep, ops) => {
+          const recent = createRecentMap<number, number>(keep);
+          const model = new Map<number, number>();
+          const order: number[] = [];
+          for (const [op, k, v] of ops) {
+            if (op === 'set') {
+              recent.set(k, v);
+              model.set(k, v);
+              order.push(k);
+            } else {
+              recent.delete(k);
+              model.delete(k);
+            }
+            expect(recent.size).toBeLessThanOrEqual(2 * keep);
+          }
+          // Whatever it answers is the latest value; the last `keep` distinct keys written are all there.
+          for (const [k, v] of model) {
+            const got = recent.get(k);
+            if (got !== undefined) expect(got).toBe(v);
+          }
+          const lastKeys = [...new Set([...order].reverse())].slice(0, keep);
+          for (const k of lastKeys) if (model.has(k)) expect(recent.get(k)).toBe(model.get(k));
+          for (const k of [...Array(41).keys()]) if (!model.has(k)) expect(recent.get(k)).toBeUndefined();
+        },
+      ),
+    );
+  });
+});
