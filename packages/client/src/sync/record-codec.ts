@@ -129,8 +129,14 @@ const keyTable = () => {
 };
 
 /** Runs a wire job on the offload (big batches) or here; rejects when the offload fails or answers another job. */
-function runWire(deps: CodecDeps, job: Extract<WireJob, { op: 'wireSeal' }>): Promise<readonly WireSealOutcome[]>;
-function runWire(deps: CodecDeps, job: Extract<WireJob, { op: 'wireOpen' }>): Promise<readonly WireOpenOutcome[]>;
+function runWire(
+  deps: CodecDeps,
+  job: Extract<WireJob, { op: 'wireSeal' }>,
+): Promise<readonly WireSealOutcome[]>;
+function runWire(
+  deps: CodecDeps,
+  job: Extract<WireJob, { op: 'wireOpen' }>,
+): Promise<readonly WireOpenOutcome[]>;
 async function runWire(
   deps: CodecDeps,
   job: WireJob,
@@ -212,8 +218,7 @@ export const encodeRecord = async (
 ): Promise<PushDoc | null> => (await encodeRecords(deps, [{ record: r, write }]))[0] ?? null;
 
 export type Decoded =
-  | { ok: true; record: PlainRecord }
-  | { ok: false; reason: DecodeFailure; message: string };
+  { ok: true; record: PlainRecord } | { ok: false; reason: DecodeFailure; message: string };
 
 const fail = (reason: DecodeFailure, message: string) => ({ ok: false as const, reason, message });
 
@@ -233,7 +238,9 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       early.push(fail('BAD_CONTENT', 'bad stream id'));
       continue;
     }
-    const key = await keys(`${doc.stream}\u0000${doc.epoch}`, () => deps.keyring.keyFor(doc.stream, doc.epoch));
+    const key = await keys(`${doc.stream}\u0000${doc.epoch}`, () =>
+      deps.keyring.keyFor(doc.stream, doc.epoch),
+    );
     if (!key) {
       early.push(fail('NO_KEY', `no key for ${doc.stream} epoch ${doc.epoch}`));
       continue;
@@ -244,7 +251,14 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       continue;
     }
     early.push({ item: items.length, patientId: parsed.value.patientId, rv });
-    items.push({ key: table.add(key), stream: doc.stream, id: doc.id, epoch: doc.epoch, rev: rv, ct: doc.ct });
+    items.push({
+      key: table.add(key),
+      stream: doc.stream,
+      id: doc.id,
+      epoch: doc.epoch,
+      rev: rv,
+      ct: doc.ct,
+    });
   }
   const opened = items.length > 0 ? await runWire(deps, { op: 'wireOpen', keys: table.keys, items }) : [];
   const deviceKeys = perBatch<Uint8Array | null>();
@@ -256,7 +270,9 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       continue;
     }
     const o = opened[pre.item];
-    out.push(o === undefined ? fail('TAMPERED', 'not opened') : await verifyOpened(deps, doc, pre, o, deviceKeys));
+    out.push(
+      o === undefined ? fail('TAMPERED', 'not opened') : await verifyOpened(deps, doc, pre, o, deviceKeys),
+    );
   }
   return out;
 };
