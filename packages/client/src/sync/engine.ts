@@ -261,7 +261,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     prefetched = null;
     if (hit) {
       try {
-        return await hit;
+        const page = await hit;
+        // Keys may have arrived since it was decoded: a page with a missing key is asked for again
+        // rather than quarantining what this device can now read.
+        if (!page.served.decoded.some((d) => !d.ok && d.reason === 'NO_KEY')) return page;
       } catch {
         // A failed prefetch is only a missed shortcut: ask again.
       }
