@@ -2,9 +2,29 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'sync-server/src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'all',
+          include: ['packages/*/src/**/*.test.ts', 'sync-server/src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        // The end-to-end scenarios again with every device's cryptography on a worker thread, as an app
+        // runs it (pipelined pushes, prefetched pages, live frames decoded on arrival). The two files left
+        // out choose in-thread and worker themselves.
+        extends: true,
+        test: {
+          name: 'e2e on a crypto worker',
+          include: ['test/*.e2e.test.ts'],
+          exclude: ['test/offload.e2e.test.ts', 'test/restart.e2e.test.ts', 'test/example.e2e.test.ts'],
+          env: { HALE_CRYPTO_WORKER: '1' },
+        },
+      },
+    ],
   },
 });

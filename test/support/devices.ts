@@ -1,5 +1,6 @@
 // Real devices for end-to-end tests: the client library over RxDB memory storage, talking to a real
 // server on a loopback port through real WebSockets (the `ws` package provides the WHATWG interface).
+import { createNodeCryptoOffload } from '@hale/client/node';
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
@@ -39,6 +40,11 @@ export const sessionAccount = (account: TestAccount, device: TestDevice = accoun
   device: device.keys,
 });
 
+// HALE_CRYPTO_WORKER=1 (a project of vitest.config.ts) runs every device's cryptography on one worker.
+const workerByDefault = process.env['HALE_CRYPTO_WORKER'] === '1' ? createNodeCryptoOffload() : undefined;
+
+const offloadOption = (offload: CryptoOffload | undefined) => (offload ? { cryptoOffload: offload } : {});
+
 export const openDevice = async (
   t: TestServer,
   account: TestAccount,
@@ -70,7 +76,7 @@ export const openDevice = async (
     ...(options.offline ? { offline: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
+    ...offloadOption(options.cryptoOffload ?? workerByDefault),
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
