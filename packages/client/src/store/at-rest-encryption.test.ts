@@ -12,7 +12,6 @@ import type {
   MangoQuery,
   RxDocumentData,
   RxJsonSchema,
-  RxStorage,
   RxStorageChangeEvent,
   RxStorageInstance,
 } from 'rxdb';
@@ -25,6 +24,7 @@ import {
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
 } from './at-rest-encryption';
+import { openInstance } from './at-rest.test-util';
 
 interface Doc {
   id: string;
@@ -87,22 +87,7 @@ function doc(id: string, note: string, rev = '1-aaaa', other: Doc['other'] = nul
   };
 }
 
-async function open<T>(
-  storage: RxStorage<unknown, unknown>,
-  databaseName: string,
-  schema: RxJsonSchema<RxDocumentData<T>>,
-  collectionName = 'things',
-): Promise<RxStorageInstance<T, unknown, unknown>> {
-  return storage.createStorageInstance<T>({
-    databaseInstanceToken: `tok-${databaseName}`,
-    databaseName,
-    collectionName,
-    schema,
-    options: {},
-    multiInstance: false,
-    devMode: false,
-  });
-}
+const open = openInstance;
 
 function allQuery<T>(schema: RxJsonSchema<RxDocumentData<T>>, query: MangoQuery<T> = {}) {
   return prepareQuery(schema, normalizeMangoQuery(schema, { selector: {}, ...query }));

@@ -2,10 +2,11 @@
 // refusals, and a failed worker refuses writes instead of storing anything.
 import { afterAll, describe, expect, it } from 'vitest';
 import { fillWithDefaultSettings, normalizeMangoQuery, now, prepareQuery } from 'rxdb';
-import type { RxDocumentData, RxJsonSchema, RxStorage, RxStorageInstance } from 'rxdb';
+import type { RxDocumentData, RxJsonSchema, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
 import { AtRestError, runAtRestJob, wrapWithAtRestEncryption } from './at-rest-encryption';
+import { openInstance } from './at-rest.test-util';
 import type { CryptoOffload } from '../offload/crypto-offload';
 
 interface Doc {
@@ -47,20 +48,7 @@ const doc = (id: string, note: string, rev = '1-a'): RxDocumentData<Doc> => ({
   _meta: { lwt: now() },
 });
 
-const open = <T>(
-  storage: RxStorage<unknown, unknown>,
-  databaseName: string,
-  schema: RxJsonSchema<RxDocumentData<T>>,
-) =>
-  storage.createStorageInstance<T>({
-    databaseInstanceToken: `tok-${databaseName}`,
-    databaseName,
-    collectionName: 'things',
-    schema,
-    options: {},
-    multiInstance: false,
-    devMode: false,
-  });
+const open = openInstance;
 
 const worker = createNodeCryptoOffload();
 afterAll(() => worker.close());

@@ -2,15 +2,8 @@
 // documents and the same per-document refusals as in-thread, one job per big batch, none for small
 // ones, and a batch that fails as a whole when the offload fails or answers another job.
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  base64urlDecode,
-  base64urlEncode,
-  deriveAccountKeys,
-  generateDeviceKeys,
-  generateRootSecret,
-  tweetnaclEd25519,
-} from '@hale/crypto';
-import type { KeyEnvelope, PushDoc, ServedDoc } from '@hale/protocol';
+import { base64urlDecode, base64urlEncode } from '@hale/crypto';
+import type { PushDoc, ServedDoc } from '@hale/protocol';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
 import {
   OFFLOAD_MIN_BATCH,
@@ -18,7 +11,16 @@ import {
   type CryptoJobResult,
   type CryptoOffload,
 } from '../offload/crypto-offload';
-import { createKeyring } from './keyring';
+import {
+  depsFor,
+  patient,
+  patientDeps,
+  patientDevice,
+  provider,
+  providerDevice,
+  providerRoot,
+  record,
+} from './codec-fixture.test-util';
 import {
   decodeRecords,
   encodeRecords,
@@ -29,72 +31,12 @@ import {
 } from './record-codec';
 import { runWireJob, type WireJob } from './wire-jobs';
 
-const ed = tweetnaclEd25519;
-const patientRoot = generateRootSecret();
-const patient = deriveAccountKeys(patientRoot);
-const patientDevice = generateDeviceKeys();
-const providerRoot = generateRootSecret();
-const provider = deriveAccountKeys(providerRoot);
-const providerDevice = generateDeviceKeys();
-const certified = new Map<string, Map<string, Uint8Array>>([
-  [patient.accountId, new Map([[patientDevice.deviceId, patientDevice.publicKey]])],
-  [provider.accountId, new Map([[providerDevice.deviceId, providerDevice.publicKey]])],
-]);
-const deviceKey = async (account: string, device: string) => certified.get(account)?.get(device) ?? null;
-
-const keyringFor = (
-  keys: typeof patient,
-  root: Uint8Array,
-  device: typeof patientDevice,
-  envelopes: KeyEnvelope[] = [],
-) =>
-  createKeyring({
-    accountId: keys.accountId,
-    root,
-    keys,
-    device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed,
-    fetchEnvelopes: async () => envelopes,
-    publishEnvelopes: async () => undefined,
-    deviceKey,
-  });
-
-const patientDeps: CodecDeps = {
-  keyring: keyringFor(patient, patientRoot, patientDevice),
-  ed,
-  device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-  accountId: patient.accountId,
-  deviceKey,
-};
-const providerDeps: CodecDeps = {
-  keyring: keyringFor(provider, providerRoot, providerDevice),
-  ed,
-  device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
-  accountId: provider.accountId,
-  deviceKey,
-};
+const providerDeps = depsFor(provider, providerRoot, providerDevice);
 
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;
 
 const idOf = (n: number) => `01J0000000000000000000${String(n).padStart(4, '0')}`;
-
-const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
-  id: idOf(1),
-  stream: ALLERGY,
-  kind: 'Allergy',
-  patientId: patient.accountId,
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  rv: 1,
-  epoch: 0,
-  author: patientDevice.deviceId,
-  by: patient.accountId,
-  conflict: false,
-  data: { substance: 'Latex' },
-  conflictData: null,
-  _deleted: false,
-  ...over,
-});
 
 /** n records over two streams (one of them clinical, hence signed), some deleted, one in conflict. */
 const records = (n: number, from = 0): PlainRecord[] =>

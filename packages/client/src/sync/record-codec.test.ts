@@ -1,74 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import {
   base64urlEncode,
-  deriveAccountKeys,
   generateDeviceKeys,
-  generateRootSecret,
   generateStreamKey,
   keyId,
   signCanonical,
-  tweetnaclEd25519,
   wrapKey,
 } from '@hale/crypto';
 import { envelopeSignaturePayload, type KeyEnvelope, type ServedDoc } from '@hale/protocol';
 import { createKeyring } from './keyring';
 import { decodeRecord, encodeRecord, type PlainRecord } from './record-codec';
-
-const ed = tweetnaclEd25519;
-const patientRoot = generateRootSecret();
-const patient = deriveAccountKeys(patientRoot);
-const patientDevice = generateDeviceKeys();
-const providerRoot = generateRootSecret();
-const provider = deriveAccountKeys(providerRoot);
-const providerDevice = generateDeviceKeys();
-const certified = new Map<string, Map<string, Uint8Array>>([
-  [patient.accountId, new Map([[patientDevice.deviceId, patientDevice.publicKey]])],
-  [provider.accountId, new Map([[providerDevice.deviceId, providerDevice.publicKey]])],
-]);
-const deviceKey = async (account: string, device: string) => certified.get(account)?.get(device) ?? null;
-
-const keyringFor = (
-  keys: typeof patient,
-  root: Uint8Array,
-  device: typeof patientDevice,
-  envelopes: KeyEnvelope[] = [],
-) =>
-  createKeyring({
-    accountId: keys.accountId,
-    root,
-    keys,
-    device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed,
-    fetchEnvelopes: async () => envelopes,
-    publishEnvelopes: async () => undefined,
-    deviceKey,
-  });
-
-const patientKeyring = keyringFor(patient, patientRoot, patientDevice);
-const patientDeps = {
-  keyring: patientKeyring,
-  ed,
-  device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-  accountId: patient.accountId,
+import {
   deviceKey,
-};
-
-const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
-  id: '01J00000000000000000000001',
-  stream: `${patient.accountId}/allergy`,
-  kind: 'Allergy',
-  patientId: patient.accountId,
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  rv: 1,
-  epoch: 0,
-  author: patientDevice.deviceId,
-  by: patient.accountId,
-  conflict: false,
-  data: { substance: 'Latex' },
-  conflictData: null,
-  _deleted: false,
-  ...over,
-});
+  ed,
+  keyringFor,
+  patient,
+  patientDeps,
+  patientDevice,
+  provider,
+  providerDevice,
+  providerRoot,
+  record,
+} from './codec-fixture.test-util';
 
 const served = async (r: PlainRecord, deps = patientDeps): Promise<ServedDoc> => {
   const write = await deps.keyring.writeKey(r.stream);
