@@ -29,8 +29,15 @@
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
-import { base64urlDecode, base64urlEncode, openSecretbox, sealSecretbox } from '@hale/crypto';
-import nacl from 'tweetnacl';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  openSecretbox,
+  sealSecretbox,
+  SECRETBOX_KEY_LENGTH,
+  SECRETBOX_MAC_LENGTH,
+  SECRETBOX_NONCE_LENGTH,
+} from '@hale/crypto';
 import { map, share } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
 import type {
@@ -95,8 +102,8 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly offload?: CryptoOffload;
 }
 
-export const AT_REST_KEY_LENGTH = nacl.secretbox.keyLength;
-const NONCE_LENGTH = nacl.secretbox.nonceLength;
+export const AT_REST_KEY_LENGTH = SECRETBOX_KEY_LENGTH;
+const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
 const VALUE_PREFIX = 'v1.';
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 
@@ -643,7 +650,7 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
     });
   }
   const out = sealSecretbox(NO_HEADER, key, plaintext);
-  return VALUE_PREFIX + toBase64Url(out);
+  return VALUE_PREFIX + base64urlEncode(out);
 }
 
 function open(
@@ -656,8 +663,9 @@ function open(
   if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
   }
-  const box = fromBase64Url(stored.slice(VALUE_PREFIX.length));
-  if (box === null || box.length < NONCE_LENGTH + nacl.secretbox.overheadLength) {
+  const decoded = base64urlDecode(stored.slice(VALUE_PREFIX.length));
+  const box = decoded.ok ? decoded.value : null;
+  if (box === null || box.length < NONCE_LENGTH + SECRETBOX_MAC_LENGTH) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
   }
   const plain = openSecretbox(key, box.subarray(0, NONCE_LENGTH), box.subarray(NONCE_LENGTH));
@@ -729,11 +737,3 @@ export function assertJson(value: unknown): void {
       throw new TypeError(`not JSON: ${typeof value}`);
   }
 }
-
-// The shared strict codec: it writes into one buffer (a per-character `+=` leaves rope strings that
-// live as long as the stored value and dominated GC in the sync benchmark).
-const toBase64Url = base64urlEncode;
-const fromBase64Url = (text: string): Uint8Array | null => {
-  const r = base64urlDecode(text);
-  return r.ok ? r.value : null;
-};
