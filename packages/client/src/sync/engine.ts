@@ -7,7 +7,9 @@
  *   handler) and decryption of pulls before RxDB sees them; RxDB never stores ciphertext, the server never
  *   sees plaintext.
  * - Checkpoints are per stream ({ s: { [stream]: seq } }): a stream that becomes readable (new grant)
- *   starts at 0, so the device receives its whole history.
+ *   starts at 0, so the device receives its whole history. A pull starts from the checkpoint RxDB hands
+ *   over (what it has stored), never from what the engine has merely seen: RxDB drops live changes it had
+ *   not stored yet when it resyncs, and those must be served again.
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
@@ -234,10 +236,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   type PullCursor = { stream: StreamAccess['stream']; since: number };
-  const cursorsNow = (): PullCursor[] =>
+  const cursorsFrom = (pos: Record<string, number>): PullCursor[] =>
     [...access.keys()]
       .filter(readable)
-      .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
+      .map((stream) => ({ stream: stream as StreamAccess['stream'], since: pos[stream] ?? 0 }));
 
   /** One page from the server, decoded (on the offload when there is one) but not applied. */
   const fetchPage = async (cursors: PullCursor[], limit: number) => {
@@ -271,8 +273,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     return fetchPage(cursors, limit);
   };
-  const prefetch = (limit: number): void => {
-    const cursors = cursorsNow();
+  const prefetch = (pos: Record<string, number>, limit: number): void => {
+    const cursors = cursorsFrom(pos);
     if (cursors.length === 0 || !deps.offload) return;
     const page = fetchPage(cursors, limit);
     page.catch(() => undefined);
@@ -283,15 +285,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
     lastCheckpoint: StreamCheckpoint | undefined,
     batchSize: number,
   ): Promise<{ documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint }> => {
-    if (lastCheckpoint) {
-      for (const [s, seq] of Object.entries(lastCheckpoint.s)) known[s] = Math.max(known[s] ?? 0, seq);
-    }
+    // Pull from where RxDB stands (its checkpoint), not from this engine's memory of what it has seen:
+    // on a resync RxDB drops live changes it had not stored yet, and those must be served again.
+    const pos: Record<string, number> = { ...lastCheckpoint?.s };
+    for (const [s, seq] of Object.entries(pos)) known[s] = Math.max(known[s] ?? 0, seq);
+    const advance = (stream: string, seq: number): void => {
+      pos[stream] = Math.max(pos[stream] ?? 0, seq);
+      known[stream] = Math.max(known[stream] ?? 0, seq);
+    };
+    const checkpoint = (): StreamCheckpoint => ({ s: { ...pos } });
     if (access.size === 0) await refreshStreams();
     patch({ status: 'syncing' });
     const documents: PlainRecord[] = [];
     for (;;) {
-      const cursors = cursorsNow();
-      if (cursors.length === 0) return { documents, checkpoint: snapshot() };
+      const cursors = cursorsFrom(pos);
+      if (cursors.length === 0) return { documents, checkpoint: checkpoint() };
       const { reply, served } = await takePage(
         cursors,
         Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
@@ -301,7 +309,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         report({ code: d.code, message: `No longer allowed to read ${d.stream}`, stream: d.stream });
       }
       documents.push(...(await applyDecoded(served)));
-      for (const s of reply.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
+      for (const d of reply.docs) advance(d.stream, d.seq);
+      for (const s of reply.streams) advance(s.stream, s.checkpoint);
       initialDone += reply.docs.length;
       const allDone = reply.streams.every((s) => s.done);
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
@@ -317,14 +326,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
             message: error instanceof Error ? error.message : String(error),
           }),
         );
-        return { documents, checkpoint: snapshot() };
+        return { documents, checkpoint: checkpoint() };
       }
       // RxDB ends a pull at the first page shorter than its batch size, so a page the server cut short
       // (byte limit, MAX_BATCH_DOCS below batchSize) or thinned out (quarantined or echoed documents)
       // must not be returned as if the server were drained: keep pulling until the batch is full.
       if (documents.length >= batchSize || reply.docs.length === 0) {
-        if (reply.docs.length > 0) prefetch(Math.min(batchSize, MAX_BATCH_DOCS));
-        return { documents, checkpoint: snapshot() };
+        if (reply.docs.length > 0) prefetch(pos, Math.min(batchSize, MAX_BATCH_DOCS));
+        return { documents, checkpoint: checkpoint() };
       }
     }
   };
