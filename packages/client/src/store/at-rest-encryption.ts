@@ -11,6 +11,9 @@
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
  *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below).
  * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
+ * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
+ *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
+ *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
  *
  * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
  * in messages)
@@ -39,7 +42,7 @@ import {
   SECRETBOX_NONCE_LENGTH,
 } from '@hale/crypto';
 import { map, share } from 'rxjs';
-import { clone, getPrimaryFieldOfPrimaryKey, wrapRxStorageInstance } from 'rxdb';
+import { clone, getPrimaryFieldOfPrimaryKey, META_INSTANCE_SCHEMA_TITLE, wrapRxStorageInstance } from 'rxdb';
 import type {
   FilledMangoQuery,
   JsonSchema,
@@ -53,7 +56,7 @@ import type {
 } from 'rxdb';
 import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/plugins/local-documents';
 import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
-import { createRecentMap } from '../util/recent-map';
+import { createRecentMap, type RecentMap } from '../util/recent-map';
 
 export type AtRestErrorCode =
   | 'AT_REST_DECRYPT_FAILED'
@@ -137,6 +140,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   encryptLocalDocuments: boolean,
   offload: CryptoOffload | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
+  const memories = new Map<string, ValueMemory>();
   async function createStorageInstance<RxDocType>(
     params: RxStorageInstanceCreationParams<RxDocType, InstanceCreationOptions>,
   ): Promise<RxStorageInstance<RxDocType, Internals, InstanceCreationOptions>> {
@@ -157,7 +161,17 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const database = params.databaseName;
     const collection = params.collectionName;
 
-    const values = createValueCodec(key, database, collection, offload);
+    let memory = memories.get(database);
+    if (memory === undefined) {
+      memory = createValueMemory();
+      memories.set(database, memory);
+    }
+    // RxDB's replication metadata: `docData` is a full copy of a replicated document (see composites).
+    const isMeta =
+      schema.title === META_INSTANCE_SCHEMA_TITLE && fields.length === 1 && fields[0] === 'docData';
+    const values = createValueCodec(key, database, collection, offload, memory, isMeta);
+    const itemIdOf = (doc: Record<string, unknown>): string | undefined =>
+      isMeta && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
 
     const toStorage = async (
       doc: RxDocumentWriteData<RxDocType>,
@@ -174,7 +188,10 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         if (value === undefined) continue;
         const known = values.known(documentId, field, rev, value);
         if (known !== undefined) out[field] = known;
-        else pending.push(values.sealLater(documentId, field, rev, value).then((e) => void (out[field] = e)));
+        else
+          pending.push(
+            values.sealLater(documentId, field, rev, value, itemIdOf(out)).then((e) => void (out[field] = e)),
+          );
       }
       if (pending.length > 0) await Promise.all(pending);
       return out as RxDocumentData<Record<string, unknown>>;
@@ -200,7 +217,8 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       const { documentId, rev } = bindingOf(doc);
       const out: Record<string, unknown> = { ...doc };
       for (const field of fields) {
-        if (out[field] !== undefined) out[field] = values.open(documentId, field, rev, out[field]);
+        if (out[field] !== undefined)
+          out[field] = values.open(documentId, field, rev, out[field], itemIdOf(doc));
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
       return out as unknown as RxDocumentData<RxDocType>;
@@ -218,7 +236,11 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         const known = values.remembered(documentId, field, rev, stored);
         if (known.hit) out[field] = known.value;
         else
-          pending.push(values.openLater(documentId, field, rev, stored).then((v) => void (out[field] = v)));
+          pending.push(
+            values
+              .openLater(documentId, field, rev, stored, itemIdOf(doc))
+              .then((v) => void (out[field] = v)),
+          );
       }
       if (pending.length > 0) await Promise.all(pending);
       return out as unknown as RxDocumentData<RxDocType>;
@@ -345,8 +367,16 @@ export interface SealContext {
 const NO_HEADER = new Uint8Array(0);
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** How many recently sealed or opened values an instance remembers in plaintext (see `createValueCodec`). */
-export const AT_REST_RECENT_VALUES = 4096;
+/** How many recently sealed or opened values a database's instances remember in plaintext (see `createValueCodec`). */
+export const AT_REST_RECENT_VALUES = 8192;
+
+/** Where a value lives: collection, document id, field and document revision (the envelope's binding). */
+interface Slot {
+  readonly c: string;
+  readonly i: string;
+  readonly f: string;
+  readonly r: string;
+}
 
 interface Remembered {
   readonly envelope: string;
@@ -354,51 +384,126 @@ interface Remembered {
   readonly value: unknown;
 }
 
+/**
+ * What the instances of one database remember, shared so that a replication-meta instance can refer
+ * to an envelope its records instance has just written (see `createValueCodec`).
+ */
+interface ValueMemory {
+  readonly opened: RecentMap<string, Remembered>;
+  readonly sealed: WeakMap<
+    object,
+    { readonly context: string; readonly envelope: string; readonly slot: Slot; readonly referable: boolean }
+  >;
+  readonly sealedScalars: RecentMap<string, { readonly value: unknown; readonly envelope: string }>;
+}
+
+const createValueMemory = (): ValueMemory => ({
+  opened: createRecentMap(AT_REST_RECENT_VALUES),
+  sealed: new WeakMap(),
+  sealedScalars: createRecentMap(AT_REST_RECENT_VALUES),
+});
+
 // Envelopes are remembered under their nonce (random per seal) and compared whole on a hit: hashing a
 // kilobyte-long string for every Map lookup cost more than the lookup saved (≈2.5 µs each, measured).
+// A composite value (`r1:`) is remembered under the nonce of its own small envelope.
 const ENVELOPE_KEY_CHARS = 32;
-const envelopeKey = (envelope: string): string =>
-  envelope.slice(VALUE_PREFIX.length, VALUE_PREFIX.length + ENVELOPE_KEY_CHARS);
+const envelopeKey = (stored: string): string => {
+  const from = stored.startsWith(COMPOSITE_PREFIX)
+    ? COMPOSITE_PREFIX.length + VALUE_PREFIX.length
+    : VALUE_PREFIX.length;
+  return stored.slice(from, from + ENVELOPE_KEY_CHARS);
+};
+
+/**
+ * Composite values, only for the `docData` field of RxDB's replication-meta documents (a full copy of a
+ * replicated document, which RxDB writes after every push and pull): `r1:<own envelope>:<envelope>…`.
+ * Each object-valued member of `docData` that the records instance has just sealed or opened (the same
+ * object: RxDB shares it between the document and its meta copy) is stored as that very envelope, not
+ * sealed again; the own envelope seals the rest with a null placeholder per member and, per member,
+ * [member, collection, field, revision, nonce] of the envelope it refers to. Opening checks the own
+ * envelope as usual, that each referred envelope carries the named nonce, and opens each one with the
+ * binding it names and the meta document's `itemId` as document id: a referred envelope swapped for any
+ * other (another document, field or revision, or a forged one) is refused. Replaying a whole older
+ * meta document stays possible, as for any document (see "Not covered" above).
+ */
+const COMPOSITE_PREFIX = 'r1:';
+const COMPOSITE_SEPARATOR = ':';
+
+type CompositeRef = readonly [member: string, c: string, f: string, r: string, nonce: string];
+
+const parseComposite = (stored: string) => {
+  const parts = stored.slice(COMPOSITE_PREFIX.length).split(COMPOSITE_SEPARATOR);
+  return { own: parts[0] ?? '', referred: parts.slice(1) };
+};
+
+/** The checked skeleton and references of a composite's own plaintext; null when malformed. */
+const compositeRefs = (
+  inner: unknown,
+  referred: readonly string[],
+): { skeleton: Record<string, unknown>; refs: CompositeRef[] } | null => {
+  if (!isRecord(inner) || !isRecord(inner['s']) || !Array.isArray(inner['refs'])) return null;
+  const skeleton = inner['s'];
+  const refs = inner['refs'] as unknown[];
+  if (refs.length === 0 || refs.length !== referred.length) return null;
+  const out: CompositeRef[] = [];
+  for (const [n, ref] of refs.entries()) {
+    if (!Array.isArray(ref) || ref.length !== 5 || !ref.every((p) => typeof p === 'string')) return null;
+    const [member, c, f, r, nonce] = ref as [string, string, string, string, string];
+    if (!Object.hasOwn(skeleton, member) || skeleton[member] !== null) return null;
+    if (envelopeKey(referred[n]!) !== nonce) return null;
+    out.push([member, c, f, r, nonce]);
+  }
+  return { skeleton, refs: out };
+};
+
+const assembleComposite = (
+  skeleton: Record<string, unknown>,
+  refs: readonly CompositeRef[],
+  values: readonly unknown[],
+): Record<string, unknown> => {
+  const out = { ...skeleton };
+  refs.forEach(([member], n) => {
+    out[member] = values[n];
+  });
+  return out;
+};
 
 /**
  * Seals and opens the encrypted fields of one storage instance. RxDB reads back what it has just
- * written (change events, replication metadata, the previous state of every update), so the codec
- * remembers the last `AT_REST_RECENT_VALUES` values both ways:
- * - an envelope it produced or opened (the whole string) maps to its plaintext, but only for the same context
- *   (document, field, revision): a stored string moved anywhere else misses and is opened (and refused);
- *   a changed string misses and is opened (and refused if tampered);
- * - a value object it produced or opened maps to its envelope, reused only for the same context and
- *   the same object (RxDB never mutates stored document data; it clones before changing it); a
- *   scalar (`null`) maps by context, reused only for the same value.
+ * written (change events, replication metadata, the previous state of every update), so the instances
+ * of a database remember the last `AT_REST_RECENT_VALUES` values both ways:
+ * - an envelope produced or opened (the whole string) maps to its plaintext, but only for the same slot
+ *   (collection, document, field, revision): a stored string moved anywhere else misses and is opened
+ *   (and refused); a changed string misses and is opened (and refused if tampered);
+ * - a value object produced or opened maps to its envelope, reused only for the same slot and the same
+ *   object (RxDB never mutates stored document data; it clones before changing it); a scalar (`null`)
+ *   maps by slot, reused only for the same value.
  * This memory holds what RxDB's own document cache already holds in clear.
+ * `composites` (replication-meta instances): `docData` may be stored as a composite (see above).
  */
 function createValueCodec(
   key: Uint8Array | null,
   database: string,
   collection: string,
   offload: CryptoOffload | null,
+  memory: ValueMemory,
+  composites: boolean,
 ) {
-  const opened = createRecentMap<string, Remembered>(AT_REST_RECENT_VALUES);
-  const sealed = new WeakMap<object, { readonly context: string; readonly envelope: string }>();
-  // Scalars (`null` above all: `conflictData` of a record without a conflict) by context instead.
-  const sealedScalars = createRecentMap<string, { readonly value: unknown; readonly envelope: string }>(
-    AT_REST_RECENT_VALUES,
-  );
-  const contextKey = (id: string, field: string, rev: string): string => `${id}\u0000${field}\u0000${rev}`;
-  const sealContext = (id: string, field: string, rev: string): SealContext => ({
-    db: database,
-    c: collection,
-    i: id,
-    f: field,
-    r: rev,
-  });
-  const remember = (envelope: string, context: string, value: unknown): void => {
+  const { opened, sealed, sealedScalars } = memory;
+  const contextKey = (s: Slot): string => `${s.c}\u0000${s.i}\u0000${s.f}\u0000${s.r}`;
+  const sealContext = (s: Slot): SealContext => ({ db: database, c: s.c, i: s.i, f: s.f, r: s.r });
+  const where = (s: Slot) => ({ database, collection: s.c, field: s.f, documentId: s.i });
+  const slot = (i: string, f: string, r: string): Slot => ({ c: collection, i, f, r });
+  const remember = (envelope: string, s: Slot, value: unknown): void => {
+    const context = contextKey(s);
     opened.set(envelopeKey(envelope), { envelope, context, value });
-    if (typeof value === 'object' && value !== null) sealed.set(value, { context, envelope });
-    else sealedScalars.set(context, { value, envelope });
+    // Values of a meta instance are never referred to: only a records instance's envelopes are.
+    if (typeof value === 'object' && value !== null) {
+      sealed.set(value, { context, envelope, slot: s, referable: !composites });
+    } else sealedScalars.set(context, { value, envelope });
   };
-  const known = (id: string, field: string, rev: string, value: unknown): string | undefined => {
-    const context = contextKey(id, field, rev);
+  const knownAt = (s: Slot, value: unknown): string | undefined => {
+    const context = contextKey(s);
     if (typeof value === 'object' && value !== null) {
       const hit = sealed.get(value);
       return hit !== undefined && hit.context === context ? hit.envelope : undefined;
@@ -406,26 +511,21 @@ function createValueCodec(
     const hit = sealedScalars.get(context);
     return hit !== undefined && hit.value === value ? hit.envelope : undefined;
   };
-  const remembered = (
-    id: string,
-    field: string,
-    rev: string,
-    stored: unknown,
-  ): { hit: true; value: unknown } | { hit: false } => {
+  const rememberedAt = (s: Slot, stored: unknown): { hit: true; value: unknown } | { hit: false } => {
     if (typeof stored !== 'string') return { hit: false };
     const hit = opened.get(envelopeKey(stored));
-    return hit !== undefined && hit.envelope === stored && hit.context === contextKey(id, field, rev)
+    return hit !== undefined && hit.envelope === stored && hit.context === contextKey(s)
       ? { hit: true, value: hit.value }
       : { hit: false };
   };
+  const malformedComposite = (s: Slot) =>
+    decryptError('MALFORMED', 'stored value is not a valid composite envelope', where(s));
 
   // Seals and opens requested in one turn of the event loop (one bulkWrite, one query result) go to
   // the offload as one batch per kind.
   type Op = 'seal' | 'open';
   interface Request {
-    readonly id: string;
-    readonly field: string;
-    readonly rev: string;
+    readonly slot: Slot;
     /** The value to seal, or the stored envelope to open. */
     readonly input: unknown;
   }
@@ -457,8 +557,7 @@ function createValueCodec(
     keyBytes: Uint8Array,
     requests: readonly Request[],
   ): Promise<Settled[]> => {
-    const where = (r: Request) => ({ database, collection, field: r.field, documentId: r.id });
-    const contexts = requests.map((r) => sealContext(r.id, r.field, r.rev));
+    const contexts = requests.map((r) => sealContext(r.slot));
     if (op === 'seal') {
       const result = await to.run({
         op,
@@ -474,7 +573,7 @@ function createValueCodec(
           : {
               ok: false,
               error: new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
-                ...where(requests[n]!),
+                ...where(requests[n]!.slot),
                 reason: 'NOT_JSON',
               }),
             },
@@ -494,22 +593,33 @@ function createValueCodec(
         : {
             ok: false,
             error: new AtRestError('AT_REST_DECRYPT_FAILED', o.message, {
-              ...where(requests[n]!),
+              ...where(requests[n]!.slot),
               reason: o.reason,
             }),
           },
     );
   };
 
+  const sealNow = (s: Slot, value: unknown): string => {
+    const hit = knownAt(s, value);
+    if (hit !== undefined) return hit;
+    const envelope = seal(key, sealContext(s), value);
+    remember(envelope, s, value);
+    return envelope;
+  };
+  const openNow = (s: Slot, stored: unknown): unknown => {
+    const hit = rememberedAt(s, stored);
+    if (hit.hit) return hit.value;
+    const value = open(key, sealContext(s), stored, where(s));
+    if (typeof stored === 'string') remember(stored, s, value);
+    return value;
+  };
+
   const runBatch = async (op: Op, batch: readonly Pending[]): Promise<void> => {
     if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
       for (const { request: r, resolve, reject } of batch) {
         try {
-          resolve(
-            op === 'seal'
-              ? codec.seal(r.id, r.field, r.rev, r.input)
-              : codec.open(r.id, r.field, r.rev, r.input),
-          );
+          resolve(op === 'seal' ? sealNow(r.slot, r.input) : openNow(r.slot, r.input));
         } catch (error) {
           reject(error);
         }
@@ -531,43 +641,118 @@ function createValueCodec(
     batch.forEach(({ request: r, resolve, reject }, n) => {
       const outcome = settled[n]!;
       if (!outcome.ok) return reject(outcome.error);
-      const context = contextKey(r.id, r.field, r.rev);
-      if (op === 'seal') remember(outcome.value as string, context, r.input);
-      else if (typeof r.input === 'string') remember(r.input, context, outcome.value);
+      if (op === 'seal') remember(outcome.value as string, r.slot, r.input);
+      else if (typeof r.input === 'string') remember(r.input, r.slot, outcome.value);
       resolve(outcome.value);
     });
   };
 
-  const codec = {
-    known,
-    remembered,
-    seal(id: string, field: string, rev: string, value: unknown): string {
-      const hit = known(id, field, rev, value);
-      if (hit !== undefined) return hit;
-      const envelope = seal(key, sealContext(id, field, rev), value);
-      remember(envelope, contextKey(id, field, rev), value);
-      return envelope;
+  const sealAt = (s: Slot, value: unknown): Promise<string> => {
+    const hit = knownAt(s, value);
+    return hit !== undefined
+      ? Promise.resolve(hit)
+      : (enqueue('seal', { slot: s, input: value }) as Promise<string>);
+  };
+  const openAt = (s: Slot, stored: unknown): Promise<unknown> => {
+    const hit = rememberedAt(s, stored);
+    return hit.hit ? Promise.resolve(hit.value) : enqueue('open', { slot: s, input: stored });
+  };
+
+  /** The members of a meta `docData` that can refer to a records instance's envelope of the same document. */
+  const referable = (itemId: string, value: unknown) => {
+    if (!composites || !isRecord(value)) return [];
+    const out: Array<{ member: string; envelope: string; slot: Slot }> = [];
+    for (const member of Object.keys(value)) {
+      const v = value[member];
+      if (typeof v !== 'object' || v === null) continue;
+      const hit = sealed.get(v);
+      if (hit !== undefined && hit.referable && hit.slot.i === itemId) {
+        out.push({ member, envelope: hit.envelope, slot: hit.slot });
+      }
+    }
+    return out;
+  };
+  const compositeSeal = async (
+    s: Slot,
+    itemId: string,
+    value: Record<string, unknown>,
+  ): Promise<string | null> => {
+    const refs = referable(itemId, value);
+    if (refs.length === 0) return null;
+    const skeleton = { ...value };
+    for (const { member } of refs) skeleton[member] = null;
+    const own = await sealAt(s, {
+      s: skeleton,
+      refs: refs.map((r): CompositeRef => [r.member, r.slot.c, r.slot.f, r.slot.r, envelopeKey(r.envelope)]),
+    });
+    const stored = COMPOSITE_PREFIX + own + refs.map((r) => COMPOSITE_SEPARATOR + r.envelope).join('');
+    remember(stored, s, value);
+    return stored;
+  };
+  const referredSlot = (itemId: string, [, c, f, r]: CompositeRef): Slot => ({ c, i: itemId, f, r });
+
+  return {
+    /** The stored form of `value` if already known for this slot (no sealing needed). */
+    known: (id: string, field: string, rev: string, value: unknown): string | undefined =>
+      knownAt(slot(id, field, rev), value),
+    remembered: (id: string, field: string, rev: string, stored: unknown) =>
+      rememberedAt(slot(id, field, rev), stored),
+    /**
+     * Seals on the offload (batched) or here. `itemId` (meta instances): the replicated document this
+     * meta document describes, whose envelopes `value` may refer to.
+     */
+    async sealLater(
+      id: string,
+      field: string,
+      rev: string,
+      value: unknown,
+      itemId?: string,
+    ): Promise<string> {
+      const s = slot(id, field, rev);
+      if (itemId !== undefined && isRecord(value)) {
+        const composite = await compositeSeal(s, itemId, value);
+        if (composite !== null) return composite;
+      }
+      return sealAt(s, value);
     },
-    open(id: string, field: string, rev: string, stored: unknown): unknown {
-      const hit = remembered(id, field, rev, stored);
+    async openLater(
+      id: string,
+      field: string,
+      rev: string,
+      stored: unknown,
+      itemId?: string,
+    ): Promise<unknown> {
+      const s = slot(id, field, rev);
+      if (typeof stored !== 'string' || !stored.startsWith(COMPOSITE_PREFIX)) return openAt(s, stored);
+      const hit = rememberedAt(s, stored);
       if (hit.hit) return hit.value;
-      const value = open(key, sealContext(id, field, rev), stored, {
-        database,
-        collection,
-        field,
-        documentId: id,
-      });
-      if (typeof stored === 'string') remember(stored, contextKey(id, field, rev), value);
+      if (!composites || itemId === undefined) throw malformedComposite(s);
+      const { own, referred } = parseComposite(stored);
+      const checked = compositeRefs(await openAt(s, own), referred);
+      if (checked === null) throw malformedComposite(s);
+      const values = await Promise.all(
+        checked.refs.map((ref, n) => openAt(referredSlot(itemId, ref), referred[n])),
+      );
+      const value = assembleComposite(checked.skeleton, checked.refs, values);
+      remember(stored, s, value);
       return value;
     },
-    sealLater(id: string, field: string, rev: string, value: unknown): Promise<string> {
-      return enqueue('seal', { id, field, rev, input: value }) as Promise<string>;
-    },
-    openLater(id: string, field: string, rev: string, stored: unknown): Promise<unknown> {
-      return enqueue('open', { id, field, rev, input: stored });
+    /** Opens here, synchronously (change events). */
+    open(id: string, field: string, rev: string, stored: unknown, itemId?: string): unknown {
+      const s = slot(id, field, rev);
+      if (typeof stored !== 'string' || !stored.startsWith(COMPOSITE_PREFIX)) return openNow(s, stored);
+      const hit = rememberedAt(s, stored);
+      if (hit.hit) return hit.value;
+      if (!composites || itemId === undefined) throw malformedComposite(s);
+      const { own, referred } = parseComposite(stored);
+      const checked = compositeRefs(openNow(s, own), referred);
+      if (checked === null) throw malformedComposite(s);
+      const values = checked.refs.map((ref, n) => openNow(referredSlot(itemId, ref), referred[n]));
+      const value = assembleComposite(checked.skeleton, checked.refs, values);
+      remember(stored, s, value);
+      return value;
     },
   };
-  return codec;
 }
 
 function offloadError(error: unknown, collection: string): AtRestError {
