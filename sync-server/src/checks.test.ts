@@ -77,6 +77,21 @@ describe('server refuses what the protocol forbids', () => {
     await p.close();
   });
 
+  it('refuses a ciphertext that is not in the one accepted base64url form, and stores nothing', async () => {
+    const patient = await registerAccount(t);
+    const p = await connect(t, patient.device);
+    const before = rowCounts(t.store);
+    const good = await makeDoc(patient, patient.device, 'allergy', { x: 1 });
+    // Impossible length; non-zero unused trailing bits ('B' leaves 0001 over); one extra character.
+    for (const ct of [`${good.ct}A`.slice(0, good.ct.length - (good.ct.length % 4) + 1), 'AB', 'AAB']) {
+      const doc = { ...good, ct };
+      expect(firstError(await push(p, [{ doc, assumedRev: null }]))).toMatchObject({ code: 'BAD_MESSAGE' });
+    }
+    expect(rowCounts(t.store)).toEqual(before);
+    expect(firstError(await push(p, [{ doc: good, assumedRev: null }]))).toMatchObject({ status: 'ok' });
+    await p.close();
+  });
+
   it('refuses unsigned grantee writes even with write consent', async () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
