@@ -43,6 +43,7 @@ import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
+import { createPagePrefetcher } from './page-prefetch';
 import {
   decodeRecord,
   decodeRecords,
@@ -251,34 +252,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     });
     return { reply, served: await decodeServed(reply.docs) };
   };
-  type Page = Awaited<ReturnType<typeof fetchPage>>;
   // While RxDB stores one page of an initial sync, the next is fetched and decoded, so the device's
-  // two threads and the server overlap. A prefetched page is used only if it was asked with exactly the
-  // cursors and limit the next pull would use (nothing about it is applied before that).
-  let prefetched: { key: string; page: Promise<Page> } | null = null;
-  const pageKey = (cursors: PullCursor[], limit: number): string => JSON.stringify([cursors, limit]);
-  const takePage = async (cursors: PullCursor[], limit: number): Promise<Page> => {
-    const key = pageKey(cursors, limit);
-    const hit = prefetched?.key === key ? prefetched.page : null;
-    prefetched = null;
-    if (hit) {
-      try {
-        const page = await hit;
-        // Keys may have arrived since it was decoded: a page with a missing key is asked for again
-        // rather than quarantining what this device can now read.
-        if (!page.served.decoded.some((d) => !d.ok && d.reason === 'NO_KEY')) return page;
-      } catch {
-        // A failed prefetch is only a missed shortcut: ask again.
-      }
-    }
-    return fetchPage(cursors, limit);
-  };
+  // two threads and the server overlap (only with an offload: otherwise both would run on this thread).
+  // A page with a document that had no key is asked for again: the key may have arrived since, and what
+  // this device can now read must not be quarantined.
+  const pages = createPagePrefetcher({
+    fetch: ({ cursors, limit }: { cursors: PullCursor[]; limit: number }) => fetchPage(cursors, limit),
+    keyOf: ({ cursors, limit }) => JSON.stringify([cursors, limit]),
+    stale: (page) => page.served.decoded.some((d) => !d.ok && d.reason === 'NO_KEY'),
+  });
+  const takePage = (cursors: PullCursor[], limit: number) => pages.take({ cursors, limit });
   const prefetch = (pos: Record<string, number>, limit: number): void => {
     const cursors = cursorsFrom(pos);
     if (cursors.length === 0 || !deps.offload) return;
-    const page = fetchPage(cursors, limit);
-    page.catch(() => undefined);
-    prefetched = { key: pageKey(cursors, limit), page };
+    pages.prefetch({ cursors, limit });
   };
 
   const pullHandler = async (
