@@ -18,6 +18,7 @@ import type {
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
 import {
+  AT_REST_RECENT_VALUES,
   AtRestError,
   assertJson,
   isAtRestError,
@@ -420,6 +421,34 @@ describe('remembered values', () => {
         'AT_REST_DECRYPT_FAILED',
         'CONTEXT_MISMATCH',
       );
+    } finally {
+      opens.mockRestore();
+    }
+  });
+
+  it('keeps null values from pushing content out of the memory', async () => {
+    const { instance } = await setup();
+    // More documents than one generation holds, fewer than two: their content alone fits, but not
+    // together with the envelopes of their null `other` fields if both shared one memory.
+    const n = AT_REST_RECENT_VALUES + AT_REST_RECENT_VALUES / 8;
+    const docs = Array.from({ length: n }, (_, i) => doc(`d${i}`, `note ${i}`, `1-${i}`));
+    expect(
+      (
+        await instance.bulkWrite(
+          docs.map((document) => ({ document })),
+          'test',
+        )
+      ).error,
+    ).toEqual([]);
+    const opens = vi.spyOn(naclLowLevel, 'crypto_secretbox_open');
+    try {
+      const read = await instance.findDocumentsById(
+        docs.map((d) => d.id),
+        false,
+      );
+      expect(read).toHaveLength(n);
+      expect(read.find((d) => d.id === 'd0')?.secret).toEqual({ note: 'note 0' });
+      expect(opens).not.toHaveBeenCalled();
     } finally {
       opens.mockRestore();
     }

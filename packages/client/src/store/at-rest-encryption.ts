@@ -389,7 +389,10 @@ interface Remembered {
  * to an envelope its records instance has just written (see `createValueCodec`).
  */
 interface ValueMemory {
+  /** Envelopes of objects (record content). */
   readonly opened: RecentMap<string, Remembered>;
+  /** Envelopes of scalars (`null` above all), apart so that they never push content out. */
+  readonly openedScalars: RecentMap<string, Remembered>;
   readonly sealed: WeakMap<
     object,
     { readonly context: string; readonly envelope: string; readonly slot: Slot; readonly referable: boolean }
@@ -399,6 +402,7 @@ interface ValueMemory {
 
 const createValueMemory = (): ValueMemory => ({
   opened: createRecentMap(AT_REST_RECENT_VALUES),
+  openedScalars: createRecentMap(AT_REST_RECENT_VALUES),
   sealed: new WeakMap(),
   sealedScalars: createRecentMap(AT_REST_RECENT_VALUES),
 });
@@ -478,7 +482,8 @@ const assembleComposite = (
  * - a value object produced or opened maps to its envelope, reused only for the same slot and the same
  *   object (RxDB never mutates stored document data; it clones before changing it); a scalar (`null`)
  *   maps by slot, reused only for the same value.
- * This memory holds what RxDB's own document cache already holds in clear.
+ * Envelopes of scalars (the `null` conflictData of nearly every record) are remembered apart, so that
+ * they never push record content out. This memory holds what RxDB's own document cache already holds in clear.
  * `composites` (replication-meta instances): `docData` may be stored as a composite (see above).
  */
 function createValueCodec(
@@ -489,18 +494,21 @@ function createValueCodec(
   memory: ValueMemory,
   composites: boolean,
 ) {
-  const { opened, sealed, sealedScalars } = memory;
+  const { opened, openedScalars, sealed, sealedScalars } = memory;
   const contextKey = (s: Slot): string => `${s.c}\u0000${s.i}\u0000${s.f}\u0000${s.r}`;
   const sealContext = (s: Slot): SealContext => ({ db: database, c: s.c, i: s.i, f: s.f, r: s.r });
   const where = (s: Slot) => ({ database, collection: s.c, field: s.f, documentId: s.i });
   const slot = (i: string, f: string, r: string): Slot => ({ c: collection, i, f, r });
   const remember = (envelope: string, s: Slot, value: unknown): void => {
     const context = contextKey(s);
-    opened.set(envelopeKey(envelope), { envelope, context, value });
     // Values of a meta instance are never referred to: only a records instance's envelopes are.
     if (typeof value === 'object' && value !== null) {
+      opened.set(envelopeKey(envelope), { envelope, context, value });
       sealed.set(value, { context, envelope, slot: s, referable: !composites });
-    } else sealedScalars.set(context, { value, envelope });
+    } else {
+      openedScalars.set(envelopeKey(envelope), { envelope, context, value });
+      sealedScalars.set(context, { value, envelope });
+    }
   };
   const knownAt = (s: Slot, value: unknown): string | undefined => {
     const context = contextKey(s);
@@ -513,7 +521,8 @@ function createValueCodec(
   };
   const rememberedAt = (s: Slot, stored: unknown): { hit: true; value: unknown } | { hit: false } => {
     if (typeof stored !== 'string') return { hit: false };
-    const hit = opened.get(envelopeKey(stored));
+    const key = envelopeKey(stored);
+    const hit = opened.get(key) ?? openedScalars.get(key);
     return hit !== undefined && hit.envelope === stored && hit.context === contextKey(s)
       ? { hit: true, value: hit.value }
       : { hit: false };
