@@ -232,4 +232,33 @@ describe("a patient's other device", () => {
     expect(rotated).toEqual([{ stream: `${patient.accountId}/medication`, epoch: 1 }]);
     expect((await a.consent.list()).map((g) => g.status)).toEqual(['revoked']);
   });
+
+  it('believes neither a revocation nor a grant that the patient did not sign', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const second = await addDevice(t, patient);
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(a, b);
+    await Promise.all([waitOnline(a), waitOnline(b)]);
+    const grantOf = (type: 'medication' | 'allergy') =>
+      a.consent.grant({
+        granteeId: provider.accountId,
+        scope: [{ type, access: 'read' }],
+        durationMs: 3600_000,
+        purpose: 'review',
+      });
+    const kept = await grantOf('medication');
+    const forged = await grantOf('allergy');
+    // The server claims `kept` revoked (no signed revocation) and serves `forged` with another purpose.
+    t.store.db
+      .prepare('UPDATE grants SET revoked_at = ? WHERE grant_id = ?')
+      .run(new Date().toISOString(), kept.grant.grantId);
+    t.store.db
+      .prepare("UPDATE grants SET signed = json_set(signed, '$.grant.purpose', 'forged') WHERE grant_id = ?")
+      .run(forged.grant.grantId);
+    const seen = await b.consent.list();
+    expect(seen.map((g) => [g.grant.grantId, g.status])).toEqual([[kept.grant.grantId, 'active']]);
+  });
 });

@@ -259,7 +259,14 @@ export type StreamsFrame = Static<typeof StreamsFrame>;
 export const RemovedStream = Type.Object({ stream: StreamId, reason: AccessRemovedReason }, closed);
 export type RemovedStream = Static<typeof RemovedStream>;
 
-export const GrantRecord = Type.Object({ grant: SignedGrant, revokedAt: Type.Optional(IsoDateTime) }, closed);
+/**
+ * A grant as the server holds it. `revocation` is the patient's signed revocation: a device believes a
+ * grant revoked only if that verifies (`revokedAt` alone is the server's word).
+ */
+export const GrantRecord = Type.Object(
+  { grant: SignedGrant, revokedAt: Type.Optional(IsoDateTime), revocation: Type.Optional(SignedRevocation) },
+  closed,
+);
 export type GrantRecord = Static<typeof GrantRecord>;
 
 export const GrantsFrame = Type.Object(

@@ -31,9 +31,9 @@ import {
   type PushFrame,
   type PushResult,
   type ServedDoc,
-  type SignedGrant,
+  SignedGrant,
   type GrantRecord,
-  type SignedRevocation,
+  SignedRevocation,
   type StreamAccess,
   type StreamCheckpoint,
   type DeniedStream,
@@ -581,11 +581,21 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
     const issued = await store.grants.listForPatient(p.accountId);
     const received = await store.grants.listForGrantee(p.accountId);
-    return [...issued, ...received].map((g) => {
-      const record: GrantRecord = { grant: g.signed as unknown as SignedGrant };
+    // Stored only after the codec and the signature check accepted them; checked again on the way out
+    // so a damaged row is left out rather than sent.
+    const out: GrantRecord[] = [];
+    for (const g of [...issued, ...received]) {
+      const signed = validate(SignedGrant, g.signed);
+      if (!signed.ok) continue;
+      const record: GrantRecord = { grant: signed.value };
       if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
-      return record;
-    });
+      if (g.revocation !== undefined) {
+        const revocation = validate(SignedRevocation, g.revocation);
+        if (revocation.ok) record.revocation = revocation.value;
+      }
+      out.push(record);
+    }
+    return out;
   };
 
   return {

@@ -105,29 +105,34 @@ export const createConsent = (deps: ConsentDeps) => {
     } catch {
       return local;
     }
+    const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
+      const bytes = base64urlDecode(sig);
+      return (
+        bytes.ok &&
+        verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, bytes.value)
+      );
+    };
     let changed = false;
     for (const record of reply.grants) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
-      // Only grants that verify under this account's own identity key are taken from the server.
-      const payload = grantSignaturePayload(g);
-      const sig = base64urlDecode(record.grant.sig);
-      if (
-        !sig.ok ||
-        !(await verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, sig.value))
-      ) {
-        continue;
-      }
       const mine = local.find((x) => x.grant.grantId === g.grantId);
+      // Only what verifies under this account's own identity key is taken from the server: the grant,
+      // and a revocation only with the patient's signed revocation of that grant (never `revokedAt` alone).
+      if (!mine && !(await verifies(grantSignaturePayload(g), record.grant.sig))) continue;
+      const r = record.revocation?.revocation;
+      const revokedAt =
+        record.revocation &&
+        r?.grantId === g.grantId &&
+        r.patientId === deps.accountId &&
+        (await verifies(revocationSignaturePayload(r), record.revocation.sig))
+          ? r.revokedAt
+          : undefined;
       if (!mine) {
-        local.push({
-          grant: g,
-          sig: record.grant.sig,
-          ...(record.revokedAt ? { revokedAt: record.revokedAt } : {}),
-        });
+        local.push({ grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) });
         changed = true;
-      } else if (record.revokedAt !== undefined && mine.revokedAt === undefined) {
-        mine.revokedAt = record.revokedAt;
+      } else if (revokedAt !== undefined && mine.revokedAt === undefined) {
+        mine.revokedAt = revokedAt;
         changed = true;
       }
     }
