@@ -57,6 +57,20 @@ describe('record codec: what a reader refuses', () => {
     });
   });
 
+  it('refuses a deletion flag flipped in clear, either way (BAD_TAG)', async () => {
+    const live = await served(record());
+    expect(await decodeRecord(patientDeps, { ...live, deleted: true })).toMatchObject({
+      ok: false,
+      reason: 'BAD_TAG',
+    });
+    const tombstone = await served(record({ id: '01J00000000000000000000007', _deleted: true }));
+    expect(tombstone.deleted).toBe(true);
+    expect(await decodeRecord(patientDeps, { ...tombstone, deleted: false })).toMatchObject({
+      ok: false,
+      reason: 'BAD_TAG',
+    });
+  });
+
   it('refuses an author that is not a certified device of the account it names (BAD_AUTHOR)', async () => {
     const rogue = generateDeviceKeys();
     const deps = { ...patientDeps, device: { deviceId: rogue.deviceId, secretKey: rogue.secretKey } };
@@ -81,7 +95,7 @@ describe('record codec: what a reader refuses', () => {
     });
   });
 
-  it('refuses a key epoch the reader has no key for (NO_KEY) and a stream key it does not hold (WRONG_KEY)', async () => {
+  it('refuses a key epoch the reader has no key for, and a planted unsigned key (both NO_KEY)', async () => {
     const doc = await served(record());
     expect(await decodeRecord(patientDeps, { ...doc, epoch: 5 })).toMatchObject({
       ok: false,
