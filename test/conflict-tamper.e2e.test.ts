@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
-import { useServer } from './support/fixture';
+import { flipStoredCiphertext, storedCiphertext, useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
@@ -66,11 +66,7 @@ describe('conflicts and tampering', () => {
     const bad = await a.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
     await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
 
-    // Flip one byte of the stored ciphertext of one record, as a malicious or broken server would.
-    const row = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad.id) as { ct: Buffer };
-    const ct = Buffer.from(row.ct);
-    ct.writeUInt8(ct.readUInt8(ct.length - 5) ^ 0x01, ct.length - 5);
-    t.store.db.prepare('UPDATE docs SET ct = ? WHERE id = ?').run(ct, bad.id);
+    const ct = flipStoredCiphertext(t, bad.id);
 
     const second = await newDevice(t, patient);
     const b = await openDevice(t, patient, { device: second });
@@ -83,7 +79,34 @@ describe('conflicts and tampering', () => {
     expect(q[0]).toMatchObject({ id: bad.id, reason: 'TAMPERED' });
     expect(b.sync.state().errors.some((e) => e.code === 'QUARANTINED' && e.id === bad.id)).toBe(true);
     // The device never wrote over server state: the stored (tampered) row is untouched by it.
-    const after = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad.id) as { ct: Buffer };
-    expect(Buffer.compare(after.ct, ct)).toBe(0);
+    expect(Buffer.compare(storedCiphertext(t, bad.id), ct)).toBe(0);
+  });
+
+  it('an offline edit that meets a tampered server version is kept locally and never written over it', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
+    sessions.push(a, b);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+
+    a.sync.goOffline();
+    await b.records.update('Medication', med.id, { dose: '5 mg' });
+    await eventually(() => b.sync.state().pendingWrites === 0, "b's version is on the server");
+    const ct = flipStoredCiphertext(t, med.id);
+    await a.records.update('Medication', med.id, { dose: '20 mg' });
+    a.sync.goOnline();
+
+    // a's push meets the server's (altered) version as a conflict: it cannot open it, so it quarantines
+    // it and says so, keeps its own edit, and sends nothing over it.
+    await eventually(
+      () => a.sync.state().errors.some((e) => e.code === 'CONFLICT_UNREADABLE' && e.id === med.id),
+      'the unreadable conflict is reported',
+    );
+    expect(a.sync.quarantine().map((q) => q.id)).toContain(med.id);
+    expect((await a.records.get<'Medication'>(med.id))?.record.dose).toBe('20 mg');
+    expect(a.sync.state().pendingWrites).toBeGreaterThan(0);
+    expect(Buffer.compare(storedCiphertext(t, med.id), ct)).toBe(0);
   });
 });

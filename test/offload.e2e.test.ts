@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { createNodeCryptoOffload } from '@hale/client/node';
 import type { CryptoJob, CryptoOffload } from '@hale/client';
-import { useServer } from './support/fixture';
+import { flipStoredCiphertext, useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
@@ -91,10 +91,7 @@ describe('sync with cryptography on a worker thread', () => {
     }
     await eventually(() => a.sync.state().pendingWrites === 0, 'every write acknowledged');
     const bad = ids[31]!;
-    const row = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(bad) as { ct: Buffer };
-    const ct = Buffer.from(row.ct);
-    ct.writeUInt8(ct.readUInt8(ct.length - 5) ^ 0x01, ct.length - 5);
-    t.store.db.prepare('UPDATE docs SET ct = ? WHERE id = ?').run(ct, bad);
+    flipStoredCiphertext(t, bad);
 
     const b = await openDevice(t, patient, { device: second, batchSize: 100, cryptoOffload: worker });
     sessions.push(b);

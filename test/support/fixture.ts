@@ -29,3 +29,19 @@ export const useServer = (options: Parameters<typeof startServer>[0] = {}): Serv
     sessions,
   };
 };
+
+/**
+ * Flips one byte near the end of a record's stored ciphertext, as a malicious or broken server would;
+ * answers the altered bytes (what the row must still hold if no device wrote over it).
+ */
+export const flipStoredCiphertext = (t: TestServer, id: string): Buffer => {
+  const row = t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(id) as { ct: Buffer };
+  const ct = Buffer.from(row.ct);
+  ct.writeUInt8(ct.readUInt8(ct.length - 5) ^ 0x01, ct.length - 5);
+  t.store.db.prepare('UPDATE docs SET ct = ? WHERE id = ?').run(ct, id);
+  return ct;
+};
+
+/** The ciphertext the server holds for a record. */
+export const storedCiphertext = (t: TestServer, id: string): Buffer =>
+  (t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(id) as { ct: Buffer }).ct;

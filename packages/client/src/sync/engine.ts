@@ -45,7 +45,6 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
 import {
-  decodeRecord,
   decodeRecords,
   encodeRecords,
   tagOf,
@@ -398,11 +397,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
         );
       }
       if (sends.length === 0) return [];
-      const replies = await Promise.all(sends);
-      for (const r of replies) if ('error' in r) throw r.error;
-      const conflicts: WithDeleted<PlainRecord>[] = [];
+      const replies = (await Promise.all(sends)).map((r) => {
+        if ('error' in r) throw r.error;
+        return r;
+      });
+      const masters: ServedDoc[] = [];
       let stale = false;
-      for (const { out, byIndex, reply } of replies.flatMap((r) => ('error' in r ? [] : [r]))) {
+      for (const { out, byIndex, reply } of replies) {
         for (const [k, result] of reply.results.entries()) {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
@@ -415,18 +416,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
               // The server lost or never had the assumed state: retry as a creation.
               continue;
             }
-            const decoded = await decodeRecord(codecDeps, result.master);
-            if (decoded.ok) conflicts.push(decoded.record);
-            else {
-              await addQuarantine(result.master, decoded.reason, decoded.message);
-              report({
-                code: 'CONFLICT_UNREADABLE',
-                message:
-                  'A newer server version of this record cannot be verified; the local change is kept and not sent',
-                stream: result.stream,
-                id: result.id,
-              });
-            }
+            masters.push(result.master);
             continue;
           }
           if (result.code === 'STALE_EPOCH') {
@@ -438,6 +428,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
             message: result.message,
             stream: result.stream,
             id: row.newDocumentState.id,
+          });
+        }
+      }
+      // The server's versions of every conflicting record, opened as one batch.
+      const conflicts: WithDeleted<PlainRecord>[] = [];
+      const decodedMasters = await decodeRecords(codecDeps, masters);
+      for (const [k, decoded] of decodedMasters.entries()) {
+        const master = masters[k]!;
+        if (decoded.ok) conflicts.push(decoded.record);
+        else {
+          await addQuarantine(master, decoded.reason, decoded.message);
+          report({
+            code: 'CONFLICT_UNREADABLE',
+            message:
+              'A newer server version of this record cannot be verified; the local change is kept and not sent',
+            stream: master.stream,
+            id: master.id,
           });
         }
       }
