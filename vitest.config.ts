@@ -15,8 +15,8 @@ export default defineConfig({
       },
       {
         // The end-to-end scenarios again with every device's cryptography on a worker thread, as an app
-        // runs it (pipelined pushes, prefetched pages, live frames decoded on arrival). The two files left
-        // out choose in-thread and worker themselves.
+        // runs it (pipelined pushes, prefetched pages, live frames decoded on arrival). Left out: offload
+        // and restart choose in-thread and worker themselves; the example runs its own story.
         extends: true,
         test: {
           name: 'e2e on a crypto worker',

@@ -2,5 +2,4 @@ export { buildApp, type BuildAppOptions, type HaleServer } from './app';
 export { DEFAULT_CONFIG, parseCommandLine, usage, type ServerConfig } from './config';
 export { createLogger } from './logger';
 export * from './store/index';
-export { createNodeEd25519 } from '@hale/crypto/node';
 export { decideAccess, type Principal, type Operation } from './core/access';

@@ -11,38 +11,15 @@ import {
   allergyRecord,
   docsPerSecond,
   elapsed,
+  emptyFigures,
+  INSERT_CHUNK,
   makeRecords,
   percentile,
   timedPhase,
   trackArrivals,
-  type HeapGuard,
+  type RunOptions,
   type SideFigures,
 } from './workload';
-
-export interface RunOptions {
-  n: number;
-  /** Replication batch size (documents per push/pull request), the same on both sides. */
-  batchSize: number;
-  /** Documents per local bulk insert in the live phase. */
-  liveChunk: number;
-  latencySamples: number;
-  /** Budget of each timed phase; a phase that overruns is reported as not finished. */
-  phaseTimeoutMs: number;
-  log: (line: string) => void;
-  guard: HeapGuard;
-}
-
-/** Local bulk inserts before the push phase (untimed). */
-export const INSERT_CHUNK = 1000;
-
-export const emptyFigures = (notes: string[]): SideFigures => ({
-  push: null,
-  initialPull: null,
-  live: null,
-  latencyMs: null,
-  ms: { push: null, initialPull: null, live: null },
-  notes,
-});
 
 /** Resolves when the server's committed head of `stream` reaches `n` (commit notifications, no polling). */
 const waitForHead = (t: TestServer, stream: string, n: number, timeoutMs: number): Promise<void> =>

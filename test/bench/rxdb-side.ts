@@ -10,13 +10,15 @@ import { freePort } from '../support/process';
 import {
   docsPerSecond,
   elapsed,
+  emptyFigures,
+  INSERT_CHUNK,
   makeRecords,
   percentile,
   timedPhase,
   trackArrivals,
+  type RunOptions,
   type SideFigures,
 } from './workload';
-import { INSERT_CHUNK, emptyFigures, type RunOptions } from './hale-side';
 
 const { encrypted: _encrypted, ...PLAIN_SCHEMA } = RECORDS_SCHEMA;
 const SCHEMA: RxJsonSchema<DeviceRecord> = PLAIN_SCHEMA;

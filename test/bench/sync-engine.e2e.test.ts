@@ -71,15 +71,21 @@ describe('sync engine paging and echo handling', () => {
     await eventually(async () => (await device.records.get(marker.id)) !== null, 'marker arrives');
   };
 
-  it('the served copy of a version this device pushed is not decoded again, and the local record stays', async () => {
+  /** Two online devices of one patient; the first has pushed one allergy. */
+  const pushedAllergy = async (substance: string) => {
     const t = server.t;
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
     sessions.push(a, b);
     await waitOnline(a);
-    const mine = await a.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    const mine = await a.records.add('Allergy', input('Allergy', { substance }));
     await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+    return { patient, a, b, mine };
+  };
+
+  it('the served copy of a version this device pushed is not decoded again, and the local record stays', async () => {
+    const { patient, a, b, mine } = await pushedAllergy('Peanut');
 
     // Same id, author and revision tag as what `a` pushed, but a damaged ciphertext: `a` already holds
     // exactly this version, so it neither opens nor applies it.
@@ -90,14 +96,7 @@ describe('sync engine paging and echo handling', () => {
   });
 
   it('a version claiming this device as author but never pushed by it is verified and quarantined', async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
-    sessions.push(a, b);
-    await waitOnline(a);
-    const mine = await a.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+    const { patient, a, b, mine } = await pushedAllergy('Shellfish');
 
     await rewriteOnServer(`${patient.accountId}/allergy`, mine.id, () => `2-${'0'.repeat(24)}`);
     await drain(b, a);

@@ -13,9 +13,9 @@ import {
   type NodeGCPerformanceDetail,
   type PerformanceEntry,
 } from 'node:perf_hooks';
-import { runHale, type RunOptions } from './hale-side';
+import { runHale } from './hale-side';
 import { runRxdb } from './rxdb-side';
-import { createHeapGuard, type SideFigures } from './workload';
+import { createHeapGuard, type RunOptions, type SideFigures } from './workload';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {

@@ -242,3 +242,28 @@ export const timedPhase = async (
     return null;
   }
 };
+
+export interface RunOptions {
+  n: number;
+  /** Replication batch size (documents per push/pull request), the same on both sides. */
+  batchSize: number;
+  /** Documents per local bulk insert in the live phase. */
+  liveChunk: number;
+  latencySamples: number;
+  /** Budget of each timed phase; a phase that overruns is reported as not finished. */
+  phaseTimeoutMs: number;
+  log: (line: string) => void;
+  guard: HeapGuard;
+}
+
+/** Local bulk inserts before the push phase (untimed). */
+export const INSERT_CHUNK = 1000;
+
+export const emptyFigures = (notes: string[]): SideFigures => ({
+  push: null,
+  initialPull: null,
+  live: null,
+  latencyMs: null,
+  ms: { push: null, initialPull: null, live: null },
+  notes,
+});

@@ -12,7 +12,7 @@ import {
   type DeviceAccount,
   type WebSocketLike,
 } from '@hale/client';
-import { createNodeEd25519 } from '@hale/sync-server';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
 
 export const ed = createNodeEd25519();
