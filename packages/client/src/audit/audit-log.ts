@@ -70,7 +70,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           : await deps.directory.wrappingKey(patientId);
       if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
       const chainKey = `audit-chain/${patientId}`;
-      const chain = (await deps.meta.get(chainKey, META_SCHEMAS.auditChain)) ?? { seq: 0, hash: null };
       const full: AuditBody = {
         ...body,
         kind: 'AuditEntry',
@@ -78,20 +77,27 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         actorDeviceId: deps.device.deviceId,
         at: iso(),
       };
-      const made = await makeAuditEntry({
-        patientId,
-        patientWrappingKey: wrapping,
-        device: deps.device,
-        ed: deps.ed,
-        chain,
-        body: full,
-        now: deps.now,
+      // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
+      const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
+      await deps.meta.update(chainKey, META_SCHEMAS.auditChain, async (chain) => {
+        const made = await makeAuditEntry({
+          patientId,
+          patientWrappingKey: wrapping,
+          device: deps.device,
+          ed: deps.ed,
+          chain: chain ?? { seq: 0, hash: null },
+          body: full,
+          now: deps.now,
+        });
+        entry.made = made;
+        return made.chain;
       });
-      await deps.meta.set(chainKey, made.chain);
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-      await deps.meta.set(OUTBOX, [...outbox, made.doc]);
-      const own = (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
-      await deps.meta.set(OWN, [...own, { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN));
+      const made = entry.made;
+      if (made === undefined) throw new Error('audit entry was not made');
+      await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
+      await deps.meta.update(OWN, META_SCHEMAS.auditOwn, (own) =>
+        [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
+      );
       return made.doc;
     });
 

@@ -25,4 +25,19 @@ describe('device metadata read back from disk', () => {
     expect(await meta.get('audit-chain/p', META_SCHEMAS.auditChain)).toBeNull();
     expect(problems).toEqual(['grants', 'audit-chain/p']);
   });
+
+  it('updates from the stored value, and never writes over a value it cannot read', async () => {
+    expect(await meta.update('outbox-ok', META_SCHEMAS.pending, (v) => [...(v ?? []), 'a'])).toEqual(['a']);
+    expect(await meta.update('outbox-ok', META_SCHEMAS.pending, (v) => [...(v ?? []), 'b'])).toEqual([
+      'a',
+      'b',
+    ]);
+    const unreadable = [{ stream: 's', id: 7 }];
+    store.set('auditOutbox', unreadable);
+    await expect(meta.update('auditOutbox', META_SCHEMAS.auditOutbox, () => [])).rejects.toThrow(
+      'not overwritten',
+    );
+    expect(store.get('auditOutbox')).toBe(unreadable);
+    expect(problems).toContain('auditOutbox');
+  });
 });

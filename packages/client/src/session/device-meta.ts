@@ -2,11 +2,13 @@
  * Device metadata kept beside the records (RxDB local documents, encrypted at rest): pending ids,
  * quarantine, audit outbox and chain state, issued grants, pinned provider keys.
  *
- * Invariant: every value read back from disk is checked against its schema before use; a value that
- * does not match is treated as absent and reported (`onInvalid`), never cast into shape.
+ * Invariants: every value read back from disk is checked against its schema before use; a value that
+ * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
+ * (read, change, write back) refuses it, so what could not be read is never written over.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
+import { DECODE_FAILURES } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
 
@@ -18,16 +20,7 @@ export const META_SCHEMAS = {
       id: Type.String(),
       seq: Type.Integer({ minimum: 0 }),
       rev: Type.String(),
-      reason: Type.Union([
-        Type.Literal('NO_KEY'),
-        Type.Literal('WRONG_KEY'),
-        Type.Literal('TAMPERED'),
-        Type.Literal('CONTEXT_MISMATCH'),
-        Type.Literal('BAD_TAG'),
-        Type.Literal('BAD_AUTHOR'),
-        Type.Literal('BAD_SIGNATURE'),
-        Type.Literal('BAD_CONTENT'),
-      ]),
+      reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
       message: Type.String(),
       at: IsoText,
     }),
@@ -59,6 +52,12 @@ export const META_SCHEMAS = {
 export interface DeviceMeta {
   get<S extends TSchema>(key: string, schema: S): Promise<Static<S> | null>;
   set(key: string, value: unknown): Promise<void>;
+  /** Writes `change(current)` back; rejects, writing nothing, when the stored value fails `schema`. */
+  update<S extends TSchema>(
+    key: string,
+    schema: S,
+    change: (current: Static<S> | null) => Static<S> | Promise<Static<S>>,
+  ): Promise<Static<S>>;
 }
 
 /** Wraps raw storage (`read` answers the stored value or undefined) with schema checks on read. */
@@ -66,16 +65,27 @@ export const createDeviceMeta = (raw: {
   read(key: string): Promise<unknown>;
   write(key: string, value: unknown): Promise<void>;
   onInvalid?: (key: string, reason: string) => void;
-}): DeviceMeta => ({
-  async get<S extends TSchema>(key: string, schema: S): Promise<Static<S> | null> {
+}): DeviceMeta => {
+  const read = async <S extends TSchema>(key: string, schema: S) => {
     const value = await raw.read(key);
-    if (value === undefined || value === null) return null;
+    if (value === undefined || value === null) return { ok: true as const, value: null };
     const checked = validate(schema, value);
-    if (!checked.ok) {
-      raw.onInvalid?.(key, checked.error.message);
-      return null;
-    }
-    return checked.value;
-  },
-  set: (key, value) => raw.write(key, value),
-});
+    if (checked.ok) return checked;
+    raw.onInvalid?.(key, checked.error.message);
+    return { ok: false as const, message: checked.error.message };
+  };
+  return {
+    async get(key, schema) {
+      const r = await read(key, schema);
+      return r.ok ? r.value : null;
+    },
+    set: (key, value) => raw.write(key, value),
+    async update(key, schema, change) {
+      const r = await read(key, schema);
+      if (!r.ok) throw new Error(`device metadata "${key}" cannot be read (${r.message}); not overwritten`);
+      const next = await change(r.value);
+      await raw.write(key, next);
+      return next;
+    },
+  };
+};

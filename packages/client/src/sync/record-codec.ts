@@ -45,15 +45,17 @@ import type { DeviceRecord } from '../store/device-db';
 /** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
 export type PlainRecord = DeviceRecord & { _deleted: boolean };
 
-export type DecodeFailure =
-  | 'NO_KEY'
-  | 'WRONG_KEY'
-  | 'TAMPERED'
-  | 'CONTEXT_MISMATCH'
-  | 'BAD_TAG'
-  | 'BAD_AUTHOR'
-  | 'BAD_SIGNATURE'
-  | 'BAD_CONTENT';
+export const DECODE_FAILURES = [
+  'NO_KEY',
+  'WRONG_KEY',
+  'TAMPERED',
+  'CONTEXT_MISMATCH',
+  'BAD_TAG',
+  'BAD_AUTHOR',
+  'BAD_SIGNATURE',
+  'BAD_CONTENT',
+] as const;
+export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
 export interface CodecDeps {
   keyring: Keyring;
