@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isoAt, makeAccount, makeDocInput, runStoreConformance } from './conformance';
-import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
+import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
 
 const tempDirs: string[] = [];
@@ -55,7 +55,7 @@ const rejectsWith = async (promise: Promise<unknown>, code: StoreErrorCode): Pro
 describe('sqlite store specifics', () => {
   const open = async (dataDir: string): Promise<SqliteStore> => openSqliteStore({ dataDir, ...quiet });
 
-  it('creates the data directory and hale.sqlite with WAL, FULL sync, foreign keys and schema v1', async () => {
+  it('creates the data directory and hale.sqlite with WAL, FULL sync, foreign keys and schema v2', async () => {
     const dataDir = join(newDir(), 'nested', 'data');
     const store = await open(dataDir);
     try {
@@ -64,7 +64,7 @@ describe('sqlite store specifics', () => {
       expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
       expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
-      expect(store.db.pragma('user_version', { simple: true })).toBe(1);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
     } finally {
       await store.close();
     }
@@ -232,6 +232,75 @@ describe('sqlite store specifics', () => {
     } finally {
       other.close();
       await store.close();
+    }
+  });
+
+  it('upgrades a v1 file: envelope signatures packed into wrapped move to their own column', async () => {
+    const dataDir = newDir();
+    // A data dir as the released v1 code left it: only the first migration applied, signatures packed.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    old.exec(SCHEMA_MIGRATIONS[0] ?? '');
+    const insert = old.prepare(
+      `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, created_at)
+       VALUES (?, ?, 'acc-1', 'k', ?, 'dev-1', ?)`,
+    );
+    insert.run('pat/allergy', 1, JSON.stringify({ wrapped: 'wrapped-a', sig: 'sig-a' }), isoAt(0));
+    insert.run('pat/allergy', 2, JSON.stringify({ wrapped: 'wrapped-b', sig: null }), isoAt(1));
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+      const [signed, unsigned, ...rest] = await store.envelopes.list('acc-1');
+      expect(rest).toHaveLength(0);
+      expect(signed).toStrictEqual({
+        stream: 'pat/allergy',
+        epoch: 1,
+        recipient: 'acc-1',
+        keyId: 'k',
+        wrapped: 'wrapped-a',
+        createdBy: 'dev-1',
+        sig: 'sig-a',
+        createdAt: isoAt(0),
+      });
+      expect(unsigned).toStrictEqual({
+        stream: 'pat/allergy',
+        epoch: 2,
+        recipient: 'acc-1',
+        keyId: 'k',
+        wrapped: 'wrapped-b',
+        createdBy: 'dev-1',
+        createdAt: isoAt(1),
+      });
+      // New envelopes go through the new column.
+      await store.envelopes.put({
+        stream: 'pat/allergy',
+        epoch: 3,
+        recipient: 'acc-1',
+        keyId: 'k',
+        wrapped: 'wrapped-c',
+        createdBy: 'dev-1',
+        sig: 'sig-c',
+        createdAt: isoAt(2),
+      });
+      expect((await store.envelopes.list('acc-1', ['pat/allergy']))[2]).toMatchObject({
+        wrapped: 'wrapped-c',
+        sig: 'sig-c',
+      });
+    } finally {
+      await store.close();
+    }
+    // Reopening at v2 migrates nothing again.
+    const again = await open(dataDir);
+    try {
+      expect((await again.envelopes.list('acc-1')).map((e) => [e.wrapped, e.sig])).toStrictEqual([
+        ['wrapped-a', 'sig-a'],
+        ['wrapped-b', undefined],
+        ['wrapped-c', 'sig-c'],
+      ]);
+    } finally {
+      await again.close();
     }
   });
 

@@ -46,7 +46,6 @@ import {
 } from './types';
 
 export const SQLITE_FILE_NAME = 'hale.sqlite';
-export const SQLITE_SCHEMA_VERSION = 1;
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -67,7 +66,10 @@ export interface SqliteStore extends SyncStore {
 
 const AUDIT_TRIGGER_WHEN = `substr(OLD.stream, -6) = '/audit'`;
 
-/** Index i holds the SQL that upgrades user_version i to i + 1. */
+/**
+ * Index i holds the SQL that upgrades user_version i to i + 1. A released entry is never edited (a file
+ * already at i + 1 would not see the change): schema changes are new entries.
+ */
 const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (
@@ -171,7 +173,6 @@ const MIGRATIONS: readonly string[] = [
     key_id TEXT NOT NULL,
     wrapped TEXT NOT NULL,
     created_by TEXT NOT NULL,
-    sig TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (stream, epoch, recipient)
   ) WITHOUT ROWID;
@@ -208,7 +209,21 @@ const MIGRATIONS: readonly string[] = [
     search_text TEXT NOT NULL
   );
   `,
+  // v1 → v2: envelope signatures get their own column. v1 files store them packed in `wrapped` as the
+  // JSON text {"wrapped": "<text>", "sig": "<text>" | null}; unpacked here. An unpacked wrapped key is
+  // base64url text, never a JSON object, so no row is unpacked twice.
+  `
+  ALTER TABLE envelopes ADD COLUMN sig TEXT;
+  UPDATE envelopes
+    SET sig = json_extract(wrapped, '$.sig'), wrapped = json_extract(wrapped, '$.wrapped')
+    WHERE json_valid(wrapped) AND json_type(wrapped) = 'object';
+  `,
 ];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The migrations, for tests that build a file at an older schema version. Not part of the store API. */
+export const SCHEMA_MIGRATIONS: readonly string[] = MIGRATIONS;
 
 // Lowercased fields joined by a character that cannot occur in a query, so a match never spans fields.
 const SEARCH_SEPARATOR = '\u0001';
