@@ -151,3 +151,45 @@ describe('sync server: end to end over a real socket', () => {
     expect(anon.body).toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });
+
+describe('client address behind (no) proxy', () => {
+  // Burst 2 and a frozen clock: the third request from one address is limited, nothing refills.
+  const limited = { rateLimitPerAddress: { perSecond: 1, burst: 2 } };
+  const statuses = async (t: TestServer, forwardedFor: string, n: number): Promise<unknown[]> => {
+    const codes: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      const res = await fetch(`${t.url}/v1/directory?q=x`, { headers: { 'x-forwarded-for': forwardedFor } });
+      codes.push(((await res.json()) as { code?: unknown }).code);
+    }
+    return codes;
+  };
+
+  it('ignores a forged X-Forwarded-For by default: the limit keys on the socket address', async () => {
+    const t = await startServer({ config: limited });
+    try {
+      expect(await statuses(t, '203.0.113.1', 3)).toEqual([
+        'UNAUTHENTICATED',
+        'UNAUTHENTICATED',
+        'RATE_LIMITED',
+      ]);
+      // Another forged address is the same client: still limited.
+      expect(await statuses(t, '203.0.113.2', 1)).toEqual(['RATE_LIMITED']);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('keys on the forwarded address only when the peer is a trusted proxy', async () => {
+    const t = await startServer({ config: { ...limited, trustProxy: '127.0.0.1' } });
+    try {
+      expect(await statuses(t, '203.0.113.1', 3)).toEqual([
+        'UNAUTHENTICATED',
+        'UNAUTHENTICATED',
+        'RATE_LIMITED',
+      ]);
+      expect(await statuses(t, '203.0.113.2', 1)).toEqual(['UNAUTHENTICATED']);
+    } finally {
+      await t.stop();
+    }
+  });
+});

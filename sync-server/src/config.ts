@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 
@@ -14,7 +15,10 @@ export interface ServerConfig {
   rateLimitPerAddress: { perSecond: number; burst: number };
   /** Milliseconds to wait for connections to drain on shutdown. */
   shutdownGraceMs: number;
-  /** Trust X-Forwarded-For from this proxy (an address, CIDR list, or true for any hop); off by default. */
+  /**
+   * Trust X-Forwarded-For from these proxies: false (off, the default), true (any hop: only behind a proxy
+   * that overwrites the header), or a comma-separated list of IP addresses and CIDR ranges.
+   */
   trustProxy: boolean | string;
 }
 
@@ -66,7 +70,7 @@ const OPTIONS = {
   'trust-proxy': {
     type: 'string',
     env: 'HALE_TRUST_PROXY',
-    help: 'proxy address(es) whose X-Forwarded-For is trusted',
+    help: 'off, true (any hop) or proxy addresses/CIDR ranges (comma-separated) whose X-Forwarded-For is trusted',
     def: 'off',
   },
 } as const;
@@ -115,6 +119,40 @@ const rate = (name: string, raw: string) => {
   return { perSecond, burst: perSecond * 2 };
 };
 
+/** One proxy entry: an IPv4 or IPv6 address, optionally with a /prefix length (1…32 or 1…128). */
+const isProxyAddress = (entry: string): boolean => {
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  // No zone ids (fe80::1%eth0): the proxy matcher Fastify uses accepts only some of what node:net does.
+  const family = address.includes('%') ? 0 : isIP(address);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const prefix = entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  const bits = Number(prefix);
+  return bits >= 1 && bits <= (family === 4 ? 32 : 128);
+};
+
+/**
+ * `off`/`false` → false, `true` → true, otherwise a comma-separated list of addresses and CIDR ranges
+ * (returned with the blanks around entries removed). Anything else is refused here, naming the option;
+ * passed on, it would surface only as a bare "invalid IP address" when Fastify builds the app. Named
+ * ranges (`loopback`, …) are not accepted.
+ */
+const toTrustProxy = (raw: string): boolean | string => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'off' || value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !isProxyAddress(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `--trust-proxy: not off, true or a comma-separated list of IP addresses / CIDR ranges: ${JSON.stringify(bad)}`,
+    );
+  }
+  return entries.join(',');
+};
+
 /** Flags win over environment variables, which win over defaults. */
 export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): ParsedCommand => {
   const { values, positionals } = parseArgs({
@@ -151,7 +189,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     maxConnections: toPositiveInt('max-connections', pick('max-connections')),
     rateLimitPerDevice: rate('rate-per-device', pick('rate-per-device')),
     rateLimitPerAddress: rate('rate-per-address', pick('rate-per-address')),
-    trustProxy: pick('trust-proxy') === 'off' ? false : pick('trust-proxy'),
+    trustProxy: toTrustProxy(pick('trust-proxy')),
   };
   const parsed: ParsedCommand = { command, config, force: values.force ?? false };
   if (values.out !== undefined) parsed.out = values.out;
