@@ -2,7 +2,7 @@
 // refusal, and sees that nothing was stored.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
-import { envelopeSignaturePayload, type PushedFrame, type ServerFrame } from '@hale/protocol';
+import { envelopeSignaturePayload, type PushFrame, type PushedFrame, type ServerFrame } from '@hale/protocol';
 import {
   connect,
   makeDoc,
@@ -31,8 +31,22 @@ describe('server refuses what the protocol forbids', () => {
     await t.stop();
   });
 
-  const push = (c: WsClient, rows: Parameters<WsClient['request']>[0] extends never ? never : unknown[]) =>
-    c.request<PushedFrame | ServerFrame>({ t: 'push', rid: c.rid(), rows: rows as never });
+  const push = (c: WsClient, rows: PushFrame['rows']) =>
+    c.request<PushedFrame | ServerFrame>({ t: 'push', rid: c.rid(), rows });
+
+  /** A patient and a provider, both connected, the provider holding write consent for allergy. */
+  const grantedPair = async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    await p.request({
+      t: 'grant',
+      rid: p.rid(),
+      grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
+    });
+    const d = await connect(t, provider.device);
+    return { patient, provider, p, d };
+  };
 
   it('refuses pushes with a foreign author, a missing or bad signature, a stale epoch or a backwards revision', async () => {
     const patient = await registerAccount(t);
@@ -93,15 +107,7 @@ describe('server refuses what the protocol forbids', () => {
   });
 
   it('refuses unsigned grantee writes even with write consent', async () => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await connect(t, patient.device);
-    await p.request({
-      t: 'grant',
-      rid: p.rid(),
-      grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
-    });
-    const d = await connect(t, provider.device);
+    const { patient, provider, p, d } = await grantedPair();
     const unsigned = await makeDoc(patient, provider.device, 'allergy', { x: 1 }, { signed: false });
     expect(firstError(await push(d, [{ doc: unsigned, assumedRev: null }]))).toMatchObject({
       code: 'BAD_SIGNATURE',
@@ -113,15 +119,7 @@ describe('server refuses what the protocol forbids', () => {
   });
 
   it('lets only the patient publish envelopes, signed by the publishing device, to known recipients', async () => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await connect(t, patient.device);
-    await p.request({
-      t: 'grant',
-      rid: p.rid(),
-      grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
-    });
-    const d = await connect(t, provider.device);
+    const { patient, provider, p, d } = await grantedPair();
     const count = () => (t.store.db.prepare('SELECT count(*) AS n FROM envelopes').get() as { n: number }).n;
     const before = count();
     const refused = async (c: WsClient, env: Awaited<ReturnType<typeof makeEnvelope>>) =>

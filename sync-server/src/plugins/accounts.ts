@@ -28,7 +28,6 @@ import {
 } from '@hale/protocol';
 import {
   accountIdFromIdentityKey,
-  base64urlDecode,
   base64urlEncode,
   randomBytes,
   sha256,
@@ -36,13 +35,8 @@ import {
   verifyDeviceCertificate,
 } from '@hale/crypto';
 import type { AppContext } from '../context';
+import { decodeBase64url } from '../core/base64url';
 import { ServiceError, verifyPayload } from '../core/sync-service';
-
-const bytes = (text: string, what: string): Uint8Array => {
-  const r = base64urlDecode(text);
-  if (!r.ok) throw new ServiceError('BAD_MESSAGE', `${what}: not base64url`);
-  return r.value;
-};
 
 export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
 
@@ -76,7 +70,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     { schema: HTTP_ROUTES.register.schema },
     async (request, reply) => {
       const { account, device, sig } = request.body;
-      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (accountIdFromIdentityKey(identity) !== account.accountId) {
         throw new ServiceError('BAD_MESSAGE', 'accountId does not match the identity key');
       }
@@ -146,7 +140,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       if (!account || !device || device.accountId !== account.accountId) {
         throw new ServiceError('NOT_FOUND', 'device not found');
       }
-      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (!(await verifyPayload(ed, identity, deviceRevocationPayload(revocation), sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'revocation is not signed by the identity key');
       }
@@ -201,7 +195,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const account = await store.accounts.get(principal.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
       const { wrappedRoot, sig } = request.body;
-      const identity = bytes(account.identityPublicKey, 'identityPublicKey');
+      const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot });
       if (!(await verifyPayload(ed, identity, payload, sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'the new wrapped root is not signed by the identity key');
