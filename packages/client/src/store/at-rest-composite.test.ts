@@ -1,12 +1,20 @@
 // Replication-meta documents stored as composites: the copy of a replicated document refers to the
 // records instance's own envelopes instead of sealing the same content again (at-rest-encryption.ts).
 import { describe, expect, it, vi } from 'vitest';
-import nacl from 'tweetnacl';
 import { fillWithDefaultSettings, getRxReplicationMetaInstanceSchema, now } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema, RxStorage, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { AtRestError, isAtRestError, wrapWithAtRestEncryption } from './at-rest-encryption';
-import { openInstance } from './at-rest.test-util';
+import { wrapWithAtRestEncryption } from './at-rest-encryption';
+import {
+  expectAtRest,
+  flipAt,
+  naclLowLevel,
+  openInstance,
+  rawGet,
+  rawReplace,
+  rawSchemaOf,
+  type Raw,
+} from './at-rest.test-util';
 
 interface Doc {
   id: string;
@@ -36,18 +44,6 @@ interface MetaDoc {
   itemId: string;
   docData?: unknown;
 }
-type Raw = Record<string, unknown>;
-
-const rawSchemaOf = <T>(schema: RxJsonSchema<RxDocumentData<T>>): RxJsonSchema<RxDocumentData<Raw>> => {
-  const { encrypted, ...rest } = structuredClone(schema) as RxJsonSchema<RxDocumentData<Raw>>;
-  const properties = { ...(rest.properties as Record<string, unknown>) };
-  for (const field of encrypted ?? []) properties[field] = { type: 'string' };
-  return { ...rest, properties } as RxJsonSchema<RxDocumentData<Raw>>;
-};
-
-type LowLevelBox = (c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array) => number;
-const naclLowLevel = (nacl as unknown as { lowlevel: { crypto_secretbox: LowLevelBox } }).lowlevel;
-
 const KEY = new Uint8Array(32).fill(7);
 let dbCounter = 0;
 
@@ -92,31 +88,6 @@ async function writeRecord(records: RxStorageInstance<Doc, unknown, unknown>, id
   return docData;
 }
 
-async function raw(instance: RxStorageInstance<Raw, unknown, unknown>, id: string) {
-  const [found] = await instance.findDocumentsById([id], true);
-  if (!found) throw new Error(`raw ${id} missing`);
-  return found;
-}
-
-async function replaceRaw(instance: RxStorageInstance<Raw, unknown, unknown>, id: string, change: Raw) {
-  const previous = await raw(instance, id);
-  expect(
-    (await instance.bulkWrite([{ previous, document: { ...previous, ...change } }], 'tamper')).error,
-  ).toEqual([]);
-}
-
-async function expectRefused(promise: Promise<unknown>, reason: string) {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AtRestError);
-  if (isAtRestError(error)) {
-    expect(error.code).toBe('AT_REST_DECRYPT_FAILED');
-    expect(error.details.reason).toBe(reason);
-  }
-}
-
 describe('replication-meta composites', () => {
   it('stores a meta copy by reference to the record envelope, sealing only the rest', async () => {
     const { records, metas, rawRecords, rawMetas, cold } = await setup();
@@ -131,8 +102,8 @@ describe('replication-meta composites', () => {
     } finally {
       seals.mockRestore();
     }
-    const stored = (await raw(rawMetas, 'a|0'))['docData'];
-    const recordEnvelope = (await raw(rawRecords, 'a'))['secret'];
+    const stored = (await rawGet(rawMetas, 'a|0'))['docData'];
+    const recordEnvelope = (await rawGet(rawRecords, 'a'))['secret'];
     expect(typeof stored).toBe('string');
     expect(String(stored).startsWith('r1:v1.')).toBe(true);
     expect(String(stored).endsWith(`:${String(recordEnvelope)}`)).toBe(true);
@@ -169,7 +140,7 @@ describe('replication-meta composites', () => {
         )
       ).error,
     ).toEqual([]);
-    for (const id of ['c|0', 'b|0']) expect(String((await raw(rawMetas, id))['docData'])).toMatch(/^v1\./);
+    for (const id of ['c|0', 'b|0']) expect(String((await rawGet(rawMetas, id))['docData'])).toMatch(/^v1\./);
     const read = await metas.findDocumentsById(['b|0', 'c|0'], false);
     expect(read.map((d) => d.docData)).toEqual([
       { ...a, id: 'b' },
@@ -190,23 +161,51 @@ describe('replication-meta composites', () => {
         )
       ).error,
     ).toEqual([]);
-    const compositeA = String((await raw(rawMetas, 'a|0'))['docData']);
-    const compositeB = String((await raw(rawMetas, 'b|0'))['docData']);
-    const envelopeB = String((await raw(rawRecords, 'b'))['secret']);
+    const compositeA = String((await rawGet(rawMetas, 'a|0'))['docData']);
+    const compositeB = String((await rawGet(rawMetas, 'b|0'))['docData']);
+    const envelopeB = String((await rawGet(rawRecords, 'b'))['secret']);
     const ownA = compositeA.slice(0, compositeA.lastIndexOf(':'));
 
     // b's record envelope in place of a's: the nonce named inside a's sealed part differs.
-    await replaceRaw(rawMetas, 'a|0', { docData: `${ownA}:${envelopeB}` });
-    await expectRefused((await cold()).findDocumentsById(['a|0'], false), 'MALFORMED');
+    await rawReplace(rawMetas, 'a|0', { docData: `${ownA}:${envelopeB}` });
+    await expectAtRest(
+      (await cold()).findDocumentsById(['a|0'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'MALFORMED',
+    );
     // A referred envelope dropped.
-    await replaceRaw(rawMetas, 'a|0', { docData: ownA });
-    await expectRefused((await cold()).findDocumentsById(['a|0'], false), 'MALFORMED');
+    await rawReplace(rawMetas, 'a|0', { docData: ownA });
+    await expectAtRest(
+      (await cold()).findDocumentsById(['a|0'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'MALFORMED',
+    );
     // b's whole composite under a's meta document: its sealed part names another document.
-    await replaceRaw(rawMetas, 'a|0', { docData: compositeB });
-    await expectRefused((await cold()).findDocumentsById(['a|0'], false), 'CONTEXT_MISMATCH');
+    await rawReplace(rawMetas, 'a|0', { docData: compositeB });
+    await expectAtRest(
+      (await cold()).findDocumentsById(['a|0'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
     // A composite where a record field belongs.
-    await replaceRaw(rawRecords, 'a', { secret: compositeA });
-    await expectRefused(records.findDocumentsById(['a'], false), 'MALFORMED');
+    await rawReplace(rawRecords, 'a', { secret: compositeA });
+    await expectAtRest(records.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MALFORMED');
+  });
+
+  it('refuses a meta document whose clear itemId was changed', async () => {
+    const { records, metas, rawMetas, cold } = await setup();
+    const a = await writeRecord(records, 'a', 'alpha');
+    await writeRecord(records, 'b', 'beta');
+    expect((await metas.bulkWrite([{ document: meta({ itemId: 'a', docData: a }) }], 'test')).error).toEqual(
+      [],
+    );
+    // The referred envelope is then opened as b's: it names document a.
+    await rawReplace(rawMetas, 'a|0', { itemId: 'b' });
+    await expectAtRest(
+      (await cold()).findDocumentsById(['a|0'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
   });
 
   it('refuses a referred envelope that was tampered with', async () => {
@@ -215,11 +214,13 @@ describe('replication-meta composites', () => {
     expect((await metas.bulkWrite([{ document: meta({ itemId: 'a', docData: a }) }], 'test')).error).toEqual(
       [],
     );
-    const composite = String((await raw(rawMetas, 'a|0'))['docData']);
+    const composite = String((await rawGet(rawMetas, 'a|0'))['docData']);
     // Flip one character near the end (inside the referred envelope's ciphertext, past its nonce).
-    const at = composite.length - 10;
-    const flipped = composite.slice(0, at) + (composite[at] === 'A' ? 'B' : 'A') + composite.slice(at + 1);
-    await replaceRaw(rawMetas, 'a|0', { docData: flipped });
-    await expectRefused((await cold()).findDocumentsById(['a|0'], false), 'AUTH_FAILED');
+    await rawReplace(rawMetas, 'a|0', { docData: flipAt(composite, composite.length - 10) });
+    await expectAtRest(
+      (await cold()).findDocumentsById(['a|0'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'AUTH_FAILED',
+    );
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from 'vitest';
-import nacl from 'tweetnacl';
 import {
   fillWithDefaultSettings,
   getChangedDocumentsSince,
@@ -7,25 +6,26 @@ import {
   now,
   prepareQuery,
 } from 'rxdb';
-import type {
-  EventBulk,
-  MangoQuery,
-  RxDocumentData,
-  RxJsonSchema,
-  RxStorageChangeEvent,
-  RxStorageInstance,
-} from 'rxdb';
+import type { EventBulk, MangoQuery, RxDocumentData, RxJsonSchema, RxStorageChangeEvent } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
 import {
   AT_REST_RECENT_VALUES,
-  AtRestError,
   assertJson,
   isAtRestError,
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
 } from './at-rest-encryption';
-import { openInstance } from './at-rest.test-util';
+import {
+  expectAtRest,
+  flipAt,
+  naclLowLevel,
+  openInstance,
+  rawGet,
+  rawReplace,
+  rawSchemaOf,
+  type Raw,
+} from './at-rest.test-util';
 
 interface Doc {
   id: string;
@@ -50,28 +50,9 @@ const SCHEMA: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
 });
 
 // What the inner storage really holds: encrypted fields are strings.
-type RawDoc = Omit<Doc, 'secret' | 'other'> & { secret?: unknown; other?: unknown };
-const RAW_SCHEMA: RxJsonSchema<RxDocumentData<RawDoc>> = fillWithDefaultSettings<RawDoc>({
-  version: 0,
-  primaryKey: 'id',
-  type: 'object',
-  properties: {
-    id: { type: 'string', maxLength: 40 },
-    tag: { type: 'string', maxLength: 40 },
-    secret: { type: 'string' },
-    other: { type: 'string' },
-  },
-  required: ['id', 'tag', 'secret', 'other'],
-  indexes: ['tag'],
-});
+const RAW_SCHEMA = rawSchemaOf(SCHEMA);
 
 const MARKER = 'PLAINTEXT-MARKER-7c1f';
-// The wrapper seals through @hale/crypto's secretbox, which calls tweetnacl's low-level functions
-// (exported at run time, undeclared in its types).
-type LowLevelBox = (c: Uint8Array, m: Uint8Array, d: number, n: Uint8Array, k: Uint8Array) => number;
-const naclLowLevel = (
-  nacl as unknown as { lowlevel: { crypto_secretbox: LowLevelBox; crypto_secretbox_open: LowLevelBox } }
-).lowlevel;
 let dbCounter = 0;
 const key = (fill: number) => new Uint8Array(32).fill(fill);
 
@@ -88,8 +69,6 @@ function doc(id: string, note: string, rev = '1-aaaa', other: Doc['other'] = nul
   };
 }
 
-const open = openInstance;
-
 function allQuery<T>(schema: RxJsonSchema<RxDocumentData<T>>, query: MangoQuery<T> = {}) {
   return prepareQuery(schema, normalizeMangoQuery(schema, { selector: {}, ...query }));
 }
@@ -98,37 +77,9 @@ async function setup() {
   const dbName = `atrest${++dbCounter}`;
   const base = getRxStorageMemory();
   const storage = wrapWithAtRestEncryption({ storage: base, key: key(1) });
-  const instance = await open<Doc>(storage, dbName, SCHEMA);
-  const raw = await open<RawDoc>(base, dbName, RAW_SCHEMA);
+  const instance = await openInstance<Doc>(storage, dbName, SCHEMA);
+  const raw = await openInstance<Raw>(base, dbName, RAW_SCHEMA);
   return { dbName, base, storage, instance, raw };
-}
-
-async function expectAtRest(promise: Promise<unknown>, code: string, reason?: string) {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AtRestError);
-  if (!isAtRestError(error)) return;
-  expect(error.code).toBe(code);
-  if (reason !== undefined) expect(error.details.reason).toBe(reason);
-  expect(error.message).not.toContain(MARKER);
-}
-
-async function rawGet(raw: RxStorageInstance<RawDoc, unknown, unknown>, id: string) {
-  const [found] = await raw.findDocumentsById([id], true);
-  if (!found) throw new Error(`raw doc ${id} not found`);
-  return found;
-}
-
-async function rawReplace(
-  raw: RxStorageInstance<RawDoc, unknown, unknown>,
-  id: string,
-  change: (d: RxDocumentData<RawDoc>) => RxDocumentData<RawDoc>,
-) {
-  const previous = await rawGet(raw, id);
-  const result = await raw.bulkWrite([{ previous, document: change({ ...previous }) }], 'tamper');
-  expect(result.error).toEqual([]);
 }
 
 describe('wrapWithAtRestEncryption', () => {
@@ -221,22 +172,32 @@ describe('wrapWithAtRestEncryption', () => {
   it('raises AT_REST_DECRYPT_FAILED with a wrong key on every read path', async () => {
     const { base, dbName, instance } = await setup();
     await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
-    const wrong = await open<Doc>(wrapWithAtRestEncryption({ storage: base, key: key(2) }), dbName, SCHEMA);
-    await expectAtRest(wrong.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
-    await expectAtRest(wrong.query(allQuery(SCHEMA)), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
-    await expectAtRest(getChangedDocumentsSince(wrong, 10), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+    const wrong = await openInstance<Doc>(
+      wrapWithAtRestEncryption({ storage: base, key: key(2) }),
+      dbName,
+      SCHEMA,
+    );
+    await expectAtRest(
+      wrong.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'AUTH_FAILED',
+      MARKER,
+    );
+    await expectAtRest(wrong.query(allQuery(SCHEMA)), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED', MARKER);
+    await expectAtRest(getChangedDocumentsSince(wrong, 10), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED', MARKER);
   });
 
   it('detects a tampered ciphertext', async () => {
     const { instance, raw } = await setup();
     await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
-    await rawReplace(raw, 'a', (d) => {
-      const s = String(d.secret);
-      const i = 40; // inside the box, past the prefix and nonce
-      const flipped = s[i] === 'A' ? 'B' : 'A';
-      return { ...d, secret: s.slice(0, i) + flipped + s.slice(i + 1) };
-    });
-    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED');
+    // Inside the box, past the prefix and nonce.
+    await rawReplace(raw, 'a', (d) => ({ ...d, secret: flipAt(String(d.secret), 40) }));
+    await expectAtRest(
+      instance.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'AUTH_FAILED',
+      MARKER,
+    );
   });
 
   it('detects values that are not envelopes', async () => {
@@ -244,8 +205,18 @@ describe('wrapWithAtRestEncryption', () => {
     await instance.bulkWrite([{ document: doc('a', MARKER) }, { document: doc('b', MARKER) }], 'test');
     await rawReplace(raw, 'a', (d) => ({ ...d, secret: { note: 'injected plaintext' } }));
     await rawReplace(raw, 'b', (d) => ({ ...d, secret: 'v1.***' }));
-    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MALFORMED');
-    await expectAtRest(instance.findDocumentsById(['b'], false), 'AT_REST_DECRYPT_FAILED', 'MALFORMED');
+    await expectAtRest(
+      instance.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'MALFORMED',
+      MARKER,
+    );
+    await expectAtRest(
+      instance.findDocumentsById(['b'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'MALFORMED',
+      MARKER,
+    );
   });
 
   it('detects a required encrypted field that was removed', async () => {
@@ -255,7 +226,7 @@ describe('wrapWithAtRestEncryption', () => {
       const { secret: _drop, ...rest } = d;
       return rest;
     });
-    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MISSING');
+    await expectAtRest(instance.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'MISSING', MARKER);
   });
 
   it('detects values swapped between documents, between fields and across revisions', async () => {
@@ -270,6 +241,7 @@ describe('wrapWithAtRestEncryption', () => {
       instance.findDocumentsById(['a'], false),
       'AT_REST_DECRYPT_FAILED',
       'CONTEXT_MISMATCH',
+      MARKER,
     );
 
     await rawReplace(raw, 'b', (d) => ({ ...d, secret: d.other, other: d.secret }));
@@ -277,6 +249,7 @@ describe('wrapWithAtRestEncryption', () => {
       instance.findDocumentsById(['b'], false),
       'AT_REST_DECRYPT_FAILED',
       'CONTEXT_MISMATCH',
+      MARKER,
     );
 
     // Old ciphertext under a newer revision's clear metadata.
@@ -288,20 +261,22 @@ describe('wrapWithAtRestEncryption', () => {
       instance.findDocumentsById(['c'], false),
       'AT_REST_DECRYPT_FAILED',
       'CONTEXT_MISMATCH',
+      MARKER,
     );
   });
 
   it('detects a value moved to another collection with the same document id', async () => {
     const { base, storage, dbName, instance } = await setup();
-    const elsewhere = await open<Doc>(storage, dbName, SCHEMA, 'elsewhere');
-    const rawElsewhere = await open<RawDoc>(base, dbName, RAW_SCHEMA, 'elsewhere');
+    const elsewhere = await openInstance<Doc>(storage, dbName, SCHEMA, 'elsewhere');
+    const rawElsewhere = await openInstance<Raw>(base, dbName, RAW_SCHEMA, 'elsewhere');
     await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
-    const [moved] = await (await open<RawDoc>(base, dbName, RAW_SCHEMA)).findDocumentsById(['a'], false);
+    const [moved] = await (await openInstance<Raw>(base, dbName, RAW_SCHEMA)).findDocumentsById(['a'], false);
     await rawElsewhere.bulkWrite([{ document: moved! }], 'tamper');
     await expectAtRest(
       elsewhere.findDocumentsById(['a'], false),
       'AT_REST_DECRYPT_FAILED',
       'CONTEXT_MISMATCH',
+      MARKER,
     );
   });
 
@@ -311,41 +286,67 @@ describe('wrapWithAtRestEncryption', () => {
     await expectAtRest(
       Promise.resolve().then(() => instance.query(allQuery(SCHEMA, { selector: selector ?? {} }))),
       'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+      undefined,
+      MARKER,
     );
     await expectAtRest(
       Promise.resolve().then(() => instance.count(allQuery(SCHEMA, { selector: { other: null } }))),
       'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+      undefined,
+      MARKER,
     );
     await expectAtRest(
       Promise.resolve().then(() =>
         instance.query(allQuery(SCHEMA, { sort: [{ secret: 'asc' }, { id: 'asc' }] })),
       ),
       'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+      undefined,
+      MARKER,
     );
   });
 
   it('refuses schemas it cannot protect', async () => {
     const storage = wrapWithAtRestEncryption({ storage: getRxStorageMemory(), key: key(1) });
     const withAttachments = { ...SCHEMA, attachments: {} };
-    await expectAtRest(open(storage, 'unsupported1', withAttachments), 'AT_REST_UNSUPPORTED_SCHEMA');
+    await expectAtRest(
+      openInstance(storage, 'unsupported1', withAttachments),
+      'AT_REST_UNSUPPORTED_SCHEMA',
+      undefined,
+      MARKER,
+    );
     const nested = { ...SCHEMA, encrypted: ['secret.note'] };
-    await expectAtRest(open(storage, 'unsupported2', nested), 'AT_REST_UNSUPPORTED_SCHEMA');
+    await expectAtRest(
+      openInstance(storage, 'unsupported2', nested),
+      'AT_REST_UNSUPPORTED_SCHEMA',
+      undefined,
+      MARKER,
+    );
     const indexed = { ...SCHEMA, indexes: [['other', 'id']] };
-    await expectAtRest(open(storage, 'unsupported3', indexed), 'AT_REST_UNSUPPORTED_SCHEMA');
+    await expectAtRest(
+      openInstance(storage, 'unsupported3', indexed),
+      'AT_REST_UNSUPPORTED_SCHEMA',
+      undefined,
+      MARKER,
+    );
   });
 
   it('refuses values that are not JSON', async () => {
     const { instance } = await setup();
     const bad = doc('a', 'x');
     bad.secret.n = Number.NaN;
-    await expectAtRest(instance.bulkWrite([{ document: bad }], 'test'), 'AT_REST_ENCRYPT_FAILED', 'NOT_JSON');
+    await expectAtRest(
+      instance.bulkWrite([{ document: bad }], 'test'),
+      'AT_REST_ENCRYPT_FAILED',
+      'NOT_JSON',
+      MARKER,
+    );
   });
 
   it('keeps its own copy of the key', async () => {
     const base = getRxStorageMemory();
     const callerKey = key(9);
     const storage = wrapWithAtRestEncryption({ storage: base, key: callerKey });
-    const instance = await open<Doc>(storage, 'keycopy', SCHEMA);
+    const instance = await openInstance<Doc>(storage, 'keycopy', SCHEMA);
     await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
     callerKey.fill(0);
     const [found] = await instance.findDocumentsById(['a'], false);
@@ -355,9 +356,14 @@ describe('wrapWithAtRestEncryption', () => {
   it('a key-less wrapper opens instances but cannot read or write values', async () => {
     const { base, dbName, instance } = await setup();
     await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
-    const keyless = await open<Doc>(wrapWithoutAtRestKey(base), dbName, SCHEMA);
-    await expectAtRest(keyless.findDocumentsById(['a'], false), 'AT_REST_NO_KEY');
-    await expectAtRest(keyless.bulkWrite([{ document: doc('b', MARKER) }], 'test'), 'AT_REST_NO_KEY');
+    const keyless = await openInstance<Doc>(wrapWithoutAtRestKey(base), dbName, SCHEMA);
+    await expectAtRest(keyless.findDocumentsById(['a'], false), 'AT_REST_NO_KEY', undefined, MARKER);
+    await expectAtRest(
+      keyless.bulkWrite([{ document: doc('b', MARKER) }], 'test'),
+      'AT_REST_NO_KEY',
+      undefined,
+      MARKER,
+    );
   });
 
   it('encrypts RxDB local documents unless told not to', async () => {
@@ -375,11 +381,11 @@ describe('wrapWithAtRestEncryption', () => {
       const base = getRxStorageMemory();
       const dbName = `local${++dbCounter}`;
       const storage = wrapWithAtRestEncryption({ storage: base, key: key(1), encryptLocalDocuments });
-      const instance = await open<Local>(storage, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
+      const instance = await openInstance<Local>(storage, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
       await instance.bulkWrite([{ document: localDoc() }], 'test');
       const [back] = await instance.findDocumentsById(['checkpoint'], false);
       expect(back?.data).toEqual({ marker: MARKER });
-      const raw = await open<Local>(base, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
+      const raw = await openInstance<Local>(base, dbName, RX_LOCAL_DOCUMENT_SCHEMA, localName);
       return JSON.stringify(await raw.findDocumentsById(['checkpoint'], false));
     };
     expect(await rawLocal(true)).not.toContain(MARKER);
@@ -407,6 +413,7 @@ describe('remembered values', () => {
         instance.findDocumentsById(['a'], false),
         'AT_REST_DECRYPT_FAILED',
         'CONTEXT_MISMATCH',
+        MARKER,
       );
       expect(opens).toHaveBeenCalled();
 
@@ -420,6 +427,7 @@ describe('remembered values', () => {
         instance.findDocumentsById(['b'], false),
         'AT_REST_DECRYPT_FAILED',
         'CONTEXT_MISMATCH',
+        MARKER,
       );
     } finally {
       opens.mockRestore();

@@ -19,7 +19,7 @@
  * in messages)
  * - wrong key, tampered or truncated value, context mismatch, non-string or missing required
  *   encrypted field → `AT_REST_DECRYPT_FAILED` (with `reason`).
- * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping.
+ * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping; `runAtRestJob` throws it for the whole job.
  * - schema with attachments (would store file bytes in clear) or a nested, primary or indexed encrypted path
  *   → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
  * - a query selecting or sorting on an encrypted field (it would silently compare ciphertext)
@@ -110,10 +110,13 @@ const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
 const VALUE_PREFIX = 'v1.';
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 
+const isAtRestKey = (key: unknown): key is Uint8Array =>
+  key instanceof Uint8Array && key.length === AT_REST_KEY_LENGTH;
+
 export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
   options: AtRestEncryptionOptions<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
-  if (!(options.key instanceof Uint8Array) || options.key.length !== AT_REST_KEY_LENGTH) {
+  if (!isAtRestKey(options.key)) {
     throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
   }
   return wrapStorage(
@@ -609,16 +612,15 @@ function createValueCodec(
     );
   };
 
-  const sealNow = (s: Slot, value: unknown): string => {
-    const hit = knownAt(s, value);
-    if (hit !== undefined) return hit;
+  // Each value is looked up in the memory once, before it is queued or done (`known`, `remembered` and
+  // `open` for a field; `openAt` and `openNow` for the parts of a composite): these two do the work
+  // without looking again (a value asked twice in one batch is done twice, as on an offload).
+  const sealHere = (s: Slot, value: unknown): string => {
     const envelope = seal(key, sealContext(s), value);
     remember(envelope, s, value);
     return envelope;
   };
-  const openNow = (s: Slot, stored: unknown): unknown => {
-    const hit = rememberedAt(s, stored);
-    if (hit.hit) return hit.value;
+  const openHere = (s: Slot, stored: unknown): unknown => {
     const value = open(key, sealContext(s), stored, where(s));
     if (typeof stored === 'string') remember(stored, s, value);
     return value;
@@ -628,7 +630,7 @@ function createValueCodec(
     if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
       for (const { request: r, resolve, reject } of batch) {
         try {
-          resolve(op === 'seal' ? sealNow(r.slot, r.input) : openNow(r.slot, r.input));
+          resolve(op === 'seal' ? sealHere(r.slot, r.input) : openHere(r.slot, r.input));
         } catch (error) {
           reject(error);
         }
@@ -656,15 +658,18 @@ function createValueCodec(
     });
   };
 
-  const sealAt = (s: Slot, value: unknown): Promise<string> => {
-    const hit = knownAt(s, value);
-    return hit !== undefined
-      ? Promise.resolve(hit)
-      : (enqueue('seal', { slot: s, input: value }) as Promise<string>);
-  };
+  /** Seals in the next batch (callers have looked the value up already). */
+  const sealAt = (s: Slot, value: unknown): Promise<string> =>
+    enqueue('seal', { slot: s, input: value }) as Promise<string>;
+  /** Opens from memory, else in the next batch. */
   const openAt = (s: Slot, stored: unknown): Promise<unknown> => {
     const hit = rememberedAt(s, stored);
     return hit.hit ? Promise.resolve(hit.value) : enqueue('open', { slot: s, input: stored });
+  };
+  /** Opens from memory, else here. */
+  const openNow = (s: Slot, stored: unknown): unknown => {
+    const hit = rememberedAt(s, stored);
+    return hit.hit ? hit.value : openHere(s, stored);
   };
 
   /** The members of a meta `docData` that can refer to a records instance's envelope of the same document. */
@@ -699,16 +704,42 @@ function createValueCodec(
     return stored;
   };
   const referredSlot = (itemId: string, [, c, f, r]: CompositeRef): Slot => ({ c, i: itemId, f, r });
+  /**
+   * Opening the composite `stored` of slot `s` (not remembered), in the same steps whichever opener
+   * runs them: open `own` at `s`; `refer` checks its plaintext and names the referred envelopes with
+   * the slot each opens at; `assemble` builds the value from them, in order, and remembers it.
+   */
+  const compositeOpening = (s: Slot, stored: string, itemId: string | undefined) => {
+    if (!composites || itemId === undefined) throw malformedComposite(s);
+    const { own, referred } = parseComposite(stored);
+    const refer = (ownPlaintext: unknown) => {
+      const checked = compositeRefs(ownPlaintext, referred);
+      if (checked === null) throw malformedComposite(s);
+      const { skeleton, refs } = checked;
+      return {
+        parts: refs.map((ref, n) => ({ slot: referredSlot(itemId, ref), stored: referred[n] })),
+        assemble: (values: readonly unknown[]): unknown => {
+          const value = assembleComposite(skeleton, refs, values);
+          remember(stored, s, value);
+          return value;
+        },
+      };
+    };
+    return { own, refer };
+  };
+  const isComposite = (stored: unknown): stored is string =>
+    typeof stored === 'string' && stored.startsWith(COMPOSITE_PREFIX);
 
   return {
     /** The stored form of `value` if already known for this slot (no sealing needed). */
     known: (id: string, field: string, rev: string, value: unknown): string | undefined =>
       knownAt(slot(id, field, rev), value),
+    /** The value of `stored` if already known for this slot (no opening needed). */
     remembered: (id: string, field: string, rev: string, stored: unknown) =>
       rememberedAt(slot(id, field, rev), stored),
     /**
-     * Seals on the offload (batched) or here. `itemId` (meta instances): the replicated document this
-     * meta document describes, whose envelopes `value` may refer to.
+     * Seals on the offload (batched) or here, once `known` has missed. `itemId` (meta instances): the
+     * replicated document this meta document describes, whose envelopes `value` may refer to.
      */
     async sealLater(
       id: string,
@@ -724,6 +755,7 @@ function createValueCodec(
       }
       return sealAt(s, value);
     },
+    /** Opens on the offload (batched) or here, once `remembered` has missed. */
     async openLater(
       id: string,
       field: string,
@@ -732,34 +764,20 @@ function createValueCodec(
       itemId?: string,
     ): Promise<unknown> {
       const s = slot(id, field, rev);
-      if (typeof stored !== 'string' || !stored.startsWith(COMPOSITE_PREFIX)) return openAt(s, stored);
-      const hit = rememberedAt(s, stored);
-      if (hit.hit) return hit.value;
-      if (!composites || itemId === undefined) throw malformedComposite(s);
-      const { own, referred } = parseComposite(stored);
-      const checked = compositeRefs(await openAt(s, own), referred);
-      if (checked === null) throw malformedComposite(s);
-      const values = await Promise.all(
-        checked.refs.map((ref, n) => openAt(referredSlot(itemId, ref), referred[n])),
-      );
-      const value = assembleComposite(checked.skeleton, checked.refs, values);
-      remember(stored, s, value);
-      return value;
+      if (!isComposite(stored)) return enqueue('open', { slot: s, input: stored });
+      const { own, refer } = compositeOpening(s, stored, itemId);
+      const { parts, assemble } = refer(await openAt(s, own));
+      return assemble(await Promise.all(parts.map((p) => openAt(p.slot, p.stored))));
     },
-    /** Opens here, synchronously (change events). */
+    /** Opens from memory, else here, synchronously (change events). */
     open(id: string, field: string, rev: string, stored: unknown, itemId?: string): unknown {
       const s = slot(id, field, rev);
-      if (typeof stored !== 'string' || !stored.startsWith(COMPOSITE_PREFIX)) return openNow(s, stored);
       const hit = rememberedAt(s, stored);
       if (hit.hit) return hit.value;
-      if (!composites || itemId === undefined) throw malformedComposite(s);
-      const { own, referred } = parseComposite(stored);
-      const checked = compositeRefs(openNow(s, own), referred);
-      if (checked === null) throw malformedComposite(s);
-      const values = checked.refs.map((ref, n) => openNow(referredSlot(itemId, ref), referred[n]));
-      const value = assembleComposite(checked.skeleton, checked.refs, values);
-      remember(stored, s, value);
-      return value;
+      if (!isComposite(stored)) return openHere(s, stored);
+      const { own, refer } = compositeOpening(s, stored, itemId);
+      const { parts, assemble } = refer(openNow(s, own));
+      return assemble(parts.map((p) => openNow(p.slot, p.stored)));
     },
   };
 }
@@ -793,9 +811,13 @@ export type AtRestJobResult =
 
 /**
  * Does one batch of at-rest work; what an offload runs on the other side. A value that is not JSON
- * answers `null`; an envelope that does not open answers its reason. Never throws for bad items.
+ * answers `null`; an envelope that does not open answers its reason. Never throws for bad items; a
+ * key that is not 32 bytes throws `AT_REST_INVALID_KEY` (the whole job fails, not each item).
  */
 export function runAtRestJob(job: AtRestJob): AtRestJobResult {
+  if (!isAtRestKey(job.key)) {
+    throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+  }
   if (job.op === 'seal') {
     return {
       op: 'seal',

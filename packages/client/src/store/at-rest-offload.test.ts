@@ -5,9 +5,18 @@ import { fillWithDefaultSettings, normalizeMangoQuery, now, prepareQuery } from 
 import type { RxDocumentData, RxJsonSchema, RxStorageInstance } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
-import { AtRestError, runAtRestJob, wrapWithAtRestEncryption } from './at-rest-encryption';
-import { openInstance } from './at-rest.test-util';
-import type { CryptoOffload } from '../offload/crypto-offload';
+import { runAtRestJob, wrapWithAtRestEncryption } from './at-rest-encryption';
+import {
+  expectAtRest,
+  flipAt,
+  openInstance,
+  rawGet,
+  rawReplace,
+  rawSchemaOf,
+  type Raw,
+} from './at-rest.test-util';
+import type { CryptoJob, CryptoJobResult, CryptoOffload } from '../offload/crypto-offload';
+import { runCryptoJob } from '../offload/run-crypto-job';
 
 interface Doc {
   id: string;
@@ -28,11 +37,7 @@ const SCHEMA: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
   encrypted: ['secret'],
   indexes: ['tag'],
 });
-const RAW_SCHEMA = {
-  ...SCHEMA,
-  encrypted: [],
-  properties: { ...SCHEMA.properties, secret: { type: 'string' } },
-};
+const RAW_SCHEMA = rawSchemaOf(SCHEMA);
 
 const MARKER = 'OFFLOAD-PLAINTEXT-5d2e';
 const key = new Uint8Array(32).fill(7);
@@ -47,8 +52,6 @@ const doc = (id: string, note: string, rev = '1-a'): RxDocumentData<Doc> => ({
   _attachments: {},
   _meta: { lwt: now() },
 });
-
-const open = openInstance;
 
 const worker = createNodeCryptoOffload();
 afterAll(() => worker.close());
@@ -72,26 +75,17 @@ async function setup() {
   const base = getRxStorageMemory();
   // Each wrapper has its own memory of values, so a fresh one really opens what it reads.
   const wrapper = (offload?: CryptoOffload) =>
-    open<Doc>(
+    openInstance<Doc>(
       wrapWithAtRestEncryption({ storage: base, key, ...(offload ? { offload } : {}) }),
       dbName,
       SCHEMA,
     );
-  const raw = await open<Record<string, unknown>>(base, dbName, RAW_SCHEMA as never);
+  const raw = await openInstance<Raw>(base, dbName, RAW_SCHEMA);
   return { wrapper, raw };
 }
 
 const all = (instance: RxStorageInstance<Doc, unknown, unknown>) =>
   instance.query(prepareQuery(SCHEMA, normalizeMangoQuery(SCHEMA, { selector: {} })));
-
-const failure = async (promise: Promise<unknown>): Promise<AtRestError> => {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AtRestError);
-  return error as AtRestError;
-};
 
 describe('at-rest offload to a worker thread', () => {
   it('seals a bulk write in one batch on the worker; this thread opens the envelopes', async () => {
@@ -139,19 +133,12 @@ describe('at-rest offload to a worker thread', () => {
       docs.map((document) => ({ document })),
       'test',
     );
-    const [f0, f1] = await raw.findDocumentsById(['f0', 'f1'], false);
-    const envelope = String(f0!['secret']);
-    const flipped = envelope.slice(0, 40) + (envelope[40] === 'A' ? 'B' : 'A') + envelope.slice(41);
-    await raw.bulkWrite([{ previous: f0!, document: { ...f0!, secret: flipped } }], 'tamper');
-    let error = await failure(all(await wrapper(worker)));
-    expect(error.code).toBe('AT_REST_DECRYPT_FAILED');
-    expect(error.details.reason).toBe('AUTH_FAILED');
-    expect(error.message).not.toContain(MARKER);
+    const f1 = await rawGet(raw, 'f1');
+    await rawReplace(raw, 'f0', (f0) => ({ ...f0, secret: flipAt(String(f0['secret']), 40) }));
+    await expectAtRest(all(await wrapper(worker)), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED', MARKER);
 
-    const [f0now] = await raw.findDocumentsById(['f0'], false);
-    await raw.bulkWrite([{ previous: f0now!, document: { ...f0now!, secret: f1!['secret'] } }], 'move');
-    error = await failure(all(await wrapper(worker)));
-    expect(error.details.reason).toBe('CONTEXT_MISMATCH');
+    await rawReplace(raw, 'f0', { secret: f1['secret'] });
+    await expectAtRest(all(await wrapper(worker)), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
   });
 
   it('stores nothing when a value of the batch is not JSON, or when the worker is gone', async () => {
@@ -159,27 +146,82 @@ describe('at-rest offload to a worker thread', () => {
     const writer = await wrapper(worker);
     const docs = Array.from({ length: 20 }, (_, i) => doc(`g${i}`, `note ${i}`));
     const bad = { ...docs[5]!, secret: { note: 'x', n: Number.NaN } };
-    const error = await failure(
+    const error = await expectAtRest(
       writer.bulkWrite(
         docs.map((d, i) => ({ document: i === 5 ? bad : d })),
         'test',
       ),
+      'AT_REST_ENCRYPT_FAILED',
     );
-    expect(error.code).toBe('AT_REST_ENCRYPT_FAILED');
     expect(error.details).toMatchObject({ reason: 'NOT_JSON', documentId: 'g5', field: 'secret' });
     expect((await all(await wrapper())).documents).toEqual([]);
 
     const gone = createNodeCryptoOffload();
     await gone.close();
     const stopped = await wrapper(gone);
-    const refused = await failure(
+    await expectAtRest(
       stopped.bulkWrite(
         docs.map((document) => ({ document })),
         'test',
       ),
+      'AT_REST_ENCRYPT_FAILED',
     );
-    expect(refused.code).toBe('AT_REST_ENCRYPT_FAILED');
     expect(await raw.findDocumentsById(['g0'], true)).toEqual([]);
+  });
+});
+
+describe('an offload that answers wrongly', () => {
+  it('refuses a write answered for another job or with the wrong number of items, and stores nothing', async () => {
+    const { wrapper, raw } = await setup();
+    const docs = Array.from({ length: 20 }, (_, i) => doc(`h${i}`, `note ${i}`));
+    const ids = docs.map((d) => d.id);
+    const anotherJob = {
+      run: async (): Promise<CryptoJobResult> => ({ op: 'open', values: [] }),
+      close: async () => {},
+    };
+    // Real envelopes, one short.
+    const oneShort = {
+      run: async (job: CryptoJob): Promise<CryptoJobResult> => {
+        const result = runCryptoJob(job);
+        return result.op === 'seal' ? { ...result, envelopes: result.envelopes.slice(1) } : result;
+      },
+    };
+    for (const offload of [anotherJob, oneShort]) {
+      const error = await expectAtRest(
+        (await wrapper(offload)).bulkWrite(
+          docs.map((document) => ({ document })),
+          'test',
+        ),
+        'AT_REST_ENCRYPT_FAILED',
+      );
+      expect(error.message).toContain('offload answered another job');
+      expect(await raw.findDocumentsById(ids, true)).toEqual([]);
+    }
+  });
+
+  it('refuses a read answered for another job or with the wrong number of items', async () => {
+    const { wrapper } = await setup();
+    const docs = Array.from({ length: 20 }, (_, i) => doc(`k${i}`, `note ${i}`));
+    const writer = await wrapper();
+    expect(
+      (
+        await writer.bulkWrite(
+          docs.map((document) => ({ document })),
+          'test',
+        )
+      ).error,
+    ).toEqual([]);
+    const anotherJob = { run: async (): Promise<CryptoJobResult> => ({ op: 'seal', envelopes: [] }) };
+    const oneShort = {
+      run: async (job: CryptoJob): Promise<CryptoJobResult> => {
+        const result = runCryptoJob(job);
+        return result.op === 'open' ? { ...result, values: result.values.slice(1) } : result;
+      },
+    };
+    for (const offload of [anotherJob, oneShort]) {
+      const error = await expectAtRest(all(await wrapper(offload)), 'AT_REST_ENCRYPT_FAILED');
+      expect(error.message).toContain('offload answered another job');
+    }
   });
 });
 
@@ -199,7 +241,7 @@ describe('runAtRestJob', () => {
     expect(typeof sealed.envelopes[0]).toBe('string');
     expect(sealed.envelopes[1]).toBeNull();
     const envelope = sealed.envelopes[0]!;
-    const flipped = envelope.slice(0, 40) + (envelope[40] === 'A' ? 'B' : 'A') + envelope.slice(41);
+    const flipped = flipAt(envelope, 40);
     const opened = runAtRestJob({
       op: 'open',
       key,
@@ -219,5 +261,17 @@ describe('runAtRestJob', () => {
         expect.objectContaining({ ok: false, reason: 'MALFORMED' }),
       ],
     });
+  });
+
+  it('throws for the whole job when the key is not 32 bytes', () => {
+    const context = { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' };
+    for (const bad of [new Uint8Array(31), new Uint8Array(33), Array.from(key) as unknown as Uint8Array]) {
+      expect(() => runAtRestJob({ op: 'seal', key: bad, items: [{ context, value: { ok: 1 } }] })).toThrow(
+        expect.objectContaining({ code: 'AT_REST_INVALID_KEY' }),
+      );
+      expect(() => runAtRestJob({ op: 'open', key: bad, items: [{ context, stored: 'v1.AAAA' }] })).toThrow(
+        expect.objectContaining({ code: 'AT_REST_INVALID_KEY' }),
+      );
+    }
   });
 });
