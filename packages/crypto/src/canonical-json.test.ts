@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, HaleCryptoError, MAX_JSON_DEPTH } from './index';
+import { assertJsonValue, canonicalBytes, canonicalJson, HaleCryptoError, MAX_JSON_DEPTH } from './index';
 
 /** Rebuilds a JSON value with every object's keys inserted in the order `order` gives. */
 function reorder(value: unknown, order: (keys: string[]) => string[]): unknown {
@@ -141,6 +141,105 @@ describe('canonicalJson', () => {
         const parsed: unknown = JSON.parse(text);
         expect(parsed).toStrictEqual(value);
         expect(canonicalJson(parsed)).toBe(text);
+      }),
+    );
+  });
+});
+
+describe('assertJsonValue', () => {
+  const message = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return e instanceof HaleCryptoError ? `${e.code}: ${e.message}` : `untyped: ${String(e)}`;
+    }
+    return undefined;
+  };
+
+  it('accepts JSON values, including null-prototype objects and shared references', () => {
+    const shared = { x: [1, 'a', null, true] };
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare['k'] = shared;
+    for (const value of [null, 0, -0, 1.5, '', '😀', false, [], {}, { a: shared, b: shared, c: bare }]) {
+      expect(() => assertJsonValue(value)).not.toThrow();
+    }
+  });
+
+  it('ignores object members whose value is undefined, as JSON.stringify does', () => {
+    const value = { a: undefined, b: { c: undefined, d: [1] }, '\uD800': undefined };
+    expect(() => assertJsonValue(value)).not.toThrow();
+    expect(JSON.stringify(value)).toBe('{"b":{"d":[1]}}');
+    // canonicalJson stays strict about them.
+    expect(invalidInput(() => canonicalJson(value))).toBe('INVALID_INPUT');
+  });
+
+  it('refuses what canonicalJson refuses (other than undefined members) with INVALID_INPUT', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = cyclic;
+    let deep: unknown = 1;
+    for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = { k: deep };
+    const bad: unknown[] = [
+      undefined,
+      [1, undefined],
+      // eslint-disable-next-line no-sparse-arrays
+      [1, , 2],
+      { f: () => 1 },
+      Symbol('s'),
+      { [Symbol('s')]: 1 },
+      10n,
+      NaN,
+      { n: -Infinity },
+      cyclic,
+      new Date(0),
+      new Map(),
+      new Uint8Array(2),
+      { '\uDC00x': 1 },
+      ['a\uDBFFb'],
+      deep,
+    ];
+    for (const value of bad) {
+      expect(invalidInput(() => assertJsonValue(value))).toBe('INVALID_INPUT');
+      expect(invalidInput(() => canonicalJson(value))).toBe('INVALID_INPUT');
+    }
+  });
+
+  it('names the problem and its path like canonicalJson does', () => {
+    const value = { z: 1, a: [0, { b: [null, NaN] }] };
+    expect(message(() => assertJsonValue(value))).toBe(
+      'INVALID_INPUT: assertJsonValue: non-finite number at $.a[1].b[1]',
+    );
+    expect(message(() => canonicalJson(value))).toBe(
+      'INVALID_INPUT: canonicalJson: non-finite number at $.a[1].b[1]',
+    );
+    // eslint-disable-next-line no-sparse-arrays
+    const holey = { x: [1, , 2] };
+    expect(message(() => assertJsonValue(holey))).toBe(
+      'INVALID_INPUT: assertJsonValue: array hole at $.x[1]',
+    );
+  });
+
+  it('accepts what canonicalJson accepts, and only what it accepts once undefined members are dropped (property)', () => {
+    const anything = fc.anything({
+      withNullPrototype: true,
+      withBoxedValues: true,
+      withMap: true,
+      withSparseArray: true,
+      withTypedArray: true,
+      withDate: true,
+      withBigInt: true,
+      maxDepth: 4,
+    });
+    fc.assert(
+      fc.property(anything, (value) => {
+        const checked = invalidInput(() => assertJsonValue(value));
+        if (invalidInput(() => canonicalJson(value)) === undefined) expect(checked).toBeUndefined();
+        if (checked === undefined) {
+          const text = JSON.stringify(value);
+          expect(invalidInput(() => canonicalJson(JSON.parse(text)))).toBeUndefined();
+        } else {
+          expect(checked).toBe('INVALID_INPUT');
+          expect(invalidInput(() => canonicalJson(value))).toBe('INVALID_INPUT');
+        }
       }),
     );
   });

@@ -10,6 +10,8 @@
  * (also as an object property or array hole), functions, symbols, bigint, NaN/±Infinity, lone
  * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances) and nesting
  * deeper than MAX_JSON_DEPTH. Nothing is silently dropped or coerced.
+ * `assertJsonValue` runs the same checks without serialising or sorting, for values that are stored
+ * with JSON.stringify: it differs only in ignoring object members whose value is undefined.
  */
 import { cryptoError } from './errors';
 import { utf8Encode } from './encoding';
@@ -28,8 +30,9 @@ const isWellFormed: (s: string) => boolean =
     : (s) => !LONE_SURROGATE.test(s);
 
 /**
- * What is wrong and where. The path is built while the failure unwinds (each level prepends its key
- * or index), so the success path, which runs for every sealed record, builds no path strings.
+ * What is wrong and where. The path is built only while a failure unwinds (each object or array level
+ * prepends its key or index in a `catch`), so the success path, which runs for every sealed record,
+ * builds no path strings and no closures.
  */
 class NotJson extends Error {
   constructor(
@@ -40,9 +43,21 @@ class NotJson extends Error {
   }
 }
 
-function serialiseString(s: string): string {
+/** Prefixes one path step to a NotJson unwinding through an object member or array item. */
+function unwinding(error: unknown, step: string): unknown {
+  if (error instanceof NotJson) error.path = step + error.path;
+  return error;
+}
+
+// The checks below are the rules of canonical JSON; `serialise` and `check` both use them, so a value
+// `assertJsonValue` accepts is one `canonicalJson` accepts (up to object members whose value is undefined).
+
+function checkString(s: string): void {
   if (!isWellFormed(s)) throw new NotJson('lone surrogate in');
-  return JSON.stringify(s);
+}
+
+function checkNumber(n: number): void {
+  if (!Number.isFinite(n)) throw new NotJson('non-finite number at');
 }
 
 function isPlainObject(value: object): boolean {
@@ -50,13 +65,29 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function within<T>(step: string, run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if (error instanceof NotJson) error.path = step + error.path;
-    throw error;
-  }
+/**
+ * Checks an object or array before its members are visited and adds it to `ancestors` (the caller
+ * removes it when done). Answers whether it is an array; anything else that passes is a plain object.
+ */
+function enter(value: object, ancestors: Set<object>, depth: number): value is unknown[] {
+  if (depth >= MAX_JSON_DEPTH) throw new NotJson('nesting too deep at');
+  if (ancestors.has(value)) throw new NotJson('cycle at');
+  ancestors.add(value);
+  if (Array.isArray(value)) return true;
+  if (!isPlainObject(value)) throw new NotJson('not a plain object at');
+  if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJson('symbol key at');
+  return false;
+}
+
+function checkItem(array: unknown[], i: number): void {
+  if (!(i in array)) throw new NotJson('array hole at');
+}
+
+const notJsonType = (value: unknown): NotJson => new NotJson(`${typeof value} is not JSON at`);
+
+function serialiseString(s: string): string {
+  checkString(s);
+  return JSON.stringify(s);
 }
 
 function serialise(value: unknown, ancestors: Set<object>, depth: number): string {
@@ -66,36 +97,40 @@ function serialise(value: unknown, ancestors: Set<object>, depth: number): strin
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new NotJson('non-finite number at');
+      checkNumber(value);
       return JSON.stringify(value);
     case 'object': {
       if (value === null) return 'null';
-      if (depth >= MAX_JSON_DEPTH) throw new NotJson('nesting too deep at');
-      if (ancestors.has(value)) throw new NotJson('cycle at');
-      ancestors.add(value);
       let out: string;
-      if (Array.isArray(value)) {
+      if (enter(value, ancestors, depth)) {
         out = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw new NotJson('array hole at', `[${i}]`);
-          if (i > 0) out += ',';
-          out += within(`[${i}]`, () => serialise(value[i], ancestors, depth + 1));
+        let i = 0;
+        try {
+          for (; i < value.length; i++) {
+            checkItem(value, i);
+            if (i > 0) out += ',';
+            out += serialise(value[i], ancestors, depth + 1);
+          }
+        } catch (error) {
+          throw unwinding(error, `[${i}]`);
         }
         out += ']';
       } else {
-        if (!isPlainObject(value)) throw new NotJson('not a plain object at');
-        if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJson('symbol key at');
         const record = value as Record<string, unknown>;
         // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
         const keys = Object.keys(record).sort();
         out = '{';
-        for (let k = 0; k < keys.length; k++) {
-          const key = keys[k]!;
-          if (k > 0) out += ',';
-          out += within(
-            `.${key}`,
-            () => `${serialiseString(key)}:${serialise(record[key], ancestors, depth + 1)}`,
-          );
+        let k = 0;
+        try {
+          for (; k < keys.length; k++) {
+            const key = keys[k]!;
+            if (k > 0) out += ',';
+            out += serialiseString(key);
+            out += ':';
+            out += serialise(record[key], ancestors, depth + 1);
+          }
+        } catch (error) {
+          throw unwinding(error, `.${keys[k]!}`);
         }
         out += '}';
       }
@@ -103,7 +138,51 @@ function serialise(value: unknown, ancestors: Set<object>, depth: number): strin
       return out;
     }
     default:
-      throw new NotJson(`${typeof value} is not JSON at`);
+      throw notJsonType(value);
+  }
+}
+
+/** `serialise` without the text: the same checks, in document order, skipping undefined members. */
+function check(value: unknown, ancestors: Set<object>, depth: number): void {
+  switch (typeof value) {
+    case 'string':
+      return checkString(value);
+    case 'boolean':
+      return;
+    case 'number':
+      return checkNumber(value);
+    case 'object': {
+      if (value === null) return;
+      if (enter(value, ancestors, depth)) {
+        let i = 0;
+        try {
+          for (; i < value.length; i++) {
+            checkItem(value, i);
+            check(value[i], ancestors, depth + 1);
+          }
+        } catch (error) {
+          throw unwinding(error, `[${i}]`);
+        }
+      } else {
+        const record = value as Record<string, unknown>;
+        const keys = Object.keys(record);
+        let k = 0;
+        try {
+          for (; k < keys.length; k++) {
+            const member = record[keys[k]!];
+            if (member === undefined) continue; // JSON.stringify leaves such a member out
+            checkString(keys[k]!);
+            check(member, ancestors, depth + 1);
+          }
+        } catch (error) {
+          throw unwinding(error, `.${keys[k]!}`);
+        }
+      }
+      ancestors.delete(value);
+      return;
+    }
+    default:
+      throw notJsonType(value);
   }
 }
 
@@ -114,6 +193,23 @@ export function canonicalJson(value: unknown): string {
   } catch (error) {
     if (error instanceof NotJson)
       throw cryptoError('INVALID_INPUT', `canonicalJson: ${error.what} $${error.path}`);
+    throw error;
+  }
+}
+
+/**
+ * Checks, without serialising or sorting, that `value` is JSON by the rules of `canonicalJson`: finite
+ * numbers, well-formed strings (also as keys), plain objects and arrays only, no symbol keys, no array
+ * holes or undefined items, no cycles, nesting at most MAX_JSON_DEPTH. Unlike `canonicalJson` it accepts
+ * object members whose value is undefined and ignores them, as JSON.stringify does. Throws
+ * HaleCryptoError INVALID_INPUT naming the first problem found in insertion (not sorted) key order.
+ */
+export function assertJsonValue(value: unknown): void {
+  try {
+    check(value, new Set(), 0);
+  } catch (error) {
+    if (error instanceof NotJson)
+      throw cryptoError('INVALID_INPUT', `assertJsonValue: ${error.what} $${error.path}`);
     throw error;
   }
 }

@@ -124,6 +124,20 @@ describe('sealed records', () => {
     }
   });
 
+  it('names the key id of each key array, with several keys and copies in use at once', () => {
+    const keys = [key, generateStreamKey(), Uint8Array.from(key), generateStreamKey()];
+    for (let round = 0; round < 2; round++) {
+      for (const k of keys) {
+        const sealed = sealRecord(k, ctx, data);
+        expect(sealedKeyId(sealed)).toEqual({ ok: true, value: keyId(k) });
+        for (const other of keys) {
+          const opened = openRecord(other, sealed, ctx);
+          expect(opened.ok ? 'ok' : opened.error.code).toBe(keyId(other) === keyId(k) ? 'ok' : 'WRONG_KEY');
+        }
+      }
+    }
+  });
+
   it('refuses bad caller input', () => {
     expect(() => sealRecord(key, ctx, { when: new Date() })).toThrow(HaleCryptoError);
     expect(() => sealRecord(key, { ...ctx, rev: 1.5 }, data)).toThrow(HaleCryptoError);
