@@ -33,6 +33,7 @@
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
 import {
+  assertJsonValue,
   base64urlDecode,
   base64urlEncode,
   openSecretbox,
@@ -855,7 +856,7 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
   if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
   let plaintext: string;
   try {
-    assertJson(value);
+    assertJsonValue(value);
     plaintext = JSON.stringify({ v: 1, ...context, d: value });
   } catch {
     throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
@@ -916,40 +917,4 @@ function decryptError(reason: AtRestDecryptReason, message: string, where: AtRes
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Throws on values JSON cannot carry faithfully (non-finite numbers, `undefined` in arrays, class
- * instances, functions, bigints), which `JSON.stringify` would silently change. Object members that
- * are `undefined` are dropped, as `JSON.stringify` does. Key order is irrelevant here: nothing compares
- * at-rest plaintext, only the authenticated envelope.
- */
-export function assertJson(value: unknown): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError('non-finite number');
-      return;
-    case 'object': {
-      if (value === null) return;
-      if (Array.isArray(value)) {
-        for (const item of value as unknown[]) {
-          if (item === undefined) throw new TypeError('undefined in an array');
-          assertJson(item);
-        }
-        return;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) throw new TypeError('not a plain object');
-      for (const k in value) {
-        const v = (value as Record<string, unknown>)[k];
-        if (v !== undefined) assertJson(v);
-      }
-      return;
-    }
-    default:
-      throw new TypeError(`not JSON: ${typeof value}`);
-  }
 }
