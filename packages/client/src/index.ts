@@ -2,7 +2,6 @@ export {
   AT_REST_KEY_LENGTH,
   AtRestError,
   isAtRestError,
-  runAtRestJob,
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
 } from './store/at-rest-encryption';
