@@ -10,8 +10,10 @@
  * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
  *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
  *   tell the device (`accessChanged`); timers fire at the next grant boundary of each grantee connection.
- * Failure modes: a store error while delivering leaves the cursor where it was and retries on the next
- * commit or sweep; a socket that fails to send is closed by its owner.
+ * - A grantee's live access is written to the patient's audit log (at most once per `liveAuditIntervalMs`
+ *   per stream) before the page that starts the interval is sent: an access that cannot be logged is not given.
+ * Failure modes: a store error (or an access that cannot be logged) while delivering leaves the cursor
+ * where it was and retries on the next commit or sweep; a socket that fails to send is closed by its owner.
  */
 import {
   MAX_BATCH_BYTES,
@@ -174,17 +176,20 @@ export const createHub = (options: HubOptions) => {
         const { page, text } = await livePage(stream, cursor);
         if (state.closed || state.subs.get(stream) !== cursor) continue;
         if (page.docs.length > 0) {
-          state.conn.sendEncoded(text, 'changes');
-          options.onDelivered?.(page.docs.length);
           if (decision.level !== 'owner') {
             const last = state.lastLiveAudit.get(stream) ?? -Infinity;
             if (t - last >= liveAuditInterval) {
-              state.lastLiveAudit.set(stream, t);
+              // Logged before it is sent, as pulls are: an access that cannot be logged is not given
+              // (the throw leaves the cursor where it was; the next commit retries).
               await service.recordGranteeAccess(state.conn.principal, [
                 { action: 'live', stream, count: page.docs.length },
               ]);
+              state.lastLiveAudit.set(stream, t);
+              if (state.closed || state.subs.get(stream) !== cursor) continue;
             }
           }
+          state.conn.sendEncoded(text, 'changes');
+          options.onDelivered?.(page.docs.length);
         }
         state.subs.set(stream, page.checkpoint);
         if (!page.done) state.dirty.add(stream);

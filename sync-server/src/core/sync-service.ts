@@ -10,10 +10,29 @@
  *   the current key epoch, revision tags that move forward, and audit append-only.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
  * - Re-pushing a revision that is already stored answers `ok` (idempotent retries).
+ * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
+ *   access events committed, and a push commits its rows and their access events in one batch. If the
+ *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
+ * - The server's access events form one hash chain per (server, patient) in `${patientId}/audit`, and
+ *   its head is not kept anywhere: each append reads the server's last stored entry in that stream
+ *   (`store.docs.lastAuditEntry`) and continues from it. Why derived, not a head stored beside the
+ *   entries (even in the same transaction): the entries are what devices verify, so they are the one
+ *   record that cannot be wrong about the chain; a second copy can disagree with them — the head used to
+ *   be written after the entries, so a crash or failure between the two made the next append reuse a
+ *   position, a fork devices report as an inserted entry — and can be damaged on its own, which used to
+ *   refuse every provider of that patient until someone edited the row by hand. Keeping a copy in step
+ *   would also need a transaction spanning documents and metadata, which a store without multi-document
+ *   transactions cannot give. Cost: the store walks back over the entries appended since the server's
+ *   last one (usually a few). Only the server writes entries under its own id (a pushed row's author
+ *   must be the pushing device), so no device can move the head. Heads an older version kept in `meta`
+ *   (`audit-chain/…`) are no longer read or written.
+ * - Appends to one patient's chain are serialised within this process. Two processes on one store
+ *   could still both continue from the same entry (a fork): run one process per store.
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
- * problems come back as `{ status: 'error', code }` rows beside accepted ones.
+ * problems come back as `{ status: 'error', code }` rows beside accepted ones. An access that cannot be
+ * logged throws: UNAVAILABLE (or the store's code) when the store fails, INTERNAL naming the cause when
+ * stored state is damaged, so the operator finds it in the error log.
  */
-import { Type, type Static } from '@sinclair/typebox';
 import { CLINICAL_STREAM_TYPES, STREAM_TYPES, newId, type StreamType } from '@hale/model';
 import {
   auditSignaturePayload,
@@ -50,7 +69,7 @@ import {
   verifyCanonical,
   type Ed25519,
 } from '@hale/crypto';
-import type { Doc, DocWrite, Grant, SyncStore } from '../store/index';
+import type { Doc, DocWrite, DocWriteResult, Grant, IsoTime, SyncStore } from '../store/index';
 import { decodeBase64url as b64 } from './base64url';
 import { ServiceError } from './service-error';
 import { isStoreError } from '../store/index';
@@ -128,23 +147,15 @@ export const auditEntryHash = (payload: { label: string }, sig: string): string 
   return chainLinkHash(payload, s.ok ? s.value : new Uint8Array());
 };
 
-const ChainState = Type.Object({
-  seq: Type.Integer({ minimum: 0 }),
-  hash: Type.Union([Type.String({ maxLength: 64 }), Type.Null()]),
-});
-
-/** The server's position in a patient's audit chain, as stored; a corrupt value fails loudly. */
-const parseChainState = (raw: string | null): Static<typeof ChainState> => {
-  if (raw === null) return { seq: 0, hash: null };
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new ServiceError('INTERNAL', 'stored audit chain state is not JSON');
-  }
-  const checked = validate(ChainState, value);
-  if (!checked.ok) throw new ServiceError('INTERNAL', 'stored audit chain state is corrupt');
-  return checked.value;
+/**
+ * Where the next entry of an author's chain goes: after `last`, the author's latest stored entry (null
+ * for none). The link is computed from the entry exactly as stored, as a device computes it, so even a
+ * damaged entry is continued from rather than forked around (devices report the damage itself).
+ */
+const chainAfter = (last: Doc | null): { seq: number; hash: string | null } => {
+  if (last?.audit === undefined) return { seq: 0, hash: null };
+  const payload = auditSignaturePayload({ ...toServedDoc(last), audit: last.audit });
+  return { seq: last.audit.authorSeq, hash: auditEntryHash(payload, last.sig ?? '') };
 };
 
 export const createSyncService = (deps: SyncServiceDeps) => {
@@ -191,64 +202,89 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   // ---- server access events, sealed to the patient and hash-chained per patient ----
-  const chainLocks = new Map<string, Promise<unknown>>();
-  const appendAccessEvents = async (
+  // Tail of each patient's queue of appenders; removed when the last one is done.
+  const chainLocks = new Map<string, Promise<void>>();
+  /** Waits for exclusive use of the patients' chains; returns the release. */
+  const lockChains = async (patientIds: string[]): Promise<() => void> => {
+    const releases: Array<() => void> = [];
+    // Always in the same order, so two pushes touching the same patients cannot wait on each other.
+    for (const patientId of [...new Set(patientIds)].sort()) {
+      const previous = chainLocks.get(patientId) ?? Promise.resolve();
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const tail = previous.then(() => held);
+      chainLocks.set(patientId, tail);
+      await previous;
+      releases.push(() => {
+        release();
+        if (chainLocks.get(patientId) === tail) chainLocks.delete(patientId);
+      });
+    }
+    return () => releases.forEach((release) => release());
+  };
+
+  /** Signed, sealed entries continuing the server's chain for `patientId`; the caller holds its lock. */
+  const accessEntries = async (
     p: Principal,
     patientId: string,
     events: AccessEvent[],
-  ): Promise<void> => {
-    if (events.length === 0) return;
-    const previous = chainLocks.get(patientId) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      const account = await store.accounts.get(patientId);
-      if (!account) return;
-      const wrapping = base64urlDecode(account.wrappingPublicKey);
-      if (!wrapping.ok) return;
-      const chainKey = `audit-chain/${deps.server.serverId}/${patientId}`;
-      const chainRaw = await store.meta.get(chainKey);
-      let chain = parseChainState(chainRaw);
-      const rows: DocWrite[] = [];
-      for (const event of events) {
-        const at = iso();
-        const body = {
-          kind: 'AccessEvent',
-          action: event.action,
-          actorId: p.accountId,
-          actorDeviceId: p.deviceId,
-          stream: event.stream,
-          count: event.count,
-          at,
-        };
-        const ct = sealTo(wrapping.value, canonicalBytes(body));
-        const doc = {
-          stream: `${patientId}/audit`,
-          id: newId(now),
-          rev: `1-${hexEncode(sha256(ct)).slice(0, 24)}`,
-          deleted: false,
-          epoch: 0,
-          ct: base64urlEncode(ct),
-          author: deps.server.serverId,
-          audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at },
-        };
-        const payload = auditSignaturePayload(doc as Parameters<typeof auditSignaturePayload>[0]);
-        const sig = await signPayload(ed, deps.server.secretKey, payload);
-        chain = { seq: chain.seq + 1, hash: auditEntryHash(payload, sig) };
-        rows.push({
-          doc: { ...doc, ct, size: ct.byteLength, sig },
-          assumedRev: null,
-        });
-      }
-      await store.docs.writeDocs(rows, iso());
-      await store.meta.put(chainKey, JSON.stringify(chain));
-    });
-    chainLocks.set(
-      patientId,
-      next.catch(() => undefined),
-    );
-    await next;
+  ): Promise<DocWrite[]> => {
+    // Grants exist only between existing accounts, so a missing account or key is damaged state: fail
+    // rather than let the access go unlogged.
+    const account = await store.accounts.get(patientId);
+    if (!account) throw new ServiceError('INTERNAL', `cannot log access: patient ${patientId} not found`);
+    const wrapping = base64urlDecode(account.wrappingPublicKey);
+    if (!wrapping.ok || wrapping.value.length !== 32) {
+      throw new ServiceError(
+        'INTERNAL',
+        `cannot log access: the stored wrapping key of ${patientId} is damaged`,
+      );
+    }
+    const stream = `${patientId}/audit`;
+    let chain = chainAfter(await store.docs.lastAuditEntry(stream, deps.server.serverId));
+    const rows: DocWrite[] = [];
+    for (const event of events) {
+      const at = iso();
+      const body = {
+        kind: 'AccessEvent',
+        action: event.action,
+        actorId: p.accountId,
+        actorDeviceId: p.deviceId,
+        stream: event.stream,
+        count: event.count,
+        at,
+      };
+      const ct = sealTo(wrapping.value, canonicalBytes(body));
+      const doc = {
+        stream,
+        id: newId(now),
+        rev: `1-${hexEncode(sha256(ct)).slice(0, 24)}`,
+        deleted: false,
+        epoch: 0,
+        ct: base64urlEncode(ct),
+        author: deps.server.serverId,
+        audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at },
+      };
+      const payload = auditSignaturePayload(doc as Parameters<typeof auditSignaturePayload>[0]);
+      const sig = await signPayload(ed, deps.server.secretKey, payload);
+      chain = { seq: chain.seq + 1, hash: auditEntryHash(payload, sig) };
+      rows.push({ doc: { ...doc, ct, size: ct.byteLength, sig }, assumedRev: null });
+    }
+    return rows;
   };
 
-  const recordGranteeAccess = async (p: Principal, events: AccessEvent[]): Promise<void> => {
+  /**
+   * Writes `rows` (possibly none) and the server's entries for `events` on other patients' streams as
+   * one batch, so both commit or neither; answers the results of `rows`.
+   */
+  const writeLogged = async (
+    p: Principal,
+    rows: DocWrite[],
+    events: AccessEvent[],
+    at: IsoTime,
+  ): Promise<DocWriteResult[]> => {
     const byPatient = new Map<string, AccessEvent[]>();
     for (const e of events) {
       const parsed = parseStreamId(e.stream);
@@ -257,7 +293,25 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       list.push(e);
       byPatient.set(parsed.value.patientId, list);
     }
-    for (const [patientId, list] of byPatient) await appendAccessEvents(p, patientId, list);
+    if (byPatient.size === 0) return rows.length === 0 ? [] : store.docs.writeDocs(rows, at);
+    const release = await lockChains([...byPatient.keys()]);
+    try {
+      const entries: DocWrite[] = [];
+      for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
+      const results = await store.docs.writeDocs([...rows, ...entries], at);
+      // New random ids in an append-only stream: anything but ok means the store broke its contract.
+      if (results.slice(rows.length).some((r) => r.status !== 'ok')) {
+        throw new ServiceError('INTERNAL', 'an access event was not stored');
+      }
+      return results.slice(0, rows.length);
+    } finally {
+      release();
+    }
+  };
+
+  /** Logs a provider's (or other grantee's) access to patients' streams; own streams are not logged. */
+  const recordGranteeAccess = async (p: Principal, events: AccessEvent[]): Promise<void> => {
+    await writeLogged(p, [], events, iso());
   };
 
   const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) =>
@@ -407,7 +461,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       if (decision.level !== 'owner' && !isAudit) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
     }
     if (writes.length > 0) {
-      const written = await store.docs.writeDocs(writes, new Date(t).toISOString());
+      const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
+      const written = await writeLogged(p, writes, logged, new Date(t).toISOString());
       for (const [k, result] of written.entries()) {
         const i = writeIndex[k]!;
         const doc = frame.rows[i]!.doc;
@@ -438,10 +493,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     const final = results.map((r) => r ?? rowError('', '', 'INTERNAL', 'row lost'));
     for (const r of final) deps.onPush?.(r.status, 1);
-    await recordGranteeAccess(
-      p,
-      [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count })),
-    );
     return final;
   };
 

@@ -529,6 +529,44 @@ export const runStoreConformance = (
         expect(plain?.status).toBe('ok');
       });
 
+      it("lastAuditEntry finds an author's latest audit entry in one stream", async () => {
+        const A = 'pat/audit';
+        const entry = (stream: string, id: string, author: string, authorSeq: number) => ({
+          doc: makeDocInput(stream, id, `1-${id}`, {
+            author,
+            sig: `sig-${id}`,
+            audit: {
+              authorSeq,
+              prevHash: authorSeq === 1 ? null : `h${authorSeq - 1}`,
+              at: isoAt(authorSeq),
+            },
+          }),
+          assumedRev: null,
+        });
+        expect(await store.docs.lastAuditEntry(A, 'srv')).toBeNull();
+        await store.docs.writeDocs([entry(A, 's1', 'srv', 1), entry(A, 'd1', 'dev', 1)], isoAt(1));
+        await store.docs.writeDocs([entry(A, 's2', 'srv', 2), entry(A, 'd2', 'dev', 2)], isoAt(2));
+        // Later rows of other authors, of the author in another stream, and one without an audit header.
+        await store.docs.writeDocs(
+          [
+            entry(A, 'd3', 'dev', 3),
+            entry('other/audit', 'o1', 'srv', 7),
+            { doc: makeDocInput(A, 'bare', '1-bare', { author: 'srv' }), assumedRev: null },
+          ],
+          isoAt(3),
+        );
+        expect(await store.docs.lastAuditEntry(A, 'srv')).toStrictEqual(await store.docs.getDoc(A, 's2'));
+        expect((await store.docs.lastAuditEntry(A, 'srv'))?.audit).toStrictEqual({
+          authorSeq: 2,
+          prevHash: 'h1',
+          at: isoAt(2),
+        });
+        expect((await store.docs.lastAuditEntry(A, 'dev'))?.id).toBe('d3');
+        expect((await store.docs.lastAuditEntry('other/audit', 'srv'))?.id).toBe('o1');
+        expect(await store.docs.lastAuditEntry(A, 'nobody')).toBeNull();
+        expect(await store.docs.lastAuditEntry('pat/allergy', 'srv')).toBeNull();
+      });
+
       it('concurrent batches get gap-free, strictly increasing seqs per stream', async () => {
         const streams = ['pat/allergy', 'pat/medication', 'other/allergy'];
         const batches = Array.from({ length: 24 }, (_, b) =>

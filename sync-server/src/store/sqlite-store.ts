@@ -689,6 +689,12 @@ const prepareStatements = (db: Database.Database) => ({
   envelopeMaxEpoch: db.prepare<[string], { epoch: number | null }>(
     'SELECT max(epoch) AS epoch FROM envelopes WHERE stream = ?',
   ),
+  // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
+  // the rows appended after it (no index on author: one more index on every document write for this).
+  docLastAudit: db.prepare<[string, string], DocRow>(
+    `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
+     ORDER BY seq DESC LIMIT 1`,
+  ),
 
   manifestInsert: db.prepare<[string, string, number, number, number, string, string, string]>(
     `INSERT INTO blob_manifests (blob_id, stream, size, chunk_size, chunk_count, digests, created_by, created_at)
@@ -1115,6 +1121,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       streamHeads: (streams) =>
         // One read transaction so all heads come from the same snapshot.
         call((s) => headsTx(s, streams)),
+
+      lastAuditEntry: (stream, author) =>
+        call((s) => {
+          const row = s.docLastAudit.get(stream, author);
+          return row === undefined ? null : rowToDoc(row);
+        }),
     },
 
     envelopes: {

@@ -257,6 +257,14 @@ export interface SyncStore {
     getDoc(stream: string, id: string): Promise<Doc | null>;
     /** Heads in input order; 0 for streams never written. */
     streamHeads(streams: string[]): Promise<StreamHead[]>;
+    /**
+     * The document of `author` in `stream` with the highest seq among those carrying an audit header, or
+     * null when there is none. Audit documents are never replaced, so in an audit stream this is the
+     * author's latest append: the server continues its own hash chain from it. Cost may grow with the
+     * number of documents written to the stream after that one, never with the stream's whole length
+     * once the author has an entry.
+     */
+    lastAuditEntry(stream: string, author: string): Promise<Doc | null>;
   };
 
   envelopes: {
