@@ -1,11 +1,20 @@
 import { ERROR_CODES, isErrorCode, type ErrorCode } from '@hale/protocol';
-import { isStoreError } from './store/index';
+import { isStoreError, type StoreErrorCode } from './store/index';
 import { ServiceError } from './core/sync-service';
 
 export interface HttpError {
   status: number;
   body: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
+
+const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  NOT_FOUND: 'NOT_FOUND',
+  INVALID: 'BAD_MESSAGE',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+  CONFLICT: 'CONFLICT',
+};
 
 /** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */
 export const toHttpError = (error: unknown): HttpError => {
@@ -15,16 +24,7 @@ export const toHttpError = (error: unknown): HttpError => {
     return { status: ERROR_CODES[error.code].http, body };
   }
   if (isStoreError(error)) {
-    const code: ErrorCode =
-      error.code === 'ALREADY_EXISTS'
-        ? 'ALREADY_EXISTS'
-        : error.code === 'NOT_FOUND'
-          ? 'NOT_FOUND'
-          : error.code === 'INVALID'
-            ? 'BAD_MESSAGE'
-            : error.code === 'UNAVAILABLE'
-              ? 'UNAVAILABLE'
-              : 'INTERNAL';
+    const code = STORE_ERROR_CODES[error.code];
     return { status: ERROR_CODES[code].http, body: { code, message: error.message } };
   }
   const e = error as { validation?: unknown; statusCode?: number; code?: string; message?: string };

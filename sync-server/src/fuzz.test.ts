@@ -553,9 +553,10 @@ describe('fuzz', () => {
           token,
           base: {
             wrappedRoot,
+            gen: 1,
             sig: await sign(
               patient.keys.identity.secretKey,
-              wrappedRootSignaturePayload({ accountId: patient.accountId, wrappedRoot }),
+              wrappedRootSignaturePayload({ accountId: patient.accountId, wrappedRoot, gen: 1 }),
             ),
           },
         },

@@ -157,9 +157,15 @@ describe('no plaintext at rest', () => {
     const wrappedRoot = (await wrapRootWithPassphrase(patient.root, secondPassphrase, TEST_KDF)) as never;
     const sig = await sign(
       patient.keys.identity.secretKey,
-      wrappedRootSignaturePayload({ accountId: patient.accountId, wrappedRoot }),
+      wrappedRootSignaturePayload({ accountId: patient.accountId, wrappedRoot, gen: 1 }),
     );
-    const changed = await http(t.url, 'PUT', '/v1/accounts/me/wrapped-root', { wrappedRoot, sig }, token);
+    const changed = await http(
+      t.url,
+      'PUT',
+      '/v1/accounts/me/wrapped-root',
+      { wrappedRoot, gen: 1, sig },
+      token,
+    );
     expect(changed.status).toBe(200);
     await ws.close();
 

@@ -91,14 +91,38 @@ export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
 export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 
-export const HttpJoinResponse = Type.Object({ accountId: AccountId, wrappedRoot: WrappedRoot }, closed);
+/**
+ * How many times the account's root has been re-wrapped: 0 for the wrap registered with the account
+ * (signed inside the account record), n for the n-th change (signed with `wrappedRootSignaturePayload`).
+ */
+export const WrappedRootGen = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
+
+/** The account's current wrapped root, its generation and, from generation 1 on, the identity signature. */
+const wrappedRootState = {
+  accountId: AccountId,
+  wrappedRoot: WrappedRoot,
+  gen: WrappedRootGen,
+  sig: Type.Union([Signature, Type.Null()]),
+};
+
+export const HttpJoinResponse = Type.Object(wrappedRootState, closed);
 export type HttpJoinResponse = Static<typeof HttpJoinResponse>;
 
-/** Passphrase change: the same root, wrapped under a new passphrase-derived key. */
-export const HttpWrappedRootRequest = Type.Object({ wrappedRoot: WrappedRoot, sig: Signature }, closed);
+/** A signed-in device reads the current wrap, so a passphrase changed elsewhere reaches its vault. */
+export const HttpWrappedRootState = Type.Object(wrappedRootState, closed);
+export type HttpWrappedRootState = Static<typeof HttpWrappedRootState>;
+
+/**
+ * Passphrase change: the same root, wrapped under a new passphrase-derived key, as generation `gen`
+ * (the server's current generation + 1, else CONFLICT: another device changed it first).
+ */
+export const HttpWrappedRootRequest = Type.Object(
+  { wrappedRoot: WrappedRoot, gen: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), sig: Signature },
+  closed,
+);
 export type HttpWrappedRootRequest = Static<typeof HttpWrappedRootRequest>;
 
-export const HttpWrappedRootResponse = Type.Object({ accountId: AccountId }, closed);
+export const HttpWrappedRootResponse = Type.Object({ accountId: AccountId, gen: WrappedRootGen }, closed);
 export type HttpWrappedRootResponse = Static<typeof HttpWrappedRootResponse>;
 
 // ---- sessions ----
@@ -273,6 +297,12 @@ export const HTTP_ROUTES = {
     url: '/v1/devices/revoke',
     auth: false,
     schema: { body: HttpDeviceRevokeRequest, response: { 200: HttpDeviceRevokeResponse, ...errors } },
+  },
+  getWrappedRoot: {
+    method: 'GET',
+    url: '/v1/accounts/me/wrapped-root',
+    auth: true,
+    schema: { response: { 200: HttpWrappedRootState, ...errors } },
   },
   putWrappedRoot: {
     method: 'PUT',

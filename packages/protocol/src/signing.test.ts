@@ -29,7 +29,7 @@ describe('signature payloads', () => {
   it('use a distinct label per purpose, so signatures cannot be replayed across purposes', () => {
     const labels = Object.values(SIGNATURE_LABELS);
     expect(new Set(labels).size).toBe(labels.length);
-    for (const label of labels) expect(label).toMatch(/^hale\/[a-z-]+\/v1$/);
+    for (const label of labels) expect(label).toMatch(/^hale\/[a-z-]+\/v[1-9][0-9]*$/);
   });
 
   it('doc payload binds stream, id, rev, deleted, epoch and author — and nothing server-assigned', () => {

@@ -31,7 +31,7 @@ export const SIGNATURE_LABELS = {
   account: 'hale/account-record/v1',
   directory: 'hale/directory/v1',
   envelope: 'hale/envelope/v1',
-  wrappedRoot: 'hale/wrapped-root/v1',
+  wrappedRoot: 'hale/wrapped-root/v2',
 } as const;
 
 type DocFields = Pick<WireDoc, 'stream' | 'id' | 'rev' | 'deleted' | 'epoch' | 'author'>;
@@ -170,13 +170,18 @@ export const envelopeSignaturePayload = (
   createdBy: envelope.createdBy,
 });
 
-/** Identity key over the account's new passphrase-wrapped root (passphrase change: re-wrap only). */
+/**
+ * Identity key over the account's new passphrase-wrapped root (passphrase change: re-wrap only) and
+ * its generation, so a device can tell a newer wrap from a replayed older one.
+ */
 export const wrappedRootSignaturePayload = (input: {
   readonly accountId: string;
   readonly wrappedRoot: WrappedRoot;
+  readonly gen: number;
 }) => ({
   label: SIGNATURE_LABELS.wrappedRoot,
   accountId: input.accountId,
+  gen: input.gen,
   wrappedRoot: {
     v: input.wrappedRoot.v,
     kdf: copyKdf(input.wrappedRoot.kdf),

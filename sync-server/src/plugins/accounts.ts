@@ -5,7 +5,8 @@
  * device certificate and device revocation is signed by that identity key, so the server cannot be talked
  * into binding a device to someone else's account. Challenges are single-use and expire after
  * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
- * with their device. Revoking a device closes its live connections at once.
+ * with their device. Revoking a device closes its live connections at once. A passphrase change is
+ * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
@@ -37,8 +38,17 @@ import {
 import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
 import { ServiceError, verifyPayload } from '../core/sync-service';
+import { isStoreError, type Account } from '../store/index';
 
 export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
+
+/** What a joining or signed-in device needs to take the account's current passphrase wrap. */
+const wrappedRootState = (account: Account) => ({
+  accountId: account.accountId,
+  wrappedRoot: account.wrappedRoot,
+  gen: account.wrappedRootGen,
+  sig: account.wrappedRootSig,
+});
 
 /** The rate limiter key for unauthenticated routes. */
 const addressOf = (request: FastifyRequest): string => request.ip;
@@ -86,6 +96,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         identityPublicKey: account.identityPublicKey,
         wrappingPublicKey: account.wrappingPublicKey,
         wrappedRoot: account.wrappedRoot,
+        wrappedRootGen: 0,
+        wrappedRootSig: null,
         createdAt: iso(),
       };
       if (account.loginName !== undefined) row.loginName = account.loginName;
@@ -183,9 +195,16 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       }
       const account = await store.accounts.getByLogin(request.body.loginName);
       if (!account) throw new ServiceError('NOT_FOUND', 'no account with this login name');
-      return { accountId: account.accountId, wrappedRoot: account.wrappedRoot };
+      return wrappedRootState(account);
     },
   );
+
+  app.get(HTTP_ROUTES.getWrappedRoot.url, { schema: HTTP_ROUTES.getWrappedRoot.schema }, async (request) => {
+    const principal = await ctx.authenticate(request);
+    const account = await store.accounts.get(principal.accountId);
+    if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+    return wrappedRootState(account);
+  });
 
   app.put<{ Body: HttpWrappedRootRequest }>(
     HTTP_ROUTES.putWrappedRoot.url,
@@ -194,14 +213,24 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const principal = await ctx.authenticate(request);
       const account = await store.accounts.get(principal.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
-      const { wrappedRoot, sig } = request.body;
+      const { wrappedRoot, gen, sig } = request.body;
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
-      const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot });
+      const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot, gen });
       if (!(await verifyPayload(ed, identity, payload, sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'the new wrapped root is not signed by the identity key');
       }
-      await store.accounts.updateWrappedRoot(account.accountId, wrappedRoot);
-      return { accountId: account.accountId };
+      try {
+        await store.accounts.updateWrappedRoot(account.accountId, { wrappedRoot, gen, sig });
+      } catch (error) {
+        if (!isStoreError(error, 'CONFLICT')) throw error;
+        // Another device changed the passphrase first (or this is a replay): the device reads the
+        // current wrap and decides again.
+        throw new ServiceError('CONFLICT', `the wrapped root is no longer at generation ${gen - 1}`, {
+          gen: (await store.accounts.get(account.accountId))?.wrappedRootGen ?? null,
+        });
+      }
+      request.log.info({ accountId: account.accountId, gen }, 'passphrase changed');
+      return { accountId: account.accountId, gen };
     },
   );
 

@@ -48,6 +48,8 @@ export const makeAccount = (accountId: string, extra: Partial<Account> = {}): Ac
     salt: 'c2FsdA',
     box: `box-${accountId}`,
   },
+  wrappedRootGen: 0,
+  wrappedRootSig: null,
   createdAt: isoAt(0),
   ...extra,
 });
@@ -161,15 +163,41 @@ export const runStoreConformance = (
         expect(await store.accounts.getByLogin('bob')).toBeNull();
       });
 
-      it('replaces the wrapped root only, and only of an existing account', async () => {
+      it('replaces the wrapped root only, one generation at a time, and only of an existing account', async () => {
         const account = makeAccount('acc-1', { loginName: 'alice' });
         await store.accounts.put(account);
-        await store.accounts.updateWrappedRoot('acc-1', { v: 1, rewrapped: true });
-        expect(await store.accounts.get('acc-1')).toStrictEqual({
+        const first = { wrappedRoot: { v: 1, rewrapped: 1 }, gen: 1, sig: 'sig-1' };
+        await store.accounts.updateWrappedRoot('acc-1', first);
+        const changed = {
           ...account,
-          wrappedRoot: { v: 1, rewrapped: true },
+          wrappedRoot: first.wrappedRoot,
+          wrappedRootGen: 1,
+          wrappedRootSig: 'sig-1',
+        };
+        expect(await store.accounts.get('acc-1')).toStrictEqual(changed);
+        // Compare-and-set: a second change built on generation 0, a replay of generation 1 and a skip
+        // to generation 3 all lose, and change nothing.
+        for (const gen of [1, 3]) {
+          await expectStoreError(
+            store.accounts.updateWrappedRoot('acc-1', {
+              wrappedRoot: { v: 1, rewrapped: gen },
+              gen,
+              sig: 'x',
+            }),
+            'CONFLICT',
+          );
+        }
+        expect(await store.accounts.get('acc-1')).toStrictEqual(changed);
+        await store.accounts.updateWrappedRoot('acc-1', {
+          wrappedRoot: { v: 1, rewrapped: 2 },
+          gen: 2,
+          sig: 'sig-2',
         });
-        await expectStoreError(store.accounts.updateWrappedRoot('nobody', { v: 1 }), 'NOT_FOUND');
+        expect((await store.accounts.get('acc-1'))?.wrappedRootGen).toBe(2);
+        await expectStoreError(
+          store.accounts.updateWrappedRoot('nobody', { wrappedRoot: { v: 1 }, gen: 1, sig: 'x' }),
+          'NOT_FOUND',
+        );
       });
 
       it('refuses a duplicate id or login name with ALREADY_EXISTS', async () => {

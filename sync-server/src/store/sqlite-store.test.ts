@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isoAt, makeAccount, makeDocInput, runStoreConformance } from './conformance';
-import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
+import {
+  openSqliteStore,
+  SCHEMA_MIGRATIONS,
+  SQLITE_FILE_NAME,
+  SQLITE_SCHEMA_VERSION,
+  type SqliteStore,
+} from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
 
 const tempDirs: string[] = [];
@@ -55,7 +61,7 @@ const rejectsWith = async (promise: Promise<unknown>, code: StoreErrorCode): Pro
 describe('sqlite store specifics', () => {
   const open = async (dataDir: string): Promise<SqliteStore> => openSqliteStore({ dataDir, ...quiet });
 
-  it('creates the data directory and hale.sqlite with WAL, FULL sync, foreign keys and schema v2', async () => {
+  it('creates the data directory and hale.sqlite with WAL, FULL sync, foreign keys and the latest schema', async () => {
     const dataDir = join(newDir(), 'nested', 'data');
     const store = await open(dataDir);
     try {
@@ -64,7 +70,7 @@ describe('sqlite store specifics', () => {
       expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
       expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
-      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
     } finally {
       await store.close();
     }
@@ -246,12 +252,29 @@ describe('sqlite store specifics', () => {
     );
     insert.run('pat/allergy', 1, JSON.stringify({ wrapped: 'wrapped-a', sig: 'sig-a' }), isoAt(0));
     insert.run('pat/allergy', 2, JSON.stringify({ wrapped: 'wrapped-b', sig: null }), isoAt(1));
+    const account = makeAccount('acc-1', { loginName: 'alice' });
+    old
+      .prepare(
+        `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root,
+           login_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        account.accountId,
+        account.role,
+        account.identityPublicKey,
+        account.wrappingPublicKey,
+        JSON.stringify(account.wrappedRoot),
+        'alice',
+        account.createdAt,
+      );
     old.pragma('user_version = 1');
     old.close();
 
     const store = await open(dataDir);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      // v2 → v3: an existing account's wrap is generation 0, covered by the account record's signature.
+      expect(await store.accounts.get('acc-1')).toStrictEqual(account);
       const [signed, unsigned, ...rest] = await store.envelopes.list('acc-1');
       expect(rest).toHaveLength(0);
       expect(signed).toStrictEqual({

@@ -218,6 +218,13 @@ const MIGRATIONS: readonly string[] = [
     SET sig = json_extract(wrapped, '$.sig'), wrapped = json_extract(wrapped, '$.wrapped')
     WHERE json_valid(wrapped) AND json_type(wrapped) = 'object';
   `,
+  // v2 → v3: passphrase changes carry a generation and the identity signature, so other devices of the
+  // account can take a newer wrap and refuse a replayed older one. Existing wraps become generation 0
+  // (their signature is the account record's); a wrap changed under v2 is unsigned at generation 0 too.
+  `
+  ALTER TABLE accounts ADD COLUMN wrapped_root_gen INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE accounts ADD COLUMN wrapped_root_sig TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -251,6 +258,8 @@ interface AccountRow {
   identity_public_key: string;
   wrapping_public_key: string;
   wrapped_root: string;
+  wrapped_root_gen: number;
+  wrapped_root_sig: string | null;
   login_name: string | null;
   created_at: string;
 }
@@ -354,6 +363,13 @@ const requireText = (value: unknown, what: string): void => {
   if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string`);
 };
 
+const requireGeneration = (value: unknown): number => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid('wrappedRootGen must be a non-negative integer');
+  }
+  return value;
+};
+
 const sqliteCode = (error: unknown): string | undefined =>
   error instanceof Database.SqliteError ? error.code : undefined;
 
@@ -405,6 +421,8 @@ const rowToAccount = (r: AccountRow): Account => {
     identityPublicKey: r.identity_public_key,
     wrappingPublicKey: r.wrapping_public_key,
     wrappedRoot: parseJsonObject(r.wrapped_root),
+    wrappedRootGen: r.wrapped_root_gen,
+    wrappedRootSig: r.wrapped_root_sig,
     createdAt: r.created_at,
   };
   if (r.login_name !== null) account.loginName = r.login_name;
@@ -566,14 +584,17 @@ const prepareStatements = (db: Database.Database) => ({
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   ),
 
-  accountInsert: db.prepare<[string, string, string, string, string, string | null, string]>(
-    `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, login_name,
-       created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  accountInsert: db.prepare<
+    [string, string, string, string, string, number, string | null, string | null, string]
+  >(
+    `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root,
+       wrapped_root_gen, wrapped_root_sig, login_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   accountGet: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
   accountByLogin: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE login_name = ?'),
-  accountSetWrappedRoot: db.prepare<[string, string]>(
-    'UPDATE accounts SET wrapped_root = ? WHERE account_id = ?',
+  accountSetWrappedRoot: db.prepare<[string, number, string, string, number]>(
+    `UPDATE accounts SET wrapped_root = ?, wrapped_root_gen = ?, wrapped_root_sig = ?
+       WHERE account_id = ? AND wrapped_root_gen = ?`,
   ),
 
   deviceInsert: db.prepare<[string, string, string, string, string, string | null]>(
@@ -674,6 +695,12 @@ const prepareStatements = (db: Database.Database) => ({
   docsRange: db.prepare<[string, number, number], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`,
   ),
+  // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
+  // the rows appended after it (no index on author: one more index on every document write for this).
+  docLastAudit: db.prepare<[string, string], DocRow>(
+    `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
+     ORDER BY seq DESC LIMIT 1`,
+  ),
 
   envelopeInsert: db.prepare<[string, number, string, string, string, string, string | null, string]>(
     `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
@@ -688,12 +715,6 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   envelopeMaxEpoch: db.prepare<[string], { epoch: number | null }>(
     'SELECT max(epoch) AS epoch FROM envelopes WHERE stream = ?',
-  ),
-  // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
-  // the rows appended after it (no index on author: one more index on every document write for this).
-  docLastAudit: db.prepare<[string, string], DocRow>(
-    `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
-     ORDER BY seq DESC LIMIT 1`,
   ),
 
   manifestInsert: db.prepare<[string, string, number, number, number, string, string, string]>(
@@ -972,6 +993,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             a.identityPublicKey,
             a.wrappingPublicKey,
             JSON.stringify(a.wrappedRoot),
+            requireGeneration(a.wrappedRootGen),
+            a.wrappedRootSig,
             a.loginName ?? null,
             a.createdAt,
           );
@@ -986,10 +1009,23 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const row = s.accountByLogin.get(loginName);
           return row === undefined ? null : rowToAccount(row);
         }),
-      updateWrappedRoot: (accountId, wrappedRoot) =>
+      updateWrappedRoot: (accountId, next) =>
         call((s) => {
-          const { changes } = s.accountSetWrappedRoot.run(JSON.stringify(wrappedRoot), accountId);
-          if (changes === 0) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
+          requireGeneration(next.gen);
+          const { changes } = s.accountSetWrappedRoot.run(
+            JSON.stringify(next.wrappedRoot),
+            next.gen,
+            next.sig,
+            accountId,
+            next.gen - 1,
+          );
+          if (changes > 0) return;
+          const current = s.accountGet.get(accountId);
+          if (current === undefined) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
+          throw new StoreError(
+            'CONFLICT',
+            `wrapped root is at generation ${current.wrapped_root_gen}, not ${next.gen - 1}`,
+          );
         }),
     },
 

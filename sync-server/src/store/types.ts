@@ -92,6 +92,10 @@ export interface Account {
   identityPublicKey: string;
   wrappingPublicKey: string;
   wrappedRoot: JsonObject;
+  /** 0 for the wrap registered with the account; +1 per passphrase change. */
+  wrappedRootGen: number;
+  /** Identity signature over the wrap and its generation; null at generation 0 (the account record's signature covers it). */
+  wrappedRootSig: string | null;
   loginName?: string;
   createdAt: IsoTime;
 }
@@ -197,8 +201,15 @@ export interface SyncStore {
     put(account: Account): Promise<void>;
     get(accountId: string): Promise<Account | null>;
     getByLogin(loginName: string): Promise<Account | null>;
-    /** Replaces the passphrase-wrapped root (passphrase change); NOT_FOUND when the account does not exist. */
-    updateWrappedRoot(accountId: string, wrappedRoot: JsonObject): Promise<void>;
+    /**
+     * Replaces the passphrase-wrapped root (passphrase change) with generation `gen`, only if the stored
+     * generation is `gen - 1` (compare-and-set: of two devices changing it at once, one wins); CONFLICT
+     * otherwise, NOT_FOUND when the account does not exist.
+     */
+    updateWrappedRoot(
+      accountId: string,
+      next: { readonly wrappedRoot: JsonObject; readonly gen: number; readonly sig: string },
+    ): Promise<void>;
   };
 
   devices: {
@@ -309,7 +320,8 @@ export interface SyncStore {
   onCommitted(listener: CommitListener): () => void;
 }
 
-export type StoreErrorCode = 'ALREADY_EXISTS' | 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID' | 'INTERNAL';
+export type StoreErrorCode =
+  'ALREADY_EXISTS' | 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID' | 'INTERNAL' | 'CONFLICT';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

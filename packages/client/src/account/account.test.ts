@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directoryProfilePayload } from '@hale/protocol';
+import { directoryProfilePayload, wrappedRootSignaturePayload } from '@hale/protocol';
 import {
   TEST_KDF,
   base64urlEncode,
@@ -445,12 +445,13 @@ describe('changePassphrase', () => {
       deviceName: 'x',
     });
     const wrappedRoot = (await api.join({ loginName: account.loginName! })).wrappedRoot;
-    const payload = { label: 'hale/wrapped-root/v1', accountId: account.accountId, wrappedRoot };
+    const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot, gen: 1 });
     const sig = base64urlEncode(
       await signCanonical(ed, stranger.keys.identity.secretKey, payload.label, payload),
     );
-    const e = await clientError(api.putWrappedRoot({ wrappedRoot, sig }, await tokenOf(account)));
+    const e = await clientError(api.putWrappedRoot({ wrappedRoot, gen: 1, sig }, await tokenOf(account)));
     expect(e.code).toBe('BAD_SIGNATURE');
+    expect((await api.getWrappedRoot(await tokenOf(account))).gen).toBe(0);
   });
 });
 

@@ -24,8 +24,13 @@
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
  * revoked). `changePassphrase` updates the server before the vault; if the vault write then fails,
  * the new passphrase is the one that joins new devices while this device still unlocks with the old one
- * until the change is repeated. Other devices already joined keep their local wrap (and old passphrase)
- * until they re-join: the server returns the wrapped root only to `/v1/join`.
+ * until `refreshWrappedRoot` runs. Other devices of the account take the new wrap with
+ * `refreshWrappedRoot` (the app calls it when online after unlocking); until then they unlock with the old
+ * passphrase — a device that stays offline cannot learn of the change.
+ *
+ * Passphrase generations: each wrap has a generation (0 at registration, +1 per change, compare-and-set
+ * on the server) signed with it by the identity key, and the vault remembers the generation it holds. A
+ * device takes only a newer, signed wrap, so a server cannot roll it back to a passphrase that was changed.
  */
 import nacl from 'tweetnacl';
 import { Type, type Static } from '@sinclair/typebox';
@@ -42,7 +47,9 @@ import {
   directoryProfilePayload,
   validate,
   wrappedRootSignaturePayload,
+  WrappedRootGen,
   type AccountRecord,
+  type HttpWrappedRootState,
   type DirectoryEntry,
   type HttpAccountResponse,
   type HttpDeviceRevokeResponse,
@@ -54,6 +61,7 @@ import {
   accountIdFromIdentityKey,
   base64urlDecode,
   base64urlEncode,
+  canonicalJson,
   certifyDevice,
   constantTimeEqual,
   decodeRecoveryKey,
@@ -121,6 +129,8 @@ const VaultRecord = Type.Object(
     /** Null after a recovery-key join: the server does not tell login names. */
     loginName: Type.Union([LoginName, Type.Null()]),
     wrappedRoot: WrappedRoot,
+    /** Generation of `wrappedRoot` (see HttpWrappedRootState); absent in vaults written before it existed: 0. */
+    gen: Type.Optional(WrappedRootGen),
     deviceId: DeviceId,
     devicePublicKey: PublicKey,
     /** base64url(nonce(24) ‖ secretbox(device secret key, nonce, keys.localKey)). */
@@ -219,6 +229,7 @@ async function writeRecord(
   vault: Vault,
   account: UnlockedAccount,
   wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
+  gen: number,
 ): Promise<void> {
   const record: VaultRecord = {
     v: 1,
@@ -226,6 +237,7 @@ async function writeRecord(
     role: account.role,
     loginName: account.loginName ?? null,
     wrappedRoot,
+    gen,
     deviceId: account.device.deviceId,
     devicePublicKey: base64urlEncode(account.device.publicKey),
     deviceSecret: sealDeviceSecret(account.keys.localKey, account.device.secretKey),
@@ -367,7 +379,7 @@ export async function createAccount(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot);
+    await writeRecord(deps.vault, account, wrappedRoot, 0);
     return { account, recoveryKey: encodeRecoveryKey(root) };
   });
 }
@@ -400,6 +412,12 @@ export async function joinWithPassphrase(
     if (keys.accountId !== accountId) {
       throw new AccountError('ACCOUNT_MISMATCH', 'the wrapped root belongs to another account');
     }
+    if (!(await wrapSignedByAccount(deps.ed, keys, joined))) {
+      throw new AccountError(
+        'WRAPPED_ROOT_REFUSED',
+        'the wrapped root generation is not signed by the account',
+      );
+    }
     const server = await fetchAccount(deps.api, keys);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
@@ -412,7 +430,7 @@ export async function joinWithPassphrase(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot);
+    await writeRecord(deps.vault, account, wrappedRoot, joined.gen);
     return account;
   });
 }
@@ -445,12 +463,8 @@ export async function joinWithRecoveryKey(
     track(device);
     await deps.api.addDevice({ device: cert });
     const session = await openSession(deps.api, device, deps.ed);
-    const sig = await signPayload(
-      deps.ed,
-      keys.identity.secretKey,
-      wrappedRootSignaturePayload({ accountId: keys.accountId, wrappedRoot }),
-    );
-    await deps.api.putWrappedRoot({ wrappedRoot, sig }, session.token);
+    const gen = (await deps.api.getWrappedRoot(session.token)).gen + 1;
+    await putWrap(deps, keys, wrappedRoot, gen, session.token);
     const account = unlocked({
       root,
       keys,
@@ -459,7 +473,7 @@ export async function joinWithRecoveryKey(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot);
+    await writeRecord(deps.vault, account, wrappedRoot, gen);
     return account;
   });
 }
@@ -514,16 +528,18 @@ export interface ChangePassphraseInput {
   readonly token: string;
 }
 
-/** Re-wraps the same root under a new passphrase, on the server and in this device's vault. */
+/**
+ * Re-wraps the same root under a new passphrase, on the server and in this device's vault. A newer wrap
+ * on the server (the passphrase was changed on another device) is taken first, so `oldPassphrase` must
+ * be the account's current passphrase, not this device's stale one.
+ */
 export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
   assertUnlocked(account);
   checkNewPassphrase(input.newPassphrase);
-  const record = await requireRecord(deps.vault);
-  if (record.accountId !== account.accountId || record.deviceId !== account.device.deviceId) {
-    throw new AccountError('VAULT_CORRUPT', 'vault: holds another account or device');
-  }
-  // Opening the stored wrap proves knowledge of the old passphrase.
+  await refreshWrappedRoot(deps, { account, token: input.token });
+  const record = await ownRecord(deps.vault, account);
+  // Opening the current wrap proves knowledge of the current passphrase.
   const root = await unwrapRoot(record.wrappedRoot, input.oldPassphrase);
   try {
     if (!constantTimeEqual(root, account.root)) {
@@ -537,13 +553,81 @@ export async function changePassphrase(deps: AccountDeps, input: ChangePassphras
     input.newPassphrase,
     deps.kdf ?? PRODUCTION_KDF,
   );
-  const sig = await signPayload(
-    deps.ed,
-    account.keys.identity.secretKey,
-    wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot }),
-  );
-  await deps.api.putWrappedRoot({ wrappedRoot, sig }, input.token);
-  await writeRecord(deps.vault, account, wrappedRoot);
+  const gen = (record.gen ?? 0) + 1;
+  await putWrap(deps, account.keys, wrappedRoot, gen, input.token);
+  await writeRecord(deps.vault, account, wrappedRoot, gen);
+}
+
+export type RefreshWrappedRootResult =
+  { readonly status: 'current'; readonly gen: number } | { readonly status: 'updated'; readonly gen: number };
+
+/**
+ * Takes the account's current passphrase wrap from the server when it is newer than this device's: after
+ * a passphrase change on another device, this device then unlocks with the new passphrase only. Call it
+ * when online after unlocking. Refuses (WRAPPED_ROOT_REFUSED, nothing written) a wrap that is older than
+ * or different from the generation this device holds, or not signed by the account's identity key.
+ */
+export async function refreshWrappedRoot(
+  deps: Pick<AccountDeps, 'api' | 'vault' | 'ed'>,
+  input: { readonly account: UnlockedAccount; readonly token: string },
+): Promise<RefreshWrappedRootResult> {
+  const { account } = input;
+  assertUnlocked(account);
+  const state = await deps.api.getWrappedRoot(input.token);
+  const record = await ownRecord(deps.vault, account);
+  const held = record.gen ?? 0;
+  const refuse = (why: string) => new AccountError('WRAPPED_ROOT_REFUSED', `wrapped root refused: ${why}`);
+  if (state.accountId !== account.accountId) throw refuse('it belongs to another account');
+  if (state.gen < held) throw refuse(`generation ${state.gen} is older than this device's ${held}`);
+  if (state.gen === held) {
+    if (canonicalJson(state.wrappedRoot) === canonicalJson(record.wrappedRoot)) {
+      return { status: 'current', gen: held };
+    }
+    throw refuse(`it differs from this device's wrap at generation ${held}`);
+  }
+  if (!(await wrapSignedByAccount(deps.ed, account.keys, state))) {
+    throw refuse('it is not signed by the account identity key');
+  }
+  await writeRecord(deps.vault, account, state.wrappedRoot, state.gen);
+  return { status: 'updated', gen: state.gen };
+}
+
+/** This device's own vault record (the account and device `account` was unlocked from). */
+async function ownRecord(vault: Vault, account: UnlockedAccount): Promise<VaultRecord> {
+  const record = await requireRecord(vault);
+  if (record.accountId !== account.accountId || record.deviceId !== account.device.deviceId) {
+    throw new AccountError('VAULT_CORRUPT', 'vault: holds another account or device');
+  }
+  return record;
+}
+
+/** Generation 0 is covered by the account record's signature; every later one by its own. */
+async function wrapSignedByAccount(
+  ed: Ed25519,
+  keys: AccountKeys,
+  state: Pick<HttpWrappedRootState, 'wrappedRoot' | 'gen' | 'sig'>,
+): Promise<boolean> {
+  if (state.gen === 0) return true;
+  const sig = state.sig === null ? null : base64urlDecode(state.sig);
+  if (sig === null || !sig.ok) return false;
+  const payload = wrappedRootSignaturePayload({
+    accountId: keys.accountId,
+    wrappedRoot: state.wrappedRoot,
+    gen: state.gen,
+  });
+  return verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
+}
+
+async function putWrap(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  keys: AccountKeys,
+  wrappedRoot: PassphraseWrappedRoot,
+  gen: number,
+  token: string,
+): Promise<void> {
+  const payload = wrappedRootSignaturePayload({ accountId: keys.accountId, wrappedRoot, gen });
+  const sig = await signPayload(deps.ed, keys.identity.secretKey, payload);
+  await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, token);
 }
 
 /** Signed device revocation; the server cuts the device off at once (sessions and sockets). */

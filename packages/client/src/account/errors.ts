@@ -25,6 +25,12 @@ export const ACCOUNT_ERROR_CODES = [
   'LOCKED',
   /** Only provider accounts publish directory profiles. */
   'NOT_A_PROVIDER',
+  /**
+   * The server offered a passphrase wrap this device will not take: not signed by the account's identity
+   * key, for another account, or older than (or different from) the generation this device holds — a
+   * replay of a passphrase that was changed. Nothing was written.
+   */
+  'WRAPPED_ROOT_REFUSED',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

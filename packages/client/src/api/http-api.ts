@@ -41,6 +41,7 @@ import {
   type HttpSessionResponse,
   type HttpWrappedRootRequest,
   type HttpWrappedRootResponse,
+  type HttpWrappedRootState,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire } from './errors';
 
@@ -79,6 +80,7 @@ export interface HttpApi {
   serverInfo(): Promise<HttpServerInfo>;
   challenge(body: HttpChallengeRequest): Promise<HttpChallengeResponse>;
   session(body: HttpSessionRequest): Promise<HttpSessionResponse>;
+  getWrappedRoot(token: string): Promise<HttpWrappedRootState>;
   putWrappedRoot(body: HttpWrappedRootRequest, token: string): Promise<HttpWrappedRootResponse>;
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
@@ -258,6 +260,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     serverInfo: () => callJson('serverInfo', R.serverInfo.schema.response[200], {}),
     challenge: (body) => callJson('challenge', R.challenge.schema.response[200], { json: body }),
     session: (body) => callJson('session', R.session.schema.response[200], { json: body }),
+    getWrappedRoot: (token) => callJson('getWrappedRoot', R.getWrappedRoot.schema.response[200], { token }),
     putWrappedRoot: (body, token) =>
       callJson('putWrappedRoot', R.putWrappedRoot.schema.response[200], { json: body, token }),
     putDirectory: (body, token) =>

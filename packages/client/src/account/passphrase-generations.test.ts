@@ -1,0 +1,315 @@
+// A passphrase changed on one device reaches the account's other devices, and a server cannot hand a
+// device an older, unsigned or substituted wrap instead (against a real server on a loopback port).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wrappedRootSignaturePayload, type HttpWrappedRootState } from '@hale/protocol';
+import {
+  TEST_KDF,
+  base64urlEncode,
+  generateRootSecret,
+  signCanonical,
+  wrapRootWithPassphrase,
+} from '@hale/crypto';
+import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
+import { isHaleClientError } from '../api/errors';
+import { createHttpApi, type HttpApi } from '../api/http-api';
+import { openSession } from '../api/session-manager';
+import {
+  VAULT_KEY,
+  changePassphrase,
+  createAccount,
+  joinWithPassphrase,
+  joinWithRecoveryKey,
+  lock,
+  refreshWrappedRoot,
+  unlock,
+  type AccountDeps,
+  type UnlockedAccount,
+} from './account';
+import { isAccountError, type AccountErrorCode } from './errors';
+import { memoryVault, type MemoryVault } from './vault';
+
+const P1 = 'first passphrase one';
+const P2 = 'second passphrase two';
+const P3 = 'third passphrase three';
+
+let t: TestServer;
+let api: HttpApi;
+let counter = 0;
+
+beforeAll(async () => {
+  t = await startServer();
+  api = createHttpApi({ baseUrl: t.url, fetch });
+});
+afterAll(async () => {
+  await t.stop();
+});
+
+const device = (serverApi: HttpApi = api): AccountDeps & { vault: MemoryVault } => ({
+  api: serverApi,
+  vault: memoryVault(),
+  ed,
+  kdf: TEST_KDF,
+});
+const tokenOf = async (account: UnlockedAccount) => (await openSession(api, account.device, ed)).token;
+
+async function expectAccountError(promise: Promise<unknown>, code: AccountErrorCode): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!isAccountError(error)) throw new Error(`expected AccountError ${code}, got ${String(error)}`);
+  expect(error.code).toBe(code);
+}
+
+/** A patient with a laptop (created the account) and a phone (joined with P1). */
+async function twoDevices() {
+  const loginName = `gen${++counter}-${Date.now().toString(36)}`;
+  const laptopDeps = device();
+  const { account: laptop, recoveryKey } = await createAccount(laptopDeps, {
+    role: 'patient',
+    passphrase: P1,
+    loginName,
+    deviceName: 'laptop',
+  });
+  const phoneDeps = device();
+  const phone = await joinWithPassphrase(phoneDeps, { loginName, passphrase: P1, deviceName: 'phone' });
+  return { loginName, recoveryKey, laptop, laptopDeps, phone, phoneDeps };
+}
+
+/** The same server, except that GET wrapped-root answers what the test says. */
+const lyingApi = (
+  answer: (real: HttpWrappedRootState) => HttpWrappedRootState | Promise<HttpWrappedRootState>,
+) => ({
+  ...api,
+  getWrappedRoot: async (token: string) => answer(await api.getWrappedRoot(token)),
+});
+
+describe('a passphrase change reaches the other devices', () => {
+  it('the phone takes the new wrap: the old passphrase stops unlocking it, the new one does', async () => {
+    const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
+    expect(await refreshWrappedRoot(phoneDeps, { account: phone, token: await tokenOf(phone) })).toEqual({
+      status: 'current',
+      gen: 0,
+    });
+
+    await changePassphrase(laptopDeps, {
+      account: laptop,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(laptop),
+    });
+    expect(JSON.parse(laptopDeps.vault.entries().get(VAULT_KEY)!)).toMatchObject({ gen: 1 });
+    // Until it hears of the change, the phone still opens with P1: it has no way to know offline.
+    lock(await unlock(phoneDeps, { passphrase: P1 }));
+
+    expect(await refreshWrappedRoot(phoneDeps, { account: phone, token: await tokenOf(phone) })).toEqual({
+      status: 'updated',
+      gen: 1,
+    });
+    lock(phone);
+    await expectAccountError(unlock(phoneDeps, { passphrase: P1 }), 'WRONG_PASSPHRASE');
+    const reopened = await unlock(phoneDeps, { passphrase: P2 });
+    expect(reopened.root).toEqual(laptop.root);
+    expect(
+      await refreshWrappedRoot(phoneDeps, { account: reopened, token: await tokenOf(reopened) }),
+    ).toEqual({ status: 'current', gen: 1 });
+  });
+
+  it('a stale device changing the passphrase must give the current one, and continues the generations', async () => {
+    const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
+    await changePassphrase(laptopDeps, {
+      account: laptop,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(laptop),
+    });
+    // The phone never refreshed; its own vault still opens with P1, but P1 is no longer the passphrase.
+    await expectAccountError(
+      changePassphrase(phoneDeps, {
+        account: phone,
+        oldPassphrase: P1,
+        newPassphrase: P3,
+        token: await tokenOf(phone),
+      }),
+      'WRONG_PASSPHRASE',
+    );
+    expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(1);
+    await changePassphrase(phoneDeps, {
+      account: phone,
+      oldPassphrase: P2,
+      newPassphrase: P3,
+      token: await tokenOf(phone),
+    });
+    expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(2);
+    expect(await refreshWrappedRoot(laptopDeps, { account: laptop, token: await tokenOf(laptop) })).toEqual({
+      status: 'updated',
+      gen: 2,
+    });
+    lock(laptop);
+    await expectAccountError(unlock(laptopDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
+    lock(await unlock(laptopDeps, { passphrase: P3 }));
+  });
+
+  it('a recovery-key join sets the next generation, and the devices follow it', async () => {
+    const { recoveryKey, laptop, laptopDeps } = await twoDevices();
+    const tabletDeps = device();
+    const tablet = await joinWithRecoveryKey(tabletDeps, {
+      recoveryKey,
+      newPassphrase: P2,
+      deviceName: 'tablet',
+    });
+    expect(JSON.parse(tabletDeps.vault.entries().get(VAULT_KEY)!)).toMatchObject({ gen: 1 });
+    expect(await refreshWrappedRoot(laptopDeps, { account: laptop, token: await tokenOf(laptop) })).toEqual({
+      status: 'updated',
+      gen: 1,
+    });
+    lock(laptop);
+    lock(await unlock(laptopDeps, { passphrase: P2 }));
+    lock(tablet);
+  });
+});
+
+describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () => {
+  it('a replayed older generation: the server cannot roll the phone back to a changed passphrase', async () => {
+    const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
+    const change = async (from: string, to: string) =>
+      changePassphrase(laptopDeps, {
+        account: laptop,
+        oldPassphrase: from,
+        newPassphrase: to,
+        token: await tokenOf(laptop),
+      });
+    await change(P1, P2);
+    const generation1 = await api.getWrappedRoot(await tokenOf(laptop));
+    await change(P2, P3);
+    await refreshWrappedRoot(phoneDeps, { account: phone, token: await tokenOf(phone) });
+    const held = phoneDeps.vault.entries().get(VAULT_KEY);
+
+    // Generation 1 is genuine and signed — but older than what the phone holds.
+    const replaying = { ...phoneDeps, api: lyingApi(() => generation1) };
+    await expectAccountError(
+      refreshWrappedRoot(replaying, { account: phone, token: await tokenOf(phone) }),
+      'WRAPPED_ROOT_REFUSED',
+    );
+    // Relabelled as newer, its signature (over generation 1) no longer matches.
+    const relabelled = { ...phoneDeps, api: lyingApi(() => ({ ...generation1, gen: 7 })) };
+    await expectAccountError(
+      refreshWrappedRoot(relabelled, { account: phone, token: await tokenOf(phone) }),
+      'WRAPPED_ROOT_REFUSED',
+    );
+    expect(phoneDeps.vault.entries().get(VAULT_KEY)).toBe(held);
+    lock(phone);
+    await expectAccountError(unlock(phoneDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
+    lock(await unlock(phoneDeps, { passphrase: P3 }));
+  });
+
+  it('a newer generation that the account did not sign, signed by another account, or for another account', async () => {
+    const { phone, phoneDeps } = await twoDevices();
+    const held = phoneDeps.vault.entries().get(VAULT_KEY);
+    // A server that wants the phone to open with a passphrase it chose, over a root it made up.
+    const forged = (await wrapRootWithPassphrase(
+      generateRootSecret(),
+      'server chosen pass',
+      TEST_KDF,
+    )) as never;
+    const strangerDeps = device();
+    const { account: stranger } = await createAccount(strangerDeps, {
+      role: 'patient',
+      passphrase: P1,
+      loginName: `stranger${++counter}-${Date.now().toString(36)}`,
+      deviceName: 'x',
+    });
+    const strangerPayload = wrappedRootSignaturePayload({
+      accountId: phone.accountId,
+      wrappedRoot: forged,
+      gen: 1,
+    });
+    const strangerSig = base64urlEncode(
+      await signCanonical(ed, stranger.keys.identity.secretKey, strangerPayload.label, strangerPayload),
+    );
+    const answers: Array<(real: HttpWrappedRootState) => HttpWrappedRootState> = [
+      (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: null }),
+      (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: strangerSig }),
+      (real) => ({ ...real, wrappedRoot: forged, gen: 1, sig: 'A'.repeat(86) }),
+      // Same generation as the phone's, different wrap.
+      (real) => ({ ...real, wrappedRoot: forged }),
+      (real) => ({ ...real, accountId: stranger.accountId, gen: 1 }),
+    ];
+    for (const answer of answers) {
+      const lying = { ...phoneDeps, api: lyingApi(answer) };
+      await expectAccountError(
+        refreshWrappedRoot(lying, { account: phone, token: await tokenOf(phone) }),
+        'WRAPPED_ROOT_REFUSED',
+      );
+      expect(phoneDeps.vault.entries().get(VAULT_KEY)).toBe(held);
+    }
+    lock(phone);
+    lock(await unlock(phoneDeps, { passphrase: P1 }));
+  });
+
+  it('a join is refused when the served generation is not signed by the account, with nothing written', async () => {
+    const { loginName, laptop, laptopDeps } = await twoDevices();
+    await changePassphrase(laptopDeps, {
+      account: laptop,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(laptop),
+    });
+    const lying: HttpApi = {
+      ...api,
+      join: async (body) => ({ ...(await api.join(body)), gen: 9 }),
+    };
+    const deps = device(lying);
+    await expectAccountError(
+      joinWithPassphrase(deps, { loginName, passphrase: P2, deviceName: 'kiosk' }),
+      'WRAPPED_ROOT_REFUSED',
+    );
+    expect(deps.vault.entries().size).toBe(0);
+    const honest = device();
+    const joined = await joinWithPassphrase(honest, { loginName, passphrase: P2, deviceName: 'kiosk' });
+    expect(JSON.parse(honest.vault.entries().get(VAULT_KEY)!)).toMatchObject({ gen: 1 });
+    lock(joined);
+  });
+
+  it('the server takes a change only as the next generation (CONFLICT otherwise) and only signed over it', async () => {
+    const { laptop, laptopDeps } = await twoDevices();
+    await changePassphrase(laptopDeps, {
+      account: laptop,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(laptop),
+    });
+    const token = await tokenOf(laptop);
+    const before = await api.getWrappedRoot(token);
+    const wrappedRoot = (await wrapRootWithPassphrase(laptop.root, P3, TEST_KDF)) as never;
+    const signed = async (gen: number, signedGen = gen) => {
+      const payload = wrappedRootSignaturePayload({
+        accountId: laptop.accountId,
+        wrappedRoot,
+        gen: signedGen,
+      });
+      return base64urlEncode(await signCanonical(ed, laptop.keys.identity.secretKey, payload.label, payload));
+    };
+    for (const gen of [1, 3]) {
+      const error = await api
+        .putWrappedRoot({ wrappedRoot, gen, sig: await signed(gen) }, token)
+        .catch((e: unknown) => e);
+      expect(isHaleClientError(error) && error.code).toBe('CONFLICT');
+    }
+    // Signed over generation 2, sent as 3 — or the other way round.
+    const error = await api
+      .putWrappedRoot({ wrappedRoot, gen: 2, sig: await signed(2, 3) }, token)
+      .catch((e: unknown) => e);
+    expect(isHaleClientError(error) && error.code).toBe('BAD_SIGNATURE');
+    expect(await api.getWrappedRoot(token)).toEqual(before);
+    expect(await api.putWrappedRoot({ wrappedRoot, gen: 2, sig: await signed(2) }, token)).toEqual({
+      accountId: laptop.accountId,
+      gen: 2,
+    });
+  });
+
+  it('GET wrapped-root needs a session', async () => {
+    const error = await api.getWrappedRoot('not-a-token').catch((e: unknown) => e);
+    expect(isHaleClientError(error) && error.code).toBe('UNAUTHENTICATED');
+  });
+});
