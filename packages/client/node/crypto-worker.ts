@@ -4,85 +4,193 @@
  * main thread and tweetnacl gets a core of its own. Node-only, so it lives outside src/ and is imported
  * as `@hale/client/node`; browsers run `runCryptoJob` in a Web Worker the same way.
  *
- * Invariants: each job is answered once, by id, in any order; keys travel with each job (copied into
- * the worker's memory and dropped after the batch); the worker keeps the process alive only while a
- * job is pending, so a process that never calls `close()` still exits once its jobs are answered.
- * Failure modes: a job that throws in the worker, a job that cannot be copied to it, a message the
- * worker cannot read, or a worker that exits rejects (the at-rest wrapper reports
+ * Invariants
+ * - Each job is answered once, by id, in any order, and only with a reply that `checkCryptoJobResult`
+ *   accepts for that job; keys travel with each job (copied into the worker's memory and dropped after
+ *   the batch).
+ * - The worker keeps the process alive only while a job is pending, so a process that never calls
+ *   `close()` still exits once its jobs are answered.
+ * - At most one worker runs at a time. A worker that dies (exits, throws outside a job, or sends a
+ *   message that cannot be read, which would leave its job unanswered) takes only its pending jobs with
+ *   it; the next `run` starts a fresh one. More than `WORKER_DEATH_LIMIT` (3) deaths within
+ *   `WORKER_DEATH_WINDOW_MS` (60 s) is a crash loop: `run` rejects saying so, without starting a worker,
+ *   until the oldest of those deaths leaves the window — so a device app that stays open for days
+ *   recovers from a burst of crashes, and a worker that cannot live costs at most four starts a minute.
+ * - After `close()` nothing restarts: pending and later jobs reject with "crypto offload is closed".
+ * Failure modes: a job that throws in the worker, a job that cannot be copied to it, a malformed
+ * reply, a message the worker cannot read, or a worker that dies rejects (the at-rest wrapper reports
  * AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries it); nothing is half-applied,
  * because callers write only after every value of their batch is back.
  */
 import { Worker } from 'node:worker_threads';
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from '../src/index';
+import { checkCryptoJobResult } from '../src/offload/job-result';
 
 export interface NodeCryptoOffload extends CryptoOffload {
-  /** Stops the worker; pending jobs reject. */
+  /** Stops the worker for good; pending and later jobs reject. */
   close(): Promise<void>;
 }
 
-interface Reply {
-  readonly id: number;
-  readonly result?: CryptoJobResult;
-  readonly error?: string;
+export interface NodeCryptoOffloadOptions {
+  /**
+   * The worker's entry module (default: `crypto-worker-entry.mjs` next to this file), for hosts that
+   * bundle it elsewhere (Electron, bundlers). It must answer each `{id, job}` message with
+   * `{id, result: runCryptoJob(job)}` or `{id, error: string}`.
+   */
+  readonly workerUrl?: URL;
 }
 
+/** More deaths than this within `WORKER_DEATH_WINDOW_MS` and the offload stops restarting its worker. */
+export const WORKER_DEATH_LIMIT = 3;
+export const WORKER_DEATH_WINDOW_MS = 60_000;
+
+const DEFAULT_ENTRY = new URL('./crypto-worker-entry.mjs', import.meta.url);
+
 interface Waiter {
+  readonly job: CryptoJob;
   readonly resolve: (r: CryptoJobResult) => void;
   readonly reject: (e: Error) => void;
 }
 
-const isReply = (m: unknown): m is Reply =>
-  typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'number';
+/** One worker and the jobs it owes answers for. */
+interface Running {
+  readonly worker: Worker;
+  readonly pending: Map<number, Waiter>;
+  /** Fails its pending jobs as closed (not a death) and terminates it. */
+  readonly stop: () => Promise<void>;
+}
 
-export function createNodeCryptoOffload(): NodeCryptoOffload {
-  const worker = new Worker(new URL('./crypto-worker-entry.mjs', import.meta.url));
-  const pending = new Map<number, Waiter>();
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** The reply's envelope (`result` itself is checked against its job, by `checkCryptoJobResult`). */
+const replyOf = (m: unknown): { id: number; result: unknown; error: unknown } | null => {
+  if (typeof m !== 'object' || m === null || !('id' in m) || typeof m.id !== 'number') return null;
+  return {
+    id: m.id,
+    result: 'result' in m ? m.result : undefined,
+    error: 'error' in m ? m.error : undefined,
+  };
+};
+
+export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}): NodeCryptoOffload {
+  const entry = options.workerUrl ?? DEFAULT_ENTRY;
+  let running: Running | null = null;
+  let closed = false;
+  /** When recent workers died (performance.now(): monotonic, a clock change cannot reset the count). */
+  let deaths: number[] = [];
   let nextId = 1;
-  let failure: Error | null = null;
-  // The worker keeps the process alive only while a job is pending: an idle worker must not (tests,
-  // CLIs that never close it), a pending job must (its caller is waiting for the answer).
-  const add = (id: number, p: Waiter): void => {
-    pending.set(id, p);
-    if (pending.size === 1) worker.ref();
+
+  const recentDeaths = (): number => {
+    const now = performance.now();
+    deaths = deaths.filter((t) => now - t < WORKER_DEATH_WINDOW_MS);
+    return deaths.length;
   };
-  const settle = (id: number): void => {
-    if (pending.delete(id) && pending.size === 0) worker.unref();
+  const noteDeath = (): void => {
+    recentDeaths();
+    deaths.push(performance.now());
   };
-  const failAll = (error: Error): void => {
-    failure = error;
-    for (const p of pending.values()) p.reject(error);
-    pending.clear();
+  /** Null, or why no worker may start now (restarts resume once the deaths leave the window). */
+  const crashLoop = (): Error | null => {
+    const n = recentDeaths();
+    if (n <= WORKER_DEATH_LIMIT) return null;
+    return new Error(
+      `crypto worker died ${n} times within ${WORKER_DEATH_WINDOW_MS / 1000} s; not restarting it (crash loop) ` +
+        'until a minute has passed since its first death; the batch can be retried',
+    );
+  };
+
+  const start = (): Running => {
+    const worker = new Worker(entry);
+    let dead = false;
+    const self: Running = {
+      worker,
+      pending: new Map(),
+      stop: async () => {
+        die(closedError(), false);
+        await worker.terminate();
+      },
+    };
+    /** First of 'error' and 'exit' (a worker that throws emits both): its jobs fail, the next run restarts. */
+    const die = (error: Error, counts: boolean): void => {
+      if (dead) return;
+      dead = true;
+      if (running === self) running = null;
+      for (const p of self.pending.values()) p.reject(error);
+      self.pending.clear();
+      if (counts && !closed) noteDeath();
+    };
+    worker.on('message', (message: unknown) => {
+      const reply = replyOf(message);
+      const p = reply === null ? undefined : self.pending.get(reply.id);
+      if (reply === null || p === undefined) return;
+      settle(self, reply.id);
+      if (reply.result === undefined) {
+        p.reject(new Error(typeof reply.error === 'string' ? reply.error : 'crypto worker failed'));
+        return;
+      }
+      try {
+        p.resolve(checkCryptoJobResult(p.job, reply.result));
+      } catch (error) {
+        p.reject(asError(error));
+      }
+    });
+    worker.on('error', (error) => die(error, true));
+    // A reply that cannot be deserialised names no job, which would then wait forever: treat the worker
+    // as dead (its jobs fail and are retried by their callers) and replace it.
+    worker.on('messageerror', (error) => {
+      die(new Error(`crypto worker sent an unreadable message: ${String(error)}`), true);
+      void worker.terminate();
+    });
+    worker.on('exit', (code) => die(new Error(`crypto worker exited with code ${code}`), true));
+    // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();
+    return self;
   };
-  worker.on('message', (message: unknown) => {
-    if (!isReply(message)) return;
-    const p = pending.get(message.id);
-    if (!p) return;
-    settle(message.id);
-    if (message.result !== undefined) p.resolve(message.result);
-    else p.reject(new Error(message.error ?? 'crypto worker failed'));
-  });
-  worker.on('error', (error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`crypto worker exited with code ${code}`)));
-  // After the listeners: adding a 'message' listener refs the worker again.
-  worker.unref();
+
+  // A worker keeps the process alive only while it owes an answer: an idle worker must not (tests,
+  // CLIs that never close it), a pending job must (its caller is waiting for the answer).
+  const add = (r: Running, id: number, p: Waiter): void => {
+    r.pending.set(id, p);
+    if (r.pending.size === 1) r.worker.ref();
+  };
+  const settle = (r: Running, id: number): void => {
+    if (r.pending.delete(id) && r.pending.size === 0) r.worker.unref();
+  };
+
+  // Started now, so that the first batch does not wait for the worker to load.
+  running = start();
+
   return {
     run(job: CryptoJob): Promise<CryptoJobResult> {
-      if (failure) return Promise.reject(failure);
+      if (closed) return Promise.reject(closedError());
+      const loop = running === null ? crashLoop() : null;
+      if (loop) return Promise.reject(loop);
+      let r: Running;
+      try {
+        r = running ??= start();
+      } catch (error) {
+        // A worker that cannot even be created (out of threads or memory): this job fails, nothing died.
+        return Promise.reject(asError(error));
+      }
       const id = nextId++;
       return new Promise<CryptoJobResult>((resolve, reject) => {
-        add(id, { resolve, reject });
+        add(r, id, { job, resolve, reject });
         try {
-          worker.postMessage({ id, job });
+          r.worker.postMessage({ id, job });
         } catch (error) {
           // A value that cannot be copied to the worker (never the case for stored JSON): fail this job only.
-          settle(id);
-          reject(error instanceof Error ? error : new Error(String(error)));
+          settle(r, id);
+          reject(asError(error));
         }
       });
     },
     async close(): Promise<void> {
-      await worker.terminate();
+      closed = true;
+      const r = running;
+      running = null;
+      if (r !== null) await r.stop();
     },
   };
 }
+
+const closedError = (): Error => new Error('crypto offload is closed');

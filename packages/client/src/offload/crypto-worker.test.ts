@@ -1,11 +1,17 @@
 // The Node crypto worker (`@hale/client/node`): the life of the process that runs it (a pending job
-// keeps the process alive until it is answered, an idle worker does not, no `close()` needed), and a
-// worker that survives messages and jobs it cannot run.
+// keeps the process alive until it is answered, an idle worker does not, no `close()` needed), a
+// worker that survives messages and jobs it cannot run, a dead worker replaced by a fresh one on the
+// next job (but not in a crash loop, nor after close()), and worker replies checked against their job.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
-import { createNodeCryptoOffload } from '../../node/crypto-worker';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  createNodeCryptoOffload,
+  WORKER_DEATH_LIMIT,
+  WORKER_DEATH_WINDOW_MS,
+  type NodeCryptoOffload,
+} from '../../node/crypto-worker';
 import type { CryptoJob } from './crypto-offload';
 
 const CLIENT_DIR = fileURLToPath(new URL('../..', import.meta.url));
@@ -14,6 +20,18 @@ const SEAL_JOB: CryptoJob = {
   op: 'seal',
   key: new Uint8Array(32).fill(7),
   items: [{ context: { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' }, value: { note: 'n' } }],
+};
+/** Misbehaves on demand (see the file): `{ worker: 'exit' | 'throw' | 'malformed' | 'thread' }`. */
+const MISBEHAVING = new URL('./misbehaving-worker.test-entry.mjs', import.meta.url);
+const asks = (what: 'exit' | 'throw' | 'malformed' | 'thread'): CryptoJob => ({
+  ...SEAL_JOB,
+  items: [{ context: { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' }, value: { worker: what } }],
+});
+/** The thread id of the worker that answers the job. */
+const threadOf = async (offload: NodeCryptoOffload): Promise<string> => {
+  const result = await offload.run(asks('thread'));
+  if (result.op !== 'seal' || typeof result.envelopes[0] !== 'string') throw new Error('no thread id');
+  return result.envelopes[0];
 };
 /** The child must be gone by then; a worker that keeps it alive makes it time out. */
 const EXIT_WITHIN_MS = 8_000;
@@ -63,6 +81,25 @@ describe('createNodeCryptoOffload and process lifetime', () => {
     expect(printed.op).toBe('seal');
     expect(printed.envelopes).toHaveLength(1);
     expect(String(printed.envelopes[0])).toMatch(/^v1\./);
+  });
+
+  it('lets the process exit without close() after its worker died and a fresh one answered', async () => {
+    const script = `
+      const { pathToFileURL } = await import('node:url');
+      const { createNodeCryptoOffload } = await import('./node/crypto-worker.ts');
+      const workerUrl = pathToFileURL('src/offload/misbehaving-worker.test-entry.mjs');
+      const offload = createNodeCryptoOffload({ workerUrl });
+      const context = { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' };
+      const job = (value) => ({ op: 'seal', key: new Uint8Array(32).fill(7), items: [{ context, value }] });
+      const died = await offload.run(job({ worker: 'exit' })).then(() => 'answered', (e) => e.message);
+      const result = await offload.run(job({ note: 'n' }));
+      console.log(JSON.stringify({ died, result }));
+    `;
+    const { code, signal, stdout, stderr } = await runChild(script);
+    expect({ code, signal }, stderr).toEqual({ code: 0, signal: null });
+    const printed = JSON.parse(stdout.trim()) as { died: string; result: { envelopes: unknown[] } };
+    expect(printed.died).toMatch(/exited with code 7/);
+    expect(String(printed.result.envelopes[0])).toMatch(/^v1\./);
   });
 
   it('lets the process exit when the worker never had a job', async () => {
@@ -117,5 +154,105 @@ describe('crypto worker robustness', () => {
     } finally {
       await offload.close();
     }
+  });
+});
+
+describe('a crypto worker that dies', () => {
+  const offloads: NodeCryptoOffload[] = [];
+  const misbehaving = () => {
+    const offload = createNodeCryptoOffload({ workerUrl: MISBEHAVING });
+    offloads.push(offload);
+    return offload;
+  };
+  afterEach(async () => {
+    vi.useRealTimers();
+    await Promise.all(offloads.splice(0).map((o) => o.close()));
+  });
+
+  it('fails the jobs it had, and the next job is answered by a fresh worker', async () => {
+    const offload = misbehaving();
+    const first = await threadOf(offload);
+    // Both are pending on the worker when it exits: the second is never answered by it.
+    await Promise.all([
+      expect(offload.run(asks('exit'))).rejects.toThrow('crypto worker exited with code 7'),
+      expect(offload.run(SEAL_JOB)).rejects.toThrow('crypto worker exited with code 7'),
+    ]);
+
+    const second = await threadOf(offload);
+    expect(second).not.toBe(first);
+    const result = await offload.run(SEAL_JOB);
+    expect(result).toEqual({ op: 'seal', envelopes: [expect.stringMatching(/^v1\./) as unknown] });
+    expect(await threadOf(offload)).toBe(second);
+  });
+
+  it('counts a worker that throws (error, then exit) as one death', async () => {
+    const offload = misbehaving();
+    for (let n = 0; n < WORKER_DEATH_LIMIT; n++) {
+      await expect(offload.run(asks('throw'))).rejects.toThrow('misbehaving worker threw');
+    }
+    // Counted twice, these three deaths would have been six: a crash loop.
+    expect((await offload.run(SEAL_JOB)).op).toBe('seal');
+  });
+
+  it(`stops restarting after more than ${WORKER_DEATH_LIMIT} deaths within ${WORKER_DEATH_WINDOW_MS / 1000} s`, async () => {
+    const offload = misbehaving();
+    for (let n = 0; n <= WORKER_DEATH_LIMIT; n++) {
+      await expect(offload.run(asks('exit'))).rejects.toThrow('crypto worker exited with code 7');
+    }
+    const loop = /crypto worker died 4 times within 60 s; not restarting it \(crash loop\)/;
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow(loop);
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow(loop);
+  });
+
+  it('restarts again once the crash loop has left the window (an app open for days recovers)', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const offload = misbehaving();
+    for (let n = 0; n <= WORKER_DEATH_LIMIT; n++) {
+      await expect(offload.run(asks('exit'))).rejects.toThrow(/code 7/);
+    }
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow(/crash loop/);
+    vi.advanceTimersByTime(WORKER_DEATH_WINDOW_MS - 1);
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow(/crash loop/);
+    vi.advanceTimersByTime(1);
+    expect((await offload.run(SEAL_JOB)).op).toBe('seal');
+  });
+
+  it('forgets deaths older than the window', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const offload = misbehaving();
+    const die = async (times: number) => {
+      for (let n = 0; n < times; n++) await expect(offload.run(asks('exit'))).rejects.toThrow(/code 7/);
+    };
+    await die(WORKER_DEATH_LIMIT);
+    vi.advanceTimersByTime(WORKER_DEATH_WINDOW_MS);
+    await die(WORKER_DEATH_LIMIT);
+    expect((await offload.run(SEAL_JOB)).op).toBe('seal');
+    // The window still holds the last three: one more is a crash loop.
+    await die(1);
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow(/crash loop/);
+  });
+
+  it('does not restart after close(): pending and later jobs reject as closed', async () => {
+    const offload = misbehaving();
+    await threadOf(offload);
+    const pending = expect(offload.run(SEAL_JOB)).rejects.toThrow('crypto offload is closed');
+    await offload.close();
+    await pending;
+    await expect(offload.run(SEAL_JOB)).rejects.toThrow('crypto offload is closed');
+
+    // Closed while its worker was dead (the next run would have restarted it): still closed.
+    const dead = misbehaving();
+    await expect(dead.run(asks('exit'))).rejects.toThrow(/code 7/);
+    await dead.close();
+    await expect(dead.run(SEAL_JOB)).rejects.toThrow('crypto offload is closed');
+  });
+
+  it('refuses a reply of the wrong shape for its job, and the worker goes on', async () => {
+    const offload = misbehaving();
+    const thread = await threadOf(offload);
+    await expect(offload.run(asks('malformed'))).rejects.toThrow(
+      'crypto offload answered a malformed seal reply: /envelopes/0',
+    );
+    expect(await threadOf(offload)).toBe(thread);
   });
 });

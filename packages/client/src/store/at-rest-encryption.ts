@@ -27,8 +27,9 @@
  * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
  * - a value that is not JSON (NaN, Infinity, function, bigint…) → `AT_REST_ENCRYPT_FAILED`.
  * - a key-less wrapper (used only to remove a database) → `AT_REST_NO_KEY` on any seal/open.
- * - an offload that fails or answers another job → `AT_REST_ENCRYPT_FAILED` for the whole batch; a
- *   write whose batch failed stores nothing (the inner bulkWrite runs only once every value is sealed).
+ * - an offload that fails, answers another job or answers a malformed reply (`checkCryptoJobResult`)
+ *   → `AT_REST_ENCRYPT_FAILED` for the whole batch; a write whose batch failed stores nothing (the
+ *   inner bulkWrite runs only once every value is sealed).
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
@@ -57,6 +58,7 @@ import type {
 } from 'rxdb';
 import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/plugins/local-documents';
 import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
+import { checkCryptoJobResult } from '../offload/job-result';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 
 export type AtRestErrorCode =
@@ -571,15 +573,14 @@ function createValueCodec(
     requests: readonly Request[],
   ): Promise<Settled[]> => {
     const contexts = requests.map((r) => sealContext(r.slot));
+    // Each reply crossed a thread boundary: checked against its job before any value is used.
     if (op === 'seal') {
-      const result = await to.run({
+      const job: AtRestJob = {
         op,
         key: keyBytes,
         items: requests.map((r, n) => ({ context: contexts[n]!, value: r.input })),
-      });
-      if (result.op !== op || result.envelopes.length !== requests.length) {
-        throw new Error('offload answered another job');
-      }
+      };
+      const result = checkCryptoJobResult(job, await to.run(job));
       return result.envelopes.map((envelope, n): Settled =>
         typeof envelope === 'string'
           ? { ok: true, value: envelope }
@@ -592,14 +593,12 @@ function createValueCodec(
             },
       );
     }
-    const result = await to.run({
+    const job: AtRestJob = {
       op,
       key: keyBytes,
       items: requests.map((r, n) => ({ context: contexts[n]!, stored: r.input })),
-    });
-    if (result.op !== op || result.values.length !== requests.length) {
-      throw new Error('offload answered another job');
-    }
+    };
+    const result = checkCryptoJobResult(job, await to.run(job));
     return result.values.map((o, n): Settled =>
       o.ok
         ? { ok: true, value: o.value }

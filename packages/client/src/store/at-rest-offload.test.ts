@@ -1,5 +1,6 @@
 // At-rest cryptography on a real worker thread (`@hale/client/node`): the same envelopes, the same
-// refusals, and a failed worker refuses writes instead of storing anything.
+// refusals, and a failed worker, or an offload answering another job or items of the wrong shape,
+// refuses writes instead of storing anything (and reads instead of answering anything).
 import { afterAll, describe, expect, it } from 'vitest';
 import { fillWithDefaultSettings, normalizeMangoQuery, now, prepareQuery } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema, RxStorageInstance } from 'rxdb';
@@ -222,6 +223,66 @@ describe('an offload that answers wrongly', () => {
       const error = await expectAtRest(all(await wrapper(offload)), 'AT_REST_ENCRYPT_FAILED');
       expect(error.message).toContain('offload answered another job');
     }
+  });
+});
+
+describe('an offload that answers items of the wrong shape', () => {
+  /** The real reply with outcome 3 replaced by `bad`. */
+  const badAt3 = (bad: unknown): CryptoOffload => ({
+    run: async (job) => {
+      const real = runCryptoJob(job);
+      return (
+        real.op === 'seal'
+          ? { ...real, envelopes: real.envelopes.map((e, n) => (n === 3 ? bad : e)) }
+          : real.op === 'open'
+            ? { ...real, values: real.values.map((v, n) => (n === 3 ? bad : v)) }
+            : real
+      ) as CryptoJobResult;
+    },
+  });
+
+  it.each([
+    ['a number where an envelope belongs', 42],
+    ['a missing envelope', undefined],
+    ['an object where an envelope belongs', { envelope: 'v1.x' }],
+  ])('refuses a write answered with %s, and stores nothing', async (_, bad) => {
+    const { wrapper, raw } = await setup();
+    const docs = Array.from({ length: 20 }, (_, i) => doc(`m${i}`, `note ${i}`));
+    const error = await expectAtRest(
+      (await wrapper(badAt3(bad))).bulkWrite(
+        docs.map((document) => ({ document })),
+        'test',
+      ),
+      'AT_REST_ENCRYPT_FAILED',
+    );
+    expect(error.message).toContain('offload answered a malformed seal reply: /envelopes/3');
+    expect(
+      await raw.findDocumentsById(
+        docs.map((d) => d.id),
+        true,
+      ),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown failure reason', { ok: false, reason: 'NOT_JSON', message: 'm' }, '/values/3/reason'],
+    ['a failure without its message', { ok: false, reason: 'AUTH_FAILED' }, '/values/3/message'],
+    ['a number where the message belongs', { ok: false, reason: 'AUTH_FAILED', message: 7 }, '/values/3'],
+    ['a success without its value', { ok: true }, '/values/3'],
+  ])('refuses a read answered with %s', async (_, bad, path) => {
+    const { wrapper } = await setup();
+    const docs = Array.from({ length: 20 }, (_, i) => doc(`p${i}`, `note ${i}`));
+    const writer = await wrapper();
+    expect(
+      (
+        await writer.bulkWrite(
+          docs.map((document) => ({ document })),
+          'test',
+        )
+      ).error,
+    ).toEqual([]);
+    const error = await expectAtRest(all(await wrapper(badAt3(bad))), 'AT_REST_ENCRYPT_FAILED');
+    expect(error.message).toContain(`offload answered a malformed open reply: ${path}`);
   });
 });
 

@@ -1,6 +1,7 @@
 // The record codec with its wire cryptography on a real worker thread (`@hale/client/node`): the same
 // documents and the same per-document refusals as in-thread, one job per big batch, none for small
-// ones, and a batch that fails as a whole when the offload fails or answers another job.
+// ones, and a batch that fails as a whole when the offload fails, answers another job, or answers
+// an item of the wrong shape.
 import { afterAll, describe, expect, it } from 'vitest';
 import { base64urlDecode, base64urlEncode } from '@hale/crypto';
 import type { PushDoc, ServedDoc } from '@hale/protocol';
@@ -329,6 +330,31 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
     }
   });
 
+  it.each([
+    ['wireSeal', 'a number where the tag belongs', { ct: 'x', tag: 5 }, '/items/2/tag'],
+    ['wireSeal', 'a missing tag', { ct: 'x' }, '/items/2/tag'],
+    ['wireSeal', 'a string where an outcome belongs', 'x', '/items/2'],
+    [
+      'wireOpen',
+      'an unknown failure reason',
+      { ok: false, reason: 'BAD_TAG', message: 'm' },
+      '/items/2/reason',
+    ],
+    ['wireOpen', 'a missing deletion flag', { ok: true, data: {}, tag: 't' }, '/items/2/deleted'],
+    ['wireOpen', 'a failure without its message', { ok: false, reason: 'TAMPERED' }, '/items/2/message'],
+  ] as const)('rejects a %s batch answered with %s', async (op, _, bad, path) => {
+    const rs = records(9, 1000);
+    const docs = await served(rs);
+    const inputs = await inputsOf(patientDeps, rs);
+    const badAt2 = fixed((job) => {
+      const real = runWireJob(job as WireJob);
+      return { ...real, items: real.items.map((item, n) => (n === 2 ? bad : item)) } as CryptoJobResult;
+    });
+    const deps = { ...patientDeps, offload: badAt2 };
+    const run = op === 'wireSeal' ? encodeRecords(deps, inputs) : decodeRecords(deps, docs);
+    await expect(run).rejects.toThrow(`crypto offload answered a malformed ${op} reply: ${path}`);
+  });
+
   it('rejects when the offload rejects (a job that failed, a worker that is gone)', async () => {
     const rs = records(8, 900);
     const docs = await served(rs);
@@ -339,8 +365,8 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
 
     const gone = createNodeCryptoOffload();
     await gone.close();
-    await expect(encodeRecords({ ...patientDeps, offload: gone }, inputs)).rejects.toThrow(/exited/);
-    await expect(decodeRecords({ ...patientDeps, offload: gone }, docs)).rejects.toThrow(/exited/);
+    await expect(encodeRecords({ ...patientDeps, offload: gone }, inputs)).rejects.toThrow(/closed/);
+    await expect(decodeRecords({ ...patientDeps, offload: gone }, docs)).rejects.toThrow(/closed/);
 
     // Below the batch threshold the broken offload is never asked.
     const few = rs.slice(0, 3);

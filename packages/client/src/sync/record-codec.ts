@@ -13,6 +13,8 @@
  *   that device, which every reader verifies.
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
  * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT) and the caller quarantines.
+ * A batch whose offload rejects, or answers anything but a well-formed reply to its job
+ * (`checkCryptoJobResult`), fails as a whole: nothing of it is used.
  */
 import { CLINICAL_STREAM_TYPES } from '@hale/model';
 import {
@@ -31,7 +33,8 @@ import {
   type ServedDoc,
 } from '@hale/protocol';
 import type { Keyring } from './keyring';
-import { OFFLOAD_MIN_BATCH, type CryptoJobResult, type CryptoOffload } from '../offload/crypto-offload';
+import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
+import { checkCryptoJobResult } from '../offload/job-result';
 import {
   runWireJob,
   type WireJob,
@@ -130,7 +133,10 @@ const keyTable = () => {
   };
 };
 
-/** Runs a wire job on the offload (big batches) or here; rejects when the offload fails or answers another job. */
+/**
+ * Runs a wire job on the offload (big batches) or here; rejects when the offload fails or its reply is
+ * not a well-formed answer to the job (`checkCryptoJobResult`).
+ */
 function runWire(
   deps: CodecDeps,
   job: Extract<WireJob, { op: 'wireSeal' }>,
@@ -143,12 +149,9 @@ async function runWire(
   deps: CodecDeps,
   job: WireJob,
 ): Promise<readonly WireSealOutcome[] | readonly WireOpenOutcome[]> {
-  const result: CryptoJobResult =
-    deps.offload && job.items.length >= OFFLOAD_MIN_BATCH ? await deps.offload.run(job) : runWireJob(job);
-  if (result.op !== job.op || !('items' in result) || result.items.length !== job.items.length) {
-    throw new Error('crypto offload answered another job');
-  }
-  return result.items;
+  if (!deps.offload || job.items.length < OFFLOAD_MIN_BATCH) return runWireJob(job).items;
+  // The reply crossed a thread boundary: checked against the job before any item is used.
+  return checkCryptoJobResult(job, await deps.offload.run(job)).items;
 }
 
 export interface EncodeInput {
