@@ -22,12 +22,16 @@ import { createLogger } from '../logger';
 import { StoreError, isAuditStream, openSqliteStore, type SqliteStore, type SyncStore } from '../store/index';
 import {
   connect,
+  createBlob,
+  digestOf,
   endpoint,
   http,
   makeDoc,
   makeEnvelope,
   makeGrant,
+  putChunk,
   registerAccount,
+  sessionToken,
   startServer,
   streamOf,
   type Endpoint,
@@ -36,6 +40,7 @@ import {
 } from '../testing/harness';
 import { auditEntryHash, verifyPayload } from './sync-service';
 import { createNodeEd25519 } from '@hale/crypto/node';
+import { newId } from '@hale/model';
 
 const ed = createNodeEd25519();
 
@@ -412,6 +417,42 @@ describe('server audit chain', () => {
     expect((await http(t.url, 'GET', '/healthz')).status).toBe(200);
     expect(await pull(s.phone, s.allergy)).toMatchObject({ t: 'pulled', docs: [{}, {}] });
     expect(await serverEntries(s, t.server.server.serverId)).toEqual([]);
+  });
+
+  it('stores no blob chunk a provider uploads while the access cannot be logged', async () => {
+    const t = await startFaulty(await tempDir());
+    stops.push(() => t.stop());
+    const s = await scene(t);
+    stops.push(() => Promise.all([s.phone.close(), s.doctor.close()]));
+    const blobId = newId();
+    const chunk = new Uint8Array(200).fill(7);
+    const manifest = {
+      blobId,
+      stream: s.allergy,
+      size: 100,
+      chunkSize: 65536,
+      chunkCount: 1,
+      digests: [digestOf(chunk)],
+    };
+    expect((await createBlob(t, await sessionToken(t, s.patient.device), manifest)).status).toBe(200);
+    const doctorToken = await sessionToken(t, s.provider.device);
+    const original = (await t.store.accounts.get(s.patient.accountId))!.wrappingPublicKey;
+    const setWrappingKey = (key: string) =>
+      t.store.db
+        .prepare('UPDATE accounts SET wrapping_public_key = ? WHERE account_id = ?')
+        .run(key, s.patient.accountId);
+
+    setWrappingKey('!not base64url!');
+    expect(await putChunk(t, doctorToken, blobId, 0, chunk)).toMatchObject({
+      status: 500,
+      body: { code: 'INTERNAL' },
+    });
+    expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([]);
+
+    setWrappingKey(original);
+    expect((await putChunk(t, doctorToken, blobId, 0, chunk)).status).toBe(200);
+    expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([0]);
+    expect(await serverEntries(s, t.server.server.serverId)).toHaveLength(1);
   });
 
   it('delivers nothing live to a provider while the access cannot be logged, then catches up once it can', async () => {

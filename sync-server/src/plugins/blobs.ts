@@ -85,16 +85,17 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       if (base64urlEncode(sha256(body)) !== manifest.digests[index]) {
         throw new ServiceError('DIGEST_MISMATCH', `chunk ${index} does not match its announced digest`);
       }
-      await store.blobs.putChunk(
-        manifest.blobId,
-        index,
-        new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-      );
+      // Logged before it is stored, as every grantee access is: an upload that cannot be logged is refused.
       if (decision.level !== 'owner') {
         await ctx.service.recordGranteeAccess(principal, [
           { action: 'blob-up', stream: manifest.stream, count: 1 },
         ]);
       }
+      await store.blobs.putChunk(
+        manifest.blobId,
+        index,
+        new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      );
       return { have: await store.blobs.chunkIndexes(manifest.blobId) };
     },
   );
