@@ -2,16 +2,14 @@
 // pipelined chunks, initial-sync pages are prefetched and decoded while RxDB stores the previous one,
 // and live frames decode on arrival. Whatever the overlap, every record arrives exactly once and in
 // its latest version, and a tampered ciphertext is still quarantined, not applied.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import { createNodeCryptoOffload } from '@hale/client/node';
 import type { CryptoJob, CryptoOffload } from '@hale/client';
-import { flipStoredCiphertext, useServer } from './support/fixture';
+import { flipStoredCiphertext, useCryptoWorker, useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
-const worker = createNodeCryptoOffload();
-afterAll(() => worker.close());
+const worker = useCryptoWorker();
 
 /** Counts the items of each kind of job the worker is given. */
 const counting = (inner: CryptoOffload) => {

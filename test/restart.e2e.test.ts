@@ -2,18 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { eventually, openDevice } from './support/devices';
 import { input } from './support/records';
 import { freePort, spawnServer, type ServerProcess } from './support/process';
-import { createNodeCryptoOffload } from '@hale/client/node';
+import { useCryptoWorker } from './support/fixture';
 
 const RECORDS = 1500;
 
-const worker = createNodeCryptoOffload();
-afterAll(() => worker.close());
+const worker = useCryptoWorker();
 
 // Once with the cryptography in this thread, once on a worker (pipelined push chunks, prefetched pages).
 describe.each([

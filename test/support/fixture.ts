@@ -1,7 +1,9 @@
-// One real server per test and the device sessions the test opened, closed afterwards.
-import { afterEach, beforeEach } from 'vitest';
+// One real server per test and the device sessions the test opened, closed afterwards; one crypto
+// worker per test file, closed after its tests.
+import { afterAll, afterEach, beforeEach } from 'vitest';
 import { startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { CryptoOffload, DeviceSession } from '@hale/client';
+import { createNodeCryptoOffload } from '@hale/client/node';
 
 export interface ServerFixture {
   /** The current test's server (set in beforeEach). */
@@ -28,6 +30,16 @@ export const useServer = (options: Parameters<typeof startServer>[0] = {}): Serv
     },
     sessions,
   };
+};
+
+/**
+ * A crypto worker thread (`@hale/client/node`) for the calling test file, closed after all its tests.
+ * Created at once, not in a hook, so that tables of cases built while tests are collected can name it.
+ */
+export const useCryptoWorker = (): CryptoOffload => {
+  const worker = createNodeCryptoOffload();
+  afterAll(() => worker.close());
+  return worker;
 };
 
 /**

@@ -1,9 +1,23 @@
-// Shared by the record-codec tests: a patient and a provider account with one certified device each,
-// keyrings over those accounts, codec dependencies and a valid allergy record.
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
-import type { KeyEnvelope } from '@hale/protocol';
-import { createKeyring } from './keyring';
-import type { CodecDeps, PlainRecord } from './record-codec';
+// Shared by the record-codec and wire-job tests: a patient and a provider account with one certified
+// device each, keyrings over those accounts, codec dependencies, a valid allergy record, documents
+// sealed and served as the server would serve them, and ciphertexts with a byte flipped.
+import {
+  base64urlDecode,
+  base64urlEncode,
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  tweetnaclEd25519,
+} from '@hale/crypto';
+import type { KeyEnvelope, PushDoc, ServedDoc } from '@hale/protocol';
+import { createKeyring, type KeyringDeps } from './keyring';
+import {
+  encodeRecord,
+  encodeRecords,
+  type CodecDeps,
+  type EncodeInput,
+  type PlainRecord,
+} from './record-codec';
 
 export const ed = tweetnaclEd25519;
 export const patientRoot = generateRootSecret();
@@ -19,11 +33,13 @@ const certified = new Map<string, Map<string, Uint8Array>>([
 export const deviceKey = async (account: string, device: string) =>
   certified.get(account)?.get(device) ?? null;
 
+/** A keyring that fetches `envelopes`; `extra` adds or overrides keyring dependencies. */
 export const keyringFor = (
   keys: typeof patient,
   root: Uint8Array,
   device: typeof patientDevice,
   envelopes: KeyEnvelope[] = [],
+  extra: Partial<KeyringDeps> = {},
 ) =>
   createKeyring({
     accountId: keys.accountId,
@@ -34,10 +50,17 @@ export const keyringFor = (
     fetchEnvelopes: async () => envelopes,
     publishEnvelopes: async () => undefined,
     deviceKey,
+    ...extra,
   });
 
-export const depsFor = (keys: typeof patient, root: Uint8Array, device: typeof patientDevice): CodecDeps => ({
-  keyring: keyringFor(keys, root, device),
+/** Codec dependencies of an account's device, its keyring fetching `envelopes`. */
+export const depsFor = (
+  keys: typeof patient,
+  root: Uint8Array,
+  device: typeof patientDevice,
+  envelopes: KeyEnvelope[] = [],
+): CodecDeps => ({
+  keyring: keyringFor(keys, root, device, envelopes),
   ed,
   device: { deviceId: device.deviceId, secretKey: device.secretKey },
   accountId: keys.accountId,
@@ -45,6 +68,10 @@ export const depsFor = (keys: typeof patient, root: Uint8Array, device: typeof p
 });
 
 export const patientDeps = depsFor(patient, patientRoot, patientDevice);
+export const providerDeps = depsFor(provider, providerRoot, providerDevice);
+
+/** A record id (a ULID) numbered `n`. */
+export const idOf = (n: number) => `01J0000000000000000000${String(n).padStart(4, '0')}`;
 
 export const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
   id: '01J00000000000000000000001',
@@ -62,3 +89,55 @@ export const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
   _deleted: false,
   ...over,
 });
+
+/** The write key (current epoch) of a stream; throws when the keyring has none. */
+export const writeKeyOf = async (deps: CodecDeps, stream: string) => {
+  const write = await deps.keyring.writeKey(stream);
+  if (!write) throw new Error(`no write key for ${stream}`);
+  return write;
+};
+
+/** Each record with its stream's write key, ready for `encodeRecords`. */
+export const inputsOf = async (deps: CodecDeps, rs: readonly PlainRecord[]): Promise<EncodeInput[]> =>
+  Promise.all(rs.map(async (r) => ({ record: r, write: await writeKeyOf(deps, r.stream) })));
+
+/** A pushed document as the server serves it: with its sequence number and a fixed time. */
+export const servedAs = (doc: PushDoc, seq = 1): ServedDoc => ({
+  ...doc,
+  seq,
+  at: '2026-01-01T00:00:00.000Z',
+});
+
+/** Pushed documents as the server serves them, numbered 1, 2, …; throws for one that was not sealed. */
+export const asServed = (docs: ReadonlyArray<PushDoc | null>): ServedDoc[] =>
+  docs.map((d, i) => {
+    if (!d) throw new Error(`record ${i} was not sealed`);
+    return servedAs(d, i + 1);
+  });
+
+/** One record sealed with `encodeRecord` and served (seq 1). */
+export const servedRecord = async (r: PlainRecord, deps: CodecDeps = patientDeps): Promise<ServedDoc> => {
+  const doc = await encodeRecord(deps, r, await writeKeyOf(deps, r.stream));
+  if (!doc) throw new Error('no tag key');
+  return servedAs(doc);
+};
+
+/** Records sealed as one batch with `encodeRecords` in this thread (no offload) and served. */
+export const servedRecords = async (
+  rs: readonly PlainRecord[],
+  deps: CodecDeps = patientDeps,
+): Promise<ServedDoc[]> =>
+  asServed(await encodeRecords({ ...deps, offload: null }, await inputsOf(deps, rs)));
+
+/** The same base64url ciphertext with the byte at `at` (counted from the end when negative) XORed with `mask`. */
+export const flipByte = (ct: string, at: number, mask: number): string => {
+  const bytes = base64urlDecode(ct);
+  if (!bytes.ok) throw new Error('ct is not base64url');
+  const out = Uint8Array.from(bytes.value);
+  out[at < 0 ? out.length + at : at]! ^= mask;
+  return base64urlEncode(out);
+};
+
+/** Each outcome as 'ok' or its failure reason. */
+export const reasons = (out: ReadonlyArray<{ ok: true } | { ok: false; reason: string }>): string[] =>
+  out.map((o) => (o.ok ? 'ok' : o.reason));

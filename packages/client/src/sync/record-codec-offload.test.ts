@@ -3,8 +3,8 @@
 // ones, and a batch that fails as a whole when the offload fails, answers another job, or answers
 // an item of the wrong shape.
 import { afterAll, describe, expect, it } from 'vitest';
-import { base64urlDecode, base64urlEncode } from '@hale/crypto';
-import type { PushDoc, ServedDoc } from '@hale/protocol';
+import { base64urlDecode } from '@hale/crypto';
+import type { ServedDoc } from '@hale/protocol';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
 import {
   OFFLOAD_MIN_BATCH,
@@ -13,31 +13,25 @@ import {
   type CryptoOffload,
 } from '../offload/crypto-offload';
 import {
-  depsFor,
+  asServed,
+  flipByte,
+  idOf,
+  inputsOf,
   patient,
   patientDeps,
   patientDevice,
   provider,
+  providerDeps,
   providerDevice,
-  providerRoot,
+  reasons,
   record,
+  servedRecords,
 } from './codec-fixture.test-util';
-import {
-  decodeRecords,
-  encodeRecords,
-  type CodecDeps,
-  type Decoded,
-  type EncodeInput,
-  type PlainRecord,
-} from './record-codec';
+import { decodeRecords, encodeRecords, type PlainRecord } from './record-codec';
 import { runWireJob, type WireJob } from './wire-jobs';
-
-const providerDeps = depsFor(provider, providerRoot, providerDevice);
 
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;
-
-const idOf = (n: number) => `01J0000000000000000000${String(n).padStart(4, '0')}`;
 
 /** n records over two streams (one of them clinical, hence signed), some deleted, one in conflict. */
 const records = (n: number, from = 0): PlainRecord[] =>
@@ -55,24 +49,6 @@ const records = (n: number, from = 0): PlainRecord[] =>
     });
   });
 
-const inputsOf = async (deps: CodecDeps, rs: readonly PlainRecord[]): Promise<EncodeInput[]> =>
-  Promise.all(
-    rs.map(async (r) => {
-      const write = await deps.keyring.writeKey(r.stream);
-      if (!write) throw new Error(`no write key for ${r.stream}`);
-      return { record: r, write };
-    }),
-  );
-
-const asServed = (docs: ReadonlyArray<PushDoc | null>): ServedDoc[] =>
-  docs.map((d, i) => {
-    if (!d) throw new Error(`record ${i} was not sealed`);
-    return { ...d, seq: i + 1, at: '2026-01-01T00:00:00.000Z' };
-  });
-
-const served = async (rs: readonly PlainRecord[], deps: CodecDeps = patientDeps): Promise<ServedDoc[]> =>
-  asServed(await encodeRecords({ ...deps, offload: null }, await inputsOf(deps, rs)));
-
 const worker = createNodeCryptoOffload();
 afterAll(() => worker.close());
 
@@ -87,17 +63,6 @@ const counting = (inner: CryptoOffload) => {
   };
   return { jobs, offload, ops: () => jobs.map((j) => `${j.op}:${j.items.length}`) };
 };
-
-/** The same ciphertext with one byte (past the header, inside the secretbox) flipped. */
-const flipByte = (ct: string): string => {
-  const bytes = base64urlDecode(ct);
-  if (!bytes.ok) throw new Error('ct is not base64url');
-  const out = Uint8Array.from(bytes.value);
-  out[out.length - 3]! ^= 0x10;
-  return base64urlEncode(out);
-};
-
-const reasons = (out: readonly Decoded[]) => out.map((d) => (d.ok ? 'ok' : d.reason));
 
 describe('record codec on a worker: same documents as in-thread', () => {
   it('encodes ≥ 8 records on the worker into docs that decode (worker and in-thread) to the same records', async () => {
@@ -133,7 +98,7 @@ describe('record codec on a worker: same documents as in-thread', () => {
     expect(jobs).toHaveLength(2);
 
     // And what was sealed in-thread opens on the worker.
-    const threadDocs = await served(rs);
+    const threadDocs = await servedRecords(rs);
     expect(await decodeRecords(deps, threadDocs)).toEqual(rs.map((r) => ({ ok: true, record: r })));
     expect(ops()).toEqual(['wireSeal:12', 'wireOpen:12', 'wireOpen:12']);
   });
@@ -212,12 +177,12 @@ describe('record codec on a worker: same documents as in-thread', () => {
 describe('record codec on a worker: per-document refusals in a mixed batch', () => {
   it('answers TAMPERED, CONTEXT_MISMATCH, BAD_TAG and NO_KEY per document, in order, and decodes the good ones', async () => {
     const rs = records(6, 600);
-    const good = await served(rs);
+    const good = await servedRecords(rs);
     const victim = good[0]!;
-    const [sameVersionOtherContent] = await served([{ ...rs[0]!, data: { substance: 'swapped' } }]);
-    const [laterRev] = await served([{ ...rs[0]!, rv: rs[0]!.rv + 1 }]);
+    const [sameVersionOtherContent] = await servedRecords([{ ...rs[0]!, data: { substance: 'swapped' } }]);
+    const [laterRev] = await servedRecords([{ ...rs[0]!, rv: rs[0]!.rv + 1 }]);
     // A stream of another account: the patient holds no key for it.
-    const [foreign] = await served(
+    const [foreign] = await servedRecords(
       [
         record({
           stream: `${provider.accountId}/allergy`,
@@ -231,7 +196,7 @@ describe('record codec on a worker: per-document refusals in a mixed batch', () 
 
     const batch: ServedDoc[] = [
       good[0]!,
-      { ...victim, ct: flipByte(victim.ct) }, // tampered ciphertext
+      { ...victim, ct: flipByte(victim.ct, -3, 0x10) }, // tampered ciphertext: a byte inside the secretbox
       good[1]!,
       { ...victim, id: idOf(699) }, // moved to another id
       good[2]!,
@@ -281,7 +246,7 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
 
   it('rejects when the offload answers another op', async () => {
     const rs = records(8, 700);
-    const docs = await served(rs);
+    const docs = await servedRecords(rs);
     const inputs = await inputsOf(patientDeps, rs);
     const swapOp = fixed((job) => {
       const real = runWireJob(job as WireJob);
@@ -311,7 +276,7 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
 
   it('rejects when the offload answers too few or too many items', async () => {
     const rs = records(9, 800);
-    const docs = await served(rs);
+    const docs = await servedRecords(rs);
     const inputs = await inputsOf(patientDeps, rs);
     for (const delta of [-1, 1]) {
       const resize = fixed((job) => {
@@ -344,7 +309,7 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
     ['wireOpen', 'a failure without its message', { ok: false, reason: 'TAMPERED' }, '/items/2/message'],
   ] as const)('rejects a %s batch answered with %s', async (op, _, bad, path) => {
     const rs = records(9, 1000);
-    const docs = await served(rs);
+    const docs = await servedRecords(rs);
     const inputs = await inputsOf(patientDeps, rs);
     const badAt2 = fixed((job) => {
       const real = runWireJob(job as WireJob);
@@ -357,7 +322,7 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
 
   it('rejects when the offload rejects (a job that failed, a worker that is gone)', async () => {
     const rs = records(8, 900);
-    const docs = await served(rs);
+    const docs = await servedRecords(rs);
     const inputs = await inputsOf(patientDeps, rs);
     const broken: CryptoOffload = { run: () => Promise.reject(new Error('worker died')) };
     await expect(encodeRecords({ ...patientDeps, offload: broken }, inputs)).rejects.toThrow('worker died');

@@ -7,11 +7,10 @@ import {
   signCanonical,
   wrapKey,
 } from '@hale/crypto';
-import { envelopeSignaturePayload, type KeyEnvelope, type ServedDoc } from '@hale/protocol';
-import { createKeyring } from './keyring';
-import { decodeRecord, encodeRecord, type PlainRecord } from './record-codec';
+import { envelopeSignaturePayload, type KeyEnvelope } from '@hale/protocol';
+import { decodeRecord } from './record-codec';
 import {
-  deviceKey,
+  depsFor,
   ed,
   keyringFor,
   patient,
@@ -21,19 +20,12 @@ import {
   providerDevice,
   providerRoot,
   record,
+  servedRecord,
 } from './codec-fixture.test-util';
-
-const served = async (r: PlainRecord, deps = patientDeps): Promise<ServedDoc> => {
-  const write = await deps.keyring.writeKey(r.stream);
-  if (!write) throw new Error('no write key');
-  const doc = await encodeRecord(deps, r, write);
-  if (!doc) throw new Error('no tag key');
-  return { ...doc, seq: 1, at: '2026-01-01T00:00:00.000Z' };
-};
 
 describe('record codec: what a reader refuses', () => {
   it('round-trips a record', async () => {
-    const result = await decodeRecord(patientDeps, await served(record()));
+    const result = await decodeRecord(patientDeps, await servedRecord(record()));
     expect(result).toMatchObject({
       ok: true,
       record: { data: { substance: 'Latex' }, by: patient.accountId },
@@ -41,7 +33,7 @@ describe('record codec: what a reader refuses', () => {
   });
 
   it('refuses ciphertext moved to another record (CONTEXT_MISMATCH)', async () => {
-    const doc = await served(record());
+    const doc = await servedRecord(record());
     expect(await decodeRecord(patientDeps, { ...doc, id: '01J00000000000000000000002' })).toMatchObject({
       ok: false,
       reason: 'CONTEXT_MISMATCH',
@@ -49,8 +41,8 @@ describe('record codec: what a reader refuses', () => {
   });
 
   it('refuses a revision tag that does not match the content (BAD_TAG)', async () => {
-    const a = await served(record());
-    const b = await served(record({ data: { substance: 'Peanut' } }));
+    const a = await servedRecord(record());
+    const b = await servedRecord(record({ data: { substance: 'Peanut' } }));
     expect(await decodeRecord(patientDeps, { ...a, rev: b.rev })).toMatchObject({
       ok: false,
       reason: 'BAD_TAG',
@@ -58,12 +50,12 @@ describe('record codec: what a reader refuses', () => {
   });
 
   it('refuses a deletion flag flipped in clear, either way (BAD_TAG)', async () => {
-    const live = await served(record());
+    const live = await servedRecord(record());
     expect(await decodeRecord(patientDeps, { ...live, deleted: true })).toMatchObject({
       ok: false,
       reason: 'BAD_TAG',
     });
-    const tombstone = await served(record({ id: '01J00000000000000000000007', _deleted: true }));
+    const tombstone = await servedRecord(record({ id: '01J00000000000000000000007', _deleted: true }));
     expect(tombstone.deleted).toBe(true);
     expect(await decodeRecord(patientDeps, { ...tombstone, deleted: false })).toMatchObject({
       ok: false,
@@ -74,7 +66,7 @@ describe('record codec: what a reader refuses', () => {
   it('refuses an author that is not a certified device of the account it names (BAD_AUTHOR)', async () => {
     const rogue = generateDeviceKeys();
     const deps = { ...patientDeps, device: { deviceId: rogue.deviceId, secretKey: rogue.secretKey } };
-    expect(await decodeRecord(patientDeps, await served(record(), deps))).toMatchObject({
+    expect(await decodeRecord(patientDeps, await servedRecord(record(), deps))).toMatchObject({
       ok: false,
       reason: 'BAD_AUTHOR',
     });
@@ -82,11 +74,11 @@ describe('record codec: what a reader refuses', () => {
 
   it('refuses a clinical record without a valid author signature (BAD_SIGNATURE)', async () => {
     const lab = record({ stream: `${patient.accountId}/lab-result`, kind: 'LabResult' });
-    const doc = await served(lab);
+    const doc = await servedRecord(lab);
     expect(doc.sig).toBeDefined();
     const { sig: _sig, ...unsigned } = doc;
     expect(await decodeRecord(patientDeps, unsigned)).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
-    const other = await served(
+    const other = await servedRecord(
       record({ stream: lab.stream, kind: 'LabResult', id: '01J00000000000000000000009' }),
     );
     expect(await decodeRecord(patientDeps, { ...doc, sig: other.sig! })).toMatchObject({
@@ -96,7 +88,7 @@ describe('record codec: what a reader refuses', () => {
   });
 
   it('refuses a key epoch the reader has no key for, and a planted unsigned key (both NO_KEY)', async () => {
-    const doc = await served(record());
+    const doc = await servedRecord(record());
     expect(await decodeRecord(patientDeps, { ...doc, epoch: 5 })).toMatchObject({
       ok: false,
       reason: 'NO_KEY',
@@ -112,10 +104,9 @@ describe('record codec: what a reader refuses', () => {
       wrapped: wrapKey(planted, provider.wrapping.publicKey, { stream, epoch: 0 }),
       createdBy: patientDevice.deviceId,
     };
-    const providerKeyring = keyringFor(provider, providerRoot, providerDevice, [env]);
-    const providerDeps = { ...patientDeps, keyring: providerKeyring, accountId: provider.accountId };
+    const plantedDeps = depsFor(provider, providerRoot, providerDevice, [env]);
     // Unsigned: refused by the keyring, so the reader has no key at all.
-    expect(await decodeRecord(providerDeps, doc)).toMatchObject({ ok: false, reason: 'NO_KEY' });
+    expect(await decodeRecord(plantedDeps, doc)).toMatchObject({ ok: false, reason: 'NO_KEY' });
   });
 });
 
@@ -164,15 +155,7 @@ describe('keyring: envelopes a server could plant', () => {
       await envelope(key, patientDevice, { keyId: keyId(generateStreamKey()) }), // key id does not match
       await envelope(key, patientDevice, { recipient: patient.accountId }), // addressed to someone else
     ];
-    const ring = createKeyring({
-      accountId: provider.accountId,
-      root: providerRoot,
-      keys: provider,
-      device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
-      ed,
-      fetchEnvelopes: async () => bad,
-      publishEnvelopes: async () => undefined,
-      deviceKey,
+    const ring = keyringFor(provider, providerRoot, providerDevice, bad, {
       onRejectedEnvelope: (_env, reason) => rejected.push(reason),
     });
     expect(await ring.keyFor(stream, 1)).toBeNull();

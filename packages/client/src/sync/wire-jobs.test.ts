@@ -8,6 +8,7 @@ import {
   deriveRevisionTagKey,
   generateStreamKey,
 } from '@hale/crypto';
+import { flipByte, idOf, reasons } from './codec-fixture.test-util';
 import {
   runWireJob,
   type WireOpenItem,
@@ -104,9 +105,7 @@ describe('runWireJob: seal then open', () => {
   });
 
   it('sends a key shared by many items once: every item names the same table index', () => {
-    const items = Array.from({ length: 12 }, (_, n) =>
-      sealItem({ id: `01J0000000000000000000${String(n).padStart(4, '0')}`, rev: n + 1, content: { n } }),
-    );
+    const items = Array.from({ length: 12 }, (_, n) => sealItem({ id: idOf(n), rev: n + 1, content: { n } }));
     const job = { op: 'wireSeal' as const, keys: [key, tagKey], items };
     expect(job.keys).toHaveLength(2);
     expect(new Set(items.map((i) => i.key))).toEqual(new Set([0]));
@@ -165,26 +164,14 @@ describe('runWireJob: ciphertexts that do not open', () => {
   it('answers TAMPERED for a flipped ciphertext byte, an empty or a truncated ct', () => {
     const bytes = base64urlDecode(ct);
     if (!bytes.ok) throw new Error('sealed ct must be base64url');
-    const flippedLast = Uint8Array.from(bytes.value);
-    flippedLast[flippedLast.length - 1]! ^= 0x01;
-    const flippedMac = Uint8Array.from(bytes.value);
-    flippedMac[40]! ^= 0x80; // inside the MAC, past version byte (1), key id (8) and nonce (24)
-    const flippedVersion = Uint8Array.from(bytes.value);
-    flippedVersion[0]! ^= 0x02;
     const outs = open([
-      openItemFor(item, base64urlEncode(flippedLast)),
-      openItemFor(item, base64urlEncode(flippedMac)),
-      openItemFor(item, base64urlEncode(flippedVersion)),
+      openItemFor(item, flipByte(ct, -1, 0x01)), // the last byte
+      openItemFor(item, flipByte(ct, 40, 0x80)), // inside the MAC, past version byte (1), key id (8) and nonce (24)
+      openItemFor(item, flipByte(ct, 0, 0x02)), // the version byte
       openItemFor(item, ''),
       openItemFor(item, base64urlEncode(bytes.value.subarray(0, 30))),
     ]);
-    expect(outs.map((o) => (o.ok ? 'ok' : o.reason))).toEqual([
-      'TAMPERED',
-      'TAMPERED',
-      'TAMPERED',
-      'TAMPERED',
-      'TAMPERED',
-    ]);
+    expect(reasons(outs)).toEqual(['TAMPERED', 'TAMPERED', 'TAMPERED', 'TAMPERED', 'TAMPERED']);
     expect(failure(outs[0]).message).toMatch(/authentication failed/);
   });
 
@@ -202,7 +189,7 @@ describe('runWireJob: ciphertexts that do not open', () => {
       openItemFor(item, ct, { rev: 2 }),
       openItemFor(item, ct),
     ]);
-    expect(outs.map((o) => (o.ok ? 'ok' : o.reason))).toEqual([
+    expect(reasons(outs)).toEqual([
       'CONTEXT_MISMATCH',
       'CONTEXT_MISMATCH',
       'CONTEXT_MISMATCH',
