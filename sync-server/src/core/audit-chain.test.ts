@@ -172,6 +172,17 @@ const scene = async (t: Endpoint): Promise<Scene> => {
   return { patient, provider, phone, doctor, allergy: streamOf(patient.accountId, 'allergy') };
 };
 
+/**
+ * Damages the patient's stored wrapping key (disk corruption, a bad manual edit), so no access to the
+ * patient's records can be logged; answers a function that puts the key back.
+ */
+const damagePatientKey = async (t: Running, s: Scene): Promise<() => void> => {
+  const original = (await t.store.accounts.get(s.patient.accountId))!.wrappingPublicKey;
+  const set = t.store.db.prepare('UPDATE accounts SET wrapping_public_key = ? WHERE account_id = ?');
+  set.run('!not base64url!', s.patient.accountId);
+  return () => void set.run(original, s.patient.accountId);
+};
+
 /** The server's entries in the patient's audit stream, as the patient's device is served them. */
 const serverEntries = async (s: Scene, serverId: string): Promise<ServedDoc[]> => {
   const reply = await pull(s.phone, streamOf(s.patient.accountId, 'audit'));
@@ -395,9 +406,7 @@ describe('server audit chain', () => {
       'ok',
     );
     // The stored wrapping key of the patient is damaged (disk corruption, a bad manual edit).
-    t.store.db
-      .prepare('UPDATE accounts SET wrapping_public_key = ? WHERE account_id = ?')
-      .run('!not base64url!', s.patient.accountId);
+    await damagePatientKey(t, s);
 
     const refused = await pull(s.doctor, s.allergy);
     expect(refused).toMatchObject({ t: 'error', code: 'INTERNAL' });
@@ -436,20 +445,15 @@ describe('server audit chain', () => {
     };
     expect((await createBlob(t, await sessionToken(t, s.patient.device), manifest)).status).toBe(200);
     const doctorToken = await sessionToken(t, s.provider.device);
-    const original = (await t.store.accounts.get(s.patient.accountId))!.wrappingPublicKey;
-    const setWrappingKey = (key: string) =>
-      t.store.db
-        .prepare('UPDATE accounts SET wrapping_public_key = ? WHERE account_id = ?')
-        .run(key, s.patient.accountId);
 
-    setWrappingKey('!not base64url!');
+    const restoreKey = await damagePatientKey(t, s);
     expect(await putChunk(t, doctorToken, blobId, 0, chunk)).toMatchObject({
       status: 500,
       body: { code: 'INTERNAL' },
     });
     expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([]);
 
-    setWrappingKey(original);
+    restoreKey();
     expect((await putChunk(t, doctorToken, blobId, 0, chunk)).status).toBe(200);
     expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([0]);
     expect(await serverEntries(s, t.server.server.serverId)).toHaveLength(1);
@@ -462,14 +466,9 @@ describe('server audit chain', () => {
     stops.push(() => Promise.all([s.phone.close(), s.doctor.close()]));
     const isChanges = (f: ServerFrame): f is Extract<ServerFrame, { t: 'changes' }> => f.t === 'changes';
     const delivered = () => s.doctor.unsolicited.filter(isChanges).flatMap((f) => f.docs.map((d) => d.id));
-    const original = (await t.store.accounts.get(s.patient.accountId))!.wrappingPublicKey;
-    const setWrappingKey = (key: string) =>
-      t.store.db
-        .prepare('UPDATE accounts SET wrapping_public_key = ? WHERE account_id = ?')
-        .run(key, s.patient.accountId);
 
     // Damaged before the provider follows the stream: not even the records already there go out.
-    setWrappingKey('!not base64url!');
+    const restoreKey = await damagePatientKey(t, s);
     expect(
       (
         await s.doctor.request({
@@ -485,7 +484,7 @@ describe('server audit chain', () => {
     expect(delivered()).toEqual([]);
     expect(await serverEntries(s, t.server.server.serverId)).toEqual([]);
 
-    setWrappingKey(original);
+    restoreKey();
     const fourth = await makeDoc(s.patient, s.patient.device, 'allergy', { n: 4 });
     expect(await push(s.phone, [fourth])).toMatchObject({ t: 'pushed' });
     const caughtUp = await s.doctor.waitFor(

@@ -8,6 +8,7 @@ import { wrapWithAtRestEncryption } from './at-rest-encryption';
 import {
   expectAtRest,
   flipAt,
+  insertAll,
   naclLowLevel,
   openInstance,
   rawGet,
@@ -132,14 +133,7 @@ describe('replication-meta composites', () => {
       meta({ itemId: 'c', docData: { ...a, id: 'c', secret: { note: 'gamma' } } }),
       meta({ itemId: 'b', docData: { ...a, id: 'b' } }),
     ];
-    expect(
-      (
-        await metas.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    expect((await insertAll(metas, docs)).error).toEqual([]);
     for (const id of ['c|0', 'b|0']) expect(String((await rawGet(rawMetas, id))['docData'])).toMatch(/^v1\./);
     const read = await metas.findDocumentsById(['b|0', 'c|0'], false);
     expect(read.map((d) => d.docData)).toEqual([

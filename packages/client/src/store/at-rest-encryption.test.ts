@@ -19,6 +19,7 @@ import {
 import {
   expectAtRest,
   flipAt,
+  insertAll,
   naclLowLevel,
   openInstance,
   rawGet,
@@ -440,14 +441,7 @@ describe('remembered values', () => {
     // together with the envelopes of their null `other` fields if both shared one memory.
     const n = AT_REST_RECENT_VALUES + AT_REST_RECENT_VALUES / 8;
     const docs = Array.from({ length: n }, (_, i) => doc(`d${i}`, `note ${i}`, `1-${i}`));
-    expect(
-      (
-        await instance.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    expect((await insertAll(instance, docs)).error).toEqual([]);
     const opens = vi.spyOn(naclLowLevel, 'crypto_secretbox_open');
     try {
       const read = await instance.findDocumentsById(

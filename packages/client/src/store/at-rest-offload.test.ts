@@ -10,6 +10,7 @@ import { runAtRestJob, wrapWithAtRestEncryption } from './at-rest-encryption';
 import {
   expectAtRest,
   flipAt,
+  insertAll,
   openInstance,
   rawGet,
   rawReplace,
@@ -94,14 +95,7 @@ describe('at-rest offload to a worker thread', () => {
     const { wrapper, raw } = await setup();
     const writer = await wrapper(offload);
     const docs = Array.from({ length: 50 }, (_, i) => doc(`d${i}`, `${MARKER} ${i}`));
-    expect(
-      (
-        await writer.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    expect((await insertAll(writer, docs)).error).toEqual([]);
     expect(jobs).toEqual(['seal:50']);
     const stored = await raw.findDocumentsById(['d0', 'd49'], false);
     expect(JSON.stringify(stored)).not.toContain(MARKER);
@@ -113,12 +107,7 @@ describe('at-rest offload to a worker thread', () => {
   it('opens what this thread sealed in one batch on the worker', async () => {
     const { wrapper } = await setup();
     const docs = Array.from({ length: 30 }, (_, i) => doc(`e${i}`, `inline ${i}`));
-    await (
-      await wrapper()
-    ).bulkWrite(
-      docs.map((document) => ({ document })),
-      'test',
-    );
+    await insertAll(await wrapper(), docs);
     const { jobs, offload } = counting(worker);
     const back = await all(await wrapper(offload));
     expect(jobs).toEqual(['open:30']);
@@ -128,12 +117,7 @@ describe('at-rest offload to a worker thread', () => {
   it('refuses tampered and moved envelopes opened on the worker', async () => {
     const { wrapper, raw } = await setup();
     const docs = Array.from({ length: 10 }, (_, i) => doc(`f${i}`, `${MARKER} ${i}`));
-    await (
-      await wrapper()
-    ).bulkWrite(
-      docs.map((document) => ({ document })),
-      'test',
-    );
+    await insertAll(await wrapper(), docs);
     const f1 = await rawGet(raw, 'f1');
     await rawReplace(raw, 'f0', (f0) => ({ ...f0, secret: flipAt(String(f0['secret']), 40) }));
     await expectAtRest(all(await wrapper(worker)), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED', MARKER);
@@ -160,13 +144,7 @@ describe('at-rest offload to a worker thread', () => {
     const gone = createNodeCryptoOffload();
     await gone.close();
     const stopped = await wrapper(gone);
-    await expectAtRest(
-      stopped.bulkWrite(
-        docs.map((document) => ({ document })),
-        'test',
-      ),
-      'AT_REST_ENCRYPT_FAILED',
-    );
+    await expectAtRest(insertAll(stopped, docs), 'AT_REST_ENCRYPT_FAILED');
     expect(await raw.findDocumentsById(['g0'], true)).toEqual([]);
   });
 });
@@ -188,13 +166,7 @@ describe('an offload that answers wrongly', () => {
       },
     };
     for (const offload of [anotherJob, oneShort]) {
-      const error = await expectAtRest(
-        (await wrapper(offload)).bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        ),
-        'AT_REST_ENCRYPT_FAILED',
-      );
+      const error = await expectAtRest(insertAll(await wrapper(offload), docs), 'AT_REST_ENCRYPT_FAILED');
       expect(error.message).toContain('offload answered another job');
       expect(await raw.findDocumentsById(ids, true)).toEqual([]);
     }
@@ -204,14 +176,7 @@ describe('an offload that answers wrongly', () => {
     const { wrapper } = await setup();
     const docs = Array.from({ length: 20 }, (_, i) => doc(`k${i}`, `note ${i}`));
     const writer = await wrapper();
-    expect(
-      (
-        await writer.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    expect((await insertAll(writer, docs)).error).toEqual([]);
     const anotherJob = { run: async (): Promise<CryptoJobResult> => ({ op: 'seal', envelopes: [] }) };
     const oneShort = {
       run: async (job: CryptoJob): Promise<CryptoJobResult> => {
@@ -273,14 +238,7 @@ describe('an offload that answers items of the wrong shape', () => {
     const { wrapper } = await setup();
     const docs = Array.from({ length: 20 }, (_, i) => doc(`p${i}`, `note ${i}`));
     const writer = await wrapper();
-    expect(
-      (
-        await writer.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    expect((await insertAll(writer, docs)).error).toEqual([]);
     const error = await expectAtRest(all(await wrapper(badAt3(bad))), 'AT_REST_ENCRYPT_FAILED');
     expect(error.message).toContain(`offload answered a malformed open reply: ${path}`);
   });

@@ -53,6 +53,13 @@ export async function rawReplace(
   expect((await instance.bulkWrite([{ previous, document }], 'tamper')).error).toEqual([]);
 }
 
+/** Inserts `docs` as new documents in one bulk write; answers RxDB's result (its `error` list included). */
+export const insertAll = <T>(instance: RxStorageInstance<T, unknown, unknown>, docs: RxDocumentData<T>[]) =>
+  instance.bulkWrite(
+    docs.map((document) => ({ document })),
+    'test',
+  );
+
 /** `s` with the character at `i` changed (to 'A', or 'B' if it was 'A'). */
 export const flipAt = (s: string, i: number): string =>
   s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
