@@ -10,10 +10,29 @@
  * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
  *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
  *   tell the device (`accessChanged`); timers fire at the next grant boundary of each grantee connection.
- * - A grantee's live access is written to the patient's audit log (at most once per `liveAuditIntervalMs`
- *   per stream) before the page that starts the interval is sent: an access that cannot be logged is not given.
+ * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
+ *   (connection, stream), so a busy stream costs at most two entries (each a seal, a signature and a
+ *   commit) per window instead of one per page:
+ *   - the page that opens a window is logged before it is sent: an access that cannot be logged is not
+ *     given (nothing is sent, the cursor stays, the next commit retries);
+ *   - documents sent later in the window are tallied after they are sent, and the tally is logged as one
+ *     more 'live' entry when the window ends: at its timer (unref'd), when a page arrives after the window
+ *     by the hub clock (then in the same batch as, and before, the entry opening the next window), or when
+ *     the stream's live delivery stops for the connection (unsubscribe, access revoked or expired,
+ *     connection closed, hub stopped);
+ *   - a window's tally is taken, and the window ended, in one synchronous step before its write starts,
+ *     so a document is counted in exactly one entry and a new window opens only once the previous tally
+ *     is written or being written: the `count`s of a connection's 'live' entries for a stream add up to
+ *     the documents sent to it.
  * Failure modes: a store error (or an access that cannot be logged) while delivering leaves the cursor
  * where it was and retries on the next commit or sweep; a socket that fails to send is closed by its owner.
+ * The live counts are off only (a) upwards by one page when the connection closes or its subscription
+ * ends or moves between logging a window's first page and sending it (logged first, never under), and
+ * (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
+ * through `onError`; kept and retried with the stream's next audit write on that connection, so lost only
+ * when that was the last).
+ * `stop()` ends every window and starts its write; `drain()` waits for all of the hub's audit writes, so
+ * the owner calls it before closing the store.
  */
 import {
   MAX_BATCH_BYTES,
@@ -24,7 +43,7 @@ import {
 } from '@hale/protocol';
 import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
 import { decideAccess, grantedStreams, nextGrantBoundary } from './access';
-import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
+import { toServedDoc, type AccessEvent, type AuthenticatedDevice, type SyncService } from './sync-service';
 
 export interface LiveConnection {
   readonly id: number;
@@ -45,8 +64,20 @@ interface ConnState {
   /** Streams the device was last told it may sync (accessChanged diffs against this, not the clock). */
   visible: Set<string>;
   timer: ReturnType<typeof setTimeout> | undefined;
-  lastLiveAudit: Map<string, number>;
+  /** Open live-audit windows per stream (grantee access only). */
+  windows: Map<string, LiveWindow>;
+  /** Per stream, tallies whose write failed: they go with that stream's next audit write on this connection. */
+  unlogged: Map<string, number>;
   closed: boolean;
+}
+
+interface LiveWindow {
+  /** Hub-clock time the window's first page was logged (it was sent right after). */
+  openedAt: number;
+  /** Documents sent in this window after its first page, not in the audit log yet. */
+  tally: number;
+  /** Logs `tally` at the window's end; armed only once there is a tally, so quiet streams hold no timer. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface HubOptions {
@@ -55,7 +86,10 @@ export interface HubOptions {
   now: () => number;
   /** Bytes queued on a socket above which delivery pauses. */
   highWaterBytes?: number;
-  /** Live deliveries to a grantee are written to the patient's audit log at most once per this interval per stream. */
+  /**
+   * Length of a live-audit window (per connection and stream): its first page is logged before it is sent,
+   * the documents sent after it in one more entry at its end.
+   */
   liveAuditIntervalMs?: number;
   onDelivered?: (docs: number) => void;
   onError?: (error: unknown) => void;
@@ -70,6 +104,8 @@ export const createHub = (options: HubOptions) => {
   const states = new Map<number, ConnState>();
   const byStream = new Map<string, Set<ConnState>>();
   const byAccount = new Map<string, Set<ConnState>>();
+  /** Audit writes in flight, so shutdown can wait for them before the store closes. */
+  const writes = new Set<Promise<void>>();
 
   const index = <K>(map: Map<K, Set<ConnState>>, key: K): Set<ConnState> => {
     let set = map.get(key);
@@ -99,6 +135,73 @@ export const createHub = (options: HubOptions) => {
     state.timer.unref?.();
   };
 
+  const logLive = (state: ConnState, events: Array<Omit<AccessEvent, 'action'>>): Promise<void> => {
+    const write = service.recordGranteeAccess(
+      state.conn.principal,
+      events.map((e) => ({ action: 'live' as const, stream: e.stream, count: e.count })),
+    );
+    writes.add(write);
+    const settled = (): void => void writes.delete(write);
+    write.then(settled, settled);
+    return write;
+  };
+
+  /**
+   * Ends the stream's window on this connection and answers what it delivered but has not logged (with
+   * any tally a failed write left behind). Synchronous, so nothing can be counted into a window whose
+   * tally was already taken: each taken count must then be written by the caller.
+   */
+  const endWindow = (state: ConnState, stream: string): number => {
+    const window = state.windows.get(stream);
+    if (window) {
+      if (window.timer) clearTimeout(window.timer);
+      state.windows.delete(stream);
+    }
+    const count = (window?.tally ?? 0) + (state.unlogged.get(stream) ?? 0);
+    state.unlogged.delete(stream);
+    return count;
+  };
+
+  const keepUnlogged = (state: ConnState, stream: string, count: number): void => {
+    if (count > 0) state.unlogged.set(stream, (state.unlogged.get(stream) ?? 0) + count);
+  };
+
+  /** Writes a tally taken by `endWindow`; a failure is reported and the tally kept for the next write. */
+  const logTally = (state: ConnState, stream: string, count: number): void => {
+    if (count === 0) return;
+    logLive(state, [{ stream, count }]).catch((error: unknown) => {
+      keepUnlogged(state, stream, count);
+      const retry = state.closed ? 'the connection is gone, so they are lost' : 'retried with its next write';
+      options.onError?.(
+        new Error(`${count} documents delivered live on ${stream} are not in the audit log (${retry})`, {
+          cause: error,
+        }),
+      );
+    });
+  };
+
+  const endDelivery = (state: ConnState, stream: string): void =>
+    logTally(state, stream, endWindow(state, stream));
+
+  /** The window's end logs its tally even if nothing else happens on the stream. */
+  const armWindow = (state: ConnState, stream: string, window: LiveWindow): void => {
+    if (window.timer) return;
+    const delay = Math.min(Math.max(window.openedAt + liveAuditInterval - now(), 0), 2 ** 31 - 1);
+    window.timer = setTimeout(() => {
+      window.timer = undefined;
+      // Every other end of the window clears this timer; checked again so a timer can never log a tally
+      // that already went with that end (or end a later window of the stream).
+      if (state.windows.get(stream) !== window) return;
+      endDelivery(state, stream);
+    }, delay);
+    window.timer.unref?.();
+  };
+
+  const endAllDelivery = (state: ConnState): void => {
+    for (const stream of new Set([...state.windows.keys(), ...state.unlogged.keys()]))
+      endDelivery(state, stream);
+  };
+
   const removedReason = (code: string): 'expired' | 'revoked' | 'device-revoked' =>
     code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
 
@@ -116,6 +219,7 @@ export const createHub = (options: HubOptions) => {
         state.subs.delete(stream);
         state.dirty.delete(stream);
         unindex(byStream, stream, state);
+        endDelivery(state, stream);
         removed.push({ stream, reason: removedReason(d.code) });
       }
     }
@@ -176,20 +280,39 @@ export const createHub = (options: HubOptions) => {
         const { page, text } = await livePage(stream, cursor);
         if (state.closed || state.subs.get(stream) !== cursor) continue;
         if (page.docs.length > 0) {
+          const n = page.docs.length;
+          let window: LiveWindow | undefined;
           if (decision.level !== 'owner') {
-            const last = state.lastLiveAudit.get(stream) ?? -Infinity;
-            if (t - last >= liveAuditInterval) {
-              // Logged before it is sent, as pulls are: an access that cannot be logged is not given
-              // (the throw leaves the cursor where it was; the next commit retries).
-              await service.recordGranteeAccess(state.conn.principal, [
-                { action: 'live', stream, count: page.docs.length },
-              ]);
-              state.lastLiveAudit.set(stream, t);
+            const at = now();
+            window = state.windows.get(stream);
+            if (!window || at - window.openedAt >= liveAuditInterval) {
+              // Opens a window. Logged before it is sent, as pulls are: an access that cannot be logged is
+              // not given (the throw leaves the cursor where it was; the next commit retries). A previous
+              // window still open by the timers is over by the clock: its tally goes first in the same
+              // batch, so both are stored or neither, and a failure keeps it for the retry.
+              const carried = endWindow(state, stream);
+              window = undefined;
+              try {
+                await logLive(state, [
+                  ...(carried > 0 ? [{ stream, count: carried }] : []),
+                  { stream, count: n },
+                ]);
+              } catch (error) {
+                keepUnlogged(state, stream, carried);
+                throw error;
+              }
+              // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page).
               if (state.closed || state.subs.get(stream) !== cursor) continue;
+              state.windows.set(stream, { openedAt: at, tally: 0, timer: undefined });
             }
           }
           state.conn.sendEncoded(text, 'changes');
-          options.onDelivered?.(page.docs.length);
+          // Counted once sent; no await since the window was looked up, so it is still open.
+          if (window) {
+            window.tally += n;
+            armWindow(state, stream, window);
+          }
+          options.onDelivered?.(n);
         }
         state.subs.set(stream, page.checkpoint);
         if (!page.done) state.dirty.add(stream);
@@ -254,7 +377,8 @@ export const createHub = (options: HubOptions) => {
         grants,
         visible: new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream)),
         timer: undefined,
-        lastLiveAudit: new Map(),
+        windows: new Map(),
+        unlogged: new Map(),
         closed: false,
       };
       states.set(conn.id, state);
@@ -266,6 +390,7 @@ export const createHub = (options: HubOptions) => {
       if (!state) return;
       state.closed = true;
       if (state.timer) clearTimeout(state.timer);
+      endAllDelivery(state);
       for (const stream of state.subs.keys()) unindex(byStream, stream, state);
       unindex(byAccount, conn.principal.accountId, state);
       states.delete(conn.id);
@@ -298,6 +423,7 @@ export const createHub = (options: HubOptions) => {
         state.subs.delete(s);
         state.dirty.delete(s);
         unindex(byStream, s, state);
+        endDelivery(state, s);
       }
     },
     /** A grant of `granteeId` changed in this process: re-decide its connections now. */
@@ -327,9 +453,19 @@ export const createHub = (options: HubOptions) => {
     },
     size: (): number => states.size,
     subscriptions: (): number => [...states.values()].reduce((n, s) => n + s.subs.size, 0),
+    /** Stops delivering and ends every live-audit window, starting the writes of their tallies. */
     stop(): void {
       unsubscribeCommit();
-      for (const state of states.values()) if (state.timer) clearTimeout(state.timer);
+      for (const state of states.values()) {
+        // Nothing more goes out once shutdown starts, so the tallies written now are final.
+        state.closed = true;
+        if (state.timer) clearTimeout(state.timer);
+        endAllDelivery(state);
+      }
+    },
+    /** Resolves once every audit write the hub started has settled: call after `stop()`, before the store closes. */
+    async drain(): Promise<void> {
+      while (writes.size > 0) await Promise.allSettled([...writes]);
     },
   };
 };
