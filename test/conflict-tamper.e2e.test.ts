@@ -57,6 +57,105 @@ describe('conflicts and tampering', () => {
     }, 'resolution reaches the first device');
   });
 
+  it('three devices editing one record offline: every side survives on every device', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const [d2, d3] = [await newDevice(t, patient), await newDevice(t, patient)];
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: d2 });
+    const c = await openDevice(t, patient, { device: d3 });
+    sessions.push(a, b, c);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Metoprolol', dose: '10 mg' }));
+    await eventually(
+      async () => (await b.records.get(med.id)) !== null && (await c.records.get(med.id)) !== null,
+      'every device has the medication',
+    );
+    for (const s of [a, b, c]) s.sync.goOffline();
+    const doses = ['20 mg', '5 mg', '1 mg'];
+    for (const [i, s] of [a, b, c].entries()) {
+      await s.records.update('Medication', med.id, { dose: doses[i]! });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const s of [a, b, c]) {
+      s.sync.goOnline();
+      await eventually(() => s.sync.state().pendingWrites === 0, 'each pushes in turn');
+    }
+    const sides = (x: Record<string, unknown> | null): string[] => {
+      if (x === null) return [];
+      const { _earlierConflicts: earlier, ...own } = x;
+      const others: unknown[] = Array.isArray(earlier) ? earlier : [];
+      return [own, ...others].map((s) => String((s as { dose?: unknown }).dose));
+    };
+    const agreed = async () => {
+      const all = await Promise.all([a, b, c].map((s) => s.records.get<'Medication'>(med.id)));
+      return all.every(
+        (x) =>
+          x !== null && x.conflict && canonicalJson(x) === canonicalJson(all[0]) && x.record.dose === '1 mg',
+      );
+    };
+    await eventually(agreed, 'all three devices converge on one merged record');
+    const final = (await a.records.get<'Medication'>(med.id))!;
+    // The last edit is the record; both earlier edits stay visible beside it.
+    expect(sides(final.conflictData).sort()).toEqual(['20 mg', '5 mg']);
+
+    // Settling once clears every side, on every device.
+    await c.records.resolveConflict<'Medication'>(med.id, 'keep');
+    await eventually(async () => {
+      const all = await Promise.all([a, b].map((s) => s.records.get<'Medication'>(med.id)));
+      return all.every(
+        (x) => x !== null && !x.conflict && x.conflictData === null && x.record.dose === '1 mg',
+      );
+    }, 'the settlement reaches the other devices');
+  });
+
+  it('an update builds on an edit pulled between its read and its write, never writes over it', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const second = await newDevice(t, patient);
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second });
+    sessions.push(a, b);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Warfarin', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+
+    // Open the window between b's read of the record and its write: a's edit arrives by live sync then.
+    const collection = b.db.records;
+    const findOne = collection.findOne.bind(collection);
+    let raced = false;
+    collection.findOne = (...args: Parameters<typeof findOne>) => {
+      const query = findOne(...args);
+      if (raced) return query;
+      raced = true;
+      const exec = query.exec.bind(query);
+      // RxDB caches queries, so this object is also what later findOne(id) calls return: restore first.
+      query.exec = (async () => {
+        query.exec = exec;
+        const doc = await exec();
+        await a.records.update('Medication', med.id, { instructions: 'stop if dizzy' });
+        await eventually(
+          async () => (await findOne(med.id).exec())?.data['instructions'] === 'stop if dizzy',
+          "a's edit lands on b",
+        );
+        return doc;
+      }) as typeof query.exec;
+      return query;
+    };
+    await b.records.update('Medication', med.id, { dose: '20 mg' });
+    collection.findOne = findOne;
+
+    for (const s of [a, b]) {
+      await eventually(async () => {
+        const x = await s.records.get<'Medication'>(med.id);
+        return (
+          x?.record.dose === '20 mg' &&
+          x.record.instructions === 'stop if dizzy' &&
+          s.sync.state().pendingWrites === 0
+        );
+      }, 'both edits, on both devices');
+    }
+    expect((await a.records.get(med.id))!.conflict).toBe(false);
+  });
+
   it('a ciphertext altered in the server store is detected by the device and not applied', async () => {
     const t = server.t;
     const patient = await registerAccount(t);

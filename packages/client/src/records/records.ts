@@ -9,6 +9,7 @@ import {
   type RecordOf,
   type ValidationFailed,
 } from '@hale/model';
+import { EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import type { RxDocument } from 'rxdb';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
@@ -102,6 +103,50 @@ export const createRecords = (deps: RecordsDeps) => {
     deps.onWrite(doc.id, { action, kind: doc.kind, patientId: doc.patientId });
   };
 
+  /**
+   * Read-modify-write of one record inside RxDB's write queue: `next` sees the stored state at the
+   * moment of writing, so an edit pulled from another device between a caller's read and this write is
+   * built upon, not overwritten.
+   */
+  const modify = async <K extends RecordKind>(
+    id: string,
+    kind: K | undefined,
+    next: (current: DeviceRecord) => Record<string, unknown>,
+    options: { settle?: boolean } = {},
+  ): Promise<RecordOf<K>> => {
+    const doc = await collection.findOne(id).exec();
+    if (!doc) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
+    if (kind !== undefined && doc.kind !== kind)
+      throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
+    requireWritable(doc.stream);
+    let record: RecordOf<K> | undefined;
+    await doc.incrementalModify((current) => {
+      const now = iso();
+      record = validated(current.kind as K, {
+        ...next(current),
+        id,
+        patientId: current.patientId,
+        updatedAt: now,
+      });
+      const written: DeviceRecord = {
+        ...current,
+        updatedAt: now,
+        rv: current.rv + 1,
+        author: deps.deviceId,
+        by: deps.accountId,
+        data: record,
+      };
+      if (options.settle === true) {
+        written.conflict = false;
+        written.conflictData = null;
+      }
+      return written;
+    });
+    if (record === undefined) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
+    deps.onWrite(id, { action: 'update', kind: doc.kind, patientId: doc.patientId });
+    return record;
+  };
+
   return {
     /** Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field. */
     async add<K extends RecordKind>(kind: K, input: RecordInput<K>, options: { patientId?: string } = {}) {
@@ -137,31 +182,10 @@ export const createRecords = (deps: RecordsDeps) => {
     },
 
     async update<K extends RecordKind>(kind: K, id: string, patch: Partial<Omit<RecordOf<K>, Managed>>) {
-      const current = await load(id);
-      if (!current) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
-      if (current.kind !== kind)
-        throw new RecordError('KIND_MISMATCH', `${id} is a ${current.kind}, not a ${kind}`);
-      requireWritable(current.stream);
-      const now = iso();
-      const record = validated(kind, {
+      return modify(id, kind, (current) => ({
         ...current.data,
         ...patch,
-        id,
-        patientId: current.patientId,
-        updatedAt: now,
-      });
-      await write(
-        {
-          ...current,
-          updatedAt: now,
-          rv: current.rv + 1,
-          author: deps.deviceId,
-          by: deps.accountId,
-          data: record,
-        },
-        'update',
-      );
-      return record;
+      }));
     },
 
     async remove(id: string): Promise<void> {
@@ -216,33 +240,23 @@ export const createRecords = (deps: RecordsDeps) => {
 
     /** Settles a conflict: keep this version, take the other side, or store merged content. */
     async resolveConflict<K extends RecordKind>(id: string, choice: 'keep' | 'other' | Partial<RecordOf<K>>) {
-      const current = await load(id);
-      if (!current) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
-      requireWritable(current.stream);
-      const kind = current.kind as K;
-      const { _conflictFrom: _ignored, ...other } = current.conflictData ?? {};
-      const base =
-        choice === 'keep'
-          ? current.data
-          : choice === 'other'
-            ? { ...current.data, ...other }
-            : { ...current.data, ...choice };
-      const now = iso();
-      const record = validated(kind, { ...base, id, patientId: current.patientId, updatedAt: now });
-      await write(
-        {
-          ...current,
-          updatedAt: now,
-          rv: current.rv + 1,
-          author: deps.deviceId,
-          by: deps.accountId,
-          conflict: false,
-          conflictData: null,
-          data: record,
+      return modify(
+        id,
+        undefined,
+        (current) => {
+          if (choice === 'keep') return current.data;
+          if (choice === 'other') {
+            const {
+              _conflictFrom: _from,
+              [EARLIER_CONFLICTS_KEY]: _earlier,
+              ...other
+            } = current.conflictData ?? {};
+            return { ...current.data, ...other };
+          }
+          return { ...current.data, ...choice };
         },
-        'update',
-      );
-      return record;
+        { settle: true },
+      ) as Promise<RecordOf<K>>;
     },
   };
 };

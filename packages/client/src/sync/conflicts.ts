@@ -9,10 +9,45 @@
  *   (updatedAt, then author device id as tie-break) becomes the record and the other side is kept in
  *   `conflictData` with `conflict: true`, visible until a person settles it. A delete racing an edit keeps
  *   the edit (undeleted) and marks the conflict.
+ * - Unsettled sides accumulate: a side either state already kept (its `conflictData`, and the sides
+ *   listed in that object's `_earlierConflicts`) is carried into the result's `_earlierConflicts`, so a
+ *   third device's edit does not push out the second's. The list is de-duplicated and sorted. Which side
+ *   sits at the top of `conflictData` (the one this merge lost) depends on the order of merges; the
+ *   record and the set of kept sides do not. Devices still agree: each merge is pushed to the server,
+ *   whose version every device then takes.
  */
 import type { RxConflictHandler, WithDeleted } from 'rxdb';
 import { canonicalJson } from '@hale/crypto';
 import type { PlainRecord } from './record-codec';
+
+/** Key of `conflictData` under which sides from earlier, still unsettled conflicts are kept. */
+export const EARLIER_CONFLICTS_KEY = '_earlierConflicts';
+
+type Side = Record<string, unknown>;
+
+const isSide = (value: unknown): value is Side =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Every side a `conflictData` holds: itself (without the list) and the sides it lists. */
+const sidesOf = (conflictData: Side | null): Side[] => {
+  if (conflictData === null) return [];
+  const { [EARLIER_CONFLICTS_KEY]: earlier, ...own } = conflictData;
+  return [own, ...(Array.isArray(earlier) ? earlier.filter(isSide) : [])];
+};
+
+const withEarlier = (primary: Side, carried: Side[]): Side => {
+  const seen = new Set([canonicalJson(primary)]);
+  const keyed: Array<[string, Side]> = [];
+  for (const side of carried) {
+    const key = canonicalJson(side);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    keyed.push([key, side]);
+  }
+  if (keyed.length === 0) return primary;
+  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ...primary, [EARLIER_CONFLICTS_KEY]: keyed.map(([, side]) => side) };
+};
 
 const contentKey = (r: WithDeleted<PlainRecord>): string =>
   canonicalJson({
@@ -41,11 +76,14 @@ export const resolveRecordConflict = (
       rv,
       _deleted: false,
       conflict: true,
-      conflictData: {
-        deletedBy: gone.by,
-        deletedAt: gone.updatedAt,
-        note: 'deleted on another device while edited here',
-      },
+      conflictData: withEarlier(
+        {
+          deletedBy: gone.by,
+          deletedAt: gone.updatedAt,
+          note: 'deleted on another device while edited here',
+        },
+        [...sidesOf(kept.conflictData), ...sidesOf(gone.conflictData)],
+      ),
     };
   }
   const [winner, loser] = later(local, master) ? [local, master] : [master, local];
@@ -53,10 +91,13 @@ export const resolveRecordConflict = (
     ...winner,
     rv,
     conflict: true,
-    conflictData: {
-      ...loser.data,
-      _conflictFrom: { by: loser.by, author: loser.author, updatedAt: loser.updatedAt },
-    },
+    conflictData: withEarlier(
+      {
+        ...loser.data,
+        _conflictFrom: { by: loser.by, author: loser.author, updatedAt: loser.updatedAt },
+      },
+      [...sidesOf(winner.conflictData), ...sidesOf(loser.conflictData)],
+    ),
   };
 };
 
