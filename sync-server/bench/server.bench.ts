@@ -625,7 +625,7 @@ const benchPull = async (server: ServerProcess) => {
 
   // Written straight into the server's SQLite file (WAL allows a second connection), as a device's
   // pushes would have left it: random 1 KiB ciphertexts with real ids and revision tags.
-  const store = await openSqliteStore({ dataDir: server.dataDir });
+  const store = await openSqliteStore({ dataDir: server.dataDir, exclusive: false });
   let storeWrite = { seconds: 0, docsPerSecond: 0 };
   const storeReads: PullRun[] = [];
   try {

@@ -14,6 +14,8 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
   CONFLICT: 'CONFLICT',
+  // Only raised while opening a store, never by a request; mapped for completeness.
+  DATA_DIR_IN_USE: 'UNAVAILABLE',
 };
 
 /** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env -S npx tsx
 // Start entry: `npm start` from the repository root. buildApp() knows nothing about listening or
 // signals; this file owns the process: flags, listen, graceful shutdown, backup and restore commands.
+import path from 'node:path';
 import { parseCommandLine, usage, ConfigError } from './config';
 import { buildApp } from './app';
-import { openSqliteStore, backupSqlite, restoreSqlite } from './store/index';
+import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE_NAME } from './store/index';
 import { createLogger } from './logger';
 
 const main = async (): Promise<number> => {
@@ -21,13 +22,10 @@ const main = async (): Promise<number> => {
     return 0;
   }
   if (command === 'backup') {
-    const store = await openSqliteStore({ dataDir: config.dataDir });
-    try {
-      await backupSqlite(store, parsed.out ?? '');
-      process.stdout.write(`backup written to ${parsed.out}\n`);
-    } finally {
-      await store.close();
-    }
+    // Read-only, from the file: opening the store would claim the data directory, which the running
+    // server holds, and would create or migrate a store that is not there.
+    await backupSqlite(path.join(config.dataDir, SQLITE_FILE_NAME), parsed.out ?? '');
+    process.stdout.write(`backup written to ${parsed.out}\n`);
     return 0;
   }
   if (command === 'restore') {
@@ -77,6 +75,12 @@ main().then(
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
+    }
+    // Expected refusals (data directory in use, bad backup file, ...) are one line a self-hoster can act
+    // on; only INTERNAL keeps the stack trace.
+    if (isStoreError(error) && error.code !== 'INTERNAL') {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);

@@ -1,8 +1,8 @@
 // The real process: the start entry (main.ts through tsx, and `npm start` from the repository root),
 // --help, /healthz, JSON logs that never carry secrets, online backup, SIGTERM with a cleanly closed store,
-// and restore of the backup into a new data directory.
+// restore of the backup into a new data directory, and one server process per data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -276,6 +276,68 @@ describe('the server process', () => {
     );
     second.r.child.kill('SIGTERM');
     expect(await second.r.exited).toBe(0);
+  });
+
+  it('one server per data directory: a second server, and a restore, are refused; backup works; SIGKILL frees it', async () => {
+    const dataDir = await tempDir('single');
+    const first = await serve(dataDir);
+    const pid = first.r.child.pid;
+    const patient = await registerAccount(first.e);
+    const token = await sessionToken(first.e, patient.device);
+    const ws = await connect(first.e, patient.device);
+    const push = async (n: number, rid: number) => {
+      const doc = await makeDoc(patient, patient.device, 'allergy', { n });
+      const frame = await ws.request<PushedFrame>({ t: 'push', rid, rows: [{ doc, assumedRev: null }] });
+      return frame.results[0];
+    };
+    expect(await push(1, 1)).toMatchObject({ status: 'ok', seq: 1 });
+    const before = integrity(dataDir);
+    const refusal = `another Hale server is using ${dataDir} (pid ${pid}); stop it first\n`;
+
+    // A second server (another port, so only the data directory is shared): one line, non-zero, at once.
+    const secondPort = await freePort();
+    const second = await finish(
+      main([], { HOST: '127.0.0.1', PORT: String(secondPort), HALE_DATA_DIR: dataDir }),
+    );
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(refusal);
+    expect(second.stdout).toBe('');
+    expect(await fetch(`http://127.0.0.1:${secondPort}/healthz`).catch(() => null)).toBeNull();
+
+    // Restore into the running server's directory: refused the same way, with --force too, before copying.
+    const backupFile = path.join(await tempDir('single-backup'), 'b.sqlite');
+    const backup = await finish(main(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir }));
+    expect(backup).toMatchObject({ code: 0, stderr: '' });
+    for (const force of [[], ['--force']]) {
+      const restore = await finish(main(['restore', '--from', backupFile, '--data-dir', dataDir, ...force]));
+      expect(restore.code).toBe(1);
+      expect(restore.stderr).toBe(refusal);
+    }
+    expect(readdirSync(dataDir).filter((f) => /restore|replaced/.test(f))).toEqual([]);
+
+    // The first server is untouched and still serves, authenticated requests and writes included.
+    expect(integrity(dataDir)).toEqual(before);
+    expect((await http(first.url, 'GET', '/healthz')).status).toBe(200);
+    expect((await http(first.url, 'GET', '/v1/directory?q=a', undefined, token)).status).toBe(200);
+    expect(await push(2, 2)).toMatchObject({ status: 'ok', seq: 2 });
+    await ws.close();
+    // The backup taken beside it is a consistent copy of the state at that time.
+    const copy = new Database(backupFile, { readonly: true });
+    expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(
+      copy
+        .prepare('SELECT count(*) AS n FROM docs WHERE stream = ?')
+        .get(streamOf(patient.accountId, 'allergy')),
+    ).toEqual({ n: 1 });
+    copy.close();
+
+    // A crash leaves no stale lock: right after SIGKILL a new server starts on the directory.
+    first.r.child.kill('SIGKILL');
+    await first.r.exited;
+    const third = await serve(dataDir);
+    expect(await pullAll(third.e, patient, streamOf(patient.accountId, 'allergy'))).toHaveLength(2);
+    third.r.child.kill('SIGTERM');
+    expect(await third.r.exited).toBe(0);
   });
 
   it('`npm start` works from the repository root (help, serve, SIGTERM)', async () => {

@@ -120,6 +120,10 @@ describe('restart on the same data directory', () => {
     const serverId = first.server.server.serverId;
     await Promise.all([phone.close(), laptopWs.close(), providerWs.close()]);
 
+    // A new server started before the old one has stopped is refused, and the old one is unaffected.
+    await expect(startServer({ dataDir })).rejects.toMatchObject({ code: 'DATA_DIR_IN_USE' });
+    expect((await http(first.url, 'GET', '/healthz')).status).toBe(200);
+
     // ---- restart ----
     await first.stop({ keepData: true });
     servers.splice(0);

@@ -139,9 +139,18 @@ describe('backupSqlite / restoreSqlite', () => {
     const target = newDir();
     const live = await openSqliteStore({ dataDir: target });
     await writeDocs(live, 100, 1);
-    await rejectsWith(restoreSqlite(backupFile, target), 'UNAVAILABLE');
+    // A store holding the data directory (as a running server does) refuses it even with force: the server
+    // would go on writing into the file moved aside.
+    await rejectsWith(restoreSqlite(backupFile, target), 'DATA_DIR_IN_USE');
+    await rejectsWith(restoreSqlite(backupFile, target, { force: true }), 'DATA_DIR_IN_USE');
     expect(await headOf(live)).toBe(1);
+    expect(readdirSync(target).filter((f) => f.includes('restore') || f.includes('replaced'))).toEqual([]);
     await live.close();
+
+    // A store of this process that does not hold the directory is still seen.
+    const beside = await openSqliteStore({ dataDir: target, exclusive: false });
+    await rejectsWith(restoreSqlite(backupFile, target), 'UNAVAILABLE');
+    await beside.close();
 
     // A connection this module does not know about (e.g. another process) is detected through the lock.
     const foreign = new Database(join(target, SQLITE_FILE_NAME));

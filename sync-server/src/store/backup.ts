@@ -7,13 +7,19 @@
  *   during the copy are carried into the backup; a write from another connection restarts the copy. The
  *   copy goes to a temporary file beside the destination, is checked and fsynced, and only then renamed
  *   onto the destination, so a crash never leaves a half-written file under the backup's name.
+ * - Backing up from a file path opens it read-only and takes no data directory lock, so it works while a
+ *   server runs on that directory (the `backup` command does this from a second process).
  * - restoreSqlite never touches the live file until the backup copy has passed PRAGMA integrity_check
- *   and carries a schema version this code understands; it refuses (UNAVAILABLE) while any connection
- *   holds the target open, unless forced; the replaced file (with its -wal) is renamed aside, not deleted.
+ *   and carries a schema version this code understands. It claims the data directory like a server
+ *   (data-dir-lock.ts) for its whole run, so it refuses a directory a server holds, even with force (that
+ *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
+ *   start mid-restore. It also refuses (UNAVAILABLE) while any other connection holds the target open,
+ *   unless forced; the replaced file (with its -wal) is renamed aside, not deleted.
  *
  * Failure modes (StoreError): INVALID for a backup that does not open, fails the integrity check or has an
  * unknown schema, or a destination equal to the live file; NOT_FOUND for a missing backup file;
- * UNAVAILABLE when the target store is in use; INTERNAL for anything else. Backups hold every secret the
+ * DATA_DIR_IN_USE when a server (or an open store of this process) holds the target directory;
+ * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. Backups hold every secret the
  * store holds (e.g. the server's signing seed in meta): protect them like the data directory.
  */
 import {
@@ -29,6 +35,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { lockDataDir } from './data-dir-lock';
 import {
   SQLITE_FILE_NAME,
   SQLITE_SCHEMA_VERSION,
@@ -112,6 +119,9 @@ export const backupSqlite = async (
     throw new StoreError('INVALID', 'backup destination is the live store file');
   }
   if (typeof source !== 'string' && !source.db.open) throw new StoreError('UNAVAILABLE', 'store is closed');
+  if (typeof source === 'string' && !existsSync(sourceFile)) {
+    throw new StoreError('NOT_FOUND', `no store file at ${sourceFile}`);
+  }
   const started = Date.now();
   const temp = tempName(dest, 'partial');
   let db: Database.Database | null = null;
@@ -216,6 +226,9 @@ export const restoreSqlite = async (
   if (!existsSync(from)) throw new StoreError('NOT_FOUND', `backup file ${from} does not exist`);
   if (from === target) throw new StoreError('INVALID', 'backup file is the store file itself');
 
+  // First, before anything is copied: a running server refuses the restore at once; force does not
+  // override it (see header).
+  const lock = lockDataDir(dataDir);
   const staging = tempName(target, 'restore');
   try {
     mkdirSync(dirname(target), { recursive: true });
@@ -225,7 +238,10 @@ export const restoreSqlite = async (
 
     if (existsSync(target) && options.force !== true) {
       if (isSqliteFileOpenInProcess(target) || isLockedByOthers(target)) {
-        throw new StoreError('UNAVAILABLE', `store ${target} is open; stop the server or restore with force`);
+        throw new StoreError(
+          'UNAVAILABLE',
+          `store ${target} is open in another connection; close it or restore with force`,
+        );
       }
     }
 
@@ -243,5 +259,7 @@ export const restoreSqlite = async (
   } catch (error) {
     removeWithSideFiles(staging);
     throw wrap(error, 'restore failed');
+  } finally {
+    lock.release();
   }
 };

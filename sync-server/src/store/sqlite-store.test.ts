@@ -36,7 +36,8 @@ runStoreConformance(
     makeSharedPair: async () => {
       const dataDir = newDir();
       const a = await openSqliteStore({ dataDir, ...quiet });
-      const b = await openSqliteStore({ dataDir, ...quiet });
+      // Two instances on one file on purpose (the second as a tool beside a server would open it).
+      const b = await openSqliteStore({ dataDir, exclusive: false, ...quiet });
       return {
         stores: [a, b],
         cleanup: async () => {

@@ -14,13 +14,19 @@
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
+ * - One open store per data directory, across processes: opening claims the directory (data-dir-lock.ts)
+ *   before the database file is touched, and close() gives it up after the connection is closed; the OS
+ *   drops it if the process dies. The server's in-process state (audit chain lock, live hub) relies on this.
+ *   `exclusive: false` skips the claim for tools and tests that deliberately write beside a store.
  *
- * Failure modes: SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
+ * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed),
+ * SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
  * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, else INTERNAL.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
   StoreError,
@@ -55,6 +61,12 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Receives errors thrown by commit listeners. Default: console.error. */
   onListenerError?: (error: unknown) => void;
+  /**
+   * Claim the data directory for this store (default true): a second claim, from another process or
+   * this one, fails with DATA_DIR_IN_USE. false is only for tools and tests that write beside a running
+   * store on purpose; such writes bypass the server's in-process state (audit chain lock, live hub).
+   */
+  exclusive?: boolean;
 }
 
 export interface SqliteStore extends SyncStore {
@@ -757,11 +769,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       console.error('[store] commit listener failed', error);
     });
 
+  // Claimed before the database file is opened, so a refused open creates and migrates nothing.
+  const lock: DataDirLock | null = (options.exclusive ?? true) ? lockDataDir(dataDir) : null;
   let db: Database.Database;
   try {
     mkdirSync(dataDir, { recursive: true });
     db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
   } catch (error) {
+    lock?.release();
     throw toStoreError(error);
   }
 
@@ -808,7 +823,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       stmts = prepareStatements(db);
     } catch (error) {
       closed = true;
-      db.close();
+      try {
+        db.close();
+      } finally {
+        lock?.release();
+      }
       throw toStoreError(error);
     }
     let peers = openInstances.get(file);
@@ -831,6 +850,9 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       db.close();
     } catch (error) {
       throw toStoreError(error);
+    } finally {
+      // After the connection is closed, so the next holder never overlaps with this one.
+      lock?.release();
     }
   };
 

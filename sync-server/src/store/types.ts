@@ -21,7 +21,8 @@
  *
  * Failure modes: expected failures reject with `StoreError` (`code` below). A closed or unreachable
  * store rejects with UNAVAILABLE; a call that breaks the contract (bad argument, chunk outside its
- * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL.
+ * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL. Opening (or restoring
+ * into) a data directory another server process holds rejects with DATA_DIR_IN_USE.
  */
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
@@ -321,15 +322,29 @@ export interface SyncStore {
 }
 
 export type StoreErrorCode =
-  'ALREADY_EXISTS' | 'NOT_FOUND' | 'UNAVAILABLE' | 'INVALID' | 'INTERNAL' | 'CONFLICT';
+  | 'ALREADY_EXISTS'
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'INVALID'
+  | 'INTERNAL'
+  | 'CONFLICT'
+  /** Another process (or another store of this process) holds the data directory; details: dataDir, pid. */
+  | 'DATA_DIR_IN_USE';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   readonly code: StoreErrorCode;
+  /** Machine-readable particulars (e.g. `{ dataDir, pid }` for DATA_DIR_IN_USE); the message says it too. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options);
     this.code = code;
+    this.details = options?.details;
   }
 }
 
