@@ -152,7 +152,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
   const report = (issue: Omit<SyncIssue, 'at'>): void => {
-    const errors = [...state$.value.errors, { ...issue, at: iso() }].slice(-MAX_ERRORS);
+    // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
+    const same = (e: SyncIssue): boolean =>
+      e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
+    const errors = [...state$.value.errors.filter((e) => !same(e)), { ...issue, at: iso() }].slice(
+      -MAX_ERRORS,
+    );
     patch({ errors });
   };
 
@@ -332,10 +337,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): Promise<WithDeleted<PlainRecord>[]> => {
     // Access must be known before deciding what may be sent; this waits for the connection.
     if (access.size === 0) await refreshStreams();
-    const attempt = async (retryEpoch: boolean): Promise<WithDeleted<PlainRecord>[]> => {
+    // RxDB takes every row missing from the returned conflicts as stored on the server and never sends
+    // it again. So a row the server did not take must be sent again here (a creation when the server lost
+    // the record), or fail the batch so RxDB retries it (no key yet); only refusals that cannot change are
+    // reported and left on this device.
+    const attempt = async (
+      retryEpoch: boolean,
+      only?: ReadonlySet<number>,
+      asCreation = false,
+    ): Promise<WithDeleted<PlainRecord>[]> => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
+      let missingKey = false;
       for (const [i, row] of rows.entries()) {
+        if (only !== undefined && !only.has(i)) continue;
         const doc = row.newDocumentState;
         if (!writable(doc.stream)) {
           // Deletions of a purged stream (access ended) are local only and not worth a warning.
@@ -356,6 +371,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
             stream: doc.stream,
             id: doc.id,
           });
+          missingKey = true;
           continue;
         }
         toSeal.push({ record: doc, write });
@@ -381,7 +397,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (!doc) continue;
           const i = candidates[from + n]!;
           const row = rows[i]!;
-          const assumedRev = row.assumedMasterState ? await tagOf(keyring, row.assumedMasterState) : null;
+          const assumedRev =
+            row.assumedMasterState && !asCreation ? await tagOf(keyring, row.assumedMasterState) : null;
           out.push({ doc, assumedRev });
           byIndex.push(i);
         }
@@ -396,12 +413,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
           ),
         );
       }
-      if (sends.length === 0) return [];
+      if (sends.length === 0) {
+        if (missingKey)
+          throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
+        return [];
+      }
       const replies = (await Promise.all(sends)).map((r) => {
         if ('error' in r) throw r.error;
         return r;
       });
       const masters: ServedDoc[] = [];
+      const recreate = new Set<number>();
       let stale = false;
       for (const { out, byIndex, reply } of replies) {
         for (const [k, result] of reply.results.entries()) {
@@ -413,7 +435,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
           if (result.status === 'conflict') {
             if (result.master === null) {
-              // The server lost or never had the assumed state: retry as a creation.
+              // The server lost or never had the assumed state: send it again as a creation.
+              recreate.add(byIndex[k]!);
               continue;
             }
             masters.push(result.master);
@@ -450,16 +473,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       await deps.meta.set('pending', [...pending]);
       patch({ pendingWrites: pending.size, lastSyncedAt: iso() });
+      // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
+      if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
       if (stale && retryEpoch) {
         await refreshStreams();
         await keyring.refresh();
-        const again = await attempt(false);
+        const again = await attempt(false, only, asCreation);
         return [...conflicts, ...again];
       }
       if (stale) {
         // Still behind after refreshing keys: let RxDB retry the batch later rather than drop it.
         report({ code: 'STALE_EPOCH', message: 'Waiting for the current key of a stream; will retry' });
         throw new SyncError('STALE_EPOCH', 'stream key epoch moved on; retrying later', true);
+      }
+      if (missingKey) {
+        // The others were stored; RxDB sends the whole batch again, which the server answers idempotently.
+        await keyring.refresh();
+        throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
       }
       return conflicts;
     };
