@@ -18,6 +18,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { createRateLimiter } from './core/rate-limit';
 import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
 import { createHub, type Hub } from './core/hub';
+import { createWrappedRootNotices } from './core/wrapped-root-notices';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import type { AppContext } from './context';
 import { toHttpError } from './errors';
@@ -138,6 +139,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     server,
     service,
     hub,
+    wrappedRoots: createWrappedRootNotices((error) =>
+      app.log.error({ err: error }, 'passphrase change notice failed'),
+    ),
     metrics,
     deviceLimiter: createRateLimiter({ ...config.rateLimitPerDevice, now }),
     addressLimiter: createRateLimiter({ ...config.rateLimitPerAddress, now }),

@@ -6,6 +6,7 @@ import type { Metrics } from './metrics';
 import type { RateLimiter } from './core/rate-limit';
 import type { AuthenticatedDevice, ServerIdentity, SyncService } from './core/sync-service';
 import type { Hub } from './core/hub';
+import type { WrappedRootNotices } from './core/wrapped-root-notices';
 
 /** Everything a feature plugin needs; built once in buildApp(). */
 export interface AppContext {
@@ -16,6 +17,8 @@ export interface AppContext {
   server: ServerIdentity;
   service: SyncService;
   hub: Hub;
+  /** Passphrase-wrap changes announced to the account's other connected devices. */
+  wrappedRoots: WrappedRootNotices;
   metrics: Metrics;
   deviceLimiter: RateLimiter;
   addressLimiter: RateLimiter;

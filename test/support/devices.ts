@@ -10,7 +10,9 @@ import {
   type CryptoOffload,
   type DeviceSession,
   type DeviceAccount,
+  type Vault,
   type WebSocketLike,
+  type WrappedRootApi,
 } from '@hale/client';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
@@ -58,12 +60,18 @@ export const openDevice = async (
     storage?: RxStorage<any, any>;
     dbName?: string;
     cryptoOffload?: CryptoOffload;
+    /** The account object to open with (an `UnlockedAccount`) instead of one built from `account`. */
+    sessionAccount?: DeviceAccount;
+    /** Lets the session take a passphrase changed elsewhere (both), or only report it exactly (vault). */
+    vault?: Vault;
+    api?: WrappedRootApi;
+    createWebSocket?: (url: string) => WebSocketLike;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
-    account: sessionAccount(account, options.device),
+    account: options.sessionAccount ?? sessionAccount(account, options.device),
     serverUrl: options.serverUrl ?? t.url,
-    createWebSocket,
+    createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
     getAccount: getAccountFrom(t),
     getServerInfo: async () =>
@@ -76,6 +84,8 @@ export const openDevice = async (
     ...(options.offline ? { offline: true } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.vault ? { vault: options.vault } : {}),
+    ...(options.api ? { api: options.api } : {}),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
   });
 

@@ -77,6 +77,7 @@ export type {
   UnlockedAccount,
   VaultRecord,
   VerifiedProvider,
+  WrapHolder,
 } from './account/account';
 export {
   openDeviceSession,
@@ -84,6 +85,7 @@ export {
   type DeviceAccount,
   type DeviceSessionOptions,
 } from './session/session';
+export type { WrappedRootApi } from './session/passphrase-watch';
 export {
   createConnection,
   SyncError,
@@ -103,6 +105,7 @@ export {
   type SyncEngine,
   type SyncState,
   type SyncIssue,
+  type PassphraseStatus,
   type QuarantinedItem,
   type RemovedStream,
 } from './sync/engine';

@@ -78,6 +78,7 @@ function expectIssueAt(decode: Decode, text: string, path: string) {
 
 // Fields the schemas declare optional; deleting one of these keeps the frame valid.
 const OPTIONAL = [
+  /^ready\/wrappedRootGen$/,
   /^push\/rows\/0\/doc\/sig$/,
   /^(streams|accessChanged)\/streams\/0\/(grantId|expiresAt)$/,
   /^(putEnvelopes|envelopes)\/envelopes\/0\/sig$/,
@@ -417,12 +418,45 @@ describe('semantic rules', () => {
   });
 });
 
+describe('passphrase-wrap generation (version 2)', () => {
+  const ready = { t: 'ready', accountId: PATIENT, deviceId: PROVIDER, version: 2, sessionExpiresAt: T1 };
+
+  it('decodes ready without the generation, as a version-1 server sends it', () => {
+    expect(decodeServerFrame(JSON.stringify({ ...ready, version: 1 }))).toStrictEqual({
+      ok: true,
+      value: { ...ready, version: 1 },
+    });
+  });
+
+  it.each([-1, 1.5, 2 ** 31, '1', null, true, [1], { gen: 1 }])(
+    'refuses a generation of %j as BAD_MESSAGE naming the field',
+    (gen) => {
+      expectIssueAt(decodeServerFrame, JSON.stringify({ ...ready, wrappedRootGen: gen }), '/wrappedRootGen');
+      expectIssueAt(decodeServerFrame, JSON.stringify({ t: 'wrappedRootChanged', gen }), '/gen');
+      expect(decodeServerFrame(JSON.stringify({ t: 'wrappedRootChanged', gen })).ok).toBe(false);
+    },
+  );
+
+  it('accepts the whole generation range and nothing else in the notice', () => {
+    for (const gen of [0, 2 ** 31 - 1]) {
+      expect(decodeServerFrame(JSON.stringify({ t: 'wrappedRootChanged', gen })).ok).toBe(true);
+      expect(decodeServerFrame(JSON.stringify({ ...ready, wrappedRootGen: gen })).ok).toBe(true);
+    }
+    expectIssueAt(decodeServerFrame, '{"t":"wrappedRootChanged"}', '/gen');
+    expectIssueAt(decodeServerFrame, '{"t":"wrappedRootChanged","gen":1,"wrappedRoot":{}}', '/wrappedRoot');
+    // Client-bound only: a device never sends it.
+    expectIssueAt(decodeClientFrame, '{"t":"wrappedRootChanged","gen":1}', '/t');
+  });
+});
+
 describe('negotiateVersion', () => {
   it('picks the highest common version', () => {
     expect(negotiateVersion([1, 2], [1])).toStrictEqual({ ok: true, value: 1 });
     expect(negotiateVersion([1], [1, 2])).toStrictEqual({ ok: true, value: 1 });
     expect(negotiateVersion([3, 1, 2], [2, 3, 4])).toStrictEqual({ ok: true, value: 3 });
     expect(negotiateVersion([1])).toStrictEqual({ ok: true, value: 1 });
+    // This build: a version-1 peer still gets version 1 (no wrap generations), a current one version 2.
+    expect(negotiateVersion([1, 2])).toStrictEqual({ ok: true, value: 2 });
   });
 
   it('fails with UNSUPPORTED_VERSION either way round', () => {

@@ -118,7 +118,7 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
 /** Every server frame type, with every optional field present. */
 export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'challenge', nonce: b64(32, 'n'), serverId: SERVER, version: 1 },
-  { t: 'ready', accountId: PATIENT, deviceId: DEVICE, version: 1, sessionExpiresAt: T1 },
+  { t: 'ready', accountId: PATIENT, deviceId: DEVICE, version: 2, sessionExpiresAt: T1, wrappedRootGen: 3 },
   {
     t: 'pulled',
     rid: 1,
@@ -165,6 +165,7 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
     ],
   },
   { t: 'accessChanged', streams: [streamAccess], removed: [{ stream: NOTE, reason: 'revoked' }] },
+  { t: 'wrappedRootChanged', gen: 4 },
   { t: 'envelopes', rid: 9, envelopes: [envelope] },
   { t: 'pong', rid: 10, time: T0 },
   { t: 'error', rid: 11, code: 'RATE_LIMITED', message: 'slow down', details: { retryAfterMs: 1000 } },

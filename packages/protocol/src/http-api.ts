@@ -32,6 +32,7 @@ import {
   Signature,
   StreamId,
   WireErrorCode,
+  WrappedRootGen,
 } from './primitives';
 
 const closed = { additionalProperties: false } as const;
@@ -90,12 +91,6 @@ export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
 
 export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
-
-/**
- * How many times the account's root has been re-wrapped: 0 for the wrap registered with the account
- * (signed inside the account record), n for the n-th change (signed with `wrappedRootSignaturePayload`).
- */
-export const WrappedRootGen = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
 
 /** The account's current wrapped root, its generation and, from generation 1 on, the identity signature. */
 const wrappedRootState = {

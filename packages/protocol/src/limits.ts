@@ -8,9 +8,15 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+/**
+ * First version in which the server tells a device the account's passphrase-wrap generation
+ * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
+ * refuse the extra field and frame: the server sends them only on connections that negotiated this or later.
+ */
+export const WRAPPED_ROOT_GEN_VERSION = 2;
 
 /** Largest WebSocket text frame, in UTF-8 bytes. Checked before the frame is parsed. */
 export const MAX_FRAME_BYTES = 8 * MiB;

@@ -4,7 +4,10 @@
  *
  * Invariants: every frame schema is closed (`additionalProperties: false`) and every array bounded,
  * so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
- * frames (`changes`, `accessChanged`, and `error` without `rid`) do not. Decoding lives in codec.ts.
+ * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
+ * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
+ * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION) is sent only on a connection that negotiated a
+ * version that has it; an older peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
@@ -23,6 +26,7 @@ import {
   Signature,
   StreamId,
   WireErrorCode,
+  WrappedRootGen,
 } from './primitives';
 
 const closed = { additionalProperties: false } as const;
@@ -169,6 +173,11 @@ export const ReadyFrame = Type.Object(
     deviceId: DeviceId,
     version: Version,
     sessionExpiresAt: IsoDateTime,
+    /**
+     * Version ≥ 2: generation of the account's current passphrase wrap (`GET /v1/accounts/me/wrapped-root`
+     * serves it). Only a hint: a device takes a wrap after checking its signature and generation itself.
+     */
+    wrappedRootGen: Type.Optional(WrappedRootGen),
   },
   closed,
 );
@@ -285,6 +294,18 @@ export const AccessChangedFrame = Type.Object(
 );
 export type AccessChangedFrame = Static<typeof AccessChangedFrame>;
 
+/**
+ * Version ≥ 2, unsolicited: the account's passphrase was changed (by another device) while this one is
+ * connected; `gen` is the new wrap's generation. A hint like `ready.wrappedRootGen`: the device fetches
+ * and verifies the wrap itself. Servers of several nodes may send it only from the node that took the change;
+ * the next `ready` carries the generation in any case.
+ */
+export const WrappedRootChangedFrame = Type.Object(
+  { t: Type.Literal('wrappedRootChanged'), gen: WrappedRootGen },
+  closed,
+);
+export type WrappedRootChangedFrame = Static<typeof WrappedRootChangedFrame>;
+
 export const EnvelopesFrame = Type.Object(
   { t: Type.Literal('envelopes'), rid: Rid, envelopes: Type.Array(KeyEnvelope) },
   closed,
@@ -320,6 +341,7 @@ export const SERVER_FRAMES = {
   streams: StreamsFrame,
   grants: GrantsFrame,
   accessChanged: AccessChangedFrame,
+  wrappedRootChanged: WrappedRootChangedFrame,
   envelopes: EnvelopesFrame,
   pong: PongFrame,
   error: ErrorFrame,
@@ -335,6 +357,7 @@ export const ServerFrame = Type.Union([
   StreamsFrame,
   GrantsFrame,
   AccessChangedFrame,
+  WrappedRootChangedFrame,
   EnvelopesFrame,
   PongFrame,
   ErrorFrame,

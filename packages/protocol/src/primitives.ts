@@ -70,6 +70,14 @@ export const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }
 export type Seq = Static<typeof Seq>;
 export const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export type Epoch = Static<typeof Epoch>;
+/**
+ * How many times the account's root has been re-wrapped: 0 for the wrap registered with the account
+ * (signed inside the account record), n for the n-th change (signed with `wrappedRootSignaturePayload`).
+ * Served over HTTP with the wrap itself and, from protocol version 2, on the sync socket (`ready`,
+ * `wrappedRootChanged`).
+ */
+export const WrappedRootGen = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
+export type WrappedRootGen = Static<typeof WrappedRootGen>;
 /** Client request id, echoed in the reply. */
 export const Rid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export type Rid = Static<typeof Rid>;

@@ -8,7 +8,7 @@
  *
  * Messages (client → server; reply; typical errors):
  *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION
- *   auth { sig }                        → ready { accountId, deviceId, … }        CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
+ *   auth { sig }                        → ready { accountId, deviceId, …, wrappedRootGen? }  CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
  *   pull { rid, streams, limit, maxBytes } → pulled { docs, streams, denied }     per stream in `denied`: NO_CONSENT, CONSENT_*
  *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict | error)  per row: FORBIDDEN, STALE_EPOCH, …
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
@@ -18,8 +18,14 @@
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
  *   ping { rid }                        → pong { time }
- *   unsolicited: changes, accessChanged { streams, removed }, error { rid?, code, message, details? }
+ *   unsolicited: changes, accessChanged { streams, removed }, wrappedRootChanged { gen },
+ *                error { rid?, code, message, details? }
  *   Any request may instead be answered by `error` with its rid.
+ *
+ * Versions: hello offers every version the client speaks, the server picks the highest common one.
+ * Version 2 adds only the passphrase-wrap generation (`ready.wrappedRootGen`, `wrappedRootChanged`),
+ * sent only on version-2 connections because frames are closed objects (a version-1 client would refuse
+ * them). It is a hint: the device fetches the wrap over HTTP and checks signature and generation itself.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -132,4 +138,9 @@ export const MESSAGE_TABLE = {
 } as const satisfies Record<ClientFrameType, MessageTableRow>;
 
 /** Server frames sent without a request. */
-export const UNSOLICITED_FRAMES: readonly ServerFrameType[] = ['changes', 'accessChanged', 'error'];
+export const UNSOLICITED_FRAMES: readonly ServerFrameType[] = [
+  'changes',
+  'accessChanged',
+  'wrappedRootChanged',
+  'error',
+];

@@ -6,7 +6,8 @@
  * into binding a device to someone else's account. Challenges are single-use and expire after
  * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
  * with their device. Revoking a device closes its live connections at once. A passphrase change is
- * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap.
+ * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap;
+ * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
@@ -230,6 +231,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         });
       }
       request.log.info({ accountId: account.accountId, gen }, 'passphrase changed');
+      // After the commit, so a device that fetches on the notice finds this generation (or a newer one).
+      ctx.wrappedRoots.changed(account.accountId, gen, principal.deviceId);
       return { accountId: account.accountId, gen };
     },
   );

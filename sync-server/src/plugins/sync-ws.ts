@@ -8,6 +8,10 @@
  *   frame gets a typed `error` (with its rid when one could be read), changes nothing, and the connection
  *   stays usable. Frames of one connection are handled strictly in arrival order.
  * - Per-device and per-address rate limits and a cap on connections, all answered with typed errors.
+ * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an
+ *   older client would refuse them), `ready` carries the account's passphrase-wrap generation and every
+ *   change made by another device while connected is announced (`wrappedRootChanged`), never before
+ *   `ready`; a change committed while `ready` is being prepared is reflected in it.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures, revocation, session expiry, shutdown or abuse.
  */
@@ -18,6 +22,7 @@ import {
   MAX_FRAME_BYTES,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
+  WRAPPED_ROOT_GEN_VERSION,
   authSignaturePayload,
   decodeClientFrame,
   encodeFrame,
@@ -53,6 +58,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     let live: LiveConnection | null = null;
     let queue: Promise<void> = Promise.resolve();
     let sessionTimer: ReturnType<typeof setTimeout> | undefined;
+    let unwatchWrappedRoot: (() => void) | undefined;
 
     const send = (frame: ServerFrame): void => {
       if (socket.readyState !== socket.OPEN) return;
@@ -163,6 +169,31 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       }
     };
 
+    /**
+     * Follows the account's passphrase wrap for this connection and answers its current generation.
+     * Watching starts before the stored generation is read, so a change committed in between is not lost:
+     * its notice (which cannot go out before `ready`) raises the generation `ready` will carry instead.
+     */
+    const watchWrappedRoot = async (device: AuthenticatedDevice): Promise<number | undefined> => {
+      let noticed = -1;
+      unwatchWrappedRoot = ctx.wrappedRoots.watch(device.accountId, device.deviceId, (gen) => {
+        noticed = Math.max(noticed, gen);
+        if (state === 'ready') send({ t: 'wrappedRootChanged', gen });
+      });
+      // Only a hint: a store that fails here costs `ready` the field, not the device its connection.
+      const stored = await ctx.store.accounts.get(device.accountId).then(
+        (account) => account?.wrappedRootGen ?? -1,
+        (error: unknown) => {
+          request.log.warn({ err: error }, 'passphrase generation unavailable for ready');
+          return -1;
+        },
+      );
+      // Closed meanwhile: the close handler may have run before there was anything to stop.
+      if (socket.readyState !== socket.OPEN) unwatchWrappedRoot();
+      const gen = Math.max(stored, noticed);
+      return gen >= 0 ? gen : undefined;
+    };
+
     const handle = async (text: string): Promise<void> => {
       if (state === 'closed') return;
       const rateKey = principal ? `device:${principal.deviceId}` : `addr:${address}`;
@@ -240,6 +271,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             },
           };
           await ctx.hub.add(live);
+          const wrappedRootGen =
+            c.version >= WRAPPED_ROOT_GEN_VERSION ? await watchWrappedRoot(device) : undefined;
           state = 'ready';
           sessionTimer = setTimeout(
             () => closeWith('SESSION_EXPIRED', 'session expired; reconnect', 4002),
@@ -252,6 +285,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             deviceId: device.deviceId,
             version: c.version,
             sessionExpiresAt: new Date(expiresAt).toISOString(),
+            ...(wrappedRootGen === undefined ? {} : { wrappedRootGen }),
           });
           return;
         }
@@ -295,6 +329,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       open--;
       metrics.connections.dec({ state: 'open' });
       if (sessionTimer) clearTimeout(sessionTimer);
+      unwatchWrappedRoot?.();
       if (live) ctx.hub.remove(live);
     });
     socket.on('error', (error) => request.log.warn({ err: error }, 'websocket error'));

@@ -20,6 +20,7 @@ import {
   type GrantScopeEntry,
   type KeyEnvelope,
   type PushDoc,
+  type ReadyFrame,
   type ServerFrame,
 } from '@hale/protocol';
 import {
@@ -350,10 +351,21 @@ export const openWs = async (t: Endpoint): Promise<WsClient> => {
   };
 };
 
-/** Opens a socket and completes hello → challenge → auth for the device. */
-export const connect = async (t: Endpoint, device: TestDevice): Promise<WsClient> => {
+/**
+ * Opens a socket and completes hello → challenge → auth for the device, offering `versions` (default
+ * [1]); the answer carries the `ready` frame.
+ */
+export const connect = async (
+  t: Endpoint,
+  device: TestDevice,
+  options: { versions?: number[] } = {},
+): Promise<WsClient & { ready: ReadyFrame }> => {
   const client = await openWs(t);
-  const challenge = await client.request({ t: 'hello', versions: [1], deviceId: device.deviceId });
+  const challenge = await client.request({
+    t: 'hello',
+    versions: options.versions ?? [1],
+    deviceId: device.deviceId,
+  });
   if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${JSON.stringify(challenge)}`);
   const sig = await sign(
     device.keys.secretKey,
@@ -361,7 +373,7 @@ export const connect = async (t: Endpoint, device: TestDevice): Promise<WsClient
   );
   const ready = await client.request({ t: 'auth', sig });
   if (ready.t !== 'ready') throw new Error(`expected ready, got ${JSON.stringify(ready)}`);
-  return client;
+  return Object.assign(client, { ready });
 };
 
 export const streamOf = (patientId: string, type: string) => `${patientId}/${type}` as PushDoc['stream'];

@@ -25,12 +25,16 @@
  * revoked). `changePassphrase` updates the server before the vault; if the vault write then fails,
  * the new passphrase is the one that joins new devices while this device still unlocks with the old one
  * until `refreshWrappedRoot` runs. Other devices of the account take the new wrap with
- * `refreshWrappedRoot` (the app calls it when online after unlocking); until then they unlock with the old
- * passphrase — a device that stays offline cannot learn of the change.
+ * `refreshWrappedRoot` (their open session does it when the server reports the change, if it was given
+ * the vault and the API; else the app calls it); until then they unlock with the old passphrase — a
+ * device that stays offline cannot learn of the change.
  *
  * Passphrase generations: each wrap has a generation (0 at registration, +1 per change, compare-and-set
  * on the server) signed with it by the identity key, and the vault remembers the generation it holds. A
  * device takes only a newer, signed wrap, so a server cannot roll it back to a passphrase that was changed.
+ * An open device session runs `refreshWrappedRoot` itself when the server reports a newer generation and
+ * it was given the vault and the API (session/passphrase-watch.ts); the account object also remembers
+ * the generation it was unlocked with or last took, so a session without the vault can still compare.
  */
 import nacl from 'tweetnacl';
 import { Type, type Static } from '@sinclair/typebox';
@@ -142,7 +146,17 @@ const VaultRecord = Type.Object(
 export type VaultRecord = Static<typeof VaultRecord>;
 
 // Locking zeroes key bytes in place; this remembers which account objects are dead.
-const lockedAccounts = new WeakSet<UnlockedAccount>();
+const lockedAccounts = new WeakSet<object>();
+// The wrap generation this device held when each account object was unlocked, created or joined, kept up
+// to date by changePassphrase and refreshWrappedRoot: a device session given the account but not the vault
+// compares the server's generation with it. A number, not key material.
+const heldGenerations = new WeakMap<object, number>();
+
+/** The wrap generation this account object was opened with or last took on this device, if it is known. */
+export const knownWrappedRootGen = (account: object): number | undefined => heldGenerations.get(account);
+
+/** The parts of an unlocked account that taking a newer wrap needs (an open session's account will do). */
+export type WrapHolder = Pick<UnlockedAccount, 'accountId' | 'keys' | 'device'>;
 
 const isoAt = (now: () => number): string => new Date(now()).toISOString();
 
@@ -159,7 +173,7 @@ function checkNewPassphrase(passphrase: string): void {
   }
 }
 
-function assertUnlocked(account: UnlockedAccount): void {
+function assertUnlocked(account: object): void {
   if (lockedAccounts.has(account)) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
 }
 
@@ -380,6 +394,7 @@ export async function createAccount(
       deviceName: input.deviceName,
     });
     await writeRecord(deps.vault, account, wrappedRoot, 0);
+    heldGenerations.set(account, 0);
     return { account, recoveryKey: encodeRecoveryKey(root) };
   });
 }
@@ -431,6 +446,7 @@ export async function joinWithPassphrase(
       deviceName: input.deviceName,
     });
     await writeRecord(deps.vault, account, wrappedRoot, joined.gen);
+    heldGenerations.set(account, joined.gen);
     return account;
   });
 }
@@ -474,6 +490,7 @@ export async function joinWithRecoveryKey(
       deviceName: input.deviceName,
     });
     await writeRecord(deps.vault, account, wrappedRoot, gen);
+    heldGenerations.set(account, gen);
     return account;
   });
 }
@@ -490,7 +507,7 @@ export async function unlock(
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root belongs to another account');
     }
     const device = openDeviceSecret(keys.localKey, record);
-    return unlocked({
+    const account = unlocked({
       root,
       keys,
       role: record.role,
@@ -498,6 +515,8 @@ export async function unlock(
       device,
       deviceName: record.deviceName,
     });
+    heldGenerations.set(account, record.gen ?? 0);
+    return account;
   });
 }
 
@@ -556,6 +575,7 @@ export async function changePassphrase(deps: AccountDeps, input: ChangePassphras
   const gen = (record.gen ?? 0) + 1;
   await putWrap(deps, account.keys, wrappedRoot, gen, input.token);
   await writeRecord(deps.vault, account, wrappedRoot, gen);
+  heldGenerations.set(account, gen);
 }
 
 export type RefreshWrappedRootResult =
@@ -564,12 +584,14 @@ export type RefreshWrappedRootResult =
 /**
  * Takes the account's current passphrase wrap from the server when it is newer than this device's: after
  * a passphrase change on another device, this device then unlocks with the new passphrase only. Call it
- * when online after unlocking. Refuses (WRAPPED_ROOT_REFUSED, nothing written) a wrap that is older than
- * or different from the generation this device holds, or not signed by the account's identity key.
+ * when online after unlocking (an open device session given `vault` and `api` does it by itself). Refuses
+ * (WRAPPED_ROOT_REFUSED, nothing written) a wrap that is older than or different from the generation
+ * this device holds, or not signed by the account's identity key. Only the wrap and its generation change
+ * in the vault; the rest of the record (login name, device name, sealed device key) is kept as it is.
  */
 export async function refreshWrappedRoot(
-  deps: Pick<AccountDeps, 'api' | 'vault' | 'ed'>,
-  input: { readonly account: UnlockedAccount; readonly token: string },
+  deps: { readonly api: Pick<HttpApi, 'getWrappedRoot'>; readonly vault: Vault; readonly ed: Ed25519 },
+  input: { readonly account: WrapHolder; readonly token: string },
 ): Promise<RefreshWrappedRootResult> {
   const { account } = input;
   assertUnlocked(account);
@@ -581,6 +603,7 @@ export async function refreshWrappedRoot(
   if (state.gen < held) throw refuse(`generation ${state.gen} is older than this device's ${held}`);
   if (state.gen === held) {
     if (canonicalJson(state.wrappedRoot) === canonicalJson(record.wrappedRoot)) {
+      heldGenerations.set(account, held);
       return { status: 'current', gen: held };
     }
     throw refuse(`it differs from this device's wrap at generation ${held}`);
@@ -588,12 +611,25 @@ export async function refreshWrappedRoot(
   if (!(await wrapSignedByAccount(deps.ed, account.keys, state))) {
     throw refuse('it is not signed by the account identity key');
   }
-  await writeRecord(deps.vault, account, state.wrappedRoot, state.gen);
+  const next: VaultRecord = { ...record, wrappedRoot: state.wrappedRoot, gen: state.gen };
+  await deps.vault.set(VAULT_KEY, JSON.stringify(next));
+  heldGenerations.set(account, state.gen);
   return { status: 'updated', gen: state.gen };
 }
 
+/** Generation of the passphrase wrap this device's vault holds for `account`; no server call. */
+export async function heldWrappedRootGen(
+  deps: Pick<AccountDeps, 'vault'>,
+  account: Pick<UnlockedAccount, 'accountId' | 'device'>,
+): Promise<number> {
+  return (await ownRecord(deps.vault, account)).gen ?? 0;
+}
+
 /** This device's own vault record (the account and device `account` was unlocked from). */
-async function ownRecord(vault: Vault, account: UnlockedAccount): Promise<VaultRecord> {
+async function ownRecord(
+  vault: Vault,
+  account: Pick<UnlockedAccount, 'accountId' | 'device'>,
+): Promise<VaultRecord> {
   const record = await requireRecord(vault);
   if (record.accountId !== account.accountId || record.deviceId !== account.device.deviceId) {
     throw new AccountError('VAULT_CORRUPT', 'vault: holds another account or device');

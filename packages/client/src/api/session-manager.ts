@@ -51,7 +51,11 @@ export interface Session {
 }
 
 /** One challenge/response round: no caching, no retries. */
-export async function openSession(api: HttpApi, device: SessionDevice, ed: Ed25519): Promise<Session> {
+export async function openSession(
+  api: Pick<HttpApi, 'challenge' | 'session'>,
+  device: SessionDevice,
+  ed: Ed25519,
+): Promise<Session> {
   const challenge = await api.challenge({ deviceId: device.deviceId });
   const payload = authSignaturePayload({
     nonce: challenge.nonce,

@@ -1,6 +1,8 @@
 // An unlocked device: its encrypted store, its connection, its keys and the typed record API, wired
 // together. Everything platform-specific (WebSocket, storage, fetch-backed account lookup, clock) is
-// injected, so the same code runs in Chromium, Electron and Node tests.
+// injected, so the same code runs in Chromium, Electron and Node tests. Given the vault and the HTTP API,
+// it also takes a passphrase changed on another device as soon as the server reports it
+// (passphrase-watch.ts); without them it only reports it in `sync.state().passphrase`.
 import type { RxConflictHandler, RxStorage } from 'rxdb';
 import {
   base64urlDecode,
@@ -27,6 +29,8 @@ import { createRecords } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
+import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
+import type { Vault } from '../account/vault';
 
 export interface DeviceAccount {
   accountId: string;
@@ -56,6 +60,13 @@ export interface DeviceSessionOptions {
   cryptoOffload?: CryptoOffload;
   /** Start offline (the app can call goOnline later). */
   offline?: boolean;
+  /**
+   * This device's vault. With `api`, a passphrase changed on another device is taken as soon as the server
+   * reports it (`refreshWrappedRoot`); alone, it makes `sync.state().passphrase` exact without writing.
+   */
+  vault?: Vault;
+  /** The HTTP API (`createHttpApi(...)`; only challenge, session and getWrappedRoot are used). */
+  api?: WrappedRootApi;
 }
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
@@ -91,17 +102,29 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;
   let consentRef: Consent | null = null;
+  const passphrase = createPassphraseWatch({
+    account,
+    ed,
+    vault: options.vault,
+    api: options.api,
+    onStatus: (status) => engineRef?.setPassphrase(status),
+    onIssue: (issue) => engineRef?.reportIssue(issue),
+  });
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
     createWebSocket: options.createWebSocket,
     device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
     ed,
-    onFrame: (frame) => engineRef?.onFrame(frame),
+    onFrame: (frame) => {
+      if (frame.t === 'wrappedRootChanged') passphrase.served(frame.gen);
+      else engineRef?.onFrame(frame);
+    },
     onStatus: (status: ConnectionStatus) => engineRef?.onStatus(status),
-    onReady: () => {
+    onReady: (ready) => {
       void engineRef?.onReady().catch(() => undefined);
       void auditRef?.flush().catch(() => 0);
       void consentRef?.rotateExpired().catch(() => []);
+      if (ready.wrappedRootGen !== undefined) passphrase.served(ready.wrappedRootGen);
     },
   });
   const keyring = createKeyring({
@@ -254,6 +277,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     async close(): Promise<void> {
       audit.stop();
+      passphrase.stop();
       connection.stop();
       await engine.stop();
       await db.close();

@@ -17,6 +17,7 @@ import {
   decodeServerFrame,
   encodeFrame,
   type ClientFrame,
+  type ReadyFrame,
   type ServerFrame,
 } from '@hale/protocol';
 import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
@@ -55,10 +56,11 @@ export interface ConnectionOptions {
   createWebSocket: WebSocketFactory;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
-  /** Unsolicited frames (`changes`, `accessChanged`, errors without rid). */
+  /** Unsolicited frames (`changes`, `accessChanged`, `wrappedRootChanged`, errors without rid). */
   onFrame: (frame: ServerFrame) => void;
   onStatus?: (status: ConnectionStatus, reason?: string) => void;
-  onReady?: () => void;
+  /** After each successful authentication, with the server's `ready` frame. */
+  onReady?: (ready: ReadyFrame) => void;
   backoff?: { initialMs: number; maxMs: number };
   requestTimeoutMs?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
@@ -160,7 +162,7 @@ export const createConnection = (options: ConnectionOptions) => {
         const waiters = readyWaiters;
         readyWaiters = [];
         for (const w of waiters) w.resolve();
-        options.onReady?.();
+        options.onReady?.(frame);
         return;
       }
       if (frame.t === 'error' && phase !== 'ready') {

@@ -16,7 +16,8 @@
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
- *   progress and errors with a reason a person can act on.
+ *   progress, errors with a reason a person can act on, and whether this device holds the account's
+ *   current passphrase (set by the session's passphrase watch; the engine only carries it).
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag);
  * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record.
  */
@@ -75,6 +76,16 @@ export interface QuarantinedItem {
   at: string;
 }
 
+/**
+ * Whether this device opens with the account's current passphrase (see session/passphrase-watch.ts):
+ * `unknown` until the server says (a server older than protocol version 2 never does); `current`;
+ * `updated` — this session took a passphrase changed on another device, the old one no longer opens
+ * this device; `changed-elsewhere` — the server holds a newer one this device has not taken (the session
+ * has no vault and API to take it, or taking it failed: see `errors`); `refused` — the server offered a
+ * wrap this device refused and kept its own (`WRAPPED_ROOT_REFUSED` in `errors`).
+ */
+export type PassphraseStatus = 'unknown' | 'current' | 'updated' | 'changed-elsewhere' | 'refused';
+
 export interface SyncState {
   status: 'offline' | 'connecting' | 'syncing' | 'online' | 'stopped' | 'fatal';
   pendingWrites: number;
@@ -83,6 +94,7 @@ export interface SyncState {
   errors: SyncIssue[];
   quarantined: number;
   streams: number;
+  passphrase: PassphraseStatus;
 }
 
 export interface RemovedStream {
@@ -149,6 +161,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     errors: [],
     quarantined: 0,
     streams: 0,
+    passphrase: 'unknown',
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
   const report = (issue: Omit<SyncIssue, 'at'>): void => {
@@ -596,6 +609,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (status !== 'ready') subscribed.clear();
     },
     reportIssue: report,
+    setPassphrase(passphrase: PassphraseStatus): void {
+      if (state$.value.passphrase !== passphrase) patch({ passphrase });
+    },
     notePending(id: string): void {
       pending.add(id);
       patch({ pendingWrites: pending.size });
