@@ -14,6 +14,8 @@ const IsoText = Type.String({ maxLength: 40 });
 
 export const META_SCHEMAS = {
   pending: Type.Array(Type.String({ maxLength: 64 })),
+  /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
+  purged: Type.Array(Type.String({ maxLength: 128 })),
   quarantine: Type.Array(
     Type.Object({
       stream: Type.String(),

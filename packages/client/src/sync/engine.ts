@@ -144,6 +144,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const subscribed = new Set<string>();
   const known: Record<string, number> = {};
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
+  /**
+   * Streams purged and not pulled since: RxDB's stored checkpoint may still hold their old positions
+   * (it is not rewritten by a pull that brings nothing), so they start from 0 when readable again.
+   */
+  const restart = new Set<string>();
+  /** Live frames and purges, applied strictly in order. */
+  let liveQueue: Promise<void> = Promise.resolve();
   const removed$ = new Subject<RemovedStream>();
   let quarantine: QuarantinedItem[] = [];
   // id → revision tag of the last version this device pushed (registered before sending, since the live
@@ -183,12 +190,48 @@ export const createSyncEngine = (deps: EngineDeps) => {
       keyring.noteServerEpoch(s.stream, s.epoch);
     }
     patch({ streams: access.size });
+    armExpiry();
   };
+
+  // Ends expired grants at their instant even with no connection (the server tells only connected
+  // devices). Re-armed whenever access changes; capped so a far expiry does not overflow the timer.
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  const armExpiry = (): void => {
+    if (expiryTimer !== undefined) clearTimeout(expiryTimer);
+    expiryTimer = undefined;
+    const ends = [...access.values()].flatMap((a) =>
+      a.expiresAt === undefined ? [] : [Date.parse(a.expiresAt)],
+    );
+    if (ends.length === 0 || stopped) return;
+    const delay = Math.min(Math.max(Math.min(...ends) - deps.now(), 0) + 5, 2 ** 31 - 1);
+    expiryTimer = setTimeout(() => {
+      expiryTimer = undefined;
+      const t = deps.now();
+      const expired = [...access.values()].filter(
+        (a) => a.expiresAt !== undefined && Date.parse(a.expiresAt) <= t,
+      );
+      if (expired.length > 0) void endAccess(expired.map((a) => ({ stream: a.stream, reason: 'expired' })));
+      else armExpiry();
+    }, delay);
+    (expiryTimer as { unref?: () => void }).unref?.();
+  };
+  let stopped = false;
 
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
+    // A stream this device followed or holds records of that the server no longer lists: access ended
+    // while the device was not connected (no accessChanged frame reached it).
+    const listed = new Set<string>(reply.streams.map((s) => s.stream));
+    const ended: RemovedStream[] = [];
+    for (const stream of new Set([...access.keys(), ...Object.keys(known)])) {
+      if (listed.has(stream) || stream.endsWith('/audit')) continue;
+      const was = access.get(stream);
+      const expired = was?.expiresAt !== undefined && Date.parse(was.expiresAt) <= deps.now();
+      ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
+    }
     access.clear();
     updateAccess(reply.streams);
+    if (ended.length > 0) void endAccess(ended);
     initialTotal = reply.streams
       .filter((s) => !s.stream.endsWith('/audit'))
       .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
@@ -196,13 +239,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     patch({ initialSync: { done: 0, total: initialTotal } });
   };
 
-  const readable = (stream: string): boolean => {
-    const a = access.get(stream);
-    return a !== undefined && !stream.endsWith('/audit');
-  };
+  // A grant's end is enforced on this device's clock too, so it holds while the device is offline.
+  const current = (a: StreamAccess | undefined): a is StreamAccess =>
+    a !== undefined && (a.expiresAt === undefined || Date.parse(a.expiresAt) > deps.now());
+  const readable = (stream: string): boolean => current(access.get(stream)) && !stream.endsWith('/audit');
   const writable = (stream: string): boolean => {
     const a = access.get(stream);
-    return a !== undefined && (a.access === 'owner' || a.access === 'write');
+    return current(a) && (a.access === 'owner' || a.access === 'write');
   };
 
   const addQuarantine = async (doc: ServedDoc, reason: DecodeFailure, message: string): Promise<void> => {
@@ -299,6 +342,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
     };
     const checkpoint = (): StreamCheckpoint => ({ s: { ...pos } });
     if (access.size === 0) await refreshStreams();
+    // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
+    // again from 0 (its whole history) if access is granted again.
+    for (const s of Object.keys(pos)) {
+      if (readable(s) && !restart.has(s)) continue;
+      delete pos[s];
+      delete known[s];
+    }
+    // Consumed once the stream is readable again: this pull starts it from 0.
+    const restarted = [...restart].filter(readable);
+    if (restarted.length > 0) {
+      for (const s of restarted) restart.delete(s);
+      await deps.meta.set('purged', [...restart]);
+    }
     patch({ status: 'syncing' });
     const documents: PlainRecord[] = [];
     for (;;) {
@@ -308,11 +364,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
         cursors,
         Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
       );
-      for (const d of reply.denied) {
-        access.delete(d.stream);
-        report({ code: d.code, message: `No longer allowed to read ${d.stream}`, stream: d.stream });
+      if (reply.denied.length > 0) {
+        void endAccess(
+          reply.denied.map((d) => ({
+            stream: d.stream,
+            reason: d.code === 'CONSENT_EXPIRED' ? ('expired' as const) : ('revoked' as const),
+          })),
+        );
       }
-      documents.push(...(await applyDecoded(served)));
+      documents.push(...(await applyDecoded(served)).filter((d) => readable(d.stream)));
       for (const d of reply.docs) advance(d.stream, d.seq);
       for (const s of reply.streams) advance(s.stream, s.checkpoint);
       initialDone += reply.docs.length;
@@ -509,19 +569,63 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return attempt(true);
   };
 
-  /** Deletes a stream's local copy without pushing anything for it (access has ended). */
+  /**
+   * Deletes a stream's local copy without pushing anything for it (access has ended). The records are
+   * first emptied, then deleted, so neither the tombstones nor the replication's own copy of each record
+   * (RxDB keeps the last pushed state beside the collection, and takes the emptied tombstone as pushed)
+   * keep the content. No `cleanup()`: it would wait for the replication to be in sync, which never
+   * happens while offline.
+   */
   const purge = async (removed: RemovedStream): Promise<number> => {
     access.delete(removed.stream);
     subscribed.delete(removed.stream);
-    const docs = await collection.find({ selector: { stream: removed.stream } }).exec();
-    const ids: string[] = docs.map((d: { primary: string }) => d.primary);
-    if (ids.length > 0) await collection.bulkRemove(ids);
-    if (typeof collection.cleanup === 'function') await collection.cleanup(0);
-    keyring.forgetStream(removed.stream);
     delete known[removed.stream];
-    deps.onPurged?.(removed, ids.length);
+    restart.add(removed.stream);
+    await deps.meta.set('purged', [...restart]);
+    const docs = await collection.find({ selector: { stream: removed.stream } }).exec();
+    if (docs.length > 0) {
+      await collection.bulkUpsert(
+        docs.map((d) => ({ ...d.toMutableJSON(), data: {}, conflict: false, conflictData: null })),
+      );
+      await collection.bulkRemove(docs.map((d) => d.primary));
+    }
+    keyring.forgetStream(removed.stream);
+    deps.onPurged?.(removed, docs.length);
     removed$.next(removed);
-    return ids.length;
+    return docs.length;
+  };
+
+  /**
+   * Access to these streams ended: nothing more is read or written for them from now on, and their local
+   * copies are deleted in order with the live frames, so a frame decoded before the end cannot bring
+   * records back after the purge.
+   */
+  const endAccess = (ended: readonly RemovedStream[]): Promise<void> => {
+    for (const r of ended) {
+      access.delete(r.stream);
+      subscribed.delete(r.stream);
+      report({
+        code: r.reason === 'expired' ? 'CONSENT_EXPIRED' : 'CONSENT_REVOKED',
+        message: `Access to ${r.stream} ended (${r.reason}); its records are being removed from this device`,
+        stream: r.stream,
+      });
+    }
+    patch({ streams: access.size });
+    const run = liveQueue.then(async () => {
+      for (const r of ended) {
+        try {
+          await purge(r);
+        } catch (error) {
+          report({
+            code: 'PURGE_FAILED',
+            message: `Could not remove ${r.stream} from this device: ${error instanceof Error ? error.message : String(error)}`,
+            stream: r.stream,
+          });
+        }
+      }
+    });
+    liveQueue = run.catch(() => undefined);
+    return run;
   };
 
   const onFrame = (frame: ServerFrame): void => {
@@ -532,15 +636,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
     else if (frame.t === 'error') report({ code: frame.code, message: frame.message });
   };
 
-  let liveQueue: Promise<void> = Promise.resolve();
   const handleChanges = (frame: ChangesFrame): Promise<void> => {
     // Decoding starts at once (frames overlap on the offload); applying is strictly in arrival order,
     // and one failure must not block the frames after it.
     const served = decodeServed(frame.docs);
     served.catch(() => undefined);
     const run = liveQueue.then(async () => {
-      const documents = await applyDecoded(await served);
-      for (const s of frame.streams) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
+      const documents = (await applyDecoded(await served)).filter((d) => readable(d.stream));
+      for (const s of frame.streams) {
+        if (readable(s.stream)) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
+      }
       pullStream$.next({ documents, checkpoint: snapshot() });
       patch({ lastSyncedAt: iso() });
     });
@@ -551,23 +656,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const handleAccess = async (frame: AccessChangedFrame): Promise<void> => {
     deps.onAccessChanged?.(frame);
     updateAccess(frame.streams);
-    for (const r of frame.removed) {
-      report({
-        code: r.reason === 'expired' ? 'CONSENT_EXPIRED' : 'CONSENT_REVOKED',
-        message: `Access to ${r.stream} ended (${r.reason}); its records are being removed from this device`,
-        stream: r.stream,
-      });
-      try {
-        await purge(r);
-      } catch (error) {
-        report({
-          code: 'PURGE_FAILED',
-          message: `Could not remove ${r.stream} from this device: ${error instanceof Error ? error.message : String(error)}`,
-          stream: r.stream,
-        });
-      }
-    }
+    const purged = frame.removed.length > 0 ? endAccess(frame.removed) : Promise.resolve();
     if (frame.streams.length > 0) pullStream$.next('RESYNC');
+    await purged;
   };
 
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
@@ -579,6 +670,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     onFrame,
     async start(): Promise<void> {
       pending = new Set((await deps.meta.get('pending', META_SCHEMAS.pending)) ?? []);
+      for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       patch({ pendingWrites: pending.size, quarantined: quarantine.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
@@ -607,6 +699,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (status === 'ready') patch({ status: 'syncing' });
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
+      // Without a connection every request fails at once; paused, RxDB neither retries (re-sealing the
+      // push batch) every second nor takes anything as pushed, and resumes with a resync when ready.
+      if (status === 'ready') void replication?.start();
+      else if (status !== 'connecting') void replication?.pause();
     },
     reportIssue: report,
     setPassphrase(passphrase: PassphraseStatus): void {
@@ -628,6 +724,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await replication.awaitInSync();
     },
     async stop(): Promise<void> {
+      stopped = true;
+      if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       await replication?.cancel();
       replication = null;
       pullStream$.complete();
