@@ -212,6 +212,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
         clearInterval(cleanup);
         hub.closeAll(1001, 'server shutting down');
         hub.stop();
+        // Live-access tallies ended by the two calls above are written before the store can close.
+        await hub.drain();
         await app.close();
       })();
       return closing;
