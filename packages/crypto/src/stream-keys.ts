@@ -44,7 +44,9 @@ export function generateStreamKey(): Uint8Array {
 
 /**
  * Epoch-0 key of a patient stream, derived so that offline devices of one patient agree on it
- * without minting: HKDF-SHA256(root, info "hale/stream/v1|" + streamId). Later epochs are random.
+ * without minting: HKDF-SHA256(root, info "hale/stream/v1|" + streamId). Later epochs are derived by the
+ * patient device that mints them (see `rotationKey` in @hale/client's keyring); `generateStreamKey` stays for
+ * keys that are not stream epochs.
  */
 export function deriveInitialStreamKey(root: Uint8Array, streamId: string): Uint8Array {
   assertLength(root, ROOT_SECRET_LENGTH, 'root secret');

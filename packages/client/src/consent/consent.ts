@@ -7,11 +7,30 @@
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
- * - Revocation: the server cuts access at once; then this device mints a new epoch for every stream the
- *   grant covered and wraps it for the remaining holders only, so records written afterwards are
- *   unreadable with the revoked provider's keys. History is not re-encrypted (cost independent of the
- *   number of records) — what the provider already synced cannot be recalled, and the app says so.
- * Failure modes: typed ConsentError codes; nothing is sent when local checks fail.
+ * - Revocation: the server cuts access at once; then a new epoch is minted for every stream the grant
+ *   covered and wrapped for the remaining holders only, so records written afterwards are unreadable with
+ *   the revoked provider's keys. History is not re-encrypted (cost independent of the number of records) —
+ *   what the provider already synced cannot be recalled, and the app says so.
+ * - Re-keying is decided from state every device of the patient can check, never from a local "done"
+ *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
+ *   includes every grant this device knows to have ended (revoked with the patient's signature, or
+ *   expired) and covering the stream (keyring `matchRotation`). `settle` rotates every unsettled stream;
+ *   it runs after each revocation and on every connect (`rotateExpired`), so a rotation cut short (dropped
+ *   connection, closed app, lost device) is finished by the next check on any of the patient's devices,
+ *   and a settled stream is never rotated again (one rotation per set of newly ended grants; an epoch from
+ *   before this scheme, random, is rotated once more). An epoch shutting out more grants than this device
+ *   knows ended (a device whose clock is ahead, or told of a revocation first) also settles the stream.
+ * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
+ *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
+ *   of the grants than the epoch it replaces.
+ * - Two devices rotating at once: one claim per epoch wins on the server; the loser adopts the winner's key
+ *   (keyring `claimEpoch`) and checks again with fresh grants, rotating once more if the winner's epoch
+ *   does not shut out everything it knows ended. Remaining holders are wrapped only after the claim is
+ *   confirmed, with the key the server kept; the wrap owed is recorded before the claim, so a device that
+ *   stops in between wraps at its next check (only that device knows the wrap is owed).
+ * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
+ * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
+ * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  */
 import {
   base64urlDecode,
@@ -23,15 +42,17 @@ import {
   type AccountKeys,
   type Ed25519,
 } from '@hale/crypto';
+import { Type } from '@sinclair/typebox';
 import { newId, type StreamType } from '@hale/model';
 import {
   grantSignaturePayload,
+  parseStreamId,
   revocationSignaturePayload,
   type Grant,
   type GrantScopeEntry,
   type GrantsFrame,
 } from '@hale/protocol';
-import type { Connection } from '../sync/connection';
+import { SyncError, type Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceDirectory } from '../sync/device-directory';
@@ -68,9 +89,32 @@ export interface StoredGrant {
   grant: Grant;
   sig: string;
   revokedAt?: string;
-  /** When this device rotated the grant's streams after it ended (revocation or expiry). */
+  /**
+   * When this device first found every stream of the ended grant (revoked or expired) re-keyed without
+   * it, by itself or another device of the patient. Informational: re-keying is decided from the keys.
+   */
   rotatedAt?: string;
 }
+
+export interface Rotation {
+  stream: string;
+  epoch: number;
+}
+
+/**
+ * Device metadata: stream → the epoch this device claimed (or lost the claim of) and has still to wrap for
+ * the remaining holders; `minted` when this device's claim won (it then logs the rotation).
+ */
+const WRAPS_OWED_KEY = 'rotation-wraps-owed';
+const WrapsOwed = Type.Record(
+  Type.String(),
+  Type.Object({ epoch: Type.Integer({ minimum: 1 }), minted: Type.Boolean() }),
+);
+
+/** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
+const MAX_SETTLE_ROUNDS = 4;
+/** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
+const MAX_EXTRA_ENDED = 8;
 
 export interface ConsentDeps {
   accountId: string;
@@ -92,19 +136,8 @@ export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
-  /**
-   * The grants this account issued, merged with the server's signed copies when online, so every device
-   * of the patient knows grants made on the others (and which were revoked) before rotating or listing.
-   */
-  const grants = async (): Promise<StoredGrant[]> => {
-    const local = await localGrants();
-    if (deps.connection.status() !== 'ready') return local;
-    let reply: GrantsFrame;
-    try {
-      reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
-    } catch {
-      return local;
-    }
+  /** Adds the server's signed copies to the local grants (persisting what was new) and answers the merge. */
+  const merge = async (local: StoredGrant[], reply: GrantsFrame): Promise<StoredGrant[]> => {
     const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
       const bytes = base64urlDecode(sig);
       return (
@@ -139,6 +172,34 @@ export const createConsent = (deps: ConsentDeps) => {
     if (changed) await deps.meta.set('grants', local);
     return local;
   };
+  /**
+   * The grants this account issued, merged with the server's signed copies when online, so every device
+   * of the patient knows grants made on the others (and which were revoked) before listing or revoking.
+   */
+  const grants = async (): Promise<StoredGrant[]> => {
+    const local = await localGrants();
+    if (deps.connection.status() !== 'ready') return local;
+    let reply: GrantsFrame;
+    try {
+      reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
+    } catch {
+      return local;
+    }
+    return merge(local, reply);
+  };
+  /** As `grants`, but only with the server's current list: re-keying must not go by a stale view. */
+  const currentGrants = async (): Promise<StoredGrant[]> => {
+    const reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
+    return merge(await localGrants(), reply);
+  };
+
+  const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, WrapsOwed)) ?? {};
+  const setWrapOwed = async (stream: string, owed: { epoch: number; minted: boolean } | null) => {
+    const all = await wrapsOwed();
+    if (owed) all[stream] = owed;
+    else delete all[stream];
+    await deps.meta.set(WRAPS_OWED_KEY, all);
+  };
 
   const identityOf = async (accountId: string): Promise<Uint8Array> => {
     deps.directory.forget(accountId);
@@ -155,6 +216,117 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 
   const streamOf = (type: StreamType): string => `${deps.accountId}/${type}`;
+
+  /**
+   * Sets of ended grant ids that settle a stream if its current epoch shuts them out: those this device
+   * knows ended, plus any of the still-active ones (soonest expiry first, at most MAX_EXTRA_ENDED) that
+   * another device of the patient may already have seen end — its clock ahead of this one, or told of a
+   * revocation this device was not. Shutting out more grants is never less safe. Exact set first.
+   */
+  const candidateSets = (ended: string[], active: StoredGrant[]): string[][] => {
+    const extra = [...active]
+      .sort((a, b) => Date.parse(a.grant.expiresAt) - Date.parse(b.grant.expiresAt))
+      .slice(0, MAX_EXTRA_ENDED)
+      .map((g) => g.grant.grantId);
+    const out: string[][] = [];
+    for (let mask = 0; mask < 1 << extra.length; mask++) {
+      out.push([...ended, ...extra.filter((_, i) => (mask & (1 << i)) !== 0)]);
+    }
+    return out;
+  };
+
+  /**
+   * One check of every stream an ended grant covers (and every wrap owed): keys first, then the server's
+   * grants (see the header). Claims the next epoch of each unsettled stream and wraps confirmed epochs
+   * for their holders. `again` when a claim was made: the next round confirms it with fresh state.
+   */
+  const settleRound = async (out: Rotation[]): Promise<{ again: boolean }> => {
+    if (deps.connection.status() !== 'ready') {
+      throw new SyncError('NETWORK', 'not connected: re-keying is retried on the next connection', true);
+    }
+    await deps.keyring.refresh();
+    const all = await currentGrants();
+    const now = deps.now();
+    const ended = (g: StoredGrant): boolean =>
+      g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+    const owed = await wrapsOwed();
+    const types = new Set<StreamType>();
+    for (const g of all) if (ended(g)) for (const s of g.grant.scope) types.add(s.type);
+    for (const stream of Object.keys(owed)) {
+      const parsed = parseStreamId(stream);
+      if (parsed.ok && parsed.value.patientId === deps.accountId) types.add(parsed.value.type);
+    }
+    let again = false;
+    const settled = new Set<string>();
+    for (const type of types) {
+      const stream = streamOf(type);
+      const covering = all.filter((g) => g.grant.scope.some((x) => x.type === type));
+      const endedIds = covering.filter(ended).map((g) => g.grant.grantId);
+      const active = covering.filter((g) => !ended(g));
+      const { epoch, matched } = await deps.keyring.matchRotation(stream, candidateSets(endedIds, active));
+      const wrap = owed[stream];
+      if (wrap !== undefined) {
+        // A claim that reached the server (its epoch exists now) is wrapped for the remaining holders,
+        // whoever won it: they may hold every epoch (a grant wraps the whole history), and the key this
+        // device holds for it is the one the server kept. A claim that never landed needs no wrap.
+        if (wrap.epoch <= epoch) {
+          const holders = [];
+          for (const g of active) {
+            if (matched?.includes(g.grant.grantId)) continue;
+            const wrapping = await deps.directory.wrappingKey(g.grant.granteeId);
+            if (wrapping) holders.push({ accountId: g.grant.granteeId, wrappingPublicKey: wrapping });
+          }
+          await deps.keyring.wrapEpoch(stream, wrap.epoch, holders);
+          if (wrap.minted) {
+            deps.onEvent?.({
+              action: 'key-rotation',
+              detail: { stream, epoch: wrap.epoch, holders: holders.length },
+            });
+          }
+        }
+        await setWrapOwed(stream, null);
+      }
+      if (matched !== null) {
+        settled.add(type);
+        continue;
+      }
+      // Recorded before the claim, so a device that stops after the server took it still wraps.
+      await setWrapOwed(stream, { epoch: epoch + 1, minted: false });
+      const claim = await deps.keyring.claimEpoch(stream, endedIds);
+      await setWrapOwed(stream, { epoch: claim.epoch, minted: claim.won });
+      if (claim.won) out.push({ stream, epoch: claim.epoch });
+      again = true;
+    }
+    if (!again) {
+      let changed = false;
+      for (const g of all) {
+        if (g.rotatedAt !== undefined || !ended(g)) continue;
+        if (g.grant.scope.every((s) => settled.has(s.type))) {
+          g.rotatedAt = iso();
+          changed = true;
+        }
+      }
+      if (changed) await deps.meta.set('grants', all);
+    }
+    return { again };
+  };
+
+  // One check at a time on this device (a revocation and a reconnect may ask at once).
+  let settling: Promise<unknown> = Promise.resolve();
+  /**
+   * Rotates every stream not yet re-keyed past its ended grants, adding the epochs this device minted to
+   * `out`; `complete` is false when rounds ran out with a claim still to confirm (the next check goes on).
+   */
+  const settle = (out: Rotation[]): Promise<{ complete: boolean }> => {
+    const run = settling.then(async () => {
+      for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+        if (!(await settleRound(out)).again) return { complete: true };
+      }
+      return { complete: false };
+    });
+    settling = run.catch(() => undefined);
+    return run;
+  };
 
   return {
     REVOCATION_NOTICE,
@@ -270,7 +442,13 @@ export const createConsent = (deps: ConsentDeps) => {
       return stored;
     },
 
-    async revoke(grantId: string): Promise<{ rotated: Array<{ stream: string; epoch: number }> }> {
+    /**
+     * Revokes a grant: the server cuts access at once, then every stream it covered is re-keyed for the
+     * remaining holders. `rotated`: the epochs this device minted. `pending`: the grant's streams when the
+     * re-keying could not be completed now (e.g. the connection dropped); the revocation stands and the
+     * next connect of any of the patient's devices finishes it.
+     */
+    async revoke(grantId: string): Promise<{ rotated: Rotation[]; pending: string[] }> {
       const all = await grants();
       const target = all.find((g) => g.grant.grantId === grantId);
       if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
@@ -283,49 +461,22 @@ export const createConsent = (deps: ConsentDeps) => {
       target.revokedAt = revocation.revokedAt;
       await deps.meta.set('grants', all);
       deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
-      const rotated = await this.rotateFor(target, all);
-      target.rotatedAt = iso();
-      await deps.meta.set('grants', all);
-      return { rotated };
+      const rotated: Rotation[] = [];
+      const complete = await settle(rotated).then(
+        (r) => r.complete,
+        () => false,
+      );
+      return { rotated, pending: complete ? [] : target.grant.scope.map((s) => streamOf(s.type)) };
     },
 
-    /** Rotates the streams of grants that expired since the last check (called on connect and by the app). */
-    async rotateExpired(): Promise<Array<{ stream: string; epoch: number }>> {
-      const all = await grants();
-      const now = deps.now();
-      const out: Array<{ stream: string; epoch: number }> = [];
-      for (const g of all) {
-        if (g.rotatedAt !== undefined || g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) > now)
-          continue;
-        out.push(...(await this.rotateFor(g, all)));
-        g.rotatedAt = iso();
-        await deps.meta.set('grants', all);
-      }
-      return out;
-    },
-
-    /** New epoch for every stream of `ended`, wrapped for the holders that remain. Also used at expiry. */
-    async rotateFor(ended: StoredGrant, all: StoredGrant[]) {
-      const now = deps.now();
-      const rotated: Array<{ stream: string; epoch: number }> = [];
-      for (const s of ended.grant.scope) {
-        const stream = streamOf(s.type);
-        const remaining = all.filter(
-          (g) =>
-            g.grant.grantId !== ended.grant.grantId &&
-            g.revokedAt === undefined &&
-            Date.parse(g.grant.expiresAt) > now &&
-            g.grant.scope.some((x) => x.type === s.type),
-        );
-        const holders = [];
-        for (const g of remaining) {
-          const wrapping = await deps.directory.wrappingKey(g.grant.granteeId);
-          if (wrapping) holders.push({ accountId: g.grant.granteeId, wrappingPublicKey: wrapping });
-        }
-        const epoch = await deps.keyring.rotate(stream, holders);
-        rotated.push({ stream, epoch });
-        deps.onEvent?.({ action: 'key-rotation', detail: { stream, epoch, holders: holders.length } });
-      }
+    /**
+     * Re-keys every stream whose ended grants (expired, or revoked — also on another device, or where a
+     * rotation was cut short) its current epoch does not yet shut out, and finishes wraps owed. Run on every
+     * connect; answers the epochs this device minted (none when all is settled).
+     */
+    async rotateExpired(): Promise<Rotation[]> {
+      const rotated: Rotation[] = [];
+      await settle(rotated);
       return rotated;
     },
 

@@ -9,15 +9,30 @@
  *   so a server cannot plant a key of its own choosing.
  * - Keys of older epochs are kept (history stays readable); new writes use the highest known epoch.
  * - The revision-tag key of a stream is derived from its epoch-0 key, so it survives rotations.
- * Failure modes: a missing key answers null (the caller quarantines, never overwrites); `rotate` needs
- * the server (it publishes the new envelopes) and fails with the server's typed error otherwise.
+ * - A later epoch's key is derived from the root, the epoch and the set of ended grants it shuts out
+ *   (`rotationKey`), so the key itself says why it was minted: any device of the patient can check
+ *   whether the current epoch already excludes the grants it knows to have ended (`matchRotation`), and two
+ *   devices rotating for the same reason mint the same key. Only the root's holders (the patient's devices)
+ *   can derive it; a grantee cannot.
+ * - A device only ever holds, for any epoch, the key the server holds for this account at that epoch:
+ *   `claimEpoch` publishes the envelope for this account alone (the claim; the server keeps the first per
+ *   (stream, epoch, recipient) and answers ok either way), reads it back and adopts what the server kept.
+ *   Envelopes for other holders are published only afterwards (`wrapEpoch`), with the adopted key, so no
+ *   holder can be given a key the server's own envelope for the patient disagrees with.
+ * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
+ * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
+ * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
+ * need the server and fail with its typed error otherwise (nothing is adopted before the read-back
+ * succeeds); KeyringError CLAIM_UNCONFIRMED when the server took a claim but serves no valid envelope for it.
  */
 import {
   base64urlDecode,
   deriveInitialStreamKey,
   deriveRevisionTagKey,
-  generateStreamKey,
+  hkdfSha256,
   keyId,
+  labeledSha256,
+  utf8Encode,
   signCanonical,
   base64urlEncode,
   unwrapKey,
@@ -27,6 +42,23 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
+
+export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
+
+export class KeyringError extends Error {
+  constructor(
+    readonly code: KeyringErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KeyringError';
+  }
+}
+
+export interface KeyRecipient {
+  accountId: string;
+  wrappingPublicKey: Uint8Array;
+}
 
 export interface KeyringDeps {
   accountId: string;
@@ -81,9 +113,15 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (!parsed.ok || env.recipient !== deps.accountId) return reject('not addressed to this account');
     if (env.sig === undefined) return reject('unsigned envelope');
     const pk = await deps.deviceKey(parsed.value.patientId, env.createdBy);
+    if (!pk) {
+      // Not remembered: the lookup may have failed, or the device may be newer than the directory's copy
+      // of the patient's devices (e.g. a device added since, rotating); a later fetch tries again.
+      deps.onRejectedEnvelope?.(env, "not signed by a device of the stream's patient known here (yet)");
+      return false;
+    }
     const sig = base64urlDecode(env.sig);
     const payload = envelopeSignaturePayload(env);
-    if (!pk || !sig.ok || !(await verifyCanonical(deps.ed, pk, payload.label, payload, sig.value))) {
+    if (!sig.ok || !(await verifyCanonical(deps.ed, pk, payload.label, payload, sig.value))) {
       return reject("not signed by a device of the stream's patient");
     }
     const opened = unwrapKey(env.wrapped, deps.keys.wrapping, { stream: env.stream, epoch: env.epoch });
@@ -114,6 +152,19 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (m) for (const e of m.keys()) if (e > max) max = e;
     return max;
   };
+  const currentEpoch = (stream: string): number =>
+    Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream));
+
+  /**
+   * Key of epoch ≥ 1 of one of this account's streams, minted because the grants `ended` ended:
+   * HKDF(root, "hale/stream-epoch/v1|stream|epoch|" + b64u(sha256("hale/ended-grants/v1" ‖ sorted ids))).
+   * Deterministic so that the key proves which grants its epoch shuts out (see the header).
+   */
+  const rotationKey = (stream: string, epoch: number, ended: readonly string[]): Uint8Array => {
+    const ids = [...new Set(ended)].sort().join('\n');
+    const digest = base64urlEncode(labeledSha256('hale/ended-grants/v1', utf8Encode(ids)));
+    return hkdfSha256(deps.root, `hale/stream-epoch/v1|${stream}|${epoch}|${digest}`, 32);
+  };
 
   return {
     keyFor,
@@ -124,7 +175,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     /** The epoch and key new writes must use; null when this device lacks the current key. */
     async writeKey(stream: string): Promise<{ epoch: number; key: Uint8Array } | null> {
-      const epoch = Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream));
+      const epoch = currentEpoch(stream);
       const key = await keyFor(stream, epoch);
       return key ? { epoch, key } : null;
     },
@@ -138,9 +189,9 @@ export const createKeyring = (deps: KeyringDeps) => {
       return t;
     },
     /** Envelopes of every known epoch of `stream` for a recipient (a new grantee reads the history). */
-    async envelopesFor(stream: string, recipient: { accountId: string; wrappingPublicKey: Uint8Array }) {
+    async envelopesFor(stream: string, recipient: KeyRecipient) {
       const out: KeyEnvelope[] = [];
-      const top = Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream));
+      const top = currentEpoch(stream);
       for (let epoch = 0; epoch <= top; epoch++) {
         const key = await keyFor(stream, epoch);
         if (!key) continue;
@@ -148,20 +199,65 @@ export const createKeyring = (deps: KeyringDeps) => {
       }
       return out;
     },
+    /** The epoch new writes use: the highest the server reported or this device holds. */
+    currentEpoch,
     /**
-     * Mints epoch n+1 for `stream`, wraps it for every remaining holder and publishes. History is not
-     * re-encrypted: cost is one key per recipient whatever the number of records.
+     * Whether the current epoch's key was derived for one of `candidates` (sets of ended grant ids),
+     * i.e. whether a device of the patient already rotated the stream shutting out those grants. Answers
+     * the first matching candidate, or null (no match, or this device cannot obtain the current key).
+     * An empty candidate matches any epoch: nothing has to be shut out. Call `refresh` first.
      */
-    async rotate(stream: string, recipients: Array<{ accountId: string; wrappingPublicKey: Uint8Array }>) {
-      const next = Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream)) + 1;
-      const key = generateStreamKey();
+    async matchRotation(
+      stream: string,
+      candidates: ReadonlyArray<readonly string[]>,
+    ): Promise<{ epoch: number; matched: readonly string[] | null }> {
+      const epoch = currentEpoch(stream);
+      if (candidates.some((c) => c.length === 0)) return { epoch, matched: [] };
+      const key = await keyFor(stream, epoch);
+      if (!key) return { epoch, matched: null };
+      const id = keyId(key);
+      const matched = candidates.find((c) => keyId(rotationKey(stream, epoch, c)) === id) ?? null;
+      return { epoch, matched };
+    },
+    /**
+     * Claims the epoch after the current one for `stream` with the key that shuts out `ended`: publishes
+     * the envelope for this account only, then reads back what the server kept for that epoch and adopts
+     * it. `won` is false when another device of the patient claimed the epoch first (with a key for
+     * another set of ended grants, or on an older version, a random one): this device then holds and
+     * writes with the winner's key, never its own. Nothing is wrapped for other holders here (`wrapEpoch`).
+     */
+    async claimEpoch(stream: string, ended: readonly string[]): Promise<{ epoch: number; won: boolean }> {
+      const next = currentEpoch(stream) + 1;
+      const key = rotationKey(stream, next, ended);
       const self = { accountId: deps.accountId, wrappingPublicKey: deps.keys.wrapping.publicKey };
-      const all = [self, ...recipients.filter((r) => r.accountId !== deps.accountId)];
-      const envelopes = await Promise.all(all.map((r) => signedEnvelope(stream, next, key, r)));
-      await deps.publishEnvelopes(envelopes);
-      put(stream, next, key);
-      serverEpoch.set(stream, next);
-      return next;
+      await deps.publishEnvelopes([await signedEnvelope(stream, next, key, self)]);
+      // The server answers ok whether it stored this claim or kept an earlier one: only its copy counts.
+      await refresh([stream]);
+      const held = keys.get(stream)?.get(next);
+      if (!held) {
+        throw new KeyringError(
+          'CLAIM_UNCONFIRMED',
+          `the server accepted epoch ${next} of ${stream} but serves no valid key envelope for it`,
+        );
+      }
+      if (next > (serverEpoch.get(stream) ?? -1)) serverEpoch.set(stream, next);
+      return { epoch: next, won: keyId(held) === keyId(key) };
+    },
+    /**
+     * Wraps the key this device holds for (stream, epoch) — the one the server holds for the patient — for
+     * each recipient and publishes. Idempotent: the server keeps the first envelope per recipient, and
+     * every device of the patient wraps the same key. Cost is one envelope per recipient whatever the
+     * number of records (history is not re-encrypted).
+     */
+    async wrapEpoch(stream: string, epoch: number, recipients: KeyRecipient[]): Promise<number> {
+      const key = await keyFor(stream, epoch);
+      if (!key) throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
+      const others = recipients.filter((r) => r.accountId !== deps.accountId);
+      if (others.length === 0) return 0;
+      await deps.publishEnvelopes(
+        await Promise.all(others.map((r) => signedEnvelope(stream, epoch, key, r))),
+      );
+      return others.length;
     },
     forgetStream(stream: string): void {
       keys.delete(stream);
@@ -174,7 +270,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     stream: string,
     epoch: number,
     key: Uint8Array,
-    recipient: { accountId: string; wrappingPublicKey: Uint8Array },
+    recipient: KeyRecipient,
   ): Promise<KeyEnvelope> {
     const env = {
       stream: stream as KeyEnvelope['stream'],
