@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateFhirBundleShape } from '@hale/model';
-import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, waitOnline, openPatientAndProvider } from './support/devices';
 import { input } from './support/records';
 
 describe('audit trail end to end', () => {
@@ -11,11 +10,7 @@ describe('audit trail end to end', () => {
 
   it('records writes, consent and access; verifies; answers who saw what and the accounting of disclosures', async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    const d = await openDevice(t, provider);
-    sessions.push(p, d);
+    const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
     await Promise.all([waitOnline(p), waitOnline(d)]);
     const allergy = await p.records.add('Allergy', input('Allergy'));
     await p.consent.grant({

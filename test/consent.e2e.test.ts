@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, openDevice, waitOnline, openPatientAndProvider } from './support/devices';
 import { input } from './support/records';
 
 describe('consent-scoped sync between a patient and providers', () => {
@@ -39,11 +39,7 @@ describe('consent-scoped sync between a patient and providers', () => {
 
   it("a provider with write consent to labs adds a result the patient's devices show with that provider as author", async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    const d = await openDevice(t, provider);
-    sessions.push(p, d);
+    const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
     await waitOnline(d);
     await p.consent.grant({
       granteeId: provider.accountId,

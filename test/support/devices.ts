@@ -15,7 +15,13 @@ import {
   type WrappedRootApi,
 } from '@hale/client';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { addDevice, type TestAccount, type TestDevice, type TestServer } from '@hale/sync-server/testing';
+import {
+  addDevice,
+  registerAccount,
+  type TestAccount,
+  type TestDevice,
+  type TestServer,
+} from '@hale/sync-server/testing';
 
 export const ed = createNodeEd25519();
 export const createWebSocket = (url: string): WebSocketLike => new WebSocket(url) as unknown as WebSocketLike;
@@ -90,6 +96,16 @@ export const openDevice = async (
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
+
+/** A patient and a provider account with one open device each, added to `sessions` to be closed. */
+export const openPatientAndProvider = async (t: TestServer, sessions: DeviceSession[]) => {
+  const patient = await registerAccount(t);
+  const provider = await registerAccount(t, 'provider');
+  const p = await openDevice(t, patient);
+  const d = await openDevice(t, provider);
+  sessions.push(p, d);
+  return { patient, provider, p, d };
+};
 
 /** Waits until `check` holds, polling; fails with `what` after `ms`. */
 export const eventually = async (

@@ -12,6 +12,18 @@ import { DECODE_FAILURES } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
 
+/**
+ * Why a served record was set aside: a decode failure, or AUTHOR_LOOKUP_FAILED (its author's device list
+ * could not be fetched, so authorship was not checked). Defined here, beside the schema that persists it.
+ */
+export const QUARANTINE_REASONS = [...DECODE_FAILURES, 'AUTHOR_LOOKUP_FAILED'] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
+/** Reasons that can pass without anything changing on the server: such records are fetched again. */
+export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
+  'NO_KEY',
+  'AUTHOR_LOOKUP_FAILED',
+]);
+
 export const META_SCHEMAS = {
   pending: Type.Array(Type.String({ maxLength: 64 })),
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
@@ -22,7 +34,7 @@ export const META_SCHEMAS = {
       id: Type.String(),
       seq: Type.Integer({ minimum: 0 }),
       rev: Type.String(),
-      reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
+      reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r))),
       message: Type.String(),
       at: IsoText,
     }),

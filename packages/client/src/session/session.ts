@@ -121,6 +121,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     onStatus: (status: ConnectionStatus) => engineRef?.onStatus(status),
     onReady: (ready) => {
+      // Devices revoked while this one was away must not stay trusted: device lists are fetched again.
+      directory.expire();
       void engineRef?.onReady().catch(() => undefined);
       void auditRef?.flush().catch(() => 0);
       void consentRef?.rotateExpired().catch(() => []);
@@ -153,7 +155,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ed,
     accountId: account.accountId,
     device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
-    deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
+    lookupDeviceKey: (accountId, deviceId) => directory.lookupDeviceKey(accountId, deviceId),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,

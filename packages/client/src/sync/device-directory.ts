@@ -4,8 +4,15 @@
  * Invariants: a device key is trusted only if its certificate verifies against the account's identity
  * key and that key hashes to the account id (self-certifying ids), so a server cannot add a device to
  * someone else's account. Revoked devices are not trusted for new verifications.
- * Failure modes: a network failure answers null (the caller quarantines and retries later); results are
- * cached per account and refreshed when an unknown device id shows up (at most once per interval).
+ * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
+ *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
+ *   long session too. Lookups are per account, never per record: one load per account at a time, shared
+ *   by every caller, and an unknown device id reloads a list at most once per `refreshIntervalMs / 30`.
+ * Failure modes: `lookupDeviceKey` tells "not a device of that account" (`unknown`) from "could not ask"
+ * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
+ * latter for a retry instead of for good. When a reload fails, a device the last list named is still
+ * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
+ * answers null for both failures.
  */
 import {
   accountIdFromIdentityKey,
@@ -22,24 +29,39 @@ export interface AccountDevicesInfo {
   devices: unknown[];
 }
 
+export type DeviceKeyLookup =
+  { status: 'found'; key: Uint8Array } | { status: 'unknown' } | { status: 'unavailable'; message: string };
+
+interface Entry {
+  at: number;
+  /** `expire()` count when loaded: an entry of an earlier generation is reloaded at its next use. */
+  generation: number;
+  devices: Map<string, Uint8Array>;
+  wrapping: Uint8Array;
+  identity: Uint8Array;
+  selfCertified: boolean;
+}
+
+/** A thrown lookup error that is the server's answer "no such account", not a failure to ask. */
+const isNotFound = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'NOT_FOUND';
+
 export const createDeviceDirectory = (deps: {
   ed: Ed25519;
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
   now: () => number;
   refreshIntervalMs?: number;
+  /** How long a loaded device list is trusted before the next use reloads it. */
+  maxAgeMs?: number;
 }) => {
-  const cache = new Map<
-    string,
-    {
-      at: number;
-      devices: Map<string, Uint8Array>;
-      wrapping: Uint8Array;
-      identity: Uint8Array;
-      selfCertified: boolean;
-    }
-  >();
+  const cache = new Map<string, Entry>();
+  const loading = new Map<string, Promise<Entry | null>>();
   const interval = deps.refreshIntervalMs ?? 30_000;
-  const load = async (accountId: string) => {
+  const maxAge = deps.maxAgeMs ?? 5 * 60_000;
+  let generation = 0;
+  const load = async (accountId: string): Promise<Entry | null> => {
+    // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
+    const loadedIn = generation;
     const info = await deps.getAccount(accountId);
     const identity = base64urlDecode(info.identityPublicKey);
     const wrapping = base64urlDecode(info.wrappingPublicKey);
@@ -54,8 +76,9 @@ export const createDeviceDirectory = (deps: {
         if (certIdentity === info.identityPublicKey) devices.set(v.value.deviceId, v.value.devicePublicKey);
       }
     }
-    const entry = {
+    const entry: Entry = {
       at: deps.now(),
+      generation: loadedIn,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
       wrapping: wrapping.value,
       identity: identity.value,
@@ -64,37 +87,66 @@ export const createDeviceDirectory = (deps: {
     cache.set(accountId, entry);
     return entry;
   };
-  const get = async (accountId: string, fresh = false) => {
+  /** One load per account at a time: concurrent callers (a batch, overlapping frames) share it. */
+  const reload = (accountId: string): Promise<Entry | null> => {
+    let p = loading.get(accountId);
+    if (!p) {
+      p = load(accountId).finally(() => loading.delete(accountId));
+      loading.set(accountId, p);
+    }
+    return p;
+  };
+  const usable = (e: Entry): boolean => e.generation === generation && deps.now() - e.at < maxAge;
+  /** The account's entry (reloaded when absent, too old, expired or `fresh`); `failed` when a load failed. */
+  const get = async (accountId: string, fresh = false): Promise<{ entry: Entry | null; failed?: string }> => {
     const hit = cache.get(accountId);
-    if (hit && !fresh) return hit;
+    if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
-      return await load(accountId);
-    } catch {
-      return hit ?? null;
+      return { entry: await reload(accountId) };
+    } catch (error) {
+      if (isNotFound(error)) return { entry: null };
+      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
     }
   };
+  const lookupDeviceKey = async (accountId: string, deviceId: string): Promise<DeviceKeyLookup> => {
+    const first = await get(accountId);
+    const key = first.entry?.devices.get(deviceId);
+    if (key) return { status: 'found', key };
+    if (first.failed !== undefined) return { status: 'unavailable', message: first.failed };
+    // Just loaded (or reloaded less than a moment ago): the answer stands, so a flood of unknown ids
+    // cannot turn into a lookup each.
+    if (first.entry && deps.now() - first.entry.at < interval / 30) return { status: 'unknown' };
+    const again = await get(accountId, true);
+    const fresh = again.entry?.devices.get(deviceId);
+    if (fresh) return { status: 'found', key: fresh };
+    return again.failed !== undefined
+      ? { status: 'unavailable', message: again.failed }
+      : { status: 'unknown' };
+  };
   return {
+    lookupDeviceKey,
     async deviceKey(accountId: string, deviceId: string): Promise<Uint8Array | null> {
-      const entry = await get(accountId);
-      const key = entry?.devices.get(deviceId);
-      if (key) return key;
-      if (entry && deps.now() - entry.at < interval / 30) return null;
-      return (await get(accountId, true))?.devices.get(deviceId) ?? null;
+      const r = await lookupDeviceKey(accountId, deviceId);
+      return r.status === 'found' ? r.key : null;
     },
     async wrappingKey(accountId: string): Promise<Uint8Array | null> {
-      const entry = await get(accountId);
+      const { entry } = await get(accountId);
       return entry?.selfCertified ? entry.wrapping : null;
     },
     async identityKey(accountId: string): Promise<Uint8Array | null> {
-      const entry = await get(accountId);
+      const { entry } = await get(accountId);
       return entry?.selfCertified ? entry.identity : null;
     },
     /** The key the server presents for an account, and whether it really belongs to that account id. */
     async presentedIdentity(accountId: string): Promise<{ key: Uint8Array; selfCertified: boolean } | null> {
-      const entry = await get(accountId, true);
+      const { entry } = await get(accountId, true);
       return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
     forget: (accountId: string): boolean => cache.delete(accountId),
+    /** Every cached list is reloaded at its next use (called on reconnect: revocations made meanwhile). */
+    expire(): void {
+      generation++;
+    },
   };
 };
 

@@ -13,6 +13,11 @@
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
+ * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
+ *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
+ *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
+ *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
+ *   stored that record or a newer revision of it (`received$`), or the server no longer serves it.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
@@ -27,6 +32,7 @@ import type { RxReplicationPullStreamItem, WithDeleted } from 'rxdb';
 import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
+  parseRevTag,
   type AccessChangedFrame,
   type ChangesFrame,
   type PulledFrame,
@@ -39,20 +45,19 @@ import {
 } from '@hale/protocol';
 import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
-import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
+import {
+  META_SCHEMAS,
+  RETRYABLE_QUARANTINE,
+  type DeviceMeta,
+  type QuarantineReason,
+} from '../session/device-meta';
+import type { DeviceKeyLookup } from './device-directory';
 import type { RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
-import {
-  decodeRecords,
-  encodeRecords,
-  tagOf,
-  type DecodeFailure,
-  type EncodeInput,
-  type PlainRecord,
-} from './record-codec';
+import { decodeRecords, encodeRecords, tagOf, type EncodeInput, type PlainRecord } from './record-codec';
 
 export interface StreamCheckpoint {
   s: Record<string, number>;
@@ -71,10 +76,12 @@ export interface QuarantinedItem {
   id: string;
   seq: number;
   rev: string;
-  reason: DecodeFailure;
+  reason: QuarantineReason;
   message: string;
   at: string;
 }
+
+type Outcome = { ok: true; record: PlainRecord } | { ok: false; reason: QuarantineReason; message: string };
 
 /**
  * Whether this device opens with the account's current passphrase (see session/passphrase-watch.ts):
@@ -109,7 +116,8 @@ export interface EngineDeps {
   ed: Ed25519;
   accountId: string;
   device: { deviceId: string; secretKey: Uint8Array };
-  deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
+  /** The author device's key; `unavailable` (could not ask) quarantines for a retry, not for good. */
+  lookupDeviceKey: (accountId: string, deviceId: string) => Promise<DeviceKeyLookup>;
   now: () => number;
   replicationId: string;
   /** Persisted per-device lists (pending ids, quarantine); injected so the engine stays storage-agnostic. */
@@ -128,6 +136,12 @@ const MAX_QUARANTINE = 10_000;
 const MAX_SENT = 50_000;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
+/** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
+const RETRY_BASE_MS = 30_000;
+const RETRY_MAX_MS = 30 * 60_000;
+
+const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
+const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
 
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
@@ -136,7 +150,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ed: deps.ed,
     device: deps.device,
     accountId: deps.accountId,
-    deviceKey: deps.deviceKey,
+    // Sealing never looks authors up; decoding goes through decodeChecked, which tells the failures apart.
+    deviceKey: async (accountId: string, deviceId: string): Promise<Uint8Array | null> => {
+      const r = await deps.lookupDeviceKey(accountId, deviceId);
+      return r.status === 'found' ? r.key : null;
+    },
     offload: deps.offload ?? null,
   };
   const iso = (): string => new Date(deps.now()).toISOString();
@@ -153,6 +171,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let liveQueue: Promise<void> = Promise.resolve();
   const removed$ = new Subject<RemovedStream>();
   let quarantine: QuarantinedItem[] = [];
+  /** recordKey of every quarantined entry: the only per-record cost of quarantine is one lookup here. */
+  let quarantinedKeys = new Set<string>();
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
@@ -248,35 +268,131 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return current(a) && (a.access === 'owner' || a.access === 'write');
   };
 
-  const addQuarantine = async (doc: ServedDoc, reason: DecodeFailure, message: string): Promise<void> => {
-    if (quarantine.some((q) => q.stream === doc.stream && q.id === doc.id && q.rev === doc.rev)) return;
-    quarantine = [
-      ...quarantine,
-      { stream: doc.stream, id: doc.id, seq: doc.seq, rev: doc.rev, reason, message, at: iso() },
-    ].slice(-MAX_QUARANTINE);
-    await deps.meta.set('quarantine', quarantine);
+  const saveQuarantine = async (next: QuarantinedItem[]): Promise<void> => {
+    quarantine = next.slice(-MAX_QUARANTINE);
+    quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
-    report({
-      code: 'QUARANTINED',
-      message: `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
-      stream: doc.stream,
-      id: doc.id,
+    await deps.meta.set('quarantine', quarantine);
+  };
+
+  /**
+   * Sets aside a batch of served documents with one persisted write. An entry already there for the same
+   * revision and reason stays as it is (a retry that fails again is not reported again); one for the same
+   * revision with another reason, or a retryable one of an older revision (never served again), is replaced.
+   */
+  const setAside = async (
+    items: ReadonlyArray<{ doc: ServedDoc; reason: QuarantineReason; message: string }>,
+  ): Promise<void> => {
+    if (items.length === 0) return;
+    const byKey = new Map(items.map((i) => [recordKey(i.doc.stream, i.doc.id), i]));
+    const unchanged = new Set<string>();
+    const kept = quarantine.filter((q) => {
+      const key = recordKey(q.stream, q.id);
+      const item = byKey.get(key);
+      if (!item) return true;
+      if (q.rev === item.doc.rev && q.reason === item.reason) {
+        unchanged.add(key);
+        return true;
+      }
+      return q.rev !== item.doc.rev && !(RETRYABLE_QUARANTINE.has(q.reason) && q.seq <= item.doc.seq);
     });
+    const added = [...byKey].filter(([key]) => !unchanged.has(key)).map(([, item]) => item);
+    if (added.length === 0 && kept.length === quarantine.length) return;
+    await saveQuarantine([
+      ...kept,
+      ...added.map(({ doc, reason, message }) => ({
+        stream: doc.stream,
+        id: doc.id,
+        seq: doc.seq,
+        rev: doc.rev,
+        reason,
+        message,
+        at: iso(),
+      })),
+    ]);
+    for (const { doc, reason, message } of added) {
+      report({
+        code: 'QUARANTINED',
+        message: RETRYABLE_QUARANTINE.has(reason)
+          ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
+          : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
+        stream: doc.stream,
+        id: doc.id,
+      });
+    }
+    if (added.some((i) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+  };
+
+  /**
+   * Entries whose record (this revision or a newer one) RxDB has now stored leave the quarantine. Called
+   * for every stored record: with nothing quarantined it is one set lookup.
+   */
+  let settling: Array<{ key: string; rv: number }> = [];
+  const settle = (stream: string, id: string, rv: number): void => {
+    const key = recordKey(stream, id);
+    if (!quarantinedKeys.has(key)) return;
+    // RxDB reports stored records one by one: gathered, so a page costs one persisted write.
+    if (settling.length === 0) {
+      setTimeout(() => {
+        const done = new Map(settling.map((r) => [r.key, r.rv]));
+        settling = [];
+        const next = quarantine.filter((q) => {
+          const stored = done.get(recordKey(q.stream, q.id));
+          return stored === undefined || stored < revNumber(q.rev);
+        });
+        if (next.length < quarantine.length && !stopped) void saveQuarantine(next).catch(() => undefined);
+      }, 0);
+    }
+    settling.push({ key, rv });
+  };
+
+  /**
+   * Decodes a batch, telling an author whose device list could not be fetched (AUTHOR_LOOKUP_FAILED,
+   * retried) from one that is not a device of its account (BAD_AUTHOR, final).
+   */
+  const decodeChecked = async (docs: readonly ServedDoc[]): Promise<Outcome[]> => {
+    const unasked = new Set<string>();
+    const deviceKey = async (accountId: string, deviceId: string): Promise<Uint8Array | null> => {
+      const r = await deps.lookupDeviceKey(accountId, deviceId);
+      if (r.status === 'unavailable') unasked.add(deviceId);
+      return r.status === 'found' ? r.key : null;
+    };
+    const decoded = await decodeRecords({ ...codecDeps, deviceKey }, docs);
+    if (unasked.size === 0) return decoded;
+    // Keyed by device only (the claimed account is inside the failed record): at worst a real BAD_AUTHOR
+    // is retried once more, never is anything applied unverified.
+    return decoded.map((d, n): Outcome =>
+      !d.ok && d.reason === 'BAD_AUTHOR' && unasked.has(docs[n]!.author)
+        ? {
+            ok: false,
+            reason: 'AUTHOR_LOOKUP_FAILED',
+            message: `the devices of the author's account could not be looked up: ${d.message}`,
+          }
+        : d,
+    );
+  };
+
+  /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
+  const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Outcome[]) => {
+    const out: PlainRecord[] = [];
+    const failed: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+    for (const [n, r] of decoded.entries()) {
+      if (r.ok) out.push(r.record);
+      else failed.push({ doc: docs[n]!, reason: r.reason, message: r.message });
+    }
+    await setAside(failed);
+    return out;
   };
 
   /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
   const decodeServed = async (docs: readonly ServedDoc[]) => {
     const fresh = docs.filter((d) => !(d.author === deps.device.deviceId && sent.get(d.id) === d.rev));
-    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
+    return { docs, fresh, decoded: await decodeChecked(fresh) };
   };
 
   /** Applies decoded documents: quarantines what failed, moves the per-stream positions past all of them. */
   const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
-    const out: PlainRecord[] = [];
-    for (const [n, r] of decoded.entries()) {
-      if (r.ok) out.push(r.record);
-      else await addQuarantine(fresh[n]!, r.reason, r.message);
-    }
+    const out = await sortOutcomes(fresh, decoded);
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
   };
@@ -326,6 +442,128 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const cursors = cursorsFrom(pos);
     if (cursors.length === 0 || !deps.offload) return;
     pages.prefetch({ cursors, limit });
+  };
+
+  // Records quarantined for a reason that can pass are fetched again: after a reconnect or an access
+  // change (once the pull that follows caught up), and with backoff while any remain. Only while
+  // 'online': every stream's position is then known, so what is handed to RxDB never moves its stored
+  // checkpoint back.
+  let retryDue = false;
+  let retryRun: Promise<void> | null = null;
+  let retryAttempts = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  const armRetry = (reset = false): void => {
+    if (reset) retryAttempts = 0;
+    if (retryTimer !== undefined) clearTimeout(retryTimer);
+    retryTimer = undefined;
+    if (stopped || !quarantine.some((q) => RETRYABLE_QUARANTINE.has(q.reason))) {
+      retryAttempts = 0;
+      return;
+    }
+    const delay = Math.min(RETRY_BASE_MS * 2 ** retryAttempts, RETRY_MAX_MS);
+    retryAttempts++;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      requestRetry();
+    }, delay);
+    (retryTimer as { unref?: () => void }).unref?.();
+  };
+  const requestRetry = (): void => {
+    retryDue = true;
+    if (state$.value.status === 'online') void runRetry();
+  };
+  const runRetry = (): Promise<void> => {
+    if (retryRun) return retryRun;
+    if (stopped) return Promise.resolve();
+    retryDue = false;
+    retryRun = retryQuarantined()
+      .catch((error: unknown) =>
+        report({
+          code: 'QUARANTINE_RETRY_FAILED',
+          message: `Records set aside could not be fetched again; will retry: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+      )
+      .finally(() => {
+        retryRun = null;
+        armRetry();
+        if (retryDue && state$.value.status === 'online') void runRetry();
+      });
+    return retryRun;
+  };
+
+  /**
+   * Fetches the records quarantined for a reason that can pass again and applies what now verifies. The
+   * protocol pulls by per-stream position only, so each stream is re-pulled from just before its first
+   * such entry to its last; only the quarantined records in that range are decoded, the rest (held here
+   * already) is skipped. An entry whose record is not served there any more (a newer revision was served
+   * at a later seq, or it was removed) is dropped: its revision is no longer the server's.
+   */
+  const retryQuarantined = async (): Promise<void> => {
+    const entries = quarantine.filter((q) => RETRYABLE_QUARANTINE.has(q.reason) && readable(q.stream));
+    if (entries.length === 0) return;
+    // Stored here already (e.g. the app stopped before the entry was settled): nothing to fetch.
+    const held = await collection.findByIds(entries.map((q) => q.id)).exec();
+    const wanted = new Map<string, QuarantinedItem>();
+    for (const q of entries) {
+      const local = held.get(q.id);
+      if (local && local.stream === q.stream && local.rv >= revNumber(q.rev))
+        settle(q.stream, q.id, local.rv);
+      else wanted.set(recordKey(q.stream, q.id), q);
+    }
+    const until = new Map<string, number>();
+    const pos = new Map<string, number>();
+    for (const q of wanted.values()) {
+      until.set(q.stream, Math.max(until.get(q.stream) ?? 0, q.seq));
+      pos.set(q.stream, Math.min(pos.get(q.stream) ?? q.seq - 1, q.seq - 1));
+    }
+    const served: ServedDoc[] = [];
+    const covered = new Set<string>();
+    while (pos.size > 0 && !stopped) {
+      const reply = await connection.request<PulledFrame>({
+        t: 'pull',
+        streams: [...pos].map(([stream, since]) => ({ stream: stream as StreamAccess['stream'], since })),
+        limit: MAX_BATCH_DOCS,
+        maxBytes: MAX_BATCH_BYTES,
+      });
+      for (const d of reply.docs) {
+        if (d.seq <= (until.get(d.stream) ?? 0) && wanted.has(recordKey(d.stream, d.id))) served.push(d);
+      }
+      let progressed = false;
+      const answered = new Set<string>();
+      for (const c of reply.streams) {
+        const since = pos.get(c.stream);
+        if (since === undefined) continue;
+        answered.add(c.stream);
+        if (c.done || c.checkpoint >= (until.get(c.stream) ?? 0)) {
+          pos.delete(c.stream);
+          covered.add(c.stream);
+          progressed = true;
+        } else if (c.checkpoint > since) {
+          pos.set(c.stream, c.checkpoint);
+          progressed = true;
+        }
+      }
+      // Denied or unanswered streams are the normal pull's business; the rest waits for the next retry.
+      for (const stream of [...pos.keys()]) if (!answered.has(stream)) pos.delete(stream);
+      if (!progressed) break;
+    }
+    for (let i = 0; i < served.length; i += MAX_BATCH_DOCS) {
+      const batch = served.slice(i, i + MAX_BATCH_DOCS);
+      const decoded = decodeChecked(batch);
+      decoded.catch(() => undefined);
+      // In order with live frames and purges: a purged stream's records must not come back.
+      const run = liveQueue.then(async () => {
+        const documents = (await sortOutcomes(batch, await decoded)).filter((r) => readable(r.stream));
+        if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
+      });
+      liveQueue = run.catch(() => undefined);
+      await run;
+    }
+    const servedKeys = new Set(served.map((d) => recordKey(d.stream, d.id)));
+    const gone = new Map([...wanted].filter(([key, q]) => covered.has(q.stream) && !servedKeys.has(key)));
+    if (gone.size > 0) {
+      await saveQuarantine(quarantine.filter((q) => gone.get(recordKey(q.stream, q.id))?.rev !== q.rev));
+    }
   };
 
   const pullHandler = async (
@@ -390,6 +628,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
             message: error instanceof Error ? error.message : String(error),
           }),
         );
+        // After this page is handed over (RxDB stores it first), so the retry starts from stored positions.
+        if (retryDue) setTimeout(() => void runRetry(), 0);
         return { documents, checkpoint: checkpoint() };
       }
       // RxDB ends a pull at the first page shorter than its batch size, so a page the server cut short
@@ -529,12 +769,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       // The server's versions of every conflicting record, opened as one batch.
       const conflicts: WithDeleted<PlainRecord>[] = [];
-      const decodedMasters = await decodeRecords(codecDeps, masters);
+      const decodedMasters = await decodeChecked(masters);
+      conflicts.push(...(await sortOutcomes(masters, decodedMasters)));
       for (const [k, decoded] of decodedMasters.entries()) {
         const master = masters[k]!;
-        if (decoded.ok) conflicts.push(decoded.record);
-        else {
-          await addQuarantine(master, decoded.reason, decoded.message);
+        if (!decoded.ok) {
           report({
             code: 'CONFLICT_UNREADABLE',
             message:
@@ -550,7 +789,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
       if (stale && retryEpoch) {
         await refreshStreams();
-        await keyring.refresh();
+        if ((await keyring.refresh()) > 0) requestRetry();
         const again = await attempt(false, only, asCreation);
         return [...conflicts, ...again];
       }
@@ -561,7 +800,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       if (missingKey) {
         // The others were stored; RxDB sends the whole batch again, which the server answers idempotently.
-        await keyring.refresh();
+        if ((await keyring.refresh()) > 0) requestRetry();
         throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
       }
       return conflicts;
@@ -657,7 +896,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     deps.onAccessChanged?.(frame);
     updateAccess(frame.streams);
     const purged = frame.removed.length > 0 ? endAccess(frame.removed) : Promise.resolve();
-    if (frame.streams.length > 0) pullStream$.next('RESYNC');
+    if (frame.streams.length > 0) {
+      // A grant or a rotation may bring the key of records quarantined NO_KEY.
+      retryDue = true;
+      pullStream$.next('RESYNC');
+    }
     await purged;
   };
 
@@ -672,6 +915,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       pending = new Set((await deps.meta.get('pending', META_SCHEMAS.pending)) ?? []);
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
+      quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       patch({ pendingWrites: pending.size, quarantined: quarantine.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
@@ -683,6 +927,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         pull: { handler: pullHandler, batchSize: deps.batchSize ?? 500, stream$: pullStream$.asObservable() },
         push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
       });
+      replication.received$.subscribe((doc) => settle(doc.stream, doc.id, doc.rv));
       replication.error$.subscribe((error) => {
         const e = error as { code?: string; message?: string; parameters?: { errors?: unknown } };
         report({ code: e.code ?? 'REPLICATION', message: e.message ?? String(error) });
@@ -693,6 +938,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       subscribed.clear();
       await refreshStreams();
       await keyring.refresh().catch(() => 0);
+      // Keys and device lists may have come in meanwhile (the session expires its device directory).
+      retryDue = true;
       pullStream$.next('RESYNC');
     },
     onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
@@ -726,6 +973,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     async stop(): Promise<void> {
       stopped = true;
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
       await replication?.cancel();
       replication = null;
       pullStream$.complete();
