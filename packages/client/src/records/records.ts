@@ -15,7 +15,13 @@ import type { RxDocument } from 'rxdb';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 
 export type RecordErrorCode =
-  'VALIDATION_FAILED' | 'NOT_FOUND' | 'NOT_STORABLE' | 'NOT_WRITABLE' | 'KIND_MISMATCH';
+  | 'VALIDATION_FAILED'
+  | 'NOT_FOUND'
+  | 'NOT_STORABLE'
+  | 'NOT_WRITABLE'
+  | 'KIND_MISMATCH'
+  /** `add` with the id of a record this device already holds: use `update`. */
+  | 'ALREADY_EXISTS';
 
 export class RecordError extends Error {
   constructor(
@@ -98,9 +104,14 @@ export const createRecords = (deps: RecordsDeps) => {
     }
   };
 
-  const write = async (doc: Omit<PlainRecord, '_deleted'>, action: 'create' | 'update'): Promise<void> => {
-    await collection.upsert(doc);
-    deps.onWrite(doc.id, { action, kind: doc.kind, patientId: doc.patientId });
+  // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
+  // author's) without the history and conflict handling of `update`.
+  const create = async (doc: Omit<PlainRecord, '_deleted'>): Promise<void> => {
+    if (await collection.findOne(doc.id).exec()) {
+      throw new RecordError('ALREADY_EXISTS', `a record with id ${doc.id} exists already; update it instead`);
+    }
+    await collection.insert(doc);
+    deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId });
   };
 
   /**
@@ -161,23 +172,20 @@ export const createRecords = (deps: RecordsDeps) => {
         createdAt: now,
         updatedAt: now,
       });
-      await write(
-        {
-          id: record.id,
-          stream,
-          kind,
-          patientId,
-          updatedAt: now,
-          rv: 1,
-          epoch: 0,
-          author: deps.deviceId,
-          by: deps.accountId,
-          conflict: false,
-          data: record,
-          conflictData: null,
-        },
-        'create',
-      );
+      await create({
+        id: record.id,
+        stream,
+        kind,
+        patientId,
+        updatedAt: now,
+        rv: 1,
+        epoch: 0,
+        author: deps.deviceId,
+        by: deps.accountId,
+        conflict: false,
+        data: record,
+        conflictData: null,
+      });
       return record;
     },
 
