@@ -51,7 +51,7 @@ const setup = async () => {
   const revokeTwo = async () => {
     server.devices = [await cert(one)];
   };
-  return { accountId: keys.accountId, one, two, server, clock, directory, revokeTwo };
+  return { accountId: keys.accountId, one, two, server, clock, directory, revokeTwo, cert };
 };
 
 describe('device directory', () => {
@@ -88,6 +88,28 @@ describe('device directory', () => {
     clock.now += 6 * MINUTE;
     await Promise.all([batch(), batch()]);
     expect(server.calls).toBe(2);
+  });
+
+  it('a device added just after the list was fetched is found; a flood of unknown ids costs one load', async () => {
+    const { accountId, one, server, clock, directory, cert } = await setup();
+    expect((await directory.lookupDeviceKey(accountId, one.deviceId)).status).toBe('found');
+    const added = generateDeviceKeys();
+    server.devices = [...server.devices, await cert(added)];
+    clock.now += 200;
+    // The list is a moment old but was not fetched for this device: asked again once.
+    expect((await directory.lookupDeviceKey(accountId, added.deviceId)).status).toBe('found');
+    expect(server.calls).toBe(2);
+    // Just re-asked: unknown ids are answered from that list.
+    expect((await directory.lookupDeviceKey(accountId, generateDeviceKeys().deviceId)).status).toBe(
+      'unknown',
+    );
+    expect(server.calls).toBe(2);
+    // A moment later, fifty unknown ids at once cost one load.
+    clock.now += 2_000;
+    const strangers = Array.from({ length: 50 }, () => generateDeviceKeys().deviceId);
+    const answers = await Promise.all(strangers.map((id) => directory.lookupDeviceKey(accountId, id)));
+    expect(answers.every((a) => a.status === 'unknown')).toBe(true);
+    expect(server.calls).toBe(3);
   });
 
   it('tells a failed lookup (unavailable) from a device the account does not have (unknown)', async () => {

@@ -7,7 +7,9 @@
  * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
  *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
  *   long session too. Lookups are per account, never per record: one load per account at a time, shared
- *   by every caller, and an unknown device id reloads a list at most once per `refreshIntervalMs / 30`.
+ *   by every caller; an unknown device id reloads a list once, and at most once per `refreshIntervalMs / 30`
+ *   for all unknown ids of an account (a list loaded a moment ago for other reasons may predate a device
+ *   added just now, so it is asked again).
  * Failure modes: `lookupDeviceKey` tells "not a device of that account" (`unknown`) from "could not ask"
  * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
  * latter for a retry instead of for good. When a reload fails, a device the last list named is still
@@ -36,6 +38,8 @@ interface Entry {
   at: number;
   /** `expire()` count when loaded: an entry of an earlier generation is reloaded at its next use. */
   generation: number;
+  /** Loaded to look for a device the cached list did not name. */
+  forced: boolean;
   devices: Map<string, Uint8Array>;
   wrapping: Uint8Array;
   identity: Uint8Array;
@@ -59,7 +63,7 @@ export const createDeviceDirectory = (deps: {
   const interval = deps.refreshIntervalMs ?? 30_000;
   const maxAge = deps.maxAgeMs ?? 5 * 60_000;
   let generation = 0;
-  const load = async (accountId: string): Promise<Entry | null> => {
+  const load = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
     const loadedIn = generation;
     const info = await deps.getAccount(accountId);
@@ -79,6 +83,7 @@ export const createDeviceDirectory = (deps: {
     const entry: Entry = {
       at: deps.now(),
       generation: loadedIn,
+      forced,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
       wrapping: wrapping.value,
       identity: identity.value,
@@ -88,21 +93,27 @@ export const createDeviceDirectory = (deps: {
     return entry;
   };
   /** One load per account at a time: concurrent callers (a batch, overlapping frames) share it. */
-  const reload = (accountId: string): Promise<Entry | null> => {
+  const reload = (accountId: string, forced: boolean): Promise<Entry | null> => {
     let p = loading.get(accountId);
     if (!p) {
-      p = load(accountId).finally(() => loading.delete(accountId));
+      p = load(accountId, forced).finally(() => loading.delete(accountId));
       loading.set(accountId, p);
     }
     return p;
   };
   const usable = (e: Entry): boolean => e.generation === generation && deps.now() - e.at < maxAge;
-  /** The account's entry (reloaded when absent, too old, expired or `fresh`); `failed` when a load failed. */
-  const get = async (accountId: string, fresh = false): Promise<{ entry: Entry | null; failed?: string }> => {
+  /**
+   * The account's entry (reloaded when absent, too old, expired or `fresh`; `loaded` then); `failed` when
+   * a load failed.
+   */
+  const get = async (
+    accountId: string,
+    fresh = false,
+  ): Promise<{ entry: Entry | null; failed?: string; loaded?: boolean }> => {
     const hit = cache.get(accountId);
     if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
-      return { entry: await reload(accountId) };
+      return { entry: await reload(accountId, fresh), loaded: true };
     } catch (error) {
       if (isNotFound(error)) return { entry: null };
       return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
@@ -113,9 +124,13 @@ export const createDeviceDirectory = (deps: {
     const key = first.entry?.devices.get(deviceId);
     if (key) return { status: 'found', key };
     if (first.failed !== undefined) return { status: 'unavailable', message: first.failed };
-    // Just loaded (or reloaded less than a moment ago): the answer stands, so a flood of unknown ids
-    // cannot turn into a lookup each.
-    if (first.entry && deps.now() - first.entry.at < interval / 30) return { status: 'unknown' };
+    // Loaded for this lookup, or re-asked for an unknown device less than a moment ago: the answer
+    // stands, so a flood of unknown ids costs one extra load per account and moment, not one each. A list
+    // merely loaded a moment ago is asked again once: it may predate a device added just now.
+    if (first.loaded === true) return { status: 'unknown' };
+    if (first.entry?.forced === true && deps.now() - first.entry.at < interval / 30) {
+      return { status: 'unknown' };
+    }
     const again = await get(accountId, true);
     const fresh = again.entry?.devices.get(deviceId);
     if (fresh) return { status: 'found', key: fresh };
