@@ -3,7 +3,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -26,7 +26,7 @@ describe('access that ends while a device is offline', () => {
       'LabResult',
       input('LabResult', { testName: `lipid panel ${'x'.repeat(180)}`, performer: 'y'.repeat(200) }),
     );
-    await eventually(() => p.sync.state().pendingWrites === 0, 'pushed');
+    await allPushed(p, 'pushed');
     const d = await openDevice(t, provider, {
       now,
       ...(options.storage ? { storage: options.storage } : {}),

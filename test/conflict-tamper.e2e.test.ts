@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { flipStoredCiphertext, storedCiphertext, useServer } from './support/fixture';
-import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import { eventually, newDevice, openDevice, waitOnline, allPushed, openTwoDevices } from './support/devices';
 import { input } from './support/records';
 
 describe('conflicts and tampering', () => {
@@ -12,10 +12,7 @@ describe('conflicts and tampering', () => {
   it('concurrent offline edits of one record end in a state both devices agree on, with no content lost', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
-    const second = await newDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, sessions);
     const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
     await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
 
@@ -26,7 +23,7 @@ describe('conflicts and tampering', () => {
     await b.records.update('Medication', med.id, { dose: '5 mg', instructions: 'lowered after dizziness' });
 
     a.sync.goOnline();
-    await eventually(() => a.sync.state().pendingWrites === 0, 'a pushes first');
+    await allPushed(a, 'a pushes first');
     b.sync.goOnline();
     const agreed = async () => {
       const [x, y] = [await a.records.get<'Medication'>(med.id), await b.records.get<'Medication'>(med.id)];
@@ -78,7 +75,7 @@ describe('conflicts and tampering', () => {
     }
     for (const s of [a, b, c]) {
       s.sync.goOnline();
-      await eventually(() => s.sync.state().pendingWrites === 0, 'each pushes in turn');
+      await allPushed(s, 'each pushes in turn');
     }
     const sides = (x: Record<string, unknown> | null): string[] => {
       if (x === null) return [];
@@ -111,10 +108,7 @@ describe('conflicts and tampering', () => {
   it('an update builds on an edit pulled between its read and its write, never writes over it', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
-    const second = await newDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, sessions);
     const med = await a.records.add('Medication', input('Medication', { name: 'Warfarin', dose: '10 mg' }));
     await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
 
@@ -163,7 +157,7 @@ describe('conflicts and tampering', () => {
     sessions.push(a);
     const good = await a.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
     const bad = await a.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+    await allPushed(a, 'pushed');
 
     const ct = flipStoredCiphertext(t, bad.id);
 
@@ -192,7 +186,7 @@ describe('conflicts and tampering', () => {
 
     a.sync.goOffline();
     await b.records.update('Medication', med.id, { dose: '5 mg' });
-    await eventually(() => b.sync.state().pendingWrites === 0, "b's version is on the server");
+    await allPushed(b, "b's version is on the server");
     const ct = flipStoredCiphertext(t, med.id);
     await a.records.update('Medication', med.id, { dose: '20 mg' });
     a.sync.goOnline();

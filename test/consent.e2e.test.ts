@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, openPatientAndProvider } from './support/devices';
+import { eventually, openDevice, waitOnline, openPatientAndProvider, allPushed } from './support/devices';
 import { input } from './support/records';
 
 describe('consent-scoped sync between a patient and providers', () => {
@@ -16,7 +16,7 @@ describe('consent-scoped sync between a patient and providers', () => {
     sessions.push(p);
     const allergy = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
     const med = await p.records.add('Medication', input('Medication', { name: 'Metformin' }));
-    await eventually(() => p.sync.state().pendingWrites === 0, 'patient pushes');
+    await allPushed(p, 'patient pushes');
 
     const d = await openDevice(t, provider);
     sessions.push(d);

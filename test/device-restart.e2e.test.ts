@@ -4,7 +4,7 @@ import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, newDevice, openDevice } from './support/devices';
+import { eventually, newDevice, openDevice, allPushed } from './support/devices';
 import { input } from './support/records';
 
 // Dexie over an IndexedDB that outlives the session (as the browser's does across app restarts).
@@ -29,7 +29,7 @@ describe('a device restarts with writes still queued', () => {
     const again = await openDevice(t, patient, { storage, dbName: restartDb });
     sessions.push(again);
     expect((await again.records.query('Immunization')).length).toBe(5);
-    await eventually(() => again.sync.state().pendingWrites === 0, 'queued writes pushed after restart');
+    await allPushed(again, 'queued writes pushed after restart');
 
     const other = await openDevice(t, patient, { device: await newDevice(t, patient) });
     sessions.push(other);

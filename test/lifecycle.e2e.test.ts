@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed, openTwoDevices } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
@@ -23,7 +23,7 @@ describe('consent lifecycle with a controllable clock', () => {
       labs.push(await p.records.add('LabResult', input('LabResult', { testName: `panel ${i}` })));
     const allergy = await p.records.add('Allergy', input('Allergy', { substance: 'Sulfa' }));
     const med = await p.records.add('Medication', input('Medication'));
-    await eventually(() => p.sync.state().pendingWrites === 0, 'history on the server');
+    await allPushed(p, 'history on the server');
 
     const d = await openDevice(t, provider, { now });
     sessions.push(d);
@@ -55,7 +55,7 @@ describe('consent lifecycle with a controllable clock', () => {
     // Expiry while the provider's socket stays open: past the instant nothing more is served…
     t.clock.advance(HOUR + 1000);
     const late = await p.records.add('LabResult', input('LabResult', { testName: 'after expiry' }));
-    await eventually(() => p.sync.state().pendingWrites === 0, 'late write pushed');
+    await allPushed(p, 'late write pushed');
     await new Promise((r) => setTimeout(r, 300));
     expect(await d.records.get(late.id)).toBeNull();
     // …and once the server re-decides (timer or sweep) the provider purges that patient's streams.
@@ -135,7 +135,7 @@ describe('consent lifecycle with a controllable clock', () => {
     expect(d.sync.state().errors.some((e) => e.code === 'CONSENT_REVOKED')).toBe(true);
 
     const after = await p.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
-    await eventually(() => p.sync.state().pendingWrites === 0, 'post-revocation write pushed');
+    await allPushed(p, 'post-revocation write pushed');
     const row = t.store.db.prepare('SELECT ct, epoch FROM docs WHERE id = ?').get(after.id) as {
       ct: Buffer;
       epoch: number;
@@ -215,10 +215,7 @@ describe("a patient's other device", () => {
     const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, sessions);
     await Promise.all([waitOnline(a), waitOnline(b)]);
     const issued = await a.consent.grant({
       granteeId: provider.accountId,
@@ -237,10 +234,7 @@ describe("a patient's other device", () => {
     const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, sessions);
     await Promise.all([waitOnline(a), waitOnline(b)]);
     const grantOf = (type: 'medication' | 'allergy') =>
       a.consent.grant({

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import type { CryptoJob, CryptoOffload } from '@hale/client';
 import { flipStoredCiphertext, useCryptoWorker, useServer } from './support/fixture';
-import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import { eventually, newDevice, openDevice, waitOnline, allPushed } from './support/devices';
 import { input } from './support/records';
 
 const worker = useCryptoWorker();
@@ -87,7 +87,7 @@ describe('sync with cryptography on a worker thread', () => {
     for (let i = 0; i < 60; i++) {
       ids.push((await a.records.add('Allergy', input('Allergy', { substance: `s-${i}` }))).id);
     }
-    await eventually(() => a.sync.state().pendingWrites === 0, 'every write acknowledged');
+    await allPushed(a, 'every write acknowledged');
     const bad = ids[31]!;
     flipStoredCiphertext(t, bad);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice } from './support/devices';
+import { eventually, openDevice, allPushed } from './support/devices';
 import { input } from './support/records';
 
 // What the device does with each answer the server gives a push: RxDB takes every row it is not handed
@@ -16,7 +16,7 @@ describe('push outcomes', () => {
     const a = await openDevice(t, patient);
     sessions.push(a);
     const allergy = await a.records.add('Allergy', input('Allergy', { substance: 'Sulfa' }));
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+    await allPushed(a, 'pushed');
     // e.g. restored from a backup taken before the record was written
     t.store.db.prepare('DELETE FROM docs WHERE id = ?').run(allergy.id);
 
@@ -25,7 +25,7 @@ describe('push outcomes', () => {
       () => t.store.db.prepare('SELECT rev FROM docs WHERE id = ?').get(allergy.id) !== undefined,
       'the server holds the record again',
     );
-    await eventually(() => a.sync.state().pendingWrites === 0, 'nothing left pending');
+    await allPushed(a, 'nothing left pending');
 
     const b = await openDevice(t, patient, { dbName: 'second-copy' });
     sessions.push(b);
@@ -57,7 +57,7 @@ describe('push outcomes', () => {
     );
     expect(refusals).toBeGreaterThan(0);
     expect(a.sync.state().errors.some((e) => e.code === 'NO_KEY' && e.id === allergy.id)).toBe(true);
-    await eventually(() => a.sync.state().pendingWrites === 0, 'nothing left pending');
+    await allPushed(a, 'nothing left pending');
   });
 
   it('a failure that repeats while offline is one entry in errors, not one per retry', async () => {
@@ -74,6 +74,6 @@ describe('push outcomes', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(a.sync.state().pendingWrites).toBe(3);
     a.sync.goOnline();
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed once online');
+    await allPushed(a, 'pushed once online');
   });
 });

@@ -19,6 +19,7 @@ import {
   sessionAccount,
   waitOnline,
   openPatientAndProvider,
+  allPushed,
 } from './support/devices';
 import { input } from './support/records';
 
@@ -71,7 +72,7 @@ describe('quarantine that can pass, and device lists that age', () => {
     const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
     const lab = await p.records.add('LabResult', input('LabResult', { testName: 'lipid panel' }));
     const allergy = await p.records.add('Allergy', input('Allergy', { substance: 'Sulfa' }));
-    await eventually(() => p.sync.state().pendingWrites === 0, 'pushed');
+    await allPushed(p, 'pushed');
     await waitOnline(d);
 
     d.sync.goOffline();
@@ -137,7 +138,7 @@ describe('quarantine that can pass, and device lists that age', () => {
     const b = await openDevice(t, patient, { device: second });
     sessions.push(b);
     const allergy = await b.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
-    await eventually(() => b.sync.state().pendingWrites === 0, 'the new device pushed');
+    await allPushed(b, 'the new device pushed');
     await eventually(
       () => c.sync.quarantine().some((q) => q.id === allergy.id),
       'the record is set aside while its author cannot be looked up',
@@ -165,7 +166,7 @@ describe('quarantine that can pass, and device lists that age', () => {
     const a = await openDevice(t, patient);
     sessions.push(a);
     const allergy = await a.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pushed');
+    await allPushed(a, 'pushed');
     const altered = flipStoredCiphertext(t, allergy.id);
 
     const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
@@ -196,7 +197,7 @@ describe('quarantine that can pass, and device lists that age', () => {
 
     r.sync.goOffline();
     const second = await w.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
-    await eventually(() => w.sync.state().pendingWrites === 0, 'the writer pushed');
+    await allPushed(w, 'the writer pushed');
     expect((await revokeDevice(t, patient, writer)).status).toBe(200);
 
     r.sync.goOnline();

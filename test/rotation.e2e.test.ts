@@ -7,7 +7,7 @@ import { deriveAccountKeys, openRecord, unwrapKey, type AccountKeys } from '@hal
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
@@ -103,8 +103,7 @@ const opensWithServerKey = (t: TestServer, patient: { accountId: string; keys: A
   return openRecord(key, new Uint8Array(row.ct), { stream: row.stream, id, epoch: row.epoch, rev: 1 });
 };
 
-const pushed = (s: DeviceSession, what: string) =>
-  eventually(() => s.sync.state().pendingWrites === 0, `${what} pushed`);
+const pushed = (s: DeviceSession, what: string) => allPushed(s, `${what} pushed`);
 
 /** Drops a device's connection (as the network would) and waits until it is back and synced. */
 const reconnect = async (s: DeviceSession): Promise<void> => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { exampleRecord } from '@hale/model';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import { eventually, newDevice, openDevice, waitOnline, allPushed } from './support/devices';
 
 describe('device sync end to end (real server, real sockets, RxDB)', () => {
   const server = useServer({ realClock: true });
@@ -32,7 +32,7 @@ describe('device sync end to end (real server, real sockets, RxDB)', () => {
     const got = await b.records.get<'Allergy'>(added.id);
     expect(got?.record.substance).toBe('Penicillin');
     expect(got?.author).toBe(patient.device.deviceId);
-    await eventually(() => a.sync.state().pendingWrites === 0, 'pending writes drain');
+    await allPushed(a, 'pending writes drain');
 
     // An update and then a delete travel too.
     await b.records.update('Allergy', added.id, { severity: 'severe' });

@@ -97,6 +97,19 @@ export const openDevice = async (
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
 
+/** Waits until every local write of `s` was acknowledged by the server. */
+export const allPushed = (s: DeviceSession, what = 'pushed'): Promise<void> =>
+  eventually(() => s.sync.state().pendingWrites === 0, what);
+
+/** The account's first device and one added, both open, added to `sessions` to be closed. */
+export const openTwoDevices = async (t: TestServer, account: TestAccount, sessions: DeviceSession[]) => {
+  const second = await addDevice(t, account);
+  const a = await openDevice(t, account);
+  const b = await openDevice(t, account, { device: second });
+  sessions.push(a, b);
+  return { a, b };
+};
+
 /** A patient and a provider account with one open device each, added to `sessions` to be closed. */
 export const openPatientAndProvider = async (t: TestServer, sessions: DeviceSession[]) => {
   const patient = await registerAccount(t);
