@@ -42,7 +42,6 @@ import {
   type AccountKeys,
   type Ed25519,
 } from '@hale/crypto';
-import { Type } from '@sinclair/typebox';
 import { newId, type StreamType } from '@hale/model';
 import {
   grantSignaturePayload,
@@ -101,15 +100,7 @@ export interface Rotation {
   epoch: number;
 }
 
-/**
- * Device metadata: stream → the epoch this device claimed (or lost the claim of) and has still to wrap for
- * the remaining holders; `minted` when this device's claim won (it then logs the rotation).
- */
 const WRAPS_OWED_KEY = 'rotation-wraps-owed';
-const WrapsOwed = Type.Record(
-  Type.String(),
-  Type.Object({ epoch: Type.Integer({ minimum: 1 }), minted: Type.Boolean() }),
-);
 
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
@@ -193,13 +184,15 @@ export const createConsent = (deps: ConsentDeps) => {
     return merge(await localGrants(), reply);
   };
 
-  const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, WrapsOwed)) ?? {};
-  const setWrapOwed = async (stream: string, owed: { epoch: number; minted: boolean } | null) => {
-    const all = await wrapsOwed();
-    if (owed) all[stream] = owed;
-    else delete all[stream];
-    await deps.meta.set(WRAPS_OWED_KEY, all);
-  };
+  const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, META_SCHEMAS.wrapsOwed)) ?? {};
+  // Through `update`: a stored value that fails its schema is refused, not replaced by one entry.
+  const setWrapOwed = (stream: string, owed: { epoch: number; minted: boolean } | null) =>
+    deps.meta.update(WRAPS_OWED_KEY, META_SCHEMAS.wrapsOwed, (all) => {
+      const next = { ...all };
+      if (owed) next[stream] = owed;
+      else delete next[stream];
+      return next;
+    });
 
   const identityOf = async (accountId: string): Promise<Uint8Array> => {
     deps.directory.forget(accountId);

@@ -11,7 +11,7 @@ import {
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
-import type { RxDocument } from 'rxdb';
+import { RxError, type RxDocument } from 'rxdb';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 
 export type RecordErrorCode =
@@ -106,11 +106,19 @@ export const createRecords = (deps: RecordsDeps) => {
 
   // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
   // author's) without the history and conflict handling of `update`.
+  // RxDB's insert refuses a live document with that id (CONFLICT) and takes the place of a deleted one.
   const create = async (doc: Omit<PlainRecord, '_deleted'>): Promise<void> => {
-    if (await collection.findOne(doc.id).exec()) {
-      throw new RecordError('ALREADY_EXISTS', `a record with id ${doc.id} exists already; update it instead`);
+    try {
+      await collection.insert(doc);
+    } catch (error) {
+      if (error instanceof RxError && error.code === 'CONFLICT') {
+        throw new RecordError(
+          'ALREADY_EXISTS',
+          `a record with id ${doc.id} exists already; update it instead`,
+        );
+      }
+      throw error;
     }
-    await collection.insert(doc);
     deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId });
   };
 

@@ -8,16 +8,12 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
-import { DECODE_FAILURES } from '../sync/record-codec';
+import { DECODE_FAILURES, type DecodeFailure } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
 
-/**
- * Why a served record was set aside: a decode failure, or AUTHOR_LOOKUP_FAILED (its author's device list
- * could not be fetched, so authorship was not checked). Defined here, beside the schema that persists it.
- */
-export const QUARANTINE_REASONS = [...DECODE_FAILURES, 'AUTHOR_LOOKUP_FAILED'] as const;
-export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
+/** Why a served record was set aside: the codec's failure reason. */
+export type QuarantineReason = DecodeFailure;
 /** Reasons that can pass without anything changing on the server: such records are fetched again. */
 export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
   'NO_KEY',
@@ -26,6 +22,14 @@ export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
 
 export const META_SCHEMAS = {
   pending: Type.Array(Type.String({ maxLength: 64 })),
+  /**
+   * Stream → the epoch this device claimed (or lost the claim of) and has still to wrap for the remaining
+   * holders; `minted` when this device's claim won (it then logs the rotation). Key `rotation-wraps-owed`.
+   */
+  wrapsOwed: Type.Record(
+    Type.String(),
+    Type.Object({ epoch: Type.Integer({ minimum: 1 }), minted: Type.Boolean() }),
+  ),
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
   purged: Type.Array(Type.String({ maxLength: 128 })),
   quarantine: Type.Array(
@@ -34,7 +38,7 @@ export const META_SCHEMAS = {
       id: Type.String(),
       seq: Type.Integer({ minimum: 0 }),
       rev: Type.String(),
-      reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r))),
+      reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
       message: Type.String(),
       at: IsoText,
     }),

@@ -64,7 +64,10 @@ export const depsFor = (
   ed,
   device: { deviceId: device.deviceId, secretKey: device.secretKey },
   accountId: keys.accountId,
-  deviceKey,
+  lookupDeviceKey: async (account, device) => {
+    const key = await deviceKey(account, device);
+    return key ? { status: 'found', key } : { status: 'unknown' };
+  },
 });
 
 export const patientDeps = depsFor(patient, patientRoot, patientDevice);

@@ -57,7 +57,14 @@ import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
-import { decodeRecords, encodeRecords, tagOf, type EncodeInput, type PlainRecord } from './record-codec';
+import {
+  decodeRecords,
+  encodeRecords,
+  tagOf,
+  type Decoded,
+  type EncodeInput,
+  type PlainRecord,
+} from './record-codec';
 
 export interface StreamCheckpoint {
   s: Record<string, number>;
@@ -80,8 +87,6 @@ export interface QuarantinedItem {
   message: string;
   at: string;
 }
-
-type Outcome = { ok: true; record: PlainRecord } | { ok: false; reason: QuarantineReason; message: string };
 
 /**
  * Whether this device opens with the account's current passphrase (see session/passphrase-watch.ts):
@@ -150,11 +155,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ed: deps.ed,
     device: deps.device,
     accountId: deps.accountId,
-    // Sealing never looks authors up; decoding goes through decodeChecked, which tells the failures apart.
-    deviceKey: async (accountId: string, deviceId: string): Promise<Uint8Array | null> => {
-      const r = await deps.lookupDeviceKey(accountId, deviceId);
-      return r.status === 'found' ? r.key : null;
-    },
+    lookupDeviceKey: deps.lookupDeviceKey,
     offload: deps.offload ?? null,
   };
   const iso = (): string => new Date(deps.now()).toISOString();
@@ -204,6 +205,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let initialTotal = 0;
   let initialDone = 0;
 
+  // A grant's end, parsed once per access entry: `readable` runs for every applied record.
+  const ends = new WeakMap<StreamAccess, number>();
+  const endOf = (a: StreamAccess): number => {
+    let end = ends.get(a);
+    if (end === undefined) {
+      end = a.expiresAt === undefined ? Infinity : Date.parse(a.expiresAt);
+      ends.set(a, end);
+    }
+    return end;
+  };
+
   const updateAccess = (streams: StreamAccess[]): void => {
     for (const s of streams) {
       access.set(s.stream, s);
@@ -219,17 +231,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const armExpiry = (): void => {
     if (expiryTimer !== undefined) clearTimeout(expiryTimer);
     expiryTimer = undefined;
-    const ends = [...access.values()].flatMap((a) =>
-      a.expiresAt === undefined ? [] : [Date.parse(a.expiresAt)],
-    );
-    if (ends.length === 0 || stopped) return;
-    const delay = Math.min(Math.max(Math.min(...ends) - deps.now(), 0) + 5, 2 ** 31 - 1);
+    const next = Math.min(...[...access.values()].map(endOf));
+    if (next === Infinity || stopped) return;
+    const delay = Math.min(Math.max(next - deps.now(), 0) + 5, 2 ** 31 - 1);
     expiryTimer = setTimeout(() => {
       expiryTimer = undefined;
       const t = deps.now();
-      const expired = [...access.values()].filter(
-        (a) => a.expiresAt !== undefined && Date.parse(a.expiresAt) <= t,
-      );
+      const expired = [...access.values()].filter((a) => endOf(a) <= t);
       if (expired.length > 0) void endAccess(expired.map((a) => ({ stream: a.stream, reason: 'expired' })));
       else armExpiry();
     }, delay);
@@ -246,7 +254,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     for (const stream of new Set([...access.keys(), ...Object.keys(known)])) {
       if (listed.has(stream) || stream.endsWith('/audit')) continue;
       const was = access.get(stream);
-      const expired = was?.expiresAt !== undefined && Date.parse(was.expiresAt) <= deps.now();
+      const expired = was !== undefined && endOf(was) <= deps.now();
       ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
     }
     access.clear();
@@ -261,7 +269,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   // A grant's end is enforced on this device's clock too, so it holds while the device is offline.
   const current = (a: StreamAccess | undefined): a is StreamAccess =>
-    a !== undefined && (a.expiresAt === undefined || Date.parse(a.expiresAt) > deps.now());
+    a !== undefined && endOf(a) > deps.now();
   const readable = (stream: string): boolean => current(access.get(stream)) && !stream.endsWith('/audit');
   const writable = (stream: string): boolean => {
     const a = access.get(stream);
@@ -329,6 +337,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   let settling: Array<{ key: string; rv: number }> = [];
   const settle = (stream: string, id: string, rv: number): void => {
+    if (quarantinedKeys.size === 0) return;
     const key = recordKey(stream, id);
     if (!quarantinedKeys.has(key)) return;
     // RxDB reports stored records one by one: gathered, so a page costs one persisted write.
@@ -346,34 +355,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     settling.push({ key, rv });
   };
 
-  /**
-   * Decodes a batch, telling an author whose device list could not be fetched (AUTHOR_LOOKUP_FAILED,
-   * retried) from one that is not a device of its account (BAD_AUTHOR, final).
-   */
-  const decodeChecked = async (docs: readonly ServedDoc[]): Promise<Outcome[]> => {
-    const unasked = new Set<string>();
-    const deviceKey = async (accountId: string, deviceId: string): Promise<Uint8Array | null> => {
-      const r = await deps.lookupDeviceKey(accountId, deviceId);
-      if (r.status === 'unavailable') unasked.add(deviceId);
-      return r.status === 'found' ? r.key : null;
-    };
-    const decoded = await decodeRecords({ ...codecDeps, deviceKey }, docs);
-    if (unasked.size === 0) return decoded;
-    // Keyed by device only (the claimed account is inside the failed record): at worst a real BAD_AUTHOR
-    // is retried once more, never is anything applied unverified.
-    return decoded.map((d, n): Outcome =>
-      !d.ok && d.reason === 'BAD_AUTHOR' && unasked.has(docs[n]!.author)
-        ? {
-            ok: false,
-            reason: 'AUTHOR_LOOKUP_FAILED',
-            message: `the devices of the author's account could not be looked up: ${d.message}`,
-          }
-        : d,
-    );
-  };
-
   /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
-  const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Outcome[]) => {
+  const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Decoded[]) => {
     const out: PlainRecord[] = [];
     const failed: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
     for (const [n, r] of decoded.entries()) {
@@ -387,7 +370,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
   const decodeServed = async (docs: readonly ServedDoc[]) => {
     const fresh = docs.filter((d) => !(d.author === deps.device.deviceId && sent.get(d.id) === d.rev));
-    return { docs, fresh, decoded: await decodeChecked(fresh) };
+    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
   };
 
   /** Applies decoded documents: quarantines what failed, moves the per-stream positions past all of them. */
@@ -549,7 +532,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     for (let i = 0; i < served.length; i += MAX_BATCH_DOCS) {
       const batch = served.slice(i, i + MAX_BATCH_DOCS);
-      const decoded = decodeChecked(batch);
+      const decoded = decodeRecords(codecDeps, batch);
       decoded.catch(() => undefined);
       // In order with live frames and purges: a purged stream's records must not come back.
       const run = liveQueue.then(async () => {
@@ -769,7 +752,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       // The server's versions of every conflicting record, opened as one batch.
       const conflicts: WithDeleted<PlainRecord>[] = [];
-      const decodedMasters = await decodeChecked(masters);
+      const decodedMasters = await decodeRecords(codecDeps, masters);
       conflicts.push(...(await sortOutcomes(masters, decodedMasters)));
       for (const [k, decoded] of decodedMasters.entries()) {
         const master = masters[k]!;

@@ -131,11 +131,20 @@ export const createKeyring = (deps: KeyringDeps) => {
     return true;
   };
 
-  const refresh = async (streams?: string[]): Promise<number> => {
+  const fetchAndAccept = async (streams?: string[]): Promise<number> => {
     const envelopes = await deps.fetchEnvelopes(streams);
     let n = 0;
     for (const env of envelopes) if (await accept(env)) n++;
     return n;
+  };
+  // A connect asks for every envelope from the engine and from the rotation check at once: one fetch.
+  let refreshingAll: Promise<number> | null = null;
+  const refresh = (streams?: string[]): Promise<number> => {
+    if (streams !== undefined) return fetchAndAccept(streams);
+    refreshingAll ??= fetchAndAccept().finally(() => {
+      refreshingAll = null;
+    });
+    return refreshingAll;
   };
 
   const keyFor = async (stream: string, epoch: number): Promise<Uint8Array | null> => {

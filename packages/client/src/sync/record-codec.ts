@@ -12,7 +12,8 @@
  *   clinical types and records written by someone other than the patient carry an Ed25519 signature of
  *   that device, which every reader verifies.
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
- * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT) and the caller quarantines.
+ * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, or AUTHOR_LOOKUP_FAILED when
+ * the author's device list could not be fetched, so authorship was not decided) and the caller quarantines.
  * A batch whose offload rejects, or answers anything but a well-formed reply to its job
  * (`checkCryptoJobResult`), fails as a whole: nothing of it is used.
  */
@@ -44,6 +45,7 @@ import {
   type WireSealOutcome,
 } from './wire-jobs';
 import type { DeviceRecord } from '../store/device-db';
+import type { DeviceKeyLookup } from './device-directory';
 
 /** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
 export type PlainRecord = DeviceRecord & { _deleted: boolean };
@@ -57,6 +59,8 @@ export const DECODE_FAILURES = [
   'BAD_AUTHOR',
   'BAD_SIGNATURE',
   'BAD_CONTENT',
+  /** The author's device list could not be fetched (not "unknown device"): worth trying again later. */
+  'AUTHOR_LOOKUP_FAILED',
 ] as const;
 export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
@@ -65,7 +69,8 @@ export interface CodecDeps {
   ed: Ed25519;
   device: { deviceId: string; secretKey: Uint8Array };
   accountId: string;
-  deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
+  /** The author device's key: `unknown` fails BAD_AUTHOR, `unavailable` (could not ask) AUTHOR_LOOKUP_FAILED. */
+  lookupDeviceKey: (accountId: string, deviceId: string) => Promise<DeviceKeyLookup>;
   /** Where batches of seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload | null;
 }
@@ -266,7 +271,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
     });
   }
   const opened = items.length > 0 ? await runWire(deps, { op: 'wireOpen', keys: table.keys, items }) : [];
-  const deviceKeys = perBatch<Uint8Array | null>();
+  const deviceKeys = perBatch<DeviceKeyLookup>();
   const out: Decoded[] = [];
   for (const [n, doc] of docs.entries()) {
     const pre = early[n]!;
@@ -287,7 +292,7 @@ const verifyOpened = async (
   doc: ServedDoc,
   pre: { patientId: string; rv: number },
   opened: WireOpenOutcome,
-  deviceKeys: (k: string, lookup: () => Promise<Uint8Array | null>) => Promise<Uint8Array | null>,
+  deviceKeys: (k: string, lookup: () => Promise<DeviceKeyLookup>) => Promise<DeviceKeyLookup>,
 ): Promise<Decoded> => {
   if (!opened.ok) return fail(opened.reason, opened.message);
   // The tag and deletion flag in clear must be the ones the writer sealed (the server cannot swap them).
@@ -321,8 +326,19 @@ const verifyOpened = async (
     conflictData: c['conflictData'],
     _deleted: doc.deleted,
   };
-  const pk = await deviceKeys(`${record.by}\u0000${doc.author}`, () => deps.deviceKey(record.by, doc.author));
-  if (!pk) return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
+  const author = await deviceKeys(`${record.by}\u0000${doc.author}`, () =>
+    deps.lookupDeviceKey(record.by, doc.author),
+  );
+  if (author.status === 'unavailable') {
+    return fail(
+      'AUTHOR_LOOKUP_FAILED',
+      `the devices of ${record.by} could not be looked up: ${author.message}`,
+    );
+  }
+  if (author.status === 'unknown') {
+    return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
+  }
+  const pk = author.key;
   if (mustSign(doc.stream, record.by) || doc.sig !== undefined) {
     const sig = doc.sig === undefined ? null : base64urlDecode(doc.sig);
     const payload = docSignaturePayload(doc);
