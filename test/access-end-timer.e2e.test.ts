@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useServer } from './support/fixture';
-import { eventually, openPatientAndProvider, waitOnline } from './support/devices';
+import { eventually, openPatientAndProvider, waitOnline, grantRead } from './support/devices';
 import { input } from './support/records';
 
 // A grant's end is enforced by the provider device's own clock: with no connection at all, its copy of
@@ -14,12 +14,7 @@ describe('grant expiry on a device that stays offline', () => {
     await waitOnline(d);
     const lab = await p.records.add('LabResult', input('LabResult', { testName: 'ferritin' }));
     await p.consent.verifyProvider(provider.accountId);
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'lab-result', access: 'read' }],
-      durationMs: 3_000,
-      purpose: 'one look',
-    });
+    await grantRead(p, provider.accountId, 'lab-result', 3_000, 'one look');
     await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
     d.sync.goOffline();
     const purged = new Promise<string>((resolve) => d.engine.removed$.subscribe((r) => resolve(r.reason)));

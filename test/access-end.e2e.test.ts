@@ -3,7 +3,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed, grantRead } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -75,12 +75,7 @@ describe('access that ends while a device is offline', () => {
     await eventually(async () => (await d.records.get(lab.id)) === null, 'the copy is removed');
 
     const later = await p.records.add('LabResult', input('LabResult', { testName: 'HbA1c' }));
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'lab-result', access: 'read' }],
-      durationMs: HOUR,
-      purpose: 'second opinion',
-    });
+    await grantRead(p, provider.accountId, 'lab-result', HOUR, 'second opinion');
     await eventually(
       async () => (await d.records.get(lab.id)) !== null && (await d.records.get(later.id)) !== null,
       'granted again, the provider receives the whole stream, from before the first purge too',

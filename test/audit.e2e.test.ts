@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateFhirBundleShape } from '@hale/model';
 import { useServer } from './support/fixture';
-import { eventually, waitOnline, openPatientAndProvider } from './support/devices';
+import { eventually, waitOnline, openPatientAndProvider, grantRead } from './support/devices';
 import { input } from './support/records';
 
 describe('audit trail end to end', () => {
@@ -13,12 +13,7 @@ describe('audit trail end to end', () => {
     const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
     await Promise.all([waitOnline(p), waitOnline(d)]);
     const allergy = await p.records.add('Allergy', input('Allergy'));
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 3600_000,
-      purpose: 'pre-operative assessment',
-    });
+    await grantRead(p, provider.accountId, 'allergy', 3600_000, 'pre-operative assessment');
     await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
     await p.audit.flushChanges();
     await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');

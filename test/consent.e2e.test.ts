@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, openPatientAndProvider, allPushed } from './support/devices';
+import {
+  eventually,
+  openDevice,
+  waitOnline,
+  openPatientAndProvider,
+  allPushed,
+  grantRead,
+} from './support/devices';
 import { input } from './support/records';
 
 describe('consent-scoped sync between a patient and providers', () => {
@@ -21,12 +28,7 @@ describe('consent-scoped sync between a patient and providers', () => {
     const d = await openDevice(t, provider);
     sessions.push(d);
     await waitOnline(d);
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 48 * 3600_000,
-      purpose: 'allergy review',
-    });
+    await grantRead(p, provider.accountId, 'allergy', 48 * 3600_000, 'allergy review');
     await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider receives the allergy');
     expect((await d.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Latex');
     expect(await d.records.get(med.id)).toBeNull();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed, openTwoDevices } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed, openTwoDevices, grantRead } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
@@ -96,18 +96,8 @@ describe('consent lifecycle with a controllable clock', () => {
     sessions.push(p, d, o);
     await Promise.all([waitOnline(d), waitOnline(o)]);
     const before = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
-    const grant = await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 24 * HOUR,
-      purpose: 'treatment',
-    });
-    await p.consent.grant({
-      granteeId: other.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 24 * HOUR,
-      purpose: 'treatment',
-    });
+    const grant = await grantRead(p, provider.accountId, 'allergy', 24 * HOUR, 'treatment');
+    await grantRead(p, other.accountId, 'allergy', 24 * HOUR, 'treatment');
     await eventually(async () => (await d.records.get(before.id)) !== null, 'provider synced');
     // Live: a new record reaches the provider while the socket is open.
     const live = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
@@ -183,14 +173,9 @@ describe('consent lifecycle with a controllable clock', () => {
     t.store.db
       .prepare('UPDATE accounts SET identity_public_key = ? WHERE account_id = ?')
       .run(other.k, provider.accountId);
-    await expect(
-      p.consent.grant({
-        granteeId: provider.accountId,
-        scope: [{ type: 'allergy', access: 'read' }],
-        durationMs: HOUR,
-        purpose: 'x',
-      }),
-    ).rejects.toMatchObject({ code: 'KEY_CHANGED' });
+    await expect(grantRead(p, provider.accountId, 'allergy', HOUR, 'x')).rejects.toMatchObject({
+      code: 'KEY_CHANGED',
+    });
     expect(t.store.db.prepare('SELECT count(*) AS n FROM grants').get()).toEqual({ n: 0 });
   });
 
@@ -217,12 +202,7 @@ describe("a patient's other device", () => {
     const provider = await registerAccount(t, 'provider');
     const { a, b } = await openTwoDevices(t, patient, sessions);
     await Promise.all([waitOnline(a), waitOnline(b)]);
-    const issued = await a.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'medication', access: 'read' }],
-      durationMs: 3600_000,
-      purpose: 'medication review',
-    });
+    const issued = await grantRead(a, provider.accountId, 'medication', 3600_000, 'medication review');
     const seen = await b.consent.list();
     expect(seen.map((g) => [g.grant.grantId, g.status])).toEqual([[issued.grant.grantId, 'active']]);
     const { rotated } = await b.consent.revoke(issued.grant.grantId);

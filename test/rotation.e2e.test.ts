@@ -7,7 +7,7 @@ import { deriveAccountKeys, openRecord, unwrapKey, type AccountKeys } from '@hal
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
+import { eventually, openDevice, waitOnline, allPushed, grantRead } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
@@ -132,18 +132,8 @@ describe('rotation after a revocation that was cut short', () => {
     sessions.push(p, d, o);
     await Promise.all([waitOnline(p), waitOnline(d), waitOnline(o)]);
     const before = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
-    const grant = await p.consent.grant({
-      granteeId: revoked.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 24 * HOUR,
-      purpose: 'treatment',
-    });
-    await p.consent.grant({
-      granteeId: stays.accountId,
-      scope: [{ type: 'allergy', access: 'read' }],
-      durationMs: 24 * HOUR,
-      purpose: 'treatment',
-    });
+    const grant = await grantRead(p, revoked.accountId, 'allergy', 24 * HOUR, 'treatment');
+    await grantRead(p, stays.accountId, 'allergy', 24 * HOUR, 'treatment');
     await eventually(async () => (await d.records.get(before.id)) !== null, 'revoked provider synced');
     await eventually(async () => (await o.records.get(before.id)) !== null, 'other provider synced');
     const stream = `${patient.accountId}/allergy`;
@@ -360,18 +350,8 @@ describe('two devices of the patient rotating after the same expiry', () => {
     const o = await openDevice(t, stays, { now });
     sessions.push(a, b, o);
     await Promise.all([waitOnline(a), waitOnline(b), waitOnline(o)]);
-    await a.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'medication', access: 'read' }],
-      durationMs: HOUR,
-      purpose: 'review',
-    });
-    await a.consent.grant({
-      granteeId: stays.accountId,
-      scope: [{ type: 'medication', access: 'read' }],
-      durationMs: 24 * HOUR,
-      purpose: 'care',
-    });
+    await grantRead(a, provider.accountId, 'medication', HOUR, 'review');
+    await grantRead(a, stays.accountId, 'medication', 24 * HOUR, 'care');
     const stream = `${patient.accountId}/medication`;
     t.clock.advance(HOUR + 1000);
     // Both claim epoch 1 before either claim reaches the server.

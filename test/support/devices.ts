@@ -1,6 +1,7 @@
 // Real devices for end-to-end tests: the client library over RxDB memory storage, talking to a real
 // server on a loopback port through real WebSockets (the `ws` package provides the WHATWG interface).
 import { createNodeCryptoOffload } from '@hale/client/node';
+import type { GrantableStreamType } from '@hale/protocol';
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
@@ -96,6 +97,15 @@ export const openDevice = async (
   });
 
 export const newDevice = (t: TestServer, account: TestAccount) => addDevice(t, account);
+
+/** `patient` grants `granteeId` read access to one record type for `durationMs`. */
+export const grantRead = (
+  patient: DeviceSession,
+  granteeId: string,
+  type: GrantableStreamType,
+  durationMs: number,
+  purpose: string,
+) => patient.consent.grant({ granteeId, scope: [{ type, access: 'read' }], durationMs, purpose });
 
 /** Waits until every local write of `s` was acknowledged by the server. */
 export const allPushed = (s: DeviceSession, what = 'pushed'): Promise<void> =>
