@@ -141,6 +141,32 @@ describe('sync server: end to end over a real socket', () => {
     await p.close();
   });
 
+  it('leaves a grant whose stored row is damaged out of the list, and still lists the others', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    const kept = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    const damaged = await makeGrant(patient, provider, [{ type: 'medication', access: 'read' }]);
+    for (const grant of [kept, damaged]) {
+      expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
+    }
+    // The stored signed grant loses its signature (disk corruption, a bad manual edit).
+    const changed = t.store.db
+      .prepare("UPDATE grants SET signed = json_remove(signed, '$.sig') WHERE grant_id = ?")
+      .run(damaged.grant.grantId);
+    expect(changed.changes).toBe(1);
+    const ids = async (account: typeof patient) => {
+      const c = await connect(t, account.device);
+      const reply = await c.request<GrantsFrame>({ t: 'listGrants', rid: c.rid() });
+      await c.close();
+      expect(reply.t).toBe('grants');
+      return reply.grants.map((g) => g.grant.grant.grantId);
+    };
+    expect(await ids(patient)).toEqual([kept.grant.grantId]);
+    expect(await ids(provider)).toEqual([kept.grant.grantId]);
+    await p.close();
+  });
+
   it('issues HTTP sessions by challenge and refuses a reused challenge', async () => {
     const patient = await registerAccount(t);
     const token = await sessionToken(t, patient.device);

@@ -92,27 +92,35 @@ export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
 export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 
-/** The account's current wrapped root, its generation and, from generation 1 on, the identity signature. */
-const wrappedRootState = {
-  accountId: AccountId,
-  wrappedRoot: WrappedRoot,
-  gen: WrappedRootGen,
-  sig: Type.Union([Signature, Type.Null()]),
-};
-
-export const HttpJoinResponse = Type.Object(wrappedRootState, closed);
-export type HttpJoinResponse = Static<typeof HttpJoinResponse>;
-
-/** A signed-in device reads the current wrap, so a passphrase changed elsewhere reaches its vault. */
-export const HttpWrappedRootState = Type.Object(wrappedRootState, closed);
+/**
+ * The account's current wrapped root, its generation and, from generation 1 on, the identity signature. A
+ * signed-in device reads it, so a passphrase changed elsewhere reaches its vault.
+ */
+export const HttpWrappedRootState = Type.Object(
+  {
+    accountId: AccountId,
+    wrappedRoot: WrappedRoot,
+    gen: WrappedRootGen,
+    sig: Type.Union([Signature, Type.Null()]),
+  },
+  closed,
+);
 export type HttpWrappedRootState = Static<typeof HttpWrappedRootState>;
+
+/** Joining an account on a new device answers its current wrapped-root state. */
+export const HttpJoinResponse = HttpWrappedRootState;
+export type HttpJoinResponse = HttpWrappedRootState;
 
 /**
  * Passphrase change: the same root, wrapped under a new passphrase-derived key, as generation `gen`
  * (the server's current generation + 1, else CONFLICT: another device changed it first).
  */
 export const HttpWrappedRootRequest = Type.Object(
-  { wrappedRoot: WrappedRoot, gen: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), sig: Signature },
+  {
+    wrappedRoot: WrappedRoot,
+    gen: Type.Integer({ minimum: 1, maximum: WrappedRootGen.maximum! }),
+    sig: Signature,
+  },
   closed,
 );
 export type HttpWrappedRootRequest = Static<typeof HttpWrappedRootRequest>;

@@ -14,7 +14,7 @@
  *   (connection, stream), so a busy stream costs at most two entries (each a seal, a signature and a
  *   commit) per window instead of one per page:
  *   - the page that opens a window is logged before it is sent: an access that cannot be logged is not
- *     given (nothing is sent, the cursor stays, the next commit retries);
+ *     given (nothing is sent, the cursor stays, the stream is retried as below);
  *   - documents sent later in the window are tallied after they are sent, and the tally is logged as one
  *     more 'live' entry when the window ends: at its timer (unref'd), when a page arrives after the window
  *     by the hub clock (then in the same batch as, and before, the entry opening the next window), or when
@@ -24,8 +24,12 @@
  *     so a document is counted in exactly one entry and a new window opens only once the previous tally
  *     is written or being written: the `count`s of a connection's 'live' entries for a stream add up to
  *     the documents sent to it.
- * Failure modes: a store error (or an access that cannot be logged) while delivering leaves the cursor
- * where it was and retries on the next commit or sweep; a socket that fails to send is closed by its owner.
+ * Failure modes: a store error (or an access that cannot be logged) while delivering a stream is reported
+ * through `onError` and leaves that stream's cursor where it was; the connection's other dirty streams are
+ * still delivered in the same flush, and the failed stream stays dirty and is retried by an unref'd timer
+ * with backoff (1 s doubling up to 60 s, back to 1 s once a flush delivers everything), or sooner by the
+ * connection's next flush (a later commit on any stream it follows). A socket that fails to send is
+ * closed by its owner.
  * The live counts are off only (a) upwards by one page when the connection closes or its subscription
  * ends or moves between logging a window's first page and sending it (logged first, never under), and
  * (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
@@ -68,6 +72,10 @@ interface ConnState {
   windows: Map<string, LiveWindow>;
   /** Per stream, tallies whose write failed: they go with that stream's next audit write on this connection. */
   unlogged: Map<string, number>;
+  /** Retries the streams whose delivery failed (unref'd); armed only while some did. */
+  retry: ReturnType<typeof setTimeout> | undefined;
+  /** Delay of the next retry: doubles per failed retry, back to the first once a flush delivers all. */
+  retryDelay: number;
   closed: boolean;
 }
 
@@ -96,6 +104,9 @@ export interface HubOptions {
 }
 
 const LIVE_PAGE_BYTES = Math.floor(MAX_BATCH_BYTES / 2);
+/** Backoff of the retry of a stream whose delivery failed: from the first delay, doubling, up to the last. */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
 
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
@@ -257,70 +268,117 @@ export const createHub = (options: HubOptions) => {
     armTimer(state);
   };
 
+  /** Delivery of a stream failed: it is tried again by this timer (with backoff), not only by its next commit. */
+  const armRetry = (state: ConnState): void => {
+    if (state.retry || state.closed) return;
+    state.retry = setTimeout(() => {
+      state.retry = undefined;
+      void flush(state);
+    }, state.retryDelay);
+    state.retry.unref?.();
+    state.retryDelay = Math.min(state.retryDelay * 2, RETRY_MAX_MS);
+  };
+
+  const clearRetry = (state: ConnState): void => {
+    if (state.retry) clearTimeout(state.retry);
+    state.retry = undefined;
+  };
+
+  /**
+   * Sends one page of the stream from the connection's cursor (logging it first if it opens a live-audit
+   * window) and answers whether more is waiting. A throw leaves the cursor where it was.
+   */
+  const deliver = async (state: ConnState, stream: string): Promise<boolean> => {
+    const cursor = state.subs.get(stream);
+    if (cursor === undefined) return false;
+    const t = now();
+    const decision = decideAccess(state.conn.principal, stream, 'live', state.grants, t);
+    if (!decision.ok) {
+      await reevaluate(state, false);
+      return false;
+    }
+    const { page, text } = await livePage(stream, cursor);
+    if (state.closed || state.subs.get(stream) !== cursor) return false;
+    if (page.docs.length > 0) {
+      const n = page.docs.length;
+      let window: LiveWindow | undefined;
+      if (decision.level !== 'owner') {
+        const at = now();
+        window = state.windows.get(stream);
+        if (!window || at - window.openedAt >= liveAuditInterval) {
+          // Opens a window. Logged before it is sent, as pulls are: an access that cannot be logged is
+          // not given (the throw leaves the cursor where it was; the stream is retried). A previous
+          // window still open by the timers is over by the clock: its tally goes first in the same
+          // batch, so both are stored or neither, and a failure keeps it for the retry.
+          const carried = endWindow(state, stream);
+          window = undefined;
+          try {
+            await logLive(state, [
+              ...(carried > 0 ? [{ stream, count: carried }] : []),
+              { stream, count: n },
+            ]);
+          } catch (error) {
+            keepUnlogged(state, stream, carried);
+            throw error;
+          }
+          // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page).
+          if (state.closed || state.subs.get(stream) !== cursor) return false;
+          state.windows.set(stream, { openedAt: at, tally: 0, timer: undefined });
+        }
+      }
+      state.conn.sendEncoded(text, 'changes');
+      // Counted once sent; no await since the window was looked up, so it is still open.
+      if (window) {
+        window.tally += n;
+        armWindow(state, stream, window);
+      }
+      options.onDelivered?.(n);
+    }
+    state.subs.set(stream, page.checkpoint);
+    return !page.done;
+  };
+
   const flush = async (state: ConnState): Promise<void> => {
     if (state.flushing || state.closed) return;
     state.flushing = true;
+    // Streams whose delivery failed in this flush: set aside so the others go on, then dirty again.
+    const failed = new Set<string>();
+    let finished = false;
     try {
-      while (state.dirty.size > 0 && !state.closed) {
+      for (;;) {
+        if (state.closed) return;
+        // A commit during the flush may mark a failed stream dirty again: it waits for the retry.
+        let stream: string | undefined;
+        for (const s of state.dirty) {
+          if (!failed.has(s)) {
+            stream = s;
+            break;
+          }
+        }
+        if (stream === undefined) break;
         if (state.conn.bufferedAmount() > highWater) {
           const retry = setTimeout(() => void flush(state), 10);
           retry.unref?.();
           return;
         }
-        const stream = state.dirty.values().next().value as string;
         state.dirty.delete(stream);
-        const cursor = state.subs.get(stream);
-        if (cursor === undefined) continue;
-        const t = now();
-        const decision = decideAccess(state.conn.principal, stream, 'live', state.grants, t);
-        if (!decision.ok) {
-          await reevaluate(state, false);
-          continue;
+        try {
+          if (await deliver(state, stream)) state.dirty.add(stream);
+        } catch (error) {
+          // One stream's failure (a store error, an access that cannot be logged) holds back no other.
+          failed.add(stream);
+          options.onError?.(error);
         }
-        const { page, text } = await livePage(stream, cursor);
-        if (state.closed || state.subs.get(stream) !== cursor) continue;
-        if (page.docs.length > 0) {
-          const n = page.docs.length;
-          let window: LiveWindow | undefined;
-          if (decision.level !== 'owner') {
-            const at = now();
-            window = state.windows.get(stream);
-            if (!window || at - window.openedAt >= liveAuditInterval) {
-              // Opens a window. Logged before it is sent, as pulls are: an access that cannot be logged is
-              // not given (the throw leaves the cursor where it was; the next commit retries). A previous
-              // window still open by the timers is over by the clock: its tally goes first in the same
-              // batch, so both are stored or neither, and a failure keeps it for the retry.
-              const carried = endWindow(state, stream);
-              window = undefined;
-              try {
-                await logLive(state, [
-                  ...(carried > 0 ? [{ stream, count: carried }] : []),
-                  { stream, count: n },
-                ]);
-              } catch (error) {
-                keepUnlogged(state, stream, carried);
-                throw error;
-              }
-              // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page).
-              if (state.closed || state.subs.get(stream) !== cursor) continue;
-              state.windows.set(stream, { openedAt: at, tally: 0, timer: undefined });
-            }
-          }
-          state.conn.sendEncoded(text, 'changes');
-          // Counted once sent; no await since the window was looked up, so it is still open.
-          if (window) {
-            window.tally += n;
-            armWindow(state, stream, window);
-          }
-          options.onDelivered?.(n);
-        }
-        state.subs.set(stream, page.checkpoint);
-        if (!page.done) state.dirty.add(stream);
       }
-    } catch (error) {
-      options.onError?.(error);
+      finished = true;
     } finally {
       state.flushing = false;
+      for (const stream of failed) if (state.subs.has(stream)) state.dirty.add(stream);
+      if (failed.size > 0) armRetry(state);
+      else if (finished) {
+        clearRetry(state);
+        state.retryDelay = RETRY_MIN_MS;
+      }
     }
   };
 
@@ -379,6 +437,8 @@ export const createHub = (options: HubOptions) => {
         timer: undefined,
         windows: new Map(),
         unlogged: new Map(),
+        retry: undefined,
+        retryDelay: RETRY_MIN_MS,
         closed: false,
       };
       states.set(conn.id, state);
@@ -390,6 +450,7 @@ export const createHub = (options: HubOptions) => {
       if (!state) return;
       state.closed = true;
       if (state.timer) clearTimeout(state.timer);
+      clearRetry(state);
       endAllDelivery(state);
       for (const stream of state.subs.keys()) unindex(byStream, stream, state);
       unindex(byAccount, conn.principal.accountId, state);
@@ -460,6 +521,7 @@ export const createHub = (options: HubOptions) => {
         // Nothing more goes out once shutdown starts, so the tallies written now are final.
         state.closed = true;
         if (state.timer) clearTimeout(state.timer);
+        clearRetry(state);
         endAllDelivery(state);
       }
     },

@@ -69,19 +69,19 @@ describe('live access in the audit log', () => {
     frames.filter((f): f is ChangesFrame => f.t === 'changes').reduce((n, f) => n + f.docs.length, 0);
 
   /** Commits `n` records to the patient's allergy stream, as the patient's device would. */
-  const write = async (n: number) => {
+  const write = async (n: number, stream = allergy(), author = patient.device.deviceId) => {
     const rows = Array.from({ length: n }, () => {
       const ct = new Uint8Array(64).fill(n);
       return {
         doc: {
-          stream: allergy(),
+          stream,
           id: newId(),
           rev: `1-${'a'.repeat(24)}`,
           deleted: false,
           epoch: 0,
           ct,
           size: ct.length,
-          author: patient.device.deviceId,
+          author,
         },
         assumedRev: null,
       };
@@ -387,6 +387,74 @@ describe('live access in the audit log', () => {
     expect(order.slice(-2)).toEqual(['logged 5+2', 'sent 2']);
     expect(await liveCounts()).toEqual([1, 5, 2]);
     expect(sum(await liveCounts())).toBe(delivered());
+  });
+
+  it("keeps delivering a connection's other streams when one page cannot be logged, and retries that one by timer", async () => {
+    // A second patient whose stream the same connection follows, its entries logged in its own audit log.
+    const other = await registerAccount(t);
+    const signed = await makeGrant(other, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+      expiresAt: t.clock.now + 10 * INTERVAL,
+    });
+    await t.server.service.grant(
+      { accountId: other.accountId, deviceId: other.device.deviceId, role: 'patient' },
+      signed,
+    );
+    const otherAllergy = streamOf(other.accountId, 'allergy');
+    const deliveredOf = (stream: string) =>
+      frames
+        .filter((f): f is ChangesFrame => f.t === 'changes')
+        .filter((f) => f.streams.some((s) => s.stream === stream))
+        .reduce((n, f) => n + f.docs.length, 0);
+
+    // Both streams have records waiting; the first patient's access cannot be logged.
+    await write(2);
+    await write(3, otherAllergy, other.device.deviceId);
+    const restoreKey = await damagePatientKey();
+    const c = conn(1);
+    await hub.add(c);
+    expect(
+      await hub.subscribe(c, [
+        { stream: allergy(), since: 0 },
+        { stream: otherAllergy, since: 0 },
+      ]),
+    ).toEqual({ ok: true });
+
+    // The first stream (tried first) fails; the other one is still delivered in the same flush.
+    await until('the other stream', () => deliveredOf(otherAllergy) === 3);
+    await settle();
+    expect(deliveredOf(allergy())).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/wrapping key/);
+    // …and a later commit on the other stream goes out at once.
+    await write(1, otherAllergy, other.device.deviceId);
+    await until('the next commit of the other stream', () => deliveredOf(otherAllergy) === 4);
+    await settle();
+    expect(deliveredOf(allergy())).toBe(0);
+    // (That flush tried the failed stream again, as it is still dirty, and failed again.)
+    expect(errors).toHaveLength(2);
+
+    // The failed stream is retried by an unref'd timer, with backoff, without any commit on it.
+    // (The hub's other timers here are the other stream's window end and the grants' expiry, both later,
+    // and the page cache's cleanup, at once.)
+    const retries = () =>
+      [...hubTimers.values()].filter((p) => p.ms !== undefined && p.ms > 0 && p.ms < INTERVAL);
+    expect(retries()).toEqual([{ ms: 1_000, unrefd: true }]);
+    await pass(1_000);
+    expect(errors).toHaveLength(3);
+    expect(String(errors[2])).toMatch(/wrapping key/);
+    expect(deliveredOf(allergy())).toBe(0);
+    expect(await liveCounts()).toEqual([]);
+    expect(retries()).toEqual([{ ms: 2_000, unrefd: true }]);
+
+    // Once the access can be logged, the next retry delivers the page the cursor held back.
+    restoreKey();
+    await pass(2_000);
+    expect(deliveredOf(allergy())).toBe(2);
+    expect(await liveCounts()).toEqual([2]);
+    expect(errors).toHaveLength(3);
+    // Everything is delivered: no retry is left pending.
+    expect(retries()).toEqual([]);
   });
 
   it('reports a tally lost when it cannot be written as the connection closes', async () => {

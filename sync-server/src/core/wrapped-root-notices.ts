@@ -20,7 +20,7 @@ export interface WrappedRootNotices {
   watch(accountId: string, deviceId: string, listener: WrappedRootListener): () => void;
   /** The account's wrap is now generation `gen`, changed through a session of `byDeviceId`. */
   changed(accountId: string, gen: number, byDeviceId: string): void;
-  /** Connections following some account (for tests and metrics). */
+  /** Connections following some account (for tests). */
   size(): number;
 }
 

@@ -225,9 +225,10 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       } catch (error) {
         if (!isStoreError(error, 'CONFLICT')) throw error;
         // Another device changed the passphrase first (or this is a replay): the device reads the
-        // current wrap and decides again.
+        // current wrap and decides again. The store names the generation it found.
+        const current = error.details?.gen;
         throw new ServiceError('CONFLICT', `the wrapped root is no longer at generation ${gen - 1}`, {
-          gen: (await store.accounts.get(account.accountId))?.wrappedRootGen ?? null,
+          gen: typeof current === 'number' && Number.isSafeInteger(current) ? current : null,
         });
       }
       request.log.info({ accountId: account.accountId, gen }, 'passphrase changed');

@@ -108,6 +108,21 @@ describe('backupSqlite / restoreSqlite', () => {
     }
   });
 
+  it('refuses a data dir with no store file (NOT_FOUND) and creates neither the store nor the backup', async () => {
+    const out = join(newDir(), 'backups', 'hale-backup.sqlite');
+    // A data dir that exists but holds no store, and one that does not exist at all.
+    const empty = newDir();
+    const missing = join(newDir(), 'no-such-dir');
+    for (const dataDir of [empty, missing]) {
+      await rejectsWith(backupSqlite(join(dataDir, SQLITE_FILE_NAME), out), 'NOT_FOUND');
+      expect(existsSync(join(dataDir, SQLITE_FILE_NAME))).toBe(false);
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(join(out, '..'))).toBe(false);
+    }
+    expect(readdirSync(empty)).toEqual([]);
+    expect(existsSync(missing)).toBe(false);
+  });
+
   it('backs up from a file path and refuses the live file as destination', async () => {
     const store = await seededStore(20);
     try {

@@ -187,6 +187,11 @@ export const runStoreConformance = (
             'CONFLICT',
           );
         }
+        // The conflict names the stored generation, so a caller need not read the account again.
+        const conflict = await catchError(
+          store.accounts.updateWrappedRoot('acc-1', { wrappedRoot: { v: 1 }, gen: 1, sig: 'x' }),
+        );
+        expect(isStoreError(conflict, 'CONFLICT') && conflict.details).toEqual({ gen: 1 });
         expect(await store.accounts.get('acc-1')).toStrictEqual(changed);
         await store.accounts.updateWrappedRoot('acc-1', {
           wrappedRoot: { v: 1, rewrapped: 2 },

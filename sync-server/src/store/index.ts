@@ -2,6 +2,4 @@ export * from './types';
 export { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 export type { SqliteStore, SqliteStoreOptions } from './sqlite-store';
 export { backupSqlite, restoreSqlite } from './backup';
-export { lockDataDir, LOCK_FILE_NAME } from './data-dir-lock';
-export type { DataDirLock } from './data-dir-lock';
 export type { BackupOptions, BackupResult, RestoreOptions, RestoreResult } from './backup';

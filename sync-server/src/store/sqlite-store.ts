@@ -1047,6 +1047,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           throw new StoreError(
             'CONFLICT',
             `wrapped root is at generation ${current.wrapped_root_gen}, not ${next.gen - 1}`,
+            { details: { gen: current.wrapped_root_gen } },
           );
         }),
     },

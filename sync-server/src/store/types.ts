@@ -205,7 +205,7 @@ export interface SyncStore {
     /**
      * Replaces the passphrase-wrapped root (passphrase change) with generation `gen`, only if the stored
      * generation is `gen - 1` (compare-and-set: of two devices changing it at once, one wins); CONFLICT
-     * otherwise, NOT_FOUND when the account does not exist.
+     * otherwise, with the stored generation as `details.gen`; NOT_FOUND when the account does not exist.
      */
     updateWrappedRoot(
       accountId: string,
