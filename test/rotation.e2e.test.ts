@@ -19,13 +19,23 @@ type Frame = { t: string; streams?: unknown };
  * rule is held until released, dropped with its connection (as a network failure just before it), or
  * sent and followed by a dropped connection (the server takes it, the reply never arrives).
  */
-const interceptor = () => {
+const interceptor = (options: { offerVersions?: number[] } = {}) => {
   let rule: { match: (f: Frame) => boolean; action: 'hold' | 'drop' | 'send-then-drop' } | null = null;
   let held: (() => void) | null = null;
   let onHeld: (() => void) | null = null;
+  const sent: string[] = [];
   const create = (url: string): WebSocketLike => {
     const ws = new WebSocket(url);
-    const send = ws.send.bind(ws) as (data: string) => void;
+    const rawSend = ws.send.bind(ws) as (data: string) => void;
+    const send = (data: string): void => {
+      const frame = JSON.parse(data) as Frame;
+      sent.push(frame.t);
+      // As a client (or server) of an older protocol version would negotiate.
+      if (frame.t === 'hello' && options.offerVersions) {
+        return rawSend(JSON.stringify({ ...frame, versions: options.offerVersions }));
+      }
+      rawSend(data);
+    };
     (ws as unknown as { send: (data: string) => void }).send = (data) => {
       const frame = JSON.parse(data) as Frame;
       const r = rule;
@@ -43,6 +53,8 @@ const interceptor = () => {
   };
   return {
     createWebSocket: create,
+    /** Types of the frames sent so far, in order. */
+    sent: (): readonly string[] => sent,
     drop(match: (f: Frame) => boolean, action: 'drop' | 'send-then-drop' = 'drop'): void {
       rule = { match, action };
     },
@@ -243,6 +255,55 @@ describe('rotation after a revocation that was cut short', () => {
     await waitOnline(again);
     expect(await again.consent.rotateExpired()).toEqual([]);
     expect(serverEpoch(s.t, s.stream)).toBe(1);
+  });
+
+  it("a device lost after the server took its new epoch, before wrapping it: another of the patient's devices wraps it", async () => {
+    const net = interceptor();
+    const s = await setup({ createWebSocket: net.createWebSocket });
+    const other = await addDevice(s.t, s.patient);
+    // The claim of epoch 1 reaches the server; the device is gone before it can wrap it for anyone.
+    net.drop(isPut, 'send-then-drop');
+    expect((await s.p.consent.revoke(s.grant.grant.grantId)).pending).toEqual([s.stream]);
+    await s.p.close();
+    sessions.splice(sessions.indexOf(s.p), 1);
+    expect(serverEpoch(s.t, s.stream)).toBe(1);
+    expect(envelopeCount(s.t, s.stream, s.stays.accountId, 1)).toBe(0);
+
+    // The other device finds the stream already re-keyed (nothing to claim) and the remaining provider
+    // without the new epoch's key: it wraps that key, and nothing for the revoked provider.
+    s.o.directory.forget(s.patient.accountId);
+    const b = await openDevice(s.t, s.patient, { device: other });
+    sessions.push(b);
+    await eventually(
+      () => envelopeCount(s.t, s.stream, s.stays.accountId, 1) === 1,
+      'the remaining provider is wrapped the orphaned epoch',
+    );
+    expect(serverEpoch(s.t, s.stream)).toBe(1);
+    await writtenAfterIsShut(s, b, 1);
+    // Wrapped once: later checks find nothing lacking and publish nothing.
+    expect(await b.consent.rotateExpired()).toEqual([]);
+    expect(envelopeCount(s.t, s.stream, s.stays.accountId, 1)).toBe(1);
+    expect(serverEpoch(s.t, s.stream)).toBe(1);
+  });
+
+  it('on a connection of protocol version 2 the holder check is skipped (the server would not know it)', async () => {
+    const net = interceptor();
+    const s = await setup({ createWebSocket: net.createWebSocket });
+    const other = await addDevice(s.t, s.patient);
+    net.drop(isPut, 'send-then-drop');
+    await s.p.consent.revoke(s.grant.grant.grantId);
+    await s.p.close();
+    sessions.splice(sessions.indexOf(s.p), 1);
+
+    const older = interceptor({ offerVersions: [1, 2] });
+    const b = await openDevice(s.t, s.patient, { device: other, createWebSocket: older.createWebSocket });
+    sessions.push(b);
+    await waitOnline(b);
+    expect(await b.consent.rotateExpired()).toEqual([]);
+    expect(older.sent()).toContain('listGrants');
+    expect(older.sent()).not.toContain('listKeyHolders');
+    // What a version-3 device would have finished stays undone, as before version 3.
+    expect(envelopeCount(s.t, s.stream, s.stays.accountId, 1)).toBe(0);
   });
 });
 

@@ -171,6 +171,38 @@ describe('server refuses what the protocol forbids', () => {
     await d.close();
   });
 
+  it('lists key holders only for the patient, only of its own streams, and without key material', async () => {
+    const { patient, provider, p, d } = await grantedPair();
+    const allergy = streamOf(patient.accountId, 'allergy');
+    const forProvider = await makeEnvelope(patient, patient.device, provider, 'allergy', 0);
+    const own = await makeEnvelope(patient, patient.device, patient, 'allergy', 0);
+    expect((await p.request({ t: 'putEnvelopes', rid: p.rid(), envelopes: [forProvider, own] })).t).toBe(
+      'ok',
+    );
+    const listed = await p.request<ServerFrame>({ t: 'listKeyHolders', rid: p.rid(), streams: [allergy] });
+    expect(listed.t).toBe('keyHolders');
+    // Exactly these fields: no wrapped key, key id or publisher.
+    expect(listed).toStrictEqual({
+      ...listed,
+      holders: [
+        { stream: allergy, epoch: 0, recipient: patient.accountId },
+        { stream: allergy, epoch: 0, recipient: provider.accountId },
+      ].sort((a, b) => (a.recipient < b.recipient ? -1 : 1)),
+    });
+    // A grantee (even with write consent) may not learn who else holds the patient's keys.
+    expect(await d.request({ t: 'listKeyHolders', rid: d.rid(), streams: [allergy] })).toMatchObject({
+      t: 'error',
+      code: 'FORBIDDEN',
+    });
+    // One foreign stream refuses the whole request, including the caller's own streams.
+    const mixed = [streamOf(provider.accountId, 'allergy'), allergy];
+    expect(await d.request({ t: 'listKeyHolders', rid: d.rid(), streams: mixed })).toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    await p.close();
+    await d.close();
+  });
+
   it("refuses a grant or revocation for someone else's records, and a revocation with a bad signature", async () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');

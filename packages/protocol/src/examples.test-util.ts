@@ -112,6 +112,7 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
   },
   { t: 'putEnvelopes', rid: 8, envelopes: [envelope] },
   { t: 'getEnvelopes', rid: 9, streams: [ALLERGY] },
+  { t: 'listKeyHolders', rid: 12, streams: [ALLERGY] },
   { t: 'ping', rid: 10 },
 ];
 
@@ -167,6 +168,7 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'accessChanged', streams: [streamAccess], removed: [{ stream: NOTE, reason: 'revoked' }] },
   { t: 'wrappedRootChanged', gen: 4 },
   { t: 'envelopes', rid: 9, envelopes: [envelope] },
+  { t: 'keyHolders', rid: 12, holders: [{ stream: ALLERGY, epoch: 0, recipient: PATIENT }] },
   { t: 'pong', rid: 10, time: T0 },
   { t: 'error', rid: 11, code: 'RATE_LIMITED', message: 'slow down', details: { retryAfterMs: 1000 } },
 ];

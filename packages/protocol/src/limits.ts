@@ -8,15 +8,25 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
  * refuse the extra field and frame: the server sends them only on connections that negotiated this or later.
  */
 export const WRAPPED_ROOT_GEN_VERSION = 2;
+/**
+ * First version with `listKeyHolders` → `keyHolders`: the patient asks which accounts hold which key
+ * epochs of its own streams, so any of its devices can finish wraps a lost device left undone. A device
+ * sends it only on a connection of this version or later (an older server refuses the unknown frame).
+ */
+export const KEY_HOLDERS_VERSION = 3;
+/** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
+export const MAX_KEY_HOLDER_STREAMS = 64;
+/** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */
+export const MAX_KEY_HOLDERS = 20_000;
 
 /** Largest WebSocket text frame, in UTF-8 bytes. Checked before the frame is parsed. */
 export const MAX_FRAME_BYTES = 8 * MiB;

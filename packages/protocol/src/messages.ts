@@ -6,16 +6,25 @@
  * so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
  * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
- * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION) is sent only on a connection that negotiated a
- * version that has it; an older peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
+ * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION) is sent
+ * only on a connection that negotiated a version that has it; an older peer would refuse it as
+ * BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
 import { PushDoc, ServedDoc } from './documents';
-import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, MAX_OFFERED_VERSIONS, MAX_STREAMS_PER_REQUEST } from './limits';
+import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_DOCS,
+  MAX_KEY_HOLDER_STREAMS,
+  MAX_KEY_HOLDERS,
+  MAX_OFFERED_VERSIONS,
+  MAX_STREAMS_PER_REQUEST,
+} from './limits';
 import {
   AccountId,
   DeviceId,
+  Epoch,
   IsoDateTime,
   Nonce,
   RecordId,
@@ -120,6 +129,17 @@ export const GetEnvelopesFrame = Type.Object(
 );
 export type GetEnvelopesFrame = Static<typeof GetEnvelopesFrame>;
 
+/** Version ≥ 3, patient only: who holds which key epochs of its own streams (no key material). */
+export const ListKeyHoldersFrame = Type.Object(
+  {
+    t: Type.Literal('listKeyHolders'),
+    rid: Rid,
+    streams: Type.Array(StreamId, { minItems: 1, maxItems: MAX_KEY_HOLDER_STREAMS, uniqueItems: true }),
+  },
+  closed,
+);
+export type ListKeyHoldersFrame = Static<typeof ListKeyHoldersFrame>;
+
 export const PingFrame = Type.Object({ t: Type.Literal('ping'), rid: Rid }, closed);
 export type PingFrame = Static<typeof PingFrame>;
 
@@ -137,6 +157,7 @@ export const CLIENT_FRAMES = {
   revoke: RevokeFrame,
   putEnvelopes: PutEnvelopesFrame,
   getEnvelopes: GetEnvelopesFrame,
+  listKeyHolders: ListKeyHoldersFrame,
   ping: PingFrame,
 } as const satisfies Record<string, TSchema>;
 
@@ -153,6 +174,7 @@ export const ClientFrame = Type.Union([
   RevokeFrame,
   PutEnvelopesFrame,
   GetEnvelopesFrame,
+  ListKeyHoldersFrame,
   PingFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
@@ -312,6 +334,16 @@ export const EnvelopesFrame = Type.Object(
 );
 export type EnvelopesFrame = Static<typeof EnvelopesFrame>;
 
+/** One key envelope's address: `recipient` holds the key of (`stream`, `epoch`). */
+export const KeyHolder = Type.Object({ stream: StreamId, epoch: Epoch, recipient: AccountId }, closed);
+export type KeyHolder = Static<typeof KeyHolder>;
+
+export const KeyHoldersFrame = Type.Object(
+  { t: Type.Literal('keyHolders'), rid: Rid, holders: Type.Array(KeyHolder, { maxItems: MAX_KEY_HOLDERS }) },
+  closed,
+);
+export type KeyHoldersFrame = Static<typeof KeyHoldersFrame>;
+
 export const PongFrame = Type.Object({ t: Type.Literal('pong'), rid: Rid, time: IsoDateTime }, closed);
 export type PongFrame = Static<typeof PongFrame>;
 
@@ -343,6 +375,7 @@ export const SERVER_FRAMES = {
   accessChanged: AccessChangedFrame,
   wrappedRootChanged: WrappedRootChangedFrame,
   envelopes: EnvelopesFrame,
+  keyHolders: KeyHoldersFrame,
   pong: PongFrame,
   error: ErrorFrame,
 } as const satisfies Record<string, TSchema>;
@@ -359,6 +392,7 @@ export const ServerFrame = Type.Union([
   AccessChangedFrame,
   WrappedRootChangedFrame,
   EnvelopesFrame,
+  KeyHoldersFrame,
   PongFrame,
   ErrorFrame,
 ]);

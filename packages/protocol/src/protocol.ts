@@ -17,6 +17,7 @@
  *   listGrants { rid }                  → grants { grants: [{ grant: SignedGrant, revokedAt? }] }
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
+ *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient }] }  FORBIDDEN (not the patient)
  *   ping { rid }                        → pong { time }
  *   unsolicited: changes, accessChanged { streams, removed }, wrappedRootChanged { gen },
  *                error { rid?, code, message, details? }
@@ -26,6 +27,8 @@
  * Version 2 adds only the passphrase-wrap generation (`ready.wrappedRootGen`, `wrappedRootChanged`),
  * sent only on version-2 connections because frames are closed objects (a version-1 client would refuse
  * them). It is a hint: the device fetches the wrap over HTTP and checks signature and generation itself.
+ * Version 3 adds `listKeyHolders` (patient only): which accounts hold which key epochs of its streams, so a
+ * device can wrap an epoch for a holder that another device, lost mid-rotation, never wrapped it for.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -134,6 +137,11 @@ export const MESSAGE_TABLE = {
     errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'BAD_SIGNATURE'],
   },
   getEnvelopes: { reply: ['envelopes'], beforeReady: false, errors: session },
+  listKeyHolders: {
+    reply: ['keyHolders'],
+    beforeReady: false,
+    errors: [...session, 'FORBIDDEN', 'TOO_LARGE'],
+  },
   ping: { reply: ['pong'], beforeReady: false, errors: session },
 } as const satisfies Record<ClientFrameType, MessageTableRow>;
 

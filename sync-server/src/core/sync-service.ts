@@ -46,6 +46,8 @@ import {
   type ErrorCode,
   type Grant as WireGrant,
   type KeyEnvelope,
+  type KeyHolder,
+  MAX_KEY_HOLDERS,
   type PullFrame,
   type PushFrame,
   type PushResult,
@@ -583,6 +585,30 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
   };
 
+  /**
+   * Which accounts hold which key epochs of the caller's own streams (no key material): lets any of the
+   * patient's devices wrap an epoch a current grantee lacks. Other accounts' streams are refused whole.
+   */
+  const listKeyHolders = async (p: Principal, streams: string[]): Promise<KeyHolder[]> => {
+    for (const stream of streams) {
+      const parsed = parseStreamId(stream);
+      if (!parsed.ok || parsed.value.patientId !== p.accountId) {
+        throw new ServiceError('FORBIDDEN', 'only the patient lists who holds the keys of its streams', {
+          stream,
+        });
+      }
+    }
+    const rows = await store.envelopes.holders(streams, MAX_KEY_HOLDERS + 1);
+    if (rows.length > MAX_KEY_HOLDERS) {
+      throw new ServiceError('TOO_LARGE', `more than ${MAX_KEY_HOLDERS} key holders: ask for fewer streams`);
+    }
+    return rows.map((r) => ({
+      stream: r.stream as KeyHolder['stream'],
+      epoch: r.epoch,
+      recipient: r.recipient,
+    }));
+  };
+
   const getEnvelopes = async (p: Principal, streams?: string[]): Promise<KeyEnvelope[]> => {
     const grants = await grantsFor(p);
     const t = now();
@@ -641,6 +667,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     revoke,
     putEnvelopes,
     getEnvelopes,
+    listKeyHolders,
     check,
     grantsFor,
     recordGranteeAccess,

@@ -159,6 +159,13 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             envelopes: await ctx.service.getEnvelopes(p, frame.streams),
           });
           return;
+        case 'listKeyHolders':
+          send({
+            t: 'keyHolders',
+            rid: frame.rid,
+            holders: await ctx.service.listKeyHolders(p, frame.streams),
+          });
+          return;
         case 'ping':
           send({ t: 'pong', rid: frame.rid, time: new Date(ctx.now()).toISOString() });
           return;

@@ -828,6 +828,26 @@ export const runStoreConformance = (
         expect(await store.envelopes.currentEpoch('p/medication')).toBe(1);
         expect(await store.envelopes.currentEpoch('p/none')).toBeNull();
       });
+
+      it('lists the holders of streams without key material, in order, at most `limit`', async () => {
+        for (const e of [
+          env('p/allergy', 1, 'pat'),
+          env('p/allergy', 0, 'doc'),
+          env('p/allergy', 0, 'pat'),
+          env('p/medication', 0, 'pat'),
+          env('q/allergy', 0, 'pat'),
+        ]) {
+          await store.envelopes.put(e);
+        }
+        expect(await store.envelopes.holders(['p/allergy', 'p/medication', 'p/none'], 100)).toStrictEqual([
+          { stream: 'p/allergy', epoch: 0, recipient: 'doc' },
+          { stream: 'p/allergy', epoch: 0, recipient: 'pat' },
+          { stream: 'p/allergy', epoch: 1, recipient: 'pat' },
+          { stream: 'p/medication', epoch: 0, recipient: 'pat' },
+        ]);
+        expect(await store.envelopes.holders(['p/allergy'], 2)).toHaveLength(2);
+        expect(await store.envelopes.holders([], 100)).toStrictEqual([]);
+      });
     });
 
     describe('blobs', () => {

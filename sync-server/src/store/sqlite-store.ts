@@ -41,6 +41,7 @@ import {
   type DocWrite,
   type DocWriteResult,
   type Envelope,
+  type EnvelopeHolder,
   type Grant,
   type GrantScope,
   type JsonObject,
@@ -725,6 +726,10 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT * FROM envelopes WHERE recipient = ? AND stream IN (SELECT value FROM json_each(?))
      ORDER BY stream, epoch`,
   ),
+  envelopeHolders: db.prepare<[string, number], EnvelopeHolder>(
+    `SELECT stream, epoch, recipient FROM envelopes WHERE stream IN (SELECT value FROM json_each(?))
+     ORDER BY stream, epoch, recipient LIMIT ?`,
+  ),
   envelopeMaxEpoch: db.prepare<[string], { epoch: number | null }>(
     'SELECT max(epoch) AS epoch FROM envelopes WHERE stream = ?',
   ),
@@ -1214,6 +1219,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           ).map(rowToEnvelope),
         ),
       currentEpoch: (stream) => call((s) => s.envelopeMaxEpoch.get(stream)?.epoch ?? null),
+      holders: (streams, limit) =>
+        call((s) => s.envelopeHolders.all(JSON.stringify(streams), limit).map((r) => ({ ...r }))),
     },
 
     blobs: {

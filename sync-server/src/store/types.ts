@@ -160,6 +160,8 @@ export interface Envelope {
   createdAt: IsoTime;
 }
 
+export type EnvelopeHolder = Pick<Envelope, 'stream' | 'epoch' | 'recipient'>;
+
 export interface BlobManifest {
   blobId: string;
   stream: string;
@@ -286,6 +288,11 @@ export interface SyncStore {
     list(recipient: string, streams?: string[]): Promise<Envelope[]>;
     /** Highest epoch with any envelope, or null when the stream has none. */
     currentEpoch(stream: string): Promise<number | null>;
+    /**
+     * Who holds which epoch of `streams`: (stream, epoch, recipient) of each envelope, no key material,
+     * ordered by stream, epoch, recipient; at most `limit` rows.
+     */
+    holders(streams: string[], limit: number): Promise<EnvelopeHolder[]>;
   };
 
   blobs: {

@@ -27,7 +27,9 @@
  *   (keyring `claimEpoch`) and checks again with fresh grants, rotating once more if the winner's epoch
  *   does not shut out everything it knows ended. Remaining holders are wrapped only after the claim is
  *   confirmed, with the key the server kept; the wrap owed is recorded before the claim, so a device that
- *   stops in between wraps at its next check (only that device knows the wrap is owed).
+ *   stops in between wraps at its next check. A device lost for good in between never does: so each check
+ *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
+ *   protocol version 3, no key material) and wraps every epoch a current holder lacks.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
@@ -44,8 +46,10 @@ import {
 } from '@hale/crypto';
 import { newId, type StreamType } from '@hale/model';
 import {
+  KEY_HOLDERS_VERSION,
   grantSignaturePayload,
   parseStreamId,
+  type KeyHoldersFrame,
   revocationSignaturePayload,
   type Grant,
   type GrantScopeEntry,
@@ -251,6 +255,7 @@ export const createConsent = (deps: ConsentDeps) => {
     }
     let again = false;
     const settled = new Set<string>();
+    const holdersOf = new Map<string, StoredGrant[]>();
     for (const type of types) {
       const stream = streamOf(type);
       const covering = all.filter((g) => g.grant.scope.some((x) => x.type === type));
@@ -281,6 +286,10 @@ export const createConsent = (deps: ConsentDeps) => {
       }
       if (matched !== null) {
         settled.add(type);
+        holdersOf.set(
+          stream,
+          active.filter((g) => !matched.includes(g.grant.grantId)),
+        );
         continue;
       }
       // Recorded before the claim, so a device that stops after the server took it still wraps.
@@ -291,6 +300,7 @@ export const createConsent = (deps: ConsentDeps) => {
       again = true;
     }
     if (!again) {
+      await wrapMissing(holdersOf);
       let changed = false;
       for (const g of all) {
         if (g.rotatedAt !== undefined || !ended(g)) continue;
@@ -302,6 +312,34 @@ export const createConsent = (deps: ConsentDeps) => {
       if (changed) await deps.meta.set('grants', all);
     }
     return { again };
+  };
+
+  /**
+   * Wraps, on settled streams, every epoch of the stream's key a current holder has no envelope for (its
+   * grant wraps the whole history). Finds what a device that claimed an epoch and was lost before wrapping
+   * it left undone. Skipped against a server older than KEY_HOLDERS_VERSION.
+   */
+  const wrapMissing = async (holdersOf: ReadonlyMap<string, StoredGrant[]>): Promise<void> => {
+    const streams = [...holdersOf].filter(([, holders]) => holders.length > 0).map(([stream]) => stream);
+    if (streams.length === 0 || (deps.connection.version() ?? 0) < KEY_HOLDERS_VERSION) return;
+    const reply = await deps.connection.request<KeyHoldersFrame>({
+      t: 'listKeyHolders',
+      streams: streams as KeyHoldersFrame['holders'][number]['stream'][],
+    });
+    const held = new Set(reply.holders.map((h) => `${h.stream}|${h.epoch}|${h.recipient}`));
+    for (const stream of streams) {
+      const grantees = [...new Set(holdersOf.get(stream)!.map((g) => g.grant.granteeId))];
+      for (let epoch = 0; epoch <= deps.keyring.currentEpoch(stream); epoch++) {
+        const lacking = grantees.filter((id) => !held.has(`${stream}|${epoch}|${id}`));
+        if (lacking.length === 0 || !(await deps.keyring.keyFor(stream, epoch))) continue;
+        const recipients = [];
+        for (const accountId of lacking) {
+          const wrapping = await deps.directory.wrappingKey(accountId);
+          if (wrapping) recipients.push({ accountId, wrappingPublicKey: wrapping });
+        }
+        await deps.keyring.wrapEpoch(stream, epoch, recipients);
+      }
+    }
   };
 
   // One check at a time on this device (a revocation and a reconnect may ask at once).

@@ -85,9 +85,12 @@ export const createConnection = (options: ConnectionOptions) => {
   >();
   let readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   let lastReason: string | undefined;
+  /** Protocol version of the current authenticated connection (from `ready`), null when not ready. */
+  let version: number | null = null;
 
   const setStatus = (next: ConnectionStatus, reason?: string): void => {
     status = next;
+    if (next !== 'ready') version = null;
     lastReason = reason;
     options.onStatus?.(next, reason);
   };
@@ -158,6 +161,7 @@ export const createConnection = (options: ConnectionOptions) => {
       } else if (phase === 'auth' && frame.t === 'ready') {
         phase = 'ready';
         attempt = 0;
+        version = frame.version;
         setStatus('ready');
         const waiters = readyWaiters;
         readyWaiters = [];
@@ -236,6 +240,8 @@ export const createConnection = (options: ConnectionOptions) => {
       ws?.close(4000, 'dropped by client');
     },
     status: (): ConnectionStatus => status,
+    /** Negotiated protocol version while ready (frames added later must not be sent on older ones). */
+    version: (): number | null => version,
     reason: (): string | undefined => lastReason,
     whenReady,
     async request<T extends ServerFrame = ServerFrame>(frame: RequestFrame): Promise<T> {
