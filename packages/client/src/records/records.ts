@@ -3,16 +3,17 @@
 import { map, type Observable } from 'rxjs';
 import {
   RECORD_KINDS,
+  isRecordKind,
   newId,
   validateRecord,
   type RecordKind,
   type RecordOf,
   type ValidationFailed,
 } from '@hale/model';
-import { EARLIER_CONFLICTS_KEY } from '../sync/conflicts';
+import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import { RxError, type RxDocument } from 'rxdb';
-import type { DeviceRecord, RecordsCollection } from '../store/device-db';
+import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
 
 export type RecordErrorCode =
   | 'VALIDATION_FAILED'
@@ -63,11 +64,23 @@ export interface RecordsDeps {
   ) => void;
 }
 
-const streamFor = (kind: RecordKind, patientId: string): string => {
+/**
+ * Kinds arrive as strings from UIs and imports, not only from typed code: a name outside the model is
+ * refused with a code like a kind kept outside streams, never reaching `RECORD_KINDS[kind]` (a TypeError).
+ */
+const requireStorable = (kind: string): string => {
+  if (!isRecordKind(kind)) {
+    throw new RecordError('NOT_STORABLE', `unknown record kind ${JSON.stringify(kind)}`);
+  }
   const type = RECORD_KINDS[kind].streamType;
   if (type === null) throw new RecordError('NOT_STORABLE', `${kind} records are not stored in a stream`);
-  return `${patientId}/${type}`;
+  return type;
 };
+
+const streamFor = (kind: string, patientId: string): string => `${patientId}/${requireStorable(kind)}`;
+
+/** What a read-modify-write produces: new content (and, when given, new conflict state), or a deletion. */
+type Outcome = { data: Record<string, unknown>; conflictData?: JsonObject | null } | { delete: true };
 
 const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
   kind: doc.kind as K,
@@ -107,9 +120,14 @@ export const createRecords = (deps: RecordsDeps) => {
   // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
   // author's) without the history and conflict handling of `update`.
   // RxDB's insert refuses a live document with that id (CONFLICT) and takes the place of a deleted one.
-  const create = async (doc: Omit<PlainRecord, '_deleted'>): Promise<void> => {
+  const create = async (doc: Omit<PlainRecord, '_deleted' | 'rv'>): Promise<void> => {
+    // The server takes a version only with a higher revision number than the one it holds, so a record
+    // re-added under the id of a deleted one continues the tombstone's counter; starting again at 1
+    // would leave it unsent forever.
+    const [tombstone] = await collection.storageInstance.findDocumentsById([doc.id], true);
+    const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
     try {
-      await collection.insert(doc);
+      await collection.insert({ ...doc, rv });
     } catch (error) {
       if (error instanceof RxError && error.code === 'CONFLICT') {
         throw new RecordError(
@@ -126,44 +144,84 @@ export const createRecords = (deps: RecordsDeps) => {
    * Read-modify-write of one record inside RxDB's write queue: `next` sees the stored state at the
    * moment of writing, so an edit pulled from another device between a caller's read and this write is
    * built upon, not overwritten.
+   * Resolves to the record written, or null when the outcome was a deletion.
    */
   const modify = async <K extends RecordKind>(
     id: string,
     kind: K | undefined,
-    next: (current: DeviceRecord) => Record<string, unknown>,
-    options: { settle?: boolean } = {},
-  ): Promise<RecordOf<K>> => {
+    next: (current: DeviceRecord) => Outcome,
+  ): Promise<RecordOf<K> | null> => {
+    if (kind !== undefined) requireStorable(kind);
     const doc = await collection.findOne(id).exec();
     if (!doc) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
     if (kind !== undefined && doc.kind !== kind)
       throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
     requireWritable(doc.stream);
-    let record: RecordOf<K> | undefined;
-    await doc.incrementalModify((current) => {
+    let record: RecordOf<K> | null | undefined;
+    await doc.incrementalModify((stored) => {
+      const current = stored as DeviceRecord & { _deleted?: boolean };
+      // A delete can land between the read above and this write (another call, or a pulled tombstone);
+      // writing on would put the edit into the tombstone and report success for a record that is gone.
+      if (current._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
       const now = iso();
-      record = validated(current.kind as K, {
-        ...next(current),
+      const outcome = next(current);
+      const version = {
+        ...current,
+        updatedAt: now,
+        // The tombstone gets its own revision number too, so it is attributable and its tag is new.
+        rv: current.rv + 1,
+        author: deps.deviceId,
+        by: deps.accountId,
+      };
+      if ('delete' in outcome) {
+        record = null;
+        return { ...version, conflict: false, conflictData: null, _deleted: true };
+      }
+      const written = validated(current.kind as K, {
+        ...outcome.data,
         id,
         patientId: current.patientId,
         updatedAt: now,
       });
-      const written: DeviceRecord = {
-        ...current,
-        updatedAt: now,
-        rv: current.rv + 1,
-        author: deps.deviceId,
-        by: deps.accountId,
-        data: record,
-      };
-      if (options.settle === true) {
-        written.conflict = false;
-        written.conflictData = null;
+      record = written;
+      const result: DeviceRecord = { ...version, data: written };
+      if (outcome.conflictData !== undefined) {
+        result.conflictData = outcome.conflictData;
+        result.conflict = outcome.conflictData !== null;
       }
-      return written;
+      return result;
     });
     if (record === undefined) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
-    deps.onWrite(id, { action: 'update', kind: doc.kind, patientId: doc.patientId });
+    deps.onWrite(id, {
+      action: record === null ? 'delete' : 'update',
+      kind: doc.kind,
+      patientId: doc.patientId,
+    });
     return record;
+  };
+
+  /** The content and conflict state that taking the side at the top of `conflictData` leaves. */
+  const takeOther = (current: DeviceRecord): Outcome => {
+    if (current.conflictData === null) return { data: current.data, conflictData: null };
+    const [top = {}, ...earlier] = sidesOf(current.conflictData);
+    // Accepting a deletion deletes the record with every version of it, as `remove` would.
+    if (isDeletionSide(top)) return { delete: true };
+    const { _conflictFrom: _from, ...other } = top;
+    // The other side as it was: fields it lacks must not come back from the version it replaces. Only
+    // what the store manages stays the record's own.
+    const data = {
+      ...other,
+      id: current.data['id'],
+      patientId: current.data['patientId'],
+      createdAt: current.data['createdAt'],
+    };
+    // The choice was between this version and the side shown; sides of earlier conflicts stay unsettled.
+    const [first, ...rest] = earlier;
+    if (first === undefined) return { data, conflictData: null };
+    return {
+      data,
+      conflictData: rest.length > 0 ? { ...first, [EARLIER_CONFLICTS_KEY]: rest } : first,
+    };
   };
 
   return {
@@ -186,7 +244,6 @@ export const createRecords = (deps: RecordsDeps) => {
         kind,
         patientId,
         updatedAt: now,
-        rv: 1,
         epoch: 0,
         author: deps.deviceId,
         by: deps.accountId,
@@ -197,11 +254,14 @@ export const createRecords = (deps: RecordsDeps) => {
       return record;
     },
 
-    async update<K extends RecordKind>(kind: K, id: string, patch: Partial<Omit<RecordOf<K>, Managed>>) {
-      return modify(id, kind, (current) => ({
-        ...current.data,
-        ...patch,
-      }));
+    async update<K extends RecordKind>(
+      kind: K,
+      id: string,
+      patch: Partial<Omit<RecordOf<K>, Managed>>,
+    ): Promise<RecordOf<K>> {
+      const record = await modify(id, kind, (current) => ({ data: { ...current.data, ...patch } }));
+      if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
+      return record;
     },
 
     async remove(id: string): Promise<void> {
@@ -211,6 +271,8 @@ export const createRecords = (deps: RecordsDeps) => {
       // One write: the tombstone gets its own revision number, so it is attributable and its tag is new.
       await doc.incrementalModify((data) => {
         const next = data as DeviceRecord & { _deleted?: boolean };
+        // A second remove racing the first must not count (and audit) a deletion twice.
+        if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
         next.rv = next.rv + 1;
         next.updatedAt = iso();
         next.author = deps.deviceId;
@@ -227,6 +289,7 @@ export const createRecords = (deps: RecordsDeps) => {
     },
 
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
+      requireStorable(kind);
       const selector: Record<string, unknown> = { kind };
       if (options.patientId !== undefined) selector['patientId'] = options.patientId;
       const query = collection.find({
@@ -242,6 +305,7 @@ export const createRecords = (deps: RecordsDeps) => {
       kind: K,
       options: { patientId?: string } = {},
     ): Observable<StoredRecord<K>[]> {
+      requireStorable(kind);
       const selector: Record<string, unknown> = { kind };
       if (options.patientId !== undefined) selector['patientId'] = options.patientId;
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
@@ -254,25 +318,19 @@ export const createRecords = (deps: RecordsDeps) => {
       return docs.map((d) => toStored(toPlain(d)));
     },
 
-    /** Settles a conflict: keep this version, take the other side, or store merged content. */
-    async resolveConflict<K extends RecordKind>(id: string, choice: 'keep' | 'other' | Partial<RecordOf<K>>) {
-      return modify(
-        id,
-        undefined,
-        (current) => {
-          if (choice === 'keep') return current.data;
-          if (choice === 'other') {
-            const {
-              _conflictFrom: _from,
-              [EARLIER_CONFLICTS_KEY]: _earlier,
-              ...other
-            } = current.conflictData ?? {};
-            return { ...current.data, ...other };
-          }
-          return { ...current.data, ...choice };
-        },
-        { settle: true },
-      ) as Promise<RecordOf<K>>;
+    /**
+     * Settles a conflict: keep this version, take the other side, or store merged content. Resolves to
+     * the record written, or null when the other side was a deletion and taking it deleted the record.
+     */
+    async resolveConflict<K extends RecordKind>(
+      id: string,
+      choice: 'keep' | 'other' | Partial<RecordOf<K>>,
+    ): Promise<RecordOf<K> | null> {
+      return modify<K>(id, undefined, (current) => {
+        if (choice === 'other') return takeOther(current);
+        const data = choice === 'keep' ? current.data : { ...current.data, ...choice };
+        return { data, conflictData: null };
+      });
     },
   };
 };

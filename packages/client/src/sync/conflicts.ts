@@ -25,15 +25,24 @@ export const EARLIER_CONFLICTS_KEY = '_earlierConflicts';
 
 type Side = Record<string, unknown>;
 
-const isSide = (value: unknown): value is Side =>
+export const isSide = (value: unknown): value is Side =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Every side a `conflictData` holds: itself (without the list) and the sides it lists. */
-const sidesOf = (conflictData: Side | null): Side[] => {
+export const sidesOf = (conflictData: Side | null): Side[] => {
   if (conflictData === null) return [];
   const { [EARLIER_CONFLICTS_KEY]: earlier, ...own } = conflictData;
   return [own, ...(Array.isArray(earlier) ? earlier.filter(isSide) : [])];
 };
+
+const DELETION_NOTE = 'deleted on another device while edited here';
+
+/** The side a merge keeps when a delete raced an edit: who deleted, when (see resolveRecordConflict). */
+export const isDeletionSide = (side: Side): boolean =>
+  side['note'] === DELETION_NOTE &&
+  typeof side['deletedBy'] === 'string' &&
+  typeof side['deletedAt'] === 'string' &&
+  Object.keys(side).length === 3;
 
 const withEarlier = (primary: Side, carried: Side[]): Side => {
   const seen = new Set([canonicalJson(primary)]);
@@ -80,7 +89,7 @@ export const resolveRecordConflict = (
         {
           deletedBy: gone.by,
           deletedAt: gone.updatedAt,
-          note: 'deleted on another device while edited here',
+          note: DELETION_NOTE,
         },
         [...sidesOf(kept.conflictData), ...sidesOf(gone.conflictData)],
       ),

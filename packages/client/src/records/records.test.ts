@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
+import type { PlainRecord } from '../sync/record-codec';
+import { createRecords, RecordError, type RecordInput } from './records';
+
+const DEVICE = 'DevA000000000000000001';
+const OTHER_DEVICE = 'DevB000000000000000001';
+const dbs: DeviceDb[] = [];
+let dbCounter = 0;
+
+afterEach(async () => {
+  await Promise.all(dbs.splice(0).map((db) => db.close()));
+});
+
+const setup = async () => {
+  const db = await openDeviceDb({
+    name: `records-test${++dbCounter}`,
+    storage: getRxStorageMemory(),
+    atRestKey: new Uint8Array(32).fill(5),
+  });
+  dbs.push(db);
+  const writes: Array<{ id: string; action: string }> = [];
+  const records = createRecords({
+    collection: db.records,
+    accountId: EXAMPLE_PATIENT_ID,
+    deviceId: DEVICE,
+    now: () => Date.now(),
+    canWrite: () => true,
+    onWrite: (id, change) => writes.push({ id, action: change.action }),
+  });
+  return { db, records, writes };
+};
+
+const input = <K extends RecordKind>(kind: K, overrides: Partial<RecordOf<K>> = {}): RecordInput<K> => {
+  const full = exampleRecord(kind, overrides) as unknown as Record<string, unknown>;
+  const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
+  return rest as unknown as RecordInput<K>;
+};
+
+const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
+  promise.then(
+    () => {
+      throw new Error('expected a refusal');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(RecordError);
+      return error as RecordError;
+    },
+  );
+
+/** A stored version of an Allergy, as replication would hand it to the conflict handler. */
+const version = (
+  data: Record<string, unknown>,
+  over: Partial<PlainRecord> & { updatedAt: string },
+): PlainRecord => ({
+  id: String(data['id']),
+  stream: `${EXAMPLE_PATIENT_ID}/allergy`,
+  kind: 'Allergy',
+  patientId: EXAMPLE_PATIENT_ID,
+  rv: 2,
+  epoch: 0,
+  author: DEVICE,
+  by: EXAMPLE_PATIENT_ID,
+  conflict: false,
+  data: { ...data, updatedAt: over.updatedAt },
+  conflictData: null,
+  _deleted: false,
+  ...over,
+});
+
+/** Stores a merged conflict state the way a pull would leave it on this device. */
+const storeMerged = async (db: DeviceDb, merged: PlainRecord): Promise<void> => {
+  const { _deleted: _d, ...doc } = merged;
+  await db.records.insert(doc);
+};
+
+const raw = async (db: DeviceDb, id: string) => {
+  const [doc] = await db.records.storageInstance.findDocumentsById([id], true);
+  return doc;
+};
+
+describe('records: re-adding under the id of a deleted record', () => {
+  it('continues the revision counter of the tombstone', async () => {
+    const { db, records } = await setup();
+    const first = await records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    await records.update('Allergy', first.id, { reaction: 'Rash' });
+    await records.remove(first.id);
+    const tombstone = await raw(db, first.id);
+    expect(tombstone?._deleted).toBe(true);
+
+    await records.add('Allergy', { ...input('Allergy', { substance: 'Latex (again)' }), id: first.id });
+    const again = await records.get<'Allergy'>(first.id);
+    expect(again?.record.substance).toBe('Latex (again)');
+    expect(again?.rv).toBe(tombstone!.rv + 1);
+  });
+});
+
+describe('records: writes racing a delete', () => {
+  it('an update racing a remove is refused with NOT_FOUND and not written into the tombstone', async () => {
+    const { db, records, writes } = await setup();
+    const rec = await records.add('Allergy', input('Allergy', { reaction: 'Hives' }));
+    const [removed, updated] = await Promise.allSettled([
+      records.remove(rec.id),
+      records.update('Allergy', rec.id, { reaction: 'Edited' }),
+    ]);
+    expect(removed.status).toBe('fulfilled');
+    expect(updated.status).toBe('rejected');
+    const reason = (updated as PromiseRejectedResult).reason as unknown;
+    expect(reason).toBeInstanceOf(RecordError);
+    expect((reason as RecordError).code).toBe('NOT_FOUND');
+    expect(writes.map((w) => w.action)).toEqual(['create', 'delete']);
+    const stored = await raw(db, rec.id);
+    expect(stored?._deleted).toBe(true);
+    expect(stored?.data['reaction']).toBe('Hives');
+  });
+
+  it('a second remove racing the first is refused with NOT_FOUND and counted once', async () => {
+    const { records, writes } = await setup();
+    const rec = await records.add('Allergy', input('Allergy'));
+    const results = await Promise.allSettled([records.remove(rec.id), records.remove(rec.id)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(failed?.reason).toBeInstanceOf(RecordError);
+    expect((failed?.reason as RecordError).code).toBe('NOT_FOUND');
+    expect(writes.map((w) => w.action)).toEqual(['create', 'delete']);
+  });
+});
+
+describe("records: resolveConflict(id, 'other')", () => {
+  it('on a delete-versus-edit conflict accepts the deletion: a tombstone that settles the conflict', async () => {
+    const { db, records, writes } = await setup();
+    const data = exampleRecord('Allergy');
+    const edit = version(data, { updatedAt: '2024-06-01T00:00:00.000Z' });
+    const deletion = version(data, {
+      updatedAt: '2024-06-02T00:00:00.000Z',
+      author: OTHER_DEVICE,
+      rv: 3,
+      _deleted: true,
+    });
+    const merged = resolveRecordConflict(deletion, edit);
+    expect(merged.conflictData).toMatchObject({ deletedBy: EXAMPLE_PATIENT_ID });
+    await storeMerged(db, merged);
+
+    await expect(records.resolveConflict(data.id, 'other')).resolves.toBeNull();
+    expect(await records.get(data.id)).toBeNull();
+    expect(await records.conflicts()).toHaveLength(0);
+    expect(writes).toEqual([{ id: data.id, action: 'delete' }]);
+    const tombstone = await raw(db, data.id);
+    expect(tombstone).toMatchObject({
+      _deleted: true,
+      conflict: false,
+      conflictData: null,
+      rv: merged.rv + 1,
+      author: DEVICE,
+    });
+  });
+
+  it('takes the other side as it was: fields it lacks do not come back from the replaced version', async () => {
+    const { db, records, writes } = await setup();
+    const data = exampleRecord('Allergy');
+    expect(data.notes).toBeDefined();
+    const { notes: _notes, ...withoutNotes } = data;
+    const later = version({ ...data, severity: 'severe' }, { updatedAt: '2024-06-02T00:00:00.000Z' });
+    const earlier = version(withoutNotes, { updatedAt: '2024-06-01T00:00:00.000Z', author: OTHER_DEVICE });
+    await storeMerged(db, resolveRecordConflict(later, earlier));
+
+    const out = await records.resolveConflict<'Allergy'>(data.id, 'other');
+    expect(out).not.toBeNull();
+    expect(out).not.toHaveProperty('notes');
+    expect(out?.severity).toBe(data.severity);
+    // What the store manages stays the record's own.
+    expect(out).toMatchObject({ id: data.id, patientId: data.patientId, createdAt: data.createdAt });
+    expect(out).not.toHaveProperty('_conflictFrom');
+    const stored = (await records.get<'Allergy'>(data.id))!;
+    expect(stored).toMatchObject({ conflict: false, conflictData: null });
+    expect(stored.record).toEqual(out);
+    expect(writes).toEqual([{ id: data.id, action: 'update' }]);
+  });
+
+  it('leaves the sides of earlier conflicts unsettled instead of dropping them', async () => {
+    const { db, records } = await setup();
+    const data = exampleRecord('Allergy');
+    const at = (minute: number) => `2024-06-01T00:0${minute}:00.000Z`;
+    const [a, b, c, d] = (['mild', 'moderate', 'severe', 'mild'] as const).map((severity, i) =>
+      version(
+        { ...data, severity, reaction: `reaction ${i}` },
+        { updatedAt: at(i + 1), author: `Dev${i}`.padEnd(22, '0') },
+      ),
+    );
+    const merged = resolveRecordConflict(resolveRecordConflict(resolveRecordConflict(a!, b!), c!), d!);
+    const before = merged.conflictData!;
+    const { [EARLIER_CONFLICTS_KEY]: listed, ...shown } = before;
+    expect(listed).toHaveLength(2);
+    await storeMerged(db, merged);
+
+    const out = await records.resolveConflict<'Allergy'>(data.id, 'other');
+    expect(out?.reaction).toBe(shown['reaction']);
+    const stored = (await records.get<'Allergy'>(data.id))!;
+    expect(stored.conflict).toBe(true);
+    const [first, second] = listed as Array<Record<string, unknown>>;
+    expect(stored.conflictData).toEqual({ ...first, [EARLIER_CONFLICTS_KEY]: [second] });
+    expect((await records.conflicts()).map((r) => r.record.id)).toEqual([data.id]);
+
+    // Each choice is between the record and the side shown, until none is left.
+    await records.resolveConflict<'Allergy'>(data.id, 'other');
+    const next = (await records.get<'Allergy'>(data.id))!;
+    expect(next.record.reaction).toBe(first!['reaction']);
+    expect(next).toMatchObject({ conflict: true, conflictData: second });
+    await records.resolveConflict<'Allergy'>(data.id, 'other');
+    const after = (await records.get<'Allergy'>(data.id))!;
+    expect(after.record.reaction).toBe(second!['reaction']);
+    expect(after).toMatchObject({ conflict: false, conflictData: null });
+  });
+});
+
+describe('records: kind names outside the model', () => {
+  it('are refused with NOT_STORABLE by every entry point taking a kind', async () => {
+    const { records, writes } = await setup();
+    const kind = 'Allergie' as RecordKind;
+    const existing = await records.add('Allergy', input('Allergy'));
+    const refusals = [
+      await rejection(records.add(kind, input('Allergy'))),
+      await rejection(records.update(kind, existing.id, {})),
+      await rejection(records.query(kind)),
+      await rejection(Promise.resolve().then(() => records.observe(kind))),
+    ];
+    for (const e of refusals) {
+      expect(e.code).toBe('NOT_STORABLE');
+      expect(e.message).toContain('Allergie');
+    }
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+  });
+});
