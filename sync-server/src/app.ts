@@ -69,6 +69,27 @@ const loadServerIdentity = async (store: SyncStore): Promise<ServerIdentity> => 
   };
 };
 
+/** Names of the integer-typed properties of an object schema (path and query parameters). */
+const integerProperties = (schema: TSchema): string[] => {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  return Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
+};
+
+const CANONICAL_INTEGER = /^(0|[1-9][0-9]{0,14})$/;
+
+/**
+ * The first of `names` whose text is not a plain decimal integer, if any. TypeBox's Value.Convert would
+ * turn "1.9" and "true" into 1, so a request for one chunk would address another.
+ */
+const looseInteger = (names: string[], data: unknown): string | undefined => {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const record = data as Record<string, unknown>;
+  return names.find((name) => {
+    const raw = record[name];
+    return raw !== undefined && !(typeof raw === 'string' && CANONICAL_INTEGER.test(raw));
+  });
+};
+
 export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> => {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
   const now = options.now ?? Date.now;
@@ -87,10 +108,23 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   // Route schemas are @hale/protocol's TypeBox schemas, checked by the protocol's own validator (closed
   // objects, semantic refinements) instead of Ajv, whose Fastify defaults coerce body types ("123" ⇄ 123,
   // ["x"] → "x") and would let a malformed body through. Only path and query parameters, which arrive as
-  // text, are converted first.
+  // text, are converted first, integers only from plain decimal text.
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const typed = schema as TSchema;
+    const integers = httpPart === 'body' ? [] : integerProperties(typed);
     return (data: unknown) => {
+      if (httpPart !== 'body') {
+        const loose = looseInteger(integers, data);
+        if (loose !== undefined) {
+          return {
+            error: new ServiceError('BAD_MESSAGE', `${loose} must be a non-negative integer in decimal`, {
+              issues: [
+                { path: `/${loose}`, reason: 'expected digits only, without sign, point or leading 0' },
+              ],
+            }),
+          };
+        }
+      }
       const value = httpPart === 'body' ? data : Value.Convert(typed, data);
       const checked = validate(typed, value);
       if (checked.ok) return { value };

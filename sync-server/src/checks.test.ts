@@ -3,8 +3,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
 import { envelopeSignaturePayload, type PushFrame, type PushedFrame, type ServerFrame } from '@hale/protocol';
+import { newId } from '@hale/model';
 import {
   connect,
+  createBlob,
+  digestOf,
+  http,
+  makeDeviceCert,
+  makeRegistration,
+  putChunk,
+  sessionToken,
   makeDoc,
   makeEnvelope,
   makeGrant,
@@ -247,5 +255,59 @@ describe('server refuses what the protocol forbids', () => {
     expect(pulled.denied).toEqual([{ stream: streamOf(patient.accountId, 'audit'), code: 'FORBIDDEN' }]);
     expect(pulled.docs).toHaveLength(0);
     await Promise.all([i.close(), p.close(), d.close()]);
+  });
+
+  it('refuses a chunk index that is not plain decimal text instead of rounding it to another chunk', async () => {
+    const patient = await registerAccount(t);
+    const token = await sessionToken(t, patient.device);
+    const last = new Uint8Array(100).fill(1);
+    const manifest = {
+      blobId: newId(),
+      stream: streamOf(patient.accountId, 'document'),
+      size: 65536 + 50,
+      chunkSize: 65536,
+      chunkCount: 2,
+      digests: [digestOf(new Uint8Array(65600)), digestOf(last)],
+    };
+    expect((await createBlob(t, token, manifest)).status).toBe(200);
+    const chunkUrl = (index: string) => `${t.url}/v1/blobs/${manifest.blobId}/chunks/${index}`;
+    for (const index of ['1.9', 'true', '1.0', '01', '+1', '1e0', '0x1', '%201', '-0']) {
+      const res = await fetch(chunkUrl(index), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        body: last,
+      });
+      expect({ index, status: res.status, code: ((await res.json()) as { code: string }).code }).toEqual({
+        index,
+        status: 400,
+        code: 'BAD_MESSAGE',
+      });
+    }
+    expect(await t.store.blobs.chunkIndexes(manifest.blobId)).toEqual([]);
+    expect((await putChunk(t, token, manifest.blobId, 1, last)).status).toBe(200);
+    // Nor is a stored chunk served under a rounded index.
+    const read = await fetch(chunkUrl('1.9'), { headers: { authorization: `Bearer ${token}` } });
+    expect(read.status).toBe(400);
+    const ok = await fetch(chunkUrl('1'), { headers: { authorization: `Bearer ${token}` } });
+    expect(new Uint8Array(await ok.arrayBuffer())).toEqual(last);
+  });
+
+  it('a registration refused for a taken device key stores nothing, says so plainly, and can be redone', async () => {
+    const a = await registerAccount(t);
+    const { body, account: b } = await makeRegistration();
+    const counts = rowCounts(t.store);
+    // B's registration certifies A's device key.
+    const stolen = { ...body, device: await makeDeviceCert(b, a.device.keys) };
+    const refused = await http(t.url, 'POST', '/v1/accounts', stolen);
+    expect(refused).toMatchObject({ status: 409, body: { code: 'ALREADY_EXISTS' } });
+    expect((refused.body as { message: string }).message).not.toMatch(/constraint|devices\.|sqlite/i);
+    expect(rowCounts(t.store)).toEqual(counts);
+    expect(await t.store.accounts.get(b.accountId)).toBeNull();
+    expect(await t.store.accounts.getByLogin(b.loginName)).toBeNull();
+    expect((await t.store.devices.get(a.device.deviceId))?.accountId).toBe(a.accountId);
+
+    expect(await http(t.url, 'POST', '/v1/accounts', body)).toMatchObject({ status: 201 });
+    expect((await t.store.accounts.getByLogin(b.loginName))?.accountId).toBe(b.accountId);
+    expect((await t.store.devices.get(b.device.deviceId))?.accountId).toBe(b.accountId);
   });
 });

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { CHALLENGE_TTL_MS } from '@hale/protocol';
 
 export interface ServerConfig {
   host: string;
@@ -15,6 +16,11 @@ export interface ServerConfig {
   rateLimitPerAddress: { perSecond: number; burst: number };
   /** Milliseconds to wait for connections to drain on shutdown. */
   shutdownGraceMs: number;
+  /**
+   * Milliseconds a WebSocket may take from opening to `ready`; later it is closed (UNAUTHENTICATED), so
+   * sockets that never authenticate cannot hold the connection slots of `maxConnections`.
+   */
+  handshakeTimeoutMs: number;
   /**
    * Trust X-Forwarded-For from these proxies: false (off, the default), true (any hop: only behind a proxy
    * that overwrites the header), or a comma-separated list of IP addresses and CIDR ranges.
@@ -31,6 +37,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateLimitPerDevice: { perSecond: 200, burst: 400 },
   rateLimitPerAddress: { perSecond: 100, burst: 200 },
   shutdownGraceMs: 10_000,
+  // A device that answers its challenge in time is ready well within it.
+  handshakeTimeoutMs: CHALLENGE_TTL_MS,
   trustProxy: false,
 };
 

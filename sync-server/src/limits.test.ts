@@ -2,10 +2,11 @@
 // buildApp's config. The injected clock stands still, so buckets refill only when the test moves it.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { encodeFrame, type ErrorFrame, type ServerFrame } from '@hale/protocol';
+import { authSignaturePayload, encodeFrame, type ErrorFrame, type ServerFrame } from '@hale/protocol';
 import {
   connect,
   http,
+  sign,
   openWs,
   registerAccount,
   sessionToken,
@@ -106,5 +107,65 @@ describe('limits', () => {
     const fourth = await connect(t, patient.device);
     clients.push(fourth);
     expect((await ping(fourth)).t).toBe('pong');
+  });
+
+  it('handshake deadline: sockets that do not authenticate in time are closed, and their slots go to real devices', async () => {
+    const DEADLINE_MS = 1500;
+    const sleep = (ms: number) => new Promise<null>((resolve) => setTimeout(() => resolve(null), ms));
+    t = await startServer({ config: { maxConnections: 3, handshakeTimeoutMs: DEADLINE_MS } });
+    const patient = await registerAccount(t);
+    // Two sockets that never send a frame, one that says hello and never answers the challenge.
+    const stalled = [await openWs(t), await openWs(t), await openWs(t)];
+    clients.push(...stalled);
+    expect(
+      (await stalled[2]!.request({ t: 'hello', versions: [1], deviceId: patient.device.deviceId })).t,
+    ).toBe('challenge');
+    const early = await openWs(t);
+    expect(await early.nextFrame()).toMatchObject({ t: 'error', code: 'TOO_MANY_CONNECTIONS' });
+    await early.closed;
+
+    for (const [i, c] of stalled.entries()) {
+      const closed = await Promise.race([c.closed, sleep(DEADLINE_MS * 3)]);
+      expect(closed, `socket ${i}`).toEqual({ code: 4001, reason: 'UNAUTHENTICATED' });
+      expect(c.unsolicited, `socket ${i}`).toContainEqual(
+        expect.objectContaining({ t: 'error', code: 'UNAUTHENTICATED' }),
+      );
+    }
+    const device = await connect(t, patient.device);
+    clients.push(device);
+    // The deadline is for the handshake only: a ready connection outlives it.
+    await sleep(DEADLINE_MS + 500);
+    expect((await ping(device)).t).toBe('pong');
+  });
+
+  it('handshake deadline during a slow auth: the socket is closed and no live connection is left behind', async () => {
+    const DEADLINE_MS = 300;
+    t = await startServer({ config: { handshakeTimeoutMs: DEADLINE_MS } });
+    const patient = await registerAccount(t);
+    const c = await openWs(t);
+    clients.push(c);
+    const challenge = await c.request({ t: 'hello', versions: [2], deviceId: patient.device.deviceId });
+    if (challenge.t !== 'challenge') throw new Error(`expected challenge, got ${challenge.t}`);
+    // The device lookup of `auth` outlasts the deadline, so the socket closes while auth is under way.
+    const ctx = t.server.ctx;
+    const loadDevice = ctx.loadDevice.bind(ctx);
+    ctx.loadDevice = async (deviceId) => {
+      await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS * 2));
+      return loadDevice(deviceId);
+    };
+    const sig = await sign(
+      patient.device.keys.secretKey,
+      authSignaturePayload({
+        nonce: challenge.nonce,
+        deviceId: patient.device.deviceId,
+        serverId: challenge.serverId,
+      }),
+    );
+    c.sendRaw(encodeFrame({ t: 'auth', sig }));
+    expect(await c.closed).toEqual({ code: 4001, reason: 'UNAUTHENTICATED' });
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS * 3));
+    expect(c.unsolicited.map((f) => f.t)).not.toContain('ready');
+    expect(t.server.hub.size()).toBe(0);
+    expect(t.server.ctx.wrappedRoots.size()).toBe(0);
   });
 });

@@ -9,7 +9,9 @@
  *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
  *   the current key epoch, revision tags that move forward, and audit append-only.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
- * - Re-pushing a revision that is already stored answers `ok` (idempotent retries).
+ * - Re-pushing a revision that is already stored answers `ok` (idempotent retries). For an audit entry
+ *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
+ *   ciphertext); anything else written to an existing audit id is APPEND_ONLY.
  * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
  *   access events committed, and a push commits its rows and their access events in one batch. If the
  *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
@@ -159,6 +161,27 @@ const chainAfter = (last: Doc | null): { seq: number; hash: string | null } => {
   const payload = auditSignaturePayload({ ...toServedDoc(last), audit: last.audit });
   return { seq: last.audit.authorSeq, hash: auditEntryHash(payload, last.sig ?? '') };
 };
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
+  a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+
+/**
+ * Whether a pushed audit entry is the stored one byte for byte. Every field counts: an entry that differs
+ * in anything, even one the signature would not catch, is a change and stays refused.
+ */
+const sameAuditEntry = (stored: Doc, pushed: DocWrite['doc']): boolean =>
+  stored.rev === pushed.rev &&
+  stored.author === pushed.author &&
+  stored.sig !== undefined &&
+  stored.sig === pushed.sig &&
+  stored.deleted === pushed.deleted &&
+  stored.epoch === pushed.epoch &&
+  stored.audit !== undefined &&
+  pushed.audit !== undefined &&
+  stored.audit.authorSeq === pushed.audit.authorSeq &&
+  stored.audit.prevHash === pushed.audit.prevHash &&
+  stored.audit.at === pushed.audit.at &&
+  sameBytes(stored.ct, pushed.ct);
 
 export const createSyncService = (deps: SyncServiceDeps) => {
   const { store, now, ed } = deps;
@@ -342,6 +365,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         continue;
       }
       const page = await store.docs.readDocs(cursor.stream, cursor.since, budgetDocs, budgetBytes);
+      // readDocs serves one document over budget so a stream can always progress; that exception is
+      // for the answer's first document only. Past it, the answer could exceed MAX_BATCH_BYTES, which the
+      // device's decoder refuses, so it would never get past this pull.
+      const first = page.docs[0];
+      if (docs.length > 0 && first !== undefined && first.ct.byteLength > budgetBytes) {
+        streams.push({ stream: cursor.stream, checkpoint: cursor.since, done: false });
+        continue;
+      }
       for (const d of page.docs) {
         docs.push(toServedDoc(d));
         budgetBytes -= d.ct.byteLength;
@@ -489,7 +520,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
             };
           }
         } else {
-          results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+          const stored = await store.docs.getDoc(doc.stream, doc.id);
+          const input = writes[k]!.doc;
+          if (stored !== null && sameAuditEntry(stored, input)) {
+            // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
+            results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
+          } else {
+            results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+          }
         }
       }
     }

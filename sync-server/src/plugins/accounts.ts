@@ -89,9 +89,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         throw new ServiceError('BAD_SIGNATURE', 'registration is not signed by the identity key');
       }
       await verifyCert(device, account.accountId, account.identityPublicKey);
-      const existing = await store.accounts.get(account.accountId);
-      if (existing) throw new ServiceError('ALREADY_EXISTS', 'account already registered');
-      const row: Parameters<typeof store.accounts.put>[0] = {
+      const row: Account = {
         accountId: account.accountId,
         role: account.role,
         identityPublicKey: account.identityPublicKey,
@@ -102,14 +100,28 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         createdAt: iso(),
       };
       if (account.loginName !== undefined) row.loginName = account.loginName;
-      await store.accounts.put(row);
-      await store.devices.put({
-        deviceId: device.cert.deviceId,
-        accountId: account.accountId,
-        cert: device,
-        devicePublicKey: device.cert.devicePublicKey,
-        createdAt: iso(),
-      });
+      try {
+        // One step: a refused device must not leave the account (and its login name) behind.
+        await store.accounts.register(row, {
+          deviceId: device.cert.deviceId,
+          accountId: account.accountId,
+          cert: device,
+          devicePublicKey: device.cert.devicePublicKey,
+          createdAt: iso(),
+        });
+      } catch (error) {
+        if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
+        const taken = error.details?.taken;
+        throw new ServiceError(
+          'ALREADY_EXISTS',
+          taken === 'deviceId'
+            ? 'this device key is already registered; generate a new device key'
+            : taken === 'loginName'
+              ? 'this login name is taken'
+              : 'account already registered',
+          taken === 'deviceId' || taken === 'loginName' ? { taken } : undefined,
+        );
+      }
       request.log.info({ accountId: account.accountId, role: account.role }, 'account registered');
       return reply.code(201).send({ accountId: account.accountId });
     },

@@ -7,13 +7,16 @@
  * - Every frame is size-checked and schema-validated (`decodeClientFrame`) before anything else; a bad
  *   frame gets a typed `error` (with its rid when one could be read), changes nothing, and the connection
  *   stays usable. Frames of one connection are handled strictly in arrival order.
- * - Per-device and per-address rate limits and a cap on connections, all answered with typed errors.
+ * - Per-device and per-address rate limits and a cap on connections, all answered with typed errors. A
+ *   socket not `ready` within `handshakeTimeoutMs` of opening gets UNAUTHENTICATED and is closed (4001), so
+ *   sockets that never authenticate do not keep slots under the cap.
  * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an
  *   older client would refuse them), `ready` carries the account's passphrase-wrap generation and every
  *   change made by another device while connected is announced (`wrappedRootChanged`), never before
  *   `ready`; a change committed while `ready` is being prepared is reflected in it.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
- * connection is closed only for auth failures, revocation, session expiry, shutdown or abuse.
+ * connection is closed only for auth failures (a missed handshake deadline included), revocation,
+ * session expiry, shutdown or abuse.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -58,7 +61,11 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     let live: LiveConnection | null = null;
     let queue: Promise<void> = Promise.resolve();
     let sessionTimer: ReturnType<typeof setTimeout> | undefined;
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
     let unwatchWrappedRoot: (() => void) | undefined;
+
+    // A function, not an inline test: `state` changes across the awaits of a handler.
+    const isClosed = (): boolean => state === 'closed' || socket.readyState !== socket.OPEN;
 
     const send = (frame: ServerFrame): void => {
       if (socket.readyState !== socket.OPEN) return;
@@ -88,6 +95,14 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         'the server holds its maximum number of connections; retry later',
         1013,
       );
+    } else {
+      // Without it a client could hold every connection slot by opening sockets and never authenticating.
+      handshakeTimer = setTimeout(() => {
+        if (state === 'hello' || state === 'auth') {
+          closeWith('UNAUTHENTICATED', 'not authenticated in time; reconnect and authenticate', 4001);
+        }
+      }, ctx.config.handshakeTimeoutMs);
+      handshakeTimer.unref?.();
     }
 
     const handleReady = async (
@@ -280,6 +295,14 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           await ctx.hub.add(live);
           const wrappedRootGen =
             c.version >= WRAPPED_ROOT_GEN_VERSION ? await watchWrappedRoot(device) : undefined;
+          // Closed while authenticating (handshake deadline, client gone): the close handler may have run
+          // before there was a live connection to remove, so nothing may be left registered.
+          if (isClosed()) {
+            ctx.hub.remove(live);
+            unwatchWrappedRoot?.();
+            return;
+          }
+          clearTimeout(handshakeTimer);
           state = 'ready';
           sessionTimer = setTimeout(
             () => closeWith('SESSION_EXPIRED', 'session expired; reconnect', 4002),
@@ -336,6 +359,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       open--;
       metrics.connections.dec({ state: 'open' });
       if (sessionTimer) clearTimeout(sessionTimer);
+      clearTimeout(handshakeTimer);
       unwatchWrappedRoot?.();
       if (live) ctx.hub.remove(live);
     });

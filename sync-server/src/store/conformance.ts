@@ -218,6 +218,50 @@ export const runStoreConformance = (
         expect(await store.accounts.get('acc-2')).toBeNull();
         expect((await store.accounts.get('acc-1'))?.loginName).toBe('alice');
       });
+
+      it('registers an account with its first device atomically: both or neither', async () => {
+        const takenBy = async (promise: Promise<unknown>): Promise<unknown> => {
+          const error = await catchError(promise);
+          expect(isStoreError(error, 'ALREADY_EXISTS'), `expected ALREADY_EXISTS, got ${String(error)}`).toBe(
+            true,
+          );
+          return isStoreError(error) ? error.details?.taken : undefined;
+        };
+        const first = makeAccount('acc-1', { loginName: 'alice' });
+        const firstDevice = makeDevice('dev-1', 'acc-1');
+        await store.accounts.register(first, firstDevice);
+        expect(await store.accounts.get('acc-1')).toStrictEqual(first);
+        expect(await store.devices.listForAccount('acc-1')).toStrictEqual([firstDevice]);
+
+        // A second account whose device id is taken: neither the account nor its login name is kept.
+        const second = makeAccount('acc-2', { loginName: 'bob' });
+        expect(await takenBy(store.accounts.register(second, makeDevice('dev-1', 'acc-2')))).toBe('deviceId');
+        expect(await store.accounts.get('acc-2')).toBeNull();
+        expect(await store.accounts.getByLogin('bob')).toBeNull();
+        expect((await store.devices.get('dev-1'))?.accountId).toBe('acc-1');
+
+        expect(
+          await takenBy(store.accounts.register(makeAccount('acc-1'), makeDevice('dev-9', 'acc-1'))),
+        ).toBe('accountId');
+        expect(
+          await takenBy(
+            store.accounts.register(
+              makeAccount('acc-3', { loginName: 'alice' }),
+              makeDevice('dev-9', 'acc-3'),
+            ),
+          ),
+        ).toBe('loginName');
+        await expectStoreError(store.accounts.register(second, makeDevice('dev-2', 'acc-1')), 'INVALID');
+        expect(await store.devices.get('dev-9')).toBeNull();
+        expect(await store.devices.get('dev-2')).toBeNull();
+        expect(await store.accounts.get('acc-3')).toBeNull();
+
+        // Nothing was left behind: the refused account registers properly afterwards.
+        const secondDevice = makeDevice('dev-2', 'acc-2');
+        await store.accounts.register(second, secondDevice);
+        expect(await store.accounts.getByLogin('bob')).toStrictEqual(second);
+        expect(await store.devices.listForAccount('acc-2')).toStrictEqual([secondDevice]);
+      });
     });
 
     describe('devices', () => {
@@ -865,6 +909,8 @@ export const runStoreConformance = (
       it('manifests: identical re-put is a no-op, a different one is refused', async () => {
         await store.blobs.putManifest(manifest);
         await store.blobs.putManifest({ ...manifest, digests: [...manifest.digests] });
+        // A resumed upload announces again later, possibly from another device: the first stays.
+        await store.blobs.putManifest({ ...manifest, createdBy: 'dev-2', createdAt: isoAt(60) });
         expect(await store.blobs.getManifest('blob-1')).toStrictEqual(manifest);
         await expectStoreError(
           store.blobs.putManifest({ ...manifest, digests: ['x', 'y', 'z'] }),

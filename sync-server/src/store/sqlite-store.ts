@@ -556,14 +556,16 @@ const validateManifest = (m: BlobManifest): void => {
   }
 };
 
+/**
+ * Only what the uploader committed to: createdBy/createdAt describe the first announcement, and a resumed
+ * upload (later, or from another device of the account) announces the same blob again.
+ */
 const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
   a.blobId === b.blobId &&
   a.stream === b.stream &&
   a.size === b.size &&
   a.chunkSize === b.chunkSize &&
   a.chunkCount === b.chunkCount &&
-  a.createdBy === b.createdBy &&
-  a.createdAt === b.createdAt &&
   a.digests.length === b.digests.length &&
   a.digests.every((d, i) => d === b.digests[i]);
 
@@ -953,6 +955,50 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
   );
 
+  const insertAccount = (s: Statements, a: Account): void => {
+    requireText(a.accountId, 'accountId');
+    s.accountInsert.run(
+      a.accountId,
+      a.role,
+      a.identityPublicKey,
+      a.wrappingPublicKey,
+      JSON.stringify(a.wrappedRoot),
+      requireGeneration(a.wrappedRootGen),
+      a.wrappedRootSig,
+      a.loginName ?? null,
+      a.createdAt,
+    );
+  };
+
+  const insertDevice = (s: Statements, d: Device): void => {
+    requireText(d.deviceId, 'deviceId');
+    s.deviceInsert.run(
+      d.deviceId,
+      d.accountId,
+      JSON.stringify(d.cert),
+      d.devicePublicKey,
+      d.createdAt,
+      d.revokedAt ?? null,
+    );
+  };
+
+  const registerTx = db.transaction((s: Statements, a: Account, d: Device) => {
+    if (d.accountId !== a.accountId) {
+      throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
+    }
+    // Checked by hand, not left to the constraints, so the caller learns which part is taken without
+    // parsing SQLite's message (which would otherwise reach clients verbatim).
+    const taken = (what: 'accountId' | 'loginName' | 'deviceId', message: string) =>
+      new StoreError('ALREADY_EXISTS', message, { details: { taken: what } });
+    if (s.accountGet.get(a.accountId) !== undefined) throw taken('accountId', 'account id is taken');
+    if (a.loginName !== undefined && s.accountByLogin.get(a.loginName) !== undefined) {
+      throw taken('loginName', 'login name is taken');
+    }
+    if (s.deviceGet.get(d.deviceId) !== undefined) throw taken('deviceId', 'device id is taken');
+    insertAccount(s, a);
+    insertDevice(s, d);
+  });
+
   const manifestTx = db.transaction((s: Statements, m: BlobManifest) => {
     const existing = s.manifestGet.get(m.blobId);
     if (existing !== undefined) {
@@ -1011,21 +1057,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     accounts: {
-      put: (a) =>
-        call((s) => {
-          requireText(a.accountId, 'accountId');
-          s.accountInsert.run(
-            a.accountId,
-            a.role,
-            a.identityPublicKey,
-            a.wrappingPublicKey,
-            JSON.stringify(a.wrappedRoot),
-            requireGeneration(a.wrappedRootGen),
-            a.wrappedRootSig,
-            a.loginName ?? null,
-            a.createdAt,
-          );
-        }),
+      put: (a) => call((s) => insertAccount(s, a)),
+      register: (a, d) => call((s) => registerTx.immediate(s, a, d)),
       get: (accountId) =>
         call((s) => {
           const row = s.accountGet.get(accountId);
@@ -1058,18 +1091,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     devices: {
-      put: (d) =>
-        call((s) => {
-          requireText(d.deviceId, 'deviceId');
-          s.deviceInsert.run(
-            d.deviceId,
-            d.accountId,
-            JSON.stringify(d.cert),
-            d.devicePublicKey,
-            d.createdAt,
-            d.revokedAt ?? null,
-          );
-        }),
+      put: (d) => call((s) => insertDevice(s, d)),
       get: (deviceId) =>
         call((s) => {
           const row = s.deviceGet.get(deviceId);

@@ -202,6 +202,12 @@ export interface SyncStore {
   accounts: {
     /** ALREADY_EXISTS when the id or the login name is taken. */
     put(account: Account): Promise<void>;
+    /**
+     * Stores a new account and its first device in one atomic step: both or neither. ALREADY_EXISTS when
+     * the account id, the login name or the device id is taken, with `details.taken` = 'accountId' |
+     * 'loginName' | 'deviceId' (nothing stored); INVALID when the device names another account.
+     */
+    register(account: Account, device: Device): Promise<void>;
     get(accountId: string): Promise<Account | null>;
     getByLogin(loginName: string): Promise<Account | null>;
     /**
@@ -296,7 +302,11 @@ export interface SyncStore {
   };
 
   blobs: {
-    /** No-op when an identical manifest exists; ALREADY_EXISTS when a different one does. */
+    /**
+     * No-op when a manifest with the same blobId, stream, size, chunkSize, chunkCount and digests exists
+     * (whoever announces it, whenever: the stored createdBy/createdAt stay those of the first);
+     * ALREADY_EXISTS when one differing in any of those exists.
+     */
     putManifest(manifest: BlobManifest): Promise<void>;
     getManifest(blobId: string): Promise<BlobManifest | null>;
     /**
