@@ -13,6 +13,14 @@
  *   account record from the server must carry the identity and wrapping keys derived from the root
  *   (ids are self-certifying, so a server cannot substitute another account).
  * - A passphrase change re-wraps the same root (new salt, new nonce): nothing else is re-encrypted.
+ * - The operations that write the vault (create, both joins, changePassphrase, refreshWrappedRoot,
+ *   removeLocalAccount) run one at a time per Vault object, each re-reading the vault once it runs: a
+ *   second create or join on a vault that meanwhile got an account is ACCOUNT_EXISTS before anything is
+ *   sent. Two Vault objects over the same storage are not serialised with each other.
+ * - The vault holds the wrap the server took: once `changePassphrase` has sent the new wrap, it writes
+ *   it to the vault even if the account is locked meanwhile; locked before sending, it is LOCKED and
+ *   nothing changes. The wrap and its signature are made from copies of the keys, never from bytes
+ *   `lock` may be zeroing.
  * - Signed objects are built by the @hale/protocol payload helpers and signed with the label both as
  *   the signing prefix and inside the payload, exactly as the server verifies them.
  *
@@ -145,7 +153,8 @@ const VaultRecord = Type.Object(
 );
 export type VaultRecord = Static<typeof VaultRecord>;
 
-// Locking zeroes key bytes in place; this remembers which account objects are dead.
+// Locking zeroes key bytes in place; this remembers which account objects are dead. The key objects are
+// remembered too, so an object built from a locked account's keys (a session's DeviceAccount) is refused.
 const lockedAccounts = new WeakSet<object>();
 // The wrap generation this device held when each account object was unlocked, created or joined, kept up
 // to date by changePassphrase and refreshWrappedRoot: a device session given the account but not the vault
@@ -173,8 +182,46 @@ function checkNewPassphrase(passphrase: string): void {
   }
 }
 
-function assertUnlocked(account: object): void {
-  if (lockedAccounts.has(account)) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
+/** The parts of an account object `lock` zeroes; any object holding one of them is as locked as it. */
+export interface LockableAccount {
+  readonly root?: Uint8Array;
+  readonly keys?: AccountKeys;
+  readonly device?: DeviceKeys;
+}
+
+/**
+ * Throws AccountError LOCKED when `account`, or a key object it shares with an account object, was
+ * locked: its key bytes are zeroes. For everything that is handed an account, e.g. openDeviceSession.
+ */
+export function assertUnlocked(account: LockableAccount): void {
+  const parts: unknown[] = [account, account.root, account.keys, account.device];
+  if (parts.some((part) => typeof part === 'object' && part !== null && lockedAccounts.has(part))) {
+    throw new AccountError('LOCKED', 'the account is locked; unlock it again');
+  }
+}
+
+// Tail of the queue of vault-writing operations, per vault.
+const vaultQueues = new WeakMap<Vault, Promise<void>>();
+
+/**
+ * Runs `fn` once every vault-writing operation started earlier on `vault` has ended (however it ended).
+ * Without it a check-then-write (empty vault? then register and write) interleaves with another.
+ */
+async function exclusive<T>(vault: Vault, fn: () => Promise<T>): Promise<T> {
+  const before = vaultQueues.get(vault) ?? Promise.resolve();
+  let release = (): void => undefined;
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = before.then(() => mine);
+  vaultQueues.set(vault, tail);
+  try {
+    await before;
+    return await fn();
+  } finally {
+    release();
+    if (vaultQueues.get(vault) === tail) vaultQueues.delete(vault);
+  }
 }
 
 async function unwrapRoot(wrappedRoot: unknown, passphrase: string): Promise<Uint8Array> {
@@ -357,6 +404,14 @@ export async function createAccount(
 ): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
   const now = deps.now ?? Date.now;
   checkNewPassphrase(input.passphrase);
+  return exclusive(deps.vault, () => createAccountNow(deps, input, now));
+}
+
+async function createAccountNow(
+  deps: AccountDeps,
+  input: CreateAccountInput,
+  now: () => number,
+): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
   await requireEmptyVault(deps.vault);
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
@@ -411,6 +466,14 @@ export async function joinWithPassphrase(
   input: JoinWithPassphraseInput,
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
+  return exclusive(deps.vault, () => joinWithPassphraseNow(deps, input, now));
+}
+
+async function joinWithPassphraseNow(
+  deps: AccountDeps,
+  input: JoinWithPassphraseInput,
+  now: () => number,
+): Promise<UnlockedAccount> {
   await requireEmptyVault(deps.vault);
   let joined;
   try {
@@ -465,6 +528,14 @@ export async function joinWithRecoveryKey(
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
   checkNewPassphrase(input.newPassphrase);
+  return exclusive(deps.vault, () => joinWithRecoveryKeyNow(deps, input, now));
+}
+
+async function joinWithRecoveryKeyNow(
+  deps: AccountDeps,
+  input: JoinWithRecoveryKeyInput,
+  now: () => number,
+): Promise<UnlockedAccount> {
   await requireEmptyVault(deps.vault);
   const decoded = decodeRecoveryKey(input.recoveryKey);
   if (!decoded.ok) {
@@ -480,7 +551,8 @@ export async function joinWithRecoveryKey(
     await deps.api.addDevice({ device: cert });
     const session = await openSession(deps.api, device, deps.ed);
     const gen = (await deps.api.getWrappedRoot(session.token)).gen + 1;
-    await putWrap(deps, keys, wrappedRoot, gen, session.token);
+    const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
+    await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
     const account = unlocked({
       root,
       keys,
@@ -527,7 +599,7 @@ export function lock(account: UnlockedAccount): void {
   account.keys.wrapping.secretKey.fill(0);
   account.keys.localKey.fill(0);
   account.device.secretKey.fill(0);
-  lockedAccounts.add(account);
+  for (const part of [account, account.root, account.keys, account.device]) lockedAccounts.add(part);
 }
 
 export async function hasAccount(deps: Pick<AccountDeps, 'vault'>): Promise<boolean> {
@@ -536,7 +608,8 @@ export async function hasAccount(deps: Pick<AccountDeps, 'vault'>): Promise<bool
 
 /** Forgets the account on this device (the server keeps it; join again with the passphrase). */
 export async function removeLocalAccount(deps: Pick<AccountDeps, 'vault'>): Promise<void> {
-  await deps.vault.delete(VAULT_KEY);
+  // After any write in flight, or that write would bring the account back.
+  await exclusive(deps.vault, () => deps.vault.delete(VAULT_KEY));
 }
 
 export interface ChangePassphraseInput {
@@ -550,32 +623,55 @@ export interface ChangePassphraseInput {
 /**
  * Re-wraps the same root under a new passphrase, on the server and in this device's vault. A newer wrap
  * on the server (the passphrase was changed on another device) is taken first, so `oldPassphrase` must
- * be the account's current passphrase, not this device's stale one.
+ * be the account's current passphrase, not this device's stale one. Locked (`lock`) before the new wrap
+ * is sent: LOCKED, nothing changed; locked after: the change completes, vault included.
  */
 export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
   assertUnlocked(account);
   checkNewPassphrase(input.newPassphrase);
-  await refreshWrappedRoot(deps, { account, token: input.token });
+  await exclusive(deps.vault, () => changePassphraseNow(deps, input));
+}
+
+async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
+  const { account } = input;
+  await takeNewerWrap(deps, { account, token: input.token });
   const record = await ownRecord(deps.vault, account);
   // Opening the current wrap proves knowledge of the current passphrase.
-  const root = await unwrapRoot(record.wrappedRoot, input.oldPassphrase);
+  const current = await unwrapRoot(record.wrappedRoot, input.oldPassphrase);
+  // lock() may zero the account's bytes at any await from here on; a wrap of zeroes or a signature by a
+  // zeroed key must never reach the server or the vault.
+  let root: Uint8Array;
+  let identitySecret: Uint8Array;
   try {
-    if (!constantTimeEqual(root, account.root)) {
+    assertUnlocked(account);
+    root = account.root.slice();
+    identitySecret = account.keys.identity.secretKey.slice();
+  } catch (e) {
+    current.fill(0);
+    throw e;
+  }
+  try {
+    if (!constantTimeEqual(current, root)) {
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
     }
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, deps.kdf ?? PRODUCTION_KDF);
+    const gen = (record.gen ?? 0) + 1;
+    const sig = await signWrap(deps.ed, account.accountId, identitySecret, wrappedRoot, gen);
+    // Nothing has changed anywhere yet, so a lock that came meanwhile still wins.
+    assertUnlocked(account);
+    // Same root, same localKey: the sealed device key in the record stays valid and is kept as it is, so
+    // writing the record needs no secret from `account`, which may be locked by then.
+    const next: VaultRecord = { ...record, wrappedRoot, gen };
+    await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, input.token);
+    // The server now serves this wrap to joining devices: the vault must hold it too, locked or not.
+    await deps.vault.set(VAULT_KEY, JSON.stringify(next));
+    heldGenerations.set(account, gen);
   } finally {
+    current.fill(0);
     root.fill(0);
+    identitySecret.fill(0);
   }
-  const wrappedRoot = await wrapRootWithPassphrase(
-    account.root,
-    input.newPassphrase,
-    deps.kdf ?? PRODUCTION_KDF,
-  );
-  const gen = (record.gen ?? 0) + 1;
-  await putWrap(deps, account.keys, wrappedRoot, gen, input.token);
-  await writeRecord(deps.vault, account, wrappedRoot, gen);
-  heldGenerations.set(account, gen);
 }
 
 export type RefreshWrappedRootResult =
@@ -590,7 +686,22 @@ export type RefreshWrappedRootResult =
  * in the vault; the rest of the record (login name, device name, sealed device key) is kept as it is.
  */
 export async function refreshWrappedRoot(
-  deps: { readonly api: Pick<HttpApi, 'getWrappedRoot'>; readonly vault: Vault; readonly ed: Ed25519 },
+  deps: RefreshDeps,
+  input: { readonly account: WrapHolder; readonly token: string },
+): Promise<RefreshWrappedRootResult> {
+  assertUnlocked(input.account);
+  return exclusive(deps.vault, () => takeNewerWrap(deps, input));
+}
+
+type RefreshDeps = {
+  readonly api: Pick<HttpApi, 'getWrappedRoot'>;
+  readonly vault: Vault;
+  readonly ed: Ed25519;
+};
+
+/** refreshWrappedRoot for a caller that already runs exclusively on the vault. */
+async function takeNewerWrap(
+  deps: RefreshDeps,
   input: { readonly account: WrapHolder; readonly token: string },
 ): Promise<RefreshWrappedRootResult> {
   const { account } = input;
@@ -654,16 +765,15 @@ async function wrapSignedByAccount(
   return verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
 }
 
-async function putWrap(
-  deps: Pick<AccountDeps, 'api' | 'ed'>,
-  keys: AccountKeys,
+/** The identity key's signature over a wrap and its generation, as the server and other devices check it. */
+async function signWrap(
+  ed: Ed25519,
+  accountId: string,
+  identitySecretKey: Uint8Array,
   wrappedRoot: PassphraseWrappedRoot,
   gen: number,
-  token: string,
-): Promise<void> {
-  const payload = wrappedRootSignaturePayload({ accountId: keys.accountId, wrappedRoot, gen });
-  const sig = await signPayload(deps.ed, keys.identity.secretKey, payload);
-  await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, token);
+): Promise<string> {
+  return signPayload(ed, identitySecretKey, wrappedRootSignaturePayload({ accountId, wrappedRoot, gen }));
 }
 
 /** Signed device revocation; the server cuts the device off at once (sessions and sockets). */

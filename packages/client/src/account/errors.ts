@@ -1,6 +1,7 @@
 /**
- * Account lifecycle failures that are not transport errors (those stay HaleClientError). One code per
- * failure, stable strings the UI switches on; messages never contain a passphrase, key or root.
+ * Account and device-session lifecycle failures that are not transport errors (those stay
+ * HaleClientError). One code per failure, stable strings the UI switches on, only ever appended;
+ * messages never contain a passphrase, key or root.
  */
 export const ACCOUNT_ERROR_CODES = [
   /** The passphrase does not open the wrapped root. Nothing was written. */
@@ -31,6 +32,11 @@ export const ACCOUNT_ERROR_CODES = [
    * replay of a passphrase that was changed. Nothing was written.
    */
   'WRAPPED_ROOT_REFUSED',
+  /**
+   * openDeviceSession: a session of this device database (same storage and database name) is already
+   * open or opening in this process. Use that one, or close it first. Nothing was opened.
+   */
+  'SESSION_ALREADY_OPEN',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

@@ -163,6 +163,21 @@ describe('createHttpApi against a misbehaving server or network', () => {
     expect(gateway.retry).toBe(true);
   });
 
+  it('a 2xx answer whose body is cut off while reading is NETWORK and retryable, like an error answer', async () => {
+    const cut: FetchLike = async () => ({
+      status: 200,
+      ok: true,
+      headers: { get: () => 'application/json' },
+      json: async () => Promise.reject(new TypeError('terminated: other side closed')),
+      text: async () => Promise.reject(new TypeError('terminated: other side closed')),
+      arrayBuffer: async () => Promise.reject(new TypeError('terminated: other side closed')),
+    });
+    const e = await thrown(createHttpApi({ baseUrl: 'http://x', fetch: cut }).health());
+    expect(e.code).toBe('NETWORK');
+    expect(e.retry).toBe(true);
+    expect(e.action).toBe('backoff');
+  });
+
   it('an unexpected 2xx status is BAD_RESPONSE', async () => {
     const body = JSON.stringify({ accountId: patient.accountId });
     const local = createHttpApi({ baseUrl: 'http://x', fetch: fakeFetch(200, body) });

@@ -5,7 +5,8 @@
  * route's response schema for the expected status; request bodies are validated against the route's
  * body schema before they leave the device, so a local bug fails here with BAD_MESSAGE instead of as a
  * server refusal. `fetch` is injected (no platform API is imported). Path parameters are URL-encoded.
- * Failure modes, all thrown as HaleClientError: no answer → NETWORK (retry); an error body → its code
+ * Failure modes, all thrown as HaleClientError: no answer, or one whose body could not be read (success
+ * or error alike: the request may have taken effect) → NETWORK (retry); an error body → its code
  * (an unknown code → the known code of its HTTP class, see errors.ts); an unexpected status, non-JSON
  * or schema-breaking answer → BAD_RESPONSE.
  */
@@ -137,16 +138,15 @@ function badResponse(name: RouteName, status: number, message: string, details?:
   });
 }
 
+const connectionLost = (name: RouteName, status: number) =>
+  new HaleClientError({ code: 'NETWORK', message: `${name}: connection lost reading the answer`, status });
+
 async function errorFromResponse(name: RouteName, res: FetchResponseLike): Promise<HaleClientError> {
   let text: string;
   try {
     text = await res.text();
   } catch {
-    return new HaleClientError({
-      code: 'NETWORK',
-      message: `${name}: connection lost reading the answer`,
-      status: res.status,
-    });
+    return connectionLost(name, res.status);
   }
   let body: unknown;
   try {
@@ -219,9 +219,17 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       }
       throw await errorFromResponse(name, res);
     }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch {
+      // The server may well have acted (a registration landed): callers must be able to tell this from
+      // an answer that is wrong, and check or retry, exactly as for an error answer cut off.
+      throw connectionLost(name, res.status);
+    }
     let body: unknown;
     try {
-      body = JSON.parse(await res.text());
+      body = JSON.parse(text);
     } catch {
       throw badResponse(name, res.status, 'answer is not JSON');
     }

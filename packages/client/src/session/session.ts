@@ -3,6 +3,10 @@
 // injected, so the same code runs in Chromium, Electron and Node tests. Given the vault and the HTTP API,
 // it also takes a passphrase changed on another device as soon as the server reports it
 // (passphrase-watch.ts); without them it only reports it in `sync.state().passphrase`.
+//
+// Refused before anything is opened, as AccountError: a locked account (LOCKED; its at-rest key would be
+// zeroes, under which the store would be sealed for anyone), and a second session of a device database
+// that is open or opening in this process (SESSION_ALREADY_OPEN).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
 import {
   base64urlDecode,
@@ -31,6 +35,8 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import type { Vault } from '../account/vault';
+import { assertUnlocked } from '../account/account';
+import { AccountError } from '../account/errors';
 
 export interface DeviceAccount {
   accountId: string;
@@ -71,18 +77,61 @@ export interface DeviceSessionOptions {
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
 
+// Device databases with a session open or opening in this process, keyed as RxDB keys its databases.
+// RxDB refuses a duplicate itself, but with an untyped error, and then forgets the name of the database
+// that is still open, so a third open would get through.
+const openDatabases = new Map<string, object>();
+
+const sessionAlreadyOpen = (name: string) =>
+  new AccountError(
+    'SESSION_ALREADY_OPEN',
+    `a session of device database "${name}" is already open; use it or close it first`,
+  );
+
+const isDuplicateDatabaseError = (e: unknown): boolean =>
+  typeof e === 'object' &&
+  e !== null &&
+  (e as { rxdb?: unknown }).rxdb === true &&
+  (e as { code?: unknown }).code === 'DB8';
+
+// lock() zeroes the key in place; an account object lock() never saw (a copy, a caller's own) may still
+// carry such a key, and a store sealed under zeroes is sealed for anyone.
+const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
 export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
+  assertUnlocked(account);
+  if (isAllZero(account.keys.localKey)) {
+    throw new AccountError('LOCKED', 'the account has no at-rest key (it was locked); unlock it again');
+  }
   const now = options.now ?? Date.now;
-  const ed = options.ed ?? (await chooseEd25519());
-  const db: DeviceDb = await openDeviceDb({
-    name: options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase(),
-    storage: options.storage,
-    atRestKey: account.keys.localKey,
-    conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
-    ...(options.validation ? { validation: options.validation } : {}),
-    ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
-  });
+  const dbName = options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase();
+  const dbKey = `${options.storage.name}|${dbName}`;
+  if (openDatabases.has(dbKey)) throw sessionAlreadyOpen(dbName);
+  const claim = {};
+  openDatabases.set(dbKey, claim);
+  // A second close() must not release the claim of a later session of the same database.
+  const release = (): void => {
+    if (openDatabases.get(dbKey) === claim) openDatabases.delete(dbKey);
+  };
+  let ed: Ed25519;
+  let db: DeviceDb;
+  try {
+    ed = options.ed ?? (await chooseEd25519());
+    db = await openDeviceDb({
+      name: dbName,
+      storage: options.storage,
+      atRestKey: account.keys.localKey,
+      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
+      ...(options.validation ? { validation: options.validation } : {}),
+      ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
+    });
+  } catch (e) {
+    release();
+    // Opened outside a session (openDeviceDb), so not in openDatabases, but open all the same.
+    if (isDuplicateDatabaseError(e)) throw sessionAlreadyOpen(dbName);
+    throw e;
+  }
   const collection = db.records;
   const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };
   const meta = createDeviceMeta({
@@ -228,15 +277,26 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
   });
   consentRef = consent;
-  if ((await meta.get('signed-in', META_SCHEMAS.signedIn)) !== true) {
-    await audit.append(account.accountId, {
-      action: 'device-sign-in',
-      summary: 'a device signed in to this account',
-      deviceId: account.device.deviceId,
-    });
-    await meta.set('signed-in', true);
+  try {
+    if ((await meta.get('signed-in', META_SCHEMAS.signedIn)) !== true) {
+      await audit.append(account.accountId, {
+        action: 'device-sign-in',
+        summary: 'a device signed in to this account',
+        deviceId: account.device.deviceId,
+      });
+      await meta.set('signed-in', true);
+    }
+    await engine.start();
+  } catch (e) {
+    // The caller gets no session to close: left open, the database could never be opened again here.
+    audit.stop();
+    passphrase.stop();
+    connection.stop();
+    await engine.stop().catch(() => undefined);
+    await db.close().catch(() => false);
+    release();
+    throw e;
   }
-  await engine.start();
   if (!options.offline) connection.start();
 
   return {
@@ -281,8 +341,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       audit.stop();
       passphrase.stop();
       connection.stop();
-      await engine.stop();
-      await db.close();
+      try {
+        await engine.stop();
+        await db.close();
+      } finally {
+        release();
+      }
     },
   };
 };
