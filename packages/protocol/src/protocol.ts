@@ -134,7 +134,8 @@ export const MESSAGE_TABLE = {
   putEnvelopes: {
     reply: ['ok'],
     beforeReady: false,
-    errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'BAD_SIGNATURE'],
+    // No ALREADY_EXISTS: the first envelope per (stream, epoch, recipient) stays and a repeat answers ok.
+    errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'NOT_FOUND', 'BAD_SIGNATURE'],
   },
   getEnvelopes: { reply: ['envelopes'], beforeReady: false, errors: session },
   listKeyHolders: {

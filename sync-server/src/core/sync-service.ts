@@ -206,6 +206,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const granted = grantedStreams(await grantsFor(p), p.accountId, t);
     const all = [...own, ...granted];
     const heads = await store.docs.streamHeads(all.map((s) => s.stream));
+    const epochs = await store.envelopes.currentEpochs(all.map((s) => s.stream));
     const out: StreamAccess[] = [];
     for (let i = 0; i < all.length; i++) {
       const s = all[i]!;
@@ -215,7 +216,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         type: s.type,
         access: s.access,
         head: heads[i]?.head ?? 0,
-        epoch: await epochOf(s.stream),
+        epoch: epochs[i] ?? 0,
       };
       if ('grantId' in s && s.grantId !== undefined) {
         entry.grantId = s.grantId;

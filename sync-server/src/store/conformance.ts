@@ -871,6 +871,10 @@ export const runStoreConformance = (
         expect(await store.envelopes.currentEpoch('p/allergy')).toBe(3);
         expect(await store.envelopes.currentEpoch('p/medication')).toBe(1);
         expect(await store.envelopes.currentEpoch('p/none')).toBeNull();
+        expect(
+          await store.envelopes.currentEpochs(['p/medication', 'p/none', 'p/allergy', 'p/medication']),
+        ).toStrictEqual([1, null, 3, 1]);
+        expect(await store.envelopes.currentEpochs([])).toStrictEqual([]);
       });
 
       it('lists the holders of streams without key material, in order, at most `limit`', async () => {

@@ -732,6 +732,10 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT stream, epoch, recipient FROM envelopes WHERE stream IN (SELECT value FROM json_each(?))
      ORDER BY stream, epoch, recipient LIMIT ?`,
   ),
+  envelopeMaxEpochs: db.prepare<[string], { stream: string; epoch: number }>(
+    `SELECT stream, max(epoch) AS epoch FROM envelopes WHERE stream IN (SELECT value FROM json_each(?))
+     GROUP BY stream`,
+  ),
   envelopeMaxEpoch: db.prepare<[string], { epoch: number | null }>(
     'SELECT max(epoch) AS epoch FROM envelopes WHERE stream = ?',
   ),
@@ -1241,6 +1245,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           ).map(rowToEnvelope),
         ),
       currentEpoch: (stream) => call((s) => s.envelopeMaxEpoch.get(stream)?.epoch ?? null),
+      currentEpochs: (streams) =>
+        call((s) => {
+          const found = new Map(
+            s.envelopeMaxEpochs.all(JSON.stringify(streams)).map((r) => [r.stream, r.epoch]),
+          );
+          return streams.map((stream) => found.get(stream) ?? null);
+        }),
       holders: (streams, limit) =>
         call((s) => s.envelopeHolders.all(JSON.stringify(streams), limit).map((r) => ({ ...r }))),
     },

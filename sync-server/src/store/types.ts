@@ -294,6 +294,8 @@ export interface SyncStore {
     list(recipient: string, streams?: string[]): Promise<Envelope[]>;
     /** Highest epoch with any envelope, or null when the stream has none. */
     currentEpoch(stream: string): Promise<number | null>;
+    /** `currentEpoch` of each of `streams`, in the same order, read at once. */
+    currentEpochs(streams: string[]): Promise<Array<number | null>>;
     /**
      * Who holds which epoch of `streams`: (stream, epoch, recipient) of each envelope, no key material,
      * ordered by stream, epoch, recipient; at most `limit` rows.
