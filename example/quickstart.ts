@@ -20,8 +20,9 @@ export async function quickstart(serverUrl: string) {
   const ed = await chooseEd25519(); // WebCrypto Ed25519 where available, else tweetnacl
 
   // 1. Create a patient account; this device becomes its first device.
+  const vault = memoryVault(); // in a browser or Electron: a vault over persistent storage
   const { account, recoveryKey } = await createAccount(
-    { api, vault: memoryVault(), ed },
+    { api, vault, ed },
     { role: 'patient', passphrase: 'a long passphrase only I know', deviceName: 'My laptop' },
   );
   console.log(`account ${account.accountId}`);
@@ -35,6 +36,9 @@ export async function quickstart(serverUrl: string) {
     storage: getRxStorageMemory(),
     getAccount: (accountId) => api.getAccount(accountId),
     ed,
+    // With both, a passphrase changed on another device is taken into this vault as soon as the server says.
+    vault,
+    api,
   });
   try {
     // 3. Add a record: validated, stored locally at once, then encrypted and pushed.
