@@ -34,7 +34,12 @@ describe('quarantine that can pass, and device lists that age', () => {
   const worker = process.env['HALE_CRYPTO_WORKER'] === '1' ? useCryptoWorker() : undefined;
 
   /** A device whose author lookups (GET /v1/accounts/:id) fail while `lookups.failing` is set. */
-  const openWithFlakyLookups = async (t: TestServer, account: TestAccount, device?: TestDevice) => {
+  const openWithFlakyLookups = async (
+    t: TestServer,
+    account: TestAccount,
+    device?: TestDevice,
+    extra: { quarantineRetry?: { baseMs: number; maxMs: number } } = {},
+  ) => {
     const lookups = { failing: false, failed: 0 };
     const getAccount = getAccountFrom(t);
     const session = await openDeviceSession({
@@ -52,6 +57,7 @@ describe('quarantine that can pass, and device lists that age', () => {
       ed,
       dbName: `flaky-${account.accountId.slice(0, 8)}-${Date.now()}`,
       ...(worker ? { cryptoOffload: worker } : {}),
+      ...extra,
     });
     return { session, lookups };
   };
@@ -158,6 +164,47 @@ describe('quarantine that can pass, and device lists that age', () => {
       'the record is applied once lookups work',
     );
     await eventually(() => c.sync.quarantine().length === 0, 'it leaves the quarantine');
+  });
+
+  it('with no reconnect or access change, the backoff timer alone fetches the record again', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const a = await openDevice(t, patient);
+    const { session: c, lookups } = await openWithFlakyLookups(t, patient, await newDevice(t, patient), {
+      quarantineRetry: { baseMs: 400, maxMs: 800 },
+    });
+    sessions.push(a, c);
+    const before = await a.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    await eventually(async () => (await c.records.get(before.id)) !== null, 'c trusts a (list cached)');
+    await new Promise((r) => setTimeout(r, 1_100));
+
+    lookups.failing = true;
+    const b = await openDevice(t, patient, { device: await newDevice(t, patient) });
+    sessions.push(b);
+    const allergy = await b.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
+    await allPushed(b, 'the new device pushed');
+    await eventually(
+      () => c.sync.quarantine().some((q) => q.id === allergy.id && q.reason === 'AUTHOR_LOOKUP_FAILED'),
+      'the record is set aside while its author cannot be looked up',
+    );
+    // From here on the connection must stay up: a reconnect would retry by itself.
+    const statuses: string[] = [];
+    const watch = c.sync.state$.subscribe((st) => statuses.push(st.status));
+    // Retries keep failing while lookups fail: the record stays aside and the timer backs off.
+    const failedAt = lookups.failed;
+    await eventually(() => lookups.failed > failedAt, 'the timer retried while lookups failed', 5_000);
+    expect(await c.records.get(allergy.id)).toBeNull();
+
+    lookups.failing = false;
+    await eventually(
+      async () => (await c.records.get<'Allergy'>(allergy.id))?.record.substance === 'Penicillin',
+      'the timer fetches the record again once lookups work',
+      5_000,
+    );
+    await eventually(() => c.sync.quarantine().length === 0, 'it leaves the quarantine');
+    watch.unsubscribe();
+    // Nothing else could have triggered it: the device stayed online throughout.
+    expect(new Set(statuses)).toEqual(new Set(['online']));
   });
 
   it('a tampered record stays quarantined across reconnects and is never applied or overwritten', async () => {

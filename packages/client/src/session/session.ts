@@ -61,6 +61,11 @@ export interface DeviceSessionOptions {
   dbName?: string;
   validation?: StorageValidationWrapper;
   batchSize?: number;
+  /**
+   * Backoff of re-fetching records set aside for a reason that can pass (a key not there yet, an author
+   * lookup that failed): default 30 s, doubling up to 30 min. Reconnects and access changes retry at once.
+   */
+  quarantineRetry?: { baseMs: number; maxMs: number };
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
@@ -222,6 +227,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       options.onPurged?.(removed, count);
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.quarantineRetry ? { quarantineRetry: options.quarantineRetry } : {}),
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
   });
   engineRef = engine;

@@ -131,6 +131,8 @@ export interface EngineDeps {
   onPurged?: (removed: RemovedStream, count: number) => void;
   onAccessChanged?: (frame: AccessChangedFrame) => void;
   batchSize?: number;
+  /** Backoff of re-fetching records quarantined for a reason that can pass (default 30 s doubling to 30 min). */
+  quarantineRetry?: { baseMs: number; maxMs: number };
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
 }
@@ -443,7 +445,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       retryAttempts = 0;
       return;
     }
-    const delay = Math.min(RETRY_BASE_MS * 2 ** retryAttempts, RETRY_MAX_MS);
+    const { baseMs, maxMs } = deps.quarantineRetry ?? { baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS };
+    const delay = Math.min(baseMs * 2 ** retryAttempts, maxMs);
     retryAttempts++;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
