@@ -9,12 +9,15 @@ import {
 import type { EventBulk, MangoQuery, RxDocumentData, RxJsonSchema, RxStorageChangeEvent } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { RX_LOCAL_DOCUMENT_SCHEMA, getCollectionLocalInstanceName } from 'rxdb/plugins/local-documents';
-import { assertJsonValue } from '@hale/crypto';
+import { assertJsonValue, base64urlEncode, sealSecretbox } from '@hale/crypto';
+import type { CryptoOffload } from '../offload/crypto-offload';
 import {
   AT_REST_RECENT_VALUES,
   isAtRestError,
+  runAtRestJob,
   wrapWithAtRestEncryption,
   wrapWithoutAtRestKey,
+  type AtRestJob,
 } from './at-rest-encryption';
 import {
   expectAtRest,
@@ -391,6 +394,130 @@ describe('wrapWithAtRestEncryption', () => {
     };
     expect(await rawLocal(true)).not.toContain(MARKER);
     expect(await rawLocal(false)).toContain(MARKER);
+  });
+});
+
+describe('clear fields', () => {
+  it('refuses values whose clear fields were rewritten on disk under the same revision, remembered or not', async () => {
+    const { base, dbName, instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER, '1-a', { note: MARKER }) }], 'test');
+    await rawReplace(raw, 'a', { tag: 'forged-tag' });
+    // This wrapper has just sealed the envelopes (remembered): the memory must not answer either.
+    await expectAtRest(
+      instance.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+      MARKER,
+    );
+    const cold = await openInstance<Doc>(
+      wrapWithAtRestEncryption({ storage: base, key: key(1) }),
+      dbName,
+      SCHEMA,
+    );
+    await expectAtRest(cold.findDocumentsById(['a'], false), 'AT_REST_DECRYPT_FAILED', 'CONTEXT_MISMATCH');
+    await rawReplace(raw, 'a', { tag: 'clear-tag' });
+    expect((await cold.findDocumentsById(['a'], false))[0]?.secret).toEqual({ note: MARKER });
+  });
+
+  it('refuses a tombstone turned back into a live document on disk', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', MARKER, '1-a') }], 'test');
+    const [live] = await instance.findDocumentsById(['a'], false);
+    if (!live) throw new Error('a missing');
+    const deletion = await instance.bulkWrite(
+      [{ previous: live, document: { ...live, _deleted: true, _rev: '2-a' } }],
+      'test',
+    );
+    expect(deletion.error).toEqual([]);
+    expect((await instance.findDocumentsById(['a'], true))[0]?._deleted).toBe(true);
+    await rawReplace(raw, 'a', { _deleted: false });
+    await expectAtRest(
+      instance.findDocumentsById(['a'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+  });
+
+  it('ignores RxDB bookkeeping (_meta) and members left undefined', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite(
+      [{ document: { ...doc('a', MARKER), extra: undefined } as RxDocumentData<Doc> }],
+      't',
+    );
+    await rawReplace(raw, 'a', { _meta: { lwt: now() + 1000 } });
+    expect((await instance.findDocumentsById(['a'], false))[0]?.secret).toEqual({ note: MARKER });
+  });
+
+  it('still opens values sealed before clear fields were bound (plaintext v:1)', async () => {
+    const { dbName, instance, raw } = await setup();
+    const legacy = (f: string, d: unknown) =>
+      `v1.${base64urlEncode(
+        sealSecretbox(
+          new Uint8Array(0),
+          key(1),
+          JSON.stringify({ v: 1, db: dbName, c: 'things', i: 'old', f, r: '1-old', d }),
+        ),
+      )}`;
+    const stored = {
+      ...doc('old', ''),
+      secret: legacy('secret', { note: MARKER }),
+      other: legacy('other', null),
+    };
+    expect((await insertAll(raw, [{ ...stored, _rev: '1-old' }])).error).toEqual([]);
+    const [read] = await instance.findDocumentsById(['old'], false);
+    expect(read?.secret).toEqual({ note: MARKER });
+    // The next write seals in the current format, which binds the clear fields.
+    if (!read) throw new Error('old missing');
+    await instance.bulkWrite([{ previous: read, document: { ...read, _rev: '2-old' } }], 'test');
+    await rawReplace(raw, 'old', { tag: 'forged-tag' });
+    await expectAtRest(
+      instance.findDocumentsById(['old'], false),
+      'AT_REST_DECRYPT_FAILED',
+      'CONTEXT_MISMATCH',
+    );
+  });
+});
+
+describe('after the database closes', () => {
+  it('refuses to read or write with the wrapper, even what it remembered', async () => {
+    const base = getRxStorageMemory();
+    const dbName = `closed${++dbCounter}`;
+    const callerKey = key(4);
+    const storage = wrapWithAtRestEncryption({ storage: base, key: callerKey });
+    const instance = await openInstance<Doc>(storage, dbName, SCHEMA);
+    await instance.bulkWrite([{ document: doc('a', MARKER) }], 'test');
+    await instance.close();
+    callerKey.fill(0); // what locking the account does to its key
+    const again = await openInstance<Doc>(storage, dbName, SCHEMA);
+    await expectAtRest(again.findDocumentsById(['a'], false), 'AT_REST_CLOSED', undefined, MARKER);
+    await expectAtRest(again.bulkWrite([{ document: doc('b', MARKER) }], 'test'), 'AT_REST_CLOSED');
+    // Removing needs no key: still possible over the closed wrapper.
+    await again.remove();
+  });
+
+  it('stays usable while any instance it created is open, then zeroes its key', async () => {
+    const keys: Uint8Array[] = [];
+    const offload: CryptoOffload = {
+      run: (job) => {
+        keys.push((job as AtRestJob).key);
+        return Promise.resolve(runAtRestJob(job as AtRestJob));
+      },
+    };
+    const base = getRxStorageMemory();
+    const dbName = `closing${++dbCounter}`;
+    const storage = wrapWithAtRestEncryption({ storage: base, key: key(5), offload });
+    const first = await openInstance<Doc>(storage, dbName, SCHEMA);
+    const second = await openInstance<Doc>(storage, dbName, SCHEMA, 'others');
+    const docs = Array.from({ length: 8 }, (_, n) => doc(`d${n}`, MARKER));
+    expect((await insertAll(first, docs)).error).toEqual([]);
+    await first.close();
+    expect((await insertAll(second, docs)).error).toEqual([]);
+    expect((await second.findDocumentsById(['d0'], false))[0]?.secret).toEqual({ note: MARKER });
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.every((k) => k.some((b) => b !== 0))).toBe(true);
+    await second.remove();
+    // The offload was handed the wrapper's own copy: zeroed now.
+    expect(keys.every((k) => k.every((b) => b === 0))).toBe(true);
   });
 });
 

@@ -4,10 +4,15 @@
  * Invariants
  * - Every top-level field named in a schema's `encrypted` array (and `data` of RxDB local documents,
  *   unless disabled) reaches the inner storage only as `v1.<base64url(nonce(24) ‖ secretbox(pt))>`,
- *   pt = JSON({v:1, db, c, i, f, r, d}): database, collection, document id, field name,
- *   document revision (`_rev`) and the value. Ids, indexed/routing fields and RxDB metadata stay clear.
- * - Opening checks db/c/i/f/r against the stored document, so a value moved to another document,
- *   field, collection or database, or paired with another revision's clear fields, is refused.
+ *   pt = JSON({v:2, db, c, i, f, r, h, d}): database, collection, document id, field name,
+ *   document revision (`_rev`), digest of the document's clear fields (`h`, see `CLEAR_DIGEST_LABEL`)
+ *   and the value. Ids, indexed/routing fields and RxDB metadata stay clear.
+ * - Opening checks db/c/i/f/r/h against the stored document, so a value moved to another document,
+ *   field, collection or database, paired with another revision, or left under clear fields (kind,
+ *   author, `_deleted`…) rewritten on disk, is refused. `_rev`, `_meta` and `_attachments` are not in
+ *   `h`: `_rev` is bound on its own, `_meta.lwt` is RxDB bookkeeping, attachments are refused.
+ * - Values sealed before `h` existed (pt `v:1`) still open, bound as before to db/c/i/f/r only; every
+ *   write seals anew (`_rev` changes), so a document leaves that format at its next write.
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
  *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below).
  * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
@@ -27,6 +32,10 @@
  * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
  * - a value that is not JSON (NaN, Infinity, function, bigint…) → `AT_REST_ENCRYPT_FAILED`.
  * - a key-less wrapper (used only to remove a database) → `AT_REST_NO_KEY` on any seal/open.
+ * - once every storage instance the wrapper created is closed or removed, the wrapper zeroes its key
+ *   copy and forgets every remembered value (see `wrapStorage`); any later read or write of an
+ *   encrypted field, even of a value it once remembered → `AT_REST_CLOSED`. Instances can still be
+ *   created and removed (RxDB's `remove()` closes a database, then removes it through its storage).
  * - an offload that fails, answers another job or answers a malformed reply (`checkCryptoJobResult`)
  *   → `AT_REST_ENCRYPT_FAILED` for the whole batch; a write whose batch failed stores nothing (the
  *   inner bulkWrite runs only once every value is sealed).
@@ -37,11 +46,14 @@ import {
   assertJsonValue,
   base64urlDecode,
   base64urlEncode,
+  canonicalJson,
+  labeledSha256,
   openSecretbox,
   sealSecretbox,
   SECRETBOX_KEY_LENGTH,
   SECRETBOX_MAC_LENGTH,
   SECRETBOX_NONCE_LENGTH,
+  utf8Encode,
 } from '@hale/crypto';
 import { map, share } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, META_INSTANCE_SCHEMA_TITLE, wrapRxStorageInstance } from 'rxdb';
@@ -67,7 +79,8 @@ export type AtRestErrorCode =
   | 'AT_REST_INVALID_KEY'
   | 'AT_REST_UNSUPPORTED_SCHEMA'
   | 'AT_REST_QUERY_ON_ENCRYPTED_FIELD'
-  | 'AT_REST_NO_KEY';
+  | 'AT_REST_NO_KEY'
+  | 'AT_REST_CLOSED';
 
 export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
 
@@ -111,6 +124,9 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
 export const AT_REST_KEY_LENGTH = SECRETBOX_KEY_LENGTH;
 const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
 const VALUE_PREFIX = 'v1.';
+/** Version inside the sealed plaintext: 2 binds the clear digest `h`; 1 (before it) is still opened. */
+const PLAINTEXT_VERSION = 2;
+const LEGACY_PLAINTEXT_VERSION = 1;
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 
 const isAtRestKey = (key: unknown): key is Uint8Array =>
@@ -147,12 +163,49 @@ function wrapStorage<Internals, InstanceCreationOptions>(
   offload: CryptoOffload | null,
 ): RxStorage<Internals, InstanceCreationOptions> {
   const memories = new Map<string, ValueMemory>();
+  // The wrapper outlives the database (`db.storage` stays reachable after `close()`), so its key copy
+  // and the plaintext it remembers must not: when the last instance it created is closed or removed
+  // (RxDB's internal store, always ours and closed last, keeps the count up while a database is open),
+  // the key is zeroed and the memories dropped, and every later seal or open is refused.
+  const digests = createClearDigests();
+  let live = 0;
+  let closed = false;
+  const dispose = (): void => {
+    closed = true;
+    key?.fill(0);
+    for (const memory of memories.values()) forgetAll(memory);
+    memories.clear();
+    digests.forget();
+  };
+  const keyring: Keyring = {
+    current() {
+      if (closed)
+        throw new AtRestError('AT_REST_CLOSED', 'the database using this at-rest storage was closed');
+      return key;
+    },
+  };
+  const track = <T extends { close(): Promise<void>; remove(): Promise<void> }>(instance: T): T => {
+    live++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      live--;
+      if (live === 0) dispose();
+    };
+    const close = instance.close.bind(instance);
+    const remove = instance.remove.bind(instance);
+    instance.close = () => close().finally(release);
+    instance.remove = () => remove().finally(release);
+    return instance;
+  };
+
   async function createStorageInstance<RxDocType>(
     params: RxStorageInstanceCreationParams<RxDocType, InstanceCreationOptions>,
   ): Promise<RxStorageInstance<RxDocType, Internals, InstanceCreationOptions>> {
     const schema = params.schema;
     const fields = encryptedFieldsOf(params.collectionName, schema, encryptLocalDocuments);
-    if (fields.length === 0) return storage.createStorageInstance(params);
+    if (fields.length === 0) return track(await storage.createStorageInstance(params));
 
     const primaryPath: string = getPrimaryFieldOfPrimaryKey(schema.primaryKey);
     checkSchema(schema, fields, primaryPath, params.collectionName);
@@ -166,45 +219,62 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const required = new Set<string>((schema.required ?? []).map(String));
     const database = params.databaseName;
     const collection = params.collectionName;
+    const encryptedSet = new Set(fields);
+    const clearTextOf = createClearText(encryptedSet);
 
-    let memory = memories.get(database);
-    if (memory === undefined) {
-      memory = createValueMemory();
-      memories.set(database, memory);
-    }
     // RxDB's replication metadata: `docData` is a full copy of a replicated document (see composites).
     const isMeta =
       schema.title === META_INSTANCE_SCHEMA_TITLE && fields.length === 1 && fields[0] === 'docData';
-    const values = createValueCodec(key, database, collection, offload, memory, isMeta);
+    // Taken at each use, not here: after `dispose` an instance must not reach a dropped memory.
+    const memoryOf = (): ValueMemory => {
+      keyring.current();
+      let memory = memories.get(database);
+      if (memory === undefined) {
+        memory = createValueMemory();
+        memories.set(database, memory);
+      }
+      return memory;
+    };
+    const values = createValueCodec(keyring, database, collection, offload, memoryOf, isMeta);
     const itemIdOf = (doc: Record<string, unknown>): string | undefined =>
       isMeta && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
 
     const toStorage = async (
       doc: RxDocumentWriteData<RxDocType>,
     ): Promise<RxDocumentData<Record<string, unknown>>> => {
+      keyring.current();
       const out: Record<string, unknown> = { ...doc };
       const documentId = out[primaryPath];
       if (typeof documentId !== 'string') {
         throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'document id must be a string', { collection });
       }
       const rev = typeof out['_rev'] === 'string' ? out['_rev'] : '';
+      const h = digests.of(clearTextOf(out), () => {
+        throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'clear fields are not JSON', {
+          reason: 'NOT_JSON',
+          collection,
+          documentId,
+        });
+      });
+      const binding: DocBinding = { i: documentId, r: rev, h };
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {
         const value = out[field];
         if (value === undefined) continue;
-        const known = values.known(documentId, field, rev, value);
+        const known = values.known(binding, field, value);
         if (known !== undefined) out[field] = known;
         else
           pending.push(
-            values.sealLater(documentId, field, rev, value, itemIdOf(out)).then((e) => void (out[field] = e)),
+            values.sealLater(binding, field, value, itemIdOf(out)).then((e) => void (out[field] = e)),
           );
       }
       if (pending.length > 0) await Promise.all(pending);
       return out as RxDocumentData<Record<string, unknown>>;
     };
 
-    /** Checks the clear parts of a stored document; answers the id and revision that bind its values. */
-    const bindingOf = (doc: RxDocumentData<Record<string, unknown>>) => {
+    /** Checks the clear parts of a stored document; answers the id, revision and clear digest that bind its values. */
+    const bindingOf = (doc: RxDocumentData<Record<string, unknown>>): DocBinding => {
+      keyring.current();
       const documentId = doc[primaryPath];
       const rev = typeof doc['_rev'] === 'string' ? doc['_rev'] : '';
       for (const field of fields) {
@@ -216,15 +286,21 @@ function wrapStorage<Internals, InstanceCreationOptions>(
           throw decryptError('MALFORMED', 'document id is not a string', where);
         }
       }
-      return { documentId: String(documentId), rev };
+      const h = digests.of(clearTextOf(doc), () => {
+        throw decryptError('MALFORMED', 'clear fields are not JSON', {
+          database,
+          collection,
+          documentId: String(documentId),
+        });
+      });
+      return { i: String(documentId), r: rev, h };
     };
 
     const fromStorageNow = (doc: RxDocumentData<Record<string, unknown>>): RxDocumentData<RxDocType> => {
-      const { documentId, rev } = bindingOf(doc);
+      const binding = bindingOf(doc);
       const out: Record<string, unknown> = { ...doc };
       for (const field of fields) {
-        if (out[field] !== undefined)
-          out[field] = values.open(documentId, field, rev, out[field], itemIdOf(doc));
+        if (out[field] !== undefined) out[field] = values.open(binding, field, out[field], itemIdOf(doc));
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
       return out as unknown as RxDocumentData<RxDocType>;
@@ -233,19 +309,17 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const fromStorage = async (
       doc: RxDocumentData<Record<string, unknown>>,
     ): Promise<RxDocumentData<RxDocType>> => {
-      const { documentId, rev } = bindingOf(doc);
+      const binding = bindingOf(doc);
       const out: Record<string, unknown> = { ...doc };
       const pending: Array<Promise<void>> = [];
       for (const field of fields) {
         const stored = out[field];
         if (stored === undefined) continue;
-        const known = values.remembered(documentId, field, rev, stored);
+        const known = values.remembered(binding, field, stored);
         if (known.hit) out[field] = known.value;
         else
           pending.push(
-            values
-              .openLater(documentId, field, rev, stored, itemIdOf(doc))
-              .then((v) => void (out[field] = v)),
+            values.openLater(binding, field, stored, itemIdOf(doc)).then((v) => void (out[field] = v)),
           );
       }
       if (pending.length > 0) await Promise.all(pending);
@@ -273,7 +347,6 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       share(),
     );
     wrapped.changeStream = () => decryptedChanges;
-    const encryptedSet = new Set(fields);
     const guardedQuery = wrapped.query.bind(wrapped);
     const guardedCount = wrapped.count.bind(wrapped);
     wrapped.query = (prepared: PreparedQuery<RxDocType>) => {
@@ -284,7 +357,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
       return guardedCount(prepared);
     };
-    return wrapped;
+    return track(wrapped);
   }
 
   // Spread keeps storage-specific settings (e.g. Dexie's) visible to RxDB; the name is kept like
@@ -368,6 +441,97 @@ export interface SealContext {
   readonly i: string;
   readonly f: string;
   readonly r: string;
+  /**
+   * Digest of the document's clear fields (`createClearDigests`); the wrapper always sets it. A context
+   * without it seals a value that opens only under a context without it (hand-made jobs).
+   */
+  readonly h?: string;
+}
+
+/** The key of a wrapper, until it is disposed (then `current` throws `AT_REST_CLOSED`). */
+interface Keyring {
+  current(): Uint8Array | null;
+}
+
+// Fixed label, so this digest cannot be mistaken for any other hash of the same bytes (see hash.ts).
+const CLEAR_DIGEST_LABEL = 'hale/at-rest-clear/v1';
+/** Not in the clear digest: `_rev` is bound on its own; `_meta` and `_attachments` are RxDB bookkeeping. */
+const UNDIGESTED_FIELDS: ReadonlySet<string> = new Set(['_rev', '_meta', '_attachments']);
+
+/**
+ * How many clear-field texts a wrapper remembers the digest of (see `createClearDigests`): half as many
+ * as values (a document has one or two), each ≈ 0.5 kB.
+ */
+const RECENT_CLEAR_DIGESTS = 4096;
+
+/**
+ * Digests of documents' clear fields: base64url(SHA-256(label ‖ canonical JSON of the clear fields)),
+ * one short hash per document instead of the clear fields themselves inside every sealed value. RxDB
+ * handles the same state many times (write, change event, `previous` of the next write, replication
+ * reads), so digests are remembered by their canonical text: a hit costs building that text, not the
+ * hash (≈4 µs of ≈7 µs per document, measured). A rewritten field changes the text, so it misses.
+ */
+function createClearDigests() {
+  let known = createRecentMap<string, string>(RECENT_CLEAR_DIGESTS);
+  return {
+    /** `notJson` throws the caller's error. */
+    of(text: string | null, notJson: () => never): string {
+      if (text === null) return notJson();
+      let digest = known.get(text);
+      if (digest === undefined) {
+        digest = base64urlEncode(labeledSha256(CLEAR_DIGEST_LABEL, utf8Encode(text)));
+        known.set(text, digest);
+      }
+      return digest;
+    },
+    forget(): void {
+      known = createRecentMap(RECENT_CLEAR_DIGESTS);
+    },
+  };
+}
+
+/**
+ * `canonicalJson` of a document's clear fields (a lone surrogate at the top level is escaped, not
+ * refused), or null if they are not JSON; members whose value is undefined are left out (not JSON).
+ * Built here because it runs for every document read or written: primitives as JSON.stringify writes
+ * them, nested values through `canonicalJson`, and the sorted field order worked out again only when a
+ * document's key order differs from the previous one's, which within one collection is rare.
+ */
+function createClearText(
+  encrypted: ReadonlySet<string>,
+): (doc: Readonly<Record<string, unknown>>) => string | null {
+  let lastKeys: readonly string[] = [];
+  let order: ReadonlyArray<readonly [field: string, prefix: string]> = [];
+  return (doc) => {
+    const keys = Object.keys(doc);
+    if (keys.length !== lastKeys.length || keys.some((k, n) => k !== lastKeys[n])) {
+      lastKeys = keys;
+      order = keys
+        .filter((f) => !encrypted.has(f) && !UNDIGESTED_FIELDS.has(f))
+        .sort()
+        .map((f) => [f, `${JSON.stringify(f)}:`] as const);
+    }
+    let text = '';
+    for (const [field, prefix] of order) {
+      const value = doc[field];
+      if (value === undefined) continue;
+      let json: string;
+      if (typeof value === 'string' || typeof value === 'boolean' || value === null)
+        json = JSON.stringify(value);
+      else if (typeof value === 'number') {
+        if (!Number.isFinite(value)) return null;
+        json = JSON.stringify(value);
+      } else if (typeof value === 'object') {
+        try {
+          json = canonicalJson(value);
+        } catch {
+          return null;
+        }
+      } else return null;
+      text += text === '' ? prefix + json : `,${prefix}${json}`;
+    }
+    return `{${text}}`;
+  };
 }
 
 const NO_HEADER = new Uint8Array(0);
@@ -376,12 +540,20 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** How many recently sealed or opened values a database's instances remember in plaintext (see `createValueCodec`). */
 export const AT_REST_RECENT_VALUES = 8192;
 
-/** Where a value lives: collection, document id, field and document revision (the envelope's binding). */
+/** What binds the values of one stored document: id, revision and clear digest. */
+interface DocBinding {
+  readonly i: string;
+  readonly r: string;
+  readonly h: string;
+}
+
+/** Where a value lives: collection, document id, field, document revision and clear digest (the envelope's binding). */
 interface Slot {
   readonly c: string;
   readonly i: string;
   readonly f: string;
   readonly r: string;
+  readonly h: string;
 }
 
 interface Remembered {
@@ -396,14 +568,14 @@ interface Remembered {
  */
 interface ValueMemory {
   /** Envelopes of objects (record content). */
-  readonly opened: RecentMap<string, Remembered>;
+  opened: RecentMap<string, Remembered>;
   /** Envelopes of scalars (`null` above all), apart so that they never push content out. */
-  readonly openedScalars: RecentMap<string, Remembered>;
-  readonly sealed: WeakMap<
+  openedScalars: RecentMap<string, Remembered>;
+  sealed: WeakMap<
     object,
     { readonly context: string; readonly envelope: string; readonly slot: Slot; readonly referable: boolean }
   >;
-  readonly sealedScalars: RecentMap<string, { readonly value: unknown; readonly envelope: string }>;
+  sealedScalars: RecentMap<string, { readonly value: unknown; readonly envelope: string }>;
 }
 
 const createValueMemory = (): ValueMemory => ({
@@ -412,6 +584,11 @@ const createValueMemory = (): ValueMemory => ({
   sealed: new WeakMap(),
   sealedScalars: createRecentMap(AT_REST_RECENT_VALUES),
 });
+
+/** Drops every remembered value, for whoever still holds `memory` (an instance in flight). */
+const forgetAll = (memory: ValueMemory): void => {
+  Object.assign(memory, createValueMemory());
+};
 
 // Envelopes are remembered under their nonce (random per seal) and compared whole on a hit: hashing a
 // kilobyte-long string for every Map lookup cost more than the lookup saved (≈2.5 µs each, measured).
@@ -439,7 +616,8 @@ const envelopeKey = (stored: string): string => {
 const COMPOSITE_PREFIX = 'r1:';
 const COMPOSITE_SEPARATOR = ':';
 
-type CompositeRef = readonly [member: string, c: string, f: string, r: string, nonce: string];
+/** `h`: the clear digest the referred envelope is bound to; '' in refs sealed before it existed (5 members). */
+type CompositeRef = readonly [member: string, c: string, f: string, r: string, nonce: string, h: string];
 
 const parseComposite = (stored: string) => {
   const parts = stored.slice(COMPOSITE_PREFIX.length).split(COMPOSITE_SEPARATOR);
@@ -457,11 +635,13 @@ const compositeRefs = (
   if (refs.length === 0 || refs.length !== referred.length) return null;
   const out: CompositeRef[] = [];
   for (const [n, ref] of refs.entries()) {
-    if (!Array.isArray(ref) || ref.length !== 5 || !ref.every((p) => typeof p === 'string')) return null;
-    const [member, c, f, r, nonce] = ref as [string, string, string, string, string];
+    // A 5-member ref (no digest) can only name an envelope sealed before digests, which opens with any.
+    if (!Array.isArray(ref) || (ref.length !== 5 && ref.length !== 6)) return null;
+    if (!ref.every((p) => typeof p === 'string')) return null;
+    const [member, c, f, r, nonce, h = ''] = ref as [string, string, string, string, string, string?];
     if (!Object.hasOwn(skeleton, member) || skeleton[member] !== null) return null;
     if (envelopeKey(referred[n]!) !== nonce) return null;
-    out.push([member, c, f, r, nonce]);
+    out.push([member, c, f, r, nonce, h]);
   }
   return { skeleton, refs: out };
 };
@@ -493,19 +673,19 @@ const assembleComposite = (
  * `composites` (replication-meta instances): `docData` may be stored as a composite (see above).
  */
 function createValueCodec(
-  key: Uint8Array | null,
+  keyring: Keyring,
   database: string,
   collection: string,
   offload: CryptoOffload | null,
-  memory: ValueMemory,
+  memoryOf: () => ValueMemory,
   composites: boolean,
 ) {
-  const { opened, openedScalars, sealed, sealedScalars } = memory;
-  const contextKey = (s: Slot): string => `${s.c}\u0000${s.i}\u0000${s.f}\u0000${s.r}`;
-  const sealContext = (s: Slot): SealContext => ({ db: database, c: s.c, i: s.i, f: s.f, r: s.r });
+  const contextKey = (s: Slot): string => `${s.c}\u0000${s.i}\u0000${s.f}\u0000${s.r}\u0000${s.h}`;
+  const sealContext = (s: Slot): SealContext => ({ db: database, c: s.c, i: s.i, f: s.f, r: s.r, h: s.h });
   const where = (s: Slot) => ({ database, collection: s.c, field: s.f, documentId: s.i });
-  const slot = (i: string, f: string, r: string): Slot => ({ c: collection, i, f, r });
+  const slot = (b: DocBinding, f: string): Slot => ({ c: collection, i: b.i, f, r: b.r, h: b.h });
   const remember = (envelope: string, s: Slot, value: unknown): void => {
+    const { opened, openedScalars, sealed, sealedScalars } = memoryOf();
     const context = contextKey(s);
     // Values of a meta instance are never referred to: only a records instance's envelopes are.
     if (typeof value === 'object' && value !== null) {
@@ -517,6 +697,7 @@ function createValueCodec(
     }
   };
   const knownAt = (s: Slot, value: unknown): string | undefined => {
+    const { sealed, sealedScalars } = memoryOf();
     const context = contextKey(s);
     if (typeof value === 'object' && value !== null) {
       const hit = sealed.get(value);
@@ -527,6 +708,7 @@ function createValueCodec(
   };
   const rememberedAt = (s: Slot, stored: unknown): { hit: true; value: unknown } | { hit: false } => {
     if (typeof stored !== 'string') return { hit: false };
+    const { opened, openedScalars } = memoryOf();
     const key = envelopeKey(stored);
     const hit = opened.get(key) ?? openedScalars.get(key);
     return hit !== undefined && hit.envelope === stored && hit.context === contextKey(s)
@@ -616,17 +798,24 @@ function createValueCodec(
   // `open` for a field; `openAt` and `openNow` for the parts of a composite): these two do the work
   // without looking again (a value asked twice in one batch is done twice, as on an offload).
   const sealHere = (s: Slot, value: unknown): string => {
-    const envelope = seal(key, sealContext(s), value);
+    const envelope = seal(keyring.current(), sealContext(s), value);
     remember(envelope, s, value);
     return envelope;
   };
   const openHere = (s: Slot, stored: unknown): unknown => {
-    const value = open(key, sealContext(s), stored, where(s));
+    const value = open(keyring.current(), sealContext(s), stored, where(s));
     if (typeof stored === 'string') remember(stored, s, value);
     return value;
   };
 
   const runBatch = async (op: Op, batch: readonly Pending[]): Promise<void> => {
+    let key: Uint8Array | null;
+    try {
+      key = keyring.current();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
     if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
       for (const { request: r, resolve, reject } of batch) {
         try {
@@ -647,6 +836,13 @@ function createValueCodec(
       );
     } catch (error) {
       for (const p of batch) p.reject(offloadError(error, collection));
+      return;
+    }
+    // Closed while the batch was away: its values must not be remembered, nor handed out.
+    try {
+      keyring.current();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
       return;
     }
     batch.forEach(({ request: r, resolve, reject }, n) => {
@@ -679,7 +875,7 @@ function createValueCodec(
     for (const member of Object.keys(value)) {
       const v = value[member];
       if (typeof v !== 'object' || v === null) continue;
-      const hit = sealed.get(v);
+      const hit = memoryOf().sealed.get(v);
       if (hit !== undefined && hit.referable && hit.slot.i === itemId) {
         out.push({ member, envelope: hit.envelope, slot: hit.slot });
       }
@@ -697,13 +893,20 @@ function createValueCodec(
     for (const { member } of refs) skeleton[member] = null;
     const own = await sealAt(s, {
       s: skeleton,
-      refs: refs.map((r): CompositeRef => [r.member, r.slot.c, r.slot.f, r.slot.r, envelopeKey(r.envelope)]),
+      refs: refs.map((r): CompositeRef => [
+        r.member,
+        r.slot.c,
+        r.slot.f,
+        r.slot.r,
+        envelopeKey(r.envelope),
+        r.slot.h,
+      ]),
     });
     const stored = COMPOSITE_PREFIX + own + refs.map((r) => COMPOSITE_SEPARATOR + r.envelope).join('');
     remember(stored, s, value);
     return stored;
   };
-  const referredSlot = (itemId: string, [, c, f, r]: CompositeRef): Slot => ({ c, i: itemId, f, r });
+  const referredSlot = (itemId: string, [, c, f, r, , h]: CompositeRef): Slot => ({ c, i: itemId, f, r, h });
   /**
    * Opening the composite `stored` of slot `s` (not remembered), in the same steps whichever opener
    * runs them: open `own` at `s`; `refer` checks its plaintext and names the referred envelopes with
@@ -732,23 +935,16 @@ function createValueCodec(
 
   return {
     /** The stored form of `value` if already known for this slot (no sealing needed). */
-    known: (id: string, field: string, rev: string, value: unknown): string | undefined =>
-      knownAt(slot(id, field, rev), value),
+    known: (b: DocBinding, field: string, value: unknown): string | undefined =>
+      knownAt(slot(b, field), value),
     /** The value of `stored` if already known for this slot (no opening needed). */
-    remembered: (id: string, field: string, rev: string, stored: unknown) =>
-      rememberedAt(slot(id, field, rev), stored),
+    remembered: (b: DocBinding, field: string, stored: unknown) => rememberedAt(slot(b, field), stored),
     /**
      * Seals on the offload (batched) or here, once `known` has missed. `itemId` (meta instances): the
      * replicated document this meta document describes, whose envelopes `value` may refer to.
      */
-    async sealLater(
-      id: string,
-      field: string,
-      rev: string,
-      value: unknown,
-      itemId?: string,
-    ): Promise<string> {
-      const s = slot(id, field, rev);
+    async sealLater(b: DocBinding, field: string, value: unknown, itemId?: string): Promise<string> {
+      const s = slot(b, field);
       if (itemId !== undefined && isRecord(value)) {
         const composite = await compositeSeal(s, itemId, value);
         if (composite !== null) return composite;
@@ -756,22 +952,16 @@ function createValueCodec(
       return sealAt(s, value);
     },
     /** Opens on the offload (batched) or here, once `remembered` has missed. */
-    async openLater(
-      id: string,
-      field: string,
-      rev: string,
-      stored: unknown,
-      itemId?: string,
-    ): Promise<unknown> {
-      const s = slot(id, field, rev);
+    async openLater(b: DocBinding, field: string, stored: unknown, itemId?: string): Promise<unknown> {
+      const s = slot(b, field);
       if (!isComposite(stored)) return enqueue('open', { slot: s, input: stored });
       const { own, refer } = compositeOpening(s, stored, itemId);
       const { parts, assemble } = refer(await openAt(s, own));
       return assemble(await Promise.all(parts.map((p) => openAt(p.slot, p.stored))));
     },
     /** Opens from memory, else here, synchronously (change events). */
-    open(id: string, field: string, rev: string, stored: unknown, itemId?: string): unknown {
-      const s = slot(id, field, rev);
+    open(b: DocBinding, field: string, stored: unknown, itemId?: string): unknown {
+      const s = slot(b, field);
       const hit = rememberedAt(s, stored);
       if (hit.hit) return hit.value;
       if (!isComposite(stored)) return openHere(s, stored);
@@ -856,7 +1046,7 @@ function seal(key: Uint8Array | null, context: SealContext, value: unknown): str
   let plaintext: string;
   try {
     assertJsonValue(value);
-    plaintext = JSON.stringify({ v: 1, ...context, d: value });
+    plaintext = JSON.stringify({ v: PLAINTEXT_VERSION, ...context, d: value });
   } catch {
     throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
       reason: 'NOT_JSON',
@@ -894,14 +1084,21 @@ function open(
   }
   if (
     !isRecord(parsed) ||
-    parsed['v'] !== 1 ||
+    !(
+      (parsed['v'] === PLAINTEXT_VERSION && parsed['h'] === context.h) ||
+      (parsed['v'] === LEGACY_PLAINTEXT_VERSION && !('h' in parsed))
+    ) ||
     parsed['db'] !== context.db ||
     parsed['c'] !== context.c ||
     parsed['i'] !== context.i ||
     parsed['f'] !== context.f ||
     parsed['r'] !== context.r
   ) {
-    throw decryptError('CONTEXT_MISMATCH', 'value belongs to another document, field or revision', where);
+    throw decryptError(
+      'CONTEXT_MISMATCH',
+      'value belongs to another document, field or revision, or its clear fields changed',
+      where,
+    );
   }
   if (!('d' in parsed)) throw decryptError('MALFORMED', 'decrypted value has no content', where);
   return parsed['d'];

@@ -344,6 +344,72 @@ describe.each(CASES)('device db on $label', ({ make, dump }) => {
     );
   });
 
+  it('refuses a record whose clear fields were rewritten on disk (same revision)', async () => {
+    const name = uniqueName();
+    const spied = spy(make());
+    const db = await tracked(open(name, spied.storage));
+    const rec = record(PATIENT, 'allergy', 'Allergy', { substance: MARKER });
+    await db.records.insert(rec);
+    await closeDeviceDb(db);
+
+    const raw = await spied.openRaw('records');
+    const [stored] = await raw.findDocumentsById([rec.id], false);
+    const forged = await raw.bulkWrite(
+      [
+        {
+          previous: stored!,
+          document: { ...stored!, kind: 'Medication', by: OTHER_PATIENT, author: 'forged0123456789abcdef' },
+        },
+      ],
+      'tamper',
+    );
+    expect(forged.error).toEqual([]);
+    await raw.close();
+
+    const again = await tracked(open(name, make()));
+    expectDecryptFailed(await rejection(again.records.findOne(rec.id).exec()), 'CONTEXT_MISMATCH');
+    expectDecryptFailed(
+      await rejection(again.records.find({ selector: { kind: 'Medication' } }).exec()),
+      'CONTEXT_MISMATCH',
+    );
+  });
+
+  it('reads nothing through its storage once closed, even with the account key zeroed', async () => {
+    const name = uniqueName();
+    const accountKey = KEY.slice();
+    const db = await tracked(open(name, make(), accountKey));
+    const rec = record(PATIENT, 'allergy', 'Allergy', { substance: MARKER });
+    await db.records.insert(rec);
+    await closeDeviceDb(db);
+    accountKey.fill(0); // what locking the account does
+
+    // `db.storage` stays reachable from whatever held the database.
+    const again = await createRxDatabase<DeviceDbCollections>({
+      name,
+      storage: db.storage,
+      multiInstance: false,
+    });
+    try {
+      await again.addCollections({ records: { schema: RECORDS_SCHEMA } });
+      const error = await rejection(again.records.findOne(rec.id).exec());
+      expect(isAtRestError(error, 'AT_REST_CLOSED')).toBe(true);
+      expect(String(error)).not.toContain(MARKER);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('removes itself with db.remove() although its key is gone once closed', async () => {
+    const name = uniqueName();
+    const storage = make();
+    const db = await tracked(open(name, storage));
+    await db.records.insert(record(PATIENT, 'allergy', 'Allergy', { substance: MARKER }));
+    await db.remove();
+    expect(await dump(name)).not.toContain(PATIENT);
+    const fresh = await tracked(open(name, storage, WRONG_KEY)); // nothing left to mismatch
+    expect(await fresh.records.find().exec()).toEqual([]);
+  });
+
   it('removes every stored piece without needing the key', async () => {
     const name = uniqueName();
     const storage = make();

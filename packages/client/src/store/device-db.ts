@@ -149,6 +149,11 @@ export async function openDeviceDb<Internals, InstanceCreationOptions>(
   return db;
 }
 
+/**
+ * Closing (this or `db.close()`) closes every storage instance, which makes the at-rest wrapper zero
+ * its key copy and drop the plaintext it remembers: `db.storage` stays reachable after close, and must
+ * not keep reading once the account is locked (see at-rest-encryption.ts).
+ */
 export async function closeDeviceDb(db: DeviceDb): Promise<void> {
   await db.close();
 }
