@@ -7,7 +7,7 @@ import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/t
 import type { DeviceSession } from '@hale/client';
 import { eventually, openDevice } from './support/devices';
 import { input } from './support/records';
-import { freePort, spawnServer, type ServerProcess } from './support/process';
+import { answers, freePort, spawnServer, type ServerProcess } from './support/process';
 import { useCryptoWorker } from './support/fixture';
 
 const RECORDS = 1500;
@@ -50,6 +50,8 @@ describe.each([
       await eventually(() => a.sync.state().pendingWrites < RECORDS - 200, 'sync under way', 30_000);
       expect(a.sync.state().pendingWrites).toBeGreaterThan(0);
       await server.kill('SIGKILL');
+      // Really gone: nothing answers until the new process is up.
+      expect(await answers(server.url)).toBe(false);
       server = await spawnServer(dataDir, port);
 
       await eventually(

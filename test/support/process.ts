@@ -22,11 +22,24 @@ export interface ServerProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Whether anything answers `/healthz` at `url` now. */
+export const answers = (url: string): Promise<boolean> =>
+  fetch(`${url}/healthz`).then(
+    (res) => res.status === 200,
+    () => false,
+  );
+
 export const spawnServer = async (dataDir: string, port: number): Promise<ServerProcess> => {
+  const url = `http://127.0.0.1:${port}`;
+  // Otherwise the health check below could be answered by that server instead of the new one.
+  if (await answers(url)) throw new Error(`a server already answers on port ${port}`);
+  // Node itself runs main.ts (tsx as a loader), so the child's pid is the server's: the tsx CLI would run
+  // the server as a grandchild, which a SIGKILL of the CLI leaves running.
   const child = spawn(
     process.execPath,
     [
-      path.join(root, 'node_modules/tsx/dist/cli.mjs'),
+      '--import',
+      'tsx',
       path.join(root, 'sync-server/src/main.ts'),
       '--port',
       String(port),
@@ -35,11 +48,10 @@ export const spawnServer = async (dataDir: string, port: number): Promise<Server
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOST: '127.0.0.1' } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOST: '127.0.0.1' } },
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
   const until = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early: ${stderr}`);

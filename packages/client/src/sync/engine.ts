@@ -23,7 +23,8 @@
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress, errors with a reason a person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it).
- * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag);
+ * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
+ * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
  * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record.
  */
 import { Subject, type Observable, BehaviorSubject } from 'rxjs';
@@ -246,6 +247,27 @@ export const createSyncEngine = (deps: EngineDeps) => {
     (expiryTimer as { unref?: () => void }).unref?.();
   };
   let stopped = false;
+
+  // The push and pull handlers wait here while there is no connection (dropped, or stopped by the user),
+  // so no request fails at once and nothing is sealed again every second. RxDB's own pause() is not used:
+  // a push batch that returns while paused is neither stored nor checkpointed, and a later batch that
+  // succeeds stores the upstream checkpoint past it, so its writes are never pushed (a server killed
+  // mid-push lost hundreds that way).
+  let linkUp = false;
+  let linkWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  const untilConnected = (): Promise<void> => {
+    if (stopped) return Promise.reject(new SyncError('STOPPED', 'sync stopped', false));
+    if (linkUp) return Promise.resolve();
+    return new Promise((resolve, reject) => linkWaiters.push({ resolve, reject }));
+  };
+  const releaseLinkWaiters = (error?: Error): void => {
+    const waiters = linkWaiters;
+    linkWaiters = [];
+    for (const w of waiters) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
+  };
 
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
@@ -565,6 +587,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       known[stream] = Math.max(known[stream] ?? 0, seq);
     };
     const checkpoint = (): StreamCheckpoint => ({ s: { ...pos } });
+    await untilConnected();
     if (access.size === 0) await refreshStreams();
     // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
     // again from 0 (its whole history) if access is granted again.
@@ -634,7 +657,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       assumedMasterState?: WithDeleted<PlainRecord>;
     }>,
   ): Promise<WithDeleted<PlainRecord>[]> => {
-    // Access must be known before deciding what may be sent; this waits for the connection.
+    await untilConnected();
+    // Access must be known before deciding what may be sent.
     if (access.size === 0) await refreshStreams();
     // RxDB takes every row missing from the returned conflicts as stored on the server and never sends
     // it again. So a row the server did not take must be sent again here (a creation when the server lost
@@ -932,10 +956,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (status === 'ready') patch({ status: 'syncing' });
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
-      // Without a connection every request fails at once; paused, RxDB neither retries (re-sealing the
-      // push batch) every second nor takes anything as pushed, and resumes with a resync when ready.
-      if (status === 'ready') void replication?.start();
-      else if (status !== 'connecting') void replication?.pause();
+      linkUp = status === 'ready';
+      if (linkUp) releaseLinkWaiters();
     },
     reportIssue: report,
     setPassphrase(passphrase: PassphraseStatus): void {
@@ -958,6 +980,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     async stop(): Promise<void> {
       stopped = true;
+      releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       await replication?.cancel();
