@@ -9,10 +9,11 @@ import {
   isAccountError,
   lock,
   memoryVault,
+  type DeviceAccount,
   type DeviceSession,
 } from '@hale/client';
 import { TEST_KDF } from '@hale/crypto';
-import { registerAccount } from '@hale/sync-server/testing';
+import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { ed, openDevice, sessionAccount } from './support/devices';
 import { input } from './support/records';
@@ -36,54 +37,53 @@ const countingStorage = (): { storage: RxStorage<any, any>; created: () => numbe
 
 const codeOf = (e: unknown): string => (isAccountError(e) ? e.code : `untyped ${String(e)}`);
 
+/** A patient account created on `t`, then locked. */
+const lockedAccount = async (t: TestServer, loginPrefix: string) => {
+  const api = createHttpApi({ baseUrl: t.url, fetch });
+  const { account } = await createAccount(
+    { api, vault: memoryVault(), ed, kdf: TEST_KDF },
+    {
+      role: 'patient',
+      passphrase: 'correct horse battery',
+      loginName: `${loginPrefix}-${Date.now().toString(36)}`,
+      deviceName: 'd',
+    },
+  );
+  lock(account);
+  return account;
+};
+
+/** 'opened' (after using and closing it) or the error code of an offline session opened with `account`. */
+const openOutcome = async (
+  t: TestServer,
+  patient: TestAccount,
+  account: DeviceAccount,
+  storage: ReturnType<typeof countingStorage>['storage'],
+) =>
+  openDevice(t, patient, { sessionAccount: account, storage, offline: true }).then(
+    async (s) => {
+      await s.records.add('Allergy', input('Allergy'));
+      await s.close();
+      return 'opened';
+    },
+    (e: unknown) => codeOf(e),
+  );
+
 describe('openDeviceSession refuses an account it cannot use', () => {
   const server = useServer({ realClock: true });
 
   it('a locked account is LOCKED, before any storage is opened', async () => {
     const t = server.t;
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const { account } = await createAccount(
-      { api, vault: memoryVault(), ed, kdf: TEST_KDF },
-      {
-        role: 'patient',
-        passphrase: 'correct horse battery',
-        loginName: `lk-${Date.now().toString(36)}`,
-        deviceName: 'd',
-      },
-    );
-    lock(account);
+    const account = await lockedAccount(t, 'lk');
     const { storage, created } = countingStorage();
 
-    const outcome = await openDevice(t, await registerAccount(t), {
-      sessionAccount: account,
-      storage,
-      offline: true,
-    }).then(
-      async (s) => {
-        await s.records.add('Allergy', input('Allergy'));
-        await s.close();
-        return 'opened';
-      },
-      (e: unknown) => codeOf(e),
-    );
-
-    expect(outcome).toBe('LOCKED');
+    expect(await openOutcome(t, await registerAccount(t), account, storage)).toBe('LOCKED');
     expect(created()).toBe(0);
   });
 
   it('a copy of a locked account (same key objects) is LOCKED too', async () => {
     const t = server.t;
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const { account } = await createAccount(
-      { api, vault: memoryVault(), ed, kdf: TEST_KDF },
-      {
-        role: 'patient',
-        passphrase: 'correct horse battery',
-        loginName: `lc-${Date.now().toString(36)}`,
-        deviceName: 'd',
-      },
-    );
-    lock(account);
+    const account = await lockedAccount(t, 'lc');
     const copy = {
       accountId: account.accountId,
       role: account.role,
@@ -93,19 +93,7 @@ describe('openDeviceSession refuses an account it cannot use', () => {
     };
     const { storage, created } = countingStorage();
 
-    const outcome = await openDevice(t, await registerAccount(t), {
-      sessionAccount: copy,
-      storage,
-      offline: true,
-    }).then(
-      async (s) => {
-        await s.close();
-        return 'opened';
-      },
-      (e: unknown) => codeOf(e),
-    );
-
-    expect(outcome).toBe('LOCKED');
+    expect(await openOutcome(t, await registerAccount(t), copy, storage)).toBe('LOCKED');
     expect(created()).toBe(0);
   });
 
@@ -116,15 +104,7 @@ describe('openDeviceSession refuses an account it cannot use', () => {
     const zeroKey = { ...base, keys: { ...base.keys, localKey: new Uint8Array(32) } };
     const { storage, created } = countingStorage();
 
-    const outcome = await openDevice(t, patient, { sessionAccount: zeroKey, storage, offline: true }).then(
-      async (s) => {
-        await s.close();
-        return 'opened';
-      },
-      (e: unknown) => codeOf(e),
-    );
-
-    expect(outcome).toBe('LOCKED');
+    expect(await openOutcome(t, patient, zeroKey, storage)).toBe('LOCKED');
     expect(created()).toBe(0);
   });
 });

@@ -4,7 +4,8 @@
  * Invariants:
  * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
  * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
- *   error and ignored, never acted on.
+ *   error and ignored, never acted on. A reply must also be of a type MESSAGE_TABLE allows for its
+ *   request (or `error`); any other rejects the request with BAD_MESSAGE, so callers may rely on its type.
  * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
  *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
@@ -12,6 +13,7 @@
  * surface as a fatal state with the server's reason; everything else is retried.
  */
 import {
+  MESSAGE_TABLE,
   SUPPORTED_VERSIONS,
   authSignaturePayload,
   decodeServerFrame,
@@ -255,10 +257,13 @@ export const createConnection = (options: ConnectionOptions) => {
           reject(new SyncError('TIMEOUT', `no reply to ${frame.t} within ${requestTimeout} ms`, true));
           socket.close(4000, 'request timeout');
         }, requestTimeout);
+        const replies: readonly string[] = MESSAGE_TABLE[frame.t].reply;
         pending.set(rid, {
           resolve: (f) => {
             if (f.t === 'error') reject(new SyncError(f.code, f.message, true));
-            else resolve(f as T);
+            else if (!replies.includes(f.t)) {
+              reject(new SyncError('BAD_MESSAGE', `server answered ${frame.t} with ${f.t}`, false));
+            } else resolve(f as T);
           },
           reject,
           timer,
