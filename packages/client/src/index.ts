@@ -107,6 +107,7 @@ export {
   type SyncIssue,
   type PassphraseStatus,
   type QuarantinedItem,
+  type UnsentChange,
   type RemovedStream,
 } from './sync/engine';
 export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure } from './sync/record-codec';

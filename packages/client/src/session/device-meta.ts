@@ -1,6 +1,6 @@
 /**
  * Device metadata kept beside the records (RxDB local documents, encrypted at rest): pending ids,
- * quarantine, audit outbox and chain state, issued grants, pinned provider keys.
+ * quarantine, unsent changes, audit outbox and chain state, issued grants, pinned provider keys.
  *
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
@@ -40,6 +40,20 @@ export const META_SCHEMAS = {
       rev: Type.String(),
       reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
       message: Type.String(),
+      at: IsoText,
+    }),
+  ),
+  /** Local versions the server did not take (the engine's `UnsentChange`); key `unsent`. */
+  unsent: Type.Array(
+    Type.Object({
+      stream: Type.String({ maxLength: 128 }),
+      id: Type.String({ maxLength: 64 }),
+      kind: Type.String({ maxLength: 64 }),
+      rv: Type.Integer({ minimum: 0 }),
+      deleted: Type.Boolean(),
+      data: Type.Record(Type.String(), Type.Unknown()),
+      code: Type.String({ maxLength: 64 }),
+      message: Type.String({ maxLength: 2000 }),
       at: IsoText,
     }),
   ),

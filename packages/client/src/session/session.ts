@@ -319,6 +319,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       state$: engine.state$,
       state: engine.state,
       quarantine: engine.quarantine,
+      unsent: engine.unsent,
+      discardUnsent: (stream: string, id: string) => engine.discardUnsent(stream, id),
       goOffline: (): void => connection.stop(),
       goOnline: (): void => connection.start(),
       awaitInSync: () => engine.awaitInSync(),

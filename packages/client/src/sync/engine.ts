@@ -20,6 +20,10 @@
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream.
+ * - A local version the server will not take (refused for good, not writable here, or a newer server
+ *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
+ *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
+ *   content stays visible there until the person discards it (or access to its stream ends).
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress, errors with a reason a person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it).
@@ -79,6 +83,21 @@ export interface SyncIssue {
   at: string;
 }
 
+/** A local version the server did not take, kept so its content is not lost (see `unsent`). */
+export interface UnsentChange {
+  stream: string;
+  id: string;
+  kind: string;
+  /** The version's write counter and whether it was a deletion. */
+  rv: number;
+  deleted: boolean;
+  data: Record<string, unknown>;
+  /** Why it was not taken: the server's row error code, `NOT_WRITABLE` or `CONFLICT_UNREADABLE`. */
+  code: string;
+  message: string;
+  at: string;
+}
+
 export interface QuarantinedItem {
   stream: string;
   id: string;
@@ -106,6 +125,8 @@ export interface SyncState {
   initialSync: { done: number; total: number };
   errors: SyncIssue[];
   quarantined: number;
+  /** Local versions the server did not take (`unsent()`). */
+  unsent: number;
   streams: number;
   passphrase: PassphraseStatus;
 }
@@ -140,6 +161,8 @@ export interface EngineDeps {
 
 const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
+/** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
+const MAX_UNSENT = 1_000;
 /** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
@@ -191,6 +214,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     initialSync: { done: 0, total: 0 },
     errors: [],
     quarantined: 0,
+    unsent: 0,
     streams: 0,
     passphrase: 'unknown',
   });
@@ -353,6 +377,56 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
     }
     if (added.some((i) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+  };
+
+  let unsent: UnsentChange[] = [];
+  const saveUnsent = async (next: UnsentChange[]): Promise<void> => {
+    const dropped = next.length - MAX_UNSENT;
+    if (dropped > 0) {
+      report({
+        code: 'UNSENT_DROPPED',
+        message: `${dropped} unsent change(s) were dropped: more than ${MAX_UNSENT} were kept`,
+      });
+    }
+    unsent = next.slice(-MAX_UNSENT);
+    patch({ unsent: unsent.length });
+    await deps.meta.set('unsent', unsent);
+  };
+  /**
+   * Keeps local versions the server did not take (one persisted write), replacing an earlier kept version
+   * of the same record, and reports each. Awaited before the push handler returns.
+   */
+  const hold = async (
+    items: ReadonlyArray<{ record: PlainRecord; code: string; message: string }>,
+  ): Promise<void> => {
+    if (items.length === 0) return;
+    const keys = new Set(items.map((i) => recordKey(i.record.stream, i.record.id)));
+    // Not pending any more: nothing will send them again.
+    for (const { record } of items) pending.delete(record.id);
+    patch({ pendingWrites: pending.size });
+    await deps.meta.set('pending', [...pending]);
+    await saveUnsent([
+      ...unsent.filter((u) => !keys.has(recordKey(u.stream, u.id))),
+      ...items.map(({ record, code, message }) => ({
+        stream: record.stream,
+        id: record.id,
+        kind: record.kind,
+        rv: record.rv,
+        deleted: record._deleted,
+        data: record.data,
+        code,
+        message,
+        at: iso(),
+      })),
+    ]);
+    for (const { record, code, message } of items) {
+      report({
+        code,
+        message: `${message}; the change is kept in unsent changes`,
+        stream: record.stream,
+        id: record.id,
+      });
+    }
   };
 
   /**
@@ -671,6 +745,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ): Promise<WithDeleted<PlainRecord>[]> => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
+      const refused: Array<{ record: PlainRecord; code: string; message: string }> = [];
       let missingKey = false;
       for (const [i, row] of rows.entries()) {
         if (only !== undefined && !only.has(i)) continue;
@@ -678,12 +753,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (!writable(doc.stream)) {
           // Deletions of a purged stream (access ended) are local only and not worth a warning.
           if (!readable(doc.stream)) continue;
-          report({
-            code: 'NOT_WRITABLE',
-            message: `Not allowed to write ${doc.stream}; the change stays on this device only`,
-            stream: doc.stream,
-            id: doc.id,
-          });
+          refused.push({ record: doc, code: 'NOT_WRITABLE', message: `Not allowed to write ${doc.stream}` });
           continue;
         }
         const write = await keyring.writeKey(doc.stream);
@@ -737,6 +807,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         );
       }
       if (sends.length === 0) {
+        await hold(refused);
         if (missingKey)
           throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
         return [];
@@ -746,6 +817,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         return r;
       });
       const masters: ServedDoc[] = [];
+      /** Index into `rows` of the row each entry of `masters` answers. */
+      const masterRows: number[] = [];
       const recreate = new Set<number>();
       let stale = false;
       for (const { out, byIndex, reply } of replies) {
@@ -763,18 +836,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
               continue;
             }
             masters.push(result.master);
+            masterRows.push(byIndex[k]!);
             continue;
           }
           if (result.code === 'STALE_EPOCH') {
             stale = true;
             continue;
           }
-          report({
-            code: result.code,
-            message: result.message,
-            stream: result.stream,
-            id: row.newDocumentState.id,
-          });
+          refused.push({ record: row.newDocumentState, code: result.code, message: result.message });
         }
       }
       // The server's versions of every conflicting record, opened as one batch.
@@ -784,15 +853,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const [k, decoded] of decodedMasters.entries()) {
         const master = masters[k]!;
         if (!decoded.ok) {
-          report({
+          refused.push({
+            record: rows[masterRows[k]!]!.newDocumentState,
             code: 'CONFLICT_UNREADABLE',
-            message:
-              'A newer server version of this record cannot be verified; the local change is kept and not sent',
-            stream: master.stream,
-            id: master.id,
+            message: `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
           });
         }
       }
+      await hold(refused);
       await deps.meta.set('pending', [...pending]);
       patch({ pendingWrites: pending.size, lastSyncedAt: iso() });
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
@@ -839,6 +907,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await collection.bulkRemove(docs.map((d) => d.primary));
     }
     keyring.forgetStream(removed.stream);
+    if (unsent.some((u) => u.stream === removed.stream)) {
+      await saveUnsent(unsent.filter((u) => u.stream !== removed.stream));
+    }
     deps.onPurged?.(removed, docs.length);
     removed$.next(removed);
     return docs.length;
@@ -926,7 +997,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
-      patch({ pendingWrites: pending.size, quarantined: quarantine.length });
+      unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
+      patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
         replicationIdentifier: deps.replicationId,
@@ -972,6 +1044,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
     readable,
     access: (): StreamAccess[] => [...access.values()],
     quarantine: (): QuarantinedItem[] => [...quarantine],
+    /** Local versions the server did not take, oldest first (see `UnsentChange`). */
+    unsent: (): UnsentChange[] => [...unsent],
+    /** Forgets a kept unsent version (the person copied or re-entered it, or does not want it). */
+    async discardUnsent(stream: string, id: string): Promise<boolean> {
+      const key = recordKey(stream, id);
+      if (!unsent.some((u) => recordKey(u.stream, u.id) === key)) return false;
+      await saveUnsent(unsent.filter((u) => recordKey(u.stream, u.id) !== key));
+      return true;
+    },
     refreshStreams,
     /** Resolves when everything local was pushed and the last pull found nothing new. */
     async awaitInSync(): Promise<void> {
