@@ -292,6 +292,51 @@ describe('server refuses what the protocol forbids', () => {
     expect(new Uint8Array(await ok.arrayBuffer())).toEqual(last);
   });
 
+  it("a grantee's chunk of the wrong length is refused before its upload is logged in the patient's audit trail", async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await connect(t, patient.device);
+    const granted = await p.request({
+      t: 'grant',
+      rid: p.rid(),
+      grant: await makeGrant(patient, provider, [{ type: 'document', access: 'write' }]),
+    });
+    expect(granted.t).toBe('ok');
+    const token = await sessionToken(t, provider.device);
+    // The manifest says 100 bytes; 10 bytes whose digest is announced, so only the length is wrong.
+    const short = new Uint8Array(10);
+    const long = new Uint8Array(100 + 1025);
+    const blobId = newId();
+    const created = await createBlob(t, token, {
+      blobId,
+      stream: streamOf(patient.accountId, 'document'),
+      size: 100,
+      chunkSize: 65536,
+      chunkCount: 1,
+      digests: [digestOf(short)],
+    });
+    expect(created.status).toBe(200);
+    const before = rowCounts(t.store);
+    const res = await putChunk(t, token, blobId, 0, short);
+    expect(res.status).toBe(400);
+    expect((res.body as { code: string }).code).toBe('BAD_MESSAGE');
+    expect(rowCounts(t.store)).toEqual(before);
+    // Too long is refused the same way (a second manifest announcing the long chunk's digest).
+    const second = newId();
+    await createBlob(t, token, {
+      blobId: second,
+      stream: streamOf(patient.accountId, 'document'),
+      size: 100,
+      chunkSize: 65536,
+      chunkCount: 1,
+      digests: [digestOf(long)],
+    });
+    const afterSecond = rowCounts(t.store);
+    expect((await putChunk(t, token, second, 0, long)).status).toBe(400);
+    expect(rowCounts(t.store)).toEqual(afterSecond);
+    await p.close();
+  });
+
   it('a registration refused for a taken device key stores nothing, says so plainly, and can be redone', async () => {
     const a = await registerAccount(t);
     const { body, account: b } = await makeRegistration();

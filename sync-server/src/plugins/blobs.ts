@@ -19,6 +19,7 @@ import {
 import { base64urlEncode, sha256 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';
+import { sealedChunkBounds } from '../store/index';
 
 export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store } = ctx;
@@ -84,6 +85,15 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       if (!Buffer.isBuffer(body)) throw new ServiceError('BAD_MESSAGE', `body must be ${OCTET_STREAM}`);
       if (base64urlEncode(sha256(body)) !== manifest.digests[index]) {
         throw new ServiceError('DIGEST_MISMATCH', `chunk ${index} does not match its announced digest`);
+      }
+      // The store checks the length too, but only after the access below is logged: a chunk it would
+      // refuse must not leave an upload in the patient's audit trail.
+      const { min, max } = sealedChunkBounds(manifest, index);
+      if (body.byteLength < min || body.byteLength > max) {
+        throw new ServiceError(
+          'BAD_MESSAGE',
+          `chunk ${index} must be ${min} bytes sealed (+ at most ${max - min}), got ${body.byteLength}`,
+        );
       }
       // Logged before it is stored, as every grantee access is: an upload that cannot be logged is refused.
       if (decision.level !== 'owner') {

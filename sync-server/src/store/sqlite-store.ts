@@ -29,6 +29,7 @@ import Database from 'better-sqlite3';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
+  sealedChunkBounds,
   StoreError,
   isAuditStream,
   type Account,
@@ -1027,10 +1028,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     if (!isNonNegativeInt(index) || index >= row.chunk_count) {
       throw invalid(`chunk index ${index} is outside blob ${blobId} (${row.chunk_count} chunks)`);
     }
-    const expected = index < row.chunk_count - 1 ? row.chunk_size : row.size - row.chunk_size * index;
-    if (bytes.byteLength < expected || bytes.byteLength > expected + BLOB_CHUNK_OVERHEAD_BYTES) {
+    const { min, max } = sealedChunkBounds(
+      { size: row.size, chunkSize: row.chunk_size, chunkCount: row.chunk_count },
+      index,
+    );
+    if (bytes.byteLength < min || bytes.byteLength > max) {
       throw invalid(
-        `chunk ${index} of blob ${blobId} must be ${expected} bytes sealed (+ at most ${BLOB_CHUNK_OVERHEAD_BYTES}), got ${bytes.byteLength}`,
+        `chunk ${index} of blob ${blobId} must be ${min} bytes sealed (+ at most ${BLOB_CHUNK_OVERHEAD_BYTES}), got ${bytes.byteLength}`,
       );
     }
     if (s.chunkInsert.run(blobId, index, bytes).changes === 1) return;

@@ -378,4 +378,18 @@ export const AUDIT_STREAM_SUFFIX = '/audit';
  */
 export const BLOB_CHUNK_OVERHEAD_BYTES = 1024;
 
+/**
+ * The byte lengths a stored (sealed) chunk `index` of a blob may have: its plaintext share of the
+ * manifest's size (the remainder for the last chunk) plus at most BLOB_CHUNK_OVERHEAD_BYTES. Callers
+ * check the index against chunkCount first.
+ */
+export const sealedChunkBounds = (
+  manifest: { readonly size: number; readonly chunkSize: number; readonly chunkCount: number },
+  index: number,
+): { min: number; max: number } => {
+  const min =
+    index < manifest.chunkCount - 1 ? manifest.chunkSize : manifest.size - manifest.chunkSize * index;
+  return { min, max: min + BLOB_CHUNK_OVERHEAD_BYTES };
+};
+
 export const isAuditStream = (stream: string): boolean => stream.endsWith(AUDIT_STREAM_SUFFIX);
