@@ -137,4 +137,13 @@ export {
   type AuditProblemKind,
   type AuditVerification,
 } from './audit/audit-chain';
-export { createAuditLog, type AuditLog, type OpenedEntry, type RecordChange } from './audit/audit-log';
+export {
+  createAuditLog,
+  type AuditLog,
+  type OpenedEntry,
+  type RecordChange,
+  type EntrySource,
+  type AccessRecord,
+  type Disclosure,
+  type UndeliveredChain,
+} from './audit/audit-log';

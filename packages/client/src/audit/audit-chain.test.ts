@@ -95,6 +95,34 @@ describe('audit hash chains', () => {
     expect(result.problems[0]!.detail).toContain('position 2');
   });
 
+  it("detects an author's newest entries cut off, against the position it is known to have reached", async () => {
+    const entries = await log();
+    const last = entries.pop()!; // devA position 4, the end of its chain
+    // The served log alone cannot show it.
+    expect((await verifyAuditLog(entries, authorKey, ed)).ok).toBe(true);
+    const result = await verifyAuditLog(entries, authorKey, ed, new Map([[devA.deviceId, 4]]));
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        kind: 'deleted',
+        author: last.author,
+        authorSeq: 4,
+        entryId: entries[4]!.id,
+      }),
+    ]);
+    expect(result.problems[0]!.detail).toContain('position 4');
+    // Every entry of an author cut off: nothing served to name, several positions missing.
+    const none = entries.filter((e) => e.author !== devB.deviceId);
+    const gone = await verifyAuditLog(none, authorKey, ed, new Map([[devB.deviceId, 3]]));
+    expect(gone.problems).toEqual([
+      expect.objectContaining({ kind: 'deleted', author: devB.deviceId, authorSeq: 1, entryId: '' }),
+    ]);
+    expect(gone.problems[0]!.detail).toContain('positions 1–3');
+    // A chain that reaches (or passes) the known position is complete.
+    const whole = await log();
+    expect((await verifyAuditLog(whole, authorKey, ed, new Map([[devA.deviceId, 4]]))).ok).toBe(true);
+    expect((await verifyAuditLog(whole, authorKey, ed, new Map([[devA.deviceId, 3]]))).ok).toBe(true);
+  });
+
   it('detects reordered entries', async () => {
     const entries = await log();
     [entries[2], entries[4]] = [entries[4]!, entries[2]!]; // devA positions 2 and 3 swapped

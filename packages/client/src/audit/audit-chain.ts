@@ -7,8 +7,13 @@
  *   chains never fork when devices work offline, and the server cannot splice entries in or out unseen.
  * - The signature covers the header, the routing fields and the sealed body (`ct`), so a modified entry
  *   fails verification; only the patient's wrapping key opens the body.
+ * - A chain's end is only checkable against a position known from elsewhere: the served log alone cannot
+ *   show that an author's newest entries were cut off. `verifyAuditLog` takes such positions (`reached`:
+ *   what the verifying device knows the server acknowledged of its own chain) and reports a served chain
+ *   ending below one as `deleted`.
  * Failure modes: `verifyAuditLog` never throws; it lists every problem with its kind — modified, deleted,
- * reordered, inserted — and the entry it concerns.
+ * reordered, inserted — and the entry it concerns (for a cut-off end: the author's last served entry, or
+ * '' when none of its entries is served).
  */
 import {
   base64urlDecode,
@@ -106,11 +111,14 @@ export interface AuditVerification {
 /**
  * Verifies an audit stream as served (in server order). `authorKey` resolves an entry's author (a device
  * of the account named in its sealed body, or the server) to its public key, or null when unknown.
+ * `reached` maps an author to the chain position it is known to have stored (0 or absent: nothing known);
+ * a served chain whose highest valid position is lower lost its newest entries.
  */
 export const verifyAuditLog = async (
   entries: readonly ServedDoc[],
   authorKey: (entry: ServedDoc) => Promise<Uint8Array | null>,
   ed: Ed25519,
+  reached: ReadonlyMap<string, number> = new Map(),
 ): Promise<AuditVerification> => {
   const problems: AuditProblem[] = [];
   const report = (e: ServedDoc, kind: AuditProblemKind, detail: string): void => {
@@ -181,6 +189,22 @@ export const verifyAuditLog = async (
       if (v.prevHash !== expectedHash)
         report(v.e, 'inserted', 'does not link to the previous entry of its author');
     }
+  }
+  // Pass 3: chain ends. Gaps inside a chain show up in pass 2; a cut-off end leaves no trace in what is
+  // served, so it is caught only against a position the author is known to have reached.
+  for (const [author, position] of reached) {
+    const list = byAuthor.get(author) ?? [];
+    const last = list.reduce<Valid | null>((top, v) => (top === null || v.pos > top.pos ? v : top), null);
+    const top = last?.pos ?? 0;
+    if (top >= position) continue;
+    const one = top + 1 === position;
+    problems.push({
+      kind: 'deleted',
+      entryId: last?.e.id ?? '',
+      author,
+      authorSeq: top + 1,
+      detail: `position${one ? '' : 's'} ${one ? position : `${top + 1}–${position}`} of ${author}'s chain ${one ? 'was' : 'were'} stored but ${one ? 'is' : 'are'} missing from the end of the log`,
+    });
   }
   return { ok: problems.length === 0, entries: entries.length, authors: byAuthor.size, problems };
 };

@@ -3,19 +3,58 @@
  *
  * Invariants:
  * - Every entry is built (numbered, linked, signed, sealed to the patient) when the action happens, even
- *   offline, and kept in a persisted outbox until the server acknowledged it; retries re-send the same
- *   entry, so nothing is lost or duplicated.
+ *   offline, and kept in a persisted outbox; retries re-send the same bytes, so nothing is duplicated.
+ * - A patient's outbox rows are the contiguous tail of this device's chain for that patient (positions
+ *   after the last acknowledged one, up to the chain position) and are pushed in chain order; a refused
+ *   row holds back the later rows of its chain, which stored first would leave it out of order or lost.
+ * - A row leaves the outbox only when (a) the server acknowledged it (ok, or the same entry already
+ *   stored), or (b) it is given up together with every later row of its chain and the chain is rewound to
+ *   just before it. (b) is done only when none of those rows can be stored: each push of them was refused
+ *   explicitly (none went unanswered) and no later position was acknowledged. So the chain never moves
+ *   past an entry the server lacks for good, and a refusal never becomes a "deleted" alarm.
+ * - A refused chain is retried with backoff (30 s doubling to 6 h), and at once when a new entry for that
+ *   patient is appended (new activity usually means access is back: a renewed grant). It is given up at
+ *   the first refusal when no retry can change the answer (BAD_SIGNATURE, FORBIDDEN, …), otherwise (consent
+ *   ended, server busy) after 7 days and 3 refusals. Rows that may be stored already (a push went
+ *   unanswered) are never given up: a later retry is acknowledged once the server takes pushes again.
+ * - `verify` knows how far the server acknowledged this device's own chain (the position before its first
+ *   outbox row, else the chain position) and reports `deleted` when the served chain ends below it; rows
+ *   still in the outbox are not expected.
+ * - Views trust an entry's content only as far as its verified author: access events (and their counts,
+ *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
+ *   only from the patient's own devices. A grantee's entries are listed as its own claims, never as
+ *   either.
  * - Record writes are coalesced (one entry lists up to 500 changes) so auditing never dominates sync cost.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify.
- * Failure modes: a push refused by the server is reported in `issues`; `verify` lists every problem with
- * its kind instead of throwing.
+ * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
+ * `verify` lists every problem with its kind instead of throwing. A crash between advancing the chain and
+ * storing the new outbox row, or between dropping given-up rows and rewinding the chain, leaves a real
+ * gap, which `verify` reports as deleted (never a fork). A refusal of one row while a later row of its
+ * chain is stored (today's server refuses per stream, device and time, so not in practice) keeps the
+ * refused row for good; delivered late, it shows as reordered. An unreadable outbox state holds nothing
+ * back by time and gives nothing up.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import type { AccountKeys, Ed25519 } from '@hale/crypto';
-import type { PulledFrame, PushedFrame, ServedDoc } from '@hale/protocol';
+import {
+  ERROR_CODES,
+  isErrorCode,
+  type PulledFrame,
+  type PushDoc,
+  type PushedFrame,
+  type PushResult,
+  type ServedDoc,
+} from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { makeAuditEntry, openAuditBody, verifyAuditLog, type AuditBody } from './audit-chain';
+import {
+  makeAuditEntry,
+  openAuditBody,
+  verifyAuditLog,
+  type AuditBody,
+  type AuditVerification,
+} from './audit-chain';
 
 export interface AuditLogDeps {
   accountId: string;
@@ -36,6 +75,9 @@ export interface RecordChange {
   id: string;
 }
 
+/** Who vouches for an entry's content: the server (its key), the patient's own device, or a grantee's. */
+export type EntrySource = 'server' | 'patient' | 'grantee';
+
 export interface OpenedEntry {
   id: string;
   seq: number;
@@ -43,15 +85,114 @@ export interface OpenedEntry {
   authorSeq: number;
   at: string;
   body: AuditBody;
+  source: EntrySource;
+  /** The account whose key verified the entry (the server's id for server entries). */
+  authorAccountId: string;
+}
+
+/** One line of "who saw my records". */
+export interface AccessRecord {
+  at: string;
+  /**
+   * `server`: an access the server logged and signed. `grantee`: an entry a grantee's own device wrote
+   * about itself — its claim (shown, never counted as a server-logged access).
+   */
+  source: 'server' | 'grantee';
+  actorId: string;
+  actorDeviceId: string;
+  action: string;
+  stream?: string;
+  /** Documents served or written (server entries only; a positive integer). */
+  count?: number;
+}
+
+/** One grant in the accounting of disclosures. */
+export interface Disclosure {
+  date: string;
+  recipient: string;
+  recordTypes: string[];
+  purpose: string;
+  expiresAt: string;
+  /** Server-logged accesses by the recipient. */
+  accesses: number;
+  documentsDisclosed: number;
+}
+
+/** A patient's chain of entries this device holds back after a refusal. */
+export interface UndeliveredChain {
+  patientId: string;
+  entries: number;
+  code: string;
+  message: string;
+  refusals: number;
+  since: string;
+  nextAttemptAt: string;
+  /** Some of its entries may be stored already (a push went unanswered): it is never given up. */
+  maybeStored: boolean;
 }
 
 const OUTBOX = 'audit-outbox';
+const OUTBOX_STATE = 'audit-outbox-state';
 const OWN = 'audit-own';
 const MAX_OWN = 10_000;
+const MAX_ISSUES = 200;
 const COALESCE = 500;
+const BATCH = 200;
+const BACKOFF_BASE_MS = 30_000;
+const BACKOFF_MAX_MS = 6 * 3600_000;
+const GIVE_UP_AFTER_MS = 7 * 24 * 3600_000;
+const GIVE_UP_MIN_REFUSALS = 3;
+/** Refusals a later push may not repeat: the grant may be renewed. Codes marked `retry` are the others. */
+const ACCESS_CODES: ReadonlySet<string> = new Set(['NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED']);
+
+const OutboxState = Type.Object({
+  /** Audit stream → why its chain is held back, and when to try again. */
+  held: Type.Record(
+    Type.String({ maxLength: 128 }),
+    Type.Object({
+      code: Type.String({ maxLength: 64 }),
+      message: Type.String({ maxLength: 1000 }),
+      refusals: Type.Integer({ minimum: 1 }),
+      firstAt: Type.Number(),
+      nextAt: Type.Number(),
+      /** Rows of the stream when last refused: more means new activity, retried at once. */
+      rows: Type.Integer({ minimum: 0 }),
+    }),
+  ),
+  /** Ids of rows pushed without an answer: they may be stored, so they are never given up. */
+  maybeStored: Type.Array(Type.String({ maxLength: 64 })),
+  /** Ids of the push under way; at the next flush (after a crash) they count as maybe stored. */
+  inFlight: Type.Array(Type.String({ maxLength: 64 })),
+});
+type OutboxState = Static<typeof OutboxState>;
+
+const backoff = (refusals: number): number =>
+  Math.min(BACKOFF_BASE_MS * 2 ** Math.min(refusals - 1, 20), BACKOFF_MAX_MS);
+
+/** Whether a later push could be accepted: the grant may return, or the server was busy. */
+const retryable = (code: string): boolean =>
+  ACCESS_CODES.has(code) || (isErrorCode(code) && ERROR_CODES[code].retry);
+
+const patientOf = (stream: string): string => stream.slice(0, stream.length - '/audit'.length);
+
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/** A conflict whose stored entry is ours byte for byte in every signed field: already stored. */
+const sameStored = (master: ServedDoc | null, doc: PushDoc): boolean =>
+  master !== null &&
+  master.rev === doc.rev &&
+  master.ct === doc.ct &&
+  master.sig === doc.sig &&
+  master.author === doc.author &&
+  master.audit?.authorSeq === doc.audit?.authorSeq &&
+  master.audit?.prevHash === doc.audit?.prevHash &&
+  master.audit?.at === doc.audit?.at;
 
 export const createAuditLog = (deps: AuditLogDeps) => {
-  const iso = (): string => new Date(deps.now()).toISOString();
+  const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn, fn);
@@ -61,6 +202,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const pendingChanges = new Map<string, RecordChange[]>();
   let changeTimer: ReturnType<typeof setTimeout> | null = null;
   const issues: string[] = [];
+  const issue = (message: string): void => {
+    issues.push(message);
+    if (issues.length > MAX_ISSUES) issues.splice(0, issues.length - MAX_ISSUES);
+  };
+  const chainKey = (patientId: string): string => `audit-chain/${patientId}`;
 
   const append = (patientId: string, body: { action: string; summary?: string; [key: string]: unknown }) =>
     serial(async () => {
@@ -69,7 +215,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           ? deps.keys.wrapping.publicKey
           : await deps.directory.wrappingKey(patientId);
       if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
-      const chainKey = `audit-chain/${patientId}`;
       const full: AuditBody = {
         ...body,
         kind: 'AuditEntry',
@@ -79,7 +224,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       };
       // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
       const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
-      await deps.meta.update(chainKey, META_SCHEMAS.auditChain, async (chain) => {
+      await deps.meta.update(chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
         const made = await makeAuditEntry({
           patientId,
           patientWrappingKey: wrapping,
@@ -101,26 +246,168 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return made.doc;
     });
 
+  /**
+   * Reads the outbox state, counting a push that was under way (the device stopped before its answer)
+   * as unanswered. Null when it cannot be read: then nothing is held back by time or given up.
+   */
+  const loadState = async (): Promise<OutboxState | null> => {
+    try {
+      return await deps.meta.update(OUTBOX_STATE, OutboxState, (current) => {
+        const s = current ?? { held: {}, maybeStored: [], inFlight: [] };
+        return { ...s, maybeStored: [...new Set([...s.maybeStored, ...s.inFlight])], inFlight: [] };
+      });
+    } catch {
+      return null;
+    }
+  };
+
+  /**
+   * Gives up `rows` (every outbox row of one chain, in order) if nothing of them can be stored, rewinding
+   * the chain to before the first; answers whether it did.
+   */
+  const giveUp = async (stream: string, rows: PushDoc[], state: OutboxState): Promise<boolean> => {
+    const first = rows[0]?.audit;
+    const last = rows.at(-1)?.audit;
+    if (first === undefined || last === undefined) return false;
+    const maybe = new Set(state.maybeStored);
+    if (rows.some((r) => maybe.has(r.id))) return false;
+    // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
+    if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
+    const chain = await deps.meta.get(chainKey(patientOf(stream)), META_SCHEMAS.auditChain);
+    return chain !== null && chain.seq === last.authorSeq;
+  };
+
   const flush = () =>
     serial(async () => {
       if (deps.connection.status() !== 'ready') return 0;
       const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       if (outbox.length === 0) return 0;
+      const state = await loadState();
+      const t = deps.now();
+      const rowsOf = (rows: readonly PushDoc[], stream: string): PushDoc[] =>
+        rows.filter((d) => d.stream === stream);
+      const due = (stream: string): boolean => {
+        const held = state?.held[stream];
+        return held === undefined || t >= held.nextAt || rowsOf(outbox, stream).length > held.rows;
+      };
+      const sendable = outbox.filter((d) => due(d.stream));
+      const acked = new Set<string>();
+      /** Streams refused in this flush (first refusal): their later rows are not sent. */
+      const refused = new Map<string, { code: string; message: string }>();
       let sent = 0;
-      for (let i = 0; i < outbox.length; i += 200) {
-        const batch = outbox.slice(i, i + 200);
-        const reply = await deps.connection.request<PushedFrame>({
-          t: 'push',
-          rows: batch.map((doc) => ({ doc, assumedRev: null })),
-        });
-        for (const r of reply.results) {
-          if (r.status === 'ok') sent++;
-          else if (r.status === 'error') issues.push(`${r.code}: ${r.message}`);
-          else sent++; // conflict on an append-only id: the same entry is already stored
+      try {
+        for (let i = 0; i < sendable.length; i += BATCH) {
+          const batch = sendable.slice(i, i + BATCH).filter((d) => !refused.has(d.stream));
+          if (batch.length === 0) continue;
+          if (state) {
+            state.inFlight = batch.map((d) => d.id);
+            await deps.meta.set(OUTBOX_STATE, state);
+          }
+          let reply: PushedFrame;
+          try {
+            reply = await deps.connection.request<PushedFrame>({
+              t: 'push',
+              rows: batch.map((doc) => ({ doc, assumedRev: null })),
+            });
+          } catch (e) {
+            // No answer: the server may have stored any of them.
+            if (state) {
+              state.maybeStored = [...new Set([...state.maybeStored, ...state.inFlight])];
+              state.inFlight = [];
+            }
+            throw e;
+          }
+          const results = new Map<string, PushResult>(reply.results.map((r) => [`${r.stream}\n${r.id}`, r]));
+          const unanswered: string[] = [];
+          for (const doc of batch) {
+            const r = results.get(`${doc.stream}\n${doc.id}`);
+            if (r === undefined) {
+              unanswered.push(doc.id);
+            } else if (r.status === 'ok' || (r.status === 'conflict' && sameStored(r.master, doc))) {
+              acked.add(doc.id);
+              sent++;
+            } else {
+              // conflict: another entry holds this id (ids are random: never ours to overwrite).
+              const why =
+                r.status === 'error'
+                  ? { code: r.code, message: r.message }
+                  : { code: 'CONFLICT', message: 'another entry is stored under this id' };
+              if (!refused.has(doc.stream)) {
+                refused.set(doc.stream, why);
+                issue(`${why.code}: ${why.message} (audit entry for ${patientOf(doc.stream)})`);
+              }
+            }
+          }
+          if (state) {
+            state.maybeStored = [...new Set([...state.maybeStored, ...unanswered])];
+            state.inFlight = [];
+          }
+        }
+      } finally {
+        let remaining = outbox.filter((d) => !acked.has(d.id));
+        const rewinds: Array<{ patientId: string; seq: number; hash: string | null }> = [];
+        if (state) {
+          state.maybeStored = state.maybeStored.filter((id) => !acked.has(id));
+          for (const stream of Object.keys(state.held)) {
+            if (rowsOf(remaining, stream).length === 0) delete state.held[stream];
+          }
+          for (const [stream, why] of refused) {
+            const rows = rowsOf(remaining, stream);
+            const previous = state.held[stream];
+            const held = {
+              ...why,
+              refusals: (previous?.refusals ?? 0) + 1,
+              firstAt: previous?.firstAt ?? t,
+              nextAt: t + backoff((previous?.refusals ?? 0) + 1),
+              rows: rows.length,
+            };
+            state.held[stream] = held;
+            const final =
+              !retryable(why.code) ||
+              (t - held.firstAt >= GIVE_UP_AFTER_MS && held.refusals >= GIVE_UP_MIN_REFUSALS);
+            if (!final || rows.length === 0) continue;
+            if (await giveUp(stream, rows, state)) {
+              const first = rows[0]!.audit!;
+              remaining = remaining.filter((d) => d.stream !== stream);
+              delete state.held[stream];
+              rewinds.push({ patientId: patientOf(stream), seq: first.authorSeq - 1, hash: first.prevHash });
+              issue(
+                `AUDIT_GIVEN_UP: ${rows.length} audit entr${rows.length === 1 ? 'y' : 'ies'} for ${patientOf(stream)} ` +
+                  `(positions ${first.authorSeq}–${first.authorSeq + rows.length - 1}) refused since ` +
+                  `${iso(held.firstAt)} (${why.code}) and not in the log; its chain continues from position ` +
+                  `${first.authorSeq - 1}`,
+              );
+            } else {
+              issue(
+                `AUDIT_HELD: audit entries for ${patientOf(stream)} are refused (${why.code}) but may be ` +
+                  'stored already or are linked to; kept and retried',
+              );
+            }
+          }
+          await deps.meta.set(OUTBOX_STATE, state);
+        }
+        // The rows go before the chain is rewound: a crash in between leaves a gap, not a fork.
+        await deps.meta.set(OUTBOX, remaining);
+        for (const r of rewinds) {
+          await deps.meta.update(chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
+            seq: r.seq,
+            hash: r.hash,
+          }));
         }
       }
-      await deps.meta.set(OUTBOX, []);
       return sent;
+    });
+
+  /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
+  const acknowledgedPosition = (patientId: string): Promise<number> =>
+    serial(async () => {
+      const chain = await deps.meta.get(chainKey(patientId), META_SCHEMAS.auditChain);
+      if (!chain) return 0;
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const pending = outbox
+        .filter((d) => d.stream === `${patientId}/audit` && d.audit !== undefined)
+        .map((d) => d.audit!.authorSeq);
+      return pending.length > 0 ? Math.min(...pending) - 1 : chain.seq;
     });
 
   const flushChanges = async (): Promise<void> => {
@@ -159,23 +446,59 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
   };
 
-  const authorKeyFor = async (entry: ServedDoc): Promise<Uint8Array | null> => {
+  /**
+   * Verifies `entries` and opens those that verify, each with the author that vouches for it: the server
+   * when its id and key sign it, otherwise the account whose certified device key does (the body names
+   * the account, and only a device that account certified verifies under it).
+   */
+  const check = async (
+    entries: ServedDoc[],
+    reached?: ReadonlyMap<string, number>,
+  ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
     const server = await deps.serverKey();
-    if (server && entry.author === server.serverId) return server.publicKey;
-    const body = openAuditBody(entry, deps.keys.wrapping);
-    if (!body || typeof body.actorId !== 'string') return null;
-    return deps.directory.deviceKey(body.actorId, entry.author);
+    const vouched = new Map<ServedDoc, { source: EntrySource; accountId: string; body: AuditBody }>();
+    const authorKey = async (e: ServedDoc): Promise<Uint8Array | null> => {
+      const body = openAuditBody(e, deps.keys.wrapping);
+      if (server && e.author === server.serverId) {
+        if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
+        return server.publicKey;
+      }
+      if (!body || typeof body.actorId !== 'string') return null;
+      const key = await deps.directory.deviceKey(body.actorId, e.author);
+      if (key) {
+        const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
+        vouched.set(e, { source, accountId: body.actorId, body });
+      }
+      return key;
+    };
+    const verification = await verifyAuditLog(entries, authorKey, deps.ed, reached);
+    const bad = new Set(
+      verification.problems
+        .filter((p) => p.kind === 'modified' || p.kind === 'inserted')
+        .map((p) => p.entryId),
+    );
+    const opened: OpenedEntry[] = [];
+    for (const e of entries) {
+      const v = vouched.get(e);
+      if (!v || !e.audit || bad.has(e.id)) continue;
+      opened.push({
+        id: e.id,
+        seq: e.seq,
+        author: e.author,
+        authorSeq: e.audit.authorSeq,
+        at: text(v.body.at) || e.audit.at,
+        body: v.body,
+        source: v.source,
+        authorAccountId: v.accountId,
+      });
+    }
+    return { verification, opened };
   };
 
-  const opened = async (entries: ServedDoc[]): Promise<OpenedEntry[]> => {
-    const out: OpenedEntry[] = [];
-    for (const e of entries) {
-      const body = openAuditBody(e, deps.keys.wrapping);
-      if (!body || !e.audit) continue;
-      out.push({ id: e.id, seq: e.seq, author: e.author, authorSeq: e.audit.authorSeq, at: body.at, body });
-    }
-    return out;
-  };
+  /** Server-logged access events: the only entries whose access counts are believed. */
+  const isServerAccess = (e: OpenedEntry): boolean => e.source === 'server' && e.body.kind === 'AccessEvent';
+
+  const entries = async (): Promise<OpenedEntry[]> => (await check(await fetchAll(deps.accountId))).opened;
 
   return {
     append,
@@ -192,51 +515,102 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     pendingCount: async (): Promise<number> =>
       ((await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? []).length,
     issues: (): string[] => [...issues],
-    /** The patient's whole audit stream as served, verified. */
-    async verify(patientId = deps.accountId) {
-      const entries = await fetchAll(patientId);
-      return verifyAuditLog(entries, authorKeyFor, deps.ed);
+    /** Chains held back after a refusal: their entries are not in the patient's log yet. */
+    async undelivered(): Promise<UndeliveredChain[]> {
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const state = await deps.meta.get(OUTBOX_STATE, OutboxState);
+      if (!state) return [];
+      const maybe = new Set(state.maybeStored);
+      return Object.entries(state.held).map(([stream, h]) => {
+        const rows = outbox.filter((d) => d.stream === stream);
+        return {
+          patientId: patientOf(stream),
+          entries: rows.length,
+          code: h.code,
+          message: h.message,
+          refusals: h.refusals,
+          since: iso(h.firstAt),
+          nextAttemptAt: iso(h.nextAt),
+          maybeStored: rows.some((d) => maybe.has(d.id)),
+        };
+      });
+    },
+    /**
+     * The patient's whole audit stream as served, verified; this device's own chain must reach the
+     * position the server acknowledged (entries still in the outbox are not expected).
+     */
+    async verify(patientId = deps.accountId): Promise<AuditVerification> {
+      // Read before fetching: whatever is acknowledged later is served too.
+      const own = await acknowledgedPosition(patientId);
+      const all = await fetchAll(patientId);
+      return (await check(all, new Map([[deps.device.deviceId, own]]))).verification;
     },
     fetchAll,
     /** Entries of the patient's log that verify, opened (only the patient can open them). */
-    async entries(): Promise<OpenedEntry[]> {
-      const all = await fetchAll(deps.accountId);
-      const check = await verifyAuditLog(all, authorKeyFor, deps.ed);
-      const bad = new Set(
-        check.problems.filter((p) => p.kind === 'modified' || p.kind === 'inserted').map((p) => p.entryId),
+    entries,
+    /**
+     * "Who saw my records": accesses the server logged, and entries grantees' devices wrote (their own
+     * claims, marked `grantee`). The patient's own devices are not listed.
+     */
+    async whoAccessed(): Promise<AccessRecord[]> {
+      const out: AccessRecord[] = [];
+      for (const e of await entries()) {
+        if (isServerAccess(e)) {
+          const record: AccessRecord = {
+            at: e.at,
+            source: 'server',
+            actorId: text(e.body.actorId),
+            actorDeviceId: text(e.body.actorDeviceId),
+            action: text(e.body.action),
+          };
+          if (typeof e.body['stream'] === 'string') record.stream = e.body['stream'];
+          if (isCount(e.body['count'])) record.count = e.body['count'];
+          out.push(record);
+        } else if (e.source === 'grantee') {
+          // Who wrote it is what the signature proves; what it says about itself is its claim.
+          const record: AccessRecord = {
+            at: e.at,
+            source: 'grantee',
+            actorId: e.authorAccountId,
+            actorDeviceId: e.author,
+            action: text(e.body.action),
+          };
+          if (typeof e.body['stream'] === 'string') record.stream = e.body['stream'];
+          out.push(record);
+        }
+      }
+      return out;
+    },
+    /**
+     * Accounting of disclosures: per grant the patient's own devices recorded, when, to whom, which record
+     * types, why, and how often the server served the recipient.
+     */
+    async disclosures(): Promise<Disclosure[]> {
+      const list = await entries();
+      const grants = list.filter(
+        (e) =>
+          e.source === 'patient' &&
+          e.body.kind === 'AuditEntry' &&
+          e.body.action === 'consent-grant' &&
+          typeof e.body['granteeId'] === 'string',
       );
-      return opened(all.filter((e) => !bad.has(e.id)));
-    },
-    /** "Who saw my records": every access by someone other than the patient's own devices. */
-    async whoAccessed() {
-      const list = await this.entries();
-      return list
-        .filter((e) => e.body.kind === 'AccessEvent' || e.body.actorId !== deps.accountId)
-        .map((e) => ({
-          at: e.at,
-          actorId: e.body.actorId,
-          actorDeviceId: e.body.actorDeviceId,
-          action: e.body.action,
-          stream: typeof e.body['stream'] === 'string' ? e.body['stream'] : undefined,
-          count: typeof e.body['count'] === 'number' ? e.body['count'] : undefined,
-        }));
-    },
-    /** Accounting of disclosures: per grant, when, to whom, which record types, why, and how often used. */
-    async disclosures() {
-      const list = await this.entries();
-      const grants = list.filter((e) => e.body.action === 'consent-grant');
       return grants.map((g) => {
-        const recipient = String(g.body['granteeId']);
-        const accesses = list.filter((e) => e.body.kind === 'AccessEvent' && e.body.actorId === recipient);
+        const recipient = text(g.body['granteeId']);
+        const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
+        const scope = Array.isArray(g.body['scope']) ? (g.body['scope'] as unknown[]) : [];
         return {
           date: g.at,
           recipient,
-          recordTypes: ((g.body['scope'] as Array<{ type: string }> | undefined) ?? []).map((s) => s.type),
-          purpose: typeof g.body['purpose'] === 'string' ? g.body['purpose'] : '',
-          expiresAt: typeof g.body['expiresAt'] === 'string' ? g.body['expiresAt'] : '',
+          recordTypes: scope.flatMap((s) =>
+            typeof s === 'object' && s !== null && typeof (s as { type?: unknown }).type === 'string'
+              ? [(s as { type: string }).type]
+              : [],
+          ),
+          purpose: text(g.body['purpose']),
+          expiresAt: text(g.body['expiresAt']),
           accesses: accesses.length,
           documentsDisclosed: accesses.reduce(
-            (n, e) => n + (typeof e.body['count'] === 'number' ? e.body['count'] : 0),
+            (n, e) => n + (isCount(e.body['count']) ? e.body['count'] : 0),
             0,
           ),
         };

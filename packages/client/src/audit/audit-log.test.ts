@@ -1,0 +1,223 @@
+import { describe, expect, it, vi } from 'vitest';
+import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
+import type { PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
+import type { Connection } from '../sync/connection';
+import type { DeviceDirectory } from '../sync/device-directory';
+import { createDeviceMeta } from '../session/device-meta';
+import { createAuditLog } from './audit-log';
+import { verifyAuditLog } from './audit-chain';
+
+const ed = tweetnaclEd25519;
+const DAY = 24 * 3600_000;
+
+type Decision = 'ok' | 'store-then-lose' | 'hang' | { code: string };
+
+/**
+ * A provider device appending to two patients' audit streams, against a scripted server that stores
+ * what it accepts; `decide` answers each pushed row.
+ */
+const setup = () => {
+  const provider = deriveAccountKeys(generateRootSecret());
+  const patients = [deriveAccountKeys(generateRootSecret()), deriveAccountKeys(generateRootSecret())];
+  const device = generateDeviceKeys();
+  const stored: PushDoc[] = [];
+  const pushes: PushDoc[][] = [];
+  let decide: (doc: PushDoc) => Decision = () => 'ok';
+  let clock = Date.parse('2026-01-01T00:00:00.000Z');
+  const connection = {
+    status: () => 'ready' as const,
+    async request(frame: PushFrame) {
+      const rows = frame.rows.map((r) => r.doc);
+      pushes.push(rows);
+      // The device stops while waiting (nothing is stored, but it cannot know).
+      if (rows.some((doc) => decide(doc) === 'hang')) return new Promise(() => undefined);
+      let lose = false;
+      const results: PushResult[] = rows.map((doc) => {
+        const decision = decide(doc);
+        if (decision === 'ok' || decision === 'store-then-lose' || decision === 'hang') {
+          if (!stored.some((s) => s.id === doc.id)) stored.push(doc);
+          lose ||= decision === 'store-then-lose';
+          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.length };
+        }
+        return { status: 'error', stream: doc.stream, id: doc.id, code: decision.code, message: 'refused' };
+      });
+      if (lose) throw new Error('connection lost before the answer');
+      return { t: 'pushed', rid: 1, results };
+    },
+  } as unknown as Connection;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => void raw.set(key, structuredClone(value)),
+  });
+  const directory = {
+    wrappingKey: async (accountId: string) =>
+      patients.find((p) => p.accountId === accountId)?.wrapping.publicKey ?? null,
+  } as unknown as DeviceDirectory;
+  /** A session of the device over its stored metadata (a second one: the device restarted). */
+  const open = () =>
+    createAuditLog({
+      accountId: provider.accountId,
+      keys: provider,
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed,
+      now: () => clock,
+      connection,
+      directory,
+      meta,
+      serverKey: async () => null,
+    });
+  const log = open();
+  /** The patient's stream as stored, verified against the provider device's key. */
+  const verifyStored = (patientId: string) =>
+    verifyAuditLog(
+      stored
+        .filter((d) => d.stream === `${patientId}/audit`)
+        .map((d, i): ServedDoc => ({ ...d, seq: i + 1, at: new Date(clock).toISOString() })),
+      async (e) => (e.author === device.deviceId ? device.publicKey : null),
+      ed,
+    );
+  const positions = (patientId: string) =>
+    stored.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.audit?.authorSeq);
+  return {
+    log,
+    open,
+    a: patients[0]!.accountId,
+    b: patients[1]!.accountId,
+    stored,
+    pushes,
+    positions,
+    verifyStored,
+    setDecide: (f: (doc: PushDoc) => Decision) => void (decide = f),
+    advance: (ms: number) => void (clock += ms),
+  };
+};
+
+describe('audit outbox', () => {
+  it('keeps refused entries, holds them back with backoff, and delivers them in order later', async () => {
+    const s = setup();
+    s.setDecide((doc) => (doc.stream.startsWith(s.a) ? { code: 'CONSENT_EXPIRED' } : 'ok'));
+    await s.log.append(s.a, { action: 'a1' });
+    await s.log.append(s.a, { action: 'a2' });
+    await s.log.append(s.b, { action: 'b1' });
+    expect(await s.log.flush()).toBe(1);
+    expect(await s.log.pendingCount()).toBe(2);
+    expect(s.positions(s.b)).toEqual([1]);
+    expect(s.log.issues()).toEqual([expect.stringMatching(/^CONSENT_EXPIRED/)]);
+
+    // Within the backoff nothing is pushed again, however often flush runs.
+    const before = s.pushes.length;
+    for (let i = 0; i < 5; i++) await s.log.flush();
+    expect(s.pushes.length).toBe(before);
+    // Past it, one more attempt; the next backoff is longer (doubling).
+    s.advance(31_000);
+    await s.log.flush();
+    expect(s.pushes.length).toBe(before + 1);
+    s.advance(31_000);
+    await s.log.flush();
+    expect(s.pushes.length).toBe(before + 1);
+    expect(await s.log.undelivered()).toEqual([
+      expect.objectContaining({ patientId: s.a, entries: 2, code: 'CONSENT_EXPIRED', refusals: 2 }),
+    ]);
+
+    // New activity for the patient retries at once; access is back, so all go, in chain order.
+    s.setDecide(() => 'ok');
+    await s.log.append(s.a, { action: 'a3' });
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(0);
+    expect(s.positions(s.a)).toEqual([1, 2, 3]);
+    expect((await s.verifyStored(s.a)).ok).toBe(true);
+    expect(await s.log.undelivered()).toEqual([]);
+  });
+
+  it('gives up a chain refused for good and rewinds it, so the next entry continues the stored chain', async () => {
+    const s = setup();
+    await s.log.append(s.a, { action: 'a1' });
+    await s.log.flush();
+    s.setDecide(() => ({ code: 'BAD_SIGNATURE' })); // no retry can change this answer
+    await s.log.append(s.a, { action: 'a2' });
+    await s.log.append(s.a, { action: 'a3' });
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(0);
+    expect(s.log.issues().some((i) => i.startsWith('AUDIT_GIVEN_UP'))).toBe(true);
+    s.setDecide(() => 'ok');
+    await s.log.append(s.a, { action: 'a4' });
+    await s.log.flush();
+    expect(s.positions(s.a)).toEqual([1, 2]);
+    expect((await s.verifyStored(s.a)).problems).toEqual([]);
+  });
+
+  it('gives up a chain refused for lack of consent only after a week and three refusals', async () => {
+    const s = setup();
+    s.setDecide(() => ({ code: 'CONSENT_REVOKED' }));
+    await s.log.append(s.a, { action: 'a1' });
+    await s.log.flush();
+    s.advance(8 * DAY);
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(1);
+    s.advance(DAY);
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(0);
+    s.setDecide(() => 'ok');
+    await s.log.append(s.a, { action: 'a2' });
+    await s.log.flush();
+    expect(s.positions(s.a)).toEqual([1]);
+    expect((await s.verifyStored(s.a)).ok).toBe(true);
+  });
+
+  it('never gives up an entry whose push went unanswered: it may be stored', async () => {
+    const s = setup();
+    s.setDecide(() => 'store-then-lose');
+    await s.log.append(s.a, { action: 'a1' });
+    await expect(s.log.flush()).rejects.toThrow(/connection lost/);
+    expect(await s.log.pendingCount()).toBe(1);
+    // Refused now (even in a way that would otherwise be final): kept, and the chain is not rewound.
+    s.setDecide(() => ({ code: 'BAD_SIGNATURE' }));
+    await s.log.flush();
+    s.advance(30 * DAY);
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(1);
+    expect(await s.log.undelivered()).toEqual([expect.objectContaining({ maybeStored: true })]);
+    s.setDecide(() => 'ok');
+    await s.log.append(s.a, { action: 'a2' });
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(0);
+    // Rewinding would have put a second entry at position 1 (a fork).
+    expect(s.positions(s.a)).toEqual([1, 2]);
+    expect((await s.verifyStored(s.a)).ok).toBe(true);
+  });
+
+  it('never gives up an entry whose push was under way when the device stopped', async () => {
+    const s = setup();
+    s.setDecide(() => 'hang');
+    await s.log.append(s.a, { action: 'a1' });
+    void s.log.flush();
+    await vi.waitFor(() => expect(s.pushes).toHaveLength(1));
+    const restarted = s.open();
+    s.setDecide(() => ({ code: 'BAD_SIGNATURE' }));
+    await restarted.flush();
+    expect(await restarted.pendingCount()).toBe(1);
+    expect(await restarted.undelivered()).toEqual([expect.objectContaining({ maybeStored: true })]);
+  });
+
+  it('does not rewind over an entry a later stored entry links to', async () => {
+    const s = setup();
+    await s.log.append(s.a, { action: 'a1' });
+    const a2 = await s.log.append(s.a, { action: 'a2' });
+    await s.log.append(s.a, { action: 'a3' });
+    const a4 = await s.log.append(s.a, { action: 'a4' });
+    // Refusals of single rows (today's server refuses per stream, device and time, never so): a3 is
+    // stored, linked to a2, so a2 and a4 can never be replaced.
+    s.setDecide((doc) => (doc.id === a2.id || doc.id === a4.id ? { code: 'BAD_SIGNATURE' } : 'ok'));
+    await s.log.flush();
+    expect(s.positions(s.a)).toEqual([1, 3]);
+    expect(await s.log.pendingCount()).toBe(2);
+    expect(s.log.issues().some((i) => i.startsWith('AUDIT_HELD'))).toBe(true);
+    s.setDecide(() => 'ok');
+    await s.log.append(s.a, { action: 'a5' });
+    await s.log.flush();
+    expect(s.positions(s.a)).toEqual([1, 3, 2, 4, 5]);
+    // Out of order, as it was stored; but no position is claimed twice and none is missing.
+    expect((await s.verifyStored(s.a)).problems.map((p) => p.kind)).toEqual(['reordered']);
+  });
+});
