@@ -27,6 +27,7 @@ const PINNED = [
   'TOO_MANY_CONNECTIONS',
   'UNAVAILABLE',
   'INTERNAL',
+  'TOO_MANY_GRANTS',
 ];
 
 describe('ERROR_CODES', () => {

@@ -179,6 +179,14 @@ export const ERROR_CODES = {
     action: 'backoff',
     description: 'Unexpected server failure; it has been logged.',
   },
+  TOO_MANY_GRANTS: {
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'A cap on active grants is reached (per patient and grantee, per grantee, or per patient; ' +
+      '`details.limit` names it, `details.max` its size); nothing was stored. Wait for grants to end.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

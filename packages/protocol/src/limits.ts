@@ -63,3 +63,22 @@ export const SESSION_TTL_MS = 15 * 60_000;
 export const MAX_OFFERED_VERSIONS = 16;
 /** Most issues listed in the `details` of a BAD_MESSAGE error. */
 export const MAX_REPORTED_ISSUES = 10;
+/**
+ * Most grants in one `grants` answer: the bound its schema has always had (the value of
+ * MAX_STREAMS_PER_REQUEST). The server never builds a larger answer, nor one over MAX_FRAME_BYTES: it
+ * lists the grants the caller issued first (unended ones, then ended ones newest first), then the grants
+ * it received in the same order, and stops before either bound. Received grants are other accounts'
+ * doing, so they only ever fill the room the caller's own grants leave.
+ */
+export const MAX_LISTED_GRANTS = 5000;
+/**
+ * Caps on unended grants (not revoked, `expiresAt` still ahead; one not started yet counts), checked by
+ * the server on every `grant` and refused with TOO_MANY_GRANTS, storing nothing. A grant needs no
+ * agreement from its grantee, so these bound what a stranger can impose on an account: at most
+ * MAX_ACTIVE_GRANTS_PER_PAIR from any one patient, MAX_ACTIVE_GRANTS_PER_GRANTEE from all together.
+ * MAX_ACTIVE_GRANTS_PER_PATIENT bounds what one patient issues, so the unended grants it issued (≤ ~4 KiB
+ * each at the largest) always fit one `grants` answer whole.
+ */
+export const MAX_ACTIVE_GRANTS_PER_PAIR = 32;
+export const MAX_ACTIVE_GRANTS_PER_GRANTEE = 1000;
+export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;

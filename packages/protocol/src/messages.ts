@@ -18,6 +18,7 @@ import {
   MAX_BATCH_DOCS,
   MAX_KEY_HOLDER_STREAMS,
   MAX_KEY_HOLDERS,
+  MAX_LISTED_GRANTS,
   MAX_OFFERED_VERSIONS,
   MAX_STREAMS_PER_REQUEST,
 } from './limits';
@@ -100,7 +101,10 @@ export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
 export const ListStreamsFrame = Type.Object({ t: Type.Literal('listStreams'), rid: Rid }, closed);
 export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
 
-/** The grants the caller's account issued (as patient) or received (as grantee), signed, with their state. */
+/**
+ * The grants the caller's account issued (as patient) or received (as grantee), signed, with their state;
+ * bounded, the caller's own grants first (see GrantsFrame and MAX_LISTED_GRANTS).
+ */
 export const ListGrantsFrame = Type.Object({ t: Type.Literal('listGrants'), rid: Rid }, closed);
 export type ListGrantsFrame = Static<typeof ListGrantsFrame>;
 
@@ -304,7 +308,12 @@ export const GrantsFrame = Type.Object(
   {
     t: Type.Literal('grants'),
     rid: Rid,
-    grants: Type.Array(GrantRecord, { maxItems: MAX_STREAMS_PER_REQUEST }),
+    /**
+     * Issued grants first, then received ones; each part unended first, then ended newest first. Not every
+     * grant when they would not fit (MAX_LISTED_GRANTS items, MAX_FRAME_BYTES): the oldest ended ones and,
+     * first of all, received ones are left out.
+     */
+    grants: Type.Array(GrantRecord, { maxItems: MAX_LISTED_GRANTS }),
   },
   closed,
 );

@@ -15,7 +15,7 @@
  *   unsubscribe { rid, streams }        → ok
  *   listStreams { rid }                 → streams { streams: StreamAccess[] }
  *   listGrants { rid }                  → grants { grants: [{ grant: SignedGrant, revokedAt? }] }
- *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN
+ *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN, TOO_MANY_GRANTS (grant)
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
  *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient }] }  FORBIDDEN (not the patient)
  *   ping { rid }                        → pong { time }
@@ -124,7 +124,7 @@ export const MESSAGE_TABLE = {
   grant: {
     reply: ['ok'],
     beforeReady: false,
-    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND', 'ALREADY_EXISTS'],
+    errors: [...session, 'BAD_SIGNATURE', 'FORBIDDEN', 'NOT_FOUND', 'ALREADY_EXISTS', 'TOO_MANY_GRANTS'],
   },
   revoke: {
     reply: ['ok'],

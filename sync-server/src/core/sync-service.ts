@@ -49,7 +49,12 @@ import {
   type Grant as WireGrant,
   type KeyEnvelope,
   type KeyHolder,
+  MAX_ACTIVE_GRANTS_PER_GRANTEE,
+  MAX_ACTIVE_GRANTS_PER_PAIR,
+  MAX_ACTIVE_GRANTS_PER_PATIENT,
+  MAX_FRAME_BYTES,
   MAX_KEY_HOLDERS,
+  MAX_LISTED_GRANTS,
   type PullFrame,
   type PushFrame,
   type PushResult,
@@ -183,6 +188,9 @@ const sameAuditEntry = (stored: Doc, pushed: DocWrite['doc']): boolean =>
   stored.audit.at === pushed.audit.at &&
   sameBytes(stored.ct, pushed.ct);
 
+/** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
+const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
+
 export const createSyncService = (deps: SyncServiceDeps) => {
   const { store, now, ed } = deps;
   const iso = (): string => new Date(now()).toISOString();
@@ -227,29 +235,38 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return out;
   };
 
-  // ---- server access events, sealed to the patient and hash-chained per patient ----
-  // Tail of each patient's queue of appenders; removed when the last one is done.
-  const chainLocks = new Map<string, Promise<void>>();
-  /** Waits for exclusive use of the patients' chains; returns the release. */
-  const lockChains = async (patientIds: string[]): Promise<() => void> => {
-    const releases: Array<() => void> = [];
-    // Always in the same order, so two pushes touching the same patients cannot wait on each other.
-    for (const patientId of [...new Set(patientIds)].sort()) {
-      const previous = chainLocks.get(patientId) ?? Promise.resolve();
-      let release: () => void = () => undefined;
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const tail = previous.then(() => held);
-      chainLocks.set(patientId, tail);
-      await previous;
-      releases.push(() => {
-        release();
-        if (chainLocks.get(patientId) === tail) chainLocks.delete(patientId);
-      });
-    }
-    return () => releases.forEach((release) => release());
+  /**
+   * In-process locks by key: the answer waits for exclusive use of every key given and returns the release.
+   * Keys are taken in sorted order, so two callers naming the same keys cannot wait on each other.
+   */
+  const keyedLocks = () => {
+    // Tail of each key's queue; removed when the last holder is done.
+    const locks = new Map<string, Promise<void>>();
+    return async (keys: string[]): Promise<() => void> => {
+      const releases: Array<() => void> = [];
+      for (const key of [...new Set(keys)].sort()) {
+        const previous = locks.get(key) ?? Promise.resolve();
+        let release: () => void = () => undefined;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const tail = previous.then(() => held);
+        locks.set(key, tail);
+        await previous;
+        releases.push(() => {
+          release();
+          if (locks.get(key) === tail) locks.delete(key);
+        });
+      }
+      return () => releases.forEach((release) => release());
+    };
   };
+
+  // ---- server access events, sealed to the patient and hash-chained per patient ----
+  /** Waits for exclusive use of the patients' chains; returns the release. */
+  const lockChains = keyedLocks();
+  /** Serialises grants that count against the same caps (patient issuing, grantee receiving). */
+  const lockGrantCaps = keyedLocks();
 
   /** Signed, sealed entries continuing the server's chain for `patientId`; the caller holds its lock. */
   const accessEntries = async (
@@ -553,26 +570,63 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     if (!(await verifyPayload(ed, identity, grantSignaturePayload(g), signed.sig))) {
       throw new ServiceError('BAD_SIGNATURE', "the grant is not signed by the patient's identity key");
     }
-    try {
-      await store.grants.put({
-        grantId: g.grantId,
-        patientId: g.patientId,
-        granteeId: g.granteeId,
-        scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
-        start: g.start,
-        expiresAt: g.expiresAt,
-        purpose: g.purpose,
-        issuedAt: g.issuedAt,
-        signed: signed,
-      });
-    } catch (error) {
-      if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
+    const sameAsStored = async (): Promise<void> => {
       const existing = await store.grants.get(g.grantId);
       if (!existing || JSON.stringify(existing.signed) !== JSON.stringify(signed)) {
         throw new ServiceError('ALREADY_EXISTS', 'a different grant with this id exists');
       }
+    };
+    const release = await lockGrantCaps([`issued:${g.patientId}`, `received:${g.granteeId}`]);
+    try {
+      // A retry of a stored grant (its answer was lost) is answered as before, caps or not.
+      if (await store.grants.get(g.grantId)) {
+        await sameAsStored();
+      } else {
+        await checkGrantCaps(g.patientId, g.granteeId);
+        try {
+          await store.grants.put({
+            grantId: g.grantId,
+            patientId: g.patientId,
+            granteeId: g.granteeId,
+            scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
+            start: g.start,
+            expiresAt: g.expiresAt,
+            purpose: g.purpose,
+            issuedAt: g.issuedAt,
+            signed: signed,
+          });
+        } catch (error) {
+          if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
+          await sameAsStored();
+        }
+      }
+    } finally {
+      release();
     }
     await deps.onGrantsChanged?.(g.granteeId, g.patientId);
+  };
+
+  /**
+   * TOO_MANY_GRANTS when a new grant from `patientId` to `granteeId` would break a cap on unended grants
+   * (limits.ts): a grant needs no agreement from its grantee, so without them any account could pile
+   * grants onto any other. The caller holds the caps' lock.
+   */
+  const checkGrantCaps = async (patientId: string, granteeId: string): Promise<void> => {
+    const at = iso();
+    const caps = [
+      { limit: 'per-pair', max: MAX_ACTIVE_GRANTS_PER_PAIR, of: { patientId, granteeId } },
+      { limit: 'per-grantee', max: MAX_ACTIVE_GRANTS_PER_GRANTEE, of: { granteeId } },
+      { limit: 'per-patient', max: MAX_ACTIVE_GRANTS_PER_PATIENT, of: { patientId } },
+    ] as const;
+    for (const cap of caps) {
+      if ((await store.grants.countUnended(cap.of, at)) >= cap.max) {
+        throw new ServiceError(
+          'TOO_MANY_GRANTS',
+          `the ${cap.limit} cap of ${cap.max} unended grants is reached; nothing stored`,
+          { limit: cap.limit, max: cap.max },
+        );
+      }
+    }
   };
 
   const revoke = async (p: Principal, signed: SignedRevocation): Promise<void> => {
@@ -676,14 +730,26 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return out;
   };
 
-  /** Signed grants the caller's account issued (as patient) or received (as grantee), with their state. */
+  /**
+   * Signed grants the caller's account issued (as patient) or received (as grantee), with their state: an
+   * answer the `grants` schema and MAX_FRAME_BYTES accept, whatever is stored. The caller's own grants come
+   * first, then those it received (other accounts' doing, so they only fill the room left); within each,
+   * unended grants first, then ended ones newest issued first. What does not fit is left out, from the end.
+   */
   const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
+    const t = now();
     const issued = await store.grants.listForPatient(p.accountId);
     const received = await store.grants.listForGrantee(p.accountId);
+    const ordered = (grants: Grant[]): Grant[] => {
+      const isUnended = (g: Grant): boolean => g.revokedAt === undefined && t < Date.parse(g.expiresAt);
+      // Stored oldest issued first.
+      return [...grants.filter(isUnended), ...grants.filter((g) => !isUnended(g)).reverse()];
+    };
+    const out: GrantRecord[] = [];
+    let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
     // Stored only after the codec and the signature check accepted them; checked again on the way out
     // so a damaged row is left out rather than sent.
-    const out: GrantRecord[] = [];
-    for (const g of [...issued, ...received]) {
+    for (const g of [...ordered(issued), ...ordered(received)]) {
       const signed = validate(SignedGrant, g.signed);
       if (!signed.ok) continue;
       const record: GrantRecord = { grant: signed.value };
@@ -692,6 +758,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         const revocation = validate(SignedRevocation, g.revocation);
         if (revocation.ok) record.revocation = revocation.value;
       }
+      // The record's UTF-8 length in the frame, plus its separating comma.
+      bytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+      if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) break;
       out.push(record);
     }
     return out;

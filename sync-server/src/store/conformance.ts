@@ -448,6 +448,32 @@ export const runStoreConformance = (
         expect(await store.grants.get('g1')).toStrictEqual(revoked);
         await expectStoreError(store.grants.revoke('g9', isoAt(1), {}), 'NOT_FOUND');
       });
+
+      it('counts unended grants by patient, by grantee and by pair', async () => {
+        await seedAccounts('pat-2');
+        const at = (g: Grant, start: number, expires: number): Grant => ({
+          ...g,
+          start: isoAt(start),
+          expiresAt: isoAt(expires),
+        });
+        await store.grants.put(at(grant('g1', 'doc-1', isoAt(1)), 0, 100));
+        await store.grants.put(at(grant('g2', 'doc-1', isoAt(2)), 0, 200));
+        // Not started yet at 50: still counts.
+        await store.grants.put(at(grant('g3', 'doc-2', isoAt(3)), 80, 300));
+        await store.grants.put({ ...at(grant('g4', 'doc-1', isoAt(4)), 0, 300), patientId: 'pat-2' });
+        await store.grants.put(at(grant('g5', 'doc-1', isoAt(5)), 0, 300));
+        await store.grants.revoke('g5', isoAt(6), {});
+        const count = (of: { patientId?: string; granteeId?: string }, seconds: number) =>
+          store.grants.countUnended(of, isoAt(seconds));
+        expect(await count({ patientId: 'pat' }, 50)).toBe(3);
+        expect(await count({ granteeId: 'doc-1' }, 50)).toBe(3);
+        expect(await count({ patientId: 'pat', granteeId: 'doc-1' }, 50)).toBe(2);
+        expect(await count({ patientId: 'pat-2', granteeId: 'doc-2' }, 50)).toBe(0);
+        // Expiry is exclusive: a grant is ended at its expiresAt.
+        expect(await count({ patientId: 'pat', granteeId: 'doc-1' }, 100)).toBe(1);
+        expect(await count({ patientId: 'pat' }, 300)).toBe(0);
+        await expectStoreError(count({}, 50), 'INVALID');
+      });
     });
 
     describe('documents', () => {

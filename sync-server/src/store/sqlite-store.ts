@@ -658,6 +658,17 @@ const prepareStatements = (db: Database.Database) => ({
   grantsForGrantee: db.prepare<[string], GrantRow>(
     'SELECT * FROM grants WHERE grantee_id = ? ORDER BY issued_at, grant_id',
   ),
+  // Timestamps are ISO strings as toISOString writes them (types.ts), so text order is time order.
+  grantsUnendedForPair: db.prepare<[string, string, string], { n: number }>(
+    `SELECT COUNT(*) AS n FROM grants
+     WHERE patient_id = ? AND grantee_id = ? AND revoked_at IS NULL AND expires_at > ?`,
+  ),
+  grantsUnendedForPatient: db.prepare<[string, string], { n: number }>(
+    'SELECT COUNT(*) AS n FROM grants WHERE patient_id = ? AND revoked_at IS NULL AND expires_at > ?',
+  ),
+  grantsUnendedForGrantee: db.prepare<[string, string], { n: number }>(
+    'SELECT COUNT(*) AS n FROM grants WHERE grantee_id = ? AND revoked_at IS NULL AND expires_at > ?',
+  ),
   grantRevoke: db.prepare<[string, string, string]>(
     'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
   ),
@@ -1169,6 +1180,16 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         }),
       listForPatient: (patientId) => call((s) => s.grantsForPatient.all(patientId).map(rowToGrant)),
       listForGrantee: (granteeId) => call((s) => s.grantsForGrantee.all(granteeId).map(rowToGrant)),
+      countUnended: ({ patientId, granteeId }, now) =>
+        call((s) => {
+          requireText(now, 'now');
+          if (patientId !== undefined && granteeId !== undefined) {
+            return s.grantsUnendedForPair.get(patientId, granteeId, now)!.n;
+          }
+          if (patientId !== undefined) return s.grantsUnendedForPatient.get(patientId, now)!.n;
+          if (granteeId !== undefined) return s.grantsUnendedForGrantee.get(granteeId, now)!.n;
+          throw invalid('countUnended needs a patientId or a granteeId');
+        }),
       revoke: (grantId, revokedAt, revocation) =>
         call((s) => grantRevokeTx.immediate(s, grantId, revokedAt, JSON.stringify(revocation))),
     },

@@ -259,6 +259,12 @@ export interface SyncStore {
     /** All grants (also revoked and expired), oldest issued first. */
     listForPatient(patientId: string): Promise<Grant[]>;
     listForGrantee(granteeId: string): Promise<Grant[]>;
+    /**
+     * How many grants are unended at `now` (not revoked and `expiresAt` after `now`; one that has not
+     * started yet counts) among the grants `patientId` issued, those `granteeId` received, or — both given —
+     * those between the two. INVALID when neither is given.
+     */
+    countUnended(of: { patientId?: string; granteeId?: string }, now: IsoTime): Promise<number>;
     /** Records the revocation (the first one is kept); NOT_FOUND when the grant does not exist. */
     revoke(grantId: string, revokedAt: IsoTime, revocation: JsonObject): Promise<Grant>;
   };

@@ -480,8 +480,10 @@ export const createConsent = (deps: ConsentDeps) => {
      * next connect of any of the patient's devices finishes it.
      */
     async revoke(grantId: string): Promise<{ rotated: Rotation[]; pending: string[] }> {
-      const all = await grants();
-      const target = all.find((g) => g.grant.grantId === grantId);
+      // The grant as this device holds it; the server's list only for one issued on another device. The
+      // revocation itself never waits on that list (it is long when others flood the account with grants).
+      const find = (list: StoredGrant[]) => list.find((g) => g.grant.grantId === grantId);
+      const target = find(await localGrants()) ?? find(await grants());
       if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
       const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
       const payload = revocationSignaturePayload(revocation);
@@ -489,8 +491,14 @@ export const createConsent = (deps: ConsentDeps) => {
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
       await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
-      target.revokedAt = revocation.revokedAt;
-      await deps.meta.set('grants', all);
+      // Read again: a merge may have added grants since.
+      await deps.meta.update('grants', META_SCHEMAS.grants, (current) => {
+        const all = current ?? [];
+        const mine = find(all);
+        if (mine) mine.revokedAt = revocation.revokedAt;
+        else all.push({ ...target, revokedAt: revocation.revokedAt });
+        return all;
+      });
       deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
       const rotated: Rotation[] = [];
       const complete = await settle(rotated).then(

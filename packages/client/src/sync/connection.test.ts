@@ -68,3 +68,135 @@ describe('connection replies', () => {
     }
   });
 });
+
+/**
+ * Fake sockets, numbered from 0, that complete the handshake and answer each request as `answer` says
+ * (undefined: never). A closed socket behaves as one whose close handshake never completes (a server that
+ * stopped answering): readyState CLOSING, no close event, and whatever is sent on it is lost.
+ */
+const socketsServer = (
+  answer: (socket: number, request: { t: string; rid: number }) => string | undefined,
+) => {
+  const sent: Array<{ socket: number; t: string }> = [];
+  let count = 0;
+  const create = (): WebSocketLike => {
+    const n = count++;
+    let readyState = 1;
+    const socket: WebSocketLike = {
+      get readyState() {
+        return readyState;
+      },
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send(data: string) {
+        if (readyState !== 1) return;
+        const frame = JSON.parse(data) as { t: string; rid: number };
+        sent.push({ socket: n, t: frame.t });
+        const reply =
+          frame.t === 'hello'
+            ? JSON.stringify({ t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 })
+            : frame.t === 'auth'
+              ? JSON.stringify({
+                  t: 'ready',
+                  accountId: ID,
+                  deviceId: ID,
+                  version: 3,
+                  sessionExpiresAt: new Date().toISOString(),
+                })
+              : answer(n, frame);
+        if (reply !== undefined) queueMicrotask(() => socket.onmessage?.({ data: reply }));
+      },
+      close() {
+        readyState = 2;
+      },
+    };
+    queueMicrotask(() => socket.onopen?.({}));
+    return socket;
+  };
+  return { create, sent };
+};
+
+const openConnection = (create: () => WebSocketLike, requestTimeoutMs: number) => {
+  const device = generateDeviceKeys();
+  const connection = createConnection({
+    url: 'ws://scripted',
+    createWebSocket: create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    onFrame: () => undefined,
+    backoff: { initialMs: 1, maxMs: 2 },
+    requestTimeoutMs,
+  });
+  connection.start();
+  return connection;
+};
+
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e as SyncError,
+  );
+
+/** Fails when `promise` has not settled within `ms` (the request timeout is much longer). */
+const within = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)),
+  ]);
+
+describe('connection timeouts', () => {
+  it('gives a socket up when a request times out: requests after it wait for the reconnect', async () => {
+    // Socket 0 answers nothing; socket 1 answers everything.
+    const server = socketsServer((n, request) =>
+      n === 0 ? undefined : JSON.stringify({ t: 'streams', rid: request.rid, streams: [] }),
+    );
+    const connection = openConnection(server.create, 200);
+    try {
+      const timedOut = failure(connection.request({ t: 'listStreams' }));
+      await new Promise((r) => setTimeout(r, 50));
+      const inFlight = failure(connection.request({ t: 'listStreams' }));
+      expect(await timedOut).toMatchObject({ code: 'TIMEOUT', retry: true });
+      // The other request on the dying socket fails at once, retryably, without waiting out its own timer.
+      expect(await within(inFlight, 100)).toMatchObject({ code: 'NETWORK', retry: true });
+      // No close event has come (and none will), yet the connection no longer counts as ready.
+      expect(connection.status()).not.toBe('ready');
+      const next = await within(connection.request({ t: 'listStreams' }), 1000);
+      expect(next).toMatchObject({ t: 'streams', streams: [] });
+      expect(server.sent.filter((f) => f.t === 'listStreams')).toEqual([
+        { socket: 0, t: 'listStreams' },
+        { socket: 0, t: 'listStreams' },
+        { socket: 1, t: 'listStreams' },
+      ]);
+      expect(connection.status()).toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('fails a request at once with BAD_MESSAGE when its reply breaks the schema, and stays usable', async () => {
+    const oversize = (rid: number) =>
+      `{"t":"grants","rid":${rid},"grants":[${'{"grant":{},"x":"' + 'y'.repeat(9 * 1024 * 1024) + '"}'}]}`;
+    const server = socketsServer((_, request) =>
+      request.t === 'listGrants'
+        ? JSON.stringify({ t: 'grants', rid: request.rid, grants: 'not a list' })
+        : request.t === 'listStreams'
+          ? oversize(request.rid)
+          : JSON.stringify({ t: 'pong', rid: request.rid, time: new Date().toISOString() }),
+    );
+    const connection = openConnection(server.create, 60_000);
+    try {
+      const invalid = await within(failure(connection.request({ t: 'listGrants' })), 1000);
+      expect(invalid).toMatchObject({ code: 'BAD_MESSAGE', retry: false });
+      // Too large to parse (over MAX_FRAME_BYTES): the rid is read from the frame's first bytes.
+      const tooLarge = await within(failure(connection.request({ t: 'listStreams' })), 1000);
+      expect(tooLarge).toMatchObject({ code: 'BAD_MESSAGE', retry: false });
+      expect(await connection.request({ t: 'ping' })).toMatchObject({ t: 'pong' });
+      expect(connection.status()).toBe('ready');
+      expect(new Set(server.sent.map((f) => f.socket))).toEqual(new Set([0]));
+    } finally {
+      connection.stop();
+    }
+  });
+});

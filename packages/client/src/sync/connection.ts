@@ -8,6 +8,12 @@
  *   request (or `error`); any other rejects the request with BAD_MESSAGE, so callers may rely on its type.
  * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
  *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
+ * - A request left unanswered for `requestTimeoutMs` fails with TIMEOUT and gives the socket up at once:
+ *   status leaves `ready`, the other requests in flight on it fail NETWORK, and requests made afterwards
+ *   wait for the reconnect. Nothing more goes out on a socket that is closing (its close handshake may
+ *   take long against a server that stopped answering).
+ * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
+ *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
  * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
  * surface as a fatal state with the server's reason; everything else is retried.
@@ -69,7 +75,22 @@ export interface ConnectionOptions {
   clearTimer?: (handle: unknown) => void;
 }
 
+/** WebSocket readyState OPEN (the same in the WHATWG API and `ws`). */
+const OPEN = 1;
 const FATAL_CODES = new Set(['DEVICE_REVOKED', 'UNSUPPORTED_VERSION', 'BAD_SIGNATURE']);
+
+/** `"rid"` as a top-level member before any nested value, as the server writes its frames. */
+const RID_PREFIX = /^\s*\{[^{}[\]"]*(?:"[^"\\]*"\s*:\s*"[^"\\]*"\s*,\s*)*"rid"\s*:\s*(\d{1,15})\s*[,}]/;
+
+/**
+ * The `rid` of a frame refused for its size before it was parsed, read from its first bytes; only members
+ * that are plain strings may come before it, so text inside a string is never taken for it.
+ */
+const oversizeRid = (code: string, text: string): number | undefined => {
+  if (code !== 'TOO_LARGE') return undefined;
+  const m = RID_PREFIX.exec(text.slice(0, 256));
+  return m === null ? undefined : Number(m[1]);
+};
 
 export const createConnection = (options: ConnectionOptions) => {
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
@@ -102,6 +123,25 @@ export const createConnection = (options: ConnectionOptions) => {
       clearTimer(p.timer);
       p.reject(error);
       pending.delete(rid);
+    }
+  };
+
+  /**
+   * Gives `socket` up as if it had closed (its own close event is ignored afterwards): requests in flight
+   * fail NETWORK, later ones wait for the reconnect.
+   */
+  const abandon = (socket: WebSocketLike, reason: string): void => {
+    if (ws !== socket) return;
+    ws = null;
+    failPending(new SyncError('NETWORK', `connection given up (${reason})`, true));
+    if (status !== 'stopped' && status !== 'fatal') {
+      setStatus('offline', reason);
+      scheduleReconnect();
+    }
+    try {
+      socket.close(4000, reason.slice(0, 100));
+    } catch {
+      // Already closing: nothing more to do with it.
     }
   };
 
@@ -139,6 +179,18 @@ export const createConnection = (options: ConnectionOptions) => {
       if (text === null) return;
       const decoded = decodeServerFrame(text);
       if (!decoded.ok) {
+        // A broken reply to a pending request fails that request now instead of leaving it to time out.
+        const rid =
+          phase === 'ready' ? (decoded.error.rid ?? oversizeRid(decoded.error.code, text)) : undefined;
+        const p = rid === undefined ? undefined : pending.get(rid);
+        if (rid !== undefined && p) {
+          pending.delete(rid);
+          clearTimer(p.timer);
+          p.reject(
+            new SyncError('BAD_MESSAGE', `invalid reply from server: ${decoded.error.message}`, false),
+          );
+          return;
+        }
         options.onFrame({
           t: 'error',
           code: 'BAD_MESSAGE',
@@ -248,14 +300,21 @@ export const createConnection = (options: ConnectionOptions) => {
     whenReady,
     async request<T extends ServerFrame = ServerFrame>(frame: RequestFrame): Promise<T> {
       await whenReady();
-      const socket = ws;
+      let socket = ws;
+      if (socket && socket.readyState !== OPEN) {
+        // Closing under us (its close event is still to come): wait for the next connection instead.
+        abandon(socket, 'socket closing');
+        await whenReady();
+        socket = ws;
+      }
       if (!socket) throw new SyncError('NETWORK', 'not connected', true);
+      const sending = socket;
       const rid = nextRid++;
       return new Promise<T>((resolve, reject) => {
         const timer = setTimer(() => {
           pending.delete(rid);
           reject(new SyncError('TIMEOUT', `no reply to ${frame.t} within ${requestTimeout} ms`, true));
-          socket.close(4000, 'request timeout');
+          abandon(sending, `no reply to ${frame.t} within ${requestTimeout} ms`);
         }, requestTimeout);
         const replies: readonly string[] = MESSAGE_TABLE[frame.t].reply;
         pending.set(rid, {
@@ -268,7 +327,7 @@ export const createConnection = (options: ConnectionOptions) => {
           reject,
           timer,
         });
-        socket.send(encodeFrame({ ...frame, rid }));
+        sending.send(encodeFrame({ ...frame, rid }));
       });
     },
   };

@@ -1,0 +1,291 @@
+// A grant needs no agreement from its grantee, so the server caps what any account can pile onto another
+// (unended grants per pair, per grantee, per patient: TOO_MANY_GRANTS, nothing stored), and `listGrants`
+// answers within its own schema whatever is stored, the caller's own grants first.
+//
+// Floods beyond the caps cannot be made through `grant` any more, so they are written straight into the
+// store's table (`insertGrants`), as an older server without the caps, or many stranger accounts together,
+// could have left them. Those rows carry a well-formed but unchecked signature: the server checks grant
+// signatures on the way in only.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { newId } from '@hale/model';
+import {
+  MAX_ACTIVE_GRANTS_PER_GRANTEE,
+  MAX_ACTIVE_GRANTS_PER_PAIR,
+  MAX_ACTIVE_GRANTS_PER_PATIENT,
+  MAX_FRAME_BYTES,
+  MAX_LISTED_GRANTS,
+  GRANTABLE_STREAM_TYPES,
+  authSignaturePayload,
+  decodeServerFrame,
+  encodeFrame,
+  type ErrorFrame,
+  type Grant,
+} from '@hale/protocol';
+import {
+  connect,
+  makeGrant,
+  makeRevocation,
+  registerAccount,
+  sign,
+  startServer,
+  type TestAccount,
+  type TestServer,
+  type WsClient,
+} from './testing/harness';
+
+const HOUR = 3600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Writes `count` grants from `patient` to `grantee` straight into the table, bypassing `grant` and its
+ * caps, in one transaction. `expiresAt`/`revokedAt` choose their state at the server clock `now`.
+ */
+const insertGrants = (
+  t: TestServer,
+  patient: TestAccount,
+  grantee: TestAccount,
+  count: number,
+  options: {
+    now: number;
+    expiresAt?: number;
+    revokedAt?: number;
+    purpose?: string;
+    scope?: Grant['scope'];
+  } = { now: Date.now() },
+): string[] => {
+  const insert = t.store.db.prepare(
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
+       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+  );
+  const ids: string[] = [];
+  t.store.db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const grant: Grant = {
+        v: 1,
+        grantId: newId(),
+        patientId: patient.accountId,
+        granteeId: grantee.accountId,
+        scope: options.scope ?? [{ type: 'allergy', access: 'read' }],
+        start: iso(options.now - HOUR),
+        expiresAt: iso(options.expiresAt ?? options.now + 48 * HOUR),
+        purpose: options.purpose ?? 'flood',
+        issuedAt: iso(options.now - HOUR + i),
+      };
+      insert.run(
+        grant.grantId,
+        grant.patientId,
+        grant.granteeId,
+        JSON.stringify(grant.scope),
+        grant.start,
+        grant.expiresAt,
+        grant.purpose,
+        grant.issuedAt,
+        JSON.stringify({ grant, sig: 'A'.repeat(86) }),
+        options.revokedAt === undefined ? null : iso(options.revokedAt),
+      );
+      ids.push(grant.grantId);
+    }
+  })();
+  return ids;
+};
+
+const grantCount = (t: TestServer): number =>
+  (t.store.db.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n;
+
+/** The raw text of the `grants` answer `account` gets, read off its own socket (not the harness's decoder). */
+const listGrantsText = async (t: TestServer, account: TestAccount): Promise<string> => {
+  const ws = new WebSocket(t.wsUrl);
+  const next = () =>
+    new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+  await new Promise((resolve) => ws.once('open', resolve));
+  try {
+    ws.send(encodeFrame({ t: 'hello', versions: [3], deviceId: account.device.deviceId }));
+    const challenge = JSON.parse(await next()) as { nonce: string; serverId: string };
+    const sig = await sign(
+      account.device.keys.secretKey,
+      authSignaturePayload({ ...challenge, deviceId: account.device.deviceId }),
+    );
+    ws.send(encodeFrame({ t: 'auth', sig }));
+    await next();
+    ws.send(encodeFrame({ t: 'listGrants', rid: 7 }));
+    return await next();
+  } finally {
+    ws.close();
+  }
+};
+
+const grantsOf = (text: string) => {
+  const decoded = decodeServerFrame(text);
+  if (!decoded.ok) throw new Error(`the grants answer does not decode: ${decoded.error.message}`);
+  const frame = decoded.value;
+  if (frame.t !== 'grants') throw new Error(`expected grants, got ${frame.t}`);
+  return frame.grants;
+};
+
+describe('caps on unended grants', () => {
+  let t: TestServer;
+  let victim: TestAccount;
+  let stranger: TestAccount;
+  let s: WsClient;
+
+  const send = (signed: Awaited<ReturnType<typeof makeGrant>>) =>
+    s.request({ t: 'grant', rid: s.rid(), grant: signed });
+  const strangerGrant = (options: { expiresAt?: number } = {}) =>
+    makeGrant(stranger, victim, [{ type: 'allergy', access: 'read' }], { now: t.clock.now, ...options });
+
+  beforeEach(async () => {
+    t = await startServer();
+    victim = await registerAccount(t);
+    stranger = await registerAccount(t);
+    s = await connect(t, stranger.device, { versions: [3] });
+  });
+  afterEach(async () => {
+    await s.close();
+    await t.stop();
+  });
+
+  it('refuses a stranger its grant past the per-pair cap, storing nothing; ended grants free the room', async () => {
+    const accepted = [];
+    for (let i = 0; i < MAX_ACTIVE_GRANTS_PER_PAIR; i++) {
+      const g = await strangerGrant({ expiresAt: t.clock.now + (i === 0 ? HOUR : 48 * HOUR) });
+      expect((await send(g)).t).toBe('ok');
+      accepted.push(g);
+    }
+    const before = grantCount(t);
+    const refused = await strangerGrant();
+    const reply = await send(refused);
+    expect(reply).toMatchObject({
+      t: 'error',
+      code: 'TOO_MANY_GRANTS',
+      details: { limit: 'per-pair', max: MAX_ACTIVE_GRANTS_PER_PAIR },
+    });
+    expect((reply as ErrorFrame).rid).toBeDefined();
+    expect(grantCount(t)).toBe(before);
+    expect(await t.store.grants.get(refused.grant.grantId)).toBeNull();
+    // A retry of a grant already stored (its answer lost) is still answered ok at the cap.
+    expect((await send(accepted[5]!)).t).toBe('ok');
+    expect(grantCount(t)).toBe(before);
+
+    // A revoked grant no longer counts…
+    const revocation = await makeRevocation(stranger, accepted[1]!.grant.grantId);
+    expect((await s.request({ t: 'revoke', rid: s.rid(), revocation })).t).toBe('ok');
+    expect((await send(refused)).t).toBe('ok');
+    expect((await send(await strangerGrant())).t).toBe('error');
+    // …nor an expired one (the first expires after an hour).
+    t.clock.advance(HOUR);
+    expect((await send(await strangerGrant())).t).toBe('ok');
+    expect((await send(await strangerGrant())).t).toBe('error');
+  });
+
+  it('refuses a grant past the per-grantee cap, counting every patient, and stores nothing', async () => {
+    const others = await registerAccount(t);
+    // Up to one short of the cap from another account, plus ended grants that do not count.
+    insertGrants(t, others, victim, MAX_ACTIVE_GRANTS_PER_GRANTEE - 1, { now: t.clock.now });
+    insertGrants(t, others, victim, 50, { now: t.clock.now, revokedAt: t.clock.now - 1000 });
+    insertGrants(t, others, victim, 50, { now: t.clock.now, expiresAt: t.clock.now });
+    expect((await send(await strangerGrant())).t).toBe('ok');
+    const before = grantCount(t);
+    const late = await registerAccount(t);
+    const l = await connect(t, late.device, { versions: [3] });
+    const refused = await makeGrant(late, victim, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+    });
+    const reply = await l.request({ t: 'grant', rid: l.rid(), grant: refused });
+    await l.close();
+    expect(reply).toMatchObject({
+      t: 'error',
+      code: 'TOO_MANY_GRANTS',
+      details: { limit: 'per-grantee', max: MAX_ACTIVE_GRANTS_PER_GRANTEE },
+    });
+    expect(grantCount(t)).toBe(before);
+    expect(await t.store.grants.get(refused.grant.grantId)).toBeNull();
+  });
+
+  it('refuses a patient its grant past the per-patient cap', async () => {
+    const perGrantee = MAX_ACTIVE_GRANTS_PER_PAIR - 1;
+    const grantees = Math.ceil(MAX_ACTIVE_GRANTS_PER_PATIENT / perGrantee);
+    let left = MAX_ACTIVE_GRANTS_PER_PATIENT;
+    for (let i = 0; i < grantees; i++) {
+      const grantee = await registerAccount(t, 'provider');
+      insertGrants(t, stranger, grantee, Math.min(perGrantee, left), { now: t.clock.now });
+      left -= Math.min(perGrantee, left);
+    }
+    const before = grantCount(t);
+    const reply = await send(await strangerGrant());
+    expect(reply).toMatchObject({
+      t: 'error',
+      code: 'TOO_MANY_GRANTS',
+      details: { limit: 'per-patient', max: MAX_ACTIVE_GRANTS_PER_PATIENT },
+    });
+    expect(grantCount(t)).toBe(before);
+  });
+});
+
+describe('listGrants under a flood of received grants', () => {
+  let t: TestServer;
+
+  beforeEach(async () => {
+    t = await startServer();
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  it('answers within MAX_LISTED_GRANTS, the grants the caller issued first', async () => {
+    const victim = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const stranger = await registerAccount(t);
+    const v = await connect(t, victim.device, { versions: [3] });
+    const kept = await makeGrant(victim, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+    });
+    const ended = await makeGrant(victim, provider, [{ type: 'note', access: 'read' }], { now: t.clock.now });
+    expect((await v.request({ t: 'grant', rid: v.rid(), grant: kept })).t).toBe('ok');
+    expect((await v.request({ t: 'grant', rid: v.rid(), grant: ended })).t).toBe('ok');
+    const revocation = await makeRevocation(victim, ended.grant.grantId);
+    expect((await v.request({ t: 'revoke', rid: v.rid(), revocation })).t).toBe('ok');
+    await v.close();
+    insertGrants(t, stranger, victim, MAX_LISTED_GRANTS + 1000, { now: t.clock.now });
+
+    const grants = grantsOf(await listGrantsText(t, victim));
+    expect(grants).toHaveLength(MAX_LISTED_GRANTS);
+    // Unended issued, ended issued, then received.
+    expect(grants[0]!.grant.grant.grantId).toBe(kept.grant.grantId);
+    expect(grants[1]!.grant.grant.grantId).toBe(ended.grant.grantId);
+    expect(grants[1]!.revocation?.revocation.grantId).toBe(ended.grant.grantId);
+    expect(grants.slice(2).every((g) => g.grant.grant.patientId === stranger.accountId)).toBe(true);
+    // The grantee of the flood gets what fits too; the provider still sees the grant it received.
+    expect(grantsOf(await listGrantsText(t, provider)).map((g) => g.grant.grant.grantId)).toEqual([
+      kept.grant.grantId,
+      ended.grant.grantId,
+    ]);
+  });
+
+  it('answers within MAX_FRAME_BYTES when fewer, larger grants would overflow it', async () => {
+    const victim = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const stranger = await registerAccount(t);
+    const v = await connect(t, victim.device, { versions: [3] });
+    const own = await makeGrant(victim, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+    });
+    expect((await v.request({ t: 'grant', rid: v.rid(), grant: own })).t).toBe('ok');
+    await v.close();
+    // Every stream type and 500 three-byte characters: about 2.4 KB a grant, so 4,000 grants (under the
+    // item bound) make about 9.6 MB.
+    insertGrants(t, stranger, victim, 4000, {
+      now: t.clock.now,
+      purpose: '€'.repeat(500),
+      scope: GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'write' })),
+    });
+
+    const text = await listGrantsText(t, victim);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    const grants = grantsOf(text);
+    expect(grants[0]!.grant.grant.grantId).toBe(own.grant.grantId);
+    expect(grants.length).toBeGreaterThan(1000);
+    expect(grants.length).toBeLessThan(4001);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(MAX_FRAME_BYTES - 64 * 1024);
+  });
+});
