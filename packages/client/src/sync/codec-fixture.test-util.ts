@@ -1,6 +1,8 @@
 // Shared by the record-codec and wire-job tests: a patient and a provider account with one certified
-// device each, keyrings over those accounts, codec dependencies, a valid allergy record, documents
-// sealed and served as the server would serve them, and ciphertexts with a byte flipped.
+// device each, keyrings over those accounts, codec dependencies, a valid allergy record (its data a
+// valid record of its kind, as `records.add` writes it), documents sealed and served as the server would
+// serve them, and ciphertexts with a byte flipped.
+import { assertRecordKind, exampleRecord } from '@hale/model';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -76,22 +78,47 @@ export const providerDeps = depsFor(provider, providerRoot, providerDevice);
 /** A record id (a ULID) numbered `n`. */
 export const idOf = (n: number) => `01J0000000000000000000${String(n).padStart(4, '0')}`;
 
-export const record = (over: Partial<PlainRecord> = {}): PlainRecord => ({
-  id: '01J00000000000000000000001',
-  stream: `${patient.accountId}/allergy`,
-  kind: 'Allergy',
-  patientId: patient.accountId,
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  rv: 1,
-  epoch: 0,
-  author: patientDevice.deviceId,
-  by: patient.accountId,
-  conflict: false,
-  data: { substance: 'Latex' },
-  conflictData: null,
-  _deleted: false,
-  ...over,
-});
+/**
+ * Valid data of `kind` for record `id` of `patientId`, as a genuine write stores it (the data carries
+ * the record's id and patient); `over` replaces fields. An Allergy is to Latex unless `over` says otherwise.
+ */
+export const dataOf = (
+  kind: string,
+  id: string,
+  patientId: string,
+  over: Record<string, unknown> = {},
+): PlainRecord['data'] => {
+  assertRecordKind(kind);
+  return {
+    ...(exampleRecord(kind) as unknown as Record<string, unknown>),
+    ...(kind === 'Allergy' ? { substance: 'Latex' } : {}),
+    id,
+    patientId,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    ...over,
+  };
+};
+
+/** A record (by default the patient's own allergy); its data follows its kind, id and patient unless given. */
+export const record = (over: Partial<PlainRecord> = {}): PlainRecord => {
+  const r: PlainRecord = {
+    id: '01J00000000000000000000001',
+    stream: `${patient.accountId}/allergy`,
+    kind: 'Allergy',
+    patientId: patient.accountId,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    rv: 1,
+    epoch: 0,
+    author: patientDevice.deviceId,
+    by: patient.accountId,
+    conflict: false,
+    data: {},
+    conflictData: null,
+    _deleted: false,
+    ...over,
+  };
+  return over.data === undefined ? { ...r, data: dataOf(r.kind, r.id, r.patientId) } : r;
+};
 
 /** The write key (current epoch) of a stream; throws when the keyring has none. */
 export const writeKeyOf = async (deps: CodecDeps, stream: string) => {

@@ -14,6 +14,7 @@ import {
 } from '../offload/crypto-offload';
 import {
   asServed,
+  dataOf,
   flipByte,
   idOf,
   inputsOf,
@@ -33,17 +34,27 @@ import { runWireJob, type WireJob } from './wire-jobs';
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;
 
-/** n records over two streams (one of them clinical, hence signed), some deleted, one in conflict. */
+/**
+ * n records over two streams (one of them clinical, hence signed), some deleted, one in conflict, one
+ * deletion with emptied data; each carries a plaintext marker in its (valid) data.
+ */
 const records = (n: number, from = 0): PlainRecord[] =>
   Array.from({ length: n }, (_, k) => {
     const i = from + k;
+    const lab = i % 3 === 2;
+    const kind = lab ? 'LabResult' : 'Allergy';
+    const marker = `plaintext-marker-${i}`;
+    const deleted = i % 5 === 4;
     return record({
       id: idOf(i),
-      stream: i % 3 === 2 ? LAB : ALLERGY,
-      kind: i % 3 === 2 ? 'LabResult' : 'Allergy',
+      stream: lab ? LAB : ALLERGY,
+      kind,
       rv: 1 + (i % 4),
-      data: { substance: `plaintext-marker-${i}`, n: i, nested: { list: [i, `x${i}`, null, true] } },
-      _deleted: i % 5 === 4,
+      data:
+        deleted && i % 10 === 9
+          ? {}
+          : dataOf(kind, idOf(i), patient.accountId, lab ? { testName: marker } : { substance: marker }),
+      _deleted: deleted,
       conflict: i === 1,
       conflictData: i === 1 ? { substance: 'other' } : null,
     });
@@ -179,7 +190,9 @@ describe('record codec on a worker: per-document refusals in a mixed batch', () 
     const rs = records(6, 600);
     const good = await servedRecords(rs);
     const victim = good[0]!;
-    const [sameVersionOtherContent] = await servedRecords([{ ...rs[0]!, data: { substance: 'swapped' } }]);
+    const [sameVersionOtherContent] = await servedRecords([
+      { ...rs[0]!, data: { ...rs[0]!.data, substance: 'swapped' } },
+    ]);
     const [laterRev] = await servedRecords([{ ...rs[0]!, rv: rs[0]!.rv + 1 }]);
     // A stream of another account: the patient holds no key for it.
     const [foreign] = await servedRecords(
@@ -233,6 +246,45 @@ describe('record codec on a worker: per-document refusals in a mixed batch', () 
       reason: 'NO_KEY',
       message: expect.stringContaining(provider.accountId) as unknown,
     });
+
+    const inThread = await decodeRecords({ ...patientDeps, offload: null }, batch);
+    expect(inThread).toEqual(onWorker);
+  });
+});
+
+describe('record codec on a worker: content checked against its stream, as in-thread', () => {
+  it('answers BAD_CONTENT for a kind outside its stream, invalid data, another id or patient; the rest opens', async () => {
+    const rs = records(6, 1100);
+    const forged = [
+      // An Allergy sealed into the lab-result stream.
+      record({ id: idOf(1190), stream: LAB, kind: 'Allergy' }),
+      // An Allergy without its substance.
+      record({ id: idOf(1191), data: { id: idOf(1191), patientId: patient.accountId } }),
+      // Data of another record, and of another patient.
+      record({ id: idOf(1192), data: dataOf('Allergy', idOf(1), patient.accountId) }),
+      record({ id: idOf(1193), data: dataOf('Allergy', idOf(1193), provider.accountId) }),
+    ];
+    const [g0, g1, g2, g3, g4, g5] = await servedRecords(rs);
+    const [f0, f1, f2, f3] = await servedRecords(forged);
+    const batch = [g0!, f0!, g1!, f1!, g2!, f2!, g3!, f3!, g4!, g5!];
+    const expected = [
+      'ok',
+      'BAD_CONTENT',
+      'ok',
+      'BAD_CONTENT',
+      'ok',
+      'BAD_CONTENT',
+      'ok',
+      'BAD_CONTENT',
+      'ok',
+      'ok',
+    ];
+
+    const { offload, ops } = counting(worker);
+    const onWorker = await decodeRecords({ ...patientDeps, offload }, batch);
+    expect(ops()).toEqual(['wireOpen:10']);
+    expect(reasons(onWorker)).toEqual(expected);
+    expect([0, 2, 4, 6, 8, 9].map((i) => onWorker[i])).toEqual(rs.map((r) => ({ ok: true, record: r })));
 
     const inThread = await decodeRecords({ ...patientDeps, offload: null }, batch);
     expect(inThread).toEqual(onWorker);

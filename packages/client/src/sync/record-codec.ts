@@ -11,13 +11,25 @@
  * - Authorship: the author device must be a certified device of the account named in `by`; records of
  *   clinical types and records written by someone other than the patient carry an Ed25519 signature of
  *   that device, which every reader verifies.
+ * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
+ *   grantee with write access holds the stream key and can seal anything). A version is taken only when
+ *   its kind travels in the stream's type, its data is a valid record of that kind (`validateRecord`),
+ *   and the data names the doc's id and the stream's patient, as every genuine write does. A deletion
+ *   may carry emptied data (`{}`); otherwise the same holds for it. Checked after opening, in this
+ *   thread, whether the ciphertexts were opened here or on the offload.
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
  * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, or AUTHOR_LOOKUP_FAILED when
  * the author's device list could not be fetched, so authorship was not decided) and the caller quarantines.
  * A batch whose offload rejects, or answers anything but a well-formed reply to its job
  * (`checkCryptoJobResult`), fails as a whole: nothing of it is used.
  */
-import { CLINICAL_STREAM_TYPES } from '@hale/model';
+import {
+  CLINICAL_STREAM_TYPES,
+  RECORD_KINDS,
+  isRecordKind,
+  validateRecord,
+  type StreamType,
+} from '@hale/model';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -241,7 +253,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
   const table = keyTable();
   const items: WireOpenItem[] = [];
   // Per document: an early failure, or the index of its item in the job and its parsed parts.
-  const early: Array<Decoded | { item: number; patientId: string; rv: number }> = [];
+  const early: Array<Decoded | { item: number; patientId: string; type: StreamType; rv: number }> = [];
   for (const doc of docs) {
     const parsed = parseStreamId(doc.stream);
     if (!parsed.ok) {
@@ -260,7 +272,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       early.push(fail('BAD_TAG', 'malformed revision tag'));
       continue;
     }
-    early.push({ item: items.length, patientId: parsed.value.patientId, rv });
+    early.push({ item: items.length, patientId: parsed.value.patientId, type: parsed.value.type, rv });
     items.push({
       key: table.add(key),
       stream: doc.stream,
@@ -287,10 +299,32 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
   return out;
 };
 
+/**
+ * Why sealed content may not stand in its stream, or null when it may: the kind must travel in the
+ * stream's type and the data must be a valid record of that kind naming the doc's id and the stream's
+ * patient. A deletion may carry emptied data.
+ */
+const contentRefusal = (
+  doc: Pick<ServedDoc, 'id' | 'deleted'>,
+  stream: { patientId: string; type: StreamType },
+  kind: string,
+  data: Record<string, unknown>,
+): string | null => {
+  if (!isRecordKind(kind) || RECORD_KINDS[kind].streamType !== stream.type) {
+    return `a ${JSON.stringify(kind).slice(0, 40)} record does not belong in a ${stream.type} stream`;
+  }
+  if (doc.deleted && Object.keys(data).length === 0) return null;
+  if (data['id'] !== doc.id) return 'the record data names another id';
+  if (data['patientId'] !== stream.patientId)
+    return "the record data names another patient than the stream's";
+  const valid = validateRecord(kind, data);
+  return valid.ok ? null : valid.error.message.slice(0, 500);
+};
+
 const verifyOpened = async (
   deps: CodecDeps,
   doc: ServedDoc,
-  pre: { patientId: string; rv: number },
+  pre: { patientId: string; type: StreamType; rv: number },
   opened: WireOpenOutcome,
   deviceKeys: (k: string, lookup: () => Promise<DeviceKeyLookup>) => Promise<DeviceKeyLookup>,
 ): Promise<Decoded> => {
@@ -311,6 +345,8 @@ const verifyOpened = async (
   ) {
     return fail('BAD_CONTENT', 'sealed content has the wrong shape');
   }
+  const refusal = contentRefusal(doc, pre, c['kind'], c['data']);
+  if (refusal !== null) return fail('BAD_CONTENT', refusal);
   const record: PlainRecord = {
     id: doc.id,
     stream: doc.stream,
