@@ -1,9 +1,14 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import websocket from '@fastify/websocket';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { MAX_FRAME_BYTES, MAX_HTTP_BODY_BYTES, validate } from '@hale/protocol';
+import { MAX_HTTP_BODY_BYTES, validate } from '@hale/protocol';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -26,7 +31,7 @@ import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
 import { blobsPlugin } from './plugins/blobs';
-import { syncWsPlugin } from './plugins/sync-ws';
+import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 
 export interface BuildAppOptions {
   config?: Partial<ServerConfig>;
@@ -104,6 +109,34 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     trustProxy: config.trustProxy,
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
+    // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
+    frameworkErrors: (error, request, reply) => {
+      const key = `addr:${request.ip}`;
+      const mapped = !ctx.addressLimiter.take(key)
+        ? toHttpError(
+            new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
+              retryAfterMs: ctx.addressLimiter.retryAfterMs(key),
+            }),
+          )
+        : toHttpError(
+            error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+              ? new ServiceError('TOO_LARGE', 'a path parameter is too long')
+              : error.code === 'FST_ERR_BAD_URL'
+                ? new ServiceError('BAD_MESSAGE', 'the request path is not valid percent-encoded UTF-8')
+                : error,
+          );
+      if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+      metrics.refusals.inc({ code: mapped.body.code });
+      // An upgrade request's socket belongs to nobody once answered (Node handed it over for the upgrade,
+      // and the route that would destroy it was never reached): without this it stays open, and so does
+      // the server on close().
+      if (request.headers.upgrade !== undefined) {
+        reply.raw.once('finish', () => request.raw.socket.destroy());
+      }
+      // The option's generic reply type admits no status codes; this reply is an ordinary one.
+      void (reply as FastifyReply).code(mapped.status).send(mapped.body);
+    },
   });
   // Route schemas are @hale/protocol's TypeBox schemas, checked by the protocol's own validator (closed
   // objects, semantic refinements) instead of Ajv, whose Fastify defaults coerce body types ("123" ⇄ 123,
@@ -198,7 +231,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   };
 
   app.addHook('onRequest', async (request) => {
-    if (request.url === '/healthz' || request.url === '/metrics' || request.url.startsWith('/sync')) return;
+    // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.
+    if (request.url === '/healthz' || request.url === '/metrics' || request.routeOptions.url === '/sync')
+      return;
     const key = `addr:${request.ip}`;
     if (!ctx.addressLimiter.take(key)) {
       throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
@@ -216,7 +251,19 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     void reply.code(404).send({ code: 'NOT_FOUND', message: 'no such route' });
   });
 
-  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES * 2 } });
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
+    // ws reports a client's protocol violation (WS_ERR_*: a frame over the limit, invalid UTF-8) as an
+    // error after closing the socket; the sync plugin logs those. The default handler would log each at
+    // error level, which lets any client fill the log with "errors".
+    errorHandler: (error, socket, request) => {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) {
+        request.log.error({ err: error }, 'websocket handler failed');
+      }
+      socket.terminate();
+    },
+  });
   await app.register(healthPlugin, { ctx });
   await app.register(accountsPlugin, { ctx });
   await app.register(directoryPlugin, { ctx });

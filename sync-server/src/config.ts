@@ -10,10 +10,21 @@ export interface ServerConfig {
   logLevel: string;
   /** Cap on concurrent WebSocket connections for this node. */
   maxConnections: number;
+  /**
+   * Cap on concurrent WebSocket connections from one client address, so one address cannot take every
+   * slot of `maxConnections` (nor hold the memory of that many sockets). Behind a proxy, set `trustProxy`:
+   * otherwise every device shares the proxy's address, and this cap.
+   */
+  maxConnectionsPerAddress: number;
   /** Requests or frames per device per second (token bucket refill) and burst. */
   rateLimitPerDevice: { perSecond: number; burst: number };
   /** HTTP requests per address per second and burst (unauthenticated routes included). */
   rateLimitPerAddress: { perSecond: number; burst: number };
+  /**
+   * WebSocket upgrades (requests for /sync) per address per second and burst, a bucket of their own;
+   * unset, derived from `rateLimitPerAddress` (see `upgradeRateLimit`).
+   */
+  rateLimitUpgradesPerAddress?: { perSecond: number; burst: number };
   /** Milliseconds to wait for connections to drain on shutdown. */
   shutdownGraceMs: number;
   /**
@@ -21,6 +32,12 @@ export interface ServerConfig {
    * sockets that never authenticate cannot hold the connection slots of `maxConnections`.
    */
   handshakeTimeoutMs: number;
+  /**
+   * Milliseconds a socket's unread replies may stay above the send cap without the client taking any of
+   * them; then the socket is dropped, so a client that stopped reading does not hold that memory until
+   * its session ends.
+   */
+  sendStallTimeoutMs: number;
   /**
    * Trust X-Forwarded-For from these proxies: false (off, the default), true (any hop: only behind a proxy
    * that overwrites the header), or a comma-separated list of IP addresses and CIDR ranges.
@@ -34,13 +51,28 @@ export const DEFAULT_CONFIG: ServerConfig = {
   dataDir: './data',
   logLevel: 'info',
   maxConnections: 10_000,
+  // Well above what one household or clinic behind one NAT address opens (one socket per device).
+  maxConnectionsPerAddress: 200,
   rateLimitPerDevice: { perSecond: 200, burst: 400 },
   rateLimitPerAddress: { perSecond: 100, burst: 200 },
   shutdownGraceMs: 10_000,
   // A device that answers its challenge in time is ready well within it.
   handshakeTimeoutMs: CHALLENGE_TTL_MS,
+  sendStallTimeoutMs: 60_000,
   trustProxy: false,
 };
+
+/**
+ * The upgrade bucket: the configured one, else a tenth of the per-address rate and half its burst
+ * (10/s, burst 100 by default). Derived rather than fixed so that `--rate-per-address` (and tests that
+ * lift the per-address limit) scale it too; its own bucket so that an address that spent its HTTP
+ * budget can still open a socket, and gets its pre-auth refusals in-band.
+ */
+export const upgradeRateLimit = (config: ServerConfig): { perSecond: number; burst: number } =>
+  config.rateLimitUpgradesPerAddress ?? {
+    perSecond: Math.max(1, config.rateLimitPerAddress.perSecond / 10),
+    burst: Math.max(1, Math.floor(config.rateLimitPerAddress.burst / 2)),
+  };
 
 const OPTIONS = {
   host: { type: 'string', env: 'HOST', help: 'address to listen on', def: DEFAULT_CONFIG.host },
@@ -63,6 +95,12 @@ const OPTIONS = {
     help: 'cap on open WebSocket connections',
     def: String(DEFAULT_CONFIG.maxConnections),
   },
+  'max-connections-per-address': {
+    type: 'string',
+    env: 'HALE_MAX_CONNECTIONS_PER_ADDRESS',
+    help: 'cap on open WebSocket connections from one client address',
+    def: String(DEFAULT_CONFIG.maxConnectionsPerAddress),
+  },
   'rate-per-device': {
     type: 'string',
     env: 'HALE_RATE_PER_DEVICE',
@@ -72,7 +110,7 @@ const OPTIONS = {
   'rate-per-address': {
     type: 'string',
     env: 'HALE_RATE_PER_ADDRESS',
-    help: 'requests per second per client address (burst 2x)',
+    help: 'requests per second per client address (burst 2x); WebSocket upgrades: a tenth of it, burst equal to it',
     def: String(DEFAULT_CONFIG.rateLimitPerAddress.perSecond),
   },
   'trust-proxy': {
@@ -88,8 +126,11 @@ export class ConfigError extends Error {
 }
 
 export const usage = (): string => {
-  const lines = Object.entries(OPTIONS).map(
-    ([flag, o]) => `  --${flag.padEnd(16)} ${o.env.padEnd(22)} ${o.help} (default ${o.def})`,
+  const entries = Object.entries(OPTIONS);
+  const flagWidth = Math.max(...entries.map(([flag]) => flag.length));
+  const envWidth = Math.max(...entries.map(([, o]) => o.env.length));
+  const lines = entries.map(
+    ([flag, o]) => `  --${flag.padEnd(flagWidth)} ${o.env.padEnd(envWidth)} ${o.help} (default ${o.def})`,
   );
   return [
     'Usage: hale-sync-server [serve] [options]',
@@ -98,7 +139,7 @@ export const usage = (): string => {
     '',
     'Options (flag, environment variable, meaning):',
     ...lines,
-    '  --help                                    show this help',
+    `  --${'help'.padEnd(flagWidth)} ${''.padEnd(envWidth)} show this help`,
   ].join('\n');
 };
 
@@ -173,6 +214,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'max-connections': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
       'rate-per-device': { type: 'string' },
       'rate-per-address': { type: 'string' },
       'trust-proxy': { type: 'string' },
@@ -195,6 +237,10 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     dataDir: path.resolve(pick('data-dir')),
     logLevel: pick('log-level'),
     maxConnections: toPositiveInt('max-connections', pick('max-connections')),
+    maxConnectionsPerAddress: toPositiveInt(
+      'max-connections-per-address',
+      pick('max-connections-per-address'),
+    ),
     rateLimitPerDevice: rate('rate-per-device', pick('rate-per-device')),
     rateLimitPerAddress: rate('rate-per-address', pick('rate-per-address')),
     trustProxy: toTrustProxy(pick('trust-proxy')),

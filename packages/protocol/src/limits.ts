@@ -30,6 +30,13 @@ export const MAX_KEY_HOLDERS = 20_000;
 
 /** Largest WebSocket text frame, in UTF-8 bytes. Checked before the frame is parsed. */
 export const MAX_FRAME_BYTES = 8 * MiB;
+/**
+ * Largest frame a device may send before it has received `ready` (hello and auth are at most ~200 bytes
+ * even with all MAX_OFFERED_VERSIONS versions; the rest is room for whitespace). The server refuses a
+ * larger one from its header, before buffering it, and closes the socket (1009): a socket nobody has
+ * authenticated must not make the server hold megabytes.
+ */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4 * KiB;
 /** Largest sealed record (`WireDoc.ct`), in decoded bytes. */
 export const MAX_DOC_BYTES = 1 * MiB;
 /** Most documents in one push or one pulled/changes frame. */

@@ -10,6 +10,20 @@
  * - Per-device and per-address rate limits and a cap on connections, all answered with typed errors. A
  *   socket not `ready` within `handshakeTimeoutMs` of opening gets UNAUTHENTICATED and is closed (4001), so
  *   sockets that never authenticate do not keep slots under the cap.
+ * - Upgrades are limited per address (a bucket of their own, `upgradeRateLimit`) and so are open sockets
+ *   (`maxConnectionsPerAddress`); both are refused before the WebSocket exists (HTTP 429, typed body).
+ * - Memory per socket is bounded whatever the client does:
+ *   - before `ready`, a frame over MAX_HANDSHAKE_FRAME_BYTES is refused from its header, before it is
+ *     buffered, and the socket closed (1009); afterwards ws refuses frames over WS_MAX_PAYLOAD_BYTES (1009);
+ *   - replies: once more than SEND_BUFFER_CAP_BYTES wait unread on a socket, its next frames wait and the
+ *     socket is not read until the client has taken them (the client's own TCP window then stalls it); a
+ *     socket that takes nothing for `sendStallTimeoutMs` while over the cap is dropped;
+ *   - frames received and not yet handled: above MAX_QUEUED_FRAMES / MAX_QUEUED_BYTES the socket is not
+ *     read either;
+ *   - refusals go through the same path, every frame (binary and oversize ones included) costs a token;
+ *     a rate-limited request (it has a `rid`) is always answered RATE_LIMITED, but frames without one get
+ *     at most one RATE_LIMITED reply per RATE_LIMITED_REPLY_INTERVAL_MS, so garbage is not answered frame
+ *     for frame.
  * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an
  *   older client would refuse them), `ready` carries the account's passphrase-wrap generation and every
  *   change made by another device while connected is announced (`wrappedRootChanged`), never before
@@ -18,11 +32,12 @@
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
  */
-import type { FastifyPluginAsync } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
 import {
   CHALLENGE_TTL_MS,
   MAX_FRAME_BYTES,
+  MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
   WRAPPED_ROOT_GEN_VERSION,
@@ -38,23 +53,74 @@ import {
 } from '@hale/protocol';
 import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
-import { verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
+import { upgradeRateLimit } from '../config';
+import { createRateLimiter } from '../core/rate-limit';
+import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
+
+const MiB = 1024 * 1024;
+
+/**
+ * The WebSocket layer's `maxPayload` (app.ts) once a socket is ready: ws refuses a larger frame from its
+ * header and closes the socket (1009) without buffering it. The margin over MAX_FRAME_BYTES lets a frame
+ * that is only somewhat too large (a client's batching bug) get a typed TOO_LARGE on a socket that stays
+ * usable.
+ */
+export const WS_MAX_PAYLOAD_BYTES = MAX_FRAME_BYTES + 1 * MiB;
+/**
+ * Replies waiting unread on one socket (ws `bufferedAmount`) above which the server stops handling and
+ * reading that socket's frames until the client has taken them. Room for two full pull answers; above
+ * the hub's high-water mark (4 MiB), where live delivery already waits on its own.
+ */
+export const SEND_BUFFER_CAP_BYTES = 16 * MiB;
+/**
+ * Frames received but not handled yet above which the socket is not read: a client that pipelines faster
+ * than it is served waits in its own TCP window instead of in server memory. Only a bound, not exact:
+ * what ws had already read when reading stopped still arrives.
+ */
+export const MAX_QUEUED_FRAMES = 64;
+export const MAX_QUEUED_BYTES = 2 * WS_MAX_PAYLOAD_BYTES;
+/** At most one RATE_LIMITED reply per socket within this many ms (the buckets' refill unit). */
+export const RATE_LIMITED_REPLY_INTERVAL_MS = 1_000;
 
 let nextConnectionId = 1;
 
 const RID_PREFIX = /^\s*\{[^{}[\]]*?"rid"\s*:\s*(\d{1,15})\s*[,}]/;
 
+let receiverLimitWarned = false;
+
+/**
+ * Sets the largest frame ws takes in on this socket. ws has one `maxPayload` per server, but its receiver
+ * checks each frame header against its own copy, `_receiver._maxPayload` (ws 8): lowering that copy before
+ * `ready` is the only way to refuse a large unauthenticated frame before its bytes are buffered. Returns
+ * false (and the per-message check in the handler still refuses the frame, but only once it is buffered)
+ * if a ws version no longer has the field; connection-limits.test.ts fails then.
+ */
+const limitFrameBytes = (socket: WebSocket, bytes: number): boolean => {
+  const receiver = (socket as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') return false;
+  receiver._maxPayload = bytes;
+  return true;
+};
+
+const bytesOf = (data: RawData): Buffer =>
+  Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+
 export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { metrics } = ctx;
   let open = 0;
+  /** Open sockets per client address (entries go when their count does). */
+  const openByAddress = new Map<string, number>();
+  const upgrades = createRateLimiter({ ...upgradeRateLimit(ctx.config), now: ctx.now });
 
-  app.get('/sync', { websocket: true }, (socket: WebSocket, request) => {
+  const serveSocket = (socket: WebSocket, request: FastifyRequest): void => {
     const address = request.ip;
     const id = nextConnectionId++;
     metrics.connections.inc({ state: 'open' });
     open++;
+    const fromAddress = (openByAddress.get(address) ?? 0) + 1;
+    openByAddress.set(address, fromAddress);
     let state: 'hello' | 'auth' | 'ready' | 'closed' = 'hello';
     let challenge: { nonce: string; deviceId: string; expiresAt: number; version: number } | null = null;
     let principal: AuthenticatedDevice | null = null;
@@ -67,12 +133,76 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     // A function, not an inline test: `state` changes across the awaits of a handler.
     const isClosed = (): boolean => state === 'closed' || socket.readyState !== socket.OPEN;
 
+    // ---- flow control: see the module comment ----
+    /** Frames (and their bytes) received and not handled yet. */
+    let queuedFrames = 0;
+    let queuedBytes = 0;
+    /** More than SEND_BUFFER_CAP_BYTES wait unread: frames wait, the socket is not read. */
+    let sendBlocked = false;
+    /** performance.now() of the last write the client took while sendBlocked. */
+    let lastProgress = 0;
+    let stallTimer: ReturnType<typeof setTimeout> | undefined;
+    /** Frames waiting for the send buffer to drain (at most the one at the head of `queue`). */
+    const drainWaiters: Array<() => void> = [];
+    let rateLimitedRepliedAt = Number.NEGATIVE_INFINITY;
+
+    const updateReading = (): void => {
+      if (socket.readyState !== socket.OPEN) return;
+      const read = !sendBlocked && queuedFrames <= MAX_QUEUED_FRAMES && queuedBytes <= MAX_QUEUED_BYTES;
+      if (read && socket.isPaused) socket.resume();
+      else if (!read && !socket.isPaused) socket.pause();
+    };
+    const unblockSend = (): void => {
+      sendBlocked = false;
+      clearTimeout(stallTimer);
+      stallTimer = undefined;
+      for (const resolve of drainWaiters.splice(0)) resolve();
+      updateReading();
+    };
+    // The client takes nothing: the memory it pins would otherwise stay until its session ends. A close
+    // frame would queue behind the replies it does not read, so the TCP connection is simply dropped.
+    const armStallTimer = (): void => {
+      const limit = ctx.config.sendStallTimeoutMs;
+      stallTimer = setTimeout(
+        () => {
+          if (!sendBlocked || isClosed()) return;
+          if (performance.now() - lastProgress < limit) return armStallTimer();
+          request.log.warn(
+            { connection: id, bufferedBytes: socket.bufferedAmount },
+            'client takes none of its replies; dropping the socket',
+          );
+          metrics.refusals.inc({ code: 'UNAVAILABLE' });
+          state = 'closed';
+          socket.terminate();
+        },
+        Math.max(0, lastProgress + limit - performance.now()),
+      );
+      stallTimer.unref?.();
+    };
+    /** Callback of every write: runs once the client's socket took it (or with an error once closed). */
+    const written = (): void => {
+      if (!sendBlocked) return;
+      lastProgress = performance.now();
+      if (socket.bufferedAmount <= SEND_BUFFER_CAP_BYTES) unblockSend();
+    };
+    const write = (text: string): void => {
+      socket.send(text, written);
+      if (!sendBlocked && socket.bufferedAmount > SEND_BUFFER_CAP_BYTES) {
+        sendBlocked = true;
+        lastProgress = performance.now();
+        armStallTimer();
+        updateReading();
+      }
+    };
+    const whenWritable = (): Promise<void> | undefined =>
+      sendBlocked && !isClosed() ? new Promise((resolve) => drainWaiters.push(resolve)) : undefined;
+
     const send = (frame: ServerFrame): void => {
       if (socket.readyState !== socket.OPEN) return;
       const text = encodeFrame(frame);
       metrics.messages.inc({ direction: 'out', type: frame.t });
       metrics.bytes.inc({ direction: 'out' }, text.length);
-      socket.send(text);
+      write(text);
     };
     const fail = (
       code: ErrorCode,
@@ -95,7 +225,21 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         'the server holds its maximum number of connections; retry later',
         1013,
       );
+    } else if (fromAddress > ctx.config.maxConnectionsPerAddress) {
+      // Only when upgrades from one address overtook each other between the check before the upgrade
+      // and this count.
+      closeWith(
+        'TOO_MANY_CONNECTIONS',
+        'this address holds its maximum number of connections; close one or retry later',
+        1013,
+      );
     } else {
+      if (!limitFrameBytes(socket, MAX_HANDSHAKE_FRAME_BYTES) && !receiverLimitWarned) {
+        receiverLimitWarned = true;
+        request.log.warn(
+          'ws has no per-socket frame limit; large pre-auth frames are refused only once buffered',
+        );
+      }
       // Without it a client could hold every connection slot by opening sockets and never authenticating.
       handshakeTimer = setTimeout(() => {
         if (state === 'hello' || state === 'auth') {
@@ -216,19 +360,32 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       return gen >= 0 ? gen : undefined;
     };
 
-    const handle = async (text: string): Promise<void> => {
+    const handle = async (data: Buffer, isBinary: boolean): Promise<void> => {
       if (state === 'closed') return;
       const rateKey = principal ? `device:${principal.deviceId}` : `addr:${address}`;
       const limiter = principal ? ctx.deviceLimiter : ctx.addressLimiter;
+      // Every frame costs a token, binary and oversize ones too: refusing them costs a reply as well.
       if (!limiter.take(rateKey)) {
+        const at = ctx.now();
         // Not worth a full parse, but the client needs the rid to fail the right request.
-        const rid = RID_PREFIX.exec(text.slice(0, 256))?.[1];
+        const rid = isBinary ? undefined : RID_PREFIX.exec(data.toString('utf8', 0, 256))?.[1];
+        // A request is always answered (its sender waits for it; the send buffer cap bounds the replies);
+        // frames nobody waits for get one reply per interval, so garbage is not answered frame for frame.
+        if (rid === undefined && at - rateLimitedRepliedAt < RATE_LIMITED_REPLY_INTERVAL_MS) {
+          metrics.refusals.inc({ code: 'RATE_LIMITED' });
+          return;
+        }
+        if (rid === undefined) rateLimitedRepliedAt = at;
         fail('RATE_LIMITED', 'too many frames; slow down', rid === undefined ? undefined : Number(rid), {
           retryAfterMs: limiter.retryAfterMs(rateKey),
         });
         return;
       }
-      const decoded = decodeClientFrame(text);
+      if (isBinary) return fail('BAD_MESSAGE', 'frames are JSON text');
+      if (data.byteLength > MAX_FRAME_BYTES) {
+        return fail('TOO_LARGE', `frame of ${data.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`);
+      }
+      const decoded = decodeClientFrame(data.toString('utf8'));
       if (!decoded.ok) {
         fail(decoded.error.code, decoded.error.message, decoded.error.rid, decoded.error.details);
         return;
@@ -283,7 +440,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               if (socket.readyState !== socket.OPEN) return;
               metrics.messages.inc({ direction: 'out', type });
               metrics.bytes.inc({ direction: 'out' }, text.length);
-              socket.send(text);
+              write(text);
             },
             bufferedAmount: () => socket.bufferedAmount,
             close: (code, reason) => {
@@ -304,6 +461,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           }
           clearTimeout(handshakeTimer);
           state = 'ready';
+          limitFrameBytes(socket, WS_MAX_PAYLOAD_BYTES);
           sessionTimer = setTimeout(
             () => closeWith('SESSION_EXPIRED', 'session expired; reconnect', 4002),
             SESSION_TTL_MS,
@@ -334,35 +492,77 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       }
     };
 
-    socket.on('message', (data, isBinary) => {
-      const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+    socket.on('message', (raw, isBinary) => {
+      if (state === 'closed') return;
+      const data = bytesOf(raw);
+      const size = data.byteLength;
       metrics.bytes.inc({ direction: 'in' }, size);
-      if (isBinary) {
-        fail('BAD_MESSAGE', 'frames are JSON text');
-        return;
+      // ws refuses these from their header already (limitFrameBytes); this is the check should it not.
+      if (state !== 'ready' && size > MAX_HANDSHAKE_FRAME_BYTES) {
+        return closeWith(
+          'TOO_LARGE',
+          `frames before ready are at most ${MAX_HANDSHAKE_FRAME_BYTES} bytes`,
+          1009,
+        );
       }
-      if (size > MAX_FRAME_BYTES) {
-        fail('TOO_LARGE', `frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}`);
-        return;
-      }
-      const text = Array.isArray(data)
-        ? Buffer.concat(data).toString('utf8')
-        : (data as Buffer).toString('utf8');
+      queuedFrames++;
+      queuedBytes += size;
+      updateReading();
       queue = queue
-        .then(() => handle(text))
+        .then(async () => {
+          await whenWritable();
+          await handle(data, isBinary);
+        })
         .catch((error: unknown) => {
           request.log.error({ err: error }, 'unhandled frame failure');
+        })
+        .then(() => {
+          queuedFrames--;
+          queuedBytes -= size;
+          updateReading();
         });
     });
     socket.on('close', () => {
       state = 'closed';
       open--;
+      const left = (openByAddress.get(address) ?? 1) - 1;
+      if (left > 0) openByAddress.set(address, left);
+      else openByAddress.delete(address);
       metrics.connections.dec({ state: 'open' });
       if (sessionTimer) clearTimeout(sessionTimer);
       clearTimeout(handshakeTimer);
+      clearTimeout(stallTimer);
+      // Frames waiting for a drain that will not come: they run, and see the socket closed.
+      for (const resolve of drainWaiters.splice(0)) resolve();
       unwatchWrappedRoot?.();
       if (live) ctx.hub.remove(live);
     });
     socket.on('error', (error) => request.log.warn({ err: error }, 'websocket error'));
+  };
+
+  app.route({
+    method: 'GET',
+    url: '/sync',
+    // Runs before the upgrade, so a refused attempt costs no WebSocket: HTTP 429 with a typed body, and
+    // @fastify/websocket destroys the socket once the answer is written.
+    onRequest: async (request) => {
+      const key = `addr:${request.ip}`;
+      if (!upgrades.take(key)) {
+        throw new ServiceError('RATE_LIMITED', 'too many connection attempts from this address; slow down', {
+          retryAfterMs: upgrades.retryAfterMs(key),
+        });
+      }
+      if ((openByAddress.get(request.ip) ?? 0) >= ctx.config.maxConnectionsPerAddress) {
+        throw new ServiceError(
+          'TOO_MANY_CONNECTIONS',
+          'this address holds its maximum number of connections; close one or retry later',
+        );
+      }
+    },
+    // A plain GET (no upgrade): a typed error instead of @fastify/websocket's empty 404.
+    handler: async () => {
+      throw new ServiceError('BAD_MESSAGE', '/sync is a WebSocket endpoint; send an upgrade request');
+    },
+    wsHandler: serveSocket,
   });
 };
