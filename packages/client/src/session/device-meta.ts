@@ -21,7 +21,16 @@ export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
 ]);
 
 export const META_SCHEMAS = {
-  pending: Type.Array(Type.String({ maxLength: 64 })),
+  /**
+   * Local writes the server has not acknowledged: record id and the revision number pending (0 when not
+   * known). A plain id is an entry written before numbers were kept: pending, cleared by any acknowledgement.
+   */
+  pending: Type.Array(
+    Type.Union([
+      Type.String({ maxLength: 64 }),
+      Type.Object({ id: Type.String({ maxLength: 64 }), rv: Type.Integer({ minimum: 0 }) }),
+    ]),
+  ),
   /**
    * Stream → the epoch this device claimed (or lost the claim of) and has still to wrap for the remaining
    * holders; `minted` when this device's claim won (it then logs the rotation). Key `rotation-wraps-owed`.

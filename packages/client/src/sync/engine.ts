@@ -19,7 +19,9 @@
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
- *   dropped with the purge of that stream.
+ *   dropped with the purge of that stream (and stop counting as pending).
+ * - A record counts as a pending write until the server acknowledged its newest local revision (pending
+ *   is kept by id and revision number): the reply to the push of an older one leaves it counted.
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
@@ -27,9 +29,15 @@
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress, errors with a reason a person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it).
+ * - `online` means caught up and live on every readable stream: set only by a pull whose last page asked
+ *   for every stream readable after the latest reconnect or access change, and only while the link is
+ *   still up; a reconnect or an access change sets `syncing` until then.
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
  * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
- * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record.
+ * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record. RxDB can drop
+ * a RESYNC queued behind a live change, so resyncs are counted and asked for again whenever the
+ * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
+ * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
 import { Subject, type Observable, BehaviorSubject } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
@@ -62,6 +70,7 @@ import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
+import { createFreshnessCheck } from './freshness';
 import {
   decodeRecords,
   encodeRecords,
@@ -171,6 +180,9 @@ const PUSH_PIPELINE_CHUNK = 100;
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
 
+/** A written revision whose number is still being read back: newer than anything acknowledged. */
+const UNRESOLVED = Number.POSITIVE_INFINITY;
+
 const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
 const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
 
@@ -196,6 +208,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const restart = new Set<string>();
   /** Live frames and purges, applied strictly in order. */
   let liveQueue: Promise<void> = Promise.resolve();
+  // A RESYNC handed to RxDB may never run: its downstream queue drops one that sits right behind a live
+  // change in the same batch (both wait while a push is in flight or the downstream is busy; see
+  // replication-protocol/downstream.ts, rxdb 17.6). So resyncs wanted are counted, the pull handler
+  // records how many its last page covered (a page asks for every stream readable at that moment), and
+  // when the replication goes idle with one not covered it is asked for again (see start()).
+  let resyncWanted = 0;
+  let resyncCovered = 0;
+  const askResync = (): void => {
+    resyncWanted++;
+    pullStream$.next('RESYNC');
+  };
   const removed$ = new Subject<RemovedStream>();
   let quarantine: QuarantinedItem[] = [];
   /** recordKey of every quarantined entry: the only per-record cost of quarantine is one lookup here. */
@@ -206,7 +229,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed master
   // state and do nothing; skipping it also means a replayed old version of our own is never applied.
   const sent = createRecentMap<string, string>(MAX_SENT);
-  let pending = new Set<string>();
+  // id → revision number of the newest local version the server has not acknowledged. An edit made while
+  // the push of the version before it is in flight must stay pending when that reply comes, so a reply
+  // clears only revisions up to the one it acknowledges. 0: not known (a list persisted before numbers
+  // were kept), cleared by any acknowledgement. The records API reports only ids, so a write's number is
+  // read back from storage; until then it is UNRESOLVED, which no reply clears.
+  let pending = new Map<string, number>();
+  /** Highest revision answered for good per id (`settlePending`), for a look-up that finishes after it. */
+  const answered = createRecentMap<string, number>(MAX_SENT);
+  /** Look-ups of written revision numbers still running, per id. */
+  const lookingUp = new Map<string, { count: number; rv: number }>();
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
     pendingWrites: 0,
@@ -219,6 +251,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
     passphrase: 'unknown',
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
+  const savePending = async (): Promise<void> => {
+    patch({ pendingWrites: pending.size });
+    // A number still being read back is stored as unknown: after a restart any acknowledgement clears it.
+    await deps.meta.set(
+      'pending',
+      [...pending].map(([id, rv]) => ({ id, rv: rv === UNRESOLVED ? 0 : rv })),
+    );
+  };
+  /**
+   * The server answered revision `rv` of `id` for good (acknowledged it, or it will never be sent: refused
+   * into unsent, or its stream is not readable any more): what is pending up to that revision is done.
+   * Answers whether the pending list changed (the caller persists it).
+   */
+  const settlePending = (id: string, rv: number): boolean => {
+    answered.set(id, Math.max(answered.get(id) ?? 0, rv));
+    const want = pending.get(id);
+    if (want === undefined || want > rv) return false;
+    pending.delete(id);
+    return true;
+  };
   const report = (issue: Omit<SyncIssue, 'at'>): void => {
     // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
     const same = (e: SyncIssue): boolean =>
@@ -293,8 +345,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
   };
 
+  // Set at each connection until the server's list was read: access may have changed while away.
+  let streamsStale = true;
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
+    streamsStale = false;
     // A stream this device followed or holds records of that the server no longer lists: access ended
     // while the device was not connected (no accessChanged frame reached it).
     const listed = new Set<string>(reply.streams.map((s) => s.stream));
@@ -380,6 +435,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let unsent: UnsentChange[] = [];
+  /** recordKey of every unsent entry: their local copies are not the server's state (see freshness). */
+  let unsentKeys = new Set<string>();
   const saveUnsent = async (next: UnsentChange[]): Promise<void> => {
     const dropped = next.length - MAX_UNSENT;
     if (dropped > 0) {
@@ -389,6 +446,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
     }
     unsent = next.slice(-MAX_UNSENT);
+    unsentKeys = new Set(unsent.map((u) => recordKey(u.stream, u.id)));
     patch({ unsent: unsent.length });
     await deps.meta.set('unsent', unsent);
   };
@@ -401,10 +459,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): Promise<void> => {
     if (items.length === 0) return;
     const keys = new Set(items.map((i) => recordKey(i.record.stream, i.record.id)));
-    // Not pending any more: nothing will send them again.
-    for (const { record } of items) pending.delete(record.id);
-    patch({ pendingWrites: pending.size });
-    await deps.meta.set('pending', [...pending]);
+    // Not pending any more: nothing will send them again (a newer local version still is).
+    for (const { record } of items) settlePending(record.id, record.rv);
+    await savePending();
     await saveUnsent([
       ...unsent.filter((u) => !keys.has(recordKey(u.stream, u.id))),
       ...items.map(({ record, code, message }) => ({
@@ -471,9 +528,47 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
   };
 
-  /** Applies decoded documents: quarantines what failed, moves the per-stream positions past all of them. */
+  // A served version older than the local copy the server last agreed on is never applied (freshness.ts).
+  const freshness = createFreshnessCheck({
+    lookup: async (ids) => {
+      const docs = await collection.storageInstance.findDocumentsById([...ids], true);
+      // A purge's tombstones (emptied) are no copy: they may carry the number of a local edit never
+      // pushed, and the stream's versions come back from the server when access returns.
+      const copies = docs.filter((d) => !(d._deleted && Object.keys(d.data).length === 0));
+      return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
+    },
+    unsettled: (stream, id) => pending.has(id) || unsentKeys.has(recordKey(stream, id)),
+    tagOf: (r) => tagOf(keyring, r),
+  });
+  /**
+   * Drops served versions older than what this device holds. One served at a position past what this
+   * device had seen of its stream is a replay (a server serving an old genuine version as new) and is
+   * reported; one at an old position is a late copy (e.g. a live frame overtaken by this device's own newer
+   * push) and is dropped quietly.
+   */
+  const dropStale = async (records: PlainRecord[], seqOf: ReadonlyMap<string, number>) => {
+    const { fresh, stale } = await freshness(records);
+    for (const { record, localRv } of stale) {
+      const seq = seqOf.get(recordKey(record.stream, record.id)) ?? 0;
+      if (seq <= (known[record.stream] ?? 0)) continue;
+      report({
+        code: 'STALE_VERSION',
+        message: `The server sent an older version (${record.rv}) of a record than this device holds (${localRv}); it was not applied`,
+        stream: record.stream,
+        id: record.id,
+      });
+    }
+    return fresh;
+  };
+  const seqsOf = (docs: readonly ServedDoc[]): Map<string, number> =>
+    new Map(docs.map((d) => [recordKey(d.stream, d.id), d.seq]));
+
+  /**
+   * Applies decoded documents: quarantines what failed, drops what is older than the local copy, moves the
+   * per-stream positions past all of them.
+   */
   const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
-    const out = await sortOutcomes(fresh, decoded);
+    const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
   };
@@ -635,7 +730,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       decoded.catch(() => undefined);
       // In order with live frames and purges: a purged stream's records must not come back.
       const run = liveQueue.then(async () => {
-        const documents = (await sortOutcomes(batch, await decoded)).filter((r) => readable(r.stream));
+        const opened = await sortOutcomes(batch, await decoded);
+        // Fetched again from old positions: a stale one is only dropped, never reported as a replay.
+        const documents = (await dropStale(opened, new Map())).filter((r) => readable(r.stream));
         if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
       });
       liveQueue = run.catch(() => undefined);
@@ -662,7 +759,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     };
     const checkpoint = (): StreamCheckpoint => ({ s: { ...pos } });
     await untilConnected();
-    if (access.size === 0) await refreshStreams();
+    // Also when asking at connect failed: the pull fails (RxDB retries it) rather than follow an old list.
+    if (access.size === 0 || streamsStale) await refreshStreams();
     // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
     // again from 0 (its whole history) if access is granted again.
     for (const s of Object.keys(pos)) {
@@ -676,11 +774,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of restarted) restart.delete(s);
       await deps.meta.set('purged', [...restart]);
     }
-    patch({ status: 'syncing' });
+    if (linkUp) patch({ status: 'syncing' });
     const documents: PlainRecord[] = [];
+    /** `resyncWanted` when the last page was asked for: the resyncs that page covers. */
+    let covers = 0;
+    const handOver = (): { documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint } => {
+      // RxDB ends its resync at a batch shorter than its batch size; a full one is followed by another call.
+      if (documents.length < batchSize) resyncCovered = Math.max(resyncCovered, covers);
+      return { documents, checkpoint: checkpoint() };
+    };
     for (;;) {
+      covers = resyncWanted;
       const cursors = cursorsFrom(pos);
-      if (cursors.length === 0) return { documents, checkpoint: checkpoint() };
+      if (cursors.length === 0) return handOver();
       const { reply, served } = await takePage(
         cursors,
         Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
@@ -700,27 +806,28 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const allDone = reply.streams.every((s) => s.done);
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
       if (allDone) {
-        patch({
-          status: 'online',
-          lastSyncedAt: iso(),
-          initialSync: { done: initialTotal, total: initialTotal },
-        });
-        void subscribeAll().catch((error: unknown) =>
-          report({
-            code: 'SUBSCRIBE_FAILED',
-            message: error instanceof Error ? error.message : String(error),
-          }),
-        );
-        // After this page is handed over (RxDB stores it first), so the retry starts from stored positions.
-        if (retryDue) setTimeout(() => void runRetry(), 0);
-        return { documents, checkpoint: checkpoint() };
+        patch({ lastSyncedAt: iso(), initialSync: { done: initialTotal, total: initialTotal } });
+        // Not online if the link went down while this page was applied (the next connection pulls again),
+        // nor if access changed after the page was asked for (the resync asked for then still runs).
+        if (linkUp && covers >= resyncWanted) {
+          patch({ status: 'online' });
+          void subscribeAll().catch((error: unknown) =>
+            report({
+              code: 'SUBSCRIBE_FAILED',
+              message: error instanceof Error ? error.message : String(error),
+            }),
+          );
+          // After this page is handed over (RxDB stores it first), so the retry starts from stored positions.
+          if (retryDue) setTimeout(() => void runRetry(), 0);
+        }
+        return handOver();
       }
       // RxDB ends a pull at the first page shorter than its batch size, so a page the server cut short
       // (byte limit, MAX_BATCH_DOCS below batchSize) or thinned out (quarantined or echoed documents)
       // must not be returned as if the server were drained: keep pulling until the batch is full.
       if (documents.length >= batchSize || reply.docs.length === 0) {
         if (reply.docs.length > 0) prefetch(pos, Math.min(batchSize, MAX_BATCH_DOCS));
-        return { documents, checkpoint: checkpoint() };
+        return handOver();
       }
     }
   };
@@ -747,12 +854,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const candidates: number[] = [];
       const refused: Array<{ record: PlainRecord; code: string; message: string }> = [];
       let missingKey = false;
+      let skipped = false;
       for (const [i, row] of rows.entries()) {
         if (only !== undefined && !only.has(i)) continue;
         const doc = row.newDocumentState;
         if (!writable(doc.stream)) {
-          // Deletions of a purged stream (access ended) are local only and not worth a warning.
-          if (!readable(doc.stream)) continue;
+          // Writes to a purged stream (access ended) are local only and not worth a warning; RxDB takes
+          // them as pushed, so they are not pending any more.
+          if (!readable(doc.stream)) {
+            skipped = settlePending(doc.id, doc.rv) || skipped;
+            continue;
+          }
           refused.push({ record: doc, code: 'NOT_WRITABLE', message: `Not allowed to write ${doc.stream}` });
           continue;
         }
@@ -807,6 +919,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         );
       }
       if (sends.length === 0) {
+        if (skipped) await savePending();
         await hold(refused);
         if (missingKey)
           throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
@@ -825,7 +938,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         for (const [k, result] of reply.results.entries()) {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
-            pending.delete(result.id);
+            settlePending(result.id, row.newDocumentState.rv);
             continue;
           }
           if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
@@ -861,8 +974,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
       }
       await hold(refused);
-      await deps.meta.set('pending', [...pending]);
-      patch({ pendingWrites: pending.size, lastSyncedAt: iso() });
+      await savePending();
+      patch({ lastSyncedAt: iso() });
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
       if (stale && retryEpoch) {
@@ -899,6 +1012,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     delete known[removed.stream];
     restart.add(removed.stream);
     await deps.meta.set('purged', [...restart]);
+    // Its local writes will never be sent (the push handler skips streams that are not readable), so
+    // they are not pending any more; deletions included, hence the look-up with tombstones.
+    if (pending.size > 0) {
+      const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
+      const ended = held.filter((d) => d.stream === removed.stream);
+      for (const d of ended) pending.delete(d.id);
+      if (ended.length > 0) await savePending();
+    }
     const docs = await collection.find({ selector: { stream: removed.stream } }).exec();
     if (docs.length > 0) {
       await collection.bulkUpsert(
@@ -980,7 +1101,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (frame.streams.length > 0) {
       // A grant or a rotation may bring the key of records quarantined NO_KEY.
       retryDue = true;
-      pullStream$.next('RESYNC');
+      // Not caught up until the resync has pulled the new streams' history and subscribed them.
+      if (linkUp) patch({ status: 'syncing' });
+      askResync();
     }
     await purged;
   };
@@ -993,11 +1116,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     state: (): SyncState => state$.value,
     onFrame,
     async start(): Promise<void> {
-      pending = new Set((await deps.meta.get('pending', META_SCHEMAS.pending)) ?? []);
+      const stored = (await deps.meta.get('pending', META_SCHEMAS.pending)) ?? [];
+      // Writes noted before the list was read are newer than what it holds.
+      pending = new Map([
+        ...stored.map((e): [string, number] => (typeof e === 'string' ? [e, 0] : [e.id, e.rv])),
+        ...pending,
+      ]);
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
+      unsentKeys = new Set(unsent.map((u) => recordKey(u.stream, u.id)));
       patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
@@ -1010,6 +1139,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
         push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
       });
       replication.received$.subscribe((doc) => settle(doc.stream, doc.id, doc.rv));
+      let idle = true;
+      let idleCheck = false;
+      replication.active$.subscribe((active) => {
+        idle = !active;
+        if (active || idleCheck) return;
+        idleCheck = true;
+        // A RESYNC on its way into RxDB's queue is in it within microtasks (and the replication active
+        // again): checked after them, so only one that was dropped is asked for again.
+        setTimeout(() => {
+          idleCheck = false;
+          if (idle && !stopped && resyncCovered < resyncWanted) pullStream$.next('RESYNC');
+        }, 0);
+      });
       replication.error$.subscribe((error) => {
         const e = error as { code?: string; message?: string; parameters?: { errors?: unknown } };
         report({ code: e.code ?? 'REPLICATION', message: e.message ?? String(error) });
@@ -1018,11 +1160,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
     /** Called by the client when the connection (re)authenticates. */
     async onReady(): Promise<void> {
       subscribed.clear();
-      await refreshStreams();
-      await keyring.refresh().catch(() => 0);
-      // Keys and device lists may have come in meanwhile (the session expires its device directory).
-      retryDue = true;
-      pullStream$.next('RESYNC');
+      streamsStale = true;
+      try {
+        await refreshStreams();
+        await keyring.refresh().catch(() => 0);
+      } finally {
+        // Even if the list could not be read: only a pull subscribes this connection to the streams.
+        // Keys and device lists may have come in meanwhile (the session expires its device directory).
+        retryDue = true;
+        askResync();
+      }
     },
     onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
       if (status === 'ready') patch({ status: 'syncing' });
@@ -1035,10 +1182,31 @@ export const createSyncEngine = (deps: EngineDeps) => {
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
     },
+    /** Called after each local write of record `id` (its revision number is read back from storage). */
     notePending(id: string): void {
-      pending.add(id);
-      patch({ pendingWrites: pending.size });
-      void deps.meta.set('pending', [...pending]).catch(() => undefined);
+      pending.set(id, UNRESOLVED);
+      void savePending().catch(() => undefined);
+      const look = lookingUp.get(id) ?? { count: 0, rv: 0 };
+      look.count++;
+      lookingUp.set(id, look);
+      void collection.storageInstance
+        .findDocumentsById([id], true)
+        .then(
+          ([doc]) => {
+            look.rv = Math.max(look.rv, doc?.rv ?? 0);
+          },
+          // Left unknown (0): any acknowledgement clears it, as for a list persisted without numbers.
+          () => undefined,
+        )
+        .finally(() => {
+          if (--look.count > 0) return;
+          lookingUp.delete(id);
+          // Dropped meanwhile because its stream ended: stays dropped.
+          if (pending.get(id) !== UNRESOLVED) return;
+          if ((answered.get(id) ?? -1) >= look.rv) pending.delete(id);
+          else pending.set(id, look.rv);
+          if (!stopped) void savePending().catch(() => undefined);
+        });
     },
     writable,
     readable,

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { createFreshnessCheck, type LocalVersion } from './freshness';
+import type { PlainRecord } from './record-codec';
+
+const version = (rv: number, dose: string, extra: Partial<PlainRecord> = {}): PlainRecord => ({
+  id: 'med-1',
+  stream: 'p/medications',
+  kind: 'Medication',
+  patientId: 'p',
+  updatedAt: '2026-11-21T10:00:00.000Z',
+  rv,
+  epoch: 0,
+  author: 'dev-a',
+  by: 'p',
+  conflict: false,
+  data: { id: 'med-1', name: 'Metoprolol', dose },
+  conflictData: null,
+  _deleted: false,
+  ...extra,
+});
+
+const check = (local: PlainRecord | null, options: { unsettled?: boolean } = {}) => {
+  const tags: PlainRecord[] = [];
+  const run = createFreshnessCheck({
+    lookup: async (ids) => {
+      const map = new Map<string, LocalVersion>();
+      if (local && ids.includes(local.id))
+        map.set(local.id, { rv: local.rv, deleted: local._deleted, record: local });
+      return map;
+    },
+    unsettled: () => options.unsettled === true,
+    // Stands in for the keyed content hash: equal content gives equal tags.
+    tagOf: async (r) => {
+      tags.push(r);
+      return JSON.stringify([r.rv, r._deleted, r.data]);
+    },
+  });
+  return { run, tags };
+};
+
+describe('createFreshnessCheck', () => {
+  it('applies a version the device does not hold, and one newer than its copy', async () => {
+    expect((await check(null).run([version(1, '5 mg')])).fresh).toHaveLength(1);
+    const { run, tags } = check(version(2, '5 mg'));
+    const out = await run([version(3, '10 mg')]);
+    expect(out.fresh.map((r) => r.rv)).toEqual([3]);
+    expect(tags).toEqual([]);
+  });
+
+  it('refuses an older version than the settled copy (a replay or an overtaken frame)', async () => {
+    const out = await check(version(3, '10 mg')).run([version(2, '5 mg')]);
+    expect(out.fresh).toEqual([]);
+    expect(out.stale).toMatchObject([{ record: { rv: 2 }, localRv: 3 }]);
+  });
+
+  it('the same version again is applied (RxDB finds it equal); other content under the same number is not', async () => {
+    const local = version(2, '5 mg');
+    expect((await check(local).run([version(2, '5 mg')])).fresh).toHaveLength(1);
+    expect((await check(local).run([version(2, '50 mg')])).stale).toHaveLength(1);
+    expect((await check(local).run([version(2, '5 mg', { _deleted: true })])).stale).toHaveLength(1);
+  });
+
+  it('does not resurrect a deleted record with its older version, but takes a re-add after it', async () => {
+    const tombstone = version(3, '5 mg', { _deleted: true });
+    expect((await check(tombstone).run([version(2, '5 mg')])).stale).toHaveLength(1);
+    expect((await check(tombstone).run([version(4, '7 mg')])).fresh).toHaveLength(1);
+    // The deletion's own number on a live version is another version under that number.
+    expect((await check(tombstone).run([version(3, '5 mg')])).stale).toHaveLength(1);
+    expect((await check(tombstone).run([version(3, '5 mg', { _deleted: true })])).fresh).toHaveLength(1);
+  });
+
+  it('leaves records with a local change not yet settled to the conflict handling', async () => {
+    const out = await check(version(5, 'mine'), { unsettled: true }).run([version(3, 'theirs')]);
+    expect(out.fresh).toHaveLength(1);
+  });
+
+  it('a version whose tag cannot be computed is not taken as the same content', async () => {
+    const run = createFreshnessCheck({
+      lookup: async () => new Map([['med-1', { rv: 2, deleted: false, record: version(2, '5 mg') }]]),
+      unsettled: () => false,
+      tagOf: async () => null,
+    });
+    expect((await run([version(2, '5 mg')])).stale).toHaveLength(1);
+  });
+});
