@@ -76,6 +76,17 @@ describe('passphrase wrapping', () => {
       [{ ...blob, kdf: { ...blob.kdf, N: 2 ** 30 } }, 'INVALID_INPUT'],
       [{ ...blob, kdf: { ...blob.kdf, N: 1000 } }, 'INVALID_INPUT'],
       [{ ...blob, kdf: { ...blob.kdf, r: 10_000 } }, 'INVALID_INPUT'],
+      // Within each single bound but ≈ 90 s of work here (1 GiB, p = 16): over the work cap.
+      [{ ...blob, kdf: { ...blob.kdf, N: 2 ** 20, r: 8, p: 16 } }, 'INVALID_INPUT'],
+      [{ ...blob, kdf: { ...blob.kdf, N: 2 ** 20, r: 8, p: 1 } }, 'INVALID_INPUT'],
+      [
+        { ...blob, kdf: { alg: 'argon2id', m: 2 ** 20, t: 16, p: 1, dkLen: 32, salt: blob.kdf.salt } },
+        'INVALID_INPUT',
+      ],
+      [
+        { ...blob, kdf: { alg: 'argon2id', m: 2 ** 18, t: 4, p: 1, dkLen: 32, salt: blob.kdf.salt } },
+        'INVALID_INPUT',
+      ],
       [
         { ...blob, kdf: { alg: 'argon2id', m: 2 ** 30, t: 3, p: 1, dkLen: 32, salt: blob.kdf.salt } },
         'INVALID_INPUT',

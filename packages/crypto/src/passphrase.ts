@@ -83,14 +83,22 @@ export const TEST_KDF: Omit<ScryptParams, 'salt'> = Object.freeze({
 });
 
 const SALT_LENGTH = 16;
+/**
+ * Bounds on parameters read from a blob (which the server hands a joining device before anything about
+ * it can be verified): at most 4× the production settings in memory and in work, so a hostile blob costs
+ * a few seconds at most (measured here: scrypt 128 MiB·8 ≈ 0.7 s; 1 GiB·p=16 was ≈ 90 s before these
+ * work caps).
+ */
 const LIMITS = {
   scryptMaxN: 2 ** 20,
   scryptMaxR: 32,
   scryptMaxP: 16,
-  scryptMaxMemory: 1024 ** 3, // 128·N·r bytes
-  argonMaxM: 1024 * 1024, // KiB = 1 GiB
+  scryptMaxMemory: 4 * 128 * 1024 ** 2, // 128·N·r bytes, 4× PRODUCTION_KDF's 128 MiB
+  scryptMaxWork: 4 * 2 ** 17 * 8, // N·r·p, 4× PRODUCTION_KDF
+  argonMaxM: 4 * 64 * 1024, // KiB = 256 MiB, 4× PRODUCTION_KDF_ARGON2ID
   argonMaxT: 16,
   argonMaxP: 8,
+  argonMaxWork: 4 * 64 * 1024 * 3, // m·t, 4× PRODUCTION_KDF_ARGON2ID
 } as const;
 
 const isInt = (v: unknown, min: number, max: number): v is number =>
@@ -105,7 +113,8 @@ function settingsProblem(kdf: Record<string, unknown>): string | undefined {
       return 'scrypt N must be a power of two ≤ 2^20';
     if (!isInt(r, 1, LIMITS.scryptMaxR)) return 'scrypt r out of range';
     if (!isInt(p, 1, LIMITS.scryptMaxP)) return 'scrypt p out of range';
-    if (128 * N * r > LIMITS.scryptMaxMemory) return 'scrypt memory above 1 GiB';
+    if (128 * N * r > LIMITS.scryptMaxMemory) return 'scrypt memory above 512 MiB';
+    if (N * r * p > LIMITS.scryptMaxWork) return 'scrypt cost (N·r·p) above 4× the production setting';
     return undefined;
   }
   if (kdf['alg'] === 'argon2id') {
@@ -113,6 +122,7 @@ function settingsProblem(kdf: Record<string, unknown>): string | undefined {
     if (!isInt(p, 1, LIMITS.argonMaxP)) return 'argon2id p out of range';
     if (!isInt(m, 8 * p, LIMITS.argonMaxM)) return 'argon2id m out of range';
     if (!isInt(t, 1, LIMITS.argonMaxT)) return 'argon2id t out of range';
+    if (m * t > LIMITS.argonMaxWork) return 'argon2id cost (m·t) above 4× the production setting';
     return undefined;
   }
   return 'unsupported';
