@@ -15,6 +15,7 @@ import {
   decodeClientFrame,
   isErrorCode,
   wrappedRootSignaturePayload,
+  wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
   type ClientFrame,
@@ -23,6 +24,7 @@ import {
 } from '@hale/protocol';
 import {
   TEST_KDF,
+  base64urlEncode,
   deriveInitialStreamKey,
   generateDeviceKeys,
   sealBytes,
@@ -88,7 +90,7 @@ const setAt = (root: Json, path: Path, replacement: Json | undefined): Json => {
 };
 
 /** Optional properties: deleting them can leave a frame valid, so the fuzzer never does. */
-const OPTIONAL = new Set(['sig', 'audit', 'contact', 'streams', 'loginName', 'q', 'limit']);
+const OPTIONAL = new Set(['sig', 'audit', 'contact', 'streams', 'loginName', 'q', 'limit', 'wrappingKeySig']);
 
 const valueOfKind: Record<string, fc.Arbitrary<Json>> = {
   string: fc.string({ maxLength: 24 }),
@@ -557,6 +559,21 @@ describe('fuzz', () => {
             sig: await sign(
               patient.keys.identity.secretKey,
               wrappedRootSignaturePayload({ accountId: patient.accountId, wrappedRoot, gen: 1 }),
+            ),
+          },
+        },
+        {
+          method: 'PUT',
+          url: '/v1/accounts/me/wrapping-key',
+          token,
+          base: {
+            sig: await sign(
+              patient.keys.identity.secretKey,
+              wrappingKeySignaturePayload({
+                accountId: patient.accountId,
+                identityPublicKey: base64urlEncode(patient.keys.identity.publicKey),
+                wrappingPublicKey: base64urlEncode(patient.keys.wrapping.publicKey),
+              }),
             ),
           },
         },

@@ -99,6 +99,9 @@ export {
   createDeviceDirectory,
   type DeviceDirectory,
   type AccountDevicesInfo,
+  WrappingKeyError,
+  isWrappingKeyError,
+  type WrappingKeyErrorCode,
 } from './sync/device-directory';
 export {
   createSyncEngine,

@@ -52,6 +52,12 @@ export const HttpRegisterRequest = Type.Object(
     device: SignedDeviceCertificate,
     /** Identity key over `accountSignaturePayload(account)`. */
     sig: Signature,
+    /**
+     * Identity key over `wrappingKeySignaturePayload(account)`: relayed to other accounts so they wrap
+     * only to the account's own wrapping key. Optional for older clients; an account registered without
+     * it cannot be wrapped to until it publishes one (`putWrappingKey`).
+     */
+    wrappingKeySig: Type.Optional(Signature),
   },
   closed,
 );
@@ -81,6 +87,12 @@ export const HttpAccountResponse = Type.Object(
     role: AccountRole,
     identityPublicKey: PublicKey,
     wrappingPublicKey: PublicKey,
+    /**
+     * The account's identity key over `wrappingKeySignaturePayload({ accountId, identityPublicKey,
+     * wrappingPublicKey })`, as the account published it; absent when it never did (registered by an
+     * older client). Clients wrap to `wrappingPublicKey` only when it verifies.
+     */
+    wrappingKeySig: Type.Optional(Signature),
     /** Active (not revoked) devices. */
     devices: Type.Array(SignedDeviceCertificate, { maxItems: 1000 }),
     revokedDevices: Type.Array(DeviceId, { maxItems: 10_000 }),
@@ -88,6 +100,13 @@ export const HttpAccountResponse = Type.Object(
   closed,
 );
 export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
+
+/** Publishes the wrapping-key signature of an account registered without one (see `HttpRegisterRequest`). */
+export const HttpWrappingKeyRequest = Type.Object({ sig: Signature }, closed);
+export type HttpWrappingKeyRequest = Static<typeof HttpWrappingKeyRequest>;
+
+export const HttpWrappingKeyResponse = Type.Object({ accountId: AccountId }, closed);
+export type HttpWrappingKeyResponse = Static<typeof HttpWrappingKeyResponse>;
 
 export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
@@ -312,6 +331,12 @@ export const HTTP_ROUTES = {
     url: '/v1/accounts/me/wrapped-root',
     auth: true,
     schema: { body: HttpWrappedRootRequest, response: { 200: HttpWrappedRootResponse, ...errors } },
+  },
+  putWrappingKey: {
+    method: 'PUT',
+    url: '/v1/accounts/me/wrapping-key',
+    auth: true,
+    schema: { body: HttpWrappingKeyRequest, response: { 200: HttpWrappingKeyResponse, ...errors } },
   },
   challenge: {
     method: 'POST',

@@ -23,6 +23,7 @@ import {
   envelopeSignaturePayload,
   grantSignaturePayload,
   revocationSignaturePayload,
+  wrappingKeySignaturePayload,
 } from './signing';
 
 describe('signature payloads', () => {
@@ -137,5 +138,15 @@ describe('signature payloads', () => {
       createdBy: DEVICE,
     };
     expect(envelopeSignaturePayload(envelope)).toStrictEqual({ label: 'hale/envelope/v1', ...envelope });
+  });
+
+  it('the wrapping-key payload covers the account, its identity key and its wrapping key, nothing secret', () => {
+    const { account } = registerBody();
+    expect(wrappingKeySignaturePayload(account)).toStrictEqual({
+      label: 'hale/wrapping-key/v1',
+      accountId: account.accountId,
+      identityPublicKey: account.identityPublicKey,
+      wrappingPublicKey: account.wrappingPublicKey,
+    });
   });
 });

@@ -32,6 +32,7 @@ export const SIGNATURE_LABELS = {
   directory: 'hale/directory/v1',
   envelope: 'hale/envelope/v1',
   wrappedRoot: 'hale/wrapped-root/v2',
+  wrappingKey: 'hale/wrapping-key/v1',
 } as const;
 
 type DocFields = Pick<WireDoc, 'stream' | 'id' | 'rev' | 'deleted' | 'epoch' | 'author'>;
@@ -142,6 +143,24 @@ export const accountSignaturePayload = (account: AccountRecord) => ({
   },
   ...(account.loginName === undefined ? {} : { loginName: account.loginName }),
   createdAt: account.createdAt,
+});
+
+/**
+ * Account identity key: binds the account's X25519 key-wrapping key to its identity key, so another
+ * account wraps stream keys (grants, re-keying) or seals audit bodies only to a key the account itself
+ * published, never to one the server put in its account answer. Relayed by the server with the account
+ * (`HttpAccountResponse.wrappingKeySig`); unlike the registration signature it covers no secret material
+ * (the passphrase-wrapped root), so it can be handed to anyone.
+ */
+export const wrappingKeySignaturePayload = (input: {
+  readonly accountId: string;
+  readonly identityPublicKey: string;
+  readonly wrappingPublicKey: string;
+}) => ({
+  label: SIGNATURE_LABELS.wrappingKey,
+  accountId: input.accountId,
+  identityPublicKey: input.identityPublicKey,
+  wrappingPublicKey: input.wrappingPublicKey,
 });
 
 /** Provider identity key. */

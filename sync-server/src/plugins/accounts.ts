@@ -8,6 +8,10 @@
  * with their device. Revoking a device closes its live connections at once. A passphrase change is
  * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap;
  * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
+ * The account answer relays the account's own signature over its wrapping key (`wrappingKeySig`, given at
+ * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
+ * so other accounts can check that key themselves instead of trusting the server; an account that never
+ * published one is answered without it, and clients then refuse to wrap to its key.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
@@ -19,6 +23,7 @@ import {
   authSignaturePayload,
   deviceRevocationPayload,
   wrappedRootSignaturePayload,
+  wrappingKeySignaturePayload,
   type HttpChallengeRequest,
   type HttpDeviceRequest,
   type HttpDeviceRevokeRequest,
@@ -27,6 +32,7 @@ import {
   type HttpSessionRequest,
   type HttpAccountParams,
   type HttpWrappedRootRequest,
+  type HttpWrappingKeyRequest,
 } from '@hale/protocol';
 import {
   accountIdFromIdentityKey,
@@ -80,13 +86,19 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     HTTP_ROUTES.register.url,
     { schema: HTTP_ROUTES.register.schema },
     async (request, reply) => {
-      const { account, device, sig } = request.body;
+      const { account, device, sig, wrappingKeySig } = request.body;
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (accountIdFromIdentityKey(identity) !== account.accountId) {
         throw new ServiceError('BAD_MESSAGE', 'accountId does not match the identity key');
       }
       if (!(await verifyPayload(ed, identity, accountSignaturePayload(account), sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'registration is not signed by the identity key');
+      }
+      if (
+        wrappingKeySig !== undefined &&
+        !(await verifyPayload(ed, identity, wrappingKeySignaturePayload(account), wrappingKeySig))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'the wrapping key is not signed by the identity key');
       }
       await verifyCert(device, account.accountId, account.identityPublicKey);
       const row: Account = {
@@ -99,6 +111,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         wrappedRootSig: null,
         createdAt: iso(),
       };
+      if (wrappingKeySig !== undefined) row.wrappingKeySig = wrappingKeySig;
       if (account.loginName !== undefined) row.loginName = account.loginName;
       try {
         // One step: a refused device must not leave the account (and its login name) behind.
@@ -188,6 +201,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         role: account.role,
         identityPublicKey: account.identityPublicKey,
         wrappingPublicKey: account.wrappingPublicKey,
+        ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
         devices: devices.filter((d) => d.revokedAt === undefined).map((d) => d.cert),
         revokedDevices: devices.filter((d) => d.revokedAt !== undefined).map((d) => d.deviceId),
       };
@@ -247,6 +261,25 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       // After the commit, so a device that fetches on the notice finds this generation (or a newer one).
       ctx.wrappedRoots.changed(account.accountId, gen, principal.deviceId);
       return { accountId: account.accountId, gen };
+    },
+  );
+
+  app.put<{ Body: HttpWrappingKeyRequest }>(
+    HTTP_ROUTES.putWrappingKey.url,
+    { schema: HTTP_ROUTES.putWrappingKey.schema },
+    async (request) => {
+      // For an account registered without the signature: checked against the keys stored at
+      // registration, so it can only ever vouch for the wrapping key the account registered with.
+      const principal = await ctx.authenticate(request);
+      const account = await store.accounts.get(principal.accountId);
+      if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+      const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
+      if (!(await verifyPayload(ed, identity, wrappingKeySignaturePayload(account), request.body.sig))) {
+        throw new ServiceError('BAD_SIGNATURE', 'the wrapping key is not signed by the identity key');
+      }
+      await store.accounts.setWrappingKeySig(account.accountId, request.body.sig);
+      request.log.info({ accountId: account.accountId }, 'wrapping key signature published');
+      return { accountId: account.accountId };
     },
   );
 

@@ -205,6 +205,18 @@ export const runStoreConformance = (
         );
       });
 
+      it('keeps the wrapping-key signature given at registration or set later, of an existing account only', async () => {
+        const signed = makeAccount('acc-1', { wrappingKeySig: 'wk-sig-1' });
+        await store.accounts.put(signed);
+        expect(await store.accounts.get('acc-1')).toStrictEqual(signed);
+        const legacy = makeAccount('acc-2');
+        await store.accounts.put(legacy);
+        expect((await store.accounts.get('acc-2'))?.wrappingKeySig).toBeUndefined();
+        await store.accounts.setWrappingKeySig('acc-2', 'wk-sig-2');
+        expect(await store.accounts.get('acc-2')).toStrictEqual({ ...legacy, wrappingKeySig: 'wk-sig-2' });
+        await expectStoreError(store.accounts.setWrappingKeySig('nobody', 'x'), 'NOT_FOUND');
+      });
+
       it('refuses a duplicate id or login name with ALREADY_EXISTS', async () => {
         await store.accounts.put(makeAccount('acc-1', { loginName: 'alice' }));
         await expectStoreError(

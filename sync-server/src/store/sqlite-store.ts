@@ -239,6 +239,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE accounts ADD COLUMN wrapped_root_gen INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE accounts ADD COLUMN wrapped_root_sig TEXT;
   `,
+  // v3 → v4: the identity signature over the account's wrapping key, relayed so other accounts wrap only
+  // to a key the account published. Accounts registered before have none (NULL) until they publish one.
+  `
+  ALTER TABLE accounts ADD COLUMN wrapping_key_sig TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -274,6 +279,7 @@ interface AccountRow {
   wrapped_root: string;
   wrapped_root_gen: number;
   wrapped_root_sig: string | null;
+  wrapping_key_sig: string | null;
   login_name: string | null;
   created_at: string;
 }
@@ -439,6 +445,7 @@ const rowToAccount = (r: AccountRow): Account => {
     wrappedRootSig: r.wrapped_root_sig,
     createdAt: r.created_at,
   };
+  if (r.wrapping_key_sig !== null) account.wrappingKeySig = r.wrapping_key_sig;
   if (r.login_name !== null) account.loginName = r.login_name;
   return account;
 };
@@ -601,16 +608,20 @@ const prepareStatements = (db: Database.Database) => ({
   ),
 
   accountInsert: db.prepare<
-    [string, string, string, string, string, number, string | null, string | null, string]
+    [string, string, string, string, string, number, string | null, string | null, string | null, string]
   >(
     `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root,
-       wrapped_root_gen, wrapped_root_sig, login_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       wrapped_root_gen, wrapped_root_sig, wrapping_key_sig, login_name, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   accountGet: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
   accountByLogin: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE login_name = ?'),
   accountSetWrappedRoot: db.prepare<[string, number, string, string, number]>(
     `UPDATE accounts SET wrapped_root = ?, wrapped_root_gen = ?, wrapped_root_sig = ?
        WHERE account_id = ? AND wrapped_root_gen = ?`,
+  ),
+  accountSetWrappingKeySig: db.prepare<[string, string]>(
+    'UPDATE accounts SET wrapping_key_sig = ? WHERE account_id = ?',
   ),
 
   deviceInsert: db.prepare<[string, string, string, string, string, string | null]>(
@@ -981,6 +992,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       JSON.stringify(a.wrappedRoot),
       requireGeneration(a.wrappedRootGen),
       a.wrappedRootSig,
+      a.wrappingKeySig ?? null,
       a.loginName ?? null,
       a.createdAt,
     );
@@ -1106,6 +1118,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             `wrapped root is at generation ${current.wrapped_root_gen}, not ${next.gen - 1}`,
             { details: { gen: current.wrapped_root_gen } },
           );
+        }),
+      setWrappingKeySig: (accountId, sig) =>
+        call((s) => {
+          requireText(sig, 'sig');
+          const { changes } = s.accountSetWrappingKeySig.run(sig, accountId);
+          if (changes === 0) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
         }),
     },
 

@@ -97,6 +97,11 @@ export interface Account {
   wrappedRootGen: number;
   /** Identity signature over the wrap and its generation; null at generation 0 (the account record's signature covers it). */
   wrappedRootSig: string | null;
+  /**
+   * Identity signature over `wrappingKeySignaturePayload` (the account's wrapping key), as the account
+   * published it; absent for an account registered without one (older clients) until it publishes one.
+   */
+  wrappingKeySig?: string;
   loginName?: string;
   createdAt: IsoTime;
 }
@@ -219,6 +224,11 @@ export interface SyncStore {
       accountId: string,
       next: { readonly wrappedRoot: JsonObject; readonly gen: number; readonly sig: string },
     ): Promise<void>;
+    /**
+     * Stores the wrapping-key signature of an account (the caller has verified it against the stored
+     * keys), replacing any earlier one; NOT_FOUND when the account does not exist.
+     */
+    setWrappingKeySig(accountId: string, sig: string): Promise<void>;
   };
 
   devices: {

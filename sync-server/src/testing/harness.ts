@@ -14,6 +14,7 @@ import {
   grantSignaturePayload,
   revocationSignaturePayload,
   deviceRevocationPayload,
+  wrappingKeySignaturePayload,
   encodeFrame,
   type ClientFrame,
   type Grant,
@@ -191,6 +192,7 @@ export const makeRegistration = async (
   };
   const device = await makeDeviceCert({ keys, accountId: keys.accountId }, deviceKeys);
   const sig = await sign(keys.identity.secretKey, accountSignaturePayload(account));
+  const wrappingKeySig = await sign(keys.identity.secretKey, wrappingKeySignaturePayload(account));
   const created: TestAccount = {
     root,
     keys,
@@ -199,7 +201,7 @@ export const makeRegistration = async (
     device: { keys: deviceKeys, deviceId: deviceKeys.deviceId },
     loginName,
   };
-  return { body: { account, device, sig }, account: created };
+  return { body: { account, device, sig, wrappingKeySig }, account: created };
 };
 
 export const registerAccount = async (

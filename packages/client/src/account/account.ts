@@ -55,6 +55,7 @@ import {
   PublicKey,
   WrappedRoot,
   accountSignaturePayload,
+  wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
   validate,
@@ -428,8 +429,14 @@ async function createAccountNow(
       createdAt: isoAt(now),
     };
     const sig = await signPayload(deps.ed, keys.identity.secretKey, accountSignaturePayload(record));
+    // Relayed to other accounts, so they wrap stream keys only to this account's own wrapping key.
+    const wrappingKeySig = await signPayload(
+      deps.ed,
+      keys.identity.secretKey,
+      wrappingKeySignaturePayload(record),
+    );
     try {
-      await deps.api.register({ account: record, device: cert, sig });
+      await deps.api.register({ account: record, device: cert, sig, wrappingKeySig });
     } catch (e) {
       // An ambiguous failure (lost answer, 5xx) may have registered the account: check before giving
       // up, because the root exists nowhere else yet.

@@ -7,6 +7,11 @@
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
+ * - Stream keys are wrapped only to a grantee's wrapping key that its identity key signed (checked by the
+ *   device directory: the server cannot substitute its own) and that matches the one pinned with the
+ *   identity key at the first wrap (pinned again after the patient verifies again). `grant` refuses
+ *   otherwise — WRAPPING_KEY_UNVERIFIED, or KEY_CHANGED — before anything is published; re-keying skips
+ *   such a holder (it gets no key) and each later check tries it again (`wrapMissing`).
  * - Revocation: the server cuts access at once; then a new epoch is minted for every stream the grant
  *   covered and wrapped for the remaining holders only, so records written afterwards are unreadable with
  *   the revoked provider's keys. History is not re-encrypted (cost independent of the number of records) —
@@ -58,10 +63,16 @@ import {
 import { SyncError, type Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
-import type { DeviceDirectory } from '../sync/device-directory';
+import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 
 export type ConsentErrorCode =
-  'KEY_CHANGED' | 'UNKNOWN_ACCOUNT' | 'BAD_SCOPE' | 'BAD_EXPIRY' | 'NOT_FOUND' | 'BAD_INVITE';
+  | 'KEY_CHANGED'
+  | 'UNKNOWN_ACCOUNT'
+  | 'BAD_SCOPE'
+  | 'BAD_EXPIRY'
+  | 'NOT_FOUND'
+  | 'BAD_INVITE'
+  | 'WRAPPING_KEY_UNVERIFIED';
 
 export class ConsentError extends Error {
   constructor(
@@ -105,6 +116,8 @@ export interface Rotation {
 }
 
 const WRAPS_OWED_KEY = 'rotation-wraps-owed';
+/** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
+const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
@@ -214,6 +227,62 @@ export const createConsent = (deps: ConsentDeps) => {
 
   const streamOf = (type: StreamType): string => `${deps.accountId}/${type}`;
 
+  const pinnedWrappingKeys = async () =>
+    (await deps.meta.get(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys)) ?? {};
+  /** The patient verified the account again: its wrapping key is pinned anew at the next wrap. */
+  const unpinWrappingKey = async (accountId: string): Promise<void> => {
+    deps.directory.unpinWrappingKey(accountId);
+    if ((await pinnedWrappingKeys())[accountId] === undefined) return;
+    await deps.meta.update(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys, (all) => {
+      const next = { ...(all ?? {}) };
+      delete next[accountId];
+      return next;
+    });
+  };
+  /**
+   * The account's wrapping key, only as its identity key signed it (device directory) and as pinned at
+   * the first wrap (pinned now if not yet). Null when the server knows no such account (or presents an
+   * identity key that is not the account's). Throws ConsentError WRAPPING_KEY_UNVERIFIED (the server
+   * presents a key the account did not sign) or KEY_CHANGED (another key than the pinned one).
+   */
+  const wrappingKeyOf = async (accountId: string): Promise<Uint8Array | null> => {
+    let key: Uint8Array | null;
+    try {
+      key = await deps.directory.wrappingKey(accountId);
+    } catch (error) {
+      if (!isWrappingKeyError(error)) throw error;
+      throw new ConsentError(
+        error.code === 'WRAPPING_KEY_CHANGED' ? 'KEY_CHANGED' : 'WRAPPING_KEY_UNVERIFIED',
+        `${error.message}; nothing was shared with it`,
+      );
+    }
+    if (!key) return null;
+    const encoded = base64urlEncode(key);
+    const pinned = (await pinnedWrappingKeys())[accountId];
+    if (pinned !== undefined && pinned !== encoded) {
+      throw new ConsentError(
+        'KEY_CHANGED',
+        `the wrapping key of account ${accountId} changed since it was pinned; verify the account again before sharing`,
+      );
+    }
+    if (pinned === undefined) {
+      await deps.meta.update(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys, (all) => ({
+        ...(all ?? {}),
+        [accountId]: encoded,
+      }));
+    }
+    return key;
+  };
+  /** As `wrappingKeyOf`, for re-keying: a refused key is skipped (null), so the other holders still get theirs. */
+  const holderWrappingKey = async (accountId: string): Promise<Uint8Array | null> => {
+    try {
+      return await wrappingKeyOf(accountId);
+    } catch (error) {
+      if (error instanceof ConsentError) return null;
+      throw error;
+    }
+  };
+
   /**
    * Sets of ended grant ids that settle a stream if its current epoch shuts them out: those this device
    * knows ended, plus any of the still-active ones (soonest expiry first, at most MAX_EXTRA_ENDED) that
@@ -271,7 +340,7 @@ export const createConsent = (deps: ConsentDeps) => {
           const holders = [];
           for (const g of active) {
             if (matched?.includes(g.grant.grantId)) continue;
-            const wrapping = await deps.directory.wrappingKey(g.grant.granteeId);
+            const wrapping = await holderWrappingKey(g.grant.granteeId);
             if (wrapping) holders.push({ accountId: g.grant.granteeId, wrappingPublicKey: wrapping });
           }
           await deps.keyring.wrapEpoch(stream, wrap.epoch, holders);
@@ -334,7 +403,7 @@ export const createConsent = (deps: ConsentDeps) => {
         if (lacking.length === 0 || !(await deps.keyring.keyFor(stream, epoch))) continue;
         const recipients = [];
         for (const accountId of lacking) {
-          const wrapping = await deps.directory.wrappingKey(accountId);
+          const wrapping = await holderWrappingKey(accountId);
           if (wrapping) recipients.push({ accountId, wrappingPublicKey: wrapping });
         }
         await deps.keyring.wrapEpoch(stream, epoch, recipients);
@@ -378,6 +447,7 @@ export const createConsent = (deps: ConsentDeps) => {
       const pinned = await pinnedKeys();
       pinned[accountId] = base64urlEncode(identity);
       await deps.meta.set('pinned-keys', pinned);
+      await unpinWrappingKey(accountId);
       return { accountId, fingerprint: keyFingerprint(identity) };
     },
 
@@ -398,6 +468,7 @@ export const createConsent = (deps: ConsentDeps) => {
       const pinned = await pinnedKeys();
       pinned[accountId] = base64urlEncode(identity);
       await deps.meta.set('pinned-keys', pinned);
+      await unpinWrappingKey(accountId);
       return { accountId, fingerprint: keyFingerprint(identity) };
     },
 
@@ -430,7 +501,8 @@ export const createConsent = (deps: ConsentDeps) => {
         pinned[request.granteeId] = current;
         await deps.meta.set('pinned-keys', pinned);
       }
-      const wrapping = await deps.directory.wrappingKey(request.granteeId);
+      // Verified and pinned before anything is published: never wrapped to a key the server chose.
+      const wrapping = await wrappingKeyOf(request.granteeId);
       if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
       const envelopes = [];
       for (const s of request.scope) {

@@ -1,20 +1,40 @@
 import { describe, expect, it } from 'vitest';
+import nacl from 'tweetnacl';
 import {
   base64urlEncode,
   certifyDevice,
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
+  signCanonical,
   tweetnaclEd25519,
+  type AccountKeys,
 } from '@hale/crypto';
-import { createDeviceDirectory, type AccountDevicesInfo } from './device-directory';
+import { wrappingKeySignaturePayload } from '@hale/protocol';
+import {
+  createDeviceDirectory,
+  isWrappingKeyError,
+  type AccountDevicesInfo,
+  type WrappingKeyErrorCode,
+} from './device-directory';
 
 const ed = tweetnaclEd25519;
 const MINUTE = 60_000;
 
+/** The account's identity signature over `wrappingPublicKey` (base64url), as registration sends it. */
+const signWrapping = async (keys: AccountKeys, wrappingPublicKey: string): Promise<string> => {
+  const payload = wrappingKeySignaturePayload({
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey,
+  });
+  return base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload));
+};
+
 /** An account with two certified devices, a directory over it with a clock and a switchable server. */
 const setup = async () => {
   const keys = deriveAccountKeys(generateRootSecret());
+  const genuineWrapping = base64urlEncode(keys.wrapping.publicKey);
   const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
   const cert = (d: typeof one) =>
     certifyDevice(
@@ -29,7 +49,14 @@ const setup = async () => {
       },
       ed,
     );
-  const server = { devices: [await cert(one), await cert(two)] as unknown[], failing: false, calls: 0 };
+  const server = {
+    devices: [await cert(one), await cert(two)] as unknown[],
+    failing: false,
+    calls: 0,
+    /** What the server presents as the account's wrapping key, and the signature it relays (if any). */
+    wrappingPublicKey: genuineWrapping,
+    wrappingKeySig: (await signWrapping(keys, genuineWrapping)) as string | undefined,
+  };
   const clock = { now: 1_000_000 };
   const directory = createDeviceDirectory({
     ed,
@@ -41,7 +68,8 @@ const setup = async () => {
       return {
         accountId,
         identityPublicKey: base64urlEncode(keys.identity.publicKey),
-        wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+        wrappingPublicKey: server.wrappingPublicKey,
+        ...(server.wrappingKeySig === undefined ? {} : { wrappingKeySig: server.wrappingKeySig }),
         role: 'patient',
         devices: server.devices,
       };
@@ -51,7 +79,7 @@ const setup = async () => {
   const revokeTwo = async () => {
     server.devices = [await cert(one)];
   };
-  return { accountId: keys.accountId, one, two, server, clock, directory, revokeTwo, cert };
+  return { accountId: keys.accountId, keys, one, two, server, clock, directory, revokeTwo, cert };
 };
 
 describe('device directory', () => {
@@ -129,5 +157,64 @@ describe('device directory', () => {
     // A device the last list named stays trusted through a failed reload of an expired list.
     clock.now += 6 * MINUTE;
     expect((await directory.lookupDeviceKey(accountId, one.deviceId)).status).toBe('found');
+  });
+});
+
+/** The code `wrappingKey` refuses with (or 'answered' when it answers a key). */
+const refusal = async (
+  directory: { wrappingKey(accountId: string): Promise<Uint8Array | null> },
+  accountId: string,
+): Promise<WrappingKeyErrorCode | 'answered'> =>
+  directory.wrappingKey(accountId).then(
+    () => 'answered' as const,
+    (error: unknown) => {
+      if (isWrappingKeyError(error)) return error.code;
+      throw error;
+    },
+  );
+
+describe('device directory: wrapping keys', () => {
+  it('answers the wrapping key the account signed', async () => {
+    const { accountId, keys, directory } = await setup();
+    expect(await directory.wrappingKey(accountId)).toEqual(keys.wrapping.publicKey);
+  });
+
+  it('refuses a wrapping key the server substituted, keeping the genuine signature or dropping it', async () => {
+    const { accountId, one, server, directory } = await setup();
+    server.wrappingPublicKey = base64urlEncode(nacl.box.keyPair().publicKey);
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_UNVERIFIED');
+    directory.forget(accountId);
+    server.wrappingKeySig = undefined;
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_UNVERIFIED');
+    // Also a signature by another identity key does not vouch for it.
+    directory.forget(accountId);
+    const other = deriveAccountKeys(generateRootSecret());
+    server.wrappingKeySig = await signWrapping({ ...other, accountId }, server.wrappingPublicKey);
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_UNVERIFIED');
+    // Device lookups do not depend on it.
+    expect((await directory.lookupDeviceKey(accountId, one.deviceId)).status).toBe('found');
+  });
+
+  it('refuses the genuine account answer without a signature (registered by an older client)', async () => {
+    const { accountId, server, directory } = await setup();
+    server.wrappingKeySig = undefined;
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_UNVERIFIED');
+  });
+
+  it('refuses a changed wrapping key for a pinned account, even one its identity key signed', async () => {
+    const { accountId, keys, server, clock, directory } = await setup();
+    expect(await directory.wrappingKey(accountId)).toEqual(keys.wrapping.publicKey);
+    const other = base64urlEncode(nacl.box.keyPair().publicKey);
+    server.wrappingPublicKey = other;
+    server.wrappingKeySig = await signWrapping(keys, other);
+    directory.forget(accountId);
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_CHANGED');
+    // The pin outlives cache expiry and reconnects.
+    clock.now += 6 * MINUTE;
+    directory.expire();
+    expect(await refusal(directory, accountId)).toBe('WRAPPING_KEY_CHANGED');
+    // After the user verified the account again, the key it signed now is taken (and pinned).
+    directory.unpinWrappingKey(accountId);
+    expect(base64urlEncode((await directory.wrappingKey(accountId))!)).toBe(other);
   });
 });

@@ -15,21 +15,55 @@
  * latter for a retry instead of for good. When a reload fails, a device the last list named is still
  * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
  * answers null for both failures.
+ * - Wrapping keys: the X25519 key another account's stream keys and audit bodies are wrapped to is
+ *   trusted only if the account's identity key signed it (`wrappingKeySignaturePayload`, relayed by the
+ *   server as `wrappingKeySig`), so a server cannot put its own key in the account answer and read what
+ *   is wrapped to it. The first verified key of an account is pinned for the directory's lifetime (until
+ *   `unpinWrappingKey`): a later answer with another key, even a signed one, is refused. `wrappingKey` throws WrappingKeyError —
+ *   `WRAPPING_KEY_UNVERIFIED` (no signature, or one that does not verify) or `WRAPPING_KEY_CHANGED` — and
+ *   never answers an unverified key; it answers null, as before, when the account is unknown or its
+ *   identity key does not belong to it. Device lookups do not depend on the wrapping key.
  */
 import {
   accountIdFromIdentityKey,
   base64urlDecode,
+  constantTimeEqual,
+  verifyCanonical,
   verifyDeviceCertificate,
   type Ed25519,
 } from '@hale/crypto';
+import { wrappingKeySignaturePayload } from '@hale/protocol';
 
 export interface AccountDevicesInfo {
   accountId: string;
   identityPublicKey: string;
   wrappingPublicKey: string;
+  /** The identity key's signature over the wrapping key (`wrappingKeySignaturePayload`); absent if none. */
+  wrappingKeySig?: string;
   role: 'patient' | 'provider';
   devices: unknown[];
 }
+
+export type WrappingKeyErrorCode = 'WRAPPING_KEY_UNVERIFIED' | 'WRAPPING_KEY_CHANGED';
+
+/** The server's wrapping key for an account cannot be trusted: nothing may be wrapped to it. */
+export class WrappingKeyError extends Error {
+  constructor(
+    readonly code: WrappingKeyErrorCode,
+    readonly accountId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WrappingKeyError';
+  }
+}
+
+export const isWrappingKeyError = (error: unknown): error is WrappingKeyError =>
+  error instanceof WrappingKeyError;
+
+type WrappingState =
+  | { status: 'verified'; key: Uint8Array }
+  | { status: 'refused'; code: WrappingKeyErrorCode; message: string };
 
 export type DeviceKeyLookup =
   { status: 'found'; key: Uint8Array } | { status: 'unknown' } | { status: 'unavailable'; message: string };
@@ -41,7 +75,7 @@ interface Entry {
   /** Loaded to look for a device the cached list did not name. */
   forced: boolean;
   devices: Map<string, Uint8Array>;
-  wrapping: Uint8Array;
+  wrapping: WrappingState;
   identity: Uint8Array;
   selfCertified: boolean;
 }
@@ -63,6 +97,44 @@ export const createDeviceDirectory = (deps: {
   const interval = deps.refreshIntervalMs ?? 30_000;
   const maxAge = deps.maxAgeMs ?? 5 * 60_000;
   let generation = 0;
+  /** The first verified wrapping key of each account: never replaced, not dropped by `forget`/`expire`. */
+  const pinnedWrapping = new Map<string, Uint8Array>();
+  /** Checks the presented wrapping key against the account's identity signature and the pinned key. */
+  const checkWrapping = async (
+    info: AccountDevicesInfo,
+    identity: Uint8Array,
+    wrapping: Uint8Array,
+  ): Promise<WrappingState> => {
+    const accountId = info.accountId;
+    const refused = (code: WrappingKeyErrorCode, message: string): WrappingState => ({
+      status: 'refused',
+      code,
+      message,
+    });
+    if (info.wrappingKeySig === undefined) {
+      return refused(
+        'WRAPPING_KEY_UNVERIFIED',
+        `the server presents no signature of account ${accountId} over its wrapping key`,
+      );
+    }
+    const sig = base64urlDecode(info.wrappingKeySig);
+    const payload = wrappingKeySignaturePayload(info);
+    if (!sig.ok || !(await verifyCanonical(deps.ed, identity, payload.label, payload, sig.value))) {
+      return refused(
+        'WRAPPING_KEY_UNVERIFIED',
+        `the wrapping key the server presents for account ${accountId} is not signed by its identity key`,
+      );
+    }
+    const pinned = pinnedWrapping.get(accountId);
+    if (pinned !== undefined && !constantTimeEqual(pinned, wrapping)) {
+      return refused(
+        'WRAPPING_KEY_CHANGED',
+        `the wrapping key the server presents for account ${accountId} differs from the one it presented before`,
+      );
+    }
+    if (pinned === undefined) pinnedWrapping.set(accountId, wrapping);
+    return { status: 'verified', key: wrapping };
+  };
   const load = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
     const loadedIn = generation;
@@ -85,7 +157,10 @@ export const createDeviceDirectory = (deps: {
       generation: loadedIn,
       forced,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
-      wrapping: wrapping.value,
+      // Only for a self-certified identity key: a signature by any other key proves nothing.
+      wrapping: selfCertified
+        ? await checkWrapping(info, identity.value, wrapping.value)
+        : { status: 'refused', code: 'WRAPPING_KEY_UNVERIFIED', message: 'identity key not self-certified' },
       identity: identity.value,
       selfCertified,
     };
@@ -144,9 +219,18 @@ export const createDeviceDirectory = (deps: {
       const r = await lookupDeviceKey(accountId, deviceId);
       return r.status === 'found' ? r.key : null;
     },
+    /**
+     * The account's wrapping key, only as the account itself signed it (and as first seen): null when the
+     * account is unknown or its presented identity key is not its own; WrappingKeyError when the key is
+     * not signed by that identity key or differs from the pinned one. Never an unverified key.
+     */
     async wrappingKey(accountId: string): Promise<Uint8Array | null> {
       const { entry } = await get(accountId);
-      return entry?.selfCertified ? entry.wrapping : null;
+      if (!entry?.selfCertified) return null;
+      if (entry.wrapping.status === 'refused') {
+        throw new WrappingKeyError(entry.wrapping.code, accountId, entry.wrapping.message);
+      }
+      return entry.wrapping.key;
     },
     async identityKey(accountId: string): Promise<Uint8Array | null> {
       const { entry } = await get(accountId);
@@ -158,6 +242,11 @@ export const createDeviceDirectory = (deps: {
       return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
     forget: (accountId: string): boolean => cache.delete(accountId),
+    /** The user verified the account again: the next verified wrapping key is pinned instead. */
+    unpinWrappingKey(accountId: string): void {
+      pinnedWrapping.delete(accountId);
+      cache.delete(accountId);
+    },
     /** Every cached list is reloaded at its next use (called on reconnect: revocations made meanwhile). */
     expire(): void {
       generation++;
