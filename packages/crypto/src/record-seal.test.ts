@@ -9,6 +9,7 @@ import {
   checkContentRevisionTag,
   checkRevisionTag,
   contentRevisionTag,
+  deriveInitialStreamKey,
   deriveRevisionTagKey,
   generateStreamKey,
   HaleCryptoError,
@@ -202,7 +203,7 @@ describe('content revision tags', () => {
   const tagKey = deriveRevisionTagKey(epoch0);
   const state = { stream: ctx.stream, id: ctx.id, rev: 3, deleted: false, data };
 
-  it('is rv-<24 hex of HMAC-SHA256(HKDF(epoch-0 key, "hale/rev/v1"), canonical state)> (checked with node:crypto)', () => {
+  it('is rv-<24 hex of HMAC-SHA256(HKDF(epoch key, "hale/rev/v1"), canonical state)> (checked with node:crypto)', () => {
     const nodeTagKey = Buffer.from(hkdfSync('sha256', epoch0, new Uint8Array(0), 'hale/rev/v1', 32));
     expect(hex(tagKey)).toBe(nodeTagKey.toString('hex'));
     const body = canonicalJson({ s: state.stream, i: state.id, r: 3, x: false, d: data });
@@ -231,6 +232,28 @@ describe('content revision tags', () => {
     expect(code(checkContentRevisionTag(tagKey, 'nonsense', state))).toBe('BAD_ENCODING');
     expect(() => contentRevisionTag(tagKey, { ...state, rev: -1 })).toThrow(HaleCryptoError);
     expect(() => contentRevisionTag(tagKey, { ...state, data: { n: NaN } })).toThrow(HaleCryptoError);
+  });
+});
+
+describe('revision tag keys follow the epoch', () => {
+  const root = new Uint8Array(32).fill(7);
+  const stream = '2JSxGouKmAtG_inJGCCuMt/allergy';
+  const state = { stream, id: '01J00000000000000000000001', rev: 3, deleted: false, data: { a: 1 } };
+
+  it("epoch 0's tag key, and so every epoch-0 tag, is unchanged (known answer from before)", () => {
+    const tagKey0 = deriveRevisionTagKey(deriveInitialStreamKey(root, stream));
+    expect(contentRevisionTag(tagKey0, state)).toBe('3-4ae6e748ae751bca5c567b0b');
+  });
+
+  it("a version sealed and tagged at epoch 1 does not check under epoch 0's tag key", () => {
+    const k0 = deriveInitialStreamKey(root, stream);
+    const k1 = generateStreamKey();
+    const [t0, t1] = [deriveRevisionTagKey(k0), deriveRevisionTagKey(k1)];
+    expect(hex(t0)).not.toBe(hex(t1));
+    const { tag } = sealRecordVersion(k1, t1, { ...state, epoch: 1, deleted: false }, state.data);
+    expect(checkContentRevisionTag(t1, tag, state)).toEqual({ ok: true, value: 3 });
+    expect(code(checkContentRevisionTag(t0, tag, state))).toBe('TAMPERED');
+    expect(() => deriveRevisionTagKey(new Uint8Array(16))).toThrow(HaleCryptoError);
   });
 });
 

@@ -17,8 +17,11 @@
  * Revision tags, two forms with the same shape `${n}-<24 hex>` (parseRevisionTag reads both):
  *  - ciphertext tag `${n}-${hex(sha256(sealed))[0..24]}`: anyone, the server too, can recompute it;
  *  - content tag `${rv}-${hex(HMAC-SHA256(tagKey, canonicalJson({s, i, r, x, d})))[0..24]}` with
- *    tagKey = HKDF(epoch-0 stream key, "hale/rev/v1"): every stream holder can recompute it from a
- *    plaintext state (RxDB's assumed master state); the key keeps the server from testing guesses.
+ *    tagKey = HKDF(stream key of the epoch the version is sealed under, "hale/rev/v1"): every holder of
+ *    that epoch's key can recompute it from a plaintext state (RxDB's assumed master state); the key
+ *    keeps the server from testing guesses, and a grantee shut out by a rotation (who keeps the older
+ *    epochs' keys) from testing guesses of versions sealed after it. Epoch 0's tag key is the one every
+ *    version was tagged with before tag keys followed the epoch.
  * Bad caller input (key length, context, non-JSON data) throws HaleCryptoError INVALID_INPUT.
  */
 import nacl from 'tweetnacl';
@@ -246,10 +249,14 @@ export interface RecordState {
   readonly data: unknown;
 }
 
-/** tagKey = HKDF-SHA256(epoch-0 stream key, info "hale/rev/v1"). */
-export function deriveRevisionTagKey(epoch0StreamKey: Uint8Array): Uint8Array {
-  assertLength(epoch0StreamKey, STREAM_KEY_LENGTH, 'stream key');
-  return hkdfSha256(epoch0StreamKey, 'hale/rev/v1');
+/**
+ * Tag key of one epoch of a stream: HKDF-SHA256(that epoch's stream key, info "hale/rev/v1"). A version
+ * sealed under an epoch's key is tagged with that epoch's tag key (the writer seals and tags with the
+ * same epoch; readers and the assumed master state's tag use the version's epoch).
+ */
+export function deriveRevisionTagKey(streamKey: Uint8Array): Uint8Array {
+  assertLength(streamKey, STREAM_KEY_LENGTH, 'stream key');
+  return hkdfSha256(streamKey, 'hale/rev/v1');
 }
 
 /**
@@ -325,8 +332,11 @@ export interface OpenedVersion {
 
 /**
  * Seals one version of a record and computes its content tag from a single canonical form of `data`:
- * plaintext = canonicalJson({v:1, s, i, e, r, t: tag, x: deleted, d}). Binding the tag and the deletion
- * flag inside lets a reader check the clear tag against the ciphertext without recomputing the HMAC.
+ * plaintext = canonicalJson({v:1, s, i, e, r, t: tag, x: deleted, d}). `tagKey` is the tag key of
+ * `ctx.epoch` (`deriveRevisionTagKey(key)`). Binding the tag and the deletion flag inside lets a reader
+ * check the clear tag against the ciphertext without recomputing the HMAC; that binds them to the stream
+ * key only, which every holder of the key can seal anything under. Where the tag stands for an author's
+ * signature, the reader recomputes it from the opened content (`checkContentRevisionTag`).
  */
 export function sealRecordVersion(
   key: Uint8Array,

@@ -58,9 +58,10 @@ export interface RecordsDeps {
   now: () => number;
   /** Whether this device may write the stream (own streams, or a write grant). */
   canWrite: (stream: string) => boolean;
+  /** After each local write; `rv` is the revision number written (the sync engine tracks it as pending). */
   onWrite: (
     id: string,
-    change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string },
+    change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string; rv: number },
   ) => void;
 }
 
@@ -137,7 +138,7 @@ export const createRecords = (deps: RecordsDeps) => {
       }
       throw error;
     }
-    deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId });
+    deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId, rv });
   };
 
   /**
@@ -158,6 +159,7 @@ export const createRecords = (deps: RecordsDeps) => {
       throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
     requireWritable(doc.stream);
     let record: RecordOf<K> | null | undefined;
+    let rv = 0;
     await doc.incrementalModify((stored) => {
       const current = stored as DeviceRecord & { _deleted?: boolean };
       // A delete can land between the read above and this write (another call, or a pulled tombstone);
@@ -173,6 +175,7 @@ export const createRecords = (deps: RecordsDeps) => {
         author: deps.deviceId,
         by: deps.accountId,
       };
+      rv = version.rv;
       if ('delete' in outcome) {
         record = null;
         return { ...version, conflict: false, conflictData: null, _deleted: true };
@@ -196,6 +199,7 @@ export const createRecords = (deps: RecordsDeps) => {
       action: record === null ? 'delete' : 'update',
       kind: doc.kind,
       patientId: doc.patientId,
+      rv,
     });
     return record;
   };
@@ -269,18 +273,20 @@ export const createRecords = (deps: RecordsDeps) => {
       if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
       requireWritable(doc.stream);
       // One write: the tombstone gets its own revision number, so it is attributable and its tag is new.
+      let rv = 0;
       await doc.incrementalModify((data) => {
         const next = data as DeviceRecord & { _deleted?: boolean };
         // A second remove racing the first must not count (and audit) a deletion twice.
         if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
         next.rv = next.rv + 1;
+        rv = next.rv;
         next.updatedAt = iso();
         next.author = deps.deviceId;
         next.by = deps.accountId;
         next._deleted = true;
         return next;
       });
-      deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId });
+      deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId, rv });
     },
 
     async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {

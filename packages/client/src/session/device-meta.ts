@@ -66,6 +66,13 @@ export const META_SCHEMAS = {
       at: IsoText,
     }),
   ),
+  /**
+   * Records whose local copy is a version the server never took (the engine's diverged marks, kept after
+   * their unsent entry is discarded); key `diverged`.
+   */
+  diverged: Type.Array(
+    Type.Object({ stream: Type.String({ maxLength: 128 }), id: Type.String({ maxLength: 64 }) }),
+  ),
   signedIn: Type.Boolean(),
   auditChain: Type.Object({
     seq: Type.Integer({ minimum: 0 }),

@@ -262,7 +262,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
     onWrite: (id, change) => {
-      engine.notePending(id);
+      engine.notePending(id, change.rv);
       audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
     },
   });

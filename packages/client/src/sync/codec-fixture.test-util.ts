@@ -1,7 +1,8 @@
 // Shared by the record-codec and wire-job tests: a patient and a provider account with one certified
 // device each, keyrings over those accounts, codec dependencies, a valid allergy record (its data a
 // valid record of its kind, as `records.add` writes it), documents sealed and served as the server would
-// serve them, and ciphertexts with a byte flipped.
+// serve them, ciphertexts with a byte flipped, key envelopes signed by the patient's device, and other
+// content sealed beside a doc's tag as any holder of the stream key can.
 import { assertRecordKind, exampleRecord } from '@hale/model';
 import {
   base64urlDecode,
@@ -9,9 +10,14 @@ import {
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
+  keyId,
+  keyIdBytes,
+  sealSecretbox,
+  signCanonical,
   tweetnaclEd25519,
+  wrapKey,
 } from '@hale/crypto';
-import type { KeyEnvelope, PushDoc, ServedDoc } from '@hale/protocol';
+import { envelopeSignaturePayload, type KeyEnvelope, type PushDoc, type ServedDoc } from '@hale/protocol';
 import { createKeyring, type KeyringDeps } from './keyring';
 import {
   encodeRecord,
@@ -171,3 +177,55 @@ export const flipByte = (ct: string, at: number, mask: number): string => {
 /** Each outcome as 'ok' or its failure reason. */
 export const reasons = (out: ReadonlyArray<{ ok: true } | { ok: false; reason: string }>): string[] =>
   out.map((o) => (o.ok ? 'ok' : o.reason));
+
+/** An envelope of `key` for (stream, epoch) addressed to `recipient`, signed by `signer` (the patient's device). */
+export const signedEnvelope = async (
+  stream: string,
+  epoch: number,
+  key: Uint8Array,
+  recipient: typeof patient,
+  signer: typeof patientDevice = patientDevice,
+): Promise<KeyEnvelope> => {
+  const env = {
+    stream: stream as KeyEnvelope['stream'],
+    epoch,
+    recipient: recipient.accountId,
+    keyId: keyId(key),
+    wrapped: wrapKey(key, recipient.wrapping.publicKey, { stream, epoch }),
+    createdBy: signer.deviceId,
+  };
+  const p = envelopeSignaturePayload(env);
+  return { ...env, sig: base64urlEncode(await signCanonical(ed, signer.secretKey, p.label, p)) };
+};
+
+/**
+ * `doc` with its ciphertext replaced by `content` sealed under `key` beside the doc's own tag and deletion
+ * flag, as any holder of the stream key can (a grantee, read-only or revoked, the patient) and a server
+ * can then serve: rev, author and signature untouched. The plaintext is written with JSON.stringify, as a
+ * forger need not write canonical JSON.
+ */
+export const forgedBeside = (doc: ServedDoc, key: Uint8Array, content: unknown): ServedDoc => {
+  const rv = Number(doc.rev.split('-')[0]);
+  const body = {
+    v: 1,
+    s: doc.stream,
+    i: doc.id,
+    e: doc.epoch,
+    r: rv,
+    t: doc.rev,
+    x: doc.deleted,
+    d: content,
+  };
+  const header = Uint8Array.of(1, ...keyIdBytes(key));
+  return { ...doc, ct: base64urlEncode(sealSecretbox(header, key, JSON.stringify(body))) };
+};
+
+/** The content a record seals (what its tag covers). */
+export const contentOf = (r: PlainRecord) => ({
+  kind: r.kind,
+  updatedAt: r.updatedAt,
+  by: r.by,
+  data: r.data,
+  conflict: r.conflict,
+  conflictData: r.conflictData,
+});

@@ -19,13 +19,22 @@
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
- *   dropped with the purge of that stream (and stop counting as pending).
+ *   dropped with the purge of that stream (and stop counting as pending). A purge empties every local
+ *   document of the stream, deletions included, so no content stays once access ended; an emptied
+ *   deletion is never sent (it is nobody's change).
  * - A record counts as a pending write until the server acknowledged its newest local revision (pending
- *   is kept by id and revision number): the reply to the push of an older one leaves it counted.
+ *   is kept by id and the revision number the records API wrote): the reply to the push of an older one
+ *   leaves it counted. A conflict RxDB resolves to the server's version itself answers it too (nothing
+ *   is sent again). The persisted list is written once for a burst of local writes, and before the push
+ *   handler returns for what the server answered.
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
  *   content stays visible there until the person discards it (or access to its stream ends).
+ * - Its record is also marked diverged (persisted, at most MAX_DIVERGED): the local copy is a version the
+ *   server never took, whatever becomes of the unsent entry, so served versions of the record are left to
+ *   RxDB rather than judged against that copy (freshness.ts). The mark goes only when a served version of
+ *   the record is stored (`received$`) or its stream is purged.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress, errors with a reason a person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it).
@@ -41,7 +50,7 @@
  */
 import { Subject, type Observable, BehaviorSubject } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
-import type { RxReplicationPullStreamItem, WithDeleted } from 'rxdb';
+import { prepareQuery, type RxReplicationPullStreamItem, type WithDeleted } from 'rxdb';
 import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
@@ -65,7 +74,7 @@ import {
   type QuarantineReason,
 } from '../session/device-meta';
 import type { DeviceKeyLookup } from './device-directory';
-import type { RecordsCollection } from '../store/device-db';
+import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
@@ -74,6 +83,7 @@ import { createFreshnessCheck } from './freshness';
 import {
   decodeRecords,
   encodeRecords,
+  sameVersion,
   tagOf,
   type Decoded,
   type EncodeInput,
@@ -172,6 +182,12 @@ const MAX_ERRORS = 50;
 const MAX_QUARANTINE = 10_000;
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
+/**
+ * Records marked diverged (a key each, no content). Beyond it the oldest marks go, reported: such a record
+ * is judged as settled again, so a served version under its number with other content is dropped as
+ * stale until a newer one comes.
+ */
+const MAX_DIVERGED = 10_000;
 /** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
@@ -179,9 +195,6 @@ const PUSH_PIPELINE_CHUNK = 100;
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
-
-/** A written revision whose number is still being read back: newer than anything acknowledged. */
-const UNRESOLVED = Number.POSITIVE_INFINITY;
 
 const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
 const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
@@ -229,16 +242,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed master
   // state and do nothing; skipping it also means a replayed old version of our own is never applied.
   const sent = createRecentMap<string, string>(MAX_SENT);
-  // id → revision number of the newest local version the server has not acknowledged. An edit made while
-  // the push of the version before it is in flight must stay pending when that reply comes, so a reply
-  // clears only revisions up to the one it acknowledges. 0: not known (a list persisted before numbers
-  // were kept), cleared by any acknowledgement. The records API reports only ids, so a write's number is
-  // read back from storage; until then it is UNRESOLVED, which no reply clears.
+  // id → revision number of the newest local version the server has not acknowledged (the records API
+  // passes the number it wrote). An edit made while the push of the version before it is in flight must
+  // stay pending when that reply comes, so a reply clears only revisions up to the one it acknowledges.
+  // 0: not known (a list persisted before numbers were kept), cleared by any acknowledgement.
   let pending = new Map<string, number>();
-  /** Highest revision answered for good per id (`settlePending`), for a look-up that finishes after it. */
+  /** Highest revision answered for good per id (`settlePending`), for a write noted after its reply. */
   const answered = createRecentMap<string, number>(MAX_SENT);
-  /** Look-ups of written revision numbers still running, per id. */
-  const lookingUp = new Map<string, { count: number; rv: number }>();
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
     pendingWrites: 0,
@@ -251,13 +261,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
     passphrase: 'unknown',
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
-  const savePending = async (): Promise<void> => {
+  // The pending list is persisted whole, so writing it for every local write made N writes cost O(N²).
+  // Writes are folded: a save waits for the one in flight, then stores the list as it is by then for
+  // every caller that asked meanwhile. Local writes only schedule one (`noteSoon`: a note lost to a crash
+  // merely undercounts until RxDB pushes the write); what the server answered is awaited before the push
+  // handler returns, or a restart after RxDB took the batch as done would count it pending for ever.
+  let pendingWriting: Promise<void> = Promise.resolve();
+  let pendingQueued: Promise<void> | null = null;
+  const savePending = (): Promise<void> => {
     patch({ pendingWrites: pending.size });
-    // A number still being read back is stored as unknown: after a restart any acknowledgement clears it.
-    await deps.meta.set(
-      'pending',
-      [...pending].map(([id, rv]) => ({ id, rv: rv === UNRESOLVED ? 0 : rv })),
-    );
+    pendingQueued ??= pendingWriting.then(() => {
+      pendingQueued = null;
+      const write = deps.meta.set(
+        'pending',
+        [...pending].map(([id, rv]) => ({ id, rv })),
+      );
+      pendingWriting = write.catch(() => undefined);
+      return write;
+    });
+    return pendingQueued;
+  };
+  let noteTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Persists the pending list once after the current burst of local writes (a macrotask later). */
+  const noteSoon = (): void => {
+    patch({ pendingWrites: pending.size });
+    if (noteTimer !== undefined) return;
+    noteTimer = setTimeout(() => {
+      noteTimer = undefined;
+      void savePending().catch(() => undefined);
+    }, 0);
   };
   /**
    * The server answered revision `rv` of `id` for good (acknowledged it, or it will never be sent: refused
@@ -435,8 +467,33 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let unsent: UnsentChange[] = [];
-  /** recordKey of every unsent entry: their local copies are not the server's state (see freshness). */
-  let unsentKeys = new Set<string>();
+  /**
+   * recordKey → record of every record whose local copy is a version the server never took (see `hold`),
+   * oldest first. Not the unsent list: discarding an entry, or its dropping out of that list, leaves the
+   * refused version in the collection, and taken for the server's state it would make the server's next
+   * version under the same number look stale (freshness.ts).
+   */
+  let diverged = new Map<string, { stream: string; id: string }>();
+  const saveDiverged = async (): Promise<void> => {
+    const dropped = diverged.size - MAX_DIVERGED;
+    if (dropped > 0) {
+      diverged = new Map([...diverged].slice(dropped));
+      report({
+        code: 'DIVERGED_DROPPED',
+        message: `${dropped} record(s) holding a version the server did not take are no longer tracked (more than ${MAX_DIVERGED}); a server version under the same number may be refused as stale`,
+      });
+    }
+    await deps.meta.set('diverged', [...diverged.values()]);
+  };
+  let divergedTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Marks left as records are stored one by one: persisted once for the page. */
+  const saveDivergedSoon = (): void => {
+    if (divergedTimer !== undefined) return;
+    divergedTimer = setTimeout(() => {
+      divergedTimer = undefined;
+      if (!stopped) void saveDiverged().catch(() => undefined);
+    }, 0);
+  };
   const saveUnsent = async (next: UnsentChange[]): Promise<void> => {
     const dropped = next.length - MAX_UNSENT;
     if (dropped > 0) {
@@ -446,7 +503,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
     }
     unsent = next.slice(-MAX_UNSENT);
-    unsentKeys = new Set(unsent.map((u) => recordKey(u.stream, u.id)));
     patch({ unsent: unsent.length });
     await deps.meta.set('unsent', unsent);
   };
@@ -462,6 +518,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // Not pending any more: nothing will send them again (a newer local version still is).
     for (const { record } of items) settlePending(record.id, record.rv);
     await savePending();
+    // The refused version stays the local copy until a served version of the record replaces it.
+    for (const { record } of items) {
+      const key = recordKey(record.stream, record.id);
+      diverged.delete(key);
+      diverged.set(key, { stream: record.stream, id: record.id });
+    }
+    await saveDiverged();
     await saveUnsent([
       ...unsent.filter((u) => !keys.has(recordKey(u.stream, u.id))),
       ...items.map(({ record, code, message }) => ({
@@ -509,6 +572,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     settling.push({ key, rv });
   };
+  /**
+   * RxDB stored a served version of the record (`received$`): its local copy is the server's again, no
+   * longer diverged; quarantine entries it answers leave. With nothing diverged it is one size check.
+   */
+  const onStored = (stream: string, id: string, rv: number): void => {
+    if (diverged.size > 0 && diverged.delete(recordKey(stream, id))) saveDivergedSoon();
+    settle(stream, id, rv);
+  };
 
   /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
   const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Decoded[]) => {
@@ -537,8 +608,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const copies = docs.filter((d) => !(d._deleted && Object.keys(d.data).length === 0));
       return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
     },
-    unsettled: (stream, id) => pending.has(id) || unsentKeys.has(recordKey(stream, id)),
-    tagOf: (r) => tagOf(keyring, r),
+    unsettled: (stream, id) => pending.has(id) || diverged.has(recordKey(stream, id)),
+    // Compares content only: both states under one tag key (epoch 0's), whatever epoch each was sealed
+    // under; the local copy of a version this device pushed does not name the epoch it was sealed under.
+    tagOf: (r) => tagOf(keyring, r, 0),
   });
   /**
    * Drops served versions older than what this device holds. One served at a position past what this
@@ -832,6 +905,34 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
   };
 
+  /**
+   * Revision tag of an assumed master state. One received from the server is tagged under its `epoch`.
+   * One this device pushed keeps the epoch of the version it was based on, but was tagged under the
+   * epoch it was sealed under: its tag is the one this device sent, while remembered (`sent`). Otherwise
+   * (e.g. after a restart, with the stream re-keyed since) the server answers a conflict whose version
+   * is this very state, and the push is sent again against the server's tag (`sameVersion`).
+   */
+  const assumedTag = async (assumed: PlainRecord): Promise<string | null> => {
+    const pushed = sent.get(assumed.id);
+    if (pushed !== undefined && parseRevTag(pushed)?.n === assumed.rv) return pushed;
+    return tagOf(keyring, assumed);
+  };
+
+  /** Whether RxDB's conflict handler resolves this conflict to the server's version itself. */
+  const resolvesToMaster = async (
+    master: WithDeleted<PlainRecord>,
+    row: { newDocumentState: WithDeleted<PlainRecord>; assumedMasterState?: WithDeleted<PlainRecord> },
+  ): Promise<boolean> => {
+    const handler = collection.conflictHandler;
+    const input = {
+      realMasterState: master,
+      newDocumentState: row.newDocumentState,
+      ...(row.assumedMasterState ? { assumedMasterState: row.assumedMasterState } : {}),
+    };
+    const resolved = await handler.resolve(input, 'hale-pending-check');
+    return handler.isEqual(resolved, master, 'hale-pending-check');
+  };
+
   const pushHandler = async (
     rows: Array<{
       newDocumentState: WithDeleted<PlainRecord>;
@@ -849,6 +950,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       retryEpoch: boolean,
       only?: ReadonlySet<number>,
       asCreation = false,
+      rebased?: ReadonlyMap<number, string>,
     ): Promise<WithDeleted<PlainRecord>[]> => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
@@ -858,10 +960,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const [i, row] of rows.entries()) {
         if (only !== undefined && !only.has(i)) continue;
         const doc = row.newDocumentState;
-        if (!writable(doc.stream)) {
+        // An emptied deletion is what a purge left, no change of anyone's: never sent, also when access
+        // came back before RxDB got to it (the server would take it for a deletion of the record).
+        const purged = doc._deleted && Object.keys(doc.data).length === 0;
+        if (purged || !writable(doc.stream)) {
           // Writes to a purged stream (access ended) are local only and not worth a warning; RxDB takes
           // them as pushed, so they are not pending any more.
-          if (!readable(doc.stream)) {
+          if (purged || !readable(doc.stream)) {
             skipped = settlePending(doc.id, doc.rv) || skipped;
             continue;
           }
@@ -903,7 +1008,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
           const i = candidates[from + n]!;
           const row = rows[i]!;
           const assumedRev =
-            row.assumedMasterState && !asCreation ? await tagOf(keyring, row.assumedMasterState) : null;
+            rebased?.get(i) ??
+            (row.assumedMasterState && !asCreation ? await assumedTag(row.assumedMasterState) : null);
           out.push({ doc, assumedRev });
           byIndex.push(i);
         }
@@ -962,15 +1068,30 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // The server's versions of every conflicting record, opened as one batch.
       const conflicts: WithDeleted<PlainRecord>[] = [];
       const decodedMasters = await decodeRecords(codecDeps, masters);
-      conflicts.push(...(await sortOutcomes(masters, decodedMasters)));
+      // A server version that is the assumed master state itself is no conflict: only its tag was not the
+      // one computed here (see `assumedTag`). Sent again against the server's tag, once.
+      const rebase = new Map<number, string>();
+      for (const [k, decoded] of decodedMasters.entries()) {
+        const assumed = rows[masterRows[k]!]!.assumedMasterState;
+        if (decoded.ok && !asCreation && !rebased && assumed && sameVersion(decoded.record, assumed)) {
+          rebase.set(masterRows[k]!, masters[k]!.rev);
+        }
+      }
+      const rebasedIds = new Set([...rebase.keys()].map((i) => rows[i]!.newDocumentState.id));
+      conflicts.push(...(await sortOutcomes(masters, decodedMasters)).filter((r) => !rebasedIds.has(r.id)));
       for (const [k, decoded] of decodedMasters.entries()) {
         const master = masters[k]!;
+        const row = rows[masterRows[k]!]!;
         if (!decoded.ok) {
           refused.push({
-            record: rows[masterRows[k]!]!.newDocumentState,
+            record: row.newDocumentState,
             code: 'CONFLICT_UNREADABLE',
             message: `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
           });
+        } else if (!rebase.has(masterRows[k]!) && (await resolvesToMaster(decoded.record, row))) {
+          // The local copy becomes the server's version and RxDB sends nothing more (e.g. the same record
+          // deleted on two devices): no reply will settle the pending write.
+          settlePending(row.newDocumentState.id, row.newDocumentState.rv);
         }
       }
       await hold(refused);
@@ -978,10 +1099,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       patch({ lastSyncedAt: iso() });
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
+      if (rebase.size > 0)
+        conflicts.push(...(await attempt(retryEpoch, new Set(rebase.keys()), false, rebase)));
       if (stale && retryEpoch) {
         await refreshStreams();
         if ((await keyring.refresh()) > 0) requestRetry();
-        const again = await attempt(false, only, asCreation);
+        const again = await attempt(false, only, asCreation, rebased);
         return [...conflicts, ...again];
       }
       if (stale) {
@@ -1000,11 +1123,41 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
+   * Empties the stream's deletions that still hold content: a deletion keeps the record's last content
+   * (one made offline was never even sent), and it would outlive the access. The collection cannot write
+   * deleted documents, so this goes through its storage instance, which seals them at rest and tells the
+   * collection and RxDB's replication (which takes the emptied version as pushed: see the push handler).
+   */
+  const emptyDeletions = async (stream: string): Promise<void> => {
+    const storage = collection.storageInstance;
+    const query = prepareQuery<DeviceRecord>(storage.schema, {
+      selector: { stream, _deleted: { $eq: true } },
+      sort: [{ id: 'asc' }],
+      skip: 0,
+    });
+    // A document written meanwhile (a conflict, 409) is read and emptied again.
+    for (let tries = 0; tries < 3; tries++) {
+      const { documents } = await storage.query(query);
+      const full = documents.filter((d) => Object.keys(d.data).length > 0 || d.conflictData !== null);
+      if (full.length === 0) return;
+      const { error } = await storage.bulkWrite(
+        full.map((d) => ({
+          previous: d,
+          document: { ...d, data: {}, conflict: false, conflictData: null },
+        })),
+        'hale-purge-deletions',
+      );
+      if (error.length === 0) return;
+    }
+    throw new Error('deleted records kept changing while they were emptied');
+  };
+
+  /**
    * Deletes a stream's local copy without pushing anything for it (access has ended). The records are
-   * first emptied, then deleted, so neither the tombstones nor the replication's own copy of each record
-   * (RxDB keeps the last pushed state beside the collection, and takes the emptied tombstone as pushed)
-   * keep the content. No `cleanup()`: it would wait for the replication to be in sync, which never
-   * happens while offline.
+   * first emptied, then deleted, and the records deleted before are emptied too (`emptyDeletions`), so
+   * neither the tombstones nor the replication's own copy of each record (RxDB keeps the last pushed state
+   * beside the collection, and takes the emptied tombstone as pushed) keep the content. No `cleanup()`:
+   * it would wait for the replication to be in sync, which never happens while offline.
    */
   const purge = async (removed: RemovedStream): Promise<number> => {
     access.delete(removed.stream);
@@ -1027,7 +1180,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       );
       await collection.bulkRemove(docs.map((d) => d.primary));
     }
+    await emptyDeletions(removed.stream);
     keyring.forgetStream(removed.stream);
+    // Nothing of the stream is a copy any more (freshness.ts ignores emptied deletions).
+    const left = [...diverged].filter(([, r]) => r.stream === removed.stream);
+    if (left.length > 0) {
+      for (const [key] of left) diverged.delete(key);
+      await saveDiverged();
+    }
     if (unsent.some((u) => u.stream === removed.stream)) {
       await saveUnsent(unsent.filter((u) => u.stream !== removed.stream));
     }
@@ -1126,7 +1286,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
-      unsentKeys = new Set(unsent.map((u) => recordKey(u.stream, u.id)));
+      // Unsent entries kept before diverged marks existed are diverged records too.
+      for (const r of [...((await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []), ...unsent]) {
+        diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
+      }
       patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
@@ -1138,7 +1301,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         pull: { handler: pullHandler, batchSize: deps.batchSize ?? 500, stream$: pullStream$.asObservable() },
         push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
       });
-      replication.received$.subscribe((doc) => settle(doc.stream, doc.id, doc.rv));
+      replication.received$.subscribe((doc) => onStored(doc.stream, doc.id, doc.rv));
       let idle = true;
       let idleCheck = false;
       replication.active$.subscribe((active) => {
@@ -1182,31 +1345,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
     },
-    /** Called after each local write of record `id` (its revision number is read back from storage). */
-    notePending(id: string): void {
-      pending.set(id, UNRESOLVED);
-      void savePending().catch(() => undefined);
-      const look = lookingUp.get(id) ?? { count: 0, rv: 0 };
-      look.count++;
-      lookingUp.set(id, look);
-      void collection.storageInstance
-        .findDocumentsById([id], true)
-        .then(
-          ([doc]) => {
-            look.rv = Math.max(look.rv, doc?.rv ?? 0);
-          },
-          // Left unknown (0): any acknowledgement clears it, as for a list persisted without numbers.
-          () => undefined,
-        )
-        .finally(() => {
-          if (--look.count > 0) return;
-          lookingUp.delete(id);
-          // Dropped meanwhile because its stream ended: stays dropped.
-          if (pending.get(id) !== UNRESOLVED) return;
-          if ((answered.get(id) ?? -1) >= look.rv) pending.delete(id);
-          else pending.set(id, look.rv);
-          if (!stopped) void savePending().catch(() => undefined);
-        });
+    /** Called after each local write of record `id`, with the revision number it wrote. */
+    notePending(id: string, rv: number): void {
+      // A reply that came before the note (it answered this revision) leaves nothing pending.
+      if ((answered.get(id) ?? -1) >= rv) return;
+      pending.set(id, rv);
+      noteSoon();
     },
     writable,
     readable,
@@ -1214,7 +1358,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     quarantine: (): QuarantinedItem[] => [...quarantine],
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */
     unsent: (): UnsentChange[] => [...unsent],
-    /** Forgets a kept unsent version (the person copied or re-entered it, or does not want it). */
+    /**
+     * Forgets a kept unsent version (the person copied or re-entered it, or does not want it). The record
+     * stays diverged: its local copy is still that version, until a served one replaces it.
+     */
     async discardUnsent(stream: string, id: string): Promise<boolean> {
       const key = recordKey(stream, id);
       if (!unsent.some((u) => recordKey(u.stream, u.id) === key)) return false;
@@ -1235,6 +1382,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await replication?.cancel();
       replication = null;
       pullStream$.complete();
+      // What the last moments changed is persisted before the database closes.
+      if (noteTimer !== undefined) {
+        clearTimeout(noteTimer);
+        noteTimer = undefined;
+        await savePending().catch(() => undefined);
+      }
+      if (divergedTimer !== undefined) {
+        clearTimeout(divergedTimer);
+        divergedTimer = undefined;
+        await saveDiverged().catch(() => undefined);
+      }
     },
   };
 };

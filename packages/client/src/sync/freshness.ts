@@ -9,12 +9,15 @@
  *   replay of an older genuine version (a server rolling the device back, or resurrecting a deleted
  *   record), or a live frame overtaken by a newer version this device has already stored.
  * - "Settled" means the local copy is the last state exchanged with the server: not a local write still
- *   to be pushed, not a version the server refused (`unsettled`). For those, the server's state is not the
- *   local one, and RxDB's own conflict handling decides (its fork differs from its assumed master state).
+ *   to be pushed, not a version the server never took (`unsettled`). For those, the server's state is not
+ *   the local one, and RxDB decides (its conflict handling, or it takes the served version). A refused
+ *   version stays the local copy after the person discarded its unsent entry (or it dropped out of that
+ *   list): it is unsettled until a served version of the record is stored (the engine's diverged marks),
+ *   or the server's next version under its number would be dropped here as a replay.
  * - A local deletion is a version like any other (it takes a number of its own; a re-add continues it). The
- *   tombstones a purge leaves (access ended) are no copy at all: the caller's lookup leaves them out, since
- *   they may carry the number of a local edit never pushed, and the server's versions come back when
- *   access returns.
+ *   tombstones a purge leaves (access ended; every document of the stream, deletions included, emptied)
+ *   are no copy at all: the caller's lookup leaves them out, since they may carry the number of a local
+ *   edit or deletion never pushed, and the server's versions come back when access returns.
  * Failure modes: a failed lookup rejects the whole check (the caller fails the batch, which is fetched
  * again); a version whose tag cannot be computed (no key) is treated as other content, so stale.
  */
@@ -29,7 +32,7 @@ export interface LocalVersion {
 export interface FreshnessDeps {
   /** The local copies (deleted ones included) of these ids; ids with none are absent from the map. */
   lookup(ids: readonly string[]): Promise<ReadonlyMap<string, LocalVersion>>;
-  /** True while the local copy of the record is not the server's state (pending push, refused version). */
+  /** True while the local copy of the record is not the server's state (pending push, version refused). */
   unsettled(stream: string, id: string): boolean;
   /** Revision tag of a version's content (null without a key). */
   tagOf(record: PlainRecord): Promise<string | null>;

@@ -8,7 +8,11 @@
  *   certified device of the stream's patient. An envelope failing any of these is ignored and reported,
  *   so a server cannot plant a key of its own choosing.
  * - Keys of older epochs are kept (history stays readable); new writes use the highest known epoch.
- * - The revision-tag key of a stream is derived from its epoch-0 key, so it survives rotations.
+ * - Each epoch of a stream has its own revision-tag key, derived from that epoch's key
+ *   (`revisionTagKeyOf`): a version is tagged with the tag key of the epoch it is sealed under, so a
+ *   grantee shut out by a rotation, who keeps the older epochs' keys, cannot test guesses of what is
+ *   written after it against the tags the server keeps in clear. Epoch 0's tag key is the one every
+ *   version was tagged with before (unchanged).
  * - A later epoch's key is derived from the root, the epoch and the set of ended grants it shuts out
  *   (`rotationKey`), so the key itself says why it was minted: any device of the patient can check
  *   whether the current epoch already excludes the grants it knows to have ended (`matchRotation`), and two
@@ -73,10 +77,22 @@ export interface KeyringDeps {
   onRejectedEnvelope?: (envelope: KeyEnvelope, reason: string) => void;
 }
 
+/** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
+const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The revision-tag key of the epoch whose stream key is `key` (`deriveRevisionTagKey`, remembered). */
+export const revisionTagKeyOf = (key: Uint8Array): Uint8Array => {
+  let t = tagKeys.get(key);
+  if (t === undefined) {
+    t = deriveRevisionTagKey(key);
+    tagKeys.set(key, t);
+  }
+  return t;
+};
+
 export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
   const serverEpoch = new Map<string, number>();
-  const tagKeys = new Map<string, Uint8Array>();
   const rejected = new Set<string>();
 
   const own = (stream: string): boolean => {
@@ -188,14 +204,13 @@ export const createKeyring = (deps: KeyringDeps) => {
       const key = await keyFor(stream, epoch);
       return key ? { epoch, key } : null;
     },
-    async tagKey(stream: string): Promise<Uint8Array | null> {
-      const cached = tagKeys.get(stream);
-      if (cached) return cached;
-      const k0 = await keyFor(stream, 0);
-      if (!k0) return null;
-      const t = deriveRevisionTagKey(k0);
-      tagKeys.set(stream, t);
-      return t;
+    /**
+     * The revision-tag key of one epoch of a stream (that of the versions sealed under the epoch's key);
+     * null without that epoch's key.
+     */
+    async tagKey(stream: string, epoch: number): Promise<Uint8Array | null> {
+      const key = await keyFor(stream, epoch);
+      return key ? revisionTagKeyOf(key) : null;
     },
     /** Envelopes of every known epoch of `stream` for a recipient (a new grantee reads the history). */
     async envelopesFor(stream: string, recipient: KeyRecipient) {
@@ -270,7 +285,6 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     forgetStream(stream: string): void {
       keys.delete(stream);
-      tagKeys.delete(stream);
       serverEpoch.delete(stream);
     },
   };

@@ -3,7 +3,7 @@
 // ones, and a batch that fails as a whole when the offload fails, answers another job, or answers
 // an item of the wrong shape.
 import { afterAll, describe, expect, it } from 'vitest';
-import { base64urlDecode } from '@hale/crypto';
+import { base64urlDecode, deriveInitialStreamKey } from '@hale/crypto';
 import type { ServedDoc } from '@hale/protocol';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
 import {
@@ -14,13 +14,16 @@ import {
 } from '../offload/crypto-offload';
 import {
   asServed,
+  contentOf,
   dataOf,
   flipByte,
+  forgedBeside,
   idOf,
   inputsOf,
   patient,
   patientDeps,
   patientDevice,
+  patientRoot,
   provider,
   providerDeps,
   providerDevice,
@@ -285,6 +288,40 @@ describe('record codec on a worker: content checked against its stream, as in-th
     expect(ops()).toEqual(['wireOpen:10']);
     expect(reasons(onWorker)).toEqual(expected);
     expect([0, 2, 4, 6, 8, 9].map((i) => onWorker[i])).toEqual(rs.map((r) => ({ ok: true, record: r })));
+
+    const inThread = await decodeRecords({ ...patientDeps, offload: null }, batch);
+    expect(inThread).toEqual(onWorker);
+  });
+});
+
+describe('record codec on a worker: a signed version binds its content, as in-thread', () => {
+  it('answers BAD_TAG for other content sealed beside a signed tag, opened on the worker or here', async () => {
+    const k0 = deriveInitialStreamKey(patientRoot, LAB);
+    const labs = Array.from({ length: 10 }, (_, k) =>
+      record({
+        id: idOf(1300 + k),
+        stream: LAB,
+        kind: 'LabResult',
+        data: dataOf('LabResult', idOf(1300 + k), patient.accountId, { value: 90 + k }),
+      }),
+    );
+    const served = await servedRecords(labs);
+    expect(served.every((d) => d.sig !== undefined)).toBe(true);
+    // Every other one resealed by a holder of k0 with another value beside its signed tag.
+    const batch = served.map((d, k) =>
+      k % 2 === 1
+        ? forgedBeside(d, k0, { ...contentOf(labs[k]!), data: { ...labs[k]!.data, value: 412 } })
+        : d,
+    );
+    const expected = batch.map((_, k) => (k % 2 === 1 ? 'BAD_TAG' : 'ok'));
+
+    const { offload, ops } = counting(worker);
+    const onWorker = await decodeRecords({ ...patientDeps, offload }, batch);
+    expect(ops()).toEqual(['wireOpen:10']);
+    expect(reasons(onWorker)).toEqual(expected);
+    expect(onWorker.filter((o) => o.ok)).toEqual(
+      labs.filter((_, k) => k % 2 === 0).map((r) => ({ ok: true, record: r })),
+    );
 
     const inThread = await decodeRecords({ ...patientDeps, offload: null }, batch);
     expect(inThread).toEqual(onWorker);

@@ -1,30 +1,53 @@
 import { describe, expect, it } from 'vitest';
 import {
   base64urlEncode,
+  checkContentRevisionTag,
+  contentRevisionTag,
+  deriveAccountKeys,
+  deriveInitialStreamKey,
+  deriveRevisionTagKey,
   generateDeviceKeys,
   generateStreamKey,
   keyId,
+  sealRecordVersion,
   signCanonical,
   wrapKey,
 } from '@hale/crypto';
 import { RECORD_KINDS, RECORD_KIND_NAMES } from '@hale/model';
-import { envelopeSignaturePayload, type KeyEnvelope } from '@hale/protocol';
-import { decodeRecord, decodeRecords } from './record-codec';
 import {
+  docSignaturePayload,
+  envelopeSignaturePayload,
+  type KeyEnvelope,
+  type PushDoc,
+} from '@hale/protocol';
+import {
+  decodeRecord,
+  decodeRecords,
+  encodeRecord,
+  sameVersion,
+  tagOf,
+  type PlainRecord,
+} from './record-codec';
+import {
+  contentOf,
   dataOf,
   depsFor,
   ed,
+  forgedBeside,
   keyringFor,
   patient,
   patientDeps,
   patientDevice,
+  patientRoot,
   provider,
   providerDevice,
   providerRoot,
   reasons,
   record,
+  servedAs,
   servedRecord,
   servedRecords,
+  signedEnvelope,
 } from './codec-fixture.test-util';
 
 describe('record codec: what a reader refuses', () => {
@@ -294,5 +317,219 @@ describe('keyring: envelopes a server could plant', () => {
     expect(await ring.keyFor(stream, 1)).toBeNull();
     expect(rejected).toHaveLength(4);
     expect(rejected.join('|')).toMatch(/unsigned.*not signed by a device.*key id mismatch.*not addressed/);
+  });
+});
+
+describe('record codec: a signed version binds its content (Defect: signature over the tag only)', () => {
+  const LAB = `${patient.accountId}/lab-result`;
+  const ID = '01J00000000000000000000042';
+  const k0 = deriveInitialStreamKey(patientRoot, LAB);
+  const k1 = generateStreamKey();
+  /** The provider, granted write to lab results at epochs 0 and 1 (envelopes signed by the patient). */
+  const providerAt = async () =>
+    depsFor(provider, providerRoot, providerDevice, [
+      await signedEnvelope(LAB, 0, k0, provider),
+      await signedEnvelope(LAB, 1, k1, provider),
+    ]);
+  /** The patient's device, holding epoch 1 too. */
+  const patientAt = async () => ({
+    ...patientDeps,
+    keyring: keyringFor(patient, patientRoot, patientDevice, [await signedEnvelope(LAB, 1, k1, patient)]),
+  });
+  const lab = (over: Parameters<typeof record>[0] = {}) =>
+    record({
+      id: ID,
+      stream: LAB,
+      kind: 'LabResult',
+      by: provider.accountId,
+      author: providerDevice.deviceId,
+      data: dataOf('LabResult', ID, patient.accountId, { value: 98 }),
+      ...over,
+    });
+  const forgedContent = (r: PlainRecord, over: Record<string, unknown>) => ({
+    ...contentOf(r),
+    data: { ...r.data, ...over },
+  });
+
+  it("refuses other content sealed beside a provider's signed tag by a holder of the stream key (BAD_TAG)", async () => {
+    const deps = await providerAt();
+    const genuine = lab();
+    const served = servedAs((await encodeRecord(deps, genuine, { epoch: 0, key: k0 }))!);
+    expect(served.sig).toBeDefined();
+    const reader = await patientAt();
+    expect(await decodeRecord(reader, served)).toEqual({ ok: true, record: genuine });
+
+    // Any holder of k0 (a read-only grantee, a revoked one, the patient) and the server.
+    const tampered = forgedBeside(served, k0, forgedContent(genuine, { value: 412, status: 'final' }));
+    expect(await decodeRecord(reader, tampered)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+    // Same content re-sealed (new nonce) is still the signed version.
+    expect(await decodeRecord(reader, forgedBeside(served, k0, contentOf(genuine)))).toEqual({
+      ok: true,
+      record: genuine,
+    });
+    // Another grantee reading the stream refuses it too.
+    expect(await decodeRecord(deps, tampered)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+  });
+
+  it('refuses the same at a later epoch, and for a signed record the patient wrote', async () => {
+    const deps = await providerAt();
+    const reader = await patientAt();
+    const genuine = lab({ rv: 2 });
+    const served = servedAs((await encodeRecord(deps, genuine, { epoch: 1, key: k1 }))!);
+    expect(await decodeRecord(reader, served)).toEqual({ ok: true, record: { ...genuine, epoch: 1 } });
+    const tampered = forgedBeside(served, k1, forgedContent(genuine, { value: 7 }));
+    expect(await decodeRecord(reader, tampered)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+
+    // A clinical record of the patient's is signed by the patient's device; a provider holding the key
+    // cannot replace its content either.
+    const own = lab({ by: patient.accountId, author: patientDevice.deviceId });
+    const ownServed = servedAs((await encodeRecord(reader, own, { epoch: 0, key: k0 }))!);
+    expect(ownServed.sig).toBeDefined();
+    expect(await decodeRecord(deps, ownServed)).toEqual({ ok: true, record: own });
+    const swapped = forgedBeside(ownServed, k0, forgedContent(own, { value: 1 }));
+    expect(await decodeRecord(deps, swapped)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+  });
+
+  it('refuses content no writer could have tagged (a lone surrogate) without throwing', async () => {
+    const deps = await providerAt();
+    const genuine = lab();
+    const served = servedAs((await encodeRecord(deps, genuine, { epoch: 0, key: k0 }))!);
+    const tampered = forgedBeside(served, k0, forgedContent(genuine, { testName: 'glucose \ud800' }));
+    expect(await decodeRecord(patientDeps, tampered)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+  });
+
+  it('takes a signed version sealed at epoch ≥ 1 with a tag under the epoch-0 tag key (written before tag keys followed the epoch)', async () => {
+    const reader = await patientAt();
+    const genuine = lab({ rv: 3 });
+    const legacy = sealRecordVersion(
+      k1,
+      deriveRevisionTagKey(k0),
+      { stream: LAB, id: ID, epoch: 1, rev: 3, deleted: false },
+      contentOf(genuine),
+    );
+    const doc = {
+      stream: LAB as PushDoc['stream'],
+      id: ID,
+      rev: legacy.tag,
+      deleted: false,
+      epoch: 1,
+      ct: base64urlEncode(legacy.sealed),
+      author: providerDevice.deviceId,
+    };
+    const payload = docSignaturePayload(doc);
+    const signed = servedAs({
+      ...doc,
+      sig: base64urlEncode(await signCanonical(ed, providerDevice.secretKey, payload.label, payload)),
+    });
+    expect(await decodeRecord(reader, signed)).toEqual({ ok: true, record: { ...genuine, epoch: 1 } });
+    const tampered = forgedBeside(signed, k1, forgedContent(genuine, { value: 500 }));
+    expect(await decodeRecord(reader, tampered)).toMatchObject({ ok: false, reason: 'BAD_TAG' });
+  });
+});
+
+describe('revision tags follow the key epoch (Defect: the tag key survived rotations)', () => {
+  const MED = `${patient.accountId}/medication`;
+  const ID = '01J00000000000000000000077';
+  const k1 = generateStreamKey();
+  const before = record({
+    id: ID,
+    stream: MED,
+    kind: 'Medication',
+    data: dataOf('Medication', ID, patient.accountId, { active: true }),
+  });
+
+  it('epoch-0 tags are unchanged, byte for byte', async () => {
+    // Fixed inputs; the expected tags were computed by the code before tag keys followed the epoch.
+    const root = new Uint8Array(32).fill(7);
+    const keys = deriveAccountKeys(root);
+    expect(keys.accountId).toBe('2JSxGouKmAtG_inJGCCuMt');
+    const stream = `${keys.accountId}/allergy`;
+    const id = '01J00000000000000000000001';
+    const at = '2026-01-01T00:00:00.000Z';
+    const r = record({
+      id,
+      stream,
+      patientId: keys.accountId,
+      by: keys.accountId,
+      rv: 3,
+      updatedAt: at,
+      data: { id, patientId: keys.accountId, substance: 'Latex', createdAt: at, updatedAt: at },
+    });
+    const deps = {
+      ...patientDeps,
+      keyring: keyringFor(keys, root, patientDevice),
+      accountId: keys.accountId,
+    };
+    const doc = await encodeRecord(deps, r, (await deps.keyring.writeKey(stream))!);
+    expect(doc).toMatchObject({ epoch: 0, rev: '3-8ed367ba960f7f902006adb0' });
+    expect(await tagOf(deps.keyring, r)).toBe('3-8ed367ba960f7f902006adb0');
+    const tagKey0 = deriveRevisionTagKey(deriveInitialStreamKey(root, stream));
+    expect(await deps.keyring.tagKey(stream, 0)).toEqual(tagKey0);
+    expect(contentRevisionTag(tagKey0, { stream, id, rev: 3, deleted: false, data: { a: 1 } })).toBe(
+      '3-4ae6e748ae751bca5c567b0b',
+    );
+  });
+
+  it('a version sealed at epoch 1 is tagged with epoch 1’s tag key: the epoch-0 key does not reproduce it', async () => {
+    const deps = {
+      ...patientDeps,
+      keyring: keyringFor(patient, patientRoot, patientDevice, [await signedEnvelope(MED, 1, k1, patient)]),
+    };
+    const t = Date.parse('2026-03-01T10:00:00.000Z') + 1234;
+    const after = {
+      ...before,
+      rv: 2,
+      updatedAt: new Date(t).toISOString(),
+      data: { ...before.data, active: false, updatedAt: new Date(t).toISOString() },
+    };
+    const pushed = (await encodeRecord(deps, after, { epoch: 1, key: k1 }))!;
+    expect(pushed.epoch).toBe(1);
+    const state = { stream: MED, id: ID, rev: 2, deleted: false, data: contentOf(after) };
+    expect(checkContentRevisionTag(deriveRevisionTagKey(k1), pushed.rev, state).ok).toBe(true);
+    expect(await deps.keyring.tagKey(MED, 1)).toEqual(deriveRevisionTagKey(k1));
+
+    // A grantee revoked before epoch 1 holds only the epoch-0 key: guessing the edit (the change and its
+    // time, to the millisecond within ±2 s of the server's arrival time) finds nothing.
+    const tagKey0 = deriveRevisionTagKey(deriveInitialStreamKey(patientRoot, MED));
+    expect(checkContentRevisionTag(tagKey0, pushed.rev, state).ok).toBe(false);
+    const approx = Date.parse('2026-03-01T10:00:01.000Z');
+    let found = 0;
+    for (const active of [true, false]) {
+      for (let dt = -2000; dt <= 2000; dt++) {
+        const at = new Date(approx + dt).toISOString();
+        const data = { ...contentOf(after), updatedAt: at, data: { ...before.data, active, updatedAt: at } };
+        if (contentRevisionTag(tagKey0, { ...state, data }) === pushed.rev) found++;
+      }
+    }
+    expect(found).toBe(0);
+
+    // Readers and the tag of the assumed master state use the version's epoch.
+    const decoded = await decodeRecord(deps, servedAs(pushed));
+    expect(decoded).toEqual({ ok: true, record: { ...after, epoch: 1 } });
+    expect(await tagOf(deps.keyring, { ...after, epoch: 1 })).toBe(pushed.rev);
+    // The local copy of a version this device pushed still names the epoch it was based on (0 here).
+    expect(await tagOf(deps.keyring, after)).not.toBe(pushed.rev);
+    expect(await tagOf(deps.keyring, after, 1)).toBe(pushed.rev);
+  });
+
+  it('the keyring answers one tag key per epoch it holds, none for an epoch it lacks', async () => {
+    const ring = keyringFor(patient, patientRoot, patientDevice, [await signedEnvelope(MED, 1, k1, patient)]);
+    const t0 = await ring.tagKey(MED, 0);
+    const t1 = await ring.tagKey(MED, 1);
+    expect(t0).toEqual(deriveRevisionTagKey(deriveInitialStreamKey(patientRoot, MED)));
+    expect(t1).toEqual(deriveRevisionTagKey(k1));
+    expect(t0).not.toEqual(t1);
+    expect(await ring.tagKey(MED, 1)).toBe(t1); // remembered
+    expect(await ring.tagKey(MED, 2)).toBeNull();
+  });
+
+  it('sameVersion: one version whatever epoch each copy names; another rv, deletion or content is not', () => {
+    expect(sameVersion(before, { ...before, epoch: 3, author: 'another device' })).toBe(true);
+    expect(sameVersion(before, { ...before, rv: 2 })).toBe(false);
+    expect(sameVersion(before, { ...before, _deleted: true })).toBe(false);
+    expect(sameVersion(before, { ...before, data: { ...before.data, active: false } })).toBe(false);
+    expect(sameVersion(before, { ...before, updatedAt: '2027-01-01T00:00:00.000Z' })).toBe(false);
+    const lone = { ...before, data: { ...before.data, note: '\ud800' } };
+    expect(sameVersion(lone, lone)).toBe(false);
   });
 });

@@ -5,12 +5,18 @@
  * - What is sealed is the record's whole content {kind, updatedAt, by, data, conflict, conflictData}
  *   under the stream key of the doc's epoch, bound to {stream, id, epoch, rv}; opening checks the binding,
  *   so ciphertext moved to another stream, id, epoch or revision is refused.
- * - The revision tag is a keyed hash of that content (recomputable by every holder), so the tag of the
- *   assumed master state needs no server-assigned field. The writer binds the tag and the deletion
- *   flag inside the ciphertext; readers compare them with the clear ones (no HMAC per read).
+ * - The revision tag is a keyed hash of that content under the tag key of the doc's epoch (the epoch
+ *   it is sealed under: a grantee shut out by a rotation cannot test guesses of later versions against
+ *   their tags), recomputable by every holder of that epoch's key, so the tag of the assumed master
+ *   state needs no server-assigned field. The writer binds the tag and the deletion flag inside the
+ *   ciphertext; readers compare them with the clear ones.
  * - Authorship: the author device must be a certified device of the account named in `by`; records of
  *   clinical types and records written by someone other than the patient carry an Ed25519 signature of
- *   that device, which every reader verifies.
+ *   that device, which every reader verifies. The signature covers the clear tag, not the ciphertext, and
+ *   any holder of the stream key (a read-only or revoked grantee, the patient) can seal other content
+ *   beside that tag: so for a signed doc the reader recomputes the tag from the opened content and
+ *   requires the signed one (BAD_TAG otherwise). Unsigned versions (the patient's own, authenticated by
+ *   the stream key alone) keep the cheaper comparison with the sealed tag.
  * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
  *   grantee with write access holds the stream key and can seal anything). A version is taken only when
  *   its kind travels in the stream's type, its data is a valid record of that kind (`validateRecord`),
@@ -33,6 +39,8 @@ import {
 import {
   base64urlDecode,
   base64urlEncode,
+  canonicalJson,
+  checkContentRevisionTag,
   contentRevisionTag,
   signCanonical,
   verifyCanonical,
@@ -45,7 +53,7 @@ import {
   type PushDoc,
   type ServedDoc,
 } from '@hale/protocol';
-import type { Keyring } from './keyring';
+import { revisionTagKeyOf, type Keyring } from './keyring';
 import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
 import { checkCryptoJobResult } from '../offload/job-result';
 import {
@@ -107,9 +115,19 @@ export const mustSign = (stream: string, by: string): boolean => {
   return CLINICAL_STREAM_TYPES.includes(p.value.type) || p.value.patientId !== by;
 };
 
-/** The tag of a plaintext state (e.g. RxDB's assumed master state); null without the stream's tag key. */
-export const tagOf = async (keyring: Keyring, r: PlainRecord): Promise<string | null> => {
-  const tagKey = await keyring.tagKey(r.stream);
+/**
+ * The tag of a plaintext state (e.g. RxDB's assumed master state) sealed under `epoch`, by default the
+ * record's. `epoch` of a version received from the server is the one it was sealed under; a version this
+ * device wrote keeps the epoch of the version it was based on (0 for a creation) although it was sealed
+ * and tagged under the stream's epoch current when it was pushed, so its tag under its own `epoch` is
+ * not the server's once the stream was re-keyed in between. Null without that epoch's key.
+ */
+export const tagOf = async (
+  keyring: Keyring,
+  r: PlainRecord,
+  epoch: number = r.epoch,
+): Promise<string | null> => {
+  const tagKey = await keyring.tagKey(r.stream, epoch);
   if (!tagKey) return null;
   return contentRevisionTag(tagKey, {
     stream: r.stream,
@@ -118,6 +136,25 @@ export const tagOf = async (keyring: Keyring, r: PlainRecord): Promise<string | 
     deleted: r._deleted,
     data: contentOf(r),
   });
+};
+
+/**
+ * Whether two states are one version of one record: same stream, id, revision number, deletion flag and
+ * content (what its tag covers), whatever epoch each was sealed under.
+ */
+export const sameVersion = (a: PlainRecord, b: PlainRecord): boolean => {
+  if (a.stream !== b.stream || a.id !== b.id || a.rv !== b.rv || a._deleted !== b._deleted) return false;
+  const content = canonicalOrNull(contentOf(a));
+  return content !== null && content === canonicalOrNull(contentOf(b));
+};
+
+/** canonicalJson, or null for what no writer can have sealed (not plain JSON: e.g. a lone surrogate). */
+const canonicalOrNull = (v: unknown): string | null => {
+  try {
+    return canonicalJson(v);
+  } catch {
+    return null;
+  }
 };
 
 /** Memoises one async lookup per key for the length of a batch (keys, device keys). */
@@ -177,27 +214,22 @@ export interface EncodeInput {
 }
 
 /**
- * Seals a batch of records for push (one offload job). Answers one PushDoc per input, in order, or
- * null where the stream's tag key is missing or the content cannot be sealed.
+ * Seals a batch of records for push (one offload job), each under its write key and tagged with the tag
+ * key of that same epoch. Answers one PushDoc per input, in order, or null where the content cannot be
+ * sealed.
  */
 export const encodeRecords = async (
   deps: CodecDeps,
   inputs: readonly EncodeInput[],
 ): Promise<Array<PushDoc | null>> => {
-  const tagKeys = perBatch<Uint8Array | null>();
   const table = keyTable();
   const items: WireSealItem[] = [];
-  const itemOf: Array<number | null> = [];
+  const itemOf: number[] = [];
   for (const { record: r, write } of inputs) {
-    const tagKey = await tagKeys(r.stream, () => deps.keyring.tagKey(r.stream));
-    if (!tagKey) {
-      itemOf.push(null);
-      continue;
-    }
     itemOf.push(items.length);
     items.push({
       key: table.add(write.key),
-      tagKey: table.add(tagKey),
+      tagKey: table.add(revisionTagKeyOf(write.key)),
       stream: r.stream,
       id: r.id,
       epoch: write.epoch,
@@ -210,7 +242,7 @@ export const encodeRecords = async (
   const out: Array<PushDoc | null> = [];
   for (const [n, { record: r, write }] of inputs.entries()) {
     const k = itemOf[n];
-    const s = k === null || k === undefined ? null : sealed[k];
+    const s = k === undefined ? null : sealed[k];
     if (!s) {
       out.push(null);
       continue;
@@ -252,8 +284,8 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
   const keys = perBatch<Uint8Array | null>();
   const table = keyTable();
   const items: WireOpenItem[] = [];
-  // Per document: an early failure, or the index of its item in the job and its parsed parts.
-  const early: Array<Decoded | { item: number; patientId: string; type: StreamType; rv: number }> = [];
+  // Per document: an early failure, or the index of its item in the job, its parsed parts and its key.
+  const early: Array<Decoded | (Parsed & { item: number })> = [];
   for (const doc of docs) {
     const parsed = parseStreamId(doc.stream);
     if (!parsed.ok) {
@@ -272,7 +304,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       early.push(fail('BAD_TAG', 'malformed revision tag'));
       continue;
     }
-    early.push({ item: items.length, patientId: parsed.value.patientId, type: parsed.value.type, rv });
+    early.push({ item: items.length, patientId: parsed.value.patientId, type: parsed.value.type, rv, key });
     items.push({
       key: table.add(key),
       stream: doc.stream,
@@ -321,10 +353,45 @@ const contentRefusal = (
   return valid.ok ? null : valid.error.message.slice(0, 500);
 };
 
+/** What a served document's reading starts from: its stream's patient and type, its rv, its epoch's key. */
+interface Parsed {
+  readonly patientId: string;
+  readonly type: StreamType;
+  readonly rv: number;
+  readonly key: Uint8Array;
+}
+
+/**
+ * Whether the clear tag a signature covers is the tag of the opened content: recomputed under the tag key
+ * of the doc's epoch. Versions sealed at an epoch ≥ 1 before tag keys followed the epoch were tagged
+ * with the epoch-0 tag key; such a tag is taken too (the writer chose that key: no one else can make
+ * other content match the signed tag under either key).
+ */
+const signedTagMatches = async (
+  deps: CodecDeps,
+  doc: ServedDoc,
+  pre: Parsed,
+  content: unknown,
+): Promise<boolean> => {
+  const state = { stream: doc.stream, id: doc.id, rev: pre.rv, deleted: doc.deleted, data: content };
+  // Content no writer could have tagged (not plain JSON, e.g. a lone surrogate) throws: no match.
+  const matches = (tagKey: Uint8Array): boolean => {
+    try {
+      return checkContentRevisionTag(tagKey, doc.rev, state).ok;
+    } catch {
+      return false;
+    }
+  };
+  if (matches(revisionTagKeyOf(pre.key))) return true;
+  if (doc.epoch === 0) return false;
+  const legacy = await deps.keyring.tagKey(doc.stream, 0);
+  return legacy !== null && matches(legacy);
+};
+
 const verifyOpened = async (
   deps: CodecDeps,
   doc: ServedDoc,
-  pre: { patientId: string; type: StreamType; rv: number },
+  pre: Parsed,
   opened: WireOpenOutcome,
   deviceKeys: (k: string, lookup: () => Promise<DeviceKeyLookup>) => Promise<DeviceKeyLookup>,
 ): Promise<Decoded> => {
@@ -347,6 +414,11 @@ const verifyOpened = async (
   }
   const refusal = contentRefusal(doc, pre, c['kind'], c['data']);
   if (refusal !== null) return fail('BAD_CONTENT', refusal);
+  // A signed version: the content must be the one whose tag the author signed (see the header).
+  const signed = mustSign(doc.stream, c['by']) || doc.sig !== undefined;
+  if (signed && !(await signedTagMatches(deps, doc, pre, c))) {
+    return fail('BAD_TAG', 'the content is not the one the signed revision tag names');
+  }
   const record: PlainRecord = {
     id: doc.id,
     stream: doc.stream,
@@ -375,7 +447,7 @@ const verifyOpened = async (
     return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
   }
   const pk = author.key;
-  if (mustSign(doc.stream, record.by) || doc.sig !== undefined) {
+  if (signed) {
     const sig = doc.sig === undefined ? null : base64urlDecode(doc.sig);
     const payload = docSignaturePayload(doc);
     if (!sig?.ok || !(await verifyCanonical(deps.ed, pk, payload.label, payload, sig.value))) {

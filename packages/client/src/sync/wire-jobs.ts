@@ -22,7 +22,7 @@ import {
 export interface WireSealItem {
   /** Index of the stream key in the job's key table. */
   readonly key: number;
-  /** Index of the stream's revision-tag key in the job's key table. */
+  /** Index in the job's key table of the revision-tag key of the item's epoch (`deriveRevisionTagKey(key)`). */
   readonly tagKey: number;
   readonly stream: string;
   readonly id: string;
