@@ -58,6 +58,7 @@ export {
   keyFingerprint,
   lock,
   publishProviderProfile,
+  publishWrappingKey,
   refreshWrappedRoot,
   removeLocalAccount,
   revokeDevice,
@@ -72,12 +73,14 @@ export type {
   JoinWithPassphraseInput,
   JoinWithRecoveryKeyInput,
   ProviderProfileInput,
+  PublishWrappingKeyResult,
   RefreshWrappedRootResult,
   Role,
   UnlockedAccount,
   VaultRecord,
   VerifiedProvider,
   WrapHolder,
+  WrappingKeyApi,
 } from './account/account';
 export {
   openDeviceSession,

@@ -14,9 +14,9 @@
  *   (ids are self-certifying, so a server cannot substitute another account).
  * - A passphrase change re-wraps the same root (new salt, new nonce): nothing else is re-encrypted.
  * - The operations that write the vault (create, both joins, changePassphrase, refreshWrappedRoot,
- *   removeLocalAccount) run one at a time per Vault object, each re-reading the vault once it runs: a
- *   second create or join on a vault that meanwhile got an account is ACCOUNT_EXISTS before anything is
- *   sent. Two Vault objects over the same storage are not serialised with each other.
+ *   publishWrappingKey, removeLocalAccount) run one at a time per Vault object, each re-reading the vault
+ *   once it runs: a second create or join on a vault that meanwhile got an account is ACCOUNT_EXISTS
+ *   before anything is sent. Two Vault objects over the same storage are not serialised with each other.
  * - The vault holds the wrap the server took: once `changePassphrase` has sent the new wrap, it writes
  *   it to the vault even if the account is locked meanwhile; locked before sending, it is LOCKED and
  *   nothing changes. The wrap and its signature are made from copies of the keys, never from bytes
@@ -43,6 +43,14 @@
  * An open device session runs `refreshWrappedRoot` itself when the server reports a newer generation and
  * it was given the vault and the API (session/passphrase-watch.ts); the account object also remembers
  * the generation it was unlocked with or last took, so a session without the vault can still compare.
+ *
+ * Wrapping-key signature: other accounts wrap keys to this account only when the server's account answer
+ * carries the identity key's signature over its wrapping key (`wrappingKeySig`). A new account sends it at
+ * registration; an account registered before that (or a join that could not publish it) publishes it with
+ * `publishWrappingKey`, which a join runs itself and `unlock` runs in the background when given `api` and
+ * `ed`. Best effort, never in the way of opening: a failure is retried at the next unlock. The vault
+ * remembers once the server relays a valid signature (`wrappingKeyPublished`), so an unlock then sends
+ * nothing.
  */
 import nacl from 'tweetnacl';
 import { Type, type Static } from '@sinclair/typebox';
@@ -66,6 +74,7 @@ import {
   type DirectoryEntry,
   type HttpAccountResponse,
   type HttpDeviceRevokeResponse,
+  type HttpWrappingKeyResponse,
   type ProviderProfile,
   type SignedProviderProfile,
 } from '@hale/protocol';
@@ -100,7 +109,7 @@ import {
 } from '@hale/crypto';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
-import { openSession } from '../api/session-manager';
+import { openSession, type SessionDevice } from '../api/session-manager';
 import { AccountError } from './errors';
 import type { Vault } from './vault';
 
@@ -149,6 +158,11 @@ const VaultRecord = Type.Object(
     /** base64url(nonce(24) ‖ secretbox(device secret key, nonce, keys.localKey)). */
     deviceSecret: B64u(256),
     deviceName: Type.String({ minLength: 1, maxLength: 100 }),
+    /**
+     * Set once the server was seen relaying the account's own signature over its wrapping key (sent at
+     * registration or by `publishWrappingKey`); absent: `unlock` checks, and publishes it if missing.
+     */
+    wrappingKeyPublished: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );
@@ -292,6 +306,7 @@ async function writeRecord(
   account: UnlockedAccount,
   wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
   gen: number,
+  wrappingKeyPublished: boolean,
 ): Promise<void> {
   const record: VaultRecord = {
     v: 1,
@@ -304,6 +319,7 @@ async function writeRecord(
     devicePublicKey: base64urlEncode(account.device.publicKey),
     deviceSecret: sealDeviceSecret(account.keys.localKey, account.device.secretKey),
     deviceName: account.deviceName,
+    ...(wrappingKeyPublished ? { wrappingKeyPublished: true as const } : {}),
   };
   await vault.set(VAULT_KEY, JSON.stringify(record));
 }
@@ -340,7 +356,10 @@ function checkServerAccount(server: HttpAccountResponse, keys: AccountKeys): voi
   }
 }
 
-async function fetchAccount(api: HttpApi, keys: AccountKeys): Promise<HttpAccountResponse> {
+async function fetchAccount(
+  api: Pick<HttpApi, 'getAccount'>,
+  keys: AccountKeys,
+): Promise<HttpAccountResponse> {
   try {
     const server = await api.getAccount(keys.accountId);
     checkServerAccount(server, keys);
@@ -455,7 +474,8 @@ async function createAccountNow(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot, 0);
+    // The registration carried the wrapping-key signature (and a landed one is this very body).
+    await writeRecord(deps.vault, account, wrappedRoot, 0, true);
     heldGenerations.set(account, 0);
     return { account, recoveryKey: encodeRecoveryKey(root) };
   });
@@ -507,6 +527,7 @@ async function joinWithPassphraseNow(
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     await deps.api.addDevice({ device: cert });
+    const published = await publishAtJoin(deps, keys, device, server);
     const account = unlocked({
       root,
       keys,
@@ -515,7 +536,7 @@ async function joinWithPassphraseNow(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot, joined.gen);
+    await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published);
     heldGenerations.set(account, joined.gen);
     return account;
   });
@@ -560,6 +581,7 @@ async function joinWithRecoveryKeyNow(
     const gen = (await deps.api.getWrappedRoot(session.token)).gen + 1;
     const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
     await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
+    const published = await publishAtJoin(deps, keys, device, server, session.token);
     const account = unlocked({
       root,
       keys,
@@ -568,20 +590,25 @@ async function joinWithRecoveryKeyNow(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot, gen);
+    await writeRecord(deps.vault, account, wrappedRoot, gen, published);
     heldGenerations.set(account, gen);
     return account;
   });
 }
 
-/** Opens the account stored on this device. Offline: no server call. */
+/**
+ * Opens the account stored on this device; works offline and never waits for the server. Given `api`
+ * and `ed`, while the vault does not yet record the account's wrapping-key signature as published, it
+ * also runs `publishWrappingKey` in the background: best effort, a failure (offline, lock, server
+ * refusal) is ignored and the next unlock tries again. Without them: no server call at all.
+ */
 export async function unlock(
-  deps: Pick<AccountDeps, 'vault'>,
+  deps: Pick<AccountDeps, 'vault'> & { readonly api?: WrappingKeyApi; readonly ed?: Ed25519 },
   input: { readonly passphrase: string },
 ): Promise<UnlockedAccount> {
   const record = await requireRecord(deps.vault);
   const root = await unwrapRoot(record.wrappedRoot, input.passphrase);
-  return withRootKeys(root, async (keys) => {
+  const account = await withRootKeys(root, async (keys) => {
     if (keys.accountId !== record.accountId) {
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root belongs to another account');
     }
@@ -597,6 +624,129 @@ export async function unlock(
     heldGenerations.set(account, record.gen ?? 0);
     return account;
   });
+  const { api, ed, vault } = deps;
+  if (api !== undefined && ed !== undefined && record.wrappingKeyPublished !== true) {
+    void publishWrappingKey({ api, ed, vault }, { account }).catch(() => undefined);
+  }
+  return account;
+}
+
+/** The HTTP routes `publishWrappingKey` uses: the account answer, a bearer session, the publication. */
+export type WrappingKeyApi = Pick<HttpApi, 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'>;
+
+export type PublishWrappingKeyResult = 'present' | 'published';
+
+/** Whether `server` (already checked to be this account's answer) relays a valid wrapping-key signature. */
+async function wrappingKeySigned(
+  ed: Ed25519,
+  keys: AccountKeys,
+  server: HttpAccountResponse,
+): Promise<boolean> {
+  if (server.wrappingKeySig === undefined) return false;
+  const sig = base64urlDecode(server.wrappingKeySig);
+  if (!sig.ok) return false;
+  const payload = wrappingKeySignaturePayload(server);
+  return verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
+}
+
+/** Signs the wrapping-key statement with `identitySecretKey` and PUTs it in a session of `device`. */
+async function putWrappingKeySig(
+  deps: {
+    readonly api: Pick<WrappingKeyApi, 'challenge' | 'session' | 'putWrappingKey'>;
+    readonly ed: Ed25519;
+  },
+  keys: Pick<AccountKeys, 'accountId' | 'identity' | 'wrapping'>,
+  identitySecretKey: Uint8Array,
+  device: SessionDevice,
+  token: string | undefined,
+  beforeSending: () => void = () => undefined,
+): Promise<HttpWrappingKeyResponse> {
+  const payload = wrappingKeySignaturePayload({
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+  });
+  const sig = await signPayload(deps.ed, identitySecretKey, payload);
+  const bearer = token ?? (await openSession(deps.api, device, deps.ed)).token;
+  beforeSending();
+  return deps.api.putWrappingKey({ sig }, bearer);
+}
+
+/**
+ * A join is online anyway: publishes the signature there and then when the server's answer lacks it.
+ * True when the server now relays it; false (the next unlock retries) when publishing failed.
+ */
+async function publishAtJoin(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  keys: AccountKeys,
+  device: DeviceKeys,
+  server: HttpAccountResponse,
+  token?: string,
+): Promise<boolean> {
+  try {
+    if (await wrappingKeySigned(deps.ed, keys, server)) return true;
+    await putWrappingKeySig(deps, keys, keys.identity.secretKey, device, token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Records in the vault that the server relays the signature, if the vault still holds this device. */
+async function rememberWrappingKeyPublished(vault: Vault, account: WrapHolder): Promise<void> {
+  await exclusive(vault, async () => {
+    const record = await readRecord(vault);
+    if (
+      record === null ||
+      record.accountId !== account.accountId ||
+      record.deviceId !== account.device.deviceId ||
+      record.wrappingKeyPublished === true
+    ) {
+      return;
+    }
+    await vault.set(VAULT_KEY, JSON.stringify({ ...record, wrappingKeyPublished: true }));
+  });
+}
+
+/**
+ * Makes sure the server relays this account's identity signature over its wrapping key, without which
+ * other accounts' devices wrap nothing to it (no grant can reach it). Reads the account answer first:
+ * `present` when it already carries a valid signature, else signs `wrappingKeySignaturePayload` with the
+ * identity key and PUTs it in a session of this device (`token`, or one it opens): `published`.
+ * Idempotent. With `vault`, records the outcome there so `unlock` stops checking. `unlock` runs this
+ * itself when given `api` and `ed`; call it directly to wait for the outcome or see its error
+ * (HaleClientError, AccountError ACCOUNT_MISMATCH/ACCOUNT_NOT_FOUND/LOCKED). Signs with a copy of the
+ * identity key, and sends nothing once the account is locked.
+ */
+export async function publishWrappingKey(
+  deps: { readonly api: WrappingKeyApi; readonly ed: Ed25519; readonly vault?: Vault },
+  input: { readonly account: WrapHolder; readonly token?: string },
+): Promise<PublishWrappingKeyResult> {
+  const { account } = input;
+  assertUnlocked(account);
+  const server = await fetchAccount(deps.api, account.keys);
+  let status: PublishWrappingKeyResult = 'present';
+  if (!(await wrappingKeySigned(deps.ed, account.keys, server))) {
+    assertUnlocked(account);
+    const identitySecret = account.keys.identity.secretKey.slice();
+    const deviceSecret = account.device.secretKey.slice();
+    try {
+      await putWrappingKeySig(
+        deps,
+        account.keys,
+        identitySecret,
+        { deviceId: account.device.deviceId, secretKey: deviceSecret },
+        input.token,
+        () => assertUnlocked(account),
+      );
+    } finally {
+      identitySecret.fill(0);
+      deviceSecret.fill(0);
+    }
+    status = 'published';
+  }
+  if (deps.vault !== undefined) await rememberWrappingKeyPublished(deps.vault, account);
+  return status;
 }
 
 /** Zeroes every secret byte the account object holds; the object is unusable afterwards. */

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIN_CHUNK_BYTES, SESSION_TTL_MS } from '@hale/protocol';
+import { MIN_CHUNK_BYTES, SESSION_TTL_MS, wrappingKeySignaturePayload } from '@hale/protocol';
 import { base64urlEncode, randomBytes, sha256 } from '@hale/crypto';
 import { newId } from '@hale/model';
 import {
   ed,
+  http,
+  makeRegistration,
   registerAccount,
   revokeDevice,
+  sign,
   startServer,
   type TestAccount,
   type TestServer,
@@ -131,6 +134,45 @@ describe('createHttpApi against a real server', () => {
     expect(manifest.complete).toBe(true);
     expect(await api.getChunk(blobId, 0, token)).toEqual(sealed);
     expect((await thrown(api.getChunk(blobId, 0, 'x'.repeat(40)))).code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('putWrappingKey', () => {
+  it("publishes an older account's wrapping-key signature in its session; the account answer relays it", async () => {
+    const { body, account } = await makeRegistration('provider');
+    const { wrappingKeySig, ...legacy } = body;
+    expect((await http(t.url, 'POST', '/v1/accounts', legacy)).status).toBe(201);
+    expect((await api.getAccount(account.accountId)).wrappingKeySig).toBeUndefined();
+    const token = (await openSession(api, account.device.keys, ed)).token;
+
+    // Over another wrapping key: refused, nothing stored.
+    const forOther = await sign(
+      account.keys.identity.secretKey,
+      wrappingKeySignaturePayload({ ...body.account, wrappingPublicKey: base64urlEncode(randomBytes(32)) }),
+    );
+    const refused = await thrown(api.putWrappingKey({ sig: forOther }, token));
+    expect(refused.code).toBe('BAD_SIGNATURE');
+    expect((await api.getAccount(account.accountId)).wrappingKeySig).toBeUndefined();
+
+    expect(await api.putWrappingKey({ sig: wrappingKeySig }, token)).toEqual({
+      accountId: account.accountId,
+    });
+    expect((await api.getAccount(account.accountId)).wrappingKeySig).toBe(wrappingKeySig);
+    // Idempotent: the same signature again is taken again.
+    expect(await api.putWrappingKey({ sig: wrappingKeySig }, token)).toEqual({
+      accountId: account.accountId,
+    });
+  });
+
+  it('needs a session and a well-formed signature, refused before sending', async () => {
+    const counted = countingFetch();
+    const local = createHttpApi({ baseUrl: t.url, fetch: counted.fetch });
+    expect((await thrown(local.putWrappingKey({ sig: 'A'.repeat(86) }, ''))).code).toBe('UNAUTHENTICATED');
+    expect((await thrown(local.putWrappingKey({ sig: 'not base64url!' }, 'token'))).code).toBe('BAD_MESSAGE');
+    expect(counted.paths).toEqual([]);
+    const anonymous = await thrown(local.putWrappingKey({ sig: 'A'.repeat(86) }, 'x'.repeat(40)));
+    expect(anonymous.code).toBe('UNAUTHENTICATED');
+    expect(counted.paths).toEqual(['/v1/accounts/me/wrapping-key']);
   });
 });
 

@@ -43,6 +43,8 @@ import {
   type HttpWrappedRootRequest,
   type HttpWrappedRootResponse,
   type HttpWrappedRootState,
+  type HttpWrappingKeyRequest,
+  type HttpWrappingKeyResponse,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire } from './errors';
 
@@ -83,6 +85,11 @@ export interface HttpApi {
   session(body: HttpSessionRequest): Promise<HttpSessionResponse>;
   getWrappedRoot(token: string): Promise<HttpWrappedRootState>;
   putWrappedRoot(body: HttpWrappedRootRequest, token: string): Promise<HttpWrappedRootResponse>;
+  /**
+   * Publishes the identity key's signature over the session's account's wrapping key
+   * (`wrappingKeySignaturePayload`); signed by the caller (`publishWrappingKey` in account.ts).
+   */
+  putWrappingKey(body: HttpWrappingKeyRequest, token: string): Promise<HttpWrappingKeyResponse>;
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
   createBlob(body: HttpBlobCreateRequest, token: string): Promise<HttpBlobCreateResponse>;
@@ -271,6 +278,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     getWrappedRoot: (token) => callJson('getWrappedRoot', R.getWrappedRoot.schema.response[200], { token }),
     putWrappedRoot: (body, token) =>
       callJson('putWrappedRoot', R.putWrappedRoot.schema.response[200], { json: body, token }),
+    putWrappingKey: (body, token) =>
+      callJson('putWrappingKey', R.putWrappingKey.schema.response[200], { json: body, token }),
     putDirectory: (body, token) =>
       callJson('putDirectory', R.putDirectory.schema.response[200], { json: body, token }),
     searchDirectory: (query, token) =>
