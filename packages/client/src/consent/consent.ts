@@ -35,6 +35,12 @@
  *   stops in between wraps at its next check. A device lost for good in between never does: so each check
  *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
  *   protocol version 3, no key material) and wraps every epoch a current holder lacks.
+ * - Writes wait for re-keying: consent installs the keyring's write guard, so this device seals a write
+ *   to one of the patient's streams only under an epoch whose key shuts out every grant covering it that
+ *   this device knows ended (the grants in device meta; same candidate sets as `settle`). Until the
+ *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
+ *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per own stream is
+ *   persisted in device meta (`stream-epochs`), so a lower epoch reported after a restart is not taken.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
@@ -116,9 +122,13 @@ export interface Rotation {
 }
 
 const WRAPS_OWED_KEY = 'rotation-wraps-owed';
+/** Highest epoch whose key this device held, per own stream (the keyring's write-guard floor). */
+const STREAM_EPOCHS_KEY = 'stream-epochs';
 /** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
 const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 
+/** Least interval between checks started by refused writes (wall clock). */
+const REKEY_KICK_MS = 2000;
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
 /** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
@@ -177,7 +187,10 @@ export const createConsent = (deps: ConsentDeps) => {
         changed = true;
       }
     }
-    if (changed) await deps.meta.set('grants', local);
+    if (changed) {
+      await deps.meta.set('grants', local);
+      deps.keyring.invalidateWriteChecks();
+    }
     return local;
   };
   /**
@@ -335,8 +348,9 @@ export const createConsent = (deps: ConsentDeps) => {
       if (wrap !== undefined) {
         // A claim that reached the server (its epoch exists now) is wrapped for the remaining holders,
         // whoever won it: they may hold every epoch (a grant wraps the whole history), and the key this
-        // device holds for it is the one the server kept. A claim that never landed needs no wrap.
-        if (wrap.epoch <= epoch) {
+        // device holds for it is the one the server kept. A claim that never landed needs no wrap, nor
+        // does one whose epoch the server serves no key for (withheld): a later claim supersedes it.
+        if (wrap.epoch <= epoch && (await deps.keyring.keyFor(stream, wrap.epoch)) !== null) {
           const holders = [];
           for (const g of active) {
             if (matched?.includes(g.grant.grantId)) continue;
@@ -411,6 +425,9 @@ export const createConsent = (deps: ConsentDeps) => {
     }
   };
 
+  /** Epochs minted by checks a refused write started, not yet answered by `rotateExpired`. */
+  const background: Rotation[] = [];
+  let lastKick = 0;
   // One check at a time on this device (a revocation and a reconnect may ask at once).
   let settling: Promise<unknown> = Promise.resolve();
   /**
@@ -427,6 +444,45 @@ export const createConsent = (deps: ConsentDeps) => {
     settling = run.catch(() => undefined);
     return run;
   };
+
+  /**
+   * The keyring's write guard: an own stream's write epoch must shut out every grant covering the stream
+   * that this device knows ended (local grants only: no network on the write path). The answer holds until
+   * the soonest expiry of the stream's active grants (or until the grants change: `invalidateWriteChecks`).
+   */
+  deps.keyring.useWriteGuard({
+    now: deps.now,
+    // A write waits for re-keying (e.g. a grant expired while connected): check now, at most every few
+    // seconds (wall clock); what it mints is reported by the next `rotateExpired`.
+    onRefused: () => {
+      if (deps.connection.status() !== 'ready' || Date.now() - lastKick < REKEY_KICK_MS) return;
+      lastKick = Date.now();
+      void settle(background).catch(() => undefined);
+    },
+    async candidates(stream) {
+      const parsed = parseStreamId(stream);
+      if (!parsed.ok || parsed.value.patientId !== deps.accountId)
+        return { sets: [[]], validUntil: Infinity };
+      const type = parsed.value.type;
+      const now = deps.now();
+      const covering = (await localGrants()).filter((g) => g.grant.scope.some((x) => x.type === type));
+      const isEnded = (g: StoredGrant): boolean =>
+        g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+      const endedIds = covering.filter(isEnded).map((g) => g.grant.grantId);
+      const active = covering.filter((g) => !isEnded(g));
+      let validUntil = Infinity;
+      for (const g of active) validUntil = Math.min(validUntil, Date.parse(g.grant.expiresAt));
+      return { sets: endedIds.length === 0 ? [[]] : candidateSets(endedIds, active), validUntil };
+    },
+    floor: {
+      load: async () => (await deps.meta.get(STREAM_EPOCHS_KEY, META_SCHEMAS.streamEpochs)) ?? {},
+      save: async (stream, epoch) => {
+        await deps.meta.update(STREAM_EPOCHS_KEY, META_SCHEMAS.streamEpochs, (all) =>
+          (all?.[stream] ?? 0) >= epoch ? (all ?? {}) : { ...(all ?? {}), [stream]: epoch },
+        );
+      },
+    },
+  });
 
   return {
     REVOCATION_NOTICE,
@@ -532,6 +588,7 @@ export const createConsent = (deps: ConsentDeps) => {
       await deps.connection.request({ t: 'grant', grant: { grant, sig } });
       const stored: StoredGrant = { grant, sig };
       await deps.meta.set('grants', [...(await localGrants()), stored]);
+      deps.keyring.invalidateWriteChecks();
       deps.onEvent?.({
         action: 'consent-grant',
         detail: {
@@ -571,6 +628,7 @@ export const createConsent = (deps: ConsentDeps) => {
         else all.push({ ...target, revokedAt: revocation.revokedAt });
         return all;
       });
+      deps.keyring.invalidateWriteChecks();
       deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
       const rotated: Rotation[] = [];
       const complete = await settle(rotated).then(
@@ -583,12 +641,13 @@ export const createConsent = (deps: ConsentDeps) => {
     /**
      * Re-keys every stream whose ended grants (expired, or revoked — also on another device, or where a
      * rotation was cut short) its current epoch does not yet shut out, and finishes wraps owed. Run on every
-     * connect; answers the epochs this device minted (none when all is settled).
+     * connect; answers the epochs this device minted (none when all is settled), with those minted since
+     * the last call by checks a write waiting for re-keying started.
      */
     async rotateExpired(): Promise<Rotation[]> {
       const rotated: Rotation[] = [];
       await settle(rotated);
-      return rotated;
+      return [...background.splice(0), ...rotated];
     },
 
     /** Grants this device issued (with their state at `now`). */

@@ -179,7 +179,16 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       directory.expire();
       void engineRef?.onReady().catch(() => undefined);
       void auditRef?.flush().catch(() => 0);
-      void consentRef?.rotateExpired().catch(() => []);
+      // A re-keying that fails (e.g. the server does not confirm the new epoch) is reported; writes to the
+      // streams concerned wait (NO_KEY) until a later check confirms it (keyring write guard).
+      void consentRef?.rotateExpired().catch((error: unknown) =>
+        engineRef?.reportIssue({
+          code: 'REKEY_PENDING',
+          message: `re-keying after an ended grant not done yet; retried at the next connect: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        }),
+      );
       if (ready.wrappedRootGen !== undefined) passphrase.served(ready.wrappedRootGen);
     },
   });

@@ -23,6 +23,16 @@
  *   (stream, epoch, recipient) and answers ok either way), reads it back and adopts what the server kept.
  *   Envelopes for other holders are published only afterwards (`wrapEpoch`), with the adopted key, so no
  *   holder can be given a key the server's own envelope for the patient disagrees with.
+ * - Writes to this account's own streams are sealed only under a key that shuts out every grant this
+ *   device knows to have ended for the stream (`useWriteGuard`, installed by consent from the grants kept
+ *   in device meta): `writeKey` answers null until the re-keying is done and confirmed, so a server that
+ *   withholds the new epoch (reports the old one, drops the claim) cannot make this device write under a
+ *   key an ended grantee holds. The decision is cached per stream (by the key it was taken for) until the
+ *   grants change or the soonest expiry among the stream's active grants passes. Grantees' writes are
+ *   not checked here (they cannot derive rotation keys; their epoch comes from envelopes).
+ * - The highest epoch whose key this device held for each own stream is persisted (the guard's `floor`)
+ *   and the current epoch never goes below it, also after a restart: a lower epoch reported by the server
+ *   is not taken (the key of the floor epoch is fetched again, null while the server withholds it).
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
@@ -57,6 +67,24 @@ export class KeyringError extends Error {
     super(message);
     this.name = 'KeyringError';
   }
+}
+
+/**
+ * What `writeKey` checks an own stream's write epoch against (see the header). `candidates(stream)`: the
+ * sets of ended grant ids any of which the write epoch's key must have been derived for (as consent's
+ * `matchRotation` candidates; an empty set allows any epoch), and until when (ms) that answer holds.
+ * `floor`: persisted highest held epoch per own stream.
+ */
+export interface WriteGuard {
+  candidates: (stream: string) => Promise<{ sets: ReadonlyArray<readonly string[]>; validUntil: number }>;
+  now: () => number;
+  floor?: {
+    load: () => Promise<Record<string, number>>;
+    save: (stream: string, epoch: number) => Promise<void>;
+  };
+  onError?: (error: unknown) => void;
+  /** A write to `stream` was refused: its re-keying is owed (consent starts a check). */
+  onRefused?: (stream: string) => void;
 }
 
 export interface KeyRecipient {
@@ -94,6 +122,55 @@ export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
   const serverEpoch = new Map<string, number>();
   const rejected = new Set<string>();
+  // Write guard (own streams): the cached decision per stream, the floor epochs, a generation counter.
+  let guard: WriteGuard | null = null;
+  let guardGen = 0;
+  const writeChecks = new Map<
+    string,
+    { gen: number; epoch: number; id: string; until: number; ok: boolean }
+  >();
+  const floor = new Map<string, number>();
+  let floorLoad: Promise<void> | null = null;
+  const loadFloor = (): Promise<void> => {
+    const f = guard?.floor;
+    if (!f) return Promise.resolve();
+    floorLoad ??= f.load().then(
+      (stored) => {
+        for (const [stream, epoch] of Object.entries(stored)) {
+          if (epoch > (floor.get(stream) ?? 0)) floor.set(stream, epoch);
+        }
+      },
+      (error: unknown) => {
+        floorLoad = null;
+        throw error;
+      },
+    );
+    return floorLoad;
+  };
+  // Saves one at a time (each is a read-change-write of one meta value).
+  let saving: Promise<void> = Promise.resolve();
+  const persistFloor = (stream: string, epoch: number): void => {
+    const g = guard;
+    const f = g?.floor;
+    if (!f) return;
+    saving = saving.then(() => f.save(stream, epoch)).catch((error: unknown) => g.onError?.(error));
+  };
+  /** Floors loaded before the current epoch is read (no-op without a guard); a failed load is reported. */
+  const floorReady = async (): Promise<boolean> => {
+    try {
+      await loadFloor();
+      return true;
+    } catch (error) {
+      guard?.onError?.(error);
+      return false;
+    }
+  };
+  /** Records (and persists, best effort: a failure is reported) the highest epoch held for an own stream. */
+  const raiseFloor = (stream: string, epoch: number): void => {
+    if (epoch <= (floor.get(stream) ?? 0)) return;
+    floor.set(stream, epoch);
+    persistFloor(stream, epoch);
+  };
 
   const own = (stream: string): boolean => {
     const p = parseStreamId(stream);
@@ -106,6 +183,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       keys.set(stream, m);
     }
     m.set(epoch, key);
+    if (epoch > 0 && own(stream)) raiseFloor(stream, epoch);
   };
   const derive0 = (stream: string): Uint8Array => {
     let k = keys.get(stream)?.get(0);
@@ -178,7 +256,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     return max;
   };
   const currentEpoch = (stream: string): number =>
-    Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream));
+    Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream), floor.get(stream) ?? 0);
 
   /**
    * Key of epoch ≥ 1 of one of this account's streams, minted because the grants `ended` ended:
@@ -200,9 +278,50 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     /** The epoch and key new writes must use; null when this device lacks the current key. */
     async writeKey(stream: string): Promise<{ epoch: number; key: Uint8Array } | null> {
+      const g = guard;
+      if (g && own(stream) && !(await floorReady())) return null;
       const epoch = currentEpoch(stream);
       const key = await keyFor(stream, epoch);
-      return key ? { epoch, key } : null;
+      if (!key) return null;
+      if (!g || !own(stream)) return { epoch, key };
+      const id = keyId(key);
+      const now = g.now();
+      const cached = writeChecks.get(stream);
+      if (
+        cached &&
+        cached.gen === guardGen &&
+        cached.epoch === epoch &&
+        cached.id === id &&
+        now < cached.until
+      ) {
+        if (!cached.ok) g.onRefused?.(stream);
+        return cached.ok ? { epoch, key } : null;
+      }
+      const gen = guardGen;
+      const { sets, validUntil } = await g.candidates(stream);
+      const ok =
+        sets.some((c) => c.length === 0) || sets.some((c) => keyId(rotationKey(stream, epoch, c)) === id);
+      if (gen === guardGen) writeChecks.set(stream, { gen, epoch, id, until: validUntil, ok });
+      if (!ok) g.onRefused?.(stream);
+      return ok ? { epoch, key } : null;
+    },
+    /**
+     * Installs the check of own streams' write epochs (see the header and `WriteGuard`); consent does, with
+     * the patient's grants. Without one, `writeKey` answers the current epoch unchecked.
+     */
+    useWriteGuard(next: WriteGuard): void {
+      guard = next;
+      floorLoad = null;
+      guardGen++;
+      writeChecks.clear();
+      void floorReady();
+      // Floors raised before the guard was installed are persisted now.
+      for (const [stream, epoch] of floor) persistFloor(stream, epoch);
+    },
+    /** The grants changed (granted, revoked, merged from the server): write checks are taken again. */
+    invalidateWriteChecks(): void {
+      guardGen++;
+      writeChecks.clear();
     },
     /**
      * The revision-tag key of one epoch of a stream (that of the versions sealed under the epoch's key);
@@ -235,6 +354,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       stream: string,
       candidates: ReadonlyArray<readonly string[]>,
     ): Promise<{ epoch: number; matched: readonly string[] | null }> {
+      await floorReady();
       const epoch = currentEpoch(stream);
       if (candidates.some((c) => c.length === 0)) return { epoch, matched: [] };
       const key = await keyFor(stream, epoch);
@@ -251,6 +371,7 @@ export const createKeyring = (deps: KeyringDeps) => {
      * writes with the winner's key, never its own. Nothing is wrapped for other holders here (`wrapEpoch`).
      */
     async claimEpoch(stream: string, ended: readonly string[]): Promise<{ epoch: number; won: boolean }> {
+      await floorReady();
       const next = currentEpoch(stream) + 1;
       const key = rotationKey(stream, next, ended);
       const self = { accountId: deps.accountId, wrappingPublicKey: deps.keys.wrapping.publicKey };
@@ -285,6 +406,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     forgetStream(stream: string): void {
       keys.delete(stream);
+      writeChecks.delete(stream);
       serverEpoch.delete(stream);
     },
   };
