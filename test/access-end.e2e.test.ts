@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
-import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed, grantRead } from './support/devices';
+import { eventually, waitOnline, grantRead, providerWithLabWrite } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -16,33 +15,12 @@ describe('access that ends while a device is offline', () => {
   const sessions = server.sessions;
   const now = () => server.t.clock.now;
 
-  const patientAndProvider = async (options: { storage?: RxStorage<unknown, unknown> } = {}) => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient, { now });
-    sessions.push(p);
-    const lab = await p.records.add(
-      'LabResult',
-      input('LabResult', { testName: `lipid panel ${'x'.repeat(180)}`, performer: 'y'.repeat(200) }),
-    );
-    await allPushed(p, 'pushed');
-    const d = await openDevice(t, provider, {
+  const patientAndProvider = (options: { storage?: RxStorage<unknown, unknown> } = {}) =>
+    providerWithLabWrite(server.t, sessions, {
+      lab: input('LabResult', { testName: `lipid panel ${'x'.repeat(180)}`, performer: 'y'.repeat(200) }),
       now,
-      ...(options.storage ? { storage: options.storage } : {}),
+      ...options,
     });
-    sessions.push(d);
-    await waitOnline(d);
-    await p.consent.verifyProvider(provider.accountId);
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'lab-result', access: 'write' }],
-      durationMs: HOUR,
-      purpose: 'follow-up',
-    });
-    await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
-    return { patient, provider, p, d, lab, stream: `${patient.accountId}/lab-result` };
-  };
 
   it('an expired grant stops writes at once offline, and the copy is removed on reconnect', async () => {
     const t = server.t;

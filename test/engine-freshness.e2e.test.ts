@@ -4,7 +4,16 @@ import type { RxStorage } from 'rxdb';
 import type { DeviceSession } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { allPushed, eventually, grantRead, openDevice, openTwoDevices, waitOnline } from './support/devices';
+import {
+  allPushed,
+  eventually,
+  grantRead,
+  grantWrite,
+  openDevice,
+  openTwoDevices,
+  providerWithLabWrite,
+  waitOnline,
+} from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -19,31 +28,12 @@ describe('engine: what counts as the server-agreed local copy', () => {
 
   const writeGrantedProvider = async (options: { storage?: RxStorage<unknown, unknown> } = {}) => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    sessions.push(p);
-    const lab = await p.records.add(
-      'LabResult',
-      input('LabResult', { testName: `lipid panel ${'x'.repeat(180)}`, performer: 'y'.repeat(200) }),
-    );
-    await allPushed(p);
     const dbName = `freshness-provider-${Date.now()}`;
-    const d = await openDevice(t, provider, {
-      dbName,
-      ...(options.storage ? { storage: options.storage } : {}),
+    const lab = input('LabResult', {
+      testName: `lipid panel ${'x'.repeat(180)}`,
+      performer: 'y'.repeat(200),
     });
-    sessions.push(d);
-    await waitOnline(d);
-    await p.consent.verifyProvider(provider.accountId);
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'lab-result', access: 'write' }],
-      durationMs: HOUR,
-      purpose: 'follow-up',
-    });
-    await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
-    return { t, patient, provider, p, d, lab, dbName, stream: `${patient.accountId}/lab-result` };
+    return { t, dbName, ...(await providerWithLabWrite(t, sessions, { lab, dbName, ...options })) };
   };
 
   /** The provider edits offline; the patient turns the write grant into a read grant; the edit is refused. */
@@ -151,14 +141,8 @@ describe('engine: what counts as the server-agreed local copy', () => {
     const lab = await p.records.add('LabResult', input('LabResult', { testName: 'ferritin' }));
     await allPushed(p);
     await p.consent.verifyProvider(provider.accountId);
-    const grantWrite = (durationMs: number) =>
-      p.consent.grant({
-        granteeId: provider.accountId,
-        scope: [{ type: 'lab-result', access: 'write' }],
-        durationMs,
-        purpose: 'follow-up',
-      });
-    await grantWrite(3_000);
+    const grantLabs = (durationMs: number) => grantWrite(p, provider.accountId, 'lab-result', durationMs);
+    await grantLabs(3_000);
     await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
     d.sync.goOffline();
     await d.records.remove(lab.id);
@@ -175,7 +159,7 @@ describe('engine: what counts as the server-agreed local copy', () => {
     // the stream writable again.
     await d.close();
     sessions.splice(sessions.indexOf(d), 1);
-    await grantWrite(HOUR);
+    await grantLabs(HOUR);
     const again = await openDevice(t, provider, { dbName });
     sessions.push(again);
     await waitOnline(again);

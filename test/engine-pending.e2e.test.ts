@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceSession } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, openPatientAndProvider, waitOnline, allPushed } from './support/devices';
+import {
+  eventually,
+  grantWrite,
+  openDevice,
+  openPatientAndProvider,
+  waitOnline,
+  allPushed,
+} from './support/devices';
 import { input } from './support/records';
 
 type Request = DeviceSession['connection']['request'];
@@ -57,14 +64,8 @@ describe('engine: pending writes', () => {
     const l2 = await p.records.add('LabResult', input('LabResult', { testName: 'hba1c' }));
     await allPushed(p);
     await p.consent.verifyProvider(provider.accountId);
-    const grantWrite = (durationMs: number) =>
-      p.consent.grant({
-        granteeId: provider.accountId,
-        scope: [{ type: 'lab-result', access: 'write' }],
-        durationMs,
-        purpose: 'follow-up',
-      });
-    await grantWrite(4_000);
+    const grantLabs = (durationMs: number) => grantWrite(p, provider.accountId, 'lab-result', durationMs);
+    await grantLabs(4_000);
     await eventually(
       async () => (await d.records.get(l1.id)) !== null && (await d.records.get(l2.id)) !== null,
       'the provider has both',
@@ -78,7 +79,7 @@ describe('engine: pending writes', () => {
     expect(d.sync.state().pendingWrites).toBe(0);
 
     // Granted again: nothing of the purged copy is sent, and nothing stays pending.
-    await grantWrite(3_600_000);
+    await grantLabs(3_600_000);
     d.sync.goOnline();
     await waitOnline(d);
     await eventually(async () => (await d.records.get(l1.id)) !== null, 'the stream is pulled again');

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed, grantRead } from './support/devices';
+import { eventually, openDevice, waitOnline, grantRead, providerWithLabWrite } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -14,25 +13,9 @@ describe('local versions the server does not take', () => {
 
   const writeGrantedProvider = async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    sessions.push(p);
-    const lab = await p.records.add('LabResult', input('LabResult', { testName: 'lipid panel' }));
-    await allPushed(p);
     const dbName = `unsent-provider-${Date.now()}`;
-    const d = await openDevice(t, provider, { dbName });
-    sessions.push(d);
-    await waitOnline(d);
-    await p.consent.verifyProvider(provider.accountId);
-    await p.consent.grant({
-      granteeId: provider.accountId,
-      scope: [{ type: 'lab-result', access: 'write' }],
-      durationMs: HOUR,
-      purpose: 'follow-up',
-    });
-    await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
-    return { t, patient, provider, p, d, lab, dbName, stream: `${patient.accountId}/lab-result` };
+    const lab = input('LabResult', { testName: 'lipid panel' });
+    return { t, dbName, ...(await providerWithLabWrite(t, sessions, { lab, dbName })) };
   };
 
   it('an edit made offline under a write grant that became read-only stays in unsent when the patient edits the record', async () => {

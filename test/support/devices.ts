@@ -8,6 +8,7 @@ import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import {
   openDeviceSession,
+  type RecordInput,
   type CryptoOffload,
   type DeviceSession,
   type DeviceAccount,
@@ -106,6 +107,52 @@ export const grantRead = (
   durationMs: number,
   purpose: string,
 ) => patient.consent.grant({ granteeId, scope: [{ type, access: 'read' }], durationMs, purpose });
+
+/** `patient` grants `granteeId` write access to one record type for `durationMs`. */
+export const grantWrite = (
+  patient: DeviceSession,
+  granteeId: string,
+  type: GrantableStreamType,
+  durationMs: number,
+  purpose = 'follow-up',
+) => patient.consent.grant({ granteeId, scope: [{ type, access: 'write' }], durationMs, purpose });
+
+/**
+ * A patient with one lab result and a provider device (opened as `dbName`, if given, to be reopened) that
+ * holds verified write consent to the patient's lab results for an hour and has received the lab result.
+ * Both devices are added to `sessions`; `now` (both devices' clock) and `storage` (the provider's) are
+ * passed on.
+ */
+export const providerWithLabWrite = async (
+  t: TestServer,
+  sessions: DeviceSession[],
+  options: {
+    lab: RecordInput<'LabResult'>;
+    dbName?: string;
+    now?: () => number;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    storage?: RxStorage<any, any>;
+  },
+) => {
+  const patient = await registerAccount(t);
+  const provider = await registerAccount(t, 'provider');
+  const clock = options.now ? { now: options.now } : {};
+  const p = await openDevice(t, patient, clock);
+  sessions.push(p);
+  const lab = await p.records.add('LabResult', options.lab);
+  await allPushed(p);
+  const d = await openDevice(t, provider, {
+    ...clock,
+    ...(options.dbName ? { dbName: options.dbName } : {}),
+    ...(options.storage ? { storage: options.storage } : {}),
+  });
+  sessions.push(d);
+  await waitOnline(d);
+  await p.consent.verifyProvider(provider.accountId);
+  await grantWrite(p, provider.accountId, 'lab-result', 3_600_000);
+  await eventually(async () => (await d.records.get(lab.id)) !== null, 'the provider has the lab result');
+  return { patient, provider, p, d, lab, stream: `${patient.accountId}/lab-result` };
+};
 
 /** Waits until every local write of `s` was acknowledged by the server. */
 export const allPushed = (s: DeviceSession, what = 'pushed'): Promise<void> =>

@@ -220,12 +220,4 @@ export const forgedBeside = (doc: ServedDoc, key: Uint8Array, content: unknown):
   return { ...doc, ct: base64urlEncode(sealSecretbox(header, key, JSON.stringify(body))) };
 };
 
-/** The content a record seals (what its tag covers). */
-export const contentOf = (r: PlainRecord) => ({
-  kind: r.kind,
-  updatedAt: r.updatedAt,
-  by: r.by,
-  data: r.data,
-  conflict: r.conflict,
-  conflictData: r.conflictData,
-});
+export { contentOf } from './record-codec';

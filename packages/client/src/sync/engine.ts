@@ -1286,8 +1286,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
-      // Unsent entries kept before diverged marks existed are diverged records too.
-      for (const r of [...((await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []), ...unsent]) {
+      for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
       patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });

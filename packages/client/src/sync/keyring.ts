@@ -127,7 +127,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   let guardGen = 0;
   const writeChecks = new Map<
     string,
-    { gen: number; epoch: number; id: string; until: number; ok: boolean }
+    { gen: number; epoch: number; key: Uint8Array; until: number; ok: boolean }
   >();
   const floor = new Map<string, number>();
   let floorLoad: Promise<void> | null = null;
@@ -284,14 +284,14 @@ export const createKeyring = (deps: KeyringDeps) => {
       const key = await keyFor(stream, epoch);
       if (!key) return null;
       if (!g || !own(stream)) return { epoch, key };
-      const id = keyId(key);
       const now = g.now();
       const cached = writeChecks.get(stream);
+      // Keys are held as the same objects: a hit costs no hashing (this runs for every pushed record).
       if (
         cached &&
         cached.gen === guardGen &&
         cached.epoch === epoch &&
-        cached.id === id &&
+        cached.key === key &&
         now < cached.until
       ) {
         if (!cached.ok) g.onRefused?.(stream);
@@ -299,9 +299,10 @@ export const createKeyring = (deps: KeyringDeps) => {
       }
       const gen = guardGen;
       const { sets, validUntil } = await g.candidates(stream);
+      const id = keyId(key);
       const ok =
         sets.some((c) => c.length === 0) || sets.some((c) => keyId(rotationKey(stream, epoch, c)) === id);
-      if (gen === guardGen) writeChecks.set(stream, { gen, epoch, id, until: validUntil, ok });
+      if (gen === guardGen) writeChecks.set(stream, { gen, epoch, key, until: validUntil, ok });
       if (!ok) g.onRefused?.(stream);
       return ok ? { epoch, key } : null;
     },

@@ -95,7 +95,8 @@ export interface CodecDeps {
   offload?: CryptoOffload | null;
 }
 
-const contentOf = (
+/** The content a record seals (what its tag covers). */
+export const contentOf = (
   r: Pick<PlainRecord, 'kind' | 'updatedAt' | 'by' | 'data' | 'conflict' | 'conflictData'>,
 ) => ({
   kind: r.kind,
