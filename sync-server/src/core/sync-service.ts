@@ -82,6 +82,7 @@ import type { Doc, DocWrite, DocWriteResult, Grant, IsoTime, SyncStore } from '.
 import { decodeBase64url as b64 } from './base64url';
 import { ServiceError } from './service-error';
 import { isStoreError } from '../store/index';
+import { sameBytes } from '../store/bytes';
 import { decideAccess, grantIsActive, grantedStreams, type Operation, type Principal } from './access';
 
 export { ServiceError };
@@ -166,9 +167,6 @@ const chainAfter = (last: Doc | null): { seq: number; hash: string | null } => {
   const payload = auditSignaturePayload({ ...toServedDoc(last), audit: last.audit });
   return { seq: last.audit.authorSeq, hash: auditEntryHash(payload, last.sig ?? '') };
 };
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 
 /**
  * Whether a pushed audit entry is the stored one byte for byte. Every field counts: an entry that differs

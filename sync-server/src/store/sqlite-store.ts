@@ -26,6 +26,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { sameBytes } from './bytes';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
@@ -576,12 +577,6 @@ const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
   a.chunkCount === b.chunkCount &&
   a.digests.length === b.digests.length &&
   a.digests.every((d, i) => d === b.digests[i]);
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
 
 const migrate = (db: Database.Database): void => {
   const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
