@@ -74,7 +74,7 @@ export const DeviceCertificate = Type.Object(
 );
 export type DeviceCertificate = Static<typeof DeviceCertificate>;
 
-/** Signed by the account identity key over `deviceCertificatePayload(cert)`. */
+/** Signed by the account identity key (`@hale/crypto`'s `certifyDevice`, label `hale/device-cert/v1`). */
 export const SignedDeviceCertificate = Type.Object(
   { v: Type.Literal(1), cert: DeviceCertificate, sig: Signature },
   { additionalProperties: false },

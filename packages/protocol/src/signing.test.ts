@@ -16,7 +16,6 @@ import {
   accountSignaturePayload,
   auditSignaturePayload,
   authSignaturePayload,
-  deviceCertificatePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
   docSignaturePayload,
@@ -124,8 +123,6 @@ describe('signature payloads', () => {
   });
 
   it('device and envelope payloads carry their labels and fields', () => {
-    const { cert } = registerBody().device;
-    expect(deviceCertificatePayload(cert)).toMatchObject({ label: 'hale/device-cert/v1', deviceId: DEVICE });
     expect(
       deviceRevocationPayload({ v: 1, accountId: PATIENT, deviceId: DEVICE, revokedAt: T1 }),
     ).toMatchObject({ label: 'hale/device-revocation/v1', deviceId: DEVICE });

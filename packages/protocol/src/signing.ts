@@ -10,14 +10,7 @@
  */
 import type { Grant, KeyEnvelope, Revocation } from './consent';
 import type { AuditHeader, WireDoc } from './documents';
-import type {
-  AccountRecord,
-  DeviceCertificate,
-  DeviceRevocation,
-  KdfParams,
-  ProviderProfile,
-  WrappedRoot,
-} from './identity';
+import type { AccountRecord, DeviceRevocation, KdfParams, ProviderProfile, WrappedRoot } from './identity';
 import type { StreamId } from './primitives';
 
 export const SIGNATURE_LABELS = {
@@ -26,6 +19,7 @@ export const SIGNATURE_LABELS = {
   auth: 'hale/auth/v1',
   grant: 'hale/grant/v1',
   revocation: 'hale/revocation/v1',
+  /** Signed by `@hale/crypto`'s `certifyDevice`, which owns the certificate's signed form. */
   deviceCertificate: 'hale/device-cert/v1',
   deviceRevocation: 'hale/device-revocation/v1',
   account: 'hale/account-record/v1',
@@ -100,18 +94,6 @@ export const revocationSignaturePayload = (revocation: Revocation) => ({
   grantId: revocation.grantId,
   patientId: revocation.patientId,
   revokedAt: revocation.revokedAt,
-});
-
-/** Account identity key. */
-export const deviceCertificatePayload = (cert: DeviceCertificate) => ({
-  label: SIGNATURE_LABELS.deviceCertificate,
-  v: 1 as const,
-  accountId: cert.accountId,
-  deviceId: cert.deviceId,
-  devicePublicKey: cert.devicePublicKey,
-  identityPublicKey: cert.identityPublicKey,
-  name: cert.name,
-  createdAt: cert.createdAt,
 });
 
 /** Account identity key. */
