@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import { createChecker } from './checker';
-import { decodeClientFrame, decodeServerFrame, encodeFrame } from './codec';
+import { createChecker, openSchema } from './checker';
+import { decodeClientFrame, decodeServerFrame, decodeServerFrameTolerant, encodeFrame } from './codec';
 import { CLIENT_EXAMPLES, SERVER_EXAMPLES, pushDoc } from './examples.test-util';
-import { ClientFrame, PushFrame, ServerFrame } from './messages';
+import { ClientFrame, PushFrame, PushResult, ServerFrame } from './messages';
 
 // This file's order matters: the last describe blocks code generation for the rest of the module.
 
@@ -59,5 +59,20 @@ describe('when code generation is forbidden (strict CSP)', () => {
     for (const frame of SERVER_EXAMPLES) expect(decodeServerFrame(encodeFrame(frame)).ok).toBe(true);
     const broken = decodeClientFrame('{"t":"ping","rid":"one"}');
     expect(!broken.ok && broken.error.code).toBe('BAD_MESSAGE');
+  });
+
+  it('drops properties a newer server added, interpreted, as when compiled', () => {
+    vi.stubGlobal('Function', function forbidden() {
+      throw new EvalError('CSP');
+    });
+    for (const frame of SERVER_EXAMPLES) {
+      const newer = { ...frame, addedLater: { x: 1 } };
+      expect(decodeServerFrameTolerant(JSON.stringify(newer))).toStrictEqual({ ok: true, value: frame });
+    }
+    const pushed = SERVER_EXAMPLES.find((frame) => frame.t === 'pushed')!;
+    const nested = JSON.parse(JSON.stringify(pushed)) as { results: Record<string, unknown>[] };
+    nested.results[1]!['addedLater'] = 1;
+    expect(decodeServerFrameTolerant(JSON.stringify(nested))).toStrictEqual({ ok: true, value: pushed });
+    expect(createChecker(openSchema(PushResult)).mode).toBe('interpreted');
   });
 });

@@ -8,9 +8,18 @@
  * (BAD_MESSAGE, or TOO_LARGE for batch bytes). When the frame parsed as an object with a valid `rid`,
  * the error carries that `rid` so the reply can name the request. A value returned with `ok: true`
  * matches its schema exactly and can be used without further checks.
+ *
+ * Forward compatibility: what a device reads from a server (`decodeServerFrameTolerant`,
+ * `validateTolerant`) may carry properties a newer build added. Those, and only those, are dropped: the
+ * value is checked strictly first (exact frames, the hot path, cost nothing more), and only when that
+ * fails is it checked again, strictly, with the properties closed objects do not name removed
+ * (`stripExtraProperties`). Every named property is still checked as before; the value returned never
+ * carries a dropped property; size, JSON, frame type and semantic rules are unchanged, and a value that
+ * fails for another reason fails with the same code, its issues naming that reason (not the extras).
+ * What the server receives (`decodeClientFrame`, `validate`) stays strict: an extra property is refused.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { checkerFor, type CheckIssue, type Issue } from './checker';
+import { checkerFor, openSchema, stripExtraProperties, type CheckIssue, type Issue } from './checker';
 import { protocolError, type ErrorCode, type HaleProtocolError } from './errors';
 import { MAX_FRAME_BYTES, MAX_REPORTED_ISSUES, SUPPORTED_VERSIONS } from './limits';
 import {
@@ -77,10 +86,14 @@ function failure(
   return err(rid === undefined ? error : { ...error, rid });
 }
 
+/** `refuse`: a property a closed object does not name fails the check; `drop`: it is removed first. */
+type ExtraProperties = 'refuse' | 'drop';
+
 function decodeFrame<F>(
   text: unknown,
   frames: Readonly<Record<string, TSchema>>,
   side: 'client' | 'server',
+  extra: ExtraProperties,
 ): Result<F, FrameDecodeError> {
   if (typeof text !== 'string') return failure('BAD_MESSAGE', 'frame must be text', undefined);
   if (exceedsBytes(text, MAX_FRAME_BYTES)) {
@@ -109,7 +122,7 @@ function decodeFrame<F>(
         issues: [{ path: '/t', reason: `Expected one of ${Object.keys(frames).join(', ')}` }],
       });
     }
-    const result = checkValue(schema, value);
+    const result = checkValue(schema, value, extra);
     if (!result.ok)
       return failure(result.error.code, `${String(t)}: ${result.error.message}`, rid, result.error.details);
     return ok(result.value as F);
@@ -131,22 +144,56 @@ function invalid(found: readonly CheckIssue[], fallback: string): ValidationErro
   };
 }
 
-function checkValue<T extends TSchema>(schema: T, value: unknown): Result<Static<T>, ValidationError> {
+function checkValue<T extends TSchema>(
+  schema: T,
+  value: unknown,
+  extra: ExtraProperties,
+): Result<Static<T>, ValidationError> {
   const checker = checkerFor(schema);
-  if (!checker.check(value))
-    return err(invalid(checker.issues(value, MAX_REPORTED_ISSUES), 'does not match schema'));
-  const refined = refinementIssues(schema, value);
+  let accepted: unknown = value;
+  if (!checker.check(value)) {
+    // Stripping only after the strict check failed: exact values (nearly every frame) pay nothing for it.
+    const stripped = extra === 'drop' ? stripExtraProperties(schema, value) : value;
+    if (stripped === value || !checker.check(stripped)) {
+      return err(invalid(issuesOf(schema, value, stripped), 'does not match schema'));
+    }
+    accepted = stripped;
+  }
+  const refined = refinementIssues(schema, accepted as Static<T>);
   if (refined.length > 0) return err(invalid(refined, 'breaks a protocol rule'));
-  return ok(value);
+  return ok(accepted as Static<T>);
 }
 
-/** Decodes a frame a device sent (server side). Never throws. */
-export const decodeClientFrame = (text: string): Result<ClientFrame, FrameDecodeError> =>
-  decodeFrame<ClientFrame>(text, CLIENT_FRAMES, 'client');
+/**
+ * Why `value` fails: as the strict check says when nothing was stripped; else as the open schema says,
+ * so the issues name the real fault rather than the extras that would have been dropped.
+ */
+function issuesOf(schema: TSchema, value: unknown, stripped: unknown): CheckIssue[] {
+  if (stripped !== value) {
+    const open = checkerFor(openSchema(schema)).issues(value, MAX_REPORTED_ISSUES);
+    if (open.length > 0) return open;
+  }
+  return checkerFor(schema).issues(stripped, MAX_REPORTED_ISSUES);
+}
 
-/** Decodes a frame the server sent (device side). Never throws. */
+/** Decodes a frame a device sent (server side). Never throws. Strict: an unknown property is refused. */
+export const decodeClientFrame = (text: string): Result<ClientFrame, FrameDecodeError> =>
+  decodeFrame<ClientFrame>(text, CLIENT_FRAMES, 'client', 'refuse');
+
+/**
+ * Decodes a frame the server sent, strictly: an unknown property is refused. For checking what a server
+ * sends (tests, benchmarks); a device reads with `decodeServerFrameTolerant`. Never throws.
+ */
 export const decodeServerFrame = (text: string): Result<ServerFrame, FrameDecodeError> =>
-  decodeFrame<ServerFrame>(text, SERVER_FRAMES, 'server');
+  decodeFrame<ServerFrame>(text, SERVER_FRAMES, 'server', 'refuse');
+
+/**
+ * Decodes a frame the server sent, as a device reads it: properties of closed objects that this build does
+ * not know (a newer server added them) are dropped, not refused; everything else as `decodeServerFrame`
+ * (same limits, same codes). Frame types this build does not know are still refused. Never throws.
+ */
+export const decodeServerFrameTolerant = (text: string): Result<ServerFrame, FrameDecodeError> =>
+  decodeFrame<ServerFrame>(text, SERVER_FRAMES, 'server', 'drop');
 
 /** Serialises a frame. Senders keep within the limits (see `batchByLimits`); receivers enforce them. */
 export const encodeFrame = (frame: Frame): string => JSON.stringify(frame);
@@ -167,8 +214,29 @@ export function errorFrame(error: HaleProtocolError, rid?: number): ErrorFrame {
  * stored objects). Never throws; the error lists up to MAX_REPORTED_ISSUES `{ path, reason }`.
  */
 export function validate<T extends TSchema>(schema: T, value: unknown): Result<Static<T>, ValidationError> {
+  return validateWith(schema, value, 'refuse');
+}
+
+/**
+ * `validate` for what a device reads that a newer build may have written: a server's HTTP answers, a
+ * record another app version stored. Properties of closed objects that the schema does not name are
+ * dropped from the value returned instead of refused; every named property is checked exactly as
+ * `validate` checks it. Never throws.
+ */
+export function validateTolerant<T extends TSchema>(
+  schema: T,
+  value: unknown,
+): Result<Static<T>, ValidationError> {
+  return validateWith(schema, value, 'drop');
+}
+
+function validateWith<T extends TSchema>(
+  schema: T,
+  value: unknown,
+  extra: ExtraProperties,
+): Result<Static<T>, ValidationError> {
   try {
-    return checkValue(schema, value);
+    return checkValue(schema, value, extra);
   } catch {
     return err({
       code: 'BAD_MESSAGE',

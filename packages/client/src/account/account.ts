@@ -27,7 +27,9 @@
  * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
  * server); mistyped recovery key → INVALID_RECOVERY_KEY naming the group; unknown login name or
  * recovery key → ACCOUNT_NOT_FOUND; a vault that already holds an account → ACCOUNT_EXISTS; a broken
- * or foreign vault record → VAULT_CORRUPT; server answers → HaleClientError (e.g. DEVICE_REVOKED).
+ * or foreign vault record → VAULT_CORRUPT; one written by a newer app version in a format this one cannot
+ * read → VAULT_TOO_NEW (fields a newer version added to a record it can read are kept, see vault.ts);
+ * server answers → HaleClientError (e.g. DEVICE_REVOKED).
  * Partial failures: a join registers the device before writing the vault, so a failed vault write
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
  * revoked). `changePassphrase` updates the server before the vault; if the vault write then fails,
@@ -53,23 +55,15 @@
  * nothing.
  */
 import nacl from 'tweetnacl';
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import {
-  AccountId,
-  AccountRole,
-  B64u,
-  DeviceId,
-  LoginName,
-  PublicKey,
-  WrappedRoot,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
-  validate,
   wrappedRootSignaturePayload,
-  WrappedRootGen,
   type AccountRecord,
+  type AccountRole,
   type HttpWrappedRootState,
   type DirectoryEntry,
   type HttpAccountResponse,
@@ -111,7 +105,7 @@ import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { openSession, type SessionDevice } from '../api/session-manager';
 import { AccountError } from './errors';
-import type { Vault } from './vault';
+import { parseVaultRecord, type Vault, type VaultRecord } from './vault';
 
 export { keyFingerprint };
 
@@ -143,30 +137,7 @@ export interface AccountDeps {
   readonly kdf?: KdfSettings;
 }
 
-const VaultRecord = Type.Object(
-  {
-    v: Type.Literal(1),
-    accountId: AccountId,
-    role: AccountRole,
-    /** Null after a recovery-key join: the server does not tell login names. */
-    loginName: Type.Union([LoginName, Type.Null()]),
-    wrappedRoot: WrappedRoot,
-    /** Generation of `wrappedRoot` (see HttpWrappedRootState); absent in vaults written before it existed: 0. */
-    gen: Type.Optional(WrappedRootGen),
-    deviceId: DeviceId,
-    devicePublicKey: PublicKey,
-    /** base64url(nonce(24) ‖ secretbox(device secret key, nonce, keys.localKey)). */
-    deviceSecret: B64u(256),
-    deviceName: Type.String({ minLength: 1, maxLength: 100 }),
-    /**
-     * Set once the server was seen relaying the account's own signature over its wrapping key (sent at
-     * registration or by `publishWrappingKey`); absent: `unlock` checks, and publishes it if missing.
-     */
-    wrappingKeyPublished: Type.Optional(Type.Literal(true)),
-  },
-  { additionalProperties: false },
-);
-export type VaultRecord = Static<typeof VaultRecord>;
+export type { VaultRecord };
 
 // Locking zeroes key bytes in place; this remembers which account objects are dead. The key objects are
 // remembered too, so an object built from a locked account's keys (a session's DeviceAccount) is refused.
@@ -277,16 +248,7 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
 
 async function readRecord(vault: Vault): Promise<VaultRecord | null> {
   const text = await vault.get(VAULT_KEY);
-  if (text === null) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new AccountError('VAULT_CORRUPT', 'vault: the account record is not JSON');
-  }
-  const checked = validate(VaultRecord, parsed);
-  if (!checked.ok) throw new AccountError('VAULT_CORRUPT', `vault: ${checked.error.message}`);
-  return checked.value;
+  return text === null ? null : parseVaultRecord(text);
 }
 
 async function requireRecord(vault: Vault): Promise<VaultRecord> {

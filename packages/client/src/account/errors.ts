@@ -37,6 +37,11 @@ export const ACCOUNT_ERROR_CODES = [
    * open or opening in this process. Use that one, or close it first. Nothing was opened.
    */
   'SESSION_ALREADY_OPEN',
+  /**
+   * The vault's account record was written by a newer version of the app, in a format this version cannot
+   * read (e.g. after going back to an older app version). Update the app; nothing was read or changed.
+   */
+  'VAULT_TOO_NEW',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

@@ -1,8 +1,92 @@
 /**
- * Pre-unlock storage of a device. The platform injects it: localStorage or IndexedDB in the web app,
- * Electron safeStorage on the desktop. It holds only what is needed before unlock (the passphrase-wrapped
- * root and the device key sealed under a root-derived key), never a secret in clear.
+ * Pre-unlock storage of a device and the format of the account record kept in it. The platform injects
+ * the storage: localStorage or IndexedDB in the web app, Electron safeStorage on the desktop. It holds
+ * only what is needed before unlock (the passphrase-wrapped root and the device key sealed under a
+ * root-derived key), never a secret in clear.
+ *
+ * Record format and builds: `v` is the record's format version. A build reads any record of its own
+ * version, including one a newer build of the same version wrote with fields this build does not know
+ * (e.g. after going back to an older app version): those are kept as they are, so the newer build finds
+ * them again when the older one rewrote the record, and every field this build knows is checked as
+ * strictly as ever. So a field added later must stay valid when an older build rewrites the fields it
+ * knows and carries the new one along unchanged; a change that cannot (a field whose meaning changes, one
+ * that must be read to use the record safely) bumps `v`. A record of a higher `v` is refused as
+ * VAULT_TOO_NEW (update the app), never read and never overwritten by account operations (create and join
+ * refuse a vault that holds a record: ACCOUNT_EXISTS). Anything else that does not parse or check is
+ * VAULT_CORRUPT.
  */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  AccountId,
+  AccountRole,
+  B64u,
+  DeviceId,
+  LoginName,
+  PublicKey,
+  WrappedRoot,
+  WrappedRootGen,
+  validateTolerant,
+} from '@hale/protocol';
+import { AccountError } from './errors';
+
+/** Format version of the account record this build writes and reads. */
+export const VAULT_RECORD_VERSION = 1;
+
+export const VaultRecord = Type.Object(
+  {
+    v: Type.Literal(VAULT_RECORD_VERSION),
+    accountId: AccountId,
+    role: AccountRole,
+    /** Null after a recovery-key join: the server does not tell login names. */
+    loginName: Type.Union([LoginName, Type.Null()]),
+    wrappedRoot: WrappedRoot,
+    /** Generation of `wrappedRoot` (see HttpWrappedRootState); absent in vaults written before it existed: 0. */
+    gen: Type.Optional(WrappedRootGen),
+    deviceId: DeviceId,
+    devicePublicKey: PublicKey,
+    /** base64url(nonce(24) ‖ secretbox(device secret key, nonce, keys.localKey)). */
+    deviceSecret: B64u(256),
+    deviceName: Type.String({ minLength: 1, maxLength: 100 }),
+    /**
+     * Set once the server was seen relaying the account's own signature over its wrapping key (sent at
+     * registration or by `publishWrappingKey`); absent: `unlock` checks, and publishes it if missing.
+     */
+    wrappingKeyPublished: Type.Optional(Type.Literal(true)),
+  },
+  { additionalProperties: false },
+);
+export type VaultRecord = Static<typeof VaultRecord>;
+
+/**
+ * The account record stored as `text`: VAULT_TOO_NEW when a newer app version wrote it in a format this
+ * build does not know, VAULT_CORRUPT when it is not a valid record. Top-level fields this build does not
+ * know are kept in the object returned (invisible to its type), so spreading it into the record written
+ * back keeps them; unknown fields nested inside known ones are dropped.
+ */
+export function parseVaultRecord(text: string): VaultRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new AccountError('VAULT_CORRUPT', 'vault: the account record is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AccountError('VAULT_CORRUPT', 'vault: the account record is not an object');
+  }
+  const v: unknown = (parsed as Record<string, unknown>)['v'];
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > VAULT_RECORD_VERSION) {
+    throw new AccountError(
+      'VAULT_TOO_NEW',
+      `vault: the account on this device was saved by a newer version of the app (record format ${v}, ` +
+        `this version reads ${VAULT_RECORD_VERSION}); update the app to open it`,
+    );
+  }
+  const checked = validateTolerant(VaultRecord, parsed);
+  if (!checked.ok) throw new AccountError('VAULT_CORRUPT', `vault: ${checked.error.message}`);
+  const unknown = Object.entries(parsed).filter(([key]) => !Object.hasOwn(VaultRecord.properties, key));
+  return { ...Object.fromEntries(unknown), ...checked.value };
+}
+
 export interface Vault {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<void>;

@@ -99,6 +99,21 @@ describe('createHttpApi against a real server', () => {
     expect(counted.paths).toEqual([]);
   });
 
+  it('the server still refuses a request body with a property it does not know', async () => {
+    const top = await http(t.url, 'POST', '/v1/join', { loginName: 'nobody-here', addedLater: 1 });
+    expect(top.status).toBe(400);
+    expect(top.body).toMatchObject({ code: 'BAD_MESSAGE' });
+    const { body } = await makeRegistration('patient');
+    const nested = await http(t.url, 'POST', '/v1/accounts', {
+      ...body,
+      account: { ...body.account, addedLater: 1 },
+    });
+    expect(nested.status).toBe(400);
+    expect(nested.body).toMatchObject({ code: 'BAD_MESSAGE' });
+    // The same registration without it is taken.
+    expect((await http(t.url, 'POST', '/v1/accounts', body)).status).toBe(201);
+  });
+
   it('refuses an invalid request body before sending it', async () => {
     const calls = { n: 0 };
     const local = createHttpApi({ baseUrl: 'http://unused', fetch: fakeFetch(200, '{}', calls) });
@@ -187,11 +202,43 @@ describe('createHttpApi against a misbehaving server or network', () => {
     expect(e.action).toBe('backoff');
   });
 
-  it('an answer that breaks its schema is BAD_RESPONSE, never returned', async () => {
-    const body = JSON.stringify({ status: 'ok', store: 'x', version: '1', extra: true });
-    const e = await thrown(createHttpApi({ baseUrl: 'http://x', fetch: fakeFetch(200, body) }).health());
-    expect(e.code).toBe('BAD_RESPONSE');
-    expect(e.retry).toBe(false);
+  it('an answer that breaks its schema is BAD_RESPONSE, never returned, added properties or not', async () => {
+    const health = (body: unknown) =>
+      thrown(createHttpApi({ baseUrl: 'http://x', fetch: fakeFetch(200, JSON.stringify(body)) }).health());
+    for (const body of [
+      { status: 'ok', store: 'x', version: 1 },
+      { status: 'ok', store: 'x', version: 1, addedLater: true },
+      { status: 'ok', store: 'x' },
+      { status: 'ok', store: 'x', addedLater: '1' },
+    ]) {
+      const e = await health(body);
+      expect(e.code).toBe('BAD_RESPONSE');
+      expect(e.retry).toBe(false);
+      // The issues name the broken field, never the added one.
+      const issues = e.details?.['issues'] as { path: string }[];
+      expect(issues.length).toBeGreaterThan(0);
+      expect(issues.every((issue) => issue.path === '/version')).toBe(true);
+    }
+  });
+
+  it('takes an answer with properties a newer server added, top-level and nested, and passes none on', async () => {
+    const real = await api.getAccount(patient.accountId);
+    const newer = {
+      ...real,
+      addedLater: { any: 'thing' },
+      devices: real.devices.map((d) => ({ ...d, addedLater: 1, cert: { ...d.cert, addedLater: 'x' } })),
+    };
+    const local = createHttpApi({ baseUrl: 'http://x', fetch: fakeFetch(200, JSON.stringify(newer)) });
+    const account = await local.getAccount(patient.accountId);
+    expect(account).toStrictEqual(real);
+    expect(JSON.stringify(account)).not.toContain('addedLater');
+  });
+
+  it('an error answer with added properties keeps its code', async () => {
+    const body = JSON.stringify({ code: 'NOT_FOUND', message: 'gone', addedLater: { x: 1 } });
+    const e = await thrown(createHttpApi({ baseUrl: 'http://x', fetch: fakeFetch(404, body) }).health());
+    expect(e.code).toBe('NOT_FOUND');
+    expect(e.message).toBe('gone');
   });
 
   it('non-JSON answers are BAD_RESPONSE; a proxy 502 page is retryable', async () => {

@@ -1,10 +1,12 @@
 /**
  * Typed client for every HTTP route of the sync server (`HTTP_ROUTES` in @hale/protocol).
  *
- * Invariants: nothing the server answers is used before `validate(schema, body)` accepted it against the
- * route's response schema for the expected status; request bodies are validated against the route's
- * body schema before they leave the device, so a local bug fails here with BAD_MESSAGE instead of as a
- * server refusal. `fetch` is injected (no platform API is imported). Path parameters are URL-encoded.
+ * Invariants: nothing the server answers is used before `validateTolerant(schema, body)` accepted it
+ * against the route's response schema for the expected status (error bodies against HttpErrorBody):
+ * properties a newer server added are dropped, never passed on, while every known one is checked as
+ * strictly as ever. Request bodies are validated strictly against the route's body schema before they
+ * leave the device, so a local bug fails here with BAD_MESSAGE instead of as a server refusal. `fetch` is
+ * injected (no platform API is imported). Path parameters are URL-encoded.
  * Failure modes, all thrown as HaleClientError: no answer, or one whose body could not be read (success
  * or error alike: the request may have taken effect) → NETWORK (retry); an error body → its code
  * (an unknown code → the known code of its HTTP class, see errors.ts); an unexpected status, non-JSON
@@ -16,6 +18,7 @@ import {
   HttpErrorBody,
   OCTET_STREAM,
   validate,
+  validateTolerant,
   type HttpAccountResponse,
   type HttpBlobChunkResponse,
   type HttpBlobCreateRequest,
@@ -161,7 +164,7 @@ async function errorFromResponse(name: RouteName, res: FetchResponseLike): Promi
   } catch {
     return badResponse(name, res.status, `HTTP ${res.status} without an error body`);
   }
-  const checked = validate(HttpErrorBody, body);
+  const checked = validateTolerant(HttpErrorBody, body);
   if (!checked.ok) return badResponse(name, res.status, `HTTP ${res.status} with a malformed error body`);
   const { code, message, details } = checked.value;
   return errorFromWire(code, message, res.status, details);
@@ -240,7 +243,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     } catch {
       throw badResponse(name, res.status, 'answer is not JSON');
     }
-    const checked = validate(schema, body);
+    const checked = validateTolerant(schema, body);
     if (!checked.ok) {
       throw badResponse(name, res.status, `answer breaks its schema: ${checked.error.message}`, {
         issues: checked.error.details.issues,

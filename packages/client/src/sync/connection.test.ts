@@ -6,8 +6,14 @@ import { createConnection, type SyncError, type WebSocketLike } from './connecti
 
 const ID = 'A'.repeat(22);
 
-/** One fake socket that completes the handshake and answers each request as `answer` says. */
-const scriptedServer = (answer: (request: { t: string; rid: number }) => ServerFrame) => {
+/**
+ * One fake socket that completes the handshake and answers each request as `answer` says; `added` goes into
+ * every frame it sends, handshake included (a newer server's properties).
+ */
+const scriptedServer = (
+  answer: (request: { t: string; rid: number }) => ServerFrame | Record<string, unknown>,
+  added: Record<string, unknown> = {},
+) => {
   const create = (): WebSocketLike => {
     const socket: WebSocketLike = {
       readyState: 1,
@@ -17,7 +23,7 @@ const scriptedServer = (answer: (request: { t: string; rid: number }) => ServerF
       onerror: null,
       send(data: string) {
         const frame = JSON.parse(data) as { t: string; rid: number };
-        const reply: ServerFrame =
+        const reply: ServerFrame | Record<string, unknown> =
           frame.t === 'hello'
             ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
             : frame.t === 'auth'
@@ -29,7 +35,7 @@ const scriptedServer = (answer: (request: { t: string; rid: number }) => ServerF
                   sessionExpiresAt: new Date().toISOString(),
                 }
               : answer(frame);
-        queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
+        queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify({ ...reply, ...added }) }));
       },
       close() {
         queueMicrotask(() => socket.onclose?.({ code: 1000, reason: '' }));
@@ -63,6 +69,73 @@ describe('connection replies', () => {
       );
       expect(refused).toMatchObject({ code: 'BAD_MESSAGE', retry: false });
       expect(await connection.request({ t: 'listStreams' })).toMatchObject({ t: 'streams', streams: [] });
+    } finally {
+      connection.stop();
+    }
+  });
+});
+
+describe('answers from a newer server', () => {
+  const access = {
+    stream: `${ID}/allergy`,
+    patientId: ID,
+    type: 'allergy',
+    access: 'read',
+    head: 7,
+    epoch: 1,
+  } as const;
+
+  it('takes frames with properties this build does not know, handshake included, and passes none on', async () => {
+    const device = generateDeviceKeys();
+    const unsolicited: ServerFrame[] = [];
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: scriptedServer(
+        (request) => ({ t: 'streams', rid: request.rid, streams: [{ ...access, addedLater: [1] }] }),
+        { addedLater: { by: 'a newer server' } },
+      ),
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: webCryptoEd25519,
+      onFrame: (frame) => unsolicited.push(frame),
+    });
+    connection.start();
+    try {
+      const reply = await connection.request({ t: 'listStreams' });
+      expect(reply).toStrictEqual({ t: 'streams', rid: 1, streams: [access] });
+      expect(connection.version()).toBe(3);
+      expect(unsolicited).toEqual([]);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('still refuses a reply with a known field missing or of the wrong type, added properties or not', async () => {
+    const device = generateDeviceKeys();
+    const broken = [
+      { t: 'streams', streams: [{ ...access, head: 'seven' }] },
+      { t: 'streams', streams: [{ ...access, head: undefined }] },
+      { t: 'streams' },
+    ];
+    let n = 0;
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: scriptedServer((request) => ({ ...broken[n++ % broken.length], rid: request.rid }), {
+        addedLater: true,
+      }),
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: webCryptoEd25519,
+      onFrame: () => undefined,
+    });
+    connection.start();
+    try {
+      for (let i = 0; i < broken.length; i++) {
+        const refused = await connection.request({ t: 'listStreams' }).then(
+          () => null,
+          (e: unknown) => e as SyncError,
+        );
+        expect(refused).toMatchObject({ code: 'BAD_MESSAGE', retry: false });
+        expect(refused?.message).not.toContain('addedLater');
+      }
     } finally {
       connection.stop();
     }

@@ -4,7 +4,9 @@
  * Invariants:
  * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
  * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
- *   error and ignored, never acted on. A reply must also be of a type MESSAGE_TABLE allows for its
+ *   error and ignored, never acted on. Properties this build does not know (added by a newer server) are
+ *   dropped before anything sees the frame, not refused (`decodeServerFrameTolerant`); a frame type it does
+ *   not know is still invalid. A reply must also be of a type MESSAGE_TABLE allows for its
  *   request (or `error`); any other rejects the request with BAD_MESSAGE, so callers may rely on its type.
  * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
  *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
@@ -22,7 +24,7 @@ import {
   MESSAGE_TABLE,
   SUPPORTED_VERSIONS,
   authSignaturePayload,
-  decodeServerFrame,
+  decodeServerFrameTolerant,
   encodeFrame,
   type ClientFrame,
   type ReadyFrame,
@@ -177,7 +179,7 @@ export const createConnection = (options: ConnectionOptions) => {
       if (ws !== socket) return;
       const text = typeof ev.data === 'string' ? ev.data : null;
       if (text === null) return;
-      const decoded = decodeServerFrame(text);
+      const decoded = decodeServerFrameTolerant(text);
       if (!decoded.ok) {
         // A broken reply to a pending request fails that request now instead of leaving it to time out.
         const rid =
