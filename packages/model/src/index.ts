@@ -8,3 +8,4 @@ export * from './registry';
 export * from './validate';
 export * from './examples';
 export * from './fhir';
+export * from './model-version';

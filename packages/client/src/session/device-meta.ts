@@ -19,6 +19,14 @@ export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
   'NO_KEY',
   'AUTHOR_LOOKUP_FAILED',
 ]);
+/**
+ * Refusals by this build's record rules (content a newer client may have written): fetched again once,
+ * by a build with other rules (another `MODEL_VERSION`) than the one that refused them. The other
+ * permanent reasons (tampering, tag, signature, author, binding, key) are not the record rules' to change.
+ */
+export const CONTENT_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_CONTENT']);
+
+const ModelVersionText = Type.String({ maxLength: 200 });
 
 export const META_SCHEMAS = {
   /**
@@ -55,6 +63,22 @@ export const META_SCHEMAS = {
       reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
       message: Type.String(),
       at: IsoText,
+      /** MODEL_VERSION of the build that judged it; absent in entries stored before it was kept. */
+      model: Type.Optional(ModelVersionText),
+    }),
+  ),
+  /**
+   * Per stream, the seq range [from, to] of quarantine entries dropped beyond the list's cap whose record
+   * may still be shown (retryable or content refusals), fetched again by the retry as the entries would
+   * have been. `model`: all of them were content refusals judged under that MODEL_VERSION (fetched again
+   * only under another one); absent when any could pass at any retry. Key `quarantine-gaps`.
+   */
+  quarantineGaps: Type.Array(
+    Type.Object({
+      stream: Type.String({ maxLength: 128 }),
+      from: Type.Integer({ minimum: 0 }),
+      to: Type.Integer({ minimum: 0 }),
+      model: Type.Optional(ModelVersionText),
     }),
   ),
   /** Local versions the server did not take (the engine's `UnsentChange`); key `unsent`. */

@@ -17,7 +17,17 @@
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
  *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
- *   stored that record or a newer revision of it (`received$`), or the server no longer serves it.
+ *   stored that record or a newer revision of it (`received$`), or the server no longer serves it; a
+ *   local copy that is not the server's (a write not acknowledged, or diverged) never counts as stored.
+ * - Content refused by the record rules (BAD_CONTENT: the schemas are closed, a newer client may have
+ *   written it) is kept with the rules' identity (`ContentModel.version`, MODEL_VERSION by default). A
+ *   build with other rules fetches it again once, the same way (an entry kept without one counts as
+ *   refused under unknown rules); if it fails again it is kept under this build's rules, not fetched
+ *   again until the rules change, and not reported again.
+ * - The quarantine list holds at most MAX_QUARANTINE entries: beyond it the oldest that can never pass go
+ *   first, then the oldest others, each drop reported (QUARANTINE_DROPPED). A dropped entry whose record
+ *   may still be shown widens its stream's gap (one persisted seq range per stream), which the retry
+ *   fetches again like the entries, decoding only what this device neither stored nor keeps aside.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending). A purge empties every local
  *   document of the stream, deletions included, so no content stays once access ended; an emptied
@@ -68,6 +78,7 @@ import {
 import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
+  CONTENT_QUARANTINE,
   META_SCHEMAS,
   RETRYABLE_QUARANTINE,
   type DeviceMeta,
@@ -81,10 +92,12 @@ import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
 import { createFreshnessCheck } from './freshness';
 import {
+  BUILD_CONTENT_MODEL,
   decodeRecords,
   encodeRecords,
   sameVersion,
   tagOf,
+  type ContentModel,
   type Decoded,
   type EncodeInput,
   type PlainRecord,
@@ -125,6 +138,16 @@ export interface QuarantinedItem {
   reason: QuarantineReason;
   message: string;
   at: string;
+  /** MODEL_VERSION of the rules that judged it; absent in entries kept before it was recorded. */
+  model?: string;
+}
+
+/** A seq range of a stream whose quarantine entries were dropped beyond the cap (see `quarantineGaps`). */
+interface QuarantineGap {
+  stream: string;
+  from: number;
+  to: number;
+  model?: string;
 }
 
 /**
@@ -176,6 +199,10 @@ export interface EngineDeps {
   quarantineRetry?: { baseMs: number; maxMs: number };
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
+  /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
+  contentModel?: ContentModel;
+  /** Quarantine entries kept (default MAX_QUARANTINE); lowered by tests. */
+  maxQuarantine?: number;
 }
 
 const MAX_ERRORS = 50;
@@ -208,7 +235,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     accountId: deps.accountId,
     lookupDeviceKey: deps.lookupDeviceKey,
     offload: deps.offload ?? null,
+    model: deps.contentModel ?? BUILD_CONTENT_MODEL,
   };
+  const modelVersion = codecDeps.model.version;
+  const maxQuarantine = deps.maxQuarantine ?? MAX_QUARANTINE;
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
   const subscribed = new Set<string>();
@@ -411,8 +441,60 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return current(a) && (a.access === 'owner' || a.access === 'write');
   };
 
+  /** An entry whose record may still be shown: one that can pass, or content other record rules may take. */
+  const renewable = (reason: QuarantineReason): boolean =>
+    RETRYABLE_QUARANTINE.has(reason) || CONTENT_QUARANTINE.has(reason);
+  /**
+   * Whether the retry fetches an entry's record again: its reason can pass, or its content was refused
+   * under other record rules than this build's (an entry kept before the rules were recorded counts as
+   * refused under unknown ones). Content refused under this build's rules waits for another build.
+   */
+  const due = (q: { reason: QuarantineReason; model?: string }): boolean =>
+    RETRYABLE_QUARANTINE.has(q.reason) || (CONTENT_QUARANTINE.has(q.reason) && q.model !== modelVersion);
+  const gapDue = (g: QuarantineGap): boolean => g.model !== modelVersion;
+
+  /**
+   * Per stream, the seq range of entries dropped beyond the cap whose record may still be shown: the
+   * retry fetches it again as it would have fetched them (one range per stream, so memory stays bounded).
+   */
+  const gaps = new Map<string, QuarantineGap>();
+  const saveGaps = (): Promise<void> => deps.meta.set('quarantine-gaps', [...gaps.values()]);
+  const widenGaps = (dropped: readonly QuarantinedItem[]): boolean => {
+    let widened = false;
+    for (const q of dropped) {
+      if (!renewable(q.reason)) continue;
+      const was = gaps.get(q.stream);
+      // Waits for another build only if everything in it was content refused under this build's rules.
+      const waits = !due(q) && (was === undefined || was.model === modelVersion);
+      gaps.set(q.stream, {
+        stream: q.stream,
+        from: Math.min(was?.from ?? q.seq, q.seq),
+        to: Math.max(was?.to ?? q.seq, q.seq),
+        ...(waits ? { model: modelVersion } : {}),
+      });
+      widened = true;
+    }
+    return widened;
+  };
+
   const saveQuarantine = async (next: QuarantinedItem[]): Promise<void> => {
-    quarantine = next.slice(-MAX_QUARANTINE);
+    let kept = next;
+    const over = next.length - maxQuarantine;
+    if (over > 0) {
+      // Entries nothing will fetch again go first, oldest first: they only report. An entry whose record
+      // may still be shown leaves its seq in its stream's gap, so dropping it does not hide the record.
+      const drop = new Set<QuarantinedItem>();
+      for (const q of next) if (drop.size < over && !renewable(q.reason)) drop.add(q);
+      for (const q of next) if (drop.size < over && renewable(q.reason)) drop.add(q);
+      kept = next.filter((q) => !drop.has(q));
+      const gapped = widenGaps([...drop]);
+      report({
+        code: 'QUARANTINE_DROPPED',
+        message: `${drop.size} quarantine entr${drop.size === 1 ? 'y was' : 'ies were'} dropped: more than ${maxQuarantine} were kept${gapped ? '; records that may still be shown are fetched again all the same' : ''}`,
+      });
+      if (gapped) await saveGaps();
+    }
+    quarantine = kept;
     quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
     await deps.meta.set('quarantine', quarantine);
@@ -420,8 +502,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /**
    * Sets aside a batch of served documents with one persisted write. An entry already there for the same
-   * revision and reason stays as it is (a retry that fails again is not reported again); one for the same
-   * revision with another reason, or a retryable one of an older revision (never served again), is replaced.
+   * revision and reason under this build's rules stays as it is (a retry that fails again is not reported
+   * again); under other rules it is replaced quietly, now judged under these. One for the same revision
+   * with another reason, or one of an older revision (never served again) whose record may still be
+   * shown, is replaced.
    */
   const setAside = async (
     items: ReadonlyArray<{ doc: ServedDoc; reason: QuarantineReason; message: string }>,
@@ -429,41 +513,51 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (items.length === 0) return;
     const byKey = new Map(items.map((i) => [recordKey(i.doc.stream, i.doc.id), i]));
     const unchanged = new Set<string>();
+    /** recordKey → when it was first set aside, for entries judged again with the same outcome. */
+    const again = new Map<string, string>();
     const kept = quarantine.filter((q) => {
       const key = recordKey(q.stream, q.id);
       const item = byKey.get(key);
       if (!item) return true;
       if (q.rev === item.doc.rev && q.reason === item.reason) {
-        unchanged.add(key);
-        return true;
+        if (q.model === modelVersion) {
+          unchanged.add(key);
+          return true;
+        }
+        again.set(key, q.at);
+        return false;
       }
-      return q.rev !== item.doc.rev && !(RETRYABLE_QUARANTINE.has(q.reason) && q.seq <= item.doc.seq);
+      return q.rev !== item.doc.rev && !(renewable(q.reason) && q.seq <= item.doc.seq);
     });
-    const added = [...byKey].filter(([key]) => !unchanged.has(key)).map(([, item]) => item);
+    const added = [...byKey].filter(([key]) => !unchanged.has(key));
     if (added.length === 0 && kept.length === quarantine.length) return;
     await saveQuarantine([
       ...kept,
-      ...added.map(({ doc, reason, message }) => ({
+      ...added.map(([key, { doc, reason, message }]) => ({
         stream: doc.stream,
         id: doc.id,
         seq: doc.seq,
         rev: doc.rev,
         reason,
         message,
-        at: iso(),
+        at: again.get(key) ?? iso(),
+        model: modelVersion,
       })),
     ]);
-    for (const { doc, reason, message } of added) {
+    for (const [key, { doc, reason, message }] of added) {
+      if (again.has(key)) continue;
       report({
         code: 'QUARANTINED',
         message: RETRYABLE_QUARANTINE.has(reason)
           ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
-          : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
+          : CONTENT_QUARANTINE.has(reason)
+            ? `A record could not be read by this version of the app (${reason}) and was set aside; it is read again after an update: ${message}`
+            : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
         stream: doc.stream,
         id: doc.id,
       });
     }
-    if (added.some((i) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+    if (added.some(([, i]) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
   };
 
   let unsent: UnsentChange[] = [];
@@ -599,6 +693,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
   };
 
+  /** Whether the local copy of a record is not the server's: a local write not acknowledged, or diverged. */
+  const unsettled = (stream: string, id: string): boolean =>
+    pending.has(id) || diverged.has(recordKey(stream, id));
   // A served version older than the local copy the server last agreed on is never applied (freshness.ts).
   const freshness = createFreshnessCheck({
     lookup: async (ids) => {
@@ -608,7 +705,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const copies = docs.filter((d) => !(d._deleted && Object.keys(d.data).length === 0));
       return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
     },
-    unsettled: (stream, id) => pending.has(id) || diverged.has(recordKey(stream, id)),
+    unsettled,
     // Compares content only: both states under one tag key (epoch 0's), whatever epoch each was sealed
     // under; the local copy of a version this device pushed does not name the epoch it was sealed under.
     tagOf: (r) => tagOf(keyring, r, 0),
@@ -705,7 +802,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (reset) retryAttempts = 0;
     if (retryTimer !== undefined) clearTimeout(retryTimer);
     retryTimer = undefined;
-    if (stopped || !quarantine.some((q) => RETRYABLE_QUARANTINE.has(q.reason))) {
+    if (stopped || !(quarantine.some(due) || [...gaps.values()].some(gapDue))) {
       retryAttempts = 0;
       return;
     }
@@ -742,32 +839,96 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
-   * Fetches the records quarantined for a reason that can pass again and applies what now verifies. The
-   * protocol pulls by per-stream position only, so each stream is re-pulled from just before its first
-   * such entry to its last; only the quarantined records in that range are decoded, the rest (held here
+   * Decodes documents fetched again and applies what now verifies, in order with live frames. What fails
+   * is set aside, except documents of a gap (`fromGap`) that fail for a reason that may still pass: they
+   * are answered instead, to stay in the gap (set aside they would only push other entries out again).
+   */
+  const applyRetried = async (
+    batch: readonly ServedDoc[],
+    fromGap: ReadonlySet<ServedDoc>,
+  ): Promise<Array<{ doc: ServedDoc; reason: QuarantineReason }>> => {
+    if (batch.length === 0) return [];
+    const decoded = decodeRecords(codecDeps, batch);
+    decoded.catch(() => undefined);
+    const stillOut: Array<{ doc: ServedDoc; reason: QuarantineReason }> = [];
+    // In order with live frames and purges: a purged stream's records must not come back.
+    const run = liveQueue.then(async () => {
+      const opened: PlainRecord[] = [];
+      const failed: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+      for (const [n, r] of (await decoded).entries()) {
+        const doc = batch[n]!;
+        if (r.ok) opened.push(r.record);
+        else if (fromGap.has(doc) && renewable(r.reason)) stillOut.push({ doc, reason: r.reason });
+        else failed.push({ doc, reason: r.reason, message: r.message });
+      }
+      await setAside(failed);
+      // Fetched again from old positions: a stale one is only dropped, never reported as a replay.
+      const documents = (await dropStale(opened, new Map())).filter((r) => readable(r.stream));
+      if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
+    });
+    liveQueue = run.catch(() => undefined);
+    await run;
+    return stillOut;
+  };
+
+  /**
+   * Of documents served in a gap, those this device neither stored (that version or a newer one, as the
+   * server's) nor keeps aside for that version with nothing that may have changed.
+   */
+  const notHeld = async (docs: readonly ServedDoc[]): Promise<ServedDoc[]> => {
+    if (docs.length === 0) return [];
+    const stored = await collection.storageInstance.findDocumentsById(
+      docs.map((d) => d.id),
+      true,
+    );
+    const local = new Map(stored.map((d) => [recordKey(d.stream, d.id), d]));
+    const aside = new Map(quarantine.map((q) => [`${recordKey(q.stream, q.id)}\u0000${q.rev}`, q]));
+    return docs.filter((d) => {
+      const key = recordKey(d.stream, d.id);
+      const l = local.get(key);
+      if (l && l.rv >= revNumber(d.rev) && !unsettled(d.stream, d.id)) return false;
+      const q = aside.get(`${key}\u0000${d.rev}`);
+      return q === undefined || due(q);
+    });
+  };
+
+  /**
+   * Fetches again the records quarantined for a reason that can pass, or for content refused under other
+   * record rules than this build's, and the gaps left by entries dropped beyond the cap, and applies what
+   * now verifies. The protocol pulls by per-stream position only, so each stream is re-pulled from just
+   * before its first such entry (or gap) to its last; only those records are decoded, the rest (held here
    * already) is skipped. An entry whose record is not served there any more (a newer revision was served
-   * at a later seq, or it was removed) is dropped: its revision is no longer the server's.
+   * at a later seq, or it was removed) is dropped: its revision is no longer the server's. A gap fetched
+   * to its end shrinks to what failed again and may still pass, or closes.
    */
   const retryQuarantined = async (): Promise<void> => {
-    const entries = quarantine.filter((q) => RETRYABLE_QUARANTINE.has(q.reason) && readable(q.stream));
-    if (entries.length === 0) return;
-    // Stored here already (e.g. the app stopped before the entry was settled): nothing to fetch.
+    const entries = quarantine.filter((q) => due(q) && readable(q.stream));
+    const open = [...gaps.values()].filter((g) => gapDue(g) && readable(g.stream));
+    if (entries.length === 0 && open.length === 0) return;
+    // Stored here already (e.g. the app stopped before the entry was settled): nothing to fetch. Not when
+    // the local copy is not the server's (a change not acknowledged, or one the server refused for this
+    // very version, CONFLICT_UNREADABLE): its revision number then says nothing of the served version.
     const held = await collection.findByIds(entries.map((q) => q.id)).exec();
     const wanted = new Map<string, QuarantinedItem>();
     for (const q of entries) {
       const local = held.get(q.id);
-      if (local && local.stream === q.stream && local.rv >= revNumber(q.rev))
+      if (local && local.stream === q.stream && local.rv >= revNumber(q.rev) && !unsettled(q.stream, q.id))
         settle(q.stream, q.id, local.rv);
       else wanted.set(recordKey(q.stream, q.id), q);
     }
     const until = new Map<string, number>();
     const pos = new Map<string, number>();
-    for (const q of wanted.values()) {
-      until.set(q.stream, Math.max(until.get(q.stream) ?? 0, q.seq));
-      pos.set(q.stream, Math.min(pos.get(q.stream) ?? q.seq - 1, q.seq - 1));
-    }
-    const served: ServedDoc[] = [];
+    const cover = (stream: string, from: number, to: number): void => {
+      until.set(stream, Math.max(until.get(stream) ?? 0, to));
+      pos.set(stream, Math.min(pos.get(stream) ?? from - 1, from - 1));
+    };
+    for (const q of wanted.values()) cover(q.stream, q.seq, q.seq);
+    for (const g of open) cover(g.stream, g.from, g.to);
+    const gapOf = new Map(open.map((g) => [g.stream, g]));
+    const servedKeys = new Set<string>();
     const covered = new Set<string>();
+    /** Per stream, what of its gap failed again: the range, and whether all of it waits for other rules. */
+    const refailed = new Map<string, { from: number; to: number; waits: boolean }>();
     while (pos.size > 0 && !stopped) {
       const reply = await connection.request<PulledFrame>({
         t: 'pull',
@@ -775,8 +936,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
         limit: MAX_BATCH_DOCS,
         maxBytes: MAX_BATCH_BYTES,
       });
+      const batch: ServedDoc[] = [];
+      const inGaps: ServedDoc[] = [];
       for (const d of reply.docs) {
-        if (d.seq <= (until.get(d.stream) ?? 0) && wanted.has(recordKey(d.stream, d.id))) served.push(d);
+        if (d.seq > (until.get(d.stream) ?? 0)) continue;
+        const key = recordKey(d.stream, d.id);
+        const g = gapOf.get(d.stream);
+        if (wanted.has(key)) {
+          batch.push(d);
+          servedKeys.add(key);
+        } else if (g && d.seq >= g.from && d.seq <= g.to) inGaps.push(d);
+      }
+      const fromGap = new Set(await notHeld(inGaps));
+      batch.push(...fromGap);
+      for (const { doc, reason } of await applyRetried(batch, fromGap)) {
+        const was = refailed.get(doc.stream);
+        refailed.set(doc.stream, {
+          from: Math.min(was?.from ?? doc.seq, doc.seq),
+          to: Math.max(was?.to ?? doc.seq, doc.seq),
+          waits: (was?.waits ?? true) && CONTENT_QUARANTINE.has(reason),
+        });
       }
       let progressed = false;
       const answered = new Set<string>();
@@ -797,25 +976,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const stream of [...pos.keys()]) if (!answered.has(stream)) pos.delete(stream);
       if (!progressed) break;
     }
-    for (let i = 0; i < served.length; i += MAX_BATCH_DOCS) {
-      const batch = served.slice(i, i + MAX_BATCH_DOCS);
-      const decoded = decodeRecords(codecDeps, batch);
-      decoded.catch(() => undefined);
-      // In order with live frames and purges: a purged stream's records must not come back.
-      const run = liveQueue.then(async () => {
-        const opened = await sortOutcomes(batch, await decoded);
-        // Fetched again from old positions: a stale one is only dropped, never reported as a replay.
-        const documents = (await dropStale(opened, new Map())).filter((r) => readable(r.stream));
-        if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
-      });
-      liveQueue = run.catch(() => undefined);
-      await run;
-    }
-    const servedKeys = new Set(served.map((d) => recordKey(d.stream, d.id)));
     const gone = new Map([...wanted].filter(([key, q]) => covered.has(q.stream) && !servedKeys.has(key)));
     if (gone.size > 0) {
       await saveQuarantine(quarantine.filter((q) => gone.get(recordKey(q.stream, q.id))?.rev !== q.rev));
     }
+    // A gap widened meanwhile (entries dropped past the cap again) is another object and stays.
+    const done = open.filter((g) => covered.has(g.stream) && gaps.get(g.stream) === g);
+    for (const g of done) {
+      const left = refailed.get(g.stream);
+      if (!left) gaps.delete(g.stream);
+      else {
+        const { from, to, waits } = left;
+        gaps.set(g.stream, { stream: g.stream, from, to, ...(waits ? { model: modelVersion } : {}) });
+      }
+    }
+    if (done.length > 0) await saveGaps();
   };
 
   const pullHandler = async (
@@ -1191,6 +1366,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (unsent.some((u) => u.stream === removed.stream)) {
       await saveUnsent(unsent.filter((u) => u.stream !== removed.stream));
     }
+    // The stream starts again from 0 if access comes back: nothing of it is left to fetch again.
+    if (gaps.delete(removed.stream)) await saveGaps();
     deps.onPurged?.(removed, docs.length);
     removed$.next(removed);
     return docs.length;
@@ -1285,6 +1462,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
+      for (const g of (await deps.meta.get('quarantine-gaps', META_SCHEMAS.quarantineGaps)) ?? []) {
+        gaps.set(g.stream, g);
+      }
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });

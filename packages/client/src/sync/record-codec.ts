@@ -19,10 +19,13 @@
  *   the stream key alone) keep the cheaper comparison with the sealed tag.
  * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
  *   grantee with write access holds the stream key and can seal anything). A version is taken only when
- *   its kind travels in the stream's type, its data is a valid record of that kind (`validateRecord`),
- *   and the data names the doc's id and the stream's patient, as every genuine write does. A deletion
- *   may carry emptied data (`{}`); otherwise the same holds for it. Checked after opening, in this
- *   thread, whether the ciphertexts were opened here or on the offload.
+ *   its kind travels in the stream's type, its data is a valid record of that kind (the `ContentModel`'s
+ *   `validateRecord`: this build's `@hale/model` unless injected), and the data names the doc's id and
+ *   the stream's patient, as every genuine write does. A deletion may carry emptied data (`{}`);
+ *   otherwise the same holds for it. Checked after opening, in this thread, whether the ciphertexts were
+ *   opened here or on the offload. The model's schemas are closed, so content a newer client wrote (an
+ *   added optional field, kind or stream type) fails BAD_CONTENT here: the one failure that a build with
+ *   other record rules may turn into a pass, so callers keep the model's `version` with it.
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
  * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, or AUTHOR_LOOKUP_FAILED when
  * the author's device list could not be fetched, so authorship was not decided) and the caller quarantines.
@@ -31,9 +34,11 @@
  */
 import {
   CLINICAL_STREAM_TYPES,
+  MODEL_VERSION,
   RECORD_KINDS,
   isRecordKind,
   validateRecord,
+  type RecordKind,
   type StreamType,
 } from '@hale/model';
 import {
@@ -84,6 +89,18 @@ export const DECODE_FAILURES = [
 ] as const;
 export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
+/** The record rules served content is judged by, and their identity (`MODEL_VERSION`). */
+export interface ContentModel {
+  readonly version: string;
+  readonly validateRecord: (
+    kind: RecordKind,
+    data: unknown,
+  ) => { readonly ok: true } | { readonly ok: false; readonly error: { readonly message: string } };
+}
+
+/** This build's record rules. */
+export const BUILD_CONTENT_MODEL: ContentModel = { version: MODEL_VERSION, validateRecord };
+
 export interface CodecDeps {
   keyring: Keyring;
   ed: Ed25519;
@@ -93,6 +110,8 @@ export interface CodecDeps {
   lookupDeviceKey: (accountId: string, deviceId: string) => Promise<DeviceKeyLookup>;
   /** Where batches of seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload | null;
+  /** The rules content is judged by; `BUILD_CONTENT_MODEL` when absent. */
+  model?: ContentModel;
 }
 
 /** The content a record seals (what its tag covers). */
@@ -338,6 +357,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
  * patient. A deletion may carry emptied data.
  */
 const contentRefusal = (
+  model: ContentModel,
   doc: Pick<ServedDoc, 'id' | 'deleted'>,
   stream: { patientId: string; type: StreamType },
   kind: string,
@@ -350,7 +370,7 @@ const contentRefusal = (
   if (data['id'] !== doc.id) return 'the record data names another id';
   if (data['patientId'] !== stream.patientId)
     return "the record data names another patient than the stream's";
-  const valid = validateRecord(kind, data);
+  const valid = model.validateRecord(kind, data);
   return valid.ok ? null : valid.error.message.slice(0, 500);
 };
 
@@ -413,7 +433,7 @@ const verifyOpened = async (
   ) {
     return fail('BAD_CONTENT', 'sealed content has the wrong shape');
   }
-  const refusal = contentRefusal(doc, pre, c['kind'], c['data']);
+  const refusal = contentRefusal(deps.model ?? BUILD_CONTENT_MODEL, doc, pre, c['kind'], c['data']);
   if (refusal !== null) return fail('BAD_CONTENT', refusal);
   // A signed version: the content must be the one whose tag the author signed (see the header).
   const signed = mustSign(doc.stream, c['by']) || doc.sig !== undefined;

@@ -1,0 +1,381 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RxConflictHandler } from 'rxdb';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { MODEL_VERSION, validateRecord, type RecordKind } from '@hale/model';
+import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
+import { generateStreamKey } from '@hale/crypto';
+import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import { createDeviceMeta, META_SCHEMAS } from '../session/device-meta';
+import { recordConflictHandler } from './conflicts';
+import type { Connection, RequestFrame } from './connection';
+import { createSyncEngine, type SyncEngine } from './engine';
+import { BUILD_CONTENT_MODEL, decodeRecords, encodeRecords, type ContentModel } from './record-codec';
+import {
+  dataOf,
+  deviceKey,
+  ed,
+  flipByte,
+  keyringFor,
+  patient,
+  patientDeps,
+  provider,
+  providerDeps,
+  providerDevice,
+  providerRoot,
+  record,
+  servedRecord,
+  signedEnvelope,
+} from './codec-fixture.test-util';
+
+// The engine's quarantine against a scripted server: a provider device reading a patient's allergy
+// stream, restarted over the same store and metadata as an app is after an update.
+
+const STREAM = `${patient.accountId}/allergy`;
+const idOf = (n: number) => `01J1000000000000000000${String(n).padStart(4, '0')}`;
+
+/** A scripted server holding one stream; keeps the last version per id, numbered as it stores them. */
+const scriptedServer = () => {
+  const docs: ServedDoc[] = [];
+  let head = 0;
+  /** The `since` of every cursor of every pull, in order. */
+  const pulls: number[] = [];
+  /** Pulls from before the head since the `from`th (the normal pull starts from the stored position). */
+  const fetchedAgain = (from: number) => pulls.slice(from).filter((since) => since < head);
+  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
+    const served = { ...doc, seq: ++head, at: '2026-01-01T00:00:00.000Z' };
+    const at = docs.findIndex((d) => d.id === doc.id);
+    if (at >= 0) docs.splice(at, 1);
+    docs.push(served);
+    return served;
+  };
+  const access = (): StreamAccess =>
+    ({
+      stream: STREAM,
+      patientId: patient.accountId,
+      type: 'allergy',
+      access: 'read',
+      head,
+      epoch: 0,
+    }) as StreamAccess;
+  const connection = {
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [access()] };
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      let budget = frame.limit;
+      const out: ServedDoc[] = [];
+      const streams = frame.streams.map(({ stream, since }) => {
+        pulls.push(since);
+        const after = docs.filter((d) => d.stream === stream && d.seq > since).sort((a, b) => a.seq - b.seq);
+        const page = after.slice(0, Math.max(0, budget));
+        budget -= page.length;
+        out.push(...page);
+        return { stream, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
+      });
+      return { t: 'pulled', rid: 1, docs: out, streams, denied: [] };
+    },
+  } as unknown as Connection;
+  return { docs, pulls, fetchedAgain, serve, connection, head: () => head };
+};
+
+/** The allergy `n` as the patient's device writes it, sealed under the stream key of `epoch` (0 by default). */
+const allergy = async (
+  n: number,
+  over: Record<string, unknown> = {},
+  write?: { epoch: number; key: Uint8Array },
+): Promise<Omit<ServedDoc, 'seq' | 'at'>> => {
+  const id = idOf(n);
+  // Without `reaction` unless asked for: the field the older build below does not know.
+  const data = dataOf('Allergy', id, patient.accountId, { reaction: undefined, ...over });
+  for (const [k, v] of Object.entries(data)) if (v === undefined) delete data[k];
+  const r = record({ id, data });
+  if (!write) return servedRecord(r);
+  const [doc] = await encodeRecords({ ...patientDeps, offload: null }, [{ record: r, write }]);
+  if (!doc) throw new Error('not sealed');
+  return doc;
+};
+
+/** Rules of an older build: an allergy's `reaction` did not exist yet (the schemas are closed). */
+const olderBuild = (version = 'older-build'): ContentModel & { judged: string[] } => {
+  const judged: string[] = [];
+  return {
+    version,
+    judged,
+    validateRecord: (kind: RecordKind, data: unknown) => {
+      const fields = data as Record<string, unknown>;
+      judged.push(String(fields['id']));
+      if ('reaction' in fields) return { ok: false, error: { message: 'reaction: unknown property' } };
+      return validateRecord(kind, data);
+    },
+  };
+};
+
+/** This build's rules, counting the records judged. */
+const thisBuild = (): ContentModel & { judged: string[] } => {
+  const judged: string[] = [];
+  return {
+    version: MODEL_VERSION,
+    judged,
+    validateRecord: (kind: RecordKind, data: unknown) => {
+      judged.push(String((data as Record<string, unknown>)['id']));
+      return validateRecord(kind, data);
+    },
+  };
+};
+
+const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+  const end = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const storage = getRxStorageMemory();
+let dbCount = 0;
+const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
+afterEach(async () => {
+  for (const d of open.splice(0)) {
+    await d.engine.stop();
+    await d.db.close();
+  }
+});
+
+/**
+ * One provider device (store `name`, metadata `raw`): what survives a restart is the store and `raw`.
+ * `envelopes` is what the server serves the keyring (mutable).
+ */
+const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
+  const name = `quarantine${++dbCount}`;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => void raw.set(key, structuredClone(value)),
+  });
+  let current: { engine: SyncEngine; db: DeviceDb } | null = null;
+  const start = async (options: { model?: ContentModel; maxQuarantine?: number } = {}) => {
+    if (current) await stop();
+    const db = await openDeviceDb({
+      name,
+      storage,
+      atRestKey: new Uint8Array(32).fill(7),
+      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
+    });
+    const engine = createSyncEngine({
+      collection: db.records,
+      connection: server.connection,
+      keyring: keyringFor(provider, providerRoot, providerDevice, envelopes),
+      ed,
+      accountId: provider.accountId,
+      device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
+      lookupDeviceKey: async (account, dev) => {
+        const key = await deviceKey(account, dev);
+        return key ? { status: 'found', key } : { status: 'unknown' };
+      },
+      now: () => Date.now(),
+      replicationId: `quarantine-test-${name}`,
+      meta,
+      ...(options.model ? { contentModel: options.model } : {}),
+      ...(options.maxQuarantine ? { maxQuarantine: options.maxQuarantine } : {}),
+    });
+    current = { engine, db };
+    open.push(current);
+    await engine.start();
+    await connect();
+    return engine;
+  };
+  const connect = async (): Promise<void> => {
+    const engine = current!.engine;
+    engine.onStatus('ready');
+    await engine.onReady();
+    await until(() => engine.state().status === 'online', 'online');
+  };
+  /** The link drops and comes back (a reconnect retries what is due). */
+  const reconnect = async (): Promise<void> => {
+    current!.engine.onStatus('offline');
+    await connect();
+  };
+  const stop = async (): Promise<void> => {
+    if (!current) return;
+    open.splice(open.indexOf(current), 1);
+    await current.engine.stop();
+    await current.db.close();
+    current = null;
+  };
+  const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
+  const entries = () => raw.get('quarantine') as Array<Record<string, unknown>> | undefined;
+  return { start, reconnect, stop, stored, raw, entries, engine: () => current!.engine };
+};
+
+/** Settles what a retry started after the page that made the device online (it runs a macrotask later). */
+const settled = async (engine: SyncEngine): Promise<void> => {
+  await engine.awaitInSync();
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+const providerEnvelope = async (epoch = 0, key?: Uint8Array) =>
+  signedEnvelope(STREAM, epoch, key ?? (await patientDeps.keyring.keyFor(STREAM, 0))!, provider);
+
+describe('content refused under one build’s record rules', () => {
+  it('is judged by the injected rules, this build’s by default', async () => {
+    const doc = { ...(await allergy(1, { reaction: 'hives' })), seq: 1, at: '2026-01-01T00:00:00.000Z' };
+    const deps = {
+      ...providerDeps,
+      keyring: keyringFor(provider, providerRoot, providerDevice, [await providerEnvelope()]),
+    };
+    const [now] = await decodeRecords(deps, [doc]);
+    const [older] = await decodeRecords({ ...deps, model: olderBuild() }, [doc]);
+    expect(now?.ok).toBe(true);
+    expect(older).toMatchObject({ ok: false, reason: 'BAD_CONTENT' });
+    expect(BUILD_CONTENT_MODEL.version).toBe(MODEL_VERSION);
+  });
+
+  it('is fetched again once after the app runs other rules, applied if they take it, kept under them if not', async () => {
+    const server = scriptedServer();
+    const newer = server.serve(await allergy(1, { reaction: 'hives' }));
+    const invalid = server.serve(await allergy(2, { substance: undefined }));
+    const plain = server.serve(await allergy(3));
+    const sealed = await allergy(4);
+    const tampered = server.serve({ ...sealed, ct: flipByte(sealed.ct, -5, 1) });
+    const d = device(server, [await providerEnvelope()]);
+
+    const old = olderBuild();
+    let engine = await d.start({ model: old });
+    await until(() => engine.quarantine().length === 3, 'three set aside');
+    expect(engine.quarantine().map((q) => [q.id, q.reason, q.model])).toEqual([
+      [newer.id, 'BAD_CONTENT', 'older-build'],
+      [invalid.id, 'BAD_CONTENT', 'older-build'],
+      [tampered.id, 'TAMPERED', 'older-build'],
+    ]);
+    await until(async () => (await d.stored(plain.id)) !== null, 'the plain allergy is stored');
+    const messages = engine
+      .state()
+      .errors.filter((e) => e.code === 'QUARANTINED')
+      .map((e) => e.message);
+    expect(messages.filter((m) => m.includes('read again after an update'))).toHaveLength(2);
+
+    // The same build again: nothing it refused is fetched or judged again.
+    await settled(engine);
+    const first = server.pulls.length;
+    await d.reconnect();
+    await settled(engine);
+    engine = await d.start({ model: old });
+    await settled(engine);
+    expect(server.fetchedAgain(first)).toEqual([]);
+    expect(old.judged.filter((id) => id === newer.id)).toHaveLength(1);
+
+    // The app was updated: what it refused under the older rules is fetched again and judged by these.
+    const now = thisBuild();
+    const beforeUpdate = server.pulls.length;
+    engine = await d.start({ model: now });
+    await until(async () => (await d.stored(newer.id)) !== null, 'the newer record is applied');
+    expect((await d.stored(newer.id))?.data['reaction']).toBe('hives');
+    await until(() => engine.quarantine().length === 2, 'the applied one left the quarantine');
+    expect(engine.quarantine().map((q) => [q.id, q.reason, q.model])).toEqual([
+      [tampered.id, 'TAMPERED', 'older-build'],
+      [invalid.id, 'BAD_CONTENT', MODEL_VERSION],
+    ]);
+    expect(now.judged.filter((id) => id === invalid.id)).toHaveLength(1);
+    // Judged again with the same outcome: not reported again.
+    expect(engine.state().errors.filter((e) => e.code === 'QUARANTINED')).toEqual([]);
+    // Tampering stays for good: never opened again.
+    expect(now.judged).not.toContain(tampered.id);
+
+    // One re-fetch, from just before the first record refused under other rules.
+    await settled(engine);
+    expect(server.fetchedAgain(beforeUpdate)).toEqual([newer.seq - 1]);
+
+    // Kept under this build's rules: not fetched again until they change.
+    const afterUpdate = server.pulls.length;
+    await d.reconnect();
+    await settled(engine);
+    engine = await d.start({ model: now });
+    await settled(engine);
+    expect(server.fetchedAgain(afterUpdate)).toEqual([]);
+    expect(now.judged.filter((id) => id === invalid.id)).toHaveLength(1);
+  });
+
+  it('an entry kept before the rules were recorded counts as refused under unknown rules: fetched once', async () => {
+    const server = scriptedServer();
+    const newer = server.serve(await allergy(1, { reaction: 'hives' }));
+    server.serve(await allergy(2));
+    const d = device(server, [await providerEnvelope()]);
+    const old = olderBuild();
+    let engine = await d.start({ model: old });
+    await until(() => engine.quarantine().length === 1, 'set aside');
+    await settled(engine);
+    await d.stop();
+    // As an older app version stored it.
+    const legacy = d.entries()!.map(({ model: _, ...rest }) => rest);
+    expect(legacy[0]).not.toHaveProperty('model');
+    d.raw.set('quarantine', legacy);
+    expect(
+      (await createDeviceMeta({ read: async () => legacy, write: async () => undefined }).get(
+        'quarantine',
+        META_SCHEMAS.quarantine,
+      )) ?? [],
+    ).toHaveLength(1);
+
+    const restarted = server.pulls.length;
+    engine = await d.start({ model: old });
+    await until(() => engine.quarantine()[0]?.model === 'older-build', 'judged again, under these rules');
+    await settled(engine);
+    expect(old.judged.filter((id) => id === newer.id)).toHaveLength(2);
+    expect(server.fetchedAgain(restarted)).toEqual([newer.seq - 1]);
+    await d.reconnect();
+    await settled(engine);
+    expect(old.judged.filter((id) => id === newer.id)).toHaveLength(2);
+  });
+});
+
+describe('a quarantine beyond its cap', () => {
+  it('drops what can never pass first, reports the drop, and still fetches again the records that may pass', async () => {
+    const server = scriptedServer();
+    const t1 = await allergy(1);
+    const t2 = await allergy(2);
+    server.serve({ ...t1, ct: flipByte(t1.ct, -5, 1) });
+    server.serve({ ...t2, ct: flipByte(t2.ct, -5, 1) });
+    // Sealed under epoch 1, whose envelope has not reached the server yet.
+    const key1 = generateStreamKey();
+    const later = [];
+    for (let n = 3; n <= 6; n++) later.push(server.serve(await allergy(n, {}, { epoch: 1, key: key1 })));
+    // Applied in the same pull: the stored position moves past the others, no pull serves them again.
+    const readable = server.serve(await allergy(7));
+    const envelopes = [await providerEnvelope()];
+    const d = device(server, envelopes);
+    let engine = await d.start({ maxQuarantine: 3 });
+    await until(async () => (await d.stored(readable.id)) !== null, 'the readable one is applied');
+    await until(
+      () => engine.state().errors.some((e) => e.code === 'QUARANTINE_DROPPED'),
+      'the drop is reported',
+    );
+    await until(() => engine.quarantine().length === 3, 'three kept');
+    await settled(engine);
+    expect(engine.quarantine().map((q) => [q.id, q.reason])).toEqual(
+      later.slice(1).map((doc) => [doc.id, 'NO_KEY']),
+    );
+    expect(d.raw.get('quarantine-gaps')).toEqual([
+      { stream: STREAM, from: later[0]!.seq, to: later[0]!.seq },
+    ]);
+    expect(engine.state().quarantined).toBe(3);
+    expect(engine.state().errors.find((e) => e.code === 'QUARANTINE_DROPPED')?.message).toMatch(
+      /^3 quarantine entries were dropped: more than 3 were kept; records that may still be shown/,
+    );
+
+    // The app restarts; the envelope arrives.
+    await settled(engine);
+    await d.stop();
+    envelopes.push(await providerEnvelope(1, key1));
+    engine = await d.start({ maxQuarantine: 3 });
+    for (const doc of later) {
+      await until(async () => (await d.stored(doc.id)) !== null, `record ${doc.seq} applied`);
+    }
+    await until(() => engine.quarantine().length === 0, 'nothing left aside');
+    await settled(engine);
+    expect(d.raw.get('quarantine-gaps')).toEqual([]);
+    // The tampered ones stay unshown.
+    expect(await d.stored(t1.id)).toBeNull();
+    expect(await d.stored(t2.id)).toBeNull();
+  });
+});
