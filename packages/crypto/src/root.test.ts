@@ -48,6 +48,36 @@ describe('recovery key', () => {
     for (const v of variants) expect(same(decodeRecoveryKey(v), fixedRoot), v).toBe(true);
   });
 
+  // A key pasted from a document or PDF arrives with the dashes the typesetter substituted.
+  const TYPOGRAPHIC_DASHES = ['\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212'];
+
+  it.each(TYPOGRAPHIC_DASHES.map((dash) => [`U+${dash.codePointAt(0)!.toString(16).toUpperCase()}`, dash]))(
+    'tolerates %s as the group separator',
+    (_name, dash) => {
+      expect(same(decodeRecoveryKey(realKey.replaceAll('-', dash)), fixedRoot)).toBe(true);
+      expect(same(decodeRecoveryKey(realKey.replaceAll('-', ` ${dash} `)), fixedRoot)).toBe(true);
+    },
+  );
+
+  it('still names the mistyped group when the separators are typographic dashes', () => {
+    const groups = realKey.split('-');
+    const third = groups[2]!;
+    groups[2] = `${third[0] === '7' ? '8' : '7'}${third.slice(1)}`;
+    expect(decodeRecoveryKey(groups.join('\u2013'))).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_CHECKSUM', group: 3 },
+    });
+  });
+
+  it('refuses other punctuation between groups', () => {
+    for (const separator of ['\u2022', '_', '.', '\u2016', '\u2E3A']) {
+      expect(decodeRecoveryKey(realKey.replaceAll('-', separator)), separator).toMatchObject({
+        ok: false,
+        error: { code: 'BAD_ENCODING' },
+      });
+    }
+  });
+
   it('catches EVERY single changed character and names its group (exhaustive)', () => {
     let checked = 0;
     for (let pos = 0; pos < compact.length; pos++) {

@@ -1,5 +1,5 @@
-import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
-import { registerFormats } from './formats';
+import { Kind, Type, type Static, type TLiteral, type TUnion, type TUnsafe } from '@sinclair/typebox';
+import { TEXT_KIND, registerFormats } from './formats';
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
 
 // Schemas check with `date` / `date-time` formats, so the checkers must exist wherever a schema does.
@@ -15,9 +15,19 @@ export const AUDIT_ACTION_PATTERN = '^[a-z][a-z0-9._-]{0,63}$';
 export const StringEnum = <const T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> =>
   Type.Union(values.map((value) => Type.Literal(value)));
 
-/** Free text with a length cap; `min` 1 for fields that must say something. */
-export const boundedText = (maxLength: number, minLength = 0) =>
-  minLength > 0 ? Type.String({ minLength, maxLength }) : Type.String({ maxLength });
+/**
+ * Free text: well-formed Unicode (no lone surrogate) of at most `maxLength` code points; `minLength` 1
+ * for fields that must say something. As JSON Schema it is a plain `{ type: 'string', maxLength }`,
+ * whose lengths count code points by the spec; the TypeBox check behind it (TEXT_KIND, formats.ts)
+ * counts the same way and also refuses lone surrogates, which JSON Schema cannot express.
+ */
+export const boundedText = (maxLength: number, minLength = 0): TUnsafe<string> =>
+  Type.Unsafe<string>({
+    [Kind]: TEXT_KIND,
+    type: 'string',
+    ...(minLength > 0 ? { minLength } : {}),
+    maxLength,
+  });
 
 /** A record id (ULID). References to other records use it. */
 export const IdSchema = Type.String({ pattern: ID_PATTERN, maxLength: 26 });

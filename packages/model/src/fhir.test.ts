@@ -32,6 +32,23 @@ const example = <K extends RecordKind>(kind: K, overrides?: Partial<RecordOf<K>>
 const exportItems = (records: readonly FhirExportItem[], patientId = EXAMPLE_PATIENT_ID): FhirBundle =>
   toFhirBundle({ patientId, records, generatedAt: GENERATED_AT });
 
+/** The detail of the FhirExportError `run` throws; undefined when it throws none. */
+const refusal = (run: () => unknown): FhirExportError['detail'] | undefined => {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof FhirExportError) return error.detail;
+    throw error;
+  }
+  return undefined;
+};
+
+/** `make()` on first call, the same value after. */
+const once = <T>(make: () => T): (() => T) => {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+};
+
 const allExamples = (): FhirExportItem[] => RECORD_KIND_NAMES.map((kind) => example(kind));
 
 /** Reads `a.b[0].c` out of JSON; undefined when any step is missing. */
@@ -838,11 +855,212 @@ describe('notes', () => {
     );
   });
 
-  it('refuses two versions with the same number', () => {
-    const twin = exampleRecord('NoteVersion', { noteId, versionNumber: 2, kind: 'amendment' });
-    expect(() => exportItems([...records, item('NoteVersion', twin)])).toThrow(
-      expect.objectContaining({ code: 'DUPLICATE_RESOURCE' }),
+  // Two clinicians amending version 1 offline both write a version 2: sync keeps both, so must the export.
+  describe('two versions with the same number', () => {
+    const twin = exampleRecord('NoteVersion', {
+      noteId,
+      versionNumber: 2,
+      kind: 'amendment',
+      assessment: 'A concurrent assessment',
+      // Newer than v2, yet v2 keeps the number: v2 is the version two signatures attest.
+      updatedAt: '2024-05-09T08:00:00.000Z',
+    });
+    const withTwin = [...records, item('NoteVersion', twin, 'dHdpbiBzaWduYXR1cmU=')];
+    // Exported on first use, so a refusal fails these tests rather than the whole file.
+    const twinned = once(() => exportItems(withTwin));
+    const twinUrl = `urn:hale:Composition/${twin.id}`;
+
+    it('exports a valid bundle instead of failing the whole export', () => {
+      expect(validateFhirBundleShape(twinned())).toMatchObject({ ok: true });
+    });
+
+    it('keeps the signed version in the note history and the other as its own Composition', () => {
+      const numbered = resourceAt(twinned(), 'Composition', noteId, 2);
+      expect(at(numbered, 'section[2].text.div')).toContain(v2.assessment);
+      expect(numbered.attester).toHaveLength(2);
+      const concurrent = resourceAt(twinned(), 'Composition', twin.id);
+      expect(at(concurrent, 'meta.versionId')).toBeUndefined();
+      expect(at(concurrent, 'identifier')).toEqual({ system: 'urn:hale:id', value: twin.id });
+      expect(at(concurrent, 'section[2].text.div')).toContain('A concurrent assessment');
+      expect(concurrent.status).toBe('preliminary');
+      expect(concurrent.attester).toBeUndefined();
+      // It amends the same version 1 as the numbered one.
+      expect(concurrent.relatesTo).toEqual([
+        { code: 'replaces', targetReference: { reference: `urn:hale:Composition/${noteId}/_history/1` } },
+      ]);
+    });
+
+    it('links the two both ways with the concurrent-version extension', () => {
+      const url = 'https://hale.invalid/fhir/StructureDefinition/concurrent-version';
+      const links = (resource: FhirResource) =>
+        ((resource.extension ?? []) as { url: string; valueReference?: { reference: string } }[])
+          .filter((ext) => ext.url === url)
+          .map((ext) => ext.valueReference?.reference);
+      expect(links(resourceAt(twinned(), 'Composition', noteId, 2))).toEqual([twinUrl]);
+      expect(links(resourceAt(twinned(), 'Composition', twin.id))).toEqual([
+        `urn:hale:Composition/${noteId}/_history/2`,
+      ]);
+    });
+
+    it("gives the concurrent version its own Provenance with its editor's signature", () => {
+      const provenance = resourceAt(twinned(), 'Provenance', twin.id);
+      expect(at(provenance, 'target[0].reference')).toBe(twinUrl);
+      expect(at(provenance, 'signature[0].data')).toBe('dHdpbiBzaWduYXR1cmU=');
+      expect(at(resourceAt(twinned(), 'Provenance', v2.id), 'target[0].reference')).toBe(
+        `urn:hale:Composition/${noteId}/_history/2`,
+      );
+    });
+
+    it('attaches a signature of the concurrent version to it, not to the numbered one', () => {
+      // Both signed now: the latest edit keeps the number, so this twin is the older one.
+      const earlier = { ...twin, id: newId(), updatedAt: '2024-05-02T10:00:00.000Z' };
+      const signedTwin = exampleRecord('NoteSignature', {
+        noteId,
+        noteVersionId: earlier.id,
+        signedVersionNumber: 2,
+        signerId: SUPERVISOR_ID,
+        signerRole: 'attending',
+      });
+      const bundle = exportItems([
+        ...records,
+        item('NoteVersion', earlier),
+        item('NoteSignature', signedTwin),
+      ]);
+      expect(validateFhirBundleShape(bundle)).toMatchObject({ ok: true });
+      const earlierUrl = `urn:hale:Composition/${earlier.id}`;
+      expect(at(resourceAt(bundle, 'Provenance', signedTwin.id), 'target[0].reference')).toBe(earlierUrl);
+      expect(resourceAt(bundle, 'Composition', noteId, 2).attester).toHaveLength(2);
+      const concurrent = resourceAt(bundle, 'Composition', earlier.id);
+      expect(concurrent.status).toBe('final');
+      expect(at(concurrent, 'attester[0].party.reference')).toBe(`urn:hale:Practitioner/${SUPERVISOR_ID}`);
+    });
+
+    it('without signatures keeps the latest edit in the history, then the greater id', () => {
+      const a = exampleRecord('NoteVersion', { noteId, versionNumber: 2, kind: 'amendment' });
+      // 10:00+02:00 is 08:00Z: an hour before b although it sorts after it as text.
+      const older = { ...a, updatedAt: '2024-05-03T10:00:00+02:00' };
+      const b = exampleRecord('NoteVersion', {
+        noteId,
+        versionNumber: 2,
+        kind: 'amendment',
+        updatedAt: '2024-05-03T09:00:00Z',
+      });
+      const base = [item('MedicalNote', note), item('NoteVersion', v1)];
+      const chosen = (versions: RecordOf<'NoteVersion'>[]) => {
+        const bundle = exportItems([...base, ...versions.map((v) => item('NoteVersion', v))]);
+        return at(resourceAt(bundle, 'Provenance', versions[0]!.id), 'target[0].reference') ===
+          `urn:hale:Composition/${noteId}/_history/2`
+          ? versions[0]!.id
+          : versions[1]!.id;
+      };
+      expect(chosen([older, b])).toBe(b.id);
+      expect(chosen([b, older])).toBe(b.id);
+      const tied = { ...b, id: newId(), updatedAt: older.updatedAt };
+      const greater = tied.id > older.id ? tied.id : older.id;
+      expect(chosen([older, tied])).toBe(greater);
+      expect(chosen([tied, older])).toBe(greater);
+    });
+
+    it('does not depend on the order of the input', () => {
+      expect(exportItems([...withTwin].reverse())).toEqual(twinned());
+    });
+
+    it('still refuses one NoteVersion listed twice', () => {
+      expect(refusal(() => exportItems([...records, item('NoteVersion', v2)]))).toMatchObject({
+        code: 'DUPLICATE_RESOURCE',
+        recordId: v2.id,
+      });
+    });
+  });
+});
+
+// Each device of a new patient may create the Profile before the first sync: the patient then has two.
+describe('two Profiles for one patient', () => {
+  const patientUrl = `urn:hale:Patient/${EXAMPLE_PATIENT_ID}`;
+  const older = exampleRecord('Profile', {
+    fullName: 'Ada Example',
+    bloodType: 'O+',
+    updatedAt: '2024-05-02T14:05:00.000Z',
+  });
+  const newer = exampleRecord('Profile', {
+    fullName: 'Ada M. Example',
+    bloodType: 'A+',
+    contact: { phone: '+1 555 0199' },
+    updatedAt: '2024-05-03T09:00:00.000Z',
+  });
+  const audit = exampleRecord('AuditEntry', { entityType: 'Profile', entityId: older.id });
+  const input = [
+    item('Profile', older),
+    item('Profile', newer),
+    item('AuditEntry', audit),
+    ...allExamples().filter((example) => example.kind !== 'Profile'),
+  ];
+  const bundle = once(() => exportItems(input));
+
+  it('exports a valid bundle instead of failing the whole export', () => {
+    expect(validateFhirBundleShape(bundle())).toMatchObject({ ok: true });
+    expect(entriesOf(bundle(), 'Patient')).toHaveLength(2);
+  });
+
+  it("makes the latest edited Profile the export's Patient, which every record references", () => {
+    const patient = resourceAt(bundle(), 'Patient', EXAMPLE_PATIENT_ID);
+    expect(at(patient, 'name[0].text')).toBe('Ada M. Example');
+    expect(patient.identifier).toContainEqual({ system: 'urn:hale:account', value: EXAMPLE_PATIENT_ID });
+    expect(patient.identifier).toContainEqual({ system: 'urn:hale:id', value: newer.id });
+    expect(at(only(bundle(), 'AllergyIntolerance'), 'patient.reference')).toBe(patientUrl);
+  });
+
+  it('keeps the other Profile as a Patient of its own id, linked both ways with seealso', () => {
+    const other = resourceAt(bundle(), 'Patient', older.id);
+    expect(at(other, 'name[0].text')).toBe('Ada Example');
+    expect(other.identifier).toContainEqual({ system: 'urn:hale:id', value: older.id });
+    expect(other.identifier).not.toContainEqual(expect.objectContaining({ system: 'urn:hale:account' }));
+    expect(other.link).toEqual([{ other: { reference: patientUrl }, type: 'seealso' }]);
+    expect(resourceAt(bundle(), 'Patient', EXAMPLE_PATIENT_ID).link).toEqual([
+      { other: { reference: `urn:hale:Patient/${older.id}` }, type: 'seealso' },
+    ]);
+  });
+
+  it('keeps both blood types, so a contradiction stays visible', () => {
+    const bloodTypes = entriesOf(bundle(), 'Observation')
+      .filter((resource) => at(resource, 'code.coding[0].code') === '882-1')
+      .map((resource) => [
+        resource.id,
+        at(resource, 'valueCodeableConcept.text'),
+        at(resource, 'subject.reference'),
+      ]);
+    expect(bloodTypes).toEqual(
+      expect.arrayContaining([
+        [`${older.id}-blood-type`, 'O+', patientUrl],
+        [`${newer.id}-blood-type`, 'A+', patientUrl],
+      ]),
     );
+  });
+
+  it('points a reference to the other Profile at its own Patient', () => {
+    expect(at(resourceAt(bundle(), 'AuditEvent', audit.id), 'entity[0].what.reference')).toBe(
+      `urn:hale:Patient/${older.id}`,
+    );
+  });
+
+  it('chooses the same Profile whatever the input order; equal times go to the greater id', () => {
+    expect(exportItems([...input].reverse())).toEqual(bundle());
+    const tie = { ...older, id: newId(), updatedAt: newer.updatedAt };
+    const winner = tie.id > newer.id ? tie : newer;
+    for (const order of [
+      [newer, tie],
+      [tie, newer],
+    ]) {
+      const tied = exportItems(order.map((profile) => item('Profile', profile)));
+      expect(at(resourceAt(tied, 'Patient', EXAMPLE_PATIENT_ID), 'name[0].text')).toBe(winner.fullName);
+    }
+  });
+
+  it('still refuses one Profile listed twice', () => {
+    expect(refusal(() => exportItems([item('Profile', older), item('Profile', older)]))).toMatchObject({
+      code: 'DUPLICATE_RESOURCE',
+      recordId: older.id,
+    });
   });
 });
 
@@ -908,10 +1126,6 @@ describe('input errors', () => {
       expect(detail).toMatchObject({ code: 'INVALID_RECORD', kind: 'Allergy', recordId: bad.id });
       expect(detail.issues?.map((issue) => issue.field)).toContain('severity');
     }
-  });
-
-  it('refuses two Profiles for one patient', () => {
-    expect(code(() => exportItems([example('Profile'), example('Profile')]))).toBe('DUPLICATE_RESOURCE');
   });
 
   it('refuses a record listed twice', () => {
@@ -1045,6 +1259,16 @@ describe('validateFhirBundleShape', () => {
       /not a resource type/,
     ],
     ['a wrong bundle type', (_r, b) => (b.type = 'bag'), /^type: must be one of/],
+    [
+      'a Patient link of an unknown type',
+      (r) => (find(r, 'Patient').link = [{ other: { reference: 'urn:hale:Patient/X' }, type: 'twin' }]),
+      /link\[0\]\.type: must be one of replaced-by, replaces, refer, seealso/,
+    ],
+    [
+      'a Patient link without its other',
+      (r) => (find(r, 'Patient').link = [{ type: 'seealso' }]),
+      /link\[0\]\.other: is required/,
+    ],
   ])('rejects %s', (_name, change, expected) => {
     const found = reasons(mutate(change));
     expect(

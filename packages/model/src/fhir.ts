@@ -14,10 +14,18 @@
  * - Hale record ids are kept as `identifier` (system `urn:hale:id`) where the resource has one
  *   (Provenance and AuditEvent have none in R4: there the Hale id is `Resource.id`).
  * - No empty strings, arrays or objects are emitted (FHIR JSON forbids them).
+ * - What offline devices legitimately leave behind never fails the export, and nothing is dropped:
+ *   several Profiles (each device created one before the first sync) become one Patient that all
+ *   references name plus a Patient per other Profile, linked `seealso`; NoteVersions sharing a number
+ *   (concurrent amendments) keep the number for one and export the others as Compositions of their own
+ *   id, linked with the `concurrent-version` extension. Which one keeps the place depends on the records
+ *   only (`preferred`: signed first, then latest `updatedAt`, then greater id).
  *
  * Failure modes: throws FhirExportError with code INVALID_INPUT (bad patientId, generatedAt, signature),
  * INVALID_RECORD (a record fails its schema; `issues` says why), PATIENT_MISMATCH (a record of another
- * patient) or DUPLICATE_RESOURCE (two records export to the same resource version, e.g. two Profiles).
+ * patient) or DUPLICATE_RESOURCE (the same record listed twice, or records whose ids would still export
+ * to one resource version, e.g. two ProviderProfiles of one account: input sync does not produce for a
+ * patient's own records).
  */
 import type { Contact, FileRef, Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
@@ -482,8 +490,19 @@ const primaryTarget = (item: FhirExportItem): { type: string; id: string; versio
 
 // ------------------------------------------------------------------------------------------- mapping
 
-const exportProfile = (x: Exporter, r: Profile, signature: string | undefined): void => {
-  const patientFhirId = fhirId(r.patientId);
+/**
+ * Which Patient a Profile becomes. Devices that each create the Profile offline leave the patient with
+ * several: the chosen one is the export's Patient (`Patient/{fhirId(patientId)}`, which every reference
+ * names), each other one a Patient of its own id; all are linked to each other with `seealso`.
+ */
+interface ProfileRole {
+  readonly primary: boolean;
+  /** fullUrls of the patient's other Patient resources. */
+  readonly seeAlso: readonly string[];
+}
+
+const exportProfile = (x: Exporter, r: Profile, signature: string | undefined, role: ProfileRole): void => {
+  const patientFhirId = role.primary ? fhirId(r.patientId) : r.id;
   const gpDisplay = r.primaryCareProvider;
   x.add(
     makeResource('Patient', patientFhirId, {
@@ -507,7 +526,8 @@ const exportProfile = (x: Exporter, r: Profile, signature: string | undefined): 
       ],
       identifier: [
         haleIdentifier(r.id),
-        { system: HALE_ACCOUNT_SYSTEM, value: r.patientId },
+        // Only the chosen Patient carries the account: a receiver matching on it must land there.
+        role.primary ? { system: HALE_ACCOUNT_SYSTEM, value: r.patientId } : undefined,
         r.medicalRecordNumber === undefined
           ? undefined
           : {
@@ -528,6 +548,7 @@ const exportProfile = (x: Exporter, r: Profile, signature: string | undefined): 
             ? undefined
             : { display: gpDisplay },
       ],
+      link: role.seeAlso.map((url) => ({ other: { reference: url }, type: 'seealso' })),
     }),
   );
   if (r.bloodType !== undefined && r.bloodType !== 'unknown') {
@@ -1004,12 +1025,60 @@ const exportEncounter = (x: Exporter, r: Encounter, signature: string | undefine
   );
 };
 
+interface NoteEntry {
+  readonly record: NoteVersion;
+  readonly signature: string | undefined;
+}
+
 interface NoteGroup {
   note?: { record: MedicalNote; signature: string | undefined };
-  readonly versions: Map<number, { record: NoteVersion; signature: string | undefined }>;
+  /** The version each number exports as: `Composition/{noteId}/_history/{number}`. */
+  readonly versions: Map<number, NoteEntry>;
+  /**
+   * Versions written concurrently under a number already taken (two clinicians amending the same
+   * version offline). Each exports as a Composition of its own id, linked both ways to the numbered one.
+   */
+  readonly concurrent: Map<number, NoteEntry[]>;
 }
 
 const signedKey = (noteId: string, version: number) => `${noteId}/${version}`;
+/** Signatures of a concurrent version attach to it by its id: it has no number of its own in the history. */
+const concurrentKey = (noteVersionId: string) => `concurrent/${noteVersionId}`;
+
+const concurrentExt = (reference: string) =>
+  extension('concurrent-version', { valueReference: { reference } });
+
+const noteVersionProvenance = (x: Exporter, entry: NoteEntry, target: string): void => {
+  const version = entry.record;
+  x.add(
+    makeResource('Provenance', version.id, {
+      meta: meta(version.updatedAt),
+      target: [{ reference: target }],
+      recorded: fhirDateTime(version.createdAt),
+      reason: [text(version.amendmentReason)],
+      activity: {
+        coding: [
+          coding(
+            V3_DATA_OPERATION,
+            version.kind === 'original' ? 'CREATE' : version.kind === 'amendment' ? 'UPDATE' : 'APPEND',
+          ),
+        ],
+        text: version.changeSummary,
+      },
+      agent: [
+        {
+          type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
+          who: x.person(version.editorId),
+        },
+      ],
+      signature: [
+        entry.signature === undefined
+          ? undefined
+          : authorSignature(version.createdAt, x.person(version.editorId), entry.signature),
+      ],
+    }),
+  );
+};
 
 const exportNote = (
   x: Exporter,
@@ -1018,22 +1087,12 @@ const exportNote = (
   signedBy: ReadonlyMap<string, readonly NoteSignature[]>,
 ): void => {
   const note = group.note?.record;
-  const numbers = new Set(group.versions.keys());
-  if (note !== undefined) numbers.add(note.currentVersionNumber);
-  for (const number of [...numbers].sort((a, b) => a - b)) {
-    const entry = group.versions.get(number);
-    const version = entry?.record;
-    const isCurrent = note !== undefined && note.currentVersionNumber === number;
-    const signatures = signedBy.get(signedKey(noteId, number)) ?? [];
-    // A version that was signed, or that a later version amends, was final at the time.
-    const amendedLater = group.versions.get(number + 1)?.record.kind === 'amendment';
-    const status = isCurrent
-      ? NOTE_STATUS[note.status]
-      : signatures.length > 0 || amendedLater
-        ? 'final'
-        : 'preliminary';
-    const type = note === undefined ? GENERIC_NOTE_TYPE : NOTE_TYPE[note.noteType];
-    const authorId = note?.authorId ?? version?.editorId;
+  const historyUrl = (number: number) => `${fhirFullUrl('Composition', noteId)}/_history/${number}`;
+  const type = note === undefined ? GENERIC_NOTE_TYPE : NOTE_TYPE[note.noteType];
+  const authorId = (version: NoteVersion | undefined) => note?.authorId ?? version?.editorId;
+  // What a numbered version and a concurrent one under the same number have alike.
+  const body = (version: NoteVersion | undefined, number: number, signatures: readonly NoteSignature[]) => {
+    const author = authorId(version);
     const relation =
       version === undefined || number === 1
         ? undefined
@@ -1042,82 +1101,83 @@ const exportNote = (
           : version.kind === 'addendum'
             ? 'appends'
             : undefined;
+    return {
+      type: { coding: [coding(LOINC, type.code, type.display)] },
+      subject: x.patient,
+      encounter: note?.encounterId === undefined ? undefined : x.recordRef('Encounter', note.encounterId),
+      date: fhirDateTime(version?.createdAt ?? note?.updatedAt),
+      author: [author === undefined ? undefined : x.person(author)],
+      title: note !== undefined && note.title.trim() !== '' ? note.title : `Clinical note, version ${number}`,
+      attester: signatures.map((s) => ({
+        mode: s.signerRole === 'author' || s.signerId === note?.authorId ? 'legal' : 'professional',
+        time: fhirDateTime(s.signedAt),
+        party: x.person(s.signerId),
+      })),
+      relatesTo: [
+        relation === undefined
+          ? undefined
+          : { code: relation, targetReference: { reference: historyUrl(number - 1) } },
+      ],
+      section: SOAP_SECTIONS.map((section) => {
+        const value = version?.[section.field];
+        return value === undefined || value.trim() === ''
+          ? undefined
+          : {
+              title: section.title,
+              code: { coding: [coding(LOINC, section.code, section.title)] },
+              text: narrative(value),
+            };
+      }),
+    };
+  };
+  const requiresCosign =
+    note?.requiresCosign === undefined
+      ? undefined
+      : extension('requires-cosign', { valueBoolean: note.requiresCosign });
+
+  const numbers = new Set(group.versions.keys());
+  if (note !== undefined) numbers.add(note.currentVersionNumber);
+  for (const number of [...numbers].sort((a, b) => a - b)) {
+    const entry = group.versions.get(number);
+    const version = entry?.record;
+    const isCurrent = note !== undefined && note.currentVersionNumber === number;
+    const signatures = signedBy.get(signedKey(noteId, number)) ?? [];
+    const concurrent = group.concurrent.get(number) ?? [];
+    // A version that was signed, or that a later version amends, was final at the time.
+    const amendedLater = group.versions.get(number + 1)?.record.kind === 'amendment';
+    const status = isCurrent
+      ? NOTE_STATUS[note.status]
+      : signatures.length > 0 || amendedLater
+        ? 'final'
+        : 'preliminary';
     const lastUpdated = isCurrent ? note.updatedAt : (version?.updatedAt ?? note?.updatedAt ?? '');
     x.add(
       makeResource('Composition', noteId, {
         meta: meta(lastUpdated, number),
         extension: [
-          note?.requiresCosign === undefined
-            ? undefined
-            : extension('requires-cosign', { valueBoolean: note.requiresCosign }),
+          requiresCosign,
           dateTimeExt('created-at', note?.createdAt),
           isCurrent ? stringExt('author-signature', group.note?.signature) : undefined,
+          ...concurrent.map((other) => concurrentExt(fhirFullUrl('Composition', other.record.id))),
         ],
         identifier: haleIdentifier(noteId),
         status,
-        type: { coding: [coding(LOINC, type.code, type.display)] },
-        subject: x.patient,
-        encounter: note?.encounterId === undefined ? undefined : x.recordRef('Encounter', note.encounterId),
-        date: fhirDateTime(version?.createdAt ?? note?.updatedAt),
-        author: [authorId === undefined ? undefined : x.person(authorId)],
-        title:
-          note !== undefined && note.title.trim() !== '' ? note.title : `Clinical note, version ${number}`,
-        attester: signatures.map((s) => ({
-          mode: s.signerRole === 'author' || s.signerId === note?.authorId ? 'legal' : 'professional',
-          time: fhirDateTime(s.signedAt),
-          party: x.person(s.signerId),
-        })),
-        relatesTo: [
-          relation === undefined
-            ? undefined
-            : {
-                code: relation,
-                targetReference: {
-                  reference: `${fhirFullUrl('Composition', noteId)}/_history/${number - 1}`,
-                },
-              },
-        ],
-        section: SOAP_SECTIONS.map((section) => {
-          const value = version?.[section.field];
-          return value === undefined || value.trim() === ''
-            ? undefined
-            : {
-                title: section.title,
-                code: { coding: [coding(LOINC, section.code, section.title)] },
-                text: narrative(value),
-              };
-        }),
+        ...body(version, number, signatures),
       }),
     );
-    if (version !== undefined) {
+    if (entry !== undefined) noteVersionProvenance(x, entry, historyUrl(number));
+    for (const other of concurrent) {
+      const otherSignatures = signedBy.get(concurrentKey(other.record.id)) ?? [];
       x.add(
-        makeResource('Provenance', version.id, {
-          meta: meta(version.updatedAt),
-          target: [{ reference: `${fhirFullUrl('Composition', noteId)}/_history/${number}` }],
-          recorded: fhirDateTime(version.createdAt),
-          reason: [text(version.amendmentReason)],
-          activity: {
-            coding: [
-              coding(
-                V3_DATA_OPERATION,
-                version.kind === 'original' ? 'CREATE' : version.kind === 'amendment' ? 'UPDATE' : 'APPEND',
-              ),
-            ],
-            text: version.changeSummary,
-          },
-          agent: [
-            {
-              type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
-              who: x.person(version.editorId),
-            },
-          ],
-          signature: [
-            entry?.signature === undefined
-              ? undefined
-              : authorSignature(version.createdAt, x.person(version.editorId), entry.signature),
-          ],
+        makeResource('Composition', other.record.id, {
+          meta: meta(other.record.updatedAt),
+          extension: [requiresCosign, concurrentExt(historyUrl(number))],
+          identifier: haleIdentifier(other.record.id),
+          status: otherSignatures.length > 0 ? 'final' : 'preliminary',
+          ...body(other.record, number, otherSignatures),
         }),
       );
+      noteVersionProvenance(x, other, fhirFullUrl('Composition', other.record.id));
     }
   }
 };
@@ -1126,7 +1186,7 @@ const exportNoteSignature = (
   x: Exporter,
   r: NoteSignature,
   signature: string | undefined,
-  noteTarget: (noteId: string, version: number | undefined) => DraftObject,
+  noteTarget: (noteId: string, version: number | undefined, noteVersionId: string) => DraftObject,
   versionNumberOf: (noteVersionId: string) => number | undefined,
 ): void => {
   const common = {
@@ -1150,7 +1210,9 @@ const exportNoteSignature = (
             ? undefined
             : extension('requested-by', { valueReference: x.person(r.requestedBy) }),
         ],
-        target: [noteTarget(r.noteId, r.signedVersionNumber ?? versionNumberOf(r.noteVersionId))],
+        target: [
+          noteTarget(r.noteId, r.signedVersionNumber ?? versionNumberOf(r.noteVersionId), r.noteVersionId),
+        ],
         recorded: fhirDateTime(signedAt),
         activity: { text: 'signed' },
         agent: [
@@ -1184,7 +1246,7 @@ const exportNoteSignature = (
       status: SIGNATURE_STATUS_TASK[r.status],
       intent: 'order',
       code: { coding: [coding(`${HALE_CODE_SYSTEM_BASE}task`, 'sign', 'Sign note')] },
-      focus: noteTarget(r.noteId, versionNumberOf(r.noteVersionId)),
+      focus: noteTarget(r.noteId, versionNumberOf(r.noteVersionId), r.noteVersionId),
       for: x.patient,
       authoredOn: fhirDateTime(r.requestedAt),
       requester: r.requestedBy === undefined ? undefined : x.person(r.requestedBy),
@@ -1358,6 +1420,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     fail({ code: 'INVALID_INPUT', message: 'generatedAt must be an ISO-8601 date-time with a time zone' });
   }
 
+  const listed = new Set<string>();
   for (const item of records) {
     if (!isRecordKind(item.kind)) {
       fail({ code: 'INVALID_INPUT', message: `unknown record kind ${JSON.stringify(String(item.kind))}` });
@@ -1372,6 +1435,10 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         issues: checked.error.issues,
       });
     }
+    // One record twice is a caller's mistake, not something sync produces (a record id names one record).
+    const key = `${item.kind}/${item.record.id}`;
+    if (listed.has(key)) duplicate(item.kind, item.record.id);
+    listed.add(key);
     if (item.kind !== 'ProviderProfile' && item.record.patientId !== patientId) {
       fail({
         code: 'PATIENT_MISMATCH',
@@ -1407,15 +1474,34 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
 
   const present = new Map<string, FhirExportItem>();
   for (const item of records) present.set(`${item.kind}/${item.record.id}`, item);
+
+  // Sync can legitimately leave two records claiming one place: a Profile created offline on two devices,
+  // two amendments numbered alike. One keeps the place (see `preferred`), the others export beside it.
+  const signedVersionIds = new Set<string>();
+  for (const item of records) {
+    if (item.kind === 'NoteSignature' && item.record.status === 'signed') {
+      signedVersionIds.add(item.record.noteVersionId);
+    }
+  }
+  const profiles = records
+    .flatMap((item) => (item.kind === 'Profile' ? [item.record] : []))
+    .sort(preferred(new Set()));
+  const chosenProfileId = profiles[0]?.id;
+  const patientUrl = fhirFullUrl('Patient', fhirId(patientId));
+  const profileRole = (profile: Profile): ProfileRole =>
+    profile.id === chosenProfileId
+      ? { primary: true, seeAlso: profiles.slice(1).map((other) => fhirFullUrl('Patient', other.id)) }
+      : { primary: false, seeAlso: [patientUrl] };
+
   const notes = new Map<string, NoteGroup>();
   const noteGroup = (noteId: string): NoteGroup => {
     const existing = notes.get(noteId);
     if (existing !== undefined) return existing;
-    const created: NoteGroup = { versions: new Map() };
+    const created: NoteGroup = { versions: new Map(), concurrent: new Map() };
     notes.set(noteId, created);
     return created;
   };
-  const signedBy = new Map<string, NoteSignature[]>();
+  const numbered = new Map<NoteGroup, Map<number, NoteEntry[]>>();
   for (const item of records) {
     if (item.kind === 'MedicalNote') {
       const group = noteGroup(item.record.id);
@@ -1423,14 +1509,32 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
       group.note = { record: item.record, signature: item.signature };
     } else if (item.kind === 'NoteVersion') {
       const group = noteGroup(item.record.noteId);
-      if (group.versions.has(item.record.versionNumber)) duplicate('NoteVersion', item.record.id);
-      group.versions.set(item.record.versionNumber, { record: item.record, signature: item.signature });
-    } else if (item.kind === 'NoteSignature' && item.record.status === 'signed') {
+      const byNumber = numbered.get(group) ?? new Map<number, NoteEntry[]>();
+      numbered.set(group, byNumber);
+      const entry = { record: item.record, signature: item.signature };
+      byNumber.set(item.record.versionNumber, [...(byNumber.get(item.record.versionNumber) ?? []), entry]);
+    }
+  }
+  const concurrentIds = new Set<string>();
+  const preferredVersion = preferred(signedVersionIds);
+  for (const [group, byNumber] of numbered) {
+    for (const [number, entries] of byNumber) {
+      const [chosen, ...others] = entries.sort((a, b) => preferredVersion(a.record, b.record));
+      if (chosen !== undefined) group.versions.set(number, chosen);
+      if (others.length > 0) group.concurrent.set(number, others);
+      for (const other of others) concurrentIds.add(other.record.id);
+    }
+  }
+  const signedBy = new Map<string, NoteSignature[]>();
+  for (const item of records) {
+    if (item.kind === 'NoteSignature' && item.record.status === 'signed') {
       const version = item.record.signedVersionNumber;
-      if (version !== undefined) {
-        const key = signedKey(item.record.noteId, version);
-        signedBy.set(key, [...(signedBy.get(key) ?? []), item.record]);
-      }
+      const key = concurrentIds.has(item.record.noteVersionId)
+        ? concurrentKey(item.record.noteVersionId)
+        : version === undefined
+          ? undefined
+          : signedKey(item.record.noteId, version);
+      if (key !== undefined) signedBy.set(key, [...(signedBy.get(key) ?? []), item.record]);
     }
   }
   for (const list of signedBy.values()) {
@@ -1461,6 +1565,12 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
           display: `${kind} ${id}`,
         };
       }
+      if (item.kind === 'Profile' && item.record.id !== chosenProfileId) {
+        return { reference: fhirFullUrl('Patient', item.record.id) };
+      }
+      if (item.kind === 'NoteVersion' && concurrentIds.has(item.record.id)) {
+        return { reference: fhirFullUrl('Composition', item.record.id) };
+      }
       const target = primaryTarget(item);
       return { reference: fhirFullUrl(target.type, target.id) };
     },
@@ -1477,7 +1587,8 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     },
   };
 
-  const noteTarget = (noteId: string, version: number | undefined): DraftObject => {
+  const noteTarget = (noteId: string, version: number | undefined, noteVersionId: string): DraftObject => {
+    if (concurrentIds.has(noteVersionId)) return { reference: fhirFullUrl('Composition', noteVersionId) };
     const group = notes.get(noteId);
     if (group === undefined) {
       return {
@@ -1507,7 +1618,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     const { signature } = item;
     switch (item.kind) {
       case 'Profile':
-        exportProfile(exporter, item.record, signature);
+        exportProfile(exporter, item.record, signature, profileRole(item.record));
         break;
       case 'EmergencyContact':
         exportEmergencyContact(exporter, item.record, signature);
@@ -1561,7 +1672,6 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
   for (const [noteId, group] of notes) exportNote(exporter, noteId, group, signedBy);
 
   // Minimal resources for people and devices named only by id, so every reference resolves.
-  const patientUrl = fhirFullUrl('Patient', fhirId(patientId));
   const exported = new Set([...entries.values()].map((entry) => entry.fullUrl));
   const ensure = (resource: FhirResource) => {
     const fullUrl = fhirFullUrl(resource.resourceType, resource.id);
@@ -1617,12 +1727,25 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
 const duplicate = (kind: RecordKind, id: string): never =>
   fail({
     code: 'DUPLICATE_RESOURCE',
-    message: `${kind} ${id} duplicates a record already exported`,
+    message: `${kind} ${id} is listed twice`,
     kind,
     recordId: id,
   });
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Orders records that claim the same place, the one to keep it first: a version someone signed (the
+ * text a signature attests belongs in the note's history), then the latest `updatedAt` (the most recent
+ * edit), then the greater id (ULIDs sort by creation time). Depends on the records alone, so every
+ * device exporting the same records makes the same choice.
+ */
+const preferred =
+  (signed: ReadonlySet<string>) =>
+  (a: { readonly id: string; readonly updatedAt: string }, b: typeof a): number =>
+    Number(signed.has(b.id)) - Number(signed.has(a.id)) ||
+    Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
+    compareStrings(b.id, a.id);
 
 const unreachable = (value: never): never => {
   throw new Error(`unreachable: ${JSON.stringify(value)}`);
@@ -1647,7 +1770,7 @@ export interface FhirShapeInvalid {
  * must have `b`; `x[x]` is a choice element (`xString`, `xDateTime`, …).
  */
 const REQUIRED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
-  Patient: [],
+  Patient: ['link.other', 'link.type'],
   Practitioner: [],
   PractitionerRole: [],
   Device: ['deviceName.name', 'deviceName.type'],
@@ -1716,7 +1839,11 @@ const RELATES_TO = ['replaces', 'transforms', 'signs', 'appends'];
 
 /** Required bindings (FHIR R4 value sets) of the code elements Hale fills. */
 const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
-  Patient: { gender: ['male', 'female', 'other', 'unknown'], 'telecom.system': TELECOM_SYSTEMS },
+  Patient: {
+    gender: ['male', 'female', 'other', 'unknown'],
+    'telecom.system': TELECOM_SYSTEMS,
+    'link.type': ['replaced-by', 'replaces', 'refer', 'seealso'],
+  },
   RelatedPerson: { 'telecom.system': TELECOM_SYSTEMS },
   PractitionerRole: { 'telecom.system': TELECOM_SYSTEMS },
   DocumentReference: { status: ['current', 'superseded', 'entered-in-error'], 'relatesTo.code': RELATES_TO },

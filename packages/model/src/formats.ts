@@ -1,4 +1,4 @@
-import { FormatRegistry } from '@sinclair/typebox';
+import { FormatRegistry, Kind, TypeRegistry } from '@sinclair/typebox';
 
 // Dates are stored as strings so records stay plain JSON (canonical JSON, encryption, FHIR export).
 // Instants must carry a zone so two devices never read the same string as different moments; calendar
@@ -36,11 +36,99 @@ export const isIsoDateTime = (value: string): boolean => {
   return true;
 };
 
+// Free text. JavaScript strings are UTF-16 code units, so a string can hold half of a surrogate pair
+// (text cut in the middle of an emoji): no Unicode character, no UTF-8 form, refused by canonical JSON
+// and so by sealing. Such text is refused here, where the field can still be named. Lengths count code
+// points, as JSON Schema's `minLength`/`maxLength` define them (and Ajv counts them): TypeBox's own
+// string check counts code units, which would refuse 101 emoji as "more than 200 characters".
+
+/** TypeBox kind of free text (see `boundedText`); its JSON Schema is a plain `type: 'string'`. */
+export const TEXT_KIND = 'HaleText';
+
+// With the `u` flag a class of surrogates matches only unpaired ones: a pair is read as one code point.
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+
+/** True when `value` has no lone surrogate, i.e. it is a sequence of Unicode scalar values. */
+export const isWellFormedText: (value: string) => boolean =
+  // ES2024 `isWellFormed` (Node 20, current browsers) is several times faster on emoji-rich text than
+  // the regular expression, which older engines fall back to. Every received record runs through this.
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (value) => (value as string & { isWellFormed(): boolean }).isWellFormed()
+    : (value) => !LONE_SURROGATE_RE.test(value);
+
+/** Length in Unicode code points: a surrogate pair (an emoji, a rare CJK character) counts once. */
+export const codePointLength = (value: string): number => {
+  let length = value.length;
+  for (let i = 0; i < value.length - 1; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        length -= 1;
+        i += 1;
+      }
+    }
+  }
+  return length;
+};
+
+export type TextProblem = 'not-string' | 'ill-formed' | 'too-short' | 'too-long';
+
 /**
- * Registers the `date` and `date-time` string formats with TypeBox. Idempotent; called when the record
- * schemas load. It replaces any laxer checker registered under the same names by another module.
+ * What is wrong with `value` as text bounded by `minLength`/`maxLength` code points, if anything.
+ * A string is never shorter in code points than half its code units nor longer than them, so the
+ * code points are counted only when the code units alone cannot decide.
+ */
+export const textProblem = (
+  value: unknown,
+  minLength: number | undefined,
+  maxLength: number | undefined,
+): TextProblem | undefined => {
+  if (typeof value !== 'string') return 'not-string';
+  if (!isWellFormedText(value)) return 'ill-formed';
+  if (
+    minLength !== undefined &&
+    (value.length < minLength || (value.length < 2 * minLength && codePointLength(value) < minLength))
+  ) {
+    return 'too-short';
+  }
+  if (
+    maxLength !== undefined &&
+    value.length > maxLength &&
+    (value.length > 2 * maxLength || codePointLength(value) > maxLength)
+  ) {
+    return 'too-long';
+  }
+  return undefined;
+};
+
+const optionalNumber = (schema: Readonly<Record<string, unknown>>, key: string): number | undefined => {
+  const value = schema[key];
+  return typeof value === 'number' ? value : undefined;
+};
+
+/** The text kind's bounds, read from its schema (`minLength` / `maxLength`, in code points). */
+export const textBounds = (
+  schema: Readonly<Record<string, unknown>>,
+): { readonly minLength: number | undefined; readonly maxLength: number | undefined } => ({
+  minLength: optionalNumber(schema, 'minLength'),
+  maxLength: optionalNumber(schema, 'maxLength'),
+});
+
+/** True when `schema` is a text schema made by `boundedText`. */
+export const isTextSchema = (schema: object): boolean =>
+  (schema as { readonly [Kind]?: unknown })[Kind] === TEXT_KIND;
+
+const checkText = (schema: Readonly<Record<string, unknown>>, value: unknown): boolean =>
+  textProblem(value, optionalNumber(schema, 'minLength'), optionalNumber(schema, 'maxLength')) === undefined;
+
+/**
+ * Registers the `date` and `date-time` string formats and the free-text kind with TypeBox. Idempotent;
+ * called when the record schemas load. It replaces any laxer checker registered under the same names by
+ * another module.
  */
 export const registerFormats = (): void => {
   FormatRegistry.Set('date', isIsoDate);
   FormatRegistry.Set('date-time', isIsoDateTime);
+  TypeRegistry.Set(TEXT_KIND, checkText);
 };

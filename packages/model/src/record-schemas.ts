@@ -331,6 +331,10 @@ export const ConsentSchema = patientRecord('Consent', {
 });
 export type Consent = Static<typeof ConsentSchema>;
 
+// TypeBox turns a record's key schema into a pattern matching any key, so its maxLength is not checked
+// there; validate.ts checks the keys like any other text.
+export const AUDIT_METADATA_KEY_LENGTH = 64;
+
 export const AuditEntrySchema = patientRecord('AuditEntry', {
   actorId: AccountIdSchema,
   /** Absent for entries the sync server writes about access events. */
@@ -342,10 +346,11 @@ export const AuditEntrySchema = patientRecord('AuditEntry', {
   entityId: boundedText(128, 1),
   streamType: Type.Optional(StringEnum(STREAM_TYPES)),
   summary: boundedText(1000, 1),
+  /** Keys are text of at most AUDIT_METADATA_KEY_LENGTH characters (a cross-field rule checks them). */
   metadata: Type.Optional(
     Type.Record(
-      Type.String({ maxLength: 64 }),
-      Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]),
+      Type.String({ maxLength: AUDIT_METADATA_KEY_LENGTH }),
+      Type.Union([boundedText(1000), Type.Number(), Type.Boolean(), Type.Null()]),
       {
         maxProperties: 50,
       },

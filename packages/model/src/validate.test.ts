@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { ModelError, type ValidationFailed } from './errors';
 import { exampleRecord } from './examples';
+import { isTextSchema } from './formats';
 import { newId } from './ids';
 import { RECORD_KINDS, RECORD_KIND_NAMES, type RecordKind } from './registry';
 import { assertRecord, isRecord, validateRecord } from './validate';
@@ -322,6 +323,129 @@ describe('unknown properties', () => {
   });
 });
 
+describe('text', () => {
+  const CUT_EMOJI = 'Peanut 🥜'.slice(0, 8); // ends in the high half of a surrogate pair
+  const BROKEN =
+    'must be well-formed text: it holds half of a character (a lone UTF-16 surrogate, e.g. an emoji cut in two)';
+
+  /** Every string schema at any depth (properties, items, union branches, record values). */
+  const stringSchemas = (schema: TSchema, path: string): { path: string; schema: TSchema }[] => {
+    const found = schema.type === 'string' ? [{ path, schema }] : [];
+    const children: [string, unknown][] = [
+      ...Object.entries(isObject(schema.properties) ? schema.properties : {}).map(
+        ([key, child]): [string, unknown] => [`${path}.${key}`, child],
+      ),
+      ...Object.values(isObject(schema.patternProperties) ? schema.patternProperties : {}).map(
+        (child): [string, unknown] => [`${path}{}`, child],
+      ),
+      [`${path}[]`, schema.items],
+      ...branches(schema).map((child, i): [string, unknown] => [`${path}|${i}`, child]),
+    ];
+    return [
+      ...found,
+      ...children.flatMap(([childPath, child]) =>
+        isObject(child) ? stringSchemas(child as TSchema, childPath) : [],
+      ),
+    ];
+  };
+
+  it('checks every free-text string of every kind as text (nothing but ids, codes and dates is plain)', () => {
+    const plain = RECORD_KIND_NAMES.flatMap((kind) =>
+      stringSchemas(RECORD_KINDS[kind].schema, kind)
+        .filter(({ schema }) => !isTextSchema(schema))
+        .filter(({ schema }) => typeof schema.pattern !== 'string' && typeof schema.format !== 'string')
+        .filter(({ schema }) => !('const' in schema))
+        .map(({ path }) => path),
+    );
+    expect(plain).toEqual([]);
+  });
+
+  // Patterns and formats are ASCII, so no id, code or date can hold a surrogate either.
+  it('leaves no pattern that could match a surrogate', () => {
+    const patterns = RECORD_KIND_NAMES.flatMap((kind) =>
+      stringSchemas(RECORD_KINDS[kind].schema, kind).flatMap(({ schema }) =>
+        typeof schema.pattern === 'string' ? [schema.pattern] : [],
+      ),
+    );
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const pattern of new Set(patterns)) expect(new RegExp(pattern).test('\uD83D')).toBe(false);
+  });
+
+  const textCases = cases((kind) =>
+    walk(RECORD_KINDS[kind].schema, exampleRecord(kind))
+      .filter(({ schema }) => isTextSchema(schema))
+      .map(({ path }) => [kind, fieldName(path), path] as const),
+  );
+
+  it('finds text at every depth', () => {
+    expect(textCases.length).toBeGreaterThan(60);
+    expect(textCases.map(([kind, field]) => `${kind}.${field}`)).toEqual(
+      expect.arrayContaining([
+        'Allergy.substance',
+        'Profile.contact.address',
+        'HealthDocument.tags[0]',
+        'HealthDocument.versions[0].file.fileName',
+        'LabResult.versions[0].provenance.reason',
+        'ProviderProfile.identifier.system',
+      ]),
+    );
+  });
+
+  it.each(textCases)('%s.%s refuses a lone surrogate, naming the field', (kind, field, path) => {
+    const error = failure(kind, withValueAt(exampleRecord(kind), path, CUT_EMOJI));
+    expect(error.issues).toEqual([{ field, reason: BROKEN }]);
+  });
+
+  it('refuses lone surrogates anywhere in the text, and a pair in the wrong order', () => {
+    for (const substance of ['\uDF5C nuts', 'nuts \uD83C', 'nu\uD83Cts', '\uDF5C\uD83C']) {
+      expect(failure('Allergy', exampleRecord('Allergy', { substance })).issues).toEqual([
+        { field: 'substance', reason: BROKEN },
+      ]);
+    }
+  });
+
+  it('refuses a broken textual lab value, and in audit metadata values and keys', () => {
+    expect(failure('LabResult', exampleRecord('LabResult', { value: CUT_EMOJI })).issues).toEqual([
+      { field: 'value', reason: BROKEN },
+    ]);
+    expect(
+      failure('AuditEntry', exampleRecord('AuditEntry', { metadata: { screen: CUT_EMOJI } })).issues,
+    ).toEqual([{ field: 'metadata.screen', reason: BROKEN }]);
+    expect(
+      failure('AuditEntry', exampleRecord('AuditEntry', { metadata: { [CUT_EMOJI]: 1 } })).issues,
+    ).toEqual([
+      { field: 'metadata', reason: 'has a key that is not well-formed text (a lone UTF-16 surrogate)' },
+    ]);
+  });
+
+  it('counts characters as code points: 101 emoji are 101 characters, not 202', () => {
+    expect(validateRecord('Allergy', exampleRecord('Allergy', { substance: '💊'.repeat(101) })).ok).toBe(
+      true,
+    );
+    expect(validateRecord('Allergy', exampleRecord('Allergy', { substance: '💊'.repeat(200) })).ok).toBe(
+      true,
+    );
+    expect(failure('Allergy', exampleRecord('Allergy', { substance: '💊'.repeat(201) })).issues).toEqual([
+      { field: 'substance', reason: 'must be at most 200 characters' },
+    ]);
+    expect(
+      failure('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(999)}💊💊` })).issues,
+    ).toEqual([{ field: 'value', reason: 'must be at most 1000 characters' }]);
+    expect(
+      validateRecord('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(999)}💊` })).ok,
+    ).toBe(true);
+  });
+
+  it('bounds audit metadata keys (the schema alone never did)', () => {
+    const key = (value: string) => exampleRecord('AuditEntry', { metadata: { [value]: 1 } });
+    expect(validateRecord('AuditEntry', key('k'.repeat(64))).ok).toBe(true);
+    expect(validateRecord('AuditEntry', key('💊'.repeat(64))).ok).toBe(true);
+    expect(failure('AuditEntry', key('k'.repeat(65))).issues).toEqual([
+      { field: 'metadata', reason: 'has a key longer than 64 characters' },
+    ]);
+  });
+});
+
 describe('other schema checks', () => {
   it('rejects non-objects at the root', () => {
     for (const value of [null, 42, 'allergy', [], undefined]) {
@@ -424,6 +548,44 @@ describe('cross-field rules', () => {
         exampleRecord('TreatmentPlan', { effectiveFrom: '2024-02-02', effectiveTo: '2024-02-01' }),
       ),
     ).toEqual(['effectiveTo: must not be before effectiveFrom']);
+  });
+
+  // A calendar day on one side and an instant on the other: the instant's own day (as its writer wrote
+  // it, in its own zone) is compared with the calendar day, never midnight UTC with the instant.
+  it.each([
+    ['Medication', { startDate: '2024-05-01T08:00:00+02:00', endDate: '2024-05-01' }],
+    ['Medication', { startDate: '2024-05-01', endDate: '2024-05-01T09:00:00+10:00' }],
+    ['Medication', { startDate: '2024-05-01T23:30:00-05:00', endDate: '2024-05-01' }],
+    ['Medication', { startDate: '2024-05-01T00:30:00+14:00', endDate: '2024-05-01' }],
+    ['Medication', { startDate: '2024-04-30', endDate: '2024-05-01T00:00:00+14:00' }],
+    ['TreatmentPlan', { effectiveFrom: '2024-05-01T10:00:00Z', effectiveTo: '2024-05-01' }],
+    ['TreatmentPlan', { effectiveFrom: '2024-05-01', effectiveTo: '2024-05-01T00:00:00Z' }],
+  ] as const)('accepts %s %j (same day or later)', (kind, over) => {
+    const result = validateRecord(kind, { ...exampleRecord(kind), ...over });
+    expect(result.ok ? 'ok' : result.error.message).toBe('ok');
+  });
+
+  it.each([
+    ['Medication', { startDate: '2024-05-01T08:00:00+02:00', endDate: '2024-04-30' }, 'endDate', 'startDate'],
+    ['Medication', { startDate: '2024-05-02', endDate: '2024-05-01T23:59:59-12:00' }, 'endDate', 'startDate'],
+    // 2024-05-01T20:00-05:00 is already 2 May in UTC; its writer's day is still 1 May, before 2 May.
+    ['Medication', { startDate: '2024-05-02', endDate: '2024-05-01T20:00:00-05:00' }, 'endDate', 'startDate'],
+    [
+      'TreatmentPlan',
+      { effectiveFrom: '2024-05-01T10:00:00Z', effectiveTo: '2024-04-30' },
+      'effectiveTo',
+      'effectiveFrom',
+    ],
+    [
+      'TreatmentPlan',
+      { effectiveFrom: '2024-05-01', effectiveTo: '2024-04-30T23:59:59Z' },
+      'effectiveTo',
+      'effectiveFrom',
+    ],
+  ] as const)('refuses %s %j (a day before)', (kind, over, field, other) => {
+    expect(fields(kind, { ...exampleRecord(kind), ...over })).toEqual([
+      `${field}: must not be before ${other}`,
+    ]);
   });
 
   it('keeps version history below the current version and increasing', () => {

@@ -1,9 +1,11 @@
 /*
  * Record validation. Invariants: a record that passes `validateRecord(kind, v)` matches the kind's JSON
- * Schema exactly (no unknown properties at any depth, every string length-capped, dates real calendar
- * dates/instants) and the cross-field rules below. Records arriving from other devices are untrusted
- * input: validation never throws on bad data, only on a kind name outside RECORD_KINDS (a programming
- * error, ModelError UNKNOWN_KIND). Issues name the offending field so a UI or a sync log can say what
+ * Schema exactly (no unknown properties at any depth, every string length-capped, free text well-formed
+ * Unicode — no lone surrogate, which could not be sealed — with lengths counted in code points as JSON
+ * Schema counts them, dates real calendar dates/instants) and the cross-field rules below (including
+ * audit metadata keys, whose bounds TypeBox drops from a record schema). Records arriving from other
+ * devices are untrusted input: validation never throws on bad data, only on a kind name outside
+ * RECORD_KINDS (a programming error, ModelError UNKNOWN_KIND). Issues name the offending field so a UI or a sync log can say what
  * is wrong; at most MAX_ISSUES are reported so a hostile document cannot make the report unbounded.
  *
  * TypeBox's interpreting `Value` checker is used rather than its compiler because compiled checkers use
@@ -13,7 +15,9 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { ModelError, type Result, type ValidationFailed, type ValidationIssue } from './errors';
+import { isIsoDate, isTextSchema, textBounds, textProblem, type TextProblem } from './formats';
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
+import { AUDIT_METADATA_KEY_LENGTH } from './record-schemas';
 import {
   AUDIT_ACTION_PATTERN,
   BLOB_ID_PATTERN,
@@ -71,7 +75,25 @@ const describeSchema = (schema: TSchema): string => {
   }
 };
 
-const describeUnion = (schema: TSchema): string => {
+const TEXT_REASONS: Record<Exclude<TextProblem, 'not-string'>, (schema: TSchema) => string> = {
+  'ill-formed': () =>
+    'must be well-formed text: it holds half of a character (a lone UTF-16 surrogate, e.g. an emoji cut in two)',
+  'too-short': (schema) =>
+    schema.minLength === 1
+      ? 'must not be empty'
+      : `must be at least ${plural(numberOption(schema, 'minLength'), 'character')}`,
+  'too-long': (schema) => `must be at most ${plural(numberOption(schema, 'maxLength'), 'character')}`,
+};
+
+/** Why `value` fails a `boundedText` schema; undefined when it does not. */
+const textReason = (schema: TSchema, value: unknown): string | undefined => {
+  const { minLength, maxLength } = textBounds(schema);
+  const problem = textProblem(value, minLength, maxLength);
+  if (problem === undefined) return undefined;
+  return problem === 'not-string' ? 'must be a string' : TEXT_REASONS[problem](schema);
+};
+
+const describeUnion = (schema: TSchema, value: unknown): string => {
   const branches: unknown = schema.anyOf;
   if (!Array.isArray(branches)) return 'has an invalid value';
   const variants = branches.filter(
@@ -80,7 +102,10 @@ const describeUnion = (schema: TSchema): string => {
   if (variants.length > 0 && variants.every((variant) => 'const' in variant)) {
     return `must be one of ${variants.map((variant) => String(variant.const)).join(', ')}`;
   }
-  return `must be ${variants.map(describeSchema).join(' or ')}`;
+  // A string failing the text branch says why (too long, broken character), not just "must be a string".
+  const text = typeof value === 'string' ? variants.find(isTextSchema) : undefined;
+  const reason = text === undefined ? undefined : textReason(text, value);
+  return reason ?? `must be ${variants.map(describeSchema).join(' or ')}`;
 };
 
 const reasonFor = (error: ValueError): string => {
@@ -91,7 +116,9 @@ const reasonFor = (error: ValueError): string => {
     case ValueErrorType.ObjectAdditionalProperties:
       return 'is not allowed';
     case ValueErrorType.Union:
-      return describeUnion(schema);
+      return describeUnion(schema, error.value);
+    case ValueErrorType.Kind:
+      return (isTextSchema(schema) ? textReason(schema, error.value) : undefined) ?? 'has an invalid value';
     case ValueErrorType.Literal:
       return `must be ${JSON.stringify(schema.const)}`;
     case ValueErrorType.String:
@@ -160,8 +187,15 @@ const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[] => {
 
 const instant = (value: string): number => Date.parse(value);
 
+// Both strings passed the schema, so each is `YYYY-MM-DD` or an instant starting with its writer's local
+// day. A calendar day has no zone and no time: read as midnight UTC it would put "until 1 May" before
+// "from 1 May, 08:00+02:00". With a day on either side the days are compared instead (ISO days compare
+// as strings); two instants compare as instants.
+const endsBefore = (end: string, start: string): boolean =>
+  isIsoDate(end) || isIsoDate(start) ? end.slice(0, 10) < start.slice(0, 10) : instant(end) < instant(start);
+
 const notBefore = (later: string | undefined, earlier: string | undefined, field: string, other: string) =>
-  later !== undefined && earlier !== undefined && instant(later) < instant(earlier)
+  later !== undefined && earlier !== undefined && endsBefore(later, earlier)
     ? [{ field, reason: `must not be before ${other}` }]
     : [];
 
@@ -184,6 +218,26 @@ const versionHistory = (
       ];
     }
     previous = entry.version;
+  }
+  return [];
+};
+
+/** Record keys are text too, but a key schema's bounds never reach TypeBox's check (record-schemas.ts). */
+const metadataKeys = (metadata: Readonly<Record<string, unknown>> | undefined): ValidationIssue[] => {
+  for (const key of Object.keys(metadata ?? {})) {
+    const problem = textProblem(key, undefined, AUDIT_METADATA_KEY_LENGTH);
+    // The key itself is untrusted (possibly huge or broken), so the report does not quote it.
+    if (problem === 'ill-formed' || problem === 'too-long') {
+      return [
+        {
+          field: 'metadata',
+          reason:
+            problem === 'ill-formed'
+              ? 'has a key that is not well-formed text (a lone UTF-16 surrogate)'
+              : `has a key longer than ${AUDIT_METADATA_KEY_LENGTH} characters`,
+        },
+      ];
+    }
   }
   return [];
 };
@@ -224,6 +278,7 @@ const RULES: Rules = {
           ...requiredWhen(r.signedVersionNumber, 'signedVersionNumber', 'status is signed'),
         ]
       : [],
+  AuditEntry: (r) => metadataKeys(r.metadata),
   Consent: (r) => {
     const seen = new Set<string>();
     const duplicates = r.scope.flatMap((item, index) => {
