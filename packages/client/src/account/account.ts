@@ -180,10 +180,13 @@ export interface LockableAccount {
  * locked: its key bytes are zeroes. For everything that is handed an account, e.g. openDeviceSession.
  */
 export function assertUnlocked(account: LockableAccount): void {
+  if (isLocked(account)) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
+}
+
+/** Whether `account`, or a key object it shares with an account object, was locked (`assertUnlocked`). */
+export function isLocked(account: LockableAccount): boolean {
   const parts: unknown[] = [account, account.root, account.keys, account.device];
-  if (parts.some((part) => typeof part === 'object' && part !== null && lockedAccounts.has(part))) {
-    throw new AccountError('LOCKED', 'the account is locked; unlock it again');
-  }
+  return parts.some((part) => typeof part === 'object' && part !== null && lockedAccounts.has(part));
 }
 
 // Tail of the queue of vault-writing operations, per vault.

@@ -4,7 +4,7 @@ import type { PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
-import { createAuditLog } from './audit-log';
+import { createAuditLog, type AuditLogDeps } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 
 const ed = tweetnaclEd25519;
@@ -55,7 +55,7 @@ const setup = () => {
       patients.find((p) => p.accountId === accountId)?.wrapping.publicKey ?? null,
   } as unknown as DeviceDirectory;
   /** A session of the device over its stored metadata (a second one: the device restarted). */
-  const open = () =>
+  const open = (extra: Partial<AuditLogDeps> = {}) =>
     createAuditLog({
       accountId: provider.accountId,
       keys: provider,
@@ -66,6 +66,7 @@ const setup = () => {
       directory,
       meta,
       serverKey: async () => null,
+      ...extra,
     });
   const log = open();
   /** The patient's stream as stored, verified against the provider device's key. */
@@ -219,5 +220,72 @@ describe('audit outbox', () => {
     expect(s.positions(s.a)).toEqual([1, 3, 2, 4, 5]);
     // Out of order, as it was stored; but no position is claimed twice and none is missing.
     expect((await s.verifyStored(s.a)).problems.map((p) => p.kind)).toEqual(['reordered']);
+  });
+});
+
+describe('audit: record changes noted just before the session closes', () => {
+  const change = (n: number) => ({
+    action: 'create' as const,
+    kind: 'Allergy',
+    id: `01J000000000000000000000${n}0`,
+  });
+  const locked = () => {
+    const state = { locked: false };
+    const assertUnlocked = (): void => {
+      if (state.locked) throw Object.assign(new Error('the account is locked'), { code: 'LOCKED' });
+    };
+    return { state, assertUnlocked };
+  };
+
+  it('close appends them into the outbox instead of dropping them', async () => {
+    const s = setup();
+    s.log.noteRecordChange(s.a, change(1));
+    s.log.noteRecordChange(s.a, change(2));
+    await s.log.close();
+    expect(await s.log.pendingCount()).toBe(1);
+    // The next session sends it.
+    await s.open().flush();
+    expect(s.positions(s.a)).toEqual([1]);
+    expect((await s.verifyStored(s.a)).ok).toBe(true);
+  });
+
+  it('locked, nothing is signed: they are kept unsigned and the next session appends them, once', async () => {
+    const s = setup();
+    const lock = locked();
+    const first = s.open({ assertUnlocked: lock.assertUnlocked });
+    first.noteRecordChange(s.a, change(1));
+    first.noteRecordChange(s.b, change(2));
+    lock.state.locked = true;
+    // The coalescing timer fires after the lock: refused, and the changes stay noted.
+    await expect(first.flushChanges()).rejects.toMatchObject({ code: 'LOCKED' });
+    await expect(first.append(s.a, { action: 'export' })).rejects.toMatchObject({ code: 'LOCKED' });
+    await first.close();
+    expect(await first.pendingCount()).toBe(0);
+
+    const next = s.open();
+    await next.resumeNoted();
+    await next.resumeNoted();
+    expect(await next.pendingCount()).toBe(2);
+    await next.flush();
+    expect({ a: s.positions(s.a), b: s.positions(s.b) }).toEqual({ a: [1], b: [1] });
+    expect(next.issues()).toEqual([]);
+  });
+
+  it('kept changes whose append fails at the next start stay kept, and are not appended twice', async () => {
+    const s = setup();
+    const lock = locked();
+    const first = s.open({ assertUnlocked: lock.assertUnlocked });
+    first.noteRecordChange(s.a, change(1));
+    lock.state.locked = true;
+    await first.close();
+
+    const second = s.open({ assertUnlocked: lock.assertUnlocked });
+    await second.resumeNoted();
+    expect(second.issues()).toEqual([expect.stringMatching(/^AUDIT_NOTED_PENDING/)]);
+    await second.close();
+
+    const third = s.open();
+    await third.resumeNoted();
+    expect(await third.pendingCount()).toBe(1);
   });
 });

@@ -25,6 +25,11 @@
  *   only from the patient's own devices. A grantee's entries are listed as its own claims, never as
  *   either.
  * - Record writes are coalesced (one entry lists up to 500 changes) so auditing never dominates sync cost.
+ *   Noted changes are not lost to a close: `close` appends them (into the outbox); when it cannot (the
+ *   account was locked, so nothing may be signed) it keeps them in device meta as noted, unsigned, and the
+ *   next session appends them (`resumeNoted`). An append that fails keeps its changes noted.
+ * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
+ *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify.
  * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
  * `verify` lists every problem with its kind instead of throwing. A crash between advancing the chain and
@@ -67,6 +72,8 @@ export interface AuditLogDeps {
   meta: DeviceMeta;
   /** The server's id and audit signing key (GET /v1/server). */
   serverKey: () => Promise<{ serverId: string; publicKey: Uint8Array } | null>;
+  /** Throws (AccountError LOCKED) once the account was locked: nothing is signed or opened then. */
+  assertUnlocked?: () => void;
 }
 
 export interface RecordChange {
@@ -133,6 +140,7 @@ export interface UndeliveredChain {
 
 const OUTBOX = 'audit-outbox';
 const OUTBOX_STATE = 'audit-outbox-state';
+const NOTED = 'audit-noted-changes';
 const OWN = 'audit-own';
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
@@ -165,6 +173,22 @@ const OutboxState = Type.Object({
   inFlight: Type.Array(Type.String({ maxLength: 64 })),
 });
 type OutboxState = Static<typeof OutboxState>;
+
+/** Record changes noted but not yet in an entry, by patient, kept across a close (see the header). */
+const NotedChanges = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Array(
+    Type.Object(
+      {
+        action: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+        kind: Type.String({ maxLength: 64 }),
+        id: Type.String({ maxLength: 128 }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+);
+type NotedChanges = Static<typeof NotedChanges>;
 
 const backoff = (refusals: number): number =>
   Math.min(BACKOFF_BASE_MS * 2 ** Math.min(refusals - 1, 20), BACKOFF_MAX_MS);
@@ -210,6 +234,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   const append = (patientId: string, body: { action: string; summary?: string; [key: string]: unknown }) =>
     serial(async () => {
+      deps.assertUnlocked?.();
       const wrapping =
         patientId === deps.accountId
           ? deps.keys.wrapping.publicKey
@@ -225,6 +250,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
       const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
       await deps.meta.update(chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
+        // Locked while the chain position was read: nothing is signed (the position is not advanced).
+        deps.assertUnlocked?.();
         const made = await makeAuditEntry({
           patientId,
           patientWrappingKey: wrapping,
@@ -410,20 +437,51 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return pending.length > 0 ? Math.min(...pending) - 1 : chain.seq;
     });
 
-  const flushChanges = async (): Promise<void> => {
-    changeTimer = null;
-    const batches = [...pendingChanges.entries()];
-    pendingChanges.clear();
-    for (const [patientId, changes] of batches) {
-      for (let i = 0; i < changes.length; i += COALESCE) {
-        const slice = changes.slice(i, i + COALESCE);
+  /** Puts changes back in front of those noted since (their entry could not be appended). */
+  const renote = (patientId: string, changes: readonly RecordChange[]): void => {
+    if (changes.length === 0) return;
+    pendingChanges.set(patientId, [...changes, ...(pendingChanges.get(patientId) ?? [])]);
+  };
+
+  /**
+   * Appends `changes` of one patient as coalesced entries. Answers null, or after a failed append the
+   * failure and the changes not appended (those of the entries appended before it are in the outbox).
+   */
+  const appendChanges = async (
+    patientId: string,
+    changes: readonly RecordChange[],
+  ): Promise<{ error: unknown; rest: RecordChange[] } | null> => {
+    for (let i = 0; i < changes.length; i += COALESCE) {
+      const slice = changes.slice(i, i + COALESCE);
+      try {
         await append(patientId, {
           action: 'records-changed',
           summary: `${slice.length} record change(s)`,
           changes: slice,
         });
+      } catch (error) {
+        return { error, rest: changes.slice(i) };
       }
     }
+    return null;
+  };
+
+  /** Appends every noted change (into the outbox); on a failure what is not appended stays noted. */
+  const appendNoted = async (): Promise<void> => {
+    const batches = [...pendingChanges.entries()];
+    pendingChanges.clear();
+    for (const [n, [patientId, changes]] of batches.entries()) {
+      const failed = await appendChanges(patientId, changes);
+      if (failed === null) continue;
+      renote(patientId, failed.rest);
+      for (const [later, rest] of batches.slice(n + 1)) renote(later, rest);
+      throw failed.error;
+    }
+  };
+
+  const flushChanges = async (): Promise<void> => {
+    changeTimer = null;
+    await appendNoted();
     await flush().catch(() => 0);
   };
 
@@ -455,6 +513,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     entries: ServedDoc[],
     reached?: ReadonlyMap<string, number>,
   ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
+    deps.assertUnlocked?.();
     const server = await deps.serverKey();
     const vouched = new Map<ServedDoc, { source: EntrySource; accountId: string; body: AuditBody }>();
     const authorKey = async (e: ServedDoc): Promise<Uint8Array | null> => {
@@ -622,6 +681,65 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     },
     stop(): void {
       if (changeTimer) clearTimeout(changeTimer);
+      changeTimer = null;
+    },
+    /**
+     * Before the session closes its database: the changes noted and not yet in an entry are appended (into
+     * the outbox; pushed at the next connect), or, when that fails (a locked account signs nothing), kept
+     * in device meta for `resumeNoted`. Never throws: a close must not fail over the audit trail.
+     */
+    async close(): Promise<void> {
+      if (changeTimer) clearTimeout(changeTimer);
+      changeTimer = null;
+      try {
+        await appendNoted();
+      } catch {
+        // Kept below.
+      }
+      if (pendingChanges.size === 0) return;
+      const noted = [...pendingChanges.entries()];
+      try {
+        await deps.meta.update(NOTED, NotedChanges, (kept) => {
+          const next: NotedChanges = { ...(kept ?? {}) };
+          for (const [patientId, changes] of noted)
+            next[patientId] = [...(next[patientId] ?? []), ...changes];
+          return next;
+        });
+        pendingChanges.clear();
+      } catch (error) {
+        issue(
+          `AUDIT_NOT_KEPT: ${noted.length} patient(s)' record changes noted at close could not be kept: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
+    },
+    /**
+     * At a session's start: appends the changes an earlier session kept as noted at its close (`close`).
+     * Each patient's are removed once appended; on a failure the rest stay kept for the next start, and
+     * the failure is listed in `issues`. Never throws.
+     */
+    async resumeNoted(): Promise<void> {
+      try {
+        const kept = await deps.meta.get(NOTED, NotedChanges);
+        for (const [patientId, changes] of Object.entries(kept ?? {})) {
+          const failed = await appendChanges(patientId, changes);
+          // Only what is in no entry yet stays kept (an entry appended is never appended twice).
+          await deps.meta.update(NOTED, NotedChanges, (current) => {
+            const { [patientId]: _done, ...others } = current ?? {};
+            return failed === null || failed.rest.length === 0
+              ? others
+              : { ...others, [patientId]: failed.rest };
+          });
+          if (failed !== null) throw failed.error;
+        }
+      } catch (error) {
+        issue(
+          `AUDIT_NOTED_PENDING: record changes kept at an earlier close are not in the log yet: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+      }
     },
   };
 };

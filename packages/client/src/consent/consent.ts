@@ -41,6 +41,9 @@
  *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
  *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per own stream is
  *   persisted in device meta (`stream-epochs`), so a lower epoch reported after a restart is not taken.
+ * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
+ *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
+ *   keyring with the same code.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
@@ -148,6 +151,8 @@ export interface ConsentDeps {
     action: 'consent-grant' | 'consent-revoke' | 'key-rotation';
     detail: Record<string, unknown>;
   }) => void;
+  /** Throws (AccountError LOCKED) once the account was locked: no grant or revocation is signed then. */
+  assertUnlocked?: () => void;
 }
 
 export const createConsent = (deps: ConsentDeps) => {
@@ -533,6 +538,7 @@ export const createConsent = (deps: ConsentDeps) => {
     },
 
     async grant(request: GrantRequest): Promise<StoredGrant> {
+      deps.assertUnlocked?.();
       if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
       if (request.scope.some((s) => (s.type as string) === 'audit')) {
         throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
@@ -582,6 +588,7 @@ export const createConsent = (deps: ConsentDeps) => {
         issuedAt: iso(now),
       };
       const payload = grantSignaturePayload(grant);
+      deps.assertUnlocked?.();
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
@@ -609,6 +616,7 @@ export const createConsent = (deps: ConsentDeps) => {
      * next connect of any of the patient's devices finishes it.
      */
     async revoke(grantId: string): Promise<{ rotated: Rotation[]; pending: string[] }> {
+      deps.assertUnlocked?.();
       // The grant as this device holds it; the server's list only for one issued on another device. The
       // revocation itself never waits on that list (it is long when others flood the account with grants).
       const find = (list: StoredGrant[]) => list.find((g) => g.grant.grantId === grantId);
@@ -616,6 +624,7 @@ export const createConsent = (deps: ConsentDeps) => {
       if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
       const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
       const payload = revocationSignaturePayload(revocation);
+      deps.assertUnlocked?.();
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );

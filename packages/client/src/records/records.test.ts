@@ -4,7 +4,7 @@ import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind, type RecordOf } fro
 import { openDeviceDb, type DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
-import { createRecords, RecordError, type RecordInput } from './records';
+import { createRecords, RecordError, type RecordInput, type RecordsDeps } from './records';
 
 const DEVICE = 'DevA000000000000000001';
 const OTHER_DEVICE = 'DevB000000000000000001';
@@ -15,7 +15,7 @@ afterEach(async () => {
   await Promise.all(dbs.splice(0).map((db) => db.close()));
 });
 
-const setup = async () => {
+const setup = async (extra: Partial<RecordsDeps> = {}) => {
   const db = await openDeviceDb({
     name: `records-test${++dbCounter}`,
     storage: getRxStorageMemory(),
@@ -30,6 +30,7 @@ const setup = async () => {
     now: () => Date.now(),
     canWrite: () => true,
     onWrite: (id, change) => writes.push({ id, action: change.action }),
+    ...extra,
   });
   return { db, records, writes };
 };
@@ -232,5 +233,135 @@ describe('records: kind names outside the model', () => {
       expect(e.message).toContain('Allergie');
     }
     expect(writes.map((w) => w.action)).toEqual(['create']);
+  });
+});
+
+describe('records: AuditEntry belongs to the audit log, not to this API', () => {
+  it('is refused with NOT_STORABLE by every entry point taking a kind, and nothing is written', async () => {
+    const { db, records, writes } = await setup();
+    const existing = await records.add('Allergy', input('Allergy'));
+    const refusals = [
+      await rejection(records.add('AuditEntry', input('AuditEntry', { actorId: EXAMPLE_PATIENT_ID }))),
+      await rejection(records.update('AuditEntry', existing.id, {})),
+      await rejection(records.query('AuditEntry')),
+      await rejection(Promise.resolve().then(() => records.observe('AuditEntry'))),
+    ];
+    expect(refusals.map((e) => e.code)).toEqual([
+      'NOT_STORABLE',
+      'NOT_STORABLE',
+      'NOT_STORABLE',
+      'NOT_STORABLE',
+    ]);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+    expect((await db.records.find().exec()).map((d) => d.kind)).toEqual(['Allergy']);
+  });
+
+  it("one an older build's add left in the store is not shown, changed or deleted", async () => {
+    const { db, records, writes } = await setup();
+    const data = exampleRecord('AuditEntry', { patientId: EXAMPLE_PATIENT_ID }) as unknown as Record<
+      string,
+      unknown
+    >;
+    const id = String(data['id']);
+    await db.records.insert({
+      id,
+      stream: `${EXAMPLE_PATIENT_ID}/audit`,
+      kind: 'AuditEntry',
+      patientId: EXAMPLE_PATIENT_ID,
+      updatedAt: String(data['updatedAt']),
+      rv: 1,
+      epoch: 0,
+      author: DEVICE,
+      by: EXAMPLE_PATIENT_ID,
+      conflict: true,
+      data,
+      conflictData: { ...data, summary: 'other side' },
+    });
+    expect({
+      get: await records.get(id),
+      conflicts: await records.conflicts(),
+      remove: (await rejection(records.remove(id))).code,
+      resolve: (await rejection(records.resolveConflict(id, 'other'))).code,
+    }).toEqual({ get: null, conflicts: [], remove: 'NOT_STORABLE', resolve: 'NOT_STORABLE' });
+    expect(writes).toEqual([]);
+  });
+});
+
+describe('records: once the account is locked', () => {
+  const locked = () => {
+    const state = { locked: false, checks: 0, lockAtCheck: Infinity };
+    const assertUnlocked = (): void => {
+      state.checks++;
+      if (state.checks >= state.lockAtCheck) state.locked = true;
+      if (state.locked) throw Object.assign(new Error('the account is locked'), { code: 'LOCKED' });
+    };
+    return { state, assertUnlocked };
+  };
+  const codeOf = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'done',
+      (e: unknown) => String((e as { code?: string }).code),
+    );
+
+  it('refuses every read and write with LOCKED, writing nothing', async () => {
+    const lock = locked();
+    const { db, records, writes } = await setup({ assertUnlocked: lock.assertUnlocked });
+    const existing = await records.add('Allergy', input('Allergy'));
+    lock.state.locked = true;
+    const outcomes = {
+      add: await codeOf(records.add('Allergy', input('Allergy'))),
+      update: await codeOf(records.update('Allergy', existing.id, { substance: 'Pollen' })),
+      remove: await codeOf(records.remove(existing.id)),
+      resolve: await codeOf(records.resolveConflict(existing.id, 'keep')),
+      get: await codeOf(records.get(existing.id)),
+      query: await codeOf(records.query('Allergy')),
+      observe: await codeOf(Promise.resolve().then(() => records.observe('Allergy'))),
+      conflicts: await codeOf(records.conflicts()),
+    };
+    expect(new Set(Object.values(outcomes))).toEqual(new Set(['LOCKED']));
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+    expect((await db.records.findOne(existing.id).exec())?.toJSON().rv).toBe(1);
+  });
+
+  it('a lock that comes while a write is under way stops it before it is stored', async () => {
+    const lock = locked();
+    const { db, records, writes } = await setup({ assertUnlocked: lock.assertUnlocked });
+    const existing = await records.add('Allergy', input('Allergy'));
+    // Locked after the entry check of each call: the check at the moment of writing refuses.
+    lock.state.lockAtCheck = lock.state.checks + 2;
+    expect(await codeOf(records.add('Allergy', input('Allergy')))).toBe('LOCKED');
+    lock.state.locked = false;
+    lock.state.lockAtCheck = lock.state.checks + 2;
+    expect(await codeOf(records.update('Allergy', existing.id, { substance: 'Pollen' }))).toBe('LOCKED');
+    lock.state.locked = false;
+    lock.state.lockAtCheck = lock.state.checks + 2;
+    expect(await codeOf(records.remove(existing.id))).toBe('LOCKED');
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+    expect(await db.records.count().exec()).toBe(1);
+    expect((await db.records.findOne(existing.id).exec())?.toJSON().rv).toBe(1);
+  });
+});
+
+describe("records: the creation time is the store's", () => {
+  it('update and a merged resolveConflict keep the stored createdAt', async () => {
+    const { records } = await setup();
+    const added = await records.add('Allergy', input('Allergy'));
+    // Not allowed by the types (Managed), but data from a UI or an import may carry it.
+    const updated = await records.update('Allergy', added.id, {
+      substance: 'Pollen',
+      createdAt: '2000-01-01T00:00:00.000Z',
+    } as never);
+    const merged = await records.resolveConflict<'Allergy'>(added.id, {
+      substance: 'Dust',
+      createdAt: '1999-01-01T00:00:00.000Z',
+    });
+    expect({
+      updated: [updated.substance, updated.createdAt],
+      merged: [merged?.substance, merged?.createdAt],
+    }).toEqual({
+      updated: ['Pollen', added.createdAt],
+      merged: ['Dust', added.createdAt],
+    });
+    expect((await records.get<'Allergy'>(added.id))?.record.createdAt).toBe(added.createdAt);
   });
 });

@@ -1,5 +1,6 @@
 // The typed record API the app uses: every write is validated against the model first and lands in
-// the local store at once (offline first); replication carries it to the server later.
+// the local store at once (offline first); replication carries it to the server later. Once the session's
+// account is locked, nothing is read or written here (AccountError LOCKED, from `assertUnlocked`).
 import { map, type Observable } from 'rxjs';
 import {
   RECORD_KINDS,
@@ -58,12 +59,41 @@ export interface RecordsDeps {
   now: () => number;
   /** Whether this device may write the stream (own streams, or a write grant). */
   canWrite: (stream: string) => boolean;
+  /**
+   * Throws (AccountError LOCKED) once the session's account was locked; checked before every read and
+   * again at the moment of every write.
+   */
+  assertUnlocked?: () => void;
   /** After each local write; `rv` is the revision number written (the sync engine tracks it as pending). */
   onWrite: (
     id: string,
     change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string; rv: number },
   ) => void;
 }
+
+/**
+ * Stream types whose documents only a dedicated API writes. An audit entry must carry the header the
+ * audit log builds (chain position, link, signature); written as a plain record the server refuses it,
+ * and shown as one it would read like a genuine entry of the trail.
+ */
+const DEDICATED_STREAM_TYPES: ReadonlySet<string> = new Set(['audit']);
+
+/** Whether `kind` is a record kind this API reads and writes (in a stream, and no dedicated API's). */
+export const isRecordsApiKind = (kind: string): kind is RecordKind => {
+  if (!isRecordKind(kind)) return false;
+  const type = RECORD_KINDS[kind].streamType;
+  return type !== null && !DEDICATED_STREAM_TYPES.has(type);
+};
+
+/** A kind of the model that is kept only by a dedicated API (an AuditEntry). */
+const isDedicatedKind = (kind: string): boolean =>
+  isRecordKind(kind) && DEDICATED_STREAM_TYPES.has(RECORD_KINDS[kind].streamType ?? '');
+
+const dedicatedKind = (kind: string): RecordError =>
+  new RecordError(
+    'NOT_STORABLE',
+    `${kind} records are kept by the audit log (session.audit), not as records`,
+  );
 
 /**
  * Kinds arrive as strings from UIs and imports, not only from typed code: a name outside the model is
@@ -75,6 +105,7 @@ const requireStorable = (kind: string): string => {
   }
   const type = RECORD_KINDS[kind].streamType;
   if (type === null) throw new RecordError('NOT_STORABLE', `${kind} records are not stored in a stream`);
+  if (DEDICATED_STREAM_TYPES.has(type)) throw dedicatedKind(kind);
   return type;
 };
 
@@ -96,6 +127,7 @@ const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
 export const createRecords = (deps: RecordsDeps) => {
   const { collection } = deps;
   const iso = (): string => new Date(deps.now()).toISOString();
+  const unlocked = (): void => deps.assertUnlocked?.();
 
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
     const result = validateRecord(kind, value);
@@ -107,9 +139,10 @@ export const createRecords = (deps: RecordsDeps) => {
     ...doc.toMutableJSON(),
     _deleted: false,
   });
+  // An AuditEntry in the store came from an older build's `add` (the server never took it): not shown.
   const load = async (id: string): Promise<PlainRecord | null> => {
     const doc = await collection.findOne(id).exec();
-    return doc ? toPlain(doc) : null;
+    return doc && !isDedicatedKind(doc.kind) ? toPlain(doc) : null;
   };
 
   const requireWritable = (stream: string): void => {
@@ -127,6 +160,8 @@ export const createRecords = (deps: RecordsDeps) => {
     // would leave it unsent forever.
     const [tombstone] = await collection.storageInstance.findDocumentsById([doc.id], true);
     const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
+    // The account may have been locked while the tombstone was read.
+    unlocked();
     try {
       await collection.insert({ ...doc, rv });
     } catch (error) {
@@ -152,11 +187,13 @@ export const createRecords = (deps: RecordsDeps) => {
     kind: K | undefined,
     next: (current: DeviceRecord) => Outcome,
   ): Promise<RecordOf<K> | null> => {
+    unlocked();
     if (kind !== undefined) requireStorable(kind);
     const doc = await collection.findOne(id).exec();
     if (!doc) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
     if (kind !== undefined && doc.kind !== kind)
       throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
+    if (isDedicatedKind(doc.kind)) throw dedicatedKind(doc.kind);
     requireWritable(doc.stream);
     let record: RecordOf<K> | null | undefined;
     let rv = 0;
@@ -165,6 +202,7 @@ export const createRecords = (deps: RecordsDeps) => {
       // A delete can land between the read above and this write (another call, or a pulled tombstone);
       // writing on would put the edit into the tombstone and report success for a record that is gone.
       if (current._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
+      unlocked();
       const now = iso();
       const outcome = next(current);
       const version = {
@@ -180,10 +218,14 @@ export const createRecords = (deps: RecordsDeps) => {
         record = null;
         return { ...version, conflict: false, conflictData: null, _deleted: true };
       }
+      // What the store manages stays its own: a patch or merged content naming another creation time
+      // (the types hide the field, data from a UI or import may still carry it) does not change it.
+      const createdAt = current.data['createdAt'];
       const written = validated(current.kind as K, {
         ...outcome.data,
         id,
         patientId: current.patientId,
+        ...(createdAt !== undefined ? { createdAt } : {}),
         updatedAt: now,
       });
       record = written;
@@ -231,6 +273,7 @@ export const createRecords = (deps: RecordsDeps) => {
   return {
     /** Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field. */
     async add<K extends RecordKind>(kind: K, input: RecordInput<K>, options: { patientId?: string } = {}) {
+      unlocked();
       const patientId = options.patientId ?? deps.accountId;
       const stream = streamFor(kind, patientId);
       requireWritable(stream);
@@ -269,8 +312,10 @@ export const createRecords = (deps: RecordsDeps) => {
     },
 
     async remove(id: string): Promise<void> {
+      unlocked();
       const doc = await collection.findOne(id).exec();
       if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
+      if (isDedicatedKind(doc.kind)) throw dedicatedKind(doc.kind);
       requireWritable(doc.stream);
       // One write: the tombstone gets its own revision number, so it is attributable and its tag is new.
       let rv = 0;
@@ -278,6 +323,7 @@ export const createRecords = (deps: RecordsDeps) => {
         const next = data as DeviceRecord & { _deleted?: boolean };
         // A second remove racing the first must not count (and audit) a deletion twice.
         if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
+        unlocked();
         next.rv = next.rv + 1;
         rv = next.rv;
         next.updatedAt = iso();
@@ -290,11 +336,13 @@ export const createRecords = (deps: RecordsDeps) => {
     },
 
     async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {
+      unlocked();
       const doc = await load(id);
       return doc ? toStored<K>(doc) : null;
     },
 
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
+      unlocked();
       requireStorable(kind);
       const selector: Record<string, unknown> = { kind };
       if (options.patientId !== undefined) selector['patientId'] = options.patientId;
@@ -311,17 +359,25 @@ export const createRecords = (deps: RecordsDeps) => {
       kind: K,
       options: { patientId?: string } = {},
     ): Observable<StoredRecord<K>[]> {
+      unlocked();
       requireStorable(kind);
       const selector: Record<string, unknown> = { kind };
       if (options.patientId !== undefined) selector['patientId'] = options.patientId;
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
-      return $.pipe(map((docs) => docs.map((d) => toStored<K>(toPlain(d)))));
+      return $.pipe(
+        map((docs) => {
+          // A view opened before a lock errors at its next change rather than showing more.
+          unlocked();
+          return docs.map((d) => toStored<K>(toPlain(d)));
+        }),
+      );
     },
 
     /** Records with an unresolved concurrent edit. */
     async conflicts(): Promise<StoredRecord[]> {
+      unlocked();
       const docs = await collection.find({ selector: { conflict: true } }).exec();
-      return docs.map((d) => toStored(toPlain(d)));
+      return docs.filter((d) => !isDedicatedKind(d.kind)).map((d) => toStored(toPlain(d)));
     },
 
     /**

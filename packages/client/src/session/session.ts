@@ -7,6 +7,17 @@
 // Refused before anything is opened, as AccountError: a locked account (LOCKED; its at-rest key would be
 // zeroes, under which the store would be sealed for anyone), and a second session of a device database
 // that is open or opening in this process (SESSION_ALREADY_OPEN).
+//
+// Locked while open (an idle auto-lock): lock() zeroes the account's key bytes in place, at any await of
+// work under way. The session works with its own copies of the secrets, taken at open and zeroed by
+// close(), so work under way finishes under the real keys and nothing is ever sealed, signed or derived
+// under zeroes; and once the account is locked it starts nothing more with them: records (reads too),
+// consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED, the
+// keyring hands out no key (pushes stay pending; pulls are set aside and fetched again later), no socket is
+// authenticated (the connection stays offline, retrying, its reason LOCKED) and the socket that was up is
+// dropped. A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the
+// account unlocked sends what is pending. Record changes noted in the last moments before close() are
+// appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
 import {
   base64urlDecode,
@@ -16,7 +27,7 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
-import { isRecordKind, toFhirBundle, type FhirExportItem, type RecordKind } from '@hale/model';
+import { toFhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
   type DeviceDb,
@@ -29,13 +40,14 @@ import { createConnection, type WebSocketFactory, type ConnectionStatus } from '
 import { createKeyring } from '../sync/keyring';
 import { createDeviceDirectory, type AccountDevicesInfo } from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
-import { createRecords } from '../records/records';
+import type { ContentModel } from '../sync/record-codec';
+import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import type { Vault } from '../account/vault';
-import { assertUnlocked } from '../account/account';
+import { assertUnlocked, isLocked } from '../account/account';
 import { AccountError } from '../account/errors';
 
 export interface DeviceAccount {
@@ -66,6 +78,11 @@ export interface DeviceSessionOptions {
    * lookup that failed): default 30 s, doubling up to 30 min. Reconnects and access changes retry at once.
    */
   quarantineRetry?: { baseMs: number; maxMs: number };
+  /**
+   * The record rules served content is judged by: this build's `@hale/model` (MODEL_VERSION,
+   * validateRecord) by default. For tests that play an older or newer build.
+   */
+  contentModel?: ContentModel;
   onPurged?: (removed: RemovedStream, count: number) => void;
   /** Runs bulk cryptography (at-rest and wire seals/opens) off the main thread, e.g. `createNodeCryptoOffload()`. */
   cryptoOffload?: CryptoOffload;
@@ -103,11 +120,36 @@ const isDuplicateDatabaseError = (e: unknown): boolean =>
 // carry such a key, and a store sealed under zeroes is sealed for anyone.
 const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
+/** The secrets a session works with: its own copies, zeroed by `wipe` (see the header). */
+const copySecrets = (account: DeviceAccount) => {
+  const root = account.root.slice();
+  const keys: AccountKeys = {
+    ...account.keys,
+    identity: { ...account.keys.identity, secretKey: account.keys.identity.secretKey.slice() },
+    wrapping: { ...account.keys.wrapping, secretKey: account.keys.wrapping.secretKey.slice() },
+    localKey: account.keys.localKey.slice(),
+  };
+  const device = { deviceId: account.device.deviceId, secretKey: account.device.secretKey.slice() };
+  const all = [root, keys.identity.secretKey, keys.wrapping.secretKey, keys.localKey, device.secretKey];
+  return {
+    root,
+    keys,
+    device,
+    wipe: (): void => {
+      for (const bytes of all) bytes.fill(0);
+    },
+  };
+};
+
 export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
   assertUnlocked(account);
   if (isAllZero(account.keys.localKey)) {
     throw new AccountError('LOCKED', 'the account has no at-rest key (it was locked); unlock it again');
+  }
+  const secretBytes = [account.root, account.keys.identity.secretKey, account.keys.wrapping.secretKey];
+  if ([...secretBytes, account.device.secretKey].some(isAllZero)) {
+    throw new AccountError('LOCKED', 'the account has all-zero keys (it was locked); unlock it again');
   }
   const now = options.now ?? Date.now;
   const dbName = options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase();
@@ -119,6 +161,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const release = (): void => {
     if (openDatabases.get(dbKey) === claim) openDatabases.delete(dbKey);
   };
+  const secrets = copySecrets(account);
+  let closed = false;
+  let lockReported = false;
   let ed: Ed25519;
   let db: DeviceDb;
   try {
@@ -133,6 +178,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     });
   } catch (e) {
     release();
+    secrets.wipe();
     // Opened outside a session (openDeviceDb), so not in openDatabases, but open all the same.
     if (isDuplicateDatabaseError(e)) throw sessionAlreadyOpen(dbName);
     throw e;
@@ -156,6 +202,27 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;
   let consentRef: Consent | null = null;
+  let connectionRef: { drop: () => void } | null = null;
+  /** Whether the session may still use its keys: not once the account was locked, or after close(). */
+  const usable = (): boolean => !closed && !isLocked(account);
+  // Whatever finds the account locked first: reported once, and the socket up is given up (no other one
+  // is authenticated, see createWebSocket below), so nothing more comes in to be set aside.
+  const lockedNow = (): void => {
+    if (closed || lockReported || !isLocked(account)) return;
+    lockReported = true;
+    engineRef?.reportIssue({
+      code: 'LOCKED',
+      message:
+        'the account was locked: nothing is read, written or sent with its keys; close this session and ' +
+        'open it again once unlocked (unsent writes wait)',
+    });
+    connectionRef?.drop();
+  };
+  const assertUsable = (): void => {
+    if (!isLocked(account)) return;
+    lockedNow();
+    assertUnlocked(account);
+  };
   const passphrase = createPassphraseWatch({
     account,
     ed,
@@ -166,8 +233,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   });
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
-    createWebSocket: options.createWebSocket,
-    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    // Authenticating signs with the device key: refused once locked (the connection stays offline with
+    // this reason and retries, harmlessly, until close()).
+    createWebSocket: (url) => {
+      assertUsable();
+      return options.createWebSocket(url);
+    },
+    device: secrets.device,
     ed,
     onFrame: (frame) => {
       if (frame.t === 'wrappedRootChanged') passphrase.served(frame.gen);
@@ -175,9 +247,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     onStatus: (status: ConnectionStatus) => engineRef?.onStatus(status),
     onReady: (ready) => {
+      if (!usable()) return lockedNow();
       // Devices revoked while this one was away must not stay trusted: device lists are fetched again.
       directory.expire();
-      void engineRef?.onReady().catch(() => undefined);
+      void engineRef?.onReady(ready).catch(() => undefined);
       void auditRef?.flush().catch(() => 0);
       // A re-keying that fails (e.g. the server does not confirm the new epoch) is reported; writes to the
       // streams concerned wait (NO_KEY) until a later check confirms it (keyring write guard).
@@ -192,11 +265,14 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       if (ready.wrappedRootGen !== undefined) passphrase.served(ready.wrappedRootGen);
     },
   });
+  connectionRef = connection;
   const keyring = createKeyring({
     accountId: account.accountId,
-    root: account.root,
-    keys: account.keys,
-    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    root: secrets.root,
+    keys: secrets.keys,
+    device: secrets.device,
+    usable,
+    onUnusable: lockedNow,
     ed,
     fetchEnvelopes: async (streams) => {
       const reply = await connection.request<EnvelopesFrame>(
@@ -217,7 +293,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     keyring,
     ed,
     accountId: account.accountId,
-    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    device: secrets.device,
     lookupDeviceKey: (accountId, deviceId) => directory.lookupDeviceKey(accountId, deviceId),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
@@ -237,6 +313,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.quarantineRetry ? { quarantineRetry: options.quarantineRetry } : {}),
+    ...(options.contentModel ? { contentModel: options.contentModel } : {}),
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
   });
   engineRef = engine;
@@ -248,8 +325,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let serverKeyCache: { serverId: string; publicKey: Uint8Array } | null = null;
   const audit = createAuditLog({
     accountId: account.accountId,
-    keys: account.keys,
-    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    keys: secrets.keys,
+    device: secrets.device,
+    assertUnlocked: assertUsable,
     ed,
     now,
     connection,
@@ -269,6 +347,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     accountId: account.accountId,
     deviceId: account.device.deviceId,
     now,
+    assertUnlocked: assertUsable,
     canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
@@ -277,8 +356,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   });
   const consent = createConsent({
     accountId: account.accountId,
-    keys: account.keys,
-    device: { deviceId: account.device.deviceId, secretKey: account.device.secretKey },
+    keys: secrets.keys,
+    device: secrets.device,
+    assertUnlocked: assertUsable,
     ed,
     connection,
     keyring,
@@ -301,15 +381,18 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       });
       await meta.set('signed-in', true);
     }
+    await audit.resumeNoted();
     await engine.start();
   } catch (e) {
     // The caller gets no session to close: left open, the database could never be opened again here.
+    closed = true;
     audit.stop();
     passphrase.stop();
     connection.stop();
     await engine.stop().catch(() => undefined);
     await db.close().catch(() => false);
     release();
+    secrets.wipe();
     throw e;
   }
   if (!options.offline) connection.start();
@@ -339,11 +422,15 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
      * standard export, not a private envelope. Recorded in the audit trail.
      */
     async exportFhir(patientId: string = account.accountId) {
+      assertUsable();
       const docs = await collection.find({ selector: { patientId } }).exec();
+      // Records of the records API only: an AuditEntry an older build stored as a record is no entry of
+      // the trail (it never reached the server) and is left out.
       const items = docs
         .map((d) => d.toMutableJSON())
-        .filter((r) => isRecordKind(r.kind))
-        .map((r) => ({ kind: r.kind as RecordKind, record: r.data }) as unknown as FhirExportItem);
+        .flatMap((r) =>
+          isRecordsApiKind(r.kind) ? [{ kind: r.kind, record: r.data } as unknown as FhirExportItem] : [],
+        );
       const bundle = toFhirBundle({ patientId, records: items, generatedAt: new Date(now()).toISOString() });
       await audit.append(account.accountId, {
         action: 'export',
@@ -354,15 +441,19 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       await audit.flush().catch(() => 0);
       return bundle;
     },
+    /** Also after lock(account): the session then closes as ever (see the header). */
     async close(): Promise<void> {
-      audit.stop();
+      closed = true;
       passphrase.stop();
+      // First, so an audit push under way fails at once instead of holding up the appends below.
       connection.stop();
       try {
+        await audit.close();
         await engine.stop();
         await db.close();
       } finally {
         release();
+        secrets.wipe();
       }
     },
   };

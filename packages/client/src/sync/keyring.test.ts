@@ -128,3 +128,80 @@ describe('keyring write guard', () => {
     expect((await ring.writeKey(stream))?.epoch).toBe(0);
   });
 });
+
+describe('keyring once the keys may not be used (account locked, session closed)', () => {
+  const own = `${patient.accountId}/medication`;
+
+  it('answers no key (and says why) instead of deriving, and fetches no envelope', async () => {
+    let usable = true;
+    let told = 0;
+    let fetched = 0;
+    const ring = keyringFor(patient, patientRoot, patientDevice, [], {
+      usable: () => usable,
+      onUnusable: () => told++,
+      fetchEnvelopes: async () => {
+        fetched++;
+        return [];
+      },
+    });
+    // Derived (and cached) while usable: dropped at the lock, not handed out afterwards.
+    expect((await ring.writeKey(stream))?.epoch).toBe(0);
+    usable = false;
+    expect({
+      cached: await ring.writeKey(stream),
+      fresh: await ring.writeKey(own),
+      keyFor: await ring.keyFor(own, 0),
+      tagKey: await ring.tagKey(own, 0),
+      refreshed: await ring.refresh(),
+      fetched,
+    }).toEqual({ cached: null, fresh: null, keyFor: null, tagKey: null, refreshed: 0, fetched: 0 });
+    expect(told).toBeGreaterThan(0);
+  });
+
+  it('refuses grants and rotations with LOCKED, publishing nothing', async () => {
+    const server = fakeServer();
+    const ring = keyringFor(patient, patientRoot, patientDevice, [], { ...server.deps, usable: () => false });
+    const recipient = { accountId: provider.accountId, wrappingPublicKey: provider.wrapping.publicKey };
+    const refusals = await Promise.all(
+      [
+        ring.envelopesFor(stream, recipient),
+        ring.matchRotation(stream, [[REVOKED]]),
+        ring.claimEpoch(stream, [REVOKED]),
+        ring.wrapEpoch(stream, 0, [recipient]),
+      ].map((p) =>
+        p.then(
+          () => 'done',
+          (e: unknown) => (e as { code?: string }).code,
+        ),
+      ),
+    );
+    expect(refusals).toEqual(['LOCKED', 'LOCKED', 'LOCKED', 'LOCKED']);
+    expect(server.stored).toEqual([]);
+  });
+
+  it('never derives from an all-zero root or signs with an all-zero device key (what lock() leaves)', async () => {
+    const zeroRoot = keyringFor(patient, new Uint8Array(32), patientDevice);
+    expect(await zeroRoot.keyFor(own, 0)).toBeNull();
+    expect(await zeroRoot.writeKey(own)).toBeNull();
+
+    const server = fakeServer();
+    const zeroDevice = { ...patientDevice, secretKey: new Uint8Array(64) };
+    const ring = keyringFor(patient, patientRoot, zeroDevice, [], server.deps);
+    await expect(ring.claimEpoch(stream, [REVOKED])).rejects.toMatchObject({ code: 'LOCKED' });
+    expect(server.stored).toEqual([]);
+  });
+
+  it('does not count an envelope it could not open for a zeroed wrapping key as refused', async () => {
+    const k1 = deriveInitialStreamKey(patientRoot, stream);
+    const envelope = await signedEnvelope(stream, 0, k1, provider);
+    const rejected: string[] = [];
+    const wrapping = { ...provider.wrapping, secretKey: provider.wrapping.secretKey.slice() };
+    const keys = { ...provider, wrapping };
+    const ring = keyringFor(keys, providerRoot, providerDevice, [envelope], {
+      onRejectedEnvelope: (_e, reason) => rejected.push(reason),
+    });
+    wrapping.secretKey.fill(0);
+    expect(await ring.keyFor(stream, 0)).toBeNull();
+    expect(rejected).toEqual([]);
+  });
+});

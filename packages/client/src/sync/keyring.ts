@@ -33,6 +33,12 @@
  * - The highest epoch whose key this device held for each own stream is persisted (the guard's `floor`)
  *   and the current epoch never goes below it, also after a restart: a lower epoch reported by the server
  *   is not taken (the key of the floor epoch is fetched again, null while the server withholds it).
+ * - Nothing is derived, opened, handed out or signed once `usable` answers false (the session's account
+ *   was locked, or the session closed), nor ever under an all-zero root, wrapping or device secret (what
+ *   `lock` leaves in key bytes: keys derived from it are anyone's). Lookups then answer null as for a
+ *   missing key (`onUnusable` is told; the engine keeps writes pending), the cached keys are dropped, and
+ *   what cannot answer null (grants, rotations: `envelopesFor`, `matchRotation`, `claimEpoch`,
+ *   `wrapEpoch`) throws AccountError LOCKED. Envelopes are not fetched then (none is refused for it).
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
@@ -56,6 +62,7 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
+import { AccountError } from '../account/errors';
 
 export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
 
@@ -103,7 +110,17 @@ export interface KeyringDeps {
   /** Public key of a certified, non-revoked device of `accountId`, or null. */
   deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
   onRejectedEnvelope?: (envelope: KeyEnvelope, reason: string) => void;
+  /**
+   * False once the keys may no longer be used: the account was locked or the session closed (see the
+   * header). Checked at every use; always usable without it.
+   */
+  usable?: () => boolean;
+  /** A key was asked for while the keys may not be used (the session reports it). */
+  onUnusable?: () => void;
 }
+
+// What lock() leaves in key bytes. A key derived from zeroes, or a signature by a zero seed, is anyone's.
+const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
 const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
@@ -172,6 +189,21 @@ export const createKeyring = (deps: KeyringDeps) => {
     persistFloor(stream, epoch);
   };
 
+  /** True (and the cached keys dropped, `onUnusable` told) when no key may be derived or used now. */
+  const unusable = (): boolean => {
+    if (deps.usable?.() !== false && !isAllZero(deps.root)) return false;
+    // Dropped, not zeroed: work already under way finishes with the key it holds, never with zeroes.
+    keys.clear();
+    writeChecks.clear();
+    deps.onUnusable?.();
+    return true;
+  };
+  const assertUsable = (): void => {
+    if (unusable()) {
+      throw new AccountError('LOCKED', 'the account was locked or its session closed: its keys are not used');
+    }
+  };
+
   const own = (stream: string): boolean => {
     const p = parseStreamId(stream);
     return p.ok && p.value.patientId === deps.accountId;
@@ -218,6 +250,8 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (!sig.ok || !(await verifyCanonical(deps.ed, pk, payload.label, payload, sig.value))) {
       return reject("not signed by a device of the stream's patient");
     }
+    // Not remembered as refused: the envelope is fine, the keys may not be used (any more).
+    if (unusable() || isAllZero(deps.keys.wrapping.secretKey)) return false;
     const opened = unwrapKey(env.wrapped, deps.keys.wrapping, { stream: env.stream, epoch: env.epoch });
     if (!opened.ok) return reject(`cannot open: ${opened.error.code}`);
     if (keyId(opened.value) !== env.keyId) return reject('key id mismatch');
@@ -226,6 +260,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   };
 
   const fetchAndAccept = async (streams?: string[]): Promise<number> => {
+    if (unusable()) return 0;
     const envelopes = await deps.fetchEnvelopes(streams);
     let n = 0;
     for (const env of envelopes) if (await accept(env)) n++;
@@ -242,6 +277,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   };
 
   const keyFor = async (stream: string, epoch: number): Promise<Uint8Array | null> => {
+    if (unusable()) return null;
     if (epoch === 0 && own(stream)) return derive0(stream);
     const known = keys.get(stream)?.get(epoch);
     if (known) return known;
@@ -264,6 +300,7 @@ export const createKeyring = (deps: KeyringDeps) => {
    * Deterministic so that the key proves which grants its epoch shuts out (see the header).
    */
   const rotationKey = (stream: string, epoch: number, ended: readonly string[]): Uint8Array => {
+    assertUsable();
     const ids = [...new Set(ended)].sort().join('\n');
     const digest = base64urlEncode(labeledSha256('hale/ended-grants/v1', utf8Encode(ids)));
     return hkdfSha256(deps.root, `hale/stream-epoch/v1|${stream}|${epoch}|${digest}`, 32);
@@ -299,6 +336,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       }
       const gen = guardGen;
       const { sets, validUntil } = await g.candidates(stream);
+      if (unusable()) return null;
       const id = keyId(key);
       const ok =
         sets.some((c) => c.length === 0) || sets.some((c) => keyId(rotationKey(stream, epoch, c)) === id);
@@ -334,6 +372,8 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     /** Envelopes of every known epoch of `stream` for a recipient (a new grantee reads the history). */
     async envelopesFor(stream: string, recipient: KeyRecipient) {
+      // A missing key is skipped below; a locked account must fail the grant, not wrap nothing.
+      assertUsable();
       const out: KeyEnvelope[] = [];
       const top = currentEpoch(stream);
       for (let epoch = 0; epoch <= top; epoch++) {
@@ -355,6 +395,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       stream: string,
       candidates: ReadonlyArray<readonly string[]>,
     ): Promise<{ epoch: number; matched: readonly string[] | null }> {
+      assertUsable();
       await floorReady();
       const epoch = currentEpoch(stream);
       if (candidates.some((c) => c.length === 0)) return { epoch, matched: [] };
@@ -372,6 +413,7 @@ export const createKeyring = (deps: KeyringDeps) => {
      * writes with the winner's key, never its own. Nothing is wrapped for other holders here (`wrapEpoch`).
      */
     async claimEpoch(stream: string, ended: readonly string[]): Promise<{ epoch: number; won: boolean }> {
+      assertUsable();
       await floorReady();
       const next = currentEpoch(stream) + 1;
       const key = rotationKey(stream, next, ended);
@@ -396,6 +438,7 @@ export const createKeyring = (deps: KeyringDeps) => {
      * number of records (history is not re-encrypted).
      */
     async wrapEpoch(stream: string, epoch: number, recipients: KeyRecipient[]): Promise<number> {
+      assertUsable();
       const key = await keyFor(stream, epoch);
       if (!key) throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
       const others = recipients.filter((r) => r.accountId !== deps.accountId);
@@ -418,6 +461,10 @@ export const createKeyring = (deps: KeyringDeps) => {
     key: Uint8Array,
     recipient: KeyRecipient,
   ): Promise<KeyEnvelope> {
+    assertUsable();
+    if (isAllZero(deps.device.secretKey)) {
+      throw new AccountError('LOCKED', 'the device key is all zeroes (locked): nothing is signed with it');
+    }
     const env = {
       stream: stream as KeyEnvelope['stream'],
       epoch,
