@@ -270,7 +270,11 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   await app.register(blobsPlugin, { ctx });
   await app.register(syncWsPlugin, { ctx });
 
-  const sweep = setInterval(() => void hub.sweep(), 1_000);
+  // Cheap when nothing changed (one store query); a failed sweep is logged and the next one retries.
+  const sweep = setInterval(
+    () => void hub.sweep().catch((error: unknown) => app.log.error({ err: error }, 'grant sweep failed')),
+    1_000,
+  );
   sweep.unref();
   const cleanup = setInterval(() => {
     const t = new Date(now()).toISOString();

@@ -79,3 +79,88 @@ describe('command line', () => {
     expect(parseCommandLine(['--help'], {}).command).toBe('help');
   });
 });
+
+// What a self-hoster's environment file or unit can hand the server: a bad value must stop the start
+// (exit 2 with the usage text, in main.ts) instead of being guessed at.
+describe('blank and malformed values', () => {
+  const refused = (argv: string[], env: NodeJS.ProcessEnv, message: RegExp) => {
+    expect(() => parseCommandLine(argv, env)).toThrow(ConfigError);
+    expect(() => parseCommandLine(argv, env)).toThrow(message);
+  };
+
+  it('refuses a blank value from the environment or a flag, naming where it came from', () => {
+    // `HOST=` used to reach Fastify as '', which listens on every interface.
+    refused([], { HOST: '' }, /^HOST is empty/);
+    refused([], { HOST: ' ' }, /^HOST is empty/);
+    refused(['--host', ''], {}, /^--host is empty/);
+    // `PORT=` used to be port 0, a random port.
+    refused([], { PORT: '' }, /^PORT is empty/);
+    refused([], { PORT: ' ' }, /^PORT is empty/);
+    // `HALE_DATA_DIR=` used to resolve to the working directory: a new, empty store there.
+    refused([], { HALE_DATA_DIR: '' }, /^HALE_DATA_DIR is empty/);
+    refused(['--data-dir', ''], {}, /^--data-dir is empty/);
+    refused([], { HALE_LOG_LEVEL: '' }, /^HALE_LOG_LEVEL is empty/);
+    refused([], { HALE_RATE_PER_DEVICE: '' }, /^HALE_RATE_PER_DEVICE is empty/);
+    refused([], { HALE_TRUST_PROXY: '' }, /^HALE_TRUST_PROXY is empty/);
+    // The flag wins over the environment, as documented, so a blank variable under a flag is not read.
+    expect(parseCommandLine(['--host', '127.0.0.1'], { HOST: '' }).config.host).toBe('127.0.0.1');
+  });
+
+  it('takes ports as decimal 1-65535 only', () => {
+    for (const bad of [
+      '0x1F90',
+      '8e3',
+      '1_000',
+      '+80',
+      '-1',
+      '0',
+      '65536',
+      '080800',
+      '80 ',
+      ' 80',
+      '8080.0',
+    ]) {
+      refused([`--port=${bad}`], {}, /^--port: not a port number/);
+    }
+    refused([], { PORT: '0x1F90' }, /^PORT: not a port number/);
+    expect(parseCommandLine(['--port', '1'], {}).config.port).toBe(1);
+    expect(parseCommandLine([], { PORT: '65535' }).config.port).toBe(65535);
+  });
+
+  it('takes counts and rates as decimal positive integers only', () => {
+    for (const bad of ['0x10', '1e3', '2.5', ' 5', '9007199254740993']) {
+      refused(['--max-connections', bad], {}, /^--max-connections: must be a positive integer/);
+    }
+    refused([], { HALE_RATE_PER_ADDRESS: '1e2' }, /^HALE_RATE_PER_ADDRESS: must be a positive integer/);
+  });
+
+  it('takes an IP address or a host name to listen on', () => {
+    for (const good of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'hale-1.internal.example']) {
+      expect(parseCommandLine(['--host', good], {}).config.host).toBe(good);
+    }
+    for (const bad of [
+      '[::1]',
+      '127.0.0.1:8787',
+      'http://localhost',
+      'bad_host',
+      '-x',
+      'a..b',
+      'host name',
+    ]) {
+      refused([`--host=${bad}`], {}, /^--host: not an IP address or host name/);
+    }
+    refused([], { HOST: 'localhost:80' }, /^HOST: not an IP address or host name/);
+  });
+
+  it("takes pino's log levels only", () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
+      expect(parseCommandLine(['--log-level', level], {}).config.logLevel).toBe(level);
+    }
+    refused(['--log-level', 'verbose'], {}, /^--log-level: not a log level/);
+    refused([], { HALE_LOG_LEVEL: 'INFO' }, /^HALE_LOG_LEVEL: not a log level/);
+  });
+
+  it('names the environment variable when --trust-proxy came from it', () => {
+    refused([], { HALE_TRUST_PROXY: 'yes' }, /^HALE_TRUST_PROXY: not off, true/);
+  });
+});

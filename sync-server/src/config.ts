@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { pino } from 'pino';
 import { CHALLENGE_TTL_MS } from '@hale/protocol';
 
 export interface ServerConfig {
@@ -86,7 +87,7 @@ const OPTIONS = {
   'log-level': {
     type: 'string',
     env: 'HALE_LOG_LEVEL',
-    help: 'pino log level (fatal…trace)',
+    help: 'log level: fatal, error, warn, info, debug, trace or silent',
     def: DEFAULT_CONFIG.logLevel,
   },
   'max-connections': {
@@ -151,21 +152,57 @@ export interface ParsedCommand {
   force: boolean;
 }
 
-const toPort = (raw: string): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`port: not a port number: ${raw}`);
+/**
+ * Where a value came from, for error messages: `--port` for a flag (or the default), `PORT` for the
+ * environment variable.
+ */
+type Source = string;
+
+/** Plain decimal digits only: `Number()` would also take '', ' ', '0x1F90', '8e3' and '1_000'. */
+const DECIMAL = /^[0-9]+$/;
+
+/**
+ * 1…65535. Port 0 ("any free port") is refused: nothing would tell the operator or the proxy which port
+ * the server took.
+ */
+const toPort = (from: Source, raw: string): number => {
+  const n = DECIMAL.test(raw) && raw.length <= 5 ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 65535))
+    throw new ConfigError(`${from}: not a port number (1-65535): ${JSON.stringify(raw)}`);
   return n;
 };
 
-const toPositiveInt = (name: string, raw: string): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name}: must be a positive integer: ${raw}`);
+const toPositiveInt = (from: Source, raw: string): number => {
+  const n = DECIMAL.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(`${from}: must be a positive integer: ${JSON.stringify(raw)}`);
+  }
   return n;
 };
 
-const rate = (name: string, raw: string) => {
-  const perSecond = toPositiveInt(name, raw);
+const rate = (from: Source, raw: string) => {
+  const perSecond = toPositiveInt(from, raw);
   return { perSecond, burst: perSecond * 2 };
+};
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** An IP address (`0.0.0.0` and `::` for every interface, said explicitly) or a host name. */
+const toHost = (from: Source, raw: string): string => {
+  if (isIP(raw) !== 0 || HOST_NAME.test(raw)) return raw;
+  throw new ConfigError(
+    `${from}: not an IP address or host name (IPv6 without brackets): ${JSON.stringify(raw)}`,
+  );
+};
+
+/** pino's levels; an unknown one would otherwise throw inside pino at start, past the usage text. */
+const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values), 'silent'];
+
+const toLogLevel = (from: Source, raw: string): string => {
+  if (LOG_LEVELS.includes(raw)) return raw;
+  throw new ConfigError(`${from}: not a log level (${LOG_LEVELS.join(', ')}): ${JSON.stringify(raw)}`);
 };
 
 /** One proxy entry: an IPv4 or IPv6 address, optionally with a /prefix length (1…32 or 1…128). */
@@ -188,7 +225,7 @@ const isProxyAddress = (entry: string): boolean => {
  * passed on, it would surface only as a bare "invalid IP address" when Fastify builds the app. Named
  * ranges (`loopback`, …) are not accepted.
  */
-const toTrustProxy = (raw: string): boolean | string => {
+const toTrustProxy = (from: Source, raw: string): boolean | string => {
   const value = raw.trim().toLowerCase();
   if (value === 'off' || value === 'false') return false;
   if (value === 'true') return true;
@@ -196,7 +233,7 @@ const toTrustProxy = (raw: string): boolean | string => {
   const bad = entries.find((entry) => !isProxyAddress(entry));
   if (bad !== undefined) {
     throw new ConfigError(
-      `--trust-proxy: not off, true or a comma-separated list of IP addresses / CIDR ranges: ${JSON.stringify(bad)}`,
+      `${from}: not off, true or a comma-separated list of IP addresses / CIDR ranges: ${JSON.stringify(bad)}`,
     );
   }
   return entries.join(',');
@@ -224,26 +261,46 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const pick = (flag: keyof typeof OPTIONS): string =>
-    values[flag] ?? env[OPTIONS[flag].env] ?? OPTIONS[flag].def;
+  /**
+   * The flag's value, else the environment variable's, else the default, handed to `check` with where it
+   * came from. A blank value is refused rather than read as unset: `HOST=` or `HALE_DATA_DIR=` is usually
+   * a template or an .env line whose value went missing, and guessing is worse than stopping — an empty
+   * HOST reached Fastify as "every interface", an empty data directory meant the working directory (a new,
+   * empty store with a new signing key), an empty PORT a random port.
+   */
+  const pick = <T>(flag: keyof typeof OPTIONS, check: (from: Source, raw: string) => T): T => {
+    const option = OPTIONS[flag];
+    const fromFlag = values[flag];
+    const fromEnv = env[option.env];
+    const [from, raw] =
+      fromFlag !== undefined
+        ? [`--${flag}`, fromFlag]
+        : fromEnv !== undefined
+          ? [option.env, fromEnv]
+          : [`--${flag}`, option.def];
+    if (raw.trim() === '') {
+      throw new ConfigError(
+        `${from} is empty: give a value, or leave ${from === option.env ? 'the variable unset' : 'the flag out'} for the default (${option.def})`,
+      );
+    }
+    return check(from, raw);
+  };
+  const asIs = (_from: Source, raw: string): string => raw;
   const command = values.help ? 'help' : (positionals[0] ?? 'serve');
   if (command !== 'serve' && command !== 'backup' && command !== 'restore' && command !== 'help') {
     throw new ConfigError(`unknown command: ${command}`);
   }
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
-    host: pick('host'),
-    port: toPort(pick('port')),
-    dataDir: path.resolve(pick('data-dir')),
-    logLevel: pick('log-level'),
-    maxConnections: toPositiveInt('max-connections', pick('max-connections')),
-    maxConnectionsPerAddress: toPositiveInt(
-      'max-connections-per-address',
-      pick('max-connections-per-address'),
-    ),
-    rateLimitPerDevice: rate('rate-per-device', pick('rate-per-device')),
-    rateLimitPerAddress: rate('rate-per-address', pick('rate-per-address')),
-    trustProxy: toTrustProxy(pick('trust-proxy')),
+    host: pick('host', toHost),
+    port: pick('port', toPort),
+    dataDir: path.resolve(pick('data-dir', asIs)),
+    logLevel: pick('log-level', toLogLevel),
+    maxConnections: pick('max-connections', toPositiveInt),
+    maxConnectionsPerAddress: pick('max-connections-per-address', toPositiveInt),
+    rateLimitPerDevice: pick('rate-per-device', rate),
+    rateLimitPerAddress: pick('rate-per-address', rate),
+    trustProxy: pick('trust-proxy', toTrustProxy),
   };
   const parsed: ParsedCommand = { command, config, force: values.force ?? false };
   if (values.out !== undefined) parsed.out = values.out;

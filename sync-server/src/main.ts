@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseCommandLine, usage, ConfigError } from './config';
 import { buildApp } from './app';
 import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE_NAME } from './store/index';
+import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 
 const main = async (): Promise<number> => {
@@ -35,6 +36,13 @@ const main = async (): Promise<number> => {
   }
 
   const logger = createLogger(config.logLevel);
+  // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
+  for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
+    logger.warn(
+      loose,
+      'readable by other users, yet it holds the server signing key and every wrapped root: chmod 700 the data directory and 600 its files',
+    );
+  }
   const store = await openSqliteStore({ dataDir: config.dataDir });
   // One server per process here, so the process-wide default metrics (memory, event loop, GC) are on.
   const server = await buildApp({ config, store, logger, defaultMetrics: true });

@@ -185,7 +185,9 @@ export const ERROR_CODES = {
     action: 'fix-request',
     description:
       'A cap on active grants is reached (per patient and grantee, per grantee, or per patient; ' +
-      '`details.limit` names it, `details.max` its size); nothing was stored. Wait for grants to end.',
+      '`details.limit` names it, `details.max` its size); nothing was stored. Wait for grants to end. ' +
+      'With `details.limit` "per-pair-daily" the patient issued the most grants to this grantee that a ' +
+      'rolling day allows, ended ones included: wait.',
   },
 } as const satisfies Record<string, ErrorInfo>;
 

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -23,6 +23,12 @@ export const WRAPPED_ROOT_GEN_VERSION = 2;
  * sends it only on a connection of this version or later (an older server refuses the unknown frame).
  */
 export const KEY_HOLDERS_VERSION = 3;
+/**
+ * First version in which `ready` carries the store's `incarnation`, which changes when the server's store
+ * is restored from a backup (`incarnationAction`). Sent only on connections of this version or later:
+ * frames are closed objects, so a device built before the tolerant decoder would refuse the field.
+ */
+export const INCARNATION_VERSION = 4;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */
@@ -89,3 +95,14 @@ export const MAX_LISTED_GRANTS = 5000;
 export const MAX_ACTIVE_GRANTS_PER_PAIR = 32;
 export const MAX_ACTIVE_GRANTS_PER_GRANTEE = 1000;
 export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;
+/**
+ * Most grants one patient may issue to one grantee within any GRANT_RATE_WINDOW_MS, ended ones included
+ * (counted by the server's receive time), checked with the caps above: TOO_MANY_GRANTS, `details.limit`
+ * 'per-pair-daily', nothing stored. The caps above free a place when a grant ends, and ended grants stay
+ * stored (they are the patient's consent history), so without this, grant-then-revoke would let any
+ * account pile an unbounded number of rows onto another. Room to fill the per-pair cap, end every grant
+ * and fill it again within a day.
+ */
+export const MAX_GRANTS_PER_PAIR_PER_DAY = 2 * MAX_ACTIVE_GRANTS_PER_PAIR;
+/** The rolling window of MAX_GRANTS_PER_PAIR_PER_DAY. */
+export const GRANT_RATE_WINDOW_MS = 24 * 3600_000;

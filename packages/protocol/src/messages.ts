@@ -6,9 +6,9 @@
  * so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
  * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
- * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION) is sent
- * only on a connection that negotiated a version that has it; an older peer would refuse it as
- * BAD_MESSAGE. Decoding lives in codec.ts.
+ * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
+ * `ready.incarnation`, INCARNATION_VERSION) is sent only on a connection that negotiated a version that
+ * has it; an older peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
@@ -186,6 +186,10 @@ export type ClientFrameType = ClientFrame['t'];
 
 // ---- server → client ----
 
+/** Random id of a server store's incarnation: new at creation and at every restore from a backup. */
+export const Incarnation = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' });
+export type Incarnation = Static<typeof Incarnation>;
+
 export const ChallengeFrame = Type.Object(
   { t: Type.Literal('challenge'), nonce: Nonce, serverId: ServerId, version: Version },
   closed,
@@ -204,10 +208,33 @@ export const ReadyFrame = Type.Object(
      * serves it). Only a hint: a device takes a wrap after checking its signature and generation itself.
      */
     wrappedRootGen: Type.Optional(WrappedRootGen),
+    /**
+     * Version ≥ INCARNATION_VERSION: identifies the server's store. It changes whenever the store is
+     * restored from a backup; see `incarnationAction` for what a device does then.
+     */
+    incarnation: Type.Optional(Incarnation),
   },
   closed,
 );
 export type ReadyFrame = Static<typeof ReadyFrame>;
+
+/**
+ * What a device does with `ready.incarnation`, given the one it recorded for this server (`undefined`
+ * when none). A restore keeps every stream's seq above all seqs served before it, but the store's content
+ * goes back to the backup: documents stored after the backup are gone from the server.
+ * - `keep`: unchanged, or not sent (an older server, or a connection below INCARNATION_VERSION).
+ * - `adopt`: nothing recorded yet (first connection, or the first to a server that sends it): record it.
+ * - `reset`: it changed, the store was restored. Pull every stream again from `since: 0`, push every local
+ *   document again (normal conflict handling applies), then record the new incarnation; record it only
+ *   once that is durably done, so a device interrupted halfway starts over at its next `ready`.
+ */
+export const incarnationAction = (
+  recorded: string | undefined,
+  served: string | undefined,
+): 'keep' | 'adopt' | 'reset' => {
+  if (served === undefined || served === recorded) return 'keep';
+  return recorded === undefined ? 'adopt' : 'reset';
+};
 
 export const StreamCheckpoint = Type.Object(
   { stream: StreamId, checkpoint: Seq, done: Type.Boolean() },

@@ -8,7 +8,7 @@
  *
  * Messages (client → server; reply; typical errors):
  *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION
- *   auth { sig }                        → ready { accountId, deviceId, …, wrappedRootGen? }  CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
+ *   auth { sig }                        → ready { accountId, deviceId, …, wrappedRootGen?, incarnation? }  CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
  *   pull { rid, streams, limit, maxBytes } → pulled { docs, streams, denied }     per stream in `denied`: NO_CONSENT, CONSENT_*
  *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict | error)  per row: FORBIDDEN, STALE_EPOCH, …
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
@@ -29,16 +29,20 @@
  * them). It is a hint: the device fetches the wrap over HTTP and checks signature and generation itself.
  * Version 3 adds `listKeyHolders` (patient only): which accounts hold which key epochs of its streams, so a
  * device can wrap an epoch for a holder that another device, lost mid-rotation, never wrapped it for.
+ * Version 4 adds `ready.incarnation`, the id of the server store's incarnation (see below).
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
  *
  * Ordering and checkpoints: the server assigns each stored document a `seq`, strictly increasing
- * within its stream and never reused. A reader never sees a gap (a seq is exposed only once every
- * lower seq of the stream is committed). `pulled`/`changes` list docs in seq order per stream, and
+ * within its stream and never reused, also across a restore from a backup. A reader never sees a gap (a
+ * seq is exposed only once every lower seq of the stream is committed). `pulled`/`changes` list docs in seq order per stream, and
  * per stream a `checkpoint` = last seq delivered (or scanned), to pass as `since` next time.
  * Checkpoints are per stream, so a newly granted stream starts from `since: 0` and its whole history
- * arrives. Tombstones (`deleted: true`) are documents like any other.
+ * arrives. Tombstones (`deleted: true`) are documents like any other. After a restore from a backup the
+ * store's content is the backup's (documents stored after it are gone) and `ready.incarnation` changes: a
+ * device that sees a new incarnation pulls every stream from 0 and pushes what it holds again
+ * (`incarnationAction`); one that cannot see it (older version) still never misses a later document.
  *
  * Conflicts: each push row names the revision tag it assumes is stored (`null` = new). The server
  * stores the row iff the assumption equals the stored tag, else answers `conflict` with the stored

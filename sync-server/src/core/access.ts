@@ -9,12 +9,17 @@
  *   names, and write (push, blob upload) only where that grant says `write`.
  * - The audit stream is never readable by a grantee; a grantee with any active grant for the patient may
  *   append to it (its own access entries). Nobody updates or deletes audit entries (the store refuses).
+ * - Callers decide from the grants unended when they loaded them (`store.grants.listUnended`): ended grants
+ *   pile up without bound (they are the consent history) and never give access, so they are not loaded
+ *   to decide. They only name a refusal's reason: `explainEnded` completes a refusal made without them
+ *   from the pair's ended scopes (`store.grants.endedScopes`), looked up only when something is refused.
  * Failure modes: the reason is reported precisely (NO_CONSENT, CONSENT_EXPIRED, CONSENT_REVOKED, FORBIDDEN)
- * so the device can tell the user what happened; nothing is ever granted by default.
+ * so the device can tell the user what happened; nothing is ever granted by default. Only the reason of a
+ * refusal depends on the ended grants, never whether something is refused.
  */
 import { parseStreamId, type ErrorCode } from '@hale/protocol';
 import type { StreamType } from '@hale/model';
-import type { Grant } from '../store/index';
+import type { EndedScope, Grant } from '../store/index';
 
 export type Operation =
   'pull' | 'live' | 'push' | 'envelope-fetch' | 'envelope-publish' | 'blob-up' | 'blob-down';
@@ -37,8 +42,8 @@ export const grantIsActive = (grant: Grant, now: number): boolean =>
 const deny = (code: ErrorCode, message: string): AccessDecision => ({ ok: false, code, message });
 
 /**
- * `grants` are the grants from the stream's patient to the principal's account (any state); the caller
- * loads them. Pure: same inputs, same answer.
+ * `grants` are grants the principal's account received (any state; callers pass the unended ones and
+ * complete a refusal with `explainEnded`). Pure: same inputs, same answer.
  */
 export const decideAccess = (
   principal: Principal,
@@ -74,13 +79,46 @@ export const decideAccess = (
     : explainMissing(covering, now, type);
 };
 
-const explainMissing = (grants: readonly Grant[], now: number, type: StreamType | null): AccessDecision => {
+const refusal = (code: 'CONSENT_REVOKED' | 'CONSENT_EXPIRED' | 'NO_CONSENT', type: StreamType | null) => {
   const what = type ?? 'this patient';
-  if (grants.some((g) => g.revokedAt !== undefined))
-    return deny('CONSENT_REVOKED', `consent to ${what} was revoked`);
-  if (grants.some((g) => now >= Date.parse(g.expiresAt)))
-    return deny('CONSENT_EXPIRED', `consent to ${what} expired`);
-  return deny('NO_CONSENT', `no consent covers ${what}`);
+  if (code === 'CONSENT_REVOKED') return deny(code, `consent to ${what} was revoked`);
+  if (code === 'CONSENT_EXPIRED') return deny(code, `consent to ${what} expired`);
+  return deny(code, `no consent covers ${what}`);
+};
+
+const explainMissing = (grants: readonly Grant[], now: number, type: StreamType | null): AccessDecision => {
+  if (grants.some((g) => g.revokedAt !== undefined)) return refusal('CONSENT_REVOKED', type);
+  if (grants.some((g) => now >= Date.parse(g.expiresAt))) return refusal('CONSENT_EXPIRED', type);
+  return refusal('NO_CONSENT', type);
+};
+
+/**
+ * Whether `decision`, a refusal `decideAccess` made from fewer than all grants of the pair (the unended
+ * ones), should name another reason given the pair's ended grants (`ended`, from
+ * `store.grants.endedScopes`): the answer `decideAccess` would give with every grant loaded. A grant or
+ * other refusal is returned as it is. Pure.
+ */
+export const explainEnded = (
+  principal: Principal,
+  stream: string,
+  decision: AccessDecision,
+  ended: readonly EndedScope[],
+): AccessDecision => {
+  if (decision.ok || (decision.code !== 'NO_CONSENT' && decision.code !== 'CONSENT_EXPIRED')) return decision;
+  const parsed = parseStreamId(stream);
+  if (!parsed.ok || parsed.value.patientId === principal.accountId) return decision;
+  // The audit stream is refused for the pair as a whole, other streams for the grants naming their type.
+  const type = parsed.value.type === 'audit' ? null : parsed.value.type;
+  const covering = type === null ? ended : ended.filter((e) => e.type === type);
+  if (covering.some((e) => e.revoked)) return refusal('CONSENT_REVOKED', type);
+  if (decision.code === 'CONSENT_EXPIRED' || covering.length > 0) return refusal('CONSENT_EXPIRED', type);
+  return decision;
+};
+
+/** The patient whose ended grants could explain a refusal of `stream` to `principal`, if any. */
+export const patientToExplain = (principal: Principal, stream: string): string | null => {
+  const parsed = parseStreamId(stream);
+  return parsed.ok && parsed.value.patientId !== principal.accountId ? parsed.value.patientId : null;
 };
 
 /** Streams a grantee may read right now, from its active grants. */

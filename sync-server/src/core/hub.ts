@@ -10,6 +10,14 @@
  * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
  *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
  *   tell the device (`accessChanged`); timers fire at the next grant boundary of each grantee connection.
+ * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
+ *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
+ *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
+ *   the store — each sweep asks the store once which grantees changed since the last (`changesSince`).
+ *   Grant boundaries need no reload (the held grants say when they start and end): the sweep re-decides a
+ *   connection whose next boundary the clock passed, in case its timer has not fired. So a sweep costs one
+ *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
+ *   the pair's ended grants (`service.explain`), read only when something is taken away.
  * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
  *   (connection, stream), so a busy stream costs at most two entries (each a seal, a signature and a
  *   commit) per window instead of one per page:
@@ -46,7 +54,7 @@ import {
   type StreamAccess,
 } from '@hale/protocol';
 import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
-import { decideAccess, grantedStreams, nextGrantBoundary } from './access';
+import { decideAccess, grantedStreams, nextGrantBoundary, type Operation } from './access';
 import { toServedDoc, type AccessEvent, type AuthenticatedDevice, type SyncService } from './sync-service';
 
 export interface LiveConnection {
@@ -64,7 +72,12 @@ interface ConnState {
   subs: Map<string, number>;
   dirty: Set<string>;
   flushing: boolean;
+  /** Grants the account received that were unended when loaded (boundaries may have passed since). */
   grants: Grant[];
+  /** Next instant one of `grants` starts or ends (null for none), as the timer was armed. */
+  boundary: number | null;
+  /** The latest re-evaluation (settled, never rejecting): the next one waits for it. */
+  evaluating: Promise<void>;
   /** Streams the device was last told it may sync (accessChanged diffs against this, not the clock). */
   visible: Set<string>;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -113,6 +126,8 @@ export const createHub = (options: HubOptions) => {
   const highWater = options.highWaterBytes ?? 4 * 1024 * 1024;
   const liveAuditInterval = options.liveAuditIntervalMs ?? 60_000;
   const states = new Map<number, ConnState>();
+  /** Grant-change position of the store at the last sweep; null until the first sweep. */
+  let sweptPosition: number | null = null;
   const byStream = new Map<string, Set<ConnState>>();
   const byAccount = new Map<string, Set<ConnState>>();
   /** Audit writes in flight, so shutdown can wait for them before the store closes. */
@@ -137,6 +152,7 @@ export const createHub = (options: HubOptions) => {
     if (state.timer) clearTimeout(state.timer);
     state.timer = undefined;
     const at = nextGrantBoundary(state.grants, now());
+    state.boundary = at;
     if (at === null || state.closed) return;
     // Capped so a far-future expiry does not overflow setTimeout; the sweep re-arms.
     state.timer = setTimeout(
@@ -216,17 +232,46 @@ export const createHub = (options: HubOptions) => {
   const removedReason = (code: string): 'expired' | 'revoked' | 'device-revoked' =>
     code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
 
-  /** Drops subscriptions that are no longer allowed and announces streams that became available. */
-  const reevaluate = async (state: ConnState, reload: boolean): Promise<void> => {
+  /** `decideAccess` on the connection's grants, a refusal's reason completed from the ended grants. */
+  const decide = (
+    state: ConnState,
+    stream: string,
+    op: Operation,
+    t: number,
+    ended: ReturnType<SyncService['endedLookups']>,
+  ) =>
+    service.explain(
+      state.conn.principal,
+      stream,
+      decideAccess(state.conn.principal, stream, op, state.grants, t),
+      t,
+      ended,
+    );
+
+  /**
+   * Drops subscriptions that are no longer allowed and announces streams that became available. One at a
+   * time per connection: each diffs against what the previous one announced, so a change seen by two
+   * callers at once (this process's notice and the sweep) is announced once.
+   */
+  const reevaluate = (state: ConnState, reload: boolean): Promise<void> => {
+    const run = state.evaluating.then(() => evaluate(state, reload));
+    state.evaluating = run.catch(() => undefined);
+    return run;
+  };
+
+  const evaluate = async (state: ConnState, reload: boolean): Promise<void> => {
     if (state.closed) return;
     const p = state.conn.principal;
     const before = state.visible;
-    if (reload) state.grants = await store.grants.listForGrantee(p.accountId);
+    if (reload) state.grants = await service.grantsFor(p);
     const t = now();
+    const ended = service.endedLookups();
     const removed: Array<{ stream: string; reason: 'expired' | 'revoked' | 'device-revoked' }> = [];
     for (const stream of [...state.subs.keys()]) {
-      const d = decideAccess(p, stream, 'live', state.grants, t);
-      if (!d.ok) {
+      if (decideAccess(p, stream, 'live', state.grants, t).ok) continue;
+      const d = await decide(state, stream, 'live', t, ended);
+      // Re-checked after the lookup: the stream may have been unsubscribed meanwhile.
+      if (!d.ok && state.subs.has(stream)) {
         state.subs.delete(stream);
         state.dirty.delete(stream);
         unindex(byStream, stream, state);
@@ -237,7 +282,7 @@ export const createHub = (options: HubOptions) => {
     const current = grantedStreams(state.grants, p.accountId, t);
     for (const stream of before) {
       if (!current.some((s) => s.stream === stream) && !removed.some((r) => r.stream === stream)) {
-        const d = decideAccess(p, stream, 'live', state.grants, t);
+        const d = await decide(state, stream, 'live', t, ended);
         removed.push({ stream, reason: d.ok ? 'revoked' : removedReason(d.code) });
       }
     }
@@ -426,13 +471,15 @@ export const createHub = (options: HubOptions) => {
 
   return {
     async add(conn: LiveConnection): Promise<void> {
-      const grants = await store.grants.listForGrantee(conn.principal.accountId);
+      const grants = await service.grantsFor(conn.principal);
       const state: ConnState = {
         conn,
         subs: new Map(),
         dirty: new Set(),
         flushing: false,
         grants,
+        boundary: null,
+        evaluating: Promise.resolve(),
         visible: new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream)),
         timer: undefined,
         windows: new Map(),
@@ -460,11 +507,12 @@ export const createHub = (options: HubOptions) => {
     async subscribe(conn: LiveConnection, cursors: Array<{ stream: string; since: number }>) {
       const state = states.get(conn.id);
       if (!state) return { ok: false as const, code: 'UNAUTHENTICATED' as const, denied: [] };
-      state.grants = await store.grants.listForGrantee(conn.principal.accountId);
+      state.grants = await service.grantsFor(conn.principal);
       const t = now();
+      const ended = service.endedLookups();
       const denied: Array<{ stream: string; code: string }> = [];
       for (const c of cursors) {
-        const d = decideAccess(conn.principal, c.stream, 'live', state.grants, t);
+        const d = await decide(state, c.stream, 'live', t, ended);
         if (!d.ok) denied.push({ stream: c.stream, code: d.code });
       }
       if (denied.length > 0) return { ok: false as const, code: denied[0]!.code, denied };
@@ -493,11 +541,27 @@ export const createHub = (options: HubOptions) => {
       if (!set) return;
       await Promise.all([...set].map((state) => reevaluate(state, true)));
     },
-    /** Re-decides every grantee connection (called on a timer, and by tests that move the clock). */
+    /**
+     * Re-decides the connections whose grants changed since the last sweep (also through other processes
+     * sharing the store; the first sweep reloads all) or whose next grant boundary the clock passed.
+     * Called every second, and by tests that move the clock.
+     */
     async sweep(): Promise<void> {
-      await Promise.all(
-        [...states.values()].filter((s) => s.grants.length > 0).map((state) => reevaluate(state, true)),
+      // The first sweep asks for no list: it reloads every connection anyway.
+      const { position, granteeIds } = await store.grants.changesSince(
+        sweptPosition ?? Number.MAX_SAFE_INTEGER,
       );
+      // Lower than before: the store was restored from a backup, so anything may have changed.
+      const all = sweptPosition === null || position < sweptPosition;
+      sweptPosition = position;
+      const changed = new Set(granteeIds);
+      const t = now();
+      const due: Array<Promise<void>> = [];
+      for (const state of states.values()) {
+        if (all || changed.has(state.conn.principal.accountId)) due.push(reevaluate(state, true));
+        else if (state.boundary !== null && state.boundary <= t) due.push(reevaluate(state, false));
+      }
+      await Promise.all(due);
     },
     closeDevice(deviceId: string, reason: string): number {
       let n = 0;

@@ -5,6 +5,11 @@
  * Invariants:
  * - Every operation on a stream passes `decideAccess` at the moment it runs (clock injected); pulls and
  *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
+ * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
+ *   never the account's ended ones, which any patient can pile onto any account and which give no access.
+ *   Ended grants are read only to name a refusal's reason (`explain`: one lookup per patient refused, of
+ *   that pair's newest ended grants only) and, at most one answer's worth, by `listGrants`. Grants between a pair are also capped per rolling day
+ *   (ended ones count), so what one account can store onto another grows by at most that rate.
  * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
  *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
  *   the current key epoch, revision tags that move forward, and audit append-only.
@@ -52,6 +57,8 @@ import {
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_PAIR,
   MAX_ACTIVE_GRANTS_PER_PATIENT,
+  MAX_GRANTS_PER_PAIR_PER_DAY,
+  GRANT_RATE_WINDOW_MS,
   MAX_FRAME_BYTES,
   MAX_KEY_HOLDERS,
   MAX_LISTED_GRANTS,
@@ -78,12 +85,21 @@ import {
   verifyCanonical,
   type Ed25519,
 } from '@hale/crypto';
-import type { Doc, DocWrite, DocWriteResult, Grant, IsoTime, SyncStore } from '../store/index';
+import type { Doc, DocWrite, DocWriteResult, EndedScope, Grant, IsoTime, SyncStore } from '../store/index';
 import { decodeBase64url as b64 } from './base64url';
 import { ServiceError } from './service-error';
 import { isStoreError } from '../store/index';
 import { sameBytes } from '../store/bytes';
-import { decideAccess, grantIsActive, grantedStreams, type Operation, type Principal } from './access';
+import {
+  decideAccess,
+  explainEnded,
+  grantIsActive,
+  grantedStreams,
+  patientToExplain,
+  type AccessDecision,
+  type Operation,
+  type Principal,
+} from './access';
 
 export { ServiceError };
 
@@ -186,6 +202,13 @@ const sameAuditEntry = (stored: Doc, pushed: DocWrite['doc']): boolean =>
   stored.audit.at === pushed.audit.at &&
   sameBytes(stored.ct, pushed.ct);
 
+/**
+ * How many of a pair's newest ended grants name a refusal's reason (CONSENT_REVOKED / CONSENT_EXPIRED
+ * rather than NO_CONSENT): four days of the most a patient may issue to one grantee, so the lookup stays
+ * small whatever is stored, and an older end leaves only the reason's wording less precise — never access.
+ */
+const ENDED_GRANTS_EXPLAINING_A_REFUSAL = 4 * MAX_GRANTS_PER_PAIR_PER_DAY;
+
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
 
@@ -193,10 +216,53 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const { store, now, ed } = deps;
   const iso = (): string => new Date(now()).toISOString();
 
+  /**
+   * The grants `p`'s account received that are unended now: all an access decision needs. Ended ones are
+   * never loaded to decide (any account can pile them onto another; see `explain` for refusals).
+   */
   const grantsFor = (p: Principal): Promise<Grant[]> =>
     p.role === 'provider' || p.role === 'patient'
-      ? store.grants.listForGrantee(p.accountId)
+      ? store.grants.listUnended({ granteeId: p.accountId }, iso())
       : Promise.resolve([]);
+
+  /**
+   * Ended-grant lookups of one request or one re-evaluation: each patient's are read once, and only when
+   * a refusal names that patient's stream.
+   */
+  const endedLookups = () => {
+    const seen = new Map<string, Promise<EndedScope[]>>();
+    return (patientId: string, granteeId: string, at: number): Promise<EndedScope[]> => {
+      let hit = seen.get(patientId);
+      if (!hit) {
+        hit = store.grants.endedScopes(
+          { patientId, granteeId },
+          new Date(at).toISOString(),
+          ENDED_GRANTS_EXPLAINING_A_REFUSAL,
+        );
+        seen.set(patientId, hit);
+      }
+      return hit;
+    };
+  };
+  type EndedLookup = ReturnType<typeof endedLookups>;
+
+  /**
+   * `decision`, made by `decideAccess` from unended grants, with a refusal's reason completed from the
+   * pair's ended grants (CONSENT_REVOKED / CONSENT_EXPIRED rather than NO_CONSENT): read only here.
+   */
+  const explain = async (
+    p: Principal,
+    stream: string,
+    decision: AccessDecision,
+    at: number,
+    lookup: EndedLookup = endedLookups(),
+  ): Promise<AccessDecision> => {
+    if (decision.ok || (decision.code !== 'NO_CONSENT' && decision.code !== 'CONSENT_EXPIRED'))
+      return decision;
+    const patientId = patientToExplain(p, stream);
+    if (patientId === null) return decision;
+    return explainEnded(p, stream, decision, await lookup(patientId, p.accountId, at));
+  };
 
   const epochOf = async (stream: string): Promise<number> =>
     (await store.envelopes.currentEpoch(stream)) ?? 0;
@@ -355,8 +421,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     await writeLogged(p, [], events, iso());
   };
 
-  const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) =>
-    decideAccess(p, stream, op, grants ?? (await grantsFor(p)), now());
+  const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) => {
+    const t = now();
+    // The account's own streams need no grant: none is read.
+    if (patientToExplain(p, stream) === null) return decideAccess(p, stream, op, [], t);
+    return explain(p, stream, decideAccess(p, stream, op, grants ?? (await grantsFor(p)), t), t);
+  };
 
   const pull = async (
     p: Principal,
@@ -364,6 +434,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   ): Promise<{ docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] }> => {
     const grants = await grantsFor(p);
     const t = now();
+    const ended = endedLookups();
     let budgetDocs = frame.limit;
     let budgetBytes = frame.maxBytes;
     const docs: ServedDoc[] = [];
@@ -371,7 +442,13 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const denied: DeniedStream[] = [];
     const events: AccessEvent[] = [];
     for (const cursor of frame.streams) {
-      const decision = decideAccess(p, cursor.stream, 'pull', grants, t);
+      const decision = await explain(
+        p,
+        cursor.stream,
+        decideAccess(p, cursor.stream, 'pull', grants, t),
+        t,
+        ended,
+      );
       if (!decision.ok) {
         denied.push({ stream: cursor.stream, code: decision.code });
         continue;
@@ -413,6 +490,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
     const grants = await grantsFor(p);
     const t = now();
+    const ended = endedLookups();
     const results: Array<PushResult | null> = [];
     const writes: DocWrite[] = [];
     const writeIndex: number[] = [];
@@ -433,7 +511,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
         continue;
       }
-      const decision = decideAccess(p, doc.stream, 'push', grants, t);
+      const decision = await explain(p, doc.stream, decideAccess(p, doc.stream, 'push', grants, t), t, ended);
       if (!decision.ok) {
         results.push(rowError(doc.stream, doc.id, decision.code, decision.message));
         continue;
@@ -582,17 +660,20 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       } else {
         await checkGrantCaps(g.patientId, g.granteeId);
         try {
-          await store.grants.put({
-            grantId: g.grantId,
-            patientId: g.patientId,
-            granteeId: g.granteeId,
-            scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
-            start: g.start,
-            expiresAt: g.expiresAt,
-            purpose: g.purpose,
-            issuedAt: g.issuedAt,
-            signed: signed,
-          });
+          await store.grants.put(
+            {
+              grantId: g.grantId,
+              patientId: g.patientId,
+              granteeId: g.granteeId,
+              scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
+              start: g.start,
+              expiresAt: g.expiresAt,
+              purpose: g.purpose,
+              issuedAt: g.issuedAt,
+              signed: signed,
+            },
+            iso(),
+          );
         } catch (error) {
           if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
           await sameAsStored();
@@ -606,11 +687,23 @@ export const createSyncService = (deps: SyncServiceDeps) => {
 
   /**
    * TOO_MANY_GRANTS when a new grant from `patientId` to `granteeId` would break a cap on unended grants
-   * (limits.ts): a grant needs no agreement from its grantee, so without them any account could pile
-   * grants onto any other. The caller holds the caps' lock.
+   * or the pair's rate over a rolling day (limits.ts): a grant needs no agreement from its grantee, so
+   * without them any account could pile grants onto any other — unended ones, or ended ones by granting
+   * and revoking (ended grants stay stored as the consent history). The caller holds the caps' lock.
    */
   const checkGrantCaps = async (patientId: string, granteeId: string): Promise<void> => {
     const at = iso();
+    const windowStart = new Date(now() - GRANT_RATE_WINDOW_MS).toISOString();
+    if (
+      (await store.grants.countStoredSince({ patientId, granteeId }, windowStart)) >=
+      MAX_GRANTS_PER_PAIR_PER_DAY
+    ) {
+      throw new ServiceError(
+        'TOO_MANY_GRANTS',
+        `the patient issued ${MAX_GRANTS_PER_PAIR_PER_DAY} grants to this grantee within a day (ended ones count); nothing stored`,
+        { limit: 'per-pair-daily', max: MAX_GRANTS_PER_PAIR_PER_DAY },
+      );
+    }
     const caps = [
       { limit: 'per-pair', max: MAX_ACTIVE_GRANTS_PER_PAIR, of: { patientId, granteeId } },
       { limit: 'per-grantee', max: MAX_ACTIVE_GRANTS_PER_GRANTEE, of: { granteeId } },
@@ -735,31 +828,36 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * unended grants first, then ended ones newest issued first. What does not fit is left out, from the end.
    */
   const listGrants = async (p: Principal): Promise<GrantRecord[]> => {
-    const t = now();
-    const issued = await store.grants.listForPatient(p.accountId);
-    const received = await store.grants.listForGrantee(p.accountId);
-    const ordered = (grants: Grant[]): Grant[] => {
-      const isUnended = (g: Grant): boolean => g.revokedAt === undefined && t < Date.parse(g.expiresAt);
-      // Stored oldest issued first.
-      return [...grants.filter(isUnended), ...grants.filter((g) => !isUnended(g)).reverse()];
-    };
+    const at = iso();
+    const issued = { patientId: p.accountId };
+    const received = { granteeId: p.accountId };
+    // In answer order; each part read only when the ones before left room, at most as much as is left, so
+    // however many ended grants are stored, no more than an answer's worth is read.
+    const parts = [
+      () => store.grants.listUnended(issued, at),
+      (room: number) => store.grants.listEnded(issued, at, room),
+      () => store.grants.listUnended(received, at),
+      (room: number) => store.grants.listEnded(received, at, room),
+    ];
     const out: GrantRecord[] = [];
     let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
-    // Stored only after the codec and the signature check accepted them; checked again on the way out
-    // so a damaged row is left out rather than sent.
-    for (const g of [...ordered(issued), ...ordered(received)]) {
-      const signed = validate(SignedGrant, g.signed);
-      if (!signed.ok) continue;
-      const record: GrantRecord = { grant: signed.value };
-      if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
-      if (g.revocation !== undefined) {
-        const revocation = validate(SignedRevocation, g.revocation);
-        if (revocation.ok) record.revocation = revocation.value;
+    for (const part of parts) {
+      for (const g of await part(MAX_LISTED_GRANTS - out.length)) {
+        // Stored only after the codec and the signature check accepted them; checked again on the way out
+        // so a damaged row is left out rather than sent.
+        const signed = validate(SignedGrant, g.signed);
+        if (!signed.ok) continue;
+        const record: GrantRecord = { grant: signed.value };
+        if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
+        if (g.revocation !== undefined) {
+          const revocation = validate(SignedRevocation, g.revocation);
+          if (revocation.ok) record.revocation = revocation.value;
+        }
+        // The record's UTF-8 length in the frame, plus its separating comma.
+        bytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+        if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) return out;
+        out.push(record);
       }
-      // The record's UTF-8 length in the frame, plus its separating comma.
-      bytes += Buffer.byteLength(JSON.stringify(record)) + 1;
-      if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) break;
-      out.push(record);
     }
     return out;
   };
@@ -776,6 +874,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     listKeyHolders,
     check,
     grantsFor,
+    explain,
+    endedLookups,
     recordGranteeAccess,
     grantIsActive,
   };

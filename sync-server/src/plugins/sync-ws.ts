@@ -28,6 +28,8 @@
  *   older client would refuse them), `ready` carries the account's passphrase-wrap generation and every
  *   change made by another device while connected is announced (`wrappedRootChanged`), never before
  *   `ready`; a change committed while `ready` is being prepared is reflected in it.
+ * - On a connection of version INCARNATION_VERSION or later, `ready` carries the store's incarnation
+ *   (changed by every restore from a backup), unless it cannot be read or is malformed (then left out).
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
@@ -36,6 +38,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import {
   CHALLENGE_TTL_MS,
+  INCARNATION_VERSION,
+  Incarnation,
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
@@ -47,6 +51,7 @@ import {
   errorFrame,
   negotiateVersion,
   protocolError,
+  validate,
   type ClientFrame,
   type ErrorCode,
   type ServerFrame,
@@ -58,6 +63,7 @@ import { createRateLimiter } from '../core/rate-limit';
 import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
+import { INCARNATION_META_KEY } from '../store/index';
 
 const MiB = 1024 * 1024;
 
@@ -360,6 +366,23 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       return gen >= 0 ? gen : undefined;
     };
 
+    /**
+     * The store's incarnation for `ready`, or undefined (then the device keeps what it knows): a value
+     * `Incarnation` refuses would make the device refuse `ready` itself, so it never goes out.
+     */
+    const readIncarnation = async (): Promise<string | undefined> => {
+      const stored = await ctx.store.meta.get(INCARNATION_META_KEY).catch((error: unknown) => {
+        request.log.warn({ err: error }, 'store incarnation unavailable for ready');
+        return null;
+      });
+      if (stored === null) return undefined;
+      if (!validate(Incarnation, stored).ok) {
+        request.log.error('store incarnation is malformed; ready goes without it');
+        return undefined;
+      }
+      return stored;
+    };
+
     const handle = async (data: Buffer, isBinary: boolean): Promise<void> => {
       if (state === 'closed') return;
       const rateKey = principal ? `device:${principal.deviceId}` : `addr:${address}`;
@@ -452,6 +475,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           await ctx.hub.add(live);
           const wrappedRootGen =
             c.version >= WRAPPED_ROOT_GEN_VERSION ? await watchWrappedRoot(device) : undefined;
+          const incarnation = c.version >= INCARNATION_VERSION ? await readIncarnation() : undefined;
           // Closed while authenticating (handshake deadline, client gone): the close handler may have run
           // before there was a live connection to remove, so nothing may be left registered.
           if (isClosed()) {
@@ -474,6 +498,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             version: c.version,
             sessionExpiresAt: new Date(expiresAt).toISOString(),
             ...(wrappedRootGen === undefined ? {} : { wrappedRootGen }),
+            ...(incarnation === undefined ? {} : { incarnation }),
           });
           return;
         }

@@ -2,32 +2,47 @@
  * Online backup and restore of the SQLite store.
  *
  * Invariants:
- * - backupSqlite uses SQLite's online backup API (better-sqlite3 `db.backup()`), which copies pages in
- *   steps between event-loop turns, so the server keeps serving. Writes made through the same connection
- *   during the copy are carried into the backup; a write from another connection restarts the copy. The
+ * - backupSqlite copies one consistent snapshot: the store as it was when the call was made. It opens its
+ *   own read-only connection and holds one read transaction on it for the whole copy; in WAL mode that
+ *   pins the snapshot without blocking writers, and SQLite's online backup API (better-sqlite3
+ *   `db.backup()`) then copies pages in steps between event-loop turns and never restarts (a restart comes
+ *   only from the source changing under the copying connection, which a pinned snapshot rules out). So a
+ *   backup finishes in a time bounded by the store's size whatever the server writes meanwhile; those
+ *   writes are in the next backup. The WAL grows meanwhile (a checkpoint cannot pass the reader). The
  *   copy goes to a temporary file beside the destination, is checked and fsynced, and only then renamed
  *   onto the destination, so a crash never leaves a half-written file under the backup's name.
- * - Backing up from a file path opens it read-only and takes no data directory lock, so it works while a
- *   server runs on that directory (the `backup` command does this from a second process).
+ * - Backing up (from a file path or an open store) opens the file read-only and takes no data directory
+ *   lock, so it works while a server runs on that directory (the `backup` command does this from a second
+ *   process). The store always runs in WAL mode; a source file in rollback-journal mode would keep
+ *   writers out for the length of the copy instead.
  * - restoreSqlite never touches the live file until the backup copy has passed PRAGMA integrity_check
  *   and carries a schema version this code understands. It claims the data directory like a server
  *   (data-dir-lock.ts) for its whole run, so it refuses a directory a server holds, even with force (that
  *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
  *   start mid-restore. It also refuses (UNAVAILABLE) while any other connection holds the target open,
  *   unless forced; the replaced file (with its -wal) is renamed aside, not deleted.
+ * - A restore never moves state back that devices or the server's security rely on (restore-carry.ts):
+ *   before the copy goes in place, the store it replaces (read-only, never modified) gives it every stream
+ *   head that is higher, the audit entries and key envelopes made since the backup, and every revocation
+ *   (devices, grants, sessions) and newer passphrase wrap. The copy keeps its schema version (the server
+ *   migrates at start; an upgrade's rollback restores an older one, with the newer code, before the older
+ *   code is started). Every restore gives the store a new incarnation (sent to devices in `ready`).
+ *   Without a store to replace (or an unreadable one) nothing can be carried: the restore still happens,
+ *   and warns.
  *
  * Failure modes (StoreError): INVALID for a backup that does not open, fails the integrity check or has an
  * unknown schema, or a destination equal to the live file; NOT_FOUND for a missing backup file;
  * DATA_DIR_IN_USE when a server (or an open store of this process) holds the target directory;
- * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. Backups hold every secret the
- * store holds (e.g. the server's signing seed in meta): protect them like the data directory.
+ * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. What could
+ * not be carried is no error: it comes back as `warnings` and goes to `onWarning` (stderr by default).
+ * Backups hold every secret the store holds (e.g. the server's signing seed in meta): protect them like
+ * the data directory.
  */
 import {
   closeSync,
   copyFileSync,
   existsSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   renameSync,
   rmSync,
@@ -36,6 +51,8 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { lockDataDir } from './data-dir-lock';
+import { createPrivateFile, ensurePrivateDir, makePrivate } from './file-modes';
+import { carryIntoRestored, type CarriedCounts } from './restore-carry';
 import {
   SQLITE_FILE_NAME,
   SQLITE_SCHEMA_VERSION,
@@ -45,7 +62,10 @@ import {
 import { StoreError } from './types';
 
 export interface BackupOptions {
-  /** Pages copied per event-loop turn (default 256): smaller yields more often to the server. */
+  /**
+   * Pages copied per event-loop turn (default 256): smaller yields more often to the server. The total
+   * work is the same whatever the step: the snapshot is pinned, so the copy never restarts.
+   */
   pagesPerStep?: number;
   /** Run PRAGMA quick_check on the copy before publishing it (default true). */
   verify?: boolean;
@@ -63,12 +83,20 @@ export interface RestoreOptions {
   force?: boolean;
   /** Defaults to `hale.sqlite`. */
   fileName?: string;
+  /** Receives each warning (also in the result). Default: one line each on stderr. */
+  onWarning?: (warning: string) => void;
 }
 
 export interface RestoreResult {
   file: string;
   /** Where the replaced store was moved, or null when there was none. */
   movedAside: string | null;
+  /** What was carried from the replaced store (restore-carry.ts); null when nothing could be. */
+  carried: CarriedCounts | null;
+  /** The restored store's incarnation, new with this restore. */
+  incarnation: string;
+  /** What the operator must know or redo (e.g. nothing could be carried); empty when all went in. */
+  warnings: string[];
 }
 
 const SIDE_FILES = ['-wal', '-shm'] as const;
@@ -126,11 +154,14 @@ export const backupSqlite = async (
   const temp = tempName(dest, 'partial');
   let db: Database.Database | null = null;
   try {
-    mkdirSync(dirname(dest), { recursive: true });
-    db =
-      typeof source === 'string'
-        ? new Database(sourceFile, { readonly: true, fileMustExist: true })
-        : source.db;
+    // Before anything asynchronous, so the snapshot is the store as of this call (see header).
+    db = new Database(sourceFile, { readonly: true, fileMustExist: true });
+    db.exec('BEGIN');
+    // BEGIN is deferred: the first read takes the snapshot, which the transaction then holds.
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+    // The copy holds what the store holds (signing seed, wrapped roots, login names): 0700 / 0600.
+    ensurePrivateDir(dirname(dest));
+    createPrivateFile(temp);
     const pagesPerStep = options.pagesPerStep ?? 256;
     const meta = await db.backup(temp, { progress: () => pagesPerStep });
     if (options.verify ?? true) {
@@ -158,7 +189,8 @@ export const backupSqlite = async (
     removeWithSideFiles(temp);
     throw wrap(error, 'backup failed');
   } finally {
-    if (typeof source === 'string') db?.close();
+    // Ends the read transaction too.
+    db?.close();
   }
 };
 
@@ -193,6 +225,27 @@ const verifyCopy = (file: string): void => {
   } finally {
     db.close();
   }
+};
+
+/**
+ * Carries into the checked copy at `staging` what the store at `replaced` (null: none) knows since the
+ * backup. Leaves no side file beside `staging`, and the copy at its own schema version.
+ */
+const prepareCopy = async (
+  staging: string,
+  replaced: string | null,
+): Promise<Awaited<ReturnType<typeof carryIntoRestored>>> => {
+  const db = new Database(staging, { fileMustExist: true });
+  let report: Awaited<ReturnType<typeof carryIntoRestored>>;
+  try {
+    report = await carryIntoRestored(db, replaced);
+  } finally {
+    // The last connection to close checkpoints the WAL into the file and deletes it.
+    db.close();
+  }
+  if (existsSync(staging + '-wal')) throw new StoreError('INTERNAL', 'the restored copy kept a WAL file');
+  rmSync(staging + '-shm', { force: true });
+  return report;
 };
 
 /**
@@ -231,8 +284,10 @@ export const restoreSqlite = async (
   const lock = lockDataDir(dataDir);
   const staging = tempName(target, 'restore');
   try {
-    mkdirSync(dirname(target), { recursive: true });
+    ensurePrivateDir(dirname(target));
     copyFileSync(from, staging);
+    // copyFileSync gives the copy the backup file's mode.
+    makePrivate(staging);
     verifyCopy(staging);
     syncFile(staging);
 
@@ -245,6 +300,9 @@ export const restoreSqlite = async (
       }
     }
 
+    const report = await prepareCopy(staging, existsSync(target) ? target : null);
+    syncFile(staging);
+
     // A leftover -wal must go too, even without a main file: SQLite would replay it onto the new file.
     let movedAside: string | null = null;
     const present = ['', ...SIDE_FILES].filter((suffix) => existsSync(target + suffix));
@@ -255,7 +313,15 @@ export const restoreSqlite = async (
     }
     renameSync(staging, target);
     syncDir(dirname(target));
-    return { file: target, movedAside };
+    const warn = options.onWarning ?? ((w: string) => process.stderr.write(`warning: ${w}\n`));
+    for (const warning of report.warnings) warn(warning);
+    return {
+      file: target,
+      movedAside,
+      carried: report.carried,
+      incarnation: report.incarnation,
+      warnings: report.warnings,
+    };
   } catch (error) {
     removeWithSideFiles(staging);
     throw wrap(error, 'restore failed');

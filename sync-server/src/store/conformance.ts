@@ -486,6 +486,144 @@ export const runStoreConformance = (
         expect(await count({ patientId: 'pat' }, 300)).toBe(0);
         await expectStoreError(count({}, 50), 'INVALID');
       });
+
+      describe('unended and ended', () => {
+        const at = (g: Grant, start: number, expires: number): Grant => ({
+          ...g,
+          start: isoAt(start),
+          expiresAt: isoAt(expires),
+        });
+        // At 50: g1 ended at 40, g2 unended, g3 not started (unended), g4 revoked, g5 another patient's.
+        let g1: Grant, g2: Grant, g3: Grant, g4: Grant, g5: Grant;
+        beforeEach(async () => {
+          await seedAccounts('pat-2');
+          g1 = at(grant('g1', 'doc-1', isoAt(1)), 0, 40);
+          g2 = at(grant('g2', 'doc-1', isoAt(2)), 0, 200);
+          g3 = at(grant('g3', 'doc-2', isoAt(3)), 80, 300);
+          g4 = at(grant('g4', 'doc-1', isoAt(4)), 0, 300);
+          g5 = { ...at(grant('g5', 'doc-1', isoAt(5)), 0, 300), patientId: 'pat-2' };
+          for (const g of [g5, g4, g3, g2, g1]) await store.grants.put(g);
+          g4 = await store.grants.revoke('g4', isoAt(6), { sig: 'r4' });
+        });
+
+        it('lists the unended grants of a patient or a grantee, oldest issued first', async () => {
+          expect(await store.grants.listUnended({ patientId: 'pat' }, isoAt(50))).toStrictEqual([g2, g3]);
+          expect(await store.grants.listUnended({ granteeId: 'doc-1' }, isoAt(50))).toStrictEqual([g2, g5]);
+          expect(await store.grants.listUnended({ granteeId: 'doc-2' }, isoAt(50))).toStrictEqual([g3]);
+          // Expiry is exclusive, as countUnended counts.
+          expect(await store.grants.listUnended({ granteeId: 'doc-1' }, isoAt(200))).toStrictEqual([g5]);
+          expect(await store.grants.listUnended({ patientId: 'doc-1' }, isoAt(50))).toStrictEqual([]);
+          await expectStoreError(store.grants.listUnended({}, isoAt(50)), 'INVALID');
+          await expectStoreError(
+            store.grants.listUnended({ patientId: 'pat', granteeId: 'doc-1' }, isoAt(50)),
+            'INVALID',
+          );
+        });
+
+        it('lists the ended grants of a patient or a grantee, newest issued first, at most `limit`', async () => {
+          expect(await store.grants.listEnded({ patientId: 'pat' }, isoAt(50), 10)).toStrictEqual([g4, g1]);
+          expect(await store.grants.listEnded({ granteeId: 'doc-1' }, isoAt(50), 10)).toStrictEqual([g4, g1]);
+          expect(await store.grants.listEnded({ granteeId: 'doc-1' }, isoAt(50), 1)).toStrictEqual([g4]);
+          expect(await store.grants.listEnded({ granteeId: 'doc-1' }, isoAt(50), 0)).toStrictEqual([]);
+          expect(await store.grants.listEnded({ granteeId: 'doc-2' }, isoAt(50), 10)).toStrictEqual([]);
+          // Ended at its expiresAt.
+          expect(await store.grants.listEnded({ granteeId: 'doc-1' }, isoAt(200), 10)).toStrictEqual([
+            g4,
+            g2,
+            g1,
+          ]);
+          await expectStoreError(store.grants.listEnded({}, isoAt(50), 10), 'INVALID');
+          await expectStoreError(store.grants.listEnded({ patientId: 'pat' }, isoAt(50), -1), 'INVALID');
+          await expectStoreError(store.grants.listEnded({ patientId: 'pat' }, isoAt(50), 1.5), 'INVALID');
+        });
+
+        it("answers what a pair's ended grants covered, revoked or expired", async () => {
+          const scopes = async (patientId: string, granteeId: string, seconds: number, limit = 10) =>
+            [...(await store.grants.endedScopes({ patientId, granteeId }, isoAt(seconds), limit))].sort(
+              (a, b) => `${a.type}${a.revoked}`.localeCompare(`${b.type}${b.revoked}`),
+            );
+          // g1 expired, g4 revoked; both name allergy and lab-result.
+          expect(await scopes('pat', 'doc-1', 50)).toStrictEqual([
+            { type: 'allergy', revoked: false },
+            { type: 'allergy', revoked: true },
+            { type: 'lab-result', revoked: false },
+            { type: 'lab-result', revoked: true },
+          ]);
+          // Before g1 expired only the revocation counts.
+          expect(await scopes('pat', 'doc-1', 20)).toStrictEqual([
+            { type: 'allergy', revoked: true },
+            { type: 'lab-result', revoked: true },
+          ]);
+          expect(await scopes('pat', 'doc-2', 50)).toStrictEqual([]);
+          expect(await scopes('pat-2', 'doc-1', 50)).toStrictEqual([]);
+          await store.grants.put({
+            ...at(grant('g6', 'doc-2', isoAt(7)), 0, 10),
+            scope: [{ type: 'medication', access: 'read' }],
+          });
+          expect(await scopes('pat', 'doc-2', 50)).toStrictEqual([{ type: 'medication', revoked: false }]);
+          // Only the `limit` newest issued ended grants count: g4 (revoked, issued 4) before g1 (issued 1).
+          expect(await scopes('pat', 'doc-1', 50, 1)).toStrictEqual([
+            { type: 'allergy', revoked: true },
+            { type: 'lab-result', revoked: true },
+          ]);
+          expect(await scopes('pat', 'doc-1', 50, 0)).toStrictEqual([]);
+          await expectStoreError(
+            store.grants.endedScopes({ patientId: 'pat', granteeId: 'doc-1' }, isoAt(50), -1),
+            'INVALID',
+          );
+        });
+      });
+
+      it('counts the grants of a pair put after a receive time', async () => {
+        await seedAccounts('pat-2');
+        await store.grants.put(grant('g1', 'doc-1', isoAt(1)), isoAt(10));
+        await store.grants.put(grant('g2', 'doc-1', isoAt(2)), isoAt(20));
+        await store.grants.put(grant('g3', 'doc-2', isoAt(3)), isoAt(20));
+        await store.grants.put({ ...grant('g4', 'doc-1', isoAt(4)), patientId: 'pat-2' }, isoAt(20));
+        // Without a receive time no window counts it.
+        await store.grants.put(grant('g5', 'doc-1', isoAt(5)));
+        // Revoked (ended) grants still count: the window is about what was stored.
+        await store.grants.revoke('g2', isoAt(30), {});
+        const count = (granteeId: string, seconds: number) =>
+          store.grants.countStoredSince({ patientId: 'pat', granteeId }, isoAt(seconds));
+        expect(await count('doc-1', 0)).toBe(2);
+        expect(await count('doc-1', 10)).toBe(1);
+        expect(await count('doc-1', 20)).toBe(0);
+        expect(await count('doc-2', 0)).toBe(1);
+        expect(
+          await store.grants.countStoredSince({ patientId: 'pat-2', granteeId: 'doc-1' }, isoAt(0)),
+        ).toBe(1);
+      });
+
+      it('tells which grantees had grants put or revoked since a position', async () => {
+        const start = await store.grants.changesSince(0);
+        expect(start.granteeIds).toStrictEqual([]);
+        await store.grants.put(grant('g1', 'doc-1', isoAt(1)), isoAt(1));
+        const a = await store.grants.changesSince(start.position);
+        expect(a.granteeIds).toStrictEqual(['doc-1']);
+        expect(a.position).toBeGreaterThan(start.position);
+        // Nothing changed: same position, nothing listed.
+        expect(await store.grants.changesSince(a.position)).toStrictEqual({
+          position: a.position,
+          granteeIds: [],
+        });
+        await store.grants.put(grant('g2', 'doc-2', isoAt(2)), isoAt(2));
+        await store.grants.revoke('g1', isoAt(3), {});
+        const b = await store.grants.changesSince(a.position);
+        expect(b.position).toBeGreaterThan(a.position);
+        expect([...b.granteeIds].sort()).toStrictEqual(['doc-1', 'doc-2']);
+        // Only the first revocation is a change.
+        await store.grants.revoke('g1', isoAt(4), {});
+        expect(await store.grants.changesSince(b.position)).toStrictEqual({
+          position: b.position,
+          granteeIds: [],
+        });
+        // A refused put is none either.
+        await expectStoreError(store.grants.put(grant('g2', 'doc-1', isoAt(2)), isoAt(5)), 'ALREADY_EXISTS');
+        expect((await store.grants.changesSince(b.position)).granteeIds).toStrictEqual([]);
+        expect([...(await store.grants.changesSince(0)).granteeIds].sort()).toStrictEqual(['doc-1', 'doc-2']);
+        await expectStoreError(store.grants.changesSince(-1), 'INVALID');
+      });
     });
 
     describe('documents', () => {

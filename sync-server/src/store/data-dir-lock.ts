@@ -21,13 +21,16 @@
  *   pid read below runs only after `held` (keyed by inode, so any path to the directory) has shown that
  *   the holder is another process. SQLite's own connections are safe (its unix VFS defers such closes).
  * - Network file systems may not honour fcntl locks; the data directory belongs on a local disk anyway.
+ * - A directory created here is 0700 and a lock file created here 0600 (file-modes.ts); the file is
+ *   created before SQLite opens it, and only when missing, so no descriptor of a held lock is closed.
  *
  * Failure modes (StoreError): DATA_DIR_IN_USE (details: dataDir, pid or null) when held elsewhere;
  * UNAVAILABLE when the directory or lock file cannot be created or opened; INTERNAL otherwise.
  */
-import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import { StoreError } from './types';
 
 export const LOCK_FILE_NAME = 'server.lock';
@@ -101,7 +104,8 @@ export const lockDataDir = (dataDir: string): DataDirLock => {
 
   let db: Database.Database | null = null;
   try {
-    mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
+    createPrivateFile(file);
     db = new Database(file, { timeout: 0 });
     // EXCLUSIVE locking mode keeps the lock a write transaction took until the connection closes.
     db.pragma('locking_mode = EXCLUSIVE');

@@ -14,20 +14,30 @@
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
+ * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
  * - One open store per data directory, across processes: opening claims the directory (data-dir-lock.ts)
  *   before the database file is touched, and close() gives it up after the connection is closed; the OS
  *   drops it if the process dies. The server's in-process state (audit chain lock, live hub) relies on this.
  *   `exclusive: false` skips the claim for tools and tests that deliberately write beside a store.
+ * - What the open creates is the server user's only: the data directory 0700, the database file 0600
+ *   before SQLite opens it, and so its -wal and -shm files, which SQLite gives the database's mode.
+ * - health() is ok only if the data directory's disk has HEALTH_MIN_FREE_BYTES free and a transaction
+ *   that writes and removes a heartbeat row in `meta` commits (durably; the store is left as it was); it
+ *   runs at most once per `healthIntervalMs` and repeats its last answer in between, except that a
+ *   closed store is reported at once.
  *
  * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed),
  * SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
  * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, else INTERNAL.
  */
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { MAX_FRAME_BYTES } from '@hale/protocol';
 import { sameBytes } from './bytes';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
+import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
   sealedChunkBounds,
@@ -50,11 +60,22 @@ import {
   type ProviderEntry,
   type Session,
   type StoreErrorCode,
+  type StoreHealth,
   type StreamHead,
   type SyncStore,
 } from './types';
 
 export const SQLITE_FILE_NAME = 'hale.sqlite';
+
+/**
+ * `meta` key of the store's incarnation: a random id created with the store (or at the first open of a
+ * store older than it) and replaced by every restore (backup.ts). The server sends it in `ready`, so
+ * devices notice that the store went back to a backup.
+ */
+export const INCARNATION_META_KEY = 'incarnation';
+
+/** A fresh incarnation id (16 random bytes, base64url: what the protocol's `Incarnation` accepts). */
+export const newIncarnation = (): string => randomBytes(16).toString('base64url');
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -70,7 +91,37 @@ export interface SqliteStoreOptions {
    * store on purpose; such writes bypass the server's in-process state (audit chain lock, live hub).
    */
   exclusive?: boolean;
+  /**
+   * health() writes a heartbeat at most once per this many milliseconds (default 2000) and repeats its
+   * last answer in between, so a flood of health checks cannot become a flood of writes and fsyncs.
+   */
+  healthIntervalMs?: number;
+  /** health() fails while the data directory's file system has less free space (default HEALTH_MIN_FREE_BYTES). */
+  healthMinFreeBytes?: number;
 }
+
+/**
+ * `meta` key of health()'s heartbeat, a row written and removed in one transaction: a read would succeed
+ * from the page cache on a full or read-only disk, and the removal leaves the store as it was.
+ */
+export const HEALTH_META_KEY = 'health-heartbeat';
+
+/**
+ * Room for the largest write the protocol allows, twice: once into the WAL, once into the database at the
+ * checkpoint. A full disk still takes small writes into WAL space freed by the last checkpoint, so the
+ * heartbeat alone can pass while every real push fails.
+ */
+export const HEALTH_MIN_FREE_BYTES = 2 * MAX_FRAME_BYTES;
+
+/** Free bytes for this user on `dir`'s file system, or null where the platform cannot say. */
+const freeBytes = (dir: string): number | null => {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
+};
 
 export interface SqliteStore extends SyncStore {
   /** Absolute path of the database file. */
@@ -244,6 +295,22 @@ const MIGRATIONS: readonly string[] = [
   // to a key the account published. Accounts registered before have none (NULL) until they publish one.
   `
   ALTER TABLE accounts ADD COLUMN wrapping_key_sig TEXT;
+  `,
+  // v4 → v5: access decisions read only unended grants (ended ones pile up: they are the consent history),
+  // and grants issued per pair are rate-capped by the server's receive time (`stored_at`; NULL for grants
+  // stored before, which no window counts). `grant_changes` holds, per grantee, the position of its last
+  // grant change, so a live hub finds changed accounts with one small query instead of reloading all.
+  `
+  ALTER TABLE grants ADD COLUMN stored_at TEXT;
+  CREATE INDEX grants_unended_by_grantee ON grants (grantee_id, revoked_at, expires_at);
+  CREATE INDEX grants_unended_by_patient ON grants (patient_id, revoked_at, expires_at);
+  CREATE INDEX grants_by_pair_stored ON grants (patient_id, grantee_id, stored_at);
+  CREATE INDEX grants_by_pair_issued ON grants (patient_id, grantee_id, issued_at);
+  CREATE TABLE grant_changes (
+    grantee_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX grant_changes_by_position ON grant_changes (position);
   `,
 ];
 
@@ -652,10 +719,23 @@ const prepareStatements = (db: Database.Database) => ({
   sessionsDeleteExpired: db.prepare<[number]>('DELETE FROM sessions WHERE expires_ms <= ?'),
 
   grantInsert: db.prepare<
-    [string, string, string, string, string, string, string, string, string, string | null, string | null]
+    [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string | null,
+      string | null,
+      string | null,
+    ]
   >(
     `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at, signed,
-       revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       revoked_at, revocation, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   grantGet: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE grant_id = ?'),
   grantsForPatient: db.prepare<[string], GrantRow>(
@@ -677,6 +757,42 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   grantRevoke: db.prepare<[string, string, string]>(
     'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  ),
+  grantsUnendedOfGrantee: db.prepare<[string, string], GrantRow>(
+    `SELECT * FROM grants WHERE grantee_id = ? AND revoked_at IS NULL AND expires_at > ?
+     ORDER BY issued_at, grant_id`,
+  ),
+  grantsUnendedOfPatient: db.prepare<[string, string], GrantRow>(
+    `SELECT * FROM grants WHERE patient_id = ? AND revoked_at IS NULL AND expires_at > ?
+     ORDER BY issued_at, grant_id`,
+  ),
+  grantsEndedOfGrantee: db.prepare<[string, string, number], GrantRow>(
+    `SELECT * FROM grants WHERE grantee_id = ? AND (revoked_at IS NOT NULL OR expires_at <= ?)
+     ORDER BY issued_at DESC, grant_id DESC LIMIT ?`,
+  ),
+  grantsEndedOfPatient: db.prepare<[string, string, number], GrantRow>(
+    `SELECT * FROM grants WHERE patient_id = ? AND (revoked_at IS NOT NULL OR expires_at <= ?)
+     ORDER BY issued_at DESC, grant_id DESC LIMIT ?`,
+  ),
+  grantsEndedScopes: db.prepare<[string, string, string, number], { type: unknown; revoked: number }>(
+    `SELECT DISTINCT json_extract(j.value, '$.type') AS type, g.revoked AS revoked
+     FROM (SELECT scope, revoked_at IS NOT NULL AS revoked FROM grants
+           WHERE patient_id = ? AND grantee_id = ? AND (revoked_at IS NOT NULL OR expires_at <= ?)
+           ORDER BY issued_at DESC, grant_id DESC LIMIT ?) g, json_each(g.scope) j`,
+  ),
+  grantsStoredSince: db.prepare<[string, string, string], { n: number }>(
+    'SELECT COUNT(*) AS n FROM grants WHERE patient_id = ? AND grantee_id = ? AND stored_at > ?',
+  ),
+  grantChangeBump: db.prepare<[string]>(
+    `INSERT INTO grant_changes (grantee_id, position)
+       VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM grant_changes))
+     ON CONFLICT (grantee_id) DO UPDATE SET position = excluded.position`,
+  ),
+  grantChangePosition: db.prepare<[], { position: number }>(
+    'SELECT coalesce(max(position), 0) AS position FROM grant_changes',
+  ),
+  grantChangesSince: db.prepare<[number], { grantee_id: string }>(
+    'SELECT grantee_id FROM grant_changes WHERE position > ? ORDER BY position',
   ),
 
   headGet: db.prepare<[string], { head: number }>('SELECT head FROM stream_heads WHERE stream = ?'),
@@ -700,7 +816,7 @@ const prepareStatements = (db: Database.Database) => ({
       number | null,
       string | null,
       string | null,
-      string,
+      string | null,
     ]
   >(`INSERT INTO docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   docUpdate: db.prepare<
@@ -802,7 +918,9 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   const lock: DataDirLock | null = (options.exclusive ?? true) ? lockDataDir(dataDir) : null;
   let db: Database.Database;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // 0700 and 0600 (file-modes.ts); SQLite gives the -wal and -shm files the database file's mode.
+    ensurePrivateDir(dataDir);
+    createPrivateFile(file);
     db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
   } catch (error) {
     lock?.release();
@@ -850,6 +968,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       db.pragma('journal_size_limit = 67108864');
       migrate(db);
       stmts = prepareStatements(db);
+      // Read first: the common case (it exists) writes nothing at open.
+      if (stmts.metaGet.get(INCARNATION_META_KEY) === undefined) {
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(
+          INCARNATION_META_KEY,
+          newIncarnation(),
+        );
+      }
     } catch (error) {
       closed = true;
       try {
@@ -970,12 +1095,44 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
 
   const grantRevokeTx = db.transaction(
     (s: Statements, grantId: string, revokedAt: string, revocation: string) => {
-      s.grantRevoke.run(revokedAt, revocation, grantId);
+      const changed = s.grantRevoke.run(revokedAt, revocation, grantId).changes > 0;
       const row = s.grantGet.get(grantId);
       if (row === undefined) throw new StoreError('NOT_FOUND', `grant ${grantId} does not exist`);
+      if (changed) s.grantChangeBump.run(row.grantee_id);
       return rowToGrant(row);
     },
   );
+
+  const grantPutTx = db.transaction((s: Statements, g: Grant, now: string | null) => {
+    s.grantInsert.run(
+      g.grantId,
+      g.patientId,
+      g.granteeId,
+      JSON.stringify(g.scope),
+      g.start,
+      g.expiresAt,
+      g.purpose,
+      g.issuedAt,
+      JSON.stringify(g.signed),
+      g.revokedAt ?? null,
+      g.revocation === undefined ? null : JSON.stringify(g.revocation),
+      now,
+    );
+    s.grantChangeBump.run(g.granteeId);
+  });
+
+  const grantChangesTx = db.transaction((s: Statements, since: number) => {
+    const position = s.grantChangePosition.get()!.position;
+    const granteeIds = s.grantChangesSince.all(since).map((r) => r.grantee_id);
+    return { position, granteeIds };
+  });
+
+  /** Exactly one of the two, for the per-side grant lists. */
+  const grantSide = (of: { patientId?: string; granteeId?: string }): ['patient' | 'grantee', string] => {
+    if (of.patientId !== undefined && of.granteeId === undefined) return ['patient', of.patientId];
+    if (of.granteeId !== undefined && of.patientId === undefined) return ['grantee', of.granteeId];
+    throw invalid('give exactly one of patientId and granteeId');
+  };
 
   const insertAccount = (s: Statements, a: Account): void => {
     requireText(a.accountId, 'accountId');
@@ -1062,6 +1219,15 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     }
   });
 
+  const healthIntervalMs = options.healthIntervalMs ?? 2000;
+  const healthMinFreeBytes = options.healthMinFreeBytes ?? HEALTH_MIN_FREE_BYTES;
+  let lastHealth: { at: number; health: StoreHealth } | null = null;
+  let heartbeatDelete: Database.Statement<[string]> | null = null;
+  const heartbeatTx = db.transaction((s: Statements) => {
+    s.metaPut.run(HEALTH_META_KEY, new Date().toISOString());
+    (heartbeatDelete ??= db.prepare<[string]>('DELETE FROM meta WHERE key = ?')).run(HEALTH_META_KEY);
+  });
+
   const store: SqliteStore = {
     file,
     db,
@@ -1070,16 +1236,28 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
 
     async health() {
       if (closed || !db.open) return { ok: false, backend: 'sqlite', detail: 'closed' };
-      try {
-        db.prepare('SELECT 1').get();
-        return { ok: true, backend: 'sqlite', detail: file };
-      } catch (error) {
-        return {
-          ok: false,
-          backend: 'sqlite',
-          detail: error instanceof Error ? error.message : String(error),
-        };
+      const now = performance.now();
+      if (lastHealth !== null && now - lastHealth.at < healthIntervalMs) return lastHealth.health;
+      let health: StoreHealth;
+      const free = freeBytes(dataDir);
+      if (free !== null && free < healthMinFreeBytes) {
+        const detail = `disk nearly full: less than ${healthMinFreeBytes} bytes free for the data directory`;
+        health = { ok: false, backend: 'sqlite', detail };
+      } else {
+        try {
+          // Durable like every other write (synchronous=FULL): the WAL must take it and fsync it.
+          heartbeatTx(ready());
+          health = { ok: true, backend: 'sqlite', detail: file };
+        } catch (error) {
+          health = {
+            ok: false,
+            backend: 'sqlite',
+            detail: error instanceof Error ? error.message : String(error),
+          };
+        }
       }
+      lastHealth = { at: now, health };
+      return health;
     },
 
     accounts: {
@@ -1169,22 +1347,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     grants: {
-      put: (g) =>
+      put: (g, now) =>
         call((s) => {
           requireText(g.grantId, 'grantId');
-          s.grantInsert.run(
-            g.grantId,
-            g.patientId,
-            g.granteeId,
-            JSON.stringify(g.scope),
-            g.start,
-            g.expiresAt,
-            g.purpose,
-            g.issuedAt,
-            JSON.stringify(g.signed),
-            g.revokedAt ?? null,
-            g.revocation === undefined ? null : JSON.stringify(g.revocation),
-          );
+          if (now !== undefined) requireText(now, 'now');
+          grantPutTx.immediate(s, g, now ?? null);
         }),
       get: (grantId) =>
         call((s) => {
@@ -1205,6 +1372,41 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         }),
       revoke: (grantId, revokedAt, revocation) =>
         call((s) => grantRevokeTx.immediate(s, grantId, revokedAt, JSON.stringify(revocation))),
+      listUnended: (of, now) =>
+        call((s) => {
+          const [side, id] = grantSide(of);
+          requireText(now, 'now');
+          const statement = side === 'patient' ? s.grantsUnendedOfPatient : s.grantsUnendedOfGrantee;
+          return statement.all(id, now).map(rowToGrant);
+        }),
+      listEnded: (of, now, limit) =>
+        call((s) => {
+          const [side, id] = grantSide(of);
+          requireText(now, 'now');
+          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          const statement = side === 'patient' ? s.grantsEndedOfPatient : s.grantsEndedOfGrantee;
+          return statement.all(id, now, limit).map(rowToGrant);
+        }),
+      endedScopes: ({ patientId, granteeId }, now, limit) =>
+        call((s) => {
+          requireText(now, 'now');
+          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          return s.grantsEndedScopes
+            .all(patientId, granteeId, now, limit)
+            .filter((r): r is { type: string; revoked: number } => typeof r.type === 'string')
+            .map((r) => ({ type: r.type, revoked: r.revoked === 1 }));
+        }),
+      countStoredSince: ({ patientId, granteeId }, since) =>
+        call((s) => {
+          requireText(since, 'since');
+          return s.grantsStoredSince.get(patientId, granteeId, since)!.n;
+        }),
+      changesSince: (since) =>
+        call((s) => {
+          if (!Number.isSafeInteger(since) || since < 0)
+            throw invalid(`since must be a position, not ${since}`);
+          return grantChangesTx(s, since);
+        }),
     },
 
     docs: {

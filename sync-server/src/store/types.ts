@@ -151,6 +151,12 @@ export interface Grant {
   revocation?: JsonObject;
 }
 
+/** See `grants.endedScopes`. */
+export interface EndedScope {
+  type: string;
+  revoked: boolean;
+}
+
 export interface Envelope {
   stream: string;
   epoch: number;
@@ -263,12 +269,53 @@ export interface SyncStore {
   };
 
   grants: {
-    /** ALREADY_EXISTS on a duplicate id; NOT_FOUND when the patient or grantee account does not exist. */
-    put(grant: Grant): Promise<void>;
+    /**
+     * `now` is the server's receive time, which `countStoredSince` counts by (a grant's own times are the
+     * patient's); the server always gives it. Without it the grant is stored with no receive time, like
+     * grants stored before it was kept, and no window counts it. ALREADY_EXISTS on a duplicate id;
+     * NOT_FOUND when the patient or grantee account does not exist.
+     */
+    put(grant: Grant, now?: IsoTime): Promise<void>;
     get(grantId: string): Promise<Grant | null>;
-    /** All grants (also revoked and expired), oldest issued first. */
+    /**
+     * All grants (also revoked and expired), oldest issued first. Unbounded: ended grants pile up over
+     * time, so request paths use `listUnended` / `listEnded` / `endedScopes` instead.
+     */
     listForPatient(patientId: string): Promise<Grant[]>;
     listForGrantee(granteeId: string): Promise<Grant[]>;
+    /**
+     * The grants unended at `now` (as `countUnended` counts them) that `patientId` issued or `granteeId`
+     * received, oldest issued first (ties by id). Bounded by the caps on unended grants (limits.ts) however
+     * many ended ones are stored: access decisions load these only. INVALID unless exactly one of the two is given.
+     */
+    listUnended(of: { patientId?: string; granteeId?: string }, now: IsoTime): Promise<Grant[]>;
+    /**
+     * The grants ended at `now` (revoked, or `expiresAt` at or before `now`) that `patientId` issued or
+     * `granteeId` received, newest issued first (ties by id, descending), at most `limit`. INVALID unless
+     * exactly one of the two is given, or when `limit` is not a non-negative integer.
+     */
+    listEnded(of: { patientId?: string; granteeId?: string }, now: IsoTime, limit: number): Promise<Grant[]>;
+    /**
+     * What the grants from `patientId` to `granteeId` that are ended at `now` covered — the `limit` newest
+     * issued of them (ties by id, descending), so the cost stays bounded however many are stored — to
+     * explain a refusal: one entry per (stream type named in such a grant's scope, revoked), `revoked` true
+     * for a revoked grant and false for an expired one that was never revoked. No order, no duplicates.
+     * INVALID when `limit` is not a non-negative integer.
+     */
+    endedScopes(
+      pair: { patientId: string; granteeId: string },
+      now: IsoTime,
+      limit: number,
+    ): Promise<EndedScope[]>;
+    /** How many grants from `patientId` to `granteeId` were put with a `now` after `since`. */
+    countStoredSince(pair: { patientId: string; granteeId: string }, since: IsoTime): Promise<number>;
+    /**
+     * Which grantees' grants changed (put, or revoked) after change position `since` — also through other
+     * instances sharing the backend — and the position to ask from next time. Positions only grow, except
+     * when the store is restored from a backup: a position lower than one seen before means "anything may
+     * have changed". `since` 0 lists every grantee that ever had a change.
+     */
+    changesSince(since: number): Promise<{ position: number; granteeIds: string[] }>;
     /**
      * How many grants are unended at `now` (not revoked and `expiresAt` after `now`; one that has not
      * started yet counts) among the grants `patientId` issued, those `granteeId` received, or — both given —

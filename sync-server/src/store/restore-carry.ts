@@ -1,0 +1,512 @@
+/*
+ * What a restore (backup.ts) carries from the store it replaces into the backup copy that replaces it.
+ *
+ * A backup is the store as it was; the store being replaced knows what happened since. Content stored
+ * after the backup (documents, accounts, devices, grants, blobs, directory entries) is NOT carried: a
+ * restore returns the store to the backup's content, devices learn of the restore from the new
+ * incarnation and send again what they hold. Carried is what, were it to go back, would reuse positions
+ * devices have passed or give back access someone took away:
+ * - stream heads: each becomes the higher of the two, so no seq served before the restore is served again
+ *   for another document, and no device's checkpoint is above its stream's head (the seqs in between are
+ *   a gap no reader can tell from superseded revisions);
+ * - audit documents the backup lacks, at their own seq (above the backup's head): the audit log is
+ *   append-only, and the server's hash chains must continue from their real last entry, not fork;
+ * - device revocations, deleting the device's sessions and challenges as a revocation does;
+ * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
+ *   fails the check still ends the grant, without the signed object, and is reported;
+ * - passphrase wraps of a higher generation and wrapping-key signatures the backup lacks, when the
+ *   account's identity signature verifies (else reported and left as the backup had them);
+ * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
+ *   goes back to one a revoked grantee still holds;
+ * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
+ *   backup stays done); pending challenges are all dropped.
+ * Every carry only moves state forward (revoked stays revoked; heads and generations only grow) and is
+ * keyed by ids, so carrying from a store of another lineage is harmless: its ids match nothing.
+ *
+ * The copy keeps its own schema version, which may be older than the replaced store's (an upgrade rolled
+ * back): the replaced store is read with `SELECT *` where columns may be missing, and a kind the copy's
+ * schema cannot hold (e.g. passphrase generations in a copy from before schema v3) fails alone, below.
+ *
+ * Failure modes: a replaced store that does not open or read is reported (warnings) and carried from as
+ * far as it reads: each kind of state is carried in its own savepoint, so a failure leaves that kind as
+ * the backup had it and the others carried. Failures writing the copy itself throw (the caller aborts the
+ * restore and leaves the live store in place).
+ */
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { base64urlDecode, verifyCanonical, type Ed25519 } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
+import {
+  SignedRevocation,
+  WrappedRoot,
+  revocationSignaturePayload,
+  validate,
+  wrappedRootSignaturePayload,
+  wrappingKeySignaturePayload,
+} from '@hale/protocol';
+import { INCARNATION_META_KEY, newIncarnation } from './sqlite-store';
+import { isAuditStream } from './types';
+
+/** Rows carried (or, for sessions and challenges, dropped) per kind of state. */
+export interface CarriedCounts {
+  streamHeads: number;
+  auditDocs: number;
+  deviceRevocations: number;
+  grantRevocations: number;
+  wrappedRoots: number;
+  wrappingKeySigs: number;
+  envelopes: number;
+  sessionsDropped: number;
+  challengesDropped: number;
+}
+
+export interface CarryReport {
+  /** Null when there was no store to carry from. */
+  carried: CarriedCounts | null;
+  /** The restored store's new incarnation. */
+  incarnation: string;
+  /** What the operator must know or redo; one line each. */
+  warnings: string[];
+}
+
+/** What the operator must know when nothing could be carried; after a sentence saying why. */
+export const NOTHING_CARRIED_WARNING =
+  'Nothing made after this backup could be carried into the restored store: device and consent ' +
+  'revocations, passphrase changes and key rotations made since the backup are undone — redo them. Stream ' +
+  'positions restart from the backup: devices that synced since must pull again from the start and send ' +
+  'again what they hold (current apps do so when they see the new incarnation; older ones need their ' +
+  'local data reset).';
+
+/** `meta` key of the server's signing seed (app.ts): one server, one seed, in every backup of its store. */
+const SERVER_SEED_META_KEY = 'server-signing-seed';
+
+const zeroCounts = (): CarriedCounts => ({
+  streamHeads: 0,
+  auditDocs: 0,
+  deviceRevocations: 0,
+  grantRevocations: 0,
+  wrappedRoots: 0,
+  wrappingKeySigs: 0,
+  envelopes: 0,
+  sessionsDropped: 0,
+  challengesDropped: 0,
+});
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+const columnsOf = (db: Database.Database, table: string): Set<string> =>
+  new Set(
+    db
+      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+      .all(table)
+      .map((c) => c.name),
+  );
+
+const verifies = async (
+  ed: Ed25519,
+  publicKeyText: string,
+  payload: { label: string },
+  sigText: unknown,
+): Promise<boolean> => {
+  if (typeof sigText !== 'string') return false;
+  const key = base64urlDecode(publicKeyText);
+  const sig = base64urlDecode(sigText);
+  if (!key.ok || !sig.ok) return false;
+  try {
+    return await verifyCanonical(ed, key.value, payload.label, payload, sig.value);
+  } catch {
+    return false;
+  }
+};
+
+const parseJson = (text: unknown): unknown => {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+interface GrantRevocationCarry {
+  grantId: string;
+  revokedAt: string;
+  /** The signed revocation as stored, or null when it failed the check (the grant still ends). */
+  revocation: string | null;
+}
+
+interface AccountCarry {
+  accountId: string;
+  wrappedRoot?: { text: string; gen: number; sig: string };
+  wrappingKeySig?: string;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * Carries (see header) from the store file `replacedFile` (null when none existed) into `copy`, an open
+ * read-write connection on the backup copy that nothing else uses, and gives it a new incarnation.
+ * Never writes to `replacedFile`.
+ */
+export const carryIntoRestored = async (
+  copy: Database.Database,
+  replacedFile: string | null,
+  ed: Ed25519 = createNodeEd25519(),
+): Promise<CarryReport> => {
+  const warnings: string[] = [];
+  const incarnation = newIncarnation();
+  const setIncarnation = copy.prepare(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+
+  let old: Database.Database | null = null;
+  if (replacedFile !== null && existsSync(replacedFile)) {
+    try {
+      old = new Database(replacedFile, { readonly: true, fileMustExist: true });
+      const seedOf = (db: Database.Database): string | null =>
+        db
+          .prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?')
+          .get(SERVER_SEED_META_KEY)?.value ?? null;
+      const oldSeed = seedOf(old);
+      const copySeed = seedOf(copy);
+      if (oldSeed !== null && copySeed !== null && oldSeed !== copySeed) {
+        old.close();
+        old = null;
+        warnings.push(
+          `The replaced store is another server's (its signing key differs from the backup's). ${NOTHING_CARRIED_WARNING}`,
+        );
+      }
+    } catch (error) {
+      old?.close();
+      old = null;
+      warnings.push(`The replaced store could not be read (${message(error)}). ${NOTHING_CARRIED_WARNING}`);
+    }
+  } else {
+    warnings.push(`No store was replaced (the data directory held none). ${NOTHING_CARRIED_WARNING}`);
+  }
+
+  if (old === null) {
+    copy
+      .transaction(() => {
+        // Sessions revoked or logged out after the backup cannot be told from the others: all go, and
+        // devices authenticate again (the backup's sessions have usually expired anyway).
+        copy.prepare('DELETE FROM sessions').run();
+        copy.prepare('DELETE FROM challenges').run();
+        setIncarnation.run(INCARNATION_META_KEY, incarnation);
+      })
+      .immediate();
+    return { carried: null, incarnation, warnings };
+  }
+
+  try {
+    const counts = zeroCounts();
+    const from = old;
+    const failed = (what: string, error: unknown): void => {
+      warnings.push(
+        `Could not carry ${what} from the replaced store (${message(error)}): the restored store has them ` +
+          'as of the backup; redo them by hand where you can.',
+      );
+    };
+
+    // Phase 1, reads and signature checks (async), before the one write transaction below.
+    let grantCarries: GrantRevocationCarry[] = [];
+    try {
+      grantCarries = await checkedGrantRevocations(from, copy, ed, warnings);
+    } catch (error) {
+      failed('consent (grant) revocations made after the backup', error);
+    }
+    let accountCarries: AccountCarry[] = [];
+    try {
+      accountCarries = await checkedAccountState(from, copy, ed, warnings);
+    } catch (error) {
+      failed('passphrase changes made after the backup', error);
+    }
+
+    // Phase 2: one transaction, each kind in its own savepoint (a nested better-sqlite3 transaction).
+    // A kind's counts are added only once its savepoint holds: a rolled-back kind carried nothing.
+    const kind = (what: string, work: (n: CarriedCounts) => void): void => {
+      const n = zeroCounts();
+      try {
+        copy.transaction(() => work(n))();
+      } catch (error) {
+        failed(what, error);
+        return;
+      }
+      for (const key of Object.keys(n) as Array<keyof CarriedCounts>) counts[key] += n[key];
+    };
+    copy
+      .transaction(() => {
+        kind('audit entries and stream positions', (n) => {
+          const copyHead = copy.prepare<[string], { head: number }>(
+            'SELECT head FROM stream_heads WHERE stream = ?',
+          );
+          const upsertHead = copy.prepare<[string, number]>(
+            `INSERT INTO stream_heads (stream, head) VALUES (?, ?)
+             ON CONFLICT (stream) DO UPDATE SET head = excluded.head WHERE excluded.head > stream_heads.head`,
+          );
+          const auditAfter = from.prepare<[string, number], Row>(
+            'SELECT * FROM docs WHERE stream = ? AND seq > ? ORDER BY seq',
+          );
+          const insertDoc = copy.prepare(
+            `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
+               audit_prev_hash, audit_at, at)
+             VALUES (@stream, @id, @seq, @rev, @deleted, @epoch, @ct, @size, @author, @sig, @audit_author_seq,
+               @audit_prev_hash, @audit_at, @at)
+             ON CONFLICT DO NOTHING`,
+          );
+          const heads = from
+            .prepare<[], { stream: string; head: number }>('SELECT stream, head FROM stream_heads')
+            .all();
+          for (const { stream, head } of heads) {
+            const before = copyHead.get(stream)?.head ?? 0;
+            if (isAuditStream(stream)) {
+              // Appended after the backup in this lineage: every seq above the backup's head is free.
+              for (const row of auditAfter.all(stream, before)) {
+                n.auditDocs += insertDoc.run({
+                  stream: row.stream,
+                  id: row.id,
+                  seq: row.seq,
+                  rev: row.rev,
+                  deleted: row.deleted,
+                  epoch: row.epoch,
+                  ct: row.ct,
+                  size: row.size,
+                  author: row.author,
+                  sig: row.sig ?? null,
+                  audit_author_seq: row.audit_author_seq ?? null,
+                  audit_prev_hash: row.audit_prev_hash ?? null,
+                  audit_at: row.audit_at ?? null,
+                  at: row.at,
+                }).changes;
+              }
+            }
+            if (Number.isSafeInteger(head) && head > before) {
+              n.streamHeads += upsertHead.run(stream, head).changes;
+            }
+          }
+        });
+
+        kind('device revocations made after the backup', (n) => {
+          const revoke = copy.prepare<[string, string]>(
+            'UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL',
+          );
+          const dropSessions = copy.prepare<[string]>('DELETE FROM sessions WHERE device_id = ?');
+          const revoked = from
+            .prepare<[], { device_id: string; revoked_at: string }>(
+              'SELECT device_id, revoked_at FROM devices WHERE revoked_at IS NOT NULL',
+            )
+            .all();
+          for (const { device_id, revoked_at } of revoked) {
+            if (revoke.run(revoked_at, device_id).changes === 0) continue;
+            n.deviceRevocations++;
+            n.sessionsDropped += dropSessions.run(device_id).changes;
+          }
+        });
+
+        kind('consent (grant) revocations made after the backup', (n) => {
+          const revoke = copy.prepare<[string, string | null, string]>(
+            'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
+          );
+          for (const g of grantCarries) {
+            n.grantRevocations += revoke.run(g.revokedAt, g.revocation, g.grantId).changes;
+          }
+        });
+
+        kind('passphrase changes made after the backup', (n) => {
+          // Prepared only when used: a copy of an older schema may lack the columns (checkedAccountState).
+          for (const a of accountCarries) {
+            if (a.wrappedRoot !== undefined) {
+              const { text, gen, sig } = a.wrappedRoot;
+              n.wrappedRoots += copy
+                .prepare<[string, number, string, string, number]>(
+                  `UPDATE accounts SET wrapped_root = ?, wrapped_root_gen = ?, wrapped_root_sig = ?
+                   WHERE account_id = ? AND wrapped_root_gen < ?`,
+                )
+                .run(text, gen, sig, a.accountId, gen).changes;
+            }
+            if (a.wrappingKeySig !== undefined) {
+              n.wrappingKeySigs += copy
+                .prepare<[string, string]>(
+                  'UPDATE accounts SET wrapping_key_sig = ? WHERE account_id = ? AND wrapping_key_sig IS NULL',
+                )
+                .run(a.wrappingKeySig, a.accountId).changes;
+            }
+          }
+        });
+
+        kind('key envelopes (key rotations) made after the backup', (n) => {
+          const columns = columnsOf(from, 'envelopes');
+          if (columns.size === 0) throw new Error('no such table: envelopes');
+          // Before schema v2 the signature was packed into `wrapped`; such a store is older than any backup
+          // this code restores into, so it has nothing newer to carry.
+          if (!columns.has('sig')) return;
+          const insert = copy.prepare(
+            `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
+             SELECT @stream, @epoch, @recipient, @key_id, @wrapped, @created_by, @sig, @created_at
+             WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = @recipient)
+             ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
+          );
+          for (const row of from.prepare<[], Row>('SELECT * FROM envelopes').iterate()) {
+            n.envelopes += insert.run({
+              stream: row.stream,
+              epoch: row.epoch,
+              recipient: row.recipient,
+              key_id: row.key_id,
+              wrapped: row.wrapped,
+              created_by: row.created_by,
+              sig: row.sig ?? null,
+              created_at: row.created_at,
+            }).changes;
+          }
+        });
+
+        kind('the ends of sessions (logouts, expiries) after the backup', (n) => {
+          const live = new Set(
+            from
+              .prepare<[], { token_hash: string }>('SELECT token_hash FROM sessions')
+              .all()
+              .map((s) => s.token_hash),
+          );
+          const drop = copy.prepare<[string]>('DELETE FROM sessions WHERE token_hash = ?');
+          const sessions = copy.prepare<[], { token_hash: string }>('SELECT token_hash FROM sessions').all();
+          for (const { token_hash } of sessions) {
+            if (!live.has(token_hash)) n.sessionsDropped += drop.run(token_hash).changes;
+          }
+        });
+
+        counts.challengesDropped = copy.prepare('DELETE FROM challenges').run().changes;
+        setIncarnation.run(INCARNATION_META_KEY, incarnation);
+      })
+      .immediate();
+    return { carried: counts, incarnation, warnings };
+  } finally {
+    old.close();
+  }
+};
+
+/** Revocations the replaced store has for grants the copy holds unrevoked, checked against the patient's key. */
+const checkedGrantRevocations = async (
+  from: Database.Database,
+  copy: Database.Database,
+  ed: Ed25519,
+  warnings: string[],
+): Promise<GrantRevocationCarry[]> => {
+  const inCopy = copy.prepare<[string], { patient_id: string; revoked_at: string | null; key: string }>(
+    `SELECT g.patient_id, g.revoked_at, a.identity_public_key AS key
+     FROM grants g JOIN accounts a ON a.account_id = g.patient_id WHERE g.grant_id = ?`,
+  );
+  const rows = from
+    .prepare<[], { grant_id: string; patient_id: string; revoked_at: string; revocation: string | null }>(
+      'SELECT grant_id, patient_id, revoked_at, revocation FROM grants WHERE revoked_at IS NOT NULL',
+    )
+    .all();
+  const out: GrantRevocationCarry[] = [];
+  for (const row of rows) {
+    const current = inCopy.get(row.grant_id);
+    if (current === undefined || current.revoked_at !== null || current.patient_id !== row.patient_id)
+      continue;
+    const signed = validate(SignedRevocation, parseJson(row.revocation));
+    const ok =
+      signed.ok &&
+      signed.value.revocation.grantId === row.grant_id &&
+      signed.value.revocation.patientId === row.patient_id &&
+      (await verifies(
+        ed,
+        current.key,
+        revocationSignaturePayload(signed.value.revocation),
+        signed.value.sig,
+      ));
+    if (!ok) {
+      warnings.push(
+        `grant ${row.grant_id}: its stored revocation fails the check; the grant is ended without it`,
+      );
+    }
+    out.push({ grantId: row.grant_id, revokedAt: row.revoked_at, revocation: ok ? row.revocation : null });
+  }
+  return out;
+};
+
+/** Newer passphrase wraps and wrapping-key signatures of accounts the copy holds, checked. */
+const checkedAccountState = async (
+  from: Database.Database,
+  copy: Database.Database,
+  ed: Ed25519,
+  warnings: string[],
+): Promise<AccountCarry[]> => {
+  // A copy from before schema v3 (v4) has no passphrase generations (wrapping-key signatures).
+  const copyColumns = columnsOf(copy, 'accounts');
+  const copyHasGen = copyColumns.has('wrapped_root_gen');
+  const copyHasKeySig = copyColumns.has('wrapping_key_sig');
+  const inCopy = copy.prepare<
+    [string],
+    {
+      identity_public_key: string;
+      wrapping_public_key: string;
+      wrapped_root_gen: number;
+      wrapping_key_sig: string | null;
+    }
+  >(
+    `SELECT identity_public_key, wrapping_public_key,
+       ${copyHasGen ? 'wrapped_root_gen' : '0 AS wrapped_root_gen'},
+       ${copyHasKeySig ? 'wrapping_key_sig' : 'NULL AS wrapping_key_sig'}
+     FROM accounts WHERE account_id = ?`,
+  );
+  const out: AccountCarry[] = [];
+  // SELECT *: a replaced store of an older schema lacks the newer columns (then nothing of them to carry).
+  for (const row of from.prepare<[], Row>('SELECT * FROM accounts').all()) {
+    const accountId = row.account_id;
+    if (typeof accountId !== 'string') continue;
+    const current = inCopy.get(accountId);
+    if (current === undefined || current.identity_public_key !== row.identity_public_key) continue;
+    const carry: AccountCarry = { accountId };
+    const gen = row.wrapped_root_gen;
+    if (!copyHasGen && typeof gen === 'number' && gen > 0) {
+      warnings.push(
+        `account ${accountId}: the backup's schema has no passphrase generations, so its passphrase change ` +
+          'made after the backup was not carried: the old passphrase opens the account again until it is changed',
+      );
+    } else if (typeof gen === 'number' && Number.isSafeInteger(gen) && gen > current.wrapped_root_gen) {
+      const wrappedRoot = validate(WrappedRoot, parseJson(row.wrapped_root));
+      if (
+        wrappedRoot.ok &&
+        typeof row.wrapped_root === 'string' &&
+        typeof row.wrapped_root_sig === 'string' &&
+        (await verifies(
+          ed,
+          current.identity_public_key,
+          wrappedRootSignaturePayload({ accountId, wrappedRoot: wrappedRoot.value, gen }),
+          row.wrapped_root_sig,
+        ))
+      ) {
+        carry.wrappedRoot = { text: row.wrapped_root, gen, sig: row.wrapped_root_sig };
+      } else {
+        warnings.push(
+          `account ${accountId}: its passphrase wrap of generation ${gen} fails the check and was not ` +
+            `carried; the restored store has generation ${current.wrapped_root_gen}: the patient must ` +
+            'change the passphrase again',
+        );
+      }
+    }
+    const keySig = row.wrapping_key_sig;
+    if (
+      copyHasKeySig &&
+      current.wrapping_key_sig === null &&
+      typeof keySig === 'string' &&
+      current.wrapping_public_key === row.wrapping_public_key &&
+      (await verifies(
+        ed,
+        current.identity_public_key,
+        wrappingKeySignaturePayload({
+          accountId,
+          identityPublicKey: current.identity_public_key,
+          wrappingPublicKey: current.wrapping_public_key,
+        }),
+        keySig,
+      ))
+    ) {
+      carry.wrappingKeySig = keySig;
+    }
+    if (carry.wrappedRoot !== undefined || carry.wrappingKeySig !== undefined) out.push(carry);
+  }
+  return out;
+};
