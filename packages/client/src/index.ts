@@ -57,6 +57,7 @@ export {
   joinWithRecoveryKey,
   keyFingerprint,
   lock,
+  normalizeLoginName,
   publishProviderProfile,
   publishWrappingKey,
   refreshWrappedRoot,
@@ -120,6 +121,7 @@ export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure
 export { recordConflictHandler, resolveRecordConflict } from './sync/conflicts';
 export {
   createRecords,
+  MAX_RECORD_BYTES,
   RecordError,
   type Records,
   type StoredRecord,

@@ -25,7 +25,9 @@
  *   the signing prefix and inside the payload, exactly as the server verifies them.
  *
  * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
- * server); mistyped recovery key → INVALID_RECOVERY_KEY naming the group; unknown login name or
+ * server); a login name that is not one even once folded (`normalizeLoginName`: NFKC, trimmed, lower
+ * case) → INVALID_LOGIN_NAME before anything is sent; mistyped recovery key → INVALID_RECOVERY_KEY
+ * naming the group; unknown login name or
  * recovery key → ACCOUNT_NOT_FOUND; a vault that already holds an account → ACCOUNT_EXISTS; a broken
  * or foreign vault record → VAULT_CORRUPT; one written by a newer app version in a format this one cannot
  * read → VAULT_TOO_NEW (fields a newer version added to a record it can read are kept, see vault.ts);
@@ -57,6 +59,7 @@
 import nacl from 'tweetnacl';
 import type { Static } from '@sinclair/typebox';
 import {
+  LOGIN_NAME_PATTERN,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
@@ -158,6 +161,28 @@ const isoAt = (now: () => number): string => new Date(now()).toISOString();
 async function signPayload(ed: Ed25519, secretKey: Uint8Array, payload: { readonly label: string }) {
   return base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
 }
+
+/**
+ * The login name as the server knows it, from the name as a person typed it: compatibility forms folded
+ * (NFKC: the full-width letters of an East Asian keyboard, a ligature), the spaces around it dropped
+ * (phone keyboards add one after a word) and capitals lowered. A login name is ASCII only, so NFKC can
+ * only turn a character into the letter or digit it stands for; any other character stays and is refused.
+ * Throws AccountError INVALID_LOGIN_NAME when what is left is still not a login name. Every entry point
+ * taking a login name runs it, before anything is sent or written.
+ */
+export function normalizeLoginName(typed: string): string {
+  const name = typeof typed === 'string' ? typed.normalize('NFKC').trim().toLowerCase() : '';
+  if (!LOGIN_NAME.test(name)) {
+    throw new AccountError(
+      'INVALID_LOGIN_NAME',
+      'a login name has 3 to 64 characters: lower-case letters a-z, digits 0-9, dots, underscores and ' +
+        'hyphens, and starts with a letter or digit (no spaces inside)',
+    );
+  }
+  return name;
+}
+
+const LOGIN_NAME = new RegExp(LOGIN_NAME_PATTERN);
 
 function checkNewPassphrase(passphrase: string): void {
   if (typeof passphrase !== 'string' || [...passphrase.normalize('NFKC')].length < MIN_PASSPHRASE_LENGTH) {
@@ -359,7 +384,10 @@ function unlocked(fields: {
 export interface CreateAccountInput {
   readonly role: Role;
   readonly passphrase: string;
-  /** Needed to join other devices with the passphrase. */
+  /**
+   * Needed to join other devices with the passphrase. Taken as typed: `normalizeLoginName` folds it
+   * (capitals, surrounding spaces) to the name registered.
+   */
   readonly loginName?: string;
   readonly deviceName: string;
 }
@@ -388,8 +416,10 @@ export async function createAccount(
   input: CreateAccountInput,
 ): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
   const now = deps.now ?? Date.now;
+  const normalized =
+    input.loginName === undefined ? input : { ...input, loginName: normalizeLoginName(input.loginName) };
   checkNewPassphrase(input.passphrase);
-  return exclusive(deps.vault, () => createAccountNow(deps, input, now));
+  return exclusive(deps.vault, () => createAccountNow(deps, normalized, now));
 }
 
 async function createAccountNow(
@@ -447,6 +477,7 @@ async function createAccountNow(
 }
 
 export interface JoinWithPassphraseInput {
+  /** As typed: `normalizeLoginName` folds capitals and surrounding spaces before it is looked up. */
   readonly loginName: string;
   readonly passphrase: string;
   readonly deviceName: string;
@@ -458,7 +489,8 @@ export async function joinWithPassphrase(
   input: JoinWithPassphraseInput,
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
-  return exclusive(deps.vault, () => joinWithPassphraseNow(deps, input, now));
+  const normalized = { ...input, loginName: normalizeLoginName(input.loginName) };
+  return exclusive(deps.vault, () => joinWithPassphraseNow(deps, normalized, now));
 }
 
 async function joinWithPassphraseNow(

@@ -42,6 +42,11 @@ export const ACCOUNT_ERROR_CODES = [
    * read (e.g. after going back to an older app version). Update the app; nothing was read or changed.
    */
   'VAULT_TOO_NEW',
+  /**
+   * The login name is not one an account can have, even with capitals lowered and the spaces around it
+   * dropped (`normalizeLoginName`): 3–64 of a–z 0–9 . _ -, starting with a letter or digit. Nothing was sent.
+   */
+  'INVALID_LOGIN_NAME',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

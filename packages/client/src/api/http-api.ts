@@ -7,15 +7,25 @@
  * strictly as ever. Request bodies are validated strictly against the route's body schema before they
  * leave the device, so a local bug fails here with BAD_MESSAGE instead of as a server refusal. `fetch` is
  * injected (no platform API is imported). Path parameters are URL-encoded.
+ * Answers are bounded: no body larger than its route allows (ANSWER_LIMITS: a sealed chunk for getChunk,
+ * MAX_FRAME_BYTES for JSON, MAX_ERROR_BODY_BYTES for an error body) is held. One whose `content-length`
+ * says more is refused before a byte is read; one read as a stream (`body`, as WHATWG fetch gives it) is
+ * given up, and the stream cancelled, as soon as it passes the limit. A response without `body` can only
+ * be read whole (`text()`/`arrayBuffer()`): its size is checked after reading, so only a `content-length`
+ * bounds what it makes the device hold.
  * Failure modes, all thrown as HaleClientError: no answer, or one whose body could not be read (success
  * or error alike: the request may have taken effect) → NETWORK (retry); an error body → its code
  * (an unknown code → the known code of its HTTP class, see errors.ts); an unexpected status, non-JSON
- * or schema-breaking answer → BAD_RESPONSE.
+ * or schema-breaking answer, or one larger than its route allows → BAD_RESPONSE (details.limit for the
+ * last).
  */
 import type { Static, TSchema } from '@sinclair/typebox';
+import { utf8Decode } from '@hale/crypto';
 import {
   HTTP_ROUTES,
   HttpErrorBody,
+  MAX_CHUNK_BYTES,
+  MAX_FRAME_BYTES,
   OCTET_STREAM,
   validate,
   validateTolerant,
@@ -51,11 +61,22 @@ import {
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire } from './errors';
 
+/** The part of a WHATWG body stream reader the client uses. */
+export interface BodyReaderLike {
+  read(): Promise<{ readonly done: boolean; readonly value?: Uint8Array | undefined }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
 /** The part of a fetch Response the client reads. */
 export interface FetchResponseLike {
   readonly status: number;
   readonly ok: boolean;
   readonly headers: { get(name: string): string | null };
+  /**
+   * The body as a stream (a fetch Response has it): read up to the route's limit and cancelled beyond.
+   * Without it the body is read whole with `text()` or `arrayBuffer()`, bounded only by `content-length`.
+   */
+  readonly body?: { getReader(): BodyReaderLike } | null;
   json(): Promise<unknown>;
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
@@ -112,7 +133,16 @@ interface CallOptions {
   readonly token?: string;
 }
 
-const MAX_ERROR_TEXT = 64 * 1024;
+/** Largest error body read: the protocol's are a code, a message and a few details. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * Largest success answer per route, in bytes: a sealed chunk for getChunk, a frame's worth for JSON
+ * (every JSON answer of the protocol is far smaller: account, manifest, directory page).
+ */
+export const ANSWER_LIMITS: Readonly<Record<RouteName, number>> = Object.fromEntries(
+  Object.keys(HTTP_ROUTES).map((name) => [name, name === 'getChunk' ? MAX_CHUNK_BYTES : MAX_FRAME_BYTES]),
+) as Record<RouteName, number>;
 
 function fillPath(url: string, params: Readonly<Record<string, string | number>> = {}): string {
   return url.replace(/:([A-Za-z]+)/g, (_, name: string) => {
@@ -151,16 +181,96 @@ function badResponse(name: RouteName, status: number, message: string, details?:
 const connectionLost = (name: RouteName, status: number) =>
   new HaleClientError({ code: 'NETWORK', message: `${name}: connection lost reading the answer`, status });
 
+/** What reading a body answers instead of a value when the body is larger than its limit. */
+const TOO_LARGE = Symbol('too large');
+
+const tooLarge = (name: RouteName, status: number, limit: number) =>
+  badResponse(name, status, `answer refused: larger than the ${limit} bytes this route may answer`, {
+    limit,
+  });
+
+/** Cancels a stream given up on; the connection may already be gone, which changes nothing. */
+const cancelQuietly = (reader: BodyReaderLike): void => {
+  reader.cancel().catch(() => undefined);
+};
+
+/**
+ * The body, at most `limit` bytes of it: TOO_LARGE for a larger one (refused by its `content-length`
+ * before reading, or as soon as a stream passes the limit); throws when reading failed. `read` is the
+ * whole-body fallback for a response without `body`, `size` measures what it read.
+ */
+async function readCapped<T>(
+  res: FetchResponseLike,
+  limit: number,
+  decode: (bytes: Uint8Array) => T,
+  read: () => Promise<T>,
+  size: (value: T) => number,
+): Promise<T | typeof TOO_LARGE> {
+  const declared = res.headers.get('content-length');
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
+    const body = res.body;
+    if (body !== undefined && body !== null) cancelQuietly(body.getReader());
+    return TOO_LARGE;
+  }
+  const stream = res.body;
+  if (stream === undefined || stream === null) {
+    const value = await read();
+    if (size(value) > limit) return TOO_LARGE;
+    return value;
+  }
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (value === undefined) continue;
+    length += value.length;
+    if (length > limit) {
+      cancelQuietly(reader);
+      return TOO_LARGE;
+    }
+    chunks.push(value);
+  }
+  // Copied into one array of its own, as arrayBuffer() gives it: a piece may be a view into a larger buffer.
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return decode(bytes);
+}
+
+/** The body as text, at most `limit` bytes; null when it is not UTF-8. */
+const readText = (res: FetchResponseLike, limit: number): Promise<string | null | typeof TOO_LARGE> =>
+  readCapped<string | null>(
+    res,
+    limit,
+    (bytes) => {
+      const text = utf8Decode(bytes);
+      return text.ok ? text.value : null;
+    },
+    () => res.text(),
+    // A UTF-16 unit is at least one byte of UTF-8: more units than the limit are more bytes than it.
+    (text) => text?.length ?? 0,
+  );
+
 async function errorFromResponse(name: RouteName, res: FetchResponseLike): Promise<HaleClientError> {
-  let text: string;
+  let text: string | null | typeof TOO_LARGE;
   try {
-    text = await res.text();
+    text = await readText(res, MAX_ERROR_BODY_BYTES);
   } catch {
     return connectionLost(name, res.status);
   }
+  if (text === TOO_LARGE) {
+    const message = `HTTP ${res.status} with an error body over ${MAX_ERROR_BODY_BYTES} bytes`;
+    return badResponse(name, res.status, message, { limit: MAX_ERROR_BODY_BYTES });
+  }
   let body: unknown;
   try {
-    body = JSON.parse(text.slice(0, MAX_ERROR_TEXT));
+    if (text === null) throw new SyntaxError('not UTF-8');
+    body = JSON.parse(text);
   } catch {
     return badResponse(name, res.status, `HTTP ${res.status} without an error body`);
   }
@@ -229,16 +339,18 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       }
       throw await errorFromResponse(name, res);
     }
-    let text: string;
+    let text: string | null | typeof TOO_LARGE;
     try {
-      text = await res.text();
+      text = await readText(res, ANSWER_LIMITS[name]);
     } catch {
       // The server may well have acted (a registration landed): callers must be able to tell this from
       // an answer that is wrong, and check or retry, exactly as for an error answer cut off.
       throw connectionLost(name, res.status);
     }
+    if (text === TOO_LARGE) throw tooLarge(name, res.status, ANSWER_LIMITS[name]);
     let body: unknown;
     try {
+      if (text === null) throw new SyntaxError('not UTF-8');
       body = JSON.parse(text);
     } catch {
       throw badResponse(name, res.status, 'answer is not JSON');
@@ -255,8 +367,15 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   async function callBytes(name: RouteName, call: CallOptions): Promise<Uint8Array> {
     const res = await send(name, call);
     if (res.status !== successStatus(HTTP_ROUTES[name])) throw await errorFromResponse(name, res);
+    let bytes: Uint8Array | typeof TOO_LARGE;
     try {
-      return new Uint8Array(await res.arrayBuffer());
+      bytes = await readCapped(
+        res,
+        ANSWER_LIMITS[name],
+        (read) => read,
+        async () => new Uint8Array(await res.arrayBuffer()),
+        (read) => read.length,
+      );
     } catch {
       throw new HaleClientError({
         code: 'NETWORK',
@@ -264,6 +383,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         status: 0,
       });
     }
+    if (bytes === TOO_LARGE) throw tooLarge(name, res.status, ANSWER_LIMITS[name]);
+    return bytes;
   }
 
   const R = HTTP_ROUTES;

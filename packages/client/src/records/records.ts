@@ -1,7 +1,10 @@
 // The typed record API the app uses: every write is validated against the model first and lands in
 // the local store at once (offline first); replication carries it to the server later. Once the session's
 // account is locked, nothing is read or written here (AccountError LOCKED, from `assertUnlocked`).
+// A record is also refused at write (VALIDATION_FAILED) when it is larger than MAX_RECORD_BYTES: such a
+// record, or the document a concurrent edit of it makes, could never reach the server.
 import { map, type Observable } from 'rxjs';
+import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
   RECORD_KINDS,
   isRecordKind,
@@ -35,6 +38,76 @@ export class RecordError extends Error {
     this.name = 'RecordError';
   }
 }
+
+/**
+ * Room in a sealed document (MAX_DOC_BYTES counts its bytes) for what it carries besides two copies of
+ * the record: the seal (version, key id, nonce, MAC), the sealed binding and tag (stream, id, epoch,
+ * revision), the content's own fields (kind, updatedAt, by, conflict) and the `_conflictFrom` a conflict
+ * adds to the other side's copy. Ids and account ids have fixed lengths: 498 bytes at the most, with the
+ * longest kind and stream type and 16-digit epoch and revision (records-size.test.ts seals that case).
+ */
+const DOC_ENVELOPE_BYTES = 1024;
+
+/**
+ * Largest record (its JSON, in UTF-8 bytes) `add`, `update` and `resolveConflict` write. Half of what
+ * one document may carry: when two devices edit the record at once, the merged version keeps the other
+ * side in `conflictData`, in the same document, so two copies of the record must fit one. (Sides of
+ * further unsettled conflicts add more: such a version is held unsent as TOO_LARGE by the sync engine.)
+ */
+export const MAX_RECORD_BYTES = Math.floor((MAX_DOC_BYTES - DOC_ENVELOPE_BYTES) / 2);
+
+/**
+ * UTF-8 length of a JSON text. JSON.stringify writes no lone surrogate (it escapes them), so every
+ * surrogate is half of a pair: 4 bytes for 2 units.
+ */
+const utf8Length = (text: string): number => {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+};
+
+/**
+ * UTF-8 bytes of `value` as JSON. The canonical JSON that is sealed has the same length: the same
+ * tokens, with the keys in another order.
+ */
+const jsonBytes = (value: unknown): number => {
+  const text = JSON.stringify(value) ?? '';
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a record this short needs no count.
+  return text.length * 3 <= MAX_RECORD_BYTES ? text.length : utf8Length(text);
+};
+
+const formatBytes = (bytes: number): string =>
+  bytes >= 1_000_000
+    ? `${(bytes / 1_000_000).toFixed(1)} MB`
+    : bytes >= 1000
+      ? `${Math.round(bytes / 1000)} kB`
+      : `${bytes} bytes`;
+
+/** The refusal of a record over MAX_RECORD_BYTES, naming its largest field. Only runs on the failure. */
+const tooLarge = (kind: RecordKind, record: Record<string, unknown>, size: number): RecordError => {
+  let largest = '';
+  let largestBytes = 0;
+  for (const [field, value] of Object.entries(record)) {
+    const bytes = utf8Length(JSON.stringify(value) ?? '');
+    if (bytes > largestBytes) [largest, largestBytes] = [field, bytes];
+  }
+  let [got, limit] = [formatBytes(size), formatBytes(MAX_RECORD_BYTES)];
+  if (got === limit) [got, limit] = [`${size} bytes`, `${MAX_RECORD_BYTES} bytes`];
+  const reason = `takes ${formatBytes(largestBytes)}, the most of a record too large to sync (${got}; at most ${limit})`;
+  const message =
+    `this ${kind} record (${String(record['id'])}) is too large to sync (${got}; at most ${limit}); its largest field is ` +
+    `${largest} (${formatBytes(largestBytes)}). Shorten it or split it into several records.`;
+  return new RecordError('VALIDATION_FAILED', message, {
+    code: 'VALIDATION_FAILED',
+    kind,
+    message,
+    issues: [{ field: largest, reason }],
+  });
+};
 
 /** Fields every record gets from the store, not from the caller. */
 type Managed = 'id' | 'patientId' | 'createdAt' | 'updatedAt';
@@ -132,6 +205,10 @@ export const createRecords = (deps: RecordsDeps) => {
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
     const result = validateRecord(kind, value);
     if (!result.ok) throw new RecordError('VALIDATION_FAILED', result.error.message, result.error);
+    const size = jsonBytes(result.value);
+    if (size > MAX_RECORD_BYTES) {
+      throw tooLarge(kind, result.value, size);
+    }
     return result.value;
   };
 
@@ -271,7 +348,11 @@ export const createRecords = (deps: RecordsDeps) => {
   };
 
   return {
-    /** Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field. */
+    /**
+     * Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field,
+     * also for a record over MAX_RECORD_BYTES (naming its largest field); `update` and `resolveConflict`
+     * refuse the same way.
+     */
     async add<K extends RecordKind>(kind: K, input: RecordInput<K>, options: { patientId?: string } = {}) {
       unlocked();
       const patientId = options.patientId ?? deps.accountId;
