@@ -1,13 +1,14 @@
 /**
  * Device metadata kept beside the records (RxDB local documents, encrypted at rest): pending ids,
- * quarantine, unsent changes, audit outbox and chain state, issued grants, pinned provider keys.
+ * quarantine, unsent changes, the server store's incarnation, audit outbox and chain state, issued
+ * grants, pinned provider keys.
  *
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
  * (read, change, write back) refuses it, so what could not be read is never written over.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
+import { Incarnation, PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
 import { DECODE_FAILURES, type DecodeFailure } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
@@ -102,6 +103,21 @@ export const META_SCHEMAS = {
   diverged: Type.Array(
     Type.Object({ stream: Type.String({ maxLength: 128 }), id: Type.String({ maxLength: 64 }) }),
   ),
+  /**
+   * The server store's incarnation (`ready.incarnation`) this device's sync positions and pushes are in
+   * step with: `recorded`. `reset`: a restore of the store (`incarnationAction` → reset) this device has
+   * not caught up with yet — `to` the new incarnation, `floor` the per-stream positions it had seen before
+   * (served documents at or below them come from the store before the restore). Key `incarnation`.
+   */
+  incarnation: Type.Object({
+    recorded: Type.Optional(Incarnation),
+    reset: Type.Optional(
+      Type.Object({
+        to: Incarnation,
+        floor: Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0 })),
+      }),
+    ),
+  }),
   signedIn: Type.Boolean(),
   auditChain: Type.Object({
     seq: Type.Integer({ minimum: 0 }),

@@ -45,31 +45,64 @@
  *   server never took, whatever becomes of the unsent entry, so served versions of the record are left to
  *   RxDB rather than judged against that copy (freshness.ts). The mark goes only when a served version of
  *   the record is stored (`received$`) or its stream is purged.
+ * - A push goes out in frames within MAX_BATCH_DOCS and MAX_BATCH_BYTES (ciphertext bytes counted as the
+ *   server counts them, `docBytes`). A sealed version over MAX_DOC_BYTES is never sent: refused TOO_LARGE
+ *   into unsent. A frame the server refuses as a whole for what it carries (TOO_LARGE, BAD_MESSAGE: one
+ *   row can break the document rules) is split and sent again down to the row that causes it, which goes
+ *   to unsent with that code; the rest of the batch proceeds. So no version can hold up later ones.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress, errors with a reason a person can act on, and whether this device holds the account's
- *   current passphrase (set by the session's passphrase watch; the engine only carries it).
+ *   current passphrase (set by the session's passphrase watch; the engine only carries it). Issues never
+ *   carry record content: an error of RxDB's replication loop is reported by the code and message of the
+ *   error met, never by RxDB's own message (a failed push's holds the whole batch, decrypted); every
+ *   message is cut at MAX_ISSUE_MESSAGE characters.
+ * - The server store's incarnation (`ready.incarnation`) is recorded in device meta. When it changes (the
+ *   store was restored from a backup and lost what was stored after it; `incarnationAction` → reset),
+ *   before anything served is applied, every local version of this account's records in streams it may
+ *   write is sent again as a creation (not writes still pending, which RxDB sends, nor versions refused
+ *   before); then every readable stream is pulled again from 0. The new incarnation is recorded only once
+ *   that pull caught up and everything local was pushed, so a catch-up cut short starts over at the next
+ *   `ready`. The positions seen before the restore (the floor, persisted with the first run) tell server
+ *   versions kept from before it from later ones: a kept one older than the version a push builds on is
+ *   overwritten (the store took versions in increasing numbers, so it is an ancestor); a later one is
+ *   another device's change, merged like any conflict. A device seeing the incarnation it recorded does
+ *   nothing of this.
  * - `online` means caught up and live on every readable stream: set only by a pull whose last page asked
  *   for every stream readable after the latest reconnect or access change, and only while the link is
  *   still up; a reconnect or an access change sets `syncing` until then.
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
  * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
- * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record. RxDB can drop
+ * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record. A catch-up
+ * after a restore that cannot send everything again is reported (RESTORE_RESYNC_FAILED) and starts over
+ * at the next connection; the push handler waits for nothing the pull handler holds (RxDB holds pulls back
+ * while a push runs), except right after start, until RxDB's first pull (which nothing holds). RxDB can drop
  * a RESYNC queued behind a live change, so resyncs are counted and asked for again whenever the
  * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
  * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
 import { Subject, type Observable, BehaviorSubject } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
-import { prepareQuery, type RxReplicationPullStreamItem, type WithDeleted } from 'rxdb';
+import {
+  createRevision,
+  prepareQuery,
+  type RxDocumentData,
+  type RxReplicationPullStreamItem,
+  type WithDeleted,
+} from 'rxdb';
 import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
+  MAX_DOC_BYTES,
+  docBytes,
+  incarnationAction,
   parseRevTag,
   type AccessChangedFrame,
   type ChangesFrame,
   type PulledFrame,
   type PushedFrame,
+  type PushDoc,
   type PushRow,
+  type ReadyFrame,
   type ServedDoc,
   type ServerFrame,
   type StreamAccess,
@@ -124,7 +157,10 @@ export interface UnsentChange {
   rv: number;
   deleted: boolean;
   data: Record<string, unknown>;
-  /** Why it was not taken: the server's row error code, `NOT_WRITABLE` or `CONFLICT_UNREADABLE`. */
+  /**
+   * Why it was not taken: the server's row error code, `NOT_WRITABLE`, `CONFLICT_UNREADABLE`, `TOO_LARGE`
+   * (sealed over MAX_DOC_BYTES: never sent) or the code the server refused a frame of this row alone with.
+   */
   code: string;
   message: string;
   at: string;
@@ -206,6 +242,8 @@ export interface EngineDeps {
 }
 
 const MAX_ERRORS = 50;
+/** Longest issue message kept (characters); longer ones are cut. */
+const MAX_ISSUE_MESSAGE = 500;
 const MAX_QUARANTINE = 10_000;
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
@@ -219,12 +257,102 @@ const MAX_DIVERGED = 10_000;
 const MAX_SENT = 50_000;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
+/** Local documents read and sent again per page after a restore of the server's store. */
+const REPUSH_PAGE = 500;
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
 
+type PushInput = Array<{
+  newDocumentState: WithDeleted<PlainRecord>;
+  assumedMasterState?: WithDeleted<PlainRecord>;
+}>;
+interface PushOptions {
+  /** Rows are local copies sent again after a restore of the server's store (no assumed state). */
+  repush?: boolean;
+  /** The floor of the restore being caught up with, when the caller holds it (see `ResetRun`). */
+  floor?: Record<string, number>;
+  /** Filled with the seq of each server version a row conflicted with, by record id. */
+  masterSeqs?: Map<string, number>;
+}
+/**
+ * Catching up with a restore of the server's store (`ready.incarnation` changed). The pull handler fixes
+ * `floor` (the per-stream positions this device had seen before the restore: served versions at or below
+ * them come from the store as it was; persisted, so a run that starts over keeps it), then sends every
+ * local document this device may send again (`repush`, before any served version is applied, so none of
+ * them is replaced before the server has it), then pulls every readable stream from 0 (`fromZero`). The new
+ * incarnation is recorded once that pull caught up and everything local was pushed; until then each
+ * `ready` starts a new run.
+ */
+interface ResetRun {
+  to: string;
+  floor: Record<string, number> | null;
+  floorReady: Promise<void>;
+  /** Resolves `floorReady` (when the floor is fixed, or the run is given up). */
+  release: () => void;
+  /** The floor persisted. */
+  saved: Promise<void> | null;
+  /** Resolves true when every local document this device may send was sent again. */
+  repush: Promise<boolean> | null;
+  fromZero: boolean;
+  finishing: boolean;
+}
+/** A local copy, the server version stored since a restore it conflicted with, and their merge. */
+interface Merge {
+  copy: WithDeleted<PlainRecord>;
+  master: WithDeleted<PlainRecord>;
+  resolved: WithDeleted<PlainRecord>;
+}
+interface IncarnationMeta {
+  recorded?: string;
+  reset?: { to: string; floor: Record<string, number> };
+}
+
+/** A push frame the server answered: its rows, the index in RxDB's batch of each, the reply. */
+interface SentFrame {
+  out: PushRow[];
+  byIndex: number[];
+  reply: PushedFrame;
+}
+/** A row the server refused alone as a whole frame (see `sendFrame`). */
+interface FrameRefusal {
+  i: number;
+  doc: PushDoc;
+  code: string;
+  message: string;
+}
+
 const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
 const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
+
+/**
+ * What an error of RxDB's replication loop says to a person. RxDB's own errors (RC_PUSH, RC_PULL, …)
+ * carry their parameters in `message` — for a push, the whole batch with every record's decrypted
+ * content — so their message is never used: the code and message of the error the handler threw
+ * (`parameters.errors[0]`, a SyncError's as plain JSON) are, or else only RxDB's code.
+ */
+const replicationIssue = (error: unknown): { code: string; message: string } => {
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const params = e['parameters'];
+  const causes =
+    typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['errors'] : undefined;
+  const cause = Array.isArray(causes) ? (causes[0] as Record<string, unknown> | undefined) : undefined;
+  const rxCode = text(e['code']);
+  if (cause && typeof cause === 'object') {
+    const code = text(cause['code']) ?? rxCode ?? 'REPLICATION';
+    // A cause that is itself an RxDB error carries its parameters in its message too.
+    const message = cause['rxdb'] === true ? undefined : text(cause['message']);
+    return { code, message: message ?? `replication failed (${code}); retrying` };
+  }
+  if (e['rxdb'] === true) {
+    return {
+      code: rxCode ?? 'REPLICATION',
+      message: `replication failed (${rxCode ?? 'unknown'}); retrying`,
+    };
+  }
+  return { code: rxCode ?? 'REPLICATION', message: error instanceof Error ? error.message : String(error) };
+};
 
 export const createSyncEngine = (deps: EngineDeps) => {
   const { connection, keyring, collection } = deps;
@@ -249,6 +377,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * (it is not rewritten by a pull that brings nothing), so they start from 0 when readable again.
    */
   const restart = new Set<string>();
+  /** The incarnation of the server's store recorded, and a reset not finished yet (persisted). */
+  let incarnation: IncarnationMeta = {};
+  /** A restore of the server's store being caught up with; null when in step (see `ResetRun`). */
+  let reset: ResetRun | null = null;
+  /** Whether the pull handler was handed RxDB's stored positions yet (they are then in `known`). */
+  let checkpointSeen = false;
   /** Live frames and purges, applied strictly in order. */
   let liveQueue: Promise<void> = Promise.resolve();
   // A RESYNC handed to RxDB may never run: its downstream queue drops one that sits right behind a live
@@ -333,7 +467,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     pending.delete(id);
     return true;
   };
-  const report = (issue: Omit<SyncIssue, 'at'>): void => {
+  const report = (raw: Omit<SyncIssue, 'at'>): void => {
+    // Issues are written for a person and kept in the state: never a record's worth of text.
+    const issue =
+      raw.message.length > MAX_ISSUE_MESSAGE
+        ? { ...raw, message: `${raw.message.slice(0, MAX_ISSUE_MESSAGE - 1)}…` }
+        : raw;
     // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
     const same = (e: SyncIssue): boolean =>
       e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
@@ -1001,6 +1140,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // on a resync RxDB drops live changes it had not stored yet, and those must be served again.
     const pos: Record<string, number> = { ...lastCheckpoint?.s };
     for (const [s, seq] of Object.entries(pos)) known[s] = Math.max(known[s] ?? 0, seq);
+    checkpointSeen = true;
+    if (reset !== null && reset.floor === null) fixFloor(reset);
     const advance = (stream: string, seq: number): void => {
       pos[stream] = Math.max(pos[stream] ?? 0, seq);
       known[stream] = Math.max(known[stream] ?? 0, seq);
@@ -1009,6 +1150,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     await untilConnected();
     // Also when asking at connect failed: the pull fails (RxDB retries it) rather than follow an old list.
     if (access.size === 0 || streamsStale) await refreshStreams();
+    const run = reset;
+    if (run !== null) {
+      // Nothing served is applied before every local document was sent again (see `ResetRun`).
+      run.repush ??= repushAll(run);
+      await run.repush;
+      if (!run.fromZero && reset === run) {
+        run.fromZero = true;
+        // Every readable stream from 0 again. `known` stays: it tells what was served before the restore.
+        for (const s of Object.keys(pos)) delete pos[s];
+      }
+    }
     // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
     // again from 0 (its whole history) if access is granted again.
     for (const s of Object.keys(pos)) {
@@ -1067,6 +1219,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           );
           // After this page is handed over (RxDB stores it first), so the retry starts from stored positions.
           if (retryDue) setTimeout(() => void runRetry(), 0);
+          if (run !== null && run.fromZero && reset === run) setTimeout(() => void finishReset(run), 0);
         }
         return handOver();
       }
@@ -1108,13 +1261,56 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return handler.isEqual(resolved, master, 'hale-pending-check');
   };
 
-  const pushHandler = async (
-    rows: Array<{
-      newDocumentState: WithDeleted<PlainRecord>;
-      assumedMasterState?: WithDeleted<PlainRecord>;
-    }>,
+  /**
+   * Sends one push frame. A frame the server refuses as a whole for what it carries (TOO_LARGE, or
+   * BAD_MESSAGE: one row can break the protocol's document rules, e.g. an audit-stream record without
+   * the audit header, written by an older build) is split in halves and each sent again, down to single
+   * rows; a single row refused that way is answered in `refused` (kept in unsent by the caller) instead of
+   * failing the batch, which RxDB would send again for ever with every later write queued behind it.
+   * Other failures (network, timeouts, a busy server, a reply that breaks the protocol) reject: the batch
+   * fails and RxDB retries it.
+   */
+  const sendFrame = async (
+    out: PushRow[],
+    byIndex: number[],
+    refused: FrameRefusal[],
+  ): Promise<SentFrame[]> => {
+    try {
+      return [{ out, byIndex, reply: await connection.request<PushedFrame>({ t: 'push', rows: out }) }];
+    } catch (error) {
+      // `retry` marks the server's own error reply (a reply that breaks the protocol is not retryable).
+      const content =
+        error instanceof SyncError &&
+        error.retry &&
+        (error.code === 'TOO_LARGE' || error.code === 'BAD_MESSAGE');
+      if (!content) throw error;
+      if (out.length === 1) {
+        refused.push({
+          i: byIndex[0]!,
+          doc: out[0]!.doc,
+          code: error.code,
+          message: `The server refused a record: ${error.message}`,
+        });
+        return [];
+      }
+      const half = Math.ceil(out.length / 2);
+      const first = await sendFrame(out.slice(0, half), byIndex.slice(0, half), refused);
+      return [...first, ...(await sendFrame(out.slice(half), byIndex.slice(half), refused))];
+    }
+  };
+
+  const pushRows = async (
+    rows: PushInput,
+    options: PushOptions = {},
   ): Promise<WithDeleted<PlainRecord>[]> => {
     await untilConnected();
+    // While a restore of the server's store is caught up with, which server versions are older ones of
+    // this device's depends on the floor the pull handler fixes first (see `ResetRun`).
+    // Not fixed only right after start, until RxDB's first pull (which no push holds up) fixes it.
+    if (options.floor === undefined) {
+      while (reset !== null && reset.floor === null && !stopped) await reset.floorReady;
+    }
+    const floor = options.floor ?? reset?.floor ?? null;
     // Access must be known before deciding what may be sent.
     if (access.size === 0) await refreshStreams();
     // RxDB takes every row missing from the returned conflicts as stored on the server and never sends
@@ -1130,6 +1326,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
       const refused: Array<{ record: PlainRecord; code: string; message: string }> = [];
+      /** Rows the server refused alone as a whole frame (`sendFrame`). */
+      const frameRefused: FrameRefusal[] = [];
       let missingKey = false;
       let skipped = false;
       for (const [i, row] of rows.entries()) {
@@ -1162,13 +1360,29 @@ export const createSyncEngine = (deps: EngineDeps) => {
         toSeal.push({ record: doc, write });
         candidates.push(i);
       }
-      // With an offload the batch goes out in chunks, so the worker seals chunk k+1 while the server
-      // stores chunk k. A failed request fails the batch after every chunk settled; RxDB then retries
-      // it, which the server answers idempotently (same tag).
+      // With an offload the batch is sealed in chunks, so the worker seals chunk k+1 while the server
+      // stores chunk k. Each sealed chunk goes out in frames packed to the protocol's limits (documents,
+      // and ciphertext bytes counted as the server counts them); a version over MAX_DOC_BYTES is never
+      // sent (refused TOO_LARGE here, kept in unsent). A failed request fails the batch after every frame
+      // settled; RxDB then retries it, which the server answers idempotently (same tag).
       const chunk = deps.offload ? PUSH_PIPELINE_CHUNK : Math.max(1, toSeal.length);
-      const sends: Array<
-        Promise<{ out: PushRow[]; byIndex: number[]; reply: PushedFrame } | { error: unknown }>
-      > = [];
+      const sends: Array<Promise<{ sent: SentFrame[] } | { error: unknown }>> = [];
+      let out: PushRow[] = [];
+      let byIndex: number[] = [];
+      let bytes = 0;
+      const flush = (): void => {
+        if (out.length === 0) return;
+        for (const row of out) sent.set(row.doc.id, row.doc.rev);
+        sends.push(
+          sendFrame(out, byIndex, frameRefused).then(
+            (frames) => ({ sent: frames }),
+            (error: unknown) => ({ error }),
+          ),
+        );
+        out = [];
+        byIndex = [];
+        bytes = 0;
+      };
       let sealing = encodeRecords(codecDeps, toSeal.slice(0, chunk));
       for (let from = 0; from < toSeal.length; from += chunk) {
         const encoded = await sealing;
@@ -1176,28 +1390,28 @@ export const createSyncEngine = (deps: EngineDeps) => {
           sealing = encodeRecords(codecDeps, toSeal.slice(from + chunk, from + 2 * chunk));
           sealing.catch(() => undefined);
         }
-        const out: PushRow[] = [];
-        const byIndex: number[] = [];
         for (const [n, doc] of encoded.entries()) {
           if (!doc) continue;
           const i = candidates[from + n]!;
           const row = rows[i]!;
+          const size = docBytes(doc);
+          if (size > MAX_DOC_BYTES) {
+            refused.push({
+              record: row.newDocumentState,
+              code: 'TOO_LARGE',
+              message: `A ${row.newDocumentState.kind} record is too large to sync (${size} bytes sealed, at most ${MAX_DOC_BYTES})`,
+            });
+            continue;
+          }
+          if (out.length >= MAX_BATCH_DOCS || bytes + size > MAX_BATCH_BYTES) flush();
           const assumedRev =
             rebased?.get(i) ??
             (row.assumedMasterState && !asCreation ? await assumedTag(row.assumedMasterState) : null);
           out.push({ doc, assumedRev });
           byIndex.push(i);
+          bytes += size;
         }
-        if (out.length === 0) continue;
-        for (const row of out) {
-          sent.set(row.doc.id, row.doc.rev);
-        }
-        sends.push(
-          connection.request<PushedFrame>({ t: 'push', rows: out }).then(
-            (reply) => ({ out, byIndex, reply }),
-            (error: unknown) => ({ error }),
-          ),
-        );
+        flush();
       }
       if (sends.length === 0) {
         if (skipped) await savePending();
@@ -1206,10 +1420,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
           throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
         return [];
       }
-      const replies = (await Promise.all(sends)).map((r) => {
+      const replies = (await Promise.all(sends)).flatMap((r) => {
         if ('error' in r) throw r.error;
-        return r;
+        return r.sent;
       });
+      for (const { i, doc, code, message } of frameRefused) {
+        if (sent.get(doc.id) === doc.rev) sent.delete(doc.id);
+        refused.push({ record: rows[i]!.newDocumentState, code, message });
+      }
       const masters: ServedDoc[] = [];
       /** Index into `rows` of the row each entry of `masters` answers. */
       const masterRows: number[] = [];
@@ -1245,11 +1463,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const decodedMasters = await decodeRecords(codecDeps, masters);
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
+      // After a restore of the server's store, a server version served before the restore (at or below the
+      // floor) with a lower revision number than the version this row builds on is an older version of
+      // that very record (the store took versions in increasing numbers): the newer one is sent on top of
+      // it, once. A version stored after the restore is another device's change: a conflict as any other.
       const rebase = new Map<number, string>();
       for (const [k, decoded] of decodedMasters.entries()) {
-        const assumed = rows[masterRows[k]!]!.assumedMasterState;
-        if (decoded.ok && !asCreation && !rebased && assumed && sameVersion(decoded.record, assumed)) {
-          rebase.set(masterRows[k]!, masters[k]!.rev);
+        const row = rows[masterRows[k]!]!;
+        const assumed = row.assumedMasterState;
+        const master = masters[k]!;
+        options.masterSeqs?.set(master.id, master.seq);
+        if (!decoded.ok || asCreation || rebased) continue;
+        const base = assumed ?? (options.repush ? row.newDocumentState : undefined);
+        const restored =
+          floor !== null &&
+          base !== undefined &&
+          master.seq <= (floor[master.stream] ?? 0) &&
+          decoded.record.rv < base.rv;
+        if ((assumed && sameVersion(decoded.record, assumed)) || restored) {
+          rebase.set(masterRows[k]!, master.rev);
         }
       }
       const rebasedIds = new Set([...rebase.keys()].map((i) => rows[i]!.newDocumentState.id));
@@ -1295,6 +1527,210 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return conflicts;
     };
     return attempt(true);
+  };
+  const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => pushRows(rows);
+
+  const saveIncarnation = (): Promise<void> => deps.meta.set('incarnation', incarnation);
+
+  /** Acts on the server store's incarnation announced in `ready` (`incarnationAction`). */
+  const noteIncarnation = (served: string | undefined): void => {
+    const action = incarnationAction(incarnation.recorded, served);
+    if (served === undefined || action === 'keep') return;
+    if (action === 'adopt') {
+      incarnation = { ...incarnation, recorded: served };
+      // Not awaited: if it is lost, the next `ready` adopts it again.
+      void saveIncarnation().catch(() => undefined);
+      return;
+    }
+    // Set before the pull and push handlers resume on this connection (they run after this returns).
+    reset?.release();
+    let release = (): void => undefined;
+    const floorReady = new Promise<void>((resolve) => (release = resolve));
+    const run: ResetRun = {
+      to: served,
+      floor: null,
+      floorReady,
+      release,
+      saved: null,
+      repush: null,
+      fromZero: false,
+      finishing: false,
+    };
+    reset = run;
+    // Until the pull handler has read RxDB's stored positions once (at start), `known` may lack them: the
+    // first pull fixes the floor then (RxDB runs its first pull whatever is being pushed).
+    if (checkpointSeen) fixFloor(run);
+    report({
+      code: 'SERVER_RESTORED',
+      message:
+        'The server was restored from a backup and may have lost recent changes: this device is sending ' +
+        'its records again and fetching everything anew. Keep it connected until sync is done, and ' +
+        'connect your other devices too: changes only they hold reach the server that way.',
+    });
+  };
+
+  /**
+   * Fixes the floor of a reset: the one persisted by an earlier run, else the positions seen so far (only
+   * served before the restore: nothing is requested on the new connection before this runs). Persisted
+   * before the run can finish (`saved`).
+   */
+  const fixFloor = (run: ResetRun): void => {
+    const floor = incarnation.reset?.floor ?? { ...known };
+    incarnation = { ...incarnation, reset: { to: run.to, floor } };
+    run.floor = floor;
+    run.saved = saveIncarnation();
+    run.saved.catch(() => undefined);
+    run.release();
+  };
+
+  /** The local record as RxDB hands it to the push handler (no storage fields). */
+  const plainOf = (d: RxDocumentData<DeviceRecord>): WithDeleted<PlainRecord> => {
+    const { _meta: _m, _rev: _r, _attachments: _a, ...record } = d;
+    return record;
+  };
+
+  /**
+   * Whether this device sends its copy of a record again after a restore: a version of its own account
+   * (the author must be a device of `by`) in a stream it may read and write, not emptied by a purge.
+   * Writes not acknowledged yet are RxDB's to send (with the state they build on), and a version the
+   * server refused before stays refused (diverged, kept in unsent).
+   */
+  const repushable = (d: RxDocumentData<DeviceRecord>): boolean =>
+    d.by === deps.accountId &&
+    readable(d.stream) &&
+    writable(d.stream) &&
+    !(d._deleted && Object.keys(d.data).length === 0) &&
+    !pending.has(d.id) &&
+    !diverged.has(recordKey(d.stream, d.id));
+
+  /** Sends every local document this device may send again, page by page (see `ResetRun`). */
+  const repushAll = async (run: ResetRun): Promise<boolean> => {
+    const storage = collection.storageInstance;
+    let after = '';
+    try {
+      for (;;) {
+        if (reset !== run || stopped) return false;
+        const query = prepareQuery<DeviceRecord>(storage.schema, {
+          selector: { id: { $gt: after } },
+          sort: [{ id: 'asc' }],
+          skip: 0,
+          limit: REPUSH_PAGE,
+        });
+        const { documents } = await storage.query(query);
+        const last = documents.at(-1);
+        if (!last) return true;
+        after = last.id;
+        const mine = documents.filter(repushable).map(plainOf);
+        if (mine.length > 0) await repushPage(mine, run.floor ?? {});
+      }
+    } catch (error) {
+      report({
+        code: 'RESTORE_RESYNC_FAILED',
+        message: `Could not send every record to the restored server yet; retried at the next connection: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+      return false;
+    }
+  };
+
+  /**
+   * Sends local copies again as creations. The server answers `ok` for a version it holds (also under
+   * another tag: a conflict with the same version, which settles quietly) or stores one it lost; an older
+   * version of the record served before the restore is overwritten (`pushRows`). What else conflicts:
+   * a later version of what this device held before the restore (it had not pulled it yet) is left to the
+   * pull from 0, which applies it; a version stored since the restore is merged with the local copy as
+   * RxDB merges any conflict, sent on top of it and written here (`storeMerges`), so neither side is lost.
+   */
+  const repushPage = async (mine: WithDeleted<PlainRecord>[], floor: Record<string, number>) => {
+    const masterSeqs = new Map<string, number>();
+    const conflicts = await pushRows(
+      mine.map((r) => ({ newDocumentState: r })),
+      { repush: true, floor, masterSeqs },
+    );
+    const local = new Map(mine.map((r) => [r.id, r]));
+    const handler = collection.conflictHandler;
+    const merges: Merge[] = [];
+    for (const master of conflicts) {
+      const copy = local.get(master.id);
+      if (!copy || handler.isEqual(master, copy, 'hale-restore')) continue;
+      const seq = masterSeqs.get(master.id) ?? Number.MAX_SAFE_INTEGER;
+      if (seq <= (floor[master.stream] ?? 0) && master.rv > copy.rv) continue;
+      const resolved = await handler.resolve(
+        { realMasterState: master, newDocumentState: copy },
+        'hale-restore',
+      );
+      if (!handler.isEqual(resolved, master, 'hale-restore')) merges.push({ copy, master, resolved });
+    }
+    if (merges.length > 0) await storeMerges(merges);
+  };
+
+  /**
+   * Sends merged versions on top of the server's and, once taken, writes each here in place of the copy
+   * it merged (unless that copy changed meanwhile: RxDB then sends the change and merges it itself).
+   */
+  const storeMerges = async (merges: readonly Merge[]): Promise<void> => {
+    const again = await pushRows(
+      merges.map((m) => ({ newDocumentState: m.resolved, assumedMasterState: m.master })),
+    );
+    const notTaken = new Set([
+      ...again.map((r) => r.id),
+      ...unsent
+        .filter((u) => merges.some((m) => m.resolved.id === u.id && m.resolved.rv === u.rv))
+        .map((u) => u.id),
+    ]);
+    const taken = merges.filter((m) => !notTaken.has(m.resolved.id));
+    if (taken.length === 0) return;
+    const storage = collection.storageInstance;
+    const held = new Map(
+      (
+        await storage.findDocumentsById(
+          taken.map((m) => m.copy.id),
+          true,
+        )
+      ).map((d) => [d.id, d]),
+    );
+    const writes = [];
+    for (const { copy, resolved } of taken) {
+      const previous = held.get(copy.id);
+      if (!previous || !collection.conflictHandler.isEqual(plainOf(previous), copy, 'hale-restore')) continue;
+      writes.push({
+        previous,
+        document: {
+          ...previous,
+          ...resolved,
+          _meta: { ...previous._meta, lwt: Math.max(deps.now(), previous._meta.lwt + 1) },
+          _rev: createRevision(collection.database.token, previous),
+        },
+      });
+    }
+    if (writes.length > 0) await storage.bulkWrite(writes, 'hale-restore-merge');
+  };
+
+  /**
+   * Records the new incarnation once the pull from 0 caught up and everything local was pushed. Not if the
+   * run was given up (another `ready`), or not every local document could be sent: the next `ready`
+   * starts over.
+   */
+  const finishReset = async (run: ResetRun): Promise<void> => {
+    if (run.finishing) return;
+    run.finishing = true;
+    try {
+      if (!(await run.repush)) return;
+      await run.saved;
+      await replication?.awaitInSync();
+      if (reset !== run || stopped) return;
+      incarnation = { recorded: run.to };
+      await saveIncarnation();
+      if (reset === run) reset = null;
+      run.release();
+      report({
+        code: 'RESTORE_SYNCED',
+        message: 'This device has sent its records to the restored server again and is up to date with it.',
+      });
+    } finally {
+      run.finishing = false;
+    }
   };
 
   /**
@@ -1466,6 +1902,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         gaps.set(g.stream, g);
       }
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
+      incarnation = (await deps.meta.get('incarnation', META_SCHEMAS.incarnation)) ?? {};
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
@@ -1494,15 +1931,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (idle && !stopped && resyncCovered < resyncWanted) pullStream$.next('RESYNC');
         }, 0);
       });
-      replication.error$.subscribe((error) => {
-        const e = error as { code?: string; message?: string; parameters?: { errors?: unknown } };
-        report({ code: e.code ?? 'REPLICATION', message: e.message ?? String(error) });
-      });
+      replication.error$.subscribe((error) => report(replicationIssue(error)));
     },
-    /** Called by the client when the connection (re)authenticates. */
-    async onReady(): Promise<void> {
+    /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
+    async onReady(ready?: ReadyFrame): Promise<void> {
       subscribed.clear();
       streamsStale = true;
+      noteIncarnation(ready?.incarnation);
       try {
         await refreshStreams();
         await keyring.refresh().catch(() => 0);
@@ -1556,6 +1991,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     async stop(): Promise<void> {
       stopped = true;
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
+      reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       await replication?.cancel();
