@@ -88,73 +88,54 @@ describe('push: records the model accepts but one frame cannot carry', () => {
     expect((await p.records.get(plan.id))?.record).toMatchObject({ version: 121 });
   });
 
-  it('450 ordinary notes written offline (12 kB each, 5.7 MB together) reach the server', async () => {
-    const { t, sessions } = server;
-    const pushes = watchingPushes();
-    const p = await openDevice(t, await registerAccount(t), {
-      offline: true,
-      createWebSocket: pushes.factory,
-    });
-    sessions.push(p);
-    const text = 'Occasional dizziness on standing; BP 138/86; continue lisinopril. '
-      .repeat(70)
-      .slice(0, 4000);
-    const ids: string[] = [];
-    for (let i = 0; i < 450; i++) {
-      const note = await p.records.add(
-        'NoteVersion',
-        input('NoteVersion', { subjective: text, objective: text, assessment: text }),
+  it.each([
+    {
+      what: '450 ordinary notes written offline (12 kB each, 5.7 MB together)',
+      count: 450,
+      phrase: 'Occasional dizziness on standing; BP 138/86; continue lisinopril. ',
+      chars: 4000,
+    },
+    {
+      what: '120 long notes (≈50 kB each, 6 MB together; more than one frame even in chunks of 100)',
+      count: 120,
+      phrase: 'Reviewed home BP log, symptoms and adherence; titration discussed at length. ',
+      chars: 16_500,
+    },
+  ])(
+    '$what reach the server',
+    async ({ count, phrase, chars }) => {
+      const { t, sessions } = server;
+      const pushes = watchingPushes();
+      const p = await openDevice(t, await registerAccount(t), {
+        offline: true,
+        createWebSocket: pushes.factory,
+      });
+      sessions.push(p);
+      const text = phrase.repeat(Math.ceil(chars / phrase.length)).slice(0, chars);
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const note = await p.records.add(
+          'NoteVersion',
+          input('NoteVersion', { subjective: text, objective: text, assessment: text }),
+        );
+        ids.push(note.id);
+      }
+      p.sync.goOnline();
+      const done = await eventually(() => p.sync.state().pendingWrites === 0, 'all pushed', 15_000).then(
+        () => true,
+        () => false,
       );
-      ids.push(note.id);
-    }
-    p.sync.goOnline();
-    const done = await eventually(() => p.sync.state().pendingWrites === 0, 'all pushed', 15_000).then(
-      () => true,
-      () => false,
-    );
-    expect({ done, pending: p.sync.state().pendingWrites, unsent: p.sync.unsent().length }).toEqual({
-      done: true,
-      pending: 0,
-      unsent: 0,
-    });
-    expect(ids.filter((id) => !onServer(id))).toEqual([]);
-    // Packed within the limits: no frame the server had to refuse (and the device to split).
-    expect(pushes.oversize()).toEqual([]);
-  }, 60_000);
-
-  it('120 long notes (≈50 kB each, 6 MB together; more than one frame even in chunks of 100) reach the server', async () => {
-    const { t, sessions } = server;
-    const pushes = watchingPushes();
-    const p = await openDevice(t, await registerAccount(t), {
-      offline: true,
-      createWebSocket: pushes.factory,
-    });
-    sessions.push(p);
-    const text = 'Reviewed home BP log, symptoms and adherence; titration discussed at length. '
-      .repeat(220)
-      .slice(0, 16_500);
-    const ids: string[] = [];
-    for (let i = 0; i < 120; i++) {
-      const note = await p.records.add(
-        'NoteVersion',
-        input('NoteVersion', { subjective: text, objective: text, assessment: text }),
-      );
-      ids.push(note.id);
-    }
-    p.sync.goOnline();
-    const done = await eventually(() => p.sync.state().pendingWrites === 0, 'all pushed', 15_000).then(
-      () => true,
-      () => false,
-    );
-    expect({ done, pending: p.sync.state().pendingWrites, unsent: p.sync.unsent().length }).toEqual({
-      done: true,
-      pending: 0,
-      unsent: 0,
-    });
-    expect(ids.filter((id) => !onServer(id))).toEqual([]);
-    // Packed within the limits: no frame the server had to refuse (and the device to split).
-    expect(pushes.oversize()).toEqual([]);
-  }, 60_000);
+      expect({ done, pending: p.sync.state().pendingWrites, unsent: p.sync.unsent().length }).toEqual({
+        done: true,
+        pending: 0,
+        unsent: 0,
+      });
+      expect(ids.filter((id) => !onServer(id))).toEqual([]);
+      // Packed within the limits: no frame the server had to refuse (and the device to split).
+      expect(pushes.oversize()).toEqual([]);
+    },
+    60_000,
+  );
 
   it('a stored record the server refuses with the whole frame (an older build’s AuditEntry) goes to unsent(), the rest is pushed', async () => {
     const { t, sessions } = server;

@@ -30,8 +30,13 @@ const main = async (): Promise<number> => {
     return 0;
   }
   if (command === 'restore') {
-    await restoreSqlite(parsed.from ?? '', config.dataDir, { force: parsed.force });
+    const result = await restoreSqlite(parsed.from ?? '', config.dataDir, { force: parsed.force });
     process.stdout.write(`restored ${parsed.from} into ${config.dataDir}\n`);
+    // What the operator would otherwise redo by hand (revocations and the like kept from the old store).
+    if (result.carried !== null) {
+      const kept = Object.entries(result.carried).map(([what, n]) => `${what} ${n}`);
+      process.stdout.write(`carried from the replaced store: ${kept.join(', ')}\n`);
+    }
     return 0;
   }
 

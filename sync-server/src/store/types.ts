@@ -5,7 +5,8 @@
  * Invariants every implementation must keep (the conformance suite in `conformance.ts` checks them):
  * - Sequence numbers: each stream has its own counter. Every accepted document write gets the stream's
  *   next number (head + 1), so allocation is strictly increasing and gap-free, also when several
- *   server nodes or store instances write the same stream concurrently. Only the latest version of a
+ *   server nodes or store instances write the same stream concurrently. (A restore from a backup is the
+ *   one exception: it raises heads above everything served before, leaving a gap — see backup.ts.) Only the latest version of a
  *   document is kept, so a superseded version's seq is no longer returned by `readDocs`. A reader never
  *   sees seq n+1 of a stream before seq n is visible (checkpoints never skip a commit).
  * - Durability: a promise that resolves has committed durably (it survives process crash and power loss).

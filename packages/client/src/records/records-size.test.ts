@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { MAX_DOC_BYTES, docBytes } from '@hale/protocol';
 import { base64urlEncode, deriveRevisionTagKey, sealRecordVersion } from '@hale/crypto';
 import {
@@ -10,40 +9,18 @@ import {
   newId,
   type RecordOf,
 } from '@hale/model';
-import { openDeviceDb, type DeviceDb } from '../store/device-db';
 import { resolveRecordConflict } from '../sync/conflicts';
 import { contentOf, type PlainRecord } from '../sync/record-codec';
-import { MAX_RECORD_BYTES, RecordError, createRecords, type RecordInput } from './records';
+import { MAX_RECORD_BYTES, RecordError, type RecordInput } from './records';
+import { DEVICE, closeRecordDbs, setupRecords } from './records.test-util';
 
-const DEVICE = 'DevA000000000000000001';
 const OTHER_DEVICE = 'DevB000000000000000001';
 const NOW = Date.UTC(2024, 5, 1, 12);
 const NOW_ISO = new Date(NOW).toISOString();
-const dbs: DeviceDb[] = [];
-let dbCounter = 0;
 
-afterEach(async () => {
-  await Promise.all(dbs.splice(0).map((db) => db.close()));
-});
+afterEach(closeRecordDbs);
 
-const setup = async () => {
-  const db = await openDeviceDb({
-    name: `records-size-test${++dbCounter}`,
-    storage: getRxStorageMemory(),
-    atRestKey: new Uint8Array(32).fill(5),
-  });
-  dbs.push(db);
-  const writes: string[] = [];
-  const records = createRecords({
-    collection: db.records,
-    accountId: EXAMPLE_PATIENT_ID,
-    deviceId: DEVICE,
-    now: () => NOW,
-    canWrite: () => true,
-    onWrite: (_id, change) => writes.push(change.action),
-  });
-  return { db, records, writes };
-};
+const setup = () => setupRecords({ now: () => NOW });
 
 type Plan = RecordOf<'TreatmentPlan'>;
 type PlanVersion = Plan['versions'][number];
@@ -114,7 +91,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
     expect(error.detail?.kind).toBe('TreatmentPlan');
     expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['versions']);
     expect(await records.get(id)).toBeNull();
-    expect(writes).toEqual([]);
+    expect(writes.map((w) => w.action)).toEqual([]);
   });
 
   it('takes a record of exactly MAX_RECORD_BYTES and refuses one byte more', async () => {
@@ -129,7 +106,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
     expect(error.code).toBe('VALIDATION_FAILED');
     // Rounded, both would read "524 kB": the message then gives the bytes.
     expect(error.message).toContain(`(${MAX_RECORD_BYTES + 1} bytes; at most ${MAX_RECORD_BYTES} bytes)`);
-    expect(writes).toEqual(['create']);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
   });
 
   it('counts UTF-8 bytes, not characters', async () => {
@@ -165,7 +142,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const after = await records.get<'TreatmentPlan'>(added.id);
     expect(after?.record).toEqual(added);
     expect(after?.rv).toBe(1);
-    expect(writes).toEqual(['create']);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
   });
 
   it('resolveConflict refuses merged content that is too large and leaves the conflict unsettled', async () => {
@@ -201,7 +178,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const after = await records.get(String(data['id']));
     expect(after?.conflict).toBe(true);
     expect(after?.rv).toBe(merged.rv);
-    expect(writes).toEqual([]);
+    expect(writes.map((w) => w.action)).toEqual([]);
   });
 
   it('two records at the limit, one the conflict side of the other, still fit one sealed document', () => {

@@ -1,45 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
-import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind } from '@hale/model';
+import type { DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
-import { createRecords, RecordError, type RecordInput, type RecordsDeps } from './records';
+import { RecordError } from './records';
+import { DEVICE, closeRecordDbs, recordInput, setupRecords } from './records.test-util';
 
-const DEVICE = 'DevA000000000000000001';
 const OTHER_DEVICE = 'DevB000000000000000001';
-const dbs: DeviceDb[] = [];
-let dbCounter = 0;
 
-afterEach(async () => {
-  await Promise.all(dbs.splice(0).map((db) => db.close()));
-});
+afterEach(closeRecordDbs);
 
-const setup = async (extra: Partial<RecordsDeps> = {}) => {
-  const db = await openDeviceDb({
-    name: `records-test${++dbCounter}`,
-    storage: getRxStorageMemory(),
-    atRestKey: new Uint8Array(32).fill(5),
-  });
-  dbs.push(db);
-  const writes: Array<{ id: string; action: string }> = [];
-  const records = createRecords({
-    collection: db.records,
-    accountId: EXAMPLE_PATIENT_ID,
-    deviceId: DEVICE,
-    now: () => Date.now(),
-    canWrite: () => true,
-    onWrite: (id, change) => writes.push({ id, action: change.action }),
-    ...extra,
-  });
-  return { db, records, writes };
-};
-
-const input = <K extends RecordKind>(kind: K, overrides: Partial<RecordOf<K>> = {}): RecordInput<K> => {
-  const full = exampleRecord(kind, overrides) as unknown as Record<string, unknown>;
-  const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
-  return rest as unknown as RecordInput<K>;
-};
+const setup = setupRecords;
+const input = recordInput;
 
 const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
   promise.then(
@@ -363,5 +335,36 @@ describe("records: the creation time is the store's", () => {
       merged: ['Dust', added.createdAt],
     });
     expect((await records.get<'Allergy'>(added.id))?.record.createdAt).toBe(added.createdAt);
+  });
+});
+
+// Text cut in the middle of an emoji (a lone UTF-16 surrogate) has no UTF-8 form, so sealing it would
+// fail deep in the store; the records layer must refuse it first, as a validation error naming the field.
+describe('records with Unicode text', () => {
+  it('refuses text cut mid-emoji as VALIDATION_FAILED naming the field, and stores nothing', async () => {
+    const { db, records } = await setup();
+    const error = await rejection(
+      records.add('Allergy', input('Allergy', { substance: 'Peanut 🥜'.slice(0, 8) })),
+    );
+    expect(error).toBeInstanceOf(RecordError);
+    expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['substance']);
+    expect(await db.records.count().exec()).toBe(0);
+  });
+
+  it('refuses the same cut in an update', async () => {
+    const { records } = await setup();
+    const stored = await records.add('Allergy', input('Allergy', { substance: 'Peanut 🥜' }));
+    const error = await rejection(
+      records.update('Allergy', stored.id, { reaction: `Hives ${'🤧'.slice(0, 1)}` }),
+    );
+    expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect((await records.get<'Allergy'>(stored.id))?.record.substance).toBe('Peanut 🥜');
+  });
+
+  it('stores 101 emoji in a 200-character field: characters are code points', async () => {
+    const { records } = await setup();
+    const stored = await records.add('Allergy', input('Allergy', { substance: '💊'.repeat(101) }));
+    expect((await records.get<'Allergy'>(stored.id))?.record.substance).toBe('💊'.repeat(101));
   });
 });

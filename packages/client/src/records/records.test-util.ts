@@ -1,0 +1,45 @@
+// A records API over a fresh in-memory device database, for the records tests.
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import { createRecords, type RecordInput, type RecordsDeps } from './records';
+
+export const DEVICE = 'DevA000000000000000001';
+
+const dbs: DeviceDb[] = [];
+let dbCounter = 0;
+
+/** Closes every database `setupRecords` opened; call from `afterEach`. */
+export const closeRecordDbs = async (): Promise<void> => {
+  await Promise.all(dbs.splice(0).map((db) => db.close()));
+};
+
+export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
+  const db = await openDeviceDb({
+    name: `records-test${++dbCounter}`,
+    storage: getRxStorageMemory(),
+    atRestKey: new Uint8Array(32).fill(5),
+  });
+  dbs.push(db);
+  const writes: Array<{ id: string; action: string }> = [];
+  const records = createRecords({
+    collection: db.records,
+    accountId: EXAMPLE_PATIENT_ID,
+    deviceId: DEVICE,
+    now: () => Date.now(),
+    canWrite: () => true,
+    onWrite: (id, change) => writes.push({ id, action: change.action }),
+    ...extra,
+  });
+  return { db, records, writes };
+};
+
+/** An example record of `kind` as `add` takes it (no id, patient or timestamps). */
+export const recordInput = <K extends RecordKind>(
+  kind: K,
+  overrides: Partial<RecordOf<K>> = {},
+): RecordInput<K> => {
+  const full = exampleRecord(kind, overrides) as unknown as Record<string, unknown>;
+  const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
+  return rest as unknown as RecordInput<K>;
+};
