@@ -9,10 +9,9 @@
 // could have left it; those rows carry a well-formed, unchecked signature (the server checks grant
 // signatures on the way in only, and a patient's device ignores grants it did not issue).
 import { describe, expect, it } from 'vitest';
-import { newId } from '@hale/model';
-import type { Grant } from '@hale/protocol';
 import {
   connect,
+  insertRawGrants,
   makeGrant,
   registerAccount,
   type TestAccount,
@@ -26,37 +25,7 @@ const FLOOD = 6000;
 
 /** `count` grants from `patient` to `grantee`, inserted into the table in one transaction. */
 const insertGrants = (t: TestServer, patient: TestAccount, grantee: TestAccount, count: number): void => {
-  const insert = t.store.db.prepare(
-    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-       signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const now = Date.now();
-  t.store.db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const grant: Grant = {
-        v: 1,
-        grantId: newId(),
-        patientId: patient.accountId,
-        granteeId: grantee.accountId,
-        scope: [{ type: 'allergy', access: 'read' }],
-        start: new Date(now - HOUR).toISOString(),
-        expiresAt: new Date(now + 48 * HOUR).toISOString(),
-        purpose: 'flood',
-        issuedAt: new Date(now - HOUR + i).toISOString(),
-      };
-      insert.run(
-        grant.grantId,
-        grant.patientId,
-        grant.granteeId,
-        JSON.stringify(grant.scope),
-        grant.start,
-        grant.expiresAt,
-        grant.purpose,
-        grant.issuedAt,
-        JSON.stringify({ grant, sig: 'A'.repeat(86) }),
-      );
-    }
-  })();
+  insertRawGrants(t.store, patient, grantee, count, { now: Date.now() });
 };
 
 describe('a patient flooded with grants by a stranger', () => {

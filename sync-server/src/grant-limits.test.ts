@@ -8,7 +8,6 @@
 // signatures on the way in only.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { newId } from '@hale/model';
 import {
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_PAIR,
@@ -20,10 +19,10 @@ import {
   decodeServerFrame,
   encodeFrame,
   type ErrorFrame,
-  type Grant,
 } from '@hale/protocol';
 import {
   connect,
+  insertRawGrants,
   makeGrant,
   makeRevocation,
   registerAccount,
@@ -35,60 +34,14 @@ import {
 } from './testing/harness';
 
 const HOUR = 3600_000;
-const iso = (ms: number) => new Date(ms).toISOString();
 
-/**
- * Writes `count` grants from `patient` to `grantee` straight into the table, bypassing `grant` and its
- * caps, in one transaction. `expiresAt`/`revokedAt` choose their state at the server clock `now`.
- */
 const insertGrants = (
   t: TestServer,
   patient: TestAccount,
   grantee: TestAccount,
   count: number,
-  options: {
-    now: number;
-    expiresAt?: number;
-    revokedAt?: number;
-    purpose?: string;
-    scope?: Grant['scope'];
-  } = { now: Date.now() },
-): string[] => {
-  const insert = t.store.db.prepare(
-    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-  );
-  const ids: string[] = [];
-  t.store.db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const grant: Grant = {
-        v: 1,
-        grantId: newId(),
-        patientId: patient.accountId,
-        granteeId: grantee.accountId,
-        scope: options.scope ?? [{ type: 'allergy', access: 'read' }],
-        start: iso(options.now - HOUR),
-        expiresAt: iso(options.expiresAt ?? options.now + 48 * HOUR),
-        purpose: options.purpose ?? 'flood',
-        issuedAt: iso(options.now - HOUR + i),
-      };
-      insert.run(
-        grant.grantId,
-        grant.patientId,
-        grant.granteeId,
-        JSON.stringify(grant.scope),
-        grant.start,
-        grant.expiresAt,
-        grant.purpose,
-        grant.issuedAt,
-        JSON.stringify({ grant, sig: 'A'.repeat(86) }),
-        options.revokedAt === undefined ? null : iso(options.revokedAt),
-      );
-      ids.push(grant.grantId);
-    }
-  })();
-  return ids;
-};
+  options: Parameters<typeof insertRawGrants>[4] = { now: Date.now() },
+): string[] => insertRawGrants(t.store, patient, grantee, count, options);
 
 const grantCount = (t: TestServer): number =>
   (t.store.db.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n;

@@ -11,7 +11,6 @@ import {
   MAX_GRANTS_PER_PAIR_PER_DAY,
   MAX_LISTED_GRANTS,
   type AccessChangedFrame,
-  type Grant,
   type GrantsFrame,
   type PulledFrame,
   type PushedFrame,
@@ -23,6 +22,7 @@ import {
   createBlob,
   digestOf,
   makeDoc,
+  insertRawGrants,
   makeGrant,
   makeRevocation,
   registerAccount,
@@ -150,37 +150,11 @@ describe('ended grants stay off the request paths and the sweep', () => {
 
   /** `count` ended (revoked) grants from `patient` to `grantee` straight into the table, as days of churn leave. */
   const insertEnded = (patient: TestAccount, grantee: TestAccount, count: number): void => {
-    const insert = t.store.db.prepare(
-      `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-         signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-    );
-    t.store.db.transaction(() => {
-      for (let i = 0; i < count; i++) {
-        const grant: Grant = {
-          v: 1,
-          grantId: newId(),
-          patientId: patient.accountId,
-          granteeId: grantee.accountId,
-          scope: [{ type: 'allergy', access: 'read' }],
-          start: iso(t.clock.now - 2 * HOUR),
-          expiresAt: iso(t.clock.now + 48 * HOUR),
-          purpose: 'flood',
-          issuedAt: iso(t.clock.now - 2 * HOUR + i),
-        };
-        insert.run(
-          grant.grantId,
-          grant.patientId,
-          grant.granteeId,
-          JSON.stringify(grant.scope),
-          grant.start,
-          grant.expiresAt,
-          grant.purpose,
-          grant.issuedAt,
-          JSON.stringify({ grant, sig: 'A'.repeat(86) }),
-          iso(t.clock.now - HOUR),
-        );
-      }
-    })();
+    insertRawGrants(t.store, patient, grantee, count, {
+      now: t.clock.now - HOUR,
+      expiresAt: t.clock.now + 48 * HOUR,
+      revokedAt: t.clock.now - HOUR,
+    });
   };
 
   it("the victim's requests and live connection read its unended grants only, however many ended ones it holds", async () => {

@@ -553,6 +553,62 @@ export const docRow = (store: SqliteStore, stream: string, id: string): Record<s
   store.db.prepare('SELECT * FROM docs WHERE stream = ? AND id = ?').get(stream, id) as
     Record<string, unknown> | undefined;
 
+/**
+ * Writes `count` grants from `patient` to `grantee` straight into the table, bypassing `grant` and its
+ * caps (a flood as an older server, or many strangers together, could have left it), in one transaction.
+ * Each carries a well-formed, unchecked signature. `now` places them: started an hour before it, issued
+ * one millisecond apart from then; `expiresAt` (default `now` + 48 h) and `revokedAt` choose their state.
+ */
+export const insertRawGrants = (
+  store: SqliteStore,
+  patient: Pick<TestAccount, 'accountId'>,
+  grantee: Pick<TestAccount, 'accountId'>,
+  count: number,
+  options: {
+    now: number;
+    expiresAt?: number;
+    revokedAt?: number;
+    purpose?: string;
+    scope?: Grant['scope'];
+  },
+): string[] => {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const insert = store.db.prepare(
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
+       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+  );
+  const ids: string[] = [];
+  store.db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const grant: Grant = {
+        v: 1,
+        grantId: newId(),
+        patientId: patient.accountId,
+        granteeId: grantee.accountId,
+        scope: options.scope ?? [{ type: 'allergy', access: 'read' }],
+        start: iso(options.now - 3600_000),
+        expiresAt: iso(options.expiresAt ?? options.now + 48 * 3600_000),
+        purpose: options.purpose ?? 'flood',
+        issuedAt: iso(options.now - 3600_000 + i),
+      };
+      insert.run(
+        grant.grantId,
+        grant.patientId,
+        grant.granteeId,
+        JSON.stringify(grant.scope),
+        grant.start,
+        grant.expiresAt,
+        grant.purpose,
+        grant.issuedAt,
+        JSON.stringify({ grant, sig: 'A'.repeat(86) }),
+        options.revokedAt === undefined ? null : iso(options.revokedAt),
+      );
+      ids.push(grant.grantId);
+    }
+  })();
+  return ids;
+};
+
 // ---- blobs over HTTP ----
 
 export interface BlobManifestInput {
