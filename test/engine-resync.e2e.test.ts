@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { firstValueFrom, skip } from 'rxjs';
 import type { ChangesFrame, PulledFrame, ServerFrame } from '@hale/protocol';
 import type { DeviceSession } from '@hale/client';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {
   eventually,
-  openDevice,
   openPatientAndProvider,
   waitOnline,
   allPushed,
   grantRead,
+  openTwoDevices,
 } from './support/devices';
 import { input } from './support/records';
 
@@ -168,10 +168,7 @@ describe('engine: a resync RxDB drops is asked for again', () => {
   it('a reconnect whose stream list could not be fetched still pulls and follows the streams', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    server.sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, server.sessions);
     await waitOnline(a);
     await waitOnline(b);
     const conn = b.connection as { request: Request };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceSession } from '@hale/client';
-import { registerAccount, addDevice } from '@hale/sync-server/testing';
+import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
+import { eventually, waitOnline, allPushed, openTwoDevices } from './support/devices';
 import { input } from './support/records';
 
 type Request = DeviceSession['connection']['request'];
@@ -13,10 +13,7 @@ describe('engine: status', () => {
   it('is not online when the connection went away while the last page of a pull was applied', async () => {
     const t = server.t;
     const patient = await registerAccount(t);
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    server.sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, server.sessions);
     await waitOnline(a);
     await waitOnline(b);
     b.sync.goOffline();

@@ -2,19 +2,15 @@
 // running: the store lost what was written after the backup, and says so with a new `ready.incarnation`.
 // The devices that hold those writes send them again and pull everything anew; a device that sees the
 // incarnation it recorded does nothing of the kind.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
-import { backupSqlite, restoreSqlite } from '@hale/sync-server';
+import { describe, expect, it } from 'vitest';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { allPushed, createWebSocket, eventually, openDevice } from './support/devices';
 import { input } from './support/records';
-import { freePort, spawnServer, type ServerProcess } from './support/process';
+import { useRestorableServer } from './support/restorable-server';
 
 /** A socket factory that counts the rows of every push frame a device sends. */
 const countingPushes = () => {
@@ -58,22 +54,10 @@ const allergies = async (s: DeviceSession) =>
   }));
 
 describe('a server store restored from a backup', () => {
-  const sessions: DeviceSession[] = [];
-  let server: ServerProcess | null = null;
-  let dir = '';
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await server?.kill('SIGTERM');
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const { sessions, start } = useRestorableServer('hale-restore-resync-');
 
   it('gets back what it lost from the devices that hold it; every device converges, nothing twice', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hale-restore-resync-'));
-    const dataDir = path.join(dir, 'data');
-    const backupFile = path.join(dir, 'backup.sqlite');
-    const port = await freePort();
-    server = await spawnServer(dataDir, port);
-    const t = { url: server.url } as TestServer;
+    const { t, backup, restore } = await start();
     const patient = await registerAccount(t);
     const second = await addDevice(t, patient);
     const pushesA = countingPushes();
@@ -84,7 +68,7 @@ describe('a server store restored from a backup', () => {
     const before = await a.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
     const edited = await a.records.add('Allergy', input('Allergy', { substance: 'edited-v1' }));
     await allPushed(a);
-    await backupSqlite(path.join(dataDir, 'hale.sqlite'), backupFile);
+    await backup();
     // Written after the backup: the restored store will not hold them (nor the edit's second version).
     const after1 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-1' }));
     const after2 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-2' }));
@@ -97,11 +81,8 @@ describe('a server store restored from a backup', () => {
     );
 
     // Stop, restore, start; the devices stay open and reconnect.
-    await server.kill('SIGTERM');
-    server = null;
-    const restored = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
+    const restored = await restore();
     expect(restored.warnings).toEqual([]);
-    server = await spawnServer(dataDir, port);
 
     const x = await a.records.add('Allergy', input('Allergy', { substance: 'after-restore-x' }));
     const y = await b.records.add('Allergy', input('Allergy', { substance: 'after-restore-y' }));
@@ -155,29 +136,8 @@ describe('a server store restored from a backup', () => {
     expect(a.sync.state().errors.filter((e) => e.code === 'SERVER_RESTORED')).toHaveLength(1);
   }, 180_000);
 
-  /** A server process over `dir`, with a backup taken when asked and restored in its place. */
-  const restorable = async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hale-restore-resync-'));
-    const dataDir = path.join(dir, 'data');
-    const backupFile = path.join(dir, 'backup.sqlite');
-    const port = await freePort();
-    server = await spawnServer(dataDir, port);
-    const t = { url: server.url } as TestServer;
-    return {
-      t,
-      backup: () => backupSqlite(path.join(dataDir, 'hale.sqlite'), backupFile),
-      restore: async () => {
-        await server?.kill('SIGTERM');
-        server = null;
-        const restored = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
-        server = await spawnServer(dataDir, port);
-        return restored.incarnation;
-      },
-    };
-  };
-
   it('a record changed on two devices across the restore keeps both sides (a conflict, as any other)', async () => {
-    const { t, backup, restore } = await restorable();
+    const { t, backup, restore } = await start();
     const patient = await registerAccount(t);
     const a = await openDevice(t, patient);
     const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
@@ -221,7 +181,7 @@ describe('a server store restored from a backup', () => {
   }, 180_000);
 
   it('a catch-up cut short starts over at the next start, and only then is the restore recorded', async () => {
-    const { t, backup, restore } = await restorable();
+    const { t, backup, restore } = await start();
     const storage = getRxStorageDexie({
       indexedDB: indexedDB as unknown as NonNullable<DexieSettings['indexedDB']>,
       IDBKeyRange: IDBKeyRange as unknown as NonNullable<DexieSettings['IDBKeyRange']>,
@@ -237,7 +197,7 @@ describe('a server store restored from a backup', () => {
     const before = await recordedIncarnation(first);
     expect(before).toBeDefined();
     await first.close();
-    const incarnation = await restore();
+    const { incarnation } = await restore();
 
     // The device comes back to the restored store, but no push gets through: the catch-up cannot finish.
     const cut = await openDevice(t, patient, { storage, dbName, createWebSocket: refusingPushes });

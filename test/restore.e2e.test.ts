@@ -1,53 +1,30 @@
 // The documented restore (docs/operations.md: stop, restore, start) on a real server process, with two
 // real devices of one patient that keep their checkpoints across it.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
-import { backupSqlite, restoreSqlite } from '@hale/sync-server';
-import type { DeviceSession } from '@hale/client';
-import { allPushed, eventually, openDevice } from './support/devices';
+import { describe, expect, it } from 'vitest';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { allPushed, eventually, openDevice, openTwoDevices } from './support/devices';
 import { input } from './support/records';
-import { freePort, spawnServer, type ServerProcess } from './support/process';
+import { useRestorableServer } from './support/restorable-server';
 
 describe('restore from a backup while devices keep their checkpoints', () => {
-  const sessions: DeviceSession[] = [];
-  let server: ServerProcess | null = null;
-  let dir = '';
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-    await server?.kill('SIGTERM');
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const { sessions, start } = useRestorableServer('hale-restore-');
 
   it('records added after the restore reach a device that synced before it, and a new device', async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hale-restore-'));
-    const dataDir = path.join(dir, 'data');
-    const backupFile = path.join(dir, 'backup.sqlite');
-    const port = await freePort();
-    server = await spawnServer(dataDir, port);
-    const t = { url: server.url } as TestServer;
+    const { t, backup, restore } = await start();
     const patient = await registerAccount(t);
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, sessions);
 
     const before = await a.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
     await allPushed(a);
-    await backupSqlite(path.join(dataDir, 'hale.sqlite'), backupFile);
+    await backup();
     const after1 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-1' }));
     const after2 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-2' }));
     await allPushed(a);
     await eventually(async () => (await b.records.query('Allergy')).length === 3, 'b has all three');
 
     // Operations guide: stop (SIGTERM), restore, start. Devices stay open and reconnect.
-    await server.kill('SIGTERM');
-    server = null;
-    const restored = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
+    const restored = await restore();
     expect(restored.warnings).toEqual([]);
-    server = await spawnServer(dataDir, port);
 
     const x = await a.records.add('Allergy', input('Allergy', { substance: 'after-restore-x' }));
     const y = await a.records.add('Allergy', input('Allergy', { substance: 'after-restore-y' }));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { registerAccount, addDevice, type TestServer } from '@hale/sync-server/testing';
+import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline, allPushed } from './support/devices';
+import { eventually, waitOnline, allPushed, openTwoDevices } from './support/devices';
 import { input } from './support/records';
 
 interface DocRow {
@@ -36,10 +36,7 @@ describe('a server replaying an older version of a record', () => {
   const twoDevices = async () => {
     const t = server.t;
     const patient = await registerAccount(t);
-    const second = await addDevice(t, patient);
-    const a = await openDevice(t, patient);
-    const b = await openDevice(t, patient, { device: second });
-    server.sessions.push(a, b);
+    const { a, b } = await openTwoDevices(t, patient, server.sessions);
     await waitOnline(a);
     await waitOnline(b);
     const rec = await a.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
