@@ -116,6 +116,9 @@ export {
   type QuarantinedItem,
   type UnsentChange,
   type RemovedStream,
+  RESYNC_BACKOFF_BASE_MS,
+  RESYNC_BACKOFF_MAX_MS,
+  RESYNC_WINDOW_MS,
 } from './sync/engine';
 export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure } from './sync/record-codec';
 export { recordConflictHandler, resolveRecordConflict } from './sync/conflicts';

@@ -271,6 +271,69 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     lock(joined);
   });
 
+  it('a join is refused when the served wrap opens to a root that is not the named account, with nothing written', async () => {
+    // The server hands over a root of its own making (wrapped under the very passphrase typed, as a
+    // server that knows it could), naming the account of the login name, at generation 0 (no signature).
+    const { loginName, laptop } = await twoDevices();
+    const substitutes = [
+      // Its own root, unregistered.
+      (await wrapRootWithPassphrase(generateRootSecret(), P1, TEST_KDF)) as never,
+      // Another registered account's root (same passphrase), as the wrap the server holds for it.
+      await (async () => {
+        const other = `other${++counter}-${Date.now().toString(36)}`;
+        await createAccount(device(), { role: 'patient', passphrase: P1, loginName: other, deviceName: 'x' });
+        return (await api.join({ loginName: other })).wrappedRoot;
+      })(),
+    ];
+    const devicesBefore = (await api.getAccount(laptop.accountId)).devices.length;
+    for (const wrappedRoot of substitutes) {
+      const lying: HttpApi = {
+        ...api,
+        join: async (body) => ({ ...(await api.join(body)), wrappedRoot, gen: 0, sig: null }),
+      };
+      const deps = device(lying);
+      await expectAccountError(
+        joinWithPassphrase(deps, { loginName, passphrase: P1, deviceName: 'kiosk' }),
+        'ACCOUNT_MISMATCH',
+      );
+      expect(deps.vault.entries().size).toBe(0);
+    }
+    expect((await api.getAccount(laptop.accountId)).devices).toHaveLength(devicesBefore);
+  });
+
+  it('a recovery-key join is refused when the server answers another account for its root, with nothing sent', async () => {
+    const { recoveryKey, laptop } = await twoDevices();
+    const strangerDeps = device();
+    const { account: stranger } = await createAccount(strangerDeps, {
+      role: 'patient',
+      passphrase: P1,
+      loginName: `stranger${++counter}-${Date.now().toString(36)}`,
+      deviceName: 'x',
+    });
+    const strangerRecord = await api.getAccount(stranger.accountId);
+    const real = await api.getAccount(laptop.accountId);
+    const answers = [
+      // Another account's record, as it is.
+      () => strangerRecord,
+      // The account's id with another account's keys.
+      () => ({ ...strangerRecord, accountId: laptop.accountId }),
+      // The account's identity key with a wrapping key of the server's choosing.
+      () => ({ ...real, wrappingPublicKey: strangerRecord.wrappingPublicKey }),
+    ];
+    const wrapBefore = await api.getWrappedRoot(await tokenOf(laptop));
+    for (const answer of answers) {
+      const lying: HttpApi = { ...api, getAccount: async () => answer() };
+      const deps = device(lying);
+      await expectAccountError(
+        joinWithRecoveryKey(deps, { recoveryKey, newPassphrase: P2, deviceName: 'kiosk' }),
+        'ACCOUNT_MISMATCH',
+      );
+      expect(deps.vault.entries().size).toBe(0);
+    }
+    expect((await api.getAccount(laptop.accountId)).devices).toHaveLength(real.devices.length);
+    expect(await api.getWrappedRoot(await tokenOf(laptop))).toEqual(wrapBefore);
+  });
+
   it('the server takes a change only as the next generation (CONFLICT otherwise) and only signed over it', async () => {
     const { laptop, laptopDeps } = await twoDevices();
     await changePassphrase(laptopDeps, {

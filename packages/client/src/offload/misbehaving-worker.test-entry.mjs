@@ -1,8 +1,10 @@
 // A crypto worker entry for tests (`createNodeCryptoOffload({ workerUrl })`) that misbehaves on demand:
 // a 'seal' job whose first value is `{ worker: <what> }` makes it exit ('exit', code 7), throw outside
 // any job ('throw': an uncaught exception, so the host sees 'error' then 'exit'), answer a reply of the
-// wrong shape ('malformed'), or answer its thread id as the only envelope ('thread'; tells workers
-// apart). Every other job runs `runCryptoJob`, as the real entry does.
+// wrong shape ('malformed'), answer its thread id as the only envelope ('thread'; tells workers
+// apart), never answer while staying responsive ('hang': a job lost inside the worker), or never answer
+// because its thread is stuck in a loop ('spin': only terminate() ends it). Every other job runs
+// `runCryptoJob`, as the real entry does.
 import process from 'node:process';
 import { parentPort, threadId } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
@@ -16,6 +18,8 @@ parentPort.on('message', ({ id, job }) => {
   const what = job.op === 'seal' ? job.items[0]?.value?.worker : undefined;
   if (what === 'exit') process.exit(7);
   if (what === 'throw') throw new Error('misbehaving worker threw');
+  if (what === 'hang') return;
+  if (what === 'spin') for (;;);
   const answer = (result) => parentPort.postMessage({ id, result });
   if (what === 'malformed') answer({ op: 'seal', envelopes: [42] });
   else if (what === 'thread') answer({ op: 'seal', envelopes: [`${threadId}`] });

@@ -29,6 +29,9 @@ export const CONTENT_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_C
 
 const ModelVersionText = Type.String({ maxLength: 200 });
 
+/** Catch-ups after restores of the server's store kept in device meta (`incarnation.resyncs`). */
+export const MAX_RESYNCS = 32;
+
 export const META_SCHEMAS = {
   /**
    * Local writes the server has not acknowledged: record id and the revision number pending (0 when not
@@ -107,7 +110,9 @@ export const META_SCHEMAS = {
    * The server store's incarnation (`ready.incarnation`) this device's sync positions and pushes are in
    * step with: `recorded`. `reset`: a restore of the store (`incarnationAction` → reset) this device has
    * not caught up with yet — `to` the new incarnation, `floor` the per-stream positions it had seen before
-   * (served documents at or below them come from the store before the restore). Key `incarnation`.
+   * (served documents at or below them come from the store before the restore). `resyncs`: the catch-ups
+   * started after restores (incarnation, this device's clock in ms), oldest first, which back off the
+   * next one (the engine's `resyncDelay`); absent before they were kept. Key `incarnation`.
    */
   incarnation: Type.Object({
     recorded: Type.Optional(Incarnation),
@@ -115,6 +120,11 @@ export const META_SCHEMAS = {
       Type.Object({
         to: Incarnation,
         floor: Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0 })),
+      }),
+    ),
+    resyncs: Type.Optional(
+      Type.Array(Type.Object({ to: Incarnation, at: Type.Integer({ minimum: 0 }) }), {
+        maxItems: MAX_RESYNCS,
       }),
     ),
   }),

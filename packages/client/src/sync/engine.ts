@@ -67,6 +67,16 @@
  *   overwritten (the store took versions in increasing numbers, so it is an ancestor); a later one is
  *   another device's change, merged like any conflict. A device seeing the incarnation it recorded does
  *   nothing of this.
+ * - A full catch-up is costly (every local version sent, every stream pulled from 0), and only the
+ *   server says when one is due, so a broken or hostile server announcing a new incarnation at every
+ *   connection must not get one each time. Each catch-up started is kept in device meta (`resyncs`:
+ *   incarnation and this device's clock, RESYNC_WINDOW_MS back, at most MAX_RESYNCS). The first within
+ *   that window runs at once, as do up to RESYNC_FREE_RESTARTS restarts of the last one for the same
+ *   incarnation (a catch-up cut short); any other waits RESYNC_BACKOFF_BASE_MS after the last one,
+ *   doubling with each one kept, at most RESYNC_BACKOFF_MAX_MS (`resyncDelay`). Until then the
+ *   announcement is not acted on: it is reported (SERVER_RESTORES_REPEATED, for whoever runs the
+ *   server), the floor is fixed as for a catch-up (so the one that follows knows what was served before
+ *   the restore), sync goes on from the checkpoints, and the first `ready` after the wait starts it.
  * - `online` means caught up and live on every readable stream: set only by a pull whose last page asked
  *   for every stream readable after the latest reconnect or access change, and only while the link is
  *   still up; a reconnect or an access change sets `syncing` until then.
@@ -112,6 +122,7 @@ import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
   CONTENT_QUARANTINE,
+  MAX_RESYNCS,
   META_SCHEMAS,
   RETRYABLE_QUARANTINE,
   type DeviceMeta,
@@ -259,6 +270,37 @@ const MAX_SENT = 50_000;
 const PUSH_PIPELINE_CHUNK = 100;
 /** Local documents read and sent again per page after a restore of the server's store. */
 const REPUSH_PAGE = 500;
+/** How far back the catch-ups after restores of the server's store count (see `resyncDelay`). */
+export const RESYNC_WINDOW_MS = 24 * 60 * 60_000;
+/** Wait after a catch-up before another one; doubles with each catch-up in the window. */
+export const RESYNC_BACKOFF_BASE_MS = 15 * 60_000;
+export const RESYNC_BACKOFF_MAX_MS = 24 * 60 * 60_000;
+/** Restarts of a catch-up cut short (same incarnation as the last one) that run at once. */
+export const RESYNC_FREE_RESTARTS = 2;
+
+/** A catch-up started after a restore of the server's store: the incarnation and this device's clock. */
+export interface ResyncStart {
+  readonly to: string;
+  readonly at: number;
+}
+
+/**
+ * How long a catch-up with incarnation `to` must still wait at `now` (0: start it now), given the ones
+ * started before (oldest first). A start ahead of `now` (the clock went back) counts as started now.
+ */
+export const resyncDelay = (resyncs: readonly ResyncStart[], to: string, now: number): number => {
+  const recent = recentResyncs(resyncs, now);
+  const last = recent.at(-1);
+  if (last === undefined) return 0;
+  if (last.to === to && recent.filter((r) => r.to === to).length <= RESYNC_FREE_RESTARTS) return 0;
+  const wait = Math.min(RESYNC_BACKOFF_BASE_MS * 2 ** (recent.length - 1), RESYNC_BACKOFF_MAX_MS);
+  return Math.max(0, last.at + wait - now);
+};
+
+/** The catch-ups started within RESYNC_WINDOW_MS of `now`, oldest first; one ahead of `now` as at `now`. */
+const recentResyncs = (resyncs: readonly ResyncStart[], now: number): ResyncStart[] =>
+  resyncs.map((r) => ({ to: r.to, at: Math.min(r.at, now) })).filter((r) => now - r.at < RESYNC_WINDOW_MS);
+
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
@@ -296,6 +338,11 @@ interface ResetRun {
   repush: Promise<boolean> | null;
   fromZero: boolean;
   finishing: boolean;
+  /**
+   * Announced while catch-ups are backed off (`resyncDelay`): only the floor is fixed (and used by pushes,
+   * as in a catch-up); nothing is sent again, nothing pulled from 0, nothing recorded.
+   */
+  deferred: boolean;
 }
 /** A local copy, the server version stored since a restore it conflicted with, and their merge. */
 interface Merge {
@@ -306,6 +353,7 @@ interface Merge {
 interface IncarnationMeta {
   recorded?: string;
   reset?: { to: string; floor: Record<string, number> };
+  resyncs?: ResyncStart[];
 }
 
 /** A push frame the server answered: its rows, the index in RxDB's batch of each, the reply. */
@@ -1151,7 +1199,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // Also when asking at connect failed: the pull fails (RxDB retries it) rather than follow an old list.
     if (access.size === 0 || streamsStale) await refreshStreams();
     const run = reset;
-    if (run !== null) {
+    if (run !== null && !run.deferred) {
       // Nothing served is applied before every local document was sent again (see `ResetRun`).
       run.repush ??= repushAll(run);
       await run.repush;
@@ -1535,13 +1583,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Acts on the server store's incarnation announced in `ready` (`incarnationAction`). */
   const noteIncarnation = (served: string | undefined): void => {
     const action = incarnationAction(incarnation.recorded, served);
-    if (served === undefined || action === 'keep') return;
+    if (served === undefined || action === 'keep') {
+      // Back to the incarnation recorded: a catch-up being waited for is not due any more.
+      if (reset?.deferred === true) {
+        reset.release();
+        reset = null;
+      }
+      return;
+    }
     if (action === 'adopt') {
       incarnation = { ...incarnation, recorded: served };
       // Not awaited: if it is lost, the next `ready` adopts it again.
       void saveIncarnation().catch(() => undefined);
       return;
     }
+    const now = deps.now();
+    const recent = recentResyncs(incarnation.resyncs ?? [], now);
+    const wait = resyncDelay(recent, served, now);
     // Set before the pull and push handlers resume on this connection (they run after this returns).
     reset?.release();
     let release = (): void => undefined;
@@ -1555,11 +1613,31 @@ export const createSyncEngine = (deps: EngineDeps) => {
       repush: null,
       fromZero: false,
       finishing: false,
+      deferred: wait > 0,
     };
     reset = run;
+    if (!run.deferred) {
+      // Persisted with the floor (`fixFloor`), or here when the floor waits for the first pull.
+      incarnation = { ...incarnation, resyncs: [...recent, { to: served, at: now }].slice(-MAX_RESYNCS) };
+    }
     // Until the pull handler has read RxDB's stored positions once (at start), `known` may lack them: the
     // first pull fixes the floor then (RxDB runs its first pull whatever is being pushed).
     if (checkpointSeen) fixFloor(run);
+    else if (!run.deferred) void saveIncarnation().catch(() => undefined);
+    if (run.deferred) {
+      const restores = new Set([...recent.map((r) => r.to), served]).size;
+      const hours = Math.max(1, Math.ceil((now - (recent[0]?.at ?? now)) / 3_600_000));
+      report({
+        code: 'SERVER_RESTORES_REPEATED',
+        message:
+          `The server reported being restored from a backup ${restores} times in ${hours} hour${
+            hours === 1 ? '' : 's'
+          }. This device does not send all its records again before ${new Date(now + wait).toISOString()} ` +
+          '(it does at the first connection after that); sync goes on meanwhile. A server restored this ' +
+          'often is broken or misbehaving: report it to whoever runs it.',
+      });
+      return;
+    }
     report({
       code: 'SERVER_RESTORED',
       message:
@@ -1720,7 +1798,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await run.saved;
       await replication?.awaitInSync();
       if (reset !== run || stopped) return;
-      incarnation = { recorded: run.to };
+      incarnation = {
+        recorded: run.to,
+        ...(incarnation.resyncs === undefined ? {} : { resyncs: incarnation.resyncs }),
+      };
       await saveIncarnation();
       if (reset === run) reset = null;
       run.release();
