@@ -21,6 +21,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from './config';
 import type { SyncStore } from './store/index';
 import { createMetrics, type Metrics } from './metrics';
 import { createRateLimiter } from './core/rate-limit';
+import { clientAddressKey } from './core/client-address';
 import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
 import { createHub, type Hub } from './core/hub';
 import { createWrappedRootNotices } from './core/wrapped-root-notices';
@@ -112,7 +113,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
     // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
     frameworkErrors: (error, request, reply) => {
-      const key = `addr:${request.ip}`;
+      const key = `addr:${clientAddressKey(request.ip)}`;
       const mapped = !ctx.addressLimiter.take(key)
         ? toHttpError(
             new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
@@ -177,6 +178,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
         ?.grantsChanged(granteeId)
         .catch((error: unknown) => app.log.error({ err: error }, 'live re-evaluation failed')),
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
+    accessWindowMs: config.accessAuditWindowMs,
+    onAccessLogError: (error) => app.log.error({ err: error }, 'access tally not logged'),
   });
   const hub = createHub({
     store,
@@ -234,7 +237,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.
     if (request.url === '/healthz' || request.url === '/metrics' || request.routeOptions.url === '/sync')
       return;
-    const key = `addr:${request.ip}`;
+    const key = `addr:${clientAddressKey(request.ip)}`;
     if (!ctx.addressLimiter.take(key)) {
       throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
         retryAfterMs: ctx.addressLimiter.retryAfterMs(key),
@@ -300,6 +303,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
         // Live-access tallies ended by the two calls above are written before the store can close.
         await hub.drain();
         await app.close();
+        // Requests drained above may have counted repeats into open access windows: their tallies too.
+        service.stopAccessLog();
+        await service.drainAccessLog();
       })();
       return closing;
     },

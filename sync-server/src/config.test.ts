@@ -73,6 +73,7 @@ describe('command line', () => {
       'HALE_RATE_PER_DEVICE',
       'HALE_RATE_PER_ADDRESS',
       'HALE_TRUST_PROXY',
+      'HALE_BLOB_QUOTA',
     ]) {
       expect(help).toContain(name);
     }
@@ -132,6 +133,41 @@ describe('blank and malformed values', () => {
       refused(['--max-connections', bad], {}, /^--max-connections: must be a positive integer/);
     }
     refused([], { HALE_RATE_PER_ADDRESS: '1e2' }, /^HALE_RATE_PER_ADDRESS: must be a positive integer/);
+  });
+
+  it('takes the blob quota as bytes, or a whole number of KiB, MiB, GiB or TiB', () => {
+    expect(parseCommandLine([], {}).config.blobQuotaBytes).toBe(4 * 1024 ** 3);
+    expect(DEFAULT_CONFIG.blobQuotaBytes).toBe(4 * 1024 ** 3);
+    const quota = (value: string) => parseCommandLine(['--blob-quota', value], {}).config.blobQuotaBytes;
+    expect(quota('1')).toBe(1);
+    expect(quota('1048576')).toBe(1024 ** 2);
+    expect(quota('512KiB')).toBe(512 * 1024);
+    expect(quota('20MiB')).toBe(20 * 1024 ** 2);
+    expect(quota('10gib')).toBe(10 * 1024 ** 3);
+    expect(quota('2TiB')).toBe(2 * 1024 ** 4);
+    expect(parseCommandLine([], { HALE_BLOB_QUOTA: '1GiB' }).config.blobQuotaBytes).toBe(1024 ** 3);
+    expect(
+      parseCommandLine(['--blob-quota', '2GiB'], { HALE_BLOB_QUOTA: '1GiB' }).config.blobQuotaBytes,
+    ).toBe(2 * 1024 ** 3);
+    for (const bad of [
+      '0',
+      '0GiB',
+      '4GB',
+      '4G',
+      '1.5GiB',
+      '4 GiB',
+      ' 4GiB',
+      '-1',
+      '0x10',
+      '1e9',
+      'GiB',
+      '9007199254740993',
+      '9999999TiB',
+    ]) {
+      refused([`--blob-quota=${bad}`], {}, /^--blob-quota: must be a positive number of bytes/);
+    }
+    refused([], { HALE_BLOB_QUOTA: '5GB' }, /^HALE_BLOB_QUOTA: must be a positive number of bytes/);
+    refused([], { HALE_BLOB_QUOTA: '' }, /^HALE_BLOB_QUOTA is empty/);
   });
 
   it('takes an IP address or a host name to listen on', () => {

@@ -44,6 +44,17 @@ export interface ServerConfig {
    * that overwrites the header), or a comma-separated list of IP addresses and CIDR ranges.
    */
   trustProxy: boolean | string;
+  /**
+   * Bytes of blobs (document attachments) one account may store, counted from each blob's manifest when
+   * the upload starts (see `blobQuotaBytes`); an upload that would pass it is refused (QUOTA_EXCEEDED)
+   * before anything is stored.
+   */
+  blobQuotaBytes: number;
+  /**
+   * Milliseconds of the windows in which a grantee device's repeated pulls, key fetches and blob transfers
+   * of one stream go into the patient's audit log as one tally (core/access-windows.ts); 0 logs each one.
+   */
+  accessAuditWindowMs: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -61,6 +72,11 @@ export const DEFAULT_CONFIG: ServerConfig = {
   handshakeTimeoutMs: CHALLENGE_TTL_MS,
   sendStallTimeoutMs: 60_000,
   trustProxy: false,
+  // Years of scanned letters, lab reports and photos for one person; a clinic uploading for many patients
+  // may need more (`--blob-quota`).
+  blobQuotaBytes: 4 * 1024 ** 3,
+  // As live delivery's windows (hub.ts).
+  accessAuditWindowMs: 60_000,
 };
 
 /**
@@ -119,6 +135,12 @@ const OPTIONS = {
     env: 'HALE_TRUST_PROXY',
     help: 'off, true (any hop) or proxy addresses/CIDR ranges (comma-separated) whose X-Forwarded-For is trusted',
     def: 'off',
+  },
+  'blob-quota': {
+    type: 'string',
+    env: 'HALE_BLOB_QUOTA',
+    help: 'blob (attachment) bytes one account may store: bytes, or a number with KiB, MiB, GiB or TiB',
+    def: '4GiB',
   },
 } as const;
 
@@ -183,6 +205,30 @@ const toPositiveInt = (from: Source, raw: string): number => {
 const rate = (from: Source, raw: string) => {
   const perSecond = toPositiveInt(from, raw);
   return { perSecond, burst: perSecond * 2 };
+};
+
+const BYTE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/**
+ * A positive byte count: plain decimal digits, optionally followed by a binary unit (`KiB`, `MiB`, `GiB`,
+ * `TiB`, any case, no blank). Decimal units (`GB`) and fractions are refused rather than guessed at.
+ */
+const toByteSize = (from: Source, raw: string): number => {
+  const match = /^([0-9]+)([a-z]*)$/i.exec(raw);
+  const unit = match ? BYTE_UNITS[(match[2] ?? '').toLowerCase()] : undefined;
+  const n = match && unit !== undefined ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(
+      `${from}: must be a positive number of bytes, optionally with KiB, MiB, GiB or TiB: ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 };
 
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
@@ -255,6 +301,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'rate-per-device': { type: 'string' },
       'rate-per-address': { type: 'string' },
       'trust-proxy': { type: 'string' },
+      'blob-quota': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -301,6 +348,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     rateLimitPerDevice: pick('rate-per-device', rate),
     rateLimitPerAddress: pick('rate-per-address', rate),
     trustProxy: pick('trust-proxy', toTrustProxy),
+    blobQuotaBytes: pick('blob-quota', toByteSize),
   };
   const parsed: ParsedCommand = { command, config, force: values.force ?? false };
   if (values.out !== undefined) parsed.out = values.out;

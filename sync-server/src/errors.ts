@@ -16,7 +16,11 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   CONFLICT: 'CONFLICT',
   // Only raised while opening a store, never by a request; mapped for completeness.
   DATA_DIR_IN_USE: 'UNAVAILABLE',
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
 };
+
+/** Store errors whose details are the client's business (the others' name server internals). */
+const STORE_DETAILS_SHOWN: ReadonlySet<StoreErrorCode> = new Set(['QUOTA_EXCEEDED']);
 
 /** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */
 export const toHttpError = (error: unknown): HttpError => {
@@ -27,7 +31,10 @@ export const toHttpError = (error: unknown): HttpError => {
   }
   if (isStoreError(error)) {
     const code = STORE_ERROR_CODES[error.code];
-    return { status: ERROR_CODES[code].http, body: { code, message: error.message } };
+    const body: HttpError['body'] = { code, message: error.message };
+    if (error.details !== undefined && STORE_DETAILS_SHOWN.has(error.code))
+      body.details = { ...error.details };
+    return { status: ERROR_CODES[code].http, body };
   }
   const e = error as { validation?: unknown; statusCode?: number; code?: string; message?: string };
   if (e && e.validation) {

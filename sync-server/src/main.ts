@@ -1,12 +1,25 @@
-#!/usr/bin/env -S npx tsx
-// Start entry: `npm start` from the repository root. buildApp() knows nothing about listening or
-// signals; this file owns the process: flags, listen, graceful shutdown, backup and restore commands.
+// Start entry: `npm start` from the repository root, `node --import tsx src/main.ts`, or the package's bin
+// (bin/hale-sync-server.js, which loads this file in its own process). buildApp() knows nothing about
+// listening or signals; this file owns the process: flags, listen, graceful shutdown, backup and restore.
 import path from 'node:path';
 import { parseCommandLine, usage, ConfigError } from './config';
 import { buildApp } from './app';
 import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE_NAME } from './store/index';
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
+import { createLogDestination } from './log-destination';
+
+/**
+ * How long the exit waits for log lines still queued for stdout. Bounded: a log reader that stopped
+ * reading must not keep a stopped server (store closed, data directory released) from exiting.
+ */
+const LOG_SETTLE_MS = 2_000;
+
+/** Waits (bounded) for queued log lines; set once the server's log destination exists. */
+let settleLogs = (_ms: number): Promise<void> => Promise.resolve();
+const exit = (code: number): void => {
+  void settleLogs(LOG_SETTLE_MS).then(() => process.exit(code));
+};
 
 const main = async (): Promise<number> => {
   let parsed;
@@ -40,7 +53,14 @@ const main = async (): Promise<number> => {
     return 0;
   }
 
-  const logger = createLogger(config.logLevel);
+  // Not pino's default destination, whose synchronous flush at exit blocks for as long as the log reader
+  // does not read (see log-destination.ts).
+  const destination = createLogDestination(1, {
+    onDropped: (dropped) =>
+      logger.warn({ dropped }, 'log lines were dropped: the log reader did not keep up'),
+  });
+  const logger = createLogger(config.logLevel, destination);
+  settleLogs = (ms) => destination.settle(ms);
   // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
   for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
     logger.warn(
@@ -58,7 +78,7 @@ const main = async (): Promise<number> => {
     logger.info({ signal }, 'shutting down: no new connections, draining');
     const force = setTimeout(() => {
       logger.error('drain timed out, exiting');
-      process.exit(1);
+      exit(1);
     }, config.shutdownGraceMs + 5_000);
     force.unref();
     server
@@ -66,11 +86,11 @@ const main = async (): Promise<number> => {
       .then(() => store.close())
       .then(() => {
         logger.info('store closed cleanly');
-        process.exit(0);
+        exit(0);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -82,20 +102,22 @@ const main = async (): Promise<number> => {
 
 main().then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) exit(code);
   },
   (error: unknown) => {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(2);
+      exit(2);
+      return;
     }
     // Expected refusals (data directory in use, bad backup file, ...) are one line a self-hoster can act
     // on; only INTERNAL keeps the stack trace.
     if (isStoreError(error) && error.code !== 'INTERNAL') {
       process.stderr.write(`${error.message}\n`);
-      process.exit(1);
+      exit(1);
+      return;
     }
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
+    exit(1);
   },
 );

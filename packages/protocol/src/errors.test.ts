@@ -28,6 +28,7 @@ const PINNED = [
   'UNAVAILABLE',
   'INTERNAL',
   'TOO_MANY_GRANTS',
+  'BAD_CURSOR',
 ];
 
 describe('ERROR_CODES', () => {

@@ -189,6 +189,27 @@ export const ERROR_CODES = {
       'With `details.limit` "per-pair-daily" the patient issued the most grants to this grantee that a ' +
       'rolling day allows, ended ones included: wait.',
   },
+  BAD_CURSOR: {
+    http: 400,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'A page cursor is not one this server handed out for this listing with these filters (damaged, ' +
+      'from another listing or filter, or written by a server build with another format): list again ' +
+      'from the first page, without a cursor.',
+  },
+  QUOTA_EXCEEDED: {
+    // 413, not 507: the account asked to store more than it is allowed (a refusal of this request's
+    // content, nothing wrong with the server), and a client that does not know the code yet reads 413
+    // as TOO_LARGE, which it does not retry, where a 5xx would be retried to no end.
+    http: 413,
+    retry: false,
+    action: 'fix-request',
+    description:
+      "The account's storage quota would be exceeded; nothing was stored. `details` gives `usedBytes` " +
+      '(what the account stores), `requestedBytes` (what the request needs) and `quotaBytes`. Only a ' +
+      'larger quota from the operator helps; the same request sent again fails the same way.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

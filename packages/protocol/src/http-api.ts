@@ -20,6 +20,7 @@ import {
 } from './identity';
 import { DEFAULT_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_BLOB_CHUNKS, MIN_CHUNK_BYTES } from './limits';
 import { ErrorDetails } from './messages';
+import { MAX_DIRECTORY_PAGE, PageCursor } from './paging';
 import {
   AccountId,
   B64uFixed,
@@ -212,11 +213,19 @@ export type HttpDirectoryPutRequest = Static<typeof HttpDirectoryPutRequest>;
 export const HttpDirectoryPutResponse = Type.Object({ accountId: AccountId }, closed);
 export type HttpDirectoryPutResponse = Static<typeof HttpDirectoryPutResponse>;
 
-/** Query strings arrive as text: Fastify's default Ajv coerces `limit`; other callers convert first. */
+/**
+ * Query strings arrive as text: the server converts `limit` (decimal digits only) and `paged` (`true` /
+ * `false`) before checking; other callers convert first. Paging (paging.ts; a server whose `versions`
+ * include PAGING_VERSION): `paged: true` asks for `next` on the first page, `cursor` (a `next` of the
+ * previous page, with the same `q`) continues. Without either the answer is the first `limit` providers
+ * and carries no `next`, exactly as before paging existed; a full page then means more may match.
+ */
 export const HttpDirectoryQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ maxLength: 100 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DIRECTORY_PAGE })),
+    cursor: Type.Optional(PageCursor),
+    paged: Type.Optional(Type.Boolean()),
   },
   closed,
 );
@@ -228,8 +237,16 @@ export const DirectoryEntry = Type.Object(
 );
 export type DirectoryEntry = Static<typeof DirectoryEntry>;
 
+/**
+ * Providers whose display name, specialty, clinic or identifier contains `q` (case-insensitive), by display
+ * name (case-folded), then account id. `next`: only when the query asked for pages (`paged` or `cursor`)
+ * and more may match; pass it as `cursor`.
+ */
 export const HttpDirectoryResponse = Type.Object(
-  { providers: Type.Array(DirectoryEntry, { maxItems: 100 }) },
+  {
+    providers: Type.Array(DirectoryEntry, { maxItems: MAX_DIRECTORY_PAGE }),
+    next: Type.Optional(PageCursor),
+  },
   closed,
 );
 export type HttpDirectoryResponse = Static<typeof HttpDirectoryResponse>;

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -29,6 +29,14 @@ export const KEY_HOLDERS_VERSION = 3;
  * frames are closed objects, so a device built before the tolerant decoder would refuse the field.
  */
 export const INCARNATION_VERSION = 4;
+/**
+ * First version in which `listGrants` answers one page (paging.ts): the request may carry `cursor`,
+ * `limit`, `side` and `active`, the answer `next`. On older connections the answer stays the bounded list
+ * it always was, with no `next` (a client built before would refuse the field), and a request carrying a
+ * paging field is refused (BAD_MESSAGE). Over HTTP, where nothing is negotiated, a device pages the
+ * directory only against a server whose `GET /v1/server` `versions` include it.
+ */
+export const PAGING_VERSION = 5;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

@@ -7,12 +7,14 @@
  * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
- * `ready.incarnation`, INCARNATION_VERSION) is sent only on a connection that negotiated a version that
- * has it; an older peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
+ * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION) is sent
+ * only on a connection that negotiated a version that has it; an older peer would refuse it as
+ * BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
 import { PushDoc, ServedDoc } from './documents';
+import { GrantListSide, MAX_GRANTS_PAGE, PageCursor } from './paging';
 import {
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
@@ -103,9 +105,22 @@ export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
 
 /**
  * The grants the caller's account issued (as patient) or received (as grantee), signed, with their state;
- * bounded, the caller's own grants first (see GrantsFrame and MAX_LISTED_GRANTS).
+ * bounded, the caller's own grants first (see GrantsFrame and MAX_LISTED_GRANTS). From PAGING_VERSION the
+ * answer is one page (paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit` sizes
+ * the page, `side` keeps one side only, `active` only grants unended when the page is read. A device
+ * sends these fields only on connections of that version.
  */
-export const ListGrantsFrame = Type.Object({ t: Type.Literal('listGrants'), rid: Rid }, closed);
+export const ListGrantsFrame = Type.Object(
+  {
+    t: Type.Literal('listGrants'),
+    rid: Rid,
+    cursor: Type.Optional(PageCursor),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_GRANTS_PAGE })),
+    side: Type.Optional(GrantListSide),
+    active: Type.Optional(Type.Boolean()),
+  },
+  closed,
+);
 export type ListGrantsFrame = Static<typeof ListGrantsFrame>;
 
 export const GrantFrame = Type.Object({ t: Type.Literal('grant'), rid: Rid, grant: SignedGrant }, closed);
@@ -336,11 +351,18 @@ export const GrantsFrame = Type.Object(
     t: Type.Literal('grants'),
     rid: Rid,
     /**
-     * Issued grants first, then received ones; each part unended first, then ended newest first. Not every
-     * grant when they would not fit (MAX_LISTED_GRANTS items, MAX_FRAME_BYTES): the oldest ended ones and,
-     * first of all, received ones are left out.
+     * Below PAGING_VERSION: issued grants first, then received ones; each part unended first, then ended
+     * newest first. Not every grant when they would not fit (MAX_LISTED_GRANTS items, MAX_FRAME_BYTES):
+     * the oldest ended ones and, first of all, received ones are left out.
+     * From PAGING_VERSION: one page, issued grants first, then received ones, each newest issued first
+     * (`issuedAt`, then `grantId`, descending), at most the request's `limit`.
      */
     grants: Type.Array(GrantRecord, { maxItems: MAX_LISTED_GRANTS }),
+    /**
+     * Version ≥ PAGING_VERSION: more grants may follow; send `listGrants` again with this as `cursor` (and
+     * the same `side` and `active`). Absent on the last page.
+     */
+    next: Type.Optional(PageCursor),
   },
   closed,
 );

@@ -14,7 +14,8 @@
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
  *   unsubscribe { rid, streams }        → ok
  *   listStreams { rid }                 → streams { streams: StreamAccess[] }
- *   listGrants { rid }                  → grants { grants: [{ grant: SignedGrant, revokedAt? }] }
+ *   listGrants { rid, cursor?, limit?, side?, active? }
+ *                                       → grants { grants: [{ grant: SignedGrant, revokedAt? }], next? }  BAD_CURSOR
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN, TOO_MANY_GRANTS (grant)
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
  *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient }] }  FORBIDDEN (not the patient)
@@ -30,6 +31,8 @@
  * Version 3 adds `listKeyHolders` (patient only): which accounts hold which key epochs of its streams, so a
  * device can wrap an epoch for a holder that another device, lost mid-rotation, never wrapped it for.
  * Version 4 adds `ready.incarnation`, the id of the server store's incarnation (see below).
+ * Version 5 pages `listGrants` (paging.ts): the request may carry `cursor`, `limit`, `side`, `active`, the
+ * answer `next`; older connections keep the one bounded answer.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -67,6 +70,7 @@ export * from './identity';
 export * from './signing';
 export * from './messages';
 export * from './http-api';
+export * from './paging';
 export type { Checker, Issue } from './checker';
 export { createChecker, checkerFor } from './checker';
 export { refinementIssues, docIssues, type RefinementIssue } from './semantics';
@@ -124,7 +128,7 @@ export const MESSAGE_TABLE = {
   },
   unsubscribe: { reply: ['ok'], beforeReady: false, errors: session },
   listStreams: { reply: ['streams'], beforeReady: false, errors: session },
-  listGrants: { reply: ['grants'], beforeReady: false, errors: session },
+  listGrants: { reply: ['grants'], beforeReady: false, errors: [...session, 'BAD_CURSOR'] },
   grant: {
     reply: ['ok'],
     beforeReady: false,

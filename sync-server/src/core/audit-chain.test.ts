@@ -116,6 +116,8 @@ const startFaulty = async (dataDir: string): Promise<Running> => {
     config: {
       rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
       rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
+      // Every access its own entry: these tests follow the chain, not the windows of repeated access.
+      accessAuditWindowMs: 0,
     },
   });
   const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
@@ -252,7 +254,7 @@ describe('server audit chain', () => {
     await Promise.all([s.phone.close(), s.doctor.close()]);
     await first.stop();
     stops.splice(0);
-    const second = await startServer({ dataDir });
+    const second = await startServer({ dataDir, config: { accessAuditWindowMs: 0 } });
     stops.push(() => second.stop({ keepData: true }));
     const again: Scene = {
       ...s,

@@ -8,8 +8,10 @@
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   Ended grants are read only to name a refusal's reason (`explain`: one lookup per patient refused, of
- *   that pair's newest ended grants only) and, at most one answer's worth, by `listGrants`. Grants between a pair are also capped per rolling day
- *   (ended ones count), so what one account can store onto another grows by at most that rate.
+ *   that pair's newest ended grants only) and by `listGrants`: at most one answer's worth, or from
+ *   PAGING_VERSION one page per request, read by key (never by offset). Grants between a pair are also
+ *   capped per rolling day (ended ones count), so what one account can store onto another grows by at
+ *   most that rate.
  * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
  *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
  *   the current key epoch, revision tags that move forward, and audit append-only.
@@ -20,6 +22,10 @@
  * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
  *   access events committed, and a push commits its rows and their access events in one batch. If the
  *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
+ *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
+ *   the access that opens a window is logged before it is served as above, the repeats of that device
+ *   on that stream, action and grant inside the window as one tally when it ends, so a device that
+ *   downloads the same things in a loop adds at most two entries per window to the patient's log.
  * - The server's access events form one hash chain per (server, patient) in `${patientId}/audit`, and
  *   its head is not kept anywhere: each append reads the server's last stored entry in that stream
  *   (`store.docs.lastAuditEntry`) and continues from it. Why derived, not a head stored beside the
@@ -72,6 +78,10 @@ import {
   type StreamAccess,
   type StreamCheckpoint,
   type DeniedStream,
+  DEFAULT_GRANTS_PAGE,
+  GrantsCursorPayload,
+  type GrantListSide,
+  MAX_CURSOR_CHARS,
 } from '@hale/protocol';
 import {
   base64urlDecode,
@@ -87,7 +97,9 @@ import {
 } from '@hale/crypto';
 import type { Doc, DocWrite, DocWriteResult, EndedScope, Grant, IsoTime, SyncStore } from '../store/index';
 import { decodeBase64url as b64 } from './base64url';
+import { createAccessWindows, type RepeatableAccess } from './access-windows';
 import { ServiceError } from './service-error';
+import { decodeCursor, encodeCursor } from './page-cursor';
 import { isStoreError } from '../store/index';
 import { sameBytes } from '../store/bytes';
 import {
@@ -130,6 +142,13 @@ export interface SyncServiceDeps {
    */
   onGrantsChanged?: (granteeId: string, patientId: string) => void | Promise<void>;
   onPush?: (outcome: 'ok' | 'conflict' | 'error', count: number) => void;
+  /**
+   * Length of the windows in which a grantee device's repeated pulls, key fetches and blob transfers of
+   * one stream are logged as one tally (access-windows.ts); default 60 s, as live delivery's.
+   */
+  accessWindowMs?: number;
+  /** A tally of repeated access that could not be written yet (it is retried with the next write). */
+  onAccessLogError?: (error: unknown) => void;
 }
 
 export const toServedDoc = (doc: Doc): ServedDoc => {
@@ -421,6 +440,32 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     await writeLogged(p, [], events, iso());
   };
 
+  /**
+   * Logs access a device may repeat (pulls, key fetches, blob transfers) in windows (access-windows.ts):
+   * the access that opens a window is committed before this resolves, repeats inside it are tallied.
+   * Own streams are not logged.
+   */
+  const accessWindows = createAccessWindows({
+    now,
+    windowMs: deps.accessWindowMs ?? 60_000,
+    write: (p, events) => recordGranteeAccess(p, events),
+    ...(deps.onAccessLogError ? { onError: deps.onAccessLogError } : {}),
+  });
+  const recordRepeatableAccess = async (p: Principal, events: RepeatableAccess[]): Promise<void> => {
+    const logged = events.filter((e) => patientToExplain(p, e.stream) !== null);
+    if (logged.length > 0) await accessWindows.record(p, logged);
+  };
+  /** The repeatable access event of `decision`, a grant to a grantee. */
+  const repeatable = (
+    action: RepeatableAccess['action'],
+    stream: string,
+    count: number,
+    decision: AccessDecision,
+  ): RepeatableAccess => {
+    const grantId = decision.ok ? decision.grant?.grantId : undefined;
+    return grantId === undefined ? { action, stream, count } : { action, stream, count, grantId };
+  };
+
   const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) => {
     const t = now();
     // The account's own streams need no grant: none is read.
@@ -440,7 +485,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const docs: ServedDoc[] = [];
     const streams: StreamCheckpoint[] = [];
     const denied: DeniedStream[] = [];
-    const events: AccessEvent[] = [];
+    const events: RepeatableAccess[] = [];
     for (const cursor of frame.streams) {
       const decision = await explain(
         p,
@@ -473,10 +518,10 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       budgetDocs -= page.docs.length;
       streams.push({ stream: cursor.stream, checkpoint: page.checkpoint, done: page.done });
       if (page.docs.length > 0 && decision.level !== 'owner') {
-        events.push({ action: 'pull', stream: cursor.stream, count: page.docs.length });
+        events.push(repeatable('pull', cursor.stream, page.docs.length, decision));
       }
     }
-    await recordGranteeAccess(p, events);
+    await recordRepeatableAccess(p, events);
     return { docs, streams, denied };
   };
 
@@ -682,6 +727,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     } finally {
       release();
     }
+    // A grantee's access after a change of its grants opens new windows: logged before it is served.
+    await accessWindows.endAccount(g.granteeId);
     await deps.onGrantsChanged?.(g.granteeId, g.patientId);
   };
 
@@ -734,6 +781,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
     await store.grants.revoke(r.grantId, iso(), signed);
+    await accessWindows.endAccount(existing.granteeId);
     await deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
   };
 
@@ -798,7 +846,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const t = now();
     const rows = await store.envelopes.list(p.accountId, streams);
     const out: KeyEnvelope[] = [];
-    const counts = new Map<string, number>();
+    const counts = new Map<string, { count: number; decision: AccessDecision }>();
     for (const row of rows) {
       const decision = decideAccess(p, row.stream, 'envelope-fetch', grants, t);
       if (!decision.ok) continue;
@@ -812,14 +860,35 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       };
       if (row.sig !== undefined) env.sig = row.sig;
       out.push(env);
-      if (decision.level !== 'owner') counts.set(row.stream, (counts.get(row.stream) ?? 0) + 1);
+      if (decision.level !== 'owner') {
+        counts.set(row.stream, { count: (counts.get(row.stream)?.count ?? 0) + 1, decision });
+      }
     }
-    await recordGranteeAccess(
+    await recordRepeatableAccess(
       p,
-      [...counts].map(([stream, count]) => ({ action: 'key-fetch' as const, stream, count })),
+      [...counts].map(([stream, { count, decision }]) => repeatable('key-fetch', stream, count, decision)),
     );
     return out;
   };
+
+  /**
+   * A stored grant as `grants` lists it, or null for a damaged row. Grants are stored only after the codec
+   * and the signature check accepted them; they are checked again on the way out so a damaged row is left
+   * out rather than sent.
+   */
+  const grantRecordOf = (g: Grant): GrantRecord | null => {
+    const signed = validate(SignedGrant, g.signed);
+    if (!signed.ok) return null;
+    const record: GrantRecord = { grant: signed.value };
+    if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
+    if (g.revocation !== undefined) {
+      const revocation = validate(SignedRevocation, g.revocation);
+      if (revocation.ok) record.revocation = revocation.value;
+    }
+    return record;
+  };
+  /** The record's UTF-8 length in the frame, plus its separating comma. */
+  const recordBytes = (record: GrantRecord): number => Buffer.byteLength(JSON.stringify(record)) + 1;
 
   /**
    * Signed grants the caller's account issued (as patient) or received (as grantee), with their state: an
@@ -843,18 +912,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     let bytes = GRANTS_FRAME_OVERHEAD_BYTES;
     for (const part of parts) {
       for (const g of await part(MAX_LISTED_GRANTS - out.length)) {
-        // Stored only after the codec and the signature check accepted them; checked again on the way out
-        // so a damaged row is left out rather than sent.
-        const signed = validate(SignedGrant, g.signed);
-        if (!signed.ok) continue;
-        const record: GrantRecord = { grant: signed.value };
-        if (g.revokedAt !== undefined) record.revokedAt = g.revokedAt;
-        if (g.revocation !== undefined) {
-          const revocation = validate(SignedRevocation, g.revocation);
-          if (revocation.ok) record.revocation = revocation.value;
-        }
-        // The record's UTF-8 length in the frame, plus its separating comma.
-        bytes += Buffer.byteLength(JSON.stringify(record)) + 1;
+        const record = grantRecordOf(g);
+        if (record === null) continue;
+        bytes += recordBytes(record);
         if (out.length >= MAX_LISTED_GRANTS || bytes > MAX_FRAME_BYTES) return out;
         out.push(record);
       }
@@ -862,9 +922,75 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return out;
   };
 
+  /**
+   * One page of `listGrants` on a connection of PAGING_VERSION or later (paging.ts): the grants the caller
+   * issued, then those it received (or the one `side`), each newest issued first (`issuedAt`, `grantId`
+   * descending), strictly after `cursor`; with `active` only those unended now. At most `limit`
+   * (DEFAULT_GRANTS_PAGE) records and MAX_FRAME_BYTES; `next` when a grant past the page was read (one
+   * more is read to know). Damaged rows are left out but passed, so they never stall a walk. BAD_CURSOR
+   * when `cursor` is not a `listGrants` cursor of this server for the same `side` and `active`.
+   */
+  const listGrantsPage = async (
+    p: Principal,
+    request: { cursor?: string; limit?: number; side?: GrantListSide; active?: boolean },
+  ): Promise<{ grants: GrantRecord[]; next?: string }> => {
+    const limit = request.limit ?? DEFAULT_GRANTS_PAGE;
+    const active = request.active ?? false;
+    const only = request.side;
+    const sides: GrantListSide[] = only === undefined ? ['issued', 'received'] : [only];
+    let last: { side: GrantListSide; issuedAt: string; grantId: string } | undefined;
+    if (request.cursor !== undefined) {
+      const from = decodeCursor(GrantsCursorPayload, request.cursor, 'listGrants');
+      if (from.only !== only || from.active !== active || !sides.includes(from.side)) {
+        throw new ServiceError(
+          'BAD_CURSOR',
+          'this cursor continues a listGrants walk with other side or active filters: repeat them, or start over',
+        );
+      }
+      last = { side: from.side, issuedAt: from.issuedAt, grantId: from.grantId };
+    }
+    const out: GrantRecord[] = [];
+    const page = (): { grants: GrantRecord[]; next?: string } => {
+      // A page is cut only after at least one row was passed, so `last` is set here.
+      if (last === undefined) return { grants: out };
+      const payload: GrantsCursorPayload = { v: 1, k: 'grants', ...last, active };
+      if (only !== undefined) payload.only = only;
+      return { grants: out, next: encodeCursor(payload) };
+    };
+    const at = iso();
+    let bytes = GRANTS_FRAME_OVERHEAD_BYTES + MAX_CURSOR_CHARS;
+    for (const side of sides.slice(last === undefined ? 0 : sides.indexOf(last.side))) {
+      const of = side === 'issued' ? { patientId: p.accountId } : { granteeId: p.accountId };
+      // Again while rows left out as damaged leave the page short and the side may hold more.
+      for (;;) {
+        const want = limit - out.length + 1;
+        const after = last?.side === side ? { issuedAt: last.issuedAt, grantId: last.grantId } : undefined;
+        const rows = await store.grants.listPage(of, {
+          limit: want,
+          ...(after === undefined ? {} : { after }),
+          ...(active ? { unendedAt: at } : {}),
+        });
+        for (const g of rows) {
+          if (out.length >= limit) return page();
+          const record = grantRecordOf(g);
+          if (record !== null) {
+            const size = recordBytes(record);
+            if (bytes + size > MAX_FRAME_BYTES && out.length > 0) return page();
+            bytes += size;
+            out.push(record);
+          }
+          last = { side, issuedAt: g.issuedAt, grantId: g.grantId };
+        }
+        if (rows.length < want) break;
+      }
+    }
+    return { grants: out };
+  };
+
   return {
     listStreams,
     listGrants,
+    listGrantsPage,
     pull,
     push,
     grant,
@@ -877,6 +1003,11 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     explain,
     endedLookups,
     recordGranteeAccess,
+    recordRepeatableAccess,
+    repeatable,
+    /** Ends every access window and starts writing its tally (shutdown); `drainAccessLog` waits. */
+    stopAccessLog: () => accessWindows.stop(),
+    drainAccessLog: () => accessWindows.drain(),
     grantIsActive,
   };
 };

@@ -44,6 +44,7 @@ import {
 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
+import { clientAddressKey } from '../core/client-address';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 import { isStoreError, type Account } from '../store/index';
 
@@ -57,8 +58,8 @@ const wrappedRootState = (account: Account) => ({
   sig: account.wrappedRootSig,
 });
 
-/** The rate limiter key for unauthenticated routes. */
-const addressOf = (request: FastifyRequest): string => request.ip;
+/** The rate limiter key for unauthenticated routes: the client's address, an IPv6 one by its /64. */
+const addressOf = (request: FastifyRequest): string => clientAddressKey(request.ip);
 
 export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store, ed } = ctx;

@@ -6,6 +6,11 @@
  * sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the one the
  * uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed from
  * the store one at a time: a 100 MB file never sits in memory whole.
+ * - Quota: a manifest reserves its blob's bytes (`blobQuotaBytes`) against the uploading account's
+ *   `blobQuotaBytes` when it is stored, so an upload over quota is refused (QUOTA_EXCEEDED, 413) before
+ *   any chunk is written, and chunks, which only fill a stored manifest, need no check. Nothing stored is
+ *   ever taken back by the quota: a lowered quota only refuses new uploads. The store deletes no blob, so
+ *   usage only grows.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import {
@@ -57,16 +62,21 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       if (body.chunkCount !== expectedChunks || body.digests.length !== body.chunkCount) {
         throw new ServiceError('BAD_MESSAGE', 'chunkCount and digests must match size / chunkSize');
       }
-      await store.blobs.putManifest({
-        blobId: body.blobId,
-        stream: body.stream,
-        size: body.size,
-        chunkSize: body.chunkSize,
-        chunkCount: body.chunkCount,
-        digests: body.digests,
-        createdBy: principal.deviceId,
-        createdAt: new Date(ctx.now()).toISOString(),
-      });
+      // The uploading account pays, whoever's stream it is: so no one account can fill the disk, also
+      // not through the streams of the many patients who granted it write access.
+      await store.blobs.putManifest(
+        {
+          blobId: body.blobId,
+          stream: body.stream,
+          size: body.size,
+          chunkSize: body.chunkSize,
+          chunkCount: body.chunkCount,
+          digests: body.digests,
+          createdBy: principal.deviceId,
+          createdAt: new Date(ctx.now()).toISOString(),
+        },
+        { quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes } },
+      );
       return { blobId: body.blobId, have: await store.blobs.chunkIndexes(body.blobId) };
     },
   );
@@ -95,10 +105,11 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           `chunk ${index} must be ${min} bytes sealed (+ at most ${max - min}), got ${body.byteLength}`,
         );
       }
-      // Logged before it is stored, as every grantee access is: an upload that cannot be logged is refused.
+      // Logged before it is stored, as every grantee access is (a repeat inside its window is tallied, see
+      // access-windows.ts): an upload that cannot be logged is refused.
       if (decision.level !== 'owner') {
-        await ctx.service.recordGranteeAccess(principal, [
-          { action: 'blob-up', stream: manifest.stream, count: 1 },
+        await ctx.service.recordRepeatableAccess(principal, [
+          ctx.service.repeatable('blob-up', manifest.stream, 1, decision),
         ]);
       }
       await store.blobs.putChunk(
@@ -141,8 +152,8 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       const chunk = await store.blobs.getChunk(manifest.blobId, request.params.index);
       if (!chunk) throw new ServiceError('NOT_FOUND', 'chunk not uploaded yet');
       if (decision.level !== 'owner') {
-        await ctx.service.recordGranteeAccess(principal, [
-          { action: 'blob-down', stream: manifest.stream, count: 1 },
+        await ctx.service.recordRepeatableAccess(principal, [
+          ctx.service.repeatable('blob-down', manifest.stream, 1, decision),
         ]);
       }
       reply.header('content-type', OCTET_STREAM);

@@ -1,15 +1,28 @@
 import type { FastifyPluginAsync } from 'fastify';
 import {
+  DEFAULT_DIRECTORY_PAGE,
+  DirectoryCursorPayload,
   HTTP_ROUTES,
+  SignedProviderProfile,
   directoryProfilePayload,
+  validate,
+  type DirectoryEntry,
   type HttpDirectoryPutRequest,
   type HttpDirectoryQuery,
+  type HttpDirectoryResponse,
 } from '@hale/protocol';
 import { base64urlDecode } from '@hale/crypto';
 import type { AppContext } from '../context';
+import { decodeCursor, encodeCursor } from '../core/page-cursor';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 
-/** Provider directory: providers publish a profile signed by their identity key; any signed-in user searches. */
+/**
+ * Provider directory: providers publish a profile signed by their identity key; any signed-in user searches.
+ * Searches are paged by key (paging.ts): by display name (case-folded), then account id, strictly after the
+ * cursor's position, so a walk lists every provider present throughout it once. A provider who renames
+ * during a walk moves in that order and may be listed twice or not at all; devices key by account id.
+ * An entry whose account is gone or whose stored profile no longer checks is left out (and passed).
+ */
 export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.put<{ Body: HttpDirectoryPutRequest }>(
     HTTP_ROUTES.putDirectory.url,
@@ -48,24 +61,47 @@ export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (a
   app.get<{ Querystring: HttpDirectoryQuery }>(
     HTTP_ROUTES.searchDirectory.url,
     { schema: HTTP_ROUTES.searchDirectory.schema },
-    async (request) => {
+    async (request): Promise<HttpDirectoryResponse> => {
       await ctx.authenticate(request);
-      const entries = await ctx.store.directory.searchProviders(
-        request.query.q ?? '',
-        request.query.limit ?? 20,
-      );
-      const providers = [];
-      for (const e of entries) {
-        const account = await ctx.store.accounts.get(e.accountId);
-        if (!account) continue;
-        const signed = e.signed as unknown as HttpDirectoryPutRequest;
-        providers.push({
-          profile: signed.profile,
-          sig: signed.sig,
-          identityPublicKey: account.identityPublicKey,
-        });
+      const { q = '', limit = DEFAULT_DIRECTORY_PAGE, cursor, paged } = request.query;
+      let after: { displayName: string; accountId: string } | undefined;
+      if (cursor !== undefined) {
+        const from = decodeCursor(DirectoryCursorPayload, cursor, 'directory');
+        if (from.q !== q) {
+          throw new ServiceError('BAD_CURSOR', 'this cursor continues a search for other text: repeat `q`');
+        }
+        after = { displayName: from.name, accountId: from.accountId };
       }
-      return { providers };
+      // Only a query that asked for pages gets `next`: a device built before paging may refuse the field.
+      const pages = paged === true || cursor !== undefined;
+      const providers: DirectoryEntry[] = [];
+      const page = (): HttpDirectoryResponse => {
+        if (!pages || after === undefined) return { providers };
+        const next = encodeCursor({
+          v: 1,
+          k: 'directory',
+          q,
+          name: after.displayName,
+          accountId: after.accountId,
+        });
+        return { providers, next };
+      };
+      // One entry more than the page is read, to know whether `next` is due; again while entries left out
+      // (account gone, damaged entry) leave the page short and more may match.
+      for (;;) {
+        const want = limit - providers.length + 1;
+        const entries = await ctx.store.directory.searchProviders(q, want, after);
+        for (const e of entries) {
+          if (providers.length >= limit) return page();
+          const account = await ctx.store.accounts.get(e.accountId);
+          const signed = validate(SignedProviderProfile, e.signed);
+          if (account && signed.ok) {
+            providers.push({ ...signed.value, identityPublicKey: account.identityPublicKey });
+          }
+          after = { displayName: e.displayName, accountId: e.accountId };
+        }
+        if (entries.length < want) return { providers };
+      }
     },
   );
 };

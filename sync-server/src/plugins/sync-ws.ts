@@ -30,6 +30,9 @@
  *   `ready`; a change committed while `ready` is being prepared is reflected in it.
  * - On a connection of version INCARNATION_VERSION or later, `ready` carries the store's incarnation
  *   (changed by every restore from a backup), unless it cannot be read or is malformed (then left out).
+ * - On a connection of version PAGING_VERSION or later `listGrants` answers one page (with `next` when
+ *   more follow); below it, the one bounded list it always answered, and a request carrying a paging
+ *   field is refused (BAD_MESSAGE): its answer would need `next`, which that client cannot read.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
@@ -40,6 +43,7 @@ import {
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
   Incarnation,
+  PAGING_VERSION,
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
@@ -60,6 +64,7 @@ import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { upgradeRateLimit } from '../config';
 import { createRateLimiter } from '../core/rate-limit';
+import { clientAddressKey } from '../core/client-address';
 import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
@@ -116,12 +121,12 @@ const bytesOf = (data: RawData): Buffer =>
 export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { metrics } = ctx;
   let open = 0;
-  /** Open sockets per client address (entries go when their count does). */
+  /** Open sockets per client address key, an IPv6 /64 (entries go when their count does). */
   const openByAddress = new Map<string, number>();
   const upgrades = createRateLimiter({ ...upgradeRateLimit(ctx.config), now: ctx.now });
 
   const serveSocket = (socket: WebSocket, request: FastifyRequest): void => {
-    const address = request.ip;
+    const address = clientAddressKey(request.ip);
     const id = nextConnectionId++;
     metrics.connections.inc({ state: 'open' });
     open++;
@@ -130,6 +135,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     let state: 'hello' | 'auth' | 'ready' | 'closed' = 'hello';
     let challenge: { nonce: string; deviceId: string; expiresAt: number; version: number } | null = null;
     let principal: AuthenticatedDevice | null = null;
+    /** The protocol version negotiated, once ready. */
+    let version = 0;
     let live: LiveConnection | null = null;
     let queue: Promise<void> = Promise.resolve();
     let sessionTimer: ReturnType<typeof setTimeout> | undefined;
@@ -302,9 +309,26 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         case 'listStreams':
           send({ t: 'streams', rid: frame.rid, streams: await ctx.service.listStreams(p) });
           return;
-        case 'listGrants':
-          send({ t: 'grants', rid: frame.rid, grants: await ctx.service.listGrants(p) });
+        case 'listGrants': {
+          const { rid, cursor, limit, side, active } = frame;
+          if (version < PAGING_VERSION) {
+            // Those fields came with paging; `next` cannot be sent here (the client would refuse it).
+            if (cursor !== undefined || limit !== undefined || side !== undefined || active !== undefined) {
+              fail('BAD_MESSAGE', `listGrants paging needs protocol version ${PAGING_VERSION}`, rid);
+              return;
+            }
+            send({ t: 'grants', rid, grants: await ctx.service.listGrants(p) });
+            return;
+          }
+          const query = {
+            ...(cursor === undefined ? {} : { cursor }),
+            ...(limit === undefined ? {} : { limit }),
+            ...(side === undefined ? {} : { side }),
+            ...(active === undefined ? {} : { active }),
+          };
+          send({ t: 'grants', rid, ...(await ctx.service.listGrantsPage(p, query)) });
           return;
+        }
         case 'grant':
           await ctx.service.grant(p, frame.grant);
           send({ t: 'ok', rid: frame.rid });
@@ -484,6 +508,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             return;
           }
           clearTimeout(handshakeTimer);
+          version = c.version;
           state = 'ready';
           limitFrameBytes(socket, WS_MAX_PAYLOAD_BYTES);
           sessionTimer = setTimeout(
@@ -571,13 +596,14 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     // Runs before the upgrade, so a refused attempt costs no WebSocket: HTTP 429 with a typed body, and
     // @fastify/websocket destroys the socket once the answer is written.
     onRequest: async (request) => {
-      const key = `addr:${request.ip}`;
+      const address = clientAddressKey(request.ip);
+      const key = `addr:${address}`;
       if (!upgrades.take(key)) {
         throw new ServiceError('RATE_LIMITED', 'too many connection attempts from this address; slow down', {
           retryAfterMs: upgrades.retryAfterMs(key),
         });
       }
-      if ((openByAddress.get(request.ip) ?? 0) >= ctx.config.maxConnectionsPerAddress) {
+      if ((openByAddress.get(address) ?? 0) >= ctx.config.maxConnectionsPerAddress) {
         throw new ServiceError(
           'TOO_MANY_CONNECTIONS',
           'this address holds its maximum number of connections; close one or retry later',

@@ -6,7 +6,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
+  blobQuotaBytes,
   isStoreError,
+  type StoreError,
   type Account,
   type BlobManifest,
   type Challenge,
@@ -1126,6 +1128,65 @@ export const runStoreConformance = (
         expectBytes(await store.blobs.getChunk('blob-1', 1), paddedCt(4 + BLOB_CHUNK_OVERHEAD_BYTES, 5));
         expectBytes(await store.blobs.getChunk('blob-1', 2), paddedCt(2, 3));
         expect(await store.blobs.chunkIndexes('blob-none')).toEqual([]);
+      });
+
+      it('quota: a new manifest is stored only within the account quota, counted from what its devices created', async () => {
+        await store.accounts.register(makeAccount('acc-q'), makeDevice('dev-q1', 'acc-q'));
+        await store.devices.put(makeDevice('dev-q2', 'acc-q'));
+        await store.accounts.register(makeAccount('acc-r'), makeDevice('dev-r1', 'acc-r'));
+        const one = blobQuotaBytes(manifest);
+        const quota = { accountId: 'acc-q', maxBytes: 2 * one };
+        const blob = (blobId: string, createdBy: string): BlobManifest => ({
+          ...manifest,
+          blobId,
+          createdBy,
+        });
+        expect(await store.blobs.usage('acc-q')).toBe(0);
+
+        await store.blobs.putManifest(blob('q-1', 'dev-q1'), { quota });
+        // Exactly filling the quota is within it; another device of the account draws on the same room.
+        await store.blobs.putManifest(blob('q-2', 'dev-q2'), { quota });
+        expect(await store.blobs.usage('acc-q')).toBe(2 * one);
+        const refused = await catchError(store.blobs.putManifest(blob('q-3', 'dev-q1'), { quota }));
+        expect(isStoreError(refused, 'QUOTA_EXCEEDED')).toBe(true);
+        expect((refused as StoreError).details).toEqual({
+          usedBytes: 2 * one,
+          requestedBytes: one,
+          quotaBytes: 2 * one,
+        });
+        expect(await store.blobs.getManifest('q-3')).toBeNull();
+        await expectStoreError(store.blobs.putChunk('q-3', 0, paddedCt(4, 1)), 'NOT_FOUND');
+        expect(await store.blobs.usage('acc-q')).toBe(2 * one);
+
+        // Re-announcing a stored manifest reserves nothing new: never refused, whoever is full.
+        await store.blobs.putManifest(blob('q-1', 'dev-q1'), { quota });
+        await store.blobs.putManifest(blob('q-1', 'dev-r1'), { quota: { accountId: 'acc-r', maxBytes: 1 } });
+        // Revoked devices' blobs still count; other accounts have their own usage.
+        await store.devices.revoke('dev-q2', isoAt(10));
+        expect(await store.blobs.usage('acc-q')).toBe(2 * one);
+        expect(await store.blobs.usage('acc-r')).toBe(0);
+        await store.blobs.putManifest(blob('r-1', 'dev-r1'), {
+          quota: { accountId: 'acc-r', maxBytes: one },
+        });
+        expect(await store.blobs.usage('acc-r')).toBe(one);
+        // Without a quota (tools, older callers) nothing is checked, but the manifest counts all the same.
+        await store.blobs.putManifest(blob('q-4', 'dev-q1'));
+        expect(await store.blobs.usage('acc-q')).toBe(3 * one);
+      });
+
+      it('quota: concurrent manifests of one account cannot both take the last room', async () => {
+        await store.accounts.register(makeAccount('acc-q'), makeDevice('dev-q1', 'acc-q'));
+        const quota = { accountId: 'acc-q', maxBytes: blobQuotaBytes(manifest) };
+        const settled = await Promise.allSettled(
+          ['c-1', 'c-2', 'c-3'].map((blobId) =>
+            store.blobs.putManifest({ ...manifest, blobId, createdBy: 'dev-q1' }, { quota }),
+          ),
+        );
+        expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of settled) {
+          if (r.status === 'rejected') expect(isStoreError(r.reason, 'QUOTA_EXCEEDED')).toBe(true);
+        }
+        expect(await store.blobs.usage('acc-q')).toBe(blobQuotaBytes(manifest));
       });
 
       it('an empty blob is one chunk', async () => {

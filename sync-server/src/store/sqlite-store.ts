@@ -40,11 +40,15 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
+  BLOB_QUOTA_CHUNK_BYTES,
+  BLOB_QUOTA_MANIFEST_BYTES,
+  blobQuotaBytes,
   sealedChunkBounds,
   StoreError,
   isAuditStream,
   type Account,
   type BlobManifest,
+  type BlobQuota,
   type Challenge,
   type CommitListener,
   type Device,
@@ -311,6 +315,10 @@ const MIGRATIONS: readonly string[] = [
     position INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX grant_changes_by_position ON grant_changes (position);
+  `,
+  // v5 → v6: an account's blob usage (for its quota) sums the manifests its devices created.
+  `
+  CREATE INDEX blob_manifests_by_creator ON blob_manifests (created_by);
   `,
 ];
 
@@ -663,6 +671,28 @@ const migrate = (db: Database.Database): void => {
   }).immediate();
 };
 
+type GrantPageArgs = [string, ...(string | number)[]];
+
+/**
+ * The `grants.listPage` statements, by side, filter (`all` or `unended`) and cursor (`first` page, or
+ * `after` a key); parameters: the account id, then `now` (unended), then issued_at and grant_id (after),
+ * then the limit.
+ */
+const grantPageStatements = (db: Database.Database) => {
+  const make = (side: 'patient' | 'grantee', unended: boolean, after: boolean) =>
+    db.prepare<GrantPageArgs, GrantRow>(
+      `SELECT * FROM grants ${unended ? `INDEXED BY grants_unended_by_${side}` : ''}
+       WHERE ${side}_id = ? ${unended ? 'AND revoked_at IS NULL AND expires_at > ?' : ''}
+         ${after ? 'AND (issued_at, grant_id) < (?, ?)' : ''}
+       ORDER BY issued_at DESC, grant_id DESC LIMIT ?`,
+    );
+  const sideOf = (side: 'patient' | 'grantee') => ({
+    all: { first: make(side, false, false), after: make(side, false, true) },
+    unended: { first: make(side, true, false), after: make(side, true, true) },
+  });
+  return { patient: sideOf('patient'), grantee: sideOf('grantee') };
+};
+
 const prepareStatements = (db: Database.Database) => ({
   metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
   metaPut: db.prepare<[string, string]>(
@@ -774,6 +804,10 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT * FROM grants WHERE patient_id = ? AND (revoked_at IS NOT NULL OR expires_at <= ?)
      ORDER BY issued_at DESC, grant_id DESC LIMIT ?`,
   ),
+  // `listPage`: one statement per side, cursor and filter, newest issued first. The key (issued_at, grant_id)
+  // is compared as a row value, which the (…, issued_at) indexes serve as a range. Unended pages read
+  // through the unended indexes (INDEXED BY: the planner would otherwise walk the ended rows too).
+  grantPage: grantPageStatements(db),
   grantsEndedScopes: db.prepare<[string, string, string, number], { type: unknown; revoked: number }>(
     `SELECT DISTINCT json_extract(j.value, '$.type') AS type, g.revoked AS revoked
      FROM (SELECT scope, revoked_at IS NOT NULL AS revoked FROM grants
@@ -879,6 +913,10 @@ const prepareStatements = (db: Database.Database) => ({
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   manifestGet: db.prepare<[string], ManifestRow>('SELECT * FROM blob_manifests WHERE blob_id = ?'),
+  blobUsage: db.prepare<[number, number, string], { used: number }>(
+    `SELECT coalesce(sum(size + chunk_count * ? + ?), 0) AS used FROM blob_manifests
+     WHERE created_by IN (SELECT device_id FROM devices WHERE account_id = ?)`,
+  ),
   chunkInsert: db.prepare<[string, number, Uint8Array]>(
     'INSERT INTO blob_chunks (blob_id, idx, bytes) VALUES (?, ?, ?) ON CONFLICT (blob_id, idx) DO NOTHING',
   ),
@@ -899,6 +937,12 @@ const prepareStatements = (db: Database.Database) => ({
   providerSearch: db.prepare<[string, number], ProviderRow>(
     `SELECT account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at FROM providers
      WHERE instr(search_text, ?) > 0 ORDER BY display_name COLLATE NOCASE, account_id LIMIT ?`,
+  ),
+  // The next page of a search: strictly after the last (display name, account id) listed, in the same order.
+  providerSearchAfter: db.prepare<[string, string, string, number], ProviderRow>(
+    `SELECT account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at FROM providers
+     WHERE instr(search_text, ?) > 0 AND (display_name COLLATE NOCASE, account_id) > (?, ?)
+     ORDER BY display_name COLLATE NOCASE, account_id LIMIT ?`,
   ),
 });
 
@@ -1179,11 +1223,25 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     insertDevice(s, d);
   });
 
-  const manifestTx = db.transaction((s: Statements, m: BlobManifest) => {
+  const blobUsage = (s: Statements, accountId: string): number =>
+    s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
+
+  const manifestTx = db.transaction((s: Statements, m: BlobManifest, quota: BlobQuota | undefined) => {
     const existing = s.manifestGet.get(m.blobId);
     if (existing !== undefined) {
       if (sameManifest(rowToManifest(existing), m)) return;
       throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
+    }
+    if (quota !== undefined) {
+      const usedBytes = blobUsage(s, quota.accountId);
+      const requestedBytes = blobQuotaBytes(m);
+      if (usedBytes + requestedBytes > quota.maxBytes) {
+        throw new StoreError(
+          'QUOTA_EXCEEDED',
+          `storing this blob needs ${requestedBytes} bytes; the account stores ${usedBytes} of its ${quota.maxBytes}`,
+          { details: { usedBytes, requestedBytes, quotaBytes: quota.maxBytes } },
+        );
+      }
     }
     s.manifestInsert.run(
       m.blobId,
@@ -1387,6 +1445,27 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const statement = side === 'patient' ? s.grantsEndedOfPatient : s.grantsEndedOfGrantee;
           return statement.all(id, now, limit).map(rowToGrant);
         }),
+      listPage: (of, { after, unendedAt, limit }) =>
+        call((s) => {
+          const [side, id] = grantSide(of);
+          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          const args: GrantPageArgs = [id];
+          if (unendedAt !== undefined) {
+            requireText(unendedAt, 'unendedAt');
+            args.push(unendedAt);
+          }
+          if (after !== undefined) {
+            requireText(after.issuedAt, 'after.issuedAt');
+            requireText(after.grantId, 'after.grantId');
+            args.push(after.issuedAt, after.grantId);
+          }
+          args.push(limit);
+          const statement =
+            s.grantPage[side][unendedAt === undefined ? 'all' : 'unended'][
+              after === undefined ? 'first' : 'after'
+            ];
+          return statement.all(...args).map(rowToGrant);
+        }),
       endedScopes: ({ patientId, granteeId }, now, limit) =>
         call((s) => {
           requireText(now, 'now');
@@ -1497,11 +1576,18 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     blobs: {
-      putManifest: (m) =>
+      putManifest: (m, options) =>
         call((s) => {
           validateManifest(m);
-          manifestTx.immediate(s, m);
+          const quota = options?.quota;
+          if (quota !== undefined) {
+            requireText(quota.accountId, 'quota.accountId');
+            if (!isNonNegativeInt(quota.maxBytes))
+              throw invalid('quota.maxBytes must be a non-negative integer');
+          }
+          manifestTx.immediate(s, m, quota);
         }),
+      usage: (accountId) => call((s) => blobUsage(s, accountId)),
       getManifest: (blobId) =>
         call((s) => {
           const row = s.manifestGet.get(blobId);
@@ -1539,11 +1625,15 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             searchText,
           );
         }),
-      searchProviders: (q, limit) =>
+      searchProviders: (q, limit, after) =>
         call((s) => {
           if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
           const needle = q.toLowerCase().replaceAll(SEARCH_SEPARATOR, '');
-          return s.providerSearch.all(needle, limit).map(rowToProvider);
+          const rows =
+            after === undefined
+              ? s.providerSearch.all(needle, limit)
+              : s.providerSearchAfter.all(needle, after.displayName, after.accountId, limit);
+          return rows.map(rowToProvider);
         }),
     },
 

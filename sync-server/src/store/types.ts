@@ -297,6 +297,18 @@ export interface SyncStore {
      */
     listEnded(of: { patientId?: string; granteeId?: string }, now: IsoTime, limit: number): Promise<Grant[]>;
     /**
+     * One page of the grants `patientId` issued or `granteeId` received, newest issued first (`issuedAt`,
+     * then `grantId`, descending: a key no grant changes), only those strictly after `after` in that order
+     * when given, and with `unendedAt` only those unended then (as `countUnended` counts them); at most
+     * `limit`. Keyset paging (`listGrants` pages): no offset, so a grant present throughout a walk is read
+     * exactly once. INVALID unless exactly one of the two ids is given, or when `limit` is not a
+     * non-negative integer.
+     */
+    listPage(
+      of: { patientId?: string; granteeId?: string },
+      page: { after?: { issuedAt: IsoTime; grantId: string }; unendedAt?: IsoTime; limit: number },
+    ): Promise<Grant[]>;
+    /**
      * What the grants from `patientId` to `granteeId` that are ended at `now` covered — the `limit` newest
      * issued of them (ties by id, descending), so the cost stays bounded however many are stored — to
      * explain a refusal: one entry per (stream type named in such a grant's scope, revoked), `revoked` true
@@ -370,11 +382,20 @@ export interface SyncStore {
   blobs: {
     /**
      * No-op when a manifest with the same blobId, stream, size, chunkSize, chunkCount and digests exists
-     * (whoever announces it, whenever: the stored createdBy/createdAt stay those of the first);
-     * ALREADY_EXISTS when one differing in any of those exists.
+     * (whoever announces it, whenever: the stored createdBy/createdAt stay those of the first; it reserves
+     * nothing new, so no quota refuses it); ALREADY_EXISTS when one differing in any of those exists.
+     * With `quota`, a new manifest is stored only if `usage(quota.accountId)` plus what it reserves stays
+     * within `quota.maxBytes`, checked and stored in one atomic step (two uploads cannot both take the
+     * same room); otherwise QUOTA_EXCEEDED with details `{ usedBytes, requestedBytes, quotaBytes }` and
+     * nothing is stored. `manifest.createdBy` must then be a device of `quota.accountId`.
      */
-    putManifest(manifest: BlobManifest): Promise<void>;
+    putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota }): Promise<void>;
     getManifest(blobId: string): Promise<BlobManifest | null>;
+    /**
+     * Bytes the manifests created by the devices of `accountId` (revoked ones included) reserve, each
+     * `blobQuotaBytes(manifest)`, whether or not their chunks arrived yet: the account's blob usage.
+     */
+    usage(accountId: string): Promise<number>;
     /**
      * Stores chunk `index`. NOT_FOUND without a manifest; INVALID when the index is outside the manifest or
      * the length does not fit the manifest: a stored chunk is the *sealed* form of `chunkSize` plaintext
@@ -391,8 +412,16 @@ export interface SyncStore {
   directory: {
     /** Inserts or replaces the entry of `accountId`. */
     putProvider(entry: ProviderEntry): Promise<void>;
-    /** Case-insensitive substring match on displayName, specialty, clinic or identifier; by displayName. */
-    searchProviders(q: string, limit: number): Promise<ProviderEntry[]>;
+    /**
+     * Case-insensitive substring match on displayName, specialty, clinic or identifier; by displayName
+     * (ASCII case folded, as SQLite's NOCASE), then accountId. With `after`, only entries strictly after
+     * that (displayName, accountId) in this order (keyset paging of directory searches).
+     */
+    searchProviders(
+      q: string,
+      limit: number,
+      after?: { displayName: string; accountId: string },
+    ): Promise<ProviderEntry[]>;
   };
 
   meta: {
@@ -412,7 +441,9 @@ export type StoreErrorCode =
   | 'INTERNAL'
   | 'CONFLICT'
   /** Another process (or another store of this process) holds the data directory; details: dataDir, pid. */
-  | 'DATA_DIR_IN_USE';
+  | 'DATA_DIR_IN_USE'
+  /** A write would take an account past its quota; details: usedBytes, requestedBytes, quotaBytes. */
+  | 'QUOTA_EXCEEDED';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -457,3 +488,23 @@ export const sealedChunkBounds = (
 };
 
 export const isAuditStream = (stream: string): boolean => stream.endsWith(AUDIT_STREAM_SUFFIX);
+
+/** The account whose blob usage a new manifest counts against, and how much it may reserve in all. */
+export interface BlobQuota {
+  accountId: string;
+  maxBytes: number;
+}
+
+/** Per chunk: BLOB_CHUNK_OVERHEAD_BYTES of sealing headroom and 64 for its digest in the manifest. */
+export const BLOB_QUOTA_CHUNK_BYTES = BLOB_CHUNK_OVERHEAD_BYTES + 64;
+/** Per manifest: its row (ids, stream, sizes, times). */
+export const BLOB_QUOTA_MANIFEST_BYTES = 512;
+
+/**
+ * Bytes a blob counts against its uploader's quota, from its manifest alone, from the moment the manifest
+ * is stored (so an upload is refused before any chunk is written, and chunks never need a check): its
+ * declared size, per chunk the sealing headroom a stored chunk may take plus room for its digest in the
+ * manifest, and the manifest's own row. At least what the blob can ever take on disk.
+ */
+export const blobQuotaBytes = (manifest: { readonly size: number; readonly chunkCount: number }): number =>
+  manifest.size + manifest.chunkCount * BLOB_QUOTA_CHUNK_BYTES + BLOB_QUOTA_MANIFEST_BYTES;

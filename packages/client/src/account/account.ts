@@ -60,6 +60,7 @@ import nacl from 'tweetnacl';
 import type { Static } from '@sinclair/typebox';
 import {
   LOGIN_NAME_PATTERN,
+  PAGING_VERSION,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
@@ -998,15 +999,27 @@ async function verifyEntry(ed: Ed25519, entry: DirectoryEntry): Promise<boolean>
 }
 
 /**
- * Searches the provider directory. Every entry is checked on the device: its identity key must derive
- * the profile's account id and sign the profile; entries that fail are dropped and counted.
+ * Searches the provider directory, one page per call (by display name): without `cursor` the first page,
+ * with the `next` of a page (and the same `q`) the one after it; `next` is absent on the last page. A
+ * search box shows the first matches and loads more when asked, instead of pulling a whole clinic's
+ * directory. A server older than PAGING_VERSION (learnt from `serverInfo`, asked for each first page)
+ * answers the first page only, without `next`: a full page then means more may match.
+ * Every entry is checked on the device: its identity key must derive the profile's account id and sign
+ * the profile; entries that fail are dropped and counted.
  */
 export async function searchProviders(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
-  input: { readonly q: string; readonly limit?: number; readonly token: string },
-): Promise<{ providers: VerifiedProvider[]; dropped: number }> {
+  input: { readonly q: string; readonly limit?: number; readonly cursor?: string; readonly token: string },
+): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }> {
+  // A cursor came from a server that pages; only the first page needs to ask.
+  const paging =
+    input.cursor !== undefined
+      ? { cursor: input.cursor }
+      : (await deps.api.serverInfo()).versions.includes(PAGING_VERSION)
+        ? { paged: true }
+        : {};
   const answer = await deps.api.searchDirectory(
-    { q: input.q, ...(input.limit === undefined ? {} : { limit: input.limit }) },
+    { q: input.q, ...(input.limit === undefined ? {} : { limit: input.limit }), ...paging },
     input.token,
   );
   const providers: VerifiedProvider[] = [];
@@ -1019,7 +1032,7 @@ export async function searchProviders(
     const identity = unwrapResult(base64urlDecode(entry.identityPublicKey));
     providers.push({ ...entry, fingerprint: keyFingerprint(identity) });
   }
-  return { providers, dropped };
+  return { providers, dropped, ...(answer.next === undefined ? {} : { next: answer.next }) };
 }
 
 /** Safety number between this account's identity key and another's (base64url or bytes). */

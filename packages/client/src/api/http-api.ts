@@ -115,6 +115,11 @@ export interface HttpApi {
    */
   putWrappingKey(body: HttpWrappingKeyRequest, token: string): Promise<HttpWrappingKeyResponse>;
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
+  /**
+   * One page of a directory search. `paged` and `cursor` only against a server whose `serverInfo().versions`
+   * include PAGING_VERSION (an older one refuses them as BAD_MESSAGE); the answer then carries `next` when
+   * more may match. `searchProviders` (account.ts) does this check.
+   */
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
   createBlob(body: HttpBlobCreateRequest, token: string): Promise<HttpBlobCreateResponse>;
   putChunk(blobId: string, index: number, bytes: Uint8Array, token: string): Promise<HttpBlobChunkResponse>;
@@ -127,7 +132,7 @@ type RouteName = keyof typeof HTTP_ROUTES;
 
 interface CallOptions {
   readonly params?: Readonly<Record<string, string | number>>;
-  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly json?: unknown;
   readonly bytes?: Uint8Array;
   readonly token?: string;
@@ -152,7 +157,7 @@ function fillPath(url: string, params: Readonly<Record<string, string | number>>
   });
 }
 
-function queryString(query: Readonly<Record<string, string | number | undefined>> = {}): string {
+function queryString(query: Readonly<Record<string, string | number | boolean | undefined>> = {}): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(query)) {
     if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
@@ -408,7 +413,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       callJson('putDirectory', R.putDirectory.schema.response[200], { json: body, token }),
     searchDirectory: (query, token) =>
       callJson('searchDirectory', R.searchDirectory.schema.response[200], {
-        query: { q: query.q, limit: query.limit },
+        query: { q: query.q, limit: query.limit, cursor: query.cursor, paged: query.paged },
         token,
       }),
     createBlob: (body, token) =>

@@ -3,7 +3,8 @@
  *
  * Invariants:
  * - A grant is signed by the patient's identity key; before it is sent, the current key of every granted
- *   stream (all epochs, so the history is readable) is wrapped for the grantee and published.
+ *   stream (all epochs, so the history is readable) is wrapped for the grantee and published. A scope
+ *   naming a record type twice is refused (BAD_SCOPE) before anything is published.
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
@@ -13,8 +14,10 @@
  *   otherwise — WRAPPING_KEY_UNVERIFIED, or KEY_CHANGED — before anything is published; re-keying skips
  *   such a holder (it gets no key) and each later check tries it again (`wrapMissing`).
  * - Revocation: the server cuts access at once; then a new epoch is minted for every stream the grant
- *   covered and wrapped for the remaining holders only, so records written afterwards are unreadable with
- *   the revoked provider's keys. History is not re-encrypted (cost independent of the number of records) —
+ *   covered and wrapped for the remaining holders only — one envelope per holder account, however many of
+ *   its grants cover the stream (the server refuses a publish naming a recipient twice for one epoch,
+ *   whole, which would leave the epoch unwrapped for everyone) — so records written afterwards are
+ *   unreadable with the revoked provider's keys. History is not re-encrypted (cost independent of the number of records) —
  *   what the provider already synced cannot be recalled, and the app says so.
  * - Re-keying is decided from state every device of the patient can check, never from a local "done"
  *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
@@ -28,6 +31,11 @@
  * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
  *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
  *   of the grants than the epoch it replaces.
+ * - The server's grant list is read whole (`serverGrants`): from protocol version 5 every page of the
+ *   grants this account issued (keyset paging: each grant present throughout the walk once, revocations
+ *   included as of its page), never those other accounts issued to it; at most MAX_GRANT_PAGES pages, else
+ *   TOO_LARGE (listing falls back to the local copy, re-keying waits). An older server's one bounded
+ *   answer is taken as it is.
  * - Two devices rotating at once: one claim per epoch wins on the server; the loser adopts the winner's key
  *   (keyring `claimEpoch`) and checks again with fresh grants, rotating once more if the winner's epoch
  *   does not shut out everything it knows ended. Remaining holders are wrapped only after the claim is
@@ -61,12 +69,15 @@ import {
 import { newId, type StreamType } from '@hale/model';
 import {
   KEY_HOLDERS_VERSION,
+  MAX_GRANTS_PAGE,
+  PAGING_VERSION,
   grantSignaturePayload,
   parseStreamId,
   type KeyHoldersFrame,
   revocationSignaturePayload,
   type Grant,
   type GrantScopeEntry,
+  type GrantRecord,
   type GrantsFrame,
 } from '@hale/protocol';
 import { SyncError, type Connection } from '../sync/connection';
@@ -136,6 +147,11 @@ const REKEY_KICK_MS = 2000;
 const MAX_SETTLE_ROUNDS = 4;
 /** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
 const MAX_EXTRA_ENDED = 8;
+/**
+ * Most `grants` pages one listing of the server's grants reads (MAX_GRANTS_PAGE each): far beyond years of
+ * grants under the per-pair daily cap, and a bound on what a server that never stops answering `next` costs.
+ */
+const MAX_GRANT_PAGES = 20;
 
 export interface ConsentDeps {
   accountId: string;
@@ -160,7 +176,7 @@ export const createConsent = (deps: ConsentDeps) => {
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
   /** Adds the server's signed copies to the local grants (persisting what was new) and answers the merge. */
-  const merge = async (local: StoredGrant[], reply: GrantsFrame): Promise<StoredGrant[]> => {
+  const merge = async (local: StoredGrant[], records: readonly GrantRecord[]): Promise<StoredGrant[]> => {
     const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
       const bytes = base64urlDecode(sig);
       return (
@@ -169,7 +185,7 @@ export const createConsent = (deps: ConsentDeps) => {
       );
     };
     let changed = false;
-    for (const record of reply.grants) {
+    for (const record of records) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
       const mine = local.find((x) => x.grant.grantId === g.grantId);
@@ -199,24 +215,54 @@ export const createConsent = (deps: ConsentDeps) => {
     return local;
   };
   /**
+   * The grants this account issued, as the server lists them: from PAGING_VERSION every page of the issued
+   * side only (so grants other accounts pile onto this one are never read), at most MAX_GRANT_PAGES of
+   * them — a server still answering `next` after that is not followed (TOO_LARGE); from an older server
+   * its one bounded answer. A page is read after the previous one arrived: the walk is by key, so grants
+   * issued meanwhile (on another device) are listed at most once and every other grant exactly once.
+   */
+  const serverGrants = async (): Promise<GrantRecord[]> => {
+    if ((deps.connection.version() ?? 0) < PAGING_VERSION) {
+      return (await deps.connection.request<GrantsFrame>({ t: 'listGrants' })).grants;
+    }
+    const all: GrantRecord[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_GRANT_PAGES; page++) {
+      const reply = await deps.connection.request<GrantsFrame>({
+        t: 'listGrants',
+        side: 'issued',
+        limit: MAX_GRANTS_PAGE,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      all.push(...reply.grants);
+      if (reply.next === undefined) return all;
+      cursor = reply.next;
+    }
+    throw new SyncError(
+      'TOO_LARGE',
+      `the server lists more than ${MAX_GRANT_PAGES * MAX_GRANTS_PAGE} grants issued by this account`,
+      false,
+    );
+  };
+  /**
    * The grants this account issued, merged with the server's signed copies when online, so every device
    * of the patient knows grants made on the others (and which were revoked) before listing or revoking.
    */
   const grants = async (): Promise<StoredGrant[]> => {
     const local = await localGrants();
     if (deps.connection.status() !== 'ready') return local;
-    let reply: GrantsFrame;
+    let records: GrantRecord[];
     try {
-      reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
+      records = await serverGrants();
     } catch {
       return local;
     }
-    return merge(local, reply);
+    return merge(local, records);
   };
   /** As `grants`, but only with the server's current list: re-keying must not go by a stale view. */
   const currentGrants = async (): Promise<StoredGrant[]> => {
-    const reply = await deps.connection.request<GrantsFrame>({ t: 'listGrants' });
-    return merge(await localGrants(), reply);
+    const records = await serverGrants();
+    return merge(await localGrants(), records);
   };
 
   const wrapsOwed = async () => (await deps.meta.get(WRAPS_OWED_KEY, META_SCHEMAS.wrapsOwed)) ?? {};
@@ -302,6 +348,14 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 
   /**
+   * The accounts of `grants` other than those `excluded` names, each once (an account may hold several
+   * grants covering one stream): the recipients of a stream's key, one envelope each.
+   */
+  const holderAccounts = (grants: readonly StoredGrant[], excluded: readonly string[] | null): string[] => [
+    ...new Set(grants.filter((g) => !excluded?.includes(g.grant.grantId)).map((g) => g.grant.granteeId)),
+  ];
+
+  /**
    * Sets of ended grant ids that settle a stream if its current epoch shuts them out: those this device
    * knows ended, plus any of the still-active ones (soonest expiry first, at most MAX_EXTRA_ENDED) that
    * another device of the patient may already have seen end — its clock ahead of this one, or told of a
@@ -356,11 +410,12 @@ export const createConsent = (deps: ConsentDeps) => {
         // device holds for it is the one the server kept. A claim that never landed needs no wrap, nor
         // does one whose epoch the server serves no key for (withheld): a later claim supersedes it.
         if (wrap.epoch <= epoch && (await deps.keyring.keyFor(stream, wrap.epoch)) !== null) {
+          // One envelope per holder account: an account may hold several grants covering the stream, and
+          // the server refuses a publish naming one (stream, epoch, recipient) twice, whole.
           const holders = [];
-          for (const g of active) {
-            if (matched?.includes(g.grant.grantId)) continue;
-            const wrapping = await holderWrappingKey(g.grant.granteeId);
-            if (wrapping) holders.push({ accountId: g.grant.granteeId, wrappingPublicKey: wrapping });
+          for (const accountId of holderAccounts(active, matched)) {
+            const wrapping = await holderWrappingKey(accountId);
+            if (wrapping) holders.push({ accountId, wrappingPublicKey: wrapping });
           }
           await deps.keyring.wrapEpoch(stream, wrap.epoch, holders);
           if (wrap.minted) {
@@ -416,7 +471,7 @@ export const createConsent = (deps: ConsentDeps) => {
     });
     const held = new Set(reply.holders.map((h) => `${h.stream}|${h.epoch}|${h.recipient}`));
     for (const stream of streams) {
-      const grantees = [...new Set(holdersOf.get(stream)!.map((g) => g.grant.granteeId))];
+      const grantees = holderAccounts(holdersOf.get(stream)!, null);
       for (let epoch = 0; epoch <= deps.keyring.currentEpoch(stream); epoch++) {
         const lacking = grantees.filter((id) => !held.has(`${stream}|${epoch}|${id}`));
         if (lacking.length === 0 || !(await deps.keyring.keyFor(stream, epoch))) continue;
@@ -542,6 +597,10 @@ export const createConsent = (deps: ConsentDeps) => {
       if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
       if (request.scope.some((s) => (s.type as string) === 'audit')) {
         throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
+      }
+      // Refused here, not by the server: each type's keys would be wrapped twice for the grantee first.
+      if (new Set(request.scope.map((s) => s.type)).size !== request.scope.length) {
+        throw new ConsentError('BAD_SCOPE', 'each record type can be named once in a grant');
       }
       const now = deps.now();
       const start = request.start ?? iso(now);

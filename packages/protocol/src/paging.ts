@@ -1,0 +1,90 @@
+/**
+ * Cursor paging of the listings that grow without bound: `listGrants` on the socket (version ≥
+ * PAGING_VERSION) and `GET /v1/directory`.
+ *
+ * Invariants:
+ * - Keyset paging: every listing has one total order on keys a row never changes (grants: side, then
+ *   `issuedAt` and `grantId` descending; directory: display name case-folded, then account id), and a page
+ *   holds the rows strictly after its cursor's key in that order. So a row present for the whole walk is
+ *   listed exactly once, in order, whatever is inserted or deleted meanwhile; a row inserted meanwhile is
+ *   listed at most once (iff its key falls after the cursor when its page is read). No offset is counted
+ *   and no state is kept on the server: a cursor stays valid across reconnects and server restarts.
+ * - `next` is present when the server saw a row past the page (it reads one more to know) and absent on
+ *   the last page. A page may hold fewer rows than asked and still carry `next` (damaged rows left out,
+ *   the frame's byte bound); the page after one may, rarely, be empty.
+ * - A cursor is opaque to devices: the server writes it, hands it out as `next` and reads it back. It is
+ *   base64url of the UTF-8 JSON of a `*CursorPayload` below. Only the server builds or reads one; the
+ *   schemas are here because the payload crosses the wire and is validated when it comes back. A cursor
+ *   names the listing and the filters it was made for; asking with other filters is refused.
+ * - Filters read at the time of each page (`active` on grants): a grant that ends during the walk is
+ *   listed only if its page was read before it ended.
+ * Failure modes: a cursor that is not PageCursor text is a malformed request like any other field
+ * (BAD_MESSAGE; TOO_LARGE over MAX_CURSOR_CHARS); one that is, but does not decode to a payload of the
+ * listing asked for with the same filters (forged, damaged, from another listing or filter, or from a
+ * server build that wrote another format), is BAD_CURSOR: list again from the first page.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const closed = { additionalProperties: false } as const;
+
+/** Longest cursor text: a directory cursor carries a display name and the query (see below). */
+export const MAX_CURSOR_CHARS = 4096;
+
+export const PageCursor = Type.String({
+  pattern: '^[A-Za-z0-9_-]+$',
+  maxLength: MAX_CURSOR_CHARS,
+  description: 'opaque page cursor (base64url)',
+});
+export type PageCursor = Static<typeof PageCursor>;
+
+/** Grants per `grants` page when `listGrants` names no `limit` (version ≥ PAGING_VERSION). */
+export const DEFAULT_GRANTS_PAGE = 200;
+/**
+ * Most grants one `listGrants` may ask for. A grant record is at most ~5 KiB, so a full page stays well
+ * under MAX_FRAME_BYTES; the server still stops a page before that bound (and answers `next`).
+ */
+export const MAX_GRANTS_PAGE = 1000;
+/** Providers per directory page when the query names no `limit`. */
+export const DEFAULT_DIRECTORY_PAGE = 20;
+/** Most providers one directory query may ask for. */
+export const MAX_DIRECTORY_PAGE = 100;
+
+/** Which grants of the caller: those it issued (as patient) or those it received (as grantee). */
+export const GrantListSide = Type.Union([Type.Literal('issued'), Type.Literal('received')]);
+export type GrantListSide = Static<typeof GrantListSide>;
+
+// Keys are read back from the store as they were written there: bounded text, not re-checked as ids or
+// timestamps, so a row stored by an older build can never make the server refuse its own cursor.
+const storedKey = Type.String({ minLength: 1, maxLength: 64 });
+
+/** The server's own: a position in a `listGrants` walk. Devices never build or read it. */
+export const GrantsCursorPayload = Type.Object(
+  {
+    v: Type.Literal(1),
+    k: Type.Literal('grants'),
+    /** The side of the last grant listed (issued ones come first). */
+    side: GrantListSide,
+    issuedAt: storedKey,
+    grantId: storedKey,
+    /** The request's filters, which every later page must repeat. */
+    only: Type.Optional(GrantListSide),
+    active: Type.Boolean(),
+  },
+  closed,
+);
+export type GrantsCursorPayload = Static<typeof GrantsCursorPayload>;
+
+/** The server's own: a position in a directory search. Devices never build or read it. */
+export const DirectoryCursorPayload = Type.Object(
+  {
+    v: Type.Literal(1),
+    k: Type.Literal('directory'),
+    /** The search text, which every later page must repeat. */
+    q: Type.String({ maxLength: 100 }),
+    /** Display name and account id of the last provider listed. */
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    accountId: storedKey,
+  },
+  closed,
+);
+export type DirectoryCursorPayload = Static<typeof DirectoryCursorPayload>;
