@@ -9,7 +9,10 @@
  * - Checkpoints are per stream ({ s: { [stream]: seq } }): a stream that becomes readable (new grant)
  *   starts at 0, so the device receives its whole history. A pull starts from the checkpoint RxDB hands
  *   over (what it has stored), never from what the engine has merely seen: RxDB drops live changes it had
- *   not stored yet when it resyncs, and those must be served again.
+ *   not stored yet when it resyncs, and those must be served again. RxDB stores a batch's position only
+ *   with at least one document, so a pull page or live frame holding only echoes of this device's own
+ *   pushes (otherwise skipped) hands its last echo over, decoded and checked like any served version: a
+ *   caught-up device fetches nothing again after a reconnect.
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
@@ -451,8 +454,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
-  // holds or held, so it is neither decoded nor applied. RxDB would find it equal to the assumed master
-  // state and do nothing; skipping it also means a replayed old version of our own is never applied.
+  // holds or held, so it is neither decoded nor applied — except one per batch with nothing else to hand
+  // over, which carries the batch's position into RxDB's checkpoint (`applyDecoded`). RxDB would find it
+  // equal to the assumed master state and do nothing; skipping it also means a replayed old version of
+  // our own is never applied.
   const sent = createRecentMap<string, string>(MAX_SENT);
   // id → revision number of the newest local version the server has not acknowledged (the records API
   // passes the number it wrote). An edit made while the push of the version before it is in flight must
@@ -876,8 +881,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
   const decodeServed = async (docs: readonly ServedDoc[]) => {
-    const fresh = docs.filter((d) => !(d.author === deps.device.deviceId && sent.get(d.id) === d.rev));
-    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
+    const echoes = docs.filter((d) => d.author === deps.device.deviceId && sent.get(d.id) === d.rev);
+    const skipped = new Set(echoes);
+    const fresh = docs.filter((d) => !skipped.has(d));
+    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh), echoes };
   };
 
   /** Whether the local copy of a record is not the server's: a local write not acknowledged, or diverged. */
@@ -922,10 +929,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /**
    * Applies decoded documents: quarantines what failed, drops what is older than the local copy, moves the
-   * per-stream positions past all of them.
+   * per-stream positions past all of them. RxDB stores the position of a pull or live batch only with at
+   * least one document, so when nothing else of the batch is left, its last echo is decoded and handed over
+   * (verified and judged like any served version; RxDB finds it equal to the local copy and stores only the
+   * position): a batch of echoes alone would otherwise leave the stored checkpoint before them, and every
+   * reconnect would fetch them again. An echo that does not verify is not set aside (its content is what
+   * this device holds): it only carries nothing, and the position is stored with a later batch.
    */
-  const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
+  const applyDecoded = async ({ docs, fresh, decoded, echoes }: Awaited<ReturnType<typeof decodeServed>>) => {
     const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
+    const carrier = echoes.at(-1);
+    if (carrier !== undefined && !out.some((r) => readable(r.stream))) {
+      const [opened] = await decodeRecords(codecDeps, [carrier]);
+      if (opened?.ok) out.push(...(await dropStale([opened.record], seqsOf([carrier]))));
+    }
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
   };
