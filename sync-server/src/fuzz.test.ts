@@ -90,7 +90,17 @@ const setAt = (root: Json, path: Path, replacement: Json | undefined): Json => {
 };
 
 /** Optional properties: deleting them can leave a frame valid, so the fuzzer never does. */
-const OPTIONAL = new Set(['sig', 'audit', 'contact', 'streams', 'loginName', 'q', 'limit', 'wrappingKeySig']);
+const OPTIONAL = new Set([
+  'sig',
+  'audit',
+  'contact',
+  'streams',
+  'loginName',
+  'q',
+  'limit',
+  'wrappingKeySig',
+  'wrappedRootSig',
+]);
 
 const valueOfKind: Record<string, fc.Arbitrary<Json>> = {
   string: fc.string({ maxLength: 24 }),

@@ -59,6 +59,14 @@ export const HttpRegisterRequest = Type.Object(
      * it cannot be wrapped to until it publishes one (`putWrappingKey`).
      */
     wrappingKeySig: Type.Optional(Signature),
+    /**
+     * Identity key over `wrappedRootSignaturePayload({ accountId, wrappedRoot: account.wrappedRoot, gen: 0 })`:
+     * generation 0 of the passphrase wrap, signed like every later one, so a device can refuse a wrap
+     * relabelled as generation 0. Sent only to a server of WRAPPED_ROOT_SIG_VERSION (an older one refuses
+     * the field); an account registered without it publishes it later (`PUT /v1/accounts/me/wrapped-root`
+     * with `gen: 0`).
+     */
+    wrappedRootSig: Type.Optional(Signature),
   },
   closed,
 );
@@ -113,8 +121,11 @@ export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 
 /**
- * The account's current wrapped root, its generation and, from generation 1 on, the identity signature. A
- * signed-in device reads it, so a passphrase changed elsewhere reaches its vault.
+ * The account's current wrapped root, its generation and the identity signature over both
+ * (`wrappedRootSignaturePayload`). `sig` is null only at generation 0 of an account registered before the
+ * server kept that signature (WRAPPED_ROOT_SIG_VERSION) that has not published it yet; devices refuse to
+ * join on such a wrap unless told to accept it. A signed-in device reads it, so a passphrase changed
+ * elsewhere reaches its vault.
  */
 export const HttpWrappedRootState = Type.Object(
   {
@@ -134,11 +145,15 @@ export type HttpJoinResponse = HttpWrappedRootState;
 /**
  * Passphrase change: the same root, wrapped under a new passphrase-derived key, as generation `gen`
  * (the server's current generation + 1, else CONFLICT: another device changed it first).
+ * With `gen: 0` (WRAPPED_ROOT_SIG_VERSION; an older server refuses it as BAD_MESSAGE) nothing changes but
+ * the signature: an account registered without the generation-0 signature publishes it, over exactly the
+ * wrap the server holds at generation 0 (CONFLICT when the server is past generation 0 or holds another
+ * wrap; a signature it already holds stays).
  */
 export const HttpWrappedRootRequest = Type.Object(
   {
     wrappedRoot: WrappedRoot,
-    gen: Type.Integer({ minimum: 1, maximum: WrappedRootGen.maximum! }),
+    gen: WrappedRootGen,
     sig: Signature,
   },
   closed,

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -37,6 +37,14 @@ export const INCARNATION_VERSION = 4;
  * directory only against a server whose `GET /v1/server` `versions` include it.
  */
 export const PAGING_VERSION = 5;
+/**
+ * First version whose server keeps the identity signature over generation 0 of the account's passphrase
+ * wrap: `POST /v1/accounts` may carry `wrappedRootSig`, and `PUT /v1/accounts/me/wrapped-root` takes
+ * `gen: 0` (the signature of an account registered without one, over the wrap the server holds). HTTP only:
+ * a device sends either only to a server whose `GET /v1/server` `versions` include it (an older one refuses
+ * both as BAD_MESSAGE). The socket is unchanged.
+ */
+export const WRAPPED_ROOT_SIG_VERSION = 6;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

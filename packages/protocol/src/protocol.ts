@@ -33,6 +33,8 @@
  * Version 4 adds `ready.incarnation`, the id of the server store's incarnation (see below).
  * Version 5 pages `listGrants` (paging.ts): the request may carry `cursor`, `limit`, `side`, `active`, the
  * answer `next`; older connections keep the one bounded answer.
+ * Version 6 is HTTP only: the signature over generation 0 of the passphrase wrap (`wrappedRootSig` at
+ * registration, `PUT /v1/accounts/me/wrapped-root` with `gen: 0`), sent only to a server that lists it.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.

@@ -172,8 +172,10 @@ export const envelopeSignaturePayload = (
 });
 
 /**
- * Identity key over the account's new passphrase-wrapped root (passphrase change: re-wrap only) and
- * its generation, so a device can tell a newer wrap from a replayed older one.
+ * Identity key over the account's passphrase-wrapped root and its generation, at every generation: 0 at
+ * registration (`HttpRegisterRequest.wrappedRootSig`, or published later by an account registered without
+ * it), each later one at its passphrase change (re-wrap only). So a device can tell a newer wrap from a
+ * replayed older one, and a wrap relabelled with another generation (also 0) from the real one.
  */
 export const wrappedRootSignaturePayload = (input: {
   readonly accountId: string;

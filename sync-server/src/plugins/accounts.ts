@@ -8,6 +8,11 @@
  * with their device. Revoking a device closes its live connections at once. A passphrase change is
  * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap;
  * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
+ * Generation 0 is signed the same way: at registration (`wrappedRootSig`, verified before anything is
+ * stored) or, for an account registered without it, published later (`PUT …/wrapped-root` with `gen: 0`),
+ * taken only when it verifies against the account's identity key over exactly the wrap stored at
+ * generation 0; nothing else changes then and nothing is announced. The served wrap carries its signature
+ * at every generation (null only for such an account until it publishes).
  * The account answer relays the account's own signature over its wrapping key (`wrappingKeySig`, given at
  * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
  * so other accounts can check that key themselves instead of trusting the server; an account that never
@@ -87,7 +92,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     HTTP_ROUTES.register.url,
     { schema: HTTP_ROUTES.register.schema },
     async (request, reply) => {
-      const { account, device, sig, wrappingKeySig } = request.body;
+      const { account, device, sig, wrappingKeySig, wrappedRootSig } = request.body;
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (accountIdFromIdentityKey(identity) !== account.accountId) {
         throw new ServiceError('BAD_MESSAGE', 'accountId does not match the identity key');
@@ -101,6 +106,21 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       ) {
         throw new ServiceError('BAD_SIGNATURE', 'the wrapping key is not signed by the identity key');
       }
+      if (
+        wrappedRootSig !== undefined &&
+        !(await verifyPayload(
+          ed,
+          identity,
+          wrappedRootSignaturePayload({
+            accountId: account.accountId,
+            wrappedRoot: account.wrappedRoot,
+            gen: 0,
+          }),
+          wrappedRootSig,
+        ))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'the wrapped root is not signed by the identity key');
+      }
       await verifyCert(device, account.accountId, account.identityPublicKey);
       const row: Account = {
         accountId: account.accountId,
@@ -109,7 +129,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         wrappingPublicKey: account.wrappingPublicKey,
         wrappedRoot: account.wrappedRoot,
         wrappedRootGen: 0,
-        wrappedRootSig: null,
+        wrappedRootSig: wrappedRootSig ?? null,
         createdAt: iso(),
       };
       if (wrappingKeySig !== undefined) row.wrappingKeySig = wrappingKeySig;
@@ -246,6 +266,23 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot, gen });
       if (!(await verifyPayload(ed, identity, payload, sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'the new wrapped root is not signed by the identity key');
+      }
+      if (gen === 0) {
+        // The missing signature of an account registered without it: the store takes it only for the very
+        // wrap it holds at generation 0, so it can never vouch for another wrap or relabel a later one.
+        try {
+          await store.accounts.setWrappedRootSig(account.accountId, { wrappedRoot, gen, sig });
+        } catch (error) {
+          if (!isStoreError(error, 'CONFLICT')) throw error;
+          const current = error.details?.gen;
+          throw new ServiceError(
+            'CONFLICT',
+            'the wrapped root signed is not the one stored at generation 0',
+            { gen: typeof current === 'number' && Number.isSafeInteger(current) ? current : null },
+          );
+        }
+        request.log.info({ accountId: account.accountId }, 'wrapped root signature published');
+        return { accountId: account.accountId, gen };
       }
       try {
         await store.accounts.updateWrappedRoot(account.accountId, { wrappedRoot, gen, sig });

@@ -219,6 +219,46 @@ export const runStoreConformance = (
         await expectStoreError(store.accounts.setWrappingKeySig('nobody', 'x'), 'NOT_FOUND');
       });
 
+      it('adds the signature of an unsigned wrap only to that very wrap at that generation, once', async () => {
+        const account = makeAccount('acc-1');
+        await store.accounts.put(account);
+        // The same JSON with its keys in another order is the same wrap.
+        const reordered = Object.fromEntries(Object.entries(account.wrappedRoot).reverse());
+        const conflicts = [
+          { wrappedRoot: { ...account.wrappedRoot, box: 'another box' }, gen: 0, sig: 'x' },
+          { wrappedRoot: account.wrappedRoot, gen: 1, sig: 'x' },
+        ];
+        for (const wrong of conflicts) {
+          const error = await catchError(store.accounts.setWrappedRootSig('acc-1', wrong));
+          expect(isStoreError(error, 'CONFLICT') && error.details).toEqual({ gen: 0 });
+          expect(await store.accounts.get('acc-1')).toStrictEqual(account);
+        }
+        await store.accounts.setWrappedRootSig('acc-1', { wrappedRoot: reordered, gen: 0, sig: 'sig-0' });
+        const signed = { ...account, wrappedRootSig: 'sig-0' };
+        expect(await store.accounts.get('acc-1')).toStrictEqual(signed);
+        // A signature already there stays.
+        await store.accounts.setWrappedRootSig('acc-1', {
+          wrappedRoot: account.wrappedRoot,
+          gen: 0,
+          sig: 'y',
+        });
+        expect(await store.accounts.get('acc-1')).toStrictEqual(signed);
+        // Past generation 0, the old wrap cannot be signed any more.
+        await store.accounts.updateWrappedRoot('acc-1', {
+          wrappedRoot: { v: 1, rewrapped: 1 },
+          gen: 1,
+          sig: 's1',
+        });
+        const late = await catchError(
+          store.accounts.setWrappedRootSig('acc-1', { wrappedRoot: account.wrappedRoot, gen: 0, sig: 'z' }),
+        );
+        expect(isStoreError(late, 'CONFLICT') && late.details).toEqual({ gen: 1 });
+        await expectStoreError(
+          store.accounts.setWrappedRootSig('nobody', { wrappedRoot: account.wrappedRoot, gen: 0, sig: 'x' }),
+          'NOT_FOUND',
+        );
+      });
+
       it('refuses a duplicate id or login name with ALREADY_EXISTS', async () => {
         await store.accounts.put(makeAccount('acc-1', { loginName: 'alice' }));
         await expectStoreError(

@@ -14,8 +14,10 @@
  * - device revocations, deleting the device's sessions and challenges as a revocation does;
  * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
  *   fails the check still ends the grant, without the signed object, and is reported;
- * - passphrase wraps of a higher generation and wrapping-key signatures the backup lacks, when the
- *   account's identity signature verifies (else reported and left as the backup had them);
+ * - passphrase wraps of a higher generation, the signature over an unsigned generation-0 wrap published
+ *   after the backup, and wrapping-key signatures the backup lacks, when the account's identity signature
+ *   verifies (over the copy's own wrap, for a generation-0 signature; else reported or left as the backup
+ *   had them);
  * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
  *   goes back to one a revoked grantee still holds;
  * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
@@ -138,6 +140,8 @@ interface GrantRevocationCarry {
 interface AccountCarry {
   accountId: string;
   wrappedRoot?: { text: string; gen: number; sig: string };
+  /** Signature over the copy's own, still unsigned generation-0 wrap. */
+  gen0Sig?: string;
   wrappingKeySig?: string;
 }
 
@@ -324,6 +328,14 @@ export const carryIntoRestored = async (
                 )
                 .run(text, gen, sig, a.accountId, gen).changes;
             }
+            if (a.gen0Sig !== undefined) {
+              n.wrappedRoots += copy
+                .prepare<[string, string]>(
+                  `UPDATE accounts SET wrapped_root_sig = ?
+                   WHERE account_id = ? AND wrapped_root_gen = 0 AND wrapped_root_sig IS NULL`,
+                )
+                .run(a.gen0Sig, a.accountId).changes;
+            }
             if (a.wrappingKeySig !== undefined) {
               n.wrappingKeySigs += copy
                 .prepare<[string, string]>(
@@ -442,12 +454,15 @@ const checkedAccountState = async (
     {
       identity_public_key: string;
       wrapping_public_key: string;
+      wrapped_root: string;
       wrapped_root_gen: number;
+      wrapped_root_sig: string | null;
       wrapping_key_sig: string | null;
     }
   >(
-    `SELECT identity_public_key, wrapping_public_key,
+    `SELECT identity_public_key, wrapping_public_key, wrapped_root,
        ${copyHasGen ? 'wrapped_root_gen' : '0 AS wrapped_root_gen'},
+       ${copyHasGen ? 'wrapped_root_sig' : 'NULL AS wrapped_root_sig'},
        ${copyHasKeySig ? 'wrapping_key_sig' : 'NULL AS wrapping_key_sig'}
      FROM accounts WHERE account_id = ?`,
   );
@@ -486,6 +501,27 @@ const checkedAccountState = async (
             'change the passphrase again',
         );
       }
+    } else if (
+      copyHasGen &&
+      gen === 0 &&
+      current.wrapped_root_gen === 0 &&
+      current.wrapped_root_sig === null &&
+      typeof row.wrapped_root_sig === 'string'
+    ) {
+      // Published after the backup by an account registered without it; it must sign the copy's own wrap
+      // (else it stays unsigned and the account's next unlock publishes it again).
+      const copyWrap = validate(WrappedRoot, parseJson(current.wrapped_root));
+      if (
+        copyWrap.ok &&
+        (await verifies(
+          ed,
+          current.identity_public_key,
+          wrappedRootSignaturePayload({ accountId, wrappedRoot: copyWrap.value, gen: 0 }),
+          row.wrapped_root_sig,
+        ))
+      ) {
+        carry.gen0Sig = row.wrapped_root_sig;
+      }
     }
     const keySig = row.wrapping_key_sig;
     if (
@@ -506,7 +542,13 @@ const checkedAccountState = async (
     ) {
       carry.wrappingKeySig = keySig;
     }
-    if (carry.wrappedRoot !== undefined || carry.wrappingKeySig !== undefined) out.push(carry);
+    if (
+      carry.wrappedRoot !== undefined ||
+      carry.gen0Sig !== undefined ||
+      carry.wrappingKeySig !== undefined
+    ) {
+      out.push(carry);
+    }
   }
   return out;
 };

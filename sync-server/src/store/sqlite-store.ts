@@ -447,6 +447,24 @@ const toBytes = (value: Uint8Array): Uint8Array =>
 
 const parseJsonObject = (text: string): JsonObject => JSON.parse(text) as JsonObject;
 
+/** Whether two parsed JSON values are equal, whatever the order of their object keys. */
+const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
+    );
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  const bo = b as Record<string, unknown>;
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => Object.hasOwn(bo, k) && sameJson((a as Record<string, unknown>)[k], bo[k]))
+  );
+};
+
 const timeMs = (value: string, what: string): number => {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw invalid(`${what} is not an ISO timestamp: ${value}`);
@@ -714,6 +732,10 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   accountSetWrappingKeySig: db.prepare<[string, string]>(
     'UPDATE accounts SET wrapping_key_sig = ? WHERE account_id = ?',
+  ),
+  accountSetWrappedRootSig: db.prepare<[string, string, number]>(
+    `UPDATE accounts SET wrapped_root_sig = ?
+       WHERE account_id = ? AND wrapped_root_gen = ? AND wrapped_root_sig IS NULL`,
   ),
 
   deviceInsert: db.prepare<[string, string, string, string, string, string | null]>(
@@ -1206,6 +1228,31 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     );
   };
 
+  // Read, compare and write in one write transaction: the wrap compared is the one signed.
+  const setWrappedRootSigTx = db.transaction(
+    (
+      s: Statements,
+      accountId: string,
+      expected: { readonly wrappedRoot: JsonObject; readonly gen: number; readonly sig: string },
+    ) => {
+      requireGeneration(expected.gen);
+      requireText(expected.sig, 'sig');
+      const row = s.accountGet.get(accountId);
+      if (row === undefined) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
+      if (
+        row.wrapped_root_gen !== expected.gen ||
+        !sameJson(parseJsonObject(row.wrapped_root), expected.wrappedRoot)
+      ) {
+        throw new StoreError(
+          'CONFLICT',
+          `wrapped root is at generation ${row.wrapped_root_gen} with another wrap, not the one signed`,
+          { details: { gen: row.wrapped_root_gen } },
+        );
+      }
+      s.accountSetWrappedRootSig.run(expected.sig, accountId, expected.gen);
+    },
+  );
+
   const registerTx = db.transaction((s: Statements, a: Account, d: Device) => {
     if (d.accountId !== a.accountId) {
       throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
@@ -1356,6 +1403,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const { changes } = s.accountSetWrappingKeySig.run(sig, accountId);
           if (changes === 0) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
         }),
+      setWrappedRootSig: (accountId, expected) =>
+        call((s) => setWrappedRootSigTx.immediate(s, accountId, expected)),
     },
 
     devices: {

@@ -96,7 +96,11 @@ export interface Account {
   wrappedRoot: JsonObject;
   /** 0 for the wrap registered with the account; +1 per passphrase change. */
   wrappedRootGen: number;
-  /** Identity signature over the wrap and its generation; null at generation 0 (the account record's signature covers it). */
+  /**
+   * Identity signature over the wrap and its generation (`wrappedRootSignaturePayload`); null only at
+   * generation 0 of an account registered without it (older clients, stores before it was kept) until the
+   * account publishes it (`setWrappedRootSig`).
+   */
   wrappedRootSig: string | null;
   /**
    * Identity signature over `wrappingKeySignaturePayload` (the account's wrapping key), as the account
@@ -236,6 +240,16 @@ export interface SyncStore {
      * keys), replacing any earlier one; NOT_FOUND when the account does not exist.
      */
     setWrappingKeySig(accountId: string, sig: string): Promise<void>;
+    /**
+     * Adds the identity signature (the caller has verified it) to the stored wrap, only while that is still
+     * generation `gen` with exactly `wrappedRoot` (same JSON) and unsigned; a wrap already signed keeps its
+     * signature (no error). CONFLICT, with the stored generation as `details.gen`, when the stored
+     * generation or wrap is another; NOT_FOUND when the account does not exist.
+     */
+    setWrappedRootSig(
+      accountId: string,
+      expected: { readonly wrappedRoot: JsonObject; readonly gen: number; readonly sig: string },
+    ): Promise<void>;
   };
 
   devices: {

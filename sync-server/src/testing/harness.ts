@@ -15,6 +15,7 @@ import {
   revocationSignaturePayload,
   deviceRevocationPayload,
   wrappingKeySignaturePayload,
+  wrappedRootSignaturePayload,
   encodeFrame,
   type ClientFrame,
   type Grant,
@@ -168,7 +169,10 @@ let loginCounter = 0;
 
 export const TEST_PASSPHRASE = 'correct horse battery staple';
 
-/** A complete, signed POST /v1/accounts body (not sent) and the secrets behind it. */
+/**
+ * A complete, signed POST /v1/accounts body (not sent) and the secrets behind it, as the current client
+ * registers: with the wrapping-key and generation-0 wrap signatures (leave them out for an older client's).
+ */
 export const makeRegistration = async (
   role: 'patient' | 'provider' = 'patient',
   options: { passphrase?: string } = {},
@@ -193,6 +197,10 @@ export const makeRegistration = async (
   const device = await makeDeviceCert({ keys, accountId: keys.accountId }, deviceKeys);
   const sig = await sign(keys.identity.secretKey, accountSignaturePayload(account));
   const wrappingKeySig = await sign(keys.identity.secretKey, wrappingKeySignaturePayload(account));
+  const wrappedRootSig = await sign(
+    keys.identity.secretKey,
+    wrappedRootSignaturePayload({ accountId: keys.accountId, wrappedRoot: account.wrappedRoot, gen: 0 }),
+  );
   const created: TestAccount = {
     root,
     keys,
@@ -201,7 +209,7 @@ export const makeRegistration = async (
     device: { keys: deviceKeys, deviceId: deviceKeys.deviceId },
     loginName,
   };
-  return { body: { account, device, sig, wrappingKeySig }, account: created };
+  return { body: { account, device, sig, wrappingKeySig, wrappedRootSig }, account: created };
 };
 
 export const registerAccount = async (

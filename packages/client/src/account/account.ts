@@ -31,6 +31,8 @@
  * recovery key → ACCOUNT_NOT_FOUND; a vault that already holds an account → ACCOUNT_EXISTS; a broken
  * or foreign vault record → VAULT_CORRUPT; one written by a newer app version in a format this one cannot
  * read → VAULT_TOO_NEW (fields a newer version added to a record it can read are kept, see vault.ts);
+ * a served passphrase wrap not signed by the account at its generation → WRAPPED_ROOT_REFUSED, an unsigned
+ * generation 0 at a join → WRAPPED_ROOT_UNSIGNED (nothing written to the vault either way);
  * server answers → HaleClientError (e.g. DEVICE_REVOKED).
  * Partial failures: a join registers the device before writing the vault, so a failed vault write
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
@@ -42,8 +44,12 @@
  * device that stays offline cannot learn of the change.
  *
  * Passphrase generations: each wrap has a generation (0 at registration, +1 per change, compare-and-set
- * on the server) signed with it by the identity key, and the vault remembers the generation it holds. A
- * device takes only a newer, signed wrap, so a server cannot roll it back to a passphrase that was changed.
+ * on the server) signed with it by the identity key — generation 0 too (`wrappedRootSig` at registration)
+ * — and the vault remembers the generation it holds. A device takes only a newer, signed wrap, and a join
+ * only a wrap signed at the generation it is served with, so a server cannot roll a device back to a
+ * passphrase that was changed, not even by first handing a joining device the current wrap relabelled as
+ * generation 0 and then an older, genuinely signed generation 1. A recovery-key join checks the served
+ * wrap's signature the same way before it writes the next generation.
  * An open device session runs `refreshWrappedRoot` itself when the server reports a newer generation and
  * it was given the vault and the API (session/passphrase-watch.ts); the account object also remembers
  * the generation it was unlocked with or last took, so a session without the vault can still compare.
@@ -55,12 +61,25 @@
  * `ed`. Best effort, never in the way of opening: a failure is retried at the next unlock. The vault
  * remembers once the server relays a valid signature (`wrappingKeyPublished`), so an unlock then sends
  * nothing.
+ *
+ * Generation-0 signature: an account registered before the server kept it (or against a server older than
+ * WRAPPED_ROOT_SIG_VERSION) has an unsigned generation 0, and joins refuse it (WRAPPED_ROOT_UNSIGNED): its
+ * label cannot be told from a server's relabelling. A device of such an account that holds generation 0
+ * publishes the signature with `publishWrappedRootSig` — `unlock` runs it in the background when given `api`
+ * and `ed`, like `publishWrappingKey` — over its own vault's wrap, and only when the server's generation-0
+ * wrap is exactly that one. A device that itself joined on an unsigned generation 0 (only with
+ * `acceptUnsignedLegacyWrap`) never signs it (vault `gen0Sig: 'unverified'`): the server's word would become
+ * the account's. Such a device takes later signed generations as any other (refusing them would keep it on
+ * a passphrase the person changed, the very harm generations prevent), so for it, and for devices that
+ * joined before this check existed, a dishonest server can still roll back as before; the vault's
+ * `gen0Sig: 'published'` stops the unlock checks once the server holds a valid signature.
  */
 import nacl from 'tweetnacl';
 import type { Static } from '@sinclair/typebox';
 import {
   LOGIN_NAME_PATTERN,
   PAGING_VERSION,
+  WRAPPED_ROOT_SIG_VERSION,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
@@ -75,6 +94,7 @@ import {
   type HttpWrappingKeyResponse,
   type ProviderProfile,
   type SignedProviderProfile,
+  type WrappedRoot,
 } from '@hale/protocol';
 import {
   PRODUCTION_KDF,
@@ -298,6 +318,7 @@ async function writeRecord(
   wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
   gen: number,
   wrappingKeyPublished: boolean,
+  gen0Sig?: VaultRecord['gen0Sig'],
 ): Promise<void> {
   const record: VaultRecord = {
     v: 1,
@@ -311,6 +332,7 @@ async function writeRecord(
     deviceSecret: sealDeviceSecret(account.keys.localKey, account.device.secretKey),
     deviceName: account.deviceName,
     ...(wrappingKeyPublished ? { wrappingKeyPublished: true as const } : {}),
+    ...(gen === 0 && gen0Sig !== undefined ? { gen0Sig } : {}),
   };
   await vault.set(VAULT_KEY, JSON.stringify(record));
 }
@@ -429,6 +451,13 @@ async function createAccountNow(
   now: () => number,
 ): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
   await requireEmptyVault(deps.vault);
+  // Generation 0 is signed like every later one where the server keeps the signature; an older server
+  // refuses the field. Without it (older server, or its versions could not be read) the account publishes
+  // it later (publishWrappedRootSig, at an unlock).
+  const sigKept = await deps.api.serverInfo().then(
+    (info) => info.versions.includes(WRAPPED_ROOT_SIG_VERSION),
+    () => false,
+  );
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
     const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, deps.kdf ?? PRODUCTION_KDF);
@@ -450,8 +479,17 @@ async function createAccountNow(
       keys.identity.secretKey,
       wrappingKeySignaturePayload(record),
     );
+    const wrappedRootSig = sigKept
+      ? await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, 0)
+      : undefined;
     try {
-      await deps.api.register({ account: record, device: cert, sig, wrappingKeySig });
+      await deps.api.register({
+        account: record,
+        device: cert,
+        sig,
+        wrappingKeySig,
+        ...(wrappedRootSig === undefined ? {} : { wrappedRootSig }),
+      });
     } catch (e) {
       // An ambiguous failure (lost answer, 5xx) may have registered the account: check before giving
       // up, because the root exists nowhere else yet.
@@ -470,8 +508,9 @@ async function createAccountNow(
       device,
       deviceName: input.deviceName,
     });
-    // The registration carried the wrapping-key signature (and a landed one is this very body).
-    await writeRecord(deps.vault, account, wrappedRoot, 0, true);
+    // The registration carried the wrapping-key signature, and the wrap's where the server keeps it (a
+    // landed registration is this very body).
+    await writeRecord(deps.vault, account, wrappedRoot, 0, true, sigKept ? 'published' : undefined);
     heldGenerations.set(account, 0);
     return { account, recoveryKey: encodeRecoveryKey(root) };
   });
@@ -482,9 +521,21 @@ export interface JoinWithPassphraseInput {
   readonly loginName: string;
   readonly passphrase: string;
   readonly deviceName: string;
+  /**
+   * Take the account's wrap even when it is an unsigned generation 0 (an account registered by an older
+   * app that no up-to-date device has opened online since). Without it such a join is refused
+   * (WRAPPED_ROOT_UNSIGNED). Only after telling the person: this device then cannot tell that wrap from
+   * one a dishonest server relabelled, which lets the server later give it an older passphrase back.
+   */
+  readonly acceptUnsignedLegacyWrap?: boolean;
 }
 
-/** Joins this device to an existing account: the server hands out the wrapped root, the passphrase opens it. */
+/**
+ * Joins this device to an existing account: the server hands out the wrapped root, the passphrase opens it.
+ * The wrap must be signed by the account at the generation it is served with (WRAPPED_ROOT_REFUSED
+ * otherwise; WRAPPED_ROOT_UNSIGNED for an unsigned generation 0, see `acceptUnsignedLegacyWrap`), checked
+ * before this device is registered.
+ */
 export async function joinWithPassphrase(
   deps: AccountDeps,
   input: JoinWithPassphraseInput,
@@ -515,12 +566,7 @@ async function joinWithPassphraseNow(
     if (keys.accountId !== accountId) {
       throw new AccountError('ACCOUNT_MISMATCH', 'the wrapped root belongs to another account');
     }
-    if (!(await wrapSignedByAccount(deps.ed, keys, joined))) {
-      throw new AccountError(
-        'WRAPPED_ROOT_REFUSED',
-        'the wrapped root generation is not signed by the account',
-      );
-    }
+    const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
@@ -534,7 +580,7 @@ async function joinWithPassphraseNow(
       device,
       deviceName: input.deviceName,
     });
-    await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published);
+    await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig);
     heldGenerations.set(account, joined.gen);
     return account;
   });
@@ -545,9 +591,16 @@ export interface JoinWithRecoveryKeyInput {
   /** The recovery key path assumes the passphrase is lost: the root is re-wrapped under this one. */
   readonly newPassphrase: string;
   readonly deviceName: string;
+  /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
+  readonly acceptUnsignedLegacyWrap?: boolean;
 }
 
-/** Joins with the recovery key and sets a new passphrase for the account (this device and the server). */
+/**
+ * Joins with the recovery key and sets a new passphrase for the account (this device and the server), as
+ * the generation after the server's current one — which must be signed by the account at its generation
+ * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED otherwise, before the new wrap is sent; the device
+ * certificate, registered to read it, stays).
+ */
 export async function joinWithRecoveryKey(
   deps: AccountDeps,
   input: JoinWithRecoveryKeyInput,
@@ -576,7 +629,12 @@ async function joinWithRecoveryKeyNow(
     track(device);
     await deps.api.addDevice({ device: cert });
     const session = await openSession(deps.api, device, deps.ed);
-    const gen = (await deps.api.getWrappedRoot(session.token)).gen + 1;
+    // Without this check a server reporting a lower generation than the account's (e.g. the current wrap
+    // relabelled as an unsigned 0) would get a signed wrap it can keep while handing this device the
+    // account's real, older-passphrase generations afterwards, as "newer".
+    const current = await deps.api.getWrappedRoot(session.token);
+    await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
+    const gen = current.gen + 1;
     const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
     await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
     const published = await publishAtJoin(deps, keys, device, server, session.token);
@@ -601,7 +659,7 @@ async function joinWithRecoveryKeyNow(
  * refusal) is ignored and the next unlock tries again. Without them: no server call at all.
  */
 export async function unlock(
-  deps: Pick<AccountDeps, 'vault'> & { readonly api?: WrappingKeyApi; readonly ed?: Ed25519 },
+  deps: Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 },
   input: { readonly passphrase: string },
 ): Promise<UnlockedAccount> {
   const record = await requireRecord(deps.vault);
@@ -623,14 +681,41 @@ export async function unlock(
     return account;
   });
   const { api, ed, vault } = deps;
-  if (api !== undefined && ed !== undefined && record.wrappingKeyPublished !== true) {
-    void publishWrappingKey({ api, ed, vault }, { account }).catch(() => undefined);
+  const keyDue = record.wrappingKeyPublished !== true;
+  const gen0Due = (record.gen ?? 0) === 0 && record.gen0Sig !== 'published';
+  if (api !== undefined && ed !== undefined && (keyDue || gen0Due)) {
+    void (async () => {
+      if (keyDue) await publishWrappingKey({ api, ed, vault }, { account }).catch(() => undefined);
+      if (gen0Due) await publishWrappedRootSig({ api, ed, vault }, { account }).catch(() => undefined);
+    })();
   }
   return account;
 }
 
 /** The HTTP routes `publishWrappingKey` uses: the account answer, a bearer session, the publication. */
 export type WrappingKeyApi = Pick<HttpApi, 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'>;
+
+/**
+ * The HTTP routes `publishWrappedRootSig` uses: the server's versions, a bearer session, the wrap and
+ * the publication.
+ */
+export type WrappedRootSigApi = Pick<
+  HttpApi,
+  'serverInfo' | 'challenge' | 'session' | 'getWrappedRoot' | 'putWrappedRoot'
+>;
+
+/** What `unlock` uses when given `api`: the routes of both background publications. */
+export type UnlockApi = WrappingKeyApi & WrappedRootSigApi;
+
+/**
+ * `present`: the server holds the account's valid signature over this device's generation-0 wrap (or
+ * this device holds a later, signed generation). `published`: this device signed its generation-0 wrap
+ * and the server took the signature. `withheld`: nothing published and nothing recorded — the server's
+ * wrap is not this device's (another wrap, or a later generation: `refreshWrappedRoot` takes that), this
+ * device took its generation 0 unsigned (`gen0Sig: 'unverified'`), the signature the server holds does not
+ * verify, or the server is older than WRAPPED_ROOT_SIG_VERSION.
+ */
+export type PublishWrappedRootSigResult = 'present' | 'published' | 'withheld';
 
 export type PublishWrappingKeyResult = 'present' | 'published';
 
@@ -747,6 +832,75 @@ export async function publishWrappingKey(
   return status;
 }
 
+/**
+ * Makes sure the server holds the account's identity signature over generation 0 of its passphrase wrap,
+ * for an account registered without it (joins refuse an unsigned generation 0: WRAPPED_ROOT_UNSIGNED).
+ * Signs only this device's own vault wrap — one its passphrase opened to this account's root — and only
+ * when the server's generation-0 wrap is exactly that one and unsigned; then PUTs it as `gen: 0` in a
+ * session of this device (`token`, or one it opens). Records `gen0Sig: 'published'` in the vault once the
+ * server holds a valid signature, after which `unlock` stops calling it. Idempotent; `unlock` runs it in
+ * the background when given `api` and `ed`. Signs with a copy of the identity key and sends nothing once
+ * the account is locked (LOCKED). Errors: HaleClientError (network, server refusal such as CONFLICT when
+ * the server's wrap changed meanwhile), AccountError WRAPPED_ROOT_REFUSED (the server answers another
+ * account), LOCKED, VAULT_CORRUPT / NO_ACCOUNT.
+ */
+export async function publishWrappedRootSig(
+  deps: { readonly api: WrappedRootSigApi; readonly ed: Ed25519; readonly vault: Vault },
+  input: { readonly account: WrapHolder; readonly token?: string },
+): Promise<PublishWrappedRootSigResult> {
+  const { account } = input;
+  assertUnlocked(account);
+  const record = await ownRecord(deps.vault, account);
+  if ((record.gen ?? 0) !== 0 || record.gen0Sig === 'published') return 'present';
+  const token = input.token ?? (await openSession(deps.api, account.device, deps.ed)).token;
+  const state = await deps.api.getWrappedRoot(token);
+  if (state.accountId !== account.accountId) {
+    throw new AccountError('WRAPPED_ROOT_REFUSED', 'wrapped root refused: it belongs to another account');
+  }
+  if (state.gen !== 0 || canonicalJson(state.wrappedRoot) !== canonicalJson(record.wrappedRoot)) {
+    return 'withheld';
+  }
+  if (state.sig !== null) {
+    if (!(await wrapSignedByAccount(deps.ed, account.keys, state))) return 'withheld';
+    await rememberGen0Sig(deps.vault, account, record.wrappedRoot);
+    return 'present';
+  }
+  // A wrap this device took unsigned is the server's word: signing it would make it the account's.
+  if (record.gen0Sig === 'unverified') return 'withheld';
+  if (!(await deps.api.serverInfo()).versions.includes(WRAPPED_ROOT_SIG_VERSION)) return 'withheld';
+  assertUnlocked(account);
+  const identitySecret = account.keys.identity.secretKey.slice();
+  let sig: string;
+  try {
+    sig = await signWrap(deps.ed, account.accountId, identitySecret, record.wrappedRoot, 0);
+  } finally {
+    identitySecret.fill(0);
+  }
+  assertUnlocked(account);
+  await deps.api.putWrappedRoot({ wrappedRoot: record.wrappedRoot, gen: 0, sig }, token);
+  await rememberGen0Sig(deps.vault, account, record.wrappedRoot);
+  return 'published';
+}
+
+/** Records `gen0Sig: 'published'` if the vault still holds this device at generation 0 with `wrappedRoot`. */
+async function rememberGen0Sig(vault: Vault, account: WrapHolder, wrappedRoot: WrappedRoot): Promise<void> {
+  await exclusive(vault, async () => {
+    const record = await readRecord(vault);
+    if (
+      record === null ||
+      record.accountId !== account.accountId ||
+      record.deviceId !== account.device.deviceId ||
+      (record.gen ?? 0) !== 0 ||
+      record.gen0Sig === 'published' ||
+      canonicalJson(record.wrappedRoot) !== canonicalJson(wrappedRoot)
+    ) {
+      return;
+    }
+    const next: VaultRecord = { ...record, gen0Sig: 'published' };
+    await vault.set(VAULT_KEY, JSON.stringify(next));
+  });
+}
+
 /** Zeroes every secret byte the account object holds; the object is unusable afterwards. */
 export function lock(account: UnlockedAccount): void {
   account.root.fill(0);
@@ -818,6 +972,7 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
     // Same root, same localKey: the sealed device key in the record stays valid and is kept as it is, so
     // writing the record needs no secret from `account`, which may be locked by then.
     const next: VaultRecord = { ...record, wrappedRoot, gen };
+    delete next.gen0Sig;
     await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, input.token);
     // The server now serves this wrap to joining devices: the vault must hold it too, locked or not.
     await deps.vault.set(VAULT_KEY, JSON.stringify(next));
@@ -878,6 +1033,7 @@ async function takeNewerWrap(
     throw refuse('it is not signed by the account identity key');
   }
   const next: VaultRecord = { ...record, wrappedRoot: state.wrappedRoot, gen: state.gen };
+  delete next.gen0Sig;
   await deps.vault.set(VAULT_KEY, JSON.stringify(next));
   heldGenerations.set(account, state.gen);
   return { status: 'updated', gen: state.gen };
@@ -903,13 +1059,12 @@ async function ownRecord(
   return record;
 }
 
-/** Generation 0 is covered by the account record's signature; every later one by its own. */
+/** Whether `state` carries the identity key's signature over its wrap at its generation (0 included). */
 async function wrapSignedByAccount(
   ed: Ed25519,
   keys: AccountKeys,
   state: Pick<HttpWrappedRootState, 'wrappedRoot' | 'gen' | 'sig'>,
 ): Promise<boolean> {
-  if (state.gen === 0) return true;
   const sig = state.sig === null ? null : base64urlDecode(state.sig);
   if (sig === null || !sig.ok) return false;
   const payload = wrappedRootSignaturePayload({
@@ -920,12 +1075,44 @@ async function wrapSignedByAccount(
   return verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
 }
 
+/**
+ * The check a join makes of the wrap the server serves it (after the root it opens derived `keys`): for
+ * this account, and signed by it at the generation served. An unsigned generation 0 is WRAPPED_ROOT_UNSIGNED
+ * unless `acceptUnsigned`. Returns the vault's `gen0Sig` for a generation-0 wrap: `published` when signed,
+ * `unverified` when taken unsigned.
+ */
+async function checkServedWrap(
+  ed: Ed25519,
+  keys: AccountKeys,
+  state: HttpWrappedRootState,
+  acceptUnsigned: boolean,
+): Promise<VaultRecord['gen0Sig']> {
+  if (state.accountId !== keys.accountId) {
+    throw new AccountError('WRAPPED_ROOT_REFUSED', 'wrapped root refused: it belongs to another account');
+  }
+  if (state.gen === 0 && state.sig === null) {
+    if (acceptUnsigned) return 'unverified';
+    throw new AccountError(
+      'WRAPPED_ROOT_UNSIGNED',
+      'the account passphrase wrap (generation 0) is not signed by the account: open one of its devices ' +
+        'online with an up-to-date app first, or join accepting an unsigned legacy wrap',
+    );
+  }
+  if (!(await wrapSignedByAccount(ed, keys, state))) {
+    throw new AccountError(
+      'WRAPPED_ROOT_REFUSED',
+      `wrapped root refused: generation ${state.gen} is not signed by the account identity key`,
+    );
+  }
+  return state.gen === 0 ? 'published' : undefined;
+}
+
 /** The identity key's signature over a wrap and its generation, as the server and other devices check it. */
 async function signWrap(
   ed: Ed25519,
   accountId: string,
   identitySecretKey: Uint8Array,
-  wrappedRoot: PassphraseWrappedRoot,
+  wrappedRoot: WrappedRoot,
   gen: number,
 ): Promise<string> {
   return signPayload(ed, identitySecretKey, wrappedRootSignaturePayload({ accountId, wrappedRoot, gen }));
