@@ -3,21 +3,15 @@
 // and follows the server's `next`. Against an older server both fall back to the one answer it gives.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { base64urlEncode, deriveAccountKeys, generateRootSecret } from '@hale/crypto';
-import {
-  MAX_GRANTS_PAGE,
-  PAGING_VERSION,
-  directoryProfilePayload,
-  type HttpServerInfo,
-} from '@hale/protocol';
+import { MAX_GRANTS_PAGE, PAGING_VERSION, type HttpServerInfo } from '@hale/protocol';
 import { createHttpApi, searchProviders, type FetchLike, type WebSocketLike } from '@hale/client';
 import {
+  insertDirectoryProvider,
   insertRawGrants,
   makeGrant,
   makeRevocation,
   registerAccount,
   sessionToken,
-  sign,
   type TestAccount,
   type TestServer,
 } from '@hale/sync-server/testing';
@@ -150,31 +144,13 @@ describe('directory searches in pages', () => {
   const addProviders = async (t: TestServer, count: number): Promise<string[]> => {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const keys = deriveAccountKeys(generateRootSecret());
-      await t.store.accounts.put({
-        accountId: keys.accountId,
-        role: 'provider',
-        identityPublicKey: base64urlEncode(keys.identity.publicKey),
-        wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
-        wrappedRoot: {},
-        wrappedRootGen: 0,
-        wrappedRootSig: null,
-        createdAt: iso(Date.now()),
-      });
       const profile = {
-        accountId: keys.accountId,
         displayName: `Dr ${['Ames', 'Bell', 'Cole', 'Dunn'][i % 4]} ${i}`,
         specialty: 'cardiology',
         clinic: 'Pagewood Clinic',
         identifier: `NPI-${i}`,
       };
-      const sig = await sign(keys.identity.secretKey, directoryProfilePayload(profile));
-      await t.store.directory.putProvider({
-        ...profile,
-        signed: { profile, sig },
-        updatedAt: iso(Date.now()),
-      });
-      ids.push(keys.accountId);
+      ids.push(await insertDirectoryProvider(t.store, profile, iso(Date.now())));
     }
     return ids;
   };

@@ -4,8 +4,8 @@
 // IPv4 stays per address. Real server on a loopback port; the client addresses come from X-Forwarded-For
 // of a trusted proxy (the loopback client itself), or from Fastify's inject for the direct socket address.
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startServer, type TestServer } from './testing/harness';
+import type WebSocket from 'ws';
+import { startServer, tryUpgrade, type TestServer } from './testing/harness';
 
 const BURST = 4;
 
@@ -20,26 +20,8 @@ const viaProxy = async (t: TestServer, client: string, url = '/v1/server', init:
 };
 
 /** Attempts an upgrade on behalf of `client`: 101 and the socket, or the refusal's status and body. */
-const upgradeFor = (
-  t: TestServer,
-  client: string,
-): Promise<{ status: 101; ws: WebSocket } | { status: number; body: unknown }> =>
-  new Promise((resolve, reject) => {
-    const ws = new WebSocket(t.wsUrl, { headers: { 'x-forwarded-for': client } });
-    ws.once('open', () => resolve({ status: 101, ws }));
-    ws.once('unexpected-response', (req, res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
-      });
-    });
-    ws.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
+const upgradeFor = (t: TestServer, client: string) =>
+  tryUpgrade(t, { headers: { 'x-forwarded-for': client } });
 
 describe('per-address limits group IPv6 clients by /64', () => {
   let t: TestServer | undefined;

@@ -13,34 +13,18 @@ import {
   openWs,
   registerAccount,
   startServer,
+  tryUpgrade,
   type TestServer,
+  type UpgradeAttempt,
   type WsClient,
 } from './testing/harness';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type Upgrade = { status: 101; ws: WebSocket } | { status: number; body: unknown };
-
 /** Attempts an upgrade from `localAddress`: the open socket, or the HTTP refusal and its JSON body. */
-const upgrade = (t: TestServer, localAddress = '127.0.0.1'): Promise<Upgrade> =>
-  new Promise((resolve, reject) => {
-    const ws = new WebSocket(t.wsUrl, { localAddress });
-    ws.once('open', () => resolve({ status: 101, ws }));
-    ws.once('unexpected-response', (req, res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        req.destroy();
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
-      });
-    });
-    ws.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
+const upgrade = (t: TestServer, localAddress = '127.0.0.1') => tryUpgrade(t, { localAddress });
 
-const opened = async (attempt: Promise<Upgrade>): Promise<WebSocket> => {
+const opened = async (attempt: Promise<UpgradeAttempt>): Promise<WebSocket> => {
   const result = await attempt;
   if (!('ws' in result)) throw new Error(`upgrade refused: ${result.status} ${JSON.stringify(result.body)}`);
   return result.ws;
@@ -79,7 +63,7 @@ const frameHeader = (length: number): Buffer => {
 };
 
 /** A refusal before the upgrade: HTTP `status` with exactly the typed body `{ code, message, details? }`. */
-const expectRefusal = (result: Upgrade, status: number, code: string, details?: unknown) => {
+const expectRefusal = (result: UpgradeAttempt, status: number, code: string, details?: unknown) => {
   expect(result.status).toBe(status);
   const body = ('body' in result ? result.body : undefined) as Record<string, unknown>;
   expect(body.code).toBe(code);
@@ -170,7 +154,7 @@ describe('connection limits', () => {
     // A slot frees up when a socket closes.
     first.close();
     await new Promise((resolve) => first.once('close', resolve));
-    let again: Upgrade = { status: 0, body: null };
+    let again: UpgradeAttempt = { status: 0, body: null };
     for (let i = 0; i < 50 && again.status !== 101; i++) {
       again = await upgrade(t);
       if (again.status !== 101) await sleep(20);

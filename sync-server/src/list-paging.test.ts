@@ -9,20 +9,18 @@ import {
   MAX_DIRECTORY_PAGE,
   MAX_GRANTS_PAGE,
   PAGING_VERSION,
-  directoryProfilePayload,
   type GrantsFrame,
   type HttpDirectoryResponse,
   type ListGrantsFrame,
   type ServerFrame,
 } from '@hale/protocol';
-import { base64urlEncode, deriveAccountKeys, generateRootSecret } from '@hale/crypto';
 import {
   connect,
   http,
+  insertDirectoryProvider,
   insertRawGrants,
   registerAccount,
   sessionToken,
-  sign,
   startServer,
   type TestAccount,
   type TestServer,
@@ -272,27 +270,8 @@ interface Provider {
 
 /** A provider account and its signed directory entry, written through the store. */
 const addProvider = async (displayName: string, clinic = 'Northside'): Promise<Provider> => {
-  const keys = deriveAccountKeys(generateRootSecret());
-  await t.store.accounts.put({
-    accountId: keys.accountId,
-    role: 'provider',
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
-    wrappedRoot: {},
-    wrappedRootGen: 0,
-    wrappedRootSig: null,
-    createdAt: iso(t.clock.now),
-  });
-  const profile = {
-    accountId: keys.accountId,
-    displayName,
-    specialty: 'general practice',
-    clinic,
-    identifier: `NPI-${keys.accountId.slice(0, 6)}`,
-  };
-  const sig = await sign(keys.identity.secretKey, directoryProfilePayload(profile));
-  await t.store.directory.putProvider({ ...profile, signed: { profile, sig }, updatedAt: iso(t.clock.now) });
-  return { accountId: keys.accountId, displayName };
+  const profile = { displayName, specialty: 'general practice', clinic };
+  return { accountId: await insertDirectoryProvider(t.store, profile, iso(t.clock.now)), displayName };
 };
 
 /** ASCII case folding, as SQLite's NOCASE: the names below are ASCII. */

@@ -2,47 +2,17 @@
 // with EPIPE) or stops reading (a log shipper that hangs: the pipe fills and writes block). Either way the
 // server must keep serving, and SIGTERM must still drain it, close the store (the WAL checkpointed away)
 // and give the data directory up, exiting 0.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tcp } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PushedFrame } from '@hale/protocol';
+import { answers, childProcesses, freePort, serverCommand } from './child-process.test-util';
 import { SQLITE_FILE_NAME } from './store/index';
 import { connect, endpoint, http, makeDoc, registerAccount } from './testing/harness';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const started: ChildProcess[] = [];
-const dirs: string[] = [];
-
-afterAll(async () => {
-  for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+const children = childProcesses();
 
 /** A socket that upgrades and then sends a frame with a reserved opcode: the server logs a warning. */
 const badFrame = (port: number) =>
@@ -59,14 +29,8 @@ const badFrame = (port: number) =>
     s.once('data', () => s.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0])));
   });
 
-const healthy = (url: string) =>
-  fetch(`${url}/healthz`).then(
-    (res) => res.status === 200,
-    () => false,
-  );
-
 /** Exit code and signal, or 'still running' if the process has not exited `ms` after the call. */
-const exitWithin = (child: ChildProcess, exited: Promise<unknown>, ms: number) =>
+const exitWithin = (exited: Promise<unknown>, ms: number) =>
   Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), ms).unref())]);
 
 describe('a log reader that went away or stopped reading', () => {
@@ -76,50 +40,34 @@ describe('a log reader that went away or stopped reading', () => {
   ] as const)(
     '%s: logging into %s neither blocks nor crashes the server; SIGTERM still stops it cleanly',
     async (mode, _what) => {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-log-pipe-'));
-      dirs.push(dataDir);
+      const dataDir = await children.tempDir('log-pipe');
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const child = spawn(process.execPath, ['--import', 'tsx', 'sync-server/src/main.ts'], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          HALE_DATA_DIR: dataDir,
-          HALE_LOG_LEVEL: 'trace',
-          // The bad frames below come in faster than the default upgrade budget allows.
-          HALE_RATE_PER_ADDRESS: '100000',
-        },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const { child, output, exited } = children.start(serverCommand(), {
+        PORT: String(port),
+        HALE_DATA_DIR: dataDir,
+        HALE_LOG_LEVEL: 'trace',
+        // The bad frames below come in faster than the default upgrade budget allows.
+        HALE_RATE_PER_ADDRESS: '100000',
       });
-      started.push(child);
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
-      );
 
       // Read the first line (what `| head -1` does), then close the read end of the pipe.
       await new Promise<void>((resolve, reject) => {
-        let out = '';
-        const onData = (d: Buffer) => {
-          out += d.toString('utf8');
-          if (out.includes('listening')) {
+        const onData = () => {
+          if (output.stdout.includes('listening')) {
             child.stdout.off('data', onData);
             resolve();
           }
         };
         child.stdout.on('data', onData);
-        child.once('exit', () => reject(new Error(`exited early: ${stderr}`)));
+        child.once('exit', () => reject(new Error(`exited early: ${output.stderr}`)));
       });
       if (mode === 'closed') child.stdout.destroy();
       else child.stdout.pause();
 
       // It keeps serving with nobody reading its log: registration, a push, refusals all log.
       const e = endpoint(url);
-      expect(await healthy(url)).toBe(true);
+      expect(await answers(url)).toBe(true);
       const patient = await registerAccount(e);
       const ws = await connect(e, patient.device);
       const docs = await Promise.all(
@@ -134,15 +82,15 @@ describe('a log reader that went away or stopped reading', () => {
       for (let i = 0; i < 20; i++) expect((await http(url, 'GET', '/v1/nope')).status).toBe(404);
       // Warnings of about 1 KiB each: far more than a pipe holds (64 KiB on Linux).
       for (let i = 0; i < 300; i++) await badFrame(port);
-      expect(await healthy(url)).toBe(true);
+      expect(await answers(url)).toBe(true);
       expect(child.exitCode).toBe(null);
 
       // SIGTERM with the connection still open: the shutdown logs several lines into the dead pipe.
       child.kill('SIGTERM');
       // Bounded well past the drain (10 s grace + 5 s) only so a hang fails this test instead of the run.
-      const result = await exitWithin(child, exited, 30_000);
+      const result = await exitWithin(exited, 30_000);
       await ws.closed;
-      expect(result, stderr).toEqual({ code: 0, signal: null });
+      expect(result, output.stderr).toEqual({ code: 0, signal: null });
 
       // The store was closed cleanly: the WAL is checkpointed away, the acknowledged writes are there, and
       // the data directory is free (another server may open it).

@@ -1,18 +1,14 @@
 // The real process: the start entry (main.ts through tsx, and `npm start` from the repository root),
 // --help, /healthz, JSON logs that never carry secrets, online backup, SIGTERM with a cleanly closed store,
 // restore of the backup into a new data directory, and one server process per data directory.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EnvelopesFrame, PulledFrame, PushDoc, PushedFrame } from '@hale/protocol';
 import { deriveInitialStreamKey, sealBytes } from '@hale/crypto';
 import { newId } from '@hale/model';
+import { childProcesses, freePort, serverCommand, type Running } from './child-process.test-util';
 import { SQLITE_FILE_NAME } from './store/index';
 import {
   connect,
@@ -33,66 +29,18 @@ import {
   type TestAccount,
 } from './testing/harness';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = 'sync-server/src/main.ts';
 const PASSPHRASE = 'process-test passphrase that never leaves the device';
 
-interface Running {
-  child: ChildProcess;
-  output: { stdout: string; stderr: string };
-  exited: Promise<number | null>;
-}
-
-const started: ChildProcess[] = [];
-
-const run = (command: string, args: string[], env: Record<string, string> = {}): Running => {
-  // Own process group, so cleanup can end this process and its children (npm → sh → tsx → node) by id.
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true });
-  started.push(child);
-  const output = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (d: Buffer) => (output.stdout += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output.stderr += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output, exited };
-};
+const children = childProcesses();
 
 const main = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['--import', 'tsx', MAIN, ...args], env);
+  children.start(serverCommand(...args), env);
 
-const finish = async (r: Running) => ({ code: await r.exited, ...r.output });
+const finish = async (r: Running) => ({ code: (await r.exited).code, ...r.output });
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-
-const waitHealthy = async (url: string, r: Running): Promise<void> => {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (r.child.exitCode !== null)
-      throw new Error(`server exited early: ${r.output.stderr}${r.output.stdout}`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (res) => res.status === 200,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`server did not become healthy: ${r.output.stderr}`);
-};
-
-const serve = async (dataDir: string, extra: Record<string, string> = {}) => {
-  const port = await freePort();
-  const r = main([], { HOST: '127.0.0.1', PORT: String(port), HALE_DATA_DIR: dataDir, ...extra });
-  const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, r);
-  return { r, url, e: endpoint(url) };
+const serve = async (dataDir: string, env: Record<string, string> = {}) => {
+  const r = await children.serve(serverCommand(), { dataDir, env });
+  return { r, url: r.url, e: endpoint(r.url) };
 };
 
 const integrity = (dataDir: string) => {
@@ -123,25 +71,7 @@ const pullAll = async (e: Endpoint, account: TestAccount, stream: PushDoc['strea
 };
 
 describe('the server process', () => {
-  const dirs: string[] = [];
-  const tempDir = async (name: string) => {
-    const d = await mkdtemp(path.join(tmpdir(), `hale-${name}-`));
-    dirs.push(d);
-    return d;
-  };
-
-  afterAll(async () => {
-    for (const child of started) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
+  const { tempDir } = children;
 
   it('--help lists HOST, PORT and HALE_DATA_DIR and exits 0', async () => {
     const help = await finish(main(['--help']));
@@ -237,7 +167,7 @@ describe('the server process', () => {
 
     // SIGTERM: drains, closes the store, exits 0.
     r.child.kill('SIGTERM');
-    expect(await r.exited).toBe(0);
+    expect(await r.exited).toEqual({ code: 0, signal: null });
     expect(r.output.stdout).toContain('store closed cleanly');
     const closed = integrity(dataDir);
     expect(closed).toEqual({ check: 'ok', docs: 6 });
@@ -275,7 +205,7 @@ describe('the server process', () => {
       200,
     );
     second.r.child.kill('SIGTERM');
-    expect(await second.r.exited).toBe(0);
+    expect(await second.r.exited).toEqual({ code: 0, signal: null });
   });
 
   it('one server per data directory: a second server, and a restore, are refused; backup works; SIGKILL frees it', async () => {
@@ -337,24 +267,20 @@ describe('the server process', () => {
     const third = await serve(dataDir);
     expect(await pullAll(third.e, patient, streamOf(patient.accountId, 'allergy'))).toHaveLength(2);
     third.r.child.kill('SIGTERM');
-    expect(await third.r.exited).toBe(0);
+    expect(await third.r.exited).toEqual({ code: 0, signal: null });
   });
 
   it('`npm start` works from the repository root (help, serve, SIGTERM)', async () => {
-    const help = await finish(run('npm', ['start', '--', '--help']));
+    const help = await finish(children.start(['npm', 'start', '--', '--help']));
     expect(help.code).toBe(0);
     for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR']) expect(help.stdout).toContain(name);
 
     const dataDir = await tempDir('npm');
-    const port = await freePort();
-    const r = run('npm', ['start'], { PORT: String(port), HALE_DATA_DIR: dataDir });
-    await waitHealthy(`http://127.0.0.1:${port}`, r);
+    const r = await children.serve(['npm', 'start'], { dataDir });
     process.kill(-r.child.pid!, 'SIGTERM');
     await r.exited;
-    const deadline = Date.now() + 10_000;
-    while (!r.output.stdout.includes('store closed cleanly') && Date.now() < deadline) {
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    // npm dies of the signal; the server's own exit shows in what it wrote before closing its pipes.
+    await r.drained;
     expect(r.output.stdout).toContain('store closed cleanly');
     expect(integrity(dataDir).check).toBe('ok');
   });

@@ -16,11 +16,13 @@ import {
   deviceRevocationPayload,
   wrappingKeySignaturePayload,
   wrappedRootSignaturePayload,
+  directoryProfilePayload,
   encodeFrame,
   type ClientFrame,
   type Grant,
   type GrantScopeEntry,
   type KeyEnvelope,
+  type ProviderProfile,
   type PushDoc,
   type ReadyFrame,
   type ServerFrame,
@@ -527,6 +529,28 @@ export const tryConnect = async (
   return { ok: true, client };
 };
 
+/** What a WebSocket upgrade attempt got: the open socket, or the HTTP refusal before it and its JSON body. */
+export type UpgradeAttempt = { status: 101; ws: WebSocket } | { status: number; body: unknown };
+
+/** Attempts a WebSocket upgrade with `options` (a local address, headers); a refusal resolves, never throws. */
+export const tryUpgrade = (t: Endpoint, options: WebSocket.ClientOptions = {}): Promise<UpgradeAttempt> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(t.wsUrl, options);
+    ws.once('open', () => resolve({ status: 101, ws }));
+    ws.once('unexpected-response', (req, res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown });
+      });
+    });
+    ws.once('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+
 /** Resolves true when a frame matching `pred` arrives within `ms`, false otherwise (consumes it). */
 export const frameWithin = async (client: WsClient, pred: (f: ServerFrame) => boolean, ms: number) =>
   client
@@ -615,6 +639,37 @@ export const insertRawGrants = (
     }
   })();
   return ids;
+};
+
+/**
+ * A provider account with real keys and its directory entry, signed by its identity key as a client signs
+ * it, written through the store (many at a time without a registration each). `at` (ISO) is its creation
+ * and update time; the identifier defaults to one derived from the account id. Returns the account id.
+ */
+export const insertDirectoryProvider = async (
+  store: SqliteStore,
+  entry: Omit<ProviderProfile, 'accountId' | 'identifier'> & { identifier?: string },
+  at: string,
+): Promise<string> => {
+  const keys = deriveAccountKeys(generateRootSecret());
+  await store.accounts.put({
+    accountId: keys.accountId,
+    role: 'provider',
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+    wrappedRoot: {},
+    wrappedRootGen: 0,
+    wrappedRootSig: null,
+    createdAt: at,
+  });
+  const profile: ProviderProfile = {
+    accountId: keys.accountId,
+    identifier: `NPI-${keys.accountId.slice(0, 6)}`,
+    ...entry,
+  };
+  const sig = await sign(keys.identity.secretKey, directoryProfilePayload(profile));
+  await store.directory.putProvider({ ...profile, signed: { profile, sig }, updatedAt: at });
+  return keys.accountId;
 };
 
 // ---- blobs over HTTP ----

@@ -775,20 +775,36 @@ async function publishAtJoin(
   }
 }
 
-/** Records in the vault that the server relays the signature, if the vault still holds this device. */
-async function rememberWrappingKeyPublished(vault: Vault, account: WrapHolder): Promise<void> {
+/**
+ * Writes `update(record)` once every earlier vault write has ended, if the vault then still holds this
+ * device's record and `update` returns one (null: nothing to record). A record removed or replaced
+ * meanwhile (the account removed, another one joined) is left as it is: what is learnt about this
+ * device's account must not land on another's.
+ */
+async function updateOwnRecord(
+  vault: Vault,
+  account: WrapHolder,
+  update: (record: VaultRecord) => VaultRecord | null,
+): Promise<void> {
   await exclusive(vault, async () => {
     const record = await readRecord(vault);
     if (
       record === null ||
       record.accountId !== account.accountId ||
-      record.deviceId !== account.device.deviceId ||
-      record.wrappingKeyPublished === true
+      record.deviceId !== account.device.deviceId
     ) {
       return;
     }
-    await vault.set(VAULT_KEY, JSON.stringify({ ...record, wrappingKeyPublished: true }));
+    const next = update(record);
+    if (next !== null) await vault.set(VAULT_KEY, JSON.stringify(next));
   });
+}
+
+/** Records in the vault that the server relays the signature, if the vault still holds this device. */
+async function rememberWrappingKeyPublished(vault: Vault, account: WrapHolder): Promise<void> {
+  await updateOwnRecord(vault, account, (record) =>
+    record.wrappingKeyPublished === true ? null : { ...record, wrappingKeyPublished: true },
+  );
 }
 
 /**
@@ -884,21 +900,13 @@ export async function publishWrappedRootSig(
 
 /** Records `gen0Sig: 'published'` if the vault still holds this device at generation 0 with `wrappedRoot`. */
 async function rememberGen0Sig(vault: Vault, account: WrapHolder, wrappedRoot: WrappedRoot): Promise<void> {
-  await exclusive(vault, async () => {
-    const record = await readRecord(vault);
-    if (
-      record === null ||
-      record.accountId !== account.accountId ||
-      record.deviceId !== account.device.deviceId ||
-      (record.gen ?? 0) !== 0 ||
-      record.gen0Sig === 'published' ||
-      canonicalJson(record.wrappedRoot) !== canonicalJson(wrappedRoot)
-    ) {
-      return;
-    }
-    const next: VaultRecord = { ...record, gen0Sig: 'published' };
-    await vault.set(VAULT_KEY, JSON.stringify(next));
-  });
+  await updateOwnRecord(vault, account, (record) =>
+    (record.gen ?? 0) !== 0 ||
+    record.gen0Sig === 'published' ||
+    canonicalJson(record.wrappedRoot) !== canonicalJson(wrappedRoot)
+      ? null
+      : { ...record, gen0Sig: 'published' },
+  );
 }
 
 /** Zeroes every secret byte the account object holds; the object is unusable afterwards. */
