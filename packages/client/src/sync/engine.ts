@@ -931,17 +931,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Applies decoded documents: quarantines what failed, drops what is older than the local copy, moves the
    * per-stream positions past all of them. RxDB stores the position of a pull or live batch only with at
    * least one document, so when nothing else of the batch is left, its last echo is decoded and handed over
-   * (verified and judged like any served version; RxDB finds it equal to the local copy and stores only the
+   * (verified like any served version; RxDB finds it equal to the local copy and stores only the
    * position): a batch of echoes alone would otherwise leave the stored checkpoint before them, and every
-   * reconnect would fetch them again. An echo that does not verify is not set aside (its content is what
-   * this device holds): it only carries nothing, and the position is stored with a later batch.
+   * reconnect would fetch them again. An echo that does not verify, or that is older than the local copy
+   * (edited or merged since it was pushed), is neither set aside nor reported, as echoes never were: it
+   * only carries nothing, and the position is stored with a later batch.
    */
   const applyDecoded = async ({ docs, fresh, decoded, echoes }: Awaited<ReturnType<typeof decodeServed>>) => {
     const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
     const carrier = echoes.at(-1);
     if (carrier !== undefined && !out.some((r) => readable(r.stream))) {
       const [opened] = await decodeRecords(codecDeps, [carrier]);
-      if (opened?.ok) out.push(...(await dropStale([opened.record], seqsOf([carrier]))));
+      // Our own version: older than the local copy (merged or edited since) it carries nothing, quietly.
+      if (opened?.ok) out.push(...(await freshness([opened.record])).fresh);
     }
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
