@@ -256,6 +256,30 @@ describe('joining more devices', () => {
     expect((await api.getAccount(account.accountId)).devices).toHaveLength(1);
   });
 
+  it('a join that fails after registering its device revokes that certificate again', async () => {
+    const name = loginName();
+    const { account, recoveryKey } = await createAccount(device(), {
+      role: 'patient',
+      passphrase: PASS,
+      loginName: name,
+      deviceName: 'laptop',
+    });
+    // The device key would be lost with the vault write: the certificate must not stay behind.
+    const full = (): MemoryVault => {
+      const vault = memoryVault();
+      return { ...vault, set: () => Promise.reject(new Error('disk full')) };
+    };
+    await expect(
+      joinWithPassphrase(device(full()), { loginName: name, passphrase: PASS, deviceName: 'phone' }),
+    ).rejects.toThrow('disk full');
+    await expect(
+      joinWithRecoveryKey(device(full()), { recoveryKey, newPassphrase: PASS, deviceName: 'tablet' }),
+    ).rejects.toThrow('disk full');
+    const after = await api.getAccount(account.accountId);
+    expect(after.devices.map((d) => d.cert.name)).toEqual(['laptop']);
+    expect(after.revokedDevices).toHaveLength(2);
+  });
+
   it('an unknown login name or recovery key is ACCOUNT_NOT_FOUND', async () => {
     await accountError(
       joinWithPassphrase(device(), { loginName: loginName(), passphrase: PASS, deviceName: 'x' }),

@@ -359,6 +359,32 @@ async function newDevice(
   return { device, cert };
 }
 
+/**
+ * Registers a joining device's certificate, then finishes the join with `fn`. A join that fails after
+ * the registration (a refused wrap, a lost connection, a full vault) revokes that certificate, best
+ * effort and signed by the account: the device key is never stored, so the certificate would only sit in
+ * the account's device list, shown to the patient and counted against its device cap, with nothing
+ * behind it.
+ */
+async function asRegisteredDevice<T>(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  keys: AccountKeys,
+  cert: SignedDeviceCertificate,
+  now: () => number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  await deps.api.addDevice({ device: cert });
+  try {
+    return await fn();
+  } catch (e) {
+    const { deviceId } = cert.cert;
+    await sendDeviceRevocation(deps, { accountId: keys.accountId, keys }, deviceId, now).catch(
+      () => undefined,
+    );
+    throw e;
+  }
+}
+
 function checkServerAccount(server: HttpAccountResponse, keys: AccountKeys): void {
   if (
     server.accountId !== keys.accountId ||
@@ -570,19 +596,20 @@ async function joinWithPassphraseNow(
     const server = await fetchAccount(deps.api, keys);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
-    await deps.api.addDevice({ device: cert });
-    const published = await publishAtJoin(deps, keys, device, server);
-    const account = unlocked({
-      root,
-      keys,
-      role: server.role,
-      loginName: input.loginName,
-      device,
-      deviceName: input.deviceName,
+    return asRegisteredDevice(deps, keys, cert, now, async () => {
+      const published = await publishAtJoin(deps, keys, device, server);
+      const account = unlocked({
+        root,
+        keys,
+        role: server.role,
+        loginName: input.loginName,
+        device,
+        deviceName: input.deviceName,
+      });
+      await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig);
+      heldGenerations.set(account, joined.gen);
+      return account;
     });
-    await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig);
-    heldGenerations.set(account, joined.gen);
-    return account;
   });
 }
 
@@ -599,7 +626,7 @@ export interface JoinWithRecoveryKeyInput {
  * Joins with the recovery key and sets a new passphrase for the account (this device and the server), as
  * the generation after the server's current one — which must be signed by the account at its generation
  * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED otherwise, before the new wrap is sent; the device
- * certificate, registered to read it, stays).
+ * certificate, registered to read it, is revoked again).
  */
 export async function joinWithRecoveryKey(
   deps: AccountDeps,
@@ -627,28 +654,29 @@ async function joinWithRecoveryKeyNow(
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, deps.kdf ?? PRODUCTION_KDF);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
-    await deps.api.addDevice({ device: cert });
-    const session = await openSession(deps.api, device, deps.ed);
-    // Without this check a server reporting a lower generation than the account's (e.g. the current wrap
-    // relabelled as an unsigned 0) would get a signed wrap it can keep while handing this device the
-    // account's real, older-passphrase generations afterwards, as "newer".
-    const current = await deps.api.getWrappedRoot(session.token);
-    await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
-    const gen = current.gen + 1;
-    const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
-    await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
-    const published = await publishAtJoin(deps, keys, device, server, session.token);
-    const account = unlocked({
-      root,
-      keys,
-      role: server.role,
-      loginName: null,
-      device,
-      deviceName: input.deviceName,
+    return asRegisteredDevice(deps, keys, cert, now, async () => {
+      const session = await openSession(deps.api, device, deps.ed);
+      // Without this check a server reporting a lower generation than the account's (e.g. the current wrap
+      // relabelled as an unsigned 0) would get a signed wrap it can keep while handing this device the
+      // account's real, older-passphrase generations afterwards, as "newer".
+      const current = await deps.api.getWrappedRoot(session.token);
+      await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
+      const gen = current.gen + 1;
+      const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
+      await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
+      const published = await publishAtJoin(deps, keys, device, server, session.token);
+      const account = unlocked({
+        root,
+        keys,
+        role: server.role,
+        loginName: null,
+        device,
+        deviceName: input.deviceName,
+      });
+      await writeRecord(deps.vault, account, wrappedRoot, gen, published);
+      heldGenerations.set(account, gen);
+      return account;
     });
-    await writeRecord(deps.vault, account, wrappedRoot, gen, published);
-    heldGenerations.set(account, gen);
-    return account;
   });
 }
 
@@ -1131,19 +1159,19 @@ export async function revokeDevice(
   deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,
   input: { readonly account: UnlockedAccount; readonly deviceId: string },
 ): Promise<HttpDeviceRevokeResponse> {
-  const { account } = input;
-  assertUnlocked(account);
-  const revocation = {
-    v: 1 as const,
-    accountId: account.accountId,
-    deviceId: input.deviceId,
-    revokedAt: isoAt(deps.now ?? Date.now),
-  };
-  const sig = await signPayload(
-    deps.ed,
-    account.keys.identity.secretKey,
-    deviceRevocationPayload(revocation),
-  );
+  assertUnlocked(input.account);
+  const { accountId, keys } = input.account;
+  return sendDeviceRevocation(deps, { accountId, keys }, input.deviceId, deps.now ?? Date.now);
+}
+
+async function sendDeviceRevocation(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  { accountId, keys }: { readonly accountId: string; readonly keys: AccountKeys },
+  deviceId: string,
+  now: () => number,
+): Promise<HttpDeviceRevokeResponse> {
+  const revocation = { v: 1 as const, accountId, deviceId, revokedAt: isoAt(now) };
+  const sig = await signPayload(deps.ed, keys.identity.secretKey, deviceRevocationPayload(revocation));
   return deps.api.revokeDevice({ revocation, sig });
 }
 

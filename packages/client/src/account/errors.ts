@@ -51,7 +51,7 @@ export const ACCOUNT_ERROR_CODES = [
    * A join met a passphrase wrap at generation 0 without the account's signature: an account registered
    * before the server kept that signature, which has not published it yet — or a server relabelling a later
    * wrap as generation 0, to hand this device an older passphrase afterwards. Nothing was written (a
-   * recovery-key join leaves only its device certificate registered). Open an existing device of the
+   * recovery-key join revokes the device certificate it registered to read the wrap). Open an existing device of the
    * account online with an up-to-date app (it publishes the signature) and join again; or, knowing the risk,
    * join with `acceptUnsignedLegacyWrap`.
    */
