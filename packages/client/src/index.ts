@@ -17,6 +17,21 @@ export type {
 } from './store/at-rest-encryption';
 export type { CryptoJob, CryptoJobResult, CryptoOffload } from './offload/crypto-offload';
 export { runCryptoJob } from './offload/run-crypto-job';
+export {
+  JOB_TIMEOUT_BASE_MS,
+  JOB_TIMEOUT_PER_ITEM_MS,
+  WORKER_DEATH_LIMIT,
+  WORKER_DEATH_WINDOW_MS,
+  createWorkerOffload,
+  jobTimeoutMs,
+} from './offload/worker-offload';
+export type {
+  JobTimeout,
+  WorkerEvents,
+  WorkerOffload,
+  WorkerOffloadOptions,
+  WorkerPort,
+} from './offload/worker-offload';
 export type {
   WireJob,
   WireJobResult,

@@ -1,0 +1,117 @@
+// The offload as a browser host drives it: a Web Worker reports no exit and has no ref/unref, so a
+// worker that stops answering is ended by the job budget alone. The "worker" here answers on this
+// thread through `runCryptoJob`, or stays silent; the clock is Vitest's fake `setTimeout`.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CryptoJob } from './crypto-offload';
+import { runCryptoJob } from './run-crypto-job';
+import { WORKER_DEATH_LIMIT, createWorkerOffload, jobTimeoutMs, type WorkerEvents } from './worker-offload';
+
+const sealJob = (items = 1): CryptoJob => ({
+  op: 'seal',
+  key: new Uint8Array(32).fill(7),
+  items: Array.from({ length: items }, (_, i) => ({
+    context: { db: 'd', c: 'c', i: `x${i}`, f: 'secret', r: '1-a' },
+    value: { note: `n${i}` },
+  })),
+});
+
+/** Workers the offload started, in order: each answers unless told to stay silent. */
+function browserLikeHost() {
+  const workers: Array<{ silent: boolean; terminated: boolean; posted: number; events: WorkerEvents }> = [];
+  let silentNext = false;
+  const spawn = (events: WorkerEvents) => {
+    const w = { silent: silentNext, terminated: false, posted: 0, events };
+    workers.push(w);
+    return {
+      post: (message: { id: number; job: CryptoJob }) => {
+        w.posted++;
+        if (w.silent || w.terminated) return;
+        queueMicrotask(() => events.message({ id: message.id, result: runCryptoJob(message.job) }));
+      },
+      terminate: () => {
+        w.terminated = true;
+      },
+    };
+  };
+  return { spawn, workers, silence: (silent: boolean) => (silentNext = silent) };
+}
+
+describe('createWorkerOffload with a host that reports no exit', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('answers jobs through the worker it started', async () => {
+    const host = browserLikeHost();
+    const offload = createWorkerOffload(host.spawn);
+    const result = await offload.run(sealJob(3));
+    expect(result.op).toBe('seal');
+    expect(host.workers).toHaveLength(1);
+    await offload.close();
+    expect(host.workers[0]?.terminated).toBe(true);
+    await expect(offload.run(sealJob())).rejects.toThrow('crypto offload is closed');
+  });
+
+  it('a worker that stops answering is ended at the budget and replaced by the next job', async () => {
+    const host = browserLikeHost();
+    host.silence(true);
+    const offload = createWorkerOffload(host.spawn);
+    const stuck = offload.run(sealJob(2));
+    const failed = expect(stuck).rejects.toThrow(/did not answer a seal job of 2 items/);
+    await vi.advanceTimersByTimeAsync(jobTimeoutMs(2) - 1);
+    expect(host.workers[0]?.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await failed;
+    expect(host.workers[0]?.terminated).toBe(true);
+
+    host.silence(false);
+    const result = await offload.run(sealJob());
+    expect(result.op).toBe('seal');
+    expect(host.workers).toHaveLength(2);
+    await offload.close();
+  });
+
+  it('stops restarting after more than WORKER_DEATH_LIMIT silent workers in a minute', async () => {
+    const host = browserLikeHost();
+    host.silence(true);
+    const offload = createWorkerOffload(host.spawn, { monotonicNow: () => 0 });
+    for (let i = 0; i <= WORKER_DEATH_LIMIT; i++) {
+      const job = offload.run(sealJob());
+      const failed = expect(job).rejects.toThrow(/did not answer/);
+      await vi.advanceTimersByTimeAsync(jobTimeoutMs(1));
+      await failed;
+    }
+    await expect(offload.run(sealJob())).rejects.toThrow(/crash loop/);
+    expect(host.workers).toHaveLength(WORKER_DEATH_LIMIT + 1);
+    await offload.close();
+  });
+
+  it('a worker reported dead while it starts fails that job only; the next run starts another', async () => {
+    let first = true;
+    const host = browserLikeHost();
+    const offload = createWorkerOffload(
+      (events) => {
+        const port = host.spawn(events);
+        if (first) {
+          first = false;
+        } else if (host.workers.length === 2) {
+          events.died(new Error('no script'));
+        }
+        return port;
+      },
+      { jobTimeout: { baseMs: 1000, perItemMs: 0 } },
+    );
+    // The first worker dies after it started: its pending job fails at once, not at the budget.
+    const pending = offload.run(sealJob());
+    host.workers[0]?.events.died(new Error('worker crashed'));
+    await expect(pending).rejects.toThrow('worker crashed');
+    await expect(offload.run(sealJob())).rejects.toThrow(/died as it started/);
+    expect(host.workers[1]?.terminated).toBe(true);
+    expect((await offload.run(sealJob())).op).toBe('seal');
+    expect(host.workers).toHaveLength(3);
+    await offload.close();
+  });
+});

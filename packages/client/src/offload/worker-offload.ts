@@ -1,0 +1,280 @@
+/**
+ * A `CryptoOffload` over one worker at a time, whatever kind of worker the host has: a Node worker
+ * thread (`@hale/client/node`) or a browser Web Worker, each adapted to a `WorkerPort` by the host. The
+ * worker runs `runCryptoJob` for each `{ id, job }` message and answers `{ id, result }` or
+ * `{ id, error: string }`.
+ *
+ * Invariants
+ * - Each job is answered once, by id, in any order, and only with a reply that `checkCryptoJobResult`
+ *   accepts for that job; keys travel with each job (copied into the worker's memory and dropped after
+ *   the batch).
+ * - At most one worker runs at a time. A worker that dies (the host reports it: it exited, threw outside
+ *   a job, or sent a message that cannot be read, which would leave its job unanswered) takes only its
+ *   pending jobs with it; the next `run` starts a fresh one. More than `WORKER_DEATH_LIMIT` (3) deaths
+ *   within `WORKER_DEATH_WINDOW_MS` (60 s) is a crash loop: `run` rejects saying so, without starting a
+ *   worker, until the oldest of those deaths leaves the window — so a device app that stays open for
+ *   days recovers from a burst of crashes, and a worker that cannot live costs at most four starts a
+ *   minute.
+ * - No job waits for its answer for ever: a job not answered within its budget (`jobTimeoutMs`:
+ *   JOB_TIMEOUT_BASE_MS plus JOB_TIMEOUT_PER_ITEM_MS per item of the job and of the jobs queued ahead of
+ *   it in the same worker, which runs one job at a time) means the worker lost it or is stuck: the
+ *   worker is terminated and counted as a death (its pending jobs fail), and the next `run` starts a
+ *   fresh one. The budget is generous by design (see the constants): it only ends a stall, it is no
+ *   latency target. A browser's Web Worker reports no exit, so there this budget is what ends a worker
+ *   that died silently.
+ * - After `close()` nothing restarts: pending and later jobs reject with "crypto offload is closed".
+ * Failure modes: a job that throws in the worker, a job that cannot be copied to it, a malformed
+ * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
+ * (the at-rest wrapper reports AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries
+ * it); nothing is half-applied, because callers write only after every value of their batch is back.
+ */
+import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
+import { checkCryptoJobResult } from './job-result';
+
+export interface WorkerOffload extends CryptoOffload {
+  /** Stops the worker for good; pending and later jobs reject. */
+  close(): Promise<void>;
+}
+
+/** What the host reports of the worker it started: every message, and its death. */
+export interface WorkerEvents {
+  message(message: unknown): void;
+  /** The worker is gone or unusable (exit, uncaught error, unreadable message); reported once or more. */
+  died(error: Error): void;
+}
+
+/** One started worker, as the host drives it. */
+export interface WorkerPort {
+  /** Sends a job; throws when the message cannot be copied to the worker. */
+  post(message: { readonly id: number; readonly job: CryptoJob }): void;
+  terminate(): Promise<unknown> | void;
+  /**
+   * Whether the worker should keep the host alive: true while it owes an answer (Node's ref/unref, so a
+   * process that never calls `close()` still exits once its jobs are answered). Hosts without such a
+   * notion leave it out.
+   */
+  hold?(held: boolean): void;
+}
+
+export interface WorkerOffloadOptions {
+  /** How long a job may wait for its answer (default JOB_TIMEOUT_BASE_MS and JOB_TIMEOUT_PER_ITEM_MS). */
+  readonly jobTimeout?: JobTimeout;
+  /** A monotonic clock in ms for counting deaths (default `performance.now`: a clock change resets nothing). */
+  readonly monotonicNow?: () => number;
+}
+
+export interface JobTimeout {
+  /** Once per job, whatever its size. */
+  readonly baseMs: number;
+  /** Per item of the job and of the jobs queued ahead of it in the worker. */
+  readonly perItemMs: number;
+}
+
+/** More deaths than this within `WORKER_DEATH_WINDOW_MS` and the offload stops restarting its worker. */
+export const WORKER_DEATH_LIMIT = 3;
+export const WORKER_DEATH_WINDOW_MS = 60_000;
+/**
+ * Part of every job's budget. Covers what does not depend on the batch: starting a worker (the first job
+ * of a fresh worker waits for its modules to load: about a second when idle, several on a loaded
+ * two-core machine), collector pauses and a thread scheduled out. A minute: twenty times or more what
+ * those cost, and still short enough that a stuck worker stalls writes and sync for a minute, not for good.
+ */
+export const JOB_TIMEOUT_BASE_MS = 60_000;
+/**
+ * Per item. An item costs ≈20 µs for a 1 KB record and ≈30 ms for the largest one (MAX_DOC_BYTES, 1 MiB)
+ * on a slow core (docs/benchmarks.md: tweetnacl at tens of MiB/s); 100 ms is three times the worst item
+ * and thousands of times a common one, so a legitimate batch is never cut off (500 items: 110 s).
+ */
+export const JOB_TIMEOUT_PER_ITEM_MS = 100;
+
+const DEFAULT_TIMEOUT: JobTimeout = { baseMs: JOB_TIMEOUT_BASE_MS, perItemMs: JOB_TIMEOUT_PER_ITEM_MS };
+
+/** A job's budget, for `items` items of its own and of the jobs ahead of it (see JobTimeout). */
+export const jobTimeoutMs = (items: number, timeout: JobTimeout = DEFAULT_TIMEOUT): number =>
+  timeout.baseMs + timeout.perItemMs * items;
+
+interface Waiter {
+  readonly job: CryptoJob;
+  readonly resolve: (r: CryptoJobResult) => void;
+  readonly reject: (e: Error) => void;
+  /** Ends the worker if the job is not answered in time; cleared when the job settles. */
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** One worker and the jobs it owes answers for. */
+interface Running {
+  readonly port: WorkerPort;
+  readonly pending: Map<number, Waiter>;
+  /** Fails its pending jobs with `error`; a death (`counts`) unless the offload is being closed. */
+  readonly die: (error: Error, counts: boolean) => void;
+  /** A death, and the worker terminated. */
+  readonly end: (error: Error) => void;
+  readonly dead: () => boolean;
+}
+
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** The reply's envelope (`result` itself is checked against its job, by `checkCryptoJobResult`). */
+const replyOf = (m: unknown): { id: number; result: unknown; error: unknown } | null => {
+  if (typeof m !== 'object' || m === null || !('id' in m) || typeof m.id !== 'number') return null;
+  return {
+    id: m.id,
+    result: 'result' in m ? m.result : undefined,
+    error: 'error' in m ? m.error : undefined,
+  };
+};
+
+/** Node's timers keep the process alive unless unref'd; a browser's timer handle is a number. */
+const unrefTimer = (timer: ReturnType<typeof setTimeout>): void => {
+  if (typeof timer === 'object') timer.unref();
+};
+
+const closedError = (): Error => new Error('crypto offload is closed');
+
+/**
+ * `spawn` starts a worker (throwing if it cannot) and reports its messages and death through `events`.
+ * The first worker starts at once, so the first batch does not wait for it to load.
+ */
+export function createWorkerOffload(
+  spawn: (events: WorkerEvents) => WorkerPort,
+  options: WorkerOffloadOptions = {},
+): WorkerOffload {
+  const timeout = options.jobTimeout ?? DEFAULT_TIMEOUT;
+  const clock = options.monotonicNow ?? (() => performance.now());
+  let running: Running | null = null;
+  let closed = false;
+  /** When recent workers died. */
+  let deaths: number[] = [];
+  let nextId = 1;
+
+  const recentDeaths = (): number => {
+    const now = clock();
+    deaths = deaths.filter((t) => now - t < WORKER_DEATH_WINDOW_MS);
+    return deaths.length;
+  };
+  /** Null, or why no worker may start now (restarts resume once the deaths leave the window). */
+  const crashLoop = (): Error | null => {
+    const n = recentDeaths();
+    if (n <= WORKER_DEATH_LIMIT) return null;
+    return new Error(
+      `crypto worker died ${n} times within ${WORKER_DEATH_WINDOW_MS / 1000} s; not restarting it (crash loop) ` +
+        'until a minute has passed since its first death; the batch can be retried',
+    );
+  };
+
+  const start = (): Running => {
+    let dead = false;
+    const pending = new Map<number, Waiter>();
+    // Filled in once `spawn` returns; a death reported before that only marks the worker dead.
+    const ref: { port?: WorkerPort; self?: Running } = {};
+    /** First report of its end (a Node worker that throws reports 'error' and 'exit'): its jobs fail. */
+    const die = (error: Error, counts: boolean): void => {
+      if (dead) return;
+      dead = true;
+      if (ref.self !== undefined && running === ref.self) running = null;
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(error);
+      }
+      pending.clear();
+      if (counts && !closed) {
+        recentDeaths();
+        deaths.push(clock());
+      }
+    };
+    /** A death, and the worker ended: it may still run (stuck, or after an unreadable message). */
+    const end = (error: Error): void => {
+      die(error, true);
+      void Promise.resolve(ref.port?.terminate()).catch(() => undefined);
+    };
+    const port = spawn({
+      message: (message) => {
+        const reply = replyOf(message);
+        const p = reply === null ? undefined : pending.get(reply.id);
+        if (reply === null || p === undefined || ref.self === undefined) return;
+        settle(ref.self, reply.id);
+        if (reply.result === undefined) {
+          p.reject(new Error(typeof reply.error === 'string' ? reply.error : 'crypto worker failed'));
+          return;
+        }
+        try {
+          p.resolve(checkCryptoJobResult(p.job, reply.result));
+        } catch (error) {
+          p.reject(asError(error));
+        }
+      },
+      died: end,
+    });
+    ref.port = port;
+    const self: Running = { port, pending, die, end, dead: () => dead };
+    ref.self = self;
+    if (dead) void Promise.resolve(port.terminate()).catch(() => undefined);
+    return self;
+  };
+
+  const add = (r: Running, id: number, p: Waiter): void => {
+    // The worker runs one job at a time, in the order sent: this one also waits for those ahead of it.
+    let items = p.job.items.length;
+    for (const ahead of r.pending.values()) items += ahead.job.items.length;
+    const ms = jobTimeoutMs(items, timeout);
+    const n = p.job.items.length;
+    r.pending.set(id, p);
+    if (r.pending.size === 1) r.port.hold?.(true);
+    p.timer = setTimeout(() => {
+      // Lost a job or stuck in a loop: ended like a worker that died, so the next run starts a fresh one.
+      r.end(
+        new Error(
+          `crypto worker did not answer a ${p.job.op} job of ${n} item${n === 1 ? '' : 's'} within ` +
+            `${ms / 1000} s; it was stopped and replaced`,
+        ),
+      );
+    }, ms);
+    // The worker keeps the host alive while a job is pending; the timer only ends that wait.
+    unrefTimer(p.timer);
+  };
+  const settle = (r: Running, id: number): void => {
+    clearTimeout(r.pending.get(id)?.timer);
+    if (r.pending.delete(id) && r.pending.size === 0) r.port.hold?.(false);
+  };
+
+  running = start();
+
+  return {
+    run(job: CryptoJob): Promise<CryptoJobResult> {
+      if (closed) return Promise.reject(closedError());
+      const loop = running === null ? crashLoop() : null;
+      if (loop) return Promise.reject(loop);
+      let r: Running;
+      try {
+        r = running ??= start();
+      } catch (error) {
+        // A worker that cannot even be created (out of threads or memory): this job fails, nothing died.
+        return Promise.reject(asError(error));
+      }
+      if (r.dead()) {
+        // Its host reported it dead while starting it (counted): the next run starts another.
+        if (running === r) running = null;
+        return Promise.reject(new Error('crypto worker died as it started; the batch can be retried'));
+      }
+      const id = nextId++;
+      return new Promise<CryptoJobResult>((resolve, reject) => {
+        add(r, id, { job, resolve, reject });
+        try {
+          r.port.post({ id, job });
+        } catch (error) {
+          // A value that cannot be copied to the worker (never the case for stored JSON): fail this job only.
+          settle(r, id);
+          reject(asError(error));
+        }
+      });
+    },
+    async close(): Promise<void> {
+      closed = true;
+      const r = running;
+      running = null;
+      if (r === null) return;
+      r.die(closedError(), false);
+      await r.port.terminate();
+    },
+  };
+}
