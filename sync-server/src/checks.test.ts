@@ -2,7 +2,13 @@
 // refusal, and sees that nothing was stored.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
-import { envelopeSignaturePayload, type PushFrame, type PushedFrame, type ServerFrame } from '@hale/protocol';
+import {
+  MAX_BLOB_CHUNKS,
+  envelopeSignaturePayload,
+  type PushFrame,
+  type PushedFrame,
+  type ServerFrame,
+} from '@hale/protocol';
 import { newId } from '@hale/model';
 import {
   connect,
@@ -290,6 +296,34 @@ describe('server refuses what the protocol forbids', () => {
     expect(read.status).toBe(400);
     const ok = await fetch(chunkUrl('1'), { headers: { authorization: `Bearer ${token}` } });
     expect(new Uint8Array(await ok.arrayBuffer())).toEqual(last);
+  });
+
+  it('refuses a chunk index past the manifest as BAD_MESSAGE and stores nothing', async () => {
+    const patient = await registerAccount(t);
+    const token = await sessionToken(t, patient.device);
+    const bytes = new Uint8Array(100).fill(2);
+    const manifest = {
+      blobId: newId(),
+      stream: streamOf(patient.accountId, 'document'),
+      size: 100,
+      chunkSize: 65536,
+      chunkCount: 1,
+      digests: [digestOf(bytes)],
+    };
+    expect((await createBlob(t, token, manifest)).status).toBe(200);
+    const before = rowCounts(t.store);
+    // The index right after the last chunk, and the largest one the route's schema lets through.
+    for (const index of [1, MAX_BLOB_CHUNKS - 1]) {
+      const res = await putChunk(t, token, manifest.blobId, index, bytes);
+      expect({ index, status: res.status, code: (res.body as { code?: string }).code }).toEqual({
+        index,
+        status: 400,
+        code: 'BAD_MESSAGE',
+      });
+    }
+    expect(rowCounts(t.store)).toEqual(before);
+    expect(await t.store.blobs.chunkIndexes(manifest.blobId)).toEqual([]);
+    expect((await putChunk(t, token, manifest.blobId, 0, bytes)).status).toBe(200);
   });
 
   it("a grantee's chunk of the wrong length is refused before its upload is logged in the patient's audit trail", async () => {

@@ -128,6 +128,28 @@ describe('connection limits', () => {
     expect(await pong).toMatchObject({ t: 'pong', rid });
   });
 
+  it('before ready, a frame over MAX_HANDSHAKE_FRAME_BYTES is refused (TOO_LARGE, 1009) even where ws does not take the per-socket limit', async () => {
+    t = await startServer();
+    const a = await registerAccount(t);
+    // As a ws whose receiver no longer honours the lowered limit (sync-ws.ts `limitFrameBytes`): it keeps
+    // the server-wide cap, so the frame is buffered and only the handler's own check stands in the way.
+    // @fastify/websocket emits `connection` before the route's handler sees the socket.
+    t.server.app.websocketServer.on('connection', (socket: WebSocket) => {
+      const receiver = (socket as unknown as { _receiver: object })._receiver;
+      Object.defineProperty(receiver, '_maxPayload', {
+        get: () => WS_MAX_PAYLOAD_BYTES,
+        set: () => undefined,
+      });
+    });
+    const c = await openWs(t);
+    sockets.push(c);
+    const hello = JSON.stringify({ t: 'hello', versions: [1], deviceId: a.device.deviceId });
+    const reply = c.nextFrame();
+    c.sendRaw(hello.replace('{', `{${' '.repeat(MAX_HANDSHAKE_FRAME_BYTES)}`));
+    expect(await reply).toMatchObject({ t: 'error', code: 'TOO_LARGE' });
+    expect(await c.closed).toEqual({ code: 1009, reason: 'TOO_LARGE' });
+  });
+
   it('after ready, a frame over MAX_FRAME_BYTES gets TOO_LARGE; one over the transport cap closes the socket (1009)', async () => {
     // Small: a socket may make the server buffer a frame this large before refusing it.
     expect(WS_MAX_PAYLOAD_BYTES).toBeLessThan(2 * MAX_FRAME_BYTES);

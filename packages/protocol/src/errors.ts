@@ -99,7 +99,8 @@ export const ERROR_CODES = {
     http: 403,
     retry: false,
     action: 'drop-stream',
-    description: 'The grant covering this stream has expired (or has not started yet).',
+    description:
+      'The grant covering this stream has expired (a grant that has not started yet is NO_CONSENT).',
   },
   CONSENT_REVOKED: {
     http: 403,
