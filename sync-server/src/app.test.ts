@@ -167,7 +167,7 @@ describe('sync server: end to end over a real socket', () => {
     await p.close();
   });
 
-  it('issues HTTP sessions by challenge and refuses a reused challenge', async () => {
+  it('issues HTTP sessions by challenge and refuses a request without a session', async () => {
     const patient = await registerAccount(t);
     const token = await sessionToken(t, patient.device);
     const dir = await http(t.url, 'GET', '/v1/directory?q=x', undefined, token);
