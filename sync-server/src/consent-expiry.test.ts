@@ -1,5 +1,5 @@
 // Consent ends at its instant for live delivery too: at expiry (server clock, with or without the sweep)
-// and at revocation (before the patient's device hears `ok`).
+// and at revocation (before the patient's device hears `ok`); and it begins at its start, not before.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   AccessChangedFrame,
@@ -9,6 +9,7 @@ import type {
   PushDoc,
   PushedFrame,
   ServerFrame,
+  StreamsFrame,
 } from '@hale/protocol';
 import {
   connect,
@@ -154,5 +155,47 @@ describe('consent expiry and revocation cut live delivery', () => {
     const pulled = await pull();
     expect(pulled.docs).toEqual([]);
     expect(pulled.denied).toEqual([{ stream, code: 'CONSENT_REVOKED' }]);
+  });
+
+  it('refuses every access under a grant before its start instant, and allows it from then on', async () => {
+    const medication = streamOf(patient.accountId, 'medication');
+    const start = t.clock.now + 10 * MINUTE;
+    const later = await makeGrant(patient, provider, [{ type: 'medication', access: 'write' }], {
+      now: t.clock.now,
+      start,
+      expiresAt: start + 10 * MINUTE,
+    });
+    expect((await p.request({ t: 'grant', rid: p.rid(), grant: later })).t).toBe('ok');
+    const pullMedication = () =>
+      d.request<PulledFrame>({
+        t: 'pull',
+        rid: d.rid(),
+        streams: [{ stream: medication, since: 0 }],
+        limit: 100,
+        maxBytes: 1 << 20,
+      });
+    const pushMedication = async (title: string) => {
+      const doc = await makeDoc(patient, provider.device, 'medication', { title });
+      const r = await d.request<PushedFrame>({ t: 'push', rid: d.rid(), rows: [{ doc, assumedRev: null }] });
+      return { doc, result: r.results[0] };
+    };
+
+    t.clock.advance(start - 1 - t.clock.now);
+    expect((await pullMedication()).denied).toEqual([{ stream: medication, code: 'NO_CONSENT' }]);
+    const early = await pushMedication('written before the start');
+    expect(early.result).toMatchObject({ status: 'error', code: 'NO_CONSENT' });
+    expect(await t.store.docs.getDoc(medication, early.doc.id)).toBeNull();
+    expect(
+      await d.request({ t: 'subscribe', rid: d.rid(), streams: [{ stream: medication, since: 0 }] }),
+    ).toMatchObject({ t: 'error', code: 'NO_CONSENT' });
+    const listed = await d.request<StreamsFrame>({ t: 'listStreams', rid: d.rid() });
+    expect(listed.streams.map((s) => s.stream)).not.toContain(medication);
+
+    t.clock.advance(1); // now === start: the grant covers [start, expiresAt)
+    const onTime = await pushMedication('written at the start');
+    expect(onTime.result).toMatchObject({ status: 'ok', id: onTime.doc.id });
+    const pulled = await pullMedication();
+    expect(pulled.denied).toEqual([]);
+    expect(pulled.docs.map((doc) => doc.id)).toEqual([onTime.doc.id]);
   });
 });
