@@ -2,10 +2,11 @@
 // check the key they wrap stream keys to instead of trusting the server with it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import nacl from 'tweetnacl';
-import { HttpAccountResponse, validate, wrappingKeySignaturePayload } from '@hale/protocol';
+import { type HttpAccountResponse, wrappingKeySignaturePayload } from '@hale/protocol';
 import { base64urlDecode, base64urlEncode, verifyCanonical } from '@hale/crypto';
 import {
   ed,
+  getAccountAnswer,
   http,
   makeRegistration,
   registerAccount,
@@ -34,13 +35,7 @@ describe('account answer: the wrapping key, signed by the account', () => {
     await t.stop();
   });
 
-  const getAccount = async (accountId: string): Promise<HttpAccountResponse> => {
-    const res = await http(t.url, 'GET', `/v1/accounts/${accountId}`);
-    expect(res.status).toBe(200);
-    const checked = validate(HttpAccountResponse, res.body);
-    if (!checked.ok) throw new Error(checked.error.message);
-    return checked.value;
-  };
+  const getAccount = (accountId: string) => getAccountAnswer(t, accountId);
 
   it('relays the signature given at registration, and it verifies with the identity key', async () => {
     const account = await registerAccount(t, 'provider');

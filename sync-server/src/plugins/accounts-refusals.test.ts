@@ -3,7 +3,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CHALLENGE_TTL_MS,
-  HttpAccountResponse,
   HttpChallengeResponse,
   type DeviceCertificate,
   accountSignaturePayload,
@@ -24,6 +23,7 @@ import {
 } from '@hale/crypto';
 import {
   ed,
+  getAccountAnswer,
   http,
   makeDeviceCert,
   makeRegistration,
@@ -47,13 +47,7 @@ describe('account and device routes refuse what is not signed for', () => {
     await t.stop();
   });
 
-  const getAccount = async (accountId: string): Promise<HttpAccountResponse> => {
-    const res = await http(t.url, 'GET', `/v1/accounts/${accountId}`);
-    expect(res.status).toBe(200);
-    const checked = validate(HttpAccountResponse, res.body);
-    if (!checked.ok) throw new Error(checked.error.message);
-    return checked.value;
-  };
+  const getAccount = (accountId: string) => getAccountAnswer(t, accountId);
   const activeDeviceIds = async (account: TestAccount) =>
     (await getAccount(account.accountId)).devices.map((d) => d.cert.deviceId);
   /** A certificate body signed as `certifyDevice` signs one, without its consistency checks. */

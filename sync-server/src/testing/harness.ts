@@ -18,6 +18,8 @@ import {
   wrappedRootSignaturePayload,
   directoryProfilePayload,
   encodeFrame,
+  HttpAccountResponse,
+  validate,
   type ClientFrame,
   type Grant,
   type GrantScopeEntry,
@@ -231,6 +233,15 @@ export const addDevice = async (t: Endpoint, account: TestAccount): Promise<Test
   const res = await http(t.url, 'POST', '/v1/devices', { device });
   if (res.status !== 201) throw new Error(`add device failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { keys, deviceId: keys.deviceId };
+};
+
+/** `GET /v1/accounts/:id`, checked against its schema (200 expected). */
+export const getAccountAnswer = async (t: Endpoint, accountId: string): Promise<HttpAccountResponse> => {
+  const res = await http(t.url, 'GET', `/v1/accounts/${accountId}`);
+  if (res.status !== 200) throw new Error(`get account failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const checked = validate(HttpAccountResponse, res.body);
+  if (!checked.ok) throw new Error(checked.error.message);
+  return checked.value;
 };
 
 export const revokeDevice = async (t: Endpoint, account: TestAccount, device: TestDevice) => {
