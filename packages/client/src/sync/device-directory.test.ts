@@ -3,6 +3,7 @@ import nacl from 'tweetnacl';
 import {
   base64urlEncode,
   certifyDevice,
+  DEVICE_CERTIFICATE_LABEL,
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
@@ -58,6 +59,15 @@ const setup = async () => {
     wrappingKeySig: (await signWrapping(keys, genuineWrapping)) as string | undefined,
   };
   const clock = { now: 1_000_000 };
+  /** The server's answer for this account, labelled `accountId`. */
+  const answer = (accountId: string): AccountDevicesInfo => ({
+    accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: server.wrappingPublicKey,
+    ...(server.wrappingKeySig === undefined ? {} : { wrappingKeySig: server.wrappingKeySig }),
+    role: 'patient',
+    devices: server.devices,
+  });
   const directory = createDeviceDirectory({
     ed,
     now: () => clock.now,
@@ -65,21 +75,14 @@ const setup = async () => {
       server.calls++;
       await new Promise((r) => setTimeout(r, 1));
       if (server.failing) throw new Error('network down');
-      return {
-        accountId,
-        identityPublicKey: base64urlEncode(keys.identity.publicKey),
-        wrappingPublicKey: server.wrappingPublicKey,
-        ...(server.wrappingKeySig === undefined ? {} : { wrappingKeySig: server.wrappingKeySig }),
-        role: 'patient',
-        devices: server.devices,
-      };
+      return answer(accountId);
     },
   });
   /** The server stops listing device `two` (revoked by its account). */
   const revokeTwo = async () => {
     server.devices = [await cert(one)];
   };
-  return { accountId: keys.accountId, keys, one, two, server, clock, directory, revokeTwo, cert };
+  return { accountId: keys.accountId, keys, one, two, server, clock, directory, revokeTwo, cert, answer };
 };
 
 describe('device directory', () => {
@@ -138,6 +141,60 @@ describe('device directory', () => {
     const answers = await Promise.all(strangers.map((id) => directory.lookupDeviceKey(accountId, id)));
     expect(answers.every((a) => a.status === 'unknown')).toBe(true);
     expect(server.calls).toBe(3);
+  });
+
+  it("refuses a device the server adds with a certificate the account's identity key did not sign", async () => {
+    const { accountId, keys, one, server, directory } = await setup();
+    const rogue = generateDeviceKeys();
+    const cert = {
+      accountId,
+      deviceId: rogue.deviceId,
+      devicePublicKey: base64urlEncode(rogue.publicKey),
+      name: 'test device',
+      createdAt: new Date(0).toISOString(),
+      identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    };
+    // Names the account's identity key, signed by another one (the server cannot sign with the account's).
+    const other = deriveAccountKeys(generateRootSecret());
+    const sig = await signCanonical(ed, other.identity.secretKey, DEVICE_CERTIFICATE_LABEL, cert);
+    server.devices = [...server.devices, { v: 1, cert, sig: base64urlEncode(sig) }];
+    expect(await directory.lookupDeviceKey(accountId, rogue.deviceId)).toEqual({ status: 'unknown' });
+    expect((await directory.lookupDeviceKey(accountId, one.deviceId)).status).toBe('found');
+  });
+
+  it('refuses devices certified by an identity key the server presents in place of the account’s', async () => {
+    const victim = await setup();
+    const impostor = await setup();
+    // The impostor's genuine keys and certificates, and one of them re-labelled with the victim's id.
+    const signed = await impostor.cert(impostor.one);
+    const relabelled = { ...signed, cert: { ...signed.cert, accountId: victim.accountId } };
+    impostor.server.devices = [...impostor.server.devices, relabelled];
+    const directory = createDeviceDirectory({
+      ed,
+      now: () => 0,
+      getAccount: async (accountId) => impostor.answer(accountId),
+    });
+    for (const device of [impostor.one, impostor.two]) {
+      expect(await directory.lookupDeviceKey(victim.accountId, device.deviceId)).toEqual({
+        status: 'unknown',
+      });
+    }
+    expect(await directory.identityKey(victim.accountId)).toBeNull();
+    expect(await directory.presentedIdentity(victim.accountId)).toMatchObject({ selfCertified: false });
+  });
+
+  it('refuses an answer about another account than the one asked, even one holding its keys', async () => {
+    const asked = await setup();
+    const other = await setup();
+    // Another account's genuine answer, and the asked account's own keys and devices labelled as another's.
+    for (const answer of [other.answer(other.accountId), asked.answer(other.accountId)]) {
+      const directory = createDeviceDirectory({ ed, now: () => 0, getAccount: async () => answer });
+      expect(await directory.lookupDeviceKey(asked.accountId, asked.one.deviceId)).toEqual({
+        status: 'unknown',
+      });
+      expect(await directory.presentedIdentity(asked.accountId)).toBeNull();
+      expect(await directory.wrappingKey(asked.accountId)).toBeNull();
+    }
   });
 
   it('tells a failed lookup (unavailable) from a device the account does not have (unknown)', async () => {

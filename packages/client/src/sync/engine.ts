@@ -900,6 +900,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
     },
     unsettled,
+    pending: (id) => pending.has(id),
+    deviceId: deps.device.deviceId,
     // Compares content only: both states under one tag key (epoch 0's), whatever epoch each was sealed
     // under; the local copy of a version this device pushed does not name the epoch it was sealed under.
     tagOf: (r) => tagOf(keyring, r, 0),
@@ -908,10 +910,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Drops served versions older than what this device holds. One served at a position past what this
    * device had seen of its stream is a replay (a server serving an old genuine version as new) and is
    * reported; one at an old position is a late copy (e.g. a live frame overtaken by this device's own newer
-   * push) and is dropped quietly.
+   * push) and is dropped quietly. One whose id this device holds under another stream is never applied
+   * (it would replace that record) and is always reported.
    */
   const dropStale = async (records: PlainRecord[], seqOf: ReadonlyMap<string, number>) => {
-    const { fresh, stale } = await freshness(records);
+    const { fresh, stale, clashes } = await freshness(records);
+    for (const { record, held } of clashes) {
+      report({
+        code: 'ID_CLASH',
+        message: `The server sent a record of ${record.stream} under the id of a record this device holds in ${held}; it was not applied`,
+        stream: record.stream,
+        id: record.id,
+      });
+    }
     for (const { record, localRv } of stale) {
       const seq = seqOf.get(recordKey(record.stream, record.id)) ?? 0;
       if (seq <= (known[record.stream] ?? 0)) continue;

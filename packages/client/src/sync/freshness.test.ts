@@ -19,7 +19,7 @@ const version = (rv: number, dose: string, extra: Partial<PlainRecord> = {}): Pl
   ...extra,
 });
 
-const check = (local: PlainRecord | null, options: { unsettled?: boolean } = {}) => {
+const check = (local: PlainRecord | null, options: { unsettled?: boolean; pending?: boolean } = {}) => {
   const tags: PlainRecord[] = [];
   const run = createFreshnessCheck({
     lookup: async (ids) => {
@@ -28,7 +28,9 @@ const check = (local: PlainRecord | null, options: { unsettled?: boolean } = {})
         map.set(local.id, { rv: local.rv, deleted: local._deleted, record: local });
       return map;
     },
-    unsettled: () => options.unsettled === true,
+    unsettled: () => options.unsettled === true || options.pending === true,
+    pending: () => options.pending === true,
+    deviceId: 'dev-a',
     // Stands in for the keyed content hash: equal content gives equal tags.
     tagOf: async (r) => {
       tags.push(r);
@@ -74,10 +76,47 @@ describe('createFreshnessCheck', () => {
     expect(out.fresh).toHaveLength(1);
   });
 
+  it("never applies this device's own older version while a newer local write is pending", async () => {
+    // The live echo of an earlier push, served after newer local writes: the local copy continues it.
+    const out = await check(version(4, '3 mg'), { pending: true }).run([version(1, '0 mg')]);
+    expect(out).toEqual({ fresh: [], stale: [], clashes: [], superseded: [version(1, '0 mg')] });
+    // Its latest push, or another device's older version (conflict handling decides), still goes through.
+    expect((await check(version(4, '3 mg'), { pending: true }).run([version(4, '3 mg')])).fresh).toHaveLength(
+      1,
+    );
+    const theirs = version(1, 'theirs', { author: 'dev-b' });
+    expect((await check(version(4, '3 mg'), { pending: true }).run([theirs])).fresh).toHaveLength(1);
+    // A copy the server refused (unsettled, nothing pending) still takes the server's version.
+    expect(
+      (await check(version(4, '3 mg'), { unsettled: true }).run([version(1, '0 mg')])).fresh,
+    ).toHaveLength(1);
+  });
+
+  it('never applies a version whose id this device holds under another stream, whatever its number', async () => {
+    // Another patient's record under that id (ids are chosen by their writers; the store keeps one per id).
+    const held = version(3, '5 mg', { stream: 'q/medications', patientId: 'q' });
+    for (const rv of [1, 3, 9]) {
+      expect(await check(held).run([version(rv, '9 mg')])).toEqual({
+        fresh: [],
+        stale: [],
+        clashes: [{ record: version(rv, '9 mg'), held: 'q/medications' }],
+        superseded: [],
+      });
+    }
+    // Also while the held record has a local change not yet pushed (pending writes are kept by id).
+    expect((await check(held, { unsettled: true }).run([version(9, '9 mg')])).clashes).toHaveLength(1);
+    // In one batch, the first version to take an id keeps it.
+    const out = await check(null).run([version(1, 'p'), version(1, 'q', { stream: 'q/medications' })]);
+    expect(out.fresh.map((r) => r.stream)).toEqual(['p/medications']);
+    expect(out.clashes).toMatchObject([{ record: { stream: 'q/medications' }, held: 'p/medications' }]);
+  });
+
   it('a version whose tag cannot be computed is not taken as the same content', async () => {
     const run = createFreshnessCheck({
       lookup: async () => new Map([['med-1', { rv: 2, deleted: false, record: version(2, '5 mg') }]]),
       unsettled: () => false,
+      pending: () => false,
+      deviceId: 'dev-a',
       tagOf: async () => null,
     });
     expect((await run([version(2, '5 mg')])).stale).toHaveLength(1);

@@ -18,6 +18,18 @@
  *   tombstones a purge leaves (access ended; every document of the stream, deletions included, emptied)
  *   are no copy at all: the caller's lookup leaves them out, since they may carry the number of a local
  *   edit or deletion never pushed, and the server's versions come back when access returns.
+ * - The device store holds one document per record id, whatever its stream, while the server keys records
+ *   by stream and id and each writer picks its ids. A served version whose id this device holds under
+ *   another stream is another record that would take that one's place (a patient writing under the id of
+ *   another patient's record a provider follows, a grantee writing under the id of a record of a stream it
+ *   may only read): it is never applied (`clashes`), whatever its number, and the held record stays; so
+ *   is one whose id an earlier version of the same batch, of another stream, takes.
+ * - A version this device wrote that is older than its local copy while a local write of that record is
+ *   still to be acknowledged (`pending`) is `superseded`, never applied: the local copy continues it,
+ *   and the server serves it back (a live echo) after newer local writes. Handed to RxDB, it would take
+ *   the local copy's place once that copy's push is acknowledged before RxDB stores the batch (RxDB then
+ *   finds its fork equal to the server's and takes the served version). Dropped quietly: it is this
+ *   device's own content. A copy the server refused (diverged, not pending) still takes the served one.
  * Failure modes: a failed lookup rejects the whole check (the caller fails the batch, which is fetched
  * again); a version whose tag cannot be computed (no key) is treated as other content, so stale.
  */
@@ -34,35 +46,68 @@ export interface FreshnessDeps {
   lookup(ids: readonly string[]): Promise<ReadonlyMap<string, LocalVersion>>;
   /** True while the local copy of the record is not the server's state (pending push, version refused). */
   unsettled(stream: string, id: string): boolean;
+  /** True while a local write of the record is still to be acknowledged by the server. */
+  pending(id: string): boolean;
+  /** This device's id: the author of the versions it wrote. */
+  readonly deviceId: string;
   /** Revision tag of a version's content (null without a key). */
   tagOf(record: PlainRecord): Promise<string | null>;
 }
 
-/** Splits served versions into those to apply and those older than what this device holds. */
+export interface FreshnessOutcome {
+  fresh: PlainRecord[];
+  stale: Array<{ record: PlainRecord; localRv: number }>;
+  /** Versions whose id this device holds under another stream (`held`): never applied. */
+  clashes: Array<{ record: PlainRecord; held: string }>;
+  /** This device's own older versions of a record with a local write pending: never applied. */
+  superseded: PlainRecord[];
+}
+
+/**
+ * Splits served versions into those to apply, those older than what this device holds, and those whose
+ * id this device holds under another stream.
+ */
 export const createFreshnessCheck =
   (deps: FreshnessDeps) =>
-  async (
-    served: readonly PlainRecord[],
-  ): Promise<{ fresh: PlainRecord[]; stale: Array<{ record: PlainRecord; localRv: number }> }> => {
-    if (served.length === 0) return { fresh: [], stale: [] };
+  async (served: readonly PlainRecord[]): Promise<FreshnessOutcome> => {
+    if (served.length === 0) return { fresh: [], stale: [], clashes: [], superseded: [] };
     const local = await deps.lookup(served.map((r) => r.id));
     const fresh: PlainRecord[] = [];
     const stale: Array<{ record: PlainRecord; localRv: number }> = [];
+    const clashes: Array<{ record: PlainRecord; held: string }> = [];
+    const superseded: PlainRecord[] = [];
+    // The stream each id is held under: locally, or by a version of this batch already taken.
+    const holders = new Map([...local].map(([id, v]) => [id, v.record.stream]));
     for (const record of served) {
       const mine = local.get(record.id);
+      const holder = holders.get(record.id);
+      // Before `unsettled`: a pending write is kept by id, so another stream's record may be the pending one.
+      if (holder !== undefined && holder !== record.stream) {
+        clashes.push({ record, held: holder });
+        continue;
+      }
+      if (
+        mine !== undefined &&
+        record.author === deps.deviceId &&
+        record.rv < mine.rv &&
+        deps.pending(record.id)
+      ) {
+        superseded.push(record);
+        continue;
+      }
       if (
         mine === undefined ||
-        mine.record.stream !== record.stream ||
         deps.unsettled(record.stream, record.id) ||
         record.rv > mine.rv ||
         (record.rv === mine.rv && (await sameContent(deps, record, mine.record)))
       ) {
         fresh.push(record);
+        holders.set(record.id, record.stream);
       } else {
         stale.push({ record, localRv: mine.rv });
       }
     }
-    return { fresh, stale };
+    return { fresh, stale, clashes, superseded };
   };
 
 const sameContent = async (deps: FreshnessDeps, a: PlainRecord, b: PlainRecord): Promise<boolean> => {

@@ -114,6 +114,29 @@ describe('record codec: what a reader refuses', () => {
     });
   });
 
+  it("signs a grantee's write to a non-clinical stream, and refuses one in its name without that signature (BAD_SIGNATURE)", async () => {
+    const stream = `${patient.accountId}/allergy`;
+    const k0 = deriveInitialStreamKey(patientRoot, stream);
+    const grantee = depsFor(provider, providerRoot, providerDevice, [
+      await signedEnvelope(stream, 0, k0, provider),
+    ]);
+    const theirs = record({ by: provider.accountId, author: providerDevice.deviceId });
+    const doc = servedAs((await encodeRecord(grantee, theirs, { epoch: 0, key: k0 }))!);
+    expect(doc.sig).toBeDefined();
+    expect(await decodeRecord(patientDeps, doc)).toEqual({ ok: true, record: theirs });
+    // A server dropping the signature; any other holder of the stream key (the patient, a read-only
+    // grantee) sealing and tagging content in the provider's name, without the provider's device key.
+    const { sig: _dropped, ...unsigned } = doc;
+    const forger = { ...patientDeps, device: { ...patientDeps.device, deviceId: providerDevice.deviceId } };
+    const forged = record({ ...theirs, data: { ...theirs.data, substance: 'Peanut' } });
+    const { sig: _own, ...inTheirName } = servedAs(
+      (await encodeRecord(forger, forged, { epoch: 0, key: k0 }))!,
+    );
+    for (const refused of [unsigned, inTheirName]) {
+      expect(await decodeRecord(patientDeps, refused)).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
+    }
+  });
+
   it('refuses a key epoch the reader has no key for, and a planted unsigned key (both NO_KEY)', async () => {
     const doc = await servedRecord(record());
     expect(await decodeRecord(patientDeps, { ...doc, epoch: 5 })).toMatchObject({
@@ -165,6 +188,33 @@ describe('record codec: content is checked against its stream and the model (BAD
     expect(await decoded(emptied)).toEqual({ ok: true, record: emptied });
     const lab = record({ stream: LAB, kind: 'LabResult', _deleted: true, rv: 2, data: {} });
     expect(await decoded(lab)).toEqual({ ok: true, record: lab });
+  });
+
+  it('refuses emptied data on a live version (only a deletion may carry it)', async () => {
+    expect(await decoded({ data: {} })).toMatchObject({ ok: false, reason: 'BAD_CONTENT' });
+    expect(await decoded({ stream: LAB, kind: 'LabResult', data: {} })).toMatchObject({
+      ok: false,
+      reason: 'BAD_CONTENT',
+    });
+  });
+
+  it('refuses sealed content whose conflict flag is missing or not a boolean', async () => {
+    const r = record();
+    const doc = await servedRecord(r);
+    const key = deriveInitialStreamKey(patientRoot, r.stream);
+    const { conflict: _c, ...noFlag } = contentOf(r);
+    for (const content of [noFlag, { ...contentOf(r), conflict: 'no' }, { ...contentOf(r), conflict: 0 }]) {
+      // Sealed beside the doc's own tag, as any holder of the stream key can.
+      expect(await decodeRecord(patientDeps, forgedBeside(doc, key, content))).toMatchObject({
+        ok: false,
+        reason: 'BAD_CONTENT',
+        message: 'sealed content has the wrong shape',
+      });
+    }
+    expect(await decodeRecord(patientDeps, forgedBeside(doc, key, contentOf(r)))).toEqual({
+      ok: true,
+      record: r,
+    });
   });
 
   it('refuses a kind that does not travel in the stream (an Allergy in lab-result, and its tombstone)', async () => {
@@ -299,6 +349,33 @@ describe('keyring: envelopes a server could plant', () => {
       await envelope(key, patientDevice),
     ]);
     expect(await ring.keyFor(stream, 1)).toEqual(key);
+  });
+
+  it("refuses a planted key whose envelope names the patient's device but was not signed by it", async () => {
+    const key = generateStreamKey();
+    const genuine = await envelope(key, patientDevice);
+    const planted = generateStreamKey();
+    const plantedFields = {
+      keyId: keyId(planted),
+      wrapped: wrapKey(planted, provider.wrapping.publicKey, { stream, epoch: 1 }),
+    };
+    const rejected: string[] = [];
+    const ring = keyringFor(
+      provider,
+      providerRoot,
+      providerDevice,
+      [
+        { ...genuine, ...plantedFields }, // a genuine envelope's signature copied
+        await envelope(planted, providerDevice, { createdBy: patientDevice.deviceId }), // signed by another key
+        genuine,
+      ],
+      { onRejectedEnvelope: (_env, reason) => rejected.push(reason) },
+    );
+    expect(await ring.keyFor(stream, 1)).toEqual(key);
+    expect(rejected).toEqual([
+      "not signed by a device of the stream's patient",
+      "not signed by a device of the stream's patient",
+    ]);
   });
 
   it('rejects unsigned, foreign-signed, mislabelled and misaddressed envelopes, and reports why', async () => {
@@ -527,6 +604,12 @@ describe('revision tags follow the key epoch (Defect: the tag key survived rotat
     expect(t0).not.toEqual(t1);
     expect(await ring.tagKey(MED, 1)).toBe(t1); // remembered
     expect(await ring.tagKey(MED, 2)).toBeNull();
+  });
+
+  it('tagOf (what freshness compares versions by) tells a deletion from the live version under its number', async () => {
+    const ring = keyringFor(patient, patientRoot, patientDevice);
+    expect(await tagOf(ring, { ...before, _deleted: true })).not.toBe(await tagOf(ring, before));
+    expect(await tagOf(ring, { ...before })).toBe(await tagOf(ring, before));
   });
 
   it('sameVersion: one version whatever epoch each copy names; another rv, deletion or content is not', () => {
