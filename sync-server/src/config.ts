@@ -2,7 +2,12 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { pino } from 'pino';
-import { CHALLENGE_TTL_MS } from '@hale/protocol';
+import {
+  CHALLENGE_TTL_MS,
+  REGISTRATION_MODES,
+  type AccountRole,
+  type RegistrationMode,
+} from '@hale/protocol';
 
 export interface ServerConfig {
   host: string;
@@ -55,6 +60,12 @@ export interface ServerConfig {
    * of one stream go into the patient's audit log as one tally (core/access-windows.ts); 0 logs each one.
    */
   accessAuditWindowMs: number;
+  /**
+   * Who may create an account: `open` anyone who reaches the server, `invite` only with a valid invite
+   * code (`hale-sync-server invite`), `closed` no one. Existing accounts, their sign-ins and adding devices
+   * to them are the same in every mode.
+   */
+  registration: RegistrationMode;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -77,6 +88,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   blobQuotaBytes: 4 * 1024 ** 3,
   // As live delivery's windows (hub.ts).
   accessAuditWindowMs: 60_000,
+  // What every server did before registration control existed, so an upgrade changes nothing by itself.
+  registration: 'open',
 };
 
 /**
@@ -142,6 +155,12 @@ const OPTIONS = {
     help: 'blob (attachment) bytes one account may store: bytes, or a number with KiB, MiB, GiB or TiB',
     def: '4GiB',
   },
+  registration: {
+    type: 'string',
+    env: 'HALE_REGISTRATION',
+    help: 'who may create accounts: open (anyone), invite (with a code from `invite`) or closed (no one)',
+    def: DEFAULT_CONFIG.registration,
+  },
 } as const;
 
 export class ConfigError extends Error {
@@ -159,6 +178,8 @@ export const usage = (): string => {
     'Usage: hale-sync-server [serve] [options]',
     '       hale-sync-server backup --out FILE [--data-dir DIR]',
     '       hale-sync-server restore --from FILE [--data-dir DIR] [--force]',
+    '       hale-sync-server invite [--expires 7d] [--uses 1] [--role patient|provider] [--note TEXT] [--data-dir DIR]',
+    '       hale-sync-server invite --list | --revoke CODE-OR-ID [--data-dir DIR]',
     '',
     'Options (flag, environment variable, meaning):',
     ...lines,
@@ -166,12 +187,28 @@ export const usage = (): string => {
   ].join('\n');
 };
 
+/** What `hale-sync-server invite` is asked to do. */
+export type InviteCommand =
+  | {
+      action: 'create';
+      /** Milliseconds from now until the code stops working. */
+      expiresInMs: number;
+      uses: number;
+      role?: AccountRole;
+      note?: string;
+    }
+  | { action: 'list' }
+  /** `target`: the code as given, or an invite id from the listing. */
+  | { action: 'revoke'; target: string };
+
 export interface ParsedCommand {
-  command: 'serve' | 'backup' | 'restore' | 'help';
+  command: 'serve' | 'backup' | 'restore' | 'invite' | 'help';
   config: ServerConfig;
   out?: string;
   from?: string;
   force: boolean;
+  /** Only for `invite`. */
+  invite?: InviteCommand;
 }
 
 /**
@@ -285,6 +322,81 @@ const toTrustProxy = (from: Source, raw: string): boolean | string => {
   return entries.join(',');
 };
 
+const toRegistration = (from: Source, raw: string): RegistrationMode => {
+  const value = raw.trim().toLowerCase();
+  const mode = REGISTRATION_MODES.find((m) => m === value);
+  if (mode !== undefined) return mode;
+  const modes = `${REGISTRATION_MODES.slice(0, -1).join(', ')} or ${REGISTRATION_MODES.at(-1) ?? ''}`;
+  throw new ConfigError(`${from}: must be ${modes}: ${JSON.stringify(raw)}`);
+};
+
+const HOUR_MS = 3_600_000;
+const DURATION_UNITS: Readonly<Record<string, number>> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
+/** The longest an invite may stay valid: a forgotten code should not open the server for years. */
+export const MAX_INVITE_LIFETIME_MS = 366 * 24 * HOUR_MS;
+/** The most registrations one invite may allow (a clinic's whole staff, not the world). */
+export const MAX_INVITE_USES = 10_000;
+/** The longest note an invite keeps. */
+export const MAX_INVITE_NOTE_LENGTH = 200;
+
+/** `12h`, `7d`, `2w`: hours, days or weeks, at most MAX_INVITE_LIFETIME_MS. */
+const toInviteLifetime = (raw: string): number => {
+  const match = /^([0-9]{1,4})([hdw])$/.exec(raw.trim().toLowerCase());
+  const ms = match ? Number(match[1]) * (DURATION_UNITS[match[2] ?? ''] ?? NaN) : NaN;
+  if (!(ms > 0 && ms <= MAX_INVITE_LIFETIME_MS)) {
+    throw new ConfigError(
+      `--expires: a number of hours, days or weeks (12h, 7d, 2w), at most 366d: ${JSON.stringify(raw)}`,
+    );
+  }
+  return ms;
+};
+
+const INVITE_FLAGS = ['expires', 'uses', 'role', 'note', 'list', 'revoke'] as const;
+
+const parseInvite = (values: { [K in (typeof INVITE_FLAGS)[number]]?: string | boolean }): InviteCommand => {
+  const given = INVITE_FLAGS.filter((flag) => values[flag] !== undefined);
+  const { list, revoke } = values;
+  if (list === true || typeof revoke === 'string') {
+    const other = given.find((flag) => flag !== (list === true ? 'list' : 'revoke'));
+    if (other !== undefined) {
+      throw new ConfigError(`invite: --${list === true ? 'list' : 'revoke'} takes no --${other}`);
+    }
+    if (typeof revoke === 'string') {
+      if (revoke.trim() === '')
+        throw new ConfigError('invite: --revoke needs the code or the id of an invite');
+      return { action: 'revoke', target: revoke };
+    }
+    return { action: 'list' };
+  }
+  const create: Extract<InviteCommand, { action: 'create' }> = {
+    action: 'create',
+    expiresInMs: toInviteLifetime(typeof values.expires === 'string' ? values.expires : '7d'),
+    uses: 1,
+  };
+  if (typeof values.uses === 'string') {
+    const uses = toPositiveInt('--uses', values.uses);
+    if (uses > MAX_INVITE_USES) throw new ConfigError(`--uses: at most ${MAX_INVITE_USES}: ${values.uses}`);
+    create.uses = uses;
+  }
+  if (typeof values.role === 'string') {
+    if (values.role !== 'patient' && values.role !== 'provider') {
+      throw new ConfigError(`--role: must be patient or provider: ${JSON.stringify(values.role)}`);
+    }
+    create.role = values.role;
+  }
+  if (typeof values.note === 'string') {
+    const note = values.note.trim();
+    // One line of text: a listing prints it as is.
+    if (note === '' || note.length > MAX_INVITE_NOTE_LENGTH || /\p{Cc}/u.test(note)) {
+      throw new ConfigError(
+        `--note: one line of 1-${MAX_INVITE_NOTE_LENGTH} characters: ${JSON.stringify(values.note)}`,
+      );
+    }
+    create.note = note;
+  }
+  return create;
+};
+
 /** Flags win over environment variables, which win over defaults. */
 export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): ParsedCommand => {
   const { values, positionals } = parseArgs({
@@ -302,9 +414,16 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'rate-per-address': { type: 'string' },
       'trust-proxy': { type: 'string' },
       'blob-quota': { type: 'string' },
+      registration: { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
+      expires: { type: 'string' },
+      uses: { type: 'string' },
+      role: { type: 'string' },
+      note: { type: 'string' },
+      list: { type: 'boolean' },
+      revoke: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -334,8 +453,19 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
   };
   const asIs = (_from: Source, raw: string): string => raw;
   const command = values.help ? 'help' : (positionals[0] ?? 'serve');
-  if (command !== 'serve' && command !== 'backup' && command !== 'restore' && command !== 'help') {
+  if (
+    command !== 'serve' &&
+    command !== 'backup' &&
+    command !== 'restore' &&
+    command !== 'invite' &&
+    command !== 'help'
+  ) {
     throw new ConfigError(`unknown command: ${command}`);
+  }
+  // `hale-sync-server --uses 3` (the command forgotten) must not start a server instead.
+  const inviteFlag = INVITE_FLAGS.find((flag) => values[flag] !== undefined);
+  if (command !== 'invite' && command !== 'help' && inviteFlag !== undefined) {
+    throw new ConfigError(`--${inviteFlag} is only for the invite command`);
   }
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
@@ -349,6 +479,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     rateLimitPerAddress: pick('rate-per-address', rate),
     trustProxy: pick('trust-proxy', toTrustProxy),
     blobQuotaBytes: pick('blob-quota', toByteSize),
+    registration: pick('registration', toRegistration),
   };
   const parsed: ParsedCommand = { command, config, force: values.force ?? false };
   if (values.out !== undefined) parsed.out = values.out;
@@ -357,5 +488,6 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     throw new ConfigError('backup: --out FILE is required');
   if (command === 'restore' && parsed.from === undefined)
     throw new ConfigError('restore: --from FILE is required');
+  if (command === 'invite') parsed.invite = parseInvite(values);
   return parsed;
 };

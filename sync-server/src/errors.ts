@@ -17,6 +17,8 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   // Only raised while opening a store, never by a request; mapped for completeness.
   DATA_DIR_IN_USE: 'UNAVAILABLE',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  // The registration route answers it itself (plugins/accounts.ts); mapped for completeness, details withheld.
+  INVITE_INVALID: 'INVITE_INVALID',
 };
 
 /** Store errors whose details are the client's business (the others' name server internals). */

@@ -1,6 +1,7 @@
 // Start entry: `npm start` from the repository root, `node --import tsx src/main.ts`, or the package's bin
 // (bin/hale-sync-server.js, which loads this file in its own process). buildApp() knows nothing about
-// listening or signals; this file owns the process: flags, listen, graceful shutdown, backup and restore.
+// listening or signals; this file owns the process: flags, listen, graceful shutdown, backup, restore and
+// invite codes.
 import path from 'node:path';
 import { parseCommandLine, usage, ConfigError } from './config';
 import { buildApp } from './app';
@@ -8,6 +9,7 @@ import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
+import { runInviteCommand } from './invite-command';
 
 /**
  * How long the exit waits for log lines still queued for stdout. Bounded: a log reader that stopped
@@ -40,6 +42,15 @@ const main = async (): Promise<number> => {
     // server holds, and would create or migrate a store that is not there.
     await backupSqlite(path.join(config.dataDir, SQLITE_FILE_NAME), parsed.out ?? '');
     process.stdout.write(`backup written to ${parsed.out}\n`);
+    return 0;
+  }
+  if (command === 'invite') {
+    // Beside a running server or on a stopped one's store; never creates a store (invite-store.ts).
+    await runInviteCommand(parsed.invite ?? { action: 'list' }, config.dataDir, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      now: Date.now,
+    });
     return 0;
   }
   if (command === 'restore') {
@@ -96,7 +107,10 @@ const main = async (): Promise<number> => {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const address = await server.app.listen({ host: config.host, port: config.port });
-  logger.info({ address, dataDir: config.dataDir }, 'hale sync server listening');
+  logger.info(
+    { address, dataDir: config.dataDir, registration: config.registration },
+    'hale sync server listening',
+  );
   return -1;
 };
 

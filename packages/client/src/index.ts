@@ -77,6 +77,7 @@ export {
   publishWrappedRootSig,
   publishWrappingKey,
   refreshWrappedRoot,
+  registrationMode,
   removeLocalAccount,
   revokeDevice,
   safetyNumberWith,

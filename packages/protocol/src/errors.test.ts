@@ -29,6 +29,9 @@ const PINNED = [
   'INTERNAL',
   'TOO_MANY_GRANTS',
   'BAD_CURSOR',
+  'QUOTA_EXCEEDED',
+  'REGISTRATION_CLOSED',
+  'INVITE_INVALID',
 ];
 
 describe('ERROR_CODES', () => {

@@ -211,6 +211,26 @@ export const ERROR_CODES = {
       '(what the account stores), `requestedBytes` (what the request needs) and `quotaBytes`. Only a ' +
       'larger quota from the operator helps; the same request sent again fails the same way.',
   },
+  REGISTRATION_CLOSED: {
+    // 403, like FORBIDDEN (which is what a client that does not know the code yet reads it as): this server
+    // takes no new accounts at all, whatever the request carries.
+    http: 403,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'This server takes no new accounts (its operator closed registration); nothing was stored. Existing ' +
+      'accounts and adding devices to them are unaffected. Ask the operator, or use another server.',
+  },
+  INVITE_INVALID: {
+    http: 403,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'This server registers new accounts only with an invite code, and the request carried none, or one ' +
+      'that is unknown, expired, used up or revoked (one code for all of these, so codes cannot be probed); ' +
+      'nothing was stored. With `details.role` the code is valid but only for an account of that role. ' +
+      'Ask the operator for a new code.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

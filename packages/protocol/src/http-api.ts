@@ -46,6 +46,44 @@ export type HttpErrorBody = Static<typeof HttpErrorBody>;
 
 // ---- accounts and devices ----
 
+/**
+ * An invite code on the wire: Crockford base32 (digits and capitals without I, L, O, U), 16–64 symbols,
+ * no separators. Servers hand out 32 symbols (160 random bits) shown in groups (`7K3M-Q9XD-…`); a device
+ * folds what a person typed with `normalizeInviteCode` before sending. The range leaves room for another
+ * length later without refusing it on older devices.
+ */
+export const INVITE_CODE_PATTERN = '^[0-9A-HJKMNP-TV-Z]{16,64}$';
+export const InviteCode = Type.String({ pattern: INVITE_CODE_PATTERN, description: 'invite code' });
+export type InviteCode = Static<typeof InviteCode>;
+
+const INVITE_CODE = new RegExp(INVITE_CODE_PATTERN);
+
+/**
+ * The invite code as sent, from the code as a person typed or pasted it: compatibility forms folded (NFKC),
+ * blanks and hyphens anywhere dropped, capitals raised, and the letters Crockford base32 reads as digits
+ * (`I`, `L` → `1`, `O` → `0`) replaced. Null when what is left is not an invite code.
+ */
+export function normalizeInviteCode(typed: string): string | null {
+  if (typeof typed !== 'string') return null;
+  const code = typed
+    .normalize('NFKC')
+    .replace(/[\s-]+/g, '')
+    .toUpperCase()
+    .replace(/[IL]/g, '1')
+    .replace(/O/g, '0');
+  return INVITE_CODE.test(code) ? code : null;
+}
+
+/**
+ * Who may create an account on a server (`GET /v1/server` `registration`): `open` anyone, `invite` only
+ * with a valid invite code (`HttpRegisterRequest.invite`), `closed` no one (existing accounts keep working
+ * and keep adding devices). The answer's field is a bounded word rather than this union, so that a mode a
+ * later server adds does not make older devices refuse the whole answer; they treat a mode they do not know
+ * as "try, and show the refusal".
+ */
+export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const;
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number];
+
 export const HttpRegisterRequest = Type.Object(
   {
     account: AccountRecord,
@@ -67,6 +105,13 @@ export const HttpRegisterRequest = Type.Object(
      * with `gen: 0`).
      */
     wrappedRootSig: Type.Optional(Signature),
+    /**
+     * The invite code (`normalizeInviteCode` form) on a server whose registration is `invite`; one valid
+     * use of it is consumed in the same step that stores the account. A server in another mode ignores it.
+     * Sent only to a server whose `GET /v1/server` answer has `registration` (an older one refuses the
+     * field as BAD_MESSAGE, and its registration is open anyway).
+     */
+    invite: Type.Optional(InviteCode),
   },
   closed,
 );
@@ -205,6 +250,11 @@ export const HttpServerInfo = Type.Object(
     /** Ed25519 key the server signs its own audit entries (access events) with. */
     publicKey: PublicKey,
     versions: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, maxItems: 16 }),
+    /**
+     * Who may create an account here: one of REGISTRATION_MODES (a later server may add another word).
+     * Absent from servers older than registration control, whose registration is open.
+     */
+    registration: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' })),
   },
   closed,
 );

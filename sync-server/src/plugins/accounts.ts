@@ -17,6 +17,12 @@
  * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
  * so other accounts can check that key themselves instead of trusting the server; an account that never
  * published one is answered without it, and clients then refuse to wrap to its key.
+ * Registration control (`config.registration`, announced in `GET /v1/server`): `closed` refuses every
+ * registration (REGISTRATION_CLOSED) before anything is checked or stored; `invite` needs an invite code
+ * whose use the store takes in the same transaction that stores the account (so a refused registration
+ * uses nothing up, and racing ones on a last use cannot both win), refusing a missing, unknown, expired,
+ * used-up or revoked code alike (INVITE_INVALID, the reason only in the log); `open` ignores any invite.
+ * Every mode leaves existing accounts alone: devices, sessions and joins work the same.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
@@ -52,6 +58,7 @@ import { decodeBase64url } from '../core/base64url';
 import { clientAddressKey } from '../core/client-address';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 import { isStoreError, type Account } from '../store/index';
+import { inviteCodeHash, inviteId } from '../store/invites';
 
 export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
 
@@ -62,6 +69,22 @@ const wrappedRootState = (account: Account) => ({
   gen: account.wrappedRootGen,
   sig: account.wrappedRootSig,
 });
+
+/**
+ * The refusal of a registration whose invite is missing or not usable: one code and one message for every
+ * reason (none, unknown, expired, used up, revoked), so answers tell nothing about which codes exist. Only
+ * a code that is valid for the other role says so (`details.role`): telling that needs the code itself.
+ * The reason goes to the server's log.
+ */
+const inviteRefused = (request: FastifyRequest, reason: string, role?: unknown): ServiceError => {
+  request.log.info({ reason }, 'registration refused: invite not usable');
+  return role === 'patient' || role === 'provider'
+    ? new ServiceError('INVITE_INVALID', `this invite code is for a ${role} account`, { role })
+    : new ServiceError(
+        'INVITE_INVALID',
+        'this server needs a valid invite code to create an account; ask its operator for one',
+      );
+};
 
 /** The rate limiter key for unauthenticated routes: the client's address, an IPv6 one by its /64. */
 const addressOf = (request: FastifyRequest): string => clientAddressKey(request.ip);
@@ -92,7 +115,17 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     HTTP_ROUTES.register.url,
     { schema: HTTP_ROUTES.register.schema },
     async (request, reply) => {
-      const { account, device, sig, wrappingKeySig, wrappedRootSig } = request.body;
+      const { account, device, sig, wrappingKeySig, wrappedRootSig, invite } = request.body;
+      const mode = ctx.config.registration;
+      if (mode === 'closed') {
+        throw new ServiceError(
+          'REGISTRATION_CLOSED',
+          'this server takes no new accounts; ask its operator, or use another server',
+        );
+      }
+      // Open mode ignores an invite: nothing to check, nothing used up.
+      const inviteHash = mode === 'invite' && invite !== undefined ? inviteCodeHash(invite) : undefined;
+      if (mode === 'invite' && inviteHash === undefined) throw inviteRefused(request, 'none');
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (accountIdFromIdentityKey(identity) !== account.accountId) {
         throw new ServiceError('BAD_MESSAGE', 'accountId does not match the identity key');
@@ -136,14 +169,24 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       if (account.loginName !== undefined) row.loginName = account.loginName;
       try {
         // One step: a refused device must not leave the account (and its login name) behind.
-        await store.accounts.register(row, {
-          deviceId: device.cert.deviceId,
-          accountId: account.accountId,
-          cert: device,
-          devicePublicKey: device.cert.devicePublicKey,
-          createdAt: iso(),
-        });
+        // The invite's use is taken in this same step: a refused registration uses nothing up, and of two
+        // racing registrations on a last use one wins.
+        await store.accounts.register(
+          row,
+          {
+            deviceId: device.cert.deviceId,
+            accountId: account.accountId,
+            cert: device,
+            devicePublicKey: device.cert.devicePublicKey,
+            createdAt: iso(),
+          },
+          inviteHash === undefined ? undefined : { invite: { codeHash: inviteHash, now: iso() } },
+        );
       } catch (error) {
+        if (isStoreError(error, 'INVITE_INVALID')) {
+          const { reason, role } = error.details ?? {};
+          throw inviteRefused(request, typeof reason === 'string' ? reason : 'unknown', role);
+        }
         if (!isStoreError(error, 'ALREADY_EXISTS')) throw error;
         const taken = error.details?.taken;
         throw new ServiceError(
@@ -156,7 +199,14 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           taken === 'deviceId' || taken === 'loginName' ? { taken } : undefined,
         );
       }
-      request.log.info({ accountId: account.accountId, role: account.role }, 'account registered');
+      request.log.info(
+        {
+          accountId: account.accountId,
+          role: account.role,
+          ...(inviteHash === undefined ? {} : { invite: inviteId(inviteHash) }),
+        },
+        'account registered',
+      );
       return reply.code(201).send({ accountId: account.accountId });
     },
   );
@@ -325,6 +375,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     serverId: ctx.server.serverId,
     publicKey: base64urlEncode(ctx.server.publicKey),
     versions: [...SUPPORTED_VERSIONS],
+    // So an app shows the sign-up screen that works here (invite field, or "closed") before asking.
+    registration: ctx.config.registration,
   }));
 
   app.post<{ Body: HttpChallengeRequest }>(

@@ -20,6 +20,9 @@
  *   had them);
  * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
  *   goes back to one a revoked grantee still holds;
+ * - invite revocations: a code the operator revoked (say, one that leaked) stays revoked. Uses taken after
+ *   the backup are not carried: the accounts they created are not in the restored store either, so the
+ *   person can sign up again with the same code;
  * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
  *   backup stays done); pending challenges are all dropped.
  * Every carry only moves state forward (revoked stays revoked; heads and generations only grow) and is
@@ -58,6 +61,7 @@ export interface CarriedCounts {
   wrappedRoots: number;
   wrappingKeySigs: number;
   envelopes: number;
+  inviteRevocations: number;
   sessionsDropped: number;
   challengesDropped: number;
 }
@@ -90,6 +94,7 @@ const zeroCounts = (): CarriedCounts => ({
   wrappedRoots: 0,
   wrappingKeySigs: 0,
   envelopes: 0,
+  inviteRevocations: 0,
   sessionsDropped: 0,
   challengesDropped: 0,
 });
@@ -369,6 +374,22 @@ export const carryIntoRestored = async (
               sig: row.sig ?? null,
               created_at: row.created_at,
             }).changes;
+          }
+        });
+
+        kind('invite revocations made after the backup', (n) => {
+          // Stores before schema v7 have no invites: nothing revoked there, or nothing to revoke here.
+          if (columnsOf(from, 'invites').size === 0 || columnsOf(copy, 'invites').size === 0) return;
+          const revoke = copy.prepare<[string, string]>(
+            'UPDATE invites SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL',
+          );
+          const revoked = from
+            .prepare<[], { code_hash: string; revoked_at: string }>(
+              'SELECT code_hash, revoked_at FROM invites WHERE revoked_at IS NOT NULL',
+            )
+            .all();
+          for (const { code_hash, revoked_at } of revoked) {
+            n.inviteRevocations += revoke.run(revoked_at, code_hash).changes;
           }
         });
 

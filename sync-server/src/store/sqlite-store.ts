@@ -26,9 +26,15 @@
  *   runs at most once per `healthIntervalMs` and repeats its last answer in between, except that a
  *   closed store is reported at once.
  *
+ * - Invites (invites.ts) are kept as hashes only. A registration with an invite takes its use with one
+ *   conditional UPDATE inside the registration's BEGIN IMMEDIATE transaction, before anything else is
+ *   checked or written: of racing registrations (also from other connections or processes) on an invite
+ *   with n uses left, at most n commit, and a refused one leaves the invite and every table as they were.
+ *
  * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed),
  * SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
- * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, else INTERNAL.
+ * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, an invite that does
+ * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
 import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
@@ -64,6 +70,9 @@ import {
   type ProviderEntry,
   type Session,
   type StoreErrorCode,
+  type AccountRole,
+  type Invite,
+  type InviteRefusal,
   type StoreHealth,
   type StreamHead,
   type SyncStore,
@@ -320,6 +329,20 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX blob_manifests_by_creator ON blob_manifests (created_by);
   `,
+  // v6 → v7: invite codes for registration in `invite` mode, kept only as hashes (invites.ts).
+  `
+  CREATE TABLE invites (
+    code_hash TEXT PRIMARY KEY,
+    role TEXT CHECK (role IN ('patient', 'provider')),
+    uses INTEGER NOT NULL CHECK (uses > 0),
+    uses_left INTEGER NOT NULL CHECK (uses_left >= 0 AND uses_left <= uses),
+    expires_at TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    note TEXT,
+    revoked_at TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -417,6 +440,18 @@ interface ManifestRow {
   digests: string;
   created_by: string;
   created_at: string;
+}
+
+interface InviteRow {
+  code_hash: string;
+  role: AccountRole | null;
+  uses: number;
+  uses_left: number;
+  expires_at: string;
+  expires_ms: number;
+  created_at: string;
+  note: string | null;
+  revoked_at: string | null;
 }
 
 interface ProviderRow {
@@ -624,6 +659,29 @@ const rowToProvider = (r: ProviderRow): ProviderEntry => {
   };
   if (r.contact !== null) entry.contact = r.contact;
   return entry;
+};
+
+const rowToInvite = (r: InviteRow): Invite => {
+  const invite: Invite = {
+    codeHash: r.code_hash,
+    uses: r.uses,
+    usesLeft: r.uses_left,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+  };
+  if (r.role !== null) invite.role = r.role;
+  if (r.note !== null) invite.note = r.note;
+  if (r.revoked_at !== null) invite.revokedAt = r.revoked_at;
+  return invite;
+};
+
+/** Why `row` (the invite named at registration, if stored) admits no registration of `role` at `nowMs`. */
+const inviteRefusal = (row: InviteRow | undefined, role: AccountRole, nowMs: number): InviteRefusal => {
+  if (row === undefined) return 'unknown';
+  if (row.revoked_at !== null) return 'revoked';
+  if (row.expires_ms <= nowMs) return 'expired';
+  if (row.uses_left <= 0) return 'used-up';
+  return row.role !== null && row.role !== role ? 'role' : 'unknown';
 };
 
 const validateDocWrite = (row: DocWrite): void => {
@@ -949,6 +1007,24 @@ const prepareStatements = (db: Database.Database) => ({
     'SELECT idx FROM blob_chunks WHERE blob_id = ? ORDER BY idx',
   ),
 
+  inviteInsert: db.prepare<
+    [string, string | null, number, number, string, number, string, string | null, string | null]
+  >(
+    `INSERT INTO invites (code_hash, role, uses, uses_left, expires_at, expires_ms, created_at, note, revoked_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  inviteGet: db.prepare<[string], InviteRow>('SELECT * FROM invites WHERE code_hash = ?'),
+  inviteList: db.prepare<[], InviteRow>('SELECT * FROM invites ORDER BY created_at DESC, code_hash DESC'),
+  // The whole check and the decrement in one statement, inside the registration's write transaction.
+  inviteTake: db.prepare<[string, number, string]>(
+    `UPDATE invites SET uses_left = uses_left - 1
+     WHERE code_hash = ? AND revoked_at IS NULL AND expires_ms > ? AND uses_left > 0
+       AND (role IS NULL OR role = ?)`,
+  ),
+  inviteRevoke: db.prepare<[string, string]>(
+    'UPDATE invites SET revoked_at = coalesce(revoked_at, ?) WHERE code_hash = ?',
+  ),
+
   providerPut: db.prepare<[string, string, string, string, string, string | null, string, string, string]>(
     `INSERT INTO providers (account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at,
        search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -969,6 +1045,9 @@ const prepareStatements = (db: Database.Database) => ({
 });
 
 type Statements = ReturnType<typeof prepareStatements>;
+
+/** The invite a registration takes one use of (`accounts.register`). */
+type InviteUse = { readonly codeHash: string; readonly now: string };
 
 /** Opens (creating if needed) `<dataDir>/hale.sqlite`, applies migrations and returns the ready store. */
 export const openSqliteStore = async (options: SqliteStoreOptions): Promise<SqliteStore> => {
@@ -1253,9 +1332,20 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
   );
 
-  const registerTx = db.transaction((s: Statements, a: Account, d: Device) => {
+  const registerTx = db.transaction((s: Statements, a: Account, d: Device, invite: InviteUse | undefined) => {
     if (d.accountId !== a.accountId) {
       throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
+    }
+    if (invite !== undefined) {
+      const nowMs = timeMs(invite.now, 'invite.now');
+      // Before the ids and the login name: without a usable invite nothing about them is revealed.
+      if (s.inviteTake.run(invite.codeHash, nowMs, a.role).changes === 0) {
+        const row = s.inviteGet.get(invite.codeHash);
+        const reason = inviteRefusal(row, a.role, nowMs);
+        throw new StoreError('INVITE_INVALID', `invite not usable: ${reason}`, {
+          details: reason === 'role' && row?.role ? { reason, role: row.role } : { reason },
+        });
+      }
     }
     // Checked by hand, not left to the constraints, so the caller learns which part is taken without
     // parsing SQLite's message (which would otherwise reach clients verbatim).
@@ -1367,7 +1457,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
 
     accounts: {
       put: (a) => call((s) => insertAccount(s, a)),
-      register: (a, d) => call((s) => registerTx.immediate(s, a, d)),
+      register: (a, d, options) =>
+        call((s) => {
+          const invite = options?.invite;
+          if (invite !== undefined) requireText(invite.codeHash, 'invite.codeHash');
+          registerTx.immediate(s, a, d, invite);
+        }),
       get: (accountId) =>
         call((s) => {
           const row = s.accountGet.get(accountId);
@@ -1683,6 +1778,38 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
               ? s.providerSearch.all(needle, limit)
               : s.providerSearchAfter.all(needle, after.displayName, after.accountId, limit);
           return rows.map(rowToProvider);
+        }),
+    },
+
+    invites: {
+      put: (invite) =>
+        call((s) => {
+          if (!/^[0-9a-f]{64}$/.test(invite.codeHash)) throw invalid('codeHash must be 64 hex digits');
+          if (!Number.isSafeInteger(invite.uses) || invite.uses < 1) throw invalid('uses must be at least 1');
+          if (!isNonNegativeInt(invite.usesLeft) || invite.usesLeft > invite.uses) {
+            throw invalid('usesLeft must be between 0 and uses');
+          }
+          requireText(invite.createdAt, 'createdAt');
+          s.inviteInsert.run(
+            invite.codeHash,
+            invite.role ?? null,
+            invite.uses,
+            invite.usesLeft,
+            invite.expiresAt,
+            timeMs(invite.expiresAt, 'expiresAt'),
+            invite.createdAt,
+            invite.note ?? null,
+            invite.revokedAt ?? null,
+          );
+        }),
+      list: () => call((s) => s.inviteList.all().map(rowToInvite)),
+      revoke: (codeHash, revokedAt) =>
+        call((s) => {
+          requireText(revokedAt, 'revokedAt');
+          s.inviteRevoke.run(revokedAt, codeHash);
+          const row = s.inviteGet.get(codeHash);
+          if (row === undefined) throw new StoreError('NOT_FOUND', 'no invite with this code');
+          return rowToInvite(row);
         }),
     },
 

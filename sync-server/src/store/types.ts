@@ -23,7 +23,9 @@
  * Failure modes: expected failures reject with `StoreError` (`code` below). A closed or unreachable
  * store rejects with UNAVAILABLE; a call that breaks the contract (bad argument, chunk outside its
  * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL. Opening (or restoring
- * into) a data directory another server process holds rejects with DATA_DIR_IN_USE.
+ * into) a data directory another server process holds rejects with DATA_DIR_IN_USE. A registration whose
+ * invite is not usable rejects with INVITE_INVALID, a blob manifest over its account's quota with
+ * QUOTA_EXCEEDED, both storing nothing.
  */
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
@@ -200,6 +202,29 @@ export interface ProviderEntry {
   updatedAt: IsoTime;
 }
 
+/**
+ * An invite code the operator created (`hale-sync-server invite`): registration in `invite` mode needs one.
+ * The store holds only the code's hash (`inviteCodeHash`, invites.ts), never the code.
+ */
+export interface Invite {
+  /** Hex SHA-256 of the code (64 lower-case hex digits); its first 12 are the invite's id in listings. */
+  codeHash: string;
+  /** The role an account registered with it must have; absent: either role. */
+  role?: AccountRole;
+  /** Registrations it allowed when created (≥ 1). */
+  uses: number;
+  /** Registrations it still allows (0 … uses). */
+  usesLeft: number;
+  expiresAt: IsoTime;
+  createdAt: IsoTime;
+  /** The operator's own words (whom it is for); never sent to anyone. */
+  note?: string;
+  revokedAt?: IsoTime;
+}
+
+/** Why an invite did not admit a registration (`INVITE_INVALID` details.reason), for logs. */
+export type InviteRefusal = 'unknown' | 'revoked' | 'expired' | 'used-up' | 'role';
+
 export interface StoreHealth {
   ok: boolean;
   backend: string;
@@ -222,8 +247,18 @@ export interface SyncStore {
      * Stores a new account and its first device in one atomic step: both or neither. ALREADY_EXISTS when
      * the account id, the login name or the device id is taken, with `details.taken` = 'accountId' |
      * 'loginName' | 'deviceId' (nothing stored); INVALID when the device names another account.
+     * With `invite`, the same step also takes one use of the invite whose hash is `codeHash`, which must be
+     * usable at `now` (stored, not revoked, `expiresAt` after `now`, a use left) and name no role or the
+     * account's: else INVITE_INVALID with `details.reason` (an InviteRefusal; `details.role` for 'role') and
+     * nothing is stored or used. The invite is checked before the ids and the login name, so a caller
+     * without a usable invite cannot learn which of those are taken. Of concurrent registrations on an
+     * invite with n uses left, at most n succeed.
      */
-    register(account: Account, device: Device): Promise<void>;
+    register(
+      account: Account,
+      device: Device,
+      options?: { readonly invite?: { readonly codeHash: string; readonly now: IsoTime } },
+    ): Promise<void>;
     get(accountId: string): Promise<Account | null>;
     getByLogin(loginName: string): Promise<Account | null>;
     /**
@@ -438,6 +473,18 @@ export interface SyncStore {
     ): Promise<ProviderEntry[]>;
   };
 
+  invites: {
+    /** ALREADY_EXISTS when an invite with this hash exists; INVALID for counts or times out of range. */
+    put(invite: Invite): Promise<void>;
+    /** Every invite (revoked, expired and used-up ones too), newest created first (ties by hash). */
+    list(): Promise<Invite[]>;
+    /**
+     * Marks the invite revoked (the first revocation time is kept) and returns it; NOT_FOUND when no invite
+     * has this hash. A revoked invite admits no registration.
+     */
+    revoke(codeHash: string, revokedAt: IsoTime): Promise<Invite>;
+  };
+
   meta: {
     get(key: string): Promise<string | null>;
     put(key: string, value: string): Promise<void>;
@@ -457,7 +504,9 @@ export type StoreErrorCode =
   /** Another process (or another store of this process) holds the data directory; details: dataDir, pid. */
   | 'DATA_DIR_IN_USE'
   /** A write would take an account past its quota; details: usedBytes, requestedBytes, quotaBytes. */
-  | 'QUOTA_EXCEEDED';
+  | 'QUOTA_EXCEEDED'
+  /** A registration's invite is not usable; details: reason (InviteRefusal), role (for 'role'). */
+  | 'INVITE_INVALID';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

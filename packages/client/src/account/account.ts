@@ -32,7 +32,10 @@
  * or foreign vault record → VAULT_CORRUPT; one written by a newer app version in a format this one cannot
  * read → VAULT_TOO_NEW (fields a newer version added to a record it can read are kept, see vault.ts);
  * a served passphrase wrap not signed by the account at its generation → WRAPPED_ROOT_REFUSED, an unsigned
- * generation 0 at a join → WRAPPED_ROOT_UNSIGNED (nothing written to the vault either way);
+ * generation 0 at a join → WRAPPED_ROOT_UNSIGNED (nothing written to the vault either way); a server that
+ * takes no new accounts → REGISTRATION_CLOSED, one that needs an invite code → INVITE_REQUIRED (none given),
+ * INVITE_INVALID (not taken, or not a code at all: then nothing is sent) or INVITE_WRONG_ROLE (nothing
+ * stored on the server or in the vault, the invite not used up);
  * server answers → HaleClientError (e.g. DEVICE_REVOKED).
  * Partial failures: a join registers the device before writing the vault, so a failed vault write
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
@@ -79,11 +82,13 @@ import type { Static } from '@sinclair/typebox';
 import {
   LOGIN_NAME_PATTERN,
   PAGING_VERSION,
+  REGISTRATION_MODES,
   WRAPPED_ROOT_SIG_VERSION,
   accountSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
+  normalizeInviteCode,
   wrappedRootSignaturePayload,
   type AccountRecord,
   type AccountRole,
@@ -93,6 +98,7 @@ import {
   type HttpDeviceRevokeResponse,
   type HttpWrappingKeyResponse,
   type ProviderProfile,
+  type RegistrationMode,
   type SignedProviderProfile,
   type WrappedRoot,
 } from '@hale/protocol';
@@ -439,6 +445,56 @@ export interface CreateAccountInput {
    */
   readonly loginName?: string;
   readonly deviceName: string;
+  /**
+   * The invite code from the server's operator, for a server whose registration is `invite`
+   * (`registrationMode`). Taken as typed or pasted: `normalizeInviteCode` folds it (blanks, hyphens, case);
+   * what is still not a code is INVITE_INVALID before anything is sent. Sent only to a server that knows
+   * invites (an older one has open registration and would refuse the field); an open server ignores it.
+   */
+  readonly invite?: string;
+}
+
+/**
+ * Who may create an account on the server (`GET /v1/server` `registration`), so an app shows the sign-up
+ * screen that works there: `open` (a server older than registration control is open), `invite` (ask for
+ * an invite code), `closed` (no new accounts: join an existing account instead), `unknown` (a mode this
+ * version does not know: let the person try, and show the refusal). Server errors stay HaleClientError.
+ */
+export async function registrationMode(deps: {
+  readonly api: Pick<HttpApi, 'serverInfo'>;
+}): Promise<RegistrationMode | 'unknown'> {
+  const { registration } = await deps.api.serverInfo();
+  if (registration === undefined) return 'open';
+  return REGISTRATION_MODES.find((mode) => mode === registration) ?? 'unknown';
+}
+
+/** The AccountError for a server's refusal of a registration, or null for other errors. */
+function registrationRefusal(e: unknown, inviteSent: boolean): AccountError | null {
+  if (!isHaleClientError(e)) return null;
+  if (e.code === 'REGISTRATION_CLOSED') {
+    return new AccountError(
+      'REGISTRATION_CLOSED',
+      'this server takes no new accounts; ask its operator, or use another server',
+    );
+  }
+  if (e.code !== 'INVITE_INVALID') return null;
+  const role = e.details?.['role'];
+  if (role === 'patient' || role === 'provider') {
+    return new AccountError(
+      'INVITE_WRONG_ROLE',
+      `this invite code is for a ${role} account: create a ${role} account, or ask the server's operator for another code`,
+      { role },
+    );
+  }
+  return inviteSent
+    ? new AccountError(
+        'INVITE_INVALID',
+        "this invite code was not accepted: it may be mistyped, expired or already used; check it, or ask the server's operator for a new one",
+      )
+    : new AccountError(
+        'INVITE_REQUIRED',
+        "this server needs an invite code to create an account; ask the server's operator for one",
+      );
 }
 
 /**
@@ -465,8 +521,18 @@ export async function createAccount(
   input: CreateAccountInput,
 ): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
   const now = deps.now ?? Date.now;
-  const normalized =
+  let normalized =
     input.loginName === undefined ? input : { ...input, loginName: normalizeLoginName(input.loginName) };
+  if (input.invite !== undefined) {
+    const invite = normalizeInviteCode(input.invite);
+    if (invite === null) {
+      throw new AccountError(
+        'INVITE_INVALID',
+        'that is not an invite code: check it for typos (it has 32 letters and digits, in groups of 4)',
+      );
+    }
+    normalized = { ...normalized, invite };
+  }
   checkNewPassphrase(input.passphrase);
   return exclusive(deps.vault, () => createAccountNow(deps, normalized, now));
 }
@@ -480,10 +546,11 @@ async function createAccountNow(
   // Generation 0 is signed like every later one where the server keeps the signature; an older server
   // refuses the field. Without it (older server, or its versions could not be read) the account publishes
   // it later (publishWrappedRootSig, at an unlock).
-  const sigKept = await deps.api.serverInfo().then(
-    (info) => info.versions.includes(WRAPPED_ROOT_SIG_VERSION),
-    () => false,
-  );
+  const info = await deps.api.serverInfo().catch(() => null);
+  const sigKept = info?.versions.includes(WRAPPED_ROOT_SIG_VERSION) ?? false;
+  // A server without `registration` predates invites: its registration is open and it refuses the field.
+  // Unknown (no answer), the invite goes: the person was given one for a reason.
+  const invite = info !== null && info.registration === undefined ? undefined : input.invite;
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
     const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, deps.kdf ?? PRODUCTION_KDF);
@@ -515,8 +582,11 @@ async function createAccountNow(
         sig,
         wrappingKeySig,
         ...(wrappedRootSig === undefined ? {} : { wrappedRootSig }),
+        ...(invite === undefined ? {} : { invite }),
       });
     } catch (e) {
+      const refused = registrationRefusal(e, invite !== undefined);
+      if (refused !== null) throw refused;
       // An ambiguous failure (lost answer, 5xx) may have registered the account: check before giving
       // up, because the root exists nowhere else yet.
       if (!(isHaleClientError(e) && e.retry)) throw e;

@@ -56,6 +56,27 @@ export const ACCOUNT_ERROR_CODES = [
    * join with `acceptUnsignedLegacyWrap`.
    */
   'WRAPPED_ROOT_UNSIGNED',
+  /**
+   * createAccount: this server takes no new accounts (its operator closed registration). Nothing was stored
+   * and nothing written to the vault. Ask the server's operator, or use another server.
+   */
+  'REGISTRATION_CLOSED',
+  /**
+   * createAccount: this server creates accounts only with an invite code, and none was given. Nothing was
+   * stored. Ask the server's operator for a code and pass it as `invite`.
+   */
+  'INVITE_REQUIRED',
+  /**
+   * createAccount: the invite code is not one this server takes — mistyped, expired, used up or revoked (the
+   * server does not say which), or not an invite code at all. Nothing was stored. Check it, or ask the
+   * server's operator for a new one.
+   */
+  'INVITE_INVALID',
+  /**
+   * createAccount: the invite code is valid, but only for an account of another role (`e.role`). Nothing
+   * was stored and the code is not used up: create the account with that role, or ask for another code.
+   */
+  'INVITE_WRONG_ROLE',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
@@ -64,12 +85,19 @@ export class AccountError extends Error {
   readonly code: AccountErrorCode;
   /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */
   readonly group?: number;
+  /** INVITE_WRONG_ROLE: the role the invite code is for. */
+  readonly role?: 'patient' | 'provider';
 
-  constructor(code: AccountErrorCode, message: string, extra: { readonly group?: number } = {}) {
+  constructor(
+    code: AccountErrorCode,
+    message: string,
+    extra: { readonly group?: number; readonly role?: 'patient' | 'provider' } = {},
+  ) {
     super(message);
     this.name = 'AccountError';
     this.code = code;
     if (extra.group !== undefined) this.group = extra.group;
+    if (extra.role !== undefined) this.role = extra.role;
   }
 }
 

@@ -1,0 +1,82 @@
+/*
+ * The store as `hale-sync-server invite` opens it: with the server stopped, or beside the running server.
+ *
+ * Why a second connection is sound here: the data directory lock (data-dir-lock.ts) keeps a second
+ * *server* off the data, because a server's in-process state (the audit chain lock, the live hub) assumes
+ * it is alone. Invites are in none of that state: the server reads an invite only inside the registration
+ * transaction, so an invite written by another connection counts from the next registration on, and SQLite
+ * serialises the writes (WAL, BEGIN IMMEDIATE, busy timeout). So the command never needs the server
+ * stopped, an admin port or a token.
+ *
+ * Invariants:
+ * - The store file must exist: the command never creates a store (a mistyped --data-dir would otherwise get
+ *   a new, empty store whose invites no server ever reads).
+ * - Server stopped (the directory lock is free): the store is opened the ordinary way, claiming the
+ *   directory and migrating it like a server start.
+ * - Server running (DATA_DIR_IN_USE): opened beside it (`exclusive: false`) only when the file is at
+ *   exactly this code's schema version, so this command never migrates a store under a running server
+ *   (an older one would then run on a schema it does not know) nor writes a newer schema it does not know.
+ *
+ * Failure modes (StoreError): NOT_FOUND when there is no store file; UNAVAILABLE when the running server's
+ * store is at an older schema (restart the server with this version first) or the file cannot be opened;
+ * INTERNAL when it is at a newer one; else as openSqliteStore.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION, type SqliteStore } from './sqlite-store';
+import { isStoreError, StoreError } from './types';
+
+export interface InviteStore {
+  store: SqliteStore;
+  /** True when a running server holds the data directory and the store was opened beside it. */
+  besideRunningServer: boolean;
+}
+
+const schemaVersionOf = (file: string): number => {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.pragma('user_version', { simple: true }) as number;
+  } finally {
+    db.close();
+  }
+};
+
+export const openInviteStore = async (dataDir: string): Promise<InviteStore> => {
+  const dir = resolve(dataDir);
+  const file = join(dir, SQLITE_FILE_NAME);
+  if (!existsSync(file)) {
+    throw new StoreError(
+      'NOT_FOUND',
+      `no Hale store at ${file}: check --data-dir (HALE_DATA_DIR), or start the server once to create it`,
+    );
+  }
+  try {
+    return { store: await openSqliteStore({ dataDir: dir }), besideRunningServer: false };
+  } catch (error) {
+    if (!isStoreError(error, 'DATA_DIR_IN_USE')) throw error;
+  }
+  let version: number;
+  try {
+    version = schemaVersionOf(file);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new StoreError('UNAVAILABLE', `cannot read ${file}: ${why}`, { cause: error });
+  }
+  if (version < SQLITE_SCHEMA_VERSION) {
+    throw new StoreError(
+      'UNAVAILABLE',
+      `the running server's store is at schema version ${version}, older than this version of Hale ` +
+        `(${SQLITE_SCHEMA_VERSION}): restart the server with this version first (it upgrades the store), ` +
+        'then create invites',
+    );
+  }
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new StoreError(
+      'INTERNAL',
+      `the store is at schema version ${version}, newer than this version of Hale supports ` +
+        `(${SQLITE_SCHEMA_VERSION}): run the invite command of the running server's version`,
+    );
+  }
+  return { store: await openSqliteStore({ dataDir: dir, exclusive: false }), besideRunningServer: true };
+};
