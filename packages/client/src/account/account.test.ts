@@ -31,7 +31,7 @@ import {
   type AccountDeps,
   type UnlockedAccount,
 } from './account';
-import { isAccountError, type AccountError, type AccountErrorCode } from './errors';
+import { accountError } from './account.test-util';
 import { memoryVault, type MemoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';
@@ -47,19 +47,6 @@ function device(
   apiOverride?: HttpApi,
 ): AccountDeps & { vault: MemoryVault } {
   return { api: apiOverride ?? api, vault, ed, kdf: TEST_KDF };
-}
-
-async function accountError(promise: Promise<unknown>, code: AccountErrorCode): Promise<AccountError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isAccountError(e)) {
-      expect(e.code).toBe(code);
-      return e;
-    }
-    throw e;
-  }
-  throw new Error(`expected AccountError ${code}`);
 }
 
 async function clientError(promise: Promise<unknown>): Promise<HaleClientError> {

@@ -33,7 +33,8 @@ import {
   type AccountDeps,
   type UnlockedAccount,
 } from './account';
-import { isAccountError, type AccountErrorCode } from './errors';
+import { accountError } from './account.test-util';
+import type { AccountErrorCode } from './errors';
 import { memoryVault, type MemoryVault } from './vault';
 
 const P1 = 'first passphrase one';
@@ -59,15 +60,6 @@ const device = (serverApi: HttpApi = api): AccountDeps & { vault: MemoryVault } 
   kdf: TEST_KDF,
 });
 const tokenOf = async (account: UnlockedAccount) => (await openSession(api, account.device, ed)).token;
-
-async function expectAccountError(promise: Promise<unknown>, code: AccountErrorCode): Promise<void> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!isAccountError(error)) throw new Error(`expected AccountError ${code}, got ${String(error)}`);
-  expect(error.code).toBe(code);
-}
 
 /** A patient with a laptop (created the account) and a phone (joined with P1). */
 async function twoDevices() {
@@ -153,7 +145,7 @@ describe('a passphrase change reaches the other devices', () => {
       gen: 1,
     });
     lock(phone);
-    await expectAccountError(unlock(phoneDeps, { passphrase: P1 }), 'WRONG_PASSPHRASE');
+    await accountError(unlock(phoneDeps, { passphrase: P1 }), 'WRONG_PASSPHRASE');
     const reopened = await unlock(phoneDeps, { passphrase: P2 });
     expect(reopened.root).toEqual(laptop.root);
     expect(
@@ -170,7 +162,7 @@ describe('a passphrase change reaches the other devices', () => {
       token: await tokenOf(laptop),
     });
     // The phone never refreshed; its own vault still opens with P1, but P1 is no longer the passphrase.
-    await expectAccountError(
+    await accountError(
       changePassphrase(phoneDeps, {
         account: phone,
         oldPassphrase: P1,
@@ -192,7 +184,7 @@ describe('a passphrase change reaches the other devices', () => {
       gen: 2,
     });
     lock(laptop);
-    await expectAccountError(unlock(laptopDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
+    await accountError(unlock(laptopDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
     lock(await unlock(laptopDeps, { passphrase: P3 }));
   });
 
@@ -233,19 +225,19 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
 
     // Generation 1 is genuine and signed — but older than what the phone holds.
     const replaying = { ...phoneDeps, api: lyingApi(() => generation1) };
-    await expectAccountError(
+    await accountError(
       refreshWrappedRoot(replaying, { account: phone, token: await tokenOf(phone) }),
       'WRAPPED_ROOT_REFUSED',
     );
     // Relabelled as newer, its signature (over generation 1) no longer matches.
     const relabelled = { ...phoneDeps, api: lyingApi(() => ({ ...generation1, gen: 7 })) };
-    await expectAccountError(
+    await accountError(
       refreshWrappedRoot(relabelled, { account: phone, token: await tokenOf(phone) }),
       'WRAPPED_ROOT_REFUSED',
     );
     expect(phoneDeps.vault.entries().get(VAULT_KEY)).toBe(held);
     lock(phone);
-    await expectAccountError(unlock(phoneDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
+    await accountError(unlock(phoneDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
     lock(await unlock(phoneDeps, { passphrase: P3 }));
   });
 
@@ -283,7 +275,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     ];
     for (const answer of answers) {
       const lying = { ...phoneDeps, api: lyingApi(answer) };
-      await expectAccountError(
+      await accountError(
         refreshWrappedRoot(lying, { account: phone, token: await tokenOf(phone) }),
         'WRAPPED_ROOT_REFUSED',
       );
@@ -306,7 +298,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
       join: async (body) => ({ ...(await api.join(body)), gen: 9 }),
     };
     const deps = device(lying);
-    await expectAccountError(
+    await accountError(
       joinWithPassphrase(deps, { loginName, passphrase: P2, deviceName: 'kiosk' }),
       'WRAPPED_ROOT_REFUSED',
     );
@@ -338,7 +330,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
         join: async (body) => ({ ...(await api.join(body)), wrappedRoot, gen: 0, sig: null }),
       };
       const deps = device(lying);
-      await expectAccountError(
+      await accountError(
         joinWithPassphrase(deps, { loginName, passphrase: P1, deviceName: 'kiosk' }),
         'ACCOUNT_MISMATCH',
       );
@@ -370,7 +362,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     for (const answer of answers) {
       const lying: HttpApi = { ...api, getAccount: async () => answer() };
       const deps = device(lying);
-      await expectAccountError(
+      await accountError(
         joinWithRecoveryKey(deps, { recoveryKey, newPassphrase: P2, deviceName: 'kiosk' }),
         'ACCOUNT_MISMATCH',
       );
@@ -461,10 +453,7 @@ describe('generation 0 is signed too', () => {
     for (const [code, answer] of relabelled) {
       const lying: HttpApi = { ...api, join: async (body) => answer(await api.join(body)) };
       const deps = device(lying);
-      await expectAccountError(
-        joinWithPassphrase(deps, { loginName, passphrase: P3, deviceName: 'phone' }),
-        code,
-      );
+      await accountError(joinWithPassphrase(deps, { loginName, passphrase: P3, deviceName: 'phone' }), code);
       expect(deps.vault.entries().size).toBe(0);
     }
     expect((await api.getAccount(laptop.accountId)).devices).toHaveLength(devicesBefore);
@@ -474,7 +463,7 @@ describe('generation 0 is signed too', () => {
     const phone = await joinWithPassphrase(phoneDeps, { loginName, passphrase: P3, deviceName: 'phone' });
     expect(vaultRecord(phoneDeps)?.gen).toBe(2);
     const held = phoneDeps.vault.entries().get(VAULT_KEY);
-    await expectAccountError(
+    await accountError(
       refreshWrappedRoot(
         { ...phoneDeps, api: lyingApi(() => generation1) },
         { account: phone, token: await tokenOf(phone) },
@@ -483,7 +472,7 @@ describe('generation 0 is signed too', () => {
     );
     expect(phoneDeps.vault.entries().get(VAULT_KEY)).toBe(held);
     lock(phone);
-    await expectAccountError(unlock(phoneDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
+    await accountError(unlock(phoneDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
     lock(await unlock(phoneDeps, { passphrase: P3 }));
   });
 
@@ -519,7 +508,7 @@ describe('generation 0 is signed too', () => {
         },
       };
       const deps = device(lying);
-      await expectAccountError(
+      await accountError(
         joinWithRecoveryKey(deps, { recoveryKey, newPassphrase: 'fourth passphrase', deviceName: 'tablet' }),
         code,
       );
@@ -537,13 +526,13 @@ describe('generation 0 is signed too', () => {
     expect(vaultRecord(creatorDeps)?.gen0Sig).toBeUndefined();
 
     const refusedDeps = device();
-    await expectAccountError(
+    await accountError(
       joinWithPassphrase(refusedDeps, { loginName, passphrase: P1, deviceName: 'phone' }),
       'WRAPPED_ROOT_UNSIGNED',
     );
     expect(refusedDeps.vault.entries().size).toBe(0);
     const recovering = device();
-    await expectAccountError(
+    await accountError(
       joinWithRecoveryKey(recovering, { recoveryKey, newPassphrase: P2, deviceName: 'tablet' }),
       'WRAPPED_ROOT_UNSIGNED',
     );
@@ -617,7 +606,7 @@ describe('generation 0 is signed too', () => {
     expect((await api.getWrappedRoot(await tokenOf(creator))).sig).toBeNull();
     // Locked: nothing is sent.
     lock(creator);
-    await expectAccountError(publishWrappedRootSig(creatorDeps, { account: creator }), 'LOCKED');
+    await accountError(publishWrappedRootSig(creatorDeps, { account: creator }), 'LOCKED');
     expect((await t.store.accounts.get(creator.accountId))?.wrappedRootSig).toBeNull();
   });
 });

@@ -8,7 +8,7 @@ import { formatInviteCode, inviteCodeHash, newInviteCode } from '../../../../syn
 import type { Invite } from '../../../../sync-server/src/store/types';
 import { createHttpApi, type FetchLike, type HttpApi } from '../api/http-api';
 import { createAccount, registrationMode, type AccountDeps, type CreateAccountInput } from './account';
-import { isAccountError, type AccountError, type AccountErrorCode } from './errors';
+import { accountError } from './account.test-util';
 import { memoryVault, type MemoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';
@@ -63,19 +63,6 @@ const usesLeft = async (t: TestServer, code: string) =>
 
 const accountCount = (t: TestServer): number =>
   (t.store.db.prepare('SELECT count(*) AS n FROM accounts').get() as { n: number }).n;
-
-async function accountError(promise: Promise<unknown>, code: AccountErrorCode): Promise<AccountError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isAccountError(e)) {
-      expect(e.code).toBe(code);
-      return e;
-    }
-    throw e;
-  }
-  throw new Error(`expected AccountError ${code}`);
-}
 
 describe('registrationMode', () => {
   it("reads the server's mode; a server older than registration control is open", async () => {

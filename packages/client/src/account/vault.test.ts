@@ -13,7 +13,8 @@ import {
   unlock,
   type AccountDeps,
 } from './account';
-import { isAccountError, type AccountError, type AccountErrorCode } from './errors';
+import { accountError } from './account.test-util';
+import { isAccountError, type AccountError } from './errors';
 import { VAULT_RECORD_VERSION, memoryVault, parseVaultRecord, type MemoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';
@@ -38,19 +39,6 @@ function thrownBy(fn: () => unknown): AccountError {
     throw e;
   }
   throw new Error('expected an AccountError');
-}
-
-async function rejection(promise: Promise<unknown>, code: AccountErrorCode): Promise<AccountError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isAccountError(e)) {
-      expect(e.code).toBe(code);
-      return e;
-    }
-    throw e;
-  }
-  throw new Error(`expected AccountError ${code}`);
 }
 
 beforeAll(async () => {
@@ -140,12 +128,12 @@ describe('the account record written by a newer app version', () => {
     const text = JSON.stringify({ ...written, v: VAULT_RECORD_VERSION + 1 });
     await vault.set(VAULT_KEY, text);
     const deps = device(vault);
-    await rejection(unlock(deps, { passphrase: PASS }), 'VAULT_TOO_NEW');
-    await rejection(
+    await accountError(unlock(deps, { passphrase: PASS }), 'VAULT_TOO_NEW');
+    await accountError(
       createAccount(deps, { role: 'patient', passphrase: PASS, loginName: loginName(), deviceName: 'd' }),
       'ACCOUNT_EXISTS',
     );
-    await rejection(
+    await accountError(
       joinWithPassphrase(deps, { loginName: 'nobody-here', passphrase: PASS, deviceName: 'd' }),
       'ACCOUNT_EXISTS',
     );
