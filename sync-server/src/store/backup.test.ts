@@ -1,31 +1,14 @@
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
 import { isoAt, makeDocInput } from './conformance';
 import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
+import { useTempDirs } from './temp-dirs.test-util';
 
-const tempDirs: string[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-backup-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+const newDir = useTempDirs('hale-backup-');
 const S = 'pat/lab-result';
 const CT_BYTES = 1024;
 

@@ -2,28 +2,22 @@
 // by close() and by the death of the holder (SIGKILL included). The server-level view (a second
 // `npm start`, restore and backup beside a running server) is in process.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isoAt, makeDocInput } from './conformance';
 import { LOCK_FILE_NAME, lockDataDir } from './data-dir-lock';
 import { openSqliteStore, SQLITE_FILE_NAME } from './sqlite-store';
+import { useTempDirs } from './temp-dirs.test-util';
 import { isStoreError, type StoreError } from './types';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-const tempDirs: string[] = [];
+const newDir = useTempDirs('hale-lock-');
 const children: ChildProcess[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-lock-'));
-  tempDirs.push(dir);
-  return dir;
-};
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const quiet = { onListenerError: () => {} };

@@ -1,27 +1,18 @@
 // The data directory, the store with its side files and the lock file are the server user's only, from
 // creation, under the usual umask 022; what the operator created is left as it is and reported.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
 import { LOCK_FILE_NAME } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir, loosePermissions } from './file-modes';
 import { openSqliteStore, SQLITE_FILE_NAME } from './sqlite-store';
+import { useTempDirs } from './temp-dirs.test-util';
 
 /** Octal, so that a failure reads '644' rather than 420. */
 const modeOf = (path: string): string => (statSync(path).mode & 0o777).toString(8);
 
-const tempDirs: string[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-modes-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+const newDir = useTempDirs('hale-modes-');
 // The umask most servers run with: it would make new files 0644 and directories 0755.
 let umask = 0;
 beforeAll(() => {

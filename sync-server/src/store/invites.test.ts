@@ -1,10 +1,9 @@
 // Invite codes as the store keeps them: the code format, the schema migration that added them, how the
 // invite command opens the store (invite-store.ts), and that a restore keeps revoked invites revoked.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INVITE_CODE_PATTERN, normalizeInviteCode } from '@hale/protocol';
 import { backupSqlite, restoreSqlite } from './backup';
 import { isoAt, makeAccount, makeDevice } from './conformance';
@@ -13,17 +12,9 @@ import { openInviteStore } from './invite-store';
 import { crockfordBase32, formatInviteCode, inviteCodeHash, inviteId, newInviteCode } from './invites';
 import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
 import { isStoreError, type Invite, type StoreErrorCode } from './types';
+import { useTempDirs } from './temp-dirs.test-util';
 
-const tempDirs: string[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-invites-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+const newDir = useTempDirs('hale-invites-');
 const rejectsWith = async (promise: Promise<unknown>, code: StoreErrorCode): Promise<string> => {
   let error: unknown = null;
   try {

@@ -1,7 +1,6 @@
 // Restore carries, from the store it replaces, what must never go back (restore-carry.ts). The signed
 // state (grant revocations, passphrase wraps) with real keys is covered in src/restore.test.ts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -16,16 +15,11 @@ import {
   type SqliteStore,
 } from './sqlite-store';
 import type { Grant } from './types';
+import { useTempDirs } from './temp-dirs.test-util';
 
-const tempDirs: string[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-carry-'));
-  tempDirs.push(dir);
-  return dir;
-};
+const newDir = useTempDirs('hale-carry-');
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const S = 'pat/lab-result';

@@ -1,25 +1,22 @@
 // health() answers whether the store can take a write, not whether it can answer a read: a full or
 // read-only disk still serves `SELECT 1` from the page cache. And a flood of health checks must not
 // become a flood of writes.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { http, startServer, type TestServer } from '../testing/harness';
 import { HEALTH_META_KEY, openSqliteStore, type SqliteStore } from './sqlite-store';
+import { useTempDirs } from './temp-dirs.test-util';
 
-const tempDirs: string[] = [];
+const newDir = useTempDirs('hale-health-');
 const stores: SqliteStore[] = [];
 const servers: TestServer[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.stop();
   for (const store of stores.splice(0)) await store.close();
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const open = async (options: { healthIntervalMs?: number; healthMinFreeBytes?: number }) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hale-health-'));
-  tempDirs.push(dataDir);
+  const dataDir = newDir();
   const store = await openSqliteStore({ dataDir, ...options });
   stores.push(store);
   return store;

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isoAt, makeAccount, makeDocInput, runStoreConformance } from './conformance';
 import {
   openSqliteStore,
@@ -12,17 +11,9 @@ import {
   type SqliteStore,
 } from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
+import { useTempDirs } from './temp-dirs.test-util';
 
-const tempDirs: string[] = [];
-const newDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'hale-store-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+const newDir = useTempDirs('hale-store-');
 const quiet = { onListenerError: () => {} };
 
 runStoreConformance(
