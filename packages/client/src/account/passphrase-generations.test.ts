@@ -60,6 +60,9 @@ const device = (serverApi: HttpApi = api): AccountDeps & { vault: MemoryVault } 
   kdf: TEST_KDF,
 });
 const tokenOf = async (account: UnlockedAccount) => (await openSession(api, account.device, ed)).token;
+/** Changes the passphrase on `account`'s device `from` → `to`, with a fresh session. */
+const changeOn = async (deps: AccountDeps, account: UnlockedAccount, from: string, to: string) =>
+  changePassphrase(deps, { account, oldPassphrase: from, newPassphrase: to, token: await tokenOf(account) });
 
 /** A patient with a laptop (created the account) and a phone (joined with P1). */
 async function twoDevices() {
@@ -130,12 +133,7 @@ describe('a passphrase change reaches the other devices', () => {
       gen: 0,
     });
 
-    await changePassphrase(laptopDeps, {
-      account: laptop,
-      oldPassphrase: P1,
-      newPassphrase: P2,
-      token: await tokenOf(laptop),
-    });
+    await changeOn(laptopDeps, laptop, P1, P2);
     expect(JSON.parse(laptopDeps.vault.entries().get(VAULT_KEY)!)).toMatchObject({ gen: 1 });
     // Until it hears of the change, the phone still opens with P1: it has no way to know offline.
     lock(await unlock(phoneDeps, { passphrase: P1 }));
@@ -155,29 +153,11 @@ describe('a passphrase change reaches the other devices', () => {
 
   it('a stale device changing the passphrase must give the current one, and continues the generations', async () => {
     const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
-    await changePassphrase(laptopDeps, {
-      account: laptop,
-      oldPassphrase: P1,
-      newPassphrase: P2,
-      token: await tokenOf(laptop),
-    });
+    await changeOn(laptopDeps, laptop, P1, P2);
     // The phone never refreshed; its own vault still opens with P1, but P1 is no longer the passphrase.
-    await accountError(
-      changePassphrase(phoneDeps, {
-        account: phone,
-        oldPassphrase: P1,
-        newPassphrase: P3,
-        token: await tokenOf(phone),
-      }),
-      'WRONG_PASSPHRASE',
-    );
+    await accountError(changeOn(phoneDeps, phone, P1, P3), 'WRONG_PASSPHRASE');
     expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(1);
-    await changePassphrase(phoneDeps, {
-      account: phone,
-      oldPassphrase: P2,
-      newPassphrase: P3,
-      token: await tokenOf(phone),
-    });
+    await changeOn(phoneDeps, phone, P2, P3);
     expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(2);
     expect(await refreshWrappedRoot(laptopDeps, { account: laptop, token: await tokenOf(laptop) })).toEqual({
       status: 'updated',
@@ -210,16 +190,9 @@ describe('a passphrase change reaches the other devices', () => {
 describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () => {
   it('a replayed older generation: the server cannot roll the phone back to a changed passphrase', async () => {
     const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
-    const change = async (from: string, to: string) =>
-      changePassphrase(laptopDeps, {
-        account: laptop,
-        oldPassphrase: from,
-        newPassphrase: to,
-        token: await tokenOf(laptop),
-      });
-    await change(P1, P2);
+    await changeOn(laptopDeps, laptop, P1, P2);
     const generation1 = await api.getWrappedRoot(await tokenOf(laptop));
-    await change(P2, P3);
+    await changeOn(laptopDeps, laptop, P2, P3);
     await refreshWrappedRoot(phoneDeps, { account: phone, token: await tokenOf(phone) });
     const held = phoneDeps.vault.entries().get(VAULT_KEY);
 
@@ -287,12 +260,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
 
   it('a join is refused when the served generation is not signed by the account, with nothing written', async () => {
     const { loginName, laptop, laptopDeps } = await twoDevices();
-    await changePassphrase(laptopDeps, {
-      account: laptop,
-      oldPassphrase: P1,
-      newPassphrase: P2,
-      token: await tokenOf(laptop),
-    });
+    await changeOn(laptopDeps, laptop, P1, P2);
     const lying: HttpApi = {
       ...api,
       join: async (body) => ({ ...(await api.join(body)), gen: 9 }),
@@ -374,12 +342,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
 
   it('the server takes a change only as the next generation (CONFLICT otherwise) and only signed over it', async () => {
     const { laptop, laptopDeps } = await twoDevices();
-    await changePassphrase(laptopDeps, {
-      account: laptop,
-      oldPassphrase: P1,
-      newPassphrase: P2,
-      token: await tokenOf(laptop),
-    });
+    await changeOn(laptopDeps, laptop, P1, P2);
     const token = await tokenOf(laptop);
     const before = await api.getWrappedRoot(token);
     const wrappedRoot = (await wrapRootWithPassphrase(laptop.root, P3, TEST_KDF)) as never;
@@ -429,16 +392,9 @@ describe('generation 0 is signed too', () => {
     // The attack: the phone joins on the current wrap (P3) labelled "generation 0, unsigned", then is
     // offered the genuine, signed generation 1 (P2) as newer — and would open with P2, not P3.
     const { loginName, laptop, laptopDeps } = await twoDevices();
-    const change = async (from: string, to: string) =>
-      changePassphrase(laptopDeps, {
-        account: laptop,
-        oldPassphrase: from,
-        newPassphrase: to,
-        token: await tokenOf(laptop),
-      });
-    await change(P1, P2);
+    await changeOn(laptopDeps, laptop, P1, P2);
     const generation1 = await api.getWrappedRoot(await tokenOf(laptop));
-    await change(P2, P3);
+    await changeOn(laptopDeps, laptop, P2, P3);
     const current = await api.getWrappedRoot(await tokenOf(laptop));
     expect(current.gen).toBe(2);
     const devicesBefore = (await api.getAccount(laptop.accountId)).devices.length;
@@ -484,12 +440,7 @@ describe('generation 0 is signed too', () => {
       [P1, P2],
       [P2, P3],
     ] as const) {
-      await changePassphrase(laptopDeps, {
-        account: laptop,
-        oldPassphrase: from,
-        newPassphrase: to,
-        token: await tokenOf(laptop),
-      });
+      await changeOn(laptopDeps, laptop, from, to);
     }
     const before = await api.getWrappedRoot(await tokenOf(laptop));
     const devicesBefore = (await api.getAccount(laptop.accountId)).devices.length;
