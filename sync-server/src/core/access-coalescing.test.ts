@@ -7,7 +7,6 @@
 // and store, the server's clock injected; entries are opened with the patient's key as the patient does.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES, type PulledFrame } from '@hale/protocol';
-import { openSealed } from '@hale/crypto';
 import { newId } from '@hale/model';
 import {
   addDevice,
@@ -28,18 +27,10 @@ import {
   type TestDevice,
   type TestServer,
   type WsClient,
+  serverAccessEntries,
 } from '../testing/harness';
 
 const WINDOW = 60_000;
-
-interface AccessEntry {
-  action: string;
-  actorId: string;
-  actorDeviceId: string;
-  stream: string;
-  count: number;
-  at: string;
-}
 
 describe('repeated grantee access in the audit log', () => {
   let t: TestServer;
@@ -52,17 +43,7 @@ describe('repeated grantee access in the audit log', () => {
   const allergy = () => streamOf(patient.accountId, 'allergy');
   const document = () => streamOf(patient.accountId, 'document');
 
-  /** The server's entries in the patient's audit stream, in chain order, opened with the patient's key. */
-  const entries = async (): Promise<AccessEntry[]> => {
-    const page = await t.store.docs.readDocs(streamOf(patient.accountId, 'audit'), 0, 10_000, 1 << 24);
-    return page.docs
-      .filter((d) => d.author === t.server.server.serverId)
-      .map((d) => {
-        const opened = openSealed(patient.keys.wrapping, d.ct);
-        if (!opened.ok) throw new Error(opened.error.message);
-        return JSON.parse(new TextDecoder().decode(opened.value)) as AccessEntry;
-      });
-  };
+  const entries = () => serverAccessEntries(t, patient);
   const summary = async () =>
     (await entries()).map(
       (e) => `${e.action} ${e.stream.split('/')[1]} ${e.actorDeviceId.slice(0, 6)} ${e.count}`,

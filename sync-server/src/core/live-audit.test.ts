@@ -6,7 +6,6 @@
 // what it is sent.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangesFrame, ServerFrame } from '@hale/protocol';
-import { openSealed } from '@hale/crypto';
 import { newId } from '@hale/model';
 import {
   makeGrant,
@@ -16,18 +15,12 @@ import {
   streamOf,
   type TestAccount,
   type TestServer,
+  serverAccessEntries,
 } from '../testing/harness';
 import { createHub, type Hub, type LiveConnection } from './hub';
 import type { SyncService } from './sync-service';
 
 const INTERVAL = 60_000;
-
-interface AccessEntry {
-  action: string;
-  actorDeviceId: string;
-  stream: string;
-  count: number;
-}
 
 describe('live access in the audit log', () => {
   let t: TestServer;
@@ -104,14 +97,7 @@ describe('live access in the audit log', () => {
 
   /** Counts of the server's 'live' entries in the patient's audit stream, opened as the patient does. */
   const liveCounts = async (): Promise<number[]> => {
-    const page = await t.store.docs.readDocs(streamOf(patient.accountId, 'audit'), 0, 10_000, 1 << 24);
-    return page.docs
-      .filter((d) => d.author === t.server.server.serverId)
-      .map((d) => {
-        const opened = openSealed(patient.keys.wrapping, d.ct);
-        if (!opened.ok) throw new Error(opened.error.message);
-        return JSON.parse(new TextDecoder().decode(opened.value)) as AccessEntry;
-      })
+    return (await serverAccessEntries(t, patient))
       .filter((e) => e.action === 'live')
       .map((e) => {
         expect(e).toMatchObject({ actorDeviceId: provider.device.deviceId, stream: allergy() });

@@ -40,9 +40,11 @@ import {
   generateRootSecret,
   hexEncode,
   keyId,
+  openSealed,
   sealRecordVersion,
   sha256,
   signCanonical,
+  utf8Decode,
   wrapKey,
   wrapRootWithPassphrase,
   type AccountKeys,
@@ -572,6 +574,39 @@ export const frameWithin = async (client: WsClient, pred: (f: ServerFrame) => bo
     );
 
 // ---- raw store inspection (tests only; writes would bypass the store's contract) ----
+
+/** An access event the server logged in a patient's audit stream, as the patient's devices open it. */
+export interface ServerAccessEntry {
+  action: string;
+  actorId: string;
+  actorDeviceId: string;
+  stream: string;
+  count: number;
+  at: string;
+}
+
+/** The server's access events in `patient`'s audit stream, in chain order, opened with the patient's key. */
+export const serverAccessEntries = async (
+  t: TestServer,
+  patient: TestAccount,
+): Promise<ServerAccessEntry[]> => {
+  const page = await t.store.docs.readDocs(streamOf(patient.accountId, 'audit'), 0, 10_000, 1 << 24);
+  return page.docs
+    .filter((d) => d.author === t.server.server.serverId)
+    .map((d) => {
+      const opened = openSealed(patient.keys.wrapping, d.ct);
+      const text = opened.ok ? utf8Decode(opened.value) : opened;
+      if (!text.ok) throw new Error(text.error.message);
+      const e: unknown = JSON.parse(text.value);
+      const has = (k: string, type: 'string' | 'number') =>
+        typeof e === 'object' && e !== null && k in e && typeof (e as Record<string, unknown>)[k] === type;
+      const fields = ['action', 'actorId', 'actorDeviceId', 'stream', 'at'] as const;
+      if (!fields.every((k) => has(k, 'string')) || !has('count', 'number')) {
+        throw new Error(`not an access event: ${text.value}`);
+      }
+      return e as ServerAccessEntry;
+    });
+};
 
 export const tableNames = (store: SqliteStore): string[] =>
   (
