@@ -11,6 +11,7 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { validate, type DirectoryCursorPayload, type GrantsCursorPayload } from '@hale/protocol';
+import { decodeBase64url } from './base64url';
 import { ServiceError } from './service-error';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -25,8 +26,12 @@ export function decodeCursor<T extends TSchema>(schema: T, cursor: string, listi
       'BAD_CURSOR',
       `not a ${listing} cursor of this server (${why}): list from the first page`,
     );
-  const bytes = Buffer.from(cursor, 'base64url');
-  if (bytes.toString('base64url') !== cursor) throw refuse('not base64url');
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeBase64url(cursor, 'cursor');
+  } catch {
+    throw refuse('not base64url');
+  }
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(bytes));
