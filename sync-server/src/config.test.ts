@@ -30,6 +30,30 @@ describe('command line', () => {
     expect(() => parseCommandLine(['backup'], {})).toThrow(/--out/);
   });
 
+  it('gives each command what it needs and nothing of the others', () => {
+    const config = parseCommandLine([], {}).config;
+    const withFlags = ['--out', 'b.sqlite', '--from', 'a.sqlite', '--force'];
+    expect(parseCommandLine(['serve', ...withFlags], {})).toEqual({ command: 'serve', config });
+    expect(parseCommandLine(['backup', ...withFlags], {})).toEqual({
+      command: 'backup',
+      config,
+      out: 'b.sqlite',
+    });
+    expect(parseCommandLine(['restore', ...withFlags], {})).toEqual({
+      command: 'restore',
+      config,
+      from: 'a.sqlite',
+      force: true,
+    });
+    expect(parseCommandLine(['restore', '--from', 'a.sqlite'], {})).toMatchObject({ force: false });
+    expect(parseCommandLine(['invite', '--list'], {})).toEqual({
+      command: 'invite',
+      config,
+      invite: { action: 'list' },
+    });
+    expect(() => parseCommandLine(['restore'], {})).toThrow(/--from/);
+  });
+
   it('parses --trust-proxy: off, true, or a list of addresses and CIDR ranges', () => {
     expect(trustProxy('off')).toBe(false);
     expect(trustProxy('false')).toBe(false);

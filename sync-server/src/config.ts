@@ -201,15 +201,17 @@ export type InviteCommand =
   /** `target`: the code as given, or an invite id from the listing. */
   | { action: 'revoke'; target: string };
 
-export interface ParsedCommand {
-  command: 'serve' | 'backup' | 'restore' | 'invite' | 'help';
-  config: ServerConfig;
-  out?: string;
-  from?: string;
-  force: boolean;
-  /** Only for `invite`. */
-  invite?: InviteCommand;
-}
+/**
+ * What the command line asks for, keyed on `command`: each command carries what it needs, checked here,
+ * so the caller has no gaps to fill. `invite?: never` on the others lets `parsed.invite` be read (as
+ * undefined) without narrowing first.
+ */
+export type ParsedCommand = { config: ServerConfig } & (
+  | { command: 'serve' | 'help'; invite?: never }
+  | { command: 'backup'; out: string; invite?: never }
+  | { command: 'restore'; from: string; force: boolean; invite?: never }
+  | { command: 'invite'; invite: InviteCommand }
+);
 
 /**
  * Where a value came from, for error messages: `--port` for a flag (or the default), `PORT` for the
@@ -481,13 +483,16 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     blobQuotaBytes: pick('blob-quota', toByteSize),
     registration: pick('registration', toRegistration),
   };
-  const parsed: ParsedCommand = { command, config, force: values.force ?? false };
-  if (values.out !== undefined) parsed.out = values.out;
-  if (values.from !== undefined) parsed.from = values.from;
-  if (command === 'backup' && parsed.out === undefined)
-    throw new ConfigError('backup: --out FILE is required');
-  if (command === 'restore' && parsed.from === undefined)
-    throw new ConfigError('restore: --from FILE is required');
-  if (command === 'invite') parsed.invite = parseInvite(values);
-  return parsed;
+  switch (command) {
+    case 'backup':
+      if (values.out === undefined) throw new ConfigError('backup: --out FILE is required');
+      return { command, config, out: values.out };
+    case 'restore':
+      if (values.from === undefined) throw new ConfigError('restore: --from FILE is required');
+      return { command, config, from: values.from, force: values.force ?? false };
+    case 'invite':
+      return { command, config, invite: parseInvite(values) };
+    default:
+      return { command, config };
+  }
 };

@@ -6,7 +6,7 @@ import { normalizeInviteCode } from '@hale/protocol';
 import type { InviteCommand } from './config';
 import { formatInviteCode, inviteCodeHash, inviteId, newInviteCode } from './store/invites';
 import { openInviteStore } from './store/invite-store';
-import { StoreError, type Invite } from './store/types';
+import { isStoreError, StoreError, type Invite, type SyncStore } from './store/types';
 
 export interface InviteCommandIo {
   out(text: string): void;
@@ -40,26 +40,37 @@ const table = (rows: string[][]): string => {
 };
 
 /**
- * The invite `target` names: a code (as typed: `normalizeInviteCode` folds it) or an id from the listing
- * (its first hex digits). NOT_FOUND when none or, for an id, more than one matches.
+ * Revokes the invite `target` names: a code (as typed: `normalizeInviteCode` folds it), revoked by its
+ * hash without reading any other invite, or an id from the listing (its first hex digits). NOT_FOUND when
+ * none or, for an id, more than one matches. `revokedBefore`: the earlier revocation time, if it had one.
  */
-const findInvite = (invites: Invite[], target: string): Invite => {
-  const code = normalizeInviteCode(target);
+const revokeInvite = async (
+  invites: SyncStore['invites'],
+  target: string,
+  now: string,
+): Promise<{ invite: Invite; revokedBefore: string | undefined }> => {
   const id = target.trim().toLowerCase();
-  const matches =
-    code !== null
-      ? invites.filter((i) => i.codeHash === inviteCodeHash(code))
-      : /^[0-9a-f]{6,64}$/.test(id)
-        ? invites.filter((i) => i.codeHash.startsWith(id))
-        : [];
-  const [match, ...others] = matches;
-  if (match === undefined || others.length > 0) {
-    throw new StoreError(
+  const isId = /^[0-9a-f]{6,64}$/.test(id);
+  const notFound = (several: boolean): StoreError =>
+    new StoreError(
       'NOT_FOUND',
-      `no invite with the code or id ${JSON.stringify(target)}${others.length > 0 ? ' (several ids start so: give more of it)' : ''}; see invite --list`,
+      `no invite with the code or id ${JSON.stringify(target)}${several ? ' (several ids start so: give more of it)' : ''}; see invite --list`,
     );
+  const code = normalizeInviteCode(target);
+  if (code !== null) {
+    try {
+      const invite = await invites.revoke(inviteCodeHash(code), now);
+      // The store keeps the first revocation time: another one than ours was there before.
+      return { invite, revokedBefore: invite.revokedAt === now ? undefined : invite.revokedAt };
+    } catch (error) {
+      if (!isStoreError(error, 'NOT_FOUND')) throw error;
+      // No such code. Sixteen or more hex digits have a code's form too: an id given that long is next.
+    }
   }
-  return match;
+  if (!isId) throw notFound(false);
+  const [match, ...others] = (await invites.list()).filter((i) => i.codeHash.startsWith(id));
+  if (match === undefined || others.length > 0) throw notFound(others.length > 0);
+  return { invite: await invites.revoke(match.codeHash, now), revokedBefore: match.revokedAt };
 };
 
 export const runInviteCommand = async (
@@ -92,8 +103,8 @@ export const runInviteCommand = async (
       );
       return;
     }
-    const invites = await store.invites.list();
     if (command.action === 'list') {
+      const invites = await store.invites.list();
       if (invites.length === 0) {
         io.err('no invites\n');
         return;
@@ -110,12 +121,11 @@ export const runInviteCommand = async (
       io.out(`${table([['ID', 'STATE', 'USES LEFT', 'ROLE', 'EXPIRES', 'CREATED', 'NOTE'], ...rows])}\n`);
       return;
     }
-    const target = findInvite(invites, command.target);
-    const revoked = await store.invites.revoke(target.codeHash, now);
+    const { invite, revokedBefore } = await revokeInvite(store.invites, command.target, now);
     io.out(
-      target.revokedAt === undefined
-        ? `revoked invite ${inviteId(revoked.codeHash)}\n`
-        : `invite ${inviteId(revoked.codeHash)} was already revoked at ${target.revokedAt}\n`,
+      revokedBefore === undefined
+        ? `revoked invite ${inviteId(invite.codeHash)}\n`
+        : `invite ${inviteId(invite.codeHash)} was already revoked at ${revokedBefore}\n`,
     );
   } finally {
     await store.close();

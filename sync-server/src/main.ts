@@ -40,13 +40,13 @@ const main = async (): Promise<number> => {
   if (command === 'backup') {
     // Read-only, from the file: opening the store would claim the data directory, which the running
     // server holds, and would create or migrate a store that is not there.
-    await backupSqlite(path.join(config.dataDir, SQLITE_FILE_NAME), parsed.out ?? '');
+    await backupSqlite(path.join(config.dataDir, SQLITE_FILE_NAME), parsed.out);
     process.stdout.write(`backup written to ${parsed.out}\n`);
     return 0;
   }
   if (command === 'invite') {
     // Beside a running server or on a stopped one's store; never creates a store (invite-store.ts).
-    await runInviteCommand(parsed.invite ?? { action: 'list' }, config.dataDir, {
+    await runInviteCommand(parsed.invite, config.dataDir, {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
       now: Date.now,
@@ -54,7 +54,7 @@ const main = async (): Promise<number> => {
     return 0;
   }
   if (command === 'restore') {
-    const result = await restoreSqlite(parsed.from ?? '', config.dataDir, { force: parsed.force });
+    const result = await restoreSqlite(parsed.from, config.dataDir, { force: parsed.force });
     process.stdout.write(`restored ${parsed.from} into ${config.dataDir}\n`);
     // What the operator would otherwise redo by hand (revocations and the like kept from the old store).
     if (result.carried !== null) {

@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   HttpWrappedRootState,
@@ -23,7 +24,7 @@ import {
   type TestAccount,
   type TestServer,
 } from './testing/harness';
-import { backupSqlite, restoreSqlite } from './store/index';
+import { backupSqlite, restoreSqlite, SQLITE_FILE_NAME } from './store/index';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -212,6 +213,64 @@ describe('a restore from a backup made before the publication', () => {
       server = await startServer({ dataDir });
       const after = await wrappedRootOf(await sessionToken(server, account.device), server);
       expect(after).toEqual({ ...stored, sig });
+    } finally {
+      await server?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('carries no signature that does not verify over the wrap held there: that wrap stays unsigned', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'hale-gen0-'));
+    const dataDir = path.join(dir, 'data');
+    const backup = path.join(dir, 'backup.sqlite');
+    let server: TestServer | null = await startServer({ dataDir });
+    try {
+      const live = server;
+      const stranger = await registerAccount(live);
+      const accounts: Array<{ account: TestAccount; stored: HttpWrappedRootState }> = [];
+      for (let i = 0; i < 3; i++) {
+        const { account, token } = await legacyAccount(live);
+        accounts.push({ account, stored: await wrappedRootOf(token, live) });
+      }
+      await backupSqlite(live.store, backup);
+      const [a, b, c] = accounts;
+      if (a === undefined || b === undefined || c === undefined) throw new Error('three accounts expected');
+      const otherWrap = (await wrapRootWithPassphrase(
+        a.account.root,
+        'another passphrase',
+        TEST_KDF,
+      )) as never;
+      // Signatures the PUT would have refused, written past it (a tampered or damaged store file). Each is a
+      // real signature, over something other than the wrap the account holds at generation 0.
+      const bad: Array<[TestAccount, string]> = [
+        // The account's key over another wrap of the same root.
+        [a.account, await signWrap(a.account, otherWrap, 0)],
+        // The account's key over its wrap as generation 1.
+        [b.account, await signWrap(b.account, b.stored.wrappedRoot, 1)],
+        // Another account's key over the account's wrap.
+        [c.account, await signWrap(c.account, c.stored.wrappedRoot, 0, stranger)],
+      ];
+      await live.stop({ keepData: true });
+      server = null;
+      const db = new Database(path.join(dataDir, SQLITE_FILE_NAME));
+      try {
+        const setSig = db.prepare<[string, string]>(
+          'UPDATE accounts SET wrapped_root_sig = ? WHERE account_id = ? AND wrapped_root_gen = 0',
+        );
+        for (const [account, sig] of bad) expect(setSig.run(sig, account.accountId).changes).toBe(1);
+      } finally {
+        db.close();
+      }
+
+      const warnings: string[] = [];
+      const result = await restoreSqlite(backup, dataDir, { onWarning: (w) => warnings.push(w) });
+      expect(warnings).toEqual([]);
+      expect(result.carried).toMatchObject({ wrappedRoots: 0 });
+      server = await startServer({ dataDir });
+      for (const { account, stored } of accounts) {
+        const after = await wrappedRootOf(await sessionToken(server, account.device), server);
+        expect(after).toEqual({ ...stored, sig: null });
+      }
     } finally {
       await server?.stop();
       await rm(dir, { recursive: true, force: true });

@@ -12,3 +12,4 @@ export * from './stream-keys';
 export * from './record-seal';
 export * from './secretbox';
 export * from './fingerprint';
+export * from './crockford-base32';

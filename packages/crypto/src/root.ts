@@ -1,7 +1,8 @@
 /**
  * Account root secret and its human-typeable recovery key.
  *
- * Format (v1): 14 groups of 5 Crockford base32 characters, e.g. `1K3QZ-…`, 70 symbols in all.
+ * Format (v1): 14 groups of 5 Crockford base32 characters, e.g. `1K3QZ-…`, 70 symbols in all
+ * (alphabet and bit packing: crockford-base32.ts).
  * Each group is 4 data symbols + 1 Damm check symbol over GF(32) (x∘y = 2·x + y, a totally
  * anti-symmetric quasigroup), so EVERY single changed character and EVERY swap of two adjacent
  * characters (also across a group boundary) is caught and the failing group is named.
@@ -16,6 +17,7 @@
  * whole-key checksum fails → INVALID_CHECKSUM (`group` is the 1-based group when known); another
  * version symbol → UNSUPPORTED_VERSION.
  */
+import { CROCKFORD_BASE32_ALPHABET, crockfordSymbols, crockfordText } from './crockford-base32';
 import { fail, ok, cryptoError, type Result } from './errors';
 import { labeledSha256 } from './hash';
 import { randomBytes } from './random';
@@ -23,7 +25,6 @@ import { randomBytes } from './random';
 export const ROOT_SECRET_LENGTH = 32;
 export const RECOVERY_KEY_VERSION = 1;
 
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const GROUP_DATA = 4;
 const GROUP_SIZE = GROUP_DATA + 1;
 const DATA_SYMBOLS = 56;
@@ -33,7 +34,7 @@ export const RECOVERY_KEY_LENGTH = GROUPS * GROUP_SIZE; // symbols, separators e
 
 const SYMBOL_VALUE = (() => {
   const table = new Map<string, number>();
-  for (let i = 0; i < ALPHABET.length; i++) table.set(ALPHABET[i]!, i);
+  for (let i = 0; i < CROCKFORD_BASE32_ALPHABET.length; i++) table.set(CROCKFORD_BASE32_ALPHABET[i]!, i);
   table.set('O', 0);
   table.set('I', 1);
   table.set('L', 1);
@@ -63,24 +64,12 @@ function checksumBits(root: Uint8Array): number {
   return top24 >>> (24 - CHECKSUM_BITS);
 }
 
-/** Splits root ‖ checksum into 5-bit symbols (MSB first). */
-function payloadSymbols(root: Uint8Array): number[] {
-  const symbols: number[] = [];
-  let acc = 0;
-  let bits = 0;
-  const push = (value: number, width: number): void => {
-    acc = (acc << width) | value;
-    bits += width;
-    while (bits >= 5) {
-      bits -= 5;
-      symbols.push((acc >>> bits) & 31);
-    }
-    acc &= (1 << bits) - 1;
-  };
-  for (const b of root) push(b, 8);
-  push(checksumBits(root), CHECKSUM_BITS);
-  return symbols;
-}
+/** Splits root ‖ checksum into 5-bit symbols (MSB first): 275 bits, 55 symbols, no filler bits. */
+const payloadSymbols = (root: Uint8Array): number[] =>
+  crockfordSymbols([
+    ...Array.from(root, (b) => [b, 8] as const),
+    [checksumBits(root), CHECKSUM_BITS] as const,
+  ]);
 
 function payloadFromSymbols(symbols: readonly number[]): { root: Uint8Array; checksum: number } {
   const bits: number[] = [];
@@ -103,7 +92,7 @@ export function encodeRecoveryKey(root: Uint8Array): string {
   const groups: string[] = [];
   for (let g = 0; g < GROUPS; g++) {
     const chunk = data.slice(g * GROUP_DATA, (g + 1) * GROUP_DATA);
-    groups.push([...chunk, dammCheck(chunk)].map((v) => ALPHABET[v]!).join(''));
+    groups.push(crockfordText([...chunk, dammCheck(chunk)]));
   }
   return groups.join('-');
 }
@@ -146,7 +135,10 @@ export function decodeRecoveryKey(text: string): Result<Uint8Array> {
     );
   }
   if (data[0] !== RECOVERY_KEY_VERSION) {
-    return fail('UNSUPPORTED_VERSION', `recovery key: version ${ALPHABET[data[0]!]!} is not supported`);
+    return fail(
+      'UNSUPPORTED_VERSION',
+      `recovery key: version ${CROCKFORD_BASE32_ALPHABET[data[0]!]!} is not supported`,
+    );
   }
   const { root, checksum } = payloadFromSymbols(data.slice(1));
   if (checksum !== checksumBits(root)) {

@@ -2,9 +2,10 @@
  * Invite codes: what the operator hands out (`hale-sync-server invite`) and what the store keeps of them.
  *
  * Invariants:
- * - A code is 20 random bytes (160 bits, node:crypto) written as 32 Crockford base32 symbols, shown in
- *   groups of four (`7K3M-Q9XD-…`); the wire carries it without separators (`normalizeInviteCode` in
- *   @hale/protocol folds what a person typed). Guessing one is hopeless, so the store needs no secret
+ * - A code is 20 random bytes (160 bits, node:crypto) written as 32 Crockford base32 symbols (the
+ *   encoder in @hale/crypto, the recovery key's alphabet and bit order), shown in groups of four
+ *   (`7K3M-Q9XD-…`); the wire carries it without separators (`normalizeInviteCode` in @hale/protocol
+ *   folds what a person typed). Guessing one is hopeless, so the store needs no secret
  *   comparison: it looks the code up by its hash.
  * - The store keeps only `inviteCodeHash(code)` = hex SHA-256 of the wire form; the code is shown once,
  *   when it is created, and can never be read back (not from the store, a backup or a listing).
@@ -15,35 +16,15 @@
  * theirs (types.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-
-/** Crockford's base32 alphabet: digits and capitals without I, L, O and U. */
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+import { crockfordBase32Encode } from '@hale/crypto';
 
 export const INVITE_CODE_BYTES = 20;
 
 /** Hex digits of the hash that name an invite in listings and `invite --revoke`. */
 export const INVITE_ID_LENGTH = 12;
 
-/** Crockford base32 of `bytes`, most significant bit first; 5 bytes make 8 symbols exactly. */
-export const crockfordBase32 = (bytes: Uint8Array): string => {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += CROCKFORD[(value >>> bits) & 31];
-    }
-    value &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += CROCKFORD[(value << (5 - bits)) & 31];
-  return out;
-};
-
 /** A fresh invite code in its wire form (32 symbols, no separators). */
-export const newInviteCode = (): string => crockfordBase32(randomBytes(INVITE_CODE_BYTES));
+export const newInviteCode = (): string => crockfordBase32Encode(randomBytes(INVITE_CODE_BYTES));
 
 /** The code as shown to people: groups of four symbols joined by hyphens. */
 export const formatInviteCode = (code: string): string => (code.match(/.{1,4}/g) ?? []).join('-');

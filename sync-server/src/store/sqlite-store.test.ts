@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { isoAt, makeAccount, makeDocInput, runStoreConformance } from './conformance';
+import { isoAt, makeAccount, makeDevice, makeDocInput, runStoreConformance } from './conformance';
 import {
   openSqliteStore,
   SCHEMA_MIGRATIONS,
@@ -227,6 +227,36 @@ describe('sqlite store specifics', () => {
         isoAt(1),
       );
       expect(ok?.status).toBe('ok');
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('judges a registration’s invite only under the write lock, never from a snapshot a pending write changes', async () => {
+    const dataDir = newDir();
+    const store = await openSqliteStore({ dataDir, busyTimeoutMs: 50, ...quiet });
+    const other = new Database(store.file);
+    const codeHash = 'cd'.repeat(32);
+    const register = (n: number) =>
+      store.accounts.register(makeAccount(`acc-${n}`), makeDevice(`dev-${n}`, `acc-${n}`), {
+        invite: { codeHash, now: isoAt(1) },
+      });
+    try {
+      // Another connection (the invite command beside the server) is writing the invite, not yet committed.
+      other.exec('BEGIN IMMEDIATE');
+      other
+        .prepare(
+          `INSERT INTO invites (code_hash, role, uses, uses_left, expires_at, expires_ms, created_at)
+           VALUES (?, NULL, 1, 1, ?, ?, ?)`,
+        )
+        .run(codeHash, isoAt(100), Date.parse(isoAt(100)), isoAt(0));
+      // Read before the lock, the invite would be refused as unknown; the registration waits for the lock.
+      await rejectsWith(register(1), 'UNAVAILABLE');
+      other.exec('COMMIT');
+      await register(2);
+      expect((await store.invites.list()).map((i) => i.usesLeft)).toEqual([0]);
+      expect(await store.accounts.get('acc-1')).toBeNull();
     } finally {
       other.close();
       await store.close();

@@ -26,10 +26,12 @@
  *   runs at most once per `healthIntervalMs` and repeats its last answer in between, except that a
  *   closed store is reported at once.
  *
- * - Invites (invites.ts) are kept as hashes only. A registration with an invite takes its use with one
- *   conditional UPDATE inside the registration's BEGIN IMMEDIATE transaction, before anything else is
- *   checked or written: of racing registrations (also from other connections or processes) on an invite
- *   with n uses left, at most n commit, and a refused one leaves the invite and every table as they were.
+ * - Invites (invites.ts) are kept as hashes only. A registration with an invite reads it, decides
+ *   (`inviteRefusal`, the only place the rules are written) and takes its use inside the registration's
+ *   BEGIN IMMEDIATE transaction, before anything else is checked or written: the write lock is held from
+ *   BEGIN, so no other registration (also from other connections or processes) comes between the read and
+ *   the decrement; of racing registrations on an invite with n uses left, at most n commit, and a refused
+ *   one leaves the invite and every table as they were.
  *
  * Failure modes: data directory held by another process or store → DATA_DIR_IN_USE (nothing changed),
  * SQLITE_BUSY/locked/disk errors → UNAVAILABLE, constraint violations → ALREADY_EXISTS
@@ -39,6 +41,7 @@
 import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import { MAX_FRAME_BYTES } from '@hale/protocol';
 import { sameBytes } from './bytes';
@@ -482,24 +485,6 @@ const toBytes = (value: Uint8Array): Uint8Array =>
 
 const parseJsonObject = (text: string): JsonObject => JSON.parse(text) as JsonObject;
 
-/** Whether two parsed JSON values are equal, whatever the order of their object keys. */
-const sameJson = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return (
-      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
-    );
-  }
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  const bo = b as Record<string, unknown>;
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => Object.hasOwn(bo, k) && sameJson((a as Record<string, unknown>)[k], bo[k]))
-  );
-};
-
 const timeMs = (value: string, what: string): number => {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw invalid(`${what} is not an ISO timestamp: ${value}`);
@@ -675,13 +660,21 @@ const rowToInvite = (r: InviteRow): Invite => {
   return invite;
 };
 
-/** Why `row` (the invite named at registration, if stored) admits no registration of `role` at `nowMs`. */
-const inviteRefusal = (row: InviteRow | undefined, role: AccountRole, nowMs: number): InviteRefusal => {
+/**
+ * Why `row` (the invite named at registration, if stored) admits no registration of `role` at `nowMs`, or
+ * null when it admits one. The invite rules live here only; the first that fails is the reason given.
+ */
+const inviteRefusal = (
+  row: InviteRow | undefined,
+  role: AccountRole,
+  nowMs: number,
+): InviteRefusal | null => {
   if (row === undefined) return 'unknown';
   if (row.revoked_at !== null) return 'revoked';
   if (row.expires_ms <= nowMs) return 'expired';
   if (row.uses_left <= 0) return 'used-up';
-  return row.role !== null && row.role !== role ? 'role' : 'unknown';
+  if (row.role !== null && row.role !== role) return 'role';
+  return null;
 };
 
 const validateDocWrite = (row: DocWrite): void => {
@@ -1015,12 +1008,8 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   inviteGet: db.prepare<[string], InviteRow>('SELECT * FROM invites WHERE code_hash = ?'),
   inviteList: db.prepare<[], InviteRow>('SELECT * FROM invites ORDER BY created_at DESC, code_hash DESC'),
-  // The whole check and the decrement in one statement, inside the registration's write transaction.
-  inviteTake: db.prepare<[string, number, string]>(
-    `UPDATE invites SET uses_left = uses_left - 1
-     WHERE code_hash = ? AND revoked_at IS NULL AND expires_ms > ? AND uses_left > 0
-       AND (role IS NULL OR role = ?)`,
-  ),
+  // Only after inviteRefusal admitted the row, in the same BEGIN IMMEDIATE transaction (registerTx).
+  inviteTake: db.prepare<[string]>('UPDATE invites SET uses_left = uses_left - 1 WHERE code_hash = ?'),
   inviteRevoke: db.prepare<[string, string]>(
     'UPDATE invites SET revoked_at = coalesce(revoked_at, ?) WHERE code_hash = ?',
   ),
@@ -1320,7 +1309,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       if (row === undefined) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
       if (
         row.wrapped_root_gen !== expected.gen ||
-        !sameJson(parseJsonObject(row.wrapped_root), expected.wrappedRoot)
+        // Key order does not matter (the wrap is compared as a value, not as text).
+        !isDeepStrictEqual(parseJsonObject(row.wrapped_root), expected.wrappedRoot)
       ) {
         throw new StoreError(
           'CONFLICT',
@@ -1332,6 +1322,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
   );
 
+  // Run as .immediate only: the invite is read, judged and decremented under the write lock taken at BEGIN.
   const registerTx = db.transaction((s: Statements, a: Account, d: Device, invite: InviteUse | undefined) => {
     if (d.accountId !== a.accountId) {
       throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
@@ -1339,13 +1330,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     if (invite !== undefined) {
       const nowMs = timeMs(invite.now, 'invite.now');
       // Before the ids and the login name: without a usable invite nothing about them is revealed.
-      if (s.inviteTake.run(invite.codeHash, nowMs, a.role).changes === 0) {
-        const row = s.inviteGet.get(invite.codeHash);
-        const reason = inviteRefusal(row, a.role, nowMs);
+      const row = s.inviteGet.get(invite.codeHash);
+      const reason = inviteRefusal(row, a.role, nowMs);
+      if (reason !== null) {
         throw new StoreError('INVITE_INVALID', `invite not usable: ${reason}`, {
           details: reason === 'role' && row?.role ? { reason, role: row.role } : { reason },
         });
       }
+      s.inviteTake.run(invite.codeHash);
     }
     // Checked by hand, not left to the constraints, so the caller learns which part is taken without
     // parsing SQLite's message (which would otherwise reach clients verbatim).
