@@ -153,6 +153,7 @@ export {
 export {
   createConsent,
   ConsentError,
+  MAX_GRANT_PAGES,
   REVOCATION_NOTICE,
   type Consent,
   type ConsentErrorCode,

@@ -89,9 +89,10 @@ import {
   deviceRevocationPayload,
   directoryProfilePayload,
   normalizeInviteCode,
+  validate,
   wrappedRootSignaturePayload,
   type AccountRecord,
-  type AccountRole,
+  AccountRole,
   type HttpWrappedRootState,
   type DirectoryEntry,
   type HttpAccountResponse,
@@ -135,6 +136,7 @@ import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { openSession, type SessionDevice } from '../api/session-manager';
 import { AccountError } from './errors';
+import { serverInfoOf, serverSpeaks } from './server-versions';
 import { parseVaultRecord, type Vault, type VaultRecord } from './vault';
 
 export { keyFingerprint };
@@ -478,12 +480,12 @@ function registrationRefusal(e: unknown, inviteSent: boolean): AccountError | nu
     );
   }
   if (e.code !== 'INVITE_INVALID') return null;
-  const role = e.details?.['role'];
-  if (role === 'patient' || role === 'provider') {
+  const role = validate(AccountRole, e.details?.['role']);
+  if (role.ok) {
     return new AccountError(
       'INVITE_WRONG_ROLE',
-      `this invite code is for a ${role} account: create a ${role} account, or ask the server's operator for another code`,
-      { role },
+      `this invite code is for a ${role.value} account: create a ${role.value} account, or ask the server's operator for another code`,
+      { role: role.value },
     );
   }
   return inviteSent
@@ -546,7 +548,7 @@ async function createAccountNow(
   // Generation 0 is signed like every later one where the server keeps the signature; an older server
   // refuses the field. Without it (older server, or its versions could not be read) the account publishes
   // it later (publishWrappedRootSig, at an unlock).
-  const info = await deps.api.serverInfo().catch(() => null);
+  const info = await serverInfoOf(deps.api).catch(() => null);
   const sigKept = info?.versions.includes(WRAPPED_ROOT_SIG_VERSION) ?? false;
   // A server without `registration` predates invites: its registration is open and it refuses the field.
   // Unknown (no answer), the invite goes: the person was given one for a reason.
@@ -951,8 +953,10 @@ export async function publishWrappingKey(
  * for an account registered without it (joins refuse an unsigned generation 0: WRAPPED_ROOT_UNSIGNED).
  * Signs only this device's own vault wrap — one its passphrase opened to this account's root — and only
  * when the server's generation-0 wrap is exactly that one and unsigned; then PUTs it as `gen: 0` in a
- * session of this device (`token`, or one it opens). Records `gen0Sig: 'published'` in the vault once the
- * server holds a valid signature, after which `unlock` stops calling it. Idempotent; `unlock` runs it in
+ * session of this device (`token`, or one it opens). A server older than WRAPPED_ROOT_SIG_VERSION is asked
+ * nothing but its versions (`serverSpeaks`, once per `api` object): `withheld`, no session opened. Records
+ * `gen0Sig: 'published'` in the vault once the server holds a valid signature, after which `unlock` stops
+ * calling it. Idempotent; `unlock` runs it in
  * the background when given `api` and `ed`. Signs with a copy of the identity key and sends nothing once
  * the account is locked (LOCKED). Errors: HaleClientError (network, server refusal such as CONFLICT when
  * the server's wrap changed meanwhile), AccountError WRAPPED_ROOT_REFUSED (the server answers another
@@ -966,6 +970,8 @@ export async function publishWrappedRootSig(
   assertUnlocked(account);
   const record = await ownRecord(deps.vault, account);
   if ((record.gen ?? 0) !== 0 || record.gen0Sig === 'published') return 'present';
+  // First: an older server neither holds nor takes the signature, and every unlock would ask again.
+  if (!(await serverSpeaks(deps.api, WRAPPED_ROOT_SIG_VERSION))) return 'withheld';
   const token = input.token ?? (await openSession(deps.api, account.device, deps.ed)).token;
   const state = await deps.api.getWrappedRoot(token);
   if (state.accountId !== account.accountId) {
@@ -981,7 +987,6 @@ export async function publishWrappedRootSig(
   }
   // A wrap this device took unsigned is the server's word: signing it would make it the account's.
   if (record.gen0Sig === 'unverified') return 'withheld';
-  if (!(await deps.api.serverInfo()).versions.includes(WRAPPED_ROOT_SIG_VERSION)) return 'withheld';
   assertUnlocked(account);
   const identitySecret = account.keys.identity.secretKey.slice();
   let sig: string;
@@ -1295,8 +1300,8 @@ async function verifyEntry(ed: Ed25519, entry: DirectoryEntry): Promise<boolean>
  * Searches the provider directory, one page per call (by display name): without `cursor` the first page,
  * with the `next` of a page (and the same `q`) the one after it; `next` is absent on the last page. A
  * search box shows the first matches and loads more when asked, instead of pulling a whole clinic's
- * directory. A server older than PAGING_VERSION (learnt from `serverInfo`, asked for each first page)
- * answers the first page only, without `next`: a full page then means more may match.
+ * directory. A server older than PAGING_VERSION (learnt from `serverInfo`, asked once per `api` object:
+ * `serverSpeaks`) answers the first page only, without `next`: a full page then means more may match.
  * Every entry is checked on the device: its identity key must derive the profile's account id and sign
  * the profile; entries that fail are dropped and counted.
  */
@@ -1308,7 +1313,7 @@ export async function searchProviders(
   const paging =
     input.cursor !== undefined
       ? { cursor: input.cursor }
-      : (await deps.api.serverInfo()).versions.includes(PAGING_VERSION)
+      : (await serverSpeaks(deps.api, PAGING_VERSION))
         ? { paged: true }
         : {};
   const answer = await deps.api.searchDirectory(

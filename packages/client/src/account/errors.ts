@@ -3,6 +3,8 @@
  * HaleClientError). One code per failure, stable strings the UI switches on, only ever appended;
  * messages never contain a passphrase, key or root.
  */
+import type { AccountRole } from '@hale/protocol';
+
 export const ACCOUNT_ERROR_CODES = [
   /** The passphrase does not open the wrapped root. Nothing was written. */
   'WRONG_PASSPHRASE',
@@ -86,12 +88,12 @@ export class AccountError extends Error {
   /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */
   readonly group?: number;
   /** INVITE_WRONG_ROLE: the role the invite code is for. */
-  readonly role?: 'patient' | 'provider';
+  readonly role?: AccountRole;
 
   constructor(
     code: AccountErrorCode,
     message: string,
-    extra: { readonly group?: number; readonly role?: 'patient' | 'provider' } = {},
+    extra: { readonly group?: number; readonly role?: AccountRole } = {},
   ) {
     super(message);
     this.name = 'AccountError';

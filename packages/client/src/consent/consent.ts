@@ -151,7 +151,7 @@ const MAX_EXTRA_ENDED = 8;
  * Most `grants` pages one listing of the server's grants reads (MAX_GRANTS_PAGE each): far beyond years of
  * grants under the per-pair daily cap, and a bound on what a server that never stops answering `next` costs.
  */
-const MAX_GRANT_PAGES = 20;
+export const MAX_GRANT_PAGES = 20;
 
 export interface ConsentDeps {
   accountId: string;
@@ -184,11 +184,16 @@ export const createConsent = (deps: ConsentDeps) => {
         verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, bytes.value)
       );
     };
+    // By id, first copy wins (as a search of `local` from the start would find it); grants taken below join.
+    const byId = new Map<string, StoredGrant>();
+    for (const g of local) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
     let changed = false;
     for (const record of records) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
-      const mine = local.find((x) => x.grant.grantId === g.grantId);
+      const mine = byId.get(g.grantId);
+      // The revocation would change nothing: its signature is not checked again at every listing.
+      if (mine?.revokedAt !== undefined) continue;
       // Only what verifies under this account's own identity key is taken from the server: the grant,
       // and a revocation only with the patient's signed revocation of that grant (never `revokedAt` alone).
       if (!mine && !(await verifies(grantSignaturePayload(g), record.grant.sig))) continue;
@@ -201,9 +206,11 @@ export const createConsent = (deps: ConsentDeps) => {
           ? r.revokedAt
           : undefined;
       if (!mine) {
-        local.push({ grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) });
+        const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) };
+        local.push(taken);
+        byId.set(g.grantId, taken);
         changed = true;
-      } else if (revokedAt !== undefined && mine.revokedAt === undefined) {
+      } else if (revokedAt !== undefined) {
         mine.revokedAt = revokedAt;
         changed = true;
       }
