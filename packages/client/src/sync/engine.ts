@@ -273,6 +273,11 @@ const MAX_SENT = 50_000;
 const PUSH_PIPELINE_CHUNK = 100;
 /** Local documents read and sent again per page after a restore of the server's store. */
 const REPUSH_PAGE = 500;
+/**
+ * Most streams one pull or subscribe names: a provider that follows many patients reads more streams
+ * than one request may name (MAX_STREAMS_PER_REQUEST), so it asks for them in slices of this many.
+ */
+export const STREAMS_PER_REQUEST = 1000;
 /** How far back the catch-ups after restores of the server's store count (see `resyncDelay`). */
 export const RESYNC_WINDOW_MS = 24 * 60 * 60_000;
 /** Wait after a catch-up before another one; doubles with each catch-up in the window. */
@@ -445,6 +450,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let resyncCovered = 0;
   const askResync = (): void => {
     resyncWanted++;
+    drained.clear();
     pullStream$.next('RESYNC');
   };
   const removed$ = new Subject<RemovedStream>();
@@ -604,6 +610,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
     streamsStale = false;
+    drained.clear();
     // A stream this device followed or holds records of that the server no longer lists: access ended
     // while the device was not connected (no accessChanged frame reached it).
     const listed = new Set<string>(reply.streams.map((s) => s.stream));
@@ -968,18 +975,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
       .filter((s) => readable(s) && !subscribed.has(s))
       .map((stream) => ({ stream: stream as StreamAccess['stream'], since: known[stream] ?? 0 }));
     if (cursors.length === 0) return;
-    for (let i = 0; i < cursors.length; i += 2000) {
-      const slice = cursors.slice(i, i + 2000);
+    for (let i = 0; i < cursors.length; i += STREAMS_PER_REQUEST) {
+      const slice = cursors.slice(i, i + STREAMS_PER_REQUEST);
       await connection.request({ t: 'subscribe', streams: slice });
       for (const c of slice) subscribed.add(c.stream);
     }
   };
 
   type PullCursor = { stream: StreamAccess['stream']; since: number };
-  const cursorsFrom = (pos: Record<string, number>): PullCursor[] =>
-    [...access.keys()]
-      .filter(readable)
-      .map((stream) => ({ stream: stream as StreamAccess['stream'], since: pos[stream] ?? 0 }));
+  /**
+   * Streams the server answered as drained (or denied) in the current pull pass — the pages RxDB asks
+   * for until one comes back short — with the position it answered: the pass names them no more, so each
+   * page names only streams still open, at most STREAMS_PER_REQUEST of them. Cleared when a pass ends, at
+   * every resync and at every new list of streams. What reaches a drained stream later in the pass is
+   * served by its subscription, which starts where this device stands (`subscribeAll`).
+   */
+  const drained = new Map<string, number>();
+  /** The first STREAMS_PER_REQUEST streams still open in this pass, from `pos`. */
+  const cursorsFrom = (pos: Record<string, number>): PullCursor[] => {
+    const out: PullCursor[] = [];
+    for (const stream of access.keys()) {
+      if (!readable(stream)) continue;
+      const since = pos[stream] ?? 0;
+      const at = drained.get(stream);
+      if (at !== undefined && since >= at) continue;
+      out.push({ stream: stream as StreamAccess['stream'], since });
+      if (out.length === STREAMS_PER_REQUEST) break;
+    }
+    return out;
+  };
 
   /** One page from the server, decoded (on the offload when there is one) but not applied. */
   const fetchPage = async (cursors: PullCursor[], limit: number) => {
@@ -1147,9 +1171,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     /** Per stream, what of its gap failed again: the range, and whether all of it waits for other rules. */
     const refailed = new Map<string, { from: number; to: number; waits: boolean }>();
     while (pos.size > 0 && !stopped) {
+      const asked = [...pos].slice(0, STREAMS_PER_REQUEST);
       const reply = await connection.request<PulledFrame>({
         t: 'pull',
-        streams: [...pos].map(([stream, since]) => ({ stream: stream as StreamAccess['stream'], since })),
+        streams: asked.map(([stream, since]) => ({ stream: stream as StreamAccess['stream'], since })),
         limit: MAX_BATCH_DOCS,
         maxBytes: MAX_BATCH_BYTES,
       });
@@ -1189,9 +1214,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
           progressed = true;
         }
       }
-      // Denied or unanswered streams are the normal pull's business; the rest waits for the next retry.
-      for (const stream of [...pos.keys()]) if (!answered.has(stream)) pos.delete(stream);
-      if (!progressed) break;
+      // Denied or unanswered streams are the normal pull's business; the rest waits for the next retry,
+      // as do all asked streams when none of them moved (the server has nothing more of them to give).
+      for (const [stream] of asked) if (!answered.has(stream) || !progressed) pos.delete(stream);
     }
     const gone = new Map([...wanted].filter(([key, q]) => covered.has(q.stream) && !servedKeys.has(key)));
     if (gone.size > 0) {
@@ -1258,7 +1283,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     let covers = 0;
     const handOver = (): { documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint } => {
       // RxDB ends its resync at a batch shorter than its batch size; a full one is followed by another call.
-      if (documents.length < batchSize) resyncCovered = Math.max(resyncCovered, covers);
+      if (documents.length < batchSize) {
+        resyncCovered = Math.max(resyncCovered, covers);
+        drained.clear();
+      }
       return { documents, checkpoint: checkpoint() };
     };
     for (;;) {
@@ -1279,9 +1307,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       documents.push(...(await applyDecoded(served)).filter((d) => readable(d.stream)));
       for (const d of reply.docs) advance(d.stream, d.seq);
-      for (const s of reply.streams) advance(s.stream, s.checkpoint);
+      for (const s of reply.streams) {
+        advance(s.stream, s.checkpoint);
+        if (s.done) drained.set(s.stream, pos[s.stream] ?? 0);
+      }
+      // Denied streams leave through endAccess; until then they are not asked for again.
+      for (const d of reply.denied) drained.set(d.stream, pos[d.stream] ?? 0);
       initialDone += reply.docs.length;
-      const allDone = reply.streams.every((s) => s.done);
+      const allDone = cursorsFrom(pos).length === 0;
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
       if (allDone) {
         patch({ lastSyncedAt: iso(), initialSync: { done: initialTotal, total: initialTotal } });
@@ -1304,7 +1337,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // RxDB ends a pull at the first page shorter than its batch size, so a page the server cut short
       // (byte limit, MAX_BATCH_DOCS below batchSize) or thinned out (quarantined or echoed documents)
       // must not be returned as if the server were drained: keep pulling until the batch is full.
-      if (documents.length >= batchSize || reply.docs.length === 0) {
+      // A page that served nothing but drained streams moves on to the streams still open.
+      const progressed =
+        reply.docs.length > 0 || reply.streams.some((s) => s.done) || reply.denied.length > 0;
+      if (documents.length >= batchSize || !progressed) {
         if (reply.docs.length > 0) prefetch(pos, Math.min(batchSize, MAX_BATCH_DOCS));
         return handOver();
       }

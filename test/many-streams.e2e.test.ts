@@ -1,0 +1,54 @@
+// A provider that follows many patients reads more streams than one request may name
+// (MAX_STREAMS_PER_REQUEST): a clinic's patients each grant several record types. Its device must still
+// receive every consented stream. It once asked for all of them in one pull, which the server refuses as
+// malformed, so the device never finished its initial sync and received nothing at all.
+//
+// The other patients' grants are written straight into the store (`insertRawGrants`), as granting them
+// one by one through the protocol would make this test minutes long; their streams are empty.
+import { describe, expect, it } from 'vitest';
+import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
+import { insertRawGrants, registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
+import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+const HOUR = 3600_000;
+
+describe('a provider following more streams than one request may name', () => {
+  const server = useServer({ realClock: true });
+  const sessions = server.sessions;
+
+  it('receives the records of every consented stream and goes online', { timeout: 120_000 }, async () => {
+    const t = server.t;
+    const provider = await registerAccount(t, 'provider');
+    const scope = GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'read' as const }));
+    const others = Math.ceil((MAX_STREAMS_PER_REQUEST + 1) / scope.length);
+    for (let i = 0; i < others; i++) {
+      const patient = await registerAccount(t);
+      insertRawGrants(t.store, patient, provider, 1, { now: Date.now(), scope });
+    }
+
+    // The patient whose records the provider must see registers last, so its streams come last in
+    // whatever order the server lists grants in (by issue time), past the first request's worth.
+    const patient = await registerAccount(t);
+    const p = await openDevice(t, patient);
+    sessions.push(p);
+    const allergy = await p.records.add('Allergy', input('Allergy'));
+    await allPushed(p);
+    await p.consent.verifyProvider(provider.accountId);
+    await grantRead(p, provider.accountId, 'allergy', HOUR, 'care');
+
+    const d = await openDevice(t, provider);
+    sessions.push(d);
+    await waitOnline(d);
+    expect(d.sync.state().errors).toEqual([]);
+    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'the provider has the allergy');
+
+    // Live: a record added now reaches the provider too (its stream is subscribed).
+    const later = await p.records.add('Allergy', input('Allergy'));
+    await eventually(
+      async () => (await d.records.get(later.id)) !== null,
+      'the provider has the new allergy',
+    );
+  });
+});
