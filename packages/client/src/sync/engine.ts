@@ -10,9 +10,13 @@
  *   starts at 0, so the device receives its whole history. A pull starts from the checkpoint RxDB hands
  *   over (what it has stored), never from what the engine has merely seen: RxDB drops live changes it had
  *   not stored yet when it resyncs, and those must be served again. RxDB stores a batch's position only
- *   with at least one document, so a pull page or live frame holding only echoes of this device's own
- *   pushes (otherwise skipped) hands its last echo over, decoded and checked like any served version: a
- *   caught-up device fetches nothing again after a reconnect.
+ *   with at least one document, so a pull page or live frame that hands it nothing (echoes of this
+ *   device's own pushes, stale, clashing or quarantined versions) moves the engine's pull floor instead
+ *   (persisted): the next pull starts there once RxDB's stored checkpoint reaches what was handed before
+ *   that batch. A caught-up device fetches nothing again after a reconnect or restart. No record is ever
+ *   handed over only to carry a position: RxDB stores a handed version after the batches before it, and a
+ *   local edit acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the
+ *   assumed master state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
@@ -427,6 +431,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const access = new Map<string, StreamAccess>();
   const subscribed = new Set<string>();
   const known: Record<string, number> = {};
+  /**
+   * Positions past served batches that handed RxDB nothing to store (all echoes, stale, clashing or set
+   * aside), which RxDB cannot store (it stores a position only with a document): `at` is where the next
+   * pull may start, valid once RxDB's stored checkpoint reaches `after` (everything handed to it before
+   * them is then stored). Persisted (`pull-floor`); null when there is none.
+   */
+  let floor: { at: Record<string, number>; after: Record<string, number> } | null = null;
+  let floorWriting: Promise<void> = Promise.resolve();
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
   /**
    * Streams purged and not pulled since: RxDB's stored checkpoint may still hold their old positions
@@ -460,10 +472,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
-  // holds or held, so it is neither decoded nor applied — except one per batch with nothing else to hand
-  // over, which carries the batch's position into RxDB's checkpoint (`applyDecoded`). RxDB would find it
-  // equal to the assumed master state and do nothing; skipping it also means a replayed old version of
-  // our own is never applied.
+  // holds or held, so it is neither decoded nor applied (a batch of them alone moves the pull floor,
+  // `carry`); skipping it also means a replayed old version of our own is never applied.
   const sent = createRecentMap<string, string>(MAX_SENT);
   // id → revision number of the newest local version the server has not acknowledged (the records API
   // passes the number it wrote). An edit made while the push of the version before it is in flight must
@@ -888,10 +898,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /** Decodes served documents without applying anything; echoes of this device's own pushes are skipped. */
   const decodeServed = async (docs: readonly ServedDoc[]) => {
-    const echoes = docs.filter((d) => d.author === deps.device.deviceId && sent.get(d.id) === d.rev);
-    const skipped = new Set(echoes);
-    const fresh = docs.filter((d) => !skipped.has(d));
-    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh), echoes };
+    const fresh = docs.filter((d) => !(d.author === deps.device.deviceId && sent.get(d.id) === d.rev));
+    return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
   };
 
   /** Whether the local copy of a record is not the server's: a local write not acknowledged, or diverged. */
@@ -947,24 +955,49 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /**
    * Applies decoded documents: quarantines what failed, drops what is older than the local copy, moves the
-   * per-stream positions past all of them. RxDB stores the position of a pull or live batch only with at
-   * least one document, so when nothing else of the batch is left, its last echo is decoded and handed over
-   * (verified like any served version; RxDB finds it equal to the local copy and stores only the
-   * position): a batch of echoes alone would otherwise leave the stored checkpoint before them, and every
-   * reconnect would fetch them again. An echo that does not verify, or that is older than the local copy
-   * (edited or merged since it was pushed), is neither set aside nor reported, as echoes never were: it
-   * only carries nothing, and the position is stored with a later batch.
+   * per-stream positions past all of them. A batch left with nothing to hand over carries its position by
+   * the pull floor (`carry`), never by a record: a version handed to RxDB is stored only after the batches
+   * before it, and a local edit can be pushed and acknowledged meanwhile; RxDB then finds its copy equal to
+   * the server's and would take the handed version, an older one, in the edit's place.
    */
-  const applyDecoded = async ({ docs, fresh, decoded, echoes }: Awaited<ReturnType<typeof decodeServed>>) => {
+  const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
     const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
-    const carrier = echoes.at(-1);
-    if (carrier !== undefined && !out.some((r) => readable(r.stream))) {
-      const [opened] = await decodeRecords(codecDeps, [carrier]);
-      // Our own version: older than the local copy (merged or edited since) it carries nothing, quietly.
-      if (opened?.ok) out.push(...(await freshness([opened.record])).fresh);
-    }
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
+  };
+
+  /** Whether `a` is at or past `b` on every stream of `b`. */
+  const reaches = (a: Record<string, number>, b: Record<string, number>): boolean =>
+    Object.entries(b).every(([s, seq]) => (a[s] ?? 0) >= seq);
+  const saveFloor = (): void => {
+    const value = floor ?? { at: {}, after: {} };
+    floorWriting = floorWriting.then(() => deps.meta.set('pull-floor', value)).catch(() => undefined);
+  };
+  /**
+   * A batch that handed RxDB nothing moved the positions from `after` (everything before it handed to
+   * RxDB or needing nothing) to `at`. Continues the floor when that floor already reaches `after`.
+   */
+  const carry = (after: Record<string, number>, at: Record<string, number>): void => {
+    if (floor !== null && reaches(floor.at, after)) {
+      const merged = { ...floor.at };
+      for (const [s, seq] of Object.entries(at)) merged[s] = Math.max(merged[s] ?? 0, seq);
+      floor = { at: merged, after: floor.after };
+    } else {
+      floor = { at: { ...at }, after: { ...after } };
+    }
+    saveFloor();
+  };
+  /** Forgets a stream's floor (purged, or pulled from 0 again). */
+  const dropFloor = (streams: readonly string[]): void => {
+    if (floor === null || !streams.some((s) => s in floor!.at || s in floor!.after)) return;
+    const at = { ...floor.at };
+    const after = { ...floor.after };
+    for (const s of streams) {
+      delete at[s];
+      delete after[s];
+    }
+    floor = { at, after };
+    saveFloor();
   };
 
   const snapshot = (): StreamCheckpoint => ({ s: { ...known } });
@@ -1241,7 +1274,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): Promise<{ documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint }> => {
     // Pull from where RxDB stands (its checkpoint), not from this engine's memory of what it has seen:
     // on a resync RxDB drops live changes it had not stored yet, and those must be served again.
-    const pos: Record<string, number> = { ...lastCheckpoint?.s };
+    const stored: Record<string, number> = { ...lastCheckpoint?.s };
+    const pos: Record<string, number> = { ...stored };
+    // Past batches that handed RxDB nothing (`carry`), once it holds everything handed before them.
+    if (floor !== null && reaches(stored, floor.after)) {
+      for (const [s, seq] of Object.entries(floor.at)) pos[s] = Math.max(pos[s] ?? 0, seq);
+    }
     for (const [s, seq] of Object.entries(pos)) known[s] = Math.max(known[s] ?? 0, seq);
     checkpointSeen = true;
     if (reset !== null && reset.floor === null) fixFloor(reset);
@@ -1262,6 +1300,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         run.fromZero = true;
         // Every readable stream from 0 again. `known` stays: it tells what was served before the restore.
         for (const s of Object.keys(pos)) delete pos[s];
+        floor = null;
+        saveFloor();
       }
     }
     // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
@@ -1270,7 +1310,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (readable(s) && !restart.has(s)) continue;
       delete pos[s];
       delete known[s];
+      dropFloor([s]);
     }
+    /** Where this pull starts, and what of it RxDB holds: a pull handing nothing moves the floor from it. */
+    const start = { ...pos };
+    const base = Object.fromEntries(
+      Object.entries(pos).map(([s, seq]) => [s, Math.min(seq, stored[s] ?? 0)]),
+    );
     // Consumed once the stream is readable again: this pull starts it from 0.
     const restarted = [...restart].filter(readable);
     if (restarted.length > 0) {
@@ -1287,6 +1333,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         resyncCovered = Math.max(resyncCovered, covers);
         drained.clear();
       }
+      if (documents.length === 0 && Object.entries(pos).some(([s, seq]) => seq > (start[s] ?? 0)))
+        carry(base, pos);
       return { documents, checkpoint: checkpoint() };
     };
     for (;;) {
@@ -1921,6 +1969,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     access.delete(removed.stream);
     subscribed.delete(removed.stream);
     delete known[removed.stream];
+    dropFloor([removed.stream]);
     restart.add(removed.stream);
     await deps.meta.set('purged', [...restart]);
     // Its local writes will never be sent (the push handler skips streams that are not readable), so
@@ -2003,11 +2052,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const served = decodeServed(frame.docs);
     served.catch(() => undefined);
     const run = liveQueue.then(async () => {
+      const before = { ...known };
       const documents = (await applyDecoded(await served)).filter((d) => readable(d.stream));
       for (const s of frame.streams) {
         if (readable(s.stream)) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       }
-      pullStream$.next({ documents, checkpoint: snapshot() });
+      if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
+      else {
+        // Only this frame's own positions: `known` may hold a pull's pages not handed to RxDB yet.
+        const at = { ...before };
+        for (const d of frame.docs) if (readable(d.stream)) at[d.stream] = Math.max(at[d.stream] ?? 0, d.seq);
+        for (const c of frame.streams)
+          if (readable(c.stream)) at[c.stream] = Math.max(at[c.stream] ?? 0, c.checkpoint);
+        carry(before, at);
+      }
       patch({ lastSyncedAt: iso() });
     });
     liveQueue = run.catch(() => undefined);
@@ -2050,6 +2108,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
       incarnation = (await deps.meta.get('incarnation', META_SCHEMAS.incarnation)) ?? {};
+      const savedFloor = await deps.meta.get('pull-floor', META_SCHEMAS.pullFloor);
+      if (savedFloor !== null && Object.keys(savedFloor.at).length > 0) floor = savedFloor;
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
@@ -2144,6 +2204,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await replication?.cancel();
       replication = null;
       pullStream$.complete();
+      await floorWriting;
       // What the last moments changed is persisted before the database closes.
       if (noteTimer !== undefined) {
         clearTimeout(noteTimer);

@@ -1,0 +1,201 @@
+// A device's own edit is never replaced by an older version of its own that the server echoed back. RxDB
+// runs its upstream (pushes) and downstream (served versions) independently: a served batch waits behind
+// the one RxDB is storing, while a push can go out, be acknowledged and become RxDB's assumed master state.
+// When the batch's turn comes, RxDB finds the local copy equal to that state and takes the served version
+// if it differs. So a version handed over before an edit must not be an older state of that record.
+// Driven deterministically: RxDB's storage of another device's record is held, the echo of this device's
+// push is handed over behind it, the record is edited and the edit acknowledged, then the storage goes on.
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
+import type { WebSocketLike } from '@hale/client';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
+import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+/** RxDB's title of its replication metadata collection (META_INSTANCE_SCHEMA_TITLE). */
+const META_TITLE = 'RxReplicationProtocolMetaData';
+
+/**
+ * A memory storage whose `records` instance can hold RxDB's next downstream write (context
+ * `replication-downstream-…`) until released, and which counts completed upstream metadata writes (RxDB
+ * records a pushed version as its assumed master state with them).
+ */
+const gatedStorage = () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const inner: RxStorage<any, any> = getRxStorageMemory();
+  let armed = false;
+  let held: Promise<void> | null = null;
+  let open = (): void => undefined;
+  let upMetaWrites = 0;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const wrap = (instance: RxStorageInstance<any, any, any>, kind: 'records' | 'meta' | 'other') =>
+    new Proxy(instance, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'bulkWrite' || typeof value !== 'function') {
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return async (rows: unknown, context: string) => {
+          if (kind === 'records' && armed && context.startsWith('replication-downstream-')) {
+            armed = false;
+            held = new Promise<void>((resolve) => (open = resolve));
+            await held;
+          }
+          const result = await (value as (r: unknown, c: string) => Promise<unknown>).call(
+            target,
+            rows,
+            context,
+          );
+          if (kind === 'meta' && context === 'replication-up-write-meta') upMetaWrites++;
+          return result;
+        };
+      },
+    });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const storage: RxStorage<any, any> = {
+    ...inner,
+    name: inner.name,
+    rxdbVersion: inner.rxdbVersion,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async createStorageInstance(params: RxStorageInstanceCreationParams<any, any>) {
+      const instance = await inner.createStorageInstance(params);
+      const kind =
+        params.collectionName === 'records'
+          ? 'records'
+          : params.schema.title === META_TITLE
+            ? 'meta'
+            : 'other';
+      return wrap(instance, kind);
+    },
+  };
+  return {
+    storage,
+    /** Holds RxDB's next downstream write to `records`. */
+    holdNextDownstream: (): void => {
+      armed = true;
+    },
+    holding: (): boolean => held !== null,
+    release: (): void => {
+      held = null;
+      open();
+    },
+    upMetaWrites: (): number => upMetaWrites,
+  };
+};
+
+/** A socket factory that can hold back `changes` frames (live deliveries) from the device. */
+const holdingSocket = () => {
+  let holding = false;
+  const held: Array<() => void> = [];
+  const create = (url: string): WebSocketLike => {
+    const ws = new WebSocket(url);
+    const like: WebSocketLike = {
+      get readyState() {
+        return ws.readyState;
+      },
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+    };
+    ws.onopen = (ev) => like.onopen?.(ev);
+    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
+    ws.onerror = (ev) => like.onerror?.(ev);
+    ws.onmessage = (ev) => {
+      const deliver = (): void => like.onmessage?.({ data: ev.data });
+      const text = Buffer.isBuffer(ev.data)
+        ? ev.data.toString('utf8')
+        : typeof ev.data === 'string'
+          ? ev.data
+          : '';
+      const frame = JSON.parse(text) as { t: string };
+      if (holding && frame.t === 'changes') held.push(deliver);
+      else deliver();
+    };
+    return like;
+  };
+  return {
+    create,
+    hold: (): void => {
+      holding = true;
+    },
+    held: (): number => held.length,
+    /** Delivers what was held, in order; `keepHolding` holds what arrives after. */
+    flush: (keepHolding: boolean): void => {
+      holding = keepHolding;
+      for (const deliver of held.splice(0)) deliver();
+    },
+  };
+};
+
+describe('an echo handed to RxDB while the record is edited', () => {
+  const server = useServer({ realClock: true });
+
+  it('never replaces the edit, also once the edit was acknowledged before RxDB stores the echo', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const gate = gatedStorage();
+    const net = holdingSocket();
+    // Strictly increasing, so every `lastSyncedAt` the engine notes is new.
+    let last = 0;
+    const now = (): number => (last = Math.max(Date.now(), last + 1));
+    const a = await openDevice(t, patient, { storage: gate.storage, createWebSocket: net.create, now });
+    server.sessions.push(a);
+    const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
+    server.sessions.push(b);
+    await waitOnline(a);
+    await waitOnline(b);
+
+    // RxDB on a stores b's record: held there, so every later served batch waits behind it.
+    gate.holdNextDownstream();
+    await b.records.add('Medication', input('Medication', { name: 'Marker' }));
+    await eventually(() => gate.holding(), "a's downstream is storing b's record");
+
+    // a writes a record; the push is acknowledged and recorded; its echo is held on the socket.
+    net.hold();
+    const pushed = gate.upMetaWrites();
+    const med = await a.records.add('Medication', input('Medication', { name: 'Placebo', dose: '1 mg' }));
+    await allPushed(a);
+    await eventually(() => gate.upMetaWrites() > pushed, 'the first version recorded as pushed');
+    await eventually(() => net.held() === 1, 'the echo of the first version arrived');
+
+    // The echo is handled: the engine checks it and hands what it hands to RxDB, which queues it.
+    const before = a.sync.state().lastSyncedAt;
+    net.flush(true);
+    await eventually(() => a.sync.state().lastSyncedAt !== before, 'the echo handled');
+
+    // The person edits the record; the edit is acknowledged and recorded as RxDB's assumed master state.
+    const edited = gate.upMetaWrites();
+    await a.records.update('Medication', med.id, { dose: '2 mg' });
+    await allPushed(a);
+    await eventually(() => gate.upMetaWrites() > edited, 'the edit recorded as pushed');
+
+    // Every state the local copy takes from here on.
+    const states: number[] = [];
+    const sub = a.db.records.$.subscribe((ev) => {
+      if (ev.documentId === med.id) states.push(ev.documentData.rv);
+    });
+    try {
+      gate.release();
+      // The edit's echo is still held: what RxDB stores now is only what was queued before the edit.
+      await a.engine.awaitInSync();
+      expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
+      expect(states.filter((rv) => rv < 2)).toEqual([]);
+
+      net.flush(false);
+      await eventually(async () => (await b.records.get(med.id))?.rv === 2, 'b has the edit');
+      await a.engine.awaitInSync();
+      expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
+      expect(states.filter((rv) => rv < 2)).toEqual([]);
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(a.sync.quarantine()).toEqual([]);
+    expect(a.sync.state().errors).toEqual([]);
+  });
+});
