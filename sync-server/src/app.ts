@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { TSchema } from '@sinclair/typebox';
@@ -113,7 +114,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
     // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
     frameworkErrors: (error, request, reply) => {
-      const key = `addr:${clientAddressKey(request.ip)}`;
+      const key = `addr:${ctx.clientAddress(request)}`;
       const mapped = !ctx.addressLimiter.take(key)
         ? toHttpError(
             new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
@@ -201,6 +202,18 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     return { accountId: account.accountId, deviceId, role: account.role, devicePublicKey: pk.value };
   };
 
+  // Every per-address limit a request meets (the address bucket, the join budget, the upgrade bucket, the
+  // open-socket count) keys on the same value: worked out at the first of them, then looked up.
+  const addressKeys = new WeakMap<FastifyRequest, string>();
+  const clientAddress = (request: FastifyRequest): string => {
+    let key = addressKeys.get(request);
+    if (key === undefined) {
+      key = clientAddressKey(request.ip);
+      addressKeys.set(request, key);
+    }
+    return key;
+  };
+
   const ctx: AppContext = {
     config,
     store,
@@ -220,6 +233,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       throw new ServiceError('UNAUTHENTICATED', 'not ready');
     },
     loadDevice,
+    clientAddress,
   };
   const authenticate = createAuthenticator(ctx);
   ctx.authenticate = async (request) => {
@@ -237,7 +251,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.
     if (request.url === '/healthz' || request.url === '/metrics' || request.routeOptions.url === '/sync')
       return;
-    const key = `addr:${clientAddressKey(request.ip)}`;
+    const key = `addr:${ctx.clientAddress(request)}`;
     if (!ctx.addressLimiter.take(key)) {
       throw new ServiceError('RATE_LIMITED', 'too many requests from this address; slow down', {
         retryAfterMs: ctx.addressLimiter.retryAfterMs(key),

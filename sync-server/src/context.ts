@@ -27,4 +27,6 @@ export interface AppContext {
   authenticate(request: FastifyRequest): Promise<AuthenticatedDevice>;
   /** Looks up an active device and its account, or throws. */
   loadDevice(deviceId: string): Promise<AuthenticatedDevice>;
+  /** The key per-address limits count the request's client under (core/client-address.ts), once per request. */
+  clientAddress(request: FastifyRequest): string;
 }

@@ -180,3 +180,71 @@ describe('access windows', () => {
     expect(s.windows.size()).toBe(0);
   });
 });
+
+describe('access windows: behaviours pinned before live delivery shared them', () => {
+  it('a window with no repeats ends at its timer and writes nothing more', async () => {
+    vi.useFakeTimers();
+    const s = setup(60_000);
+    await s.windows.record(A, [pull()]);
+    expect(s.windows.size()).toBe(1);
+    s.clock.now += 60_000;
+    vi.advanceTimersByTime(60_000);
+    await s.windows.drain();
+    expect(s.windows.size()).toBe(0);
+    expect(s.log).toEqual(['dev-a pull patient/allergy 3']);
+  });
+
+  it('the tally of an ended window and the entry opening the next go in one write', async () => {
+    const batches: string[][] = [];
+    const clock = { now: 0 };
+    const windows = createAccessWindows({
+      now: () => clock.now,
+      windowMs: 1_000,
+      write: (p, events) => {
+        batches.push(events.map((e) => `${p.deviceId} ${e.action} ${e.count}`));
+        return Promise.resolve();
+      },
+    });
+    await windows.record(A, [pull(2), pull(1, 'patient/lab-result')]);
+    await windows.record(A, [pull(5)]);
+    clock.now += 1_000;
+    await windows.record(A, [pull(4)]);
+    expect(batches).toEqual([
+      ['dev-a pull 2', 'dev-a pull 1'],
+      ['dev-a pull 5', 'dev-a pull 4'],
+    ]);
+    windows.stop();
+    await windows.drain();
+  });
+
+  it('an opening that cannot be written keeps the tally of the window it ended for the next write', async () => {
+    const s = setup();
+    await s.windows.record(A, [pull()]);
+    await s.windows.record(A, [pull(6)]);
+    s.clock.now += 60_000;
+    s.failWrites(1);
+    await expect(s.windows.record(A, [pull(2)])).rejects.toThrow('store unavailable');
+    expect(s.log).toEqual(['dev-a pull patient/allergy 3']);
+    await s.windows.record(A, [pull(1)]);
+    expect(s.log).toEqual([
+      'dev-a pull patient/allergy 3',
+      'dev-a pull patient/allergy 6',
+      'dev-a pull patient/allergy 1',
+    ]);
+  });
+
+  it('a tally carried after a failed write goes with the next end of the account, and accesses of no count are not logged', async () => {
+    const s = setup();
+    await s.windows.record(A, [pull()]);
+    await s.windows.record(A, [pull(2)]);
+    s.failWrites(1);
+    await s.windows.endAccount('provider');
+    expect(s.errors).toHaveLength(1);
+    expect(String(s.errors[0])).toMatch(/2 repeated accesses of device dev-a are not in the audit log yet/);
+    await s.windows.endAccount('provider');
+    expect(s.log).toEqual(['dev-a pull patient/allergy 3', 'dev-a pull patient/allergy 2']);
+    await s.windows.record(A, [pull(0)]);
+    expect(s.log).toHaveLength(2);
+    expect(s.windows.size()).toBe(0);
+  });
+});

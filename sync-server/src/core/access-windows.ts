@@ -1,48 +1,74 @@
 /**
- * The server's log of a grantee's repeated access (pulls, key fetches, blob transfers) in windows, so a
- * device that downloads the same things in a loop adds a bounded number of entries to the patient's
- * audit stream — at most two per window for each (device, action, stream, grant) — instead of one per
- * request. Live delivery has windows of its own (hub.ts); pushes are logged with their rows.
+ * The server's log of a grantee's repeated access in windows, so a device that downloads the same things
+ * in a loop adds a bounded number of entries to the patient's audit stream — at most two per window for
+ * each (device, action, stream, grant, channel) — instead of one per request. One implementation for
+ * every repeatable access: pulls, key fetches and blob transfers (sync-service.ts, `record`) and live
+ * delivery (hub.ts: one window per connection and stream, its channel being the connection). Pushes are
+ * logged with their rows.
  *
  * Invariants:
- * - A window is keyed by (device, action, stream, grant that allowed it). The access that opens a window
- *   is written before `record` resolves, so before it is served: if that write fails, `record` rejects,
- *   no window stays open, and the caller serves nothing. So the first access of a device to a stream, an
- *   access by another device, to another stream, by another action or under another grant, and the first
- *   access after a window ended are each in the log before they take effect.
- * - An access while its window is open is counted into the window; `record` resolves once the window's
- *   opening entry is committed (it waits for it when it is still being written, and is written as an
- *   opening entry of its own if that write failed or the window ended meanwhile).
- * - A window ends when its time is up (an unref'd timer), at the next access on its key after that (the
- *   tally is then written in the same batch as, and before, the entry that opens the next window), when a
- *   grant of the device's account changes (`endAccount`, awaited by grant and revoke before they answer),
- *   and at shutdown (`stop`; `drain` waits for the writes). Its tally is taken in one synchronous step as
- *   it ends, so each counted access is in exactly one entry: the counts of a key's entries add up to what
- *   was recorded for it, and the entries say who accessed what, how much, and when (to the window).
+ * - A window is keyed by (device, action, stream, grant that allowed it, channel). The access that opens a
+ *   window is written before `record` resolves, so before it is served: if that write fails, `record`
+ *   rejects, no window stays open, and the caller serves nothing. So the first access of a device to a
+ *   stream, an access by another device, to another stream, by another action, under another grant or on
+ *   another channel, and the first access after a window ended are each in the log before they take effect.
+ * - A repeat is counted into its open window in one of two ways, by the caller's choice:
+ *   - `record` counts it before it is served: it resolves once the window's opening entry is committed (it
+ *     waits for it when it is still being written, and is written as an opening entry of its own if that
+ *     write failed or the window ended meanwhile);
+ *   - `isOpen` then `count` count it after it is served (live delivery: a page whose send fails is not
+ *     counted). The caller serves one access per key at a time and does not await between the two, so the
+ *     window `isOpen` saw is the one counted into; should it have ended anyway, the count is written as a
+ *     tally of its own, never dropped. A window that is still being opened is not open to `isOpen` (the
+ *     access then goes through `record`).
+ * - A window ends when its time is up (an unref'd timer: armed when the window opens, or with
+ *   `timer: 'at-first-count'` only once something is counted into it, so a window with no repeats holds no
+ *   timer and ends with its key or channel), at the next access on its key after that (the tally is then
+ *   written in the same batch as, and before, the entry that opens the next window), when a grant of the
+ *   device's account changes (`endAccount`, awaited by grant and revoke before they answer), when its key
+ *   or channel ends (`end`, `endChannel`: an unsubscribe, a closed connection), and at shutdown (`stop`;
+ *   `drain` waits for the writes). Its tally is taken in one synchronous step as it ends, so each counted
+ *   access is in exactly one entry: the counts of a key's entries add up to what was recorded for it, and
+ *   the entries say who accessed what, how much, and when (to the window).
  * Failure modes: a tally whose write fails is reported through `onError` and carried into the next write
- * on its key; it is lost only if none comes (then, and on a crash mid-window, the log under-counts the
- * repeats of that window, never its first access).
+ * on its key; it is lost only if none comes, or at once if its channel is gone (`isGone`, reported so)
+ * — then, and on a crash mid-window, the log under-counts the repeats of that window, never its first
+ * access.
  */
 import type { Principal } from './access';
 
-export interface RepeatableAccess {
-  action: 'pull' | 'key-fetch' | 'blob-down' | 'blob-up';
+export type WindowedAction = 'pull' | 'key-fetch' | 'blob-down' | 'blob-up' | 'live';
+
+/** What a window is keyed on besides the device. */
+export interface WindowKey {
+  action: WindowedAction;
   stream: string;
-  count: number;
   /** The grant that allowed it; access under another grant opens a window of its own. */
   grantId?: string;
+  /** Windows of their own per channel (a live connection), ended together by `endChannel`. */
+  channel?: number;
+}
+
+export interface WindowedAccess extends WindowKey {
+  count: number;
+}
+
+/** Access a device repeats by request (pulls, key fetches, blob transfers). */
+export interface RepeatableAccess extends WindowedAccess {
+  action: 'pull' | 'key-fetch' | 'blob-down' | 'blob-up';
 }
 
 export interface LoggedAccess {
-  action: RepeatableAccess['action'];
+  action: WindowedAction;
   stream: string;
   count: number;
 }
 
 interface Window {
   principal: Principal;
-  action: RepeatableAccess['action'];
+  action: WindowedAction;
   stream: string;
+  channel: number | undefined;
   openedAt: number;
   tally: number;
   /** The write of the entry that opened the window, while it is in flight. */
@@ -52,8 +78,9 @@ interface Window {
 
 interface Carried {
   principal: Principal;
-  action: RepeatableAccess['action'];
+  action: WindowedAction;
   stream: string;
+  channel: number | undefined;
   count: number;
 }
 
@@ -63,15 +90,30 @@ export const createAccessWindows = (options: {
   /** Writes server entries for `events` of `principal` in one batch, in order; rejects if it cannot. */
   write: (principal: Principal, events: LoggedAccess[]) => Promise<void>;
   onError?: (error: unknown) => void;
+  /** When a window's end timer is armed: as it opens (the default), or at the first count into it. */
+  timer?: 'at-open' | 'at-first-count';
+  /** Tallies ended together are written in one batch per device (the default), or one write per key. */
+  tallyWrites?: 'per-device' | 'per-key';
+  /** A channel that is gone keeps no tally: one whose write fails is lost (and reported so). */
+  isGone?: (channel: number) => boolean;
+  /** The message of the error reported for `tallies` that could not be written. */
+  describeUnlogged?: (principal: Principal, tallies: LoggedAccess[], kept: boolean) => string;
 }) => {
   const { now, windowMs, write } = options;
+  const timerAtOpen = (options.timer ?? 'at-open') === 'at-open';
+  const gone = (channel: number | undefined): boolean =>
+    channel !== undefined && (options.isGone?.(channel) ?? false);
+  const describeUnlogged =
+    options.describeUnlogged ??
+    ((principal: Principal, tallies: LoggedAccess[]): string =>
+      `${tallies.reduce((n, t) => n + t.count, 0)} repeated accesses of device ${principal.deviceId} are not in the audit log yet`);
   const windows = new Map<string, Window>();
   const carried = new Map<string, Carried>();
   const writes = new Set<Promise<unknown>>();
   let stopped = false;
 
-  const keyOf = (p: Principal, e: RepeatableAccess): string =>
-    JSON.stringify([p.deviceId, e.action, e.stream, e.grantId ?? null]);
+  const keyOf = (p: Principal, e: WindowKey): string =>
+    JSON.stringify([p.deviceId, e.action, e.stream, e.grantId ?? null, e.channel ?? null]);
 
   const track = <T>(promise: Promise<T>): Promise<T> => {
     writes.add(promise);
@@ -81,6 +123,7 @@ export const createAccessWindows = (options: {
   };
 
   const carry = (key: string, tally: Carried): void => {
+    if (gone(tally.channel)) return;
     const before = carried.get(key);
     carried.set(key, before ? { ...before, count: before.count + tally.count } : tally);
   };
@@ -97,19 +140,22 @@ export const createAccessWindows = (options: {
     const count = (window?.tally ?? 0) + (before?.count ?? 0);
     const source = window ?? before;
     if (count === 0 || source === undefined) return null;
-    return { principal: source.principal, action: source.action, stream: source.stream, count };
+    const { principal, action, stream, channel } = source;
+    return { principal, action, stream, channel, count };
   };
 
   /** Writes tallies taken by `end`; a failure is reported and the tallies carried to the next write. */
   const writeTallies = async (tallies: Array<[string, Carried]>): Promise<void> => {
-    const byDevice = new Map<string, Array<[string, Carried]>>();
+    const perKey = options.tallyWrites === 'per-key';
+    const batches = new Map<string, Array<[string, Carried]>>();
     for (const entry of tallies) {
-      const list = byDevice.get(entry[1].principal.deviceId) ?? [];
+      const batch = perKey ? entry[0] : entry[1].principal.deviceId;
+      const list = batches.get(batch) ?? [];
       list.push(entry);
-      byDevice.set(entry[1].principal.deviceId, list);
+      batches.set(batch, list);
     }
     await Promise.all(
-      [...byDevice.values()].map(async (list) => {
+      [...batches.values()].map(async (list) => {
         const principal = list[0]![1].principal;
         try {
           await track(
@@ -119,23 +165,17 @@ export const createAccessWindows = (options: {
             ),
           );
         } catch (error) {
+          const kept = list.every(([, t]) => !gone(t.channel));
           for (const [key, tally] of list) carry(key, tally);
-          const count = list.reduce((n, [, t]) => n + t.count, 0);
-          options.onError?.(
-            new Error(
-              `${count} repeated accesses of device ${principal.deviceId} are not in the audit log yet`,
-              {
-                cause: error,
-              },
-            ),
-          );
+          const logged = list.map(([, t]) => ({ action: t.action, stream: t.stream, count: t.count }));
+          options.onError?.(new Error(describeUnlogged(principal, logged, kept), { cause: error }));
         }
       }),
     );
   };
 
   const armTimer = (key: string, window: Window): void => {
-    if (stopped) return;
+    if (stopped || window.timer) return;
     const delay = Math.min(Math.max(window.openedAt + windowMs - now(), 0), 2 ** 31 - 1);
     window.timer = setTimeout(() => {
       window.timer = undefined;
@@ -147,7 +187,34 @@ export const createAccessWindows = (options: {
     window.timer.unref?.();
   };
 
-  const record = async (p: Principal, events: readonly RepeatableAccess[]): Promise<void> => {
+  const addTally = (key: string, window: Window, count: number): void => {
+    window.tally += count;
+    if (!timerAtOpen) armTimer(key, window);
+  };
+
+  /** Ends the window of `key` (if any) and starts writing its tally. */
+  const endKey = (key: string): void => {
+    const tally = end(key);
+    if (tally) void writeTallies([[key, tally]]);
+  };
+
+  /** Ends the windows (and carried tallies) that `which` picks and writes their tallies. */
+  const endWhere = (which: (w: { principal: Principal; channel: number | undefined }) => boolean) => {
+    const tallies: Array<[string, Carried]> = [];
+    for (const [key, window] of [...windows]) {
+      if (!which(window)) continue;
+      const tally = end(key);
+      if (tally) tallies.push([key, tally]);
+    }
+    for (const [key, c] of [...carried]) {
+      if (!which(c)) continue;
+      const tally = end(key);
+      if (tally) tallies.push([key, tally]);
+    }
+    return writeTallies(tallies);
+  };
+
+  const record = async (p: Principal, events: readonly WindowedAccess[]): Promise<void> => {
     if (stopped) {
       const each = events.filter((e) => e.count > 0);
       if (each.length > 0) {
@@ -165,14 +232,14 @@ export const createAccessWindows = (options: {
     /** Tallies in `batch`, to carry again if the batch is not written. */
     const ended: Array<[string, Carried]> = [];
     const opened: Array<[string, Window]> = [];
-    const waiting: Array<[string, Window, RepeatableAccess]> = [];
+    const waiting: Array<[string, Window, WindowedAccess]> = [];
     for (const event of events) {
       if (event.count <= 0) continue;
       const key = keyOf(p, event);
       const window = windows.get(key);
       if (window && t < window.openedAt + windowMs) {
         if (window.opening) waiting.push([key, window, event]);
-        else window.tally += event.count;
+        else addTally(key, window, event.count);
         continue;
       }
       const tally = end(key);
@@ -185,6 +252,7 @@ export const createAccessWindows = (options: {
         principal: p,
         action: event.action,
         stream: event.stream,
+        channel: event.channel,
         openedAt: t,
         tally: 0,
         opening: null,
@@ -204,8 +272,8 @@ export const createAccessWindows = (options: {
           if (windows.get(key) === window) {
             windows.delete(key);
             // Repeats counted into it while its opening was written would be lost: carry them.
-            const { principal, action, stream, tally } = window;
-            if (tally > 0) carry(key, { principal, action, stream, count: tally });
+            const { principal, action, stream, channel, tally } = window;
+            if (tally > 0) carry(key, { principal, action, stream, channel, count: tally });
           }
         }
         for (const [key, tally] of ended) carry(key, tally);
@@ -213,7 +281,7 @@ export const createAccessWindows = (options: {
       }
       for (const [key, window] of opened) {
         window.opening = null;
-        if (windows.get(key) === window) armTimer(key, window);
+        if (timerAtOpen && windows.get(key) === window) armTimer(key, window);
       }
     }
     for (const [key, window, event] of waiting) {
@@ -224,7 +292,7 @@ export const createAccessWindows = (options: {
           () => true,
           () => false,
         ));
-      if (ok && windows.get(key) === window) window.tally += event.count;
+      if (ok && windows.get(key) === window) addTally(key, window, event.count);
       // Its window failed to open or has ended: this access goes in the log on its own.
       else await record(p, [event]);
     }
@@ -232,20 +300,36 @@ export const createAccessWindows = (options: {
 
   return {
     record,
+    /** Whether `key` of `p` has a window open now whose opening entry is committed: a repeat for `count`. */
+    isOpen(p: Principal, key: WindowKey): boolean {
+      const window = windows.get(keyOf(p, key));
+      return window !== undefined && window.opening === null && now() < window.openedAt + windowMs;
+    },
+    /**
+     * Counts an access already served into the window `isOpen` answered for (no await in between). Should
+     * that window have ended meanwhile, the count is written as a tally of its own.
+     */
+    count(p: Principal, access: WindowedAccess): void {
+      if (access.count <= 0) return;
+      const key = keyOf(p, access);
+      const window = windows.get(key);
+      if (window && window.opening === null) {
+        addTally(key, window, access.count);
+        return;
+      }
+      const { action, stream, channel, count } = access;
+      carry(key, { principal: p, action, stream, channel, count });
+      if (!window) endKey(key);
+    },
+    /** Ends the window of `key` of `p` (its delivery stopped) and starts writing its tally. */
+    end(p: Principal, key: WindowKey): void {
+      endKey(keyOf(p, key));
+    },
     /** Ends the windows of every device of `accountId` (its grants changed) and writes their tallies. */
-    async endAccount(accountId: string): Promise<void> {
-      const tallies: Array<[string, Carried]> = [];
-      for (const [key, window] of [...windows]) {
-        if (window.principal.accountId !== accountId) continue;
-        const tally = end(key);
-        if (tally) tallies.push([key, tally]);
-      }
-      for (const [key, c] of [...carried]) {
-        if (c.principal.accountId !== accountId) continue;
-        const tally = end(key);
-        if (tally) tallies.push([key, tally]);
-      }
-      await writeTallies(tallies);
+    endAccount: (accountId: string): Promise<void> => endWhere((w) => w.principal.accountId === accountId),
+    /** Ends the windows of `channel` (a connection that closed) and starts writing their tallies. */
+    endChannel(channel: number): void {
+      void endWhere((w) => w.channel === channel);
     },
     /** Ends every window and starts writing its tally; later accesses are logged one by one. */
     stop(): void {

@@ -19,8 +19,9 @@
  *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
  *   the pair's ended grants (`service.explain`), read only when something is taken away.
  * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
- *   (connection, stream), so a busy stream costs at most two entries (each a seal, a signature and a
- *   commit) per window instead of one per page:
+ *   (connection, stream) — the windows of access-windows.ts, the connection as their channel — so a busy
+ *   stream costs at most two entries (each a seal, a signature and a commit) per window instead of one per
+ *   page:
  *   - the page that opens a window is logged before it is sent: an access that cannot be logged is not
  *     given (nothing is sent, the cursor stays, the stream is retried as below);
  *   - documents sent later in the window are tallied after they are sent, and the tally is logged as one
@@ -55,7 +56,8 @@ import {
 } from '@hale/protocol';
 import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
 import { decideAccess, grantedStreams, nextGrantBoundary, type Operation } from './access';
-import { toServedDoc, type AccessEvent, type AuthenticatedDevice, type SyncService } from './sync-service';
+import { createAccessWindows, type WindowKey } from './access-windows';
+import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
 
 export interface LiveConnection {
   readonly id: number;
@@ -81,24 +83,11 @@ interface ConnState {
   /** Streams the device was last told it may sync (accessChanged diffs against this, not the clock). */
   visible: Set<string>;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Open live-audit windows per stream (grantee access only). */
-  windows: Map<string, LiveWindow>;
-  /** Per stream, tallies whose write failed: they go with that stream's next audit write on this connection. */
-  unlogged: Map<string, number>;
   /** Retries the streams whose delivery failed (unref'd); armed only while some did. */
   retry: ReturnType<typeof setTimeout> | undefined;
   /** Delay of the next retry: doubles per failed retry, back to the first once a flush delivers all. */
   retryDelay: number;
   closed: boolean;
-}
-
-interface LiveWindow {
-  /** Hub-clock time the window's first page was logged (it was sent right after). */
-  openedAt: number;
-  /** Documents sent in this window after its first page, not in the audit log yet. */
-  tally: number;
-  /** Logs `tally` at the window's end; armed only once there is a tally, so quiet streams hold no timer. */
-  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface HubOptions {
@@ -130,8 +119,34 @@ export const createHub = (options: HubOptions) => {
   let sweptPosition: number | null = null;
   const byStream = new Map<string, Set<ConnState>>();
   const byAccount = new Map<string, Set<ConnState>>();
-  /** Audit writes in flight, so shutdown can wait for them before the store closes. */
-  const writes = new Set<Promise<void>>();
+  /**
+   * Live-audit windows, one per (connection, stream): the first page logged before it is sent, the pages
+   * after it counted once sent; a window's end timer is armed only once there is a tally, so quiet streams
+   * hold no timer. Tallies are written one stream at a time, so one patient's failure holds back no other's.
+   */
+  const live = createAccessWindows({
+    now,
+    windowMs: liveAuditInterval,
+    write: (principal, events) => service.recordGranteeAccess(principal, events),
+    timer: 'at-first-count',
+    tallyWrites: 'per-key',
+    isGone: (id) => states.get(id)?.closed ?? true,
+    describeUnlogged: (_principal, tallies, kept) =>
+      tallies
+        .map(
+          (t) =>
+            `${t.count} documents delivered live on ${t.stream} are not in the audit log (${
+              kept ? 'retried with its next write' : 'the connection is gone, so they are lost'
+            })`,
+        )
+        .join('; '),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  const liveKey = (state: ConnState, stream: string): WindowKey => ({
+    action: 'live',
+    stream,
+    channel: state.conn.id,
+  });
 
   const index = <K>(map: Map<K, Set<ConnState>>, key: K): Set<ConnState> => {
     let set = map.get(key);
@@ -162,72 +177,9 @@ export const createHub = (options: HubOptions) => {
     state.timer.unref?.();
   };
 
-  const logLive = (state: ConnState, events: Array<Omit<AccessEvent, 'action'>>): Promise<void> => {
-    const write = service.recordGranteeAccess(
-      state.conn.principal,
-      events.map((e) => ({ action: 'live' as const, stream: e.stream, count: e.count })),
-    );
-    writes.add(write);
-    const settled = (): void => void writes.delete(write);
-    write.then(settled, settled);
-    return write;
-  };
-
-  /**
-   * Ends the stream's window on this connection and answers what it delivered but has not logged (with
-   * any tally a failed write left behind). Synchronous, so nothing can be counted into a window whose
-   * tally was already taken: each taken count must then be written by the caller.
-   */
-  const endWindow = (state: ConnState, stream: string): number => {
-    const window = state.windows.get(stream);
-    if (window) {
-      if (window.timer) clearTimeout(window.timer);
-      state.windows.delete(stream);
-    }
-    const count = (window?.tally ?? 0) + (state.unlogged.get(stream) ?? 0);
-    state.unlogged.delete(stream);
-    return count;
-  };
-
-  const keepUnlogged = (state: ConnState, stream: string, count: number): void => {
-    if (count > 0) state.unlogged.set(stream, (state.unlogged.get(stream) ?? 0) + count);
-  };
-
-  /** Writes a tally taken by `endWindow`; a failure is reported and the tally kept for the next write. */
-  const logTally = (state: ConnState, stream: string, count: number): void => {
-    if (count === 0) return;
-    logLive(state, [{ stream, count }]).catch((error: unknown) => {
-      keepUnlogged(state, stream, count);
-      const retry = state.closed ? 'the connection is gone, so they are lost' : 'retried with its next write';
-      options.onError?.(
-        new Error(`${count} documents delivered live on ${stream} are not in the audit log (${retry})`, {
-          cause: error,
-        }),
-      );
-    });
-  };
-
+  /** The stream's live delivery stopped on this connection: its window ends and its tally is written. */
   const endDelivery = (state: ConnState, stream: string): void =>
-    logTally(state, stream, endWindow(state, stream));
-
-  /** The window's end logs its tally even if nothing else happens on the stream. */
-  const armWindow = (state: ConnState, stream: string, window: LiveWindow): void => {
-    if (window.timer) return;
-    const delay = Math.min(Math.max(window.openedAt + liveAuditInterval - now(), 0), 2 ** 31 - 1);
-    window.timer = setTimeout(() => {
-      window.timer = undefined;
-      // Every other end of the window clears this timer; checked again so a timer can never log a tally
-      // that already went with that end (or end a later window of the stream).
-      if (state.windows.get(stream) !== window) return;
-      endDelivery(state, stream);
-    }, delay);
-    window.timer.unref?.();
-  };
-
-  const endAllDelivery = (state: ConnState): void => {
-    for (const stream of new Set([...state.windows.keys(), ...state.unlogged.keys()]))
-      endDelivery(state, stream);
-  };
+    live.end(state.conn.principal, liveKey(state, stream));
 
   const removedReason = (code: string): 'expired' | 'revoked' | 'device-revoked' =>
     code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
@@ -346,37 +298,28 @@ export const createHub = (options: HubOptions) => {
     if (state.closed || state.subs.get(stream) !== cursor) return false;
     if (page.docs.length > 0) {
       const n = page.docs.length;
-      let window: LiveWindow | undefined;
+      const p = state.conn.principal;
+      const access = { ...liveKey(state, stream), count: n };
+      let repeat = false;
       if (decision.level !== 'owner') {
-        const at = now();
-        window = state.windows.get(stream);
-        if (!window || at - window.openedAt >= liveAuditInterval) {
+        repeat = live.isOpen(p, access);
+        if (!repeat) {
           // Opens a window. Logged before it is sent, as pulls are: an access that cannot be logged is
           // not given (the throw leaves the cursor where it was; the stream is retried). A previous
           // window still open by the timers is over by the clock: its tally goes first in the same
           // batch, so both are stored or neither, and a failure keeps it for the retry.
-          const carried = endWindow(state, stream);
-          window = undefined;
-          try {
-            await logLive(state, [
-              ...(carried > 0 ? [{ stream, count: carried }] : []),
-              { stream, count: n },
-            ]);
-          } catch (error) {
-            keepUnlogged(state, stream, carried);
-            throw error;
+          await live.record(p, [access]);
+          // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page), and
+          // no window stays open on it.
+          if (state.closed || state.subs.get(stream) !== cursor) {
+            live.end(p, access);
+            return false;
           }
-          // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page).
-          if (state.closed || state.subs.get(stream) !== cursor) return false;
-          state.windows.set(stream, { openedAt: at, tally: 0, timer: undefined });
         }
       }
       state.conn.sendEncoded(text, 'changes');
       // Counted once sent; no await since the window was looked up, so it is still open.
-      if (window) {
-        window.tally += n;
-        armWindow(state, stream, window);
-      }
+      if (repeat) live.count(p, access);
       options.onDelivered?.(n);
     }
     state.subs.set(stream, page.checkpoint);
@@ -482,8 +425,6 @@ export const createHub = (options: HubOptions) => {
         evaluating: Promise.resolve(),
         visible: new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream)),
         timer: undefined,
-        windows: new Map(),
-        unlogged: new Map(),
         retry: undefined,
         retryDelay: RETRY_MIN_MS,
         closed: false,
@@ -498,7 +439,7 @@ export const createHub = (options: HubOptions) => {
       state.closed = true;
       if (state.timer) clearTimeout(state.timer);
       clearRetry(state);
-      endAllDelivery(state);
+      live.endChannel(conn.id);
       for (const stream of state.subs.keys()) unindex(byStream, stream, state);
       unindex(byAccount, conn.principal.accountId, state);
       states.delete(conn.id);
@@ -586,13 +527,11 @@ export const createHub = (options: HubOptions) => {
         state.closed = true;
         if (state.timer) clearTimeout(state.timer);
         clearRetry(state);
-        endAllDelivery(state);
       }
+      live.stop();
     },
     /** Resolves once every audit write the hub started has settled: call after `stop()`, before the store closes. */
-    async drain(): Promise<void> {
-      while (writes.size > 0) await Promise.allSettled([...writes]);
-    },
+    drain: (): Promise<void> => live.drain(),
   };
 };
 

@@ -456,4 +456,138 @@ describe('live access in the audit log', () => {
     expect(String(errors[0])).toMatch(/3 documents delivered live .* connection is gone/);
     expect(await liveCounts()).toEqual([1]);
   });
+
+  it('a window with only its first page holds no timer, and a grant change that keeps the stream does not end it', async () => {
+    await follow();
+    await write(1);
+    await until('the first record', () => delivered() === 1);
+    await settle();
+    expect([...hubTimers.values()].filter((p) => p.ms === INTERVAL)).toEqual([]);
+    // Another grant for the same provider: the stream stays, and so does its window.
+    const more = await makeGrant(patient, provider, [{ type: 'immunization', access: 'read' }], {
+      now: t.clock.now,
+      expiresAt: t.clock.now + 10 * INTERVAL,
+    });
+    await t.server.service.grant(patientPrincipal(), more);
+    await hub.grantsChanged(provider.accountId);
+    await write(2);
+    await until('the tallied page', () => delivered() === 3);
+    await settle();
+    expect(await liveCounts()).toEqual([1]);
+    expect([...hubTimers.values()].filter((p) => p.ms === INTERVAL)).toHaveLength(1);
+    await pass(INTERVAL);
+    expect(await liveCounts()).toEqual([1, 2]);
+  });
+
+  it('counts a page once it is sent: a page whose send fails is counted when it goes out', async () => {
+    const c = conn(1);
+    let failSends = 0;
+    const send = c.sendEncoded.bind(c);
+    c.sendEncoded = (text, type) => {
+      if (failSends > 0) {
+        failSends--;
+        throw new Error('socket gone');
+      }
+      send(text, type);
+    };
+    await hub.add(c);
+    expect(await hub.subscribe(c, [{ stream: allergy(), since: 0 }])).toEqual({ ok: true });
+    await write(1);
+    await until('the first record', () => delivered() === 1);
+    failSends = 1;
+    await write(3);
+    await until('the failed send', () => errors.length === 1);
+    expect(delivered()).toBe(1);
+    // The retry sends it, and only then is it counted.
+    await pass(1_000);
+    expect(delivered()).toBe(4);
+    await pass(INTERVAL);
+    expect(await liveCounts()).toEqual([1, 3]);
+  });
+
+  it('a page logged while its subscription ends is not sent and opens no window: the next page is logged again', async () => {
+    // A hub of its own whose audit writes the test holds.
+    hub.stop();
+    await hub.drain();
+    const gate: { release: (() => void) | undefined } = { release: undefined };
+    const releaseHeld = (): void => gate.release?.();
+    const held: SyncService = {
+      ...t.server.service,
+      recordGranteeAccess: async (p, events) => {
+        if (!gate.release) await new Promise<void>((resolve) => (gate.release = resolve));
+        await t.server.service.recordGranteeAccess(p, events);
+        order.push(`logged ${events.map((e) => e.count).join('+')}`);
+      },
+    };
+    hub = createHub({
+      store: t.store,
+      service: held,
+      now: () => t.clock.now,
+      liveAuditIntervalMs: INTERVAL,
+      onError: (error) => void errors.push(error),
+    });
+    const c = await follow();
+    await write(2);
+    await until('the held opening write', () => gate.release !== undefined);
+    hub.unsubscribe(c, [allergy()]);
+    releaseHeld();
+    await settle();
+    expect(delivered()).toBe(0);
+    expect(await liveCounts()).toEqual([2]);
+    expect(await hub.subscribe(c, [{ stream: allergy(), since: 0 }])).toEqual({ ok: true });
+    await until('the page', () => delivered() === 2);
+    await settle();
+    expect(order).toEqual(['logged 2', 'logged 2', 'sent 2']);
+    expect(await liveCounts()).toEqual([2, 2]);
+
+    // The same when the subscription moves (subscribed again from elsewhere) while the opening is written.
+    await pass(INTERVAL);
+    gate.release = undefined;
+    await write(3);
+    await until('the next held opening write', () => gate.release !== undefined);
+    expect(await hub.subscribe(c, [{ stream: allergy(), since: 1 }])).toEqual({ ok: true });
+    releaseHeld();
+    await until('the page from the moved cursor', () => delivered() === 6);
+    await settle();
+    expect(order.slice(3)).toEqual(['logged 3', 'logged 4', 'sent 4']);
+    expect(await liveCounts()).toEqual([2, 2, 3, 4]);
+    expect(errors).toEqual([]);
+  });
+
+  it("writes each stream's tally on its own: one patient's failure does not cost another's", async () => {
+    const other = await registerAccount(t);
+    const signed = await makeGrant(other, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+      expiresAt: t.clock.now + 10 * INTERVAL,
+    });
+    await t.server.service.grant(
+      { accountId: other.accountId, deviceId: other.device.deviceId, role: 'patient' },
+      signed,
+    );
+    const otherAllergy = streamOf(other.accountId, 'allergy');
+    const c = conn(1);
+    await hub.add(c);
+    expect(
+      await hub.subscribe(c, [
+        { stream: allergy(), since: 0 },
+        { stream: otherAllergy, since: 0 },
+      ]),
+    ).toEqual({ ok: true });
+    await write(1);
+    await write(1, otherAllergy, other.device.deviceId);
+    await until('both first records', () => delivered() === 2);
+    await write(4);
+    await write(5, otherAllergy, other.device.deviceId);
+    await until('both tallied pages', () => delivered() === 11);
+    await damagePatientKey();
+    hub.remove(c);
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/^Error: 4 documents delivered live .* connection is gone/);
+    expect(await liveCounts()).toEqual([1]);
+    const otherCounts = (await serverAccessEntries(t, other))
+      .filter((e) => e.action === 'live')
+      .map((e) => e.count);
+    expect(otherCounts).toEqual([1, 5]);
+  });
 });

@@ -55,7 +55,6 @@ import {
 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
-import { clientAddressKey } from '../core/client-address';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 import { isStoreError, type Account } from '../store/index';
 import { inviteCodeHash, inviteId } from '../store/invites';
@@ -85,9 +84,6 @@ const inviteRefused = (request: FastifyRequest, reason: string, role?: unknown):
         'this server needs a valid invite code to create an account; ask its operator for one',
       );
 };
-
-/** The rate limiter key for unauthenticated routes: the client's address, an IPv6 one by its /64. */
-const addressOf = (request: FastifyRequest): string => clientAddressKey(request.ip);
 
 export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store, ed } = ctx;
@@ -285,7 +281,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     async (request) => {
       // Costly for an attacker by design (the root is wrapped under a memory-hard KDF); still rate limited
       // per address and answered the same way for unknown names and known ones without a blob.
-      const key = `join:${addressOf(request)}`;
+      const key = `join:${ctx.clientAddress(request)}`;
       if (!ctx.addressLimiter.take(key, 10)) {
         throw new ServiceError('RATE_LIMITED', 'too many join attempts; wait and retry', {
           retryAfterMs: ctx.addressLimiter.retryAfterMs(key, 10),

@@ -64,7 +64,6 @@ import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { upgradeRateLimit } from '../config';
 import { createRateLimiter } from '../core/rate-limit';
-import { clientAddressKey } from '../core/client-address';
 import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
@@ -126,7 +125,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
   const upgrades = createRateLimiter({ ...upgradeRateLimit(ctx.config), now: ctx.now });
 
   const serveSocket = (socket: WebSocket, request: FastifyRequest): void => {
-    const address = clientAddressKey(request.ip);
+    const address = ctx.clientAddress(request);
     const id = nextConnectionId++;
     metrics.connections.inc({ state: 'open' });
     open++;
@@ -596,7 +595,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     // Runs before the upgrade, so a refused attempt costs no WebSocket: HTTP 429 with a typed body, and
     // @fastify/websocket destroys the socket once the answer is written.
     onRequest: async (request) => {
-      const address = clientAddressKey(request.ip);
+      const address = ctx.clientAddress(request);
       const key = `addr:${address}`;
       if (!upgrades.take(key)) {
         throw new ServiceError('RATE_LIMITED', 'too many connection attempts from this address; slow down', {
