@@ -27,7 +27,8 @@ describe('audit trail end to end', () => {
     expect(actions).toEqual(
       expect.arrayContaining(['device-sign-in', 'records-changed', 'consent-grant', 'pull', 'key-fetch']),
     );
-    const changes = entries.find((e) => e.body.action === 'records-changed')?.body['changes'];
+    const changed = entries.find((e) => e.body.action === 'records-changed')?.body;
+    const changes = changed?.kind === 'AuditEntry' ? changed.changes : undefined;
     expect(changes).toEqual(expect.arrayContaining([{ action: 'create', kind: 'Allergy', id: allergy.id }]));
 
     const who = await p.audit.whoAccessed();

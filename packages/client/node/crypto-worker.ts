@@ -9,8 +9,9 @@
  * Invariants (beyond the offload's)
  * - The worker keeps the process alive only while a job is pending, so a process that never calls
  *   `close()` still exits once its jobs are answered.
- * - 'error', 'exit' and 'messageerror' all report the worker dead (a reply that cannot be deserialised
- *   names no job, which would otherwise wait for its budget).
+ * - 'error' and 'exit' report the worker dead; 'messageerror' reports an unreadable message (a reply that
+ *   cannot be deserialised names no job, which would otherwise wait for its budget): its pending jobs fail
+ *   with CryptoOffloadError WORKER_MESSAGE_UNREADABLE and the worker is replaced.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -48,9 +49,7 @@ export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}):
     const worker = new Worker(entry);
     worker.on('message', (message: unknown) => events.message(message));
     worker.on('error', (error) => events.died(error));
-    worker.on('messageerror', (error) =>
-      events.died(new Error(`crypto worker sent an unreadable message: ${String(error)}`)),
-    );
+    worker.on('messageerror', (error) => events.unreadable(error));
     worker.on('exit', (code) => events.died(new Error(`crypto worker exited with code ${code}`)));
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();

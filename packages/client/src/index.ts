@@ -22,7 +22,9 @@ export {
   JOB_TIMEOUT_PER_ITEM_MS,
   WORKER_DEATH_LIMIT,
   WORKER_DEATH_WINDOW_MS,
+  CryptoOffloadError,
   createWorkerOffload,
+  isCryptoOffloadError,
   jobTimeoutMs,
 } from './offload/worker-offload';
 export type {

@@ -8,8 +8,10 @@
  * (the codec enforces both).
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AccessRemovedReason, GrantScopeEntry } from './consent';
 import { MAX_DOC_BYTES } from './limits';
 import {
+  AccountId,
   B64u,
   DeviceId,
   Epoch,
@@ -19,6 +21,7 @@ import {
   Seq,
   Signature,
   StreamId,
+  GRANTABLE_STREAM_TYPES,
   b64uDecodedLength,
 } from './primitives';
 
@@ -94,3 +97,87 @@ export function batchByLimits<T>(
   if (current.length > 0) batches.push(current);
   return batches;
 }
+
+/** Most record changes one coalesced `records-changed` audit entry lists. */
+export const MAX_AUDIT_CHANGES = 500;
+
+/** One record change in a `records-changed` audit entry. */
+export const AuditRecordChange = Type.Object(
+  {
+    action: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+    kind: Type.String({ minLength: 1, maxLength: 64 }),
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export type AuditRecordChange = Static<typeof AuditRecordChange>;
+
+/** Who did it and when, in every audit body: the account and device that acted (the actor). */
+const auditActorProperties = { actorId: AccountId, actorDeviceId: DeviceId, at: IsoDateTime };
+
+/**
+ * Sealed body of an entry a device appends (`kind: 'AuditEntry'`). The device library writes the actions
+ * `records-changed`, `purge`, `consent-grant`, `consent-revoke`, `key-rotation`, `device-sign-in` and
+ * `export`; an app appends its own (e.g. `record-viewed`), so `action` is any short name and every detail
+ * field is optional. Ids a caller names (`grantId`, `granteeId`) are bounded text, not checked ids: apps
+ * and older bodies carry other values, and views trust them only as far as the entry's verified author.
+ * Closed for writers; a reader drops fields it does not know (see `AuditBody`).
+ */
+export const AuditEntryBody = Type.Object(
+  {
+    kind: Type.Literal('AuditEntry'),
+    action: Type.String({ minLength: 1, maxLength: 64 }),
+    ...auditActorProperties,
+    summary: Type.Optional(Type.String({ maxLength: 500 })),
+    changes: Type.Optional(Type.Array(AuditRecordChange, { maxItems: MAX_AUDIT_CHANGES })),
+    stream: Type.Optional(StreamId),
+    reason: Type.Optional(AccessRemovedReason),
+    count: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    grantId: Type.Optional(Type.String({ maxLength: 128 })),
+    granteeId: Type.Optional(Type.String({ maxLength: 128 })),
+    scope: Type.Optional(Type.Array(GrantScopeEntry, { maxItems: GRANTABLE_STREAM_TYPES.length })),
+    expiresAt: Type.Optional(IsoDateTime),
+    purpose: Type.Optional(Type.String({ maxLength: 500 })),
+    epoch: Type.Optional(Epoch),
+    holders: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    deviceId: Type.Optional(DeviceId),
+    patientId: Type.Optional(AccountId),
+  },
+  { additionalProperties: false },
+);
+export type AuditEntryBody = Static<typeof AuditEntryBody>;
+
+/**
+ * What the server logs of a grantee's access to a patient's stream: `pull`, `push`, `live`, `key-fetch`,
+ * `blob-down`, `blob-up` so far. Any short name is read, so that an entry of an action a newer server logs
+ * is still listed by older devices, under its name.
+ */
+export const AccessEventAction = Type.String({ minLength: 1, maxLength: 64 });
+export type AccessEventAction = Static<typeof AccessEventAction>;
+
+/**
+ * Sealed body of an access event the server appends (`kind: 'AccessEvent'`): the grantee (actor) and how
+ * many documents of `stream` it was served or wrote. Any integer `count` has the shape: the server writes
+ * positive ones, and views believe a count only from the server and only when positive, so another
+ * author's claim (signed, hence no tampering) is still listed as that author's claim.
+ */
+export const AccessEventBody = Type.Object(
+  {
+    kind: Type.Literal('AccessEvent'),
+    action: AccessEventAction,
+    ...auditActorProperties,
+    stream: StreamId,
+    count: Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+  },
+  { additionalProperties: false },
+);
+export type AccessEventBody = Static<typeof AccessEventBody>;
+
+/**
+ * What an audit entry's `ct` holds once opened with the patient's wrapping key (canonical JSON). Its
+ * writers build it with this type and its reader checks it with `validateTolerant(AuditBody, …)` before
+ * any use: a field a newer build added is dropped, not refused, so entries of newer devices stay valid on
+ * older ones; a body that fails is treated like one that does not open.
+ */
+export const AuditBody = Type.Union([AuditEntryBody, AccessEventBody]);
+export type AuditBody = Static<typeof AuditBody>;

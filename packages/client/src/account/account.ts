@@ -755,8 +755,10 @@ async function joinWithRecoveryKeyNow(
 /**
  * Opens the account stored on this device; works offline and never waits for the server. Given `api`
  * and `ed`, while the vault does not yet record the account's wrapping-key signature as published, it
- * also runs `publishWrappingKey` in the background: best effort, a failure (offline, lock, server
- * refusal) is ignored and the next unlock tries again. Without them: no server call at all.
+ * also runs `publishWrappingKey` in the background (and `publishWrappedRootSig` while generation 0 is not
+ * recorded as signed), both in one session opened when the first of them needs it: best effort, a
+ * failure (offline, lock, server refusal) is ignored and the next unlock tries again. Without them: no
+ * server call at all.
  */
 export async function unlock(
   deps: Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 },
@@ -784,13 +786,37 @@ export async function unlock(
   const keyDue = record.wrappingKeyPublished !== true;
   const gen0Due = (record.gen ?? 0) === 0 && record.gen0Sig !== 'published';
   if (api !== undefined && ed !== undefined && (keyDue || gen0Due)) {
+    // One handshake for both publications, opened only when the first of them has something to send.
+    const bearer = sharedBearer(async () => {
+      // Signed with a copy, like the publications' own signatures: a lock meanwhile zeroes the account's.
+      assertUnlocked(account);
+      const secretKey = account.device.secretKey.slice();
+      try {
+        return await openSession(api, { deviceId: account.device.deviceId, secretKey }, ed);
+      } finally {
+        secretKey.fill(0);
+      }
+    });
     void (async () => {
-      if (keyDue) await publishWrappingKey({ api, ed, vault }, { account }).catch(() => undefined);
-      if (gen0Due) await publishWrappedRootSig({ api, ed, vault }, { account }).catch(() => undefined);
+      if (keyDue) await publishWrappingKeyWith({ api, ed, vault }, account, bearer).catch(() => undefined);
+      if (gen0Due)
+        await publishWrappedRootSigWith({ api, ed, vault }, account, bearer).catch(() => undefined);
     })();
   }
   return account;
 }
+
+/** A bearer token when first needed: the caller's, or a session opened then. */
+type Bearer = () => Promise<string>;
+
+const bearerOf = (token: string | undefined, open: () => Promise<{ token: string }>): Bearer =>
+  token !== undefined ? () => Promise.resolve(token) : async () => (await open()).token;
+
+/** Opens at most one session, at the first call; later calls share it (or its failure). */
+const sharedBearer = (open: () => Promise<{ token: string }>): Bearer => {
+  let session: Promise<string> | undefined;
+  return () => (session ??= open().then((s) => s.token));
+};
 
 /** The HTTP routes `publishWrappingKey` uses: the account answer, a bearer session, the publication. */
 export type WrappingKeyApi = Pick<HttpApi, 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'>;
@@ -841,7 +867,7 @@ async function putWrappingKeySig(
   keys: Pick<AccountKeys, 'accountId' | 'identity' | 'wrapping'>,
   identitySecretKey: Uint8Array,
   device: SessionDevice,
-  token: string | undefined,
+  token: string | Bearer | undefined,
   beforeSending: () => void = () => undefined,
 ): Promise<HttpWrappingKeyResponse> {
   const payload = wrappingKeySignaturePayload({
@@ -850,7 +876,10 @@ async function putWrappingKeySig(
     wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
   });
   const sig = await signPayload(deps.ed, identitySecretKey, payload);
-  const bearer = token ?? (await openSession(deps.api, device, deps.ed)).token;
+  const bearer =
+    typeof token === 'function'
+      ? await token()
+      : (token ?? (await openSession(deps.api, device, deps.ed)).token);
   beforeSending();
   return deps.api.putWrappingKey({ sig }, bearer);
 }
@@ -921,7 +950,14 @@ export async function publishWrappingKey(
   deps: { readonly api: WrappingKeyApi; readonly ed: Ed25519; readonly vault?: Vault },
   input: { readonly account: WrapHolder; readonly token?: string },
 ): Promise<PublishWrappingKeyResult> {
-  const { account } = input;
+  return publishWrappingKeyWith(deps, input.account, input.token);
+}
+
+async function publishWrappingKeyWith(
+  deps: { readonly api: WrappingKeyApi; readonly ed: Ed25519; readonly vault?: Vault },
+  account: WrapHolder,
+  token: string | Bearer | undefined,
+): Promise<PublishWrappingKeyResult> {
   assertUnlocked(account);
   const server = await fetchAccount(deps.api, account.keys);
   let status: PublishWrappingKeyResult = 'present';
@@ -935,7 +971,7 @@ export async function publishWrappingKey(
         account.keys,
         identitySecret,
         { deviceId: account.device.deviceId, secretKey: deviceSecret },
-        input.token,
+        token,
         () => assertUnlocked(account),
       );
     } finally {
@@ -967,12 +1003,24 @@ export async function publishWrappedRootSig(
   input: { readonly account: WrapHolder; readonly token?: string },
 ): Promise<PublishWrappedRootSigResult> {
   const { account } = input;
+  return publishWrappedRootSigWith(
+    deps,
+    account,
+    bearerOf(input.token, () => openSession(deps.api, account.device, deps.ed)),
+  );
+}
+
+async function publishWrappedRootSigWith(
+  deps: { readonly api: WrappedRootSigApi; readonly ed: Ed25519; readonly vault: Vault },
+  account: WrapHolder,
+  bearer: Bearer,
+): Promise<PublishWrappedRootSigResult> {
   assertUnlocked(account);
   const record = await ownRecord(deps.vault, account);
   if ((record.gen ?? 0) !== 0 || record.gen0Sig === 'published') return 'present';
   // First: an older server neither holds nor takes the signature, and every unlock would ask again.
   if (!(await serverSpeaks(deps.api, WRAPPED_ROOT_SIG_VERSION))) return 'withheld';
-  const token = input.token ?? (await openSession(deps.api, account.device, deps.ed)).token;
+  const token = await bearer();
   const state = await deps.api.getWrappedRoot(token);
   if (state.accountId !== account.accountId) {
     throw new AccountError('WRAPPED_ROOT_REFUSED', 'wrapped root refused: it belongs to another account');

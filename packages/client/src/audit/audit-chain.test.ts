@@ -3,9 +3,11 @@ import nacl from 'tweetnacl';
 import {
   base64urlDecode,
   base64urlEncode,
+  canonicalBytes,
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
+  sealTo,
   tweetnaclEd25519,
 } from '@hale/crypto';
 import type { ServedDoc } from '@hale/protocol';
@@ -151,5 +153,116 @@ describe('audit hash chains', () => {
     expect(result.problems).toEqual([
       expect.objectContaining({ kind: 'inserted', entryId: foreign[0]!.doc.id }),
     ]);
+  });
+});
+
+describe('opening audit bodies: only what the AuditBody schema describes', () => {
+  const sealed = (body: unknown) => ({
+    ct: base64urlEncode(sealTo(patient.wrapping.publicKey, canonicalBytes(body))),
+  });
+  const actor = { actorId: patient.accountId, actorDeviceId: devA.deviceId, at: '2026-01-01T00:00:00.000Z' };
+  const stream = `${patient.accountId}/allergy`;
+  // The shapes the writers built before the schema existed (session.ts, consent.ts, audit-log.ts and the
+  // server's access events), field for field.
+  const entry = (action: string, detail: Record<string, unknown>) => ({
+    action,
+    summary: action,
+    ...detail,
+    kind: 'AuditEntry',
+    ...actor,
+  });
+  const wellFormed: Record<string, unknown>[] = [
+    {
+      ...entry('records-changed', {
+        changes: [
+          { action: 'create', kind: 'Allergy', id: '01JGZ0000000000000000000AB' },
+          { action: 'delete', kind: 'Medication', id: '01JGZ0000000000000000000AC' },
+        ],
+      }),
+      summary: '2 record change(s)',
+    },
+    entry('purge', { stream, reason: 'revoked', count: 0 }),
+    entry('consent-grant', {
+      grantId: '01JGZ0000000000000000000AD',
+      granteeId: devB.deviceId,
+      scope: [{ type: 'allergy', access: 'read' }],
+      expiresAt: '2026-02-01T00:00:00.000Z',
+      purpose: 'pre-operative assessment',
+    }),
+    entry('consent-revoke', { grantId: '01JGZ0000000000000000000AD', granteeId: devB.deviceId }),
+    entry('key-rotation', { stream, epoch: 2, holders: 1 }),
+    entry('device-sign-in', { deviceId: devA.deviceId }),
+    entry('export', { patientId: patient.accountId, count: 12 }),
+    // An app's own action (`session.audit.append`), with no detail at all.
+    { kind: 'AuditEntry', action: 'record-viewed', ...actor },
+    ...(['pull', 'push', 'live', 'key-fetch', 'blob-down', 'blob-up'] as const).map((action) => ({
+      kind: 'AccessEvent',
+      action,
+      ...actor,
+      stream,
+      count: 3,
+    })),
+  ];
+
+  it('opens a well-formed body of every action, as it was written', () => {
+    for (const body of wellFormed) expect(openAuditBody(sealed(body), patient.wrapping)).toEqual(body);
+  });
+
+  const grant = wellFormed[2]!;
+  const access = wellFormed.at(-1)!;
+  const without = (body: Record<string, unknown>, key: string) =>
+    Object.fromEntries(Object.entries(body).filter(([k]) => k !== key));
+  // A newer build may add fields and server actions: its entries open here without what this build
+  // does not know, instead of reading as forged.
+  const newer: Array<[string, unknown, unknown]> = [
+    ['an extra field', { ...grant, injected: 'x' }, grant],
+    [
+      'an extra field in a record change',
+      { ...wellFormed[0]!, changes: [{ action: 'create', kind: 'A', id: 'b', x: 1 }] },
+      { ...wellFormed[0]!, changes: [{ action: 'create', kind: 'A', id: 'b' }] },
+    ],
+    ['an extra field in an access event', { ...access, summary: 'pull' }, access],
+    [
+      'a __proto__ member',
+      JSON.parse(`{"__proto__":{"polluted":true},${JSON.stringify(grant).slice(1)}`),
+      grant,
+    ],
+    [
+      'a server action this build does not know',
+      { ...access, action: 'blob-archive' },
+      { ...access, action: 'blob-archive' },
+    ],
+  ];
+
+  it.each(newer)('opens a body with %s, keeping only what this build knows', (_why, body, opened) => {
+    const got = openAuditBody(sealed(body), patient.wrapping);
+    expect(got).toEqual(opened);
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  const refused: Array<[string, unknown]> = [
+    ['a count of the wrong type', { ...access, count: '3' }],
+    ['a fractional count', { ...access, count: 1.5 }],
+    ['an actor id of the wrong type', { ...grant, actorId: 42 }],
+    ['a scope entry of the wrong type', { ...grant, scope: ['allergy'] }],
+    ['an unknown kind', { ...grant, kind: 'Other' }],
+    ['an empty server action', { ...access, action: '' }],
+    ['a missing actor', without(grant, 'actorId')],
+    ['a missing time', without(grant, 'at')],
+    ['a missing action', without(grant, 'action')],
+    ['an access event without its count', without(access, 'count')],
+    ['an oversize summary', { ...grant, summary: 'x'.repeat(501) }],
+    ['an oversize purpose', { ...grant, purpose: 'x'.repeat(501) }],
+    ['an oversize action name', { ...grant, action: 'x'.repeat(65) }],
+    [
+      'too many record changes',
+      { ...wellFormed[0]!, changes: Array(501).fill({ action: 'create', kind: 'A', id: 'b' }) },
+    ],
+    ['no object', ['consent-grant']],
+  ];
+
+  it.each(refused)('refuses a body with %s', (_why, body) => {
+    expect(openAuditBody(sealed(body), patient.wrapping)).toBeNull();
   });
 });

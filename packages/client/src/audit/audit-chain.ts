@@ -11,6 +11,9 @@
  *   show that an author's newest entries were cut off. `verifyAuditLog` takes such positions (`reached`:
  *   what the verifying device knows the server acknowledged of its own chain) and reports a served chain
  *   ending below one as `deleted`.
+ * - A body is read only once `openAuditBody` has checked it against `AuditBody` (@hale/protocol), the
+ *   schema its writers build it with (fields it does not name are dropped, for entries of newer builds);
+ *   one that does not match opens as null, like one that does not open.
  * Failure modes: `verifyAuditLog` never throws; it lists every problem with its kind — modified, deleted,
  * reordered, inserted — and the entry it concerns (for a cut-off end: the author's last served entry, or
  * '' when none of its entries is served).
@@ -31,16 +34,15 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import { newId } from '@hale/model';
-import { auditSignaturePayload, type PushDoc, type ServedDoc } from '@hale/protocol';
+import {
+  AuditBody,
+  auditSignaturePayload,
+  validateTolerant,
+  type PushDoc,
+  type ServedDoc,
+} from '@hale/protocol';
 
-export interface AuditBody {
-  kind: 'AuditEntry' | 'AccessEvent';
-  action: string;
-  actorId: string;
-  actorDeviceId: string;
-  at: string;
-  [key: string]: unknown;
-}
+export type { AuditBody } from '@hale/protocol';
 
 export interface ChainState {
   seq: number;
@@ -76,6 +78,12 @@ export const makeAuditEntry = async (input: {
   };
 };
 
+/**
+ * The sealed body of an audit entry, opened with the patient's wrapping key and checked against the
+ * protocol's `AuditBody` schema (unknown fields dropped); null when it does not open, is no JSON, or does
+ * not match the schema
+ * (callers treat all three alike: the entry vouches for nothing).
+ */
 export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPair): AuditBody | null => {
   const bytes = base64urlDecode(doc.ct);
   if (!bytes.ok) return null;
@@ -83,12 +91,15 @@ export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPai
   if (!opened.ok) return null;
   const text = utf8Decode(opened.value);
   if (!text.ok) return null;
+  let body: unknown;
   try {
-    const body = JSON.parse(text.value) as unknown;
-    return typeof body === 'object' && body !== null ? (body as AuditBody) : null;
+    body = JSON.parse(text.value);
   } catch {
     return null;
   }
+  // Tolerant: a field a newer build added is dropped, so its entries do not read as forged here.
+  const checked = validateTolerant(AuditBody, body);
+  return checked.ok ? checked.value : null;
 };
 
 export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted';

@@ -1,11 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
-import type { PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
+import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
 import { createAuditLog, type AuditLogDeps } from './audit-log';
-import { verifyAuditLog } from './audit-chain';
+import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
 
 const ed = tweetnaclEd25519;
 const DAY = 24 * 3600_000;
@@ -288,4 +288,87 @@ describe('audit: record changes noted just before the session closes', () => {
     await third.resumeNoted();
     expect(await third.pendingCount()).toBe(1);
   });
+});
+
+describe('audit views over bodies that do not match the AuditBody schema', () => {
+  it("are refused like an entry that does not open: an own device's entry is reported inserted, and no view lists it", async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const device = generateDeviceKeys();
+    const now = () => Date.parse('2026-01-01T00:00:00.000Z');
+    const actor = {
+      actorId: patient.accountId,
+      actorDeviceId: device.deviceId,
+      at: new Date(now()).toISOString(),
+    };
+    const served: ServedDoc[] = [];
+    let chain: ChainState = { seq: 0, hash: null };
+    const add = async (body: AuditBody) => {
+      const made = await makeAuditEntry({
+        patientId: patient.accountId,
+        patientWrappingKey: patient.wrapping.publicKey,
+        device: { deviceId: device.deviceId, secretKey: device.secretKey },
+        ed,
+        chain,
+        body,
+        now,
+      });
+      chain = made.chain;
+      served.push({ ...made.doc, seq: served.length + 1, at: actor.at });
+      return made.doc.id;
+    };
+    const good = await add({ kind: 'AuditEntry', action: 'export', ...actor, count: 1 });
+    // Signed by the patient's own device, so only the body's shape is wrong (a broken or older writer).
+    const forged = { kind: 'AuditEntry', action: 'consent-grant', ...actor, granteeId: 7 };
+    const bad = await add(forged as unknown as AuditBody);
+    const connection = {
+      status: () => 'ready' as const,
+      request: async (frame: PullFrame) => ({
+        t: 'pulled',
+        rid: 1,
+        docs: served,
+        streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
+        denied: [],
+      }),
+    } as unknown as Connection;
+    const directory = {
+      deviceKey: async (accountId: string, deviceId: string) =>
+        accountId === patient.accountId && deviceId === device.deviceId ? device.publicKey : null,
+    } as unknown as DeviceDirectory;
+    const log = createAuditLog({
+      accountId: patient.accountId,
+      keys: patient,
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed,
+      now,
+      connection,
+      directory,
+      meta: createDeviceMeta({ read: async () => undefined, write: async () => undefined }),
+      serverKey: async () => null,
+    });
+    const verification = await log.verify();
+    expect(verification.problems).toEqual([expect.objectContaining({ kind: 'inserted', entryId: bad })]);
+    expect((await log.entries()).map((e) => e.id)).toEqual([good]);
+    expect(await log.disclosures()).toEqual([]);
+  });
+});
+
+describe('audit append', () => {
+  it.each([
+    ['an oversize summary', { action: 'export', summary: 'x'.repeat(501) }],
+    ['a patient id that is no account id', { action: 'export', patientId: 'not-an-account' }],
+    ['an empty action', { action: '' }],
+  ])(
+    'refuses a body its readers would refuse (%s): VALIDATION_FAILED, nothing signed',
+    async (_why, body) => {
+      const s = setup();
+      const error: unknown = await s.log.append(s.a, body).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'RecordError', code: 'VALIDATION_FAILED' });
+      expect(await s.log.pendingCount()).toBe(0);
+      // The chain did not move: the next entry is the first.
+      await s.log.append(s.a, { action: 'export', count: 1 });
+      await s.log.flush();
+      expect(s.positions(s.a)).toEqual([1]);
+      expect((await s.verifyStored(s.a)).ok).toBe(true);
+    },
+  );
 });

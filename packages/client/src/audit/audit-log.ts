@@ -44,6 +44,8 @@ import type { AccountKeys, Ed25519 } from '@hale/crypto';
 import {
   ERROR_CODES,
   isErrorCode,
+  AuditEntryBody,
+  validate,
   type PulledFrame,
   type PushDoc,
   type PushedFrame,
@@ -60,6 +62,7 @@ import {
   type AuditBody,
   type AuditVerification,
 } from './audit-chain';
+import { RecordError } from '../records/records';
 
 export interface AuditLogDeps {
   accountId: string;
@@ -81,6 +84,9 @@ export interface RecordChange {
   kind: string;
   id: string;
 }
+
+/** What a caller of `append` says; the log adds `kind`, the actor and the time (AuditEntryBody). */
+export type AuditEntryDetail = Omit<AuditEntryBody, 'kind' | 'actorId' | 'actorDeviceId' | 'at'>;
 
 /** Who vouches for an entry's content: the server (its key), the patient's own device, or a grantee's. */
 export type EntrySource = 'server' | 'patient' | 'grantee';
@@ -202,8 +208,6 @@ const patientOf = (stream: string): string => stream.slice(0, stream.length - '/
 const isCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
-
 /** A conflict whose stored entry is ours byte for byte in every signed field: already stored. */
 const sameStored = (master: ServedDoc | null, doc: PushDoc): boolean =>
   master !== null &&
@@ -232,7 +236,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
   const chainKey = (patientId: string): string => `audit-chain/${patientId}`;
 
-  const append = (patientId: string, body: { action: string; summary?: string; [key: string]: unknown }) =>
+  const append = (patientId: string, body: AuditEntryDetail) =>
     serial(async () => {
       deps.assertUnlocked?.();
       const wrapping =
@@ -240,13 +244,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           ? deps.keys.wrapping.publicKey
           : await deps.directory.wrappingKey(patientId);
       if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
-      const full: AuditBody = {
+      const full: AuditEntryBody = {
         ...body,
         kind: 'AuditEntry',
         actorId: deps.accountId,
         actorDeviceId: deps.device.deviceId,
         at: iso(),
       };
+      // Callers are apps as well as this library: a body its readers would refuse is never signed, or
+      // every device would read the entry as one inserted into the trail.
+      const checked = validate(AuditEntryBody, full);
+      if (!checked.ok) {
+        const issues = (checked.error.details?.issues ?? []).map((i) => `${i.path}: ${i.reason}`).join('; ');
+        throw new RecordError('VALIDATION_FAILED', `audit entry refused, nothing appended: ${issues}`);
+      }
       // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
       const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
       await deps.meta.update(chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
@@ -522,7 +533,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
         return server.publicKey;
       }
-      if (!body || typeof body.actorId !== 'string') return null;
+      if (!body) return null;
       const key = await deps.directory.deviceKey(body.actorId, e.author);
       if (key) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
@@ -545,7 +556,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         seq: e.seq,
         author: e.author,
         authorSeq: e.audit.authorSeq,
-        at: text(v.body.at) || e.audit.at,
+        at: v.body.at,
         body: v.body,
         source: v.source,
         authorAccountId: v.accountId,
@@ -618,12 +629,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           const record: AccessRecord = {
             at: e.at,
             source: 'server',
-            actorId: text(e.body.actorId),
-            actorDeviceId: text(e.body.actorDeviceId),
-            action: text(e.body.action),
+            actorId: e.body.actorId,
+            actorDeviceId: e.body.actorDeviceId,
+            action: e.body.action,
           };
-          if (typeof e.body['stream'] === 'string') record.stream = e.body['stream'];
-          if (isCount(e.body['count'])) record.count = e.body['count'];
+          if (e.body.stream !== undefined) record.stream = e.body.stream;
+          if (isCount(e.body.count)) record.count = e.body.count;
           out.push(record);
         } else if (e.source === 'grantee') {
           // Who wrote it is what the signature proves; what it says about itself is its claim.
@@ -632,9 +643,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
             source: 'grantee',
             actorId: e.authorAccountId,
             actorDeviceId: e.author,
-            action: text(e.body.action),
+            action: e.body.action,
           };
-          if (typeof e.body['stream'] === 'string') record.stream = e.body['stream'];
+          if (e.body.stream !== undefined) record.stream = e.body.stream;
           out.push(record);
         }
       }
@@ -646,33 +657,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     async disclosures(): Promise<Disclosure[]> {
       const list = await entries();
-      const grants = list.filter(
-        (e) =>
-          e.source === 'patient' &&
-          e.body.kind === 'AuditEntry' &&
-          e.body.action === 'consent-grant' &&
-          typeof e.body['granteeId'] === 'string',
-      );
-      return grants.map((g) => {
-        const recipient = text(g.body['granteeId']);
+      return list.flatMap((g) => {
+        const body = g.body;
+        if (g.source !== 'patient' || body.kind !== 'AuditEntry' || body.action !== 'consent-grant')
+          return [];
+        const recipient = body.granteeId;
+        if (recipient === undefined) return [];
         const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
-        const scope = Array.isArray(g.body['scope']) ? (g.body['scope'] as unknown[]) : [];
-        return {
-          date: g.at,
-          recipient,
-          recordTypes: scope.flatMap((s) =>
-            typeof s === 'object' && s !== null && typeof (s as { type?: unknown }).type === 'string'
-              ? [(s as { type: string }).type]
-              : [],
-          ),
-          purpose: text(g.body['purpose']),
-          expiresAt: text(g.body['expiresAt']),
-          accesses: accesses.length,
-          documentsDisclosed: accesses.reduce(
-            (n, e) => n + (isCount(e.body['count']) ? e.body['count'] : 0),
-            0,
-          ),
-        };
+        return [
+          {
+            date: g.at,
+            recipient,
+            recordTypes: (body.scope ?? []).map((s) => s.type),
+            purpose: body.purpose ?? '',
+            expiresAt: body.expiresAt ?? '',
+            accesses: accesses.length,
+            documentsDisclosed: accesses.reduce((n, e) => n + (isCount(e.body.count) ? e.body.count : 0), 0),
+          },
+        ];
       });
     },
     /** What this device itself recorded (a provider's log of its own actions). */

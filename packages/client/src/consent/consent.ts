@@ -84,6 +84,7 @@ import { SyncError, type Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
+import type { AuditEntryDetail } from '../audit/audit-log';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -165,7 +166,7 @@ export interface ConsentDeps {
   meta: DeviceMeta;
   onEvent?: (event: {
     action: 'consent-grant' | 'consent-revoke' | 'key-rotation';
-    detail: Record<string, unknown>;
+    detail: Omit<AuditEntryDetail, 'action' | 'summary'>;
   }) => void;
   /** Throws (AccountError LOCKED) once the account was locked: no grant or revocation is signed then. */
   assertUnlocked?: () => void;
@@ -296,7 +297,7 @@ export const createConsent = (deps: ConsentDeps) => {
     return presented.key;
   };
 
-  const streamOf = (type: StreamType): string => `${deps.accountId}/${type}`;
+  const streamOf = (type: StreamType): `${string}/${StreamType}` => `${deps.accountId}/${type}`;
 
   const pinnedWrappingKeys = async () =>
     (await deps.meta.get(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys)) ?? {};

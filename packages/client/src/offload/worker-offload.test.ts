@@ -4,7 +4,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CryptoJob } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
-import { WORKER_DEATH_LIMIT, createWorkerOffload, jobTimeoutMs, type WorkerEvents } from './worker-offload';
+import {
+  WORKER_DEATH_LIMIT,
+  createWorkerOffload,
+  isCryptoOffloadError,
+  jobTimeoutMs,
+  type WorkerEvents,
+} from './worker-offload';
 
 const sealJob = (items = 1): CryptoJob => ({
   op: 'seal',
@@ -112,6 +118,55 @@ describe('createWorkerOffload with a host that reports no exit', () => {
     expect(host.workers[1]?.terminated).toBe(true);
     expect((await offload.run(sealJob())).op).toBe('seal');
     expect(host.workers).toHaveLength(3);
+    await offload.close();
+  });
+
+  /** Settles `job` into a flag, so a test can see it is still pending without waiting on it. */
+  const watch = (job: Promise<unknown>) => {
+    const seen: { error?: unknown; settled: boolean } = { settled: false };
+    job.then(
+      () => void (seen.settled = true),
+      (error: unknown) => void Object.assign(seen, { settled: true, error }),
+    );
+    return seen;
+  };
+
+  for (const [what, emit] of [
+    [
+      "a 'messageerror' (a reply that cannot be deserialised)",
+      (e: WorkerEvents) => e.unreadable(new Error('DataCloneError')),
+    ],
+    ['a message that is no reply to any job (no id)', (e: WorkerEvents) => e.message(null)],
+  ] as const) {
+    it(`${what} fails every job the worker owes at once, typed, and the next job gets a fresh worker`, async () => {
+      const host = browserLikeHost();
+      host.silence(true);
+      const offload = createWorkerOffload(host.spawn);
+      const jobs = [watch(offload.run(sealJob(2))), watch(offload.run(sealJob(1)))];
+      emit(host.workers[0]!.events);
+      // No time passes: only what the event itself does settles the jobs.
+      await vi.advanceTimersByTimeAsync(0);
+      for (const job of jobs) {
+        expect(job.settled).toBe(true);
+        expect(isCryptoOffloadError(job.error) && job.error.code).toBe('WORKER_MESSAGE_UNREADABLE');
+      }
+      expect(host.workers[0]?.terminated).toBe(true);
+
+      host.silence(false);
+      expect((await offload.run(sealJob())).op).toBe('seal');
+      expect(host.workers).toHaveLength(2);
+      await offload.close();
+    });
+  }
+
+  it('ignores a late reply to a job that already failed, and keeps the worker', async () => {
+    const host = browserLikeHost();
+    const offload = createWorkerOffload(host.spawn);
+    expect((await offload.run(sealJob())).op).toBe('seal');
+    host.workers[0]!.events.message({ id: 999, result: null });
+    expect(host.workers[0]?.terminated).toBe(false);
+    expect((await offload.run(sealJob())).op).toBe('seal');
+    expect(host.workers).toHaveLength(1);
     await offload.close();
   });
 });

@@ -22,6 +22,11 @@
  *   fresh one. The budget is generous by design (see the constants): it only ends a stall, it is no
  *   latency target. A browser's Web Worker reports no exit, so there this budget is what ends a worker
  *   that died silently.
+ * - A message from the worker that cannot be read — the host's 'messageerror' (`unreadable`), or a
+ *   message that is no reply to any job (no numeric `id`) — names no job it answers: every job pending in
+ *   that worker fails at once with CryptoOffloadError WORKER_MESSAGE_UNREADABLE (never waits for its
+ *   budget), and the worker is ended and counted as a death, like one that died. A reply whose id is no
+ *   longer pending (a job that already failed) is ignored.
  * - After `close()` nothing restarts: pending and later jobs reject with "crypto offload is closed".
  * Failure modes: a job that throws in the worker, a job that cannot be copied to it, a malformed
  * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
@@ -36,10 +41,36 @@ export interface WorkerOffload extends CryptoOffload {
   close(): Promise<void>;
 }
 
-/** What the host reports of the worker it started: every message, and its death. */
+/**
+ * Error codes of the offload's own typed failures (append-only). `WORKER_MESSAGE_UNREADABLE`: the worker
+ * sent a message that could not be read (a 'messageerror', or no reply to any job), so the jobs it was
+ * running failed and it was replaced; the batch can be retried.
+ */
+export const CRYPTO_OFFLOAD_ERROR_CODES = ['WORKER_MESSAGE_UNREADABLE'] as const;
+export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];
+
+export class CryptoOffloadError extends Error {
+  override readonly name = 'CryptoOffloadError';
+  constructor(
+    readonly code: CryptoOffloadErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const isCryptoOffloadError = (e: unknown): e is CryptoOffloadError => e instanceof CryptoOffloadError;
+
+/** What the host reports of the worker it started: every message, an unreadable one, and its death. */
 export interface WorkerEvents {
   message(message: unknown): void;
-  /** The worker is gone or unusable (exit, uncaught error, unreadable message); reported once or more. */
+  /**
+   * A message from the worker could not be deserialised: the 'messageerror' event of a Node Worker, a
+   * Web Worker or its MessagePort (`error`: what the event carries). It names no job, so every job the
+   * worker owes fails.
+   */
+  unreadable(error: unknown): void;
+  /** The worker is gone or unusable (exit, uncaught error); reported once or more. */
   died(error: Error): void;
 }
 
@@ -131,6 +162,12 @@ const unrefTimer = (timer: ReturnType<typeof setTimeout>): void => {
 
 const closedError = (): Error => new Error('crypto offload is closed');
 
+const unreadableError = (what: string): CryptoOffloadError =>
+  new CryptoOffloadError(
+    'WORKER_MESSAGE_UNREADABLE',
+    `crypto worker sent ${what}; the jobs it was running failed and it was replaced (the batch can be retried)`,
+  );
+
 /**
  * `spawn` starts a worker (throwing if it cannot) and reports its messages and death through `events`.
  * The first worker starts at once, so the first batch does not wait for it to load.
@@ -190,8 +227,10 @@ export function createWorkerOffload(
     const port = spawn({
       message: (message) => {
         const reply = replyOf(message);
-        const p = reply === null ? undefined : pending.get(reply.id);
-        if (reply === null || p === undefined || ref.self === undefined) return;
+        // Not a reply to any job: which one it was meant to answer is unknown, so none can be.
+        if (reply === null) return end(unreadableError('a message that answers no job'));
+        const p = pending.get(reply.id);
+        if (p === undefined || ref.self === undefined) return;
         settle(ref.self, reply.id);
         if (reply.result === undefined) {
           p.reject(new Error(typeof reply.error === 'string' ? reply.error : 'crypto worker failed'));
@@ -203,6 +242,12 @@ export function createWorkerOffload(
           p.reject(asError(error));
         }
       },
+      unreadable: (error) =>
+        end(
+          unreadableError(
+            `a message that could not be read (${error instanceof Error ? error.message : String(error)})`,
+          ),
+        ),
       died: end,
     });
     ref.port = port;

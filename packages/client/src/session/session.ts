@@ -26,7 +26,7 @@ import {
   type DeviceKeys,
   type Ed25519,
 } from '@hale/crypto';
-import type { KeyEnvelope, EnvelopesFrame } from '@hale/protocol';
+import { isStreamId, type KeyEnvelope, type EnvelopesFrame } from '@hale/protocol';
 import { toFhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
@@ -304,7 +304,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         .append(account.accountId, {
           action: 'purge',
           summary: `removed ${count} record(s) of ${removed.stream}: access ${removed.reason}`,
-          stream: removed.stream,
+          ...(isStreamId(removed.stream) ? { stream: removed.stream } : {}),
           reason: removed.reason,
           count,
         })
