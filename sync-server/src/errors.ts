@@ -19,10 +19,11 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   // The registration route answers it itself (plugins/accounts.ts); mapped for completeness, details withheld.
   INVITE_INVALID: 'INVITE_INVALID',
+  DELETED: 'BLOB_DELETED',
 };
 
 /** Store errors whose details are the client's business (the others' name server internals). */
-const STORE_DETAILS_SHOWN: ReadonlySet<StoreErrorCode> = new Set(['QUOTA_EXCEEDED']);
+const STORE_DETAILS_SHOWN: ReadonlySet<StoreErrorCode> = new Set(['QUOTA_EXCEEDED', 'DELETED']);
 
 /** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */
 export const toHttpError = (error: unknown): HttpError => {

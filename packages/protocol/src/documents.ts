@@ -149,7 +149,7 @@ export type AuditEntryBody = Static<typeof AuditEntryBody>;
 
 /**
  * What the server logs of a grantee's access to a patient's stream: `pull`, `push`, `live`, `key-fetch`,
- * `blob-down`, `blob-up` so far. Any short name is read, so that an entry of an action a newer server logs
+ * `blob-down`, `blob-up`, `blob-delete` so far. Any short name is read, so that an entry of an action a newer server logs
  * is still listed by older devices, under its name.
  */
 export const AccessEventAction = Type.String({ minLength: 1, maxLength: 64 });

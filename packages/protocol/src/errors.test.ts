@@ -32,6 +32,7 @@ const PINNED = [
   'QUOTA_EXCEEDED',
   'REGISTRATION_CLOSED',
   'INVITE_INVALID',
+  'BLOB_DELETED',
 ];
 
 describe('ERROR_CODES', () => {

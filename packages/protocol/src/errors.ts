@@ -231,6 +231,15 @@ export const ERROR_CODES = {
       'nothing was stored. With `details.role` the code is valid but only for an account of that role. ' +
       'Ask the operator for a new code.',
   },
+  BLOB_DELETED: {
+    // 410 Gone: a client that does not know the code yet reads a 4xx it does not retry.
+    http: 410,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'A blob with this id was deleted; the id is never used again, so a reader that kept its manifest ' +
+      'cannot be handed other bytes under it. Nothing was stored: upload under a new blob id.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

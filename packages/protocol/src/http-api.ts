@@ -361,10 +361,20 @@ export const HttpBlobManifestResponse = Type.Object(
 );
 export type HttpBlobManifestResponse = Static<typeof HttpBlobManifestResponse>;
 
+/**
+ * A deleted blob: its manifest and every chunk are gone, its bytes no longer count against the uploader's
+ * quota, and its id is kept (with `stream` and `deletedAt`) so it is never announced again (BLOB_DELETED).
+ */
+export const HttpBlobDeleteResponse = Type.Object(
+  { blobId: RecordId, stream: StreamId, deletedAt: IsoDateTime },
+  closed,
+);
+export type HttpBlobDeleteResponse = Static<typeof HttpBlobDeleteResponse>;
+
 export const OCTET_STREAM = 'application/octet-stream';
 
 export interface HttpRoute {
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
   /** Needs `Authorization: Bearer <token>`. */
   readonly auth: boolean;
@@ -487,6 +497,16 @@ export const HTTP_ROUTES = {
     auth: true,
     contentType: OCTET_STREAM,
     schema: { params: HttpBlobChunkParams, response: { ...errors } },
+  },
+  /**
+   * By a device of the patient whose stream the blob is in, or of the uploading account while it may
+   * upload to that stream. Deleting again answers BLOB_DELETED (410), so NOT_FOUND means never stored.
+   */
+  deleteBlob: {
+    method: 'DELETE',
+    url: '/v1/blobs/:blobId',
+    auth: true,
+    schema: { params: HttpBlobParams, response: { 200: HttpBlobDeleteResponse, ...errors } },
   },
   health: {
     method: 'GET',

@@ -126,7 +126,7 @@ export interface AuthenticatedDevice extends Principal {
 }
 
 export interface AccessEvent {
-  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up';
+  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete';
   stream: string;
   count: number;
 }

@@ -9,8 +9,19 @@
  * - Quota: a manifest reserves its blob's bytes (`blobQuotaBytes`) against the uploading account's
  *   `blobQuotaBytes` when it is stored, so an upload over quota is refused (QUOTA_EXCEEDED, 413) before
  *   any chunk is written, and chunks, which only fill a stored manifest, need no check. Nothing stored is
- *   ever taken back by the quota: a lowered quota only refuses new uploads. The store deletes no blob, so
- *   usage only grows.
+ *   ever taken back by the quota: a lowered quota only refuses new uploads. Deleting a blob releases
+ *   what its manifest reserved.
+ * - Deletion (`DELETE /v1/blobs/:blobId`) passes the upload's decision (`blob-up`) at the moment of the
+ *   request: a device of the patient whose stream it is, or of the account that uploaded it while that
+ *   account may still upload to the stream (another grantee with write access: FORBIDDEN). Refusals are
+ *   those of the download route: NOT_FOUND for an unknown id, the consent code for a known one. A
+ *   grantee's deletion is logged in the patient's audit stream before it takes effect (one entry each,
+ *   not windowed: it happens once per blob). The manifest and every chunk go, complete or not, and the id
+ *   is kept as a tombstone: announcing it again is BLOB_DELETED, so a reader holding the old manifest is
+ *   never served other bytes under it. Deleting again is BLOB_DELETED (to whoever passes the same
+ *   decision on the stream), so NOT_FOUND means only that no such blob was ever stored here.
+ * - A chunk is read whole in one statement before it is sent, so a deletion racing a download ends that
+ *   download with NOT_FOUND on the next chunk, never with a chunk of something else or a broken answer.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import {
@@ -150,7 +161,8 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       const manifest = await manifestFor(request.params.blobId);
       const decision = await allow(principal, manifest.stream, 'blob-down');
       const chunk = await store.blobs.getChunk(manifest.blobId, request.params.index);
-      if (!chunk) throw new ServiceError('NOT_FOUND', 'chunk not uploaded yet');
+      // Also when the blob was deleted since its manifest was read above.
+      if (!chunk) throw new ServiceError('NOT_FOUND', 'chunk not stored (not uploaded yet, or deleted)');
       if (decision.level !== 'owner') {
         await ctx.service.recordRepeatableAccess(principal, [
           ctx.service.repeatable('blob-down', manifest.stream, 1, decision),
@@ -159,6 +171,44 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       reply.header('content-type', OCTET_STREAM);
       reply.header('x-hale-digest', manifest.digests[request.params.index] ?? '');
       return reply.send(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    },
+  );
+
+  app.delete<{ Params: HttpBlobParams }>(
+    HTTP_ROUTES.deleteBlob.url,
+    { schema: HTTP_ROUTES.deleteBlob.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      const manifest = await store.blobs.getManifest(request.params.blobId);
+      if (!manifest) {
+        // Deleted already (e.g. a retry after a lost answer): said so to whoever may delete in the stream,
+        // so that NOT_FOUND only ever means never stored here (or a server without this route).
+        const tombstone = await store.blobs.getTombstone(request.params.blobId);
+        if (!tombstone) throw new ServiceError('NOT_FOUND', 'blob not found');
+        await allow(principal, tombstone.stream, 'blob-up');
+        throw new ServiceError('BLOB_DELETED', 'this blob was deleted already', {
+          deletedAt: tombstone.deletedAt,
+        });
+      }
+      const decision = await allow(principal, manifest.stream, 'blob-up');
+      if (decision.level !== 'owner') {
+        // Write access to the stream is not enough: a grantee removes only what its own account uploaded.
+        const uploader = await store.devices.get(manifest.createdBy);
+        if (uploader?.accountId !== principal.accountId) {
+          throw new ServiceError(
+            'FORBIDDEN',
+            'only the patient or the uploading account may delete this blob',
+          );
+        }
+        await ctx.service.recordGranteeAccess(principal, [
+          { action: 'blob-delete', stream: manifest.stream, count: 1 },
+        ]);
+      }
+      const tombstone = await store.blobs.delete(manifest.blobId, {
+        deletedBy: principal.deviceId,
+        deletedAt: new Date(ctx.now()).toISOString(),
+      });
+      return { blobId: tombstone.blobId, stream: manifest.stream, deletedAt: tombstone.deletedAt };
     },
   );
 };

@@ -1240,6 +1240,88 @@ export const runStoreConformance = (
         await store.blobs.putChunk('blob-empty', 0, paddedCt(60, 7));
         expect(await store.blobs.chunkIndexes('blob-empty')).toEqual([0]);
       });
+
+      it('delete: manifest and chunks go, the quota is released, the id is never stored again', async () => {
+        await store.accounts.register(makeAccount('acc-q'), makeDevice('dev-q1', 'acc-q'));
+        const mine = { ...manifest, createdBy: 'dev-q1' };
+        const quota = { accountId: 'acc-q', maxBytes: blobQuotaBytes(manifest) };
+        await store.blobs.putManifest(mine, { quota });
+        await store.blobs.putManifest({ ...mine, blobId: 'blob-other' });
+        for (const id of ['blob-1', 'blob-other']) {
+          await store.blobs.putChunk(id, 0, paddedCt(4, 1));
+          await store.blobs.putChunk(id, 2, paddedCt(2, 3));
+        }
+        // Full: another blob does not fit.
+        await expectStoreError(
+          store.blobs.putManifest({ ...mine, blobId: 'blob-2' }, { quota: { ...quota, maxBytes: 0 } }),
+          'QUOTA_EXCEEDED',
+        );
+        const deletion = { deletedBy: 'dev-x', deletedAt: isoAt(30) };
+        expect(await store.blobs.delete('blob-1', deletion)).toStrictEqual({
+          blobId: 'blob-1',
+          stream: 'p/document',
+          ...deletion,
+        });
+        expect(await store.blobs.getManifest('blob-1')).toBeNull();
+        expect(await store.blobs.getChunk('blob-1', 0)).toBeNull();
+        expect(await store.blobs.chunkIndexes('blob-1')).toEqual([]);
+        expect(await store.blobs.getTombstone('blob-1')).toStrictEqual({
+          blobId: 'blob-1',
+          stream: 'p/document',
+          ...deletion,
+        });
+        // Only the other blob (stored without a quota) still counts.
+        expect(await store.blobs.usage('acc-q')).toBe(blobQuotaBytes(manifest));
+        await store.blobs.delete('blob-other', deletion);
+        expect(await store.blobs.usage('acc-q')).toBe(0);
+        await store.blobs.putManifest({ ...mine, blobId: 'blob-2' }, { quota });
+
+        // Deleting again finds nothing; nothing of the tombstone changes.
+        await expectStoreError(
+          store.blobs.delete('blob-1', { ...deletion, deletedAt: isoAt(40) }),
+          'NOT_FOUND',
+        );
+        await expectStoreError(store.blobs.delete('blob-none', deletion), 'NOT_FOUND');
+        expect((await store.blobs.getTombstone('blob-1'))?.deletedAt).toBe(isoAt(30));
+        expect(await store.blobs.getTombstone('blob-none')).toBeNull();
+
+        // The id is gone for good: not the same manifest, not another one, no chunk.
+        for (const again of [mine, { ...mine, digests: ['x', 'y', 'z'] }]) {
+          const refused = await catchError(store.blobs.putManifest(again, { quota }));
+          expect(isStoreError(refused, 'DELETED')).toBe(true);
+          expect((refused as StoreError).details).toEqual({ deletedAt: isoAt(30) });
+        }
+        await expectStoreError(store.blobs.putChunk('blob-1', 0, paddedCt(4, 1)), 'NOT_FOUND');
+        expect(await store.blobs.getManifest('blob-1')).toBeNull();
+      });
+
+      it('delete: an upload that never finished is deleted too', async () => {
+        await store.blobs.putManifest(manifest);
+        await store.blobs.putChunk('blob-1', 1, paddedCt(4, 2));
+        await store.blobs.delete('blob-1', { deletedBy: 'dev-1', deletedAt: isoAt(5) });
+        expect(await store.blobs.chunkIndexes('blob-1')).toEqual([]);
+        expect(await store.blobs.getManifest('blob-1')).toBeNull();
+      });
+
+      it('delete: racing deletes and re-announcements end with the blob deleted, once', async () => {
+        await store.blobs.putManifest(manifest);
+        const deletion = { deletedBy: 'dev-1', deletedAt: isoAt(5) };
+        const settled = await Promise.allSettled([
+          store.blobs.delete('blob-1', deletion),
+          store.blobs.putManifest(manifest),
+          store.blobs.delete('blob-1', deletion),
+          store.blobs.putManifest(manifest),
+        ]);
+        const deletes = [settled[0], settled[2]];
+        expect(deletes.filter((r) => r?.status === 'fulfilled')).toHaveLength(1);
+        for (const r of settled) {
+          if (r.status === 'rejected') {
+            expect(isStoreError(r.reason, 'NOT_FOUND') || isStoreError(r.reason, 'DELETED')).toBe(true);
+          }
+        }
+        expect(await store.blobs.getManifest('blob-1')).toBeNull();
+        await expectStoreError(store.blobs.putManifest(manifest), 'DELETED');
+      });
     });
 
     describe('directory', () => {

@@ -1,6 +1,6 @@
 // Restore carries, from the store it replaces, what must never go back (restore-carry.ts). The signed
 // state (grant revocations, passphrase wraps) with real keys is covered in src/restore.test.ts.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -14,7 +14,7 @@ import {
   SQLITE_FILE_NAME,
   type SqliteStore,
 } from './sqlite-store';
-import type { Grant } from './types';
+import type { BlobManifest, Grant } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
 const newDir = useTempDirs('hale-carry-');
@@ -314,6 +314,63 @@ describe('restore carries what must not go back', () => {
     try {
       expect(await head(store, S)).toBe(3);
       expect((await store.devices.get('d2'))?.revokedAt).toBe(isoAt(5));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps deleted blobs deleted: after a backup taken after the deletion, and one taken before it', async () => {
+    const blob = (blobId: string): BlobManifest => ({
+      blobId,
+      stream: 'pat/document',
+      size: 70_000,
+      chunkSize: 65_536,
+      chunkCount: 2,
+      digests: ['d0', 'd1'],
+      createdBy: 'd1',
+      createdAt: isoAt(1),
+    });
+    const chunks = (fill: number) => [
+      new Uint8Array(65_536).fill(fill),
+      new Uint8Array(70_000 - 65_536).fill(fill),
+    ];
+    const put = async (store: SqliteStore, blobId: string, fill: number) => {
+      await store.blobs.putManifest(blob(blobId));
+      for (const [i, bytes] of chunks(fill).entries()) await store.blobs.putChunk(blobId, i, bytes);
+    };
+    const deletion = { deletedBy: 'd1', deletedAt: isoAt(5) };
+    const { dataDir, backupFile } = await scenario(
+      async (store) => {
+        await put(store, 'gone-before', 1);
+        await store.blobs.delete('gone-before', deletion);
+        await put(store, 'gone-after', 2);
+        await put(store, 'kept', 3);
+      },
+      async (store) => {
+        await store.blobs.delete('gone-after', deletion);
+      },
+    );
+    const result = await restore(backupFile, dataDir);
+    expect(result.warnings).toEqual([]);
+    expect(result.carried?.blobDeletions).toBe(1);
+    const store = await openSqliteStore({ dataDir });
+    try {
+      for (const blobId of ['gone-before', 'gone-after']) {
+        expect(await store.blobs.getManifest(blobId)).toBeNull();
+        expect(await store.blobs.chunkIndexes(blobId)).toEqual([]);
+        expect(await store.blobs.getTombstone(blobId)).toStrictEqual({
+          blobId,
+          stream: 'pat/document',
+          ...deletion,
+        });
+        await expect(store.blobs.putManifest(blob(blobId))).rejects.toMatchObject({ code: 'DELETED' });
+      }
+      expect(await store.blobs.chunkIndexes('kept')).toEqual([0, 1]);
+      // Not left in the restored file either (the copy deletes with secure_delete, as the store does).
+      store.db.pragma('wal_checkpoint(TRUNCATE)');
+      const file = readFileSync(store.file);
+      expect(file.includes(Buffer.alloc(2048, 2))).toBe(false);
+      expect(file.includes(Buffer.alloc(2048, 3))).toBe(true);
     } finally {
       await store.close();
     }

@@ -24,7 +24,11 @@
  *   the backup are not carried: the accounts they created are not in the restored store either, so the
  *   person can sign up again with the same code;
  * - sessions: only those the replaced store still has survive (a logout, expiry or revocation after the
- *   backup stays done); pending challenges are all dropped.
+ *   backup stays done); pending challenges are all dropped;
+ * - blob deletions: a blob deleted after the backup is deleted in the copy too (manifest and chunks,
+ *   zeroed by secure_delete) and its tombstone kept, so the patient's deletion stays done and the id is
+ *   never announced again. A copy from before schema v8 has no tombstone table: the blob still goes, and
+ *   the missing tombstones are reported.
  * Every carry only moves state forward (revoked stays revoked; heads and generations only grow) and is
  * keyed by ids, so carrying from a store of another lineage is harmless: its ids match nothing.
  *
@@ -64,6 +68,7 @@ export interface CarriedCounts {
   inviteRevocations: number;
   sessionsDropped: number;
   challengesDropped: number;
+  blobDeletions: number;
 }
 
 export interface CarryReport {
@@ -97,6 +102,7 @@ const zeroCounts = (): CarriedCounts => ({
   inviteRevocations: 0,
   sessionsDropped: 0,
   challengesDropped: 0,
+  blobDeletions: 0,
 });
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -164,6 +170,8 @@ export const carryIntoRestored = async (
 ): Promise<CarryReport> => {
   const warnings: string[] = [];
   const incarnation = newIncarnation();
+  // Blobs deleted below leave none of their bytes in the copy (as the store itself deletes them).
+  copy.pragma('secure_delete = ON');
   const setIncarnation = copy.prepare(
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
   );
@@ -390,6 +398,40 @@ export const carryIntoRestored = async (
             .all();
           for (const { code_hash, revoked_at } of revoked) {
             n.inviteRevocations += revoke.run(revoked_at, code_hash).changes;
+          }
+        });
+
+        kind('blob deletions made after the backup', (n) => {
+          // Stores before schema v8 delete no blobs: nothing to carry.
+          if (columnsOf(from, 'blob_tombstones').size === 0) return;
+          const copyHasTombstones = columnsOf(copy, 'blob_tombstones').size > 0;
+          const keep = copyHasTombstones
+            ? copy.prepare<[string, string, string, string]>(
+                `INSERT INTO blob_tombstones (blob_id, stream, deleted_by, deleted_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (blob_id) DO NOTHING`,
+              )
+            : null;
+          const dropChunks = copy.prepare<[string]>('DELETE FROM blob_chunks WHERE blob_id = ?');
+          const dropManifest = copy.prepare<[string]>('DELETE FROM blob_manifests WHERE blob_id = ?');
+          let untracked = 0;
+          const tombstones = from
+            .prepare<[], { blob_id: string; stream: string; deleted_by: string; deleted_at: string }>(
+              'SELECT blob_id, stream, deleted_by, deleted_at FROM blob_tombstones',
+            )
+            .iterate();
+          for (const t of tombstones) {
+            dropChunks.run(t.blob_id);
+            const dropped = dropManifest.run(t.blob_id).changes;
+            const kept =
+              keep === null ? 0 : keep.run(t.blob_id, t.stream, t.deleted_by, t.deleted_at).changes;
+            if (dropped > 0 || kept > 0) n.blobDeletions++;
+            if (keep === null && dropped > 0) untracked++;
+          }
+          if (untracked > 0) {
+            warnings.push(
+              `${untracked} blob(s) deleted after the backup were deleted again, but the backup's schema keeps ` +
+                'no record of deleted blobs: until the server is upgraded their ids could be uploaded again',
+            );
           }
         });
 

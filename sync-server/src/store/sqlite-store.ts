@@ -14,6 +14,11 @@
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
+ * - secure_delete=ON: SQLite zeroes what it frees, so a deleted blob's chunks are not left readable in
+ *   the database file (the WAL's older frames keep them until overwritten, at most journal_size_limit
+ *   after a checkpoint; backups taken before the deletion keep them). A blob's deletion removes its chunks
+ *   and manifest and writes its tombstone in one BEGIN IMMEDIATE transaction; manifests check for a
+ *   tombstone inside theirs, so a deleted id is never stored again.
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
  * - One open store per data directory, across processes: opening claims the directory (data-dir-lock.ts)
  *   before the database file is touched, and close() gives it up after the connection is closed; the OS
@@ -58,6 +63,7 @@ import {
   type Account,
   type BlobManifest,
   type BlobQuota,
+  type BlobTombstone,
   type Challenge,
   type CommitListener,
   type Device,
@@ -346,6 +352,15 @@ const MIGRATIONS: readonly string[] = [
     revoked_at TEXT
   ) WITHOUT ROWID;
   `,
+  // v7 → v8: blobs can be deleted; a deleted blob's id is kept so it is never announced again.
+  `
+  CREATE TABLE blob_tombstones (
+    blob_id TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    deleted_by TEXT NOT NULL,
+    deleted_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -443,6 +458,13 @@ interface ManifestRow {
   digests: string;
   created_by: string;
   created_at: string;
+}
+
+interface TombstoneRow {
+  blob_id: string;
+  stream: string;
+  deleted_by: string;
+  deleted_at: string;
 }
 
 interface InviteRow {
@@ -630,6 +652,13 @@ const rowToManifest = (r: ManifestRow): BlobManifest => ({
   digests: JSON.parse(r.digests) as string[],
   createdBy: r.created_by,
   createdAt: r.created_at,
+});
+
+const rowToTombstone = (r: TombstoneRow): BlobTombstone => ({
+  blobId: r.blob_id,
+  stream: r.stream,
+  deletedBy: r.deleted_by,
+  deletedAt: r.deleted_at,
 });
 
 const rowToProvider = (r: ProviderRow): ProviderEntry => {
@@ -999,6 +1028,12 @@ const prepareStatements = (db: Database.Database) => ({
   chunkIndexes: db.prepare<[string], { idx: number }>(
     'SELECT idx FROM blob_chunks WHERE blob_id = ? ORDER BY idx',
   ),
+  chunksDelete: db.prepare<[string]>('DELETE FROM blob_chunks WHERE blob_id = ?'),
+  manifestDelete: db.prepare<[string]>('DELETE FROM blob_manifests WHERE blob_id = ?'),
+  tombstoneInsert: db.prepare<[string, string, string, string]>(
+    'INSERT INTO blob_tombstones (blob_id, stream, deleted_by, deleted_at) VALUES (?, ?, ?, ?)',
+  ),
+  tombstoneGet: db.prepare<[string], TombstoneRow>('SELECT * FROM blob_tombstones WHERE blob_id = ?'),
 
   inviteInsert: db.prepare<
     [string, string | null, number, number, string, number, string, string | null, string | null]
@@ -1100,6 +1135,10 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       db.pragma('recursive_triggers = ON');
       db.pragma('cache_size = -32768');
       db.pragma('journal_size_limit = 67108864');
+      // Freed pages and cell space are zeroed, not left in the file: a deleted blob's bytes (and a
+      // superseded document's ciphertext) are gone from the database file once checkpointed. It must hold
+      // for every write, not only deletions: b-tree rebalancing leaves copies of cells behind otherwise.
+      db.pragma('secure_delete = ON');
       migrate(db);
       stmts = prepareStatements(db);
       // Read first: the common case (it exists) writes nothing at open.
@@ -1356,6 +1395,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
 
   const manifestTx = db.transaction((s: Statements, m: BlobManifest, quota: BlobQuota | undefined) => {
+    const deleted = s.tombstoneGet.get(m.blobId);
+    if (deleted !== undefined) {
+      throw new StoreError('DELETED', `blob ${m.blobId} was deleted; its id is not used again`, {
+        details: { deletedAt: deleted.deleted_at },
+      });
+    }
     const existing = s.manifestGet.get(m.blobId);
     if (existing !== undefined) {
       if (sameManifest(rowToManifest(existing), m)) return;
@@ -1405,6 +1450,18 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       throw new StoreError('ALREADY_EXISTS', `chunk ${index} of blob ${blobId} differs from the stored one`);
     }
   });
+
+  const blobDeleteTx = db.transaction(
+    (s: Statements, blobId: string, deletion: { deletedBy: string; deletedAt: string }) => {
+      const row = s.manifestGet.get(blobId);
+      if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
+      // Chunks first: they reference the manifest.
+      s.chunksDelete.run(blobId);
+      s.manifestDelete.run(blobId);
+      s.tombstoneInsert.run(blobId, row.stream, deletion.deletedBy, deletion.deletedAt);
+      return { blobId, stream: row.stream, ...deletion };
+    },
+  );
 
   const healthIntervalMs = options.healthIntervalMs ?? 2000;
   const healthMinFreeBytes = options.healthMinFreeBytes ?? HEALTH_MIN_FREE_BYTES;
@@ -1740,6 +1797,18 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           return row === undefined ? null : toBytes(row.bytes);
         }),
       chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
+      delete: (blobId, deletion) =>
+        call((s) => {
+          requireText(blobId, 'blobId');
+          requireText(deletion.deletedBy, 'deletedBy');
+          requireText(deletion.deletedAt, 'deletedAt');
+          return blobDeleteTx.immediate(s, blobId, deletion);
+        }),
+      getTombstone: (blobId) =>
+        call((s) => {
+          const row = s.tombstoneGet.get(blobId);
+          return row === undefined ? null : rowToTombstone(row);
+        }),
     },
 
     directory: {

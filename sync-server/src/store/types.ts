@@ -25,7 +25,7 @@
  * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL. Opening (or restoring
  * into) a data directory another server process holds rejects with DATA_DIR_IN_USE. A registration whose
  * invite is not usable rejects with INVITE_INVALID, a blob manifest over its account's quota with
- * QUOTA_EXCEEDED, both storing nothing.
+ * QUOTA_EXCEEDED, a blob manifest under the id of a deleted blob with DELETED, all storing nothing.
  */
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
@@ -189,6 +189,15 @@ export interface BlobManifest {
   digests: string[];
   createdBy: string;
   createdAt: IsoTime;
+}
+
+/** What is kept of a deleted blob: its id is never used again (`putManifest` answers DELETED). */
+export interface BlobTombstone {
+  blobId: string;
+  stream: string;
+  /** The device that deleted it. */
+  deletedBy: string;
+  deletedAt: IsoTime;
 }
 
 export interface ProviderEntry {
@@ -437,6 +446,9 @@ export interface SyncStore {
      * within `quota.maxBytes`, checked and stored in one atomic step (two uploads cannot both take the
      * same room); otherwise QUOTA_EXCEEDED with details `{ usedBytes, requestedBytes, quotaBytes }` and
      * nothing is stored. `manifest.createdBy` must then be a device of `quota.accountId`.
+     * DELETED (details `{ deletedAt }`), storing nothing, when a blob with this id was deleted (`delete`),
+     * whatever the new manifest says: checked in the same atomic step, so a delete and a re-announcement
+     * racing end with the blob deleted.
      */
     putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota }): Promise<void>;
     getManifest(blobId: string): Promise<BlobManifest | null>;
@@ -456,6 +468,16 @@ export interface SyncStore {
     getChunk(blobId: string, index: number): Promise<Uint8Array | null>;
     /** Indexes of the stored chunks, ascending. */
     chunkIndexes(blobId: string): Promise<number[]>;
+    /**
+     * Removes the manifest of `blobId` and every stored chunk of it (complete or not) and keeps its
+     * tombstone, in one atomic step; answers the tombstone. From then on `getManifest` and `getChunk`
+     * answer null, `usage` no longer counts it, and the freed storage holds none of its bytes (an
+     * implementation overwrites or releases them; it never leaves them readable in its files).
+     * NOT_FOUND without a manifest: never stored, or already deleted.
+     */
+    delete(blobId: string, deletion: { deletedBy: string; deletedAt: IsoTime }): Promise<BlobTombstone>;
+    /** The tombstone of a deleted blob, or null (never deleted). */
+    getTombstone(blobId: string): Promise<BlobTombstone | null>;
   };
 
   directory: {
@@ -506,7 +528,9 @@ export type StoreErrorCode =
   /** A write would take an account past its quota; details: usedBytes, requestedBytes, quotaBytes. */
   | 'QUOTA_EXCEEDED'
   /** A registration's invite is not usable; details: reason (InviteRefusal), role (for 'role'). */
-  | 'INVITE_INVALID';
+  | 'INVITE_INVALID'
+  /** The object was deleted and its id may not be used again; details: deletedAt. */
+  | 'DELETED';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

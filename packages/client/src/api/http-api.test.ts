@@ -150,6 +150,41 @@ describe('createHttpApi against a real server', () => {
     expect(await api.getChunk(blobId, 0, token)).toEqual(sealed);
     expect((await thrown(api.getChunk(blobId, 0, 'x'.repeat(40)))).code).toBe('UNAUTHENTICATED');
   });
+
+  it('deletes a blob; deleting again or announcing its id again is BLOB_DELETED; an unknown id NOT_FOUND', async () => {
+    const token = (await openSession(api, patient.device.keys, ed)).token;
+    const sealed = randomBytes(1000);
+    const manifest = {
+      blobId: newId(),
+      stream: `${patient.accountId}/document` as const,
+      size: 900,
+      chunkSize: MIN_CHUNK_BYTES,
+      chunkCount: 1,
+      digests: [base64urlEncode(sha256(sealed))],
+    };
+    await api.createBlob(manifest, token);
+    await api.putChunk(manifest.blobId, 0, sealed, token);
+    const deleted = await api.deleteBlob(manifest.blobId, token);
+    expect(deleted).toEqual({
+      blobId: manifest.blobId,
+      stream: manifest.stream,
+      deletedAt: expect.any(String) as string,
+    });
+    expect((await thrown(api.getChunk(manifest.blobId, 0, token))).code).toBe('NOT_FOUND');
+    const again = await thrown(api.deleteBlob(manifest.blobId, token));
+    expect(again).toMatchObject({ code: 'BLOB_DELETED', status: 410, retry: false });
+    expect(again.details).toEqual({ deletedAt: deleted.deletedAt });
+    expect(await thrown(api.deleteBlob(newId(), token))).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    const recreated = await thrown(api.createBlob(manifest, token));
+    expect(recreated).toMatchObject({
+      code: 'BLOB_DELETED',
+      status: 410,
+      retry: false,
+      action: 'fix-request',
+    });
+    expect(recreated.details).toEqual({ deletedAt: deleted.deletedAt });
+    expect((await thrown(api.deleteBlob(manifest.blobId, ''))).code).toBe('UNAUTHENTICATED');
+  });
 });
 
 describe('putWrappingKey', () => {

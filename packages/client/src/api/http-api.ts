@@ -33,6 +33,7 @@ import {
   type HttpBlobChunkResponse,
   type HttpBlobCreateRequest,
   type HttpBlobCreateResponse,
+  type HttpBlobDeleteResponse,
   type HttpBlobManifestResponse,
   type HttpChallengeRequest,
   type HttpChallengeResponse,
@@ -125,6 +126,14 @@ export interface HttpApi {
   putChunk(blobId: string, index: number, bytes: Uint8Array, token: string): Promise<HttpBlobChunkResponse>;
   getBlob(blobId: string, token: string): Promise<HttpBlobManifestResponse>;
   getChunk(blobId: string, index: number, token: string): Promise<Uint8Array>;
+  /**
+   * Deletes the blob (manifest and every chunk) for good: by a device of the patient whose stream it is,
+   * or of the account that uploaded it while that account may still upload there. BLOB_DELETED when it
+   * was deleted already (a retry after a lost answer lands here: done); NOT_FOUND when no such blob was
+   * ever stored, or the server is older than the route. The id is never taken again (`createBlob`
+   * answers BLOB_DELETED).
+   */
+  deleteBlob(blobId: string, token: string): Promise<HttpBlobDeleteResponse>;
   health(): Promise<HttpHealthResponse>;
 }
 
@@ -423,6 +432,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     getBlob: (blobId, token) =>
       callJson('getBlob', R.getBlob.schema.response[200], { params: { blobId }, token }),
     getChunk: (blobId, index, token) => callBytes('getChunk', { params: { blobId, index }, token }),
+    deleteBlob: (blobId, token) =>
+      callJson('deleteBlob', R.deleteBlob.schema.response[200], { params: { blobId }, token }),
     health: () => callJson('health', R.health.schema.response[200], {}),
   };
 }
