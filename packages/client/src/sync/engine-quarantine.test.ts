@@ -379,3 +379,29 @@ describe('a quarantine beyond its cap', () => {
     expect(await d.stored(t2.id)).toBeNull();
   });
 });
+
+describe('a version the device holds, served again', () => {
+  it('answers the entry of an altered copy of it the server served meanwhile, without RxDB storing anything', async () => {
+    const server = scriptedServer();
+    const genuine = await allergy(1);
+    server.serve(genuine);
+    const d = device(server, [await providerEnvelope()]);
+    const engine = await d.start();
+    await until(async () => (await d.stored(genuine.id)) !== null, 'the allergy is stored');
+    // The server serves an altered copy of that very version in its place: set aside, the copy stays.
+    const altered = server.serve({ ...genuine, ct: flipByte(genuine.ct, -5, 1) });
+    await d.reconnect();
+    await settled(engine);
+    expect(engine.quarantine().map((q) => [q.id, q.seq, q.reason])).toEqual([
+      [genuine.id, altered.seq, 'TAMPERED'],
+    ]);
+    // Then the version itself again: nothing to apply, and the entry is answered (RxDB, handed it, would
+    // find it equal to its copy and store nothing, so nothing would answer the entry).
+    server.serve(genuine);
+    await d.reconnect();
+    await settled(engine);
+    await until(() => engine.quarantine().length === 0, 'the entry answered');
+    expect(d.entries()).toEqual([]);
+    expect(await d.stored(genuine.id)).toMatchObject({ id: genuine.id, rv: 1 });
+  });
+});

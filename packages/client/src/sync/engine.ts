@@ -11,12 +11,14 @@
  *   over (what it has stored), never from what the engine has merely seen: RxDB drops live changes it had
  *   not stored yet when it resyncs, and those must be served again. RxDB stores a batch's position only
  *   with at least one document, so a pull page or live frame that hands it nothing (echoes of this
- *   device's own pushes, stale, clashing or quarantined versions) moves the engine's pull floor instead
- *   (persisted): the next pull starts there once RxDB's stored checkpoint reaches what was handed before
- *   that batch. A caught-up device fetches nothing again after a reconnect or restart. No record is ever
- *   handed over only to carry a position: RxDB stores a handed version after the batches before it, and a
- *   local edit acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the
- *   assumed master state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
+ *   device's own pushes, versions that are the settled local copy, stale, clashing or quarantined
+ *   versions) moves the engine's pull floor instead (persisted): the next pull starts there once RxDB's
+ *   stored checkpoint reaches what was handed before that batch. A caught-up device fetches nothing again
+ *   after a reconnect or restart. No record is ever handed over only to carry a position, nor a version
+ *   that is the settled local copy itself (recognised as an echo or not: after a restart `sent` is empty,
+ *   a resync re-serves): RxDB stores a handed version after the batches before it, and a local edit
+ *   acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the assumed master
+ *   state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
@@ -432,10 +434,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const subscribed = new Set<string>();
   const known: Record<string, number> = {};
   /**
-   * Positions past served batches that handed RxDB nothing to store (all echoes, stale, clashing or set
-   * aside), which RxDB cannot store (it stores a position only with a document): `at` is where the next
-   * pull may start, valid once RxDB's stored checkpoint reaches `after` (everything handed to it before
-   * them is then stored). Persisted (`pull-floor`); null when there is none.
+   * Positions past served batches that handed RxDB nothing to store (all echoes, the settled local copy,
+   * stale, clashing or set aside), which RxDB cannot store (it stores a position only with a document):
+   * `at` is where the next pull may start, valid once RxDB's stored checkpoint reaches `after` (everything
+   * handed to it before them is then stored). Persisted (`pull-floor`); null when there is none.
    */
   let floor: { at: Record<string, number>; after: Record<string, number> } | null = null;
   let floorWriting: Promise<void> = Promise.resolve();
@@ -926,10 +928,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * device had seen of its stream is a replay (a server serving an old genuine version as new) and is
    * reported; one at an old position is a late copy (e.g. a live frame overtaken by this device's own newer
    * push) and is dropped quietly. One whose id this device holds under another stream is never applied
-   * (it would replace that record) and is always reported.
+   * (it would replace that record) and is always reported. One that is the settled local copy itself is
+   * dropped quietly (nothing to apply; handed to RxDB it could replace an edit acknowledged before RxDB
+   * got to it) and answers what RxDB storing it would: quarantine entries of that version or older leave.
    */
   const dropStale = async (records: PlainRecord[], seqOf: ReadonlyMap<string, number>) => {
-    const { fresh, stale, clashes } = await freshness(records);
+    const { fresh, same, stale, clashes } = await freshness(records);
+    for (const record of same) onStored(record.stream, record.id, record.rv);
     for (const { record, held } of clashes) {
       report({
         code: 'ID_CLASH',

@@ -55,11 +55,23 @@ describe('createFreshnessCheck', () => {
     expect(out.stale).toMatchObject([{ record: { rv: 2 }, localRv: 3 }]);
   });
 
-  it('the same version again is applied (RxDB finds it equal); other content under the same number is not', async () => {
+  it('the settled copy served again is the same version, never applied; other content under its number is stale', async () => {
     const local = version(2, '5 mg');
-    expect((await check(local).run([version(2, '5 mg')])).fresh).toHaveLength(1);
+    // Also when another epoch sealed it (a version this device wrote names the epoch it was based on).
+    for (const served of [version(2, '5 mg'), version(2, '5 mg', { epoch: 3 })]) {
+      expect(await check(local).run([served])).toEqual({
+        fresh: [],
+        same: [served],
+        stale: [],
+        clashes: [],
+        superseded: [],
+      });
+    }
     expect((await check(local).run([version(2, '50 mg')])).stale).toHaveLength(1);
     expect((await check(local).run([version(2, '5 mg', { _deleted: true })])).stale).toHaveLength(1);
+    // Not settled (a write pending, or a version the server refused): RxDB decides, as for any version.
+    expect((await check(local, { pending: true }).run([version(2, '5 mg')])).fresh).toHaveLength(1);
+    expect((await check(local, { unsettled: true }).run([version(2, '5 mg')])).fresh).toHaveLength(1);
   });
 
   it('does not resurrect a deleted record with its older version, but takes a re-add after it', async () => {
@@ -68,7 +80,7 @@ describe('createFreshnessCheck', () => {
     expect((await check(tombstone).run([version(4, '7 mg')])).fresh).toHaveLength(1);
     // The deletion's own number on a live version is another version under that number.
     expect((await check(tombstone).run([version(3, '5 mg')])).stale).toHaveLength(1);
-    expect((await check(tombstone).run([version(3, '5 mg', { _deleted: true })])).fresh).toHaveLength(1);
+    expect((await check(tombstone).run([version(3, '5 mg', { _deleted: true })])).same).toHaveLength(1);
   });
 
   it('leaves records with a local change not yet settled to the conflict handling', async () => {
@@ -79,7 +91,7 @@ describe('createFreshnessCheck', () => {
   it("never applies this device's own older version while a newer local write is pending", async () => {
     // The live echo of an earlier push, served after newer local writes: the local copy continues it.
     const out = await check(version(4, '3 mg'), { pending: true }).run([version(1, '0 mg')]);
-    expect(out).toEqual({ fresh: [], stale: [], clashes: [], superseded: [version(1, '0 mg')] });
+    expect(out).toEqual({ fresh: [], same: [], stale: [], clashes: [], superseded: [version(1, '0 mg')] });
     // Its latest push, or another device's older version (conflict handling decides), still goes through.
     expect((await check(version(4, '3 mg'), { pending: true }).run([version(4, '3 mg')])).fresh).toHaveLength(
       1,
@@ -98,6 +110,7 @@ describe('createFreshnessCheck', () => {
     for (const rv of [1, 3, 9]) {
       expect(await check(held).run([version(rv, '9 mg')])).toEqual({
         fresh: [],
+        same: [],
         stale: [],
         clashes: [{ record: version(rv, '9 mg'), held: 'q/medications' }],
         superseded: [],

@@ -8,6 +8,12 @@
  *   the settled local copy, or equal to it with other content, is not a newer state of the record: a
  *   replay of an older genuine version (a server rolling the device back, or resurrecting a deleted
  *   record), or a live frame overtaken by a newer version this device has already stored.
+ * - A served version that is the settled local copy itself (same stream, id, `rv`, deletion flag and
+ *   content) is `same`: nothing in it to apply, so it is never handed to RxDB. RxDB stores a handed version
+ *   only after the batches queued before it; a local edit pushed and acknowledged meanwhile becomes its
+ *   assumed master state, RxDB then finds its copy equal to that state and takes the served version, an
+ *   older one, in the edit's place. Such versions come back unrecognised as echoes (after a restart the
+ *   engine no longer remembers what it sent; re-serves after a reconnect or from an older checkpoint).
  * - "Settled" means the local copy is the last state exchanged with the server: not a local write still
  *   to be pushed, not a version the server never took (`unsettled`). For those, the server's state is not
  *   the local one, and RxDB decides (its conflict handling, or it takes the served version). A refused
@@ -56,6 +62,8 @@ export interface FreshnessDeps {
 
 export interface FreshnessOutcome {
   fresh: PlainRecord[];
+  /** Versions that are the settled local copy itself: nothing to apply, never handed to RxDB. */
+  same: PlainRecord[];
   stale: Array<{ record: PlainRecord; localRv: number }>;
   /** Versions whose id this device holds under another stream (`held`): never applied. */
   clashes: Array<{ record: PlainRecord; held: string }>;
@@ -64,15 +72,16 @@ export interface FreshnessOutcome {
 }
 
 /**
- * Splits served versions into those to apply, those older than what this device holds, and those whose
- * id this device holds under another stream.
+ * Splits served versions into those to apply, those that are the settled local copy, those older than
+ * what this device holds, and those whose id this device holds under another stream.
  */
 export const createFreshnessCheck =
   (deps: FreshnessDeps) =>
   async (served: readonly PlainRecord[]): Promise<FreshnessOutcome> => {
-    if (served.length === 0) return { fresh: [], stale: [], clashes: [], superseded: [] };
+    if (served.length === 0) return { fresh: [], same: [], stale: [], clashes: [], superseded: [] };
     const local = await deps.lookup(served.map((r) => r.id));
     const fresh: PlainRecord[] = [];
+    const same: PlainRecord[] = [];
     const stale: Array<{ record: PlainRecord; localRv: number }> = [];
     const clashes: Array<{ record: PlainRecord; held: string }> = [];
     const superseded: PlainRecord[] = [];
@@ -95,19 +104,16 @@ export const createFreshnessCheck =
         superseded.push(record);
         continue;
       }
-      if (
-        mine === undefined ||
-        deps.unsettled(record.stream, record.id) ||
-        record.rv > mine.rv ||
-        (record.rv === mine.rv && (await sameContent(deps, record, mine.record)))
-      ) {
+      if (mine === undefined || deps.unsettled(record.stream, record.id) || record.rv > mine.rv) {
         fresh.push(record);
         holders.set(record.id, record.stream);
+      } else if (record.rv === mine.rv && (await sameContent(deps, record, mine.record))) {
+        same.push(record);
       } else {
         stale.push({ record, localRv: mine.rv });
       }
     }
-    return { fresh, stale, clashes, superseded };
+    return { fresh, same, stale, clashes, superseded };
   };
 
 const sameContent = async (deps: FreshnessDeps, a: PlainRecord, b: PlainRecord): Promise<boolean> => {

@@ -1,0 +1,228 @@
+// A served version that is the very version a device holds, settled, is never handed to RxDB: there is
+// nothing in it to apply, and RxDB stores what it is handed only after the batches queued before it. A
+// local edit pushed and acknowledged meanwhile becomes RxDB's assumed master state; when the queued
+// version's turn comes RxDB finds the local copy equal to that state and takes the served version, an
+// older one, in the edit's place (replication-protocol/downstream.ts, rxdb 17.6). test/carrier-race covers
+// the echo this device recognises (it remembers the tag it sent); here the device was restarted, so its
+// own earlier version comes back from the server as any other: pushed and acknowledged, its live echo
+// never delivered before the app quit, it is served again by the first pull after the restart.
+// Driven deterministically: RxDB's storage of another device's record is held, the device's own version
+// is served behind it, the record is edited and the edit acknowledged, then the storage goes on.
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
+import type { WebSocketLike } from '@hale/client';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
+import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+/** RxDB's title of its replication metadata collection (META_INSTANCE_SCHEMA_TITLE). */
+const META_TITLE = 'RxReplicationProtocolMetaData';
+
+/**
+ * A memory storage (kept across sessions of one database name) whose `records` instance can hold RxDB's
+ * next downstream write (context `replication-downstream-…`) until released, and which counts completed
+ * upstream metadata writes (RxDB records a pushed version as its assumed master state with them).
+ */
+const gatedStorage = () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const inner: RxStorage<any, any> = getRxStorageMemory();
+  let armed = false;
+  let held: Promise<void> | null = null;
+  let open = (): void => undefined;
+  let upMetaWrites = 0;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const wrap = (instance: RxStorageInstance<any, any, any>, kind: 'records' | 'meta' | 'other') =>
+    new Proxy(instance, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'bulkWrite' || typeof value !== 'function') {
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        }
+        return async (rows: unknown, context: string) => {
+          if (kind === 'records' && armed && context.startsWith('replication-downstream-')) {
+            armed = false;
+            held = new Promise<void>((resolve) => (open = resolve));
+            await held;
+          }
+          const result = await (value as (r: unknown, c: string) => Promise<unknown>).call(
+            target,
+            rows,
+            context,
+          );
+          if (kind === 'meta' && context === 'replication-up-write-meta') upMetaWrites++;
+          return result;
+        };
+      },
+    });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const storage: RxStorage<any, any> = {
+    ...inner,
+    name: inner.name,
+    rxdbVersion: inner.rxdbVersion,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    async createStorageInstance(params: RxStorageInstanceCreationParams<any, any>) {
+      const instance = await inner.createStorageInstance(params);
+      const kind =
+        params.collectionName === 'records'
+          ? 'records'
+          : params.schema.title === META_TITLE
+            ? 'meta'
+            : 'other';
+      return wrap(instance, kind);
+    },
+  };
+  return {
+    storage,
+    /** Holds RxDB's next downstream write to `records`. */
+    holdNextDownstream: (): void => {
+      armed = true;
+    },
+    holding: (): boolean => held !== null,
+    release: (): void => {
+      held = null;
+      open();
+    },
+    upMetaWrites: (): number => upMetaWrites,
+  };
+};
+
+/**
+ * A socket factory that can keep `changes` frames (live deliveries) from the device (never delivered),
+ * and counts the documents served to it by pulls.
+ */
+const withholdingSocket = () => {
+  let withholding = false;
+  let withheld = 0;
+  let pulled = 0;
+  const create = (url: string): WebSocketLike => {
+    const ws = new WebSocket(url);
+    const like: WebSocketLike = {
+      get readyState() {
+        return ws.readyState;
+      },
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+    };
+    ws.onopen = (ev) => like.onopen?.(ev);
+    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
+    ws.onerror = (ev) => like.onerror?.(ev);
+    ws.onmessage = (ev) => {
+      const text = Buffer.isBuffer(ev.data)
+        ? ev.data.toString('utf8')
+        : typeof ev.data === 'string'
+          ? ev.data
+          : '';
+      const frame = JSON.parse(text) as { t: string; docs?: unknown[] };
+      if (frame.t === 'pulled') pulled += frame.docs?.length ?? 0;
+      if (withholding && frame.t === 'changes') withheld++;
+      else like.onmessage?.({ data: ev.data });
+    };
+    return like;
+  };
+  return {
+    create,
+    withhold: (): void => {
+      withholding = true;
+    },
+    withheld: (): number => withheld,
+    pulled: (): number => pulled,
+  };
+};
+
+describe("a device's own version served again after a restart while the record is edited", () => {
+  const server = useServer({ realClock: true });
+
+  it('is not handed to RxDB, so it never replaces the edit acknowledged before RxDB got to it', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const gate = gatedStorage();
+    const dbName = `settled-copy-race-${Date.now()}`;
+    // One document per pull page after the restart, so the device's own version is a batch of its own,
+    // queued behind the other device's record.
+    const batchSize = 1;
+    const net = withholdingSocket();
+    const first = await openDevice(t, patient, {
+      storage: gate.storage,
+      dbName,
+      batchSize,
+      createWebSocket: net.create,
+    });
+    const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
+    server.sessions.push(b);
+    await waitOnline(first);
+    await waitOnline(b);
+    await first.engine.awaitInSync();
+
+    // From here `first` is told of nothing live: b's record, then the echo of its own push, are lost
+    // with the app, which quits once its push was acknowledged and recorded.
+    net.withhold();
+    const marker = await b.records.add('Medication', input('Medication', { name: 'Marker' }));
+    await allPushed(b);
+    const pushed = gate.upMetaWrites();
+    const med = await first.records.add('Medication', input('Medication', { name: 'Placebo', dose: '1 mg' }));
+    await allPushed(first);
+    await eventually(() => gate.upMetaWrites() > pushed, 'the first version recorded as pushed');
+    await eventually(() => net.withheld() === 2, "b's record and the echo were sent to the device");
+    await first.close();
+
+    // The app starts again: RxDB's storage of b's record (the first page) is held; the second page is
+    // the device's own version, the one it holds, settled.
+    gate.holdNextDownstream();
+    const again = withholdingSocket();
+    const a = await openDevice(t, patient, {
+      storage: gate.storage,
+      dbName,
+      batchSize,
+      createWebSocket: again.create,
+    });
+    server.sessions.push(a);
+    await eventually(() => gate.holding(), "a's downstream is storing b's record");
+    // Online: the initial pull went through every page, the device's own version included.
+    await waitOnline(a);
+    expect(await a.records.get(marker.id)).toBeNull();
+    expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 1, record: { dose: '1 mg' } });
+
+    // The person edits the record; the edit is acknowledged and recorded as RxDB's assumed master state.
+    const edited = gate.upMetaWrites();
+    await a.records.update('Medication', med.id, { dose: '2 mg' });
+    await allPushed(a);
+    await eventually(() => gate.upMetaWrites() > edited, 'the edit recorded as pushed');
+
+    // Every state the local copy takes from here on.
+    const states: number[] = [];
+    const sub = a.db.records.$.subscribe((ev) => {
+      if (ev.documentId === med.id) states.push(ev.documentData.rv);
+    });
+    try {
+      gate.release();
+      await eventually(async () => (await a.records.get(marker.id)) !== null, "a stored b's record");
+      await a.engine.awaitInSync();
+      expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
+      expect(states.filter((rv) => rv < 2)).toEqual([]);
+
+      await eventually(async () => (await b.records.get(med.id))?.rv === 2, 'b has the edit');
+      await a.engine.awaitInSync();
+      expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
+      expect(states.filter((rv) => rv < 2)).toEqual([]);
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(a.sync.quarantine()).toEqual([]);
+    expect(a.sync.state().errors).toEqual([]);
+
+    // The position of the version not handed over is carried (the pull floor): a reconnect is served nothing.
+    expect(again.pulled()).toBe(2);
+    a.connection.drop();
+    await eventually(() => a.connection.status() !== 'ready', 'connection dropped');
+    await waitOnline(a);
+    await a.engine.awaitInSync();
+    expect(again.pulled()).toBe(2);
+  });
+});
