@@ -82,6 +82,8 @@ import {
   GrantsCursorPayload,
   type GrantListSide,
   MAX_CURSOR_CHARS,
+  type AccessEventBody,
+  isStreamId,
 } from '@hale/protocol';
 import {
   base64urlDecode,
@@ -373,12 +375,18 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const rows: DocWrite[] = [];
     for (const event of events) {
       const at = iso();
-      const body = {
+      // Streams reach here only through an access decision, so one that is no stream id is damaged state.
+      const accessed = event.stream;
+      if (!isStreamId(accessed)) {
+        throw new ServiceError('INTERNAL', `cannot log access: ${JSON.stringify(accessed)} is no stream id`);
+      }
+      // The shape devices check on opening (@hale/protocol AccessEventBody).
+      const body: AccessEventBody = {
         kind: 'AccessEvent',
         action: event.action,
         actorId: p.accountId,
         actorDeviceId: p.deviceId,
-        stream: event.stream,
+        stream: accessed,
         count: event.count,
         at,
       };
