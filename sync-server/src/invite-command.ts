@@ -2,11 +2,57 @@
 // (store/invite-store.ts says why a second connection is sound). A new code goes to stdout alone, so
 // `CODE=$(hale-sync-server invite)` works; what it is and how long it lasts go to stderr. The code is shown
 // this once: the store keeps only its hash.
-import { normalizeInviteCode } from '@hale/protocol';
+//
+// The command cannot ask the server which registration mode it runs with (it may be stopped), so each
+// server start records it in the store (`recordRegistrationMode`, main.ts) and create and --list warn on
+// stderr when the last start was not `invite`: an operator handing out codes believes sign-ups are gated.
+// A warning only (exit 0, the invite is made): codes are rightly made before a restart into `invite`.
+import { normalizeInviteCode, REGISTRATION_MODES, type RegistrationMode } from '@hale/protocol';
 import type { InviteCommand } from './config';
 import { formatInviteCode, inviteCodeHash, inviteId, newInviteCode } from './store/invites';
 import { openInviteStore } from './store/invite-store';
 import { isStoreError, StoreError, type Invite, type SyncStore } from './store/types';
+
+/** `serverState` key of the registration mode the server last started with. */
+export const REGISTRATION_STATE_KEY = 'registration';
+
+/** Records, as a server starts, the registration mode it runs with and when: what this command reports. */
+export const recordRegistrationMode = (store: SyncStore, mode: RegistrationMode, at: string): Promise<void> =>
+  store.serverState.put(REGISTRATION_STATE_KEY, mode, at);
+
+const TO_REQUIRE_CODES = '--registration invite (HALE_REGISTRATION=invite)';
+
+/** What to tell the operator about the mode the server last started with; null for `invite`. */
+const registrationWarning = (recorded: { value: string; at: string } | null): string | null => {
+  if (recorded === null) {
+    return (
+      'The registration mode of this server is unknown: no start of it with this version of Hale is ' +
+      `recorded in its store. Invite codes are asked for only when it runs with ${TO_REQUIRE_CODES}.\n`
+    );
+  }
+  const started = `This server last started at ${recorded.at} with registration`;
+  // Read back from disk: only a mode this version knows is taken as one.
+  const mode = REGISTRATION_MODES.find((m) => m === recorded.value);
+  switch (mode) {
+    case 'invite':
+      return null;
+    case 'open':
+      return (
+        `${started} open: anyone can sign up and invite codes are not asked for. ` +
+        `Restart it with ${TO_REQUIRE_CODES} to require them.\n`
+      );
+    case 'closed':
+      return (
+        `${started} closed: no one can sign up, and invite codes are refused until it runs with ` +
+        `${TO_REQUIRE_CODES}.\n`
+      );
+    case undefined:
+      return (
+        `${started} ${JSON.stringify(recorded.value)}, which this version of Hale does not know. ` +
+        `Invite codes are asked for only when it runs with ${TO_REQUIRE_CODES}.\n`
+      );
+  }
+};
 
 export interface InviteCommandIo {
   out(text: string): void;
@@ -82,6 +128,10 @@ export const runInviteCommand = async (
   try {
     const nowMs = io.now();
     const now = new Date(nowMs).toISOString();
+    const warning =
+      command.action === 'revoke'
+        ? null
+        : registrationWarning(await store.serverState.get(REGISTRATION_STATE_KEY));
     if (command.action === 'create') {
       const code = newInviteCode();
       const invite: Invite = {
@@ -98,12 +148,14 @@ export const runInviteCommand = async (
       io.err(
         `invite ${inviteId(invite.codeHash)}: ${describe(invite)}.\n` +
           'The code is shown only now (the server keeps only its hash): give it to the person who signs up.\n' +
-          'A server asks for it only when it runs with --registration invite (HALE_REGISTRATION=invite)' +
-          `${besideRunningServer ? '; the running server takes it from now on' : ''}.\n`,
+          (warning ??
+            `A server asks for it only when it runs with ${TO_REQUIRE_CODES}` +
+              `${besideRunningServer ? '; the running server takes it from now on' : ''}.\n`),
       );
       return;
     }
     if (command.action === 'list') {
+      if (warning !== null) io.err(warning);
       const invites = await store.invites.list();
       if (invites.length === 0) {
         io.err('no invites\n');

@@ -9,7 +9,7 @@ import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
-import { runInviteCommand } from './invite-command';
+import { recordRegistrationMode, runInviteCommand } from './invite-command';
 
 /**
  * How long the exit waits for log lines still queued for stdout. Bounded: a log reader that stopped
@@ -106,6 +106,8 @@ const main = async (): Promise<number> => {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Before listening: once the server answers, `invite` reports the mode it runs with, not the last one.
+  await recordRegistrationMode(store, config.registration, new Date().toISOString());
   const address = await server.app.listen({ host: config.host, port: config.port });
   logger.info(
     { address, dataDir: config.dataDir, registration: config.registration },

@@ -145,6 +145,7 @@ export const runStoreConformance = (
         await store.close();
         expect((await store.health()).ok).toBe(false);
         await expectStoreError(store.meta.get('k'), 'UNAVAILABLE');
+        await expectStoreError(store.serverState.put('k', 'v', isoAt(0)), 'UNAVAILABLE');
         await expectStoreError(store.docs.readDocs('p/allergy', 0, 10, 1000), 'UNAVAILABLE');
         await expectStoreError(
           store.docs.writeDocs([{ doc: makeDocInput('p/allergy', 'a', '1-x'), assumedRev: null }], isoAt(0)),
@@ -1495,6 +1496,25 @@ export const runStoreConformance = (
         await store.meta.put('server-id', 'srv-2');
         expect(await store.meta.get('server-id')).toBe('srv-2');
         expect(await store.meta.get('signing-seed')).toBe('c2VlZA');
+      });
+    });
+
+    describe('serverState', () => {
+      it('keeps the last value put per key, with its time', async () => {
+        expect(await store.serverState.get('registration')).toBeNull();
+        await store.serverState.put('registration', 'open', isoAt(1));
+        await store.serverState.put('other', 'x', isoAt(2));
+        await store.serverState.put('registration', 'invite', isoAt(3));
+        expect(await store.serverState.get('registration')).toEqual({ value: 'invite', at: isoAt(3) });
+        expect(await store.serverState.get('other')).toEqual({ value: 'x', at: isoAt(2) });
+        // Apart from meta: neither sees the other's keys.
+        expect(await store.meta.get('registration')).toBeNull();
+      });
+
+      it('refuses a put without a time, keeping the value before', async () => {
+        await store.serverState.put('registration', 'closed', isoAt(1));
+        await expectStoreError(store.serverState.put('registration', 'open', ''), 'INVALID');
+        expect(await store.serverState.get('registration')).toEqual({ value: 'closed', at: isoAt(1) });
       });
     });
   });

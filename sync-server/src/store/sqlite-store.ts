@@ -20,6 +20,8 @@
  *   and manifest and writes its tombstone in one BEGIN IMMEDIATE transaction; manifests check for a
  *   tombstone inside theirs, so a deleted id is never stored again.
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
+ * - `server_state` (v9) holds what the server process records at start (one statement per key); a restore
+ *   leaves the backup's rows, which the restored store's next start overwrites.
  * - One open store per data directory, across processes: opening claims the directory (data-dir-lock.ts)
  *   before the database file is touched, and close() gives it up after the connection is closed; the OS
  *   drops it if the process dies. The server's in-process state (audit chain lock, live hub) relies on this.
@@ -359,6 +361,15 @@ const MIGRATIONS: readonly string[] = [
     stream TEXT NOT NULL,
     deleted_by TEXT NOT NULL,
     deleted_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // v8 → v9: what the server process records about itself at start (e.g. its registration mode, which the
+  // invite command reports), one row per key, apart from `meta` (the store's own identity and secrets).
+  `
+  CREATE TABLE server_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
 ];
@@ -795,6 +806,13 @@ const prepareStatements = (db: Database.Database) => ({
   metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
   metaPut: db.prepare<[string, string]>(
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  ),
+  serverStateGet: db.prepare<[string], { value: string; updated_at: string }>(
+    'SELECT value, updated_at FROM server_state WHERE key = ?',
+  ),
+  serverStatePut: db.prepare<[string, string, string]>(
+    `INSERT INTO server_state (key, value, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   ),
 
   accountInsert: db.prepare<
@@ -1879,6 +1897,19 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       put: (key, value) =>
         call((s) => {
           s.metaPut.run(key, value);
+        }),
+    },
+
+    serverState: {
+      get: (key) =>
+        call((s) => {
+          const row = s.serverStateGet.get(key);
+          return row === undefined ? null : { value: row.value, at: row.updated_at };
+        }),
+      put: (key, value, at) =>
+        call((s) => {
+          requireText(at, 'at');
+          s.serverStatePut.run(key, value, at);
         }),
     },
 

@@ -512,6 +512,17 @@ export interface SyncStore {
     put(key: string, value: string): Promise<void>;
   };
 
+  /**
+   * What the server process records about itself, for tools that read the store without it (e.g. the
+   * registration mode of its last start, for `hale-sync-server invite`). Unlike `meta`, none of it is the
+   * store's identity or a secret. `put` replaces the key's value and its time in one atomic step (INVALID
+   * when `at` is empty); `get` answers the last value put and its `at`, or null (never put).
+   */
+  serverState: {
+    get(key: string): Promise<{ value: string; at: IsoTime } | null>;
+    put(key: string, value: string, at: IsoTime): Promise<void>;
+  };
+
   /** Subscribes to committed `writeDocs` batches (new heads of the streams they advanced); returns unsubscribe. */
   onCommitted(listener: CommitListener): () => void;
 }
