@@ -26,7 +26,7 @@ import {
   type DeviceKeys,
   type Ed25519,
 } from '@hale/crypto';
-import { isStreamId, type KeyEnvelope, type EnvelopesFrame } from '@hale/protocol';
+import { isStreamId, type KeyEnvelope, type EnvelopesFrame, type StreamsFrame } from '@hale/protocol';
 import { toFhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
@@ -280,6 +280,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       );
       return reply.envelopes;
     },
+    listStreams: async () => (await connection.request<StreamsFrame>({ t: 'listStreams' })).streams,
     publishEnvelopes: async (envelopes) => {
       for (let i = 0; i < envelopes.length; i += 1000) {
         await connection.request({ t: 'putEnvelopes', envelopes: envelopes.slice(i, i + 1000) });

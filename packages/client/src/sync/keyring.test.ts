@@ -1,8 +1,10 @@
 // The keyring's write guard: a patient device seals writes to its own streams only under an epoch whose key
-// shuts out every grant it knows to have ended, and never goes below the highest epoch it held.
+// shuts out every grant it knows to have ended, and never goes below the highest epoch it held. And its
+// full refresh: an account following many streams asks for their envelopes in answers that fit a frame.
 import { describe, expect, it } from 'vitest';
 import { deriveInitialStreamKey, keyId } from '@hale/crypto';
-import type { KeyEnvelope as Envelope } from '@hale/protocol';
+import { STREAM_TYPES } from '@hale/model';
+import { KeyEnvelope, MAX_FRAME_BYTES, validate, type KeyEnvelope as Envelope } from '@hale/protocol';
 import {
   keyringFor,
   patient,
@@ -13,7 +15,14 @@ import {
   providerRoot,
   signedEnvelope,
 } from './codec-fixture.test-util';
-import type { WriteGuard } from './keyring';
+import {
+  ENVELOPE_MAX_BYTES,
+  ENVELOPE_STREAMS_PER_REQUEST,
+  ENVELOPES_PER_REQUEST,
+  sliceStreams,
+  type WriteGuard,
+} from './keyring';
+import { SyncError } from './connection';
 
 const REVOKED = '01JGRANTREVOKED00000000000';
 const stream = `${patient.accountId}/allergy`;
@@ -203,5 +212,229 @@ describe('keyring once the keys may not be used (account locked, session closed)
     wrapping.secretKey.fill(0);
     expect(await ring.keyFor(stream, 0)).toBeNull();
     expect(rejected).toEqual([]);
+  });
+});
+
+describe('keyring full refresh of an account following many streams', () => {
+  const real = `${patient.accountId}/allergy`;
+  const realKey = deriveInitialStreamKey(patientRoot, real);
+  /** `n` streams of other patients (unknown here: their envelopes are not taken, only counted), in order. */
+  let nextPatient = 0;
+  const otherStreams = (n: number): string[] =>
+    Array.from({ length: n }, () => `${String(nextPatient++).padStart(22, '0')}/allergy`);
+  const envelopesOf = (template: Envelope, stream: string, epochs: number): Envelope[] =>
+    Array.from({ length: epochs }, (_, epoch) => ({
+      ...template,
+      stream: stream as Envelope['stream'],
+      epoch,
+    }));
+
+  /**
+   * A server that refuses, as the device's decoder does for a frame too large, any answer of more than
+   * `maxAnswer` envelopes; records every request.
+   */
+  const sizedServer = async (streams: Record<string, number>, maxAnswer: number) => {
+    const template = await signedEnvelope(real, 0, realKey, provider);
+    const byStream = new Map<string, Envelope[]>([[real, [template]]]);
+    for (const [stream, epochs] of Object.entries(streams))
+      byStream.set(stream, envelopesOf(template, stream, epochs));
+    const requests: Array<{ streams: string[] | undefined; answered: boolean }> = [];
+    let fail: ((streams: string[] | undefined) => Error | null) | null = null;
+    return {
+      requests,
+      failWith(next: (streams: string[] | undefined) => Error | null) {
+        fail = next;
+      },
+      fetchEnvelopes: async (asked?: string[]): Promise<Envelope[]> => {
+        const answer =
+          asked === undefined ? [...byStream.values()].flat() : asked.flatMap((s) => byStream.get(s) ?? []);
+        const error =
+          fail?.(asked) ??
+          (answer.length > maxAnswer
+            ? new SyncError('BAD_MESSAGE', `invalid reply from server: frame exceeds MAX_FRAME_BYTES`, false)
+            : null);
+        requests.push({ streams: asked, answered: error === null });
+        if (error) throw error;
+        return answer;
+      },
+    };
+  };
+  const named = (requests: ReadonlyArray<{ streams: string[] | undefined; answered: boolean }>) =>
+    requests.filter((r) => r.answered).flatMap((r) => r.streams ?? []);
+
+  it('cuts slices at a number of streams and at an expected number of envelopes', () => {
+    const small = otherStreams(ENVELOPE_STREAMS_PER_REQUEST * 2 + 1).map((stream) => ({
+      stream,
+      envelopes: 2,
+    }));
+    expect(sliceStreams(small).map((s) => s.length)).toEqual([
+      ENVELOPE_STREAMS_PER_REQUEST,
+      ENVELOPE_STREAMS_PER_REQUEST,
+      1,
+    ]);
+    // Streams of many epochs: as many per slice as the envelope budget allows; one above it goes alone.
+    const epochs = Math.floor(ENVELOPES_PER_REQUEST / 4);
+    const many = otherStreams(9).map((stream) => ({ stream, envelopes: epochs }));
+    const huge = { stream: otherStreams(1)[0]!, envelopes: ENVELOPES_PER_REQUEST * 3 };
+    expect(sliceStreams([...many.slice(0, 5), huge, ...many.slice(5)]).map((s) => s.length)).toEqual([
+      4, 1, 1, 4,
+    ]);
+    for (const slice of sliceStreams([...small, ...many, huge])) {
+      expect(slice.length).toBeLessThanOrEqual(ENVELOPE_STREAMS_PER_REQUEST);
+    }
+  });
+
+  it('plans for the largest envelope the schema allows within half a frame', () => {
+    const longestType = [...STREAM_TYPES].sort((a, b) => b.length - a.length)[0]!;
+    const id = 'A'.repeat(22);
+    const widest = {
+      stream: `${id}/${longestType}`,
+      epoch: Number.MAX_SAFE_INTEGER,
+      recipient: id,
+      keyId: 'A'.repeat(KeyEnvelope.properties.keyId.maxLength ?? 0),
+      wrapped: 'A'.repeat(KeyEnvelope.properties.wrapped.maxLength ?? 0),
+      createdBy: id,
+      sig: 'A'.repeat(86),
+    };
+    expect(validate(KeyEnvelope, widest).ok).toBe(true);
+    expect(JSON.stringify(widest).length + 1).toBeLessThanOrEqual(ENVELOPE_MAX_BYTES);
+    expect(ENVELOPES_PER_REQUEST * ENVELOPE_MAX_BYTES).toBeLessThan(MAX_FRAME_BYTES / 2);
+  });
+
+  it('asks for the envelopes of the streams the server listed in slices, never all at once', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST * 2 + 200);
+    const server = await sizedServer(
+      Object.fromEntries(others.map((s) => [s, 2])),
+      ENVELOPE_STREAMS_PER_REQUEST * 3,
+    );
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    for (const s of [real, ...others]) ring.noteServerEpoch(s, s === real ? 0 : 1);
+    expect(await ring.refresh()).toBe(1);
+    expect(server.requests.every((r) => r.answered && r.streams !== undefined)).toBe(true);
+    expect(server.requests).toHaveLength(Math.ceil((others.length + 1) / ENVELOPE_STREAMS_PER_REQUEST));
+    expect(named(server.requests).sort()).toEqual([real, ...others].sort());
+    // The key came with its slice: none is fetched on demand.
+    expect(keyId((await ring.keyFor(real, 0))!)).toBe(keyId(realKey));
+    expect(server.requests).toHaveLength(Math.ceil((others.length + 1) / ENVELOPE_STREAMS_PER_REQUEST));
+  });
+
+  it('asks for every envelope in one request when the streams fit one slice (a patient)', async () => {
+    const server = await sizedServer({}, 10);
+    const own = STREAM_TYPES.map((type) => `${provider.accountId}/${type}`);
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    for (const s of [real, ...own]) ring.noteServerEpoch(s, 0);
+    expect(await ring.refresh()).toBe(1);
+    expect(server.requests).toEqual([{ streams: undefined, answered: true }]);
+  });
+
+  it('asks for the list first when it has none, and shares one run between callers', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST + 10);
+    const server = await sizedServer(
+      Object.fromEntries(others.map((s) => [s, 1])),
+      ENVELOPE_STREAMS_PER_REQUEST,
+    );
+    let listed = 0;
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+      listStreams: async () => {
+        listed++;
+        return [real, ...others].map((stream) => ({ stream, epoch: 0 }));
+      },
+    });
+    // The engine's connect and the consent check at once.
+    expect(await Promise.all([ring.refresh(), ring.refresh()])).toEqual([1, 1]);
+    expect(listed).toBe(1);
+    expect(server.requests.map((r) => r.streams?.length)).toEqual([ENVELOPE_STREAMS_PER_REQUEST, 11]);
+    expect(server.requests.every((r) => r.answered)).toBe(true);
+  });
+
+  it('asks for halves of a slice whose answer is refused as too large, down to single streams', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST + 100);
+    // One stream holds more envelopes than its reported epoch says (rotated since the list).
+    const heavy = others[7]!;
+    const max = ENVELOPE_STREAMS_PER_REQUEST * 2;
+    const server = await sizedServer(
+      { ...Object.fromEntries(others.map((s) => [s, 1])), [heavy]: max - ENVELOPE_STREAMS_PER_REQUEST / 4 },
+      max,
+    );
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    for (const s of [real, ...others]) ring.noteServerEpoch(s, 0);
+    expect(await ring.refresh()).toBe(1);
+    const refused = server.requests.filter((r) => !r.answered);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((r) => r.streams?.includes(heavy))).toBe(true);
+    // Every stream was answered exactly once.
+    expect(named(server.requests).sort()).toEqual([real, ...others].sort());
+    expect(server.requests.length).toBeLessThanOrEqual(2 * (others.length + 1) - 1);
+  });
+
+  it('takes every other stream before failing for a single stream whose answer never fits', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST + 100);
+    const heavy = others[3]!;
+    const max = ENVELOPE_STREAMS_PER_REQUEST;
+    const server = await sizedServer(
+      { ...Object.fromEntries(others.map((s) => [s, 1])), [heavy]: max + 1 },
+      max,
+    );
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    for (const s of [real, ...others]) ring.noteServerEpoch(s, 0);
+    await expect(ring.refresh()).rejects.toMatchObject({ code: 'BAD_MESSAGE' });
+    expect(server.requests.filter((r) => r.streams?.length === 1 && r.streams[0] === heavy)).toEqual([
+      { streams: [heavy], answered: false },
+    ]);
+    expect(named(server.requests).sort()).toEqual([real, ...others.filter((s) => s !== heavy)].sort());
+    const asked = server.requests.length;
+    expect(await ring.keyFor(real, 0)).not.toBeNull();
+    expect(server.requests).toHaveLength(asked);
+  });
+
+  it('fails at once, splitting nothing, for an error that is not about the answer', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST * 3);
+    const server = await sizedServer(Object.fromEntries(others.map((s) => [s, 1])), Infinity);
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: server.fetchEnvelopes,
+    });
+    for (const s of others) ring.noteServerEpoch(s, 0);
+    server.failWith(() =>
+      server.requests.length === 1 ? new SyncError('NETWORK', 'socket closed', true) : null,
+    );
+    await expect(ring.refresh()).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(server.requests.map((r) => r.answered)).toEqual([true, false]);
+  });
+
+  it('also asks for streams noted while it runs, and lists again when one answer for all is refused', async () => {
+    const others = otherStreams(ENVELOPE_STREAMS_PER_REQUEST + 20);
+    const later = otherStreams(30);
+    const server = await sizedServer(
+      Object.fromEntries([...others, ...later].map((s) => [s, 1])),
+      ENVELOPE_STREAMS_PER_REQUEST,
+    );
+    let listed = 0;
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: async (streams) => {
+        // The engine's list comes in meanwhile with streams granted while this device was away.
+        if (server.requests.length === 2) for (const s of later) ring.noteServerEpoch(s, 0);
+        return server.fetchEnvelopes(streams);
+      },
+      listStreams: async () => {
+        listed++;
+        return [real, ...others].map((stream) => ({ stream, epoch: 0 }));
+      },
+    });
+    // Known before: a few streams, which fit one slice; the server holds many more now.
+    ring.noteServerEpoch(real, 0);
+    expect(await ring.refresh()).toBe(1);
+    expect(listed).toBe(1);
+    expect(server.requests[0]).toEqual({ streams: undefined, answered: false });
+    expect(server.requests.slice(1).every((r) => r.answered && r.streams !== undefined)).toBe(true);
+    expect(named(server.requests).sort()).toEqual([real, ...others, ...later].sort());
   });
 });

@@ -39,11 +39,23 @@
  *   missing key (`onUnusable` is told; the engine keeps writes pending), the cached keys are dropped, and
  *   what cannot answer null (grants, rotations: `envelopesFor`, `matchRotation`, `claimEpoch`,
  *   `wrapEpoch`) throws AccountError LOCKED. Envelopes are not fetched then (none is refused for it).
+ * - A refresh of every envelope never asks for an answer that cannot fit one frame (MAX_FRAME_BYTES): an
+ *   account following many streams (a clinic's provider) asks per slice of the streams it knows (the
+ *   server's list, as the engine noted it or as the keyring asked for it when it had none yet, and the
+ *   streams it holds keys of): at most ENVELOPE_STREAMS_PER_REQUEST streams and an expected
+ *   ENVELOPES_PER_REQUEST envelopes each (a stream at epoch e holds at most e + 1 envelopes for this
+ *   account), so a stream of very many epochs is asked for alone. Streams noted while it runs are asked
+ *   for too. An account whose streams fit one slice (a patient: its own streams) asks for all envelopes
+ *   in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
+ *   or one envelope breaking the schema) is asked for again in halves, down to single streams: at most
+ *   2n - 1 requests for n streams, the order of the per-stream fetches on demand it spares.
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
  * need the server and fail with its typed error otherwise (nothing is adopted before the read-back
  * succeeds); KeyringError CLAIM_UNCONFIRMED when the server took a claim but serves no valid envelope for it.
+ * A full refresh that cannot get a single stream's answer fails with that error once every other slice
+ * was asked for; any other error fails it at once. Keys from the answers taken before are kept either way.
  */
 import {
   base64urlDecode,
@@ -77,6 +89,53 @@ export class KeyringError extends Error {
 }
 
 /**
+ * Most streams one request of a full refresh names (see the header). An envelope is about 480 bytes of
+ * JSON and at most ENVELOPE_MAX_BYTES; a slice of streams at epoch 0 or 1 is answered in about 0.5 MiB.
+ */
+export const ENVELOPE_STREAMS_PER_REQUEST = 500;
+/**
+ * Most envelopes a full refresh plans one request to be answered with: at their largest possible size
+ * (ENVELOPE_MAX_BYTES each) they stay under half of MAX_FRAME_BYTES (keyring.test.ts), so a server that
+ * holds somewhat more than the epochs it reported (a rotation since) still answers within the frame.
+ */
+export const ENVELOPES_PER_REQUEST = 5000;
+/**
+ * Upper bound on one envelope's JSON in an `envelopes` frame (every field at its schema's longest, and
+ * the comma between elements); keyring.test.ts checks it against the schema.
+ */
+export const ENVELOPE_MAX_BYTES = 800;
+
+/**
+ * Streams cut into the slices of a full refresh: in order, at most ENVELOPE_STREAMS_PER_REQUEST streams
+ * and ENVELOPES_PER_REQUEST expected envelopes each (`envelopes`: at most how many one stream holds; a
+ * stream expected to hold more goes alone).
+ */
+export const sliceStreams = (streams: ReadonlyArray<{ stream: string; envelopes: number }>): string[][] => {
+  const slices: string[][] = [];
+  let slice: string[] = [];
+  let expected = 0;
+  for (const { stream, envelopes } of streams) {
+    if (
+      slice.length > 0 &&
+      (slice.length >= ENVELOPE_STREAMS_PER_REQUEST || expected + envelopes > ENVELOPES_PER_REQUEST)
+    ) {
+      slices.push(slice);
+      slice = [];
+      expected = 0;
+    }
+    slice.push(stream);
+    expected += envelopes;
+  }
+  if (slice.length > 0) slices.push(slice);
+  return slices;
+};
+
+/** Codes of an answer refused as a whole for what it carries: asked for again in smaller parts. */
+const SPLITTABLE = new Set(['TOO_LARGE', 'BAD_MESSAGE']);
+const splittable = (error: unknown): boolean =>
+  error instanceof Error && 'code' in error && typeof error.code === 'string' && SPLITTABLE.has(error.code);
+
+/**
  * What `writeKey` checks an own stream's write epoch against (see the header). `candidates(stream)`: the
  * sets of ended grant ids any of which the write epoch's key must have been derived for (as consent's
  * `matchRotation` candidates; an empty set allows any epoch), and until when (ms) that answer holds.
@@ -106,6 +165,12 @@ export interface KeyringDeps {
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
   fetchEnvelopes: (streams?: string[]) => Promise<KeyEnvelope[]>;
+  /**
+   * The server's list of the streams this account may read and their current epochs (`listStreams`):
+   * asked for by a full refresh that has no list to plan its slices by. Without it, such a refresh asks
+   * for every envelope in one request.
+   */
+  listStreams?: () => Promise<ReadonlyArray<{ stream: string; epoch: number }>>;
   publishEnvelopes: (envelopes: KeyEnvelope[]) => Promise<void>;
   /** Public key of a certified, non-revoked device of `accountId`, or null. */
   deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
@@ -266,11 +331,76 @@ export const createKeyring = (deps: KeyringDeps) => {
     for (const env of envelopes) if (await accept(env)) n++;
     return n;
   };
+  const noteServerEpoch = (stream: string, epoch: number): void => {
+    if (epoch > (serverEpoch.get(stream) ?? -1)) serverEpoch.set(stream, epoch);
+  };
+  /** Every stream this device knows it may hold envelopes of, with at most how many it holds of each. */
+  const knownStreams = (): Array<{ stream: string; envelopes: number }> =>
+    [...new Set([...serverEpoch.keys(), ...keys.keys()])]
+      .filter((stream) => parseStreamId(stream).ok)
+      .sort()
+      .map((stream) => ({ stream, envelopes: Math.max(currentEpoch(stream), 0) + 1 }));
+  /** Notes the server's list of streams (their epochs) for planning slices; nothing without `listStreams`. */
+  const listed = async (): Promise<void> => {
+    if (!deps.listStreams) return;
+    for (const s of await deps.listStreams()) noteServerEpoch(s.stream, s.epoch);
+  };
+  /**
+   * Every envelope of the streams known here, in slices that fit a frame; an answer refused as a whole is
+   * asked for again in halves. Streams noted meanwhile (the engine's list came in) are fetched too. A
+   * single stream's failure is thrown once the rest was taken.
+   */
+  const fetchSliced = async (): Promise<number> => {
+    let n = 0;
+    const failures: unknown[] = [];
+    const take = async (slice: string[]): Promise<void> => {
+      try {
+        n += await fetchAndAccept(slice);
+      } catch (error) {
+        if (!splittable(error)) throw error;
+        if (slice.length === 1) {
+          failures.push(error);
+          return;
+        }
+        const mid = Math.ceil(slice.length / 2);
+        await take(slice.slice(0, mid));
+        await take(slice.slice(mid));
+      }
+    };
+    const covered = new Set<string>();
+    for (;;) {
+      const rest = knownStreams().filter((s) => !covered.has(s.stream));
+      if (rest.length === 0 || unusable()) break;
+      for (const s of rest) covered.add(s.stream);
+      for (const slice of sliceStreams(rest)) await take(slice);
+    }
+    if (failures.length > 0) throw failures[0];
+    return n;
+  };
+  /** Every envelope, in answers that fit a frame (see the header); the accepted count. */
+  const fetchAll = async (): Promise<number> => {
+    if (unusable()) return 0;
+    // Slices are planned from the server's list: asked for when this session has not seen it yet (a
+    // check at connect can run before the engine's list came in).
+    if (serverEpoch.size === 0) await listed();
+    if (sliceStreams(knownStreams()).length <= 1) {
+      // Few streams (a patient's own): one request for all, which also brings streams not listed yet.
+      try {
+        return await fetchAndAccept();
+      } catch (error) {
+        if (!splittable(error)) throw error;
+        // More than this device knew of (access gained while away): the list again, then slices.
+        await listed();
+        if (knownStreams().length === 0) throw error;
+      }
+    }
+    return fetchSliced();
+  };
   // A connect asks for every envelope from the engine and from the rotation check at once: one fetch.
   let refreshingAll: Promise<number> | null = null;
   const refresh = (streams?: string[]): Promise<number> => {
     if (streams !== undefined) return fetchAndAccept(streams);
-    refreshingAll ??= fetchAndAccept().finally(() => {
+    refreshingAll ??= fetchAll().finally(() => {
       refreshingAll = null;
     });
     return refreshingAll;
@@ -310,9 +440,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     keyFor,
     refresh,
     /** Records the server's current epoch for a stream (from listStreams / accessChanged / STALE_EPOCH). */
-    noteServerEpoch(stream: string, epoch: number): void {
-      if (epoch > (serverEpoch.get(stream) ?? -1)) serverEpoch.set(stream, epoch);
-    },
+    noteServerEpoch,
     /** The epoch and key new writes must use; null when this device lacks the current key. */
     async writeKey(stream: string): Promise<{ epoch: number; key: Uint8Array } | null> {
       const g = guard;
