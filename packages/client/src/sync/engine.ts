@@ -1328,7 +1328,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of restarted) restart.delete(s);
       await deps.meta.set('purged', [...restart]);
     }
-    if (linkUp) patch({ status: 'syncing' });
     const documents: PlainRecord[] = [];
     /** `resyncWanted` when the last page was asked for: the resyncs that page covers. */
     let covers = 0;
@@ -1342,6 +1341,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
         carry(base, pos);
       return { documents, checkpoint: checkpoint() };
     };
+    // RxDB asks again after a full page, also after the last page of a pass: with every stream drained
+    // nothing is open, and the pass ends as that page left it (its status included, e.g. online).
+    if (drained.size > 0 && cursorsFrom(pos).length === 0) {
+      covers = resyncWanted;
+      return handOver();
+    }
+    if (linkUp) patch({ status: 'syncing' });
     for (;;) {
       covers = resyncWanted;
       const cursors = cursorsFrom(pos);
