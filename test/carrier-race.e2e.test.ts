@@ -6,47 +6,22 @@
 // Driven deterministically: RxDB's storage of another device's record is held, the echo of this device's
 // push is handed over behind it, the record is edited and the edit acknowledged, then the storage goes on.
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import type { WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { gatedStorage } from './support/gated-storage';
-import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
+import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 /** A socket factory that can hold back `changes` frames (live deliveries) from the device. */
 const holdingSocket = () => {
   let holding = false;
   const held: Array<() => void> = [];
-  const create = (url: string): WebSocketLike => {
-    const ws = new WebSocket(url);
-    const like: WebSocketLike = {
-      get readyState() {
-        return ws.readyState;
-      },
-      send: (data) => ws.send(data),
-      close: (code, reason) => ws.close(code, reason),
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-    };
-    ws.onopen = (ev) => like.onopen?.(ev);
-    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
-    ws.onerror = (ev) => like.onerror?.(ev);
-    ws.onmessage = (ev) => {
-      const deliver = (): void => like.onmessage?.({ data: ev.data });
-      const text = Buffer.isBuffer(ev.data)
-        ? ev.data.toString('utf8')
-        : typeof ev.data === 'string'
-          ? ev.data
-          : '';
-      const frame = JSON.parse(text) as { t: string };
-      if (holding && frame.t === 'changes') held.push(deliver);
+  const create = interceptedWebSocket({
+    received: (text, deliver) => {
+      if (holding && (JSON.parse(text) as { t: string }).t === 'changes') held.push(() => deliver());
       else deliver();
-    };
-    return like;
-  };
+    },
+  });
   return {
     create,
     hold: (): void => {

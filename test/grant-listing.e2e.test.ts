@@ -3,7 +3,6 @@
 // check), and a server that answers `next` forever is followed for MAX_GRANT_PAGES pages only: re-keying
 // then fails with TOO_LARGE (reported as REKEY_PENDING) and `consent.list()` answers the device's own copy.
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { PAGING_VERSION, type PageCursor } from '@hale/protocol';
 import { utf8Decode, utf8Encode, type Ed25519 } from '@hale/crypto';
@@ -16,7 +15,15 @@ import {
   type TestServer,
 } from '@hale/sync-server/testing';
 import { useCryptoWorker, useServer } from './support/fixture';
-import { ed, getAccountFrom, grantRead, sessionAccount, waitOnline } from './support/devices';
+import {
+  createWebSocket,
+  ed,
+  getAccountFrom,
+  grantRead,
+  interceptedWebSocket,
+  sessionAccount,
+  waitOnline,
+} from './support/devices';
 
 const HOUR = 3600_000;
 const REVOCATION_LABEL = 'hale/revocation/v1';
@@ -55,7 +62,7 @@ const openPatient = (
   openDeviceSession({
     account: sessionAccount(account),
     serverUrl: t.url,
-    createWebSocket: options.createWebSocket ?? ((url) => new WebSocket(url) as unknown as WebSocketLike),
+    createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: getRxStorageMemory(),
     getAccount: getAccountFrom(t),
     ed: options.ed ?? ed,
@@ -141,42 +148,22 @@ describe('a server that answers `next` forever', () => {
     // without the cap fails on the counts below rather than by running forever.
     const sent: Array<{ t: string; side?: string; cursor?: string }> = [];
     let walkPages = 0;
-    const endless = (url: string): WebSocketLike => {
-      const ws = new WebSocket(url);
-      const like: WebSocketLike = {
-        get readyState() {
-          return ws.readyState;
-        },
-        send: (data: string) => {
-          const frame = JSON.parse(data) as { t: string; side?: string; cursor?: string };
-          if (frame.t !== 'listGrants') {
-            ws.send(data);
-            return;
-          }
-          sent.push(frame);
-          if (frame.cursor === undefined) walkPages = 0;
-          const { cursor: _dropped, ...rest } = frame;
-          ws.send(JSON.stringify(rest));
-        },
-        close: (code?: number, reason?: string) => ws.close(code, reason),
-        onopen: null,
-        onmessage: null,
-        onclose: null,
-        onerror: null,
-      };
-      ws.onopen = (ev) => like.onopen?.(ev);
-      ws.onclose = (ev) => like.onclose?.(ev);
-      ws.onerror = (ev) => like.onerror?.(ev);
-      ws.onmessage = (ev) => {
-        let data: unknown = ev.data;
-        const frame = JSON.parse(String(data)) as { t: string; next?: PageCursor };
+    const endless = interceptedWebSocket({
+      sent: (text, send) => {
+        const frame = JSON.parse(text) as { t: string; side?: string; cursor?: string };
+        if (frame.t !== 'listGrants') return send(text);
+        sent.push(frame);
+        if (frame.cursor === undefined) walkPages = 0;
+        const { cursor: _dropped, ...rest } = frame;
+        send(JSON.stringify(rest));
+      },
+      received: (text, deliver) => {
+        const frame = JSON.parse(text) as { t: string; next?: PageCursor };
         if (frame.t === 'grants' && ++walkPages < 3 * MAX_GRANT_PAGES) {
-          data = JSON.stringify({ ...frame, next: 'more' });
-        }
-        like.onmessage?.({ data });
-      };
-      return like;
-    };
+          deliver(JSON.stringify({ ...frame, next: 'more' }));
+        } else deliver();
+      },
+    });
     const p = await openPatient(t, patient, { createWebSocket: endless });
     server.sessions.push(p);
     await waitOnline(p);

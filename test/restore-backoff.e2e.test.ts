@@ -9,8 +9,8 @@ import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import { RESYNC_BACKOFF_BASE_MS, type DeviceSession, type WebSocketLike } from '@hale/client';
-import { allPushed, createWebSocket, eventually, openDevice } from './support/devices';
+import { RESYNC_BACKOFF_BASE_MS, type DeviceSession } from '@hale/client';
+import { allPushed, eventually, interceptedWebSocket, openDevice } from './support/devices';
 import { input } from './support/records';
 import { useServer } from './support/fixture';
 
@@ -21,37 +21,20 @@ import { useServer } from './support/fixture';
 const hostileServer = () => {
   const counts = { pushedRows: 0, pulledDocs: 0 };
   const forged: { incarnation: string | undefined } = { incarnation: undefined };
-  const factory = (url: string): WebSocketLike => {
-    const ws = createWebSocket(url);
-    const like: WebSocketLike = {
-      get readyState() {
-        return ws.readyState;
-      },
-      send: (data: string) => {
-        const frame = JSON.parse(data) as { t: string; rows?: unknown[] };
-        if (frame.t === 'push') counts.pushedRows += frame.rows?.length ?? 0;
-        ws.send(data);
-      },
-      close: (code?: number, reason?: string) => ws.close(code, reason),
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-    };
-    ws.onopen = (ev) => like.onopen?.(ev);
-    ws.onclose = (ev) => like.onclose?.(ev);
-    ws.onerror = (ev) => like.onerror?.(ev);
-    ws.onmessage = (ev) => {
-      let data = ev.data;
-      const frame = JSON.parse(String(data)) as { t: string; docs?: unknown[]; incarnation?: string };
+  const factory = interceptedWebSocket({
+    sent: (text, send) => {
+      const frame = JSON.parse(text) as { t: string; rows?: unknown[] };
+      if (frame.t === 'push') counts.pushedRows += frame.rows?.length ?? 0;
+      send(text);
+    },
+    received: (text, deliver) => {
+      const frame = JSON.parse(text) as { t: string; docs?: unknown[]; incarnation?: string };
       if (frame.t === 'pulled') counts.pulledDocs += frame.docs?.length ?? 0;
       if (frame.t === 'ready' && forged.incarnation !== undefined) {
-        data = JSON.stringify({ ...frame, incarnation: forged.incarnation });
-      }
-      like.onmessage?.({ data });
-    };
-    return like;
-  };
+        deliver(JSON.stringify({ ...frame, incarnation: forged.incarnation }));
+      } else deliver();
+    },
+  });
   return { counts, forged, factory };
 };
 

@@ -9,12 +9,10 @@
 // Driven deterministically: RxDB's storage of another device's record is held, the device's own version
 // is served behind it, the record is edited and the edit acknowledged, then the storage goes on.
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import type { WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { gatedStorage } from './support/gated-storage';
-import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
+import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 /**
@@ -25,35 +23,14 @@ const withholdingSocket = () => {
   let withholding = false;
   let withheld = 0;
   let pulled = 0;
-  const create = (url: string): WebSocketLike => {
-    const ws = new WebSocket(url);
-    const like: WebSocketLike = {
-      get readyState() {
-        return ws.readyState;
-      },
-      send: (data) => ws.send(data),
-      close: (code, reason) => ws.close(code, reason),
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-    };
-    ws.onopen = (ev) => like.onopen?.(ev);
-    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
-    ws.onerror = (ev) => like.onerror?.(ev);
-    ws.onmessage = (ev) => {
-      const text = Buffer.isBuffer(ev.data)
-        ? ev.data.toString('utf8')
-        : typeof ev.data === 'string'
-          ? ev.data
-          : '';
+  const create = interceptedWebSocket({
+    received: (text, deliver) => {
       const frame = JSON.parse(text) as { t: string; docs?: unknown[] };
       if (frame.t === 'pulled') pulled += frame.docs?.length ?? 0;
       if (withholding && frame.t === 'changes') withheld++;
-      else like.onmessage?.({ data: ev.data });
-    };
-    return like;
-  };
+      else deliver();
+    },
+  });
   return {
     create,
     withhold: (): void => {

@@ -28,6 +28,46 @@ import {
 export const ed = createNodeEd25519();
 export const createWebSocket = (url: string): WebSocketLike => new WebSocket(url) as unknown as WebSocketLike;
 
+/**
+ * What `interceptedWebSocket` lets a test do with each frame (JSON text): pass it on, changed or not, now,
+ * later or never. Without a hook, frames pass unchanged.
+ */
+export interface FrameHooks {
+  /** A frame the device sends; `send` passes it (or another text) to the server. */
+  sent?: (text: string, send: (text: string) => void) => void;
+  /** A frame the server sends; `deliver` hands it (or the text given) to the device. */
+  received?: (text: string, deliver: (text?: string) => void) => void;
+}
+
+/** A socket factory for `openDevice` whose frames pass through `hooks` (a real `ws` socket underneath). */
+export const interceptedWebSocket =
+  (hooks: FrameHooks) =>
+  (url: string): WebSocketLike => {
+    const ws = new WebSocket(url);
+    const like: WebSocketLike = {
+      get readyState() {
+        return ws.readyState;
+      },
+      send: (data: string) => (hooks.sent ? hooks.sent(data, (text) => ws.send(text)) : ws.send(data)),
+      close: (code?: number, reason?: string) => ws.close(code, reason),
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+    };
+    ws.onopen = (ev) => like.onopen?.(ev);
+    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
+    ws.onerror = (ev) => like.onerror?.(ev);
+    ws.onmessage = (ev) => {
+      const data: unknown = ev.data;
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : typeof data === 'string' ? data : '';
+      const deliver = (replaced?: string): void => like.onmessage?.({ data: replaced ?? text });
+      if (hooks.received) hooks.received(text, deliver);
+      else deliver();
+    };
+    return like;
+  };
+
 let dbCounter = 0;
 
 export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
