@@ -218,6 +218,7 @@ describe('blob deletion', () => {
         actorDeviceId: provider.device.deviceId,
         stream,
         count: 1,
+        blobId: blob.manifest.blobId,
         at: expect.any(String) as string,
       },
     ]);

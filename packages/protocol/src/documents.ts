@@ -168,6 +168,8 @@ export const AccessEventBody = Type.Object(
     ...auditActorProperties,
     stream: StreamId,
     count: Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+    /** The blob a `blob-delete` removed (one entry per deletion); older servers wrote none. */
+    blobId: Type.Optional(RecordId),
   },
   { additionalProperties: false },
 );

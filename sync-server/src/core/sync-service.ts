@@ -131,6 +131,8 @@ export interface AccessEvent {
   action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete';
   stream: string;
   count: number;
+  /** The blob it concerns, for an access that concerns one (a deletion). */
+  blobId?: AccessEventBody['blobId'];
 }
 
 export interface SyncServiceDeps {
@@ -388,6 +390,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         actorDeviceId: p.deviceId,
         stream: accessed,
         count: event.count,
+        ...(event.blobId === undefined ? {} : { blobId: event.blobId }),
         at,
       };
       const ct = sealTo(wrapping.value, canonicalBytes(body));

@@ -201,7 +201,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           );
         }
         await ctx.service.recordGranteeAccess(principal, [
-          { action: 'blob-delete', stream: manifest.stream, count: 1 },
+          { action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId },
         ]);
       }
       const tombstone = await store.blobs.delete(manifest.blobId, {

@@ -18,6 +18,7 @@ import {
   wrappedRootSignaturePayload,
   directoryProfilePayload,
   encodeFrame,
+  AccessEventBody,
   HttpAccountResponse,
   validate,
   type ClientFrame,
@@ -576,14 +577,8 @@ export const frameWithin = async (client: WsClient, pred: (f: ServerFrame) => bo
 // ---- raw store inspection (tests only; writes would bypass the store's contract) ----
 
 /** An access event the server logged in a patient's audit stream, as the patient's devices open it. */
-export interface ServerAccessEntry {
-  action: string;
-  actorId: string;
-  actorDeviceId: string;
-  stream: string;
-  count: number;
-  at: string;
-}
+/** A server access event as devices read it (@hale/protocol AccessEventBody). */
+export type ServerAccessEntry = AccessEventBody;
 
 /** The server's access events in `patient`'s audit stream, in chain order, opened with the patient's key. */
 export const serverAccessEntries = async (
@@ -597,14 +592,10 @@ export const serverAccessEntries = async (
       const opened = openSealed(patient.keys.wrapping, d.ct);
       const text = opened.ok ? utf8Decode(opened.value) : opened;
       if (!text.ok) throw new Error(text.error.message);
-      const e: unknown = JSON.parse(text.value);
-      const has = (k: string, type: 'string' | 'number') =>
-        typeof e === 'object' && e !== null && k in e && typeof (e as Record<string, unknown>)[k] === type;
-      const fields = ['action', 'actorId', 'actorDeviceId', 'stream', 'at'] as const;
-      if (!fields.every((k) => has(k, 'string')) || !has('count', 'number')) {
-        throw new Error(`not an access event: ${text.value}`);
-      }
-      return e as ServerAccessEntry;
+      // Checked as strictly as the schema allows: a field the devices would drop is a server defect here.
+      const entry = validate(AccessEventBody, JSON.parse(text.value));
+      if (!entry.ok) throw new Error(`not an access event: ${text.value}`);
+      return entry.value;
     });
 };
 

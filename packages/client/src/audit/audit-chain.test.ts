@@ -195,6 +195,15 @@ describe('opening audit bodies: only what the AuditBody schema describes', () =>
     entry('export', { patientId: patient.accountId, count: 12 }),
     // An app's own action (`session.audit.append`), with no detail at all.
     { kind: 'AuditEntry', action: 'record-viewed', ...actor },
+    // A deletion names its blob (kept, not dropped as an unknown field).
+    {
+      kind: 'AccessEvent',
+      action: 'blob-delete',
+      ...actor,
+      stream,
+      count: 1,
+      blobId: '01JGZ0000000000000000000BB',
+    },
     ...(['pull', 'push', 'live', 'key-fetch', 'blob-down', 'blob-up'] as const).map((action) => ({
       kind: 'AccessEvent',
       action,

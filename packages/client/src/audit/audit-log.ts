@@ -117,6 +117,8 @@ export interface AccessRecord {
   stream?: string;
   /** Documents served or written (server entries only; a positive integer). */
   count?: number;
+  /** The blob a server-logged `blob-delete` removed. */
+  blobId?: string;
 }
 
 /** One grant in the accounting of disclosures. */
@@ -635,6 +637,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           };
           if (e.body.stream !== undefined) record.stream = e.body.stream;
           if (isCount(e.body.count)) record.count = e.body.count;
+          if (e.body.kind === 'AccessEvent' && e.body.blobId !== undefined) record.blobId = e.body.blobId;
           out.push(record);
         } else if (e.source === 'grantee') {
           // Who wrote it is what the signature proves; what it says about itself is its claim.
