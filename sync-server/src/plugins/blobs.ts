@@ -35,7 +35,7 @@ import {
 import { base64urlEncode, sha256 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';
-import { sealedChunkBounds } from '../store/index';
+import { isStoreError, sealedChunkBounds } from '../store/index';
 
 export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store } = ctx;
@@ -204,10 +204,20 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           { action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId },
         ]);
       }
-      const tombstone = await store.blobs.delete(manifest.blobId, {
-        deletedBy: principal.deviceId,
-        deletedAt: new Date(ctx.now()).toISOString(),
-      });
+      const tombstone = await store.blobs
+        .delete(manifest.blobId, {
+          deletedBy: principal.deviceId,
+          deletedAt: new Date(ctx.now()).toISOString(),
+        })
+        .catch(async (error: unknown) => {
+          // Deleted by another request since the manifest was read: that one's deletion is the answer.
+          const done = isStoreError(error) && error.code === 'NOT_FOUND';
+          const other = done ? await store.blobs.getTombstone(manifest.blobId) : null;
+          if (other === null) throw error;
+          throw new ServiceError('BLOB_DELETED', 'this blob was deleted already', {
+            deletedAt: other.deletedAt,
+          });
+        });
       return { blobId: tombstone.blobId, stream: manifest.stream, deletedAt: tombstone.deletedAt };
     },
   );

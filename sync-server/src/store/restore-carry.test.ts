@@ -489,3 +489,35 @@ describe('store incarnation', () => {
     }
   });
 });
+
+describe('a backup from before blob deletion (schema v7)', () => {
+  it('warns that ids deleted on the replaced server could be announced again, also ids the backup never had', async () => {
+    const blob: BlobManifest = {
+      blobId: 'later',
+      stream: 'pat/document',
+      size: 70_000,
+      chunkSize: 65_536,
+      chunkCount: 2,
+      digests: ['d0', 'd1'],
+      createdBy: 'd1',
+      createdAt: isoAt(1),
+    };
+    const dataDir = newDir();
+    const live = await openSqliteStore({ dataDir });
+    await live.blobs.putManifest(blob);
+    await live.blobs.putChunk('later', 0, new Uint8Array(65_536).fill(7));
+    await live.blobs.delete('later', { deletedBy: 'd1', deletedAt: isoAt(5) });
+    await live.close();
+    // A backup of a v7 store that never held the blob.
+    const backupFile = join(newDir(), 'v7.sqlite');
+    const older = new Database(backupFile);
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 7)) older.exec(sql);
+    older.pragma('user_version = 7');
+    older.close();
+    const warnings: string[] = [];
+    await restoreSqlite(backupFile, dataDir, { onWarning: (w) => warnings.push(w) });
+    expect(warnings.filter((w) => /keeps no record of deleted blobs/.test(w))).toEqual([
+      expect.stringMatching(/^1 blob\(s\) were deleted on the replaced server/) as string,
+    ]);
+  });
+});

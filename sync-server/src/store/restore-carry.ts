@@ -425,12 +425,13 @@ export const carryIntoRestored = async (
             const kept =
               keep === null ? 0 : keep.run(t.blob_id, t.stream, t.deleted_by, t.deleted_at).changes;
             if (dropped > 0 || kept > 0) n.blobDeletions++;
-            if (keep === null && dropped > 0) untracked++;
+            // Without a tombstone table every deleted id is reusable, in the backup or not.
+            if (keep === null) untracked++;
           }
           if (untracked > 0) {
             warnings.push(
-              `${untracked} blob(s) deleted after the backup were deleted again, but the backup's schema keeps ` +
-                'no record of deleted blobs: until the server is upgraded their ids could be uploaded again',
+              `${untracked} blob(s) were deleted on the replaced server; the backup's schema (before v8) keeps ` +
+                'no record of deleted blobs, so their ids could be announced again (the blobs themselves stay deleted)',
             );
           }
         });

@@ -16,7 +16,8 @@
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
  * - secure_delete=ON: SQLite zeroes what it frees, so a deleted blob's chunks are not left readable in
  *   the database file (the WAL's older frames keep them until overwritten, at most journal_size_limit
- *   after a checkpoint; backups taken before the deletion keep them). A blob's deletion removes its chunks
+ *   after a checkpoint; backups taken before the deletion keep them). A store written before v8 (without
+ *   secure_delete) is rebuilt once (VACUUM) when it is migrated, for the copies of cells it left behind. A blob's deletion removes its chunks
  *   and manifest and writes its tombstone in one BEGIN IMMEDIATE transaction; manifests check for a
  *   tombstone inside theirs, so a deleted id is never stored again.
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
@@ -762,15 +763,20 @@ const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
   a.digests.length === b.digests.length &&
   a.digests.every((d, i) => d === b.digests[i]);
 
-const migrate = (db: Database.Database): void => {
+/** The schema from which the store runs with secure_delete (v8, blob deletion). */
+const SECURE_DELETE_SCHEMA = 8;
+
+/** Migrates the schema; answers the version the file had (0 for a new one). */
+const migrate = (db: Database.Database): number => {
   const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
+  const found = readVersion();
   if (readVersion() > MIGRATIONS.length) {
     throw new StoreError(
       'INTERNAL',
       `database schema version ${readVersion()} is newer than this server supports (${MIGRATIONS.length})`,
     );
   }
-  if (readVersion() === MIGRATIONS.length) return;
+  if (found === MIGRATIONS.length) return found;
   // IMMEDIATE: two processes starting at once must not both apply the same migration.
   db.transaction(() => {
     for (let v = readVersion(); v < MIGRATIONS.length; v++) {
@@ -778,6 +784,7 @@ const migrate = (db: Database.Database): void => {
       db.pragma(`user_version = ${v + 1}`);
     }
   }).immediate();
+  return found;
 };
 
 type GrantPageArgs = [string, ...(string | number)[]];
@@ -1157,7 +1164,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       // superseded document's ciphertext) are gone from the database file once checkpointed. It must hold
       // for every write, not only deletions: b-tree rebalancing leaves copies of cells behind otherwise.
       db.pragma('secure_delete = ON');
-      migrate(db);
+      const found = migrate(db);
+      if (found > 0 && found < SECURE_DELETE_SCHEMA) {
+        // Written before secure_delete: its free space and b-tree slack may hold copies of cells (blob
+        // chunks, old ciphertext) that zeroing from now on would never reach. Rebuilt once, so that what is
+        // deleted from now on really leaves the file.
+        db.exec('VACUUM');
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      }
       stmts = prepareStatements(db);
       // Read first: the common case (it exists) writes nothing at open.
       if (stmts.metaGet.get(INCARNATION_META_KEY) === undefined) {
@@ -1414,6 +1428,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
 
   const manifestTx = db.transaction((s: Statements, m: BlobManifest, quota: BlobQuota | undefined) => {
     const deleted = s.tombstoneGet.get(m.blobId);
+    // Told only on the blob's own stream: elsewhere the id is taken, as a live blob's would be, so that
+    // no one outside the stream learns whether (or when) it was deleted.
+    if (deleted !== undefined && deleted.stream !== m.stream) {
+      throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
+    }
     if (deleted !== undefined) {
       throw new StoreError('DELETED', `blob ${m.blobId} was deleted; its id is not used again`, {
         details: { deletedAt: deleted.deleted_at },

@@ -446,8 +446,9 @@ export interface SyncStore {
      * within `quota.maxBytes`, checked and stored in one atomic step (two uploads cannot both take the
      * same room); otherwise QUOTA_EXCEEDED with details `{ usedBytes, requestedBytes, quotaBytes }` and
      * nothing is stored. `manifest.createdBy` must then be a device of `quota.accountId`.
-     * DELETED (details `{ deletedAt }`), storing nothing, when a blob with this id was deleted (`delete`),
-     * whatever the new manifest says: checked in the same atomic step, so a delete and a re-announcement
+     * DELETED (details `{ deletedAt }`), storing nothing, when a blob with this id was deleted (`delete`)
+     * from the same stream; ALREADY_EXISTS when from another (as for a live blob there, so the deletion is
+     * told only on its own stream). Checked in the same atomic step, so a delete and a re-announcement
      * racing end with the blob deleted.
      */
     putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota }): Promise<void>;

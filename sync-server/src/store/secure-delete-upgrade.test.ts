@@ -1,0 +1,67 @@
+// A store written before blob deletion (schema < 8) ran without secure_delete: its free space and b-tree
+// slack may hold copies of blob chunks that zeroing from then on never reaches. Migrating it rebuilds the
+// file once, so a blob deleted afterwards leaves none of its bytes in the database file, as
+// docs/operations.md says.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import { openSqliteStore, type SqliteStore } from './sqlite-store';
+import { useTempDirs } from './temp-dirs.test-util';
+
+const newDir = useTempDirs('hale-secure-delete-');
+const quiet = { onListenerError: () => undefined };
+const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('base64url');
+const chunk = () => new Uint8Array(randomBytes(MIN_CHUNK_BYTES + 40));
+
+const put = async (store: SqliteStore, blobId: string, chunks: Uint8Array[]) => {
+  await store.blobs.putManifest({
+    blobId,
+    stream: 'AAAAAAAAAAAAAAAAAAAAAA/document',
+    size: chunks.length * MIN_CHUNK_BYTES,
+    chunkSize: MIN_CHUNK_BYTES,
+    chunkCount: chunks.length,
+    digests: chunks.map(digest),
+    createdBy: 'dev-1',
+    createdAt: new Date(0).toISOString(),
+  });
+  for (const [i, c] of chunks.entries()) await store.blobs.putChunk(blobId, i, c);
+};
+
+/** How many 64-byte pieces of `chunks` the file holds. */
+const piecesIn = (file: string, chunks: Uint8Array[]): number => {
+  const bytes = readFileSync(file);
+  let n = 0;
+  for (const c of chunks) {
+    for (let at = 0; at + 64 <= c.length; at += 64) {
+      if (bytes.includes(Buffer.from(c.buffer, c.byteOffset + at, 64))) n++;
+    }
+  }
+  return n;
+};
+
+it('a store from before v8 is rebuilt when migrated: a blob it held leaves nothing behind once deleted', async () => {
+  const dataDir = join(newDir(), 'data');
+  const first = [chunk(), chunk(), chunk()];
+  // As the previous version wrote it: secure_delete off (SQLite's default), then the schema of v7.
+  let store = await openSqliteStore({ dataDir, ...quiet });
+  store.db.pragma('secure_delete = OFF');
+  await put(store, 'blob-first', first);
+  for (let b = 0; b < 20; b++) await put(store, `blob-${b}`, [chunk(), chunk(), chunk()]);
+  store.db.exec('DROP TABLE server_state; DROP TABLE blob_tombstones');
+  store.db.pragma('user_version = 7');
+  await store.close();
+
+  store = await openSqliteStore({ dataDir, ...quiet });
+  try {
+    expect(store.db.pragma('user_version', { simple: true })).toBe(9);
+    await store.blobs.delete('blob-first', { deletedBy: 'dev-1', deletedAt: new Date(1).toISOString() });
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    expect(piecesIn(store.file, first)).toBe(0);
+    // The other blobs are whole.
+    expect(await store.blobs.chunkIndexes('blob-7')).toEqual([0, 1, 2]);
+  } finally {
+    await store.close();
+  }
+});
