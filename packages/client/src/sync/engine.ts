@@ -464,7 +464,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let resyncCovered = 0;
   const askResync = (): void => {
     resyncWanted++;
-    drained.clear();
+    endPass();
     pullStream$.next('RESYNC');
   };
   const removed$ = new Subject<RemovedStream>();
@@ -622,7 +622,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
     streamsStale = false;
-    drained.clear();
+    endPass();
     // A stream this device followed or holds records of that the server no longer lists: access ended
     // while the device was not connected (no accessChanged frame reached it).
     const listed = new Set<string>(reply.streams.map((s) => s.stream));
@@ -1023,20 +1023,40 @@ export const createSyncEngine = (deps: EngineDeps) => {
   type PullCursor = { stream: StreamAccess['stream']; since: number };
   /**
    * Streams the server answered as drained (or denied) in the current pull pass — the pages RxDB asks
-   * for until one comes back short — with the position it answered: the pass names them no more, so each
-   * page names only streams still open, at most STREAMS_PER_REQUEST of them. Cleared when a pass ends, at
-   * every resync and at every new list of streams. What reaches a drained stream later in the pass is
-   * served by its subscription, which starts where this device stands (`subscribeAll`).
+   * for until one comes back short — with the position it answered and the resyncs asked for when that
+   * page was (`covers`): the pass names them no more, so each page names only streams still open, at most
+   * STREAMS_PER_REQUEST of them. An entry holds only while no resync was asked after its page (a page in
+   * flight when a reconnect or access change asks for one must not mark the new pass's streams), and a
+   * live frame of a stream removes it: RxDB drops a live batch queued before its next pull call, so the
+   * pass must serve that stream again; a page asked before that frame does not mark it either (`lastLive`).
+   * Cleared when a pass ends and at every new list of streams.
    */
-  const drained = new Map<string, number>();
-  /** The first STREAMS_PER_REQUEST streams still open in this pass, from `pos`. */
-  const cursorsFrom = (pos: Record<string, number>): PullCursor[] => {
+  const drained = new Map<string, { at: number; covers: number }>();
+  /** Counts live frames; per stream, the count when its last live frame with documents arrived. */
+  let liveTick = 0;
+  const lastLive = new Map<string, number>();
+  /** Whether `stream` at `since` is drained for a page that covers `asOf` resyncs. */
+  const isDrained = (stream: string, since: number, asOf: number): boolean => {
+    const d = drained.get(stream);
+    return d !== undefined && d.covers === asOf && since >= d.at;
+  };
+  /** Marks `stream` drained by a page asked at live count `asked`, unless a live frame of it came since. */
+  const markDrained = (stream: string, at: number, covers: number, asked: number): void => {
+    if ((lastLive.get(stream) ?? 0) <= asked) drained.set(stream, { at, covers });
+  };
+  const endPass = (): void => {
+    drained.clear();
+  };
+  /**
+   * The first STREAMS_PER_REQUEST streams still open in this pass, from `pos`; `asOf`: as a page that
+   * covers that many resyncs sees it (by default one asked now).
+   */
+  const cursorsFrom = (pos: Record<string, number>, asOf = resyncWanted): PullCursor[] => {
     const out: PullCursor[] = [];
     for (const stream of access.keys()) {
       if (!readable(stream)) continue;
       const since = pos[stream] ?? 0;
-      const at = drained.get(stream);
-      if (at !== undefined && since >= at) continue;
+      if (isDrained(stream, since, asOf)) continue;
       out.push({ stream: stream as StreamAccess['stream'], since });
       if (out.length === STREAMS_PER_REQUEST) break;
     }
@@ -1045,13 +1065,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /** One page from the server, decoded (on the offload when there is one) but not applied. */
   const fetchPage = async (cursors: PullCursor[], limit: number) => {
+    const asked = liveTick;
     const reply = await connection.request<PulledFrame>({
       t: 'pull',
       streams: cursors,
       limit,
       maxBytes: MAX_BATCH_BYTES,
     });
-    return { reply, served: await decodeServed(reply.docs) };
+    return { reply, served: await decodeServed(reply.docs), asked };
   };
   // While RxDB stores one page of an initial sync, the next is fetched and decoded, so the device's
   // two threads and the server overlap (only with an offload: otherwise both would run on this thread).
@@ -1335,7 +1356,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // RxDB ends its resync at a batch shorter than its batch size; a full one is followed by another call.
       if (documents.length < batchSize) {
         resyncCovered = Math.max(resyncCovered, covers);
-        drained.clear();
+        endPass();
       }
       if (documents.length === 0 && Object.entries(pos).some(([s, seq]) => seq > (start[s] ?? 0)))
         carry(base, pos);
@@ -1352,7 +1373,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       covers = resyncWanted;
       const cursors = cursorsFrom(pos);
       if (cursors.length === 0) return handOver();
-      const { reply, served } = await takePage(
+      const { reply, served, asked } = await takePage(
         cursors,
         Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
       );
@@ -1368,12 +1389,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const d of reply.docs) advance(d.stream, d.seq);
       for (const s of reply.streams) {
         advance(s.stream, s.checkpoint);
-        if (s.done) drained.set(s.stream, pos[s.stream] ?? 0);
+        if (s.done) markDrained(s.stream, pos[s.stream] ?? 0, covers, asked);
       }
       // Denied streams leave through endAccess; until then they are not asked for again.
-      for (const d of reply.denied) drained.set(d.stream, pos[d.stream] ?? 0);
+      for (const d of reply.denied) markDrained(d.stream, pos[d.stream] ?? 0, covers, asked);
       initialDone += reply.docs.length;
-      const allDone = cursorsFrom(pos).length === 0;
+      // As this page sees it: a resync asked meanwhile starts a pass of its own (the page is handed over
+      // first, and the device is not online until that pass is done).
+      const allDone = cursorsFrom(pos, covers).length === 0;
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
       if (allDone) {
         patch({ lastSyncedAt: iso(), initialSync: { done: initialTotal, total: initialTotal } });
@@ -2062,6 +2085,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // and one failure must not block the frames after it.
     const served = decodeServed(frame.docs);
     served.catch(() => undefined);
+    // RxDB drops this batch if a pull call starts before it is stored: the pass must name the stream again,
+    // also when a page asked before this frame answers it drained.
+    if (frame.docs.length > 0) liveTick++;
+    for (const d of frame.docs) {
+      lastLive.set(d.stream, liveTick);
+      drained.delete(d.stream);
+    }
     const run = liveQueue.then(async () => {
       const before = { ...known };
       const documents = (await applyDecoded(await served)).filter((d) => readable(d.stream));
