@@ -33,9 +33,11 @@ import {
   type BoxKeyPair,
   type Ed25519,
 } from '@hale/crypto';
+import type { TSchema } from '@sinclair/typebox';
 import { newId } from '@hale/model';
 import {
   AuditBody,
+  AuditEntryBody,
   auditSignaturePayload,
   validateTolerant,
   type PushDoc,
@@ -99,7 +101,31 @@ export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPai
   }
   // Tolerant: a field a newer build added is dropped, so its entries do not read as forged here.
   const checked = validateTolerant(AuditBody, body);
-  return checked.ok ? checked.value : null;
+  if (checked.ok) return checked.value;
+  return withoutBadDetails(body);
+};
+
+/** The fields every device-written entry has always carried: without them, an entry vouches for nothing. */
+const ENTRY_FRAME: ReadonlySet<string> = new Set(['kind', 'action', 'actorId', 'actorDeviceId', 'at']);
+
+/**
+ * An entry a device appended through an older build's `append`, which took any detail (a free-text
+ * `reason`, a long summary), or a newer build's with a value this one does not know: its frame must match,
+ * a detail field that does not is dropped. Views trust details only as far as the entry's author anyway.
+ */
+const withoutBadDetails = (body: unknown): AuditBody | null => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  const fields = body as Record<string, unknown>;
+  if (fields['kind'] !== 'AuditEntry') return null;
+  const schemas: Record<string, TSchema> = AuditEntryBody.properties;
+  const kept: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(fields)) {
+    const schema = schemas[field];
+    if (schema === undefined) continue;
+    if (ENTRY_FRAME.has(field) || validateTolerant(schema, value).ok) kept[field] = value;
+  }
+  const again = validateTolerant(AuditEntryBody, kept);
+  return again.ok ? again.value : null;
 };
 
 export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted';

@@ -317,8 +317,8 @@ describe('audit views over bodies that do not match the AuditBody schema', () =>
       return made.doc.id;
     };
     const good = await add({ kind: 'AuditEntry', action: 'export', ...actor, count: 1 });
-    // Signed by the patient's own device, so only the body's shape is wrong (a broken or older writer).
-    const forged = { kind: 'AuditEntry', action: 'consent-grant', ...actor, granteeId: 7 };
+    // Signed by the patient's own device, so only the body's frame is wrong (a broken writer).
+    const forged = { kind: 'AuditEntry', action: 'consent-grant', ...actor, at: 7 };
     const bad = await add(forged as unknown as AuditBody);
     const connection = {
       status: () => 'ready' as const,
