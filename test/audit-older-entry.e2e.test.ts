@@ -1,4 +1,4 @@
-// an entry a device of the previous release appended through `audit.append(patientId, detail)` —
+// An entry a device of the previous release appended through `audit.append(patientId, detail)` —
 // which took any detail then — with a free-text `reason`, as a clinician's app records why it opened a
 // chart. Signed by a certified device, never modified: a device of this build must not read it as forged.
 import { describe, expect, it } from 'vitest';
