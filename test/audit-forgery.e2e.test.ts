@@ -2,15 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { makeAuditEntry } from '@hale/client';
 import { base64urlDecode } from '@hale/crypto';
 import { useServer } from './support/fixture';
-import {
-  eventually,
-  waitOnline,
-  openPatientAndProvider,
-  grantRead,
-  getAccountFrom,
-  ed,
-} from './support/devices';
-import { input } from './support/records';
+import { ed, getAccountFrom, patientWithAuditedGrant } from './support/devices';
 
 describe('audit views trust an entry only as far as its author', () => {
   const server = useServer({ realClock: true });
@@ -18,13 +10,7 @@ describe('audit views trust an entry only as far as its author', () => {
 
   it("a grantee's forged access event and consent grant neither cancel the server's count nor add a disclosure", async () => {
     const t = server.t;
-    const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
-    await Promise.all([waitOnline(p), waitOnline(d)]);
-    const allergy = await p.records.add('Allergy', input('Allergy'));
-    await grantRead(p, provider.accountId, 'allergy', 3600_000, 'pre-operative assessment');
-    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
-    await p.audit.flushChanges();
-    await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');
+    const { patient, provider, p, d } = await patientWithAuditedGrant(t, sessions);
     const before = await p.audit.disclosures();
     expect(before).toHaveLength(1);
     const disclosed = before[0]!.documentsDisclosed;

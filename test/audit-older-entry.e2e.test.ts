@@ -5,15 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeAuditEntry, type AuditBody } from '@hale/client';
 import { base64urlDecode } from '@hale/crypto';
 import { useServer } from './support/fixture';
-import {
-  eventually,
-  waitOnline,
-  openPatientAndProvider,
-  grantRead,
-  getAccountFrom,
-  ed,
-} from './support/devices';
-import { input } from './support/records';
+import { ed, getAccountFrom, patientWithAuditedGrant } from './support/devices';
 
 describe('audit entries appended by the previous release', () => {
   const server = useServer({ realClock: true });
@@ -21,13 +13,7 @@ describe('audit entries appended by the previous release', () => {
 
   it("a grantee's record-viewed entry with a free-text reason verifies and is listed", async () => {
     const t = server.t;
-    const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
-    await Promise.all([waitOnline(p), waitOnline(d)]);
-    const allergy = await p.records.add('Allergy', input('Allergy'));
-    await grantRead(p, provider.accountId, 'allergy', 3600_000, 'pre-operative assessment');
-    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
-    await p.audit.flushChanges();
-    await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');
+    const { patient, provider, p, d } = await patientWithAuditedGrant(t, sessions);
     expect((await p.audit.verify()).ok).toBe(true);
 
     // What the previous release's append(patient, { action: 'record-viewed', reason, ... }) signed and pushed.

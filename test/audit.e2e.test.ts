@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateFhirBundleShape } from '@hale/model';
 import { useServer } from './support/fixture';
-import { eventually, waitOnline, openPatientAndProvider, grantRead } from './support/devices';
+import { eventually, patientWithAuditedGrant } from './support/devices';
 import { input } from './support/records';
 
 describe('audit trail end to end', () => {
@@ -10,13 +10,7 @@ describe('audit trail end to end', () => {
 
   it('records writes, consent and access; verifies; answers who saw what and the accounting of disclosures', async () => {
     const t = server.t;
-    const { patient, provider, p, d } = await openPatientAndProvider(t, sessions);
-    await Promise.all([waitOnline(p), waitOnline(d)]);
-    const allergy = await p.records.add('Allergy', input('Allergy'));
-    await grantRead(p, provider.accountId, 'allergy', 3600_000, 'pre-operative assessment');
-    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
-    await p.audit.flushChanges();
-    await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');
+    const { patient, provider, p, d, allergy } = await patientWithAuditedGrant(t, sessions);
 
     const verification = await p.audit.verify();
     expect(verification.ok).toBe(true);

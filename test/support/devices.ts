@@ -17,6 +17,7 @@ import {
   type WrappedRootApi,
 } from '@hale/client';
 import { createNodeEd25519 } from '@hale/crypto/node';
+import { input } from './records';
 import {
   addDevice,
   registerAccount,
@@ -215,6 +216,22 @@ export const openPatientAndProvider = async (t: TestServer, sessions: DeviceSess
   const d = await openDevice(t, provider);
   sessions.push(p, d);
   return { patient, provider, p, d };
+};
+
+/**
+ * A patient and a provider, online, the provider holding read consent to the patient's allergies and one
+ * allergy pulled; the patient's audit outbox drained (its grant and the server's access entries stored).
+ */
+export const patientWithAuditedGrant = async (t: TestServer, sessions: DeviceSession[]) => {
+  const opened = await openPatientAndProvider(t, sessions);
+  const { provider, p, d } = opened;
+  await Promise.all([waitOnline(p), waitOnline(d)]);
+  const allergy = await p.records.add('Allergy', input('Allergy'));
+  await grantRead(p, provider.accountId, 'allergy', 3600_000, 'pre-operative assessment');
+  await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider pulls');
+  await p.audit.flushChanges();
+  await eventually(async () => (await p.audit.pendingCount()) === 0, 'audit outbox drains');
+  return { ...opened, allergy };
 };
 
 /** Waits until `check` holds, polling; fails with `what` after `ms`. */
