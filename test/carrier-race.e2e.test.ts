@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { gatedStorage } from './support/gated-storage';
+import { editAcknowledged, gatedStorage, watchRevisions } from './support/gated-storage';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
@@ -73,16 +73,10 @@ describe('an echo handed to RxDB while the record is edited', () => {
     await eventually(() => a.sync.state().lastSyncedAt !== before, 'the echo handled');
 
     // The person edits the record; the edit is acknowledged and recorded as RxDB's assumed master state.
-    const edited = gate.upMetaWrites();
-    await a.records.update('Medication', med.id, { dose: '2 mg' });
-    await allPushed(a);
-    await eventually(() => gate.upMetaWrites() > edited, 'the edit recorded as pushed');
+    await editAcknowledged(a, gate, med.id, '2 mg');
 
     // Every state the local copy takes from here on.
-    const states: number[] = [];
-    const sub = a.db.records.$.subscribe((ev) => {
-      if (ev.documentId === med.id) states.push(ev.documentData.rv);
-    });
+    const { states, stop } = watchRevisions(a, med.id);
     try {
       gate.release();
       // The edit's echo is still held: what RxDB stores now is only what was queued before the edit.
@@ -96,7 +90,7 @@ describe('an echo handed to RxDB while the record is edited', () => {
       expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
       expect(states.filter((rv) => rv < 2)).toEqual([]);
     } finally {
-      sub.unsubscribe();
+      stop();
     }
     expect(a.sync.quarantine()).toEqual([]);
     expect(a.sync.state().errors).toEqual([]);

@@ -1,4 +1,4 @@
-// a live change of a stream the current pull pass answered as drained reaches the device while a
+// A live change of a stream the current pull pass answered as drained reaches the device while a
 // page of that pass is on its way. RxDB drops a live batch queued before its next pull call, and the pass
 // names the drained stream no more: the change must still reach the device.
 import { describe, expect, it } from 'vitest';

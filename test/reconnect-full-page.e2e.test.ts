@@ -1,11 +1,10 @@
-// the connection comes back while the last (full) page of a pull pass is being applied. The
+// The connection comes back while the last (full) page of a pull pass is being applied. The
 // reconnect asks for a resync (new connection: nothing subscribed yet); the pass must still end online
 // with the streams subscribed on the new connection.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import { useServer } from './support/fixture';
+import { gatedStorage } from './support/gated-storage';
 import {
   allPushed,
   eventually,
@@ -15,45 +14,6 @@ import {
   waitOnline,
 } from './support/devices';
 import { input } from './support/records';
-
-/** Memory storage whose records instance can hold its next findDocumentsById (the freshness lookup). */
-const lookupGate = () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const inner: RxStorage<any, any> = getRxStorageMemory();
-  let armed = false;
-  let held = false;
-  let open = (): void => undefined;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = (instance: RxStorageInstance<any, any, any>) =>
-    new Proxy(instance, {
-      get(target, prop, receiver) {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (prop !== 'findDocumentsById' || typeof value !== 'function') {
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        }
-        return async (...args: unknown[]) => {
-          if (armed) {
-            armed = false;
-            held = true;
-            await new Promise<void>((r) => (open = r));
-          }
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        };
-      },
-    });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const storage: RxStorage<any, any> = {
-    ...inner,
-    name: inner.name,
-    rxdbVersion: inner.rxdbVersion,
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    async createStorageInstance(params: RxStorageInstanceCreationParams<any, any>) {
-      const instance = await inner.createStorageInstance(params);
-      return params.collectionName === 'records' ? wrap(instance) : instance;
-    },
-  };
-  return { storage, arm: () => (armed = true), held: () => held, release: () => open() };
-};
 
 describe('a reconnect while the last full page of a pull pass is applied', () => {
   const server = useServer({ realClock: true });
@@ -70,7 +30,7 @@ describe('a reconnect while the last full page of a pull pass is applied', () =>
     await p.consent.verifyProvider(provider.accountId);
     await grantRead(p, provider.accountId, 'allergy', 3_600_000, 'care');
 
-    const gate = lookupGate();
+    const gate = gatedStorage();
     let armOnPulled = false;
     const d = await openDevice(t, provider, {
       batchSize: 2,
@@ -79,7 +39,7 @@ describe('a reconnect while the last full page of a pull pass is applied', () =>
         received: (text, deliver) => {
           if (armOnPulled && (JSON.parse(text) as { t: string }).t === 'pulled') {
             armOnPulled = false;
-            gate.arm();
+            gate.holdNextLookup();
           }
           deliver();
         },
@@ -95,7 +55,7 @@ describe('a reconnect while the last full page of a pull pass is applied', () =>
     await allPushed(p);
     armOnPulled = true;
     d.sync.goOnline();
-    await eventually(() => gate.held(), 'the page is being applied');
+    await eventually(() => gate.holding(), 'the page is being applied');
     // The link flaps while it is applied.
     d.sync.goOffline();
     d.sync.goOnline();

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { gatedStorage } from './support/gated-storage';
+import { editAcknowledged, gatedStorage, watchRevisions } from './support/gated-storage';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
@@ -95,16 +95,10 @@ describe("a device's own version served again after a restart while the record i
     expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 1, record: { dose: '1 mg' } });
 
     // The person edits the record; the edit is acknowledged and recorded as RxDB's assumed master state.
-    const edited = gate.upMetaWrites();
-    await a.records.update('Medication', med.id, { dose: '2 mg' });
-    await allPushed(a);
-    await eventually(() => gate.upMetaWrites() > edited, 'the edit recorded as pushed');
+    await editAcknowledged(a, gate, med.id, '2 mg');
 
     // Every state the local copy takes from here on.
-    const states: number[] = [];
-    const sub = a.db.records.$.subscribe((ev) => {
-      if (ev.documentId === med.id) states.push(ev.documentData.rv);
-    });
+    const { states, stop } = watchRevisions(a, med.id);
     try {
       gate.release();
       await eventually(async () => (await a.records.get(marker.id)) !== null, "a stored b's record");
@@ -117,7 +111,7 @@ describe("a device's own version served again after a restart while the record i
       expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
       expect(states.filter((rv) => rv < 2)).toEqual([]);
     } finally {
-      sub.unsubscribe();
+      stop();
     }
     expect(a.sync.quarantine()).toEqual([]);
     expect(a.sync.state().errors).toEqual([]);

@@ -1,21 +1,24 @@
 // A memory storage for end-to-end tests that can hold RxDB's next downstream write of a device's records,
-// to drive races between RxDB's upstream and downstream deterministically (test/carrier-race,
-// test/settled-copy-race).
+// or the engine's next lookup of them, to drive races deterministically (test/carrier-race,
+// test/settled-copy-race, test/reconnect-full-page).
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
+import type { DeviceSession } from '@hale/client';
+import { allPushed, eventually } from './devices';
 
 /** RxDB's title of its replication metadata collection (META_INSTANCE_SCHEMA_TITLE). */
 const META_TITLE = 'RxReplicationProtocolMetaData';
 
 /**
- * A memory storage (kept across sessions of one database name) whose `records` instance can hold RxDB's next downstream write (context
- * `replication-downstream-…`) until released, and which counts completed upstream metadata writes (RxDB
- * records a pushed version as its assumed master state with them).
+ * A memory storage (kept across sessions of one database name) whose `records` instance can hold RxDB's
+ * next downstream write (context `replication-downstream-…`) or its next `findDocumentsById` (the engine's
+ * freshness lookup while it applies a page) until released, and which counts completed upstream metadata
+ * writes (RxDB records a pushed version as its assumed master state with them).
  */
 export const gatedStorage = () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const inner: RxStorage<any, any> = getRxStorageMemory();
-  let armed = false;
+  let armed: 'write' | 'lookup' | null = null;
   let held: Promise<void> | null = null;
   let open = (): void => undefined;
   let upMetaWrites = 0;
@@ -24,14 +27,23 @@ export const gatedStorage = () => {
     new Proxy(instance, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
+        const hold = async (): Promise<void> => {
+          armed = null;
+          held = new Promise<void>((resolve) => (open = resolve));
+          await held;
+        };
+        if (prop === 'findDocumentsById' && typeof value === 'function') {
+          return async (...args: unknown[]) => {
+            if (kind === 'records' && armed === 'lookup') await hold();
+            return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
         if (prop !== 'bulkWrite' || typeof value !== 'function') {
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         }
         return async (rows: unknown, context: string) => {
-          if (kind === 'records' && armed && context.startsWith('replication-downstream-')) {
-            armed = false;
-            held = new Promise<void>((resolve) => (open = resolve));
-            await held;
+          if (kind === 'records' && armed === 'write' && context.startsWith('replication-downstream-')) {
+            await hold();
           }
           const result = await (value as (r: unknown, c: string) => Promise<unknown>).call(
             target,
@@ -64,7 +76,11 @@ export const gatedStorage = () => {
     storage,
     /** Holds RxDB's next downstream write to `records`. */
     holdNextDownstream: (): void => {
-      armed = true;
+      armed = 'write';
+    },
+    /** Holds the next lookup of `records` documents by id. */
+    holdNextLookup: (): void => {
+      armed = 'lookup';
     },
     holding: (): boolean => held !== null,
     release: (): void => {
@@ -73,4 +89,29 @@ export const gatedStorage = () => {
     },
     upMetaWrites: (): number => upMetaWrites,
   };
+};
+
+/**
+ * Edits medication `id` on `s` to `dose` and waits until the server acknowledged it and RxDB recorded it
+ * as its assumed master state: the moment the races of a held downstream write hinge on.
+ */
+export const editAcknowledged = async (
+  s: DeviceSession,
+  gate: ReturnType<typeof gatedStorage>,
+  id: string,
+  dose: string,
+): Promise<void> => {
+  const edited = gate.upMetaWrites();
+  await s.records.update('Medication', id, { dose });
+  await allPushed(s);
+  await eventually(() => gate.upMetaWrites() > edited, 'the edit recorded as pushed');
+};
+
+/** Every revision number the local copy of `id` takes from now on; `stop()` ends the watch. */
+export const watchRevisions = (s: DeviceSession, id: string) => {
+  const states: number[] = [];
+  const sub = s.db.records.$.subscribe((ev) => {
+    if (ev.documentId === id) states.push(ev.documentData.rv);
+  });
+  return { states, stop: (): void => sub.unsubscribe() };
 };

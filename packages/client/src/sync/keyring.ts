@@ -73,7 +73,7 @@ import {
   type AccountKeys,
   type Ed25519,
 } from '@hale/crypto';
-import { envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
+import { batchByLimits, envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
 import { AccountError } from '../account/errors';
 
 export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
@@ -110,25 +110,10 @@ export const ENVELOPE_MAX_BYTES = 800;
  * and ENVELOPES_PER_REQUEST expected envelopes each (`envelopes`: at most how many one stream holds; a
  * stream expected to hold more goes alone).
  */
-export const sliceStreams = (streams: ReadonlyArray<{ stream: string; envelopes: number }>): string[][] => {
-  const slices: string[][] = [];
-  let slice: string[] = [];
-  let expected = 0;
-  for (const { stream, envelopes } of streams) {
-    if (
-      slice.length > 0 &&
-      (slice.length >= ENVELOPE_STREAMS_PER_REQUEST || expected + envelopes > ENVELOPES_PER_REQUEST)
-    ) {
-      slices.push(slice);
-      slice = [];
-      expected = 0;
-    }
-    slice.push(stream);
-    expected += envelopes;
-  }
-  if (slice.length > 0) slices.push(slice);
-  return slices;
-};
+export const sliceStreams = (streams: ReadonlyArray<{ stream: string; envelopes: number }>): string[][] =>
+  batchByLimits(streams, (s) => s.envelopes, ENVELOPE_STREAMS_PER_REQUEST, ENVELOPES_PER_REQUEST).map(
+    (slice) => slice.map((s) => s.stream),
+  );
 
 /** Codes of an answer refused as a whole for what it carries: asked for again in smaller parts. */
 const SPLITTABLE = new Set(['TOO_LARGE', 'BAD_MESSAGE']);
