@@ -56,6 +56,8 @@ const upload = async (t: TestServer, token: string, blob: Blob): Promise<void> =
   }
 };
 
+const isoOf = (ms: number): string => new Date(ms).toISOString();
+
 const deleteBlob = (t: TestServer, token: string | undefined, blobId: string) =>
   http(t.url, 'DELETE', `/v1/blobs/${blobId}`, undefined, token);
 
@@ -190,6 +192,26 @@ describe('blob deletion', () => {
     expect((await deleteBlob(t, token, half.manifest.blobId)).status).toBe(200);
     expect(storedRows(t, half.manifest.blobId)).toEqual({ manifests: 0, chunks: 0 });
     await upload(t, token, next);
+  });
+
+  it('a deletion that another request made first, after this one read the manifest, answers BLOB_DELETED', async () => {
+    t = await startServer();
+    const patient = await registerAccount(t);
+    const token = await sessionToken(t, patient.device);
+    const blob = makeBlob(streamOf(patient.accountId, 'document'));
+    await upload(t, token, blob);
+    // The other request's deletion lands between this one's manifest read and its own deletion.
+    const store = t.store;
+    const own = store.blobs.delete.bind(store.blobs);
+    store.blobs.delete = async (blobId, deletion) => {
+      await own(blobId, { ...deletion, deletedAt: isoOf(1) });
+      return own(blobId, deletion);
+    };
+    expect(await deleteBlob(t, token, blob.manifest.blobId)).toMatchObject({
+      status: 410,
+      body: { code: 'BLOB_DELETED', details: { deletedAt: isoOf(1) } },
+    });
+    expect(storedRows(t, blob.manifest.blobId)).toEqual({ manifests: 0, chunks: 0 });
   });
 
   it('the uploading provider deletes while it may upload; its deletion is logged first, with its device', async () => {

@@ -179,17 +179,21 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     { schema: HTTP_ROUTES.deleteBlob.schema },
     async (request) => {
       const principal = await ctx.authenticate(request);
-      const manifest = await store.blobs.getManifest(request.params.blobId);
-      if (!manifest) {
-        // Deleted already (e.g. a retry after a lost answer): said so to whoever may delete in the stream,
-        // so that NOT_FOUND only ever means never stored here (or a server without this route).
+      /**
+       * Deleted already (a retry after a lost answer, or a request racing this one): said so to whoever
+       * may delete in the stream, so that NOT_FOUND only ever means never stored here (or a server without
+       * this route). Rethrows `error` when there is no tombstone.
+       */
+      const deletedAlready = async (error: unknown): Promise<never> => {
         const tombstone = await store.blobs.getTombstone(request.params.blobId);
-        if (!tombstone) throw new ServiceError('NOT_FOUND', 'blob not found');
+        if (!tombstone) throw error;
         await allow(principal, tombstone.stream, 'blob-up');
         throw new ServiceError('BLOB_DELETED', 'this blob was deleted already', {
           deletedAt: tombstone.deletedAt,
         });
-      }
+      };
+      const manifest = await store.blobs.getManifest(request.params.blobId);
+      if (!manifest) return deletedAlready(new ServiceError('NOT_FOUND', 'blob not found'));
       const decision = await allow(principal, manifest.stream, 'blob-up');
       if (decision.level !== 'owner') {
         // Write access to the stream is not enough: a grantee removes only what its own account uploaded.
@@ -209,14 +213,10 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           deletedBy: principal.deviceId,
           deletedAt: new Date(ctx.now()).toISOString(),
         })
-        .catch(async (error: unknown) => {
-          // Deleted by another request since the manifest was read: that one's deletion is the answer.
-          const done = isStoreError(error) && error.code === 'NOT_FOUND';
-          const other = done ? await store.blobs.getTombstone(manifest.blobId) : null;
-          if (other === null) throw error;
-          throw new ServiceError('BLOB_DELETED', 'this blob was deleted already', {
-            deletedAt: other.deletedAt,
-          });
+        // Deleted by another request since the manifest was read: that one's deletion is the answer.
+        .catch((error: unknown) => {
+          if (isStoreError(error, 'NOT_FOUND')) return deletedAlready(error);
+          throw error;
         });
       return { blobId: tombstone.blobId, stream: manifest.stream, deletedAt: tombstone.deletedAt };
     },

@@ -464,7 +464,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let resyncCovered = 0;
   const askResync = (): void => {
     resyncWanted++;
-    endPass();
+    drained.clear();
     pullStream$.next('RESYNC');
   };
   const removed$ = new Subject<RemovedStream>();
@@ -622,7 +622,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const refreshStreams = async (): Promise<void> => {
     const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
     streamsStale = false;
-    endPass();
+    drained.clear();
     // A stream this device followed or holds records of that the server no longer lists: access ended
     // while the device was not connected (no accessChanged frame reached it).
     const listed = new Set<string>(reply.streams.map((s) => s.stream));
@@ -974,9 +974,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Whether `a` is at or past `b` on every stream of `b`. */
   const reaches = (a: Record<string, number>, b: Record<string, number>): boolean =>
     Object.entries(b).every(([s, seq]) => (a[s] ?? 0) >= seq);
+  // One write in flight at a time, of the floor as it is when the write starts: a burst of batches that
+  // hand nothing (e.g. the echoes of a large push) costs one or two writes, not one each.
+  let floorDue = false;
   const saveFloor = (): void => {
-    const value = floor ?? { at: {}, after: {} };
-    floorWriting = floorWriting.then(() => deps.meta.set('pull-floor', value)).catch(() => undefined);
+    if (floorDue) return;
+    floorDue = true;
+    floorWriting = floorWriting
+      .then(() => {
+        floorDue = false;
+        return deps.meta.set('pull-floor', floor ?? { at: {}, after: {} });
+      })
+      .catch(() => undefined);
   };
   /**
    * A batch that handed RxDB nothing moved the positions from `after` (everything before it handed to
@@ -1043,9 +1052,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Marks `stream` drained by a page asked at live count `asked`, unless a live frame of it came since. */
   const markDrained = (stream: string, at: number, covers: number, asked: number): void => {
     if ((lastLive.get(stream) ?? 0) <= asked) drained.set(stream, { at, covers });
-  };
-  const endPass = (): void => {
-    drained.clear();
   };
   /**
    * The first STREAMS_PER_REQUEST streams still open in this pass, from `pos`; `asOf`: as a page that
@@ -1356,7 +1362,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // RxDB ends its resync at a batch shorter than its batch size; a full one is followed by another call.
       if (documents.length < batchSize) {
         resyncCovered = Math.max(resyncCovered, covers);
-        endPass();
+        drained.clear();
       }
       if (documents.length === 0 && Object.entries(pos).some(([s, seq]) => seq > (start[s] ?? 0)))
         carry(base, pos);
