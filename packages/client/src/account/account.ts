@@ -134,7 +134,7 @@ import {
 } from '@hale/crypto';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
-import { openSession, type SessionDevice } from '../api/session-manager';
+import { openSession } from '../api/session-manager';
 import { AccountError } from './errors';
 import { serverInfoOf, serverSpeaks } from './server-versions';
 import { parseVaultRecord, type Vault, type VaultRecord } from './vault';
@@ -787,16 +787,7 @@ export async function unlock(
   const gen0Due = (record.gen ?? 0) === 0 && record.gen0Sig !== 'published';
   if (api !== undefined && ed !== undefined && (keyDue || gen0Due)) {
     // One handshake for both publications, opened only when the first of them has something to send.
-    const bearer = sharedBearer(async () => {
-      // Signed with a copy, like the publications' own signatures: a lock meanwhile zeroes the account's.
-      assertUnlocked(account);
-      const secretKey = account.device.secretKey.slice();
-      try {
-        return await openSession(api, { deviceId: account.device.deviceId, secretKey }, ed);
-      } finally {
-        secretKey.fill(0);
-      }
-    });
+    const bearer = sharedBearer(() => openHolderSession(api, ed, account));
     void (async () => {
       if (keyDue) await publishWrappingKeyWith({ api, ed, vault }, account, bearer).catch(() => undefined);
       if (gen0Due)
@@ -811,6 +802,24 @@ type Bearer = () => Promise<string>;
 
 const bearerOf = (token: string | undefined, open: () => Promise<{ token: string }>): Bearer =>
   token !== undefined ? () => Promise.resolve(token) : async () => (await open()).token;
+
+/**
+ * A session of `account`'s device, signed with a copy of its key (like the publications' own signatures:
+ * a lock meanwhile zeroes the account's); LOCKED once the account is locked.
+ */
+const openHolderSession = async (
+  api: Pick<HttpApi, 'challenge' | 'session'>,
+  ed: Ed25519,
+  account: WrapHolder,
+) => {
+  assertUnlocked(account);
+  const secretKey = account.device.secretKey.slice();
+  try {
+    return await openSession(api, { deviceId: account.device.deviceId, secretKey }, ed);
+  } finally {
+    secretKey.fill(0);
+  }
+};
 
 /** Opens at most one session, at the first call; later calls share it (or its failure). */
 const sharedBearer = (open: () => Promise<{ token: string }>): Bearer => {
@@ -866,8 +875,7 @@ async function putWrappingKeySig(
   },
   keys: Pick<AccountKeys, 'accountId' | 'identity' | 'wrapping'>,
   identitySecretKey: Uint8Array,
-  device: SessionDevice,
-  token: string | Bearer | undefined,
+  bearer: Bearer,
   beforeSending: () => void = () => undefined,
 ): Promise<HttpWrappingKeyResponse> {
   const payload = wrappingKeySignaturePayload({
@@ -876,12 +884,9 @@ async function putWrappingKeySig(
     wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
   });
   const sig = await signPayload(deps.ed, identitySecretKey, payload);
-  const bearer =
-    typeof token === 'function'
-      ? await token()
-      : (token ?? (await openSession(deps.api, device, deps.ed)).token);
+  const token = await bearer();
   beforeSending();
-  return deps.api.putWrappingKey({ sig }, bearer);
+  return deps.api.putWrappingKey({ sig }, token);
 }
 
 /**
@@ -897,7 +902,8 @@ async function publishAtJoin(
 ): Promise<boolean> {
   try {
     if (await wrappingKeySigned(deps.ed, keys, server)) return true;
-    await putWrappingKeySig(deps, keys, keys.identity.secretKey, device, token);
+    const bearer = bearerOf(token, () => openSession(deps.api, device, deps.ed));
+    await putWrappingKeySig(deps, keys, keys.identity.secretKey, bearer);
     return true;
   } catch {
     return false;
@@ -950,13 +956,18 @@ export async function publishWrappingKey(
   deps: { readonly api: WrappingKeyApi; readonly ed: Ed25519; readonly vault?: Vault },
   input: { readonly account: WrapHolder; readonly token?: string },
 ): Promise<PublishWrappingKeyResult> {
-  return publishWrappingKeyWith(deps, input.account, input.token);
+  const { account } = input;
+  return publishWrappingKeyWith(
+    deps,
+    account,
+    bearerOf(input.token, () => openHolderSession(deps.api, deps.ed, account)),
+  );
 }
 
 async function publishWrappingKeyWith(
   deps: { readonly api: WrappingKeyApi; readonly ed: Ed25519; readonly vault?: Vault },
   account: WrapHolder,
-  token: string | Bearer | undefined,
+  bearer: Bearer,
 ): Promise<PublishWrappingKeyResult> {
   assertUnlocked(account);
   const server = await fetchAccount(deps.api, account.keys);
@@ -964,19 +975,10 @@ async function publishWrappingKeyWith(
   if (!(await wrappingKeySigned(deps.ed, account.keys, server))) {
     assertUnlocked(account);
     const identitySecret = account.keys.identity.secretKey.slice();
-    const deviceSecret = account.device.secretKey.slice();
     try {
-      await putWrappingKeySig(
-        deps,
-        account.keys,
-        identitySecret,
-        { deviceId: account.device.deviceId, secretKey: deviceSecret },
-        token,
-        () => assertUnlocked(account),
-      );
+      await putWrappingKeySig(deps, account.keys, identitySecret, bearer, () => assertUnlocked(account));
     } finally {
       identitySecret.fill(0);
-      deviceSecret.fill(0);
     }
     status = 'published';
   }
@@ -1006,7 +1008,7 @@ export async function publishWrappedRootSig(
   return publishWrappedRootSigWith(
     deps,
     account,
-    bearerOf(input.token, () => openSession(deps.api, account.device, deps.ed)),
+    bearerOf(input.token, () => openHolderSession(deps.api, deps.ed, account)),
   );
 }
 
