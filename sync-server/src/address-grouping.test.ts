@@ -69,6 +69,27 @@ describe('per-address limits group IPv6 clients by /64', () => {
     expect((await viaProxy(t, '::ffff:203.0.113.10')).status).toBe(200);
   });
 
+  it('HTTP: a path Fastify refuses before routing is charged to the client behind the proxy', async () => {
+    t = await startServer({
+      config: { trustProxy: '127.0.0.1', rateLimitPerAddress: { perSecond: 1, burst: BURST } },
+    });
+    // Not valid percent-encoding: answered by `frameworkErrors`, whose request object ignores trustProxy.
+    for (let i = 0; i < BURST; i++) {
+      expect(await viaProxy(t, '198.51.100.20', '/v1/accounts/%ZZ')).toMatchObject({
+        status: 400,
+        body: { code: 'BAD_MESSAGE' },
+      });
+    }
+    expect(await viaProxy(t, '198.51.100.20', '/v1/accounts/%ZZ')).toMatchObject({
+      status: 429,
+      body: { code: 'RATE_LIMITED' },
+    });
+    expect((await viaProxy(t, '198.51.100.20')).status).toBe(429);
+    // Every other client of the proxy keeps its own budget (keyed on the proxy, all would share one).
+    expect((await viaProxy(t, '198.51.100.21')).status).toBe(200);
+    expect((await viaProxy(t, '198.51.100.21', '/v1/accounts/%ZZ')).status).toBe(400);
+  });
+
   it('POST /v1/join: the per-address join budget is per /64', async () => {
     // A join costs 10 tokens of its own key: a burst of 10 is one join.
     t = await startServer({

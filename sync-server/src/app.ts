@@ -22,7 +22,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from './config';
 import type { SyncStore } from './store/index';
 import { createMetrics, type Metrics } from './metrics';
 import { createRateLimiter } from './core/rate-limit';
-import { clientAddressKey } from './core/client-address';
+import { clientAddressKey, createClientIp } from './core/client-address';
 import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
 import { createHub, type Hub } from './core/hub';
 import { createWrappedRootNotices } from './core/wrapped-root-notices';
@@ -205,10 +205,11 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   // Every per-address limit a request meets (the address bucket, the join budget, the upgrade bucket, the
   // open-socket count) keys on the same value: worked out at the first of them, then looked up.
   const addressKeys = new WeakMap<FastifyRequest, string>();
+  const clientIp = createClientIp(config.trustProxy);
   const clientAddress = (request: FastifyRequest): string => {
     let key = addressKeys.get(request);
     if (key === undefined) {
-      key = clientAddressKey(request.ip);
+      key = clientAddressKey(clientIp(request.raw));
       addressKeys.set(request, key);
     }
     return key;

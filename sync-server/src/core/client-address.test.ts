@@ -1,5 +1,7 @@
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { clientAddressKey } from './client-address';
+import { clientAddressKey, createClientIp } from './client-address';
 
 describe('clientAddressKey', () => {
   it('keeps an IPv4 address as it is', () => {
@@ -42,5 +44,35 @@ describe('clientAddressKey', () => {
     for (const raw of ['', 'localhost', '1.2.3', '2001:db8:::1', '1:2:3:4:5:6:7:8:9', 'unix:/tmp/x']) {
       expect(clientAddressKey(raw), raw).toBe(raw);
     }
+  });
+});
+
+describe('createClientIp', () => {
+  /** A request as Node hands it over: from `peer` (undefined: the socket is gone), with X-Forwarded-For. */
+  const request = (peer: string | undefined, forwardedFor?: string): IncomingMessage => {
+    const socket = new Socket();
+    Object.defineProperty(socket, 'remoteAddress', { value: peer });
+    const raw = new IncomingMessage(socket);
+    if (forwardedFor !== undefined) raw.headers['x-forwarded-for'] = forwardedFor;
+    return raw;
+  };
+
+  it('without trustProxy: the socket peer, whatever the header says', () => {
+    expect(createClientIp(false)(request('10.0.0.1', '203.0.113.5'))).toBe('10.0.0.1');
+  });
+
+  it('trustProxy true: the first forwarded address', () => {
+    expect(createClientIp(true)(request('10.0.0.1', '203.0.113.5, 10.0.0.2'))).toBe('203.0.113.5');
+  });
+
+  it('a list of proxies: the nearest address not trusted, and only when the peer is trusted', () => {
+    const ip = createClientIp('10.0.0.1, 10.0.0.2');
+    expect(ip(request('10.0.0.1', '198.51.100.9, 203.0.113.5, 10.0.0.2'))).toBe('203.0.113.5');
+    expect(ip(request('10.0.0.9', '203.0.113.5'))).toBe('10.0.0.9');
+    expect(createClientIp('10.0.0.0/8')(request('10.1.2.3', '203.0.113.5'))).toBe('203.0.113.5');
+  });
+
+  it('a request whose socket is gone: empty, not a throw', () => {
+    expect(createClientIp(false)(request(undefined))).toBe('');
   });
 });

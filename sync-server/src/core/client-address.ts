@@ -12,10 +12,16 @@
  * - IPv4-mapped IPv6 (`::ffff:a.b.c.d`, how a dual-stack listener sees an IPv4 client, or a proxy passes
  *   one on) is that IPv4 address, so the same client has one budget whichever way it arrives, and the
  *   IPv4 clients of a dual-stack listener are not all one /64 (`::ffff:0:0/96` lies in `::/64`).
+ * - The address is the client's as the configured trusted proxies tell it (`clientIp`: the same rule as
+ *   Fastify's `request.ip` under `trustProxy`), worked out from the raw request, so a request Fastify refuses
+ *   before routing (`frameworkErrors`, whose request object ignores `trustProxy`) is charged to its client,
+ *   not to the proxy all clients share.
  * Failure modes: none. Anything that is not an IP address (Fastify always hands one over; a unix socket
  * has none) is its own key, unchanged.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
+import proxyAddr from '@fastify/proxy-addr';
 
 /** The eight 16-bit groups of a valid IPv6 address (no zone id), or null. */
 const ipv6Groups = (address: string): number[] | null => {
@@ -54,4 +60,21 @@ export const clientAddressKey = (ip: string): string => {
     return `${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`;
   }
   return `${[g0, g1, g2, g3].map((g = 0) => g.toString(16)).join(':')}::/64`;
+};
+
+/**
+ * The client address of a raw request under `trustProxy` (false: the socket's peer; true: the first address
+ * in X-Forwarded-For; a comma-separated list of addresses, subnets or proxy-addr's names: the nearest
+ * address not trusted). The socket's peer of a request whose socket is already gone is unknown: ''.
+ */
+export const createClientIp = (trustProxy: boolean | string): ((raw: IncomingMessage) => string) => {
+  const trust =
+    typeof trustProxy === 'boolean'
+      ? () => trustProxy
+      : proxyAddr.compile(trustProxy.split(',').map((value) => value.trim()));
+  return (raw) => {
+    // proxy-addr's type says string, but it hands back the socket's remoteAddress, undefined once closed.
+    const ip: string | undefined = proxyAddr(raw, trust);
+    return ip ?? '';
+  };
 };
