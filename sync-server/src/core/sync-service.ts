@@ -377,7 +377,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const rows: DocWrite[] = [];
     for (const event of events) {
       const at = iso();
-      // Streams reach here only through an access decision, so one that is no stream id is damaged state.
+      // writeLogged refused anything else; this narrows the type.
       const accessed = event.stream;
       if (!isStreamId(accessed)) {
         throw new ServiceError('INTERNAL', `cannot log access: ${JSON.stringify(accessed)} is no stream id`);
@@ -425,7 +425,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const byPatient = new Map<string, AccessEvent[]>();
     for (const e of events) {
       const parsed = parseStreamId(e.stream);
-      if (!parsed.ok || parsed.value.patientId === p.accountId) continue;
+      // Streams reach here only through an access decision: one that is no stream id is damaged state, and
+      // failing beats letting the access go unlogged.
+      if (!parsed.ok) {
+        throw new ServiceError('INTERNAL', `cannot log access: ${JSON.stringify(e.stream)} is no stream id`);
+      }
+      if (parsed.value.patientId === p.accountId) continue;
       const list = byPatient.get(parsed.value.patientId) ?? [];
       list.push(e);
       byPatient.set(parsed.value.patientId, list);
