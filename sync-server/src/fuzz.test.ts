@@ -452,7 +452,7 @@ describe('fuzz', () => {
       expect(unknownReply).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' });
       const version = await openWs(t);
       expect(
-        await version.request({ t: 'hello', versions: [7, 9], deviceId: patient.device.deviceId }),
+        await version.request({ t: 'hello', versions: [98, 99], deviceId: patient.device.deviceId }),
       ).toMatchObject({
         t: 'error',
         code: 'UNSUPPORTED_VERSION',

@@ -155,6 +155,7 @@ export {
 export {
   createConsent,
   ConsentError,
+  MAX_ACCEPTED_PAGES,
   MAX_GRANT_PAGES,
   REVOCATION_NOTICE,
   type Consent,

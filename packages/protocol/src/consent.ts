@@ -6,6 +6,10 @@
  * keeps it so any party can re-verify. A grant never names the `audit` stream type and names each
  * type at most once (the codec checks uniqueness and `start < expiresAt`). Envelopes carry stream
  * keys only wrapped to a recipient account's X25519 key; the server never sees a key in clear.
+ * Acceptance (`AcceptedPatient`, ACCEPTANCE_VERSION) is a provider's word to the server that grants from a
+ * patient are wanted, so they do not count toward its cap on grants from strangers. It is server policy
+ * about floods only: it gives no access, carries no key and needs no signature (the server is trusted for
+ * availability, not confidentiality), and a patient's grants are never ended by it.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import {
@@ -111,3 +115,25 @@ export const AccessRemovedReason = Type.Union([
   Type.Literal('device-revoked'),
 ]);
 export type AccessRemovedReason = Static<typeof AccessRemovedReason>;
+
+/** A patient the caller accepted (`listAccepted`), and since when (the server's clock). */
+export const AcceptedPatient = Type.Object(
+  { patientId: AccountId, acceptedAt: IsoDateTime },
+  { additionalProperties: false },
+);
+export type AcceptedPatient = Static<typeof AcceptedPatient>;
+
+/**
+ * The server's own: a position in a `listAccepted` walk (paging.ts explains cursors; accepted patients are
+ * listed by patient id, ascending). Devices never build or read it. Read back as stored: bounded text.
+ */
+export const AcceptedCursorPayload = Type.Object(
+  {
+    v: Type.Literal(1),
+    k: Type.Literal('accepted'),
+    /** The last patient listed. */
+    patientId: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type AcceptedCursorPayload = Static<typeof AcceptedCursorPayload>;

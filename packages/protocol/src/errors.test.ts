@@ -33,6 +33,7 @@ const PINNED = [
   'REGISTRATION_CLOSED',
   'INVITE_INVALID',
   'BLOB_DELETED',
+  'TOO_MANY_ACCEPTED',
 ];
 
 describe('ERROR_CODES', () => {

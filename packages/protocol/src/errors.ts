@@ -240,6 +240,15 @@ export const ERROR_CODES = {
       'A blob with this id was deleted; the id is never used again, so a reader that kept its manifest ' +
       'cannot be handed other bytes under it. Nothing was stored: upload under a new blob id.',
   },
+  TOO_MANY_ACCEPTED: {
+    // 409 like TOO_MANY_GRANTS: a cap of this account is full, nothing wrong with the request's form.
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'The account has accepted the most patients it may (`acceptPatient`; `details.max` is the cap); nothing ' +
+      'was stored. Stop accepting a patient first (`accept: false`).',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

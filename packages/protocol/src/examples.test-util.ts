@@ -114,6 +114,8 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
   { t: 'getEnvelopes', rid: 9, streams: [ALLERGY] },
   { t: 'listKeyHolders', rid: 12, streams: [ALLERGY] },
   { t: 'ping', rid: 10 },
+  { t: 'acceptPatient', rid: 13, patientId: PATIENT, accept: true },
+  { t: 'listAccepted', rid: 14 },
 ];
 
 /** Every server frame type, with every optional field present. */
@@ -171,6 +173,7 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'keyHolders', rid: 12, holders: [{ stream: ALLERGY, epoch: 0, recipient: PATIENT }] },
   { t: 'pong', rid: 10, time: T0 },
   { t: 'error', rid: 11, code: 'RATE_LIMITED', message: 'slow down', details: { retryAfterMs: 1000 } },
+  { t: 'acceptedPatients', rid: 14, patients: [{ patientId: PATIENT, acceptedAt: T0 }] },
 ];
 
 export const registerBody = (): HttpRegisterRequest => ({

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -45,6 +45,13 @@ export const PAGING_VERSION = 5;
  * both as BAD_MESSAGE). The socket is unchanged.
  */
 export const WRAPPED_ROOT_SIG_VERSION = 6;
+/**
+ * First version with `acceptPatient` → `ok` and `listAccepted` → `acceptedPatients`: a provider accepts
+ * patients, whose grants to it then no longer count toward MAX_ACTIVE_GRANTS_PER_GRANTEE (see the caps
+ * below). A device sends either only on a connection of this version or later; the server refuses both
+ * below it (BAD_MESSAGE), as an older server refuses the unknown frames.
+ */
+export const ACCEPTANCE_VERSION = 7;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */
@@ -107,10 +114,28 @@ export const MAX_LISTED_GRANTS = 5000;
  * MAX_ACTIVE_GRANTS_PER_PAIR from any one patient, MAX_ACTIVE_GRANTS_PER_GRANTEE from all together.
  * MAX_ACTIVE_GRANTS_PER_PATIENT bounds what one patient issues, so the unended grants it issued (≤ ~4 KiB
  * each at the largest) always fit one `grants` answer whole.
+ * MAX_ACTIVE_GRANTS_PER_GRANTEE counts only grants from patients the grantee has not accepted
+ * (`acceptPatient`, ACCEPTANCE_VERSION): what a provider asked for is no flood. The per-pair caps and the
+ * per-patient cap count every grant, accepted or not. An account that accepts nobody counts as before.
  */
 export const MAX_ACTIVE_GRANTS_PER_PAIR = 32;
 export const MAX_ACTIVE_GRANTS_PER_GRANTEE = 1000;
 export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;
+/**
+ * Most patients one account may have accepted at once (`acceptPatient`); one more is refused with
+ * TOO_MANY_ACCEPTED, storing nothing. Ten times the stranger cap: well beyond one clinician's panel (about
+ * 2,000 patients) and room for a practice's list under one account. It is no higher because every access
+ * decision loads all of a grantee's unended grants and is linear in their number (one grant per patient,
+ * measured on one core: 1,000 grants load in ~5 ms and a pull naming 1,000 streams takes ~40 ms of
+ * decisions; 10,000, ~70 ms and ~0.4 s; 100,000, ~1.9 s and ~12 s), and because `listStreams` answers
+ * in one frame (about 200 bytes per stream: some 40,000 streams fit MAX_FRAME_BYTES). Raising it needs
+ * decisions indexed by patient and a paged `listStreams` first.
+ */
+export const MAX_ACCEPTED_PATIENTS_PER_GRANTEE = 10_000;
+/** Accepted patients per `acceptedPatients` page when `listAccepted` names no `limit`. */
+export const DEFAULT_ACCEPTED_PAGE = 200;
+/** Most accepted patients one `listAccepted` may ask for (~70 bytes each on the wire). */
+export const MAX_ACCEPTED_PAGE = 1000;
 /**
  * Most grants one patient may issue to one grantee within any GRANT_RATE_WINDOW_MS, ended ones included
  * (counted by the server's receive time), checked with the caps above: TOO_MANY_GRANTS, `details.limit`

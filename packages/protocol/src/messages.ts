@@ -7,15 +7,24 @@
  * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
- * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION) is sent
+ * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
+ * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION) is sent
  * only on a connection that negotiated a version that has it; an older peer would refuse it as
  * BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { AccessRemovedReason, KeyEnvelope, SignedGrant, SignedRevocation, StreamAccess } from './consent';
+import {
+  AcceptedPatient,
+  AccessRemovedReason,
+  KeyEnvelope,
+  SignedGrant,
+  SignedRevocation,
+  StreamAccess,
+} from './consent';
 import { PushDoc, ServedDoc } from './documents';
 import { GrantListSide, MAX_GRANTS_PAGE, PageCursor } from './paging';
 import {
+  MAX_ACCEPTED_PAGE,
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
   MAX_KEY_HOLDER_STREAMS,
@@ -159,6 +168,33 @@ export const ListKeyHoldersFrame = Type.Object(
 );
 export type ListKeyHoldersFrame = Static<typeof ListKeyHoldersFrame>;
 
+/**
+ * Version ≥ ACCEPTANCE_VERSION, a provider only: accept `patientId` (`accept: true`), so that its grants
+ * to the caller stop counting toward MAX_ACTIVE_GRANTS_PER_GRANTEE, or stop accepting it (`false`; its
+ * grants count again for new grants, and none of them ends). Answered `ok`; repeating it changes nothing.
+ */
+export const AcceptPatientFrame = Type.Object(
+  { t: Type.Literal('acceptPatient'), rid: Rid, patientId: AccountId, accept: Type.Boolean() },
+  closed,
+);
+export type AcceptPatientFrame = Static<typeof AcceptPatientFrame>;
+
+/**
+ * Version ≥ ACCEPTANCE_VERSION: one page of the patients the caller accepted, by patient id (keyset
+ * paging as `listGrants`, paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit`
+ * sizes the page (DEFAULT_ACCEPTED_PAGE when absent).
+ */
+export const ListAcceptedFrame = Type.Object(
+  {
+    t: Type.Literal('listAccepted'),
+    rid: Rid,
+    cursor: Type.Optional(PageCursor),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ACCEPTED_PAGE })),
+  },
+  closed,
+);
+export type ListAcceptedFrame = Static<typeof ListAcceptedFrame>;
+
 export const PingFrame = Type.Object({ t: Type.Literal('ping'), rid: Rid }, closed);
 export type PingFrame = Static<typeof PingFrame>;
 
@@ -178,6 +214,8 @@ export const CLIENT_FRAMES = {
   getEnvelopes: GetEnvelopesFrame,
   listKeyHolders: ListKeyHoldersFrame,
   ping: PingFrame,
+  acceptPatient: AcceptPatientFrame,
+  listAccepted: ListAcceptedFrame,
 } as const satisfies Record<string, TSchema>;
 
 export const ClientFrame = Type.Union([
@@ -195,6 +233,8 @@ export const ClientFrame = Type.Union([
   GetEnvelopesFrame,
   ListKeyHoldersFrame,
   PingFrame,
+  AcceptPatientFrame,
+  ListAcceptedFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['t'];
@@ -403,6 +443,19 @@ export const KeyHoldersFrame = Type.Object(
 export type KeyHoldersFrame = Static<typeof KeyHoldersFrame>;
 
 export const PongFrame = Type.Object({ t: Type.Literal('pong'), rid: Rid, time: IsoDateTime }, closed);
+
+/** Version ≥ ACCEPTANCE_VERSION, the answer to `listAccepted`: one page, by patient id ascending. */
+export const AcceptedPatientsFrame = Type.Object(
+  {
+    t: Type.Literal('acceptedPatients'),
+    rid: Rid,
+    patients: Type.Array(AcceptedPatient, { maxItems: MAX_ACCEPTED_PAGE }),
+    /** More may follow: send `listAccepted` again with this as `cursor`. Absent on the last page. */
+    next: Type.Optional(PageCursor),
+  },
+  closed,
+);
+export type AcceptedPatientsFrame = Static<typeof AcceptedPatientsFrame>;
 export type PongFrame = Static<typeof PongFrame>;
 
 export const ErrorDetails = Type.Record(Type.String(), Type.Unknown());
@@ -436,6 +489,7 @@ export const SERVER_FRAMES = {
   keyHolders: KeyHoldersFrame,
   pong: PongFrame,
   error: ErrorFrame,
+  acceptedPatients: AcceptedPatientsFrame,
 } as const satisfies Record<string, TSchema>;
 
 export const ServerFrame = Type.Union([
@@ -453,6 +507,7 @@ export const ServerFrame = Type.Union([
   KeyHoldersFrame,
   PongFrame,
   ErrorFrame,
+  AcceptedPatientsFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameType = ServerFrame['t'];

@@ -20,6 +20,8 @@
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
  *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient }] }  FORBIDDEN (not the patient)
  *   ping { rid }                        → pong { time }
+ *   acceptPatient { rid, patientId, accept } → ok                             FORBIDDEN (not a provider), NOT_FOUND, TOO_MANY_ACCEPTED
+ *   listAccepted { rid, cursor?, limit? } → acceptedPatients { patients: [{ patientId, acceptedAt }], next? }  BAD_CURSOR
  *   unsolicited: changes, accessChanged { streams, removed }, wrappedRootChanged { gen },
  *                error { rid?, code, message, details? }
  *   Any request may instead be answered by `error` with its rid.
@@ -35,6 +37,8 @@
  * answer `next`; older connections keep the one bounded answer.
  * Version 6 is HTTP only: the signature over generation 0 of the passphrase wrap (`wrappedRootSig` at
  * registration, `PUT /v1/accounts/me/wrapped-root` with `gen: 0`), sent only to a server that lists it.
+ * Version 7 adds `acceptPatient` and `listAccepted` → `acceptedPatients`: a provider accepts patients, whose
+ * grants then no longer count toward its cap on grants from strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE).
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -154,6 +158,12 @@ export const MESSAGE_TABLE = {
     errors: [...session, 'FORBIDDEN', 'TOO_LARGE'],
   },
   ping: { reply: ['pong'], beforeReady: false, errors: session },
+  acceptPatient: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'FORBIDDEN', 'NOT_FOUND', 'TOO_MANY_ACCEPTED'],
+  },
+  listAccepted: { reply: ['acceptedPatients'], beforeReady: false, errors: [...session, 'BAD_CURSOR'] },
 } as const satisfies Record<ClientFrameType, MessageTableRow>;
 
 /** Server frames sent without a request. */

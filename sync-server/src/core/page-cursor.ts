@@ -10,14 +10,20 @@
  * page. (Text that is not even PageCursor-shaped was refused by the request's schema before this.)
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { validate, type DirectoryCursorPayload, type GrantsCursorPayload } from '@hale/protocol';
+import {
+  validate,
+  type AcceptedCursorPayload,
+  type DirectoryCursorPayload,
+  type GrantsCursorPayload,
+} from '@hale/protocol';
 import { decodeBase64url } from './base64url';
 import { ServiceError } from './service-error';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export const encodeCursor = (payload: GrantsCursorPayload | DirectoryCursorPayload): string =>
-  Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+export const encodeCursor = (
+  payload: GrantsCursorPayload | DirectoryCursorPayload | AcceptedCursorPayload,
+): string => Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
 
 /** The payload of `cursor` if it is one `encodeCursor` wrote of a `schema` payload; BAD_CURSOR otherwise. */
 export function decodeCursor<T extends TSchema>(schema: T, cursor: string, listing: string): Static<T> {

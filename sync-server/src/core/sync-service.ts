@@ -41,6 +41,14 @@
  *   (`audit-chain/…`) are no longer read or written.
  * - Appends to one patient's chain are serialised within this process. Two processes on one store
  *   could still both continue from the same entry (a fork): run one process per store.
+ * - Grant caps (limits.ts): a grant needs no agreement from its grantee, so `grant` refuses one that would
+ *   take a pair, a patient or a grantee past its cap on unended grants (or a pair past its daily rate).
+ *   The grantee's cap counts only grants from patients it has not accepted (`acceptPatient`); a grant
+ *   from an accepted patient is not checked against it (the pair, daily and patient caps still are).
+ *   Acceptance changes no access and ends no grant: un-accepting makes the patient's unended grants count
+ *   again for the next grant anyone issues to that grantee. A grant and a change of the grantee's
+ *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
+ *   the acceptances the grant is stored under.
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
  * problems come back as `{ status: 'error', code }` rows beside accepted ones. An access that cannot be
  * logged throws: UNAVAILABLE (or the store's code) when the store fails, INTERNAL naming the cause when
@@ -60,6 +68,10 @@ import {
   type Grant as WireGrant,
   type KeyEnvelope,
   type KeyHolder,
+  MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
+  DEFAULT_ACCEPTED_PAGE,
+  AcceptedCursorPayload,
+  AcceptedPatient,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_PAIR,
   MAX_ACTIVE_GRANTS_PER_PATIENT,
@@ -752,7 +764,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * TOO_MANY_GRANTS when a new grant from `patientId` to `granteeId` would break a cap on unended grants
    * or the pair's rate over a rolling day (limits.ts): a grant needs no agreement from its grantee, so
    * without them any account could pile grants onto any other — unended ones, or ended ones by granting
-   * and revoking (ended grants stay stored as the consent history). The caller holds the caps' lock.
+   * and revoking (ended grants stay stored as the consent history). The per-grantee cap counts grants
+   * from patients the grantee has not accepted only, and a grant from an accepted patient is not checked
+   * against it. The caller holds the caps' lock.
    */
   const checkGrantCaps = async (patientId: string, granteeId: string): Promise<void> => {
     const at = iso();
@@ -768,12 +782,27 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       );
     }
     const caps = [
-      { limit: 'per-pair', max: MAX_ACTIVE_GRANTS_PER_PAIR, of: { patientId, granteeId } },
-      { limit: 'per-grantee', max: MAX_ACTIVE_GRANTS_PER_GRANTEE, of: { granteeId } },
-      { limit: 'per-patient', max: MAX_ACTIVE_GRANTS_PER_PATIENT, of: { patientId } },
+      {
+        limit: 'per-pair',
+        max: MAX_ACTIVE_GRANTS_PER_PAIR,
+        count: () => store.grants.countUnended({ patientId, granteeId }, at),
+      },
+      {
+        limit: 'per-grantee',
+        max: MAX_ACTIVE_GRANTS_PER_GRANTEE,
+        count: async () =>
+          (await store.acceptances.has(granteeId, patientId))
+            ? 0
+            : store.grants.countUnendedNotAccepted(granteeId, at),
+      },
+      {
+        limit: 'per-patient',
+        max: MAX_ACTIVE_GRANTS_PER_PATIENT,
+        count: () => store.grants.countUnended({ patientId }, at),
+      },
     ] as const;
     for (const cap of caps) {
-      if ((await store.grants.countUnended(cap.of, at)) >= cap.max) {
+      if ((await cap.count()) >= cap.max) {
         throw new ServiceError(
           'TOO_MANY_GRANTS',
           `the ${cap.limit} cap of ${cap.max} unended grants is reached; nothing stored`,
@@ -781,6 +810,72 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         );
       }
     }
+  };
+
+  /**
+   * The caller (a provider) accepts `patientId` (`accept`), or stops accepting it: grants from an accepted
+   * patient do not count toward the caller's cap on grants from strangers. Idempotent. FORBIDDEN for a
+   * patient account (its cap stays whole), BAD_MESSAGE for the caller itself, NOT_FOUND (accepting) for an
+   * account that does not exist, TOO_MANY_ACCEPTED at MAX_ACCEPTED_PATIENTS_PER_GRANTEE; nothing changes
+   * then. Un-accepting ends no grant: the patient's unended grants count again for new grants only.
+   */
+  const acceptPatient = async (p: Principal, patientId: string, accept: boolean): Promise<void> => {
+    if (p.role !== 'provider') {
+      throw new ServiceError('FORBIDDEN', 'only a provider account accepts patients');
+    }
+    if (patientId === p.accountId) throw new ServiceError('BAD_MESSAGE', 'an account cannot accept itself');
+    const release = await lockGrantCaps([`received:${p.accountId}`]);
+    try {
+      if (!accept) {
+        await store.acceptances.delete(p.accountId, patientId);
+        return;
+      }
+      if (!(await store.accounts.get(patientId)))
+        throw new ServiceError('NOT_FOUND', 'patient account not found');
+      const outcome = await store.acceptances.put(
+        { granteeId: p.accountId, patientId, acceptedAt: iso() },
+        MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
+      );
+      if (outcome === 'full') {
+        throw new ServiceError(
+          'TOO_MANY_ACCEPTED',
+          `this account accepted ${MAX_ACCEPTED_PATIENTS_PER_GRANTEE} patients, the most it may; nothing stored`,
+          { max: MAX_ACCEPTED_PATIENTS_PER_GRANTEE },
+        );
+      }
+    } finally {
+      release();
+    }
+  };
+
+  /**
+   * One page of the patients the caller accepted, by patient id, strictly after `cursor` (keyset paging,
+   * paging.ts); at most `limit` (DEFAULT_ACCEPTED_PAGE); `next` when one more was read. BAD_CURSOR when
+   * `cursor` is not a `listAccepted` cursor of this server.
+   */
+  const listAccepted = async (
+    p: Principal,
+    request: { cursor?: string; limit?: number },
+  ): Promise<{ patients: AcceptedPatient[]; next?: string }> => {
+    const limit = request.limit ?? DEFAULT_ACCEPTED_PAGE;
+    const after =
+      request.cursor === undefined
+        ? undefined
+        : decodeCursor(AcceptedCursorPayload, request.cursor, 'listAccepted').patientId;
+    const rows = await store.acceptances.listPage(p.accountId, {
+      limit: limit + 1,
+      ...(after === undefined ? {} : { after }),
+    });
+    const patients: AcceptedPatient[] = [];
+    for (const row of rows.slice(0, limit)) {
+      // Stored only after the request's schema and an account lookup accepted them; a row that no longer
+      // reads as one (damaged) is left out rather than sent, and still moves the cursor past it.
+      const checked = validate(AcceptedPatient, { patientId: row.patientId, acceptedAt: row.acceptedAt });
+      if (checked.ok) patients.push(checked.value);
+    }
+    const last = rows[limit - 1];
+    if (rows.length <= limit || last === undefined) return { patients };
+    return { patients, next: encodeCursor({ v: 1, k: 'accepted', patientId: last.patientId }) };
   };
 
   const revoke = async (p: Principal, signed: SignedRevocation): Promise<void> => {
@@ -1014,6 +1109,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     putEnvelopes,
     getEnvelopes,
     listKeyHolders,
+    acceptPatient,
+    listAccepted,
     check,
     grantsFor,
     explain,

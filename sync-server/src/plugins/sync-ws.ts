@@ -33,6 +33,8 @@
  * - On a connection of version PAGING_VERSION or later `listGrants` answers one page (with `next` when
  *   more follow); below it, the one bounded list it always answered, and a request carrying a paging
  *   field is refused (BAD_MESSAGE): its answer would need `next`, which that client cannot read.
+ * - `acceptPatient` and `listAccepted` are served only on a connection of version ACCEPTANCE_VERSION or later
+ *   (BAD_MESSAGE below it, changing nothing), as a server of an older version refuses the unknown frames.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
@@ -40,6 +42,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import {
+  ACCEPTANCE_VERSION,
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
   Incarnation,
@@ -354,6 +357,25 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             holders: await ctx.service.listKeyHolders(p, frame.streams),
           });
           return;
+        case 'acceptPatient':
+        case 'listAccepted': {
+          if (version < ACCEPTANCE_VERSION) {
+            fail('BAD_MESSAGE', `${frame.t} needs protocol version ${ACCEPTANCE_VERSION}`, frame.rid);
+            return;
+          }
+          if (frame.t === 'acceptPatient') {
+            await ctx.service.acceptPatient(p, frame.patientId, frame.accept);
+            send({ t: 'ok', rid: frame.rid });
+            return;
+          }
+          const { rid, cursor, limit } = frame;
+          const query = {
+            ...(cursor === undefined ? {} : { cursor }),
+            ...(limit === undefined ? {} : { limit }),
+          };
+          send({ t: 'acceptedPatients', rid, ...(await ctx.service.listAccepted(p, query)) });
+          return;
+        }
         case 'ping':
           send({ t: 'pong', rid: frame.rid, time: new Date(ctx.now()).toISOString() });
           return;

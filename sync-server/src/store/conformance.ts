@@ -670,6 +670,116 @@ export const runStoreConformance = (
       });
     });
 
+    describe('acceptances', () => {
+      const accept = (granteeId: string, patientId: string, seconds: number, max = 10) =>
+        store.acceptances.put({ granteeId, patientId, acceptedAt: isoAt(seconds) }, max);
+      const grant = (grantId: string, patientId: string, granteeId: string, expires: number): Grant => ({
+        grantId,
+        patientId,
+        granteeId,
+        scope: [{ type: 'allergy', access: 'read' }],
+        start: isoAt(0),
+        expiresAt: isoAt(expires),
+        purpose: 'care',
+        issuedAt: isoAt(1),
+        signed: { body: { grantId }, sig: 'sig' },
+      });
+
+      beforeEach(async () => {
+        await seedAccounts('doc', 'doc-2', 'pat-a', 'pat-b', 'pat-c');
+      });
+
+      it('adds an acceptance once, keeps the first time, removes it, and answers per grantee', async () => {
+        expect(await accept('doc', 'pat-b', 10)).toBe('added');
+        expect(await accept('doc', 'pat-b', 20)).toBe('kept');
+        expect(await accept('doc', 'pat-a', 30)).toBe('added');
+        expect(await store.acceptances.has('doc', 'pat-b')).toBe(true);
+        expect(await store.acceptances.has('doc-2', 'pat-b')).toBe(false);
+        expect(await store.acceptances.has('pat-b', 'doc')).toBe(false);
+        expect(await store.acceptances.count('doc')).toBe(2);
+        expect(await store.acceptances.count('doc-2')).toBe(0);
+        expect(await store.acceptances.listPage('doc', { limit: 10 })).toStrictEqual([
+          { granteeId: 'doc', patientId: 'pat-a', acceptedAt: isoAt(30) },
+          { granteeId: 'doc', patientId: 'pat-b', acceptedAt: isoAt(10) },
+        ]);
+        expect(await store.acceptances.delete('doc', 'pat-b')).toBe(true);
+        expect(await store.acceptances.delete('doc', 'pat-b')).toBe(false);
+        expect(await store.acceptances.has('doc', 'pat-b')).toBe(false);
+        // Accepted again: a new acceptance, at the new time.
+        expect(await accept('doc', 'pat-b', 40)).toBe('added');
+        expect((await store.acceptances.listPage('doc', { after: 'pat-a', limit: 10 }))[0]?.acceptedAt).toBe(
+          isoAt(40),
+        );
+      });
+
+      it('stores nothing past `max`, for unknown accounts or for one account alone', async () => {
+        expect(await accept('doc', 'pat-a', 1, 2)).toBe('added');
+        expect(await accept('doc', 'pat-b', 2, 2)).toBe('added');
+        expect(await accept('doc', 'pat-c', 3, 2)).toBe('full');
+        // At the cap an acceptance already there is still answered as kept.
+        expect(await accept('doc', 'pat-a', 4, 2)).toBe('kept');
+        expect(await store.acceptances.has('doc', 'pat-c')).toBe(false);
+        // The cap is per grantee.
+        expect(await accept('doc-2', 'pat-c', 5, 2)).toBe('added');
+        await expectStoreError(accept('doc', 'nobody', 6), 'NOT_FOUND');
+        await expectStoreError(accept('nobody', 'pat-a', 6), 'NOT_FOUND');
+        await expectStoreError(accept('doc', 'doc', 6), 'INVALID');
+        await expectStoreError(accept('doc', 'pat-c', 6, -1), 'INVALID');
+        await expectStoreError(accept('doc', 'pat-c', 6, 1.5), 'INVALID');
+        expect(await store.acceptances.count('doc')).toBe(2);
+        expect(await store.acceptances.has('doc', 'nobody')).toBe(false);
+      });
+
+      it('of concurrent acceptances at the cap exactly one is stored', async () => {
+        expect(await accept('doc', 'pat-a', 1, 2)).toBe('added');
+        const outcomes = await Promise.all([accept('doc', 'pat-b', 2, 2), accept('doc', 'pat-c', 3, 2)]);
+        expect([...outcomes].sort()).toStrictEqual(['added', 'full']);
+        expect(await store.acceptances.count('doc')).toBe(2);
+      });
+
+      it('pages by patient id, strictly after the one given, at most `limit`', async () => {
+        for (const [i, id] of ['pat-c', 'pat-a', 'pat-b'].entries()) await accept('doc', id, i);
+        const ids = async (page: { after?: string; limit: number }) =>
+          (await store.acceptances.listPage('doc', page)).map((a) => a.patientId);
+        expect(await ids({ limit: 2 })).toStrictEqual(['pat-a', 'pat-b']);
+        expect(await ids({ after: 'pat-b', limit: 2 })).toStrictEqual(['pat-c']);
+        expect(await ids({ after: 'pat-c', limit: 2 })).toStrictEqual([]);
+        // A position that is no stored id still pages from where it falls.
+        expect(await ids({ after: 'pat-a0', limit: 5 })).toStrictEqual(['pat-b', 'pat-c']);
+        expect(await ids({ limit: 0 })).toStrictEqual([]);
+        expect(await store.acceptances.listPage('doc-2', { limit: 5 })).toStrictEqual([]);
+        await expectStoreError(store.acceptances.listPage('doc', { limit: -1 }), 'INVALID');
+      });
+
+      it('counts the unended grants a grantee received from patients it did not accept', async () => {
+        await store.grants.put(grant('g1', 'pat-a', 'doc', 100));
+        await store.grants.put(grant('g2', 'pat-a', 'doc', 300));
+        await store.grants.put(grant('g3', 'pat-b', 'doc', 300));
+        await store.grants.put(grant('g4', 'pat-c', 'doc', 300));
+        await store.grants.revoke('g4', isoAt(5), {});
+        await store.grants.put(grant('g5', 'pat-c', 'doc-2', 300));
+        const strangers = (granteeId: string, seconds: number) =>
+          store.grants.countUnendedNotAccepted(granteeId, isoAt(seconds));
+        // Nobody accepted: the same count as countUnended.
+        expect(await strangers('doc', 50)).toBe(3);
+        expect(await store.grants.countUnended({ granteeId: 'doc' }, isoAt(50))).toBe(3);
+        await accept('doc', 'pat-a', 1);
+        expect(await strangers('doc', 50)).toBe(1);
+        // Expiry is exclusive, as countUnended counts.
+        await store.acceptances.delete('doc', 'pat-a');
+        expect(await strangers('doc', 100)).toBe(2);
+        // Another grantee's acceptance of the patient counts for that grantee only.
+        await accept('doc-2', 'pat-b', 1);
+        expect(await strangers('doc', 50)).toBe(3);
+        expect(await strangers('doc-2', 50)).toBe(1);
+        await accept('doc-2', 'pat-c', 1);
+        expect(await strangers('doc-2', 50)).toBe(0);
+        // The pair and patient counts are unchanged by acceptances.
+        expect(await store.grants.countUnended({ patientId: 'pat-c' }, isoAt(50))).toBe(1);
+        expect(await store.grants.countUnended({ granteeId: 'doc-2' }, isoAt(50))).toBe(1);
+      });
+    });
+
     describe('documents', () => {
       const S = 'pat/allergy';
 

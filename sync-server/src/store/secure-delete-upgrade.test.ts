@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { openSqliteStore, type SqliteStore } from './sqlite-store';
+import { openSqliteStore, SQLITE_SCHEMA_VERSION, type SqliteStore } from './sqlite-store';
 import { useTempDirs } from './temp-dirs.test-util';
 
 const newDir = useTempDirs('hale-secure-delete-');
@@ -49,13 +49,13 @@ it('a store from before v8 is rebuilt when migrated: a blob it held leaves nothi
   store.db.pragma('secure_delete = OFF');
   await put(store, 'blob-first', first);
   for (let b = 0; b < 20; b++) await put(store, `blob-${b}`, [chunk(), chunk(), chunk()]);
-  store.db.exec('DROP TABLE server_state; DROP TABLE blob_tombstones');
+  store.db.exec('DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones');
   store.db.pragma('user_version = 7');
   await store.close();
 
   store = await openSqliteStore({ dataDir, ...quiet });
   try {
-    expect(store.db.pragma('user_version', { simple: true })).toBe(9);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
     await store.blobs.delete('blob-first', { deletedBy: 'dev-1', deletedAt: new Date(1).toISOString() });
     store.db.pragma('wal_checkpoint(TRUNCATE)');
     expect(piecesIn(store.file, first)).toBe(0);

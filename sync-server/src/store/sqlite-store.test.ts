@@ -349,6 +349,41 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a v9 file: accounts and grants stay, nobody is accepted, so every grant is a stranger', async () => {
+    const dataDir = newDir();
+    // As the release before acceptances left it: migrations up to v9.
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    for (const sql of SCHEMA_MIGRATIONS.slice(0, 9)) old.exec(sql);
+    old.pragma('user_version = 9');
+    const insertAccount = old.prepare(
+      `INSERT INTO accounts (account_id, role, identity_public_key, wrapping_public_key, wrapped_root, created_at)
+       VALUES (?, ?, 'idk', 'wrk', '{}', ?)`,
+    );
+    insertAccount.run('doc', 'provider', isoAt(0));
+    insertAccount.run('pat', 'patient', isoAt(0));
+    old
+      .prepare(
+        `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
+           signed, stored_at) VALUES ('g1', 'pat', 'doc', '[]', ?, ?, 'care', ?, '{}', ?)`,
+      )
+      .run(isoAt(0), isoAt(100), isoAt(1), isoAt(1));
+    old.close();
+
+    const store = await open(dataDir);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      expect(await store.grants.get('g1')).toMatchObject({ patientId: 'pat', granteeId: 'doc' });
+      expect(await store.acceptances.count('doc')).toBe(0);
+      expect(await store.grants.countUnendedNotAccepted('doc', isoAt(50))).toBe(1);
+      expect(
+        await store.acceptances.put({ granteeId: 'doc', patientId: 'pat', acceptedAt: isoAt(2) }, 1),
+      ).toBe('added');
+      expect(await store.grants.countUnendedNotAccepted('doc', isoAt(50))).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than this code', async () => {
     const dataDir = newDir();
     const store = await open(dataDir);

@@ -23,6 +23,9 @@
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
  * - `server_state` (v9) holds what the server process records at start (one statement per key); a restore
  *   leaves the backup's rows, which the restored store's next start overwrites.
+ * - `accepted_patients` (v10) holds the patients each grantee accepted; `acceptances.put` reads the
+ *   grantee's count and inserts in one BEGIN IMMEDIATE transaction, so no grantee passes the cap it is given.
+ *   A restore goes back to the backup's acceptances (flood policy, not consent: a provider accepts again).
  * - One open store per data directory, across processes: opening claims the directory (data-dir-lock.ts)
  *   before the database file is touched, and close() gives it up after the connection is closed; the OS
  *   drops it if the process dies. The server's in-process state (audit chain lock, live hub) relies on this.
@@ -56,6 +59,7 @@ import { sameBytes } from './bytes';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import {
+  type Acceptance,
   BLOB_CHUNK_OVERHEAD_BYTES,
   BLOB_QUOTA_CHUNK_BYTES,
   BLOB_QUOTA_MANIFEST_BYTES,
@@ -373,6 +377,18 @@ const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v9 → v10: patients a grantee accepted (`acceptPatient`): their grants to it do not count toward its cap
+  // on grants from strangers. Keyed by grantee first: the cap check, the count and the listing read one
+  // grantee's rows; the cap check looks up (grantee, patient) pairs.
+  `
+  CREATE TABLE accepted_patients (
+    grantee_id TEXT NOT NULL REFERENCES accounts (account_id),
+    patient_id TEXT NOT NULL REFERENCES accounts (account_id),
+    accepted_at TEXT NOT NULL,
+    PRIMARY KEY (grantee_id, patient_id),
+    CHECK (grantee_id <> patient_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -640,6 +656,18 @@ const rowToGrant = (r: GrantRow): Grant => {
   if (r.revocation !== null) grant.revocation = parseJsonObject(r.revocation);
   return grant;
 };
+
+interface AcceptanceRow {
+  grantee_id: string;
+  patient_id: string;
+  accepted_at: string;
+}
+
+const rowToAcceptance = (r: AcceptanceRow): Acceptance => ({
+  granteeId: r.grantee_id,
+  patientId: r.patient_id,
+  acceptedAt: r.accepted_at,
+});
 
 const rowToEnvelope = (r: EnvelopeRow): Envelope => {
   const envelope: Envelope = {
@@ -911,6 +939,32 @@ const prepareStatements = (db: Database.Database) => ({
   ),
   grantsUnendedForGrantee: db.prepare<[string, string], { n: number }>(
     'SELECT COUNT(*) AS n FROM grants WHERE grantee_id = ? AND revoked_at IS NULL AND expires_at > ?',
+  ),
+  // The grantee's unended grants through their index, each patient looked up among its accepted ones.
+  grantsUnendedNotAccepted: db.prepare<[string, string], { n: number }>(
+    `SELECT COUNT(*) AS n FROM grants g INDEXED BY grants_unended_by_grantee
+     WHERE g.grantee_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?
+       AND NOT EXISTS (SELECT 1 FROM accepted_patients a
+                       WHERE a.grantee_id = g.grantee_id AND a.patient_id = g.patient_id)`,
+  ),
+
+  acceptanceInsert: db.prepare<[string, string, string]>(
+    'INSERT INTO accepted_patients (grantee_id, patient_id, accepted_at) VALUES (?, ?, ?)',
+  ),
+  acceptanceGet: db.prepare<[string, string], { accepted_at: string }>(
+    'SELECT accepted_at FROM accepted_patients WHERE grantee_id = ? AND patient_id = ?',
+  ),
+  acceptanceDelete: db.prepare<[string, string]>(
+    'DELETE FROM accepted_patients WHERE grantee_id = ? AND patient_id = ?',
+  ),
+  acceptanceCount: db.prepare<[string], { n: number }>(
+    'SELECT COUNT(*) AS n FROM accepted_patients WHERE grantee_id = ?',
+  ),
+  acceptancePageFirst: db.prepare<[string, number], AcceptanceRow>(
+    'SELECT * FROM accepted_patients WHERE grantee_id = ? ORDER BY patient_id LIMIT ?',
+  ),
+  acceptancePageAfter: db.prepare<[string, string, number], AcceptanceRow>(
+    'SELECT * FROM accepted_patients WHERE grantee_id = ? AND patient_id > ? ORDER BY patient_id LIMIT ?',
   ),
   grantRevoke: db.prepare<[string, string, string]>(
     'UPDATE grants SET revoked_at = ?, revocation = ? WHERE grant_id = ? AND revoked_at IS NULL',
@@ -1326,6 +1380,16 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     s.grantChangeBump.run(g.granteeId);
   });
 
+  /** Check and insert in one BEGIN IMMEDIATE transaction: concurrent puts cannot both take the last place. */
+  const acceptancePutTx = db.transaction(
+    (s: Statements, a: Acceptance, max: number): 'added' | 'kept' | 'full' => {
+      if (s.acceptanceGet.get(a.granteeId, a.patientId) !== undefined) return 'kept';
+      if (s.acceptanceCount.get(a.granteeId)!.n >= max) return 'full';
+      s.acceptanceInsert.run(a.granteeId, a.patientId, a.acceptedAt);
+      return 'added';
+    },
+  );
+
   const grantChangesTx = db.transaction((s: Statements, since: number) => {
     const position = s.grantChangePosition.get()!.position;
     const granteeIds = s.grantChangesSince.all(since).map((r) => r.grantee_id);
@@ -1658,6 +1722,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           if (granteeId !== undefined) return s.grantsUnendedForGrantee.get(granteeId, now)!.n;
           throw invalid('countUnended needs a patientId or a granteeId');
         }),
+      countUnendedNotAccepted: (granteeId, now) =>
+        call((s) => {
+          requireText(granteeId, 'granteeId');
+          requireText(now, 'now');
+          return s.grantsUnendedNotAccepted.get(granteeId, now)!.n;
+        }),
       revoke: (grantId, revokedAt, revocation) =>
         call((s) => grantRevokeTx.immediate(s, grantId, revokedAt, JSON.stringify(revocation))),
       listUnended: (of, now) =>
@@ -1715,6 +1785,30 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           if (!Number.isSafeInteger(since) || since < 0)
             throw invalid(`since must be a position, not ${since}`);
           return grantChangesTx(s, since);
+        }),
+    },
+
+    acceptances: {
+      put: (a, max) =>
+        call((s) => {
+          requireText(a.granteeId, 'granteeId');
+          requireText(a.patientId, 'patientId');
+          requireText(a.acceptedAt, 'acceptedAt');
+          if (a.granteeId === a.patientId) throw invalid('an account cannot accept itself');
+          if (!Number.isSafeInteger(max) || max < 0) throw invalid(`max must be a count, not ${max}`);
+          return acceptancePutTx.immediate(s, a, max);
+        }),
+      delete: (granteeId, patientId) => call((s) => s.acceptanceDelete.run(granteeId, patientId).changes > 0),
+      has: (granteeId, patientId) => call((s) => s.acceptanceGet.get(granteeId, patientId) !== undefined),
+      count: (granteeId) => call((s) => s.acceptanceCount.get(granteeId)!.n),
+      listPage: (granteeId, { after, limit }) =>
+        call((s) => {
+          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          const rows =
+            after === undefined
+              ? s.acceptancePageFirst.all(granteeId, limit)
+              : s.acceptancePageAfter.all(granteeId, after, limit);
+          return rows.map(rowToAcceptance);
         }),
     },
 

@@ -158,6 +158,17 @@ export interface Grant {
   revocation?: JsonObject;
 }
 
+/**
+ * A patient a grantee accepted (`acceptPatient`): the grants it issues to that grantee do not count toward
+ * the grantee's cap on grants from strangers. Flood policy only: it gives no access.
+ */
+export interface Acceptance {
+  granteeId: string;
+  patientId: string;
+  /** Server time of the acceptance (kept when it is accepted again). */
+  acceptedAt: IsoTime;
+}
+
 /** See `grants.endedScopes`. */
 export interface EndedScope {
   type: string;
@@ -393,8 +404,37 @@ export interface SyncStore {
      * those between the two. INVALID when neither is given.
      */
     countUnended(of: { patientId?: string; granteeId?: string }, now: IsoTime): Promise<number>;
+    /**
+     * How many of the grants `granteeId` received are unended at `now` (as `countUnended` counts them) and
+     * from a patient `granteeId` has not accepted (`acceptances`): what its cap on grants from strangers
+     * counts. Equals `countUnended({ granteeId }, now)` for a grantee that accepted nobody.
+     */
+    countUnendedNotAccepted(granteeId: string, now: IsoTime): Promise<number>;
     /** Records the revocation (the first one is kept); NOT_FOUND when the grant does not exist. */
     revoke(grantId: string, revokedAt: IsoTime, revocation: JsonObject): Promise<Grant>;
+  };
+
+  acceptances: {
+    /**
+     * Records that `granteeId` accepts `patientId` (answers 'added'), unless it already does ('kept':
+     * nothing changes, the first `acceptedAt` stays), and only while `granteeId` has accepted fewer than
+     * `max` patients ('full': nothing stored). The count and the write are one atomic step, so concurrent
+     * puts never take a grantee past `max`. NOT_FOUND when either account does not exist; INVALID when the
+     * two are one account or `max` is not a non-negative integer.
+     */
+    put(acceptance: Acceptance, max: number): Promise<'added' | 'kept' | 'full'>;
+    /** Removes the acceptance; answers whether there was one. */
+    delete(granteeId: string, patientId: string): Promise<boolean>;
+    /** Whether `granteeId` accepted `patientId`. */
+    has(granteeId: string, patientId: string): Promise<boolean>;
+    /** How many patients `granteeId` accepted. */
+    count(granteeId: string): Promise<number>;
+    /**
+     * One page of the patients `granteeId` accepted, by patient id ascending, only those strictly after
+     * `after` when given; at most `limit` (keyset paging, as `grants.listPage`). INVALID when `limit` is not
+     * a non-negative integer.
+     */
+    listPage(granteeId: string, page: { after?: string; limit: number }): Promise<Acceptance[]>;
   };
 
   docs: {

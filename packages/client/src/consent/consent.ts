@@ -52,6 +52,12 @@
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
  *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
  *   keyring with the same code.
+ * - Acceptance (provider side, protocol ACCEPTANCE_VERSION): `acceptPatient` / `unacceptPatient` tell the
+ *   server that this provider wants a patient's grants, so they stop counting toward its cap on grants from
+ *   strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE); `acceptedPatients` lists them, every page. Flood policy only:
+ *   nothing is signed, no access or key changes, and un-accepting ends no grant. The id is checked before
+ *   anything is sent (an account id, not this account's own), the role too (a patient account accepts
+ *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
@@ -68,6 +74,13 @@ import {
 } from '@hale/crypto';
 import { newId, type StreamType } from '@hale/model';
 import {
+  ACCEPTANCE_VERSION,
+  AccountId,
+  MAX_ACCEPTED_PAGE,
+  MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
+  validate,
+  type AcceptedPatient,
+  type AcceptedPatientsFrame,
   KEY_HOLDERS_VERSION,
   MAX_GRANTS_PAGE,
   PAGING_VERSION,
@@ -93,7 +106,13 @@ export type ConsentErrorCode =
   | 'BAD_EXPIRY'
   | 'NOT_FOUND'
   | 'BAD_INVITE'
-  | 'WRAPPING_KEY_UNVERIFIED';
+  | 'WRAPPING_KEY_UNVERIFIED'
+  /** Not an account id, or this account's own (acceptance). */
+  | 'BAD_ACCOUNT_ID'
+  /** Only a provider account accepts patients. */
+  | 'NOT_A_PROVIDER'
+  /** The server is older than the protocol version the call needs (acceptance: ACCEPTANCE_VERSION). */
+  | 'SERVER_TOO_OLD';
 
 export class ConsentError extends Error {
   constructor(
@@ -153,9 +172,16 @@ const MAX_EXTRA_ENDED = 8;
  * grants under the per-pair daily cap, and a bound on what a server that never stops answering `next` costs.
  */
 export const MAX_GRANT_PAGES = 20;
+/**
+ * Most `acceptedPatients` pages one listing reads (MAX_ACCEPTED_PAGE each): room for every patient the
+ * server lets an account accept, and a bound on what a server that never stops answering `next` costs.
+ */
+export const MAX_ACCEPTED_PAGES = Math.ceil(MAX_ACCEPTED_PATIENTS_PER_GRANTEE / MAX_ACCEPTED_PAGE) + 1;
 
 export interface ConsentDeps {
   accountId: string;
+  /** The account's role: only a provider accepts patients (patients' grants always meet the full cap). */
+  role?: 'patient' | 'provider';
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
@@ -552,8 +578,88 @@ export const createConsent = (deps: ConsentDeps) => {
     },
   });
 
+  /**
+   * Waits for the connection (as every request does) and refuses, before sending, when the server it
+   * reached is older than `version`: it would refuse the frame as unknown.
+   */
+  const ensureServerSpeaks = async (version: number): Promise<void> => {
+    await deps.connection.whenReady();
+    const spoken = deps.connection.version() ?? 0;
+    if (spoken < version) {
+      throw new ConsentError(
+        'SERVER_TOO_OLD',
+        `the server speaks protocol version ${spoken}; this needs version ${version} or later: ask its operator to update it`,
+      );
+    }
+  };
+  /** Acceptance is a provider's: a patient account's cap on grants from strangers stays whole. */
+  const assertProvider = (): void => {
+    deps.assertUnlocked?.();
+    if (deps.role !== 'provider') {
+      throw new ConsentError('NOT_A_PROVIDER', 'only a provider account accepts patients');
+    }
+  };
+  /** The checks an acceptance request passes before anything is sent; answers the id, checked. */
+  const acceptable = async (patientId: string): Promise<AcceptedPatient['patientId']> => {
+    assertProvider();
+    const id = validate(AccountId, patientId);
+    if (!id.ok) throw new ConsentError('BAD_ACCOUNT_ID', 'this is not a Hale account id');
+    if (id.value === deps.accountId)
+      throw new ConsentError('BAD_ACCOUNT_ID', 'an account cannot accept itself');
+    await ensureServerSpeaks(ACCEPTANCE_VERSION);
+    return id.value;
+  };
+  const setAccepted = async (patientId: string, accept: boolean): Promise<void> => {
+    const id = await acceptable(patientId);
+    await deps.connection.request({ t: 'acceptPatient', patientId: id, accept });
+  };
+
   return {
     REVOCATION_NOTICE,
+
+    /**
+     * Provider only: accepts a patient, so the grants it gives this account stop counting toward the
+     * server's cap on grants from strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE). Needs no signature and
+     * changes no access. Repeating it changes nothing. Server refusals are SyncErrors with the server's code
+     * (NOT_FOUND: no such account; TOO_MANY_ACCEPTED: MAX_ACCEPTED_PATIENTS_PER_GRANTEE reached).
+     */
+    async acceptPatient(patientId: string): Promise<void> {
+      await setAccepted(patientId, true);
+    },
+
+    /**
+     * Provider only: stops accepting a patient. Its grants stay valid (nothing is revoked on its behalf);
+     * they count toward the cap again for new grants. Stopping one never accepted changes nothing.
+     */
+    async unacceptPatient(patientId: string): Promise<void> {
+      await setAccepted(patientId, false);
+    },
+
+    /**
+     * Provider only: every patient this account accepted, by id, with when (the server's clock), read page
+     * after page; past MAX_ACCEPTED_PAGES a SyncError TOO_LARGE (a server that never stops answering `next`).
+     */
+    async acceptedPatients(): Promise<AcceptedPatient[]> {
+      assertProvider();
+      await ensureServerSpeaks(ACCEPTANCE_VERSION);
+      const all: AcceptedPatient[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_ACCEPTED_PAGES; page++) {
+        const reply = await deps.connection.request<AcceptedPatientsFrame>({
+          t: 'listAccepted',
+          limit: MAX_ACCEPTED_PAGE,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        all.push(...reply.patients);
+        if (reply.next === undefined) return all;
+        cursor = reply.next;
+      }
+      throw new SyncError(
+        'TOO_LARGE',
+        `the server lists more than ${MAX_ACCEPTED_PAGES * MAX_ACCEPTED_PAGE} accepted patients`,
+        false,
+      );
+    },
 
     /** For out-of-band comparison (read aloud, or scan as QR). */
     async describeProvider(accountId: string) {

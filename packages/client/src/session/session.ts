@@ -357,6 +357,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   });
   const consent = createConsent({
     accountId: account.accountId,
+    role: account.role,
     keys: secrets.keys,
     device: secrets.device,
     assertUnlocked: assertUsable,
