@@ -62,3 +62,49 @@ describe('decideAccess', () => {
     expect(grantedStreams([future], PROVIDER, NOW)).toEqual([]);
   });
 });
+
+describe('decideAccess over a clinic-sized list', () => {
+  const other = (n: number) => `P${String(n).padStart(21, '0')}`;
+  const list = (): Grant[] => [
+    ...Array.from({ length: 50 }, (_, n) =>
+      grant({ grantId: `G${String(n).padStart(21, '0')}`, patientId: other(n) }),
+    ),
+    grant({ scope: [{ type: 'allergy', access: 'read' }] }),
+    // Another grantee's grant of the same patient (callers pass only their own; the function checks anyway).
+    grant({
+      grantId: 'H'.repeat(22),
+      granteeId: 'X'.repeat(22),
+      scope: [{ type: 'lab-result', access: 'write' }],
+    }),
+  ];
+
+  it("decides each patient's streams from that patient's grants only, the same on every call", () => {
+    const grants = list();
+    for (let round = 0; round < 2; round++) {
+      expect(decideAccess(provider, allergy, 'pull', grants, NOW)).toMatchObject({ ok: true, level: 'read' });
+      expect(decideAccess(provider, allergy, 'push', grants, NOW)).toMatchObject({
+        ok: false,
+        code: 'FORBIDDEN',
+      });
+      expect(decideAccess(provider, `${PATIENT}/lab-result`, 'pull', grants, NOW)).toMatchObject({
+        ok: false,
+        code: 'NO_CONSENT',
+      });
+      expect(decideAccess(provider, `${other(7)}/allergy`, 'push', grants, NOW)).toMatchObject({
+        ok: true,
+        level: 'write',
+      });
+      expect(decideAccess(provider, `${other(99)}/allergy`, 'pull', grants, NOW)).toMatchObject({
+        ok: false,
+        code: 'NO_CONSENT',
+      });
+    }
+  });
+
+  it('a list decided from cannot be changed afterwards (it would be decided from a stale index)', () => {
+    const grants = list();
+    expect(decideAccess(provider, `${other(3)}/allergy`, 'pull', grants, NOW).ok).toBe(true);
+    expect(() => grants.push(grant({ patientId: other(99) }))).toThrow(TypeError);
+    expect(decideAccess(provider, `${other(99)}/allergy`, 'pull', grants, NOW).ok).toBe(false);
+  });
+});

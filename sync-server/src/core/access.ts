@@ -42,6 +42,28 @@ export const grantIsActive = (grant: Grant, now: number): boolean =>
 const deny = (code: ErrorCode, message: string): AccessDecision => ({ ok: false, code, message });
 
 /**
+ * The grants of one list by patient, built at a list's first decision: a grantee's list can hold thousands
+ * (accepted patients), and a pull decides up to a thousand streams from one list. A list is frozen when
+ * indexed, so a caller that changed it afterwards would fail loudly rather than be decided from a stale index.
+ */
+const byPatient = new WeakMap<readonly Grant[], ReadonlyMap<string, readonly Grant[]>>();
+const grantsOfPatient = (grants: readonly Grant[], patientId: string): readonly Grant[] => {
+  let index = byPatient.get(grants);
+  if (index === undefined) {
+    const built = new Map<string, Grant[]>();
+    for (const g of grants) {
+      const list = built.get(g.patientId);
+      if (list) list.push(g);
+      else built.set(g.patientId, [g]);
+    }
+    Object.freeze(grants);
+    byPatient.set(grants, built);
+    index = built;
+  }
+  return index.get(patientId) ?? [];
+};
+
+/**
  * `grants` are grants the principal's account received (any state; callers pass the unended ones and
  * complete a refusal with `explainEnded`). Pure: same inputs, same answer.
  */
@@ -58,7 +80,7 @@ export const decideAccess = (
   if (patientId === principal.accountId) return { ok: true, level: 'owner' };
   if (op === 'envelope-publish') return deny('FORBIDDEN', 'only the patient publishes key envelopes');
 
-  const relevant = grants.filter((g) => g.patientId === patientId && g.granteeId === principal.accountId);
+  const relevant = grantsOfPatient(grants, patientId).filter((g) => g.granteeId === principal.accountId);
   if (type === 'audit') {
     if (op !== 'push') return deny('FORBIDDEN', "the audit stream is readable by the patient's devices only");
     const active = relevant.find((g) => grantIsActive(g, now));

@@ -232,13 +232,16 @@ export const createHub = (options: HubOptions) => {
       }
     }
     const current = grantedStreams(state.grants, p.accountId, t);
+    // Sets, not scans: a clinic's provider sees tens of thousands of streams.
+    const visible = new Set(current.map((s) => s.stream));
+    const removedStreams = new Set(removed.map((r) => r.stream));
     for (const stream of before) {
-      if (!current.some((s) => s.stream === stream) && !removed.some((r) => r.stream === stream)) {
+      if (!visible.has(stream) && !removedStreams.has(stream)) {
         const d = await decide(state, stream, 'live', t, ended);
         removed.push({ stream, reason: d.ok ? 'revoked' : removedReason(d.code) });
       }
     }
-    state.visible = new Set(current.map((s) => s.stream));
+    state.visible = visible;
     const added = current.filter((s) => !before.has(s.stream));
     if (removed.length > 0 || added.length > 0) {
       const heads = await store.docs.streamHeads(added.map((s) => s.stream));
