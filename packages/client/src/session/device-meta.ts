@@ -152,11 +152,14 @@ export const META_SCHEMAS = {
   pinnedKeys: Type.Record(Type.String(), Type.String()),
   /**
    * Per stream, positions past served batches that handed RxDB nothing to store (the engine's pull
-   * floor): `at` is used as the pull cursor once RxDB's stored checkpoint reaches `after`. Key `pull-floor`.
+   * floor): `at` is used as the pull cursor once RxDB's stored checkpoint reaches `after`. `voided`: RxDB's
+   * stored checkpoint when a restore's pull from 0 began, which stands for no position while RxDB still
+   * holds it (the engine's `voided`); absent before it was kept. Key `pull-floor`.
    */
   pullFloor: Type.Object({
     at: Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0 })),
     after: Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0 })),
+    voided: Type.Optional(Type.Record(Type.String({ maxLength: 128 }), Type.Integer({ minimum: 0 }))),
   }),
 } as const satisfies Record<string, TSchema>;
 

@@ -74,8 +74,14 @@
  *   `ready`. The positions seen before the restore (the floor, persisted with the first run) tell server
  *   versions kept from before it from later ones: a kept one older than the version a push builds on is
  *   overwritten (the store took versions in increasing numbers, so it is an ancestor); a later one is
- *   another device's change, merged like any conflict. A device seeing the incarnation it recorded does
- *   nothing of this.
+ *   another device's change, merged like any conflict. Positions are the store's own, and a restored
+ *   store's may restart below those served before (nothing carried: a lost disk). So live frames received
+ *   before a catch-up starts are dropped, and its pull from 0 starts the engine's positions (`known`,
+ *   whence subscriptions and live checkpoints) over and counts RxDB's stored checkpoint of then, which
+ *   RxDB replaces only with a document, as no position until RxDB stored another (`voided`, persisted
+ *   with the pull floor); while the run lasts, a stale version at or below its floor is dropped without a
+ *   report, as one already seen.
+ *   A device seeing the incarnation it recorded does nothing of this.
  * - A full catch-up is costly (every local version sent, every stream pulled from 0), and only the
  *   server says when one is due, so a broken or hostile server announcing a new incarnation at every
  *   connection must not get one each time. Each catch-up started is kept in device meta (`resyncs`:
@@ -440,6 +446,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * handed to it before them is then stored). Persisted (`pull-floor`); null when there is none.
    */
   let floor: { at: Record<string, number>; after: Record<string, number> } | null = null;
+  /**
+   * RxDB's stored checkpoint as it stood when a restore's pull from 0 began: positions in the store from
+   * before the restore, which RxDB replaces only with a document. While RxDB hands over exactly this, it
+   * stands for no position at all (the floor then says where the pull from 0 got to); once RxDB stored
+   * another, it is forgotten. Persisted with the floor; null when there is none.
+   */
+  let voided: Record<string, number> | null = null;
+  /**
+   * Bumped when a catch-up with a restore starts: live frames received before it come from the store before
+   * the restore (or before the catch-up started over) and are dropped; its pull from 0 serves what they held.
+   */
+  let liveEra = 0;
   let floorWriting: Promise<void> = Promise.resolve();
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
   /**
@@ -945,7 +963,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     for (const { record, localRv } of stale) {
       const seq = seqOf.get(recordKey(record.stream, record.id)) ?? 0;
-      if (seq <= (known[record.stream] ?? 0)) continue;
+      // While a restore is caught up with, what was seen before it (its floor) counts as seen too.
+      if (seq <= Math.max(known[record.stream] ?? 0, reset?.floor?.[record.stream] ?? 0)) continue;
       report({
         code: 'STALE_VERSION',
         message: `The server sent an older version (${record.rv}) of a record than this device holds (${localRv}); it was not applied`,
@@ -965,8 +984,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * before it, and a local edit can be pushed and acknowledged meanwhile; RxDB then finds its copy equal to
    * the server's and would take the handed version, an older one, in the edit's place.
    */
-  const applyDecoded = async ({ docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>) => {
+  const applyDecoded = async (
+    { docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>,
+    era = liveEra,
+  ): Promise<PlainRecord[] | null> => {
     const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
+    // Served by the store before a restore whose catch-up started meanwhile: nothing of it is applied.
+    if (era !== liveEra) return null;
     for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
     return out;
   };
@@ -974,6 +998,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Whether `a` is at or past `b` on every stream of `b`. */
   const reaches = (a: Record<string, number>, b: Record<string, number>): boolean =>
     Object.entries(b).every(([s, seq]) => (a[s] ?? 0) >= seq);
+  const sameCheckpoint = (a: Record<string, number>, b: Record<string, number>): boolean =>
+    reaches(a, b) && reaches(b, a);
   // One write in flight at a time, of the floor as it is when the write starts: a burst of batches that
   // hand nothing (e.g. the echoes of a large push) costs one or two writes, not one each.
   let floorDue = false;
@@ -983,7 +1009,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     floorWriting = floorWriting
       .then(() => {
         floorDue = false;
-        return deps.meta.set('pull-floor', floor ?? { at: {}, after: {} });
+        return deps.meta.set('pull-floor', {
+          ...(floor ?? { at: {}, after: {} }),
+          ...(voided ? { voided } : {}),
+        });
       })
       .catch(() => undefined);
   };
@@ -1306,7 +1335,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): Promise<{ documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint }> => {
     // Pull from where RxDB stands (its checkpoint), not from this engine's memory of what it has seen:
     // on a resync RxDB drops live changes it had not stored yet, and those must be served again.
-    const stored: Record<string, number> = { ...lastCheckpoint?.s };
+    const given: Record<string, number> = { ...lastCheckpoint?.s };
+    // RxDB's checkpoint of the store before a restore stands for nothing until RxDB stored another.
+    if (voided !== null && !sameCheckpoint(given, voided)) {
+      voided = null;
+      saveFloor();
+    }
+    const stored: Record<string, number> = voided === null ? given : {};
     const pos: Record<string, number> = { ...stored };
     // Past batches that handed RxDB nothing (`carry`), once it holds everything handed before them.
     if (floor !== null && reaches(stored, floor.after)) {
@@ -1330,8 +1365,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await run.repush;
       if (!run.fromZero && reset === run) {
         run.fromZero = true;
-        // Every readable stream from 0 again. `known` stays: it tells what was served before the restore.
+        // Every readable stream from 0 again. Positions of the store before the restore say nothing about
+        // the restored one (with nothing carried, its positions restart below them): `known` starts over
+        // (what was seen before is the run's floor), and RxDB's checkpoint, which RxDB keeps until it
+        // stores a document, stands for nothing until then.
         for (const s of Object.keys(pos)) delete pos[s];
+        for (const s of Object.keys(known)) delete known[s];
+        voided = given;
         floor = null;
         saveFloor();
       }
@@ -1391,7 +1431,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           })),
         );
       }
-      documents.push(...(await applyDecoded(served)).filter((d) => readable(d.stream)));
+      documents.push(...((await applyDecoded(served)) ?? []).filter((d) => readable(d.stream)));
       for (const d of reply.docs) advance(d.stream, d.seq);
       for (const s of reply.streams) {
         advance(s.stream, s.checkpoint);
@@ -1771,6 +1811,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     };
     reset = run;
     if (!run.deferred) {
+      liveEra++;
       // Persisted with the floor (`fixFloor`), or here when the floor waits for the first pull.
       incarnation = { ...incarnation, resyncs: [...recent, { to: served, at: now }].slice(-MAX_RESYNCS) };
     }
@@ -2091,6 +2132,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // and one failure must not block the frames after it.
     const served = decodeServed(frame.docs);
     served.catch(() => undefined);
+    const era = liveEra;
     // RxDB drops this batch if a pull call starts before it is stored: the pass must name the stream again,
     // also when a page asked before this frame answers it drained.
     if (frame.docs.length > 0) liveTick++;
@@ -2099,8 +2141,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       drained.delete(d.stream);
     }
     const run = liveQueue.then(async () => {
+      // Served by the store before a restore whose catch-up started since: its pull from 0 serves it again.
+      if (era !== liveEra) return;
       const before = { ...known };
-      const documents = (await applyDecoded(await served)).filter((d) => readable(d.stream));
+      const applied = await applyDecoded(await served, era);
+      if (applied === null || era !== liveEra) return;
+      const documents = applied.filter((d) => readable(d.stream));
       for (const s of frame.streams) {
         if (readable(s.stream)) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       }
@@ -2156,7 +2202,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       unsent = (await deps.meta.get('unsent', META_SCHEMAS.unsent)) ?? [];
       incarnation = (await deps.meta.get('incarnation', META_SCHEMAS.incarnation)) ?? {};
       const savedFloor = await deps.meta.get('pull-floor', META_SCHEMAS.pullFloor);
-      if (savedFloor !== null && Object.keys(savedFloor.at).length > 0) floor = savedFloor;
+      if (savedFloor !== null && Object.keys(savedFloor.at).length > 0) {
+        floor = { at: savedFloor.at, after: savedFloor.after };
+      }
+      voided = savedFloor?.voided ?? null;
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }

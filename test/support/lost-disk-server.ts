@@ -1,0 +1,69 @@
+// A server as a real process whose disk is lost: a test backs its store up, then the operator restores the
+// backup onto an empty data directory (docs/operations.md: "a lost disk, a new machine") and starts it on
+// the same port. With no store to carry from, stream positions restart from the backup's, so versions
+// stored after the restore take seqs that devices were served before it for other versions.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach } from 'vitest';
+import { backupSqlite, restoreSqlite, type RestoreResult } from '@hale/sync-server';
+import type { TestServer } from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
+import { freePort, spawnServer, type ServerProcess } from './process';
+
+/** Registers the clean-up (sessions closed, server stopped, directory removed) after each test. */
+export const useLostDiskServer = (prefix: string) => {
+  const sessions: DeviceSession[] = [];
+  let server: ServerProcess | null = null;
+  let dir = '';
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    await server?.kill('SIGTERM');
+    server = null;
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = '';
+  });
+
+  const start = async () => {
+    dir = await mkdtemp(path.join(tmpdir(), prefix));
+    const dataDir = path.join(dir, 'data');
+    const file = path.join(dataDir, 'hale.sqlite');
+    const backupFile = path.join(dir, 'backup.sqlite');
+    const port = await freePort();
+    server = await spawnServer(dataDir, port);
+    const t = { url: server.url } as TestServer;
+    return {
+      t,
+      backup: () => backupSqlite(file, backupFile),
+      /** Stop, lose the data directory, restore the backup onto an empty one, start again. */
+      restore: async (): Promise<RestoreResult> => {
+        await server?.kill('SIGTERM');
+        server = null;
+        await rm(dataDir, { recursive: true, force: true });
+        const restored = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
+        server = await spawnServer(dataDir, port);
+        return restored;
+      },
+      /**
+       * The seq the running server stores the current version of each record of `stream` under, by id,
+       * and the stream's head (read-only, beside the server: the store runs in WAL mode).
+       */
+      positions: (stream: string): { seqs: Map<string, number>; head: number } => {
+        const db = new Database(file, { readonly: true, fileMustExist: true });
+        try {
+          const rows = db.prepare('SELECT id, seq FROM docs WHERE stream = ?').all(stream) as Array<{
+            id: string;
+            seq: number;
+          }>;
+          const head = db.prepare('SELECT head FROM stream_heads WHERE stream = ?').get(stream) as
+            { head: number } | undefined;
+          return { seqs: new Map(rows.map((r) => [r.id, r.seq])), head: head?.head ?? 0 };
+        } finally {
+          db.close();
+        }
+      },
+    };
+  };
+  return { sessions, start };
+};
