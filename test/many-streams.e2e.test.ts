@@ -6,7 +6,7 @@
 // The other patients' grants are written straight into the store (`insertRawGrants`), as granting them
 // one by one through the protocol would make this test minutes long; their streams are empty.
 import { describe, expect, it } from 'vitest';
-import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
+import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PAGE, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
 import { insertRawGrants, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
@@ -50,5 +50,33 @@ describe('a provider following more streams than one request may name', () => {
       async () => (await d.records.get(later.id)) !== null,
       'the provider has the new allergy',
     );
+  });
+
+  // The server's stream list comes in pages of MAX_STREAMS_PAGE (protocol version 7). The device takes a
+  // stream missing from the list as access ended: reading only the first page, it dropped the rest.
+  it('reads every page of the stream list and follows every stream', { timeout: 180_000 }, async () => {
+    const t = server.t;
+    const provider = await registerAccount(t, 'provider');
+    const scope = GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'read' as const }));
+    const others = Math.ceil((MAX_STREAMS_PAGE + 1) / scope.length);
+    for (let i = 0; i < others; i++) {
+      const patient = await registerAccount(t);
+      insertRawGrants(t.store, patient, provider, 1, { now: Date.now(), scope });
+    }
+    const patient = await registerAccount(t);
+    const p = await openDevice(t, patient);
+    sessions.push(p);
+    const allergy = await p.records.add('Allergy', input('Allergy'));
+    await allPushed(p);
+    await p.consent.verifyProvider(provider.accountId);
+    await grantRead(p, provider.accountId, 'allergy', HOUR, 'care');
+
+    const d = await openDevice(t, provider);
+    sessions.push(d);
+    await waitOnline(d);
+    expect(d.sync.state().errors).toEqual([]);
+    const granted = d.engine.access().filter((a) => a.patientId !== provider.accountId);
+    expect(granted.length).toBe(others * scope.length + 1);
+    await eventually(async () => (await d.records.get(allergy.id)) !== null, 'the provider has the allergy');
   });
 });

@@ -560,6 +560,12 @@ describe('fuzz', () => {
         },
         { method: 'POST', url: '/v1/join', base: { loginName: patient.loginName } },
         {
+          method: 'POST',
+          url: '/v1/accounts/lookup',
+          token,
+          base: { accountIds: [patient.accountId, provider.accountId] },
+        },
+        {
           method: 'PUT',
           url: '/v1/accounts/me/wrapped-root',
           token,

@@ -121,6 +121,7 @@ export {
   type WebSocketLike,
 } from './sync/connection';
 export { createKeyring, type Keyring } from './sync/keyring';
+export { createStreamList, MAX_STREAM_PAGES, type StreamList, type StreamListDeps } from './sync/stream-list';
 export {
   createDeviceDirectory,
   type DeviceDirectory,

@@ -1,9 +1,12 @@
 // The grant caps keep the answers that list grants within the protocol's own bounds: whatever strangers
-// do, a patient's unended grants fit one `grants` answer whole, and a grantee's `listStreams` one frame.
+// do, a patient's unended grants fit one `grants` answer whole. A grantee's `listStreams` answer is paged
+// from STREAMS_PAGING_VERSION (accepted patients' grants are not capped by MAX_ACTIVE_GRANTS_PER_GRANTEE):
+// its largest page fits a frame with room, whatever the caps.
 import { describe, expect, it } from 'vitest';
-import { GrantRecord, GrantsFrame } from './messages';
+import { GrantRecord, GrantsFrame, StreamsFrame } from './messages';
 import { StreamAccess } from './consent';
 import {
+  MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_PAIR,
   MAX_ACTIVE_GRANTS_PER_PATIENT,
@@ -12,6 +15,7 @@ import {
   MAX_STREAMS_PER_REQUEST,
 } from './limits';
 import { GRANTABLE_STREAM_TYPES, utf8ByteLength, validate } from './index';
+import { MAX_CURSOR_CHARS, MAX_STREAMS_PAGE } from './paging';
 import { GRANT_ID, PATIENT, PROVIDER, SIG, T0, T1 } from './examples.test-util';
 
 const bytes = (value: unknown): number => utf8ByteLength(JSON.stringify(value));
@@ -57,7 +61,8 @@ describe('grant limits', () => {
     expect(MAX_ACTIVE_GRANTS_PER_PATIENT * (bytes(record) + 1) + 1024).toBeLessThan(MAX_FRAME_BYTES / 2);
   });
 
-  it("fit what a grantee's grants add to its listStreams answer in one frame", () => {
+  it('fit the largest listStreams page in one frame with room, not the list of a provider at the caps', () => {
+    // The largest row the schema accepts: the longest type, a grant's id and end, the largest head and epoch.
     const row: StreamAccess = {
       stream: `${PATIENT}/emergency-contact` as StreamAccess['stream'],
       patientId: PATIENT,
@@ -69,7 +74,20 @@ describe('grant limits', () => {
       expiresAt: T1,
     };
     expect(validate(StreamAccess, row).ok).toBe(true);
-    const streams = MAX_ACTIVE_GRANTS_PER_GRANTEE * GRANTABLE_STREAM_TYPES.length;
-    expect(streams * (bytes(row) + 1)).toBeLessThan(MAX_FRAME_BYTES / 2);
+    expect(bytes(row)).toBeGreaterThan(250);
+    const page = {
+      t: 'streams' as const,
+      rid: Number.MAX_SAFE_INTEGER,
+      streams: Array.from({ length: MAX_STREAMS_PAGE }, () => row),
+      next: 'a'.repeat(MAX_CURSOR_CHARS),
+    };
+    expect(validate(StreamsFrame, page).ok).toBe(true);
+    expect(bytes(page)).toBeLessThan(MAX_FRAME_BYTES / 2);
+    // Why paging is needed: a provider that accepted the most patients it may, each granting every type,
+    // plus the strangers' cap, follows a list several frames long.
+    const atTheCaps =
+      (MAX_ACCEPTED_PATIENTS_PER_GRANTEE + MAX_ACTIVE_GRANTS_PER_GRANTEE) * GRANTABLE_STREAM_TYPES.length;
+    expect(atTheCaps * (bytes(row) + 1)).toBeGreaterThan(4 * MAX_FRAME_BYTES);
+    expect(atTheCaps / MAX_STREAMS_PAGE).toBeLessThan(20);
   });
 });

@@ -4,6 +4,10 @@ import { validate } from './codec';
 import { GRANT_ID, RECORD, b64, blobBody, registerBody } from './examples.test-util';
 import {
   HTTP_ROUTES,
+  HttpAccountResponse,
+  HttpAccountsLookupRequest,
+  MAX_ACCOUNT_LOOKUP_ANSWER_BYTES,
+  MAX_ACCOUNTS_PER_LOOKUP,
   HttpBlobChunkParams,
   HttpBlobCreateRequest,
   HttpDirectoryQuery,
@@ -127,5 +131,56 @@ describe('HTTP_ROUTES', () => {
       const declared = TypeGuard.IsObject(params) ? Object.keys(params.properties) : [];
       expect(declared.sort(), route.url).toEqual(names.sort());
     }
+  });
+});
+
+describe('account lookup bounds', () => {
+  const id = (n: number) => String(n).padStart(22, 'A');
+
+  it('takes up to MAX_ACCOUNTS_PER_LOOKUP distinct ids; more are a size refusal, a repeat a malformed one', () => {
+    const ids = Array.from({ length: MAX_ACCOUNTS_PER_LOOKUP + 1 }, (_, i) => id(i));
+    expect(validate(HttpAccountsLookupRequest, { accountIds: ids.slice(0, -1) }).ok).toBe(true);
+    expect(validate(HttpAccountsLookupRequest, { accountIds: ids })).toMatchObject({
+      ok: false,
+      error: { code: 'TOO_LARGE' },
+    });
+    expect(validate(HttpAccountsLookupRequest, { accountIds: [id(1), id(1)] })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_MESSAGE' },
+    });
+  });
+
+  it('fits the largest account answer the schema allows, twice over, in one lookup answer', () => {
+    // Every field at its longest; names of control characters, which JSON writes as six bytes each.
+    const cert = (n: number) => ({
+      v: 1 as const,
+      cert: {
+        accountId: id(0),
+        deviceId: id(n),
+        devicePublicKey: 'A'.repeat(43),
+        identityPublicKey: 'A'.repeat(43),
+        name: '\u0001'.repeat(100),
+        createdAt: '2026-12-31T23:59:59.999Z',
+      },
+      sig: 'A'.repeat(86),
+    });
+    const widest = {
+      accountId: id(0),
+      role: 'provider' as const,
+      identityPublicKey: 'A'.repeat(43),
+      wrappingPublicKey: 'A'.repeat(43),
+      wrappingKeySig: 'A'.repeat(86),
+      devices: Array.from({ length: HttpAccountResponse.properties.devices.maxItems ?? 0 }, (_, n) =>
+        cert(n),
+      ),
+      revokedDevices: Array.from(
+        { length: HttpAccountResponse.properties.revokedDevices.maxItems ?? 0 },
+        (_, n) => id(n),
+      ),
+    };
+    expect(validate(HttpAccountResponse, widest).ok).toBe(true);
+    expect(new TextEncoder().encode(JSON.stringify(widest)).length * 2).toBeLessThan(
+      MAX_ACCOUNT_LOOKUP_ANSWER_BYTES,
+    );
   });
 });

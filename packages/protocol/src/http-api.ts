@@ -18,7 +18,13 @@ import {
   SignedProviderProfile,
   WrappedRoot,
 } from './identity';
-import { DEFAULT_CHUNK_BYTES, MAX_BLOB_BYTES, MAX_BLOB_CHUNKS, MIN_CHUNK_BYTES } from './limits';
+import {
+  DEFAULT_CHUNK_BYTES,
+  MAX_BLOB_BYTES,
+  MAX_BLOB_CHUNKS,
+  MAX_FRAME_BYTES,
+  MIN_CHUNK_BYTES,
+} from './limits';
 import { ErrorDetails } from './messages';
 import { MAX_DIRECTORY_PAGE, PageCursor } from './paging';
 import {
@@ -154,6 +160,44 @@ export const HttpAccountResponse = Type.Object(
   closed,
 );
 export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
+
+/**
+ * Most accounts one `POST /v1/accounts/lookup` names. A typical account answer (one or two devices) is
+ * under 1.5 KB, so a full lookup is answered in some 300 KB; a clinic's 400 patients take two requests.
+ */
+export const MAX_ACCOUNTS_PER_LOOKUP = 200;
+
+/**
+ * Most bytes of JSON a lookup answer carries (half of MAX_FRAME_BYTES, the most a device reads of a JSON
+ * answer): the server answers accounts in the order asked while they fit and leaves the rest `deferred`.
+ * One account's answer at its schema's largest (1,000 certificates, 10,000 revoked ids) is under 2 MiB, so
+ * the first account asked always fits.
+ */
+export const MAX_ACCOUNT_LOOKUP_ANSWER_BYTES = MAX_FRAME_BYTES / 2;
+
+/** The device lists of several accounts at once (`lookupAccounts`): each id once. */
+export const HttpAccountsLookupRequest = Type.Object(
+  {
+    accountIds: Type.Array(AccountId, { minItems: 1, maxItems: MAX_ACCOUNTS_PER_LOOKUP, uniqueItems: true }),
+  },
+  closed,
+);
+export type HttpAccountsLookupRequest = Static<typeof HttpAccountsLookupRequest>;
+
+/**
+ * Every id asked for is in exactly one list: `accounts` (the same answer `GET /v1/accounts/:accountId`
+ * gives, in the order asked), `unknown` (no such account: that route's NOT_FOUND), or `deferred` (left out
+ * to keep the answer within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES: ask again).
+ */
+export const HttpAccountsLookupResponse = Type.Object(
+  {
+    accounts: Type.Array(HttpAccountResponse, { maxItems: MAX_ACCOUNTS_PER_LOOKUP }),
+    unknown: Type.Array(AccountId, { maxItems: MAX_ACCOUNTS_PER_LOOKUP }),
+    deferred: Type.Array(AccountId, { maxItems: MAX_ACCOUNTS_PER_LOOKUP }),
+  },
+  closed,
+);
+export type HttpAccountsLookupResponse = Static<typeof HttpAccountsLookupResponse>;
 
 /** Publishes the wrapping-key signature of an account registered without one (see `HttpRegisterRequest`). */
 export const HttpWrappingKeyRequest = Type.Object({ sig: Signature }, closed);
@@ -447,6 +491,20 @@ export const HTTP_ROUTES = {
     url: '/v1/accounts/:accountId',
     auth: false,
     schema: { params: HttpAccountParams, response: { 200: HttpAccountResponse, ...errors } },
+  },
+  /**
+   * The device lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts in one request (a device checking the
+   * envelopes of many patients' streams). A server without the route answers 404 NOT_FOUND: ask
+   * `getAccount` for each instead.
+   */
+  lookupAccounts: {
+    method: 'POST',
+    url: '/v1/accounts/lookup',
+    auth: true,
+    schema: {
+      body: HttpAccountsLookupRequest,
+      response: { 200: HttpAccountsLookupResponse, ...errors },
+    },
   },
   join: {
     method: 'POST',

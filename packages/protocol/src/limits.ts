@@ -52,6 +52,15 @@ export const WRAPPED_ROOT_SIG_VERSION = 6;
  * below it (BAD_MESSAGE), as an older server refuses the unknown frames.
  */
 export const ACCEPTANCE_VERSION = 7;
+/**
+ * First version in which `listStreams` answers one page (paging.ts): the request may carry `cursor` and
+ * `limit` (at most MAX_STREAMS_PAGE), the answer `next`; without `limit` a page holds DEFAULT_STREAMS_PAGE
+ * streams, so no answer outgrows MAX_FRAME_BYTES however many patients an account follows. The same version
+ * as ACCEPTANCE_VERSION: acceptance is what lets a provider's list outgrow one frame. Below it the server
+ * answers the one whole list it always did (no `next`: an older client would refuse the field) and refuses
+ * a request carrying a paging field (BAD_MESSAGE).
+ */
+export const STREAMS_PAGING_VERSION = 7;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */
@@ -127,9 +136,12 @@ export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;
  * 2,000 patients) and room for a practice's list under one account. It is no higher because every access
  * decision loads all of a grantee's unended grants and is linear in their number (one grant per patient,
  * measured on one core: 1,000 grants load in ~5 ms and a pull naming 1,000 streams takes ~40 ms of
- * decisions; 10,000, ~70 ms and ~0.4 s; 100,000, ~1.9 s and ~12 s), and because `listStreams` answers
- * in one frame (about 200 bytes per stream: some 40,000 streams fit MAX_FRAME_BYTES). Raising it needs
- * decisions indexed by patient and a paged `listStreams` first.
+ * decisions; 10,000, ~70 ms and ~0.4 s; 100,000, ~1.9 s and ~12 s). Raising it needs decisions indexed
+ * by patient first. `listStreams` no longer bounds it from STREAMS_PAGING_VERSION: the list is paged
+ * (MAX_STREAMS_PAGE streams a page, each page well within MAX_FRAME_BYTES). Below that version the answer
+ * is still one frame (about 200-260 bytes per stream: some 30,000 streams fit MAX_FRAME_BYTES), so a device
+ * of an older build cannot list the streams of an account that accepted more than about 2,000 patients who
+ * each granted every type; it must update.
  */
 export const MAX_ACCEPTED_PATIENTS_PER_GRANTEE = 10_000;
 /** Accepted patients per `acceptedPatients` page when `listAccepted` names no `limit`. */

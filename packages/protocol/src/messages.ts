@@ -8,7 +8,8 @@
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
  * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
- * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION) is sent
+ * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
+ * `streams.next`, STREAMS_PAGING_VERSION) is sent
  * only on a connection that negotiated a version that has it; an older peer would refuse it as
  * BAD_MESSAGE. Decoding lives in codec.ts.
  */
@@ -22,7 +23,7 @@ import {
   StreamAccess,
 } from './consent';
 import { PushDoc, ServedDoc } from './documents';
-import { GrantListSide, MAX_GRANTS_PAGE, PageCursor } from './paging';
+import { GrantListSide, MAX_GRANTS_PAGE, MAX_STREAMS_PAGE, PageCursor } from './paging';
 import {
   MAX_ACCEPTED_PAGE,
   MAX_BATCH_BYTES,
@@ -109,7 +110,20 @@ export const UnsubscribeFrame = Type.Object(
 );
 export type UnsubscribeFrame = Static<typeof UnsubscribeFrame>;
 
-export const ListStreamsFrame = Type.Object({ t: Type.Literal('listStreams'), rid: Rid }, closed);
+/**
+ * The streams the caller may sync (see StreamsFrame). From STREAMS_PAGING_VERSION the answer is one page
+ * (paging.ts): `cursor` (a `next` of the previous page) continues a walk, `limit` sizes the page
+ * (DEFAULT_STREAMS_PAGE when absent). A device sends these fields only on connections of that version.
+ */
+export const ListStreamsFrame = Type.Object(
+  {
+    t: Type.Literal('listStreams'),
+    rid: Rid,
+    cursor: Type.Optional(PageCursor),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_STREAMS_PAGE })),
+  },
+  closed,
+);
 export type ListStreamsFrame = Static<typeof ListStreamsFrame>;
 
 /**
@@ -368,7 +382,23 @@ export const ChangesFrame = Type.Object(
 export type ChangesFrame = Static<typeof ChangesFrame>;
 
 export const StreamsFrame = Type.Object(
-  { t: Type.Literal('streams'), rid: Rid, streams: Type.Array(StreamAccess) },
+  {
+    t: Type.Literal('streams'),
+    rid: Rid,
+    /**
+     * Below STREAMS_PAGING_VERSION: every stream the caller may sync, the account's own first, in one
+     * answer (bounded only by MAX_FRAME_BYTES, which an account following thousands of patients exceeds).
+     * From STREAMS_PAGING_VERSION: one page, by stream id ascending, strictly after the request's `cursor`,
+     * at most its `limit` (DEFAULT_STREAMS_PAGE when absent).
+     */
+    streams: Type.Array(StreamAccess),
+    /**
+     * Version ≥ STREAMS_PAGING_VERSION: more streams may follow; send `listStreams` again with this as
+     * `cursor`. Absent on the last page. A device must read every page before it takes the list as the
+     * streams it may sync (a stream missing from it reads as access ended).
+     */
+    next: Type.Optional(PageCursor),
+  },
   closed,
 );
 export type StreamsFrame = Static<typeof StreamsFrame>;

@@ -1,10 +1,11 @@
 /**
  * Cursor paging of the listings that grow without bound: `listGrants` on the socket (version ≥
- * PAGING_VERSION) and `GET /v1/directory`.
+ * PAGING_VERSION), `listStreams` (version ≥ STREAMS_PAGING_VERSION) and `GET /v1/directory`.
  *
  * Invariants:
  * - Keyset paging: every listing has one total order on keys a row never changes (grants: side, then
- *   `issuedAt` and `grantId` descending; directory: display name case-folded, then account id), and a page
+ *   `issuedAt` and `grantId` descending; streams: stream id ascending, by UTF-16 code unit, which for these
+ *   ASCII ids is byte order; directory: display name case-folded, then account id), and a page
  *   holds the rows strictly after its cursor's key in that order. So a row present for the whole walk is
  *   listed exactly once, in order, whatever is inserted or deleted meanwhile; a row inserted meanwhile is
  *   listed at most once (iff its key falls after the cursor when its page is read). No offset is counted
@@ -18,6 +19,12 @@
  *   names the listing and the filters it was made for; asking with other filters is refused.
  * - Filters read at the time of each page (`active` on grants): a grant that ends during the walk is
  *   listed only if its page was read before it ended.
+ * - Streams: which streams the caller may sync is read when each page is read, from the grants unended
+ *   then. So a stream readable for the whole walk is listed exactly once (its id never changes), with its
+ *   access, head and epoch as of its page; one that becomes readable during the walk is listed iff its id
+ *   falls after the page already read; one that stops being readable is listed iff its page was read
+ *   before. Nothing is listed twice. The device re-lists after every `accessChanged`, which the server
+ *   sends for each of these changes, so such a walk's view is corrected at once.
  * Failure modes: a cursor that is not PageCursor text is a malformed request like any other field
  * (BAD_MESSAGE; TOO_LARGE over MAX_CURSOR_CHARS); one that is, but does not decode to a payload of the
  * listing asked for with the same filters (forged, damaged, from another listing or filter, or from a
@@ -44,6 +51,21 @@ export const DEFAULT_GRANTS_PAGE = 200;
  * under MAX_FRAME_BYTES; the server still stops a page before that bound (and answers `next`).
  */
 export const MAX_GRANTS_PAGE = 1000;
+/**
+ * Most streams one `listStreams` may ask for (version ≥ STREAMS_PAGING_VERSION). A `StreamAccess` row is at
+ * most 261 bytes of JSON (22-char account ids, the longest type, a grant id and end, the largest head and
+ * epoch), so a full page is 2.6 MB: well within MAX_FRAME_BYTES (grant-limits.test.ts proves under half).
+ * Large, because every page costs the server a load of all the caller's unended grants: a provider at the
+ * caps (10,000 accepted patients and 1,000 strangers' grants, 13 types each) lists about 143,000 streams in
+ * 15 pages. The server still stops a page before MAX_FRAME_BYTES (and answers `next`).
+ */
+export const MAX_STREAMS_PAGE = 10_000;
+/**
+ * Streams per `streams` page when `listStreams` names no `limit` (version ≥ STREAMS_PAGING_VERSION): the
+ * largest page, so a client that does not size its pages still lists in the fewest requests, and a
+ * patient's own 14 streams (and any list up to MAX_STREAMS_PAGE) still come in one answer.
+ */
+export const DEFAULT_STREAMS_PAGE = MAX_STREAMS_PAGE;
 /** Providers per directory page when the query names no `limit`. */
 export const DEFAULT_DIRECTORY_PAGE = 20;
 /** Most providers one directory query may ask for. */
@@ -88,3 +110,19 @@ export const DirectoryCursorPayload = Type.Object(
   closed,
 );
 export type DirectoryCursorPayload = Static<typeof DirectoryCursorPayload>;
+
+/**
+ * The server's own: a position in a `listStreams` walk (streams by id, ascending). Devices never build or
+ * read it. `listStreams` has no filters, so the last stream listed is all a cursor holds. Read back as
+ * bounded text, never re-checked as a stream id: a forged one only moves the caller within its own list.
+ */
+export const StreamsCursorPayload = Type.Object(
+  {
+    v: Type.Literal(1),
+    k: Type.Literal('streams'),
+    /** The id of the last stream listed. */
+    stream: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  closed,
+);
+export type StreamsCursorPayload = Static<typeof StreamsCursorPayload>;

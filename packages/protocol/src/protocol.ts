@@ -13,7 +13,7 @@
  *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict | error)  per row: FORBIDDEN, STALE_EPOCH, …
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
  *   unsubscribe { rid, streams }        → ok
- *   listStreams { rid }                 → streams { streams: StreamAccess[] }
+ *   listStreams { rid, cursor?, limit? } → streams { streams: StreamAccess[], next? }      BAD_CURSOR
  *   listGrants { rid, cursor?, limit?, side?, active? }
  *                                       → grants { grants: [{ grant: SignedGrant, revokedAt? }], next? }  BAD_CURSOR
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN, TOO_MANY_GRANTS (grant)
@@ -38,7 +38,10 @@
  * Version 6 is HTTP only: the signature over generation 0 of the passphrase wrap (`wrappedRootSig` at
  * registration, `PUT /v1/accounts/me/wrapped-root` with `gen: 0`), sent only to a server that lists it.
  * Version 7 adds `acceptPatient` and `listAccepted` → `acceptedPatients`: a provider accepts patients, whose
- * grants then no longer count toward its cap on grants from strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE).
+ * grants then no longer count toward its cap on grants from strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE),
+ * and pages `listStreams` (STREAMS_PAGING_VERSION): the request may carry `cursor`, `limit`, the answer
+ * `next`, so a provider following thousands of patients still lists its streams in frames it can read;
+ * older connections keep the one whole answer.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -133,7 +136,7 @@ export const MESSAGE_TABLE = {
     errors: [...session, 'NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED'],
   },
   unsubscribe: { reply: ['ok'], beforeReady: false, errors: session },
-  listStreams: { reply: ['streams'], beforeReady: false, errors: session },
+  listStreams: { reply: ['streams'], beforeReady: false, errors: [...session, 'BAD_CURSOR'] },
   listGrants: { reply: ['grants'], beforeReady: false, errors: [...session, 'BAD_CURSOR'] },
   grant: {
     reply: ['ok'],

@@ -15,6 +15,7 @@ import {
   type AcceptedCursorPayload,
   type DirectoryCursorPayload,
   type GrantsCursorPayload,
+  type StreamsCursorPayload,
 } from '@hale/protocol';
 import { decodeBase64url } from './base64url';
 import { ServiceError } from './service-error';
@@ -22,7 +23,7 @@ import { ServiceError } from './service-error';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export const encodeCursor = (
-  payload: GrantsCursorPayload | DirectoryCursorPayload | AcceptedCursorPayload,
+  payload: GrantsCursorPayload | DirectoryCursorPayload | AcceptedCursorPayload | StreamsCursorPayload,
 ): string => Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
 
 /** The payload of `cursor` if it is one `encodeCursor` wrote of a `schema` payload; BAD_CURSOR otherwise. */

@@ -49,6 +49,9 @@
  *   again for the next grant anyone issues to that grantee. A grant and a change of the grantee's
  *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
  *   the acceptances the grant is stored under.
+ * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
+ *   MAX_STREAMS_PAGE rows and never over MAX_FRAME_BYTES; below it the one whole list it always answered.
+ *   Each page decides readability from the grants unended when it is read, as every access decision does.
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
  * problems come back as `{ status: 'error', code }` rows beside accepted ones. An access that cannot be
  * logged throws: UNAVAILABLE (or the store's code) when the store fails, INTERNAL naming the cause when
@@ -91,7 +94,9 @@ import {
   type StreamCheckpoint,
   type DeniedStream,
   DEFAULT_GRANTS_PAGE,
+  DEFAULT_STREAMS_PAGE,
   GrantsCursorPayload,
+  StreamsCursorPayload,
   type GrantListSide,
   MAX_CURSOR_CHARS,
   type AccessEventBody,
@@ -246,6 +251,8 @@ const ENDED_GRANTS_EXPLAINING_A_REFUSAL = 4 * MAX_GRANTS_PER_PAIR_PER_DAY;
 
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
+/** Room kept in a `streams` page for everything but its rows: the frame's own fields and a `next`. */
+const STREAMS_FRAME_OVERHEAD_BYTES = 1024 + MAX_CURSOR_CHARS;
 
 export const createSyncService = (deps: SyncServiceDeps) => {
   const { store, now, ed } = deps;
@@ -302,8 +309,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const epochOf = async (stream: string): Promise<number> =>
     (await store.envelopes.currentEpoch(stream)) ?? 0;
 
-  const listStreams = async (p: Principal): Promise<StreamAccess[]> => {
-    const t = now();
+  /** The streams `p` may sync at `t`, unordered: the account's own, then those its unended grants give. */
+  const streamsOf = async (p: Principal, t: number) => {
     const own = STREAM_TYPES.map((type) => ({
       stream: `${p.accountId}/${type}`,
       patientId: p.accountId,
@@ -311,12 +318,17 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       access: 'owner' as const,
     }));
     const granted = grantedStreams(await grantsFor(p), p.accountId, t);
-    const all = [...own, ...granted];
-    const heads = await store.docs.streamHeads(all.map((s) => s.stream));
-    const epochs = await store.envelopes.currentEpochs(all.map((s) => s.stream));
+    return [...own, ...granted];
+  };
+  type ListedStream = Awaited<ReturnType<typeof streamsOf>>[number];
+
+  /** `StreamAccess` rows of `streams`, in their order, with their heads and current epochs read now. */
+  const accessRows = async (streams: readonly ListedStream[]): Promise<StreamAccess[]> => {
+    const heads = await store.docs.streamHeads(streams.map((s) => s.stream));
+    const epochs = await store.envelopes.currentEpochs(streams.map((s) => s.stream));
     const out: StreamAccess[] = [];
-    for (let i = 0; i < all.length; i++) {
-      const s = all[i]!;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
       const entry: StreamAccess = {
         stream: s.stream as StreamAccess['stream'],
         patientId: s.patientId,
@@ -332,6 +344,59 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       out.push(entry);
     }
     return out;
+  };
+
+  /**
+   * Below STREAMS_PAGING_VERSION: every stream `p` may sync, its own first, in one answer, as always (an
+   * account following more than about 30,000 streams makes it larger than a frame: see limits.ts).
+   */
+  const listStreams = async (p: Principal): Promise<StreamAccess[]> => accessRows(await streamsOf(p, now()));
+
+  /**
+   * One page of `listStreams` on a connection of STREAMS_PAGING_VERSION or later (paging.ts): the streams
+   * `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE) and
+   * never over MAX_FRAME_BYTES; `next` when a stream past the page exists. Which streams are readable is
+   * decided from the grants unended when the page is read (so a walk lists a stream readable throughout
+   * exactly once; see paging.ts for streams whose access changes mid-walk); heads and epochs are read for
+   * the page's streams only. BAD_CURSOR when `cursor` is not a `listStreams` cursor of this server.
+   */
+  const listStreamsPage = async (
+    p: Principal,
+    request: { cursor?: string; limit?: number },
+  ): Promise<{ streams: StreamAccess[]; next?: string }> => {
+    const limit = request.limit ?? DEFAULT_STREAMS_PAGE;
+    const after =
+      request.cursor === undefined
+        ? undefined
+        : decodeCursor(StreamsCursorPayload, request.cursor, 'listStreams').stream;
+    const all = await streamsOf(p, now());
+    const ahead = after === undefined ? all : all.filter((s) => s.stream > after);
+    // Stable: were a stream both owned and granted (a grant to oneself is refused), the own row, first in
+    // `all`, is kept. Code-unit order, not locale order: the cursor compares with `>` above.
+    ahead.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
+    const picked: ListedStream[] = [];
+    let more = false;
+    for (const s of ahead) {
+      if (picked.at(-1)?.stream === s.stream) continue;
+      if (picked.length === limit) {
+        more = true;
+        break;
+      }
+      picked.push(s);
+    }
+    const rows = await accessRows(picked);
+    let bytes = STREAMS_FRAME_OVERHEAD_BYTES;
+    let fits = 0;
+    for (const row of rows) {
+      // A row is 261 bytes at most, so MAX_STREAMS_PAGE rows fit with room; this bound holds whatever is stored.
+      bytes += Buffer.byteLength(JSON.stringify(row)) + 1;
+      if (bytes > MAX_FRAME_BYTES && fits > 0) break;
+      fits++;
+    }
+    const streams = fits < rows.length ? rows.slice(0, fits) : rows;
+    const last = streams.at(-1);
+    if ((!more && fits === rows.length) || last === undefined) return { streams };
+    return { streams, next: encodeCursor({ v: 1, k: 'streams', stream: last.stream }) };
   };
 
   /**
@@ -1100,6 +1165,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
 
   return {
     listStreams,
+    listStreamsPage,
     listGrants,
     listGrantsPage,
     pull,

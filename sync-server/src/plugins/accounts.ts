@@ -23,11 +23,15 @@
  * uses nothing up, and racing ones on a last use cannot both win), refusing a missing, unknown, expired,
  * used-up or revoked code alike (INVITE_INVALID, the reason only in the log); `open` ignores any invite.
  * Every mode leaves existing accounts alone: devices, sessions and joins work the same.
+ * A signed-in device may ask for up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`POST /v1/accounts/lookup`):
+ * each answered as the single-account route answers it, unknown ones listed as such, and the answer kept
+ * within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES by deferring, in order, the accounts that no longer fit.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
   CHALLENGE_TTL_MS,
   HTTP_ROUTES,
+  MAX_ACCOUNT_LOOKUP_ANSWER_BYTES,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
   accountSignaturePayload,
@@ -42,6 +46,7 @@ import {
   type HttpRegisterRequest,
   type HttpSessionRequest,
   type HttpAccountParams,
+  type HttpAccountsLookupRequest,
   type HttpWrappedRootRequest,
   type HttpWrappingKeyRequest,
 } from '@hale/protocol';
@@ -256,22 +261,62 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     },
   );
 
+  /** What `GET /v1/accounts/:accountId` answers for an account, and each account of a lookup. */
+  const accountAnswer = async (account: Account) => {
+    const devices = await store.devices.listForAccount(account.accountId);
+    return {
+      accountId: account.accountId,
+      role: account.role,
+      identityPublicKey: account.identityPublicKey,
+      wrappingPublicKey: account.wrappingPublicKey,
+      ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
+      devices: devices.filter((d) => d.revokedAt === undefined).map((d) => d.cert),
+      revokedDevices: devices.filter((d) => d.revokedAt !== undefined).map((d) => d.deviceId),
+    };
+  };
+
   app.get<{ Params: HttpAccountParams }>(
     HTTP_ROUTES.getAccount.url,
     { schema: HTTP_ROUTES.getAccount.schema },
     async (request) => {
       const account = await store.accounts.get(request.params.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
-      const devices = await store.devices.listForAccount(account.accountId);
-      return {
-        accountId: account.accountId,
-        role: account.role,
-        identityPublicKey: account.identityPublicKey,
-        wrappingPublicKey: account.wrappingPublicKey,
-        ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
-        devices: devices.filter((d) => d.revokedAt === undefined).map((d) => d.cert),
-        revokedDevices: devices.filter((d) => d.revokedAt !== undefined).map((d) => d.deviceId),
-      };
+      return accountAnswer(account);
+    },
+  );
+
+  app.post<{ Body: HttpAccountsLookupRequest }>(
+    HTTP_ROUTES.lookupAccounts.url,
+    { schema: HTTP_ROUTES.lookupAccounts.schema },
+    async (request) => {
+      await ctx.authenticate(request);
+      const ids = request.body.accountIds;
+      const accounts: Array<Awaited<ReturnType<typeof accountAnswer>>> = [];
+      const unknown: string[] = [];
+      const deferred: string[] = [];
+      // Room for the object's keys and for every id asked in an id list (22 characters, quotes, comma).
+      let bytes = 64 + ids.length * 25;
+      for (const accountId of ids) {
+        // Once one account did not fit, the rest wait for the next request too (not even read).
+        if (deferred.length > 0) {
+          deferred.push(accountId);
+          continue;
+        }
+        const account = await store.accounts.get(accountId);
+        if (!account) {
+          unknown.push(accountId);
+          continue;
+        }
+        const entry = await accountAnswer(account);
+        const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
+        if (bytes + size > MAX_ACCOUNT_LOOKUP_ANSWER_BYTES) {
+          deferred.push(accountId);
+          continue;
+        }
+        bytes += size;
+        accounts.push(entry);
+      }
+      return { accounts, unknown, deferred };
     },
   );
 

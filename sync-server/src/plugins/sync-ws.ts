@@ -35,6 +35,10 @@
  *   field is refused (BAD_MESSAGE): its answer would need `next`, which that client cannot read.
  * - `acceptPatient` and `listAccepted` are served only on a connection of version ACCEPTANCE_VERSION or later
  *   (BAD_MESSAGE below it, changing nothing), as a server of an older version refuses the unknown frames.
+ * - On a connection of version STREAMS_PAGING_VERSION or later `listStreams` answers one page (at most
+ *   MAX_STREAMS_PAGE streams, never over MAX_FRAME_BYTES, with `next` when more follow), also when the
+ *   request names no `limit`; below it, the one whole list it always answered, and a request carrying
+ *   `cursor` or `limit` is refused (BAD_MESSAGE).
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
@@ -50,6 +54,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
+  STREAMS_PAGING_VERSION,
   SUPPORTED_VERSIONS,
   WRAPPED_ROOT_GEN_VERSION,
   authSignaturePayload,
@@ -308,9 +313,24 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           ctx.hub.unsubscribe(conn, frame.streams);
           send({ t: 'ok', rid: frame.rid });
           return;
-        case 'listStreams':
-          send({ t: 'streams', rid: frame.rid, streams: await ctx.service.listStreams(p) });
+        case 'listStreams': {
+          const { rid, cursor, limit } = frame;
+          if (version < STREAMS_PAGING_VERSION) {
+            // As listGrants below PAGING_VERSION: such a client could not read the `next` a page needs.
+            if (cursor !== undefined || limit !== undefined) {
+              fail('BAD_MESSAGE', `listStreams paging needs protocol version ${STREAMS_PAGING_VERSION}`, rid);
+              return;
+            }
+            send({ t: 'streams', rid, streams: await ctx.service.listStreams(p) });
+            return;
+          }
+          const query = {
+            ...(cursor === undefined ? {} : { cursor }),
+            ...(limit === undefined ? {} : { limit }),
+          };
+          send({ t: 'streams', rid, ...(await ctx.service.listStreamsPage(p, query)) });
           return;
+        }
         case 'listGrants': {
           const { rid, cursor, limit, side, active } = frame;
           if (version < PAGING_VERSION) {

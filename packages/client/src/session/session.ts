@@ -38,7 +38,12 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import { recordConflictHandler } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
-import { createDeviceDirectory, type AccountDevicesInfo } from '../sync/device-directory';
+import { createStreamList } from '../sync/stream-list';
+import {
+  createDeviceDirectory,
+  type AccountDevicesInfo,
+  type AccountsDevicesAnswer,
+} from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
 import type { ContentModel } from '../sync/record-codec';
 import { createRecords, isRecordsApiKind } from '../records/records';
@@ -66,6 +71,12 @@ export interface DeviceSessionOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   storage: RxStorage<any, any>;
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
+  /**
+   * The device lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`lookupAccounts` with a bearer
+   * token): the keyring has its patients' lists loaded in batches instead of one `getAccount` each. A
+   * server without the route answers NOT_FOUND, and `getAccount` is used instead.
+   */
+  getAccounts?: (accountIds: string[]) => Promise<AccountsDevicesAnswer>;
   /** GET /v1/server: the server's id and the public key it signs its audit entries with. */
   getServerInfo?: () => Promise<{ serverId: string; publicKey: string }>;
   ed?: Ed25519;
@@ -198,7 +209,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     onInvalid: (key, reason) => invalid.report(key, reason),
   });
-  const directory = createDeviceDirectory({ ed, getAccount: options.getAccount, now });
+  const directory = createDeviceDirectory({
+    ed,
+    getAccount: options.getAccount,
+    ...(options.getAccounts ? { getAccounts: options.getAccounts } : {}),
+    now,
+  });
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;
   let consentRef: Consent | null = null;
@@ -266,6 +282,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
   });
   connectionRef = connection;
+  // The engine lists the streams at every connect, and the rotation check started at the same moment has
+  // the keyring plan its envelope slices from a list too: one listing (every page) serves both.
+  const streamList = createStreamList({
+    request: (frame) => connection.request<StreamsFrame>(frame),
+    version: () => connection.version(),
+  });
   const keyring = createKeyring({
     accountId: account.accountId,
     root: secrets.root,
@@ -280,17 +302,19 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       );
       return reply.envelopes;
     },
-    listStreams: async () => (await connection.request<StreamsFrame>({ t: 'listStreams' })).streams,
+    listStreams: () => streamList.list(),
     publishEnvelopes: async (envelopes) => {
       for (let i = 0; i < envelopes.length; i += 1000) {
         await connection.request({ t: 'putEnvelopes', envelopes: envelopes.slice(i, i + 1000) });
       }
     },
     deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
+    preloadDeviceLists: (accountIds) => directory.preload(accountIds),
   });
   const engine = createSyncEngine({
     collection,
     connection,
+    streamList,
     keyring,
     ed,
     accountId: account.accountId,

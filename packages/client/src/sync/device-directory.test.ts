@@ -10,12 +10,15 @@ import {
   signCanonical,
   tweetnaclEd25519,
   type AccountKeys,
+  type Ed25519,
 } from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { createNodeEd25519 } from '@hale/crypto/node';
+import { MAX_ACCOUNTS_PER_LOOKUP, wrappingKeySignaturePayload } from '@hale/protocol';
 import {
   createDeviceDirectory,
   isWrappingKeyError,
   type AccountDevicesInfo,
+  type AccountsDevicesAnswer,
   type WrappingKeyErrorCode,
 } from './device-directory';
 
@@ -23,13 +26,17 @@ const ed = tweetnaclEd25519;
 const MINUTE = 60_000;
 
 /** The account's identity signature over `wrappingPublicKey` (base64url), as registration sends it. */
-const signWrapping = async (keys: AccountKeys, wrappingPublicKey: string): Promise<string> => {
+const signWrapping = async (
+  keys: AccountKeys,
+  wrappingPublicKey: string,
+  signer: Ed25519 = ed,
+): Promise<string> => {
   const payload = wrappingKeySignaturePayload({
     accountId: keys.accountId,
     identityPublicKey: base64urlEncode(keys.identity.publicKey),
     wrappingPublicKey,
   });
-  return base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload));
+  return base64urlEncode(await signCanonical(signer, keys.identity.secretKey, payload.label, payload));
 };
 
 /** An account with two certified devices, a directory over it with a clock and a switchable server. */
@@ -273,5 +280,221 @@ describe('device directory: wrapping keys', () => {
     // After the user verified the account again, the key it signed now is taken (and pinned).
     directory.unpinWrappingKey(accountId);
     expect(base64urlEncode((await directory.wrappingKey(accountId))!)).toBe(other);
+  });
+});
+
+// Node's Ed25519 for the many accounts below (tweetnacl would take seconds to sign and check them).
+const fastEd = createNodeEd25519();
+
+/** An account with one certified device, and the server's answer for it. */
+const patientAccount = async () => {
+  const keys = deriveAccountKeys(generateRootSecret());
+  const device = generateDeviceKeys();
+  const cert = await certifyDevice(
+    keys.identity.secretKey,
+    {
+      accountId: keys.accountId,
+      deviceId: device.deviceId,
+      devicePublicKey: device.publicKey,
+      name: 'phone',
+      createdAt: new Date(0).toISOString(),
+      identityPublicKey: keys.identity.publicKey,
+    },
+    fastEd,
+  );
+  const info: AccountDevicesInfo = {
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: base64urlEncode(keys.wrapping.publicKey),
+    wrappingKeySig: await signWrapping(keys, base64urlEncode(keys.wrapping.publicKey), fastEd),
+    role: 'patient',
+    devices: [cert],
+  };
+  return { accountId: keys.accountId, device, info };
+};
+/** Made once for the file (tweetnacl is slow): each directory is new, the accounts are shared. */
+const generated: Array<Awaited<ReturnType<typeof patientAccount>>> = [];
+
+/**
+ * `n` accounts with one certified device each, and a directory over a server answering single lookups
+ * and batched ones (`getAccounts`), counting both; `batch` says how the server takes a batched lookup.
+ */
+const clinic = async (n: number) => {
+  while (generated.length < n) generated.push(await patientAccount());
+  const accounts = generated.slice(0, n);
+  const byId = new Map(accounts.map((a) => [a.accountId, a.info]));
+  const server = {
+    singles: [] as string[],
+    batches: [] as string[][],
+    /** How the next batched lookups are answered (the default: every account asked, as a server does). */
+    batch: 'answer' as
+      'answer' | 'no route' | 'no route (404 status)' | 'fails' | 'defers half' | 'adds others',
+  };
+  const clock = { now: 1_000_000 };
+  const directory = createDeviceDirectory({
+    ed: fastEd,
+    now: () => clock.now,
+    getAccount: async (accountId) => {
+      server.singles.push(accountId);
+      await new Promise((r) => setTimeout(r, 1));
+      const info = byId.get(accountId);
+      if (!info) throw Object.assign(new Error('account not found'), { code: 'NOT_FOUND' });
+      return info;
+    },
+    getAccounts: async (ids): Promise<AccountsDevicesAnswer> => {
+      server.batches.push(ids);
+      await new Promise((r) => setTimeout(r, 1));
+      switch (server.batch) {
+        case 'no route':
+          throw Object.assign(new Error('getAccounts: no such route'), { code: 'NOT_FOUND', status: 404 });
+        case 'no route (404 status)':
+          throw Object.assign(new Error('HTTP 404 without an error body'), {
+            code: 'BAD_RESPONSE',
+            status: 404,
+          });
+        case 'fails':
+          throw Object.assign(new Error('network down'), { code: 'NETWORK', status: 0 });
+        default:
+      }
+      const known = ids.filter((id) => byId.has(id));
+      const deferred = server.batch === 'defers half' ? known.slice(Math.ceil(known.length / 2)) : [];
+      const answered = known.filter((id) => !deferred.includes(id)).map((id) => byId.get(id)!);
+      const others = server.batch === 'adds others' ? accounts.map((a) => a.info) : [];
+      return {
+        accounts: [...answered, ...others],
+        unknown: ids.filter((id) => !byId.has(id)),
+        deferred,
+      };
+    },
+  });
+  const lookupAll = () =>
+    Promise.all(accounts.map((a) => directory.lookupDeviceKey(a.accountId, a.device.deviceId)));
+  return { accounts, server, clock, directory, lookupAll };
+};
+
+describe('device directory: preloading device lists in batches', () => {
+  it('loads 210 accounts in two requests, and their lookups then ask nothing more', async () => {
+    const { accounts, server, directory, lookupAll } = await clinic(MAX_ACCOUNTS_PER_LOOKUP + 10);
+    await directory.preload(accounts.map((a) => a.accountId));
+    expect(server.batches.map((b) => b.length)).toEqual([MAX_ACCOUNTS_PER_LOOKUP, 10]);
+    expect(new Set(server.batches.flat()).size).toBe(accounts.length);
+    expect((await lookupAll()).every((r) => r.status === 'found')).toBe(true);
+    expect(server.singles).toEqual([]);
+    // Cached: preloading again asks nothing; after a reconnect (expire) it asks again.
+    await directory.preload(accounts.map((a) => a.accountId));
+    expect(server.batches).toHaveLength(2);
+    directory.expire();
+    await directory.preload(accounts.map((a) => a.accountId));
+    expect(server.batches).toHaveLength(4);
+  });
+
+  it('lookups made while a preload runs wait for its batch instead of asking alone', async () => {
+    const { accounts, server, directory, lookupAll } = await clinic(MAX_ACCOUNTS_PER_LOOKUP + 10);
+    const preloading = directory.preload(accounts.map((a) => a.accountId));
+    const answers = await lookupAll();
+    await preloading;
+    expect(answers.every((r) => r.status === 'found')).toBe(true);
+    expect(server.singles).toEqual([]);
+    expect(server.batches).toHaveLength(2);
+  });
+
+  it('asks nothing for accounts cached or loading already, and answers an unknown account unknown', async () => {
+    const { accounts, server, directory } = await clinic(3);
+    const [a, b, c] = accounts;
+    expect((await directory.lookupDeviceKey(a!.accountId, a!.device.deviceId)).status).toBe('found');
+    const loading = directory.lookupDeviceKey(b!.accountId, b!.device.deviceId);
+    const nobody = deriveAccountKeys(generateRootSecret()).accountId;
+    const preloading = directory.preload([a!.accountId, b!.accountId, c!.accountId, nobody, c!.accountId]);
+    const unknown = directory.lookupDeviceKey(nobody, a!.device.deviceId);
+    await preloading;
+    expect(server.batches).toEqual([[c!.accountId, nobody]]);
+    expect((await loading).status).toBe('found');
+    // As the single route's NOT_FOUND, and not asked again alone.
+    expect(await unknown).toEqual({ status: 'unknown' });
+    expect(server.singles).toEqual([a!.accountId, b!.accountId]);
+  });
+
+  it('against a server without the route, loads one account at a time as before, until a reconnect', async () => {
+    for (const missing of ['no route', 'no route (404 status)'] as const) {
+      const { accounts, server, directory, lookupAll } = await clinic(5);
+      server.batch = missing;
+      await directory.preload(accounts.map((a) => a.accountId));
+      expect(server.batches).toHaveLength(1);
+      expect((await lookupAll()).every((r) => r.status === 'found')).toBe(true);
+      expect(server.singles.sort()).toEqual(accounts.map((a) => a.accountId).sort());
+      // Not asked again on this connection...
+      directory.expire();
+      server.batch = 'answer';
+      // ...but after a reconnect, where the server may have been upgraded.
+      await directory.preload(accounts.map((a) => a.accountId));
+      expect(server.batches).toHaveLength(2);
+      expect(server.singles).toHaveLength(5);
+    }
+  });
+
+  it('the route missing stops preloading for the connection: nothing asked until expire()', async () => {
+    const { accounts, server, directory } = await clinic(4);
+    server.batch = 'no route';
+    await directory.preload([accounts[0]!.accountId]);
+    await directory.preload(accounts.map((a) => a.accountId));
+    expect(server.batches).toHaveLength(1);
+  });
+
+  it('accounts a batch did not load (deferred, failed request) are loaded alone at their lookup', async () => {
+    const deferring = await clinic(10);
+    deferring.server.batch = 'defers half';
+    await deferring.directory.preload(deferring.accounts.map((a) => a.accountId));
+    expect((await deferring.lookupAll()).every((r) => r.status === 'found')).toBe(true);
+    expect(deferring.server.singles).toHaveLength(5);
+
+    const failing = await clinic(MAX_ACCOUNTS_PER_LOOKUP + 10);
+    failing.server.batch = 'fails';
+    await failing.directory.preload(failing.accounts.map((a) => a.accountId));
+    // The rest of the batches are not asked after a failure.
+    expect(failing.server.batches).toHaveLength(1);
+    expect((await failing.lookupAll()).every((r) => r.status === 'found')).toBe(true);
+    expect(failing.server.singles).toHaveLength(failing.accounts.length);
+  });
+
+  it('takes from an answer only the accounts it asked for', async () => {
+    const { accounts, server, directory } = await clinic(6);
+    server.batch = 'adds others';
+    const [asked, ...others] = accounts;
+    await directory.preload([asked!.accountId]);
+    expect((await directory.lookupDeviceKey(asked!.accountId, asked!.device.deviceId)).status).toBe('found');
+    expect(server.singles).toEqual([]);
+    for (const other of others) {
+      expect((await directory.lookupDeviceKey(other.accountId, other.device.deviceId)).status).toBe('found');
+    }
+    // The others were not cached from the answer that added them: each was asked for itself.
+    expect(server.singles.sort()).toEqual(others.map((o) => o.accountId).sort());
+  });
+
+  it('checks preloaded certificates as a single load does: a list under another account’s key proves nothing', async () => {
+    const [victim, impostor] = (await clinic(2)).accounts;
+    // The server answers the victim's id with the impostor's keys and devices, by either route.
+    const forged = { ...impostor!.info, accountId: victim!.accountId };
+    const relabelled = createDeviceDirectory({
+      ed: fastEd,
+      now: () => 0,
+      getAccount: async () => forged,
+      getAccounts: async () => ({ accounts: [forged], unknown: [], deferred: [] }),
+    });
+    await relabelled.preload([victim!.accountId]);
+    expect(await relabelled.lookupDeviceKey(victim!.accountId, impostor!.device.deviceId)).toEqual({
+      status: 'unknown',
+    });
+    expect(await relabelled.identityKey(victim!.accountId)).toBeNull();
+  });
+
+  it('a preloaded list is an ordinary cached list: a device added since is found by one reload', async () => {
+    const { accounts, server, clock, directory } = await clinic(1);
+    const [a] = accounts;
+    await directory.preload([a!.accountId]);
+    const added = generateDeviceKeys();
+    // Not on the preloaded list; the account is asked again once, alone.
+    clock.now += 200;
+    expect(await directory.lookupDeviceKey(a!.accountId, added.deviceId)).toEqual({ status: 'unknown' });
+    expect(server.singles).toEqual([a!.accountId]);
   });
 });

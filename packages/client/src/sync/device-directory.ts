@@ -10,6 +10,17 @@
  *   by every caller; an unknown device id reloads a list once, and at most once per `refreshIntervalMs / 30`
  *   for all unknown ids of an account (a list loaded a moment ago for other reasons may predate a device
  *   added just now, so it is asked again).
+ * - Preloading (`preload`, called by the keyring before it checks envelopes of many accounts): the lists
+ *   of up to MAX_ACCOUNTS_PER_LOOKUP accounts per request (`getAccounts`, `POST /v1/accounts/lookup`),
+ *   one batch at a time, every account of every batch counted as loading from the start, so a lookup
+ *   meanwhile waits for its batch instead of asking alone, and an account already cached (usable) or
+ *   loading is not asked again. A preloaded list is an ordinary cached list (same age, `expire()` and
+ *   unknown-device rules; it was not loaded for the lookup that uses it). A preload never changes an
+ *   answer: an account it did not load (the server left it `deferred`, left it out, or the request
+ *   failed) is loaded alone at its next lookup, exactly as without a preload; an account the server
+ *   answers `unknown` is `unknown`, as the single route's NOT_FOUND. Without `getAccounts`, or against a
+ *   server without the route (NOT_FOUND / HTTP 404), lists are loaded one account at a time as before,
+ *   until `expire()` (a reconnect: the server may have been upgraded) tries the route again.
  * Failure modes: `lookupDeviceKey` tells "not a device of that account" (`unknown`) from "could not ask"
  * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
  * latter for a retry instead of for good. When a reload fails, a device the last list named is still
@@ -32,7 +43,7 @@ import {
   verifyDeviceCertificate,
   type Ed25519,
 } from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { MAX_ACCOUNTS_PER_LOOKUP, wrappingKeySignaturePayload } from '@hale/protocol';
 
 export interface AccountDevicesInfo {
   accountId: string;
@@ -42,6 +53,16 @@ export interface AccountDevicesInfo {
   wrappingKeySig?: string;
   role: 'patient' | 'provider';
   devices: unknown[];
+}
+
+/**
+ * A batched answer (`POST /v1/accounts/lookup`): each account asked for in exactly one of the lists;
+ * `deferred` ones were left out to keep the answer within its limit.
+ */
+export interface AccountsDevicesAnswer {
+  accounts: AccountDevicesInfo[];
+  unknown: string[];
+  deferred: string[];
 }
 
 export type WrappingKeyErrorCode = 'WRAPPING_KEY_UNVERIFIED' | 'WRAPPING_KEY_CHANGED';
@@ -84,16 +105,33 @@ interface Entry {
 const isNotFound = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'NOT_FOUND';
 
+/** A batched lookup refused because the server has no such route (older server): NOT_FOUND or HTTP 404. */
+const isRouteMissing = (error: unknown): boolean =>
+  isNotFound(error) ||
+  (typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404);
+
+/** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
+const NOT_PRELOADED = Symbol('not preloaded');
+
+type Settle = (loaded: Entry | null | typeof NOT_PRELOADED) => void;
+
 export const createDeviceDirectory = (deps: {
   ed: Ed25519;
   getAccount: (accountId: string) => Promise<AccountDevicesInfo>;
+  /**
+   * The lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts in one request (`preload`); throws NOT_FOUND (or an
+   * error with `status` 404) when the server lacks the route. Without it, `preload` does nothing.
+   */
+  getAccounts?: (accountIds: string[]) => Promise<AccountsDevicesAnswer>;
   now: () => number;
   refreshIntervalMs?: number;
   /** How long a loaded device list is trusted before the next use reloads it. */
   maxAgeMs?: number;
 }) => {
   const cache = new Map<string, Entry>();
-  const loading = new Map<string, Promise<Entry | null>>();
+  const loading = new Map<string, Promise<Entry | null | typeof NOT_PRELOADED>>();
+  /** The server answered a batched lookup NOT_FOUND (no such route): one account at a time until `expire()`. */
+  let batchUnsupported = false;
   const interval = deps.refreshIntervalMs ?? 30_000;
   const maxAge = deps.maxAgeMs ?? 5 * 60_000;
   let generation = 0;
@@ -138,7 +176,15 @@ export const createDeviceDirectory = (deps: {
   const load = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
     const loadedIn = generation;
-    const info = await deps.getAccount(accountId);
+    return enter(accountId, await deps.getAccount(accountId), forced, loadedIn);
+  };
+  /** Checks the server's answer for `accountId` and caches what it proves (null: not this account's). */
+  const enter = async (
+    accountId: string,
+    info: AccountDevicesInfo,
+    forced: boolean,
+    loadedIn: number,
+  ): Promise<Entry | null> => {
     const identity = base64urlDecode(info.identityPublicKey);
     const wrapping = base64urlDecode(info.wrappingPublicKey);
     if (!identity.ok || !wrapping.ok || info.accountId !== accountId) return null;
@@ -167,14 +213,81 @@ export const createDeviceDirectory = (deps: {
     cache.set(accountId, entry);
     return entry;
   };
-  /** One load per account at a time: concurrent callers (a batch, overlapping frames) share it. */
-  const reload = (accountId: string, forced: boolean): Promise<Entry | null> => {
-    let p = loading.get(accountId);
-    if (!p) {
-      p = load(accountId, forced).finally(() => loading.delete(accountId));
-      loading.set(accountId, p);
+  /**
+   * One load per account at a time: concurrent callers (a batch, overlapping frames) share it, a preload's
+   * too; an account the preload did not load is then loaded alone.
+   */
+  const reload = async (accountId: string, forced: boolean): Promise<Entry | null> => {
+    for (;;) {
+      let p = loading.get(accountId);
+      if (!p) {
+        const mine: Promise<Entry | null> = load(accountId, forced).finally(() => {
+          if (loading.get(accountId) === mine) loading.delete(accountId);
+        });
+        p = mine;
+        loading.set(accountId, p);
+      }
+      const loaded = await p;
+      if (loaded !== NOT_PRELOADED) return loaded;
     }
-    return p;
+  };
+
+  /** One request of a preload; settles every account's load. False when the request failed. */
+  const loadBatch = async (batch: ReadonlyArray<{ accountId: string; settle: Settle }>): Promise<boolean> => {
+    const loadedIn = generation;
+    let answer: AccountsDevicesAnswer | null = null;
+    try {
+      if (deps.getAccounts && !batchUnsupported) {
+        answer = await deps.getAccounts(batch.map((b) => b.accountId));
+      }
+    } catch (error) {
+      if (isRouteMissing(error)) batchUnsupported = true;
+    }
+    const infos = new Map<string, AccountDevicesInfo>();
+    // The first answer for each account asked for; anything else the server adds is not taken.
+    for (const info of answer?.accounts ?? [])
+      if (!infos.has(info.accountId)) infos.set(info.accountId, info);
+    const unknown = new Set(answer?.unknown ?? []);
+    for (const { accountId, settle } of batch) {
+      const info = infos.get(accountId);
+      if (info === undefined) settle(unknown.has(accountId) ? null : NOT_PRELOADED);
+      else settle(await enter(accountId, info, false, loadedIn).catch(() => NOT_PRELOADED));
+    }
+    return answer !== null;
+  };
+
+  /**
+   * Loads the lists of those of `accountIds` neither cached (usable) nor loading, MAX_ACCOUNTS_PER_LOOKUP
+   * per request (see the header). Never fails: what it could not load is loaded alone at its next lookup.
+   */
+  const preload = async (accountIds: Iterable<string>): Promise<void> => {
+    if (!deps.getAccounts || batchUnsupported) return;
+    const batches: Array<Array<{ accountId: string; settle: Settle }>> = [];
+    for (const accountId of new Set(accountIds)) {
+      const hit = cache.get(accountId);
+      if ((hit && usable(hit)) || loading.has(accountId)) continue;
+      let settle: Settle = () => undefined;
+      const p: Promise<Entry | null | typeof NOT_PRELOADED> = new Promise<
+        Entry | null | typeof NOT_PRELOADED
+      >((resolve) => {
+        settle = resolve;
+      }).finally(() => {
+        if (loading.get(accountId) === p) loading.delete(accountId);
+      });
+      loading.set(accountId, p);
+      let last = batches[batches.length - 1];
+      if (!last || last.length >= MAX_ACCOUNTS_PER_LOOKUP) {
+        last = [];
+        batches.push(last);
+      }
+      last.push({ accountId, settle });
+    }
+    let failed = false;
+    for (const batch of batches) {
+      // Once a request failed the rest are not asked either: their lookups load them alone.
+      if (failed) for (const b of batch) b.settle(NOT_PRELOADED);
+      else failed = !(await loadBatch(batch));
+    }
   };
   const usable = (e: Entry): boolean => e.generation === generation && deps.now() - e.at < maxAge;
   /**
@@ -215,6 +328,7 @@ export const createDeviceDirectory = (deps: {
   };
   return {
     lookupDeviceKey,
+    preload,
     async deviceKey(accountId: string, deviceId: string): Promise<Uint8Array | null> {
       const r = await lookupDeviceKey(accountId, deviceId);
       return r.status === 'found' ? r.key : null;
@@ -247,9 +361,13 @@ export const createDeviceDirectory = (deps: {
       pinnedWrapping.delete(accountId);
       cache.delete(accountId);
     },
-    /** Every cached list is reloaded at its next use (called on reconnect: revocations made meanwhile). */
+    /**
+     * Every cached list is reloaded at its next use (called on reconnect: revocations made meanwhile), and a
+     * batched lookup a server lacked is tried again (it may have been upgraded meanwhile).
+     */
     expire(): void {
       generation++;
+      batchUnsupported = false;
     },
   };
 };

@@ -58,6 +58,8 @@ const scriptedServer = () => {
       epoch: 0,
     }) as StreamAccess;
   const connection = {
+    // A server of before stream-list paging: the one `streams` answer is the list.
+    version: (): number => 6,
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [access()] };
       if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };

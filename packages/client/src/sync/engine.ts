@@ -149,6 +149,7 @@ import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
+import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck } from './freshness';
 import {
   BUILD_CONTENT_MODEL,
@@ -256,6 +257,11 @@ export interface EngineDeps {
   /** Called after a stream was purged because access ended (consent expired or revoked). */
   onPurged?: (removed: RemovedStream, count: number) => void;
   onAccessChanged?: (frame: AccessChangedFrame) => void;
+  /**
+   * The server's list of streams, read whole (every page; stream-list.ts), shared with the keyring by the
+   * session; one over `connection` when absent. The engine feeds it every `accessChanged` frame on arrival.
+   */
+  streamList?: StreamList;
   batchSize?: number;
   /** Backoff of re-fetching records quarantined for a reason that can pass (default 30 s doubling to 30 min). */
   quarantineRetry?: { baseMs: number; maxMs: number };
@@ -637,13 +643,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   // Set at each connection until the server's list was read: access may have changed while away.
   let streamsStale = true;
+  const streamList =
+    deps.streamList ??
+    createStreamList({
+      request: (frame) => connection.request<StreamsFrame>(frame),
+      version: () => connection.version(),
+    });
   const refreshStreams = async (): Promise<void> => {
-    const reply = await connection.request<StreamsFrame>({ t: 'listStreams' });
+    // Every page: a stream missing from the list is taken as access ended, and purged.
+    const streams = await streamList.list();
     streamsStale = false;
     drained.clear();
     // A stream this device followed or holds records of that the server no longer lists: access ended
     // while the device was not connected (no accessChanged frame reached it).
-    const listed = new Set<string>(reply.streams.map((s) => s.stream));
+    const listed = new Set<string>(streams.map((s) => s.stream));
     const ended: RemovedStream[] = [];
     for (const stream of new Set([...access.keys(), ...Object.keys(known)])) {
       if (listed.has(stream) || stream.endsWith('/audit')) continue;
@@ -652,9 +665,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
     }
     access.clear();
-    updateAccess(reply.streams);
+    updateAccess(streams);
     if (ended.length > 0) void endAccess(ended);
-    initialTotal = reply.streams
+    initialTotal = streams
       .filter((s) => !s.stream.endsWith('/audit'))
       .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
     initialDone = 0;
@@ -2166,6 +2179,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   const handleAccess = async (frame: AccessChangedFrame): Promise<void> => {
+    // A listing in flight applies it to its result (its pages may predate the change).
+    streamList.accessChanged(frame);
     deps.onAccessChanged?.(frame);
     updateAccess(frame.streams);
     const purged = frame.removed.length > 0 ? endAccess(frame.removed) : Promise.resolve();

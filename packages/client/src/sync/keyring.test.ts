@@ -438,3 +438,131 @@ describe('keyring full refresh of an account following many streams', () => {
     expect(named(server.requests).sort()).toEqual([real, ...others, ...later].sort());
   });
 });
+
+describe("keyring: its patients' device lists loaded ahead of the envelope checks", () => {
+  /** Streams of three other patients at a high epoch (so a refresh asks in slices), each patient's own key. */
+  const setup = async (options: { forgeFirst?: boolean } = {}) => {
+    const patients = ['1', '2', '3'].map((n) => n.padStart(22, 'P'));
+    const streams = patients.map((p) => `${p}/allergy`);
+    const keys = streams.map((s) => deriveInitialStreamKey(patientRoot, s));
+    const EPOCH = Math.ceil(ENVELOPES_PER_REQUEST / 2);
+    const served = await Promise.all(streams.map((s, i) => signedEnvelope(s, EPOCH, keys[i]!, provider)));
+    // The first stream's envelope under another envelope's signature: refused for good.
+    const otherSig = served[1]!.sig;
+    if (options.forgeFirst && otherSig !== undefined) served[0] = { ...served[0]!, sig: otherSig };
+    const log: Array<{ preload: string[] } | { fetch: string[] | undefined } | { deviceKey: string }> = [];
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      fetchEnvelopes: async (asked) => {
+        log.push({ fetch: asked });
+        return served.filter((e) => asked === undefined || asked.includes(e.stream));
+      },
+      preloadDeviceLists: async (ids) => {
+        log.push({ preload: ids });
+      },
+      // Every one of these patients signs with the fixture's patient device.
+      deviceKey: async (accountId) => {
+        log.push({ deviceKey: accountId });
+        return patients.includes(accountId) ? patientDevice.publicKey : null;
+      },
+    });
+    for (const s of streams) ring.noteServerEpoch(s, EPOCH);
+    // Its own stream at epoch 0: the key is derived, no envelope is checked for it.
+    ring.noteServerEpoch(`${provider.accountId}/allergy`, 0);
+    return { patients, streams, keys, EPOCH, ring, log };
+  };
+
+  it('asks for the lists of every patient lacking a current key before the first slice, then of each answer', async () => {
+    const { patients, streams, keys, EPOCH, ring, log } = await setup();
+    expect(await ring.refresh()).toBe(3);
+    expect(log.filter((e) => 'fetch' in e).length).toBeGreaterThan(1);
+    // The first thing asked: every patient at once (not its own account), before any envelope was fetched.
+    expect(log[0]).toEqual({ preload: [...patients].sort() });
+    // Each answer's signers are asked for as soon as it came, before any of them is looked up.
+    log.forEach((e, i) => {
+      if (!('fetch' in e)) return;
+      const signers = (e.fetch ?? streams).filter((s) => streams.includes(s)).map((s) => s.split('/')[0]);
+      expect(log[i + 1]).toEqual({ preload: signers });
+    });
+    for (const [i, s] of streams.entries())
+      expect(keyId((await ring.keyFor(s, EPOCH))!)).toBe(keyId(keys[i]!));
+  });
+
+  it('asks for no list again when every current key is held or was refused for good (a reconnect)', async () => {
+    for (const forgeFirst of [false, true]) {
+      const { ring, log } = await setup({ forgeFirst });
+      expect(await ring.refresh()).toBe(forgeFirst ? 2 : 3);
+      log.length = 0;
+      expect(await ring.refresh()).toBe(0);
+      expect(log.filter((e) => 'preload' in e || 'deviceKey' in e)).toEqual([]);
+    }
+  });
+
+  it('checks every envelope itself: a failed preload changes no answer', async () => {
+    const { streams, EPOCH, log } = await setup();
+    const served = await signedEnvelope(
+      streams[0]!,
+      EPOCH,
+      deriveInitialStreamKey(patientRoot, streams[0]!),
+      provider,
+    );
+    const ring = keyringFor(provider, providerRoot, providerDevice, [served], {
+      preloadDeviceLists: async () => {
+        throw new Error('network down');
+      },
+      deviceKey: async (accountId) => {
+        log.push({ deviceKey: accountId });
+        return patientDevice.publicKey;
+      },
+    });
+    expect(await ring.refresh()).toBe(1);
+    expect(log).toContainEqual({ deviceKey: streams[0]!.split('/')[0]! });
+  });
+});
+
+describe('keyring: a stream granted while a sliced refresh runs', () => {
+  const others = Array.from(
+    { length: ENVELOPE_STREAMS_PER_REQUEST + 5 },
+    (_, i) => `${String(i).padStart(22, 'Q')}/allergy`,
+  );
+  const granted = `${patient.accountId}/allergy`;
+  const grantedKey = deriveInitialStreamKey(patientRoot, granted);
+
+  /** A provider keyring planning from a list without `granted`; `onFetch` runs as each request is asked. */
+  const ringWith = async (onFetch: (asked: string[] | undefined, n: number) => void) => {
+    const envelope = await signedEnvelope(granted, 0, grantedKey, provider);
+    const asked: Array<string[] | undefined> = [];
+    const ring = keyringFor(provider, providerRoot, providerDevice, [], {
+      listStreams: async () => others.map((stream) => ({ stream, epoch: 0 })),
+      fetchEnvelopes: async (streams) => {
+        asked.push(streams);
+        onFetch(streams, asked.length);
+        return streams === undefined || streams.includes(granted) ? [envelope] : [];
+      },
+    });
+    return { ring, asked };
+  };
+
+  it('takes its key in the refresh when the grant is noted after the list, while slices are asked', async () => {
+    let ring: Awaited<ReturnType<typeof ringWith>>['ring'] | null = null;
+    const made = await ringWith((_, n) => {
+      // The engine's accessChanged for the new grant, noted while the first slice is being answered.
+      if (n === 1) ring?.noteServerEpoch(granted, 0);
+    });
+    ring = made.ring;
+    expect(await ring.refresh()).toBe(1);
+    expect(made.asked.filter((s) => s?.includes(granted))).toHaveLength(1);
+    const requests = made.asked.length;
+    // Held: its first record needs no request of its own.
+    expect(keyId((await ring.keyFor(granted, 0))!)).toBe(keyId(grantedKey));
+    expect(made.asked).toHaveLength(requests);
+  });
+
+  it('noted only after the refresh ended, its key comes with the first use, in one request', async () => {
+    const { ring, asked } = await ringWith(() => undefined);
+    expect(await ring.refresh()).toBe(0);
+    ring.noteServerEpoch(granted, 0);
+    const before = asked.length;
+    expect(keyId((await ring.keyFor(granted, 0))!)).toBe(keyId(grantedKey));
+    expect(asked.slice(before)).toEqual([[granted]]);
+  });
+});

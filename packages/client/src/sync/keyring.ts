@@ -49,6 +49,12 @@
  *   in one request, as before. An answer refused as a whole (TOO_LARGE, BAD_MESSAGE: too large to decode,
  *   or one envelope breaking the schema) is asked for again in halves, down to single streams: at most
  *   2n - 1 requests for n streams, the order of the per-stream fetches on demand it spares.
+ * - An envelope's signer is checked against its patient's certified devices, one device list per patient
+ *   account: before checking the envelopes of an answer the keyring has the lists of their patients
+ *   loaded together (`preloadDeviceLists`, the directory's batched lookup), and a full refresh has those of
+ *   every patient whose stream lacks its current epoch's key here loaded while the first slices are asked
+ *   for, instead of one request per patient as each envelope comes up. Only a preload: what it does not
+ *   load is looked up as before, so it changes no check.
  * Failure modes: a missing key answers null (the caller quarantines, never overwrites). An envelope refused
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
@@ -159,6 +165,11 @@ export interface KeyringDeps {
   publishEnvelopes: (envelopes: KeyEnvelope[]) => Promise<void>;
   /** Public key of a certified, non-revoked device of `accountId`, or null. */
   deviceKey: (accountId: string, deviceId: string) => Promise<Uint8Array | null>;
+  /**
+   * Loads the device lists of these accounts ahead of `deviceKey` lookups, as few requests as it can
+   * (the directory's `preload`). Its outcome does not matter: `deviceKey` still answers each lookup.
+   */
+  preloadDeviceLists?: (accountIds: string[]) => Promise<void>;
   onRejectedEnvelope?: (envelope: KeyEnvelope, reason: string) => void;
   /**
    * False once the keys may no longer be used: the account was locked or the session closed (see the
@@ -189,6 +200,8 @@ export const createKeyring = (deps: KeyringDeps) => {
   const keys = new Map<string, Map<number, Uint8Array>>();
   const serverEpoch = new Map<string, number>();
   const rejected = new Set<string>();
+  /** `stream|epoch` of every envelope refused for good (see `lacksCurrentKey`). */
+  const refusedAt = new Set<string>();
   // Write guard (own streams): the cached decision per stream, the floor epochs, a generation counter.
   let guard: WriteGuard | null = null;
   let guardGen = 0;
@@ -276,12 +289,42 @@ export const createKeyring = (deps: KeyringDeps) => {
     return k;
   };
 
+  // Remembered by the whole envelope: a planted envelope must not shadow a genuine one for the same key.
+  const envelopeKey = (env: KeyEnvelope): string =>
+    `${env.stream}|${env.epoch}|${env.recipient}|${env.createdBy}|${env.wrapped}|${env.sig ?? ''}`;
+  /** Whether `accept` would look up the envelope's signer: not held, not refused, addressed here, signed. */
+  const toCheck = (env: KeyEnvelope): boolean =>
+    !keys.get(env.stream)?.has(env.epoch) &&
+    env.recipient === deps.accountId &&
+    env.sig !== undefined &&
+    !rejected.has(envelopeKey(env));
+  /** Has the device lists of these patients loaded ahead (see the header); never fails. */
+  const preload = async (patients: Iterable<string>): Promise<void> => {
+    const ids = [...new Set(patients)];
+    if (ids.length === 0 || !deps.preloadDeviceLists) return;
+    await deps.preloadDeviceLists(ids).catch(() => undefined);
+  };
+  /**
+   * The stream's current epoch needs an envelope this device does not hold (epoch 0 of its own is derived)
+   * and has not refused one for good (the answer's own preload still covers a new one).
+   */
+  const lacksCurrentKey = (stream: string): boolean => {
+    const epoch = currentEpoch(stream);
+    return (
+      !(epoch === 0 && own(stream)) && !keys.get(stream)?.has(epoch) && !refusedAt.has(`${stream}|${epoch}`)
+    );
+  };
+  const patientOf = (stream: string): string[] => {
+    const parsed = parseStreamId(stream);
+    return parsed.ok ? [parsed.value.patientId] : [];
+  };
+
   const accept = async (env: KeyEnvelope): Promise<boolean> => {
-    // Remembered by the whole envelope: a planted envelope must not shadow a genuine one for the same key.
-    const id = `${env.stream}|${env.epoch}|${env.recipient}|${env.createdBy}|${env.wrapped}|${env.sig ?? ''}`;
+    const id = envelopeKey(env);
     if (keys.get(env.stream)?.has(env.epoch) || rejected.has(id)) return false;
     const reject = (reason: string): boolean => {
       rejected.add(id);
+      refusedAt.add(`${env.stream}|${env.epoch}`);
       deps.onRejectedEnvelope?.(env, reason);
       return false;
     };
@@ -312,6 +355,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   const fetchAndAccept = async (streams?: string[]): Promise<number> => {
     if (unusable()) return 0;
     const envelopes = await deps.fetchEnvelopes(streams);
+    await preload(envelopes.filter(toCheck).flatMap((env) => patientOf(env.stream)));
     let n = 0;
     for (const env of envelopes) if (await accept(env)) n++;
     return n;
@@ -357,6 +401,8 @@ export const createKeyring = (deps: KeyringDeps) => {
       const rest = knownStreams().filter((s) => !covered.has(s.stream));
       if (rest.length === 0 || unusable()) break;
       for (const s of rest) covered.add(s.stream);
+      // Not awaited: the lists load while the first slices are asked for (their checks wait for them).
+      void preload(rest.filter((s) => lacksCurrentKey(s.stream)).flatMap((s) => patientOf(s.stream)));
       for (const slice of sliceStreams(rest)) await take(slice);
     }
     if (failures.length > 0) throw failures[0];
