@@ -26,7 +26,7 @@ import { clientAddressKey, createClientIp } from './core/client-address';
 import { createSyncService, ServiceError, type ServerIdentity, type SyncService } from './core/sync-service';
 import { createHub, type Hub } from './core/hub';
 import { createWrappedRootNotices } from './core/wrapped-root-notices';
-import { createNodeEd25519 } from '@hale/crypto/node';
+import { createNodeEd25519, createNodeSealTo } from '@hale/crypto/node';
 import type { AppContext } from './context';
 import { toHttpError } from './errors';
 import { accountsPlugin, createAuthenticator } from './plugins/accounts';
@@ -172,6 +172,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     store,
     now,
     ed,
+    sealTo: createNodeSealTo(),
     server,
     // The grant is stored either way; a failed re-evaluation is retried by the next sweep.
     onGrantsChanged: (granteeId) =>

@@ -1,10 +1,13 @@
 import { createHash, hkdfSync } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
+import { createNodeSealTo, createNodeX25519 } from '../node/x25519';
 import {
   base64urlDecode,
   base64urlEncode,
+  boxKeyFromSharedSecret,
   canonicalBytes,
+  createSealTo,
   deriveAccountKeys,
   deriveInitialStreamKey,
   generateRootSecret,
@@ -12,10 +15,13 @@ import {
   HaleCryptoError,
   keyId,
   openSealed,
+  SEALED_BOX_OVERHEAD,
   sealTo,
+  tweetnaclX25519,
   unwrapKey,
   wrapKey,
   type Result,
+  type X25519,
 } from './index';
 
 const patient = deriveAccountKeys(generateRootSecret()).wrapping;
@@ -154,5 +160,105 @@ describe('anonymous sealed box', () => {
     const v2 = Uint8Array.from(sealed);
     v2[0] = 2;
     expect(code(openSealed(patient, v2))).toBe('UNSUPPORTED_VERSION');
+  });
+});
+
+const hexBytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+/** Curve25519 points of order 1, 2, 4 and 8 and their non-canonical encodings (libsodium's list). */
+const LOW_ORDER = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+].map(hexBytes);
+
+describe('injectable X25519 for sealing', () => {
+  const native = createNodeX25519();
+
+  it('node:crypto X25519 equals tweetnacl scalarMult on random, non-canonical and low-order keys', () => {
+    for (let i = 0; i < 200; i++) {
+      const secret = nacl.randomBytes(32);
+      expect(same(native.publicKey(secret), nacl.scalarMult.base(secret)), `base ${i}`).toBe(true);
+      // Any 32 bytes: points on the curve or its twist, top bit set half the time.
+      const peer = nacl.randomBytes(32);
+      expect(same(native.sharedSecret(secret, peer), nacl.scalarMult(secret, peer)), `shared ${i}`).toBe(
+        true,
+      );
+      const honest = nacl.box.keyPair().publicKey;
+      expect(same(native.sharedSecret(secret, honest), nacl.scalarMult(secret, honest))).toBe(true);
+    }
+    const secret = nacl.randomBytes(32);
+    // u ≥ p (reduced mod p by both) and low-order points (all-zero output, which OpenSSL refuses to return).
+    for (const peer of [...LOW_ORDER, hexBytes('f0'.padEnd(62, 'f') + '7f'), hexBytes('ff'.repeat(32))]) {
+      expect(same(native.sharedSecret(secret, peer), nacl.scalarMult(secret, peer))).toBe(true);
+    }
+    expect(() => native.publicKey(secret.subarray(1))).toThrow(HaleCryptoError);
+    expect(() => native.sharedSecret(secret, secret.subarray(1))).toThrow(HaleCryptoError);
+  });
+
+  it('derives the box key as nacl.box.before does', () => {
+    for (let i = 0; i < 20; i++) {
+      const a = nacl.box.keyPair();
+      const b = nacl.box.keyPair();
+      expect(
+        same(
+          boxKeyFromSharedSecret(nacl.scalarMult(a.secretKey, b.publicKey)),
+          nacl.box.before(b.publicKey, a.secretKey),
+        ),
+      ).toBe(true);
+    }
+  });
+
+  it("a native sealer writes nacl.box's bytes in sealTo's layout, and openSealed opens them", () => {
+    const secrets: Uint8Array[] = [];
+    const recording: X25519 = {
+      ...native,
+      publicKey: (secret) => {
+        secrets.push(Uint8Array.from(secret));
+        return native.publicKey(secret);
+      },
+    };
+    const seal = createSealTo(recording);
+    const nodeSeal = createNodeSealTo();
+    for (const plaintext of [
+      new Uint8Array(0),
+      canonicalBytes({ kind: 'AccessEvent', n: 1 }),
+      nacl.randomBytes(3000),
+    ]) {
+      const sealed = seal(patient.publicKey, plaintext);
+      const esk = secrets.at(-1)!;
+      const nonce = sealed.subarray(33, 57);
+      expect(sealed.length).toBe(SEALED_BOX_OVERHEAD + plaintext.length);
+      expect(sealed.length).toBe(sealTo(patient.publicKey, plaintext).length);
+      expect(sealed[0]).toBe(1);
+      expect(same(sealed.subarray(1, 33), nacl.scalarMult.base(esk))).toBe(true);
+      expect(same(sealed.subarray(57), nacl.box(plaintext, nonce, patient.publicKey, esk))).toBe(true);
+      for (const box of [sealed, nodeSeal(patient.publicKey, plaintext)]) {
+        const r = openSealed(patient, box);
+        expect(r.ok && same(r.value, plaintext)).toBe(true);
+        expect(code(openSealed(provider, box))).toBe('WRONG_KEY');
+      }
+    }
+    expect(secrets).toHaveLength(3); // one ephemeral key per seal
+  });
+
+  it('refuses to seal to a low-order key (a box everyone could open), whichever X25519 computes it', () => {
+    const body = new TextEncoder().encode('who saw my records');
+    for (const seal of [sealTo, createNodeSealTo(), createSealTo(tweetnaclX25519)]) {
+      for (const point of LOW_ORDER) {
+        expect(() => seal(point, body)).toThrow(HaleCryptoError);
+        try {
+          seal(point, body);
+        } catch (error) {
+          expect(error instanceof HaleCryptoError && error.code).toBe('INVALID_INPUT');
+        }
+      }
+      expect(code(openSealed(patient, seal(patient.publicKey, body)))).toBe('OK');
+    }
   });
 });

@@ -14,9 +14,18 @@
  * knows a recipient's public key can make a valid envelope, so who minted a key must be proven
  * by a signature at the protocol layer. The recipient tag links envelopes to a recipient key
  * (the server knows its recipients anyway).
+ * Sealing takes its two X25519 operations (ephemeral public key, shared secret) from an injectable
+ * `X25519` (`createSealTo`): tweetnacl by default (`sealTo`), node:crypto on the server
+ * (`@hale/crypto/node`, ≈10× faster). The box key is HSalsa20(X25519(esk, rpk)) as nacl.box.before
+ * computes it, so every implementation writes the same format and opens with the same `openSealed`.
+ * Low-order recipient keys: X25519 with one gives the all-zero shared secret for any ephemeral key,
+ * i.e. a box key everyone knows. tweetnacl computes and uses it silently; libsodium and OpenSSL refuse.
+ * The sealer refuses it whatever the implementation (INVALID_INPUT), so switching implementations never
+ * changes which recipient keys are accepted. No honest key pair has such a public key.
  * Failure modes (Result): BAD_ENCODING, UNSUPPORTED_VERSION (first byte), TRUNCATED (shorter than
  * the fixed overhead), WRONG_KEY (recipient tag differs), TAMPERED (MAC or authenticated content
- * malformed), CONTEXT_MISMATCH (stream or epoch differ). Bad caller input throws INVALID_INPUT.
+ * malformed), CONTEXT_MISMATCH (stream or epoch differ). Bad caller input throws INVALID_INPUT
+ * (also a low-order recipient key).
  */
 import nacl from 'tweetnacl';
 import { fail, ok, cryptoError, type Result } from './errors';
@@ -89,17 +98,82 @@ export function assertKeyContext(ctx: KeyContext): void {
   }
 }
 
-/** Anonymous sealed box: only the holder of the recipient's X25519 secret key can open it. */
-export function sealTo(recipientPublicKey: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  assertLength(recipientPublicKey, 32, 'recipient public key');
-  if (!(plaintext instanceof Uint8Array))
-    throw cryptoError('INVALID_INPUT', 'sealTo: plaintext must be bytes');
-  const ephemeral = nacl.box.keyPair.fromSecretKey(randomBytes(32));
-  const nonce = concatBytes(randomBytes(16), recipientTag(recipientPublicKey));
-  const box = nacl.box(plaintext, nonce, recipientPublicKey, ephemeral.secretKey);
-  ephemeral.secretKey.fill(0);
-  return concatBytes(Uint8Array.of(SEALED_BOX_VERSION), ephemeral.publicKey, nonce, box);
+/**
+ * X25519 (RFC 7748) as a host provides it, on 32-byte strings: secret keys are clamped, a public key's
+ * top bit is ignored and u is reduced mod p, as tweetnacl's scalarMult does. `sharedSecret` returns the
+ * raw output, all-zero included (a low-order public key); refusing that is the sealer's job.
+ */
+export interface X25519 {
+  readonly name: string;
+  readonly publicKey: (secretKey: Uint8Array) => Uint8Array;
+  readonly sharedSecret: (secretKey: Uint8Array, publicKey: Uint8Array) => Uint8Array;
 }
+
+export const tweetnaclX25519: X25519 = {
+  name: 'tweetnacl',
+  publicKey: (secretKey) => nacl.scalarMult.base(secretKey),
+  sharedSecret: (secretKey, publicKey) => nacl.scalarMult(secretKey, publicKey),
+};
+
+export type SealTo = (recipientPublicKey: Uint8Array, plaintext: Uint8Array) => Uint8Array;
+
+type HSalsa20 = (out: Uint8Array, inp: Uint8Array, k: Uint8Array, c: Uint8Array) => number;
+
+const isHSalsa20 = (f: unknown): f is HSalsa20 => typeof f === 'function' && f.length === 4;
+
+// tweetnacl exports HSalsa20 as `nacl.lowlevel.crypto_core_hsalsa20` but leaves it out of its typings;
+// checked once at load, so a tweetnacl without it fails loudly here rather than sealing wrongly.
+const hsalsa20: HSalsa20 = (() => {
+  const lowlevel: unknown = 'lowlevel' in nacl ? nacl.lowlevel : undefined;
+  const f: unknown =
+    typeof lowlevel === 'object' && lowlevel !== null && 'crypto_core_hsalsa20' in lowlevel
+      ? lowlevel.crypto_core_hsalsa20
+      : undefined;
+  if (!isHSalsa20(f)) throw new Error('tweetnacl lacks lowlevel.crypto_core_hsalsa20');
+  return f;
+})();
+
+const HSALSA20_SIGMA = new TextEncoder().encode('expand 32-byte k');
+
+/** nacl.box.before from the raw X25519 output: HSalsa20(shared, 0^16). */
+export function boxKeyFromSharedSecret(shared: Uint8Array): Uint8Array {
+  assertLength(shared, 32, 'X25519 shared secret');
+  const key = new Uint8Array(32);
+  hsalsa20(key, new Uint8Array(16), shared, HSALSA20_SIGMA);
+  return key;
+}
+
+const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
+/** A sealer over the given X25519; its boxes are `sealTo`'s format exactly. */
+export function createSealTo(x25519: X25519): SealTo {
+  return (recipientPublicKey, plaintext) => {
+    assertLength(recipientPublicKey, 32, 'recipient public key');
+    if (!(plaintext instanceof Uint8Array))
+      throw cryptoError('INVALID_INPUT', 'sealTo: plaintext must be bytes');
+    const ephemeralSecret = randomBytes(32);
+    try {
+      const ephemeralPublic = x25519.publicKey(ephemeralSecret);
+      assertLength(ephemeralPublic, 32, `${x25519.name} X25519 public key`);
+      const shared = x25519.sharedSecret(ephemeralSecret, recipientPublicKey);
+      assertLength(shared, 32, `${x25519.name} X25519 shared secret`);
+      if (isAllZero(shared)) {
+        throw cryptoError('INVALID_INPUT', 'sealTo: recipient public key is a low-order point');
+      }
+      const boxKey = boxKeyFromSharedSecret(shared);
+      shared.fill(0);
+      const nonce = concatBytes(randomBytes(16), recipientTag(recipientPublicKey));
+      const box = nacl.box.after(plaintext, nonce, boxKey);
+      boxKey.fill(0);
+      return concatBytes(Uint8Array.of(SEALED_BOX_VERSION), ephemeralPublic, nonce, box);
+    } finally {
+      ephemeralSecret.fill(0);
+    }
+  };
+}
+
+/** Anonymous sealed box: only the holder of the recipient's X25519 secret key can open it. */
+export const sealTo: SealTo = createSealTo(tweetnaclX25519);
 
 export function openSealed(recipient: BoxKeyPair, sealed: Uint8Array): Result<Uint8Array> {
   assertLength(recipient.publicKey, 32, 'recipient public key');
