@@ -16,7 +16,7 @@ import {
 } from './support/devices';
 import { input } from './support/records';
 import { gatedStorage } from './support/gated-storage';
-import { useLostDiskServer } from './support/lost-disk-server';
+import { useRestorableServer } from './support/restorable-server';
 
 /** Versions of one record pushed after the backup, one by one: each takes a position of its own. */
 const EDITS = 24;
@@ -51,7 +51,7 @@ const restoreSynced = (s: DeviceSession): boolean =>
 type Variant = 'records' | 'echo' | 'held-frame';
 
 describe('a server restored onto an empty disk, positions reused after the restore', () => {
-  const { sessions, start } = useLostDiskServer('hale-restore-known-');
+  const { sessions, start } = useRestorableServer('hale-restore-known-', { lostDisk: true });
 
   const scenario = async (variant: Variant) => {
     const { t, backup, restore, positions } = await start();
