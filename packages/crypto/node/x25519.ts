@@ -15,19 +15,29 @@
  * Malformed input throws HaleCryptoError INVALID_INPUT; any other OpenSSL error is rethrown.
  */
 import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
-import { assertLength, createSealTo, type SealTo, type X25519 } from '../src/index';
-
-const b64u = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+import {
+  assertLength,
+  base64urlDecode,
+  base64urlEncode,
+  createSealTo,
+  type SealTo,
+  type X25519,
+} from '../src/index';
 
 const importSecret = (secretKey: Uint8Array): KeyObject => {
   assertLength(secretKey, 32, 'X25519 secret key');
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64u(secretKey), x: '' }, format: 'jwk' });
+  return createPrivateKey({
+    key: { kty: 'OKP', crv: 'X25519', d: base64urlEncode(secretKey), x: '' },
+    format: 'jwk',
+  });
 };
 
 const importPublic = (publicKey: Uint8Array): KeyObject => {
   assertLength(publicKey, 32, 'X25519 public key');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64u(publicKey) }, format: 'jwk' });
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: base64urlEncode(publicKey) },
+    format: 'jwk',
+  });
 };
 
 const isZeroOutputError = (error: unknown): boolean =>
@@ -37,10 +47,10 @@ const isZeroOutputError = (error: unknown): boolean =>
   error.code === 'ERR_OSSL_FAILED_DURING_DERIVATION';
 
 const fromBase64url = (text: unknown): Uint8Array => {
-  if (typeof text !== 'string') throw new Error('node:crypto exported an X25519 key without x');
-  const bytes = new Uint8Array(Buffer.from(text, 'base64url'));
-  assertLength(bytes, 32, 'exported X25519 public key');
-  return bytes;
+  const bytes = typeof text === 'string' ? base64urlDecode(text) : null;
+  if (!bytes?.ok) throw new Error('node:crypto exported an X25519 key without a readable x');
+  assertLength(bytes.value, 32, 'exported X25519 public key');
+  return bytes.value;
 };
 
 export const createNodeX25519 = (): X25519 => ({
