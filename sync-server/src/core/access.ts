@@ -65,7 +65,8 @@ const grantsOfPatient = (grants: readonly Grant[], patientId: string): readonly 
 
 /**
  * `grants` are grants the principal's account received (any state; callers pass the unended ones and
- * complete a refusal with `explainEnded`). Pure: same inputs, same answer.
+ * complete a refusal with `explainEnded`). Same inputs, same answer; the list is indexed at its first decision
+ * and frozen then (`grantsOfPatient`), so pass a list the caller no longer changes.
  */
 export const decideAccess = (
   principal: Principal,

@@ -50,7 +50,8 @@
  *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
  *   the acceptances the grant is stored under.
  * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
- *   MAX_STREAMS_PAGE rows and never over MAX_FRAME_BYTES; below it the one whole list it always answered.
+ *   MAX_STREAMS_PAGE rows, within MAX_FRAME_BYTES at their largest (grant-limits.test.ts); below it the
+ *   one whole list it always answered.
  *   Each page decides readability from the grants unended when it is read, as every access decision does.
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
  * problems come back as `{ status: 'error', code }` rows beside accepted ones. An access that cannot be
@@ -254,10 +255,9 @@ const ENDED_GRANTS_EXPLAINING_A_REFUSAL = 4 * MAX_GRANTS_PER_PAIR_PER_DAY;
 
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
-/** Room kept in a `streams` page for everything but its rows: the frame's own fields and a `next`. */
-const STREAMS_FRAME_OVERHEAD_BYTES = 1024 + MAX_CURSOR_CHARS;
 
 export const createSyncService = (deps: SyncServiceDeps) => {
+  const seal = deps.sealTo ?? sealTo;
   const { store, now, ed } = deps;
   const iso = (): string => new Date(now()).toISOString();
 
@@ -357,8 +357,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
 
   /**
    * One page of `listStreams` on a connection of STREAMS_PAGING_VERSION or later (paging.ts): the streams
-   * `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE) and
-   * never over MAX_FRAME_BYTES; `next` when a stream past the page exists. Which streams are readable is
+   * `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE), which
+   * fits a frame however large its rows; `next` when a stream past the page exists. Which streams are readable is
    * decided from the grants unended when the page is read (so a walk lists a stream readable throughout
    * exactly once; see paging.ts for streams whose access changes mid-walk); heads and epochs are read for
    * the page's streams only. BAD_CURSOR when `cursor` is not a `listStreams` cursor of this server.
@@ -374,31 +374,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         : decodeCursor(StreamsCursorPayload, request.cursor, 'listStreams').stream;
     const all = await streamsOf(p, now());
     const ahead = after === undefined ? all : all.filter((s) => s.stream > after);
-    // Stable: were a stream both owned and granted (a grant to oneself is refused), the own row, first in
-    // `all`, is kept. Code-unit order, not locale order: the cursor compares with `>` above.
+    // Code-unit order, not locale order: the cursor compares with `>` above. No stream is listed twice:
+    // `grantedStreams` keeps one row per stream, and no grant names its own patient as grantee.
     ahead.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
-    const picked: ListedStream[] = [];
-    let more = false;
-    for (const s of ahead) {
-      if (picked.at(-1)?.stream === s.stream) continue;
-      if (picked.length === limit) {
-        more = true;
-        break;
-      }
-      picked.push(s);
-    }
-    const rows = await accessRows(picked);
-    let bytes = STREAMS_FRAME_OVERHEAD_BYTES;
-    let fits = 0;
-    for (const row of rows) {
-      // A row is 261 bytes at most, so MAX_STREAMS_PAGE rows fit with room; this bound holds whatever is stored.
-      bytes += Buffer.byteLength(JSON.stringify(row)) + 1;
-      if (bytes > MAX_FRAME_BYTES && fits > 0) break;
-      fits++;
-    }
-    const streams = fits < rows.length ? rows.slice(0, fits) : rows;
+    const more = ahead.length > limit;
+    // A page at its largest rows fits a frame with room (grant-limits.test.ts).
+    const streams = await accessRows(ahead.slice(0, limit));
     const last = streams.at(-1);
-    if ((!more && fits === rows.length) || last === undefined) return { streams };
+    if (!more || last === undefined) return { streams };
     return { streams, next: encodeCursor({ v: 1, k: 'streams', stream: last.stream }) };
   };
 
@@ -473,7 +456,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         ...(event.blobId === undefined ? {} : { blobId: event.blobId }),
         at,
       };
-      const ct = (deps.sealTo ?? sealTo)(wrapping.value, canonicalBytes(body));
+      const ct = seal(wrapping.value, canonicalBytes(body));
       const doc = {
         stream,
         id: newId(now),
