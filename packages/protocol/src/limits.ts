@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -61,10 +61,26 @@ export const ACCEPTANCE_VERSION = 7;
  * a request carrying a paging field (BAD_MESSAGE).
  */
 export const STREAMS_PAGING_VERSION = 7;
+/**
+ * First version in which a push's `conflict` may carry `keptFrom`: the stored version was in the store
+ * when it was last restored from a backup (not stored since), and the backup was of the store of that
+ * incarnation. After a restore onto an empty disk stream positions restart from the backup's, so a device
+ * cannot tell from a version's seq whether it was stored before the restore or since: this tells it. Sent
+ * only on connections of this version or later (frames are closed objects).
+ */
+export const KEPT_FROM_VERSION = 8;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */
 export const MAX_KEY_HOLDERS = 20_000;
+/**
+ * Most key epochs a stream may have: `putEnvelopes` refuses an envelope of epoch MAX_STREAM_EPOCHS or
+ * above (TOO_LARGE), storing nothing of the frame. A rotation a day for 27 years; what it bounds is what
+ * one account can be sent per stream: the envelopes of one recipient for one stream (one per epoch) then
+ * always fit one `envelopes` answer: ≈5.2 MiB at a real envelope's size, ≈6.2 MiB at the largest the
+ * schema allows, against MAX_FRAME_BYTES (8 MiB; sync-server envelope-bounds.test.ts measures both).
+ */
+export const MAX_STREAM_EPOCHS = 10_000;
 
 /** Largest WebSocket text frame, in UTF-8 bytes. Checked before the frame is parsed. */
 export const MAX_FRAME_BYTES = 8 * MiB;

@@ -9,7 +9,7 @@
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
  * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
  * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
- * `streams.next`, STREAMS_PAGING_VERSION) is sent
+ * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION) is sent
  * only on a connection that negotiated a version that has it; an older peer would refuse it as
  * BAD_MESSAGE. Decoding lives in codec.ts.
  */
@@ -289,8 +289,9 @@ export type ReadyFrame = Static<typeof ReadyFrame>;
 
 /**
  * What a device does with `ready.incarnation`, given the one it recorded for this server (`undefined`
- * when none). A restore keeps every stream's seq above all seqs served before it, but the store's content
- * goes back to the backup: documents stored after the backup are gone from the server.
+ * when none). A restore keeps every stream's seq above all seqs served before it when it can carry the
+ * replaced store's positions (not onto an empty disk), but the store's content goes back to the backup:
+ * documents stored after the backup are gone from the server.
  * - `keep`: unchanged, or not sent (an older server, or a connection below INCARNATION_VERSION).
  * - `adopt`: nothing recorded yet (first connection, or the first to a server that sends it): record it.
  * - `reset`: it changed, the store was restored. Pull every stream again from `since: 0`, push every local
@@ -339,6 +340,13 @@ export const PushResultConflict = Type.Object(
     id: RecordId,
     /** The stored document; null when the device assumed a document the server does not have. */
     master: Type.Union([ServedDoc, Type.Null()]),
+    /**
+     * Version ≥ KEPT_FROM_VERSION: `master` is a version the store held when it was last restored from a
+     * backup (not one stored since), and that backup was of the store of this incarnation. Absent for a
+     * version stored since the restore, and whenever the server cannot tell (a store never restored, or
+     * restored by a server that did not record it).
+     */
+    keptFrom: Type.Optional(Incarnation),
   },
   closed,
 );

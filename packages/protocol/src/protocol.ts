@@ -10,7 +10,7 @@
  *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION
  *   auth { sig }                        → ready { accountId, deviceId, …, wrappedRootGen?, incarnation? }  CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
  *   pull { rid, streams, limit, maxBytes } → pulled { docs, streams, denied }     per stream in `denied`: NO_CONSENT, CONSENT_*
- *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict | error)  per row: FORBIDDEN, STALE_EPOCH, …
+ *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict { master, keptFrom? } | error)  per row: FORBIDDEN, STALE_EPOCH, …
  *   subscribe { rid, streams }          → ok; then unsolicited changes { docs, streams }
  *   unsubscribe { rid, streams }        → ok
  *   listStreams { rid, cursor?, limit? } → streams { streams: StreamAccess[], next? }      BAD_CURSOR
@@ -42,19 +42,26 @@
  * and pages `listStreams` (STREAMS_PAGING_VERSION): the request may carry `cursor`, `limit`, the answer
  * `next`, so a provider following thousands of patients still lists its streams in frames it can read;
  * older connections keep the one whole answer.
+ * Version 8 adds `keptFrom` to a push's `conflict`: the stored version was in the store when it was last
+ * restored from a backup, and that backup was of the store of incarnation `keptFrom` (see below).
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
  *
  * Ordering and checkpoints: the server assigns each stored document a `seq`, strictly increasing
- * within its stream and never reused, also across a restore from a backup. A reader never sees a gap (a
+ * within its stream and never reused, also across a restore from a backup that could carry the replaced
+ * store's positions (a restore onto an empty disk cannot: positions restart from the backup's, and the
+ * new incarnation tells devices to start over). A reader never sees a gap (a
  * seq is exposed only once every lower seq of the stream is committed). `pulled`/`changes` list docs in seq order per stream, and
  * per stream a `checkpoint` = last seq delivered (or scanned), to pass as `since` next time.
  * Checkpoints are per stream, so a newly granted stream starts from `since: 0` and its whole history
  * arrives. Tombstones (`deleted: true`) are documents like any other. After a restore from a backup the
  * store's content is the backup's (documents stored after it are gone) and `ready.incarnation` changes: a
  * device that sees a new incarnation pulls every stream from 0 and pushes what it holds again
- * (`incarnationAction`); one that cannot see it (older version) still never misses a later document.
+ * (`incarnationAction`); one that cannot see it (older version) still never misses a later document
+ * (unless positions restarted). Which stored versions the store already held at the restore is told with
+ * each conflict (`keptFrom`, version 8), never inferred from seqs: a device overwrites a server version on
+ * the strength of having seen it before the restore only when `keptFrom` names the incarnation it synced with.
  *
  * Conflicts: each push row names the revision tag it assumes is stored (`null` = new). The server
  * stores the row iff the assumption equals the stored tag, else answers `conflict` with the stored

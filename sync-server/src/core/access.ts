@@ -9,7 +9,8 @@
  *   names, and write (push, blob upload) only where that grant says `write`.
  * - The audit stream is never readable by a grantee; a grantee with any active grant for the patient may
  *   append to it (its own access entries). Nobody updates or deletes audit entries (the store refuses).
- * - Callers decide from the grants unended when they loaded them (`store.grants.listUnended`): ended grants
+ * - Callers decide from the grants unended when they loaded them (`store.grants.listUnended`, or only those
+ *   from the patients whose streams they decide on, `listUnendedFrom`: the same decisions): ended grants
  *   pile up without bound (they are the consent history) and never give access, so they are not loaded
  *   to decide. They only name a refusal's reason: `explainEnded` completes a refusal made without them
  *   from the pair's ended scopes (`store.grants.endedScopes`), looked up only when something is refused.

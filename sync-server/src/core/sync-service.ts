@@ -7,6 +7,9 @@
  *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
+ *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
+ *   from the patients it names (`listUnendedFrom`): a decision on a stream reads the grants of its patient
+ *   to the caller and nothing else, so it is the decision the whole list gives.
  *   Ended grants are read only to name a refusal's reason (`explain`: one lookup per patient refused, of
  *   that pair's newest ended grants only) and by `listGrants`: at most one answer's worth, or from
  *   PAGING_VERSION one page per request, read by key (never by offset). Grants between a pair are also
@@ -49,10 +52,18 @@
  *   again for the next grant anyone issues to that grantee. A grant and a change of the grantee's
  *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
  *   the acceptances the grant is stored under.
+ * - Key envelopes need no grant to be published (a patient sends a grantee's before the grant), so what a
+ *   stranger can address to an account is bounded instead: epochs below MAX_STREAM_EPOCHS, and for another
+ *   account at most the stream's current epoch + 1 (`putEnvelopes`), so at most MAX_STREAM_EPOCHS rows
+ *   per stream and recipient. A key fetch reads only the rows of streams the caller may fetch then, at
+ *   most a frame's worth, and answers TOO_LARGE rather than more than MAX_FRAME_BYTES (`getEnvelopes`).
  * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
  *   MAX_STREAMS_PAGE rows, within MAX_FRAME_BYTES at their largest (grant-limits.test.ts); below it the
  *   one whole list it always answered.
- *   Each page decides readability from the grants unended when it is read, as every access decision does.
+ *   Each page decides readability from the grants unended when it is read, as every access decision does,
+ *   reading them by patient in stream id order from the cursor on (`listUnendedByPatient`, whole patients
+ *   only): the grants of the patients it lists and at most one read more, so a walk reads each about once.
+ *   This relies on account ids holding no `/` (AccountId), so that a patient's streams sort together.
  * Failure modes: request-level problems throw `ServiceError` (typed code, nothing changed); row-level
  * problems come back as `{ status: 'error', code }` rows beside accepted ones. An access that cannot be
  * logged throws: UNAVAILABLE (or the store's code) when the store fails, INTERNAL naming the cause when
@@ -79,10 +90,12 @@ import {
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_PAIR,
   MAX_ACTIVE_GRANTS_PER_PATIENT,
+  GRANTABLE_STREAM_TYPES,
   MAX_GRANTS_PER_PAIR_PER_DAY,
   GRANT_RATE_WINDOW_MS,
   MAX_FRAME_BYTES,
   MAX_KEY_HOLDERS,
+  MAX_STREAM_EPOCHS,
   MAX_LISTED_GRANTS,
   type PullFrame,
   type PushFrame,
@@ -130,6 +143,7 @@ import {
   grantedStreams,
   patientToExplain,
   type AccessDecision,
+  type GrantedStream,
   type Operation,
   type Principal,
 } from './access';
@@ -256,6 +270,25 @@ const ENDED_GRANTS_EXPLAINING_A_REFUSAL = 4 * MAX_GRANTS_PER_PAIR_PER_DAY;
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
 
+/**
+ * Fewest grants one read of a `listStreams` page asks for: twice what one pair may hold unended
+ * (MAX_ACTIVE_GRANTS_PER_PAIR), so a full read holds a whole patient before the one it cuts, unless the
+ * store holds more than the cap lets `grant` store (then that patient is read alone).
+ */
+const MIN_GRANTS_READ = 2 * MAX_ACTIVE_GRANTS_PER_PAIR;
+
+/** Room kept in an `envelopes` answer for everything but its envelopes (`{"t":"envelopes","rid":…}`). */
+const ENVELOPES_FRAME_OVERHEAD_BYTES = 1024;
+/**
+ * Fewest bytes one envelope takes in an `envelopes` answer (its JSON and a comma): the narrowest the
+ * schema allows takes more (envelope-bounds.test.ts). An answer of more rows than a frame holds at this
+ * size can never be sent, so a key fetch reads at most one row more than that, whatever is stored.
+ */
+export const ENVELOPE_MIN_BYTES = 140;
+const MAX_ENVELOPES_ANSWERED = Math.floor(
+  (MAX_FRAME_BYTES - ENVELOPES_FRAME_OVERHEAD_BYTES) / ENVELOPE_MIN_BYTES,
+);
+
 export const createSyncService = (deps: SyncServiceDeps) => {
   const seal = deps.sealTo ?? sealTo;
   const { store, now, ed } = deps;
@@ -263,12 +296,22 @@ export const createSyncService = (deps: SyncServiceDeps) => {
 
   /**
    * The grants `p`'s account received that are unended now: all an access decision needs. Ended ones are
-   * never loaded to decide (any account can pile them onto another; see `explain` for refusals).
+   * never loaded to decide (any account can pile them onto another; see `explain` for refusals). With
+   * `streams`, only those from the patients the streams name (not `p`'s own): all that deciding on those
+   * streams needs, whatever else a clinic's provider received.
    */
-  const grantsFor = (p: Principal): Promise<Grant[]> =>
-    p.role === 'provider' || p.role === 'patient'
-      ? store.grants.listUnended({ granteeId: p.accountId }, iso())
-      : Promise.resolve([]);
+  const grantsFor = (p: Principal, streams?: readonly string[]): Promise<Grant[]> => {
+    if (p.role !== 'provider' && p.role !== 'patient') return Promise.resolve([]);
+    if (streams === undefined) return store.grants.listUnended({ granteeId: p.accountId }, iso());
+    const patients = new Set<string>();
+    for (const stream of streams) {
+      const patientId = patientToExplain(p, stream);
+      if (patientId !== null) patients.add(patientId);
+    }
+    return patients.size === 0
+      ? Promise.resolve([])
+      : store.grants.listUnendedFrom(p.accountId, [...patients], iso());
+  };
 
   /**
    * Ended-grant lookups of one request or one re-evaluation: each patient's are read once, and only when
@@ -312,18 +355,75 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const epochOf = async (stream: string): Promise<number> =>
     (await store.envelopes.currentEpoch(stream)) ?? 0;
 
-  /** The streams `p` may sync at `t`, unordered: the account's own, then those its unended grants give. */
-  const streamsOf = async (p: Principal, t: number) => {
-    const own = STREAM_TYPES.map((type) => ({
+  /** The account's own streams. */
+  const ownStreams = (p: Principal) =>
+    STREAM_TYPES.map((type) => ({
       stream: `${p.accountId}/${type}`,
       patientId: p.accountId,
       type,
       access: 'owner' as const,
     }));
+
+  /** The streams `p` may sync at `t`, unordered: the account's own, then those its unended grants give. */
+  const streamsOf = async (p: Principal, t: number) => {
     const granted = grantedStreams(await grantsFor(p), p.accountId, t);
-    return [...own, ...granted];
+    return [...ownStreams(p), ...granted];
   };
   type ListedStream = Awaited<ReturnType<typeof streamsOf>>[number];
+
+  /**
+   * At least the first `want` streams (or all, when fewer) that grants unended at `t` give `p` with ids
+   * strictly after `after`, unordered, each with the row `grantedStreams` gives it from all of `p`'s
+   * unended grants; maybe some more. Grants are read by patient in stream id order
+   * (`listUnendedByPatient`), whole patients only, so a patient's streams come from all its grants: the
+   * patient `after` names (whose streams may fall on both sides of it) is read alone first, then patients
+   * whose every stream sorts after `after`, so every patient past the last one read has only streams after
+   * those read. Each read asks for about as many grants as the streams still wanted need (from the streams
+   * per grant seen so far); a read that comes back full ends inside a patient, whose grants the next read
+   * starts with. So a page reads the grants of the patients it lists, plus at most one read's worth.
+   */
+  const grantedAfter = async (p: Principal, after: string | undefined, want: number, t: number) => {
+    if (p.role !== 'provider' && p.role !== 'patient') return [];
+    const at = new Date(t).toISOString();
+    const out: GrantedStream[] = [];
+    const slash = after === undefined ? -1 : after.indexOf('/');
+    if (after !== undefined && slash > 0) {
+      const grants = await store.grants.listUnendedFrom(p.accountId, [after.slice(0, slash)], at);
+      out.push(...grantedStreams(grants, p.accountId, t).filter((s) => s.stream > after));
+    }
+    let from = after;
+    let read = 0;
+    let listed = 0;
+    while (out.length < want) {
+      // Streams per grant read so far (a clinic's grants name every type): no fewer grants than needed
+      // if each named every type, more as grants turn out to give fewer.
+      const perGrant = read === 0 ? GRANTABLE_STREAM_TYPES.length : Math.max(listed / read, 1 / 16);
+      const limit = Math.max(MIN_GRANTS_READ, Math.ceil((want - out.length) / perGrant) + 1);
+      const rows = await store.grants.listUnendedByPatient(p.accountId, at, {
+        limit,
+        ...(from === undefined ? {} : { after: from }),
+      });
+      const last = rows.at(-1);
+      const full = rows.length === limit && last !== undefined;
+      let whole = rows;
+      if (full) {
+        // The last patient's grants may go on past the limit: it is read again next time, unless it is the
+        // only one (more unended grants from one patient than a read holds: above the pair cap), read alone.
+        const cut = rows.findIndex((g) => g.patientId === last.patientId);
+        whole =
+          cut > 0
+            ? rows.slice(0, cut)
+            : await store.grants.listUnendedFrom(p.accountId, [last.patientId], at);
+        from = `${cut > 0 ? rows[cut - 1]!.patientId : last.patientId}/`;
+      }
+      const streams = grantedStreams(whole, p.accountId, t);
+      out.push(...streams);
+      read += whole.length;
+      listed += streams.length;
+      if (!full) break;
+    }
+    return out;
+  };
 
   /** `StreamAccess` rows of `streams`, in their order, with their heads and current epochs read now. */
   const accessRows = async (streams: readonly ListedStream[]): Promise<StreamAccess[]> => {
@@ -360,8 +460,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * `p` may sync now, by id ascending, strictly after `cursor`; at most `limit` (DEFAULT_STREAMS_PAGE), which
    * fits a frame however large its rows; `next` when a stream past the page exists. Which streams are readable is
    * decided from the grants unended when the page is read (so a walk lists a stream readable throughout
-   * exactly once; see paging.ts for streams whose access changes mid-walk); heads and epochs are read for
-   * the page's streams only. BAD_CURSOR when `cursor` is not a `listStreams` cursor of this server.
+   * exactly once; see paging.ts for streams whose access changes mid-walk), of the patients from the
+   * cursor on only (`grantedAfter`); heads and epochs are read for the page's streams only. BAD_CURSOR when
+   * `cursor` is not a `listStreams` cursor of this server.
    */
   const listStreamsPage = async (
     p: Principal,
@@ -372,8 +473,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       request.cursor === undefined
         ? undefined
         : decodeCursor(StreamsCursorPayload, request.cursor, 'listStreams').stream;
-    const all = await streamsOf(p, now());
-    const ahead = after === undefined ? all : all.filter((s) => s.stream > after);
+    const t = now();
+    // The first limit + 1 streams after the cursor are among these: one more tells whether there is `next`.
+    const granted = await grantedAfter(p, after, limit + 1, t);
+    const ahead: ListedStream[] = [...ownStreams(p), ...granted].filter(
+      (s) => after === undefined || s.stream > after,
+    );
     // Code-unit order, not locale order: the cursor compares with `>` above. No stream is listed twice:
     // `grantedStreams` keeps one row per stream, and no grant names its own patient as grantee.
     ahead.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
@@ -549,14 +654,17 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const t = now();
     // The account's own streams need no grant: none is read.
     if (patientToExplain(p, stream) === null) return decideAccess(p, stream, op, [], t);
-    return explain(p, stream, decideAccess(p, stream, op, grants ?? (await grantsFor(p)), t), t);
+    return explain(p, stream, decideAccess(p, stream, op, grants ?? (await grantsFor(p, [stream])), t), t);
   };
 
   const pull = async (
     p: Principal,
     frame: Pick<PullFrame, 'streams' | 'limit' | 'maxBytes'>,
   ): Promise<{ docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] }> => {
-    const grants = await grantsFor(p);
+    const grants = await grantsFor(
+      p,
+      frame.streams.map((c) => c.stream),
+    );
     const t = now();
     const ended = endedLookups();
     let budgetDocs = frame.limit;
@@ -612,7 +720,10 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   const push = async (p: AuthenticatedDevice, frame: Pick<PushFrame, 'rows'>): Promise<PushResult[]> => {
-    const grants = await grantsFor(p);
+    const grants = await grantsFor(
+      p,
+      frame.rows.map((r) => r.doc.stream),
+    );
     const t = now();
     const ended = endedLookups();
     const results: Array<PushResult | null> = [];
@@ -735,6 +846,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
               stream: doc.stream,
               id: doc.id,
               master: result.master ? toServedDoc(result.master) : null,
+              ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
             };
           }
         } else {
@@ -947,13 +1059,48 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     await deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
   };
 
+  /**
+   * Stores a patient device's envelopes of the account's own streams, all or none. Epochs are bounded
+   * against what is stored before the frame (so a frame's own envelopes never raise the bound, and one
+   * frame cannot climb): none at MAX_STREAM_EPOCHS or above (TOO_LARGE); for another account, none above
+   * the stream's current epoch + 1 (BAD_MESSAGE; current: the highest stored, 0 when none). Granting
+   * publishes the grantee's envelopes of epochs already held, before the grant, and wrapping follows a
+   * claim, so both stay within it. The patient's own envelope (a claim) is bounded by the cap only: a
+   * device claims the epoch after the highest it held (its floor), which is above the stored one when the
+   * store lost epochs (a restore onto an empty disk, a server that withheld them), and it must still be
+   * able to re-key then. What strangers can address to one account per stream stays MAX_STREAM_EPOCHS.
+   */
   const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {
-    // Validate everything first so a bad envelope stores nothing.
+    // Validate everything first so a bad envelope stores nothing; signatures last (the costly check).
     for (const env of envelopes) {
       const decision = await check(p, env.stream, 'envelope-publish');
       if (!decision.ok) throw new ServiceError(decision.code, decision.message, { stream: env.stream });
       if (env.createdBy !== p.deviceId)
         throw new ServiceError('FORBIDDEN', 'createdBy must be the publishing device');
+    }
+    const streams = [...new Set(envelopes.map((e) => e.stream))];
+    const stored = await store.envelopes.currentEpochs(streams);
+    const current = new Map(streams.map((stream, i) => [stream, stored[i] ?? 0]));
+    for (const env of envelopes) {
+      const { stream, epoch } = env;
+      if (epoch >= MAX_STREAM_EPOCHS) {
+        throw new ServiceError('TOO_LARGE', `a stream has at most ${MAX_STREAM_EPOCHS} key epochs`, {
+          stream,
+          epoch,
+          max: MAX_STREAM_EPOCHS,
+        });
+      }
+      // Publishing is owner-only (checked above), so a claim is the envelope for the caller's own account.
+      const at = current.get(stream) ?? 0;
+      if (env.recipient !== p.accountId && epoch > at + 1) {
+        throw new ServiceError(
+          'BAD_MESSAGE',
+          `epoch ${epoch} of ${stream} is past its current epoch ${at} + 1: claim it first`,
+          { stream, epoch, current: at },
+        );
+      }
+    }
+    for (const env of envelopes) {
       if (
         env.sig === undefined ||
         !(await verifyPayload(ed, p.devicePublicKey, envelopeSignaturePayload(env), env.sig))
@@ -1003,15 +1150,38 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }));
   };
 
+  /**
+   * The envelopes addressed to `p` of `streams` (all it may fetch when none are named) that it may fetch
+   * now. Only rows of those streams are read (its own streams and those its unended grants give, or the
+   * named ones access allows), so envelopes other accounts addressed to it cost it nothing until they
+   * grant it the stream; and at most as many as one frame could hold. TOO_LARGE, serving and logging
+   * nothing, when the answer would exceed MAX_FRAME_BYTES: the device asks again for fewer streams, and
+   * one stream always fits (MAX_STREAM_EPOCHS). Streams it may not fetch are left out, not refused.
+   */
   const getEnvelopes = async (p: Principal, streams?: string[]): Promise<KeyEnvelope[]> => {
-    const grants = await grantsFor(p);
+    const grants = await grantsFor(p, streams);
     const t = now();
-    const rows = await store.envelopes.list(p.accountId, streams);
+    const candidates =
+      streams ?? [...ownStreams(p), ...grantedStreams(grants, p.accountId, t)].map((s) => s.stream);
+    const readable = new Map<string, Extract<AccessDecision, { ok: true }>>();
+    for (const stream of candidates) {
+      const decision = decideAccess(p, stream, 'envelope-fetch', grants, t);
+      if (decision.ok) readable.set(stream, decision);
+    }
+    if (readable.size === 0) return [];
+    const tooLarge = () =>
+      new ServiceError(
+        'TOO_LARGE',
+        `the envelopes asked for exceed ${MAX_FRAME_BYTES} bytes: ask for fewer streams`,
+      );
+    const rows = await store.envelopes.list(p.accountId, [...readable.keys()], MAX_ENVELOPES_ANSWERED + 1);
+    if (rows.length > MAX_ENVELOPES_ANSWERED) throw tooLarge();
     const out: KeyEnvelope[] = [];
     const counts = new Map<string, { count: number; decision: AccessDecision }>();
+    let bytes = ENVELOPES_FRAME_OVERHEAD_BYTES;
     for (const row of rows) {
-      const decision = decideAccess(p, row.stream, 'envelope-fetch', grants, t);
-      if (!decision.ok) continue;
+      const decision = readable.get(row.stream);
+      if (decision === undefined) continue;
       const env: KeyEnvelope = {
         stream: row.stream as KeyEnvelope['stream'],
         epoch: row.epoch,
@@ -1021,6 +1191,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         createdBy: row.createdBy,
       };
       if (row.sig !== undefined) env.sig = row.sig;
+      bytes += Buffer.byteLength(JSON.stringify(env)) + 1;
+      if (bytes > MAX_FRAME_BYTES) throw tooLarge();
       out.push(env);
       if (decision.level !== 'owner') {
         counts.set(row.stream, { count: (counts.get(row.stream)?.count ?? 0) + 1, decision });

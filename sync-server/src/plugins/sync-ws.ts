@@ -39,6 +39,8 @@
  *   MAX_STREAMS_PAGE streams, never over MAX_FRAME_BYTES, with `next` when more follow), also when the
  *   request names no `limit`; below it, the one whole list it always answered, and a request carrying
  *   `cursor` or `limit` is refused (BAD_MESSAGE).
+ * - A push's `conflict` carries `keptFrom` (the stored version was in the store at its last restore) only
+ *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown or abuse.
@@ -49,6 +51,7 @@ import {
   ACCEPTANCE_VERSION,
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
+  KEPT_FROM_VERSION,
   Incarnation,
   PAGING_VERSION,
   MAX_FRAME_BYTES,
@@ -290,7 +293,18 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           const results = await ctx.service.push(p, frame);
           end();
           for (const r of results) if (r.status === 'error') metrics.refusals.inc({ code: r.code });
-          send({ t: 'pushed', rid: frame.rid, results });
+          send({
+            t: 'pushed',
+            rid: frame.rid,
+            results:
+              version >= KEPT_FROM_VERSION
+                ? results
+                : results.map((r) => {
+                    if (r.status !== 'conflict' || r.keptFrom === undefined) return r;
+                    const { keptFrom: _k, ...older } = r;
+                    return older;
+                  }),
+          });
           return;
         }
         case 'subscribe': {

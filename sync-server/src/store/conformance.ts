@@ -564,6 +564,45 @@ export const runStoreConformance = (
           );
         });
 
+        it("pages a grantee's unended grants by patient as stream ids order them, or reads named patients'", async () => {
+          // Stream ids order `pat-2/…` before `pat/…` ('-' < '/') and `patz/…` after, unlike the ids alone.
+          await seedAccounts('patz');
+          const g6 = at(grant('g6', 'doc-1', isoAt(7)), 0, 300);
+          const g7 = { ...at(grant('g7', 'doc-1', isoAt(1)), 0, 300), patientId: 'patz' };
+          const g8 = { ...at(grant('g8', 'doc-1', isoAt(1)), 0, 300), patientId: 'patz' };
+          for (const g of [g8, g6, g7]) await store.grants.put(g);
+          const page = (after: string | undefined, limit = 10, seconds = 50) =>
+            store.grants.listUnendedByPatient('doc-1', isoAt(seconds), {
+              limit,
+              ...(after === undefined ? {} : { after }),
+            });
+          expect(await page(undefined)).toStrictEqual([g5, g2, g6, g7, g8]);
+          expect(await page(undefined, 2)).toStrictEqual([g5, g2]);
+          expect(await page(undefined, 0)).toStrictEqual([]);
+          // Strictly after: a stream id of a patient leaves that patient out, a prefix of one does not.
+          expect(await page('pat-2/')).toStrictEqual([g2, g6, g7, g8]);
+          expect(await page('pat/allergy')).toStrictEqual([g7, g8]);
+          expect(await page('pat')).toStrictEqual([g5, g2, g6, g7, g8]);
+          expect(await page('patz/', 10)).toStrictEqual([]);
+          // Ended at its expiresAt, as listUnended.
+          expect(await page(undefined, 10, 200)).toStrictEqual([g5, g6, g7, g8]);
+          expect(await store.grants.listUnendedByPatient('doc-2', isoAt(50), { limit: 10 })).toStrictEqual([
+            g3,
+          ]);
+
+          const from = (granteeId: string, patientIds: string[]) =>
+            store.grants.listUnendedFrom(granteeId, patientIds, isoAt(50));
+          expect(await from('doc-1', ['patz', 'pat', 'nobody', 'pat'])).toStrictEqual([g2, g6, g7, g8]);
+          expect(await from('doc-1', ['pat-2'])).toStrictEqual([g5]);
+          // Not started yet is unended; another grantee's grants are not read.
+          expect(await from('doc-2', ['pat', 'pat-2'])).toStrictEqual([g3]);
+          expect(await from('doc-1', [])).toStrictEqual([]);
+
+          await expectStoreError(page(undefined, -1), 'INVALID');
+          await expectStoreError(page(undefined, 1.5), 'INVALID');
+          await expectStoreError(from('doc-1', ['']), 'INVALID');
+        });
+
         it('lists the ended grants of a patient or a grantee, newest issued first, at most `limit`', async () => {
           expect(await store.grants.listEnded({ patientId: 'pat' }, isoAt(50), 10)).toStrictEqual([g4, g1]);
           expect(await store.grants.listEnded({ granteeId: 'doc-1' }, isoAt(50), 10)).toStrictEqual([g4, g1]);
@@ -1198,6 +1237,14 @@ export const runStoreConformance = (
         ]);
         expect(await store.envelopes.list('doc', [])).toStrictEqual([]);
         expect(await store.envelopes.list('nobody')).toStrictEqual([]);
+        // At most `limit`, the first in the same order.
+        expect(await store.envelopes.list('doc', ['p/allergy', 'p/medication'], 2)).toStrictEqual([
+          env('p/allergy', 1, 'doc'),
+          env('p/allergy', 2, 'doc'),
+        ]);
+        expect(await store.envelopes.list('doc', undefined, 1)).toStrictEqual([env('p/allergy', 1, 'doc')]);
+        expect(await store.envelopes.list('doc', ['p/allergy'], 0)).toStrictEqual([]);
+        await expectStoreError(store.envelopes.list('doc', undefined, -1), 'INVALID');
         expect(await store.envelopes.currentEpoch('p/allergy')).toBe(3);
         expect(await store.envelopes.currentEpoch('p/medication')).toBe(1);
         expect(await store.envelopes.currentEpoch('p/none')).toBeNull();

@@ -32,6 +32,12 @@
  * Every carry only moves state forward (revoked stays revoked; heads and generations only grow) and is
  * keyed by ids, so carrying from a store of another lineage is harmless: its ids match nothing.
  *
+ * Every restore, with or without a store to carry from, records what it leaves (`recordRestore`): each
+ * stream's head after the carry (`restored_heads`, created in a copy whose schema predates it) and the
+ * backup's incarnation beside the new one (RESTORE_ORIGIN_META_KEY). The store then tells, per conflicting
+ * version, whether it was kept from the backup (sqlite-store.ts), which devices cannot infer from seqs when
+ * nothing was carried.
+ *
  * The copy keeps its own schema version, which may be older than the replaced store's (an upgrade rolled
  * back): the replaced store is read with `SELECT *` where columns may be missing, and a kind the copy's
  * schema cannot hold (e.g. passphrase generations in a copy from before schema v3) fails alone, below.
@@ -46,6 +52,7 @@ import Database from 'better-sqlite3';
 import { base64urlDecode, verifyCanonical, type Ed25519 } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import {
+  Incarnation,
   SignedRevocation,
   WrappedRoot,
   revocationSignaturePayload,
@@ -53,7 +60,12 @@ import {
   wrappedRootSignaturePayload,
   wrappingKeySignaturePayload,
 } from '@hale/protocol';
-import { INCARNATION_META_KEY, newIncarnation } from './sqlite-store';
+import {
+  INCARNATION_META_KEY,
+  RESTORED_HEADS_TABLE_SQL,
+  RESTORE_ORIGIN_META_KEY,
+  newIncarnation,
+} from './sqlite-store';
 import { isAuditStream } from './types';
 
 /** Rows carried (or, for sessions and challenges, dropped) per kind of state. */
@@ -106,6 +118,30 @@ const zeroCounts = (): CarriedCounts => ({
 });
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Records in the copy what this restore leaves: every stream's head as it stands (after the carry), and
+ * the backup's own incarnation beside `incarnation`, the one the restore gives it. Runs in the restore's
+ * last transaction, before the incarnation is replaced. A backup without a valid incarnation records no
+ * origin (any earlier one is removed): no device can have synced with a store of no incarnation.
+ */
+const recordRestore = (copy: Database.Database, incarnation: string): void => {
+  const from = copy
+    .prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?')
+    .get(INCARNATION_META_KEY)?.value;
+  copy.exec(RESTORED_HEADS_TABLE_SQL);
+  copy.prepare('DELETE FROM restored_heads').run();
+  copy.prepare('INSERT INTO restored_heads (stream, head) SELECT stream, head FROM stream_heads').run();
+  if (from !== undefined && validate(Incarnation, from).ok) {
+    copy
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(RESTORE_ORIGIN_META_KEY, JSON.stringify({ into: incarnation, from }));
+  } else {
+    copy.prepare('DELETE FROM meta WHERE key = ?').run(RESTORE_ORIGIN_META_KEY);
+  }
+};
 
 const columnsOf = (db: Database.Database, table: string): Set<string> =>
   new Set(
@@ -209,6 +245,7 @@ export const carryIntoRestored = async (
         // devices authenticate again (the backup's sessions have usually expired anyway).
         copy.prepare('DELETE FROM sessions').run();
         copy.prepare('DELETE FROM challenges').run();
+        recordRestore(copy, incarnation);
         setIncarnation.run(INCARNATION_META_KEY, incarnation);
       })
       .immediate();
@@ -451,6 +488,7 @@ export const carryIntoRestored = async (
         });
 
         counts.challengesDropped = copy.prepare('DELETE FROM challenges').run().changes;
+        recordRestore(copy, incarnation);
         setIncarnation.run(INCARNATION_META_KEY, incarnation);
       })
       .immediate();

@@ -21,6 +21,17 @@
  *   and manifest and writes its tombstone in one BEGIN IMMEDIATE transaction; manifests check for a
  *   tombstone inside theirs, so a deleted id is never stored again.
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
+ * - `restored_heads` (v11) holds every stream's head as the last restore left it, and meta the restore's
+ *   origin (RESTORE_ORIGIN_META_KEY: the incarnation it gave the store and the backup's own), both written
+ *   by the restore (restore-carry.ts) and by nothing else. A version at or below its stream's restored head
+ *   was in the store at the restore; every version stored since has a higher seq. A push conflict names the
+ *   backup's incarnation (`keptFrom`) only for such a version, and only while the origin's incarnation is
+ *   the store's own (a restore by a build that records neither leaves a stale origin, which then says
+ *   nothing): devices never have to infer it from seqs, which a restore onto an empty disk reuses.
+ * - `grants_unrevoked_by_grantee_patient` (v12) serves a grantee's unended grants by patient in stream id
+ *   order (`${patient_id}/`): `listUnendedByPatient` pages read only as far as their limit, and
+ *   `listUnendedFrom` only the named patients', skipping expired grants on the entry and never touching
+ *   revoked ones, so neither costs more for grants ended or received from other patients.
  * - `server_state` (v9) holds what the server process records at start (one statement per key); a restore
  *   leaves the backup's rows, which the restored store's next start overwrites.
  * - `accepted_patients` (v10) holds the patients each grantee accepted; `acceptances.put` reads the
@@ -54,7 +65,8 @@ import { statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
-import { MAX_FRAME_BYTES } from '@hale/protocol';
+import { Type } from '@sinclair/typebox';
+import { Incarnation, MAX_FRAME_BYTES, validate } from '@hale/protocol';
 import { sameBytes } from './bytes';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir } from './file-modes';
@@ -103,8 +115,44 @@ export const SQLITE_FILE_NAME = 'hale.sqlite';
  */
 export const INCARNATION_META_KEY = 'incarnation';
 
+/**
+ * `meta` key of what the last restore recorded besides `restored_heads`: JSON `{ into, from }`, the
+ * incarnation it gave the store and the one of the store the backup was taken of (RestoreOrigin).
+ */
+export const RESTORE_ORIGIN_META_KEY = 'restore-origin';
+
+export const RestoreOrigin = Type.Object(
+  { into: Incarnation, from: Incarnation },
+  { additionalProperties: false },
+);
+
+/**
+ * The table of heads a restore leaves (migration v11). A restore into a copy at an older schema creates it
+ * there too, so the migration that later upgrades that copy must find it made (IF NOT EXISTS). Part of a
+ * released migration: never edited (a change is a new migration).
+ */
+export const RESTORED_HEADS_TABLE_SQL = `
+  CREATE TABLE IF NOT EXISTS restored_heads (
+    stream TEXT PRIMARY KEY,
+    head INTEGER NOT NULL CHECK (head >= 0)
+  ) WITHOUT ROWID;
+`;
+
 /** A fresh incarnation id (16 random bytes, base64url: what the protocol's `Incarnation` accepts). */
 export const newIncarnation = (): string => randomBytes(16).toString('base64url');
+
+/** The restore origin stored under RESTORE_ORIGIN_META_KEY; null when absent or malformed. */
+export const restoreOrigin = (value: string | undefined): { into: string; from: string } | null => {
+  if (value === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  const checked = validate(RestoreOrigin, parsed);
+  return checked.ok ? checked.value : null;
+};
 
 export interface SqliteStoreOptions {
   dataDir: string;
@@ -388,6 +436,17 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (grantee_id, patient_id),
     CHECK (grantee_id <> patient_id)
   ) WITHOUT ROWID;
+  `,
+  // v10 → v11: each stream's head as the last restore left it, so the store tells a version it held at the
+  // restore from one stored since, whatever their seqs (RESTORE_ORIGIN_META_KEY). Empty until a restore.
+  RESTORED_HEADS_TABLE_SQL,
+  // v11 → v12: a grantee's unrevoked grants by patient as stream ids order them (`${patient_id}/`), then by
+  // issue: a `listStreams` page reads the grants of the patients it lists, and a pull those of the patients
+  // it names (`listUnendedByPatient`, `listUnendedFrom`), instead of all the grantee's. Revoked grants are
+  // not in it; expired ones are skipped on `expires_at` in the entry, without reading their rows.
+  `
+  CREATE INDEX IF NOT EXISTS grants_unrevoked_by_grantee_patient
+    ON grants (grantee_id, patient_id || '/', issued_at, grant_id, expires_at) WHERE revoked_at IS NULL;
   `,
 ];
 
@@ -977,6 +1036,24 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT * FROM grants WHERE patient_id = ? AND revoked_at IS NULL AND expires_at > ?
      ORDER BY issued_at, grant_id`,
   ),
+  // `listUnendedByPatient` / `listUnendedFrom`: the index's order is the answer's, so no sort and a page
+  // stops at its limit; INDEXED BY because only it serves that order (a plan without it would sort all).
+  grantsUnendedByPatientFirst: db.prepare<[string, string, number], GrantRow>(
+    `SELECT * FROM grants INDEXED BY grants_unrevoked_by_grantee_patient
+     WHERE grantee_id = ? AND revoked_at IS NULL AND expires_at > ?
+     ORDER BY patient_id || '/', issued_at, grant_id LIMIT ?`,
+  ),
+  grantsUnendedByPatientAfter: db.prepare<[string, string, string, number], GrantRow>(
+    `SELECT * FROM grants INDEXED BY grants_unrevoked_by_grantee_patient
+     WHERE grantee_id = ? AND revoked_at IS NULL AND patient_id || '/' > ? AND expires_at > ?
+     ORDER BY patient_id || '/', issued_at, grant_id LIMIT ?`,
+  ),
+  grantsUnendedFromPatients: db.prepare<[string, string, string], GrantRow>(
+    `SELECT * FROM grants INDEXED BY grants_unrevoked_by_grantee_patient
+     WHERE grantee_id = ? AND revoked_at IS NULL
+       AND patient_id || '/' IN (SELECT value || '/' FROM json_each(?)) AND expires_at > ?
+     ORDER BY patient_id || '/', issued_at, grant_id`,
+  ),
   grantsEndedOfGrantee: db.prepare<[string, string, number], GrantRow>(
     `SELECT * FROM grants WHERE grantee_id = ? AND (revoked_at IS NOT NULL OR expires_at <= ?)
      ORDER BY issued_at DESC, grant_id DESC LIMIT ?`,
@@ -1011,6 +1088,7 @@ const prepareStatements = (db: Database.Database) => ({
   ),
 
   headGet: db.prepare<[string], { head: number }>('SELECT head FROM stream_heads WHERE stream = ?'),
+  restoredHeadGet: db.prepare<[string], { head: number }>('SELECT head FROM restored_heads WHERE stream = ?'),
   headPut: db.prepare<[string, number]>(
     'INSERT INTO stream_heads (stream, head) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET head = excluded.head',
   ),
@@ -1070,12 +1148,17 @@ const prepareStatements = (db: Database.Database) => ({
     `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
   ),
-  envelopesForRecipient: db.prepare<[string], EnvelopeRow>(
-    'SELECT * FROM envelopes WHERE recipient = ? ORDER BY stream, epoch',
+  // Both walk envelopes_by_recipient (recipient, stream, epoch) in the answer's order: only the recipient's
+  // rows of the named streams are read, however many other recipients' rows those streams hold, and a
+  // LIMIT stops the walk (no sort of everything first). LIMIT -1: no limit.
+  envelopesForRecipient: db.prepare<[string, number], EnvelopeRow>(
+    `SELECT * FROM envelopes INDEXED BY envelopes_by_recipient
+     WHERE recipient = ? ORDER BY stream, epoch LIMIT ?`,
   ),
-  envelopesForRecipientIn: db.prepare<[string, string], EnvelopeRow>(
-    `SELECT * FROM envelopes WHERE recipient = ? AND stream IN (SELECT value FROM json_each(?))
-     ORDER BY stream, epoch`,
+  envelopesForRecipientIn: db.prepare<[string, string, number], EnvelopeRow>(
+    `SELECT * FROM envelopes INDEXED BY envelopes_by_recipient
+     WHERE recipient = ? AND stream IN (SELECT value FROM json_each(?))
+     ORDER BY stream, epoch LIMIT ?`,
   ),
   envelopeHolders: db.prepare<[string, number], EnvelopeHolder>(
     `SELECT stream, epoch, recipient FROM envelopes WHERE stream IN (SELECT value FROM json_each(?))
@@ -1269,6 +1352,17 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     }
   };
 
+  /**
+   * The incarnation of the store the last restore's backup was taken of, when the version at `seq` of
+   * `stream` was in the store at that restore; undefined for one stored since, or when no restore recorded
+   * it for the current incarnation (see header).
+   */
+  const keptFrom = (s: Statements, stream: string, seq: number): string | undefined => {
+    const origin = restoreOrigin(s.metaGet.get(RESTORE_ORIGIN_META_KEY)?.value);
+    if (origin === null || origin.into !== s.metaGet.get(INCARNATION_META_KEY)?.value) return undefined;
+    return seq <= (s.restoredHeadGet.get(stream)?.head ?? 0) ? origin.from : undefined;
+  };
+
   const writeBatch = (s: Statements, rows: DocWrite[], now: string) => {
     const heads = new Map<string, number>();
     const results: DocWriteResult[] = [];
@@ -1280,7 +1374,16 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       }
       if (current === undefined ? assumedRev !== null : current.rev !== assumedRev) {
         const master = current === undefined ? undefined : s.docGet.get(doc.stream, doc.id);
-        results.push({ status: 'conflict', master: master === undefined ? null : rowToDoc(master) });
+        if (master === undefined) {
+          results.push({ status: 'conflict', master: null });
+          continue;
+        }
+        const kept = keptFrom(s, master.stream, master.seq);
+        results.push({
+          status: 'conflict',
+          master: rowToDoc(master),
+          ...(kept === undefined ? {} : { keptFrom: kept }),
+        });
         continue;
       }
       const seq = (heads.get(doc.stream) ?? s.headGet.get(doc.stream)?.head ?? 0) + 1;
@@ -1737,6 +1840,25 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const statement = side === 'patient' ? s.grantsUnendedOfPatient : s.grantsUnendedOfGrantee;
           return statement.all(id, now).map(rowToGrant);
         }),
+      listUnendedByPatient: (granteeId, now, { after, limit }) =>
+        call((s) => {
+          requireText(granteeId, 'granteeId');
+          requireText(now, 'now');
+          if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a count, not ${limit}`);
+          if (after === undefined)
+            return s.grantsUnendedByPatientFirst.all(granteeId, now, limit).map(rowToGrant);
+          if (typeof after !== 'string') throw invalid('after must be a string');
+          return s.grantsUnendedByPatientAfter.all(granteeId, after, now, limit).map(rowToGrant);
+        }),
+      listUnendedFrom: (granteeId, patientIds, now) =>
+        call((s) => {
+          requireText(granteeId, 'granteeId');
+          requireText(now, 'now');
+          if (!Array.isArray(patientIds)) throw invalid('patientIds must be an array');
+          for (const id of patientIds) requireText(id, 'patientId');
+          if (patientIds.length === 0) return [];
+          return s.grantsUnendedFromPatients.all(granteeId, JSON.stringify(patientIds), now).map(rowToGrant);
+        }),
       listEnded: (of, now, limit) =>
         call((s) => {
           const [side, id] = grantSide(of);
@@ -1880,13 +2002,17 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           );
           return { created: changes === 1 };
         }),
-      list: (recipient, streams) =>
-        call((s) =>
-          (streams === undefined
-            ? s.envelopesForRecipient.all(recipient)
-            : s.envelopesForRecipientIn.all(recipient, JSON.stringify(streams))
-          ).map(rowToEnvelope),
-        ),
+      list: (recipient, streams, limit) =>
+        call((s) => {
+          if (limit !== undefined && !isNonNegativeInt(limit))
+            throw invalid(`limit must be a count, not ${String(limit)}`);
+          const most = limit ?? -1;
+          return (
+            streams === undefined
+              ? s.envelopesForRecipient.all(recipient, most)
+              : s.envelopesForRecipientIn.all(recipient, JSON.stringify(streams), most)
+          ).map(rowToEnvelope);
+        }),
       currentEpoch: (stream) => call((s) => s.envelopeMaxEpoch.get(stream)?.epoch ?? null),
       currentEpochs: (streams) =>
         call((s) => {

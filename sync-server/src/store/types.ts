@@ -71,7 +71,17 @@ export interface DocWrite {
 }
 
 export type DocWriteResult =
-  { status: 'ok'; seq: number } | { status: 'conflict'; master: Doc | null } | { status: 'append-only' };
+  | { status: 'ok'; seq: number }
+  | {
+      status: 'conflict';
+      master: Doc | null;
+      /**
+       * `master` was in the store at its last restore, from a backup of the store of this incarnation
+       * (sqlite-store.ts, `restored_heads`); absent for a version stored since, or when the store cannot tell.
+       */
+      keptFrom?: string;
+    }
+  | { status: 'append-only' };
 
 export interface DocPage {
   /** Documents with seq > since, in seq order. */
@@ -360,6 +370,27 @@ export interface SyncStore {
      */
     listUnended(of: { patientId?: string; granteeId?: string }, now: IsoTime): Promise<Grant[]>;
     /**
+     * One page of the grants unended at `now` (as `listUnended`) that `granteeId` received, by patient in the
+     * order of their stream ids (`${patientId}/`, code-unit order; account ids hold no `/`), then oldest
+     * issued first (ties by id); with `after`, only those whose `${patientId}/` sorts strictly after it
+     * (any string: the id of the last stream a `listStreams` page listed). At most `limit`. Keyset paging:
+     * a page of streams reads the grants of the patients it lists, however many the grantee received;
+     * revoked and expired grants are skipped without being read. INVALID when `limit` is not a non-negative
+     * integer.
+     */
+    listUnendedByPatient(
+      granteeId: string,
+      now: IsoTime,
+      page: { after?: string; limit: number },
+    ): Promise<Grant[]>;
+    /**
+     * The grants unended at `now` (as `listUnended`) that `granteeId` received from the patients
+     * `patientIds` (any order; repeats count once), in the order of `listUnendedByPatient`: within one
+     * patient the order of `listUnended`. What deciding on those patients' streams needs, read without the
+     * grantee's other grants. INVALID when an id is not a non-empty string.
+     */
+    listUnendedFrom(granteeId: string, patientIds: readonly string[], now: IsoTime): Promise<Grant[]>;
+    /**
      * The grants ended at `now` (revoked, or `expiresAt` at or before `now`) that `patientId` issued or
      * `granteeId` received, newest issued first (ties by id, descending), at most `limit`. INVALID unless
      * exactly one of the two is given, or when `limit` is not a non-negative integer.
@@ -464,8 +495,12 @@ export interface SyncStore {
   envelopes: {
     /** Idempotent on (stream, epoch, recipient): the first envelope stays; `created` says if this one was stored. */
     put(envelope: Envelope): Promise<{ created: boolean }>;
-    /** Envelopes for `recipient`, optionally only for `streams`, ordered by stream then epoch. */
-    list(recipient: string, streams?: string[]): Promise<Envelope[]>;
+    /**
+     * Envelopes for `recipient`, optionally only for `streams`, ordered by stream then epoch; at most
+     * `limit` when given. Reads only the recipient's rows of those streams (never other recipients' rows of
+     * them, nor its rows of other streams). INVALID when `limit` is not a non-negative integer.
+     */
+    list(recipient: string, streams?: string[], limit?: number): Promise<Envelope[]>;
     /** Highest epoch with any envelope, or null when the stream has none. */
     currentEpoch(stream: string): Promise<number | null>;
     /** `currentEpoch` of each of `streams`, in the same order, read at once. */

@@ -71,12 +71,16 @@
  *   write is sent again as a creation (not writes still pending, which RxDB sends, nor versions refused
  *   before); then every readable stream is pulled again from 0. The new incarnation is recorded only once
  *   that pull caught up and everything local was pushed, so a catch-up cut short starts over at the next
- *   `ready`. The positions seen before the restore (the floor, persisted with the first run) tell server
- *   versions kept from before it from later ones: a kept one older than the version a push builds on is
- *   overwritten (the store took versions in increasing numbers, so it is an ancestor); a later one is
- *   another device's change, merged like any conflict. Positions are the store's own, and a restored
- *   store's may restart below those served before (nothing carried: a lost disk). So live frames received
- *   before a catch-up starts are dropped, and its pull from 0 starts the engine's positions (`known`,
+ *   `ready`. A server version a push conflicts with was served before the restore only if the server
+ *   says it kept it from a backup of the store of the incarnation recorded here (`keptFrom`, protocol
+ *   version 8) and it is at or below the positions seen before the restore (the floor, persisted with the
+ *   first run). Such a version older than the one a push builds on is overwritten (the store took
+ *   versions in increasing numbers, so it is an ancestor); a newer one is left to the pull. Any other is
+ *   another device's change, or cannot be told from one (an older server), and is merged like any
+ *   conflict, both sides kept: positions alone prove nothing, since a restored store's may restart below
+ *   those served before (nothing carried: a lost disk), so a version stored since the restore can sit at
+ *   a position seen before it, with any revision number. For the same reason live frames
+ *   received before a catch-up starts are dropped, and its pull from 0 starts the engine's positions (`known`,
  *   whence subscriptions and live checkpoints) over and counts RxDB's stored checkpoint of then, which
  *   RxDB replaces only with a document, as no position until RxDB stored another (`voided`, persisted
  *   with the pull floor); while the run lasts, a stale version at or below its floor is dropped without a
@@ -340,13 +344,14 @@ interface PushOptions {
   repush?: boolean;
   /** The floor of the restore being caught up with, when the caller holds it (see `ResetRun`). */
   floor?: Record<string, number>;
-  /** Filled with the seq of each server version a row conflicted with, by record id. */
-  masterSeqs?: Map<string, number>;
+  /** Filled with the ids of server versions rows conflicted with that were served before the restore. */
+  servedBefore?: Set<string>;
 }
 /**
  * Catching up with a restore of the server's store (`ready.incarnation` changed). The pull handler fixes
- * `floor` (the per-stream positions this device had seen before the restore: served versions at or below
- * them come from the store as it was; persisted, so a run that starts over keeps it), then sends every
+ * `floor` (the per-stream positions this device had seen before the restore: a version at or below them
+ * that the server kept from the backup, `servedBefore`, was served before it; persisted, so a run that
+ * starts over keeps it), then sends every
  * local document this device may send again (`repush`, before any served version is applied, so none of
  * them is replaced before the server has it), then pulls every readable stream from 0 (`fromZero`). The new
  * incarnation is recorded once that pull caught up and everything local was pushed; until then each
@@ -1554,6 +1559,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
   };
 
+  /**
+   * Whether a server version a push conflicted with was served to this device before the restore being
+   * caught up with: the server kept it from a backup of the store of the incarnation this device recorded
+   * (`keptFrom`; the floor holds that store's positions) and it sits at or below the floor. Its seq alone
+   * says nothing: a store restored onto an empty disk gives versions stored since the restore positions it
+   * served before. Without `keptFrom` (an older server, a backup of another incarnation) none counts.
+   */
+  const servedBefore = (
+    master: ServedDoc,
+    keptFrom: string | undefined,
+    floor: Readonly<Record<string, number>>,
+  ): boolean =>
+    keptFrom !== undefined && keptFrom === incarnation.recorded && master.seq <= (floor[master.stream] ?? 0);
+
   const pushRows = async (
     rows: PushInput,
     options: PushOptions = {},
@@ -1686,6 +1705,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const masters: ServedDoc[] = [];
       /** Index into `rows` of the row each entry of `masters` answers. */
       const masterRows: number[] = [];
+      /** Per entry of `masters`, the incarnation the server says it kept it from (`keptFrom`), if any. */
+      const keptFroms: Array<string | undefined> = [];
       const recreate = new Set<number>();
       let stale = false;
       for (const { out, byIndex, reply } of replies) {
@@ -1704,6 +1725,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
             }
             masters.push(result.master);
             masterRows.push(byIndex[k]!);
+            keptFroms.push(result.keptFrom);
             continue;
           }
           if (result.code === 'STALE_EPOCH') {
@@ -1718,23 +1740,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const decodedMasters = await decodeRecords(codecDeps, masters);
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
-      // After a restore of the server's store, a server version served before the restore (at or below the
-      // floor) with a lower revision number than the version this row builds on is an older version of
-      // that very record (the store took versions in increasing numbers): the newer one is sent on top of
-      // it, once. A version stored after the restore is another device's change: a conflict as any other.
+      // After a restore of the server's store, a server version served before the restore (`servedBefore`)
+      // with a lower revision number than the version this row builds on is an older version of that very
+      // record (the store took versions in increasing numbers): the newer one is sent on top of it, once. A
+      // version stored after the restore is another device's change, whatever its seq: a conflict as any other.
       const rebase = new Map<number, string>();
       for (const [k, decoded] of decodedMasters.entries()) {
         const row = rows[masterRows[k]!]!;
         const assumed = row.assumedMasterState;
         const master = masters[k]!;
-        options.masterSeqs?.set(master.id, master.seq);
+        const seen = floor !== null && servedBefore(master, keptFroms[k], floor);
+        if (seen) options.servedBefore?.add(master.id);
         if (!decoded.ok || asCreation || rebased) continue;
         const base = assumed ?? (options.repush ? row.newDocumentState : undefined);
-        const restored =
-          floor !== null &&
-          base !== undefined &&
-          master.seq <= (floor[master.stream] ?? 0) &&
-          decoded.record.rv < base.rv;
+        const restored = seen && base !== undefined && decoded.record.rv < base.rv;
         if ((assumed && sameVersion(decoded.record, assumed)) || restored) {
           rebase.set(masterRows[k]!, master.rev);
         }
@@ -1924,15 +1943,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Sends local copies again as creations. The server answers `ok` for a version it holds (also under
    * another tag: a conflict with the same version, which settles quietly) or stores one it lost; an older
    * version of the record served before the restore is overwritten (`pushRows`). What else conflicts:
-   * a later version of what this device held before the restore (it had not pulled it yet) is left to the
-   * pull from 0, which applies it; a version stored since the restore is merged with the local copy as
-   * RxDB merges any conflict, sent on top of it and written here (`storeMerges`), so neither side is lost.
+   * a later version of what this device held before the restore (served before it, `servedBefore`: it had
+   * not pulled it yet) is left to the pull from 0, which applies it; any other (stored since the restore,
+   * or not known to be older: an older server) is merged with the local copy as RxDB merges any conflict,
+   * sent on top of it and written here (`storeMerges`), so neither side is lost.
    */
   const repushPage = async (mine: WithDeleted<PlainRecord>[], floor: Record<string, number>) => {
-    const masterSeqs = new Map<string, number>();
+    const seenBefore = new Set<string>();
     const conflicts = await pushRows(
       mine.map((r) => ({ newDocumentState: r })),
-      { repush: true, floor, masterSeqs },
+      { repush: true, floor, servedBefore: seenBefore },
     );
     const local = new Map(mine.map((r) => [r.id, r]));
     const handler = collection.conflictHandler;
@@ -1940,8 +1960,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     for (const master of conflicts) {
       const copy = local.get(master.id);
       if (!copy || handler.isEqual(master, copy, 'hale-restore')) continue;
-      const seq = masterSeqs.get(master.id) ?? Number.MAX_SAFE_INTEGER;
-      if (seq <= (floor[master.stream] ?? 0) && master.rv > copy.rv) continue;
+      if (seenBefore.has(master.id) && master.rv > copy.rv) continue;
       const resolved = await handler.resolve(
         { realMasterState: master, newDocumentState: copy },
         'hale-restore',

@@ -1,0 +1,178 @@
+// A push conflict tells whether the stored version was in the store at its last restore (`keptFrom`,
+// KEPT_FROM_VERSION): devices cannot tell from seqs, which a restore onto an empty disk hands out again.
+import { renameSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { newId } from '@hale/model';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  KEPT_FROM_VERSION,
+  SUPPORTED_VERSIONS,
+  type PushedFrame,
+  type PushDoc,
+  type PushResult,
+} from '@hale/protocol';
+import { backupSqlite, INCARNATION_META_KEY, restoreSqlite } from './store/index';
+import {
+  newIncarnation,
+  RESTORED_HEADS_TABLE_SQL,
+  SCHEMA_MIGRATIONS,
+  SQLITE_FILE_NAME,
+} from './store/sqlite-store';
+import {
+  connect,
+  makeDoc,
+  registerAccount,
+  startServer,
+  type TestAccount,
+  type TestServer,
+  type WsClient,
+} from './testing/harness';
+
+let dir = '';
+let t: TestServer | null = null;
+afterEach(async () => {
+  await t?.stop();
+  t = null;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const push = async (c: WsClient, doc: PushDoc, assumedRev: string | null): Promise<PushResult> => {
+  const reply = await c.request<PushedFrame>({ t: 'push', rid: c.rid(), rows: [{ doc, assumedRev }] });
+  return reply.results[0]!;
+};
+
+const okRev = (r: PushResult): { rev: string; seq: number } => {
+  if (r.status !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(r)}`);
+  return { rev: r.rev, seq: r.seq };
+};
+
+const conflictOf = (r: PushResult) => {
+  if (r.status !== 'conflict') throw new Error(`expected a conflict, got ${JSON.stringify(r)}`);
+  return { seq: r.master?.seq, keptFrom: 'keptFrom' in r ? r.keptFrom : 'absent' };
+};
+
+/**
+ * Rewrites `backup` as a build whose schema predates `restored_heads` would have written it: the
+ * migrations before that one, and the backup's rows of every table that schema has.
+ */
+const olderSchema = (backup: string): void => {
+  const version = SCHEMA_MIGRATIONS.indexOf(RESTORED_HEADS_TABLE_SQL);
+  expect(version).toBeGreaterThan(0);
+  const file = path.join(dir, 'older.sqlite');
+  const db = new Database(file);
+  try {
+    db.pragma('foreign_keys = OFF');
+    for (const migration of SCHEMA_MIGRATIONS.slice(0, version)) db.exec(migration);
+    db.pragma(`user_version = ${version}`);
+    db.prepare('ATTACH ? AS src').run(backup);
+    const tables = db
+      .prepare<[], { name: string }>("SELECT name FROM main.sqlite_schema WHERE type = 'table'")
+      .all();
+    for (const { name } of tables) {
+      const columns = db
+        .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+        .all(name)
+        .map((c) => `"${c.name}"`)
+        .join(', ');
+      db.exec(`INSERT INTO main."${name}" (${columns}) SELECT ${columns} FROM src."${name}"`);
+    }
+    db.exec('DETACH src');
+  } finally {
+    db.close();
+  }
+  renameSync(file, backup);
+};
+
+/**
+ * Before the backup: records `a` and `b` (rv 1). After it: `a` rv 2 and a record `c`, lost with the
+ * restore. After the restore (onto an empty directory with `lostDisk`, else over the store): `b` rv 2.
+ * Then one conflicting push each for `a` (its stored version is the backup's) and `b` (stored since).
+ */
+const scenario = async (options: { lostDisk: boolean; olderBackup?: boolean }) => {
+  dir = await mkdtemp(path.join(tmpdir(), 'hale-kept-from-'));
+  const dataDir = path.join(dir, 'data');
+  const backup = path.join(dir, 'backup.sqlite');
+  t = await startServer({ dataDir, realClock: true });
+  const patient: TestAccount = await registerAccount(t);
+  const versions = [...SUPPORTED_VERSIONS];
+  const p = await connect(t, patient.device, { versions });
+  const incarnationBefore = p.ready.incarnation;
+  const ids = { a: newId(), b: newId(), c: newId() };
+  const doc = (id: keyof typeof ids, rv: number, substance: string) =>
+    makeDoc(patient, patient.device, 'allergy', { substance }, { id: ids[id], rv });
+  const a1 = okRev(await push(p, await doc('a', 1, 'a-1'), null));
+  const b1 = okRev(await push(p, await doc('b', 1, 'b-1'), null));
+  await backupSqlite(t.store, backup);
+  const a2 = okRev(await push(p, await doc('a', 2, 'a-2'), a1.rev));
+  const c1 = okRev(await push(p, await doc('c', 1, 'c-1'), null));
+  const servedBefore = c1.seq;
+  await p.close();
+  await t.stop({ keepData: true });
+  t = null;
+
+  if (options.olderBackup === true) olderSchema(backup);
+  if (options.lostDisk) await rm(dataDir, { recursive: true, force: true });
+  const restored = await restoreSqlite(backup, dataDir, { onWarning: () => {} });
+  expect(restored.carried === null).toBe(options.lostDisk);
+  t = await startServer({ dataDir, realClock: true });
+  const p8 = await connect(t, patient.device, { versions });
+  const p7 = await connect(t, patient.device, { versions: versions.filter((v) => v < KEPT_FROM_VERSION) });
+  expect(p8.ready.version).toBe(KEPT_FROM_VERSION);
+  expect(p7.ready.version).toBe(KEPT_FROM_VERSION - 1);
+  const b2 = okRev(await push(p8, await doc('b', 2, 'b-2'), b1.rev));
+  // a's device sends its newest version on top of the one it holds; b's on top of the backup's.
+  const a3 = await doc('a', 3, 'a-3');
+  const b3 = await doc('b', 3, 'b-3');
+  const conflicts = {
+    v8: { a: conflictOf(await push(p8, a3, a2.rev)), b: conflictOf(await push(p8, b3, b1.rev)) },
+    v7: { a: conflictOf(await push(p7, a3, a2.rev)), b: conflictOf(await push(p7, b3, b1.rev)) },
+  };
+  await p8.close();
+  await p7.close();
+  return { incarnationBefore, a1, a2, a3, b2, servedBefore, conflicts, dataDir, patient };
+};
+
+describe('a push conflict after a restore', () => {
+  it('onto an empty disk names the backup’s incarnation for a version it held, not for one stored since at a reused seq', async () => {
+    const { incarnationBefore, a1, b2, servedBefore, conflicts } = await scenario({ lostDisk: true });
+    // The premise: b's version stored since the restore took a seq served before it (for a's rv 2).
+    expect(b2.seq).toBeLessThanOrEqual(servedBefore);
+    expect(conflicts).toEqual({
+      v8: { a: { seq: a1.seq, keptFrom: incarnationBefore }, b: { seq: b2.seq, keptFrom: 'absent' } },
+      v7: { a: { seq: a1.seq, keptFrom: 'absent' }, b: { seq: b2.seq, keptFrom: 'absent' } },
+    });
+  });
+
+  it('over the store it replaces does the same, positions carried', async () => {
+    const { incarnationBefore, a1, b2, servedBefore, conflicts } = await scenario({ lostDisk: false });
+    expect(b2.seq).toBeGreaterThan(servedBefore);
+    expect(conflicts).toEqual({
+      v8: { a: { seq: a1.seq, keptFrom: incarnationBefore }, b: { seq: b2.seq, keptFrom: 'absent' } },
+      v7: { a: { seq: a1.seq, keptFrom: 'absent' }, b: { seq: b2.seq, keptFrom: 'absent' } },
+    });
+  });
+
+  it('from a backup at an older schema does the same once the store is migrated', async () => {
+    const { incarnationBefore, a1, b2, conflicts } = await scenario({ lostDisk: true, olderBackup: true });
+    expect(conflicts.v8).toEqual({
+      a: { seq: a1.seq, keptFrom: incarnationBefore },
+      b: { seq: b2.seq, keptFrom: 'absent' },
+    });
+  });
+
+  it('says nothing once the incarnation is not the one the restore recorded (restored by a build that records none)', async () => {
+    const { a1, a2, a3, dataDir, patient } = await scenario({ lostDisk: true });
+    await t?.stop({ keepData: true });
+    t = null;
+    const raw = new Database(path.join(dataDir, SQLITE_FILE_NAME));
+    raw.prepare('UPDATE meta SET value = ? WHERE key = ?').run(newIncarnation(), INCARNATION_META_KEY);
+    raw.close();
+    t = await startServer({ dataDir, realClock: true });
+    const p8 = await connect(t, patient.device, { versions: [...SUPPORTED_VERSIONS] });
+    expect(conflictOf(await push(p8, a3, a2.rev))).toEqual({ seq: a1.seq, keptFrom: 'absent' });
+    await p8.close();
+  });
+});
