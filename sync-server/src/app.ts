@@ -174,11 +174,19 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     ed,
     sealTo: createNodeSealTo(),
     server,
-    // The grant is stored either way; a failed re-evaluation is retried by the next sweep.
+    // The change is stored either way, and the hub has closed every connection of the grantee it could not
+    // re-decide before this settles (it fails closed), so the grant or revoke still answers ok: no change
+    // committed after that answer reaches a cut-off device, and the device is re-checked from the store when
+    // it reconnects. An error answer would tell the patient a revocation failed that took effect.
     onGrantsChanged: (granteeId) =>
       hubRef
         ?.grantsChanged(granteeId)
-        .catch((error: unknown) => app.log.error({ err: error }, 'live re-evaluation failed')),
+        .catch((error: unknown) =>
+          app.log.error(
+            { err: error, granteeId },
+            'live re-evaluation failed; the connections it failed for were closed',
+          ),
+        ),
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
     accessWindowMs: config.accessAuditWindowMs,
     onAccessLogError: (error) => app.log.error({ err: error }, 'access tally not logged'),

@@ -34,6 +34,7 @@ const PINNED = [
   'INVITE_INVALID',
   'BLOB_DELETED',
   'TOO_MANY_ACCEPTED',
+  'TOO_MANY_DEVICES',
 ];
 
 describe('ERROR_CODES', () => {

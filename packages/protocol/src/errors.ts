@@ -249,6 +249,16 @@ export const ERROR_CODES = {
       'The account has accepted the most patients it may (`acceptPatient`; `details.max` is the cap); nothing ' +
       'was stored. Stop accepting a patient first (`accept: false`).',
   },
+  TOO_MANY_DEVICES: {
+    // 409 like TOO_MANY_GRANTS: a cap of this account is full, nothing wrong with the request's form.
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'The account has the most devices it may (`POST /v1/devices`); nothing was stored. With `details.limit` ' +
+      '"active" it has `details.max` devices not revoked: revoke one it no longer uses first. With "total" it ' +
+      'has registered `details.max` devices, revoked ones included, the most it ever may.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -22,6 +22,8 @@ import {
   DEFAULT_CHUNK_BYTES,
   MAX_BLOB_BYTES,
   MAX_BLOB_CHUNKS,
+  MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT,
+  MAX_DEVICES_PER_ACCOUNT,
   MAX_FRAME_BYTES,
   MIN_CHUNK_BYTES,
 } from './limits';
@@ -154,8 +156,8 @@ export const HttpAccountResponse = Type.Object(
      */
     wrappingKeySig: Type.Optional(Signature),
     /** Active (not revoked) devices. */
-    devices: Type.Array(SignedDeviceCertificate, { maxItems: 1000 }),
-    revokedDevices: Type.Array(DeviceId, { maxItems: 10_000 }),
+    devices: Type.Array(SignedDeviceCertificate, { maxItems: MAX_DEVICES_PER_ACCOUNT }),
+    revokedDevices: Type.Array(DeviceId, { maxItems: MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT }),
   },
   closed,
 );

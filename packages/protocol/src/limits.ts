@@ -175,3 +175,18 @@ export const MAX_ACCEPTED_PAGE = 1000;
 export const MAX_GRANTS_PER_PAIR_PER_DAY = 2 * MAX_ACTIVE_GRANTS_PER_PAIR;
 /** The rolling window of MAX_GRANTS_PER_PAIR_PER_DAY. */
 export const GRANT_RATE_WINDOW_MS = 24 * 3600_000;
+/**
+ * Most active (unrevoked) devices one account may have: `POST /v1/devices` refuses one more with
+ * TOO_MANY_DEVICES (`details.limit` 'active'), storing nothing; revoking one makes room. The account answer
+ * (`HttpAccountResponse.devices`) lists at most this many, so it stays valid and an account at the cap
+ * still fits one lookup answer (MAX_ACCOUNT_LOOKUP_ANSWER_BYTES).
+ */
+export const MAX_DEVICES_PER_ACCOUNT = 1000;
+/**
+ * Most devices one account may ever register, revoked ones included (the first device, at registration,
+ * counts): `POST /v1/devices` refuses one more with TOO_MANY_DEVICES (`details.limit` 'total'), storing
+ * nothing. Revoked devices stay stored (a revocation never goes back), so this is what bounds the account
+ * answer's `revokedDevices` and the rows every answer reads; a revocation itself is never refused. A device
+ * a day for 27 years: no owner replacing phones reaches it.
+ */
+export const MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT = 10_000;

@@ -18,6 +18,12 @@
  *   connection whose next boundary the clock passed, in case its timer has not fired. So a sweep costs one
  *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
  *   the pair's ended grants (`service.explain`), read only when something is taken away.
+ * - A re-evaluation after a grant change fails closed: a connection whose reload (or the re-decision
+ *   after it) fails is closed at once (4000, `error` UNAVAILABLE), delivery to it stopping before
+ *   `grantsChanged` settles, since the grants it holds may include the one just revoked and nothing else
+ *   would stop delivery from them (the sweep that found the change has moved past it). The device
+ *   reconnects and its grants are loaded from the store again. `grantsChanged` settles only once every
+ *   connection of the grantee is re-decided or closed, and then rejects with the first failure.
  * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
  *   (connection, stream) — the windows of access-windows.ts, the connection as their channel — so a busy
  *   stream costs at most two entries (each a seal, a signature and a commit) per window instead of one per
@@ -268,6 +274,30 @@ export const createHub = (options: HubOptions) => {
     armTimer(state);
   };
 
+  /**
+   * Reloads the connection's grants after they changed and re-decides it; if that fails, closes it (see the
+   * header) and rethrows. Delivery stops at once, not when the socket's close reaches `remove`.
+   */
+  const reloadOrClose = async (state: ConnState): Promise<void> => {
+    try {
+      await reevaluate(state, true);
+    } catch (error) {
+      if (!state.closed) {
+        state.closed = true;
+        if (state.timer) clearTimeout(state.timer);
+        clearRetry(state);
+        state.conn.close(4000, 'access could not be re-checked after a grant change; reconnect');
+      }
+      throw error;
+    }
+  };
+
+  /** Waits for every one of `runs`, then rejects with the first failure if any. */
+  const settleAll = async (runs: Array<Promise<void>>): Promise<void> => {
+    const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
   /** Delivery of a stream failed: it is tried again by this timer (with backoff), not only by its next commit. */
   const armRetry = (state: ConnState): void => {
     if (state.retry || state.closed) return;
@@ -479,11 +509,14 @@ export const createHub = (options: HubOptions) => {
         endDelivery(state, s);
       }
     },
-    /** A grant of `granteeId` changed in this process: re-decide its connections now. */
+    /**
+     * A grant of `granteeId` changed in this process: re-decide its connections now, closing any whose
+     * re-decision fails; settles once each is re-decided or closed (rejecting with the first failure).
+     */
     async grantsChanged(granteeId: string): Promise<void> {
       const set = byAccount.get(granteeId);
       if (!set) return;
-      await Promise.all([...set].map((state) => reevaluate(state, true)));
+      await settleAll([...set].map(reloadOrClose));
     },
     /**
      * Re-decides the connections whose grants changed since the last sweep (also through other processes
@@ -502,10 +535,12 @@ export const createHub = (options: HubOptions) => {
       const t = now();
       const due: Array<Promise<void>> = [];
       for (const state of states.values()) {
-        if (all || changed.has(state.conn.principal.accountId)) due.push(reevaluate(state, true));
+        // A reload that fails closes the connection: the change is behind the position taken above, so no
+        // later sweep would reload it. A boundary needs no reload: delivery re-decides by the clock anyway.
+        if (all || changed.has(state.conn.principal.accountId)) due.push(reloadOrClose(state));
         else if (state.boundary !== null && state.boundary <= t) due.push(reevaluate(state, false));
       }
-      await Promise.all(due);
+      await settleAll(due);
     },
     closeDevice(deviceId: string, reason: string): number {
       let n = 0;

@@ -26,12 +26,21 @@
  * A signed-in device may ask for up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`POST /v1/accounts/lookup`):
  * each answered as the single-account route answers it, unknown ones listed as such, and the answer kept
  * within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES by deferring, in order, the accounts that no longer fit.
+ * Device caps: `POST /v1/devices` refuses a new device (TOO_MANY_DEVICES, nothing stored) once the account
+ * has MAX_DEVICES_PER_ACCOUNT devices not revoked, or has registered MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT
+ * devices in all; a revocation is never refused, so revoked ids stay within the second cap. The check and
+ * the insert run one at a time per account in this process (one process per store, as the sync service
+ * requires), so racing adds cannot pass a cap together. An account answer never lists more than the
+ * schema allows either: one stored over a cap (by an older server) is answered with its newest devices and
+ * revocations up to the caps, so it stays valid and fits a lookup answer on its own.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
   CHALLENGE_TTL_MS,
   HTTP_ROUTES,
   MAX_ACCOUNT_LOOKUP_ANSWER_BYTES,
+  MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT,
+  MAX_DEVICES_PER_ACCOUNT,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
   accountSignaturePayload,
@@ -90,9 +99,32 @@ const inviteRefused = (request: FastifyRequest, reason: string, role?: unknown):
       );
 };
 
+/**
+ * Runs `task` once every earlier task of the same key settled: what it reads stays true until it writes.
+ * A key's entry goes when its last task is done.
+ */
+const createKeyedQueue = () => {
+  const tails = new Map<string, Promise<void>>();
+  return async <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+};
+
 export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store, ed } = ctx;
   const iso = (ms = ctx.now()): string => new Date(ms).toISOString();
+  /** Device adds of one account, one at a time: each counts what the previous one stored. */
+  const deviceAdds = createKeyedQueue();
 
   const verifyCert = async (
     device: HttpDeviceRequest['device'],
@@ -220,23 +252,42 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const account = await store.accounts.get(device.cert.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
       await verifyCert(device, account.accountId, account.identityPublicKey);
-      const existing = await store.devices.get(device.cert.deviceId);
-      if (existing) {
-        if (existing.revokedAt !== undefined)
-          throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
-        if (existing.accountId !== account.accountId)
-          throw new ServiceError('ALREADY_EXISTS', 'device id taken');
-        return reply.code(201).send({ deviceId: existing.deviceId });
-      }
-      await store.devices.put({
-        deviceId: device.cert.deviceId,
-        accountId: account.accountId,
-        cert: device,
-        devicePublicKey: device.cert.devicePublicKey,
-        createdAt: iso(),
+      const deviceId = await deviceAdds(account.accountId, async () => {
+        const existing = await store.devices.get(device.cert.deviceId);
+        if (existing) {
+          if (existing.revokedAt !== undefined)
+            throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+          if (existing.accountId !== account.accountId)
+            throw new ServiceError('ALREADY_EXISTS', 'device id taken');
+          // Already stored: answered as before, whatever the caps say now.
+          return existing.deviceId;
+        }
+        const stored = await store.devices.listForAccount(account.accountId);
+        if (stored.length >= MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) {
+          throw new ServiceError(
+            'TOO_MANY_DEVICES',
+            `this account has registered ${MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT} devices, revoked ones included: the most it may`,
+            { limit: 'total', max: MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT },
+          );
+        }
+        if (stored.filter((d) => d.revokedAt === undefined).length >= MAX_DEVICES_PER_ACCOUNT) {
+          throw new ServiceError(
+            'TOO_MANY_DEVICES',
+            `this account has ${MAX_DEVICES_PER_ACCOUNT} devices; revoke one it no longer uses first`,
+            { limit: 'active', max: MAX_DEVICES_PER_ACCOUNT },
+          );
+        }
+        await store.devices.put({
+          deviceId: device.cert.deviceId,
+          accountId: account.accountId,
+          cert: device,
+          devicePublicKey: device.cert.devicePublicKey,
+          createdAt: iso(),
+        });
+        request.log.info({ accountId: account.accountId, deviceId: device.cert.deviceId }, 'device added');
+        return device.cert.deviceId;
       });
-      request.log.info({ accountId: account.accountId, deviceId: device.cert.deviceId }, 'device added');
-      return reply.code(201).send({ deviceId: device.cert.deviceId });
+      return reply.code(201).send({ deviceId });
     },
   );
 
@@ -261,17 +312,24 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     },
   );
 
-  /** What `GET /v1/accounts/:accountId` answers for an account, and each account of a lookup. */
+  /**
+   * What `GET /v1/accounts/:accountId` answers for an account, and each account of a lookup. Within the
+   * schema's caps even for an account stored over them (the caps came later): Fastify's serializer does
+   * not check `maxItems`, and a client refuses the whole answer, a whole lookup with it, for one list too
+   * long. The newest are kept (the store lists by registration): the devices most likely still in use.
+   */
   const accountAnswer = async (account: Account) => {
     const devices = await store.devices.listForAccount(account.accountId);
+    const active = devices.filter((d) => d.revokedAt === undefined);
+    const revoked = devices.filter((d) => d.revokedAt !== undefined);
     return {
       accountId: account.accountId,
       role: account.role,
       identityPublicKey: account.identityPublicKey,
       wrappingPublicKey: account.wrappingPublicKey,
       ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
-      devices: devices.filter((d) => d.revokedAt === undefined).map((d) => d.cert),
-      revokedDevices: devices.filter((d) => d.revokedAt !== undefined).map((d) => d.deviceId),
+      devices: active.slice(-MAX_DEVICES_PER_ACCOUNT).map((d) => d.cert),
+      revokedDevices: revoked.slice(-MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT).map((d) => d.deviceId),
     };
   };
 
@@ -309,8 +367,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         }
         const entry = await accountAnswer(account);
         const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
-        // The first account is always answered (the schema keeps one far below a frame), so asking again
-        // for what was deferred always makes progress.
+        // The first account is always answered (its answer keeps to the schema's caps, far below a
+        // frame), so asking again for what was deferred always makes progress.
         if (accounts.length > 0 && bytes + size > MAX_ACCOUNT_LOOKUP_ANSWER_BYTES) {
           deferred.push(accountId);
           continue;

@@ -1,0 +1,181 @@
+// A grant change whose live re-evaluation fails (app.ts `onGrantsChanged`, hub.ts): the promise that no
+// change committed after a `revoke` answer reaches a cut-off device (sync-service.ts, `onGrantsChanged`)
+// must hold when the store cannot load the grantee's grants at that moment. A real server over a real
+// SQLite file, with the fault injected by wrapping the store; the grantee follows the stream on a real
+// socket.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChangesFrame, PulledFrame, PushDoc, ServerFrame } from '@hale/protocol';
+import { buildApp, type HaleServer } from './app';
+import { createLogger } from './logger';
+import { StoreError, openSqliteStore, type SqliteStore, type SyncStore } from './store/index';
+import {
+  connect,
+  endpoint,
+  makeDoc,
+  makeGrant,
+  makeRevocation,
+  registerAccount,
+  streamOf,
+  type Endpoint,
+  type TestAccount,
+  type WsClient,
+} from './testing/harness';
+
+interface Running extends Endpoint {
+  server: HaleServer;
+  store: SqliteStore;
+  /** While set, loading an account's unended grants (what a live connection holds) fails. */
+  faults: { failGrantLoads: boolean };
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+const startFaulty = async (): Promise<Running> => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-fail-closed-'));
+  const store = await openSqliteStore({ dataDir });
+  const faults = { failGrantLoads: false };
+  const logs: string[] = [];
+  const wrapped: SyncStore = {
+    ...store,
+    grants: {
+      ...store.grants,
+      listUnended: async (...args) => {
+        if (faults.failGrantLoads) throw new StoreError('UNAVAILABLE', 'injected: grant load failed');
+        return store.grants.listUnended(...args);
+      },
+    },
+  };
+  const server = await buildApp({
+    store: wrapped,
+    logger: createLogger('info', { write: (line: string) => void logs.push(line) }),
+    config: {
+      rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
+      rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
+    },
+  });
+  const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    ...endpoint(url),
+    server,
+    store,
+    faults,
+    logs,
+    async stop() {
+      await server.close();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+};
+
+const isChanges = (f: ServerFrame): f is ChangesFrame => f.t === 'changes';
+
+describe('a grant change whose live re-evaluation fails', () => {
+  let t: Running;
+  beforeEach(async () => {
+    t = await startFaulty();
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  const push = async (c: WsClient, doc: PushDoc) => {
+    const reply = await c.request({ t: 'push', rid: c.rid(), rows: [{ doc, assumedRev: null }] });
+    expect(reply).toMatchObject({ t: 'pushed', results: [{ status: 'ok' }] });
+  };
+
+  /** A patient, a provider granted read on allergies and following them live, one record delivered. */
+  const scene = async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const phone = await connect(t, patient.device);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
+    const stream = streamOf(patient.accountId, 'allergy');
+    const doctor = await connect(t, provider.device);
+    const sub = await doctor.request({ t: 'subscribe', rid: doctor.rid(), streams: [{ stream, since: 0 }] });
+    expect(sub.t).toBe('ok');
+    const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'penicillin' });
+    await push(phone, first);
+    expect((await doctor.waitFor(isChanges)).docs.map((d) => d.id)).toEqual([first.id]);
+    return { patient, provider, phone, doctor, stream, grantId: grant.grant.grantId };
+  };
+
+  const revoke = async (phone: WsClient, patient: TestAccount, grantId: string) =>
+    phone.request({ t: 'revoke', rid: phone.rid(), revocation: await makeRevocation(patient, grantId) });
+
+  it('closes the grantee connection before the revoke answers, so nothing committed after it is delivered', async () => {
+    const { patient, provider, phone, doctor, stream, grantId } = await scene();
+    t.faults.failGrantLoads = true;
+    const answer = await revoke(phone, patient, grantId);
+    // The revocation is stored whatever happened to the live re-evaluation.
+    expect(answer.t).toBe('ok');
+    expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined();
+
+    const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
+    await push(phone, later);
+    // Well past the server's one-second sweep, which fails too while grants cannot be loaded.
+    const leaked = await doctor
+      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(leaked).toBe(false);
+    // Closed by the server, with a code a device retries on after backing off.
+    expect(await doctor.closed).toMatchObject({ code: 4000 });
+    expect(doctor.unsolicited).toContainEqual(expect.objectContaining({ t: 'error', code: 'UNAVAILABLE' }));
+    expect(t.logs.some((line) => line.includes('live re-evaluation failed'))).toBe(true);
+
+    // Once grants load again, the reconnecting device is re-checked from the store: the stream is gone.
+    t.faults.failGrantLoads = false;
+    const again = await connect(t, provider.device);
+    const refused = await again.request({
+      t: 'subscribe',
+      rid: again.rid(),
+      streams: [{ stream, since: 0 }],
+    });
+    expect(refused).toMatchObject({ t: 'error', code: 'CONSENT_REVOKED' });
+    const pulled = await again.request<PulledFrame>({
+      t: 'pull',
+      rid: again.rid(),
+      streams: [{ stream, since: 0 }],
+      limit: 10,
+      maxBytes: 1 << 20,
+    });
+    expect(pulled.docs).toEqual([]);
+    await again.close();
+    await phone.close();
+  });
+
+  it('closes the grantee connection when the sweep finds a change made elsewhere and cannot reload it', async () => {
+    const { patient, phone, doctor, grantId } = await scene();
+    // The sweep's position is taken past everything so far.
+    await t.server.hub.sweep();
+    t.faults.failGrantLoads = true;
+    // Revoked through another process sharing the store: only the sweep learns of it.
+    const signed = await makeRevocation(patient, grantId);
+    await t.store.grants.revoke(grantId, new Date().toISOString(), signed);
+    // Whichever sweep takes the change (this one, or the server's own every second) fails to reload.
+    await t.server.hub.sweep().catch(() => undefined);
+    await Promise.race([doctor.closed, new Promise((resolve) => setTimeout(resolve, 1_500))]);
+    t.faults.failGrantLoads = false;
+    // Later sweeps see no change: without failing closed, nothing would ever reload the connection.
+    await t.server.hub.sweep();
+
+    const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
+    await push(phone, later);
+    const leaked = await doctor
+      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(leaked).toBe(false);
+    expect(await doctor.closed).toMatchObject({ code: 4000 });
+    await phone.close();
+  });
+});
