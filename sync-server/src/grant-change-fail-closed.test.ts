@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChangesFrame, PulledFrame, PushDoc, ServerFrame } from '@hale/protocol';
 import { buildApp, type HaleServer } from './app';
 import { createLogger } from './logger';
@@ -27,16 +27,45 @@ import {
 interface Running extends Endpoint {
   server: HaleServer;
   store: SqliteStore;
-  /** While set, loading an account's unended grants (what a live connection holds) fails. */
-  faults: { failGrantLoads: boolean };
+  /**
+   * `failGrantLoads`: while set, loading an account's unended grants (what a live connection holds) fails.
+   * `holdNextGrantLoad`: the next such load reads the store at once and answers only when released.
+   */
+  faults: { failGrantLoads: boolean; holdNextGrantLoad: Hold | null };
   logs: string[];
   stop(): Promise<void>;
 }
 
+/** A grant load held after it read the store: `entered` resolves then; `release` lets it answer. */
+interface Hold {
+  /** Whose grants (as grantee) are held. */
+  granteeId: string;
+  entered: Promise<void>;
+  release: () => void;
+  /** Called by the held load: marks it entered, resolves on release. */
+  enter: () => Promise<void>;
+}
+
+const createHold = (granteeId: string): Hold => {
+  let entered: () => void = () => undefined;
+  let release: () => void = () => undefined;
+  const enteredP = new Promise<void>((resolve) => (entered = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    granteeId,
+    entered: enteredP,
+    release,
+    enter: () => {
+      entered();
+      return released;
+    },
+  };
+};
+
 const startFaulty = async (): Promise<Running> => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-fail-closed-'));
   const store = await openSqliteStore({ dataDir });
-  const faults = { failGrantLoads: false };
+  const faults: Running['faults'] = { failGrantLoads: false, holdNextGrantLoad: null };
   const logs: string[] = [];
   const wrapped: SyncStore = {
     ...store,
@@ -44,7 +73,14 @@ const startFaulty = async (): Promise<Running> => {
       ...store.grants,
       listUnended: async (...args) => {
         if (faults.failGrantLoads) throw new StoreError('UNAVAILABLE', 'injected: grant load failed');
-        return store.grants.listUnended(...args);
+        const rows = await store.grants.listUnended(...args);
+        const [of] = args;
+        const hold = faults.holdNextGrantLoad;
+        if (hold && 'granteeId' in of && of.granteeId === hold.granteeId) {
+          faults.holdNextGrantLoad = null;
+          await hold.enter();
+        }
+        return rows;
       },
     },
   };
@@ -73,7 +109,7 @@ const startFaulty = async (): Promise<Running> => {
 
 const isChanges = (f: ServerFrame): f is ChangesFrame => f.t === 'changes';
 
-describe('a grant change whose live re-evaluation fails', () => {
+describe('a grant change the live hub must act on', () => {
   let t: Running;
   beforeEach(async () => {
     t = await startFaulty();
@@ -148,6 +184,48 @@ describe('a grant change whose live re-evaluation fails', () => {
     });
     expect(pulled.docs).toEqual([]);
     await again.close();
+    await phone.close();
+  });
+
+  it('re-decides a subscribe that read the grants before a revoke committed: nothing after the revoke is delivered', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const phone = await connect(t, patient.device);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
+    const stream = streamOf(patient.accountId, 'allergy');
+    const doctor = await connect(t, provider.device);
+    // The subscribe reads the provider's grants while the grant is unended, and is held there.
+    const hold = createHold(provider.accountId);
+    t.faults.holdNextGrantLoad = hold;
+    const subscribing = doctor.request({
+      t: 'subscribe',
+      rid: doctor.rid(),
+      streams: [{ stream, since: 0 }],
+    });
+    await hold.entered;
+    // The revoke commits while the subscribe is held (its answer then waits for the live re-evaluation).
+    const revoking = revoke(phone, patient, grant.grant.grantId);
+    await vi.waitFor(
+      async () => expect((await t.store.grants.get(grant.grant.grantId))?.revokedAt).toBeDefined(),
+      { timeout: 5_000, interval: 5 },
+    );
+    hold.release();
+    expect((await revoking).t).toBe('ok');
+    // Decided on what it read (ok), or refused: either way the revoke must win from here on.
+    await subscribing;
+
+    const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
+    await push(phone, later);
+    // Well past the server's one-second sweep, whose position is already past the revoke.
+    const leaked = await doctor
+      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(leaked).toBe(false);
+    await doctor.close();
     await phone.close();
   });
 

@@ -428,6 +428,32 @@ export const createHub = (options: HubOptions) => {
     return hit;
   };
 
+  /** `subscribe`'s work, in the connection's re-evaluation queue (see `subscribe`). */
+  const subscribeNow = async (
+    state: ConnState,
+    cursors: Array<{ stream: string; since: number }>,
+  ): Promise<{ ok: true } | { ok: false; code: string; denied: Array<{ stream: string; code: string }> }> => {
+    // Closed while queued (e.g. failed closed by a re-evaluation): nothing to follow on it.
+    if (state.closed) return { ok: false, code: 'UNAUTHENTICATED', denied: [] };
+    state.grants = await service.grantsFor(state.conn.principal);
+    const t = now();
+    const ended = service.endedLookups();
+    const denied: Array<{ stream: string; code: string }> = [];
+    for (const c of cursors) {
+      const d = await decide(state, c.stream, 'live', t, ended);
+      if (!d.ok) denied.push({ stream: c.stream, code: d.code });
+    }
+    if (denied.length > 0) return { ok: false, code: denied[0]!.code, denied };
+    for (const c of cursors) {
+      state.subs.set(c.stream, c.since);
+      index(byStream, c.stream).add(state);
+      state.dirty.add(c.stream);
+    }
+    armTimer(state);
+    void flush(state);
+    return { ok: true };
+  };
+
   const unsubscribeCommit = store.onCommitted((heads: StreamHead[]) => {
     for (const { stream } of heads) {
       for (const key of pages.keys()) if (key.startsWith(`${stream}|`)) pages.delete(key);
@@ -477,27 +503,21 @@ export const createHub = (options: HubOptions) => {
       unindex(byAccount, conn.principal.accountId, state);
       states.delete(conn.id);
     },
-    /** Subscribes all or nothing: any stream the device may not follow refuses the whole request. */
+    /**
+     * Subscribes all or nothing: any stream the device may not follow refuses the whole request. Runs in
+     * the connection's re-evaluation queue: grants it read before a change committed would otherwise be
+     * written over those a re-evaluation read after it, and its streams added after that re-evaluation
+     * looked, so a revoked stream would stay followed (no sweep finds the change again).
+     */
     async subscribe(conn: LiveConnection, cursors: Array<{ stream: string; since: number }>) {
       const state = states.get(conn.id);
       if (!state) return { ok: false as const, code: 'UNAUTHENTICATED' as const, denied: [] };
-      state.grants = await service.grantsFor(conn.principal);
-      const t = now();
-      const ended = service.endedLookups();
-      const denied: Array<{ stream: string; code: string }> = [];
-      for (const c of cursors) {
-        const d = await decide(state, c.stream, 'live', t, ended);
-        if (!d.ok) denied.push({ stream: c.stream, code: d.code });
-      }
-      if (denied.length > 0) return { ok: false as const, code: denied[0]!.code, denied };
-      for (const c of cursors) {
-        state.subs.set(c.stream, c.since);
-        index(byStream, c.stream).add(state);
-        state.dirty.add(c.stream);
-      }
-      armTimer(state);
-      void flush(state);
-      return { ok: true as const };
+      const run = state.evaluating.then(() => subscribeNow(state, cursors));
+      state.evaluating = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
     },
     unsubscribe(conn: LiveConnection, streams: string[]): void {
       const state = states.get(conn.id);
