@@ -30,8 +30,9 @@ interface Running extends Endpoint {
   /**
    * `failGrantLoads`: while set, loading an account's unended grants (what a live connection holds) fails.
    * `holdNextGrantLoad`: the next such load reads the store at once and answers only when released.
+   * `failEndedLoads`: while set, reading a pair's ended grants (to name a refusal's reason) fails.
    */
-  faults: { failGrantLoads: boolean; holdNextGrantLoad: Hold | null };
+  faults: { failGrantLoads: boolean; holdNextGrantLoad: Hold | null; failEndedLoads: boolean };
   logs: string[];
   stop(): Promise<void>;
 }
@@ -65,7 +66,7 @@ const createHold = (granteeId: string): Hold => {
 const startFaulty = async (): Promise<Running> => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-fail-closed-'));
   const store = await openSqliteStore({ dataDir });
-  const faults: Running['faults'] = { failGrantLoads: false, holdNextGrantLoad: null };
+  const faults: Running['faults'] = { failGrantLoads: false, holdNextGrantLoad: null, failEndedLoads: false };
   const logs: string[] = [];
   const wrapped: SyncStore = {
     ...store,
@@ -81,6 +82,10 @@ const startFaulty = async (): Promise<Running> => {
           await hold.enter();
         }
         return rows;
+      },
+      endedScopes: async (...args) => {
+        if (faults.failEndedLoads) throw new StoreError('UNAVAILABLE', 'injected: ended grants not read');
+        return store.grants.endedScopes(...args);
       },
     },
   };
@@ -220,6 +225,44 @@ describe('a grant change the live hub must act on', () => {
     // Well past the server's one-second sweep, whose position is already past the revoke.
     const leaked = await doctor
       .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
+      .then(
+        () => true,
+        () => false,
+      );
+    expect(leaked).toBe(false);
+    await doctor.close();
+    await phone.close();
+  });
+
+  it('lets nothing through past an expiry whose re-decision fails on the store, and reports the failure', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const phone = await connect(t, patient.device);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
+      expiresAt: Date.now() + 1_500,
+    });
+    expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
+    const stream = streamOf(patient.accountId, 'allergy');
+    const doctor = await connect(t, provider.device);
+    expect(
+      (await doctor.request({ t: 'subscribe', rid: doctor.rid(), streams: [{ stream, since: 0 }] })).t,
+    ).toBe('ok');
+    // At the expiry the stream is re-decided (boundary timer, then the sweep), reading the pair's ended
+    // grants to name the reason: that read fails, so the subscription stays; delivery must still refuse.
+    t.faults.failEndedLoads = true;
+    await vi.waitFor(
+      () => expect(t.logs.some((line) => line.includes('injected: ended grants'))).toBe(true),
+      {
+        timeout: 5_000,
+        interval: 50,
+      },
+    );
+    t.faults.failEndedLoads = false;
+    // Nothing after the expiry reaches the provider, and the server still answers.
+    const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
+    await push(phone, later);
+    const leaked = await doctor
+      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 1_500)
       .then(
         () => true,
         () => false,

@@ -53,9 +53,8 @@
  *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
  *   the acceptances the grant is stored under.
  * - Key envelopes need no grant to be published (a patient sends a grantee's before the grant), so what a
- *   stranger can address to an account is bounded instead: epochs below MAX_STREAM_EPOCHS, and for another
- *   account at most the stream's current epoch + 1 (`putEnvelopes`), so at most MAX_STREAM_EPOCHS rows
- *   per stream and recipient. A key fetch reads only the rows of streams the caller may fetch then, at
+ *   stranger can address to an account is bounded instead: epochs below MAX_STREAM_EPOCHS (`putEnvelopes`),
+ *   so at most MAX_STREAM_EPOCHS rows per stream and recipient. A key fetch reads only the rows of streams the caller may fetch then, at
  *   most a frame's worth, and answers TOO_LARGE rather than more than MAX_FRAME_BYTES (`getEnvelopes`).
  * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
  *   MAX_STREAMS_PAGE rows, within MAX_FRAME_BYTES at their largest (grant-limits.test.ts); below it the
@@ -1060,15 +1059,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /**
-   * Stores a patient device's envelopes of the account's own streams, all or none. Epochs are bounded
-   * against what is stored before the frame (so a frame's own envelopes never raise the bound, and one
-   * frame cannot climb): none at MAX_STREAM_EPOCHS or above (TOO_LARGE); for another account, none above
-   * the stream's current epoch + 1 (BAD_MESSAGE; current: the highest stored, 0 when none). Granting
-   * publishes the grantee's envelopes of epochs already held, before the grant, and wrapping follows a
-   * claim, so both stay within it. The patient's own envelope (a claim) is bounded by the cap only: a
-   * device claims the epoch after the highest it held (its floor), which is above the stored one when the
-   * store lost epochs (a restore onto an empty disk, a server that withheld them), and it must still be
-   * able to re-key then. What strangers can address to one account per stream stays MAX_STREAM_EPOCHS.
+   * Stores a patient device's envelopes of the account's own streams, all or none; none of an epoch at
+   * MAX_STREAM_EPOCHS or above (TOO_LARGE), which bounds what strangers can address to one account per
+   * stream. Not bounded by the stream's stored epoch: a device may hold epochs the store lost (a restore
+   * onto an empty disk, a server that withheld them), claims the one after the highest it held, and
+   * grants with the envelopes of every epoch it holds, in one frame (a bound of stored + 1 refused such a
+   * grant whole: test/grant-after-lost-epochs.e2e.test.ts).
    */
   const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {
     // Validate everything first so a bad envelope stores nothing; signatures last (the costly check).
@@ -1078,9 +1074,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       if (env.createdBy !== p.deviceId)
         throw new ServiceError('FORBIDDEN', 'createdBy must be the publishing device');
     }
-    const streams = [...new Set(envelopes.map((e) => e.stream))];
-    const stored = await store.envelopes.currentEpochs(streams);
-    const current = new Map(streams.map((stream, i) => [stream, stored[i] ?? 0]));
     for (const env of envelopes) {
       const { stream, epoch } = env;
       if (epoch >= MAX_STREAM_EPOCHS) {
@@ -1089,15 +1082,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           epoch,
           max: MAX_STREAM_EPOCHS,
         });
-      }
-      // Publishing is owner-only (checked above), so a claim is the envelope for the caller's own account.
-      const at = current.get(stream) ?? 0;
-      if (env.recipient !== p.accountId && epoch > at + 1) {
-        throw new ServiceError(
-          'BAD_MESSAGE',
-          `epoch ${epoch} of ${stream} is past its current epoch ${at} + 1: claim it first`,
-          { stream, epoch, current: at },
-        );
       }
     }
     for (const env of envelopes) {
