@@ -114,6 +114,15 @@ const startFaulty = async (): Promise<Running> => {
 
 const isChanges = (f: ServerFrame): f is ChangesFrame => f.t === 'changes';
 
+/** Whether a `changes` frame carrying document `id` reaches `c` within `withinMs`. */
+const delivered = (c: WsClient, id: string, withinMs: number): Promise<boolean> =>
+  c
+    .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === id), withinMs)
+    .then(
+      () => true,
+      () => false,
+    );
+
 describe('a grant change the live hub must act on', () => {
   let t: Running;
   beforeEach(async () => {
@@ -128,15 +137,26 @@ describe('a grant change the live hub must act on', () => {
     expect(reply).toMatchObject({ t: 'pushed', results: [{ status: 'ok' }] });
   };
 
-  /** A patient, a provider granted read on allergies and following them live, one record delivered. */
-  const scene = async () => {
+  /** A patient and a provider granted read on allergies (until `expiresAt`), both connected. */
+  const granted = async (expiresAt?: number) => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const phone = await connect(t, patient.device);
-    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    const grant = await makeGrant(
+      patient,
+      provider,
+      [{ type: 'allergy', access: 'read' }],
+      expiresAt === undefined ? {} : { expiresAt },
+    );
     expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
     const stream = streamOf(patient.accountId, 'allergy');
     const doctor = await connect(t, provider.device);
+    return { patient, provider, phone, doctor, stream, grant };
+  };
+
+  /** As `granted`, with the provider following the stream live and one record delivered. */
+  const scene = async () => {
+    const { patient, provider, phone, doctor, stream, grant } = await granted();
     const sub = await doctor.request({ t: 'subscribe', rid: doctor.rid(), streams: [{ stream, since: 0 }] });
     expect(sub.t).toBe('ok');
     const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'penicillin' });
@@ -159,13 +179,7 @@ describe('a grant change the live hub must act on', () => {
     const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
     await push(phone, later);
     // Well past the server's one-second sweep, which fails too while grants cannot be loaded.
-    const leaked = await doctor
-      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
-      .then(
-        () => true,
-        () => false,
-      );
-    expect(leaked).toBe(false);
+    expect(await delivered(doctor, later.id, 2_500)).toBe(false);
     // Closed by the server, with a code a device retries on after backing off.
     expect(await doctor.closed).toMatchObject({ code: 4000 });
     expect(doctor.unsolicited).toContainEqual(expect.objectContaining({ t: 'error', code: 'UNAVAILABLE' }));
@@ -193,13 +207,7 @@ describe('a grant change the live hub must act on', () => {
   });
 
   it('re-decides a subscribe that read the grants before a revoke committed: nothing after the revoke is delivered', async () => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const phone = await connect(t, patient.device);
-    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
-    expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
-    const stream = streamOf(patient.accountId, 'allergy');
-    const doctor = await connect(t, provider.device);
+    const { patient, provider, phone, doctor, stream, grant } = await granted();
     // The subscribe reads the provider's grants while the grant is unended, and is held there.
     const hold = createHold(provider.accountId);
     t.faults.holdNextGrantLoad = hold;
@@ -223,27 +231,13 @@ describe('a grant change the live hub must act on', () => {
     const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
     await push(phone, later);
     // Well past the server's one-second sweep, whose position is already past the revoke.
-    const leaked = await doctor
-      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
-      .then(
-        () => true,
-        () => false,
-      );
-    expect(leaked).toBe(false);
+    expect(await delivered(doctor, later.id, 2_500)).toBe(false);
     await doctor.close();
     await phone.close();
   });
 
   it('lets nothing through past an expiry whose re-decision fails on the store, and reports the failure', async () => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const phone = await connect(t, patient.device);
-    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
-      expiresAt: Date.now() + 1_500,
-    });
-    expect((await phone.request({ t: 'grant', rid: phone.rid(), grant })).t).toBe('ok');
-    const stream = streamOf(patient.accountId, 'allergy');
-    const doctor = await connect(t, provider.device);
+    const { patient, phone, doctor, stream } = await granted(Date.now() + 1_500);
     expect(
       (await doctor.request({ t: 'subscribe', rid: doctor.rid(), streams: [{ stream, since: 0 }] })).t,
     ).toBe('ok');
@@ -261,13 +255,7 @@ describe('a grant change the live hub must act on', () => {
     // Nothing after the expiry reaches the provider, and the server still answers.
     const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
     await push(phone, later);
-    const leaked = await doctor
-      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 1_500)
-      .then(
-        () => true,
-        () => false,
-      );
-    expect(leaked).toBe(false);
+    expect(await delivered(doctor, later.id, 1_500)).toBe(false);
     await doctor.close();
     await phone.close();
   });
@@ -289,13 +277,7 @@ describe('a grant change the live hub must act on', () => {
 
     const later = await makeDoc(patient, patient.device, 'allergy', { substance: 'latex' });
     await push(phone, later);
-    const leaked = await doctor
-      .waitFor((f): f is ChangesFrame => isChanges(f) && f.docs.some((d) => d.id === later.id), 2_500)
-      .then(
-        () => true,
-        () => false,
-      );
-    expect(leaked).toBe(false);
+    expect(await delivered(doctor, later.id, 2_500)).toBe(false);
     expect(await doctor.closed).toMatchObject({ code: 4000 });
     await phone.close();
   });
