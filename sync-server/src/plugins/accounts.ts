@@ -69,6 +69,7 @@ import {
 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
+import { keyedLocks } from '../core/keyed-locks';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 import { isStoreError, type Account } from '../store/index';
 import { inviteCodeHash, inviteId } from '../store/invites';
@@ -99,32 +100,11 @@ const inviteRefused = (request: FastifyRequest, reason: string, role?: unknown):
       );
 };
 
-/**
- * Runs `task` once every earlier task of the same key settled: what it reads stays true until it writes.
- * A key's entry goes when its last task is done.
- */
-const createKeyedQueue = () => {
-  const tails = new Map<string, Promise<void>>();
-  return async <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    tails.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (tails.get(key) === tail) tails.delete(key);
-    }
-  };
-};
-
 export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store, ed } = ctx;
   const iso = (ms = ctx.now()): string => new Date(ms).toISOString();
   /** Device adds of one account, one at a time: each counts what the previous one stored. */
-  const deviceAdds = createKeyedQueue();
+  const lockDeviceAdds = keyedLocks();
 
   const verifyCert = async (
     device: HttpDeviceRequest['device'],
@@ -252,7 +232,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const account = await store.accounts.get(device.cert.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
       await verifyCert(device, account.accountId, account.identityPublicKey);
-      const deviceId = await deviceAdds(account.accountId, async () => {
+      const release = await lockDeviceAdds([account.accountId]);
+      try {
         const existing = await store.devices.get(device.cert.deviceId);
         if (existing) {
           if (existing.revokedAt !== undefined)
@@ -260,7 +241,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           if (existing.accountId !== account.accountId)
             throw new ServiceError('ALREADY_EXISTS', 'device id taken');
           // Already stored: answered as before, whatever the caps say now.
-          return existing.deviceId;
+          return reply.code(201).send({ deviceId: existing.deviceId });
         }
         const stored = await store.devices.listForAccount(account.accountId);
         if (stored.length >= MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) {
@@ -285,9 +266,10 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           createdAt: iso(),
         });
         request.log.info({ accountId: account.accountId, deviceId: device.cert.deviceId }, 'device added');
-        return device.cert.deviceId;
-      });
-      return reply.code(201).send({ deviceId });
+        return reply.code(201).send({ deviceId: device.cert.deviceId });
+      } finally {
+        release();
+      }
     },
   );
 
