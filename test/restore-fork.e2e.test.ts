@@ -27,6 +27,23 @@ const substances = async (s: DeviceSession, id: string): Promise<string[]> => {
   return [r.record.substance, ...kept].filter((x): x is string => typeof x === 'string').sort();
 };
 
+/**
+ * What each device shows of record `id` once it holds `both` (or after 20 s): every substance it keeps, the
+ * record's and its conflict sides'. Asserted whole, so a failure names each device's view.
+ */
+const viewsOnceBoth = async (devices: Record<string, DeviceSession>, id: string, both: string[]) => {
+  const seen: Record<string, string[]> = {};
+  for (const [name, s] of Object.entries(devices)) {
+    await eventually(
+      async () => JSON.stringify(await substances(s, id)) === JSON.stringify(both),
+      `${name} holds both edits`,
+      20_000,
+    ).catch(() => undefined);
+    seen[name] = await substances(s, id);
+  }
+  return seen;
+};
+
 const repeated = (s: DeviceSession): boolean =>
   s.sync.state().errors.some((e) => e.code === 'SERVER_RESTORES_REPEATED');
 
@@ -89,20 +106,7 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(c);
     const both = [`a-${aEdits + 1}`, `b-${bEdits + 1}`].sort();
-    const seen: Record<string, string[]> = {};
-    for (const [name, s] of [
-      ['a', a],
-      ['b', b],
-      ['c', c],
-    ] as const) {
-      await eventually(
-        async () => JSON.stringify(await substances(s, shared.id)) === JSON.stringify(both),
-        `${name} holds both edits`,
-        20_000,
-      ).catch(() => undefined);
-      seen[name] = await substances(s, shared.id);
-    }
-    expect(seen).toEqual({ a: both, b: both, c: both });
+    expect(await viewsOnceBoth({ a, b, c }, shared.id, both)).toEqual({ a: both, b: both, c: both });
     for (const s of [a, b, c]) expect((await s.records.get(shared.id))?.conflict).toBe(true);
     return { rvA, rvB };
   };
@@ -154,20 +158,7 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const d = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(d);
     const both = ['a-4', 'c-2'];
-    const seen: Record<string, string[]> = {};
-    for (const [name, s] of [
-      ['a', a],
-      ['c', c],
-      ['d', d],
-    ] as const) {
-      await eventually(
-        async () => JSON.stringify(await substances(s, shared.id)) === JSON.stringify(both),
-        `${name} holds both edits`,
-        20_000,
-      ).catch(() => undefined);
-      seen[name] = await substances(s, shared.id);
-    }
-    expect(seen).toEqual({ a: both, c: both, d: both });
+    expect(await viewsOnceBoth({ a, c, d }, shared.id, both)).toEqual({ a: both, c: both, d: both });
     // Still backed off: what a did was a push of the version it builds on, not a catch-up.
     expect(await recorded(a)).toBe(first.incarnation);
   }, 180_000);
