@@ -149,11 +149,13 @@ export const MAX_ACTIVE_GRANTS_PER_PATIENT = 1000;
 /**
  * Most patients one account may have accepted at once (`acceptPatient`); one more is refused with
  * TOO_MANY_ACCEPTED, storing nothing. Ten times the stranger cap: well beyond one clinician's panel (about
- * 2,000 patients) and room for a practice's list under one account. It is no higher because every access
- * decision loads all of a grantee's unended grants and is linear in their number (one grant per patient,
- * measured on one core: 1,000 grants load in ~5 ms and a pull naming 1,000 streams takes ~40 ms of
- * decisions; 10,000, ~70 ms and ~0.4 s; 100,000, ~1.9 s and ~12 s). Raising it needs decisions indexed
- * by patient first. `listStreams` no longer bounds it from STREAMS_PAGING_VERSION: the list is paged
+ * 2,000 patients) and room for a practice's list under one account. Requests that name streams (pulls,
+ * pushes, checks) read only the named patients' grants and decide from an index by patient, and each
+ * `listStreams` page reads grants by patient from its cursor on (at 10,000 patients: a full walk ≈0.5–0.7 s,
+ * a pull naming 1,000 streams ≈0.04–0.1 s; stream-listing-scale.test.ts prints them); what still loads
+ * all of a grantee's unended grants is a request naming no streams (a connection's live state, the
+ * whole-list `listStreams` below STREAMS_PAGING_VERSION, a key fetch of everything), linear in their
+ * number. `listStreams` no longer bounds it from STREAMS_PAGING_VERSION: the list is paged
  * (MAX_STREAMS_PAGE streams a page, each page well within MAX_FRAME_BYTES). Below that version the answer
  * is still one frame (about 200-260 bytes per stream: some 30,000 streams fit MAX_FRAME_BYTES), so a device
  * of an older build cannot list the streams of an account that accepted more than about 2,000 patients who

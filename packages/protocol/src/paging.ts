@@ -23,8 +23,9 @@
  *   then. So a stream readable for the whole walk is listed exactly once (its id never changes), with its
  *   access, head and epoch as of its page; one that becomes readable during the walk is listed iff its id
  *   falls after the page already read; one that stops being readable is listed iff its page was read
- *   before. Nothing is listed twice. The device re-lists after every `accessChanged`, which the server
- *   sends for each of these changes, so such a walk's view is corrected at once.
+ *   before. Nothing is listed twice. The server sends `accessChanged` for each of these changes, and the
+ *   device applies every such frame that arrives during its walk to the walk's result, so the walk's view
+ *   is corrected at once.
  * Failure modes: a cursor that is not PageCursor text is a malformed request like any other field
  * (BAD_MESSAGE; TOO_LARGE over MAX_CURSOR_CHARS); one that is, but does not decode to a payload of the
  * listing asked for with the same filters (forged, damaged, from another listing or filter, or from a
@@ -55,9 +56,8 @@ export const MAX_GRANTS_PAGE = 1000;
  * Most streams one `listStreams` may ask for (version ≥ STREAMS_PAGING_VERSION). A `StreamAccess` row is at
  * most 261 bytes of JSON (22-char account ids, the longest type, a grant id and end, the largest head and
  * epoch), so a full page is 2.6 MB: well within MAX_FRAME_BYTES (grant-limits.test.ts proves under half).
- * Large, because every page costs the server a load of all the caller's unended grants: a provider at the
- * caps (10,000 accepted patients and 1,000 strangers' grants, 13 types each) lists about 143,000 streams in
- * 15 pages. The server still stops a page before MAX_FRAME_BYTES (and answers `next`).
+ * Large, for few round trips: a provider at the caps (10,000 accepted patients and 1,000 strangers' grants,
+ * 13 types each) lists about 143,000 streams in 15 pages. The server still stops a page before MAX_FRAME_BYTES (and answers `next`).
  */
 export const MAX_STREAMS_PAGE = 10_000;
 /**

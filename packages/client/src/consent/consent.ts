@@ -94,6 +94,7 @@ import {
   type GrantsFrame,
 } from '@hale/protocol';
 import { SyncError, type Connection } from '../sync/connection';
+import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
@@ -259,23 +260,18 @@ export const createConsent = (deps: ConsentDeps) => {
     if ((deps.connection.version() ?? 0) < PAGING_VERSION) {
       return (await deps.connection.request<GrantsFrame>({ t: 'listGrants' })).grants;
     }
-    const all: GrantRecord[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_GRANT_PAGES; page++) {
-      const reply = await deps.connection.request<GrantsFrame>({
-        t: 'listGrants',
-        side: 'issued',
-        limit: MAX_GRANTS_PAGE,
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      all.push(...reply.grants);
-      if (reply.next === undefined) return all;
-      cursor = reply.next;
-    }
-    throw new SyncError(
-      'TOO_LARGE',
+    return readPages(
+      async (cursor) => {
+        const reply = await deps.connection.request<GrantsFrame>({
+          t: 'listGrants',
+          side: 'issued',
+          limit: MAX_GRANTS_PAGE,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        return { rows: reply.grants, next: reply.next };
+      },
+      MAX_GRANT_PAGES,
       `the server lists more than ${MAX_GRANT_PAGES * MAX_GRANTS_PAGE} grants issued by this account`,
-      false,
     );
   };
   /**
@@ -642,22 +638,17 @@ export const createConsent = (deps: ConsentDeps) => {
     async acceptedPatients(): Promise<AcceptedPatient[]> {
       assertProvider();
       await ensureServerSpeaks(ACCEPTANCE_VERSION);
-      const all: AcceptedPatient[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_ACCEPTED_PAGES; page++) {
-        const reply = await deps.connection.request<AcceptedPatientsFrame>({
-          t: 'listAccepted',
-          limit: MAX_ACCEPTED_PAGE,
-          ...(cursor === undefined ? {} : { cursor }),
-        });
-        all.push(...reply.patients);
-        if (reply.next === undefined) return all;
-        cursor = reply.next;
-      }
-      throw new SyncError(
-        'TOO_LARGE',
+      return readPages(
+        async (cursor) => {
+          const reply = await deps.connection.request<AcceptedPatientsFrame>({
+            t: 'listAccepted',
+            limit: MAX_ACCEPTED_PAGE,
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          return { rows: reply.patients, next: reply.next };
+        },
+        MAX_ACCEPTED_PAGES,
         `the server lists more than ${MAX_ACCEPTED_PAGES * MAX_ACCEPTED_PAGE} accepted patients`,
-        false,
       );
     },
 

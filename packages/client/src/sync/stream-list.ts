@@ -14,7 +14,7 @@
  * - Access that changes during a walk: a page lists what was readable when it was read, so a walk of
  *   several pages can miss a stream granted mid-walk whose id falls before the page already read, and
  *   still hold one that ended after its page was read. Every such change reaches the connection as an
- *   `accessChanged` frame; fed to `accessChanged` (the engine's `onAccessChanged`), each frame arriving while
+ *   `accessChanged` frame; fed to `accessChanged` (by the engine's `handleAccess`), each frame arriving while
  *   a listing is in flight is applied to its result, in arrival order, after its last page: its `streams`
  *   replace or add rows, its `removed` drop them. That is the server's state at the last frame, which is
  *   newer than any page read before it (a frame's `head` may be older than a page's; only progress uses
@@ -41,7 +41,7 @@ import {
   type StreamAccess,
   type StreamsFrame,
 } from '@hale/protocol';
-import { SyncError } from './connection';
+import { readPages } from './read-pages';
 
 /**
  * Most `streams` pages one listing reads (MAX_STREAMS_PAGE each): twice what an account that accepted the
@@ -81,24 +81,19 @@ export const createStreamList = (deps: StreamListDeps): StreamList => {
   const walk = async (frames: readonly AccessChangedFrame[]): Promise<StreamAccess[]> => {
     const paged = (deps.version() ?? 0) >= STREAMS_PAGING_VERSION;
     const rows = new Map<string, StreamAccess>();
-    let cursor: string | undefined;
-    for (let page = 0; ; page++) {
-      if (page === MAX_STREAM_PAGES) {
-        throw new SyncError(
-          'TOO_LARGE',
-          `the server lists more than ${MAX_STREAM_PAGES} pages of streams (${MAX_STREAM_PAGES * MAX_STREAMS_PAGE})`,
-          false,
-        );
-      }
-      const reply = await deps.request({
-        t: 'listStreams',
-        ...(paged ? { limit: MAX_STREAMS_PAGE } : {}),
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      for (const s of reply.streams) if (!rows.has(s.stream)) rows.set(s.stream, s);
-      if (reply.next === undefined) break;
-      cursor = reply.next;
-    }
+    const listed = await readPages(
+      async (cursor) => {
+        const reply = await deps.request({
+          t: 'listStreams',
+          ...(paged ? { limit: MAX_STREAMS_PAGE } : {}),
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        return { rows: reply.streams, next: reply.next };
+      },
+      MAX_STREAM_PAGES,
+      `the server lists more than ${MAX_STREAM_PAGES} pages of streams (${MAX_STREAM_PAGES * MAX_STREAMS_PAGE})`,
+    );
+    for (const s of listed) if (!rows.has(s.stream)) rows.set(s.stream, s);
     // Read after the last page: frames that arrive while this runs are pushed onto the same array.
     for (const frame of frames) {
       for (const s of frame.streams) rows.set(s.stream, s);
