@@ -68,21 +68,27 @@ const startFaulty = async (): Promise<Running> => {
   const store = await openSqliteStore({ dataDir });
   const faults: Running['faults'] = { failGrantLoads: false, holdNextGrantLoad: null, failEndedLoads: false };
   const logs: string[] = [];
+  /** A load of unended grants (of `granteeId` as grantee, if any), with the faults applied. */
+  const loaded = async <T>(granteeId: string | null, load: () => Promise<T>): Promise<T> => {
+    if (faults.failGrantLoads) throw new StoreError('UNAVAILABLE', 'injected: grant load failed');
+    const rows = await load();
+    const hold = faults.holdNextGrantLoad;
+    if (hold && granteeId === hold.granteeId) {
+      faults.holdNextGrantLoad = null;
+      await hold.enter();
+    }
+    return rows;
+  };
   const wrapped: SyncStore = {
     ...store,
     grants: {
       ...store.grants,
       listUnended: async (...args) => {
-        if (faults.failGrantLoads) throw new StoreError('UNAVAILABLE', 'injected: grant load failed');
-        const rows = await store.grants.listUnended(...args);
         const [of] = args;
-        const hold = faults.holdNextGrantLoad;
-        if (hold && 'granteeId' in of && of.granteeId === hold.granteeId) {
-          faults.holdNextGrantLoad = null;
-          await hold.enter();
-        }
-        return rows;
+        return loaded('granteeId' in of ? of.granteeId : null, () => store.grants.listUnended(...args));
       },
+      // What a subscribe or a pull reads: the named patients' grants only.
+      listUnendedFrom: async (...args) => loaded(args[0], () => store.grants.listUnendedFrom(...args)),
       endedScopes: async (...args) => {
         if (faults.failEndedLoads) throw new StoreError('UNAVAILABLE', 'injected: ended grants not read');
         return store.grants.endedScopes(...args);

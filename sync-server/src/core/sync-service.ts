@@ -623,11 +623,11 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return grantId === undefined ? { action, stream, count } : { action, stream, count, grantId };
   };
 
-  const check = async (p: Principal, stream: string, op: Operation, grants?: Grant[]) => {
+  const check = async (p: Principal, stream: string, op: Operation) => {
     const t = now();
     // The account's own streams need no grant: none is read.
     if (patientToExplain(p, stream) === null) return decideAccess(p, stream, op, [], t);
-    return explain(p, stream, decideAccess(p, stream, op, grants ?? (await grantsFor(p, [stream])), t), t);
+    return explain(p, stream, decideAccess(p, stream, op, await grantsFor(p, [stream]), t), t);
   };
 
   const pull = async (
@@ -1138,8 +1138,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const counts = new Map<string, { count: number; decision: AccessDecision }>();
     let bytes = ENVELOPES_FRAME_OVERHEAD_BYTES;
     for (const row of rows) {
-      const decision = readable.get(row.stream);
-      if (decision === undefined) continue;
+      // The store was asked for the rows of `readable`'s streams only.
+      const decision = readable.get(row.stream)!;
       const env: KeyEnvelope = {
         stream: row.stream as KeyEnvelope['stream'],
         epoch: row.epoch,

@@ -43,7 +43,8 @@
  *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
- * session expiry, shutdown or abuse.
+ * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
+ * grant change (4000, UNAVAILABLE: the device reconnects and is re-checked).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';

@@ -1353,19 +1353,22 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   };
 
   /**
-   * The incarnation of the store the last restore's backup was taken of, when the version at `seq` of
-   * `stream` was in the store at that restore; undefined for one stored since, or when no restore recorded
-   * it for the current incarnation (see header).
+   * As of now, which backup's incarnation a stored version was kept from: for `stream` and `seq`, the
+   * incarnation of the store the last restore's backup was taken of, when that version was in the store at
+   * that restore; undefined for one stored since, or when no restore recorded it for the current
+   * incarnation (see header).
    */
-  const keptFrom = (s: Statements, stream: string, seq: number): string | undefined => {
+  const keptFrom = (s: Statements): ((stream: string, seq: number) => string | undefined) => {
     const origin = restoreOrigin(s.metaGet.get(RESTORE_ORIGIN_META_KEY)?.value);
-    if (origin === null || origin.into !== s.metaGet.get(INCARNATION_META_KEY)?.value) return undefined;
-    return seq <= (s.restoredHeadGet.get(stream)?.head ?? 0) ? origin.from : undefined;
+    if (origin === null || origin.into !== s.metaGet.get(INCARNATION_META_KEY)?.value) return () => undefined;
+    return (stream, seq) => (seq <= (s.restoredHeadGet.get(stream)?.head ?? 0) ? origin.from : undefined);
   };
 
   const writeBatch = (s: Statements, rows: DocWrite[], now: string) => {
     const heads = new Map<string, number>();
     const results: DocWriteResult[] = [];
+    // The restore's origin, read at the batch's first conflict only (conflicts are rare).
+    let keptIn: ReturnType<typeof keptFrom> | undefined;
     for (const { doc, assumedRev } of rows) {
       const current = s.docRev.get(doc.stream, doc.id);
       if (current !== undefined && isAuditStream(doc.stream)) {
@@ -1378,7 +1381,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           results.push({ status: 'conflict', master: null });
           continue;
         }
-        const kept = keptFrom(s, master.stream, master.seq);
+        keptIn ??= keptFrom(s);
+        const kept = keptIn(master.stream, master.seq);
         results.push({
           status: 'conflict',
           master: rowToDoc(master),
