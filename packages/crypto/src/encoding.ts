@@ -105,6 +105,9 @@ export function hexDecode(text: string): Result<Uint8Array> {
 }
 
 /** Equality without an early exit; the length itself is not treated as secret. */
+/** Whether every byte is zero (a wiped key, or an all-zero shared secret). */
+export const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
+
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;

@@ -29,7 +29,14 @@
  */
 import nacl from 'tweetnacl';
 import { fail, ok, cryptoError, type Result } from './errors';
-import { base64urlDecode, base64urlEncode, concatBytes, constantTimeEqual, utf8Decode } from './encoding';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  concatBytes,
+  constantTimeEqual,
+  isAllZero,
+  utf8Decode,
+} from './encoding';
 import { canonicalBytes } from './canonical-json';
 import { hkdfSha256, labeledSha256 } from './hash';
 import { ROOT_SECRET_LENGTH } from './root';
@@ -142,8 +149,6 @@ export function boxKeyFromSharedSecret(shared: Uint8Array): Uint8Array {
   hsalsa20(key, new Uint8Array(16), shared, HSALSA20_SIGMA);
   return key;
 }
-
-const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** A sealer over the given X25519; its boxes are `sealTo`'s format exactly. */
 export function createSealTo(x25519: X25519): SealTo {

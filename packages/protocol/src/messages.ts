@@ -482,6 +482,8 @@ export type KeyHoldersFrame = Static<typeof KeyHoldersFrame>;
 
 export const PongFrame = Type.Object({ t: Type.Literal('pong'), rid: Rid, time: IsoDateTime }, closed);
 
+export type PongFrame = Static<typeof PongFrame>;
+
 /** Version ≥ ACCEPTANCE_VERSION, the answer to `listAccepted`: one page, by patient id ascending. */
 export const AcceptedPatientsFrame = Type.Object(
   {
@@ -494,7 +496,6 @@ export const AcceptedPatientsFrame = Type.Object(
   closed,
 );
 export type AcceptedPatientsFrame = Static<typeof AcceptedPatientsFrame>;
-export type PongFrame = Static<typeof PongFrame>;
 
 export const ErrorDetails = Type.Record(Type.String(), Type.Unknown());
 

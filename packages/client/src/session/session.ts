@@ -25,6 +25,7 @@ import {
   type AccountKeys,
   type DeviceKeys,
   type Ed25519,
+  isAllZero,
 } from '@hale/crypto';
 import { isStreamId, type KeyEnvelope, type EnvelopesFrame, type StreamsFrame } from '@hale/protocol';
 import { toFhirBundle, type FhirExportItem } from '@hale/model';
@@ -129,7 +130,6 @@ const isDuplicateDatabaseError = (e: unknown): boolean =>
 
 // lock() zeroes the key in place; an account object lock() never saw (a copy, a caller's own) may still
 // carry such a key, and a store sealed under zeroes is sealed for anyone.
-const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** The secrets a session works with: its own copies, zeroed by `wipe` (see the header). */
 const copySecrets = (account: DeviceAccount) => {

@@ -193,7 +193,7 @@ export const createDeviceDirectory = (deps: {
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
-      if (v.ok && base64urlDecode(info.identityPublicKey).ok) {
+      if (v.ok) {
         const certIdentity = (cert as { cert: { identityPublicKey: string } }).cert.identityPublicKey;
         if (certIdentity === info.identityPublicKey) devices.set(v.value.deviceId, v.value.devicePublicKey);
       }

@@ -78,6 +78,7 @@ import {
   wrapKey,
   type AccountKeys,
   type Ed25519,
+  isAllZero,
 } from '@hale/crypto';
 import { batchByLimits, envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
 import { AccountError } from '../account/errors';
@@ -181,7 +182,6 @@ export interface KeyringDeps {
 }
 
 // What lock() leaves in key bytes. A key derived from zeroes, or a signature by a zero seed, is anyone's.
-const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
 const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
