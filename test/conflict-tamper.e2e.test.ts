@@ -47,7 +47,9 @@ describe('conflicts and tampering', () => {
     );
 
     // A person settles it on one device; the other follows.
-    await b.records.resolveConflict<'Medication'>(med.id, 'other');
+    await b.records.resolveConflict<'Medication'>(med.id, 'other', {
+      expectedRv: (await b.records.get(med.id))!.rv,
+    });
     await eventually(async () => {
       const x = await a.records.get<'Medication'>(med.id);
       return !!x && !x.conflict && x.record.dose === '20 mg';
@@ -96,7 +98,9 @@ describe('conflicts and tampering', () => {
     expect(sides(final.conflictData).sort()).toEqual(['20 mg', '5 mg']);
 
     // Settling once clears every side, on every device.
-    await c.records.resolveConflict<'Medication'>(med.id, 'keep');
+    await c.records.resolveConflict<'Medication'>(med.id, 'keep', {
+      expectedRv: (await c.records.get(med.id))!.rv,
+    });
     await eventually(async () => {
       const all = await Promise.all([a, b].map((s) => s.records.get<'Medication'>(med.id)));
       return all.every(

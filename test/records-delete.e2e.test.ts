@@ -52,7 +52,8 @@ describe('record deletions across devices', () => {
       }, 'both devices show the delete-versus-edit conflict');
     }
 
-    await expect(a.records.resolveConflict(med.id, 'other')).resolves.toBeNull();
+    const shown = (await a.records.get(med.id))!;
+    await expect(a.records.resolveConflict(med.id, 'other', { expectedRv: shown.rv })).resolves.toBeNull();
     expect(await a.records.get(med.id)).toBeNull();
     await allPushed(a, 'the accepted deletion is pushed');
     await eventually(async () => (await b.records.get(med.id)) === null, 'the deletion reaches b');

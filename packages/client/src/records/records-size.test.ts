@@ -172,7 +172,11 @@ describe('records: a record too large to ever sync is refused at write', () => {
 
     const big = reviewersPlan(String(data['id']));
     const error = await refusal(
-      records.resolveConflict(String(data['id']), { versions: big.versions, version: 121 }),
+      records.resolveConflict(
+        String(data['id']),
+        { versions: big.versions, version: 121 },
+        { expectedRv: merged.rv },
+      ),
     );
     expect(error.code).toBe('VALIDATION_FAILED');
     const after = await records.get(String(data['id']));

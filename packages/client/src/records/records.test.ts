@@ -117,7 +117,7 @@ describe("records: resolveConflict(id, 'other')", () => {
     expect(merged.conflictData).toMatchObject({ deletedBy: EXAMPLE_PATIENT_ID });
     await storeMerged(db, merged);
 
-    await expect(records.resolveConflict(data.id, 'other')).resolves.toBeNull();
+    await expect(records.resolveConflict(data.id, 'other', { expectedRv: merged.rv })).resolves.toBeNull();
     expect(await records.get(data.id)).toBeNull();
     expect(await records.conflicts()).toHaveLength(0);
     expect(writes).toEqual([{ id: data.id, action: 'delete' }]);
@@ -138,9 +138,10 @@ describe("records: resolveConflict(id, 'other')", () => {
     const { notes: _notes, ...withoutNotes } = data;
     const later = version({ ...data, severity: 'severe' }, { updatedAt: '2024-06-02T00:00:00.000Z' });
     const earlier = version(withoutNotes, { updatedAt: '2024-06-01T00:00:00.000Z', author: OTHER_DEVICE });
-    await storeMerged(db, resolveRecordConflict(later, earlier));
+    const merged = resolveRecordConflict(later, earlier);
+    await storeMerged(db, merged);
 
-    const out = await records.resolveConflict<'Allergy'>(data.id, 'other');
+    const out = await records.resolveConflict<'Allergy'>(data.id, 'other', { expectedRv: merged.rv });
     expect(out).not.toBeNull();
     expect(out).not.toHaveProperty('notes');
     expect(out?.severity).toBe(data.severity);
@@ -169,7 +170,7 @@ describe("records: resolveConflict(id, 'other')", () => {
     expect(listed).toHaveLength(2);
     await storeMerged(db, merged);
 
-    const out = await records.resolveConflict<'Allergy'>(data.id, 'other');
+    const out = await records.resolveConflict<'Allergy'>(data.id, 'other', { expectedRv: merged.rv });
     expect(out?.reaction).toBe(shown['reaction']);
     const stored = (await records.get<'Allergy'>(data.id))!;
     expect(stored.conflict).toBe(true);
@@ -178,11 +179,11 @@ describe("records: resolveConflict(id, 'other')", () => {
     expect((await records.conflicts()).map((r) => r.record.id)).toEqual([data.id]);
 
     // Each choice is between the record and the side shown, until none is left.
-    await records.resolveConflict<'Allergy'>(data.id, 'other');
+    await records.resolveConflict<'Allergy'>(data.id, 'other', { expectedRv: stored.rv });
     const next = (await records.get<'Allergy'>(data.id))!;
     expect(next.record.reaction).toBe(first!['reaction']);
     expect(next).toMatchObject({ conflict: true, conflictData: second });
-    await records.resolveConflict<'Allergy'>(data.id, 'other');
+    await records.resolveConflict<'Allergy'>(data.id, 'other', { expectedRv: next.rv });
     const after = (await records.get<'Allergy'>(data.id))!;
     expect(after.record.reaction).toBe(second!['reaction']);
     expect(after).toMatchObject({ conflict: false, conflictData: null });
@@ -253,7 +254,7 @@ describe('records: AuditEntry belongs to the audit log, not to this API', () => 
       get: await records.get(id),
       conflicts: await records.conflicts(),
       remove: (await rejection(records.remove(id))).code,
-      resolve: (await rejection(records.resolveConflict(id, 'other'))).code,
+      resolve: (await rejection(records.resolveConflict(id, 'other', { expectedRv: 1 }))).code,
     }).toEqual({ get: null, conflicts: [], remove: 'NOT_STORABLE', resolve: 'NOT_STORABLE' });
     expect(writes).toEqual([]);
   });
@@ -284,7 +285,7 @@ describe('records: once the account is locked', () => {
       add: await codeOf(records.add('Allergy', input('Allergy'))),
       update: await codeOf(records.update('Allergy', existing.id, { substance: 'Pollen' })),
       remove: await codeOf(records.remove(existing.id)),
-      resolve: await codeOf(records.resolveConflict(existing.id, 'keep')),
+      resolve: await codeOf(records.resolveConflict(existing.id, 'keep', { expectedRv: 1 })),
       get: await codeOf(records.get(existing.id)),
       query: await codeOf(records.query('Allergy')),
       observe: await codeOf(Promise.resolve().then(() => records.observe('Allergy'))),
@@ -323,10 +324,11 @@ describe("records: the creation time is the store's", () => {
       substance: 'Pollen',
       createdAt: '2000-01-01T00:00:00.000Z',
     } as never);
-    const merged = await records.resolveConflict<'Allergy'>(added.id, {
-      substance: 'Dust',
-      createdAt: '1999-01-01T00:00:00.000Z',
-    });
+    const merged = await records.resolveConflict<'Allergy'>(
+      added.id,
+      { substance: 'Dust', createdAt: '1999-01-01T00:00:00.000Z' },
+      { expectedRv: (await records.get(added.id))!.rv },
+    );
     expect({
       updated: [updated.substance, updated.createdAt],
       merged: [merged?.substance, merged?.createdAt],

@@ -3,6 +3,11 @@
 // account is locked, nothing is read or written here (AccountError LOCKED, from `assertUnlocked`).
 // A record is also refused at write (VALIDATION_FAILED) when it is larger than MAX_RECORD_BYTES: such a
 // record, or the document a concurrent edit of it makes, could never reach the server.
+// `update` builds on whatever the record holds at the moment of writing (an edit pulled meanwhile is
+// kept). `resolveConflict` does not: a person's decision is about the version they were shown, named by
+// its `rv`, so it is applied only while the record still holds that version; any other state (a side
+// pulled and merged since, another resolve or update first) is refused with RECORD_CHANGED and nothing
+// is written. This relies on every write to a record on this device, local or merged, raising its `rv`.
 import { map, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
@@ -26,7 +31,12 @@ export type RecordErrorCode =
   | 'NOT_WRITABLE'
   | 'KIND_MISMATCH'
   /** `add` with the id of a record this device already holds: use `update`. */
-  | 'ALREADY_EXISTS';
+  | 'ALREADY_EXISTS'
+  /**
+   * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
+   * was about another state. Nothing is written; re-read the record and decide again.
+   */
+  | 'RECORD_CHANGED';
 
 export class RecordError extends Error {
   constructor(
@@ -464,12 +474,31 @@ export const createRecords = (deps: RecordsDeps) => {
     /**
      * Settles a conflict: keep this version, take the other side, or store merged content. Resolves to
      * the record written, or null when the other side was a deletion and taking it deleted the record.
+     * `expectedRv` is the `rv` of the version the person decided on (from `conflicts` or `get`). Required:
+     * without it the choice would land on whatever the record holds at write time, e.g. settle a side
+     * pulled after the person looked, which they never saw. Refused with RECORD_CHANGED (nothing written)
+     * unless the record still holds that version.
      */
     async resolveConflict<K extends RecordKind>(
       id: string,
       choice: 'keep' | 'other' | Partial<RecordOf<K>>,
+      expected: { expectedRv: number },
     ): Promise<RecordOf<K> | null> {
+      // Untyped callers (the two-argument form of older builds, or an rv read from a UI as text) reach
+      // here too: no revision can match, so they are refused rather than settling an unseen state.
+      const expectedRv: unknown =
+        typeof expected === 'object' && expected !== null ? expected.expectedRv : undefined;
       return modify<K>(id, undefined, (current) => {
+        // Checked inside the write queue, against the state being replaced: a merge landing between the
+        // caller's read and this write must refuse, not be settled.
+        if (current.rv !== expectedRv) {
+          throw new RecordError(
+            'RECORD_CHANGED',
+            typeof expectedRv === 'number'
+              ? `record ${id} changed since it was read (rv ${expectedRv}, now ${current.rv}); read it again and decide again`
+              : `resolveConflict(${id}) needs expectedRv: the rv of the version the person decided on`,
+          );
+        }
         if (choice === 'other') return takeOther(current);
         const data = choice === 'keep' ? current.data : { ...current.data, ...choice };
         return { data, conflictData: null };
