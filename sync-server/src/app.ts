@@ -178,12 +178,12 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // re-decide before this settles (it fails closed), so the grant or revoke still answers ok: no change
     // committed after that answer reaches a cut-off device, and the device is re-checked from the store when
     // it reconnects. An error answer would tell the patient a revocation failed that took effect.
-    onGrantsChanged: (granteeId) =>
+    onGrantsChanged: (granteeId, patientId) =>
       hubRef
-        ?.grantsChanged(granteeId)
+        ?.grantsChanged(granteeId, patientId)
         .catch((error: unknown) =>
           app.log.error(
-            { err: error, granteeId },
+            { err: error, granteeId, patientId },
             'live re-evaluation failed; the connections it failed for were closed',
           ),
         ),

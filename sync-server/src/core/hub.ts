@@ -14,6 +14,13 @@
  *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
  *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
  *   the store — each sweep asks the store once which grantees changed since the last (`changesSince`).
+ *   A change in this process reloads only the grants of the patient whose grant changed, merged over the
+ *   rest the connection holds (as a subscribe reloads the patients it names), or all of them when the
+ *   patient is not given; the sweep reloads all of them, also after a change in this process (the store
+ *   says whose grants changed, not from which patient).
+ *   A connection is registered before its grants are first loaded, the load being the first step of its
+ *   re-evaluation queue: a change committed while they are read finds the connection and is re-decided
+ *   after the load, instead of being missed until the next change.
  *   Grant boundaries need no reload (the held grants say when they start and end): the sweep re-decides a
  *   connection whose next boundary the clock passed, in case its timer has not fired. So a sweep costs one
  *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
@@ -24,6 +31,10 @@
  *   would stop delivery from them (the sweep that found the change has moved past it). The device
  *   reconnects and its grants are loaded from the store again. `grantsChanged` settles only once every
  *   connection of the grantee is re-decided or closed, and then rejects with the first failure.
+ * - A re-decision at a grant boundary (its timer, or the sweep) that fails closes the connection the
+ *   same way: delivery already stops at an expiry by the clock, but the device would not be told what
+ *   started or ended. Nothing awaits the timer, so its failure is reported through `onError`; the
+ *   sweep's rejects the sweep.
  * - A grantee's live access is written to the patient's audit log in windows of `liveAuditIntervalMs` per
  *   (connection, stream) — the windows of access-windows.ts, the connection as their channel — so a busy
  *   stream costs at most two entries (each a seal, a signature and a commit) per window instead of one per
@@ -96,6 +107,12 @@ interface ConnState {
   closed: boolean;
 }
 
+/**
+ * What a re-evaluation reloads before deciding: nothing (a grant boundary), every grant the account
+ * received, or those from some patients only, merged over the rest the connection holds.
+ */
+type Reload = 'none' | 'all' | { readonly patientIds: ReadonlySet<string> };
+
 export interface HubOptions {
   store: SyncStore;
   service: SyncService;
@@ -115,6 +132,9 @@ const LIVE_PAGE_BYTES = Math.floor(MAX_BATCH_BYTES / 2);
 /** Backoff of the retry of a stream whose delivery failed: from the first delay, doubling, up to the last. */
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
+/** Close reasons of a connection whose re-decision failed (code 4000: the device reconnects). */
+const CHANGE_FAILED = 'access could not be re-checked after a grant change; reconnect';
+const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
 
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
@@ -176,8 +196,12 @@ export const createHub = (options: HubOptions) => {
     state.boundary = at;
     if (at === null || state.closed) return;
     // Capped so a far-future expiry does not overflow setTimeout; the sweep re-arms.
+    // Nothing awaits a timer: a failed re-decision closes the connection (see the header) and is reported.
     state.timer = setTimeout(
-      () => void reevaluate(state, false),
+      () =>
+        void reevaluateOrClose(state, 'none', BOUNDARY_FAILED).catch((error: unknown) =>
+          options.onError?.(error),
+        ),
       Math.min(Math.max(at - now(), 0) + 5, 2 ** 31 - 1),
     );
     state.timer.unref?.();
@@ -211,17 +235,32 @@ export const createHub = (options: HubOptions) => {
    * time per connection: each diffs against what the previous one announced, so a change seen by two
    * callers at once (this process's notice and the sweep) is announced once.
    */
-  const reevaluate = (state: ConnState, reload: boolean): Promise<void> => {
+  const reevaluate = (state: ConnState, reload: Reload): Promise<void> => {
     const run = state.evaluating.then(() => evaluate(state, reload));
     state.evaluating = run.catch(() => undefined);
     return run;
   };
 
-  const evaluate = async (state: ConnState, reload: boolean): Promise<void> => {
+  /**
+   * Reloads the connection's grants as `reload` says. One patient's are replaced whole (all that deciding
+   * on its streams reads); the others' rows stay as last loaded, kept fresh by their own reloads.
+   */
+  const reloadGrants = async (state: ConnState, reload: Reload): Promise<void> => {
+    if (reload === 'none') return;
+    const p = state.conn.principal;
+    if (reload === 'all') {
+      state.grants = await service.grantsFor(p);
+      return;
+    }
+    const fresh = await service.grantsFrom(p, reload.patientIds);
+    state.grants = [...state.grants.filter((g) => !reload.patientIds.has(g.patientId)), ...fresh];
+  };
+
+  const evaluate = async (state: ConnState, reload: Reload): Promise<void> => {
     if (state.closed) return;
     const p = state.conn.principal;
     const before = state.visible;
-    if (reload) state.grants = await service.grantsFor(p);
+    await reloadGrants(state, reload);
     const t = now();
     const ended = service.endedLookups();
     const removed: Array<{ stream: string; reason: 'expired' | 'revoked' | 'device-revoked' }> = [];
@@ -275,22 +314,24 @@ export const createHub = (options: HubOptions) => {
   };
 
   /**
-   * Reloads the connection's grants after they changed and re-decides it; if that fails, closes it (see the
-   * header) and rethrows. Delivery stops at once, not when the socket's close reaches `remove`.
+   * Re-decides the connection (after reloading its grants as `reload` says); if that fails, closes it (see
+   * the header) and rethrows. Delivery stops at once, not when the socket's close reaches `remove`.
    */
-  const reloadOrClose = async (state: ConnState): Promise<void> => {
+  const reevaluateOrClose = async (state: ConnState, reload: Reload, reason: string): Promise<void> => {
     try {
-      await reevaluate(state, true);
+      await reevaluate(state, reload);
     } catch (error) {
       if (!state.closed) {
         state.closed = true;
         if (state.timer) clearTimeout(state.timer);
         clearRetry(state);
-        state.conn.close(4000, 'access could not be re-checked after a grant change; reconnect');
+        state.conn.close(4000, reason);
       }
       throw error;
     }
   };
+  const reloadOrClose = (state: ConnState, reload: Reload = 'all'): Promise<void> =>
+    reevaluateOrClose(state, reload, CHANGE_FAILED);
 
   /** Waits for every one of `runs`, then rejects with the first failure if any. */
   const settleAll = async (runs: Array<Promise<void>>): Promise<void> => {
@@ -314,6 +355,17 @@ export const createHub = (options: HubOptions) => {
     state.retry = undefined;
   };
 
+  /** The connection is gone, or could not be added: nothing stays registered, timed or open for it. */
+  const forget = (state: ConnState): void => {
+    state.closed = true;
+    if (state.timer) clearTimeout(state.timer);
+    clearRetry(state);
+    live.endChannel(state.conn.id);
+    for (const stream of state.subs.keys()) unindex(byStream, stream, state);
+    unindex(byAccount, state.conn.principal.accountId, state);
+    if (states.get(state.conn.id) === state) states.delete(state.conn.id);
+  };
+
   /**
    * Sends one page of the stream from the connection's cursor (logging it first if it opens a live-audit
    * window) and answers whether more is waiting. A throw leaves the cursor where it was.
@@ -324,7 +376,7 @@ export const createHub = (options: HubOptions) => {
     const t = now();
     const decision = decideAccess(state.conn.principal, stream, 'live', state.grants, t);
     if (!decision.ok) {
-      await reevaluate(state, false);
+      await reevaluate(state, 'none');
       return false;
     }
     const { page, text } = await livePage(stream, cursor);
@@ -439,10 +491,12 @@ export const createHub = (options: HubOptions) => {
     // subscribes in slices, and reloading all its grants for each cost ~0.2 s at 10,000 patients); the
     // others' rows are kept fresh by the re-evaluations queued behind this.
     const p = state.conn.principal;
-    const streams = cursors.map((c) => c.stream);
-    const named = new Set(streams.map((s) => patientToExplain(p, s)));
-    const fresh = await service.grantsFor(p, streams);
-    state.grants = [...state.grants.filter((g) => !named.has(g.patientId)), ...fresh];
+    const named = new Set<string>();
+    for (const c of cursors) {
+      const patientId = patientToExplain(p, c.stream);
+      if (patientId !== null) named.add(patientId);
+    }
+    await reloadGrants(state, { patientIds: named });
     const t = now();
     const ended = service.endedLookups();
     const denied: Array<{ stream: string; code: string }> = [];
@@ -479,17 +533,22 @@ export const createHub = (options: HubOptions) => {
   });
 
   return {
+    /**
+     * Registers the connection, then loads its grants as the first step of its re-evaluation queue: a
+     * grant change committed while they are read finds the connection (through `grantsChanged` or the
+     * sweep) and is re-decided after the load, instead of being missed until some later change. Rejects,
+     * the connection forgotten, if the grants cannot be loaded.
+     */
     async add(conn: LiveConnection): Promise<void> {
-      const grants = await service.grantsFor(conn.principal);
       const state: ConnState = {
         conn,
         subs: new Map(),
         dirty: new Set(),
         flushing: false,
-        grants,
+        grants: [],
         boundary: null,
         evaluating: Promise.resolve(),
-        visible: new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream)),
+        visible: new Set(),
         timer: undefined,
         retry: undefined,
         retryDelay: RETRY_MIN_MS,
@@ -497,18 +556,25 @@ export const createHub = (options: HubOptions) => {
       };
       states.set(conn.id, state);
       index(byAccount, conn.principal.accountId).add(state);
-      armTimer(state);
+      const load = (async () => {
+        const grants = await service.grantsFor(conn.principal);
+        // Removed (or the hub stopped) while loading: nothing to hold or time.
+        if (state.closed) return;
+        state.grants = grants;
+        state.visible = new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream));
+        armTimer(state);
+      })();
+      state.evaluating = load.catch(() => undefined);
+      try {
+        await load;
+      } catch (error) {
+        forget(state);
+        throw error;
+      }
     },
     remove(conn: LiveConnection): void {
       const state = states.get(conn.id);
-      if (!state) return;
-      state.closed = true;
-      if (state.timer) clearTimeout(state.timer);
-      clearRetry(state);
-      live.endChannel(conn.id);
-      for (const stream of state.subs.keys()) unindex(byStream, stream, state);
-      unindex(byAccount, conn.principal.accountId, state);
-      states.delete(conn.id);
+      if (state) forget(state);
     },
     /**
      * Subscribes all or nothing: any stream the device may not follow refuses the whole request. Runs in
@@ -539,11 +605,14 @@ export const createHub = (options: HubOptions) => {
     /**
      * A grant of `granteeId` changed in this process: re-decide its connections now, closing any whose
      * re-decision fails; settles once each is re-decided or closed (rejecting with the first failure).
+     * With `patientId`, the patient who issued the changed grant, only that patient's grants are reloaded
+     * (a clinic's provider holds thousands); without, all of them.
      */
-    async grantsChanged(granteeId: string): Promise<void> {
+    async grantsChanged(granteeId: string, patientId?: string): Promise<void> {
       const set = byAccount.get(granteeId);
       if (!set) return;
-      await settleAll([...set].map(reloadOrClose));
+      const reload: Reload = patientId === undefined ? 'all' : { patientIds: new Set([patientId]) };
+      await settleAll([...set].map((state) => reloadOrClose(state, reload)));
     },
     /**
      * Re-decides the connections whose grants changed since the last sweep (also through other processes
@@ -565,7 +634,8 @@ export const createHub = (options: HubOptions) => {
         // A reload that fails closes the connection: the change is behind the position taken above, so no
         // later sweep would reload it. A boundary needs no reload: delivery re-decides by the clock anyway.
         if (all || changed.has(state.conn.principal.accountId)) due.push(reloadOrClose(state));
-        else if (state.boundary !== null && state.boundary <= t) due.push(reevaluate(state, false));
+        else if (state.boundary !== null && state.boundary <= t)
+          due.push(reevaluateOrClose(state, 'none', BOUNDARY_FAILED));
       }
       await settleAll(due);
     },

@@ -301,17 +301,23 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * streams needs, whatever else a clinic's provider received.
    */
   const grantsFor = (p: Principal, streams?: readonly string[]): Promise<Grant[]> => {
-    if (p.role !== 'provider' && p.role !== 'patient') return Promise.resolve([]);
-    if (streams === undefined) return store.grants.listUnended({ granteeId: p.accountId }, iso());
+    if (streams === undefined) {
+      if (p.role !== 'provider' && p.role !== 'patient') return Promise.resolve([]);
+      return store.grants.listUnended({ granteeId: p.accountId }, iso());
+    }
     const patients = new Set<string>();
     for (const stream of streams) {
       const patientId = patientToExplain(p, stream);
       if (patientId !== null) patients.add(patientId);
     }
-    return patients.size === 0
-      ? Promise.resolve([])
-      : store.grants.listUnendedFrom(p.accountId, [...patients], iso());
+    return grantsFrom(p, patients);
   };
+
+  /** As `grantsFor`, of the patients `patientIds` only (the live hub reloads one patient's after a change). */
+  const grantsFrom = (p: Principal, patientIds: ReadonlySet<string>): Promise<Grant[]> =>
+    (p.role !== 'provider' && p.role !== 'patient') || patientIds.size === 0
+      ? Promise.resolve([])
+      : store.grants.listUnendedFrom(p.accountId, [...patientIds], iso());
 
   /**
    * Ended-grant lookups of one request or one re-evaluation: each patient's are read once, and only when
@@ -1295,6 +1301,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     listAccepted,
     check,
     grantsFor,
+    grantsFrom,
     explain,
     endedLookups,
     recordGranteeAccess,
