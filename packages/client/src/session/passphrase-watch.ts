@@ -24,6 +24,11 @@
  *   reports this device's generation again or a newer one is taken; `updated` stays until the session
  *   ends, so the person can be told.
  * - Issues carry generation numbers and error codes, never passphrases, wraps or keys.
+ * - Authenticating signs with a copy of the session's device key, taken once the session is found still
+ *   usable (not locked, not closed) after the last await before it: never with bytes lock() or close() may
+ *   be zeroing. A session found locked starts no refresh (`onUnusable`; the generation is not settled, so
+ *   the next session tries again); one locked while it authenticates ends LOCKED in `refreshWrappedRoot`,
+ *   the vault unchanged.
  * - A change this device makes itself is not announced to it (the server skips the changer); at the next
  *   connection it compares equal when the vault or the account object changePassphrase was given is known.
  * Failure modes: without a vault, and with an account object the account functions did not produce, the
@@ -42,7 +47,7 @@ import {
 import type { Vault } from '../account/vault';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
-import { openSession } from '../api/session-manager';
+import { openSession, type SessionDevice } from '../api/session-manager';
 import type { PassphraseStatus, SyncIssue } from '../sync/engine';
 
 /** The HTTP routes a session needs to take a newer wrap: a bearer session and the wrap itself. */
@@ -50,6 +55,12 @@ export type WrappedRootApi = Pick<HttpApi, 'challenge' | 'session' | 'getWrapped
 
 export interface PassphraseWatchDeps {
   readonly account: WrapHolder;
+  /** The session's own copy of the device key (zeroed by its close()): what authenticating signs with. */
+  readonly device: SessionDevice;
+  /** Whether the session may still use its keys: not once the account was locked, nor after close(). */
+  readonly usable: () => boolean;
+  /** A refresh was not started because the session may no longer use its keys. */
+  readonly onUnusable: () => void;
   readonly ed: Ed25519;
   /** This device's vault; without it the watch compares with the account object's generation. */
   readonly vault?: Vault | undefined;
@@ -121,8 +132,15 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
       return;
     }
     if (gen > held) set('changed-elsewhere');
+    if (!deps.usable()) {
+      deps.onUnusable();
+      return;
+    }
+    // Its own copy: openSession signs only after fetching the challenge, and close() may wipe the session's
+    // meanwhile.
+    const device = { deviceId: deps.device.deviceId, secretKey: deps.device.secretKey.slice() };
     try {
-      const { token } = await openSession(api, deps.account.device, deps.ed);
+      const { token } = await openSession(api, device, deps.ed);
       const result = await refreshWrappedRoot({ api, vault, ed: deps.ed }, { account: deps.account, token });
       if (result.status === 'updated') {
         settled = gen;
@@ -149,6 +167,8 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
         code: isAccountError(e) || isHaleClientError(e) ? e.code : 'PASSPHRASE_REFRESH_FAILED',
         message: `Could not take the account's current passphrase (generation ${gen}): ${messageOf(e)}`,
       });
+    } finally {
+      device.secretKey.fill(0);
     }
   };
 

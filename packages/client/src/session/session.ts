@@ -8,6 +8,12 @@
 // zeroes, under which the store would be sealed for anyone), and a second session of a device database
 // that is open or opening in this process (SESSION_ALREADY_OPEN).
 //
+// Locked while opening: the open takes the session's copies of the secrets before its first await and
+// never reads the account's secret bytes again, so the database (its key check too) is only ever sealed
+// under the real key. It answers LOCKED: before the database is touched when the lock came first (while an
+// Ed25519 implementation is chosen), else after closing it again (the sign-in entry and metadata written
+// meanwhile stay, sealed under the real key). Once unlocked, the same database opens.
+//
 // Locked while open (an idle auto-lock): lock() zeroes the account's key bytes in place, at any await of
 // work under way. The session works with its own copies of the secrets, taken at open and zeroed by
 // close(), so work under way finishes under the real keys and nothing is ever sealed, signed or derived
@@ -152,37 +158,50 @@ const copySecrets = (account: DeviceAccount) => {
   };
 };
 
+const lockedWhileOpening = () =>
+  new AccountError('LOCKED', 'the account was locked while its device session was opening; unlock it again');
+
 export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
   assertUnlocked(account);
-  if (isAllZero(account.keys.localKey)) {
+  // Taken before the first await, and the only key bytes this open reads: lock() zeroes the account's in
+  // place at any await below (see the header).
+  const secrets = copySecrets(account);
+  if (isAllZero(secrets.keys.localKey)) {
+    secrets.wipe();
     throw new AccountError('LOCKED', 'the account has no at-rest key (it was locked); unlock it again');
   }
-  const secretBytes = [account.root, account.keys.identity.secretKey, account.keys.wrapping.secretKey];
-  if ([...secretBytes, account.device.secretKey].some(isAllZero)) {
+  const secretBytes = [secrets.root, secrets.keys.identity.secretKey, secrets.keys.wrapping.secretKey];
+  if ([...secretBytes, secrets.device.secretKey].some(isAllZero)) {
+    secrets.wipe();
     throw new AccountError('LOCKED', 'the account has all-zero keys (it was locked); unlock it again');
   }
   const now = options.now ?? Date.now;
   const dbName = options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase();
   const dbKey = `${options.storage.name}|${dbName}`;
-  if (openDatabases.has(dbKey)) throw sessionAlreadyOpen(dbName);
+  if (openDatabases.has(dbKey)) {
+    secrets.wipe();
+    throw sessionAlreadyOpen(dbName);
+  }
   const claim = {};
   openDatabases.set(dbKey, claim);
   // A second close() must not release the claim of a later session of the same database.
   const release = (): void => {
     if (openDatabases.get(dbKey) === claim) openDatabases.delete(dbKey);
   };
-  const secrets = copySecrets(account);
   let closed = false;
   let lockReported = false;
   let ed: Ed25519;
   let db: DeviceDb;
   try {
     ed = options.ed ?? (await chooseEd25519());
+    // The copies would still be good, but the caller asked for nothing more under these keys, and the
+    // database is not touched yet.
+    if (isLocked(account)) throw lockedWhileOpening();
     db = await openDeviceDb({
       name: dbName,
       storage: options.storage,
-      atRestKey: account.keys.localKey,
+      atRestKey: secrets.keys.localKey,
       conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
       ...(options.validation ? { validation: options.validation } : {}),
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
@@ -241,6 +260,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   const passphrase = createPassphraseWatch({
     account,
+    device: secrets.device,
+    usable,
+    onUnusable: lockedNow,
     ed,
     vault: options.vault,
     api: options.api,
@@ -398,7 +420,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
   });
   consentRef = consent;
+  // A lock at an await below: the open ends LOCKED through the catch, which closes what it opened. In
+  // between, only the copies are used, and audit appends refuse by themselves.
+  const assertNotLockedWhileOpening = (): void => {
+    if (isLocked(account)) throw lockedWhileOpening();
+  };
   try {
+    assertNotLockedWhileOpening();
     if ((await meta.get('signed-in', META_SCHEMAS.signedIn)) !== true) {
       await audit.append(account.accountId, {
         action: 'device-sign-in',
@@ -408,7 +436,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       await meta.set('signed-in', true);
     }
     await audit.resumeNoted();
+    assertNotLockedWhileOpening();
     await engine.start();
+    // Returned now, the caller would get a session that refuses everything: closed instead, as above.
+    assertNotLockedWhileOpening();
   } catch (e) {
     // The caller gets no session to close: left open, the database could never be opened again here.
     closed = true;
