@@ -413,9 +413,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     directory,
     now,
     meta,
+    // Sent at once, not with the next record write or connect: a device lost right after a grant or
+    // revocation must not take the only copy of that disclosure decision with it.
     onEvent: (event) => {
       void audit
         .append(account.accountId, { action: event.action, summary: event.action, ...event.detail })
+        .then(() => audit.flush())
         .catch(() => undefined);
     },
   });
