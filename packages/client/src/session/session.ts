@@ -472,7 +472,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       state: engine.state,
       quarantine: engine.quarantine,
       unsent: engine.unsent,
-      discardUnsent: (stream: string, id: string) => engine.discardUnsent(stream, id),
+      discardUnsent: (stream: string, id: string, rv?: number) => engine.discardUnsent(stream, id, rv),
       goOffline: (): void => connection.stop(),
       goOnline: (): void => connection.start(),
       awaitInSync: () => engine.awaitInSync(),

@@ -41,6 +41,13 @@
  *   dropped with the purge of that stream (and stop counting as pending). A purge empties every local
  *   document of the stream, deletions included, so no content stays once access ended; an emptied
  *   deletion is never sent (it is nobody's change).
+ * - Nothing of a stream is handed to RxDB once access to it ended, nor its position: a pull call checks
+ *   what its pages gathered when it hands it over (earlier pages were fetched while access lasted), live
+ *   frames and retries are checked when applied, in order with purges. A version handed over before
+ *   access ended can still be stored by RxDB after the purge (it persists handed batches later, a live one
+ *   only once no push runs, and tells neither when nor whether): what RxDB stores of a stream this device
+ *   may not read is emptied and removed again as soon as RxDB reports it stored (`received$`, `sweep`):
+ *   it is in the store for that moment, not after it.
  * - A record counts as a pending write until the server acknowledged its newest local revision (pending
  *   is kept by id and the revision number the records API wrote): the reply to the push of an older one
  *   leaves it counted. A conflict RxDB resolves to the server's version itself answers it too (nothing
@@ -49,7 +56,10 @@
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
- *   content stays visible there until the person discards it (or access to its stream ends).
+ *   content stays visible there until the person discards it (or access to its stream ends). A later
+ *   refused version of the record replaces its entry only if it is that version again or was made on it
+ *   (the refused copy edited further); one made on a pulled version is kept beside it. At most MAX_UNSENT
+ *   entries, the oldest dropped beyond that and reported (UNSENT_DROPPED).
  * - Its record is also marked diverged (persisted, at most MAX_DIVERGED): the local copy is a version the
  *   server never took, whatever becomes of the unsent entry, so served versions of the record are left to
  *   RxDB rather than judged against that copy (freshness.ts). The mark goes only when a served version of
@@ -101,7 +111,8 @@
  *   still up; a reconnect or an access change sets `syncing` until then.
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
  * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
- * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record. A catch-up
+ * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record; a purge, or the
+ * removal of a version RxDB stored after one, that fails is reported (PURGE_FAILED). A catch-up
  * after a restore that cannot send everything again is reported (RESTORE_RESYNC_FAILED) and starts over
  * at the next connection; the push handler waits for nothing the pull handler holds (RxDB holds pulls back
  * while a push runs), except right after start, until RxDB's first pull (which nothing holds). RxDB can drop
@@ -137,7 +148,7 @@ import {
   type StreamAccess,
   type StreamsFrame,
 } from '@hale/protocol';
-import type { Ed25519 } from '@hale/crypto';
+import { canonicalJson, type Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
   CONTENT_QUARANTINE,
@@ -392,6 +403,13 @@ interface SentFrame {
   out: PushRow[];
   byIndex: number[];
   reply: PushedFrame;
+}
+/** A local version the server will not take, and the state RxDB's row built it on (see `hold`). */
+interface Refusal {
+  record: PlainRecord;
+  base: PlainRecord | undefined;
+  code: string;
+  message: string;
 }
 /** A row the server refused alone as a whole frame (see `sendFrame`). */
 interface FrameRefusal {
@@ -808,6 +826,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let unsent: UnsentChange[] = [];
+  /** Whether kept version `u` is version `r`: same record, revision number, deletion flag and data. */
+  const keptAs = (u: UnsentChange, r: PlainRecord): boolean => {
+    if (u.stream !== r.stream || u.id !== r.id || u.rv !== r.rv || u.deleted !== r._deleted) return false;
+    try {
+      return canonicalJson(u.data) === canonicalJson(r.data);
+    } catch {
+      // Not plain JSON: not known to be the same, so both are kept.
+      return false;
+    }
+  };
   /**
    * recordKey → record of every record whose local copy is a version the server never took (see `hold`),
    * oldest first. Not the unsent list: discarding an entry, or its dropping out of that list, leaves the
@@ -848,14 +876,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     await deps.meta.set('unsent', unsent);
   };
   /**
-   * Keeps local versions the server did not take (one persisted write), replacing an earlier kept version
-   * of the same record, and reports each. Awaited before the push handler returns.
+   * Keeps local versions the server did not take (one persisted write) and reports each. An earlier kept
+   * version of the record goes only if it is that very version (refused again) or the one the new version
+   * was made on (`base`, RxDB's state the row builds on: the refused copy edited further, so its content
+   * carries on). Any other stays beside it: once a pulled version replaced the local copy, an edit made on
+   * that one does not hold the earlier refused content, which exists nowhere else.
+   * Awaited before the push handler returns.
    */
-  const hold = async (
-    items: ReadonlyArray<{ record: PlainRecord; code: string; message: string }>,
-  ): Promise<void> => {
+  const hold = async (items: readonly Refusal[]): Promise<void> => {
     if (items.length === 0) return;
-    const keys = new Set(items.map((i) => recordKey(i.record.stream, i.record.id)));
+    const replaced = (u: UnsentChange): boolean =>
+      items.some(({ record, base }) => keptAs(u, record) || (base !== undefined && keptAs(u, base)));
     // Not pending any more: nothing will send them again (a newer local version still is).
     for (const { record } of items) settlePending(record.id, record.rv);
     await savePending();
@@ -867,7 +898,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     await saveDiverged();
     await saveUnsent([
-      ...unsent.filter((u) => !keys.has(recordKey(u.stream, u.id))),
+      ...unsent.filter((u) => !replaced(u)),
       ...items.map(({ record, code, message }) => ({
         stream: record.stream,
         id: record.id,
@@ -1009,7 +1040,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
     // Served by the store before a restore whose catch-up started meanwhile: nothing of it is applied.
     if (era !== liveEra) return null;
-    for (const d of docs) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
+    // A stream whose access ended meanwhile keeps no position: the purge dropped it, and one left here
+    // would make the next list of streams end that access again (a second purge, a second audit entry).
+    for (const d of docs) {
+      if (readable(d.stream)) known[d.stream] = Math.max(known[d.stream] ?? 0, d.seq);
+    }
     return out;
   };
 
@@ -1369,6 +1404,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     checkpointSeen = true;
     if (reset !== null && reset.floor === null) fixFloor(reset);
     const advance = (stream: string, seq: number): void => {
+      if (!readable(stream)) return;
       pos[stream] = Math.max(pos[stream] ?? 0, seq);
       known[stream] = Math.max(known[stream] ?? 0, seq);
     };
@@ -1413,10 +1449,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of restarted) restart.delete(s);
       await deps.meta.set('purged', [...restart]);
     }
-    const documents: PlainRecord[] = [];
+    let documents: PlainRecord[] = [];
     /** `resyncWanted` when the last page was asked for: the resyncs that page covers. */
     let covers = 0;
+    /**
+     * Leaves out streams whose access ended since their pages were fetched (their purge may have run
+     * already): their records and their positions. Runs with no await before the hand-over, so nothing of
+     * a stream that is not readable then reaches RxDB.
+     */
+    const dropEnded = (): void => {
+      for (const s of Object.keys(pos)) {
+        if (readable(s)) continue;
+        delete pos[s];
+        delete known[s];
+        delete base[s];
+      }
+      if (documents.some((d) => !readable(d.stream))) documents = documents.filter((d) => readable(d.stream));
+    };
     const handOver = (): { documents: WithDeleted<PlainRecord>[]; checkpoint: StreamCheckpoint } => {
+      dropEnded();
       // RxDB ends its resync at a batch shorter than its batch size; a full one is followed by another call.
       if (documents.length < batchSize) {
         resyncCovered = Math.max(resyncCovered, covers);
@@ -1458,6 +1509,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // Denied streams leave through endAccess; until then they are not asked for again.
       for (const d of reply.denied) markDrained(d.stream, pos[d.stream] ?? 0, covers, asked);
       initialDone += reply.docs.length;
+      // Access may have ended while this page was fetched: what is left decides whether the pass is done
+      // or the batch full (one left short by it would end RxDB's pass before the other streams caught up).
+      dropEnded();
       // As this page sees it: a resync asked meanwhile starts a pass of its own (the page is handed over
       // first, and the device is not online until that pass is done).
       const allDone = cursorsFrom(pos, covers).length === 0;
@@ -1599,7 +1653,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ): Promise<WithDeleted<PlainRecord>[]> => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
-      const refused: Array<{ record: PlainRecord; code: string; message: string }> = [];
+      const refused: Refusal[] = [];
+      const refuse = (i: number, code: string, message: string): void => {
+        const row = rows[i]!;
+        refused.push({ record: row.newDocumentState, base: row.assumedMasterState, code, message });
+      };
       /** Rows the server refused alone as a whole frame (`sendFrame`). */
       const frameRefused: FrameRefusal[] = [];
       let missingKey = false;
@@ -1617,7 +1675,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
             skipped = settlePending(doc.id, doc.rv) || skipped;
             continue;
           }
-          refused.push({ record: doc, code: 'NOT_WRITABLE', message: `Not allowed to write ${doc.stream}` });
+          refuse(i, 'NOT_WRITABLE', `Not allowed to write ${doc.stream}`);
           continue;
         }
         const write = await keyring.writeKey(doc.stream);
@@ -1670,11 +1728,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
           const row = rows[i]!;
           const size = docBytes(doc);
           if (size > MAX_DOC_BYTES) {
-            refused.push({
-              record: row.newDocumentState,
-              code: 'TOO_LARGE',
-              message: `A ${row.newDocumentState.kind} record is too large to sync (${size} bytes sealed, at most ${MAX_DOC_BYTES})`,
-            });
+            refuse(
+              i,
+              'TOO_LARGE',
+              `A ${row.newDocumentState.kind} record is too large to sync (${size} bytes sealed, at most ${MAX_DOC_BYTES})`,
+            );
             continue;
           }
           if (out.length >= MAX_BATCH_DOCS || bytes + size > MAX_BATCH_BYTES) flush();
@@ -1700,7 +1758,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
       for (const { i, doc, code, message } of frameRefused) {
         if (sent.get(doc.id) === doc.rev) sent.delete(doc.id);
-        refused.push({ record: rows[i]!.newDocumentState, code, message });
+        refuse(i, code, message);
       }
       const masters: ServedDoc[] = [];
       /** Index into `rows` of the row each entry of `masters` answers. */
@@ -1732,7 +1790,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
             stale = true;
             continue;
           }
-          refused.push({ record: row.newDocumentState, code: result.code, message: result.message });
+          refuse(byIndex[k]!, result.code, result.message);
         }
       }
       // The server's versions of every conflicting record, opened as one batch.
@@ -1764,11 +1822,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const master = masters[k]!;
         const row = rows[masterRows[k]!]!;
         if (!decoded.ok) {
-          refused.push({
-            record: row.newDocumentState,
-            code: 'CONFLICT_UNREADABLE',
-            message: `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
-          });
+          refuse(
+            masterRows[k]!,
+            'CONFLICT_UNREADABLE',
+            `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
+          );
         } else if (!rebase.has(masterRows[k]!) && (await resolvesToMaster(decoded.record, row))) {
           // The local copy becomes the server's version and RxDB sends nothing more (e.g. the same record
           // deleted on two devices): no reply will settle the pending write.
@@ -2093,14 +2151,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const d of ended) pending.delete(d.id);
       if (ended.length > 0) await savePending();
     }
-    const docs = await collection.find({ selector: { stream: removed.stream } }).exec();
-    if (docs.length > 0) {
-      await collection.bulkUpsert(
-        docs.map((d) => ({ ...d.toMutableJSON(), data: {}, conflict: false, conflictData: null })),
-      );
-      await collection.bulkRemove(docs.map((d) => d.primary));
-    }
-    await emptyDeletions(removed.stream);
+    const count = await clearStream(removed.stream);
     keyring.forgetStream(removed.stream);
     // Nothing of the stream is a copy any more (freshness.ts ignores emptied deletions).
     const left = [...diverged].filter(([, r]) => r.stream === removed.stream);
@@ -2113,9 +2164,52 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     // The stream starts again from 0 if access comes back: nothing of it is left to fetch again.
     if (gaps.delete(removed.stream)) await saveGaps();
-    deps.onPurged?.(removed, docs.length);
+    deps.onPurged?.(removed, count);
     removed$.next(removed);
+    return count;
+  };
+
+  /**
+   * Empties and deletes every local document of `stream`, deletions included (see `purge`); answers how
+   * many were not deleted yet.
+   */
+  const clearStream = async (stream: string): Promise<number> => {
+    const docs = await collection.find({ selector: { stream } }).exec();
+    if (docs.length > 0) {
+      await collection.bulkUpsert(
+        docs.map((d) => ({ ...d.toMutableJSON(), data: {}, conflict: false, conflictData: null })),
+      );
+      await collection.bulkRemove(docs.map((d) => d.primary));
+    }
+    await emptyDeletions(stream);
     return docs.length;
+  };
+
+  /** Streams a `sweep` is queued for. */
+  const sweeping = new Set<string>();
+  /**
+   * RxDB stored a served version of a stream this device may not read: one handed over before access to
+   * it ended, which RxDB persisted only after the purge (it stores handed batches later, and a live batch
+   * only once no push runs; nothing tells when, nor whether it will). It is emptied and removed again at
+   * once, in order with purges and live frames. Nothing is handed over once access ended, so only such
+   * stragglers come here.
+   */
+  const sweep = (stream: string): void => {
+    if (sweeping.has(stream) || stopped) return;
+    sweeping.add(stream);
+    const run = liveQueue.then(async () => {
+      sweeping.delete(stream);
+      // Readable again (granted anew): the stream is pulled from 0, and the version may stay.
+      if (!readable(stream) && !stopped) await clearStream(stream);
+    });
+    liveQueue = run.catch(() => undefined);
+    run.catch((error: unknown) =>
+      report({
+        code: 'PURGE_FAILED',
+        message: `Could not remove ${stream} from this device: ${error instanceof Error ? error.message : String(error)}`,
+        stream,
+      }),
+    );
   };
 
   /**
@@ -2254,7 +2348,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
         pull: { handler: pullHandler, batchSize: deps.batchSize ?? 500, stream$: pullStream$.asObservable() },
         push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
       });
-      replication.received$.subscribe((doc) => onStored(doc.stream, doc.id, doc.rv));
+      replication.received$.subscribe((doc) => {
+        onStored(doc.stream, doc.id, doc.rv);
+        if (!readable(doc.stream)) sweep(doc.stream);
+      });
       let idle = true;
       let idleCheck = false;
       replication.active$.subscribe((active) => {
@@ -2310,13 +2407,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */
     unsent: (): UnsentChange[] => [...unsent],
     /**
-     * Forgets a kept unsent version (the person copied or re-entered it, or does not want it). The record
-     * stays diverged: its local copy is still that version, until a served one replaces it.
+     * Forgets the kept unsent versions of a record (the person copied or re-entered them, or does not want
+     * them): every one, or with `rv` those of that revision number. Answers whether one was kept. The
+     * record stays diverged: its local copy is still a refused version, until a served one replaces it.
      */
-    async discardUnsent(stream: string, id: string): Promise<boolean> {
-      const key = recordKey(stream, id);
-      if (!unsent.some((u) => recordKey(u.stream, u.id) === key)) return false;
-      await saveUnsent(unsent.filter((u) => recordKey(u.stream, u.id) !== key));
+    async discardUnsent(stream: string, id: string, rv?: number): Promise<boolean> {
+      const gone = (u: UnsentChange): boolean =>
+        u.stream === stream && u.id === id && (rv === undefined || u.rv === rv);
+      if (!unsent.some(gone)) return false;
+      await saveUnsent(unsent.filter((u) => !gone(u)));
       return true;
     },
     refreshStreams,
