@@ -155,6 +155,19 @@ export interface GrantedStream {
   expiresAt: string;
 }
 
+/**
+ * Which of two active grants of one stream describes it: write over read, then the one lasting longer,
+ * then the lower grant id. Whatever order the grants come in (a reload merges them anew), so the terms a
+ * device is told change only when the grants do.
+ */
+const describes = (a: GrantedStream, b: GrantedStream): boolean => {
+  if (a.access !== b.access) return a.access === 'write';
+  const byExpiry = Date.parse(a.expiresAt) - Date.parse(b.expiresAt);
+  if (byExpiry !== 0) return byExpiry > 0;
+  return a.grantId < b.grantId;
+};
+
+/** One row per stream the grantee may read now, described by the grant `describes` picks. */
 export const grantedStreams = (grants: readonly Grant[], granteeId: string, now: number): GrantedStream[] => {
   const out: GrantedStream[] = [];
   const seen = new Map<string, number>();
@@ -174,8 +187,9 @@ export const grantedStreams = (grants: readonly Grant[], granteeId: string, now:
       if (at === undefined) {
         seen.set(stream, out.length);
         out.push(entry);
-      } else if (s.access === 'write' && out[at]?.access === 'read') {
-        out[at] = entry;
+      } else {
+        const held = out[at];
+        if (held && describes(entry, held)) out[at] = entry;
       }
     }
   }

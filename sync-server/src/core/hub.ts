@@ -9,7 +9,9 @@
  * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
  * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
  *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
- *   tell the device (`accessChanged`); timers fire at the next grant boundary of each grantee connection.
+ *   tell the device (`accessChanged`: streams that became available or are now followed on other terms —
+ *   access, grant, expiry, as `grantedStreams` describes each — and those that ended); timers fire at the
+ *   next grant boundary of each grantee connection.
  * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
  *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
  *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
@@ -72,7 +74,14 @@ import {
   type StreamAccess,
 } from '@hale/protocol';
 import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
-import { decideAccess, grantedStreams, nextGrantBoundary, patientToExplain, type Operation } from './access';
+import {
+  decideAccess,
+  grantedStreams,
+  nextGrantBoundary,
+  patientToExplain,
+  type GrantedStream,
+  type Operation,
+} from './access';
 import { createAccessWindows, type WindowKey } from './access-windows';
 import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
 
@@ -97,8 +106,11 @@ interface ConnState {
   boundary: number | null;
   /** The latest re-evaluation (settled, never rejecting): the next one waits for it. */
   evaluating: Promise<void>;
-  /** Streams the device was last told it may sync (accessChanged diffs against this, not the clock). */
-  visible: Set<string>;
+  /**
+   * Streams the device was last told it may sync, each with the terms it was told (`termsOf`):
+   * accessChanged diffs against this, not the clock.
+   */
+  visible: Map<string, string>;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Retries the streams whose delivery failed (unref'd); armed only while some did. */
   retry: ReturnType<typeof setTimeout> | undefined;
@@ -135,6 +147,8 @@ const RETRY_MAX_MS = 60_000;
 /** Close reasons of a connection whose re-decision failed (code 4000: the device reconnects). */
 const CHANGE_FAILED = 'access could not be re-checked after a grant change; reconnect';
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
+/** The terms a stream is followed on, as `accessChanged` tells them: access, grant and expiry. */
+const termsOf = (s: GrantedStream): string => `${s.access}|${s.grantId}|${s.expiresAt}`;
 
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
@@ -277,17 +291,19 @@ export const createHub = (options: HubOptions) => {
       }
     }
     const current = grantedStreams(state.grants, p.accountId, t);
-    // Sets, not scans: a clinic's provider sees tens of thousands of streams.
-    const visible = new Set(current.map((s) => s.stream));
+    // Maps, not scans: a clinic's provider sees tens of thousands of streams.
+    const visible = new Map(current.map((s) => [s.stream, termsOf(s)]));
     const removedStreams = new Set(removed.map((r) => r.stream));
-    for (const stream of before) {
+    for (const stream of before.keys()) {
       if (!visible.has(stream) && !removedStreams.has(stream)) {
         const d = await decide(state, stream, 'live', t, ended);
         removed.push({ stream, reason: d.ok ? 'revoked' : removedReason(d.code) });
       }
     }
     state.visible = visible;
-    const added = current.filter((s) => !before.has(s.stream));
+    // Added, or followed on other terms (read became write or back, another grant, another expiry): the
+    // device's write guard and expiry checks go by what it was told.
+    const added = current.filter((s) => before.get(s.stream) !== visible.get(s.stream));
     if (removed.length > 0 || added.length > 0) {
       const heads = await store.docs.streamHeads(added.map((s) => s.stream));
       const streams: StreamAccess[] = [];
@@ -548,7 +564,7 @@ export const createHub = (options: HubOptions) => {
         grants: [],
         boundary: null,
         evaluating: Promise.resolve(),
-        visible: new Set(),
+        visible: new Map(),
         timer: undefined,
         retry: undefined,
         retryDelay: RETRY_MIN_MS,
@@ -561,7 +577,9 @@ export const createHub = (options: HubOptions) => {
         // Removed (or the hub stopped) while loading: nothing to hold or time.
         if (state.closed) return;
         state.grants = grants;
-        state.visible = new Set(grantedStreams(grants, conn.principal.accountId, now()).map((s) => s.stream));
+        state.visible = new Map(
+          grantedStreams(grants, conn.principal.accountId, now()).map((s) => [s.stream, termsOf(s)]),
+        );
         armTimer(state);
       })();
       state.evaluating = load.catch(() => undefined);
