@@ -2,9 +2,15 @@
  * The patient's side of consent: grant, revoke (with key rotation), verify a provider's key.
  *
  * Invariants:
- * - A grant is signed by the patient's identity key; before it is sent, the current key of every granted
- *   stream (all epochs, so the history is readable) is wrapped for the grantee and published. A scope
- *   naming a record type twice is refused (BAD_SCOPE) before anything is published.
+ * - A grant is checked whole before anything is sent, as the server will check it (the protocol's Grant
+ *   schema and rules: a scope naming a record type twice, a date that is not one, an expiry not after the
+ *   start, a purpose over its limit, a grant to this account itself): ConsentError naming the field. It is
+ *   signed by the patient's identity key, and the key of every granted stream (all epochs, so the history
+ *   is readable) is wrapped for the grantee then, but published only once the server took the grant: the
+ *   server stores envelopes without any grant, so a grant it refuses (caps, daily rate) or never receives
+ *   (dropped connection, closed app) leaves the grantee no key. Envelopes not published after the server
+ *   took the grant (connection dropped, app closed, device lost) are wrapped by the next check of any of
+ *   the patient's devices (`wrapMissing`, below); `grant` resolves then, the grant standing.
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
@@ -42,13 +48,20 @@
  *   confirmed, with the key the server kept; the wrap owed is recorded before the claim, so a device that
  *   stops in between wraps at its next check. A device lost for good in between never does: so each check
  *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
- *   protocol version 3, no key material) and wraps every epoch a current holder lacks.
+ *   protocol version 3, no key material) and wraps every epoch a current holder lacks — on every stream an
+ *   unended grant covers, so a grant's own envelopes lost after the server took it are wrapped too. Against
+ *   an older server nothing is asked and nothing is wrapped that way.
  * - Writes wait for re-keying: consent installs the keyring's write guard, so this device seals a write
  *   to one of the patient's streams only under an epoch whose key shuts out every grant covering it that
  *   this device knows ended (the grants in device meta; same candidate sets as `settle`). Until the
  *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
  *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per own stream is
  *   persisted in device meta (`stream-epochs`), so a lower epoch reported after a restart is not taken.
+ * - The device's copy of the grants (device meta `grants`) is written only through one queue here
+ *   (`saveGrants`), each write merging into what is stored at that moment (`mergeGrants`: by grant id,
+ *   adding grants and the revocation / rotation marks they lack, never taking one away), never a copy read
+ *   before a network round trip: a listing that began before a revocation cannot undo it, so offline the
+ *   revoked grant stays listed as revoked and the write guard keeps shutting it out.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
  *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
  *   keyring with the same code.
@@ -58,7 +71,10 @@
  *   nothing is signed, no access or key changes, and un-accepting ends no grant. The id is checked before
  *   anything is sent (an account id, not this account's own), the role too (a patient account accepts
  *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
- * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. Re-keying needs the
+ * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
+ * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
+ * before they land sets the records aside (NO_KEY) and reads them only when its engine fetches them again
+ * (right after that pull, else at its quarantine retry, 30 s or more later). Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  */
@@ -85,10 +101,11 @@ import {
   MAX_GRANTS_PAGE,
   PAGING_VERSION,
   grantSignaturePayload,
+  parseIsoDateTime,
   parseStreamId,
   type KeyHoldersFrame,
   revocationSignaturePayload,
-  type Grant,
+  Grant,
   type GrantScopeEntry,
   type GrantRecord,
   type GrantsFrame,
@@ -113,7 +130,9 @@ export type ConsentErrorCode =
   /** Only a provider account accepts patients. */
   | 'NOT_A_PROVIDER'
   /** The server is older than the protocol version the call needs (acceptance: ACCEPTANCE_VERSION). */
-  | 'SERVER_TOO_OLD';
+  | 'SERVER_TOO_OLD'
+  /** A field of a grant the protocol refuses, other than those above (e.g. a purpose over 500 characters). */
+  | 'BAD_GRANT';
 
 export class ConsentError extends Error {
   constructor(
@@ -162,6 +181,8 @@ const STREAM_EPOCHS_KEY = 'stream-epochs';
 /** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
 const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 
+/** The furthest from 1970 a Date reaches, either way (ECMAScript time values). */
+const MAX_DATE_MS = 8.64e15;
 /** Least interval between checks started by refused writes (wall clock). */
 const REKEY_KICK_MS = 2000;
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
@@ -199,12 +220,73 @@ export interface ConsentDeps {
   assertUnlocked?: () => void;
 }
 
+/**
+ * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
+ * yet is added; one held takes a `revokedAt` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
+ * ever taken away, so a revocation stored is never undone by a copy read before it. Null: nothing new.
+ */
+export const mergeGrants = (
+  stored: readonly StoredGrant[],
+  found: readonly StoredGrant[],
+): StoredGrant[] | null => {
+  const out = stored.map((g) => ({ ...g }));
+  const byId = new Map<string, StoredGrant>();
+  for (const g of out) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
+  let changed = false;
+  for (const g of found) {
+    const mine = byId.get(g.grant.grantId);
+    if (!mine) {
+      const taken = { ...g };
+      out.push(taken);
+      byId.set(g.grant.grantId, taken);
+      changed = true;
+      continue;
+    }
+    if (mine.revokedAt === undefined && g.revokedAt !== undefined) {
+      mine.revokedAt = g.revokedAt;
+      changed = true;
+    }
+    if (mine.rotatedAt === undefined && g.rotatedAt !== undefined) {
+      mine.rotatedAt = g.rotatedAt;
+      changed = true;
+    }
+  }
+  return changed ? out : null;
+};
+
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
-  /** Adds the server's signed copies to the local grants (persisting what was new) and answers the merge. */
-  const merge = async (local: StoredGrant[], records: readonly GrantRecord[]): Promise<StoredGrant[]> => {
+  /**
+   * Every write of the device's copy of the grants, one at a time: `change` is given what is stored at
+   * that moment (never a copy read before an await) and answers what to store, or null to leave it. Only
+   * this module writes `grants`, so nothing lands between the read and the write. Answers what is stored.
+   */
+  let grantWrites: Promise<unknown> = Promise.resolve();
+  const saveGrants = (change: (stored: StoredGrant[]) => StoredGrant[] | null): Promise<StoredGrant[]> => {
+    const run = grantWrites.then(async () => {
+      const stored = await localGrants();
+      const next = change(stored);
+      if (next === null) return stored;
+      await deps.meta.set('grants', next);
+      deps.keyring.invalidateWriteChecks();
+      return next;
+    });
+    grantWrites = run.catch(() => undefined);
+    return run;
+  };
+  /** Merges `found` into what is stored now (see `mergeGrants`): a mark stored is never undone. */
+  const addGrants = (found: readonly StoredGrant[]): Promise<StoredGrant[]> =>
+    saveGrants((stored) => mergeGrants(stored, found));
+  /**
+   * Adds the server's signed copies to the local grants (persisting what was new) and answers the copy
+   * stored then. `known` (read before the listing) only spares checking signatures again.
+   */
+  const merge = async (
+    known: readonly StoredGrant[],
+    records: readonly GrantRecord[],
+  ): Promise<StoredGrant[]> => {
     const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
       const bytes = base64urlDecode(sig);
       return (
@@ -212,10 +294,10 @@ export const createConsent = (deps: ConsentDeps) => {
         verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, bytes.value)
       );
     };
-    // By id, first copy wins (as a search of `local` from the start would find it); grants taken below join.
+    // By id, first copy wins (as a search of `known` from the start would find it).
     const byId = new Map<string, StoredGrant>();
-    for (const g of local) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
-    let changed = false;
+    for (const g of known) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
+    const found: StoredGrant[] = [];
     for (const record of records) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
@@ -235,19 +317,13 @@ export const createConsent = (deps: ConsentDeps) => {
           : undefined;
       if (!mine) {
         const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) };
-        local.push(taken);
+        found.push(taken);
         byId.set(g.grantId, taken);
-        changed = true;
       } else if (revokedAt !== undefined) {
-        mine.revokedAt = revokedAt;
-        changed = true;
+        found.push({ grant: mine.grant, sig: mine.sig, revokedAt });
       }
     }
-    if (changed) {
-      await deps.meta.set('grants', local);
-      deps.keyring.invalidateWriteChecks();
-    }
-    return local;
+    return addGrants(found);
   };
   /**
    * The grants this account issued, as the server lists them: from PAGING_VERSION every page of the issued
@@ -285,7 +361,7 @@ export const createConsent = (deps: ConsentDeps) => {
     try {
       records = await serverGrants();
     } catch {
-      return local;
+      return localGrants();
     }
     return merge(local, records);
   };
@@ -320,6 +396,84 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 
   const streamOf = (type: StreamType): `${string}/${StreamType}` => `${deps.accountId}/${type}`;
+
+  /**
+   * The grant `request` asks for, checked whole as the server checks it (protocol schema and rules) so a
+   * grant is never refused for its content after this device began publishing for it. Throws ConsentError
+   * naming the field: BAD_SCOPE, BAD_EXPIRY (also a date that is not one, or a duration that is not a
+   * number), BAD_ACCOUNT_ID (the grantee's id, or this account's own), BAD_GRANT (any other field).
+   */
+  const draftGrant = (request: GrantRequest): Grant => {
+    if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
+    if (request.scope.some((s) => (s.type as string) === 'audit')) {
+      throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
+    }
+    // Refused here, not by the server: each type's keys would be wrapped twice for the grantee first.
+    if (new Set(request.scope.map((s) => s.type)).size !== request.scope.length) {
+      throw new ConsentError('BAD_SCOPE', 'each record type can be named once in a grant');
+    }
+    const now = deps.now();
+    let expiresAt = request.expiresAt;
+    if (expiresAt === undefined) {
+      if (request.durationMs === undefined) {
+        throw new ConsentError('BAD_EXPIRY', 'give the expiry (expiresAt) or a duration (durationMs)');
+      }
+      const end = now + request.durationMs;
+      // NaN, an infinity, or beyond what a Date holds: toISOString would throw an untyped RangeError.
+      if (typeof end !== 'number' || !Number.isFinite(end) || Math.abs(end) > MAX_DATE_MS) {
+        throw new ConsentError('BAD_EXPIRY', 'durationMs must be a finite number of milliseconds');
+      }
+      expiresAt = iso(end);
+    }
+    const start = request.start ?? iso(now);
+    // Date.parse answers NaN for text that is no date (which passes every comparison as false) and rolls
+    // a day that does not exist over into the next month: the protocol's own parse refuses both.
+    const timeOf = (field: 'start' | 'expiresAt', value: string): number => {
+      const ms = typeof value === 'string' ? parseIsoDateTime(value) : null;
+      if (ms === null) {
+        throw new ConsentError(
+          'BAD_EXPIRY',
+          `${field} must be a UTC time as toISOString writes it (e.g. 2030-01-31T09:00:00.000Z)`,
+        );
+      }
+      return ms;
+    };
+    if (timeOf('expiresAt', expiresAt) <= timeOf('start', start)) {
+      throw new ConsentError('BAD_EXPIRY', 'the expiry must be after the start');
+    }
+    if (request.granteeId === deps.accountId) {
+      throw new ConsentError('BAD_ACCOUNT_ID', 'an account cannot grant to itself');
+    }
+    const grant: Grant = {
+      v: 1,
+      grantId: newId(deps.now),
+      patientId: deps.accountId,
+      granteeId: request.granteeId,
+      scope: request.scope.map((s) => ({ type: s.type, access: s.access })),
+      start,
+      expiresAt,
+      purpose: request.purpose,
+      issuedAt: iso(now),
+    };
+    const checked = validate(Grant, grant);
+    if (!checked.ok) {
+      const issue = checked.error.details.issues[0];
+      const field = issue?.path.split('/')[1] ?? '';
+      const code: ConsentErrorCode =
+        field === 'scope'
+          ? 'BAD_SCOPE'
+          : field === 'start' || field === 'expiresAt'
+            ? 'BAD_EXPIRY'
+            : field === 'granteeId'
+              ? 'BAD_ACCOUNT_ID'
+              : 'BAD_GRANT';
+      throw new ConsentError(
+        code,
+        issue ? `the grant's ${issue.path.slice(1)}: ${issue.reason}` : checked.error.message,
+      );
+    }
+    return grant;
+  };
 
   const pinnedWrappingKeys = async () =>
     (await deps.meta.get(PINNED_WRAPPING_KEY, META_SCHEMAS.pinnedKeys)) ?? {};
@@ -418,8 +572,11 @@ export const createConsent = (deps: ConsentDeps) => {
     const ended = (g: StoredGrant): boolean =>
       g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
     const owed = await wrapsOwed();
+    // Every granted stream, not only those of ended grants: a grant's keys lost on the way (the connection
+    // dropped after the server took the grant, the device lost) are wrapped by `wrapMissing` below. A
+    // stream no grant it covers ended is settled at once (nothing to shut out): no claim, no key read.
     const types = new Set<StreamType>();
-    for (const g of all) if (ended(g)) for (const s of g.grant.scope) types.add(s.type);
+    for (const g of all) for (const s of g.grant.scope) types.add(s.type);
     for (const stream of Object.keys(owed)) {
       const parsed = parseStreamId(stream);
       if (parsed.ok && parsed.value.patientId === deps.accountId) types.add(parsed.value.type);
@@ -474,15 +631,12 @@ export const createConsent = (deps: ConsentDeps) => {
     }
     if (!again) {
       await wrapMissing(holdersOf);
-      let changed = false;
-      for (const g of all) {
-        if (g.rotatedAt !== undefined || !ended(g)) continue;
-        if (g.grant.scope.every((s) => settled.has(s.type))) {
-          g.rotatedAt = iso();
-          changed = true;
-        }
-      }
-      if (changed) await deps.meta.set('grants', all);
+      const at = iso();
+      const rotated = all
+        .filter((g) => g.rotatedAt === undefined && ended(g))
+        .filter((g) => g.grant.scope.every((s) => settled.has(s.type)))
+        .map((g) => ({ ...g, rotatedAt: at }));
+      if (rotated.length > 0) await addGrants(rotated);
     }
     return { again };
   };
@@ -699,74 +853,56 @@ export const createConsent = (deps: ConsentDeps) => {
 
     async grant(request: GrantRequest): Promise<StoredGrant> {
       deps.assertUnlocked?.();
-      if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
-      if (request.scope.some((s) => (s.type as string) === 'audit')) {
-        throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
-      }
-      // Refused here, not by the server: each type's keys would be wrapped twice for the grantee first.
-      if (new Set(request.scope.map((s) => s.type)).size !== request.scope.length) {
-        throw new ConsentError('BAD_SCOPE', 'each record type can be named once in a grant');
-      }
-      const now = deps.now();
-      const start = request.start ?? iso(now);
-      const expiresAt =
-        request.expiresAt ?? (request.durationMs !== undefined ? iso(now + request.durationMs) : undefined);
-      if (expiresAt === undefined || Date.parse(expiresAt) <= Date.parse(start)) {
-        throw new ConsentError('BAD_EXPIRY', 'the expiry must be after the start');
-      }
-      const identity = await identityOf(request.granteeId);
+      const grant = draftGrant(request);
+      const identity = await identityOf(grant.granteeId);
       const pinned = await pinnedKeys();
       const current = base64urlEncode(identity);
-      if (pinned[request.granteeId] !== undefined && pinned[request.granteeId] !== current) {
+      if (pinned[grant.granteeId] !== undefined && pinned[grant.granteeId] !== current) {
         throw new ConsentError(
           'KEY_CHANGED',
           "this provider's key changed since you verified it; compare the safety number again before sharing",
         );
       }
-      if (pinned[request.granteeId] === undefined) {
-        pinned[request.granteeId] = current;
+      if (pinned[grant.granteeId] === undefined) {
+        pinned[grant.granteeId] = current;
         await deps.meta.set('pinned-keys', pinned);
       }
       // Verified and pinned before anything is published: never wrapped to a key the server chose.
-      const wrapping = await wrappingKeyOf(request.granteeId);
+      const wrapping = await wrappingKeyOf(grant.granteeId);
       if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
+      // Wrapped now, sent only once the server took the grant: a locked account or a key this device
+      // cannot obtain fails the grant before anything is sent.
       const envelopes = [];
-      for (const s of request.scope) {
+      for (const s of grant.scope) {
         envelopes.push(
           ...(await deps.keyring.envelopesFor(streamOf(s.type), {
-            accountId: request.granteeId,
+            accountId: grant.granteeId,
             wrappingPublicKey: wrapping,
           })),
         );
       }
-      if (envelopes.length > 0) await deps.connection.request({ t: 'putEnvelopes', envelopes });
-      const grant: Grant = {
-        v: 1,
-        grantId: newId(deps.now),
-        patientId: deps.accountId,
-        granteeId: request.granteeId,
-        scope: request.scope.map((s) => ({ type: s.type, access: s.access })),
-        start,
-        expiresAt,
-        purpose: request.purpose,
-        issuedAt: iso(now),
-      };
       const payload = grantSignaturePayload(grant);
       deps.assertUnlocked?.();
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
       await deps.connection.request({ t: 'grant', grant: { grant, sig } });
+      // Only now: the server stores envelopes without any grant, so keys sent before a grant it refuses
+      // (its caps, its daily rate) or never receives would stay with the grantee, with nothing to revoke.
+      // Keys not published here (the connection dropped, the app stopped) are wrapped by the next check of
+      // any of the patient's devices (`wrapMissing`): the grant stands either way.
+      if (envelopes.length > 0 && deps.connection.status() === 'ready') {
+        await deps.connection.request({ t: 'putEnvelopes', envelopes }).catch(() => undefined);
+      }
       const stored: StoredGrant = { grant, sig };
-      await deps.meta.set('grants', [...(await localGrants()), stored]);
-      deps.keyring.invalidateWriteChecks();
+      await addGrants([stored]);
       deps.onEvent?.({
         action: 'consent-grant',
         detail: {
           grantId: grant.grantId,
           granteeId: grant.granteeId,
           scope: grant.scope,
-          expiresAt,
+          expiresAt: grant.expiresAt,
           purpose: grant.purpose,
         },
       });
@@ -793,15 +929,7 @@ export const createConsent = (deps: ConsentDeps) => {
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
       await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
-      // Read again: a merge may have added grants since.
-      await deps.meta.update('grants', META_SCHEMAS.grants, (current) => {
-        const all = current ?? [];
-        const mine = find(all);
-        if (mine) mine.revokedAt = revocation.revokedAt;
-        else all.push({ ...target, revokedAt: revocation.revokedAt });
-        return all;
-      });
-      deps.keyring.invalidateWriteChecks();
+      await addGrants([{ grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt }]);
       deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
       const rotated: Rotation[] = [];
       const complete = await settle(rotated).then(

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import type { Grant } from '@hale/protocol';
+import { mergeGrants, type StoredGrant } from './consent';
+
+const grant = (grantId: string): Grant => ({
+  v: 1,
+  grantId,
+  patientId: 'AAAAAAAAAAAAAAAAAAAAAA',
+  granteeId: 'BBBBBBBBBBBBBBBBBBBBBB',
+  scope: [{ type: 'allergy', access: 'read' }],
+  start: '2030-01-01T00:00:00.000Z',
+  expiresAt: '2030-01-02T00:00:00.000Z',
+  purpose: 'care',
+  issuedAt: '2030-01-01T00:00:00.000Z',
+});
+const stored = (grantId: string, marks: Partial<StoredGrant> = {}): StoredGrant => ({
+  grant: grant(grantId),
+  sig: `sig-${grantId}`,
+  ...marks,
+});
+const G1 = '01J0000000000000000000000A';
+const G2 = '01J0000000000000000000000B';
+const REVOKED = '2030-01-01T12:00:00.000Z';
+
+describe('mergeGrants', () => {
+  it('never undoes a revocation with a copy read before it, and still adds what the copy brings', () => {
+    const now = [stored(G1, { revokedAt: REVOKED })];
+    const olderCopy = [stored(G1), stored(G2)];
+    const merged = mergeGrants(now, olderCopy);
+    expect(merged).toEqual([stored(G1, { revokedAt: REVOKED }), stored(G2)]);
+  });
+
+  it('takes a revocation or rotation mark a grant lacks, keeps the one it has', () => {
+    const merged = mergeGrants(
+      [stored(G1), stored(G2, { revokedAt: REVOKED, rotatedAt: REVOKED })],
+      [
+        stored(G1, { revokedAt: '2030-01-01T13:00:00.000Z' }),
+        stored(G2, { revokedAt: '2030-01-01T14:00:00.000Z', rotatedAt: '2030-01-01T14:00:00.000Z' }),
+      ],
+    );
+    expect(merged).toEqual([
+      stored(G1, { revokedAt: '2030-01-01T13:00:00.000Z' }),
+      stored(G2, { revokedAt: REVOKED, rotatedAt: REVOKED }),
+    ]);
+  });
+
+  it('answers null when nothing is new, and never changes what it was given', () => {
+    const now = [stored(G1, { revokedAt: REVOKED })];
+    expect(mergeGrants(now, [stored(G1)])).toBeNull();
+    const before = structuredClone(now);
+    const found = [stored(G1, { rotatedAt: REVOKED })];
+    expect(mergeGrants(now, found)).toEqual([stored(G1, { revokedAt: REVOKED, rotatedAt: REVOKED })]);
+    expect(now).toEqual(before);
+    expect(found).toEqual([stored(G1, { rotatedAt: REVOKED })]);
+  });
+});
