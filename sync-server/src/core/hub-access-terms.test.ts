@@ -4,7 +4,7 @@
 // so a write grant added beside a read one reached the device only at its next connect. A reload that
 // changes nothing announces nothing, whatever order the merged grants come in.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AccessChangedFrame, ServerFrame } from '@hale/protocol';
+import type { ServerFrame } from '@hale/protocol';
 import {
   makeGrant,
   makeRevocation,
@@ -15,6 +15,7 @@ import {
   type TestServer,
 } from '../testing/harness';
 import { createHub, type Hub } from './hub';
+import { accessChangedIn, recordingConnection } from './hub.test-util';
 
 describe('accessChanged for a followed stream whose terms change', () => {
   let t: TestServer;
@@ -29,19 +30,12 @@ describe('accessChanged for a followed stream whose terms change', () => {
     provider = await registerAccount(t, 'provider');
     frames = [];
     hub = createHub({ store: t.store, service: t.server.service, now: () => t.clock.now });
-    await hub.add({
-      id: 1,
-      principal: {
-        accountId: provider.accountId,
-        deviceId: provider.device.deviceId,
-        role: 'provider',
-        devicePublicKey: new Uint8Array(32),
-      },
-      send: (f) => void frames.push(f),
-      sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
-      bufferedAmount: () => 0,
-      close: () => undefined,
-    });
+    await hub.add(
+      recordingConnection(
+        { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
+        frames,
+      ),
+    );
   });
   afterEach(async () => {
     hub.stop();
@@ -73,7 +67,7 @@ describe('accessChanged for a followed stream whose terms change', () => {
     await hub.grantsChanged(provider.accountId, patient.accountId);
   };
   const announced = () => {
-    const out = frames.filter((f): f is AccessChangedFrame => f.t === 'accessChanged');
+    const out = accessChangedIn(frames);
     frames.length = 0;
     return out;
   };

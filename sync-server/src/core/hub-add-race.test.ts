@@ -6,7 +6,7 @@
 // believed the device had it). A real server and store; a hub of the test's own over a service whose
 // grant load the test holds.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AccessChangedFrame, ServerFrame } from '@hale/protocol';
+import type { ServerFrame } from '@hale/protocol';
 import {
   makeGrant,
   makeRevocation,
@@ -17,6 +17,7 @@ import {
   type TestServer,
 } from '../testing/harness';
 import { createHub, type Hub, type LiveConnection } from './hub';
+import { accessChangedIn, recordingConnection } from './hub.test-util';
 import type { SyncService } from './sync-service';
 
 /** A grant load held after it read the store: `entered` resolves then; `release` lets it answer. */
@@ -84,20 +85,12 @@ describe('a grant change committed while a connection is being added', () => {
     await t.server.service.grant(patientPrincipal(), signed);
     return signed.grant.grantId;
   };
-  const providerConnection = (): LiveConnection => ({
-    id: 1,
-    principal: {
-      accountId: provider.accountId,
-      deviceId: provider.device.deviceId,
-      role: 'provider',
-      devicePublicKey: new Uint8Array(32),
-    },
-    send: (f) => void frames.push(f),
-    sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
-    bufferedAmount: () => 0,
-    close: () => undefined,
-  });
-  const accessChanged = () => frames.filter((f): f is AccessChangedFrame => f.t === 'accessChanged');
+  const providerConnection = (): LiveConnection =>
+    recordingConnection(
+      { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
+      frames,
+    );
+  const accessChanged = () => accessChangedIn(frames);
 
   /**
    * Adds the provider's connection, holding its grant load while `during` commits and announces a change;

@@ -6,7 +6,7 @@
 // server and store; a hub of the test's own over a store that fails on demand, its timers faked and its
 // clock the server's.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AccessChangedFrame, ServerFrame } from '@hale/protocol';
+import type { ServerFrame } from '@hale/protocol';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { StoreError, type SyncStore } from '../store/index';
 import {
@@ -18,6 +18,7 @@ import {
   type TestServer,
 } from '../testing/harness';
 import { createHub, type Hub, type LiveConnection } from './hub';
+import { accessChangedIn, recordingConnection } from './hub.test-util';
 import { createSyncService } from './sync-service';
 
 const STARTS_IN = 10_000;
@@ -100,20 +101,13 @@ describe('a grant-boundary re-decision that fails on the store', () => {
     );
   };
 
-  const providerConnection = (): LiveConnection => ({
-    id: 1,
-    principal: {
-      accountId: provider.accountId,
-      deviceId: provider.device.deviceId,
-      role: 'provider',
-      devicePublicKey: new Uint8Array(32),
-    },
-    send: (f) => void frames.push(f),
-    sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
-    bufferedAmount: () => 0,
-    close: (code, reason) => void closes.push({ code, reason }),
-  });
-  const accessChanged = () => frames.filter((f): f is AccessChangedFrame => f.t === 'accessChanged');
+  const providerConnection = (): LiveConnection =>
+    recordingConnection(
+      { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
+      frames,
+      (code, reason) => void closes.push({ code, reason }),
+    );
+  const accessChanged = () => accessChangedIn(frames);
   /** Each close's code, and whether its reason asks the device to reconnect. */
   const closedAs = () => closes.map((c) => [c.code, c.reason.endsWith('reconnect') ? 'reconnect' : c.reason]);
   const injected = (what: string) =>

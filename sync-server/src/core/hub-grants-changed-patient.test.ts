@@ -10,10 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GRANTABLE_STREAM_TYPES, type AccessChangedFrame, type ServerFrame } from '@hale/protocol';
+import { GRANTABLE_STREAM_TYPES, type ServerFrame } from '@hale/protocol';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { openSqliteStore, type Grant, type SqliteStore, type SyncStore } from '../store/index';
 import { createHub, type Hub, type LiveConnection } from './hub';
+import { accessChangedIn, recordingConnection } from './hub.test-util';
 import { createSyncService } from './sync-service';
 
 const PATIENTS = 10_000;
@@ -130,26 +131,14 @@ describe(`grantsChanged for a provider following ${PATIENTS} patients`, { timeou
     });
     hub = createHub({ store: count.store, service, now: () => NOW });
     frames = [];
-    conn = {
-      id: 1,
-      principal: {
-        accountId: providerId,
-        deviceId: 'D'.repeat(22),
-        role: 'provider',
-        devicePublicKey: new Uint8Array(32),
-      },
-      send: (f) => void frames.push(f),
-      sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
-      bufferedAmount: () => 0,
-      close: () => undefined,
-    };
+    conn = recordingConnection({ accountId: providerId, deviceId: 'D'.repeat(22), role: 'provider' }, frames);
     return async () => {
       hub.stop();
       await hub.drain();
     };
   });
 
-  const accessChanged = () => frames.filter((f): f is AccessChangedFrame => f.t === 'accessChanged');
+  const accessChanged = () => accessChangedIn(frames);
   const timed = async (label: string, work: () => Promise<void>) => {
     const start = performance.now();
     await work();

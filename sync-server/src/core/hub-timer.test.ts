@@ -3,7 +3,7 @@
 // to prompt it. A real server and store; a hub of the test's own whose timers are faked and whose clock is
 // the server's, so both move only when the test says.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { AccessChangedFrame, ServerFrame } from '@hale/protocol';
+import type { ServerFrame } from '@hale/protocol';
 import {
   makeGrant,
   registerAccount,
@@ -13,6 +13,7 @@ import {
   type TestServer,
 } from '../testing/harness';
 import { createHub, type Hub, type LiveConnection } from './hub';
+import { accessChangedIn, recordingConnection } from './hub.test-util';
 
 const STARTS_IN = 10_000;
 const LASTS = 20_000;
@@ -49,20 +50,12 @@ describe('hub grant-boundary timer', () => {
     await t.stop();
   });
 
-  const providerConnection = (): LiveConnection => ({
-    id: 1,
-    principal: {
-      accountId: provider.accountId,
-      deviceId: provider.device.deviceId,
-      role: 'provider',
-      devicePublicKey: new Uint8Array(32),
-    },
-    send: (f) => void frames.push(f),
-    sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
-    bufferedAmount: () => 0,
-    close: () => undefined,
-  });
-  const accessChanged = () => frames.filter((f): f is AccessChangedFrame => f.t === 'accessChanged');
+  const providerConnection = (): LiveConnection =>
+    recordingConnection(
+      { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
+      frames,
+    );
+  const accessChanged = () => accessChangedIn(frames);
 
   /** Moves the hub clock and its (faked) timers together, then lets the re-evaluation finish. */
   const pass = async (ms: number) => {
