@@ -187,6 +187,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
             'live re-evaluation failed; the connections it failed for were closed',
           ),
         ),
+    // The hub reports a notice that failed through its onError and never rejects.
+    onEnvelopesStored: (recipientId, patientId, streams) =>
+      hubRef?.keysStored(recipientId, patientId, streams),
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
     accessWindowMs: config.accessAuditWindowMs,
     onAccessLogError: (error) => app.log.error({ err: error }, 'access tally not logged'),

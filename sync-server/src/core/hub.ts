@@ -12,6 +12,13 @@
  *   tell the device (`accessChanged`: streams that became available or are now followed on other terms —
  *   access, grant, expiry, as `grantedStreams` describes each — and those that ended); timers fire at the
  *   next grant boundary of each grantee connection.
+ * - Key envelopes stored in this process for an account other than the stream's patient (`keysStored`)
+ *   are announced to that account's connections as `accessChanged` (the streams among them each follows on
+ *   the terms it was told, with the current epoch, nothing removed), in its re-evaluation queue, so a
+ *   device that pulled a stream's records before their key landed fetches it at once. Such a notice
+ *   changes no access and no `visible`; if it fails it is reported through `onError` and the connection
+ *   stays open. Envelopes stored through another process sharing the store are not announced (the device's
+ *   quarantine retry fetches them later).
  * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
  *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
  *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
@@ -270,6 +277,25 @@ export const createHub = (options: HubOptions) => {
     state.grants = [...state.grants.filter((g) => !reload.patientIds.has(g.patientId)), ...fresh];
   };
 
+  /** The `accessChanged` rows of `granted`: each stream's head and current key epoch as stored now. */
+  const accessRows = async (granted: readonly GrantedStream[]): Promise<StreamAccess[]> => {
+    const heads = await store.docs.streamHeads(granted.map((s) => s.stream));
+    const rows: StreamAccess[] = [];
+    for (const [i, s] of granted.entries()) {
+      rows.push({
+        stream: s.stream as StreamAccess['stream'],
+        patientId: s.patientId,
+        type: s.type,
+        access: s.access,
+        head: heads[i]?.head ?? 0,
+        epoch: (await store.envelopes.currentEpoch(s.stream)) ?? 0,
+        grantId: s.grantId,
+        expiresAt: s.expiresAt,
+      });
+    }
+    return rows;
+  };
+
   const evaluate = async (state: ConnState, reload: Reload): Promise<void> => {
     if (state.closed) return;
     const p = state.conn.principal;
@@ -305,28 +331,37 @@ export const createHub = (options: HubOptions) => {
     // device's write guard and expiry checks go by what it was told.
     const added = current.filter((s) => before.get(s.stream) !== visible.get(s.stream));
     if (removed.length > 0 || added.length > 0) {
-      const heads = await store.docs.streamHeads(added.map((s) => s.stream));
-      const streams: StreamAccess[] = [];
-      for (const [i, s] of added.entries()) {
-        const entry: StreamAccess = {
-          stream: s.stream as StreamAccess['stream'],
-          patientId: s.patientId,
-          type: s.type,
-          access: s.access,
-          head: heads[i]?.head ?? 0,
-          epoch: (await store.envelopes.currentEpoch(s.stream)) ?? 0,
-          grantId: s.grantId,
-          expiresAt: s.expiresAt,
-        };
-        streams.push(entry);
-      }
       state.conn.send({
         t: 'accessChanged',
-        streams,
+        streams: await accessRows(added),
         removed: removed.map((r) => ({ stream: r.stream as StreamAccess['stream'], reason: r.reason })),
       });
     }
     armTimer(state);
+  };
+
+  /**
+   * `keysStored`'s work for one connection: the streams of `streams` it follows on the terms it was told
+   * (`visible`), announced again with their current epoch. A stream followed on other terms by now is left
+   * to the re-evaluation that finds the change, which announces it whole; so nothing here moves `visible`.
+   */
+  const announceKeys = async (
+    state: ConnState,
+    patientId: string,
+    streams: ReadonlySet<string>,
+  ): Promise<void> => {
+    if (state.closed) return;
+    const p = state.conn.principal;
+    // Only the publishing patient's grants: a clinic's provider holds thousands.
+    const own = state.grants.filter((g) => g.patientId === patientId);
+    const followed = grantedStreams(own, p.accountId, now()).filter(
+      (s) => streams.has(s.stream) && state.visible.get(s.stream) === termsOf(s),
+    );
+    if (followed.length === 0) return;
+    const rows = await accessRows(followed);
+    // Closed while the rows were read: nothing more goes to it.
+    if (state.closed) return;
+    state.conn.send({ t: 'accessChanged', streams: rows, removed: [] });
   };
 
   /**
@@ -631,6 +666,26 @@ export const createHub = (options: HubOptions) => {
       if (!set) return;
       const reload: Reload = patientId === undefined ? 'all' : { patientIds: new Set([patientId]) };
       await settleAll([...set].map((state) => reloadOrClose(state, reload)));
+    },
+    /**
+     * Key envelopes addressed to `recipientId` were stored for `streams` of `patientId`: each of its
+     * connections is told again (`accessChanged`, `removed: []`) of those of the streams it follows, with
+     * the current epoch, so a device holding their records set aside for want of the key fetches it now
+     * instead of at its quarantine retry. Runs in each connection's re-evaluation queue, so it is ordered
+     * with re-decisions. Never rejects: a failure is reported through `onError` and the connection stays
+     * open (it loses a notice; the device's own retry still fetches the keys).
+     */
+    async keysStored(recipientId: string, patientId: string, streams: readonly string[]): Promise<void> {
+      const set = byAccount.get(recipientId);
+      if (!set) return;
+      const wanted = new Set(streams);
+      await Promise.all(
+        [...set].map((state) => {
+          const run = state.evaluating.then(() => announceKeys(state, patientId, wanted));
+          state.evaluating = run.catch(() => undefined);
+          return run.catch((error: unknown) => options.onError?.(error));
+        }),
+      );
     },
     /**
      * Re-decides the connections whose grants changed since the last sweep (also through other processes

@@ -180,6 +180,12 @@ export interface SyncServiceDeps {
    * answer only after it settles, so no change committed after the answer reaches a cut-off device.
    */
   onGrantsChanged?: (granteeId: string, patientId: string) => void | Promise<void>;
+  /**
+   * Called after `putEnvelopes` stored envelopes of `patientId`'s `streams` addressed to `recipientId`,
+   * another account, so its live connections are told at once (a device may hold those streams' records
+   * set aside for want of the key). Must not reject: the envelopes are stored whatever it does.
+   */
+  onEnvelopesStored?: (recipientId: string, patientId: string, streams: string[]) => void | Promise<void>;
   onPush?: (outcome: 'ok' | 'conflict' | 'error', count: number) => void;
   /**
    * Length of the windows in which a grantee device's repeated pulls, key fetches and blob transfers of
@@ -1044,7 +1050,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * stream. Not bounded by the stream's stored epoch: a device may hold epochs the store lost (a restore
    * onto an empty disk, a server that withheld them), claims the one after the highest it held, and
    * grants with the envelopes of every epoch it holds, in one frame (a bound of stored + 1 refused such a
-   * grant whole: test/grant-after-lost-epochs.e2e.test.ts).
+   * grant whole: test/grant-after-lost-epochs.e2e.test.ts). Once stored, those addressed to other accounts
+   * are passed to `onEnvelopesStored` (the live hub tells their devices).
    */
   const putEnvelopes = async (p: AuthenticatedDevice, envelopes: KeyEnvelope[]): Promise<void> => {
     // Validate everything first so a bad envelope stores nothing; signatures last (the costly check).
@@ -1087,6 +1094,17 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         ...(env.sig === undefined ? {} : { sig: env.sig }),
         createdAt,
       });
+    }
+    // Only the patient publishes (checked above), so any other recipient is a grantee or one to be.
+    const toOthers = new Map<string, Set<string>>();
+    for (const env of envelopes) {
+      if (env.recipient === p.accountId) continue;
+      const streams = toOthers.get(env.recipient) ?? new Set<string>();
+      streams.add(env.stream);
+      toOthers.set(env.recipient, streams);
+    }
+    for (const [recipient, streams] of toOthers) {
+      await deps.onEnvelopesStored?.(recipient, p.accountId, [...streams]);
     }
   };
 
