@@ -1,15 +1,19 @@
 // Start entry: `npm start` from the repository root, `node --import tsx src/main.ts`, or the package's bin
 // (bin/hale-sync-server.js, which loads this file in its own process). buildApp() knows nothing about
 // listening or signals; this file owns the process: flags, listen, graceful shutdown, backup, restore and
-// invite codes.
+// invite codes. A start that cannot go on (bad flags: status 2; a refusal the operator can act on, such as a
+// data directory in use, a store of a newer schema or a port in use: status 1) says so in one line on
+// stderr (start-failure.ts); only a bug prints its stack trace. A start counts as the server's last (what
+// `invite` reports) only once it listens.
 import path from 'node:path';
 import { parseCommandLine, usage, ConfigError } from './config';
 import { buildApp } from './app';
-import { openSqliteStore, backupSqlite, restoreSqlite, isStoreError, SQLITE_FILE_NAME } from './store/index';
+import { openSqliteStore, backupSqlite, restoreSqlite, SQLITE_FILE_NAME } from './store/index';
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
 import { recordRegistrationMode, runInviteCommand } from './invite-command';
+import { startFailureLine, type StartContext } from './start-failure';
 
 /**
  * How long the exit waits for log lines still queued for stdout. Bounded: a log reader that stopped
@@ -22,6 +26,9 @@ let settleLogs = (_ms: number): Promise<void> => Promise.resolve();
 const exit = (code: number): void => {
   void settleLogs(LOG_SETTLE_MS).then(() => process.exit(code));
 };
+
+/** What the failure of a start names (the data directory, the address); set once the flags are read. */
+let startContext: StartContext | null = null;
 
 const main = async (): Promise<number> => {
   let parsed;
@@ -37,6 +44,7 @@ const main = async (): Promise<number> => {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
+  startContext = { command, dataDir: config.dataDir, host: config.host, port: config.port };
   if (command === 'backup') {
     // Read-only, from the file: opening the store would claim the data directory, which the running
     // server holds, and would create or migrate a store that is not there.
@@ -106,9 +114,22 @@ const main = async (): Promise<number> => {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Before listening: once the server answers, `invite` reports the mode it runs with, not the last one.
+  let address: string;
+  try {
+    address = await server.app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    // Port in use, address not ours, …: nothing was served. The store is closed (and the directory given
+    // back) the orderly way before the one-line refusal, and the start is not recorded (below).
+    stopping = true;
+    await server.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  // Only a start that listens counts as the last one `invite` reports. With an IP address to listen on,
+  // listen() settles and this (synchronous SQLite) write runs before the event loop takes a connection; a
+  // host name makes Fastify look up its other addresses first, and an `invite` run in that moment reports
+  // the previous start.
   await recordRegistrationMode(store, config.registration, new Date().toISOString());
-  const address = await server.app.listen({ host: config.host, port: config.port });
   logger.info(
     { address, dataDir: config.dataDir, registration: config.registration },
     'hale sync server listening',
@@ -126,10 +147,12 @@ main().then(
       exit(2);
       return;
     }
-    // Expected refusals (data directory in use, bad backup file, ...) are one line a self-hoster can act
-    // on; only INTERNAL keeps the stack trace.
-    if (isStoreError(error) && error.code !== 'INTERNAL') {
-      process.stderr.write(`${error.message}\n`);
+    // Expected refusals (data directory in use, bad backup file, a store of a newer schema, a port in use,
+    // a directory that cannot be created, ...) are one line a self-hoster can act on (start-failure.ts);
+    // only what is left, a bug, keeps the stack trace.
+    const line = startContext === null ? null : startFailureLine(error, startContext);
+    if (line !== null) {
+      process.stderr.write(`${line}\n`);
       exit(1);
       return;
     }

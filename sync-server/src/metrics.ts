@@ -1,11 +1,23 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { CLIENT_FRAMES, ERROR_CODE_LIST, SERVER_FRAMES } from '@hale/protocol';
 
-/** One registry per app instance, so several servers in one test process do not share counters. */
+/** The outcomes the sync handlers count (sync-ws.ts, the service's onPush). */
+const PULL_OUTCOMES = ['ok', 'partly-denied'] as const;
+const PUSH_OUTCOMES = ['ok', 'conflict', 'error'] as const;
+
+/**
+ * One registry per app instance, so several servers in one test process do not share counters.
+ *
+ * Every series whose label values are known in advance (the protocol's error codes and frame types, the
+ * outcomes, the directions) exists from the start at 0. prom-client only shows a labelled series once it
+ * is first touched, so an alert on `hale_refusals_total{code="INTERNAL"}` would see no series (absent())
+ * on a healthy fresh server, and rate() would miss the first increment. No other label value is made up.
+ */
 export const createMetrics = (options: { defaultMetrics?: boolean } = {}) => {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hale_' });
   const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  return {
+  const metrics = {
     registry,
     connections: new Gauge({
       name: 'hale_ws_connections',
@@ -61,6 +73,15 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}) => {
       registers: [registry],
     }),
   };
+  for (const state of ['open', 'authenticated'] as const) metrics.connections.set({ state }, 0);
+  for (const direction of ['in', 'out'] as const) metrics.bytes.inc({ direction }, 0);
+  for (const type of Object.keys(CLIENT_FRAMES)) metrics.messages.inc({ direction: 'in', type }, 0);
+  for (const type of Object.keys(SERVER_FRAMES)) metrics.messages.inc({ direction: 'out', type }, 0);
+  for (const outcome of PULL_OUTCOMES) metrics.pulls.inc({ outcome }, 0);
+  for (const outcome of PUSH_OUTCOMES) metrics.pushes.inc({ outcome }, 0);
+  for (const code of ERROR_CODE_LIST) metrics.refusals.inc({ code }, 0);
+  for (const op of ['pull', 'push'] as const) metrics.latency.zero({ op });
+  return metrics;
 };
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -18,10 +18,12 @@
  * so other accounts can check that key themselves instead of trusting the server; an account that never
  * published one is answered without it, and clients then refuse to wrap to its key.
  * Registration control (`config.registration`, announced in `GET /v1/server`): `closed` refuses every
- * registration (REGISTRATION_CLOSED) before anything is checked or stored; `invite` needs an invite code
- * whose use the store takes in the same transaction that stores the account (so a refused registration
- * uses nothing up, and racing ones on a last use cannot both win), refusing a missing, unknown, expired,
- * used-up or revoked code alike (INVITE_INVALID, the reason only in the log); `open` ignores any invite.
+ * registration (REGISTRATION_CLOSED) before anything is checked or stored, before the body is even read
+ * (so a malformed or non-JSON body gets that refusal too); `invite` needs an invite code whose use the
+ * store takes in the same transaction that stores the account (so a refused registration uses nothing up,
+ * and racing ones on a last use cannot both win), refusing a missing, unknown, expired, used-up or revoked
+ * code alike (INVITE_INVALID, the reason only in the log), a missing one before the body's shape is
+ * checked (a body that is not JSON holds no code: BAD_MESSAGE); `open` ignores any invite.
  * Every mode leaves existing accounts alone: devices, sessions and joins work the same.
  * A signed-in device may ask for up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`POST /v1/accounts/lookup`):
  * each answered as the single-account route answers it, unknown ones listed as such, and the answer kept
@@ -100,6 +102,12 @@ const inviteRefused = (request: FastifyRequest, reason: string, role?: unknown):
       );
 };
 
+const registrationClosed = (): ServiceError =>
+  new ServiceError(
+    'REGISTRATION_CLOSED',
+    'this server takes no new accounts; ask its operator, or use another server',
+  );
+
 export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const { store, ed } = ctx;
   const iso = (ms = ctx.now()): string => new Date(ms).toISOString();
@@ -126,16 +134,27 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
 
   app.post<{ Body: HttpRegisterRequest }>(
     HTTP_ROUTES.register.url,
-    { schema: HTTP_ROUTES.register.schema },
+    {
+      schema: HTTP_ROUTES.register.schema,
+      // Before the body is read, so its syntax and shape are not checked either (protocol.md: "before
+      // anything is checked"); route hooks run after the app's, so the address rate limit still applies.
+      onRequest: async () => {
+        if (ctx.config.registration === 'closed') throw registrationClosed();
+      },
+      // Before the shape is checked: with no code there is nothing an invite server looks at.
+      preValidation: async (request) => {
+        if (ctx.config.registration !== 'invite') return;
+        const body: unknown = request.body;
+        if (typeof body !== 'object' || body === null || !('invite' in body)) {
+          throw inviteRefused(request, 'none');
+        }
+      },
+    },
     async (request, reply) => {
       const { account, device, sig, wrappingKeySig, wrappedRootSig, invite } = request.body;
       const mode = ctx.config.registration;
-      if (mode === 'closed') {
-        throw new ServiceError(
-          'REGISTRATION_CLOSED',
-          'this server takes no new accounts; ask its operator, or use another server',
-        );
-      }
+      // The hooks above refuse these first; kept so the handler alone never registers on a closed server.
+      if (mode === 'closed') throw registrationClosed();
       // Open mode ignores an invite: nothing to check, nothing used up.
       const inviteHash = mode === 'invite' && invite !== undefined ? inviteCodeHash(invite) : undefined;
       if (mode === 'invite' && inviteHash === undefined) throw inviteRefused(request, 'none');

@@ -143,6 +143,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     open++;
     const fromAddress = (openByAddress.get(address) ?? 0) + 1;
     openByAddress.set(address, fromAddress);
+    // Debug lines name the connection and, once authenticated, the device: never a frame or a token.
+    request.log.debug({ connection: id }, 'websocket opened');
     let state: 'hello' | 'auth' | 'ready' | 'closed' = 'hello';
     let challenge: { nonce: string; deviceId: string; expiresAt: number; version: number } | null = null;
     let principal: AuthenticatedDevice | null = null;
@@ -566,6 +568,10 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           clearTimeout(handshakeTimer);
           version = c.version;
           state = 'ready';
+          request.log.debug(
+            { connection: id, deviceId: device.deviceId, version: c.version },
+            'websocket authenticated',
+          );
           limitFrameBytes(socket, WS_MAX_PAYLOAD_BYTES);
           sessionTimer = setTimeout(
             () => closeWith('SESSION_EXPIRED', 'session expired; reconnect', 4002),
@@ -628,8 +634,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           updateReading();
         });
     });
-    socket.on('close', () => {
+    socket.on('close', (code: number) => {
       state = 'closed';
+      request.log.debug({ connection: id, deviceId: principal?.deviceId ?? null, code }, 'websocket closed');
       open--;
       const left = (openByAddress.get(address) ?? 1) - 1;
       if (left > 0) openByAddress.set(address, left);

@@ -21,6 +21,10 @@
  *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
  *   start mid-restore. It also refuses (UNAVAILABLE) while any other connection holds the target open,
  *   unless forced; the replaced file (with its -wal) is renamed aside, not deleted.
+ * - A restore that fails leaves the data directory as it found it: besides its own staging copy it removes
+ *   the lock file if it created it (unlinked while still held: a server claiming the directory meanwhile
+ *   is refused, or makes a new lock file after the unlink) and the directories it created, once empty (a
+ *   mistyped --data-dir leaves nothing behind).
  * - A restore never moves state back that devices or the server's security rely on (restore-carry.ts):
  *   before the copy goes in place, the store it replaces (read-only, never modified) gives it every stream
  *   head that is higher, the audit entries and key envelopes made since the backup, and every revocation
@@ -45,12 +49,13 @@ import {
   fsyncSync,
   openSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { lockDataDir } from './data-dir-lock';
+import { LOCK_FILE_NAME, lockDataDir } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir, makePrivate } from './file-modes';
 import { carryIntoRestored, type CarriedCounts } from './restore-carry';
 import {
@@ -268,6 +273,16 @@ const isLockedByOthers = (file: string): boolean => {
   }
 };
 
+/** `dir` and those of its ancestors that do not exist, deepest first: what creating `dir` creates. */
+const missingDirs = (dir: string): string[] => {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at); at = dirname(at)) {
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  return missing;
+};
+
 /** Replaces the store in `dataDir` with a checked copy of `backupFile`; the old store is moved aside. */
 export const restoreSqlite = async (
   backupFile: string,
@@ -279,10 +294,14 @@ export const restoreSqlite = async (
   if (!existsSync(from)) throw new StoreError('NOT_FOUND', `backup file ${from} does not exist`);
   if (from === target) throw new StoreError('INVALID', 'backup file is the store file itself');
 
+  // What a failed restore takes away again (see header).
+  const createdDirs = missingDirs(resolve(dataDir));
+  const lockFileExisted = existsSync(join(resolve(dataDir), LOCK_FILE_NAME));
   // First, before anything is copied: a running server refuses the restore at once; force does not
   // override it (see header).
   const lock = lockDataDir(dataDir);
   const staging = tempName(target, 'restore');
+  let failed = false;
   try {
     ensurePrivateDir(dirname(target));
     copyFileSync(from, staging);
@@ -295,7 +314,7 @@ export const restoreSqlite = async (
       if (isSqliteFileOpenInProcess(target) || isLockedByOthers(target)) {
         throw new StoreError(
           'UNAVAILABLE',
-          `store ${target} is open in another connection; close it or restore with force`,
+          `store ${target} is open in another connection (a sqlite3 shell, another program); close it, or restore with --force`,
         );
       }
     }
@@ -323,9 +342,31 @@ export const restoreSqlite = async (
       warnings: report.warnings,
     };
   } catch (error) {
+    failed = true;
     removeWithSideFiles(staging);
+    if (!lockFileExisted) {
+      // While held: a server that opened the file before the unlink tries its lock at once, never again,
+      // and is refused; one that comes after it makes a new file. (Windows refuses to unlink a held file:
+      // it stays, as it always did.)
+      for (const suffix of ['', '-journal']) {
+        try {
+          rmSync(lock.file + suffix, { force: true });
+        } catch {
+          // Left behind, as before; its presence means nothing (data-dir-lock.ts).
+        }
+      }
+    }
     throw wrap(error, 'restore failed');
   } finally {
     lock.release();
+    if (failed) {
+      for (const dir of createdDirs) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          break; // Not empty (someone else's files, or a server that started meanwhile): kept.
+        }
+      }
+    }
   }
 };
