@@ -123,6 +123,30 @@ const writeAfter = async (t: TestServer, p: DeviceSession): Promise<string> => {
 };
 
 /** After a grant that was not made: nothing to list or re-key, and the grantee opens nothing written. */
+/**
+ * A patient device online, its socket's frames recorded (`net`), its consent settled, and a provider
+ * account; added to `server`'s sessions to be closed.
+ */
+const openPatient = async (server: ReturnType<typeof useServer>) => {
+  const t = server.t;
+  const patient = await registerAccount(t);
+  const provider = await registerAccount(t, 'provider');
+  const net = network();
+  const p = await openDevice(t, patient, { createWebSocket: net.createWebSocket });
+  server.sessions.push(p);
+  await waitOnline(p);
+  await p.consent.rotateExpired();
+  return { t, patient, provider, p, net, stream: `${patient.accountId}/allergy` };
+};
+
+/** As `openPatient`, with one allergy stored on the server before the grant. */
+const patientWithAllergy = async (server: ReturnType<typeof useServer>) => {
+  const opened = await openPatient(server);
+  const before = await opened.p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
+  await allPushed(opened.p);
+  return { ...opened, before };
+};
+
 const grantMadeNothing = async (t: TestServer, p: DeviceSession, provider: TestAccount, stream: string) => {
   expect(envelopesFor(t, stream, provider.accountId)).toBe(0);
   expect(await p.consent.list()).toEqual([]);
@@ -153,15 +177,7 @@ describe('a grant the device refuses itself', () => {
   ];
 
   it.each(cases)('%s: typed error, nothing sent, no key for the grantee', async (_, fields, code, field) => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const net = network();
-    const p = await openDevice(t, patient, { createWebSocket: net.createWebSocket });
-    server.sessions.push(p);
-    await waitOnline(p);
-    await p.consent.rotateExpired();
-    const stream = `${patient.accountId}/allergy`;
+    const { t, provider, p, net, stream } = await openPatient(server);
     const before = net.sent().length;
 
     const request = {
@@ -185,17 +201,7 @@ describe('a grant the device refuses itself', () => {
 describe('a grant the server refuses', () => {
   const server = useServer({ realClock: true });
 
-  const setup = async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    server.sessions.push(p);
-    await waitOnline(p);
-    await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
-    await allPushed(p);
-    return { t, patient, provider, p, stream: `${patient.accountId}/allergy` };
-  };
+  const setup = () => patientWithAllergy(server);
   // Grants of the pair stored as the server's own table holds them (an older device, another of the
   // patient's): their signatures are not the patient's, so this device ignores them; the server counts them.
   const medication = [{ type: 'medication' as const, access: 'read' as const }];
@@ -235,19 +241,7 @@ describe('a grant the server refuses', () => {
 describe('a grant whose connection is lost', () => {
   const server = useServer({ realClock: true });
 
-  const setup = async () => {
-    const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const net = network();
-    const p = await openDevice(t, patient, { createWebSocket: net.createWebSocket });
-    server.sessions.push(p);
-    await waitOnline(p);
-    await p.consent.rotateExpired();
-    const before = await p.records.add('Allergy', input('Allergy', { substance: 'Iodine' }));
-    await allPushed(p);
-    return { t, patient, provider, p, net, before, stream: `${patient.accountId}/allergy` };
-  };
+  const setup = () => patientWithAllergy(server);
 
   it('before the grant reached the server: nothing stored, the grantee gets no key', async () => {
     const { t, provider, p, net, stream } = await setup();

@@ -119,60 +119,44 @@ const asTestAccount = (a: UnlockedAccount) => ({
 
 const issueCodes = (session: DeviceSession): string[] => session.sync.state().errors.map((e) => e.code);
 
+/**
+ * Opens the phone's session, changes the passphrase on the laptop, locks the phone while its watch is held
+ * at `hold` (the vault read or the challenge fetch), and answers what reached the server and the issues.
+ */
+const lockedAt = async (which: 'vaultRead' | 'challenge') => {
+  const p = await patient();
+  const session = await openDevice(server.t, asTestAccount(p.phone), {
+    vault: p.watchedVault,
+    api: p.watchedApi,
+  });
+  server.sessions.push(session);
+  await waitOnline(session);
+  await eventually(() => session.sync.state().passphrase === 'current', 'passphrase current');
+  const vaultBefore = p.phoneVault.entries().get(VAULT_KEY);
+
+  const hold = p[which];
+  hold.arm();
+  await p.changeOnLaptop();
+  await hold.reached();
+  lock(p.phone);
+  hold.release();
+  await eventually(() => issueCodes(session).length > 0, 'an issue is reported');
+  return {
+    seen: { challenges: p.seen.challenges, sessions: p.seen.sessions, issues: issueCodes(session) },
+    vaultUnchanged: p.phoneVault.entries().get(VAULT_KEY) === vaultBefore,
+  };
+};
+
 describe('lock(account) while the session takes a passphrase changed elsewhere', () => {
   it('at the vault read: nothing is signed, the session reports LOCKED, the vault is unchanged', async () => {
-    const p = await patient();
-    const session = await openDevice(server.t, asTestAccount(p.phone), {
-      vault: p.watchedVault,
-      api: p.watchedApi,
-    });
-    server.sessions.push(session);
-    await waitOnline(session);
-    await eventually(() => session.sync.state().passphrase === 'current', 'passphrase current');
-    const vaultBefore = p.phoneVault.entries().get(VAULT_KEY);
-
-    p.vaultRead.arm();
-    await p.changeOnLaptop();
-    await p.vaultRead.reached();
-    lock(p.phone);
-    p.vaultRead.release();
-    await eventually(() => issueCodes(session).length > 0, 'an issue is reported');
-
-    expect({ challenges: p.seen.challenges, sessions: p.seen.sessions, issues: issueCodes(session) }).toEqual(
-      {
-        challenges: 0,
-        sessions: [],
-        issues: ['LOCKED'],
-      },
-    );
-    expect(p.phoneVault.entries().get(VAULT_KEY)).toBe(vaultBefore);
+    const { seen, vaultUnchanged } = await lockedAt('vaultRead');
+    expect(seen).toEqual({ challenges: 0, sessions: [], issues: ['LOCKED'] });
+    expect(vaultUnchanged).toBe(true);
   });
 
   it('at the challenge fetch: signed with the real key (the server takes it), then LOCKED, the vault unchanged', async () => {
-    const p = await patient();
-    const session = await openDevice(server.t, asTestAccount(p.phone), {
-      vault: p.watchedVault,
-      api: p.watchedApi,
-    });
-    server.sessions.push(session);
-    await waitOnline(session);
-    await eventually(() => session.sync.state().passphrase === 'current', 'passphrase current');
-    const vaultBefore = p.phoneVault.entries().get(VAULT_KEY);
-
-    p.challenge.arm();
-    await p.changeOnLaptop();
-    await p.challenge.reached();
-    lock(p.phone);
-    p.challenge.release();
-    await eventually(() => issueCodes(session).length > 0, 'an issue is reported');
-
-    expect({ challenges: p.seen.challenges, sessions: p.seen.sessions, issues: issueCodes(session) }).toEqual(
-      {
-        challenges: 1,
-        sessions: ['taken'],
-        issues: ['LOCKED'],
-      },
-    );
-    expect(p.phoneVault.entries().get(VAULT_KEY)).toBe(vaultBefore);
+    const { seen, vaultUnchanged } = await lockedAt('challenge');
+    expect(seen).toEqual({ challenges: 1, sessions: ['taken'], issues: ['LOCKED'] });
+    expect(vaultUnchanged).toBe(true);
   });
 });

@@ -14,22 +14,50 @@ describe('a second refused version of a record', () => {
 
   const testNameOf = (data: Record<string, unknown>): unknown => data['testName'];
 
-  it('typed on the server version after a refusal, it is kept beside the first refused version', async () => {
-    const t = server.t;
-    const { provider, p, d, lab, stream } = await providerWithLabWrite(t, sessions, {
-      lab: input('LabResult', { testName: 'lipid panel' }),
-    });
-    const id = lab.id;
+  type Setup = Awaited<ReturnType<typeof providerWithLabWrite>>;
 
-    // Edit A, made offline under a write grant the patient replaces with read access meanwhile.
+  /** The provider edits the lab offline while the patient swaps its write grant for read; the edit is refused and kept. */
+  const refusedOffline = async ({ provider, p, d, lab }: Setup, testName: string) => {
     d.sync.goOffline();
-    await d.records.update('LabResult', id, { testName: 'edit A: repeat fasting' });
+    await d.records.update('LabResult', lab.id, { testName });
     const [writeGrant] = await p.consent.list();
     await p.consent.revoke(writeGrant!.grant.grantId);
     await grantRead(p, provider.accountId, 'lab-result', HOUR, 'read only from now on');
     d.sync.goOnline();
     await waitOnline(d);
-    await eventually(() => d.sync.unsent().length === 1, 'edit A is kept');
+    await eventually(() => d.sync.unsent().length === 1, `${testName} is kept`);
+  };
+
+  /** Write access again for a while; the provider's next offline edit is refused too once it is revoked. */
+  const refusedAgain = async ({ provider, p, d, lab, stream }: Setup, testName: string) => {
+    await grantWrite(p, provider.accountId, 'lab-result', HOUR);
+    // Announced live (accessChanged names a stream whose access changed).
+    await eventually(() => d.engine.writable(stream), 'the provider may write again');
+    d.sync.goOffline();
+    await d.records.update('LabResult', lab.id, { testName });
+    const again = (await p.consent.list()).filter(
+      (g) => g.revokedAt === undefined && g.grant.scope.some((s) => s.access === 'write'),
+    );
+    expect(again).toHaveLength(1);
+    await p.consent.revoke(again[0]!.grant.grantId);
+    d.sync.goOnline();
+    await waitOnline(d);
+    await eventually(
+      () => d.sync.unsent().some((u) => testNameOf(u.data) === testName),
+      `${testName} is kept`,
+    );
+  };
+
+  it('typed on the server version after a refusal, it is kept beside the first refused version', async () => {
+    const t = server.t;
+    const setup = await providerWithLabWrite(t, sessions, {
+      lab: input('LabResult', { testName: 'lipid panel' }),
+    });
+    const { p, d, lab, stream } = setup;
+    const id = lab.id;
+
+    // Edit A, made offline under a write grant the patient replaces with read access meanwhile.
+    await refusedOffline(setup, 'edit A: repeat fasting');
 
     // The patient's version replaces the local copy: edit A now exists only in unsent.
     await p.records.update('LabResult', id, { testName: 'lipid panel (final)' });
@@ -39,25 +67,7 @@ describe('a second refused version of a record', () => {
     );
 
     // Write access again for a while; edit B, typed on the patient's version offline, is refused too.
-    await grantWrite(p, provider.accountId, 'lab-result', HOUR);
-    // The server announces new streams live, not a change of access to one followed: a reconnect reads it.
-    d.sync.goOffline();
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(() => d.engine.writable(stream), 'the provider may write again');
-    d.sync.goOffline();
-    await d.records.update('LabResult', id, { testName: 'lipid panel (final), edit B: add HbA1c' });
-    const again = (await p.consent.list()).filter(
-      (g) => g.revokedAt === undefined && g.grant.scope.some((s) => s.access === 'write'),
-    );
-    expect(again).toHaveLength(1);
-    await p.consent.revoke(again[0]!.grant.grantId);
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(
-      () => d.sync.unsent().some((u) => testNameOf(u.data) === 'lipid panel (final), edit B: add HbA1c'),
-      'edit B is kept',
-    );
+    await refusedAgain(setup, 'lipid panel (final), edit B: add HbA1c');
 
     const kept = d.sync.unsent();
     expect(kept.map((u) => testNameOf(u.data))).toEqual([
@@ -79,39 +89,13 @@ describe('a second refused version of a record', () => {
 
   it('typed on the refused copy itself, it replaces the version it was made from (that content carries on)', async () => {
     const t = server.t;
-    const { provider, p, d, lab, stream } = await providerWithLabWrite(t, sessions, {
+    const setup = await providerWithLabWrite(t, sessions, {
       lab: input('LabResult', { testName: 'lipid panel' }),
     });
-    const id = lab.id;
-
-    d.sync.goOffline();
-    await d.records.update('LabResult', id, { testName: 'edit A' });
-    const [writeGrant] = await p.consent.list();
-    await p.consent.revoke(writeGrant!.grant.grantId);
-    await grantRead(p, provider.accountId, 'lab-result', HOUR, 'read only from now on');
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(() => d.sync.unsent().length === 1, 'edit A is kept');
-
+    await refusedOffline(setup, 'edit A');
     // Nothing newer came from the server: the local copy is still edit A, and edit B is made on it.
-    await grantWrite(p, provider.accountId, 'lab-result', HOUR);
-    // The server announces new streams live, not a change of access to one followed: a reconnect reads it.
-    d.sync.goOffline();
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(() => d.engine.writable(stream), 'the provider may write again');
-    d.sync.goOffline();
-    await d.records.update('LabResult', id, { testName: 'edit A, then B' });
-    const again = (await p.consent.list()).filter(
-      (g) => g.revokedAt === undefined && g.grant.scope.some((s) => s.access === 'write'),
-    );
-    await p.consent.revoke(again[0]!.grant.grantId);
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(
-      () => d.sync.unsent().some((u) => testNameOf(u.data) === 'edit A, then B'),
-      'edit B is kept',
-    );
+    await refusedAgain(setup, 'edit A, then B');
+    const { d } = setup;
     expect(d.sync.unsent().map((u) => testNameOf(u.data))).toEqual(['edit A, then B']);
   });
 });
