@@ -274,17 +274,20 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   // Fastify's own request lines are off (above): they carry the raw URL, whose path holds account, blob
   // and stream ids and whose query may hold anything. At debug, one line per request instead, with the
   // route's pattern and nothing from headers or bodies. WebSocket sessions log their own (sync-ws.ts).
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request completed',
-    );
-  });
+  // Registered only at debug (or trace): nothing is built per request at the usual levels.
+  if (app.log.level === 'debug' || app.log.level === 'trace') {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? null,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+        },
+        'request completed',
+      );
+    });
+  }
   app.setErrorHandler((error, request, reply) => {
     const mapped = toHttpError(error);
     if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');

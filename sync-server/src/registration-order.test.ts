@@ -57,6 +57,10 @@ describe('POST /v1/accounts on an invite server', () => {
   it('a body that is not JSON holds no code to check: BAD_MESSAGE (400)', async () => {
     const t = await start('invite');
     expect(await post(t, '{"invite": ')).toMatchObject({ status: 400, body: { code: 'BAD_MESSAGE' } });
+    expect(await post(t, 'hello', 'text/plain')).toMatchObject({
+      status: 400,
+      body: { code: 'BAD_MESSAGE' },
+    });
   });
 });
 

@@ -147,7 +147,7 @@ describe('accessChanged once envelopes for a grantee are stored', () => {
     await grantAllergy(provider);
     announced(1);
     const failing = vi
-      .spyOn(t.store.envelopes, 'currentEpoch')
+      .spyOn(t.store.envelopes, 'currentEpochs')
       .mockRejectedValueOnce(new Error('disk unavailable'));
 
     // The envelopes are stored and the publish answers ok even though the notice failed.

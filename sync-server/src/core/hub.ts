@@ -256,9 +256,19 @@ export const createHub = (options: HubOptions) => {
    * time per connection: each diffs against what the previous one announced, so a change seen by two
    * callers at once (this process's notice and the sweep) is announced once.
    */
-  const reevaluate = (state: ConnState, reload: Reload): Promise<void> => {
-    const run = state.evaluating.then(() => evaluate(state, reload));
-    state.evaluating = run.catch(() => undefined);
+  const reevaluate = (state: ConnState, reload: Reload): Promise<void> =>
+    enqueue(state, () => evaluate(state, reload));
+
+  /**
+   * Runs `work` in the connection's re-evaluation queue, after everything queued before it; the queue goes
+   * on whether it fails or not, and the caller gets its outcome.
+   */
+  const enqueue = <T>(state: ConnState, work: () => Promise<T>): Promise<T> => {
+    const run = state.evaluating.then(work);
+    state.evaluating = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   };
 
@@ -275,25 +285,6 @@ export const createHub = (options: HubOptions) => {
     }
     const fresh = await service.grantsFrom(p, reload.patientIds);
     state.grants = [...state.grants.filter((g) => !reload.patientIds.has(g.patientId)), ...fresh];
-  };
-
-  /** The `accessChanged` rows of `granted`: each stream's head and current key epoch as stored now. */
-  const accessRows = async (granted: readonly GrantedStream[]): Promise<StreamAccess[]> => {
-    const heads = await store.docs.streamHeads(granted.map((s) => s.stream));
-    const rows: StreamAccess[] = [];
-    for (const [i, s] of granted.entries()) {
-      rows.push({
-        stream: s.stream as StreamAccess['stream'],
-        patientId: s.patientId,
-        type: s.type,
-        access: s.access,
-        head: heads[i]?.head ?? 0,
-        epoch: (await store.envelopes.currentEpoch(s.stream)) ?? 0,
-        grantId: s.grantId,
-        expiresAt: s.expiresAt,
-      });
-    }
-    return rows;
   };
 
   const evaluate = async (state: ConnState, reload: Reload): Promise<void> => {
@@ -333,7 +324,7 @@ export const createHub = (options: HubOptions) => {
     if (removed.length > 0 || added.length > 0) {
       state.conn.send({
         t: 'accessChanged',
-        streams: await accessRows(added),
+        streams: await service.accessRows(added),
         removed: removed.map((r) => ({ stream: r.stream as StreamAccess['stream'], reason: r.reason })),
       });
     }
@@ -358,7 +349,7 @@ export const createHub = (options: HubOptions) => {
       (s) => streams.has(s.stream) && state.visible.get(s.stream) === termsOf(s),
     );
     if (followed.length === 0) return;
-    const rows = await accessRows(followed);
+    const rows = await service.accessRows(followed);
     // Closed while the rows were read: nothing more goes to it.
     if (state.closed) return;
     state.conn.send({ t: 'accessChanged', streams: rows, removed: [] });
@@ -638,12 +629,7 @@ export const createHub = (options: HubOptions) => {
     async subscribe(conn: LiveConnection, cursors: Array<{ stream: string; since: number }>) {
       const state = states.get(conn.id);
       if (!state) return { ok: false as const, code: 'UNAUTHENTICATED' as const, denied: [] };
-      const run = state.evaluating.then(() => subscribeNow(state, cursors));
-      state.evaluating = run.then(
-        () => undefined,
-        () => undefined,
-      );
-      return run;
+      return enqueue(state, () => subscribeNow(state, cursors));
     },
     unsubscribe(conn: LiveConnection, streams: string[]): void {
       const state = states.get(conn.id);
@@ -680,11 +666,11 @@ export const createHub = (options: HubOptions) => {
       if (!set) return;
       const wanted = new Set(streams);
       await Promise.all(
-        [...set].map((state) => {
-          const run = state.evaluating.then(() => announceKeys(state, patientId, wanted));
-          state.evaluating = run.catch(() => undefined);
-          return run.catch((error: unknown) => options.onError?.(error));
-        }),
+        [...set].map((state) =>
+          enqueue(state, () => announceKeys(state, patientId, wanted)).catch((error: unknown) =>
+            options.onError?.(error),
+          ),
+        ),
       );
     },
     /**

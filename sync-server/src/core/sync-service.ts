@@ -1103,8 +1103,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       streams.add(env.stream);
       toOthers.set(env.recipient, streams);
     }
-    for (const [recipient, streams] of toOthers) {
-      await deps.onEnvelopesStored?.(recipient, p.accountId, [...streams]);
+    // Side by side: one recipient's notice may wait behind its connections' re-evaluations.
+    const notify = deps.onEnvelopesStored;
+    if (notify) {
+      await Promise.all(
+        [...toOthers].map(async ([recipient, streams]) => notify(recipient, p.accountId, [...streams])),
+      );
     }
   };
 
@@ -1320,6 +1324,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     check,
     grantsFor,
     grantsFrom,
+    accessRows,
     explain,
     endedLookups,
     recordGranteeAccess,

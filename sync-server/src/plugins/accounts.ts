@@ -141,9 +141,11 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       onRequest: async () => {
         if (ctx.config.registration === 'closed') throw registrationClosed();
       },
-      // Before the shape is checked: with no code there is nothing an invite server looks at.
+      // Before the shape is checked: a JSON body with no code holds nothing an invite server looks at. A
+      // body of another type (which a text parser turned into a string) goes on to the schema: BAD_MESSAGE.
       preValidation: async (request) => {
         if (ctx.config.registration !== 'invite') return;
+        if (!(request.headers['content-type'] ?? '').toLowerCase().includes('json')) return;
         const body: unknown = request.body;
         if (typeof body !== 'object' || body === null || !('invite' in body)) {
           throw inviteRefused(request, 'none');
