@@ -73,8 +73,9 @@
  *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
  * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
- * before they land sets the records aside (NO_KEY) and reads them only when its engine fetches them again
- * (right after that pull, else at its quarantine retry, 30 s or more later). Re-keying needs the
+ * before they land sets the records aside (NO_KEY); the server tells it (`accessChanged`) once they are
+ * stored, and it fetches them again then (against an older server, or one whose other process stored
+ * them, at its quarantine retry, 30 s or more later). Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  */
@@ -269,7 +270,9 @@ export const createConsent = (deps: ConsentDeps) => {
       const stored = await localGrants();
       const next = change(stored);
       if (next === null) return stored;
-      await deps.meta.set('grants', next);
+      // Through `update`: a stored list that fails its schema (one a newer build wrote) reads as empty
+      // above, and is refused here rather than replaced, with the revocation marks it holds.
+      await deps.meta.update('grants', META_SCHEMAS.grants, () => next);
       deps.keyring.invalidateWriteChecks();
       return next;
     });
@@ -558,7 +561,7 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 
   /**
-   * One check of every stream an ended grant covers (and every wrap owed): keys first, then the server's
+   * One check of every stream a grant covers (and every wrap owed): keys first, then the server's
    * grants (see the header). Claims the next epoch of each unsettled stream and wraps confirmed epochs
    * for their holders. `again` when a claim was made: the next round confirms it with fresh state.
    */

@@ -148,7 +148,7 @@ import {
   type StreamAccess,
   type StreamsFrame,
 } from '@hale/protocol';
-import { canonicalJson, type Ed25519 } from '@hale/crypto';
+import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
   CONTENT_QUARANTINE,
@@ -168,6 +168,7 @@ import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck } from './freshness';
 import {
   BUILD_CONTENT_MODEL,
+  canonicalOrNull,
   decodeRecords,
   encodeRecords,
   sameVersion,
@@ -829,12 +830,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Whether kept version `u` is version `r`: same record, revision number, deletion flag and data. */
   const keptAs = (u: UnsentChange, r: PlainRecord): boolean => {
     if (u.stream !== r.stream || u.id !== r.id || u.rv !== r.rv || u.deleted !== r._deleted) return false;
-    try {
-      return canonicalJson(u.data) === canonicalJson(r.data);
-    } catch {
-      // Not plain JSON: not known to be the same, so both are kept.
-      return false;
-    }
+    // Not plain JSON: not known to be the same, so both are kept.
+    const data = canonicalOrNull(u.data);
+    return data !== null && data === canonicalOrNull(r.data);
   };
   /**
    * recordKey → record of every record whose local copy is a version the server never took (see `hold`),

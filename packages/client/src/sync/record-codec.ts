@@ -169,7 +169,7 @@ export const sameVersion = (a: PlainRecord, b: PlainRecord): boolean => {
 };
 
 /** canonicalJson, or null for what no writer can have sealed (not plain JSON: e.g. a lone surrogate). */
-const canonicalOrNull = (v: unknown): string | null => {
+export const canonicalOrNull = (v: unknown): string | null => {
   try {
     return canonicalJson(v);
   } catch {
