@@ -3,9 +3,11 @@
 // `CODE=$(hale-sync-server invite)` works; what it is and how long it lasts go to stderr. The code is shown
 // this once: the store keeps only its hash.
 //
-// The command cannot ask the server which registration mode it runs with (it may be stopped), so each
-// server start records it in the store (`recordRegistrationMode`, main.ts) and create and --list warn on
-// stderr when the last start was not `invite`: an operator handing out codes believes sign-ups are gated.
+// The command cannot ask the server which registration mode it runs with (it may be stopped), so a server
+// start records it in the store once it listens (`recordRegistrationMode`, main.ts; a start that fails
+// before, a port in use say, records nothing and the previous start's stays), and create and --list warn
+// on stderr when the last recorded start was not `invite`: an operator handing out codes believes sign-ups
+// are gated.
 // A warning only (exit 0, the invite is made): codes are rightly made before a restart into `invite`.
 import { normalizeInviteCode, REGISTRATION_MODES, type RegistrationMode } from '@hale/protocol';
 import type { InviteCommand } from './config';
@@ -16,7 +18,7 @@ import { isStoreError, StoreError, type Invite, type SyncStore } from './store/t
 /** `serverState` key of the registration mode the server last started with. */
 export const REGISTRATION_STATE_KEY = 'registration';
 
-/** Records, as a server starts, the registration mode it runs with and when: what this command reports. */
+/** Records, once a server listens, the registration mode it runs with and when: what this command reports. */
 export const recordRegistrationMode = (store: SyncStore, mode: RegistrationMode, at: string): Promise<void> =>
   store.serverState.put(REGISTRATION_STATE_KEY, mode, at);
 

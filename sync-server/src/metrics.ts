@@ -1,9 +1,15 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import { CLIENT_FRAMES, ERROR_CODE_LIST, SERVER_FRAMES } from '@hale/protocol';
 
-/** The outcomes the sync handlers count (sync-ws.ts, the service's onPush). */
-const PULL_OUTCOMES = ['ok', 'partly-denied'] as const;
-const PUSH_OUTCOMES = ['ok', 'conflict', 'error'] as const;
+/**
+ * The outcome label values, the one list each: the producers are typed with them (sync-ws.ts counts pulls,
+ * the service's onPush pushes), so a value counted is a series started at 0 below.
+ */
+export const PULL_OUTCOMES = ['ok', 'partly-denied'] as const;
+export type PullOutcome = (typeof PULL_OUTCOMES)[number];
+/** A pushed row's result status (protocol PushResult): onPush passes it on, so every status must be here. */
+export const PUSH_OUTCOMES = ['ok', 'conflict', 'error'] as const;
+export type PushOutcome = (typeof PUSH_OUTCOMES)[number];
 
 /**
  * One registry per app instance, so several servers in one test process do not share counters.

@@ -4,13 +4,13 @@
 // and whatever the operating system refused (a port in use, a directory that cannot be created, a full or
 // read-only disk). Only what is left (a bug) gets null, and main.ts prints its stack trace.
 //
-// The newer-schema refusal is coded INTERNAL by the store (sqlite-store.ts, invite-store.ts) like a bug,
-// so it is told apart here by the fact itself: the store file's schema version is above this code's. That
-// is read only after an INTERNAL failure, read-only and without the directory lock.
+// The newer-schema refusal is coded INTERNAL by the store (sqlite-store.ts, invite-store.ts), like a bug;
+// it is told apart by what the refusal carries (details: schemaVersion above supportedSchemaVersion), not
+// by opening the store file again after the failure.
+import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { isStoreError, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './store/index';
+import { isStoreError, SQLITE_FILE_NAME } from './store/index';
 
 export interface StartContext {
   /** serve and invite open the store (and migrate it); backup and restore only copy files. */
@@ -40,18 +40,21 @@ const systemErrorIn = (error: unknown): SystemError | null => {
   return null;
 };
 
-/** The schema version of the store file in `dataDir`, or null when it cannot be read. */
-const storeSchemaVersion = (dataDir: string): number | null => {
+/** The versions a store's newer-schema refusal carries; null for any other error. */
+const newerSchemaIn = (error: unknown): { found: number; supported: number } | null => {
+  if (!isStoreError(error, 'INTERNAL')) return null;
+  const found = error.details?.['schemaVersion'];
+  const supported = error.details?.['supportedSchemaVersion'];
+  return typeof found === 'number' && typeof supported === 'number' && found > supported
+    ? { found, supported }
+    : null;
+};
+
+const isDirectory = (file: string): boolean => {
   try {
-    const db = new Database(path.join(dataDir, SQLITE_FILE_NAME), { readonly: true, fileMustExist: true });
-    try {
-      const version: unknown = db.pragma('user_version', { simple: true });
-      return typeof version === 'number' ? version : null;
-    } finally {
-      db.close();
-    }
+    return statSync(file).isDirectory();
   } catch {
-    return null;
+    return false;
   }
 };
 
@@ -96,6 +99,10 @@ const fileSystemHint = (error: SystemError, { dataDir }: StartContext): string |
     case 'EEXIST':
       return `a part of the path is a file, not a directory: ${another}`;
     case 'ENOENT':
+      // mkdir answers ENOENT, with the parent there, on a file system that takes no new directories.
+      if (error.syscall === 'mkdir' && error.path !== undefined && isDirectory(path.dirname(error.path))) {
+        return `the file system there takes no new directories (like /proc or /sys): ${another}`;
+      }
       return `a part of the path does not exist: check it, or ${another}`;
     case 'ENOSPC':
     case 'EDQUOT':
@@ -112,17 +119,15 @@ export const startFailureLine = (error: unknown, context: StartContext): string 
   if (system !== null && (system.syscall === 'listen' || system.syscall === 'getaddrinfo')) {
     return listenFailure(system, context);
   }
-  if (isStoreError(error, 'INTERNAL') && (context.command === 'serve' || context.command === 'invite')) {
-    const version = storeSchemaVersion(context.dataDir);
-    if (version !== null && version > SQLITE_SCHEMA_VERSION) {
-      const file = path.join(context.dataDir, SQLITE_FILE_NAME);
-      return (
-        `the store ${file} is at schema version ${version}, newer than this version of Hale supports ` +
-        `(${SQLITE_SCHEMA_VERSION}): a newer version of Hale upgraded it. Run that newer version of Hale ` +
-        '(the running server\'s version, if one runs), or roll back as docs/operations.md "Upgrades" says: ' +
-        'restore, with the newer version, the backup taken before the upgrade'
-      );
-    }
+  const newer = newerSchemaIn(error);
+  if (newer !== null && (context.command === 'serve' || context.command === 'invite')) {
+    const file = path.join(context.dataDir, SQLITE_FILE_NAME);
+    return (
+      `the store ${file} is at schema version ${newer.found}, newer than this version of Hale supports ` +
+      `(${newer.supported}): a newer version of Hale upgraded it. Run that newer version of Hale ` +
+      '(the running server\'s version, if one runs), or roll back as docs/operations.md "Upgrades" says: ' +
+      'restore, with the newer version, the backup taken before the upgrade'
+    );
   }
   if (isStoreError(error) && error.code !== 'INTERNAL') {
     const hint = system === null ? null : fileSystemHint(system, context);

@@ -2,13 +2,15 @@
 // stream's records before their key lands and set them aside (NO_KEY) until its quarantine retry, 30–60 s
 // later. Envelopes stored for an account other than the patient are now announced to that account's
 // connections (`accessChanged`, current epoch, nothing removed) for the streams each follows, and to no
-// other account; a notice that fails is reported and leaves the connection open.
+// other account, nor to one whose grant has ended (expired, though no timer or sweep re-decided the
+// connection yet; or revoked); a notice that fails is reported and leaves the connection open.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AccessChangedFrame, KeyEnvelope, ServerFrame } from '@hale/protocol';
 import {
   ed,
   makeEnvelope,
   makeGrant,
+  makeRevocation,
   registerAccount,
   startServer,
   streamOf,
@@ -139,6 +141,40 @@ describe('accessChanged once envelopes for a grantee are stored', () => {
     await publish([await makeEnvelope(patient, patient.device, patient, 'allergy', 2)]);
     expect(announced(1)).toEqual([]);
     expect(announced(2)).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(closed).toEqual([]);
+  });
+
+  it('tells a grantee whose grant expired nothing, though its connection was not re-decided yet', async () => {
+    const signed = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+      expiresAt: t.clock.now + 60_000,
+    });
+    await service.grant(principalOf(patient), signed);
+    announced(1);
+    await publish([await makeEnvelope(patient, patient.device, provider, 'allergy', 0)]);
+    expect(announced(1)).toEqual([expect.objectContaining({ removed: [] })]);
+
+    // Past the expiry on the server clock; the connection's timer (real time) has not fired, and no sweep
+    // ran, so it still holds the grant and the stream as followed.
+    t.clock.advance(61_000);
+    await publish([await makeEnvelope(patient, patient.device, provider, 'allergy', 1)]);
+    expect(announced(1)).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(closed).toEqual([]);
+  });
+
+  it('tells a grantee whose grant was revoked nothing', async () => {
+    const granted = await grantAllergy(provider);
+    announced(1);
+    await publish([await makeEnvelope(patient, patient.device, provider, 'allergy', 0)]);
+    expect(announced(1)).toEqual([expect.objectContaining({ removed: [] })]);
+
+    await service.revoke(principalOf(patient), await makeRevocation(patient, granted.grantId));
+    expect(announced(1)).toEqual([expect.objectContaining({ streams: [], removed: [expect.anything()] })]);
+    // The patient's device may still address envelopes to it (the server stores them): no notice.
+    await publish([await makeEnvelope(patient, patient.device, provider, 'allergy', 1)]);
+    expect(announced(1)).toEqual([]);
     expect(errors).toEqual([]);
     expect(closed).toEqual([]);
   });

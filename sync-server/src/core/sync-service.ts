@@ -135,6 +135,7 @@ import { ServiceError } from './service-error';
 import { decodeCursor, encodeCursor } from './page-cursor';
 import { isStoreError } from '../store/index';
 import { sameBytes } from '../store/bytes';
+import type { PushOutcome } from '../metrics';
 import {
   decideAccess,
   explainEnded,
@@ -186,7 +187,7 @@ export interface SyncServiceDeps {
    * set aside for want of the key). Must not reject: the envelopes are stored whatever it does.
    */
   onEnvelopesStored?: (recipientId: string, patientId: string, streams: string[]) => void | Promise<void>;
-  onPush?: (outcome: 'ok' | 'conflict' | 'error', count: number) => void;
+  onPush?: (outcome: PushOutcome, count: number) => void;
   /**
    * Length of the windows in which a grantee device's repeated pulls, key fetches and blob transfers of
    * one stream are logged as one tally (access-windows.ts); default 60 s, as live delivery's.

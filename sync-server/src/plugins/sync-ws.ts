@@ -80,6 +80,7 @@ import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/s
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
 import { INCARNATION_META_KEY } from '../store/index';
+import type { PullOutcome } from '../metrics';
 
 const MiB = 1024 * 1024;
 
@@ -285,7 +286,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           const end = metrics.latency.startTimer({ op: 'pull' });
           const result = await ctx.service.pull(p, frame);
           end();
-          metrics.pulls.inc({ outcome: result.denied.length > 0 ? 'partly-denied' : 'ok' });
+          const outcome: PullOutcome = result.denied.length > 0 ? 'partly-denied' : 'ok';
+          metrics.pulls.inc({ outcome });
           metrics.pulledDocs.inc(result.docs.length);
           for (const d of result.denied) metrics.refusals.inc({ code: d.code });
           send({ t: 'pulled', rid: frame.rid, ...result });

@@ -20,13 +20,41 @@
  * them to their own errors.
  */
 import { closeSync, constants, mkdirSync, openSync, chmodSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates `dir` and its missing parents with mode 0700; an existing directory is left as it is. */
+/**
+ * Creates `dir` and its missing parents with mode 0700; an existing directory is left as it is. Not Node's
+ * recursive mkdir: where mkdir answers ENOENT although the parent exists (/proc), that one tries the parent
+ * again forever. Here each level is tried at most twice, so the ENOENT is thrown.
+ */
 export const ensurePrivateDir = (dir: string): void => {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  try {
+    mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && isDirectory(dir)) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+    ensurePrivateDir(parent);
+    try {
+      mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
+    } catch (again) {
+      // Made by someone else meanwhile.
+      if ((again as NodeJS.ErrnoException).code === 'EEXIST' && isDirectory(dir)) return;
+      throw again;
+    }
+  }
+};
+
+const isDirectory = (file: string): boolean => {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
 };
 
 /**

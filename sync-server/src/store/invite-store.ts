@@ -19,7 +19,8 @@
  *
  * Failure modes (StoreError): NOT_FOUND when there is no store file; UNAVAILABLE when the running server's
  * store is at an older schema (restart the server with this version first) or the file cannot be opened;
- * INTERNAL when it is at a newer one; else as openSqliteStore.
+ * INTERNAL when it is at a newer one (details: schemaVersion, supportedSchemaVersion, as openSqliteStore's);
+ * else as openSqliteStore.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -76,6 +77,7 @@ export const openInviteStore = async (dataDir: string): Promise<InviteStore> => 
       'INTERNAL',
       `the store is at schema version ${version}, newer than this version of Hale supports ` +
         `(${SQLITE_SCHEMA_VERSION}): run the invite command of the running server's version`,
+      { details: { schemaVersion: version, supportedSchemaVersion: SQLITE_SCHEMA_VERSION } },
     );
   }
   return { store: await openSqliteStore({ dataDir: dir, exclusive: false }), besideRunningServer: true };

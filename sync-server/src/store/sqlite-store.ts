@@ -13,7 +13,8 @@
  *   `/audit` streams, and recursive_triggers=ON makes REPLACE conflict resolution fire them too.
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
- * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL).
+ * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL, details:
+ *   schemaVersion, supportedSchemaVersion).
  * - secure_delete=ON: SQLite zeroes what it frees, so a deleted blob's chunks are not left readable in
  *   the database file (the WAL's older frames keep them until overwritten, at most journal_size_limit
  *   after a checkpoint; backups taken before the deletion keep them). A store written before v8 (without
@@ -861,6 +862,7 @@ const migrate = (db: Database.Database): number => {
     throw new StoreError(
       'INTERNAL',
       `database schema version ${readVersion()} is newer than this server supports (${MIGRATIONS.length})`,
+      { details: { schemaVersion: found, supportedSchemaVersion: MIGRATIONS.length } },
     );
   }
   if (found === MIGRATIONS.length) return found;

@@ -10,9 +10,14 @@
  * with a fresh one; `withToken` re-authenticates once when the server answers SESSION_EXPIRED or
  * UNAUTHENTICATED and then gives up with that error; DEVICE_REVOKED and BAD_SIGNATURE propagate at once
  * (the device must stop, not loop).
+ * Locked while opening: lock() zeroes the account's device key in place at any await. `openSession` signs
+ * only with a copy taken before its first await (wiped when it ends), and answers LOCKED (AccountError)
+ * when the key it was given is all zeroes before it starts or after any of its awaits: it never signs with
+ * zeroes, and hands no session to a caller whose account was locked meanwhile.
  */
 import { CHALLENGE_TTL_MS, SESSION_TTL_MS, authSignaturePayload } from '@hale/protocol';
-import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
+import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
+import { AccountError } from '../account/errors';
 import { isHaleClientError } from './errors';
 import type { HttpApi } from './http-api';
 
@@ -56,14 +61,31 @@ export async function openSession(
   device: SessionDevice,
   ed: Ed25519,
 ): Promise<Session> {
-  const challenge = await api.challenge({ deviceId: device.deviceId });
-  const payload = authSignaturePayload({
-    nonce: challenge.nonce,
-    deviceId: device.deviceId,
-    serverId: challenge.serverId,
-  });
-  const sig = base64urlEncode(await signCanonical(ed, device.secretKey, payload.label, payload));
-  const session = await api.session({ challengeId: challenge.challengeId, deviceId: device.deviceId, sig });
+  // The caller's bytes may be the account's own, which lock() zeroes at any await below.
+  const assertNotLocked = (): void => {
+    if (isAllZero(device.secretKey)) {
+      throw new AccountError('LOCKED', 'the device key was zeroed (the account was locked); unlock it again');
+    }
+  };
+  assertNotLocked();
+  const secretKey = device.secretKey.slice();
+  let challenge: Awaited<ReturnType<typeof api.challenge>>;
+  let session: Awaited<ReturnType<typeof api.session>>;
+  try {
+    challenge = await api.challenge({ deviceId: device.deviceId });
+    assertNotLocked();
+    const payload = authSignaturePayload({
+      nonce: challenge.nonce,
+      deviceId: device.deviceId,
+      serverId: challenge.serverId,
+    });
+    const sig = base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
+    assertNotLocked();
+    session = await api.session({ challengeId: challenge.challengeId, deviceId: device.deviceId, sig });
+    assertNotLocked();
+  } finally {
+    secretKey.fill(0);
+  }
   const issuedAt = Date.parse(challenge.expiresAt) - CHALLENGE_TTL_MS;
   const lifetime = Date.parse(session.expiresAt) - issuedAt;
   return {
