@@ -158,7 +158,13 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     } else {
       say(`passphrase wrapping: scrypt N=2^${Math.log2(PRODUCTION_KDF.N)} (production parameters)`);
     }
-    const deps = (vault = memoryVault()): AccountDeps => ({ api, vault, ed, kdf });
+    const deps = (vault = memoryVault()): AccountDeps => ({
+      api,
+      vault,
+      ed,
+      kdf,
+      weakKdfForTests: kdf === TEST_KDF,
+    });
     const open = async (account: UnlockedAccount, onPurged?: (r: RemovedStream, n: number) => void) => {
       const session = await openDeviceSession({
         account,

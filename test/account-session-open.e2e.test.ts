@@ -41,7 +41,7 @@ const codeOf = (e: unknown): string => (isAccountError(e) ? e.code : `untyped ${
 const lockedAccount = async (t: TestServer, loginPrefix: string) => {
   const api = createHttpApi({ baseUrl: t.url, fetch });
   const { account } = await createAccount(
-    { api, vault: memoryVault(), ed, kdf: TEST_KDF },
+    { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
     {
       role: 'patient',
       passphrase: 'correct horse battery',

@@ -89,7 +89,7 @@ describe('a device talking to a server newer than itself', () => {
   it('creates an account, joins a second device and unlocks over HTTP answers with added properties', async () => {
     const api = createHttpApi({ baseUrl: server.t.url, fetch: newerServerFetch });
     const before = rewritten;
-    const first = { api, vault: memoryVault(), ed, kdf: TEST_KDF };
+    const first = { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true };
     const loginName = `compat-${Date.now().toString(36)}`;
     const { account } = await createAccount(first, {
       role: 'patient',
@@ -97,7 +97,7 @@ describe('a device talking to a server newer than itself', () => {
       loginName,
       deviceName: 'a',
     });
-    const second = { api, vault: memoryVault(), ed, kdf: TEST_KDF };
+    const second = { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true };
     const joined = await joinWithPassphrase(second, { loginName, passphrase: PASS, deviceName: 'b' });
     expect(joined.accountId).toBe(account.accountId);
     expect((await unlock(second, { passphrase: PASS })).accountId).toBe(account.accountId);

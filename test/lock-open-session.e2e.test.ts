@@ -36,11 +36,11 @@ const laptopAndPhone = async (t: TestServer) => {
   const vault = memoryVault();
   const loginName = `lock-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const { account } = await createAccount(
-    { api, vault, ed, kdf: TEST_KDF },
+    { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
     { role: 'patient', passphrase: PASSPHRASE, loginName, deviceName: 'laptop' },
   );
   const phone = await joinWithPassphrase(
-    { api, vault: memoryVault(), ed, kdf: TEST_KDF },
+    { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
     { loginName, passphrase: PASSPHRASE, deviceName: 'phone' },
   );
   return { account, vault, phone };

@@ -36,6 +36,7 @@ describe('a passphrase change across devices', () => {
       vault: memoryVault(),
       ed,
       kdf: TEST_KDF,
+      weakKdfForTests: true,
     });
     const asTestAccount = (a: UnlockedAccount): TestAccount => ({
       accountId: a.accountId,

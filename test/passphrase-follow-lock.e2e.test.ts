@@ -56,12 +56,12 @@ const patient = async () => {
   const loginName = `followlock${++counter}-${Date.now().toString(36)}`;
   const laptopVault = memoryVault();
   const { account: laptop } = await createAccount(
-    { api, vault: laptopVault, ed, kdf: TEST_KDF },
+    { api, vault: laptopVault, ed, kdf: TEST_KDF, weakKdfForTests: true },
     { role: 'patient', passphrase: P1, loginName, deviceName: 'laptop' },
   );
   const phoneVault = memoryVault();
   const phone = await joinWithPassphrase(
-    { api, vault: phoneVault, ed, kdf: TEST_KDF },
+    { api, vault: phoneVault, ed, kdf: TEST_KDF, weakKdfForTests: true },
     { loginName, passphrase: P1, deviceName: 'phone' },
   );
   const vaultRead = holdPoint();
@@ -97,7 +97,7 @@ const patient = async () => {
   };
   const changeOnLaptop = async (): Promise<void> =>
     changePassphrase(
-      { api, vault: laptopVault, ed, kdf: TEST_KDF },
+      { api, vault: laptopVault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       {
         account: laptop,
         oldPassphrase: P1,

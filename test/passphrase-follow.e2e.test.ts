@@ -51,6 +51,7 @@ describe('a passphrase changed elsewhere reaches an online device session', () =
       vault: memoryVault(),
       ed,
       kdf: TEST_KDF,
+      weakKdfForTests: true,
     });
     const loginName = `follow${++counter}-${Date.now().toString(36)}`;
     const laptopDeps = deps();
@@ -225,7 +226,10 @@ describe('a passphrase changed elsewhere reaches an online device session', () =
     const { api, loginName, laptop, phone, phoneDeps, change } = await patient();
     const joined = async (deviceName: string) => {
       const vault = memoryVault();
-      const account = await joinWithPassphrase({ api, vault, ed }, { loginName, passphrase: P1, deviceName });
+      const account = await joinWithPassphrase(
+        { api, vault, ed, weakKdfForTests: true },
+        { loginName, passphrase: P1, deviceName },
+      );
       return { account, vault };
     };
     const tablet = await joined('tablet');

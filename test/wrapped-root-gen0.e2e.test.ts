@@ -80,7 +80,7 @@ describe('an account registered without its generation-0 signature publishes it 
     };
     const vault = memoryVault();
     const { account: created } = await createAccount(
-      { api: olderServer, vault, ed, kdf: TEST_KDF },
+      { api: olderServer, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       { role: 'patient', passphrase: PASS, loginName, deviceName: 'laptop' },
     );
     const token = (await openSession(api, created.device, ed)).token;
@@ -92,7 +92,7 @@ describe('an account registered without its generation-0 signature publishes it 
     const phoneVault = memoryVault();
     const join = () =>
       joinWithPassphrase(
-        { api, vault: phoneVault, ed, kdf: TEST_KDF },
+        { api, vault: phoneVault, ed, kdf: TEST_KDF, weakKdfForTests: true },
         { loginName, passphrase: PASS, deviceName: 'phone' },
       );
     expect(await refusal(join())).toBe('WRAPPED_ROOT_UNSIGNED');
@@ -153,7 +153,7 @@ describe('an account registered without its generation-0 signature publishes it 
     lock(
       (
         await createAccount(
-          { api, vault, ed, kdf: TEST_KDF },
+          { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
           { role: 'patient', passphrase: PASS, loginName, deviceName: 'laptop' },
         )
       ).account,

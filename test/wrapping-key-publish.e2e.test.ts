@@ -117,7 +117,7 @@ describe('an account registered without its wrapping-key signature publishes it 
     const vault = memoryVault();
     lock(
       await joinWithPassphrase(
-        { api: down, vault, ed, kdf: TEST_KDF },
+        { api: down, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
         { loginName: provider.loginName, passphrase: TEST_PASSPHRASE, deviceName: 'clinic desk' },
       ),
     );
@@ -169,7 +169,7 @@ describe('an account registered without its wrapping-key signature publishes it 
     const vault = memoryVault();
     lock(
       await joinWithPassphrase(
-        { api, vault, ed, kdf: TEST_KDF },
+        { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
         { loginName: provider.loginName, passphrase: TEST_PASSPHRASE, deviceName: 'clinic laptop' },
       ),
     );
@@ -186,7 +186,7 @@ describe('an account registered without its wrapping-key signature publishes it 
     const vault = memoryVault();
     lock(
       await joinWithPassphrase(
-        { api, vault, ed, kdf: TEST_KDF },
+        { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
         { loginName: provider.loginName, passphrase: TEST_PASSPHRASE, deviceName: 'clinic tablet' },
       ),
     );

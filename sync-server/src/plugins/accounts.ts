@@ -25,6 +25,10 @@
  * code alike (INVITE_INVALID, the reason only in the log), a missing one before the body's shape is
  * checked (a body that is not JSON holds no code: BAD_MESSAGE); `open` ignores any invite.
  * Every mode leaves existing accounts alone: devices, sessions and joins work the same.
+ * A registration is safe to repeat (a client whose answer was lost sends it again): one whose every kept
+ * field equals the stored account and its still-active first device is answered 201 as the first time,
+ * storing nothing and asking for no invite (that registration used it); any other registration of a held
+ * account id, device id or login name is ALREADY_EXISTS.
  * A signed-in device may ask for up to MAX_ACCOUNTS_PER_LOOKUP accounts at once (`POST /v1/accounts/lookup`):
  * each answered as the single-account route answers it, unknown ones listed as such, and the answer kept
  * within MAX_ACCOUNT_LOOKUP_ANSWER_BYTES by deferring, in order, the accounts that no longer fit.
@@ -64,6 +68,7 @@ import {
 import {
   accountIdFromIdentityKey,
   base64urlEncode,
+  canonicalJson,
   randomBytes,
   sha256,
   utf8Encode,
@@ -189,6 +194,34 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         throw new ServiceError('BAD_SIGNATURE', 'the wrapped root is not signed by the identity key');
       }
       await verifyCert(device, account.accountId, account.identityPublicKey);
+      // A client whose answer was lost sends the same registration again. Only the account's own keys
+      // can sign one, and every field kept from it must be what is stored (the account's `createdAt` and
+      // `sig` are not kept): the wrap's random salt and nonce and the signed device certificate pin it.
+      const heldAsSent = async (): Promise<boolean> => {
+        const held = await store.accounts.get(account.accountId);
+        const heldDevice = await store.devices.get(device.cert.deviceId);
+        if (!held || !heldDevice) return false;
+        return (
+          held.role === account.role &&
+          held.identityPublicKey === account.identityPublicKey &&
+          held.wrappingPublicKey === account.wrappingPublicKey &&
+          held.loginName === account.loginName &&
+          held.wrappingKeySig === wrappingKeySig &&
+          held.wrappedRootSig === (wrappedRootSig ?? null) &&
+          held.wrappedRootGen === 0 &&
+          canonicalJson(held.wrappedRoot) === canonicalJson(account.wrappedRoot) &&
+          heldDevice.accountId === account.accountId &&
+          heldDevice.revokedAt === undefined &&
+          canonicalJson(heldDevice.cert) === canonicalJson(device)
+        );
+      };
+      // The same answer as the first time; nothing stored again, and the invite not asked for again (this
+      // very registration used it).
+      const replayAnswer = () => {
+        request.log.info({ accountId: account.accountId }, 'registration replayed');
+        return reply.code(201).send({ accountId: account.accountId });
+      };
+      if (await heldAsSent()) return replayAnswer();
       const row: Account = {
         accountId: account.accountId,
         role: account.role,
@@ -217,6 +250,13 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           inviteHash === undefined ? undefined : { invite: { codeHash: inviteHash, now: iso() } },
         );
       } catch (error) {
+        // The same registration sent twice at once: the one that lost the race is answered as a replay.
+        if (
+          (isStoreError(error, 'ALREADY_EXISTS') || isStoreError(error, 'INVITE_INVALID')) &&
+          (await heldAsSent())
+        ) {
+          return replayAnswer();
+        }
         if (isStoreError(error, 'INVITE_INVALID')) {
           const { reason, role } = error.details ?? {};
           throw inviteRefused(request, typeof reason === 'string' ? reason : 'unknown', role);

@@ -60,7 +60,7 @@ const unlockOutcome = (vault: Vault, passphrase: string) => outcomeOf(unlock({ v
 
 async function newAccount(vault: Vault): Promise<{ account: UnlockedAccount; token: string }> {
   const { account } = await createAccount(
-    { api, vault, ed, kdf: TEST_KDF },
+    { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
     { role: 'patient', passphrase: PASS, loginName: loginName(), deviceName: 'phone' },
   );
   return { account, token: (await openSession(api, account.device, ed)).token };
@@ -73,7 +73,7 @@ describe('changePassphrase and lock()', () => {
     const slowApi = createHttpApi({ baseUrl: t.url, fetch: fetchWithHook(isWrapPut, () => lock(account)) });
 
     await changePassphrase(
-      { api: slowApi, vault, ed, kdf: TEST_KDF },
+      { api: slowApi, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       { account, oldPassphrase: PASS, newPassphrase: NEW, token },
     );
 
@@ -98,7 +98,7 @@ describe('changePassphrase and lock()', () => {
 
     const outcome = await outcomeOf(
       changePassphrase(
-        { api, vault, ed: lockingEd, kdf: TEST_KDF },
+        { api, vault, ed: lockingEd, kdf: TEST_KDF, weakKdfForTests: true },
         { account, oldPassphrase: PASS, newPassphrase: NEW, token },
       ),
     );
@@ -112,7 +112,7 @@ describe('changePassphrase and lock()', () => {
 describe('operations on one vault are serialised', () => {
   it('two createAccount calls at once: the second is ACCOUNT_EXISTS and registers nothing on the server', async () => {
     const vault = memoryVault();
-    const deps = { api, vault, ed, kdf: TEST_KDF };
+    const deps = { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true };
     const [first, second] = [loginName(), loginName()];
     const [a, b] = await Promise.allSettled([
       createAccount(deps, { role: 'patient', passphrase: PASS, loginName: first, deviceName: 'a' }),
@@ -132,11 +132,11 @@ describe('operations on one vault are serialised', () => {
   it('a create and a passphrase join at once: the join is ACCOUNT_EXISTS and adds no device', async () => {
     const existingLogin = loginName();
     const { account: existing } = await createAccount(
-      { api, vault: memoryVault(), ed, kdf: TEST_KDF },
+      { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
       { role: 'patient', passphrase: PASS, loginName: existingLogin, deviceName: 'laptop' },
     );
     const vault = memoryVault();
-    const deps = { api, vault, ed, kdf: TEST_KDF };
+    const deps = { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true };
     const [created, joined] = await Promise.allSettled([
       createAccount(deps, { role: 'patient', passphrase: PASS, loginName: loginName(), deviceName: 'a' }),
       joinWithPassphrase(deps, { loginName: existingLogin, passphrase: PASS, deviceName: 'b' }),
@@ -162,7 +162,7 @@ describe('operations on one vault are serialised', () => {
     });
 
     await changePassphrase(
-      { api: slowApi, vault, ed, kdf: TEST_KDF },
+      { api: slowApi, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       { account, oldPassphrase: PASS, newPassphrase: NEW, token },
     );
     await removal;
@@ -191,7 +191,7 @@ describe('createAccount when the registration answer is lost', () => {
     const vault = memoryVault();
 
     const { account, recoveryKey } = await createAccount(
-      { api: createHttpApi({ baseUrl: t.url, fetch: cut }), vault, ed, kdf: TEST_KDF },
+      { api: createHttpApi({ baseUrl: t.url, fetch: cut }), vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       { role: 'patient', passphrase: PASS, loginName: loginName(), deviceName: 'x' },
     );
 

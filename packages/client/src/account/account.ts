@@ -25,9 +25,16 @@
  *   the signing prefix and inside the payload, exactly as the server verifies them.
  *
  * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
- * server); a login name that is not one even once folded (`normalizeLoginName`: NFKC, trimmed, lower
- * case) → INVALID_LOGIN_NAME before anything is sent; mistyped recovery key → INVALID_RECOVERY_KEY
- * naming the group; unknown login name or
+ * server), except at `changePassphrase` after it took a newer wrap (the passphrase was changed on another
+ * device): PASSPHRASE_CHANGED_ELSEWHERE, the vault then holding that newer wrap, nothing sent; a KDF cost
+ * below production strength, asked for (`kdf`) or served at a passphrase join, without the test-only
+ * `weakKdfForTests` → WEAK_KDF before anything is sent or derived; a registration answer lost on the way →
+ * the same registration sent again (REGISTRATION_ATTEMPTS in all, backing off through `wait`; a server
+ * answers the replay of a registration it holds as the first time), and still unknown after that →
+ * REGISTRATION_UNCONFIRMED with nothing in the vault and the root zeroed (the account may exist: see
+ * errors.ts); a login name another account holds → LOGIN_NAME_TAKEN; a login name that is not one even
+ * once folded (`normalizeLoginName`: NFKC, trimmed, lower case) → INVALID_LOGIN_NAME before anything is
+ * sent; mistyped recovery key → INVALID_RECOVERY_KEY naming the group; unknown login name or
  * recovery key → ACCOUNT_NOT_FOUND; a vault that already holds an account → ACCOUNT_EXISTS; a broken
  * or foreign vault record → VAULT_CORRUPT; one written by a newer app version in a format this one cannot
  * read → VAULT_TOO_NEW (fields a newer version added to a record it can read are kept, see vault.ts);
@@ -117,6 +124,7 @@ import {
   encodeRecoveryKey,
   generateDeviceKeys,
   generateRootSecret,
+  isProductionStrength,
   keyFingerprint,
   randomBytes,
   safetyNumber,
@@ -135,7 +143,7 @@ import {
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { openSession } from '../api/session-manager';
-import { AccountError } from './errors';
+import { AccountError, isAccountError } from './errors';
 import { serverInfoOf, serverSpeaks } from './server-versions';
 import { parseVaultRecord, type Vault, type VaultRecord } from './vault';
 
@@ -165,8 +173,45 @@ export interface AccountDeps {
   readonly ed: Ed25519;
   /** Clock for certificate and revocation timestamps (ms since the epoch). */
   readonly now?: () => number;
-  /** KDF cost for new wraps; PRODUCTION_KDF unless a test passes TEST_KDF. */
+  /**
+   * KDF cost for new wraps; PRODUCTION_KDF by default. Weaker settings (TEST_KDF) only with
+   * `weakKdfForTests`: without it they are refused (WEAK_KDF).
+   */
   readonly kdf?: KdfSettings;
+  /**
+   * Test only: allows a KDF cost below production strength, both for `kdf` and for the wrap a server serves
+   * at a join. A production build never sets it: such a wrap is cheap to guess at for anyone who has it.
+   */
+  readonly weakKdfForTests?: boolean;
+  /**
+   * Waits `ms` before createAccount repeats a registration whose answer was lost; a timer by default.
+   * Tests pass one that does not sleep.
+   */
+  readonly wait?: (ms: number) => Promise<void>;
+}
+
+/** How many times createAccount sends its registration while the network fails before giving up. */
+export const REGISTRATION_ATTEMPTS = 4;
+/** Wait before createAccount's second registration attempt; doubled before each later one. */
+export const REGISTRATION_BACKOFF_MS = 500;
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+const weakKdf = (what: string): AccountError =>
+  new AccountError(
+    'WEAK_KDF',
+    `${what} a key derivation (KDF) cost below production strength, which anyone holding the wrap can ` +
+      'guess passphrases against cheaply; only tests may use it (weakKdfForTests)',
+  );
+
+/** The KDF settings for a new wrap: PRODUCTION_KDF, or weaker ones only as the named test-only choice. */
+function wrapKdf(deps: Pick<AccountDeps, 'kdf' | 'weakKdfForTests'>): KdfSettings {
+  const kdf = deps.kdf ?? PRODUCTION_KDF;
+  if (!isProductionStrength(kdf) && deps.weakKdfForTests !== true) throw weakKdf('this app asked for');
+  return kdf;
 }
 
 export type { VaultRecord };
@@ -517,6 +562,78 @@ async function withRootKeys<T>(
   }
 }
 
+/** The AccountError for a refused registration (registrationRefusal, a taken login name), else `e` itself. */
+function registrationFailure(e: unknown, inviteSent: boolean): unknown {
+  const refused = registrationRefusal(e, inviteSent);
+  if (refused !== null) return refused;
+  if (isHaleClientError(e) && e.code === 'ALREADY_EXISTS' && e.details?.['taken'] === 'loginName') {
+    return new AccountError(
+      'LOGIN_NAME_TAKEN',
+      'another account already has this login name: choose another (or, if it is your account, join it ' +
+        'with its passphrase)',
+    );
+  }
+  return e;
+}
+
+/** Whether the server holds this registration (the account, with this device): null when it cannot be told. */
+async function registrationLanded(
+  api: Pick<HttpApi, 'getAccount'>,
+  keys: AccountKeys,
+  deviceId: string,
+): Promise<boolean | null> {
+  try {
+    const server = await api.getAccount(keys.accountId);
+    checkServerAccount(server, keys);
+    return server.devices.some((d) => d.cert.deviceId === deviceId);
+  } catch (e) {
+    return isHaleClientError(e) && e.code === 'NOT_FOUND' ? false : null;
+  }
+}
+
+/**
+ * Sends the registration until the server is known to hold it, or is known to refuse it. The root exists
+ * nowhere else yet, so an answer lost on the way (NETWORK, a 5xx) must not end the creation while the
+ * account may exist: the same body is sent again, up to REGISTRATION_ATTEMPTS times, backing off — a
+ * server answers a replay of the registration it holds as the first time — and between attempts the
+ * account is looked up (the only confirmation from a server older than replayed registrations). From the
+ * second attempt on a refusal may be of this very registration, stored by an earlier attempt (an older
+ * server's ALREADY_EXISTS, its invite used up): it counts only once the lookup says the account is not there.
+ * Still unknown at the end: REGISTRATION_UNCONFIRMED.
+ */
+async function sendRegistration(
+  deps: Pick<AccountDeps, 'api' | 'wait'>,
+  body: Parameters<HttpApi['register']>[0],
+  keys: AccountKeys,
+  deviceId: string,
+): Promise<void> {
+  const wait = deps.wait ?? sleep;
+  const inviteSent = body.invite !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    let failure: unknown;
+    try {
+      await deps.api.register(body);
+      return;
+    } catch (e) {
+      failure = e;
+    }
+    const unanswered = isHaleClientError(failure) && failure.retry;
+    if (!unanswered && attempt === 1) throw registrationFailure(failure, inviteSent);
+    const landed = await registrationLanded(deps.api, keys, deviceId);
+    if (landed === true) return;
+    if (!unanswered && landed === false) throw registrationFailure(failure, inviteSent);
+    if (!unanswered || attempt >= REGISTRATION_ATTEMPTS) {
+      throw new AccountError(
+        'REGISTRATION_UNCONFIRMED',
+        'the account may or may not have been created: the connection failed before the server could ' +
+          'confirm it. Once online, join with this login name and passphrase: if that works the account ' +
+          'exists (note its recovery key then); if no such account is found, create it again',
+      );
+    }
+    await wait(REGISTRATION_BACKOFF_MS * 2 ** (attempt - 1));
+  }
+}
+
 /** Registers a new account with this device as its first device. The recovery key is shown ONCE. */
 export async function createAccount(
   deps: AccountDeps,
@@ -536,6 +653,7 @@ export async function createAccount(
     normalized = { ...normalized, invite };
   }
   checkNewPassphrase(input.passphrase);
+  wrapKdf(deps);
   return exclusive(deps.vault, () => createAccountNow(deps, normalized, now));
 }
 
@@ -555,7 +673,7 @@ async function createAccountNow(
   const invite = info !== null && info.registration === undefined ? undefined : input.invite;
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
-    const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, deps.kdf ?? PRODUCTION_KDF);
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, wrapKdf(deps));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     const record: AccountRecord = {
@@ -577,27 +695,19 @@ async function createAccountNow(
     const wrappedRootSig = sigKept
       ? await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, 0)
       : undefined;
-    try {
-      await deps.api.register({
+    await sendRegistration(
+      deps,
+      {
         account: record,
         device: cert,
         sig,
         wrappingKeySig,
         ...(wrappedRootSig === undefined ? {} : { wrappedRootSig }),
         ...(invite === undefined ? {} : { invite }),
-      });
-    } catch (e) {
-      const refused = registrationRefusal(e, invite !== undefined);
-      if (refused !== null) throw refused;
-      // An ambiguous failure (lost answer, 5xx) may have registered the account: check before giving
-      // up, because the root exists nowhere else yet.
-      if (!(isHaleClientError(e) && e.retry)) throw e;
-      const landed = await deps.api.getAccount(keys.accountId).then(
-        (server) => server.devices.some((d) => d.cert.deviceId === device.deviceId),
-        () => false,
-      );
-      if (!landed) throw e;
-    }
+      },
+      keys,
+      device.deviceId,
+    );
     const account = unlocked({
       root,
       keys,
@@ -659,6 +769,10 @@ async function joinWithPassphraseNow(
     throw e;
   }
   const { accountId, wrappedRoot } = joined;
+  // Before deriving: anyone who knows the login name gets this wrap, so a weak one is the account's weak spot.
+  if (!isProductionStrength(wrappedRoot.kdf) && deps.weakKdfForTests !== true) {
+    throw weakKdf("the account's passphrase wrap uses");
+  }
   const root = await unwrapRoot(wrappedRoot, input.passphrase);
   return withRootKeys(root, async (keys, track) => {
     if (keys.accountId !== accountId) {
@@ -706,6 +820,7 @@ export async function joinWithRecoveryKey(
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
   checkNewPassphrase(input.newPassphrase);
+  wrapKdf(deps);
   return exclusive(deps.vault, () => joinWithRecoveryKeyNow(deps, input, now));
 }
 
@@ -723,7 +838,7 @@ async function joinWithRecoveryKeyNow(
   const root = decoded.value;
   return withRootKeys(root, async (keys, track) => {
     const server = await fetchAccount(deps.api, keys);
-    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, deps.kdf ?? PRODUCTION_KDF);
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
@@ -1100,15 +1215,27 @@ export async function changePassphrase(deps: AccountDeps, input: ChangePassphras
   const { account } = input;
   assertUnlocked(account);
   checkNewPassphrase(input.newPassphrase);
+  wrapKdf(deps);
   await exclusive(deps.vault, () => changePassphraseNow(deps, input));
 }
 
 async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
-  await takeNewerWrap(deps, { account, token: input.token });
+  const taken = await takeNewerWrap(deps, { account, token: input.token });
   const record = await ownRecord(deps.vault, account);
   // Opening the current wrap proves knowledge of the current passphrase.
-  const current = await unwrapRoot(record.wrappedRoot, input.oldPassphrase);
+  const current = await unwrapRoot(record.wrappedRoot, input.oldPassphrase).catch((e: unknown) => {
+    // Most likely the person typed the passphrase this device knew: say that it changed, and that this
+    // device now follows the change (the vault took the newer wrap, as refreshWrappedRoot would have).
+    if (taken.status === 'updated' && isAccountError(e) && e.code === 'WRONG_PASSPHRASE') {
+      throw new AccountError(
+        'PASSPHRASE_CHANGED_ELSEWHERE',
+        'the passphrase was changed on another device: this device now unlocks with the passphrase set ' +
+          'there, not the one it knew; give that passphrase to change it again',
+      );
+    }
+    throw e;
+  });
   // lock() may zero the account's bytes at any await from here on; a wrap of zeroes or a signature by a
   // zeroed key must never reach the server or the vault.
   let root: Uint8Array;
@@ -1125,7 +1252,7 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
     if (!constantTimeEqual(current, root)) {
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
     }
-    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, deps.kdf ?? PRODUCTION_KDF);
+    const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
     const gen = (record.gen ?? 0) + 1;
     const sig = await signWrap(deps.ed, account.accountId, identitySecret, wrappedRoot, gen);
     // Nothing has changed anywhere yet, so a lock that came meanwhile still wins.

@@ -79,6 +79,34 @@ export const ACCOUNT_ERROR_CODES = [
    * was stored and the code is not used up: create the account with that role, or ask for another code.
    */
   'INVITE_WRONG_ROLE',
+  /**
+   * createAccount: the registration was sent but whether the server holds it could not be told, after
+   * repeating it (backing off) a few times: the network failed each time. Nothing was written to the
+   * vault and the recovery key is gone from this device. The account may exist on the server under the
+   * login name and passphrase given (an invite then used up). Once online: join with that login name and
+   * passphrase — if that works, the account exists (show its recovery key from the joined account); if
+   * it is ACCOUNT_NOT_FOUND, nothing was created: create it again.
+   */
+  'REGISTRATION_UNCONFIRMED',
+  /**
+   * createAccount: another account already has this login name. Nothing was stored. Choose another login
+   * name (or, if it is the person's own account, join it with its passphrase).
+   */
+  'LOGIN_NAME_TAKEN',
+  /**
+   * changePassphrase: the passphrase was changed on another device since this device last took it, and the
+   * old passphrase given does not open the account's current wrap. This device's vault now holds that newer
+   * wrap (the one the server serves), so this device unlocks with the passphrase set on the other device,
+   * no longer with the one it knew; nothing was sent. To change it again, give the passphrase set there.
+   */
+  'PASSPHRASE_CHANGED_ELSEWHERE',
+  /**
+   * A key-derivation cost below production strength (`isProductionStrength`): passed as `kdf` without the
+   * test-only `weakKdfForTests` (nothing sent, nothing written), or served by the server with the account's
+   * wrap at a join without that flag (nothing derived, nothing written, no device registered). Such a wrap
+   * can be guessed at cheaply by anyone who knows the login name: a production build never makes or opens one.
+   */
+  'WEAK_KDF',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

@@ -58,6 +58,7 @@ const device = (serverApi: HttpApi = api): AccountDeps & { vault: MemoryVault } 
   vault: memoryVault(),
   ed,
   kdf: TEST_KDF,
+  weakKdfForTests: true,
 });
 const tokenOf = async (account: UnlockedAccount) => (await openSession(api, account.device, ed)).token;
 /** Changes the passphrase on `account`'s device `from` → `to`, with a fresh session. */
@@ -155,7 +156,7 @@ describe('a passphrase change reaches the other devices', () => {
     const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
     await changeOn(laptopDeps, laptop, P1, P2);
     // The phone never refreshed; its own vault still opens with P1, but P1 is no longer the passphrase.
-    await accountError(changeOn(phoneDeps, phone, P1, P3), 'WRONG_PASSPHRASE');
+    await accountError(changeOn(phoneDeps, phone, P1, P3), 'PASSPHRASE_CHANGED_ELSEWHERE');
     expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(1);
     await changeOn(phoneDeps, phone, P2, P3);
     expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(2);

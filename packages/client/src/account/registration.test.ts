@@ -36,6 +36,7 @@ const deps = (api: HttpApi = inviteApi): AccountDeps & { vault: MemoryVault } =>
   vault: memoryVault(),
   ed,
   kdf: TEST_KDF,
+  weakKdfForTests: true,
 });
 
 const input = (extra: Partial<CreateAccountInput> = {}): CreateAccountInput => ({

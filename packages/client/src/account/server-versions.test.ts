@@ -59,7 +59,7 @@ const server = (options: { below?: number; failFirst?: boolean } = {}): Server =
 
 const newPatient = async (api: HttpApi, vault: MemoryVault = memoryVault()) => {
   const { account } = await createAccount(
-    { api, vault, ed, kdf: TEST_KDF },
+    { api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
     {
       role: 'patient',
       passphrase: PASS,

@@ -48,7 +48,7 @@ describe('unlock with both publications due', () => {
   it('opens one session for both, and publishes both', async () => {
     const vault = memoryVault();
     const { account } = await createAccount(
-      { api: server(true).api, vault, ed, kdf: TEST_KDF },
+      { api: server(true).api, vault, ed, kdf: TEST_KDF, weakKdfForTests: true },
       {
         role: 'patient',
         passphrase: PASS,

@@ -28,7 +28,13 @@ let written: Record<string, unknown>;
 let holder: AccountDeps & { vault: MemoryVault };
 
 const loginName = () => `vault${++counter}-${Date.now().toString(36)}`;
-const device = (vault: MemoryVault = memoryVault()) => ({ api, vault, ed, kdf: TEST_KDF });
+const device = (vault: MemoryVault = memoryVault()) => ({
+  api,
+  vault,
+  ed,
+  kdf: TEST_KDF,
+  weakKdfForTests: true,
+});
 const stored = (vault: MemoryVault) => JSON.parse(vault.entries().get(VAULT_KEY)!) as Record<string, unknown>;
 
 function thrownBy(fn: () => unknown): AccountError {
