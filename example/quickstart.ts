@@ -35,6 +35,7 @@ export async function quickstart(serverUrl: string) {
     createWebSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
     storage: getRxStorageMemory(),
     getAccount: (accountId) => api.getAccount(accountId),
+    getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
     ed,
     // With both, a passphrase changed on another device is taken into this vault as soon as the server says.
     vault,

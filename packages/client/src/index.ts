@@ -126,6 +126,7 @@ export {
   createDeviceDirectory,
   type DeviceDirectory,
   type AccountDevicesInfo,
+  type AccountDeviceInfo,
   WrappingKeyError,
   isWrappingKeyError,
   type WrappingKeyErrorCode,

@@ -163,6 +163,27 @@ export const HttpAccountResponse = Type.Object(
 );
 export type HttpAccountResponse = Static<typeof HttpAccountResponse>;
 
+export const HttpAccountDeviceParams = Type.Object({ accountId: AccountId, deviceId: DeviceId }, closed);
+export type HttpAccountDeviceParams = Static<typeof HttpAccountDeviceParams>;
+
+/**
+ * One device of an account, active or revoked (`GET /v1/accounts/:accountId/devices/:deviceId`): so a
+ * device can still check what a revoked device signed before its revocation. `revokedAt` is the server's
+ * time of the first revocation; `revocation` is the account's signed revocation as the server received
+ * it, absent for one revoked before the server kept them (schema version 13) and for an active device.
+ * Neither is proof by itself: a reader verifies the certificate and the revocation against the account's
+ * identity key, as for the account answer's `devices`.
+ */
+export const HttpAccountDeviceResponse = Type.Object(
+  {
+    certificate: SignedDeviceCertificate,
+    revokedAt: Type.Optional(IsoDateTime),
+    revocation: Type.Optional(SignedDeviceRevocation),
+  },
+  closed,
+);
+export type HttpAccountDeviceResponse = Static<typeof HttpAccountDeviceResponse>;
+
 /**
  * Most accounts one `POST /v1/accounts/lookup` names. A typical account answer (one or two devices) is
  * under 1.5 KB, so a full lookup is answered in some 300 KB; a clinic's 400 patients take two requests.
@@ -493,6 +514,18 @@ export const HTTP_ROUTES = {
     url: '/v1/accounts/:accountId',
     auth: false,
     schema: { params: HttpAccountParams, response: { 200: HttpAccountResponse, ...errors } },
+  },
+  /**
+   * One device of the account whatever its state (active or revoked): NOT_FOUND for a device id the server
+   * does not hold for this account (unknown, or another account's). No session, as `getAccount`: it tells
+   * no more than that answer (certificates and revoked ids are public there too). A server without the
+   * route answers 404 NOT_FOUND as well: a device then treats revoked devices as it did before the route.
+   */
+  getAccountDevice: {
+    method: 'GET',
+    url: '/v1/accounts/:accountId/devices/:deviceId',
+    auth: false,
+    schema: { params: HttpAccountDeviceParams, response: { 200: HttpAccountDeviceResponse, ...errors } },
   },
   /**
    * The device lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts in one request (a device checking the

@@ -5,7 +5,11 @@
  * device certificate and device revocation is signed by that identity key, so the server cannot be talked
  * into binding a device to someone else's account. Challenges are single-use and expire after
  * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
- * with their device. Revoking a device closes its live connections at once. A passphrase change is
+ * with their device. Revoking a device closes its live connections at once, and keeps the signed
+ * revocation beside the server's time of it. One device of an account, active or revoked, is answered with
+ * its certificate, that time and the signed revocation when kept (`GET …/devices/:deviceId`, no session,
+ * like the account answer; a device of another account is NOT_FOUND, as an unknown one): devices check what
+ * a revoked device signed before its revocation against it. A passphrase change is
  * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap;
  * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
  * Generation 0 is signed the same way: at registration (`wrappedRootSig`, verified before anything is
@@ -49,10 +53,12 @@ import {
   MAX_DEVICES_PER_ACCOUNT,
   SESSION_TTL_MS,
   SUPPORTED_VERSIONS,
+  SignedDeviceRevocation,
   accountSignaturePayload,
   authSignaturePayload,
   deviceRevocationPayload,
   wrappedRootSignaturePayload,
+  validate,
   wrappingKeySignaturePayload,
   type HttpChallengeRequest,
   type HttpDeviceRequest,
@@ -60,6 +66,7 @@ import {
   type HttpJoinRequest,
   type HttpRegisterRequest,
   type HttpSessionRequest,
+  type HttpAccountDeviceParams,
   type HttpAccountParams,
   type HttpAccountsLookupRequest,
   type HttpWrappedRootRequest,
@@ -78,7 +85,7 @@ import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
 import { keyedLocks } from '../core/keyed-locks';
 import { ServiceError, verifyPayload } from '../core/sync-service';
-import { isStoreError, type Account } from '../store/index';
+import { isStoreError, type Account, type Device } from '../store/index';
 import { inviteCodeHash, inviteId } from '../store/invites';
 
 export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
@@ -348,7 +355,11 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       if (!(await verifyPayload(ed, identity, deviceRevocationPayload(revocation), sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'revocation is not signed by the identity key');
       }
-      const revoked = await store.devices.revoke(device.deviceId, iso());
+      // Kept as signed (its ids checked against the row above), so readers can verify the time it names.
+      const revoked = await store.devices.revoke(device.deviceId, iso(), {
+        revocation: { ...revocation },
+        sig,
+      });
       const closed = ctx.hub.closeDevice(device.deviceId, 'device revoked');
       request.log.info({ deviceId: device.deviceId, closed }, 'device revoked');
       return { deviceId: device.deviceId, revokedAt: revoked.revokedAt ?? iso() };
@@ -376,6 +387,21 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     };
   };
 
+  /**
+   * One device as `GET /v1/accounts/:accountId/devices/:deviceId` answers it. A stored revocation that does
+   * not match the route's schema (only a store written by other means holds one) is left out, so the
+   * answer stays valid and the server's revocation time still reaches the reader.
+   */
+  const deviceAnswer = (device: Device) => {
+    const revocation =
+      device.revocation === undefined ? undefined : validate(SignedDeviceRevocation, device.revocation);
+    return {
+      certificate: device.cert,
+      ...(device.revokedAt === undefined ? {} : { revokedAt: device.revokedAt }),
+      ...(revocation?.ok === true ? { revocation: revocation.value } : {}),
+    };
+  };
+
   app.get<{ Params: HttpAccountParams }>(
     HTTP_ROUTES.getAccount.url,
     { schema: HTTP_ROUTES.getAccount.schema },
@@ -383,6 +409,18 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const account = await store.accounts.get(request.params.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
       return accountAnswer(account);
+    },
+  );
+
+  app.get<{ Params: HttpAccountDeviceParams }>(
+    HTTP_ROUTES.getAccountDevice.url,
+    { schema: HTTP_ROUTES.getAccountDevice.schema },
+    async (request) => {
+      const { accountId, deviceId } = request.params;
+      const device = await store.devices.get(deviceId);
+      // Another account's device is answered exactly as an unknown one.
+      if (!device || device.accountId !== accountId) throw new ServiceError('NOT_FOUND', 'device not found');
+      return deviceAnswer(device);
     },
   );
 

@@ -375,6 +375,16 @@ export const runStoreConformance = (
         expect(await store.challenges.take('c2')).not.toBeNull();
         expect((await store.devices.get('dev-2'))?.revokedAt).toBeUndefined();
         await expectStoreError(store.devices.revoke('dev-9', isoAt(10)), 'NOT_FOUND');
+        // Revoked without a signed revocation (as before the store kept them): a later one is taken, once.
+        expect((await store.devices.get('dev-1'))?.revocation).toBeUndefined();
+        const signed = {
+          revocation: { v: 1, accountId: 'acc-1', deviceId: 'dev-1', revokedAt: isoAt(30) },
+          sig: 's',
+        };
+        const again = await store.devices.revoke('dev-1', isoAt(30), signed);
+        expect([again.revokedAt, again.revocation]).toEqual([isoAt(10), signed]);
+        await store.devices.revoke('dev-1', isoAt(40), { ...signed, sig: 'other' });
+        expect((await store.devices.get('dev-1'))?.revocation).toEqual(signed);
       });
     });
 

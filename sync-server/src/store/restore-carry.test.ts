@@ -22,6 +22,12 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A signed device revocation as the store keeps it (the store does not verify it). */
+const SIGNED_D2 = {
+  revocation: { v: 1, accountId: 'pat', deviceId: 'd2', revokedAt: isoAt(5) },
+  sig: 'sig-d2',
+};
+
 const S = 'pat/lab-result';
 const S2 = 'pat/allergy';
 const AUDIT = 'pat/audit';
@@ -180,7 +186,7 @@ describe('restore carries what must not go back', () => {
         await store.envelopes.put({ stream: S2, epoch: 0, recipient: 'pat', ...env });
       },
       async (store) => {
-        await store.devices.revoke('d2', isoAt(5));
+        await store.devices.revoke('d2', isoAt(5), SIGNED_D2);
         await store.sessions.deleteForDevice('d3');
         const env = { keyId: 'k1', wrapped: 'w1', createdBy: 'd1', sig: 's1', createdAt: isoAt(6) };
         await store.envelopes.put({ stream: S2, epoch: 1, recipient: 'pat', ...env });
@@ -199,6 +205,7 @@ describe('restore carries what must not go back', () => {
     const store = await openSqliteStore({ dataDir });
     try {
       expect((await store.devices.get('d2'))?.revokedAt).toBe(isoAt(5));
+      expect((await store.devices.get('d2'))?.revocation).toEqual(SIGNED_D2);
       expect((await store.devices.get('d1'))?.revokedAt).toBeUndefined();
       expect(await store.sessions.get('t-d1')).not.toBeNull();
       expect(await store.sessions.get('t-d2')).toBeNull();
@@ -275,7 +282,7 @@ describe('restore carries what must not go back', () => {
     await live.accounts.register(makeAccount('pat'), makeDevice('d1', 'pat'));
     await live.devices.put(makeDevice('d2', 'pat'));
     await write(live, S, ['a', 'b', 'c']);
-    await live.devices.revoke('d2', isoAt(5));
+    await live.devices.revoke('d2', isoAt(5), SIGNED_D2);
     await live.close();
     const backupFile = join(newDir(), 'v3.sqlite');
     const older = new Database(backupFile);
@@ -314,6 +321,8 @@ describe('restore carries what must not go back', () => {
     try {
       expect(await head(store, S)).toBe(3);
       expect((await store.devices.get('d2'))?.revokedAt).toBe(isoAt(5));
+      // The copy's schema had no place for the signed revocation: its time alone came along.
+      expect((await store.devices.get('d2'))?.revocation).toBeUndefined();
     } finally {
       await store.close();
     }

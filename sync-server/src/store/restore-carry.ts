@@ -11,7 +11,8 @@
  *   a gap no reader can tell from superseded revisions);
  * - audit documents the backup lacks, at their own seq (above the backup's head): the audit log is
  *   append-only, and the server's hash chains must continue from their real last entry, not fork;
- * - device revocations, deleting the device's sessions and challenges as a revocation does;
+ * - device revocations, deleting the device's sessions and challenges as a revocation does, with the
+ *   signed revocation when both stores keep them (schema v13);
  * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
  *   fails the check still ends the grant, without the signed object, and is reported;
  * - passphrase wraps of a higher generation, the signature over an unsigned generation-0 wrap published
@@ -341,17 +342,31 @@ export const carryIntoRestored = async (
         });
 
         kind('device revocations made after the backup', (n) => {
-          const revoke = copy.prepare<[string, string]>(
+          // The signed revocation goes along where both schemas hold it (v13); else the time alone.
+          const signed =
+            columnsOf(from, 'devices').has('revocation') && columnsOf(copy, 'devices').has('revocation');
+          // Prepared only when used: a copy of an older schema lacks the column.
+          const revokeSigned = signed
+            ? copy.prepare<[string, string | null, string]>(
+                'UPDATE devices SET revoked_at = ?, revocation = ? WHERE device_id = ? AND revoked_at IS NULL',
+              )
+            : null;
+          const revokeTime = copy.prepare<[string, string]>(
             'UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL',
           );
           const dropSessions = copy.prepare<[string]>('DELETE FROM sessions WHERE device_id = ?');
           const revoked = from
-            .prepare<[], { device_id: string; revoked_at: string }>(
-              'SELECT device_id, revoked_at FROM devices WHERE revoked_at IS NOT NULL',
+            .prepare<[], { device_id: string; revoked_at: string; revocation: string | null }>(
+              signed
+                ? 'SELECT device_id, revoked_at, revocation FROM devices WHERE revoked_at IS NOT NULL'
+                : 'SELECT device_id, revoked_at, NULL AS revocation FROM devices WHERE revoked_at IS NOT NULL',
             )
             .all();
-          for (const { device_id, revoked_at } of revoked) {
-            if (revoke.run(revoked_at, device_id).changes === 0) continue;
+          for (const { device_id, revoked_at, revocation } of revoked) {
+            const changed = revokeSigned
+              ? revokeSigned.run(revoked_at, revocation, device_id).changes
+              : revokeTime.run(revoked_at, device_id).changes;
+            if (changed === 0) continue;
             n.deviceRevocations++;
             n.sessionsDropped += dropSessions.run(device_id).changes;
           }

@@ -49,7 +49,10 @@ it('a store from before v8 is rebuilt when migrated: a blob it held leaves nothi
   store.db.pragma('secure_delete = OFF');
   await put(store, 'blob-first', first);
   for (let b = 0; b < 20; b++) await put(store, `blob-${b}`, [chunk(), chunk(), chunk()]);
-  store.db.exec('DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones');
+  store.db.exec(
+    'DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones; ' +
+      'ALTER TABLE devices DROP COLUMN revocation',
+  );
   store.db.pragma('user_version = 7');
   await store.close();
 

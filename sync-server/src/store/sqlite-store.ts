@@ -33,6 +33,8 @@
  *   order (`${patient_id}/`): `listUnendedByPatient` pages read only as far as their limit, and
  *   `listUnendedFrom` only the named patients', skipping expired grants on the entry and never touching
  *   revoked ones, so neither costs more for grants ended or received from other patients.
+ * - `devices.revocation` (v13) holds a device's signed revocation as the revoke route received it (checked
+ *   there; the store does not), the first one kept like the first time; NULL for a device revoked before.
  * - `server_state` (v9) holds what the server process records at start (one statement per key); a restore
  *   leaves the backup's rows, which the restored store's next start overwrites.
  * - `accepted_patients` (v10) holds the patients each grantee accepted; `acceptances.put` reads the
@@ -449,6 +451,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS grants_unrevoked_by_grantee_patient
     ON grants (grantee_id, patient_id || '/', issued_at, grant_id, expires_at) WHERE revoked_at IS NULL;
   `,
+  // v12 → v13: a device's signed revocation as the account sent it (SignedDeviceRevocation, JSON), served
+  // with the device (`GET /v1/accounts/:accountId/devices/:deviceId`) so readers can check what the device
+  // signed before it. Devices revoked before have none (NULL): their revocation time is the server's word.
+  `
+  ALTER TABLE devices ADD COLUMN revocation TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -496,6 +504,7 @@ interface DeviceRow {
   device_public_key: string;
   created_at: string;
   revoked_at: string | null;
+  revocation: string | null;
 }
 
 interface ChallengeRow {
@@ -683,6 +692,7 @@ const rowToDevice = (r: DeviceRow): Device => {
     createdAt: r.created_at,
   };
   if (r.revoked_at !== null) device.revokedAt = r.revoked_at;
+  if (r.revocation !== null) device.revocation = parseJsonObject(r.revocation);
   return device;
 };
 
@@ -940,8 +950,11 @@ const prepareStatements = (db: Database.Database) => ({
   devicesForAccount: db.prepare<[string], DeviceRow>(
     'SELECT * FROM devices WHERE account_id = ? ORDER BY created_at, device_id',
   ),
-  deviceRevoke: db.prepare<[string, string]>(
-    'UPDATE devices SET revoked_at = coalesce(revoked_at, ?) WHERE device_id = ?',
+  // The first revocation's time is kept, and the first signed revocation: a device revoked before v13 takes
+  // the one of a later repeat, so it can still be served.
+  deviceRevoke: db.prepare<[string, string | null, string]>(
+    `UPDATE devices SET revoked_at = coalesce(revoked_at, ?), revocation = coalesce(revocation, ?)
+       WHERE device_id = ?`,
   ),
 
   challengeInsert: db.prepare<[string, string, string, string, number]>(
@@ -1441,16 +1454,19 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     streams.map((stream): StreamHead => ({ stream, head: s.headGet.get(stream)?.head ?? 0 })),
   );
 
-  const revokeTx = db.transaction((s: Statements, deviceId: string, revokedAt: string) => {
-    if (s.deviceRevoke.run(revokedAt, deviceId).changes === 0) {
-      throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
-    }
-    s.sessionsDeleteForDevice.run(deviceId);
-    s.challengesDeleteForDevice.run(deviceId);
-    const row = s.deviceGet.get(deviceId);
-    if (row === undefined) throw new StoreError('INTERNAL', 'revoked device vanished');
-    return rowToDevice(row);
-  });
+  const revokeTx = db.transaction(
+    (s: Statements, deviceId: string, revokedAt: string, revocation: JsonObject | undefined) => {
+      const signed = revocation === undefined ? null : JSON.stringify(revocation);
+      if (s.deviceRevoke.run(revokedAt, signed, deviceId).changes === 0) {
+        throw new StoreError('NOT_FOUND', `device ${deviceId} does not exist`);
+      }
+      s.sessionsDeleteForDevice.run(deviceId);
+      s.challengesDeleteForDevice.run(deviceId);
+      const row = s.deviceGet.get(deviceId);
+      if (row === undefined) throw new StoreError('INTERNAL', 'revoked device vanished');
+      return rowToDevice(row);
+    },
+  );
 
   const sessionTx = db.transaction((s: Statements, session: Session, expiresMs: number) => {
     const device = s.deviceGet.get(session.deviceId);
@@ -1769,7 +1785,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           return row === undefined ? null : rowToDevice(row);
         }),
       listForAccount: (accountId) => call((s) => s.devicesForAccount.all(accountId).map(rowToDevice)),
-      revoke: (deviceId, revokedAt) => call((s) => revokeTx.immediate(s, deviceId, revokedAt)),
+      revoke: (deviceId, revokedAt, revocation) =>
+        call((s) => revokeTx.immediate(s, deviceId, revokedAt, revocation)),
     },
 
     challenges: {

@@ -130,6 +130,11 @@ export interface Device {
   devicePublicKey: string;
   createdAt: IsoTime;
   revokedAt?: IsoTime;
+  /**
+   * The account's signed revocation (SignedDeviceRevocation) as received; absent for an active device and
+   * for one revoked before the store kept them (schema v13). Stored as given: readers verify it.
+   */
+  revocation?: JsonObject;
 }
 
 export interface Challenge {
@@ -323,10 +328,11 @@ export interface SyncStore {
     get(deviceId: string): Promise<Device | null>;
     listForAccount(accountId: string): Promise<Device[]>;
     /**
-     * Marks the device revoked (the first revocation time is kept) and, in the same atomic step, deletes
-     * its sessions and pending challenges. NOT_FOUND when the device does not exist.
+     * Marks the device revoked (the first revocation time is kept, and the first signed `revocation`
+     * given) and, in the same atomic step, deletes its sessions and pending challenges. NOT_FOUND when the
+     * device does not exist.
      */
-    revoke(deviceId: string, revokedAt: IsoTime): Promise<Device>;
+    revoke(deviceId: string, revokedAt: IsoTime, revocation?: JsonObject): Promise<Device>;
   };
 
   challenges: {

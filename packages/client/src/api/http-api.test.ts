@@ -82,6 +82,22 @@ describe('createHttpApi against a real server', () => {
     expect(account.devices.map((d) => d.cert.deviceId)).toEqual([patient.device.deviceId]);
   });
 
+  it("reads one device of an account, revoked ones with their revocation; another account's is NOT_FOUND", async () => {
+    const active = await api.getAccountDevice(patient.accountId, patient.device.deviceId);
+    expect(active).toEqual({ certificate: (await api.getAccount(patient.accountId)).devices[0] });
+    const other = await registerAccount(t, 'patient');
+    expect((await revokeDevice(t, other, other.device)).status).toBe(200);
+    const revoked = await api.getAccountDevice(other.accountId, other.device.deviceId);
+    expect(revoked.certificate.cert.deviceId).toBe(other.device.deviceId);
+    expect(revoked.revocation?.revocation).toMatchObject({
+      accountId: other.accountId,
+      deviceId: other.device.deviceId,
+    });
+    expect(typeof revoked.revokedAt).toBe('string');
+    const e = await thrown(api.getAccountDevice(patient.accountId, other.device.deviceId));
+    expect([e.code, e.status]).toEqual(['NOT_FOUND', 404]);
+  });
+
   it('turns an error body into a typed HaleClientError', async () => {
     const e = await thrown(api.getAccount('A'.repeat(22)));
     expect(e.code).toBe('NOT_FOUND');

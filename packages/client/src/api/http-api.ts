@@ -29,6 +29,7 @@ import {
   OCTET_STREAM,
   validate,
   validateTolerant,
+  type HttpAccountDeviceResponse,
   type HttpAccountResponse,
   type HttpAccountsLookupRequest,
   type HttpAccountsLookupResponse,
@@ -106,6 +107,12 @@ export interface HttpApi {
   addDevice(body: HttpDeviceRequest): Promise<HttpDeviceResponse>;
   revokeDevice(body: HttpDeviceRevokeRequest): Promise<HttpDeviceRevokeResponse>;
   getAccount(accountId: string): Promise<HttpAccountResponse>;
+  /**
+   * One device of the account, active or revoked, with its revocation time and the signed revocation when
+   * the server kept it. NOT_FOUND for a device the server does not hold for this account, and (HTTP 404)
+   * from a server older than the route. Proves nothing alone: the device directory verifies it.
+   */
+  getAccountDevice(accountId: string, deviceId: string): Promise<HttpAccountDeviceResponse>;
   /**
    * The device lists of up to MAX_ACCOUNTS_PER_LOOKUP accounts in one request, each id in one of
    * `accounts`, `unknown` or `deferred` (ask again: left out to keep the answer within its limit). NOT_FOUND
@@ -417,6 +424,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     revokeDevice: (body) => callJson('revokeDevice', R.revokeDevice.schema.response[200], { json: body }),
     getAccount: (accountId) =>
       callJson('getAccount', R.getAccount.schema.response[200], { params: { accountId } }),
+    getAccountDevice: (accountId, deviceId) =>
+      callJson('getAccountDevice', R.getAccountDevice.schema.response[200], {
+        params: { accountId, deviceId },
+      }),
     lookupAccounts: (body, token) =>
       callJson('lookupAccounts', R.lookupAccounts.schema.response[200], { json: body, token }),
     join: (body) => callJson('join', R.join.schema.response[200], { json: body }),

@@ -286,3 +286,27 @@ describe('opening audit bodies: only what the AuditBody schema describes', () =>
     expect(openAuditBody(sealed(body), patient.wrapping)).toBeNull();
   });
 });
+
+describe('audit entries of a revoked device', () => {
+  it("count only when signed before the revocation; a later one is inserted, a forged one's time buys nothing", async () => {
+    const entries = served(await chainOf(devB, 3));
+    const times = entries.map((e) => e.audit!.at);
+    // Revoked between its second and third entry.
+    const revokedAt = new Date((Date.parse(times[1]!) + Date.parse(times[2]!)) / 2).toISOString();
+    const revoked = async (e: ServedDoc) =>
+      e.author === devB.deviceId ? { key: devB.publicKey, revokedAt } : null;
+    const result = await verifyAuditLog(entries, revoked, ed);
+    expect(result.problems.map((p) => [p.authorSeq, p.kind, p.detail])).toEqual([
+      [3, 'inserted', `signed by ${devB.deviceId} at ${times[2]}, not before its revocation at ${revokedAt}`],
+    ]);
+    // Revoked at the very time of the entry: not before it.
+    const atOnce = async () => ({ key: devB.publicKey, revokedAt: times[0]! });
+    expect((await verifyAuditLog(entries.slice(0, 1), atOnce, ed)).problems.map((p) => p.kind)).toEqual([
+      'inserted',
+    ]);
+    // The third entry re-dated before the revocation: its signature no longer matches.
+    const redated = { ...entries[2]!, audit: { ...entries[2]!.audit!, at: times[1]! } };
+    const forged = await verifyAuditLog([...entries.slice(0, 2), redated], revoked, ed);
+    expect(forged.problems.map((p) => [p.authorSeq, p.kind])).toEqual([[3, 'modified']]);
+  });
+});

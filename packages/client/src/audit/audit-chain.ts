@@ -11,6 +11,9 @@
  *   show that an author's newest entries were cut off. `verifyAuditLog` takes such positions (`reached`:
  *   what the verifying device knows the server acknowledged of its own chain) and reports a served chain
  *   ending below one as `deleted`.
+ * - An entry by a device its account revoked counts only when signed and dated (`audit.at`, covered by the
+ *   signature) before the revocation (device-directory.ts: the device is refused by the server from then
+ *   on, so only a thief of its key with the server's help could add one, dated back).
  * - A body is read only once `openAuditBody` has checked it against `AuditBody` (@hale/protocol), the
  *   schema its writers build it with (fields it does not name are dropped, for entries of newer builds);
  *   one that does not match opens as null, like one that does not open.
@@ -43,6 +46,8 @@ import {
   type PushDoc,
   type ServedDoc,
 } from '@hale/protocol';
+
+import type { AuthorKey } from '../sync/device-directory';
 
 export type { AuditBody } from '@hale/protocol';
 
@@ -147,13 +152,15 @@ export interface AuditVerification {
 
 /**
  * Verifies an audit stream as served (in server order). `authorKey` resolves an entry's author (a device
- * of the account named in its sealed body, or the server) to its public key, or null when unknown.
+ * of the account named in its sealed body, or the server) to its public key, or null when unknown; a
+ * revoked device's key comes with `revokedAt`, and its entries count only if their signed time (`audit.at`)
+ * is before it (else `inserted`, as from an unknown author).
  * `reached` maps an author to the chain position it is known to have stored (0 or absent: nothing known);
  * a served chain whose highest valid position is lower lost its newest entries.
  */
 export const verifyAuditLog = async (
   entries: readonly ServedDoc[],
-  authorKey: (entry: ServedDoc) => Promise<Uint8Array | null>,
+  authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | null>,
   ed: Ed25519,
   reached: ReadonlyMap<string, number> = new Map(),
 ): Promise<AuditVerification> => {
@@ -174,15 +181,25 @@ export const verifyAuditLog = async (
       report(e, 'inserted', 'entry has no audit header or signature');
       continue;
     }
-    const key = await authorKey(e);
-    if (!key) {
+    const author = await authorKey(e);
+    if (!author) {
       report(e, 'inserted', `unknown author ${e.author}`);
       continue;
     }
+    const { key, revokedAt } = author instanceof Uint8Array ? { key: author, revokedAt: undefined } : author;
     const payload = auditSignaturePayload({ ...e, audit: e.audit });
     const sig = base64urlDecode(e.sig);
     if (!sig.ok || !(await verifyCanonical(ed, key, payload.label, payload, sig.value))) {
       report(e, 'modified', 'signature does not match the entry (content or header changed)');
+      continue;
+    }
+    // The time is the signed one, so only the device's key (or its thief) could have chosen it.
+    if (revokedAt !== undefined && !(Date.parse(e.audit.at) < Date.parse(revokedAt))) {
+      report(
+        e,
+        'inserted',
+        `signed by ${e.author} at ${e.audit.at}, not before its revocation at ${revokedAt}`,
+      );
       continue;
     }
     const list = byAuthor.get(e.author) ?? [];

@@ -331,8 +331,8 @@ describe('audit views over bodies that do not match the AuditBody schema', () =>
       }),
     } as unknown as Connection;
     const directory = {
-      deviceKey: async (accountId: string, deviceId: string) =>
-        accountId === patient.accountId && deviceId === device.deviceId ? device.publicKey : null,
+      authorKey: async (accountId: string, deviceId: string) =>
+        accountId === patient.accountId && deviceId === device.deviceId ? { key: device.publicKey } : null,
     } as unknown as DeviceDirectory;
     const log = createAuditLog({
       accountId: patient.accountId,

@@ -22,8 +22,8 @@
  *   still in the outbox are not expected.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
- *   only from the patient's own devices. A grantee's entries are listed as its own claims, never as
- *   either.
+ *   only from the patient's own devices (one the patient revoked: only entries signed before its
+ *   revocation, audit-chain.ts). A grantee's entries are listed as its own claims, never as either.
  * - Record writes are coalesced (one entry lists up to 500 changes) so auditing never dominates sync cost.
  *   Noted changes are not lost to a close: `close` appends them (into the outbox); when it cannot (the
  *   account was locked, so nothing may be signed) it keeps them in device meta as noted, unsigned, and the
@@ -54,7 +54,7 @@ import {
 } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
-import type { DeviceDirectory } from '../sync/device-directory';
+import type { AuthorKey, DeviceDirectory } from '../sync/device-directory';
 import {
   makeAuditEntry,
   openAuditBody,
@@ -529,14 +529,15 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
     const vouched = new Map<ServedDoc, { source: EntrySource; accountId: string; body: AuditBody }>();
-    const authorKey = async (e: ServedDoc): Promise<Uint8Array | null> => {
+    const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | null> => {
       const body = openAuditBody(e, deps.keys.wrapping);
       if (server && e.author === server.serverId) {
         if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
         return server.publicKey;
       }
       if (!body) return null;
-      const key = await deps.directory.deviceKey(body.actorId, e.author);
+      // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
+      const key = await deps.directory.authorKey(body.actorId, e.author);
       if (key) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
         vouched.set(e, { source, accountId: body.actorId, body });

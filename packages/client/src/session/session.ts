@@ -49,6 +49,7 @@ import { createStreamList } from '../sync/stream-list';
 import {
   createDeviceDirectory,
   type AccountDevicesInfo,
+  type AccountDeviceInfo,
   type AccountsDevicesAnswer,
 } from '../sync/device-directory';
 import { createSyncEngine, type RemovedStream } from '../sync/engine';
@@ -84,6 +85,11 @@ export interface DeviceSessionOptions {
    * server without the route answers NOT_FOUND, and `getAccount` is used instead.
    */
   getAccounts?: (accountIds: string[]) => Promise<AccountsDevicesAnswer>;
+  /**
+   * One device of an account, revoked ones too (`getAccountDevice`): what a device signed before its
+   * account revoked it then still verifies. Without it such a device is an unknown author.
+   */
+  getDevice?: (accountId: string, deviceId: string) => Promise<AccountDeviceInfo>;
   /** GET /v1/server: the server's id and the public key it signs its audit entries with. */
   getServerInfo?: () => Promise<{ serverId: string; publicKey: string }>;
   ed?: Ed25519;
@@ -232,6 +238,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ed,
     getAccount: options.getAccount,
     ...(options.getAccounts ? { getAccounts: options.getAccounts } : {}),
+    ...(options.getDevice ? { getDevice: options.getDevice } : {}),
     now,
   });
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;

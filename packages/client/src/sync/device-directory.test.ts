@@ -13,10 +13,15 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { MAX_ACCOUNTS_PER_LOOKUP, wrappingKeySignaturePayload } from '@hale/protocol';
+import {
+  MAX_ACCOUNTS_PER_LOOKUP,
+  deviceRevocationPayload,
+  wrappingKeySignaturePayload,
+} from '@hale/protocol';
 import {
   createDeviceDirectory,
   isWrappingKeyError,
+  type AccountDeviceInfo,
   type AccountDevicesInfo,
   type AccountsDevicesAnswer,
   type WrappingKeyErrorCode,
@@ -496,5 +501,175 @@ describe('device directory: preloading device lists in batches', () => {
     clock.now += 200;
     expect(await directory.lookupDeviceKey(a!.accountId, added.deviceId)).toEqual({ status: 'unknown' });
     expect(server.singles).toEqual([a!.accountId]);
+  });
+});
+
+describe('device directory: devices the account revoked', () => {
+  const T = (minute: number) => new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString();
+
+  /** An account whose answer lists `one` active and `two` revoked; `served` is what the device route answers. */
+  const revokedSetup = async (options: { getDevice?: boolean } = {}) => {
+    const keys = deriveAccountKeys(generateRootSecret());
+    const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
+    const cert = (d: typeof one, signer: AccountKeys = keys) =>
+      certifyDevice(
+        signer.identity.secretKey,
+        {
+          accountId: signer.accountId,
+          deviceId: d.deviceId,
+          devicePublicKey: d.publicKey,
+          name: 'test device',
+          createdAt: T(0),
+          identityPublicKey: signer.identity.publicKey,
+        },
+        ed,
+      );
+    const signRevocation = async (
+      revokedAt: string,
+      signer: AccountKeys = keys,
+      deviceId: string = two.deviceId,
+    ) => {
+      const revocation = { v: 1 as const, accountId: keys.accountId, deviceId, revokedAt };
+      const payload = deviceRevocationPayload(revocation);
+      const sig = await signCanonical(ed, signer.identity.secretKey, payload.label, payload);
+      return { revocation, sig: base64urlEncode(sig) };
+    };
+    const wrapping = base64urlEncode(keys.wrapping.publicKey);
+    const info: AccountDevicesInfo = {
+      accountId: keys.accountId,
+      identityPublicKey: base64urlEncode(keys.identity.publicKey),
+      wrappingPublicKey: wrapping,
+      wrappingKeySig: await signWrapping(keys, wrapping),
+      role: 'patient',
+      devices: [await cert(one)],
+      revokedDevices: [two.deviceId],
+    };
+    const server = {
+      served: { certificate: await cert(two), revokedAt: T(30) } as AccountDeviceInfo,
+      /** What the device route throws instead of answering. */
+      error: null as Error | null,
+      deviceCalls: [] as string[],
+    };
+    const directory = createDeviceDirectory({
+      ed,
+      now: () => 1_000_000,
+      getAccount: async () => info,
+      ...(options.getDevice === false
+        ? {}
+        : {
+            getDevice: async (accountId: string, deviceId: string): Promise<AccountDeviceInfo> => {
+              server.deviceCalls.push(`${accountId}/${deviceId}`);
+              if (server.error !== null) throw server.error;
+              return server.served;
+            },
+          }),
+    });
+    return { keys, one, two, cert, signRevocation, server, directory, accountId: keys.accountId };
+  };
+
+  it("answers a revoked device's key with the server's revocation time; deviceKey (envelopes) still refuses it", async () => {
+    const { accountId, two, directory, server } = await revokedSetup();
+    const found = await directory.lookupDeviceKey(accountId, two.deviceId);
+    expect(found).toEqual({ status: 'found', key: two.publicKey, revokedAt: T(30) });
+    expect(await directory.authorKey(accountId, two.deviceId)).toEqual({
+      key: two.publicKey,
+      revokedAt: T(30),
+    });
+    expect(await directory.deviceKey(accountId, two.deviceId)).toBeNull();
+    // Kept for the directory's lifetime: a reconnect does not ask again.
+    directory.expire();
+    expect((await directory.lookupDeviceKey(accountId, two.deviceId)).status).toBe('found');
+    expect(server.deviceCalls).toEqual([`${accountId}/${two.deviceId}`]);
+  });
+
+  it('takes the earlier of the served time and that of a signed revocation that verifies', async () => {
+    const earlier = await revokedSetup();
+    earlier.server.served = { ...earlier.server.served, revocation: await earlier.signRevocation(T(20)) };
+    expect(await earlier.directory.authorKey(earlier.accountId, earlier.two.deviceId)).toMatchObject({
+      revokedAt: T(20),
+    });
+    const later = await revokedSetup();
+    later.server.served = { ...later.server.served, revocation: await later.signRevocation(T(40)) };
+    expect(await later.directory.authorKey(later.accountId, later.two.deviceId)).toMatchObject({
+      revokedAt: T(30),
+    });
+    // Without the server's time, the signed revocation's alone.
+    const alone = await revokedSetup();
+    alone.server.served = {
+      certificate: alone.server.served.certificate,
+      revocation: await alone.signRevocation(T(50)),
+    };
+    expect(await alone.directory.authorKey(alone.accountId, alone.two.deviceId)).toMatchObject({
+      revokedAt: T(50),
+    });
+  });
+
+  it("ignores a revocation signed by another key or naming another device: the server's time is used", async () => {
+    const stranger = deriveAccountKeys(generateRootSecret());
+    for (const forge of [
+      (s: Awaited<ReturnType<typeof revokedSetup>>) => s.signRevocation(T(10), stranger),
+      (s: Awaited<ReturnType<typeof revokedSetup>>) => s.signRevocation(T(10), s.keys, s.one.deviceId),
+      async (s: Awaited<ReturnType<typeof revokedSetup>>) => ({
+        ...(await s.signRevocation(T(10))),
+        sig: 'x',
+      }),
+    ]) {
+      const s = await revokedSetup();
+      s.server.served = { ...s.server.served, revocation: await forge(s) };
+      expect(await s.directory.authorKey(s.accountId, s.two.deviceId)).toMatchObject({ revokedAt: T(30) });
+      // And with no time from the server, a revocation that does not verify leaves nothing to trust.
+      const none = await revokedSetup();
+      none.server.served = { certificate: none.server.served.certificate, revocation: await forge(none) };
+      expect(await none.directory.lookupDeviceKey(none.accountId, none.two.deviceId)).toEqual({
+        status: 'unknown',
+      });
+    }
+  });
+
+  it("refuses a served certificate the account's identity key did not sign, or of another device", async () => {
+    const stranger = deriveAccountKeys(generateRootSecret());
+    const other = await revokedSetup();
+    other.server.served = { ...other.server.served, certificate: await other.cert(other.two, stranger) };
+    expect(await other.directory.lookupDeviceKey(other.accountId, other.two.deviceId)).toEqual({
+      status: 'unknown',
+    });
+    const swapped = await revokedSetup();
+    swapped.server.served = { ...swapped.server.served, certificate: await swapped.cert(swapped.one) };
+    expect(await swapped.directory.lookupDeviceKey(swapped.accountId, swapped.two.deviceId)).toEqual({
+      status: 'unknown',
+    });
+  });
+
+  it('is unknown as before without the route (NOT_FOUND, 404) until a reconnect, or without getDevice', async () => {
+    const { accountId, two, server, directory } = await revokedSetup();
+    server.error = Object.assign(new Error('not found'), { status: 404 });
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
+    expect(server.deviceCalls).toHaveLength(1);
+    directory.expire();
+    server.error = null;
+    expect((await directory.lookupDeviceKey(accountId, two.deviceId)).status).toBe('found');
+    expect(server.deviceCalls).toHaveLength(2);
+
+    const without = await revokedSetup({ getDevice: false });
+    expect(await without.directory.lookupDeviceKey(without.accountId, without.two.deviceId)).toEqual({
+      status: 'unknown',
+    });
+  });
+
+  it('asks nothing for a device the account does not list as revoked; a failed ask is unavailable and asked again', async () => {
+    const { accountId, two, server, directory } = await revokedSetup();
+    expect(await directory.lookupDeviceKey(accountId, generateDeviceKeys().deviceId)).toEqual({
+      status: 'unknown',
+    });
+    expect(server.deviceCalls).toEqual([]);
+    server.error = new Error('network down');
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({
+      status: 'unavailable',
+      message: 'network down',
+    });
+    server.error = null;
+    expect((await directory.lookupDeviceKey(accountId, two.deviceId)).status).toBe('found');
+    expect(server.deviceCalls).toHaveLength(2);
   });
 });

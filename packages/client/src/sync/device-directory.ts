@@ -3,7 +3,18 @@
  *
  * Invariants: a device key is trusted only if its certificate verifies against the account's identity
  * key and that key hashes to the account id (self-certifying ids), so a server cannot add a device to
- * someone else's account. Revoked devices are not trusted for new verifications.
+ * someone else's account. A revoked device is trusted only for what it signed before its revocation:
+ *   `lookupDeviceKey`/`authorKey` answer its key with `revokedAt`, the time from which it is not, and the
+ *   caller refuses what is signed and dated at or after it (`deviceKey`, used for key envelopes, answers
+ *   active devices only). Its certificate is fetched alone (`getDevice`) only for an id the account answer
+ *   lists as revoked, checked exactly as an active one's, and kept for the directory's lifetime (a
+ *   certificate never changes, a revocation is final; a NOT_FOUND only until `expire()`). The cutoff is the
+ *   earlier of the server's `revokedAt` and the time in the account's signed revocation when that verifies
+ *   (identity key, this account and device); one that does not verify is ignored, as the server could
+ *   withhold it anyway; with neither time the device is `unknown`. Without `getDevice`, or against a server
+ *   without the route (NOT_FOUND / HTTP 404), a revoked device is `unknown`, as before the route. What this
+ *   leaves open: a thief holding the device key can date a signature before the revocation, and a server
+ *   colluding with it can store it then (the device itself is refused once revoked) or serve a later time.
  * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
  *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
  *   long session too. Lookups are per account, never per record: one load per account at a time, shared
@@ -25,7 +36,8 @@
  * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
  * latter for a retry instead of for good. When a reload fails, a device the last list named is still
  * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
- * answers null for both failures.
+ * answers null for both failures. A revoked device's fetch that fails (other than NOT_FOUND) is
+ * `unavailable` too, kept for nothing, and asked again at the next lookup.
  * - Wrapping keys: the X25519 key another account's stream keys and audit bodies are wrapped to is
  *   trusted only if the account's identity key signed it (`wrappingKeySignaturePayload`, relayed by the
  *   server as `wrappingKeySig`), so a server cannot put its own key in the account answer and read what
@@ -43,7 +55,13 @@ import {
   verifyDeviceCertificate,
   type Ed25519,
 } from '@hale/crypto';
-import { MAX_ACCOUNTS_PER_LOOKUP, wrappingKeySignaturePayload } from '@hale/protocol';
+import {
+  MAX_ACCOUNTS_PER_LOOKUP,
+  SignedDeviceRevocation,
+  deviceRevocationPayload,
+  validate,
+  wrappingKeySignaturePayload,
+} from '@hale/protocol';
 
 export interface AccountDevicesInfo {
   accountId: string;
@@ -53,6 +71,18 @@ export interface AccountDevicesInfo {
   wrappingKeySig?: string;
   role: 'patient' | 'provider';
   devices: unknown[];
+  /** Ids of the account's revoked devices; absent from callers that do not pass them on. */
+  revokedDevices?: readonly string[];
+}
+
+/**
+ * One device of an account, active or revoked (`GET /v1/accounts/:accountId/devices/:deviceId`): its
+ * certificate, the server's time of its revocation and the account's signed revocation, both when revoked.
+ */
+export interface AccountDeviceInfo {
+  certificate: unknown;
+  revokedAt?: string;
+  revocation?: unknown;
 }
 
 /**
@@ -86,8 +116,20 @@ type WrappingState =
   | { status: 'verified'; key: Uint8Array }
   | { status: 'refused'; code: WrappingKeyErrorCode; message: string };
 
+/**
+ * `found` with `revokedAt`: a device the account revoked at that time; its key vouches only for what it
+ * signed, and dated, before then (the caller compares: see the header).
+ */
 export type DeviceKeyLookup =
-  { status: 'found'; key: Uint8Array } | { status: 'unknown' } | { status: 'unavailable'; message: string };
+  | { status: 'found'; key: Uint8Array; revokedAt?: string }
+  | { status: 'unknown' }
+  | { status: 'unavailable'; message: string };
+
+/** A device key, and for a revoked device the time from which it is no longer trusted. */
+export interface AuthorKey {
+  key: Uint8Array;
+  revokedAt?: string;
+}
 
 interface Entry {
   at: number;
@@ -96,9 +138,17 @@ interface Entry {
   /** Loaded to look for a device the cached list did not name. */
   forced: boolean;
   devices: Map<string, Uint8Array>;
+  /** Ids the account answer lists as revoked (empty unless the identity key is self-certified). */
+  revoked: Set<string>;
   wrapping: WrappingState;
   identity: Uint8Array;
   selfCertified: boolean;
+}
+
+/** A revoked device's answer: kept for good (`generation` null), or until `expire()` moves past it. */
+interface RevokedAnswer {
+  generation: number | null;
+  answer: Promise<DeviceKeyLookup>;
 }
 
 /** A thrown lookup error that is the server's answer "no such account", not a failure to ask. */
@@ -123,6 +173,12 @@ export const createDeviceDirectory = (deps: {
    * error with `status` 404) when the server lacks the route. Without it, `preload` does nothing.
    */
   getAccounts?: (accountIds: string[]) => Promise<AccountsDevicesAnswer>;
+  /**
+   * One device of an account whatever its state (`getAccountDevice`), asked for a device the account lists
+   * as revoked; throws NOT_FOUND (or an error with `status` 404) for an unknown device or when the server
+   * lacks the route. Without it, a revoked device is unknown.
+   */
+  getDevice?: (accountId: string, deviceId: string) => Promise<AccountDeviceInfo>;
   now: () => number;
   refreshIntervalMs?: number;
   /** How long a loaded device list is trusted before the next use reloads it. */
@@ -203,6 +259,7 @@ export const createDeviceDirectory = (deps: {
       generation: loadedIn,
       forced,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
+      revoked: new Set(selfCertified ? (info.revokedDevices ?? []) : []),
       // Only for a self-certified identity key: a signature by any other key proves nothing.
       wrapping: selfCertified
         ? await checkWrapping(info, identity.value, wrapping.value)
@@ -307,10 +364,81 @@ export const createDeviceDirectory = (deps: {
       return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
     }
   };
+  /**
+   * Revoked devices' answers, kept for the directory's lifetime (a certificate never changes, a revocation
+   * is final); a NOT_FOUND (a server without the route) only until `expire()`, a failure to ask not at all.
+   */
+  const revokedAnswers = new Map<string, RevokedAnswer>();
+  /** The key of a device the account's answer lists as revoked, with the time it stopped being trusted. */
+  const revokedKey = (accountId: string, deviceId: string, entry: Entry): Promise<DeviceKeyLookup> => {
+    const getDevice = deps.getDevice;
+    if (getDevice === undefined || !entry.selfCertified) return Promise.resolve({ status: 'unknown' });
+    const id = `${accountId}\u0000${deviceId}`;
+    const kept = revokedAnswers.get(id);
+    if (kept !== undefined && (kept.generation === null || kept.generation === generation))
+      return kept.answer;
+    const held: RevokedAnswer = { generation: null, answer: Promise.resolve({ status: 'unknown' }) };
+    held.answer = (async (): Promise<DeviceKeyLookup> => {
+      let info: AccountDeviceInfo;
+      try {
+        info = await getDevice(accountId, deviceId);
+      } catch (error) {
+        if (isRouteMissing(error)) {
+          held.generation = generation;
+          return { status: 'unknown' };
+        }
+        if (revokedAnswers.get(id) === held) revokedAnswers.delete(id);
+        return { status: 'unavailable', message: error instanceof Error ? error.message : String(error) };
+      }
+      return checkRevoked(accountId, deviceId, entry.identity, info);
+    })();
+    revokedAnswers.set(id, held);
+    return held.answer;
+  };
+  /**
+   * The served device checked as an active one is (certificate by the account's identity key, for this
+   * device), and its cutoff: the earlier of the server's time and that of a signed revocation that
+   * verifies (one that does not is ignored). No time at all: not trusted.
+   */
+  const checkRevoked = async (
+    accountId: string,
+    deviceId: string,
+    identity: Uint8Array,
+    info: AccountDeviceInfo,
+  ): Promise<DeviceKeyLookup> => {
+    const cert = await verifyDeviceCertificate(info.certificate, deps.ed, { accountId, deviceId });
+    if (!cert.ok || !constantTimeEqual(cert.value.identityPublicKey, identity)) return { status: 'unknown' };
+    const times: number[] = [];
+    const served = info.revokedAt === undefined ? NaN : Date.parse(info.revokedAt);
+    if (!Number.isNaN(served)) times.push(served);
+    const signed = validate(SignedDeviceRevocation, info.revocation);
+    if (signed.ok) {
+      const { revocation, sig } = signed.value;
+      const bytes = base64urlDecode(sig);
+      const payload = deviceRevocationPayload(revocation);
+      const at = Date.parse(revocation.revokedAt);
+      if (
+        revocation.accountId === accountId &&
+        revocation.deviceId === deviceId &&
+        !Number.isNaN(at) &&
+        bytes.ok &&
+        (await verifyCanonical(deps.ed, identity, payload.label, payload, bytes.value))
+      ) {
+        times.push(at);
+      }
+    }
+    if (times.length === 0) return { status: 'unknown' };
+    return {
+      status: 'found',
+      key: cert.value.devicePublicKey,
+      revokedAt: new Date(Math.min(...times)).toISOString(),
+    };
+  };
   const lookupDeviceKey = async (accountId: string, deviceId: string): Promise<DeviceKeyLookup> => {
     const first = await get(accountId);
     const key = first.entry?.devices.get(deviceId);
     if (key) return { status: 'found', key };
+    if (first.entry?.revoked.has(deviceId) === true) return revokedKey(accountId, deviceId, first.entry);
     if (first.failed !== undefined) return { status: 'unavailable', message: first.failed };
     // Loaded for this lookup, or re-asked for an unknown device less than a moment ago: the answer
     // stands, so a flood of unknown ids costs one extra load per account and moment, not one each. A list
@@ -322,6 +450,7 @@ export const createDeviceDirectory = (deps: {
     const again = await get(accountId, true);
     const fresh = again.entry?.devices.get(deviceId);
     if (fresh) return { status: 'found', key: fresh };
+    if (again.entry?.revoked.has(deviceId) === true) return revokedKey(accountId, deviceId, again.entry);
     return again.failed !== undefined
       ? { status: 'unavailable', message: again.failed }
       : { status: 'unknown' };
@@ -329,9 +458,16 @@ export const createDeviceDirectory = (deps: {
   return {
     lookupDeviceKey,
     preload,
+    /** An active device's key only: what a revoked device signs (key envelopes) is not taken at all. */
     async deviceKey(accountId: string, deviceId: string): Promise<Uint8Array | null> {
       const r = await lookupDeviceKey(accountId, deviceId);
-      return r.status === 'found' ? r.key : null;
+      return r.status === 'found' && r.revokedAt === undefined ? r.key : null;
+    },
+    /** An author's key, a revoked device's with its cutoff (`revokedAt`); null when unknown or not asked. */
+    async authorKey(accountId: string, deviceId: string): Promise<AuthorKey | null> {
+      const r = await lookupDeviceKey(accountId, deviceId);
+      if (r.status !== 'found') return null;
+      return r.revokedAt === undefined ? { key: r.key } : { key: r.key, revokedAt: r.revokedAt };
     },
     /**
      * The account's wrapping key, only as the account itself signed it (and as first seen): null when the

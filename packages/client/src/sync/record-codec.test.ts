@@ -622,3 +622,41 @@ describe('revision tags follow the key epoch (Defect: the tag key survived rotat
     expect(sameVersion(lone, lone)).toBe(false);
   });
 });
+
+describe('record codec: versions by a device its account revoked', () => {
+  /** The patient's reader, told that the patient's device was revoked at `revokedAt`. */
+  const readerRevokedAt = (revokedAt: string) => ({
+    ...patientDeps,
+    lookupDeviceKey: async (account: string, device: string) =>
+      account === patient.accountId && device === patientDevice.deviceId
+        ? { status: 'found' as const, key: patientDevice.publicKey, revokedAt }
+        : { status: 'unknown' as const },
+  });
+
+  it('takes a signed version dated before the revocation; refuses one dated at or after it (BAD_AUTHOR)', async () => {
+    const lab = record({ stream: `${patient.accountId}/lab-result`, kind: 'LabResult' });
+    const doc = await servedRecord(lab);
+    expect(doc.sig).toBeDefined();
+    expect(lab.updatedAt).toBe('2026-01-01T00:00:00.000Z');
+    expect(await decodeRecord(readerRevokedAt('2026-01-01T00:00:00.001Z'), doc)).toEqual({
+      ok: true,
+      record: lab,
+    });
+    for (const revokedAt of ['2026-01-01T00:00:00.000Z', '2025-12-31T23:59:59.999Z']) {
+      const result = await decodeRecord(readerRevokedAt(revokedAt), doc);
+      expect(result).toMatchObject({ ok: false, reason: 'BAD_AUTHOR' });
+      expect(result.ok ? '' : result.message).toContain(`was revoked at ${revokedAt}`);
+    }
+  });
+
+  it('refuses an unsigned version whatever its date: its time is not bound by the device (BAD_AUTHOR)', async () => {
+    const own = record();
+    const doc = await servedRecord(own);
+    expect(doc.sig).toBeUndefined();
+    expect(await decodeRecord(patientDeps, doc)).toEqual({ ok: true, record: own });
+    expect(await decodeRecord(readerRevokedAt('2027-01-01T00:00:00.000Z'), doc)).toMatchObject({
+      ok: false,
+      reason: 'BAD_AUTHOR',
+    });
+  });
+});

@@ -17,6 +17,10 @@
  *   beside that tag: so for a signed doc the reader recomputes the tag from the opened content and
  *   requires the signed one (BAD_TAG otherwise). Unsigned versions (the patient's own, authenticated by
  *   the stream key alone) keep the cheaper comparison with the sealed tag.
+ * - A device its account revoked (device-directory.ts: its key with `revokedAt`) is taken as author only
+ *   of signed versions whose `updatedAt` (in the content the signed tag covers) is before the revocation;
+ *   any other version of it fails BAD_AUTHOR, as an unknown device's. It is refused by the server from its
+ *   revocation on, so only a thief of its key with the server's help could add one, dated back.
  * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
  *   grantee with write access holds the stream key and can seal anything). A version is taken only when
  *   its kind travels in the stream's type, its data is a valid record of that kind (the `ContentModel`'s
@@ -466,6 +470,19 @@ const verifyOpened = async (
   }
   if (author.status === 'unknown') {
     return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
+  }
+  // A revoked author vouches only for content it signed: the signed tag covers `updatedAt` (checked above);
+  // an unsigned version's time is the stream key holder's word, not the device's.
+  if (author.revokedAt !== undefined) {
+    if (!signed) {
+      return fail('BAD_AUTHOR', `author ${doc.author} of ${record.by} was revoked at ${author.revokedAt}`);
+    }
+    if (!(Date.parse(record.updatedAt) < Date.parse(author.revokedAt))) {
+      return fail(
+        'BAD_AUTHOR',
+        `author ${doc.author} of ${record.by} was revoked at ${author.revokedAt}, before this version (${record.updatedAt})`,
+      );
+    }
   }
   const pk = author.key;
   if (signed) {
