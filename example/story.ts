@@ -172,6 +172,7 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
         createWebSocket,
         storage: getRxStorageMemory(),
         getAccount: (accountId) => api.getAccount(accountId),
+        getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
         ed,
         ...(onPurged ? { onPurged } : {}),
       });

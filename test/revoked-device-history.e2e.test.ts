@@ -80,6 +80,27 @@ describe('history signed by a device revoked later', () => {
     ]);
   });
 
+  it("shows a lost phone's own records (allergy, unsigned; lab, signed) on a device that joins after the phone is revoked", async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const phone = await addDevice(t, patient);
+    const lost = await open(patient, phone);
+    await waitOnline(lost);
+    const allergy = await lost.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    const lab = await lost.records.add('LabResult', input('LabResult', { testName: 'ferritin' }));
+    await allPushed(lost);
+
+    expect((await revokeDevice(t, patient, phone)).status).toBe(200);
+
+    const joined = await open(patient, await addDevice(t, patient));
+    await eventually(
+      async () =>
+        (await joined.records.get(allergy.id)) !== null && (await joined.records.get(lab.id)) !== null,
+      "the phone's records reach the new device",
+    );
+    expect(joined.sync.quarantine()).toEqual([]);
+  });
+
   it('refuses an entry the revoked device dated after its revocation', async () => {
     const t = server.t;
     const patient = await registerAccount(t);

@@ -83,6 +83,13 @@ export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
   };
 };
 
+/** One device of an account, revoked ones too (`GET /v1/accounts/:accountId/devices/:deviceId`). */
+export const getDeviceFrom = (t: TestServer) => async (accountId: string, deviceId: string) => {
+  const res = await fetch(`${t.url}/v1/accounts/${accountId}/devices/${deviceId}`);
+  if (res.status !== 200) throw new Error(`getDevice ${res.status}`);
+  return (await res.json()) as { certificate: unknown; revokedAt?: string; revocation?: unknown };
+};
+
 export const sessionAccount = (account: TestAccount, device: TestDevice = account.device): DeviceAccount => ({
   accountId: account.accountId,
   role: account.role,
@@ -123,6 +130,7 @@ export const openDevice = async (
     createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
     getAccount: getAccountFrom(t),
+    getDevice: getDeviceFrom(t),
     getServerInfo: async () =>
       (await (await fetch(`${options.serverUrl ?? t.url}/v1/server`)).json()) as {
         serverId: string;

@@ -649,12 +649,16 @@ describe('record codec: versions by a device its account revoked', () => {
     }
   });
 
-  it('refuses an unsigned version whatever its date: its time is not bound by the device (BAD_AUTHOR)', async () => {
+  it("takes the patient's own unsigned version dated before the revocation, as an active device's; refuses one dated at or after it", async () => {
     const own = record();
     const doc = await servedRecord(own);
     expect(doc.sig).toBeUndefined();
     expect(await decodeRecord(patientDeps, doc)).toEqual({ ok: true, record: own });
-    expect(await decodeRecord(readerRevokedAt('2027-01-01T00:00:00.000Z'), doc)).toMatchObject({
+    expect(await decodeRecord(readerRevokedAt('2027-01-01T00:00:00.000Z'), doc)).toEqual({
+      ok: true,
+      record: own,
+    });
+    expect(await decodeRecord(readerRevokedAt(own.updatedAt), doc)).toMatchObject({
       ok: false,
       reason: 'BAD_AUTHOR',
     });

@@ -18,9 +18,11 @@
  *   requires the signed one (BAD_TAG otherwise). Unsigned versions (the patient's own, authenticated by
  *   the stream key alone) keep the cheaper comparison with the sealed tag.
  * - A device its account revoked (device-directory.ts: its key with `revokedAt`) is taken as author only
- *   of signed versions whose `updatedAt` (in the content the signed tag covers) is before the revocation;
- *   any other version of it fails BAD_AUTHOR, as an unknown device's. It is refused by the server from its
- *   revocation on, so only a thief of its key with the server's help could add one, dated back.
+ *   of versions whose `updatedAt` is before the revocation (for a signed version in the content the signed
+ *   tag covers; an unsigned one, the patient's own non-clinical record, rests on the stream key as an
+ *   active author's does); any other version of it fails BAD_AUTHOR, as an unknown device's. It is
+ *   refused by the server from its revocation on, so only a thief of its key with the server's help could
+ *   add one, dated back.
  * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
  *   grantee with write access holds the stream key and can seal anything). A version is taken only when
  *   its kind travels in the stream's type, its data is a valid record of that kind (the `ContentModel`'s
@@ -471,12 +473,11 @@ const verifyOpened = async (
   if (author.status === 'unknown') {
     return fail('BAD_AUTHOR', `author ${doc.author} is not a certified device of ${record.by}`);
   }
-  // A revoked author vouches only for content it signed: the signed tag covers `updatedAt` (checked above);
-  // an unsigned version's time is the stream key holder's word, not the device's.
+  // A revoked author counts for versions dated before its revocation. A signed version's `updatedAt` is
+  // covered by the signed tag (checked above). An unsigned one's (the patient's own non-clinical records)
+  // is the stream key holder's word, as everything about an unsigned version is, an active author's too:
+  // refusing it would hide the records of a lost phone from every device that reads them afterwards.
   if (author.revokedAt !== undefined) {
-    if (!signed) {
-      return fail('BAD_AUTHOR', `author ${doc.author} of ${record.by} was revoked at ${author.revokedAt}`);
-    }
     if (!(Date.parse(record.updatedAt) < Date.parse(author.revokedAt))) {
       return fail(
         'BAD_AUTHOR',
