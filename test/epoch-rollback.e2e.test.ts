@@ -7,7 +7,7 @@ import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
-import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
+import { deriveAccountKeys, openRecordVersion, unwrapKey } from '@hale/crypto';
 import type { DeviceSession } from '@hale/client';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
@@ -103,7 +103,7 @@ describe('a server withholding the epoch minted by a revocation', () => {
     // The current epoch (a claim re-made after the withheld one may take the next number).
     expect(row.epoch).toBeGreaterThan(0);
     expect(row.epoch).toBe(serverEpoch(s.t, s.stream));
-    const attempt = openRecord(s.held, new Uint8Array(row.ct), {
+    const attempt = openRecordVersion(s.held, new Uint8Array(row.ct), {
       stream: s.stream,
       id,
       epoch: row.epoch,

@@ -6,7 +6,7 @@
 // checked whole before anything is sent and the envelopes go out only once the server took the grant; a
 // grant taken whose envelopes were lost is wrapped by the next check of any of the patient's devices.
 import { describe, expect, it } from 'vitest';
-import { openRecord, unwrapKey, type AccountKeys } from '@hale/crypto';
+import { openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { MAX_ACTIVE_GRANTS_PER_PAIR, MAX_GRANTS_PER_PAIR_PER_DAY } from '@hale/protocol';
 import {
@@ -94,7 +94,12 @@ const granteeOpens = (t: TestServer, grantee: { accountId: string; keys: Account
     const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream: row.stream, epoch: e.epoch });
     return (
       key.ok &&
-      openRecord(key.value, new Uint8Array(row.ct), { stream: row.stream, id, epoch: row.epoch, rev: 1 }).ok
+      openRecordVersion(key.value, new Uint8Array(row.ct), {
+        stream: row.stream,
+        id,
+        epoch: row.epoch,
+        rev: 1,
+      }).ok
     );
   });
 };
@@ -116,8 +121,12 @@ const writeAfter = async (t: TestServer, p: DeviceSession): Promise<string> => {
   // The check below is worth something only if this way of opening the record works at all.
   expect(
     own !== null &&
-      openRecord(own, new Uint8Array(row.ct), { stream: row.stream, id: rec.id, epoch: row.epoch, rev: 1 })
-        .ok,
+      openRecordVersion(own, new Uint8Array(row.ct), {
+        stream: row.stream,
+        id: rec.id,
+        epoch: row.epoch,
+        rev: 1,
+      }).ok,
   ).toBe(true);
   return rec.id;
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
+import { deriveAccountKeys, openRecordVersion, unwrapKey } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline, allPushed, openTwoDevices, grantRead } from './support/devices';
@@ -133,7 +133,7 @@ describe('consent lifecycle with a controllable clock', () => {
     expect(row.epoch).toBe(1);
     // Even holding the ciphertext, the revoked provider's key cannot open it…
     if (!epoch0.ok) throw new Error('unreachable');
-    const attempt = openRecord(epoch0.value, new Uint8Array(row.ct), {
+    const attempt = openRecordVersion(epoch0.value, new Uint8Array(row.ct), {
       stream,
       id: after.id,
       epoch: 1,

@@ -3,7 +3,7 @@
 // rotation completes, writes sync under the new epoch, the remaining provider reads them and the revoked
 // one does not. And a grant naming a record type twice is refused before anything is published.
 import { describe, expect, it } from 'vitest';
-import { deriveAccountKeys, openRecord, unwrapKey } from '@hale/crypto';
+import { deriveAccountKeys, openRecordVersion, unwrapKey } from '@hale/crypto';
 import type { DeviceSession } from '@hale/client';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
@@ -78,7 +78,7 @@ describe('re-keying with a provider that holds several grants', () => {
     };
     expect(row.epoch).toBe(1);
     expect(
-      openRecord(heldByB.value, new Uint8Array(row.ct), { stream, id: after.id, epoch: 1, rev: 1 }).ok,
+      openRecordVersion(heldByB.value, new Uint8Array(row.ct), { stream, id: after.id, epoch: 1, rev: 1 }).ok,
     ).toBe(false);
     await eventually(
       async () => (await a.records.get<'Allergy'>(after.id))?.record.substance === 'Penicillin',

@@ -3,7 +3,7 @@
 // once; two patient devices rotating one stream at once end up writing under the key the server holds.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { deriveAccountKeys, openRecord, unwrapKey, type AccountKeys } from '@hale/crypto';
+import { deriveAccountKeys, openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
@@ -112,7 +112,7 @@ const opensWithServerKey = (t: TestServer, patient: { accountId: string; keys: A
     epoch: number;
   };
   const key = serverKey(t, row.stream, patient.accountId, patient.keys, row.epoch);
-  return openRecord(key, new Uint8Array(row.ct), { stream: row.stream, id, epoch: row.epoch, rev: 1 });
+  return openRecordVersion(key, new Uint8Array(row.ct), { stream: row.stream, id, epoch: row.epoch, rev: 1 });
 };
 
 const pushed = (s: DeviceSession, what: string) => allPushed(s, `${what} pushed`);
@@ -167,7 +167,7 @@ describe('rotation after a revocation that was cut short', () => {
       epoch: number;
     };
     expect(row.epoch).toBe(epoch);
-    const attempt = openRecord(s.held, new Uint8Array(row.ct), {
+    const attempt = openRecordVersion(s.held, new Uint8Array(row.ct), {
       stream: s.stream,
       id: after.id,
       epoch,

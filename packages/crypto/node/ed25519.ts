@@ -2,13 +2,18 @@
  * Ed25519 through node:crypto (OpenSSL): about 200× tweetnacl's verify rate on this hardware. Signatures
  * are identical to tweetnacl's (Ed25519 is deterministic); signatures.test.ts cross-checks all three ways.
  * Node-only, so it lives outside src/ and is imported as `@hale/crypto/node` by the server.
- * KeyObjects are cached (bounded) because importing a key costs as much as a verify.
+ * KeyObjects are cached (bounded) because importing a key costs as much as a verify. A private key is
+ * cached under a labelled hash of the whole 64-byte secret key, as the WebCrypto cache is: keyed by the
+ * public half alone, a secret key whose halves disagree would leave its seed's key to be used for the
+ * secret key with that public half; and the secret itself is never a map key.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import {
+  base64urlEncode,
   createEd25519FromSync,
   ed25519Pkcs8FromSecretKey,
   ed25519SpkiFromPublicKey,
+  labeledSha256,
   type Ed25519,
 } from '../src/index';
 
@@ -36,7 +41,7 @@ export const createNodeEd25519 = (): Ed25519 => {
   return createEd25519FromSync({
     name: 'node:crypto',
     sign: (secretKey64, msg) => {
-      const key = privateKeys(Buffer.from(secretKey64.subarray(32)).toString('base64'), () =>
+      const key = privateKeys(base64urlEncode(labeledSha256('hale/key-cache/v1', secretKey64)), () =>
         createPrivateKey({
           key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
           format: 'der',

@@ -86,6 +86,8 @@ describe('canonicalJson', () => {
       { f: () => 1 },
       Symbol('s'),
       { [Symbol('s')]: 1 },
+      Object.assign([1], { extra: 'x' }),
+      Object.assign([1], { [Symbol('s')]: 1 }),
       10n,
       NaN,
       Infinity,
@@ -186,6 +188,8 @@ describe('assertJsonValue', () => {
       { f: () => 1 },
       Symbol('s'),
       { [Symbol('s')]: 1 },
+      { a: Object.assign([1], { extra: 'x' }) },
+      Object.assign([1], { [Symbol('s')]: 1 }),
       10n,
       NaN,
       { n: -Infinity },
@@ -215,6 +219,14 @@ describe('assertJsonValue', () => {
     const holey = { x: [1, , 2] };
     expect(message(() => assertJsonValue(holey))).toBe(
       'INVALID_INPUT: assertJsonValue: array hole at $.x[1]',
+    );
+    // JSON.stringify would write [1] and drop the member; a signature over that would not cover it.
+    const extra = { x: [0, Object.assign([1], { extra: 'dropped' })] };
+    expect(message(() => canonicalJson(extra))).toBe(
+      'INVALID_INPUT: canonicalJson: array with a non-index property at $.x[1]',
+    );
+    expect(message(() => assertJsonValue(extra))).toBe(
+      'INVALID_INPUT: assertJsonValue: array with a non-index property at $.x[1]',
     );
   });
 

@@ -8,8 +8,9 @@
  * written as 0, as RFC 8785 specifies).
  * Failure mode: anything that is not plain JSON throws HaleCryptoError INVALID_INPUT — undefined
  * (also as an object property or array hole), functions, symbols, bigint, NaN/±Infinity, lone
- * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances) and nesting
- * deeper than MAX_JSON_DEPTH. Nothing is silently dropped or coerced.
+ * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances), symbol keys, arrays
+ * with own members besides their items, and nesting deeper than MAX_JSON_DEPTH. Nothing is silently
+ * dropped or coerced.
  * `assertJsonValue` runs the same checks without serialising or sorting, for values that are stored
  * with JSON.stringify: it differs only in ignoring object members whose value is undefined.
  */
@@ -73,7 +74,14 @@ function enter(value: object, ancestors: Set<object>, depth: number): value is u
   if (depth >= MAX_JSON_DEPTH) throw new NotJson('nesting too deep at');
   if (ancestors.has(value)) throw new NotJson('cycle at');
   ancestors.add(value);
-  if (Array.isArray(value)) return true;
+  if (Array.isArray(value)) {
+    // JSON.stringify writes the indexed items only: any other own member would go unsealed and
+    // unsigned. (A hole with a member besides it keeps the count; checkItem refuses the hole.)
+    if (Object.keys(value).length > value.length || Object.getOwnPropertySymbols(value).length > 0) {
+      throw new NotJson('array with a non-index property at');
+    }
+    return true;
+  }
   if (!isPlainObject(value)) throw new NotJson('not a plain object at');
   if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJson('symbol key at');
   return false;

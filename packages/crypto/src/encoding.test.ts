@@ -47,7 +47,7 @@ describe('base64url', () => {
 });
 
 describe('hex, utf8, equality', () => {
-  it('hex round trips; odd length and non-hex are refused', () => {
+  it('hex round trips; odd length, non-hex and upper case are refused', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         const r = hexDecode(hexEncode(bytes));
@@ -55,7 +55,10 @@ describe('hex, utf8, equality', () => {
         expect(hexEncode(bytes)).toBe(Buffer.from(bytes).toString('hex'));
       }),
     );
-    expect(code(hexDecode('ABcd'))).toBe('OK');
+    expect(code(hexDecode('abcd'))).toBe('OK');
+    // One accepted text form per byte string: 'AB' would be a second spelling of 'ab'.
+    expect(code(hexDecode('ABcd'))).toBe('BAD_ENCODING');
+    expect(code(hexDecode('aB'))).toBe('BAD_ENCODING');
     expect(code(hexDecode('abc'))).toBe('BAD_ENCODING');
     expect(code(hexDecode('zz'))).toBe('BAD_ENCODING');
   });

@@ -3,7 +3,8 @@
  *
  * Invariants: encoders are total; decoders take untrusted text and return a Result. Decoding is
  * strict so that every byte string has exactly one accepted text form: base64url (RFC 4648 §5)
- * without padding, no whitespace, length ≢ 1 (mod 4), unused trailing bits zero; hex of even length;
+ * without padding, no whitespace, length ≢ 1 (mod 4), unused trailing bits zero; hex in lower case
+ * (what hexEncode writes) of even length;
  * UTF-8 must be well-formed. Any violation → BAD_ENCODING. `constantTimeEqual` does not leak
  * where two equal-length arrays first differ.
  */
@@ -96,8 +97,8 @@ export function hexEncode(bytes: Uint8Array): string {
 }
 
 export function hexDecode(text: string): Result<Uint8Array> {
-  if (typeof text !== 'string' || text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
-    return fail('BAD_ENCODING', 'hex: expected an even number of hex digits');
+  if (typeof text !== 'string' || text.length % 2 !== 0 || !/^[0-9a-f]*$/.test(text)) {
+    return fail('BAD_ENCODING', 'hex: expected an even number of lower-case hex digits');
   }
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);

@@ -304,6 +304,18 @@ describe('sealed record versions', () => {
     expect(code(openRecordVersion(generateStreamKey(), sealed, ctx))).toBe('WRONG_KEY');
   });
 
+  it('a record and a record version do not open as each other, whatever the content and flag', () => {
+    // openRecord would hand a tombstone's last content back as live data, without its deletion flag.
+    for (const deleted of [true, false]) {
+      const { sealed } = sealRecordVersion(key, tagKey, { ...ctx, deleted }, data);
+      expect(code(openRecord(key, sealed, ctx)), `deleted: ${deleted}`).toBe('TAMPERED');
+      expect(code(openRecordVersion(key, sealed, ctx))).toBe('OK');
+    }
+    const record = sealRecord(key, ctx, data);
+    expect(code(openRecordVersion(key, record, ctx))).toBe('TAMPERED');
+    expect(code(openRecord(key, record, ctx))).toBe('OK');
+  });
+
   it('refuses a record sealed without a bound tag, and bad input to seal', () => {
     expect(code(openRecordVersion(key, sealRecord(key, ctx, data), ctx))).toBe('TAMPERED');
     expect(() => sealRecordVersion(key, tagKey, { ...vctx, rev: -1 }, data)).toThrow(HaleCryptoError);

@@ -3,6 +3,8 @@
  *
  * Record bytes: 0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(canonicalJson({v:1, s, i, e, r, d})); a record
  * version from `sealRecordVersion` also binds its content tag and deletion flag: {v:1, s, i, e, r, t, x, d}.
+ * Neither opens as the other (TAMPERED): `openRecord` refuses a body with t or x, so a tombstone never
+ * reads as live data, and `openRecordVersion` requires both.
  * Chunk bytes:  0x01 ‖ keyId(8) ‖ nonce(24) ‖ secretbox(u16be(len) ‖ canonicalJson({v:1, b, c, e}) ‖ bytes).
  * secretbox has no associated data, so the routing context (stream, id, epoch, rev — or blobId,
  * chunkIndex, epoch) is sealed inside and compared on open with what the caller expects: a server
@@ -173,6 +175,10 @@ export function openRecord(key: Uint8Array, sealed: Uint8Array, expected: Record
   const body = parseObject(plaintext.value);
   if (body === undefined || body['v'] !== 1 || !('d' in body)) {
     return fail('TAMPERED', 'sealed record: malformed content');
+  }
+  // A record version's body is this one plus t and x: opened here it would lose its deletion flag.
+  if ('t' in body || 'x' in body) {
+    return fail('TAMPERED', 'sealed record: a record version (openRecordVersion opens it)');
   }
   const mismatch = contextMismatch(body, expected);
   if (mismatch) return mismatch;

@@ -6,7 +6,11 @@
  * Invariants: all implementations produce identical signatures (Ed25519 is deterministic) and
  * accept exactly the same set: every `verify` first requires a 32-byte public key, a 64-byte
  * signature and a canonical scalar S < L (tweetnacl alone would accept S + L, a malleated copy),
- * so an implementation switch never changes which signatures are valid. Secret keys use the
+ * and refuses a public key or R that encodes a point of order dividing 8 (with either sign bit) or
+ * has y ≥ p (a non-canonical encoding): with those a signature can hold without anyone's secret key
+ * (the neutral key verifies (R = neutral, S = 0) for every message, on all three), and implementations
+ * differ on non-canonical encodings. So an implementation switch never changes which signatures are
+ * valid, and a key that verifies a signature was made from a secret key. Secret keys use the
  * tweetnacl 64-byte layout seed ‖ publicKey. Signed payloads are domain separated:
  * message = utf8(label) ‖ 0x00 ‖ canonicalJson(value), with labels like "hale/device-cert/v1".
  * Failure modes: `verify` never throws — any malformed input or internal error → false;
@@ -58,12 +62,48 @@ function isCanonicalScalar(sig: Uint8Array): boolean {
   return false; // S == L
 }
 
+/** The field prime p = 2^255 − 19, little-endian, as a point encoding writes y. */
+const FIELD_P = hex('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
+
+/**
+ * y of the 8 points of order dividing 8, compared with the sign bit masked: y = 0 (order 4, two points),
+ * y = 1 (the neutral element), y = p − 1 (order 2) and two y of order 8 (two points each). Masking the
+ * sign bit also catches x = 0 written with the sign bit set, which RFC 8032 decoding refuses.
+ */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+].map(hex);
+
+/** Byte i of a point encoding's y (the top bit of byte 31 is x's sign). */
+const yByte = (point: Uint8Array, offset: number, i: number): number =>
+  i === 31 ? point[offset + 31]! & 0x7f : point[offset + i]!;
+
+/** Whether the 32 bytes at `offset` are a canonical encoding (y < p) of no point of order dividing 8. */
+function isAcceptablePoint(point: Uint8Array, offset: number): boolean {
+  let belowP = false;
+  for (let i = 31; i >= 0; i--) {
+    const b = yByte(point, offset, i);
+    if (b !== FIELD_P[i]!) {
+      belowP = b < FIELD_P[i]!;
+      break;
+    }
+  }
+  if (!belowP) return false;
+  return !SMALL_ORDER_Y.some((y) => y.every((b, i) => yByte(point, offset, i) === b));
+}
+
 const wellFormed = (publicKey: Uint8Array, sig: Uint8Array): boolean =>
   publicKey instanceof Uint8Array &&
   publicKey.length === 32 &&
   sig instanceof Uint8Array &&
   sig.length === 64 &&
-  isCanonicalScalar(sig);
+  isCanonicalScalar(sig) &&
+  isAcceptablePoint(publicKey, 0) &&
+  isAcceptablePoint(sig, 0);
 
 function assertSecretKey(secretKey64: Uint8Array): void {
   if (!(secretKey64 instanceof Uint8Array) || secretKey64.length !== 64) {

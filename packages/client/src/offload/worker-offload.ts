@@ -28,13 +28,18 @@
  *   budget), and the worker is ended and counted as a death, like one that died. A reply whose id is no
  *   longer pending (a job that already failed) is ignored.
  * - After `close()` nothing restarts: pending and later jobs reject with "crypto offload is closed".
- * Failure modes: a job that throws in the worker, a job that cannot be copied to it, a malformed
+ * - Each item of a seal job is answered as this thread answers it (json-prefilter.ts): a value that is
+ *   not plain JSON, which structured clone would alter (a class instance, a symbol key) or could not copy
+ *   (a function), is answered null here and never posted; a job with no other item needs no worker.
+ * Failure modes: a job that throws in the worker, a job that cannot be copied to it (its error names
+ * the error's name only: a DataCloneError's message quotes the value it could not copy), a malformed
  * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
  * (the at-rest wrapper reports AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries
  * it); nothing is half-applied, because callers write only after every value of their batch is back.
  */
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
 import { checkCryptoJobResult } from './job-result';
+import { prefilterJson } from './json-prefilter';
 
 export interface WorkerOffload extends CryptoOffload {
   /** Stops the worker for good; pending and later jobs reject. */
@@ -144,6 +149,15 @@ interface Running {
 }
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
+/** Why a job could not be posted, by the error's name alone (its message may quote the job's values). */
+const notCopied = (error: unknown): Error => {
+  const name =
+    typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string'
+      ? error.name
+      : typeof error;
+  return new Error(`crypto job could not be copied to the worker (${name})`);
+};
 
 /** The reply's envelope (`result` itself is checked against its job, by `checkCryptoJobResult`). */
 const replyOf = (m: unknown): { id: number; result: unknown; error: unknown } | null => {
@@ -285,8 +299,10 @@ export function createWorkerOffload(
   running = start();
 
   return {
-    run(job: CryptoJob): Promise<CryptoJobResult> {
+    run(whole: CryptoJob): Promise<CryptoJobResult> {
       if (closed) return Promise.reject(closedError());
+      const { send: job, answer } = prefilterJson(whole);
+      if (job === null) return Promise.resolve(answer(null));
       const loop = running === null ? crashLoop() : null;
       if (loop) return Promise.reject(loop);
       let r: Running;
@@ -303,13 +319,13 @@ export function createWorkerOffload(
       }
       const id = nextId++;
       return new Promise<CryptoJobResult>((resolve, reject) => {
-        add(r, id, { job, resolve, reject });
+        add(r, id, { job, resolve: (result) => resolve(answer(result)), reject });
         try {
           r.port.post({ id, job });
         } catch (error) {
-          // A value that cannot be copied to the worker (never the case for stored JSON): fail this job only.
+          // What the prefilter let through is JSON; a proxy of it still cannot be copied: this job fails.
           settle(r, id);
-          reject(asError(error));
+          reject(notCopied(error));
         }
       });
     },
