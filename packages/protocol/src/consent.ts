@@ -3,15 +3,17 @@
  *
  * Invariants: a grant or revocation is valid only with the patient identity key's signature over
  * `grantSignaturePayload` / `revocationSignaturePayload`; the server verifies it before acting and
- * keeps it so any party can re-verify. A grant never names the `audit` stream type and names each
- * type at most once (the codec checks uniqueness and `start < expiresAt`). Envelopes carry stream
- * keys only wrapped to a recipient account's X25519 key; the server never sees a key in clear.
+ * keeps it so any party can re-verify. A grant never names the `audit` stream type (schema) and names
+ * each type at most once, for someone other than its patient, with real dates and `start < expiresAt`
+ * (`grantIssues`: the codec checks it on every `grant` frame, devices before signing). Envelopes carry
+ * stream keys only wrapped to a recipient account's X25519 key; the server never sees a key in clear.
  * Acceptance (`AcceptedPatient`, ACCEPTANCE_VERSION) is a provider's word to the server that grants from a
  * patient are wanted, so they do not count toward its cap on grants from strangers. It is server policy
  * about floods only: it gives no access, carries no key and needs no signature (the server is trusted for
  * availability, not confidentiality), and a patient's grants are never ended by it.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { Issue } from './checker';
 import {
   GRANTABLE_STREAM_TYPES,
   AccountId,
@@ -25,6 +27,7 @@ import {
   Signature,
   StreamId,
   StreamTypeSchema,
+  parseIsoDateTime,
 } from './primitives';
 
 export const GrantAccess = Type.Union([Type.Literal('read'), Type.Literal('write')]);
@@ -51,6 +54,32 @@ export const Grant = Type.Object(
   { additionalProperties: false },
 );
 export type Grant = Static<typeof Grant>;
+
+/**
+ * The rules of a grant its schema cannot state, for a value that matched `Grant`: each scope type named
+ * once, a grantee other than the patient, real dates, the expiry after the start. Empty when it keeps
+ * them. Issue paths start with `path` (e.g. `/grant/grant` within a frame, '' for a grant alone).
+ */
+export function grantIssues(grant: Grant, path = ''): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  grant.scope.forEach((entry, i) => {
+    if (seen.has(entry.type))
+      issues.push({ path: `${path}/scope/${i}/type`, reason: 'duplicate stream type in scope' });
+    seen.add(entry.type);
+  });
+  if (grant.patientId === grant.granteeId) {
+    issues.push({ path: `${path}/granteeId`, reason: 'a patient cannot grant to itself' });
+  }
+  const start = parseIsoDateTime(grant.start);
+  const expiresAt = parseIsoDateTime(grant.expiresAt);
+  if (start === null) issues.push({ path: `${path}/start`, reason: 'not a real date' });
+  if (expiresAt === null) issues.push({ path: `${path}/expiresAt`, reason: 'not a real date' });
+  if (start !== null && expiresAt !== null && expiresAt <= start) {
+    issues.push({ path: `${path}/expiresAt`, reason: 'must be after start' });
+  }
+  return issues;
+}
 
 export const SignedGrant = Type.Object({ grant: Grant, sig: Signature }, { additionalProperties: false });
 export type SignedGrant = Static<typeof SignedGrant>;

@@ -497,6 +497,13 @@ export const AcceptedPatientsFrame = Type.Object(
 );
 export type AcceptedPatientsFrame = Static<typeof AcceptedPatientsFrame>;
 
+/**
+ * Containers `details` may nest, itself included (semantics.ts checks it: JSON Schema cannot bound the
+ * depth of an unknown value). Unbounded, a frame of nested brackets decodes, and then writing it out
+ * (logging, JSON.stringify) overflows the stack. The server's own details nest 3 deep.
+ */
+export const MAX_ERROR_DETAILS_DEPTH = 16;
+
 export const ErrorDetails = Type.Record(Type.String(), Type.Unknown());
 
 export const ErrorFrame = Type.Object(

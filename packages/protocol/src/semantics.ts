@@ -7,19 +7,23 @@
  * once; a push names each (stream, id) once and carries at most MAX_BATCH_BYTES of ciphertext; an
  * audit header appears exactly on `audit` documents; audit and clinical documents carry `sig`;
  * served documents come in strictly increasing seq per stream, each stream listed with a checkpoint
- * at or past its last document; grants name each type once, for someone else, with start < expiry.
+ * at or past its last document; grants name each type once, for someone else, with start < expiry;
+ * an error's `details` (frame or HTTP body) nest at most MAX_ERROR_DETAILS_DEPTH containers deep
+ * (checked without recursion, so no depth the frame size allows can overflow the stack here).
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
 import type { CheckIssue, Issue } from './checker';
-import type { Grant } from './consent';
+import { grantIssues } from './consent';
 import { docBytes, type WireDoc } from './documents';
-import { HttpBlobCreateRequest, HttpRegisterRequest } from './http-api';
+import { HttpBlobCreateRequest, HttpErrorBody, HttpRegisterRequest } from './http-api';
 import { MAX_BATCH_BYTES } from './limits';
 import {
   ChangesFrame,
+  ErrorFrame,
   GrantFrame,
   GetEnvelopesFrame,
+  MAX_ERROR_DETAILS_DEPTH,
   PullFrame,
   PulledFrame,
   PushFrame,
@@ -27,7 +31,7 @@ import {
   SubscribeFrame,
   UnsubscribeFrame,
 } from './messages';
-import { isStreamId, parseIsoDateTime, parseStreamId } from './primitives';
+import { isStreamId, parseStreamId } from './primitives';
 
 export type RefinementIssue = CheckIssue;
 
@@ -112,23 +116,24 @@ function servedIssues(
   return issues;
 }
 
-function grantIssues(grant: Grant, path: string): Issue[] {
-  const issues: Issue[] = duplicates(
-    grant.scope.map((entry) => entry.type),
-    (i) => `${path}/scope/${i}/type`,
-    'stream type in scope',
-  );
-  if (grant.patientId === grant.granteeId) {
-    issues.push({ path: `${path}/granteeId`, reason: 'a patient cannot grant to itself' });
+/** Whether `value` nests more than `limit` arrays and objects, itself included. Iterative: any depth. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<{ readonly value: unknown; readonly depth: number }> = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth > limit) return true;
+    for (const member of Object.values(next.value)) {
+      if (typeof member === 'object' && member !== null)
+        pending.push({ value: member, depth: next.depth + 1 });
+    }
   }
-  const start = parseIsoDateTime(grant.start);
-  const expiresAt = parseIsoDateTime(grant.expiresAt);
-  if (start === null) issues.push({ path: `${path}/start`, reason: 'not a real date' });
-  if (expiresAt === null) issues.push({ path: `${path}/expiresAt`, reason: 'not a real date' });
-  if (start !== null && expiresAt !== null && expiresAt <= start) {
-    issues.push({ path: `${path}/expiresAt`, reason: 'must be after start' });
-  }
-  return issues;
+  return false;
+}
+
+function errorDetailsIssues(details: Readonly<Record<string, unknown>> | undefined): Issue[] {
+  return details !== undefined && nestsDeeperThan(details, MAX_ERROR_DETAILS_DEPTH)
+    ? [{ path: '/details', reason: `nested deeper than ${MAX_ERROR_DETAILS_DEPTH} levels` }]
+    : [];
 }
 
 const refinements = new Map<TSchema, Refinement<TSchema>>();
@@ -183,6 +188,8 @@ refine(PulledFrame, (frame) => [
   ),
 ]);
 refine(ChangesFrame, (frame) => servedIssues(frame.docs, frame.streams));
+refine(ErrorFrame, (frame) => errorDetailsIssues(frame.details));
+refine(HttpErrorBody, (body) => errorDetailsIssues(body.details));
 refine(HttpBlobCreateRequest, (body) => {
   const issues: Issue[] = [];
   const expected = Math.max(1, Math.ceil(body.size / body.chunkSize));
