@@ -6,7 +6,7 @@
 // checked whole before anything is sent and the envelopes go out only once the server took the grant; a
 // grant taken whose envelopes were lost is wrapped by the next check of any of the patient's devices.
 import { describe, expect, it } from 'vitest';
-import { openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
+import { openRecordVersion } from '@hale/crypto';
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { MAX_ACTIVE_GRANTS_PER_PAIR, MAX_GRANTS_PER_PAIR_PER_DAY } from '@hale/protocol';
 import {
@@ -17,6 +17,7 @@ import {
   type TestServer,
 } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
+import { granteeOpens, storedRow } from './support/server-rows';
 import {
   allPushed,
   eventually,
@@ -77,33 +78,6 @@ const network = () => {
   };
 };
 
-const stored = (t: TestServer, id: string) =>
-  t.store.db.prepare('SELECT stream, ct, epoch FROM docs WHERE id = ?').get(id) as {
-    stream: string;
-    ct: Buffer;
-    epoch: number;
-  };
-
-/** Whether a key that one of `grantee`'s envelopes on the server opens to decrypts the record as stored. */
-const granteeOpens = (t: TestServer, grantee: { accountId: string; keys: AccountKeys }, id: string) => {
-  const row = stored(t, id);
-  const envelopes = t.store.db
-    .prepare('SELECT epoch, wrapped FROM envelopes WHERE stream = ? AND recipient = ?')
-    .all(row.stream, grantee.accountId) as Array<{ epoch: number; wrapped: string }>;
-  return envelopes.some((e) => {
-    const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream: row.stream, epoch: e.epoch });
-    return (
-      key.ok &&
-      openRecordVersion(key.value, new Uint8Array(row.ct), {
-        stream: row.stream,
-        id,
-        epoch: row.epoch,
-        rev: 1,
-      }).ok
-    );
-  });
-};
-
 /** Envelopes the server holds addressed to `recipient` for `stream`. */
 const envelopesFor = (t: TestServer, stream: string, recipient: string): number =>
   (
@@ -116,7 +90,8 @@ const envelopesFor = (t: TestServer, stream: string, recipient: string): number 
 const writeAfter = async (t: TestServer, p: DeviceSession): Promise<string> => {
   const rec = await p.records.add('Allergy', input('Allergy', { substance: 'Penicillin' }));
   await allPushed(p, 'the record written afterwards pushed');
-  const row = stored(t, rec.id);
+  const row = storedRow(t, rec.id);
+  if (!row) throw new Error(`${rec.id} is not on the server`);
   const own = await p.keyring.keyFor(row.stream, row.epoch);
   // The check below is worth something only if this way of opening the record works at all.
   expect(

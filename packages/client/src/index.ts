@@ -66,6 +66,8 @@ export { ACCOUNT_ERROR_CODES, AccountError, isAccountError } from './account/err
 export type { AccountErrorCode } from './account/errors';
 export {
   MIN_PASSPHRASE_LENGTH,
+  REGISTRATION_ATTEMPTS,
+  REGISTRATION_BACKOFF_MS,
   VAULT_KEY,
   changePassphrase,
   createAccount,
@@ -159,10 +161,12 @@ export {
   ConsentError,
   MAX_ACCEPTED_PAGES,
   MAX_GRANT_PAGES,
+  GRANT_REFRESH_MS,
   REVOCATION_NOTICE,
   type Consent,
   type ConsentErrorCode,
   type GrantRequest,
+  type GrantUnconfirmed,
   type StoredGrant,
 } from './consent/consent';
 export {

@@ -2,15 +2,18 @@
  * The patient's side of consent: grant, revoke (with key rotation), verify a provider's key.
  *
  * Invariants:
- * - A grant is checked whole before anything is sent, as the server will check it (the protocol's Grant
- *   schema and rules: a scope naming a record type twice, a date that is not one, an expiry not after the
- *   start, a purpose over its limit, a grant to this account itself): ConsentError naming the field. It is
- *   signed by the patient's identity key, and the key of every granted stream (all epochs, so the history
- *   is readable) is wrapped for the grantee then, but published only once the server took the grant: the
+ * - A grant is checked whole before anything is sent, with the server's own check (the protocol's Grant
+ *   schema and `grantIssues`: a scope naming a record type twice, a date that is not one, an expiry not
+ *   after the start, a purpose over its limit, a grant to this account itself): ConsentError naming the
+ *   field. It is signed by the patient's identity key, and the key of every granted stream (all epochs,
+ *   so the history is readable) is wrapped for the grantee then, but published only once the server took the grant: the
  *   server stores envelopes without any grant, so a grant it refuses (caps, daily rate) or never receives
  *   (dropped connection, closed app) leaves the grantee no key. Envelopes not published after the server
  *   took the grant (connection dropped, app closed, device lost) are wrapped by the next check of any of
- *   the patient's devices (`wrapMissing`, below); `grant` resolves then, the grant standing.
+ *   the patient's devices (`wrapMissing`, below); `grant` resolves then, the grant standing. A grant whose
+ *   own answer is lost (NETWORK, TIMEOUT, STOPPED) rejects with that SyncError carrying `grantId`: it may
+ *   stand (the server took it, the answer never came) or not; once online, `list()` shows it if it stands,
+ *   and the next check wraps its keys. Nothing is stored on this device for it meanwhile.
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
@@ -29,11 +32,17 @@
  *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
  *   includes every grant this device knows to have ended (revoked with the patient's signature, or
  *   expired) and covering the stream (keyring `matchRotation`). `settle` rotates every unsettled stream;
- *   it runs after each revocation and on every connect (`rotateExpired`), so a rotation cut short (dropped
- *   connection, closed app, lost device) is finished by the next check on any of the patient's devices,
- *   and a settled stream is never rotated again (one rotation per set of newly ended grants; an epoch from
- *   before this scheme, random, is rotated once more). An epoch shutting out more grants than this device
- *   knows ended (a device whose clock is ahead, or told of a revocation first) also settles the stream.
+ *   it runs after each revocation, on every connect (`rotateExpired`) and, while connected, at the soonest
+ *   expiry among the unended grants of this device's copy and after each reading of the server's grant
+ *   list (every `grantRefreshMs`, 5 min by default) that finds an ended grant not yet seen re-keyed. So
+ *   a grant this device knows of is shut out at its expiry, and one made or revoked on another of the
+ *   patient's devices that did not re-key (closed, offline) within `grantRefreshMs` of its end — no
+ *   reconnect, write or refusal needed (the server tells the patient's own devices of no grant change).
+ *   A rotation cut short (dropped connection, closed app, lost device) is finished by the next check on
+ *   any of the patient's devices, and a settled stream is never rotated again (one rotation per set of
+ *   newly ended grants; an epoch from before this scheme, random, is rotated once more). An epoch shutting
+ *   out more grants than this device knows ended (a device whose clock is ahead, or told of a revocation
+ *   first) also settles the stream.
  * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
  *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
  *   of the grants than the epoch it replaces.
@@ -71,6 +80,9 @@
  *   nothing is signed, no access or key changes, and un-accepting ends no grant. The id is checked before
  *   anything is sent (an account id, not this account's own), the role too (a patient account accepts
  *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
+ * - Those checks between connects run on timers that are unref'd (no process is kept alive), set for at
+ *   most 2^31-1 ms (a later expiry re-arms), do nothing offline, and end at `stop` (the session's close, or
+ *   the lock it notices) or once `usable` answers false. A provider account (issuing no grants) sets none.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
  * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
  * before they land sets the records aside (NO_KEY); the server tells it (`accessChanged`) once they are
@@ -102,7 +114,7 @@ import {
   MAX_GRANTS_PAGE,
   PAGING_VERSION,
   grantSignaturePayload,
-  parseIsoDateTime,
+  grantIssues,
   parseStreamId,
   type KeyHoldersFrame,
   revocationSignaturePayload,
@@ -186,6 +198,17 @@ const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
 const MAX_DATE_MS = 8.64e15;
 /** Least interval between checks started by refused writes (wall clock). */
 const REKEY_KICK_MS = 2000;
+/** Longest delay a timer takes: setTimeout fires at once for a longer one. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Past a grant's expiry before its check runs, so the clock read then finds it ended. */
+const EXPIRY_SLACK_MS = 5;
+/**
+ * How often a patient device reads the server's grant list while connected (`grantRefreshMs`): the bound
+ * on how long it can go on writing under an epoch a grant made or revoked on another of its devices let
+ * out, when that device could not re-key (closed, offline) — the server tells the patient's own devices of
+ * no grant change.
+ */
+export const GRANT_REFRESH_MS = 5 * 60_000;
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
 /** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
@@ -219,7 +242,19 @@ export interface ConsentDeps {
   }) => void;
   /** Throws (AccountError LOCKED) once the account was locked: no grant or revocation is signed then. */
   assertUnlocked?: () => void;
+  /** False once the account was locked or the session closed: the timers below stop then. */
+  usable?: () => boolean;
+  /** Interval of reading the server's grant list while connected (patient side); default GRANT_REFRESH_MS. */
+  grantRefreshMs?: number;
 }
+
+/**
+ * A `grant` whose answer never came (SyncError NETWORK, TIMEOUT or STOPPED): `grantId` names the grant
+ * sent, which the server may have stored. Once online, `list()` shows it if it stands.
+ */
+export type GrantUnconfirmed = SyncError & { readonly grantId: string };
+
+const CONNECTION_CODES = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
 
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
@@ -257,6 +292,8 @@ export const mergeGrants = (
 
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
+  /** Set up below, once `settle` exists: re-arms the expiry timer when the grants change. */
+  const watch = { grantsChanged: (_stored: readonly StoredGrant[]): void => undefined };
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
   /**
@@ -274,6 +311,7 @@ export const createConsent = (deps: ConsentDeps) => {
       // above, and is refused here rather than replaced, with the revocation marks it holds.
       await deps.meta.update('grants', META_SCHEMAS.grants, () => next);
       deps.keyring.invalidateWriteChecks();
+      watch.grantsChanged(next);
       return next;
     });
     grantWrites = run.catch(() => undefined);
@@ -401,19 +439,17 @@ export const createConsent = (deps: ConsentDeps) => {
   const streamOf = (type: StreamType): `${string}/${StreamType}` => `${deps.accountId}/${type}`;
 
   /**
-   * The grant `request` asks for, checked whole as the server checks it (protocol schema and rules) so a
-   * grant is never refused for its content after this device began publishing for it. Throws ConsentError
-   * naming the field: BAD_SCOPE, BAD_EXPIRY (also a date that is not one, or a duration that is not a
-   * number), BAD_ACCOUNT_ID (the grantee's id, or this account's own), BAD_GRANT (any other field).
+   * The grant `request` asks for, checked whole as the server checks it (the protocol's Grant schema and
+   * `grantIssues`, the rules its codec applies to a `grant` frame) so a grant is never refused for its
+   * content after this device began publishing for it. Throws ConsentError naming the field: BAD_SCOPE,
+   * BAD_EXPIRY (also a date that is not one, or a duration that is not a number), BAD_ACCOUNT_ID (the
+   * grantee's id, or this account's own), BAD_GRANT (any other field).
    */
   const draftGrant = (request: GrantRequest): Grant => {
+    // Worded for the patient; the schema refuses both too, in its own words.
     if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
     if (request.scope.some((s) => (s.type as string) === 'audit')) {
       throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
-    }
-    // Refused here, not by the server: each type's keys would be wrapped twice for the grantee first.
-    if (new Set(request.scope.map((s) => s.type)).size !== request.scope.length) {
-      throw new ConsentError('BAD_SCOPE', 'each record type can be named once in a grant');
     }
     const now = deps.now();
     let expiresAt = request.expiresAt;
@@ -428,54 +464,37 @@ export const createConsent = (deps: ConsentDeps) => {
       }
       expiresAt = iso(end);
     }
-    const start = request.start ?? iso(now);
-    // Date.parse answers NaN for text that is no date (which passes every comparison as false) and rolls
-    // a day that does not exist over into the next month: the protocol's own parse refuses both.
-    const timeOf = (field: 'start' | 'expiresAt', value: string): number => {
-      const ms = typeof value === 'string' ? parseIsoDateTime(value) : null;
-      if (ms === null) {
-        throw new ConsentError(
-          'BAD_EXPIRY',
-          `${field} must be a UTC time as toISOString writes it (e.g. 2030-01-31T09:00:00.000Z)`,
-        );
-      }
-      return ms;
-    };
-    if (timeOf('expiresAt', expiresAt) <= timeOf('start', start)) {
-      throw new ConsentError('BAD_EXPIRY', 'the expiry must be after the start');
-    }
-    if (request.granteeId === deps.accountId) {
-      throw new ConsentError('BAD_ACCOUNT_ID', 'an account cannot grant to itself');
-    }
     const grant: Grant = {
       v: 1,
       grantId: newId(deps.now),
       patientId: deps.accountId,
       granteeId: request.granteeId,
       scope: request.scope.map((s) => ({ type: s.type, access: s.access })),
-      start,
+      start: request.start ?? iso(now),
       expiresAt,
       purpose: request.purpose,
       issuedAt: iso(now),
     };
     const checked = validate(Grant, grant);
-    if (!checked.ok) {
-      const issue = checked.error.details.issues[0];
-      const field = issue?.path.split('/')[1] ?? '';
-      const code: ConsentErrorCode =
-        field === 'scope'
-          ? 'BAD_SCOPE'
-          : field === 'start' || field === 'expiresAt'
-            ? 'BAD_EXPIRY'
-            : field === 'granteeId'
-              ? 'BAD_ACCOUNT_ID'
-              : 'BAD_GRANT';
-      throw new ConsentError(
-        code,
-        issue ? `the grant's ${issue.path.slice(1)}: ${issue.reason}` : checked.error.message,
-      );
-    }
-    return grant;
+    const issue = checked.ok ? grantIssues(checked.value)[0] : checked.error.details.issues[0];
+    if (checked.ok && issue === undefined) return checked.value;
+    const field = issue?.path.split('/')[1] ?? '';
+    const code: ConsentErrorCode =
+      field === 'scope'
+        ? 'BAD_SCOPE'
+        : field === 'start' || field === 'expiresAt'
+          ? 'BAD_EXPIRY'
+          : field === 'granteeId'
+            ? 'BAD_ACCOUNT_ID'
+            : 'BAD_GRANT';
+    throw new ConsentError(
+      code,
+      issue
+        ? `the grant's ${issue.path.slice(1)}: ${issue.reason}`
+        : checked.ok
+          ? 'the grant breaks a rule of the protocol'
+          : checked.error.message,
+    );
   };
 
   const pinnedWrappingKeys = async () =>
@@ -692,6 +711,97 @@ export const createConsent = (deps: ConsentDeps) => {
     return run;
   };
 
+  /*
+   * Checks between connects (patient side). Re-keying is decided at connect and after a revocation here,
+   * but a grant ends at its expiry, and one made or revoked on another of the patient's devices is not in
+   * this device's copy: a device that stays connected would go on writing under an epoch the ended grantee
+   * holds. So (1) a timer at the soonest expiry among the unended grants of the copy runs the connect's
+   * check; (2) the server's grant list is merged every `grantRefreshMs` while connected, which arms (1)
+   * for grants learnt of, and runs the check at once when the copy holds an ended grant not yet seen
+   * re-keyed (revoked elsewhere, already expired, or a check that failed before). Timers are unref'd, set
+   * for at most MAX_TIMER_MS (a later expiry re-arms), and end with `stop` (close, lock) or once `usable`
+   * answers false; offline they do nothing (the check on connect covers it).
+   */
+  let stopped = false;
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  let armed = 0;
+  const live = (): boolean => !stopped && (deps.usable?.() ?? true);
+  const unref = (timer: ReturnType<typeof setTimeout>): void => (timer as { unref?: () => void }).unref?.();
+  const stop = (): void => {
+    stopped = true;
+    if (expiryTimer !== undefined) clearTimeout(expiryTimer);
+    if (refreshTimer !== undefined) clearTimeout(refreshTimer);
+    expiryTimer = refreshTimer = undefined;
+  };
+  const endedUnrotated = (stored: readonly StoredGrant[], now: number): boolean =>
+    stored.some(
+      (g) => g.rotatedAt === undefined && (g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now),
+    );
+  const checkNow = (): void => {
+    if (!live() || deps.connection.status() !== 'ready') return;
+    // What it mints is reported by the next `rotateExpired`; a failure is retried by the next check.
+    void settle(background).catch(() => undefined);
+  };
+  const armExpiry = (stored: readonly StoredGrant[]): void => {
+    if (expiryTimer !== undefined) clearTimeout(expiryTimer);
+    expiryTimer = undefined;
+    if (!live()) return stop();
+    const now = deps.now();
+    let next = Infinity;
+    for (const g of stored) {
+      const end = Date.parse(g.grant.expiresAt);
+      if (g.revokedAt === undefined && end > now && end < next) next = end;
+    }
+    if (next === Infinity) return;
+    const gen = ++armed;
+    expiryTimer = setTimeout(
+      () => {
+        expiryTimer = undefined;
+        void localGrants()
+          .then((current) => {
+            // Re-armed meanwhile (the grants changed): that timer decides.
+            if (gen !== armed) return;
+            if (endedUnrotated(current, deps.now())) checkNow();
+            armExpiry(current);
+          })
+          .catch(() => undefined);
+      },
+      Math.min(next - now + EXPIRY_SLACK_MS, MAX_TIMER_MS),
+    );
+    unref(expiryTimer);
+  };
+  watch.grantsChanged = (stored) => {
+    if (!stopped && deps.role !== 'provider') armExpiry(stored);
+  };
+  const refreshMs = deps.grantRefreshMs ?? GRANT_REFRESH_MS;
+  const armRefresh = (): void => {
+    if (!live()) return stop();
+    refreshTimer = setTimeout(() => {
+      refreshTimer = undefined;
+      void (async () => {
+        if (!live() || deps.connection.status() !== 'ready') return;
+        // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
+        // listing fails.
+        const stored = await grants();
+        if (endedUnrotated(stored, deps.now())) checkNow();
+      })()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!stopped) armRefresh();
+        });
+    }, refreshMs);
+    unref(refreshTimer);
+  };
+  // A provider issues no grants: it has nothing to re-key.
+  if (deps.role !== 'provider') {
+    // In the write queue: a snapshot read before a write lands must not re-arm after that write did.
+    void saveGrants(() => null)
+      .then((stored) => watch.grantsChanged(stored))
+      .catch(() => undefined);
+    if (refreshMs > 0 && refreshMs <= MAX_TIMER_MS) armRefresh();
+  }
+
   /**
    * The keyring's write guard: an own stream's write epoch must shut out every grant covering the stream
    * that this device knows ended (local grants only: no network on the write path). The answer holds until
@@ -889,7 +999,21 @@ export const createConsent = (deps: ConsentDeps) => {
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
-      await deps.connection.request({ t: 'grant', grant: { grant, sig } });
+      try {
+        await deps.connection.request({ t: 'grant', grant: { grant, sig } });
+      } catch (error) {
+        // The connection failed with the grant sent or not: it may stand. Named, so the app can look for it.
+        if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
+        const unconfirmed: GrantUnconfirmed = Object.assign(
+          new SyncError(
+            error.code,
+            `${error.message}; grant ${grant.grantId} may have been stored: once online, list() shows it if it stands`,
+            error.retry,
+          ),
+          { grantId: grant.grantId },
+        );
+        throw unconfirmed;
+      }
       // Only now: the server stores envelopes without any grant, so keys sent before a grant it refuses
       // (its caps, its daily rate) or never receives would stay with the grantee, with nothing to revoke.
       // Keys not published here (the connection dropped, the app stopped) are wrapped by the next check of
@@ -953,6 +1077,12 @@ export const createConsent = (deps: ConsentDeps) => {
       await settle(rotated);
       return [...background.splice(0), ...rotated];
     },
+
+    /**
+     * Ends the checks between connects (expiry timer, grant-list refresh); the session calls it when it
+     * closes or finds the account locked. Nothing else is stopped: calls still work as before.
+     */
+    stop,
 
     /** Grants this device issued (with their state at `now`). */
     async list() {

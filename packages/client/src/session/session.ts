@@ -18,11 +18,12 @@
 // work under way. The session works with its own copies of the secrets, taken at open and zeroed by
 // close(), so work under way finishes under the real keys and nothing is ever sealed, signed or derived
 // under zeroes; and once the account is locked it starts nothing more with them: records (reads too),
-// consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED, the
-// keyring hands out no key (pushes stay pending; pulls are set aside and fetched again later), no socket is
-// authenticated (the connection stays offline, retrying, its reason LOCKED) and the socket that was up is
-// dropped. A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the
-// account unlocked sends what is pending. Record changes noted in the last moments before close() are
+// consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
+// consent's re-keying checks between connects stop (as at close()), the keyring hands out no key (pushes
+// stay pending; pulls are set aside and fetched again later), no socket is authenticated (the connection
+// stays offline, retrying, its reason LOCKED) and the socket that was up is dropped. A sync issue LOCKED
+// says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
+// pending. Record changes noted in the last moments before close() are
 // appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
 import {
@@ -119,6 +120,11 @@ export interface DeviceSessionOptions {
   vault?: Vault;
   /** The HTTP API (`createHttpApi(...)`; only challenge, session and getWrappedRoot are used). */
   api?: WrappedRootApi;
+  /**
+   * How often a patient device reads the server's grant list while connected, to learn of grants made or
+   * revoked on the patient's other devices (consent GRANT_REFRESH_MS, 5 min, by default).
+   */
+  grantRefreshMs?: number;
 }
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
@@ -252,6 +258,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const lockedNow = (): void => {
     if (closed || lockReported || !isLocked(account)) return;
     lockReported = true;
+    consentRef?.stop();
     engineRef?.reportIssue({
       code: 'LOCKED',
       message:
@@ -414,6 +421,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     keys: secrets.keys,
     device: secrets.device,
     assertUnlocked: assertUsable,
+    usable,
+    ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ed,
     connection,
     keyring,
@@ -455,6 +464,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     closed = true;
     audit.stop();
     passphrase.stop();
+    consent.stop();
     connection.stop();
     await engine.stop().catch(() => undefined);
     await db.close().catch(() => false);
@@ -512,6 +522,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     async close(): Promise<void> {
       closed = true;
       passphrase.stop();
+      consent.stop();
       // First, so an audit push under way fails at once instead of holding up the appends below.
       connection.stop();
       try {

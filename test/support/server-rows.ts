@@ -1,0 +1,26 @@
+// Reading what the server stored, as a test checks what a grantee could decrypt from it.
+import { openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
+import type { TestServer } from '@hale/sync-server/testing';
+
+/** The stored version of record `id`, or undefined when the server holds none. */
+export const storedRow = (t: TestServer, id: string) =>
+  t.store.db.prepare('SELECT stream, ct, epoch FROM docs WHERE id = ?').get(id) as
+    { stream: string; ct: Buffer; epoch: number } | undefined;
+
+/** Whether a key that one of `grantee`'s envelopes on the server opens to decrypts the record as stored. */
+export const granteeOpens = (
+  t: TestServer,
+  grantee: { accountId: string; keys: AccountKeys },
+  id: string,
+): boolean => {
+  const row = storedRow(t, id);
+  if (!row) throw new Error(`${id} is not on the server`);
+  const envelopes = t.store.db
+    .prepare('SELECT epoch, wrapped FROM envelopes WHERE stream = ? AND recipient = ?')
+    .all(row.stream, grantee.accountId) as Array<{ epoch: number; wrapped: string }>;
+  return envelopes.some((e) => {
+    const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream: row.stream, epoch: e.epoch });
+    const context = { stream: row.stream, id, epoch: row.epoch, rev: 1 };
+    return key.ok && openRecordVersion(key.value, new Uint8Array(row.ct), context).ok;
+  });
+};
