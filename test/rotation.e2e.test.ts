@@ -7,6 +7,7 @@ import { deriveAccountKeys, openRecordVersion, unwrapKey, type AccountKeys } fro
 import type { DeviceSession, WebSocketLike } from '@hale/client';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
+import { sealedContext, storedRow } from './support/server-rows';
 import { eventually, openDevice, waitOnline, allPushed, grantRead } from './support/devices';
 import { input } from './support/records';
 
@@ -106,13 +107,10 @@ const serverKey = (t: TestServer, stream: string, recipient: string, keys: Accou
 
 /** Opens a record as stored on the server with the key the server holds for the patient at its epoch. */
 const opensWithServerKey = (t: TestServer, patient: { accountId: string; keys: AccountKeys }, id: string) => {
-  const row = t.store.db.prepare('SELECT stream, ct, epoch FROM docs WHERE id = ?').get(id) as {
-    stream: string;
-    ct: Buffer;
-    epoch: number;
-  };
+  const row = storedRow(t, id);
+  if (!row) throw new Error(`${id} is not on the server`);
   const key = serverKey(t, row.stream, patient.accountId, patient.keys, row.epoch);
-  return openRecordVersion(key, new Uint8Array(row.ct), { stream: row.stream, id, epoch: row.epoch, rev: 1 });
+  return openRecordVersion(key, new Uint8Array(row.ct), sealedContext(row, id));
 };
 
 const pushed = (s: DeviceSession, what: string) => allPushed(s, `${what} pushed`);

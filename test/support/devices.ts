@@ -86,7 +86,8 @@ export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
 /** One device of an account, revoked ones too (`GET /v1/accounts/:accountId/devices/:deviceId`). */
 export const getDeviceFrom = (t: TestServer) => async (accountId: string, deviceId: string) => {
   const res = await fetch(`${t.url}/v1/accounts/${accountId}/devices/${deviceId}`);
-  if (res.status !== 200) throw new Error(`getDevice ${res.status}`);
+  // The status, as the client's HttpApi error carries it: a 404 is "no such device", not a failure to ask.
+  if (res.status !== 200) throw Object.assign(new Error(`getDevice ${res.status}`), { status: res.status });
   return (await res.json()) as { certificate: unknown; revokedAt?: string; revocation?: unknown };
 };
 

@@ -517,9 +517,10 @@ export const HTTP_ROUTES = {
   },
   /**
    * One device of the account whatever its state (active or revoked): NOT_FOUND for a device id the server
-   * does not hold for this account (unknown, or another account's). No session, as `getAccount`: it tells
-   * no more than that answer (certificates and revoked ids are public there too). A server without the
-   * route answers 404 NOT_FOUND as well: a device then treats revoked devices as it did before the route.
+   * does not hold for this account (unknown, or another account's). No session, as `getAccount`, which
+   * answers active devices' certificates (name, creation time) and revoked ids: this adds the certificate
+   * and revocation time of a revoked one. A server without the route answers 404 NOT_FOUND as well: a
+   * device then treats revoked devices as it did before the route.
    */
   getAccountDevice: {
     method: 'GET',

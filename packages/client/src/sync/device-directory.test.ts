@@ -506,6 +506,8 @@ describe('device directory: preloading device lists in batches', () => {
 
 describe('device directory: devices the account revoked', () => {
   const T = (minute: number) => new Date(Date.UTC(2025, 0, 1, 12, minute)).toISOString();
+  /** This device's clock in these cases: after every revocation time T they serve. */
+  const NOW = Date.UTC(2025, 0, 1, 13, 0);
 
   /** An account whose answer lists `one` active and `two` revoked; `served` is what the device route answers. */
   const revokedSetup = async (options: { getDevice?: boolean } = {}) => {
@@ -552,7 +554,7 @@ describe('device directory: devices the account revoked', () => {
     };
     const directory = createDeviceDirectory({
       ed,
-      now: () => 1_000_000,
+      now: () => NOW,
       getAccount: async () => info,
       ...(options.getDevice === false
         ? {}
@@ -601,6 +603,14 @@ describe('device directory: devices the account revoked', () => {
     };
     expect(await alone.directory.authorKey(alone.accountId, alone.two.deviceId)).toMatchObject({
       revokedAt: T(50),
+    });
+  });
+
+  it("cuts a served time later than this device's clock to the clock: the account answer already listed the device as revoked", async () => {
+    const s = await revokedSetup();
+    s.server.served = { ...s.server.served, revokedAt: '9999-01-01T00:00:00.000Z' };
+    expect(await s.directory.authorKey(s.accountId, s.two.deviceId)).toMatchObject({
+      revokedAt: new Date(NOW).toISOString(),
     });
   });
 

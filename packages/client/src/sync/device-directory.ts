@@ -9,12 +9,16 @@
  *   active devices only). Its certificate is fetched alone (`getDevice`) only for an id the account answer
  *   lists as revoked, checked exactly as an active one's, and kept for the directory's lifetime (a
  *   certificate never changes, a revocation is final; a NOT_FOUND only until `expire()`). The cutoff is the
- *   earlier of the server's `revokedAt` and the time in the account's signed revocation when that verifies
- *   (identity key, this account and device); one that does not verify is ignored, as the server could
- *   withhold it anyway; with neither time the device is `unknown`. Without `getDevice`, or against a server
+ *   earliest of the server's `revokedAt`, the time in the account's signed revocation when that verifies
+ *   (identity key, this account and device; one that does not is ignored, as the server could withhold it
+ *   anyway) and this device's clock when the answer is checked (the account answer already listed the
+ *   device as revoked, so a later time is the server's invention); with neither served time the device is
+ *   `unknown`. Clocks: the cutoff is a time, compared with the time the device signed, so a device whose
+ *   clock ran ahead has its last honest items before the revocation refused, and a revoking device whose
+ *   clock runs behind moves the cutoff earlier. Without `getDevice`, or against a server
  *   without the route (NOT_FOUND / HTTP 404), a revoked device is `unknown`, as before the route. What this
  *   leaves open: a thief holding the device key can date a signature before the revocation, and a server
- *   colluding with it can store it then (the device itself is refused once revoked) or serve a later time.
+ *   colluding with it can store it then (the device itself is refused once revoked).
  * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
  *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
  *   long session too. Lookups are per account, never per record: one load per account at a time, shared
@@ -428,6 +432,9 @@ export const createDeviceDirectory = (deps: {
       }
     }
     if (times.length === 0) return { status: 'unknown' };
+    // The account answer already listed the device as revoked, so it was revoked by now: a later time
+    // served (a server leaving out the signed revocation to stretch the cutoff) is cut to this clock.
+    times.push(deps.now());
     return {
       status: 'found',
       key: cert.value.devicePublicKey,
