@@ -31,6 +31,11 @@
  * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
  *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify.
+ *   `disclosures()` lists a grant once, by its first served entry: two of the patient's devices that each
+ *   found a standing grant with no entry at the same moment (consent.ts) may both have appended one.
+ * - `grantsRecorded` answers which grants have a `consent-grant` entry by the patient's devices: this
+ *   device's own appends (delivered or still in the outbox) first, then the served log, read only when
+ *   some are not found among them. An own entry given up after refusals still counts (it stays listed).
  * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
  * `verify` lists every problem with its kind instead of throwing. A crash between advancing the chain and
  * storing the new outbox row, or between dropping given-up rows and rewinding the chain, leaves a real
@@ -204,6 +209,9 @@ const backoff = (refusals: number): number =>
 /** Whether a later push could be accepted: the grant may return, or the server was busy. */
 const retryable = (code: string): boolean =>
   ACCESS_CODES.has(code) || (isErrorCode(code) && ERROR_CODES[code].retry);
+
+/** What identifies an own `consent-grant` entry (device meta keeps own bodies loosely typed). */
+const OwnGrantEntry = Type.Object({ action: Type.Literal('consent-grant'), grantId: Type.String() });
 
 const patientOf = (stream: string): string => stream.slice(0, stream.length - '/audit'.length);
 
@@ -573,6 +581,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   const entries = async (): Promise<OpenedEntry[]> => (await check(await fetchAll(deps.accountId))).opened;
 
+  /** The grant a patient device's `consent-grant` entry records; undefined for any other entry. */
+  const grantOf = (e: OpenedEntry): string | undefined =>
+    e.source === 'patient' && e.body.kind === 'AuditEntry' && e.body.action === 'consent-grant'
+      ? e.body.grantId
+      : undefined;
+
   return {
     append,
     flush,
@@ -656,15 +670,22 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return out;
     },
     /**
-     * Accounting of disclosures: per grant the patient's own devices recorded, when, to whom, which record
-     * types, why, and how often the server served the recipient.
+     * Accounting of disclosures: per grant the patient's own devices recorded (once per grant id), when, to
+     * whom, which record types, why, and how often the server served the recipient.
      */
     async disclosures(): Promise<Disclosure[]> {
       const list = await entries();
+      const listed = new Set<string>();
       return list.flatMap((g) => {
         const body = g.body;
         if (g.source !== 'patient' || body.kind !== 'AuditEntry' || body.action !== 'consent-grant')
           return [];
+        // A second entry for one grant (see the header) is no second disclosure.
+        const grantId = grantOf(g);
+        if (grantId !== undefined) {
+          if (listed.has(grantId)) return [];
+          listed.add(grantId);
+        }
         const recipient = body.granteeId;
         if (recipient === undefined) return [];
         const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
@@ -680,6 +701,25 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           },
         ];
       });
+    },
+    /**
+     * Which of `grantIds` have a `consent-grant` entry by one of the patient's devices (see the header).
+     * Throws when the served log is needed and cannot be read (offline, locked).
+     */
+    async grantsRecorded(grantIds: readonly string[]): Promise<Set<string>> {
+      const wanted = new Set(grantIds);
+      const found = new Set<string>();
+      for (const own of (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? []) {
+        const body = validate(OwnGrantEntry, own.body);
+        if (own.patientId === deps.accountId && body.ok && wanted.has(body.value.grantId))
+          found.add(body.value.grantId);
+      }
+      if (found.size === wanted.size) return found;
+      for (const e of await entries()) {
+        const grantId = grantOf(e);
+        if (grantId !== undefined && wanted.has(grantId)) found.add(grantId);
+      }
+      return found;
     },
     /** What this device itself recorded (a provider's log of its own actions). */
     async ownActions() {

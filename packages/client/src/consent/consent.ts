@@ -13,7 +13,8 @@
  *   the patient's devices (`wrapMissing`, below); `grant` resolves then, the grant standing. A grant whose
  *   own answer is lost (NETWORK, TIMEOUT, STOPPED) rejects with that SyncError carrying `grantId`: it may
  *   stand (the server took it, the answer never came) or not; once online, `list()` shows it if it stands,
- *   and the next check wraps its keys. Nothing is stored on this device for it meanwhile.
+ *   and the next check wraps its keys. This device's copy of the grants does not hold it meanwhile (its
+ *   id is only marked for its audit entry, below).
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again.
@@ -71,6 +72,20 @@
  *   adding grants and the revocation / rotation marks they lack, never taking one away), never a copy read
  *   before a network round trip: a listing that began before a revocation cannot undo it, so offline the
  *   revoked grant stays listed as revoked and the write guard keeps shutting it out.
+ * - Every grant this account issued that stands on the server gets a `consent-grant` audit entry
+ *   (`onEvent`) with the signed grant's content, from whichever patient device learns that it stands:
+ *   `grant` emits it at the server's answer. A grant is marked unrecorded in device meta
+ *   (`grants-unrecorded`) before it is sent, and so is each grant a reading of the server's list adds to
+ *   this device's copy; after each such reading, each marked grant held in the copy is looked up in the
+ *   audit log (`grantsRecorded`: this device's own entries, then the served log), unmarked once found,
+ *   emitted once per session while not. A grant learnt from the list is first left to the device that
+ *   made it for one refresh interval (`grantRefreshMs`, at most GRANT_REFRESH_MS): that device emits at
+ *   its answer or at its next check, so in the normal case only it appends. Never lost: the mark stays
+ *   until the log shows the entry (a failed append, a close, a lock retry at a later check). Duplicated
+ *   only when two devices find the same grant unrecorded before either entry is served (its answer lost,
+ *   both checking at once; or the granting device offline right after its answer, its entry in its
+ *   outbox, past that interval); `disclosures()` lists it once. A mark whose grant a whole listing read
+ *   after its expiry lacks is dropped (it never stood). Grants held before this mark existed get none.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
  *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
  *   keyring with the same code.
@@ -91,6 +106,7 @@
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -246,6 +262,11 @@ export interface ConsentDeps {
   usable?: () => boolean;
   /** Interval of reading the server's grant list while connected (patient side); default GRANT_REFRESH_MS. */
   grantRefreshMs?: number;
+  /**
+   * Which of these grants have a `consent-grant` audit entry by the patient's devices (audit log
+   * `grantsRecorded`). Without it, a grant is recorded only at its answer (see the header).
+   */
+  grantsRecorded?: (grantIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 /**
@@ -255,6 +276,21 @@ export interface ConsentDeps {
 export type GrantUnconfirmed = SyncError & { readonly grantId: string };
 
 const CONNECTION_CODES = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
+
+/** Grants this device has yet to find a `consent-grant` audit entry for (see the header). */
+const UNRECORDED_KEY = 'grants-unrecorded';
+const Unrecorded = Type.Array(
+  Type.Object(
+    {
+      grantId: Type.String({ maxLength: 128 }),
+      expiresAt: Type.String({ maxLength: 40 }),
+      /** This device's clock: not looked up before then (a grant learnt is left to its maker first). */
+      notBefore: Type.Number(),
+    },
+    { additionalProperties: false },
+  ),
+);
+type Unrecorded = Static<typeof Unrecorded>;
 
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
@@ -320,6 +356,94 @@ export const createConsent = (deps: ConsentDeps) => {
   /** Merges `found` into what is stored now (see `mergeGrants`): a mark stored is never undone. */
   const addGrants = (found: readonly StoredGrant[]): Promise<StoredGrant[]> =>
     saveGrants((stored) => mergeGrants(stored, found));
+
+  // Audit entries of standing grants (see the header).
+  /** How long a grant learnt from the server's list is left to the device that made it. */
+  const recordGraceMs = Math.max(0, Math.min(deps.grantRefreshMs ?? GRANT_REFRESH_MS, GRANT_REFRESH_MS));
+  /** Grants `grant` is sending now: their answer decides, not a listing that overtakes it. */
+  const sending = new Set<string>();
+  /** Grants whose entry this session emitted: the append may not have landed at the next lookup. */
+  const emitted = new Set<string>();
+  let markWrites: Promise<unknown> = Promise.resolve();
+  /** One write of the marks at a time, each changing what is stored then (null: leave it). */
+  const updateMarks = (change: (marks: Unrecorded) => Unrecorded | null): Promise<void> => {
+    const run = markWrites.then(async () => {
+      const marks = (await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? [];
+      const next = change(marks);
+      // Through `update`: marks a newer build wrote, unreadable here, are refused, not replaced.
+      if (next !== null) await deps.meta.update(UNRECORDED_KEY, Unrecorded, () => next);
+    });
+    markWrites = run.catch(() => undefined);
+    return run;
+  };
+  const markUnrecorded = (grants: readonly Grant[], notBefore: number): Promise<void> => {
+    if (grants.length === 0 || deps.grantsRecorded === undefined) return Promise.resolve();
+    return updateMarks((marks) => {
+      const held = new Set(marks.map((m) => m.grantId));
+      const added = grants
+        .filter((g) => !held.has(g.grantId))
+        .map((g) => ({ grantId: g.grantId, expiresAt: g.expiresAt, notBefore }));
+      return added.length === 0 ? null : [...marks, ...added];
+    });
+  };
+  const unmark = (grantIds: ReadonlySet<string>): Promise<void> =>
+    grantIds.size === 0
+      ? Promise.resolve()
+      : updateMarks((marks) =>
+          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
+        );
+  const emitGrant = (grant: Grant): void => {
+    emitted.add(grant.grantId);
+    deps.onEvent?.({
+      action: 'consent-grant',
+      detail: {
+        grantId: grant.grantId,
+        granteeId: grant.granteeId,
+        scope: grant.scope,
+        expiresAt: grant.expiresAt,
+        purpose: grant.purpose,
+      },
+    });
+  };
+  let recording: Promise<unknown> = Promise.resolve();
+  /**
+   * After a reading of the server's list (`whole`: every page of it): emits the entry of each marked
+   * grant the copy holds (so it stands) that the audit log lacks, unmarks those it has, and drops marks
+   * of grants past their expiry that a whole listing lacks. A failed lookup keeps every mark.
+   */
+  const recordStanding = (whole: boolean): Promise<void> => {
+    const recorded = deps.grantsRecorded;
+    if (recorded === undefined) return Promise.resolve();
+    const run = recording.then(async () => {
+      if (!live()) return;
+      const marks = (await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? [];
+      if (marks.length === 0) return;
+      const now = deps.now();
+      const held = new Map<string, Grant>();
+      for (const g of await localGrants()) if (!held.has(g.grant.grantId)) held.set(g.grant.grantId, g.grant);
+      const settledMarks = new Set<string>();
+      const due: Grant[] = [];
+      for (const m of marks) {
+        if (sending.has(m.grantId)) continue;
+        const grant = held.get(m.grantId);
+        if (grant === undefined) {
+          if (whole && Date.parse(m.expiresAt) <= now) settledMarks.add(m.grantId);
+        } else if (m.notBefore <= now) {
+          due.push(grant);
+        }
+      }
+      if (due.length > 0) {
+        const found = await recorded(due.map((g) => g.grantId));
+        for (const g of due) {
+          if (found.has(g.grantId)) settledMarks.add(g.grantId);
+          else if (!emitted.has(g.grantId)) emitGrant(g);
+        }
+      }
+      await unmark(settledMarks);
+    });
+    recording = run.catch(() => undefined);
+    return run;
+  };
   /**
    * Adds the server's signed copies to the local grants (persisting what was new) and answers the copy
    * stored then. `known` (read before the listing) only spares checking signatures again.
@@ -339,6 +463,7 @@ export const createConsent = (deps: ConsentDeps) => {
     const byId = new Map<string, StoredGrant>();
     for (const g of known) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
     const found: StoredGrant[] = [];
+    const learnt: Grant[] = [];
     for (const record of records) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
@@ -359,12 +484,17 @@ export const createConsent = (deps: ConsentDeps) => {
       if (!mine) {
         const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) };
         found.push(taken);
+        learnt.push(g);
         byId.set(g.grantId, taken);
       } else if (revokedAt !== undefined) {
         found.push({ grant: mine.grant, sig: mine.sig, revokedAt });
       }
     }
-    return addGrants(found);
+    const stored = await addGrants(found);
+    // A mark that cannot be written leaves the grant to the other devices' checks.
+    await markUnrecorded(learnt, deps.now() + recordGraceMs).catch(() => undefined);
+    void recordStanding((deps.connection.version() ?? 0) >= PAGING_VERSION).catch(() => undefined);
+    return stored;
   };
   /**
    * The grants this account issued, as the server lists them: from PAGING_VERSION every page of the issued
@@ -999,11 +1129,19 @@ export const createConsent = (deps: ConsentDeps) => {
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
+      // Marked before it is sent: a device that stops before the answer still looks for it (see the header).
+      await markUnrecorded([grant], deps.now()).catch(() => undefined);
+      sending.add(grant.grantId);
       try {
         await deps.connection.request({ t: 'grant', grant: { grant, sig } });
       } catch (error) {
+        sending.delete(grant.grantId);
         // The connection failed with the grant sent or not: it may stand. Named, so the app can look for it.
-        if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
+        if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) {
+          // Refused by the server: it does not stand, there is nothing to record.
+          await unmark(new Set([grant.grantId])).catch(() => undefined);
+          throw error;
+        }
         const unconfirmed: GrantUnconfirmed = Object.assign(
           new SyncError(
             error.code,
@@ -1018,21 +1156,17 @@ export const createConsent = (deps: ConsentDeps) => {
       // (its caps, its daily rate) or never receives would stay with the grantee, with nothing to revoke.
       // Keys not published here (the connection dropped, the app stopped) are wrapped by the next check of
       // any of the patient's devices (`wrapMissing`): the grant stands either way.
-      if (envelopes.length > 0 && deps.connection.status() === 'ready') {
-        await deps.connection.request({ t: 'putEnvelopes', envelopes }).catch(() => undefined);
-      }
       const stored: StoredGrant = { grant, sig };
-      await addGrants([stored]);
-      deps.onEvent?.({
-        action: 'consent-grant',
-        detail: {
-          grantId: grant.grantId,
-          granteeId: grant.granteeId,
-          scope: grant.scope,
-          expiresAt: grant.expiresAt,
-          purpose: grant.purpose,
-        },
-      });
+      try {
+        if (envelopes.length > 0 && deps.connection.status() === 'ready') {
+          await deps.connection.request({ t: 'putEnvelopes', envelopes }).catch(() => undefined);
+        }
+        await addGrants([stored]);
+        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+        emitGrant(grant);
+      } finally {
+        sending.delete(grant.grantId);
+      }
       return stored;
     },
 
