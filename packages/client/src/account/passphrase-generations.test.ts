@@ -24,6 +24,7 @@ import {
   VAULT_KEY,
   changePassphrase,
   createAccount,
+  heldWrappedRootGen,
   joinWithPassphrase,
   joinWithRecoveryKey,
   lock,
@@ -167,6 +168,30 @@ describe('a passphrase change reaches the other devices', () => {
     lock(laptop);
     await accountError(unlock(laptopDeps, { passphrase: P2 }), 'WRONG_PASSPHRASE');
     lock(await unlock(laptopDeps, { passphrase: P3 }));
+  });
+
+  it('the stale device is told the passphrase changed elsewhere, and its vault holds the newer wrap', async () => {
+    const { laptop, laptopDeps, phone, phoneDeps } = await twoDevices();
+    await changeOn(laptopDeps, laptop, P1, P2);
+    expect(await heldWrappedRootGen(phoneDeps, phone)).toBe(0);
+    const error = await accountError(changeOn(phoneDeps, phone, P1, P3), 'PASSPHRASE_CHANGED_ELSEWHERE');
+    expect(error.message).toMatch(/another device/);
+    // As documented: the phone took generation 1 (it now opens with P2, not P1) and sent nothing.
+    expect(await heldWrappedRootGen(phoneDeps, phone)).toBe(1);
+    expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(1);
+    expect((await unlock({ vault: phoneDeps.vault }, { passphrase: P2 })).accountId).toBe(phone.accountId);
+    await accountError(unlock({ vault: phoneDeps.vault }, { passphrase: P1 }), 'WRONG_PASSPHRASE');
+    // Then the change goes through with the passphrase set on the laptop.
+    await changeOn(phoneDeps, phone, P2, P3);
+    expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(2);
+  });
+
+  it('a wrong passphrase with nothing newer on the server: WRONG_PASSPHRASE, nothing written', async () => {
+    const { phone, phoneDeps } = await twoDevices();
+    const before = await phoneDeps.vault.get(VAULT_KEY);
+    await accountError(changeOn(phoneDeps, phone, P3, P2), 'WRONG_PASSPHRASE');
+    expect(await phoneDeps.vault.get(VAULT_KEY)).toBe(before);
+    expect((await api.getWrappedRoot(await tokenOf(phone))).gen).toBe(0);
   });
 
   it('a recovery-key join sets the next generation, and the devices follow it', async () => {
