@@ -7,10 +7,10 @@
 // The newer-schema refusal is coded INTERNAL by the store (sqlite-store.ts, invite-store.ts), like a bug;
 // it is told apart by what the refusal carries (details: schemaVersion above supportedSchemaVersion), not
 // by opening the store file again after the failure.
-import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { isStoreError, SQLITE_FILE_NAME } from './store/index';
+import { isDirectory } from './store/file-modes';
 
 export interface StartContext {
   /** serve and invite open the store (and migrate it); backup and restore only copy files. */
@@ -48,14 +48,6 @@ const newerSchemaIn = (error: unknown): { found: number; supported: number } | n
   return typeof found === 'number' && typeof supported === 'number' && found > supported
     ? { found, supported }
     : null;
-};
-
-const isDirectory = (file: string): boolean => {
-  try {
-    return statSync(file).isDirectory();
-  } catch {
-    return false;
-  }
 };
 
 const currentUser = (): string => {

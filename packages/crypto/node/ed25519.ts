@@ -9,11 +9,10 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import {
-  base64urlEncode,
   createEd25519FromSync,
   ed25519Pkcs8FromSecretKey,
   ed25519SpkiFromPublicKey,
-  labeledSha256,
+  privateKeyCacheId,
   type Ed25519,
 } from '../src/index';
 
@@ -41,7 +40,7 @@ export const createNodeEd25519 = (): Ed25519 => {
   return createEd25519FromSync({
     name: 'node:crypto',
     sign: (secretKey64, msg) => {
-      const key = privateKeys(base64urlEncode(labeledSha256('hale/key-cache/v1', secretKey64)), () =>
+      const key = privateKeys(privateKeyCacheId(secretKey64), () =>
         createPrivateKey({
           key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
           format: 'der',

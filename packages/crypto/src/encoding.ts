@@ -106,15 +106,15 @@ export function hexDecode(text: string): Result<Uint8Array> {
 }
 
 /** Equality without an early exit; the length itself is not treated as secret. */
-/** Whether every byte is zero (a wiped key, or an all-zero shared secret). */
-export const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
-
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
   return diff === 0;
 }
+
+/** Whether every byte is zero (a wiped key, or an all-zero shared secret). */
+export const isAllZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   let total = 0;

@@ -111,6 +111,13 @@ function assertSecretKey(secretKey64: Uint8Array): void {
   }
 }
 
+/**
+ * The id an implementation caches an imported private key under: a labelled hash of the whole 64-byte
+ * secret key (not its public half, which a mismatched key shares; never the secret itself).
+ */
+export const privateKeyCacheId = (secretKey64: Uint8Array): string =>
+  base64urlEncode(labeledSha256('hale/key-cache/v1', secretKey64));
+
 export function ed25519Pkcs8FromSecretKey(secretKey64: Uint8Array): Uint8Array {
   assertSecretKey(secretKey64);
   return concatBytes(ED25519_PKCS8_PREFIX, secretKey64.subarray(0, 32));
@@ -210,7 +217,7 @@ export function createWebCryptoEd25519(
     name: 'webcrypto',
     async sign(secretKey64, msg) {
       const pkcs8 = ed25519Pkcs8FromSecretKey(secretKey64);
-      const id = base64urlEncode(labeledSha256('hale/key-cache/v1', secretKey64));
+      const id = privateKeyCacheId(secretKey64);
       const key = await cached(privateKeys, id, () =>
         subtle().importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']),
       );

@@ -156,6 +156,16 @@ const CHANGE_FAILED = 'access could not be re-checked after a grant change; reco
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
 /** The terms a stream is followed on, as `accessChanged` tells them: access, grant and expiry. */
 const termsOf = (s: GrantedStream): string => `${s.access}|${s.grantId}|${s.expiresAt}`;
+/**
+ * What a connection follows, stream → terms (`current`: the streams `grants` grant at `t`, when already
+ * listed). Maps, not scans: a clinic's provider sees tens of thousands of streams.
+ */
+const visibleOf = (
+  grants: Grant[],
+  accountId: string,
+  t: number,
+  current: GrantedStream[] = grantedStreams(grants, accountId, t),
+): Map<string, string> => new Map(current.map((s) => [s.stream, termsOf(s)]));
 
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
@@ -308,8 +318,7 @@ export const createHub = (options: HubOptions) => {
       }
     }
     const current = grantedStreams(state.grants, p.accountId, t);
-    // Maps, not scans: a clinic's provider sees tens of thousands of streams.
-    const visible = new Map(current.map((s) => [s.stream, termsOf(s)]));
+    const visible = visibleOf(state.grants, p.accountId, t, current);
     const removedStreams = new Set(removed.map((r) => r.stream));
     for (const stream of before.keys()) {
       if (!visible.has(stream) && !removedStreams.has(stream)) {
@@ -364,9 +373,7 @@ export const createHub = (options: HubOptions) => {
       await reevaluate(state, reload);
     } catch (error) {
       if (!state.closed) {
-        state.closed = true;
-        if (state.timer) clearTimeout(state.timer);
-        clearRetry(state);
+        halt(state);
         state.conn.close(4000, reason);
       }
       throw error;
@@ -397,11 +404,16 @@ export const createHub = (options: HubOptions) => {
     state.retry = undefined;
   };
 
-  /** The connection is gone, or could not be added: nothing stays registered, timed or open for it. */
-  const forget = (state: ConnState): void => {
+  /** Nothing more is sent to the connection, and none of its timers fires. */
+  const halt = (state: ConnState): void => {
     state.closed = true;
     if (state.timer) clearTimeout(state.timer);
     clearRetry(state);
+  };
+
+  /** The connection is gone, or could not be added: nothing stays registered, timed or open for it. */
+  const forget = (state: ConnState): void => {
+    halt(state);
     live.endChannel(state.conn.id);
     for (const stream of state.subs.keys()) unindex(byStream, stream, state);
     unindex(byAccount, state.conn.principal.accountId, state);
@@ -598,17 +610,14 @@ export const createHub = (options: HubOptions) => {
       };
       states.set(conn.id, state);
       index(byAccount, conn.principal.accountId).add(state);
-      const load = (async () => {
+      const load = enqueue(state, async () => {
         const grants = await service.grantsFor(conn.principal);
         // Removed (or the hub stopped) while loading: nothing to hold or time.
         if (state.closed) return;
         state.grants = grants;
-        state.visible = new Map(
-          grantedStreams(grants, conn.principal.accountId, now()).map((s) => [s.stream, termsOf(s)]),
-        );
+        state.visible = visibleOf(grants, conn.principal.accountId, now());
         armTimer(state);
-      })();
-      state.evaluating = load.catch(() => undefined);
+      });
       try {
         await load;
       } catch (error) {
@@ -718,9 +727,7 @@ export const createHub = (options: HubOptions) => {
       unsubscribeCommit();
       for (const state of states.values()) {
         // Nothing more goes out once shutdown starts, so the tallies written now are final.
-        state.closed = true;
-        if (state.timer) clearTimeout(state.timer);
-        clearRetry(state);
+        halt(state);
       }
       live.stop();
     },

@@ -228,7 +228,6 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         request.log.info({ accountId: account.accountId }, 'registration replayed');
         return reply.code(201).send({ accountId: account.accountId });
       };
-      if (await heldAsSent()) return replayAnswer();
       const row: Account = {
         accountId: account.accountId,
         role: account.role,
@@ -257,7 +256,8 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           inviteHash === undefined ? undefined : { invite: { codeHash: inviteHash, now: iso() } },
         );
       } catch (error) {
-        // The same registration sent twice at once: the one that lost the race is answered as a replay.
+        // The same registration sent again (its first answer lost, or both sent at once): the store refuses
+        // it as taken (or its invite as used, by that very registration), and it is answered as a replay.
         if (
           (isStoreError(error, 'ALREADY_EXISTS') || isStoreError(error, 'INVITE_INVALID')) &&
           (await heldAsSent())

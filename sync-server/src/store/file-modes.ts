@@ -49,7 +49,8 @@ export const ensurePrivateDir = (dir: string): void => {
   }
 };
 
-const isDirectory = (file: string): boolean => {
+/** Whether `file` is a directory (false when it is missing or cannot be read). */
+export const isDirectory = (file: string): boolean => {
   try {
     return statSync(file).isDirectory();
   } catch {

@@ -681,7 +681,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         if (g.source !== 'patient' || body.kind !== 'AuditEntry' || body.action !== 'consent-grant')
           return [];
         // A second entry for one grant (see the header) is no second disclosure.
-        const grantId = grantOf(g);
+        const grantId = body.grantId;
         if (grantId !== undefined) {
           if (listed.has(grantId)) return [];
           listed.add(grantId);

@@ -76,8 +76,9 @@
  *   (`onEvent`) with the signed grant's content, from whichever patient device learns that it stands:
  *   `grant` emits it at the server's answer. A grant is marked unrecorded in device meta
  *   (`grants-unrecorded`) before it is sent, and so is each grant a reading of the server's list adds to
- *   this device's copy; after each such reading, each marked grant held in the copy is looked up in the
- *   audit log (`grantsRecorded`: this device's own entries, then the served log), unmarked once found,
+ *   this device's copy; at each connect's check and each refresh of the list (not at every listing: a
+ *   lookup may read and verify the whole audit log), each marked grant held in the copy is looked up in
+ *   the audit log (`grantsRecorded`: this device's own entries, then the served log), unmarked once found,
  *   emitted once per session while not. A grant learnt from the list is first left to the device that
  *   made it for one refresh interval (`grantRefreshMs`, at most GRANT_REFRESH_MS): that device emits at
  *   its answer or at its next check, so in the normal case only it appends. Never lost: the mark stays
@@ -297,6 +298,10 @@ type Unrecorded = Static<typeof Unrecorded>;
  * yet is added; one held takes a `revokedAt` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
  * ever taken away, so a revocation stored is never undone by a copy read before it. Null: nothing new.
  */
+/** Whether the grant ended by `now` (ms): revoked, or past its expiry. */
+const grantEnded = (g: StoredGrant, now: number): boolean =>
+  g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+
 export const mergeGrants = (
   stored: readonly StoredGrant[],
   found: readonly StoredGrant[],
@@ -445,6 +450,13 @@ export const createConsent = (deps: ConsentDeps) => {
     return run;
   };
   /**
+   * Looks for the audit entries of marked grants: at each connect's check and each refresh of the grant
+   * list, not at every listing (each may read and verify the whole audit log).
+   */
+  const recordNow = (): void => {
+    void recordStanding((deps.connection.version() ?? 0) >= PAGING_VERSION).catch(() => undefined);
+  };
+  /**
    * Adds the server's signed copies to the local grants (persisting what was new) and answers the copy
    * stored then. `known` (read before the listing) only spares checking signatures again.
    */
@@ -493,7 +505,6 @@ export const createConsent = (deps: ConsentDeps) => {
     const stored = await addGrants(found);
     // A mark that cannot be written leaves the grant to the other devices' checks.
     await markUnrecorded(learnt, deps.now() + recordGraceMs).catch(() => undefined);
-    void recordStanding((deps.connection.version() ?? 0) >= PAGING_VERSION).catch(() => undefined);
     return stored;
   };
   /**
@@ -721,8 +732,7 @@ export const createConsent = (deps: ConsentDeps) => {
     await deps.keyring.refresh();
     const all = await currentGrants();
     const now = deps.now();
-    const ended = (g: StoredGrant): boolean =>
-      g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+    const ended = (g: StoredGrant): boolean => grantEnded(g, now);
     const owed = await wrapsOwed();
     // Every granted stream, not only those of ended grants: a grant's keys lost on the way (the connection
     // dropped after the server took the grant, the device lost) are wrapped by `wrapMissing` below. A
@@ -865,9 +875,7 @@ export const createConsent = (deps: ConsentDeps) => {
     expiryTimer = refreshTimer = undefined;
   };
   const endedUnrotated = (stored: readonly StoredGrant[], now: number): boolean =>
-    stored.some(
-      (g) => g.rotatedAt === undefined && (g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now),
-    );
+    stored.some((g) => g.rotatedAt === undefined && grantEnded(g, now));
   const checkNow = (): void => {
     if (!live() || deps.connection.status() !== 'ready') return;
     // What it mints is reported by the next `rotateExpired`; a failure is retried by the next check.
@@ -915,6 +923,7 @@ export const createConsent = (deps: ConsentDeps) => {
         // listing fails.
         const stored = await grants();
         if (endedUnrotated(stored, deps.now())) checkNow();
+        recordNow();
       })()
         .catch(() => undefined)
         .finally(() => {
@@ -953,8 +962,7 @@ export const createConsent = (deps: ConsentDeps) => {
       const type = parsed.value.type;
       const now = deps.now();
       const covering = (await localGrants()).filter((g) => g.grant.scope.some((x) => x.type === type));
-      const isEnded = (g: StoredGrant): boolean =>
-        g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+      const isEnded = (g: StoredGrant): boolean => grantEnded(g, now);
       const endedIds = covering.filter(isEnded).map((g) => g.grant.grantId);
       const active = covering.filter((g) => !isEnded(g));
       let validUntil = Infinity;
@@ -1209,6 +1217,7 @@ export const createConsent = (deps: ConsentDeps) => {
     async rotateExpired(): Promise<Rotation[]> {
       const rotated: Rotation[] = [];
       await settle(rotated);
+      recordNow();
       return [...background.splice(0), ...rotated];
     },
 
@@ -1223,8 +1232,7 @@ export const createConsent = (deps: ConsentDeps) => {
       const now = deps.now();
       return (await grants()).map((g) => ({
         ...g,
-        status:
-          g.revokedAt !== undefined ? 'revoked' : Date.parse(g.grant.expiresAt) <= now ? 'expired' : 'active',
+        status: g.revokedAt !== undefined ? 'revoked' : grantEnded(g, now) ? 'expired' : 'active',
       }));
     },
   };

@@ -146,9 +146,6 @@ const isDuplicateDatabaseError = (e: unknown): boolean =>
   (e as { rxdb?: unknown }).rxdb === true &&
   (e as { code?: unknown }).code === 'DB8';
 
-// lock() zeroes the key in place; an account object lock() never saw (a copy, a caller's own) may still
-// carry such a key, and a store sealed under zeroes is sealed for anyone.
-
 /** The secrets a session works with: its own copies, zeroed by `wipe` (see the header). */
 const copySecrets = (account: DeviceAccount) => {
   const root = account.root.slice();
@@ -176,27 +173,24 @@ const lockedWhileOpening = () =>
 export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const { account } = options;
   assertUnlocked(account);
-  // Taken before the first await, and the only key bytes this open reads: lock() zeroes the account's in
-  // place at any await below (see the header).
-  const secrets = copySecrets(account);
-  if (isAllZero(secrets.keys.localKey)) {
-    secrets.wipe();
+  // lock() zeroes keys in place; an account object lock() never saw (a copy, a caller's own) may still
+  // carry such keys, and a store sealed under zeroes is sealed for anyone.
+  if (isAllZero(account.keys.localKey)) {
     throw new AccountError('LOCKED', 'the account has no at-rest key (it was locked); unlock it again');
   }
-  const secretBytes = [secrets.root, secrets.keys.identity.secretKey, secrets.keys.wrapping.secretKey];
-  if ([...secretBytes, secrets.device.secretKey].some(isAllZero)) {
-    secrets.wipe();
+  const secretBytes = [account.root, account.keys.identity.secretKey, account.keys.wrapping.secretKey];
+  if ([...secretBytes, account.device.secretKey].some(isAllZero)) {
     throw new AccountError('LOCKED', 'the account has all-zero keys (it was locked); unlock it again');
   }
   const now = options.now ?? Date.now;
   const dbName = options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase();
   const dbKey = `${options.storage.name}|${dbName}`;
-  if (openDatabases.has(dbKey)) {
-    secrets.wipe();
-    throw sessionAlreadyOpen(dbName);
-  }
+  if (openDatabases.has(dbKey)) throw sessionAlreadyOpen(dbName);
   const claim = {};
   openDatabases.set(dbKey, claim);
+  // Taken before the first await, and the only key bytes this open reads: lock() zeroes the account's in
+  // place at any await below (see the header).
+  const secrets = copySecrets(account);
   // A second close() must not release the claim of a later session of the same database.
   const release = (): void => {
     if (openDatabases.get(dbKey) === claim) openDatabases.delete(dbKey);

@@ -181,8 +181,6 @@ export interface KeyringDeps {
   onUnusable?: () => void;
 }
 
-// What lock() leaves in key bytes. A key derived from zeroes, or a signature by a zero seed, is anyone's.
-
 /** Tag keys by the stream key they derive from; a key array is never changed once used (record-seal). */
 const tagKeys = new WeakMap<Uint8Array, Uint8Array>();
 
