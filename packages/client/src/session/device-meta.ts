@@ -26,8 +26,16 @@ export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
  * permanent reasons (tampering, tag, signature, author, binding, key) are not the record rules' to change.
  */
 export const CONTENT_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_CONTENT']);
+/**
+ * Refusals by the author rules (device-directory.ts `authorRulesId`: which devices count as a record's
+ * author, e.g. a revoked one for what it signed before its revocation): fetched again once, by a session
+ * judging by other author rules than the one that refused them. Tampering, tag, signature, binding and
+ * key failures are not the author rules' to change.
+ */
+export const AUTHOR_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_AUTHOR']);
 
 const ModelVersionText = Type.String({ maxLength: 200 });
+const AuthorRulesText = Type.String({ maxLength: 200 });
 
 /** Catch-ups after restores of the server's store kept in device meta (`incarnation.resyncs`). */
 export const MAX_RESYNCS = 32;
@@ -69,13 +77,17 @@ export const META_SCHEMAS = {
       at: IsoText,
       /** MODEL_VERSION of the build that judged it; absent in entries stored before it was kept. */
       model: Type.Optional(ModelVersionText),
+      /** The author rules that judged it (`authorRulesId`); absent in entries stored before it was kept. */
+      authorRules: Type.Optional(AuthorRulesText),
     }),
   ),
   /**
    * Per stream, the seq range [from, to] of quarantine entries dropped beyond the list's cap whose record
-   * may still be shown (retryable or content refusals), fetched again by the retry as the entries would
-   * have been. `model`: all of them were content refusals judged under that MODEL_VERSION (fetched again
-   * only under another one); absent when any could pass at any retry. Key `quarantine-gaps`.
+   * may still be shown (retryable, content or author refusals), fetched again by the retry as the entries
+   * would have been. When all of them were refusals judged under rules that may change, the rules they
+   * wait for: `model`, the MODEL_VERSION content refusals among them were judged under; `authorRules`,
+   * the author rules author refusals among them were (fetched again only once one of those differs).
+   * Neither: some could pass at any retry. Key `quarantine-gaps`.
    */
   quarantineGaps: Type.Array(
     Type.Object({
@@ -83,6 +95,7 @@ export const META_SCHEMAS = {
       from: Type.Integer({ minimum: 0 }),
       to: Type.Integer({ minimum: 0 }),
       model: Type.Optional(ModelVersionText),
+      authorRules: Type.Optional(AuthorRulesText),
     }),
   ),
   /** Local versions the server did not take (the engine's `UnsentChange`); key `unsent`. */

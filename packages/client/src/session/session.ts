@@ -350,6 +350,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     accountId: account.accountId,
     device: secrets.device,
     lookupDeviceKey: (accountId, deviceId) => directory.lookupDeviceKey(accountId, deviceId),
+    authorRules: () => directory.authorRules(),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,

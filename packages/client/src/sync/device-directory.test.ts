@@ -19,6 +19,7 @@ import {
   wrappingKeySignaturePayload,
 } from '@hale/protocol';
 import {
+  authorRulesId,
   createDeviceDirectory,
   isWrappingKeyError,
   type AccountDeviceInfo,
@@ -665,6 +666,31 @@ describe('device directory: devices the account revoked', () => {
     expect(await without.directory.lookupDeviceKey(without.accountId, without.two.deviceId)).toEqual({
       status: 'unknown',
     });
+  });
+
+  it('names the author rules it judges by: revoked devices looked up, except while the route is missing', async () => {
+    expect(authorRulesId(true)).not.toBe(authorRulesId(false));
+    const { accountId, two, server, directory } = await revokedSetup();
+    expect(directory.authorRules()).toBe(authorRulesId(true));
+    server.error = Object.assign(new Error('not found'), { status: 404 });
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
+    expect(directory.authorRules()).toBe(authorRulesId(false));
+    // A reconnect alone does not say the server has the route now; a device it answers does.
+    directory.expire();
+    expect(directory.authorRules()).toBe(authorRulesId(false));
+    server.error = null;
+    expect((await directory.lookupDeviceKey(accountId, two.deviceId)).status).toBe('found');
+    expect(directory.authorRules()).toBe(authorRulesId(true));
+    // A failure to ask says nothing of the route.
+    const failing = await revokedSetup();
+    failing.server.error = new Error('network down');
+    expect((await failing.directory.lookupDeviceKey(failing.accountId, failing.two.deviceId)).status).toBe(
+      'unavailable',
+    );
+    expect(failing.directory.authorRules()).toBe(authorRulesId(true));
+
+    const without = await revokedSetup({ getDevice: false });
+    expect(without.directory.authorRules()).toBe(authorRulesId(false));
   });
 
   it('asks nothing for a device the account does not list as revoked; a failed ask is unavailable and asked again', async () => {

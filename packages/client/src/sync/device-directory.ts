@@ -19,6 +19,10 @@
  *   without the route (NOT_FOUND / HTTP 404), a revoked device is `unknown`, as before the route. What this
  *   leaves open: a thief holding the device key can date a signature before the revocation, and a server
  *   colluding with it can store it then (the device itself is refused once revoked).
+ * - What counts as a record's author is named by `authorRules()` (`authorRulesId`: AUTHOR_RULES_VERSION, and
+ *   whether revoked devices are looked up), so records refused as BAD_AUTHOR under other rules are judged
+ *   again once (engine.ts). Revoked devices count as looked up with `getDevice`, except once its route
+ *   answered NOT_FOUND (a server without it: they are then unknown) and until it answers a device again.
  * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
  *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
  *   long session too. Lookups are per account, never per record: one load per account at a time, shared
@@ -154,6 +158,17 @@ interface RevokedAnswer {
   generation: number | null;
   answer: Promise<DeviceKeyLookup>;
 }
+
+/**
+ * The version of what verifies as a record's author (this directory's answers and the codec's use of
+ * them, record-codec.ts). Bumped whenever that changes: records set aside BAD_AUTHOR under another one
+ * are fetched again once. 2: a revoked device, for what it signed before its revocation.
+ */
+export const AUTHOR_RULES_VERSION = 2;
+
+/** The identity of the author rules: the version, and whether revoked devices are looked up. */
+export const authorRulesId = (revokedLookups: boolean): string =>
+  `${AUTHOR_RULES_VERSION}${revokedLookups ? '+revoked' : ''}`;
 
 /** A thrown lookup error that is the server's answer "no such account", not a failure to ask. */
 const isNotFound = (error: unknown): boolean =>
@@ -373,6 +388,12 @@ export const createDeviceDirectory = (deps: {
    * is final); a NOT_FOUND (a server without the route) only until `expire()`, a failure to ask not at all.
    */
   const revokedAnswers = new Map<string, RevokedAnswer>();
+  /**
+   * The device route answered NOT_FOUND last time it was asked: revoked devices are then unknown, as
+   * without `getDevice` (`authorRules`). Not reset by `expire()`: only a device answered shows the route
+   * is there, so a server without it does not make every reconnect judge such records again.
+   */
+  let revokedRouteMissing = false;
   /** The key of a device the account's answer lists as revoked, with the time it stopped being trusted. */
   const revokedKey = (accountId: string, deviceId: string, entry: Entry): Promise<DeviceKeyLookup> => {
     const getDevice = deps.getDevice;
@@ -386,8 +407,10 @@ export const createDeviceDirectory = (deps: {
       let info: AccountDeviceInfo;
       try {
         info = await getDevice(accountId, deviceId);
+        revokedRouteMissing = false;
       } catch (error) {
         if (isRouteMissing(error)) {
+          revokedRouteMissing = true;
           held.generation = generation;
           return { status: 'unknown' };
         }
@@ -465,6 +488,8 @@ export const createDeviceDirectory = (deps: {
   return {
     lookupDeviceKey,
     preload,
+    /** The identity of the rules `lookupDeviceKey` answers by now (see the header). */
+    authorRules: (): string => authorRulesId(deps.getDevice !== undefined && !revokedRouteMissing),
     /** An active device's key only: what a revoked device signs (key envelopes) is not taken at all. */
     async deviceKey(accountId: string, deviceId: string): Promise<Uint8Array | null> {
       const r = await lookupDeviceKey(accountId, deviceId);

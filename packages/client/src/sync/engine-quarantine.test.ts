@@ -156,8 +156,16 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
     write: async (key, value) => void raw.set(key, structuredClone(value)),
   });
   let current: { engine: SyncEngine; db: DeviceDb } | null = null;
-  const start = async (options: { model?: ContentModel; maxQuarantine?: number } = {}) => {
+  const start = async (
+    options: {
+      model?: ContentModel;
+      maxQuarantine?: number;
+      /** The author rules the engine is told it judges by, and whether every author is then unknown. */
+      authors?: { rules: string; unknown: boolean };
+    } = {},
+  ) => {
     if (current) await stop();
+    const authors = options.authors;
     const db = await openDeviceDb({
       name,
       storage,
@@ -172,9 +180,10 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
       accountId: provider.accountId,
       device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
       lookupDeviceKey: async (account, dev) => {
-        const key = await deviceKey(account, dev);
+        const key = authors?.unknown === true ? null : await deviceKey(account, dev);
         return key ? { status: 'found', key } : { status: 'unknown' };
       },
+      ...(authors ? { authorRules: () => authors.rules } : {}),
       now: () => Date.now(),
       replicationId: `quarantine-test-${name}`,
       meta,
@@ -379,6 +388,61 @@ describe('a quarantine beyond its cap', () => {
     // The tampered ones stay unshown.
     expect(await d.stored(t1.id)).toBeNull();
     expect(await d.stored(t2.id)).toBeNull();
+  });
+});
+
+describe('authors refused under one session’s author rules', () => {
+  it('beyond the cap too: a gap of them waits for other author rules, beside content refusals for other record rules', async () => {
+    const server = scriptedServer();
+    const newer = server.serve(await allergy(1, { reaction: 'hives' }));
+    const byUnknown = [];
+    for (let n = 2; n <= 4; n++) byUnknown.push(server.serve(await allergy(n)));
+    const d = device(server, [await providerEnvelope()]);
+    const old = olderBuild();
+
+    let engine = await d.start({ model: old, maxQuarantine: 2, authors: { rules: 'A', unknown: true } });
+    await until(() => engine.quarantine().length === 2, 'two kept');
+    await settled(engine);
+    expect(engine.quarantine().map((q) => [q.id, q.reason, q.authorRules])).toEqual(
+      byUnknown.slice(1).map((doc) => [doc.id, 'BAD_AUTHOR', 'A']),
+    );
+    // The content refusal and the first author refusal were dropped: their gap waits for both rules.
+    expect(d.raw.get('quarantine-gaps')).toEqual([
+      { stream: STREAM, from: newer.seq, to: byUnknown[0]!.seq, model: 'older-build', authorRules: 'A' },
+    ]);
+    // The same rules: nothing fetched again.
+    const first = server.pulls.length;
+    await d.reconnect();
+    await settled(engine);
+    engine = await d.start({ model: old, maxQuarantine: 2, authors: { rules: 'A', unknown: true } });
+    await settled(engine);
+    expect(server.fetchedAgain(first)).toEqual([]);
+
+    // Other author rules, under which the author is known: entries and gap fetched again once.
+    const changed = server.pulls.length;
+    engine = await d.start({ model: old, maxQuarantine: 2, authors: { rules: 'B', unknown: false } });
+    for (const doc of byUnknown) {
+      await until(async () => (await d.stored(doc.id)) !== null, `record ${doc.seq} applied`);
+    }
+    await until(() => engine.quarantine().length === 0, 'nothing left aside');
+    await settled(engine);
+    expect(server.fetchedAgain(changed)).toEqual([newer.seq - 1]);
+    // What failed again in the gap waits for other record rules only.
+    expect(d.raw.get('quarantine-gaps')).toEqual([
+      { stream: STREAM, from: newer.seq, to: newer.seq, model: 'older-build' },
+    ]);
+    const after = server.pulls.length;
+    await d.reconnect();
+    await settled(engine);
+    engine = await d.start({ model: old, maxQuarantine: 2, authors: { rules: 'C', unknown: false } });
+    await settled(engine);
+    expect(server.fetchedAgain(after)).toEqual([]);
+
+    // The app is updated: the gap is fetched again and closes.
+    engine = await d.start({ model: thisBuild(), maxQuarantine: 2, authors: { rules: 'C', unknown: false } });
+    await until(async () => (await d.stored(newer.id)) !== null, 'the newer record is applied');
+    await settled(engine);
+    expect(d.raw.get('quarantine-gaps')).toEqual([]);
   });
 });
 

@@ -28,11 +28,15 @@
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it; a
  *   local copy that is not the server's (a write not acknowledged, or diverged) never counts as stored.
- * - Content refused by the record rules (BAD_CONTENT: the schemas are closed, a newer client may have
- *   written it) is kept with the rules' identity (`ContentModel.version`, MODEL_VERSION by default). A
- *   build with other rules fetches it again once, the same way (an entry kept without one counts as
- *   refused under unknown rules); if it fails again it is kept under this build's rules, not fetched
- *   again until the rules change, and not reported again.
+ * - A refusal other rules may turn into a pass is kept with the identity of the rules that judged it:
+ *   content refused by the record rules (BAD_CONTENT: the schemas are closed, a newer client may have
+ *   written it) with `ContentModel.version` (MODEL_VERSION by default); an author refused (BAD_AUTHOR: no
+ *   device of the account as far as the session could tell, e.g. a revoked one while revoked devices are
+ *   not looked up) with the author rules (`authorRules`: AUTHOR_RULES_VERSION and whether revoked devices
+ *   are looked up, device-directory.ts). A session judging that reason by other rules fetches it again
+ *   once, the same way (an entry kept without them counts as refused under unknown rules); if it fails
+ *   again it is kept under this session's rules, not fetched again until they change, and not reported
+ *   again.
  * - The quarantine list holds at most MAX_QUARANTINE entries: beyond it the oldest that can never pass go
  *   first, then the oldest others, each drop reported (QUARANTINE_DROPPED). A dropped entry whose record
  *   may still be shown widens its stream's gap (one persisted seq range per stream), which the retry
@@ -151,6 +155,7 @@ import {
 import type { Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
+  AUTHOR_QUARANTINE,
   CONTENT_QUARANTINE,
   MAX_RESYNCS,
   META_SCHEMAS,
@@ -158,7 +163,7 @@ import {
   type DeviceMeta,
   type QuarantineReason,
 } from '../session/device-meta';
-import type { DeviceKeyLookup } from './device-directory';
+import { authorRulesId, type DeviceKeyLookup } from './device-directory';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
@@ -219,14 +224,21 @@ export interface QuarantinedItem {
   at: string;
   /** MODEL_VERSION of the rules that judged it; absent in entries kept before it was recorded. */
   model?: string;
+  /** The author rules that judged it (`authorRulesId`); absent in entries kept before it was recorded. */
+  authorRules?: string;
 }
 
+/**
+ * The rules a record refused under this session's rules waits for (only the ones its reason depends on);
+ * for a gap, those of every record in it (see `quarantineGaps`).
+ */
+type Waits = Pick<QuarantinedItem, 'model' | 'authorRules'>;
+
 /** A seq range of a stream whose quarantine entries were dropped beyond the cap (see `quarantineGaps`). */
-interface QuarantineGap {
+interface QuarantineGap extends Waits {
   stream: string;
   from: number;
   to: number;
-  model?: string;
 }
 
 /**
@@ -285,6 +297,11 @@ export interface EngineDeps {
   offload?: CryptoOffload;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
   contentModel?: ContentModel;
+  /**
+   * The identity of the rules `lookupDeviceKey` judges authors by now (the device directory's
+   * `authorRules`), read as records are judged; `authorRulesId(false)` when absent.
+   */
+  authorRules?: () => string;
   /** Quarantine entries kept (default MAX_QUARANTINE); lowered by tests. */
   maxQuarantine?: number;
 }
@@ -464,6 +481,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     model: deps.contentModel ?? BUILD_CONTENT_MODEL,
   };
   const modelVersion = codecDeps.model.version;
+  const authorRules = deps.authorRules ?? ((): string => authorRulesId(false));
   const maxQuarantine = deps.maxQuarantine ?? MAX_QUARANTINE;
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
@@ -707,17 +725,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return current(a) && (a.access === 'owner' || a.access === 'write');
   };
 
-  /** An entry whose record may still be shown: one that can pass, or content other record rules may take. */
-  const renewable = (reason: QuarantineReason): boolean =>
-    RETRYABLE_QUARANTINE.has(reason) || CONTENT_QUARANTINE.has(reason);
+  /** A refusal other rules may turn into a pass: by the record rules (content) or the author rules. */
+  const ruled = (reason: QuarantineReason): boolean =>
+    CONTENT_QUARANTINE.has(reason) || AUTHOR_QUARANTINE.has(reason);
+  /** An entry whose record may still be shown: one that can pass, or one other rules may take. */
+  const renewable = (reason: QuarantineReason): boolean => RETRYABLE_QUARANTINE.has(reason) || ruled(reason);
+  /** What a record refused for `reason` under this session's rules waits for: other rules of that kind. */
+  const waitsFor = (reason: QuarantineReason): Waits =>
+    CONTENT_QUARANTINE.has(reason) ? { model: modelVersion } : { authorRules: authorRules() };
   /**
-   * Whether the retry fetches an entry's record again: its reason can pass, or its content was refused
-   * under other record rules than this build's (an entry kept before the rules were recorded counts as
-   * refused under unknown ones). Content refused under this build's rules waits for another build.
+   * Whether the retry fetches an entry's record again: its reason can pass, or it was refused under other
+   * rules than this session's for its reason (record rules for content, author rules for an author; an
+   * entry kept before they were recorded counts as refused under unknown ones). One refused under this
+   * session's rules waits for others.
    */
-  const due = (q: { reason: QuarantineReason; model?: string }): boolean =>
-    RETRYABLE_QUARANTINE.has(q.reason) || (CONTENT_QUARANTINE.has(q.reason) && q.model !== modelVersion);
-  const gapDue = (g: QuarantineGap): boolean => g.model !== modelVersion;
+  const due = (q: Waits & { reason: QuarantineReason }): boolean =>
+    RETRYABLE_QUARANTINE.has(q.reason) ||
+    (CONTENT_QUARANTINE.has(q.reason) && q.model !== modelVersion) ||
+    (AUTHOR_QUARANTINE.has(q.reason) && q.authorRules !== authorRules());
+  /** A gap is fetched again unless everything in it waits for rules this session still judges by. */
+  const gapDue = (g: Waits): boolean =>
+    (g.model === undefined && g.authorRules === undefined) ||
+    (g.model !== undefined && g.model !== modelVersion) ||
+    (g.authorRules !== undefined && g.authorRules !== authorRules());
+  /**
+   * What a gap waits for once a record that failed for `reason` joins it (`was`: what it waited for; {}
+   * for a new one): null, fetched again at any retry, if it did not wait or the record may pass (`passes`).
+   */
+  const joinWaits = (was: Waits | null, reason: QuarantineReason, passes: boolean): Waits | null =>
+    was === null || passes ? null : { ...was, ...waitsFor(reason) };
 
   /**
    * Per stream, the seq range of entries dropped beyond the cap whose record may still be shown: the
@@ -730,13 +766,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     for (const q of dropped) {
       if (!renewable(q.reason)) continue;
       const was = gaps.get(q.stream);
-      // Waits for another build only if everything in it was content refused under this build's rules.
-      const waits = !due(q) && (was === undefined || was.model === modelVersion);
+      // Waits for other rules only if everything in it was refused under this session's rules.
+      const waits = joinWaits(was === undefined ? {} : gapDue(was) ? null : was, q.reason, due(q));
       gaps.set(q.stream, {
+        ...waits,
         stream: q.stream,
         from: Math.min(was?.from ?? q.seq, q.seq),
         to: Math.max(was?.to ?? q.seq, q.seq),
-        ...(waits ? { model: modelVersion } : {}),
       });
       widened = true;
     }
@@ -768,15 +804,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /**
    * Sets aside a batch of served documents with one persisted write. An entry already there for the same
-   * revision and reason under this build's rules stays as it is (a retry that fails again is not reported
-   * again); under other rules it is replaced quietly, now judged under these. One for the same revision
-   * with another reason, or one of an older revision (never served again) whose record may still be
-   * shown, is replaced.
+   * revision and reason under this session's rules (record and author rules) stays as it is (a retry that
+   * fails again is not reported again); under other rules it is replaced quietly, now judged under these.
+   * One for the same revision with another reason, or one of an older revision (never served again) whose
+   * record may still be shown, is replaced.
    */
   const setAside = async (
     items: ReadonlyArray<{ doc: ServedDoc; reason: QuarantineReason; message: string }>,
   ): Promise<void> => {
     if (items.length === 0) return;
+    const rules = authorRules();
     const byKey = new Map(items.map((i) => [recordKey(i.doc.stream, i.doc.id), i]));
     const unchanged = new Set<string>();
     /** recordKey → when it was first set aside, for entries judged again with the same outcome. */
@@ -786,7 +823,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const item = byKey.get(key);
       if (!item) return true;
       if (q.rev === item.doc.rev && q.reason === item.reason) {
-        if (q.model === modelVersion) {
+        if (q.model === modelVersion && q.authorRules === rules) {
           unchanged.add(key);
           return true;
         }
@@ -808,6 +845,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         message,
         at: again.get(key) ?? iso(),
         model: modelVersion,
+        authorRules: rules,
       })),
     ]);
     for (const [key, { doc, reason, message }] of added) {
@@ -1279,13 +1317,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
-   * Fetches again the records quarantined for a reason that can pass, or for content refused under other
-   * record rules than this build's, and the gaps left by entries dropped beyond the cap, and applies what
-   * now verifies. The protocol pulls by per-stream position only, so each stream is re-pulled from just
-   * before its first such entry (or gap) to its last; only those records are decoded, the rest (held here
-   * already) is skipped. An entry whose record is not served there any more (a newer revision was served
-   * at a later seq, or it was removed) is dropped: its revision is no longer the server's. A gap fetched
-   * to its end shrinks to what failed again and may still pass, or closes.
+   * Fetches again the records quarantined for a reason that can pass, or refused under other rules than
+   * this session's (record rules for content, author rules for an author), and the gaps left by entries
+   * dropped beyond the cap, and applies what now verifies. The protocol pulls by per-stream position
+   * only, so each stream is re-pulled from just before its first such entry (or gap) to its last; only
+   * those records are decoded, the rest (held here already) is skipped. An entry whose record is not
+   * served there any more (a newer revision was served at a later seq, or it was removed) is dropped: its
+   * revision is no longer the server's. A gap fetched to its end shrinks to what failed again and may
+   * still pass, or closes.
    */
   const retryQuarantined = async (): Promise<void> => {
     const entries = quarantine.filter((q) => due(q) && readable(q.stream));
@@ -1313,8 +1352,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const gapOf = new Map(open.map((g) => [g.stream, g]));
     const servedKeys = new Set<string>();
     const covered = new Set<string>();
-    /** Per stream, what of its gap failed again: the range, and whether all of it waits for other rules. */
-    const refailed = new Map<string, { from: number; to: number; waits: boolean }>();
+    /** Per stream, what of its gap failed again: the range, and the rules all of it waits for (or null). */
+    const refailed = new Map<string, { from: number; to: number; waits: Waits | null }>();
     while (pos.size > 0 && !stopped) {
       const asked = [...pos].slice(0, STREAMS_PER_REQUEST);
       const reply = await connection.request<PulledFrame>({
@@ -1341,7 +1380,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         refailed.set(doc.stream, {
           from: Math.min(was?.from ?? doc.seq, doc.seq),
           to: Math.max(was?.to ?? doc.seq, doc.seq),
-          waits: (was?.waits ?? true) && CONTENT_QUARANTINE.has(reason),
+          waits: joinWaits(was === undefined ? {} : was.waits, reason, RETRYABLE_QUARANTINE.has(reason)),
         });
       }
       let progressed = false;
@@ -1374,7 +1413,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (!left) gaps.delete(g.stream);
       else {
         const { from, to, waits } = left;
-        gaps.set(g.stream, { stream: g.stream, from, to, ...(waits ? { model: modelVersion } : {}) });
+        gaps.set(g.stream, { ...waits, stream: g.stream, from, to });
       }
     }
     if (done.length > 0) await saveGaps();
