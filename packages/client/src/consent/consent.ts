@@ -67,11 +67,12 @@
  *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
  *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per own stream is
  *   persisted in device meta (`stream-epochs`), so a lower epoch reported after a restart is not taken.
- * - The device's copy of the grants (device meta `grants`) is written only through one queue here
- *   (`saveGrants`), each write merging into what is stored at that moment (`mergeGrants`: by grant id,
- *   adding grants and the revocation / rotation marks they lack, never taking one away), never a copy read
- *   before a network round trip: a listing that began before a revocation cannot undo it, so offline the
- *   revoked grant stays listed as revoked and the write guard keeps shutting it out.
+ * - The device's copy of the grants (device meta `grants`) is written only here (`saveGrants`, through
+ *   device meta's `update`, which runs a key's writes one at a time), each write merging into what is
+ *   stored at that moment (`mergeGrants`: by grant id, adding grants and the revocation / rotation marks
+ *   they lack, never taking one away), never a copy read before a network round trip: a listing that
+ *   began before a revocation cannot undo it, so offline the revoked grant stays listed as revoked and the
+ *   write guard keeps shutting it out.
  * - Every grant this account issued that stands on the server gets a `consent-grant` audit entry
  *   (`onEvent`) with the signed grant's content, from whichever patient device learns that it stands:
  *   `grant` emits it at the server's answer. A grant is marked unrecorded in device meta
@@ -338,25 +339,24 @@ export const createConsent = (deps: ConsentDeps) => {
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
   /**
-   * Every write of the device's copy of the grants, one at a time: `change` is given what is stored at
-   * that moment (never a copy read before an await) and answers what to store, or null to leave it. Only
-   * this module writes `grants`, so nothing lands between the read and the write. Answers what is stored.
+   * Every write of the device's copy of the grants: `change` is given what is stored at that moment (the
+   * writes of a key run one at a time, device-meta.ts; never a copy read before an await) and answers what
+   * to store, or null to leave it. Answers what is stored.
    */
-  let grantWrites: Promise<unknown> = Promise.resolve();
-  const saveGrants = (change: (stored: StoredGrant[]) => StoredGrant[] | null): Promise<StoredGrant[]> => {
-    const run = grantWrites.then(async () => {
-      const stored = await localGrants();
-      const next = change(stored);
-      if (next === null) return stored;
-      // Through `update`: a stored list that fails its schema (one a newer build wrote) reads as empty
-      // above, and is refused here rather than replaced, with the revocation marks it holds.
-      await deps.meta.update('grants', META_SCHEMAS.grants, () => next);
-      deps.keyring.invalidateWriteChecks();
-      watch.grantsChanged(next);
-      return next;
+  const saveGrants = async (
+    change: (stored: StoredGrant[]) => StoredGrant[] | null,
+  ): Promise<StoredGrant[]> => {
+    const out: { changed: StoredGrant[] | null } = { changed: null };
+    // Through `update`: a stored list that fails its schema (one a newer build wrote) is refused rather
+    // than replaced, with the revocation marks it holds.
+    const stored = await deps.meta.update('grants', META_SCHEMAS.grants, (current) => {
+      out.changed = change(current ?? []);
+      return out.changed ?? current;
     });
-    grantWrites = run.catch(() => undefined);
-    return run;
+    if (out.changed === null) return stored ?? [];
+    deps.keyring.invalidateWriteChecks();
+    watch.grantsChanged(out.changed);
+    return out.changed;
   };
   /** Merges `found` into what is stored now (see `mergeGrants`): a mark stored is never undone. */
   const addGrants = (found: readonly StoredGrant[]): Promise<StoredGrant[]> =>
@@ -369,17 +369,9 @@ export const createConsent = (deps: ConsentDeps) => {
   const sending = new Set<string>();
   /** Grants whose entry this session emitted: the append may not have landed at the next lookup. */
   const emitted = new Set<string>();
-  let markWrites: Promise<unknown> = Promise.resolve();
-  /** One write of the marks at a time, each changing what is stored then (null: leave it). */
-  const updateMarks = (change: (marks: Unrecorded) => Unrecorded | null): Promise<void> => {
-    const run = markWrites.then(async () => {
-      const marks = (await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? [];
-      const next = change(marks);
-      // Through `update`: marks a newer build wrote, unreadable here, are refused, not replaced.
-      if (next !== null) await deps.meta.update(UNRECORDED_KEY, Unrecorded, () => next);
-    });
-    markWrites = run.catch(() => undefined);
-    return run;
+  /** Changes the marks stored then (null: leave them); through `update`, as `saveGrants`. */
+  const updateMarks = async (change: (marks: Unrecorded) => Unrecorded | null): Promise<void> => {
+    await deps.meta.update(UNRECORDED_KEY, Unrecorded, (marks) => change(marks ?? []) ?? marks);
   };
   const markUnrecorded = (grants: readonly Grant[], notBefore: number): Promise<void> => {
     if (grants.length === 0 || deps.grantsRecorded === undefined) return Promise.resolve();

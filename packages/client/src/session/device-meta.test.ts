@@ -41,3 +41,62 @@ describe('device metadata read back from disk', () => {
     expect(problems).toContain('auditOutbox');
   });
 });
+
+describe('device metadata writes of one key', () => {
+  // A store whose reads and writes take a few turns, as RxDB's local documents do at rest.
+  const slowStore = () => {
+    const store = new Map<string, unknown>();
+    let writes = 0;
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    };
+    const meta = createDeviceMeta({
+      read: async (key) => {
+        await turns(3);
+        return store.get(key);
+      },
+      write: async (key, value) => {
+        await turns(3);
+        writes++;
+        store.set(key, value);
+      },
+    });
+    return { store, meta, writes: () => writes };
+  };
+
+  it('run one at a time: concurrent read-change-writes never undo each other', async () => {
+    const { store, meta } = slowStore();
+    const ids = Array.from({ length: 8 }, (_, i) => `01J0000000000000000000000${i}`);
+    await Promise.all(
+      ids.map((id) => meta.update('pending', META_SCHEMAS.pending, (v) => [...(v ?? []), id])),
+    );
+    expect(store.get('pending')).toEqual(ids);
+  });
+
+  it('a set queued behind an update lands after it', async () => {
+    const { store, meta } = slowStore();
+    const first = meta.update('pending', META_SCHEMAS.pending, () => ['01J00000000000000000000001']);
+    const second = meta.set('pending', ['01J00000000000000000000002']);
+    await Promise.all([first, second]);
+    expect(store.get('pending')).toEqual(['01J00000000000000000000002']);
+  });
+
+  it('a change that answers the stored value writes nothing; a failed write does not stop the next', async () => {
+    const { meta, writes } = slowStore();
+    await meta.set('pending', ['01J00000000000000000000001']);
+    const before = writes();
+    expect(await meta.update('pending', META_SCHEMAS.pending, (v) => v)).toEqual([
+      '01J00000000000000000000001',
+    ]);
+    expect(await meta.update('absent', META_SCHEMAS.pending, (v) => v)).toBeNull();
+    expect(writes()).toBe(before);
+    await expect(
+      meta.update('pending', META_SCHEMAS.pending, () => {
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    expect(
+      await meta.update('pending', META_SCHEMAS.pending, (v) => [...(v ?? []), '01J00000000000000000000002']),
+    ).toEqual(['01J00000000000000000000001', '01J00000000000000000000002']);
+  });
+});

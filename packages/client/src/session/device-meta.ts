@@ -6,6 +6,9 @@
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
  * (read, change, write back) refuses it, so what could not be read is never written over.
+ * Writes of one key (`set`, `update`) run one at a time, in call order, and `update`'s change is given
+ * what is stored at that moment: two read-change-writes of a key never interleave (within this process),
+ * so neither undoes the other. A change must not write the same key itself (it would wait for itself).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Incarnation, PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
@@ -179,12 +182,16 @@ export const META_SCHEMAS = {
 export interface DeviceMeta {
   get<S extends TSchema>(key: string, schema: S): Promise<Static<S> | null>;
   set(key: string, value: unknown): Promise<void>;
-  /** Writes `change(current)` back; rejects, writing nothing, when the stored value fails `schema`. */
+  /**
+   * Writes `change(current)` back after the key's earlier writes, and answers it; rejects, writing nothing,
+   * when the stored value fails `schema`. A change that answers `current` itself leaves it: nothing is
+   * written (null only when nothing is stored).
+   */
   update<S extends TSchema>(
     key: string,
     schema: S,
-    change: (current: Static<S> | null) => Static<S> | Promise<Static<S>>,
-  ): Promise<Static<S>>;
+    change: (current: Static<S> | null) => Static<S> | null | Promise<Static<S> | null>,
+  ): Promise<Static<S> | null>;
 }
 
 /** Wraps raw storage (`read` answers the stored value or undefined) with schema checks on read. */
@@ -201,18 +208,36 @@ export const createDeviceMeta = (raw: {
     raw.onInvalid?.(key, checked.error.message);
     return { ok: false as const, message: checked.error.message };
   };
+  /** Per key, the last write queued (settled, never rejecting); removed once nothing follows it. */
+  const tails = new Map<string, Promise<void>>();
+  const serial = <T>(key: string, job: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(job);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
   return {
     async get(key, schema) {
       const r = await read(key, schema);
       return r.ok ? r.value : null;
     },
-    set: (key, value) => raw.write(key, value),
-    async update(key, schema, change) {
-      const r = await read(key, schema);
-      if (!r.ok) throw new Error(`device metadata "${key}" cannot be read (${r.message}); not overwritten`);
-      const next = await change(r.value);
-      await raw.write(key, next);
-      return next;
-    },
+    set: (key, value) => serial(key, () => raw.write(key, value)),
+    update: (key, schema, change) =>
+      serial(key, async () => {
+        const r = await read(key, schema);
+        if (!r.ok) throw new Error(`device metadata "${key}" cannot be read (${r.message}); not overwritten`);
+        const next = await change(r.value);
+        if (next === r.value) return next;
+        if (next === null)
+          throw new Error(`device metadata "${key}": a change answered nothing; not removed`);
+        await raw.write(key, next);
+        return next;
+      }),
   };
 };
