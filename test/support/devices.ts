@@ -12,9 +12,9 @@ import {
   type CryptoOffload,
   type DeviceSession,
   type DeviceAccount,
+  type DeviceSessionOptions,
   type Vault,
   type WebSocketLike,
-  type WrappedRootApi,
 } from '@hale/client';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { input } from './records';
@@ -121,7 +121,7 @@ export const openDevice = async (
     sessionAccount?: DeviceAccount;
     /** Lets the session take a passphrase changed elsewhere (both), or only report it exactly (vault). */
     vault?: Vault;
-    api?: WrappedRootApi;
+    api?: DeviceSessionOptions['api'];
     createWebSocket?: (url: string) => WebSocketLike;
   } = {},
 ): Promise<DeviceSession> =>

@@ -157,6 +157,24 @@ export {
   type RecordInput,
 } from './records/records';
 export {
+  createFiles,
+  FILE_CHUNK_BYTES,
+  FILE_ERROR_CODES,
+  FILE_STREAM_TYPES,
+  FileError,
+  isFileError,
+  MAX_FILE_BYTES,
+  type FileErrorCode,
+  type FileErrorExtra,
+  type FileLocation,
+  type FilePutInput,
+  type Files,
+  type FilesDeps,
+  type FilesHttpApi,
+  type FileStreamType,
+  type MaybeFilesHttpApi,
+} from './files/files';
+export {
   createConsent,
   ConsentError,
   MAX_ACCEPTED_PAGES,

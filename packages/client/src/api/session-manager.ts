@@ -31,7 +31,7 @@ export interface SessionDevice {
 }
 
 export interface SessionManagerOptions {
-  readonly api: HttpApi;
+  readonly api: Pick<HttpApi, 'challenge' | 'session'>;
   readonly device: SessionDevice;
   readonly ed: Ed25519;
   /** Device clock, ms since the epoch. */

@@ -18,7 +18,7 @@
 // work under way. The session works with its own copies of the secrets, taken at open and zeroed by
 // close(), so work under way finishes under the real keys and nothing is ever sealed, signed or derived
 // under zeroes; and once the account is locked it starts nothing more with them: records (reads too),
-// consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
+// files, consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
 // consent's re-keying checks between connects stop (as at close()), the keyring hands out no key (pushes
 // stay pending; pulls are set aside and fetched again later), no socket is authenticated (the connection
 // stays offline, retrying, its reason LOCKED) and the socket that was up is dropped. A sync issue LOCKED
@@ -57,6 +57,7 @@ import { createSyncEngine, type RemovedStream } from '../sync/engine';
 import type { ContentModel } from '../sync/record-codec';
 import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
+import { createFiles, type FilesHttpApi } from '../files/files';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
@@ -118,8 +119,11 @@ export interface DeviceSessionOptions {
    * reports it (`refreshWrappedRoot`); alone, it makes `sync.state().passphrase` exact without writing.
    */
   vault?: Vault;
-  /** The HTTP API (`createHttpApi(...)`; only challenge, session and getWrappedRoot are used). */
-  api?: WrappedRootApi;
+  /**
+   * The HTTP API (`createHttpApi(...)`): challenge, session and getWrappedRoot for the passphrase watch;
+   * `files` needs the blob routes too (createBlob, putChunk, getBlob, getChunk, deleteBlob).
+   */
+  api?: WrappedRootApi & Partial<FilesHttpApi>;
   /**
    * How often a patient device reads the server's grant list while connected, to learn of grants made or
    * revoked on the patient's other devices (consent GRANT_REFRESH_MS, 5 min, by default).
@@ -435,6 +439,16 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
   });
   consentRef = consent;
+  const files = createFiles({
+    accountId: account.accountId,
+    api: options.api,
+    device: secrets.device,
+    ed,
+    now,
+    keyring,
+    assertUnlocked: assertUsable,
+    usable,
+  });
   // A lock at an await below: the open ends LOCKED through the catch, which closes what it opened. In
   // between, only the copies are used, and audit appends refuse by themselves.
   const assertNotLockedWhileOpening = (): void => {
@@ -475,6 +489,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     db,
     records,
     consent,
+    files,
     audit,
     keyring,
     directory,

@@ -1,0 +1,31 @@
+// Attaching a file to a record, quoted verbatim in docs/client-api.md ("Files"); test/files.e2e.test.ts
+// fails if the two drift apart, and runs it against a real server with a session opened as the
+// quickstart opens it (with `api`).
+
+// #region files
+import type { DeviceSession } from '@hale/client';
+
+export async function attachScan(session: DeviceSession, scan: Uint8Array) {
+  // 1. Seal and upload the file into the patient's document stream: the server stores ciphertext only.
+  const file = await session.files.put({
+    type: 'document',
+    bytes: scan,
+    fileName: 'discharge-summary.pdf',
+    mediaType: 'application/pdf',
+  });
+
+  // 2. Keep its FileRef in a record, which syncs (encrypted) like any other.
+  const doc = await session.records.add('HealthDocument', {
+    file,
+    documentType: 'discharge-summary',
+    title: 'Discharge summary',
+    uploadedAt: new Date().toISOString(),
+    version: 1,
+    versions: [],
+  });
+
+  // 3. Any device that may read the stream gets the bytes back, each chunk and the whole file checked.
+  const bytes = await session.files.get(doc.file, { type: 'document' });
+  return { doc, bytes };
+}
+// #endregion files

@@ -1,0 +1,673 @@
+/**
+ * Encrypted files on the device (`session.files`): document scans, lab-result and message attachments.
+ *
+ * A file is a blob on the sync server (docs/protocol.md, "Blob manifests") in one of a patient's streams
+ * that carry files (FILE_STREAM_TYPES). It is cut into chunks of `chunkSize` plaintext bytes, each sealed
+ * with `sealBytes` under the stream's current write key (`keyring.writeKey`, the key the engine seals
+ * records with) and bound to {blobId, chunkIndex, epoch}; the manifest lists the sha256 of each sealed
+ * chunk. What a record keeps is the FileRef: blobId, fileName, mediaType, size and the plaintext's sha256.
+ *
+ * Invariants:
+ * - Nothing is sent before the input passed: `type` one of FILE_STREAM_TYPES, `patientId` an account id,
+ *   `bytes` at most MAX_FILE_BYTES, `chunkSize` within the protocol's bounds, fileName and mediaType as the
+ *   model's FileRefSchema takes them. A FileRef handed to get or delete is checked against FileRefSchema
+ *   (and its blobId against the protocol's id form), never taken on trust.
+ * - The plaintext hash and the sealed chunks are made from the caller's bytes in one synchronous step, so
+ *   the FileRef always describes exactly what was sealed, even if the caller changes the array later.
+ * - get hands out bytes only once the whole file passed every check: per chunk, its sealed bytes hash to
+ *   the manifest's digest, its key id names a key of the stream this device holds, it opens under that key
+ *   (authentic) with the expected context {blobId, chunkIndex, epoch}, every chunk under the same epoch, and
+ *   its plaintext has the length the manifest's chunk size gives it; the manifest's blob id, stream, size
+ *   and chunk count agree with the FileRef and the caller's stream; the whole plaintext's sha256 equals
+ *   fileRef.sha256. The manifest is the server's word and proves nothing alone: the FileRef comes from an
+ *   authenticated record, so a server that alters, swaps, drops or reorders chunks, or misstates the size,
+ *   is caught. On any failure the bytes assembled so far are zeroed and nothing is returned.
+ * - put is idempotent while the session is open. An upload that failed for a reason that can pass (no
+ *   answer, the server busy: `retry`) is kept in memory (blob id, manifest, and the sealed chunks the server
+ *   has not confirmed), and a put of the same bytes into the same stream with the same chunk size resumes
+ *   it: the same manifest is announced again, the server answers which chunks it holds, only the others
+ *   are sent. Puts of it at the same time share one upload. A kept upload is not resumed once the stream
+ *   writes under another key (a re-keying since): it is deleted on the server, best effort, and the file
+ *   is sealed anew under the current key. An upload refused for good is not kept. After close() the same
+ *   put starts a new blob; the cut-off one stays on the server, counting against the quota, until deleted.
+ * - Blob ids are 128 random bits in Crockford base32 (26 characters): the protocol's id form and within the
+ *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce the id first.
+ * - Once the account is locked or the session closed, nothing more is started (AccountError LOCKED) and
+ *   kept uploads are dropped. The bearer token is obtained with the session's own copy of the device key
+ *   (createSessionManager), and renewed once when the server says it expired.
+ * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
+ * Costs: put holds the plaintext, then a sealed copy until each chunk is confirmed; get holds the sealed
+ * chunk in flight and the plaintext. Sealing and opening run on the calling thread, chunks one at a time.
+ *
+ * Failure modes: FileError (FILE_ERROR_CODES; `field` for INVALID_INPUT, `serverCode` for what the server
+ * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later);
+ * AccountError LOCKED for a locked account or a closed session.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  BLOB_CHUNK_SIZE,
+  MAX_BLOB_SIZE,
+  base64urlEncode,
+  blobChunkCount,
+  crockfordBase32Encode,
+  hexEncode,
+  keyId,
+  openBytes,
+  randomBytes,
+  sealBytes,
+  sealedKeyId,
+  sha256,
+  type Ed25519,
+} from '@hale/crypto';
+import { FileRefSchema, isAccountId, type FileRef, type StreamType } from '@hale/model';
+import {
+  DEFAULT_CHUNK_BYTES,
+  MAX_BLOB_BYTES,
+  MIN_CHUNK_BYTES,
+  isRecordId,
+  validate,
+  type HttpBlobManifestResponse,
+  type StreamId,
+} from '@hale/protocol';
+import { AccountError, isAccountError } from '../account/errors';
+import { isHaleClientError } from '../api/errors';
+import type { HttpApi } from '../api/http-api';
+import { createSessionManager, type SessionDevice, type SessionManager } from '../api/session-manager';
+import { SyncError } from '../sync/connection';
+import type { Keyring } from '../sync/keyring';
+
+/**
+ * Stream types whose records hold FileRefs (HealthDocument `file`, LabResult and Message `attachments`):
+ * the streams a file may be put in. Only ever appended to.
+ */
+export const FILE_STREAM_TYPES = [
+  'document',
+  'lab-result',
+  'message',
+] as const satisfies readonly StreamType[];
+export type FileStreamType = (typeof FILE_STREAM_TYPES)[number];
+
+/** Largest file: the smaller of what the crypto package seals and what the protocol carries. */
+export const MAX_FILE_BYTES = Math.min(MAX_BLOB_SIZE, MAX_BLOB_BYTES);
+
+/** Plaintext bytes per chunk unless the caller chooses fewer (at least MIN_CHUNK_BYTES). */
+export const FILE_CHUNK_BYTES = Math.min(BLOB_CHUNK_SIZE, DEFAULT_CHUNK_BYTES);
+
+/** Codes of FileError. Stable strings the app switches on; only ever appended to. */
+export const FILE_ERROR_CODES = [
+  /** A field of the input is not what the call takes; `field` names it. Nothing was sent. */
+  'INVALID_INPUT',
+  /**
+   * The session was opened without an HTTP API that has the blob routes (`api`: `createHttpApi(...)`).
+   * Nothing was sent.
+   */
+  'NO_HTTP_API',
+  /**
+   * This device holds no key of the stream to seal with (no consent, a re-keying not confirmed yet, or not
+   * synced yet), or none of its keys of the stream is the one a chunk names (sealed under a key this device
+   * was never given, or under another stream's). Nothing was sent, or no bytes were returned.
+   */
+  'NO_KEY',
+  /** A chunk does not hash to its manifest digest, or its seal does not authenticate: altered bytes. */
+  'TAMPERED',
+  /**
+   * A chunk opens, but was sealed for another blob, index or epoch (a chunk served in place of another), or
+   * the server files the blob under another blob id or stream than the caller's.
+   */
+  'CONTEXT_MISMATCH',
+  /** The manifest's size or chunk count, or a chunk's length, differs from what the FileRef says. */
+  'SIZE_MISMATCH',
+  /** Every chunk opened, but the file's sha256 is not fileRef.sha256. */
+  'HASH_MISMATCH',
+  /**
+   * The server does not hold every chunk of the blob: its upload has not finished (get), or the server
+   * did not confirm every chunk sent (put). `retry`: later, or put again.
+   */
+  'INCOMPLETE',
+  /** No such blob on the server: never stored, or deleted (`serverCode` NOT_FOUND or BLOB_DELETED). */
+  'NOT_FOUND',
+  /**
+   * The server refused this account the stream (`serverCode`: NO_CONSENT, CONSENT_REVOKED,
+   * CONSENT_EXPIRED, or FORBIDDEN for read-only consent or a blob another grantee uploaded).
+   */
+  'FORBIDDEN',
+  /**
+   * No answer from the server (`serverCode` NETWORK, TIMEOUT, or STOPPED after goOffline()). `retry`; a put
+   * is kept to resume.
+   */
+  'OFFLINE',
+  /** Any other refusal (`serverCode`, e.g. QUOTA_EXCEEDED, RATE_LIMITED); `retry` as the server says. */
+  'REFUSED',
+] as const;
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+
+export interface FileErrorExtra {
+  readonly field?: string;
+  readonly serverCode?: string;
+  readonly blobId?: string;
+  readonly retry?: boolean;
+  readonly cause?: unknown;
+}
+
+export class FileError extends Error {
+  readonly code: FileErrorCode;
+  /** Whether the same call may succeed later unchanged. */
+  readonly retry: boolean;
+  /** INVALID_INPUT: the input field at fault (`fileName`, `bytes`, `fileRef.sha256`, …). */
+  readonly field?: string;
+  /** The code the server (or the transport: NETWORK, TIMEOUT) answered. */
+  readonly serverCode?: string;
+  readonly blobId?: string;
+
+  constructor(code: FileErrorCode, message: string, extra: FileErrorExtra = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'FileError';
+    this.code = code;
+    this.retry = extra.retry ?? false;
+    if (extra.field !== undefined) this.field = extra.field;
+    if (extra.serverCode !== undefined) this.serverCode = extra.serverCode;
+    if (extra.blobId !== undefined) this.blobId = extra.blobId;
+  }
+}
+
+export const isFileError = (e: unknown): e is FileError => e instanceof FileError;
+
+/** The HTTP routes files use: a bearer session and the blob routes. */
+export type FilesHttpApi = Pick<
+  HttpApi,
+  'challenge' | 'session' | 'createBlob' | 'putChunk' | 'getBlob' | 'getChunk' | 'deleteBlob'
+>;
+
+/** An HTTP API that may lack the blob routes (a session opened for the passphrase watch only). */
+export type MaybeFilesHttpApi = Pick<HttpApi, 'challenge' | 'session'> & Partial<FilesHttpApi>;
+
+const hasBlobRoutes = (api: MaybeFilesHttpApi): api is FilesHttpApi =>
+  typeof api.createBlob === 'function' &&
+  typeof api.putChunk === 'function' &&
+  typeof api.getBlob === 'function' &&
+  typeof api.getChunk === 'function' &&
+  typeof api.deleteBlob === 'function';
+
+export interface FilesDeps {
+  readonly accountId: string;
+  readonly api: MaybeFilesHttpApi | undefined;
+  /** The session's own copy of the device key (zeroed by its close()): what authenticating signs with. */
+  readonly device: SessionDevice;
+  readonly ed: Ed25519;
+  readonly now?: () => number;
+  readonly keyring: Pick<Keyring, 'writeKey' | 'keyFor' | 'currentEpoch' | 'refresh'>;
+  /** Throws AccountError LOCKED once the account is locked (the session's `assertUsable`). */
+  readonly assertUnlocked: () => void;
+  /** Whether the session may still use its keys: not once locked, nor after close(). */
+  readonly usable: () => boolean;
+}
+
+export interface FilePutInput {
+  /** The patient whose stream the file goes in; this account by default. */
+  readonly patientId?: string;
+  readonly type: FileStreamType;
+  readonly bytes: Uint8Array;
+  readonly fileName: string;
+  readonly mediaType: string;
+  /** Plaintext bytes per chunk, MIN_CHUNK_BYTES…DEFAULT_CHUNK_BYTES; FILE_CHUNK_BYTES by default. */
+  readonly chunkSize?: number;
+}
+
+/** Where a file is: the stream of `type` of `patientId` (this account by default). */
+export interface FileLocation {
+  readonly patientId?: string;
+  readonly type: FileStreamType;
+}
+
+/** An upload under way or cut off (see the header): what a put of the same file resumes. */
+interface Upload {
+  readonly blobId: string;
+  readonly stream: StreamId;
+  readonly epoch: number;
+  readonly keyId: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly digests: readonly string[];
+  /** Sealed chunks the server has not confirmed yet; null once it has. */
+  readonly sealed: Array<Uint8Array | null>;
+  running: Promise<void> | null;
+}
+
+const CONSENT_CODES: ReadonlySet<string> = new Set([
+  'NO_CONSENT',
+  'CONSENT_REVOKED',
+  'CONSENT_EXPIRED',
+  'FORBIDDEN',
+]);
+// STOPPED: the app took the connection offline (goOffline) while the request waited.
+const OFFLINE_CODES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
+
+/** A server's or the transport's refusal as a FileError; anything else (LOCKED, a bug) as it is. */
+const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
+  if (isFileError(e) || isAccountError(e)) return e;
+  if (!isHaleClientError(e) && !(e instanceof SyncError)) return e;
+  const extra = { serverCode: e.code, cause: e, ...(blobId === undefined ? {} : { blobId }) };
+  if (OFFLINE_CODES.has(e.code)) {
+    return new FileError('OFFLINE', `${what}: no answer from the server (${e.message})`, {
+      ...extra,
+      retry: true,
+    });
+  }
+  if (CONSENT_CODES.has(e.code)) {
+    return new FileError('FORBIDDEN', `${what}: the server refused access (${e.code}): ${e.message}`, extra);
+  }
+  if (e.code === 'NOT_FOUND' || e.code === 'BLOB_DELETED') {
+    return new FileError('NOT_FOUND', `${what}: no such file on the server (${e.code})`, extra);
+  }
+  return new FileError('REFUSED', `${what}: the server refused (${e.code}): ${e.message}`, {
+    ...extra,
+    retry: e.retry,
+  });
+};
+
+const invalid = (field: string, reason: string): FileError =>
+  new FileError('INVALID_INPUT', `${field} ${reason}; nothing was sent`, { field });
+
+/** Why a FileRef field was refused, in the model's words where it has them (validate.ts PATTERN_REASONS). */
+const FIELD_REASONS: Readonly<Record<string, string>> = {
+  fileName: 'must be 1 to 255 characters of well-formed text',
+  mediaType: 'must be a media type such as application/pdf',
+  blobId: 'must be a blob id (16 to 128 base64url characters)',
+  sha256: 'must be a SHA-256 digest (64 lowercase hex characters)',
+  size: 'must be a whole number of bytes, 0 or more',
+};
+
+const NameAndType = Type.Pick(FileRefSchema, ['fileName', 'mediaType']);
+
+/**
+ * `value` checked against `schema`; a refusal as INVALID_INPUT naming the first field at fault, as
+ * `${prefix}${field}` (`prefix` alone, without its dot, for the value as a whole).
+ */
+const checked = <S extends TSchema>(schema: S, value: unknown, prefix: string): Static<S> => {
+  const result = validate(schema, value);
+  if (result.ok) return result.value;
+  const issue = result.error.details.issues[0];
+  const field = issue?.path.split('/')[1] ?? '';
+  const name = field === '' ? prefix.replace(/\.$/, '') || 'input' : `${prefix}${field}`;
+  throw invalid(name, FIELD_REASONS[field] ?? issue?.reason ?? 'is not valid');
+};
+
+const checkFileRef = (value: unknown): FileRef => {
+  const ref = checked(FileRefSchema, value, 'fileRef.');
+  // The model takes any base64url id; this protocol stores blobs under ULID-form ids only.
+  if (!isRecordId(ref.blobId)) {
+    throw invalid(
+      'fileRef.blobId',
+      'is not the id of a blob this server stores (26 Crockford base32 characters)',
+    );
+  }
+  return ref;
+};
+
+const isFileStreamType = (value: unknown): value is FileStreamType =>
+  FILE_STREAM_TYPES.some((type) => type === value);
+
+const newBlobId = (): string => crockfordBase32Encode(randomBytes(16));
+
+const manifestOf = (u: Upload) => ({
+  blobId: u.blobId,
+  stream: u.stream,
+  size: u.size,
+  chunkSize: u.chunkSize,
+  chunkCount: u.digests.length,
+  digests: [...u.digests],
+});
+
+export const createFiles = (deps: FilesDeps) => {
+  const { keyring } = deps;
+  const uploads = new Map<string, Upload>();
+  let sessions: SessionManager | null = null;
+
+  const assertOpen = (): void => {
+    if (deps.usable()) return;
+    uploads.clear();
+    deps.assertUnlocked();
+    throw new AccountError('LOCKED', 'the device session was closed; open it again');
+  };
+
+  const requireApi = (): FilesHttpApi => {
+    const { api } = deps;
+    if (api === undefined || !hasBlobRoutes(api)) {
+      throw new FileError(
+        'NO_HTTP_API',
+        'the device session was opened without an HTTP API with the blob routes: pass api: createHttpApi(...)',
+      );
+    }
+    return api;
+  };
+
+  /** Runs one authenticated request; refusals as FileError (`fromServer`). */
+  const call = async <T>(
+    api: FilesHttpApi,
+    request: (token: string) => Promise<T>,
+    what: string,
+    blobId?: string,
+  ): Promise<T> => {
+    assertOpen();
+    sessions ??= createSessionManager({
+      api,
+      device: deps.device,
+      ed: deps.ed,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+    try {
+      return await sessions.withToken(request);
+    } catch (e) {
+      throw fromServer(e, what, blobId);
+    }
+  };
+
+  const streamOf = (location: FileLocation): StreamId => {
+    if (!isFileStreamType(location.type)) {
+      throw invalid('type', `must be one of ${FILE_STREAM_TYPES.join(', ')}`);
+    }
+    const patientId = location.patientId ?? deps.accountId;
+    if (!isAccountId(patientId)) throw invalid('patientId', 'must be an account id');
+    return `${patientId}/${location.type}`;
+  };
+
+  /** Sends what the server lacks of `u`; settles with the server holding every chunk, or throws. */
+  const send = async (api: FilesHttpApi, u: Upload): Promise<void> => {
+    const confirm = (have: readonly number[]): Set<number> => {
+      for (const i of have) if (i < u.sealed.length) u.sealed[i] = null;
+      return new Set(have);
+    };
+    let have = confirm(
+      (await call(api, (t) => api.createBlob(manifestOf(u), t), 'put: announcing the file', u.blobId)).have,
+    );
+    for (let i = 0; i < u.sealed.length; i++) {
+      const sealed = u.sealed[i];
+      // Null: an answer to another put of this upload confirmed it meanwhile.
+      if (have.has(i) || !sealed) continue;
+      const answer = await call(
+        api,
+        (t) => api.putChunk(u.blobId, i, sealed, t),
+        `put: chunk ${i}`,
+        u.blobId,
+      );
+      have = confirm(answer.have);
+    }
+    const missing = u.digests.map((_, i) => i).filter((i) => !have.has(i));
+    if (missing.length === 0) return;
+    // Chunks the server confirmed before and lacks now cannot be sent again (their sealed bytes are gone).
+    const lost = missing.some((i) => u.sealed[i] === null);
+    throw new FileError(
+      lost ? 'REFUSED' : 'INCOMPLETE',
+      lost
+        ? `put: the server no longer holds chunks it confirmed (${missing.join(', ')}); put the file again`
+        : `put: the server did not confirm chunks ${missing.join(', ')}; put the file again to resume`,
+      { blobId: u.blobId, retry: !lost },
+    );
+  };
+
+  /** Finds, for a sealed chunk's key id, the stream key of this device it names and that key's epoch. */
+  const keyNamed = async (
+    stream: string,
+    wanted: string,
+    known: Map<string, { epoch: number; key: Uint8Array }>,
+  ): Promise<{ epoch: number; key: Uint8Array } | null> => {
+    const tried = new Set<number>();
+    const scan = async () => {
+      const hit = known.get(wanted);
+      if (hit) return hit;
+      // Newest first: a file is most likely sealed under the epoch the stream writes with now.
+      for (let epoch = keyring.currentEpoch(stream); epoch >= 0; epoch--) {
+        if (tried.has(epoch)) continue;
+        tried.add(epoch);
+        const key = await keyring.keyFor(stream, epoch);
+        assertOpen();
+        if (!key) continue;
+        const id = keyId(key);
+        known.set(id, { epoch, key });
+        if (id === wanted) return { epoch, key };
+      }
+      return null;
+    };
+    try {
+      const found = await scan();
+      if (found) return found;
+      // The keyring may not know the stream's latest epochs yet.
+      await keyring.refresh([stream]);
+      assertOpen();
+      return await scan();
+    } catch (e) {
+      throw fromServer(e, 'get: fetching the stream keys');
+    }
+  };
+
+  /** The manifest, checked against the FileRef and the caller's stream. */
+  const checkManifest = (m: HttpBlobManifestResponse, ref: FileRef, stream: string): number => {
+    const blobId = ref.blobId;
+    if (m.blobId !== blobId || m.stream !== stream) {
+      throw new FileError(
+        'CONTEXT_MISMATCH',
+        `get: the server files blob ${m.blobId} under ${m.stream}, not ${blobId} under ${stream}`,
+        { blobId },
+      );
+    }
+    const count = Math.max(1, Math.ceil(m.size / m.chunkSize));
+    if (m.size !== ref.size || m.chunkCount !== count || m.digests.length !== count) {
+      throw new FileError(
+        'SIZE_MISMATCH',
+        `get: the server's manifest (${m.size} bytes in ${m.chunkCount} chunks of ${m.chunkSize}) does not ` +
+          `describe the file's ${ref.size} bytes`,
+        { blobId },
+      );
+    }
+    if (!m.complete) {
+      throw new FileError(
+        'INCOMPLETE',
+        `get: the server holds ${m.have.length} of the file's ${count} chunks (its upload has not finished)`,
+        { blobId, retry: true },
+      );
+    }
+    return count;
+  };
+
+  const openFailure = (code: string, i: number, blobId: string, message: string): FileError => {
+    if (code === 'CONTEXT_MISMATCH')
+      return new FileError('CONTEXT_MISMATCH', `get: chunk ${i}: ${message}`, { blobId });
+    if (code === 'WRONG_KEY') return new FileError('NO_KEY', `get: chunk ${i}: ${message}`, { blobId });
+    return new FileError('TAMPERED', `get: chunk ${i}: ${message}`, { blobId });
+  };
+
+  return {
+    /**
+     * Seals `bytes` into chunks under the stream's current write key and uploads them; answers the FileRef
+     * to put in a record. Idempotent while the session is open: after a failure with `retry`, the same put
+     * sends only the chunks the server lacks (see the header).
+     */
+    async put(input: FilePutInput): Promise<FileRef> {
+      assertOpen();
+      const api = requireApi();
+      const stream = streamOf(input);
+      const { bytes } = input;
+      if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
+      if (bytes.length > MAX_FILE_BYTES) {
+        throw invalid('bytes', `must be at most ${MAX_FILE_BYTES} bytes (this file has ${bytes.length})`);
+      }
+      const chunkSize = input.chunkSize ?? FILE_CHUNK_BYTES;
+      if (
+        !Number.isSafeInteger(chunkSize) ||
+        chunkSize < MIN_CHUNK_BYTES ||
+        chunkSize > DEFAULT_CHUNK_BYTES
+      ) {
+        throw invalid(
+          'chunkSize',
+          `must be a whole number from ${MIN_CHUNK_BYTES} to ${DEFAULT_CHUNK_BYTES}`,
+        );
+      }
+      checked(NameAndType, { fileName: input.fileName, mediaType: input.mediaType }, '');
+
+      let write: Awaited<ReturnType<typeof keyring.writeKey>>;
+      try {
+        write = await keyring.writeKey(stream);
+      } catch (e) {
+        throw fromServer(e, 'put: fetching the stream key');
+      }
+      assertOpen();
+      if (!write) {
+        throw new FileError(
+          'NO_KEY',
+          `put: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed yet, ` +
+            'or not synced yet)',
+        );
+      }
+      // One synchronous step from the caller's bytes to the hash and the sealed chunks (see the header).
+      const digest = hexEncode(sha256(bytes));
+      const slot = `${stream}|${chunkSize}|${bytes.length}|${digest}`;
+      const writeKeyId = keyId(write.key);
+      let upload = uploads.get(slot);
+      let stale: Upload | null = null;
+      if (upload && (upload.epoch !== write.epoch || upload.keyId !== writeKeyId)) {
+        // Its chunks are sealed under a key the stream no longer writes with: not finished, not kept.
+        stale = upload;
+        uploads.delete(slot);
+        upload = undefined;
+      }
+      if (!upload) {
+        const blobId = newBlobId();
+        const sealed: Uint8Array[] = [];
+        for (let i = 0; i < blobChunkCount(bytes.length, chunkSize); i++) {
+          const part = bytes.subarray(i * chunkSize, Math.min(bytes.length, (i + 1) * chunkSize));
+          sealed.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
+        }
+        upload = {
+          blobId,
+          stream,
+          epoch: write.epoch,
+          keyId: writeKeyId,
+          size: bytes.length,
+          chunkSize,
+          digests: sealed.map((s) => base64urlEncode(sha256(s))),
+          sealed,
+          running: null,
+        };
+        uploads.set(slot, upload);
+      }
+      if (stale) {
+        const { blobId } = stale;
+        await call(api, (t) => api.deleteBlob(blobId, t), 'put: deleting a stale upload').catch(
+          (e: unknown) => {
+            if (isAccountError(e)) throw e;
+          },
+        );
+      }
+      const u = upload;
+      u.running ??= send(api, u).then(
+        () => {
+          u.running = null;
+          if (uploads.get(slot) === u) uploads.delete(slot);
+        },
+        (e: unknown) => {
+          u.running = null;
+          if (!(isFileError(e) && e.retry) && uploads.get(slot) === u) uploads.delete(slot);
+          throw e;
+        },
+      );
+      await u.running;
+      return {
+        blobId: u.blobId,
+        fileName: input.fileName,
+        mediaType: input.mediaType,
+        size: u.size,
+        sha256: digest,
+      };
+    },
+
+    /**
+     * The file's bytes, once every check passed (see the header); nothing otherwise. `location` is the
+     * stream the record holding the FileRef is in.
+     */
+    async get(fileRef: FileRef, location: FileLocation): Promise<Uint8Array> {
+      assertOpen();
+      const api = requireApi();
+      const ref = checkFileRef(fileRef);
+      const stream = streamOf(location);
+      if (ref.size > MAX_FILE_BYTES) {
+        throw invalid('fileRef.size', `is over the ${MAX_FILE_BYTES} bytes a file may have`);
+      }
+      const { blobId } = ref;
+      const manifest = await call(api, (t) => api.getBlob(blobId, t), 'get: the manifest', blobId);
+      const count = checkManifest(manifest, ref, stream);
+      const out = new Uint8Array(ref.size);
+      try {
+        const keys = new Map<string, { epoch: number; key: Uint8Array }>();
+        let fileEpoch: number | null = null;
+        for (let i = 0; i < count; i++) {
+          const sealed = await call(api, (t) => api.getChunk(blobId, i, t), `get: chunk ${i}`, blobId);
+          if (base64urlEncode(sha256(sealed)) !== manifest.digests[i]) {
+            throw new FileError('TAMPERED', `get: chunk ${i} does not match its digest`, { blobId });
+          }
+          const named = sealedKeyId(sealed);
+          if (!named.ok) throw openFailure(named.error.code, i, blobId, named.error.message);
+          const held = await keyNamed(stream, named.value, keys);
+          if (!held) {
+            throw new FileError(
+              'NO_KEY',
+              `get: chunk ${i} is sealed under no key of ${stream} this device holds`,
+              {
+                blobId,
+              },
+            );
+          }
+          // A blob is sealed under one epoch (put never mixes them): another is a chunk of something else.
+          if (fileEpoch !== null && held.epoch !== fileEpoch) {
+            throw new FileError('CONTEXT_MISMATCH', `get: chunk ${i} is sealed under another epoch`, {
+              blobId,
+            });
+          }
+          fileEpoch = held.epoch;
+          assertOpen();
+          const opened = openBytes(held.key, { blobId, chunkIndex: i, epoch: held.epoch }, sealed);
+          if (!opened.ok) throw openFailure(opened.error.code, i, blobId, opened.error.message);
+          const start = i * manifest.chunkSize;
+          const expected = Math.min(manifest.chunkSize, ref.size - start);
+          if (opened.value.length !== expected) {
+            opened.value.fill(0);
+            throw new FileError(
+              'SIZE_MISMATCH',
+              `get: chunk ${i} holds ${opened.value.length} bytes, not ${expected}`,
+              { blobId },
+            );
+          }
+          out.set(opened.value, start);
+          opened.value.fill(0);
+        }
+        if (hexEncode(sha256(out)) !== ref.sha256) {
+          throw new FileError('HASH_MISMATCH', "get: the file's sha256 is not the one its FileRef names", {
+            blobId,
+          });
+        }
+        return out;
+      } catch (e) {
+        out.fill(0);
+        throw e;
+      }
+    },
+
+    /**
+     * Deletes the file on the server for good (its id is never used again). A file deleted already counts
+     * as done (BLOB_DELETED: a retry after a lost answer). Records holding its FileRef are not changed.
+     */
+    async delete(fileRef: FileRef): Promise<void> {
+      assertOpen();
+      const api = requireApi();
+      const { blobId } = checkFileRef(fileRef);
+      for (const [slot, u] of uploads) if (u.blobId === blobId) uploads.delete(slot);
+      try {
+        await call(api, (t) => api.deleteBlob(blobId, t), 'delete', blobId);
+      } catch (e) {
+        if (isFileError(e) && e.serverCode === 'BLOB_DELETED') return;
+        throw e;
+      }
+    },
+  };
+};
+
+export type Files = ReturnType<typeof createFiles>;
