@@ -35,7 +35,8 @@ export interface NodeCryptoOffloadOptions extends WorkerOffloadOptions {
   /**
    * The worker's entry module (default: `crypto-worker-entry.mjs` next to this file), for hosts that
    * bundle it elsewhere (Electron, bundlers). It must answer each `{id, job}` message with
-   * `{id, result: runCryptoJob(job)}` or `{id, error: string}`.
+   * `{id, result: runCryptoJob(job)}` or `{id, error: jobFailureOf(error, job)}`
+   * (src/offload/job-failure.ts).
    */
   readonly workerUrl?: URL;
 }

@@ -5,13 +5,15 @@
  * KeyObjects are cached (bounded) because importing a key costs as much as a verify. A private key is
  * cached under a labelled hash of the whole 64-byte secret key, as the WebCrypto cache is: keyed by the
  * public half alone, a secret key whose halves disagree would leave its seed's key to be used for the
- * secret key with that public half; and the secret itself is never a map key.
+ * secret key with that public half; and the secret itself is never a map key. Private keys are kept
+ * in a `createPrivateKeyCache` (LRU), so `forgetCachedKeys` drops them with WebCrypto's.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import {
   createEd25519FromSync,
   ed25519Pkcs8FromSecretKey,
   ed25519SpkiFromPublicKey,
+  createPrivateKeyCache,
   privateKeyCacheId,
   type Ed25519,
 } from '../src/index';
@@ -35,18 +37,21 @@ const boundedCache = () => {
 };
 
 export const createNodeEd25519 = (): Ed25519 => {
-  const privateKeys = boundedCache();
+  const privateKeys = createPrivateKeyCache<KeyObject>(CACHE_LIMIT);
   const publicKeys = boundedCache();
   return createEd25519FromSync({
     name: 'node:crypto',
     sign: (secretKey64, msg) => {
-      const key = privateKeys(privateKeyCacheId(secretKey64), () =>
-        createPrivateKey({
+      const id = privateKeyCacheId(secretKey64);
+      let key = privateKeys.get(id);
+      if (key === undefined) {
+        key = createPrivateKey({
           key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
           format: 'der',
           type: 'pkcs8',
-        }),
-      );
+        });
+        privateKeys.set(id, key);
+      }
       return new Uint8Array(sign(null, msg, key));
     },
     verify: (publicKey, msg, sig) => {

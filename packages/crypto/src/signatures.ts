@@ -16,6 +16,11 @@
  * Failure modes: `verify` never throws — any malformed input or internal error → false;
  * `sign` with a malformed secret key throws HaleCryptoError INVALID_INPUT. The WebCrypto key cache
  * is bounded and keyed by a hash of the seed, never by the seed itself.
+ * Imported private keys (WebCrypto's and node:crypto's, each kept by `createPrivateKeyCache`) live only
+ * until `forgetCachedKeys`, which drops those of every implementation in this JavaScript realm (a
+ * worker has its own): an account that locks calls it, so no key object of its stays reachable through a
+ * cache. It drops the keys of accounts still unlocked too; they are imported again at their next
+ * signature. Imported public keys are kept: they are no secret.
  */
 import nacl from 'tweetnacl';
 import { cryptoError } from './errors';
@@ -155,6 +160,32 @@ export const tweetnaclEd25519: Ed25519 = createEd25519FromSync({
   verify: (publicKey, msg, sig) => nacl.sign.detached.verify(msg, sig, publicKey),
 });
 
+/**
+ * Every live private-key cache, so `forgetCachedKeys` reaches each; held weakly, so an implementation
+ * nobody uses any more goes with its cache.
+ */
+const privateKeyCaches = new Set<WeakRef<{ clear(): void }>>();
+const forgetDeadCache = new FinalizationRegistry<WeakRef<{ clear(): void }>>((ref) =>
+  privateKeyCaches.delete(ref),
+);
+
+/**
+ * A bounded cache of imported private keys (LRU, `limit` entries) that `forgetCachedKeys` empties. Keyed
+ * by `privateKeyCacheId`, never by the secret; what an Ed25519 implementation keeps its imports in.
+ */
+export function createPrivateKeyCache<V>(limit: number) {
+  const cache = boundedCache<V>(limit);
+  const ref = new WeakRef(cache);
+  privateKeyCaches.add(ref);
+  forgetDeadCache.register(cache, ref);
+  return cache;
+}
+
+/** Drops every cached private key of every Ed25519 implementation in this realm (see the header). */
+export function forgetCachedKeys(): void {
+  for (const ref of privateKeyCaches) ref.deref()?.clear();
+}
+
 type Subtle = typeof globalThis.crypto.subtle;
 type WebKey = Awaited<ReturnType<Subtle['importKey']>>;
 
@@ -182,6 +213,7 @@ function boundedCache<V>(limit: number) {
       }
     },
     delete: (key: string) => map.delete(key),
+    clear: () => map.clear(),
     get size() {
       return map.size;
     },
@@ -192,7 +224,7 @@ function boundedCache<V>(limit: number) {
 export function createWebCryptoEd25519(
   getSubtle: () => Subtle | undefined = () => globalThis.crypto?.subtle,
 ): Ed25519 {
-  const privateKeys = boundedCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
+  const privateKeys = createPrivateKeyCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
   const publicKeys = boundedCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
   const subtle = (): Subtle => {
     const s = getSubtle();

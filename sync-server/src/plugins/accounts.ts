@@ -6,7 +6,11 @@
  * into binding a device to someone else's account. Challenges are single-use and expire after
  * CHALLENGE_TTL_MS; session tokens are random, stored only as hashes, expire after SESSION_TTL_MS and die
  * with their device. Revoking a device closes its live connections at once, and keeps the signed
- * revocation beside the server's time of it. One device of an account, active or revoked, is answered with
+ * revocation beside the server's time of it. The signed `revokedAt` must lie within
+ * REVOKED_AT_MAX_SKEW_MS of the server's clock (BAD_MESSAGE naming the field, nothing stored, checked
+ * after the signature): devices cut the revoked device off at the earliest of the two times, so one
+ * dated far back would disown what it honestly signed since, and one far ahead says nothing. One device
+ * of an account, active or revoked, is answered with
  * its certificate, that time and the signed revocation when kept (`GET …/devices/:deviceId`, no session,
  * like the account answer; a device of another account is NOT_FOUND, as an unknown one): devices check what
  * a revoked device signed before its revocation against it. A passphrase change is
@@ -89,6 +93,13 @@ import { isStoreError, type Account, type Device } from '../store/index';
 import { inviteCodeHash, inviteId } from '../store/invites';
 
 export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8Encode(token)));
+
+/**
+ * How far a revocation's signed `revokedAt` may lie from the server's clock, either way. The revoking
+ * device signs with its own clock just before sending, so only clock error and transit separate the two;
+ * what the lost device signed within this much before the revocation arrives may be disowned.
+ */
+export const REVOKED_AT_MAX_SKEW_MS = 5 * 60_000;
 
 /** What a joining or signed-in device needs to take the account's current passphrase wrap. */
 const wrappedRootState = (account: Account) => ({
@@ -354,6 +365,19 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
       if (!(await verifyPayload(ed, identity, deviceRevocationPayload(revocation), sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'revocation is not signed by the identity key');
+      }
+      const now = ctx.now();
+      const skew = Date.parse(revocation.revokedAt) - now;
+      if (!(Math.abs(skew) <= REVOKED_AT_MAX_SKEW_MS)) {
+        const off = Number.isNaN(skew)
+          ? 'is not a time'
+          : `is ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'behind' : 'ahead of'} the server's clock`;
+        throw new ServiceError(
+          'BAD_MESSAGE',
+          `revocation revokedAt ${off}, more than the ${REVOKED_AT_MAX_SKEW_MS / 1000} s allowed; ` +
+            "check the revoking device's date and time, then revoke again",
+          { field: 'revokedAt', serverTime: iso(now), maxSkewMs: REVOKED_AT_MAX_SKEW_MS },
+        );
       }
       // Kept as signed (its ids checked against the row above), so readers can verify the time it names.
       const revoked = await store.devices.revoke(device.deviceId, iso(), {

@@ -247,12 +247,14 @@ export const getAccountAnswer = async (t: Endpoint, accountId: string): Promise<
   return checked.value;
 };
 
-export const revokeDevice = async (t: Endpoint, account: TestAccount, device: TestDevice) => {
+export const revokeDevice = async (t: Endpoint | TestServer, account: TestAccount, device: TestDevice) => {
   const revocation = {
     v: 1 as const,
     accountId: account.accountId,
     deviceId: device.deviceId,
-    revokedAt: iso(),
+    // Signed on the server's clock, as a device with a right clock would: an in-process server's may
+    // have been moved, and the server refuses a revokedAt far from its clock.
+    revokedAt: iso('server' in t ? t.server.ctx.now() : Date.now()),
   };
   const sig = await sign(account.keys.identity.secretKey, deviceRevocationPayload(revocation));
   return http(t.url, 'POST', '/v1/devices/revoke', { revocation, sig });

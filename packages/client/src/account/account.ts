@@ -122,6 +122,7 @@ import {
   deriveAccountKeys,
   deviceIdFromPublicKey,
   encodeRecoveryKey,
+  forgetCachedKeys,
   generateDeviceKeys,
   generateRootSecret,
   isProductionStrength,
@@ -1177,8 +1178,13 @@ async function rememberGen0Sig(vault: Vault, account: WrapHolder, wrappedRoot: W
   );
 }
 
-/** Zeroes every secret byte the account object holds; the object is unusable afterwards. */
+/**
+ * Zeroes every secret byte the account object holds; the object is unusable afterwards. Imported key
+ * objects hold the secrets too, so every cached one in this realm is dropped (`forgetCachedKeys`; other
+ * accounts' are imported again when next used).
+ */
 export function lock(account: UnlockedAccount): void {
+  forgetCachedKeys();
   account.root.fill(0);
   account.keys.identity.secretKey.fill(0);
   account.keys.wrapping.secretKey.fill(0);
@@ -1422,10 +1428,29 @@ async function sendDeviceRevocation(
   deviceId: string,
   now: () => number,
 ): Promise<HttpDeviceRevokeResponse> {
-  const revocation = { v: 1 as const, accountId, deviceId, revokedAt: isoAt(now) };
-  const sig = await signPayload(deps.ed, keys.identity.secretKey, deviceRevocationPayload(revocation));
-  return deps.api.revokeDevice({ revocation, sig });
+  const send = async (at: () => number) => {
+    const revocation = { v: 1 as const, accountId, deviceId, revokedAt: isoAt(at) };
+    const sig = await signPayload(deps.ed, keys.identity.secretKey, deviceRevocationPayload(revocation));
+    return deps.api.revokeDevice({ revocation, sig });
+  };
+  try {
+    return await send(now);
+  } catch (e) {
+    // The server refuses a revokedAt far from its clock (this device's clock is off): a lost phone must
+    // still be revocable, so it is signed once more at the time the server answered with.
+    const serverTime = revokedAtRefusedAt(e);
+    if (serverTime === null) throw e;
+    return send(() => serverTime);
+  }
 }
+
+/** The server's time, when `e` refuses a device revocation's revokedAt as too far from it; else null. */
+const revokedAtRefusedAt = (e: unknown): number | null => {
+  if (!isHaleClientError(e) || e.code !== 'BAD_MESSAGE' || e.details?.['field'] !== 'revokedAt') return null;
+  const at = e.details['serverTime'];
+  const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isFinite(ms) ? ms : null;
+};
 
 export type ProviderProfileInput = Omit<ProviderProfile, 'accountId'>;
 

@@ -1,18 +1,20 @@
 // Values that structured clone changes on their way to a worker (a class instance loses its prototype, a
 // symbol key is dropped, a function cannot be copied at all): a seal answers for each item exactly what
 // it answers on this thread, on a real worker thread, at rest and on the wire; one such value fails only
-// its own item, and no error message repeats the content.
+// its own item, and no error message repeats the content. A job that fails as a whole inside the worker
+// fails with the typed error it fails with on this thread (same code and message), never with the
+// worker's own rendering of the error.
 import { afterAll, describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { fillWithDefaultSettings, now } from 'rxdb';
 import type { RxDocumentData, RxJsonSchema } from 'rxdb';
 import { deriveRevisionTagKey, generateStreamKey } from '@hale/crypto';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
-import { wrapWithAtRestEncryption } from '../store/at-rest-encryption';
+import { isAtRestError, wrapWithAtRestEncryption } from '../store/at-rest-encryption';
 import { expectAtRest, insertAll, openInstance, rawSchemaOf, type Raw } from '../store/at-rest.test-util';
 import type { CryptoJob } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
-import { createWorkerOffload } from './worker-offload';
+import { createWorkerOffload, isCryptoOffloadError } from './worker-offload';
 
 const MARKER = 'CLONE-PARITY-PLAINTEXT-71c3';
 
@@ -113,6 +115,65 @@ describe('a seal on the worker answers each item as this thread does', () => {
     expect(String(error)).toContain('DataCloneError');
     expect(String(error)).not.toContain(MARKER);
     await offload.close();
+  });
+});
+
+/** What a rejection says about itself: its class, typed code and message. */
+const described = (error: unknown) => ({
+  name: error instanceof Error ? error.name : typeof error,
+  code: typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined,
+  message: error instanceof Error ? error.message : String(error),
+});
+
+/** What `run` throws here, for a job that fails as a whole. */
+const thrownHere = (job: CryptoJob) => {
+  try {
+    runCryptoJob(job);
+  } catch (error) {
+    return described(error);
+  }
+  throw new Error('expected the job to fail here');
+};
+
+describe('a job that fails inside the worker', () => {
+  const rejection = (job: CryptoJob) =>
+    worker.run(job).then(
+      () => {
+        throw new Error('expected the job to fail on the worker');
+      },
+      (e: unknown) => e,
+    );
+
+  for (const [what, key] of [
+    ['a key of 31 bytes', new Uint8Array(31).fill(7)],
+    ['a key that is no byte array', [7, 7]],
+  ] as const) {
+    it(`(${what}) fails with the typed error it fails with here, without the job's content`, async () => {
+      const values = Array.from({ length: 9 }, (_, n) => ({ note: `${MARKER} ${n}` }));
+      // The shape a caller's bug would send: the worker refuses the key, not this thread.
+      const job = { ...atRestJob(values), key } as unknown as CryptoJob;
+      const here = thrownHere(job);
+      expect(here.code).toBe('AT_REST_INVALID_KEY');
+      const error = await rejection(job);
+      expect(described(error)).toEqual(here);
+      expect(isAtRestError(error, 'AT_REST_INVALID_KEY')).toBe(true);
+      expect(String(error)).not.toContain(MARKER);
+    });
+  }
+
+  it('that is no typed error here fails as WORKER_JOB_FAILED, naming only the op and the error class', async () => {
+    // An open job whose items are no list (a caller's bug): the worker's TypeError is not passed on.
+    const job = { op: 'open', key: new Uint8Array(32).fill(7), items: { stored: MARKER } };
+    expect(thrownHere(job as unknown as CryptoJob).name).toBe('TypeError');
+    const error = await rejection(job as unknown as CryptoJob);
+    expect(isCryptoOffloadError(error)).toBe(true);
+    expect(described(error)).toEqual({
+      name: 'CryptoOffloadError',
+      code: 'WORKER_JOB_FAILED',
+      message: 'crypto worker could not run the open job (TypeError)',
+    });
+    // The worker is still the one that answers the next job.
+    expect((await worker.run(atRestJob([{ n: 1 }]))).op).toBe('seal');
   });
 });
 

@@ -133,8 +133,15 @@ describe('crypto worker robustness', () => {
       worker.postMessage({ id: 3, job: SEAL_JOB });
       await done;
       expect(replies).toEqual([
-        { id: 1, error: expect.any(String) as unknown },
-        { id: 2, error: expect.any(String) as unknown },
+        {
+          id: 1,
+          error: {
+            code: 'WORKER_JOB_FAILED',
+            message: 'crypto worker could not run the unknown job (TypeError)',
+          },
+        },
+        // A job that is no job has no key either: refused as runCryptoJob refuses it on any thread.
+        { id: 2, error: { code: 'AT_REST_INVALID_KEY', message: 'at-rest key must be 32 bytes' } },
         { id: 3, result: { op: 'seal', envelopes: [expect.stringMatching(/^v1\./) as unknown] } },
       ]);
     } finally {

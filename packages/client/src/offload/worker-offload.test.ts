@@ -159,6 +159,72 @@ describe('createWorkerOffload with a host that reports no exit', () => {
     });
   }
 
+  // What a worker entry answers for a job it could not run. Only a typed failure is taken as sent; an
+  // error's own text (what an older or a host's own entry sends) may quote the job and is not passed on.
+  const MARKER = 'REPLY-PLAINTEXT-5e0d';
+  for (const [what, sent, expected] of [
+    [
+      'an AtRestError code and its message',
+      { code: 'AT_REST_INVALID_KEY', message: 'at-rest key must be 32 bytes' },
+      { name: 'AtRestError', code: 'AT_REST_INVALID_KEY', message: 'at-rest key must be 32 bytes' },
+    ],
+    [
+      'WORKER_JOB_FAILED and its message',
+      { code: 'WORKER_JOB_FAILED', message: 'crypto worker could not run the seal job (TypeError)' },
+      {
+        name: 'CryptoOffloadError',
+        code: 'WORKER_JOB_FAILED',
+        message: 'crypto worker could not run the seal job (TypeError)',
+      },
+    ],
+    [
+      "an error's text",
+      `TypeError: Cannot create property 'x' on string '${MARKER}'`,
+      {
+        name: 'CryptoOffloadError',
+        code: 'WORKER_JOB_FAILED',
+        message: 'crypto worker could not run the seal job, and did not say why in a form this build reads',
+      },
+    ],
+    [
+      'a code this build does not know, with a message',
+      { code: 'SOMETHING_NEWER', message: MARKER },
+      {
+        name: 'CryptoOffloadError',
+        code: 'WORKER_JOB_FAILED',
+        message: 'crypto worker could not run the seal job, and did not say why in a form this build reads',
+      },
+    ],
+    [
+      'no error at all',
+      undefined,
+      {
+        name: 'CryptoOffloadError',
+        code: 'WORKER_JOB_FAILED',
+        message: 'crypto worker could not run the seal job, and did not say why in a form this build reads',
+      },
+    ],
+  ] as const) {
+    it(`a job the worker answers with ${what} fails typed, without the worker's own text`, async () => {
+      const offload = createWorkerOffload((events) => ({
+        post: (m) => queueMicrotask(() => events.message({ id: m.id, error: sent })),
+        terminate: () => undefined,
+      }));
+      const error: unknown = await offload.run(sealJob()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!(error instanceof Error)) throw new Error('expected the job to fail');
+      expect({
+        name: error.name,
+        code: 'code' in error ? error.code : undefined,
+        message: error.message,
+      }).toEqual(expected);
+      expect(String(error)).not.toContain(MARKER);
+      await offload.close();
+    });
+  }
+
   it('ignores a late reply to a job that already failed, and keeps the worker', async () => {
     const host = browserLikeHost();
     const offload = createWorkerOffload(host.spawn);

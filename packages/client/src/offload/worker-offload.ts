@@ -2,7 +2,7 @@
  * A `CryptoOffload` over one worker at a time, whatever kind of worker the host has: a Node worker
  * thread (`@hale/client/node`) or a browser Web Worker, each adapted to a `WorkerPort` by the host. The
  * worker runs `runCryptoJob` for each `{ id, job }` message and answers `{ id, result }` or
- * `{ id, error: string }`.
+ * `{ id, error: CryptoJobFailure }` (job-failure.ts: a code and a message without any value of the job).
  *
  * Invariants
  * - Each job is answered once, by id, in any order, and only with a reply that `checkCryptoJobResult`
@@ -36,8 +36,13 @@
  * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
  * (the at-rest wrapper reports AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries
  * it); nothing is half-applied, because callers write only after every value of their batch is back.
+ * A job the worker answers as failed rejects with the AtRestError it throws on this thread (same code and
+ * message) when the worker names one, else with CryptoOffloadError WORKER_JOB_FAILED; what the worker
+ * sent is taken only in the form `readJobFailure` checks, never as text of its own (it may quote the job).
  */
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
+import { AtRestError } from '../store/at-rest-encryption';
+import { readJobFailure } from './job-failure';
 import { checkCryptoJobResult } from './job-result';
 import { prefilterJson } from './json-prefilter';
 
@@ -49,9 +54,11 @@ export interface WorkerOffload extends CryptoOffload {
 /**
  * Error codes of the offload's own typed failures (append-only). `WORKER_MESSAGE_UNREADABLE`: the worker
  * sent a message that could not be read (a 'messageerror', or no reply to any job), so the jobs it was
- * running failed and it was replaced; the batch can be retried.
+ * running failed and it was replaced; the batch can be retried. `WORKER_JOB_FAILED`: the worker answered
+ * that it could not run the job, with no typed error of the job's own (a bug, or an answer it could not
+ * send); the worker stays.
  */
-export const CRYPTO_OFFLOAD_ERROR_CODES = ['WORKER_MESSAGE_UNREADABLE'] as const;
+export const CRYPTO_OFFLOAD_ERROR_CODES = ['WORKER_MESSAGE_UNREADABLE', 'WORKER_JOB_FAILED'] as const;
 export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];
 
 export class CryptoOffloadError extends Error {
@@ -176,6 +183,20 @@ const unrefTimer = (timer: ReturnType<typeof setTimeout>): void => {
 
 const closedError = (): Error => new Error('crypto offload is closed');
 
+/** The rejection of `job`, which the worker answered as failed with `sent` (see the header). */
+const jobFailed = (sent: unknown, job: CryptoJob): Error => {
+  const failure = readJobFailure(sent);
+  if (failure === null) {
+    return new CryptoOffloadError(
+      'WORKER_JOB_FAILED',
+      `crypto worker could not run the ${job.op} job, and did not say why in a form this build reads`,
+    );
+  }
+  return failure.code === 'WORKER_JOB_FAILED'
+    ? new CryptoOffloadError(failure.code, failure.message)
+    : new AtRestError(failure.code, failure.message);
+};
+
 const unreadableError = (what: string): CryptoOffloadError =>
   new CryptoOffloadError(
     'WORKER_MESSAGE_UNREADABLE',
@@ -247,7 +268,7 @@ export function createWorkerOffload(
         if (p === undefined || ref.self === undefined) return;
         settle(ref.self, reply.id);
         if (reply.result === undefined) {
-          p.reject(new Error(typeof reply.error === 'string' ? reply.error : 'crypto worker failed'));
+          p.reject(jobFailed(reply.error, p.job));
           return;
         }
         try {

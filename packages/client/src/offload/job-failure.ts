@@ -1,0 +1,81 @@
+/**
+ * What a crypto worker answers for a job it could not run (`{ id, error: CryptoJobFailure }`), and what
+ * the offload reads from it. An error's own text may quote the job it failed on (a DataCloneError quotes
+ * the value it could not copy, V8 names values in some TypeErrors), and a job carries record content and
+ * keys, so neither side passes such text on.
+ *
+ * Invariants: the worker (`jobFailureOf`) answers an AtRestError — the one typed error `runCryptoJob`
+ * throws for a whole job, whose messages never carry values (at-rest-encryption.ts) — as its code and
+ * message, and anything else as WORKER_JOB_FAILED with a message naming only the job's op and the error's
+ * class. The offload (`readJobFailure`) takes an AtRestError code and its message, or WORKER_JOB_FAILED
+ * and its message, checked against `CryptoJobFailure`; it reads anything else — a string (what an older
+ * or a host's own entry sends), another shape, a code this build does not know — as a failure without a
+ * reason (null), dropping what was sent. The AtRestError's details are not carried: `runAtRestJob` throws
+ * none for a whole job.
+ * Failure modes: neither throws.
+ */
+import { Type } from '@sinclair/typebox';
+import { createChecker, type Checker } from '@hale/protocol';
+import { isAtRestError, type AtRestErrorCode } from '../store/at-rest-encryption';
+import type { CryptoOffloadErrorCode } from './worker-offload';
+
+/** A worker's answer for a job it could not run: a code and a message without any value of the job. */
+export interface CryptoJobFailure {
+  readonly code: AtRestErrorCode | Extract<CryptoOffloadErrorCode, 'WORKER_JOB_FAILED'>;
+  readonly message: string;
+}
+
+const AT_REST_CODES = [
+  'AT_REST_DECRYPT_FAILED',
+  'AT_REST_ENCRYPT_FAILED',
+  'AT_REST_INVALID_KEY',
+  'AT_REST_UNSUPPORTED_SCHEMA',
+  'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+  'AT_REST_NO_KEY',
+  'AT_REST_CLOSED',
+] as const;
+// The list is the type's list: a code added to AtRestErrorCode and not here fails to compile, instead of
+// a worker's failure with it being read as one without a reason.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _atRestCodesListed: Same<(typeof AT_REST_CODES)[number], AtRestErrorCode> = true;
+
+const CryptoJobFailureSchema = Type.Object({
+  code: Type.Union([...AT_REST_CODES.map((c) => Type.Literal(c)), Type.Literal('WORKER_JOB_FAILED')]),
+  message: Type.String({ maxLength: 1000 }),
+});
+
+let checker: Checker<typeof CryptoJobFailureSchema> | null = null;
+
+const OPS = new Set(['seal', 'open', 'wireSeal', 'wireOpen']);
+const CLASS_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+
+/** The job's op when it is one, else "unknown" (a job that is no job carries nothing else worth naming). */
+const opOf = (job: unknown): string =>
+  typeof job === 'object' && job !== null && 'op' in job && typeof job.op === 'string' && OPS.has(job.op)
+    ? job.op
+    : 'unknown';
+
+/** An error's class name when it looks like one, else its type: never its message. */
+const classOf = (error: unknown): string =>
+  typeof error === 'object' &&
+  error !== null &&
+  'name' in error &&
+  typeof error.name === 'string' &&
+  CLASS_NAME.test(error.name)
+    ? error.name
+    : typeof error;
+
+/** The worker's answer for `job`, which threw `error` (or whose answer could not be posted). */
+export function jobFailureOf(error: unknown, job: unknown): CryptoJobFailure {
+  if (isAtRestError(error)) return { code: error.code, message: error.message };
+  return {
+    code: 'WORKER_JOB_FAILED',
+    message: `crypto worker could not run the ${opOf(job)} job (${classOf(error)})`,
+  };
+}
+
+/** A worker's failure as sent, when it is a `CryptoJobFailure`; null for anything else (see the header). */
+export function readJobFailure(sent: unknown): CryptoJobFailure | null {
+  checker ??= createChecker(CryptoJobFailureSchema);
+  return checker.check(sent) ? sent : null;
+}
