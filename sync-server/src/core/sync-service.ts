@@ -17,7 +17,10 @@
  *   most that rate.
  * - The server never interprets `ct`. It checks routing facts only: author = the pushing device,
  *   signatures where the protocol requires them (clinical types, grantee-written records, audit entries),
- *   the current key epoch, revision tags that move forward, and audit append-only.
+ *   the current key epoch, revision tags that move forward, and audit append-only. The epoch is checked
+ *   before the costly checks (to refuse early) and again by the store inside the write's transaction
+ *   (`DocWrite.expectedEpoch`), so a rotation stored meanwhile refuses the row STALE_EPOCH: a grantee the
+ *   rotation shut out still holds the old key.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
  * - Re-pushing a revision that is already stored answers `ok` (idempotent retries). For an audit entry
  *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
@@ -741,6 +744,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         results.push(rowError(doc.stream, doc.id, 'FORBIDDEN', 'author must be the pushing device'));
         continue;
       }
+      // Checked again by the store in the write's own transaction: a rotation may be stored while this
+      // row's signature is checked and the audit chain's lock awaited.
+      let expectedEpoch: number | undefined;
       if (isAudit) {
         if (doc.audit === undefined) {
           results.push(rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries can only be appended'));
@@ -767,6 +773,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           );
           continue;
         }
+        expectedEpoch = current;
         const next = parseRevTag(doc.rev);
         const prev = assumedRev === null ? null : parseRevTag(assumedRev);
         if (!next || (prev !== null && next.n <= prev.n)) {
@@ -803,7 +810,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       };
       if (doc.sig !== undefined) input.sig = doc.sig;
       if (doc.audit !== undefined) input.audit = doc.audit;
-      writes.push({ doc: input, assumedRev });
+      writes.push({ doc: input, assumedRev, ...(expectedEpoch === undefined ? {} : { expectedEpoch }) });
       writeIndex.push(i);
       results.push(null);
       if (decision.level !== 'owner' && !isAudit) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
@@ -816,6 +823,13 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         const doc = frame.rows[i]!.doc;
         if (result.status === 'ok') {
           results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
+        } else if (result.status === 'stale-epoch') {
+          results[i] = rowError(
+            doc.stream,
+            doc.id,
+            'STALE_EPOCH',
+            `stream key epoch is ${result.epoch}; the document was sealed under ${doc.epoch}`,
+          );
         } else if (result.status === 'conflict') {
           if (result.master && result.master.rev === doc.rev) {
             // The same revision is already stored: a retry of an acknowledged write.
@@ -1084,8 +1098,10 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       }
     }
     const createdAt = iso();
-    for (const env of envelopes) {
-      await store.envelopes.put({
+    // One atomic step: stored one by one, a failure after the first would leave a rotation half stored —
+    // a grantee's envelope moving the stream's epoch while the patient's own is missing.
+    await store.envelopes.putAll(
+      envelopes.map((env) => ({
         stream: env.stream,
         epoch: env.epoch,
         recipient: env.recipient,
@@ -1094,8 +1110,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         createdBy: env.createdBy,
         ...(env.sig === undefined ? {} : { sig: env.sig }),
         createdAt,
-      });
-    }
+      })),
+    );
     // Only the patient publishes (checked above), so any other recipient is a grantee or one to be.
     const toOthers = new Map<string, Set<string>>();
     for (const env of envelopes) {

@@ -20,17 +20,25 @@
  *   (data-dir-lock.ts) for its whole run, so it refuses a directory a server holds, even with force (that
  *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
  *   start mid-restore. It also refuses (UNAVAILABLE) while any other connection holds the target open,
- *   unless forced; the replaced file (with its -wal) is renamed aside, not deleted.
+ *   unless forced; the replaced store (with its -wal) is kept aside under `<file>.replaced-<time>`, not
+ *   deleted.
+ * - Crash safety of the swap (`replacementSteps`): wherever a crash stops it, the store's name holds the
+ *   replaced store, whole, or the copy, never neither (a start would create an empty store) and never the
+ *   copy beside the replaced store's -wal (SQLite would replay it onto the copy: nothing ties a -wal to
+ *   its database). The replaced store is checkpointed into its main file first, kept aside by hard links
+ *   (a copy where there are none), its side files removed, and only then the copy renamed over the main
+ *   file. A replaced store that cannot be checkpointed (damaged) may lose, under the store's name and
+ *   only between the last two steps, what its -wal held; the aside keeps it.
  * - A restore that fails leaves the data directory as it found it: besides its own staging copy it removes
  *   the lock file if it created it (unlinked while still held: a server claiming the directory meanwhile
  *   is refused, or makes a new lock file after the unlink) and the directories it created, once empty (a
  *   mistyped --data-dir leaves nothing behind).
  * - A restore never moves state back that devices or the server's security rely on (restore-carry.ts):
- *   before the copy goes in place, the store it replaces (read-only, never modified) gives it every stream
- *   head that is higher, the audit entries and key envelopes made since the backup, and every revocation
- *   (devices, grants, sessions) and newer passphrase wrap. The copy keeps its schema version (the server
- *   migrates at start; an upgrade's rollback restores an older one, with the newer code, before the older
- *   code is started). Every restore gives the store a new incarnation (sent to devices in `ready`).
+ *   before the copy goes in place, the store it replaces (read only; the swap checkpoints it, which
+ *   changes none of its content) gives it every stream head that is higher, the audit entries and key
+ *   envelopes made since the backup, and every revocation (devices, grants, sessions) and newer
+ *   passphrase wrap. The copy keeps its schema version (the server migrates at start; an upgrade's
+ *   rollback restores an older one, with the newer code, before the older code is started). Every restore gives the store a new incarnation (sent to devices in `ready`).
  *   Without a store to replace (or an unreadable one) nothing can be carried: the restore still happens,
  *   and warns.
  *
@@ -47,6 +55,7 @@ import {
   copyFileSync,
   existsSync,
   fsyncSync,
+  linkSync,
   openSync,
   renameSync,
   rmdirSync,
@@ -283,7 +292,97 @@ const missingDirs = (dir: string): string[] => {
   return missing;
 };
 
-/** Replaces the store in `dataDir` with a checked copy of `backupFile`; the old store is moved aside. */
+/**
+ * Checkpoints the store at `file` into its main file, so that the file alone is the whole store. Best
+ * effort: a store that cannot be (damaged, which the carry already reported; or held by a connection a
+ * forced restore overrides) keeps in its -wal what it committed since, and is replaced a step later.
+ */
+const checkpointInto = (file: string): void => {
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 });
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // See above.
+  } finally {
+    db?.close();
+  }
+};
+
+/** A second name for `file` at `to` (a copy where hard links are not possible); durable before it returns. */
+const keepAs = (file: string, to: string): void => {
+  try {
+    linkSync(file, to);
+  } catch {
+    copyFileSync(file, to);
+    syncFile(to);
+  }
+};
+
+export interface ReplacementStep {
+  readonly name: string;
+  readonly run: () => void;
+}
+
+/**
+ * The steps, in order, that put the prepared copy at `staging` (no side files) in place of the store at
+ * `target` (run them all); `aside` is where the replaced store is kept, null when there is none. Separate
+ * so that a test can stop after any step, as a crash would. A crash after any of them leaves `target`
+ * the replaced store, whole, or the copy:
+ * 1. the replaced store is checkpointed (its -wal emptied into the main file), so its main file alone is
+ *    all of it: removing its -wal later loses nothing;
+ * 2. the replaced store gets second names under `aside` (hard links: `target` is untouched);
+ * 3. its -wal and -shm are removed from under `target`. SQLite does not tie a -wal to its main file (no
+ *    check against the database header: a -wal beside another WAL-mode file is replayed onto it), so
+ *    none may be left when the copy takes the name;
+ * 4. the copy is renamed onto `target`, atomically replacing the main file.
+ * A store that cannot be checkpointed (damaged) loses in step 3 what only its -wal held; it is still
+ * whole under `aside`.
+ */
+export const replacementSteps = (
+  staging: string,
+  target: string,
+): { aside: string | null; steps: ReplacementStep[] } => {
+  // A leftover -wal must go too, even without a main file: SQLite would replay it onto the new file.
+  const present = () => ['', ...SIDE_FILES].filter((suffix) => existsSync(target + suffix));
+  const aside = present().length > 0 ? `${target}.replaced-${stamp()}` : null;
+  const dir = dirname(target);
+  const steps: ReplacementStep[] = [];
+  if (aside !== null) {
+    steps.push(
+      {
+        name: 'checkpoint the replaced store',
+        run: () => {
+          if (existsSync(target)) checkpointInto(target);
+        },
+      },
+      {
+        name: 'keep the replaced store aside',
+        run: () => {
+          for (const suffix of present()) keepAs(target + suffix, aside + suffix);
+          syncDir(dir);
+        },
+      },
+      {
+        name: 'remove its side files',
+        run: () => {
+          for (const suffix of SIDE_FILES) rmSync(target + suffix, { force: true });
+          syncDir(dir);
+        },
+      },
+    );
+  }
+  steps.push({
+    name: 'rename the copy into place',
+    run: () => {
+      renameSync(staging, target);
+      syncDir(dir);
+    },
+  });
+  return { aside, steps };
+};
+
+/** Replaces the store in `dataDir` with a checked copy of `backupFile`; the old store is kept aside. */
 export const restoreSqlite = async (
   backupFile: string,
   dataDir: string,
@@ -322,16 +421,9 @@ export const restoreSqlite = async (
     const report = await prepareCopy(staging, existsSync(target) ? target : null);
     syncFile(staging);
 
-    // A leftover -wal must go too, even without a main file: SQLite would replay it onto the new file.
-    let movedAside: string | null = null;
-    const present = ['', ...SIDE_FILES].filter((suffix) => existsSync(target + suffix));
-    if (present.length > 0) {
-      const aside = `${target}.replaced-${stamp()}`;
-      for (const suffix of present) renameSync(target + suffix, aside + suffix);
-      movedAside = aside;
-    }
-    renameSync(staging, target);
-    syncDir(dirname(target));
+    const swap = replacementSteps(staging, target);
+    for (const step of swap.steps) step.run();
+    const movedAside = swap.aside;
     const warn = options.onWarning ?? ((w: string) => process.stderr.write(`warning: ${w}\n`));
     for (const warning of report.warnings) warn(warning);
     return {

@@ -891,6 +891,58 @@ export const runStoreConformance = (
         expect(gone?.audit).toBeUndefined();
       });
 
+      it("writes a row with expectedEpoch only while it is the stream's current key epoch", async () => {
+        const M = 'pat/medication';
+        const envelope = (stream: string, epoch: number) => ({
+          stream,
+          epoch,
+          recipient: 'pat',
+          keyId: `k-${epoch}`,
+          wrapped: 'w',
+          createdBy: 'dev-1',
+          createdAt: isoAt(epoch),
+        });
+        await store.envelopes.putAll([envelope(S, 0), envelope(S, 1), envelope(S, 2)]);
+        const results = await store.docs.writeDocs(
+          [
+            { doc: makeDocInput(S, 'old', '1-a', { epoch: 1 }), assumedRev: null, expectedEpoch: 1 },
+            { doc: makeDocInput(S, 'cur', '1-a', { epoch: 2 }), assumedRev: null, expectedEpoch: 2 },
+            // A stream without envelopes is at epoch 0.
+            { doc: makeDocInput(M, 'm0', '1-a', { epoch: 0 }), assumedRev: null, expectedEpoch: 0 },
+            { doc: makeDocInput(M, 'm1', '1-a', { epoch: 1 }), assumedRev: null, expectedEpoch: 1 },
+            // Without expectedEpoch the store does not look at epochs.
+            { doc: makeDocInput(S, 'any', '1-a', { epoch: 7 }), assumedRev: null },
+          ],
+          isoAt(3),
+        );
+        expect(results).toStrictEqual([
+          { status: 'stale-epoch', epoch: 2 },
+          { status: 'ok', seq: 1 },
+          { status: 'ok', seq: 1 },
+          { status: 'stale-epoch', epoch: 0 },
+          { status: 'ok', seq: 2 },
+        ]);
+        expect(await store.docs.getDoc(S, 'old')).toBeNull();
+        expect(await store.docs.getDoc(M, 'm1')).toBeNull();
+
+        // A rotation stored after the writer's check refuses the next write checked against the old epoch.
+        await store.envelopes.put(envelope(S, 3));
+        const [stale] = await store.docs.writeDocs(
+          [{ doc: makeDocInput(S, 'cur', '2-b', { epoch: 2 }), assumedRev: '1-a', expectedEpoch: 2 }],
+          isoAt(4),
+        );
+        expect(stale).toStrictEqual({ status: 'stale-epoch', epoch: 3 });
+        expect((await store.docs.getDoc(S, 'cur'))?.rev).toBe('1-a');
+        expect(await store.docs.streamHeads([S])).toStrictEqual([{ stream: S, head: 2 }]);
+        await expectStoreError(
+          store.docs.writeDocs(
+            [{ doc: makeDocInput(S, 'bad', '1-a'), assumedRev: null, expectedEpoch: -1 }],
+            isoAt(5),
+          ),
+          'INVALID',
+        );
+      });
+
       it('compare-and-set: accepts the assumed revision, returns the master on conflict', async () => {
         await store.docs.writeDocs([{ doc: makeDocInput(S, 'a', '1-aaa'), assumedRev: null }], isoAt(1));
         const [update] = await store.docs.writeDocs(
@@ -1227,6 +1279,39 @@ export const runStoreConformance = (
           created: false,
         });
         expect(await store.envelopes.list('doc')).toStrictEqual([env('p/allergy', 1, 'doc')]);
+      });
+
+      it('putAll stores a batch as put does, one result per envelope in order', async () => {
+        await store.envelopes.put(env('p/allergy', 1, 'doc'));
+        expect(
+          await store.envelopes.putAll([
+            env('p/allergy', 2, 'doc'),
+            env('p/allergy', 1, 'doc', 'other'),
+            { ...env('p/allergy', 2, 'pat'), sig: 'signature' },
+            env('p/allergy', 2, 'doc', 'again'),
+          ]),
+        ).toStrictEqual([{ created: true }, { created: false }, { created: true }, { created: false }]);
+        expect(await store.envelopes.list('doc')).toStrictEqual([
+          env('p/allergy', 1, 'doc'),
+          env('p/allergy', 2, 'doc'),
+        ]);
+        expect(await store.envelopes.list('pat')).toStrictEqual([
+          { ...env('p/allergy', 2, 'pat'), sig: 'signature' },
+        ]);
+        expect(await store.envelopes.putAll([])).toStrictEqual([]);
+      });
+
+      it('putAll stores none of a batch it refuses', async () => {
+        await expectStoreError(
+          store.envelopes.putAll([env('p/allergy', 1, 'doc'), env('p/allergy', -1, 'pat')]),
+          'INVALID',
+        );
+        await expectStoreError(
+          store.envelopes.putAll([env('p/allergy', 1, 'doc'), env('p/allergy', 1, '')]),
+          'INVALID',
+        );
+        expect(await store.envelopes.list('doc')).toStrictEqual([]);
+        expect(await store.envelopes.currentEpoch('p/allergy')).toBeNull();
       });
 
       it('lists per recipient, optionally per stream, and reports the current epoch', async () => {

@@ -434,6 +434,67 @@ describe('restore without a readable store to replace', () => {
     }
   });
 
+  it('brings back deleted blobs, revoked invites and an older audit chain end, and the warning names them', async () => {
+    const manifest: BlobManifest = {
+      blobId: 'b1',
+      stream: 'pat/document',
+      size: 10,
+      chunkSize: 65_536,
+      chunkCount: 1,
+      digests: ['d0'],
+      createdBy: 'd1',
+      createdAt: isoAt(1),
+    };
+    const codeHash = 'c'.repeat(64);
+    const entry = (id: string, authorSeq: number) => ({
+      doc: makeDocInput(AUDIT, id, '1-a', { audit: { authorSeq, prevHash: null, at: isoAt(2) } }),
+      assumedRev: null,
+    });
+    const { backupFile } = await scenario(
+      async (store) => {
+        await store.blobs.putManifest(manifest);
+        await store.blobs.putChunk('b1', 0, new Uint8Array(26).fill(7));
+        await store.invites.put({
+          codeHash,
+          uses: 1,
+          usesLeft: 1,
+          expiresAt: isoAt(9e6),
+          createdAt: isoAt(0),
+        });
+        await store.docs.writeDocs([entry('e1', 1)], isoAt(2));
+      },
+      async (store) => {
+        await store.blobs.delete('b1', { deletedBy: 'd1', deletedAt: isoAt(5) });
+        await store.invites.revoke(codeHash, isoAt(5));
+        await store.docs.writeDocs([entry('e2', 2)], isoAt(5));
+      },
+    );
+    const target = newDir();
+    const warnings: string[] = [];
+    const result = await restoreSqlite(backupFile, target, { onWarning: (w) => warnings.push(w) });
+    const store = await openSqliteStore({ dataDir: target });
+    try {
+      expect(result.carried).toBeNull();
+      // What the warning must name: each is back as the backup had it.
+      expect(await store.blobs.getManifest('b1')).toStrictEqual(manifest);
+      expect(await store.blobs.getChunk('b1', 0)).not.toBeNull();
+      expect((await store.invites.list()).map((i) => [i.codeHash, i.revokedAt])).toEqual([
+        [codeHash, undefined],
+      ]);
+      expect((await store.docs.lastAuditEntry(AUDIT, 'device-a'))?.audit?.authorSeq).toBe(1);
+    } finally {
+      await store.close();
+    }
+    expect(warnings).toHaveLength(1);
+    const [warning] = warnings;
+    expect(warning).toMatch(/blob deletions/);
+    expect(warning).toMatch(/deleted blobs can be downloaded again/);
+    expect(warning).toMatch(/invite revocations/);
+    expect(warning).toMatch(/revoked invite codes admit sign-ups again/);
+    expect(warning).toMatch(/audit log continues from the backup's last entry/);
+    expect(warning).toMatch(/fork/);
+  });
+
   it('restores over a store file that is not a database, and warns', async () => {
     const { backupFile } = await scenario(
       async (store) => {

@@ -96,7 +96,10 @@ export interface CarryReport {
 /** What the operator must know when nothing could be carried; after a sentence saying why. */
 export const NOTHING_CARRIED_WARNING =
   'Nothing made after this backup could be carried into the restored store: device and consent ' +
-  'revocations, passphrase changes and key rotations made since the backup are undone — redo them. Stream ' +
+  'revocations, passphrase changes, key rotations, blob deletions and invite revocations made since the ' +
+  'backup are undone — redo them (until then deleted blobs can be downloaded again and revoked invite ' +
+  "codes admit sign-ups again). The server's audit log continues from the backup's last entry: devices " +
+  "that saw later entries report its new ones as inserted (a fork of the server's chain). Stream " +
   'positions restart from the backup: devices that synced since must pull again from the start and send ' +
   'again what they hold (current apps do so when they see the new incarnation; older ones need their ' +
   'local data reset).';

@@ -11,6 +11,9 @@
  *   Commits are atomic, so readers never see seq n+1 without seq n.
  * - Audit rows: the store answers `append-only`; triggers also refuse UPDATE and DELETE of rows of
  *   `/audit` streams, and recursive_triggers=ON makes REPLACE conflict resolution fire them too.
+ * - A row's `expectedEpoch` is compared with the stream's highest envelope epoch read inside writeDocs'
+ *   BEGIN IMMEDIATE transaction, and `envelopes.putAll` inserts its batch in one such transaction: an
+ *   envelope is committed either before that read (seen) or after the batch (the row was current then).
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL, details:
@@ -18,7 +21,9 @@
  * - secure_delete=ON: SQLite zeroes what it frees, so a deleted blob's chunks are not left readable in
  *   the database file (the WAL's older frames keep them until overwritten, at most journal_size_limit
  *   after a checkpoint; backups taken before the deletion keep them). A store written before v8 (without
- *   secure_delete) is rebuilt once (VACUUM) when it is migrated, for the copies of cells it left behind. A blob's deletion removes its chunks
+ *   secure_delete) is rebuilt once (VACUUM) when it is migrated, for the copies of cells it left behind:
+ *   the migration's transaction leaves a flag in meta that only a finished rebuild removes, so a store
+ *   whose open stopped between the two is rebuilt at its next open. A blob's deletion removes its chunks
  *   and manifest and writes its tombstone in one BEGIN IMMEDIATE transaction; manifests check for a
  *   tombstone inside theirs, so a deleted id is never stored again.
  * - Once init has run, meta holds the store's incarnation (INCARNATION_META_KEY); only a restore replaces it.
@@ -44,6 +49,9 @@
  *   before the database file is touched, and close() gives it up after the connection is closed; the OS
  *   drops it if the process dies. The server's in-process state (audit chain lock, live hub) relies on this.
  *   `exclusive: false` skips the claim for tools and tests that deliberately write beside a store.
+ * - A data directory holding a non-empty -wal but no database file is refused (INTERNAL): SQLite would
+ *   start an empty database there and delete the -wal. With the file present, SQLite replays whatever
+ *   -wal lies beside it, its own or not (nothing ties the two): only restore (backup.ts) replaces files.
  * - What the open creates is the server user's only: the data directory 0700, the database file 0600
  *   before SQLite opens it, and so its -wal and -shm files, which SQLite gives the database's mode.
  * - health() is ok only if the data directory's disk has HEALTH_MIN_FREE_BYTES free and a transaction
@@ -64,8 +72,8 @@
  * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
 import { randomBytes } from 'node:crypto';
-import { statfsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, statfsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Database from 'better-sqlite3';
 import { Type } from '@sinclair/typebox';
@@ -816,6 +824,12 @@ const inviteRefusal = (
   return null;
 };
 
+const validateEnvelope = (e: Envelope): void => {
+  requireText(e.stream, 'stream');
+  requireText(e.recipient, 'recipient');
+  if (!isNonNegativeInt(e.epoch)) throw invalid('epoch must be a non-negative integer');
+};
+
 const validateDocWrite = (row: DocWrite): void => {
   const { doc, assumedRev } = row;
   requireText(doc.stream, 'doc.stream');
@@ -832,6 +846,8 @@ const validateDocWrite = (row: DocWrite): void => {
   }
   if (assumedRev !== null && typeof assumedRev !== 'string')
     throw invalid('assumedRev must be a string or null');
+  if (row.expectedEpoch !== undefined && !isNonNegativeInt(row.expectedEpoch))
+    throw invalid('expectedEpoch must be a non-negative integer');
 };
 
 const validateManifest = (m: BlobManifest): void => {
@@ -864,8 +880,17 @@ const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
 /** The schema from which the store runs with secure_delete (v8, blob deletion). */
 const SECURE_DELETE_SCHEMA = 8;
 
-/** Migrates the schema; answers the version the file had (0 for a new one). */
-const migrate = (db: Database.Database): number => {
+/**
+ * `meta` key present while a store migrated from before SECURE_DELETE_SCHEMA still needs its one rebuild
+ * (value: the schema version it was migrated from).
+ */
+const REBUILD_PENDING_META_KEY = 'secure-delete-rebuild-pending';
+
+/**
+ * Migrates the schema; answers the version the file had (0 for a new one). The first step of opening a
+ * store (exported so a test can stop after it, as a crash would).
+ */
+export const migrateSqliteSchema = (db: Database.Database): number => {
   const readVersion = (): number => db.pragma('user_version', { simple: true }) as number;
   const found = readVersion();
   if (readVersion() > MIGRATIONS.length) {
@@ -878,12 +903,34 @@ const migrate = (db: Database.Database): number => {
   if (found === MIGRATIONS.length) return found;
   // IMMEDIATE: two processes starting at once must not both apply the same migration.
   db.transaction(() => {
-    for (let v = readVersion(); v < MIGRATIONS.length; v++) {
+    const from = readVersion();
+    for (let v = from; v < MIGRATIONS.length; v++) {
       db.exec(MIGRATIONS[v] ?? '');
       db.pragma(`user_version = ${v + 1}`);
     }
+    // With the migrations, so the rebuild they call for cannot be lost: it runs after this commits
+    // (VACUUM cannot run in a transaction) and the flag goes only once it has (`rebuildIfPending`).
+    if (from > 0 && from < SECURE_DELETE_SCHEMA) {
+      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(
+        REBUILD_PENDING_META_KEY,
+        String(from),
+      );
+    }
   }).immediate();
   return found;
+};
+
+/**
+ * Rebuilds the file (VACUUM) when a migration from before secure_delete left REBUILD_PENDING_META_KEY,
+ * then removes the key: a crash or failure before that leaves it for the next open, and a rebuild run
+ * twice is only slower.
+ */
+const rebuildIfPending = (db: Database.Database): void => {
+  const pending = db.prepare('SELECT 1 FROM meta WHERE key = ?').get(REBUILD_PENDING_META_KEY);
+  if (pending === undefined) return;
+  db.exec('VACUUM');
+  db.prepare('DELETE FROM meta WHERE key = ?').run(REBUILD_PENDING_META_KEY);
+  db.pragma('wal_checkpoint(TRUNCATE)');
 };
 
 type GrantPageArgs = [string, ...(string | number)[]];
@@ -1250,6 +1297,29 @@ type Statements = ReturnType<typeof prepareStatements>;
 /** The invite a registration takes one use of (`accounts.register`). */
 type InviteUse = { readonly codeHash: string; readonly now: string };
 
+/**
+ * A -wal holding anything with no database file beside it is what an interrupted move of the files leaves
+ * (an older restore, an operator's copy). SQLite would create an empty database and delete the -wal, so
+ * the server would start on an empty store, silently: refused instead (INTERNAL), both left as they are.
+ */
+const refuseOrphanWal = (file: string): void => {
+  if (existsSync(file)) return;
+  let walBytes: number;
+  try {
+    walBytes = statSync(`${file}-wal`).size;
+  } catch {
+    return;
+  }
+  if (walBytes === 0) return;
+  throw new StoreError(
+    'INTERNAL',
+    `${file}-wal exists without ${file}: a move of the store's files was interrupted. Put the database ` +
+      `file back (a restore keeps the replaced one as ${basename(file)}.replaced-<time>), or remove the ` +
+      '-wal to start with an empty store',
+    { details: { file } },
+  );
+};
+
 /** Opens (creating if needed) `<dataDir>/hale.sqlite`, applies migrations and returns the ready store. */
 export const openSqliteStore = async (options: SqliteStoreOptions): Promise<SqliteStore> => {
   const dataDir = resolve(options.dataDir);
@@ -1264,6 +1334,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   const lock: DataDirLock | null = (options.exclusive ?? true) ? lockDataDir(dataDir) : null;
   let db: Database.Database;
   try {
+    refuseOrphanWal(file);
     // 0700 and 0600 (file-modes.ts); SQLite gives the -wal and -shm files the database file's mode.
     ensurePrivateDir(dataDir);
     createPrivateFile(file);
@@ -1316,14 +1387,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       // superseded document's ciphertext) are gone from the database file once checkpointed. It must hold
       // for every write, not only deletions: b-tree rebalancing leaves copies of cells behind otherwise.
       db.pragma('secure_delete = ON');
-      const found = migrate(db);
-      if (found > 0 && found < SECURE_DELETE_SCHEMA) {
-        // Written before secure_delete: its free space and b-tree slack may hold copies of cells (blob
-        // chunks, old ciphertext) that zeroing from now on would never reach. Rebuilt once, so that what is
-        // deleted from now on really leaves the file.
-        db.exec('VACUUM');
-        db.pragma('wal_checkpoint(TRUNCATE)');
-      }
+      migrateSqliteSchema(db);
+      // Written before secure_delete: its free space and b-tree slack may hold copies of cells (blob
+      // chunks, old ciphertext) that zeroing from now on would never reach. Rebuilt once, so that what is
+      // deleted from now on really leaves the file; at a later open if this one stops before it is done.
+      rebuildIfPending(db);
       stmts = prepareStatements(db);
       // Read first: the common case (it exists) writes nothing at open.
       if (stmts.metaGet.get(INCARNATION_META_KEY) === undefined) {
@@ -1384,10 +1452,24 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     const results: DocWriteResult[] = [];
     // The restore's origin, read at the batch's first conflict only (conflicts are rare).
     let keptIn: ReturnType<typeof keptFrom> | undefined;
-    for (const { doc, assumedRev } of rows) {
+    // Inside the write lock: no envelope can be stored between this read and the commit.
+    const epochs = new Map<string, number>();
+    const epochOf = (stream: string): number => {
+      let epoch = epochs.get(stream);
+      if (epoch === undefined) {
+        epoch = s.envelopeMaxEpoch.get(stream)?.epoch ?? 0;
+        epochs.set(stream, epoch);
+      }
+      return epoch;
+    };
+    for (const { doc, assumedRev, expectedEpoch } of rows) {
       const current = s.docRev.get(doc.stream, doc.id);
       if (current !== undefined && isAuditStream(doc.stream)) {
         results.push({ status: 'append-only' });
+        continue;
+      }
+      if (expectedEpoch !== undefined && epochOf(doc.stream) !== expectedEpoch) {
+        results.push({ status: 'stale-epoch', epoch: epochOf(doc.stream) });
         continue;
       }
       if (current === undefined ? assumedRev !== null : current.rev !== assumedRev) {
@@ -1449,6 +1531,23 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     return { results, heads: [...heads].map(([stream, head]): StreamHead => ({ stream, head })) };
   };
   const writeTx = db.transaction(writeBatch);
+
+  const insertEnvelope = (s: Statements, e: Envelope): { created: boolean } => {
+    const { changes } = s.envelopeInsert.run(
+      e.stream,
+      e.epoch,
+      e.recipient,
+      e.keyId,
+      e.wrapped,
+      e.createdBy,
+      e.sig ?? null,
+      e.createdAt,
+    );
+    return { created: changes === 1 };
+  };
+  const envelopesTx = db.transaction((s: Statements, envelopes: readonly Envelope[]) =>
+    envelopes.map((e) => insertEnvelope(s, e)),
+  );
 
   const headsTx = db.transaction((s: Statements, streams: string[]) =>
     streams.map((stream): StreamHead => ({ stream, head: s.headGet.get(stream)?.head ?? 0 })),
@@ -2010,20 +2109,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     envelopes: {
       put: (e) =>
         call((s) => {
-          requireText(e.stream, 'stream');
-          requireText(e.recipient, 'recipient');
-          if (!isNonNegativeInt(e.epoch)) throw invalid('epoch must be a non-negative integer');
-          const { changes } = s.envelopeInsert.run(
-            e.stream,
-            e.epoch,
-            e.recipient,
-            e.keyId,
-            e.wrapped,
-            e.createdBy,
-            e.sig ?? null,
-            e.createdAt,
-          );
-          return { created: changes === 1 };
+          validateEnvelope(e);
+          return insertEnvelope(s, e);
+        }),
+      putAll: (envelopes) =>
+        call((s) => {
+          envelopes.forEach(validateEnvelope);
+          return envelopesTx.immediate(s, envelopes);
         }),
       list: (recipient, streams, limit) =>
         call((s) => {

@@ -15,6 +15,9 @@
  *   passed to `writeDocs` commits as a whole or, if the call rejects, not at all.
  * - Audit: documents of streams whose id ends in `/audit` are append-only. An existing audit document is
  *   never updated or deleted (writes to an existing id answer `append-only`).
+ * - Key epochs: a row with `expectedEpoch` is written only if its stream's current epoch (highest stored
+ *   envelope epoch) equals it at commit, checked atomically with the write (`stale-epoch` otherwise); a
+ *   batch of envelopes (`envelopes.putAll`) commits as a whole, so no epoch is current half stored.
  * - Notification: `onCommitted` listeners run only after the commit is durable, and may be called for
  *   commits made through other instances sharing the same backend (possibly later, possibly coalesced).
  *   Heads are hints: a listener reads the data with `readDocs`.
@@ -68,6 +71,13 @@ export interface DocWrite {
   doc: DocInput;
   /** The revision the writer believes is stored; `null` = the writer believes the document is new. */
   assumedRev: string | null;
+  /**
+   * The stream's key epoch the writer checked the row against. When given, the row is written only if the
+   * stream's current epoch (`envelopes.currentEpoch`, 0 for a stream without envelopes) is still this one,
+   * read in the batch's atomic step; else it answers `stale-epoch`. So no rotation stored after the
+   * writer's check can be passed by a row sealed under the key it replaced.
+   */
+  expectedEpoch?: number;
 }
 
 export type DocWriteResult =
@@ -81,7 +91,9 @@ export type DocWriteResult =
        */
       keptFrom?: string;
     }
-  | { status: 'append-only' };
+  | { status: 'append-only' }
+  /** `expectedEpoch` was given and the stream's current key epoch is `epoch` instead; nothing written. */
+  | { status: 'stale-epoch'; epoch: number };
 
 export interface DocPage {
   /** Documents with seq > since, in seq order. */
@@ -501,6 +513,12 @@ export interface SyncStore {
   envelopes: {
     /** Idempotent on (stream, epoch, recipient): the first envelope stays; `created` says if this one was stored. */
     put(envelope: Envelope): Promise<{ created: boolean }>;
+    /**
+     * Stores each envelope as `put` does, in one atomic step: all of them or, if the call rejects, none (a
+     * key rotation is its envelopes together; one alone moves `currentEpoch`). One result per envelope, in
+     * input order; a later envelope of the batch with the key of an earlier one answers `created: false`.
+     */
+    putAll(envelopes: readonly Envelope[]): Promise<Array<{ created: boolean }>>;
     /**
      * Envelopes for `recipient`, optionally only for `streams`, ordered by stream then epoch; at most
      * `limit` when given. Reads only the recipient's rows of those streams (never other recipients' rows of

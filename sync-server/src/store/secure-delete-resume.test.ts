@@ -1,0 +1,87 @@
+// Migrating a store from before v8 rebuilds it once (VACUUM) so that cells written without secure_delete
+// leave the file. The rebuild runs after the migrations committed: a crash (or a failed VACUUM, e.g. a full
+// disk) between the two leaves a store at the current schema that was never rebuilt. The next open must
+// still rebuild it, or a blob deleted afterwards leaves copies of its bytes in the database file.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect, it } from 'vitest';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import {
+  migrateSqliteSchema,
+  openSqliteStore,
+  SQLITE_FILE_NAME,
+  SQLITE_SCHEMA_VERSION,
+  type SqliteStore,
+} from './sqlite-store';
+import { useTempDirs } from './temp-dirs.test-util';
+
+const newDir = useTempDirs('hale-secure-delete-resume-');
+const quiet = { onListenerError: () => undefined };
+const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('base64url');
+const chunk = () => new Uint8Array(randomBytes(MIN_CHUNK_BYTES + 40));
+
+const put = async (store: SqliteStore, blobId: string, chunks: Uint8Array[]) => {
+  await store.blobs.putManifest({
+    blobId,
+    stream: 'AAAAAAAAAAAAAAAAAAAAAA/document',
+    size: chunks.length * MIN_CHUNK_BYTES,
+    chunkSize: MIN_CHUNK_BYTES,
+    chunkCount: chunks.length,
+    digests: chunks.map(digest),
+    createdBy: 'dev-1',
+    createdAt: new Date(0).toISOString(),
+  });
+  for (const [i, c] of chunks.entries()) await store.blobs.putChunk(blobId, i, c);
+};
+
+/** How many 64-byte pieces of `chunks` the file holds. */
+const piecesIn = (file: string, chunks: Uint8Array[]): number => {
+  const bytes = readFileSync(file);
+  let n = 0;
+  for (const c of chunks) {
+    for (let at = 0; at + 64 <= c.length; at += 64) {
+      if (bytes.includes(Buffer.from(c.buffer, c.byteOffset + at, 64))) n++;
+    }
+  }
+  return n;
+};
+
+it('a pre-v8 store whose migration committed but whose rebuild did not run is rebuilt at the next open', async () => {
+  const dataDir = join(newDir(), 'data');
+  const first = [chunk(), chunk(), chunk()];
+  // As v7 wrote it: secure_delete off (SQLite's default), then the schema of v7.
+  let store = await openSqliteStore({ dataDir, ...quiet });
+  store.db.pragma('secure_delete = OFF');
+  await put(store, 'blob-first', first);
+  for (let b = 0; b < 20; b++) await put(store, `blob-${b}`, [chunk(), chunk(), chunk()]);
+  store.db.exec(
+    'DROP TABLE accepted_patients; DROP TABLE server_state; DROP TABLE blob_tombstones; ' +
+      'ALTER TABLE devices DROP COLUMN revocation',
+  );
+  store.db.pragma('user_version = 7');
+  await store.close();
+
+  // The upgraded server's first start gets as far as the migrations, then dies.
+  const raw = new Database(join(dataDir, SQLITE_FILE_NAME));
+  expect(migrateSqliteSchema(raw)).toBe(7);
+  raw.close();
+
+  store = await openSqliteStore({ dataDir, ...quiet });
+  try {
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    await store.blobs.delete('blob-first', { deletedBy: 'dev-1', deletedAt: new Date(1).toISOString() });
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    expect(piecesIn(store.file, first)).toBe(0);
+    expect(await store.blobs.chunkIndexes('blob-7')).toEqual([0, 1, 2]);
+  } finally {
+    await store.close();
+  }
+
+  // Rebuilt once: later opens do not rebuild again (the file is left as it is).
+  const before = readFileSync(join(dataDir, SQLITE_FILE_NAME));
+  store = await openSqliteStore({ dataDir, ...quiet });
+  await store.close();
+  expect(readFileSync(join(dataDir, SQLITE_FILE_NAME)).equals(before)).toBe(true);
+});
