@@ -1,5 +1,5 @@
 import { Kind, Type, type Static, type TLiteral, type TUnion, type TUnsafe } from '@sinclair/typebox';
-import { TEXT_KIND, registerFormats } from './formats';
+import { PARTIAL_DATE_PATTERN, TEXT_KIND, VISIBLE_CHARACTER_PATTERN, registerFormats } from './formats';
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
 
 // Schemas check with `date` / `date-time` formats, so the checkers must exist wherever a schema does.
@@ -17,15 +17,18 @@ export const StringEnum = <const T extends readonly string[]>(values: T): TUnion
 
 /**
  * Free text: well-formed Unicode (no lone surrogate) of at most `maxLength` code points; `minLength` 1
- * for fields that must say something. As JSON Schema it is a plain `{ type: 'string', maxLength }`,
- * whose lengths count code points by the spec; the TypeBox check behind it (TEXT_KIND, formats.ts)
- * counts the same way and also refuses lone surrogates, which JSON Schema cannot express.
+ * for fields that must say something, which must then also show something: at least one visible
+ * character (not only spaces or zero-width characters). As JSON Schema it is a plain
+ * `{ type: 'string', maxLength }`, plus `minLength` and the visible-character `pattern` (read with the
+ * `u` flag, Ajv's default) for required text; lengths count code points by the spec. The TypeBox check
+ * behind it (TEXT_KIND, formats.ts) applies the same rules and also refuses lone surrogates, which JSON
+ * Schema cannot express.
  */
 export const boundedText = (maxLength: number, minLength = 0): TUnsafe<string> =>
   Type.Unsafe<string>({
     [Kind]: TEXT_KIND,
     type: 'string',
-    ...(minLength > 0 ? { minLength } : {}),
+    ...(minLength > 0 ? { minLength, pattern: VISIBLE_CHARACTER_PATTERN } : {}),
     maxLength,
   });
 
@@ -42,6 +45,13 @@ export const DateTimeSchema = Type.String({ format: 'date-time', maxLength: 40 }
 export const DateSchema = Type.String({ format: 'date', maxLength: 10 });
 /** A calendar day or, when known, the instant (FHIR `dateTime` style, e.g. onset, administration). */
 export const DateOrDateTimeSchema = Type.Union([DateSchema, DateTimeSchema]);
+/** A year (`YYYY`) or a month (`YYYY-MM`): FHIR's partial date, for what is known only that far. */
+export const PartialDateSchema = Type.String({ pattern: PARTIAL_DATE_PATTERN, maxLength: 7 });
+/**
+ * DateOrDateTimeSchema that also takes a year or a month, for dates patients copy from a vaccination
+ * card or remember (`1995`, `2009-06`). Not for dates a cross-field rule compares, nor a birth date.
+ */
+export const PartialDateOrDateTimeSchema = Type.Union([DateSchema, DateTimeSchema, PartialDateSchema]);
 
 /** An encrypted blob held by the sync server, described by what a reader needs to fetch and verify it. */
 export const FileRefSchema = Type.Object(

@@ -110,6 +110,17 @@ const exportOne = <K extends RecordKind>(
   return { record, bundle };
 };
 
+/** Like exampleWithout, but not validated: for records the export must refuse. */
+const exampleWithoutValidation = <K extends RecordKind>(
+  kind: K,
+  omit: readonly string[],
+  overrides: Partial<RecordOf<K>>,
+): RecordOf<K> => {
+  const copy = { ...exampleRecord(kind, overrides) };
+  for (const key of omit) delete (copy as Record<string, unknown>)[key];
+  return copy;
+};
+
 const expectElements = (resource: FhirResource, elements: readonly string[]) => {
   for (const element of elements) {
     const present = element.endsWith('[x]')
@@ -1289,5 +1300,131 @@ describe('validateFhirBundleShape', () => {
       expect(result.error.code).toBe('FHIR_SHAPE_INVALID');
       expect(result.error.message).toMatch(/^Bundle is not valid FHIR: .*status: is required/);
     }
+  });
+});
+
+// ------------------------------------------------------------------------------- values and codings
+
+describe('lab values written as text', () => {
+  const observationOf = (overrides: Partial<RecordOf<'LabResult'>>, omit: readonly string[] = []) => {
+    const { record, bundle } = exportOne('LabResult', overrides, omit);
+    return resourceAt(bundle, 'Observation', record.id, record.version);
+  };
+
+  it.each([
+    ['<0.5', 'ng/mL', { value: 0.5, comparator: '<', unit: 'ng/mL', system: UCUM, code: 'ng/mL' }],
+    ['< 0.5', 'ng/mL', { value: 0.5, comparator: '<', unit: 'ng/mL', system: UCUM, code: 'ng/mL' }],
+    ['>=10', 'cells/hpf', { value: 10, comparator: '>=', unit: 'cells/hpf' }],
+    ['≤ 5', 'mmol/L', { value: 5, comparator: '<=', unit: 'mmol/L', system: UCUM, code: 'mmol/L' }],
+    ['> 1000', 'U/L', { value: 1000, comparator: '>', unit: 'U/L', system: UCUM, code: 'U/L' }],
+    ['12.5', 'mg/dL', { value: 12.5, unit: 'mg/dL', system: UCUM, code: 'mg/dL' }],
+  ] as const)('%j with units %j is a valueQuantity keeping the unit', (value, units, expected) => {
+    const observation = observationOf({ value, units });
+    expect(observation.valueQuantity).toEqual(expected);
+    expect(observation.valueString).toBeUndefined();
+    expect(observation.note).toBeUndefined();
+  });
+
+  it('a comparator without units is a valueQuantity without a unit', () => {
+    expect(observationOf({ value: '<0.5' }, ['units']).valueQuantity).toEqual({
+      value: 0.5,
+      comparator: '<',
+    });
+  });
+
+  it('other text keeps its words in valueString and says the units in a note, not glued to the value', () => {
+    const observation = observationOf({ value: 'positive', units: 'ng/mL' });
+    expect(observation.valueString).toBe('positive');
+    expect(observation.valueQuantity).toBeUndefined();
+    expect(observation.note).toEqual([{ text: 'Units: ng/mL' }]);
+  });
+
+  it('maps earlier versions the same way', () => {
+    const [prior] = exampleRecord('LabResult').versions;
+    const { record, bundle } = exportOne('LabResult', {
+      versions: [{ ...prior!, value: '<0.5', units: 'ng/mL' }],
+    });
+    expect(resourceAt(bundle, 'Observation', record.id, 1).valueQuantity).toEqual({
+      value: 0.5,
+      comparator: '<',
+      unit: 'ng/mL',
+      system: UCUM,
+      code: 'ng/mL',
+    });
+  });
+
+  it('refuses a comparator outside the R4 value set in the shape check', () => {
+    const bundle = exportItems([example('LabResult', { value: '<0.5' })]);
+    const observation = entriesOf(bundle, 'Observation').at(-1) as Record<string, unknown>;
+    (observation.valueQuantity as Record<string, unknown>).comparator = '=<';
+    const shape = validateFhirBundleShape(bundle);
+    expect(shape.ok ? [] : shape.error.issues.map((issue) => issue.reason)).toEqual([
+      'must be one of <, <=, >=, >',
+    ]);
+  });
+});
+
+describe('codes and their systems', () => {
+  const CVX = 'http://hl7.org/fhir/sid/cvx';
+
+  it.each([
+    ['115', { coding: [{ system: CVX, code: '115' }], text: 'Tdap' }],
+    ['03', { coding: [{ system: CVX, code: '03' }], text: 'Tdap' }],
+    ['59267-1000-1', { text: 'Tdap (code 59267-1000-1)' }],
+    ['1150', { text: 'Tdap (code 1150)' }],
+    ['J07CA', { text: 'Tdap (code J07CA)' }],
+  ] as const)('vaccineCode %j', (vaccineCode, expected) => {
+    const { bundle } = exportOne('Immunization', { vaccineName: 'Tdap', vaccineCode });
+    expect(only(bundle, 'Immunization').vaccineCode).toEqual(expected);
+    expect(at(only(bundle, 'ImmunizationRecommendation'), 'recommendation[0].vaccineCode[0]')).toEqual(
+      expected,
+    );
+  });
+
+  it.each([
+    ['2345-7', { coding: [{ system: LOINC, code: '2345-7' }], text: 'Glucose' }],
+    ['718-7', { coding: [{ system: LOINC, code: '718-7' }], text: 'Glucose' }],
+    ['2345-8', { text: 'Glucose (code 2345-8)' }], // wrong check digit
+    ['GLU', { text: 'Glucose (code GLU)' }],
+    ['12345', { text: 'Glucose (code 12345)' }],
+  ] as const)('testCode %j', (testCode, expected) => {
+    const { record, bundle } = exportOne('LabResult', { testName: 'Glucose', testCode });
+    expect(resourceAt(bundle, 'Observation', record.id, record.version).code).toEqual(expected);
+    expect(only(bundle, 'ServiceRequest').code).toEqual(expected);
+    expect(only(bundle, 'DiagnosticReport').code).toEqual(expected);
+  });
+});
+
+describe('what patients may leave out', () => {
+  it('an allergy without severity exports its reaction without one', () => {
+    const { bundle } = exportOne('Allergy', {}, ['severity']);
+    expect(only(bundle, 'AllergyIntolerance').reaction).toEqual([{ manifestation: [{ text: 'Hives' }] }]);
+  });
+
+  it('an allergy without severity or reaction exports no reaction', () => {
+    const { bundle } = exportOne('Allergy', {}, ['severity', 'reaction']);
+    expect(only(bundle, 'AllergyIntolerance').reaction).toBeUndefined();
+  });
+
+  it('a year or a month is exported as the FHIR partial dateTime it is', () => {
+    expect(only(exportOne('Immunization', { administeredAt: '1995' }).bundle, 'Immunization')).toMatchObject({
+      occurrenceDateTime: '1995',
+    });
+    expect(
+      only(exportOne('Allergy', { onsetDate: '2009-06' }).bundle, 'AllergyIntolerance').onsetDateTime,
+    ).toBe('2009-06');
+  });
+
+  it('refuses, rather than exports without a code, a test or vaccine named only in blanks', () => {
+    const lab = exampleWithoutValidation('LabResult', ['testCode'], { testName: ' ' });
+    expect(refusal(() => exportItems([item('LabResult', lab)]))).toMatchObject({
+      code: 'INVALID_RECORD',
+      issues: [{ field: 'testName', reason: 'must not be empty' }],
+    });
+    const shot = exampleWithoutValidation('Immunization', ['vaccineCode'], { vaccineName: '\u200b' });
+    expect(refusal(() => exportItems([item('Immunization', shot)]))).toMatchObject({
+      code: 'INVALID_RECORD',
+      issues: [{ field: 'vaccineName', reason: 'must not be empty' }],
+    });
   });
 });

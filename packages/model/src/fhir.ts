@@ -14,6 +14,11 @@
  * - Hale record ids are kept as `identifier` (system `urn:hale:id`) where the resource has one
  *   (Provenance and AuditEvent have none in R4: there the Hale id is `Resource.id`).
  * - No empty strings, arrays or objects are emitted (FHIR JSON forbids them).
+ * - A code typed by a person is labelled with a code system only when it has that system's form (CVX:
+ *   1–3 digits; LOINC: digits, dash, a valid check digit); any other code joins the concept's text, with
+ *   no coding: a coding claiming the wrong system would be read as the wrong vaccine or test.
+ * - Nothing of a value is dropped: a lab value written as text keeps its units (as a Quantity when the
+ *   text is a number, with its comparator; else in Observation.note).
  * - What offline devices legitimately leave behind never fails the export, and nothing is dropped:
  *   several Profiles (each device created one before the first sync) become one Patient that all
  *   references name plus a Patient per other Profile, linked `seealso`; NoteVersions sharing a number
@@ -131,6 +136,7 @@ export const HALE_THREAD_SYSTEM = 'urn:hale:thread';
 export const HALE_STREAM_SYSTEM = 'urn:hale:stream';
 
 const LOINC = 'http://loinc.org';
+const CVX = 'http://hl7.org/fhir/sid/cvx';
 const UCUM = 'http://unitsofmeasure.org';
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -663,19 +669,25 @@ const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): 
       onsetDateTime: fhirDateTime(r.onsetDate),
       recordedDate: fhirDateTime(r.recordedAt),
       note: [text(r.notes)],
-      reaction: [
-        {
-          // manifestation is required in a reaction; an unknown one is said so, not invented.
-          manifestation: [
-            r.reaction !== undefined && r.reaction.trim() !== ''
-              ? text(r.reaction)
-              : { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'unknown' }] },
-          ],
-          severity: r.severity,
-        },
-      ],
+      reaction: [allergyReaction(r.reaction, r.severity)],
     }),
   );
+};
+
+/** Nothing when neither is known: a reaction of unknown manifestation and severity says nothing. */
+const allergyReaction = (
+  reaction: string | undefined,
+  severity: Allergy['severity'],
+): DraftObject | undefined => {
+  const described = reaction !== undefined && reaction.trim() !== '';
+  if (!described && severity === undefined) return undefined;
+  return {
+    // manifestation is required in a reaction; an unknown one is said so, not invented.
+    manifestation: [
+      described ? text(reaction) : { extension: [{ url: DATA_ABSENT_REASON, valueCode: 'unknown' }] },
+    ],
+    severity,
+  };
 };
 
 const DOSE_OF_RE = /^\s*([1-9]\d{0,5})\s+of\s+([1-9]\d{0,5})\s*$/i;
@@ -689,10 +701,7 @@ const exportImmunization = (x: Exporter, r: Immunization, signature: string | un
       : doseOf?.[1] && doseOf[2]
         ? { doseNumberPositiveInt: Number(doseOf[1]), seriesDosesPositiveInt: Number(doseOf[2]) }
         : { doseNumberString: r.dose };
-  const vaccineCode = {
-    coding: [r.vaccineCode === undefined ? undefined : coding('http://hl7.org/fhir/sid/cvx', r.vaccineCode)],
-    text: r.vaccineName,
-  };
+  const vaccineCode = codedConcept(r.vaccineName, r.vaccineCode, CVX, isCvxCode);
   const performer =
     r.providerId !== undefined
       ? x.person(r.providerId, r.performer)
@@ -817,18 +826,79 @@ const authorSignature = (when: string, who: DraftObject, data: string | undefine
   data,
 });
 
+// A number as labs print one below or above a limit: `<0.5`, `>= 10`, `≤5`. Plain decimals only (FHIR
+// `decimal` has no exponent or thousands separators); anything else is text.
+const COMPARED_NUMBER_RE = /^\s*(<=|>=|<|>|≤|≥)?\s*([+-]?\d{1,15}(?:\.\d{1,15})?)\s*$/;
+
+const COMPARATORS: Readonly<Record<string, string>> = {
+  '<': '<',
+  '<=': '<=',
+  '>=': '>=',
+  '>': '>',
+  '≤': '<=',
+  '≥': '>=',
+};
+
+/**
+ * A lab value as Observation.value[x]. A number, or text that is one (optionally after a comparator),
+ * is a valueQuantity with the units; other text is a valueString as written, its units in a note:
+ * appended to the text they would read as part of the result ("positive ng/mL").
+ */
 const labValue = (value: number | string | undefined, units: string | undefined): DraftObject => {
-  if (typeof value === 'number' && Number.isFinite(value)) return { valueQuantity: quantity(value, units) };
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? { valueQuantity: quantity(value, units) } : {};
   if (value === undefined) return {};
-  const asText = String(value);
-  return { valueString: units === undefined || typeof value === 'string' ? asText : `${asText} ${units}` };
+  const match = COMPARED_NUMBER_RE.exec(value);
+  const number = match?.[2] === undefined ? undefined : Number(match[2]);
+  if (match && number !== undefined && Number.isFinite(number)) {
+    const comparator = match[1] === undefined ? undefined : COMPARATORS[match[1]];
+    return { valueQuantity: { ...quantity(number, units), comparator } };
+  }
+  return {
+    valueString: value,
+    note: [units === undefined || units.trim() === '' ? undefined : { text: `Units: ${units}` }],
+  };
+};
+
+const CVX_RE = /^\d{1,3}$/;
+const LOINC_RE = /^(\d{1,7})-(\d)$/;
+
+/** CVX codes are 1–3 digits (`115`, `03`). */
+const isCvxCode = (code: string): boolean => CVX_RE.test(code);
+
+/** LOINC codes are digits, a dash and a mod-10 (Luhn) check digit over them: `2345-7`, `718-7`. */
+const isLoincCode = (code: string): boolean => {
+  const match = LOINC_RE.exec(code);
+  if (!match?.[1] || match[2] === undefined) return false;
+  let sum = 0;
+  // From the right, every other digit starting with the last is doubled (its digits summed).
+  [...match[1]].reverse().forEach((digit, index) => {
+    const value = Number(digit) * (index % 2 === 0 ? 2 : 1);
+    sum += value > 9 ? value - 9 : value;
+  });
+  return (10 - (sum % 10)) % 10 === Number(match[2]);
+};
+
+/**
+ * A CodeableConcept of a named concept and the code a person typed. R4 lets a coding leave out its
+ * system, but a code without one means nothing to a receiver, and one under the wrong system means the
+ * wrong thing: so the code goes under `system` only when it has that system's form, else into the text.
+ */
+const codedConcept = (
+  name: string,
+  code: string | undefined,
+  system: string,
+  hasForm: (code: string) => boolean,
+): DraftObject => {
+  const trimmed = code?.trim();
+  if (trimmed === undefined || trimmed === '') return { text: name };
+  return hasForm(trimmed)
+    ? { coding: [coding(system, trimmed)], text: name }
+    : { text: `${name} (code ${trimmed})` };
 };
 
 const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefined): void => {
-  const code = {
-    coding: [r.testCode === undefined ? undefined : coding(LOINC, r.testCode)],
-    text: r.testName,
-  };
+  const code = codedConcept(r.testName, r.testCode, LOINC, isLoincCode);
   const orderId = `${r.id}-order`;
   const basedOn =
     r.orderedBy === undefined ? undefined : [{ reference: fhirFullUrl('ServiceRequest', orderId) }];
@@ -1865,6 +1935,7 @@ const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly st
     ],
   },
   Observation: {
+    'valueQuantity.comparator': ['<', '<=', '>=', '>'],
     status: [
       'registered',
       'preliminary',

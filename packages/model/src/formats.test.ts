@@ -1,9 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { codePointLength, isIsoDate, isIsoDateTime, isWellFormedText, textProblem } from './formats';
+import {
+  PARTIAL_DATE_PATTERN,
+  codePointLength,
+  hasVisibleCharacter,
+  isIsoDate,
+  isIsoDateTime,
+  isWellFormedText,
+  textProblem,
+} from './formats';
 
 describe('isIsoDate', () => {
-  it.each(['2024-02-29', '2000-02-29', '1999-12-31', '0001-01-01'])('accepts %s', (value) => {
+  it.each(['2024-02-29', '2000-02-29', '1999-12-31', '0001-01-01', '9999-12-31'])('accepts %s', (value) => {
     expect(isIsoDate(value)).toBe(true);
   });
 
@@ -19,6 +27,9 @@ describe('isIsoDate', () => {
     '2024-05-01T00:00:00Z',
     ' 2024-05-01',
     '',
+    '0000-01-01', // FHIR and toISOString know no year 0000
+    '0000-02-29',
+    '+010000-01-01',
   ])('rejects %j', (value) => {
     expect(isIsoDate(value)).toBe(false);
   });
@@ -39,6 +50,12 @@ describe('isIsoDateTime', () => {
     '2024-05-01T09:30:00.123Z',
     '2024-05-01T09:30:00.123456789+02:00',
     '2024-05-01T23:59:59-11:30',
+    '0001-01-01T00:00:00Z',
+    '0001-01-01T01:00:00+01:00',
+    '0001-01-01T00:30:00-01:00',
+    '9999-12-31T23:59:59.999Z',
+    '9999-12-31T22:59:59.999-01:00',
+    '9999-12-31T23:30:00+01:00',
   ])('accepts %s', (value) => {
     expect(isIsoDateTime(value)).toBe(true);
   });
@@ -56,8 +73,53 @@ describe('isIsoDateTime', () => {
     '2024-05-01',
     'yesterday',
     '2024-05-01T09:30:00.Z',
+    '0000-12-31T23:00:00Z',
+    '0001-01-01T00:30:00+01:00', // 0000-12-31T23:30:00Z
+    '0001-01-01T00:59:59.999+01:00',
+    '9999-12-31T23:30:00-01:00', // 10000-01-01T00:30:00Z
   ])('rejects %j', (value) => {
     expect(isIsoDateTime(value)).toBe(false);
+  });
+
+  it('accepts an instant exactly when its UTC form is within years 0001–9999', () => {
+    const edge = fc.record({
+      day: fc.constantFrom('0001-01-01', '9999-12-31', '2024-05-01'),
+      seconds: fc.integer({ min: 0, max: 24 * 3600 - 1 }),
+      sign: fc.constantFrom('+', '-'),
+      offset: fc.integer({ min: 0, max: 23 * 60 + 59 }),
+    });
+    const pad = (n: number) => String(n).padStart(2, '0');
+    fc.assert(
+      fc.property(edge, ({ day, seconds, sign, offset }) => {
+        const time = `${pad(Math.floor(seconds / 3600))}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+        const value = `${day}T${time}${sign}${pad(Math.floor(offset / 60))}:${pad(offset % 60)}`;
+        const utcYear = new Date(value).getUTCFullYear();
+        expect(isIsoDateTime(value)).toBe(utcYear >= 1 && utcYear <= 9999);
+      }),
+    );
+  });
+});
+
+describe('PARTIAL_DATE_PATTERN', () => {
+  const partial = new RegExp(PARTIAL_DATE_PATTERN);
+
+  it.each(['0001', '1995', '9999', '1995-01', '1995-12'])('accepts %s', (value) => {
+    expect(partial.test(value)).toBe(true);
+  });
+
+  it.each([
+    '0000',
+    '0000-05',
+    '1995-00',
+    '1995-13',
+    '1995-1',
+    '995',
+    '19950',
+    '1995-06-01',
+    ' 1995',
+    '1995 ',
+  ])('rejects %j', (value) => {
+    expect(partial.test(value)).toBe(false);
   });
 
   it('accepts every Date#toISOString output', () => {
@@ -132,13 +194,38 @@ describe('codePointLength', () => {
   });
 });
 
+describe('hasVisibleCharacter', () => {
+  it.each(['a', ' a ', '💊', '\u{1FACE}', 'e\u0301', '\u0301', '李', '-', '\uE000', '\u{10FFFD}'])(
+    'finds one in %j',
+    (value) => {
+      expect(hasVisibleCharacter(value)).toBe(true);
+    },
+  );
+
+  it.each([
+    '',
+    ' \t\r\n',
+    '\u00a0\u2007\u202f\u3000', // no-break and ideographic spaces
+    '\u200b\u200c\u200d\u2060\ufeff', // zero-width space, joiners, word joiner, BOM
+    '\u00ad\u034f\u061c\u180e\u200e\u202e\u2066', // soft hyphen, CGJ, bidi marks and controls
+    '\u115f\u3164\uffa0', // Hangul fillers
+    '\ufe0f\u{E0041}\u{E0100}', // variation selectors and a tag
+    '\u0000\u0007\u007f\u0085', // controls
+    '\u2800', // Braille blank
+    '\uD83D', // half an emoji
+  ])('finds none in %j', (value) => {
+    expect(hasVisibleCharacter(value)).toBe(false);
+  });
+});
+
 describe('textProblem', () => {
   const reference = (value: string, min: number | undefined, max: number | undefined) => {
     const native = (value as string & { isWellFormed(): boolean }).isWellFormed();
-    const length = [...value].length;
+    const characters = [...value];
     if (!native) return 'ill-formed';
-    if (min !== undefined && length < min) return 'too-short';
-    if (max !== undefined && length > max) return 'too-long';
+    if (min !== undefined && characters.length < min) return 'too-short';
+    if (min !== undefined && min > 0 && !characters.some(hasVisibleCharacter)) return 'too-short';
+    if (max !== undefined && characters.length > max) return 'too-long';
     return undefined;
   };
 
@@ -156,5 +243,12 @@ describe('textProblem', () => {
     expect(textProblem('💊'.repeat(201), 1, 200)).toBe('too-long');
     expect(textProblem('', 1, 200)).toBe('too-short');
     expect(textProblem(42, 1, 200)).toBe('not-string');
+  });
+
+  it('refuses required text with nothing visible, and only required text', () => {
+    expect(textProblem(' \u200b ', 1, 200)).toBe('too-short');
+    expect(textProblem(' \u200b ', 0, 200)).toBeUndefined();
+    expect(textProblem(' \u200b ', undefined, 200)).toBeUndefined();
+    expect(textProblem(' \u200bx ', 1, 200)).toBeUndefined();
   });
 });

@@ -3,6 +3,9 @@ import { FormatRegistry, Kind, TypeRegistry } from '@sinclair/typebox';
 // Dates are stored as strings so records stay plain JSON (canonical JSON, encryption, FHIR export).
 // Instants must carry a zone so two devices never read the same string as different moments; calendar
 // dates (birth date, onset) stay zone-free because moving them across zones would change the day.
+// Years run from 0001 to 9999, as in FHIR (whose date pattern has no year 0000) and in JavaScript's
+// toISOString, which writes other years with a sign and six digits; an instant must stay inside those
+// years once restated in UTC, which the FHIR export does for offsets beyond ±14:00.
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|([+-])(\d{2}):(\d{2}))$/;
@@ -12,15 +15,23 @@ const isLeapYear = (year: number): boolean => (year % 4 === 0 && year % 100 !== 
 const daysInMonth = (year: number, month: number): number =>
   month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
 
-/** `YYYY-MM-DD` naming a real calendar day (rejects 2023-02-29, 2024-13-01, …). */
+/** `YYYY-MM-DD` naming a real calendar day of years 0001–9999 (rejects 0000-01-01, 2023-02-29, …). */
 export const isIsoDate = (value: string): boolean => {
   const match = DATE_RE.exec(value);
   if (!match) return false;
   const year = Number(match[1]);
   const month = Number(match[2]);
   const day = Number(match[3]);
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 };
+
+/**
+ * A year (`YYYY`) or a year and month (`YYYY-MM`) of years 0001–9999: FHIR's partial `date`/`dateTime`,
+ * for what a vaccination card or a memory gives only partly. Anchored and ASCII, so any JSON Schema
+ * validator reads it alike with or without the `u` flag.
+ */
+export const PARTIAL_DATE_PATTERN =
+  '^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})(?:-(?:0[1-9]|1[0-2]))?$';
 
 /**
  * RFC 3339 / ISO-8601 instant with an explicit zone: `2024-05-01T09:30:00Z`,
@@ -33,6 +44,13 @@ export const isIsoDateTime = (value: string): boolean => {
   if (!isIsoDate(date)) return false;
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return false;
   if (sign !== undefined && (Number(offsetHour) > 23 || Number(offsetMinute) > 59)) return false;
+  // Only the first and the last day can leave years 0001–9999 in UTC, by their offset.
+  if (sign !== undefined && (date === '0001-01-01' || date === '9999-12-31')) {
+    const time = Number(hour) * 3600 + Number(minute) * 60 + Number(second);
+    const offset = Number(offsetHour) * 3600 + Number(offsetMinute) * 60;
+    if (date === '0001-01-01' && sign === '+' && time < offset) return false;
+    if (date === '9999-12-31' && sign === '-' && time + offset >= 24 * 3600) return false;
+  }
   return true;
 };
 
@@ -42,7 +60,7 @@ export const isIsoDateTime = (value: string): boolean => {
 // points, as JSON Schema's `minLength`/`maxLength` define them (and Ajv counts them): TypeBox's own
 // string check counts code units, which would refuse 101 emoji as "more than 200 characters".
 
-/** TypeBox kind of free text (see `boundedText`); its JSON Schema is a plain `type: 'string'`. */
+/** TypeBox kind of free text (see `boundedText`); its JSON Schema is a plain `type: 'string'` with bounds. */
 export const TEXT_KIND = 'HaleText';
 
 // With the `u` flag a class of surrogates matches only unpaired ones: a pair is read as one code point.
@@ -72,6 +90,28 @@ export const codePointLength = (value: string): number => {
   return length;
 };
 
+/**
+ * Matches a visible character: anything but white space, control characters and default-ignorable
+ * code points (zero-width space and joiners, BOM, soft hyphen, Hangul fillers, variation selectors,
+ * tags, …), nor the Braille blank. A negated class, so a character newer than the engine's Unicode
+ * tables (an emoji just added) still counts as visible and devices on older engines agree. The lone
+ * surrogates in the class keep half a character from counting, whether or not the `u` flag is set.
+ * Read with the `u` flag, as Ajv does by default and `textProblem` does: without it `\p{…}` means
+ * nothing. The JSON Schema of required text (`boundedText` with a minimum length) carries it as `pattern`.
+ */
+export const VISIBLE_CHARACTER_PATTERN =
+  '[^\\p{White_Space}\\p{Cc}\\p{Default_Ignorable_Code_Point}\\u2800\\uD800-\\uDFFF]';
+
+const VISIBLE_CHARACTER_RE = new RegExp(VISIBLE_CHARACTER_PATTERN, 'u');
+
+/** True when `value` shows something: at least one character that is not blank (see the pattern). */
+export const hasVisibleCharacter = (value: string): boolean => VISIBLE_CHARACTER_RE.test(value);
+
+/**
+ * `too-short`: fewer than `minLength` code points or, for text that must say something (`minLength` of
+ * 1 or more), nothing visible: a name of spaces or zero-width characters says nothing and exports to
+ * FHIR as a missing required element.
+ */
 export type TextProblem = 'not-string' | 'ill-formed' | 'too-short' | 'too-long';
 
 /**
@@ -88,7 +128,9 @@ export const textProblem = (
   if (!isWellFormedText(value)) return 'ill-formed';
   if (
     minLength !== undefined &&
-    (value.length < minLength || (value.length < 2 * minLength && codePointLength(value) < minLength))
+    (value.length < minLength ||
+      (value.length < 2 * minLength && codePointLength(value) < minLength) ||
+      (minLength > 0 && !hasVisibleCharacter(value)))
   ) {
     return 'too-short';
   }

@@ -9,6 +9,7 @@ import {
   DeviceIdSchema,
   FileRefSchema,
   IdSchema,
+  PartialDateOrDateTimeSchema,
   ProvenanceSchema,
   StringEnum,
   boundedText,
@@ -118,8 +119,9 @@ export const AllergySchema = patientRecord('Allergy', {
   substance: boundedText(200, 1),
   category: Type.Optional(StringEnum(ALLERGY_CATEGORIES)),
   reaction: Type.Optional(boundedText(500)),
-  severity: StringEnum(ALLERGY_SEVERITIES),
-  onsetDate: Type.Optional(DateOrDateTimeSchema),
+  /** Optional: a patient who does not know it should not have to guess. */
+  severity: Type.Optional(StringEnum(ALLERGY_SEVERITIES)),
+  onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
   recordedAt: DateTimeSchema,
   active: Type.Boolean(),
   notes: Type.Optional(boundedText(4000)),
@@ -130,7 +132,8 @@ export const ImmunizationSchema = patientRecord('Immunization', {
   vaccineName: boundedText(200, 1),
   /** Vaccine code, e.g. CVX. */
   vaccineCode: Type.Optional(boundedText(64, 1)),
-  administeredAt: DateOrDateTimeSchema,
+  /** A day, an instant, or only the year or month a card gives. */
+  administeredAt: PartialDateOrDateTimeSchema,
   /** Dose as recorded, e.g. `2 of 3` or `0.5 mL`. */
   dose: Type.Optional(boundedText(64)),
   lotNumber: Type.Optional(boundedText(64)),
@@ -161,7 +164,8 @@ export type Medication = Static<typeof MedicationSchema>;
 
 const labResultValueFields = {
   status: StringEnum(LAB_RESULT_STATUSES),
-  value: Type.Optional(Type.Union([Type.Number(), boundedText(1000)])),
+  /** A number, or text: `<0.5`, `positive`, a culture or pathology narrative. */
+  value: Type.Optional(Type.Union([Type.Number(), boundedText(20000)])),
   units: Type.Optional(boundedText(64)),
   referenceRange: Type.Optional(boundedText(200)),
   effectiveAt: DateOrDateTimeSchema,

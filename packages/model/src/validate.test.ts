@@ -429,10 +429,10 @@ describe('text', () => {
       { field: 'substance', reason: 'must be at most 200 characters' },
     ]);
     expect(
-      failure('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(999)}💊💊` })).issues,
-    ).toEqual([{ field: 'value', reason: 'must be at most 1000 characters' }]);
+      failure('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(19_999)}💊💊` })).issues,
+    ).toEqual([{ field: 'value', reason: 'must be at most 20000 characters' }]);
     expect(
-      validateRecord('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(999)}💊` })).ok,
+      validateRecord('LabResult', exampleRecord('LabResult', { value: `${'x'.repeat(19_999)}💊` })).ok,
     ).toBe(true);
   });
 
