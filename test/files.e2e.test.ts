@@ -1,7 +1,8 @@
 // Encrypted files on the device (`session.files`) against a real server: what one device puts, another
 // device of the patient and a provider with read consent get back byte for byte; a server that alters,
 // swaps or misdescribes what it stores is caught before a single byte is handed out; an upload cut off
-// part way resumes with only the chunks the server lacks.
+// part way resumes, when asked, with only the chunks the server lacks; delete refuses a blob of another
+// stream than the record's; a lock in the middle of an upload or a download stops it there.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
 import type { FileRef } from '@hale/model';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
-import { attachScan } from '../example/attach-file';
+import { attachScan, removeScan } from '../example/attach-file';
 import { useServer } from './support/fixture';
 import { grantRead, openDevice, sessionAccount, waitOnline } from './support/devices';
 
@@ -270,8 +271,9 @@ describe('session.files: encrypted document attachments', () => {
 
     dropSecondPut = false;
     log.calls.length = 0;
-    const ref = await a.files.put(input);
-    expect(ref.blobId).toBe(isFileError(cut) ? cut.blobId : undefined);
+    const resumeBlobId = isFileError(cut) ? cut.blobId : undefined;
+    const ref = await a.files.put({ ...input, ...(resumeBlobId === undefined ? {} : { resumeBlobId }) });
+    expect(ref.blobId).toBe(resumeBlobId);
     expect(chunkPuts(log.calls).map((c) => c.replace(/.*\/chunks\//, ''))).toEqual(['1', '2', '3']);
     expect(blobCount(t)).toBe(1);
 
@@ -282,10 +284,20 @@ describe('session.files: encrypted document attachments', () => {
   it('a deleted file is not found; deleting it again is done', async () => {
     const { t } = server;
     const { p, ref } = await patientWithFile(t, 2);
-    await p.files.delete(ref);
+    await p.files.delete(ref, { type: 'document' });
     expect(manifestRow(t, ref.blobId)).toBeUndefined();
     expect(await refusal(p.files.get(ref, { type: 'document' }))).toBe('FileError NOT_FOUND');
-    await expect(p.files.delete(ref)).resolves.toBeUndefined();
+    await expect(p.files.delete(ref, { type: 'document' })).resolves.toBeUndefined();
+  });
+
+  it("a document's FileRef deleted as a message attachment is refused and the document's file stays", async () => {
+    const { t } = server;
+    // A grantee with write consent to messages can put this FileRef in a message; the patient's app then
+    // deletes the message's attachments naming the message stream.
+    const { patient, p, bytes, ref } = await patientWithFile(t, 2);
+    expect(await refusal(p.files.delete(ref, { type: 'message' }))).toBe('FileError CONTEXT_MISMATCH');
+    expect(manifestRow(t, ref.blobId)?.stream).toBe(`${patient.accountId}/document`);
+    expect(Buffer.from(await p.files.get(ref, { type: 'document' })).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('put while the account is locked is refused LOCKED and nothing is uploaded', async () => {
@@ -312,6 +324,55 @@ describe('session.files: encrypted document attachments', () => {
     expect(blobCount(t)).toBe(0);
   });
 
+  it('a lock in the middle of an upload or a download stops it there: nothing more is sent', async () => {
+    const { t } = server;
+    const blobCalls = (calls: readonly string[]) => calls.filter((c) => c.includes('/v1/blobs'));
+    const openLockable = async (lockAt: RegExp) => {
+      const patient = await registerAccount(t);
+      const account = { ...sessionAccount(patient), deviceName: 'laptop' };
+      let armed = false;
+      const log = loggingFetch((call) => {
+        if (armed && lockAt.test(call)) {
+          armed = false;
+          lock(account);
+        }
+      });
+      const s = await openDevice(t, patient, {
+        sessionAccount: account,
+        api: createHttpApi({ baseUrl: t.url, fetch: log.fetch }),
+      });
+      server.sessions.push(s);
+      await waitOnline(s);
+      return { s, log, arm: () => (armed = true) };
+    };
+    const input = {
+      type: 'document' as const,
+      bytes: fileBytes(MIN_CHUNK_BYTES * 3 + 10),
+      fileName: 'x.pdf',
+      mediaType: 'application/pdf',
+      chunkSize: MIN_CHUNK_BYTES,
+    };
+
+    // Locked as chunk 1 goes out: chunks 2 and 3 are never sent.
+    const up = await openLockable(/^PUT .*\/chunks\/1$/);
+    up.arm();
+    expect(await refusal(up.s.files.put(input))).toBe('AccountError LOCKED');
+    expect(blobCalls(up.log.calls).at(-1)).toMatch(/^PUT .*\/chunks\/1$/);
+    expect(chunkPuts(up.log.calls)).toHaveLength(2);
+
+    // Locked as chunk 1 is fetched: chunk 2 is never asked for, and no bytes come back.
+    const down = await openLockable(/^GET .*\/chunks\/1$/);
+    const ref = await down.s.files.put(input);
+    down.log.calls.length = 0;
+    down.arm();
+    expect(await refusal(down.s.files.get(ref, { type: 'document' }))).toBe('AccountError LOCKED');
+    expect(blobCalls(down.log.calls).map((c) => c.replace(/.*\/blobs\/[^/]+/, ''))).toEqual([
+      '',
+      '/chunks/0',
+      '/chunks/1',
+    ]);
+  });
+
   it('docs/client-api.md "Files" is example/attach-file.ts verbatim, and it runs', async () => {
     const file = readFileSync(path.join(root, 'example/attach-file.ts'), 'utf8');
     const region = /\/\/ #region files\n([\s\S]*?)\/\/ #endregion files/.exec(file)?.[1];
@@ -327,5 +388,9 @@ describe('session.files: encrypted document attachments', () => {
     const { doc: record, bytes } = await attachScan(a, scan);
     expect(Buffer.from(bytes).equals(Buffer.from(scan))).toBe(true);
     expect(manifestRow(t, record.file.blobId)?.stream).toBe(`${patient.accountId}/document`);
+
+    await removeScan(a, record);
+    expect(manifestRow(t, record.file.blobId)).toBeUndefined();
+    expect(await a.records.get(record.id)).toBeNull();
   });
 });

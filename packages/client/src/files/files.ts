@@ -10,10 +10,43 @@
  * Invariants:
  * - Nothing is sent before the input passed: `type` one of FILE_STREAM_TYPES, `patientId` an account id,
  *   `bytes` at most MAX_FILE_BYTES, `chunkSize` within the protocol's bounds, fileName and mediaType as the
- *   model's FileRefSchema takes them. A FileRef handed to get or delete is checked against FileRefSchema
- *   (and its blobId against the protocol's id form), never taken on trust.
- * - The plaintext hash and the sealed chunks are made from the caller's bytes in one synchronous step, so
- *   the FileRef always describes exactly what was sealed, even if the caller changes the array later.
+ *   model's FileRefSchema takes them, `resumeBlobId` (if given) of the protocol's id form. A FileRef handed
+ *   to get or delete is checked against FileRefSchema (and its blobId against the protocol's id form),
+ *   never taken on trust.
+ * - put copies the caller's bytes and hashes the copy in one synchronous step, before its first await:
+ *   the FileRef describes exactly what was sealed, even if the caller changes the array later. The copy is
+ *   zeroed when put settles.
+ * - A FileRef put answers names a blob sealed under the key the stream writes with once the upload is
+ *   done: after the server confirmed every chunk, put asks `writeKey` again, and if the stream was re-keyed
+ *   meanwhile (a grant ended: the old key is the ended grantee's too) or this device no longer holds its
+ *   write key, the blob is deleted on the server (best effort) and the file sealed anew under the current
+ *   key and uploaded again, at most MAX_PUT_ATTEMPTS uploads in all; then FileError KEY_CHANGED (`retry`),
+ *   or NO_KEY, with no FileRef handed out. Records get this from the server (STALE_EPOCH); the blob routes
+ *   check no epoch. A re-keying after this check is like one after a record was written. What reached the
+ *   server under the old key stays readable to a holder of that key who has a copy the server kept (or a
+ *   blob the best-effort delete missed); no FileRef names it.
+ * - Each put uploads a blob of its own under a fresh random id, also of bytes put before: no two
+ *   successful puts answer the same blob, so deleting one attachment never removes another's file.
+ * - A put resumes a cut-off upload only when asked: `resumeBlobId`, the `blobId` of the FileError with
+ *   `retry` an earlier put failed with. An upload that failed for a reason that can pass (no answer, the
+ *   server busy: `retry`) is kept in memory (blob id, manifest, and the sealed chunks the server has not
+ *   confirmed); a put naming it, of the same bytes into the same stream with the same chunk size, takes it
+ *   (no other put can take it while it runs) and announces the same manifest again: the server answers
+ *   which chunks it holds, only the others are sent. Otherwise (not kept, another file's, being resumed by
+ *   another put) the put starts a new blob. A kept upload taken when the stream writes under another key (a
+ *   re-keying since) is deleted on the server, best effort, and the file is sealed anew. An upload that
+ *   runs is never deleted by another put; an upload refused for good is not kept.
+ * - Kept uploads are bounded: at most `keep.uploads` (MAX_KEPT_UPLOADS) of them and `keep.bytes`
+ *   (MAX_KEPT_BYTES) of sealed chunks; the oldest are dropped from memory first (not deleted on the
+ *   server), but the one just cut off is always kept. A resume of a dropped one starts a new blob. After
+ *   close() or a lock every kept upload is dropped (below). A dropped upload stays on the server, counting against
+ *   the quota, until deleted (`delete` with the error's blobId).
+ * - delete deletes only a blob the server files in the caller's stream: it reads the manifest first and
+ *   refuses (CONTEXT_MISMATCH, nothing deleted) a blob of another stream. A FileRef comes from a record any
+ *   writer of that record's stream may have made; without this check a grantee with write consent to
+ *   messages could make the patient's app delete a document's file through a message attachment.
+ * - Blob ids are 128 random bits in Crockford base32 (26 characters): the protocol's id form and within the
+ *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce the id first.
  * - get hands out bytes only once the whole file passed every check: per chunk, its sealed bytes hash to
  *   the manifest's digest, its key id names a key of the stream this device holds, it opens under that key
  *   (authentic) with the expected context {blobId, chunkIndex, epoch}, every chunk under the same epoch, and
@@ -21,27 +54,22 @@
  *   and chunk count agree with the FileRef and the caller's stream; the whole plaintext's sha256 equals
  *   fileRef.sha256. The manifest is the server's word and proves nothing alone: the FileRef comes from an
  *   authenticated record, so a server that alters, swaps, drops or reorders chunks, or misstates the size,
- *   is caught. On any failure the bytes assembled so far are zeroed and nothing is returned.
- * - put is idempotent while the session is open. An upload that failed for a reason that can pass (no
- *   answer, the server busy: `retry`) is kept in memory (blob id, manifest, and the sealed chunks the server
- *   has not confirmed), and a put of the same bytes into the same stream with the same chunk size resumes
- *   it: the same manifest is announced again, the server answers which chunks it holds, only the others
- *   are sent. Puts of it at the same time share one upload. A kept upload is not resumed once the stream
- *   writes under another key (a re-keying since): it is deleted on the server, best effort, and the file
- *   is sealed anew under the current key. An upload refused for good is not kept. After close() the same
- *   put starts a new blob; the cut-off one stays on the server, counting against the quota, until deleted.
- * - Blob ids are 128 random bits in Crockford base32 (26 characters): the protocol's id form and within the
- *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce the id first.
- * - Once the account is locked or the session closed, nothing more is started (AccountError LOCKED) and
- *   kept uploads are dropped. The bearer token is obtained with the session's own copy of the device key
- *   (createSessionManager), and renewed once when the server says it expired.
+ *   is caught. On any failure the bytes assembled so far are zeroed and nothing is returned. A blob the
+ *   server holds only part of is INCOMPLETE without `retry`: put hands out a FileRef only once the server
+ *   confirmed every chunk, so the rest will not come.
+ * - Once the account is locked or the session closed, nothing more is started or sent (AccountError
+ *   LOCKED; every request checks first) and kept uploads are dropped at the next call. The bearer token is obtained with the
+ *   session's own copy of the device key (createSessionManager), and renewed once when the server says it
+ *   expired.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
- * Costs: put holds the plaintext, then a sealed copy until each chunk is confirmed; get holds the sealed
- * chunk in flight and the plaintext. Sealing and opening run on the calling thread, chunks one at a time.
+ * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
+ * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
+ * plaintext. Sealing and opening run on the calling thread, chunks one at a time.
  *
  * Failure modes: FileError (FILE_ERROR_CODES; `field` for INVALID_INPUT, `serverCode` for what the server
- * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later);
- * AccountError LOCKED for a locked account or a closed session.
+ * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
+ * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
+ * LOCKED for a locked account or a closed session.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -120,8 +148,9 @@ export const FILE_ERROR_CODES = [
   /** Every chunk opened, but the file's sha256 is not fileRef.sha256. */
   'HASH_MISMATCH',
   /**
-   * The server does not hold every chunk of the blob: its upload has not finished (get), or the server
-   * did not confirm every chunk sent (put). `retry`: later, or put again.
+   * The server does not hold every chunk of the blob. get: not `retry` (put answers a FileRef only once
+   * every chunk was confirmed, so the server lost chunks, or the FileRef was not made by put). put: the
+   * server did not confirm every chunk sent; `retry` (put again with `resumeBlobId`).
    */
   'INCOMPLETE',
   /** No such blob on the server: never stored, or deleted (`serverCode` NOT_FOUND or BLOB_DELETED). */
@@ -138,6 +167,16 @@ export const FILE_ERROR_CODES = [
   'OFFLINE',
   /** Any other refusal (`serverCode`, e.g. QUOTA_EXCEEDED, RATE_LIMITED); `retry` as the server says. */
   'REFUSED',
+  /**
+   * put: the stream was re-keyed during each of MAX_PUT_ATTEMPTS uploads of the file; each was deleted on
+   * the server (best effort) and no FileRef handed out. `retry`.
+   */
+  'KEY_CHANGED',
+  /**
+   * Fetching or reading the stream's keys failed other than by an answer of the server or the transport
+   * (`cause`: e.g. KeyringError CLAIM_UNCONFIRMED, the device store). No FileRef or bytes handed out.
+   */
+  'KEYRING_FAILED',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
@@ -188,6 +227,13 @@ const hasBlobRoutes = (api: MaybeFilesHttpApi): api is FilesHttpApi =>
   typeof api.getChunk === 'function' &&
   typeof api.deleteBlob === 'function';
 
+/** Most uploads kept to resume (see the header). */
+export const MAX_KEPT_UPLOADS = 8;
+/** Most bytes of sealed chunks kept to resume, all kept uploads together (see the header). */
+export const MAX_KEPT_BYTES = 64 * 1024 * 1024;
+/** Most uploads of one put, each overtaken by a re-keying, before it fails KEY_CHANGED. */
+export const MAX_PUT_ATTEMPTS = 3;
+
 export interface FilesDeps {
   readonly accountId: string;
   readonly api: MaybeFilesHttpApi | undefined;
@@ -200,6 +246,8 @@ export interface FilesDeps {
   readonly assertUnlocked: () => void;
   /** Whether the session may still use its keys: not once locked, nor after close(). */
   readonly usable: () => boolean;
+  /** Bounds of the uploads kept to resume; MAX_KEPT_UPLOADS and MAX_KEPT_BYTES by default. */
+  readonly keep?: { readonly uploads: number; readonly bytes: number };
 }
 
 export interface FilePutInput {
@@ -211,6 +259,11 @@ export interface FilePutInput {
   readonly mediaType: string;
   /** Plaintext bytes per chunk, MIN_CHUNK_BYTES…DEFAULT_CHUNK_BYTES; FILE_CHUNK_BYTES by default. */
   readonly chunkSize?: number;
+  /**
+   * The `blobId` of the FileError with `retry` an earlier put of these bytes failed with: resumes that
+   * upload, sending only the chunks the server lacks, when it can (see the header); a new blob otherwise.
+   */
+  readonly resumeBlobId?: string;
 }
 
 /** Where a file is: the stream of `type` of `patientId` (this account by default). */
@@ -219,7 +272,7 @@ export interface FileLocation {
   readonly type: FileStreamType;
 }
 
-/** An upload under way or cut off (see the header): what a put of the same file resumes. */
+/** One blob's upload, owned by the put running it or kept after a failure to resume (see the header). */
 interface Upload {
   readonly blobId: string;
   readonly stream: StreamId;
@@ -227,11 +280,14 @@ interface Upload {
   readonly keyId: string;
   readonly size: number;
   readonly chunkSize: number;
+  /** The plaintext's sha256 (hex): a resume must be of the same bytes. */
+  readonly sha256: string;
   readonly digests: readonly string[];
   /** Sealed chunks the server has not confirmed yet; null once it has. */
   readonly sealed: Array<Uint8Array | null>;
-  running: Promise<void> | null;
 }
+
+const pendingBytes = (u: Upload): number => u.sealed.reduce((n, s) => n + (s?.length ?? 0), 0);
 
 const CONSENT_CODES: ReadonlySet<string> = new Set([
   'NO_CONSENT',
@@ -262,6 +318,21 @@ const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
   return new FileError('REFUSED', `${what}: the server refused (${e.code}): ${e.message}`, {
     ...extra,
     retry: e.retry,
+  });
+};
+
+/**
+ * A keyring failure as a FileError: the server's or the transport's answer as `fromServer`, AccountError
+ * LOCKED as it is, anything else KEYRING_FAILED with it as the cause.
+ */
+const fromKeyring = (e: unknown, what: string, blobId?: string): unknown => {
+  if (isAccountError(e) && e.code === 'LOCKED') return e;
+  const known = fromServer(e, what, blobId);
+  if (isFileError(known) || (isAccountError(known) && known.code === 'LOCKED')) return known;
+  const reason = e instanceof Error ? `${e.name}${'code' in e ? ` ${String(e.code)}` : ''}` : typeof e;
+  return new FileError('KEYRING_FAILED', `${what}: the stream's keys could not be read (${reason})`, {
+    cause: e,
+    ...(blobId === undefined ? {} : { blobId }),
   });
 };
 
@@ -320,12 +391,14 @@ const manifestOf = (u: Upload) => ({
 
 export const createFiles = (deps: FilesDeps) => {
   const { keyring } = deps;
-  const uploads = new Map<string, Upload>();
+  const keep = deps.keep ?? { uploads: MAX_KEPT_UPLOADS, bytes: MAX_KEPT_BYTES };
+  /** Uploads cut off with `retry`, by blob id, oldest first: what a put with `resumeBlobId` takes. */
+  const kept = new Map<string, Upload>();
   let sessions: SessionManager | null = null;
 
   const assertOpen = (): void => {
     if (deps.usable()) return;
-    uploads.clear();
+    kept.clear();
     deps.assertUnlocked();
     throw new AccountError('LOCKED', 'the device session was closed; open it again');
   };
@@ -362,13 +435,64 @@ export const createFiles = (deps: FilesDeps) => {
     }
   };
 
-  const streamOf = (location: FileLocation): StreamId => {
+  const streamOf = (location: FileLocation | undefined): StreamId => {
+    if (typeof location !== 'object' || location === null) {
+      throw invalid('location', 'must name the stream: { patientId?, type }');
+    }
     if (!isFileStreamType(location.type)) {
       throw invalid('type', `must be one of ${FILE_STREAM_TYPES.join(', ')}`);
     }
     const patientId = location.patientId ?? deps.accountId;
     if (!isAccountId(patientId)) throw invalid('patientId', 'must be an account id');
     return `${patientId}/${location.type}`;
+  };
+
+  /** The key the stream writes with now, or null; after it, the session is still open. */
+  const writeKeyOf = async (stream: string, what: string, blobId?: string) => {
+    let write: Awaited<ReturnType<typeof keyring.writeKey>>;
+    try {
+      write = await keyring.writeKey(stream);
+    } catch (e) {
+      throw fromKeyring(e, what, blobId);
+    }
+    assertOpen();
+    return write;
+  };
+
+  /** Keeps `u` to resume; past the bounds the oldest are dropped, never `u` itself (see the header). */
+  const keepUpload = (u: Upload): void => {
+    kept.delete(u.blobId);
+    kept.set(u.blobId, u);
+    let bytes = 0;
+    for (const k of kept.values()) bytes += pendingBytes(k);
+    for (const [blobId, k] of kept) {
+      if (k === u || (kept.size <= keep.uploads && bytes <= keep.bytes)) break;
+      kept.delete(blobId);
+      bytes -= pendingBytes(k);
+    }
+  };
+
+  /** Takes kept upload `blobId` if it is one of this file (see the header); it is no longer kept then. */
+  const claim = (blobId: string, like: Omit<Upload, 'blobId' | 'epoch' | 'keyId' | 'digests' | 'sealed'>) => {
+    const u = kept.get(blobId);
+    if (
+      !u ||
+      u.stream !== like.stream ||
+      u.chunkSize !== like.chunkSize ||
+      u.size !== like.size ||
+      u.sha256 !== like.sha256
+    ) {
+      return null;
+    }
+    kept.delete(blobId);
+    return u;
+  };
+
+  /** Deletes a blob no FileRef names, best effort: only a lock or a close stops the put. */
+  const discard = async (api: FilesHttpApi, blobId: string, what: string): Promise<void> => {
+    await call(api, (t) => api.deleteBlob(blobId, t), what, blobId).catch((e: unknown) => {
+      if (isAccountError(e)) throw e;
+    });
   };
 
   /** Sends what the server lacks of `u`; settles with the server holding every chunk, or throws. */
@@ -382,7 +506,7 @@ export const createFiles = (deps: FilesDeps) => {
     );
     for (let i = 0; i < u.sealed.length; i++) {
       const sealed = u.sealed[i];
-      // Null: an answer to another put of this upload confirmed it meanwhile.
+      // Null: confirmed by the server before this upload was cut off and resumed.
       if (have.has(i) || !sealed) continue;
       const answer = await call(
         api,
@@ -400,7 +524,7 @@ export const createFiles = (deps: FilesDeps) => {
       lost ? 'REFUSED' : 'INCOMPLETE',
       lost
         ? `put: the server no longer holds chunks it confirmed (${missing.join(', ')}); put the file again`
-        : `put: the server did not confirm chunks ${missing.join(', ')}; put the file again to resume`,
+        : `put: the server did not confirm chunks ${missing.join(', ')}; put again with resumeBlobId to resume`,
       { blobId: u.blobId, retry: !lost },
     );
   };
@@ -410,6 +534,7 @@ export const createFiles = (deps: FilesDeps) => {
     stream: string,
     wanted: string,
     known: Map<string, { epoch: number; key: Uint8Array }>,
+    blobId: string,
   ): Promise<{ epoch: number; key: Uint8Array } | null> => {
     const tried = new Set<number>();
     const scan = async () => {
@@ -436,20 +561,25 @@ export const createFiles = (deps: FilesDeps) => {
       assertOpen();
       return await scan();
     } catch (e) {
-      throw fromServer(e, 'get: fetching the stream keys');
+      throw fromKeyring(e, 'get: fetching the stream keys', blobId);
+    }
+  };
+
+  /** CONTEXT_MISMATCH unless the server files the blob under `blobId` in `stream`. */
+  const checkPlace = (m: HttpBlobManifestResponse, blobId: string, stream: string, what: string): void => {
+    if (m.blobId !== blobId || m.stream !== stream) {
+      throw new FileError(
+        'CONTEXT_MISMATCH',
+        `${what}: the server files blob ${m.blobId} under ${m.stream}, not ${blobId} under ${stream}`,
+        { blobId },
+      );
     }
   };
 
   /** The manifest, checked against the FileRef and the caller's stream. */
   const checkManifest = (m: HttpBlobManifestResponse, ref: FileRef, stream: string): number => {
     const blobId = ref.blobId;
-    if (m.blobId !== blobId || m.stream !== stream) {
-      throw new FileError(
-        'CONTEXT_MISMATCH',
-        `get: the server files blob ${m.blobId} under ${m.stream}, not ${blobId} under ${stream}`,
-        { blobId },
-      );
-    }
+    checkPlace(m, blobId, stream, 'get');
     const count = Math.max(1, Math.ceil(m.size / m.chunkSize));
     if (m.size !== ref.size || m.chunkCount !== count || m.digests.length !== count) {
       throw new FileError(
@@ -460,10 +590,12 @@ export const createFiles = (deps: FilesDeps) => {
       );
     }
     if (!m.complete) {
+      // Not `retry`: put answers a FileRef only once the server confirmed every chunk (see the header).
       throw new FileError(
         'INCOMPLETE',
-        `get: the server holds ${m.have.length} of the file's ${count} chunks (its upload has not finished)`,
-        { blobId, retry: true },
+        `get: the server holds ${m.have.length} of the file's ${count} chunks: it lost the others, or the ` +
+          'FileRef names an upload that never finished',
+        { blobId },
       );
     }
     return count;
@@ -478,15 +610,16 @@ export const createFiles = (deps: FilesDeps) => {
 
   return {
     /**
-     * Seals `bytes` into chunks under the stream's current write key and uploads them; answers the FileRef
-     * to put in a record. Idempotent while the session is open: after a failure with `retry`, the same put
-     * sends only the chunks the server lacks (see the header).
+     * Seals `bytes` into chunks under the stream's current write key and uploads them as a new blob;
+     * answers the FileRef to put in a record, once the stream still writes under that key. After a failure
+     * with `retry`, a put with `resumeBlobId: error.blobId` sends only the chunks the server lacks (see the
+     * header).
      */
     async put(input: FilePutInput): Promise<FileRef> {
       assertOpen();
       const api = requireApi();
       const stream = streamOf(input);
-      const { bytes } = input;
+      const { bytes, resumeBlobId } = input;
       if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
       if (bytes.length > MAX_FILE_BYTES) {
         throw invalid('bytes', `must be at most ${MAX_FILE_BYTES} bytes (this file has ${bytes.length})`);
@@ -503,81 +636,85 @@ export const createFiles = (deps: FilesDeps) => {
         );
       }
       checked(NameAndType, { fileName: input.fileName, mediaType: input.mediaType }, '');
+      if (resumeBlobId !== undefined && !(typeof resumeBlobId === 'string' && isRecordId(resumeBlobId))) {
+        throw invalid('resumeBlobId', 'must be the blobId of a FileError an earlier put failed with');
+      }
 
-      let write: Awaited<ReturnType<typeof keyring.writeKey>>;
+      // One synchronous step from the caller's bytes to the copy sealed and its hash (see the header).
+      // A new array, not `bytes.slice()`: a Buffer's slice is a view, and the copy is zeroed at the end.
+      const plain = new Uint8Array(bytes);
+      const digest = hexEncode(sha256(plain));
+      const file = { stream, chunkSize, size: plain.length, sha256: digest };
+      /** The upload this put owns: kept if the put fails with `retry`. */
+      let current = resumeBlobId === undefined ? null : claim(resumeBlobId, file);
       try {
-        write = await keyring.writeKey(stream);
-      } catch (e) {
-        throw fromServer(e, 'put: fetching the stream key');
-      }
-      assertOpen();
-      if (!write) {
-        throw new FileError(
-          'NO_KEY',
-          `put: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed yet, ` +
-            'or not synced yet)',
-        );
-      }
-      // One synchronous step from the caller's bytes to the hash and the sealed chunks (see the header).
-      const digest = hexEncode(sha256(bytes));
-      const slot = `${stream}|${chunkSize}|${bytes.length}|${digest}`;
-      const writeKeyId = keyId(write.key);
-      let upload = uploads.get(slot);
-      let stale: Upload | null = null;
-      if (upload && (upload.epoch !== write.epoch || upload.keyId !== writeKeyId)) {
-        // Its chunks are sealed under a key the stream no longer writes with: not finished, not kept.
-        stale = upload;
-        uploads.delete(slot);
-        upload = undefined;
-      }
-      if (!upload) {
-        const blobId = newBlobId();
-        const sealed: Uint8Array[] = [];
-        for (let i = 0; i < blobChunkCount(bytes.length, chunkSize); i++) {
-          const part = bytes.subarray(i * chunkSize, Math.min(bytes.length, (i + 1) * chunkSize));
-          sealed.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
+        for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
+          const write = await writeKeyOf(stream, 'put: fetching the stream key', current?.blobId);
+          if (!write) {
+            throw new FileError(
+              'NO_KEY',
+              `put: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed ` +
+                'yet, or not synced yet)',
+            );
+          }
+          const writeKeyId = keyId(write.key);
+          if (current && (current.epoch !== write.epoch || current.keyId !== writeKeyId)) {
+            // Its chunks are sealed under a key the stream no longer writes with: not finished, not kept.
+            const { blobId } = current;
+            current = null;
+            await discard(api, blobId, 'put: deleting an upload sealed under an old key');
+          }
+          if (!current) {
+            const blobId = newBlobId();
+            const sealed: Uint8Array[] = [];
+            for (let i = 0; i < blobChunkCount(plain.length, chunkSize); i++) {
+              const part = plain.subarray(i * chunkSize, Math.min(plain.length, (i + 1) * chunkSize));
+              sealed.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
+            }
+            current = {
+              ...file,
+              blobId,
+              epoch: write.epoch,
+              keyId: writeKeyId,
+              digests: sealed.map((s) => base64urlEncode(sha256(s))),
+              sealed,
+            };
+          }
+          const u = current;
+          await send(api, u);
+          // Re-keyed during the upload (a grant ended): the old key is the ended grantee's too.
+          const after = await writeKeyOf(stream, 'put: checking the stream key', u.blobId);
+          if (after && after.epoch === u.epoch && keyId(after.key) === u.keyId) {
+            current = null;
+            return {
+              blobId: u.blobId,
+              fileName: input.fileName,
+              mediaType: input.mediaType,
+              size: u.size,
+              sha256: digest,
+            };
+          }
+          current = null;
+          await discard(api, u.blobId, 'put: deleting an upload the stream was re-keyed during');
+          if (!after) {
+            throw new FileError(
+              'NO_KEY',
+              `put: this device no longer holds the key ${stream} writes with (re-keyed during the upload, ` +
+                'not confirmed yet); the upload was deleted',
+            );
+          }
         }
-        upload = {
-          blobId,
-          stream,
-          epoch: write.epoch,
-          keyId: writeKeyId,
-          size: bytes.length,
-          chunkSize,
-          digests: sealed.map((s) => base64urlEncode(sha256(s))),
-          sealed,
-          running: null,
-        };
-        uploads.set(slot, upload);
-      }
-      if (stale) {
-        const { blobId } = stale;
-        await call(api, (t) => api.deleteBlob(blobId, t), 'put: deleting a stale upload').catch(
-          (e: unknown) => {
-            if (isAccountError(e)) throw e;
-          },
+        throw new FileError(
+          'KEY_CHANGED',
+          `put: ${stream} was re-keyed during each of ${MAX_PUT_ATTEMPTS} uploads; each was deleted`,
+          { retry: true },
         );
+      } catch (e) {
+        if (current && isFileError(e) && e.retry && deps.usable()) keepUpload(current);
+        throw e;
+      } finally {
+        plain.fill(0);
       }
-      const u = upload;
-      u.running ??= send(api, u).then(
-        () => {
-          u.running = null;
-          if (uploads.get(slot) === u) uploads.delete(slot);
-        },
-        (e: unknown) => {
-          u.running = null;
-          if (!(isFileError(e) && e.retry) && uploads.get(slot) === u) uploads.delete(slot);
-          throw e;
-        },
-      );
-      await u.running;
-      return {
-        blobId: u.blobId,
-        fileName: input.fileName,
-        mediaType: input.mediaType,
-        size: u.size,
-        sha256: digest,
-      };
     },
 
     /**
@@ -606,7 +743,7 @@ export const createFiles = (deps: FilesDeps) => {
           }
           const named = sealedKeyId(sealed);
           if (!named.ok) throw openFailure(named.error.code, i, blobId, named.error.message);
-          const held = await keyNamed(stream, named.value, keys);
+          const held = await keyNamed(stream, named.value, keys, blobId);
           if (!held) {
             throw new FileError(
               'NO_KEY',
@@ -652,14 +789,26 @@ export const createFiles = (deps: FilesDeps) => {
     },
 
     /**
-     * Deletes the file on the server for good (its id is never used again). A file deleted already counts
-     * as done (BLOB_DELETED: a retry after a lost answer). Records holding its FileRef are not changed.
+     * Deletes the file on the server for good (its id is never used again), once the server files it in
+     * `location`, the stream of the record holding the FileRef: a blob of another stream is refused
+     * (CONTEXT_MISMATCH) and nothing deleted. A file deleted already counts as done (BLOB_DELETED: a retry
+     * after a lost answer). Records holding its FileRef are not changed.
      */
-    async delete(fileRef: FileRef): Promise<void> {
+    async delete(fileRef: FileRef, location: FileLocation): Promise<void> {
       assertOpen();
       const api = requireApi();
       const { blobId } = checkFileRef(fileRef);
-      for (const [slot, u] of uploads) if (u.blobId === blobId) uploads.delete(slot);
+      const stream = streamOf(location);
+      const manifest = await call(api, (t) => api.getBlob(blobId, t), 'delete: the manifest', blobId).catch(
+        (e: unknown) => {
+          // Never stored, or deleted already: the download route does not tell them apart, the deletion
+          // route does, and no manifest of any stream is under this id to delete.
+          if (isFileError(e) && e.code === 'NOT_FOUND') return null;
+          throw e;
+        },
+      );
+      if (manifest) checkPlace(manifest, blobId, stream, 'delete');
+      kept.delete(blobId);
       try {
         await call(api, (t) => api.deleteBlob(blobId, t), 'delete', blobId);
       } catch (e) {
