@@ -11,6 +11,7 @@ import {
   makeEnvelope,
   makeGrant,
   makeRevocation,
+  principalOf,
   registerAccount,
   startServer,
   streamOf,
@@ -19,7 +20,7 @@ import {
 } from '../testing/harness';
 import { createHub, type Hub } from './hub';
 import { accessChangedIn, recordingConnection } from './hub.test-util';
-import { createSyncService, type AuthenticatedDevice } from './sync-service';
+import { createSyncService } from './sync-service';
 
 describe('accessChanged once envelopes for a grantee are stored', () => {
   let t: TestServer;
@@ -33,12 +34,6 @@ describe('accessChanged once envelopes for a grantee are stored', () => {
   /** Frames each connection was sent, by connection id (1: provider, 2: other provider). */
   const frames = new Map<number, ServerFrame[]>();
 
-  const principalOf = (a: TestAccount): AuthenticatedDevice => ({
-    accountId: a.accountId,
-    deviceId: a.device.deviceId,
-    role: a.role,
-    devicePublicKey: a.device.keys.publicKey,
-  });
   const connect = async (id: number, a: TestAccount) => {
     const sent: ServerFrame[] = [];
     frames.set(id, sent);

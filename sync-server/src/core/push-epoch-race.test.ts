@@ -9,23 +9,17 @@ import {
   makeDoc,
   makeEnvelope,
   makeGrant,
+  principalOf,
   registerAccount,
   startServer,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { createSyncService, type AuthenticatedDevice } from './sync-service';
+import { createSyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
-
-const principalOf = (a: TestAccount): AuthenticatedDevice => ({
-  accountId: a.accountId,
-  deviceId: a.device.deviceId,
-  role: a.role,
-  devicePublicKey: a.device.keys.publicKey,
-});
 
 /** Ed25519 whose next verification, once armed, waits until released. */
 const gatedEd = () => {

@@ -7,24 +7,18 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   ed,
   makeEnvelope,
+  principalOf,
   registerAccount,
   startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { createSyncService, type AuthenticatedDevice } from './sync-service';
+import { createSyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
-
-const principalOf = (a: TestAccount): AuthenticatedDevice => ({
-  accountId: a.accountId,
-  deviceId: a.device.deviceId,
-  role: a.role,
-  devicePublicKey: a.device.keys.publicKey,
-});
 
 const epochOneRows = (stream: string): number =>
   t.store.db

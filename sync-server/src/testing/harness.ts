@@ -54,6 +54,7 @@ import {
 } from '@hale/crypto';
 import { newId } from '@hale/model';
 import { buildApp, type BuildAppOptions, type HaleServer } from '../app';
+import type { AuthenticatedDevice } from '../core/sync-service';
 import { openSqliteStore, type SqliteStore } from '../store/index';
 import { createNodeEd25519 } from '@hale/crypto/node';
 
@@ -126,6 +127,14 @@ export interface TestAccount {
   device: TestDevice;
   loginName: string;
 }
+
+/** The account's device as the sync service sees it once authenticated (for tests that call it directly). */
+export const principalOf = (a: TestAccount): AuthenticatedDevice => ({
+  accountId: a.accountId,
+  deviceId: a.device.deviceId,
+  role: a.role,
+  devicePublicKey: a.device.keys.publicKey,
+});
 
 const iso = (ms = Date.now()): string => new Date(ms).toISOString();
 
