@@ -32,7 +32,7 @@ describe('consent-scoped sync between a patient and providers', () => {
     await eventually(async () => (await d.records.get(allergy.id)) !== null, 'provider receives the allergy');
     expect((await d.records.get<'Allergy'>(allergy.id))?.record.substance).toBe('Latex');
     expect(await d.records.get(med.id)).toBeNull();
-    expect(await d.records.query('Medication')).toHaveLength(0);
+    expect(await d.records.query('Medication', { patientId: patient.accountId })).toHaveLength(0);
     // The provider cannot write the read-only stream.
     await expect(
       d.records.add('Allergy', input('Allergy'), { patientId: patient.accountId }),

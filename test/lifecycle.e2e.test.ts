@@ -39,7 +39,10 @@ describe('consent lifecycle with a controllable clock', () => {
       purpose: 'second opinion',
     });
     // The whole history of both streams arrives, and nothing else.
-    await eventually(async () => (await d.records.query('LabResult')).length === 3, 'lab history');
+    await eventually(
+      async () => (await d.records.query('LabResult', { patientId: patient.accountId })).length === 3,
+      'lab history',
+    );
     await eventually(async () => (await d.records.get(allergy.id)) !== null, 'allergy history');
     expect(await d.records.get(med.id)).toBeNull();
 

@@ -4,7 +4,7 @@
 // never sends a frame the server must refuse for its size.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import { validateRecord } from '@hale/model';
+import { exampleRecord, validateRecord } from '@hale/model';
 import { MAX_BATCH_BYTES, MAX_BATCH_DOCS, docBytes, type PushFrame } from '@hale/protocol';
 import type { WebSocketLike } from '@hale/client';
 import { useServer } from './support/fixture';
@@ -51,7 +51,7 @@ describe('push: records the model accepts but one frame cannot carry', () => {
     const details = 'Titrate lisinopril by home readings. '.repeat(300).slice(0, 10_000);
     const base = input('TreatmentPlan');
     const versions = Array.from({ length: 120 }, (_, i) => ({
-      ...base.versions[0]!,
+      ...exampleRecord('TreatmentPlan').versions[0]!,
       version: i + 1,
       details,
     }));

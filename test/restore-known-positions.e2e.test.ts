@@ -35,8 +35,9 @@ const missing = async (s: DeviceSession, ids: readonly string[], ms = 15_000): P
   return lacking();
 };
 
-const allergyIds = async (s: DeviceSession): Promise<string[]> =>
-  (await s.records.query('Allergy')).map((r) => r.record.id).sort();
+/** The patient's allergies `s` lists (a provider's device too: it holds the patient's chart). */
+const allergyIds = async (s: DeviceSession, patientId: string): Promise<string[]> =>
+  (await s.records.query('Allergy', { patientId })).map((r) => r.record.id).sort();
 
 const restoreSynced = (s: DeviceSession): boolean =>
   s.sync.state().errors.some((e) => e.code === 'RESTORE_SYNCED');
@@ -203,14 +204,21 @@ describe('a server restored onto an empty disk, positions reused after the resto
     const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(c);
     const all = [base.id, own.id, edited.id, ...extra, ...written, ...last].sort();
-    await eventually(async () => (await allergyIds(c)).length === all.length, 'c has everything', 30_000);
+    await eventually(
+      async () => (await allergyIds(c, patient.accountId)).length === all.length,
+      'c has everything',
+      30_000,
+    );
     for (const [name, s] of [
       ['a', a],
       ['b', b],
       ['c', c],
       ['d', d],
     ] as const) {
-      expect({ device: name, ids: await allergyIds(s) }).toEqual({ device: name, ids: all });
+      expect({ device: name, ids: await allergyIds(s, patient.accountId) }).toEqual({
+        device: name,
+        ids: all,
+      });
       expect((await s.records.get<'Allergy'>(edited.id))?.record.substance).toBe(lastEdit);
       const codes = s.sync.state().errors.map((e) => e.code);
       expect({ device: name, codes: codes.filter((x) => x === 'STALE_VERSION' || x === 'ID_CLASH') }).toEqual(

@@ -6,6 +6,7 @@ export * from './common-schemas';
 export * from './record-schemas';
 export * from './registry';
 export * from './validate';
+export * from './transitions';
 export * from './examples';
 export * from './fhir';
 export * from './model-version';

@@ -11,7 +11,7 @@ import {
 } from '@hale/model';
 import { resolveRecordConflict } from '../sync/conflicts';
 import { contentOf, type PlainRecord } from '../sync/record-codec';
-import { MAX_RECORD_BYTES, RecordError, type RecordInput } from './records';
+import { MAX_RECORD_BYTES, RecordError } from './records';
 import { DEVICE, closeRecordDbs, setupRecords } from './records.test-util';
 
 const OTHER_DEVICE = 'DevB000000000000000001';
@@ -27,7 +27,20 @@ type PlanVersion = Plan['versions'][number];
 
 const utf8Bytes = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).length;
 
-const example = exampleRecord('TreatmentPlan');
+/**
+ * The example plan as this device's account writes it (its author fields naming the session, its
+ * provenance dated at the clock's `NOW`, as `add` stores it), without the patient's acknowledgement.
+ */
+const example = (() => {
+  const { acknowledgement: _a, ...plan } = exampleRecord('TreatmentPlan');
+  const mine = { by: EXAMPLE_PATIENT_ID, deviceId: DEVICE };
+  return {
+    ...plan,
+    authorId: EXAMPLE_PATIENT_ID,
+    provenance: { ...plan.provenance, ...mine, at: NOW_ISO },
+    versions: plan.versions.map((v) => ({ ...v, provenance: { ...v.provenance, ...mine } })),
+  };
+})();
 const version = (n: number, details: string): PlanVersion => ({
   ...example.versions[0]!,
   version: n,
@@ -35,13 +48,13 @@ const version = (n: number, details: string): PlanVersion => ({
 });
 
 /** A valid TreatmentPlan as `add` takes it, with these superseded versions. */
-const plan = (id: string, versions: readonly PlanVersion[]): RecordInput<'TreatmentPlan'> => {
+const plan = (id: string, versions: readonly PlanVersion[]) => {
   const { patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = example;
   return { ...rest, id, versions: [...versions], version: versions.length + 1 };
 };
 
 /** The record `add` stores for `input` (the store adds the patient and both timestamps). */
-const stored = (input: RecordInput<'TreatmentPlan'>) => ({
+const stored = (input: ReturnType<typeof plan>) => ({
   ...input,
   patientId: EXAMPLE_PATIENT_ID,
   createdAt: NOW_ISO,
@@ -56,7 +69,7 @@ const reviewersPlan = (id: string) =>
   );
 
 /** A valid TreatmentPlan whose stored JSON is exactly `bytes` UTF-8 bytes (ASCII filler). */
-const planOfSize = (id: string, bytes: number): RecordInput<'TreatmentPlan'> => {
+const planOfSize = (id: string, bytes: number): ReturnType<typeof plan> => {
   const versions: PlanVersion[] = [];
   const size = (last: PlanVersion) => utf8Bytes(stored(plan(id, [...versions, last])));
   while (size(version(versions.length + 1, 'x'.repeat(10_000))) <= bytes) {
@@ -99,7 +112,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const fits = planOfSize(newId(), MAX_RECORD_BYTES);
     const added = await records.add('TreatmentPlan', fits);
     expect(utf8Bytes(added)).toBe(MAX_RECORD_BYTES);
-    expect((await records.get(fits.id!))?.record).toEqual(added);
+    expect((await records.get(fits.id))?.record).toEqual(added);
 
     const over = planOfSize(newId(), MAX_RECORD_BYTES + 1);
     const error = await refusal(records.add('TreatmentPlan', over));
@@ -128,17 +141,14 @@ describe('records: a record too large to ever sync is refused at write', () => {
     expect(await records.get(id)).toBeNull();
   });
 
-  it('update refuses a patch that makes the record too large and leaves it as it was', async () => {
+  it('update refuses a change whose next version makes the record too large and leaves it as it was', async () => {
     const { records, writes } = await setup();
-    const added = await records.add('TreatmentPlan', plan(newId(), [version(1, 'first')]));
-    const big = reviewersPlan(added.id);
-    const error = await refusal(
-      records.update('TreatmentPlan', added.id, { versions: big.versions, version: big.version }),
-    );
+    // Near the limit: the change keeps the current version in `versions`, which no longer fits.
+    const added = await records.add('TreatmentPlan', planOfSize(newId(), MAX_RECORD_BYTES - 200));
+    const error = await refusal(records.update('TreatmentPlan', added.id, { details: 'z'.repeat(1000) }));
     expect(error.code).toBe('VALIDATION_FAILED');
-    expect(error.message).toMatch(
-      /^this TreatmentPlan record \(\w+\) is too large to sync \(1\.2 MB; at most 524 kB\)/,
-    );
+    expect(error.message).toMatch(/^this TreatmentPlan record \(\w+\) is too large to sync \(/);
+    expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['versions']);
     const after = await records.get<'TreatmentPlan'>(added.id);
     expect(after?.record).toEqual(added);
     expect(after?.rv).toBe(1);
@@ -147,7 +157,7 @@ describe('records: a record too large to ever sync is refused at write', () => {
 
   it('resolveConflict refuses merged content that is too large and leaves the conflict unsettled', async () => {
     const { db, records, writes } = await setup();
-    const data = stored(plan(newId(), [version(1, 'first')])) as unknown as Record<string, unknown>;
+    const data = stored(planOfSize(newId(), MAX_RECORD_BYTES - 200)) as unknown as Record<string, unknown>;
     const side = (author: string, updatedAt: string, details: string): PlainRecord => ({
       id: String(data['id']),
       stream: `${EXAMPLE_PATIENT_ID}/treatment-plan`,
@@ -170,13 +180,9 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const { _deleted: _d, ...doc } = merged;
     await db.records.insert(doc);
 
-    const big = reviewersPlan(String(data['id']));
+    // Merged content is a new version: the one it replaces goes into `versions`, which no longer fits.
     const error = await refusal(
-      records.resolveConflict(
-        String(data['id']),
-        { versions: big.versions, version: 121 },
-        { expectedRv: merged.rv },
-      ),
+      records.resolveConflict(String(data['id']), { details: 'z'.repeat(1000) }, { expectedRv: merged.rv }),
     );
     expect(error.code).toBe('VALIDATION_FAILED');
     const after = await records.get(String(data['id']));

@@ -34,12 +34,33 @@ export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
   return { db, records, writes };
 };
 
-/** An example record of `kind` as `add` takes it (no id, patient or timestamps). */
+/**
+ * Fields of the examples that name their made-up people (a provenance by the example provider, an
+ * editor, a sender…) or a history they wrote: the records API fills them for the session writing.
+ */
+const WRITER_FIELDS = [
+  'provenance',
+  'version',
+  'versions',
+  'editorId',
+  'authorId',
+  'senderId',
+  'signerId',
+  'requestedBy',
+  'uploadedBy',
+  'acknowledgement',
+] as const;
+
+/**
+ * An example record of `kind` as `add` takes it: no id, patient or timestamps, and none of
+ * WRITER_FIELDS unless `overrides` gives them.
+ */
 export const recordInput = <K extends RecordKind>(
   kind: K,
   overrides: Partial<RecordOf<K>> = {},
 ): RecordInput<K> => {
   const full = exampleRecord(kind, overrides) as unknown as Record<string, unknown>;
   const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
+  for (const field of WRITER_FIELDS) if (!(field in overrides)) delete rest[field];
   return rest as unknown as RecordInput<K>;
 };

@@ -8,15 +8,43 @@
 // its `rv`, so it is applied only while the record still holds that version; any other state (a side
 // pulled and merged since, another resolve or update first) is refused with RECORD_CHANGED and nothing
 // is written. This relies on every write to a record on this device, local or merged, raising its `rv`.
+//
+// History and authorship of this device's writes (the model's `transitionIssues` states the rules):
+// - A versioned record (HealthDocument, LabResult, TreatmentPlan) is versioned here, not by the caller: a
+//   write that changes its content (a document: its file) becomes the next version, the previous state
+//   appended to `versions` and a provenance (a document: upload time and uploader) naming this account
+//   and device at the time of writing, with the caller's `reason`. Earlier versions never change: a
+//   `version` or `versions` other than the stored ones is refused (RECORD_FINAL), and so is another
+//   provenance (or upload) for content that did not change. A write without a change of content writes
+//   no version and takes no reason (VALIDATION_FAILED).
+// - Fields naming who wrote, edited, signed, sent or acknowledged are filled with this account (and
+//   device) when left out, and refused (AUTHOR_MISMATCH, naming the field) when they name anyone else.
+//   Times of the write (`provenance.at`, `signedAt`, `acknowledgement.at`, `uploadedAt` of a replaced
+//   file) are the write's: a value given is replaced.
+// - A signed NoteSignature, and a NoteVersion once a signed NoteSignature this device holds names it or
+//   once it is not the current version of a draft MedicalNote this device holds, are final: update and
+//   remove refuse them (RECORD_FINAL); so is removing a signed or amended MedicalNote. The note and its
+//   signatures are read just before the write: one pulled in that moment is not seen.
+// - Merged content given to `resolveConflict` is a write like `update`; taking a side ('keep', 'other')
+//   writes no content of this device's and is not checked.
+// Received versions are checked by the sync engine (signature, model), not by these rules.
+// `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
+// Every refusal writes nothing.
 import { map, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
   RECORD_KINDS,
   isRecordKind,
+  isVersionedKind,
   newId,
+  sameJson,
+  supersededVersion,
+  transitionIssues,
   validateRecord,
+  versionContentChanged,
   type RecordKind,
   type RecordOf,
+  type TransitionIssue,
   type ValidationFailed,
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
@@ -36,13 +64,27 @@ export type RecordErrorCode =
    * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
    * was about another state. Nothing is written; re-read the record and decide again.
    */
-  | 'RECORD_CHANGED';
+  | 'RECORD_CHANGED'
+  /**
+   * The write changes what is final (`field` names it): an earlier version of a versioned record (the
+   * API keeps `version`, `versions` and the current provenance), a signed NoteSignature, a NoteVersion
+   * that is signed or no longer the current version of a draft note, a signed or amended MedicalNote
+   * (removal, or a draft again without a new version), a withdrawn acknowledgement. Nothing is written.
+   */
+  | 'RECORD_FINAL'
+  /**
+   * A field naming who wrote, edited, signed, sent, uploaded or acknowledged (`field`) names an account
+   * or device other than this session's. Leave it out: the API fills it. Nothing is written.
+   */
+  | 'AUTHOR_MISMATCH';
 
 export class RecordError extends Error {
   constructor(
     readonly code: RecordErrorCode,
     message: string,
     readonly detail?: ValidationFailed,
+    /** The field refused, for RECORD_FINAL and AUTHOR_MISMATCH (`detail` names them for VALIDATION_FAILED). */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'RecordError';
@@ -121,7 +163,24 @@ const tooLarge = (kind: RecordKind, record: Record<string, unknown>, size: numbe
 
 /** Fields every record gets from the store, not from the caller. */
 type Managed = 'id' | 'patientId' | 'createdAt' | 'updatedAt';
-export type RecordInput<K extends RecordKind> = Omit<RecordOf<K>, Managed> & Partial<Pick<RecordOf<K>, 'id'>>;
+/**
+ * Fields `add` fills when left out: the writer's account (`editorId`, `authorId`, `senderId`,
+ * `signerId` of a signed or declined signature, `uploadedBy`), a provenance of this write, `uploadedAt`
+ * (now), and a new history (`version` 1, or one above the last of `versions`; `versions` empty).
+ */
+type Filled =
+  'provenance' | 'version' | 'versions' | 'editorId' | 'authorId' | 'senderId' | 'signerId' | 'uploadedAt';
+export type RecordInput<K extends RecordKind> = Omit<RecordOf<K>, Managed | Filled> &
+  Partial<Pick<RecordOf<K>, Extract<keyof RecordOf<K>, 'id' | Filled>>>;
+
+export interface WriteOptions {
+  /**
+   * Why this version was made: kept as `provenance.reason` of a LabResult or TreatmentPlan whose content
+   * the write changes (at most 1000 characters). Refused (VALIDATION_FAILED, field `reason`) by a kind
+   * with no place for it, or a write that makes no new version.
+   */
+  reason?: string;
+}
 
 export interface StoredRecord<K extends RecordKind = RecordKind> {
   kind: K;
@@ -194,8 +253,245 @@ const requireStorable = (kind: string): string => {
 
 const streamFor = (kind: string, patientId: string): string => `${patientId}/${requireStorable(kind)}`;
 
-/** What a read-modify-write produces: new content (and, when given, new conflict state), or a deletion. */
-type Outcome = { data: Record<string, unknown>; conflictData?: JsonObject | null } | { delete: true };
+/**
+ * What a read-modify-write produces: new content (and, when given, new conflict state), or a deletion.
+ * `ours`: content this device writes (an update, a merge), held to the model's transition rules; a side
+ * taken as it was ('keep', 'other') is not.
+ */
+type Outcome =
+  { data: Record<string, unknown>; conflictData?: JsonObject | null; ours?: true } | { delete: true };
+
+const isJsonObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Kinds whose provenance keeps why a version was made (`reason`). */
+const REASON_KINDS: ReadonlySet<string> = new Set(['LabResult', 'TreatmentPlan']);
+
+/** Who writes, and when: the session's account and device at the moment of writing. */
+interface Stamp {
+  readonly accountId: string;
+  readonly deviceId: string;
+  readonly at: string;
+  readonly reason: string | undefined;
+}
+
+/** The NoteVersion a signature being signed names, as this device holds it (absent: not held). */
+interface HeldVersion {
+  readonly noteId: unknown;
+  readonly versionNumber: unknown;
+}
+
+const invalidField = (kind: RecordKind, field: string, reason: string): RecordError => {
+  const message = `${kind} is invalid: ${field}: ${reason}`;
+  return new RecordError('VALIDATION_FAILED', message, {
+    code: 'VALIDATION_FAILED',
+    kind,
+    message,
+    issues: [{ field, reason }],
+  });
+};
+
+const finalField = (kind: string, id: unknown, field: string, reason: string): RecordError =>
+  new RecordError('RECORD_FINAL', `${kind} ${String(id)}: ${field} ${reason}`, undefined, field);
+
+const transitionRefusal = (kind: string, id: unknown, issues: readonly TransitionIssue[]): RecordError => {
+  const [first] = issues;
+  const field = first?.field ?? '(record)';
+  const detail = issues.map((issue) => `${issue.field} ${issue.reason}`).join('; ');
+  return new RecordError(
+    first?.rule === 'author' ? 'AUTHOR_MISMATCH' : 'RECORD_FINAL',
+    `${kind} ${String(id)}: ${detail}`,
+    undefined,
+    field,
+  );
+};
+
+/** Refuses a value a caller gave for a field that names this session's account (or device). */
+const requireWriter = (kind: string, id: unknown, value: unknown, expected: string, field: string): void => {
+  if (value !== undefined && value !== expected) {
+    throw new RecordError(
+      'AUTHOR_MISMATCH',
+      `${kind} ${String(id)}: ${field} must be the one writing it (${expected}); leave it out to have it filled`,
+      undefined,
+      field,
+    );
+  }
+};
+
+/** One above the last entry of `versions`, or 1. */
+const afterLast = (versions: unknown): number => {
+  const last: unknown = Array.isArray(versions) ? versions.at(-1) : undefined;
+  const version = isJsonObject(last) ? last['version'] : undefined;
+  return typeof version === 'number' ? version + 1 : 1;
+};
+
+/**
+ * The provenance of a version written now. A `by` or `deviceId` the caller gave is kept, so that one
+ * naming someone else is refused by the transition rules rather than replaced; the time is the write's.
+ */
+const provenanceFor = (given: unknown, stamp: Stamp): unknown => {
+  // Not an object: left for validation to refuse, naming the field.
+  if (given !== undefined && !isJsonObject(given)) return given;
+  const reason = stamp.reason ?? given?.['reason'];
+  return {
+    by: given?.['by'] ?? stamp.accountId,
+    deviceId: given?.['deviceId'] ?? stamp.deviceId,
+    at: stamp.at,
+    ...(reason !== undefined ? { reason } : {}),
+  };
+};
+
+/** A treatment plan acknowledgement given now: by this account unless it says otherwise (refused then). */
+const acknowledgementFor = (given: unknown, stamp: Stamp): unknown =>
+  isJsonObject(given) ? { ...given, by: given['by'] ?? stamp.accountId, at: stamp.at } : given;
+
+/**
+ * A NoteSignature's fields for the step `data` takes from `previousStatus` (undefined: created now): a
+ * request names its requester, a signing or declining its signer, and a signing is dated now and names
+ * the version number of the NoteVersion it attests, when this device holds it.
+ */
+const signatureStep = (
+  data: JsonObject,
+  previousStatus: unknown,
+  stamp: Stamp,
+  held: HeldVersion | undefined,
+): void => {
+  const status = data['status'];
+  if (previousStatus === undefined && status === 'requested') data['requestedBy'] ??= stamp.accountId;
+  if (status === 'signed' || status === 'declined') data['signerId'] ??= stamp.accountId;
+  if (status !== 'signed' || previousStatus === 'signed') return;
+  data['signedAt'] = stamp.at;
+  if (held === undefined) return;
+  if (held.noteId !== data['noteId']) {
+    throw invalidField(
+      'NoteSignature',
+      'noteId',
+      `must be the note of NoteVersion ${String(data['noteVersionId'])}`,
+    );
+  }
+  data['signedVersionNumber'] ??= held.versionNumber;
+  if (data['signedVersionNumber'] !== held.versionNumber) {
+    throw invalidField(
+      'NoteSignature',
+      'signedVersionNumber',
+      `must be ${String(held.versionNumber)}, the versionNumber of NoteVersion ${String(data['noteVersionId'])}`,
+    );
+  }
+};
+
+/** `input` as `add` stores it: the fields the API fills added where the caller left them out. */
+const filledForCreate = (
+  kind: RecordKind,
+  input: JsonObject,
+  stamp: Stamp,
+  held: HeldVersion | undefined,
+): JsonObject => {
+  const data: JsonObject = { ...input };
+  if (isVersionedKind(kind)) {
+    data['versions'] ??= [];
+    data['version'] ??= afterLast(data['versions']);
+    if (kind === 'HealthDocument') {
+      data['uploadedBy'] ??= stamp.accountId;
+      data['uploadedAt'] ??= stamp.at;
+    } else {
+      data['provenance'] = provenanceFor(data['provenance'], stamp);
+    }
+  }
+  switch (kind) {
+    case 'TreatmentPlan':
+      data['authorId'] ??= stamp.accountId;
+      if (data['acknowledgement'] !== undefined) {
+        data['acknowledgement'] = acknowledgementFor(data['acknowledgement'], stamp);
+      }
+      break;
+    case 'MedicalNote':
+      data['authorId'] ??= stamp.accountId;
+      break;
+    case 'NoteVersion':
+      data['editorId'] ??= stamp.accountId;
+      break;
+    case 'Message':
+      data['senderId'] ??= stamp.accountId;
+      break;
+    case 'NoteSignature':
+      signatureStep(data, undefined, stamp, held);
+      break;
+    default:
+      break;
+  }
+  return data;
+};
+
+/**
+ * The content `update` (or a merged `resolveConflict`) writes over `current`: the fields `patch`
+ * changes — a field given as stored is no change, so a form may send the whole record back — and, when
+ * that changes a versioned record's content, its next version.
+ */
+const successorOf = (
+  kind: RecordKind,
+  current: JsonObject,
+  patch: JsonObject,
+  stamp: Stamp,
+  held: HeldVersion | undefined,
+): JsonObject => {
+  const id = current['id'];
+  const changes: JsonObject = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (!sameJson(value, current[key])) changes[key] = value;
+  }
+  const next: JsonObject = { ...current, ...changes };
+  if (kind === 'NoteSignature') signatureStep(next, current['status'], stamp, held);
+  // Whoever changes a version's text is its editor.
+  if (kind === 'NoteVersion' && changes['editorId'] === undefined && Object.keys(changes).length > 0) {
+    next['editorId'] = stamp.accountId;
+  }
+  if (kind === 'TreatmentPlan' && changes['acknowledgement'] !== undefined) {
+    next['acknowledgement'] = acknowledgementFor(changes['acknowledgement'], stamp);
+  }
+  if (!isVersionedKind(kind)) return next;
+  for (const field of ['version', 'versions']) {
+    if (field in changes) {
+      throw finalField(
+        kind,
+        id,
+        field,
+        'is kept by the records API: pass only the changes (and a reason); a change of content makes the next version and earlier versions never change',
+      );
+    }
+  }
+  const given = changes['provenance'];
+  if (isJsonObject(given)) {
+    requireWriter(kind, id, given['by'], stamp.accountId, 'provenance.by');
+    requireWriter(kind, id, given['deviceId'], stamp.deviceId, 'provenance.deviceId');
+  }
+  requireWriter(kind, id, changes['uploadedBy'], stamp.accountId, 'uploadedBy');
+  const [version, versions] = [current['version'], current['versions']];
+  // A stored state this build cannot read has no history to extend: the write is validated as it is.
+  if (typeof version !== 'number' || !Array.isArray(versions)) return next;
+  if (!versionContentChanged(kind, current, next)) {
+    // What describes the current version (its provenance, its upload) stays: the transition rules refuse
+    // a change to it, and a reason has no version to go with.
+    if (stamp.reason !== undefined) {
+      throw invalidField(
+        kind,
+        'reason',
+        'goes with a change of content, which makes a new version; nothing changes',
+      );
+    }
+    return next;
+  }
+  next['version'] = version + 1;
+  const earlier: readonly unknown[] = versions;
+  next['versions'] = [...earlier, supersededVersion(kind, current)];
+  if (kind === 'HealthDocument') {
+    next['uploadedBy'] = stamp.accountId;
+    next['uploadedAt'] = stamp.at;
+    return next;
+  }
+  const reason = stamp.reason ?? (isJsonObject(given) ? given['reason'] : undefined);
+  next['provenance'] = provenanceFor(reason === undefined ? undefined : { reason }, stamp);
+  return next;
+};
 
 const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
   kind: doc.kind as K,
@@ -238,6 +534,109 @@ export const createRecords = (deps: RecordsDeps) => {
     }
   };
 
+  const writer = { accountId: deps.accountId, deviceId: deps.deviceId };
+  const stamp = (at: string, reason: string | undefined): Stamp => ({ ...writer, at, reason });
+
+  /** Refuses `reason` for a kind that has no place to keep it. */
+  const requireReasonKind = (kind: RecordKind, reason: string | undefined): void => {
+    if (reason !== undefined && !REASON_KINDS.has(kind)) {
+      throw invalidField(
+        kind,
+        'reason',
+        `has no place in a ${kind}: only LabResult and TreatmentPlan versions keep one`,
+      );
+    }
+  };
+
+  /** Refuses `written` when, following `previous` (null: a new record), it breaks a transition rule. */
+  const requireTransition = <K extends RecordKind>(
+    kind: K,
+    previous: unknown,
+    written: RecordOf<K>,
+  ): void => {
+    const before = previous === null ? null : validateRecord(kind, previous);
+    // A stored state this build's model does not accept is held to the rules of a new record.
+    const issues = transitionIssues(kind, before?.ok === true ? before.value : null, written, writer);
+    if (issues.length > 0) throw transitionRefusal(kind, written.id, issues);
+  };
+
+  const dataOf = (doc: RxDocument<DeviceRecord>): JsonObject => doc.toJSON().data;
+
+  /**
+   * The NoteVersion a signature in `data` attests, when this device holds it (in the patient's note
+   * stream), for a signing to name its version number.
+   */
+  const heldVersion = async (patientId: string, data: JsonObject): Promise<HeldVersion | undefined> => {
+    const versionId = data['noteVersionId'];
+    if (data['status'] !== 'signed' || typeof versionId !== 'string') return undefined;
+    const doc = await collection.findOne(versionId).exec();
+    if (!doc || doc.kind !== 'NoteVersion' || doc.patientId !== patientId) return undefined;
+    const version = dataOf(doc);
+    return { noteId: version['noteId'], versionNumber: version['versionNumber'] };
+  };
+
+  /**
+   * Refuses (RECORD_FINAL) a change to a NoteVersion that is no longer a draft: a signed NoteSignature
+   * this device holds names it, or it is not the current version of a draft MedicalNote this device
+   * holds. Read just before the write: a signature or note pulled in that moment is not seen.
+   */
+  const requireDraftVersion = async (doc: RxDocument<DeviceRecord>): Promise<void> => {
+    const version = dataOf(doc);
+    const signatures = await collection
+      .find({ selector: { patientId: doc.patientId, kind: 'NoteSignature' } })
+      .exec();
+    const signed = signatures.some((signature) => {
+      const data = dataOf(signature);
+      return data['noteVersionId'] === doc.id && data['status'] === 'signed';
+    });
+    if (signed) {
+      throw finalField(
+        'NoteVersion',
+        doc.id,
+        '(record)',
+        'is attested by a signed NoteSignature; an amendment or addendum is a new NoteVersion',
+      );
+    }
+    const noteId = version['noteId'];
+    const note = typeof noteId === 'string' ? await collection.findOne(noteId).exec() : null;
+    if (!note || note.kind !== 'MedicalNote' || note.patientId !== doc.patientId) {
+      throw finalField(
+        'NoteVersion',
+        doc.id,
+        'noteId',
+        `names a MedicalNote this device does not hold (${String(noteId)}), so the version cannot be shown to be a draft`,
+      );
+    }
+    const { status, currentVersionNumber } = dataOf(note);
+    if (status !== 'draft') {
+      throw finalField(
+        'NoteVersion',
+        doc.id,
+        '(record)',
+        `belongs to a note that is ${String(status)}, not a draft`,
+      );
+    }
+    if (currentVersionNumber !== version['versionNumber']) {
+      throw finalField(
+        'NoteVersion',
+        doc.id,
+        'versionNumber',
+        `is not the current version of its note (${String(currentVersionNumber)}); a change is a new NoteVersion`,
+      );
+    }
+  };
+
+  /** What a write of this device's content must know before writing: refusals, and a held version. */
+  const prepareWrite = async (
+    doc: RxDocument<DeviceRecord>,
+    patch: JsonObject,
+  ): Promise<HeldVersion | undefined> => {
+    if (doc.kind === 'NoteVersion') await requireDraftVersion(doc);
+    return doc.kind === 'NoteSignature'
+      ? heldVersion(doc.patientId, { ...dataOf(doc), ...patch })
+      : undefined;
+  };
+
   // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
   // author's) without the history and conflict handling of `update`.
   // RxDB's insert refuses a live document with that id (CONFLICT) and takes the place of a deleted one.
@@ -269,10 +668,12 @@ export const createRecords = (deps: RecordsDeps) => {
    * built upon, not overwritten.
    * Resolves to the record written, or null when the outcome was a deletion.
    */
-  const modify = async <K extends RecordKind>(
+  const modify = async <K extends RecordKind, P = undefined>(
     id: string,
     kind: K | undefined,
-    next: (current: DeviceRecord) => Outcome,
+    /** `now`: the time of this write, its `updatedAt`. */
+    next: (current: DeviceRecord, prepared: P | undefined, now: string) => Outcome,
+    prepare?: (doc: RxDocument<DeviceRecord>) => Promise<P>,
   ): Promise<RecordOf<K> | null> => {
     unlocked();
     if (kind !== undefined) requireStorable(kind);
@@ -282,6 +683,7 @@ export const createRecords = (deps: RecordsDeps) => {
       throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
     if (isDedicatedKind(doc.kind)) throw dedicatedKind(doc.kind);
     requireWritable(doc.stream);
+    const prepared = prepare ? await prepare(doc) : undefined;
     let record: RecordOf<K> | null | undefined;
     let rv = 0;
     await doc.incrementalModify((stored) => {
@@ -291,7 +693,7 @@ export const createRecords = (deps: RecordsDeps) => {
       if (current._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
       unlocked();
       const now = iso();
-      const outcome = next(current);
+      const outcome = next(current, prepared, now);
       const version = {
         ...current,
         updatedAt: now,
@@ -315,6 +717,8 @@ export const createRecords = (deps: RecordsDeps) => {
         ...(createdAt !== undefined ? { createdAt } : {}),
         updatedAt: now,
       });
+      // Checked against the state being replaced, inside the write queue.
+      if (outcome.ours === true) requireTransition(current.kind as K, current.data, written);
       record = written;
       const result: DeviceRecord = { ...version, data: written };
       if (outcome.conflictData !== undefined) {
@@ -361,21 +765,31 @@ export const createRecords = (deps: RecordsDeps) => {
     /**
      * Adds a record for `patientId` (default: this account). Throws VALIDATION_FAILED naming the field,
      * also for a record over MAX_RECORD_BYTES (naming its largest field); `update` and `resolveConflict`
-     * refuse the same way.
+     * refuse the same way. Author fields left out are this session's, a history left out starts at
+     * version 1 (module comment); `reason` goes into a LabResult's or TreatmentPlan's provenance.
      */
-    async add<K extends RecordKind>(kind: K, input: RecordInput<K>, options: { patientId?: string } = {}) {
+    async add<K extends RecordKind>(
+      kind: K,
+      input: RecordInput<K>,
+      options: { patientId?: string } & WriteOptions = {},
+    ) {
       unlocked();
       const patientId = options.patientId ?? deps.accountId;
       const stream = streamFor(kind, patientId);
       requireWritable(stream);
+      requireReasonKind(kind, options.reason);
+      const given: JsonObject = { ...input };
+      const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
+      unlocked();
       const now = iso();
       const record = validated(kind, {
-        ...input,
+        ...filledForCreate(kind, given, stamp(now, options.reason), held),
         id: input.id ?? newId(deps.now),
         patientId,
         createdAt: now,
         updatedAt: now,
       });
+      requireTransition(kind, null, record);
       await create({
         id: record.id,
         stream,
@@ -392,12 +806,34 @@ export const createRecords = (deps: RecordsDeps) => {
       return record;
     },
 
+    /**
+     * Changes the fields `patch` gives (fields given as stored are no change). For a versioned record
+     * (HealthDocument, LabResult, TreatmentPlan) a change of content is made the next version here:
+     * pass only the changes and, for a LabResult or TreatmentPlan, why (`reason`). Refused with
+     * RECORD_FINAL or AUTHOR_MISMATCH (naming the field) as the module comment says.
+     */
     async update<K extends RecordKind>(
       kind: K,
       id: string,
       patch: Partial<Omit<RecordOf<K>, Managed>>,
+      options: WriteOptions = {},
     ): Promise<RecordOf<K>> {
-      const record = await modify(id, kind, (current) => ({ data: { ...current.data, ...patch } }));
+      if (isRecordKind(kind)) requireReasonKind(kind, options.reason);
+      const changes: JsonObject = { ...patch };
+      const record = await modify<K, HeldVersion | undefined>(
+        id,
+        kind,
+        (current, held, now) => ({
+          data: successorOf(kind, current.data, changes, stamp(now, options.reason), held),
+          ours: true,
+        }),
+        async (doc) => {
+          if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
+            throw finalField(kind, id, '(record)', 'is a signed NoteSignature: it is final');
+          }
+          return prepareWrite(doc, changes);
+        },
+      );
       if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
       return record;
     },
@@ -408,6 +844,7 @@ export const createRecords = (deps: RecordsDeps) => {
       if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
       if (isDedicatedKind(doc.kind)) throw dedicatedKind(doc.kind);
       requireWritable(doc.stream);
+      if (doc.kind === 'NoteVersion') await requireDraftVersion(doc);
       // One write: the tombstone gets its own revision number, so it is attributable and its tag is new.
       let rv = 0;
       await doc.incrementalModify((data) => {
@@ -415,6 +852,13 @@ export const createRecords = (deps: RecordsDeps) => {
         // A second remove racing the first must not count (and audit) a deletion twice.
         if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
         unlocked();
+        const status = next.data['status'];
+        if (next.kind === 'NoteSignature' && status === 'signed') {
+          throw finalField(next.kind, id, '(record)', 'is a signed NoteSignature: it is final');
+        }
+        if (next.kind === 'MedicalNote' && (status === 'signed' || status === 'amended')) {
+          throw finalField(next.kind, id, 'status', `is ${status}: a signed note is not removed`);
+        }
         next.rv = next.rv + 1;
         rv = next.rv;
         next.updatedAt = iso();
@@ -435,8 +879,7 @@ export const createRecords = (deps: RecordsDeps) => {
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
       unlocked();
       requireStorable(kind);
-      const selector: Record<string, unknown> = { kind };
-      if (options.patientId !== undefined) selector['patientId'] = options.patientId;
+      const selector = { kind, patientId: options.patientId ?? deps.accountId };
       const query = collection.find({
         selector,
         sort: [{ updatedAt: 'desc' }],
@@ -452,8 +895,7 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Observable<StoredRecord<K>[]> {
       unlocked();
       requireStorable(kind);
-      const selector: Record<string, unknown> = { kind };
-      if (options.patientId !== undefined) selector['patientId'] = options.patientId;
+      const selector = { kind, patientId: options.patientId ?? deps.accountId };
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
       return $.pipe(
         map((docs) => {
@@ -488,21 +930,40 @@ export const createRecords = (deps: RecordsDeps) => {
       // here too: no revision can match, so they are refused rather than settling an unseen state.
       const expectedRv: unknown =
         typeof expected === 'object' && expected !== null ? expected.expectedRv : undefined;
-      return modify<K>(id, undefined, (current) => {
-        // Checked inside the write queue, against the state being replaced: a merge landing between the
-        // caller's read and this write must refuse, not be settled.
-        if (current.rv !== expectedRv) {
-          throw new RecordError(
-            'RECORD_CHANGED',
-            typeof expectedRv === 'number'
-              ? `record ${id} changed since it was read (rv ${expectedRv}, now ${current.rv}); read it again and decide again`
-              : `resolveConflict(${id}) needs expectedRv: the rv of the version the person decided on`,
-          );
-        }
-        if (choice === 'other') return takeOther(current);
-        const data = choice === 'keep' ? current.data : { ...current.data, ...choice };
-        return { data, conflictData: null };
-      });
+      const merged: JsonObject | null = isJsonObject(choice) ? { ...choice } : null;
+      return modify<K, HeldVersion | undefined>(
+        id,
+        undefined,
+        (current, held, now) => {
+          // Checked inside the write queue, against the state being replaced: a merge landing between the
+          // caller's read and this write must refuse, not be settled.
+          if (current.rv !== expectedRv) {
+            throw new RecordError(
+              'RECORD_CHANGED',
+              typeof expectedRv === 'number'
+                ? `record ${id} changed since it was read (rv ${expectedRv}, now ${current.rv}); read it again and decide again`
+                : `resolveConflict(${id}) needs expectedRv: the rv of the version the person decided on`,
+            );
+          }
+          if (choice === 'other') return takeOther(current);
+          if (merged === null) return { data: current.data, conflictData: null };
+          // Merged content is this device's write, versioned and checked like an update.
+          const kind = current.kind;
+          if (!isRecordKind(kind)) return { data: { ...current.data, ...merged }, conflictData: null };
+          return {
+            data: successorOf(kind, current.data, merged, stamp(now, undefined), held),
+            conflictData: null,
+            ours: true,
+          };
+        },
+        async (doc) => {
+          if (merged === null) return undefined;
+          if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
+            throw finalField(doc.kind, id, '(record)', 'is a signed NoteSignature: it is final');
+          }
+          return prepareWrite(doc, merged);
+        },
+      );
     },
   };
 };

@@ -1,0 +1,331 @@
+/*
+ * Rules between two states of one record, which `validateRecord` (one state) cannot express: what a
+ * later version may change, and which fields must name the account writing it.
+ *
+ * Invariants. History is append-only: a record kind that keeps its earlier versions inside itself
+ * (VERSIONED_KINDS) changes its content only by becoming the next version — `version` + 1, the previous
+ * state appended to `versions` exactly as it was (`supersededVersion`), and, with a writer given, a
+ * provenance or uploader naming that writer; earlier entries never change or go. A signed NoteSignature
+ * never changes. A TreatmentPlan's acknowledgement names the plan version it acknowledged; it is
+ * replaced only by one for the same or a later version, never removed. A MedicalNote's current version
+ * number never decreases, and a signed or amended note becomes a draft (or under review) again only with
+ * a new current version, so signed text is never a draft again. Fields naming who wrote, edited, signed,
+ * sent, uploaded or acknowledged (`provenance.by`/`deviceId`, `editorId`, `authorId`, `signerId`,
+ * `requestedBy`, `senderId`, `uploadedBy`, `acknowledgement.by`) must name the writer when they are set
+ * or changed by that write; fields naming other people (a prescriber, the clinician seen, the patient's
+ * primary care provider) are what the writer says and are not checked.
+ *
+ * Failure modes. Nothing throws: `transitionIssues` returns the broken rules, each naming its field and
+ * whether the change touches what is final (`final`) or names someone other than the writer (`author`).
+ * Both states must already be valid records of the kind (`validateRecord`). Without a writer only the
+ * `final` rules are checked. Rules that need other records (a NoteVersion is final once a signature
+ * signs it, or once its note is no longer a draft) are not here: they belong to whoever holds those
+ * records (the client's records API).
+ */
+import { DocumentVersionSchema, LabResultVersionSchema, TreatmentPlanVersionSchema } from './record-schemas';
+import type { ValidationIssue } from './errors';
+import type { RecordKind, RecordOf } from './registry';
+
+/** Who writes a version: an account and, when known, its device. */
+export interface Writer {
+  readonly accountId: string;
+  readonly deviceId?: string;
+}
+
+export interface TransitionIssue extends ValidationIssue {
+  /** `final`: changes what may no longer change. `author`: names someone other than the writer. */
+  readonly rule: 'final' | 'author';
+}
+
+/** Kinds that keep their earlier versions inside the record (`version`, `versions`). */
+export const VERSIONED_KINDS = ['HealthDocument', 'LabResult', 'TreatmentPlan'] as const;
+export type VersionedKind = (typeof VERSIONED_KINDS)[number];
+
+export const isVersionedKind = (kind: string): kind is VersionedKind =>
+  (VERSIONED_KINDS as readonly string[]).includes(kind);
+
+type Json = Readonly<Record<string, unknown>>;
+
+const isJsonObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * JSON equality: key order does not count, and a property holding `undefined` counts as absent (JSON
+ * drops it, so a stored copy never has it).
+ */
+export const sameJson = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((item, i) => sameJson(item, b[i]))
+    );
+  }
+  if (!isJsonObject(a) || !isJsonObject(b)) return false;
+  const keys = (o: Json) => Object.keys(o).filter((key) => o[key] !== undefined);
+  const [ka, kb] = [keys(a), keys(b)];
+  return ka.length === kb.length && ka.every((key) => sameJson(a[key], b[key]));
+};
+
+const STORE_FIELDS: ReadonlySet<string> = new Set(['id', 'patientId', 'createdAt', 'updatedAt']);
+
+/**
+ * Fields of a versioned kind that are not the content of its current version: the history itself, what
+ * describes the current version (its provenance or upload), and a plan's acknowledgement (the patient's,
+ * about one version). Everything else is content, except for a HealthDocument, whose versions are files.
+ */
+const NOT_CONTENT: { readonly [K in VersionedKind]: ReadonlySet<string> } = {
+  HealthDocument: new Set(['version', 'versions', 'uploadedAt', 'uploadedBy']),
+  LabResult: new Set(['version', 'versions', 'provenance']),
+  TreatmentPlan: new Set(['version', 'versions', 'provenance', 'acknowledgement']),
+};
+
+/** What a version of `kind` is made of: every field a change of which makes a new version. */
+const contentFields = (kind: VersionedKind, a: Json, b: Json): string[] => {
+  // A document's title, description or tags are edited in place; only a new file is a new version
+  // (DocumentVersion keeps the file alone).
+  if (kind === 'HealthDocument') return ['file'];
+  const skip = NOT_CONTENT[kind];
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter(
+    (key) => !STORE_FIELDS.has(key) && !skip.has(key),
+  );
+};
+
+/** Whether going from `previous` to `next` changes the content of a version of `kind`. */
+export const versionContentChanged = (kind: VersionedKind, previous: Json, next: Json): boolean =>
+  contentFields(kind, previous, next).some((key) => !sameJson(previous[key], next[key]));
+
+const ENTRY_FIELDS: { readonly [K in VersionedKind]: readonly string[] } = {
+  HealthDocument: Object.keys(DocumentVersionSchema.properties),
+  LabResult: Object.keys(LabResultVersionSchema.properties),
+  TreatmentPlan: Object.keys(TreatmentPlanVersionSchema.properties),
+};
+
+/**
+ * The entry `record` becomes in `versions` once superseded: the fields of the kind's version schema
+ * that the record holds (for a HealthDocument: version, file, uploadedAt, uploadedBy).
+ */
+export const supersededVersion = (kind: VersionedKind, record: Json): Record<string, unknown> => {
+  const entry: Record<string, unknown> = {};
+  for (const key of ENTRY_FIELDS[kind]) {
+    if (record[key] !== undefined) entry[key] = record[key];
+  }
+  return entry;
+};
+
+const final = (field: string, reason: string): TransitionIssue => ({ field, reason, rule: 'final' });
+
+/** `value` must be the writer's account (when a writer is given and the field is set). */
+const byWriter = (value: string | undefined, field: string, writer: Writer | undefined): TransitionIssue[] =>
+  writer !== undefined && value !== undefined && value !== writer.accountId
+    ? [{ field, rule: 'author', reason: `must be the account writing it (${writer.accountId})` }]
+    : [];
+
+const onWriterDevice = (value: string, field: string, writer: Writer | undefined): TransitionIssue[] =>
+  writer?.deviceId !== undefined && value !== writer.deviceId
+    ? [{ field, rule: 'author', reason: `must be the device writing it (${writer.deviceId})` }]
+    : [];
+
+type Provenanced = RecordOf<'LabResult'> | RecordOf<'TreatmentPlan'>;
+type Versioned = Provenanced | RecordOf<'HealthDocument'>;
+
+/** Authors named by a version `writer` writes: the current one, and on creation every earlier one. */
+const versionAuthors = (
+  record: Versioned,
+  writer: Writer | undefined,
+  created: boolean,
+): TransitionIssue[] => {
+  const issues: TransitionIssue[] = [];
+  if ('provenance' in record) {
+    issues.push(
+      ...byWriter(record.provenance.by, 'provenance.by', writer),
+      ...onWriterDevice(record.provenance.deviceId, 'provenance.deviceId', writer),
+    );
+  } else {
+    issues.push(...byWriter(record.uploadedBy, 'uploadedBy', writer));
+  }
+  if (!created) return issues;
+  // A record is created with a history only by the writer stating it: no earlier Hale version existed.
+  for (const [i, entry] of record.versions.entries()) {
+    if ('provenance' in entry) {
+      issues.push(
+        ...byWriter(entry.provenance.by, `versions[${i}].provenance.by`, writer),
+        ...onWriterDevice(entry.provenance.deviceId, `versions[${i}].provenance.deviceId`, writer),
+      );
+    } else if ('uploadedBy' in entry) {
+      issues.push(...byWriter(entry.uploadedBy, `versions[${i}].uploadedBy`, writer));
+    }
+  }
+  return issues;
+};
+
+/** The fields that describe the current version rather than being its content. */
+const describing = (record: Versioned): Json =>
+  'provenance' in record
+    ? { provenance: record.provenance }
+    : { uploadedAt: record.uploadedAt, uploadedBy: record.uploadedBy };
+
+/** The first field (top level) whose value differs between `a` and `b`, leaving out `skip`. */
+const changedField = (a: Json, b: Json, skip: ReadonlySet<string> = new Set()): string | undefined =>
+  [...new Set([...Object.keys(a), ...Object.keys(b)])].find(
+    (key) => !skip.has(key) && !sameJson(a[key], b[key]),
+  );
+
+/** History kept, and a change of content made the next version. */
+const historyIssues = (
+  kind: VersionedKind,
+  previous: Versioned,
+  next: Versioned,
+  writer: Writer | undefined,
+): TransitionIssue[] => {
+  for (const [i, entry] of previous.versions.entries()) {
+    if (!sameJson(next.versions[i], entry)) {
+      return [final(`versions[${i}]`, 'is an earlier version: it cannot be changed or removed')];
+    }
+  }
+  const kept = previous.versions.length;
+  if (!versionContentChanged(kind, previous, next)) {
+    if (next.version !== previous.version) {
+      return [final('version', `changes only with the content (still ${previous.version})`)];
+    }
+    if (next.versions.length !== kept) {
+      return [final(`versions[${kept}]`, 'is not a version this record had')];
+    }
+    const field = changedField(describing(previous), describing(next));
+    return field === undefined
+      ? []
+      : [final(field, `describes version ${previous.version}, whose content did not change`)];
+  }
+  if (next.version !== previous.version + 1) {
+    return [final('version', `must be ${previous.version + 1}: a change of content is the next version`)];
+  }
+  if (
+    next.versions.length !== kept + 1 ||
+    !sameJson(next.versions[kept], supersededVersion(kind, previous))
+  ) {
+    return [final(`versions[${kept}]`, `must be version ${previous.version} as it was`)];
+  }
+  return versionAuthors(next, writer, false);
+};
+
+type Transition<K extends RecordKind> = (
+  previous: RecordOf<K> | null,
+  next: RecordOf<K>,
+  writer: Writer | undefined,
+) => TransitionIssue[];
+
+const changed = (a: unknown, b: unknown): boolean => !sameJson(a, b);
+
+const UPDATED_AT: ReadonlySet<string> = new Set(['updatedAt']);
+
+const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
+  HealthDocument: (previous, next, writer) =>
+    previous === null
+      ? versionAuthors(next, writer, true)
+      : historyIssues('HealthDocument', previous, next, writer),
+  LabResult: (previous, next, writer) =>
+    previous === null
+      ? versionAuthors(next, writer, true)
+      : historyIssues('LabResult', previous, next, writer),
+  TreatmentPlan: (previous, next, writer) => {
+    if (previous === null) {
+      return [
+        ...versionAuthors(next, writer, true),
+        ...byWriter(next.authorId, 'authorId', writer),
+        ...byWriter(next.acknowledgement?.by, 'acknowledgement.by', writer),
+      ];
+    }
+    const issues = historyIssues('TreatmentPlan', previous, next, writer);
+    if (changed(previous.authorId, next.authorId))
+      issues.push(...byWriter(next.authorId, 'authorId', writer));
+    const [was, is] = [previous.acknowledgement, next.acknowledgement];
+    if (was !== undefined && is === undefined) {
+      issues.push(
+        final('acknowledgement', 'was given for version ' + was.version + ': it cannot be withdrawn'),
+      );
+    } else if (is !== undefined && changed(was, is)) {
+      issues.push(...byWriter(is.by, 'acknowledgement.by', writer));
+      if (was !== undefined && is.version < was.version) {
+        issues.push(final('acknowledgement.version', `must not go back before version ${was.version}`));
+      }
+    }
+    return issues;
+  },
+  MedicalNote: (previous, next, writer) => {
+    if (previous === null) return byWriter(next.authorId, 'authorId', writer);
+    const issues = changed(previous.authorId, next.authorId)
+      ? byWriter(next.authorId, 'authorId', writer)
+      : [];
+    if (next.currentVersionNumber < previous.currentVersionNumber) {
+      issues.push(final('currentVersionNumber', `must not go back before ${previous.currentVersionNumber}`));
+    }
+    const signed = previous.status === 'signed' || previous.status === 'amended';
+    const open = next.status === 'draft' || next.status === 'under_review';
+    if (signed && open && next.currentVersionNumber === previous.currentVersionNumber) {
+      issues.push(
+        final(
+          'status',
+          `the note is ${previous.status}: a change is a new version (currentVersionNumber), not a draft again`,
+        ),
+      );
+    }
+    return issues;
+  },
+  NoteVersion: (previous, next, writer) => {
+    if (previous === null) return byWriter(next.editorId, 'editorId', writer);
+    const issues: TransitionIssue[] = [];
+    if (previous.noteId !== next.noteId)
+      issues.push(final('noteId', 'a version stays a version of its note'));
+    if (previous.versionNumber !== next.versionNumber) {
+      issues.push(final('versionNumber', 'a version keeps its number; a new one is a new NoteVersion'));
+    }
+    // Whoever changes the text is its editor.
+    if (changedField(previous, next, UPDATED_AT) !== undefined) {
+      issues.push(...byWriter(next.editorId, 'editorId', writer));
+    }
+    return issues;
+  },
+  NoteSignature: (previous, next, writer) => {
+    const acts = next.status === 'signed' || next.status === 'declined';
+    if (previous === null) {
+      return acts
+        ? byWriter(next.signerId, 'signerId', writer)
+        : byWriter(next.requestedBy, 'requestedBy', writer);
+    }
+    if (previous.status === 'signed') {
+      const field = changedField(previous, next, UPDATED_AT);
+      return field === undefined ? [] : [final(field, 'the signature is signed: it is final')];
+    }
+    const issues: TransitionIssue[] = [];
+    if (acts && (previous.status !== next.status || previous.signerId !== next.signerId)) {
+      issues.push(...byWriter(next.signerId, 'signerId', writer));
+    }
+    if (changed(previous.requestedBy, next.requestedBy)) {
+      issues.push(...byWriter(next.requestedBy, 'requestedBy', writer));
+    }
+    return issues;
+  },
+  Message: (previous, next, writer) => {
+    if (previous === null) return byWriter(next.senderId, 'senderId', writer);
+    return previous.senderId === next.senderId
+      ? []
+      : [{ field: 'senderId', rule: 'author', reason: 'names who sent the message: it does not change' }];
+  },
+};
+
+/**
+ * The rules `next` breaks as the state that follows `previous` (null: `next` creates the record),
+ * written by `writer` (optional: without it, only the `final` rules). Both must be valid records of
+ * `kind`. An empty list: the change may be written.
+ */
+export const transitionIssues = <K extends RecordKind>(
+  kind: K,
+  previous: RecordOf<K> | null,
+  next: RecordOf<K>,
+  writer?: Writer,
+): TransitionIssue[] => {
+  const transition: Transition<K> | undefined = TRANSITIONS[kind];
+  return transition ? transition(previous, next, writer) : [];
+};
