@@ -108,6 +108,7 @@ export type {
   WrappingKeyApi,
 } from './account/account';
 export {
+  deviceDbName,
   openDeviceSession,
   type DeviceSession,
   type DeviceAccount,
@@ -184,6 +185,7 @@ export {
   type Consent,
   type ConsentErrorCode,
   type GrantRequest,
+  type GrantStatus,
   type GrantUnconfirmed,
   type StoredGrant,
 } from './consent/consent';
@@ -206,3 +208,7 @@ export {
   type Disclosure,
   type UndeliveredChain,
 } from './audit/audit-log';
+// Types the documented signatures name, so that an app needs no second import for them.
+export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
+export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';
+export type { Ed25519, KdfSettings } from '@hale/crypto';

@@ -201,6 +201,9 @@ export interface StoredGrant {
   rotatedAt?: string;
 }
 
+/** A grant's state in `list()` at the time of the call: revoked, past its expiry, or neither. */
+export type GrantStatus = 'active' | 'expired' | 'revoked';
+
 export interface Rotation {
   stream: string;
   epoch: number;
@@ -1220,7 +1223,7 @@ export const createConsent = (deps: ConsentDeps) => {
     stop,
 
     /** Grants this device issued (with their state at `now`). */
-    async list() {
+    async list(): Promise<Array<StoredGrant & { status: GrantStatus }>> {
       const now = deps.now();
       return (await grants()).map((g) => ({
         ...g,

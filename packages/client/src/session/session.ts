@@ -73,6 +73,15 @@ export interface DeviceAccount {
   device: DeviceKeys;
 }
 
+/**
+ * The database name a session opens when `dbName` is not given, which `removeDeviceDb` needs to wipe the
+ * device. Lower-cased since the first release: changing it would leave every existing device's database
+ * behind under the old name. The ids are base64url (mixed case), so a name built from them unchanged names
+ * another, empty database, and removing that removes nothing.
+ */
+export const deviceDbName = (accountId: string, deviceId: string): string =>
+  `hale-${accountId}-${deviceId}`.toLowerCase();
+
 export interface DeviceSessionOptions {
   account: DeviceAccount;
   /** Base URL of the sync server, e.g. http://127.0.0.1:8787; the WebSocket is `${ws}/sync`. */
@@ -187,7 +196,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     throw new AccountError('LOCKED', 'the account has all-zero keys (it was locked); unlock it again');
   }
   const now = options.now ?? Date.now;
-  const dbName = options.dbName ?? `hale-${account.accountId}-${account.device.deviceId}`.toLowerCase();
+  const dbName = options.dbName ?? deviceDbName(account.accountId, account.device.deviceId);
   const dbKey = `${options.storage.name}|${dbName}`;
   if (openDatabases.has(dbKey)) throw sessionAlreadyOpen(dbName);
   const claim = {};
