@@ -18,7 +18,7 @@ import {
   type TestServer,
 } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { grantRead, openDevice, waitOnline } from './support/devices';
+import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
 
 const HOUR = 3600_000;
 const FLOOD = 6000;
@@ -58,6 +58,8 @@ describe('a patient flooded with grants by a stranger', () => {
 
     // A reconnect runs the on-connect re-keying check against the flooded list: the connection survives it.
     p.connection.drop();
+    // The socket closes after drop() returns: until then the state still reads online.
+    await eventually(() => p.connection.status() !== 'ready', 'connection dropped');
     await waitOnline(p);
     const listed = await p.consent.list();
     expect(listed.map((x) => x.grant.grantId).sort()).toEqual([g.grant.grantId, kept.grant.grantId].sort());
