@@ -1,4 +1,5 @@
 export {
+  AT_REST_ERROR_CODES,
   AT_REST_KEY_LENGTH,
   AtRestError,
   isAtRestError,
@@ -17,6 +18,7 @@ export type {
 } from './store/at-rest-encryption';
 export type { CryptoJob, CryptoJobResult, CryptoOffload } from './offload/crypto-offload';
 export { runCryptoJob } from './offload/run-crypto-job';
+export { jobFailureOf, type CryptoJobFailure } from './offload/job-failure';
 export {
   JOB_TIMEOUT_BASE_MS,
   JOB_TIMEOUT_PER_ITEM_MS,

@@ -13,6 +13,7 @@ import {
   createEd25519FromSync,
   ed25519Pkcs8FromSecretKey,
   ed25519SpkiFromPublicKey,
+  createKeyCache,
   createPrivateKeyCache,
   privateKeyCacheId,
   type Ed25519,
@@ -20,25 +21,9 @@ import {
 
 const CACHE_LIMIT = 10_000;
 
-const boundedCache = () => {
-  const map = new Map<string, KeyObject>();
-  return (id: string, load: () => KeyObject): KeyObject => {
-    let key = map.get(id);
-    if (key === undefined) {
-      key = load();
-      if (map.size >= CACHE_LIMIT) {
-        const oldest = map.keys().next();
-        if (!oldest.done) map.delete(oldest.value);
-      }
-      map.set(id, key);
-    }
-    return key;
-  };
-};
-
 export const createNodeEd25519 = (): Ed25519 => {
   const privateKeys = createPrivateKeyCache<KeyObject>(CACHE_LIMIT);
-  const publicKeys = boundedCache();
+  const publicKeys = createKeyCache<KeyObject>(CACHE_LIMIT);
   return createEd25519FromSync({
     name: 'node:crypto',
     sign: (secretKey64, msg) => {
@@ -57,13 +42,16 @@ export const createNodeEd25519 = (): Ed25519 => {
     verify: (publicKey, msg, sig) => {
       if (publicKey.length !== 32 || sig.length !== 64) return false;
       try {
-        const key = publicKeys(Buffer.from(publicKey).toString('base64'), () =>
-          createPublicKey({
+        const id = Buffer.from(publicKey).toString('base64');
+        let key = publicKeys.get(id);
+        if (key === undefined) {
+          key = createPublicKey({
             key: Buffer.from(ed25519SpkiFromPublicKey(publicKey)),
             format: 'der',
             type: 'spki',
-          }),
-        );
+          });
+          publicKeys.set(id, key);
+        }
         return verify(null, msg, key, sig);
       } catch {
         return false;

@@ -174,7 +174,7 @@ const forgetDeadCache = new FinalizationRegistry<WeakRef<{ clear(): void }>>((re
  * by `privateKeyCacheId`, never by the secret; what an Ed25519 implementation keeps its imports in.
  */
 export function createPrivateKeyCache<V>(limit: number) {
-  const cache = boundedCache<V>(limit);
+  const cache = createKeyCache<V>(limit);
   const ref = new WeakRef(cache);
   privateKeyCaches.add(ref);
   forgetDeadCache.register(cache, ref);
@@ -192,7 +192,8 @@ type WebKey = Awaited<ReturnType<Subtle['importKey']>>;
 const KEY_CACHE_LIMIT = 256;
 
 /** Map with insertion-order eviction; a hit moves the entry to the back (LRU). */
-function boundedCache<V>(limit: number) {
+/** A bounded map of imported keys (LRU, `limit` entries), keyed by an id, never by key material. */
+export function createKeyCache<V>(limit: number) {
   const map = new Map<string, V>();
   return {
     get(key: string): V | undefined {
@@ -225,14 +226,14 @@ export function createWebCryptoEd25519(
   getSubtle: () => Subtle | undefined = () => globalThis.crypto?.subtle,
 ): Ed25519 {
   const privateKeys = createPrivateKeyCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
-  const publicKeys = boundedCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
+  const publicKeys = createKeyCache<Promise<WebKey>>(KEY_CACHE_LIMIT);
   const subtle = (): Subtle => {
     const s = getSubtle();
     if (s === undefined) throw cryptoError('INVALID_INPUT', 'WebCrypto is not available');
     return s;
   };
   const cached = (
-    cache: ReturnType<typeof boundedCache<Promise<WebKey>>>,
+    cache: ReturnType<typeof createKeyCache<Promise<WebKey>>>,
     id: string,
     load: () => Promise<WebKey>,
   ): Promise<WebKey> => {

@@ -100,6 +100,7 @@ import {
   MAX_STREAM_EPOCHS,
   MAX_LISTED_GRANTS,
   type PullFrame,
+  type PushDoc,
   type PushFrame,
   type PushResult,
   type ServedDoc,
@@ -727,6 +728,13 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       code,
       message,
     });
+    const staleEpoch = (doc: PushDoc, epoch: number): PushResult =>
+      rowError(
+        doc.stream,
+        doc.id,
+        'STALE_EPOCH',
+        `stream key epoch is ${epoch}; the document was sealed under ${doc.epoch}`,
+      );
     for (const [i, row] of frame.rows.entries()) {
       const { doc, assumedRev } = row;
       const isAudit = doc.stream.endsWith('/audit');
@@ -763,14 +771,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           epochs.set(doc.stream, current);
         }
         if (doc.epoch !== current) {
-          results.push(
-            rowError(
-              doc.stream,
-              doc.id,
-              'STALE_EPOCH',
-              `stream key epoch is ${current}; the document was sealed under ${doc.epoch}`,
-            ),
-          );
+          results.push(staleEpoch(doc, current));
           continue;
         }
         expectedEpoch = current;
@@ -824,12 +825,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         if (result.status === 'ok') {
           results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
         } else if (result.status === 'stale-epoch') {
-          results[i] = rowError(
-            doc.stream,
-            doc.id,
-            'STALE_EPOCH',
-            `stream key epoch is ${result.epoch}; the document was sealed under ${doc.epoch}`,
-          );
+          results[i] = staleEpoch(doc, result.epoch);
         } else if (result.status === 'conflict') {
           if (result.master && result.master.rev === doc.rev) {
             // The same revision is already stored: a retry of an acknowledged write.

@@ -16,7 +16,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { createChecker, type Checker } from '@hale/protocol';
-import { isAtRestError, type AtRestErrorCode } from '../store/at-rest-encryption';
+import { AT_REST_ERROR_CODES, isAtRestError, type AtRestErrorCode } from '../store/at-rest-encryption';
 import type { CryptoOffloadErrorCode } from './worker-offload';
 
 /** A worker's answer for a job it could not run: a code and a message without any value of the job. */
@@ -25,22 +25,8 @@ export interface CryptoJobFailure {
   readonly message: string;
 }
 
-const AT_REST_CODES = [
-  'AT_REST_DECRYPT_FAILED',
-  'AT_REST_ENCRYPT_FAILED',
-  'AT_REST_INVALID_KEY',
-  'AT_REST_UNSUPPORTED_SCHEMA',
-  'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
-  'AT_REST_NO_KEY',
-  'AT_REST_CLOSED',
-] as const;
-// The list is the type's list: a code added to AtRestErrorCode and not here fails to compile, instead of
-// a worker's failure with it being read as one without a reason.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _atRestCodesListed: Same<(typeof AT_REST_CODES)[number], AtRestErrorCode> = true;
-
 const CryptoJobFailureSchema = Type.Object({
-  code: Type.Union([...AT_REST_CODES.map((c) => Type.Literal(c)), Type.Literal('WORKER_JOB_FAILED')]),
+  code: Type.Union([...AT_REST_ERROR_CODES.map((c) => Type.Literal(c)), Type.Literal('WORKER_JOB_FAILED')]),
   message: Type.String({ maxLength: 1000 }),
 });
 

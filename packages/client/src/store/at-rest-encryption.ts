@@ -73,14 +73,17 @@ import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload
 import { checkCryptoJobResult } from '../offload/job-result';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 
-export type AtRestErrorCode =
-  | 'AT_REST_DECRYPT_FAILED'
-  | 'AT_REST_ENCRYPT_FAILED'
-  | 'AT_REST_INVALID_KEY'
-  | 'AT_REST_UNSUPPORTED_SCHEMA'
-  | 'AT_REST_QUERY_ON_ENCRYPTED_FIELD'
-  | 'AT_REST_NO_KEY'
-  | 'AT_REST_CLOSED';
+/** Codes of AtRestError; only ever appended to. */
+export const AT_REST_ERROR_CODES = [
+  'AT_REST_DECRYPT_FAILED',
+  'AT_REST_ENCRYPT_FAILED',
+  'AT_REST_INVALID_KEY',
+  'AT_REST_UNSUPPORTED_SCHEMA',
+  'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
+  'AT_REST_NO_KEY',
+  'AT_REST_CLOSED',
+] as const;
+export type AtRestErrorCode = (typeof AT_REST_ERROR_CODES)[number];
 
 export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
 

@@ -138,6 +138,10 @@ export interface WriteGuard {
   now: () => number;
   floor?: {
     load: () => Promise<Record<string, number>>;
+    /**
+     * Raises the stored floor of `stream` to `epoch`, never lowering it; calls may overlap (consent saves
+     * through device meta, which runs the writes of a key one at a time).
+     */
     save: (stream: string, epoch: number) => Promise<void>;
   };
   onError?: (error: unknown) => void;
@@ -225,13 +229,9 @@ export const createKeyring = (deps: KeyringDeps) => {
     );
     return floorLoad;
   };
-  // Saves one at a time (each is a read-change-write of one meta value).
-  let saving: Promise<void> = Promise.resolve();
   const persistFloor = (stream: string, epoch: number): void => {
     const g = guard;
-    const f = g?.floor;
-    if (!f) return;
-    saving = saving.then(() => f.save(stream, epoch)).catch((error: unknown) => g.onError?.(error));
+    void g?.floor?.save(stream, epoch).catch((error: unknown) => g.onError?.(error));
   };
   /** Floors loaded before the current epoch is read (no-op without a guard); a failed load is reported. */
   const floorReady = async (): Promise<boolean> => {
