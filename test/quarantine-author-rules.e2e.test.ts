@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { openDeviceSession, type DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client';
 import {
   addDevice,
   registerAccount,
@@ -8,17 +8,13 @@ import {
   type TestAccount,
   type TestServer,
 } from '@hale/sync-server/testing';
-import { useCryptoWorker, useServer } from './support/fixture';
+import { useServer } from './support/fixture';
 import {
   allPushed,
-  ed,
   eventually,
-  getAccountFrom,
-  getDeviceFrom,
   grantWrite,
   interceptedWebSocket,
   openDevice,
-  sessionAccount,
   waitOnline,
 } from './support/devices';
 import { input } from './support/records';
@@ -32,7 +28,6 @@ const HOUR = 3_600_000;
 describe('records set aside BAD_AUTHOR, under other author rules', () => {
   const server = useServer({ realClock: true });
   const sessions = server.sessions;
-  const worker = process.env['HALE_CRYPTO_WORKER'] === '1' ? useCryptoWorker() : undefined;
 
   /**
    * A patient with labs written by two of a provider's devices, both revoked since: `before`, dated
@@ -92,16 +87,12 @@ describe('records set aside BAD_AUTHOR, under other author rules', () => {
         sessions.splice(sessions.indexOf(current), 1);
         await current.close();
       }
-      current = await openDeviceSession({
-        account: sessionAccount(account, device),
-        serverUrl: t.url,
+      current = await openDevice(t, account, {
+        device,
         createWebSocket,
         storage,
-        getAccount: getAccountFrom(t),
-        ...(lookups.getDevice ? { getDevice: getDeviceFrom(t) } : {}),
-        ed,
         dbName,
-        ...(worker ? { cryptoOffload: worker } : {}),
+        lookups: lookups.getDevice ? 'harness' : 'no-device-lookup',
       });
       sessions.push(current);
       return current;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { createHttpApi, openDeviceSession, type DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client';
 import {
   addDevice,
   registerAccount,
@@ -8,16 +7,8 @@ import {
   type TestAccount,
   type TestDevice,
 } from '@hale/sync-server/testing';
-import { useCryptoWorker, useServer } from './support/fixture';
-import {
-  allPushed,
-  createWebSocket,
-  ed,
-  eventually,
-  grantWrite,
-  sessionAccount,
-  waitOnline,
-} from './support/devices';
+import { useServer } from './support/fixture';
+import { allPushed, eventually, grantWrite, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -28,8 +19,6 @@ const HOUR = 3_600_000;
 describe('history signed by a device revoked later', () => {
   const server = useServer({ realClock: true });
   const sessions = server.sessions;
-  const worker = process.env['HALE_CRYPTO_WORKER'] === '1' ? useCryptoWorker() : undefined;
-  let dbCounter = 0;
 
   /** A device as an app opens it: device lists and single devices through the client's HTTP API. */
   const open = async (
@@ -37,20 +26,10 @@ describe('history signed by a device revoked later', () => {
     device?: TestDevice,
     options: { now?: () => number } = {},
   ): Promise<DeviceSession> => {
-    const t = server.t;
-    const api = createHttpApi({ baseUrl: t.url, fetch });
-    const session = await openDeviceSession({
-      account: sessionAccount(account, device),
-      serverUrl: t.url,
-      createWebSocket,
-      storage: getRxStorageMemory(),
-      getAccount: (accountId) => api.getAccount(accountId),
-      getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
-      getServerInfo: () => api.serverInfo(),
-      ed,
-      dbName: `revoked-history-${++dbCounter}-${Date.now()}`,
+    const session = await openDevice(server.t, account, {
+      ...(device ? { device } : {}),
       ...(options.now ? { now: options.now } : {}),
-      ...(worker ? { cryptoOffload: worker } : {}),
+      lookups: 'http-api',
     });
     sessions.push(session);
     return session;

@@ -7,6 +7,7 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import {
+  createHttpApi,
   openDeviceSession,
   type RecordInput,
   type CryptoOffload,
@@ -104,6 +105,36 @@ const workerByDefault = process.env['HALE_CRYPTO_WORKER'] === '1' ? createNodeCr
 
 const offloadOption = (offload: CryptoOffload | undefined) => (offload ? { cryptoOffload: offload } : {});
 
+/**
+ * Where `openDevice`'s session looks accounts and devices up: `harness`, the fetch helpers above;
+ * `http-api`, the client's own HTTP API, as an app opens a device (its answers validated);
+ * `no-device-lookup`, the helpers without `getDevice`, as an older build opens one (author rules without
+ * revoked devices).
+ */
+export type DeviceLookups = 'harness' | 'http-api' | 'no-device-lookup';
+
+const lookupOptions = (
+  t: TestServer,
+  serverUrl: string,
+  lookups: DeviceLookups,
+): Pick<DeviceSessionOptions, 'getAccount' | 'getDevice' | 'getServerInfo'> => {
+  if (lookups === 'http-api') {
+    const api = createHttpApi({ baseUrl: serverUrl, fetch });
+    return {
+      getAccount: (accountId) => api.getAccount(accountId),
+      getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
+      getServerInfo: () => api.serverInfo(),
+    };
+  }
+  const getServerInfo = async () =>
+    (await (await fetch(`${serverUrl}/v1/server`)).json()) as { serverId: string; publicKey: string };
+  return {
+    getAccount: getAccountFrom(t),
+    ...(lookups === 'harness' ? { getDevice: getDeviceFrom(t) } : {}),
+    getServerInfo,
+  };
+};
+
 export const openDevice = async (
   t: TestServer,
   account: TestAccount,
@@ -123,6 +154,7 @@ export const openDevice = async (
     vault?: Vault;
     api?: DeviceSessionOptions['api'];
     createWebSocket?: (url: string) => WebSocketLike;
+    lookups?: DeviceLookups;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -130,13 +162,7 @@ export const openDevice = async (
     serverUrl: options.serverUrl ?? t.url,
     createWebSocket: options.createWebSocket ?? createWebSocket,
     storage: options.storage ?? getRxStorageMemory(),
-    getAccount: getAccountFrom(t),
-    getDevice: getDeviceFrom(t),
-    getServerInfo: async () =>
-      (await (await fetch(`${options.serverUrl ?? t.url}/v1/server`)).json()) as {
-        serverId: string;
-        publicKey: string;
-      },
+    ...lookupOptions(t, options.serverUrl ?? t.url, options.lookups ?? 'harness'),
     ed,
     dbName: options.dbName ?? `e2e${++dbCounter}`,
     ...(options.offline ? { offline: true } : {}),

@@ -5,7 +5,6 @@
 import { generateRootSecret } from '@hale/crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
-  ed,
   makeEnvelope,
   principalOf,
   registerAccount,
@@ -14,7 +13,6 @@ import {
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { createSyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
@@ -35,7 +33,7 @@ afterEach(async () => {
 });
 
 it('a store failure on the second envelope of a rotation stores none of them and leaves the epoch', async () => {
-  const service = createSyncService({ store: t.store, now: () => t.clock.now, ed, server: t.server.server });
+  const service = t.server.service;
   const stream = streamOf(patient.accountId, 'allergy');
   const key = generateRootSecret();
   // The grantee's envelope first, then the patient's own: the order a rotation may send them in.
