@@ -114,6 +114,37 @@ describe('transitionIssues: versioned records', () => {
     ).toEqual(['final uploadedBy']);
   });
 
+  it('what describes an unchanged version, set to someone else, is refused as not the writer; left alone, it is not checked', () => {
+    const doc = exampleRecord('HealthDocument');
+    const provenanced = exampleRecord('LabResult');
+    const cases = [
+      transitionIssues('HealthDocument', doc, { ...doc, uploadedBy: EXAMPLE_PROVIDER_ID }, PATIENT),
+      transitionIssues('HealthDocument', doc, { ...doc, uploadedAt: AT }, PROVIDER),
+      transitionIssues('HealthDocument', doc, { ...doc, uploadedAt: AT }, PATIENT),
+      transitionIssues(
+        'LabResult',
+        provenanced,
+        { ...provenanced, provenance: { ...provenanced.provenance, at: AT } },
+        PATIENT,
+      ),
+      transitionIssues(
+        'LabResult',
+        provenanced,
+        { ...provenanced, provenance: { ...provenanced.provenance, at: AT } },
+        PROVIDER,
+      ),
+      transitionIssues('LabResult', provenanced, { ...provenanced, updatedAt: AT }, PATIENT),
+    ];
+    expect(cases.map(brief)).toEqual([
+      ['author uploadedBy'],
+      ['final uploadedAt'],
+      ['final uploadedAt'],
+      ['author provenance.by'],
+      ['final provenance'],
+      [],
+    ]);
+  });
+
   it('TreatmentPlan: an acknowledgement is not withdrawn or moved back, and is given by the writer', () => {
     const plan = exampleRecord('TreatmentPlan');
     const { acknowledgement: given, ...unacknowledged } = plan;

@@ -193,9 +193,17 @@ const historyIssues = (
     if (next.versions.length !== kept) {
       return [final(`versions[${kept}]`, 'is not a version this record had')];
     }
-    const field = changedField(describing(previous), describing(next));
-    return field === undefined
-      ? []
+    const [was, is] = [describing(previous), describing(next)];
+    const field = changedField(was, is);
+    if (field === undefined) return [];
+    // An author field this write set to someone else is reported as that, not as final: the records API
+    // fills it when left out. One the write left alone names whoever wrote the version, not this writer.
+    const authors = versionAuthors(next, writer, false).filter((issue) => {
+      const [top = issue.field] = issue.field.split('.');
+      return !sameJson(was[top], is[top]);
+    });
+    return authors.length > 0
+      ? authors
       : [final(field, `describes version ${previous.version}, whose content did not change`)];
   }
   if (next.version !== previous.version + 1) {

@@ -170,7 +170,11 @@ export const fieldFromPath = (path: string): string => {
   return field;
 };
 
-const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[] => {
+/**
+ * Why `value` fails `schema`, one issue per field (named as `fieldFromPath` names it), in the words
+ * `validateRecord` uses; at most MAX_ISSUES. Empty when it passes.
+ */
+export const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[] => {
   // One issue per field: a missing property also fails its type check, which would only repeat the news.
   const byField = new Map<string, string>();
   for (const error of Value.Errors(schema, value)) {

@@ -141,7 +141,7 @@ import {
   type GrantRecord,
   type GrantsFrame,
 } from '@hale/protocol';
-import { SyncError, type Connection } from '../sync/connection';
+import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
 import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
@@ -279,8 +279,6 @@ export interface ConsentDeps {
  * sent, which the server may have stored. Once online, `list()` shows it if it stands.
  */
 export type GrantUnconfirmed = SyncError & { readonly grantId: string };
-
-const CONNECTION_CODES = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
 
 /** Grants this device has yet to find a `consent-grant` audit entry for (see the header). */
 const UNRECORDED_KEY = 'grants-unrecorded';

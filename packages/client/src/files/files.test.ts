@@ -17,7 +17,7 @@ import {
   sha256,
   tweetnaclEd25519,
 } from '@hale/crypto';
-import { RECORD_KIND_NAMES, RECORD_KINDS, type FileRef } from '@hale/model';
+import { RECORD_KIND_NAMES, RECORD_KINDS, exampleRecord, validateRecord, type FileRef } from '@hale/model';
 import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { AccountError, isAccountError } from '../account/errors';
@@ -259,6 +259,24 @@ describe('files', () => {
       resumeBlobId: 'INVALID_INPUT resumeBlobId',
     });
     expect(server.calls).toEqual([]);
+  });
+
+  it('says why a name or type was refused in the words of the model, which refuses a name of spaces', async () => {
+    const files = filesOn(memoryServer().api);
+    const doc = exampleRecord('HealthDocument');
+    const bad = [
+      ['fileName', { fileName: '   ' }],
+      ['mediaType', { mediaType: 'pdf' }],
+    ] as const;
+    for (const [field, over] of bad) {
+      const refusal: unknown = await files.put(put(fileBytes(10), over)).catch((e: unknown) => e);
+      const model = validateRecord('HealthDocument', { ...doc, file: { ...doc.file, ...over } });
+      const reason = model.ok ? 'accepted' : model.error.issues[0]?.reason;
+      expect([field, isFileError(refusal) ? refusal.message : String(refusal)]).toEqual([
+        field,
+        `${field} ${reason}; nothing was sent`,
+      ]);
+    }
   });
 
   it('without an HTTP API that has the blob routes, every call says so', async () => {

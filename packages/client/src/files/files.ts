@@ -87,7 +87,7 @@ import {
   sha256,
   type Ed25519,
 } from '@hale/crypto';
-import { FileRefSchema, isAccountId, type FileRef, type StreamType } from '@hale/model';
+import { FileRefSchema, isAccountId, schemaIssues, type FileRef, type StreamType } from '@hale/model';
 import {
   DEFAULT_CHUNK_BYTES,
   MAX_BLOB_BYTES,
@@ -101,7 +101,7 @@ import { AccountError, isAccountError } from '../account/errors';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionDevice, type SessionManager } from '../api/session-manager';
-import { SyncError } from '../sync/connection';
+import { CONNECTION_CODES, SyncError } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
 
 /**
@@ -295,15 +295,13 @@ const CONSENT_CODES: ReadonlySet<string> = new Set([
   'CONSENT_EXPIRED',
   'FORBIDDEN',
 ]);
-// STOPPED: the app took the connection offline (goOffline) while the request waited.
-const OFFLINE_CODES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
 
 /** A server's or the transport's refusal as a FileError; anything else (LOCKED, a bug) as it is. */
 const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
   if (isFileError(e) || isAccountError(e)) return e;
   if (!isHaleClientError(e) && !(e instanceof SyncError)) return e;
   const extra = { serverCode: e.code, cause: e, ...(blobId === undefined ? {} : { blobId }) };
-  if (OFFLINE_CODES.has(e.code)) {
+  if (CONNECTION_CODES.has(e.code)) {
     return new FileError('OFFLINE', `${what}: no answer from the server (${e.message})`, {
       ...extra,
       retry: true,
@@ -326,7 +324,6 @@ const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
  * LOCKED as it is, anything else KEYRING_FAILED with it as the cause.
  */
 const fromKeyring = (e: unknown, what: string, blobId?: string): unknown => {
-  if (isAccountError(e) && e.code === 'LOCKED') return e;
   const known = fromServer(e, what, blobId);
   if (isFileError(known) || (isAccountError(known) && known.code === 'LOCKED')) return known;
   const reason = e instanceof Error ? `${e.name}${'code' in e ? ` ${String(e.code)}` : ''}` : typeof e;
@@ -339,28 +336,19 @@ const fromKeyring = (e: unknown, what: string, blobId?: string): unknown => {
 const invalid = (field: string, reason: string): FileError =>
   new FileError('INVALID_INPUT', `${field} ${reason}; nothing was sent`, { field });
 
-/** Why a FileRef field was refused, in the model's words where it has them (validate.ts PATTERN_REASONS). */
-const FIELD_REASONS: Readonly<Record<string, string>> = {
-  fileName: 'must be 1 to 255 characters of well-formed text',
-  mediaType: 'must be a media type such as application/pdf',
-  blobId: 'must be a blob id (16 to 128 base64url characters)',
-  sha256: 'must be a SHA-256 digest (64 lowercase hex characters)',
-  size: 'must be a whole number of bytes, 0 or more',
-};
-
 const NameAndType = Type.Pick(FileRefSchema, ['fileName', 'mediaType']);
 
 /**
  * `value` checked against `schema`; a refusal as INVALID_INPUT naming the first field at fault, as
- * `${prefix}${field}` (`prefix` alone, without its dot, for the value as a whole).
+ * `${prefix}${field}` (`prefix` alone, without its dot, for the value as a whole), in the model's words.
  */
 const checked = <S extends TSchema>(schema: S, value: unknown, prefix: string): Static<S> => {
   const result = validate(schema, value);
   if (result.ok) return result.value;
-  const issue = result.error.details.issues[0];
-  const field = issue?.path.split('/')[1] ?? '';
+  const issue = schemaIssues(schema, value)[0];
+  const field = issue === undefined || issue.field === '(record)' ? '' : issue.field;
   const name = field === '' ? prefix.replace(/\.$/, '') || 'input' : `${prefix}${field}`;
-  throw invalid(name, FIELD_REASONS[field] ?? issue?.reason ?? 'is not valid');
+  throw invalid(name, issue?.reason ?? 'is not valid');
 };
 
 const checkFileRef = (value: unknown): FileRef => {
@@ -580,15 +568,18 @@ export const createFiles = (deps: FilesDeps) => {
   const checkManifest = (m: HttpBlobManifestResponse, ref: FileRef, stream: string): number => {
     const blobId = ref.blobId;
     checkPlace(m, blobId, stream, 'get');
-    const count = Math.max(1, Math.ceil(m.size / m.chunkSize));
-    if (m.size !== ref.size || m.chunkCount !== count || m.digests.length !== count) {
-      throw new FileError(
+    const misstated = () =>
+      new FileError(
         'SIZE_MISMATCH',
         `get: the server's manifest (${m.size} bytes in ${m.chunkCount} chunks of ${m.chunkSize}) does not ` +
           `describe the file's ${ref.size} bytes`,
         { blobId },
       );
-    }
+    // Compared first: get bounded ref.size (MAX_FILE_BYTES) and the schema the chunk size, so the count
+    // below cannot throw.
+    if (m.size !== ref.size) throw misstated();
+    const count = blobChunkCount(m.size, m.chunkSize);
+    if (m.chunkCount !== count || m.digests.length !== count) throw misstated();
     if (!m.complete) {
       // Not `retry`: put answers a FileRef only once the server confirmed every chunk (see the header).
       throw new FileError(

@@ -5,14 +5,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord, newId, type RecordOf } from '@hale/model';
 import { resolveRecordConflict } from '../sync/conflicts';
-import type { PlainRecord } from '../sync/record-codec';
 import { createRecords, RecordError, type RecordInput } from './records';
-import { DEVICE, closeRecordDbs, recordInput, setupRecords } from './records.test-util';
+import {
+  DEVICE,
+  OTHER_DEVICE,
+  closeRecordDbs,
+  pulledSide,
+  recordInput,
+  setupRecords,
+  storeMerged,
+} from './records.test-util';
 
 afterEach(closeRecordDbs);
 
 const SOMEONE = 'SomeoneElse00000000001';
-const OTHER_DEVICE = 'DevB000000000000000001';
 const PROVIDER_DEVICE = 'ProvDev000000000000001';
 const OTHER_PATIENT = 'OtherPatient0000000001';
 
@@ -239,27 +245,15 @@ describe('records: a change of a versioned record is its next version', () => {
   it('resolveConflict: merged content is the next version too; a merge that drops history is refused', async () => {
     const { db, records } = await setup();
     const lab = await records.add('LabResult', labAtVersion2());
-    const side = (author: string, updatedAt: string, value: number): PlainRecord => ({
-      id: lab.id,
-      stream: `${EXAMPLE_PATIENT_ID}/lab-result`,
-      kind: 'LabResult',
-      patientId: EXAMPLE_PATIENT_ID,
-      rv: 2,
-      epoch: 0,
-      author,
-      by: EXAMPLE_PATIENT_ID,
-      conflict: false,
-      data: { ...lab, value, updatedAt },
-      conflictData: null,
-      updatedAt,
-      _deleted: false,
-    });
     const merged = resolveRecordConflict(
-      side(DEVICE, '2024-06-02T00:00:00.000Z', 90),
-      side(OTHER_DEVICE, '2024-06-01T00:00:00.000Z', 91),
+      pulledSide('LabResult', { ...lab, value: 90, updatedAt: '2024-06-02T00:00:00.000Z' }),
+      pulledSide(
+        'LabResult',
+        { ...lab, value: 91, updatedAt: '2024-06-01T00:00:00.000Z' },
+        { author: OTHER_DEVICE },
+      ),
     );
-    const { _deleted: _d, ...doc } = merged;
-    await db.records.upsert(doc);
+    await storeMerged(db, merged);
     const dropped = await refusal(
       records.resolveConflict(lab.id, { versions: [] }, { expectedRv: merged.rv }),
     );

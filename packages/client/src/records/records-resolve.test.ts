@@ -2,12 +2,11 @@
 // device after the person looked (a third device's edit, pulled and merged) changes the record under
 // them: the decision was not about that state, so it must be refused, not applied to it.
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordOf } from '@hale/model';
-import type { DeviceDb } from '../store/device-db';
+import { exampleRecord, type RecordOf } from '@hale/model';
 import { resolveRecordConflict, sidesOf } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import { RecordError, type StoredRecord } from './records';
-import { closeRecordDbs, setupRecords } from './records.test-util';
+import { closeRecordDbs, pulledSide, setupRecords, storeMerged } from './records.test-util';
 
 afterEach(closeRecordDbs);
 
@@ -15,30 +14,12 @@ const data = exampleRecord('Allergy');
 const at = (minute: number): string => `2024-06-01T00:0${minute}:00.000Z`;
 
 /** Version `n` of the Allergy, written by device `n`: reaction `reaction n`, one minute after the last. */
-const version = (n: number): PlainRecord => {
-  const updatedAt = at(n + 1);
-  return {
-    id: data.id,
-    stream: `${EXAMPLE_PATIENT_ID}/allergy`,
-    kind: 'Allergy',
-    patientId: EXAMPLE_PATIENT_ID,
-    updatedAt,
-    rv: 2,
-    epoch: 0,
-    author: `Dev${n}`.padEnd(22, '0'),
-    by: EXAMPLE_PATIENT_ID,
-    conflict: false,
-    data: { ...data, reaction: `reaction ${n}`, updatedAt },
-    conflictData: null,
-    _deleted: false,
-  };
-};
-
-/** Writes a merged state as a pull would leave it on this device (in place of what it held). */
-const store = async (db: DeviceDb, merged: PlainRecord): Promise<void> => {
-  const { _deleted: _d, ...doc } = merged;
-  await db.records.upsert(doc);
-};
+const version = (n: number): PlainRecord =>
+  pulledSide(
+    'Allergy',
+    { ...data, reaction: `reaction ${n}`, updatedAt: at(n + 1) },
+    { author: `Dev${n}`.padEnd(22, '0') },
+  );
 
 /** Every reaction the stored record keeps: its own and each conflict side's, sorted. */
 const kept = (stored: StoredRecord<'Allergy'>): string[] =>
@@ -63,12 +44,12 @@ describe('resolveConflict: a side pulled after the person looked', () => {
       const { db, records, writes } = await setupRecords();
       // Device 1's edit (B) on top, device 0's (A) as its side: what the person is shown.
       const ab = resolveRecordConflict(version(0), version(1));
-      await store(db, ab);
+      await storeMerged(db, ab);
       const [shown] = await records.conflicts();
       expect(shown && kept(shown as StoredRecord<'Allergy'>)).toEqual(['reaction 0', 'reaction 1']);
 
       // Device 2's concurrent edit (C) is pulled and merged while the person decides.
-      await store(db, resolveRecordConflict(ab, version(2)));
+      await storeMerged(db, resolveRecordConflict(ab, version(2)));
       const before = (await records.get<'Allergy'>(data.id))!;
 
       const outcome = await outcomeOf(records.resolveConflict(data.id, choice, { expectedRv: shown!.rv }));
@@ -97,7 +78,7 @@ describe('resolveConflict: a side pulled after the person looked', () => {
 
   it('refuses a call naming no revision (an untyped caller) with RECORD_CHANGED, writing nothing', async () => {
     const { db, records, writes } = await setupRecords();
-    await store(db, resolveRecordConflict(version(0), version(1)));
+    await storeMerged(db, resolveRecordConflict(version(0), version(1)));
     const before = await records.get(data.id);
     const untyped: unknown[] = [undefined, {}, { expectedRv: String(before!.rv) }];
     const outcomes = [];
@@ -116,7 +97,7 @@ describe('resolveConflict: a side pulled after the person looked', () => {
 describe('resolveConflict with the revision the person saw', () => {
   const setup = async () => {
     const { db, records, writes } = await setupRecords();
-    await store(db, resolveRecordConflict(version(0), version(1)));
+    await storeMerged(db, resolveRecordConflict(version(0), version(1)));
     const [shown] = await records.conflicts();
     return { records, writes, shown: shown! };
   };

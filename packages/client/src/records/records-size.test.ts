@@ -12,9 +12,15 @@ import {
 import { resolveRecordConflict } from '../sync/conflicts';
 import { contentOf, type PlainRecord } from '../sync/record-codec';
 import { MAX_RECORD_BYTES, RecordError } from './records';
-import { DEVICE, closeRecordDbs, setupRecords } from './records.test-util';
+import {
+  DEVICE,
+  OTHER_DEVICE,
+  closeRecordDbs,
+  pulledSide,
+  setupRecords,
+  storeMerged,
+} from './records.test-util';
 
-const OTHER_DEVICE = 'DevB000000000000000001';
 const NOW = Date.UTC(2024, 5, 1, 12);
 const NOW_ISO = new Date(NOW).toISOString();
 
@@ -158,27 +164,15 @@ describe('records: a record too large to ever sync is refused at write', () => {
   it('resolveConflict refuses merged content that is too large and leaves the conflict unsettled', async () => {
     const { db, records, writes } = await setup();
     const data = stored(planOfSize(newId(), MAX_RECORD_BYTES - 200)) as unknown as Record<string, unknown>;
-    const side = (author: string, updatedAt: string, details: string): PlainRecord => ({
-      id: String(data['id']),
-      stream: `${EXAMPLE_PATIENT_ID}/treatment-plan`,
-      kind: 'TreatmentPlan',
-      patientId: EXAMPLE_PATIENT_ID,
-      rv: 2,
-      epoch: 0,
-      author,
-      by: EXAMPLE_PATIENT_ID,
-      conflict: false,
-      data: { ...data, details, updatedAt },
-      conflictData: null,
-      updatedAt,
-      _deleted: false,
-    });
     const merged = resolveRecordConflict(
-      side(DEVICE, '2024-06-01T00:00:00.000Z', 'mine'),
-      side(OTHER_DEVICE, '2024-06-02T00:00:00.000Z', 'theirs'),
+      pulledSide('TreatmentPlan', { ...data, details: 'mine', updatedAt: '2024-06-01T00:00:00.000Z' }),
+      pulledSide(
+        'TreatmentPlan',
+        { ...data, details: 'theirs', updatedAt: '2024-06-02T00:00:00.000Z' },
+        { author: OTHER_DEVICE },
+      ),
     );
-    const { _deleted: _d, ...doc } = merged;
-    await db.records.insert(doc);
+    await storeMerged(db, merged);
 
     // Merged content is a new version: the one it replaces goes into `versions`, which no longer fits.
     const error = await refusal(
@@ -198,21 +192,14 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const longestType = STREAM_TYPES.reduce((a, b) => (b.length > a.length ? b : a));
     const data = stored(planOfSize(newId(), MAX_RECORD_BYTES)) as unknown as Record<string, unknown>;
     const otherData = { ...data, updatedAt: '2024-06-02T00:00:00.000Z' };
-    const side = (author: string, d: Record<string, unknown>): PlainRecord => ({
-      id: String(data['id']),
-      stream: `${EXAMPLE_PATIENT_ID}/${longestType}`,
-      kind: longestKind,
-      patientId: EXAMPLE_PATIENT_ID,
-      rv: Number.MAX_SAFE_INTEGER - 1,
-      epoch: Number.MAX_SAFE_INTEGER,
-      author,
-      by: EXAMPLE_PATIENT_ID,
-      conflict: false,
-      data: d,
-      conflictData: null,
-      updatedAt: String(d['updatedAt']),
-      _deleted: false,
-    });
+    const side = (author: string, d: Record<string, unknown>): PlainRecord =>
+      pulledSide('TreatmentPlan', d, {
+        stream: `${EXAMPLE_PATIENT_ID}/${longestType}`,
+        kind: longestKind,
+        rv: Number.MAX_SAFE_INTEGER - 1,
+        epoch: Number.MAX_SAFE_INTEGER,
+        author,
+      });
     const merged = resolveRecordConflict(side(DEVICE, data), side(OTHER_DEVICE, otherData));
     expect(merged.conflict).toBe(true);
     expect(utf8Bytes(merged.conflictData)).toBeGreaterThan(MAX_RECORD_BYTES);

@@ -1,10 +1,13 @@
 // A records API over a fresh in-memory device database, for the records tests.
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { EXAMPLE_PATIENT_ID, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { EXAMPLE_PATIENT_ID, RECORD_KINDS, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
 import { openDeviceDb, type DeviceDb } from '../store/device-db';
+import type { PlainRecord } from '../sync/record-codec';
 import { createRecords, type RecordInput, type RecordsDeps } from './records';
 
 export const DEVICE = 'DevA000000000000000001';
+/** Another device of the same account, whose edits reach this one by a pull. */
+export const OTHER_DEVICE = 'DevB000000000000000001';
 
 const dbs: DeviceDb[] = [];
 let dbCounter = 0;
@@ -63,4 +66,36 @@ export const recordInput = <K extends RecordKind>(
   const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
   for (const field of WRITER_FIELDS) if (!(field in overrides)) delete rest[field];
   return rest as unknown as RecordInput<K>;
+};
+
+/**
+ * A version of the patient's record `data` as replication hands it to the conflict handler: its id and
+ * `updatedAt` are `data`'s, and it is revision 2 at epoch 0, written by this account from DEVICE, in the
+ * patient's stream of `kind`, unless `over` says otherwise.
+ */
+export const pulledSide = (
+  kind: RecordKind,
+  data: Readonly<Record<string, unknown>>,
+  over: Partial<PlainRecord> = {},
+): PlainRecord => ({
+  id: String(data['id']),
+  stream: `${EXAMPLE_PATIENT_ID}/${RECORD_KINDS[kind].streamType ?? 'none'}`,
+  kind,
+  patientId: EXAMPLE_PATIENT_ID,
+  rv: 2,
+  epoch: 0,
+  author: DEVICE,
+  by: EXAMPLE_PATIENT_ID,
+  conflict: false,
+  data: { ...data },
+  conflictData: null,
+  updatedAt: String(data['updatedAt']),
+  _deleted: false,
+  ...over,
+});
+
+/** Stores a merged conflict state the way a pull leaves it on this device, in place of what it held. */
+export const storeMerged = async (db: DeviceDb, merged: PlainRecord): Promise<void> => {
+  const { _deleted: _d, ...doc } = merged;
+  await db.records.upsert(doc);
 };

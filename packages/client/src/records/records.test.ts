@@ -4,9 +4,15 @@ import type { DeviceDb } from '../store/device-db';
 import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
 import { RecordError } from './records';
-import { DEVICE, closeRecordDbs, recordInput, setupRecords } from './records.test-util';
-
-const OTHER_DEVICE = 'DevB000000000000000001';
+import {
+  DEVICE,
+  OTHER_DEVICE,
+  closeRecordDbs,
+  pulledSide,
+  recordInput,
+  setupRecords,
+  storeMerged,
+} from './records.test-util';
 
 afterEach(closeRecordDbs);
 
@@ -28,27 +34,7 @@ const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
 const version = (
   data: Record<string, unknown>,
   over: Partial<PlainRecord> & { updatedAt: string },
-): PlainRecord => ({
-  id: String(data['id']),
-  stream: `${EXAMPLE_PATIENT_ID}/allergy`,
-  kind: 'Allergy',
-  patientId: EXAMPLE_PATIENT_ID,
-  rv: 2,
-  epoch: 0,
-  author: DEVICE,
-  by: EXAMPLE_PATIENT_ID,
-  conflict: false,
-  data: { ...data, updatedAt: over.updatedAt },
-  conflictData: null,
-  _deleted: false,
-  ...over,
-});
-
-/** Stores a merged conflict state the way a pull would leave it on this device. */
-const storeMerged = async (db: DeviceDb, merged: PlainRecord): Promise<void> => {
-  const { _deleted: _d, ...doc } = merged;
-  await db.records.insert(doc);
-};
+): PlainRecord => pulledSide('Allergy', { ...data, updatedAt: over.updatedAt }, over);
 
 const raw = async (db: DeviceDb, id: string) => {
   const [doc] = await db.records.storageInstance.findDocumentsById([id], true);

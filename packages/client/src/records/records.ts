@@ -306,18 +306,6 @@ const transitionRefusal = (kind: string, id: unknown, issues: readonly Transitio
   );
 };
 
-/** Refuses a value a caller gave for a field that names this session's account (or device). */
-const requireWriter = (kind: string, id: unknown, value: unknown, expected: string, field: string): void => {
-  if (value !== undefined && value !== expected) {
-    throw new RecordError(
-      'AUTHOR_MISMATCH',
-      `${kind} ${String(id)}: ${field} must be the one writing it (${expected}); leave it out to have it filled`,
-      undefined,
-      field,
-    );
-  }
-};
-
 /** One above the last entry of `versions`, or 1. */
 const afterLast = (versions: unknown): number => {
   const last: unknown = Array.isArray(versions) ? versions.at(-1) : undefined;
@@ -459,12 +447,6 @@ const successorOf = (
       );
     }
   }
-  const given = changes['provenance'];
-  if (isJsonObject(given)) {
-    requireWriter(kind, id, given['by'], stamp.accountId, 'provenance.by');
-    requireWriter(kind, id, given['deviceId'], stamp.deviceId, 'provenance.deviceId');
-  }
-  requireWriter(kind, id, changes['uploadedBy'], stamp.accountId, 'uploadedBy');
   const [version, versions] = [current['version'], current['versions']];
   // A stored state this build cannot read has no history to extend: the write is validated as it is.
   if (typeof version !== 'number' || !Array.isArray(versions)) return next;
@@ -483,13 +465,15 @@ const successorOf = (
   next['version'] = version + 1;
   const earlier: readonly unknown[] = versions;
   next['versions'] = [...earlier, supersededVersion(kind, current)];
+  // An uploader or provenance naming someone else is kept, for the transition rules to refuse.
   if (kind === 'HealthDocument') {
-    next['uploadedBy'] = stamp.accountId;
+    next['uploadedBy'] = changes['uploadedBy'] ?? stamp.accountId;
     next['uploadedAt'] = stamp.at;
     return next;
   }
-  const reason = stamp.reason ?? (isJsonObject(given) ? given['reason'] : undefined);
-  next['provenance'] = provenanceFor(reason === undefined ? undefined : { reason }, stamp);
+  // A given provenance that is no object names no one to check: this write's takes its place.
+  const given = changes['provenance'];
+  next['provenance'] = provenanceFor(isJsonObject(given) ? given : undefined, stamp);
   return next;
 };
 
@@ -631,6 +615,9 @@ export const createRecords = (deps: RecordsDeps) => {
     doc: RxDocument<DeviceRecord>,
     patch: JsonObject,
   ): Promise<HeldVersion | undefined> => {
+    if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
+      throw finalField(doc.kind, doc.id, '(record)', 'is a signed NoteSignature: it is final');
+    }
     if (doc.kind === 'NoteVersion') await requireDraftVersion(doc);
     return doc.kind === 'NoteSignature'
       ? heldVersion(doc.patientId, { ...dataOf(doc), ...patch })
@@ -827,12 +814,7 @@ export const createRecords = (deps: RecordsDeps) => {
           data: successorOf(kind, current.data, changes, stamp(now, options.reason), held),
           ours: true,
         }),
-        async (doc) => {
-          if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
-            throw finalField(kind, id, '(record)', 'is a signed NoteSignature: it is final');
-          }
-          return prepareWrite(doc, changes);
-        },
+        (doc) => prepareWrite(doc, changes),
       );
       if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
       return record;
@@ -956,13 +938,7 @@ export const createRecords = (deps: RecordsDeps) => {
             ours: true,
           };
         },
-        async (doc) => {
-          if (merged === null) return undefined;
-          if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
-            throw finalField(doc.kind, id, '(record)', 'is a signed NoteSignature: it is final');
-          }
-          return prepareWrite(doc, merged);
-        },
+        async (doc) => (merged === null ? undefined : prepareWrite(doc, merged)),
       );
     },
   };

@@ -58,6 +58,13 @@ export class SyncError extends Error {
   }
 }
 
+/**
+ * SyncError codes of a request that got no answer, so it may or may not have reached the server: the
+ * socket dropped or was not up (NETWORK), no reply in time (TIMEOUT), or the connection was stopped while
+ * it waited (STOPPED: the app went offline, or the session closed).
+ */
+export const CONNECTION_CODES: ReadonlySet<string> = new Set(['NETWORK', 'TIMEOUT', 'STOPPED']);
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type RequestFrame = DistributiveOmit<Exclude<ClientFrame, { t: 'hello' } | { t: 'auth' }>, 'rid'>;
 
