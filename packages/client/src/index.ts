@@ -89,6 +89,7 @@ export {
   safetyNumberWith,
   searchProviders,
   unlock,
+  unlockWithRecoveryKey,
 } from './account/account';
 export type {
   AccountDeps,

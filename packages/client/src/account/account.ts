@@ -831,12 +831,7 @@ async function joinWithRecoveryKeyNow(
   now: () => number,
 ): Promise<UnlockedAccount> {
   await requireEmptyVault(deps.vault);
-  const decoded = decodeRecoveryKey(input.recoveryKey);
-  if (!decoded.ok) {
-    const { group, message } = decoded.error;
-    throw new AccountError('INVALID_RECOVERY_KEY', message, group === undefined ? {} : { group });
-  }
-  const root = decoded.value;
+  const root = rootOfRecoveryKey(input.recoveryKey);
   return withRootKeys(root, async (keys, track) => {
     const server = await fetchAccount(deps.api, keys);
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
@@ -877,15 +872,51 @@ async function joinWithRecoveryKeyNow(
  * server call at all.
  */
 export async function unlock(
-  deps: Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 },
+  deps: UnlockDeps,
   input: { readonly passphrase: string },
 ): Promise<UnlockedAccount> {
   const record = await requireRecord(deps.vault);
   const root = await unwrapRoot(record.wrappedRoot, input.passphrase);
+  return unlockWithRoot(deps, record, root, () => {
+    throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root belongs to another account');
+  });
+}
+
+/**
+ * Opens the account stored on this device with its recovery key instead of the passphrase (which the
+ * person forgot): offline, like `unlock`, and nothing is written. The passphrase stays what it was; once
+ * online, set a new one with `changePassphrase({ account, recoveryKey, newPassphrase, token })`.
+ * INVALID_RECOVERY_KEY for a mistyped key, WRONG_RECOVERY_KEY for a well-formed key of another account.
+ */
+export async function unlockWithRecoveryKey(
+  deps: UnlockDeps,
+  input: { readonly recoveryKey: string },
+): Promise<UnlockedAccount> {
+  const record = await requireRecord(deps.vault);
+  const root = rootOfRecoveryKey(input.recoveryKey);
+  return unlockWithRoot(deps, record, root, () => {
+    throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
+  });
+}
+
+type UnlockDeps = Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 };
+
+function rootOfRecoveryKey(recoveryKey: string): Uint8Array {
+  const decoded = decodeRecoveryKey(recoveryKey);
+  if (decoded.ok) return decoded.value;
+  const { group, message } = decoded.error;
+  throw new AccountError('INVALID_RECOVERY_KEY', message, group === undefined ? {} : { group });
+}
+
+/** `unlock` from a root already opened; `otherAccount` throws when the root is not the vault's account's. */
+async function unlockWithRoot(
+  deps: UnlockDeps,
+  record: VaultRecord,
+  root: Uint8Array,
+  otherAccount: () => never,
+): Promise<UnlockedAccount> {
   const account = await withRootKeys(root, async (keys) => {
-    if (keys.accountId !== record.accountId) {
-      throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root belongs to another account');
-    }
+    if (keys.accountId !== record.accountId) otherAccount();
     const device = openDeviceSecret(keys.localKey, record);
     const account = unlocked({
       root,
@@ -1203,25 +1234,32 @@ export async function removeLocalAccount(deps: Pick<AccountDeps, 'vault'>): Prom
   await exclusive(deps.vault, () => deps.vault.delete(VAULT_KEY));
 }
 
-export interface ChangePassphraseInput {
+export type ChangePassphraseInput = {
   readonly account: UnlockedAccount;
-  readonly oldPassphrase: string;
   readonly newPassphrase: string;
   /** Bearer token of this device's session. */
   readonly token: string;
-}
+} & (
+  | { readonly oldPassphrase: string }
+  /** The passphrase was forgotten: the recovery key proves the person holds the account instead. */
+  | { readonly recoveryKey: string }
+);
 
 /**
  * Re-wraps the same root under a new passphrase, on the server and in this device's vault. A newer wrap
  * on the server (the passphrase was changed on another device) is taken first, so `oldPassphrase` must
- * be the account's current passphrase, not this device's stale one. Locked (`lock`) before the new wrap
- * is sent: LOCKED, nothing changed; locked after: the change completes, vault included.
+ * be the account's current passphrase, not this device's stale one. A person who forgot it gives the
+ * recovery key instead (`recoveryKey`; WRONG_RECOVERY_KEY for another account's, nothing sent). Locked
+ * (`lock`) before the new wrap is sent: LOCKED, nothing changed; locked after: the change completes, vault
+ * included.
  */
 export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
   assertUnlocked(account);
   checkNewPassphrase(input.newPassphrase);
   wrapKdf(deps);
+  // A mistyped recovery key is refused before a newer wrap is taken into the vault.
+  if ('recoveryKey' in input) rootOfRecoveryKey(input.recoveryKey).fill(0);
   await exclusive(deps.vault, () => changePassphraseNow(deps, input));
 }
 
@@ -1229,19 +1267,22 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
   const { account } = input;
   const taken = await takeNewerWrap(deps, { account, token: input.token });
   const record = await ownRecord(deps.vault, account);
-  // Opening the current wrap proves knowledge of the current passphrase.
-  const current = await unwrapRoot(record.wrappedRoot, input.oldPassphrase).catch((e: unknown) => {
-    // Most likely the person typed the passphrase this device knew: say that it changed, and that this
-    // device now follows the change (the vault took the newer wrap, as refreshWrappedRoot would have).
-    if (taken.status === 'updated' && isAccountError(e) && e.code === 'WRONG_PASSPHRASE') {
-      throw new AccountError(
-        'PASSPHRASE_CHANGED_ELSEWHERE',
-        'the passphrase was changed on another device: this device now unlocks with the passphrase set ' +
-          'there, not the one it knew; give that passphrase to change it again',
-      );
-    }
-    throw e;
-  });
+  // Opening the current wrap proves knowledge of the current passphrase; the recovery key proves more.
+  const current =
+    'recoveryKey' in input
+      ? rootOfRecoveryKey(input.recoveryKey)
+      : await unwrapRoot(record.wrappedRoot, input.oldPassphrase).catch((e: unknown) => {
+          // Most likely the person typed the passphrase this device knew: say that it changed, and that
+          // this device now follows the change (the vault took the newer wrap, as refreshWrappedRoot would).
+          if (taken.status === 'updated' && isAccountError(e) && e.code === 'WRONG_PASSPHRASE') {
+            throw new AccountError(
+              'PASSPHRASE_CHANGED_ELSEWHERE',
+              'the passphrase was changed on another device: this device now unlocks with the passphrase ' +
+                'set there, not the one it knew; give that passphrase to change it again',
+            );
+          }
+          throw e;
+        });
   // lock() may zero the account's bytes at any await from here on; a wrap of zeroes or a signature by a
   // zeroed key must never reach the server or the vault.
   let root: Uint8Array;
@@ -1256,6 +1297,9 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
   }
   try {
     if (!constantTimeEqual(current, root)) {
+      if ('recoveryKey' in input) {
+        throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
+      }
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
     }
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));

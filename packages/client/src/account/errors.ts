@@ -107,6 +107,11 @@ export const ACCOUNT_ERROR_CODES = [
    * can be guessed at cheaply by anyone who knows the login name: a production build never makes or opens one.
    */
   'WEAK_KDF',
+  /**
+   * unlockWithRecoveryKey, changePassphrase with a recovery key: the key is well-formed (no typo a group
+   * check finds) but opens another account than the one this device holds. Nothing was written or sent.
+   */
+  'WRONG_RECOVERY_KEY',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
