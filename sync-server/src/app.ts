@@ -187,6 +187,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
             'live re-evaluation failed; the connections it failed for were closed',
           ),
         ),
+    // Synchronous, before the revocation commits (sync-service.ts, hub.ts `grantEnding`).
+    onGrantEnding: (granteeId, grantId) => hubRef?.grantEnding(granteeId, grantId) ?? (() => undefined),
     // The hub reports a notice that failed through its onError and never rejects.
     onEnvelopesStored: (recipientId, patientId, streams) =>
       hubRef?.keysStored(recipientId, patientId, streams),
@@ -198,6 +200,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     store,
     service,
     now,
+    sendStallTimeoutMs: config.sendStallTimeoutMs,
     onDelivered: (n) => metrics.liveDocs.inc(n),
     onError: (error) => app.log.error({ err: error }, 'live delivery failed'),
   });

@@ -5,13 +5,16 @@
  * - Delivery is pull-shaped: a commit only marks a subscription dirty; the hub then reads the store from
  *   the subscription's cursor. No change is queued in memory per connection, so a slow device costs a
  *   cursor, not a buffer; when a socket's send buffer is above the high-water mark the hub waits for it to
- *   drain (backpressure) and catches up later from the cursor, in order, without loss or duplicates.
+ *   drain (backpressure) and catches up later from the cursor, in order, without loss or duplicates. A
+ *   connection whose socket takes none of its buffer for `sendStallTimeoutMs` (real time) while delivery
+ *   waits is closed (4000, UNAVAILABLE) instead of being looked at every 10 ms until its session ends.
  * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
- * - Access is re-decided at every delivery with the server clock, so delivery stops at the expiry instant
- *   even if no timer fired; grant changes in this process re-evaluate affected connections at once and
- *   tell the device (`accessChanged`: streams that became available or are now followed on other terms —
- *   access, grant, expiry, as `grantedStreams` describes each — and those that ended); timers fire at the
- *   next grant boundary of each grantee connection.
+ * - Access is re-decided at every delivery with the server clock, before the page is read and again once
+ *   it is read (and logged), so delivery stops at the expiry instant even if no timer fired; grant changes
+ *   in this process re-evaluate affected connections at once and tell the device (`accessChanged`:
+ *   streams that became available or are now followed on other terms — access, grant, expiry, as
+ *   `grantedStreams` describes each — and those that ended); timers fire at the next grant boundary of
+ *   each grantee connection.
  * - Key envelopes stored in this process for an account other than the stream's patient (`keysStored`)
  *   are announced to that account's connections as `accessChanged` (the streams among them each follows on
  *   the terms it was told, with the current epoch, nothing removed), in its re-evaluation queue, so a
@@ -34,6 +37,12 @@
  *   connection whose next boundary the clock passed, in case its timer has not fired. So a sweep costs one
  *   small query plus a comparison per connection, whatever is stored. A refusal's reason is completed from
  *   the pair's ended grants (`service.explain`), read only when something is taken away.
+ * - A revocation in this process takes its grant from every connection of the grantee synchronously just
+ *   before it commits (`grantEnding`), and until its `grantsChanged` settled no reload keeps it (one may
+ *   have read the store before the commit): with the re-decision of each page once read, no row committed
+ *   after the revocation reaches the grantee live, whatever the reload after it still waits for (the audit
+ *   writes, a queued re-evaluation). A refusal this causes before the commit names no ended grant yet, so
+ *   it is announced `revoked`, as after it.
  * - A re-evaluation after a grant change fails closed: a connection whose reload (or the re-decision
  *   after it) fails is closed at once (4000, `error` UNAVAILABLE), delivery to it stopping before
  *   `grantsChanged` settles, since the grants it holds may include the one just revoked and nothing else
@@ -64,10 +73,12 @@
  * still delivered in the same flush, and the failed stream stays dirty and is retried by an unref'd timer
  * with backoff (1 s doubling up to 60 s, back to 1 s once a flush delivers everything), or sooner by the
  * connection's next flush (a later commit on any stream it follows). A socket that fails to send is
- * closed by its owner.
- * The live counts are off only (a) upwards by one page when the connection closes or its subscription
- * ends or moves between logging a window's first page and sending it (logged first, never under), and
- * (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
+ * closed by its owner, which removes the connection at once (nothing found closed is counted as sent).
+ * A connection the hub closes (`closeDevice`, a failed re-decision, a stalled socket) is stopped at that
+ * moment, not when its socket's close reaches `remove`.
+ * The live counts are off only (a) upwards by one page when the connection closes, its subscription
+ * ends or moves, or its grant is revoked between logging a window's first page and sending it (logged
+ * first, never under), and (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
  * through `onError`; kept and retried with the stream's next audit write on that connection, so lost only
  * when that was the last).
  * `stop()` ends every window and starts its write; `drain()` waits for all of the hub's audit writes, so
@@ -123,6 +134,12 @@ interface ConnState {
   retry: ReturnType<typeof setTimeout> | undefined;
   /** Delay of the next retry: doubles per failed retry, back to the first once a flush delivers all. */
   retryDelay: number;
+  /**
+   * While delivery waits for the socket to drain: since when it has not been seen to drain (the wait's
+   * start or the last look that found less buffered, performance.now()) and what it held at the last look.
+   * Null while nothing waits.
+   */
+  stall: { since: number; buffered: number } | null;
   closed: boolean;
 }
 
@@ -139,6 +156,11 @@ export interface HubOptions {
   /** Bytes queued on a socket above which delivery pauses. */
   highWaterBytes?: number;
   /**
+   * How long delivery waits above the high-water mark for a socket whose client takes none of it before
+   * the connection is closed (4000, UNAVAILABLE); default 60 s.
+   */
+  sendStallTimeoutMs?: number;
+  /**
    * Length of a live-audit window (per connection and stream): its first page is logged before it is sent,
    * the documents sent after it in one more entry at its end.
    */
@@ -154,6 +176,8 @@ const RETRY_MAX_MS = 60_000;
 /** Close reasons of a connection whose re-decision failed (code 4000: the device reconnects). */
 const CHANGE_FAILED = 'access could not be re-checked after a grant change; reconnect';
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
+/** Close reason of a connection whose client took none of its live changes for the stall timeout (4000). */
+const STALLED = 'the client takes none of its live changes; reconnect';
 /** The terms a stream is followed on, as `accessChanged` tells them: access, grant and expiry. */
 const termsOf = (s: GrantedStream): string => `${s.access}|${s.grantId}|${s.expiresAt}`;
 /**
@@ -170,8 +194,17 @@ const visibleOf = (
 export const createHub = (options: HubOptions) => {
   const { store, service, now } = options;
   const highWater = options.highWaterBytes ?? 4 * 1024 * 1024;
+  const stallTimeout = options.sendStallTimeoutMs ?? 60_000;
   const liveAuditInterval = options.liveAuditIntervalMs ?? 60_000;
   const states = new Map<number, ConnState>();
+  /**
+   * Grants being revoked in this process (id → revocations of it under way), from just before the
+   * revocation commits until its re-evaluation settled (`grantEnding`): no connection holds them, whatever
+   * a reload that read the store before the commit returns after it.
+   */
+  const ending = new Map<string, number>();
+  const held = (grants: Grant[]): Grant[] =>
+    ending.size === 0 ? grants : grants.filter((g) => !ending.has(g.grantId));
   /** Grant-change position of the store at the last sweep; null until the first sweep. */
   let sweptPosition: number | null = null;
   const byStream = new Map<string, Set<ConnState>>();
@@ -290,10 +323,10 @@ export const createHub = (options: HubOptions) => {
     if (reload === 'none') return;
     const p = state.conn.principal;
     if (reload === 'all') {
-      state.grants = await service.grantsFor(p);
+      state.grants = held(await service.grantsFor(p));
       return;
     }
-    const fresh = await service.grantsFrom(p, reload.patientIds);
+    const fresh = held(await service.grantsFrom(p, reload.patientIds));
     state.grants = [...state.grants.filter((g) => !reload.patientIds.has(g.patientId)), ...fresh];
   };
 
@@ -427,14 +460,23 @@ export const createHub = (options: HubOptions) => {
   const deliver = async (state: ConnState, stream: string): Promise<boolean> => {
     const cursor = state.subs.get(stream);
     if (cursor === undefined) return false;
-    const t = now();
-    const decision = decideAccess(state.conn.principal, stream, 'live', state.grants, t);
-    if (!decision.ok) {
+    const allowed = () => decideAccess(state.conn.principal, stream, 'live', state.grants, now());
+    // Left dirty: the re-evaluation drops the stream if it is refused, and a grant given back meanwhile (a
+    // revocation whose commit failed) lets the flush go on with it.
+    const refused = async (): Promise<false> => {
+      state.dirty.add(stream);
       await reevaluate(state, 'none');
       return false;
-    }
+    };
+    let decision = allowed();
+    if (!decision.ok) return refused();
     const { page, text } = await livePage(stream, cursor);
     if (state.closed || state.subs.get(stream) !== cursor) return false;
+    // Decided again on what the connection holds now (no store read): a revocation that began while the
+    // page was read took its grant away before it committed (`grantEnding`), and the page may hold rows
+    // committed after it.
+    decision = allowed();
+    if (!decision.ok) return refused();
     if (page.docs.length > 0) {
       const n = page.docs.length;
       const p = state.conn.principal;
@@ -448,21 +490,42 @@ export const createHub = (options: HubOptions) => {
           // window still open by the timers is over by the clock: its tally goes first in the same
           // batch, so both are stored or neither, and a failure keeps it for the retry.
           await live.record(p, [access]);
-          // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page), and
-          // no window stays open on it.
+          // Closed, unsubscribed or revoked meanwhile: logged but not sent (over, never under, by this
+          // page), and no window stays open on it.
           if (state.closed || state.subs.get(stream) !== cursor) {
             live.end(p, access);
             return false;
           }
+          if (!allowed().ok) {
+            live.end(p, access);
+            return refused();
+          }
         }
       }
       state.conn.sendEncoded(text, 'changes');
+      // The owner found its socket closing and removed the connection: nothing went out to count.
+      if (state.closed) return false;
       // Counted once sent; no await since the window was looked up, so it is still open.
       if (repeat) live.count(p, access);
       options.onDelivered?.(n);
     }
     state.subs.set(stream, page.checkpoint);
     return !page.done;
+  };
+
+  /**
+   * Whether the connection's socket, above the high-water mark at `buffered`, has taken nothing for the
+   * stall timeout: any look that finds less buffered than the last restarts the wait. Real time, not the
+   * hub clock, which tests move by hours.
+   */
+  const stalled = (state: ConnState, buffered: number): boolean => {
+    const t = performance.now();
+    if (state.stall === null || buffered < state.stall.buffered) {
+      state.stall = { since: t, buffered };
+      return false;
+    }
+    state.stall.buffered = buffered;
+    return t - state.stall.since >= stallTimeout;
   };
 
   const flush = async (state: ConnState): Promise<void> => {
@@ -482,12 +545,24 @@ export const createHub = (options: HubOptions) => {
             break;
           }
         }
-        if (stream === undefined) break;
-        if (state.conn.bufferedAmount() > highWater) {
+        if (stream === undefined) {
+          // Nothing waits to go out: a later wait is measured from its own start.
+          state.stall = null;
+          break;
+        }
+        const buffered = state.conn.bufferedAmount();
+        if (buffered > highWater) {
+          if (stalled(state, buffered)) {
+            // Its buffer would stay pinned until the session ends, looked at every 10 ms.
+            halt(state);
+            state.conn.close(4000, STALLED);
+            return;
+          }
           const retry = setTimeout(() => void flush(state), 10);
           retry.unref?.();
           return;
         }
+        state.stall = null;
         state.dirty.delete(stream);
         try {
           if (await deliver(state, stream)) state.dirty.add(stream);
@@ -606,6 +681,7 @@ export const createHub = (options: HubOptions) => {
         timer: undefined,
         retry: undefined,
         retryDelay: RETRY_MIN_MS,
+        stall: null,
         closed: false,
       };
       states.set(conn.id, state);
@@ -614,8 +690,8 @@ export const createHub = (options: HubOptions) => {
         const grants = await service.grantsFor(conn.principal);
         // Removed (or the hub stopped) while loading: nothing to hold or time.
         if (state.closed) return;
-        state.grants = grants;
-        state.visible = visibleOf(grants, conn.principal.accountId, now());
+        state.grants = held(grants);
+        state.visible = visibleOf(state.grants, conn.principal.accountId, now());
         armTimer(state);
       });
       try {
@@ -707,10 +783,38 @@ export const createHub = (options: HubOptions) => {
       }
       await settleAll(due);
     },
+    /**
+     * A grant of `granteeId` is about to be revoked: called just before the revocation commits, so from
+     * then on none of the grantee's connections decides from it (a row committed after the revocation
+     * would otherwise go out on the grants they hold until `grantsChanged` reloads them). Returns the
+     * function to call once the revocation settled: after its `grantsChanged`, by which every connection
+     * holds grants read after the commit; or, if the commit failed, before the `grantsChanged` that gives
+     * the grant back.
+     */
+    grantEnding(granteeId: string, grantId: string): () => void {
+      ending.set(grantId, (ending.get(grantId) ?? 0) + 1);
+      for (const state of byAccount.get(granteeId) ?? []) {
+        state.grants = state.grants.filter((g) => g.grantId !== grantId);
+      }
+      let settled = false;
+      return () => {
+        if (settled) return;
+        settled = true;
+        const left = (ending.get(grantId) ?? 1) - 1;
+        if (left > 0) ending.set(grantId, left);
+        else ending.delete(grantId);
+      };
+    },
+    /**
+     * Closes the device's connections (4001): delivery to them stops at once, not when their sockets'
+     * close reaches `remove` (a client that does not answer the close handshake holds that for ws's close
+     * timeout).
+     */
     closeDevice(deviceId: string, reason: string): number {
       let n = 0;
       for (const state of [...states.values()]) {
         if (state.conn.principal.deviceId === deviceId) {
+          halt(state);
           state.conn.close(4001, reason);
           n++;
         }

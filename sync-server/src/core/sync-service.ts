@@ -5,6 +5,11 @@
  * Invariants:
  * - Every operation on a stream passes `decideAccess` at the moment it runs (clock injected); pulls and
  *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
+ * - A revocation tells live delivery just before it commits (`onGrantEnding`), and answers only once the
+ *   grantee's connections were re-decided (`onGrantsChanged`). A pull prepared while a revocation in this
+ *   process began or was under way reads its grants again before it answers and withdraws the streams
+ *   refused now (their access stays logged: over, never under), so no pull answer holds a row committed
+ *   after a revocation of the grant it is served under. Other requests decide once, when they run.
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
@@ -185,6 +190,13 @@ export interface SyncServiceDeps {
    * answer only after it settles, so no change committed after the answer reaches a cut-off device.
    */
   onGrantsChanged?: (granteeId: string, patientId: string) => void | Promise<void>;
+  /**
+   * Called synchronously just before a revocation of `grantId` (a grant to `granteeId`) commits, so live
+   * delivery stops deciding from it before a row committed after it could go out; the function it returns
+   * is called once the revocation settled: after its `onGrantsChanged` settled, or, should the commit
+   * fail, before the `onGrantsChanged` that then gives the grantee's connections what the store holds.
+   */
+  onGrantEnding?: (granteeId: string, grantId: string) => () => void;
   /**
    * Called after `putEnvelopes` stored envelopes of `patientId`'s `streams` addressed to `recipientId`,
    * another account, so its live connections are told at once (a device may hold those streams' records
@@ -647,10 +659,53 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return explain(p, stream, decideAccess(p, stream, op, await grantsFor(p, [stream]), t), t);
   };
 
+  /**
+   * Revocations in this process: begun (counted before their commit) and under way (not yet settled in
+   * the store). A pull that saw either move while it was prepared re-decides its answer before it
+   * answers (`withdrawRevoked`); one that saw neither needs nothing more, as no revocation can have
+   * committed after its grants were read.
+   */
+  let revocationsBegun = 0;
+  let revocationsUnderWay = 0;
+
+  type PullAnswer = { docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] };
+
+  /**
+   * `answer` without the streams whose grant a revocation ended while it was prepared: the grants of the
+   * patients it serves are read again (one read per answer, not per row) and each of their streams
+   * re-decided; one refused now loses its documents and checkpoint and is listed in `denied`. Its access
+   * was logged already: the log is over by those documents, never under.
+   */
+  const withdrawRevoked = async (p: Principal, answer: PullAnswer): Promise<PullAnswer> => {
+    const granted = answer.streams.filter((s) => patientToExplain(p, s.stream) !== null);
+    if (granted.length === 0) return answer;
+    const grants = await grantsFor(
+      p,
+      granted.map((s) => s.stream),
+    );
+    const t = now();
+    const ended = endedLookups();
+    const refused = new Map<string, DeniedStream>();
+    for (const s of granted) {
+      const decision = await explain(p, s.stream, decideAccess(p, s.stream, 'pull', grants, t), t, ended);
+      if (!decision.ok) refused.set(s.stream, { stream: s.stream, code: decision.code });
+    }
+    if (refused.size === 0) return answer;
+    return {
+      docs: answer.docs.filter((d) => !refused.has(d.stream)),
+      streams: answer.streams.filter((s) => !refused.has(s.stream)),
+      denied: [...answer.denied, ...refused.values()],
+    };
+  };
+
   const pull = async (
     p: Principal,
     frame: Pick<PullFrame, 'streams' | 'limit' | 'maxBytes'>,
-  ): Promise<{ docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] }> => {
+  ): Promise<PullAnswer> => {
+    // Taken before the grants are read: a revocation that commits after that read began before it or
+    // was under way at it.
+    let begun = revocationsBegun;
+    let recheck = revocationsUnderWay > 0;
     const grants = await grantsFor(
       p,
       frame.streams.map((c) => c.stream),
@@ -699,7 +754,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       }
     }
     await recordRepeatableAccess(p, events);
-    return { docs, streams, denied };
+    let answer: PullAnswer = { docs, streams, denied };
+    // Again while revocations keep beginning: the answer honours each that committed before its last read
+    // of the grants, and holds no row committed after a revocation of a grant it is served under (the rows
+    // were read before that read, which saw any revocation committed before them).
+    while (recheck || revocationsBegun !== begun) {
+      recheck = false;
+      begun = revocationsBegun;
+      answer = await withdrawRevoked(p, answer);
+    }
+    return answer;
   };
 
   const needsSignature = (stream: string, p: Principal): boolean => {
@@ -1049,10 +1113,32 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     if (!(await verifyPayload(ed, identity, revocationSignaturePayload(r), signed.sig))) {
       throw new ServiceError('BAD_SIGNATURE', "the revocation is not signed by the patient's identity key");
     }
-    // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
-    await store.grants.revoke(r.grantId, iso(), signed);
-    await accessWindows.endAccount(existing.granteeId);
-    await deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
+    // Before the commit, in the same synchronous step as its start: live delivery stops deciding from the
+    // grant and pulls being prepared learn of it, so nothing committed after it reaches the grantee while
+    // the reload below waits for the audit writes (or for a re-evaluation queued ahead of it).
+    const settle = deps.onGrantEnding?.(existing.granteeId, r.grantId);
+    revocationsBegun++;
+    revocationsUnderWay++;
+    try {
+      try {
+        // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
+        await store.grants.revoke(r.grantId, iso(), signed);
+      } finally {
+        revocationsUnderWay--;
+      }
+    } catch (error) {
+      // Not stored, or not known to be: the connections get the grants the store holds. The caller hears
+      // the revocation's failure; the reload reports its own through the hook.
+      settle?.();
+      await Promise.allSettled([deps.onGrantsChanged?.(existing.granteeId, existing.patientId)]);
+      throw error;
+    }
+    try {
+      await accessWindows.endAccount(existing.granteeId);
+      await deps.onGrantsChanged?.(existing.granteeId, existing.patientId);
+    } finally {
+      settle?.();
+    }
   };
 
   /**

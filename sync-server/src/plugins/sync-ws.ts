@@ -4,6 +4,13 @@
  * Invariants:
  * - State machine hello → challenge → auth → ready; nothing but hello/auth is served before ready. The
  *   challenge nonce is fresh per connection and single-use, so a recorded auth frame is useless elsewhere.
+ * - A device revoked while it signs in gets no working connection, wherever its revocation commits: the
+ *   device is read again once the live hub holds the connection (a revocation committed before that read
+ *   is refused DEVICE_REVOKED, 4001), and one committed after it finds the connection in the hub, which
+ *   the revocation closes (accounts.ts). Requests after `ready` use the principal of sign-in.
+ * - A connection the server closes (revocation, session expiry, any refusal that closes it, a dropped
+ *   socket) leaves the live hub at once, as does one found closing when the hub sends to it: nothing more
+ *   is delivered or counted as delivered while ws waits for the close handshake.
  * - Every frame is size-checked and schema-validated (`decodeClientFrame`) before anything else; a bad
  *   frame gets a typed `error` (with its rid when one could be read), changes nothing, and the connection
  *   stays usable. Frames of one connection are handled strictly in arrival order.
@@ -41,10 +48,13 @@
  *   `cursor` or `limit` is refused (BAD_MESSAGE).
  * - A push's `conflict` carries `keptFrom` (the stored version was in the store at its last restore) only
  *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
+ * - A `keyHolders` row names its envelope's creator (`createdBy`) only on a connection of version
+ *   KEY_HOLDER_CREATORS_VERSION or later.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
- * grant change (4000, UNAVAILABLE: the device reconnects and is re-checked).
+ * grant change or when the client takes none of its live changes for `sendStallTimeoutMs` (4000,
+ * UNAVAILABLE: the device reconnects and is re-checked).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -200,6 +210,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           );
           metrics.refusals.inc({ code: 'UNAVAILABLE' });
           state = 'closed';
+          if (live) ctx.hub.remove(live);
           socket.terminate();
         },
         Math.max(0, lastProgress + limit - performance.now()),
@@ -243,6 +254,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     const closeWith = (code: ErrorCode, message: string, wsCode = 4000, rid?: number): void => {
       fail(code, message, rid);
       state = 'closed';
+      // Now, not at the 'close' event: a client that does not answer the close handshake would otherwise
+      // keep being served (and counted as served) for ws's close timeout.
+      if (live) ctx.hub.remove(live);
       socket.close(wsCode, code);
     };
 
@@ -539,12 +553,17 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           }
           principal = device;
           const expiresAt = ctx.now() + SESSION_TTL_MS;
-          live = {
+          const conn: LiveConnection = {
             id,
             principal: device,
             send,
             sendEncoded: (text, type) => {
-              if (socket.readyState !== socket.OPEN) return;
+              if (socket.readyState !== socket.OPEN) {
+                // Closing (the client began it): the hub counts what it sends, so it learns now that this
+                // went nowhere, and stops.
+                ctx.hub.remove(conn);
+                return;
+              }
               metrics.messages.inc({ direction: 'out', type });
               metrics.bytes.inc({ direction: 'out' }, text.length);
               write(text);
@@ -556,14 +575,19 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               socket.close(code, reason);
             },
           };
-          await ctx.hub.add(live);
+          live = conn;
+          await ctx.hub.add(conn);
+          // Read again now the hub holds the connection: a revocation committed since the read above found
+          // nothing to close (accounts.ts closes through the hub) and is refused here (DEVICE_REVOKED
+          // closes, below); one committed after this read finds the connection and closes it.
+          await ctx.loadDevice(c.deviceId);
           const wrappedRootGen =
             c.version >= WRAPPED_ROOT_GEN_VERSION ? await watchWrappedRoot(device) : undefined;
           const incarnation = c.version >= INCARNATION_VERSION ? await readIncarnation() : undefined;
           // Closed while authenticating (handshake deadline, client gone): the close handler may have run
           // before there was a live connection to remove, so nothing may be left registered.
           if (isClosed()) {
-            ctx.hub.remove(live);
+            ctx.hub.remove(conn);
             unwatchWrappedRoot?.();
             return;
           }
@@ -596,6 +620,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         const mapped = toHttpError(error);
         if (mapped.body.code === 'INTERNAL')
           request.log.error({ err: error, frame: frame.t }, 'frame handler failed');
+        // Failed while signing in (the device read again after the hub took the connection): a connection
+        // that is not served holds nothing in the hub.
+        if (state !== 'ready' && live) ctx.hub.remove(live);
         if (
           state !== 'ready' &&
           (mapped.body.code === 'DEVICE_REVOKED' || mapped.body.code === 'UNAUTHENTICATED')
