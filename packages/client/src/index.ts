@@ -151,7 +151,12 @@ export {
   RESYNC_WINDOW_MS,
 } from './sync/engine';
 export { decodeRecord, encodeRecord, tagOf, type PlainRecord, type DecodeFailure } from './sync/record-codec';
-export { recordConflictHandler, resolveRecordConflict } from './sync/conflicts';
+export {
+  recordConflictHandler,
+  recordConflictHandlerFor,
+  resolveRecordConflict,
+  type MergingDevice,
+} from './sync/conflicts';
 export {
   createRecords,
   MAX_RECORD_BYTES,

@@ -1428,3 +1428,169 @@ describe('what patients may leave out', () => {
     });
   });
 });
+
+// Two devices that edit a record offline both keep their edit: sync shows one version and keeps the
+// others beside it until a person decides (the client's `conflictData`). An export must not hand a
+// clinician one of them as settled.
+describe('a record in an unsettled conflict', () => {
+  const TAG = {
+    system: 'https://hale.invalid/fhir/CodeSystem/record-state',
+    code: 'in-conflict',
+    display: 'In conflict, unsettled',
+  };
+  const LINK = 'https://hale.invalid/fhir/StructureDefinition/conflicting-version';
+  const LATER = '2024-06-01T09:30:00.000Z';
+  const links = (resource: FhirResource) =>
+    ((resource.extension ?? []) as { url: string; valueReference?: { reference: string } }[])
+      .filter((ext) => ext.url === LINK)
+      .map((ext) => ext.valueReference?.reference);
+  const tags = (resource: FhirResource) => (at(resource, 'meta.tag') as unknown[] | undefined) ?? [];
+  const valid = (bundle: FhirBundle) => {
+    const check = validateFhirBundleShape(bundle);
+    expect(check.ok ? [] : check.error.issues).toEqual([]);
+  };
+  const conflicted = <K extends RecordKind>(
+    kind: K,
+    record: RecordOf<K>,
+    sides: readonly ({ record: RecordOf<K> } | { deletion: { by: string; at: string } })[],
+  ): FhirExportItem =>
+    // The union member for K, as `item` above.
+    ({ kind, record, conflict: { sides } }) as FhirExportItem;
+
+  it('exports the other side as its own resource beside the record, both tagged and linked', () => {
+    const shown = exampleRecord('Medication', { dose: '5 mg' });
+    const other = { ...shown, dose: '20 mg', updatedAt: LATER };
+    const bundle = exportItems([conflicted('Medication', shown, [{ record: other }])]);
+    valid(bundle);
+    const main = resourceAt(bundle, 'MedicationStatement', shown.id);
+    const side = resourceAt(bundle, 'MedicationStatement', `${shown.id}-conflict-1`);
+    expect(at(main, 'dosage[0].doseAndRate[0].doseQuantity.value')).toBe(5);
+    expect(at(side, 'dosage[0].doseAndRate[0].doseQuantity.value')).toBe(20);
+    // Both are the one Hale record: the same identifier.
+    expect(haleIds(side)).toEqual([shown.id]);
+    for (const resource of [main, side]) expect(tags(resource)).toEqual([TAG]);
+    expect(links(main)).toEqual([`urn:hale:MedicationStatement/${shown.id}-conflict-1`]);
+    expect(links(side)).toEqual([`urn:hale:MedicationStatement/${shown.id}`]);
+  });
+
+  it('a settled record is exported untagged, as before', () => {
+    const bundle = exportItems([example('Medication')]);
+    expect(tags(only(bundle, 'MedicationStatement'))).toEqual([]);
+    expect(JSON.stringify(bundle)).not.toContain('conflict');
+  });
+
+  it('a versioned record: the shared history is not repeated, the side has its own version and Provenance', () => {
+    const shown = exampleRecord('LabResult', { value: 98 });
+    const other: RecordOf<'LabResult'> = {
+      ...shown,
+      value: 112,
+      updatedAt: LATER,
+      provenance: { ...shown.provenance, at: LATER, reason: 'Re-run' },
+    };
+    const bundle = exportItems([conflicted('LabResult', shown, [{ record: other }])]);
+    valid(bundle);
+    const sideId = `${shown.id}-conflict-1`;
+    // Version 1 both sides share stays once, under the record's id.
+    expect(bundle.entry.filter((e) => e.fullUrl === `urn:hale:Observation/${sideId}`)).toHaveLength(1);
+    const side = resourceAt(bundle, 'Observation', sideId, 2);
+    expect(at(side, 'valueQuantity.value')).toBe(112);
+    expect(tags(side)).toEqual([TAG]);
+    expect(links(side)).toEqual([`urn:hale:Observation/${shown.id}/_history/2`]);
+    const main = resourceAt(bundle, 'Observation', shown.id, 2);
+    expect(tags(main)).toEqual([TAG]);
+    expect(links(main)).toEqual([`urn:hale:Observation/${sideId}/_history/2`]);
+    expect(tags(resourceAt(bundle, 'Observation', shown.id, 1))).toEqual([]);
+    // The side's Provenance names the side's version; the shared version 1 keeps its one Provenance.
+    expect(at(resourceAt(bundle, 'Provenance', `${shown.id}-prov-2-conflict-1`), 'target[0].reference')).toBe(
+      `urn:hale:Observation/${sideId}/_history/2`,
+    );
+    expect(at(resourceAt(bundle, 'Provenance', `${shown.id}-prov-2-conflict-1`), 'reason[0].text')).toBe(
+      'Re-run',
+    );
+    expect(bundle.entry.filter((e) => e.fullUrl.includes(`${shown.id}-prov-1-conflict`))).toEqual([]);
+    // Its report shows its own result.
+    expect(
+      at(resourceAt(bundle, 'DiagnosticReport', `${shown.id}-report-conflict-1`), 'result[0].reference'),
+    ).toBe(`urn:hale:Observation/${sideId}`);
+  });
+
+  it('a deletion on another device exports as a Provenance of a deletion not applied', () => {
+    const shown = exampleRecord('Allergy');
+    const bundle = exportItems([
+      conflicted('Allergy', shown, [{ deletion: { by: EXAMPLE_CAREGIVER_ID, at: LATER } }]),
+    ]);
+    valid(bundle);
+    const deletion = resourceAt(bundle, 'Provenance', `${shown.id}-conflict-1`);
+    expect(at(deletion, 'activity.coding[0].code')).toBe('DELETE');
+    expect(at(deletion, 'target[0].reference')).toBe(`urn:hale:AllergyIntolerance/${shown.id}`);
+    expect(at(deletion, 'recorded')).toBe(LATER);
+    expect(at(deletion, 'agent[0].who.reference')).toBe(`urn:hale:Practitioner/${EXAMPLE_CAREGIVER_ID}`);
+    expect(tags(deletion)).toEqual([TAG]);
+    const main = resourceAt(bundle, 'AllergyIntolerance', shown.id);
+    expect(tags(main)).toEqual([TAG]);
+    expect(links(main)).toEqual([`urn:hale:Provenance/${shown.id}-conflict-1`]);
+  });
+
+  it('a conflict whose sides the caller could not give still marks the record disputed', () => {
+    const shown = exampleRecord('Medication');
+    const bundle = exportItems([conflicted('Medication', shown, [])]);
+    valid(bundle);
+    expect(tags(only(bundle, 'MedicationStatement'))).toEqual([TAG]);
+  });
+
+  it.each(RECORD_KIND_NAMES.map((kind) => [kind]))(
+    'a %s side exports beside the record in a valid bundle',
+    (kind) => {
+      const records = allExamples();
+      const index = records.findIndex((r) => r.kind === kind);
+      const shown = records[index]!;
+      // Another edit of the same record: a later write, changing what every kind exports of it.
+      const other = { ...shown.record, updatedAt: LATER };
+      records[index] = conflicted(kind, shown.record, [{ record: other }]);
+      const bundle = exportItems(records);
+      valid(bundle);
+      const sides = bundle.entry.filter((e) => e.resource.id.endsWith('-conflict-1'));
+      expect(sides.length).toBeGreaterThan(0);
+      for (const side of sides) expect(tags(side.resource)).toEqual([TAG]);
+      const tagged = bundle.entry.filter((e) => tags(e.resource).length > 0);
+      // The record's shown version is marked, and only the record's resources are.
+      expect(tagged.length).toBe(sides.length + 1);
+      expect(tagged.flatMap((e) => links(e.resource))).toHaveLength(2);
+    },
+  );
+
+  it('does not depend on the order of the input', () => {
+    const shown = exampleRecord('Medication', { dose: '5 mg' });
+    const other = { ...shown, dose: '20 mg', updatedAt: LATER };
+    const input = [
+      ...allExamples().filter((e) => e.kind !== 'Medication'),
+      conflicted('Medication', shown, [{ record: other }]),
+    ];
+    expect(exportItems([...input].reverse())).toEqual(exportItems(input));
+  });
+
+  it('refuses a side that is another record, invalid, or a malformed deletion', () => {
+    const shown = exampleRecord('Medication');
+    const cases: Array<[FhirExportItem, Partial<FhirExportError['detail']>]> = [
+      [conflicted('Medication', shown, [{ record: { ...shown, id: newId() } }]), { code: 'INVALID_INPUT' }],
+      [
+        conflicted('Medication', shown, [{ record: { ...shown, name: ' ' } }]),
+        { code: 'INVALID_RECORD', recordId: shown.id },
+      ],
+      [
+        conflicted('Medication', shown, [{ record: { ...shown, patientId: EXAMPLE_PROVIDER_ID } }]),
+        { code: 'PATIENT_MISMATCH' },
+      ],
+      [
+        conflicted('Medication', shown, [{ deletion: { by: 'someone', at: LATER } }]),
+        { code: 'INVALID_INPUT' },
+      ],
+      [
+        conflicted('Medication', shown, [{ deletion: { by: EXAMPLE_PROVIDER_ID, at: 'now' } }]),
+        { code: 'INVALID_INPUT' },
+      ],
+    ];
+    for (const [input, expected] of cases)
+      expect(refusal(() => exportItems([input]))).toMatchObject(expected);
+  });
+});

@@ -25,10 +25,16 @@
  *   (concurrent amendments) keep the number for one and export the others as Compositions of their own
  *   id, linked with the `concurrent-version` extension. Which one keeps the place depends on the records
  *   only (`preferred`: signed first, then latest `updatedAt`, then greater id).
+ * - No side of an unsettled conflict is dropped or passed off as settled: a record given with
+ *   `conflict` exports each other side beside it (the resources that differ from the record's, under
+ *   ids with `-conflict-{n}`; a deletion as a Provenance of a deletion not applied), the record's current
+ *   main resource and every side's resource tagged HALE_CONFLICT_TAG and linked both ways
+ *   (`conflicting-version`). A record given without `conflict` exports exactly as before.
  *
- * Failure modes: throws FhirExportError with code INVALID_INPUT (bad patientId, generatedAt, signature),
- * INVALID_RECORD (a record fails its schema; `issues` says why), PATIENT_MISMATCH (a record of another
- * patient) or DUPLICATE_RESOURCE (the same record listed twice, or records whose ids would still export
+ * Failure modes: throws FhirExportError with code INVALID_INPUT (bad patientId, generatedAt, signature,
+ * a conflict side naming another record or a malformed deletion), INVALID_RECORD (a record or conflict
+ * side fails its schema; `issues` says why), PATIENT_MISMATCH (a record or side of another patient) or
+ * DUPLICATE_RESOURCE (the same record listed twice, or records whose ids would still export
  * to one resource version, e.g. two ProviderProfiles of one account: input sync does not produce for a
  * patient's own records).
  */
@@ -57,6 +63,7 @@ import type {
 } from './record-schemas';
 import { RECORD_KINDS, isRecordKind, type RecordKind, type RecordOf } from './registry';
 import type { StreamType } from './stream-types';
+import { sameJson } from './transitions';
 import { validateRecord } from './validate';
 
 // ------------------------------------------------------------------------------------------ public types
@@ -89,8 +96,30 @@ export interface FhirBundle extends FhirJsonObject {
  * current version, else the Hale extension `author-signature` on the record's resource.
  */
 export type FhirExportItem = {
-  [K in RecordKind]: { readonly kind: K; readonly record: RecordOf<K>; readonly signature?: string };
+  [K in RecordKind]: {
+    readonly kind: K;
+    readonly record: RecordOf<K>;
+    readonly signature?: string;
+    /**
+     * Present while the record is in an unsettled conflict (concurrent edits nobody has decided between
+     * yet): `record` is the version the device shows, `sides` the others it keeps. The record is marked
+     * disputed even when no side is given (e.g. the caller could not read one).
+     */
+    readonly conflict?: FhirExportConflict<K>;
+  };
 }[RecordKind];
+
+/** The other sides of a record's unsettled conflict (see FhirExportItem.conflict). */
+export interface FhirExportConflict<K extends RecordKind = RecordKind> {
+  readonly sides: readonly FhirConflictSide<K>[];
+}
+
+/**
+ * One other side: another version of the record (same kind and id), or a deletion of it made on another
+ * device while this version was edited (`by`: the account that deleted it; `at`: when).
+ */
+export type FhirConflictSide<K extends RecordKind = RecordKind> =
+  { readonly record: RecordOf<K> } | { readonly deletion: { readonly by: string; readonly at: string } };
 
 export interface FhirExportInput {
   /** The patient account whose records these are. */
@@ -134,6 +163,16 @@ export const HALE_ACCOUNT_SYSTEM = 'urn:hale:account';
 export const HALE_DEVICE_SYSTEM = 'urn:hale:device';
 export const HALE_THREAD_SYSTEM = 'urn:hale:thread';
 export const HALE_STREAM_SYSTEM = 'urn:hale:stream';
+
+/**
+ * `meta.tag` of every resource of a record in an unsettled conflict: the version shown and each other
+ * side. A receiver must not take any of them as settled.
+ */
+export const HALE_CONFLICT_TAG = {
+  system: `${HALE_CODE_SYSTEM_BASE}record-state`,
+  code: 'in-conflict',
+  display: 'In conflict, unsettled',
+} as const;
 
 const LOINC = 'http://loinc.org';
 const CVX = 'http://hl7.org/fhir/sid/cvx';
@@ -1478,6 +1517,109 @@ const versionOf = (resource: FhirResource): number | undefined => {
 };
 
 /**
+ * Refuses conflict sides that are no other version of the item's record (INVALID_RECORD for content its
+ * schema refuses, INVALID_INPUT for another record or a malformed deletion, PATIENT_MISMATCH).
+ */
+const checkConflict = (item: FhirExportItem): void => {
+  const { kind, record } = item;
+  const refuse = (code: FhirExportErrorCode, message: string, issues?: readonly ValidationIssue[]) =>
+    fail({ code, message, kind, recordId: record.id, ...(issues === undefined ? {} : { issues }) });
+  const sides: unknown = item.conflict?.sides;
+  if (!Array.isArray(sides))
+    return refuse('INVALID_INPUT', `conflict of ${kind} ${record.id} lists no sides`);
+  for (const side of sides) {
+    if (isRecordObject(side) && 'record' in side) {
+      const checked = validateRecord(kind, side.record);
+      if (!checked.ok) {
+        refuse('INVALID_RECORD', `a conflict side: ${checked.error.message}`, checked.error.issues);
+      } else if (checked.value.id !== record.id) {
+        refuse('INVALID_INPUT', `a conflict side of ${kind} ${record.id} is another record`);
+      } else if (patientOf(checked.value) !== patientOf(record)) {
+        refuse('PATIENT_MISMATCH', `a conflict side of ${kind} ${record.id} belongs to another patient`);
+      }
+      continue;
+    }
+    const deletion = isRecordObject(side) ? side.deletion : undefined;
+    if (
+      !isRecordObject(deletion) ||
+      !isAccountId(deletion.by) ||
+      typeof deletion.at !== 'string' ||
+      !isIsoDateTime(deletion.at)
+    ) {
+      refuse(
+        'INVALID_INPUT',
+        `a conflict side of ${kind} ${record.id} is neither a record nor a deletion (account id, date-time)`,
+      );
+    }
+  }
+};
+
+const patientOf = (record: FhirExportItem['record']): string | undefined =>
+  'patientId' in record ? record.patientId : undefined;
+
+/** Suffix of the resource ids a conflict side exports under (`{id}-conflict-{n}`, n from 1). */
+const conflictSuffix = (n: number): string => `-conflict-${n}`;
+
+const conflictExt = (reference: string) =>
+  extension('conflicting-version', { valueReference: { reference } });
+
+/** `resource` tagged as in conflict, with `links` (references) to the other sides. */
+const markedInConflict = (resource: FhirResource, links: readonly string[]): FhirResource => {
+  const metaValue = resource.meta !== undefined && isJsonObject(resource.meta) ? resource.meta : {};
+  const listed = (value: FhirJson | undefined): readonly FhirJson[] =>
+    value !== undefined && isJsonArray(value) ? value : [];
+  const tags = listed(metaValue.tag);
+  const extensions = listed(resource.extension);
+  const added = links.map((link) => compact(conflictExt(link))).filter((e) => e !== undefined);
+  return {
+    ...resource,
+    meta: { ...metaValue, tag: [...tags, { ...HALE_CONFLICT_TAG }] },
+    ...(extensions.length + added.length > 0 ? { extension: [...extensions, ...added] } : {}),
+  };
+};
+
+/** `node` with every `reference` in it passed through `rewrite`. */
+const withReferencesIn = (
+  node: FhirJsonObject,
+  rewrite: (reference: string) => string,
+): Record<string, FhirJson> => {
+  const out: Record<string, FhirJson> = {};
+  for (const [key, child] of Object.entries(node)) {
+    out[key] = key === 'reference' && typeof child === 'string' ? rewrite(child) : rewritten(child, rewrite);
+  }
+  return out;
+};
+
+const rewritten = (value: FhirJson, rewrite: (reference: string) => string): FhirJson =>
+  isJsonArray(value)
+    ? value.map((item) => rewritten(item, rewrite))
+    : typeof value === 'object'
+      ? withReferencesIn(value, rewrite)
+      : value;
+
+const isJsonArray = (value: FhirJson): value is readonly FhirJson[] => Array.isArray(value);
+
+/** Whether `record` is a valid record of `kind`: `{ kind, record }` is then an export item. */
+const isExportItem = (candidate: { kind: RecordKind; record: unknown }): candidate is FhirExportItem =>
+  validateRecord(candidate.kind, candidate.record).ok;
+
+/** The version a record's main resource exports under (`meta.versionId`), if it has one. */
+const currentVersionOf = (item: FhirExportItem): number | undefined => {
+  switch (item.kind) {
+    case 'HealthDocument':
+    case 'LabResult':
+    case 'TreatmentPlan':
+      return item.record.version;
+    case 'MedicalNote':
+      return item.record.currentVersionNumber;
+    case 'NoteVersion':
+      return item.record.versionNumber;
+    default:
+      return undefined;
+  }
+};
+
+/**
  * Maps a patient's records onto one FHIR R4 Bundle of type `collection` (see docs/data-model.md).
  * Throws FhirExportError (INVALID_INPUT, INVALID_RECORD, PATIENT_MISMATCH, DUPLICATE_RESOURCE).
  */
@@ -1525,6 +1667,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         recordId: item.record.id,
       });
     }
+    if (item.conflict !== undefined) checkConflict(item);
   }
 
   // People: the patient, then anyone in a provider-only field, then caregivers; the rest default to
@@ -1684,62 +1827,197 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     }
   }
 
-  for (const item of records) {
+  /** Exports one record through `x`; MedicalNote and NoteVersion are grouped per note (`exportNote`). */
+  const exportItem = (x: Exporter, item: FhirExportItem, role: (profile: Profile) => ProfileRole): void => {
     const { signature } = item;
     switch (item.kind) {
       case 'Profile':
-        exportProfile(exporter, item.record, signature, profileRole(item.record));
+        exportProfile(x, item.record, signature, role(item.record));
         break;
       case 'EmergencyContact':
-        exportEmergencyContact(exporter, item.record, signature);
+        exportEmergencyContact(x, item.record, signature);
         break;
       case 'HealthDocument':
-        exportHealthDocument(exporter, item.record, signature, provenBy.get(item.record.id) ?? []);
+        exportHealthDocument(x, item.record, signature, provenBy.get(item.record.id) ?? []);
         break;
       case 'Allergy':
-        exportAllergy(exporter, item.record, signature);
+        exportAllergy(x, item.record, signature);
         break;
       case 'Immunization':
-        exportImmunization(exporter, item.record, signature);
+        exportImmunization(x, item.record, signature);
         break;
       case 'Medication':
-        exportMedication(exporter, item.record, signature);
+        exportMedication(x, item.record, signature);
         break;
       case 'LabResult':
-        exportLabResult(exporter, item.record, signature);
+        exportLabResult(x, item.record, signature);
         break;
       case 'TreatmentPlan':
-        exportTreatmentPlan(exporter, item.record, signature);
+        exportTreatmentPlan(x, item.record, signature);
         break;
       case 'Appointment':
-        exportAppointment(exporter, item.record, signature);
+        exportAppointment(x, item.record, signature);
         break;
       case 'Message':
-        exportMessage(exporter, item.record, signature);
+        exportMessage(x, item.record, signature);
         break;
       case 'Encounter':
-        exportEncounter(exporter, item.record, signature);
+        exportEncounter(x, item.record, signature);
         break;
       case 'MedicalNote':
       case 'NoteVersion':
         break; // grouped per note below: a note and its versions share one Composition history
       case 'NoteSignature':
-        exportNoteSignature(exporter, item.record, signature, noteTarget, versionNumberOf);
+        exportNoteSignature(x, item.record, signature, noteTarget, versionNumberOf);
         break;
       case 'Consent':
-        exportConsent(exporter, item.record, signature);
+        exportConsent(x, item.record, signature);
         break;
       case 'AuditEntry':
-        exportAuditEntry(exporter, item.record, signature);
+        exportAuditEntry(x, item.record, signature);
         break;
       case 'ProviderProfile':
-        exportProviderProfile(exporter, item.record, signature);
+        exportProviderProfile(x, item.record, signature);
         break;
       default:
         unreachable(item);
     }
-  }
+  };
+  for (const item of records) exportItem(exporter, item, profileRole);
   for (const [noteId, group] of notes) exportNote(exporter, noteId, group, signedBy);
+
+  // Records in an unsettled conflict: each other side exports beside the record (see `exportConflict`).
+  /** The fullUrl of the resource a record, or a conflict side of it (`side`), mainly exports as. */
+  const primaryUrl = (item: FhirExportItem, side: boolean): string => {
+    if (item.kind === 'Profile') {
+      const primary = !side && item.record.id === chosenProfileId;
+      return fhirFullUrl('Patient', primary ? fhirId(patientId) : item.record.id);
+    }
+    if (item.kind === 'NoteVersion' && concurrentIds.has(item.record.id)) {
+      return fhirFullUrl('Composition', item.record.id);
+    }
+    const target = primaryTarget(item);
+    return fhirFullUrl(target.type, target.id);
+  };
+  /** That resource's `meta.versionId` (a concurrent NoteVersion's Composition has none). */
+  const primaryVersion = (item: FhirExportItem): number | undefined =>
+    item.kind === 'NoteVersion' && concurrentIds.has(item.record.id) ? undefined : currentVersionOf(item);
+  const entryKey = (fullUrl: string, version: number | undefined) => `${fullUrl}#${version ?? ''}`;
+  const versioned = (fullUrl: string, version: number | undefined) =>
+    version === undefined ? fullUrl : `${fullUrl}/_history/${version}`;
+  const sideRole = (): ProfileRole => ({ primary: false, seeAlso: [patientUrl] });
+
+  /** Exports a conflict side of a note or note version through `x`: its note as that side has it. */
+  const exportNoteSide = (x: Exporter, side: FhirExportItem): void => {
+    if (side.kind === 'MedicalNote') {
+      exportNote(
+        x,
+        side.record.id,
+        { ...noteGroup(side.record.id), note: { record: side.record, signature: undefined } },
+        signedBy,
+      );
+    } else if (side.kind === 'NoteVersion') {
+      const group = noteGroup(side.record.noteId);
+      const entry = { record: side.record, signature: undefined };
+      const number = side.record.versionNumber;
+      const versions = new Map(group.versions);
+      const concurrent = new Map(group.concurrent);
+      if (concurrentIds.has(side.record.id)) {
+        const others = group.concurrent.get(number) ?? [];
+        concurrent.set(
+          number,
+          others.map((other) => (other.record.id === side.record.id ? entry : other)),
+        );
+      } else {
+        versions.set(number, entry);
+      }
+      exportNote(x, side.record.noteId, { ...group, versions, concurrent }, signedBy);
+    }
+  };
+
+  /**
+   * Exports the other sides of a record in conflict. A side that is a version of the record exports as
+   * the record would; each resource of it that differs from the record's own (same fullUrl and version)
+   * is added under its id with `-conflict-{n}`, references among them following, and the rest (e.g. the
+   * shared earlier versions of a lab result) is not repeated. A deletion exports as a Provenance of the
+   * deletion, not applied. Every resource of a side, and the record's current main resource, is tagged
+   * HALE_CONFLICT_TAG; the record's links to each side and each side's to the record
+   * (`conflicting-version`).
+   */
+  const exportConflict = (item: FhirExportItem): void => {
+    const mainUrl = primaryUrl(item, false);
+    const mainVersion = primaryVersion(item);
+    const mainRef = versioned(mainUrl, mainVersion);
+    const links: string[] = [];
+    (item.conflict?.sides ?? []).forEach((side, index) => {
+      const suffix = conflictSuffix(index + 1);
+      if ('deletion' in side) {
+        const id = `${item.record.id}${suffix}`;
+        const resource = makeResource('Provenance', id, {
+          meta: meta(side.deletion.at),
+          target: [{ reference: mainRef }],
+          recorded: fhirDateTime(side.deletion.at),
+          activity: {
+            coding: [coding(V3_DATA_OPERATION, 'DELETE', 'delete')],
+            text: 'deleted on another device while this version was edited: not applied, not settled',
+          },
+          agent: [
+            {
+              type: { coding: [coding(PROVENANCE_PARTICIPANT, 'author', 'Author')] },
+              who: exporter.person(side.deletion.by),
+            },
+          ],
+        });
+        exporter.add(markedInConflict(resource, [mainRef]));
+        links.push(fhirFullUrl('Provenance', id));
+        return;
+      }
+      // A side exports without a signature (the caller's is the shown version's) and without sides.
+      const sideItem = { kind: item.kind, record: side.record };
+      if (!isExportItem(sideItem)) return; // checked with the input: every side is a valid record
+      const captured: FhirResource[] = [];
+      const capture: Exporter = { ...exporter, add: (resource) => void captured.push(resource) };
+      if (sideItem.kind === 'MedicalNote' || sideItem.kind === 'NoteVersion')
+        exportNoteSide(capture, sideItem);
+      else exportItem(capture, sideItem, sideRole);
+      const keyOf = (resource: FhirResource) =>
+        entryKey(fhirFullUrl(resource.resourceType, resource.id), versionOf(resource));
+      const differing = captured.filter((resource) => {
+        const own = entries.get(keyOf(resource));
+        return own === undefined || !sameJson(own.resource, resource);
+      });
+      const renamed = new Set(differing.map(keyOf));
+      const renamedUrls = new Set(differing.map((r) => fhirFullUrl(r.resourceType, r.id)));
+      const rewrite = (reference: string): string => {
+        const history = HISTORY_RE.exec(reference)?.[0];
+        if (history === undefined) return renamedUrls.has(reference) ? `${reference}${suffix}` : reference;
+        const url = reference.slice(0, -history.length);
+        const version = history.slice('/_history/'.length);
+        return renamed.has(`${url}#${version}`) ? `${url}${suffix}${history}` : reference;
+      };
+      const sideUrl = primaryUrl(sideItem, true);
+      const sideVersion = primaryVersion(sideItem);
+      const sideKey = entryKey(sideUrl, sideVersion);
+      // The side's own main resource links back to the record; were it the record's very resource (the
+      // side differs elsewhere only), the first resource that differs does.
+      const linked = renamed.has(sideKey) ? sideKey : differing[0] && keyOf(differing[0]);
+      for (const resource of differing) {
+        const moved: FhirResource = {
+          ...withReferencesIn(resource, rewrite),
+          resourceType: resource.resourceType,
+          id: `${resource.id}${suffix}`,
+        };
+        const isLinked = keyOf(resource) === linked;
+        exporter.add(markedInConflict(moved, isLinked ? [mainRef] : []));
+        if (isLinked) links.push(versioned(fhirFullUrl(moved.resourceType, moved.id), versionOf(moved)));
+      }
+    });
+    const key = entryKey(mainUrl, mainVersion);
+    const main = entries.get(key);
+    if (main === undefined) throw new Error(`unreachable: ${key} was not exported`);
+    entries.set(key, { fullUrl: main.fullUrl, resource: markedInConflict(main.resource, links) });
+  };
+  for (const item of records) if (item.conflict !== undefined) exportConflict(item);
 
   // Minimal resources for people and devices named only by id, so every reference resolves.
   const exported = new Set([...entries.values()].map((entry) => entry.fullUrl));

@@ -191,7 +191,10 @@ describe('records: a record too large to ever sync is refused at write', () => {
     const longestKind = Object.keys(RECORD_KINDS).reduce((a, b) => (b.length > a.length ? b : a));
     const longestType = STREAM_TYPES.reduce((a, b) => (b.length > a.length ? b : a));
     const data = stored(planOfSize(newId(), MAX_RECORD_BYTES)) as unknown as Record<string, unknown>;
-    const otherData = { ...data, updatedAt: '2024-06-02T00:00:00.000Z' };
+    // The other side differs in content (sides differing only in `updatedAt` are no conflict), not in size.
+    const summary = String(data['summary']);
+    const otherSummary = `${summary.slice(0, -1)}${summary.endsWith('y') ? 'z' : 'y'}`;
+    const otherData = { ...data, summary: otherSummary, updatedAt: '2024-06-02T00:00:00.000Z' };
     const side = (author: string, d: Record<string, unknown>): PlainRecord =>
       pulledSide('TreatmentPlan', d, {
         stream: `${EXAMPLE_PATIENT_ID}/${longestType}`,

@@ -94,9 +94,10 @@ export class RecordError extends Error {
 /**
  * Room in a sealed document (MAX_DOC_BYTES counts its bytes) for what it carries besides two copies of
  * the record: the seal (version, key id, nonce, MAC), the sealed binding and tag (stream, id, epoch,
- * revision), the content's own fields (kind, updatedAt, by, conflict) and the `_conflictFrom` a conflict
- * adds to the other side's copy. Ids and account ids have fixed lengths: 498 bytes at the most, with the
- * longest kind and stream type and 16-digit epoch and revision (records-size.test.ts seals that case).
+ * revision), the content's own fields (kind, updatedAt, by, conflict), the `_conflictFrom` a conflict
+ * adds to the other side's copy and the `_recordFrom` it adds beside it. Ids and account ids have fixed
+ * lengths: 617 bytes at the most, with the longest kind and stream type and 16-digit epoch and revision
+ * (records-size.test.ts seals that case).
  */
 const DOC_ENVELOPE_BYTES = 1024;
 

@@ -43,7 +43,7 @@ import {
   type StorageValidationWrapper,
 } from '../store/device-db';
 import type { CryptoOffload } from '../offload/crypto-offload';
-import { recordConflictHandler } from '../sync/conflicts';
+import { exportSidesOf, recordConflictHandlerFor } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
 import { createStreamList } from '../sync/stream-list';
@@ -221,7 +221,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       name: dbName,
       storage: options.storage,
       atRestKey: secrets.keys.localKey,
-      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
+      // This device writes the merges it resolves: they carry its account and device (see conflicts.ts).
+      conflictHandler: recordConflictHandlerFor({
+        accountId: account.accountId,
+        deviceId: account.device.deviceId,
+      }) as unknown as RxConflictHandler<DeviceRecord>,
       ...(options.validation ? { validation: options.validation } : {}),
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
     });
@@ -516,17 +520,30 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     /**
      * Everything this device holds for a patient (default: this account) as a FHIR R4 Bundle — the
-     * standard export, not a private envelope. Recorded in the audit trail.
+     * standard export, not a private envelope. A record in an unsettled conflict is exported with its
+     * other sides beside it, all tagged as in conflict (docs/data-model.md). Recorded in the audit trail.
      */
     async exportFhir(patientId: string = account.accountId) {
       assertUsable();
       const docs = await collection.find({ selector: { patientId } }).exec();
       // Records of the records API only: an AuditEntry an older build stored as a record is no entry of
       // the trail (it never reached the server) and is left out.
+      // A record in an unsettled conflict goes out with its other sides, marked disputed: exporting only
+      // the version shown would hand a clinician a contested value as settled.
       const items = docs
         .map((d) => d.toMutableJSON())
         .flatMap((r) =>
-          isRecordsApiKind(r.kind) ? [{ kind: r.kind, record: r.data } as unknown as FhirExportItem] : [],
+          isRecordsApiKind(r.kind)
+            ? [
+                {
+                  kind: r.kind,
+                  record: r.data,
+                  ...(r.conflict
+                    ? { conflict: { sides: exportSidesOf(r.kind, r.data, r.conflictData) } }
+                    : {}),
+                } as unknown as FhirExportItem,
+              ]
+            : [],
         );
       const bundle = toFhirBundle({ patientId, records: items, generatedAt: new Date(now()).toISOString() });
       await audit.append(account.accountId, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
-import { EARLIER_CONFLICTS_KEY, resolveRecordConflict } from './conflicts';
+import { EARLIER_CONFLICTS_KEY, RECORD_FROM_KEY, resolveRecordConflict, sidesOf } from './conflicts';
 import type { PlainRecord } from './record-codec';
 
 const version = (
@@ -87,5 +87,129 @@ describe('resolveRecordConflict', () => {
     const merged = resolveRecordConflict(deletedAb, c);
     expect(merged.data['dose']).toBe('1 mg');
     expect(sides(merged).sort()).toEqual(['20 mg', 'deleted']);
+  });
+});
+
+describe('resolveRecordConflict: who wrote the merge and its sides', () => {
+  const patient = { accountId: 'p', deviceId: 'dev-p' };
+  const provider = { accountId: 'd', deviceId: 'dev-d' };
+  const mine = version('dev-p', 1, '20 mg');
+  const theirs = version('dev-d', 2, '5 mg', { by: 'd' });
+
+  it("the merge is the merging device's version; each side names its writer", () => {
+    const merged = resolveRecordConflict(theirs, mine, patient);
+    expect(merged.data['dose']).toBe('5 mg');
+    expect({ by: merged.by, author: merged.author }).toEqual({ by: 'p', author: 'dev-p' });
+    expect(merged.updatedAt).toBe(theirs.updatedAt);
+    expect(merged.conflictData).toMatchObject({
+      dose: '20 mg',
+      _conflictFrom: { by: 'p', author: 'dev-p', updatedAt: mine.updatedAt },
+      [RECORD_FROM_KEY]: { by: 'd', author: 'dev-d', updatedAt: theirs.updatedAt },
+    });
+    // The writer of the shown content is not a side.
+    expect(sidesOf(merged.conflictData).map((side) => side['dose'])).toEqual(['20 mg']);
+  });
+
+  it("a delete racing an edit is the merging device's version too", () => {
+    const deleted = version('dev-p', 3, '20 mg', { _deleted: true });
+    const merged = resolveRecordConflict(theirs, deleted, patient);
+    expect(merged._deleted).toBe(false);
+    expect({ by: merged.by, author: merged.author }).toEqual({ by: 'p', author: 'dev-p' });
+    expect(merged.conflictData).toMatchObject({
+      deletedBy: 'p',
+      [RECORD_FROM_KEY]: { by: 'd', author: 'dev-d' },
+    });
+  });
+
+  it('a side taken from a merge is credited to whoever wrote its content, not to the merging device', () => {
+    // The patient merged (the provider's edit shown); a third device's later edit then wins over that merge.
+    const merged = resolveRecordConflict(theirs, mine, patient);
+    const third = version('dev-c', 5, '1 mg', { by: 'c' });
+    const again = resolveRecordConflict(merged, third, { accountId: 'c', deviceId: 'dev-c' });
+    expect(again.data['dose']).toBe('1 mg');
+    const sides = sidesOf(again.conflictData);
+    expect(sides.find((side) => side['dose'] === '5 mg')?.['_conflictFrom']).toEqual({
+      by: 'd',
+      author: 'dev-d',
+      updatedAt: theirs.updatedAt,
+    });
+    expect(sides.find((side) => side['dose'] === '20 mg')?.['_conflictFrom']).toMatchObject({ by: 'p' });
+  });
+
+  it('whoever merges, the content is the same', () => {
+    const byPatient = resolveRecordConflict(theirs, mine, patient);
+    const byProvider = resolveRecordConflict(mine, theirs, provider);
+    expect(canonicalJson(byPatient.data)).toBe(canonicalJson(byProvider.data));
+    expect(canonicalJson(byPatient.conflictData)).toBe(canonicalJson(byProvider.conflictData));
+    // And two merges of one conflict by different accounts are no new conflict.
+    expect(resolveRecordConflict(byPatient, { ...byProvider }, provider)).toBe(byPatient);
+  });
+
+  it("a side an older build carried on with the record's `_recordFrom` in it is read without it", () => {
+    const merged = resolveRecordConflict(theirs, mine, patient);
+    // What a build before `_recordFrom` makes of that merge and a third edit: the whole top-level
+    // object, `_recordFrom` included, carried on as a side.
+    const { [EARLIER_CONFLICTS_KEY]: _none, ...top } = merged.conflictData!;
+    const older = {
+      ...version('dev-c', 5, '1 mg', { by: 'c' }),
+      conflict: true,
+      conflictData: {
+        dose: '5 mg',
+        _conflictFrom: { by: 'd', author: 'dev-d', updatedAt: theirs.updatedAt },
+        [EARLIER_CONFLICTS_KEY]: [top],
+      },
+    };
+    expect(sidesOf(older.conflictData).map((side) => Object.keys(side).includes(RECORD_FROM_KEY))).toEqual([
+      false,
+      false,
+    ]);
+  });
+
+  it('without a named writer, the writer of the local state merges', () => {
+    const merged = resolveRecordConflict(theirs, mine);
+    expect({ by: merged.by, author: merged.author }).toEqual({ by: 'p', author: 'dev-p' });
+  });
+});
+
+describe('resolveRecordConflict: sides equal in clinical content', () => {
+  const a = version('dev-a', 1, '20 mg');
+  const b = version('dev-b', 2, '5 mg');
+  const restamped = (r: PlainRecord, author: string, minute: number, by = r.by): PlainRecord => {
+    const updatedAt = `2026-11-21T10:${String(minute).padStart(2, '0')}:00.000Z`;
+    return { ...r, rv: r.rv + 1, author, by, updatedAt, data: { ...r.data, updatedAt } };
+  };
+
+  it('the same settlement on two devices (only its time and writer differ) is no conflict', () => {
+    const ab = resolveRecordConflict(a, b);
+    const kept = { ...ab, conflict: false, conflictData: null };
+    const here = restamped(kept, 'dev-a', 7);
+    const there = restamped(kept, 'dev-d', 8, 'd');
+    expect(resolveRecordConflict(here, there)).toBe(here);
+    expect(resolveRecordConflict(there, here)).toBe(there);
+  });
+
+  it('a side equal to the record is not kept', () => {
+    // A settled version against a merge that shows the same content beside a side it settled.
+    const ab = resolveRecordConflict(a, b);
+    const kept = restamped({ ...ab, conflict: false, conflictData: null }, 'dev-a', 9);
+    const merged = resolveRecordConflict(ab, kept);
+    expect(merged.data['dose']).toBe('5 mg');
+    expect(sidesOf(merged.conflictData).map((side) => side['dose'])).toEqual(['20 mg']);
+    // Nothing left beside the record: no conflict.
+    const settledBoth = resolveRecordConflict(
+      restamped({ ...b, conflict: false }, 'dev-b', 10),
+      restamped({ ...b, conflict: true, conflictData: { ...b.data } }, 'dev-c', 11),
+    );
+    expect(settledBoth.conflict).toBe(false);
+    expect(settledBoth.conflictData).toBeNull();
+  });
+
+  it('content that differs in anything but its time is still a conflict', () => {
+    const here = restamped(a, 'dev-a', 7);
+    const there = { ...restamped(a, 'dev-b', 8), data: { ...restamped(a, 'dev-b', 8).data, name: 'Other' } };
+    const merged = resolveRecordConflict(here, there);
+    expect(merged.conflict).toBe(true);
+    expect(merged.data['name']).toBe('Other');
+    expect(sidesOf(merged.conflictData).map((side) => side['name'])).toEqual(['Metoprolol']);
   });
 });

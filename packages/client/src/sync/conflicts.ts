@@ -3,12 +3,24 @@
  * wrote first.
  *
  * Invariants:
- * - Deterministic: the result depends only on the two states, so every device resolving the same
- *   conflict reaches the same content.
+ * - Deterministic: the content of the result (record, sides, conflict flag) depends only on the two
+ *   states, so every device resolving the same conflict reaches the same content. Who wrote the result
+ *   (`by`, `author`) is the merging device: it sends the merge under its own device key, and readers take a
+ *   version only from a device of the account named in `by` (record-codec.ts), so a merge naming the
+ *   other side's account would be quarantined (BAD_AUTHOR) by every other device. `updatedAt` stays the
+ *   kept content's.
  * - Nothing clinical is dropped silently: when both sides changed the content, the later edit
- *   (updatedAt, then author device id as tie-break) becomes the record and the other side is kept in
- *   `conflictData` with `conflict: true`, visible until a person settles it. A delete racing an edit keeps
- *   the edit (undeleted) and marks the conflict.
+ *   (updatedAt, then the device id that wrote its content as tie-break) becomes the record and the other
+ *   side is kept in `conflictData` with `conflict: true`, visible until a person settles it. A delete
+ *   racing an edit keeps the edit (undeleted) and marks the conflict.
+ * - Who wrote what stays visible: each kept side names its writer (`_conflictFrom`, or `deletedBy` for a
+ *   delete), and `conflictData._recordFrom` names the writer of the content shown as the record, which the
+ *   re-stamped `by`/`author` no longer do. A side taken from a merge is credited to `_recordFrom`, not to
+ *   the device that merged.
+ * - Sides whose clinical content is the same are one side: content is compared without `data.updatedAt`
+ *   (every write re-stamps it, also a settlement that changes nothing) and without who wrote it. Two
+ *   states equal in that sense are no conflict: the server's is taken. A side equal to the record, or
+ *   to another side, is not kept twice.
  * - Unsettled sides accumulate: a side either state already kept (its `conflictData`, and the sides
  *   listed in that object's `_earlierConflicts`) is carried into the result's `_earlierConflicts`, so a
  *   third device's edit does not push out the second's. The list is de-duplicated and sorted. Which side
@@ -18,21 +30,76 @@
  */
 import type { RxConflictHandler, WithDeleted } from 'rxdb';
 import { canonicalJson } from '@hale/crypto';
+import {
+  isAccountId,
+  isIsoDateTime,
+  validateRecord,
+  type FhirConflictSide,
+  type RecordKind,
+} from '@hale/model';
 import type { PlainRecord } from './record-codec';
 
 /** Key of `conflictData` under which sides from earlier, still unsettled conflicts are kept. */
 export const EARLIER_CONFLICTS_KEY = '_earlierConflicts';
 
+/** Key of `conflictData` naming who wrote the content the merged record shows (a `SideOrigin`). */
+export const RECORD_FROM_KEY = '_recordFrom';
+
+/** Key of a kept side naming who wrote it (a `SideOrigin`). */
+const CONFLICT_FROM_KEY = '_conflictFrom';
+
 type Side = Record<string, unknown>;
+
+/** Who wrote a version's content: the account, its device, and when. */
+export interface SideOrigin {
+  readonly by: string;
+  readonly author: string;
+  readonly updatedAt: string;
+}
+
+/** The device a merge is written by: the one that resolves the conflict and sends the result. */
+export interface MergingDevice {
+  readonly accountId: string;
+  readonly deviceId: string;
+}
 
 export const isSide = (value: unknown): value is Side =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Every side a `conflictData` holds: itself (without the list) and the sides it lists. */
+const isOrigin = (value: unknown): value is SideOrigin =>
+  isSide(value) &&
+  typeof value['by'] === 'string' &&
+  typeof value['author'] === 'string' &&
+  typeof value['updatedAt'] === 'string';
+
+/** A side without `_recordFrom`, which names the record's writer, not the side's. */
+const withoutRecordFrom = (side: Side): Side => {
+  const { [RECORD_FROM_KEY]: _shown, ...own } = side;
+  return own;
+};
+
+/**
+ * Every side a `conflictData` holds: itself (without the list and `_recordFrom`) and the sides it lists.
+ * A listed side may carry a `_recordFrom` too: a build before it took the key for a field of the side
+ * it carried on. No record has such a field, so it is dropped there as well.
+ */
 export const sidesOf = (conflictData: Side | null): Side[] => {
   if (conflictData === null) return [];
   const { [EARLIER_CONFLICTS_KEY]: earlier, ...own } = conflictData;
-  return [own, ...(Array.isArray(earlier) ? earlier.filter(isSide) : [])];
+  return [own, ...(Array.isArray(earlier) ? earlier.filter(isSide) : [])].map(withoutRecordFrom);
+};
+
+/**
+ * Who wrote the content `r` shows: the writer a merge named (`_recordFrom`), else the version's own. A
+ * merge is re-stamped with the merging device, which wrote none of it.
+ */
+export const originOf = (
+  r: Pick<PlainRecord, 'by' | 'author' | 'updatedAt' | 'conflictData'>,
+): SideOrigin => {
+  const named = r.conflictData?.[RECORD_FROM_KEY];
+  return isOrigin(named)
+    ? { by: named.by, author: named.author, updatedAt: named.updatedAt }
+    : { by: r.by, author: r.author, updatedAt: r.updatedAt };
 };
 
 const DELETION_NOTE = 'deleted on another device while edited here';
@@ -44,19 +111,72 @@ export const isDeletionSide = (side: Side): boolean =>
   typeof side['deletedAt'] === 'string' &&
   Object.keys(side).length === 3;
 
-const withEarlier = (primary: Side, carried: Side[]): Side => {
-  const seen = new Set([canonicalJson(primary)]);
+/**
+ * The sides of a record's `conflictData` as the FHIR export takes them: each kept version as a record of
+ * `kind` (without `_conflictFrom`), each deletion as who and when. A side that is no valid version of
+ * the record `data` (another id or patient, or content this build's model refuses) is left out: the
+ * export marks the record disputed all the same, and one side it cannot read must not fail it.
+ */
+export const exportSidesOf = (kind: RecordKind, data: Side, conflictData: Side | null): FhirConflictSide[] =>
+  sidesOf(conflictData).flatMap((side): FhirConflictSide[] => {
+    if (isDeletionSide(side)) {
+      const { deletedBy: by, deletedAt: at } = side;
+      return isAccountId(by) && typeof at === 'string' && isIsoDateTime(at) ? [{ deletion: { by, at } }] : [];
+    }
+    const { [CONFLICT_FROM_KEY]: _from, ...content } = side;
+    if (content['id'] !== data['id'] || content['patientId'] !== data['patientId']) return [];
+    const checked = validateRecord(kind, content);
+    return checked.ok ? [{ record: checked.value }] : [];
+  });
+
+/** Record content as compared between sides: without `updatedAt`, which every write re-stamps. */
+const clinicalJson = (data: Side): string => {
+  const { updatedAt: _stamped, ...content } = data;
+  return canonicalJson(content);
+};
+
+/** A kept side's content, comparable with a record's: without who wrote it. */
+const sideContentJson = (side: Side): string => {
+  const { [CONFLICT_FROM_KEY]: _from, ...data } = side;
+  return clinicalJson(data);
+};
+
+/**
+ * The `conflictData` sides of a record showing `shown`: `primary` (the side this merge lost, if any) on
+ * top, then `carried` sorted, without a side equal to the record and without repeats. Null when none
+ * is left. The top is `primary`, or the first carried side when `primary` was dropped.
+ */
+const keptSides = (primary: Side | null, carried: Side[], shown: Side): Side | null => {
+  const shownJson = clinicalJson(shown);
+  const seen = new Set<string>();
+  const keyOf = (side: Side): string | null => {
+    if (sideContentJson(side) === shownJson) return null;
+    const key = canonicalJson(side);
+    if (seen.has(key)) return null;
+    seen.add(key);
+    return key;
+  };
+  const top = primary !== null && keyOf(primary) !== null ? primary : null;
   const keyed: Array<[string, Side]> = [];
   for (const side of carried) {
-    const key = canonicalJson(side);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    keyed.push([key, side]);
+    const key = keyOf(side);
+    if (key !== null) keyed.push([key, side]);
   }
-  if (keyed.length === 0) return primary;
   keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { ...primary, [EARLIER_CONFLICTS_KEY]: keyed.map(([, side]) => side) };
+  const rest = keyed.map(([, side]) => side);
+  const first = top ?? rest.shift();
+  if (first === undefined) return null;
+  return rest.length === 0 ? first : { ...first, [EARLIER_CONFLICTS_KEY]: rest };
 };
+
+/** The conflict state of a record showing `shown` (written by `from`) beside the sides kept. */
+const conflictState = (
+  sides: Side | null,
+  from: SideOrigin,
+): Pick<PlainRecord, 'conflict' | 'conflictData'> =>
+  sides === null
+    ? { conflict: false, conflictData: null }
+    : { conflict: true, conflictData: { ...sides, [RECORD_FROM_KEY]: { ...from } } };
 
 const contentKey = (r: WithDeleted<PlainRecord>): string =>
   canonicalJson({
@@ -68,48 +188,75 @@ const contentKey = (r: WithDeleted<PlainRecord>): string =>
     deleted: r._deleted,
   });
 
-const later = (a: WithDeleted<PlainRecord>, b: WithDeleted<PlainRecord>): boolean =>
-  a.updatedAt !== b.updatedAt ? a.updatedAt > b.updatedAt : a.author > b.author;
+/** Content without bookkeeping: what two states must differ in to be a conflict. */
+const clinicalKey = (r: WithDeleted<PlainRecord>): string =>
+  canonicalJson({
+    kind: r.kind,
+    data: clinicalJson(r.data),
+    conflict: r.conflict,
+    conflictData: r.conflictData,
+    deleted: r._deleted,
+  });
 
+// The tie-break names the device that wrote the content, not the one that merged it: the order of two
+// states does not change when a merge of one is re-stamped.
+const later = (a: WithDeleted<PlainRecord>, b: WithDeleted<PlainRecord>): boolean =>
+  a.updatedAt !== b.updatedAt ? a.updatedAt > b.updatedAt : originOf(a).author > originOf(b).author;
+
+/**
+ * Merges the server's state (`master`) with this device's (`local`), written by `writer`: the device
+ * that resolves and sends the merge. Without `writer`, the writer of `local` (in RxDB's replication, the
+ * local state is always the resolving device's own write).
+ */
 export const resolveRecordConflict = (
   master: WithDeleted<PlainRecord>,
   local: WithDeleted<PlainRecord>,
+  writer: MergingDevice = { accountId: local.by, deviceId: local.author },
 ): WithDeleted<PlainRecord> => {
-  if (contentKey(master) === contentKey(local)) return master;
+  if (clinicalKey(master) === clinicalKey(local)) return master;
   const rv = Math.max(master.rv, local.rv) + 1;
+  const stamp = { by: writer.accountId, author: writer.deviceId };
   if (master._deleted !== local._deleted) {
     const kept = master._deleted ? local : master;
     const gone = master._deleted ? master : local;
     return {
       ...kept,
+      ...stamp,
       rv,
       _deleted: false,
-      conflict: true,
-      conflictData: withEarlier(
-        {
-          deletedBy: gone.by,
-          deletedAt: gone.updatedAt,
-          note: DELETION_NOTE,
-        },
-        [...sidesOf(kept.conflictData), ...sidesOf(gone.conflictData)],
+      ...conflictState(
+        keptSides(
+          { deletedBy: gone.by, deletedAt: gone.updatedAt, note: DELETION_NOTE },
+          [...sidesOf(kept.conflictData), ...sidesOf(gone.conflictData)],
+          kept.data,
+        ),
+        originOf(kept),
       ),
     };
   }
   const [winner, loser] = later(local, master) ? [local, master] : [master, local];
   return {
     ...winner,
+    ...stamp,
     rv,
-    conflict: true,
-    conflictData: withEarlier(
-      {
-        ...loser.data,
-        _conflictFrom: { by: loser.by, author: loser.author, updatedAt: loser.updatedAt },
-      },
-      [...sidesOf(winner.conflictData), ...sidesOf(loser.conflictData)],
+    ...conflictState(
+      keptSides(
+        { ...loser.data, [CONFLICT_FROM_KEY]: { ...originOf(loser) } },
+        [...sidesOf(winner.conflictData), ...sidesOf(loser.conflictData)],
+        winner.data,
+      ),
+      originOf(winner),
     ),
   };
 };
 
+/** RxDB's conflict handler for the records of a session whose merges `writer` writes. */
+export const recordConflictHandlerFor = (writer: MergingDevice): RxConflictHandler<PlainRecord> => ({
+  isEqual: (a, b) => a.rv === b.rv && contentKey(a) === contentKey(b),
+  resolve: async (input) => resolveRecordConflict(input.realMasterState, input.newDocumentState, writer),
+});
+
+/** The handler without a named writer: each merge is written by the writer of the local state. */
 export const recordConflictHandler: RxConflictHandler<PlainRecord> = {
   isEqual: (a, b) => a.rv === b.rv && contentKey(a) === contentKey(b),
   resolve: async (input) => resolveRecordConflict(input.realMasterState, input.newDocumentState),
