@@ -1,7 +1,8 @@
 /**
  * Device metadata kept beside the records (RxDB local documents, encrypted at rest): pending ids,
- * quarantine, unsent changes, the server store's incarnation, audit outbox and chain state, issued
- * grants, pinned provider keys.
+ * quarantine, unsent changes, the server store's incarnation, the streams this device may access, audit
+ * outbox and chain state, issued grants, pinned provider keys. Only values are sealed: a key is a local
+ * document's id, stored in clear.
  *
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
@@ -11,7 +12,15 @@
  * so neither undoes the other. A change must not write the same key itself (it would wait for itself).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Incarnation, PushDoc, SignedGrant, Grant, validate } from '@hale/protocol';
+import {
+  AccessRemovedReason,
+  Incarnation,
+  PushDoc,
+  SignedGrant,
+  Grant,
+  StreamAccess,
+  validate,
+} from '@hale/protocol';
 import { DECODE_FAILURES, type DecodeFailure } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
@@ -143,6 +152,17 @@ export const META_SCHEMAS = {
         maxItems: MAX_RESYNCS,
       }),
     ),
+  }),
+  /**
+   * What this device knows of its access (the engine's list), so a session opened offline enforces it:
+   * `streams`, every stream it may access as the server last said (its list at a connection, then the
+   * access changes since), grants' ends included; `ended`, streams whose access ended and whose local copy
+   * was not purged yet (purged at the next open). One key for all: for a provider it is its patient list,
+   * which must lie on disk only sealed (keys are stored in clear). Key `access`.
+   */
+  access: Type.Object({
+    streams: Type.Array(StreamAccess),
+    ended: Type.Array(Type.Object({ stream: Type.String({ maxLength: 128 }), reason: AccessRemovedReason })),
   }),
   signedIn: Type.Boolean(),
   auditChain: Type.Object({

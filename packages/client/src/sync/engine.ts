@@ -42,9 +42,20 @@
  *   may still be shown widens its stream's gap (one persisted seq range per stream), which the retry
  *   fetches again like the entries, decoding only what this device neither stored nor keeps aside.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
- *   dropped with the purge of that stream (and stop counting as pending). A purge empties every local
- *   document of the stream, deletions included, so no content stays once access ended; an emptied
- *   deletion is never sent (it is nobody's change).
+ *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
+ *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
+ *   content is not kept. A purge empties every local document of the stream, deletions included, so no
+ *   content stays once access ended; neither an emptied deletion (nobody's change) nor a version RxDB
+ *   gathered before the purge emptied its record is ever sent, also once access came back.
+ * - What this device may access (the server's list at each connection, then its access changes) is kept
+ *   in device meta (`access`, sealed at rest: a provider's patient list), with the streams whose access
+ *   ended and whose purge has not completed. Each grant's end holds on this device's clock: `readable`,
+ *   `writable` and `access()` go by it at once (no entry whose end passed is listed), and a timer armed for
+ *   the soonest end (at start, at every access change, after each end it enforced) purges the stream. A
+ *   session opening, offline too, purges every stream whose end passed and every purge owed before it is
+ *   handed out, the way an online end does (CONSENT_EXPIRED / CONSENT_REVOKED, `onPurged`). Until a
+ *   connection's first listing the kept list decides what may be written locally; a push waits for that
+ *   listing (the server checks again in any case), which ends what it no longer lists.
  * - Nothing of a stream is handed to RxDB once access to it ended, nor its position: a pull call checks
  *   what its pages gathered when it hands it over (earlier pages were fetched while access lasted), live
  *   frames and retries are checked when applied, in order with purges. A version handed over before
@@ -116,7 +127,8 @@
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
  * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
  * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record; a purge, or the
- * removal of a version RxDB stored after one, that fails is reported (PURGE_FAILED). A catch-up
+ * removal of a version RxDB stored after one, that fails is reported (PURGE_FAILED), and a purge that
+ * failed stays owed: it runs again at the next session open. A catch-up
  * after a restore that cannot send everything again is reported (RESTORE_RESYNC_FAILED) and starts over
  * at the next connection; the push handler waits for nothing the pull handler holds (RxDB holds pulls back
  * while a push runs), except right after start, until RxDB's first pull (which nothing holds). RxDB can drop
@@ -193,6 +205,11 @@ export interface SyncIssue {
   message: string;
   stream?: string;
   id?: string;
+  /**
+   * The records an issue is about, when there can be several (UNSENT_PURGED: the local changes never sent
+   * that a purge removed): id and kind only, never content; at most MAX_ISSUE_RECORDS.
+   */
+  records?: Array<{ id: string; kind: string }>;
   at: string;
 }
 
@@ -309,6 +326,8 @@ export interface EngineDeps {
 const MAX_ERRORS = 50;
 /** Longest issue message kept (characters); longer ones are cut. */
 const MAX_ISSUE_MESSAGE = 500;
+/** Records one issue names in `records` (the message gives the whole count). */
+const MAX_ISSUE_RECORDS = 1_000;
 const MAX_QUARANTINE = 10_000;
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
@@ -633,17 +652,41 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return end;
   };
 
+  /**
+   * Streams whose access ended and whose purge has not completed: persisted with the access list, so a
+   * session that ends first (closed, killed, or a purge that failed) purges them at the next open.
+   */
+  const ending = new Map<string, RemovedStream>();
+  // The list is persisted whole, folded like the pending list: a burst of access changes costs one or two
+  // writes, each of the list as it is when the write starts.
+  let accessWriting: Promise<void> = Promise.resolve();
+  let accessQueued: Promise<void> | null = null;
+  const saveAccess = (): Promise<void> => {
+    accessQueued ??= accessWriting.then(() => {
+      accessQueued = null;
+      const write = deps.meta.set('access', { streams: [...access.values()], ended: [...ending.values()] });
+      accessWriting = write.catch(() => undefined);
+      return write;
+    });
+    return accessQueued;
+  };
+  const noteAccess = (): void => {
+    patch({ streams: access.size });
+    void saveAccess().catch(() => undefined);
+  };
+
   const updateAccess = (streams: StreamAccess[]): void => {
     for (const s of streams) {
       access.set(s.stream, s);
       keyring.noteServerEpoch(s.stream, s.epoch);
     }
-    patch({ streams: access.size });
+    noteAccess();
     armExpiry();
   };
 
   // Ends expired grants at their instant even with no connection (the server tells only connected
-  // devices). Re-armed whenever access changes; capped so a far expiry does not overflow the timer.
+  // devices). Armed for the soonest end whenever access changes, at start and after each end it enforced
+  // (several grants may end while offline); capped so a far end does not overflow the timer.
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
   const armExpiry = (): void => {
     if (expiryTimer !== undefined) clearTimeout(expiryTimer);
@@ -655,8 +698,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       expiryTimer = undefined;
       const t = deps.now();
       const expired = [...access.values()].filter((a) => endOf(a) <= t);
+      // endAccess takes them out of `access` at once, so the timer is armed for the end after them.
       if (expired.length > 0) void endAccess(expired.map((a) => ({ stream: a.stream, reason: 'expired' })));
-      else armExpiry();
+      armExpiry();
     }, delay);
     (expiryTimer as { unref?: () => void }).unref?.();
   };
@@ -701,7 +745,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const listed = new Set<string>(streams.map((s) => s.stream));
     const ended: RemovedStream[] = [];
     for (const stream of new Set([...access.keys(), ...Object.keys(known)])) {
-      if (listed.has(stream) || stream.endsWith('/audit')) continue;
+      // One whose purge is owed already is not ended again (listings at connect run side by side).
+      if (listed.has(stream) || stream.endsWith('/audit') || ending.has(stream)) continue;
       const was = access.get(stream);
       const expired = was !== undefined && endOf(was) <= deps.now();
       ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
@@ -720,6 +765,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const current = (a: StreamAccess | undefined): a is StreamAccess =>
     a !== undefined && endOf(a) > deps.now();
   const readable = (stream: string): boolean => current(access.get(stream)) && !stream.endsWith('/audit');
+  /** Access to `stream` is listed with an end that passed: the timer is about to end it. */
+  const endPassed = (stream: string): boolean => {
+    const a = access.get(stream);
+    return a !== undefined && !current(a);
+  };
   const writable = (stream: string): boolean => {
     const a = access.get(stream);
     return current(a) && (a.access === 'owner' || a.access === 'write');
@@ -1664,6 +1714,27 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): boolean =>
     keptFrom !== undefined && keptFrom === incarnation.recorded && master.seq <= (floor[master.stream] ?? 0);
 
+  /** Whether a local document is what a purge left of a record: a deletion with no content. */
+  const emptied = (d: { _deleted: boolean; data: object }): boolean =>
+    d._deleted && Object.keys(d.data).length === 0;
+  /** Streams purged since this engine started. */
+  const purgedHere = new Set<string>();
+  /**
+   * Ids of rows RxDB gathered before a purge of their stream emptied the record (the batch waited for a
+   * connection meanwhile): their content is what the purge removed, and is not sent, also once access came
+   * back (RxDB pushes the emptied deletion after them). Looked up only for streams purged since start: after
+   * a restart RxDB gathers the stored state itself.
+   */
+  const supersededByPurge = async (rows: PushInput): Promise<Set<string>> => {
+    const ids = rows
+      .map((r) => r.newDocumentState)
+      .filter((d) => purgedHere.has(d.stream) && !emptied(d))
+      .map((d) => d.id);
+    if (ids.length === 0) return new Set();
+    const stored = await collection.storageInstance.findDocumentsById(ids, true);
+    return new Set(stored.filter(emptied).map((d) => d.id));
+  };
+
   const pushRows = async (
     rows: PushInput,
     options: PushOptions = {},
@@ -1676,8 +1747,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       while (reset !== null && reset.floor === null && !stopped) await reset.floorReady;
     }
     const floor = options.floor ?? reset?.floor ?? null;
-    // Access must be known before deciding what may be sent.
-    if (access.size === 0) await refreshStreams();
+    // Access must be known before deciding what may be sent: the server's list on this connection, not
+    // the one kept from before (a grant may have been revoked or narrowed meanwhile).
+    if (access.size === 0 || streamsStale) await refreshStreams();
+    const superseded = await supersededByPurge(rows);
     // RxDB takes every row missing from the returned conflicts as stored on the server and never sends
     // it again. So a row the server did not take must be sent again here (a creation when the server lost
     // the record), or fail the batch so RxDB retries it (no key yet); only refusals that cannot change are
@@ -1699,17 +1772,28 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const frameRefused: FrameRefusal[] = [];
       let missingKey = false;
       let skipped = false;
+      /** Per stream, changes of this device's never sent because access to it ended (`reportDiscarded`). */
+      const lost = new Map<string, Array<{ id: string; kind: string }>>();
       for (const [i, row] of rows.entries()) {
         if (only !== undefined && !only.has(i)) continue;
         const doc = row.newDocumentState;
         // An emptied deletion is what a purge left, no change of anyone's: never sent, also when access
-        // came back before RxDB got to it (the server would take it for a deletion of the record).
-        const purged = doc._deleted && Object.keys(doc.data).length === 0;
+        // came back before RxDB got to it (the server would take it for a deletion of the record). Nor is
+        // a version the purge removed (`superseded`).
+        const purged = emptied(doc) || superseded.has(doc.id);
         if (purged || !writable(doc.stream)) {
-          // Writes to a purged stream (access ended) are local only and not worth a warning; RxDB takes
-          // them as pushed, so they are not pending any more.
+          // Writes to a stream whose access ended are local only; RxDB takes them as pushed. A purge that is
+          // queued or due (the end passed, the timer is about to run) settles and names them as it removes
+          // them (one report per stream); without one coming, they stop counting here, named all the same.
           if (purged || !readable(doc.stream)) {
-            skipped = settlePending(doc.id, doc.rv) || skipped;
+            if (!purged && (ending.has(doc.stream) || endPassed(doc.stream))) continue;
+            const settled = settlePending(doc.id, doc.rv);
+            skipped = settled || skipped;
+            if (settled && !purged) {
+              const list = lost.get(doc.stream) ?? [];
+              list.push({ id: doc.id, kind: doc.kind });
+              lost.set(doc.stream, list);
+            }
             continue;
           }
           refuse(i, 'NOT_WRITABLE', `Not allowed to write ${doc.stream}`);
@@ -1729,6 +1813,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         toSeal.push({ record: doc, write });
         candidates.push(i);
       }
+      for (const [stream, records] of lost) reportDiscarded(stream, records, false);
       // With an offload the batch is sealed in chunks, so the worker seals chunk k+1 while the server
       // stores chunk k. Each sealed chunk goes out in frames packed to the protocol's limits (documents,
       // and ciphertext bytes counted as the server counts them); a version over MAX_DOC_BYTES is never
@@ -2167,6 +2252,37 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
+   * Tells the person which changes made on this device are removed with the records of a stream whose
+   * access ended before the server took them: it reads like sync finished otherwise (pending 0, nothing
+   * unsent). Ids and kinds only, never content.
+   */
+  const reportDiscarded = (
+    stream: string,
+    records: ReadonlyArray<{ id: string; kind: string }>,
+    purging: boolean,
+  ): void => {
+    const head = `${records.length} change(s) made on this device to ${stream} were never sent: access to it ended${purging ? ', and they are removed with its records' : ''}:`;
+    // As many as fit in a message; `records` names them all (up to MAX_ISSUE_RECORDS).
+    const room = MAX_ISSUE_MESSAGE - head.length - 20;
+    let named = '';
+    let shown = 0;
+    for (const r of records) {
+      const item = `${shown === 0 ? ' ' : ', '}${r.kind} ${r.id}`;
+      if (named.length + item.length > room) break;
+      named += item;
+      shown++;
+    }
+    const rest = records.length - shown;
+    report({
+      code: 'UNSENT_PURGED',
+      message: `${head}${named}${rest > 0 ? ` and ${rest} more` : ''}`,
+      stream,
+      ...(records.length === 1 ? { id: records[0]!.id } : {}),
+      records: records.slice(0, MAX_ISSUE_RECORDS).map((r) => ({ id: r.id, kind: r.kind })),
+    });
+  };
+
+  /**
    * Deletes a stream's local copy without pushing anything for it (access has ended). The records are
    * first emptied, then deleted, and the records deleted before are emptied too (`emptyDeletions`), so
    * neither the tombstones nor the replication's own copy of each record (RxDB keeps the last pushed state
@@ -2174,6 +2290,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * it would wait for the replication to be in sync, which never happens while offline.
    */
   const purge = async (removed: RemovedStream): Promise<number> => {
+    purgedHere.add(removed.stream);
     access.delete(removed.stream);
     subscribed.delete(removed.stream);
     delete known[removed.stream];
@@ -2181,13 +2298,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
     restart.add(removed.stream);
     await deps.meta.set('purged', [...restart]);
     // Its local writes will never be sent (the push handler skips streams that are not readable), so
-    // they are not pending any more; deletions included, hence the look-up with tombstones.
+    // they are not pending any more; deletions included, hence the look-up with tombstones. They are
+    // named to the person, with the refused versions kept unsent, which go too.
+    const discarded = new Map<string, { id: string; kind: string }>();
     if (pending.size > 0) {
       const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
       const ended = held.filter((d) => d.stream === removed.stream);
-      for (const d of ended) pending.delete(d.id);
+      for (const d of ended) {
+        pending.delete(d.id);
+        discarded.set(d.id, { id: d.id, kind: d.kind });
+      }
       if (ended.length > 0) await savePending();
     }
+    for (const u of unsent) {
+      if (u.stream === removed.stream && !discarded.has(u.id))
+        discarded.set(u.id, { id: u.id, kind: u.kind });
+    }
+    if (discarded.size > 0) reportDiscarded(removed.stream, [...discarded.values()], true);
     const count = await clearStream(removed.stream);
     keyring.forgetStream(removed.stream);
     // Nothing of the stream is a copy any more (freshness.ts ignores emptied deletions).
@@ -2258,18 +2385,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
     for (const r of ended) {
       access.delete(r.stream);
       subscribed.delete(r.stream);
+      ending.set(r.stream, r);
       report({
         code: r.reason === 'expired' ? 'CONSENT_EXPIRED' : 'CONSENT_REVOKED',
         message: `Access to ${r.stream} ended (${r.reason}); its records are being removed from this device`,
         stream: r.stream,
       });
     }
-    patch({ streams: access.size });
+    // Persisted in one write with the list it leaves: the stream is always either listed or owed a purge.
+    noteAccess();
     const run = liveQueue.then(async () => {
       for (const r of ended) {
         try {
           await purge(r);
+          ending.delete(r.stream);
         } catch (error) {
+          // Owed still (also if an earlier purge of it succeeded): done at the next open.
+          ending.set(r.stream, r);
           report({
             code: 'PURGE_FAILED',
             message: `Could not remove ${r.stream} from this device: ${error instanceof Error ? error.message : String(error)}`,
@@ -2277,6 +2409,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           });
         }
       }
+      noteAccess();
     });
     liveQueue = run.catch(() => undefined);
     return run;
@@ -2375,6 +2508,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
       patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });
+      // What this device knew of its access when it last ran. A grant that ended meanwhile by this
+      // device's clock, and a purge owed, are done before the session is handed out (offline too), as an
+      // online end would do them (reported, onPurged); the timer is armed for the next end.
+      const saved = await deps.meta.get('access', META_SCHEMAS.access);
+      for (const a of saved?.streams ?? []) access.set(a.stream, a);
+      patch({ streams: access.size });
+      const at = deps.now();
+      const over = new Map((saved?.ended ?? []).map((r): [string, RemovedStream] => [r.stream, r]));
+      for (const a of access.values()) {
+        if (endOf(a) <= at && !over.has(a.stream))
+          over.set(a.stream, { stream: a.stream, reason: 'expired' });
+      }
+      if (over.size > 0) await endAccess([...over.values()]);
+      armExpiry();
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
         replicationIdentifier: deps.replicationId,
@@ -2439,7 +2586,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     writable,
     readable,
-    access: (): StreamAccess[] => [...access.values()],
+    /**
+     * What this device may access: the server's list at the last connection with the access changes
+     * since, kept across restarts (so it is known offline), without entries whose end passed on this
+     * device's clock. Empty on a device that never connected.
+     */
+    access: (): StreamAccess[] => [...access.values()].filter(current),
     quarantine: (): QuarantinedItem[] => [...quarantine],
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */
     unsent: (): UnsentChange[] => [...unsent],
@@ -2471,6 +2623,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       replication = null;
       pullStream$.complete();
       await floorWriting;
+      await (accessQueued ?? accessWriting).catch(() => undefined);
       // What the last moments changed is persisted before the database closes.
       if (noteTimer !== undefined) {
         clearTimeout(noteTimer);
