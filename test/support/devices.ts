@@ -70,6 +70,40 @@ export const interceptedWebSocket =
     return like;
   };
 
+/**
+ * A socket factory that, once `arm`ed, keeps from the device the answer to the next frame of type `t`
+ * and then drops the socket: the server acted on it, the device never hears so. `cut` resolves then.
+ */
+export const losingAnswer = (t: string) => {
+  let armed = false;
+  let rid: unknown;
+  let socket: WebSocketLike | undefined;
+  let resolveCut = (): void => undefined;
+  const cut = new Promise<void>((r) => (resolveCut = r));
+  const intercepted = interceptedWebSocket({
+    sent: (text, send) => {
+      const frame = JSON.parse(text) as { t: string; rid?: unknown };
+      if (armed && frame.t === t) rid = frame.rid;
+      send(text);
+    },
+    received: (text, deliver) => {
+      const frame = JSON.parse(text) as { rid?: unknown };
+      if (rid !== undefined && frame.rid === rid) {
+        armed = false;
+        rid = undefined;
+        resolveCut();
+        return socket?.close();
+      }
+      deliver();
+    },
+  });
+  return {
+    arm: () => void (armed = true),
+    cut,
+    createWebSocket: (url: string): WebSocketLike => (socket = intercepted(url)),
+  };
+};
+
 let dbCounter = 0;
 
 export const getAccountFrom = (t: TestServer) => async (accountId: string) => {
@@ -155,6 +189,8 @@ export const openDevice = async (
     api?: DeviceSessionOptions['api'];
     createWebSocket?: (url: string) => WebSocketLike;
     lookups?: DeviceLookups;
+    /** How often a patient device reads the server's grant list (the default is minutes). */
+    grantRefreshMs?: number;
   } = {},
 ): Promise<DeviceSession> =>
   openDeviceSession({
@@ -170,6 +206,7 @@ export const openDevice = async (
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.vault ? { vault: options.vault } : {}),
     ...(options.api ? { api: options.api } : {}),
+    ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...offloadOption(options.cryptoOffload ?? workerByDefault),
   });
 

@@ -11,7 +11,13 @@ import {
   tweetnaclEd25519,
 } from '@hale/crypto';
 import type { ServedDoc } from '@hale/protocol';
-import { makeAuditEntry, openAuditBody, verifyAuditLog, type ChainState } from './audit-chain';
+import {
+  makeAuditEntry,
+  openAuditBody,
+  verifyAuditChains,
+  verifyAuditLog,
+  type ChainState,
+} from './audit-chain';
 
 const ed = tweetnaclEd25519;
 const patient = deriveAccountKeys(generateRootSecret());
@@ -123,6 +129,47 @@ describe('audit hash chains', () => {
     const whole = await log();
     expect((await verifyAuditLog(whole, authorKey, ed, new Map([[devA.deviceId, 4]]))).ok).toBe(true);
     expect((await verifyAuditLog(whole, authorKey, ed, new Map([[devA.deviceId, 3]]))).ok).toBe(true);
+  });
+
+  it('detects a chain rewritten from a known position (rolled back, grown again); its head stops before it', async () => {
+    const a = await chainOf(devA, 3);
+    const whole = await verifyAuditChains(served(a), authorKey, ed);
+    expect(whole.heads.get(devA.deviceId)).toEqual({ seq: 3, hash: a[2]!.chain.hash });
+    const known = new Map([[devA.deviceId, { seq: 3, hash: a[2]!.chain.hash! }]]);
+    // Positions 2 on are other entries, linked as any chain is: the served log alone shows nothing.
+    const rewritten = await chainOf(devA, 3, a[0]!.chain);
+    const forked = served([a[0]!, ...rewritten]);
+    expect((await verifyAuditLog(forked, authorKey, ed)).ok).toBe(true);
+    const result = await verifyAuditChains(forked, authorKey, ed, known);
+    expect(result.verification.problems).toEqual([
+      expect.objectContaining({
+        kind: 'deleted',
+        author: devA.deviceId,
+        authorSeq: 3,
+        entryId: rewritten[1]!.doc.id,
+      }),
+    ]);
+    expect(result.heads.get(devA.deviceId)).toEqual({ seq: 2, hash: rewritten[0]!.chain.hash });
+    // The very entry at the known position: nothing to report, the head goes on.
+    const grown = [...a, ...(await chainOf(devA, 1, a[2]!.chain))];
+    const ok = await verifyAuditChains(served(grown), authorKey, ed, known);
+    expect(ok.verification.ok).toBe(true);
+    expect(ok.heads.get(devA.deviceId)?.seq).toBe(4);
+  });
+
+  it('reports an entry whose author cannot be looked up now as unverified, and does not call its position missing', async () => {
+    const a = await chainOf(devA, 4);
+    const entries = served(a);
+    const unasked = new Set([entries[1]!.id, entries[3]!.id]);
+    const lookup = async (e: ServedDoc) =>
+      unasked.has(e.id) ? { unavailable: 'HTTP 503' } : (keys.get(e.author) ?? null);
+    const result = await verifyAuditChains(entries, lookup, ed, new Map([[devA.deviceId, 4]]));
+    expect(result.verification.problems.map((p) => [p.kind, p.authorSeq])).toEqual([
+      ['unverified', 2],
+      ['unverified', 4],
+    ]);
+    // Not verified, so not remembered as reached.
+    expect(result.heads.get(devA.deviceId)?.seq).toBe(1);
   });
 
   it('detects reordered entries', async () => {
@@ -257,6 +304,8 @@ describe('opening audit bodies: only what the AuditBody schema describes', () =>
     ['an oversize summary', { ...grant, summary: 'x'.repeat(501) }, without(grant, 'summary')],
     ['an oversize purpose', { ...grant, purpose: 'x'.repeat(501) }, without(grant, 'purpose')],
     ['a free-text reason', { ...grant, reason: 'pre-operative assessment' }, grant],
+    // A newer server's detail in an access event: the access is kept (its frame matches), the detail not.
+    ['a blob id this build refuses', { ...access, blobId: 'not/a record id' }, access],
     [
       'too many record changes',
       { ...wellFormed[0]!, changes: Array(501).fill({ action: 'create', kind: 'A', id: 'b' }) },

@@ -8,18 +8,27 @@
  * - The signature covers the header, the routing fields and the sealed body (`ct`), so a modified entry
  *   fails verification; only the patient's wrapping key opens the body.
  * - A chain's end is only checkable against a position known from elsewhere: the served log alone cannot
- *   show that an author's newest entries were cut off. `verifyAuditLog` takes such positions (`reached`:
- *   what the verifying device knows the server acknowledged of its own chain) and reports a served chain
- *   ending below one as `deleted`.
+ *   show that an author's newest entries were cut off, or that the whole log was rolled back and grew
+ *   again. `verifyAuditLog` takes such positions (`reached`: per author, a position known stored, with the
+ *   link hash of its entry when known) and reports a served chain ending below one, or holding another
+ *   entry there, as `deleted`. The end served is the highest position any served entry of the author
+ *   claims: one refused (reported as modified, inserted, unverified) is not reported missing too.
+ *   `verifyAuditChains` also answers each author's verified head (the highest position up to which its
+ *   chain is whole, linked from position 1 and consistent with `reached`): what a verifying device may
+ *   remember as reached.
  * - An entry by a device its account revoked counts only when signed and dated (`audit.at`, covered by the
  *   signature) before the revocation (device-directory.ts: the device is refused by the server from then
  *   on, so only a thief of its key with the server's help could add one, dated back).
  * - A body is read only once `openAuditBody` has checked it against `AuditBody` (@hale/protocol), the
- *   schema its writers build it with (fields it does not name are dropped, for entries of newer builds);
- *   one that does not match opens as null, like one that does not open.
+ *   schema its writers build it with (fields it does not name are dropped, for entries of newer builds).
+ *   One whose frame matches (AuditEntry: kind, action, actor, time; the server's AccessEvent: also stream
+ *   and count) opens without a detail field that does not (an older build's free text, a newer build's or
+ *   server's value); one whose frame does not match opens as null, like one that does not open.
  * Failure modes: `verifyAuditLog` never throws; it lists every problem with its kind — modified, deleted,
- * reordered, inserted — and the entry it concerns (for a cut-off end: the author's last served entry, or
- * '' when none of its entries is served).
+ * reordered, inserted, unverified — and the entry it concerns (for a cut-off end: the author's last served
+ * entry, or '' when none of its entries is served). `unverified`: the author's key could not be looked up
+ * now (its account's device list did not load), so the entry is neither trusted nor called forged; its
+ * claimed position counts as present for the chain checks (no `deleted` for it), until checked again.
  */
 import {
   base64urlDecode,
@@ -39,6 +48,7 @@ import {
 import type { TSchema } from '@sinclair/typebox';
 import { newId } from '@hale/model';
 import {
+  AccessEventBody,
   AuditBody,
   AuditEntryBody,
   auditSignaturePayload,
@@ -47,7 +57,7 @@ import {
   type ServedDoc,
 } from '@hale/protocol';
 
-import type { AuthorKey } from '../sync/device-directory';
+import type { AuthorKey, AuthorUnavailable } from '../sync/device-directory';
 
 export type { AuditBody } from '@hale/protocol';
 
@@ -110,30 +120,48 @@ export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPai
   return withoutBadDetails(body);
 };
 
-/** The fields every device-written entry has always carried: without them, an entry vouches for nothing. */
-const ENTRY_FRAME: ReadonlySet<string> = new Set(['kind', 'action', 'actorId', 'actorDeviceId', 'at']);
+/**
+ * Per body kind, its schema and the fields every entry of that kind has always carried (its frame):
+ * without them an entry vouches for nothing.
+ */
+const FRAMES: Record<string, { properties: Record<string, TSchema>; frame: ReadonlySet<string> }> = {
+  AuditEntry: {
+    properties: AuditEntryBody.properties,
+    frame: new Set(['kind', 'action', 'actorId', 'actorDeviceId', 'at']),
+  },
+  AccessEvent: {
+    properties: AccessEventBody.properties,
+    frame: new Set(['kind', 'action', 'actorId', 'actorDeviceId', 'at', 'stream', 'count']),
+  },
+};
 
 /**
  * An entry a device appended through an older build's `append`, which took any detail (a free-text
- * `reason`, a long summary), or a newer build's with a value this one does not know: its frame must match,
- * a detail field that does not is dropped. Views trust details only as far as the entry's author anyway.
+ * `reason`, a long summary), or a newer build's (or newer server's) with a value this one does not know:
+ * its frame must match, a detail field that does not is dropped. Views trust details only as far as the
+ * entry's author anyway.
  */
 const withoutBadDetails = (body: unknown): AuditBody | null => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const fields = body as Record<string, unknown>;
-  if (fields['kind'] !== 'AuditEntry') return null;
-  const schemas: Record<string, TSchema> = AuditEntryBody.properties;
+  const kind = fields['kind'];
+  const shape = typeof kind === 'string' && Object.hasOwn(FRAMES, kind) ? FRAMES[kind] : undefined;
+  if (shape === undefined) return null;
   const kept: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(fields)) {
-    const schema = schemas[field];
+    const schema = Object.hasOwn(shape.properties, field) ? shape.properties[field] : undefined;
     if (schema === undefined) continue;
-    if (ENTRY_FRAME.has(field) || validateTolerant(schema, value).ok) kept[field] = value;
+    if (shape.frame.has(field) || validateTolerant(schema, value).ok) kept[field] = value;
   }
-  const again = validateTolerant(AuditEntryBody, kept);
+  const again = validateTolerant(AuditBody, kept);
   return again.ok ? again.value : null;
 };
 
-export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted';
+/**
+ * `unverified`: the entry's author could not be looked up now (not evidence of tampering: verify again
+ * later). The others are evidence that the log as served is not what its authors wrote.
+ */
+export type AuditProblemKind = 'modified' | 'deleted' | 'reordered' | 'inserted' | 'unverified';
 
 export interface AuditProblem {
   kind: AuditProblemKind;
@@ -150,24 +178,48 @@ export interface AuditVerification {
   problems: AuditProblem[];
 }
 
+/** A chain position known stored, and the link hash (`chainLinkHash`) of its entry when known. */
+export interface ReachedPosition {
+  seq: number;
+  hash?: string;
+}
+
+/** An author's chain verified whole from position 1 up to `seq`, whose entry there links as `hash`. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 /**
  * Verifies an audit stream as served (in server order). `authorKey` resolves an entry's author (a device
  * of the account named in its sealed body, or the server) to its public key, or null when unknown; a
  * revoked device's key comes with `revokedAt`, and its entries count only if their signed time (`audit.at`)
- * is before it (else `inserted`, as from an unknown author).
- * `reached` maps an author to the chain position it is known to have stored (0 or absent: nothing known);
- * a served chain whose highest valid position is lower lost its newest entries.
+ * is before it (else `inserted`, as from an unknown author). `{ unavailable }`: the key could not be looked
+ * up now; the entry is reported `unverified` and its claimed position is not called missing.
+ * `reached` maps an author to the chain position it is known to have stored (0 or absent: nothing known),
+ * with the link hash of its entry there when known: a served chain whose highest valid position is lower
+ * lost its newest entries; one holding another entry there was rewritten from that position or earlier.
  */
 export const verifyAuditLog = async (
   entries: readonly ServedDoc[],
-  authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | null>,
+  authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | AuthorUnavailable | null>,
   ed: Ed25519,
-  reached: ReadonlyMap<string, number> = new Map(),
-): Promise<AuditVerification> => {
+  reached: ReadonlyMap<string, number | ReachedPosition> = new Map(),
+): Promise<AuditVerification> => (await verifyAuditChains(entries, authorKey, ed, reached)).verification;
+
+/** As `verifyAuditLog`, and each author's verified head (see the header): what a verifier may remember. */
+export const verifyAuditChains = async (
+  entries: readonly ServedDoc[],
+  authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | AuthorUnavailable | null>,
+  ed: Ed25519,
+  reached: ReadonlyMap<string, number | ReachedPosition> = new Map(),
+): Promise<{ verification: AuditVerification; heads: Map<string, ChainHead> }> => {
   const problems: AuditProblem[] = [];
   const report = (e: ServedDoc, kind: AuditProblemKind, detail: string): void => {
     problems.push({ kind, entryId: e.id, author: e.author, authorSeq: e.audit?.authorSeq ?? 0, detail });
   };
+  const known = new Map<string, ReachedPosition>();
+  for (const [author, r] of reached) known.set(author, typeof r === 'number' ? { seq: r } : r);
   // Pass 1: signatures. Entries that fail are reported as modified and take no part in chain checks.
   interface Valid {
     e: ServedDoc;
@@ -176,14 +228,28 @@ export const verifyAuditLog = async (
     link: string;
   }
   const byAuthor = new Map<string, Valid[]>();
+  /** Positions claimed by entries whose author could not be looked up: present as far as gaps go. */
+  const unchecked = new Map<string, Set<number>>();
+  /** Per author, the highest position any served entry claims (reported or not): the end served. */
+  const claimed = new Map<string, number>();
   for (const e of entries) {
     if (!e.audit || e.sig === undefined) {
       report(e, 'inserted', 'entry has no audit header or signature');
       continue;
     }
+    claimed.set(e.author, Math.max(claimed.get(e.author) ?? 0, e.audit.authorSeq));
     const author = await authorKey(e);
     if (!author) {
       report(e, 'inserted', `unknown author ${e.author}`);
+      continue;
+    }
+    if ('unavailable' in author) {
+      report(
+        e,
+        'unverified',
+        `the key of ${e.author} could not be looked up now (${author.unavailable}): not checked; verify again later`,
+      );
+      unchecked.set(e.author, (unchecked.get(e.author) ?? new Set()).add(e.audit.authorSeq));
       continue;
     }
     const { key, revokedAt } = author instanceof Uint8Array ? { key: author, revokedAt: undefined } : author;
@@ -212,11 +278,16 @@ export const verifyAuditLog = async (
     byAuthor.set(e.author, list);
   }
   // Pass 2: each author's chain — positions 1..n, each once, in order, each linked to its predecessor.
+  const chains = new Map<string, { byPos: Map<number, Valid>; twice: Set<number> }>();
   for (const [author, list] of byAuthor) {
     const byPos = new Map<number, Valid>();
+    const twice = new Set<number>();
+    const pending = unchecked.get(author) ?? new Set<number>();
+    chains.set(author, { byPos, twice });
     let maxSoFar = 0;
     for (const v of list) {
       if (byPos.has(v.pos)) {
+        twice.add(v.pos);
         report(v.e, 'inserted', `a second entry claims position ${v.pos} of ${author}'s chain`);
         continue;
       }
@@ -232,6 +303,10 @@ export const verifyAuditLog = async (
       if (pos > 1 && !prev) {
         let first = pos - 1;
         while (first > 1 && !byPos.has(first - 1)) first--;
+        // Served, but not checkable now (reported unverified): neither missing nor a link to check.
+        let claimed = true;
+        for (let p = first; p < pos && claimed; p++) claimed = pending.has(p);
+        if (claimed) continue;
         report(
           v.e,
           'deleted',
@@ -244,13 +319,27 @@ export const verifyAuditLog = async (
         report(v.e, 'inserted', 'does not link to the previous entry of its author');
     }
   }
-  // Pass 3: chain ends. Gaps inside a chain show up in pass 2; a cut-off end leaves no trace in what is
-  // served, so it is caught only against a position the author is known to have reached.
-  for (const [author, position] of reached) {
+  // Pass 3: chain ends. Gaps inside a chain show up in pass 2; a cut-off end, or a chain rolled back and
+  // grown again, leaves no trace in what is served, so it is caught only against a known position. The
+  // end served is the highest position any entry claims: one refused is reported as what it is.
+  for (const [author, { seq: position, hash }] of known) {
+    if (position <= 0) continue;
     const list = byAuthor.get(author) ?? [];
     const last = list.reduce<Valid | null>((top, v) => (top === null || v.pos > top.pos ? v : top), null);
-    const top = last?.pos ?? 0;
-    if (top >= position) continue;
+    // An entry served at the position but refused (reported above) is not missing from the log.
+    const top = claimed.get(author) ?? 0;
+    if (top >= position) {
+      const there = chains.get(author)?.byPos.get(position);
+      if (hash === undefined || there === undefined || there.link === hash) continue;
+      problems.push({
+        kind: 'deleted',
+        entryId: there.e.id,
+        author,
+        authorSeq: position,
+        detail: `the entry at position ${position} of ${author}'s chain that was verified before is no longer served: another entry holds its place (the chain was rewritten from that position or earlier)`,
+      });
+      continue;
+    }
     const one = top + 1 === position;
     problems.push({
       kind: 'deleted',
@@ -260,5 +349,22 @@ export const verifyAuditLog = async (
       detail: `position${one ? '' : 's'} ${one ? position : `${top + 1}–${position}`} of ${author}'s chain ${one ? 'was' : 'were'} stored but ${one ? 'is' : 'are'} missing from the end of the log`,
     });
   }
-  return { ok: problems.length === 0, entries: entries.length, authors: byAuthor.size, problems };
+  // Heads: how far each chain is whole from position 1, linked, claimed once, and where a position is
+  // known with its hash, holding that very entry (past a rewritten position nothing is consistent).
+  const heads = new Map<string, ChainHead>();
+  for (const [author, { byPos, twice }] of chains) {
+    const mark = known.get(author);
+    let prev: string | null = null;
+    for (let pos = 1; ; pos++) {
+      const v = byPos.get(pos);
+      if (v === undefined || twice.has(pos) || v.prevHash !== prev) break;
+      if (mark?.hash !== undefined && mark.seq === pos && v.link !== mark.hash) break;
+      heads.set(author, { seq: pos, hash: v.link });
+      prev = v.link;
+    }
+  }
+  return {
+    verification: { ok: problems.length === 0, entries: entries.length, authors: byAuthor.size, problems },
+    heads,
+  };
 };

@@ -1,5 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
+import {
+  base64urlEncode,
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  tweetnaclEd25519,
+} from '@hale/crypto';
+import { newId } from '@hale/model';
 import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
@@ -371,4 +378,280 @@ describe('audit append', () => {
       expect((await s.verifyStored(s.a)).ok).toBe(true);
     },
   );
+});
+
+/**
+ * A patient device reading its log from a scripted server that serves `served` as it stands: entries by
+ * the server's audit key, by another device of the patient, sealed to the patient. Device meta persists
+ * across `open` (a restart of the device).
+ */
+const patientSetup = () => {
+  const patient = deriveAccountKeys(generateRootSecret());
+  const provider = deriveAccountKeys(generateRootSecret());
+  const providerDevice = generateDeviceKeys();
+  const own = generateDeviceKeys();
+  const other = generateDeviceKeys();
+  const server = generateDeviceKeys();
+  const now = () => Date.parse('2026-01-01T00:00:00.000Z');
+  const at = new Date(now()).toISOString();
+  const served: ServedDoc[] = [];
+  /** Per author, its chain state after each position (index 0: before the first). */
+  const states = new Map<string, ChainState[]>();
+  const add = async (
+    author: typeof server,
+    body: unknown,
+    sealedTo: Uint8Array = patient.wrapping.publicKey,
+  ): Promise<ServedDoc> => {
+    const chain = states.get(author.deviceId) ?? [{ seq: 0, hash: null }];
+    const made = await makeAuditEntry({
+      patientId: patient.accountId,
+      patientWrappingKey: sealedTo,
+      device: { deviceId: author.deviceId, secretKey: author.secretKey },
+      ed,
+      chain: chain.at(-1)!,
+      // As a writer that builds another shape (a newer server, a broken one) would seal it.
+      body: body as AuditBody,
+      now,
+    });
+    states.set(author.deviceId, [...chain, made.chain]);
+    const doc: ServedDoc = { ...made.doc, seq: served.length + 1, at };
+    served.push(doc);
+    return doc;
+  };
+  const access = (extra: Record<string, unknown> = {}) => ({
+    kind: 'AccessEvent',
+    action: 'pull',
+    actorId: provider.accountId,
+    actorDeviceId: providerDevice.deviceId,
+    stream: `${patient.accountId}/allergy`,
+    count: 2,
+    at,
+    ...extra,
+  });
+  const entry = (action: string, extra: Record<string, unknown> = {}) => ({
+    kind: 'AuditEntry',
+    action,
+    actorId: patient.accountId,
+    actorDeviceId: other.deviceId,
+    at,
+    ...extra,
+  });
+  /** Takes `author`'s chain back to `position`: its later entries are no longer served. */
+  const rollBack = (author: typeof server, position: number): void => {
+    const keep = served.filter((d) => d.author !== author.deviceId || d.audit!.authorSeq <= position);
+    served.splice(0, served.length, ...keep.map((d, i) => ({ ...d, seq: i + 1 })));
+    states.set(author.deviceId, states.get(author.deviceId)!.slice(0, position + 1));
+  };
+  const connection = {
+    status: () => 'ready' as const,
+    request: async (frame: PullFrame) => ({
+      t: 'pulled',
+      rid: 1,
+      docs: [...served],
+      streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
+      denied: [],
+    }),
+  } as unknown as Connection;
+  const lookups = { failing: null as string | null };
+  const directory = {
+    authorKey: async (accountId: string, deviceId: string) => {
+      if (accountId !== patient.accountId) return null;
+      if (lookups.failing !== null) return { unavailable: lookups.failing };
+      if (deviceId === other.deviceId) return { key: other.publicKey };
+      return deviceId === own.deviceId ? { key: own.publicKey } : null;
+    },
+  } as unknown as DeviceDirectory;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => void raw.set(key, structuredClone(value)),
+  });
+  const open = () =>
+    createAuditLog({
+      accountId: patient.accountId,
+      keys: patient,
+      device: { deviceId: own.deviceId, secretKey: own.secretKey },
+      ed,
+      now,
+      connection,
+      directory,
+      meta,
+      serverKey: async () => ({ serverId: server.deviceId, publicKey: server.publicKey }),
+    });
+  return { patient, provider, own, other, server, served, add, access, entry, rollBack, lookups, meta, open };
+};
+
+const problemsOf = (v: { problems: Array<{ kind: string; author: string; authorSeq: number }> }) =>
+  v.problems.map((p) => [p.kind, p.author, p.authorSeq]);
+
+describe("audit: the ends of other authors' chains", () => {
+  it("cut off by the server after this device read them are reported, by verify and the views' issues; the views still answer", async () => {
+    const s = patientSetup();
+    for (let i = 0; i < 3; i++) await s.add(s.server, s.access());
+    await s.add(s.other, s.entry('export', { count: 1 }));
+    await s.add(s.other, s.entry('export', { count: 2 }));
+    const log = s.open();
+    // Read through a view only: what it verified is remembered too.
+    expect(await log.whoAccessed()).toHaveLength(3);
+    expect(log.issues()).toEqual([]);
+
+    s.rollBack(s.server, 2);
+    s.rollBack(s.other, 1);
+    const v = await log.verify();
+    expect(problemsOf(v)).toEqual([
+      ['deleted', s.server.deviceId, 3],
+      ['deleted', s.other.deviceId, 2],
+    ]);
+    expect(await log.whoAccessed()).toHaveLength(2);
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*deleted: 2/)]);
+    // Asked again, the same problems are not listed twice.
+    await log.disclosures();
+    expect(log.issues()).toHaveLength(1);
+    // Remembered across a restart of the device.
+    expect(problemsOf(await s.open().verify())).toEqual(problemsOf(v));
+  });
+
+  it('rolled back and grown again past the position seen: reported, naming the restore the server announced', async () => {
+    const s = patientSetup();
+    await s.meta.set('incarnation', { recorded: 'incarnation-before-0' });
+    const first = [await s.add(s.server, s.access()), await s.add(s.server, s.access())];
+    await s.add(s.server, s.access());
+    const log = s.open();
+    expect((await log.verify()).ok).toBe(true);
+
+    // The server's chain goes on from position 2 with other entries (its store restored from a backup
+    // that ended there, with nothing to carry its later entries from).
+    s.rollBack(s.server, 2);
+    const again = [await s.add(s.server, s.access()), await s.add(s.server, s.access())];
+    await s.meta.set('incarnation', { recorded: 'incarnation-after-00' });
+    const v = await log.verify();
+    expect(v.problems).toEqual([
+      expect.objectContaining({
+        kind: 'deleted',
+        author: s.server.deviceId,
+        authorSeq: 3,
+        entryId: again[0]!.id,
+      }),
+    ]);
+    expect(v.problems[0]!.detail).toMatch(/another entry holds its place.*restore of its store/);
+    // The views still list every access that verifies, the new ones too, and report the problem.
+    expect(await log.whoAccessed()).toHaveLength(first.length + again.length);
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*deleted: 1/)]);
+    // A device that never read the longer chain has nothing to compare with.
+    const fresh = patientSetup();
+    expect((await fresh.open().verify()).ok).toBe(true);
+  });
+});
+
+describe('audit: server-signed entries whose body does not open or match the schema', () => {
+  it('are reported (not silently left out of the views); a newer detail is dropped, the access kept', async () => {
+    const s = patientSetup();
+    await s.add(s.server, s.access());
+    // A newer server's detail this build refuses: the frame matches, so the access is kept without it.
+    const newer = await s.add(s.server, s.access({ blobId: 'not/a record id' }));
+    // Sealed to another key (e.g. one the account no longer holds): nobody here can read it.
+    const sealedElsewhere = await s.add(
+      s.server,
+      s.access(),
+      deriveAccountKeys(generateRootSecret()).wrapping.publicKey,
+    );
+    // Its frame is wrong (no count): nothing it says can be listed.
+    const { count: _count, ...uncounted } = s.access();
+    const broken = await s.add(s.server, uncounted);
+    const log = s.open();
+    const v = await log.verify();
+    expect(v.problems).toEqual([
+      expect.objectContaining({ kind: 'inserted', entryId: sealedElsewhere.id, author: s.server.deviceId }),
+      expect.objectContaining({ kind: 'inserted', entryId: broken.id, author: s.server.deviceId }),
+    ]);
+    const who = await log.whoAccessed();
+    expect(who).toHaveLength(2);
+    expect(who[1]).not.toHaveProperty('blobId');
+    expect((await log.entries()).map((e) => e.id)).toContain(newer.id);
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*inserted: 2/)]);
+  });
+});
+
+describe('audit: an author whose device list cannot be read now', () => {
+  it('is reported unverified, not as forged, and its positions are not called missing', async () => {
+    const s = patientSetup();
+    await s.add(s.other, s.entry('export', { count: 1 }));
+    await s.add(s.other, s.entry('export', { count: 2 }));
+    const log = s.open();
+    expect((await log.verify()).ok).toBe(true);
+    s.lookups.failing = 'GET /v1/accounts: HTTP 503';
+    const v = await log.verify();
+    expect(problemsOf(v)).toEqual([
+      ['unverified', s.other.deviceId, 1],
+      ['unverified', s.other.deviceId, 2],
+    ]);
+    expect(v.problems[0]!.detail).toContain('HTTP 503');
+    // Whether a grant was recorded is not answered "no" meanwhile (a second entry would be appended).
+    const grantId = newId(() => 0);
+    await expect(log.grantsRecorded([grantId])).rejects.toThrow(/could not be checked now/);
+    s.lookups.failing = null;
+    expect((await log.verify()).ok).toBe(true);
+    expect(await log.grantsRecorded([grantId])).toEqual(new Set());
+  });
+});
+
+describe('audit: disclosures', () => {
+  it('date a grant by its signed issue, and show its revocation: when, and by which device', async () => {
+    const s = patientSetup();
+    const issuedAt = '2025-12-31T22:00:00.000Z';
+    const start = '2025-12-31T23:00:00.000Z';
+    const revokedAt = '2025-12-31T23:30:00.000Z';
+    const grant = {
+      v: 1 as const,
+      grantId: newId(() => Date.parse(issuedAt)),
+      patientId: s.patient.accountId,
+      granteeId: s.provider.accountId,
+      scope: [{ type: 'allergy' as const, access: 'read' as const }],
+      start,
+      expiresAt: '2026-02-01T00:00:00.000Z',
+      purpose: 'second opinion',
+      issuedAt,
+    };
+    const other = { ...grant, grantId: newId(() => Date.parse(issuedAt) + 1), purpose: 'lab review' };
+    // This device's copy holds the first grant, revoked (consent.ts keeps it from signed copies only).
+    await s.meta.set('grants', [{ grant, sig: base64urlEncode(new Uint8Array(64)), revokedAt }]);
+    const recorded = (g: typeof grant) =>
+      s.entry('consent-grant', {
+        grantId: g.grantId,
+        granteeId: g.granteeId,
+        scope: g.scope,
+        expiresAt: g.expiresAt,
+        purpose: g.purpose,
+      });
+    // Appended late (the entries' time is the appending device's clock, hours after the grant).
+    await s.add(s.other, recorded(grant));
+    await s.add(s.other, recorded(other));
+    await s.add(s.other, s.entry('consent-revoke', { grantId: grant.grantId, deviceId: s.own.deviceId }));
+    // Learnt from the server's list by another device: no device named.
+    await s.add(s.other, s.entry('consent-revoke', { grantId: other.grantId }));
+    const entryAt = new Date(Date.parse('2026-01-01T00:00:00.000Z')).toISOString();
+    expect(await s.open().disclosures()).toEqual([
+      expect.objectContaining({
+        date: issuedAt,
+        issuedAt,
+        start,
+        recordedAt: entryAt,
+        revokedAt,
+        revokedByDeviceId: s.own.deviceId,
+        purpose: 'second opinion',
+      }),
+      {
+        // Not in this device's copy: the entry's own time, and the revocation's entry.
+        date: entryAt,
+        recordedAt: entryAt,
+        recipient: s.provider.accountId,
+        recordTypes: ['allergy'],
+        purpose: 'lab review',
+        expiresAt: other.expiresAt,
+        revokedAt: entryAt,
+        accesses: 0,
+        documentsDisclosed: 0,
+      },
+    ]);
+  });
 });

@@ -17,9 +17,17 @@
  *   the first refusal when no retry can change the answer (BAD_SIGNATURE, FORBIDDEN, …), otherwise (consent
  *   ended, server busy) after 7 days and 3 refusals. Rows that may be stored already (a push went
  *   unanswered) are never given up: a later retry is acknowledged once the server takes pushes again.
- * - `verify` knows how far the server acknowledged this device's own chain (the position before its first
- *   outbox row, else the chain position) and reports `deleted` when the served chain ends below it; rows
- *   still in the outbox are not expected.
+ * - Every check of a patient's served log (`verify`, and the views through `entries`) remembers, per
+ *   author (the server, each device), how far its chain verified whole from position 1 and the link hash
+ *   of its entry there, with the server store's incarnation then (device meta `audit-seen/<patient>`,
+ *   only ever raised). Each check holds every chain to that: one ending below it, or holding another
+ *   entry there (rolled back and grown again), is reported `deleted` — with a note when the server has
+ *   announced a restore of its store since (docs/operations.md: a restore with nothing to carry from loses
+ *   what was appended after the backup). So the server cannot cut the end off a chain, or the whole log,
+ *   unreported to a device that read the longer one. `verify` also knows how far the server acknowledged
+ *   this device's own chain (the position before its first outbox row, else the chain position); rows
+ *   still in the outbox are not expected. A chain that lost entries is reported at every check (the loss
+ *   stays true); the views go on answering with what verifies.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -30,14 +38,25 @@
  *   next session appends them (`resumeNoted`). An append that fails keeps its changes noted.
  * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
  *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
- * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify.
+ * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify;
+ *   the problems a view meets are reported in `issues` (AUDIT_LOG_PROBLEMS, once per distinct summary),
+ *   never thrown. An entry the server's key signs whose body does not open with the patient's key or
+ *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
+ *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged).
  *   `disclosures()` lists a grant once, by its first served entry: two of the patient's devices that each
- *   found a standing grant with no entry at the same moment (consent.ts) may both have appended one.
- * - `grantsRecorded` answers which grants have a `consent-grant` entry by the patient's devices: this
- *   device's own appends (delivered or still in the outbox) first, then the served log, read only when
- *   some are not found among them. An own entry given up after refusals still counts (it stays listed).
+ *   found a standing grant with no entry at the same moment (consent.ts) may both have appended one. Its
+ *   dates are the grant's signed `issuedAt` and `start` and the signed revocation's time, from this
+ *   device's copy of the grants (device meta `grants`, written by consent.ts from signed copies only),
+ *   when it holds them; else the times of the entries.
+ * - `grantsRecorded` / `revocationsRecorded` answer which grants have a `consent-grant` / `consent-revoke`
+ *   entry by the patient's devices: this device's own appends (delivered or still in the outbox) first,
+ *   then the served log, read only when some are not found among them. An own entry given up after
+ *   refusals still counts (it stays listed). When some are not found and the log holds entries not
+ *   checkable now (`unverified`), they throw instead (consent keeps its marks and asks again later).
  * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
- * `verify` lists every problem with its kind instead of throwing. A crash between advancing the chain and
+ * `verify` lists every problem with its kind instead of throwing. Remembered positions that cannot be
+ * written are reported in `issues` (AUDIT_SEEN_NOT_KEPT); a stored record of them a newer build wrote and
+ * this one cannot read is neither used nor written over. A crash between advancing the chain and
  * storing the new outbox row, or between dropping given-up rows and rewinding the chain, leaves a real
  * gap, which `verify` reports as deleted (never a fork). A refusal of one row while a later row of its
  * chain is stored (today's server refuses per stream, device and time, so not in practice) keeps the
@@ -48,6 +67,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { AccountKeys, Ed25519 } from '@hale/crypto';
 import {
   ERROR_CODES,
+  Incarnation,
   isErrorCode,
   AuditEntryBody,
   validate,
@@ -59,13 +79,16 @@ import {
 } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
-import type { AuthorKey, DeviceDirectory } from '../sync/device-directory';
+import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/device-directory';
 import {
   makeAuditEntry,
   openAuditBody,
-  verifyAuditLog,
+  verifyAuditChains,
   type AuditBody,
+  type AuditProblem,
   type AuditVerification,
+  type ChainHead,
+  type ReachedPosition,
 } from './audit-chain';
 import { RecordError } from '../records/records';
 
@@ -128,11 +151,25 @@ export interface AccessRecord {
 
 /** One grant in the accounting of disclosures. */
 export interface Disclosure {
+  /** When the grant was issued: its signed `issuedAt` when this device holds the grant, else `recordedAt`. */
   date: string;
+  /** The grant's signed `issuedAt`, when this device holds the grant. */
+  issuedAt?: string;
+  /** The grant's signed start of access, when this device holds the grant. */
+  start?: string;
+  /** When its `consent-grant` entry was appended (the appending device's clock). */
+  recordedAt: string;
   recipient: string;
   recordTypes: string[];
   purpose: string;
   expiresAt: string;
+  /**
+   * When it was revoked: the signed revocation's time when this device holds it, else the time of the
+   * first `consent-revoke` entry of the patient's devices for it. Absent: not known to be revoked.
+   */
+  revokedAt?: string;
+  /** The device that revoked it, as its `consent-revoke` entry names it (absent when none names one). */
+  revokedByDeviceId?: string;
   /** Server-logged accesses by the recipient. */
   accesses: number;
   documentsDisclosed: number;
@@ -155,6 +192,8 @@ const OUTBOX = 'audit-outbox';
 const OUTBOX_STATE = 'audit-outbox-state';
 const NOTED = 'audit-noted-changes';
 const OWN = 'audit-own';
+/** Per patient, each author's chain as far as this device verified it (see the header). */
+const SEEN = 'audit-seen';
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
 const COALESCE = 500;
@@ -210,8 +249,31 @@ const backoff = (refusals: number): number =>
 const retryable = (code: string): boolean =>
   ACCESS_CODES.has(code) || (isErrorCode(code) && ERROR_CODES[code].retry);
 
-/** What identifies an own `consent-grant` entry (device meta keeps own bodies loosely typed). */
-const OwnGrantEntry = Type.Object({ action: Type.Literal('consent-grant'), grantId: Type.String() });
+/**
+ * Per author (device or server), the highest position of its chain in one patient's log that this device
+ * verified whole, the link hash of the entry there, and the server store's incarnation then (when known).
+ */
+const SeenChains = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Object(
+    {
+      seq: Type.Integer({ minimum: 1 }),
+      hash: Type.String({ maxLength: 128 }),
+      incarnation: Type.Optional(Incarnation),
+    },
+    { additionalProperties: false },
+  ),
+);
+type SeenChains = Static<typeof SeenChains>;
+
+/** Patient actions on a grant whose entries `grantsRecorded` / `revocationsRecorded` look for. */
+type GrantAction = 'consent-grant' | 'consent-revoke';
+
+/** What identifies an own grant or revocation entry (device meta keeps own bodies loosely typed). */
+const OwnGrantEntry = Type.Object({
+  action: Type.Union([Type.Literal('consent-grant'), Type.Literal('consent-revoke')]),
+  grantId: Type.String(),
+});
 
 const patientOf = (stream: string): string => stream.slice(0, stream.length - '/audit'.length);
 
@@ -525,39 +587,83 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
   };
 
+  const seenKey = (patientId: string): string => `${SEEN}/${patientId}`;
+
+  /** The server store's incarnation this device is in step with or catching up to (engine.ts), if known. */
+  const currentIncarnation = async (): Promise<string | undefined> => {
+    const kept = await deps.meta.get('incarnation', META_SCHEMAS.incarnation).catch(() => null);
+    return kept?.reset?.to ?? kept?.recorded;
+  };
+
   /**
-   * Verifies `entries` and opens those that verify, each with the author that vouches for it: the server
-   * when its id and key sign it, otherwise the account whose certified device key does (the body names
-   * the account, and only a device that account certified verifies under it).
+   * Verifies `entries` (the patient's log as served) and opens those that verify, each with the author
+   * that vouches for it: the server when its id and key sign it, otherwise the account whose certified
+   * device key does (the body names the account, and only a device that account certified verifies under
+   * it). Every author's chain must reach the position this device verified before (`audit-seen`) and hold
+   * the same entry there; this device's own, also `own` (the position the server acknowledged). The heads
+   * verified now are remembered.
    */
   const check = async (
+    patientId: string,
     entries: ServedDoc[],
-    reached?: ReadonlyMap<string, number>,
+    own?: number,
   ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
+    // Unreadable (a newer build's): nothing is known, and nothing is written over it below.
+    const seen: SeenChains = (await deps.meta.get(seenKey(patientId), SeenChains)) ?? {};
+    const reached = new Map<string, ReachedPosition>();
+    for (const [author, at] of Object.entries(seen)) reached.set(author, { seq: at.seq, hash: at.hash });
+    if (own !== undefined && own > (reached.get(deps.device.deviceId)?.seq ?? 0))
+      reached.set(deps.device.deviceId, { seq: own });
     const vouched = new Map<ServedDoc, { source: EntrySource; accountId: string; body: AuditBody }>();
-    const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | null> => {
+    /** Entries the server's key signs whose body does not open or match the schema. */
+    const unreadable = new Set<ServedDoc>();
+    const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
       const body = openAuditBody(e, deps.keys.wrapping);
       if (server && e.author === server.serverId) {
         if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
+        else unreadable.add(e);
         return server.publicKey;
       }
       if (!body) return null;
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
-      if (key) {
+      if (key && !('unavailable' in key)) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
         vouched.set(e, { source, accountId: body.actorId, body });
       }
       return key;
     };
-    const verification = await verifyAuditLog(entries, authorKey, deps.ed, reached);
-    const bad = new Set(
-      verification.problems
-        .filter((p) => p.kind === 'modified' || p.kind === 'inserted')
-        .map((p) => p.entryId),
-    );
+    const { verification, heads } = await verifyAuditChains(entries, authorKey, deps.ed, reached);
+    const problems: AuditProblem[] = [...verification.problems];
+    const refused = (): Set<string> =>
+      new Set(problems.filter((p) => p.kind === 'modified' || p.kind === 'inserted').map((p) => p.entryId));
+    // Signed by the server, so its place in the chain holds; but what it logged cannot be read or listed.
+    const alreadyRefused = refused();
+    for (const e of entries) {
+      if (!unreadable.has(e) || alreadyRefused.has(e.id)) continue;
+      problems.push({
+        kind: 'inserted',
+        entryId: e.id,
+        author: e.author,
+        authorSeq: e.audit?.authorSeq ?? 0,
+        detail:
+          "signed by the server, but its body does not open with this account's wrapping key or does not " +
+          'match the AuditBody schema: no view lists it',
+      });
+    }
+    const incarnation = await currentIncarnation();
+    for (const p of problems) {
+      const was = seen[p.author]?.incarnation;
+      if (p.kind !== 'deleted' || was === undefined || incarnation === undefined || was === incarnation)
+        continue;
+      p.detail +=
+        '; the server announced a restore of its store from a backup since this device verified that ' +
+        'chain (its incarnation changed): entries stored after the backup were lost';
+    }
+    await remember(patientId, seen, heads, incarnation);
+    const bad = refused();
     const opened: OpenedEntry[] = [];
     for (const e of entries) {
       const v = vouched.get(e);
@@ -573,19 +679,105 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         authorAccountId: v.accountId,
       });
     }
-    return { verification, opened };
+    return { verification: { ...verification, ok: problems.length === 0, problems }, opened };
+  };
+
+  /** Raises the remembered heads to those verified now (never lowers one); a failure is only reported. */
+  const remember = async (
+    patientId: string,
+    seen: SeenChains,
+    heads: ReadonlyMap<string, ChainHead>,
+    incarnation: string | undefined,
+  ): Promise<void> => {
+    const higher = [...heads].filter(([author, head]) => head.seq > (seen[author]?.seq ?? 0));
+    if (higher.length === 0) return;
+    try {
+      await deps.meta.update(seenKey(patientId), SeenChains, (current) => {
+        const next: SeenChains = { ...(current ?? {}) };
+        let raised = false;
+        for (const [author, head] of higher) {
+          if (head.seq <= (next[author]?.seq ?? 0)) continue;
+          next[author] = {
+            seq: head.seq,
+            hash: head.hash,
+            ...(incarnation === undefined ? {} : { incarnation }),
+          };
+          raised = true;
+        }
+        return raised ? next : current;
+      });
+    } catch (error) {
+      issue(
+        `AUDIT_SEEN_NOT_KEPT: how far the audit log of ${patientId} was verified could not be kept, so a later cut ` +
+          `of it may go unreported: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  };
+
+  /** The last problem summary a view reported per patient: the same one is not repeated. */
+  const viewReports = new Map<string, string>();
+  /** Views answer what verifies; the problems met on the way go to `issues` (verify() names them). */
+  const reportFromView = (patientId: string, verification: AuditVerification): void => {
+    if (verification.ok) {
+      viewReports.delete(patientId);
+      return;
+    }
+    const kinds = new Map<string, number>();
+    for (const p of verification.problems) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);
+    const summary =
+      `AUDIT_LOG_PROBLEMS: the audit log of ${patientId} as served has ${verification.problems.length} ` +
+      `problem(s) (${[...kinds].map(([kind, n]) => `${kind}: ${n}`).join(', ')}); the views list only the ` +
+      `entries that verify, verify() names them all. First: ${verification.problems[0]?.detail ?? ''}`;
+    if (viewReports.get(patientId) === summary) return;
+    viewReports.set(patientId, summary);
+    issue(summary);
   };
 
   /** Server-logged access events: the only entries whose access counts are believed. */
   const isServerAccess = (e: OpenedEntry): boolean => e.source === 'server' && e.body.kind === 'AccessEvent';
 
-  const entries = async (): Promise<OpenedEntry[]> => (await check(await fetchAll(deps.accountId))).opened;
+  /** The account's own log, checked and opened, its problems reported as a view's. */
+  const read = async (): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
+    const checked = await check(deps.accountId, await fetchAll(deps.accountId));
+    reportFromView(deps.accountId, checked.verification);
+    return checked;
+  };
 
-  /** The grant a patient device's `consent-grant` entry records; undefined for any other entry. */
-  const grantOf = (e: OpenedEntry): string | undefined =>
-    e.source === 'patient' && e.body.kind === 'AuditEntry' && e.body.action === 'consent-grant'
+  const entries = async (): Promise<OpenedEntry[]> => (await read()).opened;
+
+  /** The grant a patient device's `consent-grant` / `consent-revoke` entry concerns; undefined otherwise. */
+  const grantOf = (e: OpenedEntry, action: GrantAction): string | undefined =>
+    e.source === 'patient' && e.body.kind === 'AuditEntry' && e.body.action === action
       ? e.body.grantId
       : undefined;
+
+  /**
+   * Which of `grantIds` have an `action` entry by one of the patient's devices: this device's own appends
+   * first, then the served log, read only when some are not found among them.
+   */
+  const recorded = async (action: GrantAction, grantIds: readonly string[]): Promise<Set<string>> => {
+    const wanted = new Set(grantIds);
+    const found = new Set<string>();
+    for (const own of (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? []) {
+      const body = validate(OwnGrantEntry, own.body);
+      if (own.patientId === deps.accountId && body.ok && body.value.action === action) {
+        if (wanted.has(body.value.grantId)) found.add(body.value.grantId);
+      }
+    }
+    if (found.size === wanted.size) return found;
+    const { verification, opened } = await read();
+    for (const e of opened) {
+      const grantId = grantOf(e, action);
+      if (grantId !== undefined && wanted.has(grantId)) found.add(grantId);
+    }
+    // An entry not checkable now may be the one looked for: asked again later rather than answered
+    // "missing" (a second entry would be appended).
+    const unverified = verification.problems.filter((p) => p.kind === 'unverified').length;
+    if (found.size < wanted.size && unverified > 0) {
+      throw new Error(`${unverified} audit entr${unverified === 1 ? 'y' : 'ies'} could not be checked now`);
+    }
+    return found;
+  };
 
   return {
     append,
@@ -623,17 +815,21 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       });
     },
     /**
-     * The patient's whole audit stream as served, verified; this device's own chain must reach the
-     * position the server acknowledged (entries still in the outbox are not expected).
+     * The patient's whole audit stream as served, verified: every author's chain must reach the position
+     * this device verified before (and hold the same entry there), this device's own also the position
+     * the server acknowledged (entries still in the outbox are not expected).
      */
     async verify(patientId = deps.accountId): Promise<AuditVerification> {
       // Read before fetching: whatever is acknowledged later is served too.
       const own = await acknowledgedPosition(patientId);
       const all = await fetchAll(patientId);
-      return (await check(all, new Map([[deps.device.deviceId, own]]))).verification;
+      return (await check(patientId, all, own)).verification;
     },
     fetchAll,
-    /** Entries of the patient's log that verify, opened (only the patient can open them). */
+    /**
+     * Entries of the patient's log that verify, opened (only the patient can open them). Problems met on
+     * the way are reported in `issues` (AUDIT_LOG_PROBLEMS), as for the views below.
+     */
     entries,
     /**
      * "Who saw my records": accesses the server logged, and entries grantees' devices wrote (their own
@@ -670,11 +866,35 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return out;
     },
     /**
-     * Accounting of disclosures: per grant the patient's own devices recorded (once per grant id), when, to
-     * whom, which record types, why, and how often the server served the recipient.
+     * Accounting of disclosures: per grant the patient's own devices recorded (once per grant id), when
+     * (the grant's signed times where this device holds it), to whom, which record types, why, whether
+     * and when it was revoked, and how often the server served the recipient.
      */
     async disclosures(): Promise<Disclosure[]> {
       const list = await entries();
+      // The device's copy of the grants (consent.ts keeps it: only signed copies that verify).
+      const held = new Map<
+        string,
+        { issuedAt: string; start: string; granteeId: string; revokedAt?: string }
+      >();
+      for (const g of (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? []) {
+        if (held.has(g.grant.grantId) || g.grant.patientId !== deps.accountId) continue;
+        held.set(g.grant.grantId, {
+          issuedAt: g.grant.issuedAt,
+          start: g.grant.start,
+          granteeId: g.grant.granteeId,
+          ...(g.revokedAt === undefined ? {} : { revokedAt: g.revokedAt }),
+        });
+      }
+      const revoked = new Map<string, { at: string; deviceId?: string }>();
+      for (const e of list) {
+        const grantId = grantOf(e, 'consent-revoke');
+        if (grantId === undefined || e.body.kind !== 'AuditEntry') continue;
+        const first = revoked.get(grantId) ?? { at: e.at };
+        // The device that revoked, as an entry names it (one learnt from the server's list names none).
+        if (first.deviceId === undefined && e.body.deviceId !== undefined) first.deviceId = e.body.deviceId;
+        revoked.set(grantId, first);
+      }
       const listed = new Set<string>();
       return list.flatMap((g) => {
         const body = g.body;
@@ -689,38 +909,40 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         const recipient = body.granteeId;
         if (recipient === undefined) return [];
         const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
-        return [
-          {
-            date: g.at,
-            recipient,
-            recordTypes: (body.scope ?? []).map((s) => s.type),
-            purpose: body.purpose ?? '',
-            expiresAt: body.expiresAt ?? '',
-            accesses: accesses.length,
-            documentsDisclosed: accesses.reduce((n, e) => n + (isCount(e.body.count) ? e.body.count : 0), 0),
-          },
-        ];
+        const grant = grantId === undefined ? undefined : held.get(grantId);
+        // The signed grant's times only for the grant this entry describes.
+        const signed = grant?.granteeId === recipient ? grant : undefined;
+        const revocation = grantId === undefined ? undefined : revoked.get(grantId);
+        const revokedAt = signed?.revokedAt ?? revocation?.at;
+        const disclosure: Disclosure = {
+          date: signed?.issuedAt ?? g.at,
+          recordedAt: g.at,
+          recipient,
+          recordTypes: (body.scope ?? []).map((s) => s.type),
+          purpose: body.purpose ?? '',
+          expiresAt: body.expiresAt ?? '',
+          accesses: accesses.length,
+          documentsDisclosed: accesses.reduce((n, e) => n + (isCount(e.body.count) ? e.body.count : 0), 0),
+        };
+        if (signed !== undefined) {
+          disclosure.issuedAt = signed.issuedAt;
+          disclosure.start = signed.start;
+        }
+        if (revokedAt !== undefined) disclosure.revokedAt = revokedAt;
+        if (revocation?.deviceId !== undefined) disclosure.revokedByDeviceId = revocation.deviceId;
+        return [disclosure];
       });
     },
     /**
      * Which of `grantIds` have a `consent-grant` entry by one of the patient's devices (see the header).
-     * Throws when the served log is needed and cannot be read (offline, locked).
+     * Throws when the served log is needed and cannot be read (offline, locked), or some of it cannot be
+     * checked now (an author's device list did not load) and not every grant was found.
      */
-    async grantsRecorded(grantIds: readonly string[]): Promise<Set<string>> {
-      const wanted = new Set(grantIds);
-      const found = new Set<string>();
-      for (const own of (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? []) {
-        const body = validate(OwnGrantEntry, own.body);
-        if (own.patientId === deps.accountId && body.ok && wanted.has(body.value.grantId))
-          found.add(body.value.grantId);
-      }
-      if (found.size === wanted.size) return found;
-      for (const e of await entries()) {
-        const grantId = grantOf(e);
-        if (grantId !== undefined && wanted.has(grantId)) found.add(grantId);
-      }
-      return found;
-    },
+    grantsRecorded: (grantIds: readonly string[]): Promise<Set<string>> =>
+      recorded('consent-grant', grantIds),
+    /** As `grantsRecorded`, for `consent-revoke` entries (revocations recorded). */
+    revocationsRecorded: (grantIds: readonly string[]): Promise<Set<string>> =>
+      recorded('consent-revoke', grantIds),
     /** What this device itself recorded (a provider's log of its own actions). */
     async ownActions() {
       return (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];

@@ -88,6 +88,15 @@
  *   both checking at once; or the granting device offline right after its answer, its entry in its
  *   outbox, past that interval); `disclosures()` lists it once. A mark whose grant a whole listing read
  *   after its expiry lacks is dropped (it never stood). Grants held before this mark existed get none.
+ * - Every revocation of such a grant that stands gets a `consent-revoke` entry the same way
+ *   (`revocations-unrecorded` marks, `revocationsRecorded`): `revoke` marks it before sending (unmarked
+ *   when the server refuses it) and emits at the answer, naming this device (`deviceId`) as the one that
+ *   revoked; a reading of the list that finds a grant newly revoked marks it too, left to the revoking
+ *   device for one refresh interval, and an entry appended for such a mark names no device (this one did
+ *   not revoke it). A mark is looked up once the copy holds the grant revoked (signed by the patient),
+ *   unmarked once the log shows the entry, and dropped when a whole listing after the grant's expiry shows
+ *   it unrevoked (the revocation never stood). So a lost answer, a lock or a crash before the entry
+ *   reached the outbox delays it, never loses it. Revocations held before this mark existed get none.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
  *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
  *   keyring with the same code.
@@ -272,6 +281,11 @@ export interface ConsentDeps {
    * `grantsRecorded`). Without it, a grant is recorded only at its answer (see the header).
    */
   grantsRecorded?: (grantIds: readonly string[]) => Promise<ReadonlySet<string>>;
+  /**
+   * Which of these grants have a `consent-revoke` audit entry by the patient's devices (audit log
+   * `revocationsRecorded`). Without it, a revocation is recorded only at its answer (see the header).
+   */
+  revocationsRecorded?: (grantIds: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 /**
@@ -294,6 +308,25 @@ const Unrecorded = Type.Array(
   ),
 );
 type Unrecorded = Static<typeof Unrecorded>;
+
+/** Revocations this device has yet to find a `consent-revoke` audit entry for (see the header). */
+const REVOCATIONS_UNRECORDED_KEY = 'revocations-unrecorded';
+const UnrecordedRevocations = Type.Array(
+  Type.Object(
+    {
+      grantId: Type.String({ maxLength: 128 }),
+      granteeId: Type.String({ maxLength: 128 }),
+      expiresAt: Type.String({ maxLength: 40 }),
+      /** This device's clock: not looked up before then (a revocation learnt is left to its maker first). */
+      notBefore: Type.Number(),
+      /** This device signed the revocation: its entry names it as the device that revoked. */
+      own: Type.Boolean(),
+    },
+    { additionalProperties: false },
+  ),
+);
+type UnrecordedRevocations = Static<typeof UnrecordedRevocations>;
+type RevocationMark = UnrecordedRevocations[number];
 
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
@@ -390,6 +423,49 @@ export const createConsent = (deps: ConsentDeps) => {
       : updateMarks((marks) =>
           marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
         );
+  /** Revocations `revoke` is sending now: their answer decides, not a listing that overtakes it. */
+  const revoking = new Set<string>();
+  /** Revocations whose entry this session emitted. */
+  const revokeEmitted = new Set<string>();
+  const updateRevocationMarks = async (
+    change: (marks: UnrecordedRevocations) => UnrecordedRevocations | null,
+  ): Promise<void> => {
+    await deps.meta.update(
+      REVOCATIONS_UNRECORDED_KEY,
+      UnrecordedRevocations,
+      (marks) => change(marks ?? []) ?? marks,
+    );
+  };
+  /** Marks the revocations of `marks` whose grant has none yet; answers the grant ids it marked. */
+  const markRevoked = async (marks: readonly RevocationMark[]): Promise<Set<string>> => {
+    const added = new Set<string>();
+    if (marks.length === 0 || deps.revocationsRecorded === undefined) return added;
+    await updateRevocationMarks((stored) => {
+      const held = new Set(stored.map((m) => m.grantId));
+      const fresh = marks.filter((m) => !held.has(m.grantId) && !added.has(m.grantId));
+      for (const m of fresh) added.add(m.grantId);
+      return fresh.length === 0 ? null : [...stored, ...fresh];
+    });
+    return added;
+  };
+  const unmarkRevoked = (grantIds: ReadonlySet<string>): Promise<void> =>
+    grantIds.size === 0
+      ? Promise.resolve()
+      : updateRevocationMarks((marks) =>
+          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
+        );
+  /** The revoking device names itself; one that learnt the revocation from the list names no device. */
+  const emitRevoke = (mark: Pick<RevocationMark, 'grantId' | 'granteeId' | 'own'>): void => {
+    revokeEmitted.add(mark.grantId);
+    deps.onEvent?.({
+      action: 'consent-revoke',
+      detail: {
+        grantId: mark.grantId,
+        granteeId: mark.granteeId,
+        ...(mark.own ? { deviceId: deps.device.deviceId } : {}),
+      },
+    });
+  };
   const emitGrant = (grant: Grant): void => {
     emitted.add(grant.grantId);
     deps.onEvent?.({
@@ -411,26 +487,31 @@ export const createConsent = (deps: ConsentDeps) => {
    */
   const recordStanding = (whole: boolean): Promise<void> => {
     const recorded = deps.grantsRecorded;
-    if (recorded === undefined) return Promise.resolve();
+    const revocationsRecorded = deps.revocationsRecorded;
+    if (recorded === undefined && revocationsRecorded === undefined) return Promise.resolve();
     const run = recording.then(async () => {
       if (!live()) return;
-      const marks = (await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? [];
-      if (marks.length === 0) return;
+      const marks = recorded === undefined ? [] : ((await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? []);
+      const revocationMarks =
+        revocationsRecorded === undefined
+          ? []
+          : ((await deps.meta.get(REVOCATIONS_UNRECORDED_KEY, UnrecordedRevocations)) ?? []);
+      if (marks.length === 0 && revocationMarks.length === 0) return;
       const now = deps.now();
-      const held = new Map<string, Grant>();
-      for (const g of await localGrants()) if (!held.has(g.grant.grantId)) held.set(g.grant.grantId, g.grant);
+      const held = new Map<string, StoredGrant>();
+      for (const g of await localGrants()) if (!held.has(g.grant.grantId)) held.set(g.grant.grantId, g);
       const settledMarks = new Set<string>();
       const due: Grant[] = [];
       for (const m of marks) {
         if (sending.has(m.grantId)) continue;
-        const grant = held.get(m.grantId);
+        const grant = held.get(m.grantId)?.grant;
         if (grant === undefined) {
           if (whole && Date.parse(m.expiresAt) <= now) settledMarks.add(m.grantId);
         } else if (m.notBefore <= now) {
           due.push(grant);
         }
       }
-      if (due.length > 0) {
+      if (due.length > 0 && recorded !== undefined) {
         const found = await recorded(due.map((g) => g.grantId));
         for (const g of due) {
           if (found.has(g.grantId)) settledMarks.add(g.grantId);
@@ -438,6 +519,26 @@ export const createConsent = (deps: ConsentDeps) => {
         }
       }
       await unmark(settledMarks);
+      // Revocations: one stands once the copy holds it (signed by the patient), whoever revoked.
+      const settledRevocations = new Set<string>();
+      const dueRevocations: RevocationMark[] = [];
+      for (const m of revocationMarks) {
+        if (revoking.has(m.grantId)) continue;
+        if (held.get(m.grantId)?.revokedAt !== undefined) {
+          if (m.notBefore <= now) dueRevocations.push(m);
+        } else if (whole && Date.parse(m.expiresAt) <= now) {
+          // A whole listing after the grant's end shows no revocation: it never stood.
+          settledRevocations.add(m.grantId);
+        }
+      }
+      if (dueRevocations.length > 0 && revocationsRecorded !== undefined) {
+        const found = await revocationsRecorded(dueRevocations.map((m) => m.grantId));
+        for (const m of dueRevocations) {
+          if (found.has(m.grantId)) settledRevocations.add(m.grantId);
+          else if (!revokeEmitted.has(m.grantId)) emitRevoke(m);
+        }
+      }
+      await unmarkRevoked(settledRevocations);
     });
     recording = run.catch(() => undefined);
     return run;
@@ -469,6 +570,7 @@ export const createConsent = (deps: ConsentDeps) => {
     for (const g of known) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
     const found: StoredGrant[] = [];
     const learnt: Grant[] = [];
+    const learntRevoked: Grant[] = [];
     for (const record of records) {
       const g = record.grant.grant;
       if (g.patientId !== deps.accountId) continue;
@@ -490,14 +592,28 @@ export const createConsent = (deps: ConsentDeps) => {
         const taken: StoredGrant = { grant: g, sig: record.grant.sig, ...(revokedAt ? { revokedAt } : {}) };
         found.push(taken);
         learnt.push(g);
+        if (revokedAt !== undefined) learntRevoked.push(g);
         byId.set(g.grantId, taken);
       } else if (revokedAt !== undefined) {
         found.push({ grant: mine.grant, sig: mine.sig, revokedAt });
+        learntRevoked.push(mine.grant);
       }
     }
     const stored = await addGrants(found);
     // A mark that cannot be written leaves the grant to the other devices' checks.
-    await markUnrecorded(learnt, deps.now() + recordGraceMs).catch(() => undefined);
+    const notBefore = deps.now() + recordGraceMs;
+    await markUnrecorded(learnt, notBefore).catch(() => undefined);
+    // A revocation this device did not send is left to the device that did for as long (its own mark, set
+    // before it sent it, is kept if it is this device's: `markRevoked` adds none for a grant marked).
+    await markRevoked(
+      learntRevoked.map((g) => ({
+        grantId: g.grantId,
+        granteeId: g.granteeId,
+        expiresAt: g.expiresAt,
+        notBefore,
+        own: false,
+      })),
+    ).catch(() => undefined);
     return stored;
   };
   /**
@@ -1190,9 +1306,33 @@ export const createConsent = (deps: ConsentDeps) => {
       const sig = base64urlEncode(
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
-      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
-      await addGrants([{ grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt }]);
-      deps.onEvent?.({ action: 'consent-revoke', detail: { grantId, granteeId: target.grant.granteeId } });
+      const mark: RevocationMark = {
+        grantId,
+        granteeId: target.grant.granteeId,
+        expiresAt: target.grant.expiresAt,
+        notBefore: deps.now(),
+        own: true,
+      };
+      // Marked before it is sent: a lost answer, a lock or a crash before the entry is in the outbox still
+      // leaves this device looking for it (see the header).
+      const marked = await markRevoked([mark]).catch(() => new Set<string>());
+      revoking.add(grantId);
+      try {
+        await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
+      } catch (error) {
+        revoking.delete(grantId);
+        // Refused by the server: this revocation does not stand (a mark set before for it stays).
+        if ((!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) && marked.size > 0)
+          await unmarkRevoked(marked).catch(() => undefined);
+        throw error;
+      }
+      try {
+        await addGrants([{ grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt }]);
+        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+        emitRevoke(mark);
+      } finally {
+        revoking.delete(grantId);
+      }
       const rotated: Rotation[] = [];
       const complete = await settle(rotated).then(
         (r) => r.complete,

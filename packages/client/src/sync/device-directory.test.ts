@@ -228,6 +228,15 @@ describe('device directory', () => {
     clock.now += 6 * MINUTE;
     expect((await directory.lookupDeviceKey(accountId, one.deviceId)).status).toBe('found');
   });
+
+  it("answers an audit author's key apart from a failed lookup: unknown is null, a failure to ask is not", async () => {
+    const { accountId, one, server, directory } = await setup();
+    server.failing = true;
+    expect(await directory.authorKey(accountId, one.deviceId)).toEqual({ unavailable: 'network down' });
+    server.failing = false;
+    expect(await directory.authorKey(accountId, generateDeviceKeys().deviceId)).toBeNull();
+    expect(await directory.authorKey(accountId, one.deviceId)).toEqual({ key: one.publicKey });
+  });
 });
 
 /** The code `wrappingKey` refuses with (or 'answered' when it answers a key). */

@@ -42,7 +42,7 @@
  *   until `expire()` (a reconnect: the server may have been upgraded) tries the route again.
  * Failure modes: `lookupDeviceKey` tells "not a device of that account" (`unknown`) from "could not ask"
  * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
- * latter for a retry instead of for good. When a reload fails, a device the last list named is still
+ * latter for a retry instead of for good; `authorKey` keeps them apart the same way. When a reload fails, a device the last list named is still
  * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
  * answers null for both failures. A revoked device's fetch that fails (other than NOT_FOUND) is
  * `unavailable` too, kept for nothing, and asked again at the next lookup.
@@ -137,6 +137,11 @@ export type DeviceKeyLookup =
 export interface AuthorKey {
   key: Uint8Array;
   revokedAt?: string;
+}
+
+/** An author's key could not be looked up now (`unavailable` lookup): neither trusted nor refused. */
+export interface AuthorUnavailable {
+  unavailable: string;
 }
 
 interface Entry {
@@ -495,9 +500,14 @@ export const createDeviceDirectory = (deps: {
       const r = await lookupDeviceKey(accountId, deviceId);
       return r.status === 'found' && r.revokedAt === undefined ? r.key : null;
     },
-    /** An author's key, a revoked device's with its cutoff (`revokedAt`); null when unknown or not asked. */
-    async authorKey(accountId: string, deviceId: string): Promise<AuthorKey | null> {
+    /**
+     * An author's key, a revoked device's with its cutoff (`revokedAt`); null when not a device of the
+     * account; `{ unavailable }` when it could not be asked (a failed load: the audit log reports such
+     * entries as unverified for now, never as forged).
+     */
+    async authorKey(accountId: string, deviceId: string): Promise<AuthorKey | AuthorUnavailable | null> {
       const r = await lookupDeviceKey(accountId, deviceId);
+      if (r.status === 'unavailable') return { unavailable: r.message };
       if (r.status !== 'found') return null;
       return r.revokedAt === undefined ? { key: r.key } : { key: r.key, revokedAt: r.revokedAt };
     },

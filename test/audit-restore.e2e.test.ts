@@ -1,0 +1,52 @@
+// A server restored from a backup onto an empty disk (docs/operations.md: nothing to carry from) has lost
+// the audit entries appended after the backup, among them its own record of who accessed what; its chain
+// of access events goes on from the backup's last entry. A patient device that verified the longer log
+// reports the loss, saying the server announced a restore, and its views go on answering.
+import { describe, expect, it } from 'vitest';
+import { useRestorableServer } from './support/restorable-server';
+import { eventually, patientWithAuditedGrant } from './support/devices';
+import { input } from './support/records';
+
+describe('the audit log after a restore of the server onto an empty disk', () => {
+  const { sessions, start } = useRestorableServer('hale-audit-restore-', { lostDisk: true });
+
+  it("reports the server's lost access events as deleted, naming the restore; the views still answer", async () => {
+    const { t, backup, restore } = await start();
+    const { patient, p, d } = await patientWithAuditedGrant(t, sessions);
+    const inBackup = (await p.audit.whoAccessed()).length;
+    await backup();
+    // Accesses after the backup: the server logs them, the patient's device verifies them.
+    const later = await p.records.add('Allergy', input('Allergy', { substance: 'after-backup' }));
+    await eventually(async () => (await d.records.get(later.id)) !== null, 'the provider pulls it');
+    await eventually(
+      async () => (await p.audit.whoAccessed()).length > inBackup,
+      'accesses after the backup logged',
+      30_000,
+    );
+    const served = await p.audit.fetchAll(patient.accountId);
+    const server = served.find((e) => e.author !== patient.device.deviceId)?.author;
+    expect((await p.audit.verify()).ok).toBe(true);
+    console.log(
+      `accesses: ${inBackup} in the backup, ${(await p.audit.whoAccessed()).map((a) => a.action).join(', ')} before the restore`,
+    );
+
+    await restore();
+    // Once the device is back and knows of the restore, the server's chain is below what it verified.
+    let problem: string | undefined;
+    await eventually(
+      async () => {
+        const v = await p.audit.verify().catch(() => null);
+        problem = v?.problems.find((x) => x.author === server && x.kind === 'deleted')?.detail;
+        return problem?.includes('restore of its store') === true;
+      },
+      "the server chain's loss reported, with the restore",
+      30_000,
+    );
+    console.log(`after the restore: ${problem}`);
+    // Every access the backup holds is still listed.
+    expect((await p.audit.whoAccessed()).length).toBeGreaterThanOrEqual(inBackup);
+    expect(p.audit.issues()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*deleted/)]),
+    );
+  }, 120_000);
+});
