@@ -20,7 +20,7 @@ import {
   getAccountFrom,
   getDeviceFrom,
   grantRead,
-  interceptedWebSocket,
+  losingAnswer,
   sessionAccount,
   waitOnline,
 } from './support/devices';
@@ -50,40 +50,6 @@ const open = (
     dbName: `grant-audit${++dbCounter}`,
     grantRefreshMs: REFRESH_MS,
   });
-
-/**
- * A socket factory that, once `armed`, keeps the answer to the next `grant` frame from the device and
- * then drops the socket: the server stored the grant, the device never hears so. `cut` resolves then.
- */
-const losingGrantAnswer = () => {
-  let armed = false;
-  let grantRid: unknown;
-  let socket: WebSocketLike | undefined;
-  let resolveCut = (): void => undefined;
-  const cut = new Promise<void>((r) => (resolveCut = r));
-  const intercepted = interceptedWebSocket({
-    sent: (text, send) => {
-      const frame = JSON.parse(text) as { t: string; rid?: unknown };
-      if (armed && frame.t === 'grant') grantRid = frame.rid;
-      send(text);
-    },
-    received: (text, deliver) => {
-      const frame = JSON.parse(text) as { rid?: unknown };
-      if (grantRid !== undefined && frame.rid === grantRid) {
-        armed = false;
-        grantRid = undefined;
-        resolveCut();
-        return socket?.close();
-      }
-      deliver();
-    },
-  });
-  return {
-    arm: () => (armed = true),
-    cut,
-    createWebSocket: (url: string): WebSocketLike => (socket = intercepted(url)),
-  };
-};
 
 /** The patient's `consent-grant` entries for `grantId` as served, each by its author device. */
 const grantEntries = async (reader: DeviceSession, grantId: string): Promise<string[]> =>
@@ -120,7 +86,7 @@ describe('a grant that stands has exactly one consent-grant audit entry', () => 
     const t = server.t;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
-    const lossy = losingGrantAnswer();
+    const lossy = losingAnswer('grant');
     const a = await open(t, patient, undefined, lossy.createWebSocket);
     server.sessions.push(a);
     await waitOnline(a);
@@ -148,7 +114,7 @@ describe('a grant that stands has exactly one consent-grant audit entry', () => 
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const bDevice = await addDevice(t, patient);
-    const lossy = losingGrantAnswer();
+    const lossy = losingAnswer('grant');
     const a = await open(t, patient, undefined, lossy.createWebSocket);
     const b = await open(t, patient, bDevice);
     server.sessions.push(b);
