@@ -607,11 +607,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     patientId: string,
     entries: ServedDoc[],
     own?: number,
+    /** The person accepted the chains' losses: they are held to what is served now (`acceptLosses`). */
+    accept = false,
   ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
     // Unreadable (a newer build's): nothing is known, and nothing is written over it below.
-    const seen: SeenChains = (await deps.meta.get(seenKey(patientId), SeenChains)) ?? {};
+    const seen: SeenChains = accept ? {} : ((await deps.meta.get(seenKey(patientId), SeenChains)) ?? {});
     const reached = new Map<string, ReachedPosition>();
     for (const [author, at] of Object.entries(seen)) reached.set(author, { seq: at.seq, hash: at.hash });
     if (own !== undefined && own > (reached.get(deps.device.deviceId)?.seq ?? 0))
@@ -662,7 +664,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         '; the server announced a restore of its store from a backup since this device verified that ' +
         'chain (its incarnation changed): entries stored after the backup were lost';
     }
-    await remember(patientId, seen, heads, incarnation);
+    if (accept) await rememberAccepted(patientId, heads, incarnation);
+    else await remember(patientId, seen, heads, incarnation);
     const bad = refused();
     const opened: OpenedEntry[] = [];
     for (const e of entries) {
@@ -712,6 +715,27 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           `of it may go unreported: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
+  };
+
+  /**
+   * Replaces the remembered heads with those verified now, lowered ones included: the person was told of
+   * the loss (a restore, say) and accepted it. A failure is thrown: nothing was accepted.
+   */
+  const rememberAccepted = async (
+    patientId: string,
+    heads: ReadonlyMap<string, ChainHead>,
+    incarnation: string | undefined,
+  ): Promise<void> => {
+    const next: SeenChains = {};
+    for (const [author, head] of heads) {
+      next[author] = {
+        seq: head.seq,
+        hash: head.hash,
+        ...(incarnation === undefined ? {} : { incarnation }),
+      };
+    }
+    await deps.meta.set(seenKey(patientId), next);
+    viewReports.delete(patientId);
   };
 
   /** The last problem summary a view reported per patient: the same one is not repeated. */
@@ -824,6 +848,18 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const own = await acknowledgedPosition(patientId);
       const all = await fetchAll(patientId);
       return (await check(patientId, all, own)).verification;
+    },
+    /**
+     * After the person was told that a patient's log lost entries (`deleted` problems: typically the
+     * server's operator restored it from a backup, docs/operations.md) and accepted it: later checks hold
+     * every chain to what is served now instead of reporting that loss again. Returns the check made
+     * now, whose problems are those of the log as served, without the accepted loss; a later cut is
+     * reported again. This device's own chain is still held to what the server acknowledged of it.
+     */
+    async acceptLosses(patientId = deps.accountId): Promise<AuditVerification> {
+      const own = await acknowledgedPosition(patientId);
+      const all = await fetchAll(patientId);
+      return (await check(patientId, all, own, true)).verification;
     },
     fetchAll,
     /**
