@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -69,6 +69,14 @@ export const STREAMS_PAGING_VERSION = 7;
  * only on connections of this version or later (frames are closed objects).
  */
 export const KEPT_FROM_VERSION = 8;
+/**
+ * First version in which a `keyHolders` row names the device that created the envelope (`createdBy`), and
+ * whose server stores an envelope signed by an active device of the patient in place of one with the same
+ * key id whose creator the account revoked: so a patient device signs anew what a revoked device signed,
+ * which no device takes any more. Sent only on connections of this version or later (frames are closed
+ * objects); an older server stores nothing in place of an envelope it holds.
+ */
+export const KEY_HOLDER_CREATORS_VERSION = 9;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

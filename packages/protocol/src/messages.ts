@@ -9,7 +9,8 @@
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
  * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
  * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
- * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION) is sent
+ * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
+ * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION) is sent
  * only on a connection that negotiated a version that has it; an older peer would refuse it as
  * BAD_MESSAGE. Decoding lives in codec.ts.
  */
@@ -470,8 +471,14 @@ export const EnvelopesFrame = Type.Object(
 );
 export type EnvelopesFrame = Static<typeof EnvelopesFrame>;
 
-/** One key envelope's address: `recipient` holds the key of (`stream`, `epoch`). */
-export const KeyHolder = Type.Object({ stream: StreamId, epoch: Epoch, recipient: AccountId }, closed);
+/**
+ * One key envelope's address: `recipient` holds the key of (`stream`, `epoch`); from
+ * KEY_HOLDER_CREATORS_VERSION also the device that created the envelope.
+ */
+export const KeyHolder = Type.Object(
+  { stream: StreamId, epoch: Epoch, recipient: AccountId, createdBy: Type.Optional(DeviceId) },
+  closed,
+);
 export type KeyHolder = Static<typeof KeyHolder>;
 
 export const KeyHoldersFrame = Type.Object(

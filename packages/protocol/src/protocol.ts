@@ -18,7 +18,7 @@
  *                                       → grants { grants: [{ grant: SignedGrant, revokedAt? }], next? }  BAD_CURSOR
  *   grant { rid, grant } / revoke { rid, revocation } → ok                      BAD_SIGNATURE, FORBIDDEN, TOO_MANY_GRANTS (grant)
  *   putEnvelopes { rid, envelopes }     → ok;  getEnvelopes { rid, streams? } → envelopes
- *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient }] }  FORBIDDEN (not the patient)
+ *   listKeyHolders { rid, streams }     → keyHolders { holders: [{ stream, epoch, recipient, createdBy? }] }  FORBIDDEN (not the patient)
  *   ping { rid }                        → pong { time }
  *   acceptPatient { rid, patientId, accept } → ok                             FORBIDDEN (not a provider), NOT_FOUND, TOO_MANY_ACCEPTED
  *   listAccepted { rid, cursor?, limit? } → acceptedPatients { patients: [{ patientId, acceptedAt }], next? }  BAD_CURSOR
@@ -44,6 +44,9 @@
  * older connections keep the one whole answer.
  * Version 8 adds `keptFrom` to a push's `conflict`: the stored version was in the store when it was last
  * restored from a backup, and that backup was of the store of incarnation `keptFrom` (see below).
+ * Version 9 adds `createdBy` to a `keyHolders` row, and its server stores an envelope signed by an active
+ * device of the patient in place of one of the same key id whose creator the account revoked (a patient
+ * device signs anew what only a revoked device had signed).
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.

@@ -63,6 +63,7 @@ import {
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
   KEPT_FROM_VERSION,
+  KEY_HOLDER_CREATORS_VERSION,
   Incarnation,
   PAGING_VERSION,
   MAX_FRAME_BYTES,
@@ -407,7 +408,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           send({
             t: 'keyHolders',
             rid: frame.rid,
-            holders: await ctx.service.listKeyHolders(p, frame.streams),
+            holders: await ctx.service.listKeyHolders(p, frame.streams, {
+              creators: version >= KEY_HOLDER_CREATORS_VERSION,
+            }),
           });
           return;
         case 'acceptPatient':

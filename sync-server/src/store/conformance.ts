@@ -1349,7 +1349,7 @@ export const runStoreConformance = (
         expect(await store.envelopes.currentEpochs([])).toStrictEqual([]);
       });
 
-      it('lists the holders of streams without key material, in order, at most `limit`', async () => {
+      it('lists the holders of streams and their creators without key material, in order, at most `limit`', async () => {
         for (const e of [
           env('p/allergy', 1, 'pat'),
           env('p/allergy', 0, 'doc'),
@@ -1360,10 +1360,10 @@ export const runStoreConformance = (
           await store.envelopes.put(e);
         }
         expect(await store.envelopes.holders(['p/allergy', 'p/medication', 'p/none'], 100)).toStrictEqual([
-          { stream: 'p/allergy', epoch: 0, recipient: 'doc' },
-          { stream: 'p/allergy', epoch: 0, recipient: 'pat' },
-          { stream: 'p/allergy', epoch: 1, recipient: 'pat' },
-          { stream: 'p/medication', epoch: 0, recipient: 'pat' },
+          { stream: 'p/allergy', epoch: 0, recipient: 'doc', createdBy: 'dev-1' },
+          { stream: 'p/allergy', epoch: 0, recipient: 'pat', createdBy: 'dev-1' },
+          { stream: 'p/allergy', epoch: 1, recipient: 'pat', createdBy: 'dev-1' },
+          { stream: 'p/medication', epoch: 0, recipient: 'pat', createdBy: 'dev-1' },
         ]);
         expect(await store.envelopes.holders(['p/allergy'], 2)).toHaveLength(2);
         expect(await store.envelopes.holders([], 100)).toStrictEqual([]);

@@ -216,7 +216,7 @@ export interface Envelope {
   createdAt: IsoTime;
 }
 
-export type EnvelopeHolder = Pick<Envelope, 'stream' | 'epoch' | 'recipient'>;
+export type EnvelopeHolder = Pick<Envelope, 'stream' | 'epoch' | 'recipient' | 'createdBy'>;
 
 export interface BlobManifest {
   blobId: string;
@@ -511,7 +511,12 @@ export interface SyncStore {
   };
 
   envelopes: {
-    /** Idempotent on (stream, epoch, recipient): the first envelope stays; `created` says if this one was stored. */
+    /**
+     * Idempotent on (stream, epoch, recipient): the first envelope stays, except that one whose creator is a
+     * revoked device is replaced by one of the same key id created by an active device of the same account
+     * (a patient device signing anew what a revoked one signed: devices no longer take the revoked
+     * device's signature). `created` says if this one was stored (also in place of another).
+     */
     put(envelope: Envelope): Promise<{ created: boolean }>;
     /**
      * Stores each envelope as `put` does, in one atomic step: all of them or, if the call rejects, none (a
@@ -530,8 +535,8 @@ export interface SyncStore {
     /** `currentEpoch` of each of `streams`, in the same order, read at once. */
     currentEpochs(streams: string[]): Promise<Array<number | null>>;
     /**
-     * Who holds which epoch of `streams`: (stream, epoch, recipient) of each envelope, no key material,
-     * ordered by stream, epoch, recipient; at most `limit` rows.
+     * Who holds which epoch of `streams`: (stream, epoch, recipient) of each envelope and the device that
+     * created it, no key material, ordered by stream, epoch, recipient; at most `limit` rows.
      */
     holders(streams: string[], limit: number): Promise<EnvelopeHolder[]>;
   };

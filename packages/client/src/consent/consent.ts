@@ -60,13 +60,17 @@
  *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
  *   protocol version 3, no key material) and wraps every epoch a current holder lacks — on every stream an
  *   unended grant covers, so a grant's own envelopes lost after the server took it are wrapped too. Against
- *   an older server nothing is asked and nothing is wrapped that way.
+ *   an older server nothing is asked and nothing is wrapped that way. From KEY_HOLDER_CREATORS_VERSION the
+ *   answer names each envelope's creator, and every envelope of a current holder (this account included)
+ *   whose creator is no active device of this account is signed anew by this device (the same key), which
+ *   the server stores in its place: no device takes a revoked device's signature (keyring.ts).
  * - Writes wait for re-keying: consent installs the keyring's write guard, so this device seals a write
  *   to one of the patient's streams only under an epoch whose key shuts out every grant covering it that
  *   this device knows ended (the grants in device meta; same candidate sets as `settle`). Until the
  *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
- *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per own stream is
- *   persisted in device meta (`stream-epochs`), so a lower epoch reported after a restart is not taken.
+ *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per stream (own, and
+ *   granted to this account) is persisted in device meta (`stream-epochs`), so a lower epoch reported after a
+ *   restart is not taken.
  * - The device's copy of the grants (device meta `grants`) is written only here (`saveGrants`, through
  *   device meta's `update`, which runs a key's writes one at a time), each write merging into what is
  *   stored at that moment (`mergeGrants`: by grant id, adding grants and the revocation / rotation marks
@@ -915,7 +919,11 @@ export const createConsent = (deps: ConsentDeps) => {
   /**
    * Wraps, on settled streams, every epoch of the stream's key a current holder has no envelope for (its
    * grant wraps the whole history). Finds what a device that claimed an epoch and was lost before wrapping
-   * it left undone. Skipped against a server older than KEY_HOLDERS_VERSION.
+   * it left undone. Skipped against a server older than KEY_HOLDERS_VERSION. Also signs anew every
+   * envelope of a current holder (this account included) whose creator is a device of this account that
+   * is not active any more (revoked, or unknown to the directory): no device takes a revoked device's
+   * signature, and the server keeps the new envelope in its place (same key id). Only a server of
+   * KEY_HOLDER_CREATORS_VERSION or later names the creators.
    */
   const wrapMissing = async (holdersOf: ReadonlyMap<string, StoredGrant[]>): Promise<void> => {
     const streams = [...holdersOf].filter(([, holders]) => holders.length > 0).map(([stream]) => stream);
@@ -937,6 +945,49 @@ export const createConsent = (deps: ConsentDeps) => {
         }
         await deps.keyring.wrapEpoch(stream, epoch, recipients);
       }
+    }
+    await resignRevoked(reply.holders, holdersOf);
+  };
+
+  /** `wrapMissing`'s second part: the envelopes whose creator is no active device of this account. */
+  const resignRevoked = async (
+    holders: KeyHoldersFrame['holders'],
+    holdersOf: ReadonlyMap<string, StoredGrant[]>,
+  ): Promise<void> => {
+    const inactive = new Map<string, Promise<boolean>>();
+    const notActive = (deviceId: string): Promise<boolean> => {
+      let p = inactive.get(deviceId);
+      if (p === undefined) {
+        // Unavailable (the lookup failed): not now, the next check asks again.
+        p = deps.directory
+          .lookupDeviceKey(deps.accountId, deviceId)
+          .then((r) => (r.status === 'found' ? r.revokedAt !== undefined : r.status === 'unknown'));
+        inactive.set(deviceId, p);
+      }
+      return p;
+    };
+    const owed = new Map<string, { stream: string; epoch: number; recipients: string[] }>();
+    for (const h of holders) {
+      if (h.createdBy === undefined || h.createdBy === deps.device.deviceId) continue;
+      const current =
+        h.recipient === deps.accountId ||
+        holderAccounts(holdersOf.get(h.stream) ?? [], null).includes(h.recipient);
+      if (!current || !(await notActive(h.createdBy))) continue;
+      const at = `${h.stream}|${h.epoch}`;
+      const entry = owed.get(at) ?? { stream: h.stream, epoch: h.epoch, recipients: [] };
+      entry.recipients.push(h.recipient);
+      owed.set(at, entry);
+    }
+    for (const { stream, epoch, recipients: ids } of owed.values()) {
+      // A key this device cannot get (an older epoch it cannot derive) is not signed by it.
+      if (!(await deps.keyring.keyFor(stream, epoch))) continue;
+      const recipients = [];
+      for (const accountId of ids) {
+        const wrapping =
+          accountId === deps.accountId ? deps.keys.wrapping.publicKey : await holderWrappingKey(accountId);
+        if (wrapping) recipients.push({ accountId, wrappingPublicKey: wrapping });
+      }
+      await deps.keyring.rewrapEpoch(stream, epoch, recipients);
     }
   };
 

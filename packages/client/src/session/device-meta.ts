@@ -72,8 +72,8 @@ export const META_SCHEMAS = {
     Type.Object({ epoch: Type.Integer({ minimum: 1 }), minted: Type.Boolean() }),
   ),
   /**
-   * Own stream → the highest key epoch this device held for it; the current epoch never goes below it
-   * (keyring write guard). Key `stream-epochs`.
+   * Stream (own, or granted to this account) → the highest key epoch this device held for it; the current
+   * epoch never goes below it (keyring write guard). Key `stream-epochs`.
    */
   streamEpochs: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */

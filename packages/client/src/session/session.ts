@@ -20,8 +20,9 @@
 // under zeroes; and once the account is locked it starts nothing more with them: records (reads too),
 // files, consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
 // consent's re-keying checks between connects stop (as at close()), the keyring hands out no key (pushes
-// stay pending; pulls are set aside and fetched again later), no socket is authenticated (the connection
-// stays offline, retrying, its reason LOCKED) and the socket that was up is dropped. A sync issue LOCKED
+// stay pending; pulls are set aside and fetched again later; its stream keys are dropped, and zeroed by
+// close()), no socket is authenticated (the connection stays offline, retrying, its reason LOCKED) and the
+// socket that was up is dropped. A sync issue LOCKED
 // says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
 // pending. Record changes noted in the last moments before close() are
 // appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
@@ -262,6 +263,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let auditRef: AuditLog | null = null;
   let consentRef: Consent | null = null;
   let connectionRef: { drop: () => void } | null = null;
+  let keyringRef: { drop: () => void } | null = null;
   /** Whether the session may still use its keys: not once the account was locked, or after close(). */
   const usable = (): boolean => !closed && !isLocked(account);
   // Whatever finds the account locked first: reported once, and the socket up is given up (no other one
@@ -277,6 +279,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         'open it again once unlocked (unsent writes wait)',
     });
     connectionRef?.drop();
+    // Dropped now, zeroed at close(): work under way may still hold them (keyring.ts).
+    keyringRef?.drop();
   };
   const assertUsable = (): void => {
     if (!isLocked(account)) return;
@@ -358,6 +362,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
   });
+  keyringRef = keyring;
   const engine = createSyncEngine({
     collection,
     connection,
@@ -566,9 +571,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       try {
         await audit.close();
         await engine.stop();
+        // The highest epochs held, saved before the store closes (keyring.ts).
+        await keyring.floorsSaved();
         await db.close();
       } finally {
         release();
+        keyring.wipe();
         secrets.wipe();
       }
     },

@@ -2,7 +2,7 @@
 // shuts out every grant it knows to have ended, and never goes below the highest epoch it held. And its
 // full refresh: an account following many streams asks for their envelopes in answers that fit a frame.
 import { describe, expect, it } from 'vitest';
-import { deriveInitialStreamKey, keyId } from '@hale/crypto';
+import { deriveInitialStreamKey, generateDeviceKeys, generateRootSecret, keyId } from '@hale/crypto';
 import { STREAM_TYPES } from '@hale/model';
 import { KeyEnvelope, MAX_FRAME_BYTES, validate, type KeyEnvelope as Envelope } from '@hale/protocol';
 import {
@@ -128,13 +128,101 @@ describe('keyring write guard', () => {
     expect(again.currentEpoch(stream)).toBe(1);
   });
 
-  it("does not check a grantee's writes to a patient's stream", async () => {
-    const k1 = deriveInitialStreamKey(patientRoot, stream);
+  it("checks a grantee's writes to a patient's stream only against the highest epoch it held", async () => {
+    const k0 = deriveInitialStreamKey(patientRoot, stream);
+    const k1 = generateRootSecret();
+    const e0 = await signedEnvelope(stream, 0, k0, provider);
+    const e1 = await signedEnvelope(stream, 1, k1, provider);
+    const floor: Record<string, number> = {};
+    // Not against ended grants: a grantee cannot derive rotation keys.
+    const first = keyringFor(provider, providerRoot, providerDevice, [e0]);
+    first.useWriteGuard(guard([REVOKED], floor));
+    expect((await first.writeKey(stream))?.epoch).toBe(0);
+
+    const held = keyringFor(provider, providerRoot, providerDevice, [e0, e1]);
+    held.useWriteGuard(guard([REVOKED], floor));
+    await held.refresh();
+    expect((await held.writeKey(stream))?.epoch).toBe(1);
+    await held.floorsSaved();
+    expect(floor).toEqual({ [stream]: 1 });
+
+    // Restarted against a server that reports epoch 0 and withholds epoch 1's envelope.
+    const again = keyringFor(provider, providerRoot, providerDevice, [e0]);
+    again.useWriteGuard(guard([REVOKED], floor));
+    again.noteServerEpoch(stream, 0);
+    expect(await again.writeKey(stream)).toBeNull();
+    expect(again.currentEpoch(stream)).toBe(1);
+  });
+});
+
+describe('keyring: own epochs signed by a device revoked since', () => {
+  const lost = generateDeviceKeys();
+  const OTHER = '01JGRANTOTHER0000000000000';
+
+  /** The key a patient device minted for epoch `epoch` shutting out `ended` (as `claimEpoch` derives it). */
+  const minted = async (epoch: number, ended: string[]): Promise<Uint8Array> => {
+    const server = fakeServer();
+    const ring = keyringFor(patient, patientRoot, patientDevice, [], server.deps);
+    for (let e = 1; e < epoch; e++) await ring.claimEpoch(stream, ['01JGRANTFILLER000000000000']);
+    await ring.claimEpoch(stream, ended);
+    return (await ring.keyFor(stream, epoch))!;
+  };
+  const reading = (envelope: Envelope, ended: string[] | null) => {
+    const rejected: string[] = [];
+    const ring = keyringFor(patient, patientRoot, patientDevice, [envelope], {
+      onRejectedEnvelope: (_e, reason) => rejected.push(reason),
+    });
+    if (ended) ring.useWriteGuard(guard(ended));
+    return { ring, rejected };
+  };
+
+  it('takes the key it derives itself for the envelope key id, whoever signed it', async () => {
+    const key = await minted(1, [REVOKED]);
+    const { ring } = reading(await signedEnvelope(stream, 1, key, patient, lost), [REVOKED]);
+    expect(keyId((await ring.keyFor(stream, 1))!)).toBe(keyId(key));
+  });
+
+  it('derives an older epoch for a subset of the grants ended since', async () => {
+    const key = await minted(1, [REVOKED]);
+    const { ring } = reading(await signedEnvelope(stream, 1, key, patient, lost), [REVOKED, OTHER]);
+    expect(keyId((await ring.keyFor(stream, 1))!)).toBe(keyId(key));
+  });
+
+  it('refuses a key it cannot derive, and derives nothing without the write guard', async () => {
+    const planted = reading(await signedEnvelope(stream, 1, generateRootSecret(), patient, lost), [REVOKED]);
+    expect(await planted.ring.keyFor(stream, 1)).toBeNull();
+    expect(planted.rejected).toEqual(["not signed by a device of the stream's patient known here (yet)"]);
+    const key = await minted(1, [REVOKED]);
+    const unguarded = reading(await signedEnvelope(stream, 1, key, patient, lost), null);
+    expect(await unguarded.ring.keyFor(stream, 1)).toBeNull();
+  });
+
+  it("takes a grantee's envelope from a device it does not know as before: not at all", async () => {
+    const k0 = deriveInitialStreamKey(patientRoot, stream);
     const ring = keyringFor(provider, providerRoot, providerDevice, [
-      await signedEnvelope(stream, 0, k1, provider),
+      await signedEnvelope(stream, 0, k0, provider, lost),
     ]);
-    ring.useWriteGuard(guard([REVOKED]));
-    expect((await ring.writeKey(stream))?.epoch).toBe(0);
+    ring.useWriteGuard(guard([]));
+    expect(await ring.keyFor(stream, 0)).toBeNull();
+  });
+});
+
+describe('keyring keys at lock and close', () => {
+  it('drops them at `drop` (still whole for work under way) and zeroes every one at `wipe`', async () => {
+    const k0 = deriveInitialStreamKey(patientRoot, stream);
+    const ring = keyringFor(provider, providerRoot, providerDevice, [
+      await signedEnvelope(stream, 0, k0, provider),
+    ]);
+    const held = (await ring.keyFor(stream, 0))!;
+    const tag = (await ring.tagKey(stream, 0))!;
+    const bytes = held.slice();
+    ring.drop();
+    expect(held).toEqual(bytes);
+    const again = (await ring.keyFor(stream, 0))!;
+    expect(again).not.toBe(held);
+    ring.wipe();
+    expect([held, tag, again].map((k) => k.every((b) => b === 0))).toEqual([true, true, true]);
+    expect(bytes.every((b) => b === 0)).toBe(false);
   });
 });
 

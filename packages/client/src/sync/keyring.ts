@@ -5,8 +5,14 @@
  * - Epoch 0 of the account's own streams is derived from the root (no race between offline devices);
  *   every other key comes from an envelope addressed to this account, opened with the account's X25519
  *   wrapping key, bound to (stream, epoch), whose key id matches and whose signature verifies against a
- *   certified device of the stream's patient. An envelope failing any of these is ignored and reported,
- *   so a server cannot plant a key of its own choosing.
+ *   certified, non-revoked device of the stream's patient. An envelope failing any of these is ignored and
+ *   reported, so a server cannot plant a key of its own choosing. A revoked device's signature is never
+ *   taken, whenever it was made; what such a device signed stays usable in two ways, neither trusting it:
+ *   an own stream's epoch key is derived here (`rotationKey` for the write guard's candidate sets, or for
+ *   any subset of the ids they name, at most MAX_SUBSET_IDS ids) and taken when its key id is the
+ *   envelope's (only the root's holders can derive it, so the envelope's signer does not matter); and an
+ *   active device of the patient signs the envelope anew (`rewrapEpoch`, consent's `wrapMissing`), which
+ *   the server stores in place of one whose creator it knows revoked, for the same key id only.
  * - Keys of older epochs are kept (history stays readable); new writes use the highest known epoch.
  * - Each epoch of a stream has its own revision-tag key, derived from that epoch's key
  *   (`revisionTagKeyOf`): a version is tagged with the tag key of the epoch it is sealed under, so a
@@ -29,16 +35,24 @@
  *   withholds the new epoch (reports the old one, drops the claim) cannot make this device write under a
  *   key an ended grantee holds. The decision is cached per stream (by the key it was taken for) until the
  *   grants change or the soonest expiry among the stream's active grants passes. Grantees' writes are
- *   not checked here (they cannot derive rotation keys; their epoch comes from envelopes).
- * - The highest epoch whose key this device held for each own stream is persisted (the guard's `floor`)
- *   and the current epoch never goes below it, also after a restart: a lower epoch reported by the server
- *   is not taken (the key of the floor epoch is fetched again, null while the server withholds it).
+ *   not checked against ended grants (they cannot derive rotation keys; their epoch comes from envelopes),
+ *   only against the floor below.
+ * - The highest epoch whose key this device held for each stream, own or granted, is persisted (the
+ *   guard's `floor`, device meta) and the current epoch never goes below it, also after a restart: a lower
+ *   epoch reported by the server is not taken (the key of the floor epoch is fetched again, null while the
+ *   server withholds it), so a server cannot roll a write-grantee back to an epoch a revoked grantee holds.
+ *   A granted stream's floor is only raised by a key taken from a patient-signed envelope. Saves are
+ *   best effort (a failure is reported); the session's close waits for those under way (`floorsSaved`).
  * - Nothing is derived, opened, handed out or signed once `usable` answers false (the session's account
  *   was locked, or the session closed), nor ever under an all-zero root, wrapping or device secret (what
  *   `lock` leaves in key bytes: keys derived from it are anyone's). Lookups then answer null as for a
  *   missing key (`onUnusable` is told; the engine keeps writes pending), the cached keys are dropped, and
  *   what cannot answer null (grants, rotations: `envelopesFor`, `matchRotation`, `claimEpoch`,
- *   `wrapEpoch`) throws AccountError LOCKED. Envelopes are not fetched then (none is refused for it).
+ *   `wrapEpoch`, `rewrapEpoch`) throws AccountError LOCKED. Envelopes are not fetched then (none is
+ *   refused for it). The session drops the keys at once when it notices the lock (`drop`), and zeroes
+ *   every key this keyring ever held, with its revision-tag key, at close (`wipe`, once the engine has
+ *   stopped): not at the lock, where work under way (a push's batch, sealed in chunks) still holds them
+ *   and must never seal under zeroes; the session's copy of the root stays until close as well.
  * - A refresh of every envelope never asks for an answer that cannot fit one frame (MAX_FRAME_BYTES): an
  *   account following many streams (a clinic's provider) asks per slice of the streams it knows (the
  *   server's list, as the engine noted it or as the keyring asked for it when it had none yet, and the
@@ -84,6 +98,12 @@ import { batchByLimits, envelopeSignaturePayload, parseStreamId, type KeyEnvelop
 import { AccountError } from '../account/errors';
 
 export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
+
+/**
+ * Most distinct ended-grant ids whose every subset is tried when deriving an own stream's older epoch key
+ * (see the header): 2^10 derivations at most per envelope, and only for one no active device signed.
+ */
+export const MAX_SUBSET_IDS = 10;
 
 export class KeyringError extends Error {
   constructor(
@@ -212,6 +232,13 @@ export const createKeyring = (deps: KeyringDeps) => {
     { gen: number; epoch: number; key: Uint8Array; until: number; ok: boolean }
   >();
   const floor = new Map<string, number>();
+  /** Keys dropped (lock) that work under way may still hold: zeroed at `wipe` (close), not before. */
+  const retired: Uint8Array[] = [];
+  const dropKeys = (): void => {
+    for (const m of keys.values()) for (const k of m.values()) retired.push(k);
+    keys.clear();
+    writeChecks.clear();
+  };
   let floorLoad: Promise<void> | null = null;
   const loadFloor = (): Promise<void> => {
     const f = guard?.floor;
@@ -229,9 +256,16 @@ export const createKeyring = (deps: KeyringDeps) => {
     );
     return floorLoad;
   };
+  /** Floor saves under way: the session's close waits for them (`floorsSaved`) before closing the store. */
+  const saving = new Set<Promise<void>>();
   const persistFloor = (stream: string, epoch: number): void => {
     const g = guard;
-    void g?.floor?.save(stream, epoch).catch((error: unknown) => g.onError?.(error));
+    const save = g?.floor?.save(stream, epoch);
+    if (!save) return;
+    const done: Promise<void> = save
+      .catch((error: unknown) => g?.onError?.(error))
+      .finally(() => saving.delete(done));
+    saving.add(done);
   };
   /** Floors loaded before the current epoch is read (no-op without a guard); a failed load is reported. */
   const floorReady = async (): Promise<boolean> => {
@@ -243,7 +277,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       return false;
     }
   };
-  /** Records (and persists, best effort: a failure is reported) the highest epoch held for an own stream. */
+  /** Records (and persists, best effort: a failure is reported) the highest epoch held for a stream. */
   const raiseFloor = (stream: string, epoch: number): void => {
     if (epoch <= (floor.get(stream) ?? 0)) return;
     floor.set(stream, epoch);
@@ -254,8 +288,7 @@ export const createKeyring = (deps: KeyringDeps) => {
   const unusable = (): boolean => {
     if (deps.usable?.() !== false && !isAllZero(deps.root)) return false;
     // Dropped, not zeroed: work already under way finishes with the key it holds, never with zeroes.
-    keys.clear();
-    writeChecks.clear();
+    dropKeys();
     deps.onUnusable?.();
     return true;
   };
@@ -276,7 +309,8 @@ export const createKeyring = (deps: KeyringDeps) => {
       keys.set(stream, m);
     }
     m.set(epoch, key);
-    if (epoch > 0 && own(stream)) raiseFloor(stream, epoch);
+    // Granted streams too: their keys come from patient-signed envelopes (or the root), never the server.
+    if (epoch > 0) raiseFloor(stream, epoch);
   };
   const derive0 = (stream: string): Uint8Array => {
     let k = keys.get(stream)?.get(0);
@@ -331,6 +365,12 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (env.sig === undefined) return reject('unsigned envelope');
     const pk = await deps.deviceKey(parsed.value.patientId, env.createdBy);
     if (!pk) {
+      // An own stream's key need not trust the signer at all (a device revoked since, see the header).
+      const derived = await deriveOwn(env);
+      if (derived) {
+        put(env.stream, env.epoch, derived);
+        return true;
+      }
       // Not remembered: the lookup may have failed, or the device may be newer than the directory's copy
       // of the patient's devices (e.g. a device added since, rotating); a later fetch tries again.
       deps.onRejectedEnvelope?.(env, "not signed by a device of the stream's patient known here (yet)");
@@ -454,6 +494,44 @@ export const createKeyring = (deps: KeyringDeps) => {
     Math.max(serverEpoch.get(stream) ?? 0, highestKnown(stream), floor.get(stream) ?? 0);
 
   /**
+   * The key of an own stream's epoch ≥ 1 derived here whose key id is the envelope's, or null: tried for
+   * the write guard's candidate sets, then for every subset of the ids they name (an older epoch shut out
+   * fewer grants), when at most MAX_SUBSET_IDS. The envelope's wrapped key and signer are not used.
+   */
+  const deriveOwn = async (env: KeyEnvelope): Promise<Uint8Array | null> => {
+    const g = guard;
+    if (!g || env.epoch === 0 || !own(env.stream)) return null;
+    let sets: ReadonlyArray<readonly string[]>;
+    try {
+      sets = (await g.candidates(env.stream)).sets;
+    } catch (error) {
+      g.onError?.(error);
+      return null;
+    }
+    if (unusable()) return null;
+    const tried = new Set<string>();
+    const matching = (ids: readonly string[]): Uint8Array | null => {
+      const sorted = [...new Set(ids)].sort();
+      const id = sorted.join('\n');
+      if (tried.has(id)) return null;
+      tried.add(id);
+      const key = rotationKey(env.stream, env.epoch, sorted);
+      return keyId(key) === env.keyId ? key : null;
+    };
+    for (const set of sets) {
+      const key = matching(set);
+      if (key) return key;
+    }
+    const ids = [...new Set(sets.flat())];
+    if (ids.length > MAX_SUBSET_IDS) return null;
+    for (let mask = 0; mask < 1 << ids.length; mask++) {
+      const key = matching(ids.filter((_, i) => (mask & (1 << i)) !== 0));
+      if (key) return key;
+    }
+    return null;
+  };
+
+  /**
    * Key of epoch ≥ 1 of one of this account's streams, minted because the grants `ended` ended:
    * HKDF(root, "hale/stream-epoch/v1|stream|epoch|" + b64u(sha256("hale/ended-grants/v1" ‖ sorted ids))).
    * Deterministic so that the key proves which grants its epoch shuts out (see the header).
@@ -473,7 +551,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     /** The epoch and key new writes must use; null when this device lacks the current key. */
     async writeKey(stream: string): Promise<{ epoch: number; key: Uint8Array } | null> {
       const g = guard;
-      if (g && own(stream) && !(await floorReady())) return null;
+      if (g && !(await floorReady())) return null;
       const epoch = currentEpoch(stream);
       const key = await keyFor(stream, epoch);
       if (!key) return null;
@@ -605,7 +683,43 @@ export const createKeyring = (deps: KeyringDeps) => {
       );
       return others.length;
     },
+    /**
+     * Signs anew, with this device, the key this device holds for (stream, epoch) for each recipient, this
+     * account included: what consent sends for envelopes whose creator was revoked since (the server keeps
+     * the new one in their place, for the same key id only; otherwise it keeps what it has).
+     */
+    async rewrapEpoch(stream: string, epoch: number, recipients: KeyRecipient[]): Promise<number> {
+      assertUsable();
+      const key = await keyFor(stream, epoch);
+      if (!key) throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
+      if (recipients.length === 0) return 0;
+      await deps.publishEnvelopes(
+        await Promise.all(recipients.map((r) => signedEnvelope(stream, epoch, key, r))),
+      );
+      return recipients.length;
+    },
+    /** Settles once every floor save under way settled (never rejects: a failure was reported). */
+    async floorsSaved(): Promise<void> {
+      await Promise.all([...saving]);
+    },
+    /** The account was locked: every key is dropped now (not zeroed: see the header). */
+    drop(): void {
+      dropKeys();
+    },
+    /**
+     * The session closed and its work stopped: every key this keyring held, with its revision-tag key, is
+     * zeroed and dropped.
+     */
+    wipe(): void {
+      dropKeys();
+      for (const key of retired) {
+        tagKeys.get(key)?.fill(0);
+        key.fill(0);
+      }
+      retired.length = 0;
+    },
     forgetStream(stream: string): void {
+      for (const k of keys.get(stream)?.values() ?? []) retired.push(k);
       keys.delete(stream);
       writeChecks.delete(stream);
       serverEpoch.delete(stream);
