@@ -148,14 +148,23 @@ describe('passphrase-wrap generation on the sync socket', () => {
 
   it('a store that cannot tell the generation costs ready the field, not the device its connection', async () => {
     const patient = await registerAccount(t);
-    const { hub, store } = t.server.ctx;
+    const { ctx } = t.server;
+    const { hub, store } = ctx;
     const add = hub.add.bind(hub);
+    const load = ctx.loadDevice.bind(ctx);
     const get = store.accounts.get.bind(store.accounts);
-    // Fails the first account read after the device joined the hub: the one for ready's generation.
+    // Fails the first account read after the device joined the hub and was read again (sync-ws.ts: a
+    // revocation meanwhile): the one for ready's generation.
+    let added = false;
     let failNext = false;
     hub.add = async (conn) => {
       await add(conn);
-      failNext = true;
+      added = true;
+    };
+    ctx.loadDevice = async (deviceId) => {
+      const device = await load(deviceId);
+      if (added) [added, failNext] = [false, true];
+      return device;
     };
     store.accounts.get = async (accountId) => {
       if (!failNext) return get(accountId);
@@ -170,19 +179,28 @@ describe('passphrase-wrap generation on the sync socket', () => {
       await ws.close();
     } finally {
       hub.add = add;
+      ctx.loadDevice = load;
       store.accounts.get = get;
     }
   });
 
   it('a change committed while ready is prepared is in ready, and no notice goes out before it', async () => {
     const patient = await registerAccount(t);
-    const { hub, store, wrappedRoots } = t.server.ctx;
+    const { ctx } = t.server;
+    const { hub, store, wrappedRoots } = ctx;
     const add = hub.add.bind(hub);
+    const load = ctx.loadDevice.bind(ctx);
     const get = store.accounts.get.bind(store.accounts);
+    let added = false;
     let changeNext = false;
     hub.add = async (conn) => {
       await add(conn);
-      changeNext = true;
+      added = true;
+    };
+    ctx.loadDevice = async (deviceId) => {
+      const device = await load(deviceId);
+      if (added) [added, changeNext] = [false, true];
+      return device;
     };
     // The read for ready's generation still sees 0, but generation 5 was announced just before it answered.
     store.accounts.get = async (accountId) => {
@@ -200,6 +218,7 @@ describe('passphrase-wrap generation on the sync socket', () => {
       await ws.close();
     } finally {
       hub.add = add;
+      ctx.loadDevice = load;
       store.accounts.get = get;
     }
   });

@@ -146,6 +146,7 @@ export {
   type QuarantinedItem,
   type UnsentChange,
   type RemovedStream,
+  type NotWritableReason,
   RESYNC_BACKOFF_BASE_MS,
   RESYNC_BACKOFF_MAX_MS,
   RESYNC_WINDOW_MS,

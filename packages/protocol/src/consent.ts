@@ -131,8 +131,15 @@ export const StreamAccess = Type.Object(
     head: Seq,
     /** Current key epoch: documents pushed must be sealed under it. */
     epoch: Epoch,
+    /** The grant that describes the stream (write over read, then the longest lasting) and its end. */
     grantId: Type.Optional(RecordId),
     expiresAt: Type.Optional(IsoDateTime),
+    /**
+     * When reading ends, if another active grant lets the grantee read past `expiresAt`: the stream is
+     * described by a write grant, and a read grant outlasts it. At `expiresAt` writing ends, at this
+     * reading does. Sent only on connections of READ_EXPIRES_VERSION or later (frames are closed objects).
+     */
+    readExpiresAt: Type.Optional(IsoDateTime),
   },
   { additionalProperties: false },
 );

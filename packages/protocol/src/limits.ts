@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -77,6 +77,14 @@ export const KEPT_FROM_VERSION = 8;
  * objects); an older server stores nothing in place of an envelope it holds.
  */
 export const KEY_HOLDER_CREATORS_VERSION = 9;
+/**
+ * First version in which a `StreamAccess` row (`streams`, `accessChanged`) may carry `readExpiresAt`: when
+ * reading ends, where a read grant outlasts the write grant that describes the stream. Without it a device
+ * knows only the write grant's end, and takes it for the end of all access (purging what it may still
+ * read). Sent only on connections of this version or later (frames are closed objects); below it, the row
+ * as it always was.
+ */
+export const READ_EXPIRES_VERSION = 10;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

@@ -47,6 +47,8 @@
  * Version 9 adds `createdBy` to a `keyHolders` row, and its server stores an envelope signed by an active
  * device of the patient in place of one of the same key id whose creator the account revoked (a patient
  * device signs anew what only a revoked device had signed).
+ * Version 10 adds `readExpiresAt` to a `StreamAccess` row: when reading ends, where a read grant outlasts
+ * the write grant describing the stream (writing ends at `expiresAt`, reading at `readExpiresAt`).
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.

@@ -108,3 +108,42 @@ describe('decideAccess over a clinic-sized list', () => {
     expect(decideAccess(provider, `${other(99)}/allergy`, 'pull', grants, NOW).ok).toBe(false);
   });
 });
+
+describe('grantedStreams: overlapping grants on one type', () => {
+  const read = (expiresAt: number, grantId = 'R'.repeat(22)) =>
+    grant({ grantId, scope: [{ type: 'allergy', access: 'read' }], expiresAt: iso(expiresAt) });
+  const write = (expiresAt: number, grantId = 'W'.repeat(22)) =>
+    grant({ grantId, scope: [{ type: 'allergy', access: 'write' }], expiresAt: iso(expiresAt) });
+
+  it('names when reading ends where a read grant outlasts the write grant describing the stream', () => {
+    for (const grants of [
+      [read(NOW + 5 * HOUR), write(NOW + HOUR)],
+      [write(NOW + HOUR), read(NOW + 5 * HOUR)],
+    ]) {
+      expect(grantedStreams(grants, PROVIDER, NOW)).toEqual([
+        expect.objectContaining({
+          access: 'write',
+          grantId: 'W'.repeat(22),
+          expiresAt: iso(NOW + HOUR),
+          readExpiresAt: iso(NOW + 5 * HOUR),
+        }),
+      ]);
+    }
+    // Once the write grant ended, the read grant describes the stream and nothing outlasts it.
+    const [after] = grantedStreams([read(NOW + 5 * HOUR), write(NOW + HOUR)], PROVIDER, NOW + HOUR);
+    expect(after).toMatchObject({ access: 'read', expiresAt: iso(NOW + 5 * HOUR) });
+    expect(after).not.toHaveProperty('readExpiresAt');
+  });
+
+  it('names no other end when the describing grant lasts longest', () => {
+    for (const grants of [
+      [read(NOW + HOUR), write(NOW + 5 * HOUR)],
+      [read(NOW + HOUR), read(NOW + 5 * HOUR, 'S'.repeat(22))],
+      [write(NOW + HOUR), write(NOW + 5 * HOUR, 'X'.repeat(22))],
+    ]) {
+      const [row] = grantedStreams(grants, PROVIDER, NOW);
+      expect(row).toMatchObject({ expiresAt: iso(NOW + 5 * HOUR) });
+      expect(row).not.toHaveProperty('readExpiresAt');
+    }
+  });
+});

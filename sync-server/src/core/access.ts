@@ -7,6 +7,9 @@
  * - The patient's own (non-revoked) devices may do everything on the patient's streams.
  * - A grantee may read (pull, live, envelope fetch, blob download) streams whose type its active grant
  *   names, and write (push, blob upload) only where that grant says `write`.
+ * - A stream several active grants name is listed once (`grantedStreams`), described by one of them
+ *   (`describes`: write over read, then the longest lasting), with the end of reading (`readExpiresAt`)
+ *   when another of them reads past that one's end, so a device knows when writing ends and when reading does.
  * - The audit stream is never readable by a grantee; a grantee with any active grant for the patient may
  *   append to it (its own access entries). Nobody updates or deletes audit entries (the store refuses).
  * - Callers decide from the grants unended when they loaded them (`store.grants.listUnended`, or only those
@@ -153,6 +156,11 @@ export interface GrantedStream {
   access: 'read' | 'write';
   grantId: string;
   expiresAt: string;
+  /**
+   * When reading ends, where another active grant lets the grantee read past `expiresAt` (a read grant
+   * outlasting the write grant that describes the stream); absent otherwise.
+   */
+  readExpiresAt?: string;
 }
 
 /**
@@ -167,10 +175,17 @@ const describes = (a: GrantedStream, b: GrantedStream): boolean => {
   return a.grantId < b.grantId;
 };
 
-/** One row per stream the grantee may read now, described by the grant `describes` picks. */
+/**
+ * One row per stream the grantee may read now, described by the grant `describes` picks, with the end of
+ * reading (`readExpiresAt`) where a grant it does not pick lets the grantee read longer: a device must
+ * know both ends, or at the end of a write grant it would take its read access for ended too.
+ */
 export const grantedStreams = (grants: readonly Grant[], granteeId: string, now: number): GrantedStream[] => {
   const out: GrantedStream[] = [];
   const seen = new Map<string, number>();
+  // Per stream, the latest end of an active grant naming it: reading lasts that long without a gap, as
+  // every active grant runs from before now to its end.
+  const readEnd = new Map<string, string>();
   for (const g of grants) {
     if (g.granteeId !== granteeId || !grantIsActive(g, now)) continue;
     for (const s of g.scope) {
@@ -183,6 +198,8 @@ export const grantedStreams = (grants: readonly Grant[], granteeId: string, now:
         grantId: g.grantId,
         expiresAt: g.expiresAt,
       };
+      const end = readEnd.get(stream);
+      if (end === undefined || Date.parse(g.expiresAt) > Date.parse(end)) readEnd.set(stream, g.expiresAt);
       const at = seen.get(stream);
       if (at === undefined) {
         seen.set(stream, out.length);
@@ -192,6 +209,10 @@ export const grantedStreams = (grants: readonly Grant[], granteeId: string, now:
         if (held && describes(entry, held)) out[at] = entry;
       }
     }
+  }
+  for (const row of out) {
+    const end = readEnd.get(row.stream);
+    if (end !== undefined && Date.parse(end) > Date.parse(row.expiresAt)) row.readExpiresAt = end;
   }
   return out;
 };

@@ -12,9 +12,9 @@
  * - Access is re-decided at every delivery with the server clock, before the page is read and again once
  *   it is read (and logged), so delivery stops at the expiry instant even if no timer fired; grant changes
  *   in this process re-evaluate affected connections at once and tell the device (`accessChanged`:
- *   streams that became available or are now followed on other terms — access, grant, expiry, as
- *   `grantedStreams` describes each — and those that ended); timers fire at the next grant boundary of
- *   each grantee connection.
+ *   streams that became available or are now followed on other terms — access, grant, expiry, end of
+ *   reading, as `grantedStreams` describes each — and those that ended); timers fire at the next grant
+ *   boundary of each grantee connection.
  * - Key envelopes stored in this process for an account other than the stream's patient (`keysStored`)
  *   are announced to that account's connections as `accessChanged` (the streams among them each follows on
  *   the terms it was told, with the current epoch, nothing removed), in its re-evaluation queue, so a
@@ -178,8 +178,9 @@ const CHANGE_FAILED = 'access could not be re-checked after a grant change; reco
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
 /** Close reason of a connection whose client took none of its live changes for the stall timeout (4000). */
 const STALLED = 'the client takes none of its live changes; reconnect';
-/** The terms a stream is followed on, as `accessChanged` tells them: access, grant and expiry. */
-const termsOf = (s: GrantedStream): string => `${s.access}|${s.grantId}|${s.expiresAt}`;
+/** The terms a stream is followed on, as `accessChanged` tells them: access, grant, expiry, end of reading. */
+const termsOf = (s: GrantedStream): string =>
+  `${s.access}|${s.grantId}|${s.expiresAt}|${s.readExpiresAt ?? ''}`;
 /**
  * What a connection follows, stream → terms (`current`: the streams `grants` grant at `t`, when already
  * listed). Maps, not scans: a clinic's provider sees tens of thousands of streams.

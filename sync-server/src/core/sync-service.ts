@@ -472,6 +472,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       if ('grantId' in s && s.grantId !== undefined) {
         entry.grantId = s.grantId;
         entry.expiresAt = s.expiresAt;
+        if (s.readExpiresAt !== undefined) entry.readExpiresAt = s.readExpiresAt;
       }
       out.push(entry);
     }

@@ -50,6 +50,8 @@
  *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
  * - A `keyHolders` row names its envelope's creator (`createdBy`) only on a connection of version
  *   KEY_HOLDER_CREATORS_VERSION or later.
+ * - A `StreamAccess` row (`streams`, the hub's `accessChanged`) carries `readExpiresAt` only on a connection
+ *   of version READ_EXPIRES_VERSION or later; below it, the row as it always was.
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
@@ -67,6 +69,7 @@ import {
   Incarnation,
   PAGING_VERSION,
   MAX_FRAME_BYTES,
+  READ_EXPIRES_VERSION,
   MAX_HANDSHAKE_FRAME_BYTES,
   SESSION_TTL_MS,
   STREAMS_PAGING_VERSION,
@@ -82,6 +85,7 @@ import {
   type ClientFrame,
   type ErrorCode,
   type ServerFrame,
+  type StreamAccess,
 } from '@hale/protocol';
 import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
@@ -137,6 +141,10 @@ const limitFrameBytes = (socket: WebSocket, bytes: number): boolean => {
   receiver._maxPayload = bytes;
   return true;
 };
+
+/** `StreamAccess` rows as a connection of `version` can read them: `readExpiresAt` only from its version. */
+const accessRowsFor = (rows: StreamAccess[], version: number): StreamAccess[] =>
+  version >= READ_EXPIRES_VERSION ? rows : rows.map(({ readExpiresAt: _, ...row }) => row);
 
 const bytesOf = (data: RawData): Buffer =>
   Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -355,14 +363,15 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               fail('BAD_MESSAGE', `listStreams paging needs protocol version ${STREAMS_PAGING_VERSION}`, rid);
               return;
             }
-            send({ t: 'streams', rid, streams: await ctx.service.listStreams(p) });
+            send({ t: 'streams', rid, streams: accessRowsFor(await ctx.service.listStreams(p), version) });
             return;
           }
           const query = {
             ...(cursor === undefined ? {} : { cursor }),
             ...(limit === undefined ? {} : { limit }),
           };
-          send({ t: 'streams', rid, ...(await ctx.service.listStreamsPage(p, query)) });
+          const page = await ctx.service.listStreamsPage(p, query);
+          send({ t: 'streams', rid, ...page, streams: accessRowsFor(page.streams, version) });
           return;
         }
         case 'listGrants': {
@@ -559,7 +568,12 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           const conn: LiveConnection = {
             id,
             principal: device,
-            send,
+            send: (frame) =>
+              send(
+                frame.t === 'accessChanged'
+                  ? { ...frame, streams: accessRowsFor(frame.streams, c.version) }
+                  : frame,
+              ),
             sendEncoded: (text, type) => {
               if (socket.readyState !== socket.OPEN) {
                 // Closing (the client began it): the hub counts what it sends, so it learns now that this

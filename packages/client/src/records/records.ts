@@ -49,6 +49,7 @@ import {
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
+import type { NotWritableReason } from '../sync/engine';
 import { RxError, type RxDocument } from 'rxdb';
 import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
 
@@ -85,11 +86,21 @@ export class RecordError extends Error {
     readonly detail?: ValidationFailed,
     /** The field refused, for RECORD_FINAL and AUTHOR_MISMATCH (`detail` names them for VALIDATION_FAILED). */
     readonly field?: string,
+    /** Why the stream may not be written, for NOT_WRITABLE (see NotWritableReason). */
+    readonly reason?: NotWritableReason,
   ) {
     super(message);
     this.name = 'RecordError';
   }
 }
+
+/** How a NOT_WRITABLE refusal says its reason: what the person can ask the patient for follows from it. */
+const NOT_WRITABLE_BECAUSE: Record<NotWritableReason, string> = {
+  'no-consent': 'no consent covers it',
+  'read-only': 'consent to it is read-only',
+  expired: 'consent to it expired',
+  revoked: 'consent to it was revoked',
+};
 
 /**
  * Room in a sealed document (MAX_DOC_BYTES counts its bytes) for what it carries besides two copies of
@@ -202,6 +213,8 @@ export interface RecordsDeps {
   now: () => number;
   /** Whether this device may write the stream (own streams, or a write grant). */
   canWrite: (stream: string) => boolean;
+  /** Why it may not write a stream `canWrite` refuses (the sync engine's `whyNotWritable`), if known. */
+  whyNotWritable?: (stream: string) => NotWritableReason | null;
   /**
    * Throws (AccountError LOCKED) once the session's account was locked; checked before every read and
    * again at the moment of every write.
@@ -514,9 +527,16 @@ export const createRecords = (deps: RecordsDeps) => {
   };
 
   const requireWritable = (stream: string): void => {
-    if (!deps.canWrite(stream)) {
-      throw new RecordError('NOT_WRITABLE', `this device may not write ${stream} (no write consent)`);
-    }
+    if (deps.canWrite(stream)) return;
+    const reason = deps.whyNotWritable?.(stream) ?? undefined;
+    const because = reason === undefined ? 'no write consent' : NOT_WRITABLE_BECAUSE[reason];
+    throw new RecordError(
+      'NOT_WRITABLE',
+      `this device may not write ${stream}: ${because}`,
+      undefined,
+      undefined,
+      reason,
+    );
   };
 
   const writer = { accountId: deps.accountId, deviceId: deps.deviceId };

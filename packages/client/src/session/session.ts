@@ -427,6 +427,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     assertUnlocked: assertUsable,
     canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
+    whyNotWritable: (stream) => engine.whyNotWritable(stream),
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
       audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });

@@ -51,7 +51,11 @@
  *   in device meta (`access`, sealed at rest: a provider's patient list), with the streams whose access
  *   ended and whose purge has not completed. Each grant's end holds on this device's clock: `readable`,
  *   `writable` and `access()` go by it at once (no entry whose end passed is listed), and a timer armed for
- *   the soonest end (at start, at every access change, after each end it enforced) purges the stream. A
+ *   the soonest end (at start, at every access change, after each end it enforced) purges the stream.
+ *   Where a read grant outlasts the write grant a stream is described by (`readExpiresAt`, protocol
+ *   version 10), writing ends at the write grant's end (`writable`; `access()` lists the entry as read
+ *   from then) and the end that purges is the read grant's; from an older server, which does not tell it,
+ *   the write grant's end purges the stream and the next connection pulls it again from 0. A
  *   session opening, offline too, purges every stream whose end passed and every purge owed before it is
  *   handed out, the way an online end does (CONSENT_EXPIRED / CONSENT_REVOKED, `onPurged`). Until a
  *   connection's first listing the kept list decides what may be written locally; a push waits for that
@@ -85,7 +89,7 @@
  *   row can break the document rules) is split and sent again down to the row that causes it, which goes
  *   to unsent with that code; the rest of the batch proceeds. So no version can hold up later ones.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
- *   progress, errors with a reason a person can act on, and whether this device holds the account's
+ *   progress (which never goes back within a session, reconnects included), errors with a reason a person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it). Issues never
  *   carry record content: an error of RxDB's replication loop is reported by the code and message of the
  *   error met, never by RxDB's own message (a failed push's holds the whole batch, decrypted); every
@@ -272,6 +276,10 @@ export interface SyncState {
   status: 'offline' | 'connecting' | 'syncing' | 'online' | 'stopped' | 'fatal';
   pendingWrites: number;
   lastSyncedAt: string | null;
+  /**
+   * Documents of the catch-up this session: neither number goes down, across reconnects too (what is
+   * left at a reconnect is added to what was done); done equals total once caught up.
+   */
   initialSync: { done: number; total: number };
   errors: SyncIssue[];
   quarantined: number;
@@ -285,6 +293,14 @@ export interface RemovedStream {
   stream: string;
   reason: 'expired' | 'revoked' | 'device-revoked';
 }
+
+/**
+ * Why this device may not write a stream, as far as it knows (`whyNotWritable`): no consent it knows of
+ * covers it (never granted, or ended before this session opened), consent lets it read only (a read
+ * grant, or a write grant ended while a read grant lasts), or access to it ended: expired, or revoked
+ * (the account's device revoked counts as revoked).
+ */
+export type NotWritableReason = 'no-consent' | 'read-only' | 'expired' | 'revoked';
 
 export interface EngineDeps {
   collection: RecordsCollection;
@@ -641,22 +657,30 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let initialTotal = 0;
   let initialDone = 0;
 
-  // A grant's end, parsed once per access entry: `readable` runs for every applied record.
+  // When access to a stream ends, parsed once per access entry: `readable` runs for every applied record.
+  // That is the end of reading: a read grant can outlast the write grant the server describes the stream
+  // by (`readExpiresAt`), and the stream is purged only when reading ends.
   const ends = new WeakMap<StreamAccess, number>();
   const endOf = (a: StreamAccess): number => {
     let end = ends.get(a);
     if (end === undefined) {
-      end = a.expiresAt === undefined ? Infinity : Date.parse(a.expiresAt);
+      const at = a.readExpiresAt ?? a.expiresAt;
+      end = at === undefined ? Infinity : Date.parse(at);
       ends.set(a, end);
     }
     return end;
   };
+  /** When the grant describing the entry ends: writing, under a write grant a read grant outlasts. */
+  const writeEndOf = (a: StreamAccess): number =>
+    a.expiresAt === undefined ? Infinity : Date.parse(a.expiresAt);
 
   /**
    * Streams whose access ended and whose purge has not completed: persisted with the access list, so a
    * session that ends first (closed, killed, or a purge that failed) purges them at the next open.
    */
   const ending = new Map<string, RemovedStream>();
+  /** Why access to a stream ended in this session, until it is listed again: names a refused write. */
+  const endedBecause = new Map<string, RemovedStream['reason']>();
   // The list is persisted whole, folded like the pending list: a burst of access changes costs one or two
   // writes, each of the list as it is when the write starts.
   let accessWriting: Promise<void> = Promise.resolve();
@@ -678,6 +702,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const updateAccess = (streams: StreamAccess[]): void => {
     for (const s of streams) {
       access.set(s.stream, s);
+      endedBecause.delete(s.stream);
       keyring.noteServerEpoch(s.stream, s.epoch);
     }
     noteAccess();
@@ -754,11 +779,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     access.clear();
     updateAccess(streams);
     if (ended.length > 0) void endAccess(ended);
-    initialTotal = streams
+    const left = streams
       .filter((s) => !s.stream.endsWith('/audit'))
       .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
-    initialDone = 0;
-    patch({ initialSync: { done: 0, total: initialTotal } });
+    // Progress only moves forward within a session: a listing mid-sync (a reconnect, the push's
+    // STALE_EPOCH retry) adds what is left to what was done instead of counting from 0 again, and the
+    // total grows with streams or documents added, never shrinks.
+    initialTotal = Math.max(initialTotal, initialDone + left);
+    patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
   };
 
   // A grant's end is enforced on this device's clock too, so it holds while the device is offline.
@@ -772,7 +800,27 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
   const writable = (stream: string): boolean => {
     const a = access.get(stream);
-    return current(a) && (a.access === 'owner' || a.access === 'write');
+    return current(a) && (a.access === 'owner' || (a.access === 'write' && writeEndOf(a) > deps.now()));
+  };
+  /** Why `stream` is not writable now, or null when it is (see NotWritableReason). */
+  const whyNotWritable = (stream: string): NotWritableReason | null => {
+    if (writable(stream)) return null;
+    const a = access.get(stream);
+    // Readable still is read-only, also past a write grant's end a read grant outlasts: the server then
+    // lists it so, and the reason must not depend on whether the device was online at that end.
+    if (a !== undefined) return current(a) ? 'read-only' : 'expired';
+    const ended = ending.get(stream)?.reason ?? endedBecause.get(stream);
+    if (ended === undefined) return 'no-consent';
+    return ended === 'expired' ? 'expired' : 'revoked';
+  };
+  /**
+   * The entry as it holds at `t`: once the write grant describing it ended, reading under the grant that
+   * outlasts it, until `readExpiresAt` (which grant that is, the server says at the next connection).
+   */
+  const asOf = (a: StreamAccess, t: number): StreamAccess => {
+    if (a.readExpiresAt === undefined || writeEndOf(a) > t) return a;
+    const { readExpiresAt, grantId: _grantId, ...rest } = a;
+    return { ...rest, access: 'read', expiresAt: readExpiresAt };
   };
 
   /** A refusal other rules may turn into a pass: by the record rules (content) or the author rules. */
@@ -1604,6 +1652,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const allDone = cursorsFrom(pos, covers).length === 0;
       patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
       if (allDone) {
+        // Counted as done from here on, so a later listing does not show less than this.
+        initialDone = Math.max(initialDone, initialTotal);
         patch({ lastSyncedAt: iso(), initialSync: { done: initialTotal, total: initialTotal } });
         // Not online if the link went down while this page was applied (the next connection pulls again),
         // nor if access changed after the page was asked for (the resync asked for then still runs).
@@ -2384,6 +2434,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const endAccess = (ended: readonly RemovedStream[]): Promise<void> => {
     for (const r of ended) {
       access.delete(r.stream);
+      endedBecause.set(r.stream, r.reason);
       subscribed.delete(r.stream);
       ending.set(r.stream, r);
       report({
@@ -2586,12 +2637,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     writable,
     readable,
+    whyNotWritable,
     /**
      * What this device may access: the server's list at the last connection with the access changes
      * since, kept across restarts (so it is known offline), without entries whose end passed on this
      * device's clock. Empty on a device that never connected.
      */
-    access: (): StreamAccess[] => [...access.values()].filter(current),
+    access: (): StreamAccess[] => {
+      const t = deps.now();
+      return [...access.values()].filter(current).map((a) => asOf(a, t));
+    },
     quarantine: (): QuarantinedItem[] => [...quarantine],
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */
     unsent: (): UnsentChange[] => [...unsent],
