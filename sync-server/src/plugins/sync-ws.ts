@@ -592,8 +592,15 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               socket.close(code, reason);
             },
           };
+          // Closed while the device was read (handshake deadline, client gone): nothing to register.
+          if (isClosed()) return;
           live = conn;
           await ctx.hub.add(conn);
+          // Closed while the hub took it: not held through a second read, however slow.
+          if (isClosed()) {
+            ctx.hub.remove(conn);
+            return;
+          }
           // Read again now the hub holds the connection: a revocation committed since the read above found
           // nothing to close (accounts.ts closes through the hub) and is refused here (DEVICE_REVOKED
           // closes, below); one committed after this read finds the connection and closes it.
