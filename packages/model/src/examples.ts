@@ -281,3 +281,34 @@ export const exampleRecord = <K extends RecordKind>(
   const make: () => RecordOf<K> = EXAMPLES[kind];
   return { ...make(), ...overrides };
 };
+
+/**
+ * Fields of the examples that name their made-up people (a provenance by the example provider, an
+ * editor, a sender…) or a history they wrote: a records API fills them for the session writing.
+ */
+const EXAMPLE_WRITER_FIELDS = [
+  'provenance',
+  'version',
+  'versions',
+  'editorId',
+  'authorId',
+  'senderId',
+  'signerId',
+  'requestedBy',
+  'uploadedBy',
+  'acknowledgement',
+] as const;
+
+/**
+ * An example record of `kind` as a records API's `add` takes it: no id, patient or timestamps, and none
+ * of the fields naming a writer unless `overrides` gives them.
+ */
+export const exampleInput = <K extends RecordKind>(
+  kind: K,
+  overrides: Partial<RecordOf<K>> = {},
+): Record<string, unknown> => {
+  const full: Record<string, unknown> = { ...exampleRecord(kind, overrides) };
+  const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
+  for (const field of EXAMPLE_WRITER_FIELDS) if (!(field in overrides)) delete rest[field];
+  return rest;
+};

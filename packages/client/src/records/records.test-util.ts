@@ -1,6 +1,6 @@
 // A records API over a fresh in-memory device database, for the records tests.
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { EXAMPLE_PATIENT_ID, RECORD_KINDS, exampleRecord, type RecordKind, type RecordOf } from '@hale/model';
+import { EXAMPLE_PATIENT_ID, RECORD_KINDS, exampleInput, type RecordKind, type RecordOf } from '@hale/model';
 import { openDeviceDb, type DeviceDb } from '../store/device-db';
 import type { PlainRecord } from '../sync/record-codec';
 import { createRecords, type RecordInput, type RecordsDeps } from './records';
@@ -37,36 +37,11 @@ export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
   return { db, records, writes };
 };
 
-/**
- * Fields of the examples that name their made-up people (a provenance by the example provider, an
- * editor, a sender…) or a history they wrote: the records API fills them for the session writing.
- */
-const WRITER_FIELDS = [
-  'provenance',
-  'version',
-  'versions',
-  'editorId',
-  'authorId',
-  'senderId',
-  'signerId',
-  'requestedBy',
-  'uploadedBy',
-  'acknowledgement',
-] as const;
-
-/**
- * An example record of `kind` as `add` takes it: no id, patient or timestamps, and none of
- * WRITER_FIELDS unless `overrides` gives them.
- */
+/** An example record of `kind` as `add` takes it (`exampleInput`). */
 export const recordInput = <K extends RecordKind>(
   kind: K,
   overrides: Partial<RecordOf<K>> = {},
-): RecordInput<K> => {
-  const full = exampleRecord(kind, overrides) as unknown as Record<string, unknown>;
-  const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
-  for (const field of WRITER_FIELDS) if (!(field in overrides)) delete rest[field];
-  return rest as unknown as RecordInput<K>;
-};
+): RecordInput<K> => exampleInput(kind, overrides) as unknown as RecordInput<K>;
 
 /**
  * A version of the patient's record `data` as replication hands it to the conflict handler: its id and
