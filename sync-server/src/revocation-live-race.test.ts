@@ -196,7 +196,11 @@ describe('rows committed after a revocation are not delivered', () => {
     expect(await frameWithin(d, delivers(after.id), 2000)).toBe(true);
   });
 
-  it('in a pull that loaded its grants before the commit', async () => {
+  /**
+   * A pull of the allergy stream (one row stored before) whose grants are loaded, then held while `revoked`
+   * is revoked and another row is pushed after that commit; answers both rows and the pull's answer.
+   */
+  const pullAcross = async (revoked: SignedGrant, note: string) => {
     const first = await push(p, patient.device, 'before');
     const loaded = gate();
     holdGrantReads(loaded);
@@ -208,10 +212,14 @@ describe('rows committed after a revocation are not delivered', () => {
       maxBytes: 1 << 20,
     });
     await loaded.reached;
-    expect((await revoke()).t).toBe('ok');
-    const after = await push(p2, second, 'after the revocation committed');
+    expect((await revoke(revoked)).t).toBe('ok');
+    const after = await push(p2, second, note);
     loaded.open();
-    const pulled = await pulling;
+    return { first, after, pulled: await pulling };
+  };
+
+  it('in a pull that loaded its grants before the commit', async () => {
+    const { first, after, pulled } = await pullAcross(grant, 'after the revocation committed');
     expect(pulled.t).toBe('pulled');
     expect(pulled.docs.map((doc) => doc.id)).not.toContain(after.id);
     expect(pulled.docs.map((doc) => doc.id)).not.toContain(first.id);
@@ -225,21 +233,7 @@ describe('rows committed after a revocation are not delivered', () => {
       now: t.clock.now,
     });
     expect((await p.request({ t: 'grant', rid: p.rid(), grant: otherGrant })).t).toBe('ok');
-    const first = await push(p, patient.device, 'before');
-    const loaded = gate();
-    holdGrantReads(loaded);
-    const pulling = d.request<PulledFrame>({
-      t: 'pull',
-      rid: d.rid(),
-      streams: [{ stream: allergy(), since: 0 }],
-      limit: 100,
-      maxBytes: 1 << 20,
-    });
-    await loaded.reached;
-    expect((await revoke(otherGrant)).t).toBe('ok');
-    const after = await push(p2, second, 'after the other revocation');
-    loaded.open();
-    const pulled = await pulling;
+    const { first, after, pulled } = await pullAcross(otherGrant, 'after the other revocation');
     expect(pulled.denied).toEqual([]);
     expect(pulled.docs.map((doc) => doc.id)).toEqual([first.id, after.id]);
   });
