@@ -894,9 +894,21 @@ export async function unlockWithRecoveryKey(
 ): Promise<UnlockedAccount> {
   const record = await requireRecord(deps.vault);
   const root = rootOfRecoveryKey(input.recoveryKey);
-  return unlockWithRoot(deps, record, root, () => {
-    throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
-  });
+  return unlockWithRoot(deps, record, root, wrongRecoveryKey);
+}
+
+const wrongRecoveryKey = (): never => {
+  throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
+};
+
+/** Refuses a recovery key that is mistyped (INVALID_RECOVERY_KEY) or not `account`'s (WRONG_RECOVERY_KEY). */
+function requireRecoveryKeyOf(account: UnlockedAccount, recoveryKey: string): void {
+  const root = rootOfRecoveryKey(recoveryKey);
+  try {
+    if (!constantTimeEqual(root, account.root)) wrongRecoveryKey();
+  } finally {
+    root.fill(0);
+  }
 }
 
 type UnlockDeps = Pick<AccountDeps, 'vault'> & { readonly api?: UnlockApi; readonly ed?: Ed25519 };
@@ -1258,8 +1270,8 @@ export async function changePassphrase(deps: AccountDeps, input: ChangePassphras
   assertUnlocked(account);
   checkNewPassphrase(input.newPassphrase);
   wrapKdf(deps);
-  // A mistyped recovery key is refused before a newer wrap is taken into the vault.
-  if ('recoveryKey' in input) rootOfRecoveryKey(input.recoveryKey).fill(0);
+  // A mistyped or another account's recovery key is refused before anything is asked or taken.
+  if ('recoveryKey' in input) requireRecoveryKeyOf(account, input.recoveryKey);
   await exclusive(deps.vault, () => changePassphraseNow(deps, input));
 }
 
@@ -1297,9 +1309,6 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
   }
   try {
     if (!constantTimeEqual(current, root)) {
-      if ('recoveryKey' in input) {
-        throw new AccountError('WRONG_RECOVERY_KEY', "the recovery key is not this device's account's");
-      }
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
     }
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));

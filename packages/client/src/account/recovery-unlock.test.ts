@@ -135,14 +135,26 @@ describe('changePassphrase with the recovery key', () => {
     const token = await tokenOf(account);
     const vaultBefore = deps.vault.entries().get(VAULT_KEY);
     const served = await api.join({ loginName });
+    // Nothing is asked of the server either: not even the wrap a passphrase change takes first.
+    let asked = 0;
+    const counted: AccountDeps = {
+      ...deps,
+      api: { ...api, getWrappedRoot: (t) => (asked++, api.getWrappedRoot(t)) },
+    };
     await accountError(
-      changePassphrase(deps, { account, recoveryKey: other.recoveryKey, newPassphrase: NEW_PASS, token }),
+      changePassphrase(counted, { account, recoveryKey: other.recoveryKey, newPassphrase: NEW_PASS, token }),
       'WRONG_RECOVERY_KEY',
     );
     await accountError(
-      changePassphrase(deps, { account, recoveryKey: mistyped(recoveryKey), newPassphrase: NEW_PASS, token }),
+      changePassphrase(counted, {
+        account,
+        recoveryKey: mistyped(recoveryKey),
+        newPassphrase: NEW_PASS,
+        token,
+      }),
       'INVALID_RECOVERY_KEY',
     );
+    expect(asked).toBe(0);
     expect(await api.join({ loginName })).toEqual(served);
     expect(deps.vault.entries().get(VAULT_KEY)).toBe(vaultBefore);
     expect((await unlock(deps, { passphrase: PASS })).accountId).toBe(account.accountId);
