@@ -187,7 +187,7 @@ describe('records: a change of a versioned record is its next version', () => {
       accountId: EXAMPLE_PATIENT_ID,
       deviceId: DEVICE,
       now: ticking(),
-      canWrite: () => true,
+      whyNotWritable: () => null,
       onWrite: () => {},
     });
     const plan = await provider.add(

@@ -30,7 +30,7 @@ export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
     accountId: EXAMPLE_PATIENT_ID,
     deviceId: DEVICE,
     now: () => Date.now(),
-    canWrite: () => true,
+    whyNotWritable: () => null,
     onWrite: (id, change) => writes.push({ id, action: change.action }),
     ...extra,
   });

@@ -211,10 +211,11 @@ export interface RecordsDeps {
   accountId: string;
   deviceId: string;
   now: () => number;
-  /** Whether this device may write the stream (own streams, or a write grant). */
-  canWrite: (stream: string) => boolean;
-  /** Why it may not write a stream `canWrite` refuses (the sync engine's `whyNotWritable`), if known. */
-  whyNotWritable?: (stream: string) => NotWritableReason | null;
+  /**
+   * Null when this device may write the stream (own streams, or a write grant); otherwise why not (the
+   * sync engine's `whyNotWritable`).
+   */
+  whyNotWritable: (stream: string) => NotWritableReason | null;
   /**
    * Throws (AccountError LOCKED) once the session's account was locked; checked before every read and
    * again at the moment of every write.
@@ -527,12 +528,11 @@ export const createRecords = (deps: RecordsDeps) => {
   };
 
   const requireWritable = (stream: string): void => {
-    if (deps.canWrite(stream)) return;
-    const reason = deps.whyNotWritable?.(stream) ?? undefined;
-    const because = reason === undefined ? 'no write consent' : NOT_WRITABLE_BECAUSE[reason];
+    const reason = deps.whyNotWritable(stream);
+    if (reason === null) return;
     throw new RecordError(
       'NOT_WRITABLE',
-      `this device may not write ${stream}: ${because}`,
+      `this device may not write ${stream}: ${NOT_WRITABLE_BECAUSE[reason]}`,
       undefined,
       undefined,
       reason,

@@ -426,8 +426,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     deviceId: account.device.deviceId,
     now,
     assertUnlocked: assertUsable,
-    canWrite: (stream) => stream.startsWith(`${account.accountId}/`) || engine.writable(stream),
-    whyNotWritable: (stream) => engine.whyNotWritable(stream),
+    whyNotWritable: (stream) =>
+      stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream),
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
       audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
