@@ -1516,27 +1516,44 @@ const versionOf = (resource: FhirResource): number | undefined => {
   return typeof versionId === 'string' ? Number(versionId) : undefined;
 };
 
+/** A conflict side as checked: another version of the record, as an export item, or a deletion. */
+type CheckedSide = FhirExportItem | { readonly deletion: { readonly by: string; readonly at: string } };
+
 /**
- * Refuses conflict sides that are no other version of the item's record (INVALID_RECORD for content its
- * schema refuses, INVALID_INPUT for another record or a malformed deletion, PATIENT_MISMATCH).
+ * The item's conflict sides, each checked: refuses one that is no other version of the item's record
+ * (INVALID_RECORD for content its schema refuses, INVALID_INPUT for another record or a malformed
+ * deletion, PATIENT_MISMATCH).
  */
-const checkConflict = (item: FhirExportItem): void => {
+const checkConflict = (item: FhirExportItem): CheckedSide[] => {
   const { kind, record } = item;
-  const refuse = (code: FhirExportErrorCode, message: string, issues?: readonly ValidationIssue[]) =>
-    fail({ code, message, kind, recordId: record.id, ...(issues === undefined ? {} : { issues }) });
+  // Typed out, so a call ends the branch for the checker too.
+  const refuse: (code: FhirExportErrorCode, message: string, issues?: readonly ValidationIssue[]) => never = (
+    code,
+    message,
+    issues,
+  ) => fail({ code, message, kind, recordId: record.id, ...(issues === undefined ? {} : { issues }) });
   const sides: unknown = item.conflict?.sides;
   if (!Array.isArray(sides))
     return refuse('INVALID_INPUT', `conflict of ${kind} ${record.id} lists no sides`);
+  const checkedSides: CheckedSide[] = [];
   for (const side of sides) {
     if (isRecordObject(side) && 'record' in side) {
-      const checked = validateRecord(kind, side.record);
-      if (!checked.ok) {
-        refuse('INVALID_RECORD', `a conflict side: ${checked.error.message}`, checked.error.issues);
-      } else if (checked.value.id !== record.id) {
-        refuse('INVALID_INPUT', `a conflict side of ${kind} ${record.id} is another record`);
-      } else if (patientOf(checked.value) !== patientOf(record)) {
-        refuse('PATIENT_MISMATCH', `a conflict side of ${kind} ${record.id} belongs to another patient`);
+      const sideItem = { kind, record: side.record };
+      if (!isExportItem(sideItem)) {
+        const checked = validateRecord(kind, side.record);
+        const error = checked.ok ? undefined : checked.error;
+        return refuse('INVALID_RECORD', `a conflict side: ${error?.message ?? 'invalid'}`, error?.issues);
       }
+      if (sideItem.record.id !== record.id) {
+        return refuse('INVALID_INPUT', `a conflict side of ${kind} ${record.id} is another record`);
+      }
+      if (patientOf(sideItem.record) !== patientOf(record)) {
+        return refuse(
+          'PATIENT_MISMATCH',
+          `a conflict side of ${kind} ${record.id} belongs to another patient`,
+        );
+      }
+      checkedSides.push(sideItem);
       continue;
     }
     const deletion = isRecordObject(side) ? side.deletion : undefined;
@@ -1551,7 +1568,9 @@ const checkConflict = (item: FhirExportItem): void => {
         `a conflict side of ${kind} ${record.id} is neither a record nor a deletion (account id, date-time)`,
       );
     }
+    checkedSides.push({ deletion: { by: deletion.by, at: deletion.at } });
   }
+  return checkedSides;
 };
 
 const patientOf = (record: FhirExportItem['record']): string | undefined =>
@@ -1633,6 +1652,8 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
   }
 
   const listed = new Set<string>();
+  /** Each item's conflict sides, as checked (`checkConflict`). */
+  const conflictSides = new Map<FhirExportItem, CheckedSide[]>();
   for (const item of records) {
     if (!isRecordKind(item.kind)) {
       fail({ code: 'INVALID_INPUT', message: `unknown record kind ${JSON.stringify(String(item.kind))}` });
@@ -1667,7 +1688,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         recordId: item.record.id,
       });
     }
-    if (item.conflict !== undefined) checkConflict(item);
+    if (item.conflict !== undefined) conflictSides.set(item, checkConflict(item));
   }
 
   // People: the patient, then anyone in a provider-only field, then caregivers; the rest default to
@@ -1759,6 +1780,21 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
   const devices = new Set<string>();
   const patientRef = { reference: fhirFullUrl('Patient', fhirId(patientId)) };
 
+  /**
+   * The fullUrl of the resource `item` mainly exports as; `chosen`: the Profile chosen as the export's
+   * Patient (any other Profile is a Patient of its own id).
+   */
+  const mainUrlOf = (item: FhirExportItem, chosen: boolean): string => {
+    if (item.kind === 'Profile' && !chosen) return fhirFullUrl('Patient', item.record.id);
+    if (item.kind === 'NoteVersion' && concurrentIds.has(item.record.id)) {
+      return fhirFullUrl('Composition', item.record.id);
+    }
+    const target = primaryTarget(item);
+    return fhirFullUrl(target.type, target.id);
+  };
+  /** Key of a bundle entry: its fullUrl and version (two records must not export to the same). */
+  const entryKey = (fullUrl: string, version: number | undefined) => `${fullUrl}#${version ?? ''}`;
+
   const exporter: Exporter = {
     patient: patientRef,
     person: (accountId, display) => {
@@ -1778,18 +1814,11 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
           display: `${kind} ${id}`,
         };
       }
-      if (item.kind === 'Profile' && item.record.id !== chosenProfileId) {
-        return { reference: fhirFullUrl('Patient', item.record.id) };
-      }
-      if (item.kind === 'NoteVersion' && concurrentIds.has(item.record.id)) {
-        return { reference: fhirFullUrl('Composition', item.record.id) };
-      }
-      const target = primaryTarget(item);
-      return { reference: fhirFullUrl(target.type, target.id) };
+      return { reference: mainUrlOf(item, item.kind === 'Profile' && item.record.id === chosenProfileId) };
     },
     add: (resource) => {
       const fullUrl = fhirFullUrl(resource.resourceType, resource.id);
-      const key = `${fullUrl}#${versionOf(resource) ?? ''}`;
+      const key = entryKey(fullUrl, versionOf(resource));
       if (entries.has(key)) {
         fail({
           code: 'DUPLICATE_RESOURCE',
@@ -1888,21 +1917,11 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
 
   // Records in an unsettled conflict: each other side exports beside the record (see `exportConflict`).
   /** The fullUrl of the resource a record, or a conflict side of it (`side`), mainly exports as. */
-  const primaryUrl = (item: FhirExportItem, side: boolean): string => {
-    if (item.kind === 'Profile') {
-      const primary = !side && item.record.id === chosenProfileId;
-      return fhirFullUrl('Patient', primary ? fhirId(patientId) : item.record.id);
-    }
-    if (item.kind === 'NoteVersion' && concurrentIds.has(item.record.id)) {
-      return fhirFullUrl('Composition', item.record.id);
-    }
-    const target = primaryTarget(item);
-    return fhirFullUrl(target.type, target.id);
-  };
+  const primaryUrl = (item: FhirExportItem, side: boolean): string =>
+    mainUrlOf(item, !side && item.kind === 'Profile' && item.record.id === chosenProfileId);
   /** That resource's `meta.versionId` (a concurrent NoteVersion's Composition has none). */
   const primaryVersion = (item: FhirExportItem): number | undefined =>
     item.kind === 'NoteVersion' && concurrentIds.has(item.record.id) ? undefined : currentVersionOf(item);
-  const entryKey = (fullUrl: string, version: number | undefined) => `${fullUrl}#${version ?? ''}`;
   const versioned = (fullUrl: string, version: number | undefined) =>
     version === undefined ? fullUrl : `${fullUrl}/_history/${version}`;
   const sideRole = (): ProfileRole => ({ primary: false, seeAlso: [patientUrl] });
@@ -1949,7 +1968,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     const mainVersion = primaryVersion(item);
     const mainRef = versioned(mainUrl, mainVersion);
     const links: string[] = [];
-    (item.conflict?.sides ?? []).forEach((side, index) => {
+    (conflictSides.get(item) ?? []).forEach((side, index) => {
       const suffix = conflictSuffix(index + 1);
       if ('deletion' in side) {
         const id = `${item.record.id}${suffix}`;
@@ -1973,8 +1992,7 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         return;
       }
       // A side exports without a signature (the caller's is the shown version's) and without sides.
-      const sideItem = { kind: item.kind, record: side.record };
-      if (!isExportItem(sideItem)) return; // checked with the input: every side is a valid record
+      const sideItem = side;
       const captured: FhirResource[] = [];
       const capture: Exporter = { ...exporter, add: (resource) => void captured.push(resource) };
       if (sideItem.kind === 'MedicalNote' || sideItem.kind === 'NoteVersion')
