@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { DeviceSession } from '@hale/client';
-import {
-  addDevice,
-  registerAccount,
-  revokeDevice,
-  type TestAccount,
-  type TestServer,
-} from '@hale/sync-server/testing';
+import { addDevice, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import {
-  allPushed,
-  eventually,
-  grantWrite,
-  interceptedWebSocket,
-  openDevice,
-  waitOnline,
-} from './support/devices';
-import { input } from './support/records';
-
-const HOUR = 3_600_000;
+import { eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
+import { labsOfRevokedDevices } from './support/revoked-labs';
 
 // A record set aside BAD_AUTHOR was judged by the author rules of the session that read it: one without
 // revoked-device lookups (no `getDevice`, an older build) refuses what a provider's retired device signed
@@ -29,39 +14,15 @@ describe('records set aside BAD_AUTHOR, under other author rules', () => {
   const server = useServer({ realClock: true });
   const sessions = server.sessions;
 
-  /**
-   * A patient with labs written by two of a provider's devices, both revoked since: `before`, dated
-   * before the revocation, and `dated`, by a device whose clock ran an hour ahead (after it).
-   */
-  const labsOfRevokedDevices = async (t: TestServer) => {
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const [retiredDevice, aheadDevice] = [await addDevice(t, provider), await addDevice(t, provider)];
-    const p = await openDevice(t, patient);
-    const retired = await openDevice(t, provider, { device: retiredDevice });
-    const ahead = await openDevice(t, provider, { device: aheadDevice, now: () => Date.now() + HOUR });
-    sessions.push(p, retired, ahead);
-    const own = await p.records.add('LabResult', input('LabResult', { testName: 'ferritin' }));
-    await allPushed(p);
-    await p.consent.verifyProvider(provider.accountId);
-    // Longer than the clock skew: the device ahead must not see the grant ended.
-    await grantWrite(p, provider.accountId, 'lab-result', 24 * HOUR);
-    for (const d of [retired, ahead]) {
-      await eventually(async () => (await d.records.get(own.id)) !== null, 'the provider has the lab');
-    }
-    const patientId = patient.accountId;
-    const before = await retired.records.add('LabResult', input('LabResult', { testName: 'HbA1c' }), {
-      patientId,
+  const labsOfRevoked = (t: TestServer) =>
+    labsOfRevokedDevices(t, async (account, device, options = {}) => {
+      const session = await openDevice(t, account, {
+        ...(device ? { device } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
+      sessions.push(session);
+      return session;
     });
-    const dated = await ahead.records.add('LabResult', input('LabResult', { testName: 'TSH' }), {
-      patientId,
-    });
-    await Promise.all([allPushed(retired), allPushed(ahead)]);
-    for (const device of [retiredDevice, aheadDevice]) {
-      expect((await revokeDevice(t, provider, device)).status).toBe(200);
-    }
-    return { patient, own, before, dated, stream: `${patient.accountId}/lab-result` };
-  };
 
   /**
    * A new device of `account` over one store, reopened as an app restarts, with or without revoked-device
@@ -120,7 +81,7 @@ describe('records set aside BAD_AUTHOR, under other author rules', () => {
 
   it('what a revoked device signed before its revocation shows once the device can look it up; the rest stays, once', async () => {
     const t = server.t;
-    const { patient, own, before, dated, stream } = await labsOfRevokedDevices(t);
+    const { patient, own, before, dated, stream } = await labsOfRevoked(t);
     const device = await reopenableDevice(t, patient, stream);
 
     let s = await device.open({ getDevice: false });
@@ -171,7 +132,7 @@ describe('records set aside BAD_AUTHOR, under other author rules', () => {
 
   it('an entry kept without the author rules that judged it (an older build) is fetched again once', async () => {
     const t = server.t;
-    const { patient, before, dated, stream } = await labsOfRevokedDevices(t);
+    const { patient, before, dated, stream } = await labsOfRevoked(t);
     const device = await reopenableDevice(t, patient, stream);
     let s = await device.open({ getDevice: false });
     await eventually(() => s.sync.quarantine().length === 2, 'both provider labs are set aside');

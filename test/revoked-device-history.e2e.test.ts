@@ -10,6 +10,7 @@ import {
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantWrite, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { labsOfRevokedDevices } from './support/revoked-labs';
 
 const HOUR = 3_600_000;
 
@@ -104,33 +105,7 @@ describe('history signed by a device revoked later', () => {
 
   it("verifies a lab a provider's retired device wrote, for a patient device that joins later", async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const [retiredDevice, aheadDevice] = [await addDevice(t, provider), await addDevice(t, provider)];
-    const p = await open(patient);
-    const first = await p.records.add('LabResult', input('LabResult', { testName: 'ferritin' }));
-    await allPushed(p);
-    const retired = await open(provider, retiredDevice);
-    // This one's clock runs an hour ahead: what it writes is dated after a revocation made now.
-    const ahead = await open(provider, aheadDevice, { now: () => Date.now() + HOUR });
-    await Promise.all([waitOnline(retired), waitOnline(ahead)]);
-    await p.consent.verifyProvider(provider.accountId);
-    // Longer than the clock skew: the device ahead must not see the grant ended.
-    await grantWrite(p, provider.accountId, 'lab-result', 24 * HOUR);
-    for (const d of [retired, ahead]) {
-      await eventually(async () => (await d.records.get(first.id)) !== null, 'the provider has the lab');
-    }
-    const patientId = patient.accountId;
-    const before = await retired.records.add('LabResult', input('LabResult', { testName: 'HbA1c' }), {
-      patientId,
-    });
-    const dated = await ahead.records.add('LabResult', input('LabResult', { testName: 'TSH' }), {
-      patientId,
-    });
-    await Promise.all([allPushed(retired), allPushed(ahead)]);
-    for (const device of [retiredDevice, aheadDevice]) {
-      expect((await revokeDevice(t, provider, device)).status).toBe(200);
-    }
+    const { patient, before, dated } = await labsOfRevokedDevices(t, open);
 
     const joined = await open(patient, await addDevice(t, patient));
     await eventually(
