@@ -979,14 +979,13 @@ export const createConsent = (deps: ConsentDeps) => {
       owed.set(at, entry);
     }
     for (const { stream, epoch, recipients: ids } of owed.values()) {
-      // A key this device cannot get (an older epoch it cannot derive) is not signed by it.
-      if (!(await deps.keyring.keyFor(stream, epoch))) continue;
       const recipients = [];
       for (const accountId of ids) {
         const wrapping =
           accountId === deps.accountId ? deps.keys.wrapping.publicKey : await holderWrappingKey(accountId);
         if (wrapping) recipients.push({ accountId, wrappingPublicKey: wrapping });
       }
+      // Null for a key this device cannot get (an older epoch it cannot derive): not signed by it.
       await deps.keyring.rewrapEpoch(stream, epoch, recipients);
     }
   };

@@ -250,14 +250,14 @@ export const resolveRecordConflict = (
   };
 };
 
-/** RxDB's conflict handler for the records of a session whose merges `writer` writes. */
-export const recordConflictHandlerFor = (writer: MergingDevice): RxConflictHandler<PlainRecord> => ({
+/**
+ * RxDB's conflict handler for the records of a session whose merges `writer` writes; without one, each
+ * merge is written by the writer of the local state.
+ */
+export const recordConflictHandlerFor = (writer?: MergingDevice): RxConflictHandler<PlainRecord> => ({
   isEqual: (a, b) => a.rv === b.rv && contentKey(a) === contentKey(b),
   resolve: async (input) => resolveRecordConflict(input.realMasterState, input.newDocumentState, writer),
 });
 
 /** The handler without a named writer: each merge is written by the writer of the local state. */
-export const recordConflictHandler: RxConflictHandler<PlainRecord> = {
-  isEqual: (a, b) => a.rv === b.rv && contentKey(a) === contentKey(b),
-  resolve: async (input) => resolveRecordConflict(input.realMasterState, input.newDocumentState),
-};
+export const recordConflictHandler: RxConflictHandler<PlainRecord> = recordConflictHandlerFor();

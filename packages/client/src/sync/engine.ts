@@ -597,25 +597,40 @@ export const createSyncEngine = (deps: EngineDeps) => {
     passphrase: 'unknown',
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
+  /**
+   * Saves of a list persisted whole, folded: a save waits for the write in flight, then stores the list as
+   * it is by then (`write` reads it when it starts) for every caller that asked meanwhile, so a burst of
+   * changes costs one or two writes. `settled` resolves once every write asked for so far settled.
+   */
+  const coalescedSave = (write: () => Promise<void>) => {
+    let writing: Promise<void> = Promise.resolve();
+    let queued: Promise<void> | null = null;
+    return {
+      save: (): Promise<void> => {
+        queued ??= writing.then(() => {
+          queued = null;
+          const w = write();
+          writing = w.catch(() => undefined);
+          return w;
+        });
+        return queued;
+      },
+      settled: (): Promise<void> => (queued ?? writing).catch(() => undefined),
+    };
+  };
   // The pending list is persisted whole, so writing it for every local write made N writes cost O(N²).
-  // Writes are folded: a save waits for the one in flight, then stores the list as it is by then for
-  // every caller that asked meanwhile. Local writes only schedule one (`noteSoon`: a note lost to a crash
-  // merely undercounts until RxDB pushes the write); what the server answered is awaited before the push
-  // handler returns, or a restart after RxDB took the batch as done would count it pending for ever.
-  let pendingWriting: Promise<void> = Promise.resolve();
-  let pendingQueued: Promise<void> | null = null;
+  // Local writes only schedule a save (`noteSoon`: a note lost to a crash merely undercounts until RxDB
+  // pushes the write); what the server answered is awaited before the push handler returns, or a restart
+  // after RxDB took the batch as done would count it pending for ever.
+  const pendingSave = coalescedSave(() =>
+    deps.meta.set(
+      'pending',
+      [...pending].map(([id, rv]) => ({ id, rv })),
+    ),
+  );
   const savePending = (): Promise<void> => {
     patch({ pendingWrites: pending.size });
-    pendingQueued ??= pendingWriting.then(() => {
-      pendingQueued = null;
-      const write = deps.meta.set(
-        'pending',
-        [...pending].map(([id, rv]) => ({ id, rv })),
-      );
-      pendingWriting = write.catch(() => undefined);
-      return write;
-    });
-    return pendingQueued;
+    return pendingSave.save();
   };
   let noteTimer: ReturnType<typeof setTimeout> | undefined;
   /** Persists the pending list once after the current burst of local writes (a macrotask later). */
@@ -681,19 +696,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const ending = new Map<string, RemovedStream>();
   /** Why access to a stream ended in this session, until it is listed again: names a refused write. */
   const endedBecause = new Map<string, RemovedStream['reason']>();
-  // The list is persisted whole, folded like the pending list: a burst of access changes costs one or two
-  // writes, each of the list as it is when the write starts.
-  let accessWriting: Promise<void> = Promise.resolve();
-  let accessQueued: Promise<void> | null = null;
-  const saveAccess = (): Promise<void> => {
-    accessQueued ??= accessWriting.then(() => {
-      accessQueued = null;
-      const write = deps.meta.set('access', { streams: [...access.values()], ended: [...ending.values()] });
-      accessWriting = write.catch(() => undefined);
-      return write;
-    });
-    return accessQueued;
-  };
+  // The list is persisted whole, folded like the pending list.
+  const accessSave = coalescedSave(() =>
+    deps.meta.set('access', { streams: [...access.values()], ended: [...ending.values()] }),
+  );
+  const saveAccess = accessSave.save;
   const noteAccess = (): void => {
     patch({ streams: access.size });
     void saveAccess().catch(() => undefined);
@@ -2678,13 +2685,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
       replication = null;
       pullStream$.complete();
       await floorWriting;
-      await (accessQueued ?? accessWriting).catch(() => undefined);
+      await accessSave.settled();
       // What the last moments changed is persisted before the database closes.
       if (noteTimer !== undefined) {
         clearTimeout(noteTimer);
         noteTimer = undefined;
         await savePending().catch(() => undefined);
       }
+      // A save of the pending list already under way (a push answer's) too.
+      await pendingSave.settled();
       if (divergedTimer !== undefined) {
         clearTimeout(divergedTimer);
         divergedTimer = undefined;

@@ -197,6 +197,40 @@ describe('keyring: own epochs signed by a device revoked since', () => {
     expect(await unguarded.ring.keyFor(stream, 1)).toBeNull();
   });
 
+  it('reads the candidates once per stream and fetch, and tries no miss again until the grants change', async () => {
+    // Random keys (an older build's epochs): they never derive, whichever ids are tried.
+    const envs = [
+      await signedEnvelope(stream, 1, generateRootSecret(), patient, lost),
+      await signedEnvelope(stream, 2, generateRootSecret(), patient, lost),
+    ];
+    const calls = { n: 0 };
+    let now = 0;
+    const ring = keyringFor(patient, patientRoot, patientDevice, envs);
+    ring.useWriteGuard({
+      ...guard([REVOKED, OTHER]),
+      now: () => now,
+      candidates: async () => {
+        calls.n++;
+        return { sets: [[REVOKED, OTHER]], validUntil: 100 };
+      },
+    });
+    await ring.refresh();
+    expect(calls.n).toBe(1);
+    await ring.refresh();
+    await ring.refresh();
+    expect(calls.n).toBe(1);
+    expect(await ring.keyFor(stream, 2)).toBeNull();
+    ring.invalidateWriteChecks();
+    await ring.refresh();
+    expect(calls.n).toBe(2);
+    await ring.refresh();
+    expect(calls.n).toBe(2);
+    // An active grant expired: the candidates' answer no longer holds.
+    now = 100;
+    await ring.refresh();
+    expect(calls.n).toBe(3);
+  });
+
   it("takes a grantee's envelope from a device it does not know as before: not at all", async () => {
     const k0 = deriveInitialStreamKey(patientRoot, stream);
     const ring = keyringFor(provider, providerRoot, providerDevice, [

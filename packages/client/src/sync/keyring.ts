@@ -12,7 +12,10 @@
  *   any subset of the ids they name, at most MAX_SUBSET_IDS ids) and taken when its key id is the
  *   envelope's (only the root's holders can derive it, so the envelope's signer does not matter); and an
  *   active device of the patient signs the envelope anew (`rewrapEpoch`, consent's `wrapMissing`), which
- *   the server stores in place of one whose creator it knows revoked, for the same key id only.
+ *   the server stores in place of one whose creator it knows revoked, for the same key id only. An
+ *   envelope no key derives for is not derived for again until the grants change (a new write guard,
+ *   `invalidateWriteChecks`) or the candidates' answer expires; the candidates are read once per stream
+ *   for the envelopes of one answer.
  * - Keys of older epochs are kept (history stays readable); new writes use the highest known epoch.
  * - Each epoch of a stream has its own revision-tag key, derived from that epoch's key
  *   (`revisionTagKeyOf`): a version is tagged with the tag key of the epoch it is sealed under, so a
@@ -73,7 +76,8 @@
  * for good (bad signature, cannot open, key id mismatch) is remembered and not tried again; one whose
  * signing device is not (yet) known here is tried again at the next fetch. `claimEpoch` and `wrapEpoch`
  * need the server and fail with its typed error otherwise (nothing is adopted before the read-back
- * succeeds); KeyringError CLAIM_UNCONFIRMED when the server took a claim but serves no valid envelope for it.
+ * succeeds); KeyringError CLAIM_UNCONFIRMED when the server took a claim but serves no valid envelope for it,
+ * or `wrapEpoch` has no key for the epoch (`rewrapEpoch` then answers null, signing nothing).
  * A full refresh that cannot get a single stream's answer fails with that error once every other slice
  * was asked for; any other error fails it at once. Keys from the answers taken before are kept either way.
  */
@@ -169,6 +173,10 @@ export interface WriteGuard {
   onRefused?: (stream: string) => void;
 }
 
+type Candidates = Awaited<ReturnType<WriteGuard['candidates']>>;
+/** The write guard's candidates per own stream, read once during one fetch (see `deriveOwn`). */
+type CandidatesCache = Map<string, { gen: number; answer: Promise<Candidates | null> }>;
+
 export interface KeyRecipient {
   accountId: string;
   wrappingPublicKey: Uint8Array;
@@ -231,6 +239,12 @@ export const createKeyring = (deps: KeyringDeps) => {
     string,
     { gen: number; epoch: number; key: Uint8Array; until: number; ok: boolean }
   >();
+  /**
+   * Envelopes (`envelopeKey`) `deriveOwn` derived no key for, and until when (ms) that holds: the same
+   * candidate sets give the same miss, so none is derived again before the grants change or the
+   * candidates' answer expires (cleared with `writeChecks`).
+   */
+  const underivable = new Map<string, number>();
   const floor = new Map<string, number>();
   /** Keys dropped (lock) that work under way may still hold: zeroed at `wipe` (close), not before. */
   const retired: Uint8Array[] = [];
@@ -238,6 +252,12 @@ export const createKeyring = (deps: KeyringDeps) => {
     for (const m of keys.values()) for (const k of m.values()) retired.push(k);
     keys.clear();
     writeChecks.clear();
+  };
+  /** The guard's inputs changed: every cached decision taken from them is taken again. */
+  const newGuardGen = (): void => {
+    guardGen++;
+    writeChecks.clear();
+    underivable.clear();
   };
   let floorLoad: Promise<void> | null = null;
   const loadFloor = (): Promise<void> => {
@@ -351,7 +371,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     return parsed.ok ? [parsed.value.patientId] : [];
   };
 
-  const accept = async (env: KeyEnvelope): Promise<boolean> => {
+  const accept = async (env: KeyEnvelope, candidates: CandidatesCache): Promise<boolean> => {
     const id = envelopeKey(env);
     if (keys.get(env.stream)?.has(env.epoch) || rejected.has(id)) return false;
     const reject = (reason: string): boolean => {
@@ -366,7 +386,7 @@ export const createKeyring = (deps: KeyringDeps) => {
     const pk = await deps.deviceKey(parsed.value.patientId, env.createdBy);
     if (!pk) {
       // An own stream's key need not trust the signer at all (a device revoked since, see the header).
-      const derived = await deriveOwn(env);
+      const derived = await deriveOwn(env, candidates);
       if (derived) {
         put(env.stream, env.epoch, derived);
         return true;
@@ -394,8 +414,10 @@ export const createKeyring = (deps: KeyringDeps) => {
     if (unusable()) return 0;
     const envelopes = await deps.fetchEnvelopes(streams);
     await preload(envelopes.filter(toCheck).flatMap((env) => patientOf(env.stream)));
+    // The guard's candidates are read once per stream for the envelopes of this answer.
+    const candidates: CandidatesCache = new Map();
     let n = 0;
-    for (const env of envelopes) if (await accept(env)) n++;
+    for (const env of envelopes) if (await accept(env, candidates)) n++;
     return n;
   };
   const noteServerEpoch = (stream: string, epoch: number): void => {
@@ -496,27 +518,56 @@ export const createKeyring = (deps: KeyringDeps) => {
   /**
    * The key of an own stream's epoch ≥ 1 derived here whose key id is the envelope's, or null: tried for
    * the write guard's candidate sets, then for every subset of the ids they name (an older epoch shut out
-   * fewer grants), when at most MAX_SUBSET_IDS. The envelope's wrapped key and signer are not used.
+   * fewer grants), when at most MAX_SUBSET_IDS. The envelope's wrapped key and signer are not used. A
+   * miss is remembered (`underivable`): an older build's random epoch key never derives, and trying again
+   * costs up to 2^MAX_SUBSET_IDS derivations at every fetch. `candidates`: the answers read during one
+   * fetch, per stream.
    */
-  const deriveOwn = async (env: KeyEnvelope): Promise<Uint8Array | null> => {
+  const deriveOwn = async (env: KeyEnvelope, candidates: CandidatesCache): Promise<Uint8Array | null> => {
     const g = guard;
     if (!g || env.epoch === 0 || !own(env.stream)) return null;
-    let sets: ReadonlyArray<readonly string[]>;
+    const id = envelopeKey(env);
+    const until = underivable.get(id);
+    if (until !== undefined && g.now() < until) return null;
+    const gen = guardGen;
+    let read = candidates.get(env.stream);
+    if (read === undefined || read.gen !== gen) {
+      read = { gen, answer: readCandidates(g, env.stream) };
+      candidates.set(env.stream, read);
+    }
+    const answer = await read.answer;
+    if (answer === null || unusable()) return null;
+    const found = derivedKey(env.stream, env.epoch, answer.sets, env.keyId);
+    if (found === null && gen === guardGen) underivable.set(id, answer.validUntil);
+    return found;
+  };
+  /** The guard's candidates for `stream`, or null when they could not be read (reported). */
+  const readCandidates = async (g: WriteGuard, stream: string): Promise<Candidates | null> => {
     try {
-      sets = (await g.candidates(env.stream)).sets;
+      return await g.candidates(stream);
     } catch (error) {
       g.onError?.(error);
       return null;
     }
-    if (unusable()) return null;
+  };
+
+  /**
+   * The key of an own stream's epoch whose key id is `id`, derived for one of `sets` or else, when they
+   * name at most MAX_SUBSET_IDS ids, for any subset of those; null if none.
+   */
+  const derivedKey = (
+    stream: string,
+    epoch: number,
+    sets: ReadonlyArray<readonly string[]>,
+    id: string,
+  ): Uint8Array | null => {
     const tried = new Set<string>();
     const matching = (ids: readonly string[]): Uint8Array | null => {
       const sorted = [...new Set(ids)].sort();
-      const id = sorted.join('\n');
-      if (tried.has(id)) return null;
-      tried.add(id);
-      const key = rotationKey(env.stream, env.epoch, sorted);
-      return keyId(key) === env.keyId ? key : null;
+      const at = sorted.join('\n');
+      if (tried.has(at)) return null;
+      tried.add(at);
+      return rotationKeyWithId(stream, epoch, sorted, id);
     };
     for (const set of sets) {
       const key = matching(set);
@@ -541,6 +592,16 @@ export const createKeyring = (deps: KeyringDeps) => {
     const ids = [...new Set(ended)].sort().join('\n');
     const digest = base64urlEncode(labeledSha256('hale/ended-grants/v1', utf8Encode(ids)));
     return hkdfSha256(deps.root, `hale/stream-epoch/v1|${stream}|${epoch}|${digest}`, 32);
+  };
+  /** `rotationKey(stream, epoch, ended)` when its key id is `id`, else null. */
+  const rotationKeyWithId = (
+    stream: string,
+    epoch: number,
+    ended: readonly string[],
+    id: string,
+  ): Uint8Array | null => {
+    const key = rotationKey(stream, epoch, ended);
+    return keyId(key) === id ? key : null;
   };
 
   return {
@@ -574,7 +635,8 @@ export const createKeyring = (deps: KeyringDeps) => {
       if (unusable()) return null;
       const id = keyId(key);
       const ok =
-        sets.some((c) => c.length === 0) || sets.some((c) => keyId(rotationKey(stream, epoch, c)) === id);
+        sets.some((c) => c.length === 0) ||
+        sets.some((c) => rotationKeyWithId(stream, epoch, c, id) !== null);
       if (gen === guardGen) writeChecks.set(stream, { gen, epoch, key, until: validUntil, ok });
       if (!ok) g.onRefused?.(stream);
       return ok ? { epoch, key } : null;
@@ -586,16 +648,14 @@ export const createKeyring = (deps: KeyringDeps) => {
     useWriteGuard(next: WriteGuard): void {
       guard = next;
       floorLoad = null;
-      guardGen++;
-      writeChecks.clear();
+      newGuardGen();
       void floorReady();
       // Floors raised before the guard was installed are persisted now.
       for (const [stream, epoch] of floor) persistFloor(stream, epoch);
     },
     /** The grants changed (granted, revoked, merged from the server): write checks are taken again. */
     invalidateWriteChecks(): void {
-      guardGen++;
-      writeChecks.clear();
+      newGuardGen();
     },
     /**
      * The revision-tag key of one epoch of a stream (that of the versions sealed under the epoch's key);
@@ -637,7 +697,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       const key = await keyFor(stream, epoch);
       if (!key) return { epoch, matched: null };
       const id = keyId(key);
-      const matched = candidates.find((c) => keyId(rotationKey(stream, epoch, c)) === id) ?? null;
+      const matched = candidates.find((c) => rotationKeyWithId(stream, epoch, c, id) !== null) ?? null;
       return { epoch, matched };
     },
     /**
@@ -668,36 +728,18 @@ export const createKeyring = (deps: KeyringDeps) => {
     },
     /**
      * Wraps the key this device holds for (stream, epoch) — the one the server holds for the patient — for
-     * each recipient and publishes. Idempotent: the server keeps the first envelope per recipient, and
-     * every device of the patient wraps the same key. Cost is one envelope per recipient whatever the
-     * number of records (history is not re-encrypted).
+     * each recipient other than this account and publishes. Idempotent: the server keeps the first envelope
+     * per recipient, and every device of the patient wraps the same key. Cost is one envelope per recipient
+     * whatever the number of records (history is not re-encrypted).
      */
     async wrapEpoch(stream: string, epoch: number, recipients: KeyRecipient[]): Promise<number> {
-      assertUsable();
-      const key = await keyFor(stream, epoch);
-      if (!key) throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
       const others = recipients.filter((r) => r.accountId !== deps.accountId);
-      if (others.length === 0) return 0;
-      await deps.publishEnvelopes(
-        await Promise.all(others.map((r) => signedEnvelope(stream, epoch, key, r))),
-      );
-      return others.length;
+      const n = await rewrapEpoch(stream, epoch, others);
+      if (n === null)
+        throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
+      return n;
     },
-    /**
-     * Signs anew, with this device, the key this device holds for (stream, epoch) for each recipient, this
-     * account included: what consent sends for envelopes whose creator was revoked since (the server keeps
-     * the new one in their place, for the same key id only; otherwise it keeps what it has).
-     */
-    async rewrapEpoch(stream: string, epoch: number, recipients: KeyRecipient[]): Promise<number> {
-      assertUsable();
-      const key = await keyFor(stream, epoch);
-      if (!key) throw new KeyringError('CLAIM_UNCONFIRMED', `no key held for epoch ${epoch} of ${stream}`);
-      if (recipients.length === 0) return 0;
-      await deps.publishEnvelopes(
-        await Promise.all(recipients.map((r) => signedEnvelope(stream, epoch, key, r))),
-      );
-      return recipients.length;
-    },
+    rewrapEpoch,
     /** Settles once every floor save under way settled (never rejects: a failure was reported). */
     async floorsSaved(): Promise<void> {
       await Promise.all([...saving]);
@@ -725,6 +767,27 @@ export const createKeyring = (deps: KeyringDeps) => {
       serverEpoch.delete(stream);
     },
   };
+
+  /**
+   * Signs anew, with this device, the key this device holds for (stream, epoch) for each recipient, this
+   * account included: what consent sends for envelopes whose creator was revoked since (the server keeps
+   * the new one in their place, for the same key id only; otherwise it keeps what it has). Null, signing
+   * and publishing nothing, when this device cannot get that key (an older epoch it cannot derive).
+   */
+  async function rewrapEpoch(
+    stream: string,
+    epoch: number,
+    recipients: KeyRecipient[],
+  ): Promise<number | null> {
+    assertUsable();
+    const key = await keyFor(stream, epoch);
+    if (!key) return null;
+    if (recipients.length === 0) return 0;
+    await deps.publishEnvelopes(
+      await Promise.all(recipients.map((r) => signedEnvelope(stream, epoch, key, r))),
+    );
+    return recipients.length;
+  }
 
   async function signedEnvelope(
     stream: string,
