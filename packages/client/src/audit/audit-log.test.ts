@@ -588,10 +588,10 @@ describe('audit: an author whose device list cannot be read now', () => {
     expect(v.problems[0]!.detail).toContain('HTTP 503');
     // Whether a grant was recorded is not answered "no" meanwhile (a second entry would be appended).
     const grantId = newId(() => 0);
-    await expect(log.grantsRecorded([grantId])).rejects.toThrow(/could not be checked now/);
+    await expect(log.recorded({ 'consent-grant': [grantId] })).rejects.toThrow(/could not be checked now/);
     s.lookups.failing = null;
     expect((await log.verify()).ok).toBe(true);
-    expect(await log.grantsRecorded([grantId])).toEqual(new Set());
+    expect((await log.recorded({ 'consent-grant': [grantId] }))['consent-grant']).toEqual(new Set());
   });
 });
 

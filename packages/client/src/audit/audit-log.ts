@@ -48,11 +48,12 @@
  *   dates are the grant's signed `issuedAt` and `start` and the signed revocation's time, from this
  *   device's copy of the grants (device meta `grants`, written by consent.ts from signed copies only),
  *   when it holds them; else the times of the entries.
- * - `grantsRecorded` / `revocationsRecorded` answer which grants have a `consent-grant` / `consent-revoke`
- *   entry by the patient's devices: this device's own appends (delivered or still in the outbox) first,
- *   then the served log, read only when some are not found among them. An own entry given up after
- *   refusals still counts (it stays listed). When some are not found and the log holds entries not
- *   checkable now (`unverified`), they throw instead (consent keeps its marks and asks again later).
+ * - `recorded` answers which grants have a `consent-grant` entry and which a `consent-revoke` entry by
+ *   the patient's devices, both kinds at one call: this device's own appends (delivered or still in the
+ *   outbox) first, then the served log, read once and only when some are not found among them. An own
+ *   entry given up after refusals still counts (it stays listed). When some are not found and the log
+ *   holds entries not checkable now (`unverified`), it throws instead (consent keeps its marks, of both
+ *   kinds, and asks again later).
  * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
  * `verify` lists every problem with its kind instead of throwing. Remembered positions that cannot be
  * written are reported in `issues` (AUDIT_SEEN_NOT_KEPT); a stored record of them a newer build wrote and
@@ -266,8 +267,13 @@ const SeenChains = Type.Record(
 );
 type SeenChains = Static<typeof SeenChains>;
 
-/** Patient actions on a grant whose entries `grantsRecorded` / `revocationsRecorded` look for. */
+/** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
+const GRANT_ACTIONS: readonly GrantAction[] = ['consent-grant', 'consent-revoke'];
+/** The grants whose entries `recorded` looks for, by action. */
+export type ConsentLookup = Partial<Record<GrantAction, readonly string[]>>;
+/** Those of a `ConsentLookup` found recorded, by action. */
+export type ConsentRecorded = Record<GrantAction, Set<string>>;
 
 /** What identifies an own grant or revocation entry (device meta keeps own bodies loosely typed). */
 const OwnGrantEntry = Type.Object({
@@ -776,28 +782,37 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       : undefined;
 
   /**
-   * Which of `grantIds` have an `action` entry by one of the patient's devices: this device's own appends
-   * first, then the served log, read only when some are not found among them.
+   * Which grants of `lookup` have an entry of their action by one of the patient's devices: this device's
+   * own appends first, then the served log, read once and only when some are not found among them.
    */
-  const recorded = async (action: GrantAction, grantIds: readonly string[]): Promise<Set<string>> => {
-    const wanted = new Set(grantIds);
-    const found = new Set<string>();
+  const recorded = async (lookup: ConsentLookup): Promise<ConsentRecorded> => {
+    const wanted = {
+      'consent-grant': new Set(lookup['consent-grant']),
+      'consent-revoke': new Set(lookup['consent-revoke']),
+    };
+    const found: ConsentRecorded = { 'consent-grant': new Set(), 'consent-revoke': new Set() };
+    const note = (action: GrantAction, grantId: string): void => {
+      if (wanted[action].has(grantId)) found[action].add(grantId);
+    };
+    const missing = (): boolean =>
+      found['consent-grant'].size < wanted['consent-grant'].size ||
+      found['consent-revoke'].size < wanted['consent-revoke'].size;
     for (const own of (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? []) {
       const body = validate(OwnGrantEntry, own.body);
-      if (own.patientId === deps.accountId && body.ok && body.value.action === action) {
-        if (wanted.has(body.value.grantId)) found.add(body.value.grantId);
-      }
+      if (own.patientId === deps.accountId && body.ok) note(body.value.action, body.value.grantId);
     }
-    if (found.size === wanted.size) return found;
+    if (!missing()) return found;
     const { verification, opened } = await read();
     for (const e of opened) {
-      const grantId = grantOf(e, action);
-      if (grantId !== undefined && wanted.has(grantId)) found.add(grantId);
+      for (const action of GRANT_ACTIONS) {
+        const grantId = grantOf(e, action);
+        if (grantId !== undefined) note(action, grantId);
+      }
     }
     // An entry not checkable now may be the one looked for: asked again later rather than answered
     // "missing" (a second entry would be appended).
     const unverified = verification.problems.filter((p) => p.kind === 'unverified').length;
-    if (found.size < wanted.size && unverified > 0) {
+    if (missing() && unverified > 0) {
       throw new Error(`${unverified} audit entr${unverified === 1 ? 'y' : 'ies'} could not be checked now`);
     }
     return found;
@@ -970,15 +985,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       });
     },
     /**
-     * Which of `grantIds` have a `consent-grant` entry by one of the patient's devices (see the header).
-     * Throws when the served log is needed and cannot be read (offline, locked), or some of it cannot be
-     * checked now (an author's device list did not load) and not every grant was found.
+     * Which grants of `lookup` have a `consent-grant` entry, and which a `consent-revoke` entry, by one of
+     * the patient's devices (see the header): both kinds with one read of the served log at most. Throws
+     * when the served log is needed and cannot be read (offline, locked), or some of it cannot be checked
+     * now (an author's device list did not load) and not every one was found.
      */
-    grantsRecorded: (grantIds: readonly string[]): Promise<Set<string>> =>
-      recorded('consent-grant', grantIds),
-    /** As `grantsRecorded`, for `consent-revoke` entries (revocations recorded). */
-    revocationsRecorded: (grantIds: readonly string[]): Promise<Set<string>> =>
-      recorded('consent-revoke', grantIds),
+    recorded,
     /** What this device itself recorded (a provider's log of its own actions). */
     async ownActions() {
       return (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];

@@ -83,7 +83,7 @@
  *   (`grants-unrecorded`) before it is sent, and so is each grant a reading of the server's list adds to
  *   this device's copy; at each connect's check and each refresh of the list (not at every listing: a
  *   lookup may read and verify the whole audit log), each marked grant held in the copy is looked up in
- *   the audit log (`grantsRecorded`: this device's own entries, then the served log), unmarked once found,
+ *   the audit log (`recorded`: this device's own entries, then the served log), unmarked once found,
  *   emitted once per session while not. A grant learnt from the list is first left to the device that
  *   made it for one refresh interval (`grantRefreshMs`, at most GRANT_REFRESH_MS): that device emits at
  *   its answer or at its next check, so in the normal case only it appends. Never lost: the mark stays
@@ -93,7 +93,7 @@
  *   outbox, past that interval); `disclosures()` lists it once. A mark whose grant a whole listing read
  *   after its expiry lacks is dropped (it never stood). Grants held before this mark existed get none.
  * - Every revocation of such a grant that stands gets a `consent-revoke` entry the same way
- *   (`revocations-unrecorded` marks, `revocationsRecorded`): `revoke` marks it before sending (unmarked
+ *   (`revocations-unrecorded` marks, `recorded`): `revoke` marks it before sending (unmarked
  *   when the server refuses it) and emits at the answer, naming this device (`deviceId`) as the one that
  *   revoked; a reading of the list that finds a grant newly revoked marks it too, left to the revoking
  *   device for one refresh interval, and an entry appended for such a mark names no device (this one did
@@ -101,6 +101,8 @@
  *   unmarked once the log shows the entry, and dropped when a whole listing after the grant's expiry shows
  *   it unrevoked (the revocation never stood). So a lost answer, a lock or a crash before the entry
  *   reached the outbox delays it, never loses it. Revocations held before this mark existed get none.
+ *   Both kinds of mark due at one check are looked up with one audit call, which reads the served log
+ *   once at most; when that call fails, every mark of both kinds is kept for the next check.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
  *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
  *   keyring with the same code.
@@ -121,7 +123,7 @@
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -159,7 +161,7 @@ import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
-import type { AuditEntryDetail } from '../audit/audit-log';
+import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -281,15 +283,11 @@ export interface ConsentDeps {
   /** Interval of reading the server's grant list while connected (patient side); default GRANT_REFRESH_MS. */
   grantRefreshMs?: number;
   /**
-   * Which of these grants have a `consent-grant` audit entry by the patient's devices (audit log
-   * `grantsRecorded`). Without it, a grant is recorded only at its answer (see the header).
+   * Which of these grants have a `consent-grant` audit entry, and which a `consent-revoke` entry, by the
+   * patient's devices (audit log `recorded`). Without it, a grant or revocation is recorded only at its
+   * answer (see the header).
    */
-  grantsRecorded?: (grantIds: readonly string[]) => Promise<ReadonlySet<string>>;
-  /**
-   * Which of these grants have a `consent-revoke` audit entry by the patient's devices (audit log
-   * `revocationsRecorded`). Without it, a revocation is recorded only at its answer (see the header).
-   */
-  revocationsRecorded?: (grantIds: readonly string[]) => Promise<ReadonlySet<string>>;
+  recorded?: (lookup: ConsentLookup) => Promise<ConsentRecorded>;
 }
 
 /**
@@ -311,7 +309,6 @@ const Unrecorded = Type.Array(
     { additionalProperties: false },
   ),
 );
-type Unrecorded = Static<typeof Unrecorded>;
 
 /** Revocations this device has yet to find a `consent-revoke` audit entry for (see the header). */
 const REVOCATIONS_UNRECORDED_KEY = 'revocations-unrecorded';
@@ -329,8 +326,97 @@ const UnrecordedRevocations = Type.Array(
     { additionalProperties: false },
   ),
 );
-type UnrecordedRevocations = Static<typeof UnrecordedRevocations>;
-type RevocationMark = UnrecordedRevocations[number];
+type RevocationMark = Static<typeof UnrecordedRevocations>[number];
+
+/** What a mark of either kind holds: the grant, its end, and when this device first looks it up. */
+interface AuditMark {
+  grantId: string;
+  expiresAt: string;
+  notBefore: number;
+}
+
+/**
+ * One kind of audit mark, stored in device meta under `key` (see the header): the grants whose
+ * `consent-grant` entry, or whose revocation's `consent-revoke` entry, this device has yet to find. The
+ * kinds differ only in a mark's extra fields, in `stands` (whether the copy of the grants shows the act
+ * standing) and in `emit` (the entry appended for it).
+ */
+const createAuditMarks = <M extends AuditMark>(options: {
+  meta: DeviceMeta;
+  key: string;
+  schema: TSchema & { static: M[] };
+  /** False when nothing looks entries up: no mark is set then (its act is recorded at its answer only). */
+  enabled: boolean;
+  stands: (stored: StoredGrant) => boolean;
+  emit: (mark: M, stored: StoredGrant) => void;
+}) => {
+  /** Acts `grant` / `revoke` is sending now: their answer decides, not a listing that overtakes it. */
+  const sending = new Set<string>();
+  /** Acts whose entry this session emitted: the append may not have landed at the next lookup. */
+  const emitted = new Set<string>();
+  /** Changes the marks stored then (null: leave them); through `update`, as the grants are written. */
+  const update = async (change: (marks: M[]) => M[] | null): Promise<void> => {
+    await options.meta.update(options.key, options.schema, (marks) => change(marks ?? []) ?? marks);
+  };
+  const emit = (mark: M, stored: StoredGrant): void => {
+    emitted.add(mark.grantId);
+    options.emit(mark, stored);
+  };
+  const unmark = (grantIds: ReadonlySet<string>): Promise<void> =>
+    grantIds.size === 0
+      ? Promise.resolve()
+      : update((marks) =>
+          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
+        );
+  return {
+    sending,
+    emit,
+    unmark,
+    /** Marks those of `marks` whose grant has none yet (a mark held is kept); answers the ids it marked. */
+    async mark(marks: readonly M[]): Promise<Set<string>> {
+      const added = new Set<string>();
+      if (marks.length === 0 || !options.enabled) return added;
+      await update((stored) => {
+        const held = new Set(stored.map((m) => m.grantId));
+        const fresh = marks.filter((m) => !held.has(m.grantId) && !added.has(m.grantId));
+        for (const m of fresh) added.add(m.grantId);
+        return fresh.length === 0 ? null : [...stored, ...fresh];
+      });
+      return added;
+    },
+    stored: async (): Promise<M[]> =>
+      options.enabled ? ((await options.meta.get(options.key, options.schema)) ?? []) : [],
+    /**
+     * Sorts `marks` against the copy of the grants (`held`, by id) after a reading of the server's list
+     * (`whole`: every page): `ids` are those to look up (the act stands, the mark is due); `settle`, given
+     * which of them the log holds, emits the entry of each other one once per session and unmarks those
+     * found and those whose act a whole listing after the grant's expiry does not show (it never stood).
+     */
+    check(marks: readonly M[], held: ReadonlyMap<string, StoredGrant>, now: number, whole: boolean) {
+      const dropped = new Set<string>();
+      const due: Array<{ mark: M; stored: StoredGrant }> = [];
+      for (const mark of marks) {
+        if (sending.has(mark.grantId)) continue;
+        const stored = held.get(mark.grantId);
+        if (stored !== undefined && options.stands(stored)) {
+          if (mark.notBefore <= now) due.push({ mark, stored });
+        } else if (whole && Date.parse(mark.expiresAt) <= now) {
+          dropped.add(mark.grantId);
+        }
+      }
+      return {
+        ids: due.map((d) => d.mark.grantId),
+        settle: (found: ReadonlySet<string>): Promise<void> => {
+          for (const { mark, stored } of due) {
+            if (found.has(mark.grantId)) dropped.add(mark.grantId);
+            else if (!emitted.has(mark.grantId)) emit(mark, stored);
+          }
+          return unmark(dropped);
+        },
+      };
+    },
+  };
+};
 
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
@@ -400,149 +486,73 @@ export const createConsent = (deps: ConsentDeps) => {
   const addGrants = (found: readonly StoredGrant[]): Promise<StoredGrant[]> =>
     saveGrants((stored) => mergeGrants(stored, found));
 
-  // Audit entries of standing grants (see the header).
+  // Audit entries of standing grants and revocations (see the header).
   /** How long a grant learnt from the server's list is left to the device that made it. */
   const recordGraceMs = Math.max(0, Math.min(deps.grantRefreshMs ?? GRANT_REFRESH_MS, GRANT_REFRESH_MS));
-  /** Grants `grant` is sending now: their answer decides, not a listing that overtakes it. */
-  const sending = new Set<string>();
-  /** Grants whose entry this session emitted: the append may not have landed at the next lookup. */
-  const emitted = new Set<string>();
-  /** Changes the marks stored then (null: leave them); through `update`, as `saveGrants`. */
-  const updateMarks = async (change: (marks: Unrecorded) => Unrecorded | null): Promise<void> => {
-    await deps.meta.update(UNRECORDED_KEY, Unrecorded, (marks) => change(marks ?? []) ?? marks);
-  };
-  const markUnrecorded = (grants: readonly Grant[], notBefore: number): Promise<void> => {
-    if (grants.length === 0 || deps.grantsRecorded === undefined) return Promise.resolve();
-    return updateMarks((marks) => {
-      const held = new Set(marks.map((m) => m.grantId));
-      const added = grants
-        .filter((g) => !held.has(g.grantId))
-        .map((g) => ({ grantId: g.grantId, expiresAt: g.expiresAt, notBefore }));
-      return added.length === 0 ? null : [...marks, ...added];
-    });
-  };
-  const unmark = (grantIds: ReadonlySet<string>): Promise<void> =>
-    grantIds.size === 0
-      ? Promise.resolve()
-      : updateMarks((marks) =>
-          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
-        );
-  /** Revocations `revoke` is sending now: their answer decides, not a listing that overtakes it. */
-  const revoking = new Set<string>();
-  /** Revocations whose entry this session emitted. */
-  const revokeEmitted = new Set<string>();
-  const updateRevocationMarks = async (
-    change: (marks: UnrecordedRevocations) => UnrecordedRevocations | null,
-  ): Promise<void> => {
-    await deps.meta.update(
-      REVOCATIONS_UNRECORDED_KEY,
-      UnrecordedRevocations,
-      (marks) => change(marks ?? []) ?? marks,
-    );
-  };
-  /** Marks the revocations of `marks` whose grant has none yet; answers the grant ids it marked. */
-  const markRevoked = async (marks: readonly RevocationMark[]): Promise<Set<string>> => {
-    const added = new Set<string>();
-    if (marks.length === 0 || deps.revocationsRecorded === undefined) return added;
-    await updateRevocationMarks((stored) => {
-      const held = new Set(stored.map((m) => m.grantId));
-      const fresh = marks.filter((m) => !held.has(m.grantId) && !added.has(m.grantId));
-      for (const m of fresh) added.add(m.grantId);
-      return fresh.length === 0 ? null : [...stored, ...fresh];
-    });
-    return added;
-  };
-  const unmarkRevoked = (grantIds: ReadonlySet<string>): Promise<void> =>
-    grantIds.size === 0
-      ? Promise.resolve()
-      : updateRevocationMarks((marks) =>
-          marks.some((m) => grantIds.has(m.grantId)) ? marks.filter((m) => !grantIds.has(m.grantId)) : null,
-        );
-  /** The revoking device names itself; one that learnt the revocation from the list names no device. */
-  const emitRevoke = (mark: Pick<RevocationMark, 'grantId' | 'granteeId' | 'own'>): void => {
-    revokeEmitted.add(mark.grantId);
-    deps.onEvent?.({
-      action: 'consent-revoke',
-      detail: {
-        grantId: mark.grantId,
-        granteeId: mark.granteeId,
-        ...(mark.own ? { deviceId: deps.device.deviceId } : {}),
-      },
-    });
-  };
-  const emitGrant = (grant: Grant): void => {
-    emitted.add(grant.grantId);
-    deps.onEvent?.({
-      action: 'consent-grant',
-      detail: {
-        grantId: grant.grantId,
-        granteeId: grant.granteeId,
-        scope: grant.scope,
-        expiresAt: grant.expiresAt,
-        purpose: grant.purpose,
-      },
-    });
-  };
+  const grantAudit = createAuditMarks({
+    meta: deps.meta,
+    key: UNRECORDED_KEY,
+    schema: Unrecorded,
+    enabled: deps.recorded !== undefined,
+    // A grant stands once the copy holds it: only what the server lists (or took) is added to it.
+    stands: () => true,
+    emit: (_mark, { grant }) =>
+      deps.onEvent?.({
+        action: 'consent-grant',
+        detail: {
+          grantId: grant.grantId,
+          granteeId: grant.granteeId,
+          scope: grant.scope,
+          expiresAt: grant.expiresAt,
+          purpose: grant.purpose,
+        },
+      }),
+  });
+  const revocationAudit = createAuditMarks({
+    meta: deps.meta,
+    key: REVOCATIONS_UNRECORDED_KEY,
+    schema: UnrecordedRevocations,
+    enabled: deps.recorded !== undefined,
+    // One stands once the copy holds it (signed by the patient), whoever revoked.
+    stands: (g) => g.revokedAt !== undefined,
+    // The revoking device names itself; one that learnt the revocation from the list names no device.
+    emit: (mark) =>
+      deps.onEvent?.({
+        action: 'consent-revoke',
+        detail: {
+          grantId: mark.grantId,
+          granteeId: mark.granteeId,
+          ...(mark.own ? { deviceId: deps.device.deviceId } : {}),
+        },
+      }),
+  });
   let recording: Promise<unknown> = Promise.resolve();
   /**
-   * After a reading of the server's list (`whole`: every page of it): emits the entry of each marked
-   * grant the copy holds (so it stands) that the audit log lacks, unmarks those it has, and drops marks
-   * of grants past their expiry that a whole listing lacks. A failed lookup keeps every mark.
+   * After a reading of the server's list (`whole`: every page of it): looks up the marked grants and
+   * revocations the copy shows standing, with one audit lookup for both kinds (each may read and verify
+   * the whole served log), then emits the entries the log lacks and unmarks those it has (see
+   * `createAuditMarks`). A failed lookup keeps every mark.
    */
   const recordStanding = (whole: boolean): Promise<void> => {
-    const recorded = deps.grantsRecorded;
-    const revocationsRecorded = deps.revocationsRecorded;
-    if (recorded === undefined && revocationsRecorded === undefined) return Promise.resolve();
+    const recorded = deps.recorded;
+    if (recorded === undefined) return Promise.resolve();
     const run = recording.then(async () => {
       if (!live()) return;
-      const marks = recorded === undefined ? [] : ((await deps.meta.get(UNRECORDED_KEY, Unrecorded)) ?? []);
-      const revocationMarks =
-        revocationsRecorded === undefined
-          ? []
-          : ((await deps.meta.get(REVOCATIONS_UNRECORDED_KEY, UnrecordedRevocations)) ?? []);
-      if (marks.length === 0 && revocationMarks.length === 0) return;
+      const grantMarks = await grantAudit.stored();
+      const revocationMarks = await revocationAudit.stored();
+      if (grantMarks.length === 0 && revocationMarks.length === 0) return;
       const now = deps.now();
       const held = new Map<string, StoredGrant>();
       for (const g of await localGrants()) if (!held.has(g.grant.grantId)) held.set(g.grant.grantId, g);
-      const settledMarks = new Set<string>();
-      const due: Grant[] = [];
-      for (const m of marks) {
-        if (sending.has(m.grantId)) continue;
-        const grant = held.get(m.grantId)?.grant;
-        if (grant === undefined) {
-          if (whole && Date.parse(m.expiresAt) <= now) settledMarks.add(m.grantId);
-        } else if (m.notBefore <= now) {
-          due.push(grant);
-        }
-      }
-      if (due.length > 0 && recorded !== undefined) {
-        const found = await recorded(due.map((g) => g.grantId));
-        for (const g of due) {
-          if (found.has(g.grantId)) settledMarks.add(g.grantId);
-          else if (!emitted.has(g.grantId)) emitGrant(g);
-        }
-      }
-      await unmark(settledMarks);
-      // Revocations: one stands once the copy holds it (signed by the patient), whoever revoked.
-      const settledRevocations = new Set<string>();
-      const dueRevocations: RevocationMark[] = [];
-      for (const m of revocationMarks) {
-        if (revoking.has(m.grantId)) continue;
-        if (held.get(m.grantId)?.revokedAt !== undefined) {
-          if (m.notBefore <= now) dueRevocations.push(m);
-        } else if (whole && Date.parse(m.expiresAt) <= now) {
-          // A whole listing after the grant's end shows no revocation: it never stood.
-          settledRevocations.add(m.grantId);
-        }
-      }
-      if (dueRevocations.length > 0 && revocationsRecorded !== undefined) {
-        const found = await revocationsRecorded(dueRevocations.map((m) => m.grantId));
-        for (const m of dueRevocations) {
-          if (found.has(m.grantId)) settledRevocations.add(m.grantId);
-          else if (!revokeEmitted.has(m.grantId)) emitRevoke(m);
-        }
-      }
-      await unmarkRevoked(settledRevocations);
+      const grantsDue = grantAudit.check(grantMarks, held, now, whole);
+      const revocationsDue = revocationAudit.check(revocationMarks, held, now, whole);
+      const none = new Set<string>();
+      const found =
+        grantsDue.ids.length === 0 && revocationsDue.ids.length === 0
+          ? { 'consent-grant': none, 'consent-revoke': none }
+          : await recorded({ 'consent-grant': grantsDue.ids, 'consent-revoke': revocationsDue.ids });
+      await grantsDue.settle(found['consent-grant']);
+      await revocationsDue.settle(found['consent-revoke']);
     });
     recording = run.catch(() => undefined);
     return run;
@@ -606,18 +616,22 @@ export const createConsent = (deps: ConsentDeps) => {
     const stored = await addGrants(found);
     // A mark that cannot be written leaves the grant to the other devices' checks.
     const notBefore = deps.now() + recordGraceMs;
-    await markUnrecorded(learnt, notBefore).catch(() => undefined);
+    await grantAudit
+      .mark(learnt.map((g) => ({ grantId: g.grantId, expiresAt: g.expiresAt, notBefore })))
+      .catch(() => undefined);
     // A revocation this device did not send is left to the device that did for as long (its own mark, set
-    // before it sent it, is kept if it is this device's: `markRevoked` adds none for a grant marked).
-    await markRevoked(
-      learntRevoked.map((g) => ({
-        grantId: g.grantId,
-        granteeId: g.granteeId,
-        expiresAt: g.expiresAt,
-        notBefore,
-        own: false,
-      })),
-    ).catch(() => undefined);
+    // before it sent it, is kept if it is this device's: `mark` adds none for a grant marked).
+    await revocationAudit
+      .mark(
+        learntRevoked.map((g) => ({
+          grantId: g.grantId,
+          granteeId: g.granteeId,
+          expiresAt: g.expiresAt,
+          notBefore,
+          own: false,
+        })),
+      )
+      .catch(() => undefined);
     return stored;
   };
   /**
@@ -1297,16 +1311,17 @@ export const createConsent = (deps: ConsentDeps) => {
         await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
       );
       // Marked before it is sent: a device that stops before the answer still looks for it (see the header).
-      await markUnrecorded([grant], deps.now()).catch(() => undefined);
-      sending.add(grant.grantId);
+      const mark = { grantId: grant.grantId, expiresAt: grant.expiresAt, notBefore: deps.now() };
+      await grantAudit.mark([mark]).catch(() => undefined);
+      grantAudit.sending.add(grant.grantId);
       try {
         await deps.connection.request({ t: 'grant', grant: { grant, sig } });
       } catch (error) {
-        sending.delete(grant.grantId);
+        grantAudit.sending.delete(grant.grantId);
         // The connection failed with the grant sent or not: it may stand. Named, so the app can look for it.
         if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) {
           // Refused by the server: it does not stand, there is nothing to record.
-          await unmark(new Set([grant.grantId])).catch(() => undefined);
+          await grantAudit.unmark(new Set([grant.grantId])).catch(() => undefined);
           throw error;
         }
         const unconfirmed: GrantUnconfirmed = Object.assign(
@@ -1330,9 +1345,9 @@ export const createConsent = (deps: ConsentDeps) => {
         }
         await addGrants([stored]);
         // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-        emitGrant(grant);
+        grantAudit.emit(mark, stored);
       } finally {
-        sending.delete(grant.grantId);
+        grantAudit.sending.delete(grant.grantId);
       }
       return stored;
     },
@@ -1365,23 +1380,24 @@ export const createConsent = (deps: ConsentDeps) => {
       };
       // Marked before it is sent: a lost answer, a lock or a crash before the entry is in the outbox still
       // leaves this device looking for it (see the header).
-      const marked = await markRevoked([mark]).catch(() => new Set<string>());
-      revoking.add(grantId);
+      const marked = await revocationAudit.mark([mark]).catch(() => new Set<string>());
+      revocationAudit.sending.add(grantId);
       try {
         await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
       } catch (error) {
-        revoking.delete(grantId);
+        revocationAudit.sending.delete(grantId);
         // Refused by the server: this revocation does not stand (a mark set before for it stays).
         if ((!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) && marked.size > 0)
-          await unmarkRevoked(marked).catch(() => undefined);
+          await revocationAudit.unmark(marked).catch(() => undefined);
         throw error;
       }
       try {
-        await addGrants([{ grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt }]);
+        const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
+        await addGrants([revoked]);
         // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-        emitRevoke(mark);
+        revocationAudit.emit(mark, revoked);
       } finally {
-        revoking.delete(grantId);
+        revocationAudit.sending.delete(grantId);
       }
       const rotated: Rotation[] = [];
       const complete = await settle(rotated).then(

@@ -447,8 +447,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     directory,
     now,
     meta,
-    grantsRecorded: (grantIds) => audit.grantsRecorded(grantIds),
-    revocationsRecorded: (grantIds) => audit.revocationsRecorded(grantIds),
+    recorded: (lookup) => audit.recorded(lookup),
     // Sent at once, not with the next record write or connect: a device lost right after a grant or
     // revocation must not take the only copy of that disclosure decision with it.
     onEvent: (event) => {
