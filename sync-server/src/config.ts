@@ -41,8 +41,8 @@ export interface ServerConfig {
   /**
    * Milliseconds a socket's unread replies may stay above the send cap without the client taking any of
    * them; then the socket is dropped, so a client that stopped reading does not hold that memory until
-   * its session ends. The live hub closes a connection whose buffered live changes the client takes none
-   * of for as long (hub.ts).
+   * its session ends. The live hub drops a socket whose buffered live changes the client takes none of
+   * for as long (hub.ts).
    */
   sendStallTimeoutMs: number;
   /**

@@ -22,6 +22,8 @@ export const recordingConnection = (
   sendEncoded: (text) => void frames.push(JSON.parse(text) as ServerFrame),
   bufferedAmount: () => 0,
   close: onClose,
+  // A dropped socket: its client sees 1006.
+  terminate: (reason) => onClose(1006, reason),
 });
 
 /** The `accessChanged` frames among `frames`, in order. */

@@ -67,6 +67,7 @@ describe('live delivery backpressure', () => {
       },
       bufferedAmount: () => buffered,
       close: () => undefined,
+      terminate: () => undefined,
     };
     await hub.add(conn);
     expect(await hub.subscribe(conn, [{ stream: STREAM, since: 0 }])).toEqual({ ok: true });

@@ -7,7 +7,9 @@
  *   cursor, not a buffer; when a socket's send buffer is above the high-water mark the hub waits for it to
  *   drain (backpressure) and catches up later from the cursor, in order, without loss or duplicates. A
  *   connection whose socket takes none of its buffer for `sendStallTimeoutMs` (real time) while delivery
- *   waits is closed (4000, UNAVAILABLE) instead of being looked at every 10 ms until its session ends.
+ *   waits is dropped at once (`terminate`: no close frame, which would queue behind what the client does
+ *   not read and leave ws holding the socket and its buffer for its close timeout) instead of being looked
+ *   at every 10 ms until its session ends.
  * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
  * - Access is re-decided at every delivery with the server clock, before the page is read and again once
  *   it is read (and logged), so delivery stops at the expiry instant even if no timer fired; grant changes
@@ -74,8 +76,8 @@
  * with backoff (1 s doubling up to 60 s, back to 1 s once a flush delivers everything), or sooner by the
  * connection's next flush (a later commit on any stream it follows). A socket that fails to send is
  * closed by its owner, which removes the connection at once (nothing found closed is counted as sent).
- * A connection the hub closes (`closeDevice`, a failed re-decision, a stalled socket) is stopped at that
- * moment, not when its socket's close reaches `remove`.
+ * A connection the hub closes (`closeDevice`, a failed re-decision) or drops (a stalled socket) is stopped
+ * at that moment, not when its socket's close reaches `remove`.
  * The live counts are off only (a) upwards by one page when the connection closes, its subscription
  * ends or moves, or its grant is revoked between logging a window's first page and sending it (logged
  * first, never under), and (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
@@ -111,6 +113,11 @@ export interface LiveConnection {
   sendEncoded(text: string, type: ServerFrame['t']): void;
   bufferedAmount(): number;
   close(code: number, reason: string): void;
+  /**
+   * Ends the connection at once, without a close handshake: for a client that reads nothing, whose close
+   * frame would wait behind what it has not read. `reason` is for the server's log only.
+   */
+  terminate(reason: string): void;
 }
 
 interface ConnState {
@@ -157,7 +164,7 @@ export interface HubOptions {
   highWaterBytes?: number;
   /**
    * How long delivery waits above the high-water mark for a socket whose client takes none of it before
-   * the connection is closed (4000, UNAVAILABLE); default 60 s.
+   * the connection is dropped (`terminate`); default 60 s.
    */
   sendStallTimeoutMs?: number;
   /**
@@ -176,7 +183,7 @@ const RETRY_MAX_MS = 60_000;
 /** Close reasons of a connection whose re-decision failed (code 4000: the device reconnects). */
 const CHANGE_FAILED = 'access could not be re-checked after a grant change; reconnect';
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
-/** Close reason of a connection whose client took none of its live changes for the stall timeout (4000). */
+/** Why a connection whose client took none of its live changes for the stall timeout is dropped. */
 const STALLED = 'the client takes none of its live changes; reconnect';
 /** The terms a stream is followed on, as `accessChanged` tells them: access, grant, expiry, end of reading. */
 const termsOf = (s: GrantedStream): string =>
@@ -554,9 +561,10 @@ export const createHub = (options: HubOptions) => {
         const buffered = state.conn.bufferedAmount();
         if (buffered > highWater) {
           if (stalled(state, buffered)) {
-            // Its buffer would stay pinned until the session ends, looked at every 10 ms.
+            // Its buffer would stay pinned until the session ends, looked at every 10 ms; and a close
+            // frame, queued behind that buffer, would pin it for ws's close timeout.
             halt(state);
-            state.conn.close(4000, STALLED);
+            state.conn.terminate(STALLED);
             return;
           }
           const retry = setTimeout(() => void flush(state), 10);

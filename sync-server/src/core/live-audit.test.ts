@@ -57,6 +57,7 @@ describe('live access in the audit log', () => {
     },
     bufferedAmount: () => buffered,
     close: () => undefined,
+    terminate: () => undefined,
   });
   const delivered = () =>
     frames.filter((f): f is ChangesFrame => f.t === 'changes').reduce((n, f) => n + f.docs.length, 0);

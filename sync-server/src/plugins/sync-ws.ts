@@ -24,7 +24,9 @@
  *     buffered, and the socket closed (1009); afterwards ws refuses frames over WS_MAX_PAYLOAD_BYTES (1009);
  *   - replies: once more than SEND_BUFFER_CAP_BYTES wait unread on a socket, its next frames wait and the
  *     socket is not read until the client has taken them (the client's own TCP window then stalls it); a
- *     socket that takes nothing for `sendStallTimeoutMs` while over the cap is dropped;
+ *     socket that takes nothing for `sendStallTimeoutMs` while over the cap is dropped; the hub holds back
+ *     live changes above its own lower mark and drops (`terminate`) a socket that takes none of them for
+ *     as long;
  *   - frames received and not yet handled: above MAX_QUEUED_FRAMES / MAX_QUEUED_BYTES the socket is not
  *     read either;
  *   - refusals go through the same path, every frame (binary and oversize ones included) costs a token;
@@ -55,8 +57,9 @@
  * Failure modes: an unexpected exception in a handler answers INTERNAL for that request only; the
  * connection is closed only for auth failures (a missed handshake deadline included), revocation,
  * session expiry, shutdown, abuse, or by the hub when it cannot re-decide the connection's access after a
- * grant change or when the client takes none of its live changes for `sendStallTimeoutMs` (4000,
- * UNAVAILABLE: the device reconnects and is re-checked).
+ * grant change (4000, UNAVAILABLE: the device reconnects and is re-checked); a socket whose client takes
+ * none of its live changes for `sendStallTimeoutMs` is dropped by the hub (`terminate`) as one over the
+ * send cap is (the client sees 1006 and reconnects).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -206,21 +209,22 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       updateReading();
     };
     // The client takes nothing: the memory it pins would otherwise stay until its session ends. A close
-    // frame would queue behind the replies it does not read, so the TCP connection is simply dropped.
+    // frame would queue behind what it does not read, and ws would keep the socket and its buffer for its
+    // close timeout, so the TCP connection is simply dropped (the client sees 1006).
+    const dropStalled = (why: string): void => {
+      request.log.warn({ connection: id, bufferedBytes: socket.bufferedAmount }, why);
+      metrics.refusals.inc({ code: 'UNAVAILABLE' });
+      state = 'closed';
+      if (live) ctx.hub.remove(live);
+      socket.terminate();
+    };
     const armStallTimer = (): void => {
       const limit = ctx.config.sendStallTimeoutMs;
       stallTimer = setTimeout(
         () => {
           if (!sendBlocked || isClosed()) return;
           if (performance.now() - lastProgress < limit) return armStallTimer();
-          request.log.warn(
-            { connection: id, bufferedBytes: socket.bufferedAmount },
-            'client takes none of its replies; dropping the socket',
-          );
-          metrics.refusals.inc({ code: 'UNAVAILABLE' });
-          state = 'closed';
-          if (live) ctx.hub.remove(live);
-          socket.terminate();
+          dropStalled('client takes none of its replies; dropping the socket');
         },
         Math.max(0, lastProgress + limit - performance.now()),
       );
@@ -590,6 +594,10 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               fail(code === 4001 ? 'DEVICE_REVOKED' : 'UNAVAILABLE', reason);
               state = 'closed';
               socket.close(code, reason);
+            },
+            terminate: (reason) => {
+              if (socket.readyState === socket.CLOSED) return;
+              dropStalled(`dropping the socket: ${reason}`);
             },
           };
           // Closed while the device was read (handshake deadline, client gone): nothing to register.

@@ -223,6 +223,45 @@ describe('restore carries what must not go back', () => {
     }
   });
 
+  it('carries an envelope re-signed after its creator was revoked, as the store replaces it, and no other', async () => {
+    const env = (createdBy: string, keyId: string, sig: string) => ({
+      keyId,
+      wrapped: `w-${sig}`,
+      createdBy,
+      sig,
+      createdAt: isoAt(1),
+    });
+    const { dataDir, backupFile } = await scenario(
+      async (store) => {
+        await store.accounts.register(makeAccount('pat'), makeDevice('d1', 'pat'));
+        await store.devices.put(makeDevice('d2', 'pat'));
+        await store.envelopes.put({ stream: S2, epoch: 0, recipient: 'pat', ...env('d2', 'k', 's-d2') });
+        await store.envelopes.put({ stream: S, epoch: 0, recipient: 'pat', ...env('d2', 'k0', 's0-d2') });
+      },
+      async (store) => {
+        await store.devices.revoke('d2', isoAt(5), SIGNED_D2);
+        // The same key signed anew by the account's active device: the store keeps this one.
+        const resigned = { stream: S2, epoch: 0, recipient: 'pat', ...env('d1', 'k', 's-d1') };
+        expect(await store.envelopes.put(resigned)).toEqual({ created: true });
+        // Another key under the same epoch is never taken in place of the first.
+        const other = { stream: S, epoch: 0, recipient: 'pat', ...env('d1', 'k-other', 's-other') };
+        expect(await store.envelopes.put(other)).toEqual({ created: false });
+      },
+    );
+    const result = await restore(backupFile, dataDir);
+    expect(result.carried).toMatchObject({ deviceRevocations: 1, envelopes: 1 });
+    const store = await openSqliteStore({ dataDir });
+    try {
+      const held = (await store.envelopes.list('pat')).map((e) => [e.stream, e.keyId, e.createdBy, e.sig]);
+      expect(held).toEqual([
+        [S2, 'k', 'd1', 's-d1'],
+        [S, 'k0', 'd2', 's0-d2'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('ends a grant revoked after the backup even when its stored revocation fails the check', async () => {
     // Keys here are not real, so no signature verifies: the grant must still end (fail closed).
     const { dataDir, backupFile } = await scenario(

@@ -20,7 +20,10 @@
  *   verifies (over the copy's own wrap, for a generation-0 signature; else reported or left as the backup
  *   had them);
  * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
- *   goes back to one a revoked grantee still holds;
+ *   goes back to one a revoked grantee still holds; and one the backup holds from a device revoked since
+ *   (after the device revocations are carried) is replaced by the same key signed anew by an active device
+ *   of its account, by the store's own conflict clause (ENVELOPE_ON_CONFLICT_SQL), so a restore does not
+ *   bring back the signature the store had replaced;
  * - invite revocations: a code the operator revoked (say, one that leaked) stays revoked. Uses taken after
  *   the backup are not carried: the accounts they created are not in the restored store either, so the
  *   person can sign up again with the same code;
@@ -62,6 +65,7 @@ import {
   wrappingKeySignaturePayload,
 } from '@hale/protocol';
 import {
+  ENVELOPE_ON_CONFLICT_SQL,
   INCARNATION_META_KEY,
   RESTORED_HEADS_TABLE_SQL,
   RESTORE_ORIGIN_META_KEY,
@@ -424,7 +428,7 @@ export const carryIntoRestored = async (
             `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
              SELECT @stream, @epoch, @recipient, @key_id, @wrapped, @created_by, @sig, @created_at
              WHERE EXISTS (SELECT 1 FROM accounts WHERE account_id = @recipient)
-             ON CONFLICT (stream, epoch, recipient) DO NOTHING`,
+             ${ENVELOPE_ON_CONFLICT_SQL}`,
           );
           for (const row of from.prepare<[], Row>('SELECT * FROM envelopes').iterate()) {
             n.envelopes += insert.run({

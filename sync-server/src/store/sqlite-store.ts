@@ -12,8 +12,9 @@
  * - Audit rows: the store answers `append-only`; triggers also refuse UPDATE and DELETE of rows of
  *   `/audit` streams, and recursive_triggers=ON makes REPLACE conflict resolution fire them too.
  * - An envelope is stored once per (stream, epoch, recipient), except that one created by a device revoked
- *   since is replaced by one of the same key id from an active device of the same account (`envelopeInsert`:
- *   the revocation as this store holds it when the replacement is written, inside its transaction).
+ *   since is replaced by one of the same key id from an active device of the same account
+ *   (ENVELOPE_ON_CONFLICT_SQL, also a restore's carry: the revocation as the database written to holds it
+ *   when the replacement is written, inside its transaction).
  * - A row's `expectedEpoch` is compared with the stream's highest envelope epoch read inside writeDocs'
  *   BEGIN IMMEDIATE transaction, and `envelopes.putAll` inserts its batch in one such transaction: an
  *   envelope is committed either before that read (seen) or after the batch (the row was current then).
@@ -151,6 +152,21 @@ export const RESTORED_HEADS_TABLE_SQL = `
     head INTEGER NOT NULL CHECK (head >= 0)
   ) WITHOUT ROWID;
 `;
+
+/**
+ * What an envelope insert does when its (stream, epoch, recipient) is taken (see the header): nothing,
+ * unless the stored one's creator is revoked and the new one carries the same key id from an active device
+ * of the same account, which then takes its place. The same key only: a claim stays the first one, only
+ * its signer changes. Every insert into `envelopes` ends with it (`envelopeInsert`, and restore-carry.ts
+ * carrying envelopes into a backup copy), so a restore keeps what the store would have kept.
+ */
+export const ENVELOPE_ON_CONFLICT_SQL = `ON CONFLICT (stream, epoch, recipient) DO UPDATE SET
+       wrapped = excluded.wrapped, created_by = excluded.created_by, sig = excluded.sig,
+       created_at = excluded.created_at
+     WHERE envelopes.key_id = excluded.key_id AND EXISTS (
+       SELECT 1 FROM devices old JOIN devices new ON new.account_id = old.account_id
+       WHERE old.device_id = envelopes.created_by AND old.revoked_at IS NOT NULL
+         AND new.device_id = excluded.created_by AND new.revoked_at IS NULL)`;
 
 /** A fresh incarnation id (16 random bytes, base64url: what the protocol's `Incarnation` accepts). */
 export const newIncarnation = (): string => randomBytes(16).toString('base64url');
@@ -1210,15 +1226,8 @@ const prepareStatements = (db: Database.Database) => ({
   ),
 
   envelopeInsert: db.prepare<[string, number, string, string, string, string, string | null, string]>(
-    // The same key only: a claim stays the first one, only its signer changes (see the header).
     `INSERT INTO envelopes (stream, epoch, recipient, key_id, wrapped, created_by, sig, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, epoch, recipient) DO UPDATE SET
-       wrapped = excluded.wrapped, created_by = excluded.created_by, sig = excluded.sig,
-       created_at = excluded.created_at
-     WHERE envelopes.key_id = excluded.key_id AND EXISTS (
-       SELECT 1 FROM devices old JOIN devices new ON new.account_id = old.account_id
-       WHERE old.device_id = envelopes.created_by AND old.revoked_at IS NOT NULL
-         AND new.device_id = excluded.created_by AND new.revoked_at IS NULL)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ${ENVELOPE_ON_CONFLICT_SQL}`,
   ),
   // Both walk envelopes_by_recipient (recipient, stream, epoch) in the answer's order: only the recipient's
   // rows of the named streams are read, however many other recipients' rows those streams hold, and a
