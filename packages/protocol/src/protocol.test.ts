@@ -62,4 +62,22 @@ describe('docs/protocol.md', () => {
       expect(doc, t).toContain(`\`${t}\``);
     for (const code of api.ERROR_CODE_LIST) expect(doc, code).toContain(`\`${code}\``);
   });
+
+  it('states the current protocol version in its title, its versioning section and its version table', () => {
+    const newest = api.PROTOCOL_VERSION;
+    expect(doc.split('\n')[0]).toBe(`# Hale wire protocol (versions 1–${newest})`);
+    expect(doc).toContain(
+      `\`PROTOCOL_VERSION\` is ${newest} (\`SUPPORTED_VERSIONS\` = [${api.SUPPORTED_VERSIONS.join(', ')}])`,
+    );
+    expect(doc).toMatch(new RegExp(`^\\| ${newest} +\\| `, 'm'));
+  });
+});
+
+describe('README.md', () => {
+  it('shows the health answer with the version the server sends (PROTOCOL_VERSION)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const samples = [...readme.matchAll(/"version":"(\d+)"/g)].map((m) => m[1]);
+    expect(samples.length).toBeGreaterThan(0);
+    for (const v of samples) expect(v).toBe(String(api.PROTOCOL_VERSION));
+  });
 });
