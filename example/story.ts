@@ -66,13 +66,19 @@ export interface StorySummary {
   recoveryKeyGroups: number;
   secondDevice: Counts;
   providerDuringGrant: Counts;
+  /** The signed grant's scope and length as stored, not as asked for. */
+  grantScope: Array<{ type: string; access: string }>;
+  grantHours: number;
   providerWriteRefused: string;
   rotated: Array<{ stream: string; epoch: number }>;
+  grantStatusAfterRevocation: string;
   providerAccessEndedCode: string;
   providerPurged: number;
   providerAfterRevocation: Counts;
   lateAllergyEpochOnSecondDevice: number;
   lateAllergyOnProvider: boolean;
+  /** Whether the provider stayed connected through the whole watch (else absence would prove nothing). */
+  providerOnlineThroughWatch: boolean;
   elapsedMs: number;
 }
 
@@ -319,7 +325,16 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       purpose: 'Allergy review before prescribing',
     });
     const grantId = stored.grant.grantId;
-    say(`grant ${grantId}: allergy (read) until ${stored.grant.expiresAt}`);
+    const grantScope = stored.grant.scope.map((e) => ({ type: e.type, access: e.access }));
+    const grantHours = (Date.parse(stored.grant.expiresAt) - Date.parse(stored.grant.start)) / 3600_000;
+    expect(grantHours === 48, `the grant runs ${grantHours} h, not 48 h`);
+    expect(
+      grantScope.every((e) => e.access === 'read'),
+      `the grant gives more than read access: ${JSON.stringify(grantScope)}`,
+    );
+    say(
+      `grant ${grantId}: ${grantScope.map((e) => `${e.type} (${e.access})`).join(', ')} for ${grantHours} h, until ${stored.grant.expiresAt}`,
+    );
 
     step('The provider syncs: the allergy arrives, the medication and the lab result do not');
     await waitFor(
@@ -366,7 +381,12 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     );
     for (const r of rotated) say(`re-keyed ${r.stream} to epoch ${r.epoch}`);
     const grants = await laptop.consent.list();
-    say(`grant ${grantId} is now ${grants.find((g) => g.grant.grantId === grantId)?.status ?? 'missing'}`);
+    const grantStatusAfterRevocation = grants.find((g) => g.grant.grantId === grantId)?.status ?? 'missing';
+    expect(
+      grantStatusAfterRevocation === 'revoked',
+      `the grant is ${grantStatusAfterRevocation}, not revoked`,
+    );
+    say(`grant ${grantId} is now ${grantStatusAfterRevocation}`);
 
     step("The provider's device reports that access ended and purges its copy");
     const allergyStream = `${patientId}/allergy`;
@@ -427,12 +447,20 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       `new allergy sealed under epoch ${lateAllergyEpochOnSecondDevice}`,
     );
     say(`allergy ${sulfa.id} (${sulfa.substance}) pushed; the phone has it, sealed under key epoch 1`);
+    // The provider must stay connected while it is watched: a device offline receives nothing anyway.
+    await clinic.sync.awaitInSync();
     const watchStart = Date.now();
     let lateAllergyOnProvider = false;
+    let providerOnlineThroughWatch = true;
     while (Date.now() - watchStart < absenceWindowMs) {
       if ((await clinic.records.get(sulfa.id)) !== null) lateAllergyOnProvider = true;
+      if (clinic.sync.state().status !== 'online') providerOnlineThroughWatch = false;
       await sleep(100);
     }
+    expect(
+      providerOnlineThroughWatch,
+      'the provider went offline during the watch, so its absence shows nothing',
+    );
     expect(!lateAllergyOnProvider, 'the provider received an allergy written after the revocation');
     const finalProvider = await countsOf(clinic, patientId);
     expect(finalProvider.allergies === 0, `provider holds ${finalProvider.allergies} allergies`);
@@ -448,13 +476,17 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       recoveryKeyGroups,
       secondDevice,
       providerDuringGrant,
+      grantScope,
+      grantHours,
       providerWriteRefused,
       rotated,
+      grantStatusAfterRevocation,
       providerAccessEndedCode,
       providerPurged,
       providerAfterRevocation,
       lateAllergyEpochOnSecondDevice,
       lateAllergyOnProvider,
+      providerOnlineThroughWatch,
       elapsedMs: Date.now() - started,
     };
     log(`\nThe story holds: every step checked (${summary.elapsedMs} ms).`);

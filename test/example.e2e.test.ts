@@ -20,13 +20,17 @@ describe('npm run example', () => {
     expect(lines.join('\n')).toContain('RECOVERY KEY');
     expect(summary.secondDevice).toEqual({ allergies: 1, medications: 1, labResults: 1 });
     expect(summary.providerDuringGrant).toEqual({ allergies: 1, medications: 0, labResults: 0 });
+    expect(summary.grantScope).toEqual([{ type: 'allergy', access: 'read' }]);
+    expect(summary.grantHours).toBe(48);
     expect(summary.providerWriteRefused).toBe('NOT_WRITABLE');
     expect(summary.rotated).toEqual([{ stream: `${summary.patientId}/allergy`, epoch: 1 }]);
+    expect(summary.grantStatusAfterRevocation).toBe('revoked');
     expect(summary.providerAccessEndedCode).toBe('CONSENT_REVOKED');
     expect(summary.providerPurged).toBe(1);
     expect(summary.providerAfterRevocation.allergies).toBe(0);
     expect(summary.lateAllergyEpochOnSecondDevice).toBe(1);
     expect(summary.lateAllergyOnProvider).toBe(false);
+    expect(summary.providerOnlineThroughWatch).toBe(true);
     // Numbered steps 1…10, in order.
     const numbers = lines.map((l) => /^\n(\d+)\. /.exec(l)?.[1]).filter((n) => n !== undefined);
     expect(numbers).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
