@@ -399,7 +399,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
   });
 
   it('GET wrapped-root needs a session', async () => {
-    const error = await api.getWrappedRoot('not-a-token').catch((e: unknown) => e);
+    const error = await api.getWrappedRoot('not-a-session-token-of-this-server').catch((e: unknown) => e);
     expect(isHaleClientError(error) && error.code).toBe('UNAUTHENTICATED');
   });
 });

@@ -2,20 +2,26 @@
  * The one error type of the device's server calls (HTTP API, session manager; the sync engine reuses it).
  *
  * Invariants: `code` is a protocol ErrorCode from ERROR_CODES, or `NETWORK` (no answer: offline, DNS,
- * connection reset) or `BAD_RESPONSE` (an answer that is not what the protocol promises: wrong status,
- * not JSON, fails its schema). `retry` says whether the same request may succeed later unchanged
- * (ERROR_CODES[code].retry; NETWORK always; BAD_RESPONSE when the status was 5xx or 429). A code a newer
- * server invented is kept in `wireCode` and mapped to the known code of its HTTP class, so callers can
- * always switch on `code`. Messages never carry key material or plaintext.
+ * connection reset), `BAD_RESPONSE` (an answer that is not what the protocol promises: wrong status,
+ * a redirect, not JSON, fails its schema) or `TIMEOUT` (no complete answer within the call's time limit).
+ * The client's own codes are append-only like the protocol's. `retry` says whether the same request may
+ * succeed later unchanged (ERROR_CODES[code].retry; NETWORK and TIMEOUT always; BAD_RESPONSE when the
+ * status was 5xx or 429). A code a newer server invented is kept in `wireCode` and mapped to the known
+ * code of its HTTP class, so callers can always switch on `code`. Messages never carry key material or
+ * plaintext, and the client writes no bearer token into one.
  */
 import { ERROR_CODES, isErrorCode, type ClientAction, type ErrorCode } from '@hale/protocol';
 
-export type HaleClientErrorCode = ErrorCode | 'NETWORK' | 'BAD_RESPONSE';
+/** Append-only: a new code of the client's own goes at the end. */
+export type HaleClientErrorCode = ErrorCode | 'NETWORK' | 'BAD_RESPONSE' | 'TIMEOUT';
 
 export interface HaleClientErrorInit {
   readonly code: HaleClientErrorCode;
   readonly message: string;
-  /** HTTP status, or 0 when there was no answer (NETWORK) or the request was refused before sending. */
+  /**
+   * HTTP status, or 0 when there was no answer (NETWORK, TIMEOUT before any) or the request was refused
+   * before sending.
+   */
   readonly status: number;
   readonly details?: Readonly<Record<string, unknown>>;
   /** The code exactly as the server sent it, when it differs from `code` (a newer server's code). */
@@ -50,13 +56,13 @@ export class HaleClientError extends Error {
 export const isHaleClientError = (e: unknown): e is HaleClientError => e instanceof HaleClientError;
 
 function defaultRetry(code: HaleClientErrorCode, status: number): boolean {
-  if (code === 'NETWORK') return true;
+  if (code === 'NETWORK' || code === 'TIMEOUT') return true;
   if (code === 'BAD_RESPONSE') return status >= 500 || status === 429;
   return ERROR_CODES[code].retry;
 }
 
 function actionFor(code: HaleClientErrorCode, retry: boolean): ClientAction {
-  if (code === 'NETWORK') return 'backoff';
+  if (code === 'NETWORK' || code === 'TIMEOUT') return 'backoff';
   if (code === 'BAD_RESPONSE') return retry ? 'backoff' : 'fix-request';
   return ERROR_CODES[code].action;
 }

@@ -3,10 +3,14 @@
 // passes the limit.
 import { describe, expect, it } from 'vitest';
 import { MAX_CHUNK_BYTES, MAX_FRAME_BYTES } from '@hale/protocol';
+import { newId } from '@hale/model';
 import { isHaleClientError, type HaleClientError } from './errors';
 import { ANSWER_LIMITS, MAX_ERROR_BODY_BYTES, createHttpApi, type FetchResponseLike } from './http-api';
 
 const CHUNK = 64 * 1024;
+/** Well-formed, or the call is refused before it reaches the fake server. */
+const BLOB_ID = newId();
+const TOKEN = 'x'.repeat(40);
 
 interface Reading {
   /** Bytes handed out by the body stream. */
@@ -92,7 +96,7 @@ describe('http-api: answers larger than their route allows', () => {
 
   it('getChunk: a streamed chunk over MAX_CHUNK_BYTES is given up at the limit, the stream cancelled', async () => {
     const { response, reading } = answer(200, 64 * MAX_CHUNK_BYTES);
-    const e = await thrown(apiAnswering(response).getChunk('blob', 0, 'token'));
+    const e = await thrown(apiAnswering(response).getChunk(BLOB_ID, 0, TOKEN));
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.details).toEqual({ limit: MAX_CHUNK_BYTES });
     expect(e.message).toMatch(/getChunk: answer refused: larger than the \d+ bytes this route may answer/);
@@ -105,7 +109,7 @@ describe('http-api: answers larger than their route allows', () => {
     const { response, reading } = answer(200, 64 * MAX_CHUNK_BYTES, {
       contentLength: String(64 * MAX_CHUNK_BYTES),
     });
-    const e = await thrown(apiAnswering(response).getChunk('blob', 0, 'token'));
+    const e = await thrown(apiAnswering(response).getChunk(BLOB_ID, 0, TOKEN));
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.details).toEqual({ limit: MAX_CHUNK_BYTES });
     expect({ streamed: reading.streamed, wholeReads: reading.wholeReads }).toEqual({
@@ -119,7 +123,7 @@ describe('http-api: answers larger than their route allows', () => {
       contentLength: String(MAX_CHUNK_BYTES),
       fill: 7,
     });
-    const bytes = await apiAnswering(response).getChunk('blob', 0, 'token');
+    const bytes = await apiAnswering(response).getChunk(BLOB_ID, 0, TOKEN);
     expect(bytes.length).toBe(MAX_CHUNK_BYTES);
     expect(bytes.every((b) => b === 7)).toBe(true);
     expect(reading.wholeReads).toBe(0);
@@ -165,9 +169,9 @@ describe('http-api: answers larger than their route allows', () => {
     expect(json.details).toEqual({ limit: MAX_FRAME_BYTES });
     const bytes = await thrown(
       apiAnswering({ ...response, arrayBuffer: async () => new ArrayBuffer(MAX_CHUNK_BYTES + 1) }).getChunk(
-        'blob',
+        BLOB_ID,
         0,
-        'token',
+        TOKEN,
       ),
     );
     expect(bytes.details).toEqual({ limit: MAX_CHUNK_BYTES });
@@ -209,7 +213,7 @@ describe('http-api: answers larger than their route allows', () => {
     };
     const e = await thrown(apiAnswering(response).health());
     expect(e.code).toBe('NETWORK');
-    const bytes = await thrown(apiAnswering(response).getChunk('blob', 0, 'token'));
+    const bytes = await thrown(apiAnswering(response).getChunk(BLOB_ID, 0, TOKEN));
     expect(bytes.code).toBe('NETWORK');
   });
 });

@@ -5,8 +5,19 @@
  * against the route's response schema for the expected status (error bodies against HttpErrorBody):
  * properties a newer server added are dropped, never passed on, while every known one is checked as
  * strictly as ever. Request bodies are validated strictly against the route's body schema before they
- * leave the device, so a local bug fails here with BAD_MESSAGE instead of as a server refusal. `fetch` is
- * injected (no platform API is imported). Path parameters are URL-encoded.
+ * leave the device, so a local bug fails here with BAD_MESSAGE instead of as a server refusal; so are path
+ * parameters and query values (against the route's `params`/`querystring` schema: no '.' or '..' id can
+ * turn a request into one for another path) and the bearer token (the pattern the server requires), and
+ * refused ones are BAD_MESSAGE with nothing sent. `fetch` is injected (no platform API is imported; the
+ * AbortController and timers are the platform's globals unless injected).
+ * Every call has a time limit covering the request and the whole answer body (`timeoutMs`, longer
+ * `chunkTimeoutMs` for chunk transfers): when it runs out the fetch is aborted through its signal, a body
+ * stream being read is cancelled, and the call fails TIMEOUT (retryable), so no caller, nor a sign-in that
+ * callers share, waits for ever on a server that stopped answering.
+ * Redirects are never followed (`redirect: 'manual'`): a 3xx, or the opaque answer a browser gives for
+ * one, is BAD_RESPONSE (not retryable) with its body cancelled, so no request, body or bearer token reaches
+ * another server or path than the route's. Error messages never copy a fetch failure's message (it may
+ * hold the URL's credentials or a header): only the failure's name.
  * Answers are bounded: no body larger than its route allows (ANSWER_LIMITS: a sealed chunk for getChunk,
  * MAX_FRAME_BYTES for JSON, MAX_ERROR_BODY_BYTES for an error body) is held. One whose `content-length`
  * says more is refused before a byte is read; one read as a stream (`body`, as WHATWG fetch gives it) is
@@ -14,16 +25,19 @@
  * be read whole (`text()`/`arrayBuffer()`): its size is checked after reading, so only a `content-length`
  * bounds what it makes the device hold.
  * Failure modes, all thrown as HaleClientError: no answer, or one whose body could not be read (success
- * or error alike: the request may have taken effect) → NETWORK (retry); an error body → its code
- * (an unknown code → the known code of its HTTP class, see errors.ts); an unexpected status, non-JSON
- * or schema-breaking answer, or one larger than its route allows → BAD_RESPONSE (details.limit for the
- * last).
+ * or error alike: the request may have taken effect) → NETWORK (retry); no complete answer within the
+ * call's time limit → TIMEOUT (retry; it too may have taken effect; status 0, or the status that came
+ * when the body stalled); an error body → its code (an unknown code → the known code of its HTTP class,
+ * see errors.ts); an unexpected status (a redirect included), non-JSON or schema-breaking answer, or one
+ * larger than its route allows → BAD_RESPONSE (details.limit for the last); a request, path, query or
+ * token refused before sending → BAD_MESSAGE (TOO_LARGE for an oversized value), status 0.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { utf8Decode } from '@hale/crypto';
 import {
   HTTP_ROUTES,
   HttpErrorBody,
+  HttpSessionResponse,
   MAX_CHUNK_BYTES,
   MAX_FRAME_BYTES,
   OCTET_STREAM,
@@ -56,14 +70,13 @@ import {
   type HttpRoute,
   type HttpServerInfo,
   type HttpSessionRequest,
-  type HttpSessionResponse,
   type HttpWrappedRootRequest,
   type HttpWrappedRootResponse,
   type HttpWrappedRootState,
   type HttpWrappingKeyRequest,
   type HttpWrappingKeyResponse,
 } from '@hale/protocol';
-import { HaleClientError, errorFromWire } from './errors';
+import { HaleClientError, errorFromWire, type HaleClientErrorCode } from './errors';
 
 /** The part of a WHATWG body stream reader the client uses. */
 export interface BodyReaderLike {
@@ -90,15 +103,35 @@ export interface FetchInitLike {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body?: string | Uint8Array;
+  /** Always 'manual': a redirect is answered to the client, which refuses it, and never followed. */
+  readonly redirect?: 'manual';
+  /** Aborted when the call's time limit runs out (absent only where the platform has no AbortController). */
+  readonly signal?: AbortSignal;
 }
 
-/** Structural type of `fetch`: the platform injects the global one (or a wrapper with timeouts). */
+/** Structural type of `fetch`: the platform injects the global one (or a wrapper that passes `init` on). */
 export type FetchLike = (url: string, init: FetchInitLike) => Promise<FetchResponseLike>;
+
+/** Default time limit of one call, request and answer body: the sync socket's `requestTimeoutMs` default. */
+export const HTTP_TIMEOUT_MS = 60_000;
+
+/**
+ * Default time limit of a chunk upload or download (`putChunk`, `getChunk`): a sealed chunk of
+ * MAX_CHUNK_BYTES still gets through at about 30 kB/s.
+ */
+export const CHUNK_TIMEOUT_MS = 300_000;
 
 export interface HttpApiOptions {
   /** e.g. `https://hale.example.org` (a trailing slash is ignored). */
   readonly baseUrl: string;
   readonly fetch: FetchLike;
+  /** Time limit of one call, request and whole answer, in ms (default HTTP_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** The same for `putChunk` and `getChunk` (default CHUNK_TIMEOUT_MS). */
+  readonly chunkTimeoutMs?: number;
+  /** Timers (default: the platform's setTimeout/clearTimeout); tests inject their own. */
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (handle: unknown) => void;
 }
 
 export interface HttpApi {
@@ -173,7 +206,7 @@ export const ANSWER_LIMITS: Readonly<Record<RouteName, number>> = Object.fromEnt
   Object.keys(HTTP_ROUTES).map((name) => [name, name === 'getChunk' ? MAX_CHUNK_BYTES : MAX_FRAME_BYTES]),
 ) as Record<RouteName, number>;
 
-function fillPath(url: string, params: Readonly<Record<string, string | number>> = {}): string {
+function fillPath(url: string, params: Readonly<Record<string, string | number>>): string {
   return url.replace(/:([A-Za-z]+)/g, (_, name: string) => {
     const value = params[name];
     if (value === undefined) throw new Error(`http-api: missing path parameter ${name}`);
@@ -181,12 +214,67 @@ function fillPath(url: string, params: Readonly<Record<string, string | number>>
   });
 }
 
-function queryString(query: Readonly<Record<string, string | number | boolean | undefined>> = {}): string {
+function queryString(query: Readonly<Record<string, string | number | boolean>>): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
   }
   return parts.length === 0 ? '' : `?${parts.join('&')}`;
+}
+
+/** The pattern the server requires of a bearer token (it answers UNAUTHENTICATED for any other). */
+const SessionToken = HttpSessionResponse.properties.token;
+
+/** A request the device refuses to send; nothing went out. */
+const refusedBeforeSending = (
+  name: RouteName,
+  code: HaleClientErrorCode,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+) =>
+  new HaleClientError({
+    code,
+    message: `${name}: request refused before sending: ${message}`,
+    status: 0,
+    ...(details === undefined ? {} : { details }),
+  });
+
+/** Only the name of a thrown value: its message may carry the URL's credentials or a header. */
+const failureName = (e: unknown): string => (e instanceof Error ? e.name.slice(0, 60) : typeof e);
+
+/** The route's path and query string, each value checked against the route's schema first. */
+function requestPath(name: RouteName, route: HttpRoute, call: CallOptions): string {
+  const params = call.params ?? {};
+  const query: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(call.query ?? {})) if (value !== undefined) query[key] = value;
+  for (const [schema, value, what] of [
+    [route.schema.params, params, 'path'],
+    [route.schema.querystring, query, 'query'],
+  ] as const) {
+    if (schema === undefined) continue;
+    const checked = validate(schema, value);
+    if (!checked.ok) {
+      const { code, message, details } = checked.error;
+      throw refusedBeforeSending(name, code, `${what}: ${message}`, details);
+    }
+  }
+  try {
+    return fillPath(route.url, params) + queryString(query);
+  } catch {
+    // encodeURIComponent throws URIError for a lone surrogate, which a plain string schema lets through.
+    throw refusedBeforeSending(name, 'BAD_MESSAGE', 'a path or query value is not well-formed Unicode');
+  }
+}
+
+/** When the call must have its whole answer, and how it stops waiting when that passes. */
+interface Deadline {
+  readonly ms: number;
+  readonly signal: AbortSignal | undefined;
+  /** `pending`, unless the time runs out first: then it rejects (and `expired()` says why). */
+  within<T>(pending: Promise<T>): Promise<T>;
+  expired(): boolean;
+  /** Clears the timer: the call is over. */
+  end(): void;
 }
 
 /** The route's 2xx status (201 for creations), 200 when the route declares none (raw answers). */
@@ -223,27 +311,42 @@ const cancelQuietly = (reader: BodyReaderLike): void => {
   reader.cancel().catch(() => undefined);
 };
 
+/** Cancels the body of an answer given up on unread, so its connection is not held open for it. */
+const discardBody = (res: FetchResponseLike): void => {
+  const body = res.body;
+  if (body === undefined || body === null) return;
+  try {
+    cancelQuietly(body.getReader());
+  } catch {
+    // Locked or already gone: nothing left to release.
+  }
+};
+
+const timedOut = (name: RouteName, status: number, ms: number) =>
+  new HaleClientError({ code: 'TIMEOUT', message: `${name}: no complete answer within ${ms} ms`, status });
+
 /**
  * The body, at most `limit` bytes of it: TOO_LARGE for a larger one (refused by its `content-length`
- * before reading, or as soon as a stream passes the limit); throws when reading failed. `read` is the
- * whole-body fallback for a response without `body`, `size` measures what it read.
+ * before reading, or as soon as a stream passes the limit); throws when reading failed or `deadline` passed
+ * (a stream is then cancelled). `read` is the whole-body fallback for a response without `body`, `size`
+ * measures what it read.
  */
 async function readCapped<T>(
   res: FetchResponseLike,
   limit: number,
+  deadline: Deadline,
   decode: (bytes: Uint8Array) => T,
   read: () => Promise<T>,
   size: (value: T) => number,
 ): Promise<T | typeof TOO_LARGE> {
   const declared = res.headers.get('content-length');
   if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
-    const body = res.body;
-    if (body !== undefined && body !== null) cancelQuietly(body.getReader());
+    discardBody(res);
     return TOO_LARGE;
   }
   const stream = res.body;
   if (stream === undefined || stream === null) {
-    const value = await read();
+    const value = await deadline.within(read());
     if (size(value) > limit) return TOO_LARGE;
     return value;
   }
@@ -251,7 +354,14 @@ async function readCapped<T>(
   const chunks: Uint8Array[] = [];
   let length = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let piece: Awaited<ReturnType<BodyReaderLike['read']>>;
+    try {
+      piece = await deadline.within(reader.read());
+    } catch (e) {
+      cancelQuietly(reader);
+      throw e;
+    }
+    const { done, value } = piece;
     if (done) break;
     if (value === undefined) continue;
     length += value.length;
@@ -272,10 +382,15 @@ async function readCapped<T>(
 }
 
 /** The body as text, at most `limit` bytes; null when it is not UTF-8. */
-const readText = (res: FetchResponseLike, limit: number): Promise<string | null | typeof TOO_LARGE> =>
+const readText = (
+  res: FetchResponseLike,
+  limit: number,
+  deadline: Deadline,
+): Promise<string | null | typeof TOO_LARGE> =>
   readCapped<string | null>(
     res,
     limit,
+    deadline,
     (bytes) => {
       const text = utf8Decode(bytes);
       return text.ok ? text.value : null;
@@ -285,12 +400,16 @@ const readText = (res: FetchResponseLike, limit: number): Promise<string | null 
     (text) => text?.length ?? 0,
   );
 
-async function errorFromResponse(name: RouteName, res: FetchResponseLike): Promise<HaleClientError> {
+async function errorFromResponse(
+  name: RouteName,
+  res: FetchResponseLike,
+  deadline: Deadline,
+): Promise<HaleClientError> {
   let text: string | null | typeof TOO_LARGE;
   try {
-    text = await readText(res, MAX_ERROR_BODY_BYTES);
+    text = await readText(res, MAX_ERROR_BODY_BYTES, deadline);
   } catch {
-    return connectionLost(name, res.status);
+    return deadline.expired() ? timedOut(name, res.status, deadline.ms) : connectionLost(name, res.status);
   }
   if (text === TOO_LARGE) {
     const message = `HTTP ${res.status} with an error body over ${MAX_ERROR_BODY_BYTES} bytes`;
@@ -312,8 +431,46 @@ async function errorFromResponse(name: RouteName, res: FetchResponseLike): Promi
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const doFetch = options.fetch;
+  const timeoutMs = options.timeoutMs ?? HTTP_TIMEOUT_MS;
+  const chunkTimeoutMs = options.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS;
+  const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+  const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
 
-  async function send(name: RouteName, call: CallOptions): Promise<FetchResponseLike> {
+  function startDeadline(name: RouteName): Deadline {
+    const ms = name === 'getChunk' || name === 'putChunk' ? chunkTimeoutMs : timeoutMs;
+    const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
+    let expired = false;
+    let expire: (reason: Error) => void = () => undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      expire = reject;
+    });
+    // Rejected once the time is up, whether or not anything still waits on it.
+    timeout.catch(() => undefined);
+    const handle = setTimer(() => {
+      expired = true;
+      expire(new Error('time limit passed'));
+      controller?.abort();
+    }, ms);
+    return {
+      ms,
+      signal: controller?.signal,
+      within: <T>(pending: Promise<T>) => Promise.race([pending, timeout]),
+      expired: () => expired,
+      end: () => clearTimer(handle),
+    };
+  }
+
+  /** Runs one call under its deadline, cleared however the call ends. */
+  async function timed<T>(name: RouteName, run: (deadline: Deadline) => Promise<T>): Promise<T> {
+    const deadline = startDeadline(name);
+    try {
+      return await run(deadline);
+    } finally {
+      deadline.end();
+    }
+  }
+
+  async function send(name: RouteName, call: CallOptions, deadline: Deadline): Promise<FetchResponseLike> {
     const route: HttpRoute = HTTP_ROUTES[name];
     const headers: Record<string, string> = { accept: 'application/json' };
     let body: string | Uint8Array | undefined;
@@ -322,12 +479,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       if (schema !== undefined) {
         const checked = validate(schema, call.json);
         if (!checked.ok) {
-          throw new HaleClientError({
-            code: checked.error.code,
-            message: `${name}: request refused before sending: ${checked.error.message}`,
-            status: 0,
-            details: checked.error.details,
-          });
+          const { code, message, details } = checked.error;
+          throw refusedBeforeSending(name, code, message, details);
         }
       }
       headers['content-type'] = 'application/json';
@@ -344,34 +497,63 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           status: 0,
         });
       }
+      // Never into the message: a malformed token is still a token.
+      if (!validate(SessionToken, call.token).ok) {
+        throw refusedBeforeSending(name, 'BAD_MESSAGE', 'the session token is malformed');
+      }
       headers['authorization'] = `Bearer ${call.token}`;
     }
-    const url = baseUrl + fillPath(route.url, call.params) + queryString(call.query);
+    const url = baseUrl + requestPath(name, route, call);
+    let res: FetchResponseLike;
     try {
-      return await doFetch(url, { method: route.method, headers, ...(body === undefined ? {} : { body }) });
+      res = await deadline.within(
+        doFetch(url, {
+          method: route.method,
+          headers,
+          redirect: 'manual',
+          ...(body === undefined ? {} : { body }),
+          ...(deadline.signal === undefined ? {} : { signal: deadline.signal }),
+        }),
+      );
     } catch (e) {
-      const reason = e instanceof Error ? e.message : 'request failed';
-      throw new HaleClientError({ code: 'NETWORK', message: `${name}: ${reason}`, status: 0 });
+      if (deadline.expired()) throw timedOut(name, 0, deadline.ms);
+      throw new HaleClientError({
+        code: 'NETWORK',
+        message: `${name}: no answer (${failureName(e)})`,
+        status: 0,
+      });
     }
+    // Status 0 is how a browser's fetch shows a redirect it did not follow (an opaque answer).
+    if (res.status === 0 || (res.status >= 300 && res.status < 400)) {
+      discardBody(res);
+      throw badResponse(name, res.status, `answered with a redirect (HTTP ${res.status}), not followed`);
+    }
+    return res;
   }
 
-  async function callJson<S extends TSchema>(
+  const callJson = <S extends TSchema>(name: RouteName, schema: S, call: CallOptions): Promise<Static<S>> =>
+    timed(name, (deadline) => readJson(name, schema, call, deadline));
+
+  async function readJson<S extends TSchema>(
     name: RouteName,
     schema: S,
     call: CallOptions,
+    deadline: Deadline,
   ): Promise<Static<S>> {
-    const res = await send(name, call);
+    const res = await send(name, call, deadline);
     const expected = successStatus(HTTP_ROUTES[name]);
     if (res.status !== expected) {
       if (res.status >= 200 && res.status < 300) {
+        discardBody(res);
         throw badResponse(name, res.status, `expected HTTP ${expected}, got ${res.status}`);
       }
-      throw await errorFromResponse(name, res);
+      throw await errorFromResponse(name, res, deadline);
     }
     let text: string | null | typeof TOO_LARGE;
     try {
-      text = await readText(res, ANSWER_LIMITS[name]);
+      text = await readText(res, ANSWER_LIMITS[name], deadline);
     } catch {
+      if (deadline.expired()) throw timedOut(name, res.status, deadline.ms);
       // The server may well have acted (a registration landed): callers must be able to tell this from
       // an answer that is wrong, and check or retry, exactly as for an error answer cut off.
       throw connectionLost(name, res.status);
@@ -393,24 +575,25 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     return checked.value;
   }
 
-  async function callBytes(name: RouteName, call: CallOptions): Promise<Uint8Array> {
-    const res = await send(name, call);
-    if (res.status !== successStatus(HTTP_ROUTES[name])) throw await errorFromResponse(name, res);
+  const callBytes = (name: RouteName, call: CallOptions): Promise<Uint8Array> =>
+    timed(name, (deadline) => readBytes(name, call, deadline));
+
+  async function readBytes(name: RouteName, call: CallOptions, deadline: Deadline): Promise<Uint8Array> {
+    const res = await send(name, call, deadline);
+    if (res.status !== successStatus(HTTP_ROUTES[name])) throw await errorFromResponse(name, res, deadline);
     let bytes: Uint8Array | typeof TOO_LARGE;
     try {
       bytes = await readCapped(
         res,
         ANSWER_LIMITS[name],
+        deadline,
         (read) => read,
         async () => new Uint8Array(await res.arrayBuffer()),
         (read) => read.length,
       );
     } catch {
-      throw new HaleClientError({
-        code: 'NETWORK',
-        message: `${name}: connection lost reading bytes`,
-        status: 0,
-      });
+      if (deadline.expired()) throw timedOut(name, res.status, deadline.ms);
+      throw connectionLost(name, res.status);
     }
     if (bytes === TOO_LARGE) throw tooLarge(name, res.status, ANSWER_LIMITS[name]);
     return bytes;

@@ -5,7 +5,11 @@
  * server rebuilds it, with the label both as signing prefix and inside the payload. The token is reused
  * until REFRESH_MARGIN before its expiry, measured on the device clock from the lifetime the server
  * granted (session expiry − challenge issue time, both server times), so a skewed device clock neither
- * keeps a dead token nor discards a live one. Concurrent callers share one authentication in flight.
+ * keeps a dead token nor discards a live one. Concurrent callers share one authentication in flight; it
+ * ends within the HTTP API's time limits (each of its calls fails TIMEOUT when its own runs out), and its
+ * slot is freed however it ends, so a sign-in that hung or failed is never handed out again: the next call
+ * starts a new one. `invalidate()` frees the slot at once too, and a sign-in started before it no longer
+ * sets the cached token.
  * Failure modes (HaleClientError): a challenge that turns out stale (CHALLENGE_INVALID) is retried once
  * with a fresh one; `withToken` re-authenticates once when the server answers SESSION_EXPIRED or
  * UNAUTHENTICATED and then gives up with that error; DEVICE_REVOKED and BAD_SIGNATURE propagate at once
@@ -43,7 +47,10 @@ export interface SessionManager {
   token(): Promise<string>;
   /** Runs `call` with a token; on SESSION_EXPIRED/UNAUTHENTICATED re-authenticates once and runs it again. */
   withToken<T>(call: (token: string) => Promise<T>): Promise<T>;
-  /** Forgets the cached token (e.g. after the server refused it). */
+  /**
+   * Forgets the cached token (e.g. after the server refused it) and any sign-in in flight: the next
+   * `token()` signs in anew.
+   */
   invalidate(): void;
 }
 
@@ -103,8 +110,10 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const now = options.now ?? Date.now;
   let cached: { token: string; renewAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
+  /** Bumped by invalidate(): a sign-in started under an older one caches nothing. */
+  let generation = 0;
 
-  async function authenticate(): Promise<string> {
+  async function authenticate(startedIn: number): Promise<string> {
     const startedAt = now();
     let session: Session;
     try {
@@ -114,23 +123,30 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       session = await openSession(api, device, ed);
     }
     const margin = Math.min(SESSION_REFRESH_MARGIN_MS, session.lifetimeMs / 10);
-    cached = { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };
+    if (startedIn === generation) {
+      cached = { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };
+    }
     return session.token;
   }
 
   function token(): Promise<string> {
     if (cached !== undefined && now() < cached.renewAt) return Promise.resolve(cached.token);
     cached = undefined;
-    inFlight ??= authenticate().finally(() => {
-      inFlight = undefined;
+    if (inFlight !== undefined) return inFlight;
+    const started = authenticate(generation).finally(() => {
+      // invalidate() may have put a newer sign-in in the slot meanwhile: that one stays.
+      if (inFlight === started) inFlight = undefined;
     });
-    return inFlight;
+    inFlight = started;
+    return started;
   }
 
   return {
     token,
     invalidate() {
       cached = undefined;
+      inFlight = undefined;
+      generation++;
     },
     async withToken<T>(call: (token: string) => Promise<T>): Promise<T> {
       const first = await token();
