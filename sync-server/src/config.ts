@@ -182,7 +182,7 @@ export const usage = (): string => {
     '       hale-sync-server invite [--expires 7d] [--uses 1] [--role patient|provider] [--note TEXT] [--data-dir DIR]',
     '       hale-sync-server invite --list | --revoke CODE-OR-ID [--data-dir DIR]',
     '',
-    'Options (flag, environment variable, meaning):',
+    'Server options (flag, environment variable, meaning); backup, restore and invite read --data-dir only:',
     ...lines,
     `  --${'help'.padEnd(flagWidth)} ${''.padEnd(envWidth)} show this help`,
   ].join('\n');
@@ -400,7 +400,51 @@ const parseInvite = (values: { [K in (typeof INVITE_FLAGS)[number]]?: string | b
   return create;
 };
 
-/** Flags win over environment variables, which win over defaults. */
+type Command = ParsedCommand['command'];
+
+/**
+ * The command each flag is for, when it is not `serve`'s (the server's settings in OPTIONS) nor every
+ * command's (`--data-dir`). A flag given to another command is refused rather than ignored: with the
+ * command forgotten, `--from FILE` would start the server on the store it was meant to replace.
+ */
+const COMMAND_OF_FLAG: Readonly<Record<string, Exclude<Command, 'serve' | 'help'>>> = {
+  out: 'backup',
+  from: 'restore',
+  force: 'restore',
+  ...Object.fromEntries(INVITE_FLAGS.map((flag) => [flag, 'invite'] as const)),
+};
+
+const commandOf = (flag: string): Command | 'any' =>
+  flag === 'data-dir' ? 'any' : (COMMAND_OF_FLAG[flag] ?? 'serve');
+
+/**
+ * Blanks around a path are refused, not trimmed nor taken: `HALE_DATA_DIR="/srv/hale "` (an env file's
+ * trailing blank) names another directory, where the server would make a new, empty store with a new
+ * signing key. A blank inside a path is a path.
+ */
+const toPath = (from: Source, raw: string): string => {
+  if (raw.trim() !== raw) {
+    throw new ConfigError(`${from}: blank at the start or end of a path: ${JSON.stringify(raw)}`);
+  }
+  return raw;
+};
+
+/**
+ * What a word after the command most likely meant: a flag of this command without its dashes
+ * (`invite list`), or the file of backup's `--out` / restore's `--from`.
+ */
+const strayHint = (command: Command, word: string, fileFlag: 'out' | 'from' | null): string => {
+  const flag = word.toLowerCase();
+  const owner = Object.hasOwn(OPTIONS, flag) || Object.hasOwn(COMMAND_OF_FLAG, flag) ? commandOf(flag) : null;
+  if (owner === command || owner === 'any') return ` (did you mean --${flag}?)`;
+  return fileFlag === null ? '' : ` (did you mean --${fileFlag} ${word}?)`;
+};
+
+/**
+ * Flags win over environment variables, which win over defaults. Each command reads only the settings
+ * it uses: backup, restore and invite the data directory, so a server setting they share an environment
+ * with (a bad PORT) does not stop them, and `--help` none, so it prints whatever else is wrong.
+ */
 export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): ParsedCommand => {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -454,7 +498,12 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     }
     return check(from, raw);
   };
-  const asIs = (_from: Source, raw: string): string => raw;
+  /** `--out` or `--from`: blank or blanks around it refused as the data directory's are. */
+  const fileFlag = (flag: 'out' | 'from'): string | undefined => {
+    const raw = values[flag];
+    if (raw !== undefined && raw.trim() === '') throw new ConfigError(`--${flag} is empty: give a file`);
+    return raw === undefined ? undefined : toPath(`--${flag}`, raw);
+  };
   const command = values.help ? 'help' : (positionals[0] ?? 'serve');
   if (
     command !== 'serve' &&
@@ -465,16 +514,44 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
   ) {
     throw new ConfigError(`unknown command: ${command}`);
   }
-  // `hale-sync-server --uses 3` (the command forgotten) must not start a server instead.
-  const inviteFlag = INVITE_FLAGS.find((flag) => values[flag] !== undefined);
-  if (command !== 'invite' && command !== 'help' && inviteFlag !== undefined) {
-    throw new ConfigError(`--${inviteFlag} is only for the invite command`);
+  if (command === 'help') {
+    return { command, config: { ...DEFAULT_CONFIG, dataDir: path.resolve(DEFAULT_CONFIG.dataDir) } };
+  }
+  // `invite list` (dashes forgotten) must not create an invite code, as it did when only the command was read.
+  const stray = positionals[1];
+  if (stray !== undefined) {
+    const file = command === 'backup' ? 'out' : command === 'restore' ? 'from' : null;
+    const hint = strayHint(command, stray, file !== null && values[file] === undefined ? file : null);
+    throw new ConfigError(`unexpected argument '${stray}'${hint}`);
+  }
+  // `hale-sync-server --uses 3` or `--from FILE` (the command forgotten) must not start a server instead.
+  for (const [flag, value] of Object.entries(values)) {
+    const owner = commandOf(flag);
+    if (value !== undefined && owner !== 'any' && owner !== command) {
+      throw new ConfigError(`--${flag} is only for the ${owner} command`);
+    }
+  }
+  const dataDir = path.resolve(pick('data-dir', toPath));
+  // The server's other settings stay at their defaults for the commands that do not read them.
+  switch (command) {
+    case 'backup': {
+      const out = fileFlag('out');
+      if (out === undefined) throw new ConfigError('backup: --out FILE is required');
+      return { command, config: { ...DEFAULT_CONFIG, dataDir }, out };
+    }
+    case 'restore': {
+      const from = fileFlag('from');
+      if (from === undefined) throw new ConfigError('restore: --from FILE is required');
+      return { command, config: { ...DEFAULT_CONFIG, dataDir }, from, force: values.force ?? false };
+    }
+    case 'invite':
+      return { command, config: { ...DEFAULT_CONFIG, dataDir }, invite: parseInvite(values) };
   }
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     host: pick('host', toHost),
     port: pick('port', toPort),
-    dataDir: path.resolve(pick('data-dir', asIs)),
+    dataDir,
     logLevel: pick('log-level', toLogLevel),
     maxConnections: pick('max-connections', toPositiveInt),
     maxConnectionsPerAddress: pick('max-connections-per-address', toPositiveInt),
@@ -484,16 +561,5 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     blobQuotaBytes: pick('blob-quota', toByteSize),
     registration: pick('registration', toRegistration),
   };
-  switch (command) {
-    case 'backup':
-      if (values.out === undefined) throw new ConfigError('backup: --out FILE is required');
-      return { command, config, out: values.out };
-    case 'restore':
-      if (values.from === undefined) throw new ConfigError('restore: --from FILE is required');
-      return { command, config, from: values.from, force: values.force ?? false };
-    case 'invite':
-      return { command, config, invite: parseInvite(values) };
-    default:
-      return { command, config };
-  }
+  return { command, config };
 };

@@ -295,7 +295,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         {
           accountId: account.accountId,
           role: account.role,
-          ...(inviteHash === undefined ? {} : { invite: inviteId(inviteHash) }),
+          ...(inviteHash === undefined ? {} : { inviteId: inviteId(inviteHash) }),
         },
         'account registered',
       );

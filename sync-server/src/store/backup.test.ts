@@ -1,8 +1,17 @@
-import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
+import { LOCK_FILE_NAME } from './data-dir-lock';
 import { isoAt, makeDocInput } from './conformance';
 import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
@@ -165,6 +174,38 @@ describe('backupSqlite / restoreSqlite', () => {
       await store.close();
     }
     await rejectsWith(backupSqlite(store, join(newDir(), 'closed.sqlite')), 'UNAVAILABLE');
+  });
+
+  it('refuses any destination inside the data directory, the lock file included, and writes nothing there', async () => {
+    const store = await seededStore(3);
+    const dataDir = dirname(store.file);
+    try {
+      const lock = join(dataDir, LOCK_FILE_NAME);
+      const lockBefore = readFileSync(lock);
+      const before = readdirSync(dataDir).sort();
+      const link = join(newDir(), 'link-to-data');
+      symlinkSync(dataDir, link);
+      for (const dest of [
+        lock,
+        join(dataDir, 'backup.sqlite'),
+        join(dataDir, 'backups', 'nightly.sqlite'),
+        join(dataDir, 'sub', '..', 'x.sqlite'),
+        dataDir,
+        join(link, 'via-link.sqlite'),
+      ]) {
+        await rejectsWith(backupSqlite(store, dest), 'INVALID');
+        await rejectsWith(backupSqlite(store.file, dest), 'INVALID');
+      }
+      expect(readFileSync(lock).equals(lockBefore)).toBe(true);
+      expect(readdirSync(dataDir).sort()).toEqual(before);
+      // A sibling whose name starts like the data directory's is outside it.
+      const sibling = join(`${dataDir}-backups`, 'ok.sqlite');
+      await backupSqlite(store, sibling);
+      expect(existsSync(sibling)).toBe(true);
+      rmSync(`${dataDir}-backups`, { recursive: true, force: true });
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses to replace an open store unless forced, then moves the old file aside', async () => {

@@ -57,12 +57,13 @@ import {
   fsyncSync,
   linkSync,
   openSync,
+  realpathSync,
   renameSync,
   rmdirSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { LOCK_FILE_NAME, lockDataDir } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir, makePrivate } from './file-modes';
@@ -148,6 +149,30 @@ const wrap = (error: unknown, fallback: string): StoreError =>
         cause: error,
       });
 
+/** The path with symbolic links resolved, as far as it exists; `path` itself when nothing of it does. */
+const realPath = (path: string): string => {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realPath(parent), basename(path));
+  }
+};
+
+/**
+ * Whether `path` is `dir` or lies under it, by name and through symbolic links: the data directory holds
+ * only the store, its side files and the lock (whose replacement would let a second server in), and a
+ * backup kept there dies with it.
+ */
+const isInside = (dir: string, path: string): boolean =>
+  [
+    [dir, path],
+    [realPath(dir), realPath(path)],
+  ].some(([d = '', p = '']) => {
+    const rel = relative(d, p);
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+  });
+
 /** Copies a live store (or a store file path) to `destFile` without stopping writers. */
 export const backupSqlite = async (
   source: SqliteStore | string,
@@ -159,6 +184,12 @@ export const backupSqlite = async (
   const sourceFile = typeof source === 'string' ? resolve(source) : source.file;
   if (dest === sourceFile || SIDE_FILES.some((s) => dest === sourceFile + s)) {
     throw new StoreError('INVALID', 'backup destination is the live store file');
+  }
+  if (isInside(dirname(sourceFile), dest)) {
+    throw new StoreError(
+      'INVALID',
+      `backup destination ${dest} is inside the data directory ${dirname(sourceFile)}: write backups elsewhere`,
+    );
   }
   if (typeof source !== 'string' && !source.db.open) throw new StoreError('UNAVAILABLE', 'store is closed');
   if (typeof source === 'string' && !existsSync(sourceFile)) {

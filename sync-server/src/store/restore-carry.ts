@@ -103,7 +103,9 @@ export const NOTHING_CARRIED_WARNING =
   'revocations, passphrase changes, key rotations, blob deletions and invite revocations made since the ' +
   'backup are undone — redo them (until then deleted blobs can be downloaded again and revoked invite ' +
   "codes admit sign-ups again). The server's audit log continues from the backup's last entry: devices " +
-  "that saw later entries report its new ones as inserted (a fork of the server's chain). Stream " +
+  "that saw later entries report the server's chain as cut at the position they had verified " +
+  '(`deleted`, naming the restore; its new entries are still listed) at every check until the loss is ' +
+  'accepted on the device. Stream ' +
   'positions restart from the backup: devices that synced since must pull again from the start and send ' +
   'again what they hold (current apps do so when they see the new incarnation; older ones need their ' +
   'local data reset).';
