@@ -52,6 +52,15 @@
  *   (`audit-chain/…`) are no longer read or written.
  * - Appends to one patient's chain are serialised within this process. Two processes on one store
  *   could still both continue from the same entry (a fork): run one process per store.
+ * - What one device may append to one patient's audit stream is capped per rolling day
+ *   (`auditEntriesPerDevicePerDay`, counted by the server's receive time, `store.docs.auditEntriesSince`):
+ *   any grant lets a grantee append there, and every view of the patient reads and verifies the whole log,
+ *   so without it a grantee could make those views unusable and fill the disk. It counts every device,
+ *   the patient's own too, and never the server's access events (not pushed). A row past the cap is refused
+ *   RATE_LIMITED and stores nothing, as do the later rows of that stream in the batch; its message names
+ *   when a slot frees (a push row carries no `details`). A re-push of an entry already stored is not
+ *   refused (it is acknowledged as before). Counting and writing are serialised per (stream, device) in
+ *   this process, so concurrent pushes of one device cannot pass the cap together.
  * - Grant caps (limits.ts): a grant needs no agreement from its grantee, so `grant` refuses one that would
  *   take a pair, a patient or a grantee past its cap on unended grants (or a pair past its daily rate).
  *   The grantee's cap counts only grants from patients it has not accepted (`acceptPatient`); a grant
@@ -157,6 +166,7 @@ import {
   type Principal,
 } from './access';
 import { keyedLocks } from './keyed-locks';
+import { DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY } from '../config';
 
 export { ServiceError };
 
@@ -211,7 +221,15 @@ export interface SyncServiceDeps {
   accessWindowMs?: number;
   /** A tally of repeated access that could not be written yet (it is retried with the next write). */
   onAccessLogError?: (error: unknown) => void;
+  /**
+   * Audit entries one device may append to one patient's audit stream per rolling day (see the header);
+   * default DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY (config.ts, which says why that number).
+   */
+  auditEntriesPerDevicePerDay?: number;
 }
+
+/** The window `auditEntriesPerDevicePerDay` counts over. */
+const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
 
 export const toServedDoc = (doc: Doc): ServedDoc => {
   const out: ServedDoc = {
@@ -525,6 +543,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const lockChains = keyedLocks();
   /** Serialises grants that count against the same caps (patient issuing, grantee receiving). */
   const lockGrantCaps = keyedLocks();
+  /** Serialises a device's counted audit appends per stream, from the count to the write. */
+  const lockAuditAppends = keyedLocks();
+  const auditCap = deps.auditEntriesPerDevicePerDay ?? DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY;
 
   /** Signed, sealed entries continuing the server's chain for `patientId`; the caller holds its lock. */
   const accessEntries = async (
@@ -881,50 +902,114 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       results.push(null);
       if (decision.level !== 'owner' && !isAudit) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
     }
-    if (writes.length > 0) {
-      const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
-      const written = await writeLogged(p, writes, logged, new Date(t).toISOString());
-      for (const [k, result] of written.entries()) {
-        const i = writeIndex[k]!;
-        const doc = frame.rows[i]!.doc;
-        if (result.status === 'ok') {
-          results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
-        } else if (result.status === 'stale-epoch') {
-          results[i] = staleEpoch(doc, result.epoch);
-        } else if (result.status === 'conflict') {
-          if (result.master && result.master.rev === doc.rev) {
-            // The same revision is already stored: a retry of an acknowledged write.
-            results[i] = {
-              status: 'ok',
-              stream: doc.stream,
-              id: doc.id,
-              rev: doc.rev,
-              seq: result.master.seq,
-            };
+    const auditStreams = [
+      ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
+    ];
+    // Held from the count to the write, so concurrent pushes of the device cannot pass the cap together.
+    const releaseAudit =
+      auditStreams.length === 0
+        ? () => undefined
+        : await lockAuditAppends(auditStreams.map((stream) => `${stream}\n${p.deviceId}`));
+    try {
+      const over =
+        auditStreams.length === 0
+          ? new Map<number, string>()
+          : await auditOverCap(p, writes, auditStreams, t);
+      for (const [k, message] of over) {
+        const doc = frame.rows[writeIndex[k]!]!.doc;
+        results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
+      }
+      const kept = [...writes.keys()].filter((k) => !over.has(k));
+      if (kept.length > 0) {
+        const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
+        const written = await writeLogged(
+          p,
+          kept.map((k) => writes[k]!),
+          logged,
+          new Date(t).toISOString(),
+        );
+        for (const [n, result] of written.entries()) {
+          const k = kept[n]!;
+          const i = writeIndex[k]!;
+          const doc = frame.rows[i]!.doc;
+          if (result.status === 'ok') {
+            results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: result.seq };
+          } else if (result.status === 'stale-epoch') {
+            results[i] = staleEpoch(doc, result.epoch);
+          } else if (result.status === 'conflict') {
+            if (result.master && result.master.rev === doc.rev) {
+              // The same revision is already stored: a retry of an acknowledged write.
+              results[i] = {
+                status: 'ok',
+                stream: doc.stream,
+                id: doc.id,
+                rev: doc.rev,
+                seq: result.master.seq,
+              };
+            } else {
+              results[i] = {
+                status: 'conflict',
+                stream: doc.stream,
+                id: doc.id,
+                master: result.master ? toServedDoc(result.master) : null,
+                ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
+              };
+            }
           } else {
-            results[i] = {
-              status: 'conflict',
-              stream: doc.stream,
-              id: doc.id,
-              master: result.master ? toServedDoc(result.master) : null,
-              ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
-            };
-          }
-        } else {
-          const stored = await store.docs.getDoc(doc.stream, doc.id);
-          const input = writes[k]!.doc;
-          if (stored !== null && sameAuditEntry(stored, input)) {
-            // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
-            results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
-          } else {
-            results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+            const stored = await store.docs.getDoc(doc.stream, doc.id);
+            const input = writes[k]!.doc;
+            if (stored !== null && sameAuditEntry(stored, input)) {
+              // The entry is already stored exactly as pushed: a retry whose acknowledgement was lost.
+              results[i] = { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
+            } else {
+              results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
+            }
           }
         }
       }
+    } finally {
+      releaseAudit();
     }
     const final = results.map((r) => r ?? rowError('', '', 'INTERNAL', 'row lost'));
     for (const r of final) deps.onPush?.(r.status, 1);
     return final;
+  };
+
+  /**
+   * The rows of `writes` (by index) that would take `p`'s device past its audit cap in their stream, each
+   * with its refusal's message: per stream, the first ones fit into what the window leaves, the rest are
+   * over, except an entry already stored (its re-push is acknowledged by the write, never refused here).
+   * The caller holds the streams' audit-append locks.
+   */
+  const auditOverCap = async (
+    p: Principal,
+    writes: readonly DocWrite[],
+    streams: readonly string[],
+    t: number,
+  ): Promise<Map<number, string>> => {
+    const over = new Map<number, string>();
+    // An entry stored exactly a window ago has left it.
+    const since = new Date(t - AUDIT_APPEND_WINDOW_MS + 1).toISOString();
+    for (const stream of streams) {
+      const { count, first } = await store.docs.auditEntriesSince(stream, p.deviceId, since);
+      let room = auditCap - count;
+      // The oldest entry counted leaves the window first (or those of this batch, stored at t).
+      const frees = new Date((first === null ? t : Date.parse(first)) + AUDIT_APPEND_WINDOW_MS).toISOString();
+      for (const [k, w] of writes.entries()) {
+        if (w.doc.stream !== stream || w.doc.audit === undefined) continue;
+        if (room > 0) {
+          room--;
+          continue;
+        }
+        if ((await store.docs.getDoc(stream, w.doc.id)) !== null) continue;
+        over.set(
+          k,
+          `this device appended ${auditCap} audit entries to this patient's log within a day, the most ` +
+            `allowed; retry from ${frees}`,
+        );
+      }
+    }
+    return over;
   };
 
   const grant = async (p: Principal, signed: SignedGrant): Promise<void> => {

@@ -1075,6 +1075,52 @@ export const runStoreConformance = (
         expect(await store.docs.lastAuditEntry('pat/allergy', 'srv')).toBeNull();
       });
 
+      it("auditEntriesSince counts an author's audit entries in one stream from a receive time on", async () => {
+        const A = 'pat/audit';
+        const entry = (stream: string, id: string, author: string, authorSeq: number) => ({
+          doc: makeDocInput(stream, id, `1-${id}`, {
+            author,
+            sig: `sig-${id}`,
+            audit: { authorSeq, prevHash: null, at: isoAt(authorSeq) },
+          }),
+          assumedRev: null,
+        });
+        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(0))).toStrictEqual({
+          count: 0,
+          first: null,
+        });
+        await store.docs.writeDocs([entry(A, 'd1', 'dev', 1), entry(A, 's1', 'srv', 1)], isoAt(1));
+        await store.docs.writeDocs([entry(A, 'd2', 'dev', 2), entry(A, 'd3', 'dev', 3)], isoAt(2));
+        // Another stream's, and a row of the author without an audit header, are not counted.
+        await store.docs.writeDocs(
+          [
+            entry('other/audit', 'o1', 'dev', 1),
+            { doc: makeDocInput(A, 'bare', '1-bare', { author: 'dev' }), assumedRev: null },
+          ],
+          isoAt(3),
+        );
+        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(0))).toStrictEqual({
+          count: 3,
+          first: isoAt(1),
+        });
+        // From a receive time on: the batch stored then counts, earlier ones do not.
+        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(2))).toStrictEqual({
+          count: 2,
+          first: isoAt(2),
+        });
+        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(3))).toStrictEqual({
+          count: 0,
+          first: null,
+        });
+        expect(await store.docs.auditEntriesSince(A, 'srv', isoAt(0))).toStrictEqual({
+          count: 1,
+          first: isoAt(1),
+        });
+        expect(await store.docs.auditEntriesSince('other/audit', 'dev', isoAt(0))).toMatchObject({
+          count: 1,
+        });
+      });
+
       it('concurrent batches get gap-free, strictly increasing seqs per stream', async () => {
         const streams = ['pat/allergy', 'pat/medication', 'other/allergy'];
         const batches = Array.from({ length: 24 }, (_, b) =>

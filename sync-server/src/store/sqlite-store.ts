@@ -484,6 +484,13 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN revocation TEXT;
   `,
+  // v13 → v14: a device's audit appends to one patient's stream by receive time, so the sync service can cap
+  // them per rolling window (`auditEntriesSince`) reading only the entries it counts. Partial: rows without
+  // an audit header (every record write) are not in it, so only audit appends pay for it.
+  `
+  CREATE INDEX IF NOT EXISTS docs_audit_by_author ON docs (stream, author, at)
+    WHERE audit_author_seq IS NOT NULL;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -1218,10 +1225,17 @@ const prepareStatements = (db: Database.Database) => ({
   docsRange: db.prepare<[string, number, number], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`,
   ),
+  // Reads only the author's audit entries in the window (the partial index holds audit rows only).
+  docAuditSince: db.prepare<[string, string, string], { n: number; first: string | null }>(
+    `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
+     WHERE stream = ? AND author = ? AND at >= ? AND audit_author_seq IS NOT NULL`,
+  ),
   // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
   // the rows appended after it (no index on author: one more index on every document write for this).
+  // INDEXED BY: docs_audit_by_author also matches the WHERE, and would read all the author's entries.
   docLastAudit: db.prepare<[string, string], DocRow>(
-    `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
+    `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_by_stream_seq
+     WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
      ORDER BY seq DESC LIMIT 1`,
   ),
 
@@ -2123,6 +2137,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         call((s) => {
           const row = s.docLastAudit.get(stream, author);
           return row === undefined ? null : rowToDoc(row);
+        }),
+
+      auditEntriesSince: (stream, author, since) =>
+        call((s) => {
+          const row = s.docAuditSince.get(stream, author, since);
+          return { count: row?.n ?? 0, first: row?.first ?? null };
         }),
     },
 

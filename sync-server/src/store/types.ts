@@ -508,6 +508,17 @@ export interface SyncStore {
      * once the author has an entry.
      */
     lastAuditEntry(stream: string, author: string): Promise<Doc | null>;
+    /**
+     * How many documents carrying an audit header `author` has in `stream` whose server receive time (`at`)
+     * is `since` or later, and the earliest such time (null when none): what the sync service caps a
+     * device's appends to one audit stream by over a rolling window. Cost grows with the count answered,
+     * never with the stream's other documents.
+     */
+    auditEntriesSince(
+      stream: string,
+      author: string,
+      since: IsoTime,
+    ): Promise<{ count: number; first: IsoTime | null }>;
   };
 
   envelopes: {

@@ -24,6 +24,10 @@
  *   One whose frame matches (AuditEntry: kind, action, actor, time; the server's AccessEvent: also stream
  *   and count) opens without a detail field that does not (an older build's free text, a newer build's or
  *   server's value); one whose frame does not match opens as null, like one that does not open.
+ * - Entries are told apart by author and chain position, never by id: ids are the server's to serve, and
+ *   two served under one id (a forged copy beside the genuine entry) are each verified on their own. Of
+ *   two that claim one position, the first served that verifies holds it; one that does not verify never
+ *   displaces one that does.
  * Failure modes: `verifyAuditLog` never throws; it lists every problem with its kind — modified, deleted,
  * reordered, inserted, unverified — and the entry it concerns (for a cut-off end: the author's last served
  * entry, or '' when none of its entries is served). `unverified`: the author's key could not be looked up
@@ -207,16 +211,23 @@ export const verifyAuditLog = async (
   reached: ReadonlyMap<string, number | ReachedPosition> = new Map(),
 ): Promise<AuditVerification> => (await verifyAuditChains(entries, authorKey, ed, reached)).verification;
 
-/** As `verifyAuditLog`, and each author's verified head (see the header): what a verifier may remember. */
+/**
+ * As `verifyAuditLog`, and each author's verified head (see the header): what a verifier may remember; and
+ * the served entries reported `modified` or `inserted` (`refused`), by the entry served, not by its id: a
+ * server can serve two entries under one id, and the one that verifies must not go with the one that does
+ * not.
+ */
 export const verifyAuditChains = async (
   entries: readonly ServedDoc[],
   authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | AuthorUnavailable | null>,
   ed: Ed25519,
   reached: ReadonlyMap<string, number | ReachedPosition> = new Map(),
-): Promise<{ verification: AuditVerification; heads: Map<string, ChainHead> }> => {
+): Promise<{ verification: AuditVerification; heads: Map<string, ChainHead>; refused: Set<ServedDoc> }> => {
   const problems: AuditProblem[] = [];
+  const refused = new Set<ServedDoc>();
   const report = (e: ServedDoc, kind: AuditProblemKind, detail: string): void => {
     problems.push({ kind, entryId: e.id, author: e.author, authorSeq: e.audit?.authorSeq ?? 0, detail });
+    if (kind === 'modified' || kind === 'inserted') refused.add(e);
   };
   const known = new Map<string, ReachedPosition>();
   for (const [author, r] of reached) known.set(author, typeof r === 'number' ? { seq: r } : r);
@@ -366,5 +377,6 @@ export const verifyAuditChains = async (
   return {
     verification: { ok: problems.length === 0, entries: entries.length, authors: byAuthor.size, problems },
     heads,
+    refused,
   };
 };

@@ -173,6 +173,35 @@ describe('audit outbox', () => {
     expect((await s.verifyStored(s.a)).ok).toBe(true);
   });
 
+  it("holds a chain refused RATE_LIMITED (the server's daily cap on a device's entries) and delivers it later, never giving it up at once", async () => {
+    const s = setup();
+    await s.log.append(s.a, { action: 'a1' });
+    await s.log.flush();
+    s.setDecide((doc) => (doc.stream.startsWith(s.a) ? { code: 'RATE_LIMITED' } : 'ok'));
+    await s.log.append(s.a, { action: 'a2' });
+    await s.log.append(s.a, { action: 'a3' });
+    await s.log.flush();
+    // Refused twice more, a day apart: still kept, the chain not rewound.
+    for (let i = 0; i < 2; i++) {
+      s.advance(DAY);
+      await s.log.flush();
+    }
+    expect(await s.log.pendingCount()).toBe(2);
+    expect(s.log.issues().some((i) => i.startsWith('AUDIT_GIVEN_UP'))).toBe(false);
+    expect(await s.log.undelivered()).toEqual([
+      expect.objectContaining({ patientId: s.a, entries: 2, code: 'RATE_LIMITED', refusals: 3 }),
+    ]);
+    // Once the server takes them again they go in chain order, the next entry after them.
+    s.setDecide(() => 'ok');
+    s.advance(DAY);
+    await s.log.flush();
+    await s.log.append(s.a, { action: 'a4' });
+    await s.log.flush();
+    expect(await s.log.pendingCount()).toBe(0);
+    expect(s.positions(s.a)).toEqual([1, 2, 3, 4]);
+    expect((await s.verifyStored(s.a)).ok).toBe(true);
+  });
+
   it('never gives up an entry whose push went unanswered: it may be stored', async () => {
     const s = setup();
     s.setDecide(() => 'store-then-lose');
@@ -540,6 +569,37 @@ describe("audit: the ends of other authors' chains", () => {
     // A device that never read the longer chain has nothing to compare with.
     const fresh = patientSetup();
     expect((await fresh.open().verify()).ok).toBe(true);
+  });
+});
+
+describe('audit: two served entries under one id (a server serving a copy under a genuine entry id)', () => {
+  it('a forged copy served first does not hide the genuine entry from the views', async () => {
+    const s = patientSetup();
+    await s.add(s.other, s.entry('export', { count: 1 }));
+    const genuine = await s.add(s.other, s.entry('export', { count: 2 }));
+    const third = await s.add(s.other, s.entry('export', { count: 3 }));
+    // The genuine entry's id, author and place, with another body: its signature does not verify.
+    const forged: ServedDoc = { ...genuine, ct: third.ct };
+    s.served.splice(0, s.served.length, ...[forged, ...s.served].map((d, i) => ({ ...d, seq: i + 1 })));
+    const log = s.open();
+    expect(problemsOf(await log.verify())).toEqual([['modified', s.other.deviceId, 2]]);
+    const listed = await log.entries();
+    expect(listed.map((e) => [e.authorSeq, e.body.kind === 'AuditEntry' ? e.body.count : null])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+  });
+
+  it('a second copy of an entry is listed once, and the entry itself stays listed', async () => {
+    const s = patientSetup();
+    await s.add(s.server, s.access());
+    const twice = await s.add(s.server, s.access({ count: 5 }));
+    s.served.push({ ...twice, seq: s.served.length + 1 });
+    const log = s.open();
+    expect(problemsOf(await log.verify())).toEqual([['inserted', s.server.deviceId, 2]]);
+    const who = await log.whoAccessed();
+    expect(who.map((r) => r.count)).toEqual([2, 5]);
   });
 });
 

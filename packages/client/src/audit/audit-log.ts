@@ -15,7 +15,8 @@
  * - A refused chain is retried with backoff (30 s doubling to 6 h), and at once when a new entry for that
  *   patient is appended (new activity usually means access is back: a renewed grant). It is given up at
  *   the first refusal when no retry can change the answer (BAD_SIGNATURE, FORBIDDEN, …), otherwise (consent
- *   ended, server busy) after 7 days and 3 refusals. Rows that may be stored already (a push went
+ *   ended, server busy, RATE_LIMITED: the server's daily cap on a device's entries for one patient) after 7
+ *   days and 3 refusals. Rows that may be stored already (a push went
  *   unanswered) are never given up: a later retry is acknowledged once the server takes pushes again.
  * - Every check of a patient's served log (`verify`, and the views through `entries`) remembers, per
  *   author (the server, each device), how far its chain verified whole from position 1 and the link hash
@@ -40,7 +41,9 @@
  *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify;
  *   the problems a view meets are reported in `issues` (AUDIT_LOG_PROBLEMS, once per distinct summary),
- *   never thrown. An entry the server's key signs whose body does not open with the patient's key or
+ *   never thrown. Entries are told apart as served (by author and chain position), never by id: a copy the
+ *   server serves under a genuine entry's id is refused on its own and does not take the genuine entry
+ *   out of the views (audit-chain.ts). An entry the server's key signs whose body does not open with the patient's key or
  *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
  *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged).
  *   `disclosures()` lists a grant once, by its first served entry: two of the patient's devices that each
@@ -643,14 +646,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       return key;
     };
-    const { verification, heads } = await verifyAuditChains(entries, authorKey, deps.ed, reached);
+    const { verification, heads, refused } = await verifyAuditChains(entries, authorKey, deps.ed, reached);
     const problems: AuditProblem[] = [...verification.problems];
-    const refused = (): Set<string> =>
-      new Set(problems.filter((p) => p.kind === 'modified' || p.kind === 'inserted').map((p) => p.entryId));
     // Signed by the server, so its place in the chain holds; but what it logged cannot be read or listed.
-    const alreadyRefused = refused();
+    // Entries are refused as served, not by id: a copy served under a genuine entry's id must not take the
+    // genuine entry out of the views with it.
     for (const e of entries) {
-      if (!unreadable.has(e) || alreadyRefused.has(e.id)) continue;
+      if (!unreadable.has(e) || refused.has(e)) continue;
+      refused.add(e);
       problems.push({
         kind: 'inserted',
         entryId: e.id,
@@ -672,11 +675,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
     if (accept) await rememberAccepted(patientId, heads, incarnation);
     else await remember(patientId, seen, heads, incarnation);
-    const bad = refused();
     const opened: OpenedEntry[] = [];
     for (const e of entries) {
       const v = vouched.get(e);
-      if (!v || !e.audit || bad.has(e.id)) continue;
+      if (!v || !e.audit || refused.has(e)) continue;
       opened.push({
         id: e.id,
         seq: e.seq,

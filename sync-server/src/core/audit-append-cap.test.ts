@@ -1,0 +1,186 @@
+// The cap on a device's appends to one patient's audit stream per rolling day: a grantee with any grant
+// (read-only here) cannot flood the log every view of the patient reads and verifies whole, nor the disk.
+// Runs a real server and store; the server's clock is moved to cross the window.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PulledFrame, PushDoc, PushedFrame, PushResult } from '@hale/protocol';
+import { buildApp } from '../app';
+import { openSqliteStore, type SyncStore } from '../store/index';
+import {
+  connect,
+  endpoint,
+  makeAuditDoc,
+  makeDoc,
+  makeGrant,
+  principalOf,
+  registerAccount,
+  startServer,
+  streamOf,
+  type TestAccount,
+  type TestServer,
+  type WsClient,
+} from '../testing/harness';
+
+const CAP = 3;
+const DAY = 24 * 3600_000;
+
+describe('audit appends per device and patient per rolling day', () => {
+  let t: TestServer;
+  let patient: TestAccount;
+  let provider: TestAccount;
+  let p: WsClient;
+  let g: WsClient;
+
+  beforeEach(async () => {
+    // Every access its own server entry, so the server's appends outnumber the cap.
+    t = await startServer({ config: { auditEntriesPerDevicePerDay: CAP, accessAuditWindowMs: 0 } });
+    patient = await registerAccount(t);
+    provider = await registerAccount(t, 'provider');
+    p = await connect(t, patient.device);
+    g = await connect(t, provider.device);
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
+      now: t.clock.now,
+    });
+    expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
+  });
+  afterEach(async () => {
+    await p.close();
+    await g.close();
+    await t.stop();
+  });
+
+  const push = async (c: WsClient, docs: PushDoc[]): Promise<PushResult[]> =>
+    (
+      await c.request<PushedFrame>({
+        t: 'push',
+        rid: c.rid(),
+        rows: docs.map((doc) => ({ doc, assumedRev: null })),
+      })
+    ).results;
+  const chain = async (author: TestAccount, from: number, n: number): Promise<PushDoc[]> => {
+    const out: PushDoc[] = [];
+    for (let i = 0; i < n; i++) out.push(await makeAuditDoc(patient, author.device, { authorSeq: from + i }));
+    return out;
+  };
+  const storedBy = (author: string): number =>
+    (
+      t.store.db
+        .prepare('SELECT count(*) AS n FROM docs WHERE stream = ? AND author = ?')
+        .get(streamOf(patient.accountId, 'audit'), author) as { n: number }
+    ).n;
+
+  it("refuses a read-only grantee's entries past the cap RATE_LIMITED, row by row, until the window moves on", async () => {
+    const first = await chain(provider, 1, CAP + 2);
+    const results = await push(g, first);
+    expect(results.map((r) => (r.status === 'error' ? r.code : r.status))).toEqual([
+      ...Array<string>(CAP).fill('ok'),
+      'RATE_LIMITED',
+      'RATE_LIMITED',
+    ]);
+    expect(storedBy(provider.device.deviceId)).toBe(CAP);
+    // The refusal says when a slot frees: a day after the oldest entry counted.
+    const refused = results[CAP]!;
+    expect(refused.status === 'error' && refused.message).toContain(
+      new Date(t.clock.now + DAY).toISOString(),
+    );
+
+    // A retry of an entry already stored is still acknowledged (its first answer may have been lost).
+    expect(await push(g, [first[0]!])).toEqual([expect.objectContaining({ status: 'ok', id: first[0]!.id })]);
+    // Later pushes within the day are refused too; nothing more is stored.
+    t.clock.advance(DAY - 1000);
+    expect(await push(g, first.slice(CAP))).toEqual([
+      expect.objectContaining({ status: 'error', code: 'RATE_LIMITED' }),
+      expect.objectContaining({ status: 'error', code: 'RATE_LIMITED' }),
+    ]);
+    expect(storedBy(provider.device.deviceId)).toBe(CAP);
+
+    // A day after the first ones, the held entries go in.
+    t.clock.advance(1000);
+    expect((await push(g, first.slice(CAP))).map((r) => r.status)).toEqual(['ok', 'ok']);
+    expect(storedBy(provider.device.deviceId)).toBe(CAP + 2);
+  });
+
+  it("caps the patient's own devices the same way, and never the server's access events", async () => {
+    const own = await push(p, await chain(patient, 1, CAP + 1));
+    expect(own.map((r) => r.status)).toEqual([...Array<string>(CAP).fill('ok'), 'error']);
+
+    // The grantee reads the patient's records more often than the cap: each read is logged by the server.
+    const allergy = await makeDoc(patient, patient.device, 'allergy', { title: 'peanuts' });
+    expect((await push(p, [allergy]))[0]?.status).toBe('ok');
+    const reads = CAP * 2;
+    for (let i = 0; i < reads; i++) {
+      const pulled = await g.request<PulledFrame>({
+        t: 'pull',
+        rid: g.rid(),
+        streams: [{ stream: allergy.stream, since: 0 }],
+        limit: 10,
+        maxBytes: 1024 * 1024,
+      });
+      expect(pulled.docs).toHaveLength(1);
+    }
+    expect(storedBy(t.server.server.serverId)).toBeGreaterThanOrEqual(reads);
+  });
+});
+
+describe('audit appends of one device pushed concurrently', () => {
+  it('store no more than the cap together, even when counting takes a while', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-audit-cap-'));
+    const store = await openSqliteStore({ dataDir });
+    // A count that answers later, as from a store over the network: two pushes could both count before
+    // either wrote, were counting and writing not serialised.
+    const slow: SyncStore = {
+      ...store,
+      docs: {
+        ...store.docs,
+        auditEntriesSince: async (...args) => {
+          const counted = await store.docs.auditEntriesSince(...args);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return counted;
+        },
+      },
+    };
+    const server = await buildApp({
+      store: slow,
+      logger: false,
+      config: {
+        rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
+        rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
+        auditEntriesPerDevicePerDay: CAP,
+      },
+    });
+    const at = endpoint(await server.app.listen({ host: '127.0.0.1', port: 0 }));
+    try {
+      const patient = await registerAccount(at);
+      const provider = await registerAccount(at, 'provider');
+      const p = await connect(at, patient.device);
+      const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+      expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
+      const rows: PushDoc[] = [];
+      for (let i = 1; i <= CAP * 2; i++) {
+        rows.push(await makeAuditDoc(patient, provider.device, { authorSeq: i }));
+      }
+      // Straight to the service: a socket serves its frames one at a time.
+      const pushed = await Promise.all(
+        [rows.slice(0, CAP), rows.slice(CAP)].map((half) =>
+          server.service.push(principalOf(provider), {
+            rows: half.map((doc) => ({ doc, assumedRev: null })),
+          }),
+        ),
+      );
+      expect(pushed.flat().filter((r) => r.status === 'ok')).toHaveLength(CAP);
+      const stored = await store.docs.auditEntriesSince(
+        streamOf(patient.accountId, 'audit'),
+        provider.device.deviceId,
+        new Date(0).toISOString(),
+      );
+      expect(stored.count).toBe(CAP);
+      await p.close();
+    } finally {
+      await server.close();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
