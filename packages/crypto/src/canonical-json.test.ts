@@ -228,6 +228,23 @@ describe('assertJsonValue', () => {
     expect(message(() => assertJsonValue(extra))).toBe(
       'INVALID_INPUT: assertJsonValue: array with a non-index property at $.x[1]',
     );
+    // JSON.stringify would write what toJSON answers, and a worker would get a plain copy of the items.
+    class Tagged extends Array<unknown> {
+      toJSON(): string {
+        return 'other';
+      }
+    }
+    const subclass = { x: [Tagged.of(1, 2)] };
+    expect(message(() => canonicalJson(subclass))).toBe(
+      'INVALID_INPUT: canonicalJson: not a plain array at $.x[0]',
+    );
+    expect(message(() => assertJsonValue(subclass))).toBe(
+      'INVALID_INPUT: assertJsonValue: not a plain array at $.x[0]',
+    );
+    const reparented = [Object.setPrototypeOf([1], Object.prototype) as unknown];
+    expect(message(() => canonicalJson(reparented))).toBe(
+      'INVALID_INPUT: canonicalJson: not a plain array at $[0]',
+    );
   });
 
   it('accepts what canonicalJson accepts, and only what it accepts once undefined members are dropped (property)', () => {

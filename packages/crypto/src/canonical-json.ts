@@ -9,7 +9,8 @@
  * Failure mode: anything that is not plain JSON throws HaleCryptoError INVALID_INPUT — undefined
  * (also as an object property or array hole), functions, symbols, bigint, NaN/±Infinity, lone
  * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances), symbol keys, arrays
- * with own members besides their items, and nesting deeper than MAX_JSON_DEPTH. Nothing is silently
+ * with own members besides their items or another prototype than this realm's Array.prototype (a
+ * subclass, an array of another realm), and nesting deeper than MAX_JSON_DEPTH. Nothing is silently
  * dropped or coerced.
  * `assertJsonValue` runs the same checks without serialising or sorting, for values that are stored
  * with JSON.stringify: it differs only in ignoring object members whose value is undefined.
@@ -75,6 +76,9 @@ function enter(value: object, ancestors: Set<object>, depth: number): value is u
   if (ancestors.has(value)) throw new NotJson('cycle at');
   ancestors.add(value);
   if (Array.isArray(value)) {
+    // A subclass may carry a toJSON that JSON.stringify (at-rest seals) calls while structured clone (a
+    // worker's copy) drops it with the prototype: one value, two contents. Only plain arrays are JSON.
+    if (Object.getPrototypeOf(value) !== Array.prototype) throw new NotJson('not a plain array at');
     // JSON.stringify writes the indexed items only: any other own member would go unsealed and
     // unsigned. (A hole with a member besides it keeps the count; checkItem refuses the hole.)
     if (Object.keys(value).length > value.length || Object.getOwnPropertySymbols(value).length > 0) {

@@ -22,6 +22,18 @@ class Note {
   constructor(readonly text = MARKER) {}
 }
 
+/** An array whose JSON.stringify is its toJSON (MARKER), while its structured clone is a plain array. */
+class Tagged extends Array<unknown> {
+  toJSON(): string {
+    return MARKER;
+  }
+}
+const tagged = (): Tagged => {
+  const a = new Tagged();
+  a.push(1, 2);
+  return a;
+};
+
 /** Values this thread refuses as not JSON, each carrying MARKER, which structured clone alters or refuses. */
 const altered: ReadonlyArray<readonly [string, () => unknown]> = [
   ['a class instance', () => new Note()],
@@ -29,6 +41,9 @@ const altered: ReadonlyArray<readonly [string, () => unknown]> = [
   ['a function member', () => ({ text: MARKER, f: () => MARKER })],
   ['a function', () => () => MARKER],
   ['a nested class instance', () => ({ list: [{ ok: 1 }, new Note()] })],
+  ['an array subclass with toJSON', tagged],
+  ['a nested array subclass', () => ({ list: tagged() })],
+  ['an array with another prototype', () => Object.setPrototypeOf([MARKER], Note.prototype) as unknown],
 ];
 
 const worker = createNodeCryptoOffload();

@@ -21,6 +21,11 @@ const SEAL_JOB: CryptoJob = {
   key: new Uint8Array(32).fill(7),
   items: [{ context: { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' }, value: { note: 'n' } }],
 };
+/** What a seal job's outcome looks like (an envelope and the binding it was sealed with). */
+const SEALED: unknown = {
+  envelope: expect.stringMatching(/^v1\./) as unknown,
+  bound: expect.any(String) as unknown,
+};
 /** Misbehaves on demand (see the file): `{ worker: 'exit' | 'throw' | 'malformed' | 'thread' }`. */
 const MISBEHAVING = new URL('./misbehaving-worker.test-entry.mjs', import.meta.url);
 const asks = (what: 'exit' | 'throw' | 'malformed' | 'thread'): CryptoJob => ({
@@ -30,8 +35,9 @@ const asks = (what: 'exit' | 'throw' | 'malformed' | 'thread'): CryptoJob => ({
 /** The thread id of the worker that answers the job. */
 const threadOf = async (offload: NodeCryptoOffload): Promise<string> => {
   const result = await offload.run(asks('thread'));
-  if (result.op !== 'seal' || typeof result.envelopes[0] !== 'string') throw new Error('no thread id');
-  return result.envelopes[0];
+  const sealed = result.op === 'seal' ? result.envelopes[0] : null;
+  if (!sealed) throw new Error('no thread id');
+  return sealed.envelope;
 };
 /** The child must be gone by then; a worker that keeps it alive makes it time out. */
 const EXIT_WITHIN_MS = 8_000;
@@ -80,7 +86,7 @@ describe('createNodeCryptoOffload and process lifetime', () => {
     const printed = JSON.parse(stdout.trim()) as { op: string; envelopes: unknown[] };
     expect(printed.op).toBe('seal');
     expect(printed.envelopes).toHaveLength(1);
-    expect(String(printed.envelopes[0])).toMatch(/^v1\./);
+    expect(printed.envelopes[0]).toMatchObject({ envelope: expect.stringMatching(/^v1\./) as unknown });
   });
 
   it('lets the process exit without close() after its worker died and a fresh one answered', async () => {
@@ -99,7 +105,9 @@ describe('createNodeCryptoOffload and process lifetime', () => {
     expect({ code, signal }, stderr).toEqual({ code: 0, signal: null });
     const printed = JSON.parse(stdout.trim()) as { died: string; result: { envelopes: unknown[] } };
     expect(printed.died).toMatch(/exited with code 7/);
-    expect(String(printed.result.envelopes[0])).toMatch(/^v1\./);
+    expect(printed.result.envelopes[0]).toMatchObject({
+      envelope: expect.stringMatching(/^v1\./) as unknown,
+    });
   });
 
   it('lets the process exit when the worker never had a job', async () => {
@@ -142,7 +150,7 @@ describe('crypto worker robustness', () => {
         },
         // A job that is no job has no key either: refused as runCryptoJob refuses it on any thread.
         { id: 2, error: { code: 'AT_REST_INVALID_KEY', message: 'at-rest key must be 32 bytes' } },
-        { id: 3, result: { op: 'seal', envelopes: [expect.stringMatching(/^v1\./) as unknown] } },
+        { id: 3, result: { op: 'seal', envelopes: [SEALED] } },
       ]);
     } finally {
       await worker.terminate();
@@ -188,7 +196,7 @@ describe('a crypto worker that dies', () => {
     const second = await threadOf(offload);
     expect(second).not.toBe(first);
     const result = await offload.run(SEAL_JOB);
-    expect(result).toEqual({ op: 'seal', envelopes: [expect.stringMatching(/^v1\./) as unknown] });
+    expect(result).toEqual({ op: 'seal', envelopes: [SEALED] });
     expect(await threadOf(offload)).toBe(second);
   });
 

@@ -17,7 +17,7 @@ const sealJob: CryptoJob = {
   ],
 };
 const sealed = runCryptoJob(sealJob);
-const envelope = sealed.op === 'seal' ? sealed.envelopes[0]! : '';
+const envelope = sealed.op === 'seal' ? sealed.envelopes[0]!.envelope : '';
 const openJob: CryptoJob = {
   op: 'open',
   key,
@@ -122,10 +122,16 @@ describe('checkCryptoJobResult', () => {
     ['seal', 42, '/envelopes/1', sealJob],
     ['seal', undefined, '/envelopes/1', sealJob],
     ['seal', { envelope: 'v1.x' }, '/envelopes/1', sealJob],
+    ['seal', 'v1.' + 'A'.repeat(60), '/envelopes/1', sealJob],
+    ['seal', { envelope: 'v1.' + 'A'.repeat(54), bound: 'b' }, '/envelopes/1', sealJob],
+    ['seal', { envelope: 'v2.' + 'A'.repeat(60), bound: 'b' }, '/envelopes/1', sealJob],
+    ['seal', { envelope: 'v1.' + 'A'.repeat(60) }, '/envelopes/1', sealJob],
     ['open', { ok: false, reason: 'NOT_JSON', message: 'm' }, '/values/1/reason', openJob],
     ['open', { ok: false, reason: 'AUTH_FAILED' }, '/values/1/message', openJob],
     ['open', { ok: false, reason: 'AUTH_FAILED', message: 7 }, '/values/1/message', openJob],
     ['open', { ok: true }, '/values/1', openJob],
+    ['open', { ok: true, value: 1 }, '/values/1', openJob],
+    ['open', { ok: true, value: undefined, bound: 'b' }, '/values/1/value', openJob],
     ['open', { ok: 'yes', value: 1 }, '/values/1', openJob],
     ['open', null, '/values/1', openJob],
     ['wireSeal', { ct: 'x', tag: 5 }, '/items/1/tag', wireSealJob],

@@ -22,6 +22,8 @@ parentPort.on('message', ({ id, job }) => {
   if (what === 'spin') for (;;);
   const answer = (result) => parentPort.postMessage({ id, result });
   if (what === 'malformed') answer({ op: 'seal', envelopes: [42] });
-  else if (what === 'thread') answer({ op: 'seal', envelopes: [`${threadId}`] });
+  // Padded to an envelope's form, which an offload checks before it answers.
+  else if (what === 'thread')
+    answer({ op: 'seal', envelopes: [{ envelope: `v1.${String(threadId).padStart(60, '0')}`, bound: '' }] });
   else void run(job).then(answer);
 });

@@ -36,9 +36,15 @@
  *   copy and forgets every remembered value (see `wrapStorage`); any later read or write of an
  *   encrypted field, even of a value it once remembered → `AT_REST_CLOSED`. Instances can still be
  *   created and removed (RxDB's `remove()` closes a database, then removes it through its storage).
- * - an offload that fails, answers another job or answers a malformed reply (`checkCryptoJobResult`)
- *   → `AT_REST_ENCRYPT_FAILED` for the whole batch; a write whose batch failed stores nothing (the
- *   inner bulkWrite runs only once every value is sealed).
+ * - an offload that fails, answers another job or answers a malformed reply (`checkCryptoJobResult`: an
+ *   envelope not of the envelope form, an opened value that is undefined), or answers any item with the
+ *   binding (db/c/i/f/r/h, `boundText`) of another slot than the one asked for — each outcome carries the
+ *   binding the offload sealed it with or found inside it, compared here — → `AT_REST_ENCRYPT_FAILED` for
+ *   the whole batch, nothing of it remembered; a write whose batch failed stores nothing (the inner
+ *   bulkWrite runs only once every value is sealed). So outcomes crossed between jobs or permuted within
+ *   one never hand a document another's value, nor store an envelope that a later open (once this
+ *   memory is gone) refuses. Not checked, as it would cost the open the offload saves: that an offload's
+ *   envelope really seals the value under the binding it names (the offload holds the key).
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
@@ -750,6 +756,19 @@ function createValueCodec(
       }
     });
 
+  /**
+   * `value` when `bound`, the binding the offload says it sealed or opened it with, is the one of the
+   * slot it was asked for; throws otherwise, failing the whole batch: a reply crossed with another job's,
+   * or outcomes permuted within the batch, would hand one document another's value (and a seal store an
+   * envelope that no longer opens once this memory is gone). An envelope sealed before clear digests
+   * opens bound without one (see the header).
+   */
+  const boundTo = <T>(value: T, bound: string, context: SealContext, op: Op, n: number): T => {
+    if (bound === boundText(context) || (op === 'open' && bound === boundText({ ...context, h: undefined })))
+      return value;
+    throw new Error(`crypto offload answered an item for another slot (${op} item ${n})`);
+  };
+
   /** Sends one batch to the offload; answers one outcome per request, in order. */
   const askOffload = async (
     to: CryptoOffload,
@@ -766,9 +785,9 @@ function createValueCodec(
         items: requests.map((r, n) => ({ context: contexts[n]!, value: r.input })),
       };
       const result = checkCryptoJobResult(job, await to.run(job));
-      return result.envelopes.map((envelope, n): Settled =>
-        typeof envelope === 'string'
-          ? { ok: true, value: envelope }
+      return result.envelopes.map((sealed, n): Settled =>
+        sealed !== null
+          ? { ok: true, value: boundTo(sealed.envelope, sealed.bound, contexts[n]!, op, n) }
           : {
               ok: false,
               error: new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
@@ -786,7 +805,7 @@ function createValueCodec(
     const result = checkCryptoJobResult(job, await to.run(job));
     return result.values.map((o, n): Settled =>
       o.ok
-        ? { ok: true, value: o.value }
+        ? { ok: true, value: boundTo(o.value, o.bound, contexts[n]!, op, n) }
         : {
             ok: false,
             error: new AtRestError('AT_REST_DECRYPT_FAILED', o.message, {
@@ -994,13 +1013,33 @@ export type AtRestJob =
       readonly items: ReadonlyArray<{ readonly context: SealContext; readonly stored: unknown }>;
     };
 
+/**
+ * A sealed value and `bound`, the binding sealed with it (`boundText` of its context), which the wrapper
+ * compares with the slot it asked for; null for a value that is not JSON.
+ */
+export type AtRestSealOutcome = { readonly envelope: string; readonly bound: string } | null;
+
+/** An opened value and `bound`, the binding found inside its envelope (`boundText`), or why it did not open. */
 export type AtRestOpenOutcome =
-  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: true; readonly value: unknown; readonly bound: string }
   | { readonly ok: false; readonly reason: AtRestDecryptReason; readonly message: string };
 
 export type AtRestJobResult =
-  | { readonly op: 'seal'; readonly envelopes: ReadonlyArray<string | null> }
+  | { readonly op: 'seal'; readonly envelopes: readonly AtRestSealOutcome[] }
   | { readonly op: 'open'; readonly values: readonly AtRestOpenOutcome[] };
+
+/**
+ * The binding an envelope carries, as one text compared whole: db, c, i, f, r and h (null in a plaintext
+ * sealed before clear digests, or a context without one).
+ */
+export const boundText = (b: {
+  readonly db: string;
+  readonly c: string;
+  readonly i: string;
+  readonly f: string;
+  readonly r: string;
+  readonly h?: string | undefined;
+}): string => JSON.stringify([b.db, b.c, b.i, b.f, b.r, b.h ?? null]);
 
 /**
  * Does one batch of at-rest work; what an offload runs on the other side. A value that is not JSON
@@ -1014,9 +1053,9 @@ export function runAtRestJob(job: AtRestJob): AtRestJobResult {
   if (job.op === 'seal') {
     return {
       op: 'seal',
-      envelopes: job.items.map(({ context, value }) => {
+      envelopes: job.items.map(({ context, value }): AtRestSealOutcome => {
         try {
-          return seal(job.key, context, value);
+          return { envelope: seal(job.key, context, value), bound: boundText(context) };
         } catch {
           return null;
         }
@@ -1027,7 +1066,10 @@ export function runAtRestJob(job: AtRestJob): AtRestJobResult {
     op: 'open',
     values: job.items.map(({ context, stored }): AtRestOpenOutcome => {
       try {
-        return { ok: true, value: open(job.key, context, stored, {}) };
+        const parsed = openPlaintext(job.key, context, stored, {});
+        // What the envelope was found to bind (openPlaintext checked it against `context`): the wrapper
+        // compares it with the slot it asked for, so an outcome answered for another item is caught.
+        return { ok: true, value: parsed.d, bound: boundText(parsed) };
       } catch (error) {
         return isAtRestError(error)
           ? {
@@ -1068,6 +1110,16 @@ function open(
   stored: unknown,
   where: AtRestErrorDetails,
 ): unknown {
+  return openPlaintext(key, context, stored, where).d;
+}
+
+/** The checked plaintext of an envelope: its binding (equal to `context`'s; `h` absent before digests) and value. */
+function openPlaintext(
+  key: Uint8Array | null,
+  context: SealContext,
+  stored: unknown,
+  where: AtRestErrorDetails,
+): { db: string; c: string; i: string; f: string; r: string; h?: string | undefined; d: unknown } {
   if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
   if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
     throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
@@ -1104,7 +1156,10 @@ function open(
     );
   }
   if (!('d' in parsed)) throw decryptError('MALFORMED', 'decrypted value has no content', where);
-  return parsed['d'];
+  const { db, c, i, f, r } = context;
+  return parsed['v'] === PLAINTEXT_VERSION
+    ? { db, c, i, f, r, h: context.h, d: parsed['d'] }
+    : { db, c, i, f, r, d: parsed['d'] };
 }
 
 function decryptError(reason: AtRestDecryptReason, message: string, where: AtRestErrorDetails): AtRestError {

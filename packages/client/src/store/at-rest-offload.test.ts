@@ -244,6 +244,98 @@ describe('an offload that answers items of the wrong shape', () => {
   });
 });
 
+describe('an offload that mixes up its answers', () => {
+  /** An offload answering with the real reply of each job changed by `change` (same op, same count). */
+  const changing = (change: (result: CryptoJobResult) => CryptoJobResult): CryptoOffload => ({
+    run: async (job) => change(runCryptoJob(job)),
+  });
+  const reversed = (op: 'seal' | 'open') =>
+    changing((r) =>
+      r.op === 'seal' && op === 'seal'
+        ? { ...r, envelopes: [...r.envelopes].reverse() }
+        : r.op === 'open' && op === 'open'
+          ? { ...r, values: [...r.values].reverse() }
+          : r,
+    );
+
+  it('refuses a read whose open outcomes were permuted within the batch, and remembers none', async () => {
+    const { wrapper } = await setup();
+    const docs = Array.from({ length: 10 }, (_, i) => doc(`q${i}`, `note of q${i}`));
+    expect((await insertAll(await wrapper(), docs)).error).toEqual([]);
+    const reader = await wrapper(reversed('open'));
+    const error = await expectAtRest(all(reader), 'AT_REST_ENCRYPT_FAILED');
+    expect(error.message).toContain('answered an item for another slot');
+    // Nothing of the refused batch was remembered: the same wrapper still refuses.
+    await expectAtRest(all(reader), 'AT_REST_ENCRYPT_FAILED');
+  });
+
+  it("refuses a read answered with another read's reply of the same size", async () => {
+    const { wrapper } = await setup();
+    const docs = Array.from({ length: 20 }, (_, i) => doc(`u${i}`, `note of u${i}`));
+    expect((await insertAll(await wrapper(), docs)).error).toEqual([]);
+    let first: CryptoJobResult | null = null;
+    const stale = changing((r) => (first ??= r));
+    const reader = await wrapper(stale);
+    const byId = (ids: string[]) => reader.findDocumentsById(ids, false);
+    const firstTen = await byId(docs.slice(0, 10).map((d) => d.id));
+    expect(firstTen.map((d) => d.secret.note)).toEqual(docs.slice(0, 10).map((d) => d.secret.note));
+    await expectAtRest(byId(docs.slice(10).map((d) => d.id)), 'AT_REST_ENCRYPT_FAILED');
+  });
+
+  it('refuses a read answered with an undefined value', async () => {
+    const { wrapper } = await setup();
+    const docs = Array.from({ length: 10 }, (_, i) => doc(`w${i}`, `note of w${i}`));
+    expect((await insertAll(await wrapper(), docs)).error).toEqual([]);
+    const undefinedAt3 = changing((r) =>
+      r.op === 'open'
+        ? { ...r, values: r.values.map((v, n) => (n === 3 && v.ok ? { ...v, value: undefined } : v)) }
+        : r,
+    );
+    const error = await expectAtRest(all(await wrapper(undefinedAt3)), 'AT_REST_ENCRYPT_FAILED');
+    expect(error.message).toContain('offload answered a malformed open reply: /values/3/value');
+  });
+
+  it('refuses a write whose envelopes were permuted within the batch, and stores nothing', async () => {
+    const { wrapper, raw } = await setup();
+    const docs = Array.from({ length: 10 }, (_, i) => doc(`s${i}`, `note of s${i}`));
+    const writer = await wrapper(reversed('seal'));
+    const error = await expectAtRest(insertAll(writer, docs), 'AT_REST_ENCRYPT_FAILED');
+    expect(error.message).toContain('answered an item for another slot');
+    expect(
+      await raw.findDocumentsById(
+        docs.map((d) => d.id),
+        true,
+      ),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['no envelope prefix', (e: string) => e.slice(3)],
+    ['too short to hold a nonce and a MAC', () => 'v1.AAAA'],
+  ])('refuses a write answered with an envelope with %s, and stores nothing', async (_, bad) => {
+    const { wrapper, raw } = await setup();
+    const docs = Array.from({ length: 10 }, (_, i) => doc(`t${i}`, `note of t${i}`));
+    const badAt3 = changing((r) =>
+      r.op === 'seal'
+        ? {
+            ...r,
+            envelopes: r.envelopes.map((e, n) =>
+              n === 3 && e !== null ? { ...e, envelope: bad(e.envelope) } : e,
+            ),
+          }
+        : r,
+    );
+    const error = await expectAtRest(insertAll(await wrapper(badAt3), docs), 'AT_REST_ENCRYPT_FAILED');
+    expect(error.message).toContain('offload answered a malformed seal reply: /envelopes/3');
+    expect(
+      await raw.findDocumentsById(
+        docs.map((d) => d.id),
+        true,
+      ),
+    ).toEqual([]);
+  });
+});
+
 describe('runAtRestJob', () => {
   it('answers null for values that are not JSON and a reason for envelopes that do not open', () => {
     const context = { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' };
@@ -257,9 +349,11 @@ describe('runAtRestJob', () => {
     });
     expect(sealed.op).toBe('seal');
     if (sealed.op !== 'seal') return;
-    expect(typeof sealed.envelopes[0]).toBe('string');
+    // Each envelope comes with the binding it was sealed with (context has no clear digest: null).
+    const bound = JSON.stringify(['d', 'c', 'x', 'secret', '1-a', null]);
+    expect(sealed.envelopes[0]).toEqual({ envelope: expect.stringMatching(/^v1\./) as unknown, bound });
     expect(sealed.envelopes[1]).toBeNull();
-    const envelope = sealed.envelopes[0]!;
+    const envelope = sealed.envelopes[0]!.envelope;
     const flipped = flipAt(envelope, 40);
     const opened = runAtRestJob({
       op: 'open',
@@ -274,7 +368,7 @@ describe('runAtRestJob', () => {
     expect(opened).toEqual({
       op: 'open',
       values: [
-        { ok: true, value: { ok: 1 } },
+        { ok: true, value: { ok: 1 }, bound },
         expect.objectContaining({ ok: false, reason: 'CONTEXT_MISMATCH' }),
         expect.objectContaining({ ok: false, reason: 'AUTH_FAILED' }),
         expect.objectContaining({ ok: false, reason: 'MALFORMED' }),

@@ -435,3 +435,71 @@ describe('record codec: a failed or confused offload fails the whole batch', () 
     ).toBe(true);
   });
 });
+
+describe('record codec: a signature covers only the content this thread asked to seal', () => {
+  const labs = (n: number, from: number): PlainRecord[] =>
+    Array.from({ length: n }, (_, k) =>
+      record({
+        id: idOf(from + k),
+        stream: LAB,
+        kind: 'LabResult',
+        data: dataOf('LabResult', idOf(from + k), patient.accountId, { value: 10 + k }),
+      }),
+    );
+  /** An offload that seals each job with the items' content changed by `alter` (a worker gone wrong). */
+  const sealingOther = (alter: (items: readonly WireJob['items'][number][]) => WireJob['items']) => {
+    const seen: CryptoJob[] = [];
+    const offload: CryptoOffload = {
+      run: async (job) => {
+        seen.push(job);
+        if (job.op !== 'wireSeal') return runWireJob(job as WireJob);
+        return runWireJob({ ...job, items: alter(job.items) } as WireJob);
+      },
+    };
+    return { seen, offload };
+  };
+
+  it('rejects the batch when the worker sealed other content for a signed record (nothing is signed)', async () => {
+    const rs = labs(8, 1400);
+    const { seen, offload } = sealingOther(
+      (items) =>
+        items.map((it, n) =>
+          n === 0 && 'content' in it
+            ? { ...it, content: { ...contentOf(rs[0]!), data: { ...rs[0]!.data, value: 999 } } }
+            : it,
+        ) as WireJob['items'],
+    );
+    const deps = { ...patientDeps, offload };
+    await expect(encodeRecords(deps, await inputsOf(deps, rs))).rejects.toThrow(
+      'crypto offload answered a wireSeal item whose tag is not that of the content asked',
+    );
+    expect(seen.map((j) => j.op)).toEqual(['wireSeal']);
+  });
+
+  it("rejects the batch when the worker answers signed items with each other's outcomes", async () => {
+    const rs = labs(8, 1500);
+    const swapped: CryptoOffload = {
+      run: async (job) => {
+        const real = runWireJob(job as WireJob);
+        if (real.op !== 'wireSeal') return real;
+        const items = [...real.items];
+        [items[0], items[1]] = [items[1]!, items[0]!];
+        return { op: 'wireSeal', items };
+      },
+    };
+    const deps = { ...patientDeps, offload: swapped };
+    await expect(encodeRecords(deps, await inputsOf(deps, rs))).rejects.toThrow(
+      'crypto offload answered a wireSeal item whose tag is not that of the content asked',
+    );
+  });
+
+  it('signs what a faithful worker sealed, and readers take it', async () => {
+    const rs = labs(8, 1600);
+    const deps = { ...patientDeps, offload: worker };
+    const docs = await encodeRecords(deps, await inputsOf(deps, rs));
+    expect(docs.every((d) => d?.sig !== undefined)).toBe(true);
+    expect(await decodeRecords({ ...patientDeps, offload: null }, asServed(docs))).toEqual(
+      rs.map((r) => ({ ok: true, record: r })),
+    );
+  });
+});

@@ -36,7 +36,9 @@
  * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, or AUTHOR_LOOKUP_FAILED when
  * the author's device list could not be fetched, so authorship was not decided) and the caller quarantines.
  * A batch whose offload rejects, or answers anything but a well-formed reply to its job
- * (`checkCryptoJobResult`), fails as a whole: nothing of it is used.
+ * (`checkCryptoJobResult`), fails as a whole: nothing of it is used. So does a seal batch whose offload
+ * answered, for a record this device signs, a tag that is not the tag of the content it was asked to
+ * seal (recomputed here, before anything is signed): the device signs only tags of content it chose.
  */
 import {
   CLINICAL_STREAM_TYPES,
@@ -229,10 +231,51 @@ async function runWire(
   deps: CodecDeps,
   job: WireJob,
 ): Promise<readonly WireSealOutcome[] | readonly WireOpenOutcome[]> {
-  if (!deps.offload || job.items.length < OFFLOAD_MIN_BATCH) return runWireJob(job).items;
+  if (!deps.offload || !offloads(job)) return runWireJob(job).items;
   // The reply crossed a thread boundary: checked against the job before any item is used.
   return checkCryptoJobResult(job, await deps.offload.run(job)).items;
 }
+
+/** Whether `runWire` sends `job` to an offload given one (a big enough batch). */
+const offloads = (job: WireJob): boolean => job.items.length >= OFFLOAD_MIN_BATCH;
+
+/**
+ * Throws unless each tag the offload answered for a record this device signs is the tag of the content
+ * it was asked to seal: the signature covers that tag (see the header), and a worker is no party to
+ * choose what this device signs. Unsigned records are not checked: the stream key alone authenticates
+ * them, and the worker holds it. The ciphertext is not checked either (that would be opening it here, the
+ * cost the offload saves): readers of a signed version require its opened content to have the signed
+ * tag, so a ciphertext of other content reads as BAD_TAG, never as this device's signed record.
+ */
+const checkSignedTags = (
+  inputs: readonly EncodeInput[],
+  items: readonly WireSealItem[],
+  sealed: readonly WireSealOutcome[],
+): void => {
+  for (const [n, { record: r, write }] of inputs.entries()) {
+    const s = sealed[n];
+    if (!s || !mustSign(r.stream, r.by)) continue;
+    const asked = items[n]!;
+    let tag: string | null;
+    try {
+      tag = contentRevisionTag(revisionTagKeyOf(write.key), {
+        stream: asked.stream,
+        id: asked.id,
+        rev: asked.rev,
+        deleted: asked.deleted,
+        data: asked.content,
+      });
+    } catch {
+      // Content no tag can be made of (not plain JSON) was answered as sealed: not what was asked.
+      tag = null;
+    }
+    if (tag !== s.tag) {
+      throw new Error(
+        'crypto offload answered a wireSeal item whose tag is not that of the content asked; nothing of the batch is signed',
+      );
+    }
+  }
+};
 
 export interface EncodeInput {
   readonly record: PlainRecord;
@@ -249,10 +292,9 @@ export const encodeRecords = async (
   inputs: readonly EncodeInput[],
 ): Promise<Array<PushDoc | null>> => {
   const table = keyTable();
+  // One item per input, in order.
   const items: WireSealItem[] = [];
-  const itemOf: number[] = [];
   for (const { record: r, write } of inputs) {
-    itemOf.push(items.length);
     items.push({
       key: table.add(write.key),
       tagKey: table.add(revisionTagKeyOf(write.key)),
@@ -264,11 +306,13 @@ export const encodeRecords = async (
       content: contentOf(r),
     });
   }
-  const sealed = items.length > 0 ? await runWire(deps, { op: 'wireSeal', keys: table.keys, items }) : [];
+  const job = { op: 'wireSeal', keys: table.keys, items } as const;
+  const sealed = items.length > 0 ? await runWire(deps, job) : [];
+  // Before anything is signed: a reply that fails here signs nothing of its batch.
+  if (deps.offload && offloads(job)) checkSignedTags(inputs, items, sealed);
   const out: Array<PushDoc | null> = [];
   for (const [n, { record: r, write }] of inputs.entries()) {
-    const k = itemOf[n];
-    const s = k === undefined ? null : sealed[k];
+    const s = sealed[n];
     if (!s) {
       out.push(null);
       continue;
