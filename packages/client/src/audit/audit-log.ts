@@ -34,9 +34,11 @@
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
  *   revocation, audit-chain.ts). A grantee's entries are listed as its own claims, never as either.
  * - Record writes are coalesced (one entry lists up to 500 changes) so auditing never dominates sync cost.
- *   Noted changes are not lost to a close: `close` appends them (into the outbox); when it cannot (the
- *   account was locked, so nothing may be signed) it keeps them in device meta as noted, unsigned, and the
- *   next session appends them (`resumeNoted`). An append that fails keeps its changes noted.
+ *   The changes noted and in no entry yet are mirrored in device meta, unsigned (NOTED: saved once per
+ *   burst of notes, a macrotask later, and again after each append), and the next session appends what
+ *   the mirror holds (`resumeNoted`). So neither a close nor a crash in the 200 ms a note waits loses it:
+ *   `close` appends them (into the outbox), or when it cannot (the account was locked, so nothing may be
+ *   signed) leaves them in the mirror. An append that fails keeps its changes noted.
  * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
  *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify;
@@ -65,7 +67,9 @@
  * gap, which `verify` reports as deleted (never a fork). A refusal of one row while a later row of its
  * chain is stored (today's server refuses per stream, device and time, so not in practice) keeps the
  * refused row for good; delivered late, it shows as reordered. An unreadable outbox state holds nothing
- * back by time and gives nothing up.
+ * back by time and gives nothing up. A crash before a burst of notes is mirrored (that macrotask) loses
+ * those notes; one between an entry's append and the next save of the mirror has the next start append
+ * its changes again (listed twice, never missing).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { AccountKeys, Ed25519 } from '@hale/crypto';
@@ -558,17 +562,63 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return null;
   };
 
-  /** Appends every noted change (into the outbox); on a failure what is not appended stays noted. */
+  /** Changes an `appendNoted` took and has not appended yet: still noted as far as NOTED goes. */
+  const taken = new Set<{ patientId: string; changes: readonly RecordChange[] }>();
+  /** What NOTED mirrors: every change noted and in no entry yet, taken ones first, by patient. */
+  const notedNow = (): NotedChanges => {
+    const out: NotedChanges = {};
+    for (const t of taken) out[t.patientId] = [...(out[t.patientId] ?? []), ...t.changes];
+    for (const [patientId, changes] of pendingChanges)
+      out[patientId] = [...(out[patientId] ?? []), ...changes];
+    return out;
+  };
+  // Folded like the sync engine's pending list: a save waits for the one in flight and then writes the
+  // mirror as it is by then, so a burst of notes costs one or two writes, not one each.
+  let notedWriting: Promise<void> = Promise.resolve();
+  let notedQueued: Promise<void> | null = null;
+  const saveNoted = (): Promise<void> => {
+    notedQueued ??= notedWriting.then(() => {
+      notedQueued = null;
+      const w = deps.meta.set(NOTED, notedNow());
+      notedWriting = w.catch(() => undefined);
+      return w;
+    });
+    return notedQueued;
+  };
+  let notedTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Mirrors the noted changes once after the current burst of notes (a macrotask later). */
+  const saveNotedSoon = (): void => {
+    notedTimer ??= setTimeout(() => {
+      notedTimer = null;
+      void saveNoted().catch(() => undefined);
+    }, 0);
+  };
+
+  /**
+   * Appends every noted change (into the outbox); on a failure what is not appended stays noted. The
+   * mirror is saved after, appended or not (a failure to save it is thrown only when nothing else was).
+   */
   const appendNoted = async (): Promise<void> => {
-    const batches = [...pendingChanges.entries()];
+    const batches = [...pendingChanges.entries()].map(([patientId, changes]) => ({ patientId, changes }));
     pendingChanges.clear();
-    for (const [n, [patientId, changes]] of batches.entries()) {
-      const failed = await appendChanges(patientId, changes);
-      if (failed === null) continue;
-      renote(patientId, failed.rest);
-      for (const [later, rest] of batches.slice(n + 1)) renote(later, rest);
-      throw failed.error;
+    for (const b of batches) taken.add(b);
+    try {
+      for (const [n, b] of batches.entries()) {
+        const failed = await appendChanges(b.patientId, b.changes);
+        taken.delete(b);
+        if (failed === null) continue;
+        renote(b.patientId, failed.rest);
+        for (const later of batches.slice(n + 1)) {
+          taken.delete(later);
+          renote(later.patientId, later.changes);
+        }
+        throw failed.error;
+      }
+    } catch (error) {
+      await saveNoted().catch(() => undefined);
+      throw error;
     }
+    await saveNoted();
   };
 
   const flushChanges = async (): Promise<void> => {
@@ -829,7 +879,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       list.push(change);
       pendingChanges.set(patientId, list);
       if (list.length >= COALESCE) void flushChanges().catch(() => undefined);
-      else changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
+      else {
+        saveNotedSoon();
+        changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
+      }
     },
     flushChanges,
     pendingCount: async (): Promise<number> =>
@@ -1000,60 +1053,50 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     stop(): void {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
+      if (notedTimer) clearTimeout(notedTimer);
+      notedTimer = null;
     },
     /**
      * Before the session closes its database: the changes noted and not yet in an entry are appended (into
      * the outbox; pushed at the next connect), or, when that fails (a locked account signs nothing), kept
-     * in device meta for `resumeNoted`. Never throws: a close must not fail over the audit trail.
+     * in device meta (the mirror) for `resumeNoted`. Never throws: a close must not fail over the audit
+     * trail.
      */
     async close(): Promise<void> {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
+      if (notedTimer) clearTimeout(notedTimer);
+      notedTimer = null;
       try {
         await appendNoted();
+        return;
       } catch {
-        // Kept below.
+        // Kept by the mirror, which is saved once more to tell whether it was.
       }
-      if (pendingChanges.size === 0) return;
-      const noted = [...pendingChanges.entries()];
       try {
-        await deps.meta.update(NOTED, NotedChanges, (kept) => {
-          const next: NotedChanges = { ...(kept ?? {}) };
-          for (const [patientId, changes] of noted)
-            next[patientId] = [...(next[patientId] ?? []), ...changes];
-          return next;
-        });
-        pendingChanges.clear();
+        await saveNoted();
       } catch (error) {
         issue(
-          `AUDIT_NOT_KEPT: ${noted.length} patient(s)' record changes noted at close could not be kept: ${
+          `AUDIT_NOT_KEPT: ${pendingChanges.size} patient(s)' record changes noted at close could not be kept: ${
             error instanceof Error ? error.message : String(error)
           }`,
         );
       }
     },
     /**
-     * At a session's start: appends the changes an earlier session kept as noted at its close (`close`).
-     * Each patient's are removed once appended; on a failure the rest stay kept for the next start, and
-     * the failure is listed in `issues`. Never throws.
+     * At a session's start: appends the changes the device meta mirror holds, noted by an earlier session
+     * and in no entry yet (kept at its close, or left by a crash). The mirror is saved after, so what is
+     * appended leaves it; on a failure the rest stay noted (appended with the next changes noted, at close
+     * or at the next start), and the failure is listed in `issues`. Never throws.
      */
     async resumeNoted(): Promise<void> {
       try {
         const kept = await deps.meta.get(NOTED, NotedChanges);
-        for (const [patientId, changes] of Object.entries(kept ?? {})) {
-          const failed = await appendChanges(patientId, changes);
-          // Only what is in no entry yet stays kept (an entry appended is never appended twice).
-          await deps.meta.update(NOTED, NotedChanges, (current) => {
-            const { [patientId]: _done, ...others } = current ?? {};
-            return failed === null || failed.rest.length === 0
-              ? others
-              : { ...others, [patientId]: failed.rest };
-          });
-          if (failed !== null) throw failed.error;
-        }
+        for (const [patientId, changes] of Object.entries(kept ?? {})) renote(patientId, changes);
+        if (pendingChanges.size > 0) await appendNoted();
       } catch (error) {
         issue(
-          `AUDIT_NOTED_PENDING: record changes kept at an earlier close are not in the log yet: ${
+          `AUDIT_NOTED_PENDING: record changes noted by an earlier session are not in the log yet: ${
             error instanceof Error ? error.message : String(error)
           }`,
         );

@@ -68,10 +68,13 @@
  *   may not read is emptied and removed again as soon as RxDB reports it stored (`received$`, `sweep`):
  *   it is in the store for that moment, not after it.
  * - A record counts as a pending write until the server acknowledged its newest local revision (pending
- *   is kept by id and the revision number the records API wrote): the reply to the push of an older one
+ *   is kept by id and revision number: the one the records API wrote, or that of a version RxDB hands
+ *   the push handler, a local change not noted): the reply to the push of an older one
  *   leaves it counted. A conflict RxDB resolves to the server's version itself answers it too (nothing
  *   is sent again). The persisted list is written once for a burst of local writes, and before the push
- *   handler returns for what the server answered.
+ *   handler returns for what the server answered. A crash before a burst's save loses its notes, not the
+ *   writes: RxDB hands every version it has not pushed to the push handler again after the restart (its
+ *   own push checkpoint), which counts each as pending again on arrival, offline too.
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
@@ -583,6 +586,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // stay pending when that reply comes, so a reply clears only revisions up to the one it acknowledges.
   // 0: not known (a list persisted before numbers were kept), cleared by any acknowledgement.
   let pending = new Map<string, number>();
+  /** Ids pending only because RxDB handed them to the push handler (`pushHandler`): never saved. */
+  const handed = new Set<string>();
   /** Highest revision answered for good per id (`settlePending`), for a write noted after its reply. */
   const answered = createRecentMap<string, number>(MAX_SENT);
   const state$ = new BehaviorSubject<SyncState>({
@@ -619,13 +624,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     };
   };
   // The pending list is persisted whole, so writing it for every local write made N writes cost O(N²).
-  // Local writes only schedule a save (`noteSoon`: a note lost to a crash merely undercounts until RxDB
-  // pushes the write); what the server answered is awaited before the push handler returns, or a restart
-  // after RxDB took the batch as done would count it pending for ever.
+  // Local writes only schedule a save (`noteSoon`: a note lost to a crash is made again when RxDB hands
+  // the write to the push handler after the restart); what the server answered is awaited before the
+  // push handler returns, or a restart after RxDB took the batch as done would count it pending for ever.
   const pendingSave = coalescedSave(() =>
     deps.meta.set(
       'pending',
-      [...pending].map(([id, rv]) => ({ id, rv })),
+      [...pending].filter(([id]) => !handed.has(id)).map(([id, rv]) => ({ id, rv })),
     ),
   );
   const savePending = (): Promise<void> => {
@@ -652,6 +657,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const want = pending.get(id);
     if (want === undefined || want > rv) return false;
     pending.delete(id);
+    handed.delete(id);
     return true;
   };
   const report = (raw: Omit<SyncIssue, 'at'>): void => {
@@ -2039,7 +2045,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
     };
     return attempt(true);
   };
-  const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => pushRows(rows);
+  // RxDB hands this handler every local version the server has not taken, after a restart too (from its
+  // own stored push checkpoint and assumed master states), whatever became of the note of it: a write
+  // whose note a crash lost (the list is saved a macrotask after the write) counts as pending again here,
+  // before the handler waits for a connection. Not saved for it (`handed`): RxDB hands it again after
+  // another crash, and versions written around the records API (bulk inserts) would grow every save.
+  const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
+    let counted = false;
+    for (const { newDocumentState: doc } of rows) {
+      if (emptied(doc) || (answered.get(doc.id) ?? -1) >= doc.rv || (pending.get(doc.id) ?? -1) >= doc.rv)
+        continue;
+      if (!pending.has(doc.id)) handed.add(doc.id);
+      pending.set(doc.id, doc.rv);
+      counted = true;
+    }
+    if (counted) patch({ pendingWrites: pending.size });
+    return pushRows(rows);
+  };
 
   const saveIncarnation = (): Promise<void> => deps.meta.set('incarnation', incarnation);
 
@@ -2363,6 +2385,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const ended = held.filter((d) => d.stream === removed.stream);
       for (const d of ended) {
         pending.delete(d.id);
+        handed.delete(d.id);
         discarded.set(d.id, { id: d.id, kind: d.kind });
       }
       if (ended.length > 0) await savePending();
@@ -2640,6 +2663,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // A reply that came before the note (it answered this revision) leaves nothing pending.
       if ((answered.get(id) ?? -1) >= rv) return;
       pending.set(id, rv);
+      handed.delete(id);
       noteSoon();
     },
     writable,
