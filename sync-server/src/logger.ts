@@ -5,7 +5,7 @@
 // invite codes or passphrase material.
 //
 // The walk is bounded so a log call stays cheap: it copies only what it censors (an ordinary line
-// allocates nothing), and what lies deeper than REDACT_MAX_DEPTH or past REDACT_MAX_VALUES entries is
+// is not copied), and what lies deeper than REDACT_MAX_DEPTH or past REDACT_MAX_VALUES entries is
 // not looked at and so not written ("[redacted: too deep]", "[redacted: too large]"). It walks plain
 // objects, arrays and errors; other class instances (a request, a Buffer) are left to the serializers,
 // which write only chosen fields (`req`: method, route, address).

@@ -102,6 +102,17 @@ describe('audit appends per device and patient per rolling day', () => {
     expect(storedBy(provider.device.deviceId)).toBe(CAP + 2);
   });
 
+  it('counts no slot for an entry already stored that comes again with new ones (a lost answer)', async () => {
+    const entries = await chain(provider, 1, CAP);
+    expect((await push(g, entries.slice(0, CAP - 1))).map((r) => r.status)).toEqual(
+      Array<string>(CAP - 1).fill('ok'),
+    );
+    // The last two stored ones again, and the one new entry that still fits.
+    const again = await push(g, [...entries.slice(CAP - 3, CAP - 1), entries[CAP - 1]!]);
+    expect(again.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+    expect(storedBy(provider.device.deviceId)).toBe(CAP);
+  });
+
   it("caps the patient's own devices the same way, and never the server's access events", async () => {
     const own = await push(p, await chain(patient, 1, CAP + 1));
     expect(own.map((r) => r.status)).toEqual([...Array<string>(CAP).fill('ok'), 'error']);

@@ -995,13 +995,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       let room = auditCap - count;
       // The oldest entry counted leaves the window first (or those of this batch, stored at t).
       const frees = new Date((first === null ? t : Date.parse(first)) + AUDIT_APPEND_WINDOW_MS).toISOString();
-      for (const [k, w] of writes.entries()) {
-        if (w.doc.stream !== stream || w.doc.audit === undefined) continue;
+      const rows = [...writes.keys()].filter((k) => writes[k]!.doc.stream === stream && writes[k]!.doc.audit);
+      // Only when the batch may not fit are its rows looked up: an entry already stored (a re-push whose
+      // answer was lost) takes no slot, or it would push a new entry of the same batch over the cap.
+      if (rows.length <= room) continue;
+      for (const k of rows) {
+        if ((await store.docs.getDoc(stream, writes[k]!.doc.id)) !== null) continue;
         if (room > 0) {
           room--;
           continue;
         }
-        if ((await store.docs.getDoc(stream, w.doc.id)) !== null) continue;
         over.set(
           k,
           `this device appended ${auditCap} audit entries to this patient's log within a day, the most ` +

@@ -182,9 +182,6 @@ export const backupSqlite = async (
   if (destFile.trim() === '') throw new StoreError('INVALID', 'backup destination is empty');
   const dest = resolve(destFile);
   const sourceFile = typeof source === 'string' ? resolve(source) : source.file;
-  if (dest === sourceFile || SIDE_FILES.some((s) => dest === sourceFile + s)) {
-    throw new StoreError('INVALID', 'backup destination is the live store file');
-  }
   if (isInside(dirname(sourceFile), dest)) {
     throw new StoreError(
       'INVALID',

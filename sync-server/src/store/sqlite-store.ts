@@ -1231,7 +1231,7 @@ const prepareStatements = (db: Database.Database) => ({
      WHERE stream = ? AND author = ? AND at >= ? AND audit_author_seq IS NOT NULL`,
   ),
   // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
-  // the rows appended after it (no index on author: one more index on every document write for this).
+  // the rows appended after it (docs_audit_by_author is by receive time, not seq).
   // INDEXED BY: docs_audit_by_author also matches the WHERE, and would read all the author's entries.
   docLastAudit: db.prepare<[string, string], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_by_stream_seq
