@@ -355,6 +355,18 @@ describe('createSessionManager', () => {
     expect(challenges(counted.paths)).toBe(1);
   });
 
+  it('a sign-in that invalidate() overtook caches nothing: the next token() signs in anew', async () => {
+    const counted = countingFetch();
+    const local = createHttpApi({ baseUrl: t.url, fetch: counted.fetch });
+    const sessions = createSessionManager({ api: local, device: patient.device.keys, ed });
+    const overtaken = sessions.token();
+    sessions.invalidate();
+    await overtaken;
+    expect(challenges(counted.paths)).toBe(1);
+    await sessions.token();
+    expect(challenges(counted.paths)).toBe(2);
+  });
+
   it('renews shortly before the granted lifetime ends on the device clock', async () => {
     const counted = countingFetch();
     const local = createHttpApi({ baseUrl: t.url, fetch: counted.fetch });

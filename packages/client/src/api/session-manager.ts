@@ -110,10 +110,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const now = options.now ?? Date.now;
   let cached: { token: string; renewAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
-  /** Bumped by invalidate(): a sign-in started under an older one caches nothing. */
-  let generation = 0;
 
-  async function authenticate(startedIn: number): Promise<string> {
+  async function authenticate(): Promise<{ token: string; renewAt: number }> {
     const startedAt = now();
     let session: Session;
     try {
@@ -123,20 +121,23 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       session = await openSession(api, device, ed);
     }
     const margin = Math.min(SESSION_REFRESH_MARGIN_MS, session.lifetimeMs / 10);
-    if (startedIn === generation) {
-      cached = { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };
-    }
-    return session.token;
+    return { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };
   }
 
   function token(): Promise<string> {
     if (cached !== undefined && now() < cached.renewAt) return Promise.resolve(cached.token);
     cached = undefined;
     if (inFlight !== undefined) return inFlight;
-    const started = authenticate(generation).finally(() => {
-      // invalidate() may have put a newer sign-in in the slot meanwhile: that one stays.
-      if (inFlight === started) inFlight = undefined;
-    });
+    // Only the sign-in still in the slot caches its token and frees the slot: invalidate() may have
+    // emptied it, or put a newer sign-in there, meanwhile.
+    const started: Promise<string> = authenticate()
+      .then((signedIn) => {
+        if (inFlight === started) cached = signedIn;
+        return signedIn.token;
+      })
+      .finally(() => {
+        if (inFlight === started) inFlight = undefined;
+      });
     inFlight = started;
     return started;
   }
@@ -146,7 +147,6 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     invalidate() {
       cached = undefined;
       inFlight = undefined;
-      generation++;
     },
     async withToken<T>(call: (token: string) => Promise<T>): Promise<T> {
       const first = await token();

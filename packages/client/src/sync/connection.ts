@@ -31,6 +31,7 @@ import {
   type ServerFrame,
 } from '@hale/protocol';
 import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
+import { HTTP_TIMEOUT_MS } from '../api/http-api';
 
 /** The subset of the WHATWG WebSocket the client needs (browser, Electron and `ws` all provide it). */
 export interface WebSocketLike {
@@ -105,7 +106,7 @@ export const createConnection = (options: ConnectionOptions) => {
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
   const backoff = options.backoff ?? { initialMs: 250, maxMs: 15_000 };
-  const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  const requestTimeout = options.requestTimeoutMs ?? HTTP_TIMEOUT_MS;
   let ws: WebSocketLike | null = null;
   let status: ConnectionStatus = 'offline';
   let attempt = 0;
