@@ -28,7 +28,26 @@
  *   unreported to a device that read the longer one. `verify` also knows how far the server acknowledged
  *   this device's own chain (the position before its first outbox row, else the chain position); rows
  *   still in the outbox are not expected. A chain that lost entries is reported at every check (the loss
- *   stays true); the views go on answering with what verifies.
+ *   stays true) until the person accepts it (`acceptLosses`: every chain is held to what is served now,
+ *   this device's own still to what the server acknowledged); the views go on answering with what verifies.
+ * - This device's own chain in its account's own log after a restore (a server restored onto an empty
+ *   disk loses what it acknowledged after the backup): the position acknowledged is kept with the store's
+ *   incarnation then (OWN_ACKED). At the first flush on a connection announcing another incarnation,
+ *   before anything is pushed, the served chain is read: when it is whole (own key) and ends below that
+ *   position with nothing of it served beyond, the lost positions are kept (OWN_LOST) and the chain
+ *   continues from the served end — the acknowledged position and chain position lowered, the outbox rows
+ *   of the stream (appended meanwhile, linked to the lost entries) re-signed after it in order, same ids,
+ *   bodies and times — so later entries link to an entry that exists and no gap stays in the log. This is
+ *   done at once rather than at acceptance because anything appended before the person accepts (the app is
+ *   in use) would otherwise be stored linked to a lost entry, a gap for good. The loss is not hidden:
+ *   `verify` reports it `deleted`, naming the restore, until `acceptLosses`. Other patient devices that
+ *   verified the lost entries see those positions held by other entries, reported once as for any
+ *   rewritten chain and accepted the same way. A chain served short with no restore announced (the same
+ *   incarnation), or not whole, or with a hole, is never continued this way: it stays reported at every
+ *   check, `acceptLosses` included. Devices of other accounts (providers) cannot read a patient's log to
+ *   check it: their chains in it are not continued (a gap stays). Positions acknowledged before OWN_ACKED
+ *   was kept (an older build) are not known with their incarnation, so the first restore after an upgrade
+ *   may still leave a gap.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -40,7 +59,11 @@
  *   `close` appends them (into the outbox), or when it cannot (the account was locked, so nothing may be
  *   signed) leaves them in the mirror. An append that fails keeps its changes noted.
  * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
- *   open entries with the wrapping key); rows already in the outbox are still sent as they are.
+ *   open entries with the wrapping key); rows already in the outbox are still sent as they are, except while
+ *   a restore check of the own chain is due (it may re-sign them): then nothing is pushed until unlocked.
+ * - At every (re)connection (`connected`), changes noted and in no entry yet (an offline close's append
+ *   failed, or a resume did) are appended when there are any and the account is not locked, then the
+ *   outbox is flushed.
  * - Views ("who accessed what", accounting of disclosures) are derived only from entries that verify;
  *   the problems a view meets are reported in `issues` (AUDIT_LOG_PROBLEMS, once per distinct summary),
  *   never thrown. Entries are told apart as served (by author and chain position), never by id: a copy the
@@ -67,17 +90,20 @@
  * gap, which `verify` reports as deleted (never a fork). A refusal of one row while a later row of its
  * chain is stored (today's server refuses per stream, device and time, so not in practice) keeps the
  * refused row for good; delivered late, it shows as reordered. An unreadable outbox state holds nothing
- * back by time and gives nothing up. A crash before a burst of notes is mirrored (that macrotask) loses
+ * back by time and gives nothing up. The restore check of the own chain writes OWN_LOST first and the
+ * acknowledged position last: a crash in between has the next flush do it again, to the same result; while
+ * the served log cannot be read, nothing is pushed. A crash before a burst of notes is mirrored (that macrotask) loses
  * those notes; one between an entry's append and the next save of the mirror has the next start append
  * its changes again (listed twice, never missing).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { AccountKeys, Ed25519 } from '@hale/crypto';
+import { base64urlEncode, chainLinkHash, signCanonical, type AccountKeys, type Ed25519 } from '@hale/crypto';
 import {
   ERROR_CODES,
   Incarnation,
   isErrorCode,
   AuditEntryBody,
+  auditSignaturePayload,
   validate,
   type PulledFrame,
   type PushDoc,
@@ -96,6 +122,7 @@ import {
   type AuditProblem,
   type AuditVerification,
   type ChainHead,
+  type ChainState,
   type ReachedPosition,
 } from './audit-chain';
 import { RecordError } from '../records/records';
@@ -202,6 +229,11 @@ const NOTED = 'audit-noted-changes';
 const OWN = 'audit-own';
 /** Per patient, each author's chain as far as this device verified it (see the header). */
 const SEEN = 'audit-seen';
+/** How far the server acknowledged this device's chain in its account's own log, and under which store. */
+const OWN_ACKED = 'audit-own-acked';
+/** Positions of that chain lost with an announced restore, reported until accepted (see the header). */
+const OWN_LOST = 'audit-own-lost';
+const MAX_OWN_LOST = 100;
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
 const COALESCE = 500;
@@ -249,6 +281,24 @@ const NotedChanges = Type.Record(
   ),
 );
 type NotedChanges = Static<typeof NotedChanges>;
+
+/**
+ * The highest position of this device's chain in its account's own log that the server acknowledged, and
+ * the server store's incarnation (`ready.incarnation`) it was acknowledged by or last checked against.
+ */
+const OwnAcked = Type.Object(
+  { seq: Type.Integer({ minimum: 0 }), incarnation: Type.Optional(Incarnation) },
+  { additionalProperties: false },
+);
+
+/** Positions `from`–`to` of that chain, lost when the store was restored as incarnation `incarnation`. */
+const OwnLost = Type.Array(
+  Type.Object(
+    { from: Type.Integer({ minimum: 1 }), to: Type.Integer({ minimum: 1 }), incarnation: Incarnation },
+    { additionalProperties: false },
+  ),
+  { maxItems: MAX_OWN_LOST },
+);
 
 const backoff = (refusals: number): number =>
   Math.min(BACKOFF_BASE_MS * 2 ** Math.min(refusals - 1, 20), BACKOFF_MAX_MS);
@@ -400,9 +450,109 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return chain !== null && chain.seq === last.authorSeq;
   };
 
+  /** The server store's incarnation the current connection announced (`connected`). */
+  let served: string | undefined;
+  const ownStream = `${deps.accountId}/audit`;
+  // tweetnacl layout: seed ‖ public key.
+  const ownPublicKey = (): Uint8Array => deps.device.secretKey.slice(32);
+
+  /** `doc` (an outbox row of this device) re-signed at the position after `chain`, linked to it. */
+  const relink = async (doc: PushDoc, chain: ChainState): Promise<{ doc: PushDoc; chain: ChainState }> => {
+    const at = doc.audit?.at;
+    if (at === undefined) throw new Error('an outbox row has no audit header');
+    const unsigned = { ...doc, audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at } };
+    const payload = auditSignaturePayload(unsigned);
+    const sig = await signCanonical(deps.ed, deps.device.secretKey, payload.label, payload);
+    return {
+      doc: { ...unsigned, sig: base64urlEncode(sig) },
+      chain: { seq: chain.seq + 1, hash: chainLinkHash(payload, sig) },
+    };
+  };
+
+  /**
+   * At the first flush on a connection to a store of another incarnation than the one that last
+   * acknowledged this device's chain in its account's own log (a restore was announced since): if the
+   * served chain is whole but ends below the position acknowledged, and nothing of it is served past that
+   * end, the lost positions are kept to be reported (OWN_LOST) and the chain continues from the served end
+   * — the outbox rows of the stream re-signed after it, in order — so later entries link to an entry that
+   * exists. Anything else (a hole, an entry served past the end, rows not contiguous) is left to be
+   * reported as before. Throws when the log cannot be read or the account is locked: then nothing is
+   * pushed (a row pushed first would link to a lost entry for good), and the next flush checks again.
+   */
+  const continueAfterRestore = async (): Promise<void> => {
+    if (served === undefined) return;
+    const acked = await deps.meta.get(OWN_ACKED, OwnAcked);
+    if (acked?.incarnation === undefined || acked.incarnation === served || acked.seq === 0) return;
+    deps.assertUnlocked?.();
+    const incarnation = served;
+    const own = deps.device.deviceId;
+    const mine = (await fetchAll(deps.accountId)).filter((e) => e.author === own);
+    const publicKey = ownPublicKey();
+    const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
+    const head: ChainState = heads.get(own) ?? { seq: 0, hash: null };
+    const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
+    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+    const rows = outbox.filter((d) => d.stream === ownStream);
+    const contiguous = rows.every((r, i) => r.audit?.authorSeq === (rows[0]?.audit?.authorSeq ?? 0) + i);
+    const checked = async (): Promise<void> => {
+      await deps.meta.update(OWN_ACKED, OwnAcked, (current) => ({
+        seq: current?.seq ?? acked.seq,
+        incarnation,
+      }));
+    };
+    if (head.seq >= acked.seq || top > head.seq || !contiguous) return checked();
+    // Kept first and the acknowledged position last: a crash in between does all of this again at the
+    // next flush, to the same result (signatures are deterministic; rows are re-signed from the served end).
+    await deps.meta.update(OWN_LOST, OwnLost, (current) => {
+      const list = current ?? [];
+      if (list.some((l) => l.from === head.seq + 1 && l.to === acked.seq && l.incarnation === incarnation))
+        return current;
+      return [...list, { from: head.seq + 1, to: acked.seq, incarnation }].slice(-MAX_OWN_LOST);
+    });
+    let chain = head;
+    const relinked = new Map<string, PushDoc>();
+    for (const row of rows) {
+      const made = await relink(row, chain);
+      relinked.set(row.id, made.doc);
+      chain = made.chain;
+    }
+    // Pushed unanswered before, these rows could only be in the store that was lost.
+    const state = await deps.meta.get(OUTBOX_STATE, OutboxState);
+    if (state && rows.length > 0) {
+      await deps.meta.set(OUTBOX_STATE, {
+        ...state,
+        maybeStored: state.maybeStored.filter((id) => !relinked.has(id)),
+        inFlight: state.inFlight.filter((id) => !relinked.has(id)),
+      });
+    }
+    await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) =>
+      (current ?? []).map((d) => relinked.get(d.id) ?? d),
+    );
+    await deps.meta.update(chainKey(deps.accountId), META_SCHEMAS.auditChain, () => chain);
+    // The loss is reported from OWN_LOST: the chain seen is lowered so it is not reported twice, and so
+    // that the rewritten positions are not taken for a second loss.
+    await deps.meta
+      .update(seenKey(deps.accountId), SeenChains, (current) => {
+        const at = current?.[own];
+        if (current === null || at === undefined || at.seq <= head.seq) return current;
+        const next: SeenChains = { ...current };
+        if (head.hash === null) delete next[own];
+        else next[own] = { seq: head.seq, hash: head.hash, incarnation };
+        return next;
+      })
+      .catch(() => null);
+    issue(
+      `AUDIT_OWN_CONTINUED: the server announced a restore of its store and no longer holds positions ` +
+        `${head.seq + 1}–${acked.seq} of this device's audit chain for ${deps.accountId}; the chain continues ` +
+        `from position ${head.seq} (verify() reports the loss until acceptLosses)`,
+    );
+    await deps.meta.set(OWN_ACKED, { seq: head.seq, incarnation });
+  };
+
   const flush = () =>
     serial(async () => {
       if (deps.connection.status() !== 'ready') return 0;
+      await continueAfterRestore();
       const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       if (outbox.length === 0) return 0;
       const state = await loadState();
@@ -511,6 +661,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         }
         // The rows go before the chain is rewound: a crash in between leaves a gap, not a fork.
         await deps.meta.set(OUTBOX, remaining);
+        const ownAcked = outbox
+          .filter((d) => d.stream === ownStream && acked.has(d.id))
+          .reduce((n, d) => Math.max(n, d.audit?.authorSeq ?? 0), 0);
+        if (ownAcked > 0) {
+          await deps.meta
+            .update(OWN_ACKED, OwnAcked, (current) => {
+              const incarnation = served ?? current?.incarnation;
+              return {
+                seq: Math.max(current?.seq ?? 0, ownAcked),
+                ...(incarnation === undefined ? {} : { incarnation }),
+              };
+            })
+            .catch(() => null);
+        }
         for (const r of rewinds) {
           await deps.meta.update(chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
             seq: r.seq,
@@ -671,8 +835,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
-    // Unreadable (a newer build's): nothing is known, and nothing is written over it below.
-    const seen: SeenChains = accept ? {} : ((await deps.meta.get(seenKey(patientId), SeenChains)) ?? {});
+    // Unreadable (a newer build's): nothing is known, and nothing is written over it below. Accepting,
+    // nothing is held to it, but its incarnations still tell a loss that came with a restore.
+    const kept: SeenChains = (await deps.meta.get(seenKey(patientId), SeenChains)) ?? {};
+    const seen: SeenChains = accept ? {} : kept;
     const reached = new Map<string, ReachedPosition>();
     for (const [author, at] of Object.entries(seen)) reached.set(author, { seq: at.seq, hash: at.hash });
     if (own !== undefined && own > (reached.get(deps.device.deviceId)?.seq ?? 0))
@@ -716,15 +882,42 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
     const incarnation = await currentIncarnation();
     for (const p of problems) {
-      const was = seen[p.author]?.incarnation;
+      const was = kept[p.author]?.incarnation;
       if (p.kind !== 'deleted' || was === undefined || incarnation === undefined || was === incarnation)
         continue;
       p.detail +=
         '; the server announced a restore of its store from a backup since this device verified that ' +
         'chain (its incarnation changed): entries stored after the backup were lost';
     }
-    if (accept) await rememberAccepted(patientId, heads, incarnation);
-    else await remember(patientId, seen, heads, incarnation);
+    // Positions of this device's own chain lost with an announced restore (`continueAfterRestore`): the
+    // chain went on from the served end, so only this record still tells of them.
+    const lost = patientId === deps.accountId ? ((await deps.meta.get(OWN_LOST, OwnLost)) ?? []) : [];
+    if (accept) {
+      await rememberAccepted(patientId, heads, incarnation);
+      if (lost.length > 0) await deps.meta.set(OWN_LOST, []);
+    } else {
+      await remember(patientId, seen, heads, incarnation);
+      // Met while the chain is being continued (or before): the same loss, told once, by the record.
+      const told = (p: AuditProblem): boolean =>
+        p.kind === 'deleted' &&
+        p.author === deps.device.deviceId &&
+        lost.some((l) => p.authorSeq >= l.from && p.authorSeq <= l.to);
+      problems.splice(0, problems.length, ...problems.filter((p) => !told(p)));
+      for (const l of lost) {
+        const one = l.from === l.to;
+        problems.push({
+          kind: 'deleted',
+          entryId: '',
+          author: deps.device.deviceId,
+          authorSeq: l.from,
+          detail:
+            `position${one ? '' : 's'} ${one ? l.from : `${l.from}–${l.to}`} of ${deps.device.deviceId}'s ` +
+            `chain (this device's) ${one ? 'was' : 'were'} acknowledged by the server, which then announced a ` +
+            'restore of its store from a backup (its incarnation changed): entries stored after the backup ' +
+            `were lost; this device's chain continues from position ${l.from - 1}`,
+        });
+      }
+    }
     const opened: OpenedEntry[] = [];
     for (const e of entries) {
       const v = vouched.get(e);
@@ -885,6 +1078,28 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
     },
     flushChanges,
+    /**
+     * At every (re)connection, with the store's incarnation its `ready` announced: changes noted and in no
+     * entry yet (left by an offline close whose append failed, or a resume that failed) are appended when
+     * there are any and the account is not locked, then the outbox is flushed (checking this device's own
+     * chain first when the incarnation changed, see the header). Never throws.
+     */
+    async connected(incarnation?: string): Promise<void> {
+      served = incarnation;
+      let unlocked = true;
+      try {
+        deps.assertUnlocked?.();
+      } catch {
+        unlocked = false;
+      }
+      if (unlocked && pendingChanges.size > 0) {
+        if (changeTimer) clearTimeout(changeTimer);
+        changeTimer = null;
+        // What fails stays noted (and mirrored): appended with the next note, at close or next start.
+        await appendNoted().catch(() => undefined);
+      }
+      await flush().catch(() => 0);
+    },
     pendingCount: async (): Promise<number> =>
       ((await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? []).length,
     issues: (): string[] => [...issues],
@@ -924,7 +1139,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * server's operator restored it from a backup, docs/operations.md) and accepted it: later checks hold
      * every chain to what is served now instead of reporting that loss again. Returns the check made
      * now, whose problems are those of the log as served, without the accepted loss; a later cut is
-     * reported again. This device's own chain is still held to what the server acknowledged of it.
+     * reported again. This device's own chain is still held to what the server acknowledged of it: only
+     * positions lost with an announced restore (its chain continued from the served end, see the header)
+     * stop being reported.
      */
     async acceptLosses(patientId = deps.accountId): Promise<AuditVerification> {
       const own = await acknowledgedPosition(patientId);

@@ -318,7 +318,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       // Devices revoked while this one was away must not stay trusted: device lists are fetched again.
       directory.expire();
       void engineRef?.onReady(ready).catch(() => undefined);
-      void auditRef?.flush().catch(() => 0);
+      // Noted changes left by an offline close or a failed resume go out too, not only the outbox.
+      void auditRef?.connected(ready.incarnation).catch(() => undefined);
       // A re-keying that fails (e.g. the server does not confirm the new epoch) is reported; writes to the
       // streams concerned wait (NO_KEY) until a later check confirms it (keyring write guard).
       void consentRef?.rotateExpired().catch((error: unknown) =>

@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { Type } from '@sinclair/typebox';
+import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
+import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
+import type { Connection } from '../sync/connection';
+import type { DeviceDirectory } from '../sync/device-directory';
+import { createDeviceMeta } from '../session/device-meta';
+import { createAuditLog, type AuditLogDeps } from './audit-log';
+import { verifyAuditLog } from './audit-chain';
+
+const ed = tweetnaclEd25519;
+const A = 'incarnation-before-0';
+const B = 'incarnation-after-00';
+
+/** A patient's device appending to its own log, against a server that stores and serves what it takes. */
+const setup = () => {
+  const patient = deriveAccountKeys(generateRootSecret());
+  const device = generateDeviceKeys();
+  let stored: PushDoc[] = [];
+  let online = true;
+  const connection = {
+    status: () => (online ? ('ready' as const) : ('offline' as const)),
+    async request(frame: PushFrame | PullFrame) {
+      if (frame.t === 'pull') {
+        const docs: ServedDoc[] = stored.map((d, i) => ({
+          ...d,
+          seq: i + 1,
+          at: '2026-01-01T00:00:00.000Z',
+        }));
+        return {
+          t: 'pulled',
+          rid: 1,
+          docs,
+          streams: [{ stream: frame.streams[0]!.stream, checkpoint: docs.length, done: true }],
+          denied: [],
+        };
+      }
+      const results: PushResult[] = frame.rows.map(({ doc }) => {
+        if (!stored.some((s) => s.id === doc.id)) stored.push(doc);
+        return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.length };
+      });
+      return { t: 'pushed', rid: 1, results };
+    },
+  } as unknown as Connection;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => void raw.set(key, structuredClone(value)),
+  });
+  const directory = {
+    authorKey: async (accountId: string, deviceId: string) =>
+      accountId === patient.accountId && deviceId === device.deviceId ? { key: device.publicKey } : null,
+  } as unknown as DeviceDirectory;
+  const locked = { now: false };
+  const open = (extra: Partial<AuditLogDeps> = {}) =>
+    createAuditLog({
+      accountId: patient.accountId,
+      keys: patient,
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed,
+      now: () => Date.parse('2026-01-01T00:00:00.000Z'),
+      connection,
+      directory,
+      meta,
+      serverKey: async () => null,
+      assertUnlocked: () => {
+        if (locked.now) throw new Error('LOCKED');
+      },
+      ...extra,
+    });
+  /** The store loses this device's entries past `position` (a restore from a backup, or a cut). */
+  const cut = (position: number): void => {
+    stored = stored.filter((d) => (d.audit?.authorSeq ?? 0) <= position);
+  };
+  const positions = (): number[] => stored.map((d) => d.audit?.authorSeq ?? 0);
+  /** The log as stored, verified whole with no position known from elsewhere. */
+  const verifyStored = () =>
+    verifyAuditLog(
+      stored.map((d, i): ServedDoc => ({ ...d, seq: i + 1, at: '2026-01-01T00:00:00.000Z' })),
+      async (e) => (e.author === device.deviceId ? device.publicKey : null),
+      ed,
+    );
+  return {
+    open,
+    meta,
+    cut,
+    positions,
+    verifyStored,
+    accountId: patient.accountId,
+    deviceId: device.deviceId,
+    setOnline: (v: boolean) => void (online = v),
+    setLocked: (v: boolean) => void (locked.now = v),
+  };
+};
+
+const deletedOf = (
+  problems: ReadonlyArray<{ kind: string; author: string; authorSeq: number; detail: string }>,
+) => problems.filter((p) => p.kind === 'deleted').map((p) => [p.author, p.authorSeq, p.detail]);
+
+describe("audit: this device's own chain after the server lost its newest entries", () => {
+  it('cut without an announced restore: reported at every check, not cleared by acceptLosses, never rewound', async () => {
+    const s = setup();
+    const log = s.open();
+    await log.connected(A);
+    await log.append(s.accountId, { action: 'one' });
+    await log.append(s.accountId, { action: 'two' });
+    await log.flush();
+    expect(s.positions()).toEqual([1, 2]);
+    expect((await log.verify()).ok).toBe(true);
+
+    // The server drops position 2 and says nothing of a restore (the same incarnation).
+    s.cut(1);
+    await log.connected(A);
+    for (let i = 0; i < 2; i++)
+      expect(deletedOf((await log.verify()).problems)).toEqual([[s.deviceId, 2, expect.any(String)]]);
+    expect(deletedOf((await log.acceptLosses()).problems)).toEqual([[s.deviceId, 2, expect.any(String)]]);
+    expect(deletedOf((await log.verify()).problems)).toEqual([[s.deviceId, 2, expect.any(String)]]);
+    // The chain goes on from where this device left it: the gap stays visible to every reader.
+    await log.append(s.accountId, { action: 'three' });
+    await log.flush();
+    expect(s.positions()).toEqual([1, 3]);
+    expect(deletedOf((await s.verifyStored()).problems).map(([, seq]) => seq)).toEqual([3]);
+    expect(log.issues().some((i) => i.startsWith('AUDIT_OWN_CONTINUED'))).toBe(false);
+  });
+
+  it('lost with an announced restore: reported naming it until accepted; the chain goes on from the served end', async () => {
+    const s = setup();
+    const log = s.open();
+    await log.connected(A);
+    for (const action of ['one', 'two', 'three']) await log.append(s.accountId, { action });
+    await log.flush();
+    expect((await log.verify()).ok).toBe(true);
+
+    // Offline, the device appends one more (it links to position 3); the store is restored from a backup
+    // that ends at position 1.
+    s.setOnline(false);
+    await log.append(s.accountId, { action: 'offline' });
+    s.cut(1);
+    s.setOnline(true);
+    await log.connected(B);
+    // The row appended offline was re-signed after the served end, and delivered there.
+    expect(s.positions()).toEqual([1, 2]);
+    expect((await s.verifyStored()).ok).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      const v = await log.verify();
+      expect(deletedOf(v.problems)).toEqual([
+        [s.deviceId, 2, expect.stringContaining('restore of its store')],
+      ]);
+      expect(v.problems[0]?.detail).toContain('positions 2–3');
+    }
+    // Across a restart of the device, too.
+    expect(deletedOf((await s.open().verify()).problems)).toHaveLength(1);
+    expect((await log.acceptLosses()).problems).toEqual([]);
+    expect((await log.verify()).problems).toEqual([]);
+    await log.append(s.accountId, { action: 'after' });
+    await log.flush();
+    expect(s.positions()).toEqual([1, 2, 3]);
+    expect((await s.verifyStored()).ok).toBe(true);
+    expect((await log.verify()).ok).toBe(true);
+    // Connecting again to the same store checks nothing more and loses nothing.
+    await log.connected(B);
+    expect((await log.verify()).ok).toBe(true);
+  });
+
+  it('an announced restore that kept every acknowledged entry changes nothing', async () => {
+    const s = setup();
+    const log = s.open();
+    await log.connected(A);
+    for (const action of ['one', 'two']) await log.append(s.accountId, { action });
+    await log.flush();
+    await log.connected(B);
+    await log.append(s.accountId, { action: 'three' });
+    await log.flush();
+    expect(s.positions()).toEqual([1, 2, 3]);
+    expect((await log.verify()).ok).toBe(true);
+    // Cut later by the store of the new incarnation, unannounced: reported, never rewound.
+    s.cut(2);
+    await log.connected(B);
+    expect(deletedOf((await log.acceptLosses()).problems)).toEqual([[s.deviceId, 3, expect.any(String)]]);
+  });
+});
+
+describe('audit: noted record changes at a reconnection', () => {
+  it('are appended and pushed when some are noted, and nothing is written while locked or with none', async () => {
+    const s = setup();
+    // Noted, then the append fails (locked while resuming): they stay noted, with no timer to send them.
+    await s.meta.set('audit-noted-changes', {
+      [s.accountId]: [{ action: 'create', kind: 'allergy', id: 'rec-1' }],
+    });
+    const log = s.open();
+    s.setLocked(true);
+    await log.resumeNoted();
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_NOTED_PENDING/)]);
+    await log.connected(A);
+    expect(await log.pendingCount()).toBe(0);
+    expect(s.positions()).toEqual([]);
+
+    s.setLocked(false);
+    await log.connected(A);
+    expect(s.positions()).toEqual([1]);
+    const own = await log.ownActions();
+    expect(own.map((o) => o.body)).toEqual([
+      expect.objectContaining({
+        action: 'records-changed',
+        changes: [{ action: 'create', kind: 'allergy', id: 'rec-1' }],
+      }),
+    ]);
+    // Nothing noted: a reconnection appends nothing.
+    await log.connected(A);
+    expect(s.positions()).toEqual([1]);
+    expect(await s.meta.get('audit-noted-changes', Type.Any())).toEqual({});
+  });
+});
