@@ -126,6 +126,7 @@ import {
   type ReachedPosition,
 } from './audit-chain';
 import { RecordError } from '../records/records';
+import { coalescedSave } from '../util/coalesced-save';
 
 export interface AuditLogDeps {
   accountId: string;
@@ -736,27 +737,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       out[patientId] = [...(out[patientId] ?? []), ...changes];
     return out;
   };
-  // Folded like the sync engine's pending list: a save waits for the one in flight and then writes the
-  // mirror as it is by then, so a burst of notes costs one or two writes, not one each.
-  let notedWriting: Promise<void> = Promise.resolve();
-  let notedQueued: Promise<void> | null = null;
-  const saveNoted = (): Promise<void> => {
-    notedQueued ??= notedWriting.then(() => {
-      notedQueued = null;
-      const w = deps.meta.set(NOTED, notedNow());
-      notedWriting = w.catch(() => undefined);
-      return w;
-    });
-    return notedQueued;
-  };
-  let notedTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Mirrors the noted changes once after the current burst of notes (a macrotask later). */
-  const saveNotedSoon = (): void => {
-    notedTimer ??= setTimeout(() => {
-      notedTimer = null;
-      void saveNoted().catch(() => undefined);
-    }, 0);
-  };
+  // Saved whole, so folded: a burst of notes costs one or two writes, not one each.
+  const mirror = coalescedSave(() => deps.meta.set(NOTED, notedNow()));
+  /** Why the mirror could not be saved after the last append that failed (null: it was). */
+  let mirrorError: Error | null = null;
 
   /**
    * Appends every noted change (into the outbox); on a failure what is not appended stays noted. The
@@ -764,6 +748,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const appendNoted = async (): Promise<void> => {
     const batches = [...pendingChanges.entries()].map(([patientId, changes]) => ({ patientId, changes }));
+    if (batches.length === 0) return;
     pendingChanges.clear();
     for (const b of batches) taken.add(b);
     try {
@@ -779,10 +764,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         throw failed.error;
       }
     } catch (error) {
-      await saveNoted().catch(() => undefined);
+      mirrorError = await mirror.save().then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e : new Error('the mirror was not saved')),
+      );
       throw error;
     }
-    await saveNoted();
+    await mirror.save();
   };
 
   const flushChanges = async (): Promise<void> => {
@@ -1071,9 +1059,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const list = pendingChanges.get(patientId) ?? [];
       list.push(change);
       pendingChanges.set(patientId, list);
-      if (list.length >= COALESCE) void flushChanges().catch(() => undefined);
-      else {
-        saveNotedSoon();
+      if (list.length >= COALESCE) {
+        if (changeTimer) clearTimeout(changeTimer);
+        void flushChanges().catch(() => undefined);
+      } else {
+        mirror.soon();
         changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
       }
     },
@@ -1270,8 +1260,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     stop(): void {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
-      if (notedTimer) clearTimeout(notedTimer);
-      notedTimer = null;
+      mirror.cancel();
     },
     /**
      * Before the session closes its database: the changes noted and not yet in an entry are appended (into
@@ -1282,20 +1271,17 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     async close(): Promise<void> {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
-      if (notedTimer) clearTimeout(notedTimer);
-      notedTimer = null;
+      mirror.cancel();
       try {
         await appendNoted();
         return;
       } catch {
-        // Kept by the mirror, which is saved once more to tell whether it was.
+        // Kept by the mirror, which appendNoted saved after the failure.
       }
-      try {
-        await saveNoted();
-      } catch (error) {
+      if (mirrorError !== null) {
         issue(
           `AUDIT_NOT_KEPT: ${pendingChanges.size} patient(s)' record changes noted at close could not be kept: ${
-            error instanceof Error ? error.message : String(error)
+            mirrorError.message
           }`,
         );
       }
