@@ -1,6 +1,5 @@
 // Real devices for end-to-end tests: the client library over RxDB memory storage, talking to a real
 // server on a loopback port through real WebSockets (the `ws` package provides the WHATWG interface).
-import { createNodeCryptoOffload } from '@hale/client/node';
 import type { GrantableStreamType } from '@hale/protocol';
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
@@ -10,6 +9,7 @@ import {
   createHttpApi,
   openDeviceSession,
   type RecordInput,
+  type CryptoJob,
   type CryptoOffload,
   type DeviceSession,
   type DeviceAccount,
@@ -18,6 +18,7 @@ import {
   type WebSocketLike,
 } from '@hale/client';
 import { createNodeEd25519 } from '@hale/crypto/node';
+import { createTestCryptoOffload, onCryptoWorkerProject } from './test-offload';
 import { input } from './records';
 import {
   addDevice,
@@ -134,8 +135,25 @@ export const sessionAccount = (account: TestAccount, device: TestDevice = accoun
   device: device.keys,
 });
 
-// HALE_CRYPTO_WORKER=1 (a project of vitest.config.ts) runs every device's cryptography on one worker.
-const workerByDefault = process.env['HALE_CRYPTO_WORKER'] === '1' ? createNodeCryptoOffload() : undefined;
+/** Jobs the worker project's shared worker was sent, by op (what `workerProjectJobs` answers). */
+const workerJobs = new Map<CryptoJob['op'], number>();
+
+// HALE_CRYPTO_WORKER=1 (a project of vitest.config.ts) runs every device's cryptography on one worker,
+// counting the jobs it sends there (crypto-worker-project.e2e checks that the project uses the worker).
+const workerByDefault = ((): CryptoOffload | undefined => {
+  if (!onCryptoWorkerProject) return undefined;
+  const worker = createTestCryptoOffload();
+  return {
+    ...(worker.minBatch === undefined ? {} : { minBatch: worker.minBatch }),
+    run: (job) => {
+      workerJobs.set(job.op, (workerJobs.get(job.op) ?? 0) + 1);
+      return worker.run(job);
+    },
+  };
+})();
+
+/** How many jobs of each op the shared worker of the worker project was sent so far in this file. */
+export const workerProjectJobs = (): ReadonlyMap<CryptoJob['op'], number> => new Map(workerJobs);
 
 const offloadOption = (offload: CryptoOffload | undefined) => (offload ? { cryptoOffload: offload } : {});
 

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { startServer, type TestServer } from '@hale/sync-server/testing';
 import type { CryptoOffload, DeviceSession } from '@hale/client';
-import { createNodeCryptoOffload } from '@hale/client/node';
+import { createTestCryptoOffload } from './test-offload';
 
 export interface ServerFixture {
   /** The current test's server (set in beforeEach). */
@@ -33,11 +33,12 @@ export const useServer = (options: Parameters<typeof startServer>[0] = {}): Serv
 };
 
 /**
- * A crypto worker thread (`@hale/client/node`) for the calling test file, closed after all its tests.
- * Created at once, not in a hook, so that tables of cases built while tests are collected can name it.
+ * A crypto worker thread (`createTestCryptoOffload`: in the worker project, every batch) for the calling test file, closed after all its
+ * tests. Created at once, not in a hook, so that tables of cases built while tests are collected can
+ * name it.
  */
 export const useCryptoWorker = (): CryptoOffload => {
-  const worker = createNodeCryptoOffload();
+  const worker = createTestCryptoOffload();
   afterAll(() => worker.close());
   return worker;
 };

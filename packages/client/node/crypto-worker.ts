@@ -2,9 +2,9 @@
  * A device's bulk cryptography on a Node worker thread (`worker_threads`): at-rest seals and opens of
  * the storage wrapper and wire seals and opens of the sync engine (`runCryptoJob`), so RxDB keeps the
  * main thread and tweetnacl gets a core of its own. Node-only, so it lives outside src/ and is imported
- * as `@hale/client/node`. The offload itself (one worker at a time, job budgets, crash-loop limit,
- * close) is `createWorkerOffload` (src/offload/worker-offload.ts), which a browser host drives the same
- * way over a Web Worker; this file only adapts `worker_threads` to it.
+ * as `@hale/client/node`. The offload itself (one worker at a time, jobs in flight, job budgets,
+ * crash-loop limit, close) is `createWorkerOffload` (src/offload/worker-offload.ts), which a browser host
+ * drives the same way over a Web Worker; this file only adapts `worker_threads` to it.
  *
  * Invariants (beyond the offload's)
  * - The worker keeps the process alive only while a job is pending, so a process that never calls
@@ -12,6 +12,8 @@
  * - 'error' and 'exit' report the worker dead; 'messageerror' reports an unreadable message (a reply that
  *   cannot be deserialised names no job, which would otherwise wait for its budget): its pending jobs fail
  *   with CryptoOffloadError WORKER_MESSAGE_UNREADABLE and the worker is replaced.
+ * - The jobs of a worker that threw fail naming the error's class only, never its text (an uncaught
+ *   error in the worker may quote a job's values); an exit names its exit code.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -19,6 +21,7 @@ import {
   type WorkerOffload,
   type WorkerOffloadOptions,
 } from '../src/offload/worker-offload';
+import { errorClassOf } from '../src/offload/job-failure';
 
 export {
   JOB_TIMEOUT_BASE_MS,
@@ -49,7 +52,9 @@ export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}):
   return createWorkerOffload((events) => {
     const worker = new Worker(entry);
     worker.on('message', (message: unknown) => events.message(message));
-    worker.on('error', (error) => events.died(error));
+    worker.on('error', (error) =>
+      events.died(new Error(`crypto worker threw outside a job (${errorClassOf(error)}); it was replaced`)),
+    );
     worker.on('messageerror', (error) => events.unreadable(error));
     worker.on('exit', (code) => events.died(new Error(`crypto worker exited with code ${code}`)));
     // After the listeners: adding a 'message' listener refs the worker again.

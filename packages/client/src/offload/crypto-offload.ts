@@ -5,8 +5,9 @@
  * `@hale/client/node`; a Web Worker in browsers).
  *
  * Invariants: a job carries everything it needs (keys included) and is answered once with a result of
- * the same `op` and one outcome per item, in order. Failure modes: the offload rejects (worker died,
- * job threw); callers then fail their whole batch and apply nothing.
+ * the same `op` and one outcome per item, in order. Callers send a batch only when it has at least the
+ * offload's `minBatch` items (`offloadMinBatch`), and run smaller ones in their own thread. Failure modes:
+ * the offload rejects (worker died, job threw); callers then fail their whole batch and apply nothing.
  */
 import type { AtRestJob, AtRestJobResult } from '../store/at-rest-encryption';
 import type { WireJob, WireJobResult } from '../sync/wire-jobs';
@@ -17,7 +18,15 @@ export type CryptoJobResult = AtRestJobResult | WireJobResult;
 /** Where batches of cryptography run (e.g. a worker thread running `runCryptoJob`). */
 export interface CryptoOffload {
   run(job: CryptoJob): Promise<CryptoJobResult>;
+  /**
+   * Below this many items a batch runs in the caller's thread (default `OFFLOAD_MIN_BATCH`). Tests set 1
+   * so that small batches take the worker's path too; an app has no reason to.
+   */
+  readonly minBatch?: number;
 }
 
 /** Below this many items a batch runs in this thread: a worker round trip would cost more. */
 export const OFFLOAD_MIN_BATCH = 8;
+
+/** The fewest items of a batch that callers send to `offload`. */
+export const offloadMinBatch = (offload: CryptoOffload): number => offload.minBatch ?? OFFLOAD_MIN_BATCH;

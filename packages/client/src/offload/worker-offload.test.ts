@@ -121,6 +121,8 @@ describe('createWorkerOffload with a host that reports no exit', () => {
     await offload.close();
   });
 
+  const UNREADABLE_MARKER = 'UNREADABLE-PLAINTEXT-9c1a';
+
   /** Settles `job` into a flag, so a test can see it is still pending without waiting on it. */
   const watch = (job: Promise<unknown>) => {
     const seen: { error?: unknown; settled: boolean } = { settled: false };
@@ -131,12 +133,17 @@ describe('createWorkerOffload with a host that reports no exit', () => {
     return seen;
   };
 
-  for (const [what, emit] of [
+  for (const [what, emit, sent] of [
     [
       "a 'messageerror' (a reply that cannot be deserialised)",
-      (e: WorkerEvents) => e.unreadable(new Error('DataCloneError')),
+      (e: WorkerEvents) => e.unreadable(new SyntaxError(`Unexpected token in ${UNREADABLE_MARKER}`)),
+      'a message that could not be read (SyntaxError)',
     ],
-    ['a message that is no reply to any job (no id)', (e: WorkerEvents) => e.message(null)],
+    [
+      'a message that is no reply to any job (no id)',
+      (e: WorkerEvents) => e.message(null),
+      'a message that answers no job',
+    ],
   ] as const) {
     it(`${what} fails every job the worker owes at once, typed, and the next job gets a fresh worker`, async () => {
       const host = browserLikeHost();
@@ -149,6 +156,11 @@ describe('createWorkerOffload with a host that reports no exit', () => {
       for (const job of jobs) {
         expect(job.settled).toBe(true);
         expect(isCryptoOffloadError(job.error) && job.error.code).toBe('WORKER_MESSAGE_UNREADABLE');
+        // What could not be read is named by its class at most, never quoted.
+        expect(job.error instanceof Error && job.error.message).toBe(
+          `crypto worker sent ${sent}; the jobs it was running failed and it was replaced (the batch can be retried)`,
+        );
+        expect(String(job.error)).not.toContain(UNREADABLE_MARKER);
       }
       expect(host.workers[0]?.terminated).toBe(true);
 
@@ -175,6 +187,36 @@ describe('createWorkerOffload with a host that reports no exit', () => {
         name: 'CryptoOffloadError',
         code: 'WORKER_JOB_FAILED',
         message: 'crypto worker could not run the seal job (TypeError)',
+      },
+    ],
+    [
+      'an AtRestError code with a message this build does not write',
+      { code: 'AT_REST_INVALID_KEY', message: `at-rest key ${MARKER} must be 32 bytes` },
+      {
+        name: 'AtRestError',
+        code: 'AT_REST_INVALID_KEY',
+        message:
+          'crypto worker failed the job with AT_REST_INVALID_KEY, and its message was not one this build writes',
+      },
+    ],
+    [
+      'another AtRestError code, with a message',
+      { code: 'AT_REST_DECRYPT_FAILED', message: MARKER },
+      {
+        name: 'AtRestError',
+        code: 'AT_REST_DECRYPT_FAILED',
+        message:
+          'crypto worker failed the job with AT_REST_DECRYPT_FAILED, and its message was not one this build writes',
+      },
+    ],
+    [
+      'WORKER_JOB_FAILED with a message of its own',
+      { code: 'WORKER_JOB_FAILED', message: `crypto worker could not run the seal job (${MARKER})` },
+      {
+        name: 'CryptoOffloadError',
+        code: 'WORKER_JOB_FAILED',
+        message:
+          'crypto worker failed the job with WORKER_JOB_FAILED, and its message was not one this build writes',
       },
     ],
     [

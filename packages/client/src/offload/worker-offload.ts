@@ -9,28 +9,34 @@
  *   accepts for that job; keys travel with each job (copied into the worker's memory and dropped after
  *   the batch).
  * - At most one worker runs at a time. A worker that dies (the host reports it: it exited, threw outside
- *   a job, or sent a message that cannot be read, which would leave its job unanswered) takes only its
- *   pending jobs with it; the next `run` starts a fresh one. More than `WORKER_DEATH_LIMIT` (3) deaths
+ *   a job, or sent a message that cannot be read, which would leave its job unanswered) takes only the
+ *   jobs it owes (posted or queued for it) with it; the next `run` starts a fresh one. More than `WORKER_DEATH_LIMIT` (3) deaths
  *   within `WORKER_DEATH_WINDOW_MS` (60 s) is a crash loop: `run` rejects saying so, without starting a
  *   worker, until the oldest of those deaths leaves the window — so a device app that stays open for
  *   days recovers from a burst of crashes, and a worker that cannot live costs at most four starts a
  *   minute.
+ * - At most WORKER_JOBS_IN_FLIGHT (4) jobs are posted to a worker and unanswered; later ones wait here,
+ *   unposted, and are posted in the order `run` was called as answers come back. A job that waits here
+ *   is owed by that worker: its death or `close()` fails it with the posted ones.
  * - No job waits for its answer for ever: a job not answered within its budget (`jobTimeoutMs`:
- *   JOB_TIMEOUT_BASE_MS plus JOB_TIMEOUT_PER_ITEM_MS per item of the job and of the jobs queued ahead of
- *   it in the same worker, which runs one job at a time) means the worker lost it or is stuck: the
- *   worker is terminated and counted as a death (its pending jobs fail), and the next `run` starts a
- *   fresh one. The budget is generous by design (see the constants): it only ends a stall, it is no
- *   latency target. A browser's Web Worker reports no exit, so there this budget is what ends a worker
- *   that died silently.
+ *   JOB_TIMEOUT_BASE_MS plus JOB_TIMEOUT_PER_ITEM_MS per item of the job and of the jobs posted ahead of
+ *   it and unanswered in the same worker, which runs one job at a time), counted from when it is posted,
+ *   means the worker lost it or is stuck: the worker is terminated and counted as a death (its posted and
+ *   queued jobs fail), and the next `run` starts a fresh one. A job queued here waits at most for the
+ *   budgets of the jobs ahead of it. The budget is generous by design (see the constants): it only ends
+ *   a stall, it is no latency target. A browser's Web Worker reports no exit, so there this budget is
+ *   what ends a worker that died silently.
  * - A message from the worker that cannot be read — the host's 'messageerror' (`unreadable`), or a
- *   message that is no reply to any job (no numeric `id`) — names no job it answers: every job pending in
- *   that worker fails at once with CryptoOffloadError WORKER_MESSAGE_UNREADABLE (never waits for its
+ *   message that is no reply to any job (no numeric `id`) — names no job it answers: every job that
+ *   worker owes (posted or queued) fails at once with CryptoOffloadError WORKER_MESSAGE_UNREADABLE (never waits for its
  *   budget), and the worker is ended and counted as a death, like one that died. A reply whose id is no
  *   longer pending (a job that already failed) is ignored.
- * - After `close()` nothing restarts: pending and later jobs reject with "crypto offload is closed".
+ * - After `close()` nothing restarts: pending, queued and later jobs reject with "crypto offload is closed".
  * - Each item of a seal job is answered as this thread answers it (json-prefilter.ts): a value that is
  *   not plain JSON, which structured clone would alter (a class instance, a symbol key) or could not copy
  *   (a function), is answered null here and never posted; a job with no other item needs no worker.
+ * - `minBatch` (OFFLOAD_MIN_BATCH unless given; a positive integer, else `createWorkerOffload` throws a
+ *   RangeError) is only what callers read: this offload runs whatever batch it is given.
  * Failure modes: a job that throws in the worker, a job that cannot be copied to it (its error names
  * the error's name only: a DataCloneError's message quotes the value it could not copy), a malformed
  * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
@@ -38,16 +44,23 @@
  * it); nothing is half-applied, because callers write only after every value of their batch is back.
  * A job the worker answers as failed rejects with the AtRestError it throws on this thread (same code and
  * message) when the worker names one, else with CryptoOffloadError WORKER_JOB_FAILED; what the worker
- * sent is taken only in the form `readJobFailure` checks, never as text of its own (it may quote the job).
+ * sent is taken only in the form `readJobFailure` checks, never as text of its own (it may quote the job):
+ * a code, and a message only when it is one this build writes. An unreadable message is named by its
+ * class alone; a host reports a death with an error of its own words (node/crypto-worker.ts).
  */
-import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
+import {
+  OFFLOAD_MIN_BATCH,
+  type CryptoJob,
+  type CryptoJobResult,
+  type CryptoOffload,
+} from './crypto-offload';
 import { AtRestError } from '../store/at-rest-encryption';
-import { readJobFailure } from './job-failure';
+import { errorClassOf, readJobFailure } from './job-failure';
 import { checkCryptoJobResult } from './job-result';
 import { prefilterJson } from './json-prefilter';
 
 export interface WorkerOffload extends CryptoOffload {
-  /** Stops the worker for good; pending and later jobs reject. */
+  /** Stops the worker for good; pending, queued and later jobs reject. */
   close(): Promise<void>;
 }
 
@@ -82,7 +95,10 @@ export interface WorkerEvents {
    * worker owes fails.
    */
   unreadable(error: unknown): void;
-  /** The worker is gone or unusable (exit, uncaught error); reported once or more. */
+  /**
+   * The worker is gone or unusable (exit, uncaught error); reported once or more. `error` becomes the
+   * rejection of the jobs the worker owes: the host's own words, never the worker's error text.
+   */
   died(error: Error): void;
 }
 
@@ -104,12 +120,17 @@ export interface WorkerOffloadOptions {
   readonly jobTimeout?: JobTimeout;
   /** A monotonic clock in ms for counting deaths (default `performance.now`: a clock change resets nothing). */
   readonly monotonicNow?: () => number;
+  /**
+   * The offload's `minBatch` (a positive integer; default OFFLOAD_MIN_BATCH, which an app keeps: a round
+   * trip costs more than a few items in its own thread). Tests set 1 to run every batch on the worker.
+   */
+  readonly minBatch?: number;
 }
 
 export interface JobTimeout {
   /** Once per job, whatever its size. */
   readonly baseMs: number;
-  /** Per item of the job and of the jobs queued ahead of it in the worker. */
+  /** Per item of the job and of the jobs posted ahead of it and unanswered in the worker. */
   readonly perItemMs: number;
 }
 
@@ -129,26 +150,36 @@ export const JOB_TIMEOUT_BASE_MS = 60_000;
  * and thousands of times a common one, so a legitimate batch is never cut off (500 items: 110 s).
  */
 export const JOB_TIMEOUT_PER_ITEM_MS = 100;
+/**
+ * Jobs posted to one worker and not yet answered; later ones wait in the offload, unposted. The worker runs
+ * one job at a time, so a few keep it busy across a round trip and through a busy main thread; more would
+ * only hand a slow or stuck worker more keys and content, and lengthen the budget of the last one posted.
+ */
+export const WORKER_JOBS_IN_FLIGHT = 4;
 
 const DEFAULT_TIMEOUT: JobTimeout = { baseMs: JOB_TIMEOUT_BASE_MS, perItemMs: JOB_TIMEOUT_PER_ITEM_MS };
 
-/** A job's budget, for `items` items of its own and of the jobs ahead of it (see JobTimeout). */
+/** A job's budget from when it is posted, for `items` items of its own and of the jobs ahead of it (see JobTimeout). */
 export const jobTimeoutMs = (items: number, timeout: JobTimeout = DEFAULT_TIMEOUT): number =>
   timeout.baseMs + timeout.perItemMs * items;
 
 interface Waiter {
+  readonly id: number;
   readonly job: CryptoJob;
   readonly resolve: (r: CryptoJobResult) => void;
   readonly reject: (e: Error) => void;
-  /** Ends the worker if the job is not answered in time; cleared when the job settles. */
+  /** Ends the worker if the job is not answered in time (set when posted); cleared when the job settles. */
   timer?: ReturnType<typeof setTimeout>;
 }
 
 /** One worker and the jobs it owes answers for. */
 interface Running {
   readonly port: WorkerPort;
+  /** Jobs posted to the worker and not yet answered (at most WORKER_JOBS_IN_FLIGHT). */
   readonly pending: Map<number, Waiter>;
-  /** Fails its pending jobs with `error`; a death (`counts`) unless the offload is being closed. */
+  /** Jobs waiting here, in order, for a place in `pending` (not posted yet: no timer). */
+  readonly queued: Waiter[];
+  /** Fails its pending and queued jobs with `error`; a death (`counts`) unless the offload is being closed. */
   readonly die: (error: Error, counts: boolean) => void;
   /** A death, and the worker terminated. */
   readonly end: (error: Error) => void;
@@ -212,6 +243,10 @@ export function createWorkerOffload(
   options: WorkerOffloadOptions = {},
 ): WorkerOffload {
   const timeout = options.jobTimeout ?? DEFAULT_TIMEOUT;
+  const minBatch = options.minBatch ?? OFFLOAD_MIN_BATCH;
+  if (!Number.isSafeInteger(minBatch) || minBatch < 1) {
+    throw new RangeError(`minBatch must be a positive integer (got ${String(minBatch)})`);
+  }
   const clock = options.monotonicNow ?? (() => performance.now());
   let running: Running | null = null;
   let closed = false;
@@ -237,6 +272,7 @@ export function createWorkerOffload(
   const start = (): Running => {
     let dead = false;
     const pending = new Map<number, Waiter>();
+    const queued: Waiter[] = [];
     // Filled in once `spawn` returns; a death reported before that only marks the worker dead.
     const ref: { port?: WorkerPort; self?: Running } = {};
     /** First report of its end (a Node worker that throws reports 'error' and 'exit'): its jobs fail. */
@@ -249,6 +285,8 @@ export function createWorkerOffload(
         p.reject(error);
       }
       pending.clear();
+      // Owed by this worker too: a fresh one is started by the next run, not for jobs of a dead one.
+      for (const q of queued.splice(0)) q.reject(error);
       if (counts && !closed) {
         recentDeaths();
         deaths.push(clock());
@@ -277,28 +315,26 @@ export function createWorkerOffload(
           p.reject(asError(error));
         }
       },
+      // The class of what the event carries, not its text (it may quote what could not be read).
       unreadable: (error) =>
-        end(
-          unreadableError(
-            `a message that could not be read (${error instanceof Error ? error.message : String(error)})`,
-          ),
-        ),
+        end(unreadableError(`a message that could not be read (${errorClassOf(error)})`)),
       died: end,
     });
     ref.port = port;
-    const self: Running = { port, pending, die, end, dead: () => dead };
+    const self: Running = { port, pending, queued, die, end, dead: () => dead };
     ref.self = self;
     if (dead) void Promise.resolve(port.terminate()).catch(() => undefined);
     return self;
   };
 
-  const add = (r: Running, id: number, p: Waiter): void => {
+  /** Posts `p` to the worker, its budget counted from now (a job that cannot be copied fails alone). */
+  const send = (r: Running, p: Waiter): void => {
     // The worker runs one job at a time, in the order sent: this one also waits for those ahead of it.
     let items = p.job.items.length;
     for (const ahead of r.pending.values()) items += ahead.job.items.length;
     const ms = jobTimeoutMs(items, timeout);
     const n = p.job.items.length;
-    r.pending.set(id, p);
+    r.pending.set(p.id, p);
     if (r.pending.size === 1) r.port.hold?.(true);
     p.timer = setTimeout(() => {
       // Lost a job or stuck in a loop: ended like a worker that died, so the next run starts a fresh one.
@@ -311,15 +347,38 @@ export function createWorkerOffload(
     }, ms);
     // The worker keeps the host alive while a job is pending; the timer only ends that wait.
     unrefTimer(p.timer);
+    try {
+      r.port.post({ id: p.id, job: p.job });
+    } catch (error) {
+      // What the prefilter let through is JSON; a proxy of it still cannot be copied: this job fails.
+      drop(r, p.id);
+      if (r.pending.size === 0) r.port.hold?.(false);
+      p.reject(notCopied(error));
+    }
   };
-  const settle = (r: Running, id: number): void => {
+  /** Posts queued jobs while the worker has room for them. */
+  const pump = (r: Running): void => {
+    while (!r.dead() && r.pending.size < WORKER_JOBS_IN_FLIGHT) {
+      const next = r.queued.shift();
+      if (next === undefined) return;
+      send(r, next);
+    }
+  };
+  const drop = (r: Running, id: number): boolean => {
     clearTimeout(r.pending.get(id)?.timer);
-    if (r.pending.delete(id) && r.pending.size === 0) r.port.hold?.(false);
+    return r.pending.delete(id);
+  };
+  /** `id` was answered: its place goes to the next queued job. */
+  const settle = (r: Running, id: number): void => {
+    if (!drop(r, id)) return;
+    pump(r);
+    if (r.pending.size === 0) r.port.hold?.(false);
   };
 
   running = start();
 
   return {
+    minBatch,
     run(whole: CryptoJob): Promise<CryptoJobResult> {
       if (closed) return Promise.reject(closedError());
       const { send: job, answer } = prefilterJson(whole);
@@ -340,14 +399,10 @@ export function createWorkerOffload(
       }
       const id = nextId++;
       return new Promise<CryptoJobResult>((resolve, reject) => {
-        add(r, id, { job, resolve: (result) => resolve(answer(result)), reject });
-        try {
-          r.port.post({ id, job });
-        } catch (error) {
-          // What the prefilter let through is JSON; a proxy of it still cannot be copied: this job fails.
-          settle(r, id);
-          reject(notCopied(error));
-        }
+        const p: Waiter = { id, job, resolve: (result) => resolve(answer(result)), reject };
+        // In order: a job never overtakes one queued before it.
+        if (r.queued.length === 0 && r.pending.size < WORKER_JOBS_IN_FLIGHT) send(r, p);
+        else r.queued.push(p);
       });
     },
     async close(): Promise<void> {

@@ -75,7 +75,7 @@ import type {
   RxStorageInstanceCreationParams,
 } from 'rxdb';
 import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/plugins/local-documents';
-import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
+import { offloadMinBatch, type CryptoOffload } from '../offload/crypto-offload';
 import { checkCryptoJobResult } from '../offload/job-result';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 
@@ -838,7 +838,7 @@ function createValueCodec(
       for (const p of batch) p.reject(error);
       return;
     }
-    if (key === null || offload === null || batch.length < OFFLOAD_MIN_BATCH) {
+    if (key === null || offload === null || batch.length < offloadMinBatch(offload)) {
       for (const { request: r, resolve, reject } of batch) {
         try {
           resolve(op === 'seal' ? sealHere(r.slot, r.input) : openHere(r.slot, r.input));

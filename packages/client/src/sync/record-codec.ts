@@ -67,7 +67,7 @@ import {
   type ServedDoc,
 } from '@hale/protocol';
 import { revisionTagKeyOf, type Keyring } from './keyring';
-import { OFFLOAD_MIN_BATCH, type CryptoOffload } from '../offload/crypto-offload';
+import { offloadMinBatch, type CryptoOffload } from '../offload/crypto-offload';
 import { checkCryptoJobResult } from '../offload/job-result';
 import {
   runWireJob,
@@ -231,13 +231,14 @@ async function runWire(
   deps: CodecDeps,
   job: WireJob,
 ): Promise<readonly WireSealOutcome[] | readonly WireOpenOutcome[]> {
-  if (!deps.offload || !offloads(job)) return runWireJob(job).items;
+  if (!offloads(deps, job)) return runWireJob(job).items;
   // The reply crossed a thread boundary: checked against the job before any item is used.
   return checkCryptoJobResult(job, await deps.offload.run(job)).items;
 }
 
-/** Whether `runWire` sends `job` to an offload given one (a big enough batch). */
-const offloads = (job: WireJob): boolean => job.items.length >= OFFLOAD_MIN_BATCH;
+/** Whether `runWire` sends `job` to the offload (there is one, and the batch is big enough for it). */
+const offloads = (deps: CodecDeps, job: WireJob): deps is CodecDeps & { offload: CryptoOffload } =>
+  !!deps.offload && job.items.length >= offloadMinBatch(deps.offload);
 
 /**
  * Throws unless each tag the offload answered for a record this device signs is the tag of the content
@@ -309,7 +310,7 @@ export const encodeRecords = async (
   const job = { op: 'wireSeal', keys: table.keys, items } as const;
   const sealed = items.length > 0 ? await runWire(deps, job) : [];
   // Before anything is signed: a reply that fails here signs nothing of its batch.
-  if (deps.offload && offloads(job)) checkSignedTags(inputs, items, sealed);
+  if (offloads(deps, job)) checkSignedTags(inputs, items, sealed);
   const out: Array<PushDoc | null> = [];
   for (const [n, { record: r, write }] of inputs.entries()) {
     const s = sealed[n];
