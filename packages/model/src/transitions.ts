@@ -15,6 +15,12 @@
  * or changed by that write; fields naming other people (a prescriber, the clinician seen, the patient's
  * primary care provider) are what the writer says and are not checked.
  *
+ * Between a state and a later one with versions in between (`laterStateIssues`: a device that was
+ * offline receives only the newest), the rules above hold as they compose: a versioned record's history
+ * keeps every earlier entry, holds the earlier state's version as it was when its version grew, and grows
+ * by one entry per version; the other `final` rules hold between any two states. Author rules do not
+ * compose (a field set by a version in between names that version's writer), so they are not checked.
+ *
  * Failure modes. Nothing throws: `transitionIssues` returns the broken rules, each naming its field and
  * whether the change touches what is final (`final`) or names someone other than the writer (`author`).
  * Both states must already be valid records of the kind (`validateRecord`). Without a writer only the
@@ -173,12 +179,31 @@ const changedField = (a: Json, b: Json, skip: ReadonlySet<string> = new Set()): 
     (key) => !skip.has(key) && !sameJson(a[key], b[key]),
   );
 
-/** History kept, and a change of content made the next version. */
+/**
+ * `next` is `previous` some versions later (`span`): every version since is in the history, the first of
+ * them `previous`'s as it was. What lies between cannot be checked from these two states.
+ */
+const spanIssues = (kind: VersionedKind, previous: Versioned, next: Versioned): TransitionIssue[] => {
+  const kept = previous.versions.length;
+  if (next.version < previous.version) {
+    return [final('version', `must not go back before ${previous.version}`)];
+  }
+  if (next.versions.length - kept !== next.version - previous.version) {
+    return [final(`versions[${kept}]`, `must hold every version since ${previous.version}`)];
+  }
+  if (!sameJson(next.versions[kept], supersededVersion(kind, previous))) {
+    return [final(`versions[${kept}]`, `must be version ${previous.version} as it was`)];
+  }
+  return [];
+};
+
+/** History kept, and a change of content made the next version (or, `span`, later versions). */
 const historyIssues = (
   kind: VersionedKind,
   previous: Versioned,
   next: Versioned,
   writer: Writer | undefined,
+  span: boolean,
 ): TransitionIssue[] => {
   for (const [i, entry] of previous.versions.entries()) {
     if (!sameJson(next.versions[i], entry)) {
@@ -186,6 +211,9 @@ const historyIssues = (
     }
   }
   const kept = previous.versions.length;
+  // Under one version number the content and what describes it stay as they were, however many writes
+  // lie between: the rules of a single write hold.
+  if (span && next.version !== previous.version) return spanIssues(kind, previous, next);
   if (!versionContentChanged(kind, previous, next)) {
     if (next.version !== previous.version) {
       return [final('version', `changes only with the content (still ${previous.version})`)];
@@ -222,6 +250,7 @@ type Transition<K extends RecordKind> = (
   previous: RecordOf<K> | null,
   next: RecordOf<K>,
   writer: Writer | undefined,
+  span: boolean,
 ) => TransitionIssue[];
 
 const changed = (a: unknown, b: unknown): boolean => !sameJson(a, b);
@@ -229,15 +258,15 @@ const changed = (a: unknown, b: unknown): boolean => !sameJson(a, b);
 const UPDATED_AT: ReadonlySet<string> = new Set(['updatedAt']);
 
 const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
-  HealthDocument: (previous, next, writer) =>
+  HealthDocument: (previous, next, writer, span) =>
     previous === null
       ? versionAuthors(next, writer, true)
-      : historyIssues('HealthDocument', previous, next, writer),
-  LabResult: (previous, next, writer) =>
+      : historyIssues('HealthDocument', previous, next, writer, span),
+  LabResult: (previous, next, writer, span) =>
     previous === null
       ? versionAuthors(next, writer, true)
-      : historyIssues('LabResult', previous, next, writer),
-  TreatmentPlan: (previous, next, writer) => {
+      : historyIssues('LabResult', previous, next, writer, span),
+  TreatmentPlan: (previous, next, writer, span) => {
     if (previous === null) {
       return [
         ...versionAuthors(next, writer, true),
@@ -245,7 +274,7 @@ const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
         ...byWriter(next.acknowledgement?.by, 'acknowledgement.by', writer),
       ];
     }
-    const issues = historyIssues('TreatmentPlan', previous, next, writer);
+    const issues = historyIssues('TreatmentPlan', previous, next, writer, span);
     if (changed(previous.authorId, next.authorId))
       issues.push(...byWriter(next.authorId, 'authorId', writer));
     const [was, is] = [previous.acknowledgement, next.acknowledgement];
@@ -335,5 +364,18 @@ export const transitionIssues = <K extends RecordKind>(
   writer?: Writer,
 ): TransitionIssue[] => {
   const transition: Transition<K> | undefined = TRANSITIONS[kind];
-  return transition ? transition(previous, next, writer) : [];
+  return transition ? transition(previous, next, writer, false) : [];
+};
+
+/**
+ * The rules `later` breaks as a state of the record some versions after `earlier` (one or more, by any
+ * writers): the `final` rules as they compose (module comment). Both must be valid records of `kind`.
+ */
+export const laterStateIssues = <K extends RecordKind>(
+  kind: K,
+  earlier: RecordOf<K>,
+  later: RecordOf<K>,
+): TransitionIssue[] => {
+  const transition: Transition<K> | undefined = TRANSITIONS[kind];
+  return transition ? transition(earlier, later, undefined, true) : [];
 };

@@ -21,12 +21,17 @@ import {
   StreamAccess,
   validate,
 } from '@hale/protocol';
-import { DECODE_FAILURES, type DecodeFailure } from '../sync/record-codec';
+import { DECODE_FAILURES } from '../sync/record-codec';
 
 const IsoText = Type.String({ maxLength: 40 });
 
-/** Why a served record was set aside: the codec's failure reason. */
-export type QuarantineReason = DecodeFailure;
+/**
+ * Why a served record was set aside: the codec's failure reason, or BAD_TRANSITION (it verifies, but as
+ * the next state of the record this device holds it breaks the record's transition rules; sync/engine.ts).
+ * Append-only: stored entries name them.
+ */
+export const QUARANTINE_REASONS = [...DECODE_FAILURES, 'BAD_TRANSITION'] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 /** Reasons that can pass without anything changing on the server: such records are fetched again. */
 export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
   'NO_KEY',
@@ -84,7 +89,7 @@ export const META_SCHEMAS = {
       id: Type.String(),
       seq: Type.Integer({ minimum: 0 }),
       rev: Type.String(),
-      reason: Type.Union(DECODE_FAILURES.map((r) => Type.Literal(r))),
+      reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r))),
       message: Type.String(),
       at: IsoText,
       /** MODEL_VERSION of the build that judged it; absent in entries stored before it was kept. */

@@ -22,6 +22,16 @@
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
+ * - A served version of a record this device holds must also be a state that may follow the one held as
+ *   the server's (received-transition.ts: the model's transition rules, author rules against the
+ *   verified writer for signed versions): judged against the settled local copy on pulls, live frames
+ *   and retries, and against RxDB's assumed master state for the server's side of a conflict, never
+ *   against an unsent local edit. One that may not is quarantined BAD_TRANSITION (final: not fetched
+ *   again; the same version served again is set aside again) and the held version stays; the server's
+ *   side of a conflict is not merged, the local change goes to unsent (CONFLICT_UNREADABLE). A record
+ *   this device never held (initial sync) has nothing to compare with: its first version is taken as
+ *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
+ *   after such a conflict): the server's state it builds on is not known here.
  * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
  *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
@@ -189,7 +199,8 @@ import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { createPagePrefetcher } from './page-prefetch';
 import { createStreamList, type StreamList } from './stream-list';
-import { createFreshnessCheck } from './freshness';
+import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './freshness';
+import { receivedTransitionRefusal } from './received-transition';
 import {
   BUILD_CONTENT_MODEL,
   canonicalOrNull,
@@ -198,7 +209,6 @@ import {
   sameVersion,
   tagOf,
   type ContentModel,
-  type Decoded,
   type EncodeInput,
   type PlainRecord,
 } from './record-codec';
@@ -257,6 +267,9 @@ export interface QuarantinedItem {
  * for a gap, those of every record in it (see `quarantineGaps`).
  */
 type Waits = Pick<QuarantinedItem, 'model' | 'authorRules'>;
+
+/** A served document as judged: decoded (the codec's outcome), or refused by the rules after it. */
+type Judged = { ok: true; record: PlainRecord } | { ok: false; reason: QuarantineReason; message: string };
 
 /** A seq range of a stream whose quarantine entries were dropped beyond the cap (see `quarantineGaps`). */
 interface QuarantineGap extends Waits {
@@ -1101,7 +1114,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
-  const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Decoded[]) => {
+  const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Judged[]) => {
     const out: PlainRecord[] = [];
     const failed: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
     for (const [n, r] of decoded.entries()) {
@@ -1122,7 +1135,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const unsettled = (stream: string, id: string): boolean =>
     pending.has(id) || diverged.has(recordKey(stream, id));
   // A served version older than the local copy the server last agreed on is never applied (freshness.ts).
-  const freshness = createFreshnessCheck({
+  const freshnessDeps: FreshnessDeps = {
     lookup: async (ids) => {
       const docs = await collection.storageInstance.findDocumentsById([...ids], true);
       // A purge's tombstones (emptied) are no copy: they may carry the number of a local edit never
@@ -1136,7 +1149,55 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // Compares content only: both states under one tag key (epoch 0's), whatever epoch each was sealed
     // under; the local copy of a version this device pushed does not name the epoch it was sealed under.
     tagOf: (r) => tagOf(keyring, r, 0),
-  });
+  };
+  /** The freshness check of one batch, with the local copies it looked up (judged by `judgeReceived`). */
+  const freshness = async (records: readonly PlainRecord[]) => {
+    let held: ReadonlyMap<string, LocalVersion> = new Map();
+    const outcome = await createFreshnessCheck({
+      ...freshnessDeps,
+      lookup: async (ids) => (held = await freshnessDeps.lookup(ids)),
+    })(records);
+    return { ...outcome, held };
+  };
+  /**
+   * Of fresh served versions, those that may follow the state this device holds of their record
+   * (received-transition.ts); the others are set aside BAD_TRANSITION and the held version stays. Only a
+   * settled local copy is the server's last state: an unsettled one is a local edit (RxDB keeps it and the
+   * push meets the served version as a conflict, judged against RxDB's assumed master state there) or a
+   * version the server refused. A version already set aside BAD_TRANSITION is set aside again, whatever
+   * the local copy. A record this device does not hold (initial sync) costs one map lookup.
+   */
+  const judgeReceived = async (
+    fresh: readonly PlainRecord[],
+    held: ReadonlyMap<string, LocalVersion>,
+    served: ReadonlyMap<string, ServedDoc>,
+  ): Promise<PlainRecord[]> => {
+    const taken: PlainRecord[] = [];
+    const refused: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+    for (const record of fresh) {
+      const mine = held.get(record.id);
+      const doc = served.get(recordKey(record.stream, record.id));
+      if (mine === undefined || doc === undefined) {
+        taken.push(record);
+        continue;
+      }
+      const key = recordKey(record.stream, record.id);
+      const again = quarantinedKeys.has(key)
+        ? quarantine.find(
+            (q) => recordKey(q.stream, q.id) === key && q.rev === doc.rev && q.reason === 'BAD_TRANSITION',
+          )
+        : undefined;
+      const message =
+        again?.message ??
+        (mine.record.stream === record.stream && !unsettled(record.stream, record.id)
+          ? receivedTransitionRefusal(mine.record, record)
+          : null);
+      if (message === null) taken.push(record);
+      else refused.push({ doc, reason: 'BAD_TRANSITION', message });
+    }
+    await setAside(refused);
+    return taken;
+  };
   /**
    * Drops served versions older than what this device holds. One served at a position past what this
    * device had seen of its stream is a replay (a server serving an old genuine version as new) and is
@@ -1146,8 +1207,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * dropped quietly (nothing to apply; handed to RxDB it could replace an edit acknowledged before RxDB
    * got to it) and answers what RxDB storing it would: quarantine entries of that version or older leave.
    */
-  const dropStale = async (records: PlainRecord[], seqOf: ReadonlyMap<string, number>) => {
-    const { fresh, same, stale, clashes } = await freshness(records);
+  const dropStale = async (
+    records: PlainRecord[],
+    seqOf: ReadonlyMap<string, number>,
+    served: ReadonlyMap<string, ServedDoc>,
+  ) => {
+    const { fresh, same, stale, clashes, held } = await freshness(records);
     for (const record of same) onStored(record.stream, record.id, record.rv);
     for (const { record, held } of clashes) {
       report({
@@ -1168,10 +1233,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
         id: record.id,
       });
     }
-    return fresh;
+    return judgeReceived(fresh, held, served);
   };
   const seqsOf = (docs: readonly ServedDoc[]): Map<string, number> =>
     new Map(docs.map((d) => [recordKey(d.stream, d.id), d.seq]));
+  const servedByKey = (docs: readonly ServedDoc[]): Map<string, ServedDoc> =>
+    new Map(docs.map((d) => [recordKey(d.stream, d.id), d]));
 
   /**
    * Applies decoded documents: quarantines what failed, drops what is older than the local copy, moves the
@@ -1184,7 +1251,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     { docs, fresh, decoded }: Awaited<ReturnType<typeof decodeServed>>,
     era = liveEra,
   ): Promise<PlainRecord[] | null> => {
-    const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh));
+    const out = await dropStale(await sortOutcomes(fresh, decoded), seqsOf(fresh), servedByKey(fresh));
     // Served by the store before a restore whose catch-up started meanwhile: nothing of it is applied.
     if (era !== liveEra) return null;
     // A stream whose access ended meanwhile keeps no position: the purge dropped it, and one left here
@@ -1398,7 +1465,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       await setAside(failed);
       // Fetched again from old positions: a stale one is only dropped, never reported as a replay.
-      const documents = (await dropStale(opened, new Map())).filter((r) => readable(r.stream));
+      const documents = (await dropStale(opened, new Map(), servedByKey(batch))).filter((r) =>
+        readable(r.stream),
+      );
       if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
     });
     liveQueue = run.catch(() => undefined);
@@ -1980,7 +2049,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       // The server's versions of every conflicting record, opened as one batch.
       const conflicts: WithDeleted<PlainRecord>[] = [];
-      const decodedMasters = await decodeRecords(codecDeps, masters);
+      // A server version that may not follow the state the local change was made on (RxDB's assumed
+      // master state, the last one received) is not merged in: set aside BAD_TRANSITION like one that
+      // does not verify, and the local change kept unsent. A creation sent again has no such state; one
+      // not newer than it is no transition from it (an ancestor kept from before a restore, see below).
+      const decodedMasters: Judged[] = (await decodeRecords(codecDeps, masters)).map((decoded, k) => {
+        const assumed = asCreation || options.repush ? undefined : rows[masterRows[k]!]!.assumedMasterState;
+        if (!decoded.ok || assumed === undefined || decoded.record.rv <= assumed.rv) return decoded;
+        const message = receivedTransitionRefusal(assumed, decoded.record);
+        return message === null ? decoded : { ok: false, reason: 'BAD_TRANSITION', message };
+      });
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
       // After a restore of the server's store, a server version served before the restore (`servedBefore`)
@@ -2010,7 +2088,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
           refuse(
             masterRows[k]!,
             'CONFLICT_UNREADABLE',
-            `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
+            decoded.reason === 'BAD_TRANSITION'
+              ? `A newer server version of ${master.stream} record breaks the record's rules; the local change was not sent`
+              : `A newer server version of ${master.stream} record cannot be verified; the local change was not sent`,
           );
         } else if (!rebase.has(masterRows[k]!) && (await resolvesToMaster(decoded.record, row))) {
           // The local copy becomes the server's version and RxDB sends nothing more (e.g. the same record

@@ -1,0 +1,97 @@
+/**
+ * Whether a version received from the server may follow the state of the record this device holds as
+ * the server's: the model's transition rules (`transitionIssues`), which the records API applies to
+ * this device's own writes, applied to what others wrote. The codec only proves who wrote a version and
+ * that it is a valid record; a grantee with write consent (or, for unsigned kinds, any holder of the
+ * stream key) can still sign a version that rewrites a lab result's earlier versions, edits a signed
+ * signature or names another person as author.
+ *
+ * Invariants:
+ * - `held` is the last state this device received from (or had acknowledged by) the server: never an
+ *   unsent local edit, against which a server version is a conflict, not a transition. A record this
+ *   device never held (initial sync) has nothing to be compared with and is not judged here.
+ * - One write after `held` (`rv` one higher): every rule, the author rules against the writer the codec
+ *   verified (`by`, `author`) for signed versions only (an unsigned one's author is the stream key
+ *   holder's word). Further on (`rv` higher still: versions in between were not received, or the writer
+ *   skipped numbers, which the server allows) only the `final` rules as they compose
+ *   (`laterStateIssues`); author rules do not compose and are not checked there.
+ * - A conflict is not a transition: a merge (`conflict`) is taken when it keeps the held content, as its
+ *   record or as a side, or when its record or a side may follow the held state; a version settling a
+ *   held conflict is taken when it is the held record or one of its sides. Content is compared without
+ *   `updatedAt` (every write stamps it) and without a side's `_conflictFrom`.
+ * - Deletions, a change of kind and states this build's model does not accept are not judged here (the
+ *   codec judges content; removal rules need other records).
+ * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL characters),
+ * or null. Known limits: a forged merge keeping the held content as a side is taken (the held content
+ * stays visible as a conflict until a person settles it, and a settlement taking a side is taken); a
+ * device that missed a merge and its settlement may refuse a settlement that took a side not descending
+ * from its held state.
+ */
+import {
+  isRecordKind,
+  laterStateIssues,
+  sameJson,
+  transitionIssues,
+  validateRecord,
+  type RecordKind,
+  type TransitionIssue,
+} from '@hale/model';
+import { isDeletionSide, sidesOf } from './conflicts';
+import { mustSign, type PlainRecord } from './record-codec';
+
+const MAX_REFUSAL = 500;
+
+type Content = Readonly<Record<string, unknown>>;
+
+/** Content as sides are compared: without the write's stamp and a side's writer. */
+const comparable = (data: Content): Content => {
+  const { updatedAt: _at, _conflictFrom: _from, ...content } = data;
+  return content;
+};
+const sameContent = (a: Content, b: Content): boolean => sameJson(comparable(a), comparable(b));
+
+/** The sides of a conflict state that are versions (not deletions), as records. */
+const versionSides = (r: Pick<PlainRecord, 'conflictData'>): Content[] =>
+  sidesOf(r.conflictData)
+    .filter((side) => !isDeletionSide(side))
+    .map(comparable);
+
+const describe = (kind: string, id: string, issues: readonly TransitionIssue[]): string =>
+  `${kind} ${id}: ${issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`.slice(0, MAX_REFUSAL);
+
+/**
+ * Why `received` may not follow `held` (the server's state this device holds of the same record), or
+ * null when it may.
+ */
+export const receivedTransitionRefusal = (held: PlainRecord, received: PlainRecord): string | null => {
+  if (held._deleted || received._deleted || held.kind !== received.kind) return null;
+  const kind = received.kind;
+  if (!isRecordKind(kind)) return null;
+  const before = validateRecord(kind, held.data);
+  const after = validateRecord(kind, received.data);
+  if (!before.ok || !after.ok) return null;
+  const later = (data: Content): TransitionIssue[] | null => {
+    const state = validateRecord(kind, data);
+    return state.ok ? laterStateIssues<RecordKind>(kind, before.value, state.value) : null;
+  };
+  if (received.conflict) {
+    const candidates = [received.data, ...versionSides(received)];
+    if (candidates.some((side) => sameContent(side, held.data) || later(side)?.length === 0)) return null;
+    return describe(kind, received.id, later(received.data) ?? []);
+  }
+  if (held.conflict && [held.data, ...versionSides(held)].some((side) => sameContent(side, received.data))) {
+    return null;
+  }
+  const issues: TransitionIssue[] =
+    received.rv === held.rv + 1
+      ? transitionIssues<RecordKind>(
+          kind,
+          before.value,
+          after.value,
+          mustSign(received.stream, received.by)
+            ? { accountId: received.by, deviceId: received.author }
+            : undefined,
+        )
+      : laterStateIssues<RecordKind>(kind, before.value, after.value);
+  return issues.length === 0 ? null : describe(kind, received.id, issues);
+};
