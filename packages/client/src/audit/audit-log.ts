@@ -476,7 +476,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * served chain is whole but ends below the position acknowledged, and nothing of it is served past that
    * end, the lost positions are kept to be reported (OWN_LOST) and the chain continues from the served end
    * — the outbox rows of the stream re-signed after it, in order — so later entries link to an entry that
-   * exists. Anything else (a hole, an entry served past the end, rows not contiguous) is left to be
+   * exists. Anything else (a hole, an entry served past the end) is left to be
    * reported as before. Throws when the log cannot be read or the account is locked: then nothing is
    * pushed (a row pushed first would link to a lost entry for good), and the next flush checks again.
    */
@@ -494,14 +494,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
     const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
     const rows = outbox.filter((d) => d.stream === ownStream);
-    const contiguous = rows.every((r, i) => r.audit?.authorSeq === (rows[0]?.audit?.authorSeq ?? 0) + i);
     const checked = async (): Promise<void> => {
       await deps.meta.update(OWN_ACKED, OwnAcked, (current) => ({
         seq: current?.seq ?? acked.seq,
         incarnation,
       }));
     };
-    if (head.seq >= acked.seq || top > head.seq || !contiguous) return checked();
+    // Every row of the stream is re-signed in outbox (append) order, contiguous or not: after a crash between
+    // the outbox write and the chain write below, a row appended meanwhile from the old chain position sits
+    // after the others, and re-signing them all in order still leaves one unbroken chain.
+    if (head.seq >= acked.seq || top > head.seq) return checked();
     // Kept first and the acknowledged position last: a crash in between does all of this again at the
     // next flush, to the same result (signatures are deterministic; rows are re-signed from the served end).
     await deps.meta.update(OWN_LOST, OwnLost, (current) => {

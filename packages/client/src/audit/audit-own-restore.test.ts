@@ -43,9 +43,17 @@ const setup = () => {
     },
   } as unknown as Connection;
   const raw = new Map<string, unknown>();
+  /** A key whose next write fails (a crash between two writes, as far as what is stored goes). */
+  let failNext: string | null = null;
   const meta = createDeviceMeta({
     read: async (key) => structuredClone(raw.get(key)),
-    write: async (key, value) => void raw.set(key, structuredClone(value)),
+    write: async (key, value) => {
+      if (key === failNext) {
+        failNext = null;
+        throw new Error(`write of ${key} lost`);
+      }
+      raw.set(key, structuredClone(value));
+    },
   });
   const directory = {
     authorKey: async (accountId: string, deviceId: string) =>
@@ -90,6 +98,7 @@ const setup = () => {
     deviceId: device.deviceId,
     setOnline: (v: boolean) => void (online = v),
     setLocked: (v: boolean) => void (locked.now = v),
+    failNextWrite: (key: string) => void (failNext = key),
   };
 };
 
@@ -160,6 +169,28 @@ describe("audit: this device's own chain after the server lost its newest entrie
     // Connecting again to the same store checks nothing more and loses nothing.
     await log.connected(B);
     expect((await log.verify()).ok).toBe(true);
+  });
+
+  it('a crash between re-signing the outbox and lowering the chain position leaves no gap', async () => {
+    const s = setup();
+    const log = s.open();
+    await log.connected(A);
+    for (const action of ['one', 'two', 'three']) await log.append(s.accountId, { action });
+    await log.flush();
+    s.setOnline(false);
+    await log.append(s.accountId, { action: 'offline' });
+    s.cut(1);
+    s.setOnline(true);
+    // The continuation re-signs the outbox, then its write of the chain position is lost.
+    s.failNextWrite(`audit-chain/${s.accountId}`);
+    await log.connected(B);
+    expect(s.positions()).toEqual([1]);
+    // Before the next connection, an entry is appended from the chain position as it was (4 → 5).
+    await log.append(s.accountId, { action: 'meanwhile' });
+    s.setOnline(true);
+    await log.connected(B);
+    expect(s.positions()).toEqual([1, 2, 3]);
+    expect((await s.verifyStored()).ok).toBe(true);
   });
 
   it('an announced restore that kept every acknowledged entry changes nothing', async () => {

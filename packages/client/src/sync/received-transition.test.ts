@@ -105,6 +105,42 @@ describe('receivedTransitionRefusal', () => {
     expect(receivedTransitionRefusal(mine, forged)).toMatch(/versions\[0\]/);
   });
 
+  it('takes, after a held conflict, a settlement keeping another side of a three-way conflict, and a side taken then edited', () => {
+    const a = version('LabResult', nextLab(lab, 120), 4);
+    const b = {
+      ...version('LabResult', nextLab(lab, 130), 4, OTHER_PROVIDER),
+      updatedAt: '2024-06-02T00:00:00.000Z',
+    };
+    const c = {
+      ...version('LabResult', nextLab(lab, 140), 4, OTHER_PROVIDER),
+      updatedAt: '2024-06-03T00:00:00.000Z',
+    };
+    const m1 = resolveRecordConflict(a, b);
+    const m2 = resolveRecordConflict(m1, c);
+    expect(m2.conflict).toBe(true);
+    // 'other' on a three-way conflict: the top side becomes the record, the earlier sides stay unsettled.
+    const [top, ...earlier] = [
+      m2.conflictData!,
+      ...((m2.conflictData!['_earlierConflicts'] as Record<string, unknown>[] | undefined) ?? []),
+    ];
+    const { _conflictFrom: _f, _earlierConflicts: _e, ...topContent } = top as Record<string, unknown>;
+    const other = {
+      ...m2,
+      rv: m2.rv + 1,
+      data: { ...topContent, id: lab.id },
+      conflictData: earlier[0] ?? null,
+      conflict: earlier.length > 0,
+    };
+    expect(receivedTransitionRefusal(m2, other)).toBeNull();
+    // A device holding m1 that missed the settlement taking side `a`, and the edit made on it.
+    const edited = version('LabResult', nextLab(nextLab(lab, 120), 150), m1.rv + 2);
+    expect(receivedTransitionRefusal(m1, edited)).toBeNull();
+    // Still refused: a version that follows none of the held states.
+    expect(receivedTransitionRefusal(m1, version('LabResult', { ...lab, value: 999 }, m1.rv + 2))).toMatch(
+      /version/,
+    );
+  });
+
   it('leaves deletions and records this build cannot read to other rules', () => {
     expect(
       receivedTransitionRefusal(held, { ...version('LabResult', lab, 4), _deleted: true, data: {} }),

@@ -15,10 +15,12 @@
  *   holder's word). Further on (`rv` higher still: versions in between were not received, or the writer
  *   skipped numbers, which the server allows) only the `final` rules as they compose
  *   (`laterStateIssues`); author rules do not compose and are not checked there.
- * - A conflict is not a transition: a merge (`conflict`) is taken when it keeps the held content, as its
- *   record or as a side, or when its record or a side may follow the held state; a version settling a
- *   held conflict is taken when it is the held record or one of its sides. Content is compared without
- *   `updatedAt` (every write stamps it) and without a side's `_conflictFrom`.
+ * - A conflict is not a transition: a merge (`conflict`) is taken when its record or a side is, or may
+ *   follow (`laterStateIssues`), a held state — the held record or, when the held version is itself a
+ *   conflict, any of its sides; a version after a held conflict is taken when it is, or may follow, one of
+ *   those (a settlement took a side, perhaps edited since: a device offline meanwhile receives only the
+ *   newest). Content is compared without `updatedAt` (every write stamps it) and without a side's
+ *   `_conflictFrom`.
  * - Deletions, a change of kind and states this build's model does not accept are not judged here (the
  *   codec judges content; removal rules need other records).
  * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL characters),
@@ -50,11 +52,11 @@ const comparable = (data: Content): Content => {
 };
 const sameContent = (a: Content, b: Content): boolean => sameJson(comparable(a), comparable(b));
 
-/** The sides of a conflict state that are versions (not deletions), as records. */
+/** The sides of a conflict state that are versions (not deletions), as records (without their writer). */
 const versionSides = (r: Pick<PlainRecord, 'conflictData'>): Content[] =>
   sidesOf(r.conflictData)
     .filter((side) => !isDeletionSide(side))
-    .map(comparable);
+    .map(({ _conflictFrom: _from, ...side }) => side);
 
 const describe = (kind: string, id: string, issues: readonly TransitionIssue[]): string =>
   `${kind} ${id}: ${issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`.slice(0, MAX_REFUSAL);
@@ -74,14 +76,21 @@ export const receivedTransitionRefusal = (held: PlainRecord, received: PlainReco
     const state = validateRecord(kind, data);
     return state.ok ? laterStateIssues<RecordKind>(kind, before.value, state.value) : null;
   };
+  // A held conflict: any of its sides may be the one a settlement took (and edits built on), on a device
+  // that did not receive that settlement.
+  const heldStates = held.conflict ? [held.data, ...versionSides(held)] : [held.data];
+  const follows = (from: Content, to: Content): boolean => {
+    if (sameContent(from, to)) return true;
+    const a = validateRecord(kind, from);
+    const b = validateRecord(kind, to);
+    return a.ok && b.ok && laterStateIssues<RecordKind>(kind, a.value, b.value).length === 0;
+  };
   if (received.conflict) {
     const candidates = [received.data, ...versionSides(received)];
-    if (candidates.some((side) => sameContent(side, held.data) || later(side)?.length === 0)) return null;
+    if (candidates.some((c) => heldStates.some((h) => follows(h, c)))) return null;
     return describe(kind, received.id, later(received.data) ?? []);
   }
-  if (held.conflict && [held.data, ...versionSides(held)].some((side) => sameContent(side, received.data))) {
-    return null;
-  }
+  if (held.conflict && heldStates.some((h) => follows(h, received.data))) return null;
   const issues: TransitionIssue[] =
     received.rv === held.rv + 1
       ? transitionIssues<RecordKind>(
