@@ -32,8 +32,10 @@
  *   this device's own still to what the server acknowledged); the views go on answering with what verifies.
  * - This device's own chain in its account's own log after a restore (a server restored onto an empty
  *   disk loses what it acknowledged after the backup): the position acknowledged is kept with the store's
- *   incarnation then (OWN_ACKED). At the first flush on a connection announcing another incarnation,
- *   before anything is pushed, the served chain is read: when it is whole (own key) and ends below that
+ *   incarnation then (OWN_ACKED). On a connection announcing another incarnation, before a row of that
+ *   chain is pushed, or at the first `verify`/`acceptLosses` (which read the log anyway; a flush with no
+ *   such row reads nothing, so a server announcing a new incarnation at every connection costs no read of
+ *   the log each time), the served chain is read: when it is whole (own key) and ends below that
  *   position with nothing of it served beyond, the lost positions are kept (OWN_LOST) and the chain
  *   continues from the served end — the acknowledged position and chain position lowered, the outbox rows
  *   of the stream (appended meanwhile, linked to the lost entries) re-signed after it in order, same ids,
@@ -480,20 +482,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * reported as before. Throws when the log cannot be read or the account is locked: then nothing is
    * pushed (a row pushed first would link to a lost entry for good), and the next flush checks again.
    */
-  const continueAfterRestore = async (): Promise<void> => {
-    if (served === undefined) return;
+  const continueAfterRestore = async (log?: readonly ServedDoc[]): Promise<boolean> => {
+    if (served === undefined) return false;
     const acked = await deps.meta.get(OWN_ACKED, OwnAcked);
-    if (acked?.incarnation === undefined || acked.incarnation === served || acked.seq === 0) return;
+    if (acked?.incarnation === undefined || acked.incarnation === served || acked.seq === 0) return false;
+    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+    const rows = outbox.filter((d) => d.stream === ownStream);
+    // Only a row about to be pushed could link to a lost entry: a flush with none reads nothing (a server
+    // announcing a new incarnation at every connection must not cost a read of the whole log each time);
+    // a check of the log (`verify`, `acceptLosses`), which read it anyway, continues the chain then.
+    if (rows.length === 0 && log === undefined) return false;
     deps.assertUnlocked?.();
     const incarnation = served;
     const own = deps.device.deviceId;
-    const mine = (await fetchAll(deps.accountId)).filter((e) => e.author === own);
+    const mine = (log ?? (await fetchAll(deps.accountId))).filter((e) => e.author === own);
     const publicKey = ownPublicKey();
     const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
     const head: ChainState = heads.get(own) ?? { seq: 0, hash: null };
     const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
-    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-    const rows = outbox.filter((d) => d.stream === ownStream);
     const checked = async (): Promise<void> => {
       await deps.meta.update(OWN_ACKED, OwnAcked, (current) => ({
         seq: current?.seq ?? acked.seq,
@@ -503,7 +509,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     // Every row of the stream is re-signed in outbox (append) order, contiguous or not: after a crash between
     // the outbox write and the chain write below, a row appended meanwhile from the old chain position sits
     // after the others, and re-signing them all in order still leaves one unbroken chain.
-    if (head.seq >= acked.seq || top > head.seq) return checked();
+    if (head.seq >= acked.seq || top > head.seq) {
+      await checked();
+      return false;
+    }
     // Kept first and the acknowledged position last: a crash in between does all of this again at the
     // next flush, to the same result (signatures are deterministic; rows are re-signed from the served end).
     await deps.meta.update(OWN_LOST, OwnLost, (current) => {
@@ -550,7 +559,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         `from position ${head.seq} (verify() reports the loss until acceptLosses)`,
     );
     await deps.meta.set(OWN_ACKED, { seq: head.seq, incarnation });
+    return true;
   };
+
+  /** The continuation, from a log a check read anyway (account's own log only; see continueAfterRestore). */
+  const continueOwn = (patientId: string, log: readonly ServedDoc[]): Promise<boolean> =>
+    patientId === deps.accountId ? serial(() => continueAfterRestore(log)) : Promise.resolve(false);
 
   const flush = () =>
     serial(async () => {
@@ -1122,8 +1136,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     async verify(patientId = deps.accountId): Promise<AuditVerification> {
       // Read before fetching: whatever is acknowledged later is served too.
-      const own = await acknowledgedPosition(patientId);
+      let own = await acknowledgedPosition(patientId);
       const all = await fetchAll(patientId);
+      if (await continueOwn(patientId, all)) own = await acknowledgedPosition(patientId);
       return (await check(patientId, all, own)).verification;
     },
     /**
@@ -1136,8 +1151,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * stop being reported.
      */
     async acceptLosses(patientId = deps.accountId): Promise<AuditVerification> {
-      const own = await acknowledgedPosition(patientId);
+      let own = await acknowledgedPosition(patientId);
       const all = await fetchAll(patientId);
+      if (await continueOwn(patientId, all)) own = await acknowledgedPosition(patientId);
       return (await check(patientId, all, own, true)).verification;
     },
     fetchAll,
