@@ -4,6 +4,7 @@ import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { onCryptoWorkerProject } from './support/test-offload';
 
 // The pending list is persisted whole, so persisting it for every local write made a burst of N writes
 // cost O(N²) (4000 offline adds: 61 s instead of 1.4 s). Not a timed test: it counts the persisted writes
@@ -11,6 +12,11 @@ import { input } from './support/records';
 describe('engine: persisting pending writes', () => {
   const server = useServer({ realClock: true });
   const N = 300;
+  // A burst is what runs without a macrotask between writes. In the crypto-worker project every write's
+  // seal is a round trip to the worker (an app's default sends only batches of 8 or more there), so each
+  // awaited write lets a save start: saves then still fold (one in flight, the next with all noted since),
+  // well below one per write, but not to one per burst.
+  const mostWrites = onCryptoWorkerProject ? N / 3 : 2;
 
   /** Counts the writes of the persisted pending list (device metadata is RxDB local documents). */
   const countPendingWrites = (s: DeviceSession) => {
@@ -41,7 +47,7 @@ describe('engine: persisting pending writes', () => {
     for (let i = 0; i < N; i++) ids.push((await p.records.add('Allergy', input('Allergy'))).id);
     expect(p.sync.state().pendingWrites).toBe(N);
     await eventually(async () => (await persisted(p)).length === N, 'the list is persisted');
-    expect(counter.writes).toBeLessThanOrEqual(2);
+    expect(counter.writes).toBeLessThanOrEqual(mostWrites);
 
     const before = counter.writes;
     for (const id of ids) await p.records.update('Allergy', id, { substance: 'Penicillin' });
@@ -49,7 +55,7 @@ describe('engine: persisting pending writes', () => {
       async () => (await persisted(p)).every((e) => e.rv === 2),
       'the new numbers are persisted',
     );
-    expect(counter.writes - before).toBeLessThanOrEqual(2);
+    expect(counter.writes - before).toBeLessThanOrEqual(mostWrites);
 
     // Writes noted in the last moment before closing are persisted too.
     const last = await p.records.add('Allergy', input('Allergy'));
