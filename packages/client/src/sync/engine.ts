@@ -197,6 +197,7 @@ import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
+import { coalescedSave } from '../util/coalesced-save';
 import { createPagePrefetcher } from './page-prefetch';
 import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './freshness';
@@ -615,27 +616,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
     passphrase: 'unknown',
   });
   const patch = (p: Partial<SyncState>): void => state$.next({ ...state$.value, ...p });
-  /**
-   * Saves of a list persisted whole, folded: a save waits for the write in flight, then stores the list as
-   * it is by then (`write` reads it when it starts) for every caller that asked meanwhile, so a burst of
-   * changes costs one or two writes. `settled` resolves once every write asked for so far settled.
-   */
-  const coalescedSave = (write: () => Promise<void>) => {
-    let writing: Promise<void> = Promise.resolve();
-    let queued: Promise<void> | null = null;
-    return {
-      save: (): Promise<void> => {
-        queued ??= writing.then(() => {
-          queued = null;
-          const w = write();
-          writing = w.catch(() => undefined);
-          return w;
-        });
-        return queued;
-      },
-      settled: (): Promise<void> => (queued ?? writing).catch(() => undefined),
-    };
-  };
   // The pending list is persisted whole, so writing it for every local write made N writes cost O(N²).
   // Local writes only schedule a save (`noteSoon`: a note lost to a crash is made again when RxDB hands
   // the write to the push handler after the restart); what the server answered is awaited before the
@@ -650,15 +630,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     patch({ pendingWrites: pending.size });
     return pendingSave.save();
   };
-  let noteTimer: ReturnType<typeof setTimeout> | undefined;
   /** Persists the pending list once after the current burst of local writes (a macrotask later). */
   const noteSoon = (): void => {
     patch({ pendingWrites: pending.size });
-    if (noteTimer !== undefined) return;
-    noteTimer = setTimeout(() => {
-      noteTimer = undefined;
-      void savePending().catch(() => undefined);
-    }, 0);
+    pendingSave.soon();
   };
   /**
    * The server answered revision `rv` of `id` for good (acknowledged it, or it will never be sent: refused
@@ -2791,11 +2766,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await floorWriting;
       await accessSave.settled();
       // What the last moments changed is persisted before the database closes.
-      if (noteTimer !== undefined) {
-        clearTimeout(noteTimer);
-        noteTimer = undefined;
-        await savePending().catch(() => undefined);
-      }
+      if (pendingSave.cancel()) await savePending().catch(() => undefined);
       // A save of the pending list already under way (a push answer's) too.
       await pendingSave.settled();
       if (divergedTimer !== undefined) {

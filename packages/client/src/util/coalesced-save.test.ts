@@ -37,7 +37,8 @@ describe('coalescedSave', () => {
       await vi.runAllTimersAsync();
       expect(write).toHaveBeenCalledTimes(1);
       saves.soon();
-      saves.cancel();
+      expect(saves.cancel()).toBe(true);
+      expect(saves.cancel()).toBe(false);
       await vi.runAllTimersAsync();
       expect(write).toHaveBeenCalledTimes(1);
     } finally {
