@@ -16,12 +16,18 @@ export default defineConfig({
       {
         // The end-to-end scenarios again with every device's cryptography on a worker thread, as an app
         // runs it (pipelined pushes, prefetched pages, live frames decoded on arrival). Left out: offload
-        // and restart choose in-thread and worker themselves; the example runs its own story.
+        // and restart choose in-thread and worker themselves; the example runs its own story; the browser
+        // device runs in Chromium, in the page and on a Web Worker.
         extends: true,
         test: {
           name: 'e2e on a crypto worker',
           include: ['test/*.e2e.test.ts'],
-          exclude: ['test/offload.e2e.test.ts', 'test/restart.e2e.test.ts', 'test/example.e2e.test.ts'],
+          exclude: [
+            'test/offload.e2e.test.ts',
+            'test/restart.e2e.test.ts',
+            'test/example.e2e.test.ts',
+            'test/browser-device.e2e.test.ts',
+          ],
           env: { HALE_CRYPTO_WORKER: '1' },
         },
       },
