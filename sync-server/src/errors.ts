@@ -20,6 +20,7 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   // The registration route answers it itself (plugins/accounts.ts); mapped for completeness, details withheld.
   INVITE_INVALID: 'INVITE_INVALID',
   DELETED: 'BLOB_DELETED',
+  TOO_LARGE: 'TOO_LARGE',
 };
 
 /** Store errors whose details are the client's business (the others' name server internals). */

@@ -27,6 +27,11 @@
  *   (`DocWrite.expectedEpoch`), so a rotation stored meanwhile refuses the row STALE_EPOCH: a grantee the
  *   rotation shut out still holds the old key.
  * - A pushed batch commits atomically in the store; a rejected row stores nothing.
+ * - A push's answer carries at most PUSHED_MASTER_BYTES of its conflicts' stored versions (`master`; the
+ *   first one always), so it fits MAX_FRAME_BYTES, which the device's decoder enforces: an answer it refused
+ *   would fail the push for good and RxDB would resend the same batch for ever. The store checks the bound
+ *   inside the write's transaction before loading each master; a batch over it throws TOO_LARGE and stores
+ *   nothing (not even its rows that would be `ok`, so no row commits unreported), and the device splits it.
  * - Re-pushing a revision that is already stored answers `ok` (idempotent retries). For an audit entry
  *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
  *   ciphertext); anything else written to an existing audit id is APPEND_ONLY.
@@ -109,6 +114,7 @@ import {
   GRANTABLE_STREAM_TYPES,
   MAX_GRANTS_PER_PAIR_PER_DAY,
   GRANT_RATE_WINDOW_MS,
+  MAX_BATCH_BYTES,
   MAX_FRAME_BYTES,
   MAX_KEY_HOLDERS,
   MAX_STREAM_EPOCHS,
@@ -230,6 +236,14 @@ export interface SyncServiceDeps {
 
 /** The window `auditEntriesPerDevicePerDay` counts over. */
 const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
+
+/**
+ * Most `ct` bytes of the stored versions one `pushed` answer carries in its conflicts: a pull answer's
+ * budget, so the answer stays within MAX_FRAME_BYTES as a full pull answer does (MAX_BATCH_DOCS rows of
+ * metadata beside it; push-answer-size.test.ts). The batch's first one always goes: it is at most
+ * MAX_DOC_BYTES, so a push of one row is always answered.
+ */
+const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
 
 export const toServedDoc = (doc: Doc): ServedDoc => {
   const out: ServedDoc = {
@@ -606,13 +620,15 @@ export const createSyncService = (deps: SyncServiceDeps) => {
 
   /**
    * Writes `rows` (possibly none) and the server's entries for `events` on other patients' streams as
-   * one batch, so both commit or neither; answers the results of `rows`.
+   * one batch, so both commit or neither; answers the results of `rows`. `maxMasterBytes` bounds the
+   * stored versions its conflicts answer (`store.docs.writeDocs`: over it, nothing commits).
    */
   const writeLogged = async (
     p: Principal,
     rows: DocWrite[],
     events: AccessEvent[],
     at: IsoTime,
+    maxMasterBytes?: number,
   ): Promise<DocWriteResult[]> => {
     const byPatient = new Map<string, AccessEvent[]>();
     for (const e of events) {
@@ -627,12 +643,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       list.push(e);
       byPatient.set(parsed.value.patientId, list);
     }
-    if (byPatient.size === 0) return rows.length === 0 ? [] : store.docs.writeDocs(rows, at);
+    if (byPatient.size === 0) return rows.length === 0 ? [] : store.docs.writeDocs(rows, at, maxMasterBytes);
     const release = await lockChains([...byPatient.keys()]);
     try {
       const entries: DocWrite[] = [];
       for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
-      const results = await store.docs.writeDocs([...rows, ...entries], at);
+      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes);
       // New random ids in an append-only stream: anything but ok means the store broke its contract.
       if (results.slice(rows.length).some((r) => r.status !== 'ok')) {
         throw new ServiceError('INTERNAL', 'an access event was not stored');
@@ -927,7 +943,15 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           kept.map((k) => writes[k]!),
           logged,
           new Date(t).toISOString(),
-        );
+          PUSHED_MASTER_BYTES,
+        ).catch((error: unknown) => {
+          if (!isStoreError(error, 'TOO_LARGE')) throw error;
+          throw new ServiceError(
+            'TOO_LARGE',
+            `the stored versions of the records this push conflicts with would not fit in one answer ` +
+              `(${PUSHED_MASTER_BYTES} bytes at most); nothing was stored: push fewer rows`,
+          );
+        });
         for (const [n, result] of written.entries()) {
           const k = kept[n]!;
           const i = writeIndex[k]!;

@@ -1181,6 +1181,10 @@ const prepareStatements = (db: Database.Database) => ({
     'INSERT INTO stream_heads (stream, head) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET head = excluded.head',
   ),
   docRev: db.prepare<[string, string], { rev: string }>('SELECT rev FROM docs WHERE stream = ? AND id = ?'),
+  // length() of a blob is read from the record header: the ciphertext itself is not loaded.
+  docCtBytes: db.prepare<[string, string], { bytes: number }>(
+    'SELECT length(ct) AS bytes FROM docs WHERE stream = ? AND id = ?',
+  ),
   docGet: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND id = ?`),
   docInsert: db.prepare<
     [
@@ -1481,9 +1485,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     return (stream, seq) => (seq <= (s.restoredHeadGet.get(stream)?.head ?? 0) ? origin.from : undefined);
   };
 
-  const writeBatch = (s: Statements, rows: DocWrite[], now: string) => {
+  const writeBatch = (s: Statements, rows: DocWrite[], now: string, maxMasterBytes?: number) => {
     const heads = new Map<string, number>();
     const results: DocWriteResult[] = [];
+    let masters = 0;
+    let masterBytes = 0;
     // The restore's origin, read at the batch's first conflict only (conflicts are rare).
     let keptIn: ReturnType<typeof keptFrom> | undefined;
     // Inside the write lock: no envelope can be stored between this read and the commit.
@@ -1507,6 +1513,17 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         continue;
       }
       if (current === undefined ? assumedRev !== null : current.rev !== assumedRev) {
+        if (current !== undefined && maxMasterBytes !== undefined) {
+          // Measured before it is loaded; thrown inside the transaction, so nothing of the batch commits.
+          masterBytes += s.docCtBytes.get(doc.stream, doc.id)?.bytes ?? 0;
+          if (masters > 0 && masterBytes > maxMasterBytes) {
+            throw new StoreError(
+              'TOO_LARGE',
+              `the stored versions this batch conflicts with exceed ${maxMasterBytes} bytes; nothing written`,
+            );
+          }
+          masters++;
+        }
         const master = current === undefined ? undefined : s.docGet.get(doc.stream, doc.id);
         if (master === undefined) {
           results.push({ status: 'conflict', master: null });
@@ -2091,10 +2108,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     docs: {
-      writeDocs: (rows, now) =>
+      writeDocs: (rows, now, maxMasterBytes) =>
         call((s) => {
           rows.forEach(validateDocWrite);
-          const { results, heads } = writeTx.immediate(s, rows, now);
+          if (maxMasterBytes !== undefined && !(maxMasterBytes >= 0)) {
+            throw invalid('maxMasterBytes must be a non-negative number');
+          }
+          const { results, heads } = writeTx.immediate(s, rows, now, maxMasterBytes);
           // Synchronously after COMMIT, so listeners see heads in commit order; deliver() contains throws.
           if (heads.length > 0) {
             for (const peer of [...(openInstances.get(file) ?? [])]) peer(heads);

@@ -490,8 +490,11 @@ export interface SyncStore {
     /**
      * Compare-and-set writes, one result per row in input order. The batch commits in one atomic step;
      * rows of the same batch see the effect of earlier rows.
+     * With `maxMasterBytes`, the stored versions the batch's conflicts answer (`master`, `ct` bytes summed;
+     * the batch's first one always) must fit in it: a batch whose do not rejects TOO_LARGE and writes
+     * nothing, and no master past the bound is loaded.
      */
-    writeDocs(rows: DocWrite[], now: IsoTime): Promise<DocWriteResult[]>;
+    writeDocs(rows: DocWrite[], now: IsoTime, maxMasterBytes?: number): Promise<DocWriteResult[]>;
     /**
      * One page of `stream` after `since`: at most `limit` documents, stopping before the summed
      * `ct.byteLength` would exceed `maxBytes` — but at least one document when any exists.
@@ -657,7 +660,9 @@ export type StoreErrorCode =
   /** A registration's invite is not usable; details: reason (InviteRefusal), role (for 'role'). */
   | 'INVITE_INVALID'
   /** The object was deleted and its id may not be used again; details: deletedAt. */
-  | 'DELETED';
+  | 'DELETED'
+  /** What the call would answer exceeds the bound it was given (`writeDocs`' maxMasterBytes); nothing written. */
+  | 'TOO_LARGE';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
