@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey } from '@hale/crypto';
 import {
+  KEY_HOLDERS_VERSION,
   MAX_BLOB_CHUNKS,
   envelopeSignaturePayload,
   type PushFrame,
@@ -49,16 +50,16 @@ describe('server refuses what the protocol forbids', () => {
     c.request<PushedFrame | ServerFrame>({ t: 'push', rid: c.rid(), rows });
 
   /** A patient and a provider, both connected, the provider holding write consent for allergy. */
-  const grantedPair = async () => {
+  const grantedPair = async (versions = [1]) => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
-    const p = await connect(t, patient.device);
+    const p = await connect(t, patient.device, { versions });
     await p.request({
       t: 'grant',
       rid: p.rid(),
       grant: await makeGrant(patient, provider, [{ type: 'allergy', access: 'write' }]),
     });
-    const d = await connect(t, provider.device);
+    const d = await connect(t, provider.device, { versions });
     return { patient, provider, p, d };
   };
 
@@ -186,7 +187,7 @@ describe('server refuses what the protocol forbids', () => {
   });
 
   it('lists key holders only for the patient, only of its own streams, and without key material', async () => {
-    const { patient, provider, p, d } = await grantedPair();
+    const { patient, provider, p, d } = await grantedPair([KEY_HOLDERS_VERSION]);
     const allergy = streamOf(patient.accountId, 'allergy');
     const forProvider = await makeEnvelope(patient, patient.device, provider, 'allergy', 0);
     const own = await makeEnvelope(patient, patient.device, patient, 'allergy', 0);

@@ -367,12 +367,17 @@ describe('fuzz', () => {
       await stillAnswers();
     });
 
-    it('oversize frames → TOO_LARGE before parsing; the socket stays usable', async () => {
+    it('oversize frames → TOO_LARGE before parsing, naming the rid the device waits on; the socket stays usable', async () => {
       for (const extra of [1, 1024, 512 * 1024]) {
         const pad = 'x'.repeat(MAX_FRAME_BYTES + extra);
-        const reply = await bad(`{"t":"ping","rid":51,"pad":"${pad}"}`, undefined);
+        const reply = await bad(`{"t":"ping","rid":51,"pad":"${pad}"}`, 51);
         expect(reply.code).toBe('TOO_LARGE');
+        // An older device wrote its rid last.
+        const last = await bad(`{"t":"ping","pad":"${pad}","rid":52}`, 52);
+        expect(last.code).toBe('TOO_LARGE');
       }
+      const none = await bad(`{"t":"ping","pad":"${'x'.repeat(MAX_FRAME_BYTES)}"}`, undefined);
+      expect(none.code).toBe('TOO_LARGE');
       await stillAnswers();
     });
 

@@ -30,7 +30,9 @@
  *   - frames received and not yet handled: above MAX_QUEUED_FRAMES / MAX_QUEUED_BYTES the socket is not
  *     read either;
  *   - refusals go through the same path, every frame (binary and oversize ones included) costs a token;
- *     a rate-limited request (it has a `rid`) is always answered RATE_LIMITED, but frames without one get
+ *     a rate-limited request (it has a top-level `rid`, found by a bounded scan, not a parse: anywhere in a
+ *     frame of up to RID_SCAN_BYTES, first or last in a longer one, see frame-rid.ts) is always answered
+ *     RATE_LIMITED, but frames without one get
  *     at most one RATE_LIMITED reply per RATE_LIMITED_REPLY_INTERVAL_MS, so garbage is not answered frame
  *     for frame.
  * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an
@@ -44,6 +46,8 @@
  *   field is refused (BAD_MESSAGE): its answer would need `next`, which that client cannot read.
  * - `acceptPatient` and `listAccepted` are served only on a connection of version ACCEPTANCE_VERSION or later
  *   (BAD_MESSAGE below it, changing nothing), as a server of an older version refuses the unknown frames.
+ * - `listKeyHolders` is served only on a connection of version KEY_HOLDERS_VERSION or later (BAD_MESSAGE
+ *   below it), as those of ACCEPTANCE_VERSION are.
  * - On a connection of version STREAMS_PAGING_VERSION or later `listStreams` answers one page (at most
  *   MAX_STREAMS_PAGE streams, never over MAX_FRAME_BYTES, with `next` when more follow), also when the
  *   request names no `limit`; below it, the one whole list it always answered, and a request carrying
@@ -69,6 +73,7 @@ import {
   INCARNATION_VERSION,
   KEPT_FROM_VERSION,
   KEY_HOLDER_CREATORS_VERSION,
+  KEY_HOLDERS_VERSION,
   Incarnation,
   PAGING_VERSION,
   MAX_FRAME_BYTES,
@@ -94,6 +99,7 @@ import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { upgradeRateLimit } from '../config';
 import { createRateLimiter } from '../core/rate-limit';
+import { scanRid } from './frame-rid';
 import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
 import { toHttpError } from '../errors';
@@ -126,8 +132,6 @@ export const MAX_QUEUED_BYTES = 2 * WS_MAX_PAYLOAD_BYTES;
 export const RATE_LIMITED_REPLY_INTERVAL_MS = 1_000;
 
 let nextConnectionId = 1;
-
-const RID_PREFIX = /^\s*\{[^{}[\]]*?"rid"\s*:\s*(\d{1,15})\s*[,}]/;
 
 let receiverLimitWarned = false;
 
@@ -418,6 +422,10 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           });
           return;
         case 'listKeyHolders':
+          if (version < KEY_HOLDERS_VERSION) {
+            fail('BAD_MESSAGE', `listKeyHolders needs protocol version ${KEY_HOLDERS_VERSION}`, frame.rid);
+            return;
+          }
           send({
             t: 'keyHolders',
             rid: frame.rid,
@@ -504,8 +512,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       // Every frame costs a token, binary and oversize ones too: refusing them costs a reply as well.
       if (!limiter.take(rateKey)) {
         const at = ctx.now();
-        // Not worth a full parse, but the client needs the rid to fail the right request.
-        const rid = isBinary ? undefined : RID_PREFIX.exec(data.toString('utf8', 0, 256))?.[1];
+        // Not worth a full parse, but the client needs the rid to fail the right request: a bounded scan
+        // (frame-rid.ts) finds it first or last, where devices write it, or anywhere in a small frame.
+        const rid = isBinary ? undefined : scanRid(data);
         // A request is always answered (its sender waits for it; the send buffer cap bounds the replies);
         // frames nobody waits for get one reply per interval, so garbage is not answered frame for frame.
         if (rid === undefined && at - rateLimitedRepliedAt < RATE_LIMITED_REPLY_INTERVAL_MS) {
@@ -513,14 +522,19 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           return;
         }
         if (rid === undefined) rateLimitedRepliedAt = at;
-        fail('RATE_LIMITED', 'too many frames; slow down', rid === undefined ? undefined : Number(rid), {
+        fail('RATE_LIMITED', 'too many frames; slow down', rid, {
           retryAfterMs: limiter.retryAfterMs(rateKey),
         });
         return;
       }
       if (isBinary) return fail('BAD_MESSAGE', 'frames are JSON text');
       if (data.byteLength > MAX_FRAME_BYTES) {
-        return fail('TOO_LARGE', `frame of ${data.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`);
+        // Named by its rid (the bounded scan, as for a rate-limited frame): its sender waits on it.
+        return fail(
+          'TOO_LARGE',
+          `frame of ${data.byteLength} bytes exceeds ${MAX_FRAME_BYTES}`,
+          scanRid(data),
+        );
       }
       const decoded = decodeClientFrame(data.toString('utf8'));
       if (!decoded.ok) {

@@ -16,6 +16,11 @@
  *   take long against a server that stopped answering).
  * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
  *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
+ * - A request's `rid` is its frame's first member, so a server that refuses the frame for load finds it
+ *   without parsing it. A RATE_LIMITED answer naming `retryAfterMs` does not fail the request: it is sent
+ *   again on the same socket after that wait (requests refused together one wait apart), its reply
+ *   deadline counted afresh from then; only once its waits would pass `requestTimeoutMs` in all does it
+ *   fail with RATE_LIMITED (retryable).
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
  * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
  * surface as a fatal state with the server's reason; everything else is retried.
@@ -102,6 +107,23 @@ const oversizeRid = (code: string, text: string): number | undefined => {
   return m === null ? undefined : Number(m[1]);
 };
 
+interface PendingRequest {
+  resolve: (f: ServerFrame) => void;
+  reject: (e: Error) => void;
+  /** The reply's deadline, or the wait before sending again after RATE_LIMITED. */
+  timer: unknown;
+}
+
+/**
+ * The wait a RATE_LIMITED answer names (`retryAfterMs`, at least 10 ms so a server answering 0 is not
+ * hammered), or undefined when it names none usable (the request then fails and its caller backs off).
+ */
+const rateLimitWait = (details: Record<string, unknown> | undefined): number | undefined => {
+  const after = details?.['retryAfterMs'];
+  if (typeof after !== 'number' || !Number.isFinite(after) || after < 0) return undefined;
+  return Math.max(10, after);
+};
+
 export const createConnection = (options: ConnectionOptions) => {
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
@@ -112,10 +134,9 @@ export const createConnection = (options: ConnectionOptions) => {
   let attempt = 0;
   let reconnectTimer: unknown = null;
   let nextRid = 1;
-  const pending = new Map<
-    number,
-    { resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: unknown }
-  >();
+  const pending = new Map<number, PendingRequest>();
+  /** Date.now() before which no RATE_LIMITED request is sent again (they go one wait apart). */
+  let resendNotBefore = 0;
   let readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   let lastReason: string | undefined;
   /** Protocol version of the current authenticated connection (from `ready`), null when not ready. */
@@ -129,6 +150,7 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 
   const failPending = (error: SyncError): void => {
+    resendNotBefore = 0;
     for (const [rid, p] of pending) {
       clearTimer(p.timer);
       p.reject(error);
@@ -320,24 +342,59 @@ export const createConnection = (options: ConnectionOptions) => {
       if (!socket) throw new SyncError('NETWORK', 'not connected', true);
       const sending = socket;
       const rid = nextRid++;
+      // `rid` first: a server refusing the frame for load reads only its start (older servers too).
+      const text = encodeFrame({ rid, ...frame });
       return new Promise<T>((resolve, reject) => {
-        const timer = setTimer(() => {
-          pending.delete(rid);
-          reject(new SyncError('TIMEOUT', `no reply to ${frame.t} within ${requestTimeout} ms`, true));
-          abandon(sending, `no reply to ${frame.t} within ${requestTimeout} ms`);
-        }, requestTimeout);
         const replies: readonly string[] = MESSAGE_TABLE[frame.t].reply;
-        pending.set(rid, {
+        /** Time spent waiting as RATE_LIMITED answers asked, bounded by `requestTimeout`. */
+        let waited = 0;
+        const send = (): void => {
+          entry.timer = setTimer(() => {
+            pending.delete(rid);
+            reject(new SyncError('TIMEOUT', `no reply to ${frame.t} within ${requestTimeout} ms`, true));
+            abandon(sending, `no reply to ${frame.t} within ${requestTimeout} ms`);
+          }, requestTimeout);
+          pending.set(rid, entry);
+          sending.send(text);
+        };
+        const entry: PendingRequest = {
           resolve: (f) => {
-            if (f.t === 'error') reject(new SyncError(f.code, f.message, true));
-            else if (!replies.includes(f.t)) {
+            if (f.t === 'error') {
+              const wait = f.code === 'RATE_LIMITED' ? rateLimitWait(f.details) : undefined;
+              // Requests refused together go again one wait apart, not all at once (the bucket gives a
+              // token a wait): each would otherwise be refused again but one, round after round.
+              const now = Date.now();
+              const at = wait === undefined ? now : Math.max(now, resendNotBefore) + wait;
+              if (wait === undefined || waited + (at - now) > requestTimeout) {
+                reject(new SyncError(f.code, f.message, true));
+                return;
+              }
+              resendNotBefore = at;
+              // The server refuses a frame for load before reading it (and every request is idempotent), so
+              // it goes again: on the same socket (it answered), after the wait the server named, pending
+              // meanwhile (a drop or a stop fails it as any other).
+              waited += at - now;
+              pending.set(rid, entry);
+              entry.timer = setTimer(() => {
+                if (pending.get(rid) !== entry) return;
+                if (ws !== sending || sending.readyState !== OPEN) {
+                  pending.delete(rid);
+                  reject(
+                    new SyncError('NETWORK', `connection lost while ${frame.t} waited to be resent`, true),
+                  );
+                  if (ws === sending) abandon(sending, 'socket closing');
+                  return;
+                }
+                send();
+              }, at - now);
+            } else if (!replies.includes(f.t)) {
               reject(new SyncError('BAD_MESSAGE', `server answered ${frame.t} with ${f.t}`, false));
             } else resolve(f as T);
           },
           reject,
-          timer,
-        });
-        sending.send(encodeFrame({ ...frame, rid }));
+          timer: undefined,
+        };
+        send();
       });
     },
   };

@@ -1,0 +1,144 @@
+/**
+ * The `rid` of a client frame the server refuses before parsing it (rate limit), so the refusal can name
+ * the request its device waits on.
+ *
+ * Invariants:
+ * - Only a top-level member named exactly `rid` whose value is a plain integer of at most 15 digits is
+ *   taken; text inside strings and members of nested objects or arrays never count.
+ * - Found wherever it stands in a frame of up to RID_SCAN_BYTES (a forward scan of the members); in a
+ *   longer frame, within its first RID_SCAN_BYTES or as its last member. That covers every order a Hale
+ *   device writes: `rid` first (this build), last (older builds wrote `{ ...frame, rid }`, after arrays
+ *   of up to MAX_FRAME_BYTES).
+ * - Bounded work, no allocation: at most RID_SCAN_BYTES scanned plus a look at the frame's last bytes,
+ *   whatever its size. A scan of a whole 8 MiB frame would cost a device's refused frames up to ~90 ms
+ *   each (measured on one made of escaped quotes; 0.5 ms on a push of base64 rows), more than refusing
+ *   it is worth; this costs at most ~0.05 ms.
+ * Failure modes: a frame that is not a JSON object, is cut short, has its rid elsewhere, writes the key
+ *   with escapes, or holds something other than a plain integer answers undefined (the caller then
+ *   answers at most one refusal per interval); never throws. A frame longer than RID_SCAN_BYTES that ends
+ *   like `,"rid":7}` is taken to be rid 7 even if something before is malformed: it gets a refusal naming
+ *   that rid, which is all a rid buys.
+ */
+
+/** Bytes of a frame scanned for its `rid` (see the module comment). */
+export const RID_SCAN_BYTES = 4 * 1024;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const MAX_RID_DIGITS = 15;
+
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/** Index of the quote closing the string opened at `open`, or -1 when it does not close before `end`. */
+const stringEnd = (data: Uint8Array, open: number, end: number): number => {
+  let at = open;
+  for (;;) {
+    at = data.indexOf(QUOTE, at + 1);
+    if (at < 0 || at >= end) return -1;
+    // A quote preceded by an odd run of backslashes is escaped. Each run is counted once: it lies between
+    // two quotes, so the whole pass stays linear.
+    let backslashes = 0;
+    while (data[at - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+};
+
+/** The integer value starting at `from` (after `"rid"` and its colon), or undefined. */
+const ridValue = (data: Uint8Array, from: number, end: number): number | undefined => {
+  let at = from;
+  while (at < end && isSpace(data[at])) at++;
+  const start = at;
+  let value = 0;
+  while (at < end && at - start < MAX_RID_DIGITS + 1) {
+    const c = data[at]!;
+    if (c < ZERO || c > NINE) break;
+    value = value * 10 + (c - ZERO);
+    at++;
+  }
+  const digits = at - start;
+  if (digits === 0 || digits > MAX_RID_DIGITS) return undefined;
+  while (at < end && isSpace(data[at])) at++;
+  const next = data[at];
+  return at < end && (next === COMMA || next === CLOSE_OBJECT) ? value : undefined;
+};
+
+/** A rid written as the frame's last member (`,"rid":7}`), read backwards from its end. */
+const lastMemberRid = (data: Uint8Array): number | undefined => {
+  let at = data.byteLength - 1;
+  const stop = Math.max(0, at - 64);
+  while (at > stop && isSpace(data[at])) at--;
+  if (data[at] !== CLOSE_OBJECT) return undefined;
+  at--;
+  while (at > stop && isSpace(data[at])) at--;
+  const last = at;
+  while (at > stop && data[at]! >= ZERO && data[at]! <= NINE) at--;
+  const digits = last - at;
+  if (digits === 0 || digits > MAX_RID_DIGITS) return undefined;
+  const first = at + 1;
+  while (at > stop && isSpace(data[at])) at--;
+  if (data[at] !== COLON) return undefined;
+  at--;
+  while (at > stop && isSpace(data[at])) at--;
+  // `"rid"` preceded by `,` or `{`: its opening quote is not an escaped one, so it is the member's name.
+  if (at - 5 < stop || data[at] !== QUOTE || data[at - 1] !== 0x64 || data[at - 2] !== 0x69) return undefined;
+  if (data[at - 3] !== 0x72 || data[at - 4] !== QUOTE) return undefined;
+  at -= 5;
+  while (at > stop && isSpace(data[at])) at--;
+  if (data[at] !== COMMA && data[at] !== OPEN_OBJECT) return undefined;
+  let value = 0;
+  for (let i = first; i <= last; i++) value = value * 10 + (data[i]! - ZERO);
+  return value;
+};
+
+/** The rid among the members within `end` bytes; `cut` when the scan reached `end` inside the frame. */
+const scanMembers = (data: Uint8Array, end: number): number | undefined | 'cut' => {
+  let at = 0;
+  while (at < end && isSpace(data[at])) at++;
+  if (data[at] !== OPEN_OBJECT) return undefined;
+  /** Nesting of objects and arrays; the frame's own members are at depth 1. */
+  let depth = 0;
+  /** At depth 1, the next string is a member's name (after `{` or `,`), not its value. */
+  let nameNext = false;
+  for (; at < end; at++) {
+    const c = data[at];
+    if (c === QUOTE) {
+      const close = stringEnd(data, at, end);
+      if (close < 0) return 'cut';
+      if (depth === 1 && nameNext) {
+        nameNext = false;
+        const isRid =
+          close - at === 4 && data[at + 1] === 0x72 && data[at + 2] === 0x69 && data[at + 3] === 0x64;
+        if (isRid) {
+          let colon = close + 1;
+          while (colon < end && isSpace(data[colon])) colon++;
+          return data[colon] === COLON ? ridValue(data, colon + 1, end) : undefined;
+        }
+      }
+      at = close;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      depth++;
+      if (depth === 1) nameNext = true;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      depth--;
+      if (depth === 0) return undefined;
+    } else if (c === COMMA && depth === 1) {
+      nameNext = true;
+    }
+  }
+  return 'cut';
+};
+
+/** The frame's top-level `rid`, or undefined; see the module comment for where it is looked for. */
+export const scanRid = (data: Uint8Array): number | undefined => {
+  const found = scanMembers(data, Math.min(data.byteLength, RID_SCAN_BYTES));
+  if (found !== 'cut') return found;
+  return data.byteLength > RID_SCAN_BYTES ? lastMemberRid(data) : undefined;
+};
