@@ -201,7 +201,7 @@ import { coalescedSave } from '../util/coalesced-save';
 import { createPagePrefetcher } from './page-prefetch';
 import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './freshness';
-import { receivedTransitionRefusal } from './received-transition';
+import { receivedTransitionRefusal, type NoteVersionContext } from './received-transition';
 import {
   BUILD_CONTENT_MODEL,
   canonicalOrNull,
@@ -1134,6 +1134,34 @@ export const createSyncEngine = (deps: EngineDeps) => {
     })(records);
     return { ...outcome, held };
   };
+  /** The quarantine entry of this very version when it was set aside BAD_TRANSITION. */
+  const refusedTransition = (stream: string, id: string, rev: string) => {
+    const key = recordKey(stream, id);
+    return quarantinedKeys.has(key)
+      ? quarantine.find(
+          (q) => recordKey(q.stream, q.id) === key && q.rev === rev && q.reason === 'BAD_TRANSITION',
+        )
+      : undefined;
+  };
+  /**
+   * For the deletion of a held NoteVersion, what decides whether it is final: its note and the patient's
+   * signatures as this device holds them (records.ts reads the same before its own `remove`).
+   */
+  const noteVersionContext = async (
+    held: PlainRecord,
+    received: PlainRecord,
+  ): Promise<NoteVersionContext | undefined> => {
+    if (!received._deleted || held.kind !== 'NoteVersion') return undefined;
+    const noteId = held.data['noteId'];
+    const [note, signatures] = await Promise.all([
+      typeof noteId === 'string' ? collection.findOne(noteId).exec() : null,
+      collection.find({ selector: { patientId: held.patientId, kind: 'NoteSignature' } }).exec(),
+    ]);
+    return {
+      note: note?.kind === 'MedicalNote' && note.patientId === held.patientId ? note.toJSON().data : null,
+      signatures: signatures.map((d) => d.toJSON().data),
+    };
+  };
   /**
    * Of fresh served versions, those that may follow the state this device holds of their record
    * (received-transition.ts); the others are set aside BAD_TRANSITION and the held version stays. Only a
@@ -1156,16 +1184,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         taken.push(record);
         continue;
       }
-      const key = recordKey(record.stream, record.id);
-      const again = quarantinedKeys.has(key)
-        ? quarantine.find(
-            (q) => recordKey(q.stream, q.id) === key && q.rev === doc.rev && q.reason === 'BAD_TRANSITION',
-          )
-        : undefined;
+      const again = refusedTransition(record.stream, record.id, doc.rev);
       const message =
         again?.message ??
         (mine.record.stream === record.stream && !unsettled(record.stream, record.id)
-          ? receivedTransitionRefusal(mine.record, record)
+          ? receivedTransitionRefusal(mine.record, record, await noteVersionContext(mine.record, record))
           : null);
       if (message === null) taken.push(record);
       else refused.push({ doc, reason: 'BAD_TRANSITION', message });
@@ -2028,12 +2051,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // master state, the last one received) is not merged in: set aside BAD_TRANSITION like one that
       // does not verify, and the local change kept unsent. A creation sent again has no such state; one
       // not newer than it is no transition from it (an ancestor kept from before a restore, see below).
-      const decodedMasters: Judged[] = (await decodeRecords(codecDeps, masters)).map((decoded, k) => {
-        const assumed = asCreation || options.repush ? undefined : rows[masterRows[k]!]!.assumedMasterState;
-        if (!decoded.ok || assumed === undefined || decoded.record.rv <= assumed.rv) return decoded;
-        const message = receivedTransitionRefusal(assumed, decoded.record);
-        return message === null ? decoded : { ok: false, reason: 'BAD_TRANSITION', message };
-      });
+      // A version already set aside BAD_TRANSITION is set aside again whatever the assumed state: after a
+      // local change it refused went unsent, RxDB assumes that change, which may carry the same number.
+      const decodedMasters: Judged[] = await Promise.all(
+        (await decodeRecords(codecDeps, masters)).map(async (decoded, k): Promise<Judged> => {
+          const before = refusedTransition(masters[k]!.stream, masters[k]!.id, masters[k]!.rev);
+          if (decoded.ok && before) return { ok: false, reason: 'BAD_TRANSITION', message: before.message };
+          const assumed = asCreation || options.repush ? undefined : rows[masterRows[k]!]!.assumedMasterState;
+          if (!decoded.ok || assumed === undefined || decoded.record.rv <= assumed.rv) return decoded;
+          const context = await noteVersionContext(assumed, decoded.record);
+          const message = receivedTransitionRefusal(assumed, decoded.record, context);
+          return message === null ? decoded : { ok: false, reason: 'BAD_TRANSITION', message };
+        }),
+      );
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
       // After a restore of the server's store, a server version served before the restore (`servedBefore`)

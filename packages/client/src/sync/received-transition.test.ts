@@ -141,12 +141,78 @@ describe('receivedTransitionRefusal', () => {
     );
   });
 
-  it('leaves deletions and records this build cannot read to other rules', () => {
+  it('leaves records this build cannot read to other rules, and takes the deletion of a lab result', () => {
+    // The records API removes a lab result whatever its status: so may a grantee with write consent.
     expect(
       receivedTransitionRefusal(held, { ...version('LabResult', lab, 4), _deleted: true, data: {} }),
     ).toBeNull();
     expect(
       receivedTransitionRefusal({ ...held, data: { id: lab.id } }, version('LabResult', lab, 4)),
     ).toBeNull();
+  });
+});
+
+describe('receivedTransitionRefusal: deletions the records API refuses', () => {
+  const deletion = (held: PlainRecord, rv = held.rv + 1): PlainRecord => ({
+    ...held,
+    rv,
+    _deleted: true,
+    data: {},
+  });
+  const signature = exampleRecord('NoteSignature');
+  const note = exampleRecord('MedicalNote');
+  const noteVersion = exampleRecord('NoteVersion');
+
+  it('refuses deleting a signed NoteSignature, however far the revision jumps; takes an unsigned one', () => {
+    const signed = version('NoteSignature', { ...signature, status: 'signed' }, 3);
+    expect(receivedTransitionRefusal(signed, deletion(signed))).toMatch(/NoteSignature .*signed/);
+    expect(receivedTransitionRefusal(signed, deletion(signed, 9))).toMatch(/signed/);
+    const requested = version('NoteSignature', { ...signature, status: 'requested' }, 3);
+    expect(receivedTransitionRefusal(requested, deletion(requested))).toBeNull();
+  });
+
+  it('refuses deleting a signed or amended note in one write; further on it may have become a draft again', () => {
+    for (const status of ['signed', 'amended'] as const) {
+      const held = version('MedicalNote', { ...note, status }, 3);
+      expect(receivedTransitionRefusal(held, deletion(held))).toMatch(new RegExp(`MedicalNote .*${status}`));
+      // signed → a draft of a new version (allowed) → deleted (allowed): two writes.
+      expect(receivedTransitionRefusal(held, deletion(held, 5))).toBeNull();
+    }
+    const draft = version('MedicalNote', { ...note, status: 'draft' }, 3);
+    expect(receivedTransitionRefusal(draft, deletion(draft))).toBeNull();
+  });
+
+  it('takes a deletion after a held conflict one of whose sides may be deleted', () => {
+    const signed = version('NoteSignature', { ...signature, status: 'signed' }, 3);
+    const requested = version('NoteSignature', { ...signature, status: 'requested' }, 3, OTHER_PROVIDER);
+    const merged = resolveRecordConflict(signed, { ...requested, updatedAt: '2024-06-02T00:00:00.000Z' });
+    expect(merged.conflict).toBe(true);
+    expect(receivedTransitionRefusal(merged, deletion(merged, merged.rv + 2))).toBeNull();
+  });
+
+  it('refuses deleting a NoteVersion that is final for good by the note and signatures held', () => {
+    const n = noteVersion.versionNumber;
+    const held = version('NoteVersion', noteVersion, 3);
+    const noteAt = (status: RecordOf<'MedicalNote'>['status'], current: number) => ({
+      ...note,
+      id: noteVersion.noteId,
+      status,
+      currentVersionNumber: current,
+    });
+    const signedFor = (versionId: string) => ({ ...signature, noteVersionId: versionId, status: 'signed' });
+    const judge = (context: Parameters<typeof receivedTransitionRefusal>[2], rv = 4) =>
+      receivedTransitionRefusal(held, deletion(held, rv), context);
+
+    expect(judge({ note: noteAt('draft', n), signatures: [signedFor(held.id)] }, 9)).toMatch(
+      /NoteVersion .*signed NoteSignature/,
+    );
+    expect(judge({ note: noteAt('draft', n + 1), signatures: [] }, 9)).toMatch(/current version/);
+    expect(judge({ note: noteAt('signed', n), signatures: [] }, 9)).toMatch(/signed/);
+    // A draft's current version, one under review (it may become a draft again at that version), a
+    // signature of another version, or a note this device does not hold: nothing is final for good.
+    expect(judge({ note: noteAt('draft', n), signatures: [signedFor('OtherVersion000001')] })).toBeNull();
+    expect(judge({ note: noteAt('under_review', n), signatures: [] })).toBeNull();
+    expect(judge({ note: null, signatures: [] })).toBeNull();
+    expect(judge(undefined)).toBeNull();
   });
 });
