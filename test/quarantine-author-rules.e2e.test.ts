@@ -140,8 +140,12 @@ describe('records set aside BAD_AUTHOR, under other author rules', () => {
 
     // As an older build stored them: no author rules (nor record rules) on the entries.
     s.sync.goOffline();
-    const stored = await s.db.getLocal<{ value: Array<Record<string, unknown>> }>('meta-quarantine');
-    const entries = stored?.toJSON().data.value ?? [];
+    // `quarantine()` lists the entries before their write lands (the page goes to RxDB only after it).
+    const kept = async () =>
+      (await s.db.getLocal<{ value: Array<Record<string, unknown>> }>('meta-quarantine'))?.toJSON().data
+        .value ?? [];
+    await eventually(async () => (await kept()).length === 2, 'both entries are kept');
+    const entries = await kept();
     expect(entries).toHaveLength(2);
     const legacy = entries.map(({ authorRules: _a, model: _m, ...rest }) => rest);
     await s.db.upsertLocal('meta-quarantine', { value: legacy });

@@ -14,20 +14,25 @@
  *   device's own pushes, versions that are the settled local copy, stale, clashing or quarantined
  *   versions) moves the engine's pull floor instead (persisted): the next pull starts there once RxDB's
  *   stored checkpoint reaches what was handed before that batch. A caught-up device fetches nothing again
- *   after a reconnect or restart. No record is ever handed over only to carry a position, nor a version
- *   that is the settled local copy itself (recognised as an echo or not: after a restart `sent` is empty,
- *   a resync re-serves): RxDB stores a handed version after the batches before it, and a local edit
- *   acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the assumed master
- *   state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
+ *   after a reconnect or restart, also one closed right after a batch was stored: RxDB writes a batch's
+ *   position after its documents and skips that write once cancelled, so stop() lets it finish first (at
+ *   most STOP_SETTLE_MS; past that, or for a batch RxDB dropped, the batch is pulled again). No record is
+ *   ever handed over only to carry a position, nor a version that is the settled local copy itself
+ *   (recognised as an echo or not: after a restart `sent` is empty, a resync re-serves): RxDB stores a
+ *   handed version after the batches before it, and a local edit acknowledged meanwhile would be replaced
+ *   by it (RxDB then finds its copy equal to the assumed master state and takes the served version;
+ *   replication-protocol/downstream.ts, rxdb 17.6).
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
  * - A served version of a record this device holds must also be a state that may follow the one held as
  *   the server's (received-transition.ts: the model's transition rules, author rules against the
- *   verified writer for signed versions): judged against the settled local copy on pulls, live frames
+ *   verified writer for signed versions; for a deletion the records API's removal rules, a NoteVersion's
+ *   against its note and signatures as held): judged against the settled local copy on pulls, live frames
  *   and retries, and against RxDB's assumed master state for the server's side of a conflict, never
  *   against an unsent local edit. One that may not is quarantined BAD_TRANSITION (final: not fetched
- *   again; the same version served again is set aside again) and the held version stays; the server's
+ *   again; the same version served again is set aside again, also as the server's side of a later
+ *   conflict, whatever state RxDB assumes then) and the held version stays; the server's
  *   side of a conflict is not merged, the local change goes to unsent (CONFLICT_UNREADABLE). A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
@@ -153,7 +158,7 @@
  * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
  * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
-import { Subject, type Observable, BehaviorSubject } from 'rxjs';
+import { Subject, type Observable, BehaviorSubject, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import {
   createRevision,
@@ -376,6 +381,18 @@ const MAX_SENT = 50_000;
 const PUSH_PIPELINE_CHUNK = 100;
 /** Local documents read and sent again per page after a restore of the server's store. */
 const REPUSH_PAGE = 500;
+/**
+ * At most this long, stop() lets RxDB store the position of a batch it was handed (`settleHanded`): long
+ * enough for a page of documents to be stored, short enough that a close never hangs on one RxDB dropped.
+ */
+const STOP_SETTLE_MS = 1_000;
+/** The per-stream positions of a pull checkpoint RxDB stored (its meta holds it untyped); none if malformed. */
+const storedPositions = (data: unknown): Record<string, number> => {
+  if (typeof data !== 'object' || data === null || !('s' in data)) return {};
+  const s: unknown = data.s;
+  if (typeof s !== 'object' || s === null) return {};
+  return Object.fromEntries(Object.entries(s).filter((e): e is [string, number] => typeof e[1] === 'number'));
+};
 /**
  * Most streams one pull or subscribe names: a provider that follows many patients reads more streams
  * than one request may name (MAX_STREAMS_PER_REQUEST), so it asks for them in slices of this many.
@@ -2644,6 +2661,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
+  /** The positions of the last batch with documents handed to RxDB (pull page or live frame). */
+  let lastHanded: Record<string, number> | null = null;
+  /**
+   * Before the replication is cancelled: RxDB stores a batch's position after its documents and skips
+   * that write once cancelled, so a session closed in between would keep the documents and pull them
+   * again at the next start. Waits until RxDB stored the last batch's position, or its downstream is idle
+   * with the position writes it queued done (a batch it dropped or failed to store gets none), or at most
+   * STOP_SETTLE_MS (a pull it retries keeps the downstream busy).
+   */
+  const settleHanded = async (r: RxReplicationState<PlainRecord, StreamCheckpoint>): Promise<void> => {
+    const internal = r.internalReplicationState;
+    const target = lastHanded;
+    if (!internal || target === null) return;
+    let expired = false;
+    const timer = setTimeout(() => (expired = true), STOP_SETTLE_MS);
+    try {
+      for (;;) {
+        // Read before the queue: a batch's position write is queued before its task ends.
+        const busy = internal.events.active.down.getValue();
+        await internal.checkpointQueue;
+        if (reaches(storedPositions(internal.lastCheckpointDoc.down?.checkpointData), target)) return;
+        if (!busy || expired) return;
+        // A macrotask: RxDB's storage writes may need one to complete.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   return {
     state$: state$ as Observable<SyncState>,
@@ -2695,7 +2741,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
         retryTime: 1_000,
         waitForLeadership: false,
         autoStart: true,
-        pull: { handler: pullHandler, batchSize: deps.batchSize ?? 500, stream$: pullStream$.asObservable() },
+        pull: {
+          handler: async (checkpoint, batchSize) => {
+            const page = await pullHandler(checkpoint, batchSize);
+            if (page.documents.length > 0) lastHanded = page.checkpoint.s;
+            return page;
+          },
+          batchSize: deps.batchSize ?? 500,
+          stream$: pullStream$.pipe(
+            tap((item) => {
+              if (item !== 'RESYNC' && item.documents.length > 0) lastHanded = item.checkpoint.s;
+            }),
+          ),
+        },
         push: { handler: pushHandler, batchSize: deps.batchSize ?? 500 },
       });
       replication.received$.subscribe((doc) => {
@@ -2790,6 +2848,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
+      if (replication) await settleHanded(replication);
       await replication?.cancel();
       replication = null;
       pullStream$.complete();
