@@ -148,12 +148,20 @@ afterEach(async () => {
  * One provider device (store `name`, metadata `raw`): what survives a restart is the store and `raw`.
  * `envelopes` is what the server serves the keyring (mutable).
  */
-const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
+const device = (
+  server: ReturnType<typeof scriptedServer>,
+  envelopes: KeyEnvelope[],
+  /** Held until it settles: every write of the quarantine list. */
+  quarantineWrites?: Promise<void>,
+) => {
   const name = `quarantine${++dbCount}`;
   const raw = new Map<string, unknown>();
   const meta = createDeviceMeta({
     read: async (key) => structuredClone(raw.get(key)),
-    write: async (key, value) => void raw.set(key, structuredClone(value)),
+    write: async (key, value) => {
+      if (key === 'quarantine') await quarantineWrites;
+      raw.set(key, structuredClone(value));
+    },
   });
   let current: { engine: SyncEngine; db: DeviceDb } | null = null;
   const start = async (
@@ -337,6 +345,38 @@ describe('content refused under one build’s record rules', () => {
     await d.reconnect();
     await settled(engine);
     expect(old.judged.filter((id) => id === newer.id)).toHaveLength(2);
+  });
+});
+
+describe('an item set aside', () => {
+  it('is reported as it is listed, before its entry is written', async () => {
+    const server = scriptedServer();
+    const sealed = await allergy(1);
+    const tampered = server.serve({ ...sealed, ct: flipByte(sealed.ct, -5, 1) });
+    let release = (): void => undefined;
+    const d = device(server, [await providerEnvelope()], new Promise<void>((r) => (release = r)));
+    const starting = d.start();
+    let started: SyncEngine | undefined;
+    await until(() => {
+      try {
+        started = d.engine();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'started');
+    const engine = started!;
+    await until(() => engine.quarantine().length === 1, 'listed');
+    expect(d.entries()).toBeUndefined();
+    expect(
+      engine
+        .state()
+        .errors.filter((e) => e.code === 'QUARANTINED')
+        .map((e) => e.id),
+    ).toEqual([tampered.id]);
+    release();
+    await starting;
+    await until(() => d.entries()?.length === 1, 'written');
   });
 });
 

@@ -895,7 +895,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return widened;
   };
 
-  const saveQuarantine = async (next: QuarantinedItem[]): Promise<void> => {
+  /**
+   * `announce` runs as the list changes in memory, before it is written: what `quarantine()` lists and the
+   * errors that report it appear together.
+   */
+  const saveQuarantine = async (next: QuarantinedItem[], announce?: () => void): Promise<void> => {
     let kept = next;
     const over = next.length - maxQuarantine;
     if (over > 0) {
@@ -915,6 +919,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     quarantine = kept;
     quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
+    announce?.();
     await deps.meta.set('quarantine', quarantine);
   };
 
@@ -950,33 +955,37 @@ export const createSyncEngine = (deps: EngineDeps) => {
     });
     const added = [...byKey].filter(([key]) => !unchanged.has(key));
     if (added.length === 0 && kept.length === quarantine.length) return;
-    await saveQuarantine([
-      ...kept,
-      ...added.map(([key, { doc, reason, message }]) => ({
-        stream: doc.stream,
-        id: doc.id,
-        seq: doc.seq,
-        rev: doc.rev,
-        reason,
-        message,
-        at: again.get(key) ?? iso(),
-        model: modelVersion,
-        authorRules: rules,
-      })),
-    ]);
-    for (const [key, { doc, reason, message }] of added) {
-      if (again.has(key)) continue;
-      report({
-        code: 'QUARANTINED',
-        message: RETRYABLE_QUARANTINE.has(reason)
-          ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
-          : CONTENT_QUARANTINE.has(reason)
-            ? `A record could not be read by this version of the app (${reason}) and was set aside; it is read again after an update: ${message}`
-            : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
-        stream: doc.stream,
-        id: doc.id,
-      });
-    }
+    await saveQuarantine(
+      [
+        ...kept,
+        ...added.map(([key, { doc, reason, message }]) => ({
+          stream: doc.stream,
+          id: doc.id,
+          seq: doc.seq,
+          rev: doc.rev,
+          reason,
+          message,
+          at: again.get(key) ?? iso(),
+          model: modelVersion,
+          authorRules: rules,
+        })),
+      ],
+      () => {
+        for (const [key, { doc, reason, message }] of added) {
+          if (again.has(key)) continue;
+          report({
+            code: 'QUARANTINED',
+            message: RETRYABLE_QUARANTINE.has(reason)
+              ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
+              : CONTENT_QUARANTINE.has(reason)
+                ? `A record could not be read by this version of the app (${reason}) and was set aside; it is read again after an update: ${message}`
+                : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
+            stream: doc.stream,
+            id: doc.id,
+          });
+        }
+      },
+    );
     if (added.some(([, i]) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
   };
 
