@@ -2,7 +2,8 @@
 // page (test/browser/device-page.ts, bundled for the browser by esbuild) over Dexie on Chromium's own
 // IndexedDB, the browser's WebSocket and fetch, WebCrypto Ed25519 where Chromium has it, and a vault in
 // localStorage; a Node device of the same account syncs with it through a real server on a loopback port.
-// The page is served from the same origin as the server's API (test/browser/page-server.ts).
+// The page is served from another origin than the server's API (test/browser/page-server.ts), which the
+// server lets through because it is in `allowedOrigins`: CORS on every HTTP call, the WebSocket's `Origin`.
 // Debian's Chromium (/usr/bin/chromium, or HALE_CHROMIUM) is required: without it every case fails, saying
 // how to install it.
 import { existsSync } from 'node:fs';
@@ -107,14 +108,17 @@ const loadPage = async (page: Page, url: string): Promise<void> => {
 };
 
 describe('the device library in real Chromium', () => {
-  const fixture = useServer();
-  let bundles: { page: string; worker: string };
-
-  beforeAll(async () => {
-    bundles = await bundleBrowserDevice();
-  });
+  // Filled in once the page has its port, before the first test's server starts (beforeEach).
+  const serverConfig: { allowedOrigins: string[] } = { allowedOrigins: [] };
+  const fixture = useServer({ config: serverConfig });
+  let origin: PageServer;
 
   const cleanups: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    origin = await servePage(await bundleBrowserDevice());
+    cleanups.push(() => origin.close());
+    serverConfig.allowedOrigins = [origin.url];
+  });
   afterAll(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   });
@@ -150,15 +154,14 @@ describe('the device library in real Chromium', () => {
 
     // The browser, with a profile on disk: IndexedDB and localStorage persist as an installed app's do.
     const profile = await mkdtemp(path.join(tmpdir(), 'hale-chromium-'));
-    let origin: PageServer | null = null;
     let context: BrowserContext | null = null;
     const closeBrowser = async () => {
       await context?.close();
-      await origin?.close();
       await rm(profile, { recursive: true, force: true });
     };
     cleanups.push(closeBrowser);
-    origin = await servePage(bundles, t.url);
+    // Another origin than the server's (another port): every call of the page is a cross-origin one.
+    expect(new URL(origin.url).origin).not.toBe(new URL(t.url).origin);
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       args: CHROMIUM_ARGS,
@@ -174,7 +177,7 @@ describe('the device library in real Chromium', () => {
 
       // (a) The second device joins in the browser with the passphrase.
       const joined = await call(page, Joined, 'join', {
-        serverUrl: origin.url,
+        serverUrl: t.url,
         loginName,
         passphrase: PASSPHRASE,
         deviceName: 'Chromium',
@@ -252,7 +255,7 @@ describe('the device library in real Chromium', () => {
       await call(page, Nothing, 'close');
       await loadPage(page, origin.url);
       const reopened = await call(page, Opened, 'reopen', {
-        serverUrl: origin.url,
+        serverUrl: t.url,
         passphrase: PASSPHRASE,
         worker,
       });

@@ -33,6 +33,7 @@ import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
 import { blobsPlugin } from './plugins/blobs';
+import { registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 
 export interface BuildAppOptions {
@@ -264,6 +265,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     return principal;
   };
 
+  // First: CORS headers must be on the refusals of the hooks below too, and a preflight costs no token.
+  await registerCors(app, config);
   app.addHook('onRequest', async (request) => {
     // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.
     if (request.url === '/healthz' || request.url === '/metrics' || request.routeOptions.url === '/sync')

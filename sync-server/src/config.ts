@@ -73,6 +73,12 @@ export interface ServerConfig {
    * to them are the same in every mode.
    */
   registration: RegistrationMode;
+  /**
+   * Web origins (`scheme://host[:port]`, exactly as a browser sends them) whose pages may use the API from
+   * a browser: CORS on the HTTP routes and the `Origin` of WebSocket upgrades (plugins/cors.ts). Empty, the
+   * default: same-origin only, as before the setting existed.
+   */
+  allowedOrigins: readonly string[];
 }
 
 /**
@@ -109,6 +115,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   auditEntriesPerDevicePerDay: DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY,
   // What every server did before registration control existed, so an upgrade changes nothing by itself.
   registration: 'open',
+  // What every server did before the setting existed: no CORS, so a page of another origin reads nothing.
+  allowedOrigins: [],
 };
 
 /**
@@ -185,6 +193,12 @@ const OPTIONS = {
     env: 'HALE_REGISTRATION',
     help: 'who may create accounts: open (anyone), invite (with a code from `invite`) or closed (no one)',
     def: DEFAULT_CONFIG.registration,
+  },
+  'allowed-origins': {
+    type: 'string',
+    env: 'HALE_ALLOWED_ORIGINS',
+    help: 'web app origins (comma-separated, e.g. https://app.example.org) allowed to use the API from a browser, or none',
+    def: 'none',
   },
 } as const;
 
@@ -357,6 +371,35 @@ const toRegistration = (from: Source, raw: string): RegistrationMode => {
   throw new ConfigError(`${from}: must be ${modes}: ${JSON.stringify(raw)}`);
 };
 
+/**
+ * `none` → [], otherwise a comma-separated list of origins, each exactly as a browser serializes it
+ * (`https://app.example.org`, `http://localhost:5173`: lower case, no default port, no trailing slash), since
+ * a request's `Origin` is matched as text. Anything else is refused with the origin it most likely meant,
+ * never normalized silently: the operator should see what is allowed. `*` is refused: auth is by bearer
+ * token only, so it would not hand any site a session, but it would let every page a user visits read the
+ * server's unauthenticated answers through the user's browser (a server on a private network included),
+ * register accounts where registration is open, and spend the user's address's rate and connection budget.
+ */
+const toAllowedOrigins = (from: Source, raw: string): readonly string[] => {
+  if (raw.trim().toLowerCase() === 'none') return [];
+  const origins = raw.split(',').map((entry) => entry.trim());
+  for (const entry of origins) {
+    if (entry.includes('*')) {
+      throw new ConfigError(
+        `${from}: wildcards are not allowed; list the web app's origins (https://app.example.org): ${JSON.stringify(entry)}`,
+      );
+    }
+    const url = URL.canParse(entry) ? new URL(entry) : null;
+    const web = url !== null && (url.protocol === 'https:' || url.protocol === 'http:') ? url : null;
+    if (web?.origin === entry) continue;
+    throw new ConfigError(
+      `${from}: not an origin (http(s)://host[:port]; no path, trailing slash, upper case or default port): ` +
+        `${JSON.stringify(entry)}${web === null ? '' : ` (did you mean ${web.origin}?)`}`,
+    );
+  }
+  return [...new Set(origins)];
+};
+
 const HOUR_MS = 3_600_000;
 const DURATION_UNITS: Readonly<Record<string, number>> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
 /** The longest an invite may stay valid: a forgotten code should not open the server for years. */
@@ -487,6 +530,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'blob-quota': { type: 'string' },
       'audit-entries-per-day': { type: 'string' },
       registration: { type: 'string' },
+      'allowed-origins': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -586,6 +630,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     blobQuotaBytes: pick('blob-quota', toByteSize),
     auditEntriesPerDevicePerDay: pick('audit-entries-per-day', toPositiveInt),
     registration: pick('registration', toRegistration),
+    allowedOrigins: pick('allowed-origins', toAllowedOrigins),
   };
   return { command, config };
 };

@@ -1,0 +1,116 @@
+/**
+ * Which web pages may use the server from a browser: the web app's origins in `allowedOrigins`
+ * (`--allowed-origins`, config.ts). CORS for the HTTP API, and its WebSocket counterpart, the `Origin`
+ * check on upgrades to /sync.
+ *
+ * Invariants:
+ * - With no allowed origins (the default) the HTTP API is as it was before the setting: no CORS header, no
+ *   `Vary: Origin`, and OPTIONS answered as any unknown route (404 NOT_FOUND).
+ * - `Access-Control-Allow-Origin` is only ever the request's own `Origin`, echoed when it is one of the
+ *   allowed origins (exact text match), never `*`; every answer carries `Vary: Origin` once origins are
+ *   allowed, so a cache does not hand one origin's answer to another. No `Access-Control-Allow-Credentials`:
+ *   devices authenticate with a bearer token, never a cookie, so a page needs the device's session to act.
+ * - A request from any other origin gets no CORS header at all, and the browser keeps the answer from the
+ *   page. Its preflight is not answered as one: it goes on as an OPTIONS request to an unknown route, meets
+ *   the address bucket and gets 404 NOT_FOUND; no route handler of the API runs for it.
+ * - A preflight from an allowed origin is answered in an onRequest hook that runs before the address
+ *   bucket's (204, the same headers for every route, no store access): it costs no more than the 429 the
+ *   bucket would answer, and browsers send one per distinct URL (each chunk of an upload), which would
+ *   otherwise halve a browser device's request budget against a Node device's. The allowed methods and headers are what the
+ *   device's HTTP client sends (packages/client/src/api/http-api.ts).
+ * - A real request from an allowed origin meets the address and device buckets and the error envelope as
+ *   any other; its CORS headers are set before those run, so the page can read a refusal (429 RATE_LIMITED
+ *   with `retryAfterMs` included).
+ * - An upgrade to /sync whose `Origin` is present and is neither the server's own (the request's host,
+ *   scheme aside) nor allowed is refused FORBIDDEN (HTTP 403, the typed body, counted in refusals), before
+ *   the upgrade bucket and the per-address socket count. Without `Origin` (Node devices, tools) nothing
+ *   changes. Browsers do not apply CORS to WebSockets, so only this check keeps a page on another site from
+ *   opening sockets: it could not authenticate without the device's key, but each attempt would spend the
+ *   visitor's address's upgrade budget and hold one of its `maxConnectionsPerAddress` sockets, and of
+ *   `maxConnections`, until the handshake deadline.
+ * Failure modes: a request refused before routing (a malformed path, frameworkErrors in app.ts) gets no CORS
+ * headers, so a page sees a network error for it rather than the envelope. Behind a reverse proxy that
+ * rewrites `Host` to the upstream's address (nginx without `proxy_set_header Host $host`) and sends no
+ * `X-Forwarded-Host` from a trusted address (`--trust-proxy`), the page's own origin no longer matches the request's host: a same-origin web app's
+ * socket is refused until the proxy passes the host on or the origin is listed.
+ */
+import cors from '@fastify/cors';
+import type { FastifyInstance } from 'fastify';
+import { HTTP_ROUTES } from '@hale/protocol';
+import type { ServerConfig } from '../config';
+import { ServiceError } from '../core/sync-service';
+
+/**
+ * Seconds a browser may reuse a preflight's answer: Chromium's own cap (Firefox's is a day). The cached
+ * answer names only methods and headers; every real answer still carries (or lacks) its own
+ * `Access-Control-Allow-Origin`, so an origin taken off the list loses access at the next restart all the
+ * same.
+ */
+export const CORS_MAX_AGE_SECONDS = 7200;
+
+/** Every method of the HTTP API, from the one route table the client and the server share. */
+const METHODS = [...new Set(Object.values(HTTP_ROUTES).map((route) => route.method))];
+
+/**
+ * The request headers a preflight asks about: the bearer token and the body's type (application/json, or
+ * application/octet-stream for chunks, neither of them CORS-safelisted). `accept` is safelisted.
+ */
+const ALLOWED_HEADERS = ['authorization', 'content-type'];
+
+/**
+ * Whether `origin` names the host the request was sent to. The scheme is left out: behind a TLS proxy the
+ * server sees plain HTTP while the page's origin says https. `host` is Fastify's request host (the `Host`
+ * header, or `X-Forwarded-Host` from a trusted proxy); both are normalized by the URL parser (case, a
+ * default port).
+ */
+const isOwnOrigin = (origin: string, host: string): boolean => {
+  const page = URL.canParse(origin) ? new URL(origin) : null;
+  if (page === null || (page.protocol !== 'https:' && page.protocol !== 'http:')) return false;
+  const target = `${page.protocol}//${host}`;
+  return URL.canParse(target) && new URL(target).host === page.host;
+};
+
+/** Registers CORS (when origins are allowed) and the upgrade `Origin` check on the root instance. */
+export const registerCors = async (app: FastifyInstance, config: ServerConfig): Promise<void> => {
+  const allowed = new Set(config.allowedOrigins);
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== '/sync') return;
+    const { origin } = request.headers;
+    if (origin === undefined || allowed.has(origin) || isOwnOrigin(origin, request.host)) return;
+    // This hook runs before @fastify/websocket's, which would mark the request as an upgrade and destroy
+    // its socket once answered: without this the refused socket stays open, and so does the server on
+    // close() (as for frameworkErrors in app.ts).
+    if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+    throw new ServiceError(
+      'FORBIDDEN',
+      "a page of this origin may not connect; the server's operator can allow it (--allowed-origins)",
+    );
+  });
+
+  if (allowed.size === 0) return;
+  // The plugin answers OPTIONS on a catch-all route of its own, which would keep the error handler in
+  // force when it is registered: Fastify's, since this runs before app.ts sets the envelope's (it must, for
+  // the order of the hooks). A refusal there (a stranger's preflight over the address bucket) would then
+  // be a 500 in Fastify's body; looked up when it is needed, it is the app's, as on every other route.
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'OPTIONS' && route.url === '*') {
+      route.errorHandler = (error, request, reply) => app.errorHandler(error, request, reply);
+    }
+  });
+  await app.register(cors, {
+    // false: no CORS header, and the OPTIONS request is not answered as a preflight (see the header).
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    methods: METHODS,
+    allowedHeaders: ALLOWED_HEADERS,
+    // Content-Length is safelisted; named for engines from before that, as the client reads it to refuse
+    // an over-large answer before reading it.
+    exposedHeaders: ['content-length'],
+    credentials: false,
+    maxAge: CORS_MAX_AGE_SECONDS,
+    // The API serves no OPTIONS of its own: an OPTIONS from an allowed origin without
+    // Access-Control-Request-Method gets the preflight answer rather than the plugin's text/plain 400,
+    // which would be the one answer outside the error envelope.
+    strictPreflight: false,
+  });
+};
