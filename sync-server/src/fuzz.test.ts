@@ -454,7 +454,7 @@ describe('fuzz', () => {
         versions: [1],
         deviceId: generateDeviceKeys().deviceId,
       });
-      expect(unknownReply).toMatchObject({ t: 'error', code: 'UNAUTHENTICATED' });
+      expect(unknownReply).toMatchObject({ t: 'error', code: 'NOT_FOUND' });
       const version = await openWs(t);
       expect(
         await version.request({ t: 'hello', versions: [98, 99], deviceId: patient.device.deviceId }),

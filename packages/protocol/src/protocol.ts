@@ -7,7 +7,7 @@
  * docs/protocol.md is the long form of this comment.
  *
  * Messages (client → server; reply; typical errors):
- *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION
+ *   hello { versions, deviceId }        → challenge { nonce, serverId, version }  UNSUPPORTED_VERSION, NOT_FOUND (device unknown here), DEVICE_REVOKED
  *   auth { sig }                        → ready { accountId, deviceId, …, wrappedRootGen?, incarnation? }  CHALLENGE_INVALID, BAD_SIGNATURE, DEVICE_REVOKED
  *   pull { rid, streams, limit, maxBytes } → pulled { docs, streams, denied }     per stream in `denied`: NO_CONSENT, CONSENT_*
  *   push { rid, rows }                  → pushed { results } (one per row, ok | conflict { master, keptFrom? } | error)  per row: FORBIDDEN, STALE_EPOCH, …
@@ -114,7 +114,8 @@ export const MESSAGE_TABLE = {
   hello: {
     reply: ['challenge'],
     beforeReady: true,
-    errors: [...common, 'UNSUPPORTED_VERSION', 'TOO_MANY_CONNECTIONS'],
+    // NOT_FOUND: the server holds no registration of this device; DEVICE_REVOKED: it was revoked.
+    errors: [...common, 'UNSUPPORTED_VERSION', 'TOO_MANY_CONNECTIONS', 'NOT_FOUND', 'DEVICE_REVOKED'],
   },
   auth: {
     reply: ['ready'],

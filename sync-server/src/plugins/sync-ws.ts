@@ -4,6 +4,11 @@
  * Invariants:
  * - State machine hello → challenge → auth → ready; nothing but hello/auth is served before ready. The
  *   challenge nonce is fresh per connection and single-use, so a recorded auth frame is useless elsewhere.
+ * - A hello naming a device the store holds no row of (nor of its account: a restore from a backup older
+ *   than the device, a removal, another server's device) is refused NOT_FOUND and closed (4001), a revoked
+ *   one DEVICE_REVOKED (4001); neither gets a challenge. NOT_FOUND, not UNAUTHENTICATED, which devices
+ *   retry (a missed deadline): it tells no more than the hello answer and POST /v1/auth/challenge (200,
+ *   401 unknown, 403 revoked) always told about which device ids exist.
  * - A device revoked while it signs in gets no working connection, wherever its revocation commits: the
  *   device is read again once the live hub holds the connection (a revocation committed before that read
  *   is refused DEVICE_REVOKED, 4001), and one committed after it finds the connection in the hub, which
@@ -505,6 +510,23 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       return stored;
     };
 
+    /**
+     * The device saying hello. One the store holds no row of (nor of its account) is refused NOT_FOUND,
+     * not the UNAUTHENTICATED loadDevice throws for the HTTP routes: a device retries UNAUTHENTICATED (a
+     * missed handshake deadline), while this one cannot sign in here until it joins again or is pointed
+     * at its own server.
+     */
+    const loadAtHello = (deviceId: string): Promise<AuthenticatedDevice> =>
+      ctx.loadDevice(deviceId).catch((error: unknown) => {
+        if (error instanceof ServiceError && error.code === 'UNAUTHENTICATED') {
+          throw new ServiceError(
+            'NOT_FOUND',
+            `${error.message}: this server holds no registration of this device (restored from an older backup, removed, or another server)`,
+          );
+        }
+        throw error;
+      });
+
     const handle = async (data: Buffer, isBinary: boolean): Promise<void> => {
       if (state === 'closed') return;
       const rateKey = principal ? `device:${principal.deviceId}` : `addr:${address}`;
@@ -550,7 +572,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           if (frame.t !== 'hello') return closeWith('UNAUTHENTICATED', 'send hello first', 4001, rid);
           const version = negotiateVersion(frame.versions, SUPPORTED_VERSIONS);
           if (!version.ok) return closeWith('UNSUPPORTED_VERSION', version.error.message);
-          await ctx.loadDevice(frame.deviceId);
+          await loadAtHello(frame.deviceId);
           challenge = {
             nonce: base64urlEncode(randomBytes(32)),
             deviceId: frame.deviceId,
@@ -671,7 +693,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
         if (state !== 'ready' && live) ctx.hub.remove(live);
         if (
           state !== 'ready' &&
-          (mapped.body.code === 'DEVICE_REVOKED' || mapped.body.code === 'UNAUTHENTICATED')
+          (mapped.body.code === 'DEVICE_REVOKED' ||
+            mapped.body.code === 'UNAUTHENTICATED' ||
+            mapped.body.code === 'NOT_FOUND')
         ) {
           return closeWith(mapped.body.code, mapped.body.message, 4001);
         }

@@ -23,7 +23,11 @@
  *   fail with RATE_LIMITED (retryable).
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
  * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
- * surface as a fatal state with the server's reason; everything else is retried.
+ * surface as a fatal state with the server's reason; so does NOT_FOUND before `ready` (the server holds no
+ * registration of this device: restored from an older backup, the device or account removed there, or
+ * another server), as DEVICE_UNKNOWN with what the person can do. `failure()` is the error that ended it,
+ * which `whenReady()` rejects with from then on. Everything else is retried, UNAUTHENTICATED included (a
+ * missed handshake deadline). A fatal connection starts again only by `start()`.
  */
 import {
   MESSAGE_TABLE,
@@ -94,6 +98,23 @@ export interface ConnectionOptions {
 const OPEN = 1;
 const FATAL_CODES = new Set(['DEVICE_REVOKED', 'UNSUPPORTED_VERSION', 'BAD_SIGNATURE']);
 
+/** What the person reads when the server does not know this device: why, and what they can do. */
+const DEVICE_UNKNOWN_MESSAGE =
+  'this server does not know this device: its registration is not there (the server was restored from a ' +
+  'backup older than this device, the device or its account was removed, or the app points at another ' +
+  'server). Check the server address, or join again with your passphrase or recovery key';
+
+/**
+ * The error a refusal before `ready` ends the connection with, or undefined when a later attempt can
+ * succeed. NOT_FOUND is only ever the device itself before `ready` (the hello and auth rows of
+ * MESSAGE_TABLE); a server that predates it answers UNAUTHENTICATED, which stays retried.
+ */
+const handshakeRefusal = (code: string, message: string): SyncError | undefined => {
+  if (code === 'NOT_FOUND')
+    return new SyncError('DEVICE_UNKNOWN', `${DEVICE_UNKNOWN_MESSAGE} (${message})`, false);
+  return FATAL_CODES.has(code) ? new SyncError(code, message, false) : undefined;
+};
+
 /** `"rid"` as a top-level member before any nested value, as the server writes its frames. */
 const RID_PREFIX = /^\s*\{[^{}[\]"]*(?:"[^"\\]*"\s*:\s*"[^"\\]*"\s*,\s*)*"rid"\s*:\s*(\d{1,15})\s*[,}]/;
 
@@ -139,6 +160,8 @@ export const createConnection = (options: ConnectionOptions) => {
   let resendNotBefore = 0;
   let readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   let lastReason: string | undefined;
+  /** The error that made the connection fatal, until `start()`. */
+  let failure: SyncError | undefined;
   /** Protocol version of the current authenticated connection (from `ready`), null when not ready. */
   let version: number | null = null;
 
@@ -147,6 +170,15 @@ export const createConnection = (options: ConnectionOptions) => {
     if (next !== 'ready') version = null;
     lastReason = reason;
     options.onStatus?.(next, reason);
+  };
+
+  /** Stops for good (until `start()`): no reconnect, waiters for `ready` rejected with `error`. */
+  const goFatal = (error: SyncError): void => {
+    failure = error;
+    setStatus('fatal', `${error.code}: ${error.message}`);
+    const waiters = readyWaiters;
+    readyWaiters = [];
+    for (const w of waiters) w.reject(error);
   };
 
   const failPending = (error: SyncError): void => {
@@ -256,14 +288,9 @@ export const createConnection = (options: ConnectionOptions) => {
         return;
       }
       if (frame.t === 'error' && phase !== 'ready') {
-        if (FATAL_CODES.has(frame.code)) {
-          setStatus('fatal', `${frame.code}: ${frame.message}`);
-          const waiters = readyWaiters;
-          readyWaiters = [];
-          for (const w of waiters) w.reject(new SyncError(frame.code, frame.message, false));
-        } else {
-          lastReason = `${frame.code}: ${frame.message}`;
-        }
+        const refusal = handshakeRefusal(frame.code, frame.message);
+        if (refusal) goFatal(refusal);
+        else lastReason = `${frame.code}: ${frame.message}`;
         return;
       }
       const rid = 'rid' in frame ? frame.rid : undefined;
@@ -277,7 +304,7 @@ export const createConnection = (options: ConnectionOptions) => {
         }
       }
       if (frame.t === 'error' && FATAL_CODES.has(frame.code))
-        setStatus('fatal', `${frame.code}: ${frame.message}`);
+        goFatal(new SyncError(frame.code, frame.message, false));
       options.onFrame(frame);
     };
     socket.onclose = (ev) => {
@@ -296,17 +323,16 @@ export const createConnection = (options: ConnectionOptions) => {
 
   const whenReady = (): Promise<void> => {
     if (status === 'ready') return Promise.resolve();
-    if (status === 'fatal' || status === 'stopped') {
-      return Promise.reject(
-        new SyncError(status === 'fatal' ? 'FATAL' : 'STOPPED', lastReason ?? status, false),
-      );
-    }
+    if (status === 'fatal')
+      return Promise.reject(failure ?? new SyncError('FATAL', lastReason ?? status, false));
+    if (status === 'stopped') return Promise.reject(new SyncError('STOPPED', lastReason ?? status, false));
     return new Promise((resolve, reject) => readyWaiters.push({ resolve, reject }));
   };
 
   return {
     start(): void {
       if (status === 'stopped' || status === 'fatal') status = 'offline';
+      failure = undefined;
       if (ws === null && reconnectTimer === null) open();
     },
     stop(): void {
@@ -329,6 +355,8 @@ export const createConnection = (options: ConnectionOptions) => {
     /** Negotiated protocol version while ready (frames added later must not be sent on older ones). */
     version: (): number | null => version,
     reason: (): string | undefined => lastReason,
+    /** The error that made the connection fatal (its `code`: DEVICE_UNKNOWN, DEVICE_REVOKED, …), if it is. */
+    failure: (): SyncError | undefined => (status === 'fatal' ? failure : undefined),
     whenReady,
     async request<T extends ServerFrame = ServerFrame>(frame: RequestFrame): Promise<T> {
       await whenReady();

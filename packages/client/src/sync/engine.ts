@@ -108,7 +108,9 @@
  *   to unsent with that code; the rest of the batch proceeds. So no version can hold up later ones.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress (which never goes back within a session, reconnects included), errors with a reason a person can act on, and whether this device holds the account's
- *   current passphrase (set by the session's passphrase watch; the engine only carries it). Issues never
+ *   current passphrase (set by the session's passphrase watch; the engine only carries it). A connection
+ *   gone fatal (the server refused this device) is an issue with the code of its failure (DEVICE_UNKNOWN,
+ *   DEVICE_REVOKED, …), and `awaitInSync` rejects with it rather than wait for ever. Issues never
  *   carry record content: an error of RxDB's replication loop is reported by the code and message of the
  *   error met, never by RxDB's own message (a failed push's holds the whole batch, decrypted); every
  *   message is cut at MAX_ISSUE_MESSAGE characters.
@@ -761,6 +763,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (linkUp) return Promise.resolve();
     return new Promise((resolve, reject) => linkWaiters.push({ resolve, reject }));
   };
+  // The error that made the connection fatal (the server refused this device), until it connects again:
+  // the handlers keep waiting for a link (as offline), but `awaitInSync` callers are told, not left hanging.
+  let fatal: SyncError | undefined;
+  const fatalWaiters = new Set<(error: SyncError) => void>();
   const releaseLinkWaiters = (error?: Error): void => {
     const waiters = linkWaiters;
     linkWaiters = [];
@@ -2800,6 +2806,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
     },
     onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
+      if (status === 'fatal') {
+        // Only the connection knows why; a state of plain `fatal` would leave the person guessing.
+        fatal =
+          connection.failure() ??
+          new SyncError('FATAL', connection.reason() ?? 'the server refused this device', false);
+        report({ code: fatal.code, message: fatal.message });
+        for (const w of [...fatalWaiters]) w(fatal);
+      } else if (status === 'connecting' || status === 'ready') fatal = undefined;
       if (status === 'ready') patch({ status: 'syncing' });
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
@@ -2846,10 +2860,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return true;
     },
     refreshStreams,
-    /** Resolves when everything local was pushed and the last pull found nothing new. */
+    /**
+     * Resolves when everything local was pushed and the last pull found nothing new; rejects with the
+     * connection's failure (DEVICE_UNKNOWN, DEVICE_REVOKED, …) once it is fatal, as that never comes then.
+     */
     async awaitInSync(): Promise<void> {
       if (!replication) return;
-      await replication.awaitInSync();
+      if (fatal) throw fatal;
+      let ended: ((error: SyncError) => void) | undefined;
+      const refused = new Promise<never>((_, reject) => {
+        ended = reject;
+        fatalWaiters.add(reject);
+      });
+      try {
+        await Promise.race([replication.awaitInSync(), refused]);
+      } finally {
+        if (ended) fatalWaiters.delete(ended);
+      }
     },
     async stop(): Promise<void> {
       stopped = true;
