@@ -27,6 +27,7 @@ export default defineConfig({
             'test/restart.e2e.test.ts',
             'test/example.e2e.test.ts',
             'test/browser-device.e2e.test.ts',
+            'test/browser-tabs.e2e.test.ts',
           ],
           env: { HALE_CRYPTO_WORKER: '1' },
         },

@@ -7,14 +7,17 @@ import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import {
   createHttpApi,
   createWorkerOffload,
+  isAccountError,
   joinWithPassphrase,
   openDeviceSession,
   unlock,
+  webDeviceLock,
   type CryptoJob,
   type CryptoOffload,
   type DeviceSession,
   type UnlockedAccount,
   type Vault,
+  type WebLockManagerLike,
   type WebSocketLike,
   type WorkerOffload,
 } from '@hale/client';
@@ -62,6 +65,7 @@ interface BrowserPlatform {
     databases(): Promise<Array<{ name?: string }>>;
     open(name: string): IdbRequest<IdbDatabase>;
   };
+  navigator: { locks: WebLockManagerLike };
   localStorage: {
     getItem(key: string): string | null;
     setItem(key: string, value: string): void;
@@ -170,6 +174,8 @@ const open = async (serverUrl: string, account: UnlockedAccount, worker: boolean
     ed: await edOnce(),
     vault: localStorageVault(),
     api,
+    // One session of the device per origin: another tab (or the installed app) opening it is refused.
+    deviceLock: webDeviceLock(browser.navigator.locks),
     ...(offload ? { cryptoOffload: counting(offload) } : {}),
   });
   return { account, session, offload };
@@ -234,6 +240,22 @@ const api = {
       deviceId: account.device.deviceId,
       dbName: device.session.db.name,
     };
+  },
+  /** `reopen`, answering the AccountError code it failed with instead of throwing it. */
+  tryReopen: async (input: { serverUrl: string; passphrase: string; worker: boolean }) => {
+    try {
+      await api.reopen(input);
+      return { opened: true, code: '', message: '' };
+    } catch (e) {
+      if (!isAccountError(e)) throw e;
+      return { opened: false, code: e.code, message: e.message };
+    }
+  },
+  /** Whether this page has a device session open. */
+  isOpen: async () => device !== null,
+  /** Exports the FHIR bundle: one audit entry of this device, sent at once. */
+  exportFhir: async () => {
+    await current().session.exportFhir();
   },
   waitOnline: async (ms: number) => {
     const { session } = current();

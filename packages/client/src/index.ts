@@ -46,6 +46,8 @@ export type {
   WireSealOutcome,
 } from './sync/wire-jobs';
 export { closeDeviceDb, openDeviceDb, RECORDS_SCHEMA, removeDeviceDb } from './store/device-db';
+export { deviceLockName, webDeviceLock } from './store/device-lock';
+export type { DeviceLock, DeviceLockHandle, WebLockManagerLike } from './store/device-lock';
 export type {
   DeviceDb,
   DeviceDbCollections,

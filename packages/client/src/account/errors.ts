@@ -36,7 +36,8 @@ export const ACCOUNT_ERROR_CODES = [
   'WRAPPED_ROOT_REFUSED',
   /**
    * openDeviceSession: a session of this device database (same storage and database name) is already
-   * open or opening in this process. Use that one, or close it first. Nothing was opened.
+   * open or opening in this process, or, by the injected `deviceLock`, in another tab, window or process
+   * (removeDeviceDb too). Use that one, or close it first. Nothing was opened.
    */
   'SESSION_ALREADY_OPEN',
   /**

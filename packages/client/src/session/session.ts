@@ -6,7 +6,11 @@
 //
 // Refused before anything is opened, as AccountError: a locked account (LOCKED; its at-rest key would be
 // zeroes, under which the store would be sealed for anyone), and a second session of a device database
-// that is open or opening in this process (SESSION_ALREADY_OPEN).
+// that is open or opening in this process, or, with `deviceLock` injected, in another tab, window or
+// process holding that lock (SESSION_ALREADY_OPEN). The device is a single writer: its store is claimed
+// before it is opened and given back after close() closed it, or after a failed open (store/device-lock.ts).
+// An app running in browsers MUST inject a `deviceLock` (webDeviceLock): without it two tabs both open the
+// device, overwrite each other's metadata, lose writes and fork the audit chain.
 //
 // Locked while opening: the open takes the session's copies of the secrets before its first await and
 // never reads the account's secret bytes again, so the database (its key check too) is only ever sealed
@@ -43,6 +47,7 @@ import {
   type DeviceRecord,
   type StorageValidationWrapper,
 } from '../store/device-db';
+import { claimDeviceStore, sessionAlreadyOpen, type DeviceLock } from '../store/device-lock';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { exportSidesOf, recordConflictHandlerFor } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
@@ -107,6 +112,12 @@ export interface DeviceSessionOptions {
   ed?: Ed25519;
   now?: () => number;
   dbName?: string;
+  /**
+   * The exclusive lock of this device's store across tabs, windows and processes (`webDeviceLock(
+   * navigator.locks)` in browsers, which MUST inject one). Held elsewhere, the open fails
+   * SESSION_ALREADY_OPEN and opens nothing. Without it only a second open in this process is refused.
+   */
+  deviceLock?: DeviceLock;
   validation?: StorageValidationWrapper;
   batchSize?: number;
   /**
@@ -142,17 +153,6 @@ export interface DeviceSessionOptions {
 }
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
-
-// Device databases with a session open or opening in this process, keyed as RxDB keys its databases.
-// RxDB refuses a duplicate itself, but with an untyped error, and then forgets the name of the database
-// that is still open, so a third open would get through.
-const openDatabases = new Map<string, object>();
-
-const sessionAlreadyOpen = (name: string) =>
-  new AccountError(
-    'SESSION_ALREADY_OPEN',
-    `a session of device database "${name}" is already open; use it or close it first`,
-  );
 
 const isDuplicateDatabaseError = (e: unknown): boolean =>
   typeof e === 'object' &&
@@ -198,22 +198,18 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   }
   const now = options.now ?? Date.now;
   const dbName = options.dbName ?? deviceDbName(account.accountId, account.device.deviceId);
-  const dbKey = `${options.storage.name}|${dbName}`;
-  if (openDatabases.has(dbKey)) throw sessionAlreadyOpen(dbName);
-  const claim = {};
-  openDatabases.set(dbKey, claim);
+  // Claimed here synchronously, so that two opens started together cannot both pass; the injected lock is
+  // taken below, still before the store is opened.
+  const claim = claimDeviceStore({ storageName: options.storage.name, dbName }, options.deviceLock);
   // Taken before the first await, and the only key bytes this open reads: lock() zeroes the account's in
   // place at any await below (see the header).
   const secrets = copySecrets(account);
-  // A second close() must not release the claim of a later session of the same database.
-  const release = (): void => {
-    if (openDatabases.get(dbKey) === claim) openDatabases.delete(dbKey);
-  };
   let closed = false;
   let lockReported = false;
   let ed: Ed25519;
   let db: DeviceDb;
   try {
+    await claim.lock();
     ed = options.ed ?? (await chooseEd25519());
     // The copies would still be good, but the caller asked for nothing more under these keys, and the
     // database is not touched yet.
@@ -231,9 +227,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
     });
   } catch (e) {
-    release();
+    await claim.release();
     secrets.wipe();
-    // Opened outside a session (openDeviceDb), so not in openDatabases, but open all the same.
+    // Opened outside a session (openDeviceDb), so never claimed, but open all the same.
     if (isDuplicateDatabaseError(e)) throw sessionAlreadyOpen(dbName);
     throw e;
   }
@@ -498,8 +494,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     connection.stop();
     await engine.stop().catch(() => undefined);
     await db.close().catch(() => false);
-    release();
     secrets.wipe();
+    await claim.release();
     throw e;
   }
   if (!options.offline) connection.start();
@@ -576,9 +572,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         await keyring.floorsSaved();
         await db.close();
       } finally {
-        release();
         keyring.wipe();
         secrets.wipe();
+        // Last: another tab may open the store once it is given back.
+        await claim.release();
       }
     },
   };

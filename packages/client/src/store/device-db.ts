@@ -4,6 +4,7 @@ import { RxDBLocalDocumentsPlugin } from 'rxdb/plugins/local-documents';
 import { RxDBCleanupPlugin } from 'rxdb/plugins/cleanup';
 import { wrapWithAtRestEncryption, wrapWithoutAtRestKey } from './at-rest-encryption';
 import type { CryptoOffload } from '../offload/crypto-offload';
+import { claimDeviceStore, type DeviceLock } from './device-lock';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -162,15 +163,31 @@ export interface RemoveDeviceDbOptions<Internals, InstanceCreationOptions> {
   readonly name: string;
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;
   readonly multiInstance?: boolean;
+  /** The lock sessions of this store take (the session's `deviceLock`): held elsewhere, nothing is removed. */
+  readonly deviceLock?: DeviceLock;
 }
 
 /**
  * Deletes every stored piece of a device database. Needs no key, so a device whose owner lost the
- * passphrase can still be wiped. The database must be closed first.
+ * passphrase can still be wiped. The database must be closed first: with a session of it open in this
+ * process, or in another tab holding `deviceLock`, it fails SESSION_ALREADY_OPEN and removes nothing.
  */
 export async function removeDeviceDb<Internals, InstanceCreationOptions>(
   options: RemoveDeviceDbOptions<Internals, InstanceCreationOptions>,
 ): Promise<void> {
-  addRxPlugin(RxDBLocalDocumentsPlugin);
-  await removeRxDatabase(options.name, wrapWithoutAtRestKey(options.storage), options.multiInstance ?? false);
+  const claim = claimDeviceStore(
+    { storageName: options.storage.name, dbName: options.name },
+    options.deviceLock,
+  );
+  try {
+    await claim.lock();
+    addRxPlugin(RxDBLocalDocumentsPlugin);
+    await removeRxDatabase(
+      options.name,
+      wrapWithoutAtRestKey(options.storage),
+      options.multiInstance ?? false,
+    );
+  } finally {
+    await claim.release();
+  }
 }

@@ -1,0 +1,122 @@
+// Exclusive use of one device store. A device is a single writer by design: one audit chain, one audit
+// outbox, one pending list, one stored sync position, all kept in its store and read-modify-written by the
+// session that has it open. Two sessions of the same store (two browser tabs, a tab and the installed web
+// app) would each keep their own cached copy of those and overwrite each other's: writes left unsent with
+// nothing reporting them, an audit chain forked at a reused position.
+//
+// Invariants: a device store is claimed before it is opened (a session's, or removeDeviceDb's) and given
+// back only after it is closed (or removed), also when opening fails. At most one claim of a store exists
+// in this process, always (a map, taken synchronously, so two opens started together cannot both pass);
+// and, when a DeviceLock is injected, at most one across every process that shares that lock (Web Locks:
+// every tab, worker and installed app of one browser origin; the browser gives a dead tab's lock back).
+// An app that runs in browsers MUST inject one: without it nothing stops a second tab.
+//
+// Failure modes: claimed already, in this process or (by the lock) elsewhere: AccountError
+// SESSION_ALREADY_OPEN, before anything is opened, and the claim taken in this process is given back. A
+// lock whose acquire throws: that error, likewise. A claim is released once; later releases do nothing.
+import { AccountError } from '../account/errors';
+
+/** The exclusive lock a platform injects (docs/client-api.md, Platform injection). */
+export interface DeviceLock {
+  /**
+   * Takes the lock named `name` without waiting for it: null when it is held elsewhere. Held until the
+   * handle is released, or the holder (tab, process) ends.
+   */
+  acquire(name: string): Promise<DeviceLockHandle | null>;
+}
+
+export interface DeviceLockHandle {
+  /** Gives the lock back; resolves once another holder could take it. */
+  release(): Promise<void>;
+}
+
+/** The part of the Web Locks API (`navigator.locks`) `webDeviceLock` uses. */
+export interface WebLockManagerLike {
+  request(
+    name: string,
+    options: { ifAvailable: true },
+    callback: (lock: unknown) => Promise<void> | void,
+  ): Promise<unknown>;
+}
+
+/**
+ * A DeviceLock over the browser's Web Locks: `webDeviceLock(navigator.locks)`. It spans the tabs, workers
+ * and installed app of one origin, and the browser releases it when the tab holding it dies.
+ */
+export const webDeviceLock = (locks: WebLockManagerLike): DeviceLock => ({
+  acquire: (name) =>
+    new Promise<DeviceLockHandle | null>((resolve, reject) => {
+      let free = (): void => undefined;
+      const held: Promise<unknown> = locks.request(name, { ifAvailable: true }, (lock) => {
+        if (lock === null) return resolve(null);
+        // The lock is held for as long as this promise is pending.
+        return new Promise<void>((released) => {
+          free = released;
+          resolve({
+            release: async () => {
+              free();
+              await held;
+            },
+          });
+        });
+      });
+      held.catch(reject);
+    }),
+});
+
+/** The name a device store is claimed by: its storage's and its database's. */
+export const deviceLockName = (storageName: string, dbName: string): string =>
+  `hale-device-store|${storageName}|${dbName}`;
+
+// Device stores claimed in this process, by deviceLockName. RxDB refuses a duplicate open itself, but with
+// an untyped error, and then forgets the name of the database that is still open.
+const claimed = new Map<string, object>();
+
+export interface DeviceStoreClaim {
+  /** Takes the injected lock too (nothing without one); SESSION_ALREADY_OPEN when held elsewhere. */
+  lock(): Promise<void>;
+  /** Gives back the lock, if taken, and the claim in this process. Once; later calls do nothing. */
+  release(): Promise<void>;
+}
+
+export const sessionAlreadyOpen = (dbName: string, where: 'here' | 'elsewhere' = 'here'): AccountError =>
+  new AccountError(
+    'SESSION_ALREADY_OPEN',
+    where === 'here'
+      ? `a session of device database "${dbName}" is already open; use it or close it first`
+      : `device database "${dbName}" is open in another tab or window; use that one or close it first`,
+  );
+
+/** Claims a device store in this process, synchronously (throws SESSION_ALREADY_OPEN if claimed here). */
+export const claimDeviceStore = (
+  store: { storageName: string; dbName: string },
+  deviceLock?: DeviceLock,
+): DeviceStoreClaim => {
+  const name = deviceLockName(store.storageName, store.dbName);
+  if (claimed.has(name)) throw sessionAlreadyOpen(store.dbName);
+  const token = {};
+  claimed.set(name, token);
+  let handle: DeviceLockHandle | null = null;
+  let released = false;
+  return {
+    async lock() {
+      if (!deviceLock || released) return;
+      const got = await deviceLock.acquire(name);
+      if (got === null) throw sessionAlreadyOpen(store.dbName, 'elsewhere');
+      // Released while acquiring: the caller has given up, so the lock goes straight back.
+      if (released) {
+        await got.release();
+        throw sessionAlreadyOpen(store.dbName);
+      }
+      handle = got;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      if (claimed.get(name) === token) claimed.delete(name);
+      const held = handle;
+      handle = null;
+      await held?.release();
+    },
+  };
+};
