@@ -6,42 +6,24 @@
 // server lets through because it is in `allowedOrigins`: CORS on every HTTP call, the WebSocket's `Origin`.
 // Debian's Chromium (/usr/bin/chromium, or HALE_CHROMIUM) is required: without it every case fails, saying
 // how to install it.
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import {
-  createAccount,
-  createHttpApi,
-  memoryVault,
-  openDeviceSession,
-  type DeviceSession,
-} from '@hale/client';
-import { PRODUCTION_KDF } from '@hale/crypto';
-import { validate } from '@hale/protocol';
+import { Type } from '@sinclair/typebox';
 import { docRow } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { createWebSocket, ed, eventually } from './support/devices';
+import { eventually } from './support/devices';
 import { bundleBrowserDevice, servePage, type PageServer } from './browser/page-server';
-
-const CHROMIUM = process.env.HALE_CHROMIUM ?? '/usr/bin/chromium';
-// Without the background-networking flags Chromium's own connections are refused by the closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const WAIT_MS = 20_000;
-const PASSPHRASE = 'river otter marmalade 1987';
+import {
+  Nothing,
+  PASSPHRASE,
+  WAIT_MS,
+  call,
+  launchBrowser,
+  loadPage,
+  nodePatientDevice,
+  requireChromium,
+} from './browser/harness';
 
 // What the page answers, checked as it crosses from the browser.
 const Opened = Type.Object(
@@ -77,22 +59,6 @@ const Dump = Type.Object({
   text: Type.String(),
 });
 
-/** Calls `globalThis.haleDevice[name](...args)` in the page and checks its answer against `schema`. */
-const call = async <T extends TSchema>(
-  page: Page,
-  schema: T,
-  name: string,
-  ...args: unknown[]
-): Promise<Static<T>> => {
-  const answer: unknown = await page.evaluate(
-    `globalThis.haleDevice[${JSON.stringify(name)}](...${JSON.stringify(args)})`,
-  );
-  const checked = validate(schema, answer);
-  if (!checked.ok) throw new Error(`page answered ${name} unexpectedly: ${checked.error.message}`);
-  return checked.value;
-};
-const Nothing = Type.Union([Type.Undefined(), Type.Null()]);
-
 /** Every file under `dir`, as one latin1 string (ASCII text stored in them reads as itself). */
 const readTree = async (dir: string): Promise<string> => {
   let out = '';
@@ -100,11 +66,6 @@ const readTree = async (dir: string): Promise<string> => {
     if (e.isFile()) out += (await readFile(path.join(e.parentPath, e.name))).toString('latin1');
   }
   return out;
-};
-
-const loadPage = async (page: Page, url: string): Promise<void> => {
-  await page.goto(url);
-  await page.waitForFunction('typeof globalThis.haleDevice === "object"', undefined, { timeout: WAIT_MS });
 };
 
 describe('the device library in real Chromium', () => {
@@ -124,51 +85,20 @@ describe('the device library in real Chromium', () => {
   });
 
   const scenario = async (worker: boolean) => {
-    // In the case itself, not a hook: a hook's failure would report the cases as skipped.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: this test drives the browser device in real Chromium. ` +
-          'Install it with `apt-get install -y chromium` (Debian), then run the test again.',
-      );
-    }
+    requireChromium();
     const { t, sessions } = fixture;
     const marker = `plaintext-marker-${Math.random().toString(36).slice(2)}`;
     const loginName = `browser.${Date.now().toString(36)}${worker ? 'w' : 'i'}`;
 
     // (a) The account is created on a Node device, which opens its session.
-    const nodeApi = createHttpApi({ baseUrl: t.url, fetch });
-    const { account } = await createAccount(
-      { api: nodeApi, vault: memoryVault(), ed, kdf: PRODUCTION_KDF },
-      { role: 'patient', passphrase: PASSPHRASE, loginName, deviceName: 'Node laptop' },
-    );
-    const node: DeviceSession = await openDeviceSession({
-      account,
-      serverUrl: t.url,
-      createWebSocket,
-      storage: getRxStorageMemory(),
-      getAccount: (accountId) => nodeApi.getAccount(accountId),
-      getDevice: (accountId, deviceId) => nodeApi.getAccountDevice(accountId, deviceId),
-      ed,
-    });
+    const { account, node } = await nodePatientDevice(t.url, loginName);
     sessions.push(node);
 
     // The browser, with a profile on disk: IndexedDB and localStorage persist as an installed app's do.
-    const profile = await mkdtemp(path.join(tmpdir(), 'hale-chromium-'));
-    let context: BrowserContext | null = null;
-    const closeBrowser = async () => {
-      await context?.close();
-      await rm(profile, { recursive: true, force: true });
-    };
-    cleanups.push(closeBrowser);
     // Another origin than the server's (another port): every call of the page is a cross-origin one.
     expect(new URL(origin.url).origin).not.toBe(new URL(t.url).origin);
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      timeout: 60_000,
-    });
-    context.setDefaultTimeout(WAIT_MS);
+    const browser = await launchBrowser('hale-chromium-');
+    const { context } = browser;
     const pageErrors: string[] = [];
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -295,16 +225,13 @@ describe('the device library in real Chromium', () => {
       expect(pageErrors).toEqual([]);
       await call(page, Nothing, 'close');
       await context.close();
-      context = null;
       // And Chromium's files of the origin's IndexedDB on disk, read byte by byte: the id is there, the
       // marker is not.
-      const onDisk = await readTree(path.join(profile, 'Default', 'IndexedDB'));
+      const onDisk = await readTree(path.join(browser.profile, 'Default', 'IndexedDB'));
       expect(onDisk).toContain(allergyId);
       expect(onDisk).not.toContain(marker);
     } finally {
-      const at = cleanups.indexOf(closeBrowser);
-      if (at >= 0) cleanups.splice(at, 1);
-      await closeBrowser();
+      await browser.close();
     }
   };
 

@@ -6,36 +6,24 @@
 // Before the lock, the second tab opened beside the first: an offline write of the first was never sent,
 // and alternating audit entries reused a chain position (the Node device's audit.verify() failed).
 // Debian's Chromium (/usr/bin/chromium, or HALE_CHROMIUM) is required: without it every case fails.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { createAccount, createHttpApi, memoryVault, openDeviceSession } from '@hale/client';
-import { PRODUCTION_KDF } from '@hale/crypto';
+import type { Page } from 'playwright-core';
+import { Type, type Static } from '@sinclair/typebox';
 import { validate } from '@hale/protocol';
 import { useServer } from './support/fixture';
-import { createWebSocket, ed, eventually } from './support/devices';
+import { eventually } from './support/devices';
 import { bundleBrowserDevice, servePage, type PageServer } from './browser/page-server';
-
-const CHROMIUM = process.env.HALE_CHROMIUM ?? '/usr/bin/chromium';
-// Without the background-networking flags Chromium's own connections are refused by the closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const WAIT_MS = 20_000;
-const PASSPHRASE = 'river otter marmalade 1987';
+import {
+  Nothing,
+  PASSPHRASE,
+  WAIT_MS,
+  call,
+  launchBrowser,
+  loadPage,
+  nodePatientDevice,
+  requireChromium,
+} from './browser/harness';
 
 const Joined = Type.Object(
   { accountId: Type.String(), deviceId: Type.String(), dbName: Type.String(), ed: Type.String() },
@@ -45,28 +33,6 @@ const Outcome = Type.Object(
   { opened: Type.Boolean(), code: Type.String(), message: Type.String() },
   { additionalProperties: false },
 );
-const Nothing = Type.Union([Type.Undefined(), Type.Null()]);
-
-/** Calls `globalThis.haleDevice[name](...args)` in the page and checks its answer against `schema`. */
-const call = async <T extends TSchema>(
-  page: Page,
-  schema: T,
-  name: string,
-  ...args: unknown[]
-): Promise<Static<T>> => {
-  const answer: unknown = await page.evaluate(
-    `globalThis.haleDevice[${JSON.stringify(name)}](...${JSON.stringify(args)})`,
-  );
-  const checked = validate(schema, answer);
-  if (!checked.ok) throw new Error(`page answered ${name} unexpectedly: ${checked.error.message}`);
-  return checked.value;
-};
-
-const loadPage = async (page: Page, url: string): Promise<void> => {
-  await page.goto(url);
-  await page.waitForFunction('typeof globalThis.haleDevice === "object"', undefined, { timeout: WAIT_MS });
-};
-
 describe('one device in two tabs of a browser', () => {
   const serverConfig: { allowedOrigins: string[] } = { allowedOrigins: [] };
   const fixture = useServer({ config: serverConfig });
@@ -84,28 +50,10 @@ describe('one device in two tabs of a browser', () => {
 
   /** A Node device of a new account, and the account's browser device joined and online in tab A. */
   const setup = async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: this test drives the browser device in real Chromium. ` +
-          'Install it with `apt-get install -y chromium` (Debian), then run the test again.',
-      );
-    }
+    requireChromium();
     const { t, sessions } = fixture;
     const loginName = `tabs.${Date.now().toString(36)}`;
-    const nodeApi = createHttpApi({ baseUrl: t.url, fetch });
-    const { account } = await createAccount(
-      { api: nodeApi, vault: memoryVault(), ed, kdf: PRODUCTION_KDF },
-      { role: 'patient', passphrase: PASSPHRASE, loginName, deviceName: 'Node laptop' },
-    );
-    const node = await openDeviceSession({
-      account,
-      serverUrl: t.url,
-      createWebSocket,
-      storage: getRxStorageMemory(),
-      getAccount: (accountId) => nodeApi.getAccount(accountId),
-      getDevice: (accountId, deviceId) => nodeApi.getAccountDevice(accountId, deviceId),
-      ed,
-    });
+    const { node } = await nodePatientDevice(t.url, loginName);
     sessions.push(node);
 
     // WebSocket upgrades the pages asked the server for (the Node device sends no Origin).
@@ -116,18 +64,8 @@ describe('one device in two tabs of a browser', () => {
     t.server.app.server.on('upgrade', countUpgrade);
     cleanups.push(async () => t.server.app.server.off('upgrade', countUpgrade));
 
-    const profile = await mkdtemp(path.join(tmpdir(), 'hale-chromium-tabs-'));
-    const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      headless: true,
-      timeout: 60_000,
-    });
-    cleanups.push(async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    });
-    context.setDefaultTimeout(WAIT_MS);
+    const { context, close } = await launchBrowser('hale-chromium-tabs-');
+    cleanups.push(close);
     const pageErrors: string[] = [];
     const newTab = async (): Promise<Page> => {
       const page = await context.newPage();
