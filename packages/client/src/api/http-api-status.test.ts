@@ -3,6 +3,7 @@
 // Above all it is never read as an error answer, so an error-shaped body in a 2xx cannot make a call
 // look refused for a reason the server chose (and retryable or not as that reason says).
 import { describe, expect, it } from 'vitest';
+import { newId } from '@hale/model';
 import { makeRegistration } from '../../../../sync-server/src/testing/harness';
 import { isHaleClientError, type HaleClientError } from './errors';
 import { createHttpApi, type FetchLike, type FetchResponseLike } from './http-api';
@@ -83,5 +84,47 @@ describe("a 2xx that is not the route's success status", () => {
     expect(e.code).toBe('BAD_RESPONSE');
     expect(e.message).toContain('expected HTTP 200, got 201');
     expect(created.reads(), 'reads of the body').toBe(0);
+  });
+});
+
+describe("a 2xx that is not the chunk route's success status (raw bytes, not JSON)", () => {
+  /** Well-formed, or the call is refused before it reaches the fake server. */
+  const BLOB_ID = newId();
+  const TOKEN = 'x'.repeat(40);
+
+  it('206 and 201 to getChunk (a 200 route), with an error-shaped body: BAD_RESPONSE, not the code in the body', async () => {
+    for (const status of [206, 201]) {
+      const server = answering(status, errorBody('UNAVAILABLE'));
+      const api = createHttpApi({ baseUrl: 'http://x', fetch: server.fetch });
+      const e = await thrown(api.getChunk(BLOB_ID, 0, TOKEN));
+      expect(e.code, `HTTP ${status}`).toBe('BAD_RESPONSE');
+      expect(e.status).toBe(status);
+      expect(e.message).toContain(`expected HTTP 200, got ${status}`);
+      expect(e.retry).toBe(false);
+      expect(e.wireCode).toBeUndefined();
+      expect(server.reads(), `reads of the body (HTTP ${status})`).toBe(0);
+    }
+  });
+
+  it('204 without a body to getChunk: BAD_RESPONSE for its status, not for a missing error body', async () => {
+    const server = answering(204, '');
+    const e = await thrown(
+      createHttpApi({ baseUrl: 'http://x', fetch: server.fetch }).getChunk(BLOB_ID, 0, TOKEN),
+    );
+    expect(e.code).toBe('BAD_RESPONSE');
+    expect(e.message).toContain('expected HTTP 200, got 204');
+    expect(server.reads(), 'reads of the body').toBe(0);
+  });
+
+  it('the same bytes are taken under 200, and a 4xx with an error body is still its code', async () => {
+    const ok = answering(200, 'sealed bytes');
+    const bytes = await createHttpApi({ baseUrl: 'http://x', fetch: ok.fetch }).getChunk(BLOB_ID, 0, TOKEN);
+    expect(new TextDecoder().decode(bytes)).toBe('sealed bytes');
+    const refused = answering(404, errorBody('NOT_FOUND'));
+    const e = await thrown(
+      createHttpApi({ baseUrl: 'http://x', fetch: refused.fetch }).getChunk(BLOB_ID, 0, TOKEN),
+    );
+    expect(e.code).toBe('NOT_FOUND');
+    expect(e.status).toBe(404);
   });
 });

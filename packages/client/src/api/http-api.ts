@@ -531,6 +531,25 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     return res;
   }
 
+  /**
+   * Throws unless `res` has the route's own success status. A 2xx other than that one is never read as
+   * an error answer (its body left unread), so an error-shaped body under a 2xx cannot make a call look
+   * refused for a reason the server chose: BAD_RESPONSE naming both statuses.
+   */
+  async function refuseUnlessSuccess(
+    name: RouteName,
+    res: FetchResponseLike,
+    deadline: Deadline,
+  ): Promise<void> {
+    const expected = successStatus(HTTP_ROUTES[name]);
+    if (res.status === expected) return;
+    if (res.status >= 200 && res.status < 300) {
+      discardBody(res);
+      throw badResponse(name, res.status, `expected HTTP ${expected}, got ${res.status}`);
+    }
+    throw await errorFromResponse(name, res, deadline);
+  }
+
   const callJson = <S extends TSchema>(name: RouteName, schema: S, call: CallOptions): Promise<Static<S>> =>
     timed(name, (deadline) => readJson(name, schema, call, deadline));
 
@@ -541,14 +560,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     deadline: Deadline,
   ): Promise<Static<S>> {
     const res = await send(name, call, deadline);
-    const expected = successStatus(HTTP_ROUTES[name]);
-    if (res.status !== expected) {
-      if (res.status >= 200 && res.status < 300) {
-        discardBody(res);
-        throw badResponse(name, res.status, `expected HTTP ${expected}, got ${res.status}`);
-      }
-      throw await errorFromResponse(name, res, deadline);
-    }
+    await refuseUnlessSuccess(name, res, deadline);
     let text: string | null | typeof TOO_LARGE;
     try {
       text = await readText(res, ANSWER_LIMITS[name], deadline);
@@ -580,7 +592,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
 
   async function readBytes(name: RouteName, call: CallOptions, deadline: Deadline): Promise<Uint8Array> {
     const res = await send(name, call, deadline);
-    if (res.status !== successStatus(HTTP_ROUTES[name])) throw await errorFromResponse(name, res, deadline);
+    await refuseUnlessSuccess(name, res, deadline);
     let bytes: Uint8Array | typeof TOO_LARGE;
     try {
       bytes = await readCapped(

@@ -19,6 +19,7 @@ const scriptedServer = (answer: (rid: number, n: number) => ServerFrame | null) 
   let requests = 0;
   const create = (): WebSocketLike => {
     sockets++;
+    let helloDeviceId = '';
     const socket: WebSocketLike = {
       readyState: 1,
       onopen: null,
@@ -26,7 +27,9 @@ const scriptedServer = (answer: (rid: number, n: number) => ServerFrame | null) 
       onclose: null,
       onerror: null,
       send(data: string) {
-        const frame = JSON.parse(data) as { t: string; rid: number };
+        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
+        // `ready` names the device that said `hello`, as the device checks.
+        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
         if (frame.t !== 'hello' && frame.t !== 'auth') sent.push({ at: performance.now(), text: data });
         const reply =
           frame.t === 'hello'
@@ -35,7 +38,7 @@ const scriptedServer = (answer: (rid: number, n: number) => ServerFrame | null) 
               ? {
                   t: 'ready',
                   accountId: ID,
-                  deviceId: ID,
+                  deviceId: helloDeviceId,
                   version: 3,
                   sessionExpiresAt: new Date().toISOString(),
                 }

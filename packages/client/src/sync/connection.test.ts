@@ -15,6 +15,7 @@ const scriptedServer = (
   added: Record<string, unknown> = {},
 ) => {
   const create = (): WebSocketLike => {
+    let helloDeviceId = '';
     const socket: WebSocketLike = {
       readyState: 1,
       onopen: null,
@@ -22,7 +23,9 @@ const scriptedServer = (
       onclose: null,
       onerror: null,
       send(data: string) {
-        const frame = JSON.parse(data) as { t: string; rid: number };
+        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
+        // `ready` names the device that said `hello`, as the device checks.
+        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
         const reply: ServerFrame | Record<string, unknown> =
           frame.t === 'hello'
             ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
@@ -30,7 +33,7 @@ const scriptedServer = (
               ? {
                   t: 'ready',
                   accountId: ID,
-                  deviceId: ID,
+                  deviceId: helloDeviceId,
                   version: 3,
                   sessionExpiresAt: new Date().toISOString(),
                 }
@@ -155,6 +158,7 @@ const socketsServer = (
   const create = (): WebSocketLike => {
     const n = count++;
     let readyState = 1;
+    let helloDeviceId = '';
     const socket: WebSocketLike = {
       get readyState() {
         return readyState;
@@ -165,7 +169,9 @@ const socketsServer = (
       onerror: null,
       send(data: string) {
         if (readyState !== 1) return;
-        const frame = JSON.parse(data) as { t: string; rid: number };
+        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
+        // `ready` names the device that said `hello`, as the device checks.
+        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
         sent.push({ socket: n, t: frame.t });
         const reply =
           frame.t === 'hello'
@@ -174,7 +180,7 @@ const socketsServer = (
               ? JSON.stringify({
                   t: 'ready',
                   accountId: ID,
-                  deviceId: ID,
+                  deviceId: helloDeviceId,
                   version: 3,
                   sessionExpiresAt: new Date().toISOString(),
                 })

@@ -3,6 +3,10 @@
  *
  * Invariants:
  * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
+ * - The handshake is taken only as the protocol orders it: one `challenge` (answering `hello`) for a
+ *   version offered in `hello`, then one `ready` keeping that version and naming this device. A `challenge`
+ *   or `ready` out of turn (before its time, a second one, or one after `ready`) is reported as a
+ *   BAD_MESSAGE error frame and otherwise ignored: never signed, never taken as a new session.
  * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
  *   error and ignored, never acted on. Properties this build does not know (added by a newer server) are
  *   dropped before anything sees the frame, not refused (`decodeServerFrameTolerant`); a frame type it does
@@ -27,7 +31,11 @@
  * registration of this device: restored from an older backup, the device or account removed there, or
  * another server), as DEVICE_UNKNOWN with what the person can do. `failure()` is the error that ended it,
  * which `whenReady()` rejects with from then on. Everything else is retried, UNAUTHENTICATED included (a
- * missed handshake deadline). A fatal connection starts again only by `start()`.
+ * missed handshake deadline). A `challenge` for a version not offered, or a `ready` with another version or
+ * another device's id, is fatal too (BAD_HANDSHAKE, the socket closed by the device): a server answering
+ * for another device, or in a version this build never agreed to, is broken or hostile, reconnecting gets
+ * the same answer, and nothing it serves on that session can be taken as this device's.
+ * A fatal connection starts again only by `start()`.
  */
 import {
   MESSAGE_TABLE,
@@ -233,9 +241,24 @@ export const createConnection = (options: ConnectionOptions) => {
     }
     ws = socket;
     let phase: 'hello' | 'auth' | 'ready' = 'hello';
+    const offered = [...SUPPORTED_VERSIONS];
+    /** The version the server's `challenge` chose (one of `offered`); `ready` must keep it. */
+    let chosen: number | null = null;
     const sendRaw = (frame: ClientFrame): void => socket.send(encodeFrame(frame));
+    /** Ends the connection for good over a handshake the protocol does not allow (see the header). */
+    const refuseHandshake = (message: string): void => {
+      const error = new SyncError('BAD_HANDSHAKE', message, false);
+      ws = null;
+      failPending(error);
+      goFatal(error);
+      try {
+        socket.close(4000, 'handshake refused');
+      } catch {
+        // Already closing: nothing more to do with it.
+      }
+    };
     socket.onopen = () => {
-      sendRaw({ t: 'hello', versions: [...SUPPORTED_VERSIONS], deviceId: options.device.deviceId });
+      sendRaw({ t: 'hello', versions: offered, deviceId: options.device.deviceId });
     };
     socket.onmessage = (ev) => {
       if (ws !== socket) return;
@@ -263,8 +286,26 @@ export const createConnection = (options: ConnectionOptions) => {
         return;
       }
       const frame = decoded.value;
+      if (frame.t === 'challenge' || frame.t === 'ready') {
+        const expected = phase === 'hello' ? 'challenge' : phase === 'auth' ? 'ready' : undefined;
+        if (frame.t !== expected) {
+          options.onFrame({
+            t: 'error',
+            code: 'BAD_MESSAGE',
+            message: `unexpected ${frame.t} from server ${phase === 'ready' ? 'after ready' : `awaiting ${expected}`}`,
+          });
+          return;
+        }
+      }
       if (phase === 'hello') {
         if (frame.t === 'challenge') {
+          if (!offered.includes(frame.version)) {
+            refuseHandshake(
+              `server chose protocol version ${frame.version}, not one offered (${offered.join(', ')})`,
+            );
+            return;
+          }
+          chosen = frame.version;
           phase = 'auth';
           const payload = authSignaturePayload({
             nonce: frame.nonce,
@@ -277,6 +318,16 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
       } else if (phase === 'auth' && frame.t === 'ready') {
+        if (frame.version !== chosen) {
+          refuseHandshake(
+            `server answered ready for version ${frame.version}, its challenge chose ${chosen}`,
+          );
+          return;
+        }
+        if (frame.deviceId !== options.device.deviceId) {
+          refuseHandshake(`server answered ready for device ${frame.deviceId}, not this device`);
+          return;
+        }
         phase = 'ready';
         attempt = 0;
         version = frame.version;

@@ -1,0 +1,249 @@
+// The handshake as the device checks it: the server must pick a version the device offered in `hello` and
+// keep it in `ready`, and `ready` must name this device. A server that does otherwise is broken or hostile
+// (it answers for another device, or speaks a version this build never agreed to), so the connection is
+// refused for good (BAD_HANDSHAKE, fatal: reconnecting to the same server gets the same answer). A `challenge`
+// or `ready` out of turn (a second one, or one after `ready`) is never acted on nor handed on as a frame.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
+import { SUPPORTED_VERSIONS, type ServerFrame } from '@hale/protocol';
+import { createConnection, SyncError, type WebSocketLike } from './connection';
+
+const ID = 'A'.repeat(22);
+const OTHER_DEVICE = 'B'.repeat(22);
+const OFFERED_MAX = Math.max(...SUPPORTED_VERSIONS);
+const NOT_OFFERED = OFFERED_MAX + 1;
+
+const challenge = (version: number): ServerFrame => ({
+  t: 'challenge',
+  nonce: 'n'.repeat(43),
+  serverId: ID,
+  version,
+});
+const ready = (deviceId: string, version: number): ServerFrame => ({
+  t: 'ready',
+  accountId: ID,
+  deviceId,
+  version,
+  sessionExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+});
+
+interface Script {
+  /** The answer to `hello`, from the `versions` and `deviceId` it carried. */
+  hello: (offered: number[], deviceId: string) => ServerFrame[];
+  /** The answer to `auth`. */
+  auth: (deviceId: string) => ServerFrame[];
+  /** The answer to a request; `streams` by default. */
+  request?: (rid: number) => ServerFrame[];
+}
+
+/** Fake sockets that answer as `script` says, recording what the device sent and whether it closed them. */
+const scriptedServer = (script: Script) => {
+  const sent: string[] = [];
+  let sockets = 0;
+  let closed = 0;
+  const create = (): WebSocketLike => {
+    sockets++;
+    let helloDevice = '';
+    const socket: WebSocketLike = {
+      readyState: 1,
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send(data: string) {
+        const frame = JSON.parse(data) as { t: string; rid: number; versions: number[]; deviceId: string };
+        sent.push(frame.t);
+        if (frame.t === 'hello') helloDevice = frame.deviceId;
+        const replies =
+          frame.t === 'hello'
+            ? script.hello(frame.versions, frame.deviceId)
+            : frame.t === 'auth'
+              ? script.auth(helloDevice)
+              : (script.request?.(frame.rid) ?? [{ t: 'streams', rid: frame.rid, streams: [] }]);
+        for (const reply of replies)
+          queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
+      },
+      close() {
+        closed++;
+        (socket as { readyState: number }).readyState = 3;
+        queueMicrotask(() => socket.onclose?.({ code: 1000, reason: '' }));
+      },
+    };
+    queueMicrotask(() => socket.onopen?.({}));
+    return socket;
+  };
+  return { create, sent, sockets: () => sockets, closed: () => closed };
+};
+
+const open = (server: ReturnType<typeof scriptedServer>) => {
+  const device = generateDeviceKeys();
+  const frames: ServerFrame[] = [];
+  const readies: ServerFrame[] = [];
+  const connection = createConnection({
+    url: 'ws://scripted',
+    createWebSocket: server.create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    onFrame: (frame) => frames.push(frame),
+    onReady: (frame) => readies.push(frame),
+    backoff: { initialMs: 1, maxMs: 2 },
+  });
+  connection.start();
+  return { connection, frames, readies, deviceId: device.deviceId };
+};
+
+const failure = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+describe('a handshake that breaks the protocol', () => {
+  it('a challenge for a version the device did not offer: fatal BAD_HANDSHAKE, nothing signed, socket closed', async () => {
+    const server = scriptedServer({
+      hello: () => [challenge(NOT_OFFERED)],
+      auth: (deviceId) => [ready(deviceId, NOT_OFFERED)],
+    });
+    const { connection, readies } = open(server);
+    try {
+      const e = await failure(connection.whenReady());
+      expect(e).toBeInstanceOf(SyncError);
+      expect(e).toMatchObject({ code: 'BAD_HANDSHAKE', retry: false });
+      expect((e as SyncError).message).toContain(String(NOT_OFFERED));
+      expect(connection.status()).toBe('fatal');
+      expect(connection.failure()).toBe(e);
+      expect(connection.version()).toBeNull();
+      expect(server.sent).not.toContain('auth');
+      expect(readies).toEqual([]);
+      await settle();
+      expect(server.closed(), 'sockets the device closed').toBe(1);
+      expect(server.sockets(), 'sockets opened (no reconnect)').toBe(1);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a ready naming a version other than the challenge chose: fatal BAD_HANDSHAKE', async () => {
+    const chosen = SUPPORTED_VERSIONS[0] ?? 1;
+    for (const answered of [OFFERED_MAX === chosen ? NOT_OFFERED : OFFERED_MAX, NOT_OFFERED]) {
+      const server = scriptedServer({
+        hello: () => [challenge(chosen)],
+        auth: (deviceId) => [ready(deviceId, answered)],
+      });
+      const { connection, readies } = open(server);
+      try {
+        const e = await failure(connection.whenReady());
+        expect(e, `ready.version ${answered}`).toMatchObject({ code: 'BAD_HANDSHAKE', retry: false });
+        expect(connection.status()).toBe('fatal');
+        expect(connection.version()).toBeNull();
+        expect(readies).toEqual([]);
+        await settle();
+        expect(server.closed()).toBe(1);
+        expect(server.sockets()).toBe(1);
+      } finally {
+        connection.stop();
+      }
+    }
+  });
+
+  it('a ready naming another device: fatal BAD_HANDSHAKE, never ready, requests refused', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered))],
+      auth: () => [ready(OTHER_DEVICE, OFFERED_MAX)],
+    });
+    const { connection, readies, frames } = open(server);
+    try {
+      const e = await failure(connection.request({ t: 'listStreams' }));
+      expect(e).toMatchObject({ code: 'BAD_HANDSHAKE', retry: false });
+      expect((e as SyncError).message).toContain(OTHER_DEVICE);
+      expect(connection.status()).toBe('fatal');
+      expect(readies).toEqual([]);
+      expect(frames).toEqual([]);
+      expect(server.sent).not.toContain('listStreams');
+      await settle();
+      expect(server.closed()).toBe(1);
+      expect(server.sockets()).toBe(1);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('the same server answering as the protocol says: ready on the version chosen', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, readies } = open(server);
+    try {
+      await connection.whenReady();
+      expect(connection.version()).toBe(OFFERED_MAX);
+      expect(readies).toHaveLength(1);
+      expect(await connection.request({ t: 'listStreams' })).toMatchObject({ t: 'streams' });
+    } finally {
+      connection.stop();
+    }
+  });
+});
+
+describe('handshake frames out of turn', () => {
+  it('a second challenge before ready is not signed again nor handed on', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered)), challenge(Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, frames } = open(server);
+    try {
+      await connection.whenReady();
+      await settle();
+      expect(server.sent.filter((t) => t === 'auth')).toHaveLength(1);
+      expect(frames.map((f) => f.t)).not.toContain('challenge');
+      expect(connection.status()).toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a ready or challenge after ready changes nothing and is not handed on as a frame', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+      request: (rid) => [
+        ready(OTHER_DEVICE, SUPPORTED_VERSIONS[0] ?? 1),
+        challenge(SUPPORTED_VERSIONS[0] ?? 1),
+        { t: 'streams', rid, streams: [] },
+      ],
+    });
+    const { connection, frames, readies } = open(server);
+    try {
+      await connection.whenReady();
+      expect(await connection.request({ t: 'listStreams' })).toMatchObject({ t: 'streams' });
+      await settle();
+      expect(frames.map((f) => f.t)).not.toContain('ready');
+      expect(frames.map((f) => f.t)).not.toContain('challenge');
+      expect(readies).toHaveLength(1);
+      expect(connection.status()).toBe('ready');
+      expect(connection.version()).toBe(OFFERED_MAX);
+      expect(server.sent.filter((t) => t === 'auth')).toHaveLength(1);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a ready before any challenge is not taken', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [ready(OTHER_DEVICE, Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, frames, readies } = open(server);
+    try {
+      await settle();
+      expect(connection.status()).not.toBe('ready');
+      expect(readies).toEqual([]);
+      expect(frames.map((f) => f.t)).not.toContain('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+});
