@@ -33,7 +33,7 @@ import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
 import { blobsPlugin } from './plugins/blobs';
-import { registerCors } from './plugins/cors';
+import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 
 export interface BuildAppOptions {
@@ -115,6 +115,20 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
     // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
     frameworkErrors: (error, request, reply) => {
+      // An upgrade request's socket belongs to nobody once answered (Node handed it over for the upgrade,
+      // and the route that would destroy it was never reached): without this it stays open, and so does
+      // the server on close().
+      if (request.headers.upgrade !== undefined) {
+        reply.raw.once('finish', () => request.raw.socket.destroy());
+      }
+      // Neither hooks nor the CORS plugin run here: without these a page sees a network error, not the
+      // envelope. An allowed origin's preflight is answered as the plugin would, before the bucket.
+      const cors = corsForUnrouted(config.allowedOrigins, request.method, request.headers.origin);
+      void reply.headers(cors.headers);
+      if (cors.preflight) {
+        void (reply as FastifyReply).code(204).send();
+        return;
+      }
       const key = `addr:${ctx.clientAddress(request)}`;
       const mapped = !ctx.addressLimiter.take(key)
         ? toHttpError(
@@ -131,12 +145,6 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
           );
       if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
       metrics.refusals.inc({ code: mapped.body.code });
-      // An upgrade request's socket belongs to nobody once answered (Node handed it over for the upgrade,
-      // and the route that would destroy it was never reached): without this it stays open, and so does
-      // the server on close().
-      if (request.headers.upgrade !== undefined) {
-        reply.raw.once('finish', () => request.raw.socket.destroy());
-      }
       // The option's generic reply type admits no status codes; this reply is an ordinary one.
       void (reply as FastifyReply).code(mapped.status).send(mapped.body);
     },

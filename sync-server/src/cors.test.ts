@@ -148,6 +148,64 @@ describe('browser origins', () => {
     expect(corsHeaders(stranger)).toEqual({});
   });
 
+  it('gives a request refused before routing the same CORS headers, so the page reads the envelope', async () => {
+    const s = await start({ allowedOrigins: [APP] });
+    const valid = await preflight(s, APP);
+    const expected: Array<[string, number, string]> = [
+      ['/v1/accounts/%ZZ', 400, 'BAD_MESSAGE'],
+      [`/v1/accounts/${'A'.repeat(500)}`, 413, 'TOO_LARGE'],
+    ];
+    for (const [path, status, code] of expected) {
+      const refused = await get(s, path, { origin: APP });
+      expect(refused.status, path).toBe(status);
+      expect(await refused.json()).toMatchObject({ code });
+      expect(corsHeaders(refused), path).toEqual({
+        'access-control-allow-origin': APP,
+        'access-control-expose-headers': 'content-length',
+      });
+      expect(varies(refused), path).toContain('origin');
+    }
+    // The preflight of a request to a malformed path is answered as any other, so the request itself is
+    // sent and its refusal read; it is no request of the API and meets no bucket, as the plugin's.
+    const pre = await preflight(s, APP, '/v1/blobs/%ZZ/chunks/0');
+    expect(pre.status).toBe(204);
+    expect(await pre.text()).toBe('');
+    expect(corsHeaders(pre)).toEqual(corsHeaders(valid));
+    expect(varies(pre)).toContain('origin');
+    // Another origin still gets none, its preflight refused as the request it is; the answer varies all the same.
+    const stranger = await get(s, '/v1/accounts/%ZZ', { origin: STRANGER });
+    expect(stranger.status).toBe(400);
+    expect(corsHeaders(stranger)).toEqual({});
+    expect(varies(stranger)).toContain('origin');
+    const strangerPre = await preflight(s, STRANGER, '/v1/blobs/%ZZ/chunks/0');
+    expect(strangerPre.status).toBe(400);
+    expect(await strangerPre.json()).toMatchObject({ code: 'BAD_MESSAGE' });
+    expect(corsHeaders(strangerPre)).toEqual({});
+  });
+
+  it('adds nothing to a request refused before routing when no origin is allowed', async () => {
+    const s = await start();
+    const refused = await get(s, '/v1/accounts/%ZZ', { origin: APP });
+    expect(refused.status).toBe(400);
+    expect(corsHeaders(refused)).toEqual({});
+    expect(varies(refused)).not.toContain('origin');
+    const pre = await preflight(s, APP, '/v1/blobs/%ZZ/chunks/0');
+    expect(pre.status).toBe(400);
+    expect(corsHeaders(pre)).toEqual({});
+  });
+
+  it("keeps the address bucket on refusals before routing, not on an allowed origin's preflights", async () => {
+    const burst = 2;
+    const s = await start({ allowedOrigins: [APP], rateLimitPerAddress: { perSecond: 1, burst } });
+    for (let i = 0; i < 5; i++) expect((await preflight(s, APP, '/v1/blobs/%ZZ/chunks/0')).status).toBe(204);
+    for (let i = 0; i < burst; i++)
+      expect((await get(s, '/v1/accounts/%ZZ', { origin: APP })).status).toBe(400);
+    const limited = await get(s, '/v1/accounts/%ZZ', { origin: APP });
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(limited.headers.get('access-control-allow-origin')).toBe(APP);
+  });
+
   it('refuses a WebSocket upgrade from a page of another origin, before it spends the upgrade budget', async () => {
     const s = await start({ rateLimitUpgradesPerAddress: { perSecond: 1, burst: 1 } });
     const before = await forbiddenCount(s);

@@ -28,11 +28,14 @@
  *   opening sockets: it could not authenticate without the device's key, but each attempt would spend the
  *   visitor's address's upgrade budget and hold one of its `maxConnectionsPerAddress` sockets, and of
  *   `maxConnections`, until the handshake deadline.
- * Failure modes: a request refused before routing (a malformed path, frameworkErrors in app.ts) gets no CORS
- * headers, so a page sees a network error for it rather than the envelope. Behind a reverse proxy that
- * rewrites `Host` to the upstream's address (nginx without `proxy_set_header Host $host`) and sends no
- * `X-Forwarded-Host` from a trusted address (`--trust-proxy`), the page's own origin no longer matches the request's host: a same-origin web app's
- * socket is refused until the proxy passes the host on or the origin is listed.
+ * - A request refused before routing (a malformed path: frameworkErrors in app.ts, where neither hooks nor
+ *   the plugin run) gets the same headers from `corsForUnrouted`, the same allowed set deciding: an allowed
+ *   origin's preflight is answered 204 before the address bucket, its real request meets the bucket and
+ *   gets the envelope with the origin echoed, so the page reads the refusal instead of a network error.
+ * Failure modes: behind a reverse proxy that rewrites `Host` to the upstream's address (nginx without
+ * `proxy_set_header Host $host`) and sends no `X-Forwarded-Host` from a trusted address (`--trust-proxy`),
+ * the page's own origin no longer matches the request's host: a same-origin web app's socket is refused
+ * until the proxy passes the host on or the origin is listed.
  */
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
@@ -52,6 +55,12 @@ export const CORS_MAX_AGE_SECONDS = 7200;
 const METHODS = [...new Set(Object.values(HTTP_ROUTES).map((route) => route.method))];
 
 /**
+ * Content-Length is safelisted; named for engines from before that, as the client reads it to refuse an
+ * over-large answer before reading it.
+ */
+const EXPOSED_HEADERS = ['content-length'];
+
+/**
  * The request headers a preflight asks about: the bearer token and the body's type (application/json, or
  * application/octet-stream for chunks, neither of them CORS-safelisted). `accept` is safelisted.
  */
@@ -68,6 +77,40 @@ const isOwnOrigin = (origin: string, host: string): boolean => {
   if (page === null || (page.protocol !== 'https:' && page.protocol !== 'http:')) return false;
   const target = `${page.protocol}//${host}`;
   return URL.canParse(target) && new URL(target).host === page.host;
+};
+
+/** Whether answers to a page of `origin` carry CORS headers: an exact match of an allowed origin. */
+const allowsOrigin = (allowedOrigins: readonly string[], origin: string | undefined): origin is string =>
+  origin !== undefined && allowedOrigins.includes(origin);
+
+/**
+ * The CORS headers of an answer given where the plugin does not run (frameworkErrors in app.ts), as the
+ * plugin would set them for `allowedOrigins`: none when no origin is allowed, `Vary: Origin` on every answer
+ * otherwise, and for an allowed origin the origin echoed, plus the preflight's own headers when
+ * `preflight` (an OPTIONS, with or without Access-Control-Request-Method, as `strictPreflight: false`).
+ */
+export const corsForUnrouted = (
+  allowedOrigins: readonly string[],
+  method: string,
+  origin: string | undefined,
+): { headers: Record<string, string>; preflight: boolean } => {
+  if (allowedOrigins.length === 0) return { headers: {}, preflight: false };
+  if (!allowsOrigin(allowedOrigins, origin)) return { headers: { vary: 'Origin' }, preflight: false };
+  const headers: Record<string, string> = {
+    vary: 'Origin',
+    'access-control-allow-origin': origin,
+    'access-control-expose-headers': EXPOSED_HEADERS.join(', '),
+  };
+  if (method !== 'OPTIONS') return { headers, preflight: false };
+  return {
+    headers: {
+      ...headers,
+      'access-control-allow-methods': METHODS.join(', '),
+      'access-control-allow-headers': ALLOWED_HEADERS.join(', '),
+      'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
+    },
+    preflight: true,
+  };
 };
 
 /** Registers CORS (when origins are allowed) and the upgrade `Origin` check on the root instance. */
@@ -100,12 +143,10 @@ export const registerCors = async (app: FastifyInstance, config: ServerConfig): 
   });
   await app.register(cors, {
     // false: no CORS header, and the OPTIONS request is not answered as a preflight (see the header).
-    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    origin: (origin, callback) => callback(null, allowsOrigin(config.allowedOrigins, origin)),
     methods: METHODS,
     allowedHeaders: ALLOWED_HEADERS,
-    // Content-Length is safelisted; named for engines from before that, as the client reads it to refuse
-    // an over-large answer before reading it.
-    exposedHeaders: ['content-length'],
+    exposedHeaders: EXPOSED_HEADERS,
     credentials: false,
     maxAge: CORS_MAX_AGE_SECONDS,
     // The API serves no OPTIONS of its own: an OPTIONS from an allowed origin without
