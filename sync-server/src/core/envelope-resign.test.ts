@@ -1,7 +1,8 @@
 // An envelope created by a patient device that the account revoked since is stored anew when an active
 // device of the same account signs the same key (devices no longer take the revoked device's signature);
 // nothing else replaces a stored envelope: not another key, not a second active device, not a grantee or
-// a stranger. And `listKeyHolders` names each envelope's creator when asked to.
+// a stranger, nor a device itself revoked after it authenticated (its open connection still publishes).
+// And `listKeyHolders` names each envelope's creator when asked to.
 import { generateRootSecret } from '@hale/crypto';
 import type { KeyEnvelope } from '@hale/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -119,6 +120,27 @@ describe('putEnvelopes in place of an envelope a revoked device created', () => 
       ).toEqual({ created: false });
     }
     expect(row(stream(), 1, provider.accountId)).toEqual(kept);
+  });
+
+  it('keeps it when the device signing anew was itself revoked after it authenticated (the store decides)', async () => {
+    const stream = streamOf(patient.accountId, 'allergy');
+    const key = generateRootSecret();
+    const byPhone = await makeEnvelope(patient, patient.device, provider, 'allergy', 1, key);
+    await t.server.service.putEnvelopes(principalOf(patient), [byPhone]);
+    const kept = { key_id: byPhone.keyId, created_by: patient.device.deviceId, sig: byPhone.sig };
+    // Both devices are revoked; the second one's (already authenticated) connection publishes anyway.
+    expect((await revokeDevice(t, patient, second)).status).toBe(200);
+    expect((await revokeDevice(t, patient, patient.device)).status).toBe(200);
+
+    const anew = await makeEnvelope(patient, second, provider, 'allergy', 1, key);
+    await t.server.service.putEnvelopes(principal(patient, second), [anew]);
+    expect(row(stream, 1, provider.accountId)).toEqual(kept);
+
+    const { sig, ...rest } = anew;
+    expect(
+      await t.store.envelopes.put({ ...rest, ...(sig ? { sig } : {}), createdAt: new Date().toISOString() }),
+    ).toEqual({ created: false });
+    expect(row(stream, 1, provider.accountId)).toEqual(kept);
   });
 });
 
