@@ -1054,9 +1054,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (items.length === 0) return;
     const replaced = (u: UnsentChange): boolean =>
       items.some(({ record, base }) => keptAs(u, record) || (base !== undefined && keptAs(u, base)));
-    // Not pending any more: nothing will send them again (a newer local version still is).
-    for (const { record } of items) settlePending(record.id, record.rv);
-    await savePending();
     // The refused version stays the local copy until a served version of the record replaces it.
     for (const { record } of items) {
       const key = recordKey(record.stream, record.id);
@@ -1078,6 +1075,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         at: iso(),
       })),
     ]);
+    // Not pending any more: nothing will send them again (a newer local version still is). Only once they
+    // are kept, in memory and on disk: pendingWrites never drops before unsent() lists them, and a crash in
+    // between leaves them pending (sent again, refused again), not in neither list.
+    for (const { record } of items) settlePending(record.id, record.rv);
+    await savePending();
     for (const { record, code, message } of items) {
       report({
         code,
