@@ -273,6 +273,17 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     return principal;
   };
 
+  // Before the CORS plugin, whose OPTIONS catch-all route takes the error handler in force when it is
+  // registered: refusals there are answered in the envelope too.
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toHttpError(error);
+    if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
+    metrics.refusals.inc({ code: mapped.body.code });
+    void reply.code(mapped.status).send(mapped.body);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ code: 'NOT_FOUND', message: 'no such route' });
+  });
   // First: CORS headers must be on the refusals of the hooks below too, and a preflight costs no token.
   await registerCors(app, config);
   app.addHook('onRequest', async (request) => {
@@ -303,15 +314,6 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       );
     });
   }
-  app.setErrorHandler((error, request, reply) => {
-    const mapped = toHttpError(error);
-    if (mapped.body.code === 'INTERNAL') request.log.error({ err: error }, 'request failed');
-    metrics.refusals.inc({ code: mapped.body.code });
-    void reply.code(mapped.status).send(mapped.body);
-  });
-  app.setNotFoundHandler((_request, reply) => {
-    void reply.code(404).send({ code: 'NOT_FOUND', message: 'no such route' });
-  });
 
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD_BYTES },

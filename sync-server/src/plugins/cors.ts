@@ -115,12 +115,15 @@ export const corsForUnrouted = (
 
 /** Registers CORS (when origins are allowed) and the upgrade `Origin` check on the root instance. */
 export const registerCors = async (app: FastifyInstance, config: ServerConfig): Promise<void> => {
-  const allowed = new Set(config.allowedOrigins);
-
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.url !== '/sync') return;
     const { origin } = request.headers;
-    if (origin === undefined || allowed.has(origin) || isOwnOrigin(origin, request.host)) return;
+    if (
+      origin === undefined ||
+      allowsOrigin(config.allowedOrigins, origin) ||
+      isOwnOrigin(origin, request.host)
+    )
+      return;
     // This hook runs before @fastify/websocket's, which would mark the request as an upgrade and destroy
     // its socket once answered: without this the refused socket stays open, and so does the server on
     // close() (as for frameworkErrors in app.ts).
@@ -131,16 +134,7 @@ export const registerCors = async (app: FastifyInstance, config: ServerConfig): 
     );
   });
 
-  if (allowed.size === 0) return;
-  // The plugin answers OPTIONS on a catch-all route of its own, which would keep the error handler in
-  // force when it is registered: Fastify's, since this runs before app.ts sets the envelope's (it must, for
-  // the order of the hooks). A refusal there (a stranger's preflight over the address bucket) would then
-  // be a 500 in Fastify's body; looked up when it is needed, it is the app's, as on every other route.
-  app.addHook('onRoute', (route) => {
-    if (route.method === 'OPTIONS' && route.url === '*') {
-      route.errorHandler = (error, request, reply) => app.errorHandler(error, request, reply);
-    }
-  });
+  if (config.allowedOrigins.length === 0) return;
   await app.register(cors, {
     // false: no CORS header, and the OPTIONS request is not answered as a preflight (see the header).
     origin: (origin, callback) => callback(null, allowsOrigin(config.allowedOrigins, origin)),

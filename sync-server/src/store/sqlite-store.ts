@@ -1180,10 +1180,10 @@ const prepareStatements = (db: Database.Database) => ({
   headPut: db.prepare<[string, number]>(
     'INSERT INTO stream_heads (stream, head) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET head = excluded.head',
   ),
-  docRev: db.prepare<[string, string], { rev: string }>('SELECT rev FROM docs WHERE stream = ? AND id = ?'),
-  // length() of a blob is read from the record header: the ciphertext itself is not loaded.
-  docCtBytes: db.prepare<[string, string], { bytes: number }>(
-    'SELECT length(ct) AS bytes FROM docs WHERE stream = ? AND id = ?',
+  // length() of a blob is read from the record header: the ciphertext itself is not loaded. Its bytes
+  // bound a conflict's answer (writeDocs' maxMasterBytes) before the stored version is loaded.
+  docRev: db.prepare<[string, string], { rev: string; bytes: number }>(
+    'SELECT rev, length(ct) AS bytes FROM docs WHERE stream = ? AND id = ?',
   ),
   docGet: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND id = ?`),
   docInsert: db.prepare<
@@ -1515,7 +1515,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       if (current === undefined ? assumedRev !== null : current.rev !== assumedRev) {
         if (current !== undefined && maxMasterBytes !== undefined) {
           // Measured before it is loaded; thrown inside the transaction, so nothing of the batch commits.
-          masterBytes += s.docCtBytes.get(doc.stream, doc.id)?.bytes ?? 0;
+          masterBytes += current.bytes;
           if (masters > 0 && masterBytes > maxMasterBytes) {
             throw new StoreError(
               'TOO_LARGE',
