@@ -227,8 +227,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       ...(options.cryptoOffload ? { cryptoOffload: options.cryptoOffload } : {}),
     });
   } catch (e) {
-    await claim.release();
     secrets.wipe();
+    // The open's own error is what the caller needs, not a lock's that failed to give back.
+    await claim.release().catch(() => undefined);
     // Opened outside a session (openDeviceDb), so never claimed, but open all the same.
     if (isDuplicateDatabaseError(e)) throw sessionAlreadyOpen(dbName);
     throw e;
@@ -495,7 +496,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     await engine.stop().catch(() => undefined);
     await db.close().catch(() => false);
     secrets.wipe();
-    await claim.release();
+    await claim.release().catch(() => undefined);
     throw e;
   }
   if (!options.offline) connection.start();

@@ -246,16 +246,11 @@ export const createConnection = (options: ConnectionOptions) => {
     let chosen: number | null = null;
     const sendRaw = (frame: ClientFrame): void => socket.send(encodeFrame(frame));
     /** Ends the connection for good over a handshake the protocol does not allow (see the header). */
+    // Fatal first, so that giving the socket up schedules no reconnect; nothing is pending before `ready`
+    // (requests wait in whenReady, which goFatal rejects).
     const refuseHandshake = (message: string): void => {
-      const error = new SyncError('BAD_HANDSHAKE', message, false);
-      ws = null;
-      failPending(error);
-      goFatal(error);
-      try {
-        socket.close(4000, 'handshake refused');
-      } catch {
-        // Already closing: nothing more to do with it.
-      }
+      goFatal(new SyncError('BAD_HANDSHAKE', message, false));
+      abandon(socket, 'handshake refused');
     };
     socket.onopen = () => {
       sendRaw({ t: 'hello', versions: offered, deviceId: options.device.deviceId });
@@ -456,14 +451,9 @@ export const createConnection = (options: ConnectionOptions) => {
               pending.set(rid, entry);
               entry.timer = setTimer(() => {
                 if (pending.get(rid) !== entry) return;
-                if (ws !== sending || sending.readyState !== OPEN) {
-                  pending.delete(rid);
-                  reject(
-                    new SyncError('NETWORK', `connection lost while ${frame.t} waited to be resent`, true),
-                  );
-                  if (ws === sending) abandon(sending, 'socket closing');
-                  return;
-                }
+                // A drop or a stop cleared this timer (failPending); a socket closing whose close has not
+                // arrived yet is given up, which fails this request NETWORK with the others.
+                if (sending.readyState !== OPEN) return abandon(sending, 'socket closing');
                 send();
               }, at - now);
             } else if (!replies.includes(f.t)) {
