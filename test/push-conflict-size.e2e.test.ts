@@ -93,9 +93,5 @@ describe('push: conflicts whose server versions outgrow one answer', () => {
     }).toEqual({ settled: true, pending: 0, refusedAnswers: 0, largest: true });
     // The path under test ran: the server's versions came back as conflicts, every one of them.
     expect(new Set(answers.flatMap((x) => x.conflicts))).toEqual(new Set(ids));
-    console.log(
-      'push answers',
-      answers.map((x) => `${x.t}${x.code ? ` ${x.code}` : ''} ${x.bytes}B ${x.conflicts.length} conflicts`),
-    );
   }, 90_000);
 });

@@ -18,8 +18,9 @@ import {
 import { PRODUCTION_KDF } from '@hale/crypto';
 import { validate } from '@hale/protocol';
 import { createWebSocket, ed } from '../support/devices';
+import type { DevicePage } from './device-page';
 
-export const CHROMIUM = process.env.HALE_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.HALE_CHROMIUM ?? '/usr/bin/chromium';
 // Without the background-networking flags Chromium's own connections are refused by the closed network.
 const CHROMIUM_ARGS = [
   '--headless',
@@ -82,7 +83,7 @@ export const launchBrowser = async (
 export const call = async <T extends TSchema>(
   page: Page,
   schema: T,
-  name: string,
+  name: keyof DevicePage,
   ...args: unknown[]
 ): Promise<Static<T>> => {
   const answer: unknown = await page.evaluate(

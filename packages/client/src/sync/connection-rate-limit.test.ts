@@ -1,6 +1,6 @@
 // The connection's answer to RATE_LIMITED, against a scripted server: it waits the `retryAfterMs` named and
 // sends the request again on the same socket, within a bound, and writes `rid` first.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
 import { createConnection, SyncError, type WebSocketLike } from './connection';
@@ -142,7 +142,8 @@ describe('RATE_LIMITED answers', () => {
     const connection = open(server);
     try {
       const outcome = settle(connection.request({ t: 'ping' }));
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // Refused once and waiting to be sent again (not still before `ready`) when the socket drops.
+      await vi.waitFor(() => expect(server.sent).toHaveLength(1));
       connection.drop();
       expect(await outcome).toBe('NETWORK (retry)');
       await new Promise((resolve) => setTimeout(resolve, 80));

@@ -1,6 +1,6 @@
 // Refusals before `ready` against a scripted server: which end the connection for good (fatal, no
 // reconnect, waiters rejected with the error) and which are retried.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
 import { createConnection, type ConnectionStatus, type WebSocketLike } from './connection';
@@ -83,8 +83,7 @@ describe('refusals before ready', () => {
     const { connection, statuses } = connectTo(server);
     connection.start();
     try {
-      await sleep(150);
-      expect(server.opened.sockets).toBeGreaterThan(2);
+      await vi.waitFor(() => expect(server.opened.sockets).toBeGreaterThan(2));
       expect(statuses).not.toContain('fatal');
       expect(connection.failure()).toBeUndefined();
       expect(connection.reason()).toMatch(/^UNAUTHENTICATED: /);
