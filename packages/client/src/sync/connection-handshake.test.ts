@@ -2,9 +2,11 @@
 // keep it in `ready`, and `ready` must name this device. A server that does otherwise is broken or hostile
 // (it answers for another device, or speaks a version this build never agreed to), so the connection is
 // refused for good (BAD_HANDSHAKE, fatal: reconnecting to the same server gets the same answer). A `challenge`
-// or `ready` out of turn (a second one, or one after `ready`) is never acted on nor handed on as a frame.
+// or `ready` out of turn (a second one, a `ready` before the device sent `auth`, one after `ready`, one after
+// a refusal that ended the connection) is never acted on nor handed on as a frame; nor is any other frame
+// before `ready`, which is reported by its type alone and dropped.
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
+import { generateDeviceKeys, webCryptoEd25519, type Ed25519 } from '@hale/crypto';
 import { SUPPORTED_VERSIONS, type ServerFrame } from '@hale/protocol';
 import { createConnection, SyncError, type WebSocketLike } from './connection';
 
@@ -75,7 +77,7 @@ const scriptedServer = (script: Script) => {
   return { create, sent, sockets: () => sockets, closed: () => closed };
 };
 
-const open = (server: ReturnType<typeof scriptedServer>) => {
+const open = (server: ReturnType<typeof scriptedServer>, ed: Ed25519 = webCryptoEd25519) => {
   const device = generateDeviceKeys();
   const frames: ServerFrame[] = [];
   const readies: ServerFrame[] = [];
@@ -83,7 +85,7 @@ const open = (server: ReturnType<typeof scriptedServer>) => {
     url: 'ws://scripted',
     createWebSocket: server.create,
     device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed: webCryptoEd25519,
+    ed,
     onFrame: (frame) => frames.push(frame),
     onReady: (frame) => readies.push(frame),
     backoff: { initialMs: 1, maxMs: 2 },
@@ -99,6 +101,26 @@ const failure = (promise: Promise<unknown>): Promise<unknown> =>
   );
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+/** An Ed25519 whose signatures wait for `release()`: until then the device is still signing its `auth`. */
+const heldSigning = () => {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const ed: Ed25519 = {
+    ...webCryptoEd25519,
+    sign: async (key, msg) => {
+      await held;
+      return webCryptoEd25519.sign(key, msg);
+    },
+  };
+  return { ed, release: () => release() };
+};
+
+/** The BAD_MESSAGE reports handed on, by what they say. */
+const reports = (frames: ServerFrame[]): string[] =>
+  frames.flatMap((f) => (f.t === 'error' && f.code === 'BAD_MESSAGE' ? [f.message] : []));
 
 describe('a handshake that breaks the protocol', () => {
   it('a challenge for a version the device did not offer: fatal BAD_HANDSHAKE, nothing signed, socket closed', async () => {
@@ -242,6 +264,172 @@ describe('handshake frames out of turn', () => {
       expect(connection.status()).not.toBe('ready');
       expect(readies).toEqual([]);
       expect(frames.map((f) => f.t)).not.toContain('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a ready while the device is still signing its auth is not taken: ready only after auth', async () => {
+    const signing = heldSigning();
+    const server = scriptedServer({
+      // Right version, right device: only its turn is wrong.
+      hello: (offered, deviceId) => [challenge(Math.max(...offered)), ready(deviceId, Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, frames, readies } = open(server, signing.ed);
+    try {
+      await settle();
+      expect(server.sent).toEqual(['hello']);
+      expect(connection.status()).toBe('connecting');
+      expect(connection.version()).toBeNull();
+      expect(readies).toEqual([]);
+      expect(frames.map((f) => f.t)).not.toContain('ready');
+      expect(reports(frames)).toEqual([expect.stringMatching(/unexpected ready .*before auth/)]);
+      signing.release();
+      await connection.whenReady();
+      expect(server.sent).toEqual(['hello', 'auth']);
+      expect(readies).toHaveLength(1);
+      expect(connection.version()).toBe(OFFERED_MAX);
+      expect(await connection.request({ t: 'listStreams' })).toMatchObject({ t: 'streams' });
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a challenge after auth was sent is not signed nor handed on; the ready after it is taken', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered))],
+      auth: (deviceId) => [challenge(OFFERED_MAX), ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, frames, readies } = open(server);
+    try {
+      await connection.whenReady();
+      await settle();
+      expect(server.sent.filter((t) => t === 'auth')).toHaveLength(1);
+      expect(frames.map((f) => f.t)).not.toContain('challenge');
+      expect(reports(frames)).toEqual([expect.stringMatching(/unexpected challenge .*awaiting ready/)]);
+      expect(readies).toHaveLength(1);
+      expect(connection.status()).toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a second ready after ready, for this device and version, is not a new session', async () => {
+    const server = scriptedServer({
+      hello: (offered) => [challenge(Math.max(...offered))],
+      auth: (deviceId) => [ready(deviceId, OFFERED_MAX), ready(deviceId, OFFERED_MAX)],
+    });
+    const { connection, frames, readies } = open(server);
+    try {
+      await connection.whenReady();
+      await settle();
+      expect(readies).toHaveLength(1);
+      expect(frames.map((f) => f.t)).not.toContain('ready');
+      expect(reports(frames)).toEqual([expect.stringMatching(/unexpected ready .*after ready/)]);
+      expect(connection.status()).toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('after a refusal that ends the connection, nothing more on that socket is acted on', async () => {
+    // A server that refuses and then goes on (the sync server closes the socket after a refusal).
+    const scripts: Array<{ code: string; script: Script }> = [
+      {
+        code: 'DEVICE_UNKNOWN',
+        script: {
+          hello: (offered) => [
+            { t: 'error', code: 'NOT_FOUND', message: 'unknown device' },
+            challenge(Math.max(...offered)),
+          ],
+          auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+        },
+      },
+      {
+        code: 'DEVICE_REVOKED',
+        script: {
+          hello: (offered) => [challenge(Math.max(...offered))],
+          auth: (deviceId) => [
+            { t: 'error', code: 'DEVICE_REVOKED', message: 'revoked' },
+            ready(deviceId, OFFERED_MAX),
+          ],
+        },
+      },
+    ];
+    for (const { code, script } of scripts) {
+      const server = scriptedServer(script);
+      const { connection, readies } = open(server);
+      try {
+        expect(await failure(connection.whenReady())).toMatchObject({ code, retry: false });
+        await settle();
+        expect(connection.status(), code).toBe('fatal');
+        expect(connection.failure()).toMatchObject({ code });
+        expect(connection.version()).toBeNull();
+        expect(readies).toEqual([]);
+        expect(
+          server.sent.filter((t) => t === 'auth'),
+          code,
+        ).toHaveLength(code === 'DEVICE_UNKNOWN' ? 0 : 1);
+        expect(server.closed(), 'sockets the device closed').toBe(1);
+        expect(server.sockets(), 'sockets opened (no reconnect)').toBe(1);
+      } finally {
+        connection.stop();
+      }
+    }
+  });
+});
+
+describe('frames other than the handshake before ready', () => {
+  const STREAM = `${ID}/profile` as const;
+  /** Valid frames a server may only send once the device is ready, none of them a handshake frame. */
+  const early = (): ServerFrame[] => [
+    { t: 'changes', docs: [], streams: [{ stream: STREAM, checkpoint: 3 }] },
+    { t: 'accessChanged', streams: [], removed: [{ stream: STREAM, reason: 'revoked' }] },
+    { t: 'wrappedRootChanged', gen: 7 },
+    // The rid the device's first request will take: a reply sent ahead of it must not answer it.
+    { t: 'streams', rid: 1, streams: [] },
+    { t: 'pong', rid: 2, time: new Date(0).toISOString() },
+  ];
+
+  it('are reported by type alone, once each, and dropped; the handshake goes on and later frames pass', async () => {
+    const server = scriptedServer({
+      // Before the challenge, while the device signs, and after its auth.
+      hello: (offered) => [...early().slice(0, 1), challenge(Math.max(...offered)), ...early().slice(1, 3)],
+      auth: (deviceId) => [...early().slice(3), ready(deviceId, OFFERED_MAX)],
+      request: (rid) => [
+        { t: 'streams', rid, streams: [], next: 'after' },
+        { t: 'changes', docs: [], streams: [{ stream: STREAM, checkpoint: 4 }] },
+      ],
+    });
+    const { connection, frames, readies } = open(server);
+    try {
+      await connection.whenReady();
+      await settle();
+      expect(frames.filter((f) => f.t !== 'error')).toEqual([]);
+      const said = reports(frames);
+      expect(frames).toHaveLength(said.length);
+      expect(said.map((m) => /unexpected (\w+) from server before ready/.exec(m)?.[1])).toEqual([
+        'changes',
+        'accessChanged',
+        'wrappedRootChanged',
+        'streams',
+        'pong',
+      ]);
+      for (const m of said) {
+        expect(m).not.toContain(ID);
+        expect(m).not.toMatch(/\d/);
+      }
+      expect(readies).toHaveLength(1);
+      expect(connection.status()).toBe('ready');
+      frames.length = 0;
+      expect(await connection.request({ t: 'listStreams' })).toMatchObject({
+        t: 'streams',
+        rid: 1,
+        next: 'after',
+      });
+      await settle();
+      expect(frames).toEqual([{ t: 'changes', docs: [], streams: [{ stream: STREAM, checkpoint: 4 }] }]);
     } finally {
       connection.stop();
     }

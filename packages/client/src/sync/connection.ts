@@ -4,9 +4,14 @@
  * Invariants:
  * - Nothing but hello/auth is sent before the server said `ready`; requests made earlier wait for it.
  * - The handshake is taken only as the protocol orders it: one `challenge` (answering `hello`) for a
- *   version offered in `hello`, then one `ready` keeping that version and naming this device. A `challenge`
- *   or `ready` out of turn (before its time, a second one, or one after `ready`) is reported as a
- *   BAD_MESSAGE error frame and otherwise ignored: never signed, never taken as a new session.
+ *   version offered in `hello`, then, once the device has sent `auth`, one `ready` keeping that version and
+ *   naming this device. A `challenge` or `ready` out of turn (before its time, a `ready` while `auth` is
+ *   still being signed included; a second one; one after `ready`) is reported as a BAD_MESSAGE error frame
+ *   and otherwise ignored: never signed, never taken as a new session.
+ * - Before `ready` only `challenge`, `ready` and `error` frames are acted on. Any other (a reply, `changes`,
+ *   `accessChanged`, …) is reported as a BAD_MESSAGE error frame naming its type and nothing it carries, and
+ *   dropped: never handed to `onFrame`, never taken as a reply; the handshake goes on. Like an invalid
+ *   frame it is not closed on: once dropped it does no harm, and a reconnect would meet the same server.
  * - Every frame received is decoded against the protocol schemas; an invalid frame is reported as an
  *   error and ignored, never acted on. Properties this build does not know (added by a newer server) are
  *   dropped before anything sees the frame, not refused (`decodeServerFrameTolerant`); a frame type it does
@@ -34,7 +39,9 @@
  * missed handshake deadline). A `challenge` for a version not offered, or a `ready` with another version or
  * another device's id, is fatal too (BAD_HANDSHAKE, the socket closed by the device): a server answering
  * for another device, or in a version this build never agreed to, is broken or hostile, reconnecting gets
- * the same answer, and nothing it serves on that session can be taken as this device's.
+ * the same answer, and nothing it serves on that session can be taken as this device's. Any refusal that
+ * is fatal before `ready` closes the socket too: nothing the server sends on it afterwards (a `challenge`
+ * to sign, a `ready`) is acted on.
  * A fatal connection starts again only by `start()`.
  */
 import {
@@ -91,7 +98,10 @@ export interface ConnectionOptions {
   createWebSocket: WebSocketFactory;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
-  /** Unsolicited frames (`changes`, `accessChanged`, `wrappedRootChanged`, errors without rid). */
+  /**
+   * Unsolicited frames once ready (`changes`, `accessChanged`, `wrappedRootChanged`, errors without rid),
+   * and the BAD_MESSAGE error frames reporting a frame not acted on (invalid, or out of turn).
+   */
   onFrame: (frame: ServerFrame) => void;
   onStatus?: (status: ConnectionStatus, reason?: string) => void;
   /** After each successful authentication, with the server's `ready` frame. */
@@ -240,18 +250,28 @@ export const createConnection = (options: ConnectionOptions) => {
       return;
     }
     ws = socket;
-    let phase: 'hello' | 'auth' | 'ready' = 'hello';
+    /** `signing`: the challenge is taken and its `auth` being signed, not sent yet. */
+    let phase: 'hello' | 'signing' | 'auth' | 'ready' = 'hello';
     const offered = [...SUPPORTED_VERSIONS];
     /** The version the server's `challenge` chose (one of `offered`); `ready` must keep it. */
     let chosen: number | null = null;
     const sendRaw = (frame: ClientFrame): void => socket.send(encodeFrame(frame));
-    /** Ends the connection for good over a handshake the protocol does not allow (see the header). */
+    /**
+     * Ends the connection for good before `ready`, giving the socket up: nothing the server sends on it
+     * afterwards (a `challenge`, a `ready`) is acted on.
+     */
     // Fatal first, so that giving the socket up schedules no reconnect; nothing is pending before `ready`
     // (requests wait in whenReady, which goFatal rejects).
-    const refuseHandshake = (message: string): void => {
-      goFatal(new SyncError('BAD_HANDSHAKE', message, false));
+    const endHandshake = (error: SyncError): void => {
+      goFatal(error);
       abandon(socket, 'handshake refused');
     };
+    /** Over a handshake the protocol does not allow (see the header). */
+    const refuseHandshake = (message: string): void =>
+      endHandshake(new SyncError('BAD_HANDSHAKE', message, false));
+    /** A frame not acted on, told by its type alone: what a frame carries is not for logs or the person. */
+    const reportIgnored = (type: ServerFrame['t'], when: string): void =>
+      options.onFrame({ t: 'error', code: 'BAD_MESSAGE', message: `unexpected ${type} from server ${when}` });
     socket.onopen = () => {
       sendRaw({ t: 'hello', versions: offered, deviceId: options.device.deviceId });
     };
@@ -284,11 +304,14 @@ export const createConnection = (options: ConnectionOptions) => {
       if (frame.t === 'challenge' || frame.t === 'ready') {
         const expected = phase === 'hello' ? 'challenge' : phase === 'auth' ? 'ready' : undefined;
         if (frame.t !== expected) {
-          options.onFrame({
-            t: 'error',
-            code: 'BAD_MESSAGE',
-            message: `unexpected ${frame.t} from server ${phase === 'ready' ? 'after ready' : `awaiting ${expected}`}`,
-          });
+          reportIgnored(
+            frame.t,
+            expected !== undefined
+              ? `awaiting ${expected}`
+              : phase === 'signing'
+                ? 'before auth was sent'
+                : 'after ready',
+          );
           return;
         }
       }
@@ -301,14 +324,16 @@ export const createConnection = (options: ConnectionOptions) => {
             return;
           }
           chosen = frame.version;
-          phase = 'auth';
+          phase = 'signing';
           const payload = authSignaturePayload({
             nonce: frame.nonce,
             deviceId: options.device.deviceId,
             serverId: frame.serverId,
           });
           void signCanonical(options.ed, options.device.secretKey, payload.label, payload).then((sig) => {
-            if (ws === socket) sendRaw({ t: 'auth', sig: base64urlEncode(sig) });
+            if (ws !== socket) return;
+            phase = 'auth';
+            sendRaw({ t: 'auth', sig: base64urlEncode(sig) });
           });
           return;
         }
@@ -333,10 +358,16 @@ export const createConnection = (options: ConnectionOptions) => {
         options.onReady?.(frame);
         return;
       }
-      if (frame.t === 'error' && phase !== 'ready') {
-        const refusal = handshakeRefusal(frame.code, frame.message);
-        if (refusal) goFatal(refusal);
-        else lastReason = `${frame.code}: ${frame.message}`;
+      if (phase !== 'ready') {
+        // No request has gone out before `ready`, so any other frame is the server's mistake, and acting on
+        // it would take what a session not yet authenticated said as this device's. Dropping it loses
+        // nothing a caller relies on: after each `ready` the engine lists its streams and pulls afresh.
+        if (frame.t !== 'error') reportIgnored(frame.t, 'before ready');
+        else {
+          const refusal = handshakeRefusal(frame.code, frame.message);
+          if (refusal) endHandshake(refusal);
+          else lastReason = `${frame.code}: ${frame.message}`;
+        }
         return;
       }
       const rid = 'rid' in frame ? frame.rid : undefined;
