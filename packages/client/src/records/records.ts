@@ -23,8 +23,8 @@
 //   file) are the write's: a value given is replaced.
 // - A signed NoteSignature, and a NoteVersion once a signed NoteSignature this device holds names it or
 //   once it is not the current version of a draft MedicalNote this device holds, are final: update and
-//   remove refuse them (RECORD_FINAL); so is removing a signed or amended MedicalNote. The note and its
-//   signatures are read just before the write: one pulled in that moment is not seen.
+//   remove refuse them (RECORD_FINAL); so is removing a signed or amended MedicalNote (removal-rules.ts).
+//   The note and its signatures are read just before the write: one pulled in that moment is not seen.
 // - Merged content given to `resolveConflict` is a write like `update`; taking a side ('keep', 'other')
 //   writes no content of this device's and is not checked.
 // Received versions are checked by the sync engine (signature, model), not by these rules.
@@ -52,6 +52,7 @@ import type { PlainRecord } from '../sync/record-codec';
 import type { NotWritableReason } from '../sync/engine';
 import { RxError, type RxDocument } from 'rxdb';
 import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
+import { noteVersionRules, readNoteVersionContexts, removalRules } from './removal-rules';
 
 export type RecordErrorCode =
   | 'VALIDATION_FAILED'
@@ -581,54 +582,13 @@ export const createRecords = (deps: RecordsDeps) => {
   };
 
   /**
-   * Refuses (RECORD_FINAL) a change to a NoteVersion that is no longer a draft: a signed NoteSignature
-   * this device holds names it, or it is not the current version of a draft MedicalNote this device
-   * holds. Read just before the write: a signature or note pulled in that moment is not seen.
+   * Refuses (RECORD_FINAL) a change to a NoteVersion that is no longer a draft (removal-rules.ts), by the
+   * note and signatures this device holds, read just before the write: one pulled in that moment is not seen.
    */
   const requireDraftVersion = async (doc: RxDocument<DeviceRecord>): Promise<void> => {
-    const version = dataOf(doc);
-    const signatures = await collection
-      .find({ selector: { patientId: doc.patientId, kind: 'NoteSignature' } })
-      .exec();
-    const signed = signatures.some((signature) => {
-      const data = dataOf(signature);
-      return data['noteVersionId'] === doc.id && data['status'] === 'signed';
-    });
-    if (signed) {
-      throw finalField(
-        'NoteVersion',
-        doc.id,
-        '(record)',
-        'is attested by a signed NoteSignature; an amendment or addendum is a new NoteVersion',
-      );
-    }
-    const noteId = version['noteId'];
-    const note = typeof noteId === 'string' ? await collection.findOne(noteId).exec() : null;
-    if (!note || note.kind !== 'MedicalNote' || note.patientId !== doc.patientId) {
-      throw finalField(
-        'NoteVersion',
-        doc.id,
-        'noteId',
-        `names a MedicalNote this device does not hold (${String(noteId)}), so the version cannot be shown to be a draft`,
-      );
-    }
-    const { status, currentVersionNumber } = dataOf(note);
-    if (status !== 'draft') {
-      throw finalField(
-        'NoteVersion',
-        doc.id,
-        '(record)',
-        `belongs to a note that is ${String(status)}, not a draft`,
-      );
-    }
-    if (currentVersionNumber !== version['versionNumber']) {
-      throw finalField(
-        'NoteVersion',
-        doc.id,
-        'versionNumber',
-        `is not the current version of its note (${String(currentVersionNumber)}); a change is a new NoteVersion`,
-      );
-    }
+    const contextOf = await readNoteVersionContexts(collection, [doc]);
+    const [rule] = noteVersionRules(doc.id, dataOf(doc), contextOf(doc));
+    if (rule) throw finalField('NoteVersion', doc.id, rule.field, rule.reason);
   };
 
   /** What a write of this device's content must know before writing: refusals, and a held version. */
@@ -636,9 +596,9 @@ export const createRecords = (deps: RecordsDeps) => {
     doc: RxDocument<DeviceRecord>,
     patch: JsonObject,
   ): Promise<HeldVersion | undefined> => {
-    if (doc.kind === 'NoteSignature' && dataOf(doc)['status'] === 'signed') {
-      throw finalField(doc.kind, doc.id, '(record)', 'is a signed NoteSignature: it is final');
-    }
+    // A signed NoteSignature neither changes nor goes.
+    const [signed] = doc.kind === 'NoteSignature' ? removalRules(doc.kind, dataOf(doc)) : [];
+    if (signed) throw finalField(doc.kind, doc.id, signed.field, signed.reason);
     if (doc.kind === 'NoteVersion') await requireDraftVersion(doc);
     return doc.kind === 'NoteSignature'
       ? heldVersion(doc.patientId, { ...dataOf(doc), ...patch })
@@ -855,13 +815,8 @@ export const createRecords = (deps: RecordsDeps) => {
         // A second remove racing the first must not count (and audit) a deletion twice.
         if (next._deleted === true) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
         unlocked();
-        const status = next.data['status'];
-        if (next.kind === 'NoteSignature' && status === 'signed') {
-          throw finalField(next.kind, id, '(record)', 'is a signed NoteSignature: it is final');
-        }
-        if (next.kind === 'MedicalNote' && (status === 'signed' || status === 'amended')) {
-          throw finalField(next.kind, id, 'status', `is ${status}: a signed note is not removed`);
-        }
+        const [rule] = removalRules(next.kind, next.data);
+        if (rule) throw finalField(next.kind, id, rule.field, rule.reason);
         next.rv = next.rv + 1;
         rv = next.rv;
         next.updatedAt = iso();

@@ -21,10 +21,10 @@
  *   those (a settlement took a side, perhaps edited since: a device offline meanwhile receives only the
  *   newest). Content is compared without `updatedAt` (every write stamps it) and without a side's
  *   `_conflictFrom`.
- * - A deletion of a held record is judged by the records API's removal rules (records.ts `remove`): a
- *   signed NoteSignature is never removed; a signed or amended MedicalNote not in the next write (further
- *   on it may have become a draft at a new version, then been removed); a NoteVersion, from the note and
- *   signatures the caller holds (`NoteVersionContext`), only where it is final for good (a signed
+ * - A deletion of a held record is refused by the records API's removal rules (removal-rules.ts) where
+ *   they held for its writer too: a signed NoteSignature; a signed or amended MedicalNote in the next write
+ *   only (further on it may have become a draft at a new version, then been removed); a NoteVersion, by
+ *   the note and signatures the caller holds (`NoteVersionContext`), where it is final for good (a signed
  *   signature names it, its note is past it or signed at it). After a held conflict, a deletion is taken
  *   when a side is one or may be removed. A LabResult, whatever its status, may be removed (as locally).
  * - A change of kind and states this build's model does not accept are not judged here (the codec judges
@@ -48,6 +48,9 @@ import {
 } from '@hale/model';
 import { isDeletionSide, sidesOf } from './conflicts';
 import { mustSign, type PlainRecord } from './record-codec';
+import { noteVersionRules, removalRules, type NoteVersionContext } from '../records/removal-rules';
+
+export type { NoteVersionContext };
 
 const MAX_REFUSAL = 500;
 
@@ -70,53 +73,6 @@ const describe = (kind: string, id: string, issues: readonly TransitionIssue[]):
   `${kind} ${id}: ${issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`.slice(0, MAX_REFUSAL);
 
 /**
- * What this device holds that decides whether a NoteVersion is final (records.ts): its note (null when
- * not held) and the NoteSignatures of the patient naming it.
- */
-export interface NoteVersionContext {
-  readonly note: Content | null;
-  readonly signatures: readonly Content[];
-}
-
-const SIGNED_NOTE: ReadonlySet<unknown> = new Set(['signed', 'amended']);
-
-/**
- * Why the records API would refuse to remove the state `data` of a held record, or null. `oneWrite`: the
- * deletion is the next write after that state; further on only what is final for good counts.
- */
-const removalRefusal = (
-  kind: string,
-  id: string,
-  data: Content,
-  oneWrite: boolean,
-  context: NoteVersionContext | undefined,
-): string | null => {
-  const status = data['status'];
-  if (kind === 'NoteSignature' && status === 'signed') return 'a signed NoteSignature is final';
-  // A signed note becomes a draft again with a new current version (transitions.ts), which may be removed.
-  if (kind === 'MedicalNote' && SIGNED_NOTE.has(status) && oneWrite) {
-    return `the note is ${String(status)}: a signed note is not removed`;
-  }
-  if (kind !== 'NoteVersion' || context === undefined) return null;
-  // Only what no later write can undo (a signature signed, a note's current version number never
-  // decreasing, a signed note a draft again only at a new version): the note and signatures held may be
-  // older than those the writer saw. The records API also refuses a version whose note it does not hold
-  // or that is under review; those may pass later and are not refused here.
-  if (context.signatures.some((s) => s['noteVersionId'] === id && s['status'] === 'signed')) {
-    return 'a signed NoteSignature attests this version';
-  }
-  const { note } = context;
-  const number = data['versionNumber'];
-  const current = note?.['currentVersionNumber'];
-  if (typeof number !== 'number' || typeof current !== 'number') return null;
-  if (current > number) return `not the current version of its note (${current}): it is final`;
-  if (current === number && SIGNED_NOTE.has(note?.['status'])) {
-    return `its note is ${String(note?.['status'])} at this version: it is final`;
-  }
-  return null;
-};
-
-/**
  * Why a deletion received may not follow `held`: the records API's `remove` rules, against the held
  * record or, for a held conflict, against every side (a settlement may have taken any of them).
  */
@@ -128,9 +84,18 @@ const deletionRefusal = (
   if (held.conflict && sidesOf(held.conflictData).some(isDeletionSide)) return null;
   const states = held.conflict ? [held.data, ...versionSides(held)] : [held.data];
   const oneWrite = received.rv === held.rv + 1;
-  const why = states.map((data) => removalRefusal(held.kind, held.id, data, oneWrite, context));
-  const refusal = why.every((w) => w !== null) ? why[0] : null;
-  return refusal ? `${held.kind} ${held.id}: deleted, but ${refusal}`.slice(0, MAX_REFUSAL) : null;
+  const rulesOf = (data: Content) => {
+    if (held.kind !== 'NoteVersion') return removalRules(held.kind, data);
+    return context ? noteVersionRules(held.id, data, context) : [];
+  };
+  // The records API's refusals that held for the writer too (removal-rules.ts `holds`).
+  const why = states.map((data) =>
+    rulesOf(data).find((r) => r.holds === 'for-good' || (r.holds === 'this-state' && oneWrite)),
+  );
+  const [refusal] = why.every((w) => w !== undefined) ? why : [];
+  return refusal
+    ? `${held.kind} ${held.id}: deleted, but ${refusal.field} ${refusal.reason}`.slice(0, MAX_REFUSAL)
+    : null;
 };
 
 /**

@@ -1,0 +1,114 @@
+/**
+ * Which records may no longer go (nor, a NoteVersion, change): one copy of the rules for the records API's
+ * own writes (RECORD_FINAL, records.ts) and for deletions received from others (received-transition.ts).
+ * A signed NoteSignature is final; a signed or amended MedicalNote is not removed; a NoteVersion is a
+ * draft only while no signed NoteSignature names it and it is the current version of its note, held here
+ * and a draft. Rules come in the order the API refuses them; `holds` is what one rests on, for judging a
+ * writer who may have seen other states: `for-good` no later write undoes it (a signature signed, a
+ * note's current version number never decreasing, a signed note a draft again only at a new version),
+ * `this-state` a later version of the record may leave it, `as-held` the note and signatures held here
+ * may be older than those the writer saw. The rules never throw; the reader's errors are the store's.
+ */
+import type { DeviceRecord, RecordsCollection } from '../store/device-db';
+
+type Content = Readonly<Record<string, unknown>>;
+
+/** What decides whether a NoteVersion is a draft: its note (null: not held) and the patient's signatures. */
+export interface NoteVersionContext {
+  readonly note: Content | null;
+  readonly signatures: readonly Content[];
+}
+
+/** A rule a write breaks: what RECORD_FINAL names (`field`, `reason`) and what it rests on (`holds`). */
+export interface FinalRule {
+  readonly field: string;
+  readonly reason: string;
+  readonly holds: 'for-good' | 'this-state' | 'as-held';
+}
+
+const SIGNED_NOTE: ReadonlySet<unknown> = new Set(['signed', 'amended']);
+
+/** The rules removing a record in state `data` breaks by that state (a NoteVersion: `noteVersionRules`). */
+export const removalRules = (kind: string, data: Content): FinalRule[] => {
+  const status = data['status'];
+  if (kind === 'NoteSignature' && status === 'signed') {
+    return [{ field: '(record)', reason: 'is a signed NoteSignature: it is final', holds: 'for-good' }];
+  }
+  // A signed note becomes a draft again with a new current version (transitions.ts), which may go.
+  if (kind !== 'MedicalNote' || !SIGNED_NOTE.has(status)) return [];
+  return [
+    { field: 'status', reason: `is ${String(status)}: a signed note is not removed`, holds: 'this-state' },
+  ];
+};
+
+/** The rules a change or removal of NoteVersion `id` in state `version` breaks; none: a draft. */
+export const noteVersionRules = (
+  id: string,
+  version: Content,
+  { note, signatures }: NoteVersionContext,
+): FinalRule[] => {
+  const rules: FinalRule[] = [];
+  const broken = (field: string, lasting: boolean, reason: string) =>
+    rules.push({ field, reason, holds: lasting ? 'for-good' : 'as-held' });
+  if (signatures.some((s) => s['noteVersionId'] === id && s['status'] === 'signed')) {
+    broken(
+      '(record)',
+      true,
+      'is attested by a signed NoteSignature; an amendment or addendum is a new NoteVersion',
+    );
+  }
+  const noteId = String(version['noteId']);
+  if (note === null) {
+    broken(
+      'noteId',
+      false,
+      `names a MedicalNote this device does not hold (${noteId}), so the version cannot be shown to be a draft`,
+    );
+    return rules;
+  }
+  const { status, currentVersionNumber: current } = note;
+  const number = version['versionNumber'];
+  const numbered = typeof number === 'number' && typeof current === 'number';
+  if (status !== 'draft') {
+    const signedAtIt = numbered && current === number && SIGNED_NOTE.has(status);
+    broken('(record)', signedAtIt, `belongs to a note that is ${String(status)}, not a draft`);
+  }
+  if (current !== number) {
+    const past = numbered && current > number;
+    broken(
+      'versionNumber',
+      past,
+      `is not the current version of its note (${String(current)}); a change is a new NoteVersion`,
+    );
+  }
+  return rules;
+};
+
+type HeldVersion = Pick<DeviceRecord, 'id' | 'patientId' | 'data'>;
+
+/**
+ * Reads what decides whether each of `versions` (held NoteVersions) is a draft: the notes in one read and
+ * each patient's signatures in one, however many versions. A version not given may read as not held.
+ */
+export const readNoteVersionContexts = async (
+  collection: RecordsCollection,
+  versions: readonly HeldVersion[],
+): Promise<(version: HeldVersion) => NoteVersionContext> => {
+  const noteIds = [...new Set(versions.map((v) => v.data['noteId']).filter((id) => typeof id === 'string'))];
+  const signaturesOf = async (patientId: string) => {
+    const docs = await collection.find({ selector: { patientId, kind: 'NoteSignature' } }).exec();
+    return [patientId, docs.map((d) => d.toJSON().data)] as const;
+  };
+  const [notes, signatures] = await Promise.all([
+    noteIds.length > 0 ? collection.findByIds(noteIds).exec() : undefined,
+    Promise.all([...new Set(versions.map((v) => v.patientId))].map(signaturesOf)).then((e) => new Map(e)),
+  ]);
+  return ({ id, patientId, data }) => {
+    const noteId = data['noteId'];
+    const note = typeof noteId === 'string' ? notes?.get(noteId) : undefined;
+    return {
+      note: note?.kind === 'MedicalNote' && note.patientId === patientId ? note.toJSON().data : null,
+      signatures: (signatures.get(patientId) ?? []).filter((s) => s['noteVersionId'] === id),
+    };
+  };
+};
