@@ -5,19 +5,22 @@
  * - Every entry is built (numbered, linked, signed, sealed to the patient) when the action happens, even
  *   offline, and kept in a persisted outbox; retries re-send the same bytes, so nothing is duplicated.
  * - A patient's outbox rows are the contiguous tail of this device's chain for that patient (positions
- *   after the last acknowledged one, up to the chain position) and are pushed in chain order; a refused
- *   row holds back the later rows of its chain, which stored first would leave it out of order or lost.
+ *   after the last acknowledged one, up to the chain position; after a restore, preceded by entries
+ *   acknowledged before and sent again, see below) and are pushed in chain order; a refused row holds back
+ *   the later rows of its chain, which stored first would leave it out of order or lost.
  * - A row leaves the outbox only when (a) the server acknowledged it (ok, or the same entry already
  *   stored), or (b) it is given up together with every later row of its chain and the chain is rewound to
  *   just before it. (b) is done only when none of those rows can be stored: each push of them was refused
- *   explicitly (none went unanswered) and no later position was acknowledged. So the chain never moves
- *   past an entry the server lacks for good, and a refusal never becomes a "deleted" alarm.
+ *   explicitly (none went unanswered), none was acknowledged before (sent again after a restore) and no
+ *   later position was acknowledged. So the chain never moves past an entry the server lacks for good, and
+ *   a refusal never becomes a "deleted" alarm.
  * - A refused chain is retried with backoff (30 s doubling to 6 h), and at once when a new entry for that
  *   patient is appended (new activity usually means access is back: a renewed grant). It is given up at
  *   the first refusal when no retry can change the answer (BAD_SIGNATURE, FORBIDDEN, …), otherwise (consent
  *   ended, server busy, RATE_LIMITED: the server's daily cap on a device's entries for one patient) after 7
- *   days and 3 refusals. Rows that may be stored already (a push went
- *   unanswered) are never given up: a later retry is acknowledged once the server takes pushes again.
+ *   days and 3 refusals. Rows that may be stored already (a push went unanswered, or acknowledged before a
+ *   restore and sent again) are never given up: a later retry is acknowledged once the server takes pushes
+ *   again.
  * - Every check of a patient's served log (`verify`, and the views through `entries`) remembers, per
  *   author (the server, each device), how far its chain verified whole from position 1 and the link hash
  *   of its entry there, with the server store's incarnation then (device meta `audit-seen/<patient>`,
@@ -46,10 +49,23 @@
  *   verified the lost entries see those positions held by other entries, reported once as for any
  *   rewritten chain and accepted the same way. A chain served short with no restore announced (the same
  *   incarnation), or not whole, or with a hole, is never continued this way: it stays reported at every
- *   check, `acceptLosses` included. Devices of other accounts (providers) cannot read a patient's log to
- *   check it: their chains in it are not continued (a gap stays). Positions acknowledged before OWN_ACKED
- *   was kept (an older build) are not known with their incarnation, so the first restore after an upgrade
- *   may still leave a gap.
+ *   check, `acceptLosses` included. Positions acknowledged before OWN_ACKED was kept (an older build) are
+ *   not known with their incarnation, so the first restore after an upgrade may still leave a gap.
+ * - This device's chain in another patient's log (a provider's, through a grant) after such a restore: the
+ *   server never lets a grantee read that log, so where the served chain ends cannot be learnt. Instead the
+ *   newest entries the server acknowledged there (up to MAX_KEPT, about MAX_KEPT_CHARS of sealed bodies)
+ *   are kept as pushed, with the store's incarnation then (KEPT, per patient). At the first flush on a
+ *   connection announcing another incarnation with a row of that patient's stream to push (the same moment
+ *   as for the own chain, and for the same cost reason), they go back into the outbox ahead of that row,
+ *   byte for byte, once per restore: the server acknowledges one it still holds as before and stores one
+ *   it lost again, at its position, so the rows behind them link to entries that exist and the patient's
+ *   devices verify the chain whole — nothing is lost, so nothing is reported once they are stored. Until
+ *   then (the provider appended nothing for that patient since) the chain is served cut at its end, and a
+ *   patient device that verified the lost entries reports them `deleted`, naming the restore, as for any
+ *   author, until accepted. The device re-sends what the restore lost as it re-sends its records
+ *   (docs/operations.md). A chain served short with no restore announced is not sent again (the gap stays
+ *   for the patient's devices to report). Entries older than those kept, or acknowledged by a build that
+ *   kept none, are not sent again: a restore losing them leaves a gap, reported at every check.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -94,9 +110,13 @@
  * refused row for good; delivered late, it shows as reordered. An unreadable outbox state holds nothing
  * back by time and gives nothing up. The restore check of the own chain writes OWN_LOST first and the
  * acknowledged position last: a crash in between has the next flush do it again, to the same result; while
- * the served log cannot be read, nothing is pushed. A crash before a burst of notes is mirrored (that macrotask) loses
- * those notes; one between an entry's append and the next save of the mirror has the next start append
- * its changes again (listed twice, never missing).
+ * the served log cannot be read, nothing is pushed. Entries sent again after a restore are queued before
+ * the restore is recorded (KEPT's incarnation): a crash in between queues them again, each id once; while
+ * the restore cannot be recorded there, nothing is pushed (tried again at the next flush). An entry that
+ * cannot be kept when acknowledged is reported in `issues` (AUDIT_KEPT_NOT_KEPT) and is not sent again
+ * after a restore. A crash before a burst of notes is mirrored (that macrotask) loses those notes; one
+ * between an entry's append and the next save of the mirror has the next start append its changes again
+ * (listed twice, never missing).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { base64urlEncode, chainLinkHash, signCanonical, type AccountKeys, type Ed25519 } from '@hale/crypto';
@@ -105,10 +125,10 @@ import {
   Incarnation,
   isErrorCode,
   AuditEntryBody,
+  PushDoc,
   auditSignaturePayload,
   validate,
   type PulledFrame,
-  type PushDoc,
   type PushedFrame,
   type PushResult,
   type ServedDoc,
@@ -237,6 +257,14 @@ const OWN_ACKED = 'audit-own-acked';
 /** Positions of that chain lost with an announced restore, reported until accepted (see the header). */
 const OWN_LOST = 'audit-own-lost';
 const MAX_OWN_LOST = 100;
+/**
+ * Per patient other than this account: the newest entries of this device's chain in that patient's log
+ * that the server acknowledged, signed as pushed, to send again after a restore (see the header).
+ */
+const KEPT = 'audit-kept';
+const MAX_KEPT = 500;
+/** Characters of sealed bodies (`ct`) kept per patient: a few coalesced entries of 500 changes. */
+const MAX_KEPT_CHARS = 512 * 1024;
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
 const COALESCE = 500;
@@ -302,6 +330,35 @@ const OwnLost = Type.Array(
   ),
   { maxItems: MAX_OWN_LOST },
 );
+
+/**
+ * This device's entries in one patient's log (not its account's own) that the server acknowledged, in
+ * chain order, and the store's incarnation that acknowledged them or that they were last sent again to.
+ */
+const KeptEntries = Type.Object(
+  {
+    incarnation: Type.Optional(Incarnation),
+    rows: Type.Array(PushDoc, { maxItems: MAX_KEPT }),
+  },
+  { additionalProperties: false },
+);
+type KeptEntries = Static<typeof KeptEntries>;
+
+/** `rows` (acknowledged entries of one chain) merged into `kept`: one per id, in chain order, the newest. */
+const keepNewest = (kept: readonly PushDoc[], rows: readonly PushDoc[]): PushDoc[] => {
+  const byId = new Map<string, PushDoc>();
+  for (const d of [...kept, ...rows]) byId.set(d.id, d);
+  const sorted = [...byId.values()].sort((a, b) => (a.audit?.authorSeq ?? 0) - (b.audit?.authorSeq ?? 0));
+  // The newest always, however large: it is the one the next entry links to.
+  let from = sorted.length;
+  let chars = 0;
+  for (const d of sorted.toReversed()) {
+    chars += d.ct.length;
+    if (sorted.length - from >= MAX_KEPT || (chars > MAX_KEPT_CHARS && from < sorted.length)) break;
+    from--;
+  }
+  return sorted.slice(from);
+};
 
 const backoff = (refusals: number): number =>
   Math.min(BACKOFF_BASE_MS * 2 ** Math.min(refusals - 1, 20), BACKOFF_MAX_MS);
@@ -447,6 +504,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (first === undefined || last === undefined) return false;
     const maybe = new Set(state.maybeStored);
     if (rows.some((r) => maybe.has(r.id))) return false;
+    // Sent again after a restore (resendAfterRestore): acknowledged before, so perhaps still stored.
+    const kept = new Set((await keptOf(patientOf(stream)))?.rows.map((r) => r.id));
+    if (rows.some((r) => kept.has(r.id))) return false;
     // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
     if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
     const chain = await deps.meta.get(chainKey(patientOf(stream)), META_SCHEMAS.auditChain);
@@ -562,6 +622,53 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return true;
   };
 
+  const keptKey = (patientId: string): string => `${KEPT}/${patientId}`;
+  const keptOf = (patientId: string): Promise<KeptEntries | null> =>
+    deps.meta.get(keptKey(patientId), KeptEntries);
+
+  /**
+   * The same moment for this device's chains in other patients' logs, which a grantee cannot read (the
+   * server refuses it): where the served chain ends cannot be learnt, so the entries the server acknowledged
+   * that this device still holds (KEPT) go back into the outbox ahead of the stream's rows, byte for byte.
+   * The server acknowledges one it holds as before and stores one it lost again, at its position, so the
+   * rows behind them link to entries that exist. Once a stream's are queued, the incarnation is recorded,
+   * so they are queued once per restore; a crash in between queues them again, each id once.
+   */
+  const resendAfterRestore = async (): Promise<void> => {
+    const incarnation = served;
+    if (incarnation === undefined) return;
+    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+    // As for the own chain, only a row about to be pushed could link to a lost entry.
+    const streams = new Set(outbox.map((d) => d.stream).filter((stream) => stream !== ownStream));
+    for (const stream of streams) {
+      const patientId = patientOf(stream);
+      const kept = await keptOf(patientId);
+      if (kept?.incarnation === undefined || kept.incarnation === incarnation) continue;
+      let queued = 0;
+      await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) => {
+        const list = current ?? [];
+        const present = new Set(list.map((d) => d.id));
+        const at = list.findIndex((d) => d.stream === stream);
+        const next = at < 0 ? Infinity : (list[at]!.audit?.authorSeq ?? 0);
+        const again = kept.rows.filter((r) => !present.has(r.id) && (r.audit?.authorSeq ?? 0) < next);
+        queued = again.length;
+        if (again.length === 0) return current;
+        const cut = at < 0 ? list.length : at;
+        return [...list.slice(0, cut), ...again, ...list.slice(cut)];
+      });
+      await deps.meta.update(keptKey(patientId), KeptEntries, (current) =>
+        current === null ? current : { ...current, incarnation },
+      );
+      if (queued > 0) {
+        issue(
+          `AUDIT_RESENT: the server announced a restore of its store; ${queued} audit entr${queued === 1 ? 'y' : 'ies'} ` +
+            `of this device for ${patientId} it acknowledged before ${queued === 1 ? 'is' : 'are'} sent again ahead of ` +
+            'the next, so that those the restore lost are stored again',
+        );
+      }
+    }
+  };
+
   /** The continuation, from a log a check read anyway (account's own log only; see continueAfterRestore). */
   const continueOwn = (patientId: string, log: readonly ServedDoc[]): Promise<boolean> =>
     patientId === deps.accountId ? serial(() => continueAfterRestore(log)) : Promise.resolve(false);
@@ -570,6 +677,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     serial(async () => {
       if (deps.connection.status() !== 'ready') return 0;
       await continueAfterRestore();
+      await resendAfterRestore();
       const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       if (outbox.length === 0) return 0;
       const state = await loadState();
@@ -692,6 +800,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
             })
             .catch(() => null);
         }
+        await keepAcknowledged(outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)));
         for (const r of rewinds) {
           await deps.meta.update(chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
             seq: r.seq,
@@ -701,6 +810,33 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       return sent;
     });
+
+  /**
+   * Keeps `rows` (acknowledged now, in other patients' logs) to be sent again after a restore, with the
+   * incarnation that acknowledged them. A failure is only reported: those entries are then not sent again,
+   * and a restore that loses them leaves a gap in the patient's log.
+   */
+  const keepAcknowledged = async (rows: readonly PushDoc[]): Promise<void> => {
+    const byPatient = new Map<string, PushDoc[]>();
+    for (const d of rows)
+      byPatient.set(patientOf(d.stream), [...(byPatient.get(patientOf(d.stream)) ?? []), d]);
+    for (const [patientId, acked] of byPatient) {
+      try {
+        await deps.meta.update(keptKey(patientId), KeptEntries, (current) => {
+          const incarnation = served ?? current?.incarnation;
+          return {
+            rows: keepNewest(current?.rows ?? [], acked),
+            ...(incarnation === undefined ? {} : { incarnation }),
+          };
+        });
+      } catch (error) {
+        issue(
+          `AUDIT_KEPT_NOT_KEPT: audit entries of this device for ${patientId} could not be kept to be sent again ` +
+            `after a restore of the server: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  };
 
   /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
   const acknowledgedPosition = (patientId: string): Promise<number> =>
@@ -1115,9 +1251,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const state = await deps.meta.get(OUTBOX_STATE, OutboxState);
       if (!state) return [];
       const maybe = new Set(state.maybeStored);
-      return Object.entries(state.held).map(([stream, h]) => {
+      const out: UndeliveredChain[] = [];
+      for (const [stream, h] of Object.entries(state.held)) {
         const rows = outbox.filter((d) => d.stream === stream);
-        return {
+        // Sent again after a restore: acknowledged before, so perhaps stored (never given up either).
+        const kept = new Set((await keptOf(patientOf(stream)).catch(() => null))?.rows.map((r) => r.id));
+        out.push({
           patientId: patientOf(stream),
           entries: rows.length,
           code: h.code,
@@ -1125,9 +1264,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           refusals: h.refusals,
           since: iso(h.firstAt),
           nextAttemptAt: iso(h.nextAt),
-          maybeStored: rows.some((d) => maybe.has(d.id)),
-        };
-      });
+          maybeStored: rows.some((d) => maybe.has(d.id) || kept.has(d.id)),
+        });
+      }
+      return out;
     },
     /**
      * The patient's whole audit stream as served, verified: every author's chain must reach the position
