@@ -108,6 +108,10 @@ import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-
 export interface LiveConnection {
   readonly id: number;
   readonly principal: AuthenticatedDevice;
+  /**
+   * Sends a frame. The hub holds a connection from before its device is told `ready`; what it sends
+   * until then the owner holds and sends right after `ready`, in order (sync-ws.ts): it counts as told.
+   */
   send(frame: ServerFrame): void;
   /** Sends an already encoded frame (the same `changes` text is shared by every follower of a stream). */
   sendEncoded(text: string, type: ServerFrame['t']): void;

@@ -4,6 +4,11 @@
  * Invariants:
  * - State machine hello → challenge → auth → ready; nothing but hello/auth is served before ready. The
  *   challenge nonce is fresh per connection and single-use, so a recorded auth frame is useless elsewhere.
+ * - Nothing but the handshake (`challenge`, `ready`, `error`) goes out before `ready`, which devices
+ *   require: what the live hub sends the connection it holds before then (an `accessChanged` for a grant
+ *   change committed while `ready` is prepared) is held and sent right after `ready`, in order, so no
+ *   such notice is lost; a connection that ends before `ready` drops it (the device is told afresh once
+ *   it signs in again). Held only for the handshake's few store reads, bounded by its deadline.
  * - A hello naming a device the store holds no row of (nor of its account: a restore from a backup older
  *   than the device, a removal, another server's device) is refused NOT_FOUND and closed (4001), a revoked
  *   one DEVICE_REVOKED (4001); neither gets a challenge. NOT_FOUND, not UNAUTHENTICATED, which devices
@@ -187,6 +192,16 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
     let sessionTimer: ReturnType<typeof setTimeout> | undefined;
     let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
     let unwatchWrappedRoot: (() => void) | undefined;
+    /**
+     * What the hub sent the connection before `ready` went out (it holds the connection from before the
+     * device is read again), sent right after `ready` in order; null once `ready` went out. Dropped with a
+     * connection that ends before `ready`.
+     */
+    let heldUntilReady: Array<() => void> | null = [];
+    const afterReady = (out: () => void): void => {
+      if (heldUntilReady) heldUntilReady.push(out);
+      else out();
+    };
 
     // A function, not an inline test: `state` changes across the awaits of a handler.
     const isClosed = (): boolean => state === 'closed' || socket.readyState !== socket.OPEN;
@@ -608,12 +623,15 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           const conn: LiveConnection = {
             id,
             principal: device,
-            send: (frame) =>
-              send(
+            // A device acts on nothing but the handshake before `ready` (an `accessChanged` of a grant change
+            // committed while it signs in would be dropped and reported as a protocol error): held for then.
+            send: (frame) => {
+              const out =
                 frame.t === 'accessChanged'
                   ? { ...frame, streams: accessRowsFor(frame.streams, c.version) }
-                  : frame,
-              ),
+                  : frame;
+              afterReady(() => send(out));
+            },
             sendEncoded: (text, type) => {
               if (socket.readyState !== socket.OPEN) {
                 // Closing (the client began it): the hub counts what it sends, so it learns now that this
@@ -621,9 +639,14 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
                 ctx.hub.remove(conn);
                 return;
               }
-              metrics.messages.inc({ direction: 'out', type });
-              metrics.bytes.inc({ direction: 'out' }, text.length);
-              write(text);
+              // Never held in practice (changes follow a `subscribe`, served only once ready), but were one,
+              // it too would wait for `ready`.
+              afterReady(() => {
+                if (socket.readyState !== socket.OPEN) return;
+                metrics.messages.inc({ direction: 'out', type });
+                metrics.bytes.inc({ direction: 'out' }, text.length);
+                write(text);
+              });
             },
             bufferedAmount: () => socket.bufferedAmount,
             close: (code, reason) => {
@@ -681,6 +704,9 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             ...(wrappedRootGen === undefined ? {} : { wrappedRootGen }),
             ...(incarnation === undefined ? {} : { incarnation }),
           });
+          const held = heldUntilReady;
+          heldUntilReady = null;
+          for (const out of held ?? []) out();
           return;
         }
         if (state === 'ready' && principal && live) await handleReady(frame, principal, live);

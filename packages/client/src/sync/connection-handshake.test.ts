@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519, type Ed25519 } from '@hale/crypto';
 import { SUPPORTED_VERSIONS, type ServerFrame } from '@hale/protocol';
+import { AccountError } from '../account/errors';
 import { createConnection, SyncError, type WebSocketLike } from './connection';
 
 const ID = 'A'.repeat(22);
@@ -91,7 +92,7 @@ const open = (server: ReturnType<typeof scriptedServer>, ed: Ed25519 = webCrypto
     backoff: { initialMs: 1, maxMs: 2 },
   });
   connection.start();
-  return { connection, frames, readies, deviceId: device.deviceId };
+  return { connection, frames, readies, deviceId: device.deviceId, secretKey: device.secretKey };
 };
 
 const failure = (promise: Promise<unknown>): Promise<unknown> =>
@@ -117,6 +118,38 @@ const heldSigning = () => {
   };
   return { ed, release: () => release() };
 };
+
+/**
+ * An Ed25519 whose signatures wait for `release()` and then do as `outcome` says for each in turn (the
+ * last one for the rest): sign, or reject with the error given.
+ */
+const heldThen = (outcomes: Array<'sign' | Error>) => {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let calls = 0;
+  const ed: Ed25519 = {
+    ...webCryptoEd25519,
+    sign: async (key, msg) => {
+      const outcome = outcomes[Math.min(calls++, outcomes.length - 1)];
+      await held;
+      if (outcome === undefined || outcome === 'sign') return webCryptoEd25519.sign(key, msg);
+      throw outcome;
+    },
+  };
+  return { ed, release: () => release(), calls: () => calls };
+};
+
+/** `promise`'s outcome, or 'pending' if it has none within `ms`. */
+const within = (promise: Promise<unknown>, ms = 1_000): Promise<unknown> =>
+  Promise.race([
+    promise.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('pending'), ms)),
+  ]);
 
 /** The BAD_MESSAGE reports handed on, by what they say. */
 const reports = (frames: ServerFrame[]): string[] =>
@@ -432,6 +465,146 @@ describe('frames other than the handshake before ready', () => {
       expect(frames).toEqual([{ t: 'changes', docs: [], streams: [{ stream: STREAM, checkpoint: 4 }] }]);
     } finally {
       connection.stop();
+    }
+  });
+});
+
+describe('signing auth that fails', () => {
+  const plain: Script = {
+    hello: (offered) => [challenge(Math.max(...offered))],
+    auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+  };
+
+  it('the signer refusing LOCKED: fatal LOCKED, nothing sent, the socket given up, no reconnect', async () => {
+    const signing = heldThen([new AccountError('LOCKED', 'the account is locked; unlock it again')]);
+    const server = scriptedServer(plain);
+    const { connection, readies } = open(server, signing.ed);
+    try {
+      const waited = within(connection.whenReady());
+      signing.release();
+      const e = await waited;
+      expect(e).toBeInstanceOf(SyncError);
+      expect(e).toMatchObject({ code: 'LOCKED', retry: false });
+      expect((e as SyncError).message).toMatch(/locked/);
+      expect(connection.status()).toBe('fatal');
+      expect(connection.failure()).toBe(e);
+      expect(readies).toEqual([]);
+      await settle();
+      expect(server.sent).toEqual(['hello']);
+      expect(server.closed(), 'sockets the device closed').toBe(1);
+      expect(server.sockets(), 'sockets opened (no reconnect)').toBe(1);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('the device key zeroed while auth is signed (the account locked): fatal LOCKED, nothing sent', async () => {
+    // Whether the signer then fails or signs the zeroes, nothing under them goes out.
+    for (const outcome of [new Error('signer lost its key'), 'sign' as const]) {
+      const label = outcome === 'sign' ? 'signed' : 'rejected';
+      const signing = heldThen([outcome]);
+      const server = scriptedServer(plain);
+      const { connection, readies, secretKey } = open(server, signing.ed);
+      try {
+        await settle();
+        expect(signing.calls(), label).toBe(1);
+        secretKey.fill(0);
+        const waited = within(connection.whenReady());
+        signing.release();
+        expect(await waited, label).toMatchObject({ code: 'LOCKED', retry: false });
+        expect(connection.status(), label).toBe('fatal');
+        expect(readies).toEqual([]);
+        await settle();
+        expect(server.sent, label).toEqual(['hello']);
+        expect(server.closed(), label).toBe(1);
+        expect(server.sockets(), label).toBe(1);
+      } finally {
+        connection.stop();
+      }
+    }
+  });
+
+  it('a key already zeroed when the challenge comes is not signed: fatal LOCKED', async () => {
+    const signing = heldThen(['sign']);
+    signing.release();
+    const server = scriptedServer(plain);
+    const { connection, secretKey } = open(server, signing.ed);
+    secretKey.fill(0);
+    try {
+      expect(await within(connection.whenReady())).toMatchObject({ code: 'LOCKED', retry: false });
+      expect(signing.calls()).toBe(0);
+      expect(server.sent).toEqual(['hello']);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('any other signing failure gives the socket up and signs in again on a new one', async () => {
+    const signing = heldThen([new Error('signer worker crashed'), 'sign']);
+    const server = scriptedServer(plain);
+    const statuses: string[] = [];
+    const device = generateDeviceKeys();
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: server.create,
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: signing.ed,
+      onFrame: () => undefined,
+      onStatus: (status, reason) => statuses.push(`${status}${reason === undefined ? '' : `: ${reason}`}`),
+      backoff: { initialMs: 1, maxMs: 2 },
+    });
+    connection.start();
+    try {
+      const waited = within(connection.whenReady());
+      signing.release();
+      expect(await waited).toBe('resolved');
+      expect(connection.status()).toBe('ready');
+      expect(statuses).toContainEqual(
+        expect.stringMatching(/^offline: auth could not be signed: signer worker/),
+      );
+      expect(server.sockets(), 'sockets opened').toBe(2);
+      expect(server.closed(), 'the first one given up by the device').toBe(1);
+      expect(server.sent).toEqual(['hello', 'hello', 'auth']);
+      expect(signing.calls()).toBe(2);
+    } finally {
+      connection.stop();
+    }
+  });
+});
+
+describe('a fatal refusal after ready', () => {
+  const STREAM = `${ID}/profile` as const;
+
+  it('gives the socket up: nothing after it is handed on or taken as a reply, no reconnect', async () => {
+    for (const code of ['DEVICE_REVOKED', 'BAD_SIGNATURE', 'UNSUPPORTED_VERSION']) {
+      const server = scriptedServer({
+        hello: (offered) => [challenge(Math.max(...offered))],
+        auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+        // The refusal, then a server that goes on on the same socket before closing it.
+        request: (rid) => [
+          { t: 'error', code, message: 'refused' },
+          { t: 'changes', docs: [], streams: [{ stream: STREAM, checkpoint: 3 }] },
+          { t: 'streams', rid, streams: [] },
+        ],
+      });
+      const { connection, frames } = open(server);
+      try {
+        await connection.whenReady();
+        const e = await within(connection.request({ t: 'listStreams' }));
+        expect(e, code).toMatchObject({ code: 'NETWORK', retry: true });
+        await settle();
+        expect(connection.status(), code).toBe('fatal');
+        expect(connection.failure(), code).toMatchObject({ code, retry: false });
+        expect(
+          frames.map((f) => f.t),
+          code,
+        ).toEqual(['error']);
+        expect(server.closed(), `${code}: sockets the device closed`).toBe(1);
+        expect(server.sockets(), `${code}: sockets opened (no reconnect)`).toBe(1);
+        expect(await within(connection.whenReady()), code).toMatchObject({ code });
+      } finally {
+        connection.stop();
+      }
     }
   });
 });

@@ -39,9 +39,15 @@
  * missed handshake deadline). A `challenge` for a version not offered, or a `ready` with another version or
  * another device's id, is fatal too (BAD_HANDSHAKE, the socket closed by the device): a server answering
  * for another device, or in a version this build never agreed to, is broken or hostile, reconnecting gets
- * the same answer, and nothing it serves on that session can be taken as this device's. Any refusal that
- * is fatal before `ready` closes the socket too: nothing the server sends on it afterwards (a `challenge`
- * to sign, a `ready`) is acted on.
+ * the same answer, and nothing it serves on that session can be taken as this device's. A device whose key
+ * is zeroed (its account was locked) when `auth` is to be signed, or once it is signed, or whose signer
+ * refuses with AccountError LOCKED, is fatal too (LOCKED): nothing is signed or sent under zeroes, and no
+ * later attempt could sign in. Signing that fails otherwise gives the socket up and reconnects with
+ * backoff, as a dropped socket does, instead of waiting for the server's handshake deadline.
+ * Whatever makes the connection fatal, before `ready` or after it (an `error` DEVICE_REVOKED,
+ * BAD_SIGNATURE or UNSUPPORTED_VERSION without a rid), gives the socket up too (the device closes it,
+ * requests in flight on it fail NETWORK): nothing the server sends on it afterwards (a `challenge` to sign,
+ * a `ready`, a reply, `changes`) is acted on or handed on.
  * A fatal connection starts again only by `start()`.
  */
 import {
@@ -54,8 +60,9 @@ import {
   type ReadyFrame,
   type ServerFrame,
 } from '@hale/protocol';
-import { base64urlEncode, signCanonical, type Ed25519 } from '@hale/crypto';
+import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
 import { HTTP_TIMEOUT_MS } from '../api/http-api';
+import { isAccountError } from '../account/errors';
 
 /** The subset of the WHATWG WebSocket the client needs (browser, Electron and `ws` all provide it). */
 export interface WebSocketLike {
@@ -132,6 +139,14 @@ const handshakeRefusal = (code: string, message: string): SyncError | undefined 
     return new SyncError('DEVICE_UNKNOWN', `${DEVICE_UNKNOWN_MESSAGE} (${message})`, false);
   return FATAL_CODES.has(code) ? new SyncError(code, message, false) : undefined;
 };
+
+/** The device key is zeroed (its account was locked): no attempt of this connection can sign in again. */
+const lockedError = (): SyncError =>
+  new SyncError(
+    'LOCKED',
+    'the account was locked, so this device cannot sign in; open the session again once unlocked',
+    false,
+  );
 
 /** `"rid"` as a top-level member before any nested value, as the server writes its frames. */
 const RID_PREFIX = /^\s*\{[^{}[\]"]*(?:"[^"\\]*"\s*:\s*"[^"\\]*"\s*,\s*)*"rid"\s*:\s*(\d{1,15})\s*[,}]/;
@@ -325,16 +340,37 @@ export const createConnection = (options: ConnectionOptions) => {
           }
           chosen = frame.version;
           phase = 'signing';
+          const secretKey = options.device.secretKey;
+          // Never signed under zeroes: the server would refuse it BAD_SIGNATURE, a reason that misleads.
+          if (isAllZero(secretKey)) {
+            endHandshake(lockedError());
+            return;
+          }
           const payload = authSignaturePayload({
             nonce: frame.nonce,
             deviceId: options.device.deviceId,
             serverId: frame.serverId,
           });
-          void signCanonical(options.ed, options.device.secretKey, payload.label, payload).then((sig) => {
-            if (ws !== socket) return;
-            phase = 'auth';
-            sendRaw({ t: 'auth', sig: base64urlEncode(sig) });
-          });
+          void signCanonical(options.ed, secretKey, payload.label, payload).then(
+            (sig) => {
+              if (ws !== socket) return;
+              // Zeroed while it was signed: the signature may be over zeroes.
+              if (isAllZero(secretKey)) return endHandshake(lockedError());
+              phase = 'auth';
+              sendRaw({ t: 'auth', sig: base64urlEncode(sig) });
+            },
+            (error: unknown) => {
+              if (ws !== socket) return;
+              if (isAllZero(secretKey) || (isAccountError(error) && error.code === 'LOCKED')) {
+                endHandshake(lockedError());
+                return;
+              }
+              // Not this device's standing: a later attempt may sign (the server's deadline would only
+              // end this one later).
+              const why = error instanceof Error ? error.message : String(error);
+              abandon(socket, `auth could not be signed: ${why}`);
+            },
+          );
           return;
         }
       } else if (phase === 'auth' && frame.t === 'ready') {
@@ -380,8 +416,12 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
       }
-      if (frame.t === 'error' && FATAL_CODES.has(frame.code))
+      if (frame.t === 'error' && FATAL_CODES.has(frame.code)) {
+        // As before `ready`: fatal first, so that giving the socket up schedules no reconnect, and nothing
+        // the server sends on it afterwards is acted on or handed on.
         goFatal(new SyncError(frame.code, frame.message, false));
+        abandon(socket, `refused: ${frame.code}`);
+      }
       options.onFrame(frame);
     };
     socket.onclose = (ev) => {
