@@ -2,8 +2,9 @@
 // and push any version of a record it may write, going around the records API's transition rules. A
 // version that rewrites what is final (a lab result's earlier versions, a value changed in place) must
 // not replace what the patient's devices hold: it is quarantined BAD_TRANSITION and the held version
-// stays, whether it arrives live, by a pull, or as the server's side of a conflict. Genuine versions,
-// also several at once after a device was offline, still apply.
+// stays, whether it arrives live, by a pull, or as the server's side of a conflict (where the patient's
+// edit is then sent over it). Genuine versions, also several at once after a device was offline, still
+// apply.
 import { describe, expect, it } from 'vitest';
 import type { DeviceSession } from '@hale/client';
 import type { RecordOf } from '@hale/model';
@@ -141,6 +142,9 @@ describe('versions received from the server are held to the record transition ru
     ]);
     expect((await p.records.get(lab.id))?.conflict).toBe(false);
     expect(p.sync.quarantine().find((q) => q.id === lab.id)?.reason).toBe('BAD_TRANSITION');
-    await eventually(() => p.sync.unsent().some((u) => u.id === lab.id), "the patient's edit is kept unsent");
+    // One write after the version the patient held, signed by the provider: the patient's edit is sent
+    // over it (forged-master-later-writes.e2e), not kept unsent.
+    await eventually(() => serverRv(server.t, lab.id) > rv, "the patient's edit is sent over the forgery");
+    expect(p.sync.unsent()).toEqual([]);
   });
 });

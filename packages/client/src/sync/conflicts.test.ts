@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
-import { EARLIER_CONFLICTS_KEY, RECORD_FROM_KEY, resolveRecordConflict, sidesOf } from './conflicts';
+import {
+  EARLIER_CONFLICTS_KEY,
+  RECORD_FROM_KEY,
+  overwriteRefused,
+  resolveRecordConflict,
+  sidesOf,
+} from './conflicts';
 import type { PlainRecord } from './record-codec';
 
 const version = (
@@ -211,5 +217,33 @@ describe('resolveRecordConflict: sides equal in clinical content', () => {
     expect(merged.conflict).toBe(true);
     expect(merged.data['name']).toBe('Other');
     expect(sidesOf(merged.conflictData).map((side) => side['name'])).toEqual(['Metoprolol']);
+  });
+});
+
+describe('overwriteRefused', () => {
+  const writer = { accountId: 'p', deviceId: 'dev-p' };
+  const forged = version('dev-grantee', 5, '500 mg', { by: 'grantee', rv: 2 });
+
+  it('is the local state whole, written by the writer, numbered past the server version', () => {
+    const local = version('dev-p', 3, '20 mg', {
+      conflict: true,
+      conflictData: { id: 'med-1', name: 'Metoprolol', dose: '10 mg' },
+    });
+    const sent = overwriteRefused(forged, local, writer);
+    expect(sent).toEqual({ ...local, rv: 3 });
+    // Nothing of the refused version is carried, not even as a side.
+    expect(JSON.stringify(sent)).not.toContain('500 mg');
+    expect(JSON.stringify(sent)).not.toContain('grantee');
+  });
+
+  it('keeps a local number already past the server version, and names the writer', () => {
+    const local = version('dev-other', 3, '20 mg', { by: 'other', rv: 7 });
+    expect(overwriteRefused(forged, local, writer)).toMatchObject({ rv: 7, by: 'p', author: 'dev-p' });
+    expect(overwriteRefused({ rv: 9 }, local, writer).rv).toBe(10);
+  });
+
+  it('a local deletion stays a deletion', () => {
+    const gone = version('dev-p', 3, '20 mg', { _deleted: true });
+    expect(overwriteRefused(forged, gone, writer)).toMatchObject({ _deleted: true, rv: 3 });
   });
 });

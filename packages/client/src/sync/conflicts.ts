@@ -27,6 +27,9 @@
  *   sits at the top of `conflictData` (the one this merge lost) depends on the order of merges; the
  *   record and the set of kept sides do not. Devices still agree: each merge is pushed to the server,
  *   whose version every device then takes.
+ * - A server version the resolving device refused as forged (the engine decides which, engine.ts) is no
+ *   side of anything: `overwriteRefused` answers the local state itself, re-stamped with the writer and
+ *   numbered past both, to be sent over it. Nothing of that server version is kept in the result.
  */
 import type { RxConflictHandler, WithDeleted } from 'rxdb';
 import { canonicalJson } from '@hale/crypto';
@@ -249,6 +252,24 @@ export const resolveRecordConflict = (
     ),
   };
 };
+
+/**
+ * What `writer` sends over a server version (`master`) it refused as forged, in place of a merge: the local
+ * state whole (content, conflict state, deletion, `updatedAt`), written by `writer` (the server takes a
+ * version only from its author device) under the next revision number past both (the server takes a
+ * write only with a higher number than the version it replaces). No side of `master` is kept: a merge
+ * keeping it would carry the forged content to every device that takes the merge.
+ */
+export const overwriteRefused = (
+  master: Pick<PlainRecord, 'rv'>,
+  local: WithDeleted<PlainRecord>,
+  writer: MergingDevice,
+): WithDeleted<PlainRecord> => ({
+  ...local,
+  by: writer.accountId,
+  author: writer.deviceId,
+  rv: Math.max(local.rv, master.rv + 1),
+});
 
 /**
  * RxDB's conflict handler for the records of a session whose merges `writer` writes; without one, each
