@@ -215,7 +215,8 @@ import { coalescedSave } from '../util/coalesced-save';
 import { createPagePrefetcher } from './page-prefetch';
 import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './freshness';
-import { receivedTransitionRefusal, type NoteVersionContext } from './received-transition';
+import { receivedTransitionRefusal } from './received-transition';
+import { readNoteVersionContexts } from '../records/removal-rules';
 import { overwriteRefused, type MergingDevice } from './conflicts';
 import {
   BUILD_CONTENT_MODEL,
@@ -1221,24 +1222,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
     );
   };
   /**
-   * For the deletion of a held NoteVersion, what decides whether it is final: its note and the patient's
-   * signatures as this device holds them (records.ts reads the same before its own `remove`).
+   * For the deletions among `pairs` (held state, received version) of held NoteVersions, what decides
+   * whether they are final: their notes and the patients' signatures as this device holds them, one read
+   * per batch (removal-rules.ts, which the records API reads the same way before its own `remove`).
    */
-  const noteVersionContext = async (
-    held: PlainRecord,
-    received: PlainRecord,
-  ): Promise<NoteVersionContext | undefined> => {
-    if (!received._deleted || held.kind !== 'NoteVersion') return undefined;
-    const noteId = held.data['noteId'];
-    const [note, signatures] = await Promise.all([
-      typeof noteId === 'string' ? collection.findOne(noteId).exec() : null,
-      collection.find({ selector: { patientId: held.patientId, kind: 'NoteSignature' } }).exec(),
-    ]);
-    return {
-      note: note?.kind === 'MedicalNote' && note.patientId === held.patientId ? note.toJSON().data : null,
-      signatures: signatures.map((d) => d.toJSON().data),
-    };
-  };
+  const noteVersionContexts = (pairs: ReadonlyArray<readonly [PlainRecord, PlainRecord]>) =>
+    readNoteVersionContexts(
+      collection,
+      pairs.flatMap(([held, received]) => (received._deleted && held.kind === 'NoteVersion' ? [held] : [])),
+    );
   /**
    * Of fresh served versions, those that may follow the state this device holds of their record
    * (received-transition.ts); the others are set aside BAD_TRANSITION and the held version stays. Only a
@@ -1254,6 +1246,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): Promise<PlainRecord[]> => {
     const taken: PlainRecord[] = [];
     const refused: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+    const contextOf = await noteVersionContexts(
+      fresh.flatMap((r) => {
+        const mine = held.get(r.id);
+        return mine === undefined ? [] : [[mine.record, r] as const];
+      }),
+    );
     for (const record of fresh) {
       const mine = held.get(record.id);
       const doc = served.get(recordKey(record.stream, record.id));
@@ -1265,7 +1263,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const message =
         again?.message ??
         (mine.record.stream === record.stream && !unsettled(record.stream, record.id)
-          ? receivedTransitionRefusal(mine.record, record, await noteVersionContext(mine.record, record))
+          ? receivedTransitionRefusal(mine.record, record, contextOf(mine.record))
           : null);
       if (message === null) taken.push(record);
       else refused.push({ doc, reason: 'BAD_TRANSITION', message });
@@ -2141,29 +2139,32 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // already set aside BAD_TRANSITION is set aside again whatever the assumed state: after a local
       // change it refused went unsent, RxDB assumes that change, which may carry the same number.
       const overwrites = new Map<number, WithDeleted<PlainRecord>>();
-      const decodedMasters: Judged[] = await Promise.all(
-        (await decodeRecords(codecDeps, masters)).map(async (decoded, k): Promise<Judged> => {
-          if (!decoded.ok) return decoded;
-          const row = rows[masterRows[k]!]!;
-          const before = refusedTransition(masters[k]!.stream, masters[k]!.id, masters[k]!.rev);
-          const assumed = asCreation || options.repush ? undefined : row.assumedMasterState;
-          const message =
-            assumed === undefined || decoded.record.rv <= assumed.rv
-              ? null
-              : receivedTransitionRefusal(
-                  assumed,
-                  decoded.record,
-                  await noteVersionContext(assumed, decoded.record),
-                );
-          const why = before?.message ?? message;
-          if (why === null) return decoded;
-          // One level only: a version sent over a refused one that meets another is not sent again.
-          if (message !== null && !rebased && !replaced && forgedOver(decoded.record, assumed)) {
-            overwrites.set(masterRows[k]!, overwriteRefused(decoded.record, row.newDocumentState, writer));
-          }
-          return { ok: false, reason: 'BAD_TRANSITION', message: why };
+      const opened = await decodeRecords(codecDeps, masters);
+      const assumedOf = (k: number) =>
+        asCreation || options.repush ? undefined : rows[masterRows[k]!]!.assumedMasterState;
+      const contextOf = await noteVersionContexts(
+        opened.flatMap((decoded, k) => {
+          const assumed = assumedOf(k);
+          return decoded.ok && assumed !== undefined ? [[assumed, decoded.record] as const] : [];
         }),
       );
+      const decodedMasters: Judged[] = opened.map((decoded, k): Judged => {
+        if (!decoded.ok) return decoded;
+        const row = rows[masterRows[k]!]!;
+        const before = refusedTransition(masters[k]!.stream, masters[k]!.id, masters[k]!.rev);
+        const assumed = assumedOf(k);
+        const message =
+          assumed === undefined || decoded.record.rv <= assumed.rv
+            ? null
+            : receivedTransitionRefusal(assumed, decoded.record, contextOf(assumed));
+        const why = before?.message ?? message;
+        if (why === null) return decoded;
+        // One level only: a version sent over a refused one that meets another is not sent again.
+        if (message !== null && !rebased && !replaced && forgedOver(decoded.record, assumed)) {
+          overwrites.set(masterRows[k]!, overwriteRefused(decoded.record, row.newDocumentState, writer));
+        }
+        return { ok: false, reason: 'BAD_TRANSITION', message: why };
+      });
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
       // After a restore of the server's store, a server version served before the restore (`servedBefore`)

@@ -50,8 +50,6 @@ import { isDeletionSide, sidesOf } from './conflicts';
 import { mustSign, type PlainRecord } from './record-codec';
 import { noteVersionRules, removalRules, type NoteVersionContext } from '../records/removal-rules';
 
-export type { NoteVersionContext };
-
 const MAX_REFUSAL = 500;
 
 type Content = Readonly<Record<string, unknown>>;
