@@ -1,24 +1,16 @@
-// Worker side of `createNodeCryptoOffload`: runs `runCryptoJob` for each message. The sources are
-// TypeScript run through tsx, as everywhere in this repository, so tsx is registered first.
-// A message that cannot be read or run, or whose answer cannot be posted, is answered with an error for
-// its id when it has one (and ignored otherwise: nobody waits for it); the worker stays up for the next
-// job either way. That error is `jobFailureOf`'s code and message, never the error's own text: it may
-// quote the job (a DataCloneError quotes the value it could not copy).
+// Worker side of `createNodeCryptoOffload`: says it is ready once loaded (CRYPTO_WORKER_READY: the offload
+// then knows it started), then hands each message to `answerCryptoMessage`, the handler a browser's Web
+// Worker runs too (src/offload/answer-crypto-message.ts: each job answered with its result, or with
+// `jobFailureOf`'s code and message, never an error's own text). The sources are TypeScript run through
+// tsx, as everywhere in this repository, so tsx is registered first; an entry that cannot load them never
+// says it is ready, and the offload runs its jobs on the calling thread instead.
 import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-const { runCryptoJob } = await import('../src/offload/run-crypto-job.ts');
-const { jobFailureOf } = await import('../src/offload/job-failure.ts');
+const { answerCryptoMessage } = await import('../src/offload/answer-crypto-message.ts');
+const { CRYPTO_WORKER_READY } = await import('../src/offload/crypto-offload.ts');
 
-parentPort.on('message', (message) => {
-  let id;
-  let job;
-  try {
-    ({ id, job } = message);
-    if (typeof id !== 'number') throw new TypeError('crypto job message has no numeric id');
-    parentPort.postMessage({ id, result: runCryptoJob(job) });
-  } catch (error) {
-    if (typeof id === 'number') parentPort.postMessage({ id, error: jobFailureOf(error, job) });
-  }
-});
+const post = (reply) => parentPort.postMessage(reply);
+parentPort.on('message', (message) => answerCryptoMessage(message, post));
+post(CRYPTO_WORKER_READY);

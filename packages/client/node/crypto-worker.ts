@@ -9,11 +9,15 @@
  * Invariants (beyond the offload's)
  * - The worker keeps the process alive only while a job is pending, so a process that never calls
  *   `close()` still exits once its jobs are answered.
- * - 'error' and 'exit' report the worker dead; 'messageerror' reports an unreadable message (a reply that
+ * - 'exit' reports the worker dead, in the words of the 'error' before it if there was one (an uncaught
+ *   exception: 'error', then 'exit'). Not 'error' itself: it may overtake the worker's last messages (its
+ *   CRYPTO_WORKER_READY among them, which tells a worker that started from one that could not), while
+ *   'exit' comes after all of them. 'messageerror' reports an unreadable message (a reply that
  *   cannot be deserialised names no job, which would otherwise wait for its budget): its pending jobs fail
  *   with CryptoOffloadError WORKER_MESSAGE_UNREADABLE and the worker is replaced.
  * - The jobs of a worker that threw fail naming the error's class only, never its text (an uncaught
- *   error in the worker may quote a job's values); an exit names its exit code.
+ *   error in the worker may quote a job's values); an exit names its exit code. (A worker that does so
+ *   before it started, e.g. a `workerUrl` that does not load, fails none: worker-offload.ts.)
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -39,7 +43,8 @@ export interface NodeCryptoOffloadOptions extends WorkerOffloadOptions {
    * The worker's entry module (default: `crypto-worker-entry.mjs` next to this file), for hosts that
    * bundle it elsewhere (Electron, bundlers). It must answer each `{id, job}` message with
    * `{id, result: runCryptoJob(job)}` or `{id, error: jobFailureOf(error, job)}`
-   * (src/offload/job-failure.ts).
+   * (src/offload/job-failure.ts), and should post CRYPTO_WORKER_READY once loaded: what
+   * `answerCryptoMessage` and the default entry do.
    */
   readonly workerUrl?: URL;
 }
@@ -52,11 +57,18 @@ export function createNodeCryptoOffload(options: NodeCryptoOffloadOptions = {}):
   return createWorkerOffload((events) => {
     const worker = new Worker(entry);
     worker.on('message', (message: unknown) => events.message(message));
-    worker.on('error', (error) =>
-      events.died(new Error(`crypto worker threw outside a job (${errorClassOf(error)}); it was replaced`)),
-    );
+    let threw: string | null = null;
+    worker.on('error', (error) => void (threw ??= errorClassOf(error)));
     worker.on('messageerror', (error) => events.unreadable(error));
-    worker.on('exit', (code) => events.died(new Error(`crypto worker exited with code ${code}`)));
+    worker.on('exit', (code) =>
+      events.died(
+        new Error(
+          threw === null
+            ? `crypto worker exited with code ${code}`
+            : `crypto worker threw outside a job (${threw}); it was replaced`,
+        ),
+      ),
+    );
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();
     return {

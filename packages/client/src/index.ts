@@ -17,13 +17,16 @@ export type {
   SealContext,
 } from './store/at-rest-encryption';
 export type { CryptoJob, CryptoJobResult, CryptoOffload } from './offload/crypto-offload';
+export { CRYPTO_WORKER_READY } from './offload/crypto-offload';
 export { runCryptoJob } from './offload/run-crypto-job';
+export { answerCryptoMessage, type CryptoWorkerReply } from './offload/answer-crypto-message';
 export { jobFailureOf, type CryptoJobFailure } from './offload/job-failure';
 export {
   JOB_TIMEOUT_BASE_MS,
   JOB_TIMEOUT_PER_ITEM_MS,
   WORKER_DEATH_LIMIT,
   WORKER_DEATH_WINDOW_MS,
+  WORKER_START_FAILURE_LIMIT,
   CryptoOffloadError,
   createWorkerOffload,
   isCryptoOffloadError,

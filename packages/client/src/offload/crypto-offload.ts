@@ -28,5 +28,12 @@ export interface CryptoOffload {
 /** Below this many items a batch runs in this thread: a worker round trip would cost more. */
 export const OFFLOAD_MIN_BATCH = 8;
 
+/**
+ * What a crypto worker posts once its entry has loaded, before it answers any job: the offload then knows
+ * the worker started, so a later death or silence is the worker's failure, not a failure to start (see
+ * worker-offload.ts). An entry that never posts it is taken as started by its first answer.
+ */
+export const CRYPTO_WORKER_READY = { ready: true } as const;
+
 /** The fewest items of a batch that callers send to `offload`. */
 export const offloadMinBatch = (offload: CryptoOffload): number => offload.minBatch ?? OFFLOAD_MIN_BATCH;

@@ -4,7 +4,7 @@
 // event emitter, as in crypto-worker-messageerror.test.ts: only the adapter's wiring is under test.
 import type { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import type { CryptoJob } from './crypto-offload';
+import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 
 const workers = vi.hoisted(() => [] as EventEmitter[]);
 
@@ -52,7 +52,11 @@ describe("createNodeCryptoOffload and the worker's own error text", () => {
     it(`'${event}' fails the jobs naming the error's class only`, async () => {
       const offload = createNodeCryptoOffload();
       const pending = offload.run(job);
+      // It started (a worker that never did runs its jobs here: worker-start-fallback.test.ts).
+      workers.at(-1)!.emit('message', CRYPTO_WORKER_READY);
       workers.at(-1)!.emit(event, error);
+      // As a worker that throws does: 'exit' follows its 'error' (and reports the death).
+      if (event === 'error') workers.at(-1)!.emit('exit', 1);
       const reason: unknown = await pending.then(
         () => undefined,
         (e: unknown) => e,

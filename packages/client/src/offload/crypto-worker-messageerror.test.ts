@@ -4,7 +4,7 @@
 // message on purpose, and only the adapter's wiring is under test here.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import type { CryptoJob } from './crypto-offload';
+import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 import { isCryptoOffloadError } from './worker-offload';
 
 const workers = vi.hoisted(() => [] as Array<EventEmitter & { terminated: boolean }>);
@@ -44,6 +44,8 @@ describe("createNodeCryptoOffload and a worker's 'messageerror'", () => {
     const pending = [offload.run(job), offload.run(job)];
     const worker = workers[0];
     expect(worker).toBeInstanceOf(EventEmitter);
+    // It started (a worker that never did runs its jobs here: worker-start-fallback.test.ts).
+    worker!.emit('message', CRYPTO_WORKER_READY);
     worker!.emit('messageerror', new Error('could not deserialize'));
     for (const result of await Promise.allSettled(pending)) {
       expect(result.status).toBe('rejected');

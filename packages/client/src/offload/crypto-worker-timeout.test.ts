@@ -2,7 +2,9 @@
 // stall every seal and open for good: once the job's time is up it fails like a worker death (the
 // at-rest wrapper then refuses the write as AT_REST_ENCRYPT_FAILED and stores nothing), the stuck
 // worker is terminated and the next job gets a fresh one. The clock is Vitest's fake `setTimeout`
-// (nothing here waits for real time), except in the child process, whose worker never answers.
+// (nothing here waits for real time), except in the child process, whose worker never answers. Each
+// worker here has started (answered a job) before time is moved on: one whose budget passes before it
+// started is a worker that could not start (worker-start-fallback.test.ts), and its jobs run here.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -122,6 +124,7 @@ describe('a crypto worker that never answers', () => {
     await expect(own).rejects.toThrow('crypto worker did not answer a seal job of 40 items within 1.4 s');
 
     // Alone in a fresh worker, a large job is not failed before its own budget.
+    await threadOf(offload);
     const large = offload.run(sealJob(500, 'spin'));
     const largeDone = settled(large);
     vi.advanceTimersByTime(1_000 + 10 * 500 - 1);
@@ -135,6 +138,7 @@ describe('a crypto worker that never answers', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const offload = misbehaving();
     for (let n = 0; n <= WORKER_DEATH_LIMIT; n++) {
+      await threadOf(offload);
       const lost = offload.run(sealJob(1, 'hang'));
       vi.advanceTimersByTime(budget(1));
       await expect(lost).rejects.toThrow(NO_ANSWER);
@@ -172,6 +176,7 @@ describe('a crypto worker that never answers', () => {
       schema,
     );
     const raw = await openInstance<Raw>(base, 'hang', rawSchemaOf(schema));
+    await threadOf(offload);
     // The first value of the batch is the one the misbehaving worker never answers.
     const docs = Array.from({ length: 20 }, (_, i) =>
       doc(`d${i}`, i === 0 ? { worker: 'hang' } : { note: `${i}` }),
@@ -210,10 +215,12 @@ describe('a worker that never answers and the life of the process', () => {
       const { pathToFileURL } = await import('node:url');
       const { createNodeCryptoOffload } = await import('./node/crypto-worker.ts');
       const workerUrl = pathToFileURL('src/offload/misbehaving-worker.test-entry.mjs');
-      const offload = createNodeCryptoOffload({ workerUrl, jobTimeout: { baseMs: 300, perItemMs: 0 } });
+      const offload = createNodeCryptoOffload({ workerUrl, jobTimeout: { baseMs: 300, perItemMs: 100 } });
       const context = { db: 'd', c: 'c', i: 'x', f: 'secret', r: '1-a' };
-      const job = { op: 'seal', key: new Uint8Array(32).fill(7), items: [{ context, value: { worker: 'spin' } }] };
-      console.log(await offload.run(job).then(() => 'answered', (e) => e.message));
+      const job = (values) => ({ op: 'seal', key: new Uint8Array(32).fill(7), items: values.map((value) => ({ context, value })) });
+      // A first job of 100 items gives the worker 10 s to load and start; the stuck one is its second.
+      await offload.run(job(Array.from({ length: 100 }, () => ({ note: 'n' }))));
+      console.log(await offload.run(job([{ worker: 'spin' }])).then(() => 'answered', (e) => e.message));
     `;
     const ended = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
@@ -230,7 +237,7 @@ describe('a worker that never answers and the life of the process', () => {
     });
     expect({ code: ended.code, stdout: ended.stdout.trim() }, ended.stderr).toEqual({
       code: 0,
-      stdout: 'crypto worker did not answer a seal job of 1 item within 0.3 s; it was stopped and replaced',
+      stdout: 'crypto worker did not answer a seal job of 1 item within 0.4 s; it was stopped and replaced',
     });
   }, 30_000);
 });

@@ -12,7 +12,7 @@ import {
   WORKER_DEATH_WINDOW_MS,
   type NodeCryptoOffload,
 } from '../../node/crypto-worker';
-import type { CryptoJob } from './crypto-offload';
+import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 
 const CLIENT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = new URL('../../node/crypto-worker-entry.mjs', import.meta.url);
@@ -141,6 +141,8 @@ describe('crypto worker robustness', () => {
       worker.postMessage({ id: 3, job: SEAL_JOB });
       await done;
       expect(replies).toEqual([
+        // Once loaded, before any answer.
+        CRYPTO_WORKER_READY,
         {
           id: 1,
           error: {

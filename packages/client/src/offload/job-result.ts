@@ -11,6 +11,12 @@
  * members are ignored. Whether a binding (`bound`) or a tag is the one asked for is the caller's check:
  * only it knows the slot or the content. The payloads (`data`, `value`) are checked present, not walked: they are the worker's `JSON.parse` output, and whoever uses them checks
  * their shape (the codec answers BAD_CONTENT); walking them here would cost more than the rest.
+ * - A failed item's message (open, wireOpen) is the offload's own text, which may quote what it failed
+ *   on (a worker's error text: a job carries record content and keys), and it becomes the message of an
+ *   AtRestError or of a decode failure. It is kept only when it is a text this build writes for that
+ *   reason (`runAtRestJob`'s and `runWireJob`'s, so an item fails in the same words on a worker as on
+ *   this thread; open-failure-text.test pins them), else replaced by a text of this thread naming the
+ *   reason; the reply is copied only then.
  * The schemas are compiled once, on first use (interpreted where a CSP forbids code generation).
  * Failure modes: throws a plain Error, without any value of the reply in its message: "answered another
  * job" for another op or item count, "answered a malformed … reply" with the first offending paths
@@ -138,8 +144,11 @@ export function checkCryptoJobResult(job: CryptoJob, result: unknown): CryptoJob
   switch (job.op) {
     case 'wireSeal':
       return accept(checkers.wireSeal(), job.op, result);
-    case 'wireOpen':
-      return accept(checkers.wireOpen(), job.op, result);
+    case 'wireOpen': {
+      const reply = accept(checkers.wireOpen(), job.op, result);
+      const items = ownTexts(reply.items, isOwnWireText, (reason) => `sealed record: ${reason}${NOT_OWN}`);
+      return items === reply.items ? reply : { ...reply, items };
+    }
     case 'seal':
       return accept(checkers.seal(), job.op, result);
     case 'open': {
@@ -151,9 +160,65 @@ export function checkCryptoJobResult(job: CryptoJob, result: unknown): CryptoJob
           `crypto offload answered a malformed open reply: /values/${missing}/value: undefined`,
         );
       }
-      return reply;
+      const values = ownTexts(
+        reply.values,
+        isOwnAtRestText,
+        (reason) => `at-rest decryption failed (${reason})${NOT_OWN}`,
+      );
+      return values === reply.values ? reply : { ...reply, values };
     }
   }
+}
+
+/** What follows the reason in a message that replaced the offload's own. */
+const NOT_OWN = "; the offload's message for it is not one this build writes";
+
+/** The texts `runAtRestJob` answers a failed open with, by reason (at-rest-encryption.ts). */
+const AT_REST_TEXTS: Readonly<Record<AtRestDecryptReason, readonly string[]>> = {
+  MALFORMED: [
+    'at-rest decryption failed: stored value is not an at-rest envelope',
+    'at-rest decryption failed: decrypted value is not JSON',
+    'at-rest decryption failed: decrypted value has no content',
+    'unexpected failure',
+  ],
+  AUTH_FAILED: ['at-rest decryption failed: wrong at-rest key or tampered value'],
+  CONTEXT_MISMATCH: [
+    'at-rest decryption failed: value belongs to another document, field or revision, or its clear fields changed',
+  ],
+  MISSING: [],
+};
+const isOwnAtRestText = (reason: AtRestDecryptReason, message: string): boolean =>
+  AT_REST_TEXTS[reason].includes(message);
+
+/** The texts `runWireJob` answers a failed open with, by reason (wire-jobs.ts, and record-seal.ts of @hale/crypto). */
+const WIRE_TEXTS: Readonly<Record<WireOpenFailure, RegExp>> = {
+  WRONG_KEY: /^(?:no key for this item|sealed record: sealed under another key)$/,
+  TAMPERED:
+    /^(?:ciphertext is not base64url|sealed record: (?:bytes required|empty|too short|version \d{1,3} not supported|authentication failed|malformed content))$/,
+  CONTEXT_MISMATCH:
+    /^sealed record: (?:stream|id|epoch|rev)(?:, (?:stream|id|epoch|rev)){0,3} differ from the expected context$/,
+};
+const isOwnWireText = (reason: WireOpenFailure, message: string): boolean => WIRE_TEXTS[reason].test(message);
+
+/**
+ * `outcomes` with each failure's message kept when `isOwn` says this build writes it for its reason,
+ * else replaced by `replacement(reason)`; the same array when nothing was replaced.
+ */
+function ownTexts<
+  R extends string,
+  O extends { readonly ok: true } | { readonly ok: false; readonly reason: R; readonly message: string },
+>(
+  outcomes: readonly O[],
+  isOwn: (reason: R, message: string) => boolean,
+  replacement: (reason: R) => string,
+): readonly O[] {
+  let out: O[] | null = null;
+  for (const [n, o] of outcomes.entries()) {
+    if (o.ok || isOwn(o.reason, o.message)) continue;
+    out ??= outcomes.slice();
+    out[n] = { ...o, message: replacement(o.reason) };
+  }
+  return out ?? outcomes;
 }
 
 function accept<T extends TSchema>(checker: Checker<T>, op: CryptoJob['op'], result: unknown): Static<T> {

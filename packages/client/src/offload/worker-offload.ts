@@ -1,20 +1,32 @@
 /**
  * A `CryptoOffload` over one worker at a time, whatever kind of worker the host has: a Node worker
  * thread (`@hale/client/node`) or a browser Web Worker, each adapted to a `WorkerPort` by the host. The
- * worker runs `runCryptoJob` for each `{ id, job }` message and answers `{ id, result }` or
- * `{ id, error: CryptoJobFailure }` (job-failure.ts: a code and a message without any value of the job).
+ * worker posts CRYPTO_WORKER_READY once loaded, runs `runCryptoJob` for each `{ id, job }` message and
+ * answers `{ id, result }` or `{ id, error: CryptoJobFailure }` (job-failure.ts: a code and a message
+ * without any value of the job); `answerCryptoMessage` (answer-crypto-message.ts) is that worker side.
  *
  * Invariants
  * - Each job is answered once, by id, in any order, and only with a reply that `checkCryptoJobResult`
- *   accepts for that job; keys travel with each job (copied into the worker's memory and dropped after
- *   the batch).
- * - At most one worker runs at a time. A worker that dies (the host reports it: it exited, threw outside
- *   a job, or sent a message that cannot be read, which would leave its job unanswered) takes only the
- *   jobs it owes (posted or queued for it) with it; the next `run` starts a fresh one. More than `WORKER_DEATH_LIMIT` (3) deaths
+ *   accepts for that job (or, run here, below, with this thread's own answer); keys travel with each
+ *   job (copied into the worker's memory and dropped after the batch).
+ * - At most one worker runs at a time. A worker has started once it posts CRYPTO_WORKER_READY
+ *   (crypto-offload.ts: its entry loaded) or answers a job. A started worker that dies (the host reports
+ *   it: it exited, threw outside a job, or sent a message that cannot be read, which would leave its job
+ *   unanswered) takes only the jobs it owes (posted or queued for it) with it; the next `run` starts a
+ *   fresh one. More than `WORKER_DEATH_LIMIT` (3) such deaths
  *   within `WORKER_DEATH_WINDOW_MS` (60 s) is a crash loop: `run` rejects saying so, without starting a
  *   worker, until the oldest of those deaths leaves the window — so a device app that stays open for
  *   days recovers from a burst of crashes, and a worker that cannot live costs at most four starts a
  *   minute.
+ * - A worker that ends before it started (`spawn` throws: no workers, a CSP that forbids them; or it
+ *   dies, sends what cannot be read, or lets a job's budget pass first: a bad URL, an entry that throws
+ *   as it loads or never says a word) ran none of its jobs: they run on the calling thread
+ *   (`runCryptoJob`), and fail only as they fail there (see `jobFailed`), not with its death. It is no
+ *   death of the crash loop. After WORKER_START_FAILURE_LIMIT (3) of them in a row (none started in
+ *   between) the offload stops starting workers for good: every later job runs on the calling thread,
+ *   and `fallback()` answers, and `onFallback` is called once with, a CryptoOffloadError
+ *   WORKER_UNAVAILABLE naming the last failure in this thread's words (a host's own, or an error's class).
+ *   One failure alone (a passing shortage of threads) is no reason: a started worker resets the count.
  * - At most WORKER_JOBS_IN_FLIGHT (4) jobs are posted to a worker and unanswered; later ones wait here,
  *   unposted, and are posted in the order `run` was called as answers come back. A job that waits here
  *   is owed by that worker: its death or `close()` fails it with the posted ones.
@@ -22,16 +34,19 @@
  *   JOB_TIMEOUT_BASE_MS plus JOB_TIMEOUT_PER_ITEM_MS per item of the job and of the jobs posted ahead of
  *   it and unanswered in the same worker, which runs one job at a time), counted from when it is posted,
  *   means the worker lost it or is stuck: the worker is terminated and counted as a death (its posted and
- *   queued jobs fail), and the next `run` starts a fresh one. A job queued here waits at most for the
+ *   queued jobs fail; a worker that had not started is a failed start instead, above), and the next
+ *   `run` starts a fresh one. A job queued here waits at most for the
  *   budgets of the jobs ahead of it. The budget is generous by design (see the constants): it only ends
  *   a stall, it is no latency target. A browser's Web Worker reports no exit, so there this budget is
  *   what ends a worker that died silently.
  * - A message from the worker that cannot be read — the host's 'messageerror' (`unreadable`), or a
- *   message that is no reply to any job (no numeric `id`) — names no job it answers: every job that
- *   worker owes (posted or queued) fails at once with CryptoOffloadError WORKER_MESSAGE_UNREADABLE (never waits for its
- *   budget), and the worker is ended and counted as a death, like one that died. A reply whose id is no
+ *   message that is no reply to any job (no numeric `id`, and not CRYPTO_WORKER_READY) — names no job it
+ *   answers: every job that worker owes (posted or queued) fails at once with CryptoOffloadError
+ *   WORKER_MESSAGE_UNREADABLE (never waits for its budget), and the worker is ended and counted as a
+ *   death, like one that died (before it started: a failed start, above). A reply whose id is no
  *   longer pending (a job that already failed) is ignored.
- * - After `close()` nothing restarts: pending, queued and later jobs reject with "crypto offload is closed".
+ * - After `close()` nothing restarts and nothing runs here: pending, queued and later jobs reject with
+ *   "crypto offload is closed".
  * - Each item of a seal job is answered as this thread answers it (json-prefilter.ts): a value that is
  *   not plain JSON, which structured clone would alter (a class instance, a symbol key) or could not copy
  *   (a function), is answered null here and never posted; a job with no other item needs no worker.
@@ -39,7 +54,7 @@
  *   RangeError) is only what callers read: this offload runs whatever batch it is given.
  * Failure modes: a job that throws in the worker, a job that cannot be copied to it (its error names
  * the error's name only: a DataCloneError's message quotes the value it could not copy), a malformed
- * reply, a message the worker cannot read, a job not answered in time, or a worker that dies rejects
+ * reply, a message the worker cannot read, a job not answered in time, or a started worker that dies rejects
  * (the at-rest wrapper reports AT_REST_ENCRYPT_FAILED, the sync engine fails the batch and RxDB retries
  * it); nothing is half-applied, because callers write only after every value of their batch is back.
  * A job the worker answers as failed rejects with the AtRestError it throws on this thread (same code and
@@ -49,19 +64,27 @@
  * class alone; a host reports a death with an error of its own words (node/crypto-worker.ts).
  */
 import {
+  CRYPTO_WORKER_READY,
   OFFLOAD_MIN_BATCH,
   type CryptoJob,
   type CryptoJobResult,
   type CryptoOffload,
 } from './crypto-offload';
 import { AtRestError } from '../store/at-rest-encryption';
-import { errorClassOf, readJobFailure } from './job-failure';
+import { errorClassOf, jobFailureOf, readJobFailure } from './job-failure';
 import { checkCryptoJobResult } from './job-result';
 import { prefilterJson } from './json-prefilter';
+import { runCryptoJob } from './run-crypto-job';
 
 export interface WorkerOffload extends CryptoOffload {
   /** Stops the worker for good; pending, queued and later jobs reject. */
   close(): Promise<void>;
+  /**
+   * Null while jobs go to workers; once no worker could start (WORKER_START_FAILURE_LIMIT in a row), the
+   * CryptoOffloadError WORKER_UNAVAILABLE saying so (the one `onFallback` was given): jobs run on the
+   * calling thread from then on.
+   */
+  fallback(): CryptoOffloadError | null;
 }
 
 /**
@@ -69,9 +92,14 @@ export interface WorkerOffload extends CryptoOffload {
  * sent a message that could not be read (a 'messageerror', or no reply to any job), so the jobs it was
  * running failed and it was replaced; the batch can be retried. `WORKER_JOB_FAILED`: the worker answered
  * that it could not run the job, with no typed error of the job's own (a bug, or an answer it could not
- * send); the worker stays.
+ * send); the worker stays. `WORKER_UNAVAILABLE`: no worker could start, so jobs run on the calling thread
+ * (a report, never a job's rejection: see `WorkerOffload.fallback`).
  */
-export const CRYPTO_OFFLOAD_ERROR_CODES = ['WORKER_MESSAGE_UNREADABLE', 'WORKER_JOB_FAILED'] as const;
+export const CRYPTO_OFFLOAD_ERROR_CODES = [
+  'WORKER_MESSAGE_UNREADABLE',
+  'WORKER_JOB_FAILED',
+  'WORKER_UNAVAILABLE',
+] as const;
 export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];
 
 export class CryptoOffloadError extends Error {
@@ -88,6 +116,7 @@ export const isCryptoOffloadError = (e: unknown): e is CryptoOffloadError => e i
 
 /** What the host reports of the worker it started: every message, an unreadable one, and its death. */
 export interface WorkerEvents {
+  /** Any message, CRYPTO_WORKER_READY included. */
   message(message: unknown): void;
   /**
    * A message from the worker could not be deserialised: the 'messageerror' event of a Node Worker, a
@@ -125,6 +154,12 @@ export interface WorkerOffloadOptions {
    * trip costs more than a few items in its own thread). Tests set 1 to run every batch on the worker.
    */
   readonly minBatch?: number;
+  /**
+   * Called once, if ever, when the offload gives up on workers (WORKER_START_FAILURE_LIMIT in a row could
+   * not start) and runs every job on the calling thread: with the error `fallback()` answers from then on,
+   * for the app to show or log. What it throws is ignored.
+   */
+  readonly onFallback?: (error: CryptoOffloadError) => void;
 }
 
 export interface JobTimeout {
@@ -137,6 +172,13 @@ export interface JobTimeout {
 /** More deaths than this within `WORKER_DEATH_WINDOW_MS` and the offload stops restarting its worker. */
 export const WORKER_DEATH_LIMIT = 3;
 export const WORKER_DEATH_WINDOW_MS = 60_000;
+/**
+ * Workers in a row that end before they start, after which the offload starts no more and runs every job
+ * on the calling thread. A bad URL, a CSP or an entry that throws fails every time; three tell that from
+ * a passing shortage, and cost a few failed spawns (or, for a worker that never says a word, three job
+ * budgets during which its jobs wait, then run here).
+ */
+export const WORKER_START_FAILURE_LIMIT = 3;
 /**
  * Part of every job's budget. Covers what does not depend on the batch: starting a worker (the first job
  * of a fresh worker waits for its modules to load: about a second when idle, several on a loaded
@@ -185,6 +227,21 @@ interface Running {
   readonly end: (error: Error) => void;
   readonly dead: () => boolean;
 }
+
+/**
+ * A job's items, counted for its budget. A job whose `items` is no list (a caller's bug, which the worker
+ * refuses) counts none: an undefined length would make the budget NaN, and a timer of NaN ms fires at
+ * once, ending the worker before it could answer.
+ */
+const itemCount = (job: CryptoJob): number => (Array.isArray(job.items) ? job.items.length : 0);
+
+/** What a worker posts once its entry has loaded (CRYPTO_WORKER_READY: no `id`, so no reply). */
+const isReady = (m: unknown): boolean =>
+  typeof m === 'object' &&
+  m !== null &&
+  'ready' in m &&
+  m.ready === CRYPTO_WORKER_READY.ready &&
+  !('id' in m);
 
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
@@ -250,9 +307,45 @@ export function createWorkerOffload(
   const clock = options.monotonicNow ?? (() => performance.now());
   let running: Running | null = null;
   let closed = false;
-  /** When recent workers died. */
+  /** When recent workers died (workers that had started). */
   let deaths: number[] = [];
   let nextId = 1;
+  /** Workers in a row that ended before they started. */
+  let failedStarts = 0;
+  /** Set once no worker could start: every job runs here from then on. */
+  let fellBack: CryptoOffloadError | null = null;
+
+  /** `why` (this thread's words) the last worker could not start; may give up on workers for good. */
+  const startFailed = (why: string): void => {
+    if (closed || fellBack !== null) return;
+    failedStarts++;
+    if (failedStarts < WORKER_START_FAILURE_LIMIT) return;
+    fellBack = new CryptoOffloadError(
+      'WORKER_UNAVAILABLE',
+      `crypto worker could not start (${failedStarts} workers in a row; the last: ${why}); ` +
+        'jobs run on the calling thread from now on',
+    );
+    try {
+      options.onFallback?.(fellBack);
+    } catch {
+      // The app's listener failing is no reason to stop answering jobs.
+    }
+  };
+
+  /**
+   * Runs `p`'s job on this thread (no worker ran it). It fails as the worker's answer would: the job's own
+   * typed error, else WORKER_JOB_FAILED, read through `jobFailed` like a worker's.
+   */
+  const answerHere = (p: Waiter): void => {
+    let result: CryptoJobResult;
+    try {
+      result = runCryptoJob(p.job);
+    } catch (error) {
+      p.reject(jobFailed(jobFailureOf(error, p.job), p.job));
+      return;
+    }
+    p.resolve(result);
+  };
 
   const recentDeaths = (): number => {
     const now = clock();
@@ -271,25 +364,34 @@ export function createWorkerOffload(
 
   const start = (): Running => {
     let dead = false;
+    /** It said it is ready, or answered a job. */
+    let started = false;
     const pending = new Map<number, Waiter>();
     const queued: Waiter[] = [];
     // Filled in once `spawn` returns; a death reported before that only marks the worker dead.
     const ref: { port?: WorkerPort; self?: Running } = {};
-    /** First report of its end (a Node worker that throws reports 'error' and 'exit'): its jobs fail. */
+    /**
+     * First report of its end (a host may report it more than once): its jobs fail, or run here if it
+     * never started (it ran none of them).
+     */
     const die = (error: Error, counts: boolean): void => {
       if (dead) return;
       dead = true;
       if (ref.self !== undefined && running === ref.self) running = null;
-      for (const p of pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(error);
-      }
-      pending.clear();
       // Owed by this worker too: a fresh one is started by the next run, not for jobs of a dead one.
-      for (const q of queued.splice(0)) q.reject(error);
-      if (counts && !closed) {
+      const owed = [...pending.values(), ...queued.splice(0)];
+      pending.clear();
+      for (const p of owed) clearTimeout(p.timer);
+      const failedToStart = counts && !closed && !started;
+      if (failedToStart) {
+        startFailed(error.message);
+      } else if (counts && !closed) {
         recentDeaths();
         deaths.push(clock());
+      }
+      for (const p of owed) {
+        if (failedToStart) answerHere(p);
+        else p.reject(error);
       }
     };
     /** A death, and the worker ended: it may still run (stuck, or after an unreadable message). */
@@ -299,11 +401,24 @@ export function createWorkerOffload(
     };
     const port = spawn({
       message: (message) => {
+        if (isReady(message)) {
+          // A dead worker's word no longer counts: it would reset the count of failed starts.
+          if (!dead && !started) {
+            started = true;
+            failedStarts = 0;
+          }
+          return;
+        }
         const reply = replyOf(message);
         // Not a reply to any job: which one it was meant to answer is unknown, so none can be.
         if (reply === null) return end(unreadableError('a message that answers no job'));
         const p = pending.get(reply.id);
         if (p === undefined || ref.self === undefined) return;
+        // An entry that never says it is ready has started once it answers.
+        if (!started) {
+          started = true;
+          failedStarts = 0;
+        }
         settle(ref.self, reply.id);
         if (reply.result === undefined) {
           p.reject(jobFailed(reply.error, p.job));
@@ -330,10 +445,10 @@ export function createWorkerOffload(
   /** Posts `p` to the worker, its budget counted from now (a job that cannot be copied fails alone). */
   const send = (r: Running, p: Waiter): void => {
     // The worker runs one job at a time, in the order sent: this one also waits for those ahead of it.
-    let items = p.job.items.length;
-    for (const ahead of r.pending.values()) items += ahead.job.items.length;
+    let items = itemCount(p.job);
+    for (const ahead of r.pending.values()) items += itemCount(ahead.job);
     const ms = jobTimeoutMs(items, timeout);
-    const n = p.job.items.length;
+    const n = itemCount(p.job);
     r.pending.set(p.id, p);
     if (r.pending.size === 1) r.port.hold?.(true);
     p.timer = setTimeout(() => {
@@ -375,31 +490,38 @@ export function createWorkerOffload(
     if (r.pending.size === 0) r.port.hold?.(false);
   };
 
-  running = start();
+  /** A fresh worker, or null when the host cannot create one (out of threads, a CSP): a failed start. */
+  const tryStart = (): Running | null => {
+    try {
+      return (running = start());
+    } catch (error) {
+      // Its class only: a host's error may name the URL or the policy, which is not ours to pass on.
+      startFailed(`the host could not create it (${errorClassOf(error)})`);
+      return null;
+    }
+  };
+
+  tryStart();
 
   return {
     minBatch,
+    fallback: () => fellBack,
     run(whole: CryptoJob): Promise<CryptoJobResult> {
       if (closed) return Promise.reject(closedError());
       const { send: job, answer } = prefilterJson(whole);
       if (job === null) return Promise.resolve(answer(null));
-      const loop = running === null ? crashLoop() : null;
-      if (loop) return Promise.reject(loop);
-      let r: Running;
-      try {
-        r = running ??= start();
-      } catch (error) {
-        // A worker that cannot even be created (out of threads or memory): this job fails, nothing died.
-        return Promise.reject(asError(error));
-      }
-      if (r.dead()) {
-        // Its host reported it dead while starting it (counted): the next run starts another.
-        if (running === r) running = null;
-        return Promise.reject(new Error('crypto worker died as it started; the batch can be retried'));
-      }
-      const id = nextId++;
       return new Promise<CryptoJobResult>((resolve, reject) => {
-        const p: Waiter = { id, job, resolve: (result) => resolve(answer(result)), reject };
+        const p: Waiter = { id: nextId++, job, resolve: (result) => resolve(answer(result)), reject };
+        if (fellBack !== null) return answerHere(p);
+        const loop = running === null ? crashLoop() : null;
+        if (loop) return reject(loop);
+        const r = running ?? tryStart();
+        if (r === null) return answerHere(p);
+        if (r.dead()) {
+          // Its host reported it dead while starting it (a failed start, counted): the next run starts another.
+          if (running === r) running = null;
+          return answerHere(p);
+        }
         // In order: a job never overtakes one queued before it.
         if (r.queued.length === 0 && r.pending.size < WORKER_JOBS_IN_FLIGHT) send(r, p);
         else r.queued.push(p);

@@ -3,7 +3,7 @@
 // failed for their time. A death or close() fails the queued jobs with the posted ones. The "worker" here
 // answers only when the test says so; the clock is Vitest's fake `setTimeout`.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CryptoJob } from './crypto-offload';
+import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
 import {
   WORKER_JOBS_IN_FLIGHT,
@@ -37,6 +37,8 @@ function slowHost(options: { refuse?: (id: number) => boolean } = {}) {
       events,
     };
     workers.push(w);
+    // Started, as the shipped entries say once loaded: a death or silence is this worker's own.
+    queueMicrotask(() => events.message(CRYPTO_WORKER_READY));
     return {
       post: (m) => {
         if (options.refuse?.(m.id)) throw new DOMException('could not clone', 'DataCloneError');
