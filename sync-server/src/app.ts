@@ -203,7 +203,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       hubRef?.keysStored(recipientId, patientId, streams),
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
     accessWindowMs: config.accessAuditWindowMs,
-    auditEntriesPerDevicePerDay: config.auditEntriesPerDevicePerDay,
+    auditEntriesPerAccountPerDay: config.auditEntriesPerAccountPerDay,
     onAccessLogError: (error) => app.log.error({ err: error }, 'access tally not logged'),
   });
   const hub = createHub({

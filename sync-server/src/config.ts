@@ -62,11 +62,12 @@ export interface ServerConfig {
    */
   accessAuditWindowMs: number;
   /**
-   * Audit entries one device may append to one patient's audit stream per rolling day (24 h by the
-   * server's receive time); more are refused RATE_LIMITED, row by row, until older ones leave the window.
-   * The server's own access events are not counted. See DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY.
+   * Audit entries one account (all its devices together) may append to one
+   * patient's audit stream per rolling day (24 h by the server's receive time); more are refused
+   * RATE_LIMITED, row by row, until older ones leave the window. The server's own access events are not
+   * counted. See DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY.
    */
-  auditEntriesPerDevicePerDay: number;
+  auditEntriesPerAccountPerDay: number;
   /**
    * Who may create an account: `open` anyone who reaches the server, `invite` only with a valid invite
    * code (`hale-sync-server invite`), `closed` no one. Existing accounts, their sign-ins and adding devices
@@ -82,15 +83,16 @@ export interface ServerConfig {
 }
 
 /**
- * Default of `auditEntriesPerDevicePerDay`. Devices coalesce record changes into one entry per burst: the
+ * Default of `auditEntriesPerAccountPerDay`. Devices coalesce record changes into one entry per burst: the
  * first change arms a 200 ms timer, and one entry then lists up to 500 changes (audit-log.ts). So 10,000
  * entries a day is a separate burst of writes to one patient every 8.6 s around the clock, far past what a
  * person or a clinic does with one chart; an import (a bulk write) costs one entry per 500 records. A device
  * that does reach it loses nothing: its entries wait in its outbox and go once the window frees. What one
- * device can pile onto a patient's log (which every view of it reads and verifies whole) grows by at most
- * this per day. (A device writing without pause all day could append at most 5 a second, 432,000.)
+ * account, however many devices it registers, can pile onto a patient's log (which every view of it reads
+ * and verifies whole) grows by at most this per day. (A device writing without pause all day could append
+ * at most 5 a second, 432,000.)
  */
-export const DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY = 10_000;
+export const DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY = 10_000;
 
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
@@ -112,7 +114,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   blobQuotaBytes: 4 * 1024 ** 3,
   // As live delivery's windows (hub.ts).
   accessAuditWindowMs: 60_000,
-  auditEntriesPerDevicePerDay: DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY,
+  auditEntriesPerAccountPerDay: DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY,
   // What every server did before registration control existed, so an upgrade changes nothing by itself.
   registration: 'open',
   // What every server did before the setting existed: no CORS, so a page of another origin reads nothing.
@@ -185,8 +187,8 @@ const OPTIONS = {
   'audit-entries-per-day': {
     type: 'string',
     env: 'HALE_AUDIT_ENTRIES_PER_DAY',
-    help: "audit entries one device may append to one patient's audit log per rolling day",
-    def: String(DEFAULT_CONFIG.auditEntriesPerDevicePerDay),
+    help: "audit entries one account (all its devices) may append to one patient's audit log per rolling day",
+    def: String(DEFAULT_CONFIG.auditEntriesPerAccountPerDay),
   },
   registration: {
     type: 'string',
@@ -628,7 +630,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     rateLimitPerAddress: pick('rate-per-address', rate),
     trustProxy: pick('trust-proxy', toTrustProxy),
     blobQuotaBytes: pick('blob-quota', toByteSize),
-    auditEntriesPerDevicePerDay: pick('audit-entries-per-day', toPositiveInt),
+    auditEntriesPerAccountPerDay: pick('audit-entries-per-day', toPositiveInt),
     registration: pick('registration', toRegistration),
     allowedOrigins: pick('allowed-origins', toAllowedOrigins),
   };

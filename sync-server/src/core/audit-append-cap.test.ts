@@ -35,7 +35,7 @@ describe('audit appends per device and patient per rolling day', () => {
 
   beforeEach(async () => {
     // Every access its own server entry, so the server's appends outnumber the cap.
-    t = await startServer({ config: { auditEntriesPerDevicePerDay: CAP, accessAuditWindowMs: 0 } });
+    t = await startServer({ config: { auditEntriesPerAccountPerDay: CAP, accessAuditWindowMs: 0 } });
     patient = await registerAccount(t);
     provider = await registerAccount(t, 'provider');
     p = await connect(t, patient.device);
@@ -145,8 +145,8 @@ describe('audit appends of one device pushed concurrently', () => {
       ...store,
       docs: {
         ...store.docs,
-        auditEntriesSince: async (...args) => {
-          const counted = await store.docs.auditEntriesSince(...args);
+        auditEntriesOfAccountSince: async (...args) => {
+          const counted = await store.docs.auditEntriesOfAccountSince(...args);
           await new Promise((resolve) => setTimeout(resolve, 20));
           return counted;
         },
@@ -158,7 +158,7 @@ describe('audit appends of one device pushed concurrently', () => {
       config: {
         rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
         rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
-        auditEntriesPerDevicePerDay: CAP,
+        auditEntriesPerAccountPerDay: CAP,
       },
     });
     const at = endpoint(await server.app.listen({ host: '127.0.0.1', port: 0 }));

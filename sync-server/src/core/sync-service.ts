@@ -56,16 +56,26 @@
  *   must be the pushing device), so no device can move the head. Heads an older version kept in `meta`
  *   (`audit-chain/…`) are no longer read or written.
  * - Appends to one patient's chain are serialised within this process. Two processes on one store
- *   could still both continue from the same entry (a fork): run one process per store.
- * - What one device may append to one patient's audit stream is capped per rolling day
- *   (`auditEntriesPerDevicePerDay`, counted by the server's receive time, `store.docs.auditEntriesSince`):
- *   any grant lets a grantee append there, and every view of the patient reads and verifies the whole log,
- *   so without it a grantee could make those views unusable and fill the disk. It counts every device,
- *   the patient's own too, and never the server's access events (not pushed). A row past the cap is refused
+ *   could both continue from the same entry: the store refuses the second entry at that position, so that
+ *   access fails (INTERNAL, nothing stored) instead of forking the chain. Run one process per store.
+ * - What one account may append to one patient's audit stream is capped per rolling day
+ *   (`auditEntriesPerAccountPerDay`, counted by the server's receive time over the entries of all the
+ *   account's devices, revoked ones too, `store.docs.auditEntriesOfAccountSince`): any grant lets a grantee
+ *   append there, and every view of the patient reads and verifies the whole log, so without it a grantee
+ *   could make those views unusable and fill the disk — and counted per device, an account could multiply
+ *   the cap by registering devices. It counts every account, the patient's own too, and never the server's
+ *   access events (not pushed, and the server is no account's device). A row past the cap is refused
  *   RATE_LIMITED and stores nothing, as do the later rows of that stream in the batch; its message names
  *   when a slot frees (a push row carries no `details`). A re-push of an entry already stored is not
- *   refused (it is acknowledged as before). Counting and writing are serialised per (stream, device) in
- *   this process, so concurrent pushes of one device cannot pass the cap together.
+ *   refused (it is acknowledged as before). Counting and writing are serialised per (stream, account) in
+ *   this process, so concurrent pushes of the account's devices cannot pass the cap together.
+ * - Each device holds a position of its chain in an audit stream once (the store refuses a second entry
+ *   there, `position-taken`, and stores nothing of that batch): two entries at one position would make
+ *   every other device of the patient report that chain broken for good. Such a row is refused
+ *   APPEND_ONLY (not retryable: devices give the entry up), with the later rows of its stream in the push,
+ *   which link to it; the push's other rows are written again without them (their access events too), so
+ *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
+ *   Positions a restore no longer holds are free again (a device continues its chain after the served end).
  * - Grant caps (limits.ts): a grant needs no agreement from its grantee, so `grant` refuses one that would
  *   take a pair, a patient or a grantee past its cap on unended grants (or a pair past its daily rate).
  *   The grantee's cap counts only grants from patients it has not accepted (`acceptPatient`); a grant
@@ -172,7 +182,7 @@ import {
   type Principal,
 } from './access';
 import { keyedLocks } from './keyed-locks';
-import { DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY } from '../config';
+import { DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY } from '../config';
 
 export { ServiceError };
 
@@ -228,13 +238,13 @@ export interface SyncServiceDeps {
   /** A tally of repeated access that could not be written yet (it is retried with the next write). */
   onAccessLogError?: (error: unknown) => void;
   /**
-   * Audit entries one device may append to one patient's audit stream per rolling day (see the header);
-   * default DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY (config.ts, which says why that number).
+   * Audit entries one account (all its devices) may append to one patient's audit stream per rolling day
+   * (see the header); default DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY (config.ts, which says why that number).
    */
-  auditEntriesPerDevicePerDay?: number;
+  auditEntriesPerAccountPerDay?: number;
 }
 
-/** The window `auditEntriesPerDevicePerDay` counts over. */
+/** The window `auditEntriesPerAccountPerDay` counts over. */
 const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
 
 /**
@@ -557,9 +567,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const lockChains = keyedLocks();
   /** Serialises grants that count against the same caps (patient issuing, grantee receiving). */
   const lockGrantCaps = keyedLocks();
-  /** Serialises a device's counted audit appends per stream, from the count to the write. */
+  /** Serialises an account's counted audit appends per stream, from the count to the write. */
   const lockAuditAppends = keyedLocks();
-  const auditCap = deps.auditEntriesPerDevicePerDay ?? DEFAULT_AUDIT_ENTRIES_PER_DEVICE_PER_DAY;
+  const auditCap = deps.auditEntriesPerAccountPerDay ?? DEFAULT_AUDIT_ENTRIES_PER_ACCOUNT_PER_DAY;
 
   /** Signed, sealed entries continuing the server's chain for `patientId`; the caller holds its lock. */
   const accessEntries = async (
@@ -649,11 +659,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       const entries: DocWrite[] = [];
       for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
       const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes);
-      // New random ids in an append-only stream: anything but ok means the store broke its contract.
+      const answered = results.slice(0, rows.length);
+      // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
+      // writes the others again, with entries chained anew.
+      if (answered.some((r) => r.status === 'position-taken')) return answered;
+      // New random ids continuing the server's chain from its last stored entry, under its lock: anything
+      // but ok (a position taken too: another process appended to the chain) means nothing was logged.
       if (results.slice(rows.length).some((r) => r.status !== 'ok')) {
         throw new ServiceError('INTERNAL', 'an access event was not stored');
       }
-      return results.slice(0, rows.length);
+      return answered;
     } finally {
       release();
     }
@@ -921,11 +936,12 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const auditStreams = [
       ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
     ];
-    // Held from the count to the write, so concurrent pushes of the device cannot pass the cap together.
+    // Held from the count to the write, so concurrent pushes of the account's devices cannot pass the cap
+    // together.
     const releaseAudit =
       auditStreams.length === 0
         ? () => undefined
-        : await lockAuditAppends(auditStreams.map((stream) => `${stream}\n${p.deviceId}`));
+        : await lockAuditAppends(auditStreams.map((stream) => `${stream}\n${p.accountId}`));
     try {
       const over =
         auditStreams.length === 0
@@ -935,10 +951,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         const doc = frame.rows[writeIndex[k]!]!.doc;
         results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
       }
-      const kept = [...writes.keys()].filter((k) => !over.has(k));
-      if (kept.length > 0) {
-        const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
-        const written = await writeLogged(
+      let kept = [...writes.keys()].filter((k) => !over.has(k));
+      const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
+      let written: DocWriteResult[] = [];
+      // A batch holding an entry at a chain position the device already holds stores nothing (the store's
+      // `position-taken`): that entry and the rows of its stream after it are refused, the others written
+      // again. Each round refuses at least one row, so this ends.
+      while (kept.length > 0) {
+        written = await writeLogged(
           p,
           kept.map((k) => writes[k]!),
           logged,
@@ -952,6 +972,30 @@ export const createSyncService = (deps: SyncServiceDeps) => {
               `(${PUSHED_MASTER_BYTES} bytes at most); nothing was stored: push fewer rows`,
           );
         });
+        const refusedFrom = new Map<string, number>();
+        for (const [n, result] of written.entries()) {
+          const stream = writes[kept[n]!]!.doc.stream;
+          if (result.status === 'position-taken' && !refusedFrom.has(stream))
+            refusedFrom.set(stream, kept[n]!);
+        }
+        if (refusedFrom.size === 0) break;
+        kept = kept.filter((k) => {
+          const doc = frame.rows[writeIndex[k]!]!.doc;
+          const from = refusedFrom.get(doc.stream);
+          if (from === undefined || k < from) return true;
+          results[writeIndex[k]!] = rowError(
+            doc.stream,
+            doc.id,
+            'APPEND_ONLY',
+            k === from
+              ? `this device already has an entry at position ${doc.audit?.authorSeq ?? '?'} of its chain in ` +
+                  'this audit log; another cannot be added there'
+              : 'an earlier entry of this chain in the push was refused (APPEND_ONLY); this one was not stored',
+          );
+          return false;
+        });
+      }
+      if (kept.length > 0) {
         for (const [n, result] of written.entries()) {
           const k = kept[n]!;
           const i = writeIndex[k]!;
@@ -979,7 +1023,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
                 ...(result.keptFrom === undefined ? {} : { keptFrom: result.keptFrom }),
               };
             }
-          } else {
+          } else if (result.status === 'append-only') {
             const stored = await store.docs.getDoc(doc.stream, doc.id);
             const input = writes[k]!.doc;
             if (stored !== null && sameAuditEntry(stored, input)) {
@@ -988,6 +1032,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
             } else {
               results[i] = rowError(doc.stream, doc.id, 'APPEND_ONLY', 'audit entries cannot be changed');
             }
+          } else {
+            // The loop above wrote again until no position was taken, so no row is left unwritten.
+            results[i] = rowError(doc.stream, doc.id, 'INTERNAL', `row ${result.status}`);
           }
         }
       }
@@ -1000,7 +1047,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /**
-   * The rows of `writes` (by index) that would take `p`'s device past its audit cap in their stream, each
+   * The rows of `writes` (by index) that would take `p`'s account past its audit cap in their stream, each
    * with its refusal's message: per stream, the first ones fit into what the window leaves, the rest are
    * over, except an entry already stored (its re-push is acknowledged by the write, never refused here).
    * The caller holds the streams' audit-append locks.
@@ -1015,7 +1062,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     // An entry stored exactly a window ago has left it.
     const since = new Date(t - AUDIT_APPEND_WINDOW_MS + 1).toISOString();
     for (const stream of streams) {
-      const { count, first } = await store.docs.auditEntriesSince(stream, p.deviceId, since);
+      const { count, first } = await store.docs.auditEntriesOfAccountSince(stream, p.accountId, since);
       let room = auditCap - count;
       // The oldest entry counted leaves the window first (or those of this batch, stored at t).
       const frees = new Date((first === null ? t : Date.parse(first)) + AUDIT_APPEND_WINDOW_MS).toISOString();
@@ -1031,8 +1078,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         }
         over.set(
           k,
-          `this device appended ${auditCap} audit entries to this patient's log within a day, the most ` +
-            `allowed; retry from ${frees}`,
+          `this account's devices appended ${auditCap} audit entries to this patient's log within a day, ` +
+            `the most allowed; retry from ${frees}`,
         );
       }
     }

@@ -41,10 +41,11 @@ const write = async (store: SqliteStore, stream: string, ids: string[], assumedR
   return results.map((r) => (r.status === 'ok' ? r.seq : -1));
 };
 
-const writeAudit = async (store: SqliteStore, ids: string[]) => {
+/** Entries of one author's chain from position `from` on (a position is held once: writeDocs). */
+const writeAudit = async (store: SqliteStore, ids: string[], from = 1) => {
   const results = await store.docs.writeDocs(
     ids.map((id, i) => ({
-      doc: makeDocInput(AUDIT, id, '1-a', { audit: { authorSeq: i + 1, prevHash: null, at: isoAt(2) } }),
+      doc: makeDocInput(AUDIT, id, '1-a', { audit: { authorSeq: from + i, prevHash: null, at: isoAt(2) } }),
       assumedRev: null,
     })),
     isoAt(2),
@@ -146,7 +147,7 @@ describe('restore carries what must not go back', () => {
       },
       async (store) => {
         await write(store, S, ['not-carried']);
-        await writeAudit(store, ['e3', 'e4']);
+        await writeAudit(store, ['e3', 'e4'], 3);
       },
     );
     const result = await restore(backupFile, dataDir);
@@ -157,8 +158,8 @@ describe('restore carries what must not go back', () => {
       expect(audit.docs.map((d) => [d.id, d.seq, d.audit?.authorSeq])).toEqual([
         ['e1', 1, 1],
         ['e2', 2, 2],
-        ['e3', 3, 1],
-        ['e4', 4, 2],
+        ['e3', 3, 3],
+        ['e4', 4, 4],
       ]);
       expect(await store.docs.getDoc(S, 'not-carried')).toBeNull();
       expect(await head(store, S)).toBe(1);

@@ -11,6 +11,12 @@
  *   Commits are atomic, so readers never see seq n+1 without seq n.
  * - Audit rows: the store answers `append-only`; triggers also refuse UPDATE and DELETE of rows of
  *   `/audit` streams, and recursive_triggers=ON makes REPLACE conflict resolution fire them too.
+ * - Audit chain positions: writeDocs looks each new audit row's (stream, author, authorSeq) up in
+ *   docs_audit_by_position (v15) just before inserting it, inside its BEGIN IMMEDIATE transaction, so rows
+ *   committed by any connection and the batch's own earlier rows are seen. A position held refuses the row
+ *   `position-taken` and rolls the whole batch back (the other rows answer `not-written`). The index is not
+ *   UNIQUE: a store written before the check may hold two entries at one position, which the append-only
+ *   log keeps and a unique index could not be built over (nor a restore carry into).
  * - An envelope is stored once per (stream, epoch, recipient), except that one created by a device revoked
  *   since is replaced by one of the same key id from an active device of the same account
  *   (ENVELOPE_ON_CONFLICT_SQL, also a restore's carry: the revocation as the database written to holds it
@@ -238,6 +244,13 @@ export interface SqliteStore extends SyncStore {
 }
 
 const AUDIT_TRIGGER_WHEN = `substr(OLD.stream, -6) = '/audit'`;
+
+/** Rolls writeDocs' transaction back from inside it (a chain position was taken); carries the answer. */
+class BatchNotWritten extends Error {
+  constructor(readonly results: DocWriteResult[]) {
+    super('a chain position was taken; nothing of the batch was written');
+  }
+}
 
 /**
  * Index i holds the SQL that upgrades user_version i to i + 1. A released entry is never edited (a file
@@ -489,6 +502,14 @@ const MIGRATIONS: readonly string[] = [
   // an audit header (every record write) are not in it, so only audit appends pay for it.
   `
   CREATE INDEX IF NOT EXISTS docs_audit_by_author ON docs (stream, author, at)
+    WHERE audit_author_seq IS NOT NULL;
+  `,
+  // v14 → v15: an author's audit entries in one stream by chain position, so writeDocs finds at once whether
+  // a new entry's position is held (`position-taken`). Not UNIQUE: a store written before that check may
+  // hold two entries at one position (two tabs of one device did), which the append-only log keeps and on
+  // which a unique index would fail to build; writeDocs checks in its transaction instead. Partial as above.
+  `
+  CREATE INDEX IF NOT EXISTS docs_audit_by_position ON docs (stream, author, audit_author_seq)
     WHERE audit_author_seq IS NOT NULL;
   `,
 ];
@@ -1234,6 +1255,20 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
      WHERE stream = ? AND author = ? AND at >= ? AND audit_author_seq IS NOT NULL`,
   ),
+  // The same over every device of an account: one range of docs_audit_by_author per device
+  // (devices_by_account), so the cost is the account's devices and the entries counted.
+  docAuditOfAccountSince: db.prepare<[string, string, string], { n: number; first: string | null }>(
+    `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
+     WHERE stream = ? AND author IN (SELECT device_id FROM devices WHERE account_id = ?) AND at >= ?
+       AND audit_author_seq IS NOT NULL`,
+  ),
+  // Whether an author holds a chain position in an audit stream. The partial index's condition is repeated
+  // so that it applies; INDEXED BY: docs_audit_by_author also matches (stream, author) and would read all
+  // the author's entries.
+  docAuditAt: db.prepare<[string, string, number], { id: string }>(
+    `SELECT id FROM docs INDEXED BY docs_audit_by_position
+     WHERE stream = ? AND author = ? AND audit_author_seq = ? AND audit_author_seq IS NOT NULL LIMIT 1`,
+  ),
   // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
   // the rows appended after it (docs_audit_by_author is by receive time, not seq).
   // INDEXED BY: docs_audit_by_author also matches the WHERE, and would read all the author's entries.
@@ -1492,6 +1527,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     let masterBytes = 0;
     // The restore's origin, read at the batch's first conflict only (conflicts are rare).
     let keptIn: ReturnType<typeof keptFrom> | undefined;
+    let positionTaken = false;
     // Inside the write lock: no envelope can be stored between this read and the commit.
     const epochs = new Map<string, number>();
     const epochOf = (stream: string): number => {
@@ -1538,9 +1574,18 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         });
         continue;
       }
+      const a = doc.audit;
+      // Only new audit rows get here (a stored id answered append-only above); earlier rows of the batch
+      // are already inserted, so they are seen too.
+      if (a !== undefined && isAuditStream(doc.stream)) {
+        if (s.docAuditAt.get(doc.stream, doc.author, a.authorSeq) !== undefined) {
+          results.push({ status: 'position-taken' });
+          positionTaken = true;
+          continue;
+        }
+      }
       const seq = (heads.get(doc.stream) ?? s.headGet.get(doc.stream)?.head ?? 0) + 1;
       heads.set(doc.stream, seq);
-      const a = doc.audit;
       if (current === undefined) {
         s.docInsert.run(
           doc.stream,
@@ -1577,6 +1622,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         );
       }
       results.push({ status: 'ok', seq });
+    }
+    if (positionTaken) {
+      // Thrown so that the transaction rolls back what the batch's other rows inserted.
+      throw new BatchNotWritten(
+        results.map((r): DocWriteResult => (r.status === 'position-taken' ? r : { status: 'not-written' })),
+      );
     }
     for (const [stream, head] of heads) s.headPut.run(stream, head);
     return { results, heads: [...heads].map(([stream, head]): StreamHead => ({ stream, head })) };
@@ -2114,7 +2165,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           if (maxMasterBytes !== undefined && !(maxMasterBytes >= 0)) {
             throw invalid('maxMasterBytes must be a non-negative number');
           }
-          const { results, heads } = writeTx.immediate(s, rows, now, maxMasterBytes);
+          let written: ReturnType<typeof writeBatch>;
+          try {
+            written = writeTx.immediate(s, rows, now, maxMasterBytes);
+          } catch (error) {
+            if (error instanceof BatchNotWritten) return error.results;
+            throw error;
+          }
+          const { results, heads } = written;
           // Synchronously after COMMIT, so listeners see heads in commit order; deliver() contains throws.
           if (heads.length > 0) {
             for (const peer of [...(openInstances.get(file) ?? [])]) peer(heads);
@@ -2162,6 +2220,12 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       auditEntriesSince: (stream, author, since) =>
         call((s) => {
           const row = s.docAuditSince.get(stream, author, since);
+          return { count: row?.n ?? 0, first: row?.first ?? null };
+        }),
+
+      auditEntriesOfAccountSince: (stream, accountId, since) =>
+        call((s) => {
+          const row = s.docAuditOfAccountSince.get(stream, accountId, since);
           return { count: row?.n ?? 0, first: row?.first ?? null };
         }),
     },

@@ -14,7 +14,11 @@
  *   assumed (`null` = "no stored document"); the check and the write are atomic per document. A batch
  *   passed to `writeDocs` commits as a whole or, if the call rejects, not at all.
  * - Audit: documents of streams whose id ends in `/audit` are append-only. An existing audit document is
- *   never updated or deleted (writes to an existing id answer `append-only`).
+ *   never updated or deleted (writes to an existing id answer `append-only`). Each author holds a chain
+ *   position (`audit.authorSeq`) of an audit stream at most once: a new audit document at a position its
+ *   author already holds in the stream (stored, or earlier in the same batch) answers `position-taken`, and
+ *   nothing of its batch is written (the other rows answer `not-written`). A store written before this
+ *   rule may hold two at one position; they stay (append-only), and the position stays taken.
  * - Key epochs: a row with `expectedEpoch` is written only if its stream's current epoch (highest stored
  *   envelope epoch) equals it at commit, checked atomically with the write (`stale-epoch` otherwise); a
  *   batch of envelopes (`envelopes.putAll`) commits as a whole, so no epoch is current half stored.
@@ -93,7 +97,14 @@ export type DocWriteResult =
     }
   | { status: 'append-only' }
   /** `expectedEpoch` was given and the stream's current key epoch is `epoch` instead; nothing written. */
-  | { status: 'stale-epoch'; epoch: number };
+  | { status: 'stale-epoch'; epoch: number }
+  /**
+   * A new audit document at a chain position its author already holds in the stream (see the header):
+   * refused, and nothing of the batch was written.
+   */
+  | { status: 'position-taken' }
+  /** Another row of the batch answered `position-taken`: nothing of the batch was written, this row neither. */
+  | { status: 'not-written' };
 
 export interface DocPage {
   /** Documents with seq > since, in seq order. */
@@ -489,7 +500,8 @@ export interface SyncStore {
   docs: {
     /**
      * Compare-and-set writes, one result per row in input order. The batch commits in one atomic step;
-     * rows of the same batch see the effect of earlier rows.
+     * rows of the same batch see the effect of earlier rows. A batch with a row at an audit chain position
+     * already held (`position-taken`, see the header) writes nothing: its other rows answer `not-written`.
      * With `maxMasterBytes`, the stored versions the batch's conflicts answer (`master`, `ct` bytes summed;
      * the batch's first one always) must fit in it: a batch whose do not rejects TOO_LARGE and writes
      * nothing, and no master past the bound is loaded.
@@ -513,13 +525,24 @@ export interface SyncStore {
     lastAuditEntry(stream: string, author: string): Promise<Doc | null>;
     /**
      * How many documents carrying an audit header `author` has in `stream` whose server receive time (`at`)
-     * is `since` or later, and the earliest such time (null when none): what the sync service caps a
-     * device's appends to one audit stream by over a rolling window. Cost grows with the count answered,
-     * never with the stream's other documents.
+     * is `since` or later, and the earliest such time (null when none). (The sync service caps appends per
+     * account, `auditEntriesOfAccountSince`.) Cost grows with the count answered, never with the stream's
+     * other documents.
      */
     auditEntriesSince(
       stream: string,
       author: string,
+      since: IsoTime,
+    ): Promise<{ count: number; first: IsoTime | null }>;
+    /**
+     * As `auditEntriesSince`, summed over every device of account `accountId` (revoked ones included) as
+     * authors: what the sync service caps an account's appends to one audit stream by. Authors that are no
+     * device of the account (the server, other accounts' devices) are not counted. Cost grows with the
+     * account's devices and the count answered, never with the stream's other documents.
+     */
+    auditEntriesOfAccountSince(
+      stream: string,
+      accountId: string,
       since: IsoTime,
     ): Promise<{ count: number; first: IsoTime | null }>;
   };
