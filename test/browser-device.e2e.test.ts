@@ -178,6 +178,8 @@ describe('the device library in real Chromium', () => {
         const jobs = await call(page, Counts, 'workerJobs');
         const ops = ['seal', 'wireSeal', 'wireOpen'];
         expect(ops.filter((op) => (jobs[op] ?? 0) === 0)).toEqual([]);
+        // ... and ran there: the offload never fell back to the page's thread.
+        expect(await call(page, Type.Union([Type.String(), Type.Null()]), 'workerFallback')).toBeNull();
       }
 
       // (e) The page reloads and the device reopens from the same IndexedDB, unlocked with the passphrase

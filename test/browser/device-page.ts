@@ -309,6 +309,8 @@ const api = {
     changes: Object.fromEntries(served.changes),
   }),
   workerJobs: async () => Object.fromEntries(workerJobs),
+  /** Why the offload gave up on its Web Worker (its jobs then ran on the page's thread), or null. */
+  workerFallback: async () => current().offload?.fallback()?.message ?? null,
   close: async () => {
     const open = device;
     device = null;
