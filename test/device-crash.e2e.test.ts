@@ -84,7 +84,7 @@ describe('a device crashes right after a local write', () => {
       });
       server.sessions.splice(server.sessions.indexOf(d), 1);
       await d.audit.flushChanges();
-      disk.holdLocal((id) => id.startsWith('meta-audit-chain/'));
+      disk.holdLocal((id) => id.startsWith('meta-audit-chain:'));
       if (when === 'not sent') d.sync.goOffline();
       const notedKey = (id: string): boolean => id === 'meta-audit-noted-changes';
       const saves = disk.stored(notedKey);

@@ -73,7 +73,7 @@ export const crashableStorage = () => {
     afterCrash: (): RxStorage<any, any> => storageNamed(`${inner.name}-after-crash-${++runs}`, (i) => i),
     /** How many writes completed before the crash stored a document whose id matches. */
     stored: (match: (id: string) => boolean): number => stored.filter(match).length,
-    /** Holds, until the crash, writes of local documents whose id matches (e.g. `meta-audit-chain/`). */
+    /** Holds, until the crash, writes of local documents whose id matches (e.g. `meta-audit-chain:`). */
     holdLocal: (match: (id: string) => boolean): void => {
       held = match;
     },

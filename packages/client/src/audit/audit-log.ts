@@ -23,7 +23,7 @@
  *   again.
  * - Every check of a patient's served log (`verify`, and the views through `entries`) remembers, per
  *   author (the server, each device), how far its chain verified whole from position 1 and the link hash
- *   of its entry there, with the server store's incarnation then (device meta `audit-seen/<patient>`,
+ *   of its entry there, with the server store's incarnation then (device meta `audit-seen:<patient>`,
  *   only ever raised). Each check holds every chain to that: one ending below it, or holding another
  *   entry there (rolled back and grown again), is reported `deleted` — with a note when the server has
  *   announced a restore of its store since (docs/operations.md: a restore with nothing to carry from loses
@@ -66,6 +66,17 @@
  *   (docs/operations.md). A chain served short with no restore announced is not sent again (the gap stays
  *   for the patient's devices to report). Entries older than those kept, or acknowledged by a build that
  *   kept none, are not sent again: a restore losing them leaves a gap, reported at every check.
+ * - Device meta keys are stored in clear (device-meta.ts), and on a provider's device the patients it keeps
+ *   state for are its patient list: the per-patient keys (`audit-chain:`, `audit-seen:`, `audit-kept:`,
+ *   written `<kind>:<patient>` here) are named by HMAC-SHA256 of the patient's account id under a key
+ *   derived (HKDF, `hale/meta-names/v1`) from the account's at-rest key, the same on every start, and no
+ *   key names a patient. An older build named them `<kind>/<patient id>`: at a session's start
+ *   (`resumeNoted`) every key so named (found by its name, whichever patient it names) is moved to its new
+ *   name and the old names removed, purged from the store with RxDB's record of their removal
+ *   (store/meta-store.ts), so chain positions, remembered heads and kept entries carry over unchanged. A
+ *   patient's keys are not used before their own move is done (made at first use if the start has not
+ *   reached it): under a new name still empty, the chain would restart at 1, a fork the patient's devices
+ *   would report. The number of such keys still tells how many patients the device keeps state for.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -116,10 +127,24 @@
  * cannot be kept when acknowledged is reported in `issues` (AUDIT_KEPT_NOT_KEPT) and is not sent again
  * after a restore. A crash before a burst of notes is mirrored (that macrotask) loses those notes; one
  * between an entry's append and the next save of the mirror has the next start append its changes again
- * (listed twice, never missing).
+ * (listed twice, never missing). A move of a key from an older build's name that fails leaves it there
+ * and fails what needed the key (an append is not made, so nothing forks); a removal of old names that
+ * fails is reported (AUDIT_KEYS_NOT_RENAMED); both are tried again at the next start. A crash between a
+ * move and the removal leaves both names, and the next start keeps the new one and removes the old.
+ * Removed old names are gone from the store's documents; the storage engine's own files (IndexedDB's)
+ * may hold their bytes until it compacts them.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { base64urlEncode, chainLinkHash, signCanonical, type AccountKeys, type Ed25519 } from '@hale/crypto';
+import {
+  base64urlEncode,
+  chainLinkHash,
+  hkdfSha256,
+  hmacSha256,
+  signCanonical,
+  utf8Encode,
+  type AccountKeys,
+  type Ed25519,
+} from '@hale/crypto';
 import {
   ERROR_CODES,
   Incarnation,
@@ -250,6 +275,8 @@ const OUTBOX = 'audit-outbox';
 const OUTBOX_STATE = 'audit-outbox-state';
 const NOTED = 'audit-noted-changes';
 const OWN = 'audit-own';
+/** Per patient, this device's chain position in that patient's log (`META_SCHEMAS.auditChain`). */
+const CHAIN = 'audit-chain';
 /** Per patient, each author's chain as far as this device verified it (see the header). */
 const SEEN = 'audit-seen';
 /** How far the server acknowledged this device's chain in its account's own log, and under which store. */
@@ -262,6 +289,20 @@ const MAX_OWN_LOST = 100;
  * that the server acknowledged, signed as pushed, to send again after a restore (see the header).
  */
 const KEPT = 'audit-kept';
+/** The keys kept per patient, each named `<kind>:<digest of the patient's id>` (see the header). */
+const PER_PATIENT = [CHAIN, SEEN, KEPT] as const;
+type PerPatient = (typeof PER_PATIENT)[number];
+/** HKDF info of the key of those digests (hash.ts: one label per purpose). */
+const NAMES_LABEL = 'hale/meta-names/v1';
+/** The key of the names' digests: derived from the at-rest key, so a name reveals nothing of it. */
+const namesKeyOf = (localKey: Uint8Array): Uint8Array => hkdfSha256(localKey, NAMES_LABEL);
+const nameWith = (namesKey: Uint8Array, kind: PerPatient, patientId: string): string =>
+  `${kind}:${base64urlEncode(hmacSha256(namesKey, utf8Encode(patientId)))}`;
+/** The device meta key of `kind` for `patientId` on a device whose at-rest key is `localKey`. */
+export const patientKeyName = (localKey: Uint8Array, kind: PerPatient, patientId: string): string =>
+  nameWith(namesKeyOf(localKey), kind, patientId);
+/** Any stored value, as it is: an older build's entry is moved unread, whatever a newer build put there. */
+const AnyValue = Type.Unknown();
 const MAX_KEPT = 500;
 /** Characters of sealed bodies (`ct`) kept per patient: a few coalesced entries of 500 changes. */
 const MAX_KEPT_CHARS = 512 * 1024;
@@ -429,7 +470,101 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     issues.push(message);
     if (issues.length > MAX_ISSUES) issues.splice(0, issues.length - MAX_ISSUES);
   };
-  const chainKey = (patientId: string): string => `audit-chain/${patientId}`;
+
+  // Keyed by the at-rest key: whoever can compute a name from an id can open the store anyway. Derived
+  // now, from the copy this log was given: the session zeroes its copies at close.
+  const namesKey = namesKeyOf(deps.keys.localKey);
+  const nameOf = (kind: PerPatient, patientId: string): string => nameWith(namesKey, kind, patientId);
+  const oldNameOf = (kind: PerPatient, patientId: string): string => `${kind}/${patientId}`;
+  /** `count` entries (null: not known, they could not be looked for) are left under their old names. */
+  const notRenamed = (count: number | null, error: unknown): void => {
+    const what =
+      count === null
+        ? "the audit metadata entries an older build named by a patient's id could not be looked for"
+        : `${count} audit metadata entr${count === 1 ? 'y' : 'ies'} an older build named by a patient's id ` +
+          'could not be renamed';
+    issue(
+      `AUDIT_KEYS_NOT_RENAMED: ${what}; tried again at the next start: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
+  };
+  /**
+   * Moves the value an older build kept under `old` to `name`, unless `name` holds one already (moved
+   * before a crash cut the removal short). Answers whether `old` held one.
+   */
+  const moveValue = async (old: string, name: string): Promise<boolean> => {
+    const value = await deps.meta.get(old, AnyValue);
+    if (value === null) return false;
+    await deps.meta.update(name, AnyValue, (current) => current ?? value);
+    return true;
+  };
+  /** Per key, its move from an older build's name (made or under way); dropped when it failed. */
+  const moves = new Map<string, Promise<void>>();
+  /** Runs `move` as the one move to `name` of this log, unless one was made or is under way. */
+  const moveOnce = (name: string, move: () => Promise<void>): Promise<void> => {
+    const known = moves.get(name);
+    if (known !== undefined) return known;
+    const made = move();
+    moves.set(name, made);
+    made.catch(() => moves.delete(name));
+    return made;
+  };
+  /**
+   * The key of `kind` for `patientId`, once what an older build kept under the patient's id is moved
+   * there (`renameOld` moves them all at a session's start; this, any it has not reached). Rejects when
+   * the move fails: under its new name the state would be taken for absent (a chain restarted at 1).
+   * Removing the old name is only reported when it fails: its value was moved.
+   */
+  const keyOf = async (kind: PerPatient, patientId: string): Promise<string> => {
+    const name = nameOf(kind, patientId);
+    const old = oldNameOf(kind, patientId);
+    await moveOnce(name, async () => {
+      if (await moveValue(old, name)) await deps.meta.remove([old]).catch((e: unknown) => notRenamed(1, e));
+    });
+    return name;
+  };
+  const chainKey = (patientId: string): Promise<string> => keyOf(CHAIN, patientId);
+  const seenKey = (patientId: string): Promise<string> => keyOf(SEEN, patientId);
+  const keptKey = (patientId: string): Promise<string> => keyOf(KEPT, patientId);
+  /**
+   * Moves every entry an older build named by a patient's id, found by their names whichever patients
+   * they name, to its digest name, then removes the old names at once (one purge of the store). Never
+   * throws: what fails is reported and tried again at the next start, and `keyOf` moves a patient's
+   * before its first use meanwhile. A store that cannot list its keys leaves them all to `keyOf`.
+   */
+  const renameOld = async (): Promise<void> => {
+    const found: Array<{ old: string; name: string }> = [];
+    try {
+      for (const kind of PER_PATIENT) {
+        const names = await deps.meta.keys(`${kind}/`);
+        if (names === null) return;
+        for (const old of names) found.push({ old, name: nameOf(kind, old.slice(kind.length + 1)) });
+      }
+    } catch (error) {
+      notRenamed(null, error);
+      return;
+    }
+    const moved: string[] = [];
+    let failure: unknown = null;
+    for (const { old, name } of found) {
+      try {
+        await moveOnce(name, async () => void (await moveValue(old, name)));
+        moved.push(old);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    let left = found.length - moved.length;
+    // Removed ones still listed (a purge cut short) go too: `remove` purges them.
+    if (moved.length > 0) {
+      await deps.meta.remove(moved).catch((error: unknown) => {
+        failure ??= error;
+        left = found.length;
+      });
+    }
+    if (failure !== null) notRenamed(left, failure);
+  };
 
   const append = (patientId: string, body: AuditEntryDetail) =>
     serial(async () => {
@@ -455,7 +590,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
       const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
-      await deps.meta.update(chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
+      await deps.meta.update(await chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
         // Locked while the chain position was read: nothing is signed (the position is not advanced).
         deps.assertUnlocked?.();
         const made = await makeAuditEntry({
@@ -509,7 +644,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (rows.some((r) => kept.has(r.id))) return false;
     // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
     if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
-    const chain = await deps.meta.get(chainKey(patientOf(stream)), META_SCHEMAS.auditChain);
+    const chain = await deps.meta.get(await chainKey(patientOf(stream)), META_SCHEMAS.auditChain);
     return chain !== null && chain.seq === last.authorSeq;
   };
 
@@ -600,18 +735,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) =>
       (current ?? []).map((d) => relinked.get(d.id) ?? d),
     );
-    await deps.meta.update(chainKey(deps.accountId), META_SCHEMAS.auditChain, () => chain);
+    await deps.meta.update(await chainKey(deps.accountId), META_SCHEMAS.auditChain, () => chain);
     // The loss is reported from OWN_LOST: the chain seen is lowered so it is not reported twice, and so
     // that the rewritten positions are not taken for a second loss.
-    await deps.meta
-      .update(seenKey(deps.accountId), SeenChains, (current) => {
-        const at = current?.[own];
-        if (current === null || at === undefined || at.seq <= head.seq) return current;
-        const next: SeenChains = { ...current };
-        if (head.hash === null) delete next[own];
-        else next[own] = { seq: head.seq, hash: head.hash, incarnation };
-        return next;
-      })
+    await seenKey(deps.accountId)
+      .then((key) =>
+        deps.meta.update(key, SeenChains, (current) => {
+          const at = current?.[own];
+          if (current === null || at === undefined || at.seq <= head.seq) return current;
+          const next: SeenChains = { ...current };
+          if (head.hash === null) delete next[own];
+          else next[own] = { seq: head.seq, hash: head.hash, incarnation };
+          return next;
+        }),
+      )
       .catch(() => null);
     issue(
       `AUDIT_OWN_CONTINUED: the server announced a restore of its store and no longer holds positions ` +
@@ -622,9 +759,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return true;
   };
 
-  const keptKey = (patientId: string): string => `${KEPT}/${patientId}`;
-  const keptOf = (patientId: string): Promise<KeptEntries | null> =>
-    deps.meta.get(keptKey(patientId), KeptEntries);
+  const keptOf = async (patientId: string): Promise<KeptEntries | null> =>
+    deps.meta.get(await keptKey(patientId), KeptEntries);
 
   /**
    * The same moment for this device's chains in other patients' logs, which a grantee cannot read (the
@@ -656,7 +792,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         const cut = at < 0 ? list.length : at;
         return [...list.slice(0, cut), ...again, ...list.slice(cut)];
       });
-      await deps.meta.update(keptKey(patientId), KeptEntries, (current) =>
+      await deps.meta.update(await keptKey(patientId), KeptEntries, (current) =>
         current === null ? current : { ...current, incarnation },
       );
       if (queued > 0) {
@@ -802,7 +938,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         }
         await keepAcknowledged(outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)));
         for (const r of rewinds) {
-          await deps.meta.update(chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
+          await deps.meta.update(await chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
             seq: r.seq,
             hash: r.hash,
           }));
@@ -822,7 +958,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       byPatient.set(patientOf(d.stream), [...(byPatient.get(patientOf(d.stream)) ?? []), d]);
     for (const [patientId, acked] of byPatient) {
       try {
-        await deps.meta.update(keptKey(patientId), KeptEntries, (current) => {
+        await deps.meta.update(await keptKey(patientId), KeptEntries, (current) => {
           const incarnation = served ?? current?.incarnation;
           return {
             rows: keepNewest(current?.rows ?? [], acked),
@@ -841,7 +977,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
   const acknowledgedPosition = (patientId: string): Promise<number> =>
     serial(async () => {
-      const chain = await deps.meta.get(chainKey(patientId), META_SCHEMAS.auditChain);
+      const chain = await deps.meta.get(await chainKey(patientId), META_SCHEMAS.auditChain);
       if (!chain) return 0;
       const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       const pending = outbox
@@ -950,8 +1086,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
   };
 
-  const seenKey = (patientId: string): string => `${SEEN}/${patientId}`;
-
   /** The server store's incarnation this device is in step with or catching up to (engine.ts), if known. */
   const currentIncarnation = async (): Promise<string | undefined> => {
     const kept = await deps.meta.get('incarnation', META_SCHEMAS.incarnation).catch(() => null);
@@ -962,7 +1096,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * Verifies `entries` (the patient's log as served) and opens those that verify, each with the author
    * that vouches for it: the server when its id and key sign it, otherwise the account whose certified
    * device key does (the body names the account, and only a device that account certified verifies under
-   * it). Every author's chain must reach the position this device verified before (`audit-seen`) and hold
+   * it). Every author's chain must reach the position this device verified before (SEEN) and hold
    * the same entry there; this device's own, also `own` (the position the server acknowledged). The heads
    * verified now are remembered.
    */
@@ -977,7 +1111,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const server = await deps.serverKey();
     // Unreadable (a newer build's): nothing is known, and nothing is written over it below. Accepting,
     // nothing is held to it, but its incarnations still tell a loss that came with a restore.
-    const kept: SeenChains = (await deps.meta.get(seenKey(patientId), SeenChains)) ?? {};
+    const kept: SeenChains = (await deps.meta.get(await seenKey(patientId), SeenChains)) ?? {};
     const seen: SeenChains = accept ? {} : kept;
     const reached = new Map<string, ReachedPosition>();
     for (const [author, at] of Object.entries(seen)) reached.set(author, { seq: at.seq, hash: at.hash });
@@ -1086,7 +1220,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const higher = [...heads].filter(([author, head]) => head.seq > (seen[author]?.seq ?? 0));
     if (higher.length === 0) return;
     try {
-      await deps.meta.update(seenKey(patientId), SeenChains, (current) => {
+      await deps.meta.update(await seenKey(patientId), SeenChains, (current) => {
         const next: SeenChains = { ...(current ?? {}) };
         let raised = false;
         for (const [author, head] of higher) {
@@ -1125,7 +1259,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         ...(incarnation === undefined ? {} : { incarnation }),
       };
     }
-    await deps.meta.set(seenKey(patientId), next);
+    await deps.meta.set(await seenKey(patientId), next);
     viewReports.delete(patientId);
   };
 
@@ -1445,12 +1579,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
     },
     /**
-     * At a session's start: appends the changes the device meta mirror holds, noted by an earlier session
-     * and in no entry yet (kept at its close, or left by a crash). The mirror is saved after, so what is
-     * appended leaves it; on a failure the rest stay noted (appended with the next changes noted, at close
-     * or at the next start), and the failure is listed in `issues`. Never throws.
+     * At a session's start: first renames what an older build kept under patients' ids (see the header),
+     * then appends the changes the device meta mirror holds, noted by an earlier session and in no entry
+     * yet (kept at its close, or left by a crash). The mirror is saved after, so what is appended leaves
+     * it; on a failure the rest stay noted (appended with the next changes noted, at close or at the next
+     * start), and the failure is listed in `issues`. Never throws.
      */
     async resumeNoted(): Promise<void> {
+      await renameOld();
       try {
         const kept = await deps.meta.get(NOTED, NotedChanges);
         for (const [patientId, changes] of Object.entries(kept ?? {})) renote(patientId, changes);

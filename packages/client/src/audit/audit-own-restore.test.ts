@@ -5,7 +5,7 @@ import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
-import { createAuditLog, type AuditLogDeps } from './audit-log';
+import { createAuditLog, patientKeyName, type AuditLogDeps } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 
 const ed = tweetnaclEd25519;
@@ -95,6 +95,7 @@ const setup = () => {
     positions,
     verifyStored,
     accountId: patient.accountId,
+    localKey: patient.localKey,
     deviceId: device.deviceId,
     setOnline: (v: boolean) => void (online = v),
     setLocked: (v: boolean) => void (locked.now = v),
@@ -182,7 +183,7 @@ describe("audit: this device's own chain after the server lost its newest entrie
     s.cut(1);
     s.setOnline(true);
     // The continuation re-signs the outbox, then its write of the chain position is lost.
-    s.failNextWrite(`audit-chain/${s.accountId}`);
+    s.failNextWrite(patientKeyName(s.localKey, 'audit-chain', s.accountId));
     await log.connected(B);
     expect(s.positions()).toEqual([1]);
     // Before the next connection, an entry is appended from the chain position as it was (4 → 5).

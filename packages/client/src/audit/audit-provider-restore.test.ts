@@ -5,7 +5,7 @@ import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
-import { createAuditLog } from './audit-log';
+import { createAuditLog, patientKeyName } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 
 // Node's: one test signs over 500 entries.
@@ -83,6 +83,7 @@ const setup = () => {
   return {
     open,
     patientId: patient.accountId,
+    localKey: provider.localKey,
     /** The store loses this device's entries past `position` (a restore from a backup onto an empty disk). */
     cut: (position: number): void => {
       stored = stored.filter((d) => (d.audit?.authorSeq ?? 0) <= position);
@@ -195,7 +196,7 @@ describe("audit: a provider device's chain in a patient's log after a restore of
     s.cut(0);
     await log.append(s.patientId, { action: 'three' });
     // The outbox holds the entries queued again; the record of the restore is lost, and so is the push.
-    s.failNextWrite(`audit-kept/${s.patientId}`);
+    s.failNextWrite(patientKeyName(s.localKey, 'audit-kept', s.patientId));
     await log.connected(B);
     expect(s.positions()).toEqual([]);
     expect(await log.pendingCount()).toBe(3);

@@ -2,14 +2,17 @@
  * Device metadata kept beside the records (RxDB local documents, encrypted at rest): pending ids,
  * quarantine, unsent changes, the server store's incarnation, the streams this device may access, audit
  * outbox and chain state, issued grants, pinned provider keys. Only values are sealed: a key is a local
- * document's id, stored in clear.
+ * document's id, stored in clear, so no key may name a patient (audit-log.ts names its per-patient keys by
+ * a keyed digest of the patient's id); `remove` leaves no removed document behind that names the key
+ * (RxDB keeps those until purged: store/meta-store.ts).
  *
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
  * (read, change, write back) refuses it, so what could not be read is never written over.
- * Writes of one key (`set`, `update`) run one at a time, in call order, and `update`'s change is given
- * what is stored at that moment: two read-change-writes of a key never interleave (within this process),
- * so neither undoes the other. A change must not write the same key itself (it would wait for itself).
+ * Writes of one key (`set`, `update`, `remove`) run one at a time, in call order, and `update`'s change is
+ * given what is stored at that moment: two read-change-writes of a key never interleave (within this
+ * process), so neither undoes the other. A change must not write the same key itself (it would wait for
+ * itself).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -217,12 +220,26 @@ export interface DeviceMeta {
     schema: S,
     change: (current: Static<S> | null) => Static<S> | null | Promise<Static<S> | null>,
   ): Promise<Static<S> | null>;
+  /**
+   * Removes `keys`, after their earlier writes, and with them their names from the store (a store that
+   * keeps removed entries, as RxDB does, purges them). Rejects when the store cannot remove.
+   */
+  remove(keys: readonly string[]): Promise<void>;
+  /**
+   * The keys stored under `prefix`, removed ones whose name the store still holds included (`remove` them
+   * again to purge them). Null when the store cannot list its keys.
+   */
+  keys(prefix: string): Promise<string[] | null>;
 }
 
 /** Wraps raw storage (`read` answers the stored value or undefined) with schema checks on read. */
 export const createDeviceMeta = (raw: {
   read(key: string): Promise<unknown>;
   write(key: string, value: unknown): Promise<void>;
+  /** Removes the keys and purges them (see `DeviceMeta.remove`); absent: the store cannot. */
+  remove?(keys: readonly string[]): Promise<void>;
+  /** The keys under a prefix (see `DeviceMeta.keys`); absent: the store cannot list them. */
+  list?(prefix: string): Promise<string[]>;
   onInvalid?: (key: string, reason: string) => void;
 }): DeviceMeta => {
   const read = async <S extends TSchema>(key: string, schema: S) => {
@@ -235,16 +252,19 @@ export const createDeviceMeta = (raw: {
   };
   /** Per key, the last write queued (settled, never rejecting); removed once nothing follows it. */
   const tails = new Map<string, Promise<void>>();
-  const serial = <T>(key: string, job: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(job);
+  /** Runs `job` after the earlier writes of every key of `keys`, and before their later ones. */
+  const serial = <T>(keys: readonly string[], job: () => Promise<T>): Promise<T> => {
+    const run = Promise.all(keys.map((key) => tails.get(key) ?? Promise.resolve())).then(job);
     const tail = run.then(
       () => undefined,
       () => undefined,
     );
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
+    for (const key of keys) {
+      tails.set(key, tail);
+      void tail.then(() => {
+        if (tails.get(key) === tail) tails.delete(key);
+      });
+    }
     return run;
   };
   return {
@@ -252,9 +272,9 @@ export const createDeviceMeta = (raw: {
       const r = await read(key, schema);
       return r.ok ? r.value : null;
     },
-    set: (key, value) => serial(key, () => raw.write(key, value)),
+    set: (key, value) => serial([key], () => raw.write(key, value)),
     update: (key, schema, change) =>
-      serial(key, async () => {
+      serial([key], async () => {
         const r = await read(key, schema);
         if (!r.ok) throw new Error(`device metadata "${key}" cannot be read (${r.message}); not overwritten`);
         const next = await change(r.value);
@@ -264,5 +284,10 @@ export const createDeviceMeta = (raw: {
         await raw.write(key, next);
         return next;
       }),
+    async remove(keys) {
+      if (raw.remove === undefined) throw new Error('device metadata: this store cannot remove keys');
+      if (keys.length > 0) await serial(keys, async () => raw.remove?.(keys));
+    },
+    keys: async (prefix) => (raw.list ? raw.list(prefix) : null),
   };
 };

@@ -48,6 +48,7 @@ import {
   type StorageValidationWrapper,
 } from '../store/device-db';
 import { claimDeviceStore, sessionAlreadyOpen, type DeviceLock } from '../store/device-lock';
+import { deviceMetaStore } from '../store/meta-store';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { exportSidesOf, recordConflictHandlerFor } from '../sync/conflicts';
 import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
@@ -237,16 +238,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   const collection = db.records;
   const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };
   const meta = createDeviceMeta({
-    // Late async work (an audit flush, a purge) may finish after close(); it must not touch a closed db.
-    async read(key) {
-      if (db.closed) return undefined;
-      const doc = await db.getLocal<{ value: unknown }>(`meta-${key}`);
-      return doc ? (doc.toJSON().data as { value?: unknown }).value : undefined;
-    },
-    async write(key, value) {
-      if (db.closed) return;
-      await db.upsertLocal(`meta-${key}`, { value });
-    },
+    // Late async work (an audit flush, a purge) may finish after close(); the store leaves a closed db alone.
+    ...deviceMetaStore(db),
     onInvalid: (key, reason) => invalid.report(key, reason),
   });
   const directory = createDeviceDirectory({
