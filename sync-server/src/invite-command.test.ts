@@ -23,6 +23,7 @@ const register = async (url: string, invite?: string) => {
 };
 
 describe('hale-sync-server invite', () => {
+  // Nine processes of the server's CLI, each loading it anew (about 1–3 s apiece on a loaded CI machine).
   it('makes codes a running server takes at once; lists and revokes them; works with the server stopped', async () => {
     const dataDir = await children.tempDir('invite');
     const server = await children.serve(serverCommand(), {
@@ -77,7 +78,7 @@ describe('hale-sync-server invite', () => {
     expect((await register(again.url, normalizeInviteCode(offline.stdout) ?? '')).status).toBe(201);
     again.child.kill('SIGTERM');
     expect(await again.exited).toEqual({ code: 0, signal: null });
-  });
+  }, 120_000);
 
   it('never creates a store: a data directory without one is refused and left empty', async () => {
     const dataDir = await children.tempDir('invite-empty');
