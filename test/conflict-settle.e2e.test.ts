@@ -1,12 +1,15 @@
 // The same decision about a conflict, made on two devices before either hears of the other's, is one
 // decision: each settlement re-stamps the record's bookkeeping (`updatedAt`, who wrote the version), but
 // the clinical content is the same, so the second push must not open a new conflict between the two.
+// The second device's push is answered with the first's settlement, which RxDB then stores in its copy:
+// until it has, that device still counts a pending write (its copy is no version the server holds).
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
-import { registerAccount } from '@hale/sync-server/testing';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { useServer } from './support/fixture';
-import { allPushed, eventually, openTwoDevices, providerWithLabWrite } from './support/devices';
+import { allPushed, eventually, openDevice, openTwoDevices, providerWithLabWrite } from './support/devices';
+import { gatedStorage } from './support/gated-storage';
 import { input } from './support/records';
 
 const setAside = (s: DeviceSession): string[] => [
@@ -36,8 +39,17 @@ const conflictBetween = async (
   }, 'both devices hold the merge');
 };
 
-/** Both settle `id` the same way offline, then push in turn; answers what each holds afterwards. */
-const settleOnBoth = async (a: DeviceSession, b: DeviceSession, id: string, choice: 'keep' | 'other') => {
+/**
+ * Both settle `id` the same way offline, then push in turn; answers what each holds afterwards.
+ * `beforeSecond` runs just before `b` goes online.
+ */
+const settleOnBoth = async (
+  a: DeviceSession,
+  b: DeviceSession,
+  id: string,
+  choice: 'keep' | 'other',
+  beforeSecond: () => void = () => undefined,
+) => {
   a.sync.goOffline();
   b.sync.goOffline();
   await a.records.resolveConflict(id, choice, { expectedRv: (await a.records.get(id))!.rv });
@@ -45,6 +57,7 @@ const settleOnBoth = async (a: DeviceSession, b: DeviceSession, id: string, choi
   await b.records.resolveConflict(id, choice, { expectedRv: (await b.records.get(id))!.rv });
   a.sync.goOnline();
   await allPushed(a, 'the first settlement is pushed');
+  beforeSecond();
   b.sync.goOnline();
   await allPushed(b, 'the second settlement is pushed');
   // Whatever the second push led to has reached the first device.
@@ -102,5 +115,47 @@ describe('one settlement made on two devices', () => {
     expect((x?.record as { testName?: string } | undefined)?.testName).toBe('second edit');
     expect(canonicalJson(x?.record)).toBe(canonicalJson(y?.record));
     expect([p, d].map(setAside)).toEqual([[], []]);
+  });
+
+  // Load made this happen now and then: RxDB wrote the first settlement into the second device's copy a
+  // while after the push handler answered, and the second device reported nothing pending meanwhile.
+  it("the second device holds the server's settlement once it reports nothing pending", async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const second = await addDevice(t, patient);
+    const gate = gatedStorage();
+    const a = await openDevice(t, patient);
+    const b = await openDevice(t, patient, { device: second, storage: gate.storage });
+    sessions.push(a, b);
+    const med = await a.records.add('Medication', input('Medication', { name: 'Lisinopril', dose: '10 mg' }));
+    await eventually(async () => (await b.records.get(med.id)) !== null, 'b has the medication');
+    await conflictBetween(
+      a,
+      b,
+      (s, label) => s.records.update('Medication', med.id, { dose: label === 'first' ? '20 mg' : '5 mg' }),
+      med.id,
+    );
+
+    let pendingWhileHeld = -1;
+    let released: Promise<void> = Promise.resolve();
+    const [x, y] = await settleOnBoth(a, b, med.id, 'keep', () => {
+      // b's push is answered with a's settlement; RxDB's write of it into b's copy waits a while.
+      gate.holdNextConflictWrite();
+      released = eventually(() => gate.holding(), "b's conflict is resolved").then(async () => {
+        pendingWhileHeld = b.sync.state().pendingWrites;
+        await new Promise((r) => setTimeout(r, 300));
+        gate.release();
+      });
+    });
+    await released;
+    expect(canonicalJson(y?.record)).toBe(canonicalJson(x?.record));
+    expect(pendingWhileHeld).toBe(1);
+
+    // What the server holds, as a third device of the patient opens it: the first settlement.
+    const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
+    sessions.push(c);
+    await eventually(async () => (await c.records.get(med.id))?.rv === x?.rv, 'a third device pulls it');
+    expect(canonicalJson((await c.records.get(med.id))?.record)).toBe(canonicalJson(x?.record));
+    expect([a, b].map(setAside)).toEqual([[], []]);
   });
 });

@@ -1,6 +1,7 @@
 // A memory storage for end-to-end tests that can hold RxDB's next downstream write of a device's records,
-// or the engine's next lookup of them, to drive races deterministically (test/carrier-race,
-// test/settled-copy-race, test/reconnect-full-page).
+// its next write of a conflict it resolved, or the engine's next lookup of them, to drive races
+// deterministically (test/carrier-race, test/settled-copy-race, test/reconnect-full-page,
+// test/conflict-settle).
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import type { DeviceSession } from '@hale/client';
@@ -11,14 +12,16 @@ const META_TITLE = 'RxReplicationProtocolMetaData';
 
 /**
  * A memory storage (kept across sessions of one database name) whose `records` instance can hold RxDB's
- * next downstream write (context `replication-downstream-…`) or its next `findDocumentsById` (the engine's
- * freshness lookup while it applies a page) until released, and which counts completed upstream metadata
- * writes (RxDB records a pushed version as its assumed master state with them).
+ * next downstream write (context `replication-downstream-…`), its next write of a resolved conflict
+ * (`replication-up-write-conflict`, after the push handler answered the conflict) or its next
+ * `findDocumentsById` (the engine's freshness lookup while it applies a page) until released, and which
+ * counts completed upstream metadata writes (RxDB records a pushed version as its assumed master state
+ * with them).
  */
 export const gatedStorage = () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const inner: RxStorage<any, any> = getRxStorageMemory();
-  let armed: 'write' | 'lookup' | null = null;
+  let armed: 'write' | 'conflict' | 'lookup' | null = null;
   let held: Promise<void> | null = null;
   let open = (): void => undefined;
   let upMetaWrites = 0;
@@ -43,6 +46,9 @@ export const gatedStorage = () => {
         }
         return async (rows: unknown, context: string) => {
           if (kind === 'records' && armed === 'write' && context.startsWith('replication-downstream-')) {
+            await hold();
+          }
+          if (kind === 'records' && armed === 'conflict' && context === 'replication-up-write-conflict') {
             await hold();
           }
           const result = await (value as (r: unknown, c: string) => Promise<unknown>).call(
@@ -77,6 +83,10 @@ export const gatedStorage = () => {
     /** Holds RxDB's next downstream write to `records`. */
     holdNextDownstream: (): void => {
       armed = 'write';
+    },
+    /** Holds RxDB's next write to `records` of a conflict it resolved. */
+    holdNextConflictWrite: (): void => {
+      armed = 'conflict';
     },
     /** Holds the next lookup of `records` documents by id. */
     holdNextLookup: (): void => {

@@ -92,10 +92,15 @@
  *   is kept by id and revision number: the one the records API wrote, or that of a version RxDB hands
  *   the push handler, a local change not noted): the reply to the push of an older one
  *   leaves it counted. A conflict RxDB resolves to the server's version itself answers it too (nothing
- *   is sent again). The persisted list is written once for a burst of local writes, and before the push
- *   handler returns for what the server answered. A crash before a burst's save loses its notes, not the
- *   writes: RxDB hands every version it has not pushed to the push handler again after the restart (its
- *   own push checkpoint), which counts each as pending again on arrival, offline too.
+ *   is sent again), but RxDB writes that version into the local copy only after the push handler
+ *   returned: until it has (the next write of the record's local document), the record still counts as
+ *   pending and unsettled (`resolving`, in memory only: after a restart RxDB either wrote it or hands
+ *   the local version to the push handler again), so a device reporting nothing pending holds what the
+ *   server holds, not a version of its own under the server's number. The persisted list is written
+ *   once for a burst of local writes, and before the push handler returns for what the server
+ *   answered. A crash before a burst's save loses its notes, not the writes: RxDB hands every version
+ *   it has not pushed to the push handler again after the restart (its own push checkpoint), which
+ *   counts each as pending again on arrival, offline too.
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
@@ -166,7 +171,7 @@
  * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
  * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
-import { Subject, type Observable, BehaviorSubject, tap } from 'rxjs';
+import { Subject, type Observable, type Subscription, BehaviorSubject, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import {
   createRevision,
@@ -449,6 +454,8 @@ type PushInput = Array<{
   assumedMasterState?: WithDeleted<PlainRecord>;
 }>;
 interface PushOptions {
+  /** Rows are RxDB's (the push handler's): RxDB resolves the conflicts answered and stores the result. */
+  rxdb?: boolean;
   /** Rows are local copies sent again after a restore of the server's store (no assumed state). */
   repush?: boolean;
   /** The floor of the restore being caught up with, when the caller holds it (see `ResetRun`). */
@@ -632,6 +639,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const handed = new Set<string>();
   /** Highest revision answered for good per id (`settlePending`), for a write noted after its reply. */
   const answered = createRecentMap<string, number>(MAX_SENT);
+  /**
+   * id → the local version whose push the server answered with a version RxDB's conflict handler takes
+   * whole: settled, but RxDB writes the server's version into the local copy only after the push handler
+   * returned. Counted as pending (and unsettled) until the record's local document is written again.
+   */
+  const resolving = new Map<string, WithDeleted<PlainRecord>>();
+  const pendingCount = (): number =>
+    pending.size + [...resolving.keys()].filter((id) => !pending.has(id)).length;
+  /** Ends the wait of `resolving` at the next write of each record's local document. */
+  let resolvingWatch: Subscription | undefined;
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
     pendingWrites: 0,
@@ -655,12 +672,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     ),
   );
   const savePending = (): Promise<void> => {
-    patch({ pendingWrites: pending.size });
+    patch({ pendingWrites: pendingCount() });
     return pendingSave.save();
   };
   /** Persists the pending list once after the current burst of local writes (a macrotask later). */
   const noteSoon = (): void => {
-    patch({ pendingWrites: pending.size });
+    patch({ pendingWrites: pendingCount() });
     pendingSave.soon();
   };
   /**
@@ -1149,9 +1166,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return { docs, fresh, decoded: await decodeRecords(codecDeps, fresh) };
   };
 
-  /** Whether the local copy of a record is not the server's: a local write not acknowledged, or diverged. */
+  /**
+   * Whether the local copy of a record is not the server's: a local write not acknowledged, one whose
+   * conflict RxDB has yet to replace with the server's version (`resolving`), or diverged.
+   */
   const unsettled = (stream: string, id: string): boolean =>
-    pending.has(id) || diverged.has(recordKey(stream, id));
+    pending.has(id) || resolving.has(id) || diverged.has(recordKey(stream, id));
   // A served version older than the local copy the server last agreed on is never applied (freshness.ts).
   const freshnessDeps: FreshnessDeps = {
     lookup: async (ids) => {
@@ -2204,8 +2224,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
           );
         } else if (!rebase.has(masterRows[k]!) && (await resolvesToMaster(decoded.record, row))) {
           // The local copy becomes the server's version and RxDB sends nothing more (e.g. the same record
-          // deleted on two devices): no reply will settle the pending write.
+          // deleted on two devices, or settled the same way on two): no reply will settle the pending
+          // write. RxDB stores that version after this handler returns; counted until it has.
           settlePending(row.newDocumentState.id, row.newDocumentState.rv);
+          // A newer local write still pending counts already, and RxDB pushes it next.
+          if (options.rxdb && !pending.has(row.newDocumentState.id))
+            resolving.set(row.newDocumentState.id, row.newDocumentState);
         }
       }
       await hold(refused);
@@ -2251,8 +2275,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       pending.set(doc.id, doc.rv);
       counted = true;
     }
-    if (counted) patch({ pendingWrites: pending.size });
-    return pushRows(rows);
+    if (counted) patch({ pendingWrites: pendingCount() });
+    return pushRows(rows, { rxdb: true });
   };
 
   const saveIncarnation = (): Promise<void> => deps.meta.set('incarnation', incarnation);
@@ -2809,7 +2833,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
-      patch({ pendingWrites: pending.size, quarantined: quarantine.length, unsent: unsent.length });
+      patch({ pendingWrites: pendingCount(), quarantined: quarantine.length, unsent: unsent.length });
       // What this device knew of its access when it last ran. A grant that ended meanwhile by this
       // device's clock, and a purge owed, are done before the session is handed out (offline too), as an
       // online end would do them (reported, onPurged); the timer is armed for the next end.
@@ -2824,6 +2848,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       if (over.size > 0) await endAccess([...over.values()]);
       armExpiry();
+      // RxDB's write of the server's version (or a write that came first: a local edit, which counts as
+      // pending itself, or a purge) replaces the local version whose push it answered.
+      resolvingWatch = collection.storageInstance.changeStream().subscribe((bulk) => {
+        if (resolving.size === 0) return;
+        let replaced = false;
+        for (const { documentId, documentData } of bulk.events) {
+          const pushed = resolving.get(documentId);
+          if (pushed === undefined || sameVersion(documentData, pushed)) continue;
+          resolving.delete(documentId);
+          replaced = true;
+        }
+        if (replaced) patch({ pendingWrites: pendingCount() });
+      });
       replication = replicateRxCollection<PlainRecord, StreamCheckpoint>({
         collection,
         replicationIdentifier: deps.replicationId,
@@ -2961,6 +2998,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       if (replication) await settleHanded(replication);
       await replication?.cancel();
+      resolvingWatch?.unsubscribe();
       replication = null;
       pullStream$.complete();
       await floorWriting;
