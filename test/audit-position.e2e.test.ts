@@ -1,7 +1,8 @@
 // A device whose chain state went back (two copies of one device, as two browser tabs were before the
 // device lock) appends an entry at a position it already holds in a patient's log. The server refuses it
-// APPEND_ONLY; the device gives it up at once (the code is not retryable) instead of resending it for
-// ever, and the patient's log keeps one entry at that position, so the patient's devices verify it whole.
+// APPEND_ONLY, naming where it holds the device's chain end; the device neither resends it for ever nor
+// gives it up: it re-signs it after that end. The patient's log keeps one entry at each position, so the
+// patient's devices verify it whole. (A device rolled back by a backup: audit-position-continue.e2e.)
 import { describe, expect, it } from 'vitest';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, openDevice, openPatientAndProvider, waitOnline } from './support/devices';
@@ -9,7 +10,7 @@ import { eventually, grantRead, openDevice, openPatientAndProvider, waitOnline }
 describe('an audit entry at a chain position its device already holds', () => {
   const server = useServer({ realClock: true });
 
-  it('is refused and given up at once; the log stays whole', async () => {
+  it('is refused, then continued after the chain end the server names; the log stays whole', async () => {
     const t = server.t;
     const { patient, provider, p, d } = await openPatientAndProvider(t, server.sessions);
     await Promise.all([waitOnline(p), waitOnline(d)]);
@@ -29,7 +30,8 @@ describe('an audit entry at a chain position its device already holds', () => {
     const about = (kind: string) =>
       copy.audit.issues().filter((i) => i.startsWith(kind) && i.includes(patient.accountId));
     expect(about('APPEND_ONLY')).toHaveLength(1);
-    expect(about('AUDIT_GIVEN_UP')).toHaveLength(1);
+    expect(about('AUDIT_CHAIN_CONTINUED')).toHaveLength(1);
+    expect(about('AUDIT_GIVEN_UP')).toEqual([]);
     // Nothing left to resend.
     await copy.audit.flush();
     expect(about('APPEND_ONLY')).toHaveLength(1);
@@ -37,7 +39,7 @@ describe('an audit entry at a chain position its device already holds', () => {
     const served = (await p.audit.fetchAll(patient.accountId)).filter(
       (e) => e.author === provider.device.keys.deviceId,
     );
-    expect(served.map((e) => e.audit?.authorSeq)).toEqual([1]);
+    expect(served.map((e) => e.audit?.authorSeq)).toEqual([1, 2]);
     await eventually(async () => (await p.audit.verify()).ok, 'the log verifies whole');
   });
 });

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 10;
+export const PROTOCOL_VERSION = 11;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -85,6 +85,14 @@ export const KEY_HOLDER_CREATORS_VERSION = 9;
  * as it always was.
  */
 export const READ_EXPIRES_VERSION = 10;
+/**
+ * First version in which a push's `error` may carry `chainEnd`: on the APPEND_ONLY refusal of an audit entry
+ * at a chain position its device already holds (its chain state went back: restored from an app-data
+ * backup), where the server holds that device's chain end in the stream, so the device continues after it
+ * instead of giving its entries up. Sent only on connections of this version or later (frames are closed
+ * objects); below it, the refusal as it always was.
+ */
+export const AUDIT_CHAIN_END_VERSION = 11;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

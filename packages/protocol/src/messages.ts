@@ -10,9 +10,9 @@
  * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;
  * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
  * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
- * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION) is sent
- * only on a connection that negotiated a version that has it; an older peer would refuse it as
- * BAD_MESSAGE. Decoding lives in codec.ts.
+ * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION; a push error's `chainEnd`,
+ * AUDIT_CHAIN_END_VERSION) is sent only on a connection that negotiated a version that has it; an older
+ * peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -23,7 +23,7 @@ import {
   SignedRevocation,
   StreamAccess,
 } from './consent';
-import { PushDoc, ServedDoc } from './documents';
+import { AuditHeader, PushDoc, ServedDoc } from './documents';
 import { GrantListSide, MAX_GRANTS_PAGE, MAX_STREAMS_PAGE, PageCursor } from './paging';
 import {
   MAX_ACCEPTED_PAGE,
@@ -37,6 +37,7 @@ import {
 } from './limits';
 import {
   AccountId,
+  B64u,
   DeviceId,
   Epoch,
   IsoDateTime,
@@ -351,6 +352,18 @@ export const PushResultConflict = Type.Object(
   },
   closed,
 );
+/**
+ * Where the server holds the end of one device's audit chain in one audit stream: the position of that
+ * device's latest stored entry there (its highest: a device stores its chain in order) and that entry's
+ * link hash (`chainLinkHash` in @hale/crypto over its `auditSignaturePayload` and signature), which the
+ * device's next entry names as `prevHash`.
+ */
+export const AuditChainEnd = Type.Object(
+  { authorSeq: AuditHeader.properties.authorSeq, linkHash: B64u(64) },
+  closed,
+);
+export type AuditChainEnd = Static<typeof AuditChainEnd>;
+
 export const PushResultError = Type.Object(
   {
     status: Type.Literal('error'),
@@ -358,6 +371,14 @@ export const PushResultError = Type.Object(
     id: RecordId,
     code: WireErrorCode,
     message: Type.String({ maxLength: 1000 }),
+    /**
+     * Version ≥ AUDIT_CHAIN_END_VERSION, only on the `APPEND_ONLY` refusal of a new audit entry at a chain
+     * position its device already holds in the stream: where the server holds the end of the pushing
+     * device's own chain there, so the device can continue after it. Only ever about the pushing device's
+     * own entries (an entry's author must be the pushing device). Absent otherwise, and from older servers
+     * (the device then gives the entry up, as before).
+     */
+    chainEnd: Type.Optional(AuditChainEnd),
   },
   closed,
 );

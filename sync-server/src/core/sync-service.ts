@@ -76,6 +76,12 @@
  *   which link to it; the push's other rows are written again without them (their access events too), so
  *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
  *   Positions a restore no longer holds are free again (a device continues its chain after the served end).
+ *   The refused row carries `chainEnd`: the pushing device's latest stored entry in that stream (by seq,
+ *   `lastAuditEntry`; its highest position, as a device stores its chain in order) and that entry's link
+ *   hash, looked up after the push's writes under the account's audit lock, so the device can continue its
+ *   chain after it (an honest device whose state went back: restored from a backup). It names only the
+ *   pushing device's own entries, which it signed: nothing another account wrote is disclosed. sync-ws.ts
+ *   drops it below AUDIT_CHAIN_END_VERSION.
  * - Grant caps (limits.ts): a grant needs no agreement from its grantee, so `grant` refuses one that would
  *   take a pair, a patient or a grantee past its cap on unended grants (or a pair past its daily rate).
  *   The grantee's cap counts only grants from patients it has not accepted (`acceptPatient`); a grant
@@ -954,6 +960,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       let kept = [...writes.keys()].filter((k) => !over.has(k));
       const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
       let written: DocWriteResult[] = [];
+      /** Per stream, the index (in `results`) of the row refused for a position the device holds there. */
+      const positionTaken = new Map<string, number>();
       // A batch holding an entry at a chain position the device already holds stores nothing (the store's
       // `position-taken`): that entry and the rows of its stream after it are refused, the others written
       // again. Each round refuses at least one row, so this ends.
@@ -983,6 +991,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           const doc = frame.rows[writeIndex[k]!]!.doc;
           const from = refusedFrom.get(doc.stream);
           if (from === undefined || k < from) return true;
+          if (k === from) positionTaken.set(doc.stream, writeIndex[k]!);
           results[writeIndex[k]!] = rowError(
             doc.stream,
             doc.id,
@@ -1037,6 +1046,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
             results[i] = rowError(doc.stream, doc.id, 'INTERNAL', `row ${result.status}`);
           }
         }
+      }
+      // Looked up once everything of the push is written, still under the account's audit lock: the end
+      // the device is told is the one its next entry meets. Only the pushing device's own chain is named.
+      for (const [stream, i] of positionTaken) {
+        const refusal = results[i];
+        const end = chainAfter(await store.docs.lastAuditEntry(stream, p.deviceId));
+        if (refusal?.status !== 'error' || end.hash === null) continue;
+        results[i] = { ...refusal, chainEnd: { authorSeq: end.seq, linkHash: end.hash } };
       }
     } finally {
       releaseAudit();

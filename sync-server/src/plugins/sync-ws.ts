@@ -64,6 +64,8 @@
  *   `cursor` or `limit` is refused (BAD_MESSAGE).
  * - A push's `conflict` carries `keptFrom` (the stored version was in the store at its last restore) only
  *   on a connection of version KEPT_FROM_VERSION or later; below it, the conflict as it always was.
+ * - A push's `error` carries `chainEnd` (where the device's audit chain ends in the stream) only on a
+ *   connection of version AUDIT_CHAIN_END_VERSION or later; below it, the refusal as it always was.
  * - A `keyHolders` row names its envelope's creator (`createdBy`) only on a connection of version
  *   KEY_HOLDER_CREATORS_VERSION or later.
  * - A `StreamAccess` row (`streams`, the hub's `accessChanged`) carries `readExpiresAt` only on a connection
@@ -79,6 +81,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import {
   ACCEPTANCE_VERSION,
+  AUDIT_CHAIN_END_VERSION,
   CHALLENGE_TTL_MS,
   INCARNATION_VERSION,
   KEPT_FROM_VERSION,
@@ -353,12 +356,18 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             t: 'pushed',
             rid: frame.rid,
             results:
-              version >= KEPT_FROM_VERSION
+              version >= AUDIT_CHAIN_END_VERSION
                 ? results
                 : results.map((r) => {
-                    if (r.status !== 'conflict' || r.keptFrom === undefined) return r;
-                    const { keptFrom: _k, ...older } = r;
-                    return older;
+                    if (r.status === 'conflict' && r.keptFrom !== undefined && version < KEPT_FROM_VERSION) {
+                      const { keptFrom: _k, ...older } = r;
+                      return older;
+                    }
+                    if (r.status === 'error' && r.chainEnd !== undefined) {
+                      const { chainEnd: _c, ...older } = r;
+                      return older;
+                    }
+                    return r;
                   }),
           });
           return;

@@ -21,6 +21,23 @@
  *   days and 3 refusals. Rows that may be stored already (a push went unanswered, or acknowledged before a
  *   restore and sent again) are never given up: a later retry is acknowledged once the server takes pushes
  *   again.
+ * - A chain whose first refused row meets a position this device already holds in that log (APPEND_ONLY
+ *   naming the device's chain end there, `chainEnd`, protocol version 11: its chain state went back — the
+ *   device restored from an app-data backup, or two processes without the device lock) is not given up
+ *   but continued after that end: the refused row and the later rows of its chain re-signed at the
+ *   positions after it, linked to it (same ids, bodies and times), the chain position moved past them, and
+ *   pushed again in the same flush (`continueAfterServedEnd`). The positions the device held before are
+ *   simply the served ones, so the patient's devices verify the chain whole. Only rows that could be given
+ *   up are re-signed (none may be stored already, they are the chain's tail), and only after the end is
+ *   checked as far as the device can: at or past the refused position; in its account's own log, which it
+ *   reads, its chain as served verifies whole and ends exactly there; elsewhere (a grantee cannot read the
+ *   patient's log), an entry it kept (KEPT) at that position has that link hash and none it kept lies past
+ *   it. A server naming a false end can thus only have the device re-sign its own entries at other
+ *   positions: the patient's devices report a gap or a broken link in its chain (as for an entry the server
+ *   dropped). An end that fails those checks, or none (an older server), leaves the refusal to be given up
+ *   as before; one that cannot be checked now (locked, or the log unreadable) holds the chain, retried. A
+ *   crash between re-signing the rows and moving the chain position leaves the next entry at a held
+ *   position: refused again with the end, and continued in turn.
  * - Every check of a patient's served log (`verify`, and the views through `entries`) remembers, per
  *   author (the server, each device), how far its chain verified whole from position 1 and the link hash
  *   of its entry there, with the server store's incarnation then (device meta `audit-seen:<patient>`,
@@ -136,6 +153,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import {
+  base64urlDecode,
   base64urlEncode,
   chainLinkHash,
   hkdfSha256,
@@ -153,6 +171,7 @@ import {
   PushDoc,
   auditSignaturePayload,
   validate,
+  type AuditChainEnd,
   type PulledFrame,
   type PushedFrame,
   type PushResult,
@@ -314,6 +333,8 @@ const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_MAX_MS = 6 * 3600_000;
 const GIVE_UP_AFTER_MS = 7 * 24 * 3600_000;
 const GIVE_UP_MIN_REFUSALS = 3;
+/** Pushes of one flush: a chain continued after the server's end goes out again at once (see flush). */
+const MAX_CONTINUE_ROUNDS = 3;
 /** Refusals a later push may not repeat: the grant may be renewed. Codes marked `retry` are the others. */
 const ACCESS_CODES: ReadonlySet<string> = new Set(['NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED']);
 
@@ -630,10 +651,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
 
   /**
-   * Gives up `rows` (every outbox row of one chain, in order) if nothing of them can be stored, rewinding
-   * the chain to before the first; answers whether it did.
+   * Whether `rows` (every outbox row of one chain, in order) may leave their positions: given up (the
+   * chain rewound to before the first) or re-signed elsewhere — only when nothing of them can be stored
+   * and they are the chain's tail, contiguous up to the chain position.
    */
-  const giveUp = async (stream: string, rows: PushDoc[], state: OutboxState): Promise<boolean> => {
+  const rewritable = async (stream: string, rows: PushDoc[], state: OutboxState): Promise<boolean> => {
     const first = rows[0]?.audit;
     const last = rows.at(-1)?.audit;
     if (first === undefined || last === undefined) return false;
@@ -650,6 +672,58 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   /** The server store's incarnation the current connection announced (`connected`). */
   let served: string | undefined;
+
+  /**
+   * After the server refused the first of `rows` (every outbox row of one chain, in order) for a chain
+   * position this device already holds there, naming where it holds this device's chain end (`end`):
+   * those rows re-signed after that end, in order (same ids, bodies and times), and the chain position
+   * after them — or null when that is not sound, and the rows are handled as any refusal (given up). Not
+   * sound: a row may be stored already, or is not the chain's tail (`rewritable`); the end is below the
+   * refused position (the server holds that position, so its end cannot be); or what this device can
+   * check contradicts the end: in its account's own log (which it reads) its chain as served must verify
+   * whole under its key and end exactly there; elsewhere (a patient's log, which a grantee cannot read)
+   * an entry it kept (KEPT) at that position must have that link hash, and none it kept lie past it. A
+   * lying server can so make this device re-sign only its own entries, at other positions: at worst the
+   * patient's devices report a gap or a broken link in its chain. Throws when the account is locked or
+   * the log cannot be read: the rows are then held and retried, never given up for it.
+   */
+  const continueAfterServedEnd = async (
+    stream: string,
+    rows: PushDoc[],
+    end: AuditChainEnd,
+    state: OutboxState,
+  ): Promise<{ rows: PushDoc[]; chain: ChainState } | null> => {
+    const first = rows[0]?.audit;
+    if (first === undefined || end.authorSeq < first.authorSeq) return null;
+    if (!(await rewritable(stream, rows, state))) return null;
+    deps.assertUnlocked?.();
+    const own = deps.device.deviceId;
+    if (stream === ownStream) {
+      const mine = (await fetchAll(deps.accountId)).filter((e) => e.author === own);
+      const publicKey = ownPublicKey();
+      const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
+      const head = heads.get(own);
+      const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
+      if (head?.seq !== end.authorSeq || head.hash !== end.linkHash || top !== head.seq) return null;
+    } else {
+      const kept = (await keptOf(patientOf(stream)))?.rows ?? [];
+      if (kept.some((d) => (d.audit?.authorSeq ?? 0) > end.authorSeq)) return null;
+      const there = kept.find((d) => d.audit?.authorSeq === end.authorSeq);
+      if (there?.audit !== undefined) {
+        const sig = base64urlDecode(there.sig ?? '');
+        const payload = auditSignaturePayload({ ...there, audit: there.audit });
+        if (!sig.ok || chainLinkHash(payload, sig.value) !== end.linkHash) return null;
+      }
+    }
+    let chain: ChainState = { seq: end.authorSeq, hash: end.linkHash };
+    const relinked: PushDoc[] = [];
+    for (const row of rows) {
+      const made = await relink(row, chain);
+      relinked.push(made.doc);
+      chain = made.chain;
+    }
+    return { rows: relinked, chain };
+  };
   const ownStream = `${deps.accountId}/audit`;
   // tweetnacl layout: seed ‖ public key.
   const ownPublicKey = (): Uint8Array => deps.device.secretKey.slice(32);
@@ -814,138 +888,188 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (deps.connection.status() !== 'ready') return 0;
       await continueAfterRestore();
       await resendAfterRestore();
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-      if (outbox.length === 0) return 0;
-      const state = await loadState();
-      const t = deps.now();
-      const rowsOf = (rows: readonly PushDoc[], stream: string): PushDoc[] =>
-        rows.filter((d) => d.stream === stream);
-      const due = (stream: string): boolean => {
-        const held = state?.held[stream];
-        return held === undefined || t >= held.nextAt || rowsOf(outbox, stream).length > held.rows;
-      };
-      const sendable = outbox.filter((d) => due(d.stream));
-      const acked = new Set<string>();
-      /** Streams refused in this flush (first refusal): their later rows are not sent. */
-      const refused = new Map<string, { code: string; message: string }>();
       let sent = 0;
-      try {
-        for (let i = 0; i < sendable.length; i += BATCH) {
-          const batch = sendable.slice(i, i + BATCH).filter((d) => !refused.has(d.stream));
-          if (batch.length === 0) continue;
-          if (state) {
-            state.inFlight = batch.map((d) => d.id);
-            await deps.meta.set(OUTBOX_STATE, state);
-          }
-          let reply: PushedFrame;
-          try {
-            reply = await deps.connection.request<PushedFrame>({
-              t: 'push',
-              rows: batch.map((doc) => ({ doc, assumedRev: null })),
-            });
-          } catch (e) {
-            // No answer: the server may have stored any of them.
-            if (state) {
-              state.maybeStored = [...new Set([...state.maybeStored, ...state.inFlight])];
-              state.inFlight = [];
-            }
-            throw e;
-          }
-          const results = new Map<string, PushResult>(reply.results.map((r) => [`${r.stream}\n${r.id}`, r]));
-          const unanswered: string[] = [];
-          for (const doc of batch) {
-            const r = results.get(`${doc.stream}\n${doc.id}`);
-            if (r === undefined) {
-              unanswered.push(doc.id);
-            } else if (r.status === 'ok' || (r.status === 'conflict' && sameStored(r.master, doc))) {
-              acked.add(doc.id);
-              sent++;
-            } else {
-              // conflict: another entry holds this id (ids are random: never ours to overwrite).
-              const why =
-                r.status === 'error'
-                  ? { code: r.code, message: r.message }
-                  : { code: 'CONFLICT', message: 'another entry is stored under this id' };
-              if (!refused.has(doc.stream)) {
-                refused.set(doc.stream, why);
-                issue(`${why.code}: ${why.message} (audit entry for ${patientOf(doc.stream)})`);
-              }
-            }
-          }
-          if (state) {
-            state.maybeStored = [...new Set([...state.maybeStored, ...unanswered])];
-            state.inFlight = [];
-          }
-        }
-      } finally {
-        let remaining = outbox.filter((d) => !acked.has(d.id));
-        const rewinds: Array<{ patientId: string; seq: number; hash: string | null }> = [];
-        if (state) {
-          state.maybeStored = state.maybeStored.filter((id) => !acked.has(id));
-          for (const stream of Object.keys(state.held)) {
-            if (rowsOf(remaining, stream).length === 0) delete state.held[stream];
-          }
-          for (const [stream, why] of refused) {
-            const rows = rowsOf(remaining, stream);
-            const previous = state.held[stream];
-            const held = {
-              ...why,
-              refusals: (previous?.refusals ?? 0) + 1,
-              firstAt: previous?.firstAt ?? t,
-              nextAt: t + backoff((previous?.refusals ?? 0) + 1),
-              rows: rows.length,
-            };
-            state.held[stream] = held;
-            const final =
-              !retryable(why.code) ||
-              (t - held.firstAt >= GIVE_UP_AFTER_MS && held.refusals >= GIVE_UP_MIN_REFUSALS);
-            if (!final || rows.length === 0) continue;
-            if (await giveUp(stream, rows, state)) {
-              const first = rows[0]!.audit!;
-              remaining = remaining.filter((d) => d.stream !== stream);
-              delete state.held[stream];
-              rewinds.push({ patientId: patientOf(stream), seq: first.authorSeq - 1, hash: first.prevHash });
-              issue(
-                `AUDIT_GIVEN_UP: ${rows.length} audit entr${rows.length === 1 ? 'y' : 'ies'} for ${patientOf(stream)} ` +
-                  `(positions ${first.authorSeq}–${first.authorSeq + rows.length - 1}) refused since ` +
-                  `${iso(held.firstAt)} (${why.code}) and not in the log; its chain continues from position ` +
-                  `${first.authorSeq - 1}`,
-              );
-            } else {
-              issue(
-                `AUDIT_HELD: audit entries for ${patientOf(stream)} are refused (${why.code}) but may be ` +
-                  'stored already or are linked to; kept and retried',
-              );
-            }
-          }
-          await deps.meta.set(OUTBOX_STATE, state);
-        }
-        // The rows go before the chain is rewound: a crash in between leaves a gap, not a fork.
-        await deps.meta.set(OUTBOX, remaining);
-        const ownAcked = outbox
-          .filter((d) => d.stream === ownStream && acked.has(d.id))
-          .reduce((n, d) => Math.max(n, d.audit?.authorSeq ?? 0), 0);
-        if (ownAcked > 0) {
-          await deps.meta
-            .update(OWN_ACKED, OwnAcked, (current) => {
-              const incarnation = served ?? current?.incarnation;
-              return {
-                seq: Math.max(current?.seq ?? 0, ownAcked),
-                ...(incarnation === undefined ? {} : { incarnation }),
-              };
-            })
-            .catch(() => null);
-        }
-        await keepAcknowledged(outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)));
-        for (const r of rewinds) {
-          await deps.meta.update(await chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
-            seq: r.seq,
-            hash: r.hash,
-          }));
-        }
+      // A chain continued after the server's end is pushed again at once; a server that keeps refusing
+      // the continued rows (another refusal naming an end) meets it again only at the next flush.
+      for (let round = 0; round < MAX_CONTINUE_ROUNDS; round++) {
+        const pushed = await pushOutbox();
+        sent += pushed.sent;
+        if (!pushed.continued) break;
       }
       return sent;
     });
+
+  /**
+   * One push of the outbox's due rows, in batches; answers how many were acknowledged, and whether a
+   * refused chain was continued after the server's end (its rows re-signed, to be pushed again).
+   */
+  const pushOutbox = async (): Promise<{ sent: number; continued: boolean }> => {
+    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+    if (outbox.length === 0) return { sent: 0, continued: false };
+    const state = await loadState();
+    const t = deps.now();
+    const rowsOf = (rows: readonly PushDoc[], stream: string): PushDoc[] =>
+      rows.filter((d) => d.stream === stream);
+    const due = (stream: string): boolean => {
+      const held = state?.held[stream];
+      return held === undefined || t >= held.nextAt || rowsOf(outbox, stream).length > held.rows;
+    };
+    const sendable = outbox.filter((d) => due(d.stream));
+    const acked = new Set<string>();
+    /** Streams refused in this flush (first refusal): their later rows are not sent. */
+    const refused = new Map<string, { code: string; message: string; chainEnd?: AuditChainEnd }>();
+    let sent = 0;
+    let continued = false;
+    try {
+      for (let i = 0; i < sendable.length; i += BATCH) {
+        const batch = sendable.slice(i, i + BATCH).filter((d) => !refused.has(d.stream));
+        if (batch.length === 0) continue;
+        if (state) {
+          state.inFlight = batch.map((d) => d.id);
+          await deps.meta.set(OUTBOX_STATE, state);
+        }
+        let reply: PushedFrame;
+        try {
+          reply = await deps.connection.request<PushedFrame>({
+            t: 'push',
+            rows: batch.map((doc) => ({ doc, assumedRev: null })),
+          });
+        } catch (e) {
+          // No answer: the server may have stored any of them.
+          if (state) {
+            state.maybeStored = [...new Set([...state.maybeStored, ...state.inFlight])];
+            state.inFlight = [];
+          }
+          throw e;
+        }
+        const results = new Map<string, PushResult>(reply.results.map((r) => [`${r.stream}\n${r.id}`, r]));
+        const unanswered: string[] = [];
+        for (const doc of batch) {
+          const r = results.get(`${doc.stream}\n${doc.id}`);
+          if (r === undefined) {
+            unanswered.push(doc.id);
+          } else if (r.status === 'ok' || (r.status === 'conflict' && sameStored(r.master, doc))) {
+            acked.add(doc.id);
+            sent++;
+          } else {
+            // conflict: another entry holds this id (ids are random: never ours to overwrite).
+            const why =
+              r.status === 'error'
+                ? {
+                    code: r.code,
+                    message: r.message,
+                    ...(r.code === 'APPEND_ONLY' && r.chainEnd !== undefined ? { chainEnd: r.chainEnd } : {}),
+                  }
+                : { code: 'CONFLICT', message: 'another entry is stored under this id' };
+            if (!refused.has(doc.stream)) {
+              refused.set(doc.stream, why);
+              issue(`${why.code}: ${why.message} (audit entry for ${patientOf(doc.stream)})`);
+            }
+          }
+        }
+        if (state) {
+          state.maybeStored = [...new Set([...state.maybeStored, ...unanswered])];
+          state.inFlight = [];
+        }
+      }
+    } finally {
+      let remaining = outbox.filter((d) => !acked.has(d.id));
+      const rewinds: Array<{ patientId: string; seq: number; hash: string | null }> = [];
+      if (state) {
+        state.maybeStored = state.maybeStored.filter((id) => !acked.has(id));
+        for (const stream of Object.keys(state.held)) {
+          if (rowsOf(remaining, stream).length === 0) delete state.held[stream];
+        }
+        for (const [stream, why] of refused) {
+          const rows = rowsOf(remaining, stream);
+          /** The continuation after the server's end could not be checked now: never given up for it. */
+          let unchecked = false;
+          if (why.chainEnd !== undefined && rows.length > 0) {
+            const end = why.chainEnd;
+            const moved = await continueAfterServedEnd(stream, rows, end, state).catch(() => undefined);
+            unchecked = moved === undefined;
+            if (moved) {
+              const byId = new Map(moved.rows.map((d) => [d.id, d]));
+              remaining = remaining.map((d) => byId.get(d.id) ?? d);
+              delete state.held[stream];
+              rewinds.push({ patientId: patientOf(stream), ...moved.chain });
+              continued = true;
+              const from = rows[0]!.audit!.authorSeq;
+              const n = rows.length;
+              issue(
+                `AUDIT_CHAIN_CONTINUED: the server already holds positions ${from}–${end.authorSeq} of this ` +
+                  `device's audit chain for ${patientOf(stream)} (this device's chain state was older: restored ` +
+                  `from a backup, or another process of this device appended); ${n} entr${n === 1 ? 'y is' : 'ies are'} ` +
+                  `re-signed at positions ${end.authorSeq + 1}–${end.authorSeq + n}, after the server's end`,
+              );
+              continue;
+            }
+          }
+          const previous = state.held[stream];
+          const held = {
+            ...why,
+            refusals: (previous?.refusals ?? 0) + 1,
+            firstAt: previous?.firstAt ?? t,
+            nextAt: t + backoff((previous?.refusals ?? 0) + 1),
+            rows: rows.length,
+          };
+          state.held[stream] = held;
+          const final =
+            !retryable(why.code) ||
+            (t - held.firstAt >= GIVE_UP_AFTER_MS && held.refusals >= GIVE_UP_MIN_REFUSALS);
+          if (!final || rows.length === 0) continue;
+          if (!unchecked && (await rewritable(stream, rows, state))) {
+            const first = rows[0]!.audit!;
+            remaining = remaining.filter((d) => d.stream !== stream);
+            delete state.held[stream];
+            rewinds.push({ patientId: patientOf(stream), seq: first.authorSeq - 1, hash: first.prevHash });
+            issue(
+              `AUDIT_GIVEN_UP: ${rows.length} audit entr${rows.length === 1 ? 'y' : 'ies'} for ${patientOf(stream)} ` +
+                `(positions ${first.authorSeq}–${first.authorSeq + rows.length - 1}) refused since ` +
+                `${iso(held.firstAt)} (${why.code}) and not in the log; its chain continues from position ` +
+                `${first.authorSeq - 1}`,
+            );
+          } else {
+            issue(
+              `AUDIT_HELD: audit entries for ${patientOf(stream)} are refused (${why.code}) but ` +
+                (unchecked
+                  ? "could not be continued after the server's end now (the account is locked, or the log " +
+                    'could not be read)'
+                  : 'may be stored already or are linked to') +
+                '; kept and retried',
+            );
+          }
+        }
+        await deps.meta.set(OUTBOX_STATE, state);
+      }
+      // The rows go before the chain is rewound (or moved past the server's end): a crash in between
+      // leaves a gap, not a fork (an entry appended from the old position meets a held one, refused with
+      // the server's end, and is continued after it in turn).
+      await deps.meta.set(OUTBOX, remaining);
+      const ownAcked = outbox
+        .filter((d) => d.stream === ownStream && acked.has(d.id))
+        .reduce((n, d) => Math.max(n, d.audit?.authorSeq ?? 0), 0);
+      if (ownAcked > 0) {
+        await deps.meta
+          .update(OWN_ACKED, OwnAcked, (current) => {
+            const incarnation = served ?? current?.incarnation;
+            return {
+              seq: Math.max(current?.seq ?? 0, ownAcked),
+              ...(incarnation === undefined ? {} : { incarnation }),
+            };
+          })
+          .catch(() => null);
+      }
+      await keepAcknowledged(outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)));
+      for (const r of rewinds) {
+        await deps.meta.update(await chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
+          seq: r.seq,
+          hash: r.hash,
+        }));
+      }
+    }
+    return { sent, continued };
+  };
 
   /**
    * Keeps `rows` (acknowledged now, in other patients' logs) to be sent again after a restore, with the
