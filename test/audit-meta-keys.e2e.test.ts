@@ -64,7 +64,7 @@ const providerOfTwo = async (t: TestServer, sessions: DeviceSession[], dbName: s
     () => first.d.engine.access().some((a) => a.stream === streamB && a.access === 'write'),
     'the provider may write to the second patient',
   );
-  return { ...first, now, second, pb, patients: [first.patient.accountId, second.accountId] };
+  return { ...first, t, sessions, now, second, pb, patients: [first.patient.accountId, second.accountId] };
 };
 
 /** `d` writes a lab result for each of `patients`; its audit entries for them are acknowledged. */
@@ -111,6 +111,20 @@ const asOlderBuild = async (
   return written;
 };
 
+/** The provider's device restarted on `dbName` writes again: each patient sees its chain whole, at 1, 2. */
+const restartAndWriteAgain = async (f: Awaited<ReturnType<typeof providerOfTwo>>, dbName: string) => {
+  const author = f.d.account.device.deviceId;
+  const again = await openDevice(f.t, f.provider, { dbName, now: f.now });
+  f.sessions.push(again);
+  await waitOnline(again);
+  await writeFor(again, f.patients, 'second visit');
+  for (const reader of [f.p, f.pb]) {
+    expect(await positionsOf(reader, author)).toEqual([1, 2]);
+    expect(await problemsWith(reader, author)).toEqual([]);
+  }
+  return again;
+};
+
 const closeSession = async (sessions: DeviceSession[], s: DeviceSession): Promise<void> => {
   sessions.splice(sessions.indexOf(s), 1);
   await s.close();
@@ -123,7 +137,8 @@ describe("a provider device's audit metadata on its disk", () => {
   it('names none of its patients, and the same state is found again after a restart', async () => {
     const t = server.t;
     const dbName = `meta-keys-${Date.now()}`;
-    const { provider, d, p, pb, patients } = await providerOfTwo(t, sessions, dbName);
+    const f = await providerOfTwo(t, sessions, dbName);
+    const { d, p, pb, patients } = f;
     const author = d.account.device.deviceId;
     await writeFor(d, patients, 'first visit');
     expect(await positionsOf(p, author)).toEqual([1]);
@@ -138,23 +153,15 @@ describe("a provider device's audit metadata on its disk", () => {
     expect(naming(dbName, patients)).toEqual([]);
 
     // Restarted: the same chains continue (a state not found again would start at position 1: a fork).
-    const again = await openDevice(t, provider, { dbName, now: () => t.clock.now });
-    sessions.push(again);
-    await waitOnline(again);
-    await writeFor(again, patients, 'second visit');
-    expect(await positionsOf(p, author)).toEqual([1, 2]);
-    expect(await positionsOf(pb, author)).toEqual([1, 2]);
-    expect(await problemsWith(p, author)).toEqual([]);
-    expect(await problemsWith(pb, author)).toEqual([]);
-    await closeSession(sessions, again);
+    await closeSession(sessions, await restartAndWriteAgain(f, dbName));
     expect(naming(dbName, patients)).toEqual([]);
   });
 
   it("an older build's names are moved at the next open: the chains go on, and no patient's id stays", async () => {
     const t = server.t;
     const dbName = `meta-keys-old-${Date.now()}`;
-    const { provider, d, p, pb, patients, now } = await providerOfTwo(t, sessions, dbName);
-    const author = d.account.device.deviceId;
+    const f = await providerOfTwo(t, sessions, dbName);
+    const { provider, d, patients } = f;
     await writeFor(d, patients, 'first visit');
     // The provider's own log, read and remembered (`audit-seen`), as the patients' are not (refused to it).
     expect((await d.audit.verify()).ok).toBe(true);
@@ -172,15 +179,8 @@ describe("a provider device's audit metadata on its disk", () => {
       old.filter((id) => !id.includes(provider.accountId)).sort(),
     );
 
-    const again = await openDevice(t, provider, { dbName, now });
-    sessions.push(again);
-    await waitOnline(again);
-    await writeFor(again, patients, 'second visit');
     // Moved, not lost: a chain state lost would start the provider's chain at 1 again.
-    expect(await positionsOf(p, author)).toEqual([1, 2]);
-    expect(await positionsOf(pb, author)).toEqual([1, 2]);
-    expect(await problemsWith(p, author)).toEqual([]);
-    expect(await problemsWith(pb, author)).toEqual([]);
+    const again = await restartAndWriteAgain(f, dbName);
     expect((await again.audit.verify()).ok).toBe(true);
     expect(again.audit.issues().filter((i) => i.startsWith('AUDIT_KEYS_NOT_RENAMED'))).toEqual([]);
     await closeSession(sessions, again);

@@ -7,97 +7,33 @@ import {
   tweetnaclEd25519,
 } from '@hale/crypto';
 import { newId } from '@hale/model';
-import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
+import type { PullFrame, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
-import { createAuditLog, type AuditLogDeps } from './audit-log';
-import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
+import { createAuditLog } from './audit-log';
+import { makeAuditEntry, type AuditBody, type ChainState } from './audit-chain';
+import { auditLogOpener, memoryMeta, providerAudit } from './audit-log.test-util';
 
 const ed = tweetnaclEd25519;
 const DAY = 24 * 3600_000;
-
-type Decision = 'ok' | 'store-then-lose' | 'hang' | { code: string };
 
 /**
  * A provider device appending to two patients' audit streams, against a scripted server that stores
  * what it accepts; `decide` answers each pushed row.
  */
 const setup = () => {
-  const provider = deriveAccountKeys(generateRootSecret());
-  const patients = [deriveAccountKeys(generateRootSecret()), deriveAccountKeys(generateRootSecret())];
-  const device = generateDeviceKeys();
-  const stored: PushDoc[] = [];
-  const pushes: PushDoc[][] = [];
-  let decide: (doc: PushDoc) => Decision = () => 'ok';
-  let clock = Date.parse('2026-01-01T00:00:00.000Z');
-  const connection = {
-    status: () => 'ready' as const,
-    async request(frame: PushFrame) {
-      const rows = frame.rows.map((r) => r.doc);
-      pushes.push(rows);
-      // The device stops while waiting (nothing is stored, but it cannot know).
-      if (rows.some((doc) => decide(doc) === 'hang')) return new Promise(() => undefined);
-      let lose = false;
-      const results: PushResult[] = rows.map((doc) => {
-        const decision = decide(doc);
-        if (decision === 'ok' || decision === 'store-then-lose' || decision === 'hang') {
-          if (!stored.some((s) => s.id === doc.id)) stored.push(doc);
-          lose ||= decision === 'store-then-lose';
-          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.length };
-        }
-        return { status: 'error', stream: doc.stream, id: doc.id, code: decision.code, message: 'refused' };
-      });
-      if (lose) throw new Error('connection lost before the answer');
-      return { t: 'pushed', rid: 1, results };
-    },
-  } as unknown as Connection;
-  const raw = new Map<string, unknown>();
-  const meta = createDeviceMeta({
-    read: async (key) => structuredClone(raw.get(key)),
-    write: async (key, value) => void raw.set(key, structuredClone(value)),
-  });
-  const directory = {
-    wrappingKey: async (accountId: string) =>
-      patients.find((p) => p.accountId === accountId)?.wrapping.publicKey ?? null,
-  } as unknown as DeviceDirectory;
-  /** A session of the device over its stored metadata (a second one: the device restarted). */
-  const open = (extra: Partial<AuditLogDeps> = {}) =>
-    createAuditLog({
-      accountId: provider.accountId,
-      keys: provider,
-      device: { deviceId: device.deviceId, secretKey: device.secretKey },
-      ed,
-      now: () => clock,
-      connection,
-      directory,
-      meta,
-      serverKey: async () => null,
-      ...extra,
-    });
-  const log = open();
-  /** The patient's stream as stored, verified against the provider device's key. */
-  const verifyStored = (patientId: string) =>
-    verifyAuditLog(
-      stored
-        .filter((d) => d.stream === `${patientId}/audit`)
-        .map((d, i): ServedDoc => ({ ...d, seq: i + 1, at: new Date(clock).toISOString() })),
-      async (e) => (e.author === device.deviceId ? device.publicKey : null),
-      ed,
-    );
-  const positions = (patientId: string) =>
-    stored.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.audit?.authorSeq);
+  const f = providerAudit({ patients: 2 });
   return {
-    log,
-    open,
-    a: patients[0]!.accountId,
-    b: patients[1]!.accountId,
-    stored,
-    pushes,
-    positions,
-    verifyStored,
-    setDecide: (f: (doc: PushDoc) => Decision) => void (decide = f),
-    advance: (ms: number) => void (clock += ms),
+    log: f.open(),
+    open: f.open,
+    a: f.patients[0]!.accountId,
+    b: f.patients[1]!.accountId,
+    pushes: f.server.pushes,
+    positions: (patientId: string) => f.server.positions(`${patientId}/audit`),
+    verifyStored: f.verifyStored,
+    setDecide: f.server.setDecide,
+    advance: f.advance,
   };
 };
 
@@ -490,23 +426,17 @@ const patientSetup = () => {
       return deviceId === own.deviceId ? { key: own.publicKey } : null;
     },
   } as unknown as DeviceDirectory;
-  const raw = new Map<string, unknown>();
-  const meta = createDeviceMeta({
-    read: async (key) => structuredClone(raw.get(key)),
-    write: async (key, value) => void raw.set(key, structuredClone(value)),
+  const { meta } = memoryMeta();
+  const open = auditLogOpener({
+    keys: patient,
+    device: own,
+    ed,
+    now,
+    connection,
+    directory,
+    meta,
+    serverKey: async () => ({ serverId: server.deviceId, publicKey: server.publicKey }),
   });
-  const open = () =>
-    createAuditLog({
-      accountId: patient.accountId,
-      keys: patient,
-      device: { deviceId: own.deviceId, secretKey: own.secretKey },
-      ed,
-      now,
-      connection,
-      directory,
-      meta,
-      serverKey: async () => ({ serverId: server.deviceId, publicKey: server.publicKey }),
-    });
   return { patient, provider, own, other, server, served, add, access, entry, rollBack, lookups, meta, open };
 };
 

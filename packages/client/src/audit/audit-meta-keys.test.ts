@@ -3,11 +3,11 @@ import { Type } from '@sinclair/typebox';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
 import type { Connection } from '../sync/connection';
-import type { DeviceDirectory } from '../sync/device-directory';
 import { createDeviceMeta } from '../session/device-meta';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
-import { createAuditLog, patientKeyName } from './audit-log';
+import { patientKeyName } from './audit-log';
+import { auditLogOpener, wrappingDirectory } from './audit-log.test-util';
 
 const Any = Type.Unknown();
 let counter = 0;
@@ -57,23 +57,16 @@ const setup = async () => {
       await store.remove(keys);
     },
   });
-  const directory = {
-    wrappingKey: async (accountId: string) =>
-      [a, b].find((p) => p.accountId === accountId)?.wrapping.publicKey ?? null,
-  } as unknown as DeviceDirectory;
-  const open = () =>
-    createAuditLog({
-      accountId: provider.accountId,
-      keys: provider,
-      device: { deviceId: device.deviceId, secretKey: device.secretKey },
-      ed: tweetnaclEd25519,
-      now: () => Date.parse('2026-01-01T00:00:00.000Z'),
-      // Offline: appends go to the outbox only.
-      connection: { status: () => 'offline' } as unknown as Connection,
-      directory,
-      meta,
-      serverKey: async () => null,
-    });
+  const open = auditLogOpener({
+    keys: provider,
+    device,
+    ed: tweetnaclEd25519,
+    now: () => Date.parse('2026-01-01T00:00:00.000Z'),
+    // Offline: appends go to the outbox only.
+    connection: { status: () => 'offline' } as unknown as Connection,
+    directory: wrappingDirectory([a, b]),
+    meta,
+  });
   const nameOf = (kind: 'audit-chain' | 'audit-seen' | 'audit-kept', id: string): string =>
     patientKeyName(provider.localKey, kind, id);
   /** Closes the database and answers everything it holds on "disk". */

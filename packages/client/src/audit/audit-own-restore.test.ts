@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
-import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
-import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { createDeviceMeta } from '../session/device-meta';
-import { createAuditLog, patientKeyName, type AuditLogDeps } from './audit-log';
-import { verifyAuditLog } from './audit-chain';
+import { patientKeyName } from './audit-log';
+import {
+  appendAcknowledged,
+  auditLogOpener,
+  auditServer,
+  memoryMeta,
+  verifyDocs,
+} from './audit-log.test-util';
 
 const ed = tweetnaclEd25519;
 const A = 'incarnation-before-0';
@@ -16,90 +19,39 @@ const B = 'incarnation-after-00';
 const setup = () => {
   const patient = deriveAccountKeys(generateRootSecret());
   const device = generateDeviceKeys();
-  let stored: PushDoc[] = [];
-  let online = true;
-  const connection = {
-    status: () => (online ? ('ready' as const) : ('offline' as const)),
-    async request(frame: PushFrame | PullFrame) {
-      if (frame.t === 'pull') {
-        const docs: ServedDoc[] = stored.map((d, i) => ({
-          ...d,
-          seq: i + 1,
-          at: '2026-01-01T00:00:00.000Z',
-        }));
-        return {
-          t: 'pulled',
-          rid: 1,
-          docs,
-          streams: [{ stream: frame.streams[0]!.stream, checkpoint: docs.length, done: true }],
-          denied: [],
-        };
-      }
-      const results: PushResult[] = frame.rows.map(({ doc }) => {
-        if (!stored.some((s) => s.id === doc.id)) stored.push(doc);
-        return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.length };
-      });
-      return { t: 'pushed', rid: 1, results };
-    },
-  } as unknown as Connection;
-  const raw = new Map<string, unknown>();
-  /** A key whose next write fails (a crash between two writes, as far as what is stored goes). */
-  let failNext: string | null = null;
-  const meta = createDeviceMeta({
-    read: async (key) => structuredClone(raw.get(key)),
-    write: async (key, value) => {
-      if (key === failNext) {
-        failNext = null;
-        throw new Error(`write of ${key} lost`);
-      }
-      raw.set(key, structuredClone(value));
-    },
-  });
+  const server = auditServer('serve');
+  const { meta, failNextWrite } = memoryMeta();
   const directory = {
     authorKey: async (accountId: string, deviceId: string) =>
       accountId === patient.accountId && deviceId === device.deviceId ? { key: device.publicKey } : null,
   } as unknown as DeviceDirectory;
   const locked = { now: false };
-  const open = (extra: Partial<AuditLogDeps> = {}) =>
-    createAuditLog({
-      accountId: patient.accountId,
-      keys: patient,
-      device: { deviceId: device.deviceId, secretKey: device.secretKey },
-      ed,
-      now: () => Date.parse('2026-01-01T00:00:00.000Z'),
-      connection,
-      directory,
-      meta,
-      serverKey: async () => null,
-      assertUnlocked: () => {
-        if (locked.now) throw new Error('LOCKED');
-      },
-      ...extra,
-    });
-  /** The store loses this device's entries past `position` (a restore from a backup, or a cut). */
-  const cut = (position: number): void => {
-    stored = stored.filter((d) => (d.audit?.authorSeq ?? 0) <= position);
-  };
-  const positions = (): number[] => stored.map((d) => d.audit?.authorSeq ?? 0);
-  /** The log as stored, verified whole with no position known from elsewhere. */
-  const verifyStored = () =>
-    verifyAuditLog(
-      stored.map((d, i): ServedDoc => ({ ...d, seq: i + 1, at: '2026-01-01T00:00:00.000Z' })),
-      async (e) => (e.author === device.deviceId ? device.publicKey : null),
-      ed,
-    );
+  const open = auditLogOpener({
+    keys: patient,
+    device,
+    ed,
+    now: () => Date.parse('2026-01-01T00:00:00.000Z'),
+    connection: server.connection,
+    directory,
+    meta,
+    assertUnlocked: () => {
+      if (locked.now) throw new Error('LOCKED');
+    },
+  });
   return {
     open,
     meta,
-    cut,
-    positions,
-    verifyStored,
+    /** The store loses this device's entries past `position` (a restore from a backup, or a cut). */
+    cut: server.cut,
+    positions: () => server.positions(),
+    /** The log as stored, verified whole with no position known from elsewhere. */
+    verifyStored: () => verifyDocs(server.served(), device, ed),
     accountId: patient.accountId,
     localKey: patient.localKey,
     deviceId: device.deviceId,
-    setOnline: (v: boolean) => void (online = v),
+    setOnline: server.setOnline,
     setLocked: (v: boolean) => void (locked.now = v),
-    failNextWrite: (key: string) => void (failNext = key),
+    failNextWrite,
   };
 };
 
@@ -110,11 +62,7 @@ const deletedOf = (
 describe("audit: this device's own chain after the server lost its newest entries", () => {
   it('cut without an announced restore: reported at every check, not cleared by acceptLosses, never rewound', async () => {
     const s = setup();
-    const log = s.open();
-    await log.connected(A);
-    await log.append(s.accountId, { action: 'one' });
-    await log.append(s.accountId, { action: 'two' });
-    await log.flush();
+    const log = await appendAcknowledged(s.open(), A, s.accountId, ['one', 'two']);
     expect(s.positions()).toEqual([1, 2]);
     expect((await log.verify()).ok).toBe(true);
 
@@ -135,10 +83,7 @@ describe("audit: this device's own chain after the server lost its newest entrie
 
   it('lost with an announced restore: reported naming it until accepted; the chain goes on from the served end', async () => {
     const s = setup();
-    const log = s.open();
-    await log.connected(A);
-    for (const action of ['one', 'two', 'three']) await log.append(s.accountId, { action });
-    await log.flush();
+    const log = await appendAcknowledged(s.open(), A, s.accountId, ['one', 'two', 'three']);
     expect((await log.verify()).ok).toBe(true);
 
     // Offline, the device appends one more (it links to position 3); the store is restored from a backup
@@ -174,10 +119,7 @@ describe("audit: this device's own chain after the server lost its newest entrie
 
   it('a crash between re-signing the outbox and lowering the chain position leaves no gap', async () => {
     const s = setup();
-    const log = s.open();
-    await log.connected(A);
-    for (const action of ['one', 'two', 'three']) await log.append(s.accountId, { action });
-    await log.flush();
+    const log = await appendAcknowledged(s.open(), A, s.accountId, ['one', 'two', 'three']);
     s.setOnline(false);
     await log.append(s.accountId, { action: 'offline' });
     s.cut(1);
@@ -196,10 +138,7 @@ describe("audit: this device's own chain after the server lost its newest entrie
 
   it('an announced restore that kept every acknowledged entry changes nothing', async () => {
     const s = setup();
-    const log = s.open();
-    await log.connected(A);
-    for (const action of ['one', 'two']) await log.append(s.accountId, { action });
-    await log.flush();
+    const log = await appendAcknowledged(s.open(), A, s.accountId, ['one', 'two']);
     await log.connected(B);
     await log.append(s.accountId, { action: 'three' });
     await log.flush();

@@ -8,8 +8,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fillWithDefaultSettings, now } from 'rxdb';
-import type { RxDocumentData, RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import {
   JOB_TIMEOUT_BASE_MS,
@@ -21,20 +19,13 @@ import {
 } from '../../node/crypto-worker';
 import { wrapWithAtRestEncryption } from '../store/at-rest-encryption';
 import { expectAtRest, insertAll, openInstance, rawSchemaOf, type Raw } from '../store/at-rest.test-util';
-import type { CryptoJob } from './crypto-offload';
+import { sealJob as sealJobOf, secretDoc, secretSchema } from './offload.test-util';
 
 const CLIENT_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const MISBEHAVING = new URL('./misbehaving-worker.test-entry.mjs', import.meta.url);
-const context = (i: number) => ({ db: 'd', c: 'c', i: `x${i}`, f: 'secret', r: '1-a' });
 /** A seal job of `items` values; the worker misbehaves as `what` says (see the entry). */
-const sealJob = (items = 1, what?: 'hang' | 'spin' | 'thread'): CryptoJob => ({
-  op: 'seal',
-  key: new Uint8Array(32).fill(7),
-  items: Array.from({ length: items }, (_, i) => ({
-    context: context(i),
-    value: i === 0 && what !== undefined ? { worker: what } : { note: `n${i}` },
-  })),
-});
+const sealJob = (items = 1, what?: 'hang' | 'spin' | 'thread') =>
+  sealJobOf(items, what === undefined ? undefined : { worker: what });
 const threadOf = async (offload: NodeCryptoOffload): Promise<string> => {
   const result = await offload.run(sealJob(1, 'thread'));
   const sealed = result.op === 'seal' ? result.envelopes[0] : null;
@@ -147,30 +138,11 @@ describe('a crypto worker that never answers', () => {
   });
 
   it('refuses an at-rest write whose worker stopped answering, stores nothing, and writes on a fresh worker', async () => {
-    interface Doc {
-      id: string;
-      secret: Record<string, unknown>;
-    }
-    const schema: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
-      version: 0,
-      primaryKey: 'id',
-      type: 'object',
-      properties: { id: { type: 'string', maxLength: 40 }, secret: { type: 'object' } },
-      required: ['id', 'secret'],
-      encrypted: ['secret'],
-    });
-    const doc = (id: string, secret: Record<string, unknown>): RxDocumentData<Doc> => ({
-      id,
-      secret,
-      _rev: '1-a',
-      _deleted: false,
-      _attachments: {},
-      _meta: { lwt: now() },
-    });
+    const schema = secretSchema<Record<string, unknown>>();
     const base = getRxStorageMemory();
     const offload = misbehaving();
     const key = new Uint8Array(32).fill(9);
-    const writer = await openInstance<Doc>(
+    const writer = await openInstance(
       wrapWithAtRestEncryption({ storage: base, key, offload }),
       'hang',
       schema,
@@ -179,7 +151,7 @@ describe('a crypto worker that never answers', () => {
     await threadOf(offload);
     // The first value of the batch is the one the misbehaving worker never answers.
     const docs = Array.from({ length: 20 }, (_, i) =>
-      doc(`d${i}`, i === 0 ? { worker: 'hang' } : { note: `${i}` }),
+      secretDoc<Record<string, unknown>>(`d${i}`, i === 0 ? { worker: 'hang' } : { note: `${i}` }),
     );
 
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });

@@ -1,12 +1,11 @@
 // An offload's `minBatch`: the fewest items of a batch the codec and the at-rest wrapper send to it
 // (OFFLOAD_MIN_BATCH when it names none), so tests can run small batches on a worker too.
 import { describe, expect, it } from 'vitest';
-import { fillWithDefaultSettings, now } from 'rxdb';
-import type { RxDocumentData, RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { OFFLOAD_MIN_BATCH, offloadMinBatch, type CryptoOffload } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
-import { createWorkerOffload, type WorkerPort } from './worker-offload';
+import { createWorkerOffload } from './worker-offload';
+import { idlePort, secretDoc, secretSchema, type SecretDoc } from './offload.test-util';
 import { asServed, idOf, inputsOf, patientDeps, record } from '../sync/codec-fixture.test-util';
 import { decodeRecords, encodeRecords } from '../sync/record-codec';
 import { wrapWithAtRestEncryption } from '../store/at-rest-encryption';
@@ -25,21 +24,19 @@ const inThread = (minBatch?: number) => {
   return { jobs, offload };
 };
 
-const idle: WorkerPort = { post: () => undefined, terminate: () => undefined };
-
 describe('minBatch of an offload', () => {
   it('is OFFLOAD_MIN_BATCH (8) unless the offload names one', () => {
     expect(OFFLOAD_MIN_BATCH).toBe(8);
     expect(offloadMinBatch(inThread().offload)).toBe(8);
     expect(offloadMinBatch(inThread(1).offload)).toBe(1);
-    expect(createWorkerOffload(() => idle).minBatch).toBe(8);
-    expect(createWorkerOffload(() => idle, { minBatch: 1 }).minBatch).toBe(1);
+    expect(createWorkerOffload(idlePort).minBatch).toBe(8);
+    expect(createWorkerOffload(idlePort, { minBatch: 1 }).minBatch).toBe(1);
   });
 
   it('createWorkerOffload refuses a minBatch that is not a positive integer, before starting a worker', () => {
     let spawned = 0;
     for (const minBatch of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => createWorkerOffload(() => (spawned++, idle), { minBatch })).toThrow(RangeError);
+      expect(() => createWorkerOffload(() => (spawned++, idlePort()), { minBatch })).toThrow(RangeError);
     }
     expect(spawned).toBe(0);
   });
@@ -59,33 +56,14 @@ describe('minBatch of an offload', () => {
   });
 
   it('the at-rest wrapper sends batches of minBatch items or more, and seals smaller ones itself', async () => {
-    interface Doc {
-      id: string;
-      secret: { note: string };
-    }
-    const schema: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
-      version: 0,
-      primaryKey: 'id',
-      type: 'object',
-      properties: { id: { type: 'string', maxLength: 40 }, secret: { type: 'object' } },
-      required: ['id', 'secret'],
-      encrypted: ['secret'],
-    });
-    const doc = (id: string): RxDocumentData<Doc> => ({
-      id,
-      secret: { note: `note ${id}` },
-      _rev: '1-a',
-      _deleted: false,
-      _attachments: {},
-      _meta: { lwt: now() },
-    });
+    const doc = (id: string) => secretDoc(id, { note: `note ${id}` });
     const { jobs, offload } = inThread(3);
     const storage = wrapWithAtRestEncryption({
       storage: getRxStorageMemory(),
       key: new Uint8Array(32).fill(9),
       offload,
     });
-    const instance = await openInstance<Doc>(storage, 'min-batch', schema);
+    const instance = await openInstance<SecretDoc>(storage, 'min-batch', secretSchema());
     expect((await insertAll(instance, [doc('a'), doc('b')])).error).toEqual([]);
     expect(jobs).toEqual([]);
     expect((await insertAll(instance, [doc('c'), doc('d'), doc('e')])).error).toEqual([]);

@@ -5,8 +5,7 @@
 // replaced by a text of this thread naming the reason otherwise: at rest (the AtRestError a read rejects
 // with) and on the wire (the decode failure a served version gets).
 import { describe, expect, it } from 'vitest';
-import { fillWithDefaultSettings, normalizeMangoQuery, now, prepareQuery } from 'rxdb';
-import type { RxDocumentData, RxJsonSchema } from 'rxdb';
+import { normalizeMangoQuery, prepareQuery } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import {
   base64urlEncode,
@@ -15,7 +14,11 @@ import {
   sealSecretbox,
   utf8Encode,
 } from '@hale/crypto';
-import { wrapWithAtRestEncryption, type SealContext } from '../store/at-rest-encryption';
+import {
+  wrapWithAtRestEncryption,
+  type AtRestDecryptReason,
+  type SealContext,
+} from '../store/at-rest-encryption';
 import { expectAtRest, flipAt, insertAll, openInstance } from '../store/at-rest.test-util';
 import { patientDeps, reasons, record, servedRecords, idOf } from '../sync/codec-fixture.test-util';
 import { decodeRecords } from '../sync/record-codec';
@@ -23,6 +26,7 @@ import type { WireOpenItem } from '../sync/wire-jobs';
 import type { CryptoJob, CryptoJobResult, CryptoOffload } from './crypto-offload';
 import { checkCryptoJobResult } from './job-result';
 import { runCryptoJob } from './run-crypto-job';
+import { secretDoc, secretSchema, type SecretDoc } from './offload.test-util';
 
 const MARKER = 'OPEN-FAILURE-PLAINTEXT-2b8e';
 
@@ -43,18 +47,15 @@ const failingAt2 = (failure: { reason: string; message: string }): CryptoOffload
   },
 });
 
-interface Doc {
-  id: string;
-  secret: { note: string };
-}
-const SCHEMA: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
-  version: 0,
-  primaryKey: 'id',
-  type: 'object',
-  properties: { id: { type: 'string', maxLength: 40 }, secret: { type: 'object' } },
-  required: ['id', 'secret'],
-  encrypted: ['secret'],
-});
+const SCHEMA = secretSchema();
+
+/** The reason each item of `job` fails on this thread (`ok`: it opened); the check passes the reply as it is. */
+const reasonsHere = (job: CryptoJob): string[] => {
+  const here = runCryptoJob(job);
+  expect(checkCryptoJobResult(job, here)).toEqual(here);
+  const items = here.op === 'open' ? here.values : here.op === 'wireOpen' ? here.items : [];
+  return items.map((o) => (o.ok ? 'ok' : o.reason));
+};
 const key = new Uint8Array(32).fill(5);
 let dbs = 0;
 
@@ -62,18 +63,15 @@ describe("an at-rest open failure's message", () => {
   const readAllWith = async (offload: CryptoOffload) => {
     const base = getRxStorageMemory();
     const name = `open-text-${++dbs}`;
-    const writer = await openInstance<Doc>(wrapWithAtRestEncryption({ storage: base, key }), name, SCHEMA);
-    const docs = Array.from({ length: 10 }, (_, i) => ({
-      id: `d${i}`,
-      secret: { note: `note ${i}` },
-      _rev: '1-a',
-      _deleted: false,
-      _attachments: {},
-      _meta: { lwt: now() },
-    }));
+    const writer = await openInstance<SecretDoc>(
+      wrapWithAtRestEncryption({ storage: base, key }),
+      name,
+      SCHEMA,
+    );
+    const docs = Array.from({ length: 10 }, (_, i) => secretDoc(`d${i}`, { note: `note ${i}` }));
     expect((await insertAll(writer, docs)).error).toEqual([]);
     // A fresh wrapper remembers nothing: every value is opened by the offload.
-    const reader = await openInstance<Doc>(
+    const reader = await openInstance<SecretDoc>(
       wrapWithAtRestEncryption({ storage: base, key, offload }),
       name,
       SCHEMA,
@@ -81,32 +79,29 @@ describe("an at-rest open failure's message", () => {
     return reader.query(prepareQuery(SCHEMA, normalizeMangoQuery(SCHEMA, { selector: {} })));
   };
 
+  /** The message of the refusal of a read whose offload fails item 2 for `reason` with `message`. */
+  const refusalOf = async (
+    reason: AtRestDecryptReason,
+    message: string,
+    secret?: string,
+  ): Promise<string> => {
+    const read = readAllWith(failingAt2({ reason, message }));
+    return (await expectAtRest(read, 'AT_REST_DECRYPT_FAILED', reason, secret)).message;
+  };
+  const authFailedText = 'at-rest decryption failed: wrong at-rest key or tampered value';
+
   it("is this build's text, naming the reason, when the offload's is not one this build writes", async () => {
-    const offload = failingAt2({ reason: 'AUTH_FAILED', message: `no key opens ${MARKER}` });
-    const error = await expectAtRest(readAllWith(offload), 'AT_REST_DECRYPT_FAILED', 'AUTH_FAILED', MARKER);
-    expect(error.message).toBe(
+    expect(await refusalOf('AUTH_FAILED', `no key opens ${MARKER}`, MARKER)).toBe(
       "at-rest decryption failed (AUTH_FAILED); the offload's message for it is not one this build writes",
     );
   });
 
   it('is kept when it is the one this thread writes for that reason', async () => {
-    const own = 'at-rest decryption failed: wrong at-rest key or tampered value';
-    const error = await expectAtRest(
-      readAllWith(failingAt2({ reason: 'AUTH_FAILED', message: own })),
-      'AT_REST_DECRYPT_FAILED',
-      'AUTH_FAILED',
-    );
-    expect(error.message).toBe(own);
+    expect(await refusalOf('AUTH_FAILED', authFailedText)).toBe(authFailedText);
   });
 
   it("is replaced when it is this build's text for another reason", async () => {
-    const other = 'at-rest decryption failed: wrong at-rest key or tampered value';
-    const error = await expectAtRest(
-      readAllWith(failingAt2({ reason: 'CONTEXT_MISMATCH', message: other })),
-      'AT_REST_DECRYPT_FAILED',
-      'CONTEXT_MISMATCH',
-    );
-    expect(error.message).toBe(
+    expect(await refusalOf('CONTEXT_MISMATCH', authFailedText)).toBe(
       "at-rest decryption failed (CONTEXT_MISMATCH); the offload's message for it is not one this build writes",
     );
   });
@@ -134,8 +129,7 @@ describe("an at-rest open failure's message", () => {
         { context: { ...context, i: 'moved' }, stored: envelope },
       ],
     };
-    const here = runCryptoJob(job);
-    expect(here.op === 'open' && here.values.map((v) => (v.ok ? 'ok' : v.reason))).toEqual([
+    expect(reasonsHere(job)).toEqual([
       'MALFORMED',
       'MALFORMED',
       'AUTH_FAILED',
@@ -143,7 +137,6 @@ describe("an at-rest open failure's message", () => {
       'MALFORMED',
       'CONTEXT_MISMATCH',
     ]);
-    expect(checkCryptoJobResult(job, here)).toEqual(here);
   });
 });
 
@@ -186,8 +179,7 @@ describe("a wire open failure's message", () => {
       item({ ct: base64urlEncode(Uint8Array.of(9, 2, 3)) }),
     ];
     const job: CryptoJob = { op: 'wireOpen', keys: [streamKey, otherKey], items };
-    const here = runCryptoJob(job);
-    expect(here.op === 'wireOpen' && here.items.map((o) => (o.ok ? 'ok' : o.reason))).toEqual([
+    expect(reasonsHere(job)).toEqual([
       'WRONG_KEY',
       'TAMPERED',
       'WRONG_KEY',
@@ -198,7 +190,6 @@ describe("a wire open failure's message", () => {
       'TAMPERED',
       'TAMPERED',
     ]);
-    expect(checkCryptoJobResult(job, here)).toEqual(here);
   });
 
   it('is replaced when it is no text of this build for its reason', () => {

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
+import { sealJob, watch } from './offload.test-util';
 import {
   WORKER_DEATH_LIMIT,
   createWorkerOffload,
@@ -12,15 +13,6 @@ import {
   jobTimeoutMs,
   type WorkerEvents,
 } from './worker-offload';
-
-const sealJob = (items = 1): CryptoJob => ({
-  op: 'seal',
-  key: new Uint8Array(32).fill(7),
-  items: Array.from({ length: items }, (_, i) => ({
-    context: { db: 'd', c: 'c', i: `x${i}`, f: 'secret', r: '1-a' },
-    value: { note: `n${i}` },
-  })),
-});
 
 /** Workers the offload started, in order: each answers unless told to stay silent. */
 function browserLikeHost() {
@@ -145,16 +137,6 @@ describe('createWorkerOffload with a host that reports no exit', () => {
   });
 
   const UNREADABLE_MARKER = 'UNREADABLE-PLAINTEXT-9c1a';
-
-  /** Settles `job` into a flag, so a test can see it is still pending without waiting on it. */
-  const watch = (job: Promise<unknown>) => {
-    const seen: { error?: unknown; settled: boolean } = { settled: false };
-    job.then(
-      () => void (seen.settled = true),
-      (error: unknown) => void Object.assign(seen, { settled: true, error }),
-    );
-    return seen;
-  };
 
   for (const [what, emit, sent] of [
     [

@@ -5,21 +5,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CRYPTO_WORKER_READY, type CryptoJob } from './crypto-offload';
 import { runCryptoJob } from './run-crypto-job';
+import { sealJob, watch } from './offload.test-util';
 import {
   WORKER_JOBS_IN_FLIGHT,
   createWorkerOffload,
   type WorkerEvents,
   type WorkerPort,
 } from './worker-offload';
-
-const sealJob = (items = 1): CryptoJob => ({
-  op: 'seal',
-  key: new Uint8Array(32).fill(7),
-  items: Array.from({ length: items }, (_, i) => ({
-    context: { db: 'd', c: 'c', i: `x${i}`, f: 'secret', r: '1-a' },
-    value: { note: `n${i}` },
-  })),
-});
 
 /** Workers that keep what they were posted and answer a job only through `answer`. */
 function slowHost(options: { refuse?: (id: number) => boolean } = {}) {
@@ -56,16 +48,6 @@ function slowHost(options: { refuse?: (id: number) => boolean } = {}) {
   };
   return { spawn, workers, answer };
 }
-
-/** Settles `job` into a flag, so a test can see it is still pending without waiting on it. */
-const watch = (job: Promise<unknown>) => {
-  const seen: { settled: boolean; ok?: boolean; error?: unknown } = { settled: false };
-  job.then(
-    () => void Object.assign(seen, { settled: true, ok: true }),
-    (error: unknown) => void Object.assign(seen, { settled: true, ok: false, error }),
-  );
-  return seen;
-};
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 

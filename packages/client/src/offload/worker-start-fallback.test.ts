@@ -4,14 +4,19 @@
 // stops starting them, runs every job here and reports it once, typed. A worker that did start and then
 // died or stopped answering is no reason to: its jobs fail and the crash loop stands, as before.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fillWithDefaultSettings, now } from 'rxdb';
-import type { RxDocumentData, RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { createNodeCryptoOffload } from '../../node/crypto-worker';
 import { wrapWithAtRestEncryption } from '../store/at-rest-encryption';
 import { insertAll, openInstance } from '../store/at-rest.test-util';
-import { CRYPTO_WORKER_READY, type CryptoJob, type CryptoJobResult } from './crypto-offload';
-import { runCryptoJob } from './run-crypto-job';
+import { CRYPTO_WORKER_READY, type CryptoJobResult } from './crypto-offload';
+import {
+  answeringPort,
+  idlePort,
+  sealJob,
+  secretDoc,
+  secretSchema,
+  type SecretDoc,
+} from './offload.test-util';
 import {
   WORKER_DEATH_LIMIT,
   WORKER_START_FAILURE_LIMIT,
@@ -23,15 +28,6 @@ import {
   type WorkerOffload,
   type WorkerPort,
 } from './worker-offload';
-
-const sealJob = (items = 1): CryptoJob => ({
-  op: 'seal',
-  key: new Uint8Array(32).fill(7),
-  items: Array.from({ length: items }, (_, i) => ({
-    context: { db: 'd', c: 'c', i: `x${i}`, f: 'secret', r: '1-a' },
-    value: { note: `n${i}` },
-  })),
-});
 
 /** How many of a seal result's items were sealed (each answered as this thread answers it). */
 const sealedCount = (result: CryptoJobResult): number =>
@@ -58,8 +54,6 @@ const reports = () => {
   return { seen, onFallback: (error: CryptoOffloadError) => void seen.push(error) };
 };
 
-const idle = (): WorkerPort => ({ post: () => undefined, terminate: () => undefined });
-
 describe('a crypto worker that cannot start', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -73,7 +67,7 @@ describe('a crypto worker that cannot start', () => {
         spawned++;
         // What a Web Worker whose script is missing or throws at load reports: an error event, no exit.
         queueMicrotask(() => events.died(new Error('the crypto Web Worker failed')));
-        return idle();
+        return idlePort();
       },
       { onFallback },
     );
@@ -115,7 +109,7 @@ describe('a crypto worker that cannot start', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     let spawned = 0;
     const { seen, onFallback } = reports();
-    const offload = createWorkerOffload(() => (spawned++, idle()), { onFallback });
+    const offload = createWorkerOffload(() => (spawned++, idlePort()), { onFallback });
     for (let n = 0; n < WORKER_START_FAILURE_LIMIT; n++) {
       let result: CryptoJobResult | undefined;
       void offload.run(sealJob(2)).then((r) => (result = r));
@@ -159,10 +153,7 @@ describe('a crypto worker that cannot start', () => {
         if (spawned % 2 === 1) throw new RangeError('out of threads');
         workers.push(events);
         queueMicrotask(() => events.message(CRYPTO_WORKER_READY));
-        return {
-          post: (m) => queueMicrotask(() => events.message({ id: m.id, result: runCryptoJob(m.job) })),
-          terminate: () => undefined,
-        };
+        return answeringPort(events);
       },
       { onFallback },
     );
@@ -219,7 +210,7 @@ describe('a crypto worker that started', () => {
       (events) => {
         spawned++;
         queueMicrotask(() => events.message(CRYPTO_WORKER_READY));
-        return idle();
+        return idlePort();
       },
       { onFallback },
     );
@@ -240,10 +231,7 @@ describe('a crypto worker that started', () => {
     const offload = createWorkerOffload(
       (events) => {
         workers.push(events);
-        return {
-          post: (m) => queueMicrotask(() => events.message({ id: m.id, result: runCryptoJob(m.job) })),
-          terminate: () => undefined,
-        };
+        return answeringPort(events);
       },
       { onFallback },
     );
@@ -255,19 +243,6 @@ describe('a crypto worker that started', () => {
     expect(seen).toEqual([]);
     await offload.close();
   });
-});
-
-interface Doc {
-  id: string;
-  secret: { note: string };
-}
-const SCHEMA: RxJsonSchema<RxDocumentData<Doc>> = fillWithDefaultSettings<Doc>({
-  version: 0,
-  primaryKey: 'id',
-  type: 'object',
-  properties: { id: { type: 'string', maxLength: 40 }, secret: { type: 'object' } },
-  required: ['id', 'secret'],
-  encrypted: ['secret'],
 });
 
 describe('a Node crypto worker that cannot start', () => {
@@ -284,20 +259,15 @@ describe('a Node crypto worker that cannot start', () => {
           key: new Uint8Array(32).fill(9),
           offload,
         });
-        const instance = await openInstance<Doc>(
+        const instance = await openInstance<SecretDoc>(
           storage,
           `fallback-${workerUrl.protocol.slice(0, -1)}`,
-          SCHEMA,
+          secretSchema(),
         );
         for (let batch = 0; batch < 5; batch++) {
-          const docs = Array.from({ length: 10 }, (_, i) => ({
-            id: `d${batch}-${i}`,
-            secret: { note: `note ${batch}-${i}` },
-            _rev: '1-a',
-            _deleted: false,
-            _attachments: {},
-            _meta: { lwt: now() },
-          }));
+          const docs = Array.from({ length: 10 }, (_, i) =>
+            secretDoc(`d${batch}-${i}`, { note: `note ${batch}-${i}` }),
+          );
           expect((await insertAll(instance, docs)).error).toEqual([]);
         }
         const back = await instance.findDocumentsById(['d0-0', 'd4-9'], false);
