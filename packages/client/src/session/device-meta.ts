@@ -99,6 +99,8 @@ export const META_SCHEMAS = {
       model: Type.Optional(ModelVersionText),
       /** The author rules that judged it (`authorRulesId`); absent in entries stored before it was kept. */
       authorRules: Type.Optional(AuthorRulesText),
+      /** When this device's version was stored over it, and the account that signed it (sync/engine.ts). */
+      overwritten: Type.Optional(Type.Object({ at: IsoText, by: Type.String({ maxLength: 128 }) })),
     }),
   ),
   /**

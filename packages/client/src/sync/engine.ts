@@ -38,8 +38,12 @@
  *   assumed master state, itself a state the server held, judged now; no restore being caught up with),
  *   the local change is sent over it (conflicts.ts `overwriteRefused`), numbered past it, and RxDB takes
  *   what the server took as its state and local copy: the record is the patient's again on every device
- *   that takes it, and the refused version stays in quarantine until a served version of the record is
- *   stored. Otherwise the local change goes to unsent (CONFLICT_UNREADABLE). A record
+ *   that takes it. The refusal is this build's: another build's rules may allow that version, which the
+ *   server no longer holds. So once the server took the local change, the overwrite is reported
+ *   (OVERWROTE_REFUSED: record, the version's tag and signer, no content) and the version's quarantine
+ *   entry, its only trace, is marked (`overwritten`) and kept: stored versions of the record do not
+ *   end it; only the cap does (below). Its content is not kept (an entry holds none). Otherwise the
+ *   local change goes to unsent (CONFLICT_UNREADABLE). A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
@@ -49,6 +53,7 @@
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it; a
  *   local copy that is not the server's (a write not acknowledged, or diverged) never counts as stored.
+ *   An entry marked `overwritten` leaves neither way, only beyond the cap.
  * - A refusal other rules may turn into a pass is kept with the identity of the rules that judged it:
  *   content refused by the record rules (BAD_CONTENT: the schemas are closed, a newer client may have
  *   written it) with `ContentModel.version` (MODEL_VERSION by default); an author refused (BAD_AUTHOR: no
@@ -92,11 +97,12 @@
  *   is kept by id and revision number: the one the records API wrote, or that of a version RxDB hands
  *   the push handler, a local change not noted): the reply to the push of an older one
  *   leaves it counted. A conflict RxDB resolves to the server's version itself answers it too (nothing
- *   is sent again), but RxDB writes that version into the local copy only after the push handler
- *   returned: until it has (the next write of the record's local document), the record still counts as
- *   pending and unsettled (`resolving`, in memory only: after a restart RxDB either wrote it or hands
- *   the local version to the push handler again), so a device reporting nothing pending holds what the
- *   server holds, not a version of its own under the server's number. The persisted list is written
+ *   is sent again), as does the server taking a version sent over a refused one (`forgedOver`), but
+ *   RxDB writes that version into the local copy only after the push handler returned: until it has
+ *   (the next write of the record's local document), the record still counts as pending and unsettled
+ *   (`resolving`, in memory only: after a restart RxDB either wrote it or hands the local version to
+ *   the push handler again), so a device reporting nothing pending holds what the server holds, not a
+ *   version of its own under the server's number. The persisted list is written
  *   once for a burst of local writes, and before the push handler returns for what the server
  *   answered. A crash before a burst's save loses its notes, not the writes: RxDB hands every version
  *   it has not pushed to the push handler again after the restart (its own push checkpoint), which
@@ -282,6 +288,12 @@ export interface QuarantinedItem {
   model?: string;
   /** The author rules that judged it (`authorRulesId`); absent in entries kept before it was recorded. */
   authorRules?: string;
+  /**
+   * Set once this device sent its own version over this one and the server took it (`forgedOver`): when,
+   * and the account that signed this one. The server no longer holds it; the entry, its only trace here,
+   * stays when later versions of the record are stored (see the header).
+   */
+  overwritten?: { at: string; by: string };
 }
 
 /**
@@ -448,6 +460,14 @@ const recentResyncs = (resyncs: readonly ResyncStart[], now: number): ResyncStar
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
+
+/** A version this device sends over a server version it refused (`forgedOver`), and that version. */
+interface Overwrite {
+  version: WithDeleted<PlainRecord>;
+  master: ServedDoc;
+  /** The account that signed `master`. */
+  by: string;
+}
 
 type PushInput = Array<{
   newDocumentState: WithDeleted<PlainRecord>;
@@ -969,8 +989,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const rules = authorRules();
     const byKey = new Map(items.map((i) => [recordKey(i.doc.stream, i.doc.id), i]));
     const unchanged = new Set<string>();
-    /** recordKey → when it was first set aside, for entries judged again with the same outcome. */
-    const again = new Map<string, string>();
+    /** recordKey → the entry of entries judged again with the same outcome (when first set aside, mark). */
+    const again = new Map<string, QuarantinedItem>();
     const kept = quarantine.filter((q) => {
       const key = recordKey(q.stream, q.id);
       const item = byKey.get(key);
@@ -980,7 +1000,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           unchanged.add(key);
           return true;
         }
-        again.set(key, q.at);
+        again.set(key, q);
         return false;
       }
       return q.rev !== item.doc.rev && !(renewable(q.reason) && q.seq <= item.doc.seq);
@@ -990,17 +1010,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
     await saveQuarantine(
       [
         ...kept,
-        ...added.map(([key, { doc, reason, message }]) => ({
-          stream: doc.stream,
-          id: doc.id,
-          seq: doc.seq,
-          rev: doc.rev,
-          reason,
-          message,
-          at: again.get(key) ?? iso(),
-          model: modelVersion,
-          authorRules: rules,
-        })),
+        ...added.map(([key, { doc, reason, message }]): QuarantinedItem => {
+          const before = again.get(key);
+          return {
+            stream: doc.stream,
+            id: doc.id,
+            seq: doc.seq,
+            rev: doc.rev,
+            reason,
+            message,
+            at: before?.at ?? iso(),
+            model: modelVersion,
+            authorRules: rules,
+            ...(before?.overwritten ? { overwritten: before.overwritten } : {}),
+          };
+        }),
       ],
       () => {
         for (const [key, { doc, reason, message }] of added) {
@@ -1019,6 +1043,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
       },
     );
     if (added.some(([, i]) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+  };
+
+  /**
+   * The server took this device's versions sent over server versions it refused (`forgedOver`): their
+   * entries are marked (kept from then on, the only trace of those versions here) and each overwrite is
+   * reported once, naming the version and its signer, nothing of its content.
+   */
+  const noteOverwritten = async (items: readonly Overwrite[]): Promise<void> => {
+    if (items.length === 0) return;
+    const at = iso();
+    const versionKey = (stream: string, id: string, rev: string): string =>
+      `${recordKey(stream, id)}\u0000${rev}`;
+    const byVersion = new Map(items.map((o) => [versionKey(o.master.stream, o.master.id, o.master.rev), o]));
+    await saveQuarantine(
+      quarantine.map((q) => {
+        const o = byVersion.get(versionKey(q.stream, q.id, q.rev));
+        return o && q.overwritten === undefined ? { ...q, overwritten: { at, by: o.by } } : q;
+      }),
+      () => {
+        for (const { master, by } of items) {
+          report({
+            code: 'OVERWROTE_REFUSED',
+            message: `A change made here was stored over the server's version ${master.rev} of a ${master.stream} record, signed by account ${by}, which this app's rules refused: that version is no longer on the server, only listed in quarantine. If it was a valid change (e.g. by a newer app version), ask that account to make it again`,
+            stream: master.stream,
+            id: master.id,
+          });
+        }
+      },
+    );
   };
 
   let unsent: UnsentChange[] = [];
@@ -1132,7 +1185,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         settling = [];
         const next = quarantine.filter((q) => {
           const stored = done.get(recordKey(q.stream, q.id));
-          return stored === undefined || stored < revNumber(q.rev);
+          return q.overwritten !== undefined || stored === undefined || stored < revNumber(q.rev);
         });
         if (next.length < quarantine.length && !stopped) void saveQuarantine(next).catch(() => undefined);
       }, 0);
@@ -1976,6 +2029,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // the one kept from before (a grant may have been revoked or narrowed meanwhile).
     if (access.size === 0 || streamsStale) await refreshStreams();
     const superseded = await supersededByPurge(rows);
+    /**
+     * RxDB writes `stored`, answered as the server's version of `local`'s record, into the local copy
+     * only after the push handler returned: `local` counts as pending until it has (`resolving`). Not
+     * when a newer local write is pending (it counts already, and RxDB pushes it next), nor when `stored`
+     * is `local` itself (nothing changes; RxDB's write of it would not end the wait).
+     */
+    const untilStored = (local: WithDeleted<PlainRecord>, stored: WithDeleted<PlainRecord>): void => {
+      if (options.rxdb && !pending.has(local.id) && !sameVersion(stored, local))
+        resolving.set(local.id, local);
+    };
     // RxDB takes every row missing from the returned conflicts as stored on the server and never sends
     // it again. So a row the server did not take must be sent again here (a creation when the server lost
     // the record), or fail the batch so RxDB retries it (no key yet); only refusals that cannot change are
@@ -1987,7 +2050,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       only?: ReadonlySet<number>,
       asCreation = false,
       rebased?: ReadonlyMap<number, string>,
-      replaced?: ReadonlyMap<number, WithDeleted<PlainRecord>>,
+      replaced?: ReadonlyMap<number, Overwrite>,
     ): Promise<WithDeleted<PlainRecord>[]> => {
       const toSeal: EncodeInput[] = [];
       const candidates: number[] = [];
@@ -2004,7 +2067,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const lost = new Map<string, Array<{ id: string; kind: string }>>();
       for (const [i, row] of rows.entries()) {
         if (only !== undefined && !only.has(i)) continue;
-        const doc = replaced?.get(i) ?? row.newDocumentState;
+        const doc = replaced?.get(i)?.version ?? row.newDocumentState;
         // An emptied deletion is what a purge left, no change of anyone's: never sent, also when access
         // came back before RxDB got to it (the server would take it for a deletion of the record). Nor is
         // a version the purge removed (`superseded`).
@@ -2117,7 +2180,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const keptFroms: Array<string | undefined> = [];
       const recreate = new Set<number>();
       /** Versions sent in place of RxDB's (`replaced`) that the server took: answered as its state. */
-      const taken: WithDeleted<PlainRecord>[] = [];
+      const taken: Overwrite[] = [];
       let stale = false;
       for (const { out, byIndex, reply } of replies) {
         for (const [k, result] of reply.results.entries()) {
@@ -2125,7 +2188,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (result.status === 'ok') {
             settlePending(result.id, row.newDocumentState.rv);
             const over = replaced?.get(byIndex[k]!);
-            if (over) taken.push(over);
+            if (over) {
+              taken.push(over);
+              untilStored(row.newDocumentState, over.version);
+            }
             continue;
           }
           if (sent.get(result.id) === out[k]!.doc.rev) sent.delete(result.id);
@@ -2150,7 +2216,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // The server's versions of every conflicting record, opened as one batch. RxDB takes the versions
       // sent in place of its own as the server's state of their records: it stores each here, as it
       // stores a conflict it resolves to the server's version.
-      const conflicts: WithDeleted<PlainRecord>[] = [...taken];
+      const conflicts: WithDeleted<PlainRecord>[] = taken.map((o) => o.version);
+      await noteOverwritten(taken);
       // A server version that may not follow the state the local change was made on (RxDB's assumed
       // master state, the last one received) is not merged in: set aside BAD_TRANSITION like one that
       // does not verify. The local change is sent over it when that refusal holds for the version's
@@ -2158,7 +2225,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // than it is no transition from it (an ancestor kept from before a restore, see below). A version
       // already set aside BAD_TRANSITION is set aside again whatever the assumed state: after a local
       // change it refused went unsent, RxDB assumes that change, which may carry the same number.
-      const overwrites = new Map<number, WithDeleted<PlainRecord>>();
+      const overwrites = new Map<number, Overwrite>();
       const opened = await decodeRecords(codecDeps, masters);
       const assumedOf = (k: number) =>
         asCreation || options.repush ? undefined : rows[masterRows[k]!]!.assumedMasterState;
@@ -2181,7 +2248,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (why === null) return decoded;
         // One level only: a version sent over a refused one that meets another is not sent again.
         if (message !== null && !rebased && !replaced && forgedOver(decoded.record, assumed)) {
-          overwrites.set(masterRows[k]!, overwriteRefused(decoded.record, row.newDocumentState, writer));
+          overwrites.set(masterRows[k]!, {
+            version: overwriteRefused(decoded.record, row.newDocumentState, writer),
+            master: masters[k]!,
+            by: decoded.record.by,
+          });
         }
         return { ok: false, reason: 'BAD_TRANSITION', message: why };
       });
@@ -2225,11 +2296,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
         } else if (!rebase.has(masterRows[k]!) && (await resolvesToMaster(decoded.record, row))) {
           // The local copy becomes the server's version and RxDB sends nothing more (e.g. the same record
           // deleted on two devices, or settled the same way on two): no reply will settle the pending
-          // write. RxDB stores that version after this handler returns; counted until it has.
+          // write.
           settlePending(row.newDocumentState.id, row.newDocumentState.rv);
-          // A newer local write still pending counts already, and RxDB pushes it next.
-          if (options.rxdb && !pending.has(row.newDocumentState.id))
-            resolving.set(row.newDocumentState.id, row.newDocumentState);
+          untilStored(row.newDocumentState, decoded.record);
         }
       }
       await hold(refused);
