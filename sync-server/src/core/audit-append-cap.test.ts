@@ -1,24 +1,30 @@
-// The cap on a device's appends to one patient's audit stream per rolling day: a grantee with any grant
+// The cap on audit appends to one patient's audit stream per rolling day: a grantee with any grant
 // (read-only here) cannot flood the log every view of the patient reads and verifies whole, nor the disk.
+// It counts per account, over all the devices that authored them: an account with many devices cannot
+// append cap × devices entries a day. The server's own entries and an entry sent again take no slot.
 // Runs a real server and store; the server's clock is moved to cross the window.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PulledFrame, PushDoc, PushedFrame, PushResult } from '@hale/protocol';
+import type { PulledFrame, PushDoc } from '@hale/protocol';
 import { buildApp } from '../app';
 import { openSqliteStore, type SyncStore } from '../store/index';
 import {
+  addDevice,
   connect,
   endpoint,
   makeAuditDoc,
   makeDoc,
   makeGrant,
+  outcomeOf as outcome,
   principalOf,
+  pushNew as push,
   registerAccount,
   startServer,
   streamOf,
   type TestAccount,
+  type TestDevice,
   type TestServer,
   type WsClient,
 } from '../testing/harness';
@@ -26,13 +32,15 @@ import {
 const CAP = 3;
 const DAY = 24 * 3600_000;
 
-describe('audit appends per device and patient per rolling day', () => {
-  let t: TestServer;
-  let patient: TestAccount;
-  let provider: TestAccount;
-  let p: WsClient;
-  let g: WsClient;
+let t: TestServer;
+let patient: TestAccount;
+let provider: TestAccount;
+/** The patient's device and the provider's first device, connected. */
+let p: WsClient;
+let g: WsClient;
 
+/** In the calling describe: a fresh server capping at CAP, and the patient's read grant to the provider. */
+const useGrantedServer = (): void => {
   beforeEach(async () => {
     // Every access its own server entry, so the server's appends outnumber the cap.
     t = await startServer({ config: { auditEntriesPerAccountPerDay: CAP, accessAuditWindowMs: 0 } });
@@ -50,35 +58,46 @@ describe('audit appends per device and patient per rolling day', () => {
     await g.close();
     await t.stop();
   });
+};
 
-  const push = async (c: WsClient, docs: PushDoc[]): Promise<PushResult[]> =>
-    (
-      await c.request<PushedFrame>({
-        t: 'push',
-        rid: c.rid(),
-        rows: docs.map((doc) => ({ doc, assumedRev: null })),
-      })
-    ).results;
-  const chain = async (author: TestAccount, from: number, n: number): Promise<PushDoc[]> => {
-    const out: PushDoc[] = [];
-    for (let i = 0; i < n; i++) out.push(await makeAuditDoc(patient, author.device, { authorSeq: from + i }));
-    return out;
-  };
-  const storedBy = (author: string): number =>
-    (
-      t.store.db
-        .prepare('SELECT count(*) AS n FROM docs WHERE stream = ? AND author = ?')
-        .get(streamOf(patient.accountId, 'audit'), author) as { n: number }
-    ).n;
+const chain = async (author: TestDevice, from: number, n: number): Promise<PushDoc[]> => {
+  const out: PushDoc[] = [];
+  for (let i = 0; i < n; i++) out.push(await makeAuditDoc(patient, author, { authorSeq: from + i }));
+  return out;
+};
+/** How many entries of the patient's audit stream `authors` stored together. */
+const storedBy = (...authors: string[]): number =>
+  (
+    t.store.db
+      .prepare(
+        `SELECT count(*) AS n FROM docs WHERE stream = ? AND author IN (SELECT value FROM json_each(?))`,
+      )
+      .get(streamOf(patient.accountId, 'audit'), JSON.stringify(authors)) as { n: number }
+  ).n;
+/** The provider reads the patient's allergy record `times` times: the server logs each read itself. */
+const readsOfAllergy = async (times: number): Promise<void> => {
+  const allergy = await makeDoc(patient, patient.device, 'allergy', { title: 'peanuts' });
+  expect((await push(p, [allergy])).map(outcome)).toEqual(['ok']);
+  for (let i = 0; i < times; i++) {
+    const pulled = await g.request<PulledFrame>({
+      t: 'pull',
+      rid: g.rid(),
+      streams: [{ stream: allergy.stream, since: 0 }],
+      limit: 10,
+      maxBytes: 1024 * 1024,
+    });
+    expect(pulled.docs).toHaveLength(1);
+  }
+  expect(storedBy(t.server.server.serverId)).toBeGreaterThanOrEqual(times);
+};
+
+describe('audit appends per device and patient per rolling day', () => {
+  useGrantedServer();
 
   it("refuses a read-only grantee's entries past the cap RATE_LIMITED, row by row, until the window moves on", async () => {
-    const first = await chain(provider, 1, CAP + 2);
+    const first = await chain(provider.device, 1, CAP + 2);
     const results = await push(g, first);
-    expect(results.map((r) => (r.status === 'error' ? r.code : r.status))).toEqual([
-      ...Array<string>(CAP).fill('ok'),
-      'RATE_LIMITED',
-      'RATE_LIMITED',
-    ]);
+    expect(results.map(outcome)).toEqual([...Array<string>(CAP).fill('ok'), 'RATE_LIMITED', 'RATE_LIMITED']);
     expect(storedBy(provider.device.deviceId)).toBe(CAP);
     // The refusal says when a slot frees: a day after the oldest entry counted.
     const refused = results[CAP]!;
@@ -103,7 +122,7 @@ describe('audit appends per device and patient per rolling day', () => {
   });
 
   it('counts no slot for an entry already stored that comes again with new ones (a lost answer)', async () => {
-    const entries = await chain(provider, 1, CAP);
+    const entries = await chain(provider.device, 1, CAP);
     expect((await push(g, entries.slice(0, CAP - 1))).map((r) => r.status)).toEqual(
       Array<string>(CAP - 1).fill('ok'),
     );
@@ -114,24 +133,70 @@ describe('audit appends per device and patient per rolling day', () => {
   });
 
   it("caps the patient's own devices the same way, and never the server's access events", async () => {
-    const own = await push(p, await chain(patient, 1, CAP + 1));
+    const own = await push(p, await chain(patient.device, 1, CAP + 1));
     expect(own.map((r) => r.status)).toEqual([...Array<string>(CAP).fill('ok'), 'error']);
 
     // The grantee reads the patient's records more often than the cap: each read is logged by the server.
-    const allergy = await makeDoc(patient, patient.device, 'allergy', { title: 'peanuts' });
-    expect((await push(p, [allergy]))[0]?.status).toBe('ok');
-    const reads = CAP * 2;
-    for (let i = 0; i < reads; i++) {
-      const pulled = await g.request<PulledFrame>({
-        t: 'pull',
-        rid: g.rid(),
-        streams: [{ stream: allergy.stream, since: 0 }],
-        limit: 10,
-        maxBytes: 1024 * 1024,
-      });
-      expect(pulled.docs).toHaveLength(1);
+    await readsOfAllergy(CAP * 2);
+  });
+});
+
+describe('audit appends per account and patient per rolling day', () => {
+  useGrantedServer();
+
+  it("refuses a second device of the account once the account's total reaches the cap", async () => {
+    const second = await addDevice(t, provider);
+    const g2 = await connect(t, second);
+    try {
+      const first = await chain(provider.device, 1, CAP - 1);
+      expect((await push(g, first)).map(outcome)).toEqual(Array<string>(CAP - 1).fill('ok'));
+
+      const results = await push(g2, await chain(second, 1, 2));
+      expect(results.map(outcome)).toEqual(['ok', 'RATE_LIMITED']);
+      expect(results[1]?.status === 'error' && results[1].message).toMatch(/account/);
+      expect(storedBy(provider.device.deviceId, second.deviceId)).toBe(CAP);
+      // Either device: the account has no room left today.
+      expect((await push(g, await chain(provider.device, CAP, 1))).map(outcome)).toEqual(['RATE_LIMITED']);
+
+      // An entry already stored, sent again, is acknowledged and takes no slot.
+      expect((await push(g, [first[0]!])).map(outcome)).toEqual(['ok']);
+      expect(storedBy(provider.device.deviceId, second.deviceId)).toBe(CAP);
+
+      // Other accounts are not counted against it: the patient's own device still appends.
+      expect(
+        (await push(p, [await makeAuditDoc(patient, patient.device, { authorSeq: 1 })])).map(outcome),
+      ).toEqual(['ok']);
+
+      // A day after the first ones, the account has room again.
+      t.clock.advance(DAY);
+      expect((await push(g2, await chain(second, 2, 1))).map(outcome)).toEqual(['ok']);
+    } finally {
+      await g2.close();
     }
-    expect(storedBy(t.server.server.serverId)).toBeGreaterThanOrEqual(reads);
+  });
+
+  it("counts none of the server's access events against the account", async () => {
+    await readsOfAllergy(CAP * 2);
+    expect((await push(g, await chain(provider.device, 1, CAP))).map(outcome)).toEqual(
+      Array<string>(CAP).fill('ok'),
+    );
+  });
+
+  it('lets no two devices of the account pass the cap together when they push at once', async () => {
+    const second = await addDevice(t, provider);
+    const devices = [provider.device, second];
+    const rows = await Promise.all(devices.map((d) => chain(d, 1, CAP)));
+    // Straight to the service, both at once: the count and the write are serialised per account.
+    const pushed = await Promise.all(
+      devices.map((device, i) =>
+        t.server.service.push(
+          { ...principalOf(provider), deviceId: device.deviceId, devicePublicKey: device.keys.publicKey },
+          { rows: rows[i]!.map((doc) => ({ doc, assumedRev: null })) },
+        ),
+      ),
+    );
+    expect(pushed.flat().filter((r) => r.status === 'ok')).toHaveLength(CAP);
+    expect(storedBy(...devices.map((d) => d.deviceId))).toBe(CAP);
   });
 });
 
@@ -181,9 +246,9 @@ describe('audit appends of one device pushed concurrently', () => {
         ),
       );
       expect(pushed.flat().filter((r) => r.status === 'ok')).toHaveLength(CAP);
-      const stored = await store.docs.auditEntriesSince(
+      const stored = await store.docs.auditEntriesOfAccountSince(
         streamOf(patient.accountId, 'audit'),
-        provider.device.deviceId,
+        provider.accountId,
         new Date(0).toISOString(),
       );
       expect(stored.count).toBe(CAP);

@@ -99,6 +99,19 @@ describe("the refusal of an audit entry at a position its device holds names the
     expect(chainEndOf(results[1])).toEqual({ authorSeq: 2, linkHash: linkOf(two!) });
   });
 
+  it('by position, not by the order its entries were stored in (positions 2 and 3 after 4)', async () => {
+    const p = await open(patient.device);
+    const [one, two, three, four] = await chain(patient.device, 1, 4);
+    // As a device sends entries acknowledged before a restore that lost them again after a newer one.
+    expect((await push(p, [one!, four!])).map(outcome)).toEqual(['ok', 'ok']);
+    expect((await push(p, [two!, three!])).map(outcome)).toEqual(['ok', 'ok']);
+
+    const [taken] = await chain(patient.device, 4, 1, linkOf(three!));
+    const results = await push(p, [taken!]);
+    expect(results.map(outcome)).toEqual(['APPEND_ONLY']);
+    expect(chainEndOf(results[0])).toEqual({ authorSeq: 4, linkHash: linkOf(four!) });
+  });
+
   it("names the pushing device's own chain only, however far other devices' chains reach", async () => {
     const otherDevice = await addDevice(t, patient);
     const p = await open(patient.device);

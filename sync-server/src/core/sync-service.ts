@@ -76,9 +76,10 @@
  *   which link to it; the push's other rows are written again without them (their access events too), so
  *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
  *   Positions a restore no longer holds are free again (a device continues its chain after the served end).
- *   The refused row carries `chainEnd`: the pushing device's latest stored entry in that stream (by seq,
- *   `lastAuditEntry`; its highest position, as a device stores its chain in order) and that entry's link
- *   hash, looked up after the push's writes under the account's audit lock, so the device can continue its
+ *   The refused row carries `chainEnd`: the pushing device's stored entry at its highest position in that
+ *   stream (`auditChainEnd`; not its latest by seq: a device sends entries acknowledged before a restore
+ *   again after newer ones, and a store from before schema v15 may hold two at one position) and that
+ *   entry's link hash, looked up after the push's writes under the account's audit lock, so the device can continue its
  *   chain after it (an honest device whose state went back: restored from a backup). It names only the
  *   pushing device's own entries, which it signed: nothing another account wrote is disclosed. sync-ws.ts
  *   drops it below AUDIT_CHAIN_END_VERSION.
@@ -1051,7 +1052,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       // the device is told is the one its next entry meets. Only the pushing device's own chain is named.
       for (const [stream, i] of positionTaken) {
         const refusal = results[i];
-        const end = chainAfter(await store.docs.lastAuditEntry(stream, p.deviceId));
+        const end = chainAfter(await store.docs.auditChainEnd(stream, p.deviceId));
         if (refusal?.status !== 'error' || end.hash === null) continue;
         results[i] = { ...refusal, chainEnd: { authorSeq: end.seq, linkHash: end.hash } };
       }

@@ -629,6 +629,12 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           }
           principal = device;
           const expiresAt = ctx.now() + SESSION_TTL_MS;
+          const writeEncoded = (text: string, type: ServerFrame['t']): void => {
+            if (socket.readyState !== socket.OPEN) return;
+            metrics.messages.inc({ direction: 'out', type });
+            metrics.bytes.inc({ direction: 'out' }, text.length);
+            write(text);
+          };
           const conn: LiveConnection = {
             id,
             principal: device,
@@ -649,13 +655,13 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
                 return;
               }
               // Never held in practice (changes follow a `subscribe`, served only once ready), but were one,
-              // it too would wait for `ready`.
-              afterReady(() => {
-                if (socket.readyState !== socket.OPEN) return;
-                metrics.messages.inc({ direction: 'out', type });
-                metrics.bytes.inc({ direction: 'out' }, text.length);
-                write(text);
-              });
+              // it too would wait for `ready`. Tested here so the hot path (every `changes` frame to every
+              // follower) makes no closure.
+              if (heldUntilReady) {
+                heldUntilReady.push(() => writeEncoded(text, type));
+                return;
+              }
+              writeEncoded(text, type);
             },
             bufferedAmount: () => socket.bufferedAmount,
             close: (code, reason) => {

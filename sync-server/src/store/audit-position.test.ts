@@ -1,27 +1,29 @@
 // The store refuses a second audit entry (another id) at a chain position (stream, author,
 // audit.authorSeq) already held, and stores nothing of the batch that carries it; the lookup is indexed,
-// and a store that already holds such duplicates (written before) still migrates and opens.
+// and a store that already holds such duplicates (written before) still migrates and opens. The daily
+// cap's count of an account's entries (`auditEntriesOfAccountSince`) reads by index too.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
-import { isoAt, makeDocInput } from './conformance';
+import { auditWrite as entry, isoAt, makeDocInput } from './conformance';
 import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './sqlite-store';
-import type { DocWrite } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
 const newDir = useTempDirs('hale-audit-position-');
 const quiet = { onListenerError: () => {} };
 const A = 'pat/audit';
 
-const entry = (stream: string, id: string, author: string, authorSeq: number): DocWrite => ({
-  doc: makeDocInput(stream, id, `1-${id}`, {
-    author,
-    sig: `sig-${id}`,
-    audit: { authorSeq, prevHash: authorSeq === 1 ? null : `h${authorSeq - 1}`, at: isoAt(authorSeq) },
-  }),
-  assumedRev: null,
-});
+/** SQLite's plan for `sql` in a fresh store, a line a step. */
+const planOf = async (sql: string, ...params: unknown[]): Promise<string> => {
+  const store = await openSqliteStore({ dataDir: newDir(), ...quiet });
+  try {
+    const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
+    return plan.map((r) => r.detail).join('\n');
+  } finally {
+    await store.close();
+  }
+};
 
 describe('audit chain positions in the sqlite store', () => {
   it('refuses a batch carrying a new entry at a held position: position-taken, nothing of it written', async () => {
@@ -102,20 +104,14 @@ describe('audit chain positions in the sqlite store', () => {
   });
 
   it('looks positions up through docs_audit_by_position, not a scan of the stream', async () => {
-    const store = await openSqliteStore({ dataDir: newDir(), ...quiet });
-    try {
-      const plan = store.db
-        .prepare(
-          `EXPLAIN QUERY PLAN SELECT 1 FROM docs INDEXED BY docs_audit_by_position
-           WHERE stream = ? AND author = ? AND audit_author_seq = ? AND audit_author_seq IS NOT NULL LIMIT 1`,
-        )
-        .all(A, 'dev', 1) as Array<{ detail: string }>;
-      expect(plan.map((r) => r.detail).join('\n')).toMatch(
-        /docs_audit_by_position \(stream=\? AND author=\? AND audit_author_seq=\?\)/,
-      );
-    } finally {
-      await store.close();
-    }
+    const plan = await planOf(
+      `SELECT 1 FROM docs INDEXED BY docs_audit_by_position
+       WHERE stream = ? AND author = ? AND audit_author_seq = ? AND audit_author_seq IS NOT NULL LIMIT 1`,
+      A,
+      'dev',
+      1,
+    );
+    expect(plan).toMatch(/docs_audit_by_position \(stream=\? AND author=\? AND audit_author_seq=\?\)/);
   });
 
   it('migrates a v14 store that already holds two entries at one position; the next one there is refused', async () => {
@@ -191,5 +187,21 @@ describe('audit chain positions in the sqlite store', () => {
     } finally {
       await restored.close();
     }
+  });
+});
+
+describe('auditEntriesOfAccountSince', () => {
+  it("reads the account's devices by index and each device's entries in the window by index", async () => {
+    const plan = await planOf(
+      `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
+       WHERE stream = ? AND author IN (SELECT device_id FROM devices WHERE account_id = ?) AND at >= ?
+         AND audit_author_seq IS NOT NULL`,
+      A,
+      'clinic',
+      isoAt(0),
+    );
+    expect(plan).toMatch(/docs_audit_by_author \(stream=\? AND author=\? AND at>\?\)/);
+    expect(plan).toMatch(/devices_by_account \(account_id=\?\)/);
+    expect(plan).not.toMatch(/SCAN (devices|docs)\b/);
   });
 });

@@ -14,6 +14,7 @@ import {
   type Challenge,
   type Device,
   type DocInput,
+  type DocWrite,
   type DocWriteResult,
   type Grant,
   type Invite,
@@ -75,6 +76,16 @@ export const makeDocInput = (
   const ct = extra.ct ?? encoder.encode(`ciphertext of ${stream}/${id}@${rev}`);
   return { stream, id, rev, deleted: false, epoch: 1, ct, size: ct.byteLength, author: 'device-a', ...extra };
 };
+
+/** A write of a new audit entry `id`, at `authorSeq` of `author`'s chain in `stream`. */
+export const auditWrite = (stream: string, id: string, author: string, authorSeq: number): DocWrite => ({
+  doc: makeDocInput(stream, id, `1-${id}`, {
+    author,
+    sig: `sig-${id}`,
+    audit: { authorSeq, prevHash: authorSeq === 1 ? null : `h${authorSeq - 1}`, at: isoAt(authorSeq) },
+  }),
+  assumedRev: null,
+});
 
 const paddedCt = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill);
 
@@ -1039,18 +1050,7 @@ export const runStoreConformance = (
 
       it("lastAuditEntry finds an author's latest audit entry in one stream", async () => {
         const A = 'pat/audit';
-        const entry = (stream: string, id: string, author: string, authorSeq: number) => ({
-          doc: makeDocInput(stream, id, `1-${id}`, {
-            author,
-            sig: `sig-${id}`,
-            audit: {
-              authorSeq,
-              prevHash: authorSeq === 1 ? null : `h${authorSeq - 1}`,
-              at: isoAt(authorSeq),
-            },
-          }),
-          assumedRev: null,
-        });
+        const entry = auditWrite;
         expect(await store.docs.lastAuditEntry(A, 'srv')).toBeNull();
         await store.docs.writeDocs([entry(A, 's1', 'srv', 1), entry(A, 'd1', 'dev', 1)], isoAt(1));
         await store.docs.writeDocs([entry(A, 's2', 'srv', 2), entry(A, 'd2', 'dev', 2)], isoAt(2));
@@ -1075,49 +1075,73 @@ export const runStoreConformance = (
         expect(await store.docs.lastAuditEntry('pat/allergy', 'srv')).toBeNull();
       });
 
-      it("auditEntriesSince counts an author's audit entries in one stream from a receive time on", async () => {
+      it("auditChainEnd finds an author's entry at its highest position in one stream, in any order stored", async () => {
         const A = 'pat/audit';
-        const entry = (stream: string, id: string, author: string, authorSeq: number) => ({
-          doc: makeDocInput(stream, id, `1-${id}`, {
-            author,
-            sig: `sig-${id}`,
-            audit: { authorSeq, prevHash: null, at: isoAt(authorSeq) },
-          }),
-          assumedRev: null,
-        });
-        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(0))).toStrictEqual({
-          count: 0,
-          first: null,
-        });
-        await store.docs.writeDocs([entry(A, 'd1', 'dev', 1), entry(A, 's1', 'srv', 1)], isoAt(1));
+        const entry = auditWrite;
+        expect(await store.docs.auditChainEnd(A, 'dev')).toBeNull();
+        // Position 4 stored before 2 and 3 (sent again after a restore that lost them).
+        await store.docs.writeDocs([entry(A, 'd1', 'dev', 1), entry(A, 'd4', 'dev', 4)], isoAt(1));
         await store.docs.writeDocs([entry(A, 'd2', 'dev', 2), entry(A, 'd3', 'dev', 3)], isoAt(2));
-        // Another stream's, and a row of the author without an audit header, are not counted.
+        // Later rows of other authors, of the author in another stream, and one without an audit header.
         await store.docs.writeDocs(
           [
-            entry('other/audit', 'o1', 'dev', 1),
+            entry(A, 's9', 'srv', 9),
+            entry('other/audit', 'o7', 'dev', 7),
             { doc: makeDocInput(A, 'bare', '1-bare', { author: 'dev' }), assumedRev: null },
           ],
           isoAt(3),
         );
-        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(0))).toStrictEqual({
-          count: 3,
-          first: isoAt(1),
-        });
-        // From a receive time on: the batch stored then counts, earlier ones do not.
-        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(2))).toStrictEqual({
-          count: 2,
-          first: isoAt(2),
-        });
-        expect(await store.docs.auditEntriesSince(A, 'dev', isoAt(3))).toStrictEqual({
-          count: 0,
-          first: null,
-        });
-        expect(await store.docs.auditEntriesSince(A, 'srv', isoAt(0))).toStrictEqual({
-          count: 1,
-          first: isoAt(1),
-        });
-        expect(await store.docs.auditEntriesSince('other/audit', 'dev', isoAt(0))).toMatchObject({
-          count: 1,
+        expect(await store.docs.auditChainEnd(A, 'dev')).toStrictEqual(await store.docs.getDoc(A, 'd4'));
+        expect((await store.docs.lastAuditEntry(A, 'dev'))?.id).toBe('d3');
+        expect((await store.docs.auditChainEnd(A, 'srv'))?.id).toBe('s9');
+        expect((await store.docs.auditChainEnd('other/audit', 'dev'))?.id).toBe('o7');
+        expect(await store.docs.auditChainEnd(A, 'nobody')).toBeNull();
+        expect(await store.docs.auditChainEnd('pat/allergy', 'dev')).toBeNull();
+      });
+
+      describe('auditEntriesOfAccountSince', () => {
+        it("counts every device of the account, from a receive time on, and no other author's entries", async () => {
+          const A = 'pat/audit';
+          const entry = auditWrite;
+          await store.accounts.register(
+            makeAccount('clinic', { role: 'provider' }),
+            makeDevice('c1', 'clinic'),
+          );
+          await store.devices.put(makeDevice('c2', 'clinic'));
+          await store.devices.put(makeDevice('c3', 'clinic'));
+          await store.accounts.register(
+            makeAccount('other', { role: 'provider' }),
+            makeDevice('o1', 'other'),
+          );
+          const counted = (accountId: string, since: number) =>
+            store.docs.auditEntriesOfAccountSince(A, accountId, isoAt(since));
+          expect(await counted('clinic', 0)).toStrictEqual({ count: 0, first: null });
+
+          await store.docs.writeDocs([entry(A, 'a', 'c1', 1), entry(A, 'b', 'c2', 1)], isoAt(1));
+          await store.docs.writeDocs([entry(A, 'c', 'c3', 1), entry(A, 'd', 'c1', 2)], isoAt(2));
+          await store.devices.revoke('c3', isoAt(3));
+          // Not counted: the server's entries, another account's, the account's in another stream, and a
+          // row of one of its devices without an audit header.
+          await store.docs.writeDocs(
+            [
+              entry(A, 's', 'srv', 1),
+              entry(A, 'o', 'o1', 1),
+              entry('other/audit', 'x', 'c1', 1),
+              { doc: makeDocInput(A, 'bare', '1-bare', { author: 'c2' }), assumedRev: null },
+            ],
+            isoAt(3),
+          );
+          expect([
+            await counted('clinic', 0),
+            await counted('clinic', 2),
+            await counted('other', 0),
+            await counted('nobody', 0),
+          ]).toStrictEqual([
+            { count: 4, first: isoAt(1) },
+            { count: 2, first: isoAt(2) },
+            { count: 1, first: isoAt(3) },
+            { count: 0, first: null },
+          ]);
         });
       });
 

@@ -498,7 +498,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN revocation TEXT;
   `,
   // v13 → v14: a device's audit appends to one patient's stream by receive time, so the sync service can cap
-  // them per rolling window (`auditEntriesSince`) reading only the entries it counts. Partial: rows without
+  // them per rolling window (now per account, `auditEntriesOfAccountSince`) reading only the entries it counts. Partial: rows without
   // an audit header (every record write) are not in it, so only audit appends pay for it.
   `
   CREATE INDEX IF NOT EXISTS docs_audit_by_author ON docs (stream, author, at)
@@ -1250,13 +1250,9 @@ const prepareStatements = (db: Database.Database) => ({
   docsRange: db.prepare<[string, number, number], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?`,
   ),
-  // Reads only the author's audit entries in the window (the partial index holds audit rows only).
-  docAuditSince: db.prepare<[string, string, string], { n: number; first: string | null }>(
-    `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
-     WHERE stream = ? AND author = ? AND at >= ? AND audit_author_seq IS NOT NULL`,
-  ),
-  // The same over every device of an account: one range of docs_audit_by_author per device
-  // (devices_by_account), so the cost is the account's devices and the entries counted.
+  // Reads only the account's audit entries in the window (the partial index holds audit rows only): one
+  // range of docs_audit_by_author per device (devices_by_account), so the cost is the account's devices and
+  // the entries counted.
   docAuditOfAccountSince: db.prepare<[string, string, string], { n: number; first: string | null }>(
     `SELECT COUNT(*) AS n, MIN(at) AS first FROM docs INDEXED BY docs_audit_by_author
      WHERE stream = ? AND author IN (SELECT device_id FROM devices WHERE account_id = ?) AND at >= ?
@@ -1276,6 +1272,16 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_by_stream_seq
      WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
      ORDER BY seq DESC LIMIT 1`,
+  ),
+
+  // The author's entry at its highest position: the end of docs_audit_by_position's (stream, author) range,
+  // so one index step whatever the stream holds. Not by seq: a device may store positions out of order (it
+  // sends entries acknowledged before a restore again after newer ones). Of two entries at one position (a
+  // store from before v15), the one inserted last (rowid, the index's tail).
+  docAuditChainEnd: db.prepare<[string, string], DocRow>(
+    `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_audit_by_position
+     WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
+     ORDER BY audit_author_seq DESC LIMIT 1`,
   ),
 
   envelopeInsert: db.prepare<[string, number, string, string, string, string, string | null, string]>(
@@ -2217,10 +2223,10 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           return row === undefined ? null : rowToDoc(row);
         }),
 
-      auditEntriesSince: (stream, author, since) =>
+      auditChainEnd: (stream, author) =>
         call((s) => {
-          const row = s.docAuditSince.get(stream, author, since);
-          return { count: row?.n ?? 0, first: row?.first ?? null };
+          const row = s.docAuditChainEnd.get(stream, author);
+          return row === undefined ? null : rowToDoc(row);
         }),
 
       auditEntriesOfAccountSince: (stream, accountId, since) =>

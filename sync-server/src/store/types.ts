@@ -524,21 +524,21 @@ export interface SyncStore {
      */
     lastAuditEntry(stream: string, author: string): Promise<Doc | null>;
     /**
-     * How many documents carrying an audit header `author` has in `stream` whose server receive time (`at`)
-     * is `since` or later, and the earliest such time (null when none). (The sync service caps appends per
-     * account, `auditEntriesOfAccountSince`.) Cost grows with the count answered, never with the stream's
+     * The document of `author` in `stream` carrying an audit header with the highest chain position
+     * (`audit.authorSeq`), or null when there is none: where the author's chain ends, whatever order its
+     * entries were stored in (a device sends entries acknowledged before a restore again after newer ones,
+     * so its latest by seq need not be its highest). Of two at that position (a store written before
+     * `writeDocs` refused `position-taken`), either. Cost does not grow with the stream's or the author's
      * other documents.
      */
-    auditEntriesSince(
-      stream: string,
-      author: string,
-      since: IsoTime,
-    ): Promise<{ count: number; first: IsoTime | null }>;
+    auditChainEnd(stream: string, author: string): Promise<Doc | null>;
     /**
-     * As `auditEntriesSince`, summed over every device of account `accountId` (revoked ones included) as
-     * authors: what the sync service caps an account's appends to one audit stream by. Authors that are no
-     * device of the account (the server, other accounts' devices) are not counted. Cost grows with the
-     * account's devices and the count answered, never with the stream's other documents.
+     * How many documents carrying an audit header every device of account `accountId` (revoked ones
+     * included) authored in `stream` whose server receive time (`at`) is `since` or later, and the earliest
+     * such time (null when none): what the sync service caps an account's appends to one audit stream by.
+     * Authors that are no device of the account (the server, other accounts' devices) are not counted.
+     * Cost grows with the account's devices and the count answered, never with the stream's other
+     * documents.
      */
     auditEntriesOfAccountSince(
       stream: string,

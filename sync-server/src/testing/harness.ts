@@ -27,6 +27,8 @@ import {
   type KeyEnvelope,
   type ProviderProfile,
   type PushDoc,
+  type PushedFrame,
+  type PushResult,
   type ReadyFrame,
   type ServerFrame,
 } from '@hale/protocol';
@@ -414,6 +416,19 @@ export const connect = async (
 };
 
 export const streamOf = (patientId: string, type: string) => `${patientId}/${type}` as PushDoc['stream'];
+
+/** Pushes `docs` over `c`, each as new (no assumed revision); answers the result of each. */
+export const pushNew = async (c: WsClient, docs: PushDoc[]): Promise<PushResult[]> =>
+  (
+    await c.request<PushedFrame>({
+      t: 'push',
+      rid: c.rid(),
+      rows: docs.map((doc) => ({ doc, assumedRev: null })),
+    })
+  ).results;
+
+/** A push result as one word: `ok`, or the error's code. */
+export const outcomeOf = (r: PushResult): string => (r.status === 'error' ? r.code : r.status);
 
 /** A real sealed record under the patient's derived epoch-0 key, with a content revision tag. */
 export const makeDoc = async (

@@ -9,18 +9,20 @@
  *   acknowledged before and sent again, see below) and are pushed in chain order; a refused row holds back
  *   the later rows of its chain, which stored first would leave it out of order or lost.
  * - A row leaves the outbox only when (a) the server acknowledged it (ok, or the same entry already
- *   stored), or (b) it is given up together with every later row of its chain and the chain is rewound to
- *   just before it. (b) is done only when none of those rows can be stored: each push of them was refused
- *   explicitly (none went unanswered), none was acknowledged before (sent again after a restore) and no
- *   later position was acknowledged. So the chain never moves past an entry the server lacks for good, and
- *   a refusal never becomes a "deleted" alarm.
+ *   stored), (b) it is given up together with every later row of its chain and the chain is rewound to
+ *   just before it, or (c) it was acknowledged before a restore and sent again (see KEPT below), and its
+ *   chain's refusal is final as for (b): it is dropped where it is, the chain not moved (its position is
+ *   past it already), and the rows after it go by (b). (b) is done only when none of those rows can be
+ *   stored: each push of them was refused explicitly (none went unanswered), none was acknowledged before
+ *   and no later position was acknowledged. So the chain never moves past an entry the server lacks for
+ *   good, and a refusal never becomes a "deleted" alarm — except (c): an entry the restore lost and the
+ *   server refuses for good (the grant ended) stays the gap the restore made.
  * - A refused chain is retried with backoff (30 s doubling to 6 h), and at once when a new entry for that
  *   patient is appended (new activity usually means access is back: a renewed grant). It is given up at
  *   the first refusal when no retry can change the answer (BAD_SIGNATURE, FORBIDDEN, …), otherwise (consent
  *   ended, server busy, RATE_LIMITED: the server's daily cap on a device's entries for one patient) after 7
- *   days and 3 refusals. Rows that may be stored already (a push went unanswered, or acknowledged before a
- *   restore and sent again) are never given up: a later retry is acknowledged once the server takes pushes
- *   again.
+ *   days and 3 refusals. Rows that may be stored already because a push of them went unanswered are never
+ *   given up: a later retry is acknowledged once the server takes pushes again.
  * - A chain whose first refused row meets a position this device already holds in that log (APPEND_ONLY
  *   naming the device's chain end there, `chainEnd`, protocol version 11: its chain state went back — the
  *   device restored from an app-data backup, or two processes without the device lock) is not given up
@@ -82,7 +84,14 @@
  *   author, until accepted. The device re-sends what the restore lost as it re-sends its records
  *   (docs/operations.md). A chain served short with no restore announced is not sent again (the gap stays
  *   for the patient's devices to report). Entries older than those kept, or acknowledged by a build that
- *   kept none, are not sent again: a restore losing them leaves a gap, reported at every check.
+ *   kept none, are not sent again: a restore losing them leaves a gap, reported at every check. Cost: a
+ *   flush compares KEPT's incarnation from memory once this session read it, so it reads KEPT only when a
+ *   restore may have been announced; an acknowledgement reads and writes one patient's KEPT (at most
+ *   MAX_KEPT_CHARS of bodies) once. KEPT goes when access to the patient ends (`accessEnded`: every record
+ *   stream purged), but for entries of it still in the outbox, and at most MAX_KEPT_PATIENTS patients'
+ *   are kept, the least recently written removed first (KEPT_INDEX), never one of a patient with rows in
+ *   the outbox: only KEPT tells an entry sent again from a new one, which could be given up and the chain
+ *   rewound over an entry the server holds.
  * - Device meta keys are stored in clear (device-meta.ts), and on a provider's device the patients it keeps
  *   state for are its patient list: the per-patient keys (`audit-chain:`, `audit-seen:`, `audit-kept:`,
  *   written `<kind>:<patient>` here) are named by HMAC-SHA256 of the patient's account id under a key
@@ -93,7 +102,10 @@
  *   (store/meta-store.ts), so chain positions, remembered heads and kept entries carry over unchanged. A
  *   patient's keys are not used before their own move is done (made at first use if the start has not
  *   reached it): under a new name still empty, the chain would restart at 1, a fork the patient's devices
- *   would report. The number of such keys still tells how many patients the device keeps state for.
+ *   would report. A start that leaves no old name behind notes it (RENAMED): later starts list none. The
+ *   number of such keys still tells how many patients the device keeps state for: KEPT and SEEN go when
+ *   access to the patient ends (`accessEnded`), but a chain position stays for good (a new grant continues
+ *   the chain; restarted at 1, it would take positions the server holds).
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -308,9 +320,24 @@ const MAX_OWN_LOST = 100;
  * that the server acknowledged, signed as pushed, to send again after a restore (see the header).
  */
 const KEPT = 'audit-kept';
+/**
+ * When each KEPT was last written (by its key name, day resolution), so that the total is bounded: past
+ * MAX_KEPT_PATIENTS, the least recently written are removed (see indexKept). Not named under `audit-kept`,
+ * where every key is one patient's.
+ */
+const KEPT_INDEX = 'audit-index-kept';
+const MAX_KEPT_PATIENTS = 200;
+const KEPT_INDEX_STEP_MS = 24 * 3600_000;
+const KeptIndex = Type.Record(Type.String({ maxLength: 128 }), Type.Number());
+type KeptIndex = Static<typeof KeptIndex>;
 /** The keys kept per patient, each named `<kind>:<digest of the patient's id>` (see the header). */
 const PER_PATIENT = [CHAIN, SEEN, KEPT] as const;
 type PerPatient = (typeof PER_PATIENT)[number];
+/**
+ * Set once a start found no key left under an older build's names (all moved): later starts list none
+ * (see renameOld). A key an older build writes after it (run again) is moved at its first use (`keyOf`).
+ */
+const RENAMED = 'audit-keys-renamed';
 /** HKDF info of the key of those digests (hash.ts: one label per purpose). */
 const NAMES_LABEL = 'hale/meta-names/v1';
 /** The key of the names' digests: derived from the at-rest key, so a name reveals nothing of it. */
@@ -322,9 +349,13 @@ export const patientKeyName = (localKey: Uint8Array, kind: PerPatient, patientId
   nameWith(namesKeyOf(localKey), kind, patientId);
 /** Any stored value, as it is: an older build's entry is moved unread, whatever a newer build put there. */
 const AnyValue = Type.Unknown();
-const MAX_KEPT = 500;
-/** Characters of sealed bodies (`ct`) kept per patient: a few coalesced entries of 500 changes. */
-const MAX_KEPT_CHARS = 512 * 1024;
+/**
+ * Entries kept per patient. A restore loses what was acknowledged after the last backup (typically a day),
+ * so the newest ones are enough; the whole set is read and written again at each acknowledgement.
+ */
+const MAX_KEPT = 100;
+/** Characters of sealed bodies (`ct`) kept per patient: a couple of coalesced entries of 500 changes. */
+const MAX_KEPT_CHARS = 128 * 1024;
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
 const COALESCE = 500;
@@ -555,6 +586,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * before its first use meanwhile. A store that cannot list its keys leaves them all to `keyOf`.
    */
   const renameOld = async (): Promise<void> => {
+    if ((await deps.meta.get(RENAMED, Type.Boolean()).catch(() => null)) === true) return;
     const found: Array<{ old: string; name: string }> = [];
     try {
       for (const kind of PER_PATIENT) {
@@ -585,6 +617,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       });
     }
     if (failure !== null) notRenamed(left, failure);
+    // Not set when anything failed: the next start lists and tries again.
+    else await deps.meta.set(RENAMED, true).catch(() => undefined);
   };
 
   const append = (patientId: string, body: AuditEntryDetail) =>
@@ -833,8 +867,18 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return true;
   };
 
+  /**
+   * Per patient, the incarnation its KEPT holds as this session last read or wrote it (null: none, or no
+   * KEPT), so that a flush compares it without reading and opening the kept entries (up to MAX_KEPT_CHARS)
+   * each time. Only this log writes KEPT, and one session of a device runs at a time (the device lock).
+   */
+  const keptIncarnations = new Map<string, string | null>();
+  const noteKept = (patientId: string, kept: KeptEntries | null): KeptEntries | null => {
+    keptIncarnations.set(patientId, kept?.incarnation ?? null);
+    return kept;
+  };
   const keptOf = async (patientId: string): Promise<KeptEntries | null> =>
-    deps.meta.get(await keptKey(patientId), KeptEntries);
+    noteKept(patientId, await deps.meta.get(await keptKey(patientId), KeptEntries));
 
   /**
    * The same moment for this device's chains in other patients' logs, which a grantee cannot read (the
@@ -852,6 +896,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const streams = new Set(outbox.map((d) => d.stream).filter((stream) => stream !== ownStream));
     for (const stream of streams) {
       const patientId = patientOf(stream);
+      const known = keptIncarnations.get(patientId);
+      if (known === null || known === incarnation) continue;
       const kept = await keptOf(patientId);
       if (kept?.incarnation === undefined || kept.incarnation === incarnation) continue;
       let queued = 0;
@@ -866,8 +912,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         const cut = at < 0 ? list.length : at;
         return [...list.slice(0, cut), ...again, ...list.slice(cut)];
       });
-      await deps.meta.update(await keptKey(patientId), KeptEntries, (current) =>
-        current === null ? current : { ...current, incarnation },
+      noteKept(
+        patientId,
+        await deps.meta.update(await keptKey(patientId), KeptEntries, (current) =>
+          current === null ? current : { ...current, incarnation },
+        ),
       );
       if (queued > 0) {
         issue(
@@ -981,7 +1030,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           if (rowsOf(remaining, stream).length === 0) delete state.held[stream];
         }
         for (const [stream, why] of refused) {
-          const rows = rowsOf(remaining, stream);
+          let rows = rowsOf(remaining, stream);
           /** The continuation after the server's end could not be checked now: never given up for it. */
           let unchecked = false;
           if (why.chainEnd !== undefined && rows.length > 0) {
@@ -1018,6 +1067,29 @@ export const createAuditLog = (deps: AuditLogDeps) => {
             !retryable(why.code) ||
             (t - held.firstAt >= GIVE_UP_AFTER_MS && held.refusals >= GIVE_UP_MIN_REFUSALS);
           if (!final || rows.length === 0) continue;
+          // Sent again after a restore (acknowledged once, the chain position already past them): dropped
+          // where they are, the chain not moved; refused for good (the grant ended), they would otherwise
+          // hold back the rows behind them for ever. Those rows go by the rule below.
+          const resent = new Set((await keptOf(patientOf(stream)).catch(() => null))?.rows.map((r) => r.id));
+          const dropped = rows.filter((r) => resent.has(r.id));
+          if (dropped.length > 0) {
+            const ids = new Set(dropped.map((r) => r.id));
+            remaining = remaining.filter((d) => !ids.has(d.id));
+            state.maybeStored = state.maybeStored.filter((id) => !ids.has(id));
+            rows = rows.filter((r) => !ids.has(r.id));
+            const seqs = dropped.map((r) => r.audit?.authorSeq ?? 0);
+            issue(
+              `AUDIT_RESENT_DROPPED: ${dropped.length} audit entr${dropped.length === 1 ? 'y' : 'ies'} for ` +
+                `${patientOf(stream)} acknowledged before a restore of the server and sent again ` +
+                `(positions ${Math.min(...seqs)}–${Math.max(...seqs)}) refused since ${iso(held.firstAt)} ` +
+                `(${why.code}); not sent again: those the restore lost stay a gap in the log`,
+            );
+            if (rows.length === 0) {
+              delete state.held[stream];
+              continue;
+            }
+            held.rows = rows.length;
+          }
           if (!unchecked && (await rewritable(stream, rows, state))) {
             const first = rows[0]!.audit!;
             remaining = remaining.filter((d) => d.stream !== stream);
@@ -1082,14 +1154,22 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       byPatient.set(patientOf(d.stream), [...(byPatient.get(patientOf(d.stream)) ?? []), d]);
     for (const [patientId, acked] of byPatient) {
       try {
-        await deps.meta.update(await keptKey(patientId), KeptEntries, (current) => {
-          const incarnation = served ?? current?.incarnation;
-          return {
-            rows: keepNewest(current?.rows ?? [], acked),
-            ...(incarnation === undefined ? {} : { incarnation }),
-          };
-        });
+        const key = await keptKey(patientId);
+        // Unindexed, the entries are still kept (and removed when access to the patient ends).
+        await indexKept(key).catch(() => undefined);
+        noteKept(
+          patientId,
+          await deps.meta.update(key, KeptEntries, (current) => {
+            const incarnation = served ?? current?.incarnation;
+            return {
+              rows: keepNewest(current?.rows ?? [], acked),
+              ...(incarnation === undefined ? {} : { incarnation }),
+            };
+          }),
+        );
       } catch (error) {
+        // What is stored is not known now: read again when next needed.
+        keptIncarnations.delete(patientId);
         issue(
           `AUDIT_KEPT_NOT_KEPT: audit entries of this device for ${patientId} could not be kept to be sent again ` +
             `after a restore of the server: ${error instanceof Error ? error.message : String(error)}`,
@@ -1097,6 +1177,88 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
     }
   };
+
+  /** KEPT_INDEX as this session last read or wrote it (null: not read yet). */
+  let keptIndex: KeptIndex | null = null;
+  /**
+   * Notes that the KEPT under `key` is written now; when that takes the index past MAX_KEPT_PATIENTS, the
+   * least recently written KEPTs are removed first — except those of patients with rows in the outbox,
+   * which may be entries sent again after a restore that only KEPT tells apart (flush, `rewritable`):
+   * taken for new rows, they could be given up and the chain rewound over entries the server holds.
+   * Written only when the day of `key` changes, so usually a flush writes nothing here. Removed first,
+   * indexed after: a crash in between leaves a name indexed that is gone, removed again harmlessly.
+   */
+  const indexKept = async (key: string): Promise<void> => {
+    const t = deps.now();
+    const index = keptIndex ?? (await deps.meta.get(KEPT_INDEX, KeptIndex)) ?? {};
+    keptIndex = index;
+    const last = index[key];
+    if (last !== undefined && t - last >= 0 && t - last < KEPT_INDEX_STEP_MS) return;
+    const next: KeptIndex = { ...index, [key]: t };
+    const names = Object.keys(next);
+    if (names.length > MAX_KEPT_PATIENTS) {
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const busy = new Set<string>([key]);
+      for (const stream of new Set(outbox.map((d) => d.stream))) busy.add(nameOf(KEPT, patientOf(stream)));
+      const oldest = names.filter((n) => !busy.has(n)).sort((a, b) => next[a]! - next[b]!);
+      const evicted = oldest.slice(0, names.length - MAX_KEPT_PATIENTS);
+      try {
+        if (evicted.length > 0) await deps.meta.remove(evicted);
+        for (const n of evicted) delete next[n];
+        // Which patients those were is not known here (names are digests): read again when needed.
+        keptIncarnations.clear();
+      } catch (error) {
+        issue(
+          `AUDIT_KEPT_NOT_REMOVED: ${evicted.length} patients' audit entries kept for a restore of the server ` +
+            `could not be removed (over ${MAX_KEPT_PATIENTS} patients); tried again later: ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+        );
+      }
+    }
+    await deps.meta.set(KEPT_INDEX, next);
+    keptIndex = next;
+  };
+
+  /**
+   * Access to `patientId`'s records ended on this device (see the header): its KEPT goes, but for the
+   * entries of it still in the outbox (sent again after a restore: only KEPT tells them apart), and its
+   * SEEN; its chain position stays.
+   */
+  const accessEnded = (patientId: string): Promise<void> =>
+    serial(async () => {
+      if (patientId === deps.accountId) return;
+      const key = await keptKey(patientId);
+      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const queued = new Set(outbox.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.id));
+      const gone: string[] = [];
+      try {
+        const kept = await keptOf(patientId);
+        const still = kept?.rows.filter((r) => queued.has(r.id)) ?? [];
+        if (kept !== null && still.length > 0) {
+          noteKept(patientId, await deps.meta.update(key, KeptEntries, (c) => c && { ...c, rows: still }));
+        } else if (kept !== null) {
+          gone.push(key);
+        }
+        const seen = await seenKey(patientId);
+        if ((await deps.meta.get(seen, AnyValue)) !== null) gone.push(seen);
+        if (gone.length > 0) await deps.meta.remove(gone);
+        if (gone.includes(key)) {
+          noteKept(patientId, null);
+          const index = keptIndex ?? (await deps.meta.get(KEPT_INDEX, KeptIndex));
+          if (index?.[key] !== undefined) {
+            const { [key]: _gone, ...rest } = index;
+            await deps.meta.set(KEPT_INDEX, rest);
+            keptIndex = rest;
+          }
+        }
+      } catch (error) {
+        issue(
+          `AUDIT_KEPT_NOT_REMOVED: the audit state of this device for ${patientId}, whose access ended, could ` +
+            `not be removed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    });
 
   /** Position the server acknowledged of this device's chain for `patientId` (0: none known). */
   const acknowledgedPosition = (patientId: string): Promise<number> =>
@@ -1464,6 +1626,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   return {
     append,
     flush,
+    /**
+     * Access to every record stream of `patientId` ended (its grants ended or were revoked, and the streams
+     * were purged): what this device kept of its entries in that patient's log to send again after a
+     * restore of the server is removed (an entry still in the outbox excepted), with how far it verified
+     * that log; its chain position stays, as a new grant continues the chain. Never throws: a failure is
+     * reported in `issues` (AUDIT_KEPT_NOT_REMOVED).
+     */
+    accessEnded,
     /** Notes a record write; coalesced into one entry per short burst. */
     noteRecordChange(patientId: string, change: RecordChange): void {
       const list = pendingChanges.get(patientId) ?? [];

@@ -110,6 +110,8 @@ describe("audit: per-patient device metadata an older build named by the patient
     expect((await s.store.list('audit-')).sort()).toEqual(
       [
         'audit-outbox',
+        // Every old name moved: later starts list none.
+        'audit-keys-renamed',
         s.nameOf('audit-chain', s.a),
         s.nameOf('audit-kept', s.a),
         s.nameOf('audit-chain', s.b),

@@ -3,7 +3,7 @@ import { createNodeEd25519 } from '@hale/crypto/node';
 import { patientKeyName } from './audit-log';
 import { appendAcknowledged, providerAudit } from './audit-log.test-util';
 
-// Node's: one test signs over 500 entries.
+// Node's: one test signs over 100 entries.
 const ed = createNodeEd25519();
 const DAY = 24 * 3600_000;
 const A = 'incarnation-before-0';
@@ -103,7 +103,9 @@ describe("audit: a provider device's chain in a patient's log after a restore of
     expect(await log.undelivered()).toEqual([]);
     expect(log.issues().filter((i) => /^AUDIT_(RESENT_DROPPED|GIVEN_UP)/.test(i))).toEqual([
       expect.stringMatching(/^AUDIT_RESENT_DROPPED: 2 audit entries .* \(positions 1–2\)/),
-      expect.stringMatching(/^AUDIT_GIVEN_UP: 1 audit entry .* \(positions 3–3\).* continues from position 2$/),
+      expect.stringMatching(
+        /^AUDIT_GIVEN_UP: 1 audit entry .* \(positions 3–3\).* continues from position 2$/,
+      ),
     ]);
     // Access is back: the next entry takes position 3, linked to 2, no position taken twice; 2, lost with
     // the restore, is the gap the patient's devices report.
@@ -131,28 +133,28 @@ describe("audit: a provider device's chain in a patient's log after a restore of
     expect((await s.verifyStored()).ok).toBe(true);
   });
 
-  it('keeps only the newest acknowledged entries (500): a restore that lost older ones leaves their gap', async () => {
+  it('keeps only the newest acknowledged entries (100): a restore that lost older ones leaves their gap', async () => {
     const s = setup();
     const log = s.open();
     await log.connected(A);
-    for (let i = 1; i <= 505; i++) {
+    for (let i = 1; i <= 105; i++) {
       await log.append(s.patientId, { action: `n${i}` });
-      if (i % 50 === 0) await log.flush();
+      if (i % 25 === 0) await log.flush();
     }
     await log.flush();
     s.cut(0);
     await log.connected(B);
     await log.append(s.patientId, { action: 'after' });
     await log.flush();
-    expect(s.positions()).toEqual(Array.from({ length: 501 }, (_, i) => i + 6));
+    expect(s.positions()).toEqual(Array.from({ length: 101 }, (_, i) => i + 6));
     expect(gaps(await s.verifyStored())).toEqual([6]);
   }, 60_000);
 
-  it('keeps at most about 512 KiB of sealed bodies per patient', async () => {
-    /** A coalesced entry of 500 changes with long ids: about 100 KB sealed. */
+  it('keeps at most about 128 KiB of sealed bodies per patient', async () => {
+    /** A coalesced entry of 125 changes with long ids: about 25 KB sealed. */
     const large = (n: number) => ({
       action: 'records-changed',
-      changes: Array.from({ length: 500 }, (_, i) => ({
+      changes: Array.from({ length: 125 }, (_, i) => ({
         action: 'update' as const,
         kind: 'lab-result',
         id: `${n}-${i}-`.padEnd(120, 'x'),
@@ -170,7 +172,7 @@ describe("audit: a provider device's chain in a patient's log after a restore of
     await log.append(s.patientId, { action: 'after' });
     await log.flush();
     const sent = s.positions();
-    console.log(`8 entries of ~100 KB acknowledged; sent again after the restore: ${sent.join(',')}`);
+    console.log(`8 entries of ~25 KB acknowledged; sent again after the restore: ${sent.join(',')}`);
     expect(sent.length).toBeGreaterThan(1);
     expect(sent.length).toBeLessThan(8);
     expect(sent).toEqual(sent.map((_, i) => 9 - sent.length + 1 + i));

@@ -39,7 +39,13 @@ import {
   type Ed25519,
   isAllZero,
 } from '@hale/crypto';
-import { isStreamId, type KeyEnvelope, type EnvelopesFrame, type StreamsFrame } from '@hale/protocol';
+import {
+  isStreamId,
+  parseStreamId,
+  type KeyEnvelope,
+  type EnvelopesFrame,
+  type StreamsFrame,
+} from '@hale/protocol';
 import { toFhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
@@ -378,6 +384,15 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
           count,
         })
         .catch(() => undefined);
+      // No record stream of that patient left: what the audit log kept for it is no longer needed.
+      const ended = parseStreamId(removed.stream);
+      const left =
+        ended.ok &&
+        engineRef?.access().some((a) => {
+          const held = parseStreamId(a.stream);
+          return held.ok && held.value.patientId === ended.value.patientId && held.value.type !== 'audit';
+        });
+      if (ended.ok && left === false) void audit.accessEnded(ended.value.patientId);
       options.onPurged?.(removed, count);
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
