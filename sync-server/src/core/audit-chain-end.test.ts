@@ -8,13 +8,14 @@ import {
   AUDIT_CHAIN_END_VERSION,
   auditSignaturePayload,
   type PushDoc,
-  type PushedFrame,
   type PushResult,
 } from '@hale/protocol';
 import {
   addDevice,
   connect,
   makeAuditDoc,
+  outcomeOf,
+  pushNew,
   registerAccount,
   startServer,
   type TestAccount,
@@ -41,15 +42,8 @@ const open = async (device: TestDevice, version = AUDIT_CHAIN_END_VERSION): Prom
   clients.push(c);
   return c;
 };
-const push = async (c: WsClient, docs: PushDoc[]): Promise<PushResult[]> =>
-  (
-    await c.request<PushedFrame>({
-      t: 'push',
-      rid: c.rid(),
-      rows: docs.map((doc) => ({ doc, assumedRev: null })),
-    })
-  ).results;
-const outcome = (r: PushResult): string => (r.status === 'error' ? r.code : r.status);
+const push = pushNew;
+const outcome = outcomeOf;
 /** The link hash a device computes over `doc` as signed (the next entry's `prevHash`). */
 const linkOf = (doc: PushDoc): string => {
   const sig = base64urlDecode(doc.sig ?? '');

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PulledFrame, PushDoc, PushedFrame, PushResult } from '@hale/protocol';
+import type { PulledFrame } from '@hale/protocol';
 import { buildApp } from '../app';
 import { openSqliteStore, type SyncStore } from '../store/index';
 import {
@@ -14,6 +14,8 @@ import {
   docRow,
   endpoint,
   makeAuditDoc,
+  outcomeOf,
+  pushNew,
   makeDoc,
   makeGrant,
   registerAccount,
@@ -41,15 +43,8 @@ afterEach(async () => {
   await t.stop();
 });
 
-const push = async (c: WsClient, docs: PushDoc[]): Promise<PushResult[]> =>
-  (
-    await c.request<PushedFrame>({
-      t: 'push',
-      rid: c.rid(),
-      rows: docs.map((doc) => ({ doc, assumedRev: null })),
-    })
-  ).results;
-const outcome = (r: PushResult): string => (r.status === 'error' ? r.code : r.status);
+const push = pushNew;
+const outcome = outcomeOf;
 const entry = (of: TestAccount, author: TestDevice, authorSeq: number) =>
   makeAuditDoc(of, author, { authorSeq });
 /** The entries of `author` (a device id or the server's) in `of`'s audit stream, as (position, id) by seq. */
