@@ -1,7 +1,8 @@
 // The store refuses a second audit entry (another id) at a chain position (stream, author,
 // audit.authorSeq) already held, and stores nothing of the batch that carries it; the lookup is indexed,
 // and a store that already holds such duplicates (written before) still migrates and opens. The daily
-// cap's count of an account's entries (`auditEntriesOfAccountSince`) reads by index too.
+// cap's count of an account's entries (`auditEntriesOfAccountSince`) and the chain end a refusal names
+// (`auditChainEnd`: the highest position, however stored) read by index too.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,27 @@ const planOf = async (sql: string, ...params: unknown[]): Promise<string> => {
   } finally {
     await store.close();
   }
+};
+
+/**
+ * A store file at schema v14 (before the position index) in a new directory holding `rows` of author `dev`
+ * in stream A as [id, position, receive time index], as builds before the check could leave them.
+ */
+const v14Store = (rows: ReadonlyArray<readonly [id: string, position: number, at: number]>): string => {
+  const dataDir = newDir();
+  const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+  for (const sql of SCHEMA_MIGRATIONS.slice(0, 14)) old.exec(sql);
+  old.pragma('user_version = 14');
+  const insert = old.prepare(
+    `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
+       audit_prev_hash, audit_at, at) VALUES (?, ?, ?, ?, 0, 0, x'00', 1, 'dev', 'sig', ?, NULL, ?, ?)`,
+  );
+  rows.forEach(([id, position, at], i) =>
+    insert.run(A, id, i + 1, `1-${id}`, position, isoAt(at), isoAt(at)),
+  );
+  old.prepare('INSERT INTO stream_heads (stream, head) VALUES (?, ?)').run(A, rows.length);
+  old.close();
+  return dataDir;
 };
 
 describe('audit chain positions in the sqlite store', () => {
@@ -115,19 +137,11 @@ describe('audit chain positions in the sqlite store', () => {
   });
 
   it('migrates a v14 store that already holds two entries at one position; the next one there is refused', async () => {
-    const dataDir = newDir();
-    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
-    for (const sql of SCHEMA_MIGRATIONS.slice(0, 14)) old.exec(sql);
-    old.pragma('user_version = 14');
-    const insert = old.prepare(
-      `INSERT INTO docs (stream, id, seq, rev, deleted, epoch, ct, size, author, sig, audit_author_seq,
-         audit_prev_hash, audit_at, at) VALUES (?, ?, ?, ?, 0, 0, x'00', 1, 'dev', 'sig', ?, NULL, ?, ?)`,
-    );
     // As two tabs of one device left it before the device lock: two entries at position 1.
-    insert.run(A, 'tab-a', 1, '1-a', 1, isoAt(1), isoAt(1));
-    insert.run(A, 'tab-b', 2, '1-b', 1, isoAt(1), isoAt(1));
-    old.prepare('INSERT INTO stream_heads (stream, head) VALUES (?, 2)').run(A);
-    old.close();
+    const dataDir = v14Store([
+      ['tab-a', 1, 1],
+      ['tab-b', 1, 1],
+    ]);
 
     const store = await openSqliteStore({ dataDir, ...quiet });
     try {
@@ -203,5 +217,36 @@ describe('auditEntriesOfAccountSince', () => {
     expect(plan).toMatch(/docs_audit_by_author \(stream=\? AND author=\? AND at>\?\)/);
     expect(plan).toMatch(/devices_by_account \(account_id=\?\)/);
     expect(plan).not.toMatch(/SCAN (devices|docs)\b/);
+  });
+
+  it('reads the chain end (auditChainEnd) at the end of docs_audit_by_position, with no sort and no scan', async () => {
+    const plan = await planOf(
+      `SELECT * FROM docs INDEXED BY docs_audit_by_position
+       WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
+       ORDER BY audit_author_seq DESC LIMIT 1`,
+      A,
+      'dev',
+    );
+    expect(plan).toMatch(/SEARCH docs USING INDEX docs_audit_by_position \(stream=\? AND author=\?/);
+    expect(plan).not.toMatch(/TEMP B-TREE|SCAN docs\b/);
+  });
+
+  it('answers the highest position as the chain end on a v14 store holding two entries at one position, stored before a later one', async () => {
+    // Two tabs of one device at position 2, and its entry at position 1 stored last (sent again).
+    const dataDir = v14Store([
+      ['tab-a', 2, 1],
+      ['tab-b', 2, 1],
+      ['one', 1, 2],
+    ]);
+    const store = await openSqliteStore({ dataDir, ...quiet });
+    try {
+      expect((await store.docs.lastAuditEntry(A, 'dev'))?.id).toBe('one');
+      // Of the two at the highest position, the one stored last.
+      expect((await store.docs.auditChainEnd(A, 'dev'))?.id).toBe('tab-b');
+      await store.docs.writeDocs([entry(A, 'three', 'dev', 3)], isoAt(3));
+      expect((await store.docs.auditChainEnd(A, 'dev'))?.audit?.authorSeq).toBe(3);
+    } finally {
+      await store.close();
+    }
   });
 });
