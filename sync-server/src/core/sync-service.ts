@@ -72,7 +72,8 @@
  * - Each device holds a position of its chain in an audit stream once (the store refuses a second entry
  *   there, `position-taken`, and stores nothing of that batch): two entries at one position would make
  *   every other device of the patient report that chain broken for good. Such a row is refused
- *   APPEND_ONLY (not retryable: devices give the entry up), with the later rows of its stream in the push,
+ *   APPEND_ONLY (not retryable: a device continues its chain after the `chainEnd` named below, or,
+ *   below protocol 11, gives the entry up), with the later rows of its stream in the push,
  *   which link to it; the push's other rows are written again without them (their access events too), so
  *   a push is answered row by row as before. An entry sent again exactly as stored is still acknowledged.
  *   Positions a restore no longer holds are free again (a device continues its chain after the served end).

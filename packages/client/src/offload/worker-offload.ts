@@ -366,6 +366,12 @@ export function createWorkerOffload(
     let dead = false;
     /** It said it is ready, or answered a job. */
     let started = false;
+    /** The worker loaded (said so, or answered a job): its failures are deaths, no longer failed starts. */
+    const markStarted = (): void => {
+      if (started) return;
+      started = true;
+      failedStarts = 0;
+    };
     const pending = new Map<number, Waiter>();
     const queued: Waiter[] = [];
     // Filled in once `spawn` returns; a death reported before that only marks the worker dead.
@@ -403,10 +409,7 @@ export function createWorkerOffload(
       message: (message) => {
         if (isReady(message)) {
           // A dead worker's word no longer counts: it would reset the count of failed starts.
-          if (!dead && !started) {
-            started = true;
-            failedStarts = 0;
-          }
+          if (!dead) markStarted();
           return;
         }
         const reply = replyOf(message);
@@ -415,10 +418,7 @@ export function createWorkerOffload(
         const p = pending.get(reply.id);
         if (p === undefined || ref.self === undefined) return;
         // An entry that never says it is ready has started once it answers.
-        if (!started) {
-          started = true;
-          failedStarts = 0;
-        }
+        markStarted();
         settle(ref.self, reply.id);
         if (reply.result === undefined) {
           p.reject(jobFailed(reply.error, p.job));

@@ -545,6 +545,9 @@ interface FrameRefusal {
 }
 
 const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
+/** One served version of a record (quarantine entries are kept by it). */
+const versionKey = (stream: string, id: string, rev: string): string =>
+  `${recordKey(stream, id)}\u0000${rev}`;
 const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
 
 /**
@@ -1053,8 +1056,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const noteOverwritten = async (items: readonly Overwrite[]): Promise<void> => {
     if (items.length === 0) return;
     const at = iso();
-    const versionKey = (stream: string, id: string, rev: string): string =>
-      `${recordKey(stream, id)}\u0000${rev}`;
     const byVersion = new Map(items.map((o) => [versionKey(o.master.stream, o.master.id, o.master.rev), o]));
     await saveQuarantine(
       quarantine.map((q) => {
@@ -1632,12 +1633,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       true,
     );
     const local = new Map(stored.map((d) => [recordKey(d.stream, d.id), d]));
-    const aside = new Map(quarantine.map((q) => [`${recordKey(q.stream, q.id)}\u0000${q.rev}`, q]));
+    const aside = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
     return docs.filter((d) => {
       const key = recordKey(d.stream, d.id);
       const l = local.get(key);
       if (l && l.rv >= revNumber(d.rev) && !unsettled(d.stream, d.id)) return false;
-      const q = aside.get(`${key}\u0000${d.rev}`);
+      const q = aside.get(versionKey(d.stream, d.id, d.rev));
       return q === undefined || due(q);
     });
   };
@@ -2247,7 +2248,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const why = before?.message ?? message;
         if (why === null) return decoded;
         // One level only: a version sent over a refused one that meets another is not sent again.
-        if (message !== null && !rebased && !replaced && forgedOver(decoded.record, assumed)) {
+        // RxDB's own rows only: it stores the version the server took as a conflict's answer; another
+        // caller (storeMerges) would read it as not taken.
+        if (
+          options.rxdb &&
+          message !== null &&
+          !rebased &&
+          !replaced &&
+          forgedOver(decoded.record, assumed)
+        ) {
           overwrites.set(masterRows[k]!, {
             version: overwriteRefused(decoded.record, row.newDocumentState, writer),
             master: masters[k]!,
