@@ -19,6 +19,8 @@ import {
   AccessRemovedReason,
   Incarnation,
   PushDoc,
+  RecordId,
+  RevTag,
   SignedGrant,
   Grant,
   StreamAccess,
@@ -118,6 +120,21 @@ export const META_SCHEMAS = {
       to: Type.Integer({ minimum: 0 }),
       model: Type.Optional(ModelVersionText),
       authorRules: Type.Optional(AuthorRulesText),
+    }),
+  ),
+  /**
+   * Quarantine entries the person dismissed (the engine's `dismissQuarantined`), oldest first, at most the
+   * engine's MAX_DISMISSED: the served version (stream, id, revision tag) and the reason it was set aside,
+   * so the same version served again is neither listed nor reported again, and one refused BAD_TRANSITION
+   * stays refused. Key `quarantine-dismissed`.
+   */
+  quarantineDismissed: Type.Array(
+    Type.Object({
+      stream: Type.String({ maxLength: 128 }),
+      id: RecordId,
+      rev: RevTag,
+      reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r))),
+      at: IsoText,
     }),
   ),
   /** Local versions the server did not take (the engine's `UnsentChange`); key `unsent`. */

@@ -526,6 +526,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       quarantine: engine.quarantine,
       unsent: engine.unsent,
       discardUnsent: (stream: string, id: string, rv?: number) => engine.discardUnsent(stream, id, rv),
+      dismissQuarantined: async (...entries: Parameters<typeof engine.dismissQuarantined>): Promise<void> => {
+        assertUsable();
+        await engine.dismissQuarantined(...entries);
+      },
       goOffline: (): void => connection.stop(),
       goOnline: (): void => connection.start(),
       awaitInSync: () => engine.awaitInSync(),

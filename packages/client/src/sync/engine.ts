@@ -42,8 +42,8 @@
  *   server no longer holds. So once the server took the local change, the overwrite is reported
  *   (OVERWROTE_REFUSED: record, the version's tag and signer, no content) and the version's quarantine
  *   entry, its only trace, is marked (`overwritten`) and kept: stored versions of the record do not
- *   end it; only the cap does (below). Its content is not kept (an entry holds none). Otherwise the
- *   local change goes to unsent (CONFLICT_UNREADABLE). A record
+ *   end it; only the cap or a dismissal does (below). Its content is not kept (an entry holds none).
+ *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE). A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
@@ -51,9 +51,10 @@
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
  *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
- *   stored that record or a newer revision of it (`received$`), or the server no longer serves it; a
- *   local copy that is not the server's (a write not acknowledged, or diverged) never counts as stored.
- *   An entry marked `overwritten` leaves neither way, only beyond the cap.
+ *   stored that record or a newer revision of it (`received$`), or the server no longer serves it, or the
+ *   person dismisses it (below); a local copy that is not the server's (a write not acknowledged, or
+ *   diverged) never counts as stored. An entry marked `overwritten` leaves neither way, only beyond the cap
+ *   or dismissed.
  * - A refusal other rules may turn into a pass is kept with the identity of the rules that judged it:
  *   content refused by the record rules (BAD_CONTENT: the schemas are closed, a newer client may have
  *   written it) with `ContentModel.version` (MODEL_VERSION by default); an author refused (BAD_AUTHOR: no
@@ -67,6 +68,14 @@
  *   first, then the oldest others, each drop reported (QUARANTINE_DROPPED). A dropped entry whose record
  *   may still be shown widens its stream's gap (one persisted seq range per stream), which the retry
  *   fetches again like the entries, decoding only what this device neither stored nor keeps aside.
+ * - A person may dismiss entries they have seen (`dismissQuarantined`, all named or none): they leave the
+ *   list and the count and are not fetched again (nor decoded in a gap). Each dismissed version (stream,
+ *   id, revision) is remembered in device meta with its reason, written before the list (at most
+ *   MAX_DISMISSED, the oldest forgotten first: such a version is listed again if served and refused
+ *   again). Served again (a reconnect, a reset's pull from 0, a new grant's history) it is judged as it
+ *   was, one refused BAD_TRANSITION refused again whatever the local copy, and, refused again, neither
+ *   listed nor reported QUARANTINED: dismissing never makes a version pass. A newer revision of the record
+ *   is judged afresh.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -296,6 +305,18 @@ export interface QuarantinedItem {
   overwritten?: { at: string; by: string };
 }
 
+/** What names a quarantine entry: the served version (`dismissQuarantined` takes it, or the entry itself). */
+export type QuarantineKey = Pick<QuarantinedItem, 'stream' | 'id' | 'rev'>;
+
+/** A quarantine entry the person dismissed: the version, the reason it was set aside, and when. */
+interface Dismissal {
+  stream: string;
+  id: string;
+  rev: string;
+  reason: QuarantineReason;
+  at: string;
+}
+
 /**
  * The rules a record refused under this session's rules waits for (only the ones its reason depends on);
  * for a gap, those of every record in it (see `quarantineGaps`).
@@ -387,6 +408,8 @@ export interface EngineDeps {
   authorRules?: () => string;
   /** Quarantine entries kept (default MAX_QUARANTINE); lowered by tests. */
   maxQuarantine?: number;
+  /** Dismissed quarantine entries remembered (default MAX_DISMISSED); lowered by tests. */
+  maxDismissed?: number;
 }
 
 const MAX_ERRORS = 50;
@@ -395,6 +418,12 @@ const MAX_ISSUE_MESSAGE = 500;
 /** Records one issue names in `records` (the message gives the whole count). */
 const MAX_ISSUE_RECORDS = 1_000;
 const MAX_QUARANTINE = 10_000;
+/**
+ * Dismissed quarantine entries remembered (a version key each, no content): as many as the list holds, so
+ * dismissing a full list forgets none. Beyond it the oldest dismissals are forgotten: such a version, if
+ * served again and refused again, is listed and reported again.
+ */
+const MAX_DISMISSED = 10_000;
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
 /**
@@ -593,6 +622,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const modelVersion = codecDeps.model.version;
   const authorRules = deps.authorRules ?? ((): string => authorRulesId(false));
   const maxQuarantine = deps.maxQuarantine ?? MAX_QUARANTINE;
+  const maxDismissed = deps.maxDismissed ?? MAX_DISMISSED;
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
   const subscribed = new Set<string>();
@@ -647,6 +677,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let quarantine: QuarantinedItem[] = [];
   /** recordKey of every quarantined entry: the only per-record cost of quarantine is one lookup here. */
   let quarantinedKeys = new Set<string>();
+  /**
+   * versionKey → the quarantine entries the person dismissed, oldest first (persisted, at most
+   * maxDismissed): such a version is not fetched again, and served again it is judged as it was (one
+   * refused BAD_TRANSITION is refused again, see `refusedTransition`) and, refused again, neither listed
+   * nor reported QUARANTINED. Dismissing never makes a version pass.
+   */
+  let dismissed = new Map<string, Dismissal>();
+  /** Dismissals run one at a time: each checks and writes the lists as the one before left them. */
+  let dismissing: Promise<void> = Promise.resolve();
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
@@ -954,7 +993,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * `announce` runs as the list changes in memory, before it is written: what `quarantine()` lists and the
    * errors that report it appear together.
    */
-  const saveQuarantine = async (next: QuarantinedItem[], announce?: () => void): Promise<void> => {
+  const saveQuarantine = async (listed: QuarantinedItem[], announce?: () => void): Promise<void> => {
+    // A list computed before a dismissal finished saving (a page set aside meanwhile) does not bring back
+    // what it dismissed.
+    const next =
+      dismissed.size === 0 ? listed : listed.filter((q) => !dismissed.has(versionKey(q.stream, q.id, q.rev)));
     let kept = next;
     const over = next.length - maxQuarantine;
     if (over > 0) {
@@ -1008,7 +1051,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       return q.rev !== item.doc.rev && !(renewable(q.reason) && q.seq <= item.doc.seq);
     });
-    const added = [...byKey].filter(([key]) => !unchanged.has(key));
+    // A version the person dismissed is refused as before, but neither listed nor reported again. It still
+    // answers the older entries of its record above, as any newer version set aside does.
+    const added = [...byKey].filter(
+      ([key, { doc }]) => !unchanged.has(key) && !dismissed.has(versionKey(doc.stream, doc.id, doc.rev)),
+    );
     if (added.length === 0 && kept.length === quarantine.length) return;
     await saveQuarantine(
       [
@@ -1046,6 +1093,41 @@ export const createSyncEngine = (deps: EngineDeps) => {
       },
     );
     if (added.some(([, i]) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+  };
+
+  /**
+   * Dismisses listed entries (`dismissQuarantined`): the dismissals are written first, then the list
+   * without them; after a crash in between, start() drops from the list what was dismissed. Nothing
+   * changes when one is not listed, nor when the dismissals cannot be written.
+   */
+  const dismiss = (entries: readonly QuarantineKey[]): Promise<void> => {
+    const run = dismissing.then(async () => {
+      const listed = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
+      const next = new Map(dismissed);
+      const at = iso();
+      for (const e of entries) {
+        const key = versionKey(e.stream, e.id, e.rev);
+        const q = listed.get(key);
+        if (q === undefined) {
+          throw new SyncError(
+            'NOT_QUARANTINED',
+            `no quarantine entry for revision ${e.rev} of ${e.stream} record ${e.id}; nothing was dismissed`,
+            false,
+          );
+        }
+        next.delete(key);
+        next.set(key, { stream: q.stream, id: q.id, rev: q.rev, reason: q.reason, at });
+      }
+      if (entries.length === 0) return;
+      const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
+      await deps.meta.set('quarantine-dismissed', [...kept.values()]);
+      dismissed = kept;
+      await saveQuarantine(quarantine);
+      // What it dismissed is not fetched again; with nothing else due, the retry's timer stops too.
+      if (!(quarantine.some(due) || [...gaps.values()].some(gapDue))) armRetry();
+    });
+    dismissing = run.catch(() => undefined);
+    return run;
   };
 
   /**
@@ -1251,13 +1333,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
     })(records);
     return { ...outcome, held };
   };
-  /** The quarantine entry of this very version when it was set aside BAD_TRANSITION. */
-  const refusedTransition = (stream: string, id: string, rev: string) => {
+  /**
+   * Why this very version was set aside BAD_TRANSITION, when it was: its quarantine entry, or its
+   * dismissal (dismissing an entry does not make its version pass).
+   */
+  const refusedTransition = (stream: string, id: string, rev: string): { message: string } | undefined => {
     const key = recordKey(stream, id);
-    return quarantinedKeys.has(key)
+    const listed = quarantinedKeys.has(key)
       ? quarantine.find(
           (q) => recordKey(q.stream, q.id) === key && q.rev === rev && q.reason === 'BAD_TRANSITION',
         )
+      : undefined;
+    if (listed !== undefined || dismissed.size === 0) return listed;
+    return dismissed.get(versionKey(stream, id, rev))?.reason === 'BAD_TRANSITION'
+      ? { message: 'set aside BAD_TRANSITION before; the quarantine entry was dismissed' }
       : undefined;
   };
   /** This device, writing in its own name what it sends over a refused server version. */
@@ -1638,7 +1727,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const key = recordKey(d.stream, d.id);
       const l = local.get(key);
       if (l && l.rv >= revNumber(d.rev) && !unsettled(d.stream, d.id)) return false;
-      const q = aside.get(versionKey(d.stream, d.id, d.rev));
+      const version = versionKey(d.stream, d.id, d.rev);
+      // Dismissed: not fetched again (it would keep the gap open for ever if it may still pass).
+      if (dismissed.has(version)) return false;
+      const q = aside.get(version);
       return q === undefined || due(q);
     });
   };
@@ -2896,7 +2988,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
         ...pending,
       ]);
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
-      quarantine = (await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? [];
+      for (const d of (await deps.meta.get('quarantine-dismissed', META_SCHEMAS.quarantineDismissed)) ?? []) {
+        dismissed.set(versionKey(d.stream, d.id, d.rev), d);
+      }
+      // The dismissals are written before the list: a crash in between leaves an entry listed that was
+      // dismissed.
+      quarantine = ((await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? []).filter(
+        (q) => !dismissed.has(versionKey(q.stream, q.id, q.rev)),
+      );
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       for (const g of (await deps.meta.get('quarantine-gaps', META_SCHEMAS.quarantineGaps)) ?? []) {
         gaps.set(g.stream, g);
@@ -3035,6 +3134,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return [...access.values()].filter(current).map((a) => asOf(a, t));
     },
     quarantine: (): QuarantinedItem[] => [...quarantine],
+    /**
+     * Takes entries off `quarantine()` once the person has seen them (each named by stream, id and
+     * revision, as listed; all or none). Each leaves the list and the count, persisted, and is not fetched
+     * again. Its version is remembered (at most maxDismissed, the oldest forgotten first): served again it
+     * is judged as before, and refused again it is neither listed nor reported; a newer revision of the
+     * record is judged afresh. Rejects with SyncError NOT_QUARANTINED, changing nothing, when one is not
+     * listed.
+     */
+    dismissQuarantined: (...entries: QuarantineKey[]): Promise<void> => dismiss(entries),
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */
     unsent: (): UnsentChange[] => [...unsent],
     /**
