@@ -5,22 +5,29 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { patientKeyName } from './audit-log';
-import { auditLogOpener, auditServer, wrappingDirectory } from './audit-log.test-util';
+import { auditLogOpener, auditServer, providerAudit, wrappingDirectory } from './audit-log.test-util';
 
 const ed = createNodeEd25519();
 const A = 'incarnation-before-0';
 
-/** Device metadata in memory that counts the reads and writes of keys under `prefix`, and their bytes. */
+/**
+ * Device metadata in memory that counts the reads and writes of keys under `prefix`, and their bytes, and
+ * the reads of every key (`readsOf`, until `reset`).
+ */
 const countingMeta = (prefix: string) => {
   const raw = new Map<string, unknown>();
   const counts = { reads: 0, writes: 0, readBytes: 0, writtenBytes: 0 };
+  const readKeys: string[] = [];
+  /** Reads of the keys `which` matches since the last `reset`. */
+  const readsOf = (which: (key: string) => boolean): number => readKeys.filter(which).length;
   /** Prefixes listed (`keys`), in order. */
   const listed: string[] = [];
   const size = (value: unknown): number => (value === undefined ? 0 : JSON.stringify(value).length);
   const meta = createDeviceMeta({
     read: async (key) => {
+      readKeys.push(key);
       const value = structuredClone(raw.get(key));
       if (key.startsWith(prefix)) {
         counts.reads++;
@@ -41,8 +48,11 @@ const countingMeta = (prefix: string) => {
       return [...raw.keys()].filter((k) => k.startsWith(p));
     },
   });
-  const reset = () => Object.assign(counts, { reads: 0, writes: 0, readBytes: 0, writtenBytes: 0 });
-  return { meta, counts, reset, raw, listed };
+  const reset = () => {
+    Object.assign(counts, { reads: 0, writes: 0, readBytes: 0, writtenBytes: 0 });
+    readKeys.length = 0;
+  };
+  return { meta, counts, reset, readsOf, raw, listed };
 };
 
 /** A coalesced entry of 100 changes with long ids: about 20 KB sealed. */
@@ -102,34 +112,37 @@ describe("a provider device's kept audit entries, per flush", () => {
 
 /** A provider device over counting metadata, appending for `n` patients, on a clock the test moves. */
 const providerOf = (n: number) => {
-  const provider = deriveAccountKeys(generateRootSecret());
-  const patients = Array.from({ length: n }, () => deriveAccountKeys(generateRootSecret()));
-  const device = generateDeviceKeys();
-  const server = auditServer();
-  const { meta, raw, listed } = countingMeta('audit-kept:');
-  let clock = Date.parse('2026-01-01T00:00:00.000Z');
-  const open = auditLogOpener({
-    keys: provider,
-    device,
-    ed,
-    now: () => clock,
-    connection: server.connection,
-    directory: wrappingDirectory(patients),
-    meta,
-  });
+  const { meta, raw, listed, readsOf, reset } = countingMeta('audit-kept:');
+  const f = providerAudit({ patients: n, ed, meta });
   const keyOf = (kind: 'audit-chain' | 'audit-kept', patientId: string) =>
-    patientKeyName(provider.localKey, kind, patientId);
+    patientKeyName(f.provider.localKey, kind, patientId);
   return {
-    patients,
-    server,
+    ...f,
     raw,
     listed,
-    open,
+    readsOf,
+    reset,
     keyOf,
     /** Names of the KEPT keys stored. */
     keptKeys: () => [...raw.keys()].filter((k) => k.startsWith('audit-kept:')),
-    advance: (ms: number) => void (clock += ms),
   };
+};
+
+/** A provider device for one patient (`a`), connected to store A. */
+const connectedOne = async () => {
+  const f = providerOf(1);
+  const a = f.patients[0]!.accountId;
+  const log = f.open();
+  await log.connected(A);
+  return { f, a, log };
+};
+
+/** The same, with one entry acknowledged (so kept). */
+const keptOne = async () => {
+  const one = await connectedOne();
+  await one.log.append(one.a, { action: 'save' });
+  await one.log.flush();
+  return one;
 };
 
 describe("a provider device's kept audit entries when access to the patient ends", () => {
@@ -153,13 +166,50 @@ describe("a provider device's kept audit entries when access to the patient ends
     await log.flush();
     expect(f.server.positions(`${a}/audit`)).toEqual([1, 2, 3]);
     expect(f.keptKeys()).toHaveLength(2);
+    // And ends again: what was kept since goes too.
+    await log.accessEnded(a);
+    expect(f.keptKeys()).toEqual([f.keyOf('audit-kept', b)]);
+  });
+
+  it('is called once per purged stream of the patient (session.ts): a repeat reads nothing', async () => {
+    const { f, a, log } = await keptOne();
+    f.reset();
+    await log.accessEnded(a);
+    const first = f.readsOf(() => true);
+    expect(first).toBeGreaterThan(0);
+    expect(f.keptKeys()).toEqual([]);
+    f.reset();
+    for (let i = 0; i < 4; i++) await log.accessEnded(a);
+    expect(f.readsOf(() => true)).toBe(0);
+    expect(log.issues()).toEqual([]);
+  });
+
+  it.each([
+    ['the outbox cannot be read', 'audit-outbox'],
+    ["the patient's kept entries under an older build's name cannot be moved", 'audit-kept/'],
+  ])('never throws (its caller does not wait for it) when %s: the failure is reported', async (_, which) => {
+    const { meta } = countingMeta('audit-kept:');
+    let unreadable: string | null = null;
+    const failing: DeviceMeta = {
+      ...meta,
+      get: (key, schema) =>
+        unreadable !== null && key.startsWith(unreadable)
+          ? Promise.reject(new Error(`${key} could not be read`))
+          : meta.get(key, schema),
+    };
+    const f = providerAudit({ patients: 1, ed, meta: failing });
+    const a = f.patients[0]!.accountId;
+    await meta.set(`audit-kept/${a}`, { rows: [] });
+    const log = f.open();
+    await log.connected(A);
+    await log.append(a, { action: 'save' });
+    unreadable = which;
+    await expect(log.accessEnded(a)).resolves.toBeUndefined();
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_KEPT_NOT_REMOVED: /)]);
   });
 
   it('keeps those still in the outbox: entries sent again after a restore are told apart by them', async () => {
-    const f = providerOf(1);
-    const a = f.patients[0]!.accountId;
-    const log = f.open();
-    await log.connected(A);
+    const { f, a, log } = await connectedOne();
     for (let i = 0; i < 3; i++) await log.append(a, { action: `save-${i}` });
     await log.flush();
     f.server.cut(1);
@@ -173,6 +223,31 @@ describe("a provider device's kept audit entries when access to the patient ends
     await log.accessEnded(a);
     const kept = f.raw.get(f.keyOf('audit-kept', a)) as { rows: Array<{ audit: { authorSeq: number } }> };
     expect(kept.rows.map((r) => r.audit.authorSeq)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("a provider device's audit metadata read per flush", () => {
+  it('reads the outbox once, with the store incarnation known (as after every connection)', async () => {
+    const { f, a, log } = await connectedOne();
+    for (let n = 0; n < 2; n++) {
+      await log.append(a, { action: `save-${n}` });
+      f.reset();
+      expect(await log.flush()).toBe(1);
+      expect(f.readsOf((key) => key === 'audit-outbox')).toBe(1);
+    }
+  });
+
+  it('reads the kept entries once for a refused chain given up', async () => {
+    const { f, a, log } = await keptOne();
+    f.server.setDecide(() => ({ code: 'FORBIDDEN' }));
+    await log.append(a, { action: 'refused' });
+    f.reset();
+    await log.flush();
+    expect(log.issues()).toEqual([
+      expect.stringMatching(/^FORBIDDEN: /),
+      expect.stringMatching(/^AUDIT_GIVEN_UP: 1 audit entry/),
+    ]);
+    expect(f.readsOf((key) => key === f.keyOf('audit-kept', a))).toBe(1);
   });
 });
 

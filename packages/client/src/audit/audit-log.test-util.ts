@@ -12,7 +12,7 @@ import {
 import type { PullFrame, PushDoc, PushFrame, PushResult, ServedDoc } from '@hale/protocol';
 import type { Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
-import { createDeviceMeta } from '../session/device-meta';
+import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { createAuditLog, type AuditEntryDetail, type AuditLog, type AuditLogDeps } from './audit-log';
 import { verifyAuditLog } from './audit-chain';
 
@@ -149,24 +149,30 @@ export const verifyDocs = (docs: readonly ServedDoc[], device: DeviceKeys, ed: E
 
 /**
  * A provider device appending to the logs of `patients` patients over `auditServer(pulls)`, its metadata
- * in memory, on a clock the test moves (from AT).
+ * `meta` (else `memoryMeta()`, whose `failNextWrite` it hands on), on a clock the test moves (from AT).
  */
 export const providerAudit = ({
   patients: n = 1,
   pulls,
   ed = tweetnaclEd25519,
-}: { patients?: number; pulls?: 'serve' | 'deny'; ed?: Ed25519 } = {}) => {
+  meta: given,
+}: { patients?: number; pulls?: 'serve' | 'deny'; ed?: Ed25519; meta?: DeviceMeta } = {}) => {
   const provider = deriveAccountKeys(generateRootSecret());
   const patients = Array.from({ length: n }, () => deriveAccountKeys(generateRootSecret()));
   const device = generateDeviceKeys();
   const server = auditServer(pulls);
-  const { meta, failNextWrite } = memoryMeta();
+  const memory = memoryMeta();
+  const meta = given ?? memory.meta;
   let clock = Date.parse(AT);
   return {
     provider,
     patients,
     server,
-    failNextWrite,
+    failNextWrite: (key: string): void => {
+      // Over a given meta it would fail nothing, and a test relying on it could not fail.
+      if (given !== undefined) throw new Error('failNextWrite is only for the memory metadata');
+      memory.failNextWrite(key);
+    },
     /** A session of the device over its stored metadata (a second one: the device restarted). */
     open: auditLogOpener({
       keys: provider,

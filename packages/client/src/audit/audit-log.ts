@@ -687,17 +687,23 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   /**
    * Whether `rows` (every outbox row of one chain, in order) may leave their positions: given up (the
    * chain rewound to before the first) or re-signed elsewhere — only when nothing of them can be stored
-   * and they are the chain's tail, contiguous up to the chain position.
+   * and they are the chain's tail, contiguous up to the chain position. `kept`: the patient's KEPT rows
+   * (read at most once for a refusal, `keptOnce`).
    */
-  const rewritable = async (stream: string, rows: PushDoc[], state: OutboxState): Promise<boolean> => {
+  const rewritable = async (
+    stream: string,
+    rows: PushDoc[],
+    state: OutboxState,
+    kept: () => Promise<readonly PushDoc[]>,
+  ): Promise<boolean> => {
     const first = rows[0]?.audit;
     const last = rows.at(-1)?.audit;
     if (first === undefined || last === undefined) return false;
     const maybe = new Set(state.maybeStored);
     if (rows.some((r) => maybe.has(r.id))) return false;
     // Sent again after a restore (resendAfterRestore): acknowledged before, so perhaps still stored.
-    const kept = new Set((await keptOf(patientOf(stream)))?.rows.map((r) => r.id));
-    if (rows.some((r) => kept.has(r.id))) return false;
+    const resent = new Set((await kept()).map((r) => r.id));
+    if (rows.some((r) => resent.has(r.id))) return false;
     // Contiguous positions: a hole means a later position was acknowledged, which links to these rows.
     if (rows.some((r, i) => r.audit?.authorSeq !== first.authorSeq + i)) return false;
     const chain = await deps.meta.get(await chainKey(patientOf(stream)), META_SCHEMAS.auditChain);
@@ -726,53 +732,71 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     rows: PushDoc[],
     end: AuditChainEnd,
     state: OutboxState,
+    kept: () => Promise<readonly PushDoc[]>,
   ): Promise<{ rows: PushDoc[]; chain: ChainState } | null> => {
     const first = rows[0]?.audit;
     if (first === undefined || end.authorSeq < first.authorSeq) return null;
-    if (!(await rewritable(stream, rows, state))) return null;
+    if (!(await rewritable(stream, rows, state, kept))) return null;
     deps.assertUnlocked?.();
-    const own = deps.device.deviceId;
     if (stream === ownStream) {
-      const mine = (await fetchAll(deps.accountId)).filter((e) => e.author === own);
-      const publicKey = ownPublicKey();
-      const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
-      const head = heads.get(own);
-      const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
-      if (head?.seq !== end.authorSeq || head.hash !== end.linkHash || top !== head.seq) return null;
+      const { head, top } = await servedOwnChain();
+      if (head.seq !== end.authorSeq || head.hash !== end.linkHash || top !== head.seq) return null;
     } else {
-      const kept = (await keptOf(patientOf(stream)))?.rows ?? [];
-      if (kept.some((d) => (d.audit?.authorSeq ?? 0) > end.authorSeq)) return null;
-      const there = kept.find((d) => d.audit?.authorSeq === end.authorSeq);
+      const mine = await kept();
+      if (mine.some((d) => (d.audit?.authorSeq ?? 0) > end.authorSeq)) return null;
+      const there = mine.find((d) => d.audit?.authorSeq === end.authorSeq);
       if (there?.audit !== undefined) {
         const sig = base64urlDecode(there.sig ?? '');
         const payload = auditSignaturePayload({ ...there, audit: there.audit });
         if (!sig.ok || chainLinkHash(payload, sig.value) !== end.linkHash) return null;
       }
     }
-    let chain: ChainState = { seq: end.authorSeq, hash: end.linkHash };
-    const relinked: PushDoc[] = [];
-    for (const row of rows) {
-      const made = await relink(row, chain);
-      relinked.push(made.doc);
-      chain = made.chain;
-    }
-    return { rows: relinked, chain };
+    return relinkAfter(rows, { seq: end.authorSeq, hash: end.linkHash });
   };
   const ownStream = `${deps.accountId}/audit`;
   // tweetnacl layout: seed ‖ public key.
   const ownPublicKey = (): Uint8Array => deps.device.secretKey.slice(32);
 
-  /** `doc` (an outbox row of this device) re-signed at the position after `chain`, linked to it. */
-  const relink = async (doc: PushDoc, chain: ChainState): Promise<{ doc: PushDoc; chain: ChainState }> => {
-    const at = doc.audit?.at;
-    if (at === undefined) throw new Error('an outbox row has no audit header');
-    const unsigned = { ...doc, audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at } };
-    const payload = auditSignaturePayload(unsigned);
-    const sig = await signCanonical(deps.ed, deps.device.secretKey, payload.label, payload);
+  /** The outbox as stored (none, or unreadable: empty). */
+  const outboxNow = async (): Promise<PushDoc[]> =>
+    (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+
+  /**
+   * This device's chain in its account's own log as served (`log`, else read now): how far it verifies
+   * whole under this device's key (`head`; none: position 0), and the highest position served of it
+   * (`top`: past `head` when the chain has a hole or an entry that does not verify).
+   */
+  const servedOwnChain = async (log?: readonly ServedDoc[]): Promise<{ head: ChainState; top: number }> => {
+    const own = deps.device.deviceId;
+    const mine = (log ?? (await fetchAll(deps.accountId))).filter((e) => e.author === own);
+    const publicKey = ownPublicKey();
+    const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
     return {
-      doc: { ...unsigned, sig: base64urlEncode(sig) },
-      chain: { seq: chain.seq + 1, hash: chainLinkHash(payload, sig) },
+      head: heads.get(own) ?? { seq: 0, hash: null },
+      top: mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0),
     };
+  };
+
+  /**
+   * `rows` (outbox rows of this device, in order) re-signed at the positions after `from`, each linked to
+   * the one before (same ids, bodies and times), and the chain state after the last.
+   */
+  const relinkAfter = async (
+    rows: readonly PushDoc[],
+    from: ChainState,
+  ): Promise<{ rows: PushDoc[]; chain: ChainState }> => {
+    let chain = from;
+    const relinked: PushDoc[] = [];
+    for (const doc of rows) {
+      const at = doc.audit?.at;
+      if (at === undefined) throw new Error('an outbox row has no audit header');
+      const unsigned = { ...doc, audit: { authorSeq: chain.seq + 1, prevHash: chain.hash, at } };
+      const payload = auditSignaturePayload(unsigned);
+      const sig = await signCanonical(deps.ed, deps.device.secretKey, payload.label, payload);
+      relinked.push({ ...unsigned, sig: base64urlEncode(sig) });
+      chain = { seq: chain.seq + 1, hash: chainLinkHash(payload, sig) };
+    }
+    return { rows: relinked, chain };
   };
 
   /**
@@ -784,25 +808,25 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * exists. Anything else (a hole, an entry served past the end) is left to be
    * reported as before. Throws when the log cannot be read or the account is locked: then nothing is
    * pushed (a row pushed first would link to a lost entry for good), and the next flush checks again.
+   * `outbox`: as a flush read it (null: read here). Answers the outbox as it leaves it when the chain was
+   * continued, else null.
    */
-  const continueAfterRestore = async (log?: readonly ServedDoc[]): Promise<boolean> => {
-    if (served === undefined) return false;
+  const continueAfterRestore = async (
+    outbox: readonly PushDoc[] | null,
+    log?: readonly ServedDoc[],
+  ): Promise<PushDoc[] | null> => {
+    if (served === undefined) return null;
     const acked = await deps.meta.get(OWN_ACKED, OwnAcked);
-    if (acked?.incarnation === undefined || acked.incarnation === served || acked.seq === 0) return false;
-    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-    const rows = outbox.filter((d) => d.stream === ownStream);
+    if (acked?.incarnation === undefined || acked.incarnation === served || acked.seq === 0) return null;
+    const rows = (outbox ?? (await outboxNow())).filter((d) => d.stream === ownStream);
     // Only a row about to be pushed could link to a lost entry: a flush with none reads nothing (a server
     // announcing a new incarnation at every connection must not cost a read of the whole log each time);
     // a check of the log (`verify`, `acceptLosses`), which read it anyway, continues the chain then.
-    if (rows.length === 0 && log === undefined) return false;
+    if (rows.length === 0 && log === undefined) return null;
     deps.assertUnlocked?.();
     const incarnation = served;
     const own = deps.device.deviceId;
-    const mine = (log ?? (await fetchAll(deps.accountId))).filter((e) => e.author === own);
-    const publicKey = ownPublicKey();
-    const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
-    const head: ChainState = heads.get(own) ?? { seq: 0, hash: null };
-    const top = mine.reduce((n, e) => Math.max(n, e.audit?.authorSeq ?? 0), 0);
+    const { head, top } = await servedOwnChain(log);
     const checked = async (): Promise<void> => {
       await deps.meta.update(OWN_ACKED, OwnAcked, (current) => ({
         seq: current?.seq ?? acked.seq,
@@ -814,7 +838,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     // after the others, and re-signing them all in order still leaves one unbroken chain.
     if (head.seq >= acked.seq || top > head.seq) {
       await checked();
-      return false;
+      return null;
     }
     // Kept first and the acknowledged position last: a crash in between does all of this again at the
     // next flush, to the same result (signatures are deterministic; rows are re-signed from the served end).
@@ -824,13 +848,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return current;
       return [...list, { from: head.seq + 1, to: acked.seq, incarnation }].slice(-MAX_OWN_LOST);
     });
-    let chain = head;
-    const relinked = new Map<string, PushDoc>();
-    for (const row of rows) {
-      const made = await relink(row, chain);
-      relinked.set(row.id, made.doc);
-      chain = made.chain;
-    }
+    const { rows: moved, chain } = await relinkAfter(rows, head);
+    const relinked = new Map(moved.map((d) => [d.id, d]));
     // Pushed unanswered before, these rows could only be in the store that was lost.
     const state = await deps.meta.get(OUTBOX_STATE, OutboxState);
     if (state && rows.length > 0) {
@@ -840,7 +859,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         inFlight: state.inFlight.filter((id) => !relinked.has(id)),
       });
     }
-    await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) =>
+    const left = await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) =>
       (current ?? []).map((d) => relinked.get(d.id) ?? d),
     );
     await deps.meta.update(await chainKey(deps.accountId), META_SCHEMAS.auditChain, () => chain);
@@ -864,7 +883,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         `from position ${head.seq} (verify() reports the loss until acceptLosses)`,
     );
     await deps.meta.set(OWN_ACKED, { seq: head.seq, incarnation });
-    return true;
+    return left ?? [];
   };
 
   /**
@@ -873,12 +892,28 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * each time. Only this log writes KEPT, and one session of a device runs at a time (the device lock).
    */
   const keptIncarnations = new Map<string, string | null>();
+  /**
+   * Patients whose KEPT and SEEN `accessEnded` removed whole in this session, neither written since: a
+   * repeat (the session calls it once per purged stream of the patient) reads nothing. Only this log
+   * writes them, one session at a time (as above); every write drops the patient from here.
+   */
+  const accessGone = new Set<string>();
+
   const noteKept = (patientId: string, kept: KeptEntries | null): KeptEntries | null => {
     keptIncarnations.set(patientId, kept?.incarnation ?? null);
     return kept;
   };
   const keptOf = async (patientId: string): Promise<KeptEntries | null> =>
     noteKept(patientId, await deps.meta.get(await keptKey(patientId), KeptEntries));
+  /**
+   * The rows of `patientId`'s KEPT, read at its first need and then shared (a failed read, too): one
+   * refused chain asks up to four times (`continueAfterServedEnd`, `rewritable`, the give-up), and nothing
+   * writes KEPT in between.
+   */
+  const keptOnce = (patientId: string): (() => Promise<readonly PushDoc[]>) => {
+    let read: Promise<readonly PushDoc[]> | undefined;
+    return () => (read ??= keptOf(patientId).then((kept) => kept?.rows ?? []));
+  };
 
   /**
    * The same moment for this device's chains in other patients' logs, which a grantee cannot read (the
@@ -886,12 +921,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * that this device still holds (KEPT) go back into the outbox ahead of the stream's rows, byte for byte.
    * The server acknowledges one it holds as before and stores one it lost again, at its position, so the
    * rows behind them link to entries that exist. Once a stream's are queued, the incarnation is recorded,
-   * so they are queued once per restore; a crash in between queues them again, each id once.
+   * so they are queued once per restore; a crash in between queues them again, each id once. Given the
+   * outbox as the flush holds it, answers it as it leaves it.
    */
-  const resendAfterRestore = async (): Promise<void> => {
+  const resendAfterRestore = async (outbox: PushDoc[]): Promise<PushDoc[]> => {
     const incarnation = served;
-    if (incarnation === undefined) return;
-    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+    if (incarnation === undefined) return outbox;
+    let left = outbox;
     // As for the own chain, only a row about to be pushed could link to a lost entry.
     const streams = new Set(outbox.map((d) => d.stream).filter((stream) => stream !== ownStream));
     for (const stream of streams) {
@@ -901,7 +937,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const kept = await keptOf(patientId);
       if (kept?.incarnation === undefined || kept.incarnation === incarnation) continue;
       let queued = 0;
-      await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) => {
+      const now = await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (current) => {
         const list = current ?? [];
         const present = new Set(list.map((d) => d.id));
         const at = list.findIndex((d) => d.stream === stream);
@@ -912,6 +948,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         const cut = at < 0 ? list.length : at;
         return [...list.slice(0, cut), ...again, ...list.slice(cut)];
       });
+      left = now ?? [];
       noteKept(
         patientId,
         await deps.meta.update(await keptKey(patientId), KeptEntries, (current) =>
@@ -926,22 +963,29 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         );
       }
     }
+    return left;
   };
 
   /** The continuation, from a log a check read anyway (account's own log only; see continueAfterRestore). */
   const continueOwn = (patientId: string, log: readonly ServedDoc[]): Promise<boolean> =>
-    patientId === deps.accountId ? serial(() => continueAfterRestore(log)) : Promise.resolve(false);
+    patientId === deps.accountId
+      ? serial(async () => (await continueAfterRestore(null, log)) !== null)
+      : Promise.resolve(false);
 
   const flush = () =>
     serial(async () => {
       if (deps.connection.status() !== 'ready') return 0;
-      await continueAfterRestore();
-      await resendAfterRestore();
+      // Read once: each step below answers the outbox as it leaves it (nothing else writes it meanwhile,
+      // every writer runs in `serial`).
+      let outbox = await outboxNow();
+      outbox = (await continueAfterRestore(outbox)) ?? outbox;
+      outbox = await resendAfterRestore(outbox);
       let sent = 0;
       // A chain continued after the server's end is pushed again at once; a server that keeps refusing
       // the continued rows (another refusal naming an end) meets it again only at the next flush.
       for (let round = 0; round < MAX_CONTINUE_ROUNDS; round++) {
-        const pushed = await pushOutbox();
+        const pushed = await pushOutbox(outbox);
+        outbox = pushed.outbox;
         sent += pushed.sent;
         if (!pushed.continued) break;
       }
@@ -949,12 +993,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     });
 
   /**
-   * One push of the outbox's due rows, in batches; answers how many were acknowledged, and whether a
-   * refused chain was continued after the server's end (its rows re-signed, to be pushed again).
+   * One push of the due rows of `outbox` (as stored), in batches; answers how many were acknowledged,
+   * whether a refused chain was continued after the server's end (its rows re-signed, to be pushed
+   * again), and the outbox as it leaves it.
    */
-  const pushOutbox = async (): Promise<{ sent: number; continued: boolean }> => {
-    const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-    if (outbox.length === 0) return { sent: 0, continued: false };
+  const pushOutbox = async (
+    outbox: PushDoc[],
+  ): Promise<{ sent: number; continued: boolean; outbox: PushDoc[] }> => {
+    if (outbox.length === 0) return { sent: 0, continued: false, outbox };
     const state = await loadState();
     const t = deps.now();
     const rowsOf = (rows: readonly PushDoc[], stream: string): PushDoc[] =>
@@ -969,6 +1015,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const refused = new Map<string, { code: string; message: string; chainEnd?: AuditChainEnd }>();
     let sent = 0;
     let continued = false;
+    /** The outbox as the push leaves it (written in `finally`). */
+    let remaining = outbox;
     try {
       for (let i = 0; i < sendable.length; i += BATCH) {
         const batch = sendable.slice(i, i + BATCH).filter((d) => !refused.has(d.stream));
@@ -1022,7 +1070,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         }
       }
     } finally {
-      let remaining = outbox.filter((d) => !acked.has(d.id));
+      remaining = outbox.filter((d) => !acked.has(d.id));
       const rewinds: Array<{ patientId: string; seq: number; hash: string | null }> = [];
       if (state) {
         state.maybeStored = state.maybeStored.filter((id) => !acked.has(id));
@@ -1031,11 +1079,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         }
         for (const [stream, why] of refused) {
           let rows = rowsOf(remaining, stream);
+          const kept = keptOnce(patientOf(stream));
           /** The continuation after the server's end could not be checked now: never given up for it. */
           let unchecked = false;
           if (why.chainEnd !== undefined && rows.length > 0) {
             const end = why.chainEnd;
-            const moved = await continueAfterServedEnd(stream, rows, end, state).catch(() => undefined);
+            const moved = await continueAfterServedEnd(stream, rows, end, state, kept).catch(() => undefined);
             unchecked = moved === undefined;
             if (moved) {
               const byId = new Map(moved.rows.map((d) => [d.id, d]));
@@ -1070,7 +1119,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           // Sent again after a restore (acknowledged once, the chain position already past them): dropped
           // where they are, the chain not moved; refused for good (the grant ended), they would otherwise
           // hold back the rows behind them for ever. Those rows go by the rule below.
-          const resent = new Set((await keptOf(patientOf(stream)).catch(() => null))?.rows.map((r) => r.id));
+          const resent = new Set((await kept().catch(() => [])).map((r) => r.id));
           const dropped = rows.filter((r) => resent.has(r.id));
           if (dropped.length > 0) {
             const ids = new Set(dropped.map((r) => r.id));
@@ -1090,7 +1139,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
             }
             held.rows = rows.length;
           }
-          if (!unchecked && (await rewritable(stream, rows, state))) {
+          if (!unchecked && (await rewritable(stream, rows, state, kept))) {
             const first = rows[0]!.audit!;
             remaining = remaining.filter((d) => d.stream !== stream);
             delete state.held[stream];
@@ -1132,7 +1181,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           })
           .catch(() => null);
       }
-      await keepAcknowledged(outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)));
+      await keepAcknowledged(
+        outbox.filter((d) => d.stream !== ownStream && acked.has(d.id)),
+        remaining,
+      );
       for (const r of rewinds) {
         await deps.meta.update(await chainKey(r.patientId), META_SCHEMAS.auditChain, () => ({
           seq: r.seq,
@@ -1140,23 +1192,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         }));
       }
     }
-    return { sent, continued };
+    return { sent, continued, outbox: remaining };
   };
 
   /**
    * Keeps `rows` (acknowledged now, in other patients' logs) to be sent again after a restore, with the
    * incarnation that acknowledged them. A failure is only reported: those entries are then not sent again,
-   * and a restore that loses them leaves a gap in the patient's log.
+   * and a restore that loses them leaves a gap in the patient's log. `outbox`: as stored now.
    */
-  const keepAcknowledged = async (rows: readonly PushDoc[]): Promise<void> => {
+  const keepAcknowledged = async (rows: readonly PushDoc[], outbox: readonly PushDoc[]): Promise<void> => {
     const byPatient = new Map<string, PushDoc[]>();
     for (const d of rows)
       byPatient.set(patientOf(d.stream), [...(byPatient.get(patientOf(d.stream)) ?? []), d]);
     for (const [patientId, acked] of byPatient) {
+      accessGone.delete(patientId);
       try {
         const key = await keptKey(patientId);
         // Unindexed, the entries are still kept (and removed when access to the patient ends).
-        await indexKept(key).catch(() => undefined);
+        await indexKept(key, outbox).catch(() => undefined);
         noteKept(
           patientId,
           await deps.meta.update(key, KeptEntries, (current) => {
@@ -1187,8 +1240,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * taken for new rows, they could be given up and the chain rewound over entries the server holds.
    * Written only when the day of `key` changes, so usually a flush writes nothing here. Removed first,
    * indexed after: a crash in between leaves a name indexed that is gone, removed again harmlessly.
+   * `outbox`: as stored now.
    */
-  const indexKept = async (key: string): Promise<void> => {
+  const indexKept = async (key: string, outbox: readonly PushDoc[]): Promise<void> => {
     const t = deps.now();
     const index = keptIndex ?? (await deps.meta.get(KEPT_INDEX, KeptIndex)) ?? {};
     keptIndex = index;
@@ -1197,7 +1251,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const next: KeptIndex = { ...index, [key]: t };
     const names = Object.keys(next);
     if (names.length > MAX_KEPT_PATIENTS) {
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
       const busy = new Set<string>([key]);
       for (const stream of new Set(outbox.map((d) => d.stream))) busy.add(nameOf(KEPT, patientOf(stream)));
       const oldest = names.filter((n) => !busy.has(n)).sort((a, b) => next[a]! - next[b]!);
@@ -1227,15 +1280,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const accessEnded = (patientId: string): Promise<void> =>
     serial(async () => {
-      if (patientId === deps.accountId) return;
-      const key = await keptKey(patientId);
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
-      const queued = new Set(outbox.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.id));
+      if (patientId === deps.accountId || accessGone.has(patientId)) return;
       const gone: string[] = [];
       try {
+        const key = await keptKey(patientId);
+        const outbox = await outboxNow();
+        const queued = new Set(outbox.filter((d) => d.stream === `${patientId}/audit`).map((d) => d.id));
         const kept = await keptOf(patientId);
         const still = kept?.rows.filter((r) => queued.has(r.id)) ?? [];
-        if (kept !== null && still.length > 0) {
+        const whole = still.length === 0;
+        if (kept !== null && !whole) {
           noteKept(patientId, await deps.meta.update(key, KeptEntries, (c) => c && { ...c, rows: still }));
         } else if (kept !== null) {
           gone.push(key);
@@ -1252,6 +1306,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
             keptIndex = rest;
           }
         }
+        if (whole) accessGone.add(patientId);
       } catch (error) {
         issue(
           `AUDIT_KEPT_NOT_REMOVED: the audit state of this device for ${patientId}, whose access ended, could ` +
@@ -1505,6 +1560,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   ): Promise<void> => {
     const higher = [...heads].filter(([author, head]) => head.seq > (seen[author]?.seq ?? 0));
     if (higher.length === 0) return;
+    accessGone.delete(patientId);
     try {
       await deps.meta.update(await seenKey(patientId), SeenChains, (current) => {
         const next: SeenChains = { ...(current ?? {}) };
@@ -1545,6 +1601,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         ...(incarnation === undefined ? {} : { incarnation }),
       };
     }
+    accessGone.delete(patientId);
     await deps.meta.set(await seenKey(patientId), next);
     viewReports.delete(patientId);
   };
@@ -1631,7 +1688,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * were purged): what this device kept of its entries in that patient's log to send again after a
      * restore of the server is removed (an entry still in the outbox excepted), with how far it verified
      * that log; its chain position stays, as a new grant continues the chain. Never throws: a failure is
-     * reported in `issues` (AUDIT_KEPT_NOT_REMOVED).
+     * reported in `issues` (AUDIT_KEPT_NOT_REMOVED). Called again for the same patient (once per purged
+     * stream), it reads nothing unless something was kept for that patient since.
      */
     accessEnded,
     /** Notes a record write; coalesced into one entry per short burst. */
