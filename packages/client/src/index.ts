@@ -65,7 +65,12 @@ export { HaleClientError, isHaleClientError, codeForStatus, errorFromWire } from
 export type { HaleClientErrorCode, HaleClientErrorInit } from './api/errors';
 export { createHttpApi } from './api/http-api';
 export type { FetchInitLike, FetchLike, FetchResponseLike, HttpApi, HttpApiOptions } from './api/http-api';
-export { SESSION_REFRESH_MARGIN_MS, createSessionManager, openSession } from './api/session-manager';
+export {
+  SESSION_REFRESH_MARGIN_MS,
+  SIGN_IN_TIMEOUT_MS,
+  createSessionManager,
+  openSession,
+} from './api/session-manager';
 export type { Session, SessionDevice, SessionManager, SessionManagerOptions } from './api/session-manager';
 export { memoryVault } from './account/vault';
 export type { MemoryVault, Vault } from './account/vault';
@@ -222,6 +227,22 @@ export {
   type Disclosure,
   type UndeliveredChain,
 } from './audit/audit-log';
+export {
+  FHIR_CONTENT_DIGEST_EXTENSION,
+  FHIR_EXPORT_CHECK_CODES,
+  FHIR_EXPORT_CONTENT_LABEL,
+  FHIR_EXPORT_SIGNATURE_LABEL,
+  FHIR_EXPORT_SIGNATURE_TYPE,
+  FHIR_EXPORT_SIG_FORMAT,
+  FHIR_EXPORT_TARGET_FORMAT,
+  FHIR_SIGNER_KEY_EXTENSION,
+  signFhirExport,
+  verifyFhirExport,
+  type FhirExportCheckCode,
+  type FhirExportSigner,
+  type FhirExportVerification,
+  type SignedFhirBundle,
+} from './export/signed-fhir-export';
 // Types the documented signatures name, so that an app needs no second import for them.
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';

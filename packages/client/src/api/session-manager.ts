@@ -6,12 +6,17 @@
  * until REFRESH_MARGIN before its expiry, measured on the device clock from the lifetime the server
  * granted (session expiry − challenge issue time, both server times), so a skewed device clock neither
  * keeps a dead token nor discards a live one. Concurrent callers share one authentication in flight; it
- * ends within the HTTP API's time limits (each of its calls fails TIMEOUT when its own runs out), and its
- * slot is freed however it ends, so a sign-in that hung or failed is never handed out again: the next call
- * starts a new one. `invalidate()` frees the slot at once too, and a sign-in started before it no longer
- * sets the cached token.
- * Failure modes (HaleClientError): a challenge that turns out stale (CHALLENGE_INVALID) is retried once
- * with a fresh one; `withToken` re-authenticates once when the server answers SESSION_EXPIRED or
+ * ends within SIGN_IN_TIMEOUT_MS in all, the retry on a stale challenge included (each HTTP call has its
+ * own limit too, but a sign-in is up to four calls, so a caller would otherwise wait up to four of those),
+ * and its slot is freed however it ends, so a sign-in that hung or failed is never handed out again: the
+ * next call starts a new one. `invalidate()` frees the slot at once too, and a sign-in started before it
+ * no longer sets the cached token. A sign-in past its time is not retried and its late session is never
+ * cached; the HTTP call still under way ends by its own limit (it takes no abort signal), and the key copy
+ * it signed with is wiped when it does.
+ * Failure modes (HaleClientError): a sign-in without a session within SIGN_IN_TIMEOUT_MS → TIMEOUT
+ * (retryable, status 0), whichever of its calls hung; a challenge that turns out stale (CHALLENGE_INVALID)
+ * is retried once with a fresh one, within the same time; `withToken` re-authenticates once when the
+ * server answers SESSION_EXPIRED or
  * UNAUTHENTICATED and then gives up with that error; DEVICE_REVOKED and BAD_SIGNATURE propagate at once
  * (the device must stop, not loop).
  * Locked while opening: lock() zeroes the account's device key in place at any await. `openSession` signs
@@ -22,11 +27,18 @@
 import { CHALLENGE_TTL_MS, SESSION_TTL_MS, authSignaturePayload } from '@hale/protocol';
 import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
 import { AccountError } from '../account/errors';
-import { isHaleClientError } from './errors';
+import { HaleClientError, isHaleClientError } from './errors';
 import type { HttpApi } from './http-api';
 
 /** Renew this long before the token expires (or at 90 % of a shorter lifetime). */
 export const SESSION_REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * Time limit of one sign-in in all (challenge, signature, session, and the retry on a stale challenge):
+ * one HTTP call's default limit (HTTP_TIMEOUT_MS), so an upload or key fetch waiting on a sign-in waits no
+ * longer than on any other call.
+ */
+export const SIGN_IN_TIMEOUT_MS = 60_000;
 
 export interface SessionDevice {
   readonly deviceId: string;
@@ -40,6 +52,11 @@ export interface SessionManagerOptions {
   readonly ed: Ed25519;
   /** Device clock, ms since the epoch. */
   readonly now?: () => number;
+  /** Time limit of one sign-in in all, in ms (default SIGN_IN_TIMEOUT_MS). */
+  readonly signInTimeoutMs?: number;
+  /** Timers (default: the platform's setTimeout/clearTimeout); tests inject their own. */
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (handle: unknown) => void;
 }
 
 export interface SessionManager {
@@ -108,17 +125,45 @@ const isSessionError = (e: unknown): boolean =>
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   const { api, device, ed } = options;
   const now = options.now ?? Date.now;
+  const signInTimeoutMs = options.signInTimeoutMs ?? SIGN_IN_TIMEOUT_MS;
+  const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+  const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
   let cached: { token: string; renewAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
 
+  async function signIn(expired: () => boolean): Promise<Session> {
+    try {
+      return await openSession(api, device, ed);
+    } catch (e) {
+      if (!(isHaleClientError(e) && e.code === 'CHALLENGE_INVALID') || expired()) throw e;
+      return openSession(api, device, ed);
+    }
+  }
+
   async function authenticate(): Promise<{ token: string; renewAt: number }> {
     const startedAt = now();
+    let expired = false;
+    let handle: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      handle = setTimer(() => {
+        expired = true;
+        reject(
+          new HaleClientError({
+            code: 'TIMEOUT',
+            message: `sign-in: no session within ${signInTimeoutMs} ms`,
+            status: 0,
+          }),
+        );
+      }, signInTimeoutMs);
+    });
+    const attempt = signIn(() => expired);
+    // Whichever loses the race is left unobserved; its outcome matters to no one.
+    attempt.catch(() => undefined);
     let session: Session;
     try {
-      session = await openSession(api, device, ed);
-    } catch (e) {
-      if (!(isHaleClientError(e) && e.code === 'CHALLENGE_INVALID')) throw e;
-      session = await openSession(api, device, ed);
+      session = await Promise.race([attempt, timeout]);
+    } finally {
+      clearTimer(handle);
     }
     const margin = Math.min(SESSION_REFRESH_MARGIN_MS, session.lifetimeMs / 10);
     return { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };

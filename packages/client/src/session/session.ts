@@ -72,6 +72,7 @@ import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
 import { createFiles, type FilesHttpApi } from '../files/files';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
+import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-export';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import type { Vault } from '../account/vault';
@@ -536,10 +537,12 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     },
     /**
      * Everything this device holds for a patient (default: this account) as a FHIR R4 Bundle — the
-     * standard export, not a private envelope. A record in an unsettled conflict is exported with its
-     * other sides beside it, all tagged as in conflict (docs/data-model.md). Recorded in the audit trail.
+     * standard export, not a private envelope — signed by this account's identity key (`Bundle.signature`,
+     * export/signed-fhir-export.ts), so a recipient can check it with `verifyFhirExport`. A record in an
+     * unsettled conflict is exported with its other sides beside it, all tagged as in conflict
+     * (docs/data-model.md). Recorded in the audit trail.
      */
-    async exportFhir(patientId: string = account.accountId) {
+    async exportFhir(patientId: string = account.accountId): Promise<SignedFhirBundle> {
       assertUsable();
       const docs = await collection.find({ selector: { patientId } }).exec();
       // Records of the records API only: an AuditEntry an older build stored as a record is no entry of
@@ -561,7 +564,17 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
               ]
             : [],
         );
-      const bundle = toFhirBundle({ patientId, records: items, generatedAt: new Date(now()).toISOString() });
+      const unsigned = toFhirBundle({
+        patientId,
+        records: items,
+        generatedAt: new Date(now()).toISOString(),
+      });
+      const bundle = await signFhirExport(
+        unsigned,
+        { accountId: account.accountId, identity: secrets.keys.identity },
+        ed,
+        unsigned.timestamp,
+      );
       await audit.append(account.accountId, {
         action: 'export',
         summary: `exported ${items.length} record(s) as a FHIR R4 Bundle`,

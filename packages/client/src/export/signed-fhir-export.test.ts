@@ -1,0 +1,330 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EXAMPLE_PATIENT_ID,
+  RECORD_KIND_NAMES,
+  exampleRecord,
+  fhirFullUrl,
+  fhirId,
+  toFhirBundle,
+  validateFhirBundleShape,
+  type FhirBundle,
+  type FhirExportItem,
+  type RecordKind,
+  type RecordOf,
+} from '@hale/model';
+import {
+  chooseEd25519,
+  deriveAccountKeys,
+  randomBytes,
+  tweetnaclEd25519,
+  type AccountKeys,
+} from '@hale/crypto';
+import {
+  FHIR_CONTENT_DIGEST_EXTENSION,
+  FHIR_EXPORT_CHECK_CODES,
+  FHIR_EXPORT_SIG_FORMAT,
+  FHIR_SIGNER_KEY_EXTENSION,
+  signFhirExport,
+  verifyFhirExport,
+  type FhirExportVerification,
+  type SignedFhirBundle,
+} from './signed-fhir-export';
+
+const ed = tweetnaclEd25519;
+const WHEN = '2024-06-01T12:00:00Z';
+
+const item = <K extends RecordKind>(kind: K, record: RecordOf<K>): FhirExportItem =>
+  // The union member for K; TypeScript cannot pick it from a generic K on its own.
+  ({ kind, record }) as FhirExportItem;
+
+const account = (): AccountKeys => deriveAccountKeys(randomBytes(32));
+const alice = account();
+const bob = account();
+
+/** Every record kind as exported for `patientId` (the example records, that patient's). */
+const bundleOf = (patientId: string): FhirBundle =>
+  toFhirBundle({
+    patientId,
+    generatedAt: WHEN,
+    records: RECORD_KIND_NAMES.map((kind) =>
+      item(kind, kind === 'ProviderProfile' ? exampleRecord(kind) : exampleRecord(kind, { patientId })),
+    ),
+  });
+
+const signedBy = (signer: AccountKeys, bundle: FhirBundle, when = WHEN): Promise<SignedFhirBundle> =>
+  signFhirExport(bundle, { accountId: signer.accountId, identity: signer.identity }, ed, when);
+
+/** What a recipient holds: the file's text, parsed. */
+const received = (bundle: unknown): Record<string, unknown> => {
+  const parsed: unknown = JSON.parse(JSON.stringify(bundle));
+  return objectAt(parsed);
+};
+
+const codeOf = (verification: FhirExportVerification): string => (verification.ok ? 'ok' : verification.code);
+
+const check = async (bundle: unknown): Promise<string> => codeOf(await verifyFhirExport(bundle, ed));
+
+/** The JSON object at `path` of `root` (the test's own data: fails the test when absent). */
+const objectAt = (root: unknown, ...path: (string | number)[]): Record<string, unknown> => {
+  let node: unknown = root;
+  for (const step of path) {
+    if (typeof node !== 'object' || node === null) throw new Error(`no ${String(step)}`);
+    node = (node as Record<string | number, unknown>)[step];
+  }
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) throw new Error('not an object');
+  return node as Record<string, unknown>;
+};
+
+const extensionsOf = (bundle: unknown) => objectAt(bundle, 'signature').extension as { url: string }[];
+
+/** Every leaf (string, number, boolean) under `value`, as a path. */
+const leaves = (value: unknown, path: (string | number)[] = []): (string | number)[][] => {
+  if (Array.isArray(value)) return value.flatMap((child, i) => leaves(child, [...path, i]));
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).flatMap(([key, child]) => leaves(child, [...path, key]));
+  }
+  return [path];
+};
+
+const changedAt = (root: Record<string, unknown>, path: (string | number)[]): Record<string, unknown> => {
+  const copy = received(root);
+  let parent: Record<string | number, unknown> = copy;
+  for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
+  const key = path[path.length - 1]!;
+  const old = parent[key];
+  parent[key] = typeof old === 'string' ? `${old}x` : typeof old === 'number' ? old + 1 : !old;
+  return copy;
+};
+
+describe('a signed FHIR export', () => {
+  it('round trip: a recipient of the JSON text learns signer, patient and when', async () => {
+    const signed = await signedBy(alice, bundleOf(alice.accountId));
+    expect(await verifyFhirExport(received(signed), ed)).toEqual({
+      ok: true,
+      signer: alice.accountId,
+      patientId: alice.accountId,
+      when: WHEN,
+    });
+    // Also with the platform's own Ed25519, as an app calling it without one gets.
+    expect(codeOf(await verifyFhirExport(received(signed)))).toBe('ok');
+  });
+
+  it('carries a FHIR R4 Signature and still has the model FHIR shape', async () => {
+    const bundle = bundleOf(alice.accountId);
+    const signed = await signedBy(alice, bundle);
+    expect(validateFhirBundleShape(received(signed))).toMatchObject({ ok: true });
+    expect(signed.signature).toMatchObject({
+      type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.14' }],
+      when: WHEN,
+      who: {
+        reference: fhirFullUrl('Patient', fhirId(alice.accountId)),
+        identifier: { system: 'urn:hale:account', value: alice.accountId },
+      },
+      targetFormat: 'application/fhir+json',
+      sigFormat: FHIR_EXPORT_SIG_FORMAT,
+    });
+    const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+    const data = signed.signature.data;
+    expect(typeof data === 'string' && base64.test(data) ? Buffer.from(data, 'base64').length : 0).toBe(64);
+    const key = extensionsOf(signed).find((e) => e.url === FHIR_SIGNER_KEY_EXTENSION);
+    expect(key).toEqual({
+      url: FHIR_SIGNER_KEY_EXTENSION,
+      valueBase64Binary: Buffer.from(alice.identity.publicKey).toString('base64'),
+    });
+    // Signing adds `signature` only.
+    const { signature: _signature, ...rest } = signed;
+    expect(rest).toEqual(bundle);
+  });
+
+  it('refuses any one changed value in an entry: CONTENT_ALTERED', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const paths = leaves(signed.entry, ['entry']);
+    expect(paths.length).toBeGreaterThan(300);
+    expect(await check(changedAt(signed, paths[0]!))).toBe('CONTENT_ALTERED');
+    const native = await chooseEd25519(); // hundreds of checks: tweetnacl would take seconds
+    const codes = new Map<string, number>();
+    for (const path of paths) {
+      const code = codeOf(await verifyFhirExport(changedAt(signed, path), native));
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(codes)).toEqual({ CONTENT_ALTERED: paths.length });
+  });
+
+  it('refuses entries removed, added or reordered, and a changed timestamp: CONTENT_ALTERED', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const entries = () => objectAt(signed).entry as unknown[];
+    const altered = [
+      { ...signed, entry: entries().slice(0, -1) },
+      { ...signed, entry: [...entries(), entries()[1]] },
+      { ...signed, entry: [entries()[1], entries()[0], ...entries().slice(2)] },
+      { ...signed, timestamp: '2024-06-01T12:00:01Z' },
+      { ...signed, id: 'added' },
+    ];
+    for (const bundle of altered) expect(await check(bundle)).toBe('CONTENT_ALTERED');
+  });
+
+  it('refuses a signature swapped for another account’s', async () => {
+    const content = bundleOf(alice.accountId);
+    const byAlice = received(await signedBy(alice, content));
+    const bobsOwn = received(await signedBy(bob, bundleOf(EXAMPLE_PATIENT_ID)));
+    const bobsOfThis = received(await signedBy(bob, content));
+    const aliceSig = objectAt(byAlice, 'signature');
+    const bobSig = objectAt(bobsOwn, 'signature');
+    // Bob's whole signature, of his own export, on Alice's: valid for Bob, but over other content.
+    expect(await check({ ...byAlice, signature: bobSig })).toBe('CONTENT_ALTERED');
+    // Bob's signature bytes under Alice's name and key.
+    expect(
+      await check({ ...byAlice, signature: { ...aliceSig, data: objectAt(bobsOfThis, 'signature').data } }),
+    ).toBe('BAD_SIGNATURE');
+    // Bob's name and key over Alice's signature bytes.
+    expect(
+      await check({
+        ...byAlice,
+        signature: { ...aliceSig, who: bobSig.who, extension: objectAt(bobsOfThis, 'signature').extension },
+      }),
+    ).toBe('BAD_SIGNATURE');
+    // Bob signing the same content is Bob's signature, and says so.
+    expect(await verifyFhirExport(bobsOfThis, ed)).toMatchObject({ ok: true, signer: bob.accountId });
+  });
+
+  it('refuses an identity key that does not hash to the signer id: KEY_MISMATCH', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const signature = objectAt(signed, 'signature');
+    const withKey = (publicKey: Uint8Array) =>
+      extensionsOf(signed).map((e) =>
+        e.url === FHIR_SIGNER_KEY_EXTENSION
+          ? { url: e.url, valueBase64Binary: Buffer.from(publicKey).toString('base64') }
+          : e,
+      );
+    expect(
+      await check({ ...signed, signature: { ...signature, extension: withKey(bob.identity.publicKey) } }),
+    ).toBe('KEY_MISMATCH');
+    const bobAsSigner = { system: 'urn:hale:account', value: bob.accountId };
+    expect(await check({ ...signed, signature: { ...signature, who: { identifier: bobAsSigner } } })).toBe(
+      'KEY_MISMATCH',
+    );
+  });
+
+  it('refuses a bundle whose signature was removed: SIGNATURE_MISSING', async () => {
+    const { signature: _signature, ...unsigned } = received(await signedBy(alice, bundleOf(alice.accountId)));
+    expect(await check(unsigned)).toBe('SIGNATURE_MISSING');
+    expect(await check(bundleOf(alice.accountId))).toBe('SIGNATURE_MISSING');
+  });
+
+  it('refuses a changed signing time or an added signature member: BAD_SIGNATURE', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const signature = objectAt(signed, 'signature');
+    expect(await check({ ...signed, signature: { ...signature, when: '2030-01-01T00:00:00Z' } })).toBe(
+      'BAD_SIGNATURE',
+    );
+    expect(await check({ ...signed, signature: { ...signature, onBehalfOf: { display: 'x' } } })).toBe(
+      'BAD_SIGNATURE',
+    );
+  });
+
+  it('refuses what is not a signed Hale export: MALFORMED, never a throw', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const signature = objectAt(signed, 'signature');
+    const cyclic: Record<string, unknown> = { resourceType: 'Bundle' };
+    cyclic.self = cyclic;
+    const throwing = {
+      resourceType: 'Bundle',
+      get entry(): never {
+        throw new Error('getter');
+      },
+    };
+    const withoutExtension = (url: string) => extensionsOf(signed).filter((e) => e.url !== url);
+    const malformed: unknown[] = [
+      null,
+      'Bundle',
+      [],
+      { resourceType: 'Patient' },
+      cyclic,
+      throwing,
+      { ...signed, entry: {} },
+      { ...signed, signature: 'signed' },
+      { ...signed, signature: [signature] },
+      { ...signed, signature: { ...signature, sigFormat: 'application/jose' } },
+      { ...signed, signature: { ...signature, data: 'AAAA' } },
+      { ...signed, signature: { ...signature, data: String(signature.data).replace(/=*$/, '') } },
+      { ...signed, signature: { ...signature, when: 'yesterday' } },
+      {
+        ...signed,
+        signature: { ...signature, who: { identifier: { system: 'urn:hale:account', value: 'x' } } },
+      },
+      { ...signed, signature: { ...signature, extension: withoutExtension(FHIR_SIGNER_KEY_EXTENSION) } },
+      { ...signed, signature: { ...signature, extension: withoutExtension(FHIR_CONTENT_DIGEST_EXTENSION) } },
+      {
+        ...signed,
+        signature: { ...signature, extension: [...extensionsOf(signed), extensionsOf(signed)[0]] },
+      },
+    ];
+    for (const input of malformed) {
+      const verification = await verifyFhirExport(input, ed);
+      expect(codeOf(verification), JSON.stringify(verification)).toBe('MALFORMED');
+    }
+    // Signed, but no patient export: nothing to name as its patient.
+    const empty: FhirBundle = { resourceType: 'Bundle', type: 'collection', timestamp: WHEN, entry: [] };
+    const verdict = await verifyFhirExport(received(await signedBy(alice, empty)), ed);
+    expect(verdict.ok ? 'ok' : `${verdict.code}: ${verdict.message}`).toMatch(
+      /^MALFORMED: .*no Hale patient export/,
+    );
+  });
+
+  it('a provider exporting a patient’s records: signer the provider, patient the patient', async () => {
+    const provider = account();
+    const records = [
+      item('Allergy', exampleRecord('Allergy', { patientId: EXAMPLE_PATIENT_ID })),
+      item(
+        'Immunization',
+        exampleRecord('Immunization', { patientId: EXAMPLE_PATIENT_ID, providerId: provider.accountId }),
+      ),
+    ];
+    const bundle = toFhirBundle({ patientId: EXAMPLE_PATIENT_ID, records, generatedAt: WHEN });
+    const signed = received(await signedBy(provider, bundle));
+    expect(await verifyFhirExport(signed, ed)).toEqual({
+      ok: true,
+      signer: provider.accountId,
+      patientId: EXAMPLE_PATIENT_ID,
+      when: WHEN,
+    });
+    // The provider has an entry of its own here (the immunization names it): `who` points at it.
+    expect(objectAt(signed, 'signature', 'who').reference).toBe(
+      fhirFullUrl('Practitioner', fhirId(provider.accountId)),
+    );
+    expect(validateFhirBundleShape(signed)).toMatchObject({ ok: true });
+    // Without one, `who` is a logical reference (identifier only), so no reference dangles.
+    const plain = toFhirBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: records.slice(0, 1),
+      generatedAt: WHEN,
+    });
+    const bare = await signedBy(provider, plain);
+    expect(objectAt(bare, 'signature', 'who')).toEqual({
+      identifier: { system: 'urn:hale:account', value: provider.accountId },
+    });
+    expect(codeOf(await verifyFhirExport(received(bare), ed))).toBe('ok');
+  });
+
+  it('signs only with the account’s own, unwiped key', async () => {
+    const bundle = bundleOf(alice.accountId);
+    const signer = (accountId: string, identity: AccountKeys['identity']) =>
+      signFhirExport(bundle, { accountId, identity }, ed, WHEN);
+    await expect(signer(bob.accountId, alice.identity)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const wiped = { ...alice.identity, secretKey: new Uint8Array(64) };
+    await expect(signer(alice.accountId, wiped)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(signFhirExport(bundle, alice, ed, 'now')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const signed = await signedBy(alice, bundle);
+    await expect(signedBy(alice, signed)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('has stable failure codes', () => {
+    expect(FHIR_EXPORT_CHECK_CODES).toEqual([
+      'MALFORMED',
+      'SIGNATURE_MISSING',
+      'KEY_MISMATCH',
+      'BAD_SIGNATURE',
+      'CONTENT_ALTERED',
+    ]);
+  });
+});
