@@ -27,7 +27,7 @@
  * Bad caller input (key length, context, non-JSON data) throws HaleCryptoError INVALID_INPUT.
  */
 import nacl from 'tweetnacl';
-import { fail, ok, cryptoError, type Result } from './errors';
+import { fail, ok, cryptoError, type CryptoErrorCode, type Result } from './errors';
 import {
   base64urlEncode,
   concatBytes,
@@ -107,19 +107,36 @@ function seal(key: Uint8Array, plaintext: Uint8Array | string): Uint8Array {
   return sealSecretbox(headerFor(key), key, plaintext);
 }
 
+/**
+ * The failures of opening a sealed record or chunk (`what`), each code and text written once: `open`,
+ * `openRecord`, `openRecordVersion` and `openBytes` answer them, and `recordVersionOpenFailures` lists
+ * them.
+ */
+const openFailure = {
+  notBytes: (what: string) => fail('INVALID_INPUT', `${what}: bytes required`),
+  empty: (what: string) => fail('TRUNCATED', `${what}: empty`),
+  version: (what: string, version: number) =>
+    fail('UNSUPPORTED_VERSION', `${what}: version ${version} not supported`),
+  short: (what: string) => fail('TRUNCATED', `${what}: too short`),
+  otherKey: (what: string) => fail('WRONG_KEY', `${what}: sealed under another key`),
+  forged: (what: string) => fail('TAMPERED', `${what}: authentication failed`),
+  malformed: (what: string) => fail('TAMPERED', `${what}: malformed content`),
+  /** `fields`: those of a record's context that differ, in RECORD_CONTEXT_FIELDS order. */
+  recordContext: (fields: ReadonlyArray<(typeof RECORD_CONTEXT_FIELDS)[number]>) =>
+    fail('CONTEXT_MISMATCH', `sealed record: ${fields.join(', ')} differ from the expected context`),
+};
+
 function open(key: Uint8Array, sealed: Uint8Array, what: string): Result<Uint8Array> {
   assertLength(key, STREAM_KEY_LENGTH, 'stream key');
-  if (!(sealed instanceof Uint8Array)) return fail('INVALID_INPUT', `${what}: bytes required`);
-  if (sealed.length === 0) return fail('TRUNCATED', `${what}: empty`);
-  if (sealed[0] !== SEALED_RECORD_VERSION) {
-    return fail('UNSUPPORTED_VERSION', `${what}: version ${sealed[0]!} not supported`);
-  }
-  if (sealed.length < SEALED_OVERHEAD) return fail('TRUNCATED', `${what}: too short`);
+  if (!(sealed instanceof Uint8Array)) return openFailure.notBytes(what);
+  if (sealed.length === 0) return openFailure.empty(what);
+  if (sealed[0] !== SEALED_RECORD_VERSION) return openFailure.version(what, sealed[0]!);
+  if (sealed.length < SEALED_OVERHEAD) return openFailure.short(what);
   if (!constantTimeEqual(sealed.subarray(1, 1 + KEY_ID_LENGTH), headerFor(key).subarray(1))) {
-    return fail('WRONG_KEY', `${what}: sealed under another key`);
+    return openFailure.otherKey(what);
   }
   const plaintext = openSecretbox(key, sealed.subarray(1 + KEY_ID_LENGTH, HEADER), sealed.subarray(HEADER));
-  return plaintext === null ? fail('TAMPERED', `${what}: authentication failed`) : ok(plaintext);
+  return plaintext === null ? openFailure.forged(what) : ok(plaintext);
 }
 
 function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
@@ -145,21 +162,49 @@ export function sealedKeyId(sealed: Uint8Array): Result<string> {
   return ok(base64urlEncode(sealed.subarray(1, 1 + KEY_ID_LENGTH)));
 }
 
+/** The fields a record's context binds, in the order a CONTEXT_MISMATCH names them. */
+const RECORD_CONTEXT_FIELDS = ['stream', 'id', 'epoch', 'rev'] as const;
+
 /** The CONTEXT_MISMATCH failure naming what differs between a sealed body and the expected context. */
 function contextMismatch(body: Record<string, unknown>, expected: RecordContext): Result<never> | null {
-  const differs = (
-    [
-      ['stream', body['s'], expected.stream],
-      ['id', body['i'], expected.id],
-      ['epoch', body['e'], expected.epoch],
-      ['rev', body['r'], expected.rev],
-    ] as const
-  )
-    .filter(([, got, want]) => got !== want)
-    .map(([name]) => name);
-  return differs.length === 0
-    ? null
-    : fail('CONTEXT_MISMATCH', `sealed record: ${differs.join(', ')} differ from the expected context`);
+  const bound = { stream: body['s'], id: body['i'], epoch: body['e'], rev: body['r'] };
+  const differs = RECORD_CONTEXT_FIELDS.filter((field) => bound[field] !== expected[field]);
+  return differs.length === 0 ? null : openFailure.recordContext(differs);
+}
+
+let versionOpenFailures: ReadonlyMap<string, CryptoErrorCode> | undefined;
+
+/**
+ * Every failure `openRecordVersion` answers (not what it throws for bad caller input), message to code:
+ * the `openFailure`s of a sealed record for each value they can name (every version byte but
+ * SEALED_RECORD_VERSION, every set of context fields that can differ). For a caller that takes such a
+ * message from elsewhere (another thread's answer, which could quote anything) only when it is one of
+ * these. Made once, on first use.
+ */
+export function recordVersionOpenFailures(): ReadonlyMap<string, CryptoErrorCode> {
+  if (versionOpenFailures !== undefined) return versionOpenFailures;
+  const what = 'sealed record';
+  const failures = [
+    openFailure.notBytes(what),
+    openFailure.empty(what),
+    ...Array.from({ length: 256 }, (_, version) => version)
+      .filter((version) => version !== SEALED_RECORD_VERSION)
+      .map((version) => openFailure.version(what, version)),
+    openFailure.short(what),
+    openFailure.otherKey(what),
+    openFailure.forged(what),
+    openFailure.malformed(what),
+    // Each non-empty subset of the fields, in their order: bit n of `set` is field n.
+    ...Array.from({ length: (1 << RECORD_CONTEXT_FIELDS.length) - 1 }, (_, n) => n + 1).map((set) =>
+      openFailure.recordContext(RECORD_CONTEXT_FIELDS.filter((_, n) => (set & (1 << n)) !== 0)),
+    ),
+  ];
+  versionOpenFailures = new Map(
+    failures.flatMap((f): Array<[string, CryptoErrorCode]> =>
+      f.ok ? [] : [[f.error.message, f.error.code]],
+    ),
+  );
+  return versionOpenFailures;
 }
 
 export function sealRecord(key: Uint8Array, ctx: RecordContext, data: unknown): Uint8Array {
@@ -174,7 +219,7 @@ export function openRecord(key: Uint8Array, sealed: Uint8Array, expected: Record
   if (!plaintext.ok) return plaintext;
   const body = parseObject(plaintext.value);
   if (body === undefined || body['v'] !== 1 || !('d' in body)) {
-    return fail('TAMPERED', 'sealed record: malformed content');
+    return openFailure.malformed('sealed record');
   }
   // A record version's body is this one plus t and x: opened here it would lose its deletion flag.
   if ('t' in body || 'x' in body) {
@@ -201,7 +246,7 @@ export function openBytes(key: Uint8Array, ctx: BlobChunkContext, sealed: Uint8A
   const p = plaintext.value;
   const headerLength = p.length >= 2 ? (p[0]! << 8) | p[1]! : Infinity;
   const header = headerLength + 2 <= p.length ? parseObject(p.subarray(2, 2 + headerLength)) : undefined;
-  if (header === undefined || header['v'] !== 1) return fail('TAMPERED', 'sealed chunk: malformed content');
+  if (header === undefined || header['v'] !== 1) return openFailure.malformed('sealed chunk');
   if (header['b'] !== ctx.blobId || header['c'] !== ctx.chunkIndex || header['e'] !== ctx.epoch) {
     return fail(
       'CONTEXT_MISMATCH',
@@ -384,7 +429,7 @@ export function openRecordVersion(
     typeof body['t'] !== 'string' ||
     typeof body['x'] !== 'boolean'
   ) {
-    return fail('TAMPERED', 'sealed record: malformed content');
+    return openFailure.malformed('sealed record');
   }
   const mismatch = contextMismatch(body, expected);
   if (mismatch) return mismatch;

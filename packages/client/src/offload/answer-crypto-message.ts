@@ -16,7 +16,7 @@
  * Failure modes: throws only what `post` throws for the error answer itself (the worker then dies, and
  * its host reports it).
  */
-import { AT_REST_KEY_LENGTH, AtRestError } from '../store/at-rest-encryption';
+import { invalidAtRestKey } from '../store/at-rest-encryption';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 import { jobFailureOf, type CryptoJobFailure } from './job-failure';
 import { runCryptoJob } from './run-crypto-job';
@@ -43,9 +43,7 @@ const isCryptoJob = (job: unknown): job is CryptoJob => {
   }
   // `runAtRestJob` reads the key first: one that is not bytes is refused here as it refuses it there
   // (bytes of the wrong length are left to it).
-  if (!isBytes(field(job, 'key'))) {
-    throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
-  }
+  if (!isBytes(field(job, 'key'))) throw invalidAtRestKey();
   return (op === 'seal' || op === 'open') && Array.isArray(items);
 };
 

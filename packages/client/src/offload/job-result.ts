@@ -15,8 +15,9 @@
  *   on (a worker's error text: a job carries record content and keys), and it becomes the message of an
  *   AtRestError or of a decode failure. It is kept only when it is a text this build writes for that
  *   reason (`runAtRestJob`'s and `runWireJob`'s, so an item fails in the same words on a worker as on
- *   this thread; open-failure-text.test pins them), else replaced by a text of this thread naming the
- *   reason; the reply is copied only then.
+ *   this thread), as `isAtRestOpenText` (at-rest-open-failures.ts) and `isWireOpenText` (wire-jobs.ts,
+ *   with @hale/crypto's `recordVersionOpenFailures`) tell from the texts where they are written, else
+ *   replaced by a text of this thread naming the reason; the reply is copied only then.
  * The schemas are compiled once, on first use (interpreted where a CSP forbids code generation).
  * Failure modes: throws a plain Error, without any value of the reply in its message: "answered another
  * job" for another op or item count, "answered a malformed … reply" with the first offending paths
@@ -26,7 +27,8 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SECRETBOX_MAC_LENGTH, SECRETBOX_NONCE_LENGTH, type JsonValue } from '@hale/crypto';
 import { createChecker, type Checker } from '@hale/protocol';
 import type { AtRestDecryptReason, AtRestJob, AtRestJobResult } from '../store/at-rest-encryption';
-import type { WireJob, WireJobResult, WireOpenFailure } from '../sync/wire-jobs';
+import { isAtRestOpenText } from '../store/at-rest-open-failures';
+import { isWireOpenText, type WireJob, type WireJobResult, type WireOpenFailure } from '../sync/wire-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 
 /** At most this many offending paths are named in an error. */
@@ -146,7 +148,7 @@ export function checkCryptoJobResult(job: CryptoJob, result: unknown): CryptoJob
       return accept(checkers.wireSeal(), job.op, result);
     case 'wireOpen': {
       const reply = accept(checkers.wireOpen(), job.op, result);
-      const items = ownTexts(reply.items, isOwnWireText, (reason) => `sealed record: ${reason}${NOT_OWN}`);
+      const items = ownTexts(reply.items, isWireOpenText, (reason) => `sealed record: ${reason}${NOT_OWN}`);
       return items === reply.items ? reply : { ...reply, items };
     }
     case 'seal':
@@ -162,7 +164,7 @@ export function checkCryptoJobResult(job: CryptoJob, result: unknown): CryptoJob
       }
       const values = ownTexts(
         reply.values,
-        isOwnAtRestText,
+        isAtRestOpenText,
         (reason) => `at-rest decryption failed (${reason})${NOT_OWN}`,
       );
       return values === reply.values ? reply : { ...reply, values };
@@ -172,33 +174,6 @@ export function checkCryptoJobResult(job: CryptoJob, result: unknown): CryptoJob
 
 /** What follows the reason in a message that replaced the offload's own. */
 const NOT_OWN = "; the offload's message for it is not one this build writes";
-
-/** The texts `runAtRestJob` answers a failed open with, by reason (at-rest-encryption.ts). */
-const AT_REST_TEXTS: Readonly<Record<AtRestDecryptReason, readonly string[]>> = {
-  MALFORMED: [
-    'at-rest decryption failed: stored value is not an at-rest envelope',
-    'at-rest decryption failed: decrypted value is not JSON',
-    'at-rest decryption failed: decrypted value has no content',
-    'unexpected failure',
-  ],
-  AUTH_FAILED: ['at-rest decryption failed: wrong at-rest key or tampered value'],
-  CONTEXT_MISMATCH: [
-    'at-rest decryption failed: value belongs to another document, field or revision, or its clear fields changed',
-  ],
-  MISSING: [],
-};
-const isOwnAtRestText = (reason: AtRestDecryptReason, message: string): boolean =>
-  AT_REST_TEXTS[reason].includes(message);
-
-/** The texts `runWireJob` answers a failed open with, by reason (wire-jobs.ts, and record-seal.ts of @hale/crypto). */
-const WIRE_TEXTS: Readonly<Record<WireOpenFailure, RegExp>> = {
-  WRONG_KEY: /^(?:no key for this item|sealed record: sealed under another key)$/,
-  TAMPERED:
-    /^(?:ciphertext is not base64url|sealed record: (?:bytes required|empty|too short|version \d{1,3} not supported|authentication failed|malformed content))$/,
-  CONTEXT_MISMATCH:
-    /^sealed record: (?:stream|id|epoch|rev)(?:, (?:stream|id|epoch|rev)){0,3} differ from the expected context$/,
-};
-const isOwnWireText = (reason: WireOpenFailure, message: string): boolean => WIRE_TEXTS[reason].test(message);
 
 /**
  * `outcomes` with each failure's message kept when `isOwn` says this build writes it for its reason,

@@ -78,6 +78,11 @@ import { getCollectionLocalInstanceName, RX_LOCAL_DOCUMENT_SCHEMA } from 'rxdb/p
 import { offloadMinBatch, type CryptoOffload } from '../offload/crypto-offload';
 import { checkCryptoJobResult } from '../offload/job-result';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
+import {
+  AT_REST_OPEN_FAILURES,
+  AT_REST_UNEXPECTED_FAILURE,
+  atRestDecryptText,
+} from './at-rest-open-failures';
 
 /** Codes of AtRestError; only ever appended to. */
 export const AT_REST_ERROR_CODES = [
@@ -141,11 +146,18 @@ const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 const isAtRestKey = (key: unknown): key is Uint8Array =>
   key instanceof Uint8Array && key.length === AT_REST_KEY_LENGTH;
 
+/**
+ * What refuses a key that is not AT_REST_KEY_LENGTH bytes: the wrapper, a job, and a worker
+ * (answer-crypto-message.ts).
+ */
+export const invalidAtRestKey = (): AtRestError =>
+  new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+
 export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
   options: AtRestEncryptionOptions<Internals, InstanceCreationOptions>,
 ): RxStorage<Internals, InstanceCreationOptions> {
   if (!isAtRestKey(options.key)) {
-    throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+    throw invalidAtRestKey();
   }
   return wrapStorage(
     options.storage,
@@ -1048,7 +1060,7 @@ export const boundText = (b: {
  */
 export function runAtRestJob(job: AtRestJob): AtRestJobResult {
   if (!isAtRestKey(job.key)) {
-    throw new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+    throw invalidAtRestKey();
   }
   if (job.op === 'seal') {
     return {
@@ -1080,7 +1092,7 @@ export function runAtRestJob(job: AtRestJob): AtRestJobResult {
                   : error.details.reason,
               message: error.message,
             }
-          : { ok: false, reason: 'MALFORMED', message: 'unexpected failure' };
+          : { ok: false, reason: 'MALFORMED', message: AT_REST_UNEXPECTED_FAILURE };
       }
     }),
   };
@@ -1122,20 +1134,20 @@ function openPlaintext(
 ): { db: string; c: string; i: string; f: string; r: string; h?: string | undefined; d: unknown } {
   if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
   if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
-    throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
+    throw openFailure(AT_REST_OPEN_FAILURES.notEnvelope, where);
   }
   const decoded = base64urlDecode(stored.slice(VALUE_PREFIX.length));
   const box = decoded.ok ? decoded.value : null;
   if (box === null || box.length < NONCE_LENGTH + SECRETBOX_MAC_LENGTH) {
-    throw decryptError('MALFORMED', 'stored value is not an at-rest envelope', where);
+    throw openFailure(AT_REST_OPEN_FAILURES.notEnvelope, where);
   }
   const plain = openSecretbox(key, box.subarray(0, NONCE_LENGTH), box.subarray(NONCE_LENGTH));
-  if (plain === null) throw decryptError('AUTH_FAILED', 'wrong at-rest key or tampered value', where);
+  if (plain === null) throw openFailure(AT_REST_OPEN_FAILURES.tampered, where);
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(plain));
   } catch {
-    throw decryptError('MALFORMED', 'decrypted value is not JSON', where);
+    throw openFailure(AT_REST_OPEN_FAILURES.notJson, where);
   }
   if (
     !isRecord(parsed) ||
@@ -1149,21 +1161,25 @@ function openPlaintext(
     parsed['f'] !== context.f ||
     parsed['r'] !== context.r
   ) {
-    throw decryptError(
-      'CONTEXT_MISMATCH',
-      'value belongs to another document, field or revision, or its clear fields changed',
-      where,
-    );
+    throw openFailure(AT_REST_OPEN_FAILURES.otherBinding, where);
   }
-  if (!('d' in parsed)) throw decryptError('MALFORMED', 'decrypted value has no content', where);
+  if (!('d' in parsed)) throw openFailure(AT_REST_OPEN_FAILURES.noContent, where);
   const { db, c, i, f, r } = context;
   return parsed['v'] === PLAINTEXT_VERSION
     ? { db, c, i, f, r, h: context.h, d: parsed['d'] }
     : { db, c, i, f, r, d: parsed['d'] };
 }
 
-function decryptError(reason: AtRestDecryptReason, message: string, where: AtRestErrorDetails): AtRestError {
-  return new AtRestError('AT_REST_DECRYPT_FAILED', `at-rest decryption failed: ${message}`, {
+/** The error of an open that failed for `failure` (one of AT_REST_OPEN_FAILURES). */
+function openFailure(
+  failure: { readonly reason: AtRestDecryptReason; readonly what: string },
+  where: AtRestErrorDetails,
+): AtRestError {
+  return decryptError(failure.reason, failure.what, where);
+}
+
+function decryptError(reason: AtRestDecryptReason, what: string, where: AtRestErrorDetails): AtRestError {
+  return new AtRestError('AT_REST_DECRYPT_FAILED', atRestDecryptText(what), {
     ...where,
     reason,
   });

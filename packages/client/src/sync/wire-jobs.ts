@@ -9,13 +9,17 @@
  *   inside); opening is `openRecordVersion` with the binding {stream, id, epoch, rev} the caller expects.
  * Failure modes: never throws for a bad item. A value that cannot be sealed (not JSON, bad key) answers
  * null; a ciphertext that is not base64url or does not open answers its reason (WRONG_KEY,
- * CONTEXT_MISMATCH, TAMPERED). A key index outside the table is a bad item too.
+ * CONTEXT_MISMATCH, TAMPERED) with a text `isWireOpenText` knows for it, except that an error thrown for
+ * bad caller input (a key of the wrong length) answers its own text. A key index outside the table is a
+ * bad item too.
  */
 import {
   base64urlDecode,
   base64urlEncode,
   openRecordVersion,
+  recordVersionOpenFailures,
   sealRecordVersion,
+  type CryptoErrorCode,
   type JsonValue,
 } from '@hale/crypto';
 
@@ -79,11 +83,30 @@ const sealOne = (keys: readonly Uint8Array[], item: WireSealItem): WireSealOutco
   }
 };
 
+/** This module's own texts for an item that does not open; the others are `openRecordVersion`'s. */
+const NO_KEY = 'no key for this item';
+const NOT_BASE64URL = 'ciphertext is not base64url';
+
+/** The reason an item answers for a failure of `openRecordVersion` with `code`. */
+const reasonOf = (code: CryptoErrorCode): WireOpenFailure =>
+  code === 'WRONG_KEY' || code === 'CONTEXT_MISMATCH' ? code : 'TAMPERED';
+
+/**
+ * Whether `message` is a text `runWireJob` answers a failed open with for `reason` (not the text of an
+ * error thrown for bad caller input, which may quote anything): what an offload's answer is checked by.
+ */
+export function isWireOpenText(reason: WireOpenFailure, message: string): boolean {
+  if (message === NO_KEY) return reason === 'WRONG_KEY';
+  if (message === NOT_BASE64URL) return reason === 'TAMPERED';
+  const code = recordVersionOpenFailures().get(message);
+  return code !== undefined && reasonOf(code) === reason;
+}
+
 const openOne = (keys: readonly Uint8Array[], item: WireOpenItem): WireOpenOutcome => {
   const key = keys[item.key];
-  if (key === undefined) return { ok: false, reason: 'WRONG_KEY', message: 'no key for this item' };
+  if (key === undefined) return { ok: false, reason: 'WRONG_KEY', message: NO_KEY };
   const bytes = base64urlDecode(item.ct);
-  if (!bytes.ok) return { ok: false, reason: 'TAMPERED', message: 'ciphertext is not base64url' };
+  if (!bytes.ok) return { ok: false, reason: 'TAMPERED', message: NOT_BASE64URL };
   try {
     const opened = openRecordVersion(key, bytes.value, {
       stream: item.stream,
@@ -92,9 +115,7 @@ const openOne = (keys: readonly Uint8Array[], item: WireOpenItem): WireOpenOutco
       rev: item.rev,
     });
     if (opened.ok) return { ok: true, ...opened.value };
-    const code = opened.error.code;
-    const reason: WireOpenFailure = code === 'WRONG_KEY' || code === 'CONTEXT_MISMATCH' ? code : 'TAMPERED';
-    return { ok: false, reason, message: opened.error.message };
+    return { ok: false, reason: reasonOf(opened.error.code), message: opened.error.message };
   } catch (error) {
     // Bad caller input: a key of the wrong length, or an expected binding that no record can have.
     const reason: WireOpenFailure = key.length === 32 ? 'CONTEXT_MISMATCH' : 'WRONG_KEY';
