@@ -193,7 +193,16 @@ export {
   type FilesHttpApi,
   type FileStreamType,
   type MaybeFilesHttpApi,
+  type FileEnqueueInput,
+  type FilesQueueDeps,
 } from './files/files';
+export {
+  MAX_QUEUED_BYTES,
+  MAX_QUEUED_UPLOADS,
+  type QueuedUpload,
+  type QueuedUploadState,
+  type UploadErrorInfo,
+} from './files/upload-queue';
 export {
   createConsent,
   ConsentError,

@@ -61,17 +61,26 @@
  *   LOCKED; every request checks first) and kept uploads are dropped at the next call. The bearer token is obtained with the
  *   session's own copy of the device key (createSessionManager), and renewed once when the server says it
  *   expired.
+ * - enqueue (offline first) answers a FileRef made on the device (a fresh blob id; size and sha256 of the
+ *   copy) without sending anything, and keeps the copy in the device's upload queue (upload-queue.ts, its
+ *   header: storage, bounds, when it uploads, crash safety). `uploadQueued` seals a queued file under the
+ *   stream's write key at upload time and sends it as put does (`send`), under the blob id already handed
+ *   out: unlike put, a re-keying once the server holds its manifest does not start a new blob (the id is in
+ *   records already, and the server takes no other bytes under it), so such a file stays sealed under the
+ *   older key. get of a FileRef queued here answers the queued bytes (checked against its sha256); delete
+ *   of one cancels it.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
  * plaintext. Sealing and opening run on the calling thread, chunks one at a time.
  *
- * Failure modes: FileError (FILE_ERROR_CODES; `field` for INVALID_INPUT, `serverCode` for what the server
+ * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds; `field` for INVALID_INPUT, `serverCode` for what the server
  * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
  * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
  * LOCKED for a locked account or a closed session.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { BehaviorSubject } from 'rxjs';
 import {
   BLOB_CHUNK_SIZE,
   MAX_BLOB_SIZE,
@@ -93,6 +102,7 @@ import {
   MAX_BLOB_BYTES,
   MIN_CHUNK_BYTES,
   isRecordId,
+  isStreamId,
   validate,
   type HttpBlobManifestResponse,
   type StreamId,
@@ -103,6 +113,14 @@ import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionDevice, type SessionManager } from '../api/session-manager';
 import { CONNECTION_CODES, SyncError } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
+import type { DeviceMeta } from '../session/device-meta';
+import {
+  createUploadQueue,
+  type QueuedBytes,
+  type QueuedEntry,
+  type QueuedUpload,
+  type UploadQueue,
+} from './upload-queue';
 
 /**
  * Stream types whose records hold FileRefs (HealthDocument `file`, LabResult and Message `attachments`):
@@ -177,6 +195,12 @@ export const FILE_ERROR_CODES = [
    * (`cause`: e.g. KeyringError CLAIM_UNCONFIRMED, the device store). No FileRef or bytes handed out.
    */
   'KEYRING_FAILED',
+  /**
+   * enqueue: the device's upload queue holds its most files or bytes already (upload-queue.ts
+   * MAX_QUEUED_UPLOADS, MAX_QUEUED_BYTES), or this files API has no device store to queue in. Nothing was
+   * stored. `retry`: it passes once queued files are uploaded or cancelled.
+   */
+  'QUEUE_FULL',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
@@ -248,7 +272,28 @@ export interface FilesDeps {
   readonly usable: () => boolean;
   /** Bounds of the uploads kept to resume; MAX_KEPT_UPLOADS and MAX_KEPT_BYTES by default. */
   readonly keep?: { readonly uploads: number; readonly bytes: number };
+  /** The device's upload queue (`enqueue`, upload-queue.ts); without it enqueue refuses QUEUE_FULL. */
+  readonly queue?: FilesQueueDeps;
 }
+
+/** What the upload queue needs of the session (session.ts wires it). */
+export interface FilesQueueDeps {
+  /** The device store the queue lies in (sealed at rest). */
+  readonly meta: DeviceMeta;
+  /** Whether the device is connected now (sync status `syncing` or `online`). */
+  readonly online: () => boolean;
+  /** Calls `listener` with `online()` at once and at each change; answers a function that stops it. */
+  readonly onOnlineChange: (listener: (online: boolean) => void) => () => void;
+  /** Why this device may not write `stream` (the engine's `whyNotWritable`), or null. */
+  readonly whyNotWritable?: (stream: string) => string | null;
+  /** A queued file refused for good (UPLOAD_REFUSED), for the sync state's `errors`. */
+  readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
+  readonly bounds?: { readonly uploads: number; readonly bytes: number };
+  readonly retry?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+/** What `enqueue` takes: put's input, without resuming (a queued file resumes by itself). */
+export type FileEnqueueInput = Omit<FilePutInput, 'resumeBlobId'>;
 
 export interface FilePutInput {
   /** The patient whose stream the file goes in; this account by default. */
@@ -599,6 +644,173 @@ export const createFiles = (deps: FilesDeps) => {
     return new FileError('TAMPERED', `get: chunk ${i}: ${message}`, { blobId });
   };
 
+  /** Refuses put's and enqueue's input (INVALID_INPUT) before anything is copied or sent. */
+  const checkInput = (input: FileEnqueueInput): void => {
+    streamOf(input);
+    const { bytes } = input;
+    if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
+    if (bytes.length > MAX_FILE_BYTES) {
+      throw invalid('bytes', `must be at most ${MAX_FILE_BYTES} bytes (this file has ${bytes.length})`);
+    }
+    const chunkSize = input.chunkSize ?? FILE_CHUNK_BYTES;
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK_BYTES || chunkSize > DEFAULT_CHUNK_BYTES) {
+      throw invalid('chunkSize', `must be a whole number from ${MIN_CHUNK_BYTES} to ${DEFAULT_CHUNK_BYTES}`);
+    }
+    checked(NameAndType, { fileName: input.fileName, mediaType: input.mediaType }, '');
+  };
+
+  /**
+   * One synchronous step from the caller's bytes to the copy and its hash (see the header). A new array,
+   * not `bytes.slice()`: a Buffer's slice is a view, and the copy is zeroed at the end.
+   */
+  const copyInput = (input: FileEnqueueInput) => {
+    const plain = new Uint8Array(input.bytes);
+    return {
+      stream: streamOf(input),
+      chunkSize: input.chunkSize ?? FILE_CHUNK_BYTES,
+      plain,
+      digest: hexEncode(sha256(plain)),
+    };
+  };
+
+  /**
+   * Uploads a queued file under its own blob id (upload-queue.ts): sealed under the stream's current write
+   * key unless a sealing is stored already, stored before the first announce, then sent as put sends.
+   */
+  const uploadQueued = async (entry: QueuedEntry, stored: QueuedBytes): Promise<void> => {
+    assertOpen();
+    const api = requireApi();
+    const { blobId, size, sha256: digest } = entry.ref;
+    const { stream, chunkSize } = entry;
+    if (!isStreamId(stream) || !isRecordId(blobId)) {
+      throw new FileError('INVALID_INPUT', `upload: the queued file's stream or blob id is malformed`, {
+        blobId,
+      });
+    }
+    const count = blobChunkCount(size, chunkSize);
+    const write = await writeKeyOf(stream, 'upload: fetching the stream key', blobId);
+    if (!write) {
+      throw new FileError(
+        'NO_KEY',
+        `upload: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed ` +
+          'yet, or not synced yet)',
+        { blobId },
+      );
+    }
+    const writeKeyId = keyId(write.key);
+    let sealing = entry.sealing;
+    if (sealing && (sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId)) {
+      // Re-keyed since it was sealed. Sealed anew only if the server holds nothing under its id: once it
+      // holds the manifest it takes no other bytes under it, and records may name the id already.
+      const held = await call(api, (t) => api.getBlob(blobId, t), 'upload: the manifest', blobId).catch(
+        (e: unknown) => {
+          if (isFileError(e) && e.code === 'NOT_FOUND' && e.serverCode === 'NOT_FOUND') return null;
+          throw e;
+        },
+      );
+      if (held === null) {
+        await stored.dropSealing();
+        sealing = undefined;
+      }
+    }
+    let sealed: Array<Uint8Array | null>;
+    if (!sealing) {
+      const fresh: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const part = await stored.readPlain(i);
+        assertOpen();
+        if (part.length !== Math.min(chunkSize, size - i * chunkSize)) {
+          part.fill(0);
+          throw new Error(`upload: chunk ${i} of queued file ${blobId} has the wrong length on this device`);
+        }
+        fresh.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
+        part.fill(0);
+      }
+      sealing = {
+        epoch: write.epoch,
+        keyId: writeKeyId,
+        digests: fresh.map((c) => base64urlEncode(sha256(c))),
+      };
+      // Stored before the announce (see upload-queue.ts).
+      await stored.saveSealing(sealing, fresh);
+      sealed = fresh;
+    } else {
+      sealed = [];
+      // A chunk missing here counts as confirmed: send fails (REFUSED) if the server lacks it.
+      for (let i = 0; i < count; i++) sealed.push(await stored.readSealed(i));
+    }
+    await send(api, {
+      blobId,
+      stream,
+      epoch: sealing.epoch,
+      keyId: sealing.keyId,
+      size,
+      chunkSize,
+      sha256: digest,
+      digests: sealing.digests,
+      sealed,
+    });
+  };
+
+  const queueDeps = deps.queue;
+  const queue: UploadQueue | null = queueDeps
+    ? createUploadQueue({
+        meta: queueDeps.meta,
+        ...(queueDeps.bounds ? { bounds: queueDeps.bounds } : {}),
+        ...(queueDeps.retry ? { retry: queueDeps.retry } : {}),
+        now: deps.now ?? Date.now,
+        usable: deps.usable,
+        online: queueDeps.online,
+        upload: uploadQueued,
+        verdict: (e, entry) => {
+          if (!deps.usable() || isAccountError(e)) return 'stop';
+          if (!isFileError(e)) return 'retry';
+          // No key may come (a key envelope not synced yet), unless this device may no longer write there.
+          if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
+            return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';
+          }
+          return e.retry ? 'retry' : 'failed';
+        },
+        describe: (e) => {
+          if (isFileError(e)) {
+            return {
+              code: e.code,
+              ...(e.serverCode === undefined ? {} : { serverCode: e.serverCode }),
+              message: e.message,
+            };
+          }
+          const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : 'ERROR';
+          return { code, message: e instanceof Error ? e.message : String(e) };
+        },
+        deleteRemote: async (blobId) => {
+          const api = requireApi();
+          await call(api, (t) => api.deleteBlob(blobId, t), 'cancel: deleting the upload', blobId);
+        },
+        ...(queueDeps.report ? { report: queueDeps.report } : {}),
+        full: (message) => new FileError('QUEUE_FULL', message, { retry: true }),
+      })
+    : null;
+  if (queue && queueDeps) {
+    let stopListening: (() => void) | null = null;
+    let stopNow = false;
+    const listen = (online: boolean): void => {
+      queue.onlineChanged(online);
+      if (deps.usable()) return;
+      // Closed or locked: nothing more is uploaded in this session (see upload-queue.ts).
+      stopNow = true;
+      stopListening?.();
+    };
+    stopListening = queueDeps.onOnlineChange(listen);
+    if (stopNow) stopListening();
+  }
+
+  /** The queued entry of `blobId`, once the queue was read; null when it is not queued here. */
+  const queuedEntry = async (blobId: string): Promise<QueuedEntry | null> => {
+    if (!queue) return null;
+    await queue.ready;
+    return queue.entry(blobId);
+  };
+
   return {
     /**
      * Seals `bytes` into chunks under the stream's current write key and uploads them as a new blob;
@@ -609,32 +821,12 @@ export const createFiles = (deps: FilesDeps) => {
     async put(input: FilePutInput): Promise<FileRef> {
       assertOpen();
       const api = requireApi();
-      const stream = streamOf(input);
-      const { bytes, resumeBlobId } = input;
-      if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
-      if (bytes.length > MAX_FILE_BYTES) {
-        throw invalid('bytes', `must be at most ${MAX_FILE_BYTES} bytes (this file has ${bytes.length})`);
-      }
-      const chunkSize = input.chunkSize ?? FILE_CHUNK_BYTES;
-      if (
-        !Number.isSafeInteger(chunkSize) ||
-        chunkSize < MIN_CHUNK_BYTES ||
-        chunkSize > DEFAULT_CHUNK_BYTES
-      ) {
-        throw invalid(
-          'chunkSize',
-          `must be a whole number from ${MIN_CHUNK_BYTES} to ${DEFAULT_CHUNK_BYTES}`,
-        );
-      }
-      checked(NameAndType, { fileName: input.fileName, mediaType: input.mediaType }, '');
+      const { resumeBlobId } = input;
+      checkInput(input);
       if (resumeBlobId !== undefined && !(typeof resumeBlobId === 'string' && isRecordId(resumeBlobId))) {
         throw invalid('resumeBlobId', 'must be the blobId of a FileError an earlier put failed with');
       }
-
-      // One synchronous step from the caller's bytes to the copy sealed and its hash (see the header).
-      // A new array, not `bytes.slice()`: a Buffer's slice is a view, and the copy is zeroed at the end.
-      const plain = new Uint8Array(bytes);
-      const digest = hexEncode(sha256(plain));
+      const { stream, chunkSize, plain, digest } = copyInput(input);
       const file = { stream, chunkSize, size: plain.length, sha256: digest };
       /** The upload this put owns: kept if the put fails with `retry`. */
       let current = resumeBlobId === undefined ? null : claim(resumeBlobId, file);
@@ -709,6 +901,63 @@ export const createFiles = (deps: FilesDeps) => {
     },
 
     /**
+     * Queues the file on this device and answers its FileRef at once, without a connection: sealed under
+     * the stream's write key and uploaded when the device is online (upload-queue.ts). Refused, with
+     * nothing stored: input as put's (INVALID_INPUT), a stream this device may not write (FORBIDDEN), a
+     * full queue (QUEUE_FULL).
+     */
+    async enqueue(input: FileEnqueueInput): Promise<FileRef> {
+      assertOpen();
+      requireApi();
+      checkInput(input);
+      const { stream, chunkSize, plain, digest } = copyInput(input);
+      try {
+        const why = queueDeps?.whyNotWritable?.(stream);
+        if (why) {
+          throw new FileError(
+            'FORBIDDEN',
+            `enqueue: this device may not write ${stream} (${why}); nothing was stored`,
+          );
+        }
+        if (!queue) {
+          throw new FileError('QUEUE_FULL', 'enqueue: this files API has no device store to queue in');
+        }
+        const ref: FileRef = {
+          blobId: newBlobId(),
+          fileName: input.fileName,
+          mediaType: input.mediaType,
+          size: plain.length,
+          sha256: digest,
+        };
+        await queue.enqueue(ref, stream, chunkSize, plain);
+        return ref;
+      } finally {
+        plain.fill(0);
+      }
+    },
+
+    /** The files queued on this device, oldest first (see QueuedUpload); emits on every change. */
+    uploads$: queue ? queue.uploads$ : new BehaviorSubject<readonly QueuedUpload[]>([]).asObservable(),
+    uploads: (): readonly QueuedUpload[] => (queue ? queue.uploads() : []),
+
+    /**
+     * Removes queued file `blobId` and its bytes from this device; what reached the server is deleted
+     * there, best effort. False when no such file is queued.
+     */
+    async cancelUpload(blobId: string): Promise<boolean> {
+      assertOpen();
+      if (typeof blobId !== 'string' || !isRecordId(blobId)) throw invalid('blobId', 'must be a blob id');
+      return queue ? queue.cancel(blobId) : false;
+    },
+
+    /** Queues again a file refused for good (`state: 'failed'`); false when there is none such. */
+    async retryUpload(blobId: string): Promise<boolean> {
+      assertOpen();
+      if (typeof blobId !== 'string' || !isRecordId(blobId)) throw invalid('blobId', 'must be a blob id');
+      return queue ? queue.retry(blobId) : false;
+    },
+
+    /**
      * The file's bytes, once every check passed (see the header); nothing otherwise. `location` is the
      * stream the record holding the FileRef is in.
      */
@@ -721,6 +970,30 @@ export const createFiles = (deps: FilesDeps) => {
         throw invalid('fileRef.size', `is over the ${MAX_FILE_BYTES} bytes a file may have`);
       }
       const { blobId } = ref;
+      const queued = await queuedEntry(blobId);
+      if (queued) {
+        // Not uploaded yet: this device's own copy, checked as the server's would be.
+        if (queued.stream !== stream) {
+          throw new FileError('CONTEXT_MISMATCH', `get: queued file ${blobId} is in another stream`, {
+            blobId,
+          });
+        }
+        if (queued.ref.size !== ref.size) {
+          throw new FileError('SIZE_MISMATCH', `get: queued file ${blobId} has another size`, { blobId });
+        }
+        if (queued.ref.sha256 !== ref.sha256) {
+          throw new FileError('HASH_MISMATCH', `get: queued file ${blobId} has another sha256`, { blobId });
+        }
+        const own = await queue!.read(blobId).catch((e: unknown) => {
+          throw new FileError('HASH_MISMATCH', `get: ${e instanceof Error ? e.message : String(e)}`, {
+            blobId,
+            cause: e,
+          });
+        });
+        assertOpen();
+        // Null: uploaded and removed meanwhile; the server has it.
+        if (own) return own;
+      }
       const manifest = await call(api, (t) => api.getBlob(blobId, t), 'get: the manifest', blobId);
       const count = checkManifest(manifest, ref, stream);
       const out = new Uint8Array(ref.size);
@@ -790,6 +1063,16 @@ export const createFiles = (deps: FilesDeps) => {
       const api = requireApi();
       const { blobId } = checkFileRef(fileRef);
       const stream = streamOf(location);
+      const queued = await queuedEntry(blobId);
+      if (queued) {
+        if (queued.stream !== stream) {
+          throw new FileError('CONTEXT_MISMATCH', `delete: queued file ${blobId} is in another stream`, {
+            blobId,
+          });
+        }
+        // Cancels the upload (and deletes what reached the server, best effort: upload-queue.ts).
+        if (await queue!.cancel(blobId)) return;
+      }
       const manifest = await call(api, (t) => api.getBlob(blobId, t), 'delete: the manifest', blobId).catch(
         (e: unknown) => {
           // Never stored, or deleted already: the download route does not tell them apart, the deletion

@@ -189,6 +189,9 @@ const copySecrets = (account: DeviceAccount) => {
   };
 };
 
+/** Whether the sync status means the device is connected: files queued offline upload then. */
+const connectedStatus = (status: string): boolean => status === 'syncing' || status === 'online';
+
 const lockedWhileOpening = () =>
   new AccountError('LOCKED', 'the account was locked while its device session was opening; unlock it again');
 
@@ -474,6 +477,18 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     keyring,
     assertUnlocked: assertUsable,
     usable,
+    // Files added offline (files/upload-queue.ts): uploaded while the socket is up, as pushes are.
+    queue: {
+      meta,
+      online: () => connectedStatus(engine.state().status),
+      onOnlineChange: (listener) => {
+        const subscription = engine.state$.subscribe((state) => listener(connectedStatus(state.status)));
+        return () => subscription.unsubscribe();
+      },
+      whyNotWritable: (stream) =>
+        stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream),
+      report: (issue) => engine.reportIssue(issue),
+    },
   });
   // A lock at an await below: the open ends LOCKED through the catch, which closes what it opened. In
   // between, only the copies are used, and audit appends refuse by themselves.

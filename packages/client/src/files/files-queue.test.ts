@@ -1,0 +1,506 @@
+// session.files.enqueue and the upload queue (upload-queue.ts) against an in-memory blob server and device
+// metadata: a file queued offline answers its FileRef at once and its bytes from the queue, is uploaded
+// once online, survives a restart, is uploaded once even after a crash between the last chunk and its
+// removal, is sealed under the key the stream writes with at upload time, waits with backoff after a
+// failure that can pass, is reported and kept after a refusal for good, can be cancelled (files.delete
+// too), is refused with nothing stored when the queue is full, and is not uploaded once locked. The
+// plaintext is not in the raw storage of a real device database.
+import { afterEach, describe, expect, it } from 'vitest';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import {
+  base64urlEncode,
+  generateDeviceKeys,
+  generateStreamKey,
+  hexEncode,
+  keyId,
+  randomBytes,
+  sealedKeyId,
+  sha256,
+  tweetnaclEd25519,
+  utf8Encode,
+} from '@hale/crypto';
+import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
+import { HaleClientError } from '../api/errors';
+import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
+import { deviceMetaStore } from '../store/meta-store';
+import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
+import { createFiles, isFileError, type FilesHttpApi, type FilesQueueDeps } from './files';
+
+const ACCOUNT = 'A'.repeat(22);
+const STREAM = `${ACCOUNT}/document`;
+
+/** A blob server in memory; `refuse` answers the next call of a name with that error instead. */
+const memoryServer = () => {
+  const manifests = new Map<string, HttpBlobCreateRequest>();
+  const chunks = new Map<string, Uint8Array>();
+  const deleted = new Set<string>();
+  const calls: string[] = [];
+  const refuse = new Map<string, HaleClientError>();
+  const holds = new Map<string, { reached: () => void; released: Promise<void> }>();
+  const hold = (call: string) => {
+    let reached!: () => void;
+    let release!: () => void;
+    const atHold = new Promise<void>((r) => (reached = r));
+    holds.set(call, { reached, released: new Promise<void>((r) => (release = r)) });
+    return { reached: atHold, release };
+  };
+  const have = (blobId: string): number[] =>
+    [...chunks.keys()]
+      .filter((k) => k.startsWith(`${blobId}/`))
+      .map((k) => Number(k.split('/')[1]))
+      .sort((a, b) => a - b);
+  const step = (call: string): void => {
+    calls.push(call);
+    const error = refuse.get(call);
+    if (error) {
+      refuse.delete(call);
+      throw error;
+    }
+  };
+  const manifest = (blobId: string): HttpBlobCreateRequest => {
+    const m = manifests.get(blobId);
+    if (!m) throw new HaleClientError({ code: 'NOT_FOUND', message: 'blob not found', status: 404 });
+    return m;
+  };
+  const api: FilesHttpApi = {
+    challenge: async () => ({
+      challengeId: base64urlEncode(randomBytes(16)),
+      nonce: base64urlEncode(randomBytes(32)),
+      serverId: 'srv_test',
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    }),
+    session: async () => ({
+      token: 'tok_0123456789abcdef',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    }),
+    createBlob: async (body) => {
+      step('createBlob');
+      if (deleted.has(body.blobId)) {
+        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted already', status: 410 });
+      }
+      const held = manifests.get(body.blobId);
+      // As the server's store: the same manifest again answers what it holds, another one is refused.
+      if (held && JSON.stringify(held.digests) !== JSON.stringify(body.digests)) {
+        throw new HaleClientError({ code: 'ALREADY_EXISTS', message: 'other manifest', status: 409 });
+      }
+      if (!held) manifests.set(body.blobId, body);
+      return { blobId: body.blobId, have: have(body.blobId) };
+    },
+    putChunk: async (blobId, index, bytes) => {
+      step(`putChunk ${index}`);
+      manifest(blobId);
+      chunks.set(`${blobId}/${index}`, bytes.slice());
+      const h = holds.get(`putChunk ${index}`);
+      if (h) {
+        holds.delete(`putChunk ${index}`);
+        h.reached();
+        await h.released;
+      }
+      return { have: have(blobId) };
+    },
+    getBlob: async (blobId): Promise<HttpBlobManifestResponse> => {
+      step('getBlob');
+      const m = manifest(blobId);
+      const held = have(blobId);
+      return { ...m, have: held, complete: held.length === m.chunkCount };
+    },
+    getChunk: async (blobId, index) => {
+      step(`getChunk ${index}`);
+      const bytes = chunks.get(`${blobId}/${index}`);
+      if (!bytes) throw new HaleClientError({ code: 'NOT_FOUND', message: 'chunk not stored', status: 404 });
+      return bytes.slice();
+    },
+    deleteBlob: async (blobId) => {
+      step('deleteBlob');
+      const m = manifest(blobId);
+      manifests.delete(blobId);
+      deleted.add(blobId);
+      for (const i of have(blobId)) chunks.delete(`${blobId}/${i}`);
+      return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
+    },
+  };
+  return { api, manifests, chunks, calls, refuse, hold };
+};
+
+/** Device metadata over a Map (as RxDB local documents would hold it, values as JSON). */
+const mapMeta = (store = new Map<string, string>()) => ({
+  store,
+  meta: createDeviceMeta({
+    read: async (key) => {
+      const v = store.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as unknown);
+    },
+    write: async (key, value) => void store.set(key, JSON.stringify(value)),
+    remove: async (keys) => {
+      for (const k of keys) store.delete(k);
+    },
+    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
+  }),
+});
+
+const keyringOf = (keys: Uint8Array[]) => ({
+  keys,
+  writeKey: async () => {
+    const key = keys.at(-1);
+    return key ? { epoch: keys.length - 1, key } : null;
+  },
+  keyFor: async (_stream: string, epoch: number) => keys[epoch] ?? null,
+  currentEpoch: () => keys.length - 1,
+  refresh: async () => 0,
+});
+
+/** A device: files over `meta`, online when `link.online`; `link.set` flips it as the sync state would. */
+const device = (
+  api: FilesHttpApi,
+  meta: DeviceMeta,
+  options: {
+    keyring?: ReturnType<typeof keyringOf>;
+    online?: boolean;
+    bounds?: FilesQueueDeps['bounds'];
+    whyNotWritable?: (stream: string) => string | null;
+  } = {},
+) => {
+  const state = { usable: true, online: options.online ?? false };
+  const listeners = new Set<(online: boolean) => void>();
+  const reports: Array<{ code: string; id: string }> = [];
+  const files = createFiles({
+    accountId: ACCOUNT,
+    api,
+    device: generateDeviceKeys(),
+    ed: tweetnaclEd25519,
+    keyring: options.keyring ?? keyringOf([generateStreamKey()]),
+    usable: () => state.usable,
+    assertUnlocked: () => undefined,
+    queue: {
+      meta,
+      online: () => state.online,
+      onOnlineChange: (listener) => {
+        listeners.add(listener);
+        listener(state.online);
+        return () => listeners.delete(listener);
+      },
+      report: (issue) => reports.push({ code: issue.code, id: issue.id }),
+      retry: { baseMs: 20, maxMs: 40 },
+      ...(options.bounds ? { bounds: options.bounds } : {}),
+      ...(options.whyNotWritable ? { whyNotWritable: options.whyNotWritable } : {}),
+    },
+  });
+  const set = (online: boolean): void => {
+    state.online = online;
+    for (const l of [...listeners]) l(online);
+  };
+  const close = (): void => {
+    state.usable = false;
+    set(false);
+  };
+  return { files, state, set, close, reports, listeners };
+};
+
+const fileBytes = (size: number, seed = 3): Uint8Array => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed + (i >> 8)) & 0xff;
+  return bytes;
+};
+
+const input = (bytes: Uint8Array) => ({
+  type: 'document' as const,
+  bytes,
+  fileName: 'lab report.jpg',
+  mediaType: 'image/jpeg',
+  chunkSize: MIN_CHUNK_BYTES,
+});
+
+const until = async (check: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const chunkKeys = (store: Map<string, string>): string[] =>
+  [...store.keys()].filter((k) => k.startsWith('upload-chunk-'));
+
+describe('files.enqueue: the offline upload queue', () => {
+  it('answers the FileRef offline, serves the bytes from the queue, and uploads once online', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 100);
+
+    const ref = await d.files.enqueue(input(bytes));
+
+    expect(ref).toEqual({
+      blobId: ref.blobId,
+      fileName: 'lab report.jpg',
+      mediaType: 'image/jpeg',
+      size: bytes.length,
+      sha256: hexEncode(sha256(bytes)),
+    });
+    expect(server.calls).toEqual([]);
+    expect(d.files.uploads()).toMatchObject([{ blobId: ref.blobId, stream: STREAM, state: 'queued' }]);
+    expect(chunkKeys(store)).toHaveLength(3);
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+    expect(server.calls).toEqual([]);
+
+    d.set(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded');
+
+    expect(server.manifests.get(ref.blobId)?.stream).toBe(STREAM);
+    expect(server.calls.filter((c) => c.startsWith('putChunk'))).toHaveLength(3);
+    expect(chunkKeys(store)).toEqual([]);
+    // Now from the server, checked as any file.
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+    expect(server.calls).toContain('getChunk 2');
+  });
+
+  it('survives a restart: a file queued by a closed session is uploaded by the next one', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    const keyring = keyringOf([generateStreamKey()]);
+    const first = device(server.api, meta, { keyring });
+    const ref = await first.files.enqueue(input(fileBytes(1000)));
+    first.close();
+
+    const second = device(server.api, meta, { keyring });
+    await until(() => second.files.uploads().length === 1, 'listed after the restart');
+    second.set(true);
+    await until(() => second.files.uploads().length === 0, 'uploaded');
+    expect([...server.manifests.keys()]).toEqual([ref.blobId]);
+  });
+
+  it('a crash after the last chunk, before the removal, re-announces the same blob: one blob', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const keyring = keyringOf([generateStreamKey()]);
+    const first = device(server.api, meta, { keyring });
+    const bytes = fileBytes(MIN_CHUNK_BYTES + 10);
+    const ref = await first.files.enqueue(input(bytes));
+    const last = server.hold('putChunk 1');
+    first.set(true);
+    await last.reached;
+    // The device's store as a crash would leave it: every chunk on the server, the file still queued.
+    const crashed = new Map(store);
+    first.close();
+    last.release();
+
+    const again = mapMeta(crashed);
+    const second = device(server.api, again.meta, { keyring });
+    await until(() => second.files.uploads().length === 1, 'still queued after the crash');
+    second.set(true);
+    await until(() => second.files.uploads().length === 0, 'done after the crash');
+    expect([...server.manifests.keys()]).toEqual([ref.blobId]);
+    expect(server.calls.filter((c) => c === 'createBlob')).toHaveLength(2);
+    expect(server.calls.filter((c) => c.startsWith('putChunk'))).toHaveLength(2);
+    expect(chunkKeys(crashed)).toEqual([]);
+    expect(await second.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+
+  it('seals at upload time under the key the stream writes with then', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    const keyring = keyringOf([generateStreamKey()]);
+    const d = device(server.api, meta, { keyring });
+    const ref = await d.files.enqueue(input(fileBytes(500)));
+    // Re-keyed while offline (a grant ended).
+    keyring.keys.push(generateStreamKey());
+    d.set(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded');
+    const named = sealedKeyId(server.chunks.get(`${ref.blobId}/0`)!);
+    expect(named.ok && named.value).toBe(keyId(keyring.keys[1]!));
+  });
+
+  it('re-keyed after sealing: sealed anew if the server holds nothing, else finished as announced', async () => {
+    const cutOff = async (call: string) => {
+      const server = memoryServer();
+      const { meta } = mapMeta();
+      const keyring = keyringOf([generateStreamKey()]);
+      const d = device(server.api, meta, { keyring });
+      const bytes = fileBytes(500, call.length);
+      const ref = await d.files.enqueue(input(bytes));
+      server.refuse.set(call, new HaleClientError({ code: 'NETWORK', message: 'reset', status: 0 }));
+      d.set(true);
+      await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', `cut off at ${call}`);
+      d.set(false);
+      keyring.keys.push(generateStreamKey());
+      d.set(true);
+      await until(() => d.files.uploads().length === 0, 'uploaded');
+      const named = sealedKeyId(server.chunks.get(`${ref.blobId}/0`)!);
+      const calls = [...server.calls];
+      expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+      return { epoch: keyring.keys.findIndex((k) => named.ok && keyId(k) === named.value), calls };
+    };
+    // Its announce lost: no manifest on the server, sealed anew under the new key.
+    const lost = await cutOff('createBlob');
+    expect(lost.epoch).toBe(1);
+    expect(lost.calls.filter((c) => c === 'getBlob')).toHaveLength(1);
+    // Announced, its chunk lost: the server takes no other bytes under that id, finished under the old key.
+    const announced = await cutOff('putChunk 0');
+    expect(announced.epoch).toBe(0);
+    expect(announced.calls.filter((c) => c === 'createBlob')).toHaveLength(2);
+  });
+
+  it('after a failure that can pass, retries with backoff and reports the last error meanwhile', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    const d = device(server.api, meta, { online: true });
+    server.refuse.set(
+      'createBlob',
+      new HaleClientError({ code: 'RATE_LIMITED', message: 'slow down', status: 429, retry: true }),
+    );
+    const seen: string[] = [];
+    const sub = d.files.uploads$.subscribe((list) => {
+      const u = list[0];
+      if (u) seen.push(`${u.state}${u.lastError ? ` ${u.lastError.serverCode}` : ''}`);
+    });
+    await d.files.enqueue(input(fileBytes(100)));
+    await until(() => d.files.uploads().length === 0, 'uploaded on the retry');
+    sub.unsubscribe();
+    expect(seen).toContain('queued RATE_LIMITED');
+    expect(server.calls.filter((c) => c === 'createBlob')).toHaveLength(2);
+    expect(d.reports).toEqual([]);
+  });
+
+  it('a refusal for good is reported once and kept listed until cancelled; cancel removes the bytes', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta, { online: true });
+    server.refuse.set(
+      'createBlob',
+      new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'over quota', status: 413, retry: false }),
+    );
+    const ref = await d.files.enqueue(input(fileBytes(100)));
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+    expect(d.files.uploads()[0]?.lastError).toMatchObject({ code: 'REFUSED', serverCode: 'QUOTA_EXCEEDED' });
+    expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+    // Not retried by itself, also not at a reconnect.
+    d.set(false);
+    d.set(true);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(server.calls.filter((c) => c === 'createBlob')).toHaveLength(1);
+
+    // Cancelled: the sealed upload's blob is deleted on the server (best effort), the bytes here removed.
+    expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+    expect(d.files.uploads()).toEqual([]);
+    expect(chunkKeys(store)).toEqual([]);
+    expect(store.get('upload-queue')).toBe('[]');
+  });
+
+  it('retryUpload queues a failed file again', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    const d = device(server.api, meta, { online: true });
+    server.refuse.set(
+      'createBlob',
+      new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'over quota', status: 413, retry: false }),
+    );
+    const ref = await d.files.enqueue(input(fileBytes(100)));
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+    expect(await d.files.retryUpload(ref.blobId)).toBe(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded');
+    expect(server.manifests.has(ref.blobId)).toBe(true);
+  });
+
+  it('a provider whose write access ended: NO_KEY is a refusal for good', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    let ended = false;
+    const d = device(server.api, meta, {
+      keyring: keyringOf([]),
+      whyNotWritable: () => (ended ? 'revoked' : null),
+    });
+    await d.files.enqueue(input(fileBytes(100)));
+    ended = true;
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+    expect(d.files.uploads()[0]?.lastError?.code).toBe('NO_KEY');
+    // And a new enqueue is refused at once, nothing stored.
+    const refused = await d.files.enqueue(input(fileBytes(10))).catch((e: unknown) => e);
+    expect(isFileError(refused) && refused.code).toBe('FORBIDDEN');
+    expect(d.files.uploads()).toHaveLength(1);
+  });
+
+  it('files.delete of a queued FileRef cancels it; nothing is uploaded', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(100)));
+    const other = await d.files.delete(ref, { type: 'message' }).catch((e: unknown) => e);
+    expect(isFileError(other) && other.code).toBe('CONTEXT_MISMATCH');
+    await d.files.delete(ref, { type: 'document' });
+    expect(d.files.uploads()).toEqual([]);
+    expect(chunkKeys(store)).toEqual([]);
+    d.set(true);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(server.calls).toEqual([]);
+  });
+
+  it('a full queue refuses with QUEUE_FULL and stores nothing', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta, { bounds: { uploads: 2, bytes: 1500 } });
+    await d.files.enqueue(input(fileBytes(1000)));
+    const before = new Map(store);
+    const tooBig = await d.files.enqueue(input(fileBytes(600))).catch((e: unknown) => e);
+    expect(isFileError(tooBig) && [tooBig.code, tooBig.retry]).toEqual(['QUEUE_FULL', true]);
+    expect(store).toEqual(before);
+    await d.files.enqueue(input(fileBytes(400)));
+    const tooMany = await d.files.enqueue(input(fileBytes(1))).catch((e: unknown) => e);
+    expect(isFileError(tooMany) && tooMany.code).toBe('QUEUE_FULL');
+    expect(d.files.uploads()).toHaveLength(2);
+    expect(chunkKeys(store)).toHaveLength(2);
+  });
+
+  it('nothing is uploaded once the session is locked or closed; the file stays queued', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    await d.files.enqueue(input(fileBytes(100)));
+    d.state.usable = false;
+    d.set(true);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(server.calls).toEqual([]);
+    expect(chunkKeys(store)).toHaveLength(1);
+    expect(d.listeners.size).toBe(0);
+  });
+});
+
+describe('the queue on a real device database', () => {
+  const dbs: DeviceDb[] = [];
+  afterEach(async () => {
+    await Promise.all(dbs.splice(0).map((db) => (db.closed ? Promise.resolve() : closeDeviceDb(db))));
+  });
+
+  it('keeps no plaintext of a queued file in the raw storage', async () => {
+    const name = `hale-upload-queue-${Date.now().toString(36)}`;
+    const db = await openDeviceDb({
+      name,
+      storage: getRxStorageMemory(),
+      atRestKey: new Uint8Array(32).fill(5),
+    });
+    dbs.push(db);
+    const meta = createDeviceMeta(deviceMetaStore(db));
+    const d = device(memoryServer().api, meta);
+    const marker = `lab-report-plaintext-${Math.random().toString(36).slice(2)}`;
+    const bytes = utf8Encode(marker.repeat(40));
+    const ref = await d.files.enqueue({ ...input(bytes), fileName: `name-${marker}.jpg` });
+    const raw = (): string => {
+      const out: unknown[] = [];
+      for (const [key, state] of getRxStorageMemory().collectionStates) {
+        if (key.startsWith(`${name}--`)) out.push(key, [...state.documents.values()]);
+      }
+      return JSON.stringify(out);
+    };
+    // RxDB hands a local document to its storage after the write settles.
+    await until(() => raw().includes('meta-upload-queue'), 'the index in the storage');
+    const dump = raw();
+    // The store holds the queue (its ids in clear) ...
+    expect(dump).toContain(`meta-upload-chunk-${ref.blobId}-p0`);
+    expect(dump).toContain('meta-upload-queue');
+    // ... and neither the bytes, as stored unsealed (base64url) or as text, nor the file's name.
+    expect(dump).not.toContain(base64urlEncode(bytes).slice(0, 40));
+    expect(dump).not.toContain(marker);
+    expect(dump).not.toContain(ref.sha256);
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+});

@@ -1,0 +1,492 @@
+/**
+ * Files added without a connection (`session.files.enqueue`): kept on the device, uploaded when it is
+ * online. This module keeps the queue and decides when to upload; files.ts seals and sends (its upload
+ * path, `uploadQueued`) and classifies failures.
+ *
+ * Storage: device metadata (RxDB local documents, their values sealed at rest by at-rest-encryption.ts;
+ * their ids in clear). `upload-queue` is the index: per file its FileRef, stream, chunk size, when it was
+ * queued, a refusal for good (`failed`), and once sealed for upload the sealing (epoch, key id, digests
+ * of the sealed chunks). Each chunk of the plaintext is a document of its own, `upload-chunk-<blobId>-p<i>`,
+ * and once sealed each sealed chunk `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at
+ * most 1 MiB) per document, never the whole file. Ids name only the random blob id, never a patient.
+ *
+ * Invariants:
+ * - Bounded: at most `bounds.uploads` files and `bounds.bytes` plaintext bytes queued (failed ones
+ *   included: they hold their bytes until cancelled). An enqueue past either bound is refused (`full`,
+ *   FileError QUEUE_FULL) before anything is written. Enqueues run one at a time, so two cannot both pass
+ *   the check. While a file uploads its sealed copy is stored too (about twice its size).
+ * - An enqueue writes the chunks first, the index entry last: a crash in between leaves chunks no entry
+ *   names, removed at the next start (`orphans`). A failed write removes what it wrote; nothing is queued.
+ * - The sealed chunks and the sealing are stored before the manifest is first announced (files.ts): a
+ *   crash or lost answer after the announce finds the very bytes the server committed to, and announcing
+ *   the same manifest again answers which chunks the server holds (sync-server blobs.ts); sealing anew
+ *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS).
+ * - A file leaves the queue only once the server confirmed every chunk (or by cancel): the index entry
+ *   first, then its chunks. A crash between the last chunk and the removal uploads it again at the next
+ *   start, which only re-announces the same manifest: one blob, never two.
+ * - Uploads run only while `online()` and `usable()` (not locked, not closed), one file at a time, at
+ *   start, when the connection comes back (`onlineChanged(true)`, which retries every waiting file at once),
+ *   and after a failure that can pass with backoff (`retry`: base doubling up to max, kept in memory: a
+ *   new session tries at once). A refusal for good (`verdict` 'failed') is stored with the entry, reported
+ *   (`report`) once, and never retried by itself: the file stays listed until `cancel` or `retry`.
+ * - `stop()` (close, lock) clears the timer; the upload under way fails at its next request (files.ts
+ *   asserts the session is usable before each) and the file stays queued for the next session.
+ * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
+ *   blob is deleted on the server, best effort (an upload under way is deleted when it ends). Failing
+ *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
+ *   be affected (the id is this file's alone).
+ * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
+ * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
+ * match its schema (reported by device-meta as META_INVALID) leaves the queue empty in memory and refuses
+ * enqueues (it is never written over); a sealed chunk missing on disk makes the upload fail and retry.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { BehaviorSubject } from 'rxjs';
+import { base64urlDecode, base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
+import { FileRefSchema, type FileRef } from '@hale/model';
+import type { DeviceMeta } from '../session/device-meta';
+
+/** Most files queued (see the header). */
+export const MAX_QUEUED_UPLOADS = 50;
+/** Most plaintext bytes queued, all files together (see the header). */
+export const MAX_QUEUED_BYTES = 200 * 1024 * 1024;
+/** Backoff after a failure that can pass: 5 s, doubling up to 10 min. */
+export const UPLOAD_RETRY = { baseMs: 5_000, maxMs: 10 * 60_000 } as const;
+
+const INDEX_KEY = 'upload-queue';
+const CHUNK_PREFIX = 'upload-chunk-';
+const chunkKey = (blobId: string, kind: 'p' | 's', index: number): string =>
+  `${CHUNK_PREFIX}${blobId}-${kind}${index}`;
+/** A chunk's base64url text: at most 1 MiB of bytes (DEFAULT_CHUNK_BYTES) plus a seal's overhead. */
+const ChunkText = Type.String({ maxLength: 1_500_000 });
+const IsoText = Type.String({ maxLength: 40 });
+
+const UploadErrorSchema = Type.Object({
+  code: Type.String({ maxLength: 64 }),
+  serverCode: Type.Optional(Type.String({ maxLength: 64 })),
+  message: Type.String({ maxLength: 2000 }),
+  at: IsoText,
+});
+export type UploadErrorInfo = Static<typeof UploadErrorSchema>;
+
+const SealingSchema = Type.Object({
+  epoch: Type.Integer({ minimum: 0 }),
+  keyId: Type.String({ maxLength: 128 }),
+  digests: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100_000 }),
+});
+export type Sealing = Static<typeof SealingSchema>;
+
+const QueuedEntrySchema = Type.Object({
+  ref: FileRefSchema,
+  stream: Type.String({ maxLength: 128 }),
+  chunkSize: Type.Integer({ minimum: 1 }),
+  queuedAt: IsoText,
+  failed: Type.Optional(UploadErrorSchema),
+  sealing: Type.Optional(SealingSchema),
+});
+export type QueuedEntry = Static<typeof QueuedEntrySchema>;
+const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
+
+/**
+ * `queued`: waiting for the connection or for its next attempt (`nextAttemptAt`, after a failure that can
+ * pass, `lastError`); `uploading`; `failed`: refused for good (`lastError`), waiting for cancel or retry.
+ */
+export type QueuedUploadState = 'queued' | 'uploading' | 'failed';
+
+/** A queued file as the app lists it (`files.uploads()`). */
+export interface QueuedUpload {
+  readonly blobId: string;
+  readonly stream: string;
+  readonly patientId: string;
+  readonly type: string;
+  readonly fileName: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly queuedAt: string;
+  readonly state: QueuedUploadState;
+  /** Attempts that failed in this session. */
+  readonly attempts: number;
+  readonly lastError: UploadErrorInfo | null;
+  readonly nextAttemptAt: string | null;
+}
+
+/** What an upload of one queued file reads and writes of its stored bytes. */
+export interface QueuedBytes {
+  /** Plaintext chunk `index`; rejects when it is not stored. */
+  readPlain(index: number): Promise<Uint8Array>;
+  /** Sealed chunk `index` as stored by `saveSealing`, or null. */
+  readSealed(index: number): Promise<Uint8Array | null>;
+  /** Stores the sealed chunks, then the sealing in the index (see the header); rejects once cancelled. */
+  saveSealing(sealing: Sealing, sealed: readonly Uint8Array[]): Promise<void>;
+  /** Forgets a sealing nothing of reached the server (sealed anew under another key). */
+  dropSealing(): Promise<void>;
+}
+
+export interface UploadQueueDeps {
+  readonly meta: DeviceMeta;
+  readonly bounds?: { readonly uploads: number; readonly bytes: number };
+  readonly retry?: { readonly baseMs: number; readonly maxMs: number };
+  readonly now: () => number;
+  readonly usable: () => boolean;
+  readonly online: () => boolean;
+  /** Seals (if not sealed yet) and sends; settles once the server confirmed every chunk. */
+  readonly upload: (entry: QueuedEntry, bytes: QueuedBytes) => Promise<void>;
+  /** 'retry' with backoff, 'failed' for good, or 'stop' (locked or closed: the file stays as it was). */
+  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stop';
+  readonly describe: (error: unknown) => { code: string; serverCode?: string; message: string };
+  /** Deletes the blob on the server; may reject (best effort). */
+  readonly deleteRemote: (blobId: string) => Promise<void>;
+  readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
+  /** The error an enqueue past the bounds is refused with. */
+  readonly full: (message: string) => Error;
+}
+
+const chunkCount = (size: number, chunkSize: number): number => Math.max(1, Math.ceil(size / chunkSize));
+
+export const createUploadQueue = (deps: UploadQueueDeps) => {
+  const { meta } = deps;
+  const bounds = deps.bounds ?? { uploads: MAX_QUEUED_UPLOADS, bytes: MAX_QUEUED_BYTES };
+  const retry = deps.retry ?? UPLOAD_RETRY;
+  const iso = (): string => new Date(deps.now()).toISOString();
+
+  /** The index as stored, in queue order. */
+  let entries: QueuedEntry[] = [];
+  /** In-memory state of this session per blob id (see the header). */
+  const runtime = new Map<string, { attempts: number; lastError: UploadErrorInfo | null; nextAt: number }>();
+  let uploading: string | null = null;
+  const cancelled = new Set<string>();
+  const list$ = new BehaviorSubject<readonly QueuedUpload[]>([]);
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wasOnline = false;
+
+  const view = (e: QueuedEntry): QueuedUpload => {
+    const rt = runtime.get(e.ref.blobId);
+    const slash = e.stream.indexOf('/');
+    return {
+      blobId: e.ref.blobId,
+      stream: e.stream,
+      patientId: e.stream.slice(0, slash),
+      type: e.stream.slice(slash + 1),
+      fileName: e.ref.fileName,
+      mediaType: e.ref.mediaType,
+      size: e.ref.size,
+      queuedAt: e.queuedAt,
+      state: e.failed ? 'failed' : uploading === e.ref.blobId ? 'uploading' : 'queued',
+      attempts: rt?.attempts ?? 0,
+      lastError: e.failed ?? rt?.lastError ?? null,
+      nextAttemptAt:
+        e.failed || rt === undefined || rt.nextAt === 0 ? null : new Date(rt.nextAt).toISOString(),
+    };
+  };
+  const emit = (): void => list$.next(entries.map(view));
+
+  const chunkKeysOf = (e: QueuedEntry): string[] => {
+    const n = chunkCount(e.ref.size, e.chunkSize);
+    const keys: string[] = [];
+    for (let i = 0; i < n; i++) keys.push(chunkKey(e.ref.blobId, 'p', i), chunkKey(e.ref.blobId, 's', i));
+    return keys;
+  };
+
+  /** Changes the stored index; the in-memory copy follows what was written. */
+  const updateIndex = async (change: (current: QueuedEntry[]) => QueuedEntry[]): Promise<void> => {
+    const next = await meta.update(INDEX_KEY, QueueIndexSchema, (current) => change(current ?? []));
+    entries = next ?? [];
+    emit();
+  };
+
+  /** Chunks of files the index does not name (a crash during an enqueue or a removal), removed. */
+  const removeOrphans = async (): Promise<void> => {
+    const keys = await meta.keys(CHUNK_PREFIX);
+    if (keys === null) return;
+    const plain = new Set(entries.flatMap(chunkKeysOf).filter((k) => /-p\d+$/.test(k)));
+    // Sealed chunks only of a sealing the index holds: else a crash came before the index was written.
+    const sealed = new Set(
+      entries
+        .filter((e) => e.sealing)
+        .flatMap(chunkKeysOf)
+        .filter((k) => /-s\d+$/.test(k)),
+    );
+    const orphans = keys.filter((k) => !plain.has(k) && !sealed.has(k));
+    if (orphans.length > 0) await meta.remove(orphans);
+  };
+
+  const ready: Promise<boolean> = (async () => {
+    // `update` that changes nothing: rejects, instead of answering null, when the index is unreadable.
+    const stored = await meta.update(INDEX_KEY, QueueIndexSchema, (current) => current);
+    entries = stored ?? [];
+    emit();
+    await removeOrphans().catch(() => undefined);
+    return true;
+  })().catch(() => false);
+
+  const readChunk = async (key: string): Promise<Uint8Array | null> => {
+    const text = await meta.get(key, ChunkText);
+    if (text === null) return null;
+    const bytes = base64urlDecode(text);
+    return bytes.ok ? bytes.value : null;
+  };
+
+  const bytesOf = (e: QueuedEntry): QueuedBytes => {
+    const blobId = e.ref.blobId;
+    return {
+      async readPlain(index) {
+        const bytes = await readChunk(chunkKey(blobId, 'p', index));
+        if (!bytes) throw new Error(`queued file ${blobId}: chunk ${index} is not stored on this device`);
+        return bytes;
+      },
+      readSealed: (index) => readChunk(chunkKey(blobId, 's', index)),
+      async saveSealing(sealing, sealed) {
+        for (let i = 0; i < sealed.length; i++) {
+          if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
+          await meta.set(chunkKey(blobId, 's', i), base64urlEncode(sealed[i]!));
+        }
+        if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
+        await updateIndex((current) => current.map((x) => (x.ref.blobId === blobId ? { ...x, sealing } : x)));
+      },
+      async dropSealing() {
+        await updateIndex((current) =>
+          current.map((x) => {
+            if (x.ref.blobId !== blobId || !x.sealing) return x;
+            const { sealing: _dropped, ...rest } = x;
+            return rest;
+          }),
+        );
+      },
+    };
+  };
+
+  /** Removes `blobId` from the index, then its chunks (see the header). */
+  const removeEntry = async (blobId: string): Promise<QueuedEntry | null> => {
+    const entry = entries.find((e) => e.ref.blobId === blobId) ?? null;
+    await updateIndex((current) => current.filter((e) => e.ref.blobId !== blobId));
+    runtime.delete(blobId);
+    if (entry) await meta.remove(chunkKeysOf(entry));
+    emit();
+    return entry;
+  };
+
+  const deleteRemote = async (blobId: string): Promise<void> => {
+    await deps.deleteRemote(blobId).catch(() => undefined);
+  };
+
+  const schedule = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (stopped || !deps.online()) return;
+    const waits = entries
+      .filter((e) => !e.failed)
+      .map((e) => runtime.get(e.ref.blobId)?.nextAt ?? 0)
+      .filter((t) => t > 0);
+    if (waits.length === 0) return;
+    const delay = Math.max(0, Math.min(...waits) - deps.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      kick();
+    }, delay);
+  };
+
+  /** One attempt at `entry`: false when uploads must stop (locked, closed). */
+  const attempt = async (entry: QueuedEntry): Promise<boolean> => {
+    const blobId = entry.ref.blobId;
+    uploading = blobId;
+    emit();
+    try {
+      await deps.upload(entry, bytesOf(entry));
+      if (cancelled.has(blobId)) await deleteRemote(blobId);
+      else await removeEntry(blobId);
+      return true;
+    } catch (e) {
+      if (cancelled.has(blobId)) {
+        await deleteRemote(blobId);
+        return true;
+      }
+      const verdict = deps.verdict(e, entry);
+      if (verdict === 'stop') return false;
+      const error = { ...deps.describe(e), at: iso() };
+      if (verdict === 'failed') {
+        await updateIndex((current) =>
+          current.map((x) => (x.ref.blobId === blobId ? { ...x, failed: error } : x)),
+        ).catch(() => undefined);
+        deps.report?.({
+          code: 'UPLOAD_REFUSED',
+          message: `the queued file "${entry.ref.fileName}" was refused for good (${error.code}): ${error.message}`,
+          stream: entry.stream,
+          id: blobId,
+        });
+        return true;
+      }
+      const rt = runtime.get(blobId) ?? { attempts: 0, lastError: null, nextAt: 0 };
+      const attempts = rt.attempts + 1;
+      const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
+      runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
+      return true;
+    } finally {
+      uploading = null;
+      emit();
+    }
+  };
+
+  let running = false;
+  let again = false;
+  const pump = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      if (!(await ready)) return;
+      do {
+        again = false;
+        for (;;) {
+          if (stopped || !deps.usable() || !deps.online()) return;
+          const now = deps.now();
+          const next = entries.find(
+            (e) =>
+              !e.failed && !cancelled.has(e.ref.blobId) && (runtime.get(e.ref.blobId)?.nextAt ?? 0) <= now,
+          );
+          if (!next) break;
+          if (!(await attempt(next))) return;
+        }
+      } while (again);
+    } finally {
+      running = false;
+      schedule();
+    }
+  };
+  const kick = (): void => {
+    void pump().catch(() => undefined);
+  };
+
+  const stop = (): void => {
+    stopped = true;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+
+  /** Serializes enqueues (see the header). */
+  let enqueueTail: Promise<unknown> = Promise.resolve();
+
+  return {
+    uploads$: list$.asObservable(),
+    uploads: (): readonly QueuedUpload[] => list$.value,
+    /** Settles once the stored index was read (true), or could not be (false). */
+    ready,
+
+    /**
+     * Stores `plain` as the file `ref` of `stream` and queues it; refused (`full`) past the bounds, with
+     * nothing stored.
+     */
+    enqueue(ref: FileRef, stream: string, chunkSize: number, plain: Uint8Array): Promise<void> {
+      const run = enqueueTail.then(async () => {
+        if (!(await ready)) {
+          throw new Error('the upload queue on this device cannot be read; nothing was queued');
+        }
+        const bytes = entries.reduce((n, e) => n + e.ref.size, 0);
+        if (entries.length >= bounds.uploads || bytes + ref.size > bounds.bytes) {
+          throw deps.full(
+            `the upload queue is full (${entries.length} of ${bounds.uploads} files, ${bytes} of ` +
+              `${bounds.bytes} bytes; this file has ${ref.size}): nothing was queued`,
+          );
+        }
+        const entry: QueuedEntry = { ref, stream, chunkSize, queuedAt: iso() };
+        const written: string[] = [];
+        try {
+          for (let i = 0; i < chunkCount(ref.size, chunkSize); i++) {
+            const key = chunkKey(ref.blobId, 'p', i);
+            written.push(key);
+            const part = plain.subarray(i * chunkSize, Math.min(plain.length, (i + 1) * chunkSize));
+            await meta.set(key, base64urlEncode(part));
+          }
+          await updateIndex((current) => [...current, entry]);
+        } catch (e) {
+          await meta.remove(written).catch(() => undefined);
+          throw e;
+        }
+        kick();
+      });
+      enqueueTail = run.catch(() => undefined);
+      return run;
+    },
+
+    /** The queued entry of `blobId`, or null. */
+    entry: (blobId: string): QueuedEntry | null => entries.find((e) => e.ref.blobId === blobId) ?? null,
+
+    /**
+     * The plaintext of queued file `blobId`, once it hashes to its FileRef's sha256; null when it is not
+     * (or no longer) queued here. Rejects when the stored bytes do not match.
+     */
+    async read(blobId: string): Promise<Uint8Array | null> {
+      await ready;
+      const e = entries.find((x) => x.ref.blobId === blobId);
+      if (!e) return null;
+      const out = new Uint8Array(e.ref.size);
+      for (let i = 0; i < chunkCount(e.ref.size, e.chunkSize); i++) {
+        const part = await readChunk(chunkKey(blobId, 'p', i));
+        // Uploaded and removed meanwhile: the server has it now.
+        if (!part) {
+          out.fill(0);
+          return null;
+        }
+        const start = i * e.chunkSize;
+        if (part.length !== Math.min(e.chunkSize, e.ref.size - start)) {
+          out.fill(0);
+          throw new Error(`queued file ${blobId}: chunk ${i} has the wrong length on this device`);
+        }
+        out.set(part, start);
+        part.fill(0);
+      }
+      if (hexEncode(sha256(out)) !== e.ref.sha256) {
+        out.fill(0);
+        throw new Error(`queued file ${blobId}: the bytes stored on this device do not match its sha256`);
+      }
+      return out;
+    },
+
+    /** Removes queued file `blobId` and its bytes (see the header); false when it is not queued. */
+    async cancel(blobId: string): Promise<boolean> {
+      await ready;
+      const entry = entries.find((e) => e.ref.blobId === blobId);
+      if (!entry) return false;
+      cancelled.add(blobId);
+      await removeEntry(blobId);
+      // An upload under way deletes it when it ends (see `attempt`).
+      if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
+      return true;
+    },
+
+    /** Queues again a file refused for good; false when it is not queued or not failed. */
+    async retry(blobId: string): Promise<boolean> {
+      await ready;
+      const entry = entries.find((e) => e.ref.blobId === blobId);
+      if (!entry?.failed) return false;
+      await updateIndex((current) =>
+        current.map((x) => {
+          if (x.ref.blobId !== blobId) return x;
+          const { failed: _cleared, ...rest } = x;
+          return rest;
+        }),
+      );
+      runtime.delete(blobId);
+      kick();
+      return true;
+    },
+
+    /** The connection came up or went down: coming up, every waiting file is tried at once. */
+    onlineChanged(online: boolean): void {
+      if (!deps.usable()) return stop();
+      if (online && !wasOnline) {
+        for (const rt of runtime.values()) rt.nextAt = 0;
+        kick();
+      }
+      wasOnline = online;
+      if (!online) schedule();
+    },
+
+    /** Starts nothing more (close, lock); the queue stays on disk. */
+    stop,
+  };
+};
+
+export type UploadQueue = ReturnType<typeof createUploadQueue>;
