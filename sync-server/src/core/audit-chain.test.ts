@@ -80,9 +80,9 @@ const withFaults = (store: SqliteStore, faults: Faults): SyncStore => ({
       }
       return results;
     },
-    lastAuditEntry: async (stream, author) => {
+    auditChainEnd: async (stream, author) => {
       if (faults.slowChainReads) await new Promise((resolve) => setTimeout(resolve, 2));
-      return store.docs.lastAuditEntry(stream, author);
+      return store.docs.auditChainEnd(stream, author);
     },
   },
   meta: {

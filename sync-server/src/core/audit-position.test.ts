@@ -176,7 +176,7 @@ describe("the server's own entries at a position its chain already holds", () =>
       ...store,
       docs: {
         ...store.docs,
-        lastAuditEntry: async (stream, author) => (stale ? null : store.docs.lastAuditEntry(stream, author)),
+        auditChainEnd: async (stream, author) => (stale ? null : store.docs.auditChainEnd(stream, author)),
       },
     };
     const server = await buildApp({

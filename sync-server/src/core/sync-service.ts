@@ -9,7 +9,18 @@
  *   grantee's connections were re-decided (`onGrantsChanged`). A pull prepared while a revocation in this
  *   process began or was under way reads its grants again before it answers and withdraws the streams
  *   refused now (their access stays logged: over, never under), so no pull answer holds a row committed
- *   after a revocation of the grant it is served under. Other requests decide once, when they run.
+ *   after a revocation of the grant it is served under. Pushes and key fetches decide again as below;
+ *   other requests (a check, listings) decide once, when they run.
+ * - A decision holds at the write or the hand-out, not only at the start: a push hands the store an access
+ *   guard (store AccessGuard, `accessGuard`) that decides each grantee stream of the batch again inside
+ *   the write's transaction, from the grants unended then (read under the write lock: one indexed read
+ *   per batch, none for the patient's own streams) and the clock read just before; a stream refused then
+ *   stores nothing of the batch: its rows answer the consent code (row by row, as at the start) and the
+ *   others are written again without them and their access events. A key fetch decides again after its
+ *   access is logged, just before it answers, and leaves out the streams refused then (their fetch stays
+ *   logged: over, never under). `guarded` does the same for the blob routes' writes. So a revocation
+ *   committed, or a grant's end passed, while a push checks signatures or waits on the chain lock, or
+ *   while an access is logged, stores or hands out nothing of that stream (access-recheck.test.ts).
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
@@ -43,18 +54,20 @@
  *   on that stream, action and grant inside the window as one tally when it ends, so a device that
  *   downloads the same things in a loop adds at most two entries per window to the patient's log.
  * - The server's access events form one hash chain per (server, patient) in `${patientId}/audit`, and
- *   its head is not kept anywhere: each append reads the server's last stored entry in that stream
- *   (`store.docs.lastAuditEntry`) and continues from it. Why derived, not a head stored beside the
- *   entries (even in the same transaction): the entries are what devices verify, so they are the one
- *   record that cannot be wrong about the chain; a second copy can disagree with them — the head used to
- *   be written after the entries, so a crash or failure between the two made the next append reuse a
- *   position, a fork devices report as an inserted entry — and can be damaged on its own, which used to
- *   refuse every provider of that patient until someone edited the row by hand. Keeping a copy in step
- *   would also need a transaction spanning documents and metadata, which a store without multi-document
- *   transactions cannot give. Cost: the store walks back over the entries appended since the server's
- *   last one (usually a few). Only the server writes entries under its own id (a pushed row's author
- *   must be the pushing device), so no device can move the head. Heads an older version kept in `meta`
- *   (`audit-chain/…`) are no longer read or written.
+ *   its head is not kept anywhere: each append reads the server's stored entry at its highest position in
+ *   that stream (`store.docs.auditChainEnd`, the chain end a device's refusal names too) and continues
+ *   from it. Why derived, not a head stored beside the entries (even in the same transaction): the
+ *   entries are what devices verify, so they are the one record that cannot be wrong about the chain; a
+ *   second copy can disagree with them — the head used to be written after the entries, so a crash or
+ *   failure between the two made the next append reuse a position, a fork devices report as an inserted
+ *   entry — and can be damaged on its own, which used to refuse every provider of that patient until
+ *   someone edited the row by hand. Keeping a copy in step would also need a transaction spanning
+ *   documents and metadata, which a store without multi-document transactions cannot give. Why by
+ *   position, not the latest by seq: the store refuses a held position (`position-taken`), so the chain
+ *   goes on after its highest one whatever order its entries were stored in. Cost: one step of the
+ *   store's position index, however long the stream. Only the server writes entries under its own id (a
+ *   pushed row's author must be the pushing device), so no device can move the head. Heads an older
+ *   version kept in `meta` (`audit-chain/…`) are no longer read or written.
  * - Appends to one patient's chain are serialised within this process. Two processes on one store
  *   could both continue from the same entry: the store refuses the second entry at that position, so that
  *   access fails (INTERNAL, nothing stored) instead of forking the chain. Run one process per store.
@@ -170,7 +183,16 @@ import {
   type Ed25519,
   type SealTo,
 } from '@hale/crypto';
-import type { Doc, DocWrite, DocWriteResult, EndedScope, Grant, IsoTime, SyncStore } from '../store/index';
+import type {
+  AccessGuard,
+  Doc,
+  DocWrite,
+  DocWriteResult,
+  EndedScope,
+  Grant,
+  IsoTime,
+  SyncStore,
+} from '../store/index';
 import { decodeBase64url as b64 } from './base64url';
 import { createAccessWindows, type RepeatableAccess } from './access-windows';
 import { ServiceError } from './service-error';
@@ -305,9 +327,10 @@ export const auditEntryHash = (payload: { label: string }, sig: string): string 
 };
 
 /**
- * Where the next entry of an author's chain goes: after `last`, the author's latest stored entry (null
- * for none). The link is computed from the entry exactly as stored, as a device computes it, so even a
- * damaged entry is continued from rather than forked around (devices report the damage itself).
+ * Where the next entry of an author's chain goes: after `last`, the author's stored entry at its highest
+ * position (`auditChainEnd`; null for none). The link is computed from the entry exactly as stored, as a
+ * device computes it, so even a damaged entry is continued from rather than forked around (devices report
+ * the damage itself).
  */
 const chainAfter = (last: Doc | null): { seq: number; hash: string | null } => {
   if (last?.audit === undefined) return { seq: 0, hash: null };
@@ -339,6 +362,17 @@ const sameAuditEntry = (stored: Doc, pushed: DocWrite['doc']): boolean =>
  * small whatever is stored, and an older end leaves only the reason's wording less precise — never access.
  */
 const ENDED_GRANTS_EXPLAINING_A_REFUSAL = 4 * MAX_GRANTS_PER_PAIR_PER_DAY;
+
+/**
+ * Thrown by an access guard's check (`accessGuard`) inside a write's transaction: the streams it refuses
+ * now, each with the decision made from the grants unended then (NO_CONSENT for a revoked grant: ended
+ * grants are not loaded to decide; `explain` names the reason afterwards).
+ */
+class AccessEnded extends Error {
+  constructor(readonly refused: ReadonlyMap<string, AccessDecision>) {
+    super('access ended before the write');
+  }
+}
 
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
@@ -597,7 +631,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       );
     }
     const stream = `${patientId}/audit`;
-    let chain = chainAfter(await store.docs.lastAuditEntry(stream, deps.server.serverId));
+    let chain = chainAfter(await store.docs.auditChainEnd(stream, deps.server.serverId));
     const rows: DocWrite[] = [];
     for (const event of events) {
       const at = iso();
@@ -647,6 +681,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     events: AccessEvent[],
     at: IsoTime,
     maxMasterBytes?: number,
+    /** Called just before the write, in the same synchronous step: the guard the write carries. */
+    guardOf: () => AccessGuard | undefined = () => undefined,
   ): Promise<DocWriteResult[]> => {
     const byPatient = new Map<string, AccessEvent[]>();
     for (const e of events) {
@@ -661,17 +697,19 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       list.push(e);
       byPatient.set(parsed.value.patientId, list);
     }
-    if (byPatient.size === 0) return rows.length === 0 ? [] : store.docs.writeDocs(rows, at, maxMasterBytes);
+    if (byPatient.size === 0) {
+      return rows.length === 0 ? [] : store.docs.writeDocs(rows, at, maxMasterBytes, guardOf());
+    }
     const release = await lockChains([...byPatient.keys()]);
     try {
       const entries: DocWrite[] = [];
       for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
-      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes);
+      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes, guardOf());
       const answered = results.slice(0, rows.length);
       // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
       // writes the others again, with entries chained anew.
       if (answered.some((r) => r.status === 'position-taken')) return answered;
-      // New random ids continuing the server's chain from its last stored entry, under its lock: anything
+      // New random ids continuing the server's chain from its stored end, under its lock: anything
       // but ok (a position taken too: another process appended to the chain) means nothing was logged.
       if (results.slice(rows.length).some((r) => r.status !== 'ok')) {
         throw new ServiceError('INTERNAL', 'an access event was not stored');
@@ -718,6 +756,66 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     // The account's own streams need no grant: none is read.
     if (patientToExplain(p, stream) === null) return decideAccess(p, stream, op, [], t);
     return explain(p, stream, decideAccess(p, stream, op, await grantsFor(p, [stream]), t), t);
+  };
+
+  /**
+   * The guard (store AccessGuard) that takes `p`'s decisions on `streams` for `op` again inside a write's
+   * transaction, from the grants unended then and the clock read now (the caller hands it to the store in
+   * the same synchronous step); it throws AccessEnded naming the streams refused. Undefined when no grant
+   * decides them (`p`'s own streams): then nothing is read.
+   */
+  const accessGuard = (p: Principal, streams: readonly string[], op: Operation): AccessGuard | undefined => {
+    const granted = [...new Set(streams)].filter((stream) => patientToExplain(p, stream) !== null);
+    if (granted.length === 0) return undefined;
+    const t = now();
+    const patientIds = [...new Set(granted.map((stream) => patientToExplain(p, stream)!))];
+    return {
+      granteeId: p.accountId,
+      patientIds,
+      at: new Date(t).toISOString(),
+      check: (grants) => {
+        const refused = new Map<string, AccessDecision>();
+        for (const stream of granted) {
+          const decision = decideAccess(p, stream, op, grants, t);
+          if (!decision.ok) refused.set(stream, decision);
+        }
+        if (refused.size > 0) throw new AccessEnded(refused);
+      },
+    };
+  };
+
+  /**
+   * The refusals of an AccessEnded, by stream, with their reasons named from the ended grants (read after
+   * the write was rolled back, so the revocation that refused it is among them).
+   */
+  const refusalsOf = async (p: Principal, error: AccessEnded): Promise<Map<string, ServiceError>> => {
+    const lookup = endedLookups();
+    const out = new Map<string, ServiceError>();
+    for (const [stream, decision] of error.refused) {
+      const named = await explain(p, stream, decision, now(), lookup);
+      // A refusal stays one whatever its reason: explain only renames it.
+      if (!named.ok) out.set(stream, new ServiceError(named.code, named.message));
+    }
+    return out;
+  };
+
+  /**
+   * Runs `write`, a store write of `p` on `stream`, with the guard of `op` (`accessGuard`), which `write`
+   * must hand to the store before it awaits anything. A refusal in the write's transaction throws the
+   * consent code (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT, FORBIDDEN); nothing was written.
+   */
+  const guarded = async <T>(
+    p: Principal,
+    stream: string,
+    op: Operation,
+    write: (guard: AccessGuard | undefined) => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await write(accessGuard(p, [stream], op));
+    } catch (error) {
+      if (!(error instanceof AccessEnded)) throw error;
+      throw (await refusalsOf(p, error)).get(stream) ?? error;
+    }
   };
 
   /**
@@ -960,7 +1058,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
       }
       let kept = [...writes.keys()].filter((k) => !over.has(k));
-      const logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
+      let logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
       let written: DocWriteResult[] = [];
       /** Per stream, the index (in `results`) of the row refused for a position the device holds there. */
       const positionTaken = new Map<string, number>();
@@ -968,20 +1066,40 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       // `position-taken`): that entry and the rows of its stream after it are refused, the others written
       // again. Each round refuses at least one row, so this ends.
       while (kept.length > 0) {
-        written = await writeLogged(
-          p,
-          kept.map((k) => writes[k]!),
-          logged,
-          new Date(t).toISOString(),
-          PUSHED_MASTER_BYTES,
-        ).catch((error: unknown) => {
-          if (!isStoreError(error, 'TOO_LARGE')) throw error;
-          throw new ServiceError(
-            'TOO_LARGE',
-            `the stored versions of the records this push conflicts with would not fit in one answer ` +
-              `(${PUSHED_MASTER_BYTES} bytes at most); nothing was stored: push fewer rows`,
+        const streams = kept.map((k) => writes[k]!.doc.stream);
+        try {
+          written = await writeLogged(
+            p,
+            kept.map((k) => writes[k]!),
+            logged,
+            new Date(t).toISOString(),
+            PUSHED_MASTER_BYTES,
+            () => accessGuard(p, streams, 'push'),
           );
-        });
+        } catch (error) {
+          if (isStoreError(error, 'TOO_LARGE')) {
+            throw new ServiceError(
+              'TOO_LARGE',
+              `the stored versions of the records this push conflicts with would not fit in one answer ` +
+                `(${PUSHED_MASTER_BYTES} bytes at most); nothing was stored: push fewer rows`,
+            );
+          }
+          if (!(error instanceof AccessEnded)) throw error;
+          // Access to some of its streams ended after the rows were decided (a revocation committed, a
+          // grant's end passed) and nothing of the batch was written: their rows answer the consent code,
+          // the others are written again without them (and without their access events).
+          const refused = await refusalsOf(p, error);
+          kept = kept.filter((k) => {
+            const doc = frame.rows[writeIndex[k]!]!.doc;
+            const refusal = refused.get(doc.stream);
+            if (refusal === undefined) return true;
+            results[writeIndex[k]!] = rowError(doc.stream, doc.id, refusal.code, refusal.message);
+            return false;
+          });
+          logged = logged.filter((e) => !refused.has(e.stream));
+          written = [];
+          continue;
+        }
         const refusedFrom = new Map<string, number>();
         for (const [n, result] of written.entries()) {
           const stream = writes[kept[n]!]!.doc.stream;
@@ -1474,7 +1592,17 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       p,
       [...counts].map(([stream, { count, decision }]) => repeatable('key-fetch', stream, count, decision)),
     );
-    return out;
+    // Decided again once the access is logged, just before the keys are handed out: that write may wait on
+    // the patient's chain lock and the disk, and a grant revoked or ended meanwhile hands out none of its
+    // stream's keys (left out, as streams it may not fetch are). The log is over by them, never under.
+    const granted = [...counts.keys()];
+    if (granted.length === 0) return out;
+    const grantsNow = await grantsFor(p, granted);
+    const at = now();
+    const withdrawn = new Set(
+      granted.filter((stream) => !decideAccess(p, stream, 'envelope-fetch', grantsNow, at).ok),
+    );
+    return withdrawn.size === 0 ? out : out.filter((env) => !withdrawn.has(env.stream));
   };
 
   /**
@@ -1608,6 +1736,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     acceptPatient,
     listAccepted,
     check,
+    guarded,
     grantsFor,
     grantsFrom,
     accessRows,

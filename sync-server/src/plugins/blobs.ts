@@ -2,10 +2,15 @@
  * Encrypted file blobs (HealthDocument files, message attachments), chunked and resumable.
  *
  * Invariants: a blob belongs to one stream and every transfer passes the same consent decision as that
- * stream (upload = push rights, download = read rights), at the moment of the request. Each chunk's
- * sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the one the
- * uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed from
- * the store one at a time: a 100 MB file never sits in memory whole.
+ * stream (upload = push rights, download = read rights), per request, at the moment it takes effect: a
+ * request is decided when it arrives (to refuse early, before its access is logged) and again where it
+ * acts — an announcement, a chunk upload and a deletion in the store's own transaction (`guarded`, store
+ * AccessGuard), a chunk download after its access is logged, just before its bytes go out — so a grant
+ * revoked or ended while the access was logged stores, deletes and serves nothing (the consent code;
+ * blob-access-recheck.test.ts). A chunk relies on no earlier request's decision (not the announcement's).
+ * Each chunk's sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the
+ * one the uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed
+ * from the store one at a time: a 100 MB file never sits in memory whole.
  * - Quota: a manifest reserves its blob's bytes (`blobQuotaBytes`) against the uploading account's
  *   `blobQuotaBytes` when it is stored, so an upload over quota is refused (QUOTA_EXCEEDED, 413) before
  *   any chunk is written, and chunks, which only fill a stored manifest, need no check. Nothing stored is
@@ -75,18 +80,23 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       }
       // The uploading account pays, whoever's stream it is: so no one account can fill the disk, also
       // not through the streams of the many patients who granted it write access.
-      await store.blobs.putManifest(
-        {
-          blobId: body.blobId,
-          stream: body.stream,
-          size: body.size,
-          chunkSize: body.chunkSize,
-          chunkCount: body.chunkCount,
-          digests: body.digests,
-          createdBy: principal.deviceId,
-          createdAt: new Date(ctx.now()).toISOString(),
-        },
-        { quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes } },
+      await ctx.service.guarded(principal, body.stream, 'blob-up', (guard) =>
+        store.blobs.putManifest(
+          {
+            blobId: body.blobId,
+            stream: body.stream,
+            size: body.size,
+            chunkSize: body.chunkSize,
+            chunkCount: body.chunkCount,
+            digests: body.digests,
+            createdBy: principal.deviceId,
+            createdAt: new Date(ctx.now()).toISOString(),
+          },
+          {
+            quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes },
+            ...(guard === undefined ? {} : { guard }),
+          },
+        ),
       );
       return { blobId: body.blobId, have: await store.blobs.chunkIndexes(body.blobId) };
     },
@@ -123,10 +133,11 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           ctx.service.repeatable('blob-up', manifest.stream, 1, decision),
         ]);
       }
-      await store.blobs.putChunk(
-        manifest.blobId,
-        index,
-        new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      // Decided again in the chunk's own transaction: a grant revoked or ended while the access was logged
+      // stores nothing.
+      const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+      await ctx.service.guarded(principal, manifest.stream, 'blob-up', (guard) =>
+        store.blobs.putChunk(manifest.blobId, index, bytes, guard),
       );
       return { have: await store.blobs.chunkIndexes(manifest.blobId) };
     },
@@ -167,6 +178,9 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         await ctx.service.recordRepeatableAccess(principal, [
           ctx.service.repeatable('blob-down', manifest.stream, 1, decision),
         ]);
+        // Decided again once logged, just before the bytes go out: a grant revoked or ended while the access
+        // was written serves nothing.
+        await allow(principal, manifest.stream, 'blob-down');
       }
       reply.header('content-type', OCTET_STREAM);
       reply.header('x-hale-digest', manifest.digests[request.params.index] ?? '');
@@ -208,11 +222,14 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           { action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId },
         ]);
       }
-      const tombstone = await store.blobs
-        .delete(manifest.blobId, {
-          deletedBy: principal.deviceId,
-          deletedAt: new Date(ctx.now()).toISOString(),
-        })
+      const tombstone = await ctx.service
+        .guarded(principal, manifest.stream, 'blob-up', (guard) =>
+          store.blobs.delete(
+            manifest.blobId,
+            { deletedBy: principal.deviceId, deletedAt: new Date(ctx.now()).toISOString() },
+            guard,
+          ),
+        )
         // Deleted by another request since the manifest was read: that one's deletion is the answer.
         .catch((error: unknown) => {
           if (isStoreError(error, 'NOT_FOUND')) return deletedAlready(error);

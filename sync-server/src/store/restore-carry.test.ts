@@ -521,7 +521,7 @@ describe('restore without a readable store to replace', () => {
       expect((await store.invites.list()).map((i) => [i.codeHash, i.revokedAt])).toEqual([
         [codeHash, undefined],
       ]);
-      expect((await store.docs.lastAuditEntry(AUDIT, 'device-a'))?.audit?.authorSeq).toBe(1);
+      expect((await store.docs.auditChainEnd(AUDIT, 'device-a'))?.audit?.authorSeq).toBe(1);
     } finally {
       await store.close();
     }

@@ -16,11 +16,18 @@
  *   committed by any connection and the batch's own earlier rows are seen. A position held refuses the row
  *   `position-taken` and rolls the whole batch back (the other rows answer `not-written`). The index is not
  *   UNIQUE: a store written before the check may hold two entries at one position, which the append-only
- *   log keeps and a unique index could not be built over (nor a restore carry into).
+ *   log keeps and a unique index could not be built over (nor a restore carry into). A chain's end
+ *   (`auditChainEnd`, the server's own chain and a device's alike) is the tail of the same index's
+ *   (stream, author) range: one index step, and by the positions the check refuses, not by seq.
  * - An envelope is stored once per (stream, epoch, recipient), except that one created by a device revoked
  *   since is replaced by one of the same key id from an active device of the same account
  *   (ENVELOPE_ON_CONFLICT_SQL, also a restore's carry: the revocation as the database written to holds it
  *   when the replacement is written, inside its transaction).
+ * - An access guard (types.ts AccessGuard) given to writeDocs, putManifest, putChunk or blobs.delete reads
+ *   the grantee's unended grants from the named patients (`grants_unrevoked_by_grantee_patient`, as
+ *   `listUnendedFrom`) first thing inside the write's BEGIN IMMEDIATE transaction, under the write lock:
+ *   a revocation is committed before that read (and refuses the write) or after the write. What its check
+ *   throws rolls the transaction back and reaches the caller unchanged (not mapped to a StoreError).
  * - A row's `expectedEpoch` is compared with the stream's highest envelope epoch read inside writeDocs'
  *   BEGIN IMMEDIATE transaction, and `envelopes.putAll` inserts its batch in one such transaction: an
  *   envelope is committed either before that read (seen) or after the batch (the row was current then).
@@ -93,6 +100,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import {
   type Acceptance,
+  type AccessGuard,
   BLOB_CHUNK_OVERHEAD_BYTES,
   BLOB_QUOTA_CHUNK_BYTES,
   BLOB_QUOTA_MANIFEST_BYTES,
@@ -249,6 +257,24 @@ const AUDIT_TRIGGER_WHEN = `substr(OLD.stream, -6) = '/audit'`;
 class BatchNotWritten extends Error {
   constructor(readonly results: DocWriteResult[]) {
     super('a chain position was taken; nothing of the batch was written');
+  }
+}
+
+/** What `blobs.putManifest` passes its transaction besides the manifest. */
+interface ManifestOptions {
+  quota?: BlobQuota;
+  guard?: AccessGuard;
+}
+/** A chunk `blobs.putChunk` stores, with the guard it passes first. */
+interface GuardedChunk {
+  bytes: Uint8Array;
+  guard?: AccessGuard;
+}
+
+/** Carries what an AccessGuard's check threw out of the write's transaction, to reach the caller unchanged. */
+class GuardRefused extends Error {
+  constructor(readonly reason: Error) {
+    super('an access guard refused the write; nothing was written');
   }
 }
 
@@ -1265,19 +1291,11 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT id FROM docs INDEXED BY docs_audit_by_position
      WHERE stream = ? AND author = ? AND audit_author_seq = ? AND audit_author_seq IS NOT NULL LIMIT 1`,
   ),
-  // Walks docs_by_stream_seq backwards from the head and stops at the author's first hit, so the cost is
-  // the rows appended after it (docs_audit_by_author is by receive time, not seq).
-  // INDEXED BY: docs_audit_by_author also matches the WHERE, and would read all the author's entries.
-  docLastAudit: db.prepare<[string, string], DocRow>(
-    `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_by_stream_seq
-     WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
-     ORDER BY seq DESC LIMIT 1`,
-  ),
-
-  // The author's entry at its highest position: the end of docs_audit_by_position's (stream, author) range,
-  // so one index step whatever the stream holds. Not by seq: a device may store positions out of order (it
-  // sends entries acknowledged before a restore again after newer ones). Of two entries at one position (a
-  // store from before v15), the one inserted last (rowid, the index's tail).
+  // The author's (the server's or a device's) entry at its highest position, the positions `position-taken`
+  // refuses by: the end of docs_audit_by_position's (stream, author) range, so one index step whatever the
+  // stream holds. Not by seq: a device may store positions out of order (it sends entries acknowledged
+  // before a restore again after newer ones). Of two entries at one position (a store from before v15), the
+  // one inserted last (rowid, the index's tail).
   docAuditChainEnd: db.prepare<[string, string], DocRow>(
     `SELECT ${DOC_COLUMNS} FROM docs INDEXED BY docs_audit_by_position
      WHERE stream = ? AND author = ? AND audit_author_seq IS NOT NULL
@@ -1448,8 +1466,36 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     try {
       return work(ready());
     } catch (error) {
+      if (error instanceof GuardRefused) throw error.reason;
       throw toStoreError(error);
     }
+  };
+
+  /**
+   * Runs `guard` (types.ts AccessGuard) inside the caller's transaction, before it writes: the grants are
+   * read under the write lock, so no revocation commits between this read and the write.
+   */
+  const checkGuard = (s: Statements, guard: AccessGuard | undefined): void => {
+    if (guard === undefined) return;
+    const grants =
+      guard.patientIds.length === 0
+        ? []
+        : s.grantsUnendedFromPatients
+            .all(guard.granteeId, JSON.stringify(guard.patientIds), guard.at)
+            .map(rowToGrant);
+    try {
+      guard.check(grants);
+    } catch (error) {
+      throw new GuardRefused(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+  const validateGuard = (guard: AccessGuard | undefined): void => {
+    if (guard === undefined) return;
+    requireText(guard.granteeId, 'guard.granteeId');
+    requireText(guard.at, 'guard.at');
+    if (!Array.isArray(guard.patientIds)) throw invalid('guard.patientIds must be an array');
+    for (const id of guard.patientIds) requireText(id, 'guard.patientId');
+    if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
   };
 
   const init = async (): Promise<void> => {
@@ -1526,7 +1572,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     return (stream, seq) => (seq <= (s.restoredHeadGet.get(stream)?.head ?? 0) ? origin.from : undefined);
   };
 
-  const writeBatch = (s: Statements, rows: DocWrite[], now: string, maxMasterBytes?: number) => {
+  const writeBatch = (
+    s: Statements,
+    rows: DocWrite[],
+    now: string,
+    maxMasterBytes: number | undefined,
+    guard: AccessGuard | undefined,
+  ) => {
+    checkGuard(s, guard);
     const heads = new Map<string, number>();
     const results: DocWriteResult[] = [];
     let masters = 0;
@@ -1822,7 +1875,9 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   const blobUsage = (s: Statements, accountId: string): number =>
     s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
 
-  const manifestTx = db.transaction((s: Statements, m: BlobManifest, quota: BlobQuota | undefined) => {
+  const manifestTx = db.transaction((s: Statements, m: BlobManifest, options: ManifestOptions) => {
+    checkGuard(s, options.guard);
+    const { quota } = options;
     const deleted = s.tombstoneGet.get(m.blobId);
     // Told only on the blob's own stream: elsewhere the id is taken, as a live blob's would be, so that
     // no one outside the stream learns whether (or when) it was deleted.
@@ -1862,7 +1917,9 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     );
   });
 
-  const chunkTx = db.transaction((s: Statements, blobId: string, index: number, bytes: Uint8Array) => {
+  const chunkTx = db.transaction((s: Statements, blobId: string, index: number, chunk: GuardedChunk) => {
+    checkGuard(s, chunk.guard);
+    const { bytes } = chunk;
     const row = s.manifestGet.get(blobId);
     if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
     if (!isNonNegativeInt(index) || index >= row.chunk_count) {
@@ -1885,7 +1942,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   });
 
   const blobDeleteTx = db.transaction(
-    (s: Statements, blobId: string, deletion: { deletedBy: string; deletedAt: string }) => {
+    (
+      s: Statements,
+      blobId: string,
+      deletion: { deletedBy: string; deletedAt: string },
+      guard: AccessGuard | undefined,
+    ) => {
+      checkGuard(s, guard);
       const row = s.manifestGet.get(blobId);
       if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
       // Chunks first: they reference the manifest.
@@ -2165,15 +2228,16 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     docs: {
-      writeDocs: (rows, now, maxMasterBytes) =>
+      writeDocs: (rows, now, maxMasterBytes, guard) =>
         call((s) => {
           rows.forEach(validateDocWrite);
+          validateGuard(guard);
           if (maxMasterBytes !== undefined && !(maxMasterBytes >= 0)) {
             throw invalid('maxMasterBytes must be a non-negative number');
           }
           let written: ReturnType<typeof writeBatch>;
           try {
-            written = writeTx.immediate(s, rows, now, maxMasterBytes);
+            written = writeTx.immediate(s, rows, now, maxMasterBytes, guard);
           } catch (error) {
             if (error instanceof BatchNotWritten) return error.results;
             throw error;
@@ -2216,12 +2280,6 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       streamHeads: (streams) =>
         // One read transaction so all heads come from the same snapshot.
         call((s) => headsTx(s, streams)),
-
-      lastAuditEntry: (stream, author) =>
-        call((s) => {
-          const row = s.docLastAudit.get(stream, author);
-          return row === undefined ? null : rowToDoc(row);
-        }),
 
       auditChainEnd: (stream, author) =>
         call((s) => {
@@ -2280,7 +2338,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             if (!isNonNegativeInt(quota.maxBytes))
               throw invalid('quota.maxBytes must be a non-negative integer');
           }
-          manifestTx.immediate(s, m, quota);
+          validateGuard(options?.guard);
+          manifestTx.immediate(s, m, {
+            ...(quota === undefined ? {} : { quota }),
+            ...(options?.guard === undefined ? {} : { guard: options.guard }),
+          });
         }),
       usage: (accountId) => call((s) => blobUsage(s, accountId)),
       getManifest: (blobId) =>
@@ -2288,10 +2350,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const row = s.manifestGet.get(blobId);
           return row === undefined ? null : rowToManifest(row);
         }),
-      putChunk: (blobId, index, bytes) =>
+      putChunk: (blobId, index, bytes, guard) =>
         call((s) => {
           if (!(bytes instanceof Uint8Array)) throw invalid('chunk bytes must be a Uint8Array');
-          chunkTx.immediate(s, blobId, index, bytes);
+          validateGuard(guard);
+          chunkTx.immediate(s, blobId, index, { bytes, ...(guard === undefined ? {} : { guard }) });
         }),
       getChunk: (blobId, index) =>
         call((s) => {
@@ -2299,12 +2362,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           return row === undefined ? null : toBytes(row.bytes);
         }),
       chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
-      delete: (blobId, deletion) =>
+      delete: (blobId, deletion, guard) =>
         call((s) => {
           requireText(blobId, 'blobId');
           requireText(deletion.deletedBy, 'deletedBy');
           requireText(deletion.deletedAt, 'deletedAt');
-          return blobDeleteTx.immediate(s, blobId, deletion);
+          validateGuard(guard);
+          return blobDeleteTx.immediate(s, blobId, deletion, guard);
         }),
       getTombstone: (blobId) =>
         call((s) => {

@@ -84,6 +84,21 @@ export interface DocWrite {
   expectedEpoch?: number;
 }
 
+/**
+ * An access decision a write takes again inside its own atomic step, so that no revocation or end of a
+ * grant committed after the caller decided can pass it (sync-service.ts). Before it writes anything, the
+ * store reads the grants `granteeId` received from `patientIds` that are unended at `at` (as
+ * `grants.listUnendedFrom` answers them) in the write's transaction and calls `check` with them,
+ * synchronously. Whatever `check` throws (an Error), the write rejects with, unchanged, having written nothing. A
+ * revocation is committed either before that read (seen) or after the write.
+ */
+export interface AccessGuard {
+  granteeId: string;
+  patientIds: readonly string[];
+  at: IsoTime;
+  check(grants: Grant[]): void;
+}
+
 export type DocWriteResult =
   | { status: 'ok'; seq: number }
   | {
@@ -504,9 +519,14 @@ export interface SyncStore {
      * already held (`position-taken`, see the header) writes nothing: its other rows answer `not-written`.
      * With `maxMasterBytes`, the stored versions the batch's conflicts answer (`master`, `ct` bytes summed;
      * the batch's first one always) must fit in it: a batch whose do not rejects TOO_LARGE and writes
-     * nothing, and no master past the bound is loaded.
+     * nothing, and no master past the bound is loaded. With `guard`, its check runs first (AccessGuard).
      */
-    writeDocs(rows: DocWrite[], now: IsoTime, maxMasterBytes?: number): Promise<DocWriteResult[]>;
+    writeDocs(
+      rows: DocWrite[],
+      now: IsoTime,
+      maxMasterBytes?: number,
+      guard?: AccessGuard,
+    ): Promise<DocWriteResult[]>;
     /**
      * One page of `stream` after `since`: at most `limit` documents, stopping before the summed
      * `ct.byteLength` would exceed `maxBytes` — but at least one document when any exists.
@@ -516,20 +536,14 @@ export interface SyncStore {
     /** Heads in input order; 0 for streams never written. */
     streamHeads(streams: string[]): Promise<StreamHead[]>;
     /**
-     * The document of `author` in `stream` with the highest seq among those carrying an audit header, or
-     * null when there is none. Audit documents are never replaced, so in an audit stream this is the
-     * author's latest append: the server continues its own hash chain from it. Cost may grow with the
-     * number of documents written to the stream after that one, never with the stream's whole length
-     * once the author has an entry.
-     */
-    lastAuditEntry(stream: string, author: string): Promise<Doc | null>;
-    /**
      * The document of `author` in `stream` carrying an audit header with the highest chain position
      * (`audit.authorSeq`), or null when there is none: where the author's chain ends, whatever order its
      * entries were stored in (a device sends entries acknowledged before a restore again after newer ones,
-     * so its latest by seq need not be its highest). Of two at that position (a store written before
-     * `writeDocs` refused `position-taken`), either. Cost does not grow with the stream's or the author's
-     * other documents.
+     * so its latest by seq need not be its highest). The one definition of a chain's end: the server
+     * continues its own hash chain from it and names a device's from it (a position refusal's `chainEnd`),
+     * by the same positions `writeDocs` refuses as `position-taken`. Of two at that position (a store
+     * written before `writeDocs` refused `position-taken`), either. Cost does not grow with the stream's or
+     * the author's other documents.
      */
     auditChainEnd(stream: string, author: string): Promise<Doc | null>;
     /**
@@ -590,9 +604,9 @@ export interface SyncStore {
      * DELETED (details `{ deletedAt }`), storing nothing, when a blob with this id was deleted (`delete`)
      * from the same stream; ALREADY_EXISTS when from another (as for a live blob there, so the deletion is
      * told only on its own stream). Checked in the same atomic step, so a delete and a re-announcement
-     * racing end with the blob deleted.
+     * racing end with the blob deleted. With `guard`, its check runs first in that step (AccessGuard).
      */
-    putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota }): Promise<void>;
+    putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota; guard?: AccessGuard }): Promise<void>;
     getManifest(blobId: string): Promise<BlobManifest | null>;
     /**
      * Bytes the manifests created by the devices of `accountId` (revoked ones included) reserve, each
@@ -604,9 +618,9 @@ export interface SyncStore {
      * the length does not fit the manifest: a stored chunk is the *sealed* form of `chunkSize` plaintext
      * bytes (the remainder for the last chunk), so it may exceed that by at most BLOB_CHUNK_OVERHEAD_BYTES;
      * no-op when the identical chunk exists, ALREADY_EXISTS when a different one does. Digests are the
-     * caller's check.
+     * caller's check. With `guard`, its check runs first, in the same atomic step (AccessGuard).
      */
-    putChunk(blobId: string, index: number, bytes: Uint8Array): Promise<void>;
+    putChunk(blobId: string, index: number, bytes: Uint8Array, guard?: AccessGuard): Promise<void>;
     getChunk(blobId: string, index: number): Promise<Uint8Array | null>;
     /** Indexes of the stored chunks, ascending. */
     chunkIndexes(blobId: string): Promise<number[]>;
@@ -615,9 +629,14 @@ export interface SyncStore {
      * tombstone, in one atomic step; answers the tombstone. From then on `getManifest` and `getChunk`
      * answer null, `usage` no longer counts it, and the freed storage holds none of its bytes (an
      * implementation overwrites or releases them; it never leaves them readable in its files).
-     * NOT_FOUND without a manifest: never stored, or already deleted.
+     * NOT_FOUND without a manifest: never stored, or already deleted. With `guard`, its check runs first,
+     * in the same atomic step (AccessGuard).
      */
-    delete(blobId: string, deletion: { deletedBy: string; deletedAt: IsoTime }): Promise<BlobTombstone>;
+    delete(
+      blobId: string,
+      deletion: { deletedBy: string; deletedAt: IsoTime },
+      guard?: AccessGuard,
+    ): Promise<BlobTombstone>;
     /** The tombstone of a deleted blob, or null (never deleted). */
     getTombstone(blobId: string): Promise<BlobTombstone | null>;
   };

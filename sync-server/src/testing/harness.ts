@@ -81,7 +81,13 @@ export type Endpoint = Pick<TestServer, 'url' | 'wsUrl'>;
 export const endpoint = (url: string): Endpoint => ({ url, wsUrl: `${url.replace('http', 'ws')}/sync` });
 
 export const startServer = async (
-  options: { dataDir?: string; config?: BuildAppOptions['config']; realClock?: boolean } = {},
+  options: {
+    dataDir?: string;
+    config?: BuildAppOptions['config'];
+    realClock?: boolean;
+    /** The server's Ed25519 (a test may hold its signing or verifying at a chosen moment). */
+    ed?: Ed25519;
+  } = {},
 ): Promise<TestServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
   const store = await openSqliteStore({ dataDir });
@@ -94,6 +100,7 @@ export const startServer = async (
   const server = await buildApp({
     store,
     now: options.realClock ? Date.now : () => clock.now,
+    ...(options.ed === undefined ? {} : { ed: options.ed }),
     config: {
       rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
       rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
