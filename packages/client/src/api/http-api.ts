@@ -77,6 +77,7 @@ import {
   type HttpWrappingKeyResponse,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire, type HaleClientErrorCode } from './errors';
+import { timerMs } from '../util/timer-ms';
 
 /** The part of a WHATWG body stream reader the client uses. */
 export interface BodyReaderLike {
@@ -431,8 +432,8 @@ async function errorFromResponse(
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const doFetch = options.fetch;
-  const timeoutMs = options.timeoutMs ?? HTTP_TIMEOUT_MS;
-  const chunkTimeoutMs = options.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS;
+  const timeoutMs = timerMs('timeoutMs', options.timeoutMs ?? HTTP_TIMEOUT_MS);
+  const chunkTimeoutMs = timerMs('chunkTimeoutMs', options.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS);
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
 

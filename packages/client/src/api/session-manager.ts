@@ -29,6 +29,7 @@ import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/c
 import { AccountError } from '../account/errors';
 import { HaleClientError, isHaleClientError } from './errors';
 import type { HttpApi } from './http-api';
+import { timerMs } from '../util/timer-ms';
 
 /** Renew this long before the token expires (or at 90 % of a shorter lifetime). */
 export const SESSION_REFRESH_MARGIN_MS = 60_000;
@@ -52,7 +53,7 @@ export interface SessionManagerOptions {
   readonly ed: Ed25519;
   /** Device clock, ms since the epoch. */
   readonly now?: () => number;
-  /** Time limit of one sign-in in all, in ms (default SIGN_IN_TIMEOUT_MS). */
+  /** Time limit of one sign-in in all, in ms (default SIGN_IN_TIMEOUT_MS; 1…2^31−1, else RangeError). */
   readonly signInTimeoutMs?: number;
   /** Timers (default: the platform's setTimeout/clearTimeout); tests inject their own. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
@@ -125,7 +126,7 @@ const isSessionError = (e: unknown): boolean =>
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   const { api, device, ed } = options;
   const now = options.now ?? Date.now;
-  const signInTimeoutMs = options.signInTimeoutMs ?? SIGN_IN_TIMEOUT_MS;
+  const signInTimeoutMs = timerMs('signInTimeoutMs', options.signInTimeoutMs ?? SIGN_IN_TIMEOUT_MS);
   const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
   const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
   let cached: { token: string; renewAt: number } | undefined;

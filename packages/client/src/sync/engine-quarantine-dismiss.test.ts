@@ -295,6 +295,34 @@ describe('dismissing a quarantine entry', () => {
     expect(listed(engine)).toEqual([]);
   });
 
+  it('a dismissed version refused later for another reason is listed and reported again', async () => {
+    const server = scriptedServer(ALLERGY);
+    // Sealed under epoch 1, whose envelope this device does not have yet, and altered: NO_KEY now, TAMPERED
+    // once the key arrives. Dismissing "cannot be checked yet" must not hide that it proves forged.
+    const key1 = generateStreamKey();
+    const altered = tampered(await allergy(1, 1, { epoch: 1, key: key1 }));
+    const waiting = server.serve(altered);
+    const envelopes = [await envelopeFor(ALLERGY)];
+    const d = device(server, envelopes);
+    let engine = await d.start();
+    await until(() => engine.quarantine().length === 1, 'set aside NO_KEY');
+    await engine.dismissQuarantined(waiting);
+    expect(listed(engine)).toEqual([]);
+
+    envelopes.push(await envelopeFor(ALLERGY, 1, key1));
+    engine = await d.start();
+    server.serve(altered);
+    const marker = server.serve(await allergy(2));
+    await d.reconnect();
+    await until(async () => (await d.stored(marker.id)) !== null, 'the record after it is stored');
+    expect(listed(engine)).toEqual([[waiting.id, waiting.rev, 'TAMPERED']]);
+    expect(reported(engine, waiting.id)).toBe(1);
+    expect(await d.stored(waiting.id)).toBeNull();
+    // And it stays listed across a restart (the dismissal named the other reason).
+    engine = await d.start();
+    expect(listed(engine)).toEqual([[waiting.id, waiting.rev, 'TAMPERED']]);
+  });
+
   it('an unknown entry is refused with NOT_QUARANTINED and nothing changes, also beside a known one', async () => {
     const server = scriptedServer(ALLERGY);
     const one = server.serve(tampered(await allergy(1)));

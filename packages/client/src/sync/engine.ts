@@ -73,9 +73,11 @@
  *   id, revision) is remembered in device meta with its reason, written before the list (at most
  *   MAX_DISMISSED, the oldest forgotten first: such a version is listed again if served and refused
  *   again). Served again (a reconnect, a reset's pull from 0, a new grant's history) it is judged as it
- *   was, one refused BAD_TRANSITION refused again whatever the local copy, and, refused again, neither
- *   listed nor reported QUARANTINED: dismissing never makes a version pass. A newer revision of the record
- *   is judged afresh.
+ *   was — one refused BAD_TRANSITION is refused again over a local copy, even one with changes not yet
+ *   sent; a device that holds no copy of the record (after a purge) takes it as a first version, listed or
+ *   dismissed alike — and, refused again for the reason dismissed, neither listed nor reported
+ *   QUARANTINED; refused for another reason (a NO_KEY one that now opens and proves TAMPERED) it is listed
+ *   and reported as new. Dismissing never makes a version pass. A newer revision is judged afresh.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -995,9 +997,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   const saveQuarantine = async (listed: QuarantinedItem[], announce?: () => void): Promise<void> => {
     // A list computed before a dismissal finished saving (a page set aside meanwhile) does not bring back
-    // what it dismissed.
+    // what it dismissed (for the reason dismissed; see `setAside`).
     const next =
-      dismissed.size === 0 ? listed : listed.filter((q) => !dismissed.has(versionKey(q.stream, q.id, q.rev)));
+      dismissed.size === 0
+        ? listed
+        : listed.filter((q) => dismissed.get(versionKey(q.stream, q.id, q.rev))?.reason !== q.reason);
     let kept = next;
     const over = next.length - maxQuarantine;
     if (over > 0) {
@@ -1051,10 +1055,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       return q.rev !== item.doc.rev && !(renewable(q.reason) && q.seq <= item.doc.seq);
     });
-    // A version the person dismissed is refused as before, but neither listed nor reported again. It still
+    // A version the person dismissed is refused as before, but neither listed nor reported again when it is
+    // refused for the reason they saw. Refused for another (a NO_KEY one now opens and proves TAMPERED), it
+    // is listed and reported: dismissing what could not be checked yet hides no later finding. It still
     // answers the older entries of its record above, as any newer version set aside does.
+    const silenced = (doc: ServedDoc, reason: QuarantineReason): boolean =>
+      dismissed.get(versionKey(doc.stream, doc.id, doc.rev))?.reason === reason;
     const added = [...byKey].filter(
-      ([key, { doc }]) => !unchanged.has(key) && !dismissed.has(versionKey(doc.stream, doc.id, doc.rev)),
+      ([key, { doc, reason }]) => !unchanged.has(key) && !silenced(doc, reason),
     );
     if (added.length === 0 && kept.length === quarantine.length) return;
     await saveQuarantine(
@@ -2994,7 +3002,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // The dismissals are written before the list: a crash in between leaves an entry listed that was
       // dismissed.
       quarantine = ((await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? []).filter(
-        (q) => !dismissed.has(versionKey(q.stream, q.id, q.rev)),
+        (q) => dismissed.get(versionKey(q.stream, q.id, q.rev))?.reason !== q.reason,
       );
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
       for (const g of (await deps.meta.get('quarantine-gaps', META_SCHEMAS.quarantineGaps)) ?? []) {
