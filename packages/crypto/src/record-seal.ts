@@ -108,9 +108,10 @@ function seal(key: Uint8Array, plaintext: Uint8Array | string): Uint8Array {
 }
 
 /**
- * The failures of opening a sealed record or chunk (`what`), each code and text written once: `open`,
- * `openRecord`, `openRecordVersion` and `openBytes` answer them, and `recordVersionOpenFailures` lists
- * them.
+ * The failures of opening a sealed record or chunk (`what`) that `openRecordVersion` can answer, each code
+ * and text written once here: `open`, `openRecord`, `openRecordVersion` and `openBytes` answer them, and
+ * `recordVersionOpenFailures` lists them. (`sealedKeyId`, and a few checks of `openRecord` and `openBytes`
+ * that `openRecordVersion` never meets, still word their own.)
  */
 const openFailure = {
   notBytes: (what: string) => fail('INVALID_INPUT', `${what}: bytes required`),

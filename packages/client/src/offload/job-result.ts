@@ -15,7 +15,8 @@
  *   on (a worker's error text: a job carries record content and keys), and it becomes the message of an
  *   AtRestError or of a decode failure. It is kept only when it is a text this build writes for that
  *   reason (`runAtRestJob`'s and `runWireJob`'s, so an item fails in the same words on a worker as on
- *   this thread), as `isAtRestOpenText` (at-rest-open-failures.ts) and `isWireOpenText` (wire-jobs.ts,
+ *   this thread — except a bad caller input's `String(error)` in `runWireJob`, which a worker's reply
+ *   cannot vouch for and is replaced), as `isAtRestOpenText` (at-rest-open-failures.ts) and `isWireOpenText` (wire-jobs.ts,
  *   with @hale/crypto's `recordVersionOpenFailures`) tell from the texts where they are written, else
  *   replaced by a text of this thread naming the reason; the reply is copied only then.
  * The schemas are compiled once, on first use (interpreted where a CSP forbids code generation).
