@@ -64,11 +64,13 @@
  * - enqueue (offline first) answers a FileRef made on the device (a fresh blob id; size and sha256 of the
  *   copy) without sending anything, and keeps the copy in the device's upload queue (upload-queue.ts, its
  *   header: storage, bounds, when it uploads, crash safety). `uploadQueued` seals a queued file under the
- *   stream's write key at upload time and sends it as put does (`send`), under the blob id already handed
- *   out: unlike put, a re-keying once the server holds its manifest does not start a new blob (the id is in
- *   records already, and the server takes no other bytes under it), so such a file stays sealed under the
- *   older key. get of a FileRef queued here answers the queued bytes (checked against its sha256); delete
- *   of one cancels it.
+ *   stream's write key at upload time (as this device knows it: the session lets the queue upload only
+ *   once caught up after connecting, when this connection's epochs are known) and sends it as put does
+ *   (`send`), under the blob id already handed out: unlike put, a re-keying once the server holds its
+ *   manifest does not start a new blob (the id is in records already, and the server takes no other bytes
+ *   under it), so such a file stays sealed under the older key, also when the next session of the device
+ *   finishes it. get of a FileRef queued here answers the queued bytes (checked against its sha256);
+ *   delete of one cancels it. `uploadsRead` settles once the stored queue was read.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
@@ -939,6 +941,11 @@ export const createFiles = (deps: FilesDeps) => {
     /** The files queued on this device, oldest first (see QueuedUpload); emits on every change. */
     uploads$: queue ? queue.uploads$ : new BehaviorSubject<readonly QueuedUpload[]>([]).asObservable(),
     uploads: (): readonly QueuedUpload[] => (queue ? queue.uploads() : []),
+    /**
+     * Settles once the queue stored on this device was read (uploads() lists nothing before): true, or
+     * false when it cannot be read (nothing is listed or uploaded then, and enqueue refuses). Never rejects.
+     */
+    uploadsRead: (): Promise<boolean> => (queue ? queue.ready : Promise.resolve(true)),
 
     /**
      * Removes queued file `blobId` and its bytes from this device; what reached the server is deleted

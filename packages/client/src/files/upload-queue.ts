@@ -24,7 +24,8 @@
  * - A file leaves the queue only once the server confirmed every chunk (or by cancel): the index entry
  *   first, then its chunks. A crash between the last chunk and the removal uploads it again at the next
  *   start, which only re-announces the same manifest: one blob, never two.
- * - Uploads run only while `online()` and `usable()` (not locked, not closed), one file at a time, at
+ * - Uploads run only while `online()` (the session: connected and caught up, so that the keyring took this
+ *   connection's stream epochs first) and `usable()` (not locked, not closed), one file at a time, at
  *   start, when the connection comes back (`onlineChanged(true)`, which retries every waiting file at once),
  *   and after a failure that can pass with backoff (`retry`: base doubling up to max, kept in memory: a
  *   new session tries at once). A refusal for good (`verdict` 'failed') is stored with the entry, reported
@@ -36,6 +37,8 @@
  *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
  *   be affected (the id is this file's alone).
  * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
+ * - `uploads$` lists every entry, failed ones included (the session counts them as SyncState
+ *   `pendingUploads`); it lists nothing before `ready` settled, which the session awaits before it opens.
  * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
  * match its schema (reported by device-meta as META_INVALID) leaves the queue empty in memory and refuses
  * enqueues (it is never written over); a sealed chunk missing on disk makes the upload fail and retry.

@@ -189,8 +189,13 @@ const copySecrets = (account: DeviceAccount) => {
   };
 };
 
-/** Whether the sync status means the device is connected: files queued offline upload then. */
-const connectedStatus = (status: string): boolean => status === 'syncing' || status === 'online';
+/**
+ * Whether files queued offline may upload: connected and caught up. Not at `syncing`: that status comes with
+ * the server's `ready`, before the engine took this connection's stream list (its epochs, keyring.ts
+ * `noteServerEpoch`), and a file sealed then would go under a key a re-keying done meanwhile on another
+ * device shut out (the blob routes check no epoch). `online` comes only from a pull pass asked for after it.
+ */
+const connectedStatus = (status: string): boolean => status === 'online';
 
 const lockedWhileOpening = () =>
   new AccountError('LOCKED', 'the account was locked while its device session was opening; unlock it again');
@@ -477,7 +482,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     keyring,
     assertUnlocked: assertUsable,
     usable,
-    // Files added offline (files/upload-queue.ts): uploaded while the socket is up, as pushes are.
+    // Files added offline (files/upload-queue.ts): uploaded while connected and caught up (above).
     queue: {
       meta,
       online: () => connectedStatus(engine.state().status),
@@ -490,6 +495,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       report: (issue) => engine.reportIssue(issue),
     },
   });
+  // Queued files are not on the server yet: counted apart from pendingWrites (SyncState `pendingUploads`).
+  files.uploads$.subscribe((list) => engine.setPendingUploads(list.length));
   // A lock at an await below: the open ends LOCKED through the catch, which closes what it opened. In
   // between, only the copies are used, and audit appends refuse by themselves.
   const assertNotLockedWhileOpening = (): void => {
@@ -506,6 +513,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       await meta.set('signed-in', true);
     }
     await audit.resumeNoted();
+    // Read before the session is handed out: uploads() and pendingUploads never miss a queued file.
+    await files.uploadsRead();
     assertNotLockedWhileOpening();
     await engine.start();
     // Returned now, the caller would get a session that refuses everything: closed instead, as above.

@@ -136,7 +136,8 @@
  *   to unsent with that code; the rest of the batch proceeds. So no version can hold up later ones.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
  *   progress (which never goes back within a session, reconnects included), errors with a reason a person can act on, and whether this device holds the account's
- *   current passphrase (set by the session's passphrase watch; the engine only carries it). A connection
+ *   current passphrase (set by the session's passphrase watch; the engine only carries it) and how many files
+ *   wait in the upload queue (set by the session from files/upload-queue.ts; carried likewise). A connection
  *   gone fatal (the server refused this device) is an issue with the code of its failure (DEVICE_UNKNOWN,
  *   DEVICE_REVOKED, …), and `awaitInSync` rejects with it rather than wait for ever. Issues never
  *   carry record content: an error of RxDB's replication loop is reported by the code and message of the
@@ -348,6 +349,12 @@ export type PassphraseStatus = 'unknown' | 'current' | 'updated' | 'changed-else
 export interface SyncState {
   status: 'offline' | 'connecting' | 'syncing' | 'online' | 'stopped' | 'fatal';
   pendingWrites: number;
+  /**
+   * Files queued on this device that the server has not confirmed whole (`files.uploads()`, refused ones
+   * included: they are not on the server either). The session sets it from the upload queue
+   * (`setPendingUploads`); the engine only carries it.
+   */
+  pendingUploads: number;
   lastSyncedAt: string | null;
   /**
    * Documents of the catch-up this session: neither number goes down, across reconnects too (what is
@@ -716,6 +723,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const state$ = new BehaviorSubject<SyncState>({
     status: 'offline',
     pendingWrites: 0,
+    pendingUploads: 0,
     lastSyncedAt: null,
     initialSync: { done: 0, total: 0 },
     errors: [],
@@ -3120,6 +3128,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     reportIssue: report,
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
+    },
+    /** How many files the upload queue holds (SyncState `pendingUploads`); set by the session. */
+    setPendingUploads(count: number): void {
+      if (state$.value.pendingUploads !== count) patch({ pendingUploads: count });
     },
     /** Called after each local write of record `id`, with the revision number it wrote. */
     notePending(id: string, rv: number): void {
