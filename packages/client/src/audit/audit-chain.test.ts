@@ -203,6 +203,66 @@ describe('audit hash chains', () => {
   });
 });
 
+describe('audit chains verified past a base verified before', () => {
+  /**
+   * `log` verified whole, and its entries after the first `at` verified against the heads of those
+   * (a base that verified with no problem): the same heads, and the same problems' kinds and positions.
+   */
+  const both = async (
+    log: ServedDoc[],
+    at: number,
+    reached = new Map<string, { seq: number; hash?: string }>(),
+  ) => {
+    const whole = await verifyAuditChains(log, authorKey, ed, reached);
+    const first = await verifyAuditChains(log.slice(0, at), authorKey, ed);
+    expect(first.verification.ok).toBe(true);
+    const past = await verifyAuditChains(log.slice(at), authorKey, ed, reached, first.heads);
+    const kinds = (v: typeof whole) => v.verification.problems.map((p) => [p.kind, p.author, p.authorSeq]);
+    return {
+      whole,
+      past,
+      same: () => expect([kinds(past), past.heads]).toEqual([kinds(whole), whole.heads]),
+    };
+  };
+
+  it('answers what the whole log gets, for a whole log and for problems served after the base', async () => {
+    const a = await chainOf(devA, 5);
+    const b = await chainOf(devB, 3);
+    const log = served([a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, a[3]!, b[2]!, a[4]!]);
+    const clean = await both(log, 4);
+    clean.same();
+    expect(clean.past.verification.ok).toBe(true);
+    expect(clean.past.verification.authors).toBe(2);
+
+    // A gap just past the base, and one further on.
+    (await both(served([a[0]!, a[1]!, a[3]!, a[4]!]), 2)).same();
+    (await both(served([a[0]!, a[1]!, a[2]!, a[4]!]), 2)).same();
+    // Not linked to the base head.
+    const unlinked = await chainOf(devA, 1, { seq: 2, hash: 'not-the-real-hash' });
+    (await both(served([a[0]!, a[1]!, unlinked[0]!]), 2)).same();
+    // A reached position past the base, cut off; and one rewritten past the base.
+    const reached = new Map([[devA.deviceId, { seq: 4, hash: a[3]!.chain.hash! }]]);
+    (await both(served([a[0]!, a[1]!, a[2]!]), 2, reached)).same();
+    const fork = await chainOf(devA, 2, a[2]!.chain);
+    (await both(served([a[0]!, a[1]!, a[2]!, ...fork]), 2, reached)).same();
+  });
+
+  it('a second entry at a position of the base is inserted, and the head stops before it', async () => {
+    const a = await chainOf(devA, 3);
+    const fork = await chainOf(devA, 1, a[0]!.chain);
+    const { whole, past } = await both(served([a[0]!, a[1]!, a[2]!, fork[0]!]), 3);
+    expect(past.verification.problems.map((p) => [p.kind, p.entryId])).toEqual([
+      ['inserted', fork[0]!.doc.id],
+    ]);
+    expect(whole.verification.problems.map((p) => [p.kind, p.entryId])).toEqual([
+      ['inserted', fork[0]!.doc.id],
+    ]);
+    // Whole, the head stops at 1; past a base, its link there is not known: no head (nothing to remember).
+    expect(whole.heads.get(devA.deviceId)?.seq).toBe(1);
+    expect(past.heads.has(devA.deviceId)).toBe(false);
+  });
+});
+
 describe('opening audit bodies: only what the AuditBody schema describes', () => {
   const sealed = (body: unknown) => ({
     ct: base64urlEncode(sealTo(patient.wrapping.publicKey, canonicalBytes(body))),

@@ -16,6 +16,13 @@
  *   `verifyAuditChains` also answers each author's verified head (the highest position up to which its
  *   chain is whole, linked from position 1 and consistent with `reached`): what a verifying device may
  *   remember as reached.
+ * - `verifyAuditChains` can verify only what was served after a part of the log it verified before
+ *   (`base`: per author, the head of a chain verified whole, served ahead of the entries given): the
+ *   base positions count as served once each and in order, the next entry must link to the base head,
+ *   and a position of `reached` within the base is taken as checked then. For a base that verified with
+ *   no problem and is still served as it was, the answer is the one the whole log would get; the caller
+ *   must hold `reached` within the base to what it was checked against, and cannot tell from these
+ *   entries whether the server still serves the base (audit-log.ts re-reads the whole log for that).
  * - An entry by a device its account revoked counts only when signed and dated (`audit.at`, covered by the
  *   signature) before the revocation (device-directory.ts: the device is refused by the server from then
  *   on, so only a thief of its key with the server's help could add one, dated back).
@@ -222,6 +229,11 @@ export const verifyAuditChains = async (
   authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | AuthorUnavailable | null>,
   ed: Ed25519,
   reached: ReadonlyMap<string, number | ReachedPosition> = new Map(),
+  /**
+   * Per author, a chain verified whole before, served ahead of `entries` (see the header): its positions
+   * count as served, once each, in order, and the first of `entries` past it must link to its `hash`.
+   */
+  base: ReadonlyMap<string, ChainHead> = new Map(),
 ): Promise<{ verification: AuditVerification; heads: Map<string, ChainHead>; refused: Set<ServedDoc> }> => {
   const problems: AuditProblem[] = [];
   const refused = new Set<ServedDoc>();
@@ -243,6 +255,7 @@ export const verifyAuditChains = async (
   const unchecked = new Map<string, Set<number>>();
   /** Per author, the highest position any served entry claims (reported or not): the end served. */
   const claimed = new Map<string, number>();
+  for (const [author, head] of base) claimed.set(author, head.seq);
   for (const e of entries) {
     if (!e.audit || e.sig === undefined) {
       report(e, 'inserted', 'entry has no audit header or signature');
@@ -290,14 +303,18 @@ export const verifyAuditChains = async (
   }
   // Pass 2: each author's chain — positions 1..n, each once, in order, each linked to its predecessor.
   const chains = new Map<string, { byPos: Map<number, Valid>; twice: Set<number> }>();
+  for (const author of base.keys()) if (!byAuthor.has(author)) byAuthor.set(author, []);
   for (const [author, list] of byAuthor) {
     const byPos = new Map<number, Valid>();
     const twice = new Set<number>();
     const pending = unchecked.get(author) ?? new Set<number>();
     chains.set(author, { byPos, twice });
-    let maxSoFar = 0;
+    /** Positions 1..floor were served before `entries`, whole (`base`): the entry at floor links as `floorHash`. */
+    const floor = base.get(author)?.seq ?? 0;
+    const floorHash = base.get(author)?.hash ?? null;
+    let maxSoFar = floor;
     for (const v of list) {
-      if (byPos.has(v.pos)) {
+      if (v.pos <= floor || byPos.has(v.pos)) {
         twice.add(v.pos);
         report(v.e, 'inserted', `a second entry claims position ${v.pos} of ${author}'s chain`);
         continue;
@@ -311,9 +328,9 @@ export const verifyAuditChains = async (
     for (const pos of positions) {
       const v = byPos.get(pos)!;
       const prev = byPos.get(pos - 1);
-      if (pos > 1 && !prev) {
+      if (pos > 1 && !prev && pos - 1 > floor) {
         let first = pos - 1;
-        while (first > 1 && !byPos.has(first - 1)) first--;
+        while (first > floor + 1 && !byPos.has(first - 1)) first--;
         // Served, but not checkable now (reported unverified): neither missing nor a link to check.
         let claimed = true;
         for (let p = first; p < pos && claimed; p++) claimed = pending.has(p);
@@ -325,7 +342,7 @@ export const verifyAuditChains = async (
         );
         continue;
       }
-      const expectedHash = pos === 1 ? null : prev!.link;
+      const expectedHash = pos === 1 ? null : pos - 1 === floor ? floorHash : prev!.link;
       if (v.prevHash !== expectedHash)
         report(v.e, 'inserted', 'does not link to the previous entry of its author');
     }
@@ -340,6 +357,8 @@ export const verifyAuditChains = async (
     // An entry served at the position but refused (reported above) is not missing from the log.
     const top = claimed.get(author) ?? 0;
     if (top >= position) {
+      // Within a base chain: checked when it was verified (the caller holds `reached` to it).
+      if (position <= (base.get(author)?.seq ?? 0)) continue;
       const there = chains.get(author)?.byPos.get(position);
       if (hash === undefined || there === undefined || there.link === hash) continue;
       problems.push({
@@ -365,8 +384,19 @@ export const verifyAuditChains = async (
   const heads = new Map<string, ChainHead>();
   for (const [author, { byPos, twice }] of chains) {
     const mark = known.get(author);
+    const floor = base.get(author);
     let prev: string | null = null;
-    for (let pos = 1; ; pos++) {
+    let pos = 1;
+    if (floor !== undefined && floor.seq > 0) {
+      // A second entry claiming a position of the base chain cuts the head there, as it would served whole.
+      const cut = [...twice].filter((p) => p <= floor.seq).reduce((m, p) => Math.min(m, p), Infinity);
+      // Whose link there is not known here: no head (nothing to remember; the log is not whole anyway).
+      if (cut <= floor.seq) continue;
+      heads.set(author, { seq: floor.seq, hash: floor.hash });
+      prev = floor.hash;
+      pos = floor.seq + 1;
+    }
+    for (; ; pos++) {
       const v = byPos.get(pos);
       if (v === undefined || twice.has(pos) || v.prevHash !== prev) break;
       if (mark?.hash !== undefined && mark.seq === pos && v.link !== mark.hash) break;

@@ -1,5 +1,6 @@
 /**
- * The device's audit trail: what it appends, and the patient's views over the whole log.
+ * The device's audit trail: what it appends, and the patient's views over the whole log (read past what
+ * this device verified before: VIEW below).
  *
  * Invariants:
  * - Every entry is built (numbered, linked, signed, sealed to the patient) when the action happens, even
@@ -106,6 +107,33 @@
  *   number of such keys still tells how many patients the device keeps state for: KEPT and SEEN go when
  *   access to the patient ends (`accessEnded`), but a chain position stays for good (a new grant continues
  *   the chain; restarted at 1, it would take positions the server holds).
+ * - VIEW (device meta `audit-view`, sealed at rest like all device meta; the account's own log only, the
+ *   one the views read, so it names no patient): the entries of the own log as of the last check that
+ *   found no problem and opened every entry (a view's, `verify`'s or `acceptLosses`'), opened, with each
+ *   entry's link hash, each author's verified head, the stream position read through, the store's
+ *   incarnation before that read and when the whole log was last read. A view (`whoAccessed`,
+ *   `disclosures`, `entries`, `recorded`) then pulls only what is served past that position and verifies
+ *   it against the cached heads (`verifyAuditChains`' `base`), SEEN and OWN_LOST as a whole check would:
+ *   for a cached part still served as it was, the answer is the one the whole log gets. Anything else
+ *   reads and verifies the whole log, exactly as before: no cache, or one that does not read; another
+ *   incarnation recorded or announced (a restore); a SEEN position within the cached heads that is not
+ *   the cached head itself (lowered or replaced since: `acceptLosses`, a continued own chain); an entry
+ *   served at or below the cached position; any problem past the cache (its check remembers nothing, the
+ *   whole check reports as always); the last whole read a day old or more (VIEW_FULL_CHECK_MS, this
+ *   device's clock; a clock set back too); the 25th view of a session since one (VIEW_FULL_CHECK_VIEWS).
+ *   `verify` and `acceptLosses` always read the whole log. What this does not see at once: the server
+ *   changing the part already cached — cutting an author's end there (nothing of it served since),
+ *   rewriting an entry in place, dropping old entries — goes unreported by the views until that next
+ *   whole read (at most a day or 25 views later; `verify` at once), which then reports it as before and
+ *   holds it for good (SEEN). A whole check that finds any problem removes the cache, so while a problem
+ *   stands (until accepted, or for good) every view reads the whole log, as before. The cache keeps the
+ *   newest MAX_VIEW_ENTRIES entries within MAX_VIEW_CHARS; older ones are read again from the server at
+ *   each view and held to the heads they were dropped at (each author's chain from position 1, linked, up
+ *   to exactly that head: by the link hashes the very entries verified then, so only opened again, not
+ *   re-verified). Entries are not re-judged by their authors' keys once cached: an author revoked since
+ *   is applied to them at the next whole read. Views, `verify` and `acceptLosses` run one at a time
+ *   (`inViewOrder`), so none keeps a cache another just found stale. Offline, the views still wait for
+ *   the connection (the return types have no place to say an answer is stale).
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -161,7 +189,11 @@
  * fails is reported (AUDIT_KEYS_NOT_RENAMED); both are tried again at the next start. A crash between a
  * move and the removal leaves both names, and the next start keeps the new one and removes the old.
  * Removed old names are gone from the store's documents; the storage engine's own files (IndexedDB's)
- * may hold their bytes until it compacts them.
+ * may hold their bytes until it compacts them. A view cache that cannot be written is not reported: the
+ * next view uses the one stored, held to the same checks, or reads the whole log. One that cannot be
+ * removed after a whole check found a problem is not used again in that session; a later session uses
+ * it (the problem then reported at its next whole read, as for a change to the cached part). A crash
+ * while it is written leaves the last one written (one key, written whole).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import {
@@ -179,6 +211,7 @@ import {
   ERROR_CODES,
   Incarnation,
   isErrorCode,
+  AuditBody,
   AuditEntryBody,
   PushDoc,
   auditSignaturePayload,
@@ -196,7 +229,6 @@ import {
   makeAuditEntry,
   openAuditBody,
   verifyAuditChains,
-  type AuditBody,
   type AuditProblem,
   type AuditVerification,
   type ChainHead,
@@ -219,6 +251,8 @@ export interface AuditLogDeps {
   serverKey: () => Promise<{ serverId: string; publicKey: Uint8Array } | null>;
   /** Throws (AccountError LOCKED) once the account was locked: nothing is signed or opened then. */
   assertUnlocked?: () => void;
+  /** The view cache's budget (default MAX_VIEW_ENTRIES entries, MAX_VIEW_CHARS characters). */
+  viewCache?: { maxEntries: number; maxChars: number };
 }
 
 export interface RecordChange {
@@ -243,6 +277,13 @@ export interface OpenedEntry {
   source: EntrySource;
   /** The account whose key verified the entry (the server's id for server entries). */
   authorAccountId: string;
+}
+
+/** A check of a patient's log as served: its verification, the entries that verify opened, the heads. */
+interface Checked {
+  verification: AuditVerification;
+  opened: OpenedEntry[];
+  heads: Map<string, ChainHead>;
 }
 
 /** One line of "who saw my records". */
@@ -476,6 +517,66 @@ const SeenChains = Type.Record(
   ),
 );
 type SeenChains = Static<typeof SeenChains>;
+
+/**
+ * The account's own log as this device last verified it with no problem, for the views (see the header).
+ * One key: the views read the account's own log only, so it names no patient.
+ */
+const VIEW = 'audit-view';
+/** Opened entries kept in VIEW at most, and characters of them (as JSON): older ones are read again. */
+const MAX_VIEW_ENTRIES = 20_000;
+const MAX_VIEW_CHARS = 8 * 1024 * 1024;
+/** A view reads and verifies the whole log again when the last whole check is older than this… */
+const VIEW_FULL_CHECK_MS = 24 * 3600_000;
+/** …and at every this-many views of a session. */
+const VIEW_FULL_CHECK_VIEWS = 25;
+const ViewHeads = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Object(
+    { seq: Type.Integer({ minimum: 1 }), hash: Type.String({ maxLength: 128 }) },
+    { additionalProperties: false },
+  ),
+);
+/** An opened entry as kept, with its link hash (`chainLinkHash`): the next entry of its author names it. */
+const ViewEntry = Type.Object(
+  {
+    id: Type.String({ maxLength: 128 }),
+    seq: Type.Integer({ minimum: 1 }),
+    author: Type.String({ maxLength: 128 }),
+    authorSeq: Type.Integer({ minimum: 1 }),
+    at: Type.String({ maxLength: 64 }),
+    body: AuditBody,
+    source: Type.Union([Type.Literal('server'), Type.Literal('patient'), Type.Literal('grantee')]),
+    authorAccountId: Type.String({ maxLength: 128 }),
+    link: Type.String({ maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+type ViewEntry = Static<typeof ViewEntry>;
+const ViewCache = Type.Object(
+  {
+    /** The server store's incarnation the log was read from (`incarnation` in device meta then). */
+    incarnation: Type.Optional(Incarnation),
+    /** The stream position read through: every entry served at or below it is here or in `dropped`. */
+    through: Type.Integer({ minimum: 0 }),
+    /** When the whole log was last read and verified (this device's clock). */
+    fullAt: Type.Number(),
+    /** Each author's chain as verified whole through `through`. */
+    heads: ViewHeads,
+    /** The oldest entries, over the budget: served at or below `through`, verified whole to `heads`. */
+    dropped: Type.Optional(
+      Type.Object(
+        { through: Type.Integer({ minimum: 1 }), entries: Type.Integer({ minimum: 1 }), heads: ViewHeads },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Every entry served after `dropped.through` (or from the start) through `through`, in served order. */
+    entries: Type.Array(ViewEntry, { maxItems: MAX_VIEW_ENTRIES }),
+  },
+  { additionalProperties: false },
+);
+type ViewCache = Static<typeof ViewCache>;
+type ViewHeads = Static<typeof ViewHeads>;
 
 /** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
@@ -1408,10 +1509,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     await flush().catch(() => 0);
   };
 
-  const fetchAll = async (patientId: string): Promise<ServedDoc[]> => {
+  const fetchAll = async (patientId: string): Promise<ServedDoc[]> => (await fetchFrom(patientId, 0)).docs;
+
+  /**
+   * The patient's audit stream as served after position `from`, up to its end (or, with `until`, the
+   * first page reaching it), and the position read through.
+   */
+  const fetchFrom = async (
+    patientId: string,
+    from: number,
+    until = Infinity,
+  ): Promise<{ docs: ServedDoc[]; through: number }> => {
     const stream = `${patientId}/audit` as ServedDoc['stream'];
     const out: ServedDoc[] = [];
-    let since = 0;
+    let since = from;
     for (;;) {
       const reply = await deps.connection.request<PulledFrame>({
         t: 'pull',
@@ -1422,7 +1533,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (reply.denied.length > 0) throw new Error(`audit log not readable: ${reply.denied[0]!.code}`);
       out.push(...reply.docs);
       const cp = reply.streams[0];
-      if (!cp || cp.done || reply.docs.length === 0) return out;
+      const through = Math.max(since, cp?.checkpoint ?? 0, reply.docs.at(-1)?.seq ?? 0);
+      if (!cp || cp.done || reply.docs.length === 0 || through >= until) return { docs: out, through };
       since = cp.checkpoint;
     }
   };
@@ -1447,7 +1559,25 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     own?: number,
     /** The person accepted the chains' losses: they are held to what is served now (`acceptLosses`). */
     accept = false,
-  ): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
+  ): Promise<Checked> => {
+    const checked = await checkServed(patientId, entries, own, accept);
+    if (checked === null) throw new Error('audit log: a whole check answered nothing');
+    return checked;
+  };
+
+  /**
+   * `check`, or with `since` only of the entries served after a part of the log verified before with no
+   * problem (the view cache, see the header): answers what a check of the whole log would, assuming
+   * that part is still served as it was — or null, remembering nothing, when it finds any problem (a
+   * check of the whole log then names them as it always did).
+   */
+  const checkServed = async (
+    patientId: string,
+    entries: ServedDoc[],
+    own?: number,
+    accept = false,
+    since?: { heads: ReadonlyMap<string, ChainHead>; entries: number },
+  ): Promise<Checked | null> => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
     // Unreadable (a newer build's): nothing is known, and nothing is written over it below. Accepting,
@@ -1477,7 +1607,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       return key;
     };
-    const { verification, heads, refused } = await verifyAuditChains(entries, authorKey, deps.ed, reached);
+    const { verification, heads, refused } = await verifyAuditChains(
+      entries,
+      authorKey,
+      deps.ed,
+      reached,
+      since?.heads,
+    );
     const problems: AuditProblem[] = [...verification.problems];
     // Signed by the server, so its place in the chain holds; but what it logged cannot be read or listed.
     // Entries are refused as served, not by id: a copy served under a genuine entry's id must not take the
@@ -1495,6 +1631,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           'match the AuditBody schema: no view lists it',
       });
     }
+    // Positions of this device's own chain lost with an announced restore (`continueAfterRestore`): the
+    // chain went on from the served end, so only this record still tells of them.
+    const lost = patientId === deps.accountId ? ((await deps.meta.get(OWN_LOST, OwnLost)) ?? []) : [];
+    if (since !== undefined && (problems.length > 0 || lost.length > 0)) return null;
     const incarnation = await currentIncarnation();
     for (const p of problems) {
       const was = kept[p.author]?.incarnation;
@@ -1504,9 +1644,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         '; the server announced a restore of its store from a backup since this device verified that ' +
         'chain (its incarnation changed): entries stored after the backup were lost';
     }
-    // Positions of this device's own chain lost with an announced restore (`continueAfterRestore`): the
-    // chain went on from the served end, so only this record still tells of them.
-    const lost = patientId === deps.accountId ? ((await deps.meta.get(OWN_LOST, OwnLost)) ?? []) : [];
     if (accept) {
       await rememberAccepted(patientId, heads, incarnation);
       if (lost.length > 0) await deps.meta.set(OWN_LOST, []);
@@ -1548,7 +1685,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         authorAccountId: v.accountId,
       });
     }
-    return { verification: { ...verification, ok: problems.length === 0, problems }, opened };
+    const total = verification.entries + (since?.entries ?? 0);
+    return {
+      verification: { ...verification, entries: total, ok: problems.length === 0, problems },
+      opened,
+      heads,
+    };
   };
 
   /** Raises the remembered heads to those verified now (never lowers one); a failure is only reported. */
@@ -1628,14 +1770,227 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   /** Server-logged access events: the only entries whose access counts are believed. */
   const isServerAccess = (e: OpenedEntry): boolean => e.source === 'server' && e.body.kind === 'AccessEvent';
 
-  /** The account's own log, checked and opened, its problems reported as a view's. */
-  const read = async (): Promise<{ verification: AuditVerification; opened: OpenedEntry[] }> => {
-    const checked = await check(deps.accountId, await fetchAll(deps.accountId));
-    reportFromView(deps.accountId, checked.verification);
-    return checked;
+  /**
+   * The account's own log, checked and opened, its problems reported as a view's: past the view cache
+   * when it may be used (see the header), else read and verified whole (the cache then kept anew).
+   */
+  const read = (): Promise<Checked> =>
+    inViewOrder(async () => {
+      deps.assertUnlocked?.();
+      const quick = await readPastView();
+      if (quick !== null) {
+        reportFromView(deps.accountId, quick.verification);
+        return quick;
+      }
+      const incarnation = await currentIncarnation();
+      const { docs, through } = await fetchFrom(deps.accountId, 0);
+      const checked = await check(deps.accountId, docs);
+      await keepView(docs, through, checked, incarnation);
+      reportFromView(deps.accountId, checked.verification);
+      return checked;
+    });
+
+  /** Reads, checks and writes of the view cache, one at a time: none keeps a cache another found stale. */
+  let viewQueue: Promise<unknown> = Promise.resolve();
+  const inViewOrder = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = viewQueue.then(fn, fn);
+    viewQueue = next.catch(() => undefined);
+    return next;
+  };
+  /** Views of this session since the last whole check (VIEW_FULL_CHECK_VIEWS). */
+  let viewsSinceWhole = 0;
+  /** Whether VIEW may hold a cache (false: this session removed it and kept none since). */
+  let viewKept = true;
+
+  /** The link hash of a served entry (`chainLinkHash`): what the next entry of its author names. */
+  const linkOf = (e: ServedDoc): string | null => {
+    const sig = base64urlDecode(e.sig ?? '');
+    if (!sig.ok || e.audit === undefined) return null;
+    return chainLinkHash(auditSignaturePayload({ ...e, audit: e.audit }), sig.value);
+  };
+
+  const asOpened = ({ link: _link, ...entry }: ViewEntry): OpenedEntry => entry;
+
+  /**
+   * After a check of the whole own log (`docs`, read through `through`): kept as the view cache when it
+   * found no problem and every entry opened, else the cache is removed (a whole check that found a
+   * problem may have found the cached part changed). A failure to write is not reported: the next view
+   * reads the whole log.
+   */
+  const keepView = async (
+    docs: readonly ServedDoc[],
+    through: number,
+    checked: Checked,
+    /** The store's incarnation before the log was read: a restore announced meanwhile is not taken for it. */
+    incarnation: string | undefined,
+  ): Promise<void> => {
+    const entries = viewEntries(docs, checked);
+    if (!checked.verification.ok || entries === null) {
+      if (viewKept) await deps.meta.set(VIEW, null).catch(() => undefined);
+      viewKept = false;
+      return;
+    }
+    viewsSinceWhole = 0;
+    await writeView({
+      ...(incarnation === undefined ? {} : { incarnation }),
+      through,
+      fullAt: deps.now(),
+      heads: headsOf(checked.heads),
+      entries,
+    });
+  };
+
+  /** `docs` as kept (opened, with their link hashes), or null when some did not open as checked. */
+  const viewEntries = (docs: readonly ServedDoc[], checked: Checked): ViewEntry[] | null => {
+    if (checked.opened.length !== docs.length) return null;
+    const out: ViewEntry[] = [];
+    for (const [i, e] of checked.opened.entries()) {
+      const doc = docs[i]!;
+      const link = linkOf(doc);
+      if (link === null || doc.seq !== e.seq || doc.id !== e.id) return null;
+      out.push({ ...e, link });
+    }
+    return out;
+  };
+
+  const headsOf = (heads: ReadonlyMap<string, ChainHead>): ViewHeads => Object.fromEntries(heads);
+
+  /** Writes `view`, its oldest entries moved to `dropped` (read again when needed) past the budget. */
+  const writeView = async (view: ViewCache): Promise<void> => {
+    let { entries, dropped } = view;
+    const maxEntries = Math.min(deps.viewCache?.maxEntries ?? MAX_VIEW_ENTRIES, MAX_VIEW_ENTRIES);
+    const maxChars = deps.viewCache?.maxChars ?? MAX_VIEW_CHARS;
+    // The newest first, the newest always (whatever its size).
+    let keep = 0;
+    let chars = 0;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const size = JSON.stringify(entries[i]).length;
+      if (keep >= maxEntries || (keep > 0 && chars + size > maxChars)) break;
+      chars += size;
+      keep++;
+    }
+    const gone = entries.slice(0, entries.length - keep);
+    const last = gone.at(-1);
+    if (last !== undefined) {
+      const heads: ViewHeads = { ...dropped?.heads };
+      for (const e of gone) heads[e.author] = { seq: e.authorSeq, hash: e.link };
+      dropped = { through: last.seq, entries: (dropped?.entries ?? 0) + gone.length, heads };
+      entries = entries.slice(gone.length);
+    }
+    try {
+      await deps.meta.set(VIEW, { ...view, entries, ...(dropped === undefined ? {} : { dropped }) });
+      viewKept = true;
+    } catch {
+      // Unwritten: the next view reads what it finds, or the whole log.
+    }
+  };
+
+  /**
+   * The own log checked past the view cache (see the header): only the entries served after it are
+   * read, verified against the heads it holds, and opened; the cache's entries (and those it dropped,
+   * read again and held to its heads) come before them. Null when the cache may not be used now, or the
+   * check past it found a problem: the caller reads and verifies the whole log.
+   */
+  const readPastView = async (): Promise<Checked | null> => {
+    viewsSinceWhole++;
+    if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
+    const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
+    if (view === null) return null;
+    // A restore announced since (the store the cache was read from is gone), or not known to be none.
+    const incarnation = await currentIncarnation();
+    if (view.incarnation !== incarnation || (served !== undefined && served !== view.incarnation))
+      return null;
+    const age = deps.now() - view.fullAt;
+    if (!(age >= 0 && age < VIEW_FULL_CHECK_MS)) return null;
+    // The positions checks are held to must be those the cached part was checked against: a lowered or
+    // replaced one (acceptLosses, a continued own chain) is checked whole.
+    const seen = (await deps.meta.get(await seenKey(deps.accountId), SeenChains)) ?? {};
+    for (const [author, at] of Object.entries(seen)) {
+      const head = view.heads[author];
+      if (head === undefined || at.seq > head.seq) continue;
+      if (at.seq !== head.seq || at.hash !== head.hash) return null;
+    }
+    const older = view.dropped === undefined ? [] : await readDropped(view.dropped);
+    if (older === null) return null;
+    const { docs, through } = await fetchFrom(deps.accountId, view.through);
+    if (docs.some((d) => d.seq <= view.through)) return null;
+    const earlier = (view.dropped?.entries ?? 0) + view.entries.length;
+    const heads = new Map(Object.entries(view.heads));
+    const checked = await checkServed(deps.accountId, docs, undefined, false, { heads, entries: earlier });
+    if (checked === null) return null;
+    if (docs.length > 0) {
+      const fresh = viewEntries(docs, checked);
+      if (fresh === null) return null;
+      await writeView({
+        ...view,
+        through,
+        heads: headsOf(checked.heads),
+        entries: [...view.entries, ...fresh],
+      });
+    }
+    return { ...checked, opened: [...older, ...view.entries.map(asOpened), ...checked.opened] };
+  };
+
+  /**
+   * The entries the view cache dropped (over its budget), read again: served at or below `through`, they
+   * must verify with no problem and end at exactly its heads (so they are the entries verified before).
+   * Null otherwise.
+   */
+  const readDropped = async (dropped: NonNullable<ViewCache['dropped']>): Promise<OpenedEntry[] | null> => {
+    const { docs } = await fetchFrom(deps.accountId, 0, dropped.through);
+    const part = docs.filter((d) => d.seq <= dropped.through);
+    if (part.length !== dropped.entries) return null;
+    const server = await deps.serverKey();
+    // Each author's entries linked from position 1 to the head verified before: by the link hashes
+    // (which cover the signed header, body and signature) the very entries verified then, so their
+    // signatures are not checked again; they are only opened.
+    const ends = new Map<string, ChainState>();
+    const out: OpenedEntry[] = [];
+    for (const e of part) {
+      const link = linkOf(e);
+      const end = ends.get(e.author) ?? { seq: 0, hash: null };
+      if (link === null || e.audit?.authorSeq !== end.seq + 1 || e.audit.prevHash !== end.hash) return null;
+      ends.set(e.author, { seq: e.audit.authorSeq, hash: link });
+      const body = openAuditBody(e, deps.keys.wrapping);
+      if (body === null) return null;
+      const fromServer = server !== null && e.author === server.serverId;
+      out.push({
+        id: e.id,
+        seq: e.seq,
+        author: e.author,
+        authorSeq: e.audit.authorSeq,
+        at: body.at,
+        body,
+        source: fromServer ? 'server' : body.actorId === deps.accountId ? 'patient' : 'grantee',
+        authorAccountId: fromServer ? server.serverId : body.actorId,
+      });
+    }
+    const want = Object.entries(dropped.heads);
+    if (ends.size !== want.length) return null;
+    for (const [author, head] of want) {
+      const got = ends.get(author);
+      if (got?.seq !== head.seq || got.hash !== head.hash) return null;
+    }
+    return out;
   };
 
   const entries = async (): Promise<OpenedEntry[]> => (await read()).opened;
+
+  /**
+   * `verify` and `acceptLosses`: the whole log read and verified, always; the own log's check kept as
+   * the view cache (or the cache removed, see keepView).
+   */
+  const wholeCheck = (patientId: string, accept: boolean): Promise<AuditVerification> =>
+    inViewOrder(async () => {
+      // Read before fetching: whatever is acknowledged later is served too.
+      let own = await acknowledgedPosition(patientId);
+      const incarnation = await currentIncarnation();
+      const { docs, through } = await fetchFrom(patientId, 0);
+      if (await continueOwn(patientId, docs)) own = await acknowledgedPosition(patientId);
+      const checked = await check(patientId, docs, own, accept);
+      if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation);
+      return checked.verification;
+    });
 
   /** The grant a patient device's `consent-grant` / `consent-revoke` entry concerns; undefined otherwise. */
   const grantOf = (e: OpenedEntry, action: GrantAction): string | undefined =>
@@ -1760,13 +2115,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * this device verified before (and hold the same entry there), this device's own also the position
      * the server acknowledged (entries still in the outbox are not expected).
      */
-    async verify(patientId = deps.accountId): Promise<AuditVerification> {
-      // Read before fetching: whatever is acknowledged later is served too.
-      let own = await acknowledgedPosition(patientId);
-      const all = await fetchAll(patientId);
-      if (await continueOwn(patientId, all)) own = await acknowledgedPosition(patientId);
-      return (await check(patientId, all, own)).verification;
-    },
+    verify: (patientId = deps.accountId): Promise<AuditVerification> => wholeCheck(patientId, false),
     /**
      * After the person was told that a patient's log lost entries (`deleted` problems: typically the
      * server's operator restored it from a backup, docs/operations.md) and accepted it: later checks hold
@@ -1776,12 +2125,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * positions lost with an announced restore (its chain continued from the served end, see the header)
      * stop being reported.
      */
-    async acceptLosses(patientId = deps.accountId): Promise<AuditVerification> {
-      let own = await acknowledgedPosition(patientId);
-      const all = await fetchAll(patientId);
-      if (await continueOwn(patientId, all)) own = await acknowledgedPosition(patientId);
-      return (await check(patientId, all, own, true)).verification;
-    },
+    acceptLosses: (patientId = deps.accountId): Promise<AuditVerification> => wholeCheck(patientId, true),
     fetchAll,
     /**
      * Entries of the patient's log that verify, opened (only the patient can open them). Problems met on
