@@ -3,7 +3,7 @@
 // each, interleaved) written straight into a real server's store, then a patient device times two
 // consecutive `whoAccessed()` calls, one more after a few new entries, `verify()`, and `whoAccessed()`
 // with the connection down.
-// Run: node --import tsx test/bench/audit-views.bench.ts   (prints one JSON line)
+// Run: npm run bench:audit   (prints one JSON line)
 import { makeAuditEntry, type DeviceSession } from '@hale/client';
 import type { AuditEntryBody, AccessEventBody } from '@hale/protocol';
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
