@@ -3,7 +3,7 @@
 // another device of the patient meanwhile gets "no such blob" and afterwards the same bytes. The queue
 // survives the restart on a store that outlives the session (Dexie over IndexedDB, as an app's), holds no
 // plaintext there, and refuses a file past its bounds. A provider whose grant ended while its file waited
-// sees the upload refused for good, listed and reported, and can cancel it. The sync state counts queued
+// loses it with the purged stream, unsent and reported (UPLOAD_PURGED). The sync state counts queued
 // files (`pendingUploads`) until the server confirmed them. lock(account) while a file is queued, and while
 // its upload is under way, sends nothing more; unlocked, the next session finishes the same blob. A
 // re-keying done on another device while this one was away: a file not announced yet is sealed under the
@@ -269,7 +269,7 @@ describe('files added offline are queued on the device and uploaded when the con
     await close(s);
   });
 
-  it('a provider whose grant ended while its file waited: refused for good, listed, reported, cancelled', async () => {
+  it('a provider whose grant ended while its file waited: the file goes with the purged stream, unsent, reported', async () => {
     const { t } = server;
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
@@ -289,26 +289,26 @@ describe('files added offline are queued on the device and uploaded when the con
       fileName: 'panel.txt',
       mediaType: 'text/plain',
     });
+    expect(d.sync.state().pendingUploads).toBe(1);
     await close(d);
     await p.consent.revoke(grant.grant.grantId);
 
+    // Access ended: the stream's records are purged, and the queued file with them (docs/client-api.md,
+    // Consent: changes never sent are removed with the stream, their content not kept), reported.
     const again = await openWithApi(t, provider, { dbName });
-    await eventually(() => again.files.uploads()[0]?.state === 'failed', 'the upload is refused for good');
-    const [listed] = again.files.uploads();
-    expect(listed).toMatchObject({ blobId: file.blobId, stream, state: 'failed' });
-    expect(['FORBIDDEN', 'NO_KEY']).toContain(listed?.lastError?.code);
-    expect(again.sync.state().errors.some((e) => e.code === 'UPLOAD_REFUSED' && e.id === file.blobId)).toBe(
-      true,
+    await eventually(
+      () => again.sync.state().errors.some((e) => e.code === 'UPLOAD_PURGED' && e.id === file.blobId),
+      'the queued file is purged with its stream',
     );
-    // Refused for good is not on the server either: still counted, until cancelled.
-    expect(again.sync.state().pendingUploads).toBe(1);
-    expect(blobCount(t)).toBe(0);
-    expect(await again.files.cancelUpload(file.blobId)).toBe(true);
     expect(again.files.uploads()).toEqual([]);
     expect(again.sync.state().pendingUploads).toBe(0);
+    expect(blobCount(t)).toBe(0);
+    await expect(
+      again.files.get(file, { patientId: patient.accountId, type: 'lab-result' }),
+    ).rejects.toThrow();
     await eventually(
       async () => !(await dumpIndexedDb(dbName)).includes(`meta-upload-chunk-${file.blobId}`),
-      'the cancelled bytes are removed',
+      'the purged bytes are removed',
     );
   });
 });

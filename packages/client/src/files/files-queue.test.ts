@@ -386,6 +386,46 @@ describe('files.enqueue: the offline upload queue', () => {
     expect(store.get('upload-queue')).toBe('[]');
   });
 
+  it('a refusal for good that cannot be marked (the store refuses writes) waits with backoff, not in a loop', async () => {
+    const server = memoryServer();
+    const { meta: inner } = mapMeta();
+    // The write that would mark the file failed is refused (the sealing before it is stored).
+    const meta: DeviceMeta = {
+      ...inner,
+      update: (key, schema, change) =>
+        inner.update(key, schema, (current) => {
+          const next = change(current);
+          if (key === 'upload-queue' && JSON.stringify(next).includes('"failed"'))
+            throw new Error('disk full');
+          return next;
+        }),
+    };
+    const d = device(server.api, meta, { online: true });
+    const refusal = new HaleClientError({
+      code: 'QUOTA_EXCEEDED',
+      message: 'over quota',
+      status: 413,
+      retry: false,
+    });
+    let announces = 0;
+    const createBlob = server.api.createBlob;
+    server.api.createBlob = async (...args) => {
+      // A loop without backoff would never yield to timers: stop it here so the test ends either way.
+      if (++announces >= 50) d.close();
+      await createBlob(...args).catch(() => undefined);
+      throw refusal;
+    };
+    d.set(false);
+    await d.files.enqueue(input(fileBytes(100)));
+    d.set(true);
+    await new Promise((r) => setTimeout(r, 150));
+    // Backoff 20 ms doubling to 40 ms: a handful of announces in 150 ms, no report until it is marked.
+    expect(announces).toBeLessThan(10);
+    expect(d.reports).toEqual([]);
+    expect(d.files.uploads()[0]?.state).not.toBe('failed');
+    d.close();
+  });
+
   it('retryUpload queues a failed file again', async () => {
     const server = memoryServer();
     const { meta } = mapMeta();

@@ -290,6 +290,12 @@ export interface FilesQueueDeps {
   readonly whyNotWritable?: (stream: string) => string | null;
   /** A queued file refused for good (UPLOAD_REFUSED), for the sync state's `errors`. */
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
+  /**
+   * Calls `listener` with each stream whose records this device purged (access ended): its queued files
+   * are removed with them, unsent (UPLOAD_PURGED), as unsent record changes are. Answers a function that
+   * stops it.
+   */
+  readonly onStreamPurged?: (listener: (stream: string) => void) => () => void;
   readonly bounds?: { readonly uploads: number; readonly bytes: number };
   readonly retry?: { readonly baseMs: number; readonly maxMs: number };
 }
@@ -804,6 +810,22 @@ export const createFiles = (deps: FilesDeps) => {
     };
     stopListening = queueDeps.onOnlineChange(listen);
     if (stopNow) stopListening();
+    // Access to a stream ended: what was queued for it goes with its records (docs/client-api.md, Consent:
+    // changes never sent are removed with the stream, their content not kept).
+    queueDeps.onStreamPurged?.((stream) => {
+      void (async () => {
+        await queue.ready;
+        for (const queued of queue.uploads().filter((u) => u.stream === stream)) {
+          if (!(await queue.cancel(queued.blobId))) continue;
+          queueDeps.report?.({
+            code: 'UPLOAD_PURGED',
+            message: `the queued file "${queued.fileName}" was removed unsent: access to ${stream} ended`,
+            stream,
+            id: queued.blobId,
+          });
+        }
+      })().catch(() => undefined);
+    });
   }
 
   /** The queued entry of `blobId`, once the queue was read; null when it is not queued here. */

@@ -29,7 +29,8 @@
  *   start, when the connection comes back (`onlineChanged(true)`, which retries every waiting file at once),
  *   and after a failure that can pass with backoff (`retry`: base doubling up to max, kept in memory: a
  *   new session tries at once). A refusal for good (`verdict` 'failed') is stored with the entry, reported
- *   (`report`) once, and never retried by itself: the file stays listed until `cancel` or `retry`.
+ *   (`report`) once, and never retried by itself: the file stays listed until `cancel` or `retry` (or
+ *   the purge of its stream when access ends, which files.ts runs as a `cancel`).
  * - `stop()` (close, lock) clears the timer; the upload under way fails at its next request (files.ts
  *   asserts the session is usable before each) and the file stays queued for the next session.
  * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
@@ -41,7 +42,9 @@
  *   `pendingUploads`); it lists nothing before `ready` settled, which the session awaits before it opens.
  * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
  * match its schema (reported by device-meta as META_INVALID) leaves the queue empty in memory and refuses
- * enqueues (it is never written over); a sealed chunk missing on disk makes the upload fail and retry.
+ * enqueues (it is never written over); a refusal for good whose mark cannot be written waits with backoff
+ * (reported when marked); a sealed chunk missing on disk fails the file for good (REFUSED: the digest the
+ * server holds cannot be sealed again; only cancel is left).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
@@ -307,10 +310,25 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       const verdict = deps.verdict(e, entry);
       if (verdict === 'stop') return false;
       const error = { ...deps.describe(e), at: iso() };
+      const backOff = (): void => {
+        const rt = runtime.get(blobId) ?? { attempts: 0, lastError: null, nextAt: 0 };
+        const attempts = rt.attempts + 1;
+        const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
+        runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
+      };
       if (verdict === 'failed') {
-        await updateIndex((current) =>
+        const marked = await updateIndex((current) =>
           current.map((x) => (x.ref.blobId === blobId ? { ...x, failed: error } : x)),
-        ).catch(() => undefined);
+        ).then(
+          () => true,
+          () => false,
+        );
+        // Not marked (the store refuses writes, e.g. a full disk): the entry still looks waiting, so it
+        // waits as after a failure that can pass instead of being sent and reported again at once.
+        if (!marked) {
+          backOff();
+          return true;
+        }
         deps.report?.({
           code: 'UPLOAD_REFUSED',
           message: `the queued file "${entry.ref.fileName}" was refused for good (${error.code}): ${error.message}`,
@@ -319,10 +337,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         });
         return true;
       }
-      const rt = runtime.get(blobId) ?? { attempts: 0, lastError: null, nextAt: 0 };
-      const attempts = rt.attempts + 1;
-      const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
-      runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
+      backOff();
       return true;
     } finally {
       uploading = null;

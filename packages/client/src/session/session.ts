@@ -369,6 +369,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
   });
   keyringRef = keyring;
+  // Streams whose records were purged (access ended): the upload queue drops its files of them too.
+  const purgeListeners = new Set<(stream: string) => void>();
   const engine = createSyncEngine({
     collection,
     connection,
@@ -402,6 +404,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
           return held.ok && held.value.patientId === ended.value.patientId && held.value.type !== 'audit';
         });
       if (ended.ok && left === false) void audit.accessEnded(ended.value.patientId);
+      for (const listener of [...purgeListeners]) listener(removed.stream);
       options.onPurged?.(removed, count);
     },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
@@ -493,6 +496,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       whyNotWritable: (stream) =>
         stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream),
       report: (issue) => engine.reportIssue(issue),
+      onStreamPurged: (listener) => {
+        purgeListeners.add(listener);
+        return () => purgeListeners.delete(listener);
+      },
     },
   });
   // Queued files are not on the server yet: counted apart from pendingWrites (SyncState `pendingUploads`).
