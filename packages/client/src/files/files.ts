@@ -349,6 +349,15 @@ const CONSENT_CODES: ReadonlySet<string> = new Set([
   'FORBIDDEN',
 ]);
 
+/** NO_KEY: this device cannot write `stream` now (`what`: the call that needed the key). */
+const noWriteKey = (what: string, stream: string, blobId?: string): FileError =>
+  new FileError(
+    'NO_KEY',
+    `${what}: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed yet, or ` +
+      'not synced yet)',
+    blobId === undefined ? {} : { blobId },
+  );
+
 /** A server's or the transport's refusal as a FileError; anything else (LOCKED, a bug) as it is. */
 const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
   if (isFileError(e) || isAccountError(e)) return e;
@@ -698,12 +707,7 @@ export const createFiles = (deps: FilesDeps) => {
     const count = blobChunkCount(size, chunkSize);
     const write = await writeKeyOf(stream, 'upload: fetching the stream key', blobId);
     if (!write) {
-      throw new FileError(
-        'NO_KEY',
-        `upload: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed ` +
-          'yet, or not synced yet)',
-        { blobId },
-      );
+      throw noWriteKey('upload', stream, blobId);
     }
     const writeKeyId = keyId(write.key);
     let sealing = entry.sealing;
@@ -725,12 +729,9 @@ export const createFiles = (deps: FilesDeps) => {
     if (!sealing) {
       const fresh: Uint8Array[] = [];
       for (let i = 0; i < count; i++) {
+        // Of its length, as the queue checks (upload-queue.ts).
         const part = await stored.readPlain(i);
         assertOpen();
-        if (part.length !== Math.min(chunkSize, size - i * chunkSize)) {
-          part.fill(0);
-          throw new Error(`upload: chunk ${i} of queued file ${blobId} has the wrong length on this device`);
-        }
         fresh.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
         part.fill(0);
       }
@@ -858,11 +859,7 @@ export const createFiles = (deps: FilesDeps) => {
         for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
           const write = await writeKeyOf(stream, 'put: fetching the stream key', current?.blobId);
           if (!write) {
-            throw new FileError(
-              'NO_KEY',
-              `put: this device holds no key to write ${stream} (no write consent, a re-keying not confirmed ` +
-                'yet, or not synced yet)',
-            );
+            throw noWriteKey('put', stream);
           }
           const writeKeyId = keyId(write.key);
           if (current && (current.epoch !== write.epoch || current.keyId !== writeKeyId)) {

@@ -48,7 +48,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
-import { base64urlDecode, base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
+import { base64urlDecode, base64urlEncode, blobChunkCount, hexEncode, sha256 } from '@hale/crypto';
 import { FileRefSchema, type FileRef } from '@hale/model';
 import type { DeviceMeta } from '../session/device-meta';
 
@@ -147,8 +147,6 @@ export interface UploadQueueDeps {
   readonly full: (message: string) => Error;
 }
 
-const chunkCount = (size: number, chunkSize: number): number => Math.max(1, Math.ceil(size / chunkSize));
-
 export const createUploadQueue = (deps: UploadQueueDeps) => {
   const { meta } = deps;
   const bounds = deps.bounds ?? { uploads: MAX_QUEUED_UPLOADS, bytes: MAX_QUEUED_BYTES };
@@ -188,7 +186,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   const emit = (): void => list$.next(entries.map(view));
 
   const chunkKeysOf = (e: QueuedEntry): string[] => {
-    const n = chunkCount(e.ref.size, e.chunkSize);
+    const n = blobChunkCount(e.ref.size, e.chunkSize);
     const keys: string[] = [];
     for (let i = 0; i < n; i++) keys.push(chunkKey(e.ref.blobId, 'p', i), chunkKey(e.ref.blobId, 's', i));
     return keys;
@@ -233,11 +231,21 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     return bytes.ok ? bytes.value : null;
   };
 
+  /** Plaintext chunk `index` of `e` as stored (null: not stored), refused when not of its length. */
+  const plainChunk = async (e: QueuedEntry, index: number): Promise<Uint8Array | null> => {
+    const bytes = await readChunk(chunkKey(e.ref.blobId, 'p', index));
+    if (bytes && bytes.length !== Math.min(e.chunkSize, e.ref.size - index * e.chunkSize)) {
+      bytes.fill(0);
+      throw new Error(`queued file ${e.ref.blobId}: chunk ${index} has the wrong length on this device`);
+    }
+    return bytes;
+  };
+
   const bytesOf = (e: QueuedEntry): QueuedBytes => {
     const blobId = e.ref.blobId;
     return {
       async readPlain(index) {
-        const bytes = await readChunk(chunkKey(blobId, 'p', index));
+        const bytes = await plainChunk(e, index);
         if (!bytes) throw new Error(`queued file ${blobId}: chunk ${index} is not stored on this device`);
         return bytes;
       },
@@ -411,7 +419,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         const entry: QueuedEntry = { ref, stream, chunkSize, queuedAt: iso() };
         const written: string[] = [];
         try {
-          for (let i = 0; i < chunkCount(ref.size, chunkSize); i++) {
+          for (let i = 0; i < blobChunkCount(ref.size, chunkSize); i++) {
             const key = chunkKey(ref.blobId, 'p', i);
             written.push(key);
             const part = plain.subarray(i * chunkSize, Math.min(plain.length, (i + 1) * chunkSize));
@@ -440,19 +448,17 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       const e = entries.find((x) => x.ref.blobId === blobId);
       if (!e) return null;
       const out = new Uint8Array(e.ref.size);
-      for (let i = 0; i < chunkCount(e.ref.size, e.chunkSize); i++) {
-        const part = await readChunk(chunkKey(blobId, 'p', i));
+      for (let i = 0; i < blobChunkCount(e.ref.size, e.chunkSize); i++) {
+        const part = await plainChunk(e, i).catch((error: unknown) => {
+          out.fill(0);
+          throw error;
+        });
         // Uploaded and removed meanwhile: the server has it now.
         if (!part) {
           out.fill(0);
           return null;
         }
-        const start = i * e.chunkSize;
-        if (part.length !== Math.min(e.chunkSize, e.ref.size - start)) {
-          out.fill(0);
-          throw new Error(`queued file ${blobId}: chunk ${i} has the wrong length on this device`);
-        }
-        out.set(part, start);
+        out.set(part, i * e.chunkSize);
         part.fill(0);
       }
       if (hexEncode(sha256(out)) !== e.ref.sha256) {
