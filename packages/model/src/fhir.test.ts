@@ -1288,6 +1288,72 @@ describe('validateFhirBundleShape', () => {
     ).toBe(true);
   });
 
+  describe('Bundle.signature', () => {
+    const patientUrl = (bundle: Mutable): string =>
+      (bundle.entry as { fullUrl: string; resource: Mutable }[]).find(
+        (entry) => entry.resource.resourceType === 'Patient',
+      )?.fullUrl ?? '';
+    const signed = (change: (signature: Mutable) => void = () => {}): unknown =>
+      mutate((_r, bundle) => {
+        const signature: Mutable = {
+          type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.14' }],
+          when: '2026-11-23T10:00:00.000Z',
+          who: { reference: patientUrl(bundle) },
+          targetFormat: 'application/fhir+json',
+          sigFormat: 'application/vnd.hale.fhir-export-signature.v1',
+          data: 'AAECAw==',
+        };
+        change(signature);
+        bundle.signature = signature;
+      });
+
+    it('accepts a well-formed signature', () => {
+      expect(reasons(signed())).toEqual([]);
+    });
+
+    it.each<[string, (signature: Mutable) => void, string]>([
+      ['no type', (s) => delete s.type, 'signature.type: is required (at least one Coding)'],
+      ['an empty type', (s) => (s.type = []), 'signature.type: is required (at least one Coding)'],
+      [
+        'a type without a code',
+        (s) => (s.type = [{ system: 'urn:x' }]),
+        'signature.type[0]: must be a Coding with system and code',
+      ],
+      ['no when', (s) => delete s.when, 'signature.when: is required (an instant)'],
+      [
+        'a when that is no instant',
+        (s) => (s.when = 'yesterday'),
+        'signature.when: is required (an instant)',
+      ],
+      ['no who', (s) => delete s.who, 'signature.who: is required (a Reference)'],
+      [
+        'a who naming nothing',
+        (s) => (s.who = { display: 'me' }),
+        'signature.who: is required (a Reference)',
+      ],
+      [
+        'a sigFormat that is no MIME type',
+        (s) => (s.sigFormat = 'ed25519'),
+        'signature.sigFormat: must be a MIME type',
+      ],
+      ['data that is not base64', (s) => (s.data = 'not base64!'), 'signature.data: must be base64Binary'],
+      ['an empty value', (s) => (s.targetFormat = ''), 'signature.targetFormat: must not be empty'],
+      [
+        'a who.reference to no entry',
+        (s) => (s.who = { reference: 'urn:hale:Patient/nobody' }),
+        'signature.who.reference: urn:hale:Patient/nobody does not resolve to an entry of the bundle',
+      ],
+    ])('rejects %s', (_name, change, expected) => {
+      expect(reasons(signed(change))).toContain(expected);
+    });
+
+    it('rejects a signature that is not an object', () => {
+      expect(reasons(mutate((_r, bundle) => (bundle.signature = 'signed')))).toEqual([
+        'signature: must be an object',
+      ]);
+    });
+  });
+
   it('rejects what is not a Bundle', () => {
     expect(reasons(null)).toEqual(['resourceType: must be Bundle']);
     expect(reasons({ resourceType: 'Patient' })).toEqual(['resourceType: must be Bundle']);

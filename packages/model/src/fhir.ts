@@ -2471,6 +2471,51 @@ const walk = (
   }
 };
 
+// R4 Signature: type 1..* Coding, when 1..1 instant, who 1..1 Reference; sigFormat/targetFormat are MIME
+// codes and data base64Binary when present.
+const MIME_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(?:;.*)?$/i;
+const BASE64_BINARY_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const checkSignature = (
+  signature: unknown,
+  issues: FhirShapeIssue[],
+  references: { path: string; reference: string }[],
+) => {
+  const path = 'signature';
+  if (!isRecordObject(signature)) {
+    issues.push({ path, reason: 'must be an object' });
+    return;
+  }
+  const { type, when, who, sigFormat, targetFormat, data } = signature;
+  if (!Array.isArray(type) || type.length === 0) {
+    issues.push({ path: `${path}.type`, reason: 'is required (at least one Coding)' });
+  } else {
+    type.forEach((coding: unknown, index) => {
+      if (!isRecordObject(coding) || typeof coding.code !== 'string' || typeof coding.system !== 'string') {
+        issues.push({ path: `${path}.type[${index}]`, reason: 'must be a Coding with system and code' });
+      }
+    });
+  }
+  if (typeof when !== 'string' || !isIsoDateTime(when)) {
+    issues.push({ path: `${path}.when`, reason: 'is required (an instant)' });
+  }
+  if (!isRecordObject(who) || (who.reference === undefined && who.identifier === undefined)) {
+    issues.push({ path: `${path}.who`, reason: 'is required (a Reference)' });
+  }
+  for (const [name, value] of [
+    ['sigFormat', sigFormat],
+    ['targetFormat', targetFormat],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || !MIME_TYPE_RE.test(value))) {
+      issues.push({ path: `${path}.${name}`, reason: 'must be a MIME type' });
+    }
+  }
+  if (data !== undefined && (typeof data !== 'string' || !BASE64_BINARY_RE.test(data))) {
+    issues.push({ path: `${path}.data`, reason: 'must be base64Binary' });
+  }
+  walk(signature, path, issues, references);
+};
+
 const fullUrlMatches = (fullUrl: string, resourceType: string, id: string): boolean =>
   fullUrl.startsWith('urn:uuid:') ||
   fullUrl.startsWith('urn:oid:') ||
@@ -2481,7 +2526,9 @@ const fullUrlMatches = (fullUrl: string, resourceType: string, id: string): bool
  * fullUrl consistent with its resource's type and id, the elements R4 requires for the resource types
  * Hale exports, codes from the required value sets Hale uses, no empty values, well-formed extensions,
  * unique fullUrls (or distinct `meta.versionId`s, bdl-7), and every `reference` resolving to an entry's
- * fullUrl (version-specific references by their version-independent part). Not a full FHIR validator.
+ * fullUrl (version-specific references by their version-independent part), and a `signature`, when
+ * present, with R4's required elements (type, when, who) and well-formed formats and data, its
+ * `who.reference` resolving like any other. Not a full FHIR validator, nor a signature check.
  */
 export const validateFhirBundleShape = (
   bundle: unknown,
@@ -2500,6 +2547,7 @@ export const validateFhirBundleShape = (
     ) {
       issues.push({ path: 'timestamp', reason: 'must be an instant' });
     }
+    if (bundle.signature !== undefined) checkSignature(bundle.signature, issues, references);
     const entries = bundle.entry === undefined ? [] : bundle.entry;
     if (!Array.isArray(entries)) issues.push({ path: 'entry', reason: 'must be an array' });
     const fullUrls = new Map<string, (string | undefined)[]>();
