@@ -56,6 +56,13 @@ export const CONTENT_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_C
  */
 export const AUTHOR_QUARANTINE: ReadonlySet<QuarantineReason> = new Set(['BAD_AUTHOR']);
 
+/**
+ * Why the content of a version refused BAD_TRANSITION is not kept with its entry: larger than one entry
+ * may keep, dropped beyond the total kept, or purged with its stream when access ended. Append-only.
+ */
+export const KEPT_CONTENT_LOSSES = ['too-large', 'budget', 'purged'] as const;
+export type KeptContentLoss = (typeof KEPT_CONTENT_LOSSES)[number];
+
 const ModelVersionText = Type.String({ maxLength: 200 });
 const AuthorRulesText = Type.String({ maxLength: 200 });
 
@@ -103,8 +110,44 @@ export const META_SCHEMAS = {
       authorRules: Type.Optional(AuthorRulesText),
       /** When this device's version was stored over it, and the account that signed it (sync/engine.ts). */
       overwritten: Type.Optional(Type.Object({ at: IsoText, by: Type.String({ maxLength: 128 }) })),
+      /**
+       * Of a version refused BAD_TRANSITION (it opened and verified), whether its content is kept (under
+       * `quarantine-kept/<slot>`, `quarantineKept`) and its size, or why not (sync/engine.ts).
+       */
+      content: Type.Optional(
+        Type.Union([
+          Type.Object({ kept: Type.Literal(true), bytes: Type.Integer({ minimum: 0 }) }),
+          Type.Object({
+            kept: Type.Literal(false),
+            why: Type.Union(KEPT_CONTENT_LOSSES.map((w) => Type.Literal(w))),
+            at: IsoText,
+          }),
+        ]),
+      ),
+      /** Random name of the key its kept content lies under (names nothing of the record). */
+      slot: Type.Optional(Type.String({ maxLength: 64 })),
     }),
   ),
+  /**
+   * The opened content of a version refused BAD_TRANSITION, kept beside its quarantine entry (which
+   * names it by `slot`), with the account and device whose signature verified; lengths as the served
+   * version had them (the engine bounds an entry's bytes as a whole). Key `quarantine-kept/<slot>`.
+   */
+  quarantineKept: Type.Object({
+    stream: Type.String(),
+    id: Type.String(),
+    rev: Type.String(),
+    author: Type.Object({ accountId: Type.String(), deviceId: Type.String() }),
+    record: Type.Object({
+      kind: Type.String(),
+      rv: Type.Integer({ minimum: 0 }),
+      deleted: Type.Boolean(),
+      updatedAt: Type.String(),
+      data: Type.Record(Type.String(), Type.Unknown()),
+      conflict: Type.Boolean(),
+      conflictData: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    }),
+  }),
   /**
    * Per stream, the seq range [from, to] of quarantine entries dropped beyond the list's cap whose record
    * may still be shown (retryable, content or author refusals), fetched again by the retry as the entries

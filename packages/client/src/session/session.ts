@@ -562,6 +562,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         assertUsable();
         await engine.dismissQuarantined(...entries);
       },
+      quarantinedVersion: async (entry: Parameters<typeof engine.quarantinedVersion>[0]) => {
+        assertUsable();
+        return engine.quarantinedVersion(entry);
+      },
       goOffline: (): void => connection.stop(),
       goOnline: (): void => connection.start(),
       awaitInSync: () => engine.awaitInSync(),

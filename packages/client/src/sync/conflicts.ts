@@ -29,7 +29,8 @@
  *   whose version every device then takes.
  * - A server version the resolving device refused as forged (the engine decides which, engine.ts) is no
  *   side of anything: `overwriteRefused` answers the local state itself, re-stamped with the writer and
- *   numbered past both, to be sent over it. Nothing of that server version is kept in the result.
+ *   numbered past both, to be sent over it. Nothing of that server version is kept in the result (the
+ *   engine keeps its content aside with its quarantine entry on the device that refused it, engine.ts).
  */
 import type { RxConflictHandler, WithDeleted } from 'rxdb';
 import { canonicalJson } from '@hale/crypto';

@@ -42,11 +42,24 @@
  *   server no longer holds. So once the server took the local change, the overwrite is reported
  *   (OVERWROTE_REFUSED: record, the version's tag and signer, no content) and the version's quarantine
  *   entry, its only trace, is marked (`overwritten`) and kept: stored versions of the record do not
- *   end it; only the cap or a dismissal does (below). Its content is not kept (an entry holds none).
+ *   end it; only the cap or a dismissal does (below). Its content stays readable on this device where
+ *   it is kept (next point), so a person can enter it again.
  *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE). A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
+ * - A version set aside BAD_TRANSITION opened and verified: its record and its writer (account, device)
+ *   are known, so its content is kept with its entry (`content`, read by `quarantinedVersion`), in device
+ *   meta under a random key name (`quarantine-kept/<slot>`, sealed at rest as all device meta; key names
+ *   lie in clear and name nothing of the record), written before the list that names it and removed
+ *   after the list that no longer does; a key no entry names is removed at start. Nothing is kept for
+ *   other reasons (a version that did not open or verify, BAD_CONTENT included, which is judged before
+ *   its author is: it is no one's known content). Bounded: a version over MAX_KEPT_VERSION_BYTES (JSON,
+ *   UTF-8) is not kept (`too-large`); beyond MAX_KEPT_BYTES in all, the content of the oldest entries not
+ *   marked `overwritten` goes first, then that of the oldest marked ones (`budget`, reported
+ *   QUARANTINE_CONTENT_DROPPED). It goes with its entry (answered, dropped beyond the cap, dismissed)
+ *   and with its stream's purge (`purged`; the entry stays). Only a refusal BAD_TRANSITION writes
+ *   content; a list holding none costs no more than before.
  * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
  *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
@@ -81,7 +94,8 @@
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
- *   content is not kept. A purge empties every local document of the stream, deletions included, so no
+ *   content is not kept. A purge empties every local document of the stream, deletions included, and
+ *   removes the content kept of its refused versions (their entries stay, marked `purged`), so no
  *   content stays once access ended; neither an emptied deletion (nobody's change) nor a version RxDB
  *   gathered before the purge emptied its record is ever sent, also once access came back.
  * - What this device may access (the server's list at each connection, then its access changes) is kept
@@ -191,6 +205,7 @@
  */
 import { Subject, type Observable, type Subscription, BehaviorSubject, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
+import type { Static } from '@sinclair/typebox';
 import {
   createRevision,
   prepareQuery,
@@ -218,7 +233,7 @@ import {
   type StreamAccess,
   type StreamsFrame,
 } from '@hale/protocol';
-import type { Ed25519 } from '@hale/crypto';
+import { base64urlEncode, randomBytes, utf8Encode, type Ed25519 } from '@hale/crypto';
 import { SyncError, type Connection } from './connection';
 import {
   AUTHOR_QUARANTINE,
@@ -227,6 +242,7 @@ import {
   META_SCHEMAS,
   RETRYABLE_QUARANTINE,
   type DeviceMeta,
+  type KeptContentLoss,
   type QuarantineReason,
 } from '../session/device-meta';
 import { authorRulesId, type DeviceKeyLookup } from './device-directory';
@@ -306,6 +322,44 @@ export interface QuarantinedItem {
    * stays when later versions of the record are stored (see the header).
    */
   overwritten?: { at: string; by: string };
+  /**
+   * Of a version refused BAD_TRANSITION (it opened and verified): its content is kept on this device
+   * (`kept`, `bytes` counted against the budget; `quarantinedVersion` reads it), or it is not, and why:
+   * `too-large` for one entry, dropped beyond the budget, or `purged` with its stream. Absent for other
+   * reasons and in entries kept before content was.
+   */
+  content?: QuarantinedContent;
+}
+
+/** What is kept of a refused version's content (see `QuarantinedItem.content`). */
+export type QuarantinedContent =
+  { kept: true; bytes: number } | { kept: false; why: KeptContentLoss; at: string };
+
+/** A quarantine entry as kept: with the random name of the key its content lies under, if kept. */
+type Listed = QuarantinedItem & { slot?: string };
+
+/**
+ * A version refused BAD_TRANSITION as this device opened and verified it (`quarantinedVersion`): its entry,
+ * the account and device whose signature verified, and its content as that version holds it.
+ */
+export interface QuarantinedVersion {
+  stream: string;
+  id: string;
+  rev: string;
+  reason: QuarantineReason;
+  message: string;
+  at: string;
+  overwritten?: { at: string; by: string };
+  author: { accountId: string; deviceId: string };
+  record: {
+    kind: string;
+    rv: number;
+    deleted: boolean;
+    updatedAt: string;
+    data: Record<string, unknown>;
+    conflict: boolean;
+    conflictData: Record<string, unknown> | null;
+  };
 }
 
 /** What names a quarantine entry: the served version (`dismissQuarantined` takes it, or the entry itself). */
@@ -326,8 +380,20 @@ interface Dismissal {
  */
 type Waits = Pick<QuarantinedItem, 'model' | 'authorRules'>;
 
-/** A served document as judged: decoded (the codec's outcome), or refused by the rules after it. */
-type Judged = { ok: true; record: PlainRecord } | { ok: false; reason: QuarantineReason; message: string };
+/**
+ * A served document as judged: decoded (the codec's outcome), or refused, by the codec or by the rules after
+ * it (then with the verified `record` they refused: BAD_TRANSITION).
+ */
+type Judged =
+  | { ok: true; record: PlainRecord }
+  | { ok: false; reason: QuarantineReason; message: string; record?: PlainRecord };
+/** A served document set aside, with the verified record when the rules after the codec refused it. */
+interface Refused {
+  doc: ServedDoc;
+  reason: QuarantineReason;
+  message: string;
+  record?: PlainRecord;
+}
 
 /** A seq range of a stream whose quarantine entries were dropped beyond the cap (see `quarantineGaps`). */
 interface QuarantineGap extends Waits {
@@ -419,6 +485,11 @@ export interface EngineDeps {
   maxQuarantine?: number;
   /** Dismissed quarantine entries remembered (default MAX_DISMISSED); lowered by tests. */
   maxDismissed?: number;
+  /**
+   * Bytes of refused versions' content kept: per entry (default MAX_KEPT_VERSION_BYTES) and in all
+   * (default MAX_KEPT_BYTES); lowered by tests.
+   */
+  keptContent?: { entryBytes: number; totalBytes: number };
 }
 
 const MAX_ERRORS = 50;
@@ -427,6 +498,16 @@ const MAX_ISSUE_MESSAGE = 500;
 /** Records one issue names in `records` (the message gives the whole count). */
 const MAX_ISSUE_RECORDS = 1_000;
 const MAX_QUARANTINE = 10_000;
+/**
+ * Most bytes (JSON, UTF-8) of one refused version's content kept: what one sealed version may carry, so no
+ * verified version is too large for its own size; a larger one (none the server takes) is not kept.
+ */
+const MAX_KEPT_VERSION_BYTES = MAX_DOC_BYTES;
+/** Most bytes of refused versions' content kept in all; beyond it the oldest go (see the header). */
+const MAX_KEPT_BYTES = 8 * 1024 * 1024;
+/** Device meta keys of kept content: `quarantine-kept/<slot>`, a random name (keys lie in clear). */
+const KEPT_PREFIX = 'quarantine-kept/';
+const keptKey = (slot: string): string => `${KEPT_PREFIX}${slot}`;
 /**
  * Dismissed quarantine entries remembered (a version key each, no content): as many as the list holds, so
  * dismissing a full list forgets none. Beyond it the oldest dismissals are forgotten: such a version, if
@@ -498,6 +579,12 @@ const recentResyncs = (resyncs: readonly ResyncStart[], now: number): ResyncStar
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
+
+/** Content of a refused version to keep under `slot` (see `saveQuarantine`). */
+interface KeptWrite {
+  slot: string;
+  value: Static<typeof META_SCHEMAS.quarantineKept>;
+}
 
 /** A version this device sends over a server version it refused (`forgedOver`), and that version. */
 interface Overwrite {
@@ -632,6 +719,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const authorRules = deps.authorRules ?? ((): string => authorRulesId(false));
   const maxQuarantine = deps.maxQuarantine ?? MAX_QUARANTINE;
   const maxDismissed = deps.maxDismissed ?? MAX_DISMISSED;
+  const keptEntry = deps.keptContent?.entryBytes ?? MAX_KEPT_VERSION_BYTES;
+  const keptTotal = deps.keptContent?.totalBytes ?? MAX_KEPT_BYTES;
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
   const subscribed = new Set<string>();
@@ -683,7 +772,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     pullStream$.next('RESYNC');
   };
   const removed$ = new Subject<RemovedStream>();
-  let quarantine: QuarantinedItem[] = [];
+  let quarantine: Listed[] = [];
   /** recordKey of every quarantined entry: the only per-record cost of quarantine is one lookup here. */
   let quarantinedKeys = new Set<string>();
   /**
@@ -999,11 +1088,71 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return widened;
   };
 
+  /** Entries of the list whose content is kept (with a slot); 0 in the common case, which then costs nothing. */
+  let keptSlots = 0;
+  const slotsOf = (list: readonly Listed[]): Set<string> => {
+    const out = new Set<string>();
+    for (const q of list) if (q.slot !== undefined) out.add(q.slot);
+    return out;
+  };
+  /** Writes and removals of kept content, one at a time in order (never rejecting: each caller awaits its own). */
+  let keptWork: Promise<void> = Promise.resolve();
+  const keptJob = (job: () => Promise<void>): Promise<void> => {
+    const run = keptWork.then(job);
+    keptWork = run.catch(() => undefined);
+    return run;
+  };
+  /** Removes kept content; a store that cannot remove keys has each overwritten with nothing. */
+  const forgetKept = async (slots: readonly string[]): Promise<void> => {
+    const keys = slots.map(keptKey);
+    try {
+      await deps.meta.remove(keys);
+    } catch {
+      for (const key of keys) await deps.meta.set(key, null);
+    }
+  };
+  /** An entry whose content is not kept (any more), and why. */
+  const withoutContent = (q: Listed, why: KeptContentLoss, at: string): Listed => {
+    const { slot: _slot, ...rest } = q;
+    return { ...rest, content: { kept: false, why, at } };
+  };
+  /**
+   * `list` with content kept within keptTotal bytes: beyond it, the content of the oldest entries not
+   * marked `overwritten` goes first, then that of the oldest marked ones (the only trace of a version the
+   * server no longer holds); each such entry says so (`budget`). Reported once per list.
+   */
+  const withinBudget = (list: Listed[]): Listed[] => {
+    let total = 0;
+    for (const q of list) if (q.slot !== undefined && q.content?.kept === true) total += q.content.bytes;
+    if (total <= keptTotal) return list;
+    const drop = new Set<Listed>();
+    for (const overwritten of [false, true]) {
+      for (const q of list) {
+        if (total <= keptTotal) break;
+        if (q.slot === undefined || q.content?.kept !== true || (q.overwritten !== undefined) !== overwritten)
+          continue;
+        drop.add(q);
+        total -= q.content.bytes;
+      }
+    }
+    const at = iso();
+    report({
+      code: 'QUARANTINE_CONTENT_DROPPED',
+      message: `The content of ${drop.size} refused version(s) set aside was dropped: more than ${keptTotal} bytes were kept; their quarantine entries stay`,
+    });
+    return list.map((q) => (drop.has(q) ? withoutContent(q, 'budget', at) : q));
+  };
+
   /**
    * `announce` runs as the list changes in memory, before it is written: what `quarantine()` lists and the
-   * errors that report it appear together.
+   * errors that report it appear together. `contents`: content of entries of `listed` to keep (written
+   * before the list, if those entries are still listed after the cap and the budget).
    */
-  const saveQuarantine = async (listed: QuarantinedItem[], announce?: () => void): Promise<void> => {
+  const saveQuarantine = async (
+    listed: Listed[],
+    announce?: () => void,
+    contents: readonly KeptWrite[] = [],
+  ): Promise<void> => {
     // A list computed before a dismissal finished saving (a page set aside meanwhile) does not bring back
     // what it dismissed (for the reason dismissed; see `setAside`).
     const next =
@@ -1015,7 +1164,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (over > 0) {
       // Entries nothing will fetch again go first, oldest first: they only report. An entry whose record
       // may still be shown leaves its seq in its stream's gap, so dropping it does not hide the record.
-      const drop = new Set<QuarantinedItem>();
+      const drop = new Set<Listed>();
       for (const q of next) if (drop.size < over && !renewable(q.reason)) drop.add(q);
       for (const q of next) if (drop.size < over && renewable(q.reason)) drop.add(q);
       kept = next.filter((q) => !drop.has(q));
@@ -1026,11 +1175,38 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
       if (gapped) await saveGaps();
     }
+    // Kept content is looked at only while some is kept or comes now: a list without any costs nothing more.
+    const withContent = keptSlots > 0 || contents.length > 0;
+    const before = withContent ? slotsOf(quarantine) : null;
+    if (withContent) kept = withinBudget(kept);
     quarantine = kept;
     quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
     announce?.();
-    await deps.meta.set('quarantine', quarantine);
+    if (before === null) {
+      await deps.meta.set('quarantine', kept);
+      return;
+    }
+    const now = slotsOf(kept);
+    keptSlots = now.size;
+    // Content is written before the list that names it, and removed after the list that no longer does: a
+    // crash in between leaves a key no entry names, removed at the next start (`start`).
+    const fresh = contents.filter((c) => now.has(c.slot));
+    const written =
+      fresh.length > 0
+        ? keptJob(async () => {
+            await Promise.all(fresh.map((c) => deps.meta.set(keptKey(c.slot), c.value)));
+          })
+        : null;
+    written?.catch(() => undefined);
+    // Every content write queued so far, this list's and those of lists saved before it.
+    await keptWork;
+    await deps.meta.set('quarantine', kept);
+    // Listed all the same: content that could not be written is answered as not kept when read.
+    if (written !== null) await written;
+    const listedNow = slotsOf(quarantine);
+    const gone = [...before].filter((slot) => !now.has(slot) && !listedNow.has(slot));
+    if (gone.length > 0) await keptJob(() => forgetKept(gone));
   };
 
   /**
@@ -1040,15 +1216,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * One for the same revision with another reason, or one of an older revision (never served again) whose
    * record may still be shown, is replaced.
    */
-  const setAside = async (
-    items: ReadonlyArray<{ doc: ServedDoc; reason: QuarantineReason; message: string }>,
-  ): Promise<void> => {
+  const setAside = async (items: readonly Refused[]): Promise<void> => {
     if (items.length === 0) return;
     const rules = authorRules();
     const byKey = new Map(items.map((i) => [recordKey(i.doc.stream, i.doc.id), i]));
     const unchanged = new Set<string>();
     /** recordKey → the entry of entries judged again with the same outcome (when first set aside, mark). */
-    const again = new Map<string, QuarantinedItem>();
+    const again = new Map<string, Listed>();
     const kept = quarantine.filter((q) => {
       const key = recordKey(q.stream, q.id);
       const item = byKey.get(key);
@@ -1073,10 +1247,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       ([key, { doc, reason }]) => !unchanged.has(key) && !silenced(doc, reason),
     );
     if (added.length === 0 && kept.length === quarantine.length) return;
+    const contents: KeptWrite[] = [];
     await saveQuarantine(
       [
         ...kept,
-        ...added.map(([key, { doc, reason, message }]): QuarantinedItem => {
+        ...added.map(([key, item]): Listed => {
+          const { doc, reason, message } = item;
           const before = again.get(key);
           return {
             stream: doc.stream,
@@ -1089,6 +1265,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
             model: modelVersion,
             authorRules: rules,
             ...(before?.overwritten ? { overwritten: before.overwritten } : {}),
+            ...(before?.content
+              ? { content: before.content, ...(before.slot === undefined ? {} : { slot: before.slot }) }
+              : keep(item, contents)),
           };
         }),
       ],
@@ -1107,8 +1286,38 @@ export const createSyncEngine = (deps: EngineDeps) => {
           });
         }
       },
+      contents,
     );
     if (added.some(([, i]) => RETRYABLE_QUARANTINE.has(i.reason))) armRetry(true);
+  };
+  /**
+   * What a new entry for `item` says of its content: kept (queued on `contents` under a new slot) for a
+   * version refused BAD_TRANSITION, whose record opened and verified, unless larger than keptEntry bytes;
+   * nothing for other reasons (a version that did not open or verify is not known to be anyone's).
+   */
+  const keep = (item: Refused, contents: KeptWrite[]): Pick<Listed, 'content' | 'slot'> => {
+    const { doc, reason, record } = item;
+    if (reason !== 'BAD_TRANSITION' || record === undefined) return {};
+    const value: KeptWrite['value'] = {
+      stream: doc.stream,
+      id: doc.id,
+      rev: doc.rev,
+      author: { accountId: record.by, deviceId: record.author },
+      record: {
+        kind: record.kind,
+        rv: record.rv,
+        deleted: record._deleted,
+        updatedAt: record.updatedAt,
+        data: record.data,
+        conflict: record.conflict,
+        conflictData: record.conflictData,
+      },
+    };
+    const bytes = utf8Encode(JSON.stringify(value)).length;
+    if (bytes > keptEntry) return { content: { kept: false, why: 'too-large', at: iso() } };
+    const slot = base64urlEncode(randomBytes(16));
+    contents.push({ slot, value });
+    return { content: { kept: true, bytes }, slot };
   };
 
   /**
@@ -1148,8 +1357,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   /**
    * The server took this device's versions sent over server versions it refused (`forgedOver`): their
-   * entries are marked (kept from then on, the only trace of those versions here) and each overwrite is
-   * reported once, naming the version and its signer, nothing of its content.
+   * entries are marked (kept from then on, the only trace of those versions here, with their content where
+   * it is kept) and each overwrite is reported once, naming the version and its signer, nothing of its
+   * content.
    */
   const noteOverwritten = async (items: readonly Overwrite[]): Promise<void> => {
     if (items.length === 0) return;
@@ -1161,16 +1371,72 @@ export const createSyncEngine = (deps: EngineDeps) => {
         return o && q.overwritten === undefined ? { ...q, overwritten: { at, by: o.by } } : q;
       }),
       () => {
+        const listed = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
         for (const { master, by } of items) {
+          const kept = listed.get(versionKey(master.stream, master.id, master.rev))?.content?.kept === true;
           report({
             code: 'OVERWROTE_REFUSED',
-            message: `A change made here was stored over the server's version ${master.rev} of a ${master.stream} record, signed by account ${by}, which this app's rules refused: that version is no longer on the server, only listed in quarantine. If it was a valid change (e.g. by a newer app version), ask that account to make it again`,
+            message: `A change made here was stored over the server's version ${master.rev} of a ${master.stream} record, signed by account ${by}, which this app's rules refused: that version is no longer on the server, only listed in quarantine${kept ? ', its content kept here (quarantinedVersion): if it was a valid change (e.g. by a newer app version), it can be entered again from there' : '. If it was a valid change (e.g. by a newer app version), ask that account to make it again'}`,
             stream: master.stream,
             id: master.id,
           });
         }
       },
     );
+  };
+
+  /** The kept content of a listed version (`quarantinedVersion`). */
+  const readKept = async (key: QuarantineKey): Promise<QuarantinedVersion> => {
+    const find = () =>
+      quarantine.find((e) => e.stream === key.stream && e.id === key.id && e.rev === key.rev);
+    const q = find();
+    if (q === undefined) {
+      throw new SyncError(
+        'NOT_QUARANTINED',
+        `no quarantine entry for revision ${key.rev} of ${key.stream} record ${key.id}`,
+        false,
+      );
+    }
+    const notKept = (why: string) =>
+      new SyncError(
+        'VERSION_NOT_KEPT',
+        `the content of revision ${q.rev} of ${q.stream} record ${q.id} is not kept: ${why}`,
+        false,
+      );
+    if (q.slot === undefined) {
+      const c = q.content;
+      throw notKept(
+        c === undefined
+          ? q.reason === 'BAD_TRANSITION'
+            ? 'it was set aside before content was kept'
+            : `only versions refused BAD_TRANSITION are kept, this one is ${q.reason}`
+          : c.kept
+            ? 'it could not be read'
+            : c.why === 'too-large'
+              ? 'it is larger than one entry may keep'
+              : c.why === 'budget'
+                ? 'dropped beyond the total kept'
+                : 'purged with its stream when access ended',
+      );
+    }
+    const kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept);
+    // Dismissed or dropped while it was read: what the person asked for is gone.
+    const still = find();
+    if (still === undefined || still.slot !== q.slot) throw notKept('the entry changed while it was read');
+    if (kept === null || kept.stream !== q.stream || kept.id !== q.id || kept.rev !== q.rev) {
+      throw notKept('it could not be read');
+    }
+    return {
+      stream: q.stream,
+      id: q.id,
+      rev: q.rev,
+      reason: q.reason,
+      message: q.message,
+      at: q.at,
+      ...(still.overwritten ? { overwritten: { ...still.overwritten } } : {}),
+      author: kept.author,
+      record: kept.record,
+    };
   };
 
   let unsent: UnsentChange[] = [];
@@ -1303,10 +1569,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
   const sortOutcomes = async (docs: readonly ServedDoc[], decoded: readonly Judged[]) => {
     const out: PlainRecord[] = [];
-    const failed: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+    const failed: Refused[] = [];
     for (const [n, r] of decoded.entries()) {
       if (r.ok) out.push(r.record);
-      else failed.push({ doc: docs[n]!, reason: r.reason, message: r.message });
+      else
+        failed.push({
+          doc: docs[n]!,
+          reason: r.reason,
+          message: r.message,
+          ...(r.record === undefined ? {} : { record: r.record }),
+        });
     }
     await setAside(failed);
     return out;
@@ -1424,7 +1696,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     served: ReadonlyMap<string, ServedDoc>,
   ): Promise<PlainRecord[]> => {
     const taken: PlainRecord[] = [];
-    const refused: Array<{ doc: ServedDoc; reason: QuarantineReason; message: string }> = [];
+    const refused: Refused[] = [];
     const contextOf = await noteVersionContexts(
       fresh.flatMap((r) => {
         const mine = held.get(r.id);
@@ -1445,7 +1717,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           ? receivedTransitionRefusal(mine.record, record, contextOf(mine.record))
           : null);
       if (message === null) taken.push(record);
-      else refused.push({ doc, reason: 'BAD_TRANSITION', message });
+      else refused.push({ doc, reason: 'BAD_TRANSITION', message, record });
     }
     await setAside(refused);
     return taken;
@@ -2371,7 +2643,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
             by: decoded.record.by,
           });
         }
-        return { ok: false, reason: 'BAD_TRANSITION', message: why };
+        return { ok: false, reason: 'BAD_TRANSITION', message: why, record: decoded.record };
       });
       // A server version that is the assumed master state itself is no conflict: only its tag was not the
       // one computed here (see `assumedTag`). Sent again against the server's tag, once.
@@ -2808,6 +3080,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (unsent.some((u) => u.stream === removed.stream)) {
       await saveUnsent(unsent.filter((u) => u.stream !== removed.stream));
     }
+    // Refused versions' content kept aside goes with the stream; their entries stay, saying so.
+    if (keptSlots > 0 && quarantine.some((q) => q.stream === removed.stream && q.slot !== undefined)) {
+      const at = iso();
+      await saveQuarantine(
+        quarantine.map((q) =>
+          q.stream === removed.stream && q.slot !== undefined ? withoutContent(q, 'purged', at) : q,
+        ),
+      );
+    }
     // The stream starts again from 0 if access comes back: nothing of it is left to fetch again.
     if (gaps.delete(removed.stream)) await saveGaps();
     deps.onPurged?.(removed, count);
@@ -3013,6 +3294,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
         (q) => dismissed.get(versionKey(q.stream, q.id, q.rev))?.reason !== q.reason,
       );
       quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
+      const slots = slotsOf(quarantine);
+      keptSlots = slots.size;
+      // Content no entry names (a crash between its write and the list's, or between the list's and its
+      // removal) is removed: nothing else would ever read or remove it.
+      const strays = ((await deps.meta.keys(KEPT_PREFIX)) ?? [])
+        .map((key) => key.slice(KEPT_PREFIX.length))
+        .filter((slot) => !slots.has(slot));
+      if (strays.length > 0) await keptJob(() => forgetKept(strays));
       for (const g of (await deps.meta.get('quarantine-gaps', META_SCHEMAS.quarantineGaps)) ?? []) {
         gaps.set(g.stream, g);
       }
@@ -3153,7 +3442,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const t = deps.now();
       return [...access.values()].filter(current).map((a) => asOf(a, t));
     },
-    quarantine: (): QuarantinedItem[] => [...quarantine],
+    /** The entries set aside, oldest first (see `QuarantinedItem`). */
+    quarantine: (): QuarantinedItem[] =>
+      keptSlots === 0 ? [...quarantine] : quarantine.map(({ slot: _slot, ...q }) => q),
+    /**
+     * The content of a version refused BAD_TRANSITION as this device opened and verified it, with its
+     * author (account and device) and its entry's reason: what a person may want to enter again, also once
+     * this device's change was stored over it (`overwritten`). Rejects with SyncError NOT_QUARANTINED when
+     * the version is not listed, and VERSION_NOT_KEPT when its content is not kept (another reason, an
+     * entry kept before content was, too large, dropped beyond the budget, purged, or unreadable).
+     */
+    quarantinedVersion: (key: QuarantineKey): Promise<QuarantinedVersion> => readKept(key),
     /**
      * Takes entries off `quarantine()` once the person has seen them (each named by stream, id and
      * revision, as listed; all or none). Each leaves the list and the count, persisted, and is not fetched
