@@ -281,12 +281,12 @@ describe('session.files: encrypted document attachments', () => {
     expect(Buffer.from(await b.files.get(ref, { type: 'document' })).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it('a deleted file is not found; deleting it again is done', async () => {
+  it('a deleted file is DELETED (not NOT_FOUND: not uploaded yet); deleting it again is done', async () => {
     const { t } = server;
     const { p, ref } = await patientWithFile(t, 2);
     await p.files.delete(ref, { type: 'document' });
     expect(manifestRow(t, ref.blobId)).toBeUndefined();
-    expect(await refusal(p.files.get(ref, { type: 'document' }))).toBe('FileError NOT_FOUND');
+    expect(await refusal(p.files.get(ref, { type: 'document' }))).toBe('FileError DELETED');
     await expect(p.files.delete(ref, { type: 'document' })).resolves.toBeUndefined();
   });
 

@@ -141,12 +141,16 @@ describe('blob deletion', () => {
 
     expect(storedRows(t, blobId)).toEqual({ manifests: 0, chunks: 0 });
     expect(piecesInFile(t, blob.chunks)).toBe(0);
+    // Told deleted, not NOT_FOUND (which would read as "not uploaded yet").
     expect(await http(t.url, 'GET', `/v1/blobs/${blobId}`, undefined, token)).toMatchObject({
-      status: 404,
-      body: { code: 'NOT_FOUND' },
+      status: 410,
+      body: { code: 'BLOB_DELETED' },
     });
     for (let i = 0; i < CHUNKS; i++) {
-      expect(await getChunk(t, token, blobId, i)).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+      expect(await getChunk(t, token, blobId, i)).toMatchObject({
+        status: 410,
+        body: { code: 'BLOB_DELETED' },
+      });
     }
     expect(await t.store.blobs.usage(patient.accountId)).toBe(0);
     await upload(t, token, next);
@@ -170,8 +174,8 @@ describe('blob deletion', () => {
       });
     }
     expect(await putChunk(t, token, blobId, 0, blob.chunks[0]!)).toMatchObject({
-      status: 404,
-      body: { code: 'NOT_FOUND' },
+      status: 410,
+      body: { code: 'BLOB_DELETED' },
     });
     expect(rowCounts(t.store)).toEqual(counts);
     // The patient's own deletions are the patient's devices' to log, as their uploads are.
@@ -393,7 +397,7 @@ describe('blob deletion', () => {
     });
   });
 
-  it('downloads racing a deletion get whole, correct chunks or NOT_FOUND; the server keeps serving', async () => {
+  it('downloads racing a deletion get whole, correct chunks or BLOB_DELETED; the server keeps serving', async () => {
     t = await startServer();
     const patient = await registerAccount(t);
     const token = await sessionToken(t, patient.device);
@@ -413,11 +417,11 @@ describe('blob deletion', () => {
       if (answer.status === 200) {
         expect(digestOf(answer.bytes!)).toBe(blob.manifest.digests[index]);
       } else {
-        expect(answer).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+        expect(answer).toMatchObject({ status: 410, body: { code: 'BLOB_DELETED' } });
       }
     }
     // Whatever the interleaving, nothing is served once the deletion answered.
-    expect((await getChunk(t, token, blob.manifest.blobId, 0)).status).toBe(404);
+    expect((await getChunk(t, token, blob.manifest.blobId, 0)).status).toBe(410);
     expect((await http(t.url, 'GET', '/healthz')).status).toBe(200);
   });
 });

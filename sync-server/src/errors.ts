@@ -21,10 +21,15 @@ const STORE_ERROR_CODES: Readonly<Record<StoreErrorCode, ErrorCode>> = {
   INVITE_INVALID: 'INVITE_INVALID',
   DELETED: 'BLOB_DELETED',
   TOO_LARGE: 'TOO_LARGE',
+  STALE_EPOCH: 'STALE_EPOCH',
 };
 
 /** Store errors whose details are the client's business (the others' name server internals). */
-const STORE_DETAILS_SHOWN: ReadonlySet<StoreErrorCode> = new Set(['QUOTA_EXCEEDED', 'DELETED']);
+const STORE_DETAILS_SHOWN: ReadonlySet<StoreErrorCode> = new Set([
+  'QUOTA_EXCEEDED',
+  'DELETED',
+  'STALE_EPOCH',
+]);
 
 /** Maps anything thrown in a handler to the one error-code table; unknown errors become INTERNAL. */
 export const toHttpError = (error: unknown): HttpError => {

@@ -535,6 +535,7 @@ describe('fuzz', () => {
         chunkSize: 65536,
         chunkCount: 1,
         digests: [digestOf(sealed)],
+        epoch: 0,
       };
       expect((await createBlob(t, token, manifest)).status).toBe(200);
       chunkUrl = `/v1/blobs/${blobId}/chunks`;

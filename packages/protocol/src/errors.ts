@@ -142,7 +142,8 @@ export const ERROR_CODES = {
     http: 409,
     retry: false,
     action: 'rekey',
-    description: 'The document is sealed under an older key epoch than the stream current one.',
+    description:
+      'The document or new blob is sealed under another key epoch than the stream current one: fetch the envelopes and seal again.',
   },
   REV_MISMATCH: {
     http: 400,

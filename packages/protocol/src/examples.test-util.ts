@@ -213,4 +213,5 @@ export const blobBody = (): HttpBlobCreateRequest => ({
   chunkSize: 1024 * 1024,
   chunkCount: 4,
   digests: [b64(32, 'a'), b64(32, 'b'), b64(32, 'c'), b64(32, 'd')],
+  epoch: 2,
 });

@@ -33,6 +33,7 @@ import {
   AccountId,
   B64uFixed,
   DeviceId,
+  Epoch,
   IsoDateTime,
   Nonce,
   PublicKey,
@@ -402,7 +403,14 @@ const chunkIndexes = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_BLOB_CHU
   maxItems: MAX_BLOB_CHUNKS,
 });
 
-export const HttpBlobCreateRequest = Type.Object(blobManifestProperties, closed);
+/**
+ * `epoch`: the stream key epoch the chunks are sealed under. A new manifest is stored only while it is the
+ * stream's current epoch (STALE_EPOCH, `details.epoch` the current one, and nothing stored otherwise: fetch
+ * the envelopes, seal anew, announce again), so no new blob is sealed under a key a re-keying replaced.
+ * Announcing a stored manifest again (resuming) is not compared: its epoch was checked when it was stored.
+ * Required: a client cannot leave the check out.
+ */
+export const HttpBlobCreateRequest = Type.Object({ ...blobManifestProperties, epoch: Epoch }, closed);
 export type HttpBlobCreateRequest = Static<typeof HttpBlobCreateRequest>;
 
 /** `have`: indexes of chunks the server already holds, so an interrupted upload resumes. */

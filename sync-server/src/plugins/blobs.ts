@@ -23,10 +23,21 @@
  *   grantee's deletion is logged in the patient's audit stream before it takes effect (one entry each,
  *   not windowed: it happens once per blob). The manifest and every chunk go, complete or not, and the id
  *   is kept as a tombstone: announcing it again is BLOB_DELETED, so a reader holding the old manifest is
- *   never served other bytes under it. Deleting again is BLOB_DELETED (to whoever passes the same
- *   decision on the stream), so NOT_FOUND means only that no such blob was ever stored here.
+ *   never served other bytes under it. Deleting again, reading its manifest or a chunk, and uploading a
+ *   chunk of it are BLOB_DELETED too, to whoever passes that route's decision on the tombstone's stream
+ *   (`deleted`), so NOT_FOUND means only that no such blob was ever stored here (not uploaded yet, say).
+ *   Anyone else gets the refusal a live blob of that stream gives them (the consent code): a revoked
+ *   grantee or a stranger who knows the id learns nothing of the deletion (blob-read-deleted.test.ts,
+ *   blob-tombstone-privacy.test.ts).
+ * - Key epochs: an announcement names the stream key epoch its chunks are sealed under (`epoch`); a new
+ *   manifest is stored only while that is the stream's current epoch, compared in the store transaction
+ *   that stores it (the AccessGuard's), else STALE_EPOCH (`details.epoch`) and nothing is stored nor
+ *   reserved: no new blob is sealed under a key a re-keying replaced. Announcing a stored manifest again
+ *   (resuming) is not refused for a re-keying since: its sealed bytes were committed, under the epoch that
+ *   was current then, when it was stored, as a record pushed before a re-keying stays (records may name
+ *   its id already; the server takes no other bytes under it).
  * - A chunk is read whole in one statement before it is sent, so a deletion racing a download ends that
- *   download with NOT_FOUND on the next chunk, never with a chunk of something else or a broken answer.
+ *   download with BLOB_DELETED on the next chunk, never with a chunk of something else or a broken answer.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import {
@@ -51,20 +62,39 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     (_req, body, done) => done(null, body),
   );
 
-  const manifestFor = async (blobId: string) => {
-    const manifest = await store.blobs.getManifest(blobId);
-    if (!manifest) throw new ServiceError('NOT_FOUND', 'blob not found');
-    return manifest;
-  };
+  type Principal = Awaited<ReturnType<AppContext['authenticate']>>;
 
-  const allow = async (
-    principal: Awaited<ReturnType<AppContext['authenticate']>>,
-    stream: string,
-    op: 'blob-up' | 'blob-down',
-  ) => {
+  const allow = async (principal: Principal, stream: string, op: 'blob-up' | 'blob-down') => {
     const decision = await ctx.service.check(principal, stream, op);
     if (!decision.ok) throw new ServiceError(decision.code, decision.message);
     return decision;
+  };
+
+  /**
+   * No manifest under `blobId`: BLOB_DELETED if it was deleted, to whoever passes `op`'s decision on the
+   * stream it was in; the consent code (as for a live blob there) to anyone else; otherwise `otherwise`.
+   */
+  const deleted = async (
+    principal: Principal,
+    blobId: string,
+    op: 'blob-up' | 'blob-down',
+    otherwise: unknown,
+  ): Promise<never> => {
+    const tombstone = await store.blobs.getTombstone(blobId);
+    if (!tombstone) throw otherwise;
+    await allow(principal, tombstone.stream, op);
+    throw new ServiceError('BLOB_DELETED', 'this blob was deleted', { deletedAt: tombstone.deletedAt });
+  };
+
+  const manifestFor = async (principal: Principal, blobId: string, op: 'blob-up' | 'blob-down') => {
+    const manifest = await store.blobs.getManifest(blobId);
+    if (manifest) return manifest;
+    return deleted(
+      principal,
+      blobId,
+      op,
+      new ServiceError('NOT_FOUND', 'no blob with this id was stored here (not uploaded yet?)'),
+    );
   };
 
   app.post<{ Body: HttpBlobCreateRequest }>(
@@ -94,6 +124,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           },
           {
             quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes },
+            expectedEpoch: body.epoch,
             ...(guard === undefined ? {} : { guard }),
           },
         ),
@@ -107,7 +138,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     { schema: HTTP_ROUTES.putChunk.schema },
     async (request) => {
       const principal = await ctx.authenticate(request);
-      const manifest = await manifestFor(request.params.blobId);
+      const manifest = await manifestFor(principal, request.params.blobId, 'blob-up');
       const decision = await allow(principal, manifest.stream, 'blob-up');
       const { index } = request.params;
       if (index >= manifest.chunkCount)
@@ -148,7 +179,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     { schema: HTTP_ROUTES.getBlob.schema },
     async (request) => {
       const principal = await ctx.authenticate(request);
-      const manifest = await manifestFor(request.params.blobId);
+      const manifest = await manifestFor(principal, request.params.blobId, 'blob-down');
       await allow(principal, manifest.stream, 'blob-down');
       const have = await store.blobs.chunkIndexes(manifest.blobId);
       return {
@@ -169,11 +200,17 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
     { schema: HTTP_ROUTES.getChunk.schema },
     async (request, reply) => {
       const principal = await ctx.authenticate(request);
-      const manifest = await manifestFor(request.params.blobId);
+      const manifest = await manifestFor(principal, request.params.blobId, 'blob-down');
       const decision = await allow(principal, manifest.stream, 'blob-down');
-      const chunk = await store.blobs.getChunk(manifest.blobId, request.params.index);
-      // Also when the blob was deleted since its manifest was read above.
-      if (!chunk) throw new ServiceError('NOT_FOUND', 'chunk not stored (not uploaded yet, or deleted)');
+      // None: not uploaded yet, or the blob was deleted since its manifest was read above (BLOB_DELETED).
+      const chunk =
+        (await store.blobs.getChunk(manifest.blobId, request.params.index)) ??
+        (await deleted(
+          principal,
+          manifest.blobId,
+          'blob-down',
+          new ServiceError('NOT_FOUND', 'chunk not stored (not uploaded yet)'),
+        ));
       if (decision.level !== 'owner') {
         await ctx.service.recordRepeatableAccess(principal, [
           ctx.service.repeatable('blob-down', manifest.stream, 1, decision),
@@ -198,14 +235,8 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
        * may delete in the stream, so that NOT_FOUND only ever means never stored here (or a server without
        * this route). Rethrows `error` when there is no tombstone.
        */
-      const deletedAlready = async (error: unknown): Promise<never> => {
-        const tombstone = await store.blobs.getTombstone(request.params.blobId);
-        if (!tombstone) throw error;
-        await allow(principal, tombstone.stream, 'blob-up');
-        throw new ServiceError('BLOB_DELETED', 'this blob was deleted already', {
-          deletedAt: tombstone.deletedAt,
-        });
-      };
+      const deletedAlready = (error: unknown): Promise<never> =>
+        deleted(principal, request.params.blobId, 'blob-up', error);
       const manifest = await store.blobs.getManifest(request.params.blobId);
       if (!manifest) return deletedAlready(new ServiceError('NOT_FOUND', 'blob not found'));
       const decision = await allow(principal, manifest.stream, 'blob-up');

@@ -1472,6 +1472,54 @@ export const runStoreConformance = (
         expect(await store.blobs.getManifest('blob-2')).toBeNull();
       });
 
+      it("manifests with expectedEpoch: a new one only under the stream's current epoch; a stored one resumes", async () => {
+        await store.accounts.register(makeAccount('acc-q'), makeDevice('dev-q1', 'acc-q'));
+        const mine = { ...manifest, createdBy: 'dev-q1' };
+        const quota = { accountId: 'acc-q', maxBytes: 10 * blobQuotaBytes(manifest) };
+        const envelope = (epoch: number) => ({
+          stream: manifest.stream,
+          epoch,
+          recipient: 'p',
+          keyId: `k-${epoch}`,
+          wrapped: 'w',
+          createdBy: 'dev-1',
+          createdAt: isoAt(epoch),
+        });
+        // A stream without envelopes is at epoch 0.
+        await store.blobs.putManifest({ ...mine, blobId: 'e-0' }, { quota, expectedEpoch: 0 });
+        await store.envelopes.putAll([envelope(0), envelope(1)]);
+        const usage = await store.blobs.usage('acc-q');
+        for (const expectedEpoch of [0, 2]) {
+          const refused = await catchError(
+            store.blobs.putManifest({ ...mine, blobId: 'e-stale' }, { quota, expectedEpoch }),
+          );
+          expect(isStoreError(refused, 'STALE_EPOCH')).toBe(true);
+          expect((refused as StoreError).details).toEqual({ epoch: 1 });
+        }
+        // Nothing stored, nothing reserved, no chunk can follow.
+        expect(await store.blobs.getManifest('e-stale')).toBeNull();
+        expect(await store.blobs.usage('acc-q')).toBe(usage);
+        await expectStoreError(store.blobs.putChunk('e-stale', 0, paddedCt(4, 1)), 'NOT_FOUND');
+        await store.blobs.putManifest({ ...mine, blobId: 'e-1' }, { quota, expectedEpoch: 1 });
+        expect(await store.blobs.getManifest('e-1')).toStrictEqual({ ...mine, blobId: 'e-1' });
+        // Stored before the re-keying: announcing it again resumes, whatever epoch it names.
+        await store.blobs.putManifest({ ...mine, blobId: 'e-0' }, { quota, expectedEpoch: 0 });
+        await store.blobs.putChunk('e-0', 0, paddedCt(4, 1));
+        // A taken id answers as taken, a deleted one as deleted, before any epoch is compared.
+        await expectStoreError(
+          store.blobs.putManifest({ ...mine, blobId: 'e-0', digests: ['x', 'y', 'z'] }, { expectedEpoch: 0 }),
+          'ALREADY_EXISTS',
+        );
+        await store.blobs.delete('e-0', { deletedBy: 'dev-1', deletedAt: isoAt(9) });
+        await expectStoreError(
+          store.blobs.putManifest({ ...mine, blobId: 'e-0' }, { expectedEpoch: 0 }),
+          'DELETED',
+        );
+        // Without expectedEpoch the store does not look at epochs (tools, restores).
+        await store.blobs.putManifest({ ...mine, blobId: 'e-any' });
+        await expectStoreError(store.blobs.putManifest(mine, { expectedEpoch: -1 }), 'INVALID');
+      });
+
       it('chunks: stored by index, checked against the manifest', async () => {
         await expectStoreError(store.blobs.putChunk('blob-1', 0, paddedCt(4, 1)), 'NOT_FOUND');
         await store.blobs.putManifest(manifest);

@@ -29,8 +29,9 @@
  *   a revocation is committed before that read (and refuses the write) or after the write. What its check
  *   throws rolls the transaction back and reaches the caller unchanged (not mapped to a StoreError).
  * - A row's `expectedEpoch` is compared with the stream's highest envelope epoch read inside writeDocs'
- *   BEGIN IMMEDIATE transaction, and `envelopes.putAll` inserts its batch in one such transaction: an
- *   envelope is committed either before that read (seen) or after the batch (the row was current then).
+ *   BEGIN IMMEDIATE transaction (a new blob manifest's inside putManifest's), and `envelopes.putAll`
+ *   inserts its batch in one such transaction: an envelope is committed either before that read (seen) or
+ *   after the batch (the row or manifest was current then).
  * - Commit listeners run synchronously after COMMIT returns, for every instance of this process open on
  *   the same file; a throwing listener is reported, never undoes or fails the committed write.
  * - Schema versions live in PRAGMA user_version; a file newer than this code is refused (INTERNAL, details:
@@ -264,6 +265,7 @@ class BatchNotWritten extends Error {
 interface ManifestOptions {
   quota?: BlobQuota;
   guard?: AccessGuard;
+  expectedEpoch?: number;
 }
 /** A chunk `blobs.putChunk` stores, with the guard it passes first. */
 interface GuardedChunk {
@@ -1891,8 +1893,19 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     }
     const existing = s.manifestGet.get(m.blobId);
     if (existing !== undefined) {
+      // A resumed upload: its sealed bytes (the digests) were committed, and their epoch checked, when the
+      // manifest was first stored; a re-keying since does not undo that, as it does not undo a record.
       if (sameManifest(rowToManifest(existing), m)) return;
       throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
+    }
+    // Inside the write lock, as writeDocs reads it: no envelope can be stored between this read and the commit.
+    const epoch = s.envelopeMaxEpoch.get(m.stream)?.epoch ?? 0;
+    if (options.expectedEpoch !== undefined && options.expectedEpoch !== epoch) {
+      throw new StoreError(
+        'STALE_EPOCH',
+        `blob ${m.blobId} is sealed under epoch ${options.expectedEpoch}; ${m.stream} is at epoch ${epoch}`,
+        { details: { epoch } },
+      );
     }
     if (quota !== undefined) {
       const usedBytes = blobUsage(s, quota.accountId);
@@ -2339,9 +2352,13 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
               throw invalid('quota.maxBytes must be a non-negative integer');
           }
           validateGuard(options?.guard);
+          const expectedEpoch = options?.expectedEpoch;
+          if (expectedEpoch !== undefined && !isNonNegativeInt(expectedEpoch))
+            throw invalid('expectedEpoch must be a non-negative integer');
           manifestTx.immediate(s, m, {
             ...(quota === undefined ? {} : { quota }),
             ...(options?.guard === undefined ? {} : { guard: options.guard }),
+            ...(expectedEpoch === undefined ? {} : { expectedEpoch }),
           });
         }),
       usage: (accountId) => call((s) => blobUsage(s, accountId)),

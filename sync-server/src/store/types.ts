@@ -20,8 +20,9 @@
  *   nothing of its batch is written (the other rows answer `not-written`). A store written before this
  *   rule may hold two at one position; they stay (append-only), and the position stays taken.
  * - Key epochs: a row with `expectedEpoch` is written only if its stream's current epoch (highest stored
- *   envelope epoch) equals it at commit, checked atomically with the write (`stale-epoch` otherwise); a
- *   batch of envelopes (`envelopes.putAll`) commits as a whole, so no epoch is current half stored.
+ *   envelope epoch) equals it at commit, checked atomically with the write (`stale-epoch` otherwise), and
+ *   so is a new blob manifest with `expectedEpoch` (STALE_EPOCH otherwise); a batch of envelopes
+ *   (`envelopes.putAll`) commits as a whole, so no epoch is current half stored.
  * - Notification: `onCommitted` listeners run only after the commit is durable, and may be called for
  *   commits made through other instances sharing the same backend (possibly later, possibly coalesced).
  *   Heads are hints: a listener reads the data with `readDocs`.
@@ -32,7 +33,8 @@
  * manifest, unreadable backup) with INVALID; anything unexpected with INTERNAL. Opening (or restoring
  * into) a data directory another server process holds rejects with DATA_DIR_IN_USE. A registration whose
  * invite is not usable rejects with INVITE_INVALID, a blob manifest over its account's quota with
- * QUOTA_EXCEEDED, a blob manifest under the id of a deleted blob with DELETED, all storing nothing.
+ * QUOTA_EXCEEDED, a blob manifest under the id of a deleted blob with DELETED, a new blob manifest whose
+ * `expectedEpoch` is not its stream's current key epoch with STALE_EPOCH, all storing nothing.
  */
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
@@ -605,8 +607,18 @@ export interface SyncStore {
      * from the same stream; ALREADY_EXISTS when from another (as for a live blob there, so the deletion is
      * told only on its own stream). Checked in the same atomic step, so a delete and a re-announcement
      * racing end with the blob deleted. With `guard`, its check runs first in that step (AccessGuard).
+     * With `expectedEpoch` (the key epoch the chunks are sealed under), a new manifest is stored only if
+     * the stream's current epoch (`envelopes.currentEpoch`, 0 for a stream without envelopes), read in the
+     * same atomic step, is still this one; otherwise STALE_EPOCH with details `{ epoch }` (the current
+     * one) and nothing is stored, so no rotation stored before that step is passed by a new blob sealed
+     * under the key it replaced. Checked after the deletion and the existing manifest, before the quota:
+     * an identical stored manifest stays a no-op whatever `expectedEpoch` says (its sealed bytes were
+     * committed, and its epoch checked, when it was first stored).
      */
-    putManifest(manifest: BlobManifest, options?: { quota?: BlobQuota; guard?: AccessGuard }): Promise<void>;
+    putManifest(
+      manifest: BlobManifest,
+      options?: { quota?: BlobQuota; guard?: AccessGuard; expectedEpoch?: number },
+    ): Promise<void>;
     getManifest(blobId: string): Promise<BlobManifest | null>;
     /**
      * Bytes the manifests created by the devices of `accountId` (revoked ones included) reserve, each
@@ -703,6 +715,11 @@ export type StoreErrorCode =
   | 'INVITE_INVALID'
   /** The object was deleted and its id may not be used again; details: deletedAt. */
   | 'DELETED'
+  /**
+   * A blob manifest's `expectedEpoch` is not the stream's current key epoch; details: epoch (the current
+   * one). Nothing stored.
+   */
+  | 'STALE_EPOCH'
   /** What the call would answer exceeds the bound it was given (`writeDocs`' maxMasterBytes); nothing written. */
   | 'TOO_LARGE';
 

@@ -751,12 +751,14 @@ export interface BlobManifestInput {
   chunkSize: number;
   chunkCount: number;
   digests: string[];
+  /** The key epoch the chunks are sealed under; 0 (a stream without envelopes) when left out. */
+  epoch?: number;
 }
 
 export const digestOf = (bytes: Uint8Array): string => base64urlEncode(sha256(bytes));
 
 export const createBlob = (t: Endpoint, token: string | undefined, manifest: BlobManifestInput) =>
-  http(t.url, 'POST', '/v1/blobs', manifest, token);
+  http(t.url, 'POST', '/v1/blobs', { epoch: 0, ...manifest }, token);
 
 export const putChunk = async (
   t: Endpoint,

@@ -151,6 +151,7 @@ describe('createHttpApi against a real server', () => {
         chunkSize: MIN_CHUNK_BYTES,
         chunkCount: 1,
         digests: [base64urlEncode(sha256(sealed))],
+        epoch: 0,
       },
       token,
     );
@@ -177,6 +178,7 @@ describe('createHttpApi against a real server', () => {
       chunkSize: MIN_CHUNK_BYTES,
       chunkCount: 1,
       digests: [base64urlEncode(sha256(sealed))],
+      epoch: 0,
     };
     await api.createBlob(manifest, token);
     await api.putChunk(manifest.blobId, 0, sealed, token);
@@ -186,7 +188,7 @@ describe('createHttpApi against a real server', () => {
       stream: manifest.stream,
       deletedAt: expect.any(String) as string,
     });
-    expect((await thrown(api.getChunk(manifest.blobId, 0, token))).code).toBe('NOT_FOUND');
+    expect((await thrown(api.getChunk(manifest.blobId, 0, token))).code).toBe('BLOB_DELETED');
     const again = await thrown(api.deleteBlob(manifest.blobId, token));
     expect(again).toMatchObject({ code: 'BLOB_DELETED', status: 410, retry: false });
     expect(again.details).toEqual({ deletedAt: deleted.deletedAt });

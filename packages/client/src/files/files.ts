@@ -21,10 +21,16 @@
  *   meanwhile (a grant ended: the old key is the ended grantee's too) or this device no longer holds its
  *   write key, the blob is deleted on the server (best effort) and the file sealed anew under the current
  *   key and uploaded again, at most MAX_PUT_ATTEMPTS uploads in all; then FileError KEY_CHANGED (`retry`),
- *   or NO_KEY, with no FileRef handed out. Records get this from the server (STALE_EPOCH); the blob routes
- *   check no epoch. A re-keying after this check is like one after a record was written. What reached the
- *   server under the old key stays readable to a holder of that key who has a copy the server kept (or a
- *   blob the best-effort delete missed); no FileRef names it.
+ *   or NO_KEY, with no FileRef handed out. A re-keying before the upload that this device did not know of
+ *   yet (put right after connecting) the server catches: an announce names the epoch its chunks are sealed
+ *   under and a new manifest under a replaced epoch is refused (STALE_EPOCH, nothing stored), as a record
+ *   push is; put then fetches the stream's keys again (`refreshKeys`) and seals anew under a new blob id,
+ *   within the same MAX_PUT_ATTEMPTS. A resume announces a manifest the server may hold already, which it
+ *   does not compare with the current epoch (its bytes were committed when stored), so put fetches the
+ *   keys first and a kept upload under a replaced key is sealed anew. A re-keying after the last check is
+ *   like one after a record was written. What reached the server under the old key stays readable to a
+ *   holder of that key who has a copy the server kept (or a blob the best-effort delete missed); no
+ *   FileRef names it.
  * - Each put uploads a blob of its own under a fresh random id, also of bytes put before: no two
  *   successful puts answer the same blob, so deleting one attachment never removes another's file.
  * - A put resumes a cut-off upload only when asked: `resumeBlobId`, the `blobId` of the FileError with
@@ -69,14 +75,19 @@
  *   (`send`), under the blob id already handed out: unlike put, a re-keying once the server holds its
  *   manifest does not start a new blob (the id is in records already, and the server takes no other bytes
  *   under it), so such a file stays sealed under the older key, also when the next session of the device
- *   finishes it. get of a FileRef queued here answers the queued bytes (checked against its sha256);
+ *   finishes it. A re-keying before the server held it is caught at the announce (STALE_EPOCH: nothing
+ *   stored): the sealing is dropped, the keys fetched again and the file sealed anew under the same blob
+ *   id, at most MAX_PUT_ATTEMPTS announces in one upload, then KEY_CHANGED (`retry`: the queue's backoff).
+ *   get of a FileRef queued here answers the queued bytes (checked against its sha256);
  *   delete of one cancels it. `uploadsRead` settles once the stored queue was read.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
  * plaintext. Sealing and opening run on the calling thread, chunks one at a time.
  *
- * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds; `field` for INVALID_INPUT, `serverCode` for what the server
+ * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds; get: DELETED
+ * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
+ * the device that added it); `field` for INVALID_INPUT, `serverCode` for what the server
  * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
  * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
  * LOCKED for a locked account or a closed session.
@@ -173,7 +184,12 @@ export const FILE_ERROR_CODES = [
    * server did not confirm every chunk sent; `retry` (put again with `resumeBlobId`).
    */
   'INCOMPLETE',
-  /** No such blob on the server: never stored, or deleted (`serverCode` NOT_FOUND or BLOB_DELETED). */
+  /**
+   * No blob under this id was ever stored on the server (`serverCode` NOT_FOUND): a file another device
+   * added may not be uploaded yet by that device (its upload queue sends it once online). `retry`: try
+   * again later. A deleted file is DELETED instead (servers before blob read tombstones answered
+   * NOT_FOUND for it too).
+   */
   'NOT_FOUND',
   /**
    * The server refused this account the stream (`serverCode`: NO_CONSENT, CONSENT_REVOKED,
@@ -188,8 +204,10 @@ export const FILE_ERROR_CODES = [
   /** Any other refusal (`serverCode`, e.g. QUOTA_EXCEEDED, RATE_LIMITED); `retry` as the server says. */
   'REFUSED',
   /**
-   * put: the stream was re-keyed during each of MAX_PUT_ATTEMPTS uploads of the file; each was deleted on
-   * the server (best effort) and no FileRef handed out. `retry`.
+   * put: the stream was re-keyed before (unknown to this device: the server refused the announce,
+   * STALE_EPOCH) or during each of MAX_PUT_ATTEMPTS uploads of the file; each was deleted on the server
+   * (best effort) or never stored, and no FileRef handed out. A queued upload: refused STALE_EPOCH at each
+   * of MAX_PUT_ATTEMPTS announces (nothing stored; the queue tries again later). `retry`.
    */
   'KEY_CHANGED',
   /**
@@ -203,6 +221,11 @@ export const FILE_ERROR_CODES = [
    * stored. `retry`: it passes once queued files are uploaded or cancelled.
    */
   'QUEUE_FULL',
+  /**
+   * The file was deleted on the server (`serverCode` BLOB_DELETED): it will not come back, and its id is
+   * never used again. Not `retry`. (delete treats it as done.)
+   */
+  'DELETED',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
@@ -372,8 +395,16 @@ const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
   if (CONSENT_CODES.has(e.code)) {
     return new FileError('FORBIDDEN', `${what}: the server refused access (${e.code}): ${e.message}`, extra);
   }
-  if (e.code === 'NOT_FOUND' || e.code === 'BLOB_DELETED') {
-    return new FileError('NOT_FOUND', `${what}: no such file on the server (${e.code})`, extra);
+  if (e.code === 'BLOB_DELETED') {
+    return new FileError('DELETED', `${what}: the file was deleted on the server`, extra);
+  }
+  if (e.code === 'NOT_FOUND') {
+    // Never stored: a file another device added may still wait in that device's upload queue.
+    return new FileError(
+      'NOT_FOUND',
+      `${what}: the server holds no such file (not uploaded yet by the device that added it?); try again later`,
+      { ...extra, retry: true },
+    );
   }
   return new FileError('REFUSED', `${what}: the server refused (${e.code}): ${e.message}`, {
     ...extra,
@@ -437,7 +468,14 @@ const manifestOf = (u: Upload) => ({
   chunkSize: u.chunkSize,
   chunkCount: u.digests.length,
   digests: [...u.digests],
+  epoch: u.epoch,
 });
+
+/**
+ * The server refused an announce for a re-keying this device did not know of yet (STALE_EPOCH): nothing
+ * was stored under the blob id, so the file may be sealed anew, under that id or another.
+ */
+const isStaleEpoch = (e: unknown): boolean => isFileError(e) && e.serverCode === 'STALE_EPOCH';
 
 export const createFiles = (deps: FilesDeps) => {
   const { keyring } = deps;
@@ -507,6 +545,19 @@ export const createFiles = (deps: FilesDeps) => {
     }
     assertOpen();
     return write;
+  };
+
+  /**
+   * Fetches the stream's key envelopes again: after STALE_EPOCH (the server's epoch is past this device's
+   * view) and before a resume (a kept upload is finished only under the key the stream writes with now).
+   */
+  const refreshKeys = async (stream: string, what: string, blobId?: string): Promise<void> => {
+    try {
+      await keyring.refresh([stream]);
+    } catch (e) {
+      throw fromKeyring(e, what, blobId);
+    }
+    assertOpen();
   };
 
   /** Keeps `u` to resume; past the bounds the oldest are dropped, never `u` itself (see the header). */
@@ -705,60 +756,81 @@ export const createFiles = (deps: FilesDeps) => {
       });
     }
     const count = blobChunkCount(size, chunkSize);
-    const write = await writeKeyOf(stream, 'upload: fetching the stream key', blobId);
-    if (!write) {
-      throw noWriteKey('upload', stream, blobId);
-    }
-    const writeKeyId = keyId(write.key);
     let sealing = entry.sealing;
-    if (sealing && (sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId)) {
-      // Re-keyed since it was sealed. Sealed anew only if the server holds nothing under its id: once it
-      // holds the manifest it takes no other bytes under it, and records may name the id already.
-      const held = await call(api, (t) => api.getBlob(blobId, t), 'upload: the manifest', blobId).catch(
-        (e: unknown) => {
-          if (isFileError(e) && e.code === 'NOT_FOUND' && e.serverCode === 'NOT_FOUND') return null;
-          throw e;
-        },
-      );
-      if (held === null) {
-        await stored.dropSealing();
-        sealing = undefined;
+    for (let attempt = 1; ; attempt++) {
+      const write = await writeKeyOf(stream, 'upload: fetching the stream key', blobId);
+      if (!write) {
+        throw noWriteKey('upload', stream, blobId);
       }
-    }
-    let sealed: Array<Uint8Array | null>;
-    if (!sealing) {
-      const fresh: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) {
-        // Of its length, as the queue checks (upload-queue.ts).
-        const part = await stored.readPlain(i);
-        assertOpen();
-        fresh.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
-        part.fill(0);
+      const writeKeyId = keyId(write.key);
+      if (sealing && (sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId)) {
+        // Re-keyed since it was sealed. Sealed anew only if the server holds nothing under its id: once it
+        // holds the manifest it takes no other bytes under it, and records may name the id already.
+        const held = await call(api, (t) => api.getBlob(blobId, t), 'upload: the manifest', blobId).catch(
+          (e: unknown) => {
+            if (isFileError(e) && e.code === 'NOT_FOUND' && e.serverCode === 'NOT_FOUND') return null;
+            throw e;
+          },
+        );
+        if (held === null) {
+          await stored.dropSealing();
+          sealing = undefined;
+        }
       }
-      sealing = {
-        epoch: write.epoch,
-        keyId: writeKeyId,
-        digests: fresh.map((c) => base64urlEncode(sha256(c))),
-      };
-      // Stored before the announce (see upload-queue.ts).
-      await stored.saveSealing(sealing, fresh);
-      sealed = fresh;
-    } else {
-      sealed = [];
-      // A chunk missing here counts as confirmed: send fails (REFUSED) if the server lacks it.
-      for (let i = 0; i < count; i++) sealed.push(await stored.readSealed(i));
+      let sealed: Array<Uint8Array | null>;
+      if (!sealing) {
+        const fresh: Uint8Array[] = [];
+        for (let i = 0; i < count; i++) {
+          // Of its length, as the queue checks (upload-queue.ts).
+          const part = await stored.readPlain(i);
+          assertOpen();
+          fresh.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
+          part.fill(0);
+        }
+        sealing = {
+          epoch: write.epoch,
+          keyId: writeKeyId,
+          digests: fresh.map((c) => base64urlEncode(sha256(c))),
+        };
+        // Stored before the announce (see upload-queue.ts).
+        await stored.saveSealing(sealing, fresh);
+        sealed = fresh;
+      } else {
+        sealed = [];
+        // A chunk missing here counts as confirmed: send fails (REFUSED) if the server lacks it.
+        for (let i = 0; i < count; i++) sealed.push(await stored.readSealed(i));
+      }
+      try {
+        await send(api, {
+          blobId,
+          stream,
+          epoch: sealing.epoch,
+          keyId: sealing.keyId,
+          size,
+          chunkSize,
+          sha256: digest,
+          digests: sealing.digests,
+          sealed,
+        });
+        return;
+      } catch (e) {
+        if (!isStaleEpoch(e)) throw e;
+      }
+      // The stream was re-keyed before this announce and this device did not know yet: the server stored
+      // nothing under the id, so the file is sealed anew under the same id (records may name it already),
+      // once the keys are fetched again. Bounded: the queue's backoff takes over after that.
+      await stored.dropSealing();
+      sealing = undefined;
+      if (attempt >= MAX_PUT_ATTEMPTS) {
+        throw new FileError(
+          'KEY_CHANGED',
+          `upload: ${stream} was re-keyed past the key this device knows at each of ${MAX_PUT_ATTEMPTS} ` +
+            'announces; nothing was stored, it is tried again later',
+          { blobId, retry: true },
+        );
+      }
+      await refreshKeys(stream, 'upload: fetching the stream keys', blobId);
     }
-    await send(api, {
-      blobId,
-      stream,
-      epoch: sealing.epoch,
-      keyId: sealing.keyId,
-      size,
-      chunkSize,
-      sha256: digest,
-      digests: sealing.digests,
-      sealed,
-    });
   };
 
   const queueDeps = deps.queue;
@@ -856,6 +928,9 @@ export const createFiles = (deps: FilesDeps) => {
       /** The upload this put owns: kept if the put fails with `retry`. */
       let current = resumeBlobId === undefined ? null : claim(resumeBlobId, file);
       try {
+        // A stored manifest is resumed by the server whatever was re-keyed since: this device's view of
+        // the stream's key is made current first, so a kept upload under a replaced key is sealed anew.
+        if (current) await refreshKeys(stream, 'put: fetching the stream keys', current.blobId);
         for (let attempt = 1; attempt <= MAX_PUT_ATTEMPTS; attempt++) {
           const write = await writeKeyOf(stream, 'put: fetching the stream key', current?.blobId);
           if (!write) {
@@ -885,7 +960,16 @@ export const createFiles = (deps: FilesDeps) => {
             };
           }
           const u = current;
-          await send(api, u);
+          try {
+            await send(api, u);
+          } catch (e) {
+            if (!isStaleEpoch(e)) throw e;
+            // Re-keyed before the announce, unknown to this device: nothing was stored under the id. Sealed
+            // anew (a new blob) under the key the stream writes with once the keys are fetched again.
+            current = null;
+            await refreshKeys(stream, 'put: fetching the stream keys', u.blobId);
+            continue;
+          }
           // Re-keyed during the upload (a grant ended): the old key is the ended grantee's too.
           const after = await writeKeyOf(stream, 'put: checking the stream key', u.blobId);
           if (after && after.epoch === u.epoch && keyId(after.key) === u.keyId) {
@@ -910,7 +994,7 @@ export const createFiles = (deps: FilesDeps) => {
         }
         throw new FileError(
           'KEY_CHANGED',
-          `put: ${stream} was re-keyed during each of ${MAX_PUT_ATTEMPTS} uploads; each was deleted`,
+          `put: ${stream} was re-keyed before or during each of ${MAX_PUT_ATTEMPTS} uploads; none was kept`,
           { retry: true },
         );
       } catch (e) {
@@ -1101,9 +1185,9 @@ export const createFiles = (deps: FilesDeps) => {
       }
       const manifest = await call(api, (t) => api.getBlob(blobId, t), 'delete: the manifest', blobId).catch(
         (e: unknown) => {
-          // Never stored, or deleted already: the download route does not tell them apart, the deletion
-          // route does, and no manifest of any stream is under this id to delete.
-          if (isFileError(e) && e.code === 'NOT_FOUND') return null;
+          // Never stored, or deleted already: no manifest of any stream is under this id to delete. The
+          // deletion route answers which (to whoever may delete in the stream).
+          if (isFileError(e) && (e.code === 'NOT_FOUND' || e.code === 'DELETED')) return null;
           throw e;
         },
       );

@@ -20,7 +20,9 @@
  * - The sealed chunks and the sealing are stored before the manifest is first announced (files.ts): a
  *   crash or lost answer after the announce finds the very bytes the server committed to, and announcing
  *   the same manifest again answers which chunks the server holds (sync-server blobs.ts); sealing anew
- *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS).
+ *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS). Only an
+ *   announce refused STALE_EPOCH (the stream re-keyed before it) stored nothing: files.ts drops the
+ *   sealing then (`dropSealing`) and seals anew under the same id.
  * - A file leaves the queue only once the server confirmed every chunk (or by cancel): the index entry
  *   first, then its chunks. A crash between the last chunk and the removal uploads it again at the next
  *   start, which only re-announces the same manifest: one blob, never two.

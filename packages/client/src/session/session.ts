@@ -193,7 +193,8 @@ const copySecrets = (account: DeviceAccount) => {
  * Whether files queued offline may upload: connected and caught up. Not at `syncing`: that status comes with
  * the server's `ready`, before the engine took this connection's stream list (its epochs, keyring.ts
  * `noteServerEpoch`), and a file sealed then would go under a key a re-keying done meanwhile on another
- * device shut out (the blob routes check no epoch). `online` comes only from a pull pass asked for after it.
+ * device shut out (the server refuses a new blob's announce under a replaced epoch, STALE_EPOCH, and files.ts
+ * then seals anew, but only a bounded number of times). `online` comes only from a pull pass asked for after it.
  */
 const connectedStatus = (status: string): boolean => status === 'online';
 

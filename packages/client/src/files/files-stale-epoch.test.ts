@@ -1,0 +1,339 @@
+// session.files when the stream was re-keyed before an upload and this device did not know yet (put right
+// after connecting, a queued upload racing a re-keying elsewhere): against an in-memory blob server that,
+// like the real one, refuses a new manifest under a replaced key epoch (STALE_EPOCH, nothing stored) and
+// resumes a stored one. put and the upload queue fetch the stream's keys again and seal anew under the
+// current epoch, a bounded number of times; a resumed put is checked against the refreshed keys first.
+// And get tells a file deleted on the server (DELETED) from one never stored there (NOT_FOUND, `retry`:
+// maybe not uploaded yet by the device that added it).
+import { describe, expect, it } from 'vitest';
+import {
+  base64urlEncode,
+  generateDeviceKeys,
+  generateStreamKey,
+  hexEncode,
+  keyId,
+  randomBytes,
+  sealedKeyId,
+  sha256,
+  tweetnaclEd25519,
+} from '@hale/crypto';
+import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
+import { HaleClientError } from '../api/errors';
+import { createDeviceMeta } from '../session/device-meta';
+import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
+
+const ACCOUNT = 'A'.repeat(22);
+
+/** A blob server in memory that knows the stream's current key epoch (`epoch.current`). */
+const epochServer = () => {
+  const epoch = { current: 0 };
+  const manifests = new Map<string, HttpBlobCreateRequest>();
+  const chunks = new Map<string, Uint8Array>();
+  const deleted = new Set<string>();
+  const calls: string[] = [];
+  const have = (blobId: string): number[] =>
+    [...chunks.keys()]
+      .filter((k) => k.startsWith(`${blobId}/`))
+      .map((k) => Number(k.split('/')[1]))
+      .sort((a, b) => a - b);
+  const manifest = (blobId: string): HttpBlobCreateRequest => {
+    const m = manifests.get(blobId);
+    if (m) return m;
+    if (deleted.has(blobId)) {
+      throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
+    }
+    throw new HaleClientError({ code: 'NOT_FOUND', message: 'never stored', status: 404 });
+  };
+  const api: FilesHttpApi = {
+    challenge: async () => ({
+      challengeId: base64urlEncode(randomBytes(16)),
+      nonce: base64urlEncode(randomBytes(32)),
+      serverId: 'srv_test',
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    }),
+    session: async () => ({
+      token: 'tok_0123456789abcdef',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    }),
+    createBlob: async (body) => {
+      calls.push(`createBlob ${body.epoch}`);
+      if (deleted.has(body.blobId)) {
+        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
+      }
+      // A stored manifest resumes; a new one only under the current epoch (sync-server blobs.ts).
+      if (!manifests.has(body.blobId)) {
+        if (body.epoch !== epoch.current) {
+          throw new HaleClientError({
+            code: 'STALE_EPOCH',
+            message: 'stale',
+            status: 409,
+            details: { epoch: epoch.current },
+          });
+        }
+        manifests.set(body.blobId, body);
+      }
+      return { blobId: body.blobId, have: have(body.blobId) };
+    },
+    putChunk: async (blobId, index, bytes) => {
+      calls.push(`putChunk ${index}`);
+      manifest(blobId);
+      chunks.set(`${blobId}/${index}`, bytes.slice());
+      return { have: have(blobId) };
+    },
+    getBlob: async (blobId): Promise<HttpBlobManifestResponse> => {
+      calls.push('getBlob');
+      const { epoch: _sealedUnder, ...m } = manifest(blobId);
+      const held = have(blobId);
+      return { ...m, have: held, complete: held.length === m.chunkCount };
+    },
+    getChunk: async (blobId, index) => {
+      calls.push(`getChunk ${index}`);
+      manifest(blobId);
+      const bytes = chunks.get(`${blobId}/${index}`);
+      if (!bytes) throw new HaleClientError({ code: 'NOT_FOUND', message: 'chunk not stored', status: 404 });
+      return bytes.slice();
+    },
+    deleteBlob: async (blobId) => {
+      calls.push('deleteBlob');
+      const m = manifest(blobId);
+      manifests.delete(blobId);
+      deleted.add(blobId);
+      for (const i of have(blobId)) chunks.delete(`${blobId}/${i}`);
+      return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
+    },
+  };
+  return { api, epoch, manifests, chunks, calls, deleted };
+};
+
+/**
+ * A keyring that knows the first `known` of the stream's keys (epoch = index) and writes with the last of
+ * them; `refresh` learns every key `all` holds then (as fetching the envelopes again would), unless `stuck`.
+ */
+const laggingKeyring = (first: Uint8Array) => {
+  const all = [first];
+  const state = { known: 1, stuck: false, refreshes: 0 };
+  return {
+    all,
+    state,
+    rekey: (): void => void all.push(generateStreamKey()),
+    writeKey: async () => ({ epoch: state.known - 1, key: all[state.known - 1]! }),
+    keyFor: async (_stream: string, epoch: number) => (epoch < state.known ? all[epoch]! : null),
+    currentEpoch: () => state.known - 1,
+    refresh: async () => {
+      state.refreshes++;
+      if (!state.stuck) state.known = all.length;
+      return 0;
+    },
+  };
+};
+
+const filesOn = (
+  api: FilesHttpApi,
+  keyring: ReturnType<typeof laggingKeyring>,
+  queue?: { online: { value: boolean } },
+) => {
+  const store = new Map<string, string>();
+  const meta = createDeviceMeta({
+    read: async (key) => {
+      const v = store.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as unknown);
+    },
+    write: async (key, value) => void store.set(key, JSON.stringify(value)),
+    remove: async (keys) => {
+      for (const k of keys) store.delete(k);
+    },
+    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
+  });
+  const listeners = new Set<(online: boolean) => void>();
+  const files = createFiles({
+    accountId: ACCOUNT,
+    api,
+    device: generateDeviceKeys(),
+    ed: tweetnaclEd25519,
+    keyring,
+    usable: () => true,
+    assertUnlocked: () => undefined,
+    ...(queue
+      ? {
+          queue: {
+            meta,
+            online: () => queue.online.value,
+            onOnlineChange: (listener: (online: boolean) => void) => {
+              listeners.add(listener);
+              listener(queue.online.value);
+              return () => listeners.delete(listener);
+            },
+            retry: { baseMs: 20, maxMs: 40 },
+          },
+        }
+      : {}),
+  });
+  const goOnline = (): void => {
+    if (!queue) return;
+    queue.online.value = true;
+    for (const l of [...listeners]) l(true);
+  };
+  return { files, goOnline };
+};
+
+const fileBytes = (size: number): Uint8Array => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 9)) & 0xff;
+  return bytes;
+};
+const input = (bytes: Uint8Array) => ({
+  type: 'document' as const,
+  bytes,
+  fileName: 'scan.pdf',
+  mediaType: 'application/pdf',
+  chunkSize: MIN_CHUNK_BYTES,
+});
+
+/** The key id every stored chunk of `blobId` is sealed under. */
+const sealedUnder = (server: ReturnType<typeof epochServer>, blobId: string): string[] =>
+  [...server.chunks.entries()]
+    .filter(([k]) => k.startsWith(`${blobId}/`))
+    .map(([, bytes]) => {
+      const named = sealedKeyId(bytes);
+      return named.ok ? named.value : 'unreadable';
+    });
+
+const until = async (check: () => boolean, what: string, ms = 3000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('files: a re-keying this device did not know of before the upload', () => {
+  it('put is refused STALE_EPOCH, fetches the keys and seals anew under the current epoch', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    // Re-keyed elsewhere; this device still writes with epoch 0.
+    keyring.rekey();
+    server.epoch.current = 1;
+    const { files } = filesOn(server.api, keyring);
+    const bytes = fileBytes(MIN_CHUNK_BYTES + 10);
+
+    const ref = await files.put(input(bytes));
+
+    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toEqual(['createBlob 0', 'createBlob 1']);
+    expect([...server.manifests.keys()]).toEqual([ref.blobId]);
+    expect(server.manifests.get(ref.blobId)?.epoch).toBe(1);
+    expect(sealedUnder(server, ref.blobId)).toEqual([keyId(keyring.all[1]!), keyId(keyring.all[1]!)]);
+    expect(await files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+
+  it('put gives up after MAX_PUT_ATTEMPTS announces when the keys do not come (KEY_CHANGED, retry)', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    keyring.rekey();
+    keyring.state.stuck = true;
+    server.epoch.current = 1;
+    const { files } = filesOn(server.api, keyring);
+
+    const failed = await files.put(input(fileBytes(100))).catch((e: unknown) => e);
+
+    expect(isFileError(failed) && [failed.code, failed.retry]).toEqual(['KEY_CHANGED', true]);
+    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toHaveLength(MAX_PUT_ATTEMPTS);
+    expect(server.manifests.size).toBe(0);
+  });
+
+  it('a resumed put checks the refreshed keys first: a kept upload under a replaced key is sealed anew', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    const { files } = filesOn(server.api, keyring);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2);
+    // Cut off after the announce: the manifest is stored under epoch 0.
+    const putChunk = server.api.putChunk;
+    server.api.putChunk = async () => {
+      throw new HaleClientError({ code: 'NETWORK', message: 'connection reset', status: 0 });
+    };
+    const cut = await files.put(input(bytes)).catch((e: unknown) => e);
+    server.api.putChunk = putChunk;
+    expect(isFileError(cut) && cut.code).toBe('OFFLINE');
+    const kept = isFileError(cut) ? cut.blobId : undefined;
+    expect(server.manifests.get(kept!)?.epoch).toBe(0);
+    // Re-keyed elsewhere meanwhile; the server would resume the stored manifest.
+    keyring.rekey();
+    server.epoch.current = 1;
+
+    const ref = await files.put({ ...input(bytes), ...(kept === undefined ? {} : { resumeBlobId: kept }) });
+
+    expect(ref.blobId).not.toBe(kept);
+    expect(server.deleted.has(kept!)).toBe(true);
+    expect(server.manifests.get(ref.blobId)?.epoch).toBe(1);
+    expect(new Set(sealedUnder(server, ref.blobId))).toEqual(new Set([keyId(keyring.all[1]!)]));
+  });
+
+  it('a queued upload is refused STALE_EPOCH and sealed anew under the same blob id', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    keyring.rekey();
+    server.epoch.current = 1;
+    const online = { value: false };
+    const { files, goOnline } = filesOn(server.api, keyring, { online });
+    const bytes = fileBytes(MIN_CHUNK_BYTES + 3);
+    const ref = await files.enqueue(input(bytes));
+
+    goOnline();
+    await until(() => files.uploads().length === 0, 'uploaded');
+
+    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toEqual(['createBlob 0', 'createBlob 1']);
+    expect([...server.manifests.keys()]).toEqual([ref.blobId]);
+    expect(new Set(sealedUnder(server, ref.blobId))).toEqual(new Set([keyId(keyring.all[1]!)]));
+    expect(hexEncode(sha256(await files.get(ref, { type: 'document' })))).toBe(ref.sha256);
+  });
+
+  it('a queued upload whose keys do not come waits with backoff (bounded announces per attempt)', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    keyring.rekey();
+    keyring.state.stuck = true;
+    server.epoch.current = 1;
+    const online = { value: false };
+    const { files, goOnline } = filesOn(server.api, keyring, { online });
+    await files.enqueue(input(fileBytes(200)));
+
+    goOnline();
+    await until(() => files.uploads()[0]?.lastError !== null, 'first attempt failed');
+    const [first] = files.uploads();
+    expect(first).toMatchObject({ state: 'queued', lastError: { code: 'KEY_CHANGED' } });
+    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toHaveLength(MAX_PUT_ATTEMPTS);
+    expect(server.manifests.size).toBe(0);
+
+    // The keys come: the next attempt (after the backoff) stores it under the current epoch.
+    keyring.state.stuck = false;
+    await until(() => files.uploads().length === 0, 'uploaded');
+    expect([...server.manifests.values()].map((m) => m.epoch)).toEqual([1]);
+  });
+});
+
+describe('files.get: deleted or not uploaded yet', () => {
+  it('DELETED for a file deleted on the server, NOT_FOUND with retry for one never stored there', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    const { files } = filesOn(server.api, keyring);
+    const ref = await files.put(input(fileBytes(300)));
+    const missing = { ...ref, blobId: ref.blobId.replace(/.$/, (c) => (c === '0' ? '1' : '0')) };
+
+    const notYet = await files.get(missing, { type: 'document' }).catch((e: unknown) => e);
+    expect(isFileError(notYet) && [notYet.code, notYet.serverCode, notYet.retry]).toEqual([
+      'NOT_FOUND',
+      'NOT_FOUND',
+      true,
+    ]);
+    expect(isFileError(notYet) && notYet.message).toMatch(/not uploaded yet/);
+
+    await files.delete(ref, { type: 'document' });
+    const gone = await files.get(ref, { type: 'document' }).catch((e: unknown) => e);
+    expect(isFileError(gone) && [gone.code, gone.serverCode, gone.retry]).toEqual([
+      'DELETED',
+      'BLOB_DELETED',
+      false,
+    ]);
+    // Deleting it again counts as done.
+    await expect(files.delete(ref, { type: 'document' })).resolves.toBeUndefined();
+  });
+});
