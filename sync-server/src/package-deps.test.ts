@@ -27,7 +27,7 @@ const runtimeFiles = (dir: string): string[] =>
     const runtime =
       /\.(ts|js|mjs)$/.test(entry.name) &&
       !/\.test(-util|-entry)?\.(ts|mjs)$/.test(entry.name) &&
-      entry.name !== 'conformance.ts';
+      !entry.name.endsWith('conformance.ts');
     return runtime ? [path] : [];
   });
 

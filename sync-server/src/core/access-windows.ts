@@ -12,6 +12,11 @@
  *   rejects, no window stays open, and the caller serves nothing. So the first access of a device to a
  *   stream, an access by another device, to another stream, by another action, under another grant or on
  *   another channel, and the first access after a window ended are each in the log before they take effect.
+ * - `record` may carry a guard (`WriteGuard`): the caller's access decision, taken again inside the
+ *   transaction of the write that opens its windows. A refusal there is a failed write (nothing of the
+ *   batch logged, no window opened, the tallies it held carried), so an access refused when it is logged is
+ *   neither logged nor, by a caller that stops on the rejection, served. A repeat counted into an open
+ *   window writes nothing, so no guard runs for it: its caller decides it just before `record`.
  * - A repeat is counted into its open window in one of two ways, by the caller's choice:
  *   - `record` counts it before it is served: it resolves once the window's opening entry is committed (it
  *     waits for it when it is still being written, and is written as an opening entry of its own if that
@@ -35,6 +40,7 @@
  * — then, and on a crash mid-window, the log under-counts the repeats of that window, never its first
  * access.
  */
+import type { AccessGuard } from '../store/index';
 import type { Principal } from './access';
 
 export type WindowedAction = 'pull' | 'key-fetch' | 'blob-down' | 'blob-up' | 'live';
@@ -64,6 +70,13 @@ export interface LoggedAccess {
   count: number;
 }
 
+/**
+ * The guard a `record`'s write carries (store AccessGuard), made just before the write: the caller's
+ * decision taken again inside the log's transaction. What its check throws rejects `record` as a failed
+ * write does (nothing of that batch logged, no window opened), unchanged, so the caller can tell it apart.
+ */
+export type WriteGuard = () => AccessGuard | undefined;
+
 interface Window {
   principal: Principal;
   action: WindowedAction;
@@ -87,8 +100,11 @@ interface Carried {
 export const createAccessWindows = (options: {
   now: () => number;
   windowMs: number;
-  /** Writes server entries for `events` of `principal` in one batch, in order; rejects if it cannot. */
-  write: (principal: Principal, events: LoggedAccess[]) => Promise<void>;
+  /**
+   * Writes server entries for `events` of `principal` in one batch, in order, with `guard`'s check inside
+   * its transaction when given (`record`'s); rejects if it cannot.
+   */
+  write: (principal: Principal, events: LoggedAccess[], guard?: WriteGuard) => Promise<void>;
   onError?: (error: unknown) => void;
   /** When a window's end timer is armed: as it opens (the default), or at the first count into it. */
   timer?: 'at-open' | 'at-first-count';
@@ -214,7 +230,11 @@ export const createAccessWindows = (options: {
     return writeTallies(tallies);
   };
 
-  const record = async (p: Principal, events: readonly WindowedAccess[]): Promise<void> => {
+  const record = async (
+    p: Principal,
+    events: readonly WindowedAccess[],
+    guard?: WriteGuard,
+  ): Promise<void> => {
     if (stopped) {
       const each = events.filter((e) => e.count > 0);
       if (each.length > 0) {
@@ -222,6 +242,7 @@ export const createAccessWindows = (options: {
           write(
             p,
             each.map((e) => ({ action: e.action, stream: e.stream, count: e.count })),
+            guard,
           ),
         );
       }
@@ -262,7 +283,7 @@ export const createAccessWindows = (options: {
       opened.push([key, next]);
     }
     if (batch.length > 0) {
-      const writing = track(write(p, batch));
+      const writing = track(write(p, batch, guard));
       for (const [, window] of opened) window.opening = writing;
       try {
         await writing;
@@ -294,7 +315,7 @@ export const createAccessWindows = (options: {
         ));
       if (ok && windows.get(key) === window) addTally(key, window, event.count);
       // Its window failed to open or has ended: this access goes in the log on its own.
-      else await record(p, [event]);
+      else await record(p, [event], guard);
     }
   };
 

@@ -6,11 +6,20 @@
  * - Every operation on a stream passes `decideAccess` at the moment it runs (clock injected); pulls and
  *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
  * - A revocation tells live delivery just before it commits (`onGrantEnding`), and answers only once the
- *   grantee's connections were re-decided (`onGrantsChanged`). A pull prepared while a revocation in this
- *   process began or was under way reads its grants again before it answers and withdraws the streams
- *   refused now (their access stays logged: over, never under), so no pull answer holds a row committed
- *   after a revocation of the grant it is served under. Pushes and key fetches decide again as below;
- *   other requests (a check, listings) decide once, when they run.
+ *   grantee's connections were re-decided (`onGrantsChanged`). A pull decides again after its pages are
+ *   read: the grants of the patients it serves are read again (one indexed read per request, not per row;
+ *   none when it serves only the caller's own streams) and decided at the clock's time then
+ *   (`withdrawEnded`); and the write that logs its access carries an access guard (`accessGuard`, through
+ *   access-windows.ts `record`) that decides its streams once more inside that transaction. A stream refused
+ *   at either is withdrawn: no documents, no checkpoint, listed in `denied` with its consent code
+ *   (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT), and not logged: a refusal in the log's transaction
+ *   logs nothing of that write, which is written again without the refused streams (their windows end, so
+ *   repeats served earlier are still tallied). So a grant revoked (by any process sharing the store) or
+ *   ended while a pull reads or logs serves nothing of its stream, no pull answer holds a row committed
+ *   after a revocation of the grant it is served under, and the log claims no pull that was not answered.
+ *   A repeat inside an open window writes nothing: the decision after the reads is its last, with nothing
+ *   awaited after it but an opening write of the same window still in flight. Pushes and key fetches decide
+ *   again as below; other requests (a check, listings) decide once, when they run.
  * - A decision holds at the write or the hand-out, not only at the start: a push hands the store an access
  *   guard (store AccessGuard, `accessGuard`) that decides each grantee stream of the batch again inside
  *   the write's transaction, from the grants unended then (read under the write lock: one indexed read
@@ -20,7 +29,8 @@
  *   access is logged, just before it answers, and leaves out the streams refused then (their fetch stays
  *   logged: over, never under). `guarded` does the same for the blob routes' writes. So a revocation
  *   committed, or a grant's end passed, while a push checks signatures or waits on the chain lock, or
- *   while an access is logged, stores or hands out nothing of that stream (access-recheck.test.ts).
+ *   while an access is logged, stores or hands out nothing of that stream (access-recheck.test.ts,
+ *   pull-recheck.test.ts).
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
@@ -194,7 +204,7 @@ import type {
   SyncStore,
 } from '../store/index';
 import { decodeBase64url as b64 } from './base64url';
-import { createAccessWindows, type RepeatableAccess } from './access-windows';
+import { createAccessWindows, type RepeatableAccess, type WriteGuard } from './access-windows';
 import { ServiceError } from './service-error';
 import { decodeCursor, encodeCursor } from './page-cursor';
 import { isStoreError } from '../store/index';
@@ -720,9 +730,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
   };
 
-  /** Logs a provider's (or other grantee's) access to patients' streams; own streams are not logged. */
-  const recordGranteeAccess = async (p: Principal, events: AccessEvent[]): Promise<void> => {
-    await writeLogged(p, [], events, iso());
+  /**
+   * Logs a provider's (or other grantee's) access to patients' streams; own streams are not logged. With
+   * `guardOf`, its guard decides again inside the log's transaction (a refusal logs nothing).
+   */
+  const recordGranteeAccess = async (
+    p: Principal,
+    events: AccessEvent[],
+    guardOf?: WriteGuard,
+  ): Promise<void> => {
+    await writeLogged(p, [], events, iso(), undefined, guardOf);
   };
 
   /**
@@ -733,12 +750,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const accessWindows = createAccessWindows({
     now,
     windowMs: deps.accessWindowMs ?? 60_000,
-    write: (p, events) => recordGranteeAccess(p, events),
+    write: (p, events, guardOf) => recordGranteeAccess(p, events, guardOf),
     ...(deps.onAccessLogError ? { onError: deps.onAccessLogError } : {}),
   });
-  const recordRepeatableAccess = async (p: Principal, events: RepeatableAccess[]): Promise<void> => {
+  const recordRepeatableAccess = async (
+    p: Principal,
+    events: RepeatableAccess[],
+    guardOf?: WriteGuard,
+  ): Promise<void> => {
     const logged = events.filter((e) => patientToExplain(p, e.stream) !== null);
-    if (logged.length > 0) await accessWindows.record(p, logged);
+    if (logged.length > 0) await accessWindows.record(p, logged, guardOf);
   };
   /** The repeatable access event of `decision`, a grant to a grantee. */
   const repeatable = (
@@ -818,24 +839,31 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
   };
 
-  /**
-   * Revocations in this process: begun (counted before their commit) and under way (not yet settled in
-   * the store). A pull that saw either move while it was prepared re-decides its answer before it
-   * answers (`withdrawRevoked`); one that saw neither needs nothing more, as no revocation can have
-   * committed after its grants were read.
-   */
-  let revocationsBegun = 0;
-  let revocationsUnderWay = 0;
-
   type PullAnswer = { docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] };
 
+  /** `answer` without the streams of `refused` (stream → code), which are listed in `denied` instead. */
+  const withdraw = (answer: PullAnswer, refused: ReadonlyMap<string, ErrorCode>): PullAnswer =>
+    refused.size === 0
+      ? answer
+      : {
+          docs: answer.docs.filter((d) => !refused.has(d.stream)),
+          streams: answer.streams.filter((s) => !refused.has(s.stream)),
+          denied: [
+            ...answer.denied,
+            ...answer.streams.flatMap(({ stream }) => {
+              const code = refused.get(stream);
+              return code === undefined ? [] : [{ stream, code }];
+            }),
+          ],
+        };
+
   /**
-   * `answer` without the streams whose grant a revocation ended while it was prepared: the grants of the
-   * patients it serves are read again (one read per answer, not per row) and each of their streams
-   * re-decided; one refused now loses its documents and checkpoint and is listed in `denied`. Its access
-   * was logged already: the log is over by those documents, never under.
+   * `answer` without the streams refused now: the grants of the patients it serves are read again (one
+   * indexed read per answer, not per row) and each of their streams decided at the clock's time now. Run
+   * after the pages were read, before the access is logged, so a grant that ended while they were read (a
+   * revocation committed, by any process; its end passed) is neither served nor logged.
    */
-  const withdrawRevoked = async (p: Principal, answer: PullAnswer): Promise<PullAnswer> => {
+  const withdrawEnded = async (p: Principal, answer: PullAnswer): Promise<PullAnswer> => {
     const granted = answer.streams.filter((s) => patientToExplain(p, s.stream) !== null);
     if (granted.length === 0) return answer;
     const grants = await grantsFor(
@@ -844,27 +872,18 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     );
     const t = now();
     const ended = endedLookups();
-    const refused = new Map<string, DeniedStream>();
+    const refused = new Map<string, ErrorCode>();
     for (const s of granted) {
       const decision = await explain(p, s.stream, decideAccess(p, s.stream, 'pull', grants, t), t, ended);
-      if (!decision.ok) refused.set(s.stream, { stream: s.stream, code: decision.code });
+      if (!decision.ok) refused.set(s.stream, decision.code);
     }
-    if (refused.size === 0) return answer;
-    return {
-      docs: answer.docs.filter((d) => !refused.has(d.stream)),
-      streams: answer.streams.filter((s) => !refused.has(s.stream)),
-      denied: [...answer.denied, ...refused.values()],
-    };
+    return withdraw(answer, refused);
   };
 
   const pull = async (
     p: Principal,
     frame: Pick<PullFrame, 'streams' | 'limit' | 'maxBytes'>,
   ): Promise<PullAnswer> => {
-    // Taken before the grants are read: a revocation that commits after that read began before it or
-    // was under way at it.
-    let begun = revocationsBegun;
-    let recheck = revocationsUnderWay > 0;
     const grants = await grantsFor(
       p,
       frame.streams.map((c) => c.stream),
@@ -912,17 +931,31 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         events.push(repeatable('pull', cursor.stream, page.docs.length, decision));
       }
     }
-    await recordRepeatableAccess(p, events);
-    let answer: PullAnswer = { docs, streams, denied };
-    // Again while revocations keep beginning: the answer honours each that committed before its last read
-    // of the grants, and holds no row committed after a revocation of a grant it is served under (the rows
-    // were read before that read, which saw any revocation committed before them).
-    while (recheck || revocationsBegun !== begun) {
-      recheck = false;
-      begun = revocationsBegun;
-      answer = await withdrawRevoked(p, answer);
+    // Decided again now that the pages are read, and once more inside the transaction that logs the access
+    // (the guard), so what is logged is what is handed out: a stream refused at either is in `denied`, not
+    // logged, not served. A repeat inside an open window writes nothing; the first decision is its last.
+    let answer = await withdrawEnded(p, { docs, streams, denied });
+    for (;;) {
+      const served = answer.streams
+        .map((s) => s.stream)
+        .filter((stream) => patientToExplain(p, stream) !== null);
+      const kept = new Set<string>(served);
+      const logged = events.filter((e) => kept.has(e.stream));
+      try {
+        await recordRepeatableAccess(p, logged, () => accessGuard(p, served, 'pull'));
+        return answer;
+      } catch (error) {
+        if (!(error instanceof AccessEnded)) throw error;
+        // Nothing of that write was logged. Each round withdraws at least one stream, so this ends.
+        const refused = await refusalsOf(p, error);
+        // Their windows end: repeats counted in them before were served, and their tally is written now.
+        for (const e of logged) if (refused.has(e.stream)) accessWindows.end(p, e);
+        answer = withdraw(
+          answer,
+          new Map([...refused].map(([stream, e]): [string, ErrorCode] => [stream, e.code])),
+        );
+      }
     }
-    return answer;
   };
 
   const needsSignature = (stream: string, p: Principal): boolean => {
@@ -1411,18 +1444,13 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       throw new ServiceError('BAD_SIGNATURE', "the revocation is not signed by the patient's identity key");
     }
     // Before the commit, in the same synchronous step as its start: live delivery stops deciding from the
-    // grant and pulls being prepared learn of it, so nothing committed after it reaches the grantee while
-    // the reload below waits for the audit writes (or for a re-evaluation queued ahead of it).
+    // grant, so nothing committed after it reaches the grantee while the reload below waits for the audit
+    // writes (or for a re-evaluation queued ahead of it). Pulls need no notice: each reads its grants
+    // again after its pages (`withdrawEnded`).
     const settle = deps.onGrantEnding?.(existing.granteeId, r.grantId);
-    revocationsBegun++;
-    revocationsUnderWay++;
     try {
-      try {
-        // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
-        await store.grants.revoke(r.grantId, iso(), signed);
-      } finally {
-        revocationsUnderWay--;
-      }
+      // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
+      await store.grants.revoke(r.grantId, iso(), signed);
     } catch (error) {
       // Not stored, or not known to be: the connections get the grants the store holds. The caller hears
       // the revocation's failure; the reload reports its own through the hook.

@@ -57,7 +57,7 @@ import {
 import { newId } from '@hale/model';
 import { buildApp, type BuildAppOptions, type HaleServer } from '../app';
 import type { AuthenticatedDevice } from '../core/sync-service';
-import { openSqliteStore, type SqliteStore } from '../store/index';
+import { openSqliteStore, type SqliteStore, type SyncStore } from '../store/index';
 import { createNodeEd25519 } from '@hale/crypto/node';
 
 export const ed: Ed25519 = createNodeEd25519();
@@ -87,6 +87,8 @@ export const startServer = async (
     realClock?: boolean;
     /** The server's Ed25519 (a test may hold its signing or verifying at a chosen moment). */
     ed?: Ed25519;
+    /** The store the app is given, made from the one opened (a test may hold its reads: held-reads.ts). */
+    wrapStore?: (store: SqliteStore) => SyncStore;
   } = {},
 ): Promise<TestServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
@@ -98,7 +100,7 @@ export const startServer = async (
     },
   };
   const server = await buildApp({
-    store,
+    store: options.wrapStore?.(store) ?? store,
     now: options.realClock ? Date.now : () => clock.now,
     ...(options.ed === undefined ? {} : { ed: options.ed }),
     config: {
