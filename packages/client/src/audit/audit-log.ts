@@ -53,6 +53,9 @@
  *   still in the outbox are not expected. A chain that lost entries is reported at every check (the loss
  *   stays true) until the person accepts it (`acceptLosses`: every chain is held to what is served now,
  *   this device's own still to what the server acknowledged); the views go on answering with what verifies.
+ *   A check of another patient's log that began before access to that patient ended (`accessEnded`)
+ *   remembers nothing of it: its write of SEEN runs one at a time with `accessEnded` (`serial`) and is
+ *   skipped when one ran since the check began (`endings`), so SEEN never stays after access ended.
  * - This device's own chain in its account's own log after a restore (a server restored onto an empty
  *   disk loses what it acknowledged after the backup): the position acknowledged is kept with the store's
  *   incarnation then (OWN_ACKED). On a connection announcing another incarnation, before a row of that
@@ -114,8 +117,9 @@
  *   incarnation before that read and when the whole log was last read. A view (`whoAccessed`,
  *   `disclosures`, `entries`, `recorded`) then pulls only what is served past that position and verifies
  *   it against the cached heads (`verifyAuditChains`' `base`), SEEN and OWN_LOST as a whole check would:
- *   for a cached part still served as it was, the answer is the one the whole log gets. Anything else
- *   reads and verifies the whole log, exactly as before: no cache, or one that does not read; another
+ *   for a cached part still served as it was, its authors answered as then, the answer is the one the
+ *   whole log gets. Anything else reads and verifies the whole log, exactly as before: no cache, or one
+ *   that does not read; a device author of the cache the directory now answers otherwise (below); another
  *   incarnation recorded or announced (a restore); a SEEN position within the cached heads that is not
  *   the cached head itself (lowered or replaced since: `acceptLosses`, a continued own chain); an entry
  *   served at or below the cached position; any problem past the cache (its check remembers nothing, the
@@ -130,10 +134,19 @@
  *   newest MAX_VIEW_ENTRIES entries within MAX_VIEW_CHARS; older ones are read again from the server at
  *   each view and held to the heads they were dropped at (each author's chain from position 1, linked, up
  *   to exactly that head: by the link hashes the very entries verified then, so only opened again, not
- *   re-verified). Entries are not re-judged by their authors' keys once cached: an author revoked since
- *   is applied to them at the next whole read. Views, `verify` and `acceptLosses` run one at a time
- *   (`inViewOrder`), so none keeps a cache another just found stale. Offline, the views still wait for
- *   the connection (the return types have no place to say an answer is stale).
+ *   re-verified). Cached entries are not verified again, but the cache keeps, per device author of them
+ *   (dropped ones' too), its account and the revocation state its entries were judged under (not
+ *   revoked, or the cutoff), and each view first asks the device directory for each such author (one
+ *   look-up each, answered from the directory's cache, whose lists are reloaded after 5 minutes by default
+ *   and at every reconnect): when any answer differs — the device revoked since, its cutoff moved, or the
+ *   directory cannot answer for it now — the view reads and verifies the whole log, so a revocation
+ *   applies to cached entries at the first view after the directory learns of it. That whole read reports
+ *   what the device signed at or after its cutoff `inserted` (audit-chain.ts): a problem, so the cache is
+ *   removed and every view reads the whole log from then on, as for any problem (a cache an older build
+ *   wrote, which notes no such states, is not used: the first view reads the whole log). Views, `verify` and
+ *   `acceptLosses` run one at a time (`inViewOrder`), so none keeps a cache another just found stale.
+ *   Offline, the views still wait for the connection (the return types have no place to say an answer
+ *   is stale).
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -279,11 +292,25 @@ export interface OpenedEntry {
   authorAccountId: string;
 }
 
+/**
+ * A device author as a check judged its entries: its account, and its revocation cutoff then (absent: not
+ * revoked).
+ */
+interface Judged {
+  account: string;
+  revokedAt?: string;
+}
+
 /** A check of a patient's log as served: its verification, the entries that verify opened, the heads. */
 interface Checked {
   verification: AuditVerification;
   opened: OpenedEntry[];
   heads: Map<string, ChainHead>;
+  /**
+   * Per device author whose entries were judged, how (null: differently within the check, the directory
+   * answering anew meanwhile).
+   */
+  judged: Map<string, Judged | null>;
 }
 
 /** One line of "who saw my records". */
@@ -553,6 +580,15 @@ const ViewEntry = Type.Object(
   { additionalProperties: false },
 );
 type ViewEntry = Static<typeof ViewEntry>;
+/** Per device author of the cached entries (dropped ones too), how they were judged (`Judged`). */
+const ViewJudged = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.Object(
+    { account: Type.String({ maxLength: 128 }), revokedAt: Type.Optional(Type.String({ maxLength: 64 })) },
+    { additionalProperties: false },
+  ),
+);
+type ViewJudged = Static<typeof ViewJudged>;
 const ViewCache = Type.Object(
   {
     /** The server store's incarnation the log was read from (`incarnation` in device meta then). */
@@ -563,6 +599,11 @@ const ViewCache = Type.Object(
     fullAt: Type.Number(),
     /** Each author's chain as verified whole through `through`. */
     heads: ViewHeads,
+    /**
+     * Each device author's account and revocation cutoff its entries were judged under: a view whose
+     * directory now answers another reads the whole log. Every author of `heads` but the server is here.
+     */
+    judged: ViewJudged,
     /** The oldest entries, over the budget: served at or below `through`, verified whole to `heads`. */
     dropped: Type.Optional(
       Type.Object(
@@ -607,6 +648,12 @@ const sameStored = (master: ServedDoc | null, doc: PushDoc): boolean =>
   master.audit?.authorSeq === doc.audit?.authorSeq &&
   master.audit?.prevHash === doc.audit?.prevHash &&
   master.audit?.at === doc.audit?.at;
+
+const judgedOf = (account: string, key: AuthorKey): Judged =>
+  key.revokedAt === undefined ? { account } : { account, revokedAt: key.revokedAt };
+
+const sameJudged = (a: Judged | null, b: Judged | null): boolean =>
+  a !== null && b !== null && a.account === b.account && a.revokedAt === b.revokedAt;
 
 export const createAuditLog = (deps: AuditLogDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
@@ -999,6 +1046,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * writes them, one session at a time (as above); every write drops the patient from here.
    */
   const accessGone = new Set<string>();
+  /**
+   * Per patient, how often `accessEnded` ran for it in this session: a check that began before one (its
+   * count then differs) remembers nothing of that patient (SEEN), or it would stay after access ended.
+   */
+  const endings = new Map<string, number>();
+  const endingsOf = (patientId: string): number => endings.get(patientId) ?? 0;
 
   const noteKept = (patientId: string, kept: KeptEntries | null): KeptEntries | null => {
     keptIncarnations.set(patientId, kept?.incarnation ?? null);
@@ -1381,7 +1434,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const accessEnded = (patientId: string): Promise<void> =>
     serial(async () => {
-      if (patientId === deps.accountId || accessGone.has(patientId)) return;
+      if (patientId === deps.accountId) return;
+      endings.set(patientId, endingsOf(patientId) + 1);
+      if (accessGone.has(patientId)) return;
       const gone: string[] = [];
       try {
         const key = await keptKey(patientId);
@@ -1421,7 +1476,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     serial(async () => {
       const chain = await deps.meta.get(await chainKey(patientId), META_SCHEMAS.auditChain);
       if (!chain) return 0;
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const outbox = await outboxNow();
       const pending = outbox
         .filter((d) => d.stream === `${patientId}/audit` && d.audit !== undefined)
         .map((d) => d.audit!.authorSeq);
@@ -1559,8 +1614,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     own?: number,
     /** The person accepted the chains' losses: they are held to what is served now (`acceptLosses`). */
     accept = false,
+    /** `endingsOf(patientId)` before `entries` were read (default: now). */
+    ended = endingsOf(patientId),
   ): Promise<Checked> => {
-    const checked = await checkServed(patientId, entries, own, accept);
+    const checked = await checkServed(patientId, entries, own, accept, undefined, ended);
     if (checked === null) throw new Error('audit log: a whole check answered nothing');
     return checked;
   };
@@ -1577,6 +1634,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     own?: number,
     accept = false,
     since?: { heads: ReadonlyMap<string, ChainHead>; entries: number },
+    ended = endingsOf(patientId),
   ): Promise<Checked | null> => {
     deps.assertUnlocked?.();
     const server = await deps.serverKey();
@@ -1589,6 +1647,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (own !== undefined && own > (reached.get(deps.device.deviceId)?.seq ?? 0))
       reached.set(deps.device.deviceId, { seq: own });
     const vouched = new Map<ServedDoc, { source: EntrySource; accountId: string; body: AuditBody }>();
+    const judged = new Map<string, Judged | null>();
+    const judge = (author: string, now: Judged): void => {
+      if (!judged.has(author)) judged.set(author, now);
+      else if (!sameJudged(judged.get(author) ?? null, now)) judged.set(author, null);
+    };
     /** Entries the server's key signs whose body does not open or match the schema. */
     const unreadable = new Set<ServedDoc>();
     const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
@@ -1604,6 +1667,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (key && !('unavailable' in key)) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
         vouched.set(e, { source, accountId: body.actorId, body });
+        judge(e.author, judgedOf(body.actorId, key));
       }
       return key;
     };
@@ -1645,10 +1709,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         'chain (its incarnation changed): entries stored after the backup were lost';
     }
     if (accept) {
-      await rememberAccepted(patientId, heads, incarnation);
+      await rememberAccepted(patientId, heads, incarnation, ended);
       if (lost.length > 0) await deps.meta.set(OWN_LOST, []);
     } else {
-      await remember(patientId, seen, heads, incarnation);
+      await remember(patientId, seen, heads, incarnation, ended);
       // Met while the chain is being continued (or before): the same loss, told once, by the record.
       const told = (p: AuditProblem): boolean =>
         p.kind === 'deleted' &&
@@ -1690,7 +1754,22 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       verification: { ...verification, entries: total, ok: problems.length === 0, problems },
       opened,
       heads,
+      judged,
     };
+  };
+
+  /**
+   * Runs `write` (of `patientId`'s SEEN) unless access to the patient ended since the check began (`ended`,
+   * see `endings`): for another patient than this account, one at a time with `accessEnded` (`serial`), so
+   * that neither misses the other's write.
+   */
+  const whileAccess = (patientId: string, ended: number, write: () => Promise<void>): Promise<void> => {
+    const run = async (): Promise<void> => {
+      if (endingsOf(patientId) !== ended) return;
+      accessGone.delete(patientId);
+      await write();
+    };
+    return patientId === deps.accountId ? run() : serial(run);
   };
 
   /** Raises the remembered heads to those verified now (never lowers one); a failure is only reported. */
@@ -1699,10 +1778,18 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     seen: SeenChains,
     heads: ReadonlyMap<string, ChainHead>,
     incarnation: string | undefined,
+    ended: number,
   ): Promise<void> => {
     const higher = [...heads].filter(([author, head]) => head.seq > (seen[author]?.seq ?? 0));
     if (higher.length === 0) return;
-    accessGone.delete(patientId);
+    await whileAccess(patientId, ended, () => raise(patientId, higher, incarnation));
+  };
+
+  const raise = async (
+    patientId: string,
+    higher: ReadonlyArray<[string, ChainHead]>,
+    incarnation: string | undefined,
+  ): Promise<void> => {
     try {
       await deps.meta.update(await seenKey(patientId), SeenChains, (current) => {
         const next: SeenChains = { ...(current ?? {}) };
@@ -1734,6 +1821,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     patientId: string,
     heads: ReadonlyMap<string, ChainHead>,
     incarnation: string | undefined,
+    ended: number,
   ): Promise<void> => {
     const next: SeenChains = {};
     for (const [author, head] of heads) {
@@ -1743,8 +1831,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         ...(incarnation === undefined ? {} : { incarnation }),
       };
     }
-    accessGone.delete(patientId);
-    await deps.meta.set(await seenKey(patientId), next);
+    await whileAccess(patientId, ended, async () => deps.meta.set(await seenKey(patientId), next));
     viewReports.delete(patientId);
   };
 
@@ -1831,13 +1918,36 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return;
     }
     viewsSinceWhole = 0;
+    // An author judged two ways within the check is left out: the next view reads the whole log again.
+    const judged: ViewJudged = {};
+    for (const [author, j] of checked.judged) if (j !== null) judged[author] = j;
     await writeView({
       ...(incarnation === undefined ? {} : { incarnation }),
       through,
       fullAt: deps.now(),
       heads: headsOf(checked.heads),
+      judged,
       entries,
     });
+  };
+
+  /**
+   * Whether the directory still answers every device author of the cache as the cache was judged under
+   * (same account, same revocation cutoff or none): one look-up per author, which the directory answers
+   * from its cache (its lists reloaded after a few minutes or at a reconnect). A device revoked since, a
+   * cutoff moved, an author it cannot answer for now, or one the cache did not note: false.
+   */
+  const stillJudged = async (view: ViewCache): Promise<boolean> => {
+    const server = await deps.serverKey();
+    for (const author of Object.keys(view.heads))
+      if (author !== server?.serverId && !Object.hasOwn(view.judged, author)) return false;
+    const answers = await Promise.all(
+      Object.entries(view.judged).map(async ([author, was]) => {
+        const key = await deps.directory.authorKey(was.account, author);
+        return key !== null && !('unavailable' in key) && sameJudged(was, judgedOf(was.account, key));
+      }),
+    );
+    return answers.every(Boolean);
   };
 
   /** `docs` as kept (opened, with their link hashes), or null when some did not open as checked. */
@@ -1910,6 +2020,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (head === undefined || at.seq > head.seq) continue;
       if (at.seq !== head.seq || at.hash !== head.hash) return null;
     }
+    // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing.
+    if (!(await stillJudged(view))) return null;
     const older = view.dropped === undefined ? [] : await readDropped(view.dropped);
     if (older === null) return null;
     const { docs, through } = await fetchFrom(deps.accountId, view.through);
@@ -1918,6 +2030,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const heads = new Map(Object.entries(view.heads));
     const checked = await checkServed(deps.accountId, docs, undefined, false, { heads, entries: earlier });
     if (checked === null) return null;
+    // The new entries' authors judged as the cached ones were (the directory may have answered anew).
+    const judged: ViewJudged = { ...view.judged };
+    for (const [author, j] of checked.judged) {
+      const was = Object.hasOwn(judged, author) ? judged[author]! : j;
+      if (j === null || !sameJudged(was, j)) return null;
+      judged[author] = j;
+    }
     if (docs.length > 0) {
       const fresh = viewEntries(docs, checked);
       if (fresh === null) return null;
@@ -1925,6 +2044,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         ...view,
         through,
         heads: headsOf(checked.heads),
+        judged,
         entries: [...view.entries, ...fresh],
       });
     }
@@ -1982,12 +2102,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const wholeCheck = (patientId: string, accept: boolean): Promise<AuditVerification> =>
     inViewOrder(async () => {
+      const ended = endingsOf(patientId);
       // Read before fetching: whatever is acknowledged later is served too.
       let own = await acknowledgedPosition(patientId);
       const incarnation = await currentIncarnation();
       const { docs, through } = await fetchFrom(patientId, 0);
       if (await continueOwn(patientId, docs)) own = await acknowledgedPosition(patientId);
-      const checked = await check(patientId, docs, own, accept);
+      const checked = await check(patientId, docs, own, accept, ended);
       if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation);
       return checked.verification;
     });
@@ -2083,12 +2204,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       await flush().catch(() => 0);
     },
-    pendingCount: async (): Promise<number> =>
-      ((await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? []).length,
+    pendingCount: async (): Promise<number> => (await outboxNow()).length,
     issues: (): string[] => [...issues],
     /** Chains held back after a refusal: their entries are not in the patient's log yet. */
     async undelivered(): Promise<UndeliveredChain[]> {
-      const outbox = (await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox)) ?? [];
+      const outbox = await outboxNow();
       const state = await deps.meta.get(OUTBOX_STATE, OutboxState);
       if (!state) return [];
       const maybe = new Set(state.maybeStored);
