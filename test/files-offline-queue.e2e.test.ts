@@ -494,3 +494,76 @@ describe('queued files and a re-keying on another device of the patient', () => 
     expect(await tablet.files.get(file, { type: 'document' })).toEqual(bytes);
   });
 });
+
+describe("a closed session's announce arriving late, after the next session sealed the file anew", () => {
+  it('the server refuses the late one (STALE_EPOCH): the next session finishes its own sealing, one blob', async () => {
+    const { t } = server;
+    const patient = await registerAccount(t);
+    const stream = `${patient.accountId}/document`;
+    const dbName = `files-queue-late-${Date.now().toString(36)}`;
+    const bytes = largeFile(2);
+
+    // Announces of both sessions: the first waits, sent by the device, until released; the second waits
+    // until the first was answered, so the late one reaches the server first.
+    const answers: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atFirst = new Promise<void>((r) => (reached = r));
+    let first: ReturnType<FetchLike> | null = null;
+    const log: string[] = [];
+    const lateFetch: FetchLike = async (url, init) => {
+      const path = new URL(url).pathname;
+      if (path.startsWith('/v1/blobs')) log.push(`${init.method} ${path}`);
+      if (init.method !== 'POST' || path !== '/v1/blobs') return fetch(url, init);
+      const body = typeof init.body === 'string' ? (JSON.parse(init.body) as { epoch: number }) : null;
+      const send = async () => {
+        const answer = await fetch(url, init);
+        const code = answer.ok ? 'stored' : ((await answer.clone().json()) as { code?: string }).code;
+        answers.push(`epoch ${body?.epoch}: ${answer.status} ${code}`);
+        return answer;
+      };
+      if (first === null) {
+        first = (async () => {
+          reached();
+          await released;
+          return send();
+        })();
+        return first;
+      }
+      await first.catch(() => undefined);
+      return send();
+    };
+
+    // Session 1 seals the file under epoch 0 and announces it; closed while the announce is in flight.
+    const s1 = await openWithApi(t, patient, { dbName, fetch: lateFetch });
+    await waitOnline(s1);
+    const file = await s1.files.enqueue({
+      type: 'document',
+      bytes,
+      fileName: 'scan.jpg',
+      mediaType: 'image/jpeg',
+      chunkSize: MIN_CHUNK_BYTES,
+    });
+    await atFirst;
+    await close(s1);
+
+    // Re-keyed elsewhere; session 2 finds no manifest under the id and seals the file anew under epoch 1.
+    const tablet = await rekeyElsewhere(t, patient, stream);
+    const s2 = await openWithApi(t, patient, { dbName, fetch: lateFetch });
+    await eventually(() => log.includes(`GET /v1/blobs/${file.blobId}`), 'session 2 asks for the manifest');
+    release();
+    await eventually(
+      () => s2.files.uploads().length === 0 || s2.files.uploads()[0]?.state === 'failed',
+      'session 2 is done',
+    );
+
+    expect(s2.files.uploads()).toEqual([]);
+    expect(answers).toEqual(['epoch 0: 409 STALE_EPOCH', `epoch ${serverEpoch(t, stream)}: 200 stored`]);
+    const current = await s2.keyring.writeKey(stream);
+    const named = chunkRows(t, file.blobId).map((c) => sealedKeyId(new Uint8Array(c.bytes)));
+    expect(named.map((n) => n.ok && n.value)).toEqual([keyId(current!.key), keyId(current!.key)]);
+    expect(blobCount(t)).toBe(1);
+    expect(await tablet.files.get(file, { type: 'document' })).toEqual(bytes);
+  });
+});

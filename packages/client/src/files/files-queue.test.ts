@@ -21,6 +21,7 @@ import {
 } from '@hale/crypto';
 import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
+import { AtRestError } from '../store/at-rest-encryption';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
 import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
@@ -542,5 +543,244 @@ describe('the queue on a real device database', () => {
     expect(dump).not.toContain(marker);
     expect(dump).not.toContain(ref.sha256);
     expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+});
+
+/** `inner` whose reads of the keys in `fail` reject with what `fail` gives (an I/O error, an at-rest refusal). */
+const faultyMeta = (inner: DeviceMeta) => {
+  const fail = new Map<string, () => Error>();
+  const meta: DeviceMeta = {
+    ...inner,
+    get: (key, schema) => {
+      const error = fail.get(key);
+      return error ? Promise.reject(error()) : inner.get(key, schema);
+    },
+  };
+  return { meta, fail };
+};
+const ioError = (): Error => Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+const notOpening = (): Error =>
+  new AtRestError('AT_REST_DECRYPT_FAILED', 'the stored value does not open', { reason: 'AUTH_FAILED' });
+const plainKey = (blobId: string, i: number): string => `upload-chunk-${blobId}-p${i}`;
+const sealedKey = (blobId: string, i: number): string => `upload-chunk-${blobId}-s${i}`;
+const errorOf = async (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+
+describe('a queued file whose bytes on the device cannot be read', () => {
+  it('get: a failed read is STORAGE_FAILED (retry when it may pass), bytes that read but differ HASH_MISMATCH', async () => {
+    const server = memoryServer();
+    const { meta: inner, store } = mapMeta();
+    const { meta, fail } = faultyMeta(inner);
+    const d = device(server.api, meta);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10);
+    const ref = await d.files.enqueue(input(bytes));
+    const at = { type: 'document' as const };
+    const outcome = async () => {
+      const e = await errorOf(d.files.get(ref, at));
+      return isFileError(e) ? [e.code, e.retry] : e;
+    };
+
+    fail.set(plainKey(ref.blobId, 1), ioError);
+    expect(await outcome()).toEqual(['STORAGE_FAILED', true]);
+    fail.set(plainKey(ref.blobId, 1), notOpening);
+    expect(await outcome()).toEqual(['STORAGE_FAILED', false]);
+    fail.clear();
+    // Read fine, other bytes of the same length: the bytes are wrong.
+    const stored = store.get(plainKey(ref.blobId, 1))!;
+    store.set(plainKey(ref.blobId, 1), JSON.stringify(base64urlEncode(fileBytes(MIN_CHUNK_BYTES, 9))));
+    expect(await outcome()).toEqual(['HASH_MISMATCH', false]);
+    // Not stored while the file is still queued: lost here, not "not uploaded yet" on the server.
+    store.delete(plainKey(ref.blobId, 1));
+    expect(await outcome()).toEqual(['STORAGE_FAILED', false]);
+    store.set(plainKey(ref.blobId, 1), stored);
+    expect(await d.files.get(ref, at)).toEqual(bytes);
+    expect(server.calls).toEqual([]);
+  });
+
+  it('upload: a read that fails once waits with backoff (STORAGE_FAILED) and is uploaded on the retry', async () => {
+    const server = memoryServer();
+    const { meta: inner } = mapMeta();
+    const { meta, fail } = faultyMeta(inner);
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(300)));
+    fail.set(plainKey(ref.blobId, 0), () => {
+      fail.clear();
+      return ioError();
+    });
+    const seen: string[] = [];
+    const sub = d.files.uploads$.subscribe((list) => {
+      const error = list[0]?.lastError;
+      if (error) seen.push(error.code);
+    });
+    d.set(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded on the retry');
+    sub.unsubscribe();
+    expect(seen).toContain('STORAGE_FAILED');
+    expect(d.reports).toEqual([]);
+    expect(server.manifests.has(ref.blobId)).toBe(true);
+  });
+
+  it('upload: a plaintext chunk lost before sealing fails for good, saying what to do, nothing sent', async () => {
+    for (const lose of ['removed', 'not opening'] as const) {
+      const server = memoryServer();
+      const { meta: inner, store } = mapMeta();
+      const { meta, fail } = faultyMeta(inner);
+      const d = device(server.api, meta);
+      const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10)));
+      if (lose === 'removed') store.delete(plainKey(ref.blobId, 1));
+      else fail.set(plainKey(ref.blobId, 1), notOpening);
+      d.set(true);
+      await until(() => d.files.uploads()[0]?.state === 'failed', `failed (${lose})`);
+      const error = d.files.uploads()[0]?.lastError;
+      expect(error?.code).toBe('STORAGE_FAILED');
+      expect(error?.message).toMatch(/cancelUpload/);
+      expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+      expect(server.calls).toEqual([]);
+    }
+  });
+
+  /** A file sealed and cut off at `call` (the connection dropped), then sealed chunk `lost` removed here. */
+  const sealedThenLost = async (call: string, lost: number, options: { plainToo?: boolean } = {}) => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10, lost + call.length);
+    const ref = await d.files.enqueue(input(bytes));
+    server.refuse.set(call, new HaleClientError({ code: 'NETWORK', message: 'reset', status: 0 }));
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', `cut off at ${call}`);
+    d.set(false);
+    const sealedBefore = JSON.parse(store.get('upload-queue')!) as Array<{ sealing?: { digests: string[] } }>;
+    expect(sealedBefore[0]?.sealing?.digests).toHaveLength(3);
+    store.delete(sealedKey(ref.blobId, lost));
+    if (options.plainToo) store.delete(plainKey(ref.blobId, lost));
+    server.calls.length = 0;
+    d.set(true);
+    await until(
+      () => d.files.uploads().length === 0 || d.files.uploads()[0]?.state === 'failed',
+      'uploaded or failed',
+    );
+    return { server, d, ref, bytes, digestsBefore: sealedBefore[0]!.sealing!.digests };
+  };
+
+  it('a sealed chunk lost here, the server holding nothing: sealed anew from the plaintext, under the same id', async () => {
+    const { server, d, ref, bytes, digestsBefore } = await sealedThenLost('createBlob', 1);
+    expect(d.files.uploads()).toEqual([]);
+    expect(server.calls.slice(0, 2)).toEqual(['getBlob', 'createBlob']);
+    const digests = server.manifests.get(ref.blobId)?.digests ?? [];
+    expect(digests).toHaveLength(3);
+    expect(digests.some((x, i) => x === digestsBefore[i])).toBe(false);
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+
+  it('a sealed chunk lost here that the server holds already: nothing is lost, the rest is sent', async () => {
+    const { server, d, ref, bytes } = await sealedThenLost('putChunk 1', 0);
+    expect(d.files.uploads()).toEqual([]);
+    expect(server.calls).toEqual(['getBlob', 'createBlob', 'putChunk 1', 'putChunk 2']);
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+
+  it('a sealed chunk lost here that the server lacks, its manifest held: stuck, said so, kept for cancel', async () => {
+    const { server, d, ref } = await sealedThenLost('putChunk 1', 1);
+    const [u] = d.files.uploads();
+    expect(u?.state).toBe('failed');
+    expect(u?.lastError?.code).toBe('INCOMPLETE');
+    expect(u?.lastError?.message).toMatch(/never be complete.*cancelUpload/);
+    expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+    // Decided by the manifest alone: no announce, no chunk sent.
+    expect(server.calls).toEqual(['getBlob']);
+    expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+    expect(server.manifests.has(ref.blobId)).toBe(false);
+  });
+
+  it('a sealed chunk and its plaintext lost, the server holding nothing: stuck (STORAGE_FAILED)', async () => {
+    const { server, d } = await sealedThenLost('createBlob', 2, { plainToo: true });
+    expect(d.files.uploads()[0]?.lastError?.code).toBe('STORAGE_FAILED');
+    expect(d.files.uploads()[0]?.state).toBe('failed');
+    expect(server.calls).toEqual(['getBlob']);
+  });
+});
+
+describe('an announce of an earlier session arriving after a re-sealing (ALREADY_EXISTS)', () => {
+  /** `api` whose first announce waits, sent, until `release`; later announces wait until it was answered. */
+  const lateFirstAnnounce = (api: FilesHttpApi) => {
+    const createBlob = api.createBlob;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atFirst = new Promise<void>((r) => (reached = r));
+    let first: Promise<unknown> | null = null;
+    api.createBlob = async (...args) => {
+      if (first === null) {
+        first = (async () => {
+          reached();
+          await released;
+          return createBlob(...args);
+        })();
+        return first as ReturnType<typeof createBlob>;
+      }
+      await first.catch(() => undefined);
+      return createBlob(...args);
+    };
+    return { atFirst, release };
+  };
+
+  it('re-sealed under a new key meanwhile (a server that does not refuse the late one): stuck, said so', async () => {
+    const server = memoryServer();
+    const { meta } = mapMeta();
+    const keyring = keyringOf([generateStreamKey()]);
+    const late = lateFirstAnnounce(server.api);
+    const first = device(server.api, meta, { keyring });
+    const ref = await first.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10)));
+    first.set(true);
+    await late.atFirst;
+    first.close();
+    keyring.keys.push(generateStreamKey());
+
+    const second = device(server.api, meta, { keyring });
+    await until(() => second.files.uploads().length === 1, 'listed');
+    second.set(true);
+    // The second session found nothing under the id and sealed anew; its announce waits for the late one.
+    await until(() => server.calls.includes('getBlob'), 'the manifest asked for');
+    late.release();
+    await until(() => second.files.uploads()[0]?.state === 'failed', 'failed');
+    const error = second.files.uploads()[0]?.lastError;
+    expect(error?.code).toBe('INCOMPLETE');
+    expect(error?.message).toMatch(/earlier session.*cancelUpload/);
+    expect(server.calls.filter((c) => c.startsWith('putChunk'))).toEqual([]);
+    expect(second.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+  });
+
+  it('the server holds the whole file an earlier copy of this store sealed: adopted, done', async () => {
+    const server = memoryServer();
+    const { meta, store } = mapMeta();
+    const keyring = keyringOf([generateStreamKey()]);
+    const queued = device(server.api, meta, { keyring });
+    const bytes = fileBytes(MIN_CHUNK_BYTES + 10);
+    const ref = await queued.files.enqueue(input(bytes));
+    queued.close();
+    // The store as it was, restored (a device backup) after that copy uploaded the file whole.
+    const restored = new Map(store);
+    const uploader = device(server.api, meta, { keyring, online: true });
+    await uploader.files.uploadsRead();
+    await until(() => uploader.files.uploads().length === 0, 'uploaded whole');
+    expect(server.calls.filter((c) => c.startsWith('putChunk'))).toHaveLength(2);
+    uploader.close();
+
+    const again = device(server.api, mapMeta(restored).meta, { keyring });
+    await until(() => again.files.uploads().length === 1, 'listed again');
+    server.calls.length = 0;
+    again.set(true);
+    await until(
+      () => again.files.uploads().length === 0 || again.files.uploads()[0]?.state === 'failed',
+      'done or failed',
+    );
+    expect(again.files.uploads()).toEqual([]);
+    expect(server.calls).toEqual(['createBlob', 'getBlob', 'createBlob']);
+    expect(chunkKeys(restored)).toEqual([]);
+    expect(await again.files.get(ref, { type: 'document' })).toEqual(bytes);
   });
 });

@@ -78,14 +78,26 @@
  *   finishes it. A re-keying before the server held it is caught at the announce (STALE_EPOCH: nothing
  *   stored): the sealing is dropped, the keys fetched again and the file sealed anew under the same blob
  *   id, at most MAX_PUT_ATTEMPTS announces in one upload, then KEY_CHANGED (`retry`: the queue's backoff).
- *   get of a FileRef queued here answers the queued bytes (checked against its sha256);
+ *   A sealed chunk lost on this device (not stored, or not opening at rest) is decided by what the server
+ *   holds, asked first (announcing would store the manifest): none, the file is sealed anew from its
+ *   plaintext; the manifest and that chunk, the rest is sent; the manifest without it, the file can never
+ *   be completed (INCOMPLETE, not `retry`: sealing is randomized and the digest committed). A plaintext
+ *   chunk lost when it is needed (nothing on the server) fails it too (STORAGE_FAILED, not `retry`); both
+ *   messages say the records naming it point to a file that will never be complete, and the file stays
+ *   listed until cancelled. An announce refused ALREADY_EXISTS (an earlier session's announce arrived
+ *   after this one found nothing and sealed anew) takes what the server holds if every chunk it lacks is
+ *   held here under its digest, else INCOMPLETE as above; the server refuses such a late announce under a
+ *   replaced epoch (STALE_EPOCH), so it can arrive only under the current one.
+ *   get of a FileRef queued here answers the queued bytes (checked against its sha256; a copy the device
+ *   store cannot read is STORAGE_FAILED, bytes that read but differ HASH_MISMATCH);
  *   delete of one cancels it. `uploadsRead` settles once the stored queue was read.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
  * plaintext. Sealing and opening run on the calling thread, chunks one at a time.
  *
- * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds; get: DELETED
+ * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds;
+ * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read; get: DELETED
  * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
  * the device that added it); `field` for INVALID_INPUT, `serverCode` for what the server
  * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
@@ -129,6 +141,7 @@ import type { Keyring } from '../sync/keyring';
 import type { DeviceMeta } from '../session/device-meta';
 import {
   createUploadQueue,
+  isQueuedBytesError,
   type QueuedBytes,
   type QueuedEntry,
   type QueuedUpload,
@@ -226,6 +239,13 @@ export const FILE_ERROR_CODES = [
    * never used again. Not `retry`. (delete treats it as done.)
    */
   'DELETED',
+  /**
+   * The device store could not hand out the bytes of a file queued on this device (`cause`: the queue's
+   * QueuedBytesError): `retry` when its read failed (an I/O error: it may pass); not `retry` when they are
+   * lost or damaged there (a chunk not stored, or one that does not open at rest). Bytes that read fine but
+   * do not match their FileRef are HASH_MISMATCH instead.
+   */
+  'STORAGE_FAILED',
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 
@@ -476,6 +496,24 @@ const manifestOf = (u: Upload) => ({
  * was stored under the blob id, so the file may be sealed anew, under that id or another.
  */
 const isStaleEpoch = (e: unknown): boolean => isFileError(e) && e.serverCode === 'STALE_EPOCH';
+
+/** The queue's failure to hand out stored bytes (QueuedBytesError) as a FileError; anything else as it is. */
+const fromQueued = (e: unknown, what: string, blobId: string): unknown => {
+  if (!isQueuedBytesError(e)) return e;
+  if (e.code === 'MISMATCH') {
+    return new FileError('HASH_MISMATCH', `${what}: ${e.message}`, { blobId, cause: e });
+  }
+  return new FileError('STORAGE_FAILED', `${what}: ${e.message}`, {
+    blobId,
+    cause: e,
+    retry: e.code === 'READ_FAILED',
+  });
+};
+
+/** What the person can do about a queued file that cannot be completed (see uploadQueued). */
+const REDO =
+  'records naming it point to a file that will never be complete; cancel it (cancelUpload), add the file ' +
+  'again and put the new FileRef in those records';
 
 export const createFiles = (deps: FilesDeps) => {
   const { keyring } = deps;
@@ -741,9 +779,81 @@ export const createFiles = (deps: FilesDeps) => {
     };
   };
 
+  /** The manifest the server holds under a queued file's id; null when it never stored one. */
+  const heldManifest = (api: FilesHttpApi, blobId: string) =>
+    call(api, (t) => api.getBlob(blobId, t), 'upload: the manifest', blobId).catch((e: unknown) => {
+      if (isFileError(e) && e.code === 'NOT_FOUND' && e.serverCode === 'NOT_FOUND') return null;
+      throw e;
+    });
+
+  /** A queued file the server holds the manifest of and can never complete (see uploadQueued). */
+  const stuck = (entry: QueuedEntry, gone: readonly number[], why: string): FileError =>
+    new FileError(
+      'INCOMPLETE',
+      `upload: "${entry.ref.fileName}" cannot be completed: ${why}; the server holds its manifest without ` +
+        `chunk${gone.length === 1 ? '' : 's'} ${gone.join(', ')}, which cannot be sealed again (the digests ` +
+        `are committed): ${REDO}`,
+      { blobId: entry.ref.blobId },
+    );
+
+  /**
+   * A plaintext chunk of a queued file with nothing of it on the server, which is not there to seal: the
+   * file cannot be uploaded (READ_FAILED, which may pass, as `fromQueued`).
+   */
+  const plainLost = (e: unknown, entry: QueuedEntry): unknown => {
+    // A store closed under the read answers nothing: LOCKED, not lost.
+    assertOpen();
+    const { blobId, fileName } = entry.ref;
+    if (!isQueuedBytesError(e) || e.code === 'READ_FAILED') return fromQueued(e, 'upload', blobId);
+    return new FileError(
+      e.code === 'MISMATCH' ? 'HASH_MISMATCH' : 'STORAGE_FAILED',
+      `upload: the copy of "${fileName}" queued on this device is ${e.code === 'MISMATCH' ? 'damaged' : 'lost'} ` +
+        `(${e.message}) and the server holds nothing of it, so it cannot be uploaded: ${REDO}`,
+      { blobId, cause: e },
+    );
+  };
+
+  /**
+   * The server refused a queued file's announce ALREADY_EXISTS: it holds another manifest under the id, one
+   * an earlier session of this device announced (an announce that arrived after this session found nothing
+   * there and sealed anew). Finished as the server holds it when every chunk it lacks is held here under the
+   * digest it committed to; stuck otherwise (a re-sealing overwrote the sealed chunks stored before it).
+   */
+  const adoptHeld = async (api: FilesHttpApi, entry: QueuedEntry, u: Upload, refusal: unknown) => {
+    const m = await heldManifest(api, u.blobId);
+    if (m === null) throw refusal;
+    if (
+      m.blobId !== u.blobId ||
+      m.stream !== u.stream ||
+      m.size !== u.size ||
+      m.chunkSize !== u.chunkSize ||
+      m.digests.length !== u.digests.length
+    ) {
+      throw new FileError('CONTEXT_MISMATCH', `upload: the server holds another file under ${u.blobId}`, {
+        blobId: u.blobId,
+      });
+    }
+    const have = new Set(m.have);
+    const sealed: Array<Uint8Array | null> = [];
+    const gone: number[] = [];
+    m.digests.forEach((digest, i) => {
+      const own = u.sealed[i];
+      if (have.has(i)) sealed.push(null);
+      else if (own && base64urlEncode(sha256(own)) === digest) sealed.push(own);
+      else gone.push(i);
+    });
+    if (gone.length > 0) {
+      throw stuck(entry, gone, 'an earlier session of this device announced it under other sealed chunks');
+    }
+    await send(api, { ...u, digests: [...m.digests], sealed });
+  };
+
   /**
    * Uploads a queued file under its own blob id (upload-queue.ts): sealed under the stream's current write
-   * key unless a sealing is stored already, stored before the first announce, then sent as put sends.
+   * key unless a sealing is stored already, stored before the first announce, then sent as put sends. A
+   * sealed chunk lost on this device (not stored, or not opening at rest) is decided by what the server
+   * holds: no manifest, the file is sealed anew from its plaintext; the manifest and that chunk, nothing is
+   * lost; the manifest without that chunk, the file can never be completed (INCOMPLETE, not `retry`).
    */
   const uploadQueued = async (entry: QueuedEntry, stored: QueuedBytes): Promise<void> => {
     assertOpen();
@@ -763,26 +873,44 @@ export const createFiles = (deps: FilesDeps) => {
         throw noWriteKey('upload', stream, blobId);
       }
       const writeKeyId = keyId(write.key);
-      if (sealing && (sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId)) {
-        // Re-keyed since it was sealed. Sealed anew only if the server holds nothing under its id: once it
-        // holds the manifest it takes no other bytes under it, and records may name the id already.
-        const held = await call(api, (t) => api.getBlob(blobId, t), 'upload: the manifest', blobId).catch(
-          (e: unknown) => {
-            if (isFileError(e) && e.code === 'NOT_FOUND' && e.serverCode === 'NOT_FOUND') return null;
-            throw e;
-          },
-        );
-        if (held === null) {
+      let sealed: Array<Uint8Array | null> | null = null;
+      if (sealing) {
+        const held: Array<Uint8Array | null> = [];
+        const lost: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const chunk = await stored.readSealed(i).catch((e: unknown) => {
+            if (isQueuedBytesError(e, 'UNREADABLE')) return null;
+            throw fromQueued(e, 'upload', blobId);
+          });
+          if (!chunk) lost.push(i);
+          held.push(chunk);
+        }
+        // A store closed under the reads answers nothing: LOCKED, not lost.
+        assertOpen();
+        const rekeyed = sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId;
+        // Sealed anew only if the server holds nothing under the id: once it holds the manifest it takes no
+        // other bytes under it, and records may name the id already.
+        const manifest = rekeyed || lost.length > 0 ? await heldManifest(api, blobId) : undefined;
+        if (manifest === null) {
           await stored.dropSealing();
           sealing = undefined;
+        } else {
+          const have = new Set(manifest?.have ?? []);
+          const gone = lost.filter((i) => !have.has(i));
+          if (gone.length > 0) {
+            throw stuck(entry, gone, 'sealed chunks were lost on this device before the server stored them');
+          }
+          // Null: a chunk lost here that the server holds.
+          sealed = held;
         }
       }
-      let sealed: Array<Uint8Array | null>;
-      if (!sealing) {
+      if (!sealing || !sealed) {
         const fresh: Uint8Array[] = [];
         for (let i = 0; i < count; i++) {
           // Of its length, as the queue checks (upload-queue.ts).
-          const part = await stored.readPlain(i);
+          const part = await stored.readPlain(i).catch((e: unknown) => {
+            throw plainLost(e, entry);
+          });
           assertOpen();
           fresh.push(sealBytes(write.key, { blobId, chunkIndex: i, epoch: write.epoch }, part));
           part.fill(0);
@@ -795,25 +923,23 @@ export const createFiles = (deps: FilesDeps) => {
         // Stored before the announce (see upload-queue.ts).
         await stored.saveSealing(sealing, fresh);
         sealed = fresh;
-      } else {
-        sealed = [];
-        // A chunk missing here counts as confirmed: send fails (REFUSED) if the server lacks it.
-        for (let i = 0; i < count; i++) sealed.push(await stored.readSealed(i));
       }
+      const upload: Upload = {
+        blobId,
+        stream,
+        epoch: sealing.epoch,
+        keyId: sealing.keyId,
+        size,
+        chunkSize,
+        sha256: digest,
+        digests: sealing.digests,
+        sealed,
+      };
       try {
-        await send(api, {
-          blobId,
-          stream,
-          epoch: sealing.epoch,
-          keyId: sealing.keyId,
-          size,
-          chunkSize,
-          sha256: digest,
-          digests: sealing.digests,
-          sealed,
-        });
+        await send(api, upload);
         return;
       } catch (e) {
+        if (isFileError(e) && e.serverCode === 'ALREADY_EXISTS') return adoptHeld(api, entry, upload, e);
         if (!isStaleEpoch(e)) throw e;
       }
       // The stream was re-keyed before this announce and this device did not know yet: the server stored
@@ -1095,10 +1221,9 @@ export const createFiles = (deps: FilesDeps) => {
           throw new FileError('HASH_MISMATCH', `get: queued file ${blobId} has another sha256`, { blobId });
         }
         const own = await queue!.read(blobId).catch((e: unknown) => {
-          throw new FileError('HASH_MISMATCH', `get: ${e instanceof Error ? e.message : String(e)}`, {
-            blobId,
-            cause: e,
-          });
+          // A store closed under the read answers nothing: LOCKED, not lost.
+          assertOpen();
+          throw fromQueued(e, 'get', blobId);
         });
         assertOpen();
         // Null: uploaded and removed meanwhile; the server has it.

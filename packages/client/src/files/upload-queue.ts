@@ -20,9 +20,12 @@
  * - The sealed chunks and the sealing are stored before the manifest is first announced (files.ts): a
  *   crash or lost answer after the announce finds the very bytes the server committed to, and announcing
  *   the same manifest again answers which chunks the server holds (sync-server blobs.ts); sealing anew
- *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS). Only an
- *   announce refused STALE_EPOCH (the stream re-keyed before it) stored nothing: files.ts drops the
- *   sealing then (`dropSealing`) and seals anew under the same id.
+ *   would announce other digests under the same id, which the server refuses (ALREADY_EXISTS). Only when
+ *   the server holds nothing under the id (an announce refused STALE_EPOCH, the stream re-keyed before it;
+ *   or no manifest there when a re-keying since or a sealed chunk lost here is found) does files.ts drop
+ *   the sealing (`dropSealing`) and seal anew under the same id. A re-sealing overwrites the sealed chunks
+ *   in place: if an announce of an earlier session arrives after it (files.ts `adoptHeld`), the file is
+ *   finished as the server holds it only if the chunks it lacks are held here under its digests.
  * - A file leaves the queue only once the server confirmed every chunk (or by cancel): the index entry
  *   first, then its chunks. A crash between the last chunk and the removal uploads it again at the next
  *   start, which only re-announces the same manifest: one blob, never two.
@@ -40,19 +43,26 @@
  *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
  *   be affected (the id is this file's alone).
  * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
+ * - A chunk is handed out (`read`, `readPlain`, `readSealed`) only as stored, or refused as what went
+ *   wrong (QueuedBytesError): not stored (MISSING), stored but never readable (UNREADABLE: it fails to
+ *   open at rest, or is not a chunk's text), a failed read of the store that may pass (READ_FAILED), or
+ *   read fine but not the FileRef's bytes (MISMATCH). A chunk read is never taken for wrong bytes.
  * - `uploads$` lists every entry, failed ones included (the session counts them as SyncState
  *   `pendingUploads`); it lists nothing before `ready` settled, which the session awaits before it opens.
  * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
  * match its schema (reported by device-meta as META_INVALID) leaves the queue empty in memory and refuses
  * enqueues (it is never written over); a refusal for good whose mark cannot be written waits with backoff
- * (reported when marked); a sealed chunk missing on disk fails the file for good (REFUSED: the digest the
- * server holds cannot be sealed again; only cancel is left).
+ * (reported when marked). What a lost or unreadable chunk does to an upload files.ts decides by what the
+ * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
+ * INCOMPLETE) with a message saying so, listed until cancelled.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
 import { base64urlDecode, base64urlEncode, blobChunkCount, hexEncode, sha256 } from '@hale/crypto';
 import { FileRefSchema, type FileRef } from '@hale/model';
+import { validate } from '@hale/protocol';
 import type { DeviceMeta } from '../session/device-meta';
+import { isAtRestError } from '../store/at-rest-encryption';
 
 /** Most files queued (see the header). */
 export const MAX_QUEUED_UPLOADS = 50;
@@ -96,6 +106,30 @@ export type QueuedEntry = Static<typeof QueuedEntrySchema>;
 const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
 
 /**
+ * Why a stored chunk of a queued file was not handed out (QueuedBytesError). Only ever appended to.
+ * MISSING: not stored (lost on this device); UNREADABLE: stored, but it never reads (it fails to open at
+ * rest, or is not a chunk's text); READ_FAILED: the store failed to read it (an I/O error: may pass);
+ * MISMATCH: read fine, but not the bytes the file's FileRef describes (a chunk's length, the sha256).
+ */
+export const QUEUED_BYTES_FAILURES = ['MISSING', 'UNREADABLE', 'READ_FAILED', 'MISMATCH'] as const;
+export type QueuedBytesFailure = (typeof QUEUED_BYTES_FAILURES)[number];
+
+export class QueuedBytesError extends Error {
+  readonly code: QueuedBytesFailure;
+  readonly blobId: string;
+
+  constructor(code: QueuedBytesFailure, blobId: string, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'QueuedBytesError';
+    this.code = code;
+    this.blobId = blobId;
+  }
+}
+
+export const isQueuedBytesError = (e: unknown, code?: QueuedBytesFailure): e is QueuedBytesError =>
+  e instanceof QueuedBytesError && (code === undefined || e.code === code);
+
+/**
  * `queued`: waiting for the connection or for its next attempt (`nextAttemptAt`, after a failure that can
  * pass, `lastError`); `uploading`; `failed`: refused for good (`lastError`), waiting for cancel or retry.
  */
@@ -120,9 +154,12 @@ export interface QueuedUpload {
 
 /** What an upload of one queued file reads and writes of its stored bytes. */
 export interface QueuedBytes {
-  /** Plaintext chunk `index`; rejects when it is not stored. */
+  /** Plaintext chunk `index`; rejects with QueuedBytesError when it cannot be handed out. */
   readPlain(index: number): Promise<Uint8Array>;
-  /** Sealed chunk `index` as stored by `saveSealing`, or null. */
+  /**
+   * Sealed chunk `index` as stored by `saveSealing`; null when it is not stored; rejects with
+   * QueuedBytesError UNREADABLE or READ_FAILED.
+   */
   readSealed(index: number): Promise<Uint8Array | null>;
   /** Stores the sealed chunks, then the sealing in the index (see the header); rejects once cancelled. */
   saveSealing(sealing: Sealing, sealed: readonly Uint8Array[]): Promise<void>;
@@ -226,19 +263,46 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     return true;
   })().catch(() => false);
 
-  const readChunk = async (key: string): Promise<Uint8Array | null> => {
-    const text = await meta.get(key, ChunkText);
-    if (text === null) return null;
-    const bytes = base64urlDecode(text);
-    return bytes.ok ? bytes.value : null;
+  /**
+   * A stored chunk (null: not stored). Read unchecked and checked here, not by `meta.get` (which answers a
+   * value failing its schema as absent): a chunk stored but unreadable is not one never stored.
+   */
+  const readChunk = async (blobId: string, kind: 'p' | 's', index: number): Promise<Uint8Array | null> => {
+    const what = `queued file ${blobId}: ${kind === 'p' ? 'chunk' : 'sealed chunk'} ${index}`;
+    let value: unknown;
+    try {
+      value = await meta.get(chunkKey(blobId, kind, index), Type.Unknown());
+    } catch (e) {
+      // A value that fails to open at rest fails every time; any other error of the store may pass.
+      const lasting = isAtRestError(e, 'AT_REST_DECRYPT_FAILED');
+      throw new QueuedBytesError(
+        lasting ? 'UNREADABLE' : 'READ_FAILED',
+        blobId,
+        `${what} ${lasting ? 'does not open on this device (damaged at rest)' : 'could not be read from the device store'}`,
+        e,
+      );
+    }
+    if (value === null || value === undefined) return null;
+    const text = validate(ChunkText, value);
+    const bytes = text.ok ? base64urlDecode(text.value) : null;
+    if (bytes?.ok) return bytes.value;
+    throw new QueuedBytesError(
+      'UNREADABLE',
+      blobId,
+      `${what} is not a chunk's text on this device (damaged)`,
+    );
   };
 
   /** Plaintext chunk `index` of `e` as stored (null: not stored), refused when not of its length. */
   const plainChunk = async (e: QueuedEntry, index: number): Promise<Uint8Array | null> => {
-    const bytes = await readChunk(chunkKey(e.ref.blobId, 'p', index));
+    const bytes = await readChunk(e.ref.blobId, 'p', index);
     if (bytes && bytes.length !== Math.min(e.chunkSize, e.ref.size - index * e.chunkSize)) {
       bytes.fill(0);
-      throw new Error(`queued file ${e.ref.blobId}: chunk ${index} has the wrong length on this device`);
+      throw new QueuedBytesError(
+        'MISMATCH',
+        e.ref.blobId,
+        `queued file ${e.ref.blobId}: chunk ${index} has the wrong length on this device`,
+      );
     }
     return bytes;
   };
@@ -248,10 +312,16 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     return {
       async readPlain(index) {
         const bytes = await plainChunk(e, index);
-        if (!bytes) throw new Error(`queued file ${blobId}: chunk ${index} is not stored on this device`);
+        if (!bytes) {
+          throw new QueuedBytesError(
+            'MISSING',
+            blobId,
+            `queued file ${blobId}: chunk ${index} is not stored on this device`,
+          );
+        }
         return bytes;
       },
-      readSealed: (index) => readChunk(chunkKey(blobId, 's', index)),
+      readSealed: (index) => readChunk(blobId, 's', index),
       async saveSealing(sealing, sealed) {
         for (let i = 0; i < sealed.length; i++) {
           if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
@@ -443,7 +513,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
 
     /**
      * The plaintext of queued file `blobId`, once it hashes to its FileRef's sha256; null when it is not
-     * (or no longer) queued here. Rejects when the stored bytes do not match.
+     * (or no longer) queued here. Rejects (QueuedBytesError) when a chunk cannot be read or the bytes do
+     * not match.
      */
     async read(blobId: string): Promise<Uint8Array | null> {
       await ready;
@@ -455,17 +526,26 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
           out.fill(0);
           throw error;
         });
-        // Uploaded and removed meanwhile: the server has it now.
         if (!part) {
           out.fill(0);
-          return null;
+          // Uploaded and removed meanwhile (the index goes first): the server has it now.
+          if (!entries.some((x) => x.ref.blobId === blobId)) return null;
+          throw new QueuedBytesError(
+            'MISSING',
+            blobId,
+            `queued file ${blobId}: chunk ${i} is not stored on this device`,
+          );
         }
         out.set(part, i * e.chunkSize);
         part.fill(0);
       }
       if (hexEncode(sha256(out)) !== e.ref.sha256) {
         out.fill(0);
-        throw new Error(`queued file ${blobId}: the bytes stored on this device do not match its sha256`);
+        throw new QueuedBytesError(
+          'MISMATCH',
+          blobId,
+          `queued file ${blobId}: the bytes stored on this device do not match its sha256`,
+        );
       }
       return out;
     },
