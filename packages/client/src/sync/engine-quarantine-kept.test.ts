@@ -39,6 +39,7 @@ const markerOf = (n: number) => `Refused Lab ${n} Q7X`;
 const scriptedServer = () => {
   const docs: ServedDoc[] = [];
   let head = 0;
+  let granted = true;
   const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
     const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
     const served = { ...version, seq: ++head, at: AT };
@@ -59,7 +60,7 @@ const scriptedServer = () => {
   const connection = {
     version: (): number => 6,
     async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [access()] };
+      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: granted ? [access()] : [] };
       if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
       if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
       if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
@@ -76,7 +77,11 @@ const scriptedServer = () => {
       };
     },
   } as unknown as Connection;
-  return { serve, connection };
+  /** Access to the stream ends: it is listed no more (the engine is told by an `accessChanged` frame). */
+  const end = (): void => {
+    granted = false;
+  };
+  return { serve, connection, end };
 };
 
 /** Lab result `n` at revision `rv` with `value` (and a marker once refused), as the patient's device signs it. */
@@ -122,13 +127,18 @@ const rawStorage = (name: string, only = ''): string => {
   return JSON.stringify(out);
 };
 
-type Options = { keptContent?: { entryBytes: number; totalBytes: number } };
+type Options = {
+  keptContent?: { entryBytes: number; totalBytes: number };
+  onPurged?: () => void;
+  /** The device meta the engine is given, made from the real one (a test may hold its writes). */
+  wrapMeta?: (meta: DeviceMeta) => DeviceMeta;
+};
 
 /** One provider device whose store and metadata (in it) survive a restart. */
 const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
   const name = `kept${Date.now().toString(36)}${++dbCount}`;
   let current: { engine: SyncEngine; db: DeviceDb; meta: DeviceMeta } | null = null;
-  const start = async (options: Options = {}) => {
+  const start = async ({ wrapMeta, ...options }: Options = {}) => {
     if (current) await stop();
     const db = await openDeviceDb({
       name,
@@ -150,7 +160,7 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
       },
       now: () => Date.now(),
       replicationId: `kept-test-${name}`,
-      meta,
+      meta: wrapMeta?.(meta) ?? meta,
       ...options,
     });
     current = { engine, db, meta };
@@ -178,7 +188,16 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
   const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
   /** The device meta keys of kept content. */
   const keptKeys = async () => (await current!.meta.keys('quarantine-kept/')) ?? [];
-  return { name, start, reconnect, stop, stored, keptKeys, meta: () => current!.meta };
+  return {
+    name,
+    start,
+    reconnect,
+    stop,
+    stored,
+    keptKeys,
+    meta: () => current!.meta,
+    db: () => current!.db,
+  };
 };
 
 const envelope = async () => signedEnvelope(LAB, 0, (await patientDeps.keyring.keyFor(LAB, 0))!, provider);
@@ -383,3 +402,91 @@ const dropped = (engine: SyncEngine) =>
   engine.state().errors.filter((e) => e.code === 'QUARANTINE_CONTENT_DROPPED').length;
 /** Which lab result a served version is (its id's number). */
 const revOf = (doc: ServedDoc) => Number(doc.id.slice(-4));
+
+describe('content kept and access ending', () => {
+  it('is not kept for a stream whose access ended while the page that refused it was judged', async () => {
+    let purged = false;
+    const { server, d, engine } = await setUp(1, [], { onPurged: () => (purged = true) });
+    const si = d.db().records.storageInstance;
+    const find = si.findDocumentsById.bind(si);
+    let armed = true;
+    // Access ends right after the page read the device's copies, before the forgery is judged and set aside.
+    si.findDocumentsById = async (ids: string[], withDeleted: boolean) => {
+      const out = await find(ids, withDeleted);
+      if (armed && ids.includes(idOf(1))) {
+        armed = false;
+        server.end();
+        engine().onFrame({
+          t: 'accessChanged',
+          streams: [],
+          removed: [{ stream: LAB, reason: 'revoked' }],
+        } as never);
+        await until(() => purged, 'the stream is purged');
+      }
+      return out;
+    };
+    const version = server.serve(await forged(1));
+    engine().onStatus('offline');
+    engine().onStatus('ready');
+    void engine().onReady();
+    await until(() => engine().quarantine().length === 1, 'the forgery is set aside');
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(purged).toBe(true);
+    expect(engine().quarantine()[0]?.content).toMatchObject({ kept: false, why: 'purged' });
+    expect(await d.keptKeys()).toEqual([]);
+    expect(await errorOf(engine().quarantinedVersion(version))).toMatchObject({ code: 'VERSION_NOT_KEPT' });
+    expect(rawStorage(d.name)).not.toContain(markerOf(1));
+  });
+});
+
+describe('the saved quarantine list', () => {
+  it('is never overwritten by a list saved earlier that waited for its content write', async () => {
+    const gate = { closed: false, waiters: [] as Array<() => void> };
+    const hold = (meta: DeviceMeta): DeviceMeta => ({
+      ...meta,
+      set: async (key: string, value: unknown) => {
+        if (key.startsWith('quarantine-kept/') && gate.closed)
+          await new Promise<void>((r) => gate.waiters.push(r));
+        return meta.set(key, value);
+      },
+    });
+    const { server, d, versions, engine } = await setUp(3, [1], { wrapMeta: hold });
+    gate.closed = true;
+    versions.push(server.serve(await forged(2)));
+    engine().onStatus('offline');
+    engine().onStatus('ready');
+    void engine().onReady();
+    await until(() => engine().quarantine().length === 2, 'the second forgery is set aside (content held)');
+    const dismissed = engine().dismissQuarantined(...versions);
+    dismissed.catch(() => undefined);
+    await until(() => engine().quarantine().length === 0, 'both are dismissed in memory');
+    // A tampered version is set aside with no content: its list was saved at once, after the two above.
+    const third = await forged(3);
+    const tampered = server.serve({ ...third, ct: flipByte(third.ct, -5, 1) });
+    engine().onFrame({
+      t: 'changes',
+      docs: [tampered],
+      streams: [{ stream: LAB, checkpoint: tampered.seq }],
+    } as never);
+    await until(
+      () =>
+        engine()
+          .quarantine()
+          .some((q) => q.id === idOf(3)),
+      'the tampered version is set aside',
+    );
+    gate.closed = false;
+    for (const release of gate.waiters.splice(0)) release();
+    await dismissed;
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    const listed = engine()
+      .quarantine()
+      .map((q) => [q.id, q.reason]);
+    expect(listed).toEqual([[idOf(3), 'TAMPERED']]);
+    const saved = ((await d.meta().get('quarantine', META_SCHEMAS.quarantine)) ?? []).map((q) => [
+      q.id,
+      q.reason,
+    ]);
+    expect(saved).toEqual(listed);
+  });
+});

@@ -58,8 +58,10 @@
  *   UTF-8) is not kept (`too-large`); beyond MAX_KEPT_BYTES in all, the content of the oldest entries not
  *   marked `overwritten` goes first, then that of the oldest marked ones (`budget`, reported
  *   QUARANTINE_CONTENT_DROPPED). It goes with its entry (answered, dropped beyond the cap, dismissed)
- *   and with its stream's purge (`purged`; the entry stays). Only a refusal BAD_TRANSITION writes
- *   content; a list holding none costs no more than before.
+ *   and with its stream's purge (`purged`; the entry stays); a list replaced while its stream is not
+ *   readable (a page judged while the purge ran) keeps none of it. Lists are written in the order they
+ *   replace each other (one queue with the content work). Only a refusal BAD_TRANSITION writes content;
+ *   a list holding none costs no more than before.
  * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
  *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
@@ -1178,13 +1180,24 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // Kept content is looked at only while some is kept or comes now: a list without any costs nothing more.
     const withContent = keptSlots > 0 || contents.length > 0;
     const before = withContent ? slotsOf(quarantine) : null;
-    if (withContent) kept = withinBudget(kept);
+    if (withContent) {
+      // No content of a stream this device may no longer read: its purge took `access` first, and checks
+      // the list for content only after that, so content kept here now would outlive it. Checked in the
+      // same synchronous step as the list is replaced, so the purge sees either this or the list.
+      const at = iso();
+      kept = withinBudget(
+        kept.map((q) => (q.slot !== undefined && !readable(q.stream) ? withoutContent(q, 'purged', at) : q)),
+      );
+    }
     quarantine = kept;
     quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
     announce?.();
+    // Every list write goes through the one queue of kept-content work, in the order the lists replaced
+    // each other above: a list saved later is never overwritten by one computed before it that waited.
+    const writeList = (): Promise<void> => keptJob(() => deps.meta.set('quarantine', kept));
     if (before === null) {
-      await deps.meta.set('quarantine', kept);
+      await writeList();
       return;
     }
     const now = slotsOf(kept);
@@ -1199,9 +1212,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
           })
         : null;
     written?.catch(() => undefined);
-    // Every content write queued so far, this list's and those of lists saved before it.
-    await keptWork;
-    await deps.meta.set('quarantine', kept);
+    // After every content write queued so far, this list's and those of lists saved before it.
+    await writeList();
     // Listed all the same: content that could not be written is answered as not kept when read.
     if (written !== null) await written;
     const listedNow = slotsOf(quarantine);
