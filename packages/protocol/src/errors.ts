@@ -239,7 +239,8 @@ export const ERROR_CODES = {
     action: 'fix-request',
     description:
       'A blob with this id was deleted; the id is never used again, so a reader that kept its manifest ' +
-      'cannot be handed other bytes under it. Nothing was stored: upload under a new blob id.',
+      'cannot be handed other bytes under it. An upload stored nothing: upload under a new blob id. A read ' +
+      '(manifest, chunk): the file is gone for good, not merely not uploaded yet (that is NOT_FOUND).',
   },
   TOO_MANY_ACCEPTED: {
     // 409 like TOO_MANY_GRANTS: a cap of this account is full, nothing wrong with the request's form.

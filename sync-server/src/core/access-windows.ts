@@ -20,7 +20,9 @@
  * - A repeat is counted into its open window in one of two ways, by the caller's choice:
  *   - `record` counts it before it is served: it resolves once the window's opening entry is committed (it
  *     waits for it when it is still being written, and is written as an opening entry of its own if that
- *     write failed or the window ended meanwhile);
+ *     write failed or the window ended meanwhile), and only once the write of the same call (the entries
+ *     opening its other events' windows) committed: a `record` that rejects counts none of its events, so
+ *     a caller that withdraws the refused ones and records the rest again counts each served repeat once;
  *   - `isOpen` then `count` count it after it is served (live delivery: a page whose send fails is not
  *     counted). The caller serves one access per key at a time and does not await between the two, so the
  *     window `isOpen` saw is the one counted into; should it have ended anyway, the count is written as a
@@ -259,8 +261,9 @@ export const createAccessWindows = (options: {
       const key = keyOf(p, event);
       const window = windows.get(key);
       if (window && t < window.openedAt + windowMs) {
-        if (window.opening) waiting.push([key, window, event]);
-        else addTally(key, window, event.count);
+        // Counted once this call's write (if any) committed: a `record` that rejects counts none of its
+        // events, so a caller that records the unrefused ones again counts each served repeat once.
+        waiting.push([key, window, event]);
         continue;
       }
       const tally = end(key);

@@ -12,7 +12,12 @@
  *   at every 10 ms until its session ends.
  * - Per stream, documents go out in seq order and the cursor only advances past what was sent.
  * - Access is re-decided at every delivery with the server clock, before the page is read and again once
- *   it is read (and logged), so delivery stops at the expiry instant even if no timer fired; grant changes
+ *   it is read, so delivery stops at the expiry instant even if no timer fired; a page that opens a
+ *   live-audit window is decided once more inside the transaction that logs it (the service's access
+ *   guard, reading the grants the store holds then: one read per window opened, none per page), and that
+ *   is its last decision: refused there, it is neither logged nor sent (the patient's grants are read again
+ *   and the connection re-decided, so a revocation through another process is found at once), and once
+ *   logged it is sent, so the log claims no page that was not sent for want of access; grant changes
  *   in this process re-evaluate affected connections at once and tell the device (`accessChanged`:
  *   streams that became available or are now followed on other terms — access, grant, expiry, end of
  *   reading, as `grantedStreams` describes each — and those that ended); timers fire at the next grant
@@ -78,9 +83,9 @@
  * closed by its owner, which removes the connection at once (nothing found closed is counted as sent).
  * A connection the hub closes (`closeDevice`, a failed re-decision) or drops (a stalled socket) is stopped
  * at that moment, not when its socket's close reaches `remove`.
- * The live counts are off only (a) upwards by one page when the connection closes, its subscription
- * ends or moves, or its grant is revoked between logging a window's first page and sending it (logged
- * first, never under), and (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
+ * The live counts are off only (a) upwards by one page when the connection closes or its subscription
+ * ends or moves between logging a window's first page and sending it (logged first, never under), and
+ * (b) downwards by a tally lost to a crash before its window ended, or whose write failed (reported
  * through `onError`; kept and retried with the stream's next audit write on that connection, so lost only
  * when that was the last).
  * `stop()` ends every window and starts its write; `drain()` waits for all of the hub's audit writes, so
@@ -103,7 +108,7 @@ import {
   type Operation,
 } from './access';
 import { createAccessWindows, type WindowKey } from './access-windows';
-import { toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
+import { isAccessEnded, toServedDoc, type AuthenticatedDevice, type SyncService } from './sync-service';
 
 export interface LiveConnection {
   readonly id: number;
@@ -229,7 +234,7 @@ export const createHub = (options: HubOptions) => {
   const live = createAccessWindows({
     now,
     windowMs: liveAuditInterval,
-    write: (principal, events) => service.recordGranteeAccess(principal, events),
+    write: (principal, events, guard) => service.recordGranteeAccess(principal, events, guard),
     timer: 'at-first-count',
     tallyWrites: 'per-key',
     isGone: (id) => states.get(id)?.closed ?? true,
@@ -500,17 +505,26 @@ export const createHub = (options: HubOptions) => {
           // Opens a window. Logged before it is sent, as pulls are: an access that cannot be logged is
           // not given (the throw leaves the cursor where it was; the stream is retried). A previous
           // window still open by the timers is over by the clock: its tally goes first in the same
-          // batch, so both are stored or neither, and a failure keeps it for the retry.
-          await live.record(p, [access]);
-          // Closed, unsubscribed or revoked meanwhile: logged but not sent (over, never under, by this
-          // page), and no window stays open on it.
+          // batch, so both are stored or neither, and a failure keeps it for the retry. The write carries
+          // the guard that decides the stream once more inside its transaction, from the grants the
+          // store holds then (one read per window opened, none per page): that decision is the page's
+          // last, so what the log holds is what is sent.
+          try {
+            await live.record(p, [access], () => service.accessGuard(p, [stream], 'live'));
+          } catch (error) {
+            if (!isAccessEnded(error)) throw error;
+            // Refused there: nothing logged, nothing sent. The grant may have ended through another
+            // process, which the grants held do not show yet: the patient's are read again.
+            const patientId = patientToExplain(p, stream);
+            state.dirty.add(stream);
+            await reevaluate(state, patientId === null ? 'none' : { patientIds: new Set([patientId]) });
+            return false;
+          }
+          // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page), and
+          // no window stays open on it.
           if (state.closed || state.subs.get(stream) !== cursor) {
             live.end(p, access);
             return false;
-          }
-          if (!allowed().ok) {
-            live.end(p, access);
-            return refused();
           }
         }
       }

@@ -181,8 +181,8 @@ describe('live access in the audit log', () => {
     buffered = 0;
     const service: SyncService = {
       ...t.server.service,
-      recordGranteeAccess: async (p, events) => {
-        await t.server.service.recordGranteeAccess(p, events);
+      recordGranteeAccess: async (p, events, guardOf) => {
+        await t.server.service.recordGranteeAccess(p, events, guardOf);
         order.push(`logged ${events.map((e) => e.count).join('+')}`);
       },
     };
@@ -514,9 +514,9 @@ describe('live access in the audit log', () => {
     const releaseHeld = (): void => gate.release?.();
     const held: SyncService = {
       ...t.server.service,
-      recordGranteeAccess: async (p, events) => {
+      recordGranteeAccess: async (p, events, guardOf) => {
         if (!gate.release) await new Promise<void>((resolve) => (gate.release = resolve));
-        await t.server.service.recordGranteeAccess(p, events);
+        await t.server.service.recordGranteeAccess(p, events, guardOf);
         order.push(`logged ${events.map((e) => e.count).join('+')}`);
       },
     };

@@ -232,6 +232,40 @@ describe('while the pull logs its access', () => {
     expect(await loggedPulls()).toEqual([[medication(), 1]]);
   });
 
+  it('a repeat served beside a stream refused at the log is counted once, as it was served once', async () => {
+    await grantTo([{ type: 'allergy', access: 'read' }]);
+    const medicationGrant = await grantTo([{ type: 'medication', access: 'read' }]);
+    await seed('allergy', 'medication');
+    // Opens the allergy window; allergy is a repeat inside it in the next pull, medication opens its own.
+    const pulled = await service.pull(principalOf(provider), {
+      streams: [{ stream: allergy(), since: 0 }],
+      limit: 100,
+      maxBytes: 1 << 20,
+    });
+    expect(pulled.docs).toHaveLength(1);
+
+    const revocation = await makeRevocation(patient, medicationGrant);
+    const held = arm('sign');
+    const pulling = pullBoth();
+    await held.reached;
+    await t.store.grants.revoke(medicationGrant, new Date(t.clock.now).toISOString(), revocation);
+    held.release();
+    const answer = await pulling;
+    expect(shape(answer)).toEqual({
+      docs: [allergy()],
+      streams: [allergy()],
+      denied: [{ stream: medication(), code: 'CONSENT_REVOKED' }],
+    });
+
+    // Ends the window: its tally counts the one repeat served.
+    service.stopAccessLog();
+    await service.drainAccessLog();
+    expect(await loggedPulls()).toEqual([
+      [allergy(), 1],
+      [allergy(), 1],
+    ]);
+  });
+
   it('without a change in the waits the answer is served whole and logged (the seams refuse nothing)', async () => {
     await grantTo([{ type: 'allergy', access: 'read' }], t.clock.now + 60_000);
     await grantTo([{ type: 'medication', access: 'read' }]);

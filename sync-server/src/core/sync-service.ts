@@ -6,31 +6,34 @@
  * - Every operation on a stream passes `decideAccess` at the moment it runs (clock injected); pulls and
  *   envelope fetches filter per stream, pushes per row. Nothing is served or stored otherwise.
  * - A revocation tells live delivery just before it commits (`onGrantEnding`), and answers only once the
- *   grantee's connections were re-decided (`onGrantsChanged`). A pull decides again after its pages are
- *   read: the grants of the patients it serves are read again (one indexed read per request, not per row;
- *   none when it serves only the caller's own streams) and decided at the clock's time then
- *   (`withdrawEnded`); and the write that logs its access carries an access guard (`accessGuard`, through
- *   access-windows.ts `record`) that decides its streams once more inside that transaction. A stream refused
- *   at either is withdrawn: no documents, no checkpoint, listed in `denied` with its consent code
- *   (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT), and not logged: a refusal in the log's transaction
- *   logs nothing of that write, which is written again without the refused streams (their windows end, so
- *   repeats served earlier are still tallied). So a grant revoked (by any process sharing the store) or
- *   ended while a pull reads or logs serves nothing of its stream, no pull answer holds a row committed
- *   after a revocation of the grant it is served under, and the log claims no pull that was not answered.
- *   A repeat inside an open window writes nothing: the decision after the reads is its last, with nothing
- *   awaited after it but an opening write of the same window still in flight. Pushes and key fetches decide
- *   again as below; other requests (a check, listings) decide once, when they run.
+ *   grantee's connections were re-decided (`onGrantsChanged`). A read — a pull, a key fetch, a blob chunk
+ *   download (blobs.ts) — decides again once what it hands out is read, in one helper (`decideAndLog`):
+ *   the grants of the patients it serves are read again (one indexed read per request, not per row; none
+ *   when it serves only the caller's own streams) and decided at the clock's time then; and the write
+ *   that logs its access carries an access guard (`accessGuard`, through access-windows.ts `record`) that
+ *   decides its streams once more inside that transaction. A stream refused at either is not logged and
+ *   nothing of it is handed out: a pull lists it in `denied` with its consent code (CONSENT_REVOKED,
+ *   CONSENT_EXPIRED, NO_CONSENT) with no documents and no checkpoint, a key fetch leaves its envelopes out
+ *   (as it does a stream it may not fetch), a chunk download is refused with the code. A refusal in the
+ *   log's transaction logs nothing of that write (and counts no repeat of it), which is written again
+ *   without the refused streams (their windows end, so repeats served earlier are still tallied). So a
+ *   grant revoked (by any process sharing the store) or ended while a read reads or logs hands out nothing
+ *   of its stream, no pull answer holds a row committed after a revocation of the grant it is served
+ *   under, and the log claims no read that was not answered. A repeat inside an open window writes
+ *   nothing: the decision after the reads is its last, with nothing awaited after it but an opening write
+ *   of the same window still in flight. The live hub's pages do the same with the guard it gets from
+ *   here (hub.ts). Pushes decide again as below; other requests (a check, listings) decide once, when
+ *   they run.
  * - A decision holds at the write or the hand-out, not only at the start: a push hands the store an access
  *   guard (store AccessGuard, `accessGuard`) that decides each grantee stream of the batch again inside
  *   the write's transaction, from the grants unended then (read under the write lock: one indexed read
  *   per batch, none for the patient's own streams) and the clock read just before; a stream refused then
  *   stores nothing of the batch: its rows answer the consent code (row by row, as at the start) and the
- *   others are written again without them and their access events. A key fetch decides again after its
- *   access is logged, just before it answers, and leaves out the streams refused then (their fetch stays
- *   logged: over, never under). `guarded` does the same for the blob routes' writes. So a revocation
- *   committed, or a grant's end passed, while a push checks signatures or waits on the chain lock, or
- *   while an access is logged, stores or hands out nothing of that stream (access-recheck.test.ts,
- *   pull-recheck.test.ts).
+ *   others are written again without them and their access events. `guarded` does the same for the blob
+ *   routes' writes. So a revocation committed, or a grant's end passed, while a push checks signatures or
+ *   waits on the chain lock, or while an access is logged, stores or hands out nothing of that stream
+ *   (access-recheck.test.ts, pull-recheck.test.ts, key-fetch-recheck.test.ts,
+ *   blob-download-recheck.test.ts, hub-live-recheck.test.ts).
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
@@ -383,6 +386,12 @@ class AccessEnded extends Error {
     super('access ended before the write');
   }
 }
+
+/**
+ * Whether `error` is an access guard's refusal (`accessGuard`): the write it guarded committed nothing.
+ * For callers that log through the guard themselves (the live hub), which then decide the stream anew.
+ */
+export const isAccessEnded = (error: unknown): boolean => error instanceof AccessEnded;
 
 /** Room kept in a `grants` answer for everything but its records (`{"t":"grants","rid":…,"grants":[]}`). */
 const GRANTS_FRAME_OVERHEAD_BYTES = 1024;
@@ -858,26 +867,49 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         };
 
   /**
-   * `answer` without the streams refused now: the grants of the patients it serves are read again (one
-   * indexed read per answer, not per row) and each of their streams decided at the clock's time now. Run
-   * after the pages were read, before the access is logged, so a grant that ended while they were read (a
-   * revocation committed, by any process; its end passed) is neither served nor logged.
+   * The last steps of a read (a pull, a key fetch, a chunk download) once what it hands out is read:
+   * `op` on the grantee streams of `streams` is decided again at the clock's time now, from their
+   * patients' grants read again (one indexed read; none when all are `p`'s own), then `events` of the
+   * streams still allowed are logged (access-windows.ts `record`) with the guard that decides those
+   * streams once more inside the log's transaction (`accessGuard`); a refusal there logs nothing of that
+   * write, which is written again without the refused streams (their windows end, so repeats served
+   * earlier are still tallied). Answers the streams refused at either, each with its consent error
+   * (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT, FORBIDDEN): nothing of them is logged and the caller
+   * hands out nothing of them; what it hands out of the others is what the committed log covers. A
+   * repeat inside an open window writes nothing: the decision here is its last.
    */
-  const withdrawEnded = async (p: Principal, answer: PullAnswer): Promise<PullAnswer> => {
-    const granted = answer.streams.filter((s) => patientToExplain(p, s.stream) !== null);
-    if (granted.length === 0) return answer;
-    const grants = await grantsFor(
-      p,
-      granted.map((s) => s.stream),
-    );
+  const decideAndLog = async (
+    p: Principal,
+    op: Operation,
+    streams: readonly string[],
+    events: readonly RepeatableAccess[],
+  ): Promise<Map<string, ServiceError>> => {
+    const refused = new Map<string, ServiceError>();
+    const granted = [...new Set(streams)].filter((stream) => patientToExplain(p, stream) !== null);
+    if (granted.length === 0) return refused;
+    const grants = await grantsFor(p, granted);
     const t = now();
     const ended = endedLookups();
-    const refused = new Map<string, ErrorCode>();
-    for (const s of granted) {
-      const decision = await explain(p, s.stream, decideAccess(p, s.stream, 'pull', grants, t), t, ended);
-      if (!decision.ok) refused.set(s.stream, decision.code);
+    for (const stream of granted) {
+      const decision = await explain(p, stream, decideAccess(p, stream, op, grants, t), t, ended);
+      if (!decision.ok) refused.set(stream, new ServiceError(decision.code, decision.message));
     }
-    return withdraw(answer, refused);
+    for (;;) {
+      const served = granted.filter((stream) => !refused.has(stream));
+      const logged = events.filter((e) => !refused.has(e.stream));
+      try {
+        await recordRepeatableAccess(p, logged, () => accessGuard(p, served, op));
+        return refused;
+      } catch (error) {
+        if (!(error instanceof AccessEnded)) throw error;
+        // Nothing of that write was logged, nor counted. Each round refuses at least one stream more.
+        const more = await refusalsOf(p, error);
+        if (more.size === 0) throw error;
+        // Their windows end: repeats counted in them before were served, and their tally is written now.
+        for (const e of logged) if (more.has(e.stream)) accessWindows.end(p, e);
+        for (const [stream, refusal] of more) refused.set(stream, refusal);
+      }
+    }
   };
 
   const pull = async (
@@ -933,29 +965,17 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     // Decided again now that the pages are read, and once more inside the transaction that logs the access
     // (the guard), so what is logged is what is handed out: a stream refused at either is in `denied`, not
-    // logged, not served. A repeat inside an open window writes nothing; the first decision is its last.
-    let answer = await withdrawEnded(p, { docs, streams, denied });
-    for (;;) {
-      const served = answer.streams
-        .map((s) => s.stream)
-        .filter((stream) => patientToExplain(p, stream) !== null);
-      const kept = new Set<string>(served);
-      const logged = events.filter((e) => kept.has(e.stream));
-      try {
-        await recordRepeatableAccess(p, logged, () => accessGuard(p, served, 'pull'));
-        return answer;
-      } catch (error) {
-        if (!(error instanceof AccessEnded)) throw error;
-        // Nothing of that write was logged. Each round withdraws at least one stream, so this ends.
-        const refused = await refusalsOf(p, error);
-        // Their windows end: repeats counted in them before were served, and their tally is written now.
-        for (const e of logged) if (refused.has(e.stream)) accessWindows.end(p, e);
-        answer = withdraw(
-          answer,
-          new Map([...refused].map(([stream, e]): [string, ErrorCode] => [stream, e.code])),
-        );
-      }
-    }
+    // logged, not served.
+    const refused = await decideAndLog(
+      p,
+      'pull',
+      streams.map((s) => s.stream),
+      events,
+    );
+    return withdraw(
+      { docs, streams, denied },
+      new Map([...refused].map(([stream, e]): [string, ErrorCode] => [stream, e.code])),
+    );
   };
 
   const needsSignature = (stream: string, p: Principal): boolean => {
@@ -1446,7 +1466,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     // Before the commit, in the same synchronous step as its start: live delivery stops deciding from the
     // grant, so nothing committed after it reaches the grantee while the reload below waits for the audit
     // writes (or for a re-evaluation queued ahead of it). Pulls need no notice: each reads its grants
-    // again after its pages (`withdrawEnded`).
+    // again after its pages (`decideAndLog`).
     const settle = deps.onGrantEnding?.(existing.granteeId, r.grantId);
     try {
       // The server's clock decides when access ends: a backdated or future-dated revocation still cuts now.
@@ -1616,21 +1636,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         counts.set(row.stream, { count: (counts.get(row.stream)?.count ?? 0) + 1, decision });
       }
     }
-    await recordRepeatableAccess(
+    // Decided again now that the envelopes are read, and once more inside the transaction that logs the
+    // access: a grant revoked or ended meanwhile hands out none of its stream's keys (left out, as streams
+    // it may not fetch are) and the log claims no fetch of them.
+    const refused = await decideAndLog(
       p,
+      'envelope-fetch',
+      [...counts.keys()],
       [...counts].map(([stream, { count, decision }]) => repeatable('key-fetch', stream, count, decision)),
     );
-    // Decided again once the access is logged, just before the keys are handed out: that write may wait on
-    // the patient's chain lock and the disk, and a grant revoked or ended meanwhile hands out none of its
-    // stream's keys (left out, as streams it may not fetch are). The log is over by them, never under.
-    const granted = [...counts.keys()];
-    if (granted.length === 0) return out;
-    const grantsNow = await grantsFor(p, granted);
-    const at = now();
-    const withdrawn = new Set(
-      granted.filter((stream) => !decideAccess(p, stream, 'envelope-fetch', grantsNow, at).ok),
-    );
-    return withdrawn.size === 0 ? out : out.filter((env) => !withdrawn.has(env.stream));
+    return refused.size === 0 ? out : out.filter((env) => !refused.has(env.stream));
   };
 
   /**
@@ -1765,6 +1780,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     listAccepted,
     check,
     guarded,
+    accessGuard,
+    decideAndLog,
     grantsFor,
     grantsFrom,
     accessRows,

@@ -5,9 +5,11 @@
  * stream (upload = push rights, download = read rights), per request, at the moment it takes effect: a
  * request is decided when it arrives (to refuse early, before its access is logged) and again where it
  * acts — an announcement, a chunk upload and a deletion in the store's own transaction (`guarded`, store
- * AccessGuard), a chunk download after its access is logged, just before its bytes go out — so a grant
- * revoked or ended while the access was logged stores, deletes and serves nothing (the consent code;
- * blob-access-recheck.test.ts). A chunk relies on no earlier request's decision (not the announcement's).
+ * AccessGuard), a chunk download once its chunk is read and again inside the transaction that logs it
+ * (`decideAndLog`, as a pull) — so a grant revoked or ended while the access was logged stores, deletes
+ * and serves nothing (the consent code; blob-access-recheck.test.ts), and a download refused is not in
+ * the patient's log (blob-download-recheck.test.ts). A chunk relies on no earlier request's decision
+ * (not the announcement's).
  * Each chunk's sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the
  * one the uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed
  * from the store one at a time: a 100 MB file never sits in memory whole.
@@ -211,14 +213,18 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           'blob-down',
           new ServiceError('NOT_FOUND', 'chunk not stored (not uploaded yet)'),
         ));
-      if (decision.level !== 'owner') {
-        await ctx.service.recordRepeatableAccess(principal, [
-          ctx.service.repeatable('blob-down', manifest.stream, 1, decision),
-        ]);
-        // Decided again once logged, just before the bytes go out: a grant revoked or ended while the access
-        // was written serves nothing.
-        await allow(principal, manifest.stream, 'blob-down');
-      }
+      // Decided again now that the chunk is read, and once more inside the transaction that logs the access
+      // (sync-service.ts `decideAndLog`; nothing for the patient's own streams): a grant revoked or ended
+      // while the chunk was read or the access logged serves nothing and leaves no download in the log.
+      const refusal = (
+        await ctx.service.decideAndLog(
+          principal,
+          'blob-down',
+          [manifest.stream],
+          [ctx.service.repeatable('blob-down', manifest.stream, 1, decision)],
+        )
+      ).get(manifest.stream);
+      if (refusal !== undefined) throw refusal;
       reply.header('content-type', OCTET_STREAM);
       reply.header('x-hale-digest', manifest.digests[request.params.index] ?? '');
       return reply.send(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

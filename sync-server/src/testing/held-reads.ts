@@ -4,8 +4,11 @@
 // ordering, not timing. Every other call goes to the store unchanged.
 import type { SyncStore } from '../store/index';
 
-/** Reads a test can hold: the documents a pull serves, the grants a decision is made from. */
-export type HeldRead = 'readDocs' | 'listUnendedFrom';
+/**
+ * Reads a test can hold: the documents a pull serves, the grants a decision is made from, the envelopes a
+ * key fetch hands out, the chunk a download serves.
+ */
+export type HeldRead = 'readDocs' | 'listUnendedFrom' | 'listEnvelopes' | 'getChunk';
 
 export const heldReads = (store: SyncStore) => {
   let armed: { read: HeldRead; step: () => Promise<void> | void; done: () => void } | null = null;
@@ -27,6 +30,14 @@ export const heldReads = (store: SyncStore) => {
       ...store.grants,
       listUnendedFrom: async (...args) =>
         after('listUnendedFrom', await store.grants.listUnendedFrom(...args)),
+    },
+    envelopes: {
+      ...store.envelopes,
+      list: async (...args) => after('listEnvelopes', await store.envelopes.list(...args)),
+    },
+    blobs: {
+      ...store.blobs,
+      getChunk: async (...args) => after('getChunk', await store.blobs.getChunk(...args)),
     },
   };
   /** Runs `step` after the next `read` answered, before its caller resumes; resolves once it ran. */
