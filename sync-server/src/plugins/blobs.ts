@@ -169,9 +169,15 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       // Decided again in the chunk's own transaction: a grant revoked or ended while the access was logged
       // stores nothing.
       const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-      await ctx.service.guarded(principal, manifest.stream, 'blob-up', (guard) =>
-        store.blobs.putChunk(manifest.blobId, index, bytes, guard),
-      );
+      try {
+        await ctx.service.guarded(principal, manifest.stream, 'blob-up', (guard) =>
+          store.blobs.putChunk(manifest.blobId, index, bytes, guard),
+        );
+      } catch (error) {
+        // Deleted since its manifest was read above: told as the same upload after the deletion is.
+        if (isStoreError(error, 'NOT_FOUND')) await deleted(principal, manifest.blobId, 'blob-up', error);
+        throw error;
+      }
       return { have: await store.blobs.chunkIndexes(manifest.blobId) };
     },
   );
@@ -184,6 +190,15 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       const manifest = await manifestFor(principal, request.params.blobId, 'blob-down');
       await allow(principal, manifest.stream, 'blob-down');
       const have = await store.blobs.chunkIndexes(manifest.blobId);
+      // Deleted since its manifest was read (its chunks went with it): not a manifest with nothing held.
+      if ((await store.blobs.getManifest(manifest.blobId)) === null) {
+        await deleted(
+          principal,
+          manifest.blobId,
+          'blob-down',
+          new ServiceError('NOT_FOUND', 'blob not found'),
+        );
+      }
       return {
         blobId: manifest.blobId,
         stream: manifest.stream,
