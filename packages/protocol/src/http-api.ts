@@ -404,13 +404,20 @@ const chunkIndexes = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_BLOB_CHU
 });
 
 /**
- * `epoch`: the stream key epoch the chunks are sealed under. A new manifest is stored only while it is the
- * stream's current epoch (STALE_EPOCH, `details.epoch` the current one, and nothing stored otherwise: fetch
- * the envelopes, seal anew, announce again), so no new blob is sealed under a key a re-keying replaced.
- * Announcing a stored manifest again (resuming) is not compared: its epoch was checked when it was stored.
- * Required: a client cannot leave the check out.
+ * `epoch` (BLOB_EPOCH_VERSION): the stream key epoch the chunks are sealed under. A new manifest is stored
+ * only while it is the stream's current epoch (STALE_EPOCH, `details.epoch` the current one, and nothing
+ * stored otherwise: fetch the envelopes, seal anew, announce again), so no new blob is sealed under a key a
+ * re-keying replaced. Announcing a stored manifest again (resuming) is not compared: its epoch was checked
+ * when it was stored. Optional, because requests are closed objects: a device sends it only to a server
+ * whose `GET /v1/server` `versions` include BLOB_EPOCH_VERSION (an older one refuses it as BAD_MESSAGE),
+ * and a device built before it sends none. A manifest announced without it is stored unchecked, which
+ * weakens the check only for that device's own files: a writer holds the keys and could seal under any
+ * of them anyway; the check keeps honest devices from sealing under their own stale view of the stream.
  */
-export const HttpBlobCreateRequest = Type.Object({ ...blobManifestProperties, epoch: Epoch }, closed);
+export const HttpBlobCreateRequest = Type.Object(
+  { ...blobManifestProperties, epoch: Type.Optional(Epoch) },
+  closed,
+);
 export type HttpBlobCreateRequest = Static<typeof HttpBlobCreateRequest>;
 
 /** `have`: indexes of chunks the server already holds, so an interrupted upload resumes. */

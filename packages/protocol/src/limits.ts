@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 11;
+export const PROTOCOL_VERSION = 12;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -93,6 +93,16 @@ export const READ_EXPIRES_VERSION = 10;
  * objects); below it, the refusal as it always was.
  */
 export const AUDIT_CHAIN_END_VERSION = 11;
+/**
+ * First version whose server takes `epoch` in a blob announce (`POST /v1/blobs`): the stream key epoch the
+ * chunks are sealed under, so a new manifest under a replaced epoch is refused (STALE_EPOCH, nothing stored).
+ * HTTP only: a device sends it only to a server whose `GET /v1/server` `versions` include this (an older one
+ * refuses the field as BAD_MESSAGE), and announces without it otherwise. A server of this version stores an
+ * announce without `epoch` (a device built before it) unchecked: that weakens the check only for that
+ * device's own files (a writer holds the keys and could seal under any of them anyway; the check keeps
+ * honest devices from sealing under their own stale view of the stream).
+ */
+export const BLOB_EPOCH_VERSION = 12;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

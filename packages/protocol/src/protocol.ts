@@ -49,6 +49,11 @@
  * device signs anew what only a revoked device had signed).
  * Version 10 adds `readExpiresAt` to a `StreamAccess` row: when reading ends, where a read grant outlasts
  * the write grant describing the stream (writing ends at `expiresAt`, reading at `readExpiresAt`).
+ * Version 11 adds `chainEnd` to a push's `error` (the APPEND_ONLY refusal of an audit entry at a chain
+ * position its device holds, where the server holds that device's chain end).
+ * Version 12 is HTTP only: `epoch` in a blob announce (`POST /v1/blobs`), sent only to a server that lists
+ * it; a server of it compares a new manifest's `epoch` with the stream's current one (STALE_EPOCH) and
+ * stores an announce without one (an older device's) unchecked.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.

@@ -37,7 +37,11 @@
  *   reserved: no new blob is sealed under a key a re-keying replaced. Announcing a stored manifest again
  *   (resuming) is not refused for a re-keying since: its sealed bytes were committed, under the epoch that
  *   was current then, when it was stored, as a record pushed before a re-keying stays (records may name
- *   its id already; the server takes no other bytes under it).
+ *   its id already; the server takes no other bytes under it). An announcement without `epoch` (a device
+ *   built before BLOB_EPOCH_VERSION, which this server still serves: requests are closed objects, so such a
+ *   device cannot send it) is stored unchecked. That weakens the check only for that device's own files: a
+ *   writer holds the stream's keys and could seal under any of them anyway; the check keeps honest devices
+ *   from sealing under their own stale view of the stream, not a writer from misusing its keys.
  * - A chunk is read whole in one statement before it is sent, so a deletion racing a download ends that
  *   download with BLOB_DELETED on the next chunk, never with a chunk of something else or a broken answer.
  */
@@ -126,7 +130,8 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           },
           {
             quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes },
-            expectedEpoch: body.epoch,
+            // Unchecked without it: a device before BLOB_EPOCH_VERSION (see the header).
+            ...(body.epoch === undefined ? {} : { expectedEpoch: body.epoch }),
             ...(guard === undefined ? {} : { guard }),
           },
         ),

@@ -19,7 +19,12 @@ import {
   tweetnaclEd25519,
   utf8Encode,
 } from '@hale/crypto';
-import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
+import {
+  MIN_CHUNK_BYTES,
+  SUPPORTED_VERSIONS,
+  type HttpBlobCreateRequest,
+  type HttpBlobManifestResponse,
+} from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { AtRestError } from '../store/at-rest-encryption';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
@@ -64,6 +69,11 @@ const memoryServer = () => {
     return m;
   };
   const api: FilesHttpApi = {
+    serverInfo: async () => ({
+      serverId: 'srv_test',
+      publicKey: base64urlEncode(randomBytes(32)),
+      versions: [...SUPPORTED_VERSIONS],
+    }),
     challenge: async () => ({
       challengeId: base64urlEncode(randomBytes(16)),
       nonce: base64urlEncode(randomBytes(32)),

@@ -4,7 +4,8 @@
 // resumes a stored one. put and the upload queue fetch the stream's keys again and seal anew under the
 // current epoch, a bounded number of times; a resumed put is checked against the refreshed keys first.
 // And get tells a file deleted on the server (DELETED) from one never stored there (NOT_FOUND, `retry`:
-// maybe not uploaded yet by the device that added it).
+// maybe not uploaded yet by the device that added it). The announce names its epoch only to a server
+// whose versions include BLOB_EPOCH_VERSION (an older one refuses the field); without it nothing checks.
 import { describe, expect, it } from 'vitest';
 import {
   base64urlEncode,
@@ -17,20 +18,34 @@ import {
   sha256,
   tweetnaclEd25519,
 } from '@hale/crypto';
-import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
+import {
+  BLOB_EPOCH_VERSION,
+  MIN_CHUNK_BYTES,
+  SUPPORTED_VERSIONS,
+  type HttpBlobCreateRequest,
+  type HttpBlobManifestResponse,
+} from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { createDeviceMeta } from '../session/device-meta';
 import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
 
 const ACCOUNT = 'A'.repeat(22);
 
-/** A blob server in memory that knows the stream's current key epoch (`epoch.current`). */
-const epochServer = () => {
+/**
+ * A blob server in memory that knows the stream's current key epoch (`epoch.current`) and speaks
+ * `versions` (`GET /v1/server`). Like the real one: below BLOB_EPOCH_VERSION its request schema has no
+ * `epoch` (an announce carrying one is BAD_MESSAGE) and it stores every new manifest; from it, a new
+ * manifest naming an epoch is compared, one naming none stored unchecked.
+ */
+const epochServer = (versions: readonly number[] = SUPPORTED_VERSIONS) => {
   const epoch = { current: 0 };
   const manifests = new Map<string, HttpBlobCreateRequest>();
   const chunks = new Map<string, Uint8Array>();
   const deleted = new Set<string>();
   const calls: string[] = [];
+  /** Every announce as sent. */
+  const announced: HttpBlobCreateRequest[] = [];
+  const checksEpoch = versions.includes(BLOB_EPOCH_VERSION);
   const have = (blobId: string): number[] =>
     [...chunks.keys()]
       .filter((k) => k.startsWith(`${blobId}/`))
@@ -55,14 +70,22 @@ const epochServer = () => {
       token: 'tok_0123456789abcdef',
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     }),
+    serverInfo: async () => {
+      calls.push('serverInfo');
+      return { serverId: 'srv_test', publicKey: base64urlEncode(randomBytes(32)), versions: [...versions] };
+    },
     createBlob: async (body) => {
       calls.push(`createBlob ${body.epoch}`);
+      announced.push(structuredClone(body));
+      if (!checksEpoch && 'epoch' in body) {
+        throw new HaleClientError({ code: 'BAD_MESSAGE', message: 'unknown property epoch', status: 400 });
+      }
       if (deleted.has(body.blobId)) {
         throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
       }
       // A stored manifest resumes; a new one only under the current epoch (sync-server blobs.ts).
       if (!manifests.has(body.blobId)) {
-        if (body.epoch !== epoch.current) {
+        if (body.epoch !== undefined && body.epoch !== epoch.current) {
           throw new HaleClientError({
             code: 'STALE_EPOCH',
             message: 'stale',
@@ -102,7 +125,7 @@ const epochServer = () => {
       return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
     },
   };
-  return { api, epoch, manifests, chunks, calls, deleted };
+  return { api, epoch, manifests, chunks, calls, deleted, announced };
 };
 
 /**
@@ -307,6 +330,79 @@ describe('files: a re-keying this device did not know of before the upload', () 
     keyring.state.stuck = false;
     await until(() => files.uploads().length === 0, 'uploaded');
     expect([...server.manifests.values()].map((m) => m.epoch)).toEqual([1]);
+  });
+});
+
+describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VERSION', () => {
+  const older = SUPPORTED_VERSIONS.filter((v) => v < BLOB_EPOCH_VERSION);
+
+  it('against an older server put and the queue announce without `epoch`, asking its versions once', async () => {
+    const server = epochServer(older);
+    const keyring = laggingKeyring(generateStreamKey());
+    const online = { value: false };
+    const { files, goOnline } = filesOn(server.api, keyring, { online });
+    const bytes = fileBytes(MIN_CHUNK_BYTES + 5);
+
+    const ref = await files.put(input(bytes));
+    const queued = await files.enqueue(input(fileBytes(700)));
+    goOnline();
+    await until(() => files.uploads().length === 0, 'uploaded');
+
+    expect(server.announced.map((b) => b.blobId)).toEqual([ref.blobId, queued.blobId]);
+    for (const body of server.announced) expect(Object.keys(body)).not.toContain('epoch');
+    expect(server.calls.filter((c) => c === 'serverInfo')).toEqual(['serverInfo']);
+    expect(await files.get(ref, { type: 'document' })).toEqual(bytes);
+    expect(hexEncode(sha256(await files.get(queued, { type: 'document' })))).toBe(queued.sha256);
+  });
+
+  it('against an older server a stale view goes unnoticed: the file is sealed under the replaced key', async () => {
+    const server = epochServer(older);
+    const keyring = laggingKeyring(generateStreamKey());
+    keyring.rekey();
+    server.epoch.current = 1;
+    const { files } = filesOn(server.api, keyring);
+
+    const ref = await files.put(input(fileBytes(300)));
+
+    // Nothing refuses it there: no fetch of the keys, no second announce (what the header says).
+    expect(keyring.state.refreshes).toBe(0);
+    expect(server.calls.filter((c) => c.startsWith('createBlob'))).toEqual(['createBlob undefined']);
+    expect(sealedUnder(server, ref.blobId)).toEqual([keyId(keyring.all[0]!)]);
+  });
+
+  it('against a server of BLOB_EPOCH_VERSION the announce carries the epoch the chunks are sealed under', async () => {
+    const server = epochServer([...older, BLOB_EPOCH_VERSION]);
+    const keyring = laggingKeyring(generateStreamKey());
+    keyring.rekey();
+    server.epoch.current = 1;
+    const { files } = filesOn(server.api, keyring);
+
+    const ref = await files.put(input(fileBytes(300)));
+
+    expect(server.announced.map((b) => [b.blobId === ref.blobId, b.epoch])).toEqual([
+      [false, 0],
+      [true, 1],
+    ]);
+    expect(sealedUnder(server, ref.blobId)).toEqual([keyId(keyring.all[1]!)]);
+  });
+
+  it('a failed read of the versions fails the put as no answer (OFFLINE, retry), announcing nothing', async () => {
+    const server = epochServer();
+    const keyring = laggingKeyring(generateStreamKey());
+    const { files } = filesOn(server.api, keyring);
+    const serverInfo = server.api.serverInfo;
+    server.api.serverInfo = async () => {
+      throw new HaleClientError({ code: 'NETWORK', message: 'connection reset', status: 0 });
+    };
+
+    const failed = await files.put(input(fileBytes(300))).catch((e: unknown) => e);
+
+    expect(isFileError(failed) && [failed.code, failed.retry]).toEqual(['OFFLINE', true]);
+    expect(server.announced).toEqual([]);
+    // Not kept as an answer: the next put asks again.
+    server.api.serverInfo = serverInfo;
+    const ref = await files.put(input(fileBytes(300)));
+    expect(server.manifests.get(ref.blobId)?.epoch).toBe(0);
   });
 });
 

@@ -18,7 +18,12 @@ import {
   tweetnaclEd25519,
 } from '@hale/crypto';
 import { RECORD_KIND_NAMES, RECORD_KINDS, exampleRecord, validateRecord, type FileRef } from '@hale/model';
-import { MIN_CHUNK_BYTES, type HttpBlobCreateRequest, type HttpBlobManifestResponse } from '@hale/protocol';
+import {
+  MIN_CHUNK_BYTES,
+  SUPPORTED_VERSIONS,
+  type HttpBlobCreateRequest,
+  type HttpBlobManifestResponse,
+} from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { AccountError, isAccountError } from '../account/errors';
 import { KeyringError } from '../sync/keyring';
@@ -82,6 +87,11 @@ const memoryServer = () => {
     return m;
   };
   const api: FilesHttpApi = {
+    serverInfo: async () => ({
+      serverId: 'srv_test',
+      publicKey: base64urlEncode(randomBytes(32)),
+      versions: [...SUPPORTED_VERSIONS],
+    }),
     challenge: async () => ({
       challengeId: base64urlEncode(randomBytes(16)),
       nonce: base64urlEncode(randomBytes(32)),

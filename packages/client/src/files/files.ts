@@ -31,6 +31,13 @@
  *   like one after a record was written. What reached the server under the old key stays readable to a
  *   holder of that key who has a copy the server kept (or a blob the best-effort delete missed); no
  *   FileRef names it.
+ * - The announce names its epoch only to a server whose `GET /v1/server` `versions` include
+ *   BLOB_EPOCH_VERSION (asked once per api object, server-versions.ts; a failed read fails the call as
+ *   any refusal of the server's does, e.g. OFFLINE with `retry` for no answer): an older server refuses
+ *   the field. Against one the announce goes without it and nothing catches a re-keying this device did
+ *   not know of: such a file of put or the queue is sealed under the replaced key and stays so, as before
+ *   the server checked (put's own check after the upload catches only a re-keying this device learned of
+ *   meanwhile).
  * - Each put uploads a blob of its own under a fresh random id, also of bytes put before: no two
  *   successful puts answer the same blob, so deleting one attachment never removes another's file.
  * - A put resumes a cut-off upload only when asked: `resumeBlobId`, the `blobId` of the FileError with
@@ -123,16 +130,19 @@ import {
 } from '@hale/crypto';
 import { FileRefSchema, isAccountId, schemaIssues, type FileRef, type StreamType } from '@hale/model';
 import {
+  BLOB_EPOCH_VERSION,
   DEFAULT_CHUNK_BYTES,
   MAX_BLOB_BYTES,
   MIN_CHUNK_BYTES,
   isRecordId,
   isStreamId,
   validate,
+  type HttpBlobCreateRequest,
   type HttpBlobManifestResponse,
   type StreamId,
 } from '@hale/protocol';
 import { AccountError, isAccountError } from '../account/errors';
+import { serverSpeaks } from '../account/server-versions';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionDevice, type SessionManager } from '../api/session-manager';
@@ -283,13 +293,14 @@ export const isFileError = (e: unknown): e is FileError => e instanceof FileErro
 /** The HTTP routes files use: a bearer session and the blob routes. */
 export type FilesHttpApi = Pick<
   HttpApi,
-  'challenge' | 'session' | 'createBlob' | 'putChunk' | 'getBlob' | 'getChunk' | 'deleteBlob'
+  'challenge' | 'session' | 'serverInfo' | 'createBlob' | 'putChunk' | 'getBlob' | 'getChunk' | 'deleteBlob'
 >;
 
 /** An HTTP API that may lack the blob routes (a session opened for the passphrase watch only). */
 export type MaybeFilesHttpApi = Pick<HttpApi, 'challenge' | 'session'> & Partial<FilesHttpApi>;
 
 const hasBlobRoutes = (api: MaybeFilesHttpApi): api is FilesHttpApi =>
+  typeof api.serverInfo === 'function' &&
   typeof api.createBlob === 'function' &&
   typeof api.putChunk === 'function' &&
   typeof api.getBlob === 'function' &&
@@ -481,14 +492,15 @@ const isFileStreamType = (value: unknown): value is FileStreamType =>
 
 const newBlobId = (): string => crockfordBase32Encode(randomBytes(16));
 
-const manifestOf = (u: Upload) => ({
+/** `u`'s announce; `epoch` only for a server that takes it (BLOB_EPOCH_VERSION: an older one refuses it). */
+const manifestOf = (u: Upload, withEpoch: boolean): HttpBlobCreateRequest => ({
   blobId: u.blobId,
   stream: u.stream,
   size: u.size,
   chunkSize: u.chunkSize,
   chunkCount: u.digests.length,
   digests: [...u.digests],
-  epoch: u.epoch,
+  ...(withEpoch ? { epoch: u.epoch } : {}),
 });
 
 /**
@@ -634,14 +646,38 @@ export const createFiles = (deps: FilesDeps) => {
     });
   };
 
+  /**
+   * Whether the server takes `epoch` in an announce (its `GET /v1/server` `versions`, read once per api
+   * object: server-versions.ts); a failed read as `fromServer` (no answer: OFFLINE, `retry`).
+   */
+  const speaksBlobEpoch = async (api: FilesHttpApi, blobId: string): Promise<boolean> => {
+    assertOpen();
+    let speaks: boolean;
+    try {
+      speaks = await serverSpeaks(api, BLOB_EPOCH_VERSION);
+    } catch (e) {
+      throw fromServer(e, 'put: asking the server its protocol versions', blobId);
+    }
+    assertOpen();
+    return speaks;
+  };
+
   /** Sends what the server lacks of `u`; settles with the server holding every chunk, or throws. */
   const send = async (api: FilesHttpApi, u: Upload): Promise<void> => {
     const confirm = (have: readonly number[]): Set<number> => {
       for (const i of have) if (i < u.sealed.length) u.sealed[i] = null;
       return new Set(have);
     };
+    const withEpoch = await speaksBlobEpoch(api, u.blobId);
     let have = confirm(
-      (await call(api, (t) => api.createBlob(manifestOf(u), t), 'put: announcing the file', u.blobId)).have,
+      (
+        await call(
+          api,
+          (t) => api.createBlob(manifestOf(u, withEpoch), t),
+          'put: announcing the file',
+          u.blobId,
+        )
+      ).have,
     );
     for (let i = 0; i < u.sealed.length; i++) {
       const sealed = u.sealed[i];

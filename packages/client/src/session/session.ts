@@ -150,7 +150,7 @@ export interface DeviceSessionOptions {
   vault?: Vault;
   /**
    * The HTTP API (`createHttpApi(...)`): challenge, session and getWrappedRoot for the passphrase watch;
-   * `files` needs the blob routes too (createBlob, putChunk, getBlob, getChunk, deleteBlob).
+   * `files` needs the blob routes too (createBlob, putChunk, getBlob, getChunk, deleteBlob) and serverInfo.
    */
   api?: WrappedRootApi & Partial<FilesHttpApi>;
   /**
