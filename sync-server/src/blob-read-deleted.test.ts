@@ -3,13 +3,10 @@
 // that added it). Anyone else — a revoked grantee who kept the id, a stranger — gets the answer a live blob
 // gives them, before and after the deletion alike: the read routes tell them nothing of it (as the
 // announce route does not, blob-tombstone-privacy.test.ts). Real server on a loopback port.
-import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
-import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
 import {
   connect,
-  createBlob,
   digestOf,
   getChunk,
   http,
@@ -19,9 +16,9 @@ import {
   registerAccount,
   sessionToken,
   startServer,
-  streamOf,
   type TestServer,
 } from './testing/harness';
+import { storeOneChunkBlob } from './blob-stored.test-util';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -46,18 +43,7 @@ it('a deleted blob reads BLOB_DELETED to readers of its stream; a revoked grante
   const toRevoke = await grantOf(revoked);
   await grantOf(reader);
   const token = await sessionToken(t, patient.device);
-  const chunk = new Uint8Array(randomBytes(MIN_CHUNK_BYTES + 40));
-  const blobId = newId();
-  const manifest = {
-    blobId,
-    stream: streamOf(patient.accountId, 'document'),
-    size: MIN_CHUNK_BYTES,
-    chunkSize: MIN_CHUNK_BYTES,
-    chunkCount: 1,
-    digests: [digestOf(chunk)],
-  };
-  expect((await createBlob(t, token, manifest)).status).toBe(200);
-  expect((await putChunk(t, token, blobId, 0, chunk)).status).toBe(200);
+  const { blobId, chunk, manifest } = await storeOneChunkBlob(t, token, patient);
   const revocation = await makeRevocation(patient, toRevoke.grant.grantId);
   expect((await ws.request({ t: 'revoke', rid: ws.rid(), revocation })).t).toBe('ok');
   await ws.close();

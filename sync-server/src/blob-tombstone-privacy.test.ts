@@ -3,24 +3,20 @@
 // rs17: does a deletion leak to someone with no access to the blob's stream (e.g. a revoked grantee that
 // kept the blob id)? blob-delete.test.ts: "A stranger is refused as for a live blob: nothing about the
 // deletion leaks."
-import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it } from 'vitest';
-import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { newId } from '@hale/model';
 import {
   connect,
   createBlob,
-  digestOf,
   http,
   makeGrant,
   makeRevocation,
-  putChunk,
   registerAccount,
   sessionToken,
   startServer,
   streamOf,
   type TestServer,
 } from './testing/harness';
+import { storeOneChunkBlob } from './blob-stored.test-util';
 
 let t: TestServer | undefined;
 afterEach(async () => {
@@ -38,18 +34,7 @@ it('a revoked grantee cannot learn whether, or when, the patient deleted a file'
   });
   expect((await ws.request({ t: 'grant', rid: ws.rid(), grant })).t).toBe('ok');
   const token = await sessionToken(t, patient.device);
-  const chunk = new Uint8Array(randomBytes(MIN_CHUNK_BYTES + 40));
-  const blobId = newId();
-  const manifest = {
-    blobId,
-    stream: streamOf(patient.accountId, 'document'),
-    size: MIN_CHUNK_BYTES,
-    chunkSize: MIN_CHUNK_BYTES,
-    chunkCount: 1,
-    digests: [digestOf(chunk)],
-  };
-  expect((await createBlob(t, token, manifest)).status).toBe(200);
-  expect((await putChunk(t, token, blobId, 0, chunk)).status).toBe(200);
+  const { blobId, manifest } = await storeOneChunkBlob(t, token, patient);
   // The provider saw the blob id while it had consent; then consent ends.
   const revocation = await makeRevocation(patient, grant.grant.grantId);
   expect((await ws.request({ t: 'revoke', rid: ws.rid(), revocation })).t).toBe('ok');

@@ -4,61 +4,35 @@
 // answer the consent code, row by row), the key fetch hands out no key of it. Here the wait is held open
 // by an Ed25519 whose next verification or signature waits until released, and the revocation (or the
 // clock) moves while it is held.
-import type { GrantScopeEntry, PushDoc } from '@hale/protocol';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
+import type { PushDoc } from '@hale/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   makeDoc,
   makeEnvelope,
-  makeGrant,
-  makeRevocation,
   principalOf,
-  registerAccount,
   serverAccessEntries,
-  startServer,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { consentSteps, startRecheck, type Recheck } from './recheck.test-util';
 import { createSyncService, type SyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let service: SyncService;
-let arm: ReturnType<typeof gatedEd>['arm'];
+let arm: Recheck['arm'];
 
 beforeEach(async () => {
-  t = await startServer();
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
-  const gated = gatedEd();
-  arm = gated.arm;
-  service = createSyncService({
-    store: t.store,
-    now: () => t.clock.now,
-    ed: gated.gate,
-    server: t.server.server,
-  });
+  let deps: Recheck['deps'];
+  ({ t, patient, provider, arm, deps } = await startRecheck());
+  service = createSyncService(deps);
 });
 afterEach(async () => {
   await t.stop();
 });
 
-const grantTo = async (scope: GrantScopeEntry[], expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, scope, {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
-
-/** Starts revoking `grantId` and resolves once the store holds the revocation (the revoke may go on). */
-const revokeCommitted = async (grantId: string): Promise<{ revoking: Promise<void> }> => {
-  const revoking = service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-  await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
-  return { revoking };
-};
+const { grantTo, revokeCommitted } = consentSteps(() => ({ t, patient, provider, service }));
 
 const stored = async (doc: PushDoc) => (await t.store.docs.getDoc(doc.stream, doc.id)) !== null;
 

@@ -6,20 +6,10 @@
 import { newId } from '@hale/model';
 import type { ChangesFrame, ServerFrame } from '@hale/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
-import {
-  makeGrant,
-  makeRevocation,
-  principalOf,
-  registerAccount,
-  serverAccessEntries,
-  startServer,
-  streamOf,
-  type TestAccount,
-  type TestServer,
-} from '../testing/harness';
+import { makeRevocation, streamOf, type TestAccount, type TestServer } from '../testing/harness';
 import { createHub, type Hub } from './hub';
 import { accessChangedIn, recordingConnection } from './hub.test-util';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from './recheck.test-util';
 import { createSyncService, type SyncService } from './sync-service';
 
 let t: TestServer;
@@ -29,22 +19,16 @@ let service: SyncService;
 let hub: Hub;
 let frames: ServerFrame[];
 let errors: unknown[];
-let arm: ReturnType<typeof gatedEd>['arm'];
+let arm: Recheck['arm'];
 
 beforeEach(async () => {
-  t = await startServer();
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
-  const gated = gatedEd();
-  arm = gated.arm;
+  let deps: Recheck['deps'];
+  ({ t, patient, provider, arm, deps } = await startRecheck());
   frames = [];
   errors = [];
   // Wired to the hub as app.ts wires the server's own.
   service = createSyncService({
-    store: t.store,
-    now: () => t.clock.now,
-    ed: gated.gate,
-    server: t.server.server,
+    ...deps,
     onGrantEnding: (granteeId, grantId) => hub.grantEnding(granteeId, grantId),
     onGrantsChanged: (granteeId, patientId) => hub.grantsChanged(granteeId, patientId),
   });
@@ -62,22 +46,20 @@ afterEach(async () => {
   await t.stop();
 });
 
+const { grantTo, revokeCommitted } = consentSteps(() => ({ t, patient, provider, service }));
+
 const allergy = () => streamOf(patient.accountId, 'allergy');
 
 /** An allergy read grant ending at `expiresAt` (or lasting); the provider follows the stream from 0. */
 const follow = async (expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }], {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await service.grant(principalOf(patient), signed);
+  const grantId = await grantTo([{ type: 'allergy', access: 'read' }], expiresAt);
   const conn = recordingConnection(
     { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
     frames,
   );
   await hub.add(conn);
   expect(await hub.subscribe(conn, [{ stream: allergy(), since: 0 }])).toEqual({ ok: true });
-  return signed.grant.grantId;
+  return grantId;
 };
 
 /** Commits one record to the patient's allergy stream, as the patient's device would. */
@@ -99,8 +81,7 @@ const write = async () => {
 const sent = () =>
   frames.filter((f): f is ChangesFrame => f.t === 'changes').reduce((n, f) => n + f.docs.length, 0);
 const removed = () => accessChangedIn(frames).flatMap((f) => f.removed);
-const loggedLive = async () =>
-  (await serverAccessEntries(t, patient)).filter((e) => e.action === 'live').map((e) => e.count);
+const loggedLive = async () => (await accessLogged({ t, patient }, 'live')).map((e) => e.count);
 
 /** Waits until the page went out or the stream was taken away, then for the hub's audit writes. */
 const delivered = async () => {
@@ -130,8 +111,7 @@ describe('while the page opening a live window is logged', () => {
     const held = arm('sign');
     await write();
     await held.reached;
-    const revoking = service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-    await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
+    const { revoking } = await revokeCommitted(grantId);
     held.release();
     await revoking;
     await delivered();

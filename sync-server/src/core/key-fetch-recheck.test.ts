@@ -5,68 +5,37 @@
 // patient's log must not claim a key fetch of it. The waits are held open by a store whose next envelope
 // read runs a step of the test before the fetch goes on (testing/held-reads.ts) and by an Ed25519 whose
 // next signature waits (testing/gated-ed.ts).
-import type { GrantScopeEntry } from '@hale/protocol';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
-import { heldReads } from '../testing/held-reads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   makeEnvelope,
-  makeGrant,
   makeRevocation,
   principalOf,
-  registerAccount,
-  serverAccessEntries,
-  startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from './recheck.test-util';
 import { createSyncService, type SyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let service: SyncService;
-let arm: ReturnType<typeof gatedEd>['arm'];
-let armRead: ReturnType<typeof heldReads>['arm'];
+let arm: Recheck['arm'];
+let armRead: Recheck['armRead'];
 
 beforeEach(async () => {
-  t = await startServer();
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
-  const gated = gatedEd();
-  arm = gated.arm;
-  const held = heldReads(t.store);
-  armRead = held.arm;
-  service = createSyncService({
-    store: held.store,
-    now: () => t.clock.now,
-    ed: gated.gate,
-    server: t.server.server,
-    // Longer than any grant here lasts, so a second fetch is a repeat inside the first one's window.
-    accessWindowMs: 600_000,
-  });
+  let deps: Recheck['deps'];
+  ({ t, patient, provider, arm, armRead, deps } = await startRecheck());
+  // Longer than any grant here lasts, so a second fetch is a repeat inside the first one's window.
+  service = createSyncService({ ...deps, accessWindowMs: 600_000 });
 });
 afterEach(async () => {
   await service.drainAccessLog();
   await t.stop();
 });
 
-const grantTo = async (scope: GrantScopeEntry[], expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, scope, {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
-
-/** Starts revoking `grantId` through the service; resolves once the store holds the revocation. */
-const revokeCommitted = async (grantId: string): Promise<{ revoking: Promise<void> }> => {
-  const revoking = service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-  await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
-  return { revoking };
-};
+const { grantTo, revokeCommitted } = consentSteps(() => ({ t, patient, provider, service }));
 
 const allergy = () => streamOf(patient.accountId, 'allergy');
 const medication = () => streamOf(patient.accountId, 'medication');
@@ -86,9 +55,7 @@ const fetchBoth = async () =>
   (await service.getEnvelopes(principalOf(provider), [allergy(), medication()])).map((e) => e.stream);
 
 const loggedFetches = async () =>
-  (await serverAccessEntries(t, patient))
-    .filter((e) => e.action === 'key-fetch')
-    .map((e) => [e.stream, e.count]);
+  (await accessLogged({ t, patient }, 'key-fetch')).map((e) => [e.stream, e.count]);
 
 describe('while the key fetch reads its envelopes', () => {
   it("a grant's end passed hands out and logs nothing of its stream", async () => {

@@ -4,68 +4,37 @@
 // out of the answer, with the usual consent code in `denied`, and the patient's log must not claim a pull
 // of them. The waits are held open by a store whose next page read runs a step of the test before the pull
 // goes on (testing/held-reads.ts) and by an Ed25519 whose next signature waits (testing/gated-ed.ts).
-import type { GrantScopeEntry } from '@hale/protocol';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
-import { heldReads } from '../testing/held-reads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   makeDoc,
-  makeGrant,
   makeRevocation,
   principalOf,
-  registerAccount,
-  serverAccessEntries,
-  startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from './recheck.test-util';
 import { createSyncService, type SyncService } from './sync-service';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let service: SyncService;
-let arm: ReturnType<typeof gatedEd>['arm'];
-let armRead: ReturnType<typeof heldReads>['arm'];
+let arm: Recheck['arm'];
+let armRead: Recheck['armRead'];
 
 beforeEach(async () => {
-  t = await startServer();
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
-  const gated = gatedEd();
-  arm = gated.arm;
-  const held = heldReads(t.store);
-  armRead = held.arm;
-  service = createSyncService({
-    store: held.store,
-    now: () => t.clock.now,
-    ed: gated.gate,
-    server: t.server.server,
-    // Longer than any grant here lasts, so a second pull is a repeat inside the first one's window.
-    accessWindowMs: 600_000,
-  });
+  let deps: Recheck['deps'];
+  ({ t, patient, provider, arm, armRead, deps } = await startRecheck());
+  // Longer than any grant here lasts, so a second pull is a repeat inside the first one's window.
+  service = createSyncService({ ...deps, accessWindowMs: 600_000 });
 });
 afterEach(async () => {
   await service.drainAccessLog();
   await t.stop();
 });
 
-const grantTo = async (scope: GrantScopeEntry[], expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, scope, {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
-
-/** Starts revoking `grantId` through the service; resolves once the store holds the revocation. */
-const revokeCommitted = async (grantId: string): Promise<{ revoking: Promise<void> }> => {
-  const revoking = service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-  await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
-  return { revoking };
-};
+const { grantTo, revokeCommitted } = consentSteps(() => ({ t, patient, provider, service }));
 
 const allergy = () => streamOf(patient.accountId, 'allergy');
 const medication = () => streamOf(patient.accountId, 'medication');
@@ -80,15 +49,23 @@ const seed = async (...types: string[]) => {
   expect(results.map((r) => r.status)).toEqual(types.map(() => 'ok'));
 };
 
-const pullBoth = () =>
+/** An allergy grant ending at `allergyEnd` (or lasting), a lasting medication grant, a record in each. */
+const setUp = async (allergyEnd?: number) => {
+  const allergyGrant = await grantTo([{ type: 'allergy', access: 'read' }], allergyEnd);
+  await grantTo([{ type: 'medication', access: 'read' }]);
+  await seed('allergy', 'medication');
+  return allergyGrant;
+};
+
+/** The provider pulls `streams` from their start. */
+const pullFromStart = (...streams: ReturnType<typeof allergy>[]) =>
   service.pull(principalOf(provider), {
-    streams: [
-      { stream: allergy(), since: 0 },
-      { stream: medication(), since: 0 },
-    ],
+    streams: streams.map((stream) => ({ stream, since: 0 })),
     limit: 100,
     maxBytes: 1 << 20,
   });
+
+const pullBoth = () => pullFromStart(allergy(), medication());
 
 /** The streams of the answer's documents, its checkpoints and its refusals, compared at once. */
 const shape = (answer: Awaited<ReturnType<SyncService['pull']>>) => ({
@@ -97,36 +74,60 @@ const shape = (answer: Awaited<ReturnType<SyncService['pull']>>) => ({
   denied: answer.denied,
 });
 
-const loggedPulls = async () =>
-  (await serverAccessEntries(t, patient)).filter((e) => e.action === 'pull').map((e) => [e.stream, e.count]);
+const loggedPulls = async () => (await accessLogged({ t, patient }, 'pull')).map((e) => [e.stream, e.count]);
+
+type Ending = 'its end passes' | 'a revocation through the service' | 'a revocation by another process';
+
+/**
+ * Sets up (`setUp`) with the allergy grant to be ended as `how` says. `end` ends it and resolves once it
+ * ended, to the revocation still going on, if any; `code` is what its stream is then refused with.
+ */
+const ending = async (how: Ending) => {
+  const allergyGrant = await setUp(how === 'its end passes' ? t.clock.now + 60_000 : undefined);
+  const ended = { revoking: Promise.resolve() };
+  switch (how) {
+    case 'its end passes':
+      return {
+        code: 'CONSENT_EXPIRED',
+        end: async () => {
+          t.clock.advance(61_000);
+          return ended;
+        },
+      };
+    case 'a revocation through the service':
+      return { code: 'CONSENT_REVOKED', end: () => revokeCommitted(allergyGrant) };
+    case 'a revocation by another process': {
+      // Not through this service: it hears nothing of the revocation.
+      const revocation = await makeRevocation(patient, allergyGrant);
+      return {
+        code: 'CONSENT_REVOKED',
+        end: async () => {
+          await t.store.grants.revoke(allergyGrant, new Date(t.clock.now).toISOString(), revocation);
+          return ended;
+        },
+      };
+    }
+  }
+};
 
 describe('while the pull reads its pages', () => {
-  it("a grant's end passed serves and logs nothing of its stream: CONSENT_EXPIRED", async () => {
-    await grantTo([{ type: 'allergy', access: 'read' }], t.clock.now + 60_000);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
-
-    // After the allergy page is read, before the medication page.
-    const moved = armRead('readDocs', () => t.clock.advance(61_000));
-    const answer = await pullBoth();
-    await moved;
-
-    expect(shape(answer)).toEqual({
-      docs: [medication()],
-      streams: [medication()],
-      denied: [{ stream: allergy(), code: 'CONSENT_EXPIRED' }],
-    });
-    expect(await loggedPulls()).toEqual([[medication(), 1]]);
-  });
-
-  it('a revocation committed through the service serves and logs nothing of its stream: CONSENT_REVOKED', async () => {
-    const allergyGrant = await grantTo([{ type: 'allergy', access: 'read' }]);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
+  it.each<[string, Ending]>([
+    ["a grant's end passed serves and logs nothing of its stream: CONSENT_EXPIRED", 'its end passes'],
+    [
+      'a revocation committed through the service serves and logs nothing of its stream: CONSENT_REVOKED',
+      'a revocation through the service',
+    ],
+    [
+      'a revocation committed in the store by another process serves and logs nothing of its stream',
+      'a revocation by another process',
+    ],
+  ])('%s', async (_name, how) => {
+    const { code, end } = await ending(how);
 
     let revoking: Promise<void> = Promise.resolve();
+    // After the allergy page is read, before the medication page.
     const moved = armRead('readDocs', async () => {
-      ({ revoking } = await revokeCommitted(allergyGrant));
+      ({ revoking } = await end());
     });
     const answer = await pullBoth();
     await moved;
@@ -135,28 +136,7 @@ describe('while the pull reads its pages', () => {
     expect(shape(answer)).toEqual({
       docs: [medication()],
       streams: [medication()],
-      denied: [{ stream: allergy(), code: 'CONSENT_REVOKED' }],
-    });
-    expect(await loggedPulls()).toEqual([[medication(), 1]]);
-  });
-
-  it('a revocation committed in the store by another process serves and logs nothing of its stream', async () => {
-    const allergyGrant = await grantTo([{ type: 'allergy', access: 'read' }]);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
-
-    // Not through this service: it hears nothing of the revocation.
-    const revocation = await makeRevocation(patient, allergyGrant);
-    const moved = armRead('readDocs', async () => {
-      await t.store.grants.revoke(allergyGrant, new Date(t.clock.now).toISOString(), revocation);
-    });
-    const answer = await pullBoth();
-    await moved;
-
-    expect(shape(answer)).toEqual({
-      docs: [medication()],
-      streams: [medication()],
-      denied: [{ stream: allergy(), code: 'CONSENT_REVOKED' }],
+      denied: [{ stream: allergy(), code }],
     });
     expect(await loggedPulls()).toEqual([[medication(), 1]]);
   });
@@ -164,12 +144,7 @@ describe('while the pull reads its pages', () => {
   it('a repeat inside an open window whose grant ended is neither served nor counted', async () => {
     await grantTo([{ type: 'allergy', access: 'read' }], t.clock.now + 60_000);
     await seed('allergy');
-    const pullAllergy = () =>
-      service.pull(principalOf(provider), {
-        streams: [{ stream: allergy(), since: 0 }],
-        limit: 100,
-        maxBytes: 1 << 20,
-      });
+    const pullAllergy = () => pullFromStart(allergy());
     // Opens the window (logged before it answers); the next pull is a repeat inside it.
     expect((await pullAllergy()).docs).toHaveLength(1);
 
@@ -191,35 +166,22 @@ describe('while the pull reads its pages', () => {
 });
 
 describe('while the pull logs its access', () => {
-  it("a grant's end passed serves nothing of its stream and logs no pull of it: CONSENT_EXPIRED", async () => {
-    await grantTo([{ type: 'allergy', access: 'read' }], t.clock.now + 60_000);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
+  it.each<[string, Ending]>([
+    [
+      "a grant's end passed serves nothing of its stream and logs no pull of it: CONSENT_EXPIRED",
+      'its end passes',
+    ],
+    [
+      'a revocation committed serves nothing of its stream and logs no pull of it: CONSENT_REVOKED',
+      'a revocation through the service',
+    ],
+  ])('%s', async (_name, how) => {
+    const { code, end } = await ending(how);
 
     const held = arm('sign');
     const pulling = pullBoth();
     await held.reached;
-    t.clock.advance(61_000);
-    held.release();
-    const answer = await pulling;
-
-    expect(shape(answer)).toEqual({
-      docs: [medication()],
-      streams: [medication()],
-      denied: [{ stream: allergy(), code: 'CONSENT_EXPIRED' }],
-    });
-    expect(await loggedPulls()).toEqual([[medication(), 1]]);
-  });
-
-  it('a revocation committed serves nothing of its stream and logs no pull of it: CONSENT_REVOKED', async () => {
-    const allergyGrant = await grantTo([{ type: 'allergy', access: 'read' }]);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
-
-    const held = arm('sign');
-    const pulling = pullBoth();
-    await held.reached;
-    const { revoking } = await revokeCommitted(allergyGrant);
+    const { revoking } = await end();
     held.release();
     const answer = await pulling;
     await revoking;
@@ -227,7 +189,7 @@ describe('while the pull logs its access', () => {
     expect(shape(answer)).toEqual({
       docs: [medication()],
       streams: [medication()],
-      denied: [{ stream: allergy(), code: 'CONSENT_REVOKED' }],
+      denied: [{ stream: allergy(), code }],
     });
     expect(await loggedPulls()).toEqual([[medication(), 1]]);
   });
@@ -237,11 +199,7 @@ describe('while the pull logs its access', () => {
     const medicationGrant = await grantTo([{ type: 'medication', access: 'read' }]);
     await seed('allergy', 'medication');
     // Opens the allergy window; allergy is a repeat inside it in the next pull, medication opens its own.
-    const pulled = await service.pull(principalOf(provider), {
-      streams: [{ stream: allergy(), since: 0 }],
-      limit: 100,
-      maxBytes: 1 << 20,
-    });
+    const pulled = await pullFromStart(allergy());
     expect(pulled.docs).toHaveLength(1);
 
     const revocation = await makeRevocation(patient, medicationGrant);
@@ -267,9 +225,7 @@ describe('while the pull logs its access', () => {
   });
 
   it('without a change in the waits the answer is served whole and logged (the seams refuse nothing)', async () => {
-    await grantTo([{ type: 'allergy', access: 'read' }], t.clock.now + 60_000);
-    await grantTo([{ type: 'medication', access: 'read' }]);
-    await seed('allergy', 'medication');
+    await setUp(t.clock.now + 60_000);
 
     const moved = armRead('readDocs', () => t.clock.advance(29_000));
     const held = arm('sign');

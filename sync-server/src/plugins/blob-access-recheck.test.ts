@@ -4,40 +4,31 @@
 // request with its consent code: no chunk stored, none served, nothing deleted. The wait is held open by
 // the server's Ed25519 (testing/gated-ed.ts), whose next signature waits until released.
 import { randomBytes } from 'node:crypto';
-import { MIN_CHUNK_BYTES, type GrantScopeEntry } from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   createBlob,
   digestOf,
   getChunk,
   http,
-  makeGrant,
-  makeRevocation,
-  principalOf,
   putChunk,
-  registerAccount,
   sessionToken,
-  startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { consentSteps, startRecheck, type Recheck } from '../core/recheck.test-util';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let patientToken: string;
 let providerToken: string;
-let arm: ReturnType<typeof gatedEd>['arm'];
+let arm: Recheck['arm'];
 
 beforeEach(async () => {
-  const gated = gatedEd();
-  arm = gated.arm;
-  t = await startServer({ ed: gated.gate });
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
+  ({ t, patient, provider, arm } = await startRecheck());
   patientToken = await sessionToken(t, patient.device);
   providerToken = await sessionToken(t, provider.device);
 });
@@ -45,21 +36,12 @@ afterEach(async () => {
   await t.stop();
 });
 
-const grantTo = async (scope: GrantScopeEntry[], expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, scope, {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await t.server.service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
-
-/** Starts revoking `grantId`; resolves once the store holds the revocation (the revoke itself may go on). */
-const revokeCommitted = async (grantId: string): Promise<{ revoking: Promise<void> }> => {
-  const revoking = t.server.service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-  await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
-  return { revoking };
-};
+const { grantTo, revokeCommitted } = consentSteps(() => ({
+  t,
+  patient,
+  provider,
+  service: t.server.service,
+}));
 
 const SIZE = 1000;
 

@@ -4,55 +4,39 @@
 // app is given runs the test's step right after the decision's grant read answered and before the route
 // goes on (testing/held-reads.ts): by ordering, not timing.
 import { randomBytes } from 'node:crypto';
-import { MIN_CHUNK_BYTES, type GrantScopeEntry } from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { heldReads } from '../testing/held-reads';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   createBlob,
   digestOf,
-  makeGrant,
-  makeRevocation,
-  principalOf,
-  registerAccount,
   sessionToken,
-  startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { consentSteps, startRecheck, type Recheck } from '../core/recheck.test-util';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let providerToken: string;
-let armRead: ReturnType<typeof heldReads>['arm'];
+let armRead: Recheck['armRead'];
 
 beforeEach(async () => {
-  let held: ReturnType<typeof heldReads> | undefined;
-  t = await startServer({
-    wrapStore: (store) => {
-      held = heldReads(store);
-      return held.store;
-    },
-  });
-  armRead = held!.arm;
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
+  ({ t, patient, provider, armRead } = await startRecheck());
   providerToken = await sessionToken(t, provider.device);
 });
 afterEach(async () => {
   await t.stop();
 });
 
-const grantTo = async (scope: GrantScopeEntry[], expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, scope, {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await t.server.service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
+const { grantTo, revokeCommitted } = consentSteps(() => ({
+  t,
+  patient,
+  provider,
+  service: t.server.service,
+}));
 
 const SIZE = 1000;
 
@@ -84,8 +68,7 @@ it('a revocation committed between the decision and the write refuses the announ
   let revoking: Promise<void> = Promise.resolve();
   // Right after the grants the decision is made from were read: the decision allows, the write comes next.
   const moved = armRead('listUnendedFrom', async () => {
-    revoking = t.server.service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-    await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
+    ({ revoking } = await revokeCommitted(grantId));
   });
   const { blobId, answer } = announce();
   const { status, body } = await answer;

@@ -7,47 +7,30 @@
 import { randomBytes } from 'node:crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { gatedEd } from '../testing/gated-ed';
-import { heldReads } from '../testing/held-reads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createBlob,
   digestOf,
   getChunk,
-  makeGrant,
   makeRevocation,
-  principalOf,
   putChunk,
-  registerAccount,
-  serverAccessEntries,
   sessionToken,
-  startServer,
   streamOf,
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from '../core/recheck.test-util';
 
 let t: TestServer;
 let patient: TestAccount;
 let provider: TestAccount;
 let patientToken: string;
 let providerToken: string;
-let arm: ReturnType<typeof gatedEd>['arm'];
-let armRead: ReturnType<typeof heldReads>['arm'];
+let arm: Recheck['arm'];
+let armRead: Recheck['armRead'];
 
 beforeEach(async () => {
-  const gated = gatedEd();
-  arm = gated.arm;
-  t = await startServer({
-    ed: gated.gate,
-    wrapStore: (store) => {
-      const held = heldReads(store);
-      armRead = held.arm;
-      return held.store;
-    },
-  });
-  patient = await registerAccount(t);
-  provider = await registerAccount(t, 'provider');
+  ({ t, patient, provider, arm, armRead } = await startRecheck());
   patientToken = await sessionToken(t, patient.device);
   providerToken = await sessionToken(t, provider.device);
 });
@@ -55,15 +38,11 @@ afterEach(async () => {
   await t.stop();
 });
 
+const consent = consentSteps(() => ({ t, patient, provider, service: t.server.service }));
+const { revokeCommitted } = consent;
+
 /** A read grant of the patient's documents to the provider, ending at `expiresAt` (or lasting). */
-const grantTo = async (expiresAt?: number) => {
-  const signed = await makeGrant(patient, provider, [{ type: 'document', access: 'read' }], {
-    now: t.clock.now,
-    ...(expiresAt === undefined ? {} : { expiresAt }),
-  });
-  await t.server.service.grant(principalOf(patient), signed);
-  return signed.grant.grantId;
-};
+const grantTo = (expiresAt?: number) => consent.grantTo([{ type: 'document', access: 'read' }], expiresAt);
 
 /** A one-chunk blob the patient stored in its document stream: its id. */
 const stored = async () => {
@@ -92,8 +71,7 @@ const download = async (blobId: string) => {
   return [answer.status, answer.status === 200 ? 'served' : codeOf(answer.body), answer.bytes?.byteLength];
 };
 
-const loggedDownloads = async () =>
-  (await serverAccessEntries(t, patient)).filter((e) => e.action === 'blob-down').map((e) => e.count);
+const loggedDownloads = async () => (await accessLogged({ t, patient }, 'blob-down')).map((e) => e.count);
 
 describe('while the download reads its chunk', () => {
   it("a grant's end passed refuses it CONSENT_EXPIRED and logs no download", async () => {
@@ -142,8 +120,7 @@ describe('while the download logs its access', () => {
     const held = arm('sign');
     const downloading = download(blobId);
     await held.reached;
-    const revoking = t.server.service.revoke(principalOf(patient), await makeRevocation(patient, grantId));
-    await vi.waitFor(async () => expect((await t.store.grants.get(grantId))?.revokedAt).toBeDefined());
+    const { revoking } = await revokeCommitted(grantId);
     held.release();
     expect(await downloading).toEqual([403, 'CONSENT_REVOKED', undefined]);
     await revoking;
