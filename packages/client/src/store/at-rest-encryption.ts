@@ -14,7 +14,8 @@
  * - Values sealed before `h` existed (pt `v:1`) still open, bound as before to db/c/i/f/r only; every
  *   write seals anew (`_rev` changes), so a document leaves that format at its next write.
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
- *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below).
+ *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below), except
+ *   `queryIds`, which answers ids only (clear) and opens nothing.
  * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
  * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
  *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
@@ -152,6 +153,30 @@ const isAtRestKey = (key: unknown): key is Uint8Array =>
  */
 export const invalidAtRestKey = (): AtRestError =>
   new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
+
+/** Per instance this wrapper made: its query answering ids only, read from the inner storage (`queryIds`). */
+const sealedIds = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<string[]>>();
+
+/**
+ * The primary keys of the documents `prepared` selects, read without opening any value: ids and the
+ * fields a query may use lie in clear (a query on an encrypted field is refused as by `query`), so a
+ * listing costs no decryption and a stored value that no longer opens does not fail it (reading that
+ * document still does). An instance this wrapper did not make answers through its own `query`.
+ */
+export async function queryIds<RxDocType>(
+  instance: RxStorageInstance<RxDocType, unknown, unknown>,
+  prepared: PreparedQuery<RxDocType>,
+): Promise<string[]> {
+  // RxDB wraps instances in layers of its own (`originalStorageInstance`); ids pass them unchanged.
+  for (let layer: unknown = instance; typeof layer === 'object' && layer !== null;) {
+    const sealed = sealedIds.get(layer);
+    if (sealed !== undefined) return sealed(prepared);
+    layer = (layer as { originalStorageInstance?: unknown }).originalStorageInstance;
+  }
+  const primary = getPrimaryFieldOfPrimaryKey(instance.schema.primaryKey);
+  const { documents } = await instance.query(prepared);
+  return documents.map((doc) => String((doc as Record<string, unknown>)[primary]));
+}
 
 export function wrapWithAtRestEncryption<Internals, InstanceCreationOptions>(
   options: AtRestEncryptionOptions<Internals, InstanceCreationOptions>,
@@ -378,6 +403,12 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
       return guardedCount(prepared);
     };
+    const primary = getPrimaryFieldOfPrimaryKey(schema.primaryKey);
+    sealedIds.set(wrapped, async (prepared) => {
+      rejectEncryptedFieldQuery(prepared.query, encryptedSet, collection);
+      const { documents } = await inner.query(prepared as PreparedQuery<RxDocType>);
+      return documents.map((doc) => String((doc as Record<string, unknown>)[primary]));
+    });
     return track(wrapped);
   }
 

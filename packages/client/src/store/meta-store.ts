@@ -9,7 +9,8 @@
  *   `_deleted`, id in clear (and its sealed value), and keeps it until cleaned up, which its cleanup plugin
  *   never does for local documents. `remove` therefore purges every local document removed so far
  *   (`cleanup(0)` of their storage instance). `list` names removed documents not purged yet (a remove cut
- *   short by a crash between the two steps), so that removing them again purges them.
+ *   short by a crash between the two steps), so that removing them again purges them. `list` reads ids
+ *   only (at-rest-encryption.ts `queryIds`): it opens no value, so a damaged one does not fail it.
  * Not covered: the storage engine's own files may keep a deleted entry's bytes until the engine compacts
  * them (Chromium's IndexedDB, LevelDB: a deleted entry's key was still readable in the origin's `.log`
  * file after the delete and a reopen); nothing here can make it compact.
@@ -18,6 +19,7 @@
  */
 import { prepareQuery } from 'rxdb';
 import { getLocalDocStateByParent } from 'rxdb/plugins/local-documents';
+import { queryIds } from './at-rest-encryption';
 import type { DeviceDb } from './device-db';
 
 const ID_PREFIX = 'meta-';
@@ -67,9 +69,10 @@ export const deviceMetaStore = (db: DeviceDb) => ({
         skip: 0,
         limit: PAGE,
       });
-      const { documents } = await storageInstance.query(query);
-      for (const doc of documents) out.push(doc.id.slice(ID_PREFIX.length));
-      if (documents.length < PAGE) return out;
+      // Ids only: a listing opens no value, so one that no longer opens (damaged) does not fail it.
+      const ids = await queryIds(storageInstance, query);
+      for (const id of ids) out.push(id.slice(ID_PREFIX.length));
+      if (ids.length < PAGE) return out;
     }
   },
 });

@@ -392,6 +392,31 @@ describe('the content of a version refused BAD_TRANSITION', () => {
     await restart();
     expect(await d.keptKeys()).toEqual([slot]);
   });
+
+  it('damaged at rest neither stops the next start nor is handed out: it is not kept', async () => {
+    const { d, versions, restart } = await setUp(1, [1]);
+    await d.stop();
+    // One character of the sealed value changed on disk.
+    let damaged = 0;
+    for (const [key, state] of storage.collectionStates) {
+      if (!key.startsWith(`${d.name}--`)) continue;
+      for (const doc of state.documents.values()) {
+        const sealed = (doc as { id?: string; data?: unknown }).data;
+        if (!String((doc as { id?: string }).id).startsWith('meta-quarantine-kept/')) continue;
+        if (typeof sealed !== 'string') continue;
+        const at = sealed.length - 5;
+        (doc as { data: string }).data =
+          `${sealed.slice(0, at)}${sealed[at] === 'A' ? 'B' : 'A'}${sealed.slice(at + 1)}`;
+        damaged++;
+      }
+    }
+    expect(damaged).toBe(1);
+    const engine = await restart();
+    expect(engine.quarantine().map((q) => q.id)).toEqual([idOf(1)]);
+    expect(await errorOf(engine.quarantinedVersion(versions[0]!))).toMatchObject({
+      code: 'VERSION_NOT_KEPT',
+    });
+  });
 });
 
 const contents = (engine: SyncEngine) =>

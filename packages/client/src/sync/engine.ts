@@ -249,6 +249,7 @@ import {
 } from '../session/device-meta';
 import { authorRulesId, type DeviceKeyLookup } from './device-directory';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
+import { isAtRestError } from '../store/at-rest-encryption';
 import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
@@ -1431,7 +1432,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
                 : 'purged with its stream when access ended',
       );
     }
-    const kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept);
+    // A value that no longer opens at rest (damaged on disk) is content not kept, as documented.
+    let kept: Static<typeof META_SCHEMAS.quarantineKept> | null;
+    try {
+      kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept);
+    } catch (e) {
+      if (!isAtRestError(e)) throw e;
+      kept = null;
+    }
     // Dismissed or dropped while it was read: what the person asked for is gone.
     const still = find();
     if (still === undefined || still.slot !== q.slot) throw notKept('the entry changed while it was read');
