@@ -13,125 +13,22 @@ import {
   generateStreamKey,
   hexEncode,
   keyId,
-  randomBytes,
   sealedKeyId,
   sha256,
   tweetnaclEd25519,
   utf8Encode,
 } from '@hale/crypto';
-import {
-  MIN_CHUNK_BYTES,
-  SUPPORTED_VERSIONS,
-  type HttpBlobCreateRequest,
-  type HttpBlobManifestResponse,
-} from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { AtRestError } from '../store/at-rest-encryption';
 import { closeDeviceDb, openDeviceDb, type DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
 import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { createFiles, isFileError, type FilesHttpApi, type FilesQueueDeps } from './files';
+import { memoryBlobServer, type BlobCall } from './memory-blob-server.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
 const STREAM = `${ACCOUNT}/document`;
-
-/** A blob server in memory; `refuse` answers the next call of a name with that error instead. */
-const memoryServer = () => {
-  const manifests = new Map<string, HttpBlobCreateRequest>();
-  const chunks = new Map<string, Uint8Array>();
-  const deleted = new Set<string>();
-  const calls: string[] = [];
-  const refuse = new Map<string, HaleClientError>();
-  const holds = new Map<string, { reached: () => void; released: Promise<void> }>();
-  const hold = (call: string) => {
-    let reached!: () => void;
-    let release!: () => void;
-    const atHold = new Promise<void>((r) => (reached = r));
-    holds.set(call, { reached, released: new Promise<void>((r) => (release = r)) });
-    return { reached: atHold, release };
-  };
-  const have = (blobId: string): number[] =>
-    [...chunks.keys()]
-      .filter((k) => k.startsWith(`${blobId}/`))
-      .map((k) => Number(k.split('/')[1]))
-      .sort((a, b) => a - b);
-  const step = (call: string): void => {
-    calls.push(call);
-    const error = refuse.get(call);
-    if (error) {
-      refuse.delete(call);
-      throw error;
-    }
-  };
-  const manifest = (blobId: string): HttpBlobCreateRequest => {
-    const m = manifests.get(blobId);
-    if (!m) throw new HaleClientError({ code: 'NOT_FOUND', message: 'blob not found', status: 404 });
-    return m;
-  };
-  const api: FilesHttpApi = {
-    serverInfo: async () => ({
-      serverId: 'srv_test',
-      publicKey: base64urlEncode(randomBytes(32)),
-      versions: [...SUPPORTED_VERSIONS],
-    }),
-    challenge: async () => ({
-      challengeId: base64urlEncode(randomBytes(16)),
-      nonce: base64urlEncode(randomBytes(32)),
-      serverId: 'srv_test',
-      expiresAt: new Date(Date.now() + 60_000).toISOString(),
-    }),
-    session: async () => ({
-      token: 'tok_0123456789abcdef',
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    }),
-    createBlob: async (body) => {
-      step('createBlob');
-      if (deleted.has(body.blobId)) {
-        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted already', status: 410 });
-      }
-      const held = manifests.get(body.blobId);
-      // As the server's store: the same manifest again answers what it holds, another one is refused.
-      if (held && JSON.stringify(held.digests) !== JSON.stringify(body.digests)) {
-        throw new HaleClientError({ code: 'ALREADY_EXISTS', message: 'other manifest', status: 409 });
-      }
-      if (!held) manifests.set(body.blobId, body);
-      return { blobId: body.blobId, have: have(body.blobId) };
-    },
-    putChunk: async (blobId, index, bytes) => {
-      step(`putChunk ${index}`);
-      manifest(blobId);
-      chunks.set(`${blobId}/${index}`, bytes.slice());
-      const h = holds.get(`putChunk ${index}`);
-      if (h) {
-        holds.delete(`putChunk ${index}`);
-        h.reached();
-        await h.released;
-      }
-      return { have: have(blobId) };
-    },
-    getBlob: async (blobId): Promise<HttpBlobManifestResponse> => {
-      step('getBlob');
-      const m = manifest(blobId);
-      const held = have(blobId);
-      return { ...m, have: held, complete: held.length === m.chunkCount };
-    },
-    getChunk: async (blobId, index) => {
-      step(`getChunk ${index}`);
-      const bytes = chunks.get(`${blobId}/${index}`);
-      if (!bytes) throw new HaleClientError({ code: 'NOT_FOUND', message: 'chunk not stored', status: 404 });
-      return bytes.slice();
-    },
-    deleteBlob: async (blobId) => {
-      step('deleteBlob');
-      const m = manifest(blobId);
-      manifests.delete(blobId);
-      deleted.add(blobId);
-      for (const i of have(blobId)) chunks.delete(`${blobId}/${i}`);
-      return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
-    },
-  };
-  return { api, manifests, chunks, calls, refuse, hold };
-};
 
 /** Device metadata over a Map (as RxDB local documents would hold it, values as JSON). */
 const mapMeta = (store = new Map<string, string>()) => ({
@@ -234,7 +131,7 @@ const chunkKeys = (store: Map<string, string>): string[] =>
 
 describe('files.enqueue: the offline upload queue', () => {
   it('answers the FileRef offline, serves the bytes from the queue, and uploads once online', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta);
     const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 100);
@@ -266,7 +163,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('survives a restart: a file queued by a closed session is uploaded by the next one', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     const keyring = keyringOf([generateStreamKey()]);
     const first = device(server.api, meta, { keyring });
@@ -281,13 +178,13 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('a crash after the last chunk, before the removal, re-announces the same blob: one blob', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const keyring = keyringOf([generateStreamKey()]);
     const first = device(server.api, meta, { keyring });
     const bytes = fileBytes(MIN_CHUNK_BYTES + 10);
     const ref = await first.files.enqueue(input(bytes));
-    const last = server.hold('putChunk 1');
+    const last = server.hold('putChunk 1', 'after');
     first.set(true);
     await last.reached;
     // The device's store as a crash would leave it: every chunk on the server, the file still queued.
@@ -308,7 +205,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('seals at upload time under the key the stream writes with then', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     const keyring = keyringOf([generateStreamKey()]);
     const d = device(server.api, meta, { keyring });
@@ -322,14 +219,14 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('re-keyed after sealing: sealed anew if the server holds nothing, else finished as announced', async () => {
-    const cutOff = async (call: string) => {
-      const server = memoryServer();
+    const cutOff = async (call: BlobCall) => {
+      const server = memoryBlobServer();
       const { meta } = mapMeta();
       const keyring = keyringOf([generateStreamKey()]);
       const d = device(server.api, meta, { keyring });
       const bytes = fileBytes(500, call.length);
       const ref = await d.files.enqueue(input(bytes));
-      server.refuse.set(call, new HaleClientError({ code: 'NETWORK', message: 'reset', status: 0 }));
+      server.refuseNext(call);
       d.set(true);
       await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', `cut off at ${call}`);
       d.set(false);
@@ -352,10 +249,10 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('after a failure that can pass, retries with backoff and reports the last error meanwhile', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     const d = device(server.api, meta, { online: true });
-    server.refuse.set(
+    server.refuseNext(
       'createBlob',
       new HaleClientError({ code: 'RATE_LIMITED', message: 'slow down', status: 429, retry: true }),
     );
@@ -373,10 +270,10 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('a refusal for good is reported once and kept listed until cancelled; cancel removes the bytes', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta, { online: true });
-    server.refuse.set(
+    server.refuseNext(
       'createBlob',
       new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'over quota', status: 413, retry: false }),
     );
@@ -398,7 +295,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('a refusal for good that cannot be marked (the store refuses writes) waits with backoff, not in a loop', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta: inner } = mapMeta();
     // The write that would mark the file failed is refused (the sealing before it is stored).
     const meta: DeviceMeta = {
@@ -438,10 +335,10 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('retryUpload queues a failed file again', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     const d = device(server.api, meta, { online: true });
-    server.refuse.set(
+    server.refuseNext(
       'createBlob',
       new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'over quota', status: 413, retry: false }),
     );
@@ -453,7 +350,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('a provider whose write access ended: NO_KEY is a refusal for good', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     let ended = false;
     const d = device(server.api, meta, {
@@ -472,7 +369,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('files.delete of a queued FileRef cancels it; nothing is uploaded', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta);
     const ref = await d.files.enqueue(input(fileBytes(100)));
@@ -487,7 +384,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('a full queue refuses with QUEUE_FULL and stores nothing', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta, { bounds: { uploads: 2, bytes: 1500 } });
     await d.files.enqueue(input(fileBytes(1000)));
@@ -503,7 +400,7 @@ describe('files.enqueue: the offline upload queue', () => {
   });
 
   it('nothing is uploaded once the session is locked or closed; the file stays queued', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta);
     await d.files.enqueue(input(fileBytes(100)));
@@ -531,7 +428,7 @@ describe('the queue on a real device database', () => {
     });
     dbs.push(db);
     const meta = createDeviceMeta(deviceMetaStore(db));
-    const d = device(memoryServer().api, meta);
+    const d = device(memoryBlobServer().api, meta);
     const marker = `lab-report-plaintext-${Math.random().toString(36).slice(2)}`;
     const bytes = utf8Encode(marker.repeat(40));
     const ref = await d.files.enqueue({ ...input(bytes), fileName: `name-${marker}.jpg` });
@@ -581,7 +478,7 @@ const errorOf = async (p: Promise<unknown>): Promise<unknown> =>
 
 describe('a queued file whose bytes on the device cannot be read', () => {
   it('get: a failed read is STORAGE_FAILED (retry when it may pass), bytes that read but differ HASH_MISMATCH', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta: inner, store } = mapMeta();
     const { meta, fail } = faultyMeta(inner);
     const d = device(server.api, meta);
@@ -611,7 +508,7 @@ describe('a queued file whose bytes on the device cannot be read', () => {
   });
 
   it('upload: a read that fails once waits with backoff (STORAGE_FAILED) and is uploaded on the retry', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta: inner } = mapMeta();
     const { meta, fail } = faultyMeta(inner);
     const d = device(server.api, meta);
@@ -635,7 +532,7 @@ describe('a queued file whose bytes on the device cannot be read', () => {
 
   it('upload: a plaintext chunk lost before sealing fails for good, saying what to do, nothing sent', async () => {
     for (const lose of ['removed', 'not opening'] as const) {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const { meta: inner, store } = mapMeta();
       const { meta, fail } = faultyMeta(inner);
       const d = device(server.api, meta);
@@ -653,13 +550,13 @@ describe('a queued file whose bytes on the device cannot be read', () => {
   });
 
   /** A file sealed and cut off at `call` (the connection dropped), then sealed chunk `lost` removed here. */
-  const sealedThenLost = async (call: string, lost: number, options: { plainToo?: boolean } = {}) => {
-    const server = memoryServer();
+  const sealedThenLost = async (call: BlobCall, lost: number, options: { plainToo?: boolean } = {}) => {
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const d = device(server.api, meta);
     const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10, lost + call.length);
     const ref = await d.files.enqueue(input(bytes));
-    server.refuse.set(call, new HaleClientError({ code: 'NETWORK', message: 'reset', status: 0 }));
+    server.refuseNext(call);
     d.set(true);
     await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', `cut off at ${call}`);
     d.set(false);
@@ -739,7 +636,7 @@ describe('an announce of an earlier session arriving after a re-sealing (ALREADY
   };
 
   it('re-sealed under a new key meanwhile (a server that does not refuse the late one): stuck, said so', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta } = mapMeta();
     const keyring = keyringOf([generateStreamKey()]);
     const late = lateFirstAnnounce(server.api);
@@ -765,7 +662,7 @@ describe('an announce of an earlier session arriving after a re-sealing (ALREADY
   });
 
   it('the server holds the whole file an earlier copy of this store sealed: adopted, done', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const { meta, store } = mapMeta();
     const keyring = keyringOf([generateStreamKey()]);
     const queued = device(server.api, meta, { keyring });

@@ -8,125 +8,21 @@
 // whose versions include BLOB_EPOCH_VERSION (an older one refuses the field); without it nothing checks.
 import { describe, expect, it } from 'vitest';
 import {
-  base64urlEncode,
   generateDeviceKeys,
   generateStreamKey,
   hexEncode,
   keyId,
-  randomBytes,
   sealedKeyId,
   sha256,
   tweetnaclEd25519,
 } from '@hale/crypto';
-import {
-  BLOB_EPOCH_VERSION,
-  MIN_CHUNK_BYTES,
-  SUPPORTED_VERSIONS,
-  type HttpBlobCreateRequest,
-  type HttpBlobManifestResponse,
-} from '@hale/protocol';
+import { BLOB_EPOCH_VERSION, MIN_CHUNK_BYTES, SUPPORTED_VERSIONS } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { createDeviceMeta } from '../session/device-meta';
 import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
+import { memoryBlobServer, type MemoryBlobServer } from './memory-blob-server.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
-
-/**
- * A blob server in memory that knows the stream's current key epoch (`epoch.current`) and speaks
- * `versions` (`GET /v1/server`). Like the real one: below BLOB_EPOCH_VERSION its request schema has no
- * `epoch` (an announce carrying one is BAD_MESSAGE) and it stores every new manifest; from it, a new
- * manifest naming an epoch is compared, one naming none stored unchecked.
- */
-const epochServer = (versions: readonly number[] = SUPPORTED_VERSIONS) => {
-  const epoch = { current: 0 };
-  const manifests = new Map<string, HttpBlobCreateRequest>();
-  const chunks = new Map<string, Uint8Array>();
-  const deleted = new Set<string>();
-  const calls: string[] = [];
-  /** Every announce as sent. */
-  const announced: HttpBlobCreateRequest[] = [];
-  const checksEpoch = versions.includes(BLOB_EPOCH_VERSION);
-  const have = (blobId: string): number[] =>
-    [...chunks.keys()]
-      .filter((k) => k.startsWith(`${blobId}/`))
-      .map((k) => Number(k.split('/')[1]))
-      .sort((a, b) => a - b);
-  const manifest = (blobId: string): HttpBlobCreateRequest => {
-    const m = manifests.get(blobId);
-    if (m) return m;
-    if (deleted.has(blobId)) {
-      throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
-    }
-    throw new HaleClientError({ code: 'NOT_FOUND', message: 'never stored', status: 404 });
-  };
-  const api: FilesHttpApi = {
-    challenge: async () => ({
-      challengeId: base64urlEncode(randomBytes(16)),
-      nonce: base64urlEncode(randomBytes(32)),
-      serverId: 'srv_test',
-      expiresAt: new Date(Date.now() + 60_000).toISOString(),
-    }),
-    session: async () => ({
-      token: 'tok_0123456789abcdef',
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    }),
-    serverInfo: async () => {
-      calls.push('serverInfo');
-      return { serverId: 'srv_test', publicKey: base64urlEncode(randomBytes(32)), versions: [...versions] };
-    },
-    createBlob: async (body) => {
-      calls.push(`createBlob ${body.epoch}`);
-      announced.push(structuredClone(body));
-      if (!checksEpoch && 'epoch' in body) {
-        throw new HaleClientError({ code: 'BAD_MESSAGE', message: 'unknown property epoch', status: 400 });
-      }
-      if (deleted.has(body.blobId)) {
-        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted', status: 410 });
-      }
-      // A stored manifest resumes; a new one only under the current epoch (sync-server blobs.ts).
-      if (!manifests.has(body.blobId)) {
-        if (body.epoch !== undefined && body.epoch !== epoch.current) {
-          throw new HaleClientError({
-            code: 'STALE_EPOCH',
-            message: 'stale',
-            status: 409,
-            details: { epoch: epoch.current },
-          });
-        }
-        manifests.set(body.blobId, body);
-      }
-      return { blobId: body.blobId, have: have(body.blobId) };
-    },
-    putChunk: async (blobId, index, bytes) => {
-      calls.push(`putChunk ${index}`);
-      manifest(blobId);
-      chunks.set(`${blobId}/${index}`, bytes.slice());
-      return { have: have(blobId) };
-    },
-    getBlob: async (blobId): Promise<HttpBlobManifestResponse> => {
-      calls.push('getBlob');
-      const { epoch: _sealedUnder, ...m } = manifest(blobId);
-      const held = have(blobId);
-      return { ...m, have: held, complete: held.length === m.chunkCount };
-    },
-    getChunk: async (blobId, index) => {
-      calls.push(`getChunk ${index}`);
-      manifest(blobId);
-      const bytes = chunks.get(`${blobId}/${index}`);
-      if (!bytes) throw new HaleClientError({ code: 'NOT_FOUND', message: 'chunk not stored', status: 404 });
-      return bytes.slice();
-    },
-    deleteBlob: async (blobId) => {
-      calls.push('deleteBlob');
-      const m = manifest(blobId);
-      manifests.delete(blobId);
-      deleted.add(blobId);
-      for (const i of have(blobId)) chunks.delete(`${blobId}/${i}`);
-      return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
-    },
-  };
-  return { api, epoch, manifests, chunks, calls, deleted, announced };
-};
 
 /**
  * A keyring that knows the first `known` of the stream's keys (epoch = index) and writes with the last of
@@ -213,7 +109,7 @@ const input = (bytes: Uint8Array) => ({
 });
 
 /** The key id every stored chunk of `blobId` is sealed under. */
-const sealedUnder = (server: ReturnType<typeof epochServer>, blobId: string): string[] =>
+const sealedUnder = (server: MemoryBlobServer, blobId: string): string[] =>
   [...server.chunks.entries()]
     .filter(([k]) => k.startsWith(`${blobId}/`))
     .map(([, bytes]) => {
@@ -231,7 +127,7 @@ const until = async (check: () => boolean, what: string, ms = 3000): Promise<voi
 
 describe('files: a re-keying this device did not know of before the upload', () => {
   it('put is refused STALE_EPOCH, fetches the keys and seals anew under the current epoch', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     // Re-keyed elsewhere; this device still writes with epoch 0.
     keyring.rekey();
@@ -249,7 +145,7 @@ describe('files: a re-keying this device did not know of before the upload', () 
   });
 
   it('put gives up after MAX_PUT_ATTEMPTS announces when the keys do not come (KEY_CHANGED, retry)', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     keyring.state.stuck = true;
@@ -264,7 +160,7 @@ describe('files: a re-keying this device did not know of before the upload', () 
   });
 
   it('a resumed put checks the refreshed keys first: a kept upload under a replaced key is sealed anew', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     const { files } = filesOn(server.api, keyring);
     const bytes = fileBytes(MIN_CHUNK_BYTES * 2);
@@ -291,7 +187,7 @@ describe('files: a re-keying this device did not know of before the upload', () 
   });
 
   it('a queued upload is refused STALE_EPOCH and sealed anew under the same blob id', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     server.epoch.current = 1;
@@ -310,7 +206,7 @@ describe('files: a re-keying this device did not know of before the upload', () 
   });
 
   it('a queued upload whose keys do not come waits with backoff (bounded announces per attempt)', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     keyring.state.stuck = true;
@@ -337,7 +233,7 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
   const older = SUPPORTED_VERSIONS.filter((v) => v < BLOB_EPOCH_VERSION);
 
   it('against an older server put and the queue announce without `epoch`, asking its versions once', async () => {
-    const server = epochServer(older);
+    const server = memoryBlobServer({ versions: older, epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     const online = { value: false };
     const { files, goOnline } = filesOn(server.api, keyring, { online });
@@ -356,7 +252,7 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
   });
 
   it('against an older server a stale view goes unnoticed: the file is sealed under the replaced key', async () => {
-    const server = epochServer(older);
+    const server = memoryBlobServer({ versions: older, epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     server.epoch.current = 1;
@@ -371,7 +267,7 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
   });
 
   it('against a server of BLOB_EPOCH_VERSION the announce carries the epoch the chunks are sealed under', async () => {
-    const server = epochServer([...older, BLOB_EPOCH_VERSION]);
+    const server = memoryBlobServer({ versions: [...older, BLOB_EPOCH_VERSION], epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     keyring.rekey();
     server.epoch.current = 1;
@@ -387,7 +283,7 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
   });
 
   it('a failed read of the versions fails the put as no answer (OFFLINE, retry), announcing nothing', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     const { files } = filesOn(server.api, keyring);
     const serverInfo = server.api.serverInfo;
@@ -408,7 +304,7 @@ describe('files: the announce names its epoch only to a server of BLOB_EPOCH_VER
 
 describe('files.get: deleted or not uploaded yet', () => {
   it('DELETED for a file deleted on the server, NOT_FOUND with retry for one never stored there', async () => {
-    const server = epochServer();
+    const server = memoryBlobServer({ epoch: 0 });
     const keyring = laggingKeyring(generateStreamKey());
     const { files } = filesOn(server.api, keyring);
     const ref = await files.put(input(fileBytes(300)));

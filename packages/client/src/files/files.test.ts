@@ -11,19 +11,13 @@ import {
   generateDeviceKeys,
   generateStreamKey,
   keyId,
-  randomBytes,
   sealBytes,
   sealedKeyId,
   sha256,
   tweetnaclEd25519,
 } from '@hale/crypto';
 import { RECORD_KIND_NAMES, RECORD_KINDS, exampleRecord, validateRecord, type FileRef } from '@hale/model';
-import {
-  MIN_CHUNK_BYTES,
-  SUPPORTED_VERSIONS,
-  type HttpBlobCreateRequest,
-  type HttpBlobManifestResponse,
-} from '@hale/protocol';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { AccountError, isAccountError } from '../account/errors';
 import { KeyringError } from '../sync/keyring';
@@ -35,116 +29,12 @@ import {
   isFileError,
   type FilePutInput,
   type FilesDeps,
-  type FilesHttpApi,
   type MaybeFilesHttpApi,
 } from './files';
+import { memoryBlobServer, type MemoryBlobServer } from './memory-blob-server.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
 const STREAM = `${ACCOUNT}/document`;
-
-/** A blob server in memory: manifests, chunks, and every call made to it. */
-const memoryServer = () => {
-  const manifests = new Map<string, HttpBlobCreateRequest>();
-  const chunks = new Map<string, Uint8Array>();
-  const deleted = new Set<string>();
-  const calls: string[] = [];
-  /** Throws, instead of answering, the call `fail` names (once per name). */
-  const failures = new Set<string>();
-  /**
-   * Calls held once: `hold(call, at)` makes the next `call` wait, before its effect or after it (its answer
-   * in flight), until `release()`; `reached` settles when it waits.
-   */
-  const holds = new Map<string, { at: 'before' | 'after'; reached: () => void; released: Promise<void> }>();
-  const hold = (call: string, at: 'before' | 'after') => {
-    let reached!: () => void;
-    let release!: () => void;
-    const atHold = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    holds.set(call, { at, reached, released });
-    return { reached: atHold, release };
-  };
-  const waitIfHeld = async (call: string, at: 'before' | 'after'): Promise<void> => {
-    const h = holds.get(call);
-    if (h?.at !== at) return;
-    holds.delete(call);
-    h.reached();
-    await h.released;
-  };
-  const have = (blobId: string): number[] =>
-    [...chunks.keys()]
-      .filter((k) => k.startsWith(`${blobId}/`))
-      .map((k) => Number(k.split('/')[1]))
-      .sort((a, b) => a - b);
-  const step = (call: string): void => {
-    calls.push(call);
-    if (failures.delete(call)) {
-      throw new HaleClientError({ code: 'NETWORK', message: `${call}: connection reset`, status: 0 });
-    }
-  };
-  const manifest = (blobId: string): HttpBlobCreateRequest => {
-    const m = manifests.get(blobId);
-    if (!m) throw new HaleClientError({ code: 'NOT_FOUND', message: 'blob not found', status: 404 });
-    return m;
-  };
-  const api: FilesHttpApi = {
-    serverInfo: async () => ({
-      serverId: 'srv_test',
-      publicKey: base64urlEncode(randomBytes(32)),
-      versions: [...SUPPORTED_VERSIONS],
-    }),
-    challenge: async () => ({
-      challengeId: base64urlEncode(randomBytes(16)),
-      nonce: base64urlEncode(randomBytes(32)),
-      serverId: 'srv_test',
-      expiresAt: new Date(Date.now() + 60_000).toISOString(),
-    }),
-    session: async () => ({
-      token: 'tok_0123456789abcdef',
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    }),
-    createBlob: async (body) => {
-      step('createBlob');
-      if (deleted.has(body.blobId)) {
-        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted already', status: 410 });
-      }
-      if (!manifests.has(body.blobId)) manifests.set(body.blobId, body);
-      return { blobId: body.blobId, have: have(body.blobId) };
-    },
-    putChunk: async (blobId, index, bytes) => {
-      step(`putChunk ${index}`);
-      await waitIfHeld(`putChunk ${index}`, 'before');
-      manifest(blobId);
-      chunks.set(`${blobId}/${index}`, bytes.slice());
-      await waitIfHeld(`putChunk ${index}`, 'after');
-      return { have: have(blobId) };
-    },
-    getBlob: async (blobId): Promise<HttpBlobManifestResponse> => {
-      step('getBlob');
-      const m = manifest(blobId);
-      const held = have(blobId).filter((i) => i < m.chunkCount);
-      return { ...m, have: held, complete: held.length === m.chunkCount };
-    },
-    getChunk: async (blobId, index) => {
-      step(`getChunk ${index}`);
-      await waitIfHeld(`getChunk ${index}`, 'after');
-      const bytes = chunks.get(`${blobId}/${index}`);
-      if (!bytes) throw new HaleClientError({ code: 'NOT_FOUND', message: 'chunk not stored', status: 404 });
-      return bytes.slice();
-    },
-    deleteBlob: async (blobId) => {
-      step(`deleteBlob ${blobId}`);
-      if (deleted.has(blobId)) {
-        throw new HaleClientError({ code: 'BLOB_DELETED', message: 'deleted already', status: 410 });
-      }
-      const m = manifest(blobId);
-      manifests.delete(blobId);
-      deleted.add(blobId);
-      for (const i of have(blobId)) chunks.delete(`${blobId}/${i}`);
-      return { blobId, stream: m.stream, deletedAt: new Date().toISOString() };
-    },
-  };
-  return { api, manifests, chunks, calls, failures, hold };
-};
 
 /** A keyring holding `keys[e]` for epoch e of every stream, writing with the last. */
 const keyringOf = (keys: Uint8Array[]) => ({
@@ -205,12 +95,7 @@ const outcome = (attempt: Promise<unknown>): Promise<string> =>
   );
 
 /** Seals chunk `index` of `blobId` under `key` at `epoch` and serves it, its digest in the manifest too. */
-const serveChunk = (
-  server: ReturnType<typeof memoryServer>,
-  ref: FileRef,
-  index: number,
-  sealed: Uint8Array,
-): void => {
+const serveChunk = (server: MemoryBlobServer, ref: FileRef, index: number, sealed: Uint8Array): void => {
   server.chunks.set(`${ref.blobId}/${index}`, sealed);
   const m = server.manifests.get(ref.blobId)!;
   server.manifests.set(ref.blobId, {
@@ -231,7 +116,7 @@ describe('files', () => {
   });
 
   it('refuses bad input naming the field, before anything is sent', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const files = filesOn(server.api);
     const small = fileBytes(10);
     const good = await files.put(put(small));
@@ -272,7 +157,7 @@ describe('files', () => {
   });
 
   it('says why a name or type was refused in the words of the model, which refuses a name of spaces', async () => {
-    const files = filesOn(memoryServer().api);
+    const files = filesOn(memoryBlobServer().api);
     const doc = exampleRecord('HealthDocument');
     const bad = [
       ['fileName', { fileName: '   ' }],
@@ -290,7 +175,7 @@ describe('files', () => {
   });
 
   it('without an HTTP API that has the blob routes, every call says so', async () => {
-    const { api } = memoryServer();
+    const { api } = memoryBlobServer();
     const wrappedRootOnly: MaybeFilesHttpApi = { challenge: api.challenge, session: api.session };
     const ref = await filesOn(api).put(put(fileBytes(10)));
     for (const files of [filesOn(undefined), filesOn(wrappedRootOnly)]) {
@@ -301,7 +186,7 @@ describe('files', () => {
   });
 
   it('a closed session refuses LOCKED', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const state = { usable: true, locked: false };
     const files = filesOn(server.api, keyringOf([generateStreamKey()]), state);
     const ref = await files.put(put(fileBytes(10)));
@@ -311,7 +196,7 @@ describe('files', () => {
   });
 
   it('an empty file and a file of whole chunks come back as they went', async () => {
-    const files = filesOn(memoryServer().api);
+    const files = filesOn(memoryBlobServer().api);
     for (const bytes of [new Uint8Array(0), fileBytes(MIN_CHUNK_BYTES * 2)]) {
       const ref = await files.put(put(bytes));
       expect(ref.size).toBe(bytes.length);
@@ -320,7 +205,7 @@ describe('files', () => {
   });
 
   it('a manifest misstating the chunk size is refused (SIZE_MISMATCH)', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const files = filesOn(server.api);
     const ref = await files.put(put(fileBytes(MIN_CHUNK_BYTES * 3)));
     const m = server.manifests.get(ref.blobId)!;
@@ -335,7 +220,7 @@ describe('files', () => {
   });
 
   it('a blob the server holds only part of is INCOMPLETE, not to retry: the rest will not come', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const files = filesOn(server.api);
     const ref = await files.put(put(fileBytes(MIN_CHUNK_BYTES + 5)));
     server.chunks.delete(`${ref.blobId}/1`);
@@ -345,7 +230,7 @@ describe('files', () => {
   });
 
   it('a chunk sealed under another epoch of the stream, or under a key never given, is refused', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const keyring = keyringOf([generateStreamKey(), generateStreamKey()]);
     const files = filesOn(server.api, keyring);
     const ref = await files.put(put(fileBytes(MIN_CHUNK_BYTES + 5)));
@@ -375,11 +260,11 @@ describe('files', () => {
   });
 
   it('an upload cut off before the stream was re-keyed is sealed anew, not resumed', async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const keyring = keyringOf([generateStreamKey()]);
     const files = filesOn(server.api, keyring);
     const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 5);
-    server.failures.add('putChunk 1');
+    server.refuseNext('putChunk 1');
     const cut = await files.put(put(bytes)).catch((e: unknown) => e);
     expect(isFileError(cut) && [cut.code, cut.retry]).toEqual(['OFFLINE', true]);
     const first = isFileError(cut) ? cut.blobId : undefined;
@@ -402,7 +287,7 @@ describe('files', () => {
   });
 
   it("put seals the bytes as they were at the call, and leaves the caller's array as it is", async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const files = filesOn(server.api);
     const original = fileBytes(MIN_CHUNK_BYTES + 5);
     for (const bytes of [original.slice(), Buffer.from(original)]) {
@@ -420,7 +305,7 @@ describe('files', () => {
 
   describe('puts racing a re-keying and each other', () => {
     it('a second put of the same bytes after a re-keying leaves the FileRef of a put still running readable', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const keyring = keyringOf([generateStreamKey()]);
       const files = filesOn(server.api, keyring);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 2);
@@ -440,11 +325,11 @@ describe('files', () => {
     });
 
     it('a resume of an upload another put is resuming starts a blob of its own and deletes nothing', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const keyring = keyringOf([generateStreamKey()]);
       const files = filesOn(server.api, keyring);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 2);
-      server.failures.add('putChunk 1');
+      server.refuseNext('putChunk 1');
       const cut = await files.put(put(bytes)).catch((e: unknown) => e);
       const x = isFileError(cut) && cut.retry ? cut.blobId : undefined;
       expect(x).toBeDefined();
@@ -468,7 +353,7 @@ describe('files', () => {
     });
 
     it('a stream re-keyed during the upload: the blob is deleted and the FileRef names one under the new key', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const keyring = keyringOf([generateStreamKey()]);
       const files = filesOn(server.api, keyring);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 2);
@@ -489,7 +374,7 @@ describe('files', () => {
     });
 
     it(`re-keyed during each of ${MAX_PUT_ATTEMPTS} uploads: KEY_CHANGED, every upload deleted`, async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const keyring = keyringOf([generateStreamKey()]);
       const inner = server.api.putChunk;
       server.api.putChunk = async (blobId, index, bytes, t) => {
@@ -509,7 +394,7 @@ describe('files', () => {
     });
 
     it('no write key after the upload (a re-keying not confirmed yet): NO_KEY, the upload deleted', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const keyring = keyringOf([generateStreamKey()]);
       let writable = true;
       const inner = server.api.putChunk;
@@ -529,7 +414,7 @@ describe('files', () => {
 
   describe('each put its own blob; a resume only when asked', () => {
     it('two puts of the same bytes at the same time get two blobs: deleting one leaves the other', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const files = filesOn(server.api);
       const bytes = fileBytes(MIN_CHUNK_BYTES + 5);
       const [one, two] = await Promise.all([files.put(put(bytes)), files.put(put(bytes))]);
@@ -539,10 +424,10 @@ describe('files', () => {
     });
 
     it("resumeBlobId resumes the cut-off upload, sending only what the server lacks; a put without it doesn't", async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const files = filesOn(server.api);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 5);
-      server.failures.add('putChunk 1');
+      server.refuseNext('putChunk 1');
       const cut = await files.put(put(bytes)).catch((e: unknown) => e);
       const x = isFileError(cut) && cut.retry ? cut.blobId : undefined;
 
@@ -564,13 +449,9 @@ describe('files', () => {
     });
 
     it('kept uploads are bounded in count and bytes, the oldest dropped first, the latest always kept', async () => {
-      const cutOff = async (
-        files: ReturnType<typeof filesOn>,
-        server: ReturnType<typeof memoryServer>,
-        seed: number,
-      ) => {
+      const cutOff = async (files: ReturnType<typeof filesOn>, server: MemoryBlobServer, seed: number) => {
         const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + seed);
-        server.failures.add('putChunk 1');
+        server.refuseNext('putChunk 1');
         const e = await files.put(put(bytes)).catch((error: unknown) => error);
         return { bytes, blobId: isFileError(e) && e.retry ? e.blobId! : 'none' };
       };
@@ -582,7 +463,7 @@ describe('files', () => {
         (await files.put(put(cut.bytes, { resumeBlobId: cut.blobId }))).blobId === cut.blobId;
 
       // Count: two kept; of three cut off, the oldest is dropped.
-      let server = memoryServer();
+      let server = memoryBlobServer();
       let files = filesOn(server.api, undefined, undefined, { uploads: 2, bytes: 1 << 30 });
       let cuts = [
         await cutOff(files, server, 1),
@@ -597,20 +478,20 @@ describe('files', () => {
 
       // Bytes: each cut-off upload holds a whole chunk and a few bytes unconfirmed; room for one and a half
       // chunks keeps only the latest.
-      server = memoryServer();
+      server = memoryBlobServer();
       files = filesOn(server.api, undefined, undefined, { uploads: 10, bytes: MIN_CHUNK_BYTES * 1.5 });
       cuts = [await cutOff(files, server, 1), await cutOff(files, server, 2)];
       expect([await resumes(files, cuts[0]!), await resumes(files, cuts[1]!)]).toEqual([false, true]);
 
       // No room at all: the one just cut off is still kept.
-      server = memoryServer();
+      server = memoryBlobServer();
       files = filesOn(server.api, undefined, undefined, { uploads: 0, bytes: 0 });
       expect(await resumes(files, await cutOff(files, server, 1))).toBe(true);
     });
   });
 
   it("delete refuses a blob the server files in another stream than the record's, and deletes nothing", async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const files = filesOn(server.api);
     const bytes = fileBytes(MIN_CHUNK_BYTES + 5);
     // A document's file, named in a message attachment (a grantee with write consent to messages can).
@@ -627,7 +508,7 @@ describe('files', () => {
   });
 
   it("the keyring's failures come out as FileError naming the blob; LOCKED as it is", async () => {
-    const server = memoryServer();
+    const server = memoryBlobServer();
     const keyring = keyringOf([generateStreamKey()]);
     const ref = await filesOn(server.api, keyring).put(put(fileBytes(10)));
     const failing = (error: Error) =>
@@ -674,7 +555,7 @@ describe('files', () => {
     });
 
     it('of an upload: nothing more is sent', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const state = { usable: true, locked: false };
       const files = filesOn(server.api, keyringOf([generateStreamKey()]), state);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 3);
@@ -689,7 +570,7 @@ describe('files', () => {
     });
 
     it('of a download: nothing more is fetched, the bytes assembled are zeroed and not returned', async () => {
-      const server = memoryServer();
+      const server = memoryBlobServer();
       const state = { usable: true, locked: false };
       const files = filesOn(server.api, keyringOf([generateStreamKey()]), state);
       const bytes = fileBytes(MIN_CHUNK_BYTES * 3);
