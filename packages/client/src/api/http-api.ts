@@ -77,7 +77,7 @@ import {
   type HttpWrappingKeyResponse,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire, type HaleClientErrorCode } from './errors';
-import { timerMs } from '../util/timer-ms';
+import { startTimeLimit, timerMs, type TimeLimit } from '../util/timer-ms';
 
 /** The part of a WHATWG body stream reader the client uses. */
 export interface BodyReaderLike {
@@ -268,14 +268,9 @@ function requestPath(name: RouteName, route: HttpRoute, call: CallOptions): stri
 }
 
 /** When the call must have its whole answer, and how it stops waiting when that passes. */
-interface Deadline {
+interface Deadline extends TimeLimit {
   readonly ms: number;
   readonly signal: AbortSignal | undefined;
-  /** `pending`, unless the time runs out first: then it rejects (and `expired()` says why). */
-  within<T>(pending: Promise<T>): Promise<T>;
-  expired(): boolean;
-  /** Clears the timer: the call is over. */
-  end(): void;
 }
 
 /** The route's 2xx status (201 for creations), 200 when the route declares none (raw answers). */
@@ -434,31 +429,17 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const doFetch = options.fetch;
   const timeoutMs = timerMs('timeoutMs', options.timeoutMs ?? HTTP_TIMEOUT_MS);
   const chunkTimeoutMs = timerMs('chunkTimeoutMs', options.chunkTimeoutMs ?? CHUNK_TIMEOUT_MS);
-  const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
-  const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
 
   function startDeadline(name: RouteName): Deadline {
     const ms = name === 'getChunk' || name === 'putChunk' ? chunkTimeoutMs : timeoutMs;
     const controller = typeof AbortController === 'function' ? new AbortController() : undefined;
-    let expired = false;
-    let expire: (reason: Error) => void = () => undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      expire = reject;
-    });
-    // Rejected once the time is up, whether or not anything still waits on it.
-    timeout.catch(() => undefined);
-    const handle = setTimer(() => {
-      expired = true;
-      expire(new Error('time limit passed'));
-      controller?.abort();
-    }, ms);
-    return {
+    const limit = startTimeLimit(
       ms,
-      signal: controller?.signal,
-      within: <T>(pending: Promise<T>) => Promise.race([pending, timeout]),
-      expired: () => expired,
-      end: () => clearTimer(handle),
-    };
+      options,
+      () => new Error('time limit passed'),
+      () => controller?.abort(),
+    );
+    return { ms, signal: controller?.signal, ...limit };
   }
 
   /** Runs one call under its deadline, cleared however the call ends. */

@@ -28,8 +28,8 @@ import { CHALLENGE_TTL_MS, SESSION_TTL_MS, authSignaturePayload } from '@hale/pr
 import { base64urlEncode, isAllZero, signCanonical, type Ed25519 } from '@hale/crypto';
 import { AccountError } from '../account/errors';
 import { HaleClientError, isHaleClientError } from './errors';
-import type { HttpApi } from './http-api';
-import { timerMs } from '../util/timer-ms';
+import { HTTP_TIMEOUT_MS, type HttpApi } from './http-api';
+import { startTimeLimit, timerMs } from '../util/timer-ms';
 
 /** Renew this long before the token expires (or at 90 % of a shorter lifetime). */
 export const SESSION_REFRESH_MARGIN_MS = 60_000;
@@ -39,7 +39,7 @@ export const SESSION_REFRESH_MARGIN_MS = 60_000;
  * one HTTP call's default limit (HTTP_TIMEOUT_MS), so an upload or key fetch waiting on a sign-in waits no
  * longer than on any other call.
  */
-export const SIGN_IN_TIMEOUT_MS = 60_000;
+export const SIGN_IN_TIMEOUT_MS = HTTP_TIMEOUT_MS;
 
 export interface SessionDevice {
   readonly deviceId: string;
@@ -127,8 +127,6 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const { api, device, ed } = options;
   const now = options.now ?? Date.now;
   const signInTimeoutMs = timerMs('signInTimeoutMs', options.signInTimeoutMs ?? SIGN_IN_TIMEOUT_MS);
-  const setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
-  const clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
   let cached: { token: string; renewAt: number } | undefined;
   let inFlight: Promise<string> | undefined;
 
@@ -143,28 +141,24 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
   async function authenticate(): Promise<{ token: string; renewAt: number }> {
     const startedAt = now();
-    let expired = false;
-    let handle: unknown;
-    const timeout = new Promise<never>((_, reject) => {
-      handle = setTimer(() => {
-        expired = true;
-        reject(
-          new HaleClientError({
-            code: 'TIMEOUT',
-            message: `sign-in: no session within ${signInTimeoutMs} ms`,
-            status: 0,
-          }),
-        );
-      }, signInTimeoutMs);
-    });
-    const attempt = signIn(() => expired);
+    const limit = startTimeLimit(
+      signInTimeoutMs,
+      options,
+      () =>
+        new HaleClientError({
+          code: 'TIMEOUT',
+          message: `sign-in: no session within ${signInTimeoutMs} ms`,
+          status: 0,
+        }),
+    );
+    const attempt = signIn(limit.expired);
     // Whichever loses the race is left unobserved; its outcome matters to no one.
     attempt.catch(() => undefined);
     let session: Session;
     try {
-      session = await Promise.race([attempt, timeout]);
+      session = await limit.within(attempt);
     } finally {
-      clearTimer(handle);
+      limit.end();
     }
     const margin = Math.min(SESSION_REFRESH_MARGIN_MS, session.lifetimeMs / 10);
     return { token: session.token, renewAt: startedAt + session.lifetimeMs - margin };

@@ -14,3 +14,50 @@ export const timerMs = (name: string, ms: number): number => {
   }
   return ms;
 };
+
+/** Platform timers, injectable (tests drive time themselves). */
+export interface Timers {
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (handle: unknown) => void;
+}
+
+/** A running time limit (`startTimeLimit`). */
+export interface TimeLimit {
+  /** `pending`, unless the time runs out first: then it rejects with the limit's reason. */
+  readonly within: <T>(pending: Promise<T>) => Promise<T>;
+  /** Whether the time ran out. */
+  readonly expired: () => boolean;
+  /** Clears the timer: the work is over. */
+  readonly end: () => void;
+}
+
+/**
+ * Starts a limit of `ms` on `timers` (the platform's by default). When it passes, `onExpire` runs and
+ * whatever waits in `within` rejects with `reason()`; the rejection is observed here, so a limit nobody
+ * waits on any more raises nothing.
+ */
+export const startTimeLimit = (
+  ms: number,
+  timers: Timers,
+  reason: () => Error,
+  onExpire?: () => void,
+): TimeLimit => {
+  const setTimer = timers.setTimer ?? ((fn, wait) => setTimeout(fn, wait));
+  const clearTimer = timers.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  let expired = false;
+  let expire: (error: Error) => void = () => undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  timeout.catch(() => undefined);
+  const handle = setTimer(() => {
+    expired = true;
+    expire(reason());
+    onExpire?.();
+  }, ms);
+  return {
+    within: <T>(pending: Promise<T>) => Promise.race([pending, timeout]),
+    expired: () => expired,
+    end: () => clearTimer(handle),
+  };
+};
