@@ -449,6 +449,9 @@ const narrative = (value: string): DraftObject => ({
 
 const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** FHIR base64Binary: standard base64 (RFC 4648 §4) with padding. */
+export const isFhirBase64Binary = (text: string): boolean => base64.test(text);
+
 // ----------------------------------------------------------------------------------------- context
 
 type PersonType = 'Patient' | 'Practitioner' | 'RelatedPerson';
@@ -2474,7 +2477,6 @@ const walk = (
 // R4 Signature: type 1..* Coding, when 1..1 instant, who 1..1 Reference; sigFormat/targetFormat are MIME
 // codes and data base64Binary when present.
 const MIME_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(?:;.*)?$/i;
-const BASE64_BINARY_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const checkSignature = (
   signature: unknown,
@@ -2510,7 +2512,7 @@ const checkSignature = (
       issues.push({ path: `${path}.${name}`, reason: 'must be a MIME type' });
     }
   }
-  if (data !== undefined && (typeof data !== 'string' || !BASE64_BINARY_RE.test(data))) {
+  if (data !== undefined && (typeof data !== 'string' || !base64.test(data))) {
     issues.push({ path: `${path}.data`, reason: 'must be base64Binary' });
   }
   walk(signature, path, issues, references);

@@ -49,6 +49,7 @@ import {
   fhirFullUrl,
   fhirId,
   isAccountId,
+  isFhirBase64Binary,
   isIsoDateTime,
   type FhirBundle,
   type FhirJsonObject,
@@ -113,9 +114,6 @@ export interface FhirExportSigner {
 
 // ----------------------------------------------------------------------------------------- base64
 
-// FHIR's base64Binary is standard base64 (RFC 4648 §4) with padding; Hale's encoder writes base64url.
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 const toBase64 = (bytes: Uint8Array): string => {
   const url = base64urlEncode(bytes).replaceAll('-', '+').replaceAll('_', '/');
   return url + '='.repeat((4 - (url.length % 4)) % 4);
@@ -123,7 +121,7 @@ const toBase64 = (bytes: Uint8Array): string => {
 
 /** Strict: one text form per byte string (padding required, unused bits zero), else undefined. */
 const fromBase64 = (text: string, length: number): Uint8Array | undefined => {
-  if (!BASE64_RE.test(text)) return undefined;
+  if (!isFhirBase64Binary(text)) return undefined;
   const decoded = base64urlDecode(text.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_'));
   return decoded.ok && decoded.value.length === length ? decoded.value : undefined;
 };
