@@ -81,8 +81,11 @@ describe('lock(account) while its device session is open (an idle auto-lock)', (
     await allPushed(a);
     const stream = `${account.accountId}/medication`;
 
+    // Begun before the lock, signed after it: refused as locked, not as a wiped key.
+    const exportBegun = codeOf(a.exportFhir());
     lock(account);
     const outcomes = {
+      exportBegun: await exportBegun,
       add: await codeOf(a.records.add('Medication', input('Medication', { name: 'Metformin' }))),
       update: await codeOf(a.records.update('Allergy', before.id, { substance: 'Pollen' })),
       remove: await codeOf(a.records.remove(before.id)),
