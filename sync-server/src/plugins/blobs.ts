@@ -196,7 +196,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       await allow(principal, manifest.stream, 'blob-down');
       const have = await store.blobs.chunkIndexes(manifest.blobId);
       // Deleted since its manifest was read (its chunks went with it): not a manifest with nothing held.
-      if ((await store.blobs.getManifest(manifest.blobId)) === null) {
+      if (have.length === 0 && (await store.blobs.getManifest(manifest.blobId)) === null) {
         await deleted(
           principal,
           manifest.blobId,
