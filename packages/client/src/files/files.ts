@@ -97,14 +97,17 @@
  *   replaced epoch (STALE_EPOCH), so it can arrive only under the current one.
  *   get of a FileRef queued here answers the queued bytes (checked against its sha256; a copy the device
  *   store cannot read is STORAGE_FAILED, bytes that read but differ HASH_MISMATCH);
- *   delete of one cancels it. `uploadsRead` settles once the stored queue was read.
+ *   delete of one cancels it. `uploadsRead` settles once the stored queue was read; a queue stored that
+ *   cannot be read (damaged: device-meta reports it) is never written over, and enqueue then refuses
+ *   (STORAGE_FAILED, not `retry`), storing nothing.
  * - No platform API: HTTP through the injected HttpApi, hashing and sealing from @hale/crypto.
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
  * plaintext. Sealing and opening run on the calling thread, chunks one at a time.
  *
  * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds;
- * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read; get: DELETED
+ * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read, and
+ * for an enqueue onto a stored queue that cannot be read; get: DELETED
  * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
  * the device that added it); `field` for INVALID_INPUT, `serverCode` for what the server
  * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
@@ -253,7 +256,9 @@ export const FILE_ERROR_CODES = [
    * The device store could not hand out the bytes of a file queued on this device (`cause`: the queue's
    * QueuedBytesError): `retry` when its read failed (an I/O error: it may pass); not `retry` when they are
    * lost or damaged there (a chunk not stored, or one that does not open at rest). Bytes that read fine but
-   * do not match their FileRef are HASH_MISMATCH instead.
+   * do not match their FileRef are HASH_MISMATCH instead. enqueue: the upload queue stored on this device
+   * cannot be read (damaged, or the store failed when the session opened it); nothing was stored, not
+   * `retry` (this session never reads it again; it is not written over).
    */
   'STORAGE_FAILED',
 ] as const;
@@ -336,10 +341,14 @@ export interface FilesDeps {
 export interface FilesQueueDeps {
   /** The device store the queue lies in (sealed at rest). */
   readonly meta: DeviceMeta;
-  /** Whether the device is connected now (sync status `syncing` or `online`). */
+  /** Whether queued files may upload now: connected and caught up (the session: sync status `online`). */
   readonly online: () => boolean;
-  /** Calls `listener` with `online()` at once and at each change; answers a function that stops it. */
-  readonly onOnlineChange: (listener: (online: boolean) => void) => () => void;
+  /**
+   * Calls `listener` with `online()` at once and at each change, and with whether the link is up
+   * (`connected`: also while catching up, e.g. after an access change; `online` when not given): only a
+   * return after the link was down retries every waiting file at once. Answers a function that stops it.
+   */
+  readonly onOnlineChange: (listener: (online: boolean, connected?: boolean) => void) => () => void;
   /** Why this device may not write `stream` (the engine's `whyNotWritable`), or null. */
   readonly whyNotWritable?: (stream: string) => string | null;
   /** A queued file refused for good (UPLOAD_REFUSED), for the sync state's `errors`. */
@@ -786,9 +795,12 @@ export const createFiles = (deps: FilesDeps) => {
     return new FileError('TAMPERED', `get: chunk ${i}: ${message}`, { blobId });
   };
 
-  /** Refuses put's and enqueue's input (INVALID_INPUT) before anything is copied or sent. */
-  const checkInput = (input: FileEnqueueInput): void => {
-    streamOf(input);
+  /**
+   * Refuses put's and enqueue's input (INVALID_INPUT) before anything is copied or sent; answers its stream
+   * and chunk size.
+   */
+  const checkInput = (input: FileEnqueueInput): { stream: StreamId; chunkSize: number } => {
+    const stream = streamOf(input);
     const { bytes } = input;
     if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
     if (bytes.length > MAX_FILE_BYTES) {
@@ -799,20 +811,16 @@ export const createFiles = (deps: FilesDeps) => {
       throw invalid('chunkSize', `must be a whole number from ${MIN_CHUNK_BYTES} to ${DEFAULT_CHUNK_BYTES}`);
     }
     checked(NameAndType, { fileName: input.fileName, mediaType: input.mediaType }, '');
+    return { stream, chunkSize };
   };
 
   /**
    * One synchronous step from the caller's bytes to the copy and its hash (see the header). A new array,
    * not `bytes.slice()`: a Buffer's slice is a view, and the copy is zeroed at the end.
    */
-  const copyInput = (input: FileEnqueueInput) => {
-    const plain = new Uint8Array(input.bytes);
-    return {
-      stream: streamOf(input),
-      chunkSize: input.chunkSize ?? FILE_CHUNK_BYTES,
-      plain,
-      digest: hexEncode(sha256(plain)),
-    };
+  const copyInput = (bytes: Uint8Array) => {
+    const plain = new Uint8Array(bytes);
+    return { plain, digest: hexEncode(sha256(plain)) };
   };
 
   /** The manifest the server holds under a queued file's id; null when it never stored one. */
@@ -858,13 +866,8 @@ export const createFiles = (deps: FilesDeps) => {
   const adoptHeld = async (api: FilesHttpApi, entry: QueuedEntry, u: Upload, refusal: unknown) => {
     const m = await heldManifest(api, u.blobId);
     if (m === null) throw refusal;
-    if (
-      m.blobId !== u.blobId ||
-      m.stream !== u.stream ||
-      m.size !== u.size ||
-      m.chunkSize !== u.chunkSize ||
-      m.digests.length !== u.digests.length
-    ) {
+    checkPlace(m, u.blobId, u.stream, 'upload');
+    if (m.size !== u.size || m.chunkSize !== u.chunkSize || m.digests.length !== u.digests.length) {
       throw new FileError('CONTEXT_MISMATCH', `upload: the server holds another file under ${u.blobId}`, {
         blobId: u.blobId,
       });
@@ -911,22 +914,26 @@ export const createFiles = (deps: FilesDeps) => {
       const writeKeyId = keyId(write.key);
       let sealed: Array<Uint8Array | null> | null = null;
       if (sealing) {
-        const held: Array<Uint8Array | null> = [];
-        const lost: number[] = [];
-        for (let i = 0; i < count; i++) {
-          const chunk = await stored.readSealed(i).catch((e: unknown) => {
-            if (isQueuedBytesError(e, 'UNREADABLE')) return null;
-            throw fromQueued(e, 'upload', blobId);
-          });
-          if (!chunk) lost.push(i);
-          held.push(chunk);
-        }
-        // A store closed under the reads answers nothing: LOCKED, not lost.
-        assertOpen();
         const rekeyed = sealing.epoch !== write.epoch || sealing.keyId !== writeKeyId;
         // Sealed anew only if the server holds nothing under the id: once it holds the manifest it takes no
-        // other bytes under it, and records may name the id already.
-        const manifest = rekeyed || lost.length > 0 ? await heldManifest(api, blobId) : undefined;
+        // other bytes under it, and records may name the id already. Asked before the sealed chunks are
+        // read when re-keyed: holding nothing, they are not needed.
+        let manifest = rekeyed ? await heldManifest(api, blobId) : undefined;
+        const held: Array<Uint8Array | null> = [];
+        const lost: number[] = [];
+        if (manifest !== null) {
+          for (let i = 0; i < count; i++) {
+            const chunk = await stored.readSealed(i).catch((e: unknown) => {
+              if (isQueuedBytesError(e, 'UNREADABLE')) return null;
+              throw fromQueued(e, 'upload', blobId);
+            });
+            if (!chunk) lost.push(i);
+            held.push(chunk);
+          }
+          // A store closed under the reads answers nothing: LOCKED, not lost.
+          assertOpen();
+          if (manifest === undefined && lost.length > 0) manifest = await heldManifest(api, blobId);
+        }
         if (manifest === null) {
           await stored.dropSealing();
           sealing = undefined;
@@ -1031,13 +1038,14 @@ export const createFiles = (deps: FilesDeps) => {
         },
         ...(queueDeps.report ? { report: queueDeps.report } : {}),
         full: (message) => new FileError('QUEUE_FULL', message, { retry: true }),
+        unreadable: (message) => new FileError('STORAGE_FAILED', `enqueue: ${message}`),
       })
     : null;
   if (queue && queueDeps) {
     let stopListening: (() => void) | null = null;
     let stopNow = false;
-    const listen = (online: boolean): void => {
-      queue.onlineChanged(online);
+    const listen = (online: boolean, connected?: boolean): void => {
+      queue.onlineChanged(online, connected);
       if (deps.usable()) return;
       // Closed or locked: nothing more is uploaded in this session (see upload-queue.ts).
       stopNow = true;
@@ -1081,11 +1089,11 @@ export const createFiles = (deps: FilesDeps) => {
       assertOpen();
       const api = requireApi();
       const { resumeBlobId } = input;
-      checkInput(input);
+      const { stream, chunkSize } = checkInput(input);
       if (resumeBlobId !== undefined && !(typeof resumeBlobId === 'string' && isRecordId(resumeBlobId))) {
         throw invalid('resumeBlobId', 'must be the blobId of a FileError an earlier put failed with');
       }
-      const { stream, chunkSize, plain, digest } = copyInput(input);
+      const { plain, digest } = copyInput(input.bytes);
       const file = { stream, chunkSize, size: plain.length, sha256: digest };
       /** The upload this put owns: kept if the put fails with `retry`. */
       let current = resumeBlobId === undefined ? null : claim(resumeBlobId, file);
@@ -1171,24 +1179,25 @@ export const createFiles = (deps: FilesDeps) => {
      * Queues the file on this device and answers its FileRef at once, without a connection: sealed under
      * the stream's write key and uploaded when the device is online (upload-queue.ts). Refused, with
      * nothing stored: input as put's (INVALID_INPUT), a stream this device may not write (FORBIDDEN), a
-     * full queue (QUEUE_FULL).
+     * full queue (QUEUE_FULL), a stored queue that cannot be read (STORAGE_FAILED, not `retry`).
      */
     async enqueue(input: FileEnqueueInput): Promise<FileRef> {
       assertOpen();
       requireApi();
-      checkInput(input);
-      const { stream, chunkSize, plain, digest } = copyInput(input);
+      const { stream, chunkSize } = checkInput(input);
+      // Refused before the bytes are copied and hashed (up to MAX_FILE_BYTES of work).
+      const why = queueDeps?.whyNotWritable?.(stream);
+      if (why) {
+        throw new FileError(
+          'FORBIDDEN',
+          `enqueue: this device may not write ${stream} (${why}); nothing was stored`,
+        );
+      }
+      if (!queue) {
+        throw new FileError('QUEUE_FULL', 'enqueue: this files API has no device store to queue in');
+      }
+      const { plain, digest } = copyInput(input.bytes);
       try {
-        const why = queueDeps?.whyNotWritable?.(stream);
-        if (why) {
-          throw new FileError(
-            'FORBIDDEN',
-            `enqueue: this device may not write ${stream} (${why}); nothing was stored`,
-          );
-        }
-        if (!queue) {
-          throw new FileError('QUEUE_FULL', 'enqueue: this files API has no device store to queue in');
-        }
         const ref: FileRef = {
           blobId: newBlobId(),
           fileName: input.fileName,

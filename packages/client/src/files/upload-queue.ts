@@ -31,13 +31,16 @@
  *   start, which only re-announces the same manifest: one blob, never two.
  * - Uploads run only while `online()` (the session: connected and caught up, so that the keyring took this
  *   connection's stream epochs first) and `usable()` (not locked, not closed), one file at a time, at
- *   start, when the connection comes back (`onlineChanged(true)`, which retries every waiting file at once),
- *   and after a failure that can pass with backoff (`retry`: base doubling up to max, kept in memory: a
- *   new session tries at once). A refusal for good (`verdict` 'failed') is stored with the entry, reported
+ *   start, when the connection comes back (`onlineChanged(true)` after the link was down: a reconnect,
+ *   which retries every waiting file at once), and after a failure that can pass with backoff (`retry`:
+ *   base doubling up to max, kept in memory: a new session tries at once). Catching up again on a link
+ *   that stayed up (an access change: `onlineChanged(false, true)`, then `true`) is no reconnect: each
+ *   waiting file keeps its backoff. A refusal for good (`verdict` 'failed') is stored with the entry, reported
  *   (`report`) once, and never retried by itself: the file stays listed until `cancel` or `retry` (or
  *   the purge of its stream when access ends, which files.ts runs as a `cancel`).
- * - `stop()` (close, lock) clears the timer; the upload under way fails at its next request (files.ts
- *   asserts the session is usable before each) and the file stays queued for the next session.
+ * - Once not `usable()` (close, lock; seen at the next `onlineChanged`) the queue stops: the timer is
+ *   cleared, nothing more starts; the upload under way fails at its next request (files.ts asserts the
+ *   session is usable before each) and the file stays queued for the next session.
  * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
  *   blob is deleted on the server, best effort (an upload under way is deleted when it ends). Failing
  *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
@@ -45,13 +48,14 @@
  * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
  * - A chunk is handed out (`read`, `readPlain`, `readSealed`) only as stored, or refused as what went
  *   wrong (QueuedBytesError): not stored (MISSING), stored but never readable (UNREADABLE: it fails to
- *   open at rest, or is not a chunk's text), a failed read of the store that may pass (READ_FAILED), or
+ *   open at rest, or is not a chunk's text, which device-meta reports as META_INVALID), a failed read of the store that may pass (READ_FAILED), or
  *   read fine but not the FileRef's bytes (MISMATCH). A chunk read is never taken for wrong bytes.
  * - `uploads$` lists every entry, failed ones included (the session counts them as SyncState
  *   `pendingUploads`); it lists nothing before `ready` settled, which the session awaits before it opens.
  * Failure modes: the store's errors reject enqueue, cancel and retry as they come; an index that does not
- * match its schema (reported by device-meta as META_INVALID) leaves the queue empty in memory and refuses
- * enqueues (it is never written over); a refusal for good whose mark cannot be written waits with backoff
+ * match its schema (reported by device-meta as META_INVALID), or that the store fails to read, leaves the
+ * queue empty in memory and refuses enqueues (`unreadable`, FileError STORAGE_FAILED; it is never written
+ * over); a refusal for good whose mark cannot be written waits with backoff
  * (reported when marked). What a lost or unreadable chunk does to an upload files.ts decides by what the
  * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
  * INCOMPLETE) with a message saying so, listed until cancelled.
@@ -60,8 +64,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
 import { base64urlDecode, base64urlEncode, blobChunkCount, hexEncode, sha256 } from '@hale/crypto';
 import { FileRefSchema, type FileRef } from '@hale/model';
-import { validate } from '@hale/protocol';
-import type { DeviceMeta } from '../session/device-meta';
+import { parseStreamId } from '@hale/protocol';
+import { isDeviceMetaError, type DeviceMeta } from '../session/device-meta';
 import { isAtRestError } from '../store/at-rest-encryption';
 
 /** Most files queued (see the header). */
@@ -184,6 +188,8 @@ export interface UploadQueueDeps {
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
   /** The error an enqueue past the bounds is refused with. */
   readonly full: (message: string) => Error;
+  /** The error an enqueue is refused with when the stored index cannot be read (`ready` false). */
+  readonly unreadable: (message: string) => Error;
 }
 
 export const createUploadQueue = (deps: UploadQueueDeps) => {
@@ -202,15 +208,19 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let wasOnline = false;
+  let wasConnected = false;
+  /** The link was down since uploads last ran (or never up yet): coming online then is a reconnect. */
+  let wentDown = true;
 
   const view = (e: QueuedEntry): QueuedUpload => {
     const rt = runtime.get(e.ref.blobId);
-    const slash = e.stream.indexOf('/');
+    // A malformed stream (the index's schema bounds only its length) names no one; its upload fails.
+    const place = parseStreamId(e.stream);
     return {
       blobId: e.ref.blobId,
       stream: e.stream,
-      patientId: e.stream.slice(0, slash),
-      type: e.stream.slice(slash + 1),
+      patientId: place.ok ? place.value.patientId : '',
+      type: place.ok ? place.value.type : '',
       fileName: e.ref.fileName,
       mediaType: e.ref.mediaType,
       size: e.ref.size,
@@ -255,8 +265,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   };
 
   const ready: Promise<boolean> = (async () => {
-    // `update` that changes nothing: rejects, instead of answering null, when the index is unreadable.
-    const stored = await meta.update(INDEX_KEY, QueueIndexSchema, (current) => current);
+    // Strict: an index that does not match its schema is refused, never taken for an empty queue.
+    const stored = await meta.get(INDEX_KEY, QueueIndexSchema, { strict: true });
     entries = stored ?? [];
     emit();
     await removeOrphans().catch(() => undefined);
@@ -264,15 +274,23 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   })().catch(() => false);
 
   /**
-   * A stored chunk (null: not stored). Read unchecked and checked here, not by `meta.get` (which answers a
-   * value failing its schema as absent): a chunk stored but unreadable is not one never stored.
+   * A stored chunk (null: not stored). Read strictly (a value failing its schema is reported by device-meta
+   * and refused, not answered as absent): a chunk stored but unreadable is not one never stored.
    */
   const readChunk = async (blobId: string, kind: 'p' | 's', index: number): Promise<Uint8Array | null> => {
     const what = `queued file ${blobId}: ${kind === 'p' ? 'chunk' : 'sealed chunk'} ${index}`;
-    let value: unknown;
+    const damaged = (cause?: unknown) =>
+      new QueuedBytesError(
+        'UNREADABLE',
+        blobId,
+        `${what} is not a chunk's text on this device (damaged)`,
+        cause,
+      );
+    let text: string | null;
     try {
-      value = await meta.get(chunkKey(blobId, kind, index), Type.Unknown());
+      text = await meta.get(chunkKey(blobId, kind, index), ChunkText, { strict: true });
     } catch (e) {
+      if (isDeviceMetaError(e, 'META_INVALID')) throw damaged(e);
       // A value that fails to open at rest fails every time; any other error of the store may pass.
       const lasting = isAtRestError(e, 'AT_REST_DECRYPT_FAILED');
       throw new QueuedBytesError(
@@ -282,15 +300,10 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         e,
       );
     }
-    if (value === null || value === undefined) return null;
-    const text = validate(ChunkText, value);
-    const bytes = text.ok ? base64urlDecode(text.value) : null;
-    if (bytes?.ok) return bytes.value;
-    throw new QueuedBytesError(
-      'UNREADABLE',
-      blobId,
-      `${what} is not a chunk's text on this device (damaged)`,
-    );
+    if (text === null) return null;
+    const bytes = base64urlDecode(text);
+    if (bytes.ok) return bytes.value;
+    throw damaged();
   };
 
   /** Plaintext chunk `index` of `e` as stored (null: not stored), refused when not of its length. */
@@ -479,7 +492,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     enqueue(ref: FileRef, stream: string, chunkSize: number, plain: Uint8Array): Promise<void> {
       const run = enqueueTail.then(async () => {
         if (!(await ready)) {
-          throw new Error('the upload queue on this device cannot be read; nothing was queued');
+          throw deps.unreadable('the upload queue on this device cannot be read; nothing was queued');
         }
         const bytes = entries.reduce((n, e) => n + e.ref.size, 0);
         if (entries.length >= bounds.uploads || bytes + ref.size > bounds.bytes) {
@@ -579,19 +592,26 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       return true;
     },
 
-    /** The connection came up or went down: coming up, every waiting file is tried at once. */
-    onlineChanged(online: boolean): void {
+    /**
+     * Uploads may run (`online`: connected and caught up) or not, and whether the link is up (`connected`,
+     * `online` unless given: up but catching up, e.g. after an access change). Coming online after the link
+     * was down (a reconnect), every waiting file is tried at once; after catching up on a link that stayed
+     * up, each waits for its backoff. Called again with the same values, nothing changes.
+     */
+    onlineChanged(online: boolean, connected: boolean = online): void {
       if (!deps.usable()) return stop();
-      if (online && !wasOnline) {
-        for (const rt of runtime.values()) rt.nextAt = 0;
+      if (online === wasOnline && connected === wasConnected) return;
+      const cameOnline = online && !wasOnline;
+      wasOnline = online;
+      wasConnected = connected;
+      if (!connected) wentDown = true;
+      if (cameOnline) {
+        if (wentDown) for (const rt of runtime.values()) rt.nextAt = 0;
+        wentDown = false;
         kick();
       }
-      wasOnline = online;
       if (!online) schedule();
     },
-
-    /** Starts nothing more (close, lock); the queue stays on disk. */
-    stop,
   };
 };
 

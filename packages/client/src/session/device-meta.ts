@@ -7,8 +7,10 @@
  * (RxDB keeps those until purged: store/meta-store.ts).
  *
  * Invariants: every value read back from disk is checked against its schema before use; a value that
- * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent; `update`
- * (read, change, write back) refuses it, so what could not be read is never written over.
+ * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent, or refuses it
+ * when asked to (`strict`: DeviceMetaError META_INVALID, for a caller to whom a damaged value is not one
+ * never stored); `update` (read, change, write back) refuses it, so what could not be read is never
+ * written over.
  * Writes of one key (`set`, `update`, `remove`) run one at a time, in call order, and `update`'s change is
  * given what is stored at that moment: two read-change-writes of a key never interleave (within this
  * process), so neither undoes the other. A change must not write the same key itself (it would wait for
@@ -269,8 +271,35 @@ export const META_SCHEMAS = {
   }),
 } as const satisfies Record<string, TSchema>;
 
+/** Codes of DeviceMetaError; only ever appended to. META_INVALID: a stored value fails its schema. */
+export const DEVICE_META_ERROR_CODES = ['META_INVALID'] as const;
+export type DeviceMetaErrorCode = (typeof DEVICE_META_ERROR_CODES)[number];
+
+export class DeviceMetaError extends Error {
+  readonly code: DeviceMetaErrorCode;
+  readonly key: string;
+
+  constructor(code: DeviceMetaErrorCode, key: string, message: string) {
+    super(message);
+    this.name = 'DeviceMetaError';
+    this.code = code;
+    this.key = key;
+  }
+}
+
+export const isDeviceMetaError = (e: unknown, code?: DeviceMetaErrorCode): e is DeviceMetaError =>
+  e instanceof DeviceMetaError && (code === undefined || e.code === code);
+
 export interface DeviceMeta {
-  get<S extends TSchema>(key: string, schema: S): Promise<Static<S> | null>;
+  /**
+   * The value stored under `key`, or null when nothing is. A value failing `schema` is reported
+   * (`onInvalid`) and answered as null, or with `strict` refused: DeviceMetaError META_INVALID.
+   */
+  get<S extends TSchema>(
+    key: string,
+    schema: S,
+    options?: { readonly strict?: boolean },
+  ): Promise<Static<S> | null>;
   set(key: string, value: unknown): Promise<void>;
   /**
    * Writes `change(current)` back after the key's earlier writes, and answers it; rejects, writing nothing,
@@ -330,9 +359,17 @@ export const createDeviceMeta = (raw: {
     return run;
   };
   return {
-    async get(key, schema) {
+    async get(key, schema, options) {
       const r = await read(key, schema);
-      return r.ok ? r.value : null;
+      if (r.ok) return r.value;
+      if (options?.strict) {
+        throw new DeviceMetaError(
+          'META_INVALID',
+          key,
+          `device metadata "${key}" cannot be read (${r.message})`,
+        );
+      }
+      return null;
     },
     set: (key, value) => serial([key], () => raw.write(key, value)),
     update: (key, schema, change) =>

@@ -31,6 +31,7 @@
 // pending. Record changes noted in the last moments before close() are
 // appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
+import { distinctUntilChanged, map } from 'rxjs';
 import {
   base64urlDecode,
   chooseEd25519,
@@ -66,7 +67,7 @@ import {
   type AccountDeviceInfo,
   type AccountsDevicesAnswer,
 } from '../sync/device-directory';
-import { createSyncEngine, type RemovedStream } from '../sync/engine';
+import { createSyncEngine, type NotWritableReason, type RemovedStream } from '../sync/engine';
 import type { ContentModel } from '../sync/record-codec';
 import { createRecords, isRecordsApiKind } from '../records/records';
 import { createConsent, type Consent } from '../consent/consent';
@@ -197,6 +198,11 @@ const copySecrets = (account: DeviceAccount) => {
  * then seals anew, but only a bounded number of times). `online` comes only from a pull pass asked for after it.
  */
 const connectedStatus = (status: string): boolean => status === 'online';
+/**
+ * Whether the link is up (`syncing` too): the queue retries every waiting file at once only when it comes
+ * back, not when an access change makes the engine catch up (`syncing`, then `online`) on a link that stayed.
+ */
+const linkUpStatus = (status: string): boolean => status === 'syncing' || status === 'online';
 
 const lockedWhileOpening = () =>
   new AccountError('LOCKED', 'the account was locked while its device session was opening; unlock it again');
@@ -414,6 +420,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.cryptoOffload ? { offload: options.cryptoOffload } : {}),
   });
   engineRef = engine;
+  // The account's own streams it always writes; others as far as the engine knows its access.
+  const whyNotWritable = (stream: string): NotWritableReason | null =>
+    stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream);
   invalid.report = (key, reason) =>
     engine.reportIssue({
       code: 'META_INVALID',
@@ -445,8 +454,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     deviceId: account.device.deviceId,
     now,
     assertUnlocked: assertUsable,
-    whyNotWritable: (stream) =>
-      stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream),
+    whyNotWritable,
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
       audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
@@ -490,12 +498,17 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     queue: {
       meta,
       online: () => connectedStatus(engine.state().status),
+      // Only status changes: state$ emits at every change of the sync state (counts, errors too).
       onOnlineChange: (listener) => {
-        const subscription = engine.state$.subscribe((state) => listener(connectedStatus(state.status)));
+        const subscription = engine.state$
+          .pipe(
+            map((state) => state.status),
+            distinctUntilChanged(),
+          )
+          .subscribe((status) => listener(connectedStatus(status), linkUpStatus(status)));
         return () => subscription.unsubscribe();
       },
-      whyNotWritable: (stream) =>
-        stream.startsWith(`${account.accountId}/`) ? null : engine.whyNotWritable(stream),
+      whyNotWritable,
       report: (issue) => engine.reportIssue(issue),
       onStreamPurged: (listener) => {
         purgeListeners.add(listener);
