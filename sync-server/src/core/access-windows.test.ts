@@ -4,6 +4,7 @@
 // server are in access-coalescing.test.ts.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createAccessWindows, type LoggedAccess } from './access-windows';
+import type { AccessGuard } from '../store/index';
 import type { Principal } from './access';
 
 const device = (deviceId: string, accountId = 'provider'): Principal => ({
@@ -246,5 +247,51 @@ describe('access windows: behaviours pinned before live delivery shared them', (
     await s.windows.record(A, [pull(0)]);
     expect(s.log).toHaveLength(2);
     expect(s.windows.size()).toBe(0);
+  });
+});
+
+describe('access windows: the guard of a write', () => {
+  it('decides the streams of the batch it guards: a repeat written on its own is not refused for a stream already logged', async () => {
+    const allergy = 'patient/allergy';
+    const labs = 'patient/lab-result';
+    const log: string[] = [];
+    let hold: Promise<void> | null = null;
+    const windows = createAccessWindows({
+      now: () => 0,
+      windowMs: 60_000,
+      write: async (p, events, guardOf) => {
+        if (hold) await hold;
+        // Made and checked at the write, as the service's store write does inside its transaction.
+        guardOf?.()?.check([]);
+        for (const e of events) log.push(`${p.deviceId} ${e.action} ${e.stream} ${e.count}`);
+      },
+    });
+    // The service's guard decides the streams it is given; one given none (before WriteGuard took the
+    // batch's streams) decided every stream its request served. Access to allergy ends after the first
+    // write that logged it.
+    let made = 0;
+    const guard = (streams: readonly string[] = [allergy, labs]): AccessGuard => {
+      const nth = ++made;
+      return {
+        granteeId: 'provider',
+        patientIds: ['patient'],
+        at: new Date(0).toISOString(),
+        check: () => {
+          if (nth > 1 && streams.includes(allergy)) throw new Error(`access to ${allergy} ended`);
+        },
+      };
+    };
+    await windows.record(A, [pull(1, labs)]);
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    // allergy opens a window (written); labs is a repeat in its open window, which ends meanwhile, so it
+    // is written on its own.
+    const both = windows.record(A, [pull(2, allergy), pull(3, labs)], guard);
+    windows.end(A, pull(3, labs));
+    hold = null;
+    release();
+    await expect(both).resolves.toBeUndefined();
+    expect(log).toEqual([`dev-a pull ${labs} 1`, `dev-a pull ${allergy} 2`, `dev-a pull ${labs} 3`]);
+    expect(made).toBe(2);
   });
 });

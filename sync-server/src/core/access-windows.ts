@@ -12,17 +12,22 @@
  *   rejects, no window stays open, and the caller serves nothing. So the first access of a device to a
  *   stream, an access by another device, to another stream, by another action, under another grant or on
  *   another channel, and the first access after a window ended are each in the log before they take effect.
- * - `record` may carry a guard (`WriteGuard`): the caller's access decision, taken again inside the
- *   transaction of the write that opens its windows. A refusal there is a failed write (nothing of the
- *   batch logged, no window opened, the tallies it held carried), so an access refused when it is logged is
- *   neither logged nor, by a caller that stops on the rejection, served. A repeat counted into an open
- *   window writes nothing, so no guard runs for it: its caller decides it just before `record`.
+ * - `record` may carry a guard (`WriteGuard`): the caller's access decision on the streams of a write,
+ *   taken again inside the transaction of that write (the one opening their windows). A refusal there is
+ *   a failed write (nothing of the batch logged, no window opened, the tallies it held carried), so an
+ *   access refused when it is logged is neither logged nor, by a caller that stops on the rejection,
+ *   served. Each write's guard decides only the streams that write logs: a repeat written on its own
+ *   after the call's first write committed (its window ended meanwhile) is not refused for a stream of
+ *   that first write, which is logged and served on the decision its own write took. A repeat counted
+ *   into an open window writes nothing, so no guard runs for it: its caller decides it just before
+ *   `record`.
  * - A repeat is counted into its open window in one of two ways, by the caller's choice:
  *   - `record` counts it before it is served: it resolves once the window's opening entry is committed (it
  *     waits for it when it is still being written, and is written as an opening entry of its own if that
  *     write failed or the window ended meanwhile), and only once the write of the same call (the entries
- *     opening its other events' windows) committed: a `record` that rejects counts none of its events, so
- *     a caller that withdraws the refused ones and records the rest again counts each served repeat once;
+ *     opening its other events' windows) committed: a `record` whose first write fails counts none of its
+ *     events, so a caller that withdraws the refused ones and records the rest again counts each served
+ *     repeat once (for a later write's failure, see Failure modes);
  *   - `isOpen` then `count` count it after it is served (live delivery: a page whose send fails is not
  *     counted). The caller serves one access per key at a time and does not await between the two, so the
  *     window `isOpen` saw is the one counted into; should it have ended anyway, the count is written as a
@@ -40,7 +45,10 @@
  * Failure modes: a tally whose write fails is reported through `onError` and carried into the next write
  * on its key; it is lost only if none comes, or at once if its channel is gone (`isGone`, reported so)
  * — then, and on a crash mid-window, the log under-counts the repeats of that window, never its first
- * access.
+ * access. A `record` rejects when a write of a repeat on its own (its window ended while the call's first
+ * write was in flight) fails or is refused, although that first write committed and repeats before it
+ * were counted: a caller that records those events again counts them twice (the log over-counts them by
+ * that request; it claims no access that was not served).
  */
 import type { AccessGuard } from '../store/index';
 import type { Principal } from './access';
@@ -73,11 +81,24 @@ export interface LoggedAccess {
 }
 
 /**
- * The guard a `record`'s write carries (store AccessGuard), made just before the write: the caller's
- * decision taken again inside the log's transaction. What its check throws rejects `record` as a failed
+ * The guard a `record`'s write carries (store AccessGuard), made just before the write for the streams of
+ * the entries that write holds: the caller's decision on those streams taken again inside the log's
+ * transaction. Only those: a `record` may write more than once (a repeat whose window ended while the
+ * call's first write was in flight is written on its own), and a stream an earlier write logged is served
+ * on that decision, so a later one may not refuse it. What its check throws rejects `record` as a failed
  * write does (nothing of that batch logged, no window opened), unchanged, so the caller can tell it apart.
  */
-export type WriteGuard = () => AccessGuard | undefined;
+export type WriteGuard = (streams: readonly string[]) => AccessGuard | undefined;
+
+/** `guard` bound to the streams of `batch`, for the write of that batch to make just before it writes. */
+const guardOf = (
+  guard: WriteGuard | undefined,
+  batch: readonly LoggedAccess[],
+): (() => AccessGuard | undefined) | undefined => {
+  if (guard === undefined) return undefined;
+  const streams = [...new Set(batch.map((e) => e.stream))];
+  return () => guard(streams);
+};
 
 interface Window {
   principal: Principal;
@@ -103,10 +124,15 @@ export const createAccessWindows = (options: {
   now: () => number;
   windowMs: number;
   /**
-   * Writes server entries for `events` of `principal` in one batch, in order, with `guard`'s check inside
-   * its transaction when given (`record`'s); rejects if it cannot.
+   * Writes server entries for `events` of `principal` in one batch, in order, with the check of the guard
+   * `guardOf` makes (`record`'s, for the streams of `events`) inside its transaction when given; rejects
+   * if it cannot.
    */
-  write: (principal: Principal, events: LoggedAccess[], guard?: WriteGuard) => Promise<void>;
+  write: (
+    principal: Principal,
+    events: LoggedAccess[],
+    guardOf?: () => AccessGuard | undefined,
+  ) => Promise<void>;
   onError?: (error: unknown) => void;
   /** When a window's end timer is armed: as it opens (the default), or at the first count into it. */
   timer?: 'at-open' | 'at-first-count';
@@ -238,16 +264,10 @@ export const createAccessWindows = (options: {
     guard?: WriteGuard,
   ): Promise<void> => {
     if (stopped) {
-      const each = events.filter((e) => e.count > 0);
-      if (each.length > 0) {
-        await track(
-          write(
-            p,
-            each.map((e) => ({ action: e.action, stream: e.stream, count: e.count })),
-            guard,
-          ),
-        );
-      }
+      const each = events
+        .filter((e) => e.count > 0)
+        .map((e) => ({ action: e.action, stream: e.stream, count: e.count }));
+      if (each.length > 0) await track(write(p, each, guardOf(guard, each)));
       return;
     }
     const t = now();
@@ -261,8 +281,8 @@ export const createAccessWindows = (options: {
       const key = keyOf(p, event);
       const window = windows.get(key);
       if (window && t < window.openedAt + windowMs) {
-        // Counted once this call's write (if any) committed: a `record` that rejects counts none of its
-        // events, so a caller that records the unrefused ones again counts each served repeat once.
+        // Counted once this call's write (if any) committed: a `record` whose write fails counts none of
+        // its events, so a caller that records the unrefused ones again counts each served repeat once.
         waiting.push([key, window, event]);
         continue;
       }
@@ -286,7 +306,7 @@ export const createAccessWindows = (options: {
       opened.push([key, next]);
     }
     if (batch.length > 0) {
-      const writing = track(write(p, batch, guard));
+      const writing = track(write(p, batch, guardOf(guard, batch)));
       for (const [, window] of opened) window.opening = writing;
       try {
         await writing;
@@ -317,7 +337,8 @@ export const createAccessWindows = (options: {
           () => false,
         ));
       if (ok && windows.get(key) === window) addTally(key, window, event.count);
-      // Its window failed to open or has ended: this access goes in the log on its own.
+      // Its window failed to open or has ended: this access goes in the log on its own, its guard deciding
+      // its stream only (the streams written above are logged, and served on that).
       else await record(p, [event], guard);
     }
   };

@@ -480,9 +480,9 @@ export const createHub = (options: HubOptions) => {
     const allowed = () => decideAccess(state.conn.principal, stream, 'live', state.grants, now());
     // Left dirty: the re-evaluation drops the stream if it is refused, and a grant given back meanwhile (a
     // revocation whose commit failed) lets the flush go on with it.
-    const refused = async (): Promise<false> => {
+    const refused = async (reload: Reload = 'none'): Promise<false> => {
       state.dirty.add(stream);
-      await reevaluate(state, 'none');
+      await reevaluate(state, reload);
       return false;
     };
     let decision = allowed();
@@ -510,15 +510,13 @@ export const createHub = (options: HubOptions) => {
           // store holds then (one read per window opened, none per page): that decision is the page's
           // last, so what the log holds is what is sent.
           try {
-            await live.record(p, [access], () => service.accessGuard(p, [stream], 'live'));
+            await live.record(p, [access], (streams) => service.accessGuard(p, streams, 'live'));
           } catch (error) {
             if (!isAccessEnded(error)) throw error;
             // Refused there: nothing logged, nothing sent. The grant may have ended through another
             // process, which the grants held do not show yet: the patient's are read again.
             const patientId = patientToExplain(p, stream);
-            state.dirty.add(stream);
-            await reevaluate(state, patientId === null ? 'none' : { patientIds: new Set([patientId]) });
-            return false;
+            return refused(patientId === null ? 'none' : { patientIds: new Set([patientId]) });
           }
           // Closed or unsubscribed meanwhile: logged but not sent (over, never under, by this page), and
           // no window stays open on it.

@@ -8,20 +8,24 @@
  * - A revocation tells live delivery just before it commits (`onGrantEnding`), and answers only once the
  *   grantee's connections were re-decided (`onGrantsChanged`). A read — a pull, a key fetch, a blob chunk
  *   download (blobs.ts) — decides again once what it hands out is read, in one helper (`decideAndLog`):
- *   the grants of the patients it serves are read again (one indexed read per request, not per row; none
- *   when it serves only the caller's own streams) and decided at the clock's time then; and the write
- *   that logs its access carries an access guard (`accessGuard`, through access-windows.ts `record`) that
- *   decides its streams once more inside that transaction. A stream refused at either is not logged and
- *   nothing of it is handed out: a pull lists it in `denied` with its consent code (CONSENT_REVOKED,
- *   CONSENT_EXPIRED, NO_CONSENT) with no documents and no checkpoint, a key fetch leaves its envelopes out
- *   (as it does a stream it may not fetch), a chunk download is refused with the code. A refusal in the
- *   log's transaction logs nothing of that write (and counts no repeat of it), which is written again
- *   without the refused streams (their windows end, so repeats served earlier are still tallied). So a
- *   grant revoked (by any process sharing the store) or ended while a read reads or logs hands out nothing
- *   of its stream, no pull answer holds a row committed after a revocation of the grant it is served
- *   under, and the log claims no read that was not answered. A repeat inside an open window writes
- *   nothing: the decision after the reads is its last, with nothing awaited after it but an opening write
- *   of the same window still in flight. The live hub's pages do the same with the guard it gets from
+ *   the grants of the patients whose streams it hands something of are read again (one indexed read per
+ *   request, not per row; none when it hands out nothing of another's stream) and decided at the clock's
+ *   time then; and each write that logs its access carries an access guard (`accessGuard`, through
+ *   access-windows.ts `record`) that decides the streams that write logs once more inside its transaction.
+ *   A stream refused at either is not logged and nothing of it is handed out: a pull lists it in `denied`
+ *   with its consent code (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT) with no documents and no
+ *   checkpoint, a key fetch leaves its envelopes out (as it does a stream it may not fetch), a chunk
+ *   download is refused with the code. A pulled stream whose page is empty is not decided again: it hands
+ *   out nothing to record or withdraw, and its checkpoint (where the stream stands, as of the start's
+ *   decision) lets the next pull, which decides anew, skip nothing. A refusal in the log's transaction
+ *   logs nothing of that write (and counts no repeat of it), which is written again without the refused
+ *   streams (their windows end, so repeats served earlier are still tallied). So a grant revoked (by any
+ *   process sharing the store) or ended while a read reads its stream or logs its access hands out nothing
+ *   of that stream, no pull answer holds a row committed after a revocation of the grant it is served
+ *   under, and the log claims no read that was not answered (a stream whose access is logged is served on
+ *   that write's decision: a later write of the same read, for another stream, does not withdraw it). A
+ *   repeat inside an open window writes nothing: the decision after the reads is its last, with nothing
+ *   awaited after it but an opening write of the same window still in flight. The live hub's pages do the same with the guard it gets from
  *   here (hub.ts). Pushes decide again as below; other requests (a check, listings) decide once, when
  *   they run.
  * - A decision holds at the write or the hand-out, not only at the start: a push hands the store an access
@@ -746,7 +750,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const recordGranteeAccess = async (
     p: Principal,
     events: AccessEvent[],
-    guardOf?: WriteGuard,
+    guardOf?: () => AccessGuard | undefined,
   ): Promise<void> => {
     await writeLogged(p, [], events, iso(), undefined, guardOf);
   };
@@ -815,14 +819,19 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /**
-   * The refusals of an AccessEnded, by stream, with their reasons named from the ended grants (read after
-   * the write was rolled back, so the revocation that refused it is among them).
+   * Refused decisions (stream → decision) as consent errors, their reasons named from the ended grants:
+   * those of an AccessEnded are read after the write was rolled back, so the revocation that refused it is
+   * among them.
    */
-  const refusalsOf = async (p: Principal, error: AccessEnded): Promise<Map<string, ServiceError>> => {
+  const refusalsOf = async (
+    p: Principal,
+    refused: ReadonlyMap<string, AccessDecision>,
+    at = now(),
+  ): Promise<Map<string, ServiceError>> => {
     const lookup = endedLookups();
     const out = new Map<string, ServiceError>();
-    for (const [stream, decision] of error.refused) {
-      const named = await explain(p, stream, decision, now(), lookup);
+    for (const [stream, decision] of refused) {
+      const named = await explain(p, stream, decision, at, lookup);
       // A refusal stays one whatever its reason: explain only renames it.
       if (!named.ok) out.set(stream, new ServiceError(named.code, named.message));
     }
@@ -844,14 +853,14 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       return await write(accessGuard(p, [stream], op));
     } catch (error) {
       if (!(error instanceof AccessEnded)) throw error;
-      throw (await refusalsOf(p, error)).get(stream) ?? error;
+      throw (await refusalsOf(p, error.refused)).get(stream) ?? error;
     }
   };
 
   type PullAnswer = { docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] };
 
-  /** `answer` without the streams of `refused` (stream → code), which are listed in `denied` instead. */
-  const withdraw = (answer: PullAnswer, refused: ReadonlyMap<string, ErrorCode>): PullAnswer =>
+  /** `answer` without the streams of `refused`, which are listed in `denied` instead, with their codes. */
+  const withdraw = (answer: PullAnswer, refused: ReadonlyMap<string, ServiceError>): PullAnswer =>
     refused.size === 0
       ? answer
       : {
@@ -860,8 +869,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           denied: [
             ...answer.denied,
             ...answer.streams.flatMap(({ stream }) => {
-              const code = refused.get(stream);
-              return code === undefined ? [] : [{ stream, code }];
+              const refusal = refused.get(stream);
+              return refusal === undefined ? [] : [{ stream, code: refusal.code }];
             }),
           ],
         };
@@ -870,9 +879,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    * The last steps of a read (a pull, a key fetch, a chunk download) once what it hands out is read:
    * `op` on the grantee streams of `streams` is decided again at the clock's time now, from their
    * patients' grants read again (one indexed read; none when all are `p`'s own), then `events` of the
-   * streams still allowed are logged (access-windows.ts `record`) with the guard that decides those
-   * streams once more inside the log's transaction (`accessGuard`); a refusal there logs nothing of that
-   * write, which is written again without the refused streams (their windows end, so repeats served
+   * streams still allowed are logged (access-windows.ts `record`), each write with the guard that decides
+   * the streams it logs once more inside its transaction (`accessGuard`); a refusal there logs nothing of
+   * that write, which is written again without the refused streams (their windows end, so repeats served
    * earlier are still tallied). Answers the streams refused at either, each with its consent error
    * (CONSENT_REVOKED, CONSENT_EXPIRED, NO_CONSENT, FORBIDDEN): nothing of them is logged and the caller
    * hands out nothing of them; what it hands out of the others is what the committed log covers. A
@@ -884,26 +893,26 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     streams: readonly string[],
     events: readonly RepeatableAccess[],
   ): Promise<Map<string, ServiceError>> => {
-    const refused = new Map<string, ServiceError>();
     const granted = [...new Set(streams)].filter((stream) => patientToExplain(p, stream) !== null);
-    if (granted.length === 0) return refused;
+    if (granted.length === 0) return new Map();
     const grants = await grantsFor(p, granted);
     const t = now();
-    const ended = endedLookups();
+    const decisions = new Map<string, AccessDecision>();
     for (const stream of granted) {
-      const decision = await explain(p, stream, decideAccess(p, stream, op, grants, t), t, ended);
-      if (!decision.ok) refused.set(stream, new ServiceError(decision.code, decision.message));
+      const decision = decideAccess(p, stream, op, grants, t);
+      if (!decision.ok) decisions.set(stream, decision);
     }
+    const refused = await refusalsOf(p, decisions, t);
     for (;;) {
-      const served = granted.filter((stream) => !refused.has(stream));
       const logged = events.filter((e) => !refused.has(e.stream));
       try {
-        await recordRepeatableAccess(p, logged, () => accessGuard(p, served, op));
+        // Each write's guard decides the streams that write logs (access-windows.ts WriteGuard).
+        await recordRepeatableAccess(p, logged, (written) => accessGuard(p, written, op));
         return refused;
       } catch (error) {
         if (!(error instanceof AccessEnded)) throw error;
         // Nothing of that write was logged, nor counted. Each round refuses at least one stream more.
-        const more = await refusalsOf(p, error);
+        const more = await refusalsOf(p, error.refused);
         if (more.size === 0) throw error;
         // Their windows end: repeats counted in them before were served, and their tally is written now.
         for (const e of logged) if (more.has(e.stream)) accessWindows.end(p, e);
@@ -966,16 +975,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     // Decided again now that the pages are read, and once more inside the transaction that logs the access
     // (the guard), so what is logged is what is handed out: a stream refused at either is in `denied`, not
     // logged, not served.
+    // Only the grantee streams it hands documents of: one whose page is empty hands out nothing, so nothing
+    // of it needs deciding again (its checkpoint says only where the stream stands; the next pull decides
+    // anew), and a caught-up pull reads no grants twice.
     const refused = await decideAndLog(
       p,
       'pull',
-      streams.map((s) => s.stream),
+      events.map((e) => e.stream),
       events,
     );
-    return withdraw(
-      { docs, streams, denied },
-      new Map([...refused].map(([stream, e]): [string, ErrorCode] => [stream, e.code])),
-    );
+    return withdraw({ docs, streams, denied }, refused);
   };
 
   const needsSignature = (stream: string, p: Principal): boolean => {
@@ -1141,7 +1150,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           // Access to some of its streams ended after the rows were decided (a revocation committed, a
           // grant's end passed) and nothing of the batch was written: their rows answer the consent code,
           // the others are written again without them (and without their access events).
-          const refused = await refusalsOf(p, error);
+          const refused = await refusalsOf(p, error.refused);
           kept = kept.filter((k) => {
             const doc = frame.rows[writeIndex[k]!]!.doc;
             const refusal = refused.get(doc.stream);

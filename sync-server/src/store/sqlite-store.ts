@@ -1474,17 +1474,34 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   };
 
   /**
+   * Checks the arguments of a read of `granteeId`'s grants from `patientIds` unended at `at`: those of
+   * `listUnendedFrom`, or of an access guard (`of`, naming the fields in the error).
+   */
+  const requireUnendedFrom = (granteeId: unknown, patientIds: unknown, at: unknown, of?: 'guard'): void => {
+    const field = (name: string): string => (of === undefined ? name : `${of}.${name}`);
+    requireText(granteeId, field('granteeId'));
+    requireText(at, of === undefined ? 'now' : field('at'));
+    if (!Array.isArray(patientIds)) throw invalid(`${field('patientIds')} must be an array`);
+    for (const id of patientIds) requireText(id, field('patientId'));
+  };
+  /** `granteeId`'s grants from `patientIds` unended at `at` (`grants_unrevoked_by_grantee_patient`). */
+  const unendedFrom = (
+    s: Statements,
+    granteeId: string,
+    patientIds: readonly string[],
+    at: string,
+  ): Grant[] =>
+    patientIds.length === 0
+      ? []
+      : s.grantsUnendedFromPatients.all(granteeId, JSON.stringify(patientIds), at).map(rowToGrant);
+
+  /**
    * Runs `guard` (types.ts AccessGuard) inside the caller's transaction, before it writes: the grants are
    * read under the write lock, so no revocation commits between this read and the write.
    */
   const checkGuard = (s: Statements, guard: AccessGuard | undefined): void => {
     if (guard === undefined) return;
-    const grants =
-      guard.patientIds.length === 0
-        ? []
-        : s.grantsUnendedFromPatients
-            .all(guard.granteeId, JSON.stringify(guard.patientIds), guard.at)
-            .map(rowToGrant);
+    const grants = unendedFrom(s, guard.granteeId, guard.patientIds, guard.at);
     try {
       guard.check(grants);
     } catch (error) {
@@ -1493,10 +1510,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   };
   const validateGuard = (guard: AccessGuard | undefined): void => {
     if (guard === undefined) return;
-    requireText(guard.granteeId, 'guard.granteeId');
-    requireText(guard.at, 'guard.at');
-    if (!Array.isArray(guard.patientIds)) throw invalid('guard.patientIds must be an array');
-    for (const id of guard.patientIds) requireText(id, 'guard.patientId');
+    requireUnendedFrom(guard.granteeId, guard.patientIds, guard.at, 'guard');
     if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
   };
 
@@ -2158,12 +2172,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         }),
       listUnendedFrom: (granteeId, patientIds, now) =>
         call((s) => {
-          requireText(granteeId, 'granteeId');
-          requireText(now, 'now');
-          if (!Array.isArray(patientIds)) throw invalid('patientIds must be an array');
-          for (const id of patientIds) requireText(id, 'patientId');
-          if (patientIds.length === 0) return [];
-          return s.grantsUnendedFromPatients.all(granteeId, JSON.stringify(patientIds), now).map(rowToGrant);
+          requireUnendedFrom(granteeId, patientIds, now);
+          return unendedFrom(s, granteeId, patientIds, now);
         }),
       listEnded: (of, now, limit) =>
         call((s) => {
