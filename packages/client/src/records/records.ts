@@ -29,6 +29,8 @@
 //   writes no content of this device's and is not checked.
 // Received versions are checked by the sync engine (signature, model), not by these rules.
 // `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
+// Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
+// or as 'keep'.
 // Every refusal writes nothing.
 import { map, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
@@ -60,7 +62,10 @@ export type RecordErrorCode =
   | 'NOT_STORABLE'
   | 'NOT_WRITABLE'
   | 'KIND_MISMATCH'
-  /** `add` with the id of a record this device already holds: use `update`. */
+  /**
+   * `add` with the id of a record this device already holds (use `update`), or of a deleted record of
+   * another kind or patient (use a new id).
+   */
   | 'ALREADY_EXISTS'
   /**
    * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
@@ -439,10 +444,13 @@ const successorOf = (
   held: HeldVersion | undefined,
 ): JsonObject => {
   const id = current['id'];
-  const changes: JsonObject = {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (!sameJson(value, current[key])) changes[key] = value;
-  }
+  // Built with own properties only: assigning a key `__proto__` (a patch parsed from JSON may hold one)
+  // would set the prototype and drop the key unvalidated instead of having it refused by name.
+  const changes: JsonObject = Object.fromEntries(
+    Object.entries(patch).filter(
+      ([key, value]) => !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
+    ),
+  );
   const next: JsonObject = { ...current, ...changes };
   if (kind === 'NoteSignature') signatureStep(next, current['status'], stamp, held);
   // Whoever changes a version's text is its editor.
@@ -522,9 +530,15 @@ export const createRecords = (deps: RecordsDeps) => {
     ...doc.toMutableJSON(),
     _deleted: false,
   });
+  /**
+   * The record stored under `id`. Ids reach here from untyped code too: RxDB reads anything but a string
+   * as a query, whose first match (any record) must not stand in for the one named.
+   */
+  const findById = async (id: unknown): Promise<RxDocument<DeviceRecord> | null> =>
+    typeof id === 'string' ? collection.findOne(id).exec() : null;
   // An AuditEntry in the store came from an older build's `add` (the server never took it): not shown.
   const load = async (id: string): Promise<PlainRecord | null> => {
-    const doc = await collection.findOne(id).exec();
+    const doc = await findById(id);
     return doc && !isDedicatedKind(doc.kind) ? toPlain(doc) : null;
   };
 
@@ -538,6 +552,17 @@ export const createRecords = (deps: RecordsDeps) => {
       undefined,
       reason,
     );
+  };
+
+  /**
+   * The patient `query` and `observe` list. It goes into a selector, where anything but a string (an
+   * operator object from untyped code) would match other patients' records.
+   */
+  const listedPatient = (kind: RecordKind, patientId: unknown): string => {
+    if (patientId === undefined) return deps.accountId;
+    if (typeof patientId !== 'string')
+      throw invalidField(kind, 'patientId', 'must be an account id (a string)');
+    return patientId;
   };
 
   const writer = { accountId: deps.accountId, deviceId: deps.deviceId };
@@ -613,6 +638,14 @@ export const createRecords = (deps: RecordsDeps) => {
     // re-added under the id of a deleted one continues the tombstone's counter; starting again at 1
     // would leave it unsent forever.
     const [tombstone] = await collection.storageInstance.findDocumentsById([doc.id], true);
+    // The server keeps a record per stream and id, this store per id: taking the place of another
+    // stream's (or kind's) tombstone would drop a deletion not yet sent and put one record's id on two.
+    if (tombstone?._deleted === true && (tombstone.stream !== doc.stream || tombstone.kind !== doc.kind)) {
+      throw new RecordError(
+        'ALREADY_EXISTS',
+        `id ${doc.id} is a deleted ${tombstone.kind} of ${tombstone.stream}: a new ${doc.kind} of ${doc.stream} takes a new id`,
+      );
+    }
     const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
     // The account may have been locked while the tombstone was read.
     unlocked();
@@ -645,7 +678,7 @@ export const createRecords = (deps: RecordsDeps) => {
   ): Promise<RecordOf<K> | null> => {
     unlocked();
     if (kind !== undefined) requireStorable(kind);
-    const doc = await collection.findOne(id).exec();
+    const doc = await findById(id);
     if (!doc) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
     if (kind !== undefined && doc.kind !== kind)
       throw new RecordError('KIND_MISMATCH', `${id} is a ${doc.kind}, not a ${kind}`);
@@ -803,7 +836,7 @@ export const createRecords = (deps: RecordsDeps) => {
 
     async remove(id: string): Promise<void> {
       unlocked();
-      const doc = await collection.findOne(id).exec();
+      const doc = await findById(id);
       if (!doc) throw new RecordError('NOT_FOUND', `no record with id ${id}`);
       if (isDedicatedKind(doc.kind)) throw dedicatedKind(doc.kind);
       requireWritable(doc.stream);
@@ -837,11 +870,16 @@ export const createRecords = (deps: RecordsDeps) => {
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
       unlocked();
       requireStorable(kind);
-      const selector = { kind, patientId: options.patientId ?? deps.accountId };
+      const selector = { kind, patientId: listedPatient(kind, options.patientId) };
+      const { limit } = options;
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+        throw invalidField(kind, 'limit', 'must be a whole number of records, 0 or more');
+      }
+      if (limit === 0) return [];
       const query = collection.find({
         selector,
         sort: [{ updatedAt: 'desc' }],
-        ...(options.limit ? { limit: options.limit } : {}),
+        ...(limit !== undefined ? { limit } : {}),
       });
       const docs = await query.exec();
       return docs.map((d) => toStored<K>(toPlain(d)));
@@ -853,7 +891,7 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Observable<StoredRecord<K>[]> {
       unlocked();
       requireStorable(kind);
-      const selector = { kind, patientId: options.patientId ?? deps.accountId };
+      const selector = { kind, patientId: listedPatient(kind, options.patientId) };
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
       return $.pipe(
         map((docs) => {
@@ -893,6 +931,14 @@ export const createRecords = (deps: RecordsDeps) => {
         id,
         undefined,
         (current, held, now) => {
+          // From untyped code any other value would read as 'keep' and drop the other side unseen.
+          if (choice !== 'keep' && choice !== 'other' && merged === null) {
+            const reason = "must be 'keep', 'other' or the merged record";
+            if (!isRecordKind(current.kind)) {
+              throw new RecordError('VALIDATION_FAILED', `resolveConflict(${id}): choice ${reason}`);
+            }
+            throw invalidField(current.kind, 'choice', reason);
+          }
           // Checked inside the write queue, against the state being replaced: a merge landing between the
           // caller's read and this write must refuse, not be settled.
           if (current.rv !== expectedRv) {
