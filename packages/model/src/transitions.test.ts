@@ -3,6 +3,7 @@ import { EXAMPLE_DEVICE_ID, EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleReco
 import { newId } from './ids';
 import type { RecordOf } from './registry';
 import {
+  laterStateIssues,
   sameJson,
   supersededVersion,
   transitionIssues,
@@ -205,6 +206,29 @@ describe('transitionIssues: notes, signatures, messages', () => {
     expect(brief(transitionIssues('MedicalNote', note, { ...note, currentVersionNumber: 1 }))).toEqual([
       'final currentVersionNumber',
     ]);
+  });
+
+  it("a sent message's text, recipient, thread and attachments are final; its delivery may move", () => {
+    const message = exampleRecord('Message');
+    const later = { ...message, updatedAt: '2031-01-01T00:00:00Z' };
+    for (const [field, value] of [
+      ['body', 'Take 100 mg'],
+      ['recipientId', EXAMPLE_PATIENT_ID],
+      ['threadId', 'another-thread'],
+      ['sentAt', '2030-12-31T00:00:00Z'],
+      ['attachments', []],
+    ] as const) {
+      expect(brief(transitionIssues('Message', message, { ...later, [field]: value }))).toEqual([
+        `final ${field}`,
+      ]);
+      // It holds across versions in between too (a device offline meanwhile receives only the newest).
+      expect(brief(laterStateIssues('Message', message, { ...later, [field]: value }))).toEqual([
+        `final ${field}`,
+      ]);
+    }
+    const read = { ...later, status: 'read' as const, deliveredAt: later.updatedAt, readAt: later.updatedAt };
+    expect(transitionIssues('Message', message, read, PATIENT)).toEqual([]);
+    expect(laterStateIssues('Message', message, read)).toEqual([]);
   });
 
   it("a message's sender never changes; fields naming other people are not checked", () => {

@@ -6,7 +6,7 @@
  * (VERSIONED_KINDS) changes its content only by becoming the next version — `version` + 1, the previous
  * state appended to `versions` exactly as it was (`supersededVersion`), and, with a writer given, a
  * provenance or uploader naming that writer; earlier entries never change or go. A signed NoteSignature
- * never changes. A TreatmentPlan's acknowledgement names the plan version it acknowledged; it is
+ * never changes, nor does a Message's content (all but its delivery: `status`, `deliveredAt`, `readAt`). A TreatmentPlan's acknowledgement names the plan version it acknowledged; it is
  * replaced only by one for the same or a later version, never removed. A MedicalNote's current version
  * number never decreases, and a signed or amended note becomes a draft (or under review) again only with
  * a new current version, so signed text is never a draft again. Fields naming who wrote, edited, signed,
@@ -256,6 +256,8 @@ type Transition<K extends RecordKind> = (
 const changed = (a: unknown, b: unknown): boolean => !sameJson(a, b);
 
 const UPDATED_AT: ReadonlySet<string> = new Set(['updatedAt']);
+/** What a later state of a sent message may change. */
+const MESSAGE_DELIVERY: ReadonlySet<string> = new Set(['updatedAt', 'status', 'deliveredAt', 'readAt']);
 
 const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
   HealthDocument: (previous, next, writer, span) =>
@@ -346,9 +348,15 @@ const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
   },
   Message: (previous, next, writer) => {
     if (previous === null) return byWriter(next.senderId, 'senderId', writer);
-    return previous.senderId === next.senderId
-      ? []
-      : [{ field: 'senderId', rule: 'author', reason: 'names who sent the message: it does not change' }];
+    if (previous.senderId !== next.senderId) {
+      return [
+        { field: 'senderId', rule: 'author', reason: 'names who sent the message: it does not change' },
+      ];
+    }
+    // A message is sent when it is written: what it says stays as its sender sent it, or the recipient
+    // (or anyone holding the stream) could put words in the sender's name. Only its delivery may move.
+    const field = changedField(previous, next, MESSAGE_DELIVERY);
+    return field === undefined ? [] : [final(field, 'the message is sent: only its delivery state changes')];
   },
 };
 
