@@ -204,7 +204,9 @@ export {
   MAX_QUEUED_UPLOADS,
   type QueuedUpload,
   type QueuedUploadState,
+  UPLOAD_FAILURE_CODES,
   type UploadErrorInfo,
+  type UploadFailureCode,
 } from './files/upload-queue';
 export {
   createConsent,

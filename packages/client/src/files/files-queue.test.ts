@@ -281,6 +281,8 @@ describe('files.enqueue: the offline upload queue', () => {
     await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
     expect(d.files.uploads()[0]?.lastError).toMatchObject({ code: 'REFUSED', serverCode: 'QUOTA_EXCEEDED' });
     expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+    // The server refused it: not a file this device lost part of.
+    expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_REFUSED');
     // Not retried by itself, also not at a reconnect.
     d.set(false);
     d.set(true);
@@ -344,7 +346,11 @@ describe('files.enqueue: the offline upload queue', () => {
     );
     const ref = await d.files.enqueue(input(fileBytes(100)));
     await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+    expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_REFUSED');
+    d.set(false);
     expect(await d.files.retryUpload(ref.blobId)).toBe(true);
+    expect(d.files.uploads().map((u) => [u.state, u.failure])).toEqual([['queued', null]]);
+    d.set(true);
     await until(() => d.files.uploads().length === 0, 'uploaded');
     expect(server.manifests.has(ref.blobId)).toBe(true);
   });
@@ -362,6 +368,7 @@ describe('files.enqueue: the offline upload queue', () => {
     d.set(true);
     await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
     expect(d.files.uploads()[0]?.lastError?.code).toBe('NO_KEY');
+    expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_REFUSED');
     // And a new enqueue is refused at once, nothing stored.
     const refused = await d.files.enqueue(input(fileBytes(10))).catch((e: unknown) => e);
     expect(isFileError(refused) && refused.code).toBe('FORBIDDEN');
@@ -544,7 +551,9 @@ describe('a queued file whose bytes on the device cannot be read', () => {
       const error = d.files.uploads()[0]?.lastError;
       expect(error?.code).toBe('STORAGE_FAILED');
       expect(error?.message).toMatch(/cancelUpload/);
-      expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+      // Lost on this device, not refused by the server: its own code, in the list and in the report.
+      expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
+      expect(d.reports).toEqual([{ code: 'UPLOAD_STUCK', id: ref.blobId }]);
       expect(server.calls).toEqual([]);
     }
   });
@@ -570,7 +579,7 @@ describe('a queued file whose bytes on the device cannot be read', () => {
       () => d.files.uploads().length === 0 || d.files.uploads()[0]?.state === 'failed',
       'uploaded or failed',
     );
-    return { server, d, ref, bytes, digestsBefore: sealedBefore[0]!.sealing!.digests };
+    return { server, meta, store, d, ref, bytes, digestsBefore: sealedBefore[0]!.sealing!.digests };
   };
 
   it('a sealed chunk lost here, the server holding nothing: sealed anew from the plaintext, under the same id', async () => {
@@ -591,22 +600,53 @@ describe('a queued file whose bytes on the device cannot be read', () => {
   });
 
   it('a sealed chunk lost here that the server lacks, its manifest held: stuck, said so, kept for cancel', async () => {
-    const { server, d, ref } = await sealedThenLost('putChunk 1', 1);
+    const { server, meta, d, ref } = await sealedThenLost('putChunk 1', 1);
     const [u] = d.files.uploads();
     expect(u?.state).toBe('failed');
+    expect(u?.failure).toBe('UPLOAD_STUCK');
     expect(u?.lastError?.code).toBe('INCOMPLETE');
     expect(u?.lastError?.message).toMatch(/never be complete.*cancelUpload/);
-    expect(d.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+    expect(d.reports).toEqual([{ code: 'UPLOAD_STUCK', id: ref.blobId }]);
     // Decided by the manifest alone: no announce, no chunk sent.
     expect(server.calls).toEqual(['getBlob']);
-    expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+    // Stored with the entry: the next session lists it as stuck too, without reporting it again.
+    d.close();
+    const next = device(server.api, meta, { online: true });
+    await until(() => next.files.uploads().length === 1, 'listed by the next session');
+    expect(next.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
+    expect(next.reports).toEqual([]);
+    expect(server.calls).toEqual(['getBlob']);
+    expect(await next.files.cancelUpload(ref.blobId)).toBe(true);
+    next.close();
     expect(server.manifests.has(ref.blobId)).toBe(false);
   });
 
+  it('a failure stored without its code (an older build), or with one this build does not know: refused', async () => {
+    const { server, meta, store, d, ref } = await sealedThenLost('putChunk 1', 1);
+    d.close();
+    const listedAs = async (failedAs: string | undefined) => {
+      const index = JSON.parse(store.get('upload-queue')!) as Array<Record<string, unknown>>;
+      expect(index[0]?.['failedAs']).toBe('UPLOAD_STUCK');
+      const saved = store.get('upload-queue')!;
+      store.set('upload-queue', JSON.stringify([{ ...index[0], failedAs }]));
+      const next = device(server.api, meta);
+      const read = await next.files.uploadsRead();
+      const listed = next.files.uploads().map((u) => [u.blobId, u.state, u.failure]);
+      next.close();
+      store.set('upload-queue', saved);
+      return { read, listed };
+    };
+    const asRefused = { read: true, listed: [[ref.blobId, 'failed', 'UPLOAD_REFUSED']] };
+    expect(await listedAs(undefined)).toEqual(asRefused);
+    expect(await listedAs('UPLOAD_APPENDED_LATER')).toEqual(asRefused);
+  });
+
   it('a sealed chunk and its plaintext lost, the server holding nothing: stuck (STORAGE_FAILED)', async () => {
-    const { server, d } = await sealedThenLost('createBlob', 2, { plainToo: true });
+    const { server, d, ref } = await sealedThenLost('createBlob', 2, { plainToo: true });
     expect(d.files.uploads()[0]?.lastError?.code).toBe('STORAGE_FAILED');
     expect(d.files.uploads()[0]?.state).toBe('failed');
+    expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
+    expect(d.reports).toEqual([{ code: 'UPLOAD_STUCK', id: ref.blobId }]);
     expect(server.calls).toEqual(['getBlob']);
   });
 });
@@ -658,7 +698,8 @@ describe('an announce of an earlier session arriving after a re-sealing (ALREADY
     expect(error?.code).toBe('INCOMPLETE');
     expect(error?.message).toMatch(/earlier session.*cancelUpload/);
     expect(server.calls.filter((c) => c.startsWith('putChunk'))).toEqual([]);
-    expect(second.reports).toEqual([{ code: 'UPLOAD_REFUSED', id: ref.blobId }]);
+    expect(second.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
+    expect(second.reports).toEqual([{ code: 'UPLOAD_STUCK', id: ref.blobId }]);
   });
 
   it('the server holds the whole file an earlier copy of this store sealed: adopted, done', async () => {

@@ -89,12 +89,15 @@
  *   holds, asked first (announcing would store the manifest): none, the file is sealed anew from its
  *   plaintext; the manifest and that chunk, the rest is sent; the manifest without it, the file can never
  *   be completed (INCOMPLETE, not `retry`: sealing is randomized and the digest committed). A plaintext
- *   chunk lost when it is needed (nothing on the server) fails it too (STORAGE_FAILED, not `retry`); both
- *   messages say the records naming it point to a file that will never be complete, and the file stays
- *   listed until cancelled. An announce refused ALREADY_EXISTS (an earlier session's announce arrived
- *   after this one found nothing and sealed anew) takes what the server holds if every chunk it lacks is
- *   held here under its digest, else INCOMPLETE as above; the server refuses such a late announce under a
- *   replaced epoch (STALE_EPOCH), so it can arrive only under the current one.
+ *   chunk lost when it is needed (nothing on the server) fails it too (STORAGE_FAILED, or HASH_MISMATCH
+ *   for one of the wrong length; not `retry`); both messages say the records naming it point to a file
+ *   that will never be complete, and the file stays listed until cancelled. Such a file is 'stuck' to the
+ *   queue, reported UPLOAD_STUCK (the errors `stuck` and `plainLost` make, marked `cannotComplete`), apart
+ *   from a refusal (UPLOAD_REFUSED): the app tells them apart by code, not by the message. An announce
+ *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
+ *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else
+ *   INCOMPLETE (UPLOAD_STUCK) as above; the server refuses such a late announce under a replaced epoch
+ *   (STALE_EPOCH), so it can arrive only under the current one.
  *   get of a FileRef queued here answers the queued bytes (checked against its sha256; a copy the device
  *   store cannot read is STORAGE_FAILED, bytes that read but differ HASH_MISMATCH);
  *   delete of one cancels it. `uploadsRead` settles once the stored queue was read; a queue stored that
@@ -351,7 +354,10 @@ export interface FilesQueueDeps {
   readonly onOnlineChange: (listener: (online: boolean, connected?: boolean) => void) => () => void;
   /** Why this device may not write `stream` (the engine's `whyNotWritable`), or null. */
   readonly whyNotWritable?: (stream: string) => string | null;
-  /** A queued file refused for good (UPLOAD_REFUSED), for the sync state's `errors`. */
+  /**
+   * A queued file failed for good, for the sync state's `errors`: refused (UPLOAD_REFUSED), or lost in part
+   * on this device so it can never be completed (UPLOAD_STUCK; upload-queue.ts UPLOAD_FAILURE_CODES).
+   */
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
   /**
    * Calls `listener` with each stream whose records this device purged (access ended): its queued files
@@ -830,14 +836,26 @@ export const createFiles = (deps: FilesDeps) => {
       throw e;
     });
 
+  /**
+   * Errors of a queued file this device lost bytes of and can never complete (`stuck`, `plainLost`): the
+   * queue's verdict 'stuck' (UPLOAD_STUCK), told apart from a refusal without reading the message.
+   */
+  const cannotComplete = new WeakSet<FileError>();
+  const lostHere = (e: FileError): FileError => {
+    cannotComplete.add(e);
+    return e;
+  };
+
   /** A queued file the server holds the manifest of and can never complete (see uploadQueued). */
   const stuck = (entry: QueuedEntry, gone: readonly number[], why: string): FileError =>
-    new FileError(
-      'INCOMPLETE',
-      `upload: "${entry.ref.fileName}" cannot be completed: ${why}; the server holds its manifest without ` +
-        `chunk${gone.length === 1 ? '' : 's'} ${gone.join(', ')}, which cannot be sealed again (the digests ` +
-        `are committed): ${REDO}`,
-      { blobId: entry.ref.blobId },
+    lostHere(
+      new FileError(
+        'INCOMPLETE',
+        `upload: "${entry.ref.fileName}" cannot be completed: ${why}; the server holds its manifest without ` +
+          `chunk${gone.length === 1 ? '' : 's'} ${gone.join(', ')}, which cannot be sealed again (the digests ` +
+          `are committed): ${REDO}`,
+        { blobId: entry.ref.blobId },
+      ),
     );
 
   /**
@@ -849,11 +867,13 @@ export const createFiles = (deps: FilesDeps) => {
     assertOpen();
     const { blobId, fileName } = entry.ref;
     if (!isQueuedBytesError(e) || e.code === 'READ_FAILED') return fromQueued(e, 'upload', blobId);
-    return new FileError(
-      e.code === 'MISMATCH' ? 'HASH_MISMATCH' : 'STORAGE_FAILED',
-      `upload: the copy of "${fileName}" queued on this device is ${e.code === 'MISMATCH' ? 'damaged' : 'lost'} ` +
-        `(${e.message}) and the server holds nothing of it, so it cannot be uploaded: ${REDO}`,
-      { blobId, cause: e },
+    return lostHere(
+      new FileError(
+        e.code === 'MISMATCH' ? 'HASH_MISMATCH' : 'STORAGE_FAILED',
+        `upload: the copy of "${fileName}" queued on this device is ${e.code === 'MISMATCH' ? 'damaged' : 'lost'} ` +
+          `(${e.message}) and the server holds nothing of it, so it cannot be uploaded: ${REDO}`,
+        { blobId, cause: e },
+      ),
     );
   };
 
@@ -1015,6 +1035,7 @@ export const createFiles = (deps: FilesDeps) => {
         verdict: (e, entry) => {
           if (!deps.usable() || isAccountError(e)) return 'stop';
           if (!isFileError(e)) return 'retry';
+          if (cannotComplete.has(e)) return 'stuck';
           // No key may come (a key envelope not synced yet), unless this device may no longer write there.
           if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
             return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';

@@ -5,10 +5,11 @@
  *
  * Storage: device metadata (RxDB local documents, their values sealed at rest by at-rest-encryption.ts;
  * their ids in clear). `upload-queue` is the index: per file its FileRef, stream, chunk size, when it was
- * queued, a refusal for good (`failed`), and once sealed for upload the sealing (epoch, key id, digests
- * of the sealed chunks). Each chunk of the plaintext is a document of its own, `upload-chunk-<blobId>-p<i>`,
- * and once sealed each sealed chunk `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at
- * most 1 MiB) per document, never the whole file. Ids name only the random blob id, never a patient.
+ * queued, a failure for good (`failed`, and `failedAs`: the code it was reported as), and once sealed for
+ * upload the sealing (epoch, key id, digests of the sealed chunks). Each chunk of the plaintext is a
+ * document of its own, `upload-chunk-<blobId>-p<i>`, and once sealed each sealed chunk
+ * `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at most 1 MiB) per document, never the
+ * whole file. Ids name only the random blob id, never a patient.
  *
  * Invariants:
  * - Bounded: at most `bounds.uploads` files and `bounds.bytes` plaintext bytes queued (failed ones
@@ -35,9 +36,14 @@
  *   which retries every waiting file at once), and after a failure that can pass with backoff (`retry`:
  *   base doubling up to max, kept in memory: a new session tries at once). Catching up again on a link
  *   that stayed up (an access change: `onlineChanged(false, true)`, then `true`) is no reconnect: each
- *   waiting file keeps its backoff. A refusal for good (`verdict` 'failed') is stored with the entry, reported
- *   (`report`) once, and never retried by itself: the file stays listed until `cancel` or `retry` (or
- *   the purge of its stream when access ends, which files.ts runs as a `cancel`).
+ *   waiting file keeps its backoff. A failure for good is stored with the entry, reported (`report`) once,
+ *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
+ *   stream when access ends, which files.ts runs as a `cancel`). files.ts's `verdict` says which: 'failed',
+ *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
+ *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK. The code
+ *   is stored with the failure (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry
+ *   stored before it was kept (or naming a code this build does not know) lists as UPLOAD_REFUSED, the
+ *   code it was reported as then.
  * - Once not `usable()` (close, lock; seen at the next `onlineChanged`) the queue stops: the timer is
  *   cleared, nothing more starts; the upload under way fails at its next request (files.ts asserts the
  *   session is usable before each) and the file stays queued for the next session.
@@ -58,7 +64,7 @@
  * over); a refusal for good whose mark cannot be written waits with backoff
  * (reported when marked). What a lost or unreadable chunk does to an upload files.ts decides by what the
  * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
- * INCOMPLETE) with a message saying so, listed until cancelled.
+ * INCOMPLETE; reported UPLOAD_STUCK) with a message saying so, listed until cancelled.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
@@ -105,6 +111,11 @@ const QueuedEntrySchema = Type.Object({
   queuedAt: IsoText,
   failed: Type.Optional(UploadErrorSchema),
   sealing: Type.Optional(SealingSchema),
+  /**
+   * The code `failed` was reported as (UPLOAD_FAILURE_CODES). Any text the schema takes: a code a later
+   * build appends must not make this build refuse the whole index (it lists such a file as refused).
+   */
+  failedAs: Type.Optional(Type.String({ maxLength: 64 })),
 });
 export type QueuedEntry = Static<typeof QueuedEntrySchema>;
 const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
@@ -134,8 +145,24 @@ export const isQueuedBytesError = (e: unknown, code?: QueuedBytesFailure): e is 
   e instanceof QueuedBytesError && (code === undefined || e.code === code);
 
 /**
+ * How a queued file failed for good: the code it is reported as in the sync state's `errors` (SyncIssue
+ * `code`, `id` its blob id) and listed as (`QueuedUpload.failure`). Stable strings; only ever appended to.
+ * UPLOAD_REFUSED: refused (by the server: quota, size, consent, deleted; or this device may no longer write
+ * the stream); `retry` may pass once the cause is gone. UPLOAD_STUCK: this device lost part of the file
+ * (plaintext chunks, or sealed chunks whose digests the server committed to), so it can never be completed
+ * from here: records naming it point to a file that will never be complete; cancel it, add the file again.
+ */
+export const UPLOAD_FAILURE_CODES = ['UPLOAD_REFUSED', 'UPLOAD_STUCK'] as const;
+export type UploadFailureCode = (typeof UPLOAD_FAILURE_CODES)[number];
+
+/** The code a stored failure is listed as (see UPLOAD_FAILURE_CODES and the header). */
+const failureOf = (failedAs: string | undefined): UploadFailureCode =>
+  failedAs === 'UPLOAD_STUCK' ? 'UPLOAD_STUCK' : 'UPLOAD_REFUSED';
+
+/**
  * `queued`: waiting for the connection or for its next attempt (`nextAttemptAt`, after a failure that can
- * pass, `lastError`); `uploading`; `failed`: refused for good (`lastError`), waiting for cancel or retry.
+ * pass, `lastError`); `uploading`; `failed`: for good (`lastError`; `failure`: refused or stuck), waiting for
+ * cancel or retry.
  */
 export type QueuedUploadState = 'queued' | 'uploading' | 'failed';
 
@@ -154,6 +181,11 @@ export interface QueuedUpload {
   readonly attempts: number;
   readonly lastError: UploadErrorInfo | null;
   readonly nextAttemptAt: string | null;
+  /**
+   * Of a `failed` file, which failure it is (the code it was reported as, UPLOAD_FAILURE_CODES): refused,
+   * or stuck (lost in part on this device: cancel it and add the file again); null unless `failed`.
+   */
+  readonly failure: UploadFailureCode | null;
 }
 
 /** What an upload of one queued file reads and writes of its stored bytes. */
@@ -180,8 +212,11 @@ export interface UploadQueueDeps {
   readonly online: () => boolean;
   /** Seals (if not sealed yet) and sends; settles once the server confirmed every chunk. */
   readonly upload: (entry: QueuedEntry, bytes: QueuedBytes) => Promise<void>;
-  /** 'retry' with backoff, 'failed' for good, or 'stop' (locked or closed: the file stays as it was). */
-  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stop';
+  /**
+   * 'retry' with backoff; for good, 'failed' (refused: UPLOAD_REFUSED) or 'stuck' (bytes lost on this
+   * device, it can never be completed: UPLOAD_STUCK); or 'stop' (locked or closed: the file stays as it was).
+   */
+  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stuck' | 'stop';
   readonly describe: (error: unknown) => { code: string; serverCode?: string; message: string };
   /** Deletes the blob on the server; may reject (best effort). */
   readonly deleteRemote: (blobId: string) => Promise<void>;
@@ -230,6 +265,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       lastError: e.failed ?? rt?.lastError ?? null,
       nextAttemptAt:
         e.failed || rt === undefined || rt.nextAt === 0 ? null : new Date(rt.nextAt).toISOString(),
+      failure: e.failed ? failureOf(e.failedAs) : null,
     };
   };
   const emit = (): void => list$.next(entries.map(view));
@@ -409,9 +445,10 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
         runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
       };
-      if (verdict === 'failed') {
+      if (verdict === 'failed' || verdict === 'stuck') {
+        const failedAs: UploadFailureCode = verdict === 'stuck' ? 'UPLOAD_STUCK' : 'UPLOAD_REFUSED';
         const marked = await updateIndex((current) =>
-          current.map((x) => (x.ref.blobId === blobId ? { ...x, failed: error } : x)),
+          current.map((x) => (x.ref.blobId === blobId ? { ...x, failed: error, failedAs } : x)),
         ).then(
           () => true,
           () => false,
@@ -423,8 +460,11 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
           return true;
         }
         deps.report?.({
-          code: 'UPLOAD_REFUSED',
-          message: `the queued file "${entry.ref.fileName}" was refused for good (${error.code}): ${error.message}`,
+          code: failedAs,
+          message:
+            failedAs === 'UPLOAD_STUCK'
+              ? `the queued file "${entry.ref.fileName}" can never be completed from this device (${error.code}): ${error.message}`
+              : `the queued file "${entry.ref.fileName}" was refused for good (${error.code}): ${error.message}`,
           stream: entry.stream,
           id: blobId,
         });
@@ -575,7 +615,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       return true;
     },
 
-    /** Queues again a file refused for good; false when it is not queued or not failed. */
+    /** Queues again a file failed for good (refused or stuck); false when it is not queued or not failed. */
     async retry(blobId: string): Promise<boolean> {
       await ready;
       const entry = entries.find((e) => e.ref.blobId === blobId);
@@ -583,7 +623,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       await updateIndex((current) =>
         current.map((x) => {
           if (x.ref.blobId !== blobId) return x;
-          const { failed: _cleared, ...rest } = x;
+          const { failed: _cleared, failedAs: _clearedAs, ...rest } = x;
           return rest;
         }),
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDeviceMeta, META_SCHEMAS } from './device-meta';
+import { createDeviceMeta, isDeviceMetaError, META_SCHEMAS } from './device-meta';
 
 describe('device metadata read back from disk', () => {
   const store = new Map<string, unknown>();
@@ -39,6 +39,34 @@ describe('device metadata read back from disk', () => {
     );
     expect(store.get('auditOutbox')).toBe(unreadable);
     expect(problems).toContain('auditOutbox');
+  });
+
+  it("refuses an update of a damaged value as get's strict read does: DeviceMetaError META_INVALID", async () => {
+    const damaged = { seq: 'x', hash: 7 };
+    store.set('audit-chain/damaged', damaged);
+    const outcome = async (run: () => Promise<unknown>) => {
+      try {
+        await run();
+        return 'settled';
+      } catch (e) {
+        return isDeviceMetaError(e, 'META_INVALID') ? { code: e.code, key: e.key } : 'another error';
+      }
+    };
+    let changed = false;
+    const byUpdate = await outcome(() =>
+      meta.update('audit-chain/damaged', META_SCHEMAS.auditChain, () => {
+        changed = true;
+        return { seq: 0, hash: null };
+      }),
+    );
+    const byGet = await outcome(() =>
+      meta.get('audit-chain/damaged', META_SCHEMAS.auditChain, { strict: true }),
+    );
+    expect(byGet).toEqual({ code: 'META_INVALID', key: 'audit-chain/damaged' });
+    expect(byUpdate).toEqual(byGet);
+    // Refused before the change runs: nothing written over.
+    expect(changed).toBe(false);
+    expect(store.get('audit-chain/damaged')).toBe(damaged);
   });
 });
 

@@ -9,8 +9,8 @@
  * Invariants: every value read back from disk is checked against its schema before use; a value that
  * does not match is reported (`onInvalid`), never cast into shape. `get` treats it as absent, or refuses it
  * when asked to (`strict`: DeviceMetaError META_INVALID, for a caller to whom a damaged value is not one
- * never stored); `update` (read, change, write back) refuses it, so what could not be read is never
- * written over.
+ * never stored); `update` (read, change, write back) refuses it the same way (META_INVALID, before its
+ * change runs), so what could not be read is never written over.
  * Writes of one key (`set`, `update`, `remove`) run one at a time, in call order, and `update`'s change is
  * given what is stored at that moment: two read-change-writes of a key never interleave (within this
  * process), so neither undoes the other. A change must not write the same key itself (it would wait for
@@ -303,8 +303,8 @@ export interface DeviceMeta {
   set(key: string, value: unknown): Promise<void>;
   /**
    * Writes `change(current)` back after the key's earlier writes, and answers it; rejects, writing nothing,
-   * when the stored value fails `schema`. A change that answers `current` itself leaves it: nothing is
-   * written (null only when nothing is stored).
+   * when the stored value fails `schema` (reported, and DeviceMetaError META_INVALID, as `get` strict). A
+   * change that answers `current` itself leaves it: nothing is written (null only when nothing is stored).
    */
   update<S extends TSchema>(
     key: string,
@@ -375,7 +375,13 @@ export const createDeviceMeta = (raw: {
     update: (key, schema, change) =>
       serial([key], async () => {
         const r = await read(key, schema);
-        if (!r.ok) throw new Error(`device metadata "${key}" cannot be read (${r.message}); not overwritten`);
+        if (!r.ok) {
+          throw new DeviceMetaError(
+            'META_INVALID',
+            key,
+            `device metadata "${key}" cannot be read (${r.message}); not overwritten`,
+          );
+        }
         const next = await change(r.value);
         if (next === r.value) return next;
         if (next === null)
