@@ -58,7 +58,12 @@ import { claimDeviceStore, sessionAlreadyOpen, type DeviceLock } from '../store/
 import { deviceMetaStore } from '../store/meta-store';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { exportSidesOf, recordConflictHandlerFor } from '../sync/conflicts';
-import { createConnection, type WebSocketFactory, type ConnectionStatus } from '../sync/connection';
+import {
+  createConnection,
+  SyncError,
+  type WebSocketFactory,
+  type ConnectionStatus,
+} from '../sync/connection';
 import { createKeyring } from '../sync/keyring';
 import { createStreamList } from '../sync/stream-list';
 import {
@@ -414,6 +419,28 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       for (const listener of [...purgeListeners]) listener(removed.stream);
       options.onPurged?.(removed, count);
     },
+    // A dismissal is written to each patient's log before it is stored; one that cannot be written is not
+    // made (engine.ts). Every wrapping key is asked for first, so the usual failure (a patient's key not to
+    // be had offline) appends nothing for any patient of the call.
+    auditDismissal: async (entries) => {
+      try {
+        for (const { patientId } of entries) {
+          if (patientId !== account.accountId && (await directory.wrappingKey(patientId)) === null) {
+            throw new Error(`no wrapping key for account ${patientId}`);
+          }
+        }
+        for (const { patientId, detail } of entries) await audit.append(patientId, detail);
+      } catch (error) {
+        if (error instanceof AccountError) throw error;
+        throw new SyncError(
+          'DISMISSAL_NOT_AUDITED',
+          `the dismissal could not be written to the audit log; nothing was dismissed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          true,
+        );
+      }
+    },
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.quarantineRetry ? { quarantineRetry: options.quarantineRetry } : {}),
     ...(options.contentModel ? { contentModel: options.contentModel } : {}),
@@ -575,6 +602,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       dismissQuarantined: async (...entries: Parameters<typeof engine.dismissQuarantined>): Promise<void> => {
         assertUsable();
         await engine.dismissQuarantined(...entries);
+        // Sent at once, as consent decisions are: the dismissal's only trace must not wait for a write.
+        if (entries.length > 0) void audit.flush().catch(() => 0);
       },
       quarantinedVersion: async (entry: Parameters<typeof engine.quarantinedVersion>[0]) => {
         assertUsable();

@@ -93,6 +93,16 @@
  *   dismissed alike — and, refused again for the reason dismissed, neither listed nor reported
  *   QUARANTINED; refused for another reason (a NO_KEY one that now opens and proves TAMPERED) it is listed
  *   and reported as new. Dismissing never makes a version pass. A newer revision is judged afresh.
+ * - A dismissal is a person setting aside what may be someone's clinical content, so it is recorded in the
+ *   audit log before it is stored (`auditDismissal`; quarantine-dismiss-audit.ts builds the entries: one
+ *   `quarantine-dismiss` entry per patient whose streams the call names, with the versions' ids,
+ *   revisions, reasons and verified signers, never content), after every named entry was found listed:
+ *   a call refused NOT_QUARANTINED, or naming none, records nothing. A dismissal that cannot be recorded
+ *   (the hook rejects: the account locked meanwhile, a patient's wrapping key not to be had) is not
+ *   stored: the call rejects with that error and the entries stay listed. Recorded and then not stored
+ *   (the dismissals could not be written), the entry stays in the log with the versions still listed;
+ *   dismissed again, the call is recorded again. The append only queues the entry in the
+ *   audit outbox, so dismissing offline is recorded and delivered later (audit-log.ts).
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -260,6 +270,7 @@ import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './f
 import { receivedTransitionRefusal } from './received-transition';
 import { readNoteVersionContexts } from '../records/removal-rules';
 import { overwriteRefused, type MergingDevice } from './conflicts';
+import { dismissalAuditEntries, type DismissalAuditEntry } from './quarantine-dismiss-audit';
 import {
   BUILD_CONTENT_MODEL,
   canonicalOrNull,
@@ -466,6 +477,13 @@ export interface EngineDeps {
   meta: DeviceMeta;
   /** Called after a stream was purged because access ended (consent expired or revoked). */
   onPurged?: (removed: RemovedStream, count: number) => void;
+  /**
+   * Records a dismissal in the audit log (the session appends each entry to its patient's log): called
+   * once per `dismissQuarantined` call that names listed entries, after they are checked and before
+   * anything is written; a rejection refuses the dismissal with its error (see the header). Absent,
+   * nothing is recorded.
+   */
+  auditDismissal?: (entries: readonly DismissalAuditEntry[]) => Promise<void>;
   onAccessChanged?: (frame: AccessChangedFrame) => void;
   /**
    * The server's list of streams, read whole (every page; stream-list.ts), shared with the keyring by the
@@ -1334,14 +1352,32 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
-   * Dismisses listed entries (`dismissQuarantined`): the dismissals are written first, then the list
-   * without them; after a crash in between, start() drops from the list what was dismissed. Nothing
-   * changes when one is not listed, nor when the dismissals cannot be written.
+   * The account whose signature over a listed version this device verified, where it knows it: the
+   * signer of one the server took this device's change over, else the author kept with its content (a
+   * version refused BAD_TRANSITION). Only names it in the audit entry: a read that fails names none.
+   */
+  const verifiedAuthorOf = async (q: Listed): Promise<string | undefined> => {
+    if (q.reason !== 'BAD_TRANSITION') return undefined;
+    if (q.overwritten !== undefined) return q.overwritten.by;
+    if (q.slot === undefined) return undefined;
+    const kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept).catch(() => null);
+    return kept !== null && kept.stream === q.stream && kept.id === q.id && kept.rev === q.rev
+      ? kept.author.accountId
+      : undefined;
+  };
+
+  /**
+   * Dismisses listed entries (`dismissQuarantined`): recorded in the audit log first (`auditDismissal`),
+   * then the dismissals are written, then the list without them; after a crash in between, start() drops
+   * from the list what was dismissed. Nothing changes and nothing is recorded when one is not listed;
+   * nothing changes when the dismissal cannot be recorded or the dismissals cannot be written.
    */
   const dismiss = (entries: readonly QuarantineKey[]): Promise<void> => {
     const run = dismissing.then(async () => {
       const listed = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
       const next = new Map(dismissed);
+      /** This call's entries, each once (named twice, it is one dismissal). */
+      const named = new Map<string, Listed>();
       const at = iso();
       for (const e of entries) {
         const key = versionKey(e.stream, e.id, e.rev);
@@ -1353,10 +1389,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
             false,
           );
         }
+        named.set(key, q);
         next.delete(key);
         next.set(key, { stream: q.stream, id: q.id, rev: q.rev, reason: q.reason, at });
       }
       if (entries.length === 0) return;
+      // Before anything is written: a dismissal that cannot be recorded does not happen (see the header).
+      if (deps.auditDismissal !== undefined) {
+        const versions = [];
+        for (const q of named.values()) {
+          const author = await verifiedAuthorOf(q);
+          versions.push({
+            stream: q.stream,
+            id: q.id,
+            rev: q.rev,
+            reason: q.reason,
+            ...(author === undefined ? {} : { author }),
+          });
+        }
+        await deps.auditDismissal(dismissalAuditEntries(versions, deps.accountId));
+      }
       const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
       await deps.meta.set('quarantine-dismissed', [...kept.values()]);
       dismissed = kept;
@@ -3478,8 +3530,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
      * revision, as listed; all or none). Each leaves the list and the count, persisted, and is not fetched
      * again. Its version is remembered (at most maxDismissed, the oldest forgotten first): served again it
      * is judged as before, and refused again it is neither listed nor reported; a newer revision of the
-     * record is judged afresh. Rejects with SyncError NOT_QUARANTINED, changing nothing, when one is not
-     * listed.
+     * record is judged afresh. Rejects with SyncError NOT_QUARANTINED, changing nothing and recording
+     * nothing, when one is not listed. Recorded in the audit log before it is stored (`auditDismissal`):
+     * when that rejects, nothing is dismissed and the call rejects with its error.
      */
     dismissQuarantined: (...entries: QuarantineKey[]): Promise<void> => dismiss(entries),
     /** Local versions the server did not take, oldest first (see `UnsentChange`). */

@@ -1,0 +1,277 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RxConflictHandler } from 'rxdb';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
+import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
+import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import { createDeviceMeta } from '../session/device-meta';
+import { recordConflictHandler } from './conflicts';
+import { SyncError, type Connection, type RequestFrame } from './connection';
+import { createSyncEngine, type SyncEngine } from './engine';
+import type { DismissalAuditEntry } from './quarantine-dismiss-audit';
+import {
+  dataOf,
+  deviceKey,
+  ed,
+  flipByte,
+  keyringFor,
+  patient,
+  patientDeps,
+  provider,
+  providerDevice,
+  providerRoot,
+  record,
+  servedRecord,
+  signedEnvelope,
+} from './codec-fixture.test-util';
+
+// A dismissal is recorded through `auditDismissal` (the session appends it to the patient's audit log)
+// before it is stored, and a refused one records nothing. A provider device reading two of a patient's
+// streams from a scripted server (engine-quarantine-dismiss.test.ts's setup).
+
+const ALLERGY = `${patient.accountId}/allergy`;
+const LAB = `${patient.accountId}/lab-result`;
+const idOf = (n: number) => `01J3000000000000000000${String(n).padStart(4, '0')}`;
+const AT = '2026-01-01T00:00:00.000Z';
+
+/** A scripted server holding `streams`; keeps the last version per id, numbered as it stores them. */
+const scriptedServer = (streams: readonly string[]) => {
+  const docs: ServedDoc[] = [];
+  let head = 0;
+  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
+    const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
+    const served = { ...version, seq: ++head, at: AT };
+    const at = docs.findIndex((d) => d.id === doc.id);
+    if (at >= 0) docs.splice(at, 1);
+    docs.push(served);
+    return served;
+  };
+  const access = (stream: string): StreamAccess =>
+    ({
+      stream,
+      patientId: patient.accountId,
+      type: stream.split('/')[1],
+      access: 'read',
+      head,
+      epoch: 0,
+    }) as StreamAccess;
+  const connection = {
+    version: (): number => 6,
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: streams.map(access) };
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      let budget = frame.limit;
+      const out: ServedDoc[] = [];
+      const pulled = frame.streams.map(({ stream: s, since }) => {
+        const after = docs.filter((d) => d.stream === s && d.seq > since).sort((a, b) => a.seq - b.seq);
+        const page = after.slice(0, Math.max(0, budget));
+        budget -= page.length;
+        out.push(...page);
+        return { stream: s, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
+      });
+      return { t: 'pulled', rid: 1, docs: out, streams: pulled, denied: [] };
+    },
+  } as unknown as Connection;
+  return { serve, connection };
+};
+
+const allergy = (n: number, rv = 1) => {
+  const id = idOf(n);
+  const data = dataOf('Allergy', id, patient.accountId, { substance: `substance ${n} at ${rv}` });
+  delete data['reaction'];
+  return servedRecord(record({ id, rv, data }));
+};
+const lab = (n: number, rv: number, value: number) => {
+  const id = idOf(n);
+  return servedRecord(
+    record({
+      id,
+      rv,
+      stream: LAB,
+      kind: 'LabResult',
+      data: dataOf('LabResult', id, patient.accountId, { value, version: 1, versions: [] }),
+    }),
+  );
+};
+/** A version whose ciphertext was altered (TAMPERED). */
+const tampered = (doc: Omit<ServedDoc, 'seq' | 'at'>) => ({ ...doc, ct: flipByte(doc.ct, -5, 1) });
+
+const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+  const end = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const storage = getRxStorageMemory();
+let dbCount = 0;
+const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
+afterEach(async () => {
+  for (const d of open.splice(0)) {
+    await d.engine.stop();
+    await d.db.close();
+  }
+});
+
+/**
+ * One provider device whose `auditDismissal` notes each call with whether the dismissals were written
+ * already, and answers as `answer` says (a rejection refuses the dismissal).
+ */
+const device = async (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
+  const name = `dismiss-audit${++dbCount}`;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => {
+      raw.set(key, structuredClone(value));
+    },
+  });
+  const calls: Array<{ entries: DismissalAuditEntry[]; storedBefore: boolean }> = [];
+  const hook = { answer: async (): Promise<void> => undefined };
+  const db = await openDeviceDb({
+    name,
+    storage,
+    atRestKey: new Uint8Array(32).fill(7),
+    conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
+  });
+  const engine = createSyncEngine({
+    collection: db.records,
+    connection: server.connection,
+    keyring: keyringFor(provider, providerRoot, providerDevice, envelopes),
+    ed,
+    accountId: provider.accountId,
+    device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
+    lookupDeviceKey: async (account, dev) => {
+      const key = await deviceKey(account, dev);
+      return key ? { status: 'found', key } : { status: 'unknown' };
+    },
+    now: () => Date.now(),
+    replicationId: `dismiss-audit-test-${name}`,
+    meta,
+    auditDismissal: async (entries) => {
+      calls.push({ entries: [...entries], storedBefore: raw.has('quarantine-dismissed') });
+      await hook.answer();
+    },
+  });
+  open.push({ engine, db });
+  await engine.start();
+  const reconnect = async (): Promise<void> => {
+    engine.onStatus('offline');
+    engine.onStatus('ready');
+    await engine.onReady();
+    await until(() => engine.state().status === 'online', 'online');
+    await engine.awaitInSync();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+  };
+  await reconnect();
+  const stored = async (id: string) => (await db.records.findOne(id).exec())?.toJSON() ?? null;
+  return { engine, raw, calls, hook, reconnect, stored };
+};
+
+const envelopeFor = async (stream: string) =>
+  signedEnvelope(stream, 0, (await patientDeps.keyring.keyFor(stream, 0))!, provider);
+
+const listedIds = (engine: SyncEngine) => engine.quarantine().map((q) => q.id);
+const failureOf = (call: Promise<unknown>): Promise<unknown> =>
+  call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+
+describe('a dismissal in the audit log', () => {
+  it('is recorded once per call before it is stored, naming each version; a refused call records nothing', async () => {
+    const server = scriptedServer([ALLERGY, LAB]);
+    const one = server.serve(tampered(await allergy(1)));
+    const two = server.serve(tampered(await allergy(2)));
+    const three = server.serve(tampered(await lab(3, 1, 98)));
+    const d = await device(server, [await envelopeFor(ALLERGY), await envelopeFor(LAB)]);
+    await until(() => d.engine.quarantine().length === 3, 'all three set aside');
+    expect(d.calls).toEqual([]);
+
+    // Refused: one named is not listed (beside one that is), or none is named.
+    const unknown = { stream: ALLERGY, id: idOf(9), rev: one.rev };
+    expect(await failureOf(d.engine.dismissQuarantined(one, unknown))).toBeInstanceOf(SyncError);
+    await d.engine.dismissQuarantined();
+    expect(d.calls).toEqual([]);
+    expect(d.raw.has('quarantine-dismissed')).toBe(false);
+
+    // Two streams of one patient, one version named twice: one entry, two versions, no single stream.
+    await d.engine.dismissQuarantined(one, three, one);
+    expect(listedIds(d.engine)).toEqual([two.id]);
+    expect(d.calls).toEqual([
+      {
+        storedBefore: false,
+        entries: [
+          {
+            patientId: patient.accountId,
+            detail: {
+              action: 'quarantine-dismiss',
+              count: 2,
+              summary: `dismissed 2 quarantined versions: allergy ${one.id} rev ${one.rev} TAMPERED; lab-result ${three.id} rev ${three.rev} TAMPERED`,
+            },
+          },
+        ],
+      },
+    ]);
+
+    await d.engine.dismissQuarantined(two);
+    expect(d.calls).toHaveLength(2);
+    expect(d.calls[1]?.entries).toEqual([
+      {
+        patientId: patient.accountId,
+        detail: {
+          action: 'quarantine-dismiss',
+          count: 1,
+          stream: ALLERGY,
+          summary: `dismissed 1 quarantined version: allergy ${two.id} rev ${two.rev} TAMPERED`,
+        },
+      },
+    ]);
+    // Dismissed already: refused, and not recorded again.
+    expect(await failureOf(d.engine.dismissQuarantined(two))).toMatchObject({ code: 'NOT_QUARANTINED' });
+    expect(d.calls).toHaveLength(2);
+  });
+
+  it('that cannot be recorded does not happen: the error is passed on and the entry stays listed', async () => {
+    const server = scriptedServer([ALLERGY]);
+    const one = server.serve(tampered(await allergy(1)));
+    const d = await device(server, [await envelopeFor(ALLERGY)]);
+    await until(() => d.engine.quarantine().length === 1, 'set aside');
+    const written = d.raw.get('quarantine');
+    const refusal = new SyncError('DISMISSAL_NOT_AUDITED', 'not recorded', true);
+    d.hook.answer = () => Promise.reject(refusal);
+
+    expect(await failureOf(d.engine.dismissQuarantined(one))).toBe(refusal);
+    expect(listedIds(d.engine)).toEqual([one.id]);
+    expect(d.engine.state().quarantined).toBe(1);
+    expect(d.raw.has('quarantine-dismissed')).toBe(false);
+    expect(d.raw.get('quarantine')).toEqual(written);
+
+    // Recorded the next time, it is dismissed.
+    d.hook.answer = async () => undefined;
+    await d.engine.dismissQuarantined(one);
+    expect(listedIds(d.engine)).toEqual([]);
+    expect(d.calls.map((c) => c.entries[0]?.detail.count)).toEqual([1, 1]);
+  });
+
+  it('names the verified signer of a version refused BAD_TRANSITION, nothing of its content', async () => {
+    const server = scriptedServer([LAB]);
+    const held = server.serve(await lab(1, 1, 98));
+    const d = await device(server, [await envelopeFor(LAB)]);
+    await until(async () => (await d.stored(held.id)) !== null, 'the lab result is stored');
+    // Its value changed in place, not as its next version: set aside with its content kept.
+    const forged = server.serve(await lab(1, 2, 140));
+    await d.reconnect();
+    await until(() => d.engine.quarantine().length === 1, 'set aside');
+    expect(d.engine.quarantine()[0]).toMatchObject({ reason: 'BAD_TRANSITION', content: { kept: true } });
+
+    await d.engine.dismissQuarantined(forged);
+    const summary = d.calls[0]?.entries[0]?.detail.summary;
+    expect(summary).toBe(
+      `dismissed 1 quarantined version: lab-result ${forged.id} rev ${forged.rev} BAD_TRANSITION by ${patient.accountId}`,
+    );
+    expect(summary).not.toContain('140');
+  });
+});
