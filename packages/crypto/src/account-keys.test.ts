@@ -1,6 +1,6 @@
 import { createHash, hkdfSync } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   accountIdFromIdentityKey,
   deriveAccountKeys,
@@ -62,5 +62,31 @@ describe('deriveAccountKeys', () => {
   it('refuses keys of the wrong length', () => {
     expect(() => deriveAccountKeys(new Uint8Array(16))).toThrow(HaleCryptoError);
     expect(() => accountIdFromIdentityKey(new Uint8Array(33))).toThrow(HaleCryptoError);
+  });
+
+  it('leaves no secret it derived outside the keys it returns, so zeroing those leaves none', () => {
+    // What it hands tweetnacl: the identity seed and the wrapping secret, which tweetnacl copies.
+    const handed: Uint8Array[] = [];
+    const fromSeed = nacl.sign.keyPair.fromSeed.bind(nacl.sign.keyPair);
+    const fromSecretKey = nacl.box.keyPair.fromSecretKey.bind(nacl.box.keyPair);
+    const seeds = vi.spyOn(nacl.sign.keyPair, 'fromSeed').mockImplementation((seed) => {
+      handed.push(seed);
+      return fromSeed(seed);
+    });
+    const boxes = vi.spyOn(nacl.box.keyPair, 'fromSecretKey').mockImplementation((secret) => {
+      handed.push(secret);
+      return fromSecretKey(secret);
+    });
+    let keys;
+    try {
+      keys = deriveAccountKeys(generateRootSecret());
+    } finally {
+      seeds.mockRestore();
+      boxes.mockRestore();
+    }
+    expect(handed).toHaveLength(2);
+    const returned = [keys.identity.secretKey, keys.wrapping.secretKey, keys.localKey];
+    const elsewhere = handed.filter((bytes) => !returned.some((r) => r.buffer === bytes.buffer));
+    expect(elsewhere.filter((bytes) => bytes.some((b) => b !== 0))).toHaveLength(0);
   });
 });

@@ -7,7 +7,9 @@
  *   HKDF-SHA256(root, info "hale/local/v1")    → 32-byte at-rest key for the device store
  * Ids are self-certifying: accountId = base64url(sha256("hale/account/v1" ‖ identityPublicKey))[0..22]
  * and deviceId the same over a device key with "hale/device/v1", so anyone holding the public key
- * can check the id. Failure mode: keys of the wrong length throw HaleCryptoError INVALID_INPUT.
+ * can check the id. The returned keys hold the only copies of the secrets derived (intermediate bytes are
+ * zeroed), so zeroing them leaves none behind. Failure mode: keys of the wrong length throw HaleCryptoError
+ * INVALID_INPUT.
  */
 import nacl from 'tweetnacl';
 import { cryptoError } from './errors';
@@ -64,8 +66,14 @@ export const deviceIdFromPublicKey = (devicePublicKey: Uint8Array): string =>
 
 export function deriveAccountKeys(root: Uint8Array): AccountKeys {
   assertLength(root, ROOT_SECRET_LENGTH, 'root secret');
-  const identity = nacl.sign.keyPair.fromSeed(hkdfSha256(root, KEY_LABELS.identity));
-  const wrapping = nacl.box.keyPair.fromSecretKey(hkdfSha256(root, KEY_LABELS.wrap));
+  // tweetnacl copies what it is given: the derived bytes are zeroed here, or a copy of the identity seed
+  // and the wrapping secret would outlive the zeroing of the returned keys (an account's lock).
+  const identitySeed = hkdfSha256(root, KEY_LABELS.identity);
+  const wrappingSecret = hkdfSha256(root, KEY_LABELS.wrap);
+  const identity = nacl.sign.keyPair.fromSeed(identitySeed);
+  const wrapping = nacl.box.keyPair.fromSecretKey(wrappingSecret);
+  identitySeed.fill(0);
+  wrappingSecret.fill(0);
   return {
     accountId: accountIdFromIdentityKey(identity.publicKey),
     identity: { publicKey: identity.publicKey, secretKey: identity.secretKey },

@@ -146,6 +146,15 @@ describe('passphrase wrapping', () => {
     expect(isProductionStrength({ ...PRODUCTION_KDF, N: 2 ** 16 })).toBe(false);
   });
 
+  // scrypt's p lanes run one after another in the same memory (128·N·r bytes), so more lanes buy time, not
+  // memory: an attacker's hardware fits 8 or 16 times as many guesses at once as with the production setting.
+  it('does not count parallelism as memory: less memory than production is not production strength', () => {
+    expect(isProductionStrength({ ...PRODUCTION_KDF, N: 2 ** 14, p: 16 })).toBe(false);
+    expect(isProductionStrength({ ...PRODUCTION_KDF, N: 2 ** 16, r: 1, p: 16 })).toBe(false);
+    expect(isProductionStrength({ ...PRODUCTION_KDF, N: 2 ** 16, r: 16 })).toBe(true);
+    expect(isProductionStrength({ ...PRODUCTION_KDF, p: 2 })).toBe(true);
+  });
+
   it('uses PRODUCTION_KDF when no parameters are given', async () => {
     const blob = await wrapRootWithPassphrase(generateRootSecret(), 'pw');
     expect(blob.kdf).toMatchObject({ alg: 'scrypt', N: 2 ** 17, r: 8, p: 1 });

@@ -144,10 +144,17 @@ async function deriveKek(passphrase: string, kdf: KdfParams, salt: Uint8Array): 
   return argon2idAsync(pw, salt, { m: kdf.m, t: kdf.t, p: kdf.p, dkLen: 32 });
 }
 
-/** True when `kdf` costs at least as much as PRODUCTION_KDF (or its argon2id alternative). */
+/**
+ * True when `kdf` costs at least as much as PRODUCTION_KDF (or its argon2id alternative), in memory as
+ * well as in work: scrypt's p lanes reuse the same 128·N·r bytes one after another, so a higher p with a
+ * smaller N·r buys time an attacker's parallel hardware does not pay for.
+ */
 export function isProductionStrength(kdf: KdfSettings): boolean {
   if (kdf.alg === 'scrypt')
-    return kdf.N * kdf.r * kdf.p >= PRODUCTION_KDF.N * PRODUCTION_KDF.r * PRODUCTION_KDF.p;
+    return (
+      kdf.N * kdf.r >= PRODUCTION_KDF.N * PRODUCTION_KDF.r &&
+      kdf.N * kdf.r * kdf.p >= PRODUCTION_KDF.N * PRODUCTION_KDF.r * PRODUCTION_KDF.p
+    );
   return kdf.m >= PRODUCTION_KDF_ARGON2ID.m && kdf.t >= PRODUCTION_KDF_ARGON2ID.t;
 }
 

@@ -59,6 +59,22 @@ describe('recovery key', () => {
     },
   );
 
+  // An East Asian input method left in full-width mode types Ａ１－… for A1-…: the same key.
+  it('tolerates the full-width forms of its characters and separators', () => {
+    const fullWidth = (text: string) =>
+      text.replace(/[!-~]/g, (c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0));
+    for (const v of [fullWidth(realKey), fullWidth(realKey.toLowerCase()), fullWidth(compact)]) {
+      expect(same(decodeRecoveryKey(v), fixedRoot), v).toBe(true);
+    }
+    // A typo is still caught and named there.
+    const groups = realKey.split('-');
+    groups[4] = `${groups[4]![0] === '7' ? '8' : '7'}${groups[4]!.slice(1)}`;
+    expect(decodeRecoveryKey(fullWidth(groups.join('-')))).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_CHECKSUM', group: 5 },
+    });
+  });
+
   it('still names the mistyped group when the separators are typographic dashes', () => {
     const groups = realKey.split('-');
     const third = groups[2]!;

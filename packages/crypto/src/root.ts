@@ -10,9 +10,10 @@
  * of sha256("hale/recovery-key/v1" ‖ version ‖ root) — a whole-key checksum that catches most
  * multi-character mistakes the group checks miss (and swapped groups).
  *
- * Decoding is case-insensitive, ignores white space and dashes (the ASCII hyphen-minus and the
- * typographic ones a word processor or PDF substitutes: U+2010–U+2015, U+2212 minus) and maps O→0,
- * I/L→1 (Crockford). Separators carry no information, so ignoring more of them weakens no check.
+ * Decoding folds compatibility forms first (NFKC: the full-width Ａ１－ of an East Asian input method),
+ * is case-insensitive, ignores white space and dashes (the ASCII hyphen-minus and the typographic ones a
+ * word processor or PDF substitutes: U+2010–U+2015, U+2212 minus) and maps O→0, I/L→1 (Crockford).
+ * Separators carry no information, so ignoring more of them weakens no check.
  * Failures: wrong length or a character outside the alphabet → BAD_ENCODING; a group check or the
  * whole-key checksum fails → INVALID_CHECKSUM (`group` is the 1-based group when known); another
  * version symbol → UNSUPPORTED_VERSION.
@@ -102,7 +103,8 @@ const SEPARATORS = /[\s\u002D\u2010-\u2015\u2212]+/g;
 
 export function decodeRecoveryKey(text: string): Result<Uint8Array> {
   if (typeof text !== 'string') return fail('BAD_ENCODING', 'recovery key: not a string');
-  const compact = text.replace(SEPARATORS, '').toUpperCase();
+  // NFKC first: an East Asian input method in full-width mode types Ａ１－ for A1-, the same key.
+  const compact = text.normalize('NFKC').replace(SEPARATORS, '').toUpperCase();
   const symbols: number[] = [];
   for (let i = 0; i < compact.length; i++) {
     const v = SYMBOL_VALUE.get(compact[i]!);

@@ -42,11 +42,16 @@
  * generation 0 at a join → WRAPPED_ROOT_UNSIGNED (nothing written to the vault either way); a server that
  * takes no new accounts → REGISTRATION_CLOSED, one that needs an invite code → INVITE_REQUIRED (none given),
  * INVITE_INVALID (not taken, or not a code at all: then nothing is sent) or INVITE_WRONG_ROLE (nothing
- * stored on the server or in the vault, the invite not used up);
+ * stored on the server or in the vault, the invite not used up); a device name a certificate cannot carry
+ * → INVALID_DEVICE_NAME at create and both joins, before anything is derived or sent;
  * server answers → HaleClientError (e.g. DEVICE_REVOKED).
  * Partial failures: a join registers the device before writing the vault, so a failed vault write
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
- * revoked). `changePassphrase` updates the server before the vault; if the vault write then fails,
+ * revoked). A new passphrase wrap (`changePassphrase`, a recovery-key join) whose answer is lost (NETWORK,
+ * TIMEOUT, 5xx) is read back from the server: held there, the operation completes as if answered; not
+ * held, or unreadable too, the error stands (then the server may hold it: this device takes it at its next
+ * refresh, and a later `changePassphrase` with the old passphrase reads PASSPHRASE_CHANGED_ELSEWHERE).
+ * `changePassphrase` updates the server before the vault; if the vault write then fails,
  * the new passphrase is the one that joins new devices while this device still unlocks with the old one
  * until `refreshWrappedRoot` runs. Other devices of the account take the new wrap with
  * `refreshWrappedRoot` (their open session does it when the server reports the change, if it was given
@@ -100,6 +105,7 @@ import {
   wrappedRootSignaturePayload,
   type AccountRecord,
   AccountRole,
+  DeviceCertificate,
   type HttpWrappedRootState,
   type DirectoryEntry,
   type HttpAccountResponse,
@@ -259,6 +265,19 @@ export function normalizeLoginName(typed: string): string {
 
 const LOGIN_NAME = new RegExp(LOGIN_NAME_PATTERN);
 
+/**
+ * Refuses a device name the device certificate cannot carry (the server and the vault check the same
+ * schema), before any key work or request: a person-facing code instead of the request check's BAD_MESSAGE.
+ */
+function checkDeviceName(deviceName: string): void {
+  if (!validate(DeviceCertificate.properties.name, deviceName).ok) {
+    throw new AccountError(
+      'INVALID_DEVICE_NAME',
+      'a device name has 1 to 100 characters (an emoji counts as 2): choose a shorter one',
+    );
+  }
+}
+
 function checkNewPassphrase(passphrase: string): void {
   if (typeof passphrase !== 'string' || [...passphrase.normalize('NFKC')].length < MIN_PASSPHRASE_LENGTH) {
     throw new AccountError(
@@ -337,8 +356,11 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
   const n = nacl.secretbox.nonceLength;
   const secretKey = nacl.secretbox.open(sealed.value.subarray(n), sealed.value.subarray(0, n), localKey);
   if (secretKey === null || secretKey.length !== 64) throw corrupt('the device key does not open');
-  // The public half is recomputed from the seed: a key that only claims to match is refused.
-  const derived = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32)).publicKey;
+  // The public half is recomputed from the seed: a key that only claims to match is refused. The pair made
+  // for that is a second copy of the secret key, which lock() would never reach: zeroed at once.
+  const check = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32));
+  const derived = check.publicKey;
+  check.secretKey.fill(0);
   if (
     !constantTimeEqual(derived, publicKey.value) ||
     !constantTimeEqual(secretKey.subarray(32), publicKey.value) ||
@@ -653,6 +675,7 @@ export async function createAccount(
     }
     normalized = { ...normalized, invite };
   }
+  checkDeviceName(input.deviceName);
   checkNewPassphrase(input.passphrase);
   wrapKdf(deps);
   return exclusive(deps.vault, () => createAccountNow(deps, normalized, now));
@@ -751,6 +774,7 @@ export async function joinWithPassphrase(
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
   const normalized = { ...input, loginName: normalizeLoginName(input.loginName) };
+  checkDeviceName(input.deviceName);
   return exclusive(deps.vault, () => joinWithPassphraseNow(deps, normalized, now));
 }
 
@@ -820,6 +844,7 @@ export async function joinWithRecoveryKey(
   input: JoinWithRecoveryKeyInput,
 ): Promise<UnlockedAccount> {
   const now = deps.now ?? Date.now;
+  checkDeviceName(input.deviceName);
   checkNewPassphrase(input.newPassphrase);
   wrapKdf(deps);
   return exclusive(deps.vault, () => joinWithRecoveryKeyNow(deps, input, now));
@@ -846,7 +871,7 @@ async function joinWithRecoveryKeyNow(
       await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
       const gen = current.gen + 1;
       const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
-      await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, session.token);
+      await sendWrap(deps.api, { wrappedRoot, gen, sig }, session.token);
       const published = await publishAtJoin(deps, keys, device, server, session.token);
       const account = unlocked({
         root,
@@ -1263,7 +1288,7 @@ export type ChangePassphraseInput = {
  * be the account's current passphrase, not this device's stale one. A person who forgot it gives the
  * recovery key instead (`recoveryKey`; WRONG_RECOVERY_KEY for another account's, nothing sent). Locked
  * (`lock`) before the new wrap is sent: LOCKED, nothing changed; locked after: the change completes, vault
- * included.
+ * included. An answer lost after the server took the wrap completes the change too (`sendWrap`).
  */
 export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
@@ -1320,7 +1345,7 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
     // writing the record needs no secret from `account`, which may be locked by then.
     const next: VaultRecord = { ...record, wrappedRoot, gen };
     delete next.gen0Sig;
-    await deps.api.putWrappedRoot({ wrappedRoot, gen, sig }, input.token);
+    await sendWrap(deps.api, { wrappedRoot, gen, sig }, input.token);
     // The server now serves this wrap to joining devices: the vault must hold it too, locked or not.
     await deps.vault.set(VAULT_KEY, JSON.stringify(next));
     heldGenerations.set(account, gen);
@@ -1454,6 +1479,30 @@ async function checkServedWrap(
   return state.gen === 0 ? 'published' : undefined;
 }
 
+/**
+ * PUTs a new passphrase wrap. An answer lost on the way back (NETWORK, TIMEOUT, a 5xx: `retry`) may hide a
+ * wrap the server took, which it then serves to joining devices and, as newer, to this account's other
+ * devices: so the wrap is read back, and the PUT counts as done when the server holds exactly this wrap at
+ * this generation. Otherwise (not there, or the read fails too) the first error stands.
+ */
+async function sendWrap(
+  api: Pick<HttpApi, 'putWrappedRoot' | 'getWrappedRoot'>,
+  body: { readonly wrappedRoot: WrappedRoot; readonly gen: number; readonly sig: string },
+  token: string,
+): Promise<void> {
+  try {
+    await api.putWrappedRoot(body, token);
+  } catch (e) {
+    if (!isHaleClientError(e) || !e.retry) throw e;
+    const state = await api.getWrappedRoot(token).catch(() => null);
+    const landed =
+      state !== null &&
+      state.gen === body.gen &&
+      canonicalJson(state.wrappedRoot) === canonicalJson(body.wrappedRoot);
+    if (!landed) throw e;
+  }
+}
+
 /** The identity key's signature over a wrap and its generation, as the server and other devices check it. */
 async function signWrap(
   ed: Ed25519,
@@ -1465,7 +1514,10 @@ async function signWrap(
   return signPayload(ed, identitySecretKey, wrappedRootSignaturePayload({ accountId, wrappedRoot, gen }));
 }
 
-/** Signed device revocation; the server cuts the device off at once (sessions and sockets). */
+/**
+ * Signed device revocation; the server cuts the device off at once (sessions and sockets). LOCKED when the
+ * account is locked, also before the second signature a refused revokedAt asks for.
+ */
 export async function revokeDevice(
   deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,
   input: { readonly account: UnlockedAccount; readonly deviceId: string },
@@ -1482,6 +1534,8 @@ async function sendDeviceRevocation(
   now: () => number,
 ): Promise<HttpDeviceRevokeResponse> {
   const send = async (at: () => number) => {
+    // The second attempt comes after an answer: lock() may have zeroed the identity key meanwhile.
+    assertUnlocked({ keys });
     const revocation = { v: 1 as const, accountId, deviceId, revokedAt: isoAt(at) };
     const sig = await signPayload(deps.ed, keys.identity.secretKey, deviceRevocationPayload(revocation));
     return deps.api.revokeDevice({ revocation, sig });

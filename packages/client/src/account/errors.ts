@@ -113,6 +113,12 @@ export const ACCOUNT_ERROR_CODES = [
    * check finds) but opens another account than the one this device holds. Nothing was written or sent.
    */
   'WRONG_RECOVERY_KEY',
+  /**
+   * createAccount, joinWithPassphrase, joinWithRecoveryKey: the device name is not one a device certificate
+   * can carry (1 to 100 characters, counted as the server counts them: UTF-16 code units, so an emoji
+   * counts 2). Nothing was derived or sent. Choose a shorter (or a non-empty) name.
+   */
+  'INVALID_DEVICE_NAME',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

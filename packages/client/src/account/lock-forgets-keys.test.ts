@@ -1,15 +1,21 @@
 // lock() zeroes the account's key bytes and also drops the Ed25519 implementations' imported private
 // keys (`forgetCachedKeys`): no key object of the locked account stays reachable through a cache. Seen
 // through the imports a WebCrypto implementation makes: after lock, signing with a copy of the old key
-// bytes has to import the key again.
-import { describe, expect, it } from 'vitest';
+// bytes has to import the key again. Nor does unlocking leave a copy of a secret behind (a seed it derived,
+// a key pair it made only to check the vault's device key) that lock cannot reach.
+import nacl from 'tweetnacl';
+import { describe, expect, it, vi } from 'vitest';
 import {
+  TEST_KDF,
   createWebCryptoEd25519,
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
+  tweetnaclEd25519,
 } from '@hale/crypto';
-import { lock, type UnlockedAccount } from './account';
+import type { HttpApi } from '../api/http-api';
+import { createAccount, lock, unlock, type UnlockedAccount } from './account';
+import { memoryVault } from './vault';
 
 describe('lock', () => {
   it("leaves none of the account's imported signing keys cached", async () => {
@@ -44,5 +50,48 @@ describe('lock', () => {
     lock(account);
     for (const key of copies) await ed.sign(key, msg);
     expect(imports).toBe(4);
+  });
+});
+
+// A server that takes any registration and knows no versions: enough to write a vault to unlock from.
+const acceptingApi = {
+  serverInfo: () => Promise.reject(new Error('offline')),
+  register: () => Promise.resolve({}),
+} as unknown as HttpApi;
+
+describe('lock after unlock', () => {
+  it('leaves no copy of a secret key that unlocking derived or checked', async () => {
+    const vault = memoryVault();
+    const passphrase = 'correct horse battery';
+    const created = await createAccount(
+      { api: acceptingApi, vault, ed: tweetnaclEd25519, kdf: TEST_KDF, weakKdfForTests: true },
+      { role: 'patient', passphrase, deviceName: 'laptop' },
+    );
+    lock(created.account);
+    // Every Ed25519 and X25519 secret unlocking hands tweetnacl or gets back from it: the identity and
+    // device seeds, the wrapping secret, the key pairs made from them.
+    const seen: Uint8Array[] = [];
+    const fromSeed = nacl.sign.keyPair.fromSeed.bind(nacl.sign.keyPair);
+    const fromSecretKey = nacl.box.keyPair.fromSecretKey.bind(nacl.box.keyPair);
+    const seeds = vi.spyOn(nacl.sign.keyPair, 'fromSeed').mockImplementation((seed) => {
+      const pair = fromSeed(seed);
+      seen.push(seed, pair.secretKey);
+      return pair;
+    });
+    const boxes = vi.spyOn(nacl.box.keyPair, 'fromSecretKey').mockImplementation((secret) => {
+      const pair = fromSecretKey(secret);
+      seen.push(secret, pair.secretKey);
+      return pair;
+    });
+    try {
+      const account = await unlock({ vault }, { passphrase });
+      // identity (seed, pair), wrapping (secret, pair), device key check (seed, pair)
+      expect(seen).toHaveLength(6);
+      lock(account);
+      expect(seen.filter((bytes) => bytes.some((b) => b !== 0))).toHaveLength(0);
+    } finally {
+      seeds.mockRestore();
+      boxes.mockRestore();
+    }
   });
 });

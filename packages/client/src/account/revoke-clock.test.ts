@@ -6,7 +6,8 @@ import { TEST_KDF } from '@hale/crypto';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
 import { isHaleClientError } from '../api/errors';
 import { createHttpApi, type HttpApi } from '../api/http-api';
-import { createAccount, joinWithPassphrase, revokeDevice, type AccountDeps } from './account';
+import { createAccount, joinWithPassphrase, lock, revokeDevice, type AccountDeps } from './account';
+import { accountError } from './account.test-util';
 import { memoryVault } from './vault';
 
 const PASS = 'correct horse battery staple';
@@ -68,6 +69,37 @@ describe('revokeDevice from a device whose clock is wrong', () => {
       expect(kept.revocation?.revocation.revokedAt).toBe(new Date(t.clock.now).toISOString());
     });
   }
+
+  it('locked while the first revocation was refused: LOCKED, and nothing signed by the zeroed key is sent', async () => {
+    const loginName = `clocklock-${Date.now().toString(36)}`;
+    const { account } = await createAccount(deps(), {
+      role: 'patient',
+      passphrase: PASS,
+      loginName,
+      deviceName: 'laptop',
+    });
+    const phone = await joinWithPassphrase(deps(), { loginName, passphrase: PASS, deviceName: 'phone' });
+    let calls = 0;
+    const watched: HttpApi = {
+      ...api,
+      revokeDevice: async (body) => {
+        calls++;
+        const answer = api.revokeDevice(body);
+        // An idle auto-lock while the server's refusal is on its way back.
+        if (calls === 1) lock(account);
+        return answer;
+      },
+    };
+    await accountError(
+      revokeDevice(
+        { ...deps(() => t.clock.now + HOUR), api: watched },
+        { account, deviceId: phone.device.deviceId },
+      ),
+      'LOCKED',
+    );
+    expect(calls).toBe(1);
+    expect((await api.getAccount(account.accountId)).revokedDevices).toEqual([]);
+  });
 
   it('any other refusal is not retried', async () => {
     const loginName = `clockother-${Date.now().toString(36)}`;
