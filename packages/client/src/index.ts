@@ -240,6 +240,8 @@ export {
   type AccessRecord,
   type Disclosure,
   type UndeliveredChain,
+  type AuditViewOptions,
+  type AuditViewAnswer,
 } from './audit/audit-log';
 export {
   FHIR_CONTENT_DIGEST_EXTENSION,

@@ -145,8 +145,27 @@
  *   removed and every view reads the whole log from then on, as for any problem (a cache an older build
  *   wrote, which notes no such states, is not used: the first view reads the whole log). Views, `verify` and
  *   `acceptLosses` run one at a time (`inViewOrder`), so none keeps a cache another just found stale.
- *   Offline, the views still wait for the connection (the return types have no place to say an answer
- *   is stale).
+ *   Without options, the views offline still wait for the connection (their arrays cannot say an answer is
+ *   stale), or reject STOPPED once the app stopped it. Asked with `{ offline: 'cached' }`
+ *   (`AuditViewAnswer`), a view connected reads as above (`complete: true`, `asOf` when it asked); not
+ *   connected, or once the connection is lost before that read answers (looked at every CONNECTION_CHECK_MS,
+ *   or the read failing NETWORK, TIMEOUT or STOPPED: it goes on in view order, its answer dropped), it
+ *   answers from VIEW alone and reads nothing from the server: `complete: false`, `reason: 'offline'`, `asOf`
+ *   when the last view or check began that found the cache as it stands (VIEW_READ, device meta
+ *   `audit-view-read`: that time with the cache's `through` and `fullAt`, written after VIEW, removed before
+ *   it by a check that found a problem; one naming another cache is not used; views write it at every read, a
+ *   few bytes, VIEW itself only when something new was served). It does not wait in view order (a view ahead
+ *   may be waiting for the connection): it reads VIEW_READ, then VIEW, as stored, and a pair a view is
+ *   writing meanwhile does not match. There is no offline answer (SyncError NETWORK, retry, naming why, at
+ *   once) when there is no VIEW or no VIEW_READ matching it (never verified here, an older build's cache, the
+ *   note's write failed), this session removed the cache (a problem), it holds `dropped` (the older entries
+ *   are only on the server: counts would be short), a restore is recorded or announced since it was read,
+ *   SEEN changed under it (as above), or the directory answers one of its device authors otherwise than it
+ *   was judged (revoked since, as the lists the directory holds say). An author the directory cannot answer
+ *   for now (a new session offline loads no list) counts as judged then: the answer is as of that read. It is
+ *   not held to VIEW_FULL_CHECK_MS: `asOf` says its age. Only what a view would list from VIEW is listed
+ *   (entries that verified, opened, as verified), so an offline answer misses what was served since and
+ *   reports no problem a whole read would find in the cached part.
  * - Views trust an entry's content only as far as its verified author: access events (and their counts,
  *   positive integers only) only from the server, signed with its key; patient actions (consent grants)
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
@@ -205,8 +224,10 @@
  * may hold their bytes until it compacts them. A view cache that cannot be written is not reported: the
  * next view uses the one stored, held to the same checks, or reads the whole log. One that cannot be
  * removed after a whole check found a problem is not used again in that session; a later session uses
- * it (the problem then reported at its next whole read, as for a change to the cached part). A crash
- * while it is written leaves the last one written (one key, written whole).
+ * it (the problem then reported at its next whole read, as for a change to the cached part), offline
+ * too only when its VIEW_READ could not be removed either. A crash while it is written leaves the last
+ * one written (one key, written whole); one between writing it and its VIEW_READ, or a VIEW_READ that
+ * cannot be written, leaves no offline answer until the next view notes its read.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import {
@@ -235,7 +256,7 @@ import {
   type PushResult,
   type ServedDoc,
 } from '@hale/protocol';
-import type { Connection } from '../sync/connection';
+import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/device-directory';
 import {
@@ -330,6 +351,25 @@ export interface AccessRecord {
   /** The blob a server-logged `blob-delete` removed. */
   blobId?: string;
 }
+
+/** Asks a view (`whoAccessed`, `disclosures`, `entries`) for an answer also when the device is offline. */
+export interface AuditViewOptions {
+  /**
+   * `cached`: not connected, answer from what this device verified before (the view cache) instead of
+   * waiting for the connection, or refuse at once (SyncError NETWORK) when no such answer may be given.
+   */
+  offline: 'cached';
+}
+
+/**
+ * A view's answer asked with `{ offline: 'cached' }`. `complete: true`: the log was read now, as without
+ * the option (`asOf`: when this read began). `complete: false`: the device was not connected (or lost the
+ * connection before the read answered), so this is what it verified before, as of `asOf` (when it last
+ * read the log, this device's clock): entries served since are missing, and it is never the current log.
+ */
+export type AuditViewAnswer<T> =
+  | { records: T; asOf: string; complete: true }
+  | { records: T; asOf: string; complete: false; reason: 'offline' };
 
 /** One grant in the accounting of disclosures. */
 export interface Disclosure {
@@ -618,6 +658,17 @@ const ViewCache = Type.Object(
 );
 type ViewCache = Static<typeof ViewCache>;
 type ViewHeads = Static<typeof ViewHeads>;
+/**
+ * When the log was last read with the view cache found as it is (VIEW_READ), which that cache is (its
+ * `through` and `fullAt`), for an answer offline: written after VIEW, removed before it.
+ */
+const VIEW_READ = 'audit-view-read';
+const ViewRead = Type.Object(
+  { through: Type.Integer({ minimum: 0 }), fullAt: Type.Number(), at: Type.Number() },
+  { additionalProperties: false },
+);
+/** How often a view asked with `{ offline: 'cached' }` looks whether the connection was lost meanwhile. */
+const CONNECTION_CHECK_MS = 250;
 
 /** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
@@ -1870,9 +1921,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return quick;
       }
       const incarnation = await currentIncarnation();
+      const readAt = deps.now();
       const { docs, through } = await fetchFrom(deps.accountId, 0);
       const checked = await check(deps.accountId, docs);
-      await keepView(docs, through, checked, incarnation);
+      await keepView(docs, through, checked, incarnation, readAt);
       reportFromView(deps.accountId, checked.verification);
       return checked;
     });
@@ -1910,10 +1962,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     checked: Checked,
     /** The store's incarnation before the log was read: a restore announced meanwhile is not taken for it. */
     incarnation: string | undefined,
+    /** When the read began (this device's clock). */
+    readAt: number,
   ): Promise<void> => {
     const entries = viewEntries(docs, checked);
     if (!checked.verification.ok || entries === null) {
-      if (viewKept) await deps.meta.set(VIEW, null).catch(() => undefined);
+      if (viewKept) {
+        // VIEW_READ first: without it, a cache whose removal fails never answers offline.
+        await deps.meta.set(VIEW_READ, null).catch(() => undefined);
+        await deps.meta.set(VIEW, null).catch(() => undefined);
+      }
       viewKept = false;
       return;
     }
@@ -1921,14 +1979,27 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     // An author judged two ways within the check is left out: the next view reads the whole log again.
     const judged: ViewJudged = {};
     for (const [author, j] of checked.judged) if (j !== null) judged[author] = j;
-    await writeView({
-      ...(incarnation === undefined ? {} : { incarnation }),
-      through,
-      fullAt: deps.now(),
-      heads: headsOf(checked.heads),
-      judged,
-      entries,
-    });
+    const fullAt = deps.now();
+    if (
+      await writeView({
+        ...(incarnation === undefined ? {} : { incarnation }),
+        through,
+        fullAt,
+        heads: headsOf(checked.heads),
+        judged,
+        entries,
+      })
+    )
+      await noteViewRead(through, fullAt, readAt);
+  };
+
+  /**
+   * Notes that the log was read at `at` and the view cache written with `through` and `fullAt` matched it
+   * (VIEW_READ): an answer offline is as of then. Unwritten, an older note stays, naming an older read of
+   * the same cache, or another cache (then no answer offline until the next view writes it).
+   */
+  const noteViewRead = async (through: number, fullAt: number, at: number): Promise<void> => {
+    await deps.meta.set(VIEW_READ, { through, fullAt, at }).catch(() => undefined);
   };
 
   /**
@@ -1965,8 +2036,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   const headsOf = (heads: ReadonlyMap<string, ChainHead>): ViewHeads => Object.fromEntries(heads);
 
-  /** Writes `view`, its oldest entries moved to `dropped` (read again when needed) past the budget. */
-  const writeView = async (view: ViewCache): Promise<void> => {
+  /**
+   * Writes `view`, its oldest entries moved to `dropped` (read again when needed) past the budget. False
+   * when it could not be written.
+   */
+  const writeView = async (view: ViewCache): Promise<boolean> => {
     let { entries, dropped } = view;
     const maxEntries = Math.min(deps.viewCache?.maxEntries ?? MAX_VIEW_ENTRIES, MAX_VIEW_ENTRIES);
     const maxChars = deps.viewCache?.maxChars ?? MAX_VIEW_CHARS;
@@ -1990,8 +2064,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     try {
       await deps.meta.set(VIEW, { ...view, entries, ...(dropped === undefined ? {} : { dropped }) });
       viewKept = true;
+      return true;
     } catch {
       // Unwritten: the next view reads what it finds, or the whole log.
+      return false;
     }
   };
 
@@ -2006,24 +2082,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
     if (view === null) return null;
-    // A restore announced since (the store the cache was read from is gone), or not known to be none.
-    const incarnation = await currentIncarnation();
-    if (view.incarnation !== incarnation || (served !== undefined && served !== view.incarnation))
-      return null;
+    if ((await staleView(view)) !== null) return null;
     const age = deps.now() - view.fullAt;
     if (!(age >= 0 && age < VIEW_FULL_CHECK_MS)) return null;
-    // The positions checks are held to must be those the cached part was checked against: a lowered or
-    // replaced one (acceptLosses, a continued own chain) is checked whole.
-    const seen = (await deps.meta.get(await seenKey(deps.accountId), SeenChains)) ?? {};
-    for (const [author, at] of Object.entries(seen)) {
-      const head = view.heads[author];
-      if (head === undefined || at.seq > head.seq) continue;
-      if (at.seq !== head.seq || at.hash !== head.hash) return null;
-    }
     // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing.
     if (!(await stillJudged(view))) return null;
     const older = view.dropped === undefined ? [] : await readDropped(view.dropped);
     if (older === null) return null;
+    const readAt = deps.now();
     const { docs, through } = await fetchFrom(deps.accountId, view.through);
     if (docs.some((d) => d.seq <= view.through)) return null;
     const earlier = (view.dropped?.entries ?? 0) + view.entries.length;
@@ -2040,15 +2106,132 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (docs.length > 0) {
       const fresh = viewEntries(docs, checked);
       if (fresh === null) return null;
-      await writeView({
-        ...view,
-        through,
-        heads: headsOf(checked.heads),
-        judged,
-        entries: [...view.entries, ...fresh],
-      });
-    }
+      if (
+        await writeView({
+          ...view,
+          through,
+          heads: headsOf(checked.heads),
+          judged,
+          entries: [...view.entries, ...fresh],
+        })
+      )
+        await noteViewRead(through, view.fullAt, readAt);
+    } else await noteViewRead(view.through, view.fullAt, readAt);
     return { ...checked, opened: [...older, ...view.entries.map(asOpened), ...checked.opened] };
+  };
+
+  /**
+   * Why the view cache may not stand for the log as this device verifies it now, whatever the server
+   * serves since (null: it may): a restore announced since it was read (the store it was read from is
+   * gone), or not known to be none; the positions checks are held to (SEEN) lowered or replaced under it
+   * (acceptLosses, a continued own chain), so the cached part was checked against others.
+   */
+  const staleView = async (view: ViewCache): Promise<string | null> => {
+    const incarnation = await currentIncarnation();
+    if (view.incarnation !== incarnation || (served !== undefined && served !== view.incarnation))
+      return 'the server announced a restore of its store since this device read the log';
+    const seen = (await deps.meta.get(await seenKey(deps.accountId), SeenChains)) ?? {};
+    for (const [author, at] of Object.entries(seen)) {
+      const head = view.heads[author];
+      if (head === undefined || at.seq > head.seq) continue;
+      if (at.seq !== head.seq || at.hash !== head.hash)
+        return 'how far the log is known stored changed since this device read it';
+    }
+    return null;
+  };
+
+  /** A view asked with `{ offline: 'cached' }` that cannot answer offline: why, as a connection failure. */
+  const noOfflineAnswer = (why: string): SyncError =>
+    new SyncError('NETWORK', `not connected, and the audit log cannot be answered offline: ${why}`, true);
+
+  /**
+   * The own log as this device last verified it (the view cache, see the header), for an answer offline:
+   * its entries and when the log was last read. Reads nothing from the server. Throws SyncError NETWORK
+   * naming why when that cache may not be used (none, stale, or holding only the newest entries).
+   */
+  const cachedView = async (): Promise<{ opened: OpenedEntry[]; asOf: number }> => {
+    // VIEW_READ before VIEW (written after it): a pair read while a view writes them does not match.
+    const readNote = await deps.meta.get(VIEW_READ, ViewRead).catch(() => null);
+    if (!viewKept) throw noOfflineAnswer('a check of the log in this session found a problem');
+    const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
+    if (view === null || readNote === null)
+      throw noOfflineAnswer('this device has no check of the log that found no problem (by this build)');
+    if (readNote.through !== view.through || readNote.fullAt !== view.fullAt)
+      throw noOfflineAnswer('the last read of the log was not kept');
+    if (view.dropped !== undefined)
+      throw noOfflineAnswer(
+        'this device keeps only the newest entries of the log, the older ones on the server',
+      );
+    const stale = await staleView(view).catch(() => 'what the log was checked against could not be read');
+    if (stale !== null) throw noOfflineAnswer(stale);
+    if (!(await judgedOffline(view)))
+      throw noOfflineAnswer('a device that wrote in the log was revoked since this device read it');
+    return { opened: view.entries.map(asOpened), asOf: readNote.at };
+  };
+
+  /**
+   * `stillJudged` offline: every device author of the cache the directory answers for now as the cache
+   * judged it. The directory answers from the lists it holds (this session's); one it cannot answer for
+   * (no list held, none loads offline) is taken as judged then: the answer is as of that read. The server's
+   * entries need no account: its author is known from the cached entries it signed.
+   */
+  const judgedOffline = async (view: ViewCache): Promise<boolean> => {
+    const servers = new Set(view.entries.filter((e) => e.source === 'server').map((e) => e.author));
+    for (const author of Object.keys(view.heads))
+      if (!servers.has(author) && !Object.hasOwn(view.judged, author)) return false;
+    const answers = await Promise.all(
+      Object.entries(view.judged).map(async ([author, was]) => {
+        const key = await deps.directory
+          .authorKey(was.account, author)
+          .catch((error: unknown): AuthorUnavailable => ({ unavailable: String(error) }));
+        if (key !== null && 'unavailable' in key) return true;
+        return key !== null && sameJudged(was, judgedOf(was.account, key));
+      }),
+    );
+    return answers.every(Boolean);
+  };
+
+  /**
+   * `promise`, or `lost` once the connection is no longer ready (looked at every CONNECTION_CHECK_MS) or
+   * the promise failed for the connection (CONNECTION_CODES): a read that would wait for it is not waited
+   * for. It goes on meanwhile (a view in view order), and its answer or failure is dropped.
+   */
+  const whileConnected = <T>(promise: Promise<T>): Promise<{ value: T } | 'lost'> =>
+    new Promise((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (deps.connection.status() === 'ready') return;
+        clearInterval(timer);
+        resolve('lost');
+      }, CONNECTION_CHECK_MS);
+      promise.then(
+        (value) => {
+          clearInterval(timer);
+          resolve({ value });
+        },
+        (error: unknown) => {
+          clearInterval(timer);
+          if (error instanceof SyncError && CONNECTION_CODES.has(error.code)) resolve('lost');
+          else reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+
+  /**
+   * A view asked with `{ offline: 'cached' }`: connected, the log read now as without the option;
+   * otherwise, or once the connection is lost before that read answers, from the view cache
+   * (`cachedView`), marked so. `make` builds the view from the entries.
+   */
+  const viewAnswer = async <T>(
+    make: (opened: readonly OpenedEntry[]) => T | Promise<T>,
+  ): Promise<AuditViewAnswer<T>> => {
+    deps.assertUnlocked?.();
+    if (deps.connection.status() === 'ready') {
+      const asOf = iso();
+      const fresh = await whileConnected(read());
+      if (fresh !== 'lost') return { records: await make(fresh.value.opened), asOf, complete: true };
+    }
+    const cached = await cachedView();
+    return { records: await make(cached.opened), asOf: iso(cached.asOf), complete: false, reason: 'offline' };
   };
 
   /**
@@ -2106,10 +2289,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       // Read before fetching: whatever is acknowledged later is served too.
       let own = await acknowledgedPosition(patientId);
       const incarnation = await currentIncarnation();
+      const readAt = deps.now();
       const { docs, through } = await fetchFrom(patientId, 0);
       if (await continueOwn(patientId, docs)) own = await acknowledgedPosition(patientId);
       const checked = await check(patientId, docs, own, accept, ended);
-      if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation);
+      if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation, readAt);
       return checked.verification;
     });
 
@@ -2155,6 +2339,123 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
     return found;
   };
+
+  /** "Who saw my records" from `list` (the log's entries that verify, opened): see `whoAccessed`. */
+  const accessesOf = (list: readonly OpenedEntry[]): AccessRecord[] => {
+    const out: AccessRecord[] = [];
+    for (const e of list) {
+      if (isServerAccess(e)) {
+        const record: AccessRecord = {
+          at: e.at,
+          source: 'server',
+          actorId: e.body.actorId,
+          actorDeviceId: e.body.actorDeviceId,
+          action: e.body.action,
+        };
+        if (e.body.stream !== undefined) record.stream = e.body.stream;
+        if (isCount(e.body.count)) record.count = e.body.count;
+        if (e.body.kind === 'AccessEvent' && e.body.blobId !== undefined) record.blobId = e.body.blobId;
+        out.push(record);
+      } else if (e.source === 'grantee') {
+        // Who wrote it is what the signature proves; what it says about itself is its claim.
+        const record: AccessRecord = {
+          at: e.at,
+          source: 'grantee',
+          actorId: e.authorAccountId,
+          actorDeviceId: e.author,
+          action: e.body.action,
+        };
+        if (e.body.stream !== undefined) record.stream = e.body.stream;
+        out.push(record);
+      }
+    }
+    return out;
+  };
+
+  /** The accounting of disclosures from `list` (the log's entries that verify, opened): see `disclosures`. */
+  const disclosuresOf = async (list: readonly OpenedEntry[]): Promise<Disclosure[]> => {
+    // The device's copy of the grants (consent.ts keeps it: only signed copies that verify).
+    const held = new Map<
+      string,
+      { issuedAt: string; start: string; granteeId: string; revokedAt?: string }
+    >();
+    for (const g of (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? []) {
+      if (held.has(g.grant.grantId) || g.grant.patientId !== deps.accountId) continue;
+      held.set(g.grant.grantId, {
+        issuedAt: g.grant.issuedAt,
+        start: g.grant.start,
+        granteeId: g.grant.granteeId,
+        ...(g.revokedAt === undefined ? {} : { revokedAt: g.revokedAt }),
+      });
+    }
+    const revoked = new Map<string, { at: string; deviceId?: string }>();
+    for (const e of list) {
+      const grantId = grantOf(e, 'consent-revoke');
+      if (grantId === undefined || e.body.kind !== 'AuditEntry') continue;
+      const first = revoked.get(grantId) ?? { at: e.at };
+      // The device that revoked, as an entry names it (one learnt from the server's list names none).
+      if (first.deviceId === undefined && e.body.deviceId !== undefined) first.deviceId = e.body.deviceId;
+      revoked.set(grantId, first);
+    }
+    const listed = new Set<string>();
+    return list.flatMap((g) => {
+      const body = g.body;
+      if (g.source !== 'patient' || body.kind !== 'AuditEntry' || body.action !== 'consent-grant') return [];
+      // A second entry for one grant (see the header) is no second disclosure.
+      const grantId = body.grantId;
+      if (grantId !== undefined) {
+        if (listed.has(grantId)) return [];
+        listed.add(grantId);
+      }
+      const recipient = body.granteeId;
+      if (recipient === undefined) return [];
+      const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
+      const grant = grantId === undefined ? undefined : held.get(grantId);
+      // The signed grant's times only for the grant this entry describes.
+      const signed = grant?.granteeId === recipient ? grant : undefined;
+      const revocation = grantId === undefined ? undefined : revoked.get(grantId);
+      const revokedAt = signed?.revokedAt ?? revocation?.at;
+      const disclosure: Disclosure = {
+        date: signed?.issuedAt ?? g.at,
+        recordedAt: g.at,
+        recipient,
+        recordTypes: (body.scope ?? []).map((s) => s.type),
+        purpose: body.purpose ?? '',
+        expiresAt: body.expiresAt ?? '',
+        accesses: accesses.length,
+        documentsDisclosed: accesses.reduce((n, e) => n + (isCount(e.body.count) ? e.body.count : 0), 0),
+      };
+      if (signed !== undefined) {
+        disclosure.issuedAt = signed.issuedAt;
+        disclosure.start = signed.start;
+      }
+      if (revokedAt !== undefined) disclosure.revokedAt = revokedAt;
+      if (revocation?.deviceId !== undefined) disclosure.revokedByDeviceId = revocation.deviceId;
+      return [disclosure];
+    });
+  };
+
+  // One name per view: without options as before (waits for the connection); `{ offline: 'cached' }`
+  // answers `AuditViewAnswer`, offline too.
+  function entriesView(): Promise<OpenedEntry[]>;
+  function entriesView(options: AuditViewOptions): Promise<AuditViewAnswer<OpenedEntry[]>>;
+  function entriesView(options?: AuditViewOptions): Promise<OpenedEntry[] | AuditViewAnswer<OpenedEntry[]>> {
+    return options?.offline === 'cached' ? viewAnswer((list) => [...list]) : entries();
+  }
+  function whoAccessed(): Promise<AccessRecord[]>;
+  function whoAccessed(options: AuditViewOptions): Promise<AuditViewAnswer<AccessRecord[]>>;
+  async function whoAccessed(
+    options?: AuditViewOptions,
+  ): Promise<AccessRecord[] | AuditViewAnswer<AccessRecord[]>> {
+    return options?.offline === 'cached' ? viewAnswer(accessesOf) : accessesOf(await entries());
+  }
+  function disclosures(): Promise<Disclosure[]>;
+  function disclosures(options: AuditViewOptions): Promise<AuditViewAnswer<Disclosure[]>>;
+  async function disclosures(
+    options?: AuditViewOptions,
+  ): Promise<Disclosure[] | AuditViewAnswer<Disclosure[]>> {
+    return options?.offline === 'cached' ? viewAnswer(disclosuresOf) : disclosuresOf(await entries());
+  }
 
   return {
     append,
@@ -2249,111 +2550,23 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     fetchAll,
     /**
      * Entries of the patient's log that verify, opened (only the patient can open them). Problems met on
-     * the way are reported in `issues` (AUDIT_LOG_PROBLEMS), as for the views below.
+     * the way are reported in `issues` (AUDIT_LOG_PROBLEMS), as for the views below. With `{ offline:
+     * 'cached' }`, answered offline too (`AuditViewAnswer`, see the header).
      */
-    entries,
+    entries: entriesView,
     /**
      * "Who saw my records": accesses the server logged, and entries grantees' devices wrote (their own
-     * claims, marked `grantee`). The patient's own devices are not listed.
+     * claims, marked `grantee`). The patient's own devices are not listed. With `{ offline: 'cached' }`,
+     * answered offline too (`AuditViewAnswer`, see the header).
      */
-    async whoAccessed(): Promise<AccessRecord[]> {
-      const out: AccessRecord[] = [];
-      for (const e of await entries()) {
-        if (isServerAccess(e)) {
-          const record: AccessRecord = {
-            at: e.at,
-            source: 'server',
-            actorId: e.body.actorId,
-            actorDeviceId: e.body.actorDeviceId,
-            action: e.body.action,
-          };
-          if (e.body.stream !== undefined) record.stream = e.body.stream;
-          if (isCount(e.body.count)) record.count = e.body.count;
-          if (e.body.kind === 'AccessEvent' && e.body.blobId !== undefined) record.blobId = e.body.blobId;
-          out.push(record);
-        } else if (e.source === 'grantee') {
-          // Who wrote it is what the signature proves; what it says about itself is its claim.
-          const record: AccessRecord = {
-            at: e.at,
-            source: 'grantee',
-            actorId: e.authorAccountId,
-            actorDeviceId: e.author,
-            action: e.body.action,
-          };
-          if (e.body.stream !== undefined) record.stream = e.body.stream;
-          out.push(record);
-        }
-      }
-      return out;
-    },
+    whoAccessed,
     /**
      * Accounting of disclosures: per grant the patient's own devices recorded (once per grant id), when
      * (the grant's signed times where this device holds it), to whom, which record types, why, whether
-     * and when it was revoked, and how often the server served the recipient.
+     * and when it was revoked, and how often the server served the recipient. With `{ offline: 'cached' }`,
+     * answered offline too (`AuditViewAnswer`, see the header).
      */
-    async disclosures(): Promise<Disclosure[]> {
-      const list = await entries();
-      // The device's copy of the grants (consent.ts keeps it: only signed copies that verify).
-      const held = new Map<
-        string,
-        { issuedAt: string; start: string; granteeId: string; revokedAt?: string }
-      >();
-      for (const g of (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? []) {
-        if (held.has(g.grant.grantId) || g.grant.patientId !== deps.accountId) continue;
-        held.set(g.grant.grantId, {
-          issuedAt: g.grant.issuedAt,
-          start: g.grant.start,
-          granteeId: g.grant.granteeId,
-          ...(g.revokedAt === undefined ? {} : { revokedAt: g.revokedAt }),
-        });
-      }
-      const revoked = new Map<string, { at: string; deviceId?: string }>();
-      for (const e of list) {
-        const grantId = grantOf(e, 'consent-revoke');
-        if (grantId === undefined || e.body.kind !== 'AuditEntry') continue;
-        const first = revoked.get(grantId) ?? { at: e.at };
-        // The device that revoked, as an entry names it (one learnt from the server's list names none).
-        if (first.deviceId === undefined && e.body.deviceId !== undefined) first.deviceId = e.body.deviceId;
-        revoked.set(grantId, first);
-      }
-      const listed = new Set<string>();
-      return list.flatMap((g) => {
-        const body = g.body;
-        if (g.source !== 'patient' || body.kind !== 'AuditEntry' || body.action !== 'consent-grant')
-          return [];
-        // A second entry for one grant (see the header) is no second disclosure.
-        const grantId = body.grantId;
-        if (grantId !== undefined) {
-          if (listed.has(grantId)) return [];
-          listed.add(grantId);
-        }
-        const recipient = body.granteeId;
-        if (recipient === undefined) return [];
-        const accesses = list.filter((e) => isServerAccess(e) && e.body.actorId === recipient);
-        const grant = grantId === undefined ? undefined : held.get(grantId);
-        // The signed grant's times only for the grant this entry describes.
-        const signed = grant?.granteeId === recipient ? grant : undefined;
-        const revocation = grantId === undefined ? undefined : revoked.get(grantId);
-        const revokedAt = signed?.revokedAt ?? revocation?.at;
-        const disclosure: Disclosure = {
-          date: signed?.issuedAt ?? g.at,
-          recordedAt: g.at,
-          recipient,
-          recordTypes: (body.scope ?? []).map((s) => s.type),
-          purpose: body.purpose ?? '',
-          expiresAt: body.expiresAt ?? '',
-          accesses: accesses.length,
-          documentsDisclosed: accesses.reduce((n, e) => n + (isCount(e.body.count) ? e.body.count : 0), 0),
-        };
-        if (signed !== undefined) {
-          disclosure.issuedAt = signed.issuedAt;
-          disclosure.start = signed.start;
-        }
-        if (revokedAt !== undefined) disclosure.revokedAt = revokedAt;
-        if (revocation?.deviceId !== undefined) disclosure.revokedByDeviceId = revocation.deviceId;
-        return [disclosure];
-      });
-    },
+    disclosures,
     /**
      * Which grants of `lookup` have a `consent-grant` entry, and which a `consent-revoke` entry, by one of
      * the patient's devices (see the header): both kinds with one read of the served log at most. Throws
