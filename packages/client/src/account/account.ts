@@ -47,8 +47,16 @@
  * server answers → HaleClientError (e.g. DEVICE_REVOKED).
  * Partial failures: a join registers the device before writing the vault, so a failed vault write
  * leaves an orphan device certificate on the server whose secret key no one holds (harmless; it can be
- * revoked). A new passphrase wrap (`changePassphrase`, a recovery-key join) whose answer is lost (NETWORK,
- * TIMEOUT, 5xx) is read back from the server: held there, the operation completes as if answered; not
+ * revoked). `createAccount` registers before writing the vault too, and once the server holds the account
+ * it never fails: the login name (and any invite) is used up there and the recovery key exists only in
+ * the root, which a failure would zero. A failing vault write is tried again (VAULT_WRITE_ATTEMPTS,
+ * backing off through `wait`; a write reported failed that did store the record counts, another writer's
+ * record is never overwritten); still failing, the account is answered with its recovery key and
+ * `notSaved` (AccountError ACCOUNT_NOT_SAVED, the storage error as `cause`, never the key in a message):
+ * its keys stay in memory, usable until locked, the vault holds nothing, and the person joins again (login
+ * name and passphrase, or the recovery key) after a restart; the first device's certificate then stays
+ * registered with no key behind it (revocable from the new device). A new passphrase wrap
+ * (`changePassphrase`, a recovery-key join) whose answer is lost (NETWORK, TIMEOUT, 5xx) is read back from the server: held there, the operation completes as if answered; not
  * held, or unreadable too, the error stands (then the server may hold it: this device takes it at its next
  * refresh, and a later `changePassphrase` with the old passphrase reads PASSPHRASE_CHANGED_ELSEWHERE).
  * `changePassphrase` updates the server before the vault; if the vault write then fails,
@@ -191,11 +199,16 @@ export interface AccountDeps {
    */
   readonly weakKdfForTests?: boolean;
   /**
-   * Waits `ms` before createAccount repeats a registration whose answer was lost; a timer by default.
-   * Tests pass one that does not sleep.
+   * Waits `ms` before createAccount repeats a registration whose answer was lost, or a vault write that
+   * failed after the registration; a timer by default. Tests pass one that does not sleep.
    */
   readonly wait?: (ms: number) => Promise<void>;
 }
+
+/** How many times createAccount tries to store a registered account in the vault before giving up. */
+export const VAULT_WRITE_ATTEMPTS = 3;
+/** Wait before createAccount's second vault write attempt; doubled before each later one. */
+export const VAULT_WRITE_BACKOFF_MS = 250;
 
 /** How many times createAccount sends its registration while the network fails before giving up. */
 export const REGISTRATION_ATTEMPTS = 4;
@@ -396,6 +409,17 @@ async function writeRecord(
   wrappingKeyPublished: boolean,
   gen0Sig?: VaultRecord['gen0Sig'],
 ): Promise<void> {
+  await vault.set(VAULT_KEY, recordText(account, wrappedRoot, gen, wrappingKeyPublished, gen0Sig));
+}
+
+/** The vault's account record for `account`, as stored (the device key sealed under a fresh nonce). */
+function recordText(
+  account: UnlockedAccount,
+  wrappedRoot: PassphraseWrappedRoot | VaultRecord['wrappedRoot'],
+  gen: number,
+  wrappingKeyPublished: boolean,
+  gen0Sig?: VaultRecord['gen0Sig'],
+): string {
   const record: VaultRecord = {
     v: 1,
     accountId: account.accountId,
@@ -410,7 +434,7 @@ async function writeRecord(
     ...(wrappingKeyPublished ? { wrappingKeyPublished: true as const } : {}),
     ...(gen === 0 && gen0Sig !== undefined ? { gen0Sig } : {}),
   };
-  await vault.set(VAULT_KEY, JSON.stringify(record));
+  return JSON.stringify(record);
 }
 
 async function newDevice(
@@ -657,11 +681,54 @@ async function sendRegistration(
   }
 }
 
-/** Registers a new account with this device as its first device. The recovery key is shown ONCE. */
-export async function createAccount(
-  deps: AccountDeps,
-  input: CreateAccountInput,
-): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
+/**
+ * Stores a just-registered account's record. The account exists on the server already, so a storage
+ * failure must not end the creation at once: the write is tried again, VAULT_WRITE_ATTEMPTS times in all
+ * and backing off (a busy IndexedDB, a sync folder locked for a moment). A write reported failed is read
+ * back and counts when the record is there; a record another writer put there meanwhile (a second Vault
+ * object over the same storage) is never overwritten. Answers null once stored, else the last failure.
+ */
+async function storeNewRecord(
+  deps: Pick<AccountDeps, 'vault' | 'wait'>,
+  text: string,
+): Promise<{ readonly failure: unknown } | null> {
+  const wait = deps.wait ?? sleep;
+  for (let attempt = 1; ; attempt++) {
+    let failure: unknown;
+    try {
+      await deps.vault.set(VAULT_KEY, text);
+      return null;
+    } catch (e) {
+      failure = e;
+    }
+    const held = await deps.vault.get(VAULT_KEY).catch(() => undefined);
+    if (held === text) return null;
+    if (typeof held === 'string' || attempt >= VAULT_WRITE_ATTEMPTS) return { failure };
+    // A failing wait must not end the creation either: the root would be zeroed with the account registered.
+    await wait(VAULT_WRITE_BACKOFF_MS * 2 ** (attempt - 1)).catch(() => undefined);
+  }
+}
+
+/** What createAccount answers: the account, its recovery key (shown once), and whether the device kept it. */
+export interface CreatedAccount {
+  readonly account: UnlockedAccount;
+  /** Show it to the person now: it is stored nowhere, and this is the only time it is handed out. */
+  readonly recoveryKey: string;
+  /**
+   * Present only when the account was created on the server but this device's vault could not store it
+   * (AccountError ACCOUNT_NOT_SAVED, the storage's error as `cause`): the account works until the app
+   * closes or locks it, after which this device no longer knows it. Show the recovery key all the same and
+   * tell the person to join again (login name and passphrase, or the recovery key) next time.
+   */
+  readonly notSaved?: AccountError;
+}
+
+/**
+ * Registers a new account with this device as its first device. The recovery key is shown ONCE. Once the
+ * server holds the account it is always answered, with its recovery key — `notSaved` says when this
+ * device's vault could not store it.
+ */
+export async function createAccount(deps: AccountDeps, input: CreateAccountInput): Promise<CreatedAccount> {
   const now = deps.now ?? Date.now;
   let normalized =
     input.loginName === undefined ? input : { ...input, loginName: normalizeLoginName(input.loginName) };
@@ -685,7 +752,7 @@ async function createAccountNow(
   deps: AccountDeps,
   input: CreateAccountInput,
   now: () => number,
-): Promise<{ account: UnlockedAccount; recoveryKey: string }> {
+): Promise<CreatedAccount> {
   await requireEmptyVault(deps.vault);
   // Generation 0 is signed like every later one where the server keeps the signature; an older server
   // refuses the field. Without it (older server, or its versions could not be read) the account publishes
@@ -742,9 +809,21 @@ async function createAccountNow(
     });
     // The registration carried the wrapping-key signature, and the wrap's where the server keeps it (a
     // landed registration is this very body).
-    await writeRecord(deps.vault, account, wrappedRoot, 0, true, sigKept ? 'published' : undefined);
+    const text = recordText(account, wrappedRoot, 0, true, sigKept ? 'published' : undefined);
+    // From here on nothing may throw: the login name (and any invite) is used up on the server, and the
+    // root, the only source of the recovery key, would be zeroed on the way out.
+    const unstored = await storeNewRecord(deps, text);
     heldGenerations.set(account, 0);
-    return { account, recoveryKey: encodeRecoveryKey(root) };
+    const recoveryKey = encodeRecoveryKey(root);
+    if (unstored === null) return { account, recoveryKey };
+    const notSaved = new AccountError(
+      'ACCOUNT_NOT_SAVED',
+      'the account was created, but this device could not save it (its storage failed; it may be full): ' +
+        'it works until the app is closed or locked. Note the recovery key now; next time, join this ' +
+        'account again with its login name and passphrase, or with the recovery key',
+      { cause: unstored.failure },
+    );
+    return { account, recoveryKey, notSaved };
   });
 }
 

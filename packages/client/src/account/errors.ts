@@ -119,6 +119,15 @@ export const ACCOUNT_ERROR_CODES = [
    * counts 2). Nothing was derived or sent. Choose a shorter (or a non-empty) name.
    */
   'INVALID_DEVICE_NAME',
+  /**
+   * createAccount, not thrown: answered as `notSaved` beside the account and its recovery key. The account
+   * exists on the server (its login name and any invite code are used up), but this device's vault could
+   * not store it, even after trying again (`cause`: the storage's error; a full disk, a quota). The account
+   * works until the app closes or it is locked; after that this device does not know it. Show the recovery
+   * key as always, tell the person so, and have them join again with the login name and passphrase (or the
+   * recovery key) the next time, once storage is freed.
+   */
+  'ACCOUNT_NOT_SAVED',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
@@ -133,9 +142,9 @@ export class AccountError extends Error {
   constructor(
     code: AccountErrorCode,
     message: string,
-    extra: { readonly group?: number; readonly role?: AccountRole } = {},
+    extra: { readonly group?: number; readonly role?: AccountRole; readonly cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'AccountError';
     this.code = code;
     if (extra.group !== undefined) this.group = extra.group;
