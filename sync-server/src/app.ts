@@ -1,4 +1,5 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
+import { STATUS_CODES } from 'node:http';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -98,6 +99,30 @@ const looseInteger = (names: string[], data: unknown): string | undefined => {
   });
 };
 
+/**
+ * A whole HTTP/1.1 answer carrying a typed error body, for what is refused below Fastify's replies (a
+ * request Node's parser refused, a WebSocket handshake ws refused): the connection closes after it.
+ */
+const rawRefusal = (refusal: ServiceError, headers: Record<string, string> = {}): string => {
+  const { status, body } = toHttpError(refusal);
+  const text = JSON.stringify(body);
+  const lines = Object.entries({
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+    Connection: 'close',
+    ...headers,
+  }).map(([name, value]) => `${name}: ${value}`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
+};
+
+/** The refusal of a request Node's HTTP parser gave up on (`clientError`), by the parser's code. */
+const clientErrorRefusal = (code: string | undefined): ServiceError =>
+  code === 'HPE_HEADER_OVERFLOW'
+    ? new ServiceError('TOO_LARGE', 'the request line and headers exceed the size this server reads')
+    : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ServiceError('UNAVAILABLE', 'the request was not received in time; send it again')
+      : new ServiceError('BAD_MESSAGE', 'the request is not valid HTTP/1.1');
+
 export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> => {
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...options.config };
   const now = options.now ?? Date.now;
@@ -109,9 +134,33 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: MAX_HTTP_BODY_BYTES,
+    // Fastify sets none (0): without it a request whose body trickles in holds its connection for ever.
+    // Node (20) only enforces the one its server was constructed with, so it goes to the constructor too
+    // (Fastify sets `requestTimeout` on the server afterwards); it looks for overdue requests every
+    // `connectionsCheckingInterval` (30 s by default).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval:
+        config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
+    },
     trustProxy: config.trustProxy,
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests Node's parser refuses (a malformed request line or header, headers over its limit) never
+    // reach Fastify's handlers. Fastify's own answer is not the envelope, and it logs the error at trace
+    // with `rawPacket`, the request's bytes: its Authorization header and query string with them.
+    clientErrorHandler: (error, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const refusal = clientErrorRefusal(error.code);
+      app.log.debug({ code: error.code, answered: refusal.code }, 'client error');
+      metrics.refusals.inc({ code: refusal.code });
+      // As Node's own handler: no answer into a response already under way on this connection (a
+      // keep-alive one), which the client would read as part of that response.
+      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+      if (socket.writable && inFlight?.headersSent !== true) socket.end(rawRefusal(refusal));
+      socket.destroy();
+    },
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
     // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
     frameworkErrors: (error, request, reply) => {
@@ -327,6 +376,28 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       }
       socket.terminate();
     },
+  });
+  // A handshake ws refuses on /sync (no or a malformed key, an unknown WebSocket version, a malformed
+  // subprotocol list): ws would answer a text/html body. The refused socket is ws's to close once answered.
+  app.websocketServer.on('wsClientError', (error, socket) => {
+    metrics.refusals.inc({ code: 'BAD_MESSAGE' });
+    socket.once('finish', () => socket.destroy());
+    // RFC 6455 4.4: a refused version names those the server speaks (ws speaks 13 and 8).
+    socket.end(
+      rawRefusal(new ServiceError('BAD_MESSAGE', `WebSocket handshake refused: ${error.message}`), {
+        'Sec-WebSocket-Version': '13, 8',
+      }),
+    );
+  });
+  // @fastify/websocket upgrades an upgrade request to any GET route, then closes the socket and logs its
+  // raw URL at info: upgrades that neither the /sync bucket nor the connection caps count, and log lines
+  // an unauthenticated client writes. Refused before the upgrade instead (@fastify/websocket's hook, which
+  // sets `request.ws`, runs before this one); an unknown path stays NOT_FOUND.
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (request.ws && route !== undefined && route !== '/sync') {
+      throw new ServiceError('BAD_MESSAGE', 'only /sync takes a WebSocket upgrade');
+    }
   });
   await app.register(healthPlugin, { ctx });
   await app.register(accountsPlugin, { ctx });

@@ -46,6 +46,13 @@ export interface ServerConfig {
    */
   sendStallTimeoutMs: number;
   /**
+   * Milliseconds an HTTP request may take to arrive whole, headers and body; one still arriving then is
+   * answered UNAVAILABLE (503) and its connection closed, so a client trickling a body cannot hold the
+   * connection and what it sent for as long as it likes. Checked every 30 s at most (every this many ms
+   * when shorter). Not WebSocket frames, which have their own limits (sync-ws.ts).
+   */
+  requestTimeoutMs: number;
+  /**
    * Trust X-Forwarded-For from these proxies: false (off, the default), true (any hop: only behind a proxy
    * that overwrites the header), or a comma-separated list of IP addresses and CIDR ranges.
    */
@@ -108,6 +115,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   // A device that answers its challenge in time is ready well within it.
   handshakeTimeoutMs: CHALLENGE_TTL_MS,
   sendStallTimeoutMs: 60_000,
+  // Node's own default, which Fastify turns off: a 2 MiB body at 64 kbit/s arrives in about 260 s.
+  requestTimeoutMs: 300_000,
   trustProxy: false,
   // Years of scanned letters, lab reports and photos for one person; a clinic uploading for many patients
   // may need more (`--blob-quota`).
