@@ -4,7 +4,9 @@
  * Invariants:
  * - A grant is checked whole before anything is sent, with the server's own check (the protocol's Grant
  *   schema and `grantIssues`: a scope naming a record type twice, a date that is not one, an expiry not
- *   after the start, a purpose over its limit, a grant to this account itself): ConsentError naming the
+ *   after the start, a purpose over its limit, a grant to this account itself), and with what the device
+ *   alone can tell (a scope that is no list; an expiry and a duration both given, which could grant longer
+ *   than chosen; an expiry already past on this device's clock): ConsentError naming the
  *   field. It is signed by the patient's identity key, and the key of every granted stream (all epochs,
  *   so the history is readable) is wrapped for the grantee then, but published only once the server took the grant: the
  *   server stores envelopes without any grant, so a grant it refuses (caps, daily rate) or never receives
@@ -93,7 +95,9 @@
  *   outbox, past that interval); `disclosures()` lists it once. A mark whose grant a whole listing read
  *   after its expiry lacks is dropped (it never stood). Grants held before this mark existed get none.
  * - Every revocation of such a grant that stands gets a `consent-revoke` entry the same way
- *   (`revocations-unrecorded` marks, `recorded`): `revoke` marks it before sending (unmarked
+ *   (`revocations-unrecorded` marks, `recorded`): a grant the copy holds revoked is revoked again
+ *   unmarked (sent again for a server that lost it; never a second entry), `revoke` calls for one grant
+ *   at once share one revocation, and otherwise `revoke` marks it before sending (unmarked
  *   when the server refuses it) and emits at the answer, naming this device (`deviceId`) as the one that
  *   revoked; a reading of the list that finds a grant newly revoked marks it too, left to the revoking
  *   device for one refresh interval, and an entry appended for such a mark names no device (this one did
@@ -104,8 +108,9 @@
  *   Both kinds of mark due at one check are looked up with one audit call, which reads the served log
  *   once at most; when that call fails, every mark of both kinds is kept for the next check.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
- *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails in the
- *   keyring with the same code.
+ *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails with the
+ *   same code (each round checks first, so a revocation answered after the lock resolves with its streams
+ *   `pending` rather than waiting on a connection the locked session gave up; the keyring checks too).
  * - Acceptance (provider side, protocol ACCEPTANCE_VERSION): `acceptPatient` / `unacceptPatient` tell the
  *   server that this provider wants a patient's grants, so they stop counting toward its cap on grants from
  *   strangers (MAX_ACTIVE_GRANTS_PER_GRANTEE); `acceptedPatients` lists them, every page. Flood policy only:
@@ -148,6 +153,7 @@ import {
   PAGING_VERSION,
   grantSignaturePayload,
   grantIssues,
+  isAccountId,
   parseStreamId,
   type KeyHoldersFrame,
   revocationSignaturePayload,
@@ -222,6 +228,12 @@ export type GrantStatus = 'active' | 'expired' | 'revoked';
 export interface Rotation {
   stream: string;
   epoch: number;
+}
+
+/** `revoke`'s answer: the epochs this device minted, and the grant's streams still to re-key. */
+export interface RevokeResult {
+  rotated: Rotation[];
+  pending: string[];
 }
 
 const WRAPS_OWED_KEY = 'rotation-wraps-owed';
@@ -710,14 +722,32 @@ export const createConsent = (deps: ConsentDeps) => {
    * The grant `request` asks for, checked whole as the server checks it (the protocol's Grant schema and
    * `grantIssues`, the rules its codec applies to a `grant` frame) so a grant is never refused for its
    * content after this device began publishing for it. Throws ConsentError naming the field: BAD_SCOPE,
-   * BAD_EXPIRY (also a date that is not one, or a duration that is not a number), BAD_ACCOUNT_ID (the
+   * BAD_EXPIRY (also a date that is not one, a duration that is not a number, both an expiry and a
+   * duration, or an expiry already past), BAD_ACCOUNT_ID (the
    * grantee's id, or this account's own), BAD_GRANT (any other field).
    */
   const draftGrant = (request: GrantRequest): Grant => {
+    // Read as untyped code may hand it (a form, an import): anything but a list of objects is refused by
+    // name here, or by the schema below, never with a TypeError.
+    const scope: unknown = request.scope;
+    if (!Array.isArray(scope))
+      throw new ConsentError('BAD_SCOPE', 'the scope must be a list of record types');
+    const entries = scope.map((s: unknown) =>
+      typeof s === 'object' && s !== null && 'type' in s && 'access' in s
+        ? { type: s.type, access: s.access }
+        : s,
+    );
     // Worded for the patient; the schema refuses both too, in its own words.
-    if (request.scope.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
-    if (request.scope.some((s) => (s.type as string) === 'audit')) {
+    if (entries.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
+    if (entries.some((s) => typeof s === 'object' && s !== null && 'type' in s && s.type === 'audit')) {
       throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
+    }
+    // Which end was meant cannot be told: taking either could grant longer than the patient chose.
+    if (request.expiresAt !== undefined && request.durationMs !== undefined) {
+      throw new ConsentError(
+        'BAD_EXPIRY',
+        'give the expiry (expiresAt) or a duration (durationMs), not both',
+      );
     }
     const now = deps.now();
     let expiresAt = request.expiresAt;
@@ -732,20 +762,27 @@ export const createConsent = (deps: ConsentDeps) => {
       }
       expiresAt = iso(end);
     }
-    const grant: Grant = {
+    const draft = {
       v: 1,
       grantId: newId(deps.now),
       patientId: deps.accountId,
       granteeId: request.granteeId,
-      scope: request.scope.map((s) => ({ type: s.type, access: s.access })),
+      scope: entries,
       start: request.start ?? iso(now),
       expiresAt,
       purpose: request.purpose,
       issuedAt: iso(now),
     };
-    const checked = validate(Grant, grant);
+    const checked = validate(Grant, draft);
     const issue = checked.ok ? grantIssues(checked.value)[0] : checked.error.details.issues[0];
-    if (checked.ok && issue === undefined) return checked.value;
+    if (checked.ok && issue === undefined) {
+      // Over before it is issued (a start given in the past): the server would store it, costing a slot of
+      // the caps and of the daily rate, an audit entry of a disclosure and a re-keying of every stream.
+      if (Date.parse(checked.value.expiresAt) <= now) {
+        throw new ConsentError('BAD_EXPIRY', "the grant's expiresAt has passed");
+      }
+      return checked.value;
+    }
     const field = issue?.path.split('/')[1] ?? '';
     const code: ConsentErrorCode =
       field === 'scope'
@@ -853,6 +890,9 @@ export const createConsent = (deps: ConsentDeps) => {
    * for their holders. `again` when a claim was made: the next round confirms it with fresh state.
    */
   const settleRound = async (out: Rotation[]): Promise<{ again: boolean }> => {
+    // Locked: the session gives its socket up, and a request sent now would wait for a connection that
+    // never comes (a `revoke` whose answer came after the lock went unanswered until the session closed).
+    deps.assertUnlocked?.();
     if (deps.connection.status() !== 'ready') {
       throw new SyncError('NETWORK', 'not connected: re-keying is retried on the next connection', true);
     }
@@ -1188,6 +1228,68 @@ export const createConsent = (deps: ConsentDeps) => {
     await deps.connection.request({ t: 'acceptPatient', patientId: id, accept });
   };
 
+  /** Re-keys after the revocation of `target`; its streams are `pending` when that cannot finish now. */
+  const rekeyAfter = async (target: StoredGrant): Promise<RevokeResult> => {
+    const rotated: Rotation[] = [];
+    const complete = await settle(rotated).then(
+      (r) => r.complete,
+      () => false,
+    );
+    return { rotated, pending: complete ? [] : target.grant.scope.map((s) => streamOf(s.type)) };
+  };
+  /** `revoke` calls under way, by grant id: a second call (a double tap) waits for the first. */
+  const revoking = new Map<string, Promise<RevokeResult>>();
+  const revokeGrant = async (grantId: string): Promise<RevokeResult> => {
+    deps.assertUnlocked?.();
+    // The grant as this device holds it; the server's list only for one issued on another device. The
+    // revocation itself never waits on that list (it is long when others flood the account with grants).
+    const find = (list: StoredGrant[]) => list.find((g) => g.grant.grantId === grantId);
+    const target = find(await localGrants()) ?? find(await grants());
+    if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
+    const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+    const payload = revocationSignaturePayload(revocation);
+    deps.assertUnlocked?.();
+    const sig = base64urlEncode(
+      await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+    );
+    // Revoked already (the copy holds a revocation only as the server took it, signed by the patient): sent
+    // again for a server that lost it (restored from a backup); one holding it keeps the first and changes
+    // nothing. Not recorded again: the first revocation's consent-revoke entry is the one that stands.
+    if (target.revokedAt !== undefined) {
+      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
+      return rekeyAfter(target);
+    }
+    const mark: RevocationMark = {
+      grantId,
+      granteeId: target.grant.granteeId,
+      expiresAt: target.grant.expiresAt,
+      notBefore: deps.now(),
+      own: true,
+    };
+    // Marked before it is sent: a lost answer, a lock or a crash before the entry is in the outbox still
+    // leaves this device looking for it (see the header).
+    const marked = await revocationAudit.mark([mark]).catch(() => new Set<string>());
+    revocationAudit.sending.add(grantId);
+    try {
+      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
+    } catch (error) {
+      revocationAudit.sending.delete(grantId);
+      // Refused by the server: this revocation does not stand (a mark set before for it stays).
+      if ((!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) && marked.size > 0)
+        await revocationAudit.unmark(marked).catch(() => undefined);
+      throw error;
+    }
+    try {
+      const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
+      await addGrants([revoked]);
+      // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+      revocationAudit.emit(mark, revoked);
+    } finally {
+      revocationAudit.sending.delete(grantId);
+    }
+    return rekeyAfter(target);
+  };
+
   return {
     REVOCATION_NOTICE,
 
@@ -1272,7 +1374,8 @@ export const createConsent = (deps: ConsentDeps) => {
     },
 
     async isVerified(accountId: string): Promise<boolean> {
-      return (await pinnedKeys())[accountId] !== undefined;
+      // Own keys only: `constructor` or `__proto__` (a deep link) is found on every object's prototype.
+      return isAccountId(accountId) && Object.hasOwn(await pinnedKeys(), accountId);
     },
 
     async grant(request: GrantRequest): Promise<StoredGrant> {
@@ -1356,55 +1459,17 @@ export const createConsent = (deps: ConsentDeps) => {
      * Revokes a grant: the server cuts access at once, then every stream it covered is re-keyed for the
      * remaining holders. `rotated`: the epochs this device minted. `pending`: the grant's streams when the
      * re-keying could not be completed now (e.g. the connection dropped); the revocation stands and the
-     * next connect of any of the patient's devices finishes it.
+     * next connect of any of the patient's devices finishes it. A grant this device holds revoked is not
+     * revoked again (only its re-keying is finished), and calls for one grant at once share one revocation.
      */
-    async revoke(grantId: string): Promise<{ rotated: Rotation[]; pending: string[] }> {
-      deps.assertUnlocked?.();
-      // The grant as this device holds it; the server's list only for one issued on another device. The
-      // revocation itself never waits on that list (it is long when others flood the account with grants).
-      const find = (list: StoredGrant[]) => list.find((g) => g.grant.grantId === grantId);
-      const target = find(await localGrants()) ?? find(await grants());
-      if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
-      const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
-      const payload = revocationSignaturePayload(revocation);
-      deps.assertUnlocked?.();
-      const sig = base64urlEncode(
-        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
-      );
-      const mark: RevocationMark = {
-        grantId,
-        granteeId: target.grant.granteeId,
-        expiresAt: target.grant.expiresAt,
-        notBefore: deps.now(),
-        own: true,
-      };
-      // Marked before it is sent: a lost answer, a lock or a crash before the entry is in the outbox still
-      // leaves this device looking for it (see the header).
-      const marked = await revocationAudit.mark([mark]).catch(() => new Set<string>());
-      revocationAudit.sending.add(grantId);
-      try {
-        await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
-      } catch (error) {
-        revocationAudit.sending.delete(grantId);
-        // Refused by the server: this revocation does not stand (a mark set before for it stays).
-        if ((!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) && marked.size > 0)
-          await revocationAudit.unmark(marked).catch(() => undefined);
-        throw error;
-      }
-      try {
-        const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
-        await addGrants([revoked]);
-        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-        revocationAudit.emit(mark, revoked);
-      } finally {
-        revocationAudit.sending.delete(grantId);
-      }
-      const rotated: Rotation[] = [];
-      const complete = await settle(rotated).then(
-        (r) => r.complete,
-        () => false,
-      );
-      return { rotated, pending: complete ? [] : target.grant.scope.map((s) => streamOf(s.type)) };
+    revoke(grantId: string): Promise<RevokeResult> {
+      const under = revoking.get(grantId);
+      if (under !== undefined) return under;
+      const run = revokeGrant(grantId).finally(() => {
+        if (revoking.get(grantId) === run) revoking.delete(grantId);
+      });
+      revoking.set(grantId, run);
+      return run;
     },
 
     /**
