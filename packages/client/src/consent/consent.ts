@@ -702,6 +702,7 @@ export const createConsent = (deps: ConsentDeps) => {
       return next;
     });
 
+  /** A lookup that fails rejects with its failure (offline is no unknown account). */
   const identityOf = async (accountId: string): Promise<Uint8Array> => {
     deps.directory.forget(accountId);
     const presented = await deps.directory.presentedIdentity(accountId);

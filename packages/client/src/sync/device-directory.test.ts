@@ -196,6 +196,14 @@ describe('device directory', () => {
     expect(await directory.presentedIdentity(victim.accountId)).toMatchObject({ selfCertified: false });
   });
 
+  it("presentedIdentity rejects with the lookup's failure, not null (no such account), when the server cannot be asked", async () => {
+    const { accountId, server, directory } = await setup();
+    server.failing = true;
+    await expect(directory.presentedIdentity(accountId)).rejects.toThrow('network down');
+    server.failing = false;
+    expect(await directory.presentedIdentity(accountId)).toMatchObject({ selfCertified: true });
+  });
+
   it('refuses an answer about another account than the one asked, even one holding its keys', async () => {
     const asked = await setup();
     const other = await setup();

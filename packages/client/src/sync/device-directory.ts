@@ -378,14 +378,14 @@ export const createDeviceDirectory = (deps: {
   const get = async (
     accountId: string,
     fresh = false,
-  ): Promise<{ entry: Entry | null; failed?: string; loaded?: boolean }> => {
+  ): Promise<{ entry: Entry | null; failed?: string; error?: unknown; loaded?: boolean }> => {
     const hit = cache.get(accountId);
     if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
       return { entry: await reload(accountId, fresh), loaded: true };
     } catch (error) {
       if (isNotFound(error)) return { entry: null };
-      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
+      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error), error };
     }
   };
   /**
@@ -528,9 +528,14 @@ export const createDeviceDirectory = (deps: {
       const { entry } = await get(accountId);
       return entry?.selfCertified ? entry.identity : null;
     },
-    /** The key the server presents for an account, and whether it really belongs to that account id. */
+    /**
+     * The key the server presents for an account, and whether it really belongs to that account id; null
+     * when the server answers it has no such account. A lookup that fails (offline, a server error) rejects
+     * with its error: told as "no such account", a patient would be told a provider does not exist.
+     */
     async presentedIdentity(accountId: string): Promise<{ key: Uint8Array; selfCertified: boolean } | null> {
-      const { entry } = await get(accountId, true);
+      const { entry, failed, error } = await get(accountId, true);
+      if (failed !== undefined && entry === null) throw error;
       return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
     forget: (accountId: string): boolean => cache.delete(accountId),
