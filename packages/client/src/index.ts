@@ -223,6 +223,8 @@ export {
   type GrantRequest,
   type GrantStatus,
   type GrantUnconfirmed,
+  type RevokeResult,
+  type Rotation,
   type StoredGrant,
 } from './consent/consent';
 export {
