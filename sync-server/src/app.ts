@@ -117,8 +117,11 @@ const rawRefusal = (refusal: ServiceError, headers: Record<string, string> = {})
 
 /** The refusal of a request Node's HTTP parser gave up on (`clientError`), by the parser's code. */
 const clientErrorRefusal = (code: string | undefined): ServiceError =>
-  code === 'HPE_HEADER_OVERFLOW'
-    ? new ServiceError('TOO_LARGE', 'the request line and headers exceed the size this server reads')
+  code === 'HPE_HEADER_OVERFLOW' || code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+    ? new ServiceError(
+        'TOO_LARGE',
+        'the request line, headers or chunk extensions exceed the size this server reads',
+      )
     : code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? new ServiceError('UNAVAILABLE', 'the request was not received in time; send it again')
       : new ServiceError('BAD_MESSAGE', 'the request is not valid HTTP/1.1');
@@ -141,6 +144,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     requestTimeout: config.requestTimeoutMs,
     http: {
       requestTimeout: config.requestTimeoutMs,
+      // Node derives it from the constructor's requestTimeout (min(60 s, it)): 0 would leave headers unbounded.
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs || 60_000),
       connectionsCheckingInterval:
         config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
     },
@@ -378,7 +383,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     },
   });
   // A handshake ws refuses on /sync (no or a malformed key, an unknown WebSocket version, a malformed
-  // subprotocol list): ws would answer a text/html body. The refused socket is ws's to close once answered.
+  // subprotocol list): ws would answer a text/html body. With this listener ws hands the socket over: it is
+  // ours to answer and close.
   app.websocketServer.on('wsClientError', (error, socket) => {
     metrics.refusals.inc({ code: 'BAD_MESSAGE' });
     socket.once('finish', () => socket.destroy());

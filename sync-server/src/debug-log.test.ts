@@ -2,14 +2,9 @@
 // WebSocket opened, authenticated and closed (device id, close code), none of which carries a header, a
 // body, a token, a raw path or ciphertext; at `info` none of them is written. A real server on a loopback
 // port, its pino logger writing into memory.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PushedFrame } from '@hale/protocol';
-import { buildApp } from './app';
 import { createLogger } from './logger';
-import { openSqliteStore } from './store/index';
 import {
   connect,
   endpoint,
@@ -17,6 +12,7 @@ import {
   makeDoc,
   makeRegistration,
   sessionToken,
+  startServer,
   type Endpoint,
 } from './testing/harness';
 
@@ -28,27 +24,12 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const start = async (level: string): Promise<Endpoint & { lines: () => Record<string, unknown>[] }> => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-debug-log-'));
-  const store = await openSqliteStore({ dataDir });
   const raw: string[] = [];
-  const server = await buildApp({
-    store,
+  const t = await startServer({
     logger: createLogger(level, { write: (line: string) => void raw.push(line) }),
-    config: {
-      rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
-      rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
-    },
   });
-  const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
-  stops.push(async () => {
-    await server.close();
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  return {
-    ...endpoint(url),
-    lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  stops.push(() => t.stop());
+  return { ...endpoint(t.url), lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
 };
 
 /** Requests and a socket session carrying every kind of secret the server sees; what it sent, to look for. */

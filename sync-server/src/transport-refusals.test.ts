@@ -4,17 +4,12 @@
 // error-code table, at the table's status), no socket is upgraded where no WebSocket is served, and the
 // log holds neither the raw request nor its path, even at trace. Raw TCP on a loopback port: fetch and
 // ws would refuse to send most of these.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as tcp } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '@hale/protocol';
-import { buildApp } from './app';
 import type { ServerConfig } from './config';
 import { createLogger } from './logger';
-import { openSqliteStore } from './store/index';
-import { registerAccount, sessionToken } from './testing/harness';
+import { registerAccount, sessionToken, startServer } from './testing/harness';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -22,25 +17,13 @@ afterEach(async () => {
 });
 
 const start = async (level = 'info', config: Partial<ServerConfig> = {}) => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'hale-transport-'));
-  const store = await openSqliteStore({ dataDir });
   const raw: string[] = [];
-  const server = await buildApp({
-    store,
+  const t = await startServer({
     logger: createLogger(level, { write: (line: string) => void raw.push(line) }),
-    config: {
-      rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
-      rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
-      ...config,
-    },
+    config,
   });
-  const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
-  stops.push(async () => {
-    await server.close();
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  return { server, url, wsUrl: `${url.replace('http', 'ws')}/sync`, log: () => raw.join('') };
+  stops.push(() => t.stop());
+  return { server: t.server, url: t.url, wsUrl: t.wsUrl, log: () => raw.join('') };
 };
 
 interface RawAnswer {

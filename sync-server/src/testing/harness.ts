@@ -89,6 +89,8 @@ export const startServer = async (
     ed?: Ed25519;
     /** The store the app is given, made from the one opened (a test may hold its reads: held-reads.ts). */
     wrapStore?: (store: SqliteStore) => SyncStore;
+    /** Where the server logs (none by default). */
+    logger?: BuildAppOptions['logger'];
   } = {},
 ): Promise<TestServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
@@ -103,6 +105,7 @@ export const startServer = async (
     store: options.wrapStore?.(store) ?? store,
     now: options.realClock ? Date.now : () => clock.now,
     ...(options.ed === undefined ? {} : { ed: options.ed }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
     config: {
       rateLimitPerDevice: { perSecond: 1e6, burst: 1e6 },
       rateLimitPerAddress: { perSecond: 1e6, burst: 1e6 },
