@@ -1,11 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RxConflictHandler } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
-import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { createDeviceMeta } from '../session/device-meta';
-import { recordConflictHandler } from './conflicts';
-import { SyncError, type Connection, type RequestFrame } from './connection';
+import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import type { DismissalAuditEntry } from './quarantine-dismiss-audit';
 import {
@@ -23,6 +19,7 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
+import { closeOpened, openTestDb, opened, scriptedServer, settled, until } from './scripted-server.test-util';
 
 // A dismissal is recorded through `auditDismissal` (the session appends it to the patient's audit log)
 // before it is stored, and a refused one records nothing. A provider device reading two of a patient's
@@ -31,50 +28,6 @@ import {
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;
 const idOf = (n: number) => `01J3000000000000000000${String(n).padStart(4, '0')}`;
-const AT = '2026-01-01T00:00:00.000Z';
-
-/** A scripted server holding `streams`; keeps the last version per id, numbered as it stores them. */
-const scriptedServer = (streams: readonly string[]) => {
-  const docs: ServedDoc[] = [];
-  let head = 0;
-  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
-    const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
-    const served = { ...version, seq: ++head, at: AT };
-    const at = docs.findIndex((d) => d.id === doc.id);
-    if (at >= 0) docs.splice(at, 1);
-    docs.push(served);
-    return served;
-  };
-  const access = (stream: string): StreamAccess =>
-    ({
-      stream,
-      patientId: patient.accountId,
-      type: stream.split('/')[1],
-      access: 'read',
-      head,
-      epoch: 0,
-    }) as StreamAccess;
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: streams.map(access) };
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      let budget = frame.limit;
-      const out: ServedDoc[] = [];
-      const pulled = frame.streams.map(({ stream: s, since }) => {
-        const after = docs.filter((d) => d.stream === s && d.seq > since).sort((a, b) => a.seq - b.seq);
-        const page = after.slice(0, Math.max(0, budget));
-        budget -= page.length;
-        out.push(...page);
-        return { stream: s, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
-      });
-      return { t: 'pulled', rid: 1, docs: out, streams: pulled, denied: [] };
-    },
-  } as unknown as Connection;
-  return { serve, connection };
-};
 
 const allergy = (n: number, rv = 1) => {
   const id = idOf(n);
@@ -97,23 +50,8 @@ const lab = (n: number, rv: number, value: number) => {
 /** A version whose ciphertext was altered (TAMPERED). */
 const tampered = (doc: Omit<ServedDoc, 'seq' | 'at'>) => ({ ...doc, ct: flipByte(doc.ct, -5, 1) });
 
-const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-  const end = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-const storage = getRxStorageMemory();
 let dbCount = 0;
-const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
-afterEach(async () => {
-  for (const d of open.splice(0)) {
-    await d.engine.stop();
-    await d.db.close();
-  }
-});
+afterEach(closeOpened);
 
 /**
  * One provider device whose `auditDismissal` notes each call with whether the dismissals were written
@@ -130,12 +68,7 @@ const device = async (server: ReturnType<typeof scriptedServer>, envelopes: KeyE
   });
   const calls: Array<{ entries: DismissalAuditEntry[]; storedBefore: boolean }> = [];
   const hook = { answer: async (): Promise<void> => undefined };
-  const db = await openDeviceDb({
-    name,
-    storage,
-    atRestKey: new Uint8Array(32).fill(7),
-    conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
-  });
+  const db = await openTestDb(name);
   const engine = createSyncEngine({
     collection: db.records,
     connection: server.connection,
@@ -155,15 +88,14 @@ const device = async (server: ReturnType<typeof scriptedServer>, envelopes: KeyE
       await hook.answer();
     },
   });
-  open.push({ engine, db });
+  opened.push({ engine, db });
   await engine.start();
   const reconnect = async (): Promise<void> => {
     engine.onStatus('offline');
     engine.onStatus('ready');
     await engine.onReady();
     await until(() => engine.state().status === 'online', 'online');
-    await engine.awaitInSync();
-    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    await settled(engine);
   };
   await reconnect();
   const stored = async (id: string) => (await db.records.findOne(id).exec())?.toJSON() ?? null;

@@ -1,12 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RxConflictHandler } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
+import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
-import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import type { DeviceDb } from '../store/device-db';
 import { createDeviceMeta } from '../session/device-meta';
-import { recordConflictHandler } from './conflicts';
-import { SyncError, type Connection, type RequestFrame } from './connection';
+import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import { encodeRecords } from './record-codec';
 import {
@@ -24,6 +21,15 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  opened,
+  scriptedServer,
+  settled,
+  stopAndClose,
+  until,
+} from './scripted-server.test-util';
 
 // Dismissing quarantine entries, against a scripted server: a provider device reading one of a patient's
 // streams, restarted over the same store and metadata as an app is (engine-quarantine.test.ts's setup).
@@ -31,56 +37,6 @@ import {
 const ALLERGY = `${patient.accountId}/allergy`;
 const LAB = `${patient.accountId}/lab-result`;
 const idOf = (n: number) => `01J2000000000000000000${String(n).padStart(4, '0')}`;
-const AT = '2026-01-01T00:00:00.000Z';
-
-/** A scripted server holding one stream; keeps the last version per id, numbered as it stores them. */
-const scriptedServer = (stream: string) => {
-  const docs: ServedDoc[] = [];
-  let head = 0;
-  /** The `since` of every cursor of every pull, in order. */
-  const pulls: number[] = [];
-  /** Pulls from before the head since the `from`th (the normal pull starts from the stored position). */
-  const fetchedAgain = (from: number) => pulls.slice(from).filter((since) => since < head);
-  /** Stores `doc` (again) as the newest of the stream: a version served again comes at a new seq. */
-  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
-    const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
-    const served = { ...version, seq: ++head, at: AT };
-    const at = docs.findIndex((d) => d.id === doc.id);
-    if (at >= 0) docs.splice(at, 1);
-    docs.push(served);
-    return served;
-  };
-  const access = (): StreamAccess =>
-    ({
-      stream,
-      patientId: patient.accountId,
-      type: stream.split('/')[1],
-      access: 'read',
-      head,
-      epoch: 0,
-    }) as StreamAccess;
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [access()] };
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      let budget = frame.limit;
-      const out: ServedDoc[] = [];
-      const streams = frame.streams.map(({ stream: s, since }) => {
-        pulls.push(since);
-        const after = docs.filter((d) => d.stream === s && d.seq > since).sort((a, b) => a.seq - b.seq);
-        const page = after.slice(0, Math.max(0, budget));
-        budget -= page.length;
-        out.push(...page);
-        return { stream: s, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
-      });
-      return { t: 'pulled', rid: 1, docs: out, streams, denied: [] };
-    },
-  } as unknown as Connection;
-  return { pulls, fetchedAgain, serve, connection };
-};
 
 /** Allergy `n` at revision `rv` as the patient's device writes it (its epoch-0 key unless `write`). */
 const allergy = async (
@@ -100,23 +56,8 @@ const allergy = async (
 /** A version whose ciphertext was altered (TAMPERED). */
 const tampered = (doc: Omit<ServedDoc, 'seq' | 'at'>) => ({ ...doc, ct: flipByte(doc.ct, -5, 1) });
 
-const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-  const end = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-const storage = getRxStorageMemory();
 let dbCount = 0;
-const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
-afterEach(async () => {
-  for (const d of open.splice(0)) {
-    await d.engine.stop();
-    await d.db.close();
-  }
-});
+afterEach(closeOpened);
 
 /** One provider device (store and metadata `raw` survive a restart); `envelopes` is mutable. */
 const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
@@ -131,12 +72,7 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
   let current: { engine: SyncEngine; db: DeviceDb } | null = null;
   const start = async (options: { maxDismissed?: number } = {}) => {
     if (current) await stop();
-    const db = await openDeviceDb({
-      name,
-      storage,
-      atRestKey: new Uint8Array(32).fill(7),
-      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
-    });
+    const db = await openTestDb(name);
     const engine = createSyncEngine({
       collection: db.records,
       connection: server.connection,
@@ -154,7 +90,7 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
       ...(options.maxDismissed ? { maxDismissed: options.maxDismissed } : {}),
     });
     current = { engine, db };
-    open.push(current);
+    opened.push(current);
     await engine.start();
     await reconnect();
     return engine;
@@ -170,19 +106,11 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
   };
   const stop = async (): Promise<void> => {
     if (!current) return;
-    open.splice(open.indexOf(current), 1);
-    await current.engine.stop();
-    await current.db.close();
+    await stopAndClose(current);
     current = null;
   };
   const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
   return { start, reconnect, stop, stored, raw };
-};
-
-/** Settles what a retry started after the page that made the device online (it runs a macrotask later). */
-const settled = async (engine: SyncEngine): Promise<void> => {
-  await engine.awaitInSync();
-  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
 };
 
 const envelopeFor = async (stream: string, epoch = 0, key?: Uint8Array) =>
@@ -194,7 +122,7 @@ const reported = (engine: SyncEngine, id: string) =>
 
 describe('dismissing a quarantine entry', () => {
   it('takes it off the list and the count, persisted across a restart; the others stay', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     const one = server.serve(tampered(await allergy(1)));
     const two = server.serve(tampered(await allergy(2)));
     const d = device(server, [await envelopeFor(ALLERGY)]);
@@ -228,7 +156,7 @@ describe('dismissing a quarantine entry', () => {
   });
 
   it('the same version served again is neither listed nor reported again, nor applied; a newer revision is judged afresh', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     const altered = tampered(await allergy(1));
     const first = server.serve(altered);
     const d = device(server, [await envelopeFor(ALLERGY)]);
@@ -272,7 +200,7 @@ describe('dismissing a quarantine entry', () => {
   });
 
   it('stops the retry fetching a record set aside for a reason that can pass', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     // Sealed under epoch 1, whose envelope this device does not have.
     const key1 = generateStreamKey();
     const waiting = server.serve(await allergy(1, 1, { epoch: 1, key: key1 }));
@@ -296,7 +224,7 @@ describe('dismissing a quarantine entry', () => {
   });
 
   it('a dismissed version refused later for another reason is listed and reported again', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     // Sealed under epoch 1, whose envelope this device does not have yet, and altered: NO_KEY now, TAMPERED
     // once the key arrives. Dismissing "cannot be checked yet" must not hide that it proves forged.
     const key1 = generateStreamKey();
@@ -324,7 +252,7 @@ describe('dismissing a quarantine entry', () => {
   });
 
   it('an unknown entry is refused with NOT_QUARANTINED and nothing changes, also beside a known one', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     const one = server.serve(tampered(await allergy(1)));
     const d = device(server, [await envelopeFor(ALLERGY)]);
     const engine = await d.start();
@@ -355,7 +283,7 @@ describe('dismissing a quarantine entry', () => {
   });
 
   it('remembers at most maxDismissed versions, forgetting the oldest first', async () => {
-    const server = scriptedServer(ALLERGY);
+    const server = scriptedServer([ALLERGY]);
     const versions = [];
     for (let n = 1; n <= 3; n++) versions.push(tampered(await allergy(n)));
     const served = versions.map((v) => server.serve(v));
@@ -395,7 +323,7 @@ describe('a version refused BAD_TRANSITION, dismissed', () => {
   };
 
   it('is refused again when served again, also while the local copy is not the server’s', async () => {
-    const server = scriptedServer(LAB);
+    const server = scriptedServer([LAB]);
     const held = server.serve(await lab(1, 98));
     const d = device(server, [await envelopeFor(LAB)]);
     const engine = await d.start();

@@ -1,12 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RxConflictHandler } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
-import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
+import type { DeviceDb } from '../store/device-db';
 import { deviceMetaStore } from '../store/meta-store';
 import { META_SCHEMAS, createDeviceMeta, type DeviceMeta } from '../session/device-meta';
-import { recordConflictHandler } from './conflicts';
-import { SyncError, type Connection, type RequestFrame } from './connection';
+import { SyncError } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import {
   dataOf,
@@ -24,6 +21,16 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  opened,
+  scriptedServer,
+  settled,
+  stopAndClose,
+  storage,
+  until,
+} from './scripted-server.test-util';
 
 // The content of versions refused BAD_TRANSITION, kept with their quarantine entries: a provider device
 // reading a patient's lab results from a scripted server, its device metadata in the device database
@@ -34,55 +41,6 @@ const idOf = (n: number) => `01J3000000000000000000${String(n).padStart(4, '0')}
 const AT = '2026-01-01T00:00:00.000Z';
 /** What a refused version holds and nothing else of the test does (`n`: which lab result). */
 const markerOf = (n: number) => `Refused Lab ${n} Q7X`;
-
-/** A scripted server holding the stream; keeps the last version per id, numbered as it stores them. */
-const scriptedServer = () => {
-  const docs: ServedDoc[] = [];
-  let head = 0;
-  let granted = true;
-  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
-    const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
-    const served = { ...version, seq: ++head, at: AT };
-    const at = docs.findIndex((d) => d.id === doc.id);
-    if (at >= 0) docs.splice(at, 1);
-    docs.push(served);
-    return served;
-  };
-  const access = (): StreamAccess =>
-    ({
-      stream: LAB,
-      patientId: patient.accountId,
-      type: 'lab-result',
-      access: 'read',
-      head,
-      epoch: 0,
-    }) as StreamAccess;
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: granted ? [access()] : [] };
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      const streams = frame.streams.map(({ stream: s, since }) => {
-        const after = docs.filter((d) => d.stream === s && d.seq > since).sort((a, b) => a.seq - b.seq);
-        return { stream: s, checkpoint: after.at(-1)?.seq ?? since, done: true, after };
-      });
-      return {
-        t: 'pulled',
-        rid: 1,
-        docs: streams.flatMap((s) => s.after),
-        streams: streams.map(({ after: _after, ...s }) => s),
-        denied: [],
-      };
-    },
-  } as unknown as Connection;
-  /** Access to the stream ends: it is listed no more (the engine is told by an `accessChanged` frame). */
-  const end = (): void => {
-    granted = false;
-  };
-  return { serve, connection, end };
-};
 
 /** Lab result `n` at revision `rv` with `value` (and a marker once refused), as the patient's device signs it. */
 const lab = (n: number, rv: number, value: number, performer = 'Lab A') => {
@@ -100,23 +58,8 @@ const lab = (n: number, rv: number, value: number, performer = 'Lab A') => {
 /** Its value and performer changed in place (not as its next version): refused BAD_TRANSITION. */
 const forged = (n: number, rv = 2) => lab(n, rv, 140 + n, markerOf(n));
 
-const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-  const end = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-const storage = getRxStorageMemory();
 let dbCount = 0;
-const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
-afterEach(async () => {
-  for (const d of open.splice(0)) {
-    await d.engine.stop();
-    await d.db.close();
-  }
-});
+afterEach(closeOpened);
 
 /** Everything the memory storage holds for database `name` (its collections named `only`), as one string. */
 const rawStorage = (name: string, only = ''): string => {
@@ -140,12 +83,7 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
   let current: { engine: SyncEngine; db: DeviceDb; meta: DeviceMeta } | null = null;
   const start = async ({ wrapMeta, ...options }: Options = {}) => {
     if (current) await stop();
-    const db = await openDeviceDb({
-      name,
-      storage,
-      atRestKey: new Uint8Array(32).fill(7),
-      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
-    });
+    const db = await openTestDb(name);
     const meta = createDeviceMeta(deviceMetaStore(db));
     const engine = createSyncEngine({
       collection: db.records,
@@ -164,7 +102,7 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
       ...options,
     });
     current = { engine, db, meta };
-    open.push(current);
+    opened.push(current);
     await engine.start();
     await reconnect();
     return engine;
@@ -175,14 +113,11 @@ const device = (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelop
     engine.onStatus('ready');
     await engine.onReady();
     await until(() => engine.state().status === 'online', 'online');
-    await engine.awaitInSync();
-    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    await settled(engine);
   };
   const stop = async (): Promise<void> => {
     if (!current) return;
-    open.splice(open.indexOf(current), 1);
-    await current.engine.stop();
-    await current.db.close();
+    await stopAndClose(current);
     current = null;
   };
   const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
@@ -204,7 +139,7 @@ const envelope = async () => signedEnvelope(LAB, 0, (await patientDeps.keyring.k
 
 /** A device holding lab results 1..count (value 98), then served a forgery of each of `refused`, in order. */
 const setUp = async (count: number, refused: readonly number[], options: Options = {}) => {
-  const server = scriptedServer();
+  const server = scriptedServer([LAB]);
   for (let n = 1; n <= count; n++) server.serve(await lab(n, 1, 98));
   const d = device(server, [await envelope()]);
   let engine = await d.start(options);
@@ -367,7 +302,7 @@ describe('the content of a version refused BAD_TRANSITION', () => {
   });
 
   it('is not kept for a version that did not open', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([LAB]);
     server.serve(await lab(1, 1, 98));
     const d = device(server, [await envelope()]);
     const engine = await d.start();

@@ -1,13 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RxConflictHandler } from 'rxdb';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { MODEL_VERSION, validateRecord, type RecordKind } from '@hale/model';
-import type { KeyEnvelope, ServedDoc, StreamAccess } from '@hale/protocol';
+import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
-import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
+import type { DeviceDb } from '../store/device-db';
 import { createDeviceMeta, META_SCHEMAS } from '../session/device-meta';
-import { recordConflictHandler } from './conflicts';
-import type { Connection, RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import { BUILD_CONTENT_MODEL, decodeRecords, encodeRecords, type ContentModel } from './record-codec';
 import {
@@ -26,60 +22,21 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  opened,
+  scriptedServer,
+  settled,
+  stopAndClose,
+  until,
+} from './scripted-server.test-util';
 
 // The engine's quarantine against a scripted server: a provider device reading a patient's allergy
 // stream, restarted over the same store and metadata as an app is after an update.
 
 const STREAM = `${patient.accountId}/allergy`;
 const idOf = (n: number) => `01J1000000000000000000${String(n).padStart(4, '0')}`;
-
-/** A scripted server holding one stream; keeps the last version per id, numbered as it stores them. */
-const scriptedServer = () => {
-  const docs: ServedDoc[] = [];
-  let head = 0;
-  /** The `since` of every cursor of every pull, in order. */
-  const pulls: number[] = [];
-  /** Pulls from before the head since the `from`th (the normal pull starts from the stored position). */
-  const fetchedAgain = (from: number) => pulls.slice(from).filter((since) => since < head);
-  const serve = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
-    const served = { ...doc, seq: ++head, at: '2026-01-01T00:00:00.000Z' };
-    const at = docs.findIndex((d) => d.id === doc.id);
-    if (at >= 0) docs.splice(at, 1);
-    docs.push(served);
-    return served;
-  };
-  const access = (): StreamAccess =>
-    ({
-      stream: STREAM,
-      patientId: patient.accountId,
-      type: 'allergy',
-      access: 'read',
-      head,
-      epoch: 0,
-    }) as StreamAccess;
-  const connection = {
-    // A server of before stream-list paging: the one `streams` answer is the list.
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') return { t: 'streams', rid: 1, streams: [access()] };
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      let budget = frame.limit;
-      const out: ServedDoc[] = [];
-      const streams = frame.streams.map(({ stream, since }) => {
-        pulls.push(since);
-        const after = docs.filter((d) => d.stream === stream && d.seq > since).sort((a, b) => a.seq - b.seq);
-        const page = after.slice(0, Math.max(0, budget));
-        budget -= page.length;
-        out.push(...page);
-        return { stream, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
-      });
-      return { t: 'pulled', rid: 1, docs: out, streams, denied: [] };
-    },
-  } as unknown as Connection;
-  return { docs, pulls, fetchedAgain, serve, connection, head: () => head };
-};
 
 /** The allergy `n` as the patient's device writes it, sealed under the stream key of `epoch` (0 by default). */
 const allergy = async (
@@ -126,23 +83,8 @@ const thisBuild = (): ContentModel & { judged: string[] } => {
   };
 };
 
-const until = async (check: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-  const end = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-const storage = getRxStorageMemory();
 let dbCount = 0;
-const open: Array<{ engine: SyncEngine; db: DeviceDb }> = [];
-afterEach(async () => {
-  for (const d of open.splice(0)) {
-    await d.engine.stop();
-    await d.db.close();
-  }
-});
+afterEach(closeOpened);
 
 /**
  * One provider device (store `name`, metadata `raw`): what survives a restart is the store and `raw`.
@@ -174,12 +116,7 @@ const device = (
   ) => {
     if (current) await stop();
     const authors = options.authors;
-    const db = await openDeviceDb({
-      name,
-      storage,
-      atRestKey: new Uint8Array(32).fill(7),
-      conflictHandler: recordConflictHandler as unknown as RxConflictHandler<DeviceRecord>,
-    });
+    const db = await openTestDb(name);
     const engine = createSyncEngine({
       collection: db.records,
       connection: server.connection,
@@ -199,7 +136,7 @@ const device = (
       ...(options.maxQuarantine ? { maxQuarantine: options.maxQuarantine } : {}),
     });
     current = { engine, db };
-    open.push(current);
+    opened.push(current);
     await engine.start();
     await connect();
     return engine;
@@ -217,20 +154,12 @@ const device = (
   };
   const stop = async (): Promise<void> => {
     if (!current) return;
-    open.splice(open.indexOf(current), 1);
-    await current.engine.stop();
-    await current.db.close();
+    await stopAndClose(current);
     current = null;
   };
   const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
   const entries = () => raw.get('quarantine') as Array<Record<string, unknown>> | undefined;
   return { start, reconnect, stop, stored, raw, entries, engine: () => current!.engine };
-};
-
-/** Settles what a retry started after the page that made the device online (it runs a macrotask later). */
-const settled = async (engine: SyncEngine): Promise<void> => {
-  await engine.awaitInSync();
-  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
 };
 
 const providerEnvelope = async (epoch = 0, key?: Uint8Array) =>
@@ -251,7 +180,7 @@ describe('content refused under one build’s record rules', () => {
   });
 
   it('is fetched again once after the app runs other rules, applied if they take it, kept under them if not', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const newer = server.serve(await allergy(1, { reaction: 'hives' }));
     const invalid = server.serve(await allergy(2, { substance: undefined }));
     const plain = server.serve(await allergy(3));
@@ -316,7 +245,7 @@ describe('content refused under one build’s record rules', () => {
   });
 
   it('an entry kept before the rules were recorded counts as refused under unknown rules: fetched once', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const newer = server.serve(await allergy(1, { reaction: 'hives' }));
     server.serve(await allergy(2));
     const d = device(server, [await providerEnvelope()]);
@@ -350,7 +279,7 @@ describe('content refused under one build’s record rules', () => {
 
 describe('an item set aside', () => {
   it('is reported as it is listed, before its entry is written', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const sealed = await allergy(1);
     const tampered = server.serve({ ...sealed, ct: flipByte(sealed.ct, -5, 1) });
     let release = (): void => undefined;
@@ -382,7 +311,7 @@ describe('an item set aside', () => {
 
 describe('a quarantine beyond its cap', () => {
   it('drops what can never pass first, reports the drop, and still fetches again the records that may pass', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const t1 = await allergy(1);
     const t2 = await allergy(2);
     server.serve({ ...t1, ct: flipByte(t1.ct, -5, 1) });
@@ -433,7 +362,7 @@ describe('a quarantine beyond its cap', () => {
 
 describe('authors refused under one session’s author rules', () => {
   it('beyond the cap too: a gap of them waits for other author rules, beside content refusals for other record rules', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const newer = server.serve(await allergy(1, { reaction: 'hives' }));
     const byUnknown = [];
     for (let n = 2; n <= 4; n++) byUnknown.push(server.serve(await allergy(n)));
@@ -488,7 +417,7 @@ describe('authors refused under one session’s author rules', () => {
 
 describe('a version the device holds, served again', () => {
   it('answers the entry of an altered copy of it the server served meanwhile, without RxDB storing anything', async () => {
-    const server = scriptedServer();
+    const server = scriptedServer([STREAM]);
     const genuine = await allergy(1);
     server.serve(genuine);
     const d = device(server, [await providerEnvelope()]);
