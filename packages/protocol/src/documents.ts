@@ -100,6 +100,8 @@ export function batchByLimits<T>(
 
 /** Most record changes one coalesced `records-changed` audit entry lists. */
 export const MAX_AUDIT_CHANGES = 500;
+/** Longest `summary` an audit entry body carries, in characters. */
+export const MAX_AUDIT_SUMMARY = 500;
 
 /** One record change in a `records-changed` audit entry. */
 export const AuditRecordChange = Type.Object(
@@ -129,7 +131,7 @@ export const AuditEntryBody = Type.Object(
     kind: Type.Literal('AuditEntry'),
     action: Type.String({ minLength: 1, maxLength: 64 }),
     ...auditActorProperties,
-    summary: Type.Optional(Type.String({ maxLength: 500 })),
+    summary: Type.Optional(Type.String({ maxLength: MAX_AUDIT_SUMMARY })),
     changes: Type.Optional(Type.Array(AuditRecordChange, { maxItems: MAX_AUDIT_CHANGES })),
     stream: Type.Optional(StreamId),
     reason: Type.Optional(AccessRemovedReason),

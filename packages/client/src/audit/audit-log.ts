@@ -148,7 +148,7 @@
  *   Without options, the views offline still wait for the connection (their arrays cannot say an answer is
  *   stale), or reject STOPPED once the app stopped it. Asked with `{ offline: 'cached' }`
  *   (`AuditViewAnswer`), a view connected reads as above (`complete: true`, `asOf` when it asked); not
- *   connected, or once the connection is lost before that read answers (looked at every CONNECTION_CHECK_MS,
+ *   connected, or once the connection is lost before that read answers (its status leaves `ready`,
  *   or the read failing NETWORK, TIMEOUT or STOPPED: it goes on in view order, its answer dropped), it
  *   answers from VIEW alone and reads nothing from the server: `complete: false`, `reason: 'offline'`, `asOf`
  *   when the last view or check began that found the cache as it stands (VIEW_READ, device meta
@@ -667,8 +667,6 @@ const ViewRead = Type.Object(
   { through: Type.Integer({ minimum: 0 }), fullAt: Type.Number(), at: Type.Number() },
   { additionalProperties: false },
 );
-/** How often a view asked with `{ offline: 'cached' }` looks whether the connection was lost meanwhile. */
-const CONNECTION_CHECK_MS = 250;
 
 /** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
@@ -820,52 +818,79 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     else await deps.meta.set(RENAMED, true).catch(() => undefined);
   };
 
+  /** The key `patientId`'s entries are sealed to; throws when the directory cannot give it. */
+  const wrappingOf = async (patientId: string): Promise<Uint8Array> => {
+    const wrapping =
+      patientId === deps.accountId
+        ? deps.keys.wrapping.publicKey
+        : await deps.directory.wrappingKey(patientId);
+    if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
+    return wrapping;
+  };
+
+  /** One entry of `body` in `patientId`'s log, sealed to `wrapping`; run inside `serial`. */
+  const appendSealedTo = async (patientId: string, wrapping: Uint8Array, body: AuditEntryDetail) => {
+    const full: AuditEntryBody = {
+      ...body,
+      kind: 'AuditEntry',
+      actorId: deps.accountId,
+      actorDeviceId: deps.device.deviceId,
+      at: iso(),
+    };
+    // Callers are apps as well as this library: a body its readers would refuse is never signed, or
+    // every device would read the entry as one inserted into the trail.
+    const checked = validate(AuditEntryBody, full);
+    if (!checked.ok) {
+      const issues = (checked.error.details?.issues ?? []).map((i) => `${i.path}: ${i.reason}`).join('; ');
+      throw new RecordError('VALIDATION_FAILED', `audit entry refused, nothing appended: ${issues}`);
+    }
+    // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
+    const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
+    await deps.meta.update(await chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
+      // Locked while the chain position was read: nothing is signed (the position is not advanced).
+      deps.assertUnlocked?.();
+      const made = await makeAuditEntry({
+        patientId,
+        patientWrappingKey: wrapping,
+        device: deps.device,
+        ed: deps.ed,
+        chain: chain ?? { seq: 0, hash: null },
+        body: full,
+        now: deps.now,
+      });
+      entry.made = made;
+      return made.chain;
+    });
+    const made = entry.made;
+    if (made === undefined) throw new Error('audit entry was not made');
+    await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
+    await deps.meta.update(OWN, META_SCHEMAS.auditOwn, (own) =>
+      [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
+    );
+    return made.doc;
+  };
+
   const append = (patientId: string, body: AuditEntryDetail) =>
     serial(async () => {
       deps.assertUnlocked?.();
-      const wrapping =
-        patientId === deps.accountId
-          ? deps.keys.wrapping.publicKey
-          : await deps.directory.wrappingKey(patientId);
-      if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
-      const full: AuditEntryBody = {
-        ...body,
-        kind: 'AuditEntry',
-        actorId: deps.accountId,
-        actorDeviceId: deps.device.deviceId,
-        at: iso(),
-      };
-      // Callers are apps as well as this library: a body its readers would refuse is never signed, or
-      // every device would read the entry as one inserted into the trail.
-      const checked = validate(AuditEntryBody, full);
-      if (!checked.ok) {
-        const issues = (checked.error.details?.issues ?? []).map((i) => `${i.path}: ${i.reason}`).join('; ');
-        throw new RecordError('VALIDATION_FAILED', `audit entry refused, nothing appended: ${issues}`);
+      return appendSealedTo(patientId, await wrappingOf(patientId), body);
+    });
+
+  /**
+   * Appends an entry to each patient's log named, one after another; every wrapping key is had first, so
+   * a patient whose key cannot be had (offline, say) fails the call before anything is signed. A later
+   * failure (storage) leaves the entries appended before it.
+   */
+  const appendAll = (items: readonly { readonly patientId: string; readonly detail: AuditEntryDetail }[]) =>
+    serial(async () => {
+      deps.assertUnlocked?.();
+      const keys: Uint8Array[] = [];
+      for (const { patientId } of items) keys.push(await wrappingOf(patientId));
+      const docs = [];
+      for (const [n, { patientId, detail }] of items.entries()) {
+        docs.push(await appendSealedTo(patientId, keys[n]!, detail));
       }
-      // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
-      const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
-      await deps.meta.update(await chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
-        // Locked while the chain position was read: nothing is signed (the position is not advanced).
-        deps.assertUnlocked?.();
-        const made = await makeAuditEntry({
-          patientId,
-          patientWrappingKey: wrapping,
-          device: deps.device,
-          ed: deps.ed,
-          chain: chain ?? { seq: 0, hash: null },
-          body: full,
-          now: deps.now,
-        });
-        entry.made = made;
-        return made.chain;
-      });
-      const made = entry.made;
-      if (made === undefined) throw new Error('audit entry was not made');
-      await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
-      await deps.meta.update(OWN, META_SCHEMAS.auditOwn, (own) =>
-        [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
-      );
-      return made.doc;
+      return docs;
     });
 
   /**
@@ -2082,9 +2107,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
     if (view === null) return null;
-    if ((await staleView(view)) !== null) return null;
     const age = deps.now() - view.fullAt;
     if (!(age >= 0 && age < VIEW_FULL_CHECK_MS)) return null;
+    if ((await staleView(view)) !== null) return null;
     // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing.
     if (!(await stillJudged(view))) return null;
     const older = view.dropped === undefined ? [] : await readDropped(view.dropped);
@@ -2192,24 +2217,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
 
   /**
-   * `promise`, or `lost` once the connection is no longer ready (looked at every CONNECTION_CHECK_MS) or
-   * the promise failed for the connection (CONNECTION_CODES): a read that would wait for it is not waited
-   * for. It goes on meanwhile (a view in view order), and its answer or failure is dropped.
+   * `promise`, or `lost` once the connection leaves `ready` (`onStatusChange`) or the promise failed for
+   * the connection (CONNECTION_CODES): a read that would wait for it is not waited for. It goes on
+   * meanwhile (a view in view order), and its answer or failure is dropped.
    */
   const whileConnected = <T>(promise: Promise<T>): Promise<{ value: T } | 'lost'> =>
     new Promise((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (deps.connection.status() === 'ready') return;
-        clearInterval(timer);
+      const stop = deps.connection.onStatusChange((status) => {
+        if (status === 'ready') return;
+        stop();
         resolve('lost');
-      }, CONNECTION_CHECK_MS);
+      });
       promise.then(
         (value) => {
-          clearInterval(timer);
+          stop();
           resolve({ value });
         },
         (error: unknown) => {
-          clearInterval(timer);
+          stop();
           if (error instanceof SyncError && CONNECTION_CODES.has(error.code)) resolve('lost');
           else reject(error instanceof Error ? error : new Error(String(error)));
         },
@@ -2459,6 +2484,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   return {
     append,
+    appendAll,
     flush,
     /**
      * Access to every record stream of `patientId` ended (its grants ended or were revoked, and the streams

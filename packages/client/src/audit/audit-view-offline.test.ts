@@ -100,8 +100,13 @@ const offlineSetup = () => {
       denied: [],
     };
   };
+  const statusListeners = new Set<(status: string) => void>();
   const connection = {
     status: () => (link.online ? ('ready' as const) : down.status()),
+    onStatusChange: (listener: (status: string) => void) => {
+      statusListeners.add(listener);
+      return () => statusListeners.delete(listener);
+    },
     request: async (frame: PullFrame) => {
       if (link.timeoutNext) {
         link.timeoutNext = false;
@@ -160,13 +165,17 @@ const offlineSetup = () => {
     serverInfo,
     /** A session of the device (a second one: restarted), over the same device meta. */
     open: (extra: Partial<AuditLogDeps> = {}) => auditLogOpener(base)(extra),
-    goOffline: () => void (link.online = false),
+    goOffline: () => {
+      link.online = false;
+      for (const listener of [...statusListeners]) listener(down.status());
+    },
     /** The next pull gets no reply in time (the connection then gives the socket up). */
     timeoutNext: () => void (link.timeoutNext = true),
     /** The app took the device offline (`session.goOffline()`: the connection stopped). */
     stop: () => {
       link.online = false;
       down.stop();
+      for (const listener of [...statusListeners]) listener(down.status());
     },
     reconnect: () => {
       link.online = true;

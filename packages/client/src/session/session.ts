@@ -420,16 +420,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       options.onPurged?.(removed, count);
     },
     // A dismissal is written to each patient's log before it is stored; one that cannot be written is not
-    // made (engine.ts). Every wrapping key is asked for first, so the usual failure (a patient's key not to
-    // be had offline) appends nothing for any patient of the call.
+    // made (engine.ts). `appendAll` has every wrapping key first, so the usual failure (a patient's key not
+    // to be had offline) appends nothing for any patient of the call.
     auditDismissal: async (entries) => {
       try {
-        for (const { patientId } of entries) {
-          if (patientId !== account.accountId && (await directory.wrappingKey(patientId)) === null) {
-            throw new Error(`no wrapping key for account ${patientId}`);
-          }
-        }
-        for (const { patientId, detail } of entries) await audit.append(patientId, detail);
+        await audit.appendAll(entries);
       } catch (error) {
         if (error instanceof AccountError) throw error;
         throw new SyncError(

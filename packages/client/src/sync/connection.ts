@@ -198,11 +198,14 @@ export const createConnection = (options: ConnectionOptions) => {
   /** Protocol version of the current authenticated connection (from `ready`), null when not ready. */
   let version: number | null = null;
 
+  /** Listeners besides `options.onStatus` (`onStatusChange`): modules that watch the link while they wait. */
+  const statusListeners = new Set<(status: ConnectionStatus) => void>();
   const setStatus = (next: ConnectionStatus, reason?: string): void => {
     status = next;
     if (next !== 'ready') version = null;
     lastReason = reason;
     options.onStatus?.(next, reason);
+    for (const listener of [...statusListeners]) listener(next);
   };
 
   /** Stops for good (until `start()`): no reconnect, waiters for `ready` rejected with `error`. */
@@ -469,6 +472,11 @@ export const createConnection = (options: ConnectionOptions) => {
       ws?.close(4000, 'dropped by client');
     },
     status: (): ConnectionStatus => status,
+    /** Calls `listener` with each status set from now on; answers the function that stops it. */
+    onStatusChange(listener: (status: ConnectionStatus) => void): () => void {
+      statusListeners.add(listener);
+      return () => statusListeners.delete(listener);
+    },
     /** Negotiated protocol version while ready (frames added later must not be sent on older ones). */
     version: (): number | null => version,
     reason: (): string | undefined => lastReason,

@@ -378,14 +378,14 @@ export const createDeviceDirectory = (deps: {
   const get = async (
     accountId: string,
     fresh = false,
-  ): Promise<{ entry: Entry | null; failed?: string; error?: unknown; loaded?: boolean }> => {
+  ): Promise<{ entry: Entry | null; failed?: string; loaded?: boolean }> => {
     const hit = cache.get(accountId);
     if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
       return { entry: await reload(accountId, fresh), loaded: true };
     } catch (error) {
       if (isNotFound(error)) return { entry: null };
-      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error), error };
+      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
     }
   };
   /**
@@ -534,8 +534,13 @@ export const createDeviceDirectory = (deps: {
      * with its error: told as "no such account", a patient would be told a provider does not exist.
      */
     async presentedIdentity(accountId: string): Promise<{ key: Uint8Array; selfCertified: boolean } | null> {
-      const { entry, failed, error } = await get(accountId, true);
-      if (failed !== undefined && entry === null) throw error;
+      let entry: Entry | null;
+      try {
+        entry = await reload(accountId, true);
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw error;
+      }
       return entry ? { key: entry.identity, selfCertified: entry.selfCertified } : null;
     },
     forget: (accountId: string): boolean => cache.delete(accountId),

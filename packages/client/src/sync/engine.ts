@@ -1352,6 +1352,24 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
+   * The content kept for listed version `q` in `slot` (read from device meta), or null when the value does not open at rest
+   * (damaged on disk: content not kept, as documented) or is another version's. Other read errors reject.
+   */
+  const keptContentOf = async (
+    q: QuarantineKey,
+    slot: string,
+  ): Promise<Static<typeof META_SCHEMAS.quarantineKept> | null> => {
+    let kept: Static<typeof META_SCHEMAS.quarantineKept> | null;
+    try {
+      kept = await deps.meta.get(keptKey(slot), META_SCHEMAS.quarantineKept);
+    } catch (e) {
+      if (!isAtRestError(e)) throw e;
+      return null;
+    }
+    return kept !== null && kept.stream === q.stream && kept.id === q.id && kept.rev === q.rev ? kept : null;
+  };
+
+  /**
    * The account whose signature over a listed version this device verified, where it knows it: the
    * signer of one the server took this device's change over, else the author kept with its content (a
    * version refused BAD_TRANSITION). Only names it in the audit entry: a read that fails names none.
@@ -1360,10 +1378,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (q.reason !== 'BAD_TRANSITION') return undefined;
     if (q.overwritten !== undefined) return q.overwritten.by;
     if (q.slot === undefined) return undefined;
-    const kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept).catch(() => null);
-    return kept !== null && kept.stream === q.stream && kept.id === q.id && kept.rev === q.rev
-      ? kept.author.accountId
-      : undefined;
+    return (await keptContentOf(q, q.slot).catch(() => null))?.author.accountId;
   };
 
   /**
@@ -1484,20 +1499,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
                 : 'purged with its stream when access ended',
       );
     }
-    // A value that no longer opens at rest (damaged on disk) is content not kept, as documented.
-    let kept: Static<typeof META_SCHEMAS.quarantineKept> | null;
-    try {
-      kept = await deps.meta.get(keptKey(q.slot), META_SCHEMAS.quarantineKept);
-    } catch (e) {
-      if (!isAtRestError(e)) throw e;
-      kept = null;
-    }
+    const kept = await keptContentOf(q, q.slot);
     // Dismissed or dropped while it was read: what the person asked for is gone.
     const still = find();
     if (still === undefined || still.slot !== q.slot) throw notKept('the entry changed while it was read');
-    if (kept === null || kept.stream !== q.stream || kept.id !== q.id || kept.rev !== q.rev) {
-      throw notKept('it could not be read');
-    }
+    if (kept === null) throw notKept('it could not be read');
     return {
       stream: q.stream,
       id: q.id,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuditEntryBody, validate } from '@hale/protocol';
-import { MAX_AUDIT_SUMMARY, dismissalAuditEntries, type DismissedVersion } from './quarantine-dismiss-audit';
+import { AuditEntryBody, MAX_AUDIT_SUMMARY, validate } from '@hale/protocol';
+import { dismissalAuditEntries, type DismissedVersion } from './quarantine-dismiss-audit';
 
 const A = 'AAAAAAAAAAAAAAAAAAAAAA';
 const B = 'BBBBBBBBBBBBBBBBBBBBBB';

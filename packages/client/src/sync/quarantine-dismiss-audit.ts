@@ -14,14 +14,11 @@
  *   counted ("and N more"), never cut in the middle; `count` still holds them all.
  * Failure modes: none (pure); the caller decides what a failed append means for the dismissal.
  */
-import { isAccountId, isStreamId, parseStreamId, type StreamId } from '@hale/protocol';
+import { MAX_AUDIT_SUMMARY, isAccountId, isStreamId, parseStreamId, type StreamId } from '@hale/protocol';
 import type { QuarantineReason } from '../session/device-meta';
 
 /** The audit action of a dismissal (documents.ts lists it among the actions the library writes). */
 export const QUARANTINE_DISMISS_ACTION = 'quarantine-dismiss';
-
-/** Longest summary an audit entry body takes (AuditEntryBody `summary`). */
-export const MAX_AUDIT_SUMMARY = 500;
 
 /** A version the person dismissed, as the dismissal names it. */
 export interface DismissedVersion {
