@@ -92,3 +92,20 @@ describe('refusals before ready', () => {
     }
   });
 });
+
+describe('onStatusChange', () => {
+  it('hears every status onStatus hears, until it is stopped', async () => {
+    const server = refusingServer({ t: 'error', code: 'NOT_FOUND', message: 'unknown device' });
+    const { connection, statuses } = connectTo(server);
+    const heard: ConnectionStatus[] = [];
+    const stop = connection.onStatusChange((status) => heard.push(status));
+    connection.start();
+    await connection.whenReady().catch(() => undefined);
+    expect(heard).toEqual(statuses);
+    expect(heard).toContain('fatal');
+    stop();
+    connection.stop();
+    expect(statuses.at(-1)).toBe('stopped');
+    expect(heard).not.toContain('stopped');
+  });
+});
