@@ -226,9 +226,47 @@ describe('transitionIssues: notes, signatures, messages', () => {
         `final ${field}`,
       ]);
     }
-    const read = { ...later, status: 'read' as const, deliveredAt: later.updatedAt, readAt: later.updatedAt };
-    expect(transitionIssues('Message', message, read, PATIENT)).toEqual([]);
-    expect(laterStateIssues('Message', message, read)).toEqual([]);
+    const { deliveredAt: _d, readAt: _r, ...sent } = { ...message, status: 'sent' as const };
+    const read = { ...sent, updatedAt: later.updatedAt, status: 'read' as const, readAt: later.updatedAt };
+    expect(transitionIssues('Message', sent, read, PATIENT)).toEqual([]);
+    expect(laterStateIssues('Message', sent, read)).toEqual([]);
+  });
+
+  it("a message's delivery only moves on (sent, delivered, read); its times, once set, stay", () => {
+    const { deliveredAt: _d, readAt: _r, ...base } = exampleRecord('Message');
+    const sent: RecordOf<'Message'> = { ...base, status: 'sent' };
+    const delivered: RecordOf<'Message'> = { ...sent, status: 'delivered', deliveredAt: AT };
+    const read: RecordOf<'Message'> = { ...delivered, status: 'read', readAt: '2024-06-01T11:00:00.000Z' };
+    const both = (from: RecordOf<'Message'>, to: RecordOf<'Message'>) => [
+      brief(transitionIssues('Message', from, to, PATIENT)),
+      brief(laterStateIssues('Message', from, to)),
+    ];
+    for (const [from, to] of [
+      [sent, delivered],
+      [delivered, read],
+      [sent, read],
+      [read, { ...read, updatedAt: AT }],
+    ] as const) {
+      expect(both(from, to)).toEqual([[], []]);
+    }
+    // Read, then delivered or sent again: an app showing the state would tell the sender it is unread.
+    for (const [from, to] of [
+      [read, { ...read, status: 'delivered' as const }],
+      [read, { ...read, status: 'sent' as const }],
+      [delivered, { ...delivered, status: 'sent' as const }],
+    ] as const) {
+      expect(both(from, to)).toEqual([['final status'], ['final status']]);
+    }
+    const { deliveredAt: _gone, ...readUndelivered } = read;
+    for (const [from, to, fields] of [
+      [read, { ...read, readAt: '2024-06-02T08:00:00.000Z' }, ['readAt']],
+      [delivered, { ...delivered, deliveredAt: '2024-06-02T08:00:00.000Z' }, ['deliveredAt']],
+      [read, readUndelivered, ['deliveredAt']],
+      [read, sent, ['status', 'deliveredAt', 'readAt']],
+    ] as const) {
+      const issues = fields.map((field) => `final ${field}`);
+      expect(both(from, to)).toEqual([issues, issues]);
+    }
   });
 
   it("a message's sender never changes; fields naming other people are not checked", () => {

@@ -6,8 +6,10 @@
  * (VERSIONED_KINDS) changes its content only by becoming the next version — `version` + 1, the previous
  * state appended to `versions` exactly as it was (`supersededVersion`), and, with a writer given, a
  * provenance or uploader naming that writer; earlier entries never change or go. A signed NoteSignature
- * never changes, nor does a Message's content (all but its delivery: `status`, `deliveredAt`, `readAt`). A TreatmentPlan's acknowledgement names the plan version it acknowledged; it is
- * replaced only by one for the same or a later version, never removed. A MedicalNote's current version
+ * never changes, nor does a Message's content (all but its delivery: `status`, `deliveredAt`, `readAt`),
+ * and its delivery only moves on (sent, delivered, read; a receipt time once set stays). A TreatmentPlan's
+ * acknowledgement names the plan version it acknowledged; it is replaced only by one for the same or a
+ * later version, never removed. A MedicalNote's current version
  * number never decreases, and a signed or amended note becomes a draft (or under review) again only with
  * a new current version, so signed text is never a draft again. Fields naming who wrote, edited, signed,
  * sent, uploaded or acknowledged (`provenance.by`/`deviceId`, `editorId`, `authorId`, `signerId`,
@@ -259,6 +261,32 @@ const UPDATED_AT: ReadonlySet<string> = new Set(['updatedAt']);
 /** What a later state of a sent message may change. */
 const MESSAGE_DELIVERY: ReadonlySet<string> = new Set(['updatedAt', 'status', 'deliveredAt', 'readAt']);
 
+/** How far a message's delivery has come: it only moves on (MESSAGE_STATUSES is in this order). */
+const DELIVERY_STEP: { readonly [S in RecordOf<'Message'>['status']]: number } = {
+  sent: 0,
+  delivered: 1,
+  read: 2,
+};
+
+/**
+ * A message's delivery moves on only: a status never goes back (read, then delivered or sent again,
+ * would tell the sender an answered message went unread), and a receipt time once set is what happened
+ * then. These hold between any two states, so they compose across versions in between.
+ */
+const deliveryIssues = (previous: RecordOf<'Message'>, next: RecordOf<'Message'>): TransitionIssue[] => {
+  const issues: TransitionIssue[] = [];
+  if (DELIVERY_STEP[next.status] < DELIVERY_STEP[previous.status]) {
+    issues.push(final('status', `was ${previous.status}: a delivery state does not go back`));
+  }
+  for (const field of ['deliveredAt', 'readAt'] as const) {
+    const was = previous[field];
+    if (was !== undefined && next[field] !== was) {
+      issues.push(final(field, `was ${was}: a receipt time, once set, stays`));
+    }
+  }
+  return issues;
+};
+
 const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
   HealthDocument: (previous, next, writer, span) =>
     previous === null
@@ -356,7 +384,8 @@ const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
     // A message is sent when it is written: what it says stays as its sender sent it, or the recipient
     // (or anyone holding the stream) could put words in the sender's name. Only its delivery may move.
     const field = changedField(previous, next, MESSAGE_DELIVERY);
-    return field === undefined ? [] : [final(field, 'the message is sent: only its delivery state changes')];
+    if (field !== undefined) return [final(field, 'the message is sent: only its delivery state changes')];
+    return deliveryIssues(previous, next);
   },
 };
 

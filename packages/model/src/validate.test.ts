@@ -296,6 +296,19 @@ describe('dates', () => {
       'Allergy is invalid: recordedAt: must be an ISO-8601 date-time with a time zone (e.g. 2024-05-01T09:30:00Z)',
     );
   });
+
+  it('names the year and month a partial date may be, not "a string" (the value is one)', () => {
+    const reason =
+      'must be a calendar date (YYYY-MM-DD) or an ISO-8601 date-time with a time zone (e.g. 2024-05-01T09:30:00Z) or a year or a month (YYYY or YYYY-MM)';
+    for (const onsetDate of ['2024-13', '2024-02-30', '24', '2024-5']) {
+      expect(failure('Allergy', exampleRecord('Allergy', { onsetDate })).issues).toEqual([
+        { field: 'onsetDate', reason },
+      ]);
+    }
+    expect(failure('Immunization', exampleRecord('Immunization', { administeredAt: '0000' })).issues).toEqual(
+      [{ field: 'administeredAt', reason }],
+    );
+  });
 });
 
 describe('unknown properties', () => {
@@ -464,6 +477,24 @@ describe('other schema checks', () => {
     expect(validateRecord('LabResult', exampleRecord('LabResult', { value: 'positive' })).ok).toBe(true);
     expect(validateRecord('LabResult', exampleRecord('LabResult', { value: 5.4 })).ok).toBe(true);
     expect(validateRecord('LabResult', exampleRecord('LabResult', { value: Number.NaN })).ok).toBe(false);
+  });
+
+  it('says a NaN or infinite number is not a finite number, wherever a number goes', () => {
+    // JSON has no NaN or Infinity (JSON.stringify writes null): such a value could never be sealed as given.
+    const reason = 'must be a finite number (not NaN or Infinity)';
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const lab = exampleRecord('LabResult', { value });
+      expect(failure('LabResult', lab).issues).toEqual([{ field: 'value', reason }]);
+      const doc = exampleRecord('HealthDocument');
+      expect(failure('HealthDocument', { ...doc, file: { ...doc.file, size: value } }).issues).toEqual([
+        { field: 'file.size', reason },
+      ]);
+      expect(failure('HealthDocument', { ...doc, version: value }).issues).toEqual([
+        { field: 'version', reason },
+      ]);
+      const entry = exampleRecord('AuditEntry', { metadata: { dose: value } });
+      expect(failure('AuditEntry', entry).issues).toEqual([{ field: 'metadata.dose', reason }]);
+    }
   });
 
   it('rejects malformed ids and account ids', () => {

@@ -15,7 +15,14 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { ModelError, type Result, type ValidationFailed, type ValidationIssue } from './errors';
-import { isIsoDate, isTextSchema, textBounds, textProblem, type TextProblem } from './formats';
+import {
+  PARTIAL_DATE_PATTERN,
+  isIsoDate,
+  isTextSchema,
+  textBounds,
+  textProblem,
+  type TextProblem,
+} from './formats';
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
 import { AUDIT_METADATA_KEY_LENGTH } from './record-schemas';
 import {
@@ -50,9 +57,17 @@ const numberOption = (schema: TSchema, key: string): string => {
 const plural = (count: string, one: string, many = `${one}s`): string =>
   `${count} ${count === '1' ? one : many}`;
 
+/** Union branches that are a string of a pattern: what the pattern takes (a string alone says nothing). */
+const PATTERN_NOUNS: Record<string, string> = {
+  [PARTIAL_DATE_PATTERN]: 'a year or a month (YYYY or YYYY-MM)',
+};
+
 /** A short noun phrase for what a schema accepts, used for union branches. */
 const describeSchema = (schema: TSchema): string => {
   if ('const' in schema) return JSON.stringify(schema.const);
+  const pattern: unknown = schema.pattern;
+  const patterned = typeof pattern === 'string' ? PATTERN_NOUNS[pattern] : undefined;
+  if (patterned !== undefined) return patterned;
   const format: unknown = schema.format;
   if (typeof format === 'string') return FORMAT_NOUNS[format] ?? `a ${format} string`;
   switch (schema.type) {
@@ -108,8 +123,25 @@ const describeUnion = (schema: TSchema, value: unknown): string => {
   return reason ?? `must be ${variants.map(describeSchema).join(' or ')}`;
 };
 
+const isNumberSchema = (schema: unknown): boolean =>
+  typeof schema === 'object' &&
+  schema !== null &&
+  ((schema as TSchema).type === 'number' || (schema as TSchema).type === 'integer');
+
+/**
+ * Whether `error` is a NaN or an infinity where a number goes. JavaScript numbers, not JSON ones: JSON
+ * has neither (JSON.stringify writes null), so "must be a number" would read as nonsense about a number.
+ */
+const nonFiniteNumber = (error: ValueError): boolean => {
+  const { schema, value } = error;
+  if (typeof value !== 'number' || Number.isFinite(value)) return false;
+  const branches: unknown = schema.anyOf;
+  return isNumberSchema(schema) || (Array.isArray(branches) && branches.some(isNumberSchema));
+};
+
 const reasonFor = (error: ValueError): string => {
   const { schema } = error;
+  if (nonFiniteNumber(error)) return 'must be a finite number (not NaN or Infinity)';
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
       return 'is required';

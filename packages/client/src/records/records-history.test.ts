@@ -343,6 +343,48 @@ describe('records: signed notes are final', () => {
     expect((await records.get<'NoteVersion'>(version.id))?.record.assessment).toBe('Better wording.');
   });
 
+  it("a note's version number names one NoteVersion: add refuses another under a number held, naming versionNumber", async () => {
+    const { records, writes } = await setup();
+    const { note, version } = await draftNote(records);
+    await records.add('NoteSignature', {
+      ...recordInput('NoteSignature'),
+      noteId: note.id,
+      noteVersionId: version.id,
+      signerId: EXAMPLE_PATIENT_ID,
+      status: 'signed',
+      signedVersionNumber: 1,
+    });
+    await records.update('MedicalNote', note.id, { status: 'signed' });
+    await records.update('MedicalNote', note.id, { status: 'draft', currentVersionNumber: 2 });
+    const { amendmentReason: _r, ...rest } = recordInput('NoteVersion');
+    const second = { ...rest, noteId: note.id, editorId: EXAMPLE_PATIENT_ID };
+    const amendment = { ...second, kind: 'amendment' as const, amendmentReason: 'Corrected dose' };
+    const before = writes.length;
+    // Version 1 is signed: a second text under its number would read as what was signed.
+    const overSigned = await refusal(
+      records.add('NoteVersion', { ...second, versionNumber: 1, kind: 'original' }),
+    );
+    const v2 = await records.add('NoteVersion', { ...amendment, versionNumber: 2 });
+    const overDraft = await refusal(records.add('NoteVersion', { ...amendment, versionNumber: 2 }));
+    expect(
+      [overSigned, overDraft].map((e) => [e.code, e.detail?.issues.map((i) => i.field), e.message]),
+    ).toEqual([
+      ['VALIDATION_FAILED', ['versionNumber'], expect.stringContaining(version.id)],
+      ['VALIDATION_FAILED', ['versionNumber'], expect.stringContaining(v2.id)],
+    ]);
+    expect(writes.length).toBe(before + 1);
+    // Another note's version 1, or a version number freed by removing a draft version, is taken.
+    const other = await draftNote(records);
+    expect(other.version.versionNumber).toBe(1);
+    await records.remove(v2.id);
+    expect((await records.add('NoteVersion', { ...amendment, versionNumber: 2 })).versionNumber).toBe(2);
+    const listed = (await records.query('NoteVersion'))
+      .map((s) => s.record)
+      .filter((v) => v.noteId === note.id)
+      .map((v) => v.versionNumber);
+    expect(listed.sort()).toEqual([1, 2]);
+  });
+
   it('a NoteVersion whose note this device does not hold cannot be shown to be a draft: refused', async () => {
     const { records } = await setup();
     const { amendmentReason: _r, ...rest } = recordInput('NoteVersion');

@@ -24,4 +24,29 @@ describe('records: a sent message', () => {
     expect(read.body).toBe(message.body);
     expect(writes.map((w) => w.action)).toEqual(['create', 'update']);
   });
+
+  it('moves its delivery on only: back to delivered or a new read time is refused RECORD_FINAL naming it', async () => {
+    const { records, writes } = await setupRecords();
+    const { deliveredAt: _d, readAt: _r, ...input } = recordInput('Message');
+    const message = await records.add('Message', { ...input, status: 'sent' });
+    const deliveredAt = '2024-06-01T10:00:00.000Z';
+    const readAt = '2024-06-01T11:00:00.000Z';
+    await records.update('Message', message.id, { status: 'delivered', deliveredAt });
+    const read = await records.update('Message', message.id, { status: 'read', readAt });
+
+    const refusals = await Promise.all(
+      [{ status: 'delivered' as const }, { readAt: '2024-06-02T08:00:00.000Z' }].map((patch) =>
+        records.update('Message', message.id, patch).then(
+          () => null,
+          (error: unknown) => error,
+        ),
+      ),
+    );
+    expect(refusals.map((e) => (e instanceof RecordError ? [e.code, e.field] : e))).toEqual([
+      ['RECORD_FINAL', 'status'],
+      ['RECORD_FINAL', 'readAt'],
+    ]);
+    expect((await records.get<'Message'>(message.id))?.record).toEqual(read);
+    expect(writes.map((w) => w.action)).toEqual(['create', 'update', 'update']);
+  });
 });

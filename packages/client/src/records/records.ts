@@ -25,6 +25,8 @@
 //   once it is not the current version of a draft MedicalNote this device holds, are final: update and
 //   remove refuse them (RECORD_FINAL); so is removing a signed or amended MedicalNote (removal-rules.ts).
 //   The note and its signatures are read just before the write: one pulled in that moment is not seen.
+// - A NoteVersion is added only under a version number no other NoteVersion of its note held here has
+//   (VALIDATION_FAILED, naming `versionNumber`), read the same way; a new version takes a new number.
 // - Merged content given to `resolveConflict` is a write like `update`; taking a side ('keep', 'other')
 //   writes no content of this device's and is not checked.
 // Received versions are checked by the sync engine (signature, model), not by these rules.
@@ -54,7 +56,14 @@ import type { PlainRecord } from '../sync/record-codec';
 import type { NotWritableReason } from '../sync/engine';
 import { RxError, type RxDocument } from 'rxdb';
 import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
-import { noteVersionRules, readNoteVersionContexts, removalRules } from './removal-rules';
+import {
+  noteVersionRules,
+  readNoteVersionContexts,
+  readNoteVersionNumbers,
+  removalRules,
+  versionNumberHolder,
+  type NumberedVersion,
+} from './removal-rules';
 
 export type RecordErrorCode =
   | 'VALIDATION_FAILED'
@@ -324,6 +333,25 @@ const transitionRefusal = (kind: string, id: unknown, issues: readonly Transitio
     `${kind} ${String(id)}: ${detail}`,
     undefined,
     field,
+  );
+};
+
+/**
+ * Refuses (VALIDATION_FAILED, `versionNumber`) a new NoteVersion whose number another held version of
+ * its note has (removal-rules.ts `versionNumberHolder`).
+ */
+const requireFreeVersionNumber = (
+  version: RecordOf<'NoteVersion'>,
+  siblings: readonly NumberedVersion[],
+): void => {
+  const taken = versionNumberHolder(version, siblings);
+  if (taken === undefined) return;
+  const numbers = siblings.flatMap((s) => (typeof s.versionNumber === 'number' ? [s.versionNumber] : []));
+  throw invalidField(
+    'NoteVersion',
+    'versionNumber',
+    `${version.versionNumber} is NoteVersion ${taken}'s, of note ${version.noteId}: a version of a note is ` +
+      `one record, edited while a draft; a new version takes a new number (${Math.max(...numbers) + 1})`,
   );
 };
 
@@ -606,6 +634,9 @@ export const createRecords = (deps: RecordsDeps) => {
     return { noteId: version['noteId'], versionNumber: version['versionNumber'] };
   };
 
+  const heldNoteVersions = (patientId: string, noteId: unknown): Promise<readonly NumberedVersion[]> =>
+    readNoteVersionNumbers(collection, patientId, noteId);
+
   /**
    * Refuses (RECORD_FINAL) a change to a NoteVersion that is no longer a draft (removal-rules.ts), by the
    * note and signatures this device holds, read just before the write: one pulled in that moment is not seen.
@@ -781,6 +812,7 @@ export const createRecords = (deps: RecordsDeps) => {
       requireReasonKind(kind, options.reason);
       const given: JsonObject = { ...input };
       const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
+      const siblings = kind === 'NoteVersion' ? await heldNoteVersions(patientId, given['noteId']) : [];
       unlocked();
       const now = iso();
       const record = validated(kind, {
@@ -791,6 +823,7 @@ export const createRecords = (deps: RecordsDeps) => {
         updatedAt: now,
       });
       requireTransition(kind, null, record);
+      if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
       await create({
         id: record.id,
         stream,

@@ -8,6 +8,8 @@
  * note's current version number never decreasing, a signed note a draft again only at a new version),
  * `this-state` a later version of the record may leave it, `as-held` the note and signatures held here
  * may be older than those the writer saw. The rules never throw; the reader's errors are the store's.
+ * Also here: a note's version number names one NoteVersion (`versionNumberHolder`; the records API's
+ * `add` applies it, received versions are not yet judged by it).
  */
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 
@@ -111,4 +113,39 @@ export const readNoteVersionContexts = async (
       signatures: (signatures.get(patientId) ?? []).filter((s) => s['noteVersionId'] === id),
     };
   };
+};
+
+/** A NoteVersion as `versionNumberHolder` compares it: its id and its number (unknown: as stored). */
+export interface NumberedVersion {
+  readonly id: string;
+  readonly versionNumber: unknown;
+}
+
+/**
+ * The id of another of `siblings` (NoteVersions of the same note and patient) that has `version`'s
+ * number, if any. A note's version number names one NoteVersion: a reader listing the note's versions by
+ * number would otherwise see two texts under one, the second perhaps under a number that was signed. A
+ * version with the same id is the same record, not another.
+ */
+export const versionNumberHolder = (
+  version: { readonly id: string; readonly versionNumber: unknown },
+  siblings: readonly NumberedVersion[],
+): string | undefined =>
+  siblings.find((s) => s.id !== version.id && s.versionNumber === version.versionNumber)?.id;
+
+/**
+ * The NoteVersions of note `noteId` held for `patientId` (ids and numbers), in one read by patient and
+ * kind, as the signatures above are read: content is not a query field.
+ */
+export const readNoteVersionNumbers = async (
+  collection: RecordsCollection,
+  patientId: string,
+  noteId: unknown,
+): Promise<NumberedVersion[]> => {
+  if (typeof noteId !== 'string') return [];
+  const docs = await collection.find({ selector: { patientId, kind: 'NoteVersion' } }).exec();
+  return docs.flatMap((doc) => {
+    const { data } = doc.toJSON();
+    return data['noteId'] === noteId ? [{ id: doc.id, versionNumber: data['versionNumber'] }] : [];
+  });
 };
