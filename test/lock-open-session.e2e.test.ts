@@ -106,9 +106,9 @@ describe('lock(account) while its device session is open (an idle auto-lock)', (
     // What the engine asks for before sealing a push: no key, so the write would stay pending.
     expect(await a.keyring.writeKey(stream)).toBeNull();
     expect(a.sync.state().errors.map((e) => e.code)).toContain('LOCKED');
-    // The socket is given up and no other one is authenticated: offline with the reason, never refused.
+    // The socket is given up and no other one is opened: fatal LOCKED, with the reason.
     await eventually(() => /locked/.test(a.connection.reason() ?? ''), 'offline, saying why', 5_000);
-    expect(a.connection.status()).not.toBe('fatal');
+    expect(a.connection.status()).toBe('fatal');
     const sent = t.store.db.prepare('SELECT COUNT(*) AS n FROM docs WHERE stream = ?').get(stream) as {
       n: number;
     };
@@ -138,7 +138,7 @@ describe('lock(account) while its device session is open (an idle auto-lock)', (
       status: a.connection.status(),
       pending: a.sync.state().pendingWrites,
       onServer: row(t, med.id) !== undefined,
-    }).toEqual({ status: 'offline', pending: 1, onServer: false });
+    }).toEqual({ status: 'fatal', pending: 1, onServer: false });
     await a.close();
 
     const unlocked = await unlock({ vault }, { passphrase: PASSPHRASE });

@@ -25,9 +25,9 @@
 // files, consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
 // consent's re-keying checks between connects stop (as at close()), the keyring hands out no key (pushes
 // stay pending; pulls are set aside and fetched again later; its stream keys are dropped, and zeroed by
-// close()), no socket is authenticated (the connection stays offline, retrying, its reason LOCKED) and the
-// socket that was up is dropped. A sync issue LOCKED
-// says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
+// close()), the socket that was up is dropped and no other one is opened: the connection ends fatal
+// LOCKED (connection.ts), so requests waiting for it and `sync.awaitInSync()` reject LOCKED at once instead
+// of waiting until close(). A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
 // pending. Record changes noted in the last moments before close() are
 // appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
@@ -317,8 +317,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   });
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
-    // Authenticating signs with the device key: refused once locked (the connection stays offline with
-    // this reason and retries, harmlessly, until close()).
+    // Authenticating signs with the device key: refused once locked, with AccountError LOCKED, which
+    // ends the connection (fatal LOCKED; goOnline() meets the same refusal).
     createWebSocket: (url) => {
       assertUsable();
       return options.createWebSocket(url);

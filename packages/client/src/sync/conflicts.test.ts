@@ -87,6 +87,18 @@ describe('resolveRecordConflict', () => {
     }
   });
 
+  it("deleted on both devices, from different content, is no conflict: the server's deletion stands", () => {
+    // One device edited offline and then deleted; the other deleted the version it held.
+    const editedThenDeleted = version('dev-a', 5, '40 mg', { _deleted: true, rv: 3 });
+    const deleted = version('dev-b', 4, '20 mg', { _deleted: true });
+    for (const [master, local] of [
+      [editedThenDeleted, deleted],
+      [deleted, editedThenDeleted],
+    ] as const) {
+      expect(resolveRecordConflict(master, local, { accountId: 'p', deviceId: 'dev-c' })).toBe(master);
+    }
+  });
+
   it('a deleted side that held a conflict hands its sides on', () => {
     const ab = resolveRecordConflict(a, b);
     const deletedAb = { ...ab, _deleted: true, updatedAt: '2026-11-21T10:05:00.000Z' };

@@ -12,7 +12,8 @@
  * - Nothing clinical is dropped silently: when both sides changed the content, the later edit
  *   (updatedAt, then the device id that wrote its content as tie-break) becomes the record and the other
  *   side is kept in `conflictData` with `conflict: true`, visible until a person settles it. A delete
- *   racing an edit keeps the edit (undeleted) and marks the conflict.
+ *   racing an edit keeps the edit (undeleted) and marks the conflict. Deleted on both sides is no conflict,
+ *   whatever content each deleted: the server's deletion is taken.
  * - Who wrote what stays visible: each kept side names its writer (`_conflictFrom`, or `deletedBy` for a
  *   delete), and `conflictData._recordFrom` names the writer of the content shown as the record, which the
  *   re-stamped `by`/`author` no longer do. A side taken from a merge is credited to `_recordFrom`, not to
@@ -217,7 +218,10 @@ export const resolveRecordConflict = (
   local: WithDeleted<PlainRecord>,
   writer: MergingDevice = { accountId: local.by, deviceId: local.author },
 ): WithDeleted<PlainRecord> => {
-  if (clinicalKey(master) === clinicalKey(local)) return master;
+  // Deleted on both sides: both people removed the record, so no content either wanted is lost, and a
+  // conflict kept on a tombstone could never be seen or settled (it was pushed as a new version, and
+  // counted pending, all the same). The content each deleted may differ (an edit made, then deleted).
+  if (clinicalKey(master) === clinicalKey(local) || (master._deleted && local._deleted)) return master;
   const rv = Math.max(master.rv, local.rv) + 1;
   const stamp = { by: writer.accountId, author: writer.deviceId };
   if (master._deleted !== local._deleted) {

@@ -608,3 +608,71 @@ describe('a fatal refusal after ready', () => {
     }
   });
 });
+
+describe('a socket the platform refuses to open', () => {
+  const plain: Script = {
+    hello: (offered) => [challenge(Math.max(...offered))],
+    auth: (deviceId) => [ready(deviceId, OFFERED_MAX)],
+  };
+
+  it('refused LOCKED (the session, once its account was locked): fatal LOCKED, waiting requests rejected', async () => {
+    const server = scriptedServer(plain);
+    let locked = false;
+    let attempts = 0;
+    const device = generateDeviceKeys();
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: () => {
+        attempts++;
+        if (locked) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
+        return server.create();
+      },
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: webCryptoEd25519,
+      onFrame: () => undefined,
+      backoff: { initialMs: 1, maxMs: 2 },
+    });
+    connection.start();
+    try {
+      await connection.whenReady();
+      locked = true;
+      connection.drop();
+      await settle();
+      // Made after the lock: answered at once, not held until the session closes.
+      const waited = await within(connection.request({ t: 'listStreams' }));
+      expect(waited).toBeInstanceOf(SyncError);
+      expect(waited).toMatchObject({ code: 'LOCKED', retry: false });
+      expect(connection.status()).toBe('fatal');
+      expect(connection.failure()).toBe(waited);
+      const before = attempts;
+      await settle();
+      expect(attempts, 'no attempt after the refusal').toBe(before);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('refused for another reason: offline and tried again with backoff', async () => {
+    const server = scriptedServer(plain);
+    let attempts = 0;
+    const device = generateDeviceKeys();
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: () => {
+        if (++attempts < 3) throw new Error('no network interface');
+        return server.create();
+      },
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: webCryptoEd25519,
+      onFrame: () => undefined,
+      backoff: { initialMs: 1, maxMs: 2 },
+    });
+    connection.start();
+    try {
+      expect(await within(connection.request({ t: 'listStreams' }))).toBe('resolved');
+      expect(attempts).toBe(3);
+    } finally {
+      connection.stop();
+    }
+  });
+});

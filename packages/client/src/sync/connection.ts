@@ -41,8 +41,10 @@
  * for another device, or in a version this build never agreed to, is broken or hostile, reconnecting gets
  * the same answer, and nothing it serves on that session can be taken as this device's. A device whose key
  * is zeroed (its account was locked) when `auth` is to be signed, or once it is signed, or whose signer
- * refuses with AccountError LOCKED, is fatal too (LOCKED): nothing is signed or sent under zeroes, and no
- * later attempt could sign in. Signing that fails otherwise gives the socket up and reconnects with
+ * refuses with AccountError LOCKED, or whose `createWebSocket` throws AccountError LOCKED (the session's,
+ * once its account was locked), is fatal too (LOCKED): nothing is signed or sent under zeroes, no later
+ * attempt could sign in, and requests waiting for `ready` are rejected with it instead of held until
+ * `stop()`. Any other error `createWebSocket` throws is retried with backoff, as a dropped socket. Signing that fails otherwise gives the socket up and reconnects with
  * backoff, as a dropped socket does, instead of waiting for the server's handshake deadline.
  * Whatever makes the connection fatal, before `ready` or after it (an `error` DEVICE_REVOKED,
  * BAD_SIGNATURE or UNSUPPORTED_VERSION without a rid), gives the socket up too (the device closes it,
@@ -263,6 +265,13 @@ export const createConnection = (options: ConnectionOptions) => {
     try {
       socket = options.createWebSocket(options.url);
     } catch (error) {
+      // The platform's refusal because the account was locked (the session's factory): no later attempt
+      // can sign in either, so it ends the connection as a zeroed key does, rather than leave requests
+      // waiting for a `ready` that cannot come until the session closes.
+      if (isAccountError(error) && error.code === 'LOCKED') {
+        goFatal(lockedError());
+        return;
+      }
       setStatus('offline', error instanceof Error ? error.message : String(error));
       scheduleReconnect();
       return;
