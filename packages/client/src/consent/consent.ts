@@ -10,16 +10,19 @@
  *   field. It is signed by the patient's identity key, and the key of every granted stream (all epochs,
  *   so the history is readable) is wrapped for the grantee then, but published only once the server took the grant: the
  *   server stores envelopes without any grant, so a grant it refuses (caps, daily rate) or never receives
- *   (dropped connection, closed app) leaves the grantee no key. Envelopes not published after the server
- *   took the grant (connection dropped, app closed, device lost) are wrapped by the next check of any of
- *   the patient's devices (`wrapMissing`, below); `grant` resolves then, the grant standing. A grant whose
+ *   (dropped connection, closed app) leaves the grantee no key. They are published in frames of at most
+ *   MAX_STREAMS_PER_REQUEST (the protocol's bound; a stream has one per epoch). Envelopes not published
+ *   after the server took the grant (connection dropped, app closed, device lost) are wrapped by the next
+ *   check of any of the patient's devices (`wrapMissing`, below) — run at once when the server refused
+ *   them with the connection still up; `grant` resolves then, the grant standing. A grant whose
  *   own answer is lost (NETWORK, TIMEOUT, STOPPED) rejects with that SyncError carrying `grantId`: it may
  *   stand (the server took it, the answer never came) or not; once online, `list()` shows it if it stands,
  *   and the next check wraps its keys. This device's copy of the grants does not hold it meanwhile (its
  *   id is only marked for its audit entry, below).
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
- *   KEY_CHANGED until the patient verifies again.
+ *   KEY_CHANGED until the patient verifies again. Pins are written through device meta's `update`, so
+ *   grants and verifications at once keep every pin.
  * - Stream keys are wrapped only to a grantee's wrapping key that its identity key signed (checked by the
  *   device directory: the server cannot substitute its own) and that matches the one pinned with the
  *   identity key at the first wrap (pinned again after the patient verifies again). `grant` refuses
@@ -119,7 +122,8 @@
  *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
  * - Those checks between connects run on timers that are unref'd (no process is kept alive), set for at
  *   most 2^31-1 ms (a later expiry re-arms), do nothing offline, and end at `stop` (the session's close, or
- *   the lock it notices) or once `usable` answers false. A provider account (issuing no grants) sets none.
+ *   the lock it notices) or once `usable` answers false. A provider account sets none until its copy holds
+ *   a grant it issued (the server lets any account grant its own streams): then it runs them as a patient.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
  * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
  * before they land sets the records aside (NO_KEY); the server tells it (`accessChanged`) once they are
@@ -150,6 +154,7 @@ import {
   type AcceptedPatientsFrame,
   KEY_HOLDERS_VERSION,
   MAX_GRANTS_PAGE,
+  MAX_STREAMS_PER_REQUEST,
   PAGING_VERSION,
   grantSignaturePayload,
   grantIssues,
@@ -222,8 +227,11 @@ export interface StoredGrant {
   rotatedAt?: string;
 }
 
-/** A grant's state in `list()` at the time of the call: revoked, past its expiry, or neither. */
-export type GrantStatus = 'active' | 'expired' | 'revoked';
+/**
+ * A grant's state in `list()` at the time of the call: revoked, past its expiry, before its start
+ * (`not-started`: the server serves the grantee nothing yet), or in force (`active`).
+ */
+export type GrantStatus = 'active' | 'not-started' | 'expired' | 'revoked';
 
 export interface Rotation {
   stream: string;
@@ -473,6 +481,27 @@ export const createConsent = (deps: ConsentDeps) => {
   /** Set up below, once `settle` exists: re-arms the expiry timer when the grants change. */
   const watch = { grantsChanged: (_stored: readonly StoredGrant[]): void => undefined };
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
+  /**
+   * Pins `identity` as `accountId`'s key, through `update` (a key's writes run one at a time): a copy of
+   * the pins read before another call pinned (a grant to another provider, a verification at the same
+   * time) and written back after it would drop that pin, and the next grant to that provider would trust
+   * whatever key the server presents then. `firstOnly` (a grant): a pin held is kept, and one of another
+   * key throws KEY_CHANGED; otherwise (the patient verified) it replaces the pin held.
+   */
+  const pinIdentity = async (accountId: string, identity: Uint8Array, firstOnly: boolean): Promise<void> => {
+    const current = base64urlEncode(identity);
+    await deps.meta.update('pinned-keys', META_SCHEMAS.pinnedKeys, (all) => {
+      const held = all !== null && Object.hasOwn(all, accountId) ? all[accountId] : undefined;
+      if (held === current) return all;
+      if (firstOnly && held !== undefined) {
+        throw new ConsentError(
+          'KEY_CHANGED',
+          "this provider's key changed since you verified it; compare the safety number again before sharing",
+        );
+      }
+      return { ...(all ?? {}), [accountId]: current };
+    });
+  };
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
   /**
    * Every write of the device's copy of the grants: `change` is given what is stored at that moment (the
@@ -1123,10 +1152,26 @@ export const createConsent = (deps: ConsentDeps) => {
     );
     unref(expiryTimer);
   };
-  watch.grantsChanged = (stored) => {
-    if (!stopped && deps.role !== 'provider') armExpiry(stored);
-  };
   const refreshMs = deps.grantRefreshMs ?? GRANT_REFRESH_MS;
+  let refreshing = false;
+  /** Starts the grant-list refresh once (it re-arms itself until `stop`). */
+  const startRefresh = (): void => {
+    if (refreshing || stopped || !(refreshMs > 0 && refreshMs <= MAX_TIMER_MS)) return;
+    refreshing = true;
+    armRefresh();
+  };
+  /**
+   * Whether this account issues grants, so has streams to re-key when one ends: a patient; a provider (the
+   * server lets any account grant its own streams) once its copy holds a grant it issued — learnt at any
+   * connect's check, which reads the server's list — and not before, so one that never issues sets none.
+   */
+  const issuesGrants = (stored: readonly StoredGrant[]): boolean =>
+    deps.role !== 'provider' || stored.length > 0;
+  watch.grantsChanged = (stored) => {
+    if (stopped || !issuesGrants(stored)) return;
+    armExpiry(stored);
+    startRefresh();
+  };
   const armRefresh = (): void => {
     if (!live()) return stop();
     refreshTimer = setTimeout(() => {
@@ -1146,14 +1191,12 @@ export const createConsent = (deps: ConsentDeps) => {
     }, refreshMs);
     unref(refreshTimer);
   };
-  // A provider issues no grants: it has nothing to re-key.
-  if (deps.role !== 'provider') {
-    // In the write queue: a snapshot read before a write lands must not re-arm after that write did.
-    void saveGrants(() => null)
-      .then((stored) => watch.grantsChanged(stored))
-      .catch(() => undefined);
-    if (refreshMs > 0 && refreshMs <= MAX_TIMER_MS) armRefresh();
-  }
+  // In the write queue: a snapshot read before a write lands must not re-arm after that write did.
+  void saveGrants(() => null)
+    .then((stored) => watch.grantsChanged(stored))
+    .catch(() => undefined);
+  // A patient from the start; a provider once it holds a grant it issued (`watch.grantsChanged`).
+  if (issuesGrants([])) startRefresh();
 
   /**
    * The keyring's write guard: an own stream's write epoch must shut out every grant covering the stream
@@ -1346,9 +1389,7 @@ export const createConsent = (deps: ConsentDeps) => {
     /** The patient compared the safety number out of band: pin the provider's current key. */
     async verifyProvider(accountId: string) {
       const identity = await identityOf(accountId);
-      const pinned = await pinnedKeys();
-      pinned[accountId] = base64urlEncode(identity);
-      await deps.meta.set('pinned-keys', pinned);
+      await pinIdentity(accountId, identity, false);
       await unpinWrappingKey(accountId);
       return { accountId, fingerprint: keyFingerprint(identity) };
     },
@@ -1367,9 +1408,7 @@ export const createConsent = (deps: ConsentDeps) => {
       if (keyFingerprint(identity).replace(/\s+/g, '') !== fingerprint) {
         throw new ConsentError('KEY_CHANGED', "the provider's key does not match the invite");
       }
-      const pinned = await pinnedKeys();
-      pinned[accountId] = base64urlEncode(identity);
-      await deps.meta.set('pinned-keys', pinned);
+      await pinIdentity(accountId, identity, false);
       await unpinWrappingKey(accountId);
       return { accountId, fingerprint: keyFingerprint(identity) };
     },
@@ -1383,18 +1422,7 @@ export const createConsent = (deps: ConsentDeps) => {
       deps.assertUnlocked?.();
       const grant = draftGrant(request);
       const identity = await identityOf(grant.granteeId);
-      const pinned = await pinnedKeys();
-      const current = base64urlEncode(identity);
-      if (pinned[grant.granteeId] !== undefined && pinned[grant.granteeId] !== current) {
-        throw new ConsentError(
-          'KEY_CHANGED',
-          "this provider's key changed since you verified it; compare the safety number again before sharing",
-        );
-      }
-      if (pinned[grant.granteeId] === undefined) {
-        pinned[grant.granteeId] = current;
-        await deps.meta.set('pinned-keys', pinned);
-      }
+      await pinIdentity(grant.granteeId, identity, true);
       // Verified and pinned before anything is published: never wrapped to a key the server chose.
       const wrapping = await wrappingKeyOf(grant.granteeId);
       if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
@@ -1445,7 +1473,17 @@ export const createConsent = (deps: ConsentDeps) => {
       const stored: StoredGrant = { grant, sig };
       try {
         if (envelopes.length > 0 && deps.connection.status() === 'ready') {
-          await deps.connection.request({ t: 'putEnvelopes', envelopes }).catch(() => undefined);
+          // In frames the protocol takes (one over its bound is refused whole, the socket kept: a stream
+          // has an envelope per epoch). One refused while the connection stays up (no reconnect's check
+          // would come) has the check run now, which wraps what the grantee lacks (`wrapMissing`).
+          try {
+            for (let i = 0; i < envelopes.length; i += MAX_STREAMS_PER_REQUEST) {
+              const frame = envelopes.slice(i, i + MAX_STREAMS_PER_REQUEST);
+              await deps.connection.request({ t: 'putEnvelopes', envelopes: frame });
+            }
+          } catch {
+            checkNow();
+          }
         }
         await addGrants([stored]);
         // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
@@ -1495,10 +1533,16 @@ export const createConsent = (deps: ConsentDeps) => {
     /** Grants this device issued (with their state at `now`). */
     async list(): Promise<Array<StoredGrant & { status: GrantStatus }>> {
       const now = deps.now();
-      return (await grants()).map((g) => ({
-        ...g,
-        status: g.revokedAt !== undefined ? 'revoked' : grantEnded(g, now) ? 'expired' : 'active',
-      }));
+      const status = (g: StoredGrant): GrantStatus =>
+        g.revokedAt !== undefined
+          ? 'revoked'
+          : grantEnded(g, now)
+            ? 'expired'
+            : // As the server decides access: nothing is served before the start.
+              Date.parse(g.grant.start) > now
+              ? 'not-started'
+              : 'active';
+      return (await grants()).map((g) => ({ ...g, status: status(g) }));
     },
   };
 };
