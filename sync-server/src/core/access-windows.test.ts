@@ -295,3 +295,36 @@ describe('access windows: the guard of a write', () => {
     expect(made).toBe(2);
   });
 });
+
+describe('access windows: a wall clock stepped back', () => {
+  it('neither stretches a live window by the step nor holds its tally back for it', async () => {
+    // The server's clock is Date.now, which NTP or an operator may step back. Live windows arm their end
+    // at the first count, from the clock: an hour back made that timer an hour long, so the tally (and
+    // the device's repeats) stayed out of the log, and in memory only, for the hour.
+    const clock = { now: 1_000_000 };
+    const log: string[] = [];
+    const windows = createAccessWindows({
+      now: () => clock.now,
+      windowMs: 50,
+      timer: 'at-first-count',
+      write: (p, events) => {
+        for (const e of events) log.push(`${p.deviceId} ${e.action} ${e.stream} ${e.count}`);
+        return Promise.resolve();
+      },
+    });
+    const page = { action: 'live', stream: 'patient/allergy', channel: 1, count: 2 } as const;
+    await windows.record(A, [page]);
+    clock.now -= 3_600_000;
+    expect(windows.isOpen(A, page)).toBe(true);
+    windows.count(A, page);
+    // Real time passes; the clock, stepped back, has not come back yet.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(log).toEqual(['dev-a live patient/allergy 2', 'dev-a live patient/allergy 2']);
+    // The next page opens a window of its own once the window's length has passed on the clock.
+    await windows.record(A, [page]);
+    clock.now += 50;
+    expect(windows.isOpen(A, page)).toBe(false);
+    windows.stop();
+    await windows.drain();
+  });
+});

@@ -42,6 +42,8 @@
  *   `drain` waits for the writes). Its tally is taken in one synchronous step as it ends, so each counted
  *   access is in exactly one entry: the counts of a key's entries add up to what was recorded for it, and
  *   the entries say who accessed what, how much, and when (to the window).
+ * - A window's length is measured on the clock's forward movement only (forward-clock.ts): a wall clock
+ *   stepped back neither keeps a window open for the step nor arms its end timer that much later.
  * Failure modes: a tally whose write fails is reported through `onError` and carried into the next write
  * on its key; it is lost only if none comes, or at once if its channel is gone (`isGone`, reported so)
  * — then, and on a crash mid-window, the log under-counts the repeats of that window, never its first
@@ -52,6 +54,7 @@
  */
 import type { AccessGuard } from '../store/index';
 import type { Principal } from './access';
+import { forwardClock } from './forward-clock';
 
 export type WindowedAction = 'pull' | 'key-fetch' | 'blob-down' | 'blob-up' | 'live';
 
@@ -143,7 +146,10 @@ export const createAccessWindows = (options: {
   /** The message of the error reported for `tallies` that could not be written. */
   describeUnlogged?: (principal: Principal, tallies: LoggedAccess[], kept: boolean) => string;
 }) => {
-  const { now, windowMs, write } = options;
+  const { windowMs, write } = options;
+  // Window spans on the clock's forward movement only: a step back of the wall clock neither stretches a
+  // window nor delays the timer that writes its tally by the step.
+  const now = forwardClock(options.now);
   const timerAtOpen = (options.timer ?? 'at-open') === 'at-open';
   const gone = (channel: number | undefined): boolean =>
     channel !== undefined && (options.isGone?.(channel) ?? false);

@@ -5,7 +5,8 @@
  * - Delivery is pull-shaped: a commit only marks a subscription dirty; the hub then reads the store from
  *   the subscription's cursor. No change is queued in memory per connection, so a slow device costs a
  *   cursor, not a buffer; when a socket's send buffer is above the high-water mark the hub waits for it to
- *   drain (backpressure) and catches up later from the cursor, in order, without loss or duplicates. A
+ *   drain (backpressure), looking at it again every 10 ms with one timer per connection whatever number of
+ *   commits arrive meanwhile, and catches up later from the cursor, in order, without loss or duplicates. A
  *   connection whose socket takes none of its buffer for `sendStallTimeoutMs` (real time) while delivery
  *   waits is dropped at once (`terminate`: no close frame, which would queue behind what the client does
  *   not read and leave ws holding the socket and its buffer for its close timeout) instead of being looked
@@ -150,6 +151,11 @@ interface ConnState {
   retry: ReturnType<typeof setTimeout> | undefined;
   /** Delay of the next retry: doubles per failed retry, back to the first once a flush delivers all. */
   retryDelay: number;
+  /**
+   * The next look at a socket above the high-water mark (unref'd), while delivery waits for it: one per
+   * connection, however many flushes (a commit on any followed stream asks for one) find it full.
+   */
+  drainWait: ReturnType<typeof setTimeout> | undefined;
   /**
    * While delivery waits for the socket to drain: since when it has not been seen to drain (the wait's
    * start or the last look that found less buffered, performance.now()) and what it held at the last look.
@@ -459,6 +465,8 @@ export const createHub = (options: HubOptions) => {
     state.closed = true;
     if (state.timer) clearTimeout(state.timer);
     clearRetry(state);
+    if (state.drainWait) clearTimeout(state.drainWait);
+    state.drainWait = undefined;
   };
 
   /** The connection is gone, or could not be added: nothing stays registered, timed or open for it. */
@@ -583,8 +591,15 @@ export const createHub = (options: HubOptions) => {
             state.conn.terminate(STALLED);
             return;
           }
-          const retry = setTimeout(() => void flush(state), 10);
-          retry.unref?.();
+          // One look pending per connection: a timer per flush that found the socket full would leave
+          // a 10 ms poll loop per commit behind for as long as the client reads slowly.
+          if (state.drainWait === undefined) {
+            state.drainWait = setTimeout(() => {
+              state.drainWait = undefined;
+              void flush(state);
+            }, 10);
+            state.drainWait.unref?.();
+          }
           return;
         }
         state.stall = null;
@@ -706,6 +721,7 @@ export const createHub = (options: HubOptions) => {
         timer: undefined,
         retry: undefined,
         retryDelay: RETRY_MIN_MS,
+        drainWait: undefined,
         stall: null,
         closed: false,
       };
