@@ -93,7 +93,12 @@
  *   for one of the wrong length; not `retry`); both messages say the records naming it point to a file
  *   that will never be complete, and the file stays listed until cancelled. Such a file is 'stuck' to the
  *   queue, reported UPLOAD_STUCK (the errors `stuck` and `plainLost` make, marked `cannotComplete`), apart
- *   from a refusal (UPLOAD_REFUSED): the app tells them apart by code, not by the message. An announce
+ *   from a refusal (UPLOAD_REFUSED): the app tells them apart by code, not by the message. Chunks the
+ *   server confirmed during an upload and lacks at its end (lost by the server) fail it for good as
+ *   UPLOAD_SERVER_LOST (`queuedFailure`, marked `lostOnServer`): the sealed chunks are still stored here, so
+ *   retryUpload sends them again (one also lost here is stuck instead). A file deleted on the server
+ *   (DELETED) says it is never taken under its id again (cancel it), not to retry. Messages quote a file's
+ *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
  *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else
  *   INCOMPLETE (UPLOAD_STUCK) as above; the server refuses such a late announce under a replaced epoch
@@ -158,6 +163,7 @@ import type { DeviceMeta } from '../session/device-meta';
 import {
   createUploadQueue,
   isQueuedBytesError,
+  quotedName,
   type QueuedBytes,
   type QueuedEntry,
   type QueuedUpload,
@@ -355,8 +361,9 @@ export interface FilesQueueDeps {
   /** Why this device may not write `stream` (the engine's `whyNotWritable`), or null. */
   readonly whyNotWritable?: (stream: string) => string | null;
   /**
-   * A queued file failed for good, for the sync state's `errors`: refused (UPLOAD_REFUSED), or lost in part
-   * on this device so it can never be completed (UPLOAD_STUCK; upload-queue.ts UPLOAD_FAILURE_CODES).
+   * A queued file failed for good, for the sync state's `errors`: refused (UPLOAD_REFUSED), lost in part
+   * on this device so it can never be completed (UPLOAD_STUCK), or lost by the server after it confirmed
+   * chunks (UPLOAD_SERVER_LOST; upload-queue.ts UPLOAD_FAILURE_CODES).
    */
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
   /**
@@ -677,6 +684,12 @@ export const createFiles = (deps: FilesDeps) => {
     return speaks;
   };
 
+  /**
+   * Errors of `send` for chunks the server confirmed and lacks at the end, with those chunks' indexes: a
+   * queued file still holds them on this device (uploadQueued tells it apart, `lostOnServer`).
+   */
+  const confirmedThenLost = new WeakMap<FileError, readonly number[]>();
+
   /** Sends what the server lacks of `u`; settles with the server holding every chunk, or throws. */
   const send = async (api: FilesHttpApi, u: Upload): Promise<void> => {
     const confirm = (have: readonly number[]): Set<number> => {
@@ -710,13 +723,15 @@ export const createFiles = (deps: FilesDeps) => {
     if (missing.length === 0) return;
     // Chunks the server confirmed before and lacks now cannot be sent again (their sealed bytes are gone).
     const lost = missing.some((i) => u.sealed[i] === null);
-    throw new FileError(
+    const error = new FileError(
       lost ? 'REFUSED' : 'INCOMPLETE',
       lost
         ? `put: the server no longer holds chunks it confirmed (${missing.join(', ')}); put the file again`
         : `put: the server did not confirm chunks ${missing.join(', ')}; put again with resumeBlobId to resume`,
       { blobId: u.blobId, retry: !lost },
     );
+    if (lost) confirmedThenLost.set(error, missing);
+    throw error;
   };
 
   /** Finds, for a sealed chunk's key id, the stream key of this device it names and that key's epoch. */
@@ -846,12 +861,50 @@ export const createFiles = (deps: FilesDeps) => {
     return e;
   };
 
+  /**
+   * Errors of a queued file whose chunks the server lost after confirming them (`queuedFailure`): the queue's
+   * verdict 'lost' (UPLOAD_SERVER_LOST), told apart from a refusal without reading the message.
+   */
+  const lostOnServer = new WeakSet<FileError>();
+
+  /**
+   * `e` of uploading a queued file, as the error that says what the person can do where put's words would
+   * not: the server lost chunks it had confirmed (the sealed chunks are still stored on this device,
+   * upload-queue.ts, so a retry sends them again), or it deleted the file (never uploaded under this id).
+   */
+  const queuedFailure = (e: unknown, entry: QueuedEntry): unknown => {
+    if (!isFileError(e)) return e;
+    const { blobId, fileName } = entry.ref;
+    if (e.code === 'DELETED') {
+      return new FileError(
+        'DELETED',
+        `upload: "${quotedName(fileName)}" was deleted on the server (by a device that may delete it) ` +
+          'before its upload finished, and is never taken under this id again: cancel it (cancelUpload); ' +
+          'if the file is still wanted, add it again and put the new FileRef in the records naming it',
+        { blobId, cause: e, ...(e.serverCode === undefined ? {} : { serverCode: e.serverCode }) },
+      );
+    }
+    const missing = confirmedThenLost.get(e);
+    if (missing === undefined) return e;
+    const error = new FileError(
+      'INCOMPLETE',
+      `upload: the server lost chunk${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of ` +
+        `"${quotedName(fileName)}" after confirming ${missing.length === 1 ? 'it' : 'them'} (a ` +
+        "fault of the server's storage: tell its operator if it recurs); this device still holds the file: " +
+        'retryUpload sends it again from this device',
+      { blobId, cause: e },
+    );
+    lostOnServer.add(error);
+    return error;
+  };
+
   /** A queued file the server holds the manifest of and can never complete (see uploadQueued). */
   const stuck = (entry: QueuedEntry, gone: readonly number[], why: string): FileError =>
     lostHere(
       new FileError(
         'INCOMPLETE',
-        `upload: "${entry.ref.fileName}" cannot be completed: ${why}; the server holds its manifest without ` +
+        `upload: "${quotedName(entry.ref.fileName)}" cannot be completed: ${why}; the server holds its ` +
+          'manifest without ' +
           `chunk${gone.length === 1 ? '' : 's'} ${gone.join(', ')}, which cannot be sealed again (the digests ` +
           `are committed): ${REDO}`,
         { blobId: entry.ref.blobId },
@@ -870,7 +923,8 @@ export const createFiles = (deps: FilesDeps) => {
     return lostHere(
       new FileError(
         e.code === 'MISMATCH' ? 'HASH_MISMATCH' : 'STORAGE_FAILED',
-        `upload: the copy of "${fileName}" queued on this device is ${e.code === 'MISMATCH' ? 'damaged' : 'lost'} ` +
+        `upload: the copy of "${quotedName(fileName)}" queued on this device is ` +
+          `${e.code === 'MISMATCH' ? 'damaged' : 'lost'} ` +
           `(${e.message}) and the server holds nothing of it, so it cannot be uploaded: ${REDO}`,
         { blobId, cause: e },
       ),
@@ -914,7 +968,12 @@ export const createFiles = (deps: FilesDeps) => {
    * holds: no manifest, the file is sealed anew from its plaintext; the manifest and that chunk, nothing is
    * lost; the manifest without that chunk, the file can never be completed (INCOMPLETE, not `retry`).
    */
-  const uploadQueued = async (entry: QueuedEntry, stored: QueuedBytes): Promise<void> => {
+  const uploadQueued = (entry: QueuedEntry, stored: QueuedBytes): Promise<void> =>
+    sendQueued(entry, stored).catch((e: unknown) => {
+      throw queuedFailure(e, entry);
+    });
+
+  const sendQueued = async (entry: QueuedEntry, stored: QueuedBytes): Promise<void> => {
     assertOpen();
     const api = requireApi();
     const { blobId, size, sha256: digest } = entry.ref;
@@ -998,11 +1057,22 @@ export const createFiles = (deps: FilesDeps) => {
         digests: sealing.digests,
         sealed,
       };
+      // Null before sending: lost here, held by the server (`send` nulls what it confirms as it goes).
+      const notHere = sealed.flatMap((chunk, i) => (chunk ? [] : [i]));
       try {
         await send(api, upload);
         return;
       } catch (e) {
-        if (isFileError(e) && e.serverCode === 'ALREADY_EXISTS') return adoptHeld(api, entry, upload, e);
+        // Lost by the server too: no copy is left to send again (else `queuedFailure`: retry sends it).
+        const gone = (isFileError(e) ? (confirmedThenLost.get(e) ?? []) : []).filter((i) =>
+          notHere.includes(i),
+        );
+        if (gone.length > 0) {
+          throw stuck(entry, gone, 'the server lost sealed chunks it held that were lost on this device too');
+        }
+        if (isFileError(e) && e.serverCode === 'ALREADY_EXISTS') {
+          return adoptHeld(api, entry, upload, e);
+        }
         if (!isStaleEpoch(e)) throw e;
       }
       // The stream was re-keyed before this announce and this device did not know yet: the server stored
@@ -1036,6 +1106,7 @@ export const createFiles = (deps: FilesDeps) => {
           if (!deps.usable() || isAccountError(e)) return 'stop';
           if (!isFileError(e)) return 'retry';
           if (cannotComplete.has(e)) return 'stuck';
+          if (lostOnServer.has(e)) return 'lost';
           // No key may come (a key envelope not synced yet), unless this device may no longer write there.
           if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
             return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';
@@ -1083,7 +1154,9 @@ export const createFiles = (deps: FilesDeps) => {
           if (!(await queue.cancel(queued.blobId))) continue;
           queueDeps.report?.({
             code: 'UPLOAD_PURGED',
-            message: `the queued file "${queued.fileName}" was removed unsent: access to ${stream} ended`,
+            message:
+              `the queued file "${quotedName(queued.fileName)}" was removed unsent: access to ` +
+              `${stream} ended`,
             stream,
             id: queued.blobId,
           });

@@ -40,10 +40,14 @@
  *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
  *   stream when access ends, which files.ts runs as a `cancel`). files.ts's `verdict` says which: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
- *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK. The code
- *   is stored with the failure (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry
- *   stored before it was kept (or naming a code this build does not know) lists as UPLOAD_REFUSED, the
- *   code it was reported as then.
+ *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
+ *   the server lost chunks it had confirmed during the attempt, reported UPLOAD_SERVER_LOST (the sealed
+ *   chunks are still stored here: `retry` sends them again). The code is stored with the failure
+ *   (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry stored before it was kept
+ *   (or naming a code this build does not know) lists as UPLOAD_REFUSED, the code it was reported as then.
+ * - A report's message fits the sync state's issue messages (MAX_REPORT_MESSAGE): the file's name is
+ *   quoted shortened (`quotedName`), then the error's middle is cut, so what to do (at the end) is kept.
+ *   A stored failure's message is cut the same way to what the index's schema takes.
  * - Once not `usable()` (close, lock; seen at the next `onlineChanged`) the queue stops: the timer is
  *   cleared, nothing more starts; the upload under way fails at its next request (files.ts asserts the
  *   session is usable before each) and the file stays queued for the next session.
@@ -148,16 +152,55 @@ export const isQueuedBytesError = (e: unknown, code?: QueuedBytesFailure): e is 
  * How a queued file failed for good: the code it is reported as in the sync state's `errors` (SyncIssue
  * `code`, `id` its blob id) and listed as (`QueuedUpload.failure`). Stable strings; only ever appended to.
  * UPLOAD_REFUSED: refused (by the server: quota, size, consent, deleted; or this device may no longer write
- * the stream); `retry` may pass once the cause is gone. UPLOAD_STUCK: this device lost part of the file
- * (plaintext chunks, or sealed chunks whose digests the server committed to), so it can never be completed
- * from here: records naming it point to a file that will never be complete; cancel it, add the file again.
+ * the stream); `retry` may pass once the cause is gone (a file deleted on the server: never; its message
+ * says to cancel it). UPLOAD_STUCK: this device lost part of the file (plaintext chunks, or sealed chunks
+ * whose digests the server committed to), so it can never be completed from here: records naming it point
+ * to a file that will never be complete; cancel it, add the file again. UPLOAD_SERVER_LOST: the server
+ * lost chunks it had confirmed (a fault of its storage); this device still holds the file, and `retry`
+ * sends what the server lacks.
  */
-export const UPLOAD_FAILURE_CODES = ['UPLOAD_REFUSED', 'UPLOAD_STUCK'] as const;
+export const UPLOAD_FAILURE_CODES = ['UPLOAD_REFUSED', 'UPLOAD_STUCK', 'UPLOAD_SERVER_LOST'] as const;
 export type UploadFailureCode = (typeof UPLOAD_FAILURE_CODES)[number];
 
 /** The code a stored failure is listed as (see UPLOAD_FAILURE_CODES and the header). */
 const failureOf = (failedAs: string | undefined): UploadFailureCode =>
-  failedAs === 'UPLOAD_STUCK' ? 'UPLOAD_STUCK' : 'UPLOAD_REFUSED';
+  UPLOAD_FAILURE_CODES.find((code) => code === failedAs) ?? 'UPLOAD_REFUSED';
+
+/**
+ * Longest report message (`report`): the sync state keeps issue messages of at most this many characters
+ * and cuts longer ones at the end (sync/engine.ts MAX_ISSUE_MESSAGE), where the advice is.
+ */
+export const MAX_REPORT_MESSAGE = 500;
+/** Longest file name quoted in a message: a longer one is shortened in its middle (`quotedName`). */
+const MAX_QUOTED_NAME = 60;
+/** Longest stored failure message (UploadErrorSchema): a longer one would make the index unreadable. */
+const MAX_STORED_MESSAGE = 2000;
+
+/**
+ * `text` of at most `max` characters: a longer one loses its middle (`…`), keeping its last `keepEnd`
+ * characters, so that both what comes first (what failed) and last (what to do) are kept. Cut at code
+ * points, so no character is split in two.
+ */
+const cutMiddle = (text: string, max: number, keepEnd = Math.ceil((max - 1) * 0.6)): string => {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  const head = max - 1 - keepEnd;
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (max - 1 - head)).join('')}`;
+};
+
+/**
+ * A file's name as messages quote it: at most MAX_QUOTED_NAME characters, a longer one shortened in its
+ * middle (its start and its extension kept), so that a long name cannot push out what the message says.
+ */
+export const quotedName = (fileName: string): string => cutMiddle(fileName, MAX_QUOTED_NAME, 16);
+
+/** What the person can do about a file failed as `failedAs`, unless its error's message says it. */
+const ADVICE: Record<UploadFailureCode, string> = {
+  UPLOAD_REFUSED: 'retryUpload once the cause is gone, or cancelUpload to remove it',
+  UPLOAD_STUCK: 'cancel it (cancelUpload), add the file again',
+  UPLOAD_SERVER_LOST: 'retryUpload sends it again from this device',
+};
 
 /**
  * `queued`: waiting for the connection or for its next attempt (`nextAttemptAt`, after a failure that can
@@ -183,7 +226,8 @@ export interface QueuedUpload {
   readonly nextAttemptAt: string | null;
   /**
    * Of a `failed` file, which failure it is (the code it was reported as, UPLOAD_FAILURE_CODES): refused,
-   * or stuck (lost in part on this device: cancel it and add the file again); null unless `failed`.
+   * stuck (lost in part on this device: cancel it and add the file again), or lost by the server after it
+   * confirmed it (retry); null unless `failed`.
    */
   readonly failure: UploadFailureCode | null;
 }
@@ -213,10 +257,11 @@ export interface UploadQueueDeps {
   /** Seals (if not sealed yet) and sends; settles once the server confirmed every chunk. */
   readonly upload: (entry: QueuedEntry, bytes: QueuedBytes) => Promise<void>;
   /**
-   * 'retry' with backoff; for good, 'failed' (refused: UPLOAD_REFUSED) or 'stuck' (bytes lost on this
-   * device, it can never be completed: UPLOAD_STUCK); or 'stop' (locked or closed: the file stays as it was).
+   * 'retry' with backoff; for good, 'failed' (refused: UPLOAD_REFUSED), 'stuck' (bytes lost on this
+   * device, it can never be completed: UPLOAD_STUCK) or 'lost' (the server lost chunks it had confirmed:
+   * UPLOAD_SERVER_LOST); or 'stop' (locked or closed: the file stays as it was).
    */
-  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stuck' | 'stop';
+  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stuck' | 'lost' | 'stop';
   readonly describe: (error: unknown) => { code: string; serverCode?: string; message: string };
   /** Deletes the blob on the server; may reject (best effort). */
   readonly deleteRemote: (blobId: string) => Promise<void>;
@@ -421,6 +466,24 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     }, delay);
   };
 
+  /**
+   * The report of `entry` failed for good: what happened, the error, and what to do (the error's own advice
+   * when it ends with it), within MAX_REPORT_MESSAGE: the name is shortened, then the error's middle cut.
+   */
+  const reportMessage = (entry: QueuedEntry, failedAs: UploadFailureCode, error: UploadErrorInfo): string => {
+    const name = `"${quotedName(entry.ref.fileName)}"`;
+    const what =
+      failedAs === 'UPLOAD_STUCK'
+        ? `the queued file ${name} can never be completed from this device`
+        : failedAs === 'UPLOAD_SERVER_LOST'
+          ? `the server lost part of the queued file ${name} after confirming it`
+          : `the queued file ${name} was refused for good`;
+    // An error that names what to do says it for its own case (e.g. a file deleted on the server).
+    const advises = /\b(cancelUpload|retryUpload)\b/.test(error.message);
+    const detail = advises ? error.message : `${error.message}; ${ADVICE[failedAs]}`;
+    return cutMiddle(`${what} (${error.code}): ${detail}`, MAX_REPORT_MESSAGE);
+  };
+
   /** One attempt at `entry`: false when uploads must stop (locked, closed). */
   const attempt = async (entry: QueuedEntry): Promise<boolean> => {
     const blobId = entry.ref.blobId;
@@ -438,15 +501,17 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       }
       const verdict = deps.verdict(e, entry);
       if (verdict === 'stop') return false;
-      const error = { ...deps.describe(e), at: iso() };
+      const described = deps.describe(e);
+      const error = { ...described, message: cutMiddle(described.message, MAX_STORED_MESSAGE), at: iso() };
       const backOff = (): void => {
         const rt = runtime.get(blobId) ?? { attempts: 0, lastError: null, nextAt: 0 };
         const attempts = rt.attempts + 1;
         const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
         runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
       };
-      if (verdict === 'failed' || verdict === 'stuck') {
-        const failedAs: UploadFailureCode = verdict === 'stuck' ? 'UPLOAD_STUCK' : 'UPLOAD_REFUSED';
+      if (verdict !== 'retry') {
+        const failedAs: UploadFailureCode =
+          verdict === 'stuck' ? 'UPLOAD_STUCK' : verdict === 'lost' ? 'UPLOAD_SERVER_LOST' : 'UPLOAD_REFUSED';
         const marked = await updateIndex((current) =>
           current.map((x) => (x.ref.blobId === blobId ? { ...x, failed: error, failedAs } : x)),
         ).then(
@@ -461,10 +526,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         }
         deps.report?.({
           code: failedAs,
-          message:
-            failedAs === 'UPLOAD_STUCK'
-              ? `the queued file "${entry.ref.fileName}" can never be completed from this device (${error.code}): ${error.message}`
-              : `the queued file "${entry.ref.fileName}" was refused for good (${error.code}): ${error.message}`,
+          message: reportMessage(entry, failedAs, error),
           stream: entry.stream,
           id: blobId,
         });

@@ -1,0 +1,202 @@
+// What the upload queue reports for a queued file that failed for good: a server that lost chunks it had
+// confirmed is told apart from a refusal (UPLOAD_SERVER_LOST: the device still holds the file, so
+// retryUpload sends it again), and a report fits the sync state's issue messages (500 characters) with its
+// advice whole, however long the file's name; a file deleted on the server before its upload finished says
+// it cannot be uploaded under its id again (cancel it), not to retry.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import { HaleClientError } from '../api/errors';
+import { createDeviceMeta } from '../session/device-meta';
+import { createFiles, type FilesHttpApi } from './files';
+import { memoryBlobServer } from './memory-blob-server.test-util';
+
+const ACCOUNT = 'C'.repeat(22);
+/** The sync state's longest issue message (sync/engine.ts MAX_ISSUE_MESSAGE): longer ones are cut. */
+const MAX_ISSUE_MESSAGE = 500;
+
+const mapMeta = () => {
+  const store = new Map<string, string>();
+  const meta = createDeviceMeta({
+    read: async (key) => {
+      const v = store.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as unknown);
+    },
+    write: async (key, value) => void store.set(key, JSON.stringify(value)),
+    remove: async (keys) => {
+      for (const k of keys) store.delete(k);
+    },
+    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
+  });
+  return { store, meta };
+};
+
+const device = (api: FilesHttpApi, meta: ReturnType<typeof mapMeta>['meta']) => {
+  const state = { online: false };
+  const listeners = new Set<(online: boolean) => void>();
+  const reports: Array<{ code: string; id: string; message: string }> = [];
+  const key = generateStreamKey();
+  const files = createFiles({
+    accountId: ACCOUNT,
+    api,
+    device: generateDeviceKeys(),
+    ed: tweetnaclEd25519,
+    keyring: {
+      writeKey: async () => ({ epoch: 0, key }),
+      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
+      currentEpoch: () => 0,
+      refresh: async () => 0,
+    },
+    usable: () => true,
+    assertUnlocked: () => undefined,
+    queue: {
+      meta,
+      online: () => state.online,
+      onOnlineChange: (listener) => {
+        listeners.add(listener);
+        listener(state.online);
+        return () => listeners.delete(listener);
+      },
+      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
+      retry: { baseMs: 20, maxMs: 40 },
+    },
+  });
+  const set = (online: boolean): void => {
+    state.online = online;
+    for (const l of [...listeners]) l(online);
+  };
+  return { files, set, reports };
+};
+
+const fileBytes = (size: number): Uint8Array => new Uint8Array(size).map((_, i) => (i * 13 + 5) & 0xff);
+
+const input = (bytes: Uint8Array, fileName = 'lab report.jpg') => ({
+  type: 'document' as const,
+  bytes,
+  fileName,
+  mediaType: 'image/jpeg',
+  chunkSize: MIN_CHUNK_BYTES,
+});
+
+const until = async (check: () => boolean, what: string): Promise<void> => {
+  const end = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+/** The longest name a FileRef takes (the model's FileRefSchema: 255 characters). */
+const LONG_NAME = `${'a very long name of a scanned referral letter '.repeat(6).slice(0, 251)}.pdf`;
+
+describe('a server that lost chunks it had confirmed', () => {
+  it('is UPLOAD_SERVER_LOST, not a refusal; retryUpload sends the file again from this device', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = device(server.api, meta);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10);
+    const ref = await d.files.enqueue(input(bytes));
+    // Chunk 0 confirmed, then lost by the server before the last chunk is answered.
+    const held = server.hold('putChunk 2', 'before');
+    d.set(true);
+    await held.reached;
+    server.chunks.delete(`${ref.blobId}/0`);
+    held.release();
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+
+    const [u] = d.files.uploads();
+    expect(u?.failure).toBe('UPLOAD_SERVER_LOST');
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([['UPLOAD_SERVER_LOST', ref.blobId]]);
+    expect(u?.lastError?.message).toMatch(/lost chunk 0 .*retryUpload/);
+
+    expect(await d.files.retryUpload(ref.blobId)).toBe(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded on the retry');
+    expect(server.calls.filter((c) => c.startsWith('putChunk')).slice(-1)).toEqual(['putChunk 0']);
+    expect(await d.files.get(ref, { type: 'document' })).toEqual(bytes);
+  });
+
+  it('a chunk the server lost that was lost on this device too: stuck, not "retry"', async () => {
+    const server = memoryBlobServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10)));
+    // Chunk 0 reaches the server; then its sealed copy is lost here, and the server loses it too.
+    server.refuseNext('putChunk 1');
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
+    d.set(false);
+    store.delete(`upload-chunk-${ref.blobId}-s0`);
+    const held = server.hold('putChunk 2', 'before');
+    d.set(true);
+    await held.reached;
+    server.chunks.delete(`${ref.blobId}/0`);
+    held.release();
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+
+    expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
+    expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_STUCK']);
+    expect(d.files.uploads()[0]?.lastError?.message).toMatch(/cancelUpload/);
+  });
+});
+
+describe('a report of a queued file failed for good, with the longest file name', () => {
+  it('stuck: fits an issue message with its advice whole, the name shortened', async () => {
+    const server = memoryBlobServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10), LONG_NAME));
+    store.delete(`upload-chunk-${ref.blobId}-p1`);
+    d.set(true);
+    await until(() => d.reports.length === 1, 'reported');
+
+    const [report] = d.reports;
+    expect(report?.code).toBe('UPLOAD_STUCK');
+    expect(report?.message.length).toBeLessThanOrEqual(MAX_ISSUE_MESSAGE);
+    expect(report?.message).toMatch(/cancel it \(cancelUpload\), add the file again and put the new FileRef/);
+    // The name stays recognizable: its start and its extension.
+    expect(report?.message).toContain(LONG_NAME.slice(0, 30));
+    expect(report?.message).toMatch(/\.pdf"/);
+  });
+
+  it('refused with the longest message a server sends: fits, says what to do', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = device(server.api, meta);
+    server.refuseNext(
+      'createBlob',
+      new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'q'.repeat(1000), status: 413, retry: false }),
+    );
+    await d.files.enqueue(input(fileBytes(100), LONG_NAME));
+    d.set(true);
+    await until(() => d.reports.length === 1, 'reported');
+
+    const [report] = d.reports;
+    expect(report?.code).toBe('UPLOAD_REFUSED');
+    expect(report?.message.length).toBeLessThanOrEqual(MAX_ISSUE_MESSAGE);
+    expect(report?.message).toMatch(/QUOTA_EXCEEDED/);
+    expect(report?.message).toMatch(/retryUpload.*cancelUpload/);
+  });
+});
+
+describe('a queued file deleted on the server before its upload finished', () => {
+  it('fails for good saying it is never taken under this id again: cancel, not retry', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10)));
+    // Cut off after its manifest; then another device of the patient deletes the file.
+    server.refuseNext('putChunk 1');
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
+    await server.api.deleteBlob(ref.blobId, 'token');
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+
+    const [u] = d.files.uploads();
+    expect(u?.lastError).toMatchObject({ code: 'DELETED', serverCode: 'BLOB_DELETED' });
+    expect(u?.lastError?.message).toMatch(/deleted on the server.*cancelUpload/);
+    const [report] = d.reports;
+    expect(report?.code).toBe('UPLOAD_REFUSED');
+    expect(report?.message).toMatch(/cancelUpload/);
+    expect(report?.message).not.toMatch(/retryUpload/);
+  });
+});
