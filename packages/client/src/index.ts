@@ -247,6 +247,7 @@ export {
   type UndeliveredChain,
   type AuditViewOptions,
   type AuditViewAnswer,
+  VIEW_WAIT_MS,
 } from './audit/audit-log';
 export {
   FHIR_CONTENT_DIGEST_EXTENSION,

@@ -145,8 +145,11 @@
  *   removed and every view reads the whole log from then on, as for any problem (a cache an older build
  *   wrote, which notes no such states, is not used: the first view reads the whole log). Views, `verify` and
  *   `acceptLosses` run one at a time (`inViewOrder`), so none keeps a cache another just found stale.
- *   Without options, the views offline still wait for the connection (their arrays cannot say an answer is
- *   stale), or reject STOPPED once the app stopped it. Asked with `{ offline: 'cached' }`
+ *   Without options, the views offline wait for the connection (their arrays cannot say an answer is
+ *   stale) for VIEW_WAIT_MS at most from when asked, then reject SyncError NETWORK (retry), or STOPPED at
+ *   once when the app stopped it; `verify`, `acceptLosses` and `recorded` read under the same limit
+ *   (`connectedBy`). A pull is sent only while the connection is up, so one given up leaves nothing queued
+ *   for the reconnect, and a read waiting in view order ends by its own limit, not after the ones ahead. Asked with `{ offline: 'cached' }`
  *   (`AuditViewAnswer`), a view connected reads as above (`complete: true`, `asOf` when it asked); not
  *   connected, or once the connection is lost before that read answers (its status leaves `ready`,
  *   or the read failing NETWORK, TIMEOUT or STOPPED: it goes on in view order, its answer dropped), it
@@ -188,7 +191,10 @@
  *   server serves under a genuine entry's id is refused on its own and does not take the genuine entry
  *   out of the views (audit-chain.ts). An entry the server's key signs whose body does not open with the patient's key or
  *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
- *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged).
+ *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged). One
+ *   signed for another patient's log (its `stream`, which the signature covers) is reported `inserted` and
+ *   takes no position of its author's chain here, whoever signed it: a server cannot move entries between
+ *   logs.
  *   `disclosures()` lists a grant once, by its first served entry: two of the patient's devices that each
  *   found a standing grant with no entry at the same moment (consent.ts) may both have appended one. Its
  *   dates are the grant's signed `issuedAt` and `start` and the signed revocation's time, from this
@@ -205,7 +211,10 @@
  * written are reported in `issues` (AUDIT_SEEN_NOT_KEPT); a stored record of them a newer build wrote and
  * this one cannot read is neither used nor written over. A crash between advancing the chain and
  * storing the new outbox row, or between dropping given-up rows and rewinding the chain, leaves a real
- * gap, which `verify` reports as deleted (never a fork). A refusal of one row while a later row of its
+ * gap, which `verify` reports as deleted (never a fork); a write of that row that fails (rather than a
+ * crash) sets the chain back first (AUDIT_GAP in `issues` when that fails too). Once the row is stored the
+ * entry is appended: a failure to add it to the list of own actions (OWN) is only reported
+ * (AUDIT_OWN_NOT_KEPT), since a caller told it failed would append it again. A refusal of one row while a later row of its
  * chain is stored (today's server refuses per stream, device and time, so not in practice) keeps the
  * refused row for good; delivered late, it shows as reordered. An unreadable outbox state holds nothing
  * back by time and gives nothing up. The restore check of the own chain writes OWN_LOST first and the
@@ -256,7 +265,7 @@ import {
   type PushResult,
   type ServedDoc,
 } from '@hale/protocol';
-import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
+import { CONNECTION_CODES, SyncError, type Connection, type ConnectionStatus } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/device-directory';
 import {
@@ -287,6 +296,8 @@ export interface AuditLogDeps {
   assertUnlocked?: () => void;
   /** The view cache's budget (default MAX_VIEW_ENTRIES entries, MAX_VIEW_CHARS characters). */
   viewCache?: { maxEntries: number; maxChars: number };
+  /** How long a read of the log waits for the connection, from when it was asked (default VIEW_WAIT_MS). */
+  viewWaitMs?: number;
 }
 
 export interface RecordChange {
@@ -350,6 +361,11 @@ export interface AccessRecord {
   count?: number;
   /** The blob a server-logged `blob-delete` removed. */
   blobId?: string;
+  /**
+   * What a grantee's entry says it did, in its own words (grantee entries only, when it wrote one: a
+   * `quarantine-dismiss` names the versions dismissed).
+   */
+  summary?: string;
 }
 
 /** Asks a view (`whoAccessed`, `disclosures`, `entries`) for an answer also when the device is offline. */
@@ -597,6 +613,14 @@ const MAX_VIEW_CHARS = 8 * 1024 * 1024;
 const VIEW_FULL_CHECK_MS = 24 * 3600_000;
 /** …and at every this-many views of a session. */
 const VIEW_FULL_CHECK_VIEWS = 25;
+/**
+ * How long a read of the log (a view without the offline option, `verify`, `acceptLosses`, `recorded`)
+ * waits for the connection, counted from when it was asked: twice the connection's longest reconnect
+ * backoff (15 s), so one attempt at least is waited for, and a screen never spins for ever.
+ */
+export const VIEW_WAIT_MS = 30_000;
+/** Statuses a request waits in for `ready`; any other it is sent (or refused: stopped, fatal) at once. */
+const WAITING: ReadonlySet<ConnectionStatus> = new Set(['offline', 'connecting']);
 const ViewHeads = Type.Record(
   Type.String({ maxLength: 128 }),
   Type.Object(
@@ -845,10 +869,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       throw new RecordError('VALIDATION_FAILED', `audit entry refused, nothing appended: ${issues}`);
     }
     // A chain position that cannot be read stops the append (restarting at 0 would fork the chain).
-    const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>> } = {};
-    await deps.meta.update(await chainKey(patientId), META_SCHEMAS.auditChain, async (chain) => {
+    const entry: { made?: Awaited<ReturnType<typeof makeAuditEntry>>; before?: ChainState } = {};
+    const key = await chainKey(patientId);
+    await deps.meta.update(key, META_SCHEMAS.auditChain, async (chain) => {
       // Locked while the chain position was read: nothing is signed (the position is not advanced).
       deps.assertUnlocked?.();
+      entry.before = chain ?? { seq: 0, hash: null };
       const made = await makeAuditEntry({
         patientId,
         patientWrappingKey: wrapping,
@@ -861,12 +887,38 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       entry.made = made;
       return made.chain;
     });
-    const made = entry.made;
-    if (made === undefined) throw new Error('audit entry was not made');
-    await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
-    await deps.meta.update(OWN, META_SCHEMAS.auditOwn, (own) =>
-      [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
-    );
+    const { made, before } = entry;
+    if (made === undefined || before === undefined) throw new Error('audit entry was not made');
+    try {
+      await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
+    } catch (error) {
+      // The entry exists nowhere: the chain goes back to before it, or the next entry would link to it
+      // and every reader report it missing for good. Only from the position this append set (in
+      // `serial`, nothing else moves it meanwhile); a rewind that fails too leaves that gap, reported.
+      await deps.meta
+        .update(key, META_SCHEMAS.auditChain, (chain) =>
+          chain?.seq === made.chain.seq && chain.hash === made.chain.hash ? before : chain,
+        )
+        .catch((rewind: unknown) =>
+          issue(
+            `AUDIT_GAP: position ${made.chain.seq} of this device's audit chain for ${patientId} was taken by an ` +
+              `entry that could not be queued, and the chain could not be set back: the log will miss it ` +
+              `(${rewind instanceof Error ? rewind.message : String(rewind)})`,
+          ),
+        );
+      throw error;
+    }
+    // Queued: appended, whatever follows. Failing the call now would have its caller append it again.
+    await deps.meta
+      .update(OWN, META_SCHEMAS.auditOwn, (own) =>
+        [...(own ?? []), { id: made.doc.id, patientId, body: full }].slice(-MAX_OWN),
+      )
+      .catch((error: unknown) =>
+        issue(
+          `AUDIT_OWN_NOT_KEPT: an audit entry for ${patientId} (${full.action}) was appended but is missing from ` +
+            `this device's list of its own actions: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
     return made.doc;
   };
 
@@ -992,7 +1044,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const servedOwnChain = async (log?: readonly ServedDoc[]): Promise<{ head: ChainState; top: number }> => {
     const own = deps.device.deviceId;
-    const mine = (log ?? (await fetchAll(deps.accountId))).filter((e) => e.author === own);
+    const mine = (log ?? (await fetchAll(deps.accountId))).filter(
+      (e) => e.author === own && e.stream === ownStream,
+    );
     const publicKey = ownPublicKey();
     const { heads } = await verifyAuditChains(mine, async () => publicKey, deps.ed);
     return {
@@ -1642,25 +1696,92 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   const fetchAll = async (patientId: string): Promise<ServedDoc[]> => (await fetchFrom(patientId, 0)).docs;
 
+  /** When a read of the log asked now stops waiting for the connection (Date.now() ms, see VIEW_WAIT_MS). */
+  const readDeadline = (): number => Date.now() + (deps.viewWaitMs ?? VIEW_WAIT_MS);
+
+  /**
+   * `send()` (one request of a read of the log) sent once the connection is up, and failed SyncError
+   * NETWORK (retry) when it is not up by `deadline` (Date.now() ms): before the request goes out, or while
+   * it waits for a reconnect after going out (a socket closing under it; a drop past the deadline). Once
+   * sent on a connection that stays up it is bounded as every request is (its reply timeout); a stopped or
+   * fatal connection refuses it at once, as before. Nothing is left waiting: a request is sent only when
+   * the connection is up (in the same turn its status is read), so it never queues for a later one.
+   */
+  const connectedBy = <T>(deadline: number, send: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let sent = false;
+      let unwatch: (() => void) | undefined;
+      const end = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        unwatch?.();
+        return true;
+      };
+      const giveUp = (): void => {
+        if (!end()) return;
+        const s = Math.round((deps.viewWaitMs ?? VIEW_WAIT_MS) / 1000);
+        reject(
+          new SyncError('NETWORK', `not connected: the audit log could not be read within ${s} s`, true),
+        );
+      };
+      const go = (): void => {
+        if (sent) return;
+        sent = true;
+        send().then(
+          (value) => {
+            if (end()) resolve(value);
+          },
+          (error: unknown) => {
+            if (end()) reject(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
+      };
+      const watch = (): void => {
+        unwatch ??= deps.connection.onStatusChange((status) => {
+          if (!WAITING.has(status)) go();
+          else if (sent && Date.now() >= deadline) giveUp();
+        });
+      };
+      const timer = setTimeout(
+        () => {
+          if (WAITING.has(deps.connection.status())) giveUp();
+          // Up at the deadline: a request out is bounded by its reply timeout, and fails NETWORK on a
+          // drop; only a wait for a reconnect after it (the socket closing under it) is cut short.
+          else if (sent) watch();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      if (WAITING.has(deps.connection.status())) watch();
+      else go();
+    });
+
   /**
    * The patient's audit stream as served after position `from`, up to its end (or, with `until`, the
-   * first page reaching it), and the position read through.
+   * first page reaching it), and the position read through. With `deadline`, each request waits for the
+   * connection only until then (`connectedBy`); without, as long as the connection takes.
    */
   const fetchFrom = async (
     patientId: string,
     from: number,
     until = Infinity,
+    deadline?: number,
   ): Promise<{ docs: ServedDoc[]; through: number }> => {
     const stream = `${patientId}/audit` as ServedDoc['stream'];
     const out: ServedDoc[] = [];
     let since = from;
     for (;;) {
-      const reply = await deps.connection.request<PulledFrame>({
-        t: 'pull',
+      const frame = {
+        t: 'pull' as const,
         streams: [{ stream, since }],
         limit: 1000,
         maxBytes: 4 * 1024 * 1024,
-      });
+      };
+      const reply =
+        deadline === undefined
+          ? await deps.connection.request<PulledFrame>(frame)
+          : await connectedBy(deadline, () => deps.connection.request<PulledFrame>(frame));
       if (reply.denied.length > 0) throw new Error(`audit log not readable: ${reply.denied[0]!.code}`);
       out.push(...reply.docs);
       const cp = reply.streams[0];
@@ -1747,14 +1868,28 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       return key;
     };
+    // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
+    // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.
+    const stream = `${patientId}/audit`;
+    const foreign = entries.filter((e) => e.stream !== stream);
     const { verification, heads, refused } = await verifyAuditChains(
-      entries,
+      foreign.length === 0 ? entries : entries.filter((e) => e.stream === stream),
       authorKey,
       deps.ed,
       reached,
       since?.heads,
     );
     const problems: AuditProblem[] = [...verification.problems];
+    for (const e of foreign) {
+      refused.add(e);
+      problems.push({
+        kind: 'inserted',
+        entryId: e.id,
+        author: e.author,
+        authorSeq: e.audit?.authorSeq ?? 0,
+        detail: `an entry of another log (${e.stream}) served in ${stream}: not part of this log`,
+      });
+    }
     // Signed by the server, so its place in the chain holds; but what it logged cannot be read or listed.
     // Entries are refused as served, not by id: a copy served under a genuine entry's id must not take the
     // genuine entry out of the views with it.
@@ -1825,7 +1960,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         authorAccountId: v.accountId,
       });
     }
-    const total = verification.entries + (since?.entries ?? 0);
+    const total = verification.entries + foreign.length + (since?.entries ?? 0);
     return {
       verification: { ...verification, entries: total, ok: problems.length === 0, problems },
       opened,
@@ -1937,17 +2072,17 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * The account's own log, checked and opened, its problems reported as a view's: past the view cache
    * when it may be used (see the header), else read and verified whole (the cache then kept anew).
    */
-  const read = (): Promise<Checked> =>
+  const read = (deadline = readDeadline()): Promise<Checked> =>
     inViewOrder(async () => {
       deps.assertUnlocked?.();
-      const quick = await readPastView();
+      const quick = await readPastView(deadline);
       if (quick !== null) {
         reportFromView(deps.accountId, quick.verification);
         return quick;
       }
       const incarnation = await currentIncarnation();
       const readAt = deps.now();
-      const { docs, through } = await fetchFrom(deps.accountId, 0);
+      const { docs, through } = await fetchFrom(deps.accountId, 0, Infinity, deadline);
       const checked = await check(deps.accountId, docs);
       await keepView(docs, through, checked, incarnation, readAt);
       reportFromView(deps.accountId, checked.verification);
@@ -2102,7 +2237,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * read again and held to its heads) come before them. Null when the cache may not be used now, or the
    * check past it found a problem: the caller reads and verifies the whole log.
    */
-  const readPastView = async (): Promise<Checked | null> => {
+  const readPastView = async (deadline: number): Promise<Checked | null> => {
     viewsSinceWhole++;
     if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
@@ -2112,10 +2247,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if ((await staleView(view)) !== null) return null;
     // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing.
     if (!(await stillJudged(view))) return null;
-    const older = view.dropped === undefined ? [] : await readDropped(view.dropped);
+    const older = view.dropped === undefined ? [] : await readDropped(view.dropped, deadline);
     if (older === null) return null;
     const readAt = deps.now();
-    const { docs, through } = await fetchFrom(deps.accountId, view.through);
+    const { docs, through } = await fetchFrom(deps.accountId, view.through, Infinity, deadline);
     if (docs.some((d) => d.seq <= view.through)) return null;
     const earlier = (view.dropped?.entries ?? 0) + view.entries.length;
     const heads = new Map(Object.entries(view.heads));
@@ -2264,8 +2399,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * must verify with no problem and end at exactly its heads (so they are the entries verified before).
    * Null otherwise.
    */
-  const readDropped = async (dropped: NonNullable<ViewCache['dropped']>): Promise<OpenedEntry[] | null> => {
-    const { docs } = await fetchFrom(deps.accountId, 0, dropped.through);
+  const readDropped = async (
+    dropped: NonNullable<ViewCache['dropped']>,
+    deadline: number,
+  ): Promise<OpenedEntry[] | null> => {
+    const { docs } = await fetchFrom(deps.accountId, 0, dropped.through, deadline);
     const part = docs.filter((d) => d.seq <= dropped.through);
     if (part.length !== dropped.entries) return null;
     const server = await deps.serverKey();
@@ -2308,14 +2446,18 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * `verify` and `acceptLosses`: the whole log read and verified, always; the own log's check kept as
    * the view cache (or the cache removed, see keepView).
    */
-  const wholeCheck = (patientId: string, accept: boolean): Promise<AuditVerification> =>
+  const wholeCheck = (
+    patientId: string,
+    accept: boolean,
+    deadline = readDeadline(),
+  ): Promise<AuditVerification> =>
     inViewOrder(async () => {
       const ended = endingsOf(patientId);
       // Read before fetching: whatever is acknowledged later is served too.
       let own = await acknowledgedPosition(patientId);
       const incarnation = await currentIncarnation();
       const readAt = deps.now();
-      const { docs, through } = await fetchFrom(patientId, 0);
+      const { docs, through } = await fetchFrom(patientId, 0, Infinity, deadline);
       if (await continueOwn(patientId, docs)) own = await acknowledgedPosition(patientId);
       const checked = await check(patientId, docs, own, accept, ended);
       if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation, readAt);
@@ -2391,6 +2533,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           action: e.body.action,
         };
         if (e.body.stream !== undefined) record.stream = e.body.stream;
+        // Shown as entries() shows it: the same claim, no more trusted than its action.
+        if (e.body.kind === 'AuditEntry' && e.body.summary !== undefined) record.summary = e.body.summary;
         out.push(record);
       }
     }

@@ -1,4 +1,4 @@
-// The views offline: without the option they wait for the connection as before; with `{ offline: 'cached' }`
+// The views offline: without the option they wait for the connection (for a while, audit-view-wait.test.ts); with `{ offline: 'cached' }`
 // they answer from what this device verified before (the view cache), marked with when the log was last
 // read and `complete: false`, or refuse at once (SyncError NETWORK) when there is no cache that may be
 // used; connected, they answer as without the option.
@@ -179,6 +179,7 @@ const offlineSetup = () => {
     },
     reconnect: () => {
       link.online = true;
+      for (const listener of [...statusListeners]) listener('ready');
       for (const resolve of waiting.splice(0)) resolve();
     },
     /** Pulls made since the last call. */
