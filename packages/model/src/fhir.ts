@@ -1593,12 +1593,21 @@ const markedInConflict = (resource: FhirResource, links: readonly string[]): Fhi
   const tags = listed(metaValue.tag);
   const extensions = listed(resource.extension);
   const added = links.map((link) => compact(conflictExt(link))).filter((e) => e !== undefined);
+  // Once, however many sides contest the resource.
+  const tagged = tags.some(
+    (tag) =>
+      isJsonObject(tag) && tag.system === HALE_CONFLICT_TAG.system && tag.code === HALE_CONFLICT_TAG.code,
+  );
   return {
     ...resource,
-    meta: { ...metaValue, tag: [...tags, { ...HALE_CONFLICT_TAG }] },
+    meta: { ...metaValue, tag: tagged ? tags : [...tags, { ...HALE_CONFLICT_TAG }] },
     ...(extensions.length + added.length > 0 ? { extension: [...extensions, ...added] } : {}),
   };
 };
+
+/** `resource` without `meta` (when it was written, its tags): what it says. */
+const withoutMeta = (resource: FhirResource): FhirJsonObject =>
+  Object.fromEntries(Object.entries(resource).filter(([key]) => key !== 'meta'));
 
 /** `node` with every `reference` in it passed through `rewrite`. */
 const withReferencesIn = (
@@ -1962,15 +1971,21 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
    * the record would; each resource of it that differs from the record's own (same fullUrl and version)
    * is added under its id with `-conflict-{n}`, references among them following, and the rest (e.g. the
    * shared earlier versions of a lab result) is not repeated. A deletion exports as a Provenance of the
-   * deletion, not applied. Every resource of a side, and the record's current main resource, is tagged
-   * HALE_CONFLICT_TAG; the record's links to each side and each side's to the record
-   * (`conflicting-version`).
+   * deletion, not applied. Every resource of a side, the record's current main resource, and every other
+   * resource of the record that a side exports differently (its blood-type Observation, a version's
+   * Provenance: content the sides contest) or that a deletion would remove (all of the record's but a
+   * NoteVersion's note) is tagged HALE_CONFLICT_TAG; the record's links to each side and each side's to
+   * the record (`conflicting-version`), each contested resource and the side's version of it to each
+   * other, and each resource a deletion disputes to the deletion.
    */
   const exportConflict = (item: FhirExportItem): void => {
     const mainUrl = primaryUrl(item, false);
     const mainVersion = primaryVersion(item);
     const mainRef = versioned(mainUrl, mainVersion);
+    const mainKey = entryKey(mainUrl, mainVersion);
     const links: string[] = [];
+    /** The record's own resources (but the main one) a side contests: key → the sides' versions of it. */
+    const contested = new Map<string, string[]>();
     (conflictSides.get(item) ?? []).forEach((side, index) => {
       const suffix = conflictSuffix(index + 1);
       if ('deletion' in side) {
@@ -1991,7 +2006,20 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
           ],
         });
         exporter.add(markedInConflict(resource, [mainRef]));
-        links.push(fhirFullUrl('Provenance', id));
+        const deletionRef = fhirFullUrl('Provenance', id);
+        links.push(deletionRef);
+        // The deletion disputes all the record exports (a lab's report and order, a vaccine's next dose),
+        // not only its main resource. A NoteVersion's note is not deleted with it: its main one only.
+        const own: FhirResource[] = [];
+        const collect: Exporter = { ...exporter, add: (resource) => void own.push(resource) };
+        if (item.kind === 'MedicalNote') exportNoteSide(collect, item);
+        else if (item.kind !== 'NoteVersion') exportItem(collect, item, profileRole);
+        for (const resource of own) {
+          const key = entryKey(fhirFullUrl(resource.resourceType, resource.id), versionOf(resource));
+          if (key !== mainKey && entries.has(key)) {
+            contested.set(key, [...(contested.get(key) ?? []), deletionRef]);
+          }
+        }
         return;
       }
       // A side exports without a signature (the caller's is the shown version's) and without sides.
@@ -2028,15 +2056,28 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
           resourceType: resource.resourceType,
           id: `${resource.id}${suffix}`,
         };
-        const isLinked = keyOf(resource) === linked;
-        exporter.add(markedInConflict(moved, isLinked ? [mainRef] : []));
-        if (isLinked) links.push(versioned(fhirFullUrl(moved.resourceType, moved.id), versionOf(moved)));
+        const movedRef = versioned(fhirFullUrl(moved.resourceType, moved.id), versionOf(moved));
+        const key = keyOf(resource);
+        const isLinked = key === linked;
+        // The record's own version of this resource, when it has one and the side says otherwise in it
+        // (not only a later `meta.lastUpdated`): the sides contest its content.
+        const ownEntry = key === mainKey ? undefined : entries.get(key);
+        const own =
+          ownEntry === undefined || sameJson(withoutMeta(ownEntry.resource), withoutMeta(resource))
+            ? undefined
+            : ownEntry;
+        const ownRef = own === undefined ? undefined : versioned(own.fullUrl, versionOf(own.resource));
+        if (ownRef !== undefined) contested.set(key, [...(contested.get(key) ?? []), movedRef]);
+        const backLinks = [...(isLinked ? [mainRef] : []), ...(ownRef === undefined ? [] : [ownRef])];
+        exporter.add(markedInConflict(moved, [...new Set(backLinks)]));
+        if (isLinked) links.push(movedRef);
       }
     });
-    const key = entryKey(mainUrl, mainVersion);
-    const main = entries.get(key);
-    if (main === undefined) throw new Error(`unreachable: ${key} was not exported`);
-    entries.set(key, { fullUrl: main.fullUrl, resource: markedInConflict(main.resource, links) });
+    for (const [key, sideRefs] of [...contested, [mainKey, links] as const]) {
+      const own = entries.get(key);
+      if (own === undefined) throw new Error(`unreachable: ${key} was not exported`);
+      entries.set(key, { fullUrl: own.fullUrl, resource: markedInConflict(own.resource, sideRefs) });
+    }
   };
   for (const item of records) if (item.conflict !== undefined) exportConflict(item);
 
