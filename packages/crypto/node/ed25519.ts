@@ -30,11 +30,18 @@ export const createNodeEd25519 = (): Ed25519 => {
       const id = privateKeyCacheId(secretKey64);
       let key = privateKeys.get(id);
       if (key === undefined) {
-        key = createPrivateKey({
-          key: Buffer.from(ed25519Pkcs8FromSecretKey(secretKey64)),
-          format: 'der',
-          type: 'pkcs8',
-        });
+        // The DER holds the seed: viewed, not copied (a Buffer copy may sit in Node's shared pool), and
+        // zeroed once Node has its own key object.
+        const der = ed25519Pkcs8FromSecretKey(secretKey64);
+        try {
+          key = createPrivateKey({
+            key: Buffer.from(der.buffer, der.byteOffset, der.byteLength),
+            format: 'der',
+            type: 'pkcs8',
+          });
+        } finally {
+          der.fill(0);
+        }
         privateKeys.set(id, key);
       }
       return new Uint8Array(sign(null, msg, key));

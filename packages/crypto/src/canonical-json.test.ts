@@ -247,6 +247,25 @@ describe('assertJsonValue', () => {
     );
   });
 
+  it('refuses a plain object or array with a toJSON of its own that Object.keys does not see', () => {
+    // Not enumerable: canonicalJson (and a worker's structured clone) would see {a: 1} or [1], while
+    // JSON.stringify (the at-rest seal) writes what toJSON answers: one value, two contents.
+    const hidden = <T extends object>(value: T): T =>
+      Object.defineProperty(value, 'toJSON', { value: () => 'other', enumerable: false });
+    for (const [value, path] of [
+      [{ x: hidden({ a: 1 }) }, '$.x'],
+      [{ x: [hidden([1])] }, '$.x[0]'],
+      [hidden(Object.create(null) as object), '$'],
+    ] as const) {
+      expect(JSON.stringify(value)).toContain('other');
+      expect(message(() => canonicalJson(value))).toBe(`INVALID_INPUT: canonicalJson: toJSON at ${path}`);
+      expect(message(() => assertJsonValue(value))).toBe(`INVALID_INPUT: assertJsonValue: toJSON at ${path}`);
+    }
+    // A member named toJSON that is no function is data like any other, and JSON.stringify writes it.
+    expect(canonicalJson({ toJSON: 1 })).toBe('{"toJSON":1}');
+    expect(() => assertJsonValue({ toJSON: 'x' })).not.toThrow();
+  });
+
   it('accepts what canonicalJson accepts, and only what it accepts once undefined members are dropped (property)', () => {
     const anything = fc.anything({
       withNullPrototype: true,

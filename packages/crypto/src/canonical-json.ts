@@ -8,7 +8,8 @@
  * written as 0, as RFC 8785 specifies).
  * Failure mode: anything that is not plain JSON throws HaleCryptoError INVALID_INPUT — undefined
  * (also as an object property or array hole), functions, symbols, bigint, NaN/±Infinity, lone
- * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances), symbol keys, arrays
+ * surrogates, cycles, non-plain objects (Date, Map, typed arrays, class instances), symbol keys, an
+ * object or array with a `toJSON` function (even a non-enumerable one, which JSON.stringify calls), arrays
  * with own members besides their items or another prototype than this realm's Array.prototype (a
  * subclass, an array of another realm), and nesting deeper than MAX_JSON_DEPTH. Nothing is silently
  * dropped or coerced.
@@ -84,12 +85,22 @@ function enter(value: object, ancestors: Set<object>, depth: number): value is u
     if (Object.keys(value).length > value.length || Object.getOwnPropertySymbols(value).length > 0) {
       throw new NotJson('array with a non-index property at');
     }
+    if (hasToJson(value)) throw new NotJson('toJSON at');
     return true;
   }
   if (!isPlainObject(value)) throw new NotJson('not a plain object at');
   if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJson('symbol key at');
+  if (hasToJson(value)) throw new NotJson('toJSON at');
   return false;
 }
+
+/**
+ * Whether JSON.stringify (at-rest seals) would write what a `toJSON` answers instead of the members, as
+ * for a non-enumerable one that Object.keys, and so `serialise` and a worker's structured clone, never see:
+ * one value, two contents. Read as JSON.stringify reads it (own or inherited, enumerable or not).
+ */
+const hasToJson = (value: object): boolean =>
+  typeof (value as { readonly toJSON?: unknown }).toJSON === 'function';
 
 function checkItem(array: unknown[], i: number): void {
   if (!(i in array)) throw new NotJson('array hole at');

@@ -70,8 +70,19 @@ export interface VerifiedDevice {
 export const MAX_DEVICE_NAME_LENGTH = 200;
 
 export function generateDeviceKeys(): DeviceKeys {
-  const kp = nacl.sign.keyPair.fromSeed(randomBytes(32));
-  return { deviceId: deviceIdFromPublicKey(kp.publicKey), publicKey: kp.publicKey, secretKey: kp.secretKey };
+  // tweetnacl copies the seed into the secret key: zeroed here, or a copy of it would outlive the zeroing
+  // of the returned secret key (an account's lock), as in deriveAccountKeys.
+  const seed = randomBytes(32);
+  try {
+    const kp = nacl.sign.keyPair.fromSeed(seed);
+    return {
+      deviceId: deviceIdFromPublicKey(kp.publicKey),
+      publicKey: kp.publicKey,
+      secretKey: kp.secretKey,
+    };
+  } finally {
+    seed.fill(0);
+  }
 }
 
 export async function certifyDevice(

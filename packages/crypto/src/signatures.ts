@@ -20,7 +20,8 @@
  * until `forgetCachedKeys`, which drops those of every implementation in this JavaScript realm (a
  * worker has its own): an account that locks calls it, so no key object of its stays reachable through a
  * cache. It drops the keys of accounts still unlocked too; they are imported again at their next
- * signature. Imported public keys are kept: they are no secret.
+ * signature. Imported public keys are kept: they are no secret. The PKCS#8 encoding WebCrypto imports a
+ * seed from is made only to import it and zeroed once imported (node:crypto's is the node entry's).
  */
 import nacl from 'tweetnacl';
 import { cryptoError } from './errors';
@@ -249,11 +250,18 @@ export function createWebCryptoEd25519(
   return {
     name: 'webcrypto',
     async sign(secretKey64, msg) {
-      const pkcs8 = ed25519Pkcs8FromSecretKey(secretKey64);
+      assertSecretKey(secretKey64);
       const id = privateKeyCacheId(secretKey64);
-      const key = await cached(privateKeys, id, () =>
-        subtle().importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']),
-      );
+      const key = await cached(privateKeys, id, async () => {
+        // Built only to import (not on a cache hit), and zeroed once WebCrypto has its own copy: it holds
+        // the seed, which must not outlive the zeroing of the secret key (an account's lock).
+        const pkcs8 = ed25519Pkcs8FromSecretKey(secretKey64);
+        try {
+          return await subtle().importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']);
+        } finally {
+          pkcs8.fill(0);
+        }
+      });
       return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, msg));
     },
     async verify(publicKey, msg, sig) {

@@ -13,6 +13,8 @@
  * frame is checked here (an op, an item list, a key or a key table of bytes): `runCryptoJob` judges each
  * item by itself, and the offload checks every answer against its job. A message without a numeric id is
  * ignored: nobody waits for it.
+ * The job's keys (`key`, each of `keys`) are zeroed once it is answered or failed: `message` must be the
+ * worker's own copy (a structured clone), never a caller's job, whose keys it would destroy.
  * Failure modes: throws only what `post` throws for the error answer itself (the worker then dies, and
  * its host reports it).
  */
@@ -47,6 +49,14 @@ const isCryptoJob = (job: unknown): job is CryptoJob => {
   return (op === 'seal' || op === 'open') && Array.isArray(items);
 };
 
+/** Zeroes the keys `job` carries (bytes only: a job that is no job may carry anything). */
+const forgetKeys = (job: unknown): void => {
+  const key = field(job, 'key');
+  if (isBytes(key)) key.fill(0);
+  const keys = field(job, 'keys');
+  if (Array.isArray(keys)) for (const k of keys) if (isBytes(k)) k.fill(0);
+};
+
 /** Answers one message a crypto worker received, through `post` (see the header). */
 export function answerCryptoMessage(message: unknown, post: (reply: CryptoWorkerReply) => void): void {
   const id = field(message, 'id');
@@ -57,5 +67,9 @@ export function answerCryptoMessage(message: unknown, post: (reply: CryptoWorker
     post({ id, result: runCryptoJob(job) });
   } catch (error) {
     post({ id, error: jobFailureOf(error, job) });
+  } finally {
+    // The worker's own copy (the message was cloned to it), answered: its keys would otherwise stay in
+    // the worker's memory until collected, long after the account that sent them locked.
+    forgetKeys(job);
   }
 }

@@ -346,6 +346,19 @@ describe('wrapWithAtRestEncryption', () => {
     );
   });
 
+  it('refuses a value whose hidden toJSON would make it store other content than it holds', async () => {
+    const { instance } = await setup();
+    const hidden = doc('a', MARKER);
+    // Not enumerable: the value reads as { note: MARKER } everywhere but in JSON.stringify.
+    Object.defineProperty(hidden.secret, 'toJSON', { value: () => ({ note: 'other' }), enumerable: false });
+    await expectAtRest(
+      instance.bulkWrite([{ document: hidden }], 'test'),
+      'AT_REST_ENCRYPT_FAILED',
+      'NOT_JSON',
+      MARKER,
+    );
+  });
+
   it('keeps its own copy of the key', async () => {
     const base = getRxStorageMemory();
     const callerKey = key(9);
