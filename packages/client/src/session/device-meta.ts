@@ -237,6 +237,8 @@ export const META_SCHEMAS = {
     ended: Type.Array(Type.Object({ stream: Type.String({ maxLength: 128 }), reason: AccessRemovedReason })),
   }),
   signedIn: Type.Boolean(),
+  /** When this device last completed a pull, push or live change (ISO), kept across restarts. */
+  lastSynced: Type.String({ maxLength: 40 }),
   auditChain: Type.Object({
     seq: Type.Integer({ minimum: 0 }),
     hash: Type.Union([Type.String(), Type.Null()]),

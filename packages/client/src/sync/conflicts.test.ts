@@ -108,6 +108,30 @@ describe('resolveRecordConflict', () => {
   });
 });
 
+describe('resolveRecordConflict: the same time and the same device on both sides', () => {
+  // Two edits stamped by one device in the same millisecond (two tabs, a clock that did not move): which
+  // one the server holds must not decide which becomes the record.
+  const x = version('dev-a', 1, '20 mg');
+  const y = version('dev-a', 1, '5 mg');
+
+  it('the record is the same whichever side is on the server', () => {
+    const one = resolveRecordConflict(x, y);
+    const other = resolveRecordConflict(y, x);
+    expect(one.data).toEqual(other.data);
+    expect(sides(one)).toEqual(sides(other));
+    expect(one.conflict).toBe(true);
+  });
+
+  it('also when the sides were written by different accounts through devices of one id', () => {
+    const p = version('dev-a', 1, '20 mg', { by: 'p' });
+    const q = version('dev-a', 1, '20 mg', {
+      by: 'q',
+      data: { id: 'med-1', name: 'Metoprolol', dose: '5 mg' },
+    });
+    expect(resolveRecordConflict(p, q).data).toEqual(resolveRecordConflict(q, p).data);
+  });
+});
+
 describe('resolveRecordConflict: who wrote the merge and its sides', () => {
   const patient = { accountId: 'p', deviceId: 'dev-p' };
   const provider = { accountId: 'd', deviceId: 'dev-d' };

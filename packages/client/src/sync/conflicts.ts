@@ -10,7 +10,8 @@
  *   other side's account would be quarantined (BAD_AUTHOR) by every other device. `updatedAt` stays the
  *   kept content's.
  * - Nothing clinical is dropped silently: when both sides changed the content, the later edit
- *   (updatedAt, then the device id that wrote its content as tie-break) becomes the record and the other
+ *   (updatedAt, then the device id and account that wrote its content, then the content itself as
+ *   tie-breaks) becomes the record and the other
  *   side is kept in `conflictData` with `conflict: true`, visible until a person settles it. A delete
  *   racing an edit keeps the edit (undeleted) and marks the conflict. Deleted on both sides is no conflict,
  *   whatever content each deleted: the server's deletion is taken.
@@ -204,9 +205,16 @@ const clinicalKey = (r: WithDeleted<PlainRecord>): string =>
   });
 
 // The tie-break names the device that wrote the content, not the one that merged it: the order of two
-// states does not change when a merge of one is re-stamped.
-const later = (a: WithDeleted<PlainRecord>, b: WithDeleted<PlainRecord>): boolean =>
-  a.updatedAt !== b.updatedAt ? a.updatedAt > b.updatedAt : originOf(a).author > originOf(b).author;
+// states does not change when a merge of one is re-stamped. One device can write both sides in the same
+// millisecond (two tabs, a clock that did not move), so the writer's account and then the content itself
+// decide last: a total order of the two states, whichever of them the server holds.
+const later = (a: WithDeleted<PlainRecord>, b: WithDeleted<PlainRecord>): boolean => {
+  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt;
+  const [from, to] = [originOf(a), originOf(b)];
+  if (from.author !== to.author) return from.author > to.author;
+  if (from.by !== to.by) return from.by > to.by;
+  return clinicalKey(a) > clinicalKey(b);
+};
 
 /**
  * Merges the server's state (`master`) with this device's (`local`), written by `writer`: the device

@@ -435,6 +435,7 @@ export interface SyncState {
    * (`setPendingUploads`); the engine only carries it.
    */
   pendingUploads: number;
+  /** When a pull, push or live change last completed, kept across restarts; null if never. */
   lastSyncedAt: string | null;
   /**
    * Documents of the catch-up this session: neither number goes down, across reconnects too (what is
@@ -554,6 +555,11 @@ const REPUSH_PAGE = 500;
  * enough for a page of documents to be stored, short enough that a close never hangs on one RxDB dropped.
  */
 const STOP_SETTLE_MS = 1_000;
+/**
+ * Device meta key of `lastSyncedAt`: kept across restarts, so a device opened offline says how old what it
+ * shows is instead of "never".
+ */
+const LAST_SYNCED_KEY = 'last-synced';
 /** The per-stream positions of a pull checkpoint RxDB stored (its meta holds it untyped); none if malformed. */
 const storedPositions = (data: unknown): Record<string, number> => {
   if (typeof data !== 'object' || data === null || !('s' in data)) return {};
@@ -861,6 +867,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const noteSoon = (): void => {
     patch({ pendingWrites: pendingCount() });
     pendingSave.soon();
+  };
+  // Persisted once per burst, as the pending list: a crash loses at most the last burst's time.
+  const syncedSave = coalescedSave(() => deps.meta.set(LAST_SYNCED_KEY, state$.value.lastSyncedAt));
+  /** A pull, push or live change completed now (`lastSyncedAt`, with `also` in the same state). */
+  const noteSynced = (also: Partial<SyncState> = {}): void => {
+    patch({ ...also, lastSyncedAt: iso() });
+    syncedSave.soon();
   };
   /**
    * The server answered revision `rv` of `id` for good (acknowledged it, or it will never be sent: refused
@@ -1617,20 +1630,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * for every stored record: with nothing quarantined it is one set lookup.
    */
   let settling: Array<{ key: string; rv: number }> = [];
+  /** Takes the entries gathered by `settle` off the list (one write). */
+  const settleGathered = (): Promise<void> => {
+    const done = new Map(settling.map((r) => [r.key, r.rv]));
+    settling = [];
+    const next = quarantine.filter((q) => {
+      const stored = done.get(recordKey(q.stream, q.id));
+      return q.overwritten !== undefined || stored === undefined || stored < revNumber(q.rev);
+    });
+    return next.length < quarantine.length ? saveQuarantine(next) : Promise.resolve();
+  };
   const settle = (stream: string, id: string, rv: number): void => {
     if (quarantinedKeys.size === 0) return;
     const key = recordKey(stream, id);
     if (!quarantinedKeys.has(key)) return;
-    // RxDB reports stored records one by one: gathered, so a page costs one persisted write.
+    // RxDB reports stored records one by one: gathered, so a page costs one persisted write. Once stopped,
+    // stop() writes what was gathered (RxDB stores the last batch while stop waits for it): a list written
+    // only by this timer lost the entries a batch stored just before the app closed answered.
     if (settling.length === 0) {
       setTimeout(() => {
-        const done = new Map(settling.map((r) => [r.key, r.rv]));
-        settling = [];
-        const next = quarantine.filter((q) => {
-          const stored = done.get(recordKey(q.stream, q.id));
-          return q.overwritten !== undefined || stored === undefined || stored < revNumber(q.rev);
-        });
-        if (next.length < quarantine.length && !stopped) void saveQuarantine(next).catch(() => undefined);
+        if (!stopped) void settleGathered().catch(() => undefined);
       }, 0);
     }
     settling.push({ key, rv });
@@ -1642,6 +1661,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const onStored = (stream: string, id: string, rv: number): void => {
     if (diverged.size > 0 && diverged.delete(recordKey(stream, id))) saveDivergedSoon();
     settle(stream, id, rv);
+  };
+
+  /**
+   * At start: entries whose record the store holds at a newer revision, as the server's (settled), leave
+   * the list. RxDB stored that version and the process ended before the list without them was written (a
+   * crash), so no `received$` will answer them again: a version the store holds is not handed over again.
+   * Strictly newer: a copy of the very revision may be the genuine version a tampered copy of it was served
+   * after (the retry judges entries that can pass by the same revision too). Not entries marked
+   * `overwritten` (only the cap or a dismissal ends those), nor a purge's emptied tombstones (no copy).
+   */
+  const settleStored = async (): Promise<void> => {
+    const open = quarantine.filter((q) => q.overwritten === undefined);
+    if (open.length === 0) return;
+    const held = await collection.storageInstance.findDocumentsById(
+      [...new Set(open.map((q) => q.id))],
+      true,
+    );
+    const copies = new Map(held.filter((d) => !emptied(d)).map((d) => [d.id, d]));
+    const next = quarantine.filter((q) => {
+      const local = copies.get(q.id);
+      return (
+        q.overwritten !== undefined ||
+        local === undefined ||
+        local.stream !== q.stream ||
+        unsettled(q.stream, q.id) ||
+        local.rv <= revNumber(q.rev)
+      );
+    });
+    if (next.length < quarantine.length) await saveQuarantine(next);
   };
 
   /** Quarantines the failures of a decoded batch (one write) and answers what opened. */
@@ -2341,7 +2389,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (allDone) {
         // Counted as done from here on, so a later listing does not show less than this.
         initialDone = Math.max(initialDone, initialTotal);
-        patch({ lastSyncedAt: iso(), initialSync: { done: initialTotal, total: initialTotal } });
+        noteSynced({ initialSync: { done: initialTotal, total: initialTotal } });
         // Not online if the link went down while this page was applied (the next connection pulls again),
         // nor if access changed after the page was asked for (the resync asked for then still runs).
         if (linkUp && covers >= resyncWanted) {
@@ -2770,7 +2818,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       await hold(refused);
       await savePending();
-      patch({ lastSyncedAt: iso() });
+      noteSynced();
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
       if (rebase.size > 0)
@@ -3297,7 +3345,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (readable(c.stream)) at[c.stream] = Math.max(at[c.stream] ?? 0, c.checkpoint);
         carry(before, at);
       }
-      patch({ lastSyncedAt: iso() });
+      noteSynced();
     });
     liveQueue = run.catch(() => undefined);
     return run;
@@ -3393,7 +3441,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
         diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
       }
-      patch({ pendingWrites: pendingCount(), quarantined: quarantine.length, unsent: unsent.length });
+      const lastSyncedAt = await deps.meta.get(LAST_SYNCED_KEY, META_SCHEMAS.lastSynced);
+      patch({
+        pendingWrites: pendingCount(),
+        quarantined: quarantine.length,
+        unsent: unsent.length,
+        // Unless this session synced already (start is not awaited before the first answers).
+        lastSyncedAt: state$.value.lastSyncedAt ?? lastSyncedAt,
+      });
       // What this device knew of its access when it last ran. A grant that ended meanwhile by this
       // device's clock, and a purge owed, are done before the session is handed out (offline too), as an
       // online end would do them (reported, onPurged); the timer is armed for the next end.
@@ -3408,6 +3463,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       if (over.size > 0) await endAccess([...over.values()]);
       armExpiry();
+      // After the access list is read: the list's write keeps the content of readable streams only.
+      await settleStored();
       // RxDB's write of the server's version (or a write that came first: a local edit, which counts as
       // pending itself, or a purge) replaces the local version whose push it answered.
       resolvingWatch = collection.storageInstance.changeStream().subscribe((bulk) => {
@@ -3583,6 +3640,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (replication) await settleHanded(replication);
       await replication?.cancel();
       resolvingWatch?.unsubscribe();
+      // Entries answered by what RxDB stored last (`settle`), before the database closes.
+      if (settling.length > 0) await settleGathered().catch(() => undefined);
       replication = null;
       pullStream$.complete();
       await floorWriting;
@@ -3591,6 +3650,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (pendingSave.cancel()) await savePending().catch(() => undefined);
       // A save of the pending list already under way (a push answer's) too.
       await pendingSave.settled();
+      if (syncedSave.cancel()) await syncedSave.save().catch(() => undefined);
+      await syncedSave.settled();
       if (divergedTimer !== undefined) {
         clearTimeout(divergedTimer);
         divergedTimer = undefined;
