@@ -1,8 +1,8 @@
 // What the upload queue reports for a queued file that failed for good: a server that lost chunks it had
 // confirmed is told apart from a refusal (UPLOAD_SERVER_LOST: the device still holds the file, so
 // retryUpload sends it again), and a report fits the sync state's issue messages (500 characters) with its
-// advice whole, however long the file's name; a file deleted on the server before its upload finished says
-// it cannot be uploaded under its id again (cancel it), not to retry.
+// advice whole, however long the file's name. (A file deleted on the server before its upload finished:
+// files-queue-removal.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
@@ -175,28 +175,5 @@ describe('a report of a queued file failed for good, with the longest file name'
     expect(report?.message.length).toBeLessThanOrEqual(MAX_ISSUE_MESSAGE);
     expect(report?.message).toMatch(/QUOTA_EXCEEDED/);
     expect(report?.message).toMatch(/retryUpload.*cancelUpload/);
-  });
-});
-
-describe('a queued file deleted on the server before its upload finished', () => {
-  it('fails for good saying it is never taken under this id again: cancel, not retry', async () => {
-    const server = memoryBlobServer();
-    const { meta } = mapMeta();
-    const d = device(server.api, meta);
-    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10)));
-    // Cut off after its manifest; then another device of the patient deletes the file.
-    server.refuseNext('putChunk 1');
-    d.set(true);
-    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
-    await server.api.deleteBlob(ref.blobId, 'token');
-    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
-
-    const [u] = d.files.uploads();
-    expect(u?.lastError).toMatchObject({ code: 'DELETED', serverCode: 'BLOB_DELETED' });
-    expect(u?.lastError?.message).toMatch(/deleted on the server.*cancelUpload/);
-    const [report] = d.reports;
-    expect(report?.code).toBe('UPLOAD_REFUSED');
-    expect(report?.message).toMatch(/cancelUpload/);
-    expect(report?.message).not.toMatch(/retryUpload/);
   });
 });

@@ -97,7 +97,11 @@
  *   server confirmed during an upload and lacks at its end (lost by the server) fail it for good as
  *   UPLOAD_SERVER_LOST (`queuedFailure`, marked `lostOnServer`): the sealed chunks are still stored here, so
  *   retryUpload sends them again (one also lost here is stuck instead). A file deleted on the server
- *   (DELETED) says it is never taken under its id again (cancel it), not to retry. Messages quote a file's
+ *   (DELETED: another device deleted it) is never taken under its id again: the queue removes it with its
+ *   bytes (get then asks the server: DELETED) and reports it once, UPLOAD_DELETED; only when the device
+ *   store cannot remove it is it refused, its message saying to cancel it, not to retry. When access to
+ *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
+ *   remove is reported UPLOAD_PURGE_FAILED and the others still go. Messages quote a file's
  *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
  *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else
@@ -161,7 +165,9 @@ import { CONNECTION_CODES, SyncError } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceMeta } from '../session/device-meta';
 import {
+  MAX_REPORT_MESSAGE,
   createUploadQueue,
+  cutMiddle,
   isQueuedBytesError,
   quotedName,
   type QueuedBytes,
@@ -1107,6 +1113,8 @@ export const createFiles = (deps: FilesDeps) => {
           if (!isFileError(e)) return 'retry';
           if (cannotComplete.has(e)) return 'stuck';
           if (lostOnServer.has(e)) return 'lost';
+          // Deleted on the server: never uploaded under its id again, so it leaves the device.
+          if (e.code === 'DELETED') return 'deleted';
           // No key may come (a key envelope not synced yet), unless this device may no longer write there.
           if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
             return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';
@@ -1151,12 +1159,32 @@ export const createFiles = (deps: FilesDeps) => {
       void (async () => {
         await queue.ready;
         for (const queued of queue.uploads().filter((u) => u.stream === stream)) {
-          if (!(await queue.cancel(queued.blobId))) continue;
+          const name = `"${quotedName(queued.fileName)}"`;
+          let removed: boolean;
+          try {
+            removed = await queue.cancel(queued.blobId);
+          } catch (e) {
+            // One file the store fails to remove must not leave the stream's other files on the device.
+            const still = queue.entry(queued.blobId) !== null;
+            queueDeps.report?.({
+              code: 'UPLOAD_PURGE_FAILED',
+              message: cutMiddle(
+                `the queued file ${name} could not be removed from this device after access to ${stream} ` +
+                  `ended (${e instanceof Error ? e.message : String(e)}); ` +
+                  (still
+                    ? 'it stays listed, unsent: remove it with cancelUpload'
+                    : 'its bytes are removed when the session is next opened'),
+                MAX_REPORT_MESSAGE,
+              ),
+              stream,
+              id: queued.blobId,
+            });
+            continue;
+          }
+          if (!removed) continue;
           queueDeps.report?.({
             code: 'UPLOAD_PURGED',
-            message:
-              `the queued file "${quotedName(queued.fileName)}" was removed unsent: access to ` +
-              `${stream} ended`,
+            message: `the queued file ${name} was removed unsent: access to ${stream} ended`,
             stream,
             id: queued.blobId,
           });

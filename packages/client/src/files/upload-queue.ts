@@ -38,11 +38,13 @@
  *   that stayed up (an access change: `onlineChanged(false, true)`, then `true`) is no reconnect: each
  *   waiting file keeps its backoff. A failure for good is stored with the entry, reported (`report`) once,
  *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
- *   stream when access ends, which files.ts runs as a `cancel`). files.ts's `verdict` says which: 'failed',
+ *   stream when access ends, which files.ts runs as a `cancel` of each, going on past one that fails). files.ts's `verdict` says which: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
  *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
  *   the server lost chunks it had confirmed during the attempt, reported UPLOAD_SERVER_LOST (the sealed
- *   chunks are still stored here: `retry` sends them again). The code is stored with the failure
+ *   chunks are still stored here: `retry` sends them again); 'deleted', deleted on the server
+ *   (another device deleted it): removed with its bytes at once and reported UPLOAD_DELETED, not listed
+ *   (marked refused only if the index cannot be written). The code is stored with the failure
  *   (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry stored before it was kept
  *   (or naming a code this build does not know) lists as UPLOAD_REFUSED, the code it was reported as then.
  * - A report's message fits the sync state's issue messages (MAX_REPORT_MESSAGE): the file's name is
@@ -152,8 +154,8 @@ export const isQueuedBytesError = (e: unknown, code?: QueuedBytesFailure): e is 
  * How a queued file failed for good: the code it is reported as in the sync state's `errors` (SyncIssue
  * `code`, `id` its blob id) and listed as (`QueuedUpload.failure`). Stable strings; only ever appended to.
  * UPLOAD_REFUSED: refused (by the server: quota, size, consent, deleted; or this device may no longer write
- * the stream); `retry` may pass once the cause is gone (a file deleted on the server: never; its message
- * says to cancel it). UPLOAD_STUCK: this device lost part of the file (plaintext chunks, or sealed chunks
+ * the stream); `retry` may pass once the cause is gone (a file deleted on the server is removed instead, see
+ * the header; only one the store could not remove is refused, its message saying to cancel it). UPLOAD_STUCK: this device lost part of the file (plaintext chunks, or sealed chunks
  * whose digests the server committed to), so it can never be completed from here: records naming it point
  * to a file that will never be complete; cancel it, add the file again. UPLOAD_SERVER_LOST: the server
  * lost chunks it had confirmed (a fault of its storage); this device still holds the file, and `retry`
@@ -181,7 +183,7 @@ const MAX_STORED_MESSAGE = 2000;
  * characters, so that both what comes first (what failed) and last (what to do) are kept. Cut at code
  * points, so no character is split in two.
  */
-const cutMiddle = (text: string, max: number, keepEnd = Math.ceil((max - 1) * 0.6)): string => {
+export const cutMiddle = (text: string, max: number, keepEnd = Math.ceil((max - 1) * 0.6)): string => {
   if (text.length <= max) return text;
   const chars = Array.from(text);
   if (chars.length <= max) return text;
@@ -259,9 +261,14 @@ export interface UploadQueueDeps {
   /**
    * 'retry' with backoff; for good, 'failed' (refused: UPLOAD_REFUSED), 'stuck' (bytes lost on this
    * device, it can never be completed: UPLOAD_STUCK) or 'lost' (the server lost chunks it had confirmed:
-   * UPLOAD_SERVER_LOST); or 'stop' (locked or closed: the file stays as it was).
+   * UPLOAD_SERVER_LOST); 'deleted' (deleted on the server: removed from the queue with its bytes,
+   * reported UPLOAD_DELETED; marked 'failed' only when the index cannot be written); or 'stop' (locked or
+   * closed: the file stays as it was).
    */
-  readonly verdict: (error: unknown, entry: QueuedEntry) => 'retry' | 'failed' | 'stuck' | 'lost' | 'stop';
+  readonly verdict: (
+    error: unknown,
+    entry: QueuedEntry,
+  ) => 'retry' | 'failed' | 'stuck' | 'lost' | 'deleted' | 'stop';
   readonly describe: (error: unknown) => { code: string; serverCode?: string; message: string };
   /** Deletes the blob on the server; may reject (best effort). */
   readonly deleteRemote: (blobId: string) => Promise<void>;
@@ -501,6 +508,27 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       }
       const verdict = deps.verdict(e, entry);
       if (verdict === 'stop') return false;
+      if (verdict === 'deleted') {
+        // Deleted on the server (another device deleted the file): it is never taken under its id again,
+        // so its bytes go now, as a cancel's would, and nothing is left there to delete.
+        await removeEntry(blobId).catch(() => undefined);
+        if (!entries.some((x) => x.ref.blobId === blobId)) {
+          deps.report?.({
+            code: 'UPLOAD_DELETED',
+            message: cutMiddle(
+              `the queued file "${quotedName(entry.ref.fileName)}" was deleted on the server (by a device ` +
+                'that may delete it) before its upload finished: it was removed from this device, unsent; ' +
+                'records naming it point to a deleted file',
+              MAX_REPORT_MESSAGE,
+            ),
+            stream: entry.stream,
+            id: blobId,
+          });
+          return true;
+        }
+        // The index could not be written: marked refused below (its message says to cancel it), or, if
+        // that fails too, tried again after the backoff, which removes it then.
+      }
       const described = deps.describe(e);
       const error = { ...described, message: cutMiddle(described.message, MAX_STORED_MESSAGE), at: iso() };
       const backOff = (): void => {

@@ -53,7 +53,14 @@
  *   `unpinWrappingKey`): a later answer with another key, even a signed one, is refused. `wrappingKey` throws WrappingKeyError —
  *   `WRAPPING_KEY_UNVERIFIED` (no signature, or one that does not verify) or `WRAPPING_KEY_CHANGED` — and
  *   never answers an unverified key; it answers null, as before, when the account is unknown or its
- *   identity key does not belong to it. Device lookups do not depend on the wrapping key.
+ *   identity key does not belong to it. A lookup that fails with nothing cached is no unknown account:
+ *   `wrappingKey` and `identityKey` reject with its error (consent would otherwise tell a patient the
+ *   grantee does not exist, or leave a holder out of a re-keying). Device lookups do not depend on the
+ *   wrapping key.
+ * - A device the account answer lists as revoked is revoked, also if the same answer lists its
+ *   certificate among the active devices: looked up as a revoked device (with its cutoff), never as active.
+ * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
+ *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
  */
 import {
   accountIdFromIdentityKey,
@@ -184,6 +191,24 @@ const isRouteMissing = (error: unknown): boolean =>
   isNotFound(error) ||
   (typeof error === 'object' && error !== null && (error as { status?: unknown }).status === 404);
 
+/**
+ * A batched answer of the shape `loadBatch` reads (lists, accounts named by a string id); each account's
+ * own answer is checked by `enter` as a single load's is.
+ */
+const isAnswerShape = (answer: unknown): answer is AccountsDevicesAnswer => {
+  if (typeof answer !== 'object' || answer === null) return false;
+  const { accounts, unknown } = answer as { accounts?: unknown; unknown?: unknown };
+  return (
+    Array.isArray(accounts) &&
+    accounts.every(
+      (a: unknown) =>
+        typeof a === 'object' && a !== null && typeof (a as { accountId?: unknown }).accountId === 'string',
+    ) &&
+    Array.isArray(unknown) &&
+    unknown.every((id: unknown) => typeof id === 'string')
+  );
+};
+
 /** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
 const NOT_PRELOADED = Symbol('not preloaded');
 
@@ -270,10 +295,12 @@ export const createDeviceDirectory = (deps: {
     if (!identity.ok || !wrapping.ok || info.accountId !== accountId) return null;
     // Self-certifying ids: a key that does not hash to the account id was not made by that account.
     const selfCertified = accountIdFromIdentityKey(identity.value) === accountId;
+    const revoked = new Set(selfCertified ? (info.revokedDevices ?? []) : []);
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
-      if (v.ok) {
+      // Listed as revoked too: revoked (looked up with its cutoff), never trusted as an active device.
+      if (v.ok && !revoked.has(v.value.deviceId)) {
         const certIdentity = (cert as { cert: { identityPublicKey: string } }).cert.identityPublicKey;
         if (certIdentity === info.identityPublicKey) devices.set(v.value.deviceId, v.value.devicePublicKey);
       }
@@ -283,7 +310,7 @@ export const createDeviceDirectory = (deps: {
       generation: loadedIn,
       forced,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
-      revoked: new Set(selfCertified ? (info.revokedDevices ?? []) : []),
+      revoked,
       // Only for a self-certified identity key: a signature by any other key proves nothing.
       wrapping: selfCertified
         ? await checkWrapping(info, identity.value, wrapping.value)
@@ -324,15 +351,29 @@ export const createDeviceDirectory = (deps: {
     } catch (error) {
       if (isRouteMissing(error)) batchUnsupported = true;
     }
+    // Not the shape asked for (an injected getAccounts need not validate): as a failed request.
+    if (answer !== null && !isAnswerShape(answer)) answer = null;
     const infos = new Map<string, AccountDevicesInfo>();
     // The first answer for each account asked for; anything else the server adds is not taken.
     for (const info of answer?.accounts ?? [])
       if (!infos.has(info.accountId)) infos.set(info.accountId, info);
     const unknown = new Set(answer?.unknown ?? []);
-    for (const { accountId, settle } of batch) {
-      const info = infos.get(accountId);
-      if (info === undefined) settle(unknown.has(accountId) ? null : NOT_PRELOADED);
-      else settle(await enter(accountId, info, false, loadedIn).catch(() => NOT_PRELOADED));
+    const settled = new Set<string>();
+    try {
+      for (const { accountId, settle } of batch) {
+        const info = infos.get(accountId);
+        const loaded: Entry | null | typeof NOT_PRELOADED =
+          info === undefined
+            ? unknown.has(accountId)
+              ? null
+              : NOT_PRELOADED
+            : await enter(accountId, info, false, loadedIn).catch(() => NOT_PRELOADED);
+        settled.add(accountId);
+        settle(loaded);
+      }
+    } finally {
+      // Never an account left loading: its lookups would wait for good.
+      for (const { accountId, settle } of batch) if (!settled.has(accountId)) settle(NOT_PRELOADED);
     }
     return answer !== null;
   };
@@ -378,15 +419,25 @@ export const createDeviceDirectory = (deps: {
   const get = async (
     accountId: string,
     fresh = false,
-  ): Promise<{ entry: Entry | null; failed?: string; loaded?: boolean }> => {
+  ): Promise<{ entry: Entry | null; failed?: string; error?: unknown; loaded?: boolean }> => {
     const hit = cache.get(accountId);
     if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
       return { entry: await reload(accountId, fresh), loaded: true };
     } catch (error) {
       if (isNotFound(error)) return { entry: null };
-      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error) };
+      return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error), error };
     }
+  };
+  /**
+   * The account's entry for a key of the account itself (wrapping, identity): null only when the server
+   * answers no such account; a failed load with nothing cached rejects with its error, since told as "no
+   * such account" a patient's grant or re-keying would treat a provider as one that does not exist.
+   */
+  const accountEntry = async (accountId: string): Promise<Entry | null> => {
+    const { entry, failed, error } = await get(accountId);
+    if (entry === null && failed !== undefined) throw error;
+    return entry;
   };
   /**
    * Revoked devices' answers, kept for the directory's lifetime (a certificate never changes, a revocation
@@ -514,18 +565,21 @@ export const createDeviceDirectory = (deps: {
     /**
      * The account's wrapping key, only as the account itself signed it (and as first seen): null when the
      * account is unknown or its presented identity key is not its own; WrappingKeyError when the key is
-     * not signed by that identity key or differs from the pinned one. Never an unverified key.
+     * not signed by that identity key or differs from the pinned one. Never an unverified key. A lookup
+     * that fails with nothing cached rejects with its error (offline is no unknown account); with a list
+     * cached, its verified key is answered, as device lookups answer from it.
      */
     async wrappingKey(accountId: string): Promise<Uint8Array | null> {
-      const { entry } = await get(accountId);
+      const entry = await accountEntry(accountId);
       if (!entry?.selfCertified) return null;
       if (entry.wrapping.status === 'refused') {
         throw new WrappingKeyError(entry.wrapping.code, accountId, entry.wrapping.message);
       }
       return entry.wrapping.key;
     },
+    /** As `wrappingKey`: null when unknown or not self-certified; a failed lookup rejects. */
     async identityKey(accountId: string): Promise<Uint8Array | null> {
-      const { entry } = await get(accountId);
+      const entry = await accountEntry(accountId);
       return entry?.selfCertified ? entry.identity : null;
     },
     /**

@@ -1,0 +1,185 @@
+// Queued files that leave the device without being uploaded. When access to a stream ends, every file
+// queued for it is removed, also after one whose removal fails (the device store refuses a write): the
+// others' plaintext is not left on the device behind the first failure, and the failure is reported
+// (UPLOAD_PURGE_FAILED, naming whether the file is still listed). A queued file deleted on the server before
+// its upload finished (another device deleted the record's file) is removed from this device with its
+// bytes, reported once (UPLOAD_DELETED), and get no longer answers it from the queue.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import { createDeviceMeta } from '../session/device-meta';
+import { createFiles, isFileError, type FilesHttpApi } from './files';
+import { memoryBlobServer } from './memory-blob-server.test-util';
+
+const ACCOUNT = 'D'.repeat(22);
+const STREAM = `${ACCOUNT}/document`;
+
+/** Device metadata over a Map of JSON texts; the next `failIndexWrites` writes of the queue index fail. */
+const mapMeta = () => {
+  const store = new Map<string, string>();
+  const faults = { failIndexWrites: 0 };
+  const meta = createDeviceMeta({
+    read: async (key) => {
+      const v = store.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as unknown);
+    },
+    write: async (key, value) => {
+      if (key === 'upload-queue' && faults.failIndexWrites > 0) {
+        faults.failIndexWrites--;
+        throw new Error('the device store refused the write (disk full)');
+      }
+      store.set(key, JSON.stringify(value));
+    },
+    remove: async (keys) => {
+      for (const k of keys) store.delete(k);
+    },
+    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
+  });
+  return { store, meta, faults };
+};
+
+const device = (api: FilesHttpApi, meta: ReturnType<typeof mapMeta>['meta']) => {
+  const state = { online: false };
+  const listeners = new Set<(online: boolean) => void>();
+  const purgeListeners = new Set<(stream: string) => void>();
+  const reports: Array<{ code: string; id: string; message: string }> = [];
+  const key = generateStreamKey();
+  const files = createFiles({
+    accountId: ACCOUNT,
+    api,
+    device: generateDeviceKeys(),
+    ed: tweetnaclEd25519,
+    keyring: {
+      writeKey: async () => ({ epoch: 0, key }),
+      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
+      currentEpoch: () => 0,
+      refresh: async () => 0,
+    },
+    usable: () => true,
+    assertUnlocked: () => undefined,
+    queue: {
+      meta,
+      online: () => state.online,
+      onOnlineChange: (listener) => {
+        listeners.add(listener);
+        listener(state.online);
+        return () => listeners.delete(listener);
+      },
+      onStreamPurged: (listener) => {
+        purgeListeners.add(listener);
+        return () => purgeListeners.delete(listener);
+      },
+      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
+      retry: { baseMs: 20, maxMs: 40 },
+    },
+  });
+  const set = (online: boolean): void => {
+    state.online = online;
+    for (const l of [...listeners]) l(online);
+  };
+  const purge = (stream: string): void => {
+    for (const l of [...purgeListeners]) l(stream);
+  };
+  return { files, set, purge, reports };
+};
+
+const fileBytes = (size: number, seed = 5): Uint8Array =>
+  new Uint8Array(size).map((_, i) => (i * 13 + seed) & 0xff);
+
+const input = (bytes: Uint8Array, fileName: string) => ({
+  type: 'document' as const,
+  bytes,
+  fileName,
+  mediaType: 'image/jpeg',
+  chunkSize: MIN_CHUNK_BYTES,
+});
+
+const until = async (check: () => boolean, what: string): Promise<void> => {
+  const end = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const chunksOf = (store: Map<string, string>, blobId: string): string[] =>
+  [...store.keys()].filter((k) => k.startsWith(`upload-chunk-${blobId}-`));
+
+describe('the purge of a stream whose access ended', () => {
+  it('removes every queued file of it even when one removal fails, and reports that failure', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = device(server.api, meta);
+    const first = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+    const second = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 2), 'x-ray.jpg'));
+    const third = await d.files.enqueue(input(fileBytes(100, 3), 'letter.jpg'));
+
+    // The first removal's index write fails; the others go through.
+    faults.failIndexWrites = 1;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 3, 'three reports');
+
+    expect(d.files.uploads().map((u) => u.blobId)).toEqual([first.blobId]);
+    expect(chunksOf(store, second.blobId)).toEqual([]);
+    expect(chunksOf(store, third.blobId)).toEqual([]);
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([
+      ['UPLOAD_PURGE_FAILED', first.blobId],
+      ['UPLOAD_PURGED', second.blobId],
+      ['UPLOAD_PURGED', third.blobId],
+    ]);
+    const [failed] = d.reports;
+    expect(failed?.message).toMatch(/"referral\.jpg".*could not be removed.*disk full.*cancelUpload/);
+
+    // What the report says to do works.
+    expect(await d.files.cancelUpload(first.blobId)).toBe(true);
+    expect(chunksOf(store, first.blobId)).toEqual([]);
+  });
+});
+
+describe('a queued file deleted on the server before its upload finished', () => {
+  it('is removed from this device with its bytes, reported once; get then answers DELETED', async () => {
+    const server = memoryBlobServer();
+    const { meta, store } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10), 'lab report.jpg'));
+    // Cut off after its manifest; then another device of the patient deletes the file.
+    server.refuseNext('putChunk 1');
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
+    await server.api.deleteBlob(ref.blobId, 'token');
+    await until(() => d.files.uploads().length === 0, 'removed from the queue');
+
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([['UPLOAD_DELETED', ref.blobId]]);
+    expect(d.reports[0]?.message).toMatch(
+      /"lab report\.jpg".*deleted on the server.*removed from this device/,
+    );
+    const got = await d.files.get(ref, { type: 'document' }).catch((e: unknown) => e);
+    expect(isFileError(got) && got.code).toBe('DELETED');
+    // Nothing more is sent or reported for it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(d.reports).toHaveLength(1);
+  });
+
+  it('when the device store cannot remove it: failed, saying to cancel it, not to retry', async () => {
+    const server = memoryBlobServer();
+    const { meta, faults } = mapMeta();
+    const d = device(server.api, meta);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10), 'lab report.jpg'));
+    server.refuseNext('putChunk 1');
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
+    await server.api.deleteBlob(ref.blobId, 'token');
+    // The removal's index write fails; marking it failed then goes through.
+    faults.failIndexWrites = 1;
+    await until(() => d.files.uploads()[0]?.state === 'failed', 'failed');
+
+    const [u] = d.files.uploads();
+    expect(u?.lastError).toMatchObject({ code: 'DELETED', serverCode: 'BLOB_DELETED' });
+    expect(u?.lastError?.message).toMatch(/deleted on the server.*cancelUpload/);
+    expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_REFUSED']);
+    expect(d.reports[0]?.message).toMatch(/cancelUpload/);
+    expect(d.reports[0]?.message).not.toMatch(/retryUpload/);
+    expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+  });
+});
