@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 
 /**
  * Field names whose values never reach the log: ciphertext and wrapped keys (`ct`, `wrapped`,
- * `wrappedRoot`), signatures (`sig`, and the register request's `wrappingKeySig`, `wrappedRootSig`),
+ * `wrappedRoot`), signatures (`sig`, and the register request's `wrappingKeySig`, `wrappedRootSig`, `roleSig`),
  * `nonce`, session `token` and the `authorization` header, `passphrase`, and the register request's
  * `invite` code (the invite's id is logged as `inviteId`).
  */
@@ -24,6 +24,7 @@ export const REDACTED_KEYS: readonly string[] = [
   'sig',
   'wrappingKeySig',
   'wrappedRootSig',
+  'roleSig',
   'nonce',
   'token',
   'authorization',

@@ -226,6 +226,17 @@ describe('validateTolerant: HTTP answers from a newer server', () => {
     expect(!incomplete.ok && incomplete.error.details.issues[0]?.path).toBe('/revokedDevices');
   });
 
+  it('roleSig (ROLE_SIG_VERSION): a register body may carry it, an account answer relays it', () => {
+    expect(validate(HttpRegisterRequest, { ...registerBody(), roleSig: body.sig }).ok).toBe(true);
+    expect(validate(HttpRegisterRequest, { ...registerBody(), roleSig: 'not a signature' }).ok).toBe(false);
+    const withRole = { ...answer, roleSig: body.sig };
+    expect(validateTolerant(HttpAccountResponse, withRole)).toStrictEqual({ ok: true, value: withRole });
+    // A device built before the field drops it (an added property) and reads the rest as ever.
+    const older = Type.Omit(HttpAccountResponse, ['roleSig'], { additionalProperties: false });
+    expect(validate(older, withRole).ok).toBe(false);
+    expect(validateTolerant(older, withRole)).toStrictEqual({ ok: true, value: answer });
+  });
+
   it('an error body with added properties keeps its code; its details record keeps every key', () => {
     const error = { code: 'RATE_LIMITED', message: 'slow', details: { retryAfterMs: 5, later: true } };
     expect(validateTolerant(HttpErrorBody, { ...error, hint: 'x' })).toStrictEqual({

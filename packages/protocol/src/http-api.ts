@@ -115,6 +115,12 @@ export const HttpRegisterRequest = Type.Object(
      */
     wrappedRootSig: Type.Optional(Signature),
     /**
+     * Identity key over `roleSignaturePayload(account)`: relayed with the account answer, so a joining
+     * device takes the role only as the account signed it. Sent only to a server of ROLE_SIG_VERSION (an
+     * older one refuses the field).
+     */
+    roleSig: Type.Optional(Signature),
+    /**
      * The invite code (`normalizeInviteCode` form) on a server whose registration is `invite`; one valid
      * use of it is consumed in the same step that stores the account. A server in another mode ignores it.
      * Sent only to a server whose `GET /v1/server` answer has `registration` (an older one refuses the
@@ -156,6 +162,12 @@ export const HttpAccountResponse = Type.Object(
      * older client). Clients wrap to `wrappingPublicKey` only when it verifies.
      */
     wrappingKeySig: Type.Optional(Signature),
+    /**
+     * The account's identity key over `roleSignaturePayload({ accountId, identityPublicKey, role })`, as
+     * sent at registration (ROLE_SIG_VERSION); absent for an account registered without it. A joining device
+     * refuses a `role` it does not verify.
+     */
+    roleSig: Type.Optional(Signature),
     /** Active (not revoked) devices. */
     devices: Type.Array(SignedDeviceCertificate, { maxItems: MAX_DEVICES_PER_ACCOUNT }),
     revokedDevices: Type.Array(DeviceId, { maxItems: MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT }),

@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 12;
+export const PROTOCOL_VERSION = 13;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -103,6 +103,14 @@ export const AUDIT_CHAIN_END_VERSION = 11;
  * honest devices from sealing under their own stale view of the stream).
  */
 export const BLOB_EPOCH_VERSION = 12;
+/**
+ * First version whose server keeps and relays the identity signature over the account's role
+ * (`roleSignaturePayload`): `POST /v1/accounts` may carry `roleSig`, and the account answer relays it, so
+ * a joining device takes the role (patient or provider) only as the account signed it. HTTP only: a device
+ * sends `roleSig` only to a server whose `GET /v1/server` `versions` include this (an older one refuses the
+ * field as BAD_MESSAGE); any device reads the relayed field (an older one drops it). The socket is unchanged.
+ */
+export const ROLE_SIG_VERSION = 13;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

@@ -22,6 +22,7 @@ import {
   envelopeSignaturePayload,
   grantSignaturePayload,
   revocationSignaturePayload,
+  roleSignaturePayload,
   wrappingKeySignaturePayload,
 } from './signing';
 
@@ -145,5 +146,16 @@ describe('signature payloads', () => {
       identityPublicKey: account.identityPublicKey,
       wrappingPublicKey: account.wrappingPublicKey,
     });
+  });
+
+  it('the role payload covers the account, its identity key and its role, nothing secret', () => {
+    const { account } = registerBody();
+    expect(roleSignaturePayload(account)).toStrictEqual({
+      label: 'hale/account-role/v1',
+      accountId: account.accountId,
+      identityPublicKey: account.identityPublicKey,
+      role: 'patient',
+    });
+    expect(roleSignaturePayload({ ...account, role: 'provider' }).role).toBe('provider');
   });
 });

@@ -27,6 +27,7 @@ export const SIGNATURE_LABELS = {
   envelope: 'hale/envelope/v1',
   wrappedRoot: 'hale/wrapped-root/v2',
   wrappingKey: 'hale/wrapping-key/v1',
+  role: 'hale/account-role/v1',
 } as const;
 
 type DocFields = Pick<WireDoc, 'stream' | 'id' | 'rev' | 'deleted' | 'epoch' | 'author'>;
@@ -143,6 +144,23 @@ export const wrappingKeySignaturePayload = (input: {
   accountId: input.accountId,
   identityPublicKey: input.identityPublicKey,
   wrappingPublicKey: input.wrappingPublicKey,
+});
+
+/**
+ * Account identity key: binds the account's role (patient or provider) to its identity, so a device joining
+ * the account takes the role the account registered with, never one the server put in its account answer.
+ * Relayed by the server with the account (`HttpAccountResponse.roleSig`); it covers no secret material, so
+ * it can be handed to anyone (unlike the registration signature, which covers the passphrase-wrapped root).
+ */
+export const roleSignaturePayload = (input: {
+  readonly accountId: string;
+  readonly identityPublicKey: string;
+  readonly role: AccountRecord['role'];
+}) => ({
+  label: SIGNATURE_LABELS.role,
+  accountId: input.accountId,
+  identityPublicKey: input.identityPublicKey,
+  role: input.role,
 });
 
 /** Provider identity key. */

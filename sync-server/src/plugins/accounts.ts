@@ -21,6 +21,9 @@
  * taken only when it verifies against the account's identity key over exactly the wrap stored at
  * generation 0; nothing else changes then and nothing is announced. The served wrap carries its signature
  * at every generation (null only for such an account until it publishes).
+ * The account answer relays the account's signature over its role (`roleSig`, given at registration from
+ * ROLE_SIG_VERSION, verified before anything is stored), so a joining device takes the role as the account
+ * signed it; an account registered without it is answered without it.
  * The account answer relays the account's own signature over its wrapping key (`wrappingKeySig`, given at
  * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
  * so other accounts can check that key themselves instead of trusting the server; an account that never
@@ -61,6 +64,7 @@ import {
   accountSignaturePayload,
   authSignaturePayload,
   deviceRevocationPayload,
+  roleSignaturePayload,
   wrappedRootSignaturePayload,
   validate,
   wrappingKeySignaturePayload,
@@ -176,7 +180,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       },
     },
     async (request, reply) => {
-      const { account, device, sig, wrappingKeySig, wrappedRootSig, invite } = request.body;
+      const { account, device, sig, wrappingKeySig, wrappedRootSig, roleSig, invite } = request.body;
       const mode = ctx.config.registration;
       // The hooks above refuse these first; kept so the handler alone never registers on a closed server.
       if (mode === 'closed') throw registrationClosed();
@@ -211,6 +215,12 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       ) {
         throw new ServiceError('BAD_SIGNATURE', 'the wrapped root is not signed by the identity key');
       }
+      if (
+        roleSig !== undefined &&
+        !(await verifyPayload(ed, identity, roleSignaturePayload(account), roleSig))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'the role is not signed by the identity key');
+      }
       await verifyCert(device, account.accountId, account.identityPublicKey);
       // A client whose answer was lost sends the same registration again. Only the account's own keys
       // can sign one, and every field kept from it must be what is stored (the account's `createdAt` and
@@ -225,6 +235,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
           held.wrappingPublicKey === account.wrappingPublicKey &&
           held.loginName === account.loginName &&
           held.wrappingKeySig === wrappingKeySig &&
+          held.roleSig === roleSig &&
           held.wrappedRootSig === (wrappedRootSig ?? null) &&
           held.wrappedRootGen === 0 &&
           canonicalJson(held.wrappedRoot) === canonicalJson(account.wrappedRoot) &&
@@ -250,6 +261,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         createdAt: iso(),
       };
       if (wrappingKeySig !== undefined) row.wrappingKeySig = wrappingKeySig;
+      if (roleSig !== undefined) row.roleSig = roleSig;
       if (account.loginName !== undefined) row.loginName = account.loginName;
       try {
         // One step: a refused device must not leave the account (and its login name) behind.
@@ -406,6 +418,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       identityPublicKey: account.identityPublicKey,
       wrappingPublicKey: account.wrappingPublicKey,
       ...(account.wrappingKeySig === undefined ? {} : { wrappingKeySig: account.wrappingKeySig }),
+      ...(account.roleSig === undefined ? {} : { roleSig: account.roleSig }),
       devices: active.slice(-MAX_DEVICES_PER_ACCOUNT).map((d) => d.cert),
       revokedDevices: revoked.slice(-MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT).map((d) => d.deviceId),
     };

@@ -232,6 +232,16 @@ export const runStoreConformance = (
         await expectStoreError(store.accounts.setWrappingKeySig('nobody', 'x'), 'NOT_FOUND');
       });
 
+      it('keeps the role signature given at registration; an account without one is read without it', async () => {
+        const signed = makeAccount('acc-1', { roleSig: 'role-sig-1' });
+        await store.accounts.put(signed);
+        expect(await store.accounts.get('acc-1')).toStrictEqual(signed);
+        const legacy = makeAccount('acc-2');
+        await store.accounts.put(legacy);
+        expect(await store.accounts.get('acc-2')).toStrictEqual(legacy);
+        expect(Object.hasOwn((await store.accounts.get('acc-2')) ?? {}, 'roleSig')).toBe(false);
+      });
+
       it('adds the signature of an unsigned wrap only to that very wrap at that generation, once', async () => {
         const account = makeAccount('acc-1');
         await store.accounts.put(account);

@@ -540,6 +540,16 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS docs_audit_by_position ON docs (stream, author, audit_author_seq)
     WHERE audit_author_seq IS NOT NULL;
   `,
+  // v15 → v16: the identity signature over the account's role (`roleSignaturePayload`), relayed so a joining
+  // device takes the role only as the account signed it; accounts registered before have no row. A table of
+  // its own rather than a column: created IF NOT EXISTS, the step can run again on a file whose version was
+  // set back (as upgrade tests do) without failing on a duplicate column.
+  `
+  CREATE TABLE IF NOT EXISTS account_role_sigs (
+    account_id TEXT PRIMARY KEY REFERENCES accounts (account_id),
+    sig TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -576,6 +586,8 @@ interface AccountRow {
   wrapped_root_gen: number;
   wrapped_root_sig: string | null;
   wrapping_key_sig: string | null;
+  /** From `account_role_sigs`, joined in; null when the account has none. */
+  role_sig: string | null;
   login_name: string | null;
   created_at: string;
 }
@@ -762,6 +774,7 @@ const rowToAccount = (r: AccountRow): Account => {
     createdAt: r.created_at,
   };
   if (r.wrapping_key_sig !== null) account.wrappingKeySig = r.wrapping_key_sig;
+  if (r.role_sig !== null) account.roleSig = r.role_sig;
   if (r.login_name !== null) account.loginName = r.login_name;
   return account;
 };
@@ -1050,8 +1063,17 @@ const prepareStatements = (db: Database.Database) => ({
        wrapped_root_gen, wrapped_root_sig, wrapping_key_sig, login_name, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
-  accountGet: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
-  accountByLogin: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE login_name = ?'),
+  accountRoleSigInsert: db.prepare<[string, string]>(
+    'INSERT INTO account_role_sigs (account_id, sig) VALUES (?, ?)',
+  ),
+  accountGet: db.prepare<[string], AccountRow>(
+    `SELECT a.*, r.sig AS role_sig FROM accounts a LEFT JOIN account_role_sigs r USING (account_id)
+       WHERE a.account_id = ?`,
+  ),
+  accountByLogin: db.prepare<[string], AccountRow>(
+    `SELECT a.*, r.sig AS role_sig FROM accounts a LEFT JOIN account_role_sigs r USING (account_id)
+       WHERE a.login_name = ?`,
+  ),
   accountSetWrappedRoot: db.prepare<[string, number, string, string, number]>(
     `UPDATE accounts SET wrapped_root = ?, wrapped_root_gen = ?, wrapped_root_sig = ?
        WHERE account_id = ? AND wrapped_root_gen = ?`,
@@ -1818,6 +1840,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       a.loginName ?? null,
       a.createdAt,
     );
+    if (a.roleSig !== undefined) s.accountRoleSigInsert.run(a.accountId, a.roleSig);
   };
 
   const insertDevice = (s: Statements, d: Device): void => {
@@ -1887,6 +1910,9 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     insertAccount(s, a);
     insertDevice(s, d);
   });
+
+  // Two rows when the account has a role signature: both or neither.
+  const putAccountTx = db.transaction((s: Statements, a: Account) => insertAccount(s, a));
 
   const blobUsage = (s: Statements, accountId: string): number =>
     s.blobUsage.get(BLOB_QUOTA_CHUNK_BYTES, BLOB_QUOTA_MANIFEST_BYTES, accountId)?.used ?? 0;
@@ -2028,7 +2054,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     accounts: {
-      put: (a) => call((s) => insertAccount(s, a)),
+      put: (a) => call((s) => putAccountTx.immediate(s, a)),
       register: (a, d, options) =>
         call((s) => {
           const invite = options?.invite;

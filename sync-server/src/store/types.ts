@@ -159,6 +159,11 @@ export interface Account {
    * published it; absent for an account registered without one (older clients) until it publishes one.
    */
   wrappingKeySig?: string;
+  /**
+   * Identity signature over `roleSignaturePayload` (the account's role), as sent at registration; absent
+   * for an account registered without one (older clients and servers).
+   */
+  roleSig?: string;
   loginName?: string;
   createdAt: IsoTime;
 }

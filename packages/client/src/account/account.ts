@@ -31,7 +31,8 @@
  * `weakKdfForTests` → WEAK_KDF before anything is sent or derived; a registration answer lost on the way →
  * the same registration sent again (REGISTRATION_ATTEMPTS in all, backing off through `wait`; a server
  * answers the replay of a registration it holds as the first time), and still unknown after that →
- * REGISTRATION_UNCONFIRMED with nothing in the vault and the root zeroed (the account may exist: see
+ * REGISTRATION_UNCONFIRMED with nothing in the vault and the root zeroed, the error carrying the recovery
+ * key (the account may exist, and without a login name that key is the only way back into it: see
  * errors.ts); a login name another account holds → LOGIN_NAME_TAKEN; a login name that is not one even
  * once folded (`normalizeLoginName`: NFKC, trimmed, lower case) → INVALID_LOGIN_NAME before anything is
  * sent; mistyped recovery key → INVALID_RECOVERY_KEY naming the group; unknown login name or
@@ -53,8 +54,8 @@
  * backing off through `wait`; a write reported failed that did store the record counts, another writer's
  * record is never overwritten); still failing, the account is answered with its recovery key and
  * `notSaved` (AccountError ACCOUNT_NOT_SAVED, the storage error as `cause`, never the key in a message):
- * its keys stay in memory, usable until locked, the vault holds nothing, and the person joins again (login
- * name and passphrase, or the recovery key) after a restart; the first device's certificate then stays
+ * its keys stay in memory, usable until locked, the vault holds nothing; `saveAgain` stores it once storage
+ * is freed, else the person joins again (login name and passphrase, or the recovery key) after a restart; the first device's certificate then stays
  * registered with no key behind it (revocable from the new device). A new passphrase wrap
  * (`changePassphrase`, a recovery-key join) whose answer is lost (NETWORK, TIMEOUT, 5xx) is read back from the server: held there, the operation completes as if answered; not
  * held, or unreadable too, the error stands (then the server may hold it: this device takes it at its next
@@ -85,6 +86,14 @@
  * remembers once the server relays a valid signature (`wrappingKeyPublished`), so an unlock then sends
  * nothing.
  *
+ * Role signature: the account's role (patient or provider) is written to a joining device's vault from the
+ * server's account answer, so that answer carries the identity key's signature over {accountId,
+ * identityPublicKey, role} (`roleSig`, sent at registration to a server of ROLE_SIG_VERSION). Both joins
+ * refuse an answer whose `roleSig` does not verify for the role answered (ROLE_REFUSED, before the device is
+ * registered: nothing registered, sent or written). An answer without `roleSig` (an account registered
+ * before it, or by an older server) is still taken as the server's word: a server that drops the field can
+ * still flip the role of such a join; no existing device publishes it for older accounts yet.
+ *
  * Generation-0 signature: an account registered before the server kept it (or against a server older than
  * WRAPPED_ROOT_SIG_VERSION) has an unsigned generation 0, and joins refuse it (WRAPPED_ROOT_UNSIGNED): its
  * label cannot be told from a server's relabelling. A device of such an account that holds generation 0
@@ -103,8 +112,10 @@ import {
   LOGIN_NAME_PATTERN,
   PAGING_VERSION,
   REGISTRATION_MODES,
+  ROLE_SIG_VERSION,
   WRAPPED_ROOT_SIG_VERSION,
   accountSignaturePayload,
+  roleSignaturePayload,
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
@@ -511,6 +522,29 @@ async function fetchAccount(
   }
 }
 
+/**
+ * Refuses (ROLE_REFUSED) an account answer whose role the account did not sign: `roleSig` present but not
+ * the identity key's signature over this account's id, identity key and the role answered. An answer
+ * without `roleSig` (an account registered before ROLE_SIG_VERSION, or an older server) is taken as it
+ * stands: see the module header.
+ */
+async function checkServedRole(ed: Ed25519, keys: AccountKeys, server: HttpAccountResponse): Promise<void> {
+  if (server.roleSig === undefined) return;
+  const sig = base64urlDecode(server.roleSig);
+  const payload = roleSignaturePayload({
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    role: server.role,
+  });
+  if (sig.ok && (await verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value)))
+    return;
+  throw new AccountError(
+    'ROLE_REFUSED',
+    `the server answered this account as a ${server.role} account, which the account did not sign: ` +
+      'nothing was joined; try again later or on another network, and tell the server operator if it persists',
+  );
+}
+
 function unlocked(fields: {
   root: Uint8Array;
   keys: AccountKeys;
@@ -721,6 +755,14 @@ export interface CreatedAccount {
    * tell the person to join again (login name and passphrase, or the recovery key) next time.
    */
   readonly notSaved?: AccountError;
+  /**
+   * Present with `notSaved`: tries to store the account in this device's vault again (as createAccount did,
+   * VAULT_WRITE_ATTEMPTS times), e.g. after the person freed storage; resolves once stored (at once if it
+   * already is). Works after the account was locked (what it writes holds no secret in clear). Rejects with
+   * ACCOUNT_NOT_SAVED (the storage's error as `cause`) when storage still fails, ACCOUNT_EXISTS (nothing
+   * written) when the vault meanwhile holds another account.
+   */
+  readonly saveAgain?: () => Promise<void>;
 }
 
 /**
@@ -759,6 +801,7 @@ async function createAccountNow(
   // it later (publishWrappedRootSig, at an unlock).
   const info = await serverInfoOf(deps.api).catch(() => null);
   const sigKept = info?.versions.includes(WRAPPED_ROOT_SIG_VERSION) ?? false;
+  const roleSigKept = info?.versions.includes(ROLE_SIG_VERSION) ?? false;
   // A server without `registration` predates invites: its registration is open and it refuses the field.
   // Unknown (no answer), the invite goes: the person was given one for a reason.
   const invite = info !== null && info.registration === undefined ? undefined : input.invite;
@@ -786,6 +829,10 @@ async function createAccountNow(
     const wrappedRootSig = sigKept
       ? await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, 0)
       : undefined;
+    // Relayed with the account answer, so a joining device takes the role only as the account signed it.
+    const roleSig = roleSigKept
+      ? await signPayload(deps.ed, keys.identity.secretKey, roleSignaturePayload(record))
+      : undefined;
     await sendRegistration(
       deps,
       {
@@ -794,11 +841,19 @@ async function createAccountNow(
         sig,
         wrappingKeySig,
         ...(wrappedRootSig === undefined ? {} : { wrappedRootSig }),
+        ...(roleSig === undefined ? {} : { roleSig }),
         ...(invite === undefined ? {} : { invite }),
       },
       keys,
       device.deviceId,
-    );
+    ).catch((e: unknown) => {
+      // The account may exist, and the root (zeroed on the way out) is its only key: without a login name
+      // the recovery key is the only way back into it, so the error hands it over.
+      if (isAccountError(e) && e.code === 'REGISTRATION_UNCONFIRMED') {
+        throw new AccountError(e.code, e.message, { recoveryKey: encodeRecoveryKey(root) });
+      }
+      throw e;
+    });
     const account = unlocked({
       root,
       keys,
@@ -816,15 +871,31 @@ async function createAccountNow(
     heldGenerations.set(account, 0);
     const recoveryKey = encodeRecoveryKey(root);
     if (unstored === null) return { account, recoveryKey };
-    const notSaved = new AccountError(
-      'ACCOUNT_NOT_SAVED',
-      'the account was created, but this device could not save it (its storage failed; it may be full): ' +
-        'it works until the app is closed or locked. Note the recovery key now; next time, join this ' +
-        'account again with its login name and passphrase, or with the recovery key',
-      { cause: unstored.failure },
-    );
-    return { account, recoveryKey, notSaved };
+    // The record text holds no secret in clear (the device key is sealed, the root passphrase-wrapped), so
+    // saving it again needs nothing `lock` zeroes.
+    const saveAgain = () => exclusive(deps.vault, () => storeCreatedRecord(deps, text));
+    return { account, recoveryKey, notSaved: notSavedError(unstored.failure), saveAgain };
   });
+}
+
+const notSavedError = (cause: unknown): AccountError =>
+  new AccountError(
+    'ACCOUNT_NOT_SAVED',
+    'the account was created, but this device could not save it (its storage failed; it may be full): ' +
+      'it works until the app is closed or locked. Note the recovery key now; next time, join this ' +
+      'account again with its login name and passphrase, or with the recovery key',
+    { cause },
+  );
+
+/** `CreatedAccount.saveAgain`: stores the record `text` unless the vault holds it or another record. */
+async function storeCreatedRecord(deps: Pick<AccountDeps, 'vault' | 'wait'>, text: string): Promise<void> {
+  const held = await deps.vault.get(VAULT_KEY);
+  if (held === text) return;
+  if (held !== null) {
+    throw new AccountError('ACCOUNT_EXISTS', 'this device already holds an account: nothing was saved');
+  }
+  const unstored = await storeNewRecord(deps, text);
+  if (unstored !== null) throw notSavedError(unstored.failure);
 }
 
 export interface JoinWithPassphraseInput {
@@ -884,6 +955,7 @@ async function joinWithPassphraseNow(
     }
     const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
+    await checkServedRole(deps.ed, keys, server);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
@@ -938,6 +1010,7 @@ async function joinWithRecoveryKeyNow(
   const root = rootOfRecoveryKey(input.recoveryKey);
   return withRootKeys(root, async (keys, track) => {
     const server = await fetchAccount(deps.api, keys);
+    await checkServedRole(deps.ed, keys, server);
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);

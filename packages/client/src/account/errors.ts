@@ -83,10 +83,11 @@ export const ACCOUNT_ERROR_CODES = [
   /**
    * createAccount: the registration was sent but whether the server holds it could not be told, after
    * repeating it (backing off) a few times: the network failed each time. Nothing was written to the
-   * vault and the recovery key is gone from this device. The account may exist on the server under the
-   * login name and passphrase given (an invite then used up). Once online: join with that login name and
-   * passphrase — if that works, the account exists (show its recovery key from the joined account); if
-   * it is ACCOUNT_NOT_FOUND, nothing was created: create it again.
+   * vault. The account may exist on the server (an invite then used up): the error carries its recovery
+   * key (`recoveryKey`, never in the message, not an enumerable property, so a log or JSON dump of the error
+   * does not show it) — show it to the person as `createAccount` would, it is the only copy. Once online:
+   * join with the recovery key (or the login name and passphrase, if one was given) — if that works, the
+   * account exists; if it is ACCOUNT_NOT_FOUND, nothing was created: create it again.
    */
   'REGISTRATION_UNCONFIRMED',
   /**
@@ -128,6 +129,13 @@ export const ACCOUNT_ERROR_CODES = [
    * recovery key) the next time, once storage is freed.
    */
   'ACCOUNT_NOT_SAVED',
+  /**
+   * joinWithPassphrase, joinWithRecoveryKey: the server's account answer names a role (patient or provider)
+   * the account did not sign — its `roleSig` does not verify for that role against the account's identity
+   * key: a dishonest or broken server. Checked before this device is registered: nothing was registered,
+   * sent or written to the vault.
+   */
+  'ROLE_REFUSED',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
@@ -138,17 +146,30 @@ export class AccountError extends Error {
   readonly group?: number;
   /** INVITE_WRONG_ROLE: the role the invite code is for. */
   readonly role?: AccountRole;
+  /**
+   * REGISTRATION_UNCONFIRMED: the recovery key of the account that may have been created (the only copy).
+   * Not enumerable: a logger or JSON.stringify of the error leaves it out; read it only to show it.
+   */
+  declare readonly recoveryKey?: string;
 
   constructor(
     code: AccountErrorCode,
     message: string,
-    extra: { readonly group?: number; readonly role?: AccountRole; readonly cause?: unknown } = {},
+    extra: {
+      readonly group?: number;
+      readonly role?: AccountRole;
+      readonly cause?: unknown;
+      readonly recoveryKey?: string;
+    } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'AccountError';
     this.code = code;
     if (extra.group !== undefined) this.group = extra.group;
     if (extra.role !== undefined) this.role = extra.role;
+    if (extra.recoveryKey !== undefined) {
+      Object.defineProperty(this, 'recoveryKey', { value: extra.recoveryKey, enumerable: false });
+    }
   }
 }
 
