@@ -1,4 +1,5 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
+import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import Fastify, {
   LogController,
@@ -10,7 +11,7 @@ import Fastify, {
 import websocket from '@fastify/websocket';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { MAX_HTTP_BODY_BYTES, validate } from '@hale/protocol';
+import { MAX_HTTP_BODY_BYTES, parseJson, validate } from '@hale/protocol';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -115,6 +116,40 @@ const rawRefusal = (refusal: ServiceError, headers: Record<string, string> = {})
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
 };
 
+/** The `charset` parameter of a Content-Type header, lower-cased, unquoted; undefined when it has none. */
+const charsetOf = (contentType: string | undefined): string | undefined =>
+  /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i
+    .exec(contentType ?? '')
+    ?.slice(1)
+    .find((v) => v !== undefined)
+    ?.toLowerCase();
+
+const bodyRefusal = (message: string, reason: string): ServiceError =>
+  new ServiceError('BAD_MESSAGE', message, { issues: [{ path: '/', reason }] });
+
+/**
+ * A JSON body as the protocol reads frames (`parseJson`): UTF-8 only, a member name at most once per
+ * object, no `__proto__`. Fastify's own parser decoded any declared charset as UTF-8 (so a Latin-1 body's
+ * accents became U+FFFD), kept the last of a repeated member, and called a `__proto__` member "not valid
+ * JSON". The protocol's code table has no 415: the refusal is BAD_MESSAGE, as for a body of another type.
+ */
+const parseJsonBody = (contentType: string | undefined, body: Buffer): unknown => {
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw bodyRefusal(
+      `the body is declared as charset ${JSON.stringify(charset.slice(0, 40))}; JSON bodies are UTF-8`,
+      'charset must be utf-8 (or left out)',
+    );
+  }
+  if (!isUtf8(body)) throw bodyRefusal('the body is not valid UTF-8', 'not valid UTF-8');
+  const parsed = parseJson(body.toString('utf8'));
+  if (!parsed.ok) {
+    const { code, message, details } = parsed.error;
+    throw new ServiceError(code, `body: ${message}`, details);
+  }
+  return parsed.value;
+};
+
 /** The refusal of a request Node's HTTP parser gave up on (`clientError`), by the parser's code. */
 const clientErrorRefusal = (code: string | undefined): ServiceError =>
   code === 'HPE_HEADER_OVERFLOW' || code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
@@ -150,6 +185,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
         config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
     },
     trustProxy: config.trustProxy,
+    // Fastify's own 503 while closing is not the envelope; the `shuttingDown` hook below answers instead.
+    return503OnClosing: false,
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests Node's parser refuses (a malformed request line or header, headers over its limit) never
@@ -228,6 +265,15 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       if (checked.ok) return { value };
       return { error: new ServiceError(checked.error.code, checked.error.message, checked.error.details) };
     };
+  });
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    try {
+      done(null, parseJsonBody(request.headers['content-type'], body as Buffer));
+    } catch (error) {
+      done(error as ServiceError, undefined);
+    }
   });
 
   let hubRef: Hub | null = null;
@@ -340,6 +386,20 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   });
   // First: CORS headers must be on the refusals of the hooks below too, and a preflight costs no token.
   await registerCors(app, config);
+  // Set when close() begins (or app.close(), through preClose): what still arrives on a connection the
+  // server holds gets the envelope, not Fastify's 503 body, and no token is spent on it.
+  let shuttingDown = false;
+  app.addHook('preClose', (done) => {
+    shuttingDown = true;
+    done();
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!shuttingDown) return;
+    void reply.header('connection', 'close');
+    // Before @fastify/websocket's hook, which would destroy an upgrade's socket once answered (cors.ts).
+    if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+    throw new ServiceError('UNAVAILABLE', 'the server is shutting down; retry shortly');
+  });
   app.addHook('onRequest', async (request) => {
     // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.
     if (request.url === '/healthz' || request.url === '/metrics' || request.routeOptions.url === '/sync')
@@ -370,6 +430,14 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   }
 
   await app.register(websocket, {
+    // Instead of @fastify/websocket's, which closes ws's server at once: an upgrade already past the hooks
+    // would then get ws's own 503, an HTML page. Handshakes under way are closed here; ws's server only
+    // once the HTTP server has closed, when no upgrade can reach it (the shutdown hook above refuses those
+    // that come later).
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(1001, 'server shutting down');
+      done();
+    },
     options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
     // ws reports a client's protocol violation (WS_ERR_*: a frame over the limit, invalid UTF-8) as an
     // error after closing the socket; the sync plugin logs those. The default handler would log each at
@@ -381,6 +449,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       }
       socket.terminate();
     },
+  });
+  app.addHook('onClose', (_app, done) => {
+    app.websocketServer.close(() => done());
   });
   // A handshake ws refuses on /sync (no or a malformed key, an unknown WebSocket version, a malformed
   // subprotocol list): ws would answer a text/html body. With this listener ws hands the socket over: it is
@@ -434,6 +505,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     ctx,
     close: () => {
       closing ??= (async () => {
+        shuttingDown = true;
         clearInterval(sweep);
         clearInterval(cleanup);
         hub.closeAll(1001, 'server shutting down');

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   decodeClientFrame,
@@ -5,6 +6,7 @@ import {
   encodeFrame,
   errorFrame,
   negotiateVersion,
+  parseJson,
   utf8ByteLength,
 } from './codec';
 import { protocolError } from './errors';
@@ -15,6 +17,7 @@ import {
   NOTE,
   PATIENT,
   PROVIDER,
+  RECORD_2,
   REV1,
   SERVER_EXAMPLES,
   SIG,
@@ -241,6 +244,110 @@ describe('garbage', () => {
 
   it('refuses a __proto__ key rather than merging it', () => {
     expectIssueAt(decodeClientFrame, '{"t":"ping","rid":1,"__proto__":{"admin":true}}', '/__proto__');
+  });
+});
+
+describe('member names JSON.parse would not refuse', () => {
+  const issuesOf = (text: string) => {
+    const result = decodeClientFrame(text);
+    expect(result.ok, text).toBe(false);
+    return result.ok ? undefined : result.error;
+  };
+
+  it('refuses a name repeated within one object, wherever it is, naming where', () => {
+    const row = '{"doc":DOC,"assumedRev":null}'.replace('DOC', JSON.stringify(pushDoc()));
+    const cases: Array<[string, string]> = [
+      ['{"t":"ping","rid":1,"t":"ping"}', '/t'],
+      [
+        `{"t":"push","rid":3,"rows":[${row.replace('"assumedRev":null', '"assumedRev":null,"assumedRev":"1-x"')}]}`,
+        '/rows/0/assumedRev',
+      ],
+      [
+        `{"t":"push","rid":3,"rows":[${row},${row.replace('{"stream"', '{"epoch":1,"stream"')}]}`,
+        '/rows/1/doc/epoch',
+      ],
+      // Escapes spell the same name: JSON.parse would keep the second.
+      ['{"t":"ping","rid":1,"\\u0074":"ping"}', '/t'],
+    ];
+    for (const [text, path] of cases) {
+      const error = issuesOf(text);
+      expect(error?.code, text).toBe('BAD_MESSAGE');
+      expect(error?.details, text).toStrictEqual({
+        issues: [{ path, reason: 'duplicate member name: each name may appear once in an object' }],
+      });
+    }
+  });
+
+  it('names no rid when rid itself is repeated, and the rid otherwise', () => {
+    expect(issuesOf('{"t":"ping","rid":1,"rid":2}')?.rid).toBeUndefined();
+    expect(issuesOf('{"t":"ping","rid":1,"t":"ping"}')?.rid).toBe(1);
+  });
+
+  it('refuses __proto__ as a member name at any depth, escaped or not', () => {
+    for (const [text, path] of [
+      ['{"t":"ping","rid":1,"__proto__":{"admin":true}}', '/__proto__'],
+      ['{"t":"ping","rid":1,"\\u005f_proto__":{}}', '/__proto__'],
+      [
+        `{"t":"pull","rid":1,"streams":[{"stream":"${ALLERGY}","since":0,"__proto__":null}]}`,
+        '/streams/0/__proto__',
+      ],
+    ]) {
+      const error = issuesOf(text!);
+      expect(error?.details, text).toStrictEqual({
+        issues: [{ path, reason: 'member name __proto__ is not allowed' }],
+      });
+    }
+  });
+
+  it('accepts the same name in different objects, and names that only look alike', () => {
+    const frame = {
+      t: 'push',
+      rid: 1,
+      rows: [
+        { doc: pushDoc(), assumedRev: null },
+        { doc: pushDoc({ id: RECORD_2 }), assumedRev: null },
+      ],
+    };
+    expect(decodeClientFrame(JSON.stringify(frame)).ok).toBe(true);
+    // Colons and quotes inside strings are not members.
+    expect(parseJson('{"a":"x:\\"y\\":z","b":{"a":1,"c":[{"a":2},{"a":3}]},"A":0}')).toStrictEqual({
+      ok: true,
+      value: { a: 'x:"y":z', b: { a: 1, c: [{ a: 2 }, { a: 3 }] }, A: 0 },
+    });
+  });
+
+  it('parseJson takes any JSON without a repeated or __proto__ name, and finds one added anywhere', () => {
+    const noProto = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+    fc.assert(
+      fc.property(noProto, (value) => {
+        const text = JSON.stringify(value, null, 1);
+        expect(parseJson(text)).toStrictEqual({ ok: true, value: JSON.parse(text) as unknown });
+        // An object's first name written once more, as a new first member: the repeat is found.
+        const objects = [...text.matchAll(/\{\n *("(?:[^"\\]|\\.)*"):/g)];
+        for (const match of objects.slice(0, 3)) {
+          const at = match.index + 2;
+          const repeated = `${text.slice(0, at)}${match[1]}: 0,\n${text.slice(at)}`;
+          const result = parseJson(repeated);
+          expect(!result.ok && result.error.details.issues[0]?.reason).toMatch(/^duplicate member name/);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parseJson answers BAD_MESSAGE for text that is not JSON', () => {
+    const result = parseJson('{"a":');
+    expect(!result.ok && result.error.code).toBe('BAD_MESSAGE');
+    expect(parseJson('[{"a":1,"a":1}]')).toStrictEqual({
+      ok: false,
+      error: {
+        code: 'BAD_MESSAGE',
+        message: '/0/a: duplicate member name: each name may appear once in an object',
+        details: {
+          issues: [{ path: '/0/a', reason: 'duplicate member name: each name may appear once in an object' }],
+        },
+      },
+    });
   });
 });
 

@@ -3,7 +3,9 @@
  *
  * Invariants: `decodeClientFrame`/`decodeServerFrame` never throw, whatever the input. They check,
  * in this order and stopping at the first failure: size in UTF-8 bytes (TOO_LARGE, before any
- * parsing, so an oversized frame costs no allocation), JSON syntax (BAD_MESSAGE), the frame type `t`
+ * parsing, so an oversized frame costs no allocation), JSON syntax (BAD_MESSAGE), member names
+ * (BAD_MESSAGE: one repeated within an object, which JSON.parse would silently keep the last of, or
+ * `__proto__`; the issue names it, and `rid` is left out when it is the name repeated), the frame type `t`
  * and its schema (BAD_MESSAGE with `details.issues` naming path and reason), then semantic rules
  * (BAD_MESSAGE, or TOO_LARGE for batch bytes). When the frame parsed as an object with a valid `rid`,
  * the error carries that `rid` so the reply can name the request. A value returned with `ok: true`
@@ -68,6 +70,153 @@ export function exceedsBytes(text: string, limit: number): boolean {
   return utf8ByteLength(text) > limit;
 }
 
+const DUPLICATE_REASON = 'duplicate member name: each name may appear once in an object';
+const PROTO_REASON = 'member name __proto__ is not allowed';
+
+/** Index of the quote closing the JSON string opened at `open` (the text is known to be valid JSON). */
+function stringEnd(text: string, open: number): number {
+  let at = open;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at < 0) return text.length;
+    // A quote after an odd run of backslashes is escaped; each run lies between two quotes, so this is linear.
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+}
+
+/**
+ * Members written in `text`, valid JSON: every colon outside a string separates a name from its value.
+ * Both searches only move forward (native indexOf, which skips string contents fast), so this is linear.
+ */
+function membersWritten(text: string): number {
+  let count = 0;
+  let at = 0;
+  let colon = text.indexOf(':');
+  let quote = text.indexOf('"');
+  while (colon >= 0) {
+    if (quote < 0 || colon < quote) {
+      count++;
+      at = colon + 1;
+      colon = text.indexOf(':', at);
+      continue;
+    }
+    at = stringEnd(text, quote) + 1;
+    if (colon < at) colon = text.indexOf(':', at);
+    quote = text.indexOf('"', at);
+  }
+  return count;
+}
+
+/**
+ * Members of every object in `value` (walked without recursion: JSON.parse takes nesting deeper than the
+ * stack), or -1 when one holds `__proto__`. Below `membersWritten` when a name was repeated in an object.
+ */
+function membersParsed(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  const pending: object[] = [value];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    if (Array.isArray(node)) {
+      for (const item of node as unknown[]) if (typeof item === 'object' && item !== null) pending.push(item);
+      continue;
+    }
+    // JSON.parse makes `__proto__` an own property; copied with `=` or Object.assign it would set a prototype.
+    if (Object.hasOwn(node, '__proto__')) return -1;
+    const record = node as Record<string, unknown>;
+    const names = Object.keys(record);
+    count += names.length;
+    for (const name of names) {
+      const item = record[name];
+      if (typeof item === 'object' && item !== null) pending.push(item);
+    }
+  }
+  return count;
+}
+
+const pointer = (segments: readonly string[]): string =>
+  `/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+
+/**
+ * The first member of `text` (valid JSON), in text order, whose name is `__proto__` or repeats one
+ * before it in the same object. Slow (a Set and a decoded name per member): only for text the cheap
+ * count found at fault.
+ */
+function firstBadMember(text: string): Issue | undefined {
+  /** Open objects (their names so far and the current one) and arrays (the current index). */
+  const open: Array<{ names: Set<string>; current: string } | { index: number }> = [];
+  let nameNext = false;
+  const segments = (last: string): string[] => [
+    ...open.slice(0, -1).map((level) => ('names' in level ? level.current : String(level.index))),
+    last,
+  ];
+  for (let at = 0; at < text.length; at++) {
+    const c = text.charCodeAt(at);
+    const top = open[open.length - 1];
+    if (c === 0x22) {
+      const end = stringEnd(text, at);
+      if (nameNext && top !== undefined && 'names' in top) {
+        nameNext = false;
+        const name = JSON.parse(text.slice(at, end + 1)) as string;
+        if (name === '__proto__') return { path: pointer(segments(name)), reason: PROTO_REASON };
+        if (top.names.has(name)) return { path: pointer(segments(name)), reason: DUPLICATE_REASON };
+        top.names.add(name);
+        top.current = name;
+      }
+      at = end;
+    } else if (c === 0x7b) {
+      open.push({ names: new Set(), current: '' });
+      nameNext = true;
+    } else if (c === 0x5b) {
+      open.push({ index: 0 });
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+    } else if (c === 0x2c && top !== undefined) {
+      if ('names' in top) nameNext = true;
+      else top.index++;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * JSON.parse, refusing what it would silently take: a member name repeated within one object (it keeps
+ * the last, so two readers of the same text could disagree, e.g. on a frame's `rid`) and a member named
+ * `__proto__` (anywhere; no Hale object has one). `undefined` when the text is not JSON. The check costs
+ * a forward search for colons and quotes and a walk of the value (members counted both ways); the member
+ * at fault is only looked for when the counts differ.
+ */
+function parseStrict(text: string): { value: unknown; issue?: Issue } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (membersParsed(value) === membersWritten(text)) return { value };
+  const issue = firstBadMember(text);
+  // The counts differ only for one of the two faults above; the fallback is never expected.
+  return { value, issue: issue ?? { path: '/', reason: DUPLICATE_REASON } };
+}
+
+/**
+ * Parses untrusted JSON text (an HTTP body) as the frame decoders do: BAD_MESSAGE when it is not JSON, or
+ * when a member name repeats within an object or is `__proto__` (the issue names the member). Never throws.
+ */
+export function parseJson(text: string): Result<unknown, ValidationError> {
+  const parsed = parseStrict(text);
+  if (parsed === undefined) {
+    return err({
+      code: 'BAD_MESSAGE',
+      message: 'not valid JSON',
+      details: { issues: [{ path: '/', reason: 'not valid JSON' }] },
+    });
+  }
+  if (parsed.issue !== undefined) return err(invalid([parsed.issue], DUPLICATE_REASON));
+  return ok(parsed.value);
+}
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -101,14 +250,16 @@ function decodeFrame<F>(
       limit: MAX_FRAME_BYTES,
     });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return failure('BAD_MESSAGE', 'frame is not JSON', undefined);
-  }
+  const parsed = parseStrict(text);
+  if (parsed === undefined) return failure('BAD_MESSAGE', 'frame is not JSON', undefined);
+  const { value, issue } = parsed;
   let rid: number | undefined;
   try {
+    if (issue !== undefined) {
+      // A repeated rid names no request: the frame's readers could take either.
+      const named = isRecord(value) && issue.path !== '/rid' ? readRid(value) : undefined;
+      return failure('BAD_MESSAGE', `${issue.path}: ${issue.reason}`, named, { issues: [issue] });
+    }
     if (!isRecord(value)) {
       return failure('BAD_MESSAGE', 'frame must be a JSON object', undefined, {
         issues: [{ path: '/', reason: 'Expected object' }],
