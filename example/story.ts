@@ -3,7 +3,8 @@
  *
  * A sync server runs in-process on a free loopback port over a temporary SQLite file. Every device is
  * the real `@hale/client` (RxDB memory storage, `ws` WebSockets, node's fetch, an in-memory vault):
- * a patient creates an account, records an allergy, a medication and a lab result; a second device
+ * a patient creates an account (its recovery key stored nowhere), records an allergy, a medication and a
+ * lab result while offline, then syncs them (the server stores ciphertext only); a second device
  * joins with the passphrase; a provider gets 48 hours of read access to allergies, sees exactly that,
  * loses it on revocation (local copy purged) and never receives what the patient writes afterwards.
  *
@@ -11,7 +12,7 @@
  * step) when it does not hold; `main` turns that into exit code 1. Waits are bounded. Everything opened
  * is closed in `finally`, whatever happened.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,7 +37,15 @@ import {
   type UnlockedAccount,
   type WebSocketLike,
 } from '@hale/client';
-import { PRODUCTION_KDF, TEST_KDF, chooseEd25519, type Ed25519 } from '@hale/crypto';
+import {
+  PRODUCTION_KDF,
+  TEST_KDF,
+  base64urlEncode,
+  chooseEd25519,
+  decodeRecoveryKey,
+  hexEncode,
+  type Ed25519,
+} from '@hale/crypto';
 import { buildApp, openSqliteStore, type HaleServer, type SqliteStore } from '@hale/sync-server';
 
 export interface StoryOptions {
@@ -64,6 +73,13 @@ export interface StorySummary {
   providerId: string;
   grantId: string;
   recoveryKeyGroups: number;
+  /** Where the recovery key, or the root secret it encodes, was found stored (empty: nowhere). */
+  recoveryKeyFoundIn: string[];
+  /** Right after the three writes made offline: what waits to be pushed, and what the server holds. */
+  offlineWrites: { pendingWrites: number; serverDocs: number };
+  serverDocsAfterSync: number;
+  /** The record texts found in clear in the server's stored documents (empty: ciphertext only). */
+  plaintextOnServer: string[];
   secondDevice: Counts;
   providerDuringGrant: Counts;
   /** The signed grant's scope and length as stored, not as asked for. */
@@ -171,7 +187,10 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       kdf,
       weakKdfForTests: kdf === TEST_KDF,
     });
-    const open = async (account: UnlockedAccount, onPurged?: (r: RemovedStream, n: number) => void) => {
+    const open = async (
+      account: UnlockedAccount,
+      opts: { onPurged?: (r: RemovedStream, n: number) => void; offline?: boolean } = {},
+    ) => {
       const session = await openDeviceSession({
         account,
         serverUrl,
@@ -180,7 +199,8 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
         getAccount: (accountId) => api.getAccount(accountId),
         getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
         ed,
-        ...(onPurged ? { onPurged } : {}),
+        ...(opts.onPurged ? { onPurged: opts.onPurged } : {}),
+        ...(opts.offline ? { offline: true } : {}),
       });
       sessions.push(session);
       return session;
@@ -188,8 +208,9 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
 
     step('A patient creates an account on her laptop');
     const passphrase = 'river otter marmalade 1987';
+    const laptopVault = memoryVault();
     const t0 = Date.now();
-    const created = await createAccount(deps(), {
+    const created = await createAccount(deps(laptopVault), {
       role: 'patient',
       passphrase,
       loginName: 'alex.rivera',
@@ -202,12 +223,44 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     expect(created.recoveryKey.length > 0, 'no recovery key returned');
     say(`account ${patientId} (login "alex.rivera"), device ${patient.device.deviceId}`);
     say(`created in ${Date.now() - t0} ms (root secret wrapped under the passphrase)`);
+    // "Stores it nowhere": neither the key nor the root secret it encodes, in any usual spelling, is in this
+    // device's vault or in any file of the server's data directory.
+    const decodedRoot = decodeRecoveryKey(created.recoveryKey);
+    if (!decodedRoot.ok) throw new StoryFailure(stepNo, 'the recovery key does not decode');
+    const root = decodedRoot.value;
+    const spellings = [
+      created.recoveryKey,
+      created.recoveryKey.replaceAll('-', ''),
+      base64urlEncode(root),
+      Buffer.from(root).toString('base64'),
+      hexEncode(root),
+    ];
+    const holds = (text: string): boolean => spellings.some((x) => text.includes(x));
+    const recoveryKeyFoundIn: string[] = [];
+    for (const [key, value] of laptopVault.entries()) {
+      if (holds(key) || holds(value)) recoveryKeyFoundIn.push(`vault entry ${key}`);
+    }
+    for (const name of await readdir(dataDir)) {
+      const bytes = await readFile(path.join(dataDir, name));
+      if (bytes.includes(Buffer.from(root)) || holds(bytes.toString('latin1')))
+        recoveryKeyFoundIn.push(`server file ${name}`);
+    }
+    expect(recoveryKeyFoundIn.length === 0, `the recovery key is stored in ${recoveryKeyFoundIn.join(', ')}`);
     say('RECOVERY KEY - shown exactly once, Hale stores it nowhere; write it down:');
     say(`    ${created.recoveryKey}`);
+    say("checked: neither it nor the root secret it encodes is in the laptop's vault or the server's files");
 
     step('She records an allergy, a medication and a lab result (offline-first, then synced)');
-    const laptop = await open(patient);
-    await waitOnline(laptop, 'the laptop');
+    // Opened offline: the writes below are stored (encrypted) on the laptop with no server in reach.
+    const laptop = await open(patient, { offline: true });
+    const patientDocsOnServer = (): number =>
+      (
+        store!.db
+          .prepare('SELECT count(*) AS n FROM docs WHERE stream IN (?, ?, ?)')
+          .get(`${patientId}/allergy`, `${patientId}/medication`, `${patientId}/lab-result`) as {
+          n: number;
+        }
+      ).n;
     const nowIso = new Date().toISOString();
     const penicillin = await laptop.records.add('Allergy', {
       substance: 'Penicillin',
@@ -250,8 +303,37 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       'an allergy without a substance was accepted',
     );
     say(`an allergy with an empty substance is refused: ${(refused as RecordError).message}`);
+    const offlineWrites = {
+      pendingWrites: laptop.sync.state().pendingWrites,
+      serverDocs: patientDocsOnServer(),
+    };
+    const offlineStatus = laptop.sync.state().status;
+    expect(offlineStatus === 'offline', `the laptop is ${offlineStatus}, not offline`);
+    const onLaptop = await countsOf(laptop, patientId);
+    expect(
+      onLaptop.allergies === 1 && onLaptop.medications === 1 && onLaptop.labResults === 1,
+      `the laptop reads back ${show(onLaptop)}`,
+    );
+    expect(offlineWrites.pendingWrites === 3, `${offlineWrites.pendingWrites} writes wait, not 3`);
+    expect(offlineWrites.serverDocs === 0, `the server holds ${offlineWrites.serverDocs} records already`);
+    say(
+      `no connection (status ${offlineStatus}): the laptop reads back ${show(onLaptop)}; ${offlineWrites.pendingWrites} writes wait; the server holds ${offlineWrites.serverDocs} of them`,
+    );
+    laptop.sync.goOnline();
+    await waitOnline(laptop, 'the laptop');
     await waitFor(() => laptop.sync.state().pendingWrites === 0, 'the laptop has pushed its writes');
-    say(`pushed: pending writes ${laptop.sync.state().pendingWrites}, status ${laptop.sync.state().status}`);
+    const serverDocsAfterSync = patientDocsOnServer();
+    expect(serverDocsAfterSync === 3, `the server holds ${serverDocsAfterSync} records, not 3`);
+    // What the server stored is ciphertext: no field of the three records appears in it.
+    const texts = ['Penicillin', 'Hives', 'Lisinopril', 'Hypertension', 'Glucose', 'mg/dL'];
+    const storedRows = store.db
+      .prepare('SELECT ct FROM docs WHERE stream LIKE ?')
+      .all(`${patientId}/%`) as Array<{ ct: Buffer }>;
+    const plaintextOnServer = texts.filter((t) => storedRows.some((row) => row.ct.includes(t)));
+    expect(plaintextOnServer.length === 0, `the server stored ${plaintextOnServer.join(', ')} in clear`);
+    say(
+      `online: pushed, pending writes ${laptop.sync.state().pendingWrites}; the server holds ${serverDocsAfterSync} records, ciphertext only (no record text in them)`,
+    );
 
     step('Her phone joins the account with the passphrase and sees all three records');
     const phoneAccount = await joinWithPassphrase(deps(), {
@@ -299,7 +381,7 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     );
     say(`provider account ${providerId}, device ${provider.device.deviceId}`);
     const purges: Array<{ removed: RemovedStream; count: number }> = [];
-    const clinic = await open(provider, (removed, count) => purges.push({ removed, count }));
+    const clinic = await open(provider, { onPurged: (removed, count) => purges.push({ removed, count }) });
     await waitOnline(clinic, 'the provider device');
     const patientStreams = () => clinic.engine.access().filter((a) => a.patientId === patientId);
     expect(patientStreams().length === 0, 'the provider can see patient streams before any grant');
@@ -348,11 +430,11 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
     expect(providerDuringGrant.medications === 0, 'provider received a medication without consent');
     expect(providerDuringGrant.labResults === 0, 'provider received a lab result without consent');
     expect((await clinic.records.get(lisinopril.id)) === null, 'the medication is readable by the provider');
-    say(
-      `provider may read: ${patientStreams()
-        .map((a) => `${a.stream} (${a.access})`)
-        .join(', ')}`,
-    );
+    const mayRead = patientStreams()
+      .map((a) => `${a.stream} (${a.access})`)
+      .join(', ');
+    expect(mayRead === `${patientId}/allergy (read)`, `the provider may read ${mayRead}`);
+    say(`provider may read: ${mayRead}`);
     say(`provider holds ${show(providerDuringGrant)} of patient ${patientId}`);
     const attempt = await clinic.records
       .add(
@@ -474,6 +556,10 @@ export async function runStory(options: StoryOptions = {}): Promise<StorySummary
       providerId,
       grantId,
       recoveryKeyGroups,
+      recoveryKeyFoundIn,
+      offlineWrites,
+      serverDocsAfterSync,
+      plaintextOnServer,
       secondDevice,
       providerDuringGrant,
       grantScope,

@@ -18,6 +18,12 @@ describe('npm run example', () => {
 
     expect(summary.recoveryKeyGroups).toBeGreaterThan(1);
     expect(lines.join('\n')).toContain('RECOVERY KEY');
+    // "stores it nowhere": neither the key nor the root it encodes is in the vault or the server's files.
+    expect(summary.recoveryKeyFoundIn).toEqual([]);
+    // "offline-first, then synced": written with no connection, nothing on the server until it connects.
+    expect(summary.offlineWrites).toEqual({ pendingWrites: 3, serverDocs: 0 });
+    expect(summary.serverDocsAfterSync).toBe(3);
+    expect(summary.plaintextOnServer).toEqual([]);
     expect(summary.secondDevice).toEqual({ allergies: 1, medications: 1, labResults: 1 });
     expect(summary.providerDuringGrant).toEqual({ allergies: 1, medications: 0, labResults: 0 });
     expect(summary.grantScope).toEqual([{ type: 'allergy', access: 'read' }]);
