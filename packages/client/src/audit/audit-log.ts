@@ -1880,31 +1880,30 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       since?.heads,
     );
     const problems: AuditProblem[] = [...verification.problems];
-    for (const e of foreign) {
+    /** `e` is refused as served (not by id: a copy under a genuine entry's id must not take that one out). */
+    const insert = (e: ServedDoc, detail: string): void => {
       refused.add(e);
       problems.push({
         kind: 'inserted',
         entryId: e.id,
         author: e.author,
         authorSeq: e.audit?.authorSeq ?? 0,
-        detail: `an entry of another log (${e.stream}) served in ${stream}: not part of this log`,
+        detail,
       });
+    };
+    for (const e of foreign) {
+      insert(e, `an entry of another log (${e.stream}) served in ${stream}: not part of this log`);
     }
     // Signed by the server, so its place in the chain holds; but what it logged cannot be read or listed.
     // Entries are refused as served, not by id: a copy served under a genuine entry's id must not take the
     // genuine entry out of the views with it.
     for (const e of entries) {
       if (!unreadable.has(e) || refused.has(e)) continue;
-      refused.add(e);
-      problems.push({
-        kind: 'inserted',
-        entryId: e.id,
-        author: e.author,
-        authorSeq: e.audit?.authorSeq ?? 0,
-        detail:
-          "signed by the server, but its body does not open with this account's wrapping key or does not " +
+      insert(
+        e,
+        "signed by the server, but its body does not open with this account's wrapping key or does not " +
           'match the AuditBody schema: no view lists it',
-      });
+      );
     }
     // Positions of this device's own chain lost with an announced restore (`continueAfterRestore`): the
     // chain went on from the served end, so only this record still tells of them.
