@@ -107,8 +107,10 @@ describe('lock(account) while its device session is open (an idle auto-lock)', (
     expect(await a.keyring.writeKey(stream)).toBeNull();
     expect(a.sync.state().errors.map((e) => e.code)).toContain('LOCKED');
     // The socket is given up and no other one is opened: fatal LOCKED, with the reason.
-    await eventually(() => /locked/.test(a.connection.reason() ?? ''), 'offline, saying why', 5_000);
+    await eventually(() => /locked/.test(a.connection.reason() ?? ''), 'fatal, saying why', 5_000);
     expect(a.connection.status()).toBe('fatal');
+    // Listed once, with the session's advice: the connection's own LOCKED does not add a second.
+    expect(a.sync.state().errors.filter((e) => e.code === 'LOCKED')).toHaveLength(1);
     const sent = t.store.db.prepare('SELECT COUNT(*) AS n FROM docs WHERE stream = ?').get(stream) as {
       n: number;
     };

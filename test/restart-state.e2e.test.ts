@@ -23,6 +23,7 @@ describe('the sync state a restarted device shows', () => {
     const reopen = (offline: boolean): Promise<DeviceSession> =>
       openDevice(t, patient, { device: second, storage, dbName: 'restart-state-b', offline });
     let b = await reopen(false);
+    server.sessions.push(b);
     await waitOnline(b);
     await eventually(async () => (await b.records.query('Allergy')).length === 1, 'b pulled the allergy');
     const synced = b.sync.state().lastSyncedAt;

@@ -91,8 +91,9 @@
  * identityPublicKey, role} (`roleSig`, sent at registration to a server of ROLE_SIG_VERSION). Both joins
  * refuse an answer whose `roleSig` does not verify for the role answered (ROLE_REFUSED, before the device is
  * registered: nothing registered, sent or written). An answer without `roleSig` (an account registered
- * before it, or by an older server) is still taken as the server's word: a server that drops the field can
- * still flip the role of such a join; no existing device publishes it for older accounts yet.
+ * before it, or by an older server) is still taken as the server's word, and a joining device cannot tell
+ * such an account from one whose signature the server dropped: a server that drops the field can still
+ * flip the role of any join. Requiring it needs older accounts to publish it first (not built).
  *
  * Generation-0 signature: an account registered before the server kept it (or against a server older than
  * WRAPPED_ROOT_SIG_VERSION) has an unsigned generation 0, and joins refuse it (WRAPPED_ROOT_UNSIGNED): its
@@ -707,8 +708,9 @@ async function sendRegistration(
       throw new AccountError(
         'REGISTRATION_UNCONFIRMED',
         'the account may or may not have been created: the connection failed before the server could ' +
-          'confirm it. Once online, join with this login name and passphrase: if that works the account ' +
-          'exists (note its recovery key then); if no such account is found, create it again',
+          'confirm it. Note the recovery key given with this error now; once online, join with it (or ' +
+          'with the login name and passphrase, if one was chosen): if that works the account exists; if no ' +
+          'such account is found, create it again',
       );
     }
     await wait(REGISTRATION_BACKOFF_MS * 2 ** (attempt - 1));
@@ -889,7 +891,12 @@ const notSavedError = (cause: unknown): AccountError =>
 
 /** `CreatedAccount.saveAgain`: stores the record `text` unless the vault holds it or another record. */
 async function storeCreatedRecord(deps: Pick<AccountDeps, 'vault' | 'wait'>, text: string): Promise<void> {
-  const held = await deps.vault.get(VAULT_KEY);
+  let held: string | null;
+  try {
+    held = await deps.vault.get(VAULT_KEY);
+  } catch (e) {
+    throw notSavedError(e);
+  }
   if (held === text) return;
   if (held !== null) {
     throw new AccountError('ACCOUNT_EXISTS', 'this device already holds an account: nothing was saved');

@@ -211,6 +211,20 @@ describe('a failed append', () => {
     expect((await f.verifyStored(patientId)).problems).toEqual([]);
   });
 
+  it('whose outbox write is stored but reported failed is appended: no second entry at its position', async () => {
+    const f = providerAudit();
+    const patientId = f.patients[0]!.accountId;
+    const log = f.open();
+    await log.connected('incarnation-000000000');
+    f.failNextWrite('audit-outbox', 'stored');
+    const doc = await log.append(patientId, { action: 'export', count: 1 });
+    expect(doc.audit?.authorSeq).toBe(1);
+    await log.append(patientId, { action: 'export', count: 2 });
+    await log.flush();
+    expect(f.server.positions(`${patientId}/audit`)).toEqual([1, 2]);
+    expect((await f.verifyStored(patientId)).problems).toEqual([]);
+  });
+
   it('whose list of own actions cannot be written is still appended (it is in the outbox): answered, reported', async () => {
     const f = providerAudit();
     const patientId = f.patients[0]!.accountId;

@@ -20,22 +20,28 @@ export const AT = '2026-01-01T00:00:00.000Z';
 
 /**
  * Device metadata in memory, kept across `open` (a restart of the device). `failNextWrite(key)`: the
- * next write of `key` fails once (a crash between two writes, as far as what is stored goes).
+ * next write of `key` fails once (a crash between two writes, as far as what is stored goes);
+ * `storeThenFailNextWrite(key)`: the next write of `key` is stored, then reported failed once.
  */
 export const memoryMeta = () => {
   const raw = new Map<string, unknown>();
-  let failNext: string | null = null;
+  let failNext: { key: string; stored: boolean } | null = null;
   const meta = createDeviceMeta({
     read: async (key) => structuredClone(raw.get(key)),
     write: async (key, value) => {
-      if (key === failNext) {
+      const fail = failNext?.key === key ? failNext : null;
+      if (fail?.stored !== false) raw.set(key, structuredClone(value));
+      if (fail !== null) {
         failNext = null;
         throw new Error(`write of ${key} lost`);
       }
-      raw.set(key, structuredClone(value));
     },
   });
-  return { meta, failNextWrite: (key: string) => void (failNext = key) };
+  return {
+    meta,
+    failNextWrite: (key: string) => void (failNext = { key, stored: false }),
+    storeThenFailNextWrite: (key: string) => void (failNext = { key, stored: true }),
+  };
 };
 
 /** How the scripted server answers one pushed row. */
@@ -168,10 +174,11 @@ export const providerAudit = ({
     provider,
     patients,
     server,
-    failNextWrite: (key: string): void => {
+    failNextWrite: (key: string, how: 'lost' | 'stored' = 'lost'): void => {
       // Over a given meta it would fail nothing, and a test relying on it could not fail.
       if (given !== undefined) throw new Error('failNextWrite is only for the memory metadata');
-      memory.failNextWrite(key);
+      if (how === 'stored') memory.storeThenFailNextWrite(key);
+      else memory.failNextWrite(key);
     },
     /** A session of the device over its stored metadata (a second one: the device restarted). */
     open: auditLogOpener({

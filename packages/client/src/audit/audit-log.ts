@@ -148,8 +148,8 @@
  *   Without options, the views offline wait for the connection (their arrays cannot say an answer is
  *   stale) for VIEW_WAIT_MS at most from when asked, then reject SyncError NETWORK (retry), or STOPPED at
  *   once when the app stopped it; `verify`, `acceptLosses` and `recorded` read under the same limit
- *   (`connectedBy`). A pull is sent only while the connection is up, so one given up leaves nothing queued
- *   for the reconnect, and a read waiting in view order ends by its own limit, not after the ones ahead. Asked with `{ offline: 'cached' }`
+ *   (`connectedBy`). A pull is sent only while the connection is up (one whose socket closes just after it
+ *   went out may still be sent again at the reconnect, answering no one: pulls change nothing), and a read waiting in view order ends by its own limit, not after the ones ahead. Asked with `{ offline: 'cached' }`
  *   (`AuditViewAnswer`), a view connected reads as above (`complete: true`, `asOf` when it asked); not
  *   connected, or once the connection is lost before that read answers (its status leaves `ready`,
  *   or the read failing NETWORK, TIMEOUT or STOPPED: it goes on in view order, its answer dropped), it
@@ -892,21 +892,34 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     try {
       await deps.meta.update(OUTBOX, META_SCHEMAS.auditOutbox, (outbox) => [...(outbox ?? []), made.doc]);
     } catch (error) {
-      // The entry exists nowhere: the chain goes back to before it, or the next entry would link to it
-      // and every reader report it missing for good. Only from the position this append set (in
-      // `serial`, nothing else moves it meanwhile); a rewind that fails too leaves that gap, reported.
-      await deps.meta
-        .update(key, META_SCHEMAS.auditChain, (chain) =>
-          chain?.seq === made.chain.seq && chain.hash === made.chain.hash ? before : chain,
-        )
-        .catch((rewind: unknown) =>
+      // A write that reports failure may still have stored the row: read back first. Queued after all, it
+      // is appended. Not queued, the chain goes back to before it, or the next entry would link to it and
+      // every reader report it missing for good — only from the position this append set (in `serial`,
+      // nothing else moves it meanwhile). Not known (the read fails too), the chain is not set back: a
+      // gap is reported as deleted, a second entry at one position as a fork.
+      const queued = await deps.meta.get(OUTBOX, META_SCHEMAS.auditOutbox).then(
+        (outbox) => (outbox ?? []).some((doc) => doc.id === made.doc.id),
+        () => undefined,
+      );
+      if (queued !== true) {
+        const gap = (why: string): void =>
           issue(
             `AUDIT_GAP: position ${made.chain.seq} of this device's audit chain for ${patientId} was taken by an ` +
-              `entry that could not be queued, and the chain could not be set back: the log will miss it ` +
-              `(${rewind instanceof Error ? rewind.message : String(rewind)})`,
-          ),
-        );
-      throw error;
+              `entry that could not be queued, and ${why}: the log may miss it`,
+          );
+        if (queued === false) {
+          await deps.meta
+            .update(key, META_SCHEMAS.auditChain, (chain) =>
+              chain?.seq === made.chain.seq && chain.hash === made.chain.hash ? before : chain,
+            )
+            .catch((rewind: unknown) =>
+              gap(
+                `the chain could not be set back (${rewind instanceof Error ? rewind.message : String(rewind)})`,
+              ),
+            );
+        } else gap('the outbox could not be read back to tell');
+        throw error;
+      }
     }
     // Queued: appended, whatever follows. Failing the call now would have its caller append it again.
     await deps.meta
@@ -1704,8 +1717,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * NETWORK (retry) when it is not up by `deadline` (Date.now() ms): before the request goes out, or while
    * it waits for a reconnect after going out (a socket closing under it; a drop past the deadline). Once
    * sent on a connection that stays up it is bounded as every request is (its reply timeout); a stopped or
-   * fatal connection refuses it at once, as before. Nothing is left waiting: a request is sent only when
-   * the connection is up (in the same turn its status is read), so it never queues for a later one.
+   * fatal connection refuses it at once, as before. A request is sent only when the connection is up (in
+   * the same turn its status is read), so one given up before it went out never queues for a later one.
    */
   const connectedBy = <T>(deadline: number, send: () => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {

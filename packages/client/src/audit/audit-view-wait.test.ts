@@ -135,16 +135,16 @@ describe('audit views without the offline option, the connection never coming ba
 
   it('verify too; and views queued behind one that waits end by their own time, not one after the other', async () => {
     const s = await setup();
-    const log = s.open({ viewWaitMs: 200 });
+    const log = s.open({ viewWaitMs: 600 });
     const started = Date.now();
     const all = await Promise.all(
       [log.verify(), log.whoAccessed(), log.disclosures(), log.entries()].map((p) =>
-        within<unknown>(p, 2000),
+        within<unknown>(p, 5000),
       ),
     );
     for (const got of all) expect(got).toMatchObject({ error: { code: 'NETWORK', retry: true } });
-    // Each asked at once: none waited past its own limit behind the others (4 × 200 ms).
-    expect(Date.now() - started).toBeLessThan(600);
+    // Each asked at once: none waited past its own limit behind the others (one after the other: 2.4 s).
+    expect(Date.now() - started).toBeLessThan(1_500);
   });
 
   it('the connection back within the wait: answered as before', async () => {

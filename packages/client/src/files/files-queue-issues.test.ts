@@ -10,6 +10,7 @@ import { HaleClientError } from '../api/errors';
 import { createDeviceMeta } from '../session/device-meta';
 import { createFiles, type FilesHttpApi } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
+import { cutMiddle, quotedName } from './upload-queue';
 
 const ACCOUNT = 'C'.repeat(22);
 /** The sync state's longest issue message (sync/engine.ts MAX_ISSUE_MESSAGE): longer ones are cut. */
@@ -136,6 +137,23 @@ describe('a server that lost chunks it had confirmed', () => {
     expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_STUCK');
     expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_STUCK']);
     expect(d.files.uploads()[0]?.lastError?.message).toMatch(/cancelUpload/);
+  });
+});
+
+/** A surrogate half without its other half: text cut in the middle of a character. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+describe('cutting a message to fit', () => {
+  it('counts UTF-16 units, as the limits it must fit do, and never splits a surrogate pair', () => {
+    const name = `${'😷'.repeat(150)}.pdf`;
+    const quoted = quotedName(name);
+    expect(quoted.length).toBeLessThanOrEqual(60);
+    expect(quoted.endsWith('.pdf')).toBe(true);
+    expect(quoted).not.toMatch(LONE_SURROGATE);
+    const cut = cutMiddle(`${'a'.repeat(10)}${'😷'.repeat(600)} then retry`, 500);
+    expect(cut.length).toBeLessThanOrEqual(500);
+    expect(cut).not.toMatch(LONE_SURROGATE);
+    expect(cut.endsWith(' then retry')).toBe(true);
   });
 });
 

@@ -184,11 +184,12 @@ const MAX_STORED_MESSAGE = 2000;
  * points, so no character is split in two.
  */
 export const cutMiddle = (text: string, max: number, keepEnd = Math.ceil((max - 1) * 0.6)): string => {
+  // UTF-16 units, as the limits it must fit count (the sync state's cut, the schema's maxLength); a
+  // surrogate pair at either cut is left out whole rather than split.
   if (text.length <= max) return text;
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  const head = max - 1 - keepEnd;
-  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (max - 1 - head)).join('')}`;
+  const head = text.slice(0, max - 1 - keepEnd).replace(/[\uD800-\uDBFF]$/, '');
+  const tail = text.slice(text.length - keepEnd).replace(/^[\uDC00-\uDFFF]/, '');
+  return `${head}…${tail}`;
 };
 
 /**
@@ -511,14 +512,18 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       if (verdict === 'deleted') {
         // Deleted on the server (another device deleted the file): it is never taken under its id again,
         // so its bytes go now, as a cancel's would, and nothing is left there to delete.
-        await removeEntry(blobId).catch(() => undefined);
+        const bytesGone = await removeEntry(blobId).then(
+          () => true,
+          () => false,
+        );
         if (!entries.some((x) => x.ref.blobId === blobId)) {
           deps.report?.({
             code: 'UPLOAD_DELETED',
             message: cutMiddle(
               `the queued file "${quotedName(entry.ref.fileName)}" was deleted on the server (by a device ` +
-                'that may delete it) before its upload finished: it was removed from this device, unsent; ' +
-                'records naming it point to a deleted file',
+                'that may delete it) before its upload finished: it was removed from this device, unsent' +
+                (bytesGone ? '' : ' (its stored bytes go when the session is next opened)') +
+                '; records naming it point to a deleted file',
               MAX_REPORT_MESSAGE,
             ),
             stream: entry.stream,

@@ -634,9 +634,6 @@ export const createRecords = (deps: RecordsDeps) => {
     return { noteId: version['noteId'], versionNumber: version['versionNumber'] };
   };
 
-  const heldNoteVersions = (patientId: string, noteId: unknown): Promise<readonly NumberedVersion[]> =>
-    readNoteVersionNumbers(collection, patientId, noteId);
-
   /**
    * Refuses (RECORD_FINAL) a change to a NoteVersion that is no longer a draft (removal-rules.ts), by the
    * note and signatures this device holds, read just before the write: one pulled in that moment is not seen.
@@ -812,7 +809,8 @@ export const createRecords = (deps: RecordsDeps) => {
       requireReasonKind(kind, options.reason);
       const given: JsonObject = { ...input };
       const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
-      const siblings = kind === 'NoteVersion' ? await heldNoteVersions(patientId, given['noteId']) : [];
+      const siblings =
+        kind === 'NoteVersion' ? await readNoteVersionNumbers(collection, patientId, given['noteId']) : [];
       unlocked();
       const now = iso();
       const record = validated(kind, {

@@ -3446,8 +3446,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         pendingWrites: pendingCount(),
         quarantined: quarantine.length,
         unsent: unsent.length,
-        // Unless this session synced already (start is not awaited before the first answers).
-        lastSyncedAt: state$.value.lastSyncedAt ?? lastSyncedAt,
+        lastSyncedAt,
       });
       // What this device knew of its access when it last ran. A grant that ended meanwhile by this
       // device's clock, and a purge owed, are done before the session is handed out (offline too), as an
@@ -3464,7 +3463,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (over.size > 0) await endAccess([...over.values()]);
       armExpiry();
       // After the access list is read: the list's write keeps the content of readable streams only.
-      await settleStored();
+      // Housekeeping: a list that cannot be written now is written again by the next `settle`.
+      await settleStored().catch(() => undefined);
       // RxDB's write of the server's version (or a write that came first: a local edit, which counts as
       // pending itself, or a purge) replaces the local version whose push it answered.
       resolvingWatch = collection.storageInstance.changeStream().subscribe((bulk) => {
@@ -3540,7 +3540,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
         fatal =
           connection.failure() ??
           new SyncError('FATAL', connection.reason() ?? 'the server refused this device', false);
-        report({ code: fatal.code, message: fatal.message });
+        // A lock is reported by the session when it first sees it, with what to do; the connection's own
+        // LOCKED after it would list the lock twice, with other words.
+        const lockListed = fatal.code === 'LOCKED' && state$.value.errors.some((e) => e.code === 'LOCKED');
+        if (!lockListed) report({ code: fatal.code, message: fatal.message });
         for (const w of [...fatalWaiters]) w(fatal);
       } else if (status === 'connecting' || status === 'ready') fatal = undefined;
       if (status === 'ready') patch({ status: 'syncing' });
