@@ -142,7 +142,9 @@ const parseJsonBody = (contentType: string | undefined, body: Buffer): unknown =
     );
   }
   if (!isUtf8(body)) throw bodyRefusal('the body is not valid UTF-8', 'not valid UTF-8');
-  const parsed = parseJson(body.toString('utf8'));
+  const text = body.toString('utf8');
+  // A leading byte-order mark is taken, as Fastify's parser took it: some HTTP clients write one.
+  const parsed = parseJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   if (!parsed.ok) {
     const { code, message, details } = parsed.error;
     throw new ServiceError(code, `body: ${message}`, details);
@@ -431,9 +433,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
 
   await app.register(websocket, {
     // Instead of @fastify/websocket's, which closes ws's server at once: an upgrade already past the hooks
-    // would then get ws's own 503, an HTML page. Handshakes under way are closed here; ws's server only
-    // once the HTTP server has closed, when no upgrade can reach it (the shutdown hook above refuses those
-    // that come later).
+    // would then get ws's own 503, an HTML page. Open sockets are closed here; ws's server only once the
+    // HTTP server has closed, when no upgrade can reach it (the shutdown hook above refuses those that
+    // come later; one already past the hooks then completes, and the hub, closed, serves it nothing).
     preClose(done) {
       for (const client of this.websocketServer.clients) client.close(1001, 'server shutting down');
       done();

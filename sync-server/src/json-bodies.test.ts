@@ -44,6 +44,18 @@ describe('JSON request bodies', () => {
       refused({ path: '/deviceId', reason: /^duplicate member name/ }),
     );
     expect((await post(`{"deviceId":"${id}"}`)).status).toBe(200);
+    // A leading byte-order mark is taken, as before the strict reading.
+    expect((await post(`\uFEFF{"deviceId":"${id}"}`)).status).toBe(200);
+  });
+
+  it('names a repeated member deep in a body by a pointer cut to 200 characters', async () => {
+    t = await startServer();
+    const depth = 500;
+    const answer = await post(`${'{"abcdefgh":'.repeat(depth)}{"x":1,"x":2}${'}'.repeat(depth)}`);
+    expect(answer.status).toBe(ERROR_CODES.BAD_MESSAGE.http);
+    const { details } = answer.body as { details: { issues: Array<{ path: string }> } };
+    expect(details.issues[0]!.path.length).toBeLessThanOrEqual(200);
+    expect(JSON.stringify(answer.body).length).toBeLessThan(2_000);
   });
 
   it('refuses a __proto__ member naming it, not as invalid JSON', async () => {

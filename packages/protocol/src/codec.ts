@@ -135,8 +135,12 @@ function membersParsed(value: unknown): number {
   return count;
 }
 
-const pointer = (segments: readonly string[]): string =>
-  `/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+/** Longest pointer a refusal names: deep nesting would otherwise echo megabytes of member names back. */
+const MAX_POINTER = 200;
+const pointer = (segments: readonly string[]): string => {
+  const full = `/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+  return full.length <= MAX_POINTER ? full : `${full.slice(0, MAX_POINTER - 1)}…`;
+};
 
 /**
  * The first member of `text` (valid JSON), in text order, whose name is `__proto__` or repeats one

@@ -116,7 +116,7 @@ export const HttpRegisterRequest = Type.Object(
     wrappedRootSig: Type.Optional(Signature),
     /**
      * Identity key over `roleSignaturePayload(account)`: relayed with the account answer, so a joining
-     * device takes the role only as the account signed it. Sent only to a server of ROLE_SIG_VERSION (an
+     * device refuses a role the account did not sign (when the answer carries it). Sent only to a server of ROLE_SIG_VERSION (an
      * older one refuses the field).
      */
     roleSig: Type.Optional(Signature),
@@ -164,8 +164,8 @@ export const HttpAccountResponse = Type.Object(
     wrappingKeySig: Type.Optional(Signature),
     /**
      * The account's identity key over `roleSignaturePayload({ accountId, identityPublicKey, role })`, as
-     * sent at registration (ROLE_SIG_VERSION); absent for an account registered without it. A joining device
-     * refuses a `role` it does not verify.
+     * sent at registration (ROLE_SIG_VERSION); absent for an account registered without it (or dropped by a
+     * dishonest server: a device cannot tell). A joining device refuses a `role` it does not verify.
      */
     roleSig: Type.Optional(Signature),
     /** Active (not revoked) devices. */

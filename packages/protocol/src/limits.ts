@@ -106,7 +106,7 @@ export const BLOB_EPOCH_VERSION = 12;
 /**
  * First version whose server keeps and relays the identity signature over the account's role
  * (`roleSignaturePayload`): `POST /v1/accounts` may carry `roleSig`, and the account answer relays it, so
- * a joining device takes the role (patient or provider) only as the account signed it. HTTP only: a device
+ * a joining device refuses a relayed role (patient or provider) the account did not sign. HTTP only: a device
  * sends `roleSig` only to a server whose `GET /v1/server` `versions` include this (an older one refuses the
  * field as BAD_MESSAGE); any device reads the relayed field (an older one drops it). The socket is unchanged.
  */
