@@ -4,88 +4,15 @@
 // advice whole, however long the file's name. (A file deleted on the server before its upload finished:
 // files-queue-removal.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
-import { createDeviceMeta } from '../session/device-meta';
-import { createFiles, type FilesHttpApi } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
+import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
 import { cutMiddle, quotedName } from './upload-queue';
 
 const ACCOUNT = 'C'.repeat(22);
 /** The sync state's longest issue message (sync/engine.ts MAX_ISSUE_MESSAGE): longer ones are cut. */
 const MAX_ISSUE_MESSAGE = 500;
-
-const mapMeta = () => {
-  const store = new Map<string, string>();
-  const meta = createDeviceMeta({
-    read: async (key) => {
-      const v = store.get(key);
-      return v === undefined ? undefined : (JSON.parse(v) as unknown);
-    },
-    write: async (key, value) => void store.set(key, JSON.stringify(value)),
-    remove: async (keys) => {
-      for (const k of keys) store.delete(k);
-    },
-    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
-  });
-  return { store, meta };
-};
-
-const device = (api: FilesHttpApi, meta: ReturnType<typeof mapMeta>['meta']) => {
-  const state = { online: false };
-  const listeners = new Set<(online: boolean) => void>();
-  const reports: Array<{ code: string; id: string; message: string }> = [];
-  const key = generateStreamKey();
-  const files = createFiles({
-    accountId: ACCOUNT,
-    api,
-    device: generateDeviceKeys(),
-    ed: tweetnaclEd25519,
-    keyring: {
-      writeKey: async () => ({ epoch: 0, key }),
-      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
-      currentEpoch: () => 0,
-      refresh: async () => 0,
-    },
-    usable: () => true,
-    assertUnlocked: () => undefined,
-    queue: {
-      meta,
-      online: () => state.online,
-      onOnlineChange: (listener) => {
-        listeners.add(listener);
-        listener(state.online);
-        return () => listeners.delete(listener);
-      },
-      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
-      retry: { baseMs: 20, maxMs: 40 },
-    },
-  });
-  const set = (online: boolean): void => {
-    state.online = online;
-    for (const l of [...listeners]) l(online);
-  };
-  return { files, set, reports };
-};
-
-const fileBytes = (size: number): Uint8Array => new Uint8Array(size).map((_, i) => (i * 13 + 5) & 0xff);
-
-const input = (bytes: Uint8Array, fileName = 'lab report.jpg') => ({
-  type: 'document' as const,
-  bytes,
-  fileName,
-  mediaType: 'image/jpeg',
-  chunkSize: MIN_CHUNK_BYTES,
-});
-
-const until = async (check: () => boolean, what: string): Promise<void> => {
-  const end = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 /** The longest name a FileRef takes (the model's FileRefSchema: 255 characters). */
 const LONG_NAME = `${'a very long name of a scanned referral letter '.repeat(6).slice(0, 251)}.pdf`;
@@ -94,7 +21,7 @@ describe('a server that lost chunks it had confirmed', () => {
   it('is UPLOAD_SERVER_LOST, not a refusal; retryUpload sends the file again from this device', async () => {
     const server = memoryBlobServer();
     const { meta } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10);
     const ref = await d.files.enqueue(input(bytes));
     // Chunk 0 confirmed, then lost by the server before the last chunk is answered.
@@ -119,7 +46,7 @@ describe('a server that lost chunks it had confirmed', () => {
   it('a chunk the server lost that was lost on this device too: stuck, not "retry"', async () => {
     const server = memoryBlobServer();
     const { meta, store } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10)));
     // Chunk 0 reaches the server; then its sealed copy is lost here, and the server loses it too.
     server.refuseNext('putChunk 1');
@@ -161,7 +88,7 @@ describe('a report of a queued file failed for good, with the longest file name'
   it('stuck: fits an issue message with its advice whole, the name shortened', async () => {
     const server = memoryBlobServer();
     const { meta, store } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10), LONG_NAME));
     store.delete(`upload-chunk-${ref.blobId}-p1`);
     d.set(true);
@@ -179,7 +106,7 @@ describe('a report of a queued file failed for good, with the longest file name'
   it('refused with the longest message a server sends: fits, says what to do', async () => {
     const server = memoryBlobServer();
     const { meta } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     server.refuseNext(
       'createBlob',
       new HaleClientError({ code: 'QUOTA_EXCEEDED', message: 'q'.repeat(1000), status: 413, retry: false }),

@@ -5,102 +5,13 @@
 // its upload finished (another device deleted the record's file) is removed from this device with its
 // bytes, reported once (UPLOAD_DELETED), and get no longer answers it from the queue.
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
-import { createFiles, isFileError, type FilesHttpApi } from './files';
+import { isFileError } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
+import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
 
 const ACCOUNT = 'D'.repeat(22);
 const STREAM = `${ACCOUNT}/document`;
-
-/** Device metadata over a Map of JSON texts; the next `failIndexWrites` writes of the queue index fail. */
-const mapMeta = () => {
-  const store = new Map<string, string>();
-  const faults = { failIndexWrites: 0 };
-  const meta = createDeviceMeta({
-    read: async (key) => {
-      const v = store.get(key);
-      return v === undefined ? undefined : (JSON.parse(v) as unknown);
-    },
-    write: async (key, value) => {
-      if (key === 'upload-queue' && faults.failIndexWrites > 0) {
-        faults.failIndexWrites--;
-        throw new Error('the device store refused the write (disk full)');
-      }
-      store.set(key, JSON.stringify(value));
-    },
-    remove: async (keys) => {
-      for (const k of keys) store.delete(k);
-    },
-    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
-  });
-  return { store, meta, faults };
-};
-
-const device = (api: FilesHttpApi, meta: ReturnType<typeof mapMeta>['meta']) => {
-  const state = { online: false };
-  const listeners = new Set<(online: boolean) => void>();
-  const purgeListeners = new Set<(stream: string) => void>();
-  const reports: Array<{ code: string; id: string; message: string }> = [];
-  const key = generateStreamKey();
-  const files = createFiles({
-    accountId: ACCOUNT,
-    api,
-    device: generateDeviceKeys(),
-    ed: tweetnaclEd25519,
-    keyring: {
-      writeKey: async () => ({ epoch: 0, key }),
-      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
-      currentEpoch: () => 0,
-      refresh: async () => 0,
-    },
-    usable: () => true,
-    assertUnlocked: () => undefined,
-    queue: {
-      meta,
-      online: () => state.online,
-      onOnlineChange: (listener) => {
-        listeners.add(listener);
-        listener(state.online);
-        return () => listeners.delete(listener);
-      },
-      onStreamPurged: (listener) => {
-        purgeListeners.add(listener);
-        return () => purgeListeners.delete(listener);
-      },
-      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
-      retry: { baseMs: 20, maxMs: 40 },
-    },
-  });
-  const set = (online: boolean): void => {
-    state.online = online;
-    for (const l of [...listeners]) l(online);
-  };
-  const purge = (stream: string): void => {
-    for (const l of [...purgeListeners]) l(stream);
-  };
-  return { files, set, purge, reports };
-};
-
-const fileBytes = (size: number, seed = 5): Uint8Array =>
-  new Uint8Array(size).map((_, i) => (i * 13 + seed) & 0xff);
-
-const input = (bytes: Uint8Array, fileName: string) => ({
-  type: 'document' as const,
-  bytes,
-  fileName,
-  mediaType: 'image/jpeg',
-  chunkSize: MIN_CHUNK_BYTES,
-});
-
-const until = async (check: () => boolean, what: string): Promise<void> => {
-  const end = Date.now() + 3000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 const chunksOf = (store: Map<string, string>, blobId: string): string[] =>
   [...store.keys()].filter((k) => k.startsWith(`upload-chunk-${blobId}-`));
@@ -109,7 +20,7 @@ describe('the purge of a stream whose access ended', () => {
   it('removes every queued file of it even when one removal fails, and reports that failure', async () => {
     const server = memoryBlobServer();
     const { meta, store, faults } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const first = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
     const second = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 2), 'x-ray.jpg'));
     const third = await d.files.enqueue(input(fileBytes(100, 3), 'letter.jpg'));
@@ -140,7 +51,7 @@ describe('a queued file deleted on the server before its upload finished', () =>
   it('is removed from this device with its bytes, reported once; get then answers DELETED', async () => {
     const server = memoryBlobServer();
     const { meta, store } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10), 'lab report.jpg'));
     // Cut off after its manifest; then another device of the patient deletes the file.
     server.refuseNext('putChunk 1');
@@ -164,7 +75,7 @@ describe('a queued file deleted on the server before its upload finished', () =>
   it('when the device store cannot remove it: failed, saying to cancel it, not to retry', async () => {
     const server = memoryBlobServer();
     const { meta, faults } = mapMeta();
-    const d = device(server.api, meta);
+    const d = queuedDevice(server.api, meta, ACCOUNT);
     const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10), 'lab report.jpg'));
     server.refuseNext('putChunk 1');
     d.set(true);

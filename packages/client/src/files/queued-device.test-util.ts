@@ -1,0 +1,102 @@
+// A device's files API with its upload queue over in-memory metadata, for the queue tests: the session's
+// hooks (online, purge of a stream, issue reports) are driven by the test.
+import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import { createDeviceMeta } from '../session/device-meta';
+import { createFiles, type FilesHttpApi } from './files';
+
+/** Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index fail. */
+export const mapMeta = () => {
+  const store = new Map<string, string>();
+  const faults = { failIndexWrites: 0 };
+  const meta = createDeviceMeta({
+    read: async (key) => {
+      const v = store.get(key);
+      return v === undefined ? undefined : (JSON.parse(v) as unknown);
+    },
+    write: async (key, value) => {
+      if (key === 'upload-queue' && faults.failIndexWrites > 0) {
+        faults.failIndexWrites--;
+        throw new Error('the device store refused the write (disk full)');
+      }
+      store.set(key, JSON.stringify(value));
+    },
+    remove: async (keys) => {
+      for (const k of keys) store.delete(k);
+    },
+    list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
+  });
+  return { store, meta, faults };
+};
+
+/**
+ * Files of account `accountId` over `meta`, offline until `set(true)`; `purge(stream)` ends access as the
+ * session does; what the queue reports is kept in `reports`.
+ */
+export const queuedDevice = (
+  api: FilesHttpApi,
+  meta: ReturnType<typeof mapMeta>['meta'],
+  accountId: string,
+) => {
+  const state = { online: false };
+  const listeners = new Set<(online: boolean) => void>();
+  const purgeListeners = new Set<(stream: string) => void>();
+  const reports: Array<{ code: string; id: string; message: string }> = [];
+  const key = generateStreamKey();
+  const files = createFiles({
+    accountId,
+    api,
+    device: generateDeviceKeys(),
+    ed: tweetnaclEd25519,
+    keyring: {
+      writeKey: async () => ({ epoch: 0, key }),
+      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
+      currentEpoch: () => 0,
+      refresh: async () => 0,
+    },
+    usable: () => true,
+    assertUnlocked: () => undefined,
+    queue: {
+      meta,
+      online: () => state.online,
+      onOnlineChange: (listener) => {
+        listeners.add(listener);
+        listener(state.online);
+        return () => listeners.delete(listener);
+      },
+      onStreamPurged: (listener) => {
+        purgeListeners.add(listener);
+        return () => purgeListeners.delete(listener);
+      },
+      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
+      retry: { baseMs: 20, maxMs: 40 },
+    },
+  });
+  const set = (online: boolean): void => {
+    state.online = online;
+    for (const l of [...listeners]) l(online);
+  };
+  const purge = (stream: string): void => {
+    for (const l of [...purgeListeners]) l(stream);
+  };
+  return { files, set, purge, reports };
+};
+
+export const fileBytes = (size: number, seed = 5): Uint8Array =>
+  new Uint8Array(size).map((_, i) => (i * 13 + seed) & 0xff);
+
+export const input = (bytes: Uint8Array, fileName = 'lab report.jpg') => ({
+  type: 'document' as const,
+  bytes,
+  fileName,
+  mediaType: 'image/jpeg',
+  chunkSize: MIN_CHUNK_BYTES,
+});
+
+export const until = async (check: () => boolean, what: string): Promise<void> => {
+  const end = Date.now() + 3000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
