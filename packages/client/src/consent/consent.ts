@@ -154,7 +154,6 @@ import {
   type AcceptedPatientsFrame,
   KEY_HOLDERS_VERSION,
   MAX_GRANTS_PAGE,
-  MAX_STREAMS_PER_REQUEST,
   PAGING_VERSION,
   grantSignaturePayload,
   grantIssues,
@@ -170,7 +169,7 @@ import {
 import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
 import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
-import type { Keyring } from '../sync/keyring';
+import { putEnvelopes, type Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 
@@ -1473,17 +1472,9 @@ export const createConsent = (deps: ConsentDeps) => {
       const stored: StoredGrant = { grant, sig };
       try {
         if (envelopes.length > 0 && deps.connection.status() === 'ready') {
-          // In frames the protocol takes (one over its bound is refused whole, the socket kept: a stream
-          // has an envelope per epoch). One refused while the connection stays up (no reconnect's check
-          // would come) has the check run now, which wraps what the grantee lacks (`wrapMissing`).
-          try {
-            for (let i = 0; i < envelopes.length; i += MAX_STREAMS_PER_REQUEST) {
-              const frame = envelopes.slice(i, i + MAX_STREAMS_PER_REQUEST);
-              await deps.connection.request({ t: 'putEnvelopes', envelopes: frame });
-            }
-          } catch {
-            checkNow();
-          }
+          // One refused while the connection stays up (no reconnect's check would come) has the check run
+          // now, which wraps what the grantee lacks (`wrapMissing`).
+          await putEnvelopes(deps.connection, envelopes).catch(checkNow);
         }
         await addGrants([stored]);
         // Its mark stays until a later lookup finds this entry: an append that never lands is retried.

@@ -64,7 +64,7 @@ import {
   type WebSocketFactory,
   type ConnectionStatus,
 } from '../sync/connection';
-import { createKeyring } from '../sync/keyring';
+import { createKeyring, putEnvelopes } from '../sync/keyring';
 import { createStreamList } from '../sync/stream-list';
 import {
   createDeviceDirectory,
@@ -372,11 +372,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       return reply.envelopes;
     },
     listStreams: () => streamList.list(),
-    publishEnvelopes: async (envelopes) => {
-      for (let i = 0; i < envelopes.length; i += 1000) {
-        await connection.request({ t: 'putEnvelopes', envelopes: envelopes.slice(i, i + 1000) });
-      }
-    },
+    publishEnvelopes: (envelopes) => putEnvelopes(connection, envelopes),
     deviceKey: (accountId, deviceId) => directory.deviceKey(accountId, deviceId),
     preloadDeviceLists: (accountIds) => directory.preload(accountIds),
   });

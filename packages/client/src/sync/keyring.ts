@@ -98,8 +98,31 @@ import {
   type Ed25519,
   isAllZero,
 } from '@hale/crypto';
-import { batchByLimits, envelopeSignaturePayload, parseStreamId, type KeyEnvelope } from '@hale/protocol';
+import {
+  MAX_STREAMS_PER_REQUEST,
+  batchByLimits,
+  envelopeSignaturePayload,
+  parseStreamId,
+  type KeyEnvelope,
+} from '@hale/protocol';
 import { AccountError } from '../account/errors';
+import type { Connection } from './connection';
+
+/**
+ * Sends `envelopes` in order, in `putEnvelopes` frames the protocol takes (MAX_STREAMS_PER_REQUEST each: a
+ * stream has one per epoch, and a frame over the bound is refused whole); rejects with the first refusal.
+ */
+export const putEnvelopes = async (
+  connection: Pick<Connection, 'request'>,
+  envelopes: readonly KeyEnvelope[],
+): Promise<void> => {
+  for (let i = 0; i < envelopes.length; i += MAX_STREAMS_PER_REQUEST) {
+    await connection.request({
+      t: 'putEnvelopes',
+      envelopes: envelopes.slice(i, i + MAX_STREAMS_PER_REQUEST),
+    });
+  }
+};
 
 export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
 
