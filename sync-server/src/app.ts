@@ -30,7 +30,7 @@ import { createHub, type Hub } from './core/hub';
 import { createWrappedRootNotices } from './core/wrapped-root-notices';
 import { createNodeEd25519, createNodeSealTo } from '@hale/crypto/node';
 import type { AppContext } from './context';
-import { toHttpError } from './errors';
+import { endUpgradeOnAnswer, toHttpError } from './errors';
 import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
@@ -208,12 +208,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // Errors Fastify raises before routing (a path that is not valid percent-encoding, an over-long path
     // parameter) skip setErrorHandler and hooks: without this they answer Fastify's own body and code.
     frameworkErrors: (error, request, reply) => {
-      // An upgrade request's socket belongs to nobody once answered (Node handed it over for the upgrade,
-      // and the route that would destroy it was never reached): without this it stays open, and so does
-      // the server on close().
-      if (request.headers.upgrade !== undefined) {
-        reply.raw.once('finish', () => request.raw.socket.destroy());
-      }
+      // The route that would destroy an upgrade's socket was never reached.
+      endUpgradeOnAnswer(request, reply);
       // Neither hooks nor the CORS plugin run here: without these a page sees a network error, not the
       // envelope. An allowed origin's preflight is answered as the plugin would, before the bucket.
       const cors = corsForUnrouted(config.allowedOrigins, request.method, request.headers.origin);
@@ -398,8 +394,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   app.addHook('onRequest', async (request, reply) => {
     if (!shuttingDown) return;
     void reply.header('connection', 'close');
-    // Before @fastify/websocket's hook, which would destroy an upgrade's socket once answered (cors.ts).
-    if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+    // Before @fastify/websocket's hook, which would destroy an upgrade's socket once answered.
+    endUpgradeOnAnswer(request, reply);
     throw new ServiceError('UNAVAILABLE', 'the server is shutting down; retry shortly');
   });
   app.addHook('onRequest', async (request) => {

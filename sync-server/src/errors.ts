@@ -65,3 +65,15 @@ export const toHttpError = (error: unknown): HttpError => {
   }
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error' } };
 };
+
+/**
+ * Destroys an upgrade request's socket once its refusal is sent: Node handed the socket over for the
+ * upgrade, and a refusal answered before @fastify/websocket's hook (or outside routing) leaves it to
+ * nobody, so it would stay open, and so would the server on close().
+ */
+export const endUpgradeOnAnswer = (
+  request: { headers: { upgrade?: string | undefined }; raw: { socket: { destroy: () => void } } },
+  reply: { raw: { once: (event: 'finish', listener: () => void) => unknown } },
+): void => {
+  if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+};

@@ -42,6 +42,7 @@ import type { FastifyInstance } from 'fastify';
 import { HTTP_ROUTES } from '@hale/protocol';
 import type { ServerConfig } from '../config';
 import { ServiceError } from '../core/sync-service';
+import { endUpgradeOnAnswer } from '../errors';
 
 /**
  * Seconds a browser may reuse a preflight's answer: Chromium's own cap (Firefox's is a day). The cached
@@ -124,10 +125,8 @@ export const registerCors = async (app: FastifyInstance, config: ServerConfig): 
       isOwnOrigin(origin, request.host)
     )
       return;
-    // This hook runs before @fastify/websocket's, which would mark the request as an upgrade and destroy
-    // its socket once answered: without this the refused socket stays open, and so does the server on
-    // close() (as for frameworkErrors in app.ts).
-    if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy());
+    // This hook runs before @fastify/websocket's, which would destroy the upgrade's socket once answered.
+    endUpgradeOnAnswer(request, reply);
     throw new ServiceError(
       'FORBIDDEN',
       "a page of this origin may not connect; the server's operator can allow it (--allowed-origins)",

@@ -360,30 +360,20 @@ export const createDeviceMeta = (raw: {
     }
     return run;
   };
+  const unreadable = (key: string, why: string, after = ''): DeviceMetaError =>
+    new DeviceMetaError('META_INVALID', key, `device metadata "${key}" cannot be read (${why})${after}`);
   return {
     async get(key, schema, options) {
       const r = await read(key, schema);
       if (r.ok) return r.value;
-      if (options?.strict) {
-        throw new DeviceMetaError(
-          'META_INVALID',
-          key,
-          `device metadata "${key}" cannot be read (${r.message})`,
-        );
-      }
+      if (options?.strict) throw unreadable(key, r.message);
       return null;
     },
     set: (key, value) => serial([key], () => raw.write(key, value)),
     update: (key, schema, change) =>
       serial([key], async () => {
         const r = await read(key, schema);
-        if (!r.ok) {
-          throw new DeviceMetaError(
-            'META_INVALID',
-            key,
-            `device metadata "${key}" cannot be read (${r.message}); not overwritten`,
-          );
-        }
+        if (!r.ok) throw unreadable(key, r.message, '; not overwritten');
         const next = await change(r.value);
         if (next === r.value) return next;
         if (next === null)

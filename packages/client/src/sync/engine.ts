@@ -264,6 +264,7 @@ import type { Keyring } from './keyring';
 import type { CryptoOffload } from '../offload/crypto-offload';
 import { createRecentMap } from '../util/recent-map';
 import { coalescedSave } from '../util/coalesced-save';
+import { namesThatFit } from '../util/names-that-fit';
 import { createPagePrefetcher } from './page-prefetch';
 import { createStreamList, type StreamList } from './stream-list';
 import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './freshness';
@@ -3142,19 +3143,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): void => {
     const head = `${records.length} change(s) made on this device to ${stream} were never sent: access to it ended${purging ? ', and they are removed with its records' : ''}:`;
     // As many as fit in a message; `records` names them all (up to MAX_ISSUE_RECORDS).
-    const room = MAX_ISSUE_MESSAGE - head.length - 20;
-    let named = '';
-    let shown = 0;
-    for (const r of records) {
-      const item = `${shown === 0 ? ' ' : ', '}${r.kind} ${r.id}`;
-      if (named.length + item.length > room) break;
-      named += item;
-      shown++;
-    }
-    const rest = records.length - shown;
+    const named = namesThatFit(
+      records.map((r) => `${r.kind} ${r.id}`),
+      MAX_ISSUE_MESSAGE - head.length - 1,
+      ', ',
+    );
     report({
       code: 'UNSENT_PURGED',
-      message: `${head}${named}${rest > 0 ? ` and ${rest} more` : ''}`,
+      message: `${head} ${named}`,
       stream,
       ...(records.length === 1 ? { id: records[0]!.id } : {}),
       records: records.slice(0, MAX_ISSUE_RECORDS).map((r) => ({ id: r.id, kind: r.kind })),

@@ -16,6 +16,7 @@
  */
 import { MAX_AUDIT_SUMMARY, isAccountId, isStreamId, parseStreamId, type StreamId } from '@hale/protocol';
 import type { QuarantineReason } from '../session/device-meta';
+import { namesThatFit } from '../util/names-that-fit';
 
 /** The audit action of a dismissal (documents.ts lists it among the actions the library writes). */
 export const QUARANTINE_DISMISS_ACTION = 'quarantine-dismiss';
@@ -46,19 +47,7 @@ const nameOf = (v: DismissedVersion): string => {
 const summaryOf = (versions: readonly DismissedVersion[]): string => {
   const n = versions.length;
   const head = `dismissed ${n} quarantined version${n === 1 ? '' : 's'}: `;
-  const shown: string[] = [];
-  let used = head.length;
-  for (const v of versions) {
-    const name = nameOf(v);
-    const left = n - shown.length - 1;
-    const separator = shown.length > 0 ? 2 : 0;
-    const tail = left > 0 ? `; and ${left} more`.length : 0;
-    if (used + separator + name.length + tail > MAX_AUDIT_SUMMARY) break;
-    shown.push(name);
-    used += separator + name.length;
-  }
-  const left = n - shown.length;
-  return head + [...shown, ...(left > 0 ? [`and ${left} more`] : [])].join('; ');
+  return head + namesThatFit(versions.map(nameOf), MAX_AUDIT_SUMMARY - head.length, '; ');
 };
 
 /** The audit entries of one dismissal call (see the header); none for no version. */
