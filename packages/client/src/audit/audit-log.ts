@@ -2182,12 +2182,29 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    */
   const stillJudged = async (view: ViewCache): Promise<boolean> => {
     const server = await deps.serverKey();
+    return authorsJudged(view, (author) => author === server?.serverId, false);
+  };
+
+  /**
+   * Whether every device author of `view` (but those `isServer` names) is answered by the directory as the
+   * cache judged it. `offline`: one it cannot answer for now (a failed or unavailable look-up) counts as
+   * judged then; otherwise it counts as changed, and a failed look-up rejects.
+   */
+  const authorsJudged = async (
+    view: ViewCache,
+    isServer: (author: string) => boolean,
+    offline: boolean,
+  ): Promise<boolean> => {
     for (const author of Object.keys(view.heads))
-      if (author !== server?.serverId && !Object.hasOwn(view.judged, author)) return false;
+      if (!isServer(author) && !Object.hasOwn(view.judged, author)) return false;
     const answers = await Promise.all(
       Object.entries(view.judged).map(async ([author, was]) => {
-        const key = await deps.directory.authorKey(was.account, author);
-        return key !== null && !('unavailable' in key) && sameJudged(was, judgedOf(was.account, key));
+        const lookup = deps.directory.authorKey(was.account, author);
+        const key = offline
+          ? await lookup.catch((error: unknown): AuthorUnavailable => ({ unavailable: String(error) }))
+          : await lookup;
+        if (key !== null && 'unavailable' in key) return offline;
+        return key !== null && sameJudged(was, judgedOf(was.account, key));
       }),
     );
     return answers.every(Boolean);
@@ -2347,20 +2364,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * (no list held, none loads offline) is taken as judged then: the answer is as of that read. The server's
    * entries need no account: its author is known from the cached entries it signed.
    */
-  const judgedOffline = async (view: ViewCache): Promise<boolean> => {
+  const judgedOffline = (view: ViewCache): Promise<boolean> => {
     const servers = new Set(view.entries.filter((e) => e.source === 'server').map((e) => e.author));
-    for (const author of Object.keys(view.heads))
-      if (!servers.has(author) && !Object.hasOwn(view.judged, author)) return false;
-    const answers = await Promise.all(
-      Object.entries(view.judged).map(async ([author, was]) => {
-        const key = await deps.directory
-          .authorKey(was.account, author)
-          .catch((error: unknown): AuthorUnavailable => ({ unavailable: String(error) }));
-        if (key !== null && 'unavailable' in key) return true;
-        return key !== null && sameJudged(was, judgedOf(was.account, key));
-      }),
-    );
-    return answers.every(Boolean);
+    return authorsJudged(view, (author) => servers.has(author), true);
   };
 
   /**
