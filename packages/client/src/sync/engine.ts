@@ -1366,13 +1366,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
-   * The content kept for listed version `q` in `slot` (read from device meta), or null when the value does not open at rest
+   * The content kept for listed version `q` in `slot` (read from device meta, after pending writes), or null when the value does not open at rest
    * (damaged on disk: content not kept, as documented) or is another version's. Other read errors reject.
    */
   const keptContentOf = async (
     q: QuarantineKey,
     slot: string,
   ): Promise<Static<typeof META_SCHEMAS.quarantineKept> | null> => {
+    // An entry is listed as soon as it is set aside, before its content is written (`saveQuarantine`):
+    // read after the kept-content work queued so far, or a version asked about at once reads as not kept.
+    // Never called from inside that queue (it would wait for itself).
+    await keptWork;
     let kept: Static<typeof META_SCHEMAS.quarantineKept> | null;
     try {
       kept = await deps.meta.get(keptKey(slot), META_SCHEMAS.quarantineKept);
