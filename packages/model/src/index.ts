@@ -7,6 +7,7 @@ export * from './record-schemas';
 export * from './registry';
 export * from './validate';
 export * from './transitions';
+export * from './write-rules';
 export * from './examples';
 export * from './fhir';
 export * from './model-version';

@@ -29,6 +29,11 @@
 //   (VALIDATION_FAILED, naming `versionNumber`), read the same way; a new version takes a new number.
 // - Merged content given to `resolveConflict` is a write like `update`; taking a side ('keep', 'other')
 //   writes no content of this device's and is not checked.
+// - The model's write rules (`checkWriteRules`: a next dose before the dose, a signing time on an
+//   unsigned signature, a past-only date in the future, …) hold for `add`, `update` and merged content
+//   (VALIDATION_FAILED, each issue naming its field and `rule`); over a stored state, only rules reading a
+//   field the write changes, so a record another device or an older build stored breaking one stays
+//   readable and editable. A side taken as it was ('keep', 'other') is not judged.
 // Received versions are checked by the sync engine (signature, model), not by these rules.
 // `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
@@ -38,6 +43,7 @@ import { map, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
   RECORD_KINDS,
+  checkWriteRules,
   isRecordKind,
   isVersionedKind,
   newId,
@@ -554,6 +560,21 @@ export const createRecords = (deps: RecordsDeps) => {
     return result.value;
   };
 
+  /**
+   * Refuses (VALIDATION_FAILED, each issue naming its field and rule) what the model's write rules
+   * refuse in `written`, a write of this device at `at`; with `previous` (the state replaced), only rules
+   * reading a field the write changes, so a record stored breaking one stays editable.
+   */
+  const requireWriteRules = <K extends RecordKind>(
+    kind: K,
+    written: RecordOf<K>,
+    at: string,
+    previous: Readonly<Record<string, unknown>> | null,
+  ): void => {
+    const result = checkWriteRules(kind, written, Date.parse(at), previous);
+    if (!result.ok) throw new RecordError('VALIDATION_FAILED', result.error.message, result.error);
+  };
+
   const toPlain = (doc: RxDocument<DeviceRecord>): PlainRecord => ({
     ...doc.toMutableJSON(),
     _deleted: false,
@@ -747,7 +768,10 @@ export const createRecords = (deps: RecordsDeps) => {
         updatedAt: now,
       });
       // Checked against the state being replaced, inside the write queue.
-      if (outcome.ours === true) requireTransition(current.kind as K, current.data, written);
+      if (outcome.ours === true) {
+        requireTransition(current.kind as K, current.data, written);
+        requireWriteRules(current.kind as K, written, now, current.data);
+      }
       record = written;
       const result: DeviceRecord = { ...version, data: written };
       if (outcome.conflictData !== undefined) {
@@ -821,6 +845,7 @@ export const createRecords = (deps: RecordsDeps) => {
         updatedAt: now,
       });
       requireTransition(kind, null, record);
+      requireWriteRules(kind, record, now, null);
       if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
       await create({
         id: record.id,

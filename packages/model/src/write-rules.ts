@@ -1,0 +1,216 @@
+/*
+ * Rules for what a device writes now, which `validateRecord` does not hold every record to: a next dose
+ * before the dose given, a signing time on a signature nobody signed, a revocation time on a consent in
+ * force, a birth date or a result in the future.
+ *
+ * Why not in the schema. Records already stored, or written by another device or an older build, may
+ * break these rules; `validateRecord` decides whether a received version is kept at all (the sync engine
+ * sets aside what fails it) and whether an export takes it. Adding a rule there would make honest records
+ * already held unreadable and unsendable. So these rules judge only a write being made: the records API
+ * applies them to `add`, `update` and merged content, never to what it reads or receives. A UI may call
+ * `checkWriteRules` on a record it shows to flag what looks wrong.
+ *
+ * Invariants. `record` must already be valid (`validateRecord`). With `previous` (the state a write
+ * replaces) a rule is reported only when the write changed one of the fields it reads: a record that came
+ * in breaking a rule can still be edited elsewhere, and is refused only when the write restates or moves
+ * the contradiction. Rule codes (WRITE_RULE_CODES) are append-only: a UI or a log may branch on them.
+ *
+ * Clock. Only rules about the future read `now` (the writing device's clock, in ms). A date is in the
+ * future when it starts, anywhere on Earth (a calendar day from 00:00 at UTC+14:00, a year or a month from
+ * its first day), more than FUTURE_TOLERANCE_MS after `now`: a device whose clock or zone is off by hours
+ * still writes what happened today, and the rule still catches the year 9999 or a day and a month swapped.
+ */
+import type { ValidationFailed, ValidationIssue, Result } from './errors';
+import type { RecordKind, RecordOf } from './registry';
+import { sameJson } from './transitions';
+
+/** Stable codes of the write rules. Append-only: never renamed, reordered or reused. */
+export const WRITE_RULE_CODES = [
+  /** Immunization `nextDoseDate` before `administeredAt`. */
+  'NEXT_DOSE_BEFORE_ADMINISTRATION',
+  /** NoteSignature `signedAt` while `status` is not `signed`. */
+  'SIGNED_AT_UNSIGNED',
+  /** Consent `revokedAt` while `status` is `active`. */
+  'REVOKED_AT_ACTIVE',
+  /** A date that only the past can hold lies in the future (FUTURE_TOLERANCE_MS). */
+  'DATE_IN_FUTURE',
+  /** LabResult `publishedAt` before `effectiveAt`: issued before it was collected. */
+  'PUBLISHED_BEFORE_EFFECTIVE',
+  /** LabResult `referenceRange` written as `low-high` with low above high (`99-70 mg/dL`). */
+  'REFERENCE_RANGE_INVERTED',
+] as const;
+export type WriteRuleCode = (typeof WRITE_RULE_CODES)[number];
+
+export interface WriteRuleIssue extends ValidationIssue {
+  readonly rule: WriteRuleCode;
+}
+
+/** A refusal by the write rules: a VALIDATION_FAILED whose every issue names its rule. */
+export interface WriteRulesFailed extends ValidationFailed {
+  readonly issues: readonly WriteRuleIssue[];
+}
+
+/** How far past `now` a date that must lie in the past may still be: clocks and zones set wrongly. */
+export const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
+
+/** An issue and the fields it reads: reported for a write only when the write changed one of them. */
+interface Finding extends WriteRuleIssue {
+  readonly reads: readonly string[];
+}
+
+const finding = (rule: WriteRuleCode, field: string, reason: string, reads: readonly string[]): Finding => ({
+  field,
+  reason,
+  rule,
+  reads: [field, ...reads],
+});
+
+// Values passed the schema: an instant (`YYYY-MM-DDThh:mm:ss…` with a zone), a day, or (where the schema
+// takes it) a year or a month. Anything shorter than an instant is a day or a part of one.
+const isInstant = (value: string): boolean => value.length > 10;
+
+/**
+ * Whether `a` lies wholly before `b`. Two instants compare as instants; otherwise the days (or the year or
+ * month a partial date gives) compare on the part both state, so `2024-05` is before neither `2024-05-10`
+ * nor `2024`, and a day against an instant compares the instant's own date, as `validateRecord` does.
+ */
+const before = (a: string, b: string): boolean => {
+  if (isInstant(a) && isInstant(b)) return Date.parse(a) < Date.parse(b);
+  const n = Math.min(a.length, b.length, 10);
+  return a.slice(0, n) < b.slice(0, n);
+};
+
+/** The first moment `value` names anywhere on Earth, in ms. */
+const earliest = (value: string): number => {
+  if (isInstant(value)) return Date.parse(value);
+  const day = value.length === 4 ? `${value}-01-01` : value.length === 7 ? `${value}-01` : value;
+  return Date.parse(`${day}T00:00:00+14:00`);
+};
+
+const today = (now: number): string => new Date(now).toISOString().slice(0, 10);
+
+const past = (value: string | undefined, field: string, now: number, reads: readonly string[] = []) =>
+  value !== undefined && earliest(value) > now + FUTURE_TOLERANCE_MS
+    ? [
+        finding(
+          'DATE_IN_FUTURE',
+          field,
+          `must not be in the future (${value}; today is ${today(now)} by this device's clock)`,
+          reads,
+        ),
+      ]
+    : [];
+
+const notBefore = (
+  rule: WriteRuleCode,
+  later: string | undefined,
+  earlier: string | undefined,
+  field: string,
+  other: string,
+): Finding[] =>
+  later !== undefined && earlier !== undefined && before(later, earlier)
+    ? [finding(rule, field, `must not be before ${other} (${earlier})`, [other])]
+    : [];
+
+// `low-high` at the start, the units or a note after it: `70-99 mg/dL`, `3.5 – 5.0`, `-2 to 2`. Numbers
+// with a comma (a decimal comma, or thousands: `150,000-400,000`) and other forms (`<5`, `1:40`) are text
+// this rule does not read.
+const RANGE_RE = /^\s*(-?\d+(?:\.\d+)?)\s*(?:-|\u2013|\u2014|to)\s*(-?\d+(?:\.\d+)?)(?![\d.,])/u;
+
+const referenceRange = (range: string | undefined): Finding[] => {
+  const match = range === undefined ? null : RANGE_RE.exec(range);
+  if (match === null) return [];
+  const [low, high] = [Number(match[1]), Number(match[2])];
+  return low > high
+    ? [
+        finding(
+          'REFERENCE_RANGE_INVERTED',
+          'referenceRange',
+          `must give the low end first (${match[1]} is above ${match[2]})`,
+          [],
+        ),
+      ]
+    : [];
+};
+
+type Rules = { readonly [K in RecordKind]?: (record: RecordOf<K>, now: number) => Finding[] };
+
+const RULES: Rules = {
+  Profile: (r, now) => past(r.birthDate, 'birthDate', now),
+  Allergy: (r, now) => past(r.onsetDate, 'onsetDate', now),
+  Immunization: (r, now) => [
+    ...past(r.administeredAt, 'administeredAt', now),
+    ...notBefore(
+      'NEXT_DOSE_BEFORE_ADMINISTRATION',
+      r.nextDoseDate,
+      r.administeredAt,
+      'nextDoseDate',
+      'administeredAt',
+    ),
+  ],
+  LabResult: (r, now) => [
+    // A registered (ordered) or cancelled test may name when it is to be collected.
+    ...(r.status === 'registered' || r.status === 'cancelled'
+      ? []
+      : past(r.effectiveAt, 'effectiveAt', now, ['status'])),
+    ...past(r.publishedAt, 'publishedAt', now),
+    ...notBefore('PUBLISHED_BEFORE_EFFECTIVE', r.publishedAt, r.effectiveAt, 'publishedAt', 'effectiveAt'),
+    ...referenceRange(r.referenceRange),
+  ],
+  Encounter: (r, now) => [
+    ...(r.status === 'in-progress' || r.status === 'finished'
+      ? past(r.startedAt, 'startedAt', now, ['status'])
+      : []),
+    ...(r.status === 'finished' ? past(r.endedAt, 'endedAt', now, ['status']) : []),
+  ],
+  Appointment: (r, now) => (r.status === 'completed' ? past(r.startAt, 'startAt', now, ['status']) : []),
+  NoteSignature: (r) =>
+    r.signedAt !== undefined && r.status !== 'signed'
+      ? [
+          finding(
+            'SIGNED_AT_UNSIGNED',
+            'signedAt',
+            `must be absent while status is ${r.status}: only a signing has a time`,
+            ['status'],
+          ),
+        ]
+      : [],
+  Consent: (r) =>
+    r.revokedAt !== undefined && r.status === 'active'
+      ? [
+          finding(
+            'REVOKED_AT_ACTIVE',
+            'revokedAt',
+            'must be absent while status is active: a consent in force was not revoked',
+            ['status'],
+          ),
+        ]
+      : [],
+};
+
+/**
+ * Checks `record`, a valid record of `kind` about to be written at `now` (ms), against the write rules
+ * (module comment). With `previous`, the stored state the write replaces, only rules reading a field the
+ * write changes are reported. Returns the record, or a VALIDATION_FAILED whose issues name each field and
+ * its rule (WriteRuleCode). Never throws on data; `kind` must be a record kind.
+ */
+export const checkWriteRules = <K extends RecordKind>(
+  kind: K,
+  record: RecordOf<K>,
+  now: number,
+  previous?: Readonly<Record<string, unknown>> | null,
+): Result<RecordOf<K>, WriteRulesFailed> => {
+  const rule: ((record: RecordOf<K>, now: number) => Finding[]) | undefined = RULES[kind];
+  const written = record as Readonly<Record<string, unknown>>;
+  const issues: WriteRuleIssue[] = (rule ? rule(record, now) : [])
+    .filter(
+      ({ reads }) =>
+        previous === undefined ||
+        previous === null ||
+        reads.some((field) => !sameJson(previous[field], written[field])),
+    )
+    .map(({ field, reason, rule: code }) => ({ field, reason, rule: code }));
+  if (issues.length === 0) return { ok: true, value: record };
+  const message = `${kind} is invalid: ${issues.map((issue) => `${issue.field}: ${issue.reason}`).join('; ')}`;
+  return { ok: false, error: { code: 'VALIDATION_FAILED', kind, message, issues } };
+};
