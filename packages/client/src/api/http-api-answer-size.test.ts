@@ -163,9 +163,9 @@ describe('http-api: answers larger than their route allows', () => {
   });
 
   it('without a body stream, an answer read whole is still refused when larger than the limit', async () => {
-    const huge = 'x'.repeat(MAX_FRAME_BYTES + 1);
     const { response } = answer(200, 0, { stream: false });
-    const json = await thrown(apiAnswering({ ...response, text: async () => huge }).health());
+    const huge = async () => new ArrayBuffer(MAX_FRAME_BYTES + 1);
+    const json = await thrown(apiAnswering({ ...response, arrayBuffer: huge }).health());
     expect(json.details).toEqual({ limit: MAX_FRAME_BYTES });
     const bytes = await thrown(
       apiAnswering({ ...response, arrayBuffer: async () => new ArrayBuffer(MAX_CHUNK_BYTES + 1) }).getChunk(

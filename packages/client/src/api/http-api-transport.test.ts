@@ -175,7 +175,8 @@ describe('time limits', () => {
       headers: { get: () => null },
       json: async () => ({}),
       text: async () => JSON.stringify({ status: 'ok', store: 'memory', version: '1' }),
-      arrayBuffer: async () => new ArrayBuffer(0),
+      arrayBuffer: async () =>
+        new TextEncoder().encode(JSON.stringify({ status: 'ok', store: 'memory', version: '1' })).buffer,
     };
     const api = createHttpApi({ baseUrl: 'http://x', fetch: async () => answer, ...timers });
     expect((await api.health()).status).toBe('ok');

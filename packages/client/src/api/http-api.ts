@@ -22,8 +22,9 @@
  * MAX_FRAME_BYTES for JSON, MAX_ERROR_BODY_BYTES for an error body) is held. One whose `content-length`
  * says more is refused before a byte is read; one read as a stream (`body`, as WHATWG fetch gives it) is
  * given up, and the stream cancelled, as soon as it passes the limit. A response without `body` can only
- * be read whole (`text()`/`arrayBuffer()`): its size is checked after reading, so only a `content-length`
- * bounds what it makes the device hold.
+ * be read whole (`arrayBuffer()`): its size in bytes is checked after reading, so only a `content-length`
+ * bounds what it makes the device hold. Text answers are decoded strictly: bytes that are not UTF-8 are a
+ * BAD_RESPONSE however they came, never text with U+FFFD in their place.
  * Failure modes, all thrown as HaleClientError: no answer, or one whose body could not be read (success
  * or error alike: the request may have taken effect) → NETWORK (retry); no complete answer within the
  * call's time limit → TIMEOUT (retry; it too may have taken effect; status 0, or the status that came
@@ -92,10 +93,12 @@ export interface FetchResponseLike {
   readonly headers: { get(name: string): string | null };
   /**
    * The body as a stream (a fetch Response has it): read up to the route's limit and cancelled beyond.
-   * Without it the body is read whole with `text()` or `arrayBuffer()`, bounded only by `content-length`.
+   * Without it the body is read whole with `arrayBuffer()`, bounded only by `content-length`.
    */
   readonly body?: { getReader(): BodyReaderLike } | null;
+  /** Not read by the client (kept so existing fetch wrappers still type-check). */
   json(): Promise<unknown>;
+  /** Not read by the client: it repairs bytes that are not UTF-8 and hides the size in bytes. */
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;
 }
@@ -322,18 +325,17 @@ const timedOut = (name: RouteName, status: number, ms: number) =>
   new HaleClientError({ code: 'TIMEOUT', message: `${name}: no complete answer within ${ms} ms`, status });
 
 /**
- * The body, at most `limit` bytes of it: TOO_LARGE for a larger one (refused by its `content-length`
- * before reading, or as soon as a stream passes the limit); throws when reading failed or `deadline` passed
- * (a stream is then cancelled). `read` is the whole-body fallback for a response without `body`, `size`
- * measures what it read.
+ * The body, at most `limit` bytes of it, as `decode` makes it: TOO_LARGE for a larger one (refused by its
+ * `content-length` before reading, or as soon as a stream passes the limit); throws when reading failed or
+ * `deadline` passed (a stream is then cancelled). A response without `body` is read whole as bytes
+ * (`arrayBuffer()`, never `text()`: that one would count UTF-16 units and turn bytes that are not UTF-8
+ * into U+FFFD), and refused after reading when larger than the limit.
  */
 async function readCapped<T>(
   res: FetchResponseLike,
   limit: number,
   deadline: Deadline,
   decode: (bytes: Uint8Array) => T,
-  read: () => Promise<T>,
-  size: (value: T) => number,
 ): Promise<T | typeof TOO_LARGE> {
   const declared = res.headers.get('content-length');
   if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
@@ -342,9 +344,9 @@ async function readCapped<T>(
   }
   const stream = res.body;
   if (stream === undefined || stream === null) {
-    const value = await deadline.within(read());
-    if (size(value) > limit) return TOO_LARGE;
-    return value;
+    const whole = new Uint8Array(await deadline.within(res.arrayBuffer()));
+    if (whole.length > limit) return TOO_LARGE;
+    return decode(whole);
   }
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -377,24 +379,16 @@ async function readCapped<T>(
   return decode(bytes);
 }
 
-/** The body as text, at most `limit` bytes; null when it is not UTF-8. */
+/** The body as text, at most `limit` bytes; null when it is not UTF-8 (decoded strictly, never repaired). */
 const readText = (
   res: FetchResponseLike,
   limit: number,
   deadline: Deadline,
 ): Promise<string | null | typeof TOO_LARGE> =>
-  readCapped<string | null>(
-    res,
-    limit,
-    deadline,
-    (bytes) => {
-      const text = utf8Decode(bytes);
-      return text.ok ? text.value : null;
-    },
-    () => res.text(),
-    // A UTF-16 unit is at least one byte of UTF-8: more units than the limit are more bytes than it.
-    (text) => text?.length ?? 0,
-  );
+  readCapped(res, limit, deadline, (bytes) => {
+    const text = utf8Decode(bytes);
+    return text.ok ? text.value : null;
+  });
 
 async function errorFromResponse(
   name: RouteName,
@@ -577,14 +571,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     await refuseUnlessSuccess(name, res, deadline);
     let bytes: Uint8Array | typeof TOO_LARGE;
     try {
-      bytes = await readCapped(
-        res,
-        ANSWER_LIMITS[name],
-        deadline,
-        (read) => read,
-        async () => new Uint8Array(await res.arrayBuffer()),
-        (read) => read.length,
-      );
+      bytes = await readCapped(res, ANSWER_LIMITS[name], deadline, (read) => read);
     } catch {
       if (deadline.expired()) throw timedOut(name, res.status, deadline.ms);
       throw connectionLost(name, res.status);

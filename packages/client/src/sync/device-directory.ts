@@ -26,9 +26,10 @@
  * - A cached device list is used for at most `maxAgeMs` (default 5 minutes) and until `expire()` (the
  *   session calls it on every reconnect), so a device revoked by its account stops being trusted in a
  *   long session too. Lookups are per account, never per record: one load per account at a time, shared
- *   by every caller; an unknown device id reloads a list once, and at most once per `refreshIntervalMs / 30`
- *   for all unknown ids of an account (a list loaded a moment ago for other reasons may predate a device
- *   added just now, so it is asked again).
+ *   by every caller; but a load (or preload) asked for before an `expire()` answers no lookup made after
+ *   it, and landing late never replaces a list loaded since. An unknown device id reloads a list once, and
+ *   at most once per `refreshIntervalMs / 30` for all unknown ids of an account (a list loaded a moment
+ *   ago for other reasons may predate a device added just now, so it is asked again).
  * - Preloading (`preload`, called by the keyring before it checks envelopes of many accounts): the lists
  *   of up to MAX_ACCOUNTS_PER_LOOKUP accounts per request (`getAccounts`, `POST /v1/accounts/lookup`),
  *   one batch at a time, every account of every batch counted as loading from the start, so a lookup
@@ -212,6 +213,12 @@ const isAnswerShape = (answer: unknown): answer is AccountsDevicesAnswer => {
 /** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
 const NOT_PRELOADED = Symbol('not preloaded');
 
+/** An account's load in flight, and the `expire()` count when it was asked for. */
+interface Loading {
+  readonly generation: number;
+  readonly promise: Promise<Entry | null | typeof NOT_PRELOADED>;
+}
+
 type Settle = (loaded: Entry | null | typeof NOT_PRELOADED) => void;
 
 export const createDeviceDirectory = (deps: {
@@ -234,7 +241,7 @@ export const createDeviceDirectory = (deps: {
   maxAgeMs?: number;
 }) => {
   const cache = new Map<string, Entry>();
-  const loading = new Map<string, Promise<Entry | null | typeof NOT_PRELOADED>>();
+  const loading = new Map<string, Loading>();
   /** The server answered a batched lookup NOT_FOUND (no such route): one account at a time until `expire()`. */
   let batchUnsupported = false;
   const interval = deps.refreshIntervalMs ?? 30_000;
@@ -278,6 +285,14 @@ export const createDeviceDirectory = (deps: {
     if (pinned === undefined) pinnedWrapping.set(accountId, wrapping);
     return { status: 'verified', key: wrapping };
   };
+  /**
+   * The account's load in flight, only if asked for since the last `expire()`: one asked before may answer
+   * a list that predates a revocation, so a lookup after it never shares it.
+   */
+  const loadingNow = (accountId: string): Loading['promise'] | undefined => {
+    const current = loading.get(accountId);
+    return current !== undefined && current.generation === generation ? current.promise : undefined;
+  };
   const load = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
     const loadedIn = generation;
@@ -318,22 +333,30 @@ export const createDeviceDirectory = (deps: {
       identity: identity.value,
       selfCertified,
     };
-    cache.set(accountId, entry);
+    // A load asked before an `expire()` may land after one asked since: it must not replace the newer list
+    // (a failed reload answers from the cached one).
+    const cached = cache.get(accountId);
+    if (cached === undefined || cached.generation <= loadedIn) cache.set(accountId, entry);
     return entry;
   };
   /**
    * One load per account at a time: concurrent callers (a batch, overlapping frames) share it, a preload's
-   * too; an account the preload did not load is then loaded alone.
+   * too; an account the preload did not load is then loaded alone. Not one asked for before the last
+   * `expire()`: a new load is started beside it, and takes its place.
    */
   const reload = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     for (;;) {
-      let p = loading.get(accountId);
+      let p = loadingNow(accountId);
       if (!p) {
-        const mine: Promise<Entry | null> = load(accountId, forced).finally(() => {
-          if (loading.get(accountId) === mine) loading.delete(accountId);
+        const slot: { generation: number; promise: Promise<Entry | null> } = {
+          generation,
+          promise: Promise.resolve(null),
+        };
+        slot.promise = load(accountId, forced).finally(() => {
+          if (loading.get(accountId) === slot) loading.delete(accountId);
         });
-        p = mine;
-        loading.set(accountId, p);
+        p = slot.promise;
+        loading.set(accountId, slot);
       }
       const loaded = await p;
       if (loaded !== NOT_PRELOADED) return loaded;
@@ -387,16 +410,17 @@ export const createDeviceDirectory = (deps: {
     const batches: Array<Array<{ accountId: string; settle: Settle }>> = [];
     for (const accountId of new Set(accountIds)) {
       const hit = cache.get(accountId);
-      if ((hit && usable(hit)) || loading.has(accountId)) continue;
+      if ((hit && usable(hit)) || loadingNow(accountId) !== undefined) continue;
       let settle: Settle = () => undefined;
-      const p: Promise<Entry | null | typeof NOT_PRELOADED> = new Promise<
-        Entry | null | typeof NOT_PRELOADED
-      >((resolve) => {
-        settle = resolve;
-      }).finally(() => {
-        if (loading.get(accountId) === p) loading.delete(accountId);
-      });
-      loading.set(accountId, p);
+      const slot: Loading = {
+        generation,
+        promise: new Promise<Entry | null | typeof NOT_PRELOADED>((resolve) => {
+          settle = resolve;
+        }).finally(() => {
+          if (loading.get(accountId) === slot) loading.delete(accountId);
+        }),
+      };
+      loading.set(accountId, slot);
       let last = batches[batches.length - 1];
       if (!last || last.length >= MAX_ACCOUNTS_PER_LOOKUP) {
         last = [];
