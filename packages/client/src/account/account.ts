@@ -476,7 +476,9 @@ async function newDevice(
  * the registration (a refused wrap, a lost connection, a full vault) revokes that certificate, best
  * effort and signed by the account: the device key is never stored, so the certificate would only sit in
  * the account's device list, shown to the patient and counted against its device cap, with nothing
- * behind it.
+ * behind it. A registration whose outcome is unknown (a `retry` failure: the answer lost, the certificate
+ * perhaps stored) is sent once more unchanged, which the server answers as done when it holds it; failing
+ * again, it is revoked like a failed join (a revocation of a certificate never stored changes nothing).
  */
 async function asRegisteredDevice<T>(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
@@ -485,14 +487,25 @@ async function asRegisteredDevice<T>(
   now: () => number,
   fn: () => Promise<T>,
 ): Promise<T> {
-  await deps.api.addDevice({ device: cert });
+  const revoke = () =>
+    sendDeviceRevocation(deps, { accountId: keys.accountId, keys }, cert.cert.deviceId, now).catch(
+      () => undefined,
+    );
+  try {
+    await deps.api.addDevice({ device: cert });
+  } catch (e) {
+    if (!isHaleClientError(e) || !e.retry) throw e;
+    try {
+      await deps.api.addDevice({ device: cert });
+    } catch (again) {
+      await revoke();
+      throw again;
+    }
+  }
   try {
     return await fn();
   } catch (e) {
-    const { deviceId } = cert.cert;
-    await sendDeviceRevocation(deps, { accountId: keys.accountId, keys }, deviceId, now).catch(
-      () => undefined,
-    );
+    await revoke();
     throw e;
   }
 }
