@@ -60,9 +60,16 @@ afterEach(closeOpened);
 const device = async (server: ReturnType<typeof scriptedServer>, envelopes: KeyEnvelope[]) => {
   const name = `dismiss-audit${++dbCount}`;
   const raw = new Map<string, unknown>();
+  /** Writes of device meta that fail: how many more of each key (Infinity: every one). */
+  const failing = new Map<string, number>();
   const meta = createDeviceMeta({
     read: async (key) => structuredClone(raw.get(key)),
     write: async (key, value) => {
+      const left = failing.get(key) ?? 0;
+      if (left > 0) {
+        failing.set(key, left - 1);
+        throw new Error(`cannot write ${key}`);
+      }
       raw.set(key, structuredClone(value));
     },
   });
@@ -99,7 +106,7 @@ const device = async (server: ReturnType<typeof scriptedServer>, envelopes: KeyE
   };
   await reconnect();
   const stored = async (id: string) => (await db.records.findOne(id).exec())?.toJSON() ?? null;
-  return { engine, raw, calls, hook, reconnect, stored };
+  return { engine, raw, failing, calls, hook, reconnect, stored };
 };
 
 const envelopeFor = async (stream: string) =>
@@ -186,6 +193,63 @@ describe('a dismissal in the audit log', () => {
     await d.engine.dismissQuarantined(one);
     expect(listedIds(d.engine)).toEqual([]);
     expect(d.calls.map((c) => c.entries[0]?.detail.count)).toEqual([1, 1]);
+  });
+
+  it('recorded, is stored even when the first write of the dismissals fails', async () => {
+    const server = scriptedServer([ALLERGY]);
+    const one = server.serve(tampered(await allergy(1)));
+    const d = await device(server, [await envelopeFor(ALLERGY)]);
+    await until(() => d.engine.quarantine().length === 1, 'set aside');
+    d.failing.set('quarantine-dismissed', 1);
+
+    await d.engine.dismissQuarantined(one);
+    expect(listedIds(d.engine)).toEqual([]);
+    expect(d.calls).toHaveLength(1);
+    expect(d.raw.get('quarantine-dismissed')).toMatchObject([
+      { id: one.id, rev: one.rev, reason: 'TAMPERED' },
+    ]);
+  });
+
+  it('recorded and then not stored, is not recorded again when dismissed again', async () => {
+    const server = scriptedServer([ALLERGY]);
+    const one = server.serve(tampered(await allergy(1)));
+    const two = server.serve(tampered(await allergy(2)));
+    const d = await device(server, [await envelopeFor(ALLERGY)]);
+    await until(() => d.engine.quarantine().length === 2, 'set aside');
+    const written = d.raw.get('quarantine');
+    d.failing.set('quarantine-dismissed', Infinity);
+
+    // Every write fails: the call rejects with the write's error and nothing is dismissed here.
+    expect(await failureOf(d.engine.dismissQuarantined(one))).toMatchObject({
+      message: 'cannot write quarantine-dismissed',
+    });
+    expect(d.calls).toHaveLength(1);
+    expect(listedIds(d.engine)).toEqual([one.id, two.id]);
+    expect(d.raw.has('quarantine-dismissed')).toBe(false);
+    expect(d.raw.get('quarantine')).toEqual(written);
+
+    // Dismissed again once writes work: stored, with no second entry in the log.
+    d.failing.clear();
+    await d.engine.dismissQuarantined(one);
+    expect(listedIds(d.engine)).toEqual([two.id]);
+    expect(d.calls).toHaveLength(1);
+
+    // The same failure before another call: the version recorded is stored with the next dismissal,
+    // which records only its own.
+    d.failing.set('quarantine-dismissed', Infinity);
+    const three = server.serve(tampered(await allergy(3)));
+    await d.reconnect();
+    await until(() => d.engine.quarantine().length === 2, 'the third set aside');
+    expect(await failureOf(d.engine.dismissQuarantined(two))).toBeInstanceOf(Error);
+    d.failing.clear();
+    await d.engine.dismissQuarantined(three);
+    expect(listedIds(d.engine)).toEqual([]);
+    expect(d.calls.map((c) => c.entries[0]?.detail.summary)).toEqual([
+      expect.stringContaining(one.id),
+      expect.stringContaining(two.id),
+      expect.stringContaining(three.id),
+    ]);
+    expect(d.calls[2]?.entries[0]?.detail.count).toBe(1);
   });
 
   it('names the verified signer of a version refused BAD_TRANSITION, nothing of its content', async () => {

@@ -44,7 +44,10 @@
  *   entry, its only trace, is marked (`overwritten`) and kept: stored versions of the record do not
  *   end it; only the cap or a dismissal does (below). Its content stays readable on this device where
  *   it is kept (next point), so a person can enter it again.
- *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE). A record
+ *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE), except where the server's version
+ *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED; RxDB's own rows): then it stays
+ *   pending and the batch is sent again (RxDB's retry, as for a missing write key) until that version
+ *   opens and is merged like any conflict; meanwhile it is set aside as any such version. A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
@@ -99,9 +102,11 @@
  *   revisions, reasons and verified signers, never content), after every named entry was found listed:
  *   a call refused NOT_QUARANTINED, or naming none, records nothing. A dismissal that cannot be recorded
  *   (the hook rejects: the account locked meanwhile, a patient's wrapping key not to be had) is not
- *   stored: the call rejects with that error and the entries stay listed. Recorded and then not stored
- *   (the dismissals could not be written), the entry stays in the log with the versions still listed;
- *   dismissed again, the call is recorded again. The append only queues the entry in the
+ *   stored: the call rejects with that error and the entries stay listed. Once recorded, the dismissals'
+ *   write is tried again (DISMISSAL_WRITE_RETRIES_MS) before the call rejects with its error, the entries
+ *   still listed; what it recorded is remembered (in memory): dismissed again for the same reason it is
+ *   not recorded again, and it is stored with the next dismissals written, whichever they name. After a
+ *   restart before that, the log holds an entry for versions listed again. The append only queues the entry in the
  *   audit outbox, so dismissing offline is recorded and delivered later (audit-log.ts).
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
@@ -167,8 +172,9 @@
  *   gone fatal (the server refused this device) is an issue with the code of its failure (DEVICE_UNKNOWN,
  *   DEVICE_REVOKED, …), and `awaitInSync` rejects with it rather than wait for ever. Issues never
  *   carry record content: an error of RxDB's replication loop is reported by the code and message of the
- *   error met, never by RxDB's own message (a failed push's holds the whole batch, decrypted); every
- *   message is cut at MAX_ISSUE_MESSAGE characters.
+ *   error met, never by RxDB's own message (a failed push's holds the whole batch, decrypted), and not
+ *   at all when it is the app's own stop of the connection (STOPPED: close, goOffline) or comes after
+ *   stop(); every message is cut at MAX_ISSUE_MESSAGE characters.
  * - The server store's incarnation (`ready.incarnation`) is recorded in device meta. When it changes (the
  *   store was restored from a backup and lost what was stored after it; `incarnationAction` → reset),
  *   before anything served is applied, every local version of this account's records in streams it may
@@ -537,6 +543,11 @@ const keptKey = (slot: string): string => `${KEPT_PREFIX}${slot}`;
  * served again and refused again, is listed and reported again.
  */
 const MAX_DISMISSED = 10_000;
+/**
+ * Waits before writing the dismissals again after a failed write, once the dismissal was recorded in the
+ * audit log (a store that refuses one write, e.g. a transaction aborted, usually takes the next).
+ */
+const DISMISSAL_WRITE_RETRIES_MS = [50, 500];
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
 /**
@@ -812,6 +823,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let dismissed = new Map<string, Dismissal>();
   /** Dismissals run one at a time: each checks and writes the lists as the one before left them. */
   let dismissing: Promise<void> = Promise.resolve();
+  /**
+   * versionKey → dismissals recorded in the audit log whose write then failed (in memory): not recorded
+   * again when dismissed again for the same reason, and stored with the next dismissals written.
+   */
+  const recordedUnstored = new Map<string, Dismissal>();
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
@@ -1403,14 +1419,22 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Dismisses listed entries (`dismissQuarantined`): recorded in the audit log first (`auditDismissal`),
    * then the dismissals are written, then the list without them; after a crash in between, start() drops
    * from the list what was dismissed. Nothing changes and nothing is recorded when one is not listed;
-   * nothing changes when the dismissal cannot be recorded or the dismissals cannot be written.
+   * nothing changes when the dismissal cannot be recorded or the dismissals cannot be written (after
+   * retries); a version recorded is not recorded again (`recordedUnstored`).
    */
   const dismiss = (entries: readonly QuarantineKey[]): Promise<void> => {
     const run = dismissing.then(async () => {
       const listed = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
       const next = new Map(dismissed);
+      // Recorded before and not stored: stored now with this call's (the log already says so).
+      for (const [key, d] of recordedUnstored) {
+        next.delete(key);
+        next.set(key, d);
+      }
       /** This call's entries, each once (named twice, it is one dismissal). */
       const named = new Map<string, Listed>();
+      /** Those of them not recorded yet for their reason. */
+      const toRecord: Listed[] = [];
       const at = iso();
       for (const e of entries) {
         const key = versionKey(e.stream, e.id, e.rev);
@@ -1422,15 +1446,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
             false,
           );
         }
+        if (named.has(key)) continue;
         named.set(key, q);
+        const recorded = recordedUnstored.get(key);
+        if (recorded?.reason === q.reason) continue;
+        toRecord.push(q);
         next.delete(key);
         next.set(key, { stream: q.stream, id: q.id, rev: q.rev, reason: q.reason, at });
       }
       if (entries.length === 0) return;
       // Before anything is written: a dismissal that cannot be recorded does not happen (see the header).
-      if (deps.auditDismissal !== undefined) {
+      if (deps.auditDismissal !== undefined && toRecord.length > 0) {
         const versions = [];
-        for (const q of named.values()) {
+        for (const q of toRecord) {
           const author = await verifiedAuthorOf(q);
           versions.push({
             stream: q.stream,
@@ -1442,8 +1470,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
         await deps.auditDismissal(dismissalAuditEntries(versions, deps.accountId));
       }
+      for (const q of toRecord) {
+        const key = versionKey(q.stream, q.id, q.rev);
+        recordedUnstored.set(key, next.get(key)!);
+      }
       const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
-      await deps.meta.set('quarantine-dismissed', [...kept.values()]);
+      // Recorded: the write is tried again before the call gives up (see the header).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await deps.meta.set('quarantine-dismissed', [...kept.values()]);
+          break;
+        } catch (error) {
+          const wait = DISMISSAL_WRITE_RETRIES_MS[attempt];
+          if (wait === undefined) throw error;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
+      recordedUnstored.clear();
       dismissed = kept;
       await saveQuarantine(quarantine);
       // What it dismissed is not fetched again; with nothing else due, the retry's timer stops too.
@@ -2574,6 +2617,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       /** Rows the server refused alone as a whole frame (`sendFrame`). */
       const frameRefused: FrameRefusal[] = [];
       let missingKey = false;
+      /** A row met a server version that cannot be verified yet (see below): the batch is sent again. */
+      let unopened = false;
       let skipped = false;
       /** Per stream, changes of this device's never sent because access to it ended (`reportDiscarded`). */
       const lost = new Map<string, Array<{ id: string; kind: string }>>();
@@ -2805,6 +2850,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const row = rows[masterRows[k]!]!;
         if (!decoded.ok && overwrites.has(masterRows[k]!)) {
           over.set(masterRows[k]!, master.rev);
+        } else if (!decoded.ok && options.rxdb && RETRYABLE_QUARANTINE.has(decoded.reason)) {
+          // Not unreadable for good (NO_KEY: its epoch's key may still come, by an envelope or a grant;
+          // AUTHOR_LOOKUP_FAILED): the local change stays pending, and RxDB sends it again until that
+          // version opens and is merged like any conflict (set aside meanwhile, and fetched again).
+          report({
+            code: decoded.reason,
+            message: `A newer server version of ${master.stream} record cannot be verified yet (${decoded.reason}); the local change waits for it`,
+            stream: master.stream,
+            id: master.id,
+          });
+          unopened = true;
         } else if (!decoded.ok) {
           refuse(
             masterRows[k]!,
@@ -2845,6 +2901,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
         // The others were stored; RxDB sends the whole batch again, which the server answers idempotently.
         if ((await keyring.refresh()) > 0) requestRetry();
         throw new SyncError('NO_KEY', 'no key yet to write some records; retrying later', true);
+      }
+      if (unopened) {
+        // Likewise; the key was asked for when the version was opened (the keyring fetches a missing one).
+        throw new SyncError(
+          'NO_KEY',
+          'newer server versions of some records cannot be verified yet; their local changes wait',
+          true,
+        );
       }
       return conflicts;
     };
@@ -3517,7 +3581,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (idle && !stopped && resyncCovered < resyncWanted) pullStream$.next('RESYNC');
         }, 0);
       });
-      replication.error$.subscribe((error) => report(replicationIssue(error)));
+      replication.error$.subscribe((error) => {
+        const issue = replicationIssue(error);
+        // A request the app's own stop of the connection failed (close, goOffline) is no failure: the
+        // status says stopped, and RxDB sends the batch again over the next connection (or after start).
+        if (stopped || issue.code === 'STOPPED') return;
+        report(issue);
+      });
     },
     /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
     async onReady(ready?: ReadyFrame): Promise<void> {

@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
+import { randomBytes } from '@hale/crypto';
+import { createDeviceMeta } from '../session/device-meta';
+import type { Connection, RequestFrame } from './connection';
+import { createSyncEngine } from './engine';
+import { encodeRecord } from './record-codec';
+import {
+  dataOf,
+  deviceKey,
+  depsFor,
+  ed,
+  flipByte,
+  keyringFor,
+  patient,
+  patientDevice,
+  patientRoot,
+  record,
+  servedAs,
+  signedEnvelope,
+} from './codec-fixture.test-util';
+import { closeOpened, openTestDb, opened, settled, until } from './scripted-server.test-util';
+
+// A local change whose push meets a newer server version this device cannot open yet (NO_KEY: the key of
+// its epoch has not reached this device) waits for that key, pending, and is then merged like any conflict;
+// one that can never open (TAMPERED) goes to unsent as CONFLICT_UNREADABLE, as before. The patient's own
+// device against a server that takes pushes (conflicting on a stale assumed revision, checking no epoch).
+
+const STREAM = `${patient.accountId}/allergy`;
+const ID = '01J5000000000000000000AAAA';
+const AT = '2026-01-01T00:00:00.000Z';
+
+/** A server holding STREAM, owned by the device's account: stores pushes whose assumed revision is its own. */
+const pushServer = () => {
+  const docs = new Map<string, ServedDoc>();
+  let head = 0;
+  const store = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
+    const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
+    const served = { ...version, seq: ++head, at: AT };
+    docs.set(doc.id, served);
+    return served;
+  };
+  const connection = {
+    version: (): number => 6,
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams') {
+        const access = {
+          stream: STREAM,
+          patientId: patient.accountId,
+          type: 'allergy',
+          access: 'owner',
+          head,
+          epoch: 0,
+        };
+        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
+      }
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t === 'push') {
+        const results = (frame as PushFrame).rows.map(({ doc, assumedRev }): PushResult => {
+          const current = docs.get(doc.id);
+          if (current !== undefined && current.rev === doc.rev)
+            return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: current.seq };
+          if (current === undefined ? assumedRev !== null : current.rev !== assumedRev)
+            return { status: 'conflict', stream: doc.stream, id: doc.id, master: current ?? null };
+          const stored = store(doc);
+          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: stored.seq };
+        });
+        return { t: 'pushed', rid: 1, results };
+      }
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      let budget = frame.limit;
+      const out: ServedDoc[] = [];
+      const pulled = frame.streams.map(({ stream, since }) => {
+        const after = [...docs.values()]
+          .filter((d) => d.stream === stream && d.seq > since)
+          .sort((a, b) => a.seq - b.seq);
+        const page = after.slice(0, Math.max(0, budget));
+        budget -= page.length;
+        out.push(...page);
+        return { stream, checkpoint: page.at(-1)?.seq ?? since, done: page.length === after.length };
+      });
+      return { t: 'pulled', rid: 1, docs: out, streams: pulled, denied: [] };
+    },
+  } as unknown as Connection;
+  return { docs, store, connection };
+};
+
+afterEach(closeOpened);
+let dbCount = 0;
+
+/** The patient's device; its keyring fetches `envelopes` (the test adds to it: a key arriving). */
+const device = async (server: ReturnType<typeof pushServer>, envelopes: KeyEnvelope[]) => {
+  const name = `conflict-no-key${++dbCount}`;
+  const raw = new Map<string, unknown>();
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => {
+      raw.set(key, structuredClone(value));
+    },
+  });
+  const db = await openTestDb(name);
+  const engine = createSyncEngine({
+    collection: db.records,
+    connection: server.connection,
+    keyring: keyringFor(patient, patientRoot, patientDevice, envelopes),
+    ed,
+    accountId: patient.accountId,
+    device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+    lookupDeviceKey: async (account, dev) => {
+      const key = await deviceKey(account, dev);
+      return key ? { status: 'found', key } : { status: 'unknown' };
+    },
+    now: () => Date.now(),
+    replicationId: `conflict-no-key-test-${name}`,
+    meta,
+    quarantineRetry: { baseMs: 50, maxMs: 200 },
+  });
+  opened.push({ engine, db });
+  await engine.start();
+  const connect = async (): Promise<void> => {
+    engine.onStatus('ready');
+    await engine.onReady();
+  };
+  const stored = async () => (await db.records.findOne(ID).exec())?.toJSON() ?? null;
+  return { engine, db, connect, stored };
+};
+
+/** The allergy at revision `rv`, with `substance`. */
+const allergy = (rv: number, substance: string) =>
+  record({ id: ID, rv, data: dataOf('Allergy', ID, patient.accountId, { substance }) });
+
+/** The envelope of a new epoch 1 of STREAM for the patient (signed by the patient's device). */
+const epochOne = (): Promise<KeyEnvelope> => signedEnvelope(STREAM, 1, randomBytes(32), patient);
+
+/** The device holds revision 1 and edits it offline; meanwhile the server takes revision 2 from `master`. */
+const editMeetsMaster = async (
+  master: (v: ServedDoc) => ServedDoc,
+  envelopes: KeyEnvelope[],
+  sealer: KeyEnvelope[],
+) => {
+  const server = pushServer();
+  const first = depsFor(patient, patientRoot, patientDevice);
+  const one = await encodeRecord(first, allergy(1, 'Latex'), (await first.keyring.writeKey(STREAM))!);
+  server.store(one!);
+  const d = await device(server, envelopes);
+  await d.connect();
+  await until(async () => (await d.stored())?.rv === 1, 'revision 1 stored');
+  await settled(d.engine);
+  d.engine.onStatus('offline');
+
+  const local = (await d.db.records.findOne(ID).exec())!;
+  await local.incrementalPatch({ rv: 2, data: { ...local.toJSON().data, substance: 'Peanut' } });
+  // Another device of the patient wrote revision 2 under epoch 1.
+  const other = depsFor(patient, patientRoot, patientDevice, sealer);
+  await other.keyring.refresh();
+  const write = (await other.keyring.writeKey(STREAM))!;
+  const two = await encodeRecord(other, allergy(2, 'Shellfish'), write);
+  server.store(master(servedAs(two!)));
+  await d.connect();
+  return { server, d, write };
+};
+
+describe('a local change meeting a newer server version it cannot open', () => {
+  it('waits pending for the key (NO_KEY), then is merged with that version', async () => {
+    const envelope = await epochOne();
+    const arriving: KeyEnvelope[] = [];
+    const { server, d, write } = await editMeetsMaster((v) => v, arriving, [envelope]);
+    // The server's version is sealed under epoch 1, whose key this device does not hold yet.
+    expect(write.epoch).toBe(1);
+
+    await until(
+      () => d.engine.quarantine().some((q) => q.id === ID && q.reason === 'NO_KEY'),
+      'set aside NO_KEY',
+    );
+    // Let the push meet it (and retry) a while: the local change is neither set aside nor lost.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(d.engine.unsent().map((u) => u.code)).toEqual([]);
+    expect(d.engine.state().pendingWrites).toBe(1);
+    expect(d.engine.state().errors.map((e) => e.code)).not.toContain('CONFLICT_UNREADABLE');
+    expect((await d.stored())?.data['substance']).toBe('Peanut');
+
+    // The key arrives: the server's version opens and both sides are kept.
+    arriving.push(envelope);
+    await until(
+      async () =>
+        d.engine.state().pendingWrites === 0 && (server.docs.get(ID)?.rev.startsWith('3-') ?? false),
+      'the merge is pushed',
+    );
+    const merged = (await d.stored())!;
+    expect(merged.rv).toBe(3);
+    expect(merged.conflict).toBe(true);
+    expect([merged.data['substance'], merged.conflictData?.['substance']].sort()).toEqual([
+      'Peanut',
+      'Shellfish',
+    ]);
+    expect(d.engine.unsent()).toEqual([]);
+    await until(() => d.engine.quarantine().length === 0, 'the entry answered');
+  });
+
+  it('that can never open (TAMPERED) goes to unsent as CONFLICT_UNREADABLE, as before', async () => {
+    const envelope = await epochOne();
+    const { d } = await editMeetsMaster((v) => ({ ...v, ct: flipByte(v.ct, -5, 1) }), [envelope], [envelope]);
+    await until(() => d.engine.unsent().some((u) => u.code === 'CONFLICT_UNREADABLE'), 'kept unsent');
+    expect(d.engine.unsent()).toMatchObject([
+      { id: ID, code: 'CONFLICT_UNREADABLE', data: { substance: 'Peanut' } },
+    ]);
+    expect(d.engine.state().pendingWrites).toBe(0);
+    expect(d.engine.quarantine()).toMatchObject([{ id: ID, reason: 'TAMPERED' }]);
+  });
+});
