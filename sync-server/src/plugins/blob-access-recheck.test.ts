@@ -1,8 +1,10 @@
 // Blob transfers of a grantee decide access per request, then log the access (the server signs an audit
 // entry, waiting on the patient's chain lock and the disk) before they store, serve or delete. A
 // revocation committed, or a grant ended by the clock, while that entry is written must still refuse the
-// request with its consent code: no chunk stored, none served, nothing deleted. The wait is held open by
-// the server's Ed25519 (testing/gated-ed.ts), whose next signature waits until released.
+// request with its consent code: no chunk stored, none served, nothing deleted, and the patient's log
+// claims no upload or deletion of it (the log's own transaction decides again, as a download's does). The
+// wait is held open by the server's Ed25519 (testing/gated-ed.ts), whose next signature waits until
+// released.
 import { randomBytes } from 'node:crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { newId } from '@hale/model';
@@ -18,7 +20,7 @@ import {
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { consentSteps, startRecheck, type Recheck } from '../core/recheck.test-util';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from '../core/recheck.test-util';
 
 let t: TestServer;
 let patient: TestAccount;
@@ -78,6 +80,7 @@ it('a revocation committed while a chunk upload is logged refuses it CONSENT_REV
 
   expect([answer.status, codeOf(answer.body)]).toEqual([403, 'CONSENT_REVOKED']);
   expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([]);
+  expect(await accessLogged({ t, patient }, 'blob-up')).toEqual([]);
 });
 
 it("a grant's end passed while a chunk upload is logged refuses it CONSENT_EXPIRED; the chunk is not stored", async () => {
@@ -93,6 +96,7 @@ it("a grant's end passed while a chunk upload is logged refuses it CONSENT_EXPIR
 
   expect([answer.status, codeOf(answer.body)]).toEqual([403, 'CONSENT_EXPIRED']);
   expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([]);
+  expect(await accessLogged({ t, patient }, 'blob-up')).toEqual([]);
 });
 
 it('without a change while it is logged, the same upload is stored (the gate itself refuses nothing)', async () => {
@@ -105,6 +109,7 @@ it('without a change while it is logged, the same upload is stored (the gate its
   held.release();
   expect((await uploading).status).toBe(200);
   expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([0]);
+  expect((await accessLogged({ t, patient }, 'blob-up')).map((e) => e.count)).toEqual([1]);
 });
 
 it('a revocation committed while a chunk download is logged refuses it CONSENT_REVOKED; no byte is served', async () => {
@@ -154,4 +159,32 @@ it('a revocation committed while a deletion is logged refuses it CONSENT_REVOKED
   expect([answer.status, codeOf(answer.body)]).toEqual([403, 'CONSENT_REVOKED']);
   expect(await t.store.blobs.getManifest(blobId)).not.toBeNull();
   expect(await t.store.blobs.chunkIndexes(blobId)).toEqual([0]);
+  expect(await accessLogged({ t, patient }, 'blob-delete')).toEqual([]);
+});
+
+it("a grant's end passed while a deletion is logged refuses it CONSENT_EXPIRED; nothing logged, the blob stays", async () => {
+  await grantTo([{ type: 'document', access: 'write' }], t.clock.now + 60_000);
+  const { blobId, chunk } = await announce(providerToken);
+  expect((await putChunk(t, providerToken, blobId, 0, chunk)).status).toBe(200);
+
+  const held = arm('sign');
+  const deleting = http(t.url, 'DELETE', `/v1/blobs/${blobId}`, undefined, providerToken);
+  await held.reached;
+  t.clock.advance(61_000);
+  held.release();
+  const answer = await deleting;
+
+  expect([answer.status, codeOf(answer.body)]).toEqual([403, 'CONSENT_EXPIRED']);
+  expect(await t.store.blobs.getManifest(blobId)).not.toBeNull();
+  expect(await accessLogged({ t, patient }, 'blob-delete')).toEqual([]);
+});
+
+it('a deletion with no change while it is logged deletes the blob and is logged once', async () => {
+  await grantTo([{ type: 'document', access: 'write' }]);
+  const { blobId, chunk } = await announce(providerToken);
+  expect((await putChunk(t, providerToken, blobId, 0, chunk)).status).toBe(200);
+  const answer = await http(t.url, 'DELETE', `/v1/blobs/${blobId}`, undefined, providerToken);
+  expect(answer.status).toBe(200);
+  expect(await t.store.blobs.getManifest(blobId)).toBeNull();
+  expect(await accessLogged({ t, patient }, 'blob-delete')).toHaveLength(1);
 });

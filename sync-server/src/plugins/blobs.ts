@@ -5,11 +5,15 @@
  * stream (upload = push rights, download = read rights), per request, at the moment it takes effect: a
  * request is decided when it arrives (to refuse early, before its access is logged) and again where it
  * acts — an announcement, a chunk upload and a deletion in the store's own transaction (`guarded`, store
- * AccessGuard), a chunk download once its chunk is read and again inside the transaction that logs it
- * (`decideAndLog`, as a pull) — so a grant revoked or ended while the access was logged stores, deletes
- * and serves nothing (the consent code; blob-access-recheck.test.ts), and a download refused is not in
- * the patient's log (blob-download-recheck.test.ts). A chunk relies on no earlier request's decision
- * (not the announcement's).
+ * AccessGuard), a chunk download once its chunk is read — and a grantee's chunk upload, download and
+ * deletion again inside the transaction that logs it (`decideAndLog` as a pull, the deletion's log with
+ * its guard) — so a grant revoked or ended while the access was logged stores, deletes and serves
+ * nothing (the consent code) and is not in the patient's log (blob-access-recheck.test.ts,
+ * blob-download-recheck.test.ts). The log commits before the write it covers, in a transaction of its
+ * own (an access that cannot be logged does not happen; the other order would leave a deletion whose log
+ * failed done and unlogged for good): only a grant ending in the gap between the two commits (no
+ * signature nor chain lock left to wait on there), or a deletion racing a chunk upload, leaves an entry
+ * for a write then refused. A chunk relies on no earlier request's decision (not the announcement's).
  * Each chunk's sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the
  * one the uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed
  * from the store one at a time: a 100 MB file never sits in memory whole.
@@ -23,11 +27,12 @@
  *   account may still upload to the stream (another grantee with write access: FORBIDDEN). Refusals are
  *   those of the download route: NOT_FOUND for an unknown id, the consent code for a known one. A
  *   grantee's deletion is logged in the patient's audit stream before it takes effect (one entry each,
- *   not windowed: it happens once per blob). The manifest and every chunk go, complete or not, and the id
- *   is kept as a tombstone: announcing it again is BLOB_DELETED, so a reader holding the old manifest is
- *   never served other bytes under it. Deleting again, reading its manifest or a chunk, and uploading a
- *   chunk of it are BLOB_DELETED too, to whoever passes that route's decision on the tombstone's stream
- *   (`deleted`), so NOT_FOUND means only that no such blob was ever stored here (not uploaded yet, say).
+ *   not windowed: it happens once per blob), in a transaction that decides again (above). The manifest
+ *   and every chunk go, complete or not, and the id is kept as a tombstone: announcing it again is
+ *   BLOB_DELETED, so a reader holding the old manifest is never served other bytes under it. Deleting
+ *   again, reading its manifest or a chunk, and uploading a chunk of it are BLOB_DELETED too, to whoever
+ *   passes that route's decision on the tombstone's stream (`deleted`), so NOT_FOUND means only that no
+ *   such blob was ever stored here (not uploaded yet, say).
  *   Anyone else gets the refusal a live blob of that stream gives them (the consent code): a revoked
  *   grantee or a stranger who knows the id learns nothing of the deletion (blob-read-deleted.test.ts,
  *   blob-tombstone-privacy.test.ts).
@@ -56,7 +61,7 @@ import {
 } from '@hale/protocol';
 import { base64urlEncode, sha256 } from '@hale/crypto';
 import type { AppContext } from '../context';
-import { ServiceError } from '../core/sync-service';
+import { ServiceError, isAccessEnded } from '../core/sync-service';
 import { isStoreError, sealedChunkBounds } from '../store/index';
 
 export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
@@ -165,14 +170,21 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
         );
       }
       // Logged before it is stored, as every grantee access is (a repeat inside its window is tallied, see
-      // access-windows.ts): an upload that cannot be logged is refused.
-      if (decision.level !== 'owner') {
-        await ctx.service.recordRepeatableAccess(principal, [
-          ctx.service.repeatable('blob-up', manifest.stream, 1, decision),
-        ]);
-      }
-      // Decided again in the chunk's own transaction: a grant revoked or ended while the access was logged
-      // stores nothing.
+      // access-windows.ts): an upload that cannot be logged is refused. Decided again from grants read
+      // again and once more inside the log's transaction (`decideAndLog`, as a download): a grant revoked or
+      // ended before the log commits logs nothing and stores nothing, so the patient's log claims no upload
+      // the store then refused for it.
+      const refusal = (
+        await ctx.service.decideAndLog(
+          principal,
+          'blob-up',
+          [manifest.stream],
+          [ctx.service.repeatable('blob-up', manifest.stream, 1, decision)],
+        )
+      ).get(manifest.stream);
+      if (refusal !== undefined) throw refusal;
+      // Decided again in the chunk's own transaction: a grant revoked or ended in the short gap after the
+      // log committed stores nothing (then the log holds an upload that was refused: see the header).
       const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
       try {
         await ctx.service.guarded(principal, manifest.stream, 'blob-up', (guard) =>
@@ -275,9 +287,20 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
             'only the patient or the uploading account may delete this blob',
           );
         }
-        await ctx.service.recordGranteeAccess(principal, [
-          { action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId },
-        ]);
+        // The log's transaction decides again (its guard, made when it writes): a grant revoked or ended
+        // while the entry is signed logs nothing, and the deletion is refused with the consent code.
+        await ctx.service
+          .recordGranteeAccess(
+            principal,
+            [{ action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId }],
+            () => ctx.service.accessGuard(principal, [manifest.stream], 'blob-up'),
+          )
+          .catch(async (error: unknown) => {
+            if (!isAccessEnded(error)) throw error;
+            // Nothing was logged: the decision now names why (revoked, ended).
+            await allow(principal, manifest.stream, 'blob-up');
+            throw error;
+          });
       }
       const tombstone = await ctx.service
         .guarded(principal, manifest.stream, 'blob-up', (guard) =>

@@ -1,7 +1,8 @@
 // Queued files that leave the device without being uploaded. When access to a stream ends, every file
 // queued for it is removed, also after one whose removal fails (the device store refuses a write): the
 // others' plaintext is not left on the device behind the first failure, and the failure is reported
-// (UPLOAD_PURGE_FAILED, naming whether the file is still listed). A queued file deleted on the server before
+// (UPLOAD_PURGE_FAILED, naming whether the file is still listed) and tried again with the queue's backoff
+// until it passes (UPLOAD_PURGED). A queued file deleted on the server before
 // its upload finished (another device deleted the record's file) is removed from this device with its
 // bytes, reported once (UPLOAD_DELETED), and get no longer answers it from the queue.
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ const chunksOf = (store: Map<string, string>, blobId: string): string[] =>
   [...store.keys()].filter((k) => k.startsWith(`upload-chunk-${blobId}-`));
 
 describe('the purge of a stream whose access ended', () => {
-  it('removes every queued file of it even when one removal fails, and reports that failure', async () => {
+  it('removes every queued file of it even when one removal fails; that one is tried again by itself', async () => {
     const server = memoryBlobServer();
     const { meta, store, faults } = mapMeta();
     const d = queuedDevice(server.api, meta, ACCOUNT);
@@ -39,11 +40,75 @@ describe('the purge of a stream whose access ended', () => {
       ['UPLOAD_PURGED', third.blobId],
     ]);
     const [failed] = d.reports;
-    expect(failed?.message).toMatch(/"referral\.jpg".*could not be removed.*disk full.*cancelUpload/);
+    expect(failed?.message).toMatch(
+      /"referral\.jpg".*could not be removed.*disk full.*tried again.*cancelUpload/,
+    );
 
-    // What the report says to do works.
-    expect(await d.files.cancelUpload(first.blobId)).toBe(true);
+    // Tried again after the queue's backoff, with no one acting: removed, and reported so.
+    await until(() => d.files.uploads().length === 0, 'the failed removal tried again');
     expect(chunksOf(store, first.blobId)).toEqual([]);
+    await until(() => d.reports.length === 4, 'the fourth report');
+    expect(d.reports[3]).toMatchObject({ code: 'UPLOAD_PURGED', id: first.blobId });
+  });
+
+  it('is reported at each attempt only while it fails, with the backoff between attempts', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+
+    faults.failIndexWrites = 3;
+    const started = Date.now();
+    d.purge(STREAM);
+    await until(() => d.reports.some((r) => r.code === 'UPLOAD_PURGED'), 'removed in the end');
+    // 20 ms, then 40 (the device's backoff): the third retry is the first to pass.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20 + 40 + 40 - 5);
+    expect(d.reports.map((r) => r.code)).toEqual([
+      'UPLOAD_PURGE_FAILED',
+      'UPLOAD_PURGE_FAILED',
+      'UPLOAD_PURGE_FAILED',
+      'UPLOAD_PURGED',
+    ]);
+    // One message while it fails the same way: the sync state keeps one issue for it, not one per attempt.
+    expect(new Set(d.reports.slice(0, 3).map((r) => r.message)).size).toBe(1);
+    expect(d.files.uploads()).toEqual([]);
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(d.reports).toHaveLength(4);
+  });
+
+  it('bytes left behind once the file is no longer listed are removed again by themselves', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+
+    // The index entry goes, the chunks' removal fails.
+    faults.failRemoves = 1;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 1, 'reported');
+    expect(d.files.uploads()).toEqual([]);
+    expect(d.reports[0]).toMatchObject({ code: 'UPLOAD_PURGE_FAILED', id: ref.blobId });
+    expect(d.reports[0]?.message).toMatch(/no longer listed.*tried again/);
+
+    await until(() => chunksOf(store, ref.blobId).length === 0, 'its bytes removed');
+    await until(() => d.reports.length === 2, 'reported removed');
+    expect(d.reports[1]).toMatchObject({ code: 'UPLOAD_PURGED', id: ref.blobId });
+  });
+
+  it('a cancelUpload while a removal waits for its retry removes it; nothing more is reported', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+
+    faults.failIndexWrites = 1;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 1, 'reported');
+    expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_PURGE_FAILED']);
   });
 });
 

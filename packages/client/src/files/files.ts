@@ -101,7 +101,8 @@
  *   bytes (get then asks the server: DELETED) and reports it once, UPLOAD_DELETED; only when the device
  *   store cannot remove it is it refused, its message saying to cancel it, not to retry. When access to
  *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
- *   remove is reported UPLOAD_PURGE_FAILED and the others still go. Messages quote a file's
+ *   remove is reported UPLOAD_PURGE_FAILED, the others still go, and it is tried again with the
+ *   queue's backoff until removed (upload-queue.ts `purgeStream`). Messages quote a file's
  *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
  *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else
@@ -165,9 +166,7 @@ import { CONNECTION_CODES, SyncError } from '../sync/connection';
 import type { Keyring } from '../sync/keyring';
 import type { DeviceMeta } from '../session/device-meta';
 import {
-  MAX_REPORT_MESSAGE,
   createUploadQueue,
-  cutMiddle,
   isQueuedBytesError,
   quotedName,
   type QueuedBytes,
@@ -1156,40 +1155,9 @@ export const createFiles = (deps: FilesDeps) => {
     // Access to a stream ended: what was queued for it goes with its records (docs/client-api.md, Consent:
     // changes never sent are removed with the stream, their content not kept).
     queueDeps.onStreamPurged?.((stream) => {
-      void (async () => {
-        await queue.ready;
-        for (const queued of queue.uploads().filter((u) => u.stream === stream)) {
-          const name = `"${quotedName(queued.fileName)}"`;
-          let removed: boolean;
-          try {
-            removed = await queue.cancel(queued.blobId);
-          } catch (e) {
-            // One file the store fails to remove must not leave the stream's other files on the device.
-            const still = queue.entry(queued.blobId) !== null;
-            queueDeps.report?.({
-              code: 'UPLOAD_PURGE_FAILED',
-              message: cutMiddle(
-                `the queued file ${name} could not be removed from this device after access to ${stream} ` +
-                  `ended (${e instanceof Error ? e.message : String(e)}); ` +
-                  (still
-                    ? 'it stays listed, unsent: remove it with cancelUpload'
-                    : 'its bytes are removed when the session is next opened'),
-                MAX_REPORT_MESSAGE,
-              ),
-              stream,
-              id: queued.blobId,
-            });
-            continue;
-          }
-          if (!removed) continue;
-          queueDeps.report?.({
-            code: 'UPLOAD_PURGED',
-            message: `the queued file ${name} was removed unsent: access to ${stream} ended`,
-            stream,
-            id: queued.blobId,
-          });
-        }
-      })().catch(() => undefined);
+      // One file the store fails to remove must not leave the stream's other files on the device; it is
+      // tried again with the queue's backoff (upload-queue.ts `purgeStream`).
+      void queue.purgeStream(stream).catch(() => undefined);
     });
   }
 

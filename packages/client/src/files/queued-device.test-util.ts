@@ -5,10 +5,13 @@ import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { createDeviceMeta } from '../session/device-meta';
 import { createFiles, type FilesHttpApi } from './files';
 
-/** Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index fail. */
+/**
+ * Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index
+ * fail, and the next `faults.failRemoves` removals (of any keys).
+ */
 export const mapMeta = () => {
   const store = new Map<string, string>();
-  const faults = { failIndexWrites: 0 };
+  const faults = { failIndexWrites: 0, failRemoves: 0 };
   const meta = createDeviceMeta({
     read: async (key) => {
       const v = store.get(key);
@@ -22,6 +25,10 @@ export const mapMeta = () => {
       store.set(key, JSON.stringify(value));
     },
     remove: async (keys) => {
+      if (faults.failRemoves > 0) {
+        faults.failRemoves--;
+        throw new Error('the device store refused the removal (I/O error)');
+      }
       for (const k of keys) store.delete(k);
     },
     list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),

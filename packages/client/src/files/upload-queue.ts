@@ -38,7 +38,15 @@
  *   that stayed up (an access change: `onlineChanged(false, true)`, then `true`) is no reconnect: each
  *   waiting file keeps its backoff. A failure for good is stored with the entry, reported (`report`) once,
  *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
- *   stream when access ends, which files.ts runs as a `cancel` of each, going on past one that fails). files.ts's `verdict` says which: 'failed',
+ *   stream when access ends, `purgeStream`).
+ * - `purgeStream` (files.ts, when access to a stream ends) removes each file of the stream as `cancel` does,
+ *   going on past one that fails; a removal that fails (the device store refuses) is reported
+ *   UPLOAD_PURGE_FAILED and tried again by itself after the same backoff, online or not, until it passes
+ *   (then UPLOAD_PURGED), reported again, in the same words, at each attempt that fails; a `cancel` that
+ *   passes meanwhile ends it. Kept in memory only, and stopped with the queue (close, lock): a later
+ *   session does not purge the stream again, so a file still listed then stays until cancelled, and
+ *   chunks no longer listed go as orphans at start.
+ * - files.ts's `verdict` says which failure for good: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
  *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
  *   the server lost chunks it had confirmed during the attempt, reported UPLOAD_SERVER_LOST (the sealed
@@ -299,6 +307,12 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   let wasConnected = false;
   /** The link was down since uploads last ran (or never up yet): coming online then is a reconnect. */
   let wentDown = true;
+  /**
+   * Files of a purged stream whose removal failed (`purgeStream`): the entry as it was when the purge
+   * began (its chunk keys), the stream, and the backoff. Tried again online or not: nothing is sent.
+   */
+  const purges = new Map<string, { entry: QueuedEntry; stream: string; attempts: number; nextAt: number }>();
+  let purgeTimer: ReturnType<typeof setTimeout> | undefined;
 
   const view = (e: QueuedEntry): QueuedUpload => {
     const rt = runtime.get(e.ref.blobId);
@@ -492,6 +506,89 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     return cutMiddle(`${what} (${error.code}): ${detail}`, MAX_REPORT_MESSAGE);
   };
 
+  /** The wait after the `attempts`th failed attempt in a row: base doubling up to max. */
+  const backoffMs = (attempts: number): number =>
+    Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
+
+  const schedulePurges = (): void => {
+    if (purgeTimer !== undefined) clearTimeout(purgeTimer);
+    purgeTimer = undefined;
+    if (stopped || purges.size === 0) return;
+    const next = Math.min(...[...purges.values()].map((p) => p.nextAt));
+    purgeTimer = setTimeout(
+      () => {
+        purgeTimer = undefined;
+        void purgeDue().catch(() => undefined);
+      },
+      Math.max(0, next - deps.now()),
+    );
+  };
+
+  /**
+   * Removes `entry` of purged `stream` as `cancel` does; a failure is reported and tried again after the
+   * backoff (`purges`), a removal once it passes. A file no longer in `purges` (cancelled meanwhile) is
+   * left alone.
+   */
+  const purgeOne = async (entry: QueuedEntry, stream: string): Promise<void> => {
+    const blobId = entry.ref.blobId;
+    const name = `"${quotedName(entry.ref.fileName)}"`;
+    cancelled.add(blobId);
+    try {
+      await updateIndex((current) => current.filter((e) => e.ref.blobId !== blobId));
+      runtime.delete(blobId);
+      await meta.remove(chunkKeysOf(entry));
+    } catch (e) {
+      const still = entries.some((x) => x.ref.blobId === blobId);
+      const attempts = (purges.get(blobId)?.attempts ?? 0) + 1;
+      purges.set(blobId, { entry, stream, attempts, nextAt: deps.now() + backoffMs(attempts) });
+      // The same words at each failed attempt (no count, no time): the sync state keeps one issue for a
+      // repeat, so a removal that keeps failing is one issue, refreshed, not one per attempt.
+      deps.report?.({
+        code: 'UPLOAD_PURGE_FAILED',
+        message: cutMiddle(
+          `the queued file ${name} could not be removed from this device after access to ${stream} ` +
+            `ended (${e instanceof Error ? e.message : String(e)}); ` +
+            (still
+              ? 'it stays listed, unsent, and is tried again by itself (cancelUpload removes it now)'
+              : 'it is no longer listed, and the removal of its bytes is tried again by itself (else ' +
+                'they go when the session is next opened)'),
+          MAX_REPORT_MESSAGE,
+        ),
+        stream,
+        id: blobId,
+      });
+      return;
+    }
+    purges.delete(blobId);
+    emit();
+    // A manifest may be on the server (see `cancel`); an upload under way deletes it when it ends.
+    if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
+    deps.report?.({
+      code: 'UPLOAD_PURGED',
+      message: `the queued file ${name} was removed unsent: access to ${stream} ended`,
+      stream,
+      id: blobId,
+    });
+  };
+
+  /** Tries again each failed purge removal whose backoff passed, one at a time. */
+  let purgingDue = false;
+  const purgeDue = async (): Promise<void> => {
+    if (purgingDue) return;
+    purgingDue = true;
+    try {
+      for (const [blobId, p] of [...purges]) {
+        if (stopped || !deps.usable()) return;
+        if (p.nextAt > deps.now() || purges.get(blobId) !== p) continue;
+        // The entry as stored now, if it still is (a sealing may have been stored since the purge began).
+        await purgeOne(entries.find((e) => e.ref.blobId === blobId) ?? p.entry, p.stream);
+      }
+    } finally {
+      purgingDue = false;
+      schedulePurges();
+    }
+  };
+
   /** One attempt at `entry`: false when uploads must stop (locked, closed). */
   const attempt = async (entry: QueuedEntry): Promise<boolean> => {
     const blobId = entry.ref.blobId;
@@ -539,8 +636,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       const backOff = (): void => {
         const rt = runtime.get(blobId) ?? { attempts: 0, lastError: null, nextAt: 0 };
         const attempts = rt.attempts + 1;
-        const delay = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
-        runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + delay });
+        runtime.set(blobId, { attempts, lastError: error, nextAt: deps.now() + backoffMs(attempts) });
       };
       if (verdict !== 'retry') {
         const failedAs: UploadFailureCode =
@@ -609,6 +705,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     stopped = true;
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    if (purgeTimer !== undefined) clearTimeout(purgeTimer);
+    purgeTimer = undefined;
   };
 
   /** Serializes enqueues (see the header). */
@@ -705,9 +803,29 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       if (!entry) return false;
       cancelled.add(blobId);
       await removeEntry(blobId);
+      // A purge's removal waiting for its retry is done: the person removed the file.
+      purges.delete(blobId);
       // An upload under way deletes it when it ends (see `attempt`).
       if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
       return true;
+    },
+
+    /**
+     * Removes every file queued for `stream` (access to it ended) as `cancel` does, in turn, going on past
+     * one whose removal fails: reported UPLOAD_PURGE_FAILED and tried again after the backoff (`retry`)
+     * until it passes, reported again at each failed attempt; each file removed is reported UPLOAD_PURGED.
+     * Settles once each was tried once.
+     */
+    async purgeStream(stream: string): Promise<void> {
+      if (!(await ready)) return;
+      for (const entry of entries.filter((e) => e.stream === stream)) {
+        if (stopped || !deps.usable()) return;
+        // Cancelled meanwhile, or already waiting for its retry.
+        const blobId = entry.ref.blobId;
+        if (!entries.some((e) => e.ref.blobId === blobId) || purges.has(blobId)) continue;
+        await purgeOne(entry, stream);
+      }
+      schedulePurges();
     },
 
     /** Queues again a file failed for good (refused or stuck); false when it is not queued or not failed. */
