@@ -6,7 +6,7 @@ import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from 
 import { TEST_KDF } from '@hale/crypto';
 import type { TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { allPushed, ed, eventually, openDevice, waitOnline } from './support/devices';
+import { allPushed, createWebSocket, ed, eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const server = useServer({ realClock: true });
@@ -30,11 +30,21 @@ describe('requests made after lock(account)', () => {
       { api, vault: memoryVault(), ed, kdf: TEST_KDF, weakKdfForTests: true },
       { role: 'patient', passphrase: 'correct horse battery', loginName, deviceName: 'laptop' },
     );
-    const a = await openDevice(t, {} as TestAccount, { sessionAccount: account });
+    // Every socket the session opens, under its own (locked-refusing) factory.
+    const sockets: ReturnType<typeof createWebSocket>[] = [];
+    const a = await openDevice(t, {} as TestAccount, {
+      sessionAccount: account,
+      createWebSocket: (url) => {
+        const socket = createWebSocket(url);
+        sockets.push(socket);
+        return socket;
+      },
+    });
     sessions.push(a);
     await waitOnline(a);
     await a.records.add('Allergy', input('Allergy'));
     await allPushed(a);
+    expect(sockets).toHaveLength(1);
     const docsBefore = (t.store.db.prepare('SELECT COUNT(*) AS n FROM docs').get() as { n: number }).n;
 
     lock(account);
@@ -48,9 +58,14 @@ describe('requests made after lock(account)', () => {
       status: a.sync.state().status,
     }).toEqual({ request: 'LOCKED', awaitInSync: 'LOCKED', failure: 'LOCKED', status: 'fatal' });
     expect(a.sync.state().errors.map((e) => e.code)).toContain('LOCKED');
+    // The socket that was up is given up (closing or closed), and no other one was opened.
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.readyState).toBeGreaterThanOrEqual(2);
     // goOnline cannot sign in either: it ends the same way at once, no socket opened.
     a.sync.goOnline();
     expect(await settledWithin(a.connection.request({ t: 'listStreams' }))).toBe('LOCKED');
+    expect(a.connection.status()).toBe('fatal');
+    expect(sockets).toHaveLength(1);
     const docsAfter = (t.store.db.prepare('SELECT COUNT(*) AS n FROM docs').get() as { n: number }).n;
     expect(docsAfter).toBe(docsBefore);
     await a.close();

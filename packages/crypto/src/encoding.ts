@@ -23,6 +23,14 @@ const asciiDecoder = new TextDecoder();
 // Writes ASCII codes into one buffer and decodes once: string concatenation per character builds rope
 // strings that cost more in GC and JSON.stringify than the encoding itself (measured on the server).
 export function base64urlEncode(bytes: Uint8Array): string {
+  return asciiDecoder.decode(base64urlEncodeAscii(bytes));
+}
+
+/**
+ * base64url as ASCII codes, not a string: for secret bytes, whose text form must be zeroable (a JS string
+ * cannot be wiped and lives until the garbage collector takes it).
+ */
+export function base64urlEncodeAscii(bytes: Uint8Array): Uint8Array {
   const full = bytes.length - (bytes.length % 3);
   const rest = bytes.length - full;
   const out = new Uint8Array((full / 3) * 4 + (rest === 0 ? 0 : rest + 1));
@@ -44,21 +52,31 @@ export function base64urlEncode(bytes: Uint8Array): string {
     out[o++] = B64URL_CODES[(n >>> 12) & 63]!;
     out[o++] = B64URL_CODES[(n >>> 6) & 63]!;
   }
-  return asciiDecoder.decode(out);
+  return out;
 }
 
 export function base64urlDecode(text: string): Result<Uint8Array> {
   if (typeof text !== 'string') return fail('BAD_ENCODING', 'base64url: not a string');
-  const len = text.length;
+  return decodeBase64url(text.length, (i) => text.charCodeAt(i));
+}
+
+/** `base64urlDecode` of text given as ASCII codes (what `base64urlEncodeAscii` writes), same rules. */
+export function base64urlDecodeAscii(codes: Uint8Array): Result<Uint8Array> {
+  if (!(codes instanceof Uint8Array)) return fail('BAD_ENCODING', 'base64url: not bytes');
+  return decodeBase64url(codes.length, (i) => codes[i]!);
+}
+
+function decodeBase64url(len: number, codeAt: (i: number) => number): Result<Uint8Array> {
   if (len % 4 === 1) return fail('BAD_ENCODING', 'base64url: impossible length');
   const out = new Uint8Array(Math.floor((len * 3) / 4));
   let acc = 0;
   let bits = 0;
   let o = 0;
   for (let i = 0; i < len; i++) {
-    const c = text.charCodeAt(i);
+    const c = codeAt(i);
     const v = c < 128 ? B64URL_LOOKUP[c]! : -1;
     if (v < 0) {
+      out.fill(0); // what was decoded so far may be a secret's
       return fail(
         'BAD_ENCODING',
         `base64url: invalid character at ${i}${c === 61 ? ' (padding is not allowed)' : ''}`,
@@ -71,7 +89,10 @@ export function base64urlDecode(text: string): Result<Uint8Array> {
       out[o++] = (acc >>> bits) & 0xff;
     }
   }
-  if ((acc & ((1 << bits) - 1)) !== 0) return fail('BAD_ENCODING', 'base64url: non-zero trailing bits');
+  if ((acc & ((1 << bits) - 1)) !== 0) {
+    out.fill(0);
+    return fail('BAD_ENCODING', 'base64url: non-zero trailing bits');
+  }
   return ok(out);
 }
 

@@ -5,7 +5,8 @@
  * from the platform CSPRNG (`crypto.getRandomValues`, present in Node 20, browsers and Electron).
  * Small requests (nonces) are served from a pool refilled 4 KiB at a time: one getRandomValues call
  * costs as much as sealing a small record, and pooled CSPRNG output is as good as fresh. Every pooled
- * byte is handed out once and wiped.
+ * byte (keys' too) is handed out once and wiped as it goes, so zeroing a key leaves no copy of it in
+ * the pool; what the pool holds is the bytes not drawn yet (at most 4 KiB: the next keys and nonces).
  * Failure mode: without that global it throws rather than fall back to anything weaker.
  */
 import { cryptoError } from './errors';

@@ -4,7 +4,9 @@
 import nacl from 'tweetnacl';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generateDeviceKeys } from './device';
+import { base64urlEncode } from './encoding';
 import { createWebCryptoEd25519 } from './signatures';
+import { generateStreamKey, unwrapKey, wrapKey } from './stream-keys';
 
 const isZero = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
@@ -72,5 +74,58 @@ describe('WebCrypto Ed25519', () => {
     await expect(ed.sign(nacl.sign.keyPair().secretKey, Uint8Array.of(1))).rejects.toThrow('no Ed25519');
     expect(imported).toHaveLength(1);
     expect(isZero(imported[0]!)).toBe(true);
+  });
+});
+
+describe('stream-key envelopes', () => {
+  const recipient = nacl.box.keyPair();
+  const ctx = { stream: 'Qk3abc/allergy', epoch: 7 };
+
+  /** Every string the text codecs and JSON are given or answer while `run` runs. */
+  const stringsMadeBy = <T>(run: () => T): { value: T; strings: string[] } => {
+    const decode = vi.spyOn(TextDecoder.prototype, 'decode');
+    const encode = vi.spyOn(TextEncoder.prototype, 'encode');
+    const parse = vi.spyOn(JSON, 'parse');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      const value = run();
+      const strings = [
+        ...decode.mock.results.map((r) => r.value as unknown),
+        ...encode.mock.calls.map((c) => c[0]),
+        ...parse.mock.calls.map((c) => c[0]),
+        ...stringify.mock.results.map((r) => r.value as unknown),
+      ].filter((s): s is string => typeof s === 'string');
+      return { value, strings };
+    } finally {
+      vi.restoreAllMocks();
+    }
+  };
+
+  it('unwrapKey makes no string of the key, and zeroes the opened plaintext', () => {
+    const key = generateStreamKey();
+    const envelope = wrapKey(key, recipient.publicKey, ctx);
+    const open = vi.spyOn(nacl.box, 'open');
+    const { value, strings } = stringsMadeBy(() => unwrapKey(envelope, recipient, ctx));
+    const opened = open.mock.results.map((r) => r.value as Uint8Array | null);
+    expect(value).toEqual({ ok: true, value: key });
+    const text = base64urlEncode(key);
+    expect(strings.length).toBeGreaterThan(0);
+    expect(strings.filter((s) => s.includes(text))).toEqual([]);
+    expect(opened).toHaveLength(1);
+    expect(opened[0]).toBeInstanceOf(Uint8Array);
+    expect(isZero(opened[0]!)).toBe(true);
+  });
+
+  it('wrapKey makes no string of the key, and zeroes the plaintext it sealed', () => {
+    const key = generateStreamKey();
+    const after = vi.spyOn(nacl.box, 'after');
+    const { value: envelope, strings } = stringsMadeBy(() => wrapKey(key, recipient.publicKey, ctx));
+    const sealed = after.mock.calls.map((c) => c[0]);
+    const text = base64urlEncode(key);
+    expect(strings.length).toBeGreaterThan(0);
+    expect(strings.filter((s) => s.includes(text))).toEqual([]);
+    expect(sealed).toHaveLength(1);
+    expect(isZero(sealed[0]!)).toBe(true);
+    expect(unwrapKey(envelope, recipient, ctx)).toEqual({ ok: true, value: key });
   });
 });

@@ -19,6 +19,7 @@ import {
   sealTo,
   tweetnaclX25519,
   unwrapKey,
+  utf8Encode,
   wrapKey,
   type Result,
   type X25519,
@@ -127,6 +128,33 @@ describe('stream keys', () => {
     expect(
       code(unwrapKey(base64urlEncode(sealTo(patient.publicKey, Uint8Array.of(0xff))), patient, ctx)),
     ).toBe('TAMPERED');
+  });
+
+  it('reads the key only where canonical JSON puts it: a second "k", or another layout, is refused', () => {
+    const forgeText = (text: string) => base64urlEncode(sealTo(patient.publicKey, utf8Encode(text)));
+    const k = base64urlEncode(key);
+    const kid = keyId(key);
+    const other = base64urlEncode(generateStreamKey());
+    const canonical = `{"e":2,"k":"${k}","kid":"${kid}","s":"${ctx.stream}","v":1}`;
+    expect(code(unwrapKey(forgeText(canonical), patient, ctx))).toBe('OK');
+    for (const text of [
+      `{"e":2,"k":"${other}","kid":"${kid}","s":"${ctx.stream}","v":1,"k":"${k}"}`,
+      `{"e":2,"k":"${k}","kid":"${kid}","s":"${ctx.stream}","v":1,"k":"${k}"}`,
+      `{ "e":2,"k":"${k}","kid":"${kid}","s":"${ctx.stream}","v":1}`,
+      `{"k":"${k}","e":2,"kid":"${kid}","s":"${ctx.stream}","v":1}`,
+      `{"e":2,"k":"${k}A","kid":"${kid}","s":"${ctx.stream}","v":1}`,
+      `{"e":2,"k":"${k.slice(1)}","kid":"${kid}","s":"${ctx.stream}","v":1}`,
+      `{"e":2,"k":"${k.slice(0, 42)}=","kid":"${kid}","s":"${ctx.stream}","v":1}`,
+    ]) {
+      expect(code(unwrapKey(forgeText(text), patient, ctx)), text).toBe('TAMPERED');
+    }
+    // The epoch is read from the parsed content, so a forged one is told apart as before.
+    for (const e of ['-2', '2.5', '2e0']) {
+      const text = `{"e":${e},"k":"${k}","kid":"${kid}","s":"${ctx.stream}","v":1}`;
+      expect(code(unwrapKey(forgeText(text), patient, ctx)), text).toBe(
+        e === '2e0' ? 'OK' : 'CONTEXT_MISMATCH',
+      );
+    }
   });
 
   it('refuses bad caller input', () => {

@@ -22,6 +22,12 @@
  * i.e. a box key everyone knows. tweetnacl computes and uses it silently; libsodium and OpenSSL refuse.
  * The sealer refuses it whatever the implementation (INVALID_INPUT), so switching implementations never
  * changes which recipient keys are accepted. No honest key pair has such a public key.
+ * The key's text never becomes a JS string, which cannot be zeroed and stays in the heap until collected:
+ * wrapKey writes the key's base64url into the canonical plaintext as bytes, unwrapKey decodes it from the
+ * opened bytes where canonical JSON puts the k member (right after e; a plaintext laid out otherwise is
+ * TAMPERED, as wrapKey never writes one) and overwrites it before the rest is parsed as text; both zero
+ * the plaintext. Not covered: the padded copy of the plaintext nacl.box makes when sealing (unreachable,
+ * left to the collector), and the returned key, which its caller owns.
  * Failure modes (Result): BAD_ENCODING, UNSUPPORTED_VERSION (first byte), TRUNCATED (shorter than
  * the fixed overhead), WRONG_KEY (recipient tag differs), TAMPERED (MAC or authenticated content
  * malformed), CONTEXT_MISMATCH (stream or epoch differ). Bad caller input throws INVALID_INPUT
@@ -31,11 +37,14 @@ import nacl from 'tweetnacl';
 import { fail, ok, cryptoError, type Result } from './errors';
 import {
   base64urlDecode,
+  base64urlDecodeAscii,
   base64urlEncode,
+  base64urlEncodeAscii,
   concatBytes,
   constantTimeEqual,
   isAllZero,
   utf8Decode,
+  utf8Encode,
 } from './encoding';
 import { canonicalBytes } from './canonical-json';
 import { hkdfSha256, labeledSha256 } from './hash';
@@ -200,6 +209,31 @@ export function openSealed(recipient: BoxKeyPair, sealed: Uint8Array): Result<Ui
   return opened === null ? fail('TAMPERED', 'sealed box: authentication failed') : ok(opened);
 }
 
+/** base64url text of a 32-byte stream key: 43 characters. */
+const KEY_TEXT_LENGTH = 43;
+/** What stands for the key's text wherever an envelope's plaintext is a JS string (see the header). */
+const KEY_TEXT_MASK = 'A'.repeat(KEY_TEXT_LENGTH);
+const ENVELOPE_HEAD = utf8Encode('{"e":');
+const KEY_MEMBER = utf8Encode(',"k":"');
+const NUMBER_CHARS = new Set(utf8Encode('-+.0123456789eE'));
+
+const bytesAt = (bytes: Uint8Array, at: number, want: Uint8Array): boolean =>
+  at + want.length <= bytes.length && want.every((b, i) => bytes[at + i] === b);
+
+/**
+ * Where the key's 43 characters start in an envelope's plaintext, or -1. Canonical JSON sorts the members
+ * e, k, kid, s, v, so the key's text follows the epoch's number; the rest is checked once parsed.
+ */
+function keyTextAt(plaintext: Uint8Array): number {
+  if (!bytesAt(plaintext, 0, ENVELOPE_HEAD)) return -1;
+  let i = ENVELOPE_HEAD.length;
+  // The characters of a JSON number; which number it is, the parsed content says.
+  while (i < plaintext.length && NUMBER_CHARS.has(plaintext[i]!)) i++;
+  if (!bytesAt(plaintext, i, KEY_MEMBER)) return -1;
+  const at = i + KEY_MEMBER.length;
+  return plaintext[at + KEY_TEXT_LENGTH] === 0x22 ? at : -1;
+}
+
 /** Wraps a stream key for one recipient, bound to (stream, epoch). Returns base64url. */
 export function wrapKey(key: Uint8Array, recipientPublicKey: Uint8Array, ctx: KeyContext): string {
   assertKeyContext(ctx);
@@ -208,9 +242,18 @@ export function wrapKey(key: Uint8Array, recipientPublicKey: Uint8Array, ctx: Ke
     s: ctx.stream,
     e: ctx.epoch,
     kid: keyId(key),
-    k: base64urlEncode(key),
+    k: KEY_TEXT_MASK,
   });
-  return base64urlEncode(sealTo(recipientPublicKey, plaintext));
+  try {
+    const at = keyTextAt(plaintext);
+    if (at < 0) throw new Error('wrapKey: the key member is not where canonical JSON puts it');
+    const text = base64urlEncodeAscii(key);
+    plaintext.set(text, at);
+    text.fill(0);
+    return base64urlEncode(sealTo(recipientPublicKey, plaintext));
+  } finally {
+    plaintext.fill(0);
+  }
 }
 
 export function unwrapKey(envelope: string, recipient: BoxKeyPair, ctx: KeyContext): Result<Uint8Array> {
@@ -219,24 +262,40 @@ export function unwrapKey(envelope: string, recipient: BoxKeyPair, ctx: KeyConte
   if (!bytes.ok) return bytes;
   const opened = openSealed(recipient, bytes.value);
   if (!opened.ok) return opened;
-  const text = utf8Decode(opened.value);
+  try {
+    return keyFromPlaintext(opened.value, ctx);
+  } finally {
+    opened.value.fill(0);
+  }
+}
+
+/** The key an opened envelope holds; the key's text is read as bytes and masked before any parsing. */
+function keyFromPlaintext(plaintext: Uint8Array, ctx: KeyContext): Result<Uint8Array> {
+  const malformed = () => fail('TAMPERED', 'key envelope: malformed content');
+  const at = keyTextAt(plaintext);
+  if (at < 0) return malformed();
+  const key = base64urlDecodeAscii(plaintext.subarray(at, at + KEY_TEXT_LENGTH));
+  plaintext.fill(KEY_TEXT_MASK.charCodeAt(0), at, at + KEY_TEXT_LENGTH);
+  const refuse = (refusal: Result<never>) => {
+    if (key.ok) key.value.fill(0);
+    return refusal;
+  };
+  const text = utf8Decode(plaintext);
   let body: unknown;
   try {
     body = text.ok ? JSON.parse(text.value) : undefined;
   } catch {
     body = undefined;
   }
-  if (typeof body !== 'object' || body === null) return fail('TAMPERED', 'key envelope: malformed content');
+  if (typeof body !== 'object' || body === null) return refuse(malformed());
   const b = body as Record<string, unknown>;
-  if (b['v'] !== 1 || typeof b['k'] !== 'string' || typeof b['kid'] !== 'string') {
-    return fail('TAMPERED', 'key envelope: malformed content');
-  }
-  const key = base64urlDecode(b['k']);
-  if (!key.ok || key.value.length !== STREAM_KEY_LENGTH || keyId(key.value) !== b['kid']) {
-    return fail('TAMPERED', 'key envelope: key and key id disagree');
+  // k is the mask unless a second "k" member came later (JSON.parse keeps the last).
+  if (b['v'] !== 1 || b['k'] !== KEY_TEXT_MASK || typeof b['kid'] !== 'string') return refuse(malformed());
+  if (!key.ok || keyId(key.value) !== b['kid']) {
+    return refuse(fail('TAMPERED', 'key envelope: key and key id disagree'));
   }
   if (b['s'] !== ctx.stream || b['e'] !== ctx.epoch) {
-    return fail('CONTEXT_MISMATCH', 'key envelope: wrapped for another stream or epoch');
+    return refuse(fail('CONTEXT_MISMATCH', 'key envelope: wrapped for another stream or epoch'));
   }
   return ok(key.value);
 }

@@ -7,7 +7,7 @@ import {
   type FhirExportItem,
   type FhirResource,
 } from './fhir';
-import { RECORD_KIND_NAMES } from './registry';
+import { RECORD_KIND_NAMES, type RecordKind } from './registry';
 
 // A record in an unsettled conflict may export as several resources (a Profile: the Patient and its
 // blood-type Observation; a lab result: Observation, Provenance, report). Each one whose content the
@@ -155,9 +155,47 @@ describe('a record in conflict with a deletion: all it exports is marked', () =>
   });
 });
 
+/**
+ * What a deletion side disputes, per kind: every resource the record exports (`{id}` the record's id,
+ * `{patient}` the patient's, `{note}` a NoteVersion's note), the deletion's own Provenance not listed. A
+ * resource listed twice is exported in two versions (a lab result's earlier one, a plan's acknowledged one).
+ * A NoteVersion's note is not deleted with it: only its main resource (the note's Composition) is.
+ */
+const DISPUTED_BY_DELETION: Record<Exclude<RecordKind, 'ProviderProfile'>, readonly string[]> = {
+  Profile: ['Patient/{patient}', 'Observation/{id}-blood-type'],
+  EmergencyContact: ['RelatedPerson/{id}'],
+  HealthDocument: ['DocumentReference/{id}', 'DocumentReference/{id}-v1'],
+  Allergy: ['AllergyIntolerance/{id}'],
+  Immunization: ['Immunization/{id}', 'ImmunizationRecommendation/{id}-next-dose'],
+  Medication: ['MedicationStatement/{id}'],
+  LabResult: [
+    'DiagnosticReport/{id}-report',
+    'Observation/{id}',
+    'Observation/{id}',
+    'Provenance/{id}-prov-1',
+    'Provenance/{id}-prov-2',
+    'ServiceRequest/{id}-order',
+  ],
+  TreatmentPlan: [
+    'CarePlan/{id}',
+    'CarePlan/{id}',
+    'Provenance/{id}-ack',
+    'Provenance/{id}-prov-1',
+    'Provenance/{id}-prov-2',
+  ],
+  Appointment: ['Appointment/{id}'],
+  Message: ['Communication/{id}'],
+  Encounter: ['Encounter/{id}'],
+  MedicalNote: ['Composition/{id}'],
+  NoteVersion: ['Composition/{note}'],
+  NoteSignature: ['Provenance/{id}'],
+  AuditEntry: ['AuditEvent/{id}'],
+  Consent: ['Consent/{id}'],
+};
+
 describe('every kind in conflict with a deletion', () => {
   it.each(RECORD_KIND_NAMES.filter((kind) => kind !== 'ProviderProfile').map((kind) => [kind]))(
-    '%s: a valid bundle, each tagged resource linked',
+    '%s: a valid bundle, exactly the record’s resources and the deletion tagged, each linked',
     (kind) => {
       const records = RECORD_KIND_NAMES.filter((k) => k !== 'ProviderProfile').map(
         (k) => ({ kind: k, record: exampleRecord(k) }) as FhirExportItem,
@@ -170,9 +208,22 @@ describe('every kind in conflict with a deletion', () => {
       const bundle = toFhirBundle({ patientId: PATIENT, generatedAt: LATER, records });
       const shape = validateFhirBundleShape(bundle);
       expect(shape.ok ? [] : shape.error.issues).toEqual([]);
+      const record = records[index].record;
+      const disputed = DISPUTED_BY_DELETION[kind];
+      expect(disputed, `no expectation for ${kind}`).toBeDefined();
+      const url = (path: string) =>
+        `urn:hale:${path
+          .replace('{id}', record.id)
+          .replace('{patient}', PATIENT)
+          .replace('{note}', 'noteId' in record ? record.noteId : '')}`;
+      const deletion = url('Provenance/{id}-conflict-1');
       const tagged = bundle.entry.filter((e) => tagCodes(e.resource).includes(TAG_CODE));
-      expect(tagged.length).toBeGreaterThan(1);
-      for (const entry of tagged) expect(links(entry.resource).length, entry.fullUrl).toBe(1);
+      expect(tagged.map((e) => e.fullUrl).sort()).toEqual([...disputed.map(url), deletion].sort());
+      for (const entry of tagged) {
+        expect(links(entry.resource), entry.fullUrl).toEqual([
+          entry.fullUrl === deletion ? expect.any(String) : deletion,
+        ]);
+      }
     },
   );
 });
