@@ -101,6 +101,22 @@ describe('rate-limited requests, rid anywhere among the top-level members', () =
     expect(answers).toEqual(requests.map((f) => [f.t, 'RATE_LIMITED', f.rid]));
   });
 
+  // Served, such a frame is refused BAD_MESSAGE naming no request (frame-duplicates.test.ts); refused for
+  // load it named its first rid, so the device's request waiting under that rid (the frame may reuse the
+  // rid of one still pending) took the refusal for its own answer and was sent again, or failed.
+  it('names no request for a frame that repeats its rid, as its served refusal does', async () => {
+    const { c } = await limitedClient();
+    const next = new Promise<Record<string, unknown>>((resolve) =>
+      c.ws.once('message', (data: Buffer) =>
+        resolve(JSON.parse(data.toString('utf8')) as Record<string, unknown>),
+      ),
+    );
+    c.sendRaw('{"t":"ping","rid":301,"rid":302}');
+    const answer = await next;
+    expect(answer).toMatchObject({ t: 'error', code: 'RATE_LIMITED' });
+    expect(answer).not.toHaveProperty('rid');
+  });
+
   it('finds the rid after a push near the frame limit, and only a top-level one', async () => {
     const { c, a } = await limitedClient();
     const doc = await makeDoc(a, a.device, 'note', { text: 'x' });

@@ -51,7 +51,7 @@ const deny = (code: ErrorCode, message: string): AccessDecision => ({ ok: false,
  * indexed, so a caller that changed it afterwards would fail loudly rather than be decided from a stale index.
  */
 const byPatient = new WeakMap<readonly Grant[], ReadonlyMap<string, readonly Grant[]>>();
-const grantsOfPatient = (grants: readonly Grant[], patientId: string): readonly Grant[] => {
+export const grantsOfPatient = (grants: readonly Grant[], patientId: string): readonly Grant[] => {
   let index = byPatient.get(grants);
   if (index === undefined) {
     const built = new Map<string, Grant[]>();

@@ -27,9 +27,11 @@
  *   are announced to that account's connections as `accessChanged` (the streams among them each follows on
  *   the terms it was told, with the current epoch, nothing removed), in its re-evaluation queue, so a
  *   device that pulled a stream's records before their key landed fetches it at once. Such a notice
- *   changes no access and no `visible`; if it fails it is reported through `onError` and the connection
- *   stays open. Envelopes stored through another process sharing the store are not announced (the device's
- *   quarantine retry fetches them later).
+ *   costs each connection a lookup of the publishing patient's grants (indexed by patient), never a pass
+ *   over all it holds: any patient may address envelopes to any account. It changes no access and no
+ *   `visible`; if it fails it is reported through `onError` and the connection stays open. Envelopes
+ *   stored through another process sharing the store are not announced (the device's quarantine retry
+ *   fetches them later).
  * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
  *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
  *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
@@ -90,7 +92,8 @@
  * through `onError`; kept and retried with the stream's next audit write on that connection, so lost only
  * when that was the last).
  * `stop()` ends every window and starts its write; `drain()` waits for all of the hub's audit writes, so
- * the owner calls it before closing the store.
+ * the owner calls it before closing the store. A connection added after `stop()` (a sign-in that
+ * completes while the owner shuts down) is closed at once (1001), never held unserved.
  */
 import {
   MAX_BATCH_BYTES,
@@ -103,6 +106,7 @@ import type { DocPage, Grant, StreamHead, SyncStore } from '../store/index';
 import {
   decideAccess,
   grantedStreams,
+  grantsOfPatient,
   nextGrantBoundary,
   patientToExplain,
   type GrantedStream,
@@ -198,6 +202,8 @@ const RETRY_MAX_MS = 60_000;
 /** Close reasons of a connection whose re-decision failed (code 4000: the device reconnects). */
 const CHANGE_FAILED = 'access could not be re-checked after a grant change; reconnect';
 const BOUNDARY_FAILED = 'access could not be re-checked at a grant start or expiry; reconnect';
+/** Why a connection added once the hub stopped is closed (1001, as the server's close() closes the rest). */
+const SHUTTING_DOWN = 'server shutting down';
 /** Why a connection whose client took none of its live changes for the stall timeout is dropped. */
 const STALLED = 'the client takes none of its live changes; reconnect';
 /** The terms a stream is followed on, as `accessChanged` tells them: access, grant, expiry, end of reading. */
@@ -230,6 +236,8 @@ export const createHub = (options: HubOptions) => {
     ending.size === 0 ? grants : grants.filter((g) => !ending.has(g.grantId));
   /** Grant-change position of the store at the last sweep; null until the first sweep. */
   let sweptPosition: number | null = null;
+  /** Set by `stop()`: nothing is delivered any more, so a connection added later is closed, not held. */
+  let stopped = false;
   const byStream = new Map<string, Set<ConnState>>();
   const byAccount = new Map<string, Set<ConnState>>();
   /**
@@ -408,8 +416,9 @@ export const createHub = (options: HubOptions) => {
   ): Promise<void> => {
     if (state.closed) return;
     const p = state.conn.principal;
-    // Only the publishing patient's grants: a clinic's provider holds thousands.
-    const own = state.grants.filter((g) => g.patientId === patientId);
+    // Only the publishing patient's grants, looked up, not filtered: a clinic's provider holds thousands,
+    // and any patient may address envelopes to it (the server stores them with or without a grant).
+    const own = grantsOfPatient(state.grants, patientId);
     const followed = grantedStreams(own, p.accountId, now()).filter(
       (s) => streams.has(s.stream) && state.visible.get(s.stream) === termsOf(s),
     );
@@ -706,9 +715,15 @@ export const createHub = (options: HubOptions) => {
      * Registers the connection, then loads its grants as the first step of its re-evaluation queue: a
      * grant change committed while they are read finds the connection (through `grantsChanged` or the
      * sweep) and is re-decided after the load, instead of being missed until some later change. Rejects,
-     * the connection forgotten, if the grants cannot be loaded.
+     * the connection forgotten, if the grants cannot be loaded. Once the hub stopped, closes the connection
+     * (1001, as the owner's shutdown closes those it held) and registers nothing: it would be served
+     * nothing and closed by no one.
      */
     async add(conn: LiveConnection): Promise<void> {
+      if (stopped) {
+        conn.close(1001, SHUTTING_DOWN);
+        return;
+      }
       const state: ConnState = {
         conn,
         subs: new Map(),
@@ -869,6 +884,7 @@ export const createHub = (options: HubOptions) => {
     subscriptions: (): number => [...states.values()].reduce((n, s) => n + s.subs.size, 0),
     /** Stops delivering and ends every live-audit window, starting the writes of their tallies. */
     stop(): void {
+      stopped = true;
       unsubscribeCommit();
       for (const state of states.values()) {
         // Nothing more goes out once shutdown starts, so the tallies written now are final.

@@ -66,6 +66,13 @@
  * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
  *   access events committed, and a push commits its rows and their access events in one batch. If the
  *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
+ *   A push's event counts the rows of its stream the push stored: rows the store refuses (a conflict, a
+ *   revision stored already) are told apart by reading each counted row's stored revision before the
+ *   batch, and a stream none of whose rows would be stored logs nothing. The count is sealed into the
+ *   batch, so a write to the same record committed between that read and the batch moves it: one made
+ *   the row conflict, and the event counts it all the same (over by that row, never under); one made it
+ *   fit, and the row stored is logged in one more event right after. The event has no field for refused
+ *   rows: the push metrics (`onPush`) count every row by outcome.
  *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
  *   the access that opens a window is logged before it is served as above, the repeats of that device
  *   on that stream, action and grant inside the window as one tally when it ends, so a device that
@@ -1005,7 +1012,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     const writes: DocWrite[] = [];
     const writeIndex: number[] = [];
     const epochs = new Map<string, number>();
-    const events = new Map<string, number>();
+    /** Indexes (in `writes`) of the rows a grantee writes to another account's streams: logged. */
+    const counted: number[] = [];
     const rowError = (stream: string, id: string, code: ErrorCode, message: string): PushResult => ({
       status: 'error',
       stream: stream as PushResult['stream'],
@@ -1099,7 +1107,16 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       writes.push({ doc: input, assumedRev, ...(expectedEpoch === undefined ? {} : { expectedEpoch }) });
       writeIndex.push(i);
       results.push(null);
-      if (decision.level !== 'owner' && !isAudit) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+      if (decision.level !== 'owner' && !isAudit) counted.push(writes.length - 1);
+    }
+    // Logged only if the store will take them: a row whose assumed revision is not the stored one (a
+    // conflict, a re-push of a stored revision) stores nothing. Read before the batch, whose event is
+    // sealed with the count; the write's own answers are compared below.
+    const events = new Map<string, number>();
+    for (const k of counted) {
+      const { doc, assumedRev } = writes[k]!;
+      const stored = await store.docs.getDoc(doc.stream, doc.id);
+      if ((stored?.rev ?? null) === assumedRev) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
     }
     const auditStreams = [
       ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
@@ -1186,6 +1203,25 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           return false;
         });
       }
+      // A row the read above found in conflict that the batch stored after all (a write in between gave
+      // the record the revision it assumed): logged now, so the log never claims fewer rows than stored.
+      const storedRows = new Map<string, number>();
+      const isCounted = new Set(counted);
+      for (const [n, result] of kept.length > 0 ? written.entries() : []) {
+        const k = kept[n]!;
+        if (result.status !== 'ok' || !isCounted.has(k)) continue;
+        const stream = writes[k]!.doc.stream;
+        storedRows.set(stream, (storedRows.get(stream) ?? 0) + 1);
+      }
+      const loggedRows = new Map(logged.map((e) => [e.stream, e.count]));
+      const unlogged = [...storedRows]
+        .filter(([stream, n]) => n > (loggedRows.get(stream) ?? 0))
+        .map(([stream, n]) => ({
+          action: 'push' as const,
+          stream,
+          count: n - (loggedRows.get(stream) ?? 0),
+        }));
+      if (unlogged.length > 0) await writeLogged(p, [], unlogged, new Date(t).toISOString());
       if (kept.length > 0) {
         for (const [n, result] of written.entries()) {
           const k = kept[n]!;

@@ -56,6 +56,23 @@ describe('scanRid', () => {
     expect(scan(`[${rows},"rid":5}`)).toBeUndefined();
   });
 
+  // decodeClientFrame refuses a repeated member name and names no request when `rid` is the name repeated:
+  // a refusal naming either copy would answer a request the client may still wait on under that rid.
+  it('answers undefined for a repeated top-level rid, within the scanned bytes or first and last', () => {
+    expect(scan('{"t":"ping","rid":1,"rid":2}')).toBeUndefined();
+    expect(scan('{"rid":1,"t":"ping","rid":1}')).toBeUndefined();
+    expect(scan('{"rid":1,"x":{"rid":2},"y":"\\"rid\\":3"}')).toBe(1);
+    const rows = `"rows":["${'A'.repeat(RID_SCAN_BYTES)}"]`;
+    expect(scan(`{"rid":5,"t":"push",${rows},"rid":6}`)).toBeUndefined();
+    expect(scan(`{"rid":5,"rid":6,"t":"push",${rows}}`)).toBeUndefined();
+    // One rid whose member straddles the end of the scanned bytes and is the frame's last is one rid.
+    const pad = 'B'.repeat(RID_SCAN_BYTES - 30);
+    for (let shift = 0; shift < 40; shift++) {
+      const text = `{"t":"push","x":"${pad}${'C'.repeat(shift)}","rid":77}`;
+      expect(scan(text), String(shift)).toBe(77);
+    }
+  });
+
   it('agrees with JSON.parse on generated frames', () => {
     let seed = 1;
     const random = (): number => {

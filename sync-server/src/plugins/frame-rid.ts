@@ -13,6 +13,11 @@
  *   whatever its size. A scan of a whole 8 MiB frame would cost a device's refused frames up to ~90 ms
  *   each (measured on one made of escaped quotes; 0.5 ms on a push of base64 rows), more than refusing
  *   it is worth; this costs at most ~0.05 ms.
+ * - A frame that repeats its top-level `rid` names no request, as decodeClientFrame's refusal of it names
+ *   none: either copy may be the rid of another request its device still waits on. Found when both copies
+ *   are within the scanned bytes, or one is there and the other is the frame's last member; a copy
+ *   elsewhere in a longer frame is not looked for (the bound above), so such a frame is named by the copy
+ *   found.
  * Failure modes: a frame that is not a JSON object, is cut short, has its rid elsewhere, writes the key
  *   with escapes, or holds something other than a plain integer answers undefined (the caller then
  *   answers at most one refusal per interval); never throws. A frame longer than RID_SCAN_BYTES that ends
@@ -51,8 +56,11 @@ const stringEnd = (data: Uint8Array, open: number, end: number): number => {
   }
 };
 
-/** The integer value starting at `from` (after `"rid"` and its colon), or undefined. */
-const ridValue = (data: Uint8Array, from: number, end: number): number | undefined => {
+/**
+ * The integer value starting at `from` (after `"rid"` and its colon), undefined when it is none, or `cut`
+ * when it runs on to `end` (what follows is not scanned).
+ */
+const ridValue = (data: Uint8Array, from: number, end: number): number | undefined | 'cut' => {
   let at = from;
   while (at < end && isSpace(data[at])) at++;
   const start = at;
@@ -64,14 +72,21 @@ const ridValue = (data: Uint8Array, from: number, end: number): number | undefin
     at++;
   }
   const digits = at - start;
-  if (digits === 0 || digits > MAX_RID_DIGITS) return undefined;
+  if (digits > MAX_RID_DIGITS) return undefined;
   while (at < end && isSpace(data[at])) at++;
+  if (at >= end) return 'cut';
   const next = data[at];
-  return at < end && (next === COMMA || next === CLOSE_OBJECT) ? value : undefined;
+  return digits > 0 && (next === COMMA || next === CLOSE_OBJECT) ? value : undefined;
 };
 
+/** Where a top-level `rid` member's name opens (its quote's index), and its value. */
+interface RidMember {
+  at: number;
+  rid: number;
+}
+
 /** A rid written as the frame's last member (`,"rid":7}`), read backwards from its end. */
-const lastMemberRid = (data: Uint8Array): number | undefined => {
+const lastMemberRid = (data: Uint8Array): RidMember | undefined => {
   let at = data.byteLength - 1;
   const stop = Math.max(0, at - 64);
   while (at > stop && isSpace(data[at])) at--;
@@ -90,19 +105,27 @@ const lastMemberRid = (data: Uint8Array): number | undefined => {
   // `"rid"` preceded by `,` or `{`: its opening quote is not an escaped one, so it is the member's name.
   if (at - 5 < stop || data[at] !== QUOTE || data[at - 1] !== 0x64 || data[at - 2] !== 0x69) return undefined;
   if (data[at - 3] !== 0x72 || data[at - 4] !== QUOTE) return undefined;
+  const name = at - 4;
   at -= 5;
   while (at > stop && isSpace(data[at])) at--;
   if (data[at] !== COMMA && data[at] !== OPEN_OBJECT) return undefined;
   let value = 0;
   for (let i = first; i <= last; i++) value = value * 10 + (data[i]! - ZERO);
-  return value;
+  return { at: name, rid: value };
 };
 
-/** The rid among the members within `end` bytes; `cut` when the scan reached `end` inside the frame. */
-const scanMembers = (data: Uint8Array, end: number): number | undefined | 'cut' => {
+/**
+ * The rid among the members within `end` bytes (`repeated` when two are named `rid`), and whether the scan
+ * reached `end` inside the frame (`cut`).
+ */
+const scanMembers = (
+  data: Uint8Array,
+  end: number,
+): { found: RidMember | undefined | 'repeated'; cut: boolean } => {
+  let found: RidMember | undefined;
   let at = 0;
   while (at < end && isSpace(data[at])) at++;
-  if (data[at] !== OPEN_OBJECT) return undefined;
+  if (data[at] !== OPEN_OBJECT) return { found: undefined, cut: false };
   /** Nesting of objects and arrays; the frame's own members are at depth 1. */
   let depth = 0;
   /** At depth 1, the next string is a member's name (after `{` or `,`), not its value. */
@@ -111,15 +134,23 @@ const scanMembers = (data: Uint8Array, end: number): number | undefined | 'cut' 
     const c = data[at];
     if (c === QUOTE) {
       const close = stringEnd(data, at, end);
-      if (close < 0) return 'cut';
+      if (close < 0) return { found, cut: true };
       if (depth === 1 && nameNext) {
         nameNext = false;
         const isRid =
           close - at === 4 && data[at + 1] === 0x72 && data[at + 2] === 0x69 && data[at + 3] === 0x64;
         if (isRid) {
+          // Scanned on past the first: a second `rid` makes the frame name no request.
+          if (found !== undefined) return { found: 'repeated', cut: false };
           let colon = close + 1;
           while (colon < end && isSpace(data[colon])) colon++;
-          return data[colon] === COLON ? ridValue(data, colon + 1, end) : undefined;
+          if (colon >= end) return { found, cut: true };
+          if (data[colon] !== COLON) return { found: undefined, cut: false };
+          const rid = ridValue(data, colon + 1, end);
+          // Cut within its value: the frame's last member, if it is this one, is read from the end.
+          if (rid === 'cut') return { found, cut: true };
+          if (rid === undefined) return { found: undefined, cut: false };
+          found = { at, rid };
         }
       }
       at = close;
@@ -128,17 +159,21 @@ const scanMembers = (data: Uint8Array, end: number): number | undefined | 'cut' 
       if (depth === 1) nameNext = true;
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       depth--;
-      if (depth === 0) return undefined;
+      if (depth === 0) return { found, cut: false };
     } else if (c === COMMA && depth === 1) {
       nameNext = true;
     }
   }
-  return 'cut';
+  return { found, cut: true };
 };
 
 /** The frame's top-level `rid`, or undefined; see the module comment for where it is looked for. */
 export const scanRid = (data: Uint8Array): number | undefined => {
-  const found = scanMembers(data, Math.min(data.byteLength, RID_SCAN_BYTES));
-  if (found !== 'cut') return found;
-  return data.byteLength > RID_SCAN_BYTES ? lastMemberRid(data) : undefined;
+  const { found, cut } = scanMembers(data, Math.min(data.byteLength, RID_SCAN_BYTES));
+  if (found === 'repeated') return undefined;
+  if (!cut || data.byteLength <= RID_SCAN_BYTES) return found?.rid;
+  const last = lastMemberRid(data);
+  if (found === undefined) return last?.rid;
+  // The last member may be the one found, when it begins within the scanned bytes.
+  return last === undefined || last.at === found.at ? found.rid : undefined;
 };

@@ -17,7 +17,9 @@
  * - A device revoked while it signs in gets no working connection, wherever its revocation commits: the
  *   device is read again once the live hub holds the connection (a revocation committed before that read
  *   is refused DEVICE_REVOKED, 4001), and one committed after it finds the connection in the hub, which
- *   the revocation closes (accounts.ts). Requests after `ready` use the principal of sign-in.
+ *   the revocation closes (accounts.ts). Requests after `ready` use the principal of sign-in. A sign-in
+ *   that completes once the live hub stopped (shutdown) is refused UNAVAILABLE and closed 1001 by the hub,
+ *   never told `ready`, as the connections it held then are.
  * - A connection the server closes (revocation, session expiry, any refusal that closes it, a dropped
  *   socket) leaves the live hub at once, as does one found closing when the hub sends to it: nothing more
  *   is delivered or counted as delivered while ws waits for the close handshake.
@@ -41,8 +43,8 @@
  *     read either;
  *   - refusals go through the same path, every frame (binary and oversize ones included) costs a token;
  *     a rate-limited request (it has a top-level `rid`, found by a bounded scan, not a parse: anywhere in a
- *     frame of up to RID_SCAN_BYTES, first or last in a longer one, see frame-rid.ts) is always answered
- *     RATE_LIMITED, but frames without one get
+ *     frame of up to RID_SCAN_BYTES, first or last in a longer one, see frame-rid.ts; named twice, it names
+ *     no request, as when served) is always answered RATE_LIMITED, but frames without one get
  *     at most one RATE_LIMITED reply per RATE_LIMITED_REPLY_INTERVAL_MS, so garbage is not answered frame
  *     for frame.
  * - On a connection of version WRAPPED_ROOT_GEN_VERSION or later (never earlier: frames are closed, an

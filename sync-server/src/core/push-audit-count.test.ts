@@ -1,0 +1,118 @@
+// A grantee's push is written to the patient's audit log as one access event per stream whose `count`
+// says how many of its rows were stored. It counted every row that passed the service's checks, so rows
+// the store then refused (a conflict: the device's assumed revision is not the stored one; a re-push of a
+// revision already stored, answered ok but storing nothing) were logged as written. Now only rows the push
+// stored count; a push that stored none of a stream's rows logs nothing for it (the event has no field
+// for refused rows: the push metrics count them by outcome).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeDoc, principalOf, type TestAccount, type TestServer } from '../testing/harness';
+import type { SyncStore } from '../store/index';
+import { accessLogged, consentSteps, startRecheck, type Recheck } from './recheck.test-util';
+import { createSyncService, type SyncService } from './sync-service';
+
+let t: TestServer;
+let patient: TestAccount;
+let provider: TestAccount;
+let service: SyncService;
+/** Runs once, after the next `getDoc` answered and before its caller resumes. */
+let afterGetDoc: (() => Promise<void>) | undefined;
+
+beforeEach(async () => {
+  let deps: Recheck['deps'];
+  ({ t, patient, provider, deps } = await startRecheck());
+  const getDoc: SyncStore['docs']['getDoc'] = async (...args) => {
+    const answer = await deps.store.docs.getDoc(...args);
+    const step = afterGetDoc;
+    afterGetDoc = undefined;
+    await step?.();
+    return answer;
+  };
+  service = createSyncService({ ...deps, store: { ...deps.store, docs: { ...deps.store.docs, getDoc } } });
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+const { grantTo } = consentSteps(() => ({ t, patient, provider, service }));
+const outcomes = (results: Awaited<ReturnType<SyncService['push']>>) =>
+  results.map((r) => (r.status === 'error' ? r.code : r.status));
+
+describe("a grantee's push in the patient's audit log", () => {
+  it('counts the rows stored, not those in conflict nor a revision stored already', async () => {
+    await grantTo([
+      { type: 'allergy', access: 'write' },
+      { type: 'medication', access: 'write' },
+    ]);
+    const first = await makeDoc(patient, provider.device, 'allergy', { substance: 'peanut' });
+    expect(
+      outcomes(await service.push(principalOf(provider), { rows: [{ doc: first, assumedRev: null }] })),
+    ).toEqual(['ok']);
+
+    const fresh = await makeDoc(patient, provider.device, 'allergy', { substance: 'latex' });
+    // The same id again as new: the stored version is not what it assumes.
+    const conflicting = await makeDoc(
+      patient,
+      provider.device,
+      'allergy',
+      { substance: 'pollen' },
+      { id: first.id },
+    );
+    const medication = await makeDoc(patient, provider.device, 'medication', { title: 'salbutamol' });
+    const results = await service.push(principalOf(provider), {
+      rows: [
+        { doc: fresh, assumedRev: null },
+        { doc: conflicting, assumedRev: null },
+        { doc: medication, assumedRev: null },
+      ],
+    });
+    expect(outcomes(results)).toEqual(['ok', 'conflict', 'ok']);
+    // A retry of the first push whose answer was lost: answered ok, nothing stored.
+    expect(
+      outcomes(await service.push(principalOf(provider), { rows: [{ doc: first, assumedRev: null }] })),
+    ).toEqual(['ok']);
+
+    const pushes = await accessLogged({ t, patient }, 'push');
+    expect(pushes.map((e) => [e.stream, e.count])).toEqual([
+      [first.stream, 1],
+      [fresh.stream, 1],
+      [medication.stream, 1],
+    ]);
+  });
+
+  it('logs a row stored after its read found it in conflict (another write gave it the revision it assumed)', async () => {
+    await grantTo([{ type: 'allergy', access: 'write' }]);
+    const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'peanut' });
+    const second = await makeDoc(
+      patient,
+      patient.device,
+      'allergy',
+      { substance: 'latex' },
+      { id: first.id, rv: 2 },
+    );
+    expect(
+      outcomes(await service.push(principalOf(patient), { rows: [{ doc: first, assumedRev: null }] })),
+    ).toEqual(['ok']);
+    // The provider's update assumes the patient's second version, stored only once its row was read.
+    const update = await makeDoc(
+      patient,
+      provider.device,
+      'allergy',
+      { substance: 'pollen' },
+      { id: first.id, rv: 3 },
+    );
+    afterGetDoc = async () => {
+      expect(
+        outcomes(
+          await service.push(principalOf(patient), { rows: [{ doc: second, assumedRev: first.rev }] }),
+        ),
+      ).toEqual(['ok']);
+    };
+    const results = await service.push(principalOf(provider), {
+      rows: [{ doc: update, assumedRev: second.rev }],
+    });
+    expect(outcomes(results)).toEqual(['ok']);
+    expect(afterGetDoc).toBeUndefined();
+    const pushes = await accessLogged({ t, patient }, 'push');
+    expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
+  });
+});
