@@ -102,7 +102,10 @@
  *   unmarked (sent again for a server that lost it; never a second entry), `revoke` calls for one grant
  *   at once share one revocation, and otherwise `revoke` marks it before sending (unmarked
  *   when the server refuses it) and emits at the answer, naming this device (`deviceId`) as the one that
- *   revoked; a reading of the list that finds a grant newly revoked marks it too, left to the revoking
+ *   revoked — unless the server's list, read after the answer, holds another revocation of the grant
+ *   signed by the patient (another device's, not yet in this copy: the server keeps the first and answers
+ *   a later one `ok`), which is then taken as one learnt from the list (its time; its mark, not this
+ *   call's); a reading of the list that finds a grant newly revoked marks it too, left to the revoking
  *   device for one refresh interval, and an entry appended for such a mark names no device (this one did
  *   not revoke it). A mark is looked up once the copy holds the grant revoked (signed by the patient),
  *   unmarked once the log shows the entry, and dropped when a whole listing after the grant's expiry shows
@@ -158,6 +161,7 @@ import {
   grantSignaturePayload,
   grantIssues,
   isAccountId,
+  parseIsoDateTime,
   parseStreamId,
   type KeyHoldersFrame,
   revocationSignaturePayload,
@@ -208,10 +212,12 @@ export const REVOCATION_NOTICE =
 export interface GrantRequest {
   granteeId: string;
   scope: GrantScopeEntry[];
-  /** Either an absolute expiry or a duration from now. */
+  /** Either an absolute expiry or a duration (`durationMs`), not both. */
   expiresAt?: string;
+  /** How long the grant lasts, counted from `start` when given, from now otherwise. */
   durationMs?: number;
   purpose: string;
+  /** When access begins (ISO date-time, as toISOString writes it); now when not given. */
   start?: string;
 }
 
@@ -604,6 +610,13 @@ export const createConsent = (deps: ConsentDeps) => {
   const recordNow = (): void => {
     void recordStanding((deps.connection.version() ?? 0) >= PAGING_VERSION).catch(() => undefined);
   };
+  /** Whether `sig` is this account's identity key's signature of `payload`. */
+  const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
+    const bytes = base64urlDecode(sig);
+    return (
+      bytes.ok && verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, bytes.value)
+    );
+  };
   /**
    * Adds the server's signed copies to the local grants (persisting what was new) and answers the copy
    * stored then. `known` (read before the listing) only spares checking signatures again.
@@ -612,13 +625,6 @@ export const createConsent = (deps: ConsentDeps) => {
     known: readonly StoredGrant[],
     records: readonly GrantRecord[],
   ): Promise<StoredGrant[]> => {
-    const verifies = async (payload: { label: string }, sig: string): Promise<boolean> => {
-      const bytes = base64urlDecode(sig);
-      return (
-        bytes.ok &&
-        verifyCanonical(deps.ed, deps.keys.identity.publicKey, payload.label, payload, bytes.value)
-      );
-    };
     // By id, first copy wins (as a search of `known` from the start would find it).
     const byId = new Map<string, StoredGrant>();
     for (const g of known) if (!byId.has(g.grant.grantId)) byId.set(g.grant.grantId, g);
@@ -752,8 +758,8 @@ export const createConsent = (deps: ConsentDeps) => {
    * `grantIssues`, the rules its codec applies to a `grant` frame) so a grant is never refused for its
    * content after this device began publishing for it. Throws ConsentError naming the field: BAD_SCOPE,
    * BAD_EXPIRY (also a date that is not one, a duration that is not a number, both an expiry and a
-   * duration, or an expiry already past), BAD_ACCOUNT_ID (the
-   * grantee's id, or this account's own), BAD_GRANT (any other field).
+   * duration, or an expiry already past; a duration counts from the start when one is given),
+   * BAD_ACCOUNT_ID (the grantee's id, or this account's own), BAD_GRANT (any other field).
    */
   const draftGrant = (request: GrantRequest): Grant => {
     // Read as untyped code may hand it (a form, an import): anything but a list of objects is refused by
@@ -784,7 +790,11 @@ export const createConsent = (deps: ConsentDeps) => {
       if (request.durationMs === undefined) {
         throw new ConsentError('BAD_EXPIRY', 'give the expiry (expiresAt) or a duration (durationMs)');
       }
-      const end = now + request.durationMs;
+      // Counted from the grant's start ("48 hours from next Monday"), from now without one. A start that
+      // is no date counts from now here and is refused by name by the checks below.
+      const start: unknown = request.start;
+      const from = (typeof start === 'string' ? parseIsoDateTime(start) : null) ?? now;
+      const end = from + request.durationMs;
       // NaN, an infinity, or beyond what a Date holds: toISOString would throw an untyped RangeError.
       if (typeof end !== 'number' || !Number.isFinite(end) || Math.abs(end) > MAX_DATE_MS) {
         throw new ConsentError('BAD_EXPIRY', 'durationMs must be a finite number of milliseconds');
@@ -1280,6 +1290,30 @@ export const createConsent = (deps: ConsentDeps) => {
     );
     return { rotated, pending: complete ? [] : target.grant.scope.map((s) => streamOf(s.type)) };
   };
+  /**
+   * After the server took a revocation of `grantId` signed `sig`: the server's list when it holds another
+   * revocation of that grant signed by the patient (made on another device, or by this one before with
+   * its answer lost; the server keeps the first), else null — this one stands, or the list cannot tell
+   * (not read, the grant not in an older server's bounded answer). Only a revocation that verifies counts:
+   * a server's unsigned one must not keep this device from taking its own and re-keying.
+   */
+  const revokedElsewhere = async (grantId: string, sig: string): Promise<GrantRecord[] | null> => {
+    let records: GrantRecord[];
+    try {
+      records = await serverGrants();
+    } catch {
+      return null;
+    }
+    const held = records.find((r) => r.grant.grant.grantId === grantId)?.revocation;
+    const r = held?.revocation;
+    return held !== undefined &&
+      held.sig !== sig &&
+      r?.grantId === grantId &&
+      r.patientId === deps.accountId &&
+      (await verifies(revocationSignaturePayload(r), held.sig))
+      ? records
+      : null;
+  };
   /** `revoke` calls under way, by grant id: a second call (a double tap) waits for the first. */
   const revoking = new Map<string, Promise<RevokeResult>>();
   const revokeGrant = async (grantId: string): Promise<RevokeResult> => {
@@ -1323,10 +1357,20 @@ export const createConsent = (deps: ConsentDeps) => {
       throw error;
     }
     try {
-      const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
-      await addGrants([revoked]);
-      // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-      revocationAudit.emit(mark, revoked);
+      const elsewhere = await revokedElsewhere(grantId, sig);
+      if (elsewhere !== null) {
+        // The server keeps a grant's first revocation and answers a later one `ok`: this one changed
+        // nothing, so it is neither kept nor recorded. The one that stands is taken as any other learnt
+        // from the list: its time, and its entry left to the device that revoked (a mark this call set
+        // gives way to the list's; one held from before, this device's lost answer, stays).
+        if (marked.size > 0) await revocationAudit.unmark(marked).catch(() => undefined);
+        await merge(await localGrants(), elsewhere);
+      } else {
+        const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
+        await addGrants([revoked]);
+        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+        revocationAudit.emit(mark, revoked);
+      }
     } finally {
       revocationAudit.sending.delete(grantId);
     }
