@@ -129,8 +129,9 @@
  *   changing the part already cached — cutting an author's end there (nothing of it served since),
  *   rewriting an entry in place, dropping old entries — goes unreported by the views until that next
  *   whole read (at most a day or 25 views later; `verify` at once), which then reports it as before and
- *   holds it for good (SEEN). A whole check that finds any problem removes the cache, so while a problem
- *   stands (until accepted, or for good) every view reads the whole log, as before. The cache keeps the
+ *   holds it for good (SEEN). A whole check that finds any problem (but entries not checkable now, below)
+ *   removes the cache, so while a problem stands (until accepted, or for good) every view reads the whole
+ *   log, as before. The cache keeps the
  *   newest MAX_VIEW_ENTRIES entries within MAX_VIEW_CHARS; older ones are read again from the server at
  *   each view and held to the heads they were dropped at (each author's chain from position 1, linked, up
  *   to exactly that head: by the link hashes the very entries verified then, so only opened again, not
@@ -138,9 +139,16 @@
  *   (dropped ones' too), its account and the revocation state its entries were judged under (not
  *   revoked, or the cutoff), and each view first asks the device directory for each such author (one
  *   look-up each, answered from the directory's cache, whose lists are reloaded after 5 minutes by default
- *   and at every reconnect): when any answer differs — the device revoked since, its cutoff moved, or the
- *   directory cannot answer for it now — the view reads and verifies the whole log, so a revocation
- *   applies to cached entries at the first view after the directory learns of it. That whole read reports
+ *   and at every reconnect): when any answer differs — the device revoked since, its cutoff moved — the
+ *   view reads and verifies the whole log, so a revocation applies to cached entries at the first view
+ *   after the directory learns of it. An author it cannot answer for now (its device list did not load:
+ *   unjudged) is not asked again for VIEW_UNJUDGED_RETRY_MS (nor for its entries past the cache), until a
+ *   reconnect at most; the view reads past the cache as usual, leaves that author's entries out (cached
+ *   and new: none is listed as verified) and reports them `unverified`, as a whole read does (so `recorded`
+ *   asks again later); new entries not checkable now are not cached past (read again at the next view). A
+ *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too) and
+ *   counts as the periodic whole read (`partialWhole`) while every author it could not check that the
+ *   cache holds stays left out: one author's list failing to load costs no whole read per view. That whole read reports
  *   what the device signed at or after its cutoff `inserted` (audit-chain.ts): a problem, so the cache is
  *   removed and every view reads the whole log from then on, as for any problem (a cache an older build
  *   wrote, which notes no such states, is not used: the first view reads the whole log). Views, `verify` and
@@ -155,7 +163,8 @@
  *   or the read failing NETWORK, TIMEOUT or STOPPED: it goes on in view order, its answer dropped), it
  *   answers from VIEW alone and reads nothing from the server: `complete: false`, `reason: 'offline'`, `asOf`
  *   when the last view or check began that found the cache as it stands (VIEW_READ, device meta
- *   `audit-view-read`: that time with the cache's `through` and `fullAt`, written after VIEW, removed before
+ *   `audit-view-read`: that time with the cache's `through`, `fullAt` and the authors it could not judge then
+ *   (`unjudged`), written after VIEW, removed before
  *   it by a check that found a problem; one naming another cache is not used; views write it at every read, a
  *   few bytes, VIEW itself only when something new was served). It does not wait in view order (a view ahead
  *   may be waiting for the connection): it reads VIEW_READ, then VIEW, as stored, and a pair a view is
@@ -165,7 +174,9 @@
  *   are only on the server: counts would be short), a restore is recorded or announced since it was read,
  *   SEEN changed under it (as above), or the directory answers one of its device authors otherwise than it
  *   was judged (revoked since, as the lists the directory holds say). An author the directory cannot answer
- *   for now (a new session offline loads no list) counts as judged then: the answer is as of that read. It is
+ *   for now (a new session offline loads no list) counts as judged then: the answer is as of that read —
+ *   except those that read could not judge (its `unjudged`): their entries are left out, counted in the
+ *   answer's `unverified`, never listed as verified. It is
  *   not held to VIEW_FULL_CHECK_MS: `asOf` says its age. Only what a view would list from VIEW is listed
  *   (entries that verified, opened, as verified), so an offline answer misses what was served since and
  *   reports no problem a whole read would find in the cached part.
@@ -382,10 +393,13 @@ export interface AuditViewOptions {
  * the option (`asOf`: when this read began). `complete: false`: the device was not connected (or lost the
  * connection before the read answered), so this is what it verified before, as of `asOf` (when it last
  * read the log, this device's clock): entries served since are missing, and it is never the current log.
+ * `unverified` (present when not 0): entries left out of `records` because their author's device list could
+ * not be loaded (offline: at the read `asOf` names), so whether that device may sign them was not checked;
+ * `verify` reports them `unverified`. They are never listed as verified.
  */
 export type AuditViewAnswer<T> =
-  | { records: T; asOf: string; complete: true }
-  | { records: T; asOf: string; complete: false; reason: 'offline' };
+  | { records: T; asOf: string; complete: true; unverified?: number }
+  | { records: T; asOf: string; complete: false; reason: 'offline'; unverified?: number };
 
 /** One grant in the accounting of disclosures. */
 export interface Disclosure {
@@ -688,9 +702,23 @@ type ViewHeads = Static<typeof ViewHeads>;
  */
 const VIEW_READ = 'audit-view-read';
 const ViewRead = Type.Object(
-  { through: Type.Integer({ minimum: 0 }), fullAt: Type.Number(), at: Type.Number() },
+  {
+    through: Type.Integer({ minimum: 0 }),
+    fullAt: Type.Number(),
+    at: Type.Number(),
+    /**
+     * Device authors of the cache the directory could not answer for at that read (`unjudged`): their
+     * entries are left out of an answer offline. An older build refuses a note with it (no answer offline).
+     */
+    unjudged: Type.Optional(Type.Array(Type.String({ maxLength: 128 }), { maxItems: MAX_VIEW_ENTRIES })),
+  },
   { additionalProperties: false },
 );
+/**
+ * How long a view takes a cached author the directory could not answer for (its device list did not load)
+ * as still unanswerable, without asking again: its entries are left out meanwhile (see `judgeCached`).
+ */
+const VIEW_UNJUDGED_RETRY_MS = 60_000;
 
 /** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
@@ -1843,7 +1871,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     entries: ServedDoc[],
     own?: number,
     accept = false,
-    since?: { heads: ReadonlyMap<string, ChainHead>; entries: number },
+    since?: {
+      heads: ReadonlyMap<string, ChainHead>;
+      entries: number;
+      /** Device authors not to look up (`judgeCached`): their entries are `unverified`, as when it fails. */
+      unjudged?: ReadonlySet<string>;
+    },
     ended = endingsOf(patientId),
   ): Promise<Checked | null> => {
     deps.assertUnlocked?.();
@@ -1872,6 +1905,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return server.publicKey;
       }
       if (!body) return null;
+      if (since?.unjudged?.has(e.author) === true)
+        return { unavailable: `the device list was not loaded at this session's last look-up` };
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
       if (key && !('unavailable' in key)) {
@@ -1921,7 +1956,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     // Positions of this device's own chain lost with an announced restore (`continueAfterRestore`): the
     // chain went on from the served end, so only this record still tells of them.
     const lost = patientId === deps.accountId ? ((await deps.meta.get(OWN_LOST, OwnLost)) ?? []) : [];
-    if (since !== undefined && (problems.length > 0 || lost.length > 0)) return null;
+    // Past the cache, only entries not checkable now (`unverified`: their author's device list did not load)
+    // are answered as a whole check answers them; any other problem is left to a whole check.
+    if (since !== undefined && (problems.some((p) => p.kind !== 'unverified') || lost.length > 0))
+      return null;
     const incarnation = await currentIncarnation();
     for (const p of problems) {
       const was = kept[p.author]?.incarnation;
@@ -2136,9 +2174,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     incarnation: string | undefined,
     /** When the read began (this device's clock). */
     readAt: number,
+    /**
+     * Losses accepted (`acceptLosses`): the cache goes even when the only problems are entries not
+     * checkable now, whose authors' chains were then held to nothing, so a cut there went unseen.
+     */
+    accepted = false,
   ): Promise<void> => {
     const entries = viewEntries(docs, checked);
     if (!checked.verification.ok || entries === null) {
+      if (viewKept && !accepted && (await keptUnverified(checked, readAt))) return;
+      partialWhole = null;
       if (viewKept) {
         // VIEW_READ first: without it, a cache whose removal fails never answers offline.
         await deps.meta.set(VIEW_READ, null).catch(() => undefined);
@@ -2167,48 +2212,126 @@ export const createAuditLog = (deps: AuditLogDeps) => {
 
   /**
    * Notes that the log was read at `at` and the view cache written with `through` and `fullAt` matched it
-   * (VIEW_READ): an answer offline is as of then. Unwritten, an older note stays, naming an older read of
-   * the same cache, or another cache (then no answer offline until the next view writes it).
+   * (VIEW_READ), its device authors in `unjudged` not answerable then: an answer offline is as of then,
+   * without their entries. Unwritten, an older note stays, naming an older read of the same cache, or
+   * another cache (then no answer offline until the next view writes it).
    */
-  const noteViewRead = async (through: number, fullAt: number, at: number): Promise<void> => {
-    await deps.meta.set(VIEW_READ, { through, fullAt, at }).catch(() => undefined);
+  const noteViewRead = async (
+    through: number,
+    fullAt: number,
+    at: number,
+    unjudged: ReadonlySet<string> = new Set(),
+  ): Promise<void> => {
+    const note = { through, fullAt, at, ...(unjudged.size === 0 ? {} : { unjudged: [...unjudged] }) };
+    await deps.meta.set(VIEW_READ, note).catch(() => undefined);
   };
 
   /**
-   * Whether the directory still answers every device author of the cache as the cache was judged under
-   * (same account, same revocation cutoff or none): one look-up per author, which the directory answers
-   * from its cache (its lists reloaded after a few minutes or at a reconnect). A device revoked since, a
-   * cutoff moved, an author it cannot answer for now, or one the cache did not note: false.
+   * Per cached device author the directory could not answer for (its device list did not load), until
+   * when a view takes it as still unanswerable without asking (`judgeCached`); cleared at a reconnect.
    */
-  const stillJudged = async (view: ViewCache): Promise<boolean> => {
-    const server = await deps.serverKey();
-    return authorsJudged(view, (author) => author === server?.serverId, false);
-  };
+  const unjudgedUntil = new Map<string, number>();
+  /**
+   * The last whole check of this session that found no problem but entries not checkable now (`unverified`),
+   * with the view cache kept as it was (`keptUnverified`): when, which cache (its `fullAt`), and the
+   * authors of those entries. It counts as the periodic whole read while all of them with cached entries
+   * stay left out of the views (`wholeRecently`).
+   */
+  let partialWhole: { at: number; fullAt: number; authors: Set<string> } | null = null;
 
   /**
-   * Whether every device author of `view` (but those `isServer` names) is answered by the directory as the
-   * cache judged it. `offline`: one it cannot answer for now (a failed or unavailable look-up) counts as
-   * judged then; otherwise it counts as changed, and a failed look-up rejects.
+   * How the directory answers the device authors of `view` (but those `isServer` names) against how the
+   * cache judged them (same account, same revocation cutoff or none): one look-up per author, which the
+   * directory answers from its cache (its lists reloaded after a few minutes or at a reconnect). `changed`:
+   * one answered otherwise (revoked since, its cutoff moved), or one of the heads' authors the cache did not
+   * note. `unjudged`: those it cannot answer for now (the list did not load), not asked again for
+   * VIEW_UNJUDGED_RETRY_MS; their entries are left out, never listed as verified. `offline` (an answer from
+   * the cache alone): one it cannot answer for (a failed look-up too) counts as judged then, the answer
+   * being as of that read, and nothing is noted; otherwise a failed look-up rejects.
    */
-  const authorsJudged = async (
+  const judgeCached = async (
     view: ViewCache,
     isServer: (author: string) => boolean,
     offline: boolean,
-  ): Promise<boolean> => {
+  ): Promise<{ changed: boolean; unjudged: Set<string> }> => {
+    const unjudged = new Set<string>();
     for (const author of Object.keys(view.heads))
-      if (!isServer(author) && !Object.hasOwn(view.judged, author)) return false;
+      if (!isServer(author) && !Object.hasOwn(view.judged, author)) return { changed: true, unjudged };
+    const now = deps.now();
     const answers = await Promise.all(
-      Object.entries(view.judged).map(async ([author, was]) => {
+      Object.entries(view.judged).map(async ([author, was]): Promise<boolean> => {
+        const until = unjudgedUntil.get(author);
+        // A clock set back asks again.
+        if (!offline && until !== undefined && now < until && now >= until - VIEW_UNJUDGED_RETRY_MS) {
+          unjudged.add(author);
+          return true;
+        }
         const lookup = deps.directory.authorKey(was.account, author);
         const key = offline
           ? await lookup.catch((error: unknown): AuthorUnavailable => ({ unavailable: String(error) }))
           : await lookup;
-        if (key !== null && 'unavailable' in key) return offline;
+        if (key !== null && 'unavailable' in key) {
+          if (offline) return true;
+          unjudgedUntil.set(author, now + VIEW_UNJUDGED_RETRY_MS);
+          unjudged.add(author);
+          return true;
+        }
+        if (!offline) unjudgedUntil.delete(author);
         return key !== null && sameJudged(was, judgedOf(was.account, key));
       }),
     );
-    return answers.every(Boolean);
+    return { changed: !answers.every(Boolean), unjudged };
   };
+
+  /**
+   * After a whole check of the own log whose only problems are entries not checkable now (`unverified`: an
+   * author's device list did not load): no evidence against the view cache, which is kept as it was
+   * (its `fullAt` too: the entries of those authors were not checked again) rather than removed, so the
+   * views go on reading past it; and the read is noted for an answer offline, those authors' entries
+   * left out. False (nothing done) when there are other problems or no cache.
+   */
+  const keptUnverified = async (checked: Checked, readAt: number): Promise<boolean> => {
+    const problems = checked.verification.problems;
+    if (problems.length === 0 || problems.some((p) => p.kind !== 'unverified')) return false;
+    const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
+    if (view === null) return false;
+    const authors = new Set(problems.map((p) => p.author));
+    viewsSinceWhole = 0;
+    partialWhole = { at: deps.now(), fullAt: view.fullAt, authors };
+    const cached = new Set([...authors].filter((a) => Object.hasOwn(view.judged, a)));
+    await noteViewRead(view.through, view.fullAt, readAt, cached);
+    return true;
+  };
+
+  /**
+   * Whether the cache's last whole check is recent enough (VIEW_FULL_CHECK_MS, this device's clock): its
+   * own, or this session's `partialWhole` of it when every author whose entries that one could not check
+   * and the cache holds is left out now (`unjudged`): the rest of the log was checked whole then.
+   */
+  const wholeRecently = (view: ViewCache, unjudged: ReadonlySet<string>): boolean => {
+    const recent = (at: number): boolean => {
+      const age = deps.now() - at;
+      return age >= 0 && age < VIEW_FULL_CHECK_MS;
+    };
+    if (recent(view.fullAt)) return true;
+    return (
+      partialWhole !== null &&
+      partialWhole.fullAt === view.fullAt &&
+      recent(partialWhole.at) &&
+      [...partialWhole.authors].every((a) => !Object.hasOwn(view.judged, a) || unjudged.has(a))
+    );
+  };
+
+  /** Entries left out of a view because their author could not be judged now, as a whole check reports them. */
+  const unjudgedProblem = (e: OpenedEntry): AuditProblem => ({
+    kind: 'unverified',
+    entryId: e.id,
+    author: e.author,
+    authorSeq: e.authorSeq,
+    detail:
+      `the device list of ${e.authorAccountId} could not be loaded now: whether ${e.author} may sign this ` +
+      'entry (verified before) was not checked again; verify again later',
+  });
 
   /** `docs` as kept (opened, with their link hashes), or null when some did not open as checked. */
   const viewEntries = (docs: readonly ServedDoc[], checked: Checked): ViewEntry[] | null => {
@@ -2271,11 +2394,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
     if (view === null) return null;
-    const age = deps.now() - view.fullAt;
-    if (!(age >= 0 && age < VIEW_FULL_CHECK_MS)) return null;
+    if (partialWhole === null && !wholeRecently(view, new Set())) return null;
     if ((await staleView(view)) !== null) return null;
-    // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing.
-    if (!(await stillJudged(view))) return null;
+    // A device revoked since the cache was judged: what it signed since its cutoff counts for nothing. One
+    // whose list does not load now is left out (`unjudged`), as a whole check would leave it out.
+    const server = await deps.serverKey();
+    const { changed, unjudged } = await judgeCached(view, (a) => a === server?.serverId, false);
+    if (changed || !wholeRecently(view, unjudged)) return null;
     const older = view.dropped === undefined ? [] : await readDropped(view.dropped, deadline);
     if (older === null) return null;
     const readAt = deps.now();
@@ -2283,7 +2408,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (docs.some((d) => d.seq <= view.through)) return null;
     const earlier = (view.dropped?.entries ?? 0) + view.entries.length;
     const heads = new Map(Object.entries(view.heads));
-    const checked = await checkServed(deps.accountId, docs, undefined, false, { heads, entries: earlier });
+    const since = { heads, entries: earlier, unjudged };
+    const checked = await checkServed(deps.accountId, docs, undefined, false, since);
     if (checked === null) return null;
     // The new entries' authors judged as the cached ones were (the directory may have answered anew).
     const judged: ViewJudged = { ...view.judged };
@@ -2292,7 +2418,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (j === null || !sameJudged(was, j)) return null;
       judged[author] = j;
     }
-    if (docs.length > 0) {
+    // Entries past the cache not checkable now (`unverified`) are not cached past: read again next view.
+    if (docs.length > 0 && checked.verification.ok) {
       const fresh = viewEntries(docs, checked);
       if (fresh === null) return null;
       if (
@@ -2304,9 +2431,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           entries: [...view.entries, ...fresh],
         })
       )
-        await noteViewRead(through, view.fullAt, readAt);
-    } else await noteViewRead(view.through, view.fullAt, readAt);
-    return { ...checked, opened: [...older, ...view.entries.map(asOpened), ...checked.opened] };
+        await noteViewRead(through, view.fullAt, readAt, unjudged);
+    } else await noteViewRead(view.through, view.fullAt, readAt, unjudged);
+    const cached = [...older, ...view.entries.map(asOpened)];
+    const left = cached.filter((e) => unjudged.has(e.author)).map(unjudgedProblem);
+    const problems = [...left, ...checked.verification.problems];
+    return {
+      ...checked,
+      verification: { ...checked.verification, ok: problems.length === 0, problems },
+      opened: [...cached.filter((e) => !unjudged.has(e.author)), ...checked.opened],
+    };
   };
 
   /**
@@ -2338,7 +2472,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * its entries and when the log was last read. Reads nothing from the server. Throws SyncError NETWORK
    * naming why when that cache may not be used (none, stale, or holding only the newest entries).
    */
-  const cachedView = async (): Promise<{ opened: OpenedEntry[]; asOf: number }> => {
+  const cachedView = async (): Promise<{ opened: OpenedEntry[]; asOf: number; unverified: number }> => {
     // VIEW_READ before VIEW (written after it): a pair read while a view writes them does not match.
     const readNote = await deps.meta.get(VIEW_READ, ViewRead).catch(() => null);
     if (!viewKept) throw noOfflineAnswer('a check of the log in this session found a problem');
@@ -2355,18 +2489,26 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (stale !== null) throw noOfflineAnswer(stale);
     if (!(await judgedOffline(view)))
       throw noOfflineAnswer('a device that wrote in the log was revoked since this device read it');
-    return { opened: view.entries.map(asOpened), asOf: readNote.at };
+    // Authors whose device list did not load at that read: not judged then, so never listed as verified.
+    const unjudged = new Set(readNote.unjudged);
+    const listed = view.entries.filter((e) => !unjudged.has(e.author));
+    return {
+      opened: listed.map(asOpened),
+      asOf: readNote.at,
+      unverified: view.entries.length - listed.length,
+    };
   };
 
   /**
-   * `stillJudged` offline: every device author of the cache the directory answers for now as the cache
+   * `judgeCached` offline: every device author of the cache the directory answers for now as the cache
    * judged it. The directory answers from the lists it holds (this session's); one it cannot answer for
-   * (no list held, none loads offline) is taken as judged then: the answer is as of that read. The server's
-   * entries need no account: its author is known from the cached entries it signed.
+   * (no list held, none loads offline) is taken as judged then: the answer is as of that read (whose note
+   * names those it could not judge then). The server's entries need no account: its author is known from
+   * the cached entries it signed.
    */
-  const judgedOffline = (view: ViewCache): Promise<boolean> => {
+  const judgedOffline = async (view: ViewCache): Promise<boolean> => {
     const servers = new Set(view.entries.filter((e) => e.source === 'server').map((e) => e.author));
-    return authorsJudged(view, (author) => servers.has(author), true);
+    return !(await judgeCached(view, (author) => servers.has(author), true)).changed;
   };
 
   /**
@@ -2403,13 +2545,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     make: (opened: readonly OpenedEntry[]) => T | Promise<T>,
   ): Promise<AuditViewAnswer<T>> => {
     deps.assertUnlocked?.();
+    const left = (unverified: number): { unverified?: number } => (unverified > 0 ? { unverified } : {});
     if (deps.connection.status() === 'ready') {
       const asOf = iso();
       const fresh = await whileConnected(read());
-      if (fresh !== 'lost') return { records: await make(fresh.value.opened), asOf, complete: true };
+      if (fresh !== 'lost') {
+        const { opened, verification } = fresh.value;
+        const unverified = verification.problems.filter((p) => p.kind === 'unverified').length;
+        return { records: await make(opened), asOf, complete: true, ...left(unverified) };
+      }
     }
     const cached = await cachedView();
-    return { records: await make(cached.opened), asOf: iso(cached.asOf), complete: false, reason: 'offline' };
+    return {
+      records: await make(cached.opened),
+      asOf: iso(cached.asOf),
+      complete: false,
+      reason: 'offline',
+      ...left(cached.unverified),
+    };
   };
 
   /**
@@ -2478,7 +2631,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const { docs, through } = await fetchFrom(patientId, 0, Infinity, deadline);
       if (await continueOwn(patientId, docs)) own = await acknowledgedPosition(patientId);
       const checked = await check(patientId, docs, own, accept, ended);
-      if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation, readAt);
+      if (patientId === deps.accountId) await keepView(docs, through, checked, incarnation, readAt, accept);
       return checked.verification;
     });
 
@@ -2679,6 +2832,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      */
     async connected(incarnation?: string): Promise<void> {
       served = incarnation;
+      // The directory reloads its lists at a reconnect: authors it could not answer for are asked again.
+      unjudgedUntil.clear();
       let unlocked = true;
       try {
         deps.assertUnlocked?.();

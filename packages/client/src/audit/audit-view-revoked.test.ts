@@ -119,6 +119,8 @@ const revokedSetup = async () => {
   const served: ServedDoc[] = [];
   const states = new Map<string, ChainState>();
   let carried = 0;
+  let pages = 0;
+  let online = true;
   const add = async (author: DeviceKeys, body: Record<string, unknown>): Promise<void> => {
     const made = await makeAuditEntry({
       patientId: patient.accountId,
@@ -133,8 +135,11 @@ const revokedSetup = async () => {
     served.push({ ...made.doc, seq: served.length + 1, at: new Date(clock).toISOString() });
   };
   const connection = {
-    status: () => 'ready' as const,
+    status: () => (online ? ('ready' as const) : ('offline' as const)),
+    onStatusChange: () => () => undefined,
     request: async (frame: PullFrame) => {
+      if (!online) throw new Error('not connected');
+      pages++;
       const since = frame.streams[0]!.since;
       const docs = served.filter((d) => d.seq > since);
       carried += docs.length;
@@ -203,6 +208,13 @@ const revokedSetup = async () => {
       carried = 0;
       return n;
     },
+    /** Pages of the log pulled since the last call. */
+    pages: (): number => {
+      const n = pages;
+      pages = 0;
+      return n;
+    },
+    setOnline: (v: boolean) => void (online = v),
     setClock: (minute: number) => void (clock = T0 + minute * MINUTE),
   };
 };
@@ -265,7 +277,7 @@ describe('audit views: a device revoked after its entries were cached', () => {
     expect(log.issues()).toEqual([]);
   });
 
-  it('an author the directory cannot answer for now: the view answers as a whole read, not from the cache', async () => {
+  it('an author the directory cannot answer for now: the view answers as a whole read would, from the cache', async () => {
     const s = await revokedSetup();
     s.setClock(1);
     await s.add(s.other, s.grant('before'));
@@ -277,7 +289,151 @@ describe('audit views: a device revoked after its entries were cached', () => {
     const log = s.open({ directory: s.newDirectory() });
     s.read();
     expect(await log.disclosures()).toEqual([]);
-    expect(s.read()).toBe(2);
+    // Its entries are left out, as a whole read leaves them out, but the log is not read again whole.
+    expect(s.read()).toBe(0);
     expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*unverified: 1/)]);
+  });
+});
+
+/**
+ * The cache holds entries of `other`, judged when its account's device list loaded; a new session's
+ * directory cannot load that list now (`failing`). Five views.
+ */
+const unjudgedSetup = async () => {
+  const s = await revokedSetup();
+  s.setClock(1);
+  await s.add(s.other, s.grant('before'));
+  await s.add(s.server, s.access(2));
+  await s.add(s.server, s.access(3));
+  const first = s.open();
+  expect((await first.disclosures()).map((d) => d.purpose)).toEqual(['before']);
+  s.read();
+  s.pages();
+  s.accountServer.failing = true;
+  s.setClock(10);
+  const directory = s.newDirectory();
+  return { ...s, log: s.open({ directory }), sessionDirectory: directory };
+};
+
+describe('audit views: an author whose device list cannot be loaded now', () => {
+  it('costs no whole-log read per view, and the directory is asked again only after a while', async () => {
+    const s = await unjudgedSetup();
+    const perView: Array<[number, number]> = [];
+    const loads: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      s.accountServer.loads = 0;
+      expect((await s.log.whoAccessed()).map((a) => a.count)).toEqual([2, 3]);
+      perView.push([s.pages(), s.read()]);
+      loads.push(s.accountServer.loads);
+    }
+    // One page per view, carrying nothing (nothing new was served), not the whole log each time.
+    expect(perView).toEqual([
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+    ]);
+    // The failed look-up is not made again at every view.
+    expect(loads.slice(1)).toEqual([0, 0, 0, 0]);
+    // Never as the patient's grant while the device list cannot be checked.
+    expect(await s.log.disclosures()).toEqual([]);
+    const unverified = await s.log.verify();
+    expect(unverified.problems.map((p) => p.kind)).toEqual(['unverified']);
+
+    // The list loads again: after the retry time its entries are listed again, from the cache.
+    s.accountServer.failing = false;
+    s.setClock(10 + 5);
+    s.read();
+    expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before']);
+    expect(s.read()).toBe(0);
+  });
+
+  it('answers offline from the verified cache, its entries left out and counted, never as verified', async () => {
+    const s = await unjudgedSetup();
+    expect((await s.log.whoAccessed()).map((a) => a.count)).toEqual([2, 3]);
+    s.setOnline(false);
+    const offline = await s.log.entries({ offline: 'cached' });
+    expect(offline).toMatchObject({ complete: false, reason: 'offline', unverified: 1 });
+    expect(offline.records.map((e) => e.source)).toEqual(['server', 'server']);
+    expect(await s.log.disclosures({ offline: 'cached' })).toMatchObject({
+      records: [],
+      complete: false,
+      unverified: 1,
+    });
+    // Online again with the list loaded: the same view is complete, with nothing left out.
+    s.setOnline(true);
+    s.accountServer.failing = false;
+    s.setClock(10 + 5);
+    const online = await s.log.disclosures({ offline: 'cached' });
+    expect(online).toMatchObject({ complete: true });
+    expect(online).not.toHaveProperty('unverified');
+    expect(online.records.map((d) => d.purpose)).toEqual(['before']);
+  });
+
+  it('an entry it signed past the cache is not listed, nor cached past, and is listed once it can be checked', async () => {
+    const s = await unjudgedSetup();
+    s.setClock(11);
+    await s.add(s.other, s.grant('later'));
+    await s.add(s.server, s.access(4));
+    expect(await s.log.disclosures()).toEqual([]);
+    expect((await s.log.whoAccessed()).map((a) => a.count)).toEqual([2, 3, 4]);
+    expect(s.log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*unverified: 2/);
+    // Read again from the cache's end at each view (the unchecked entry is not cached past).
+    s.read();
+    await s.log.whoAccessed();
+    expect(s.read()).toBe(2);
+    await expect(s.log.recorded({ 'consent-grant': ['none-such'] })).rejects.toThrow(/could not be checked/);
+
+    s.accountServer.failing = false;
+    s.setClock(20);
+    expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before', 'later']);
+    expect(await s.log.entries()).toEqual(await s.whole());
+  });
+
+  it('a whole read due meanwhile keeps the cache, and the author is checked whole once its list loads', async () => {
+    const s = await unjudgedSetup();
+    await s.log.whoAccessed();
+    s.read();
+    // A day after the cache's whole check: one is due, and cannot check that author's entries either.
+    s.setClock(10 + 24 * 60);
+    expect((await s.log.whoAccessed()).map((a) => a.count)).toEqual([2, 3]);
+    expect(s.read()).toBe(3);
+    const after: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(await s.log.disclosures()).toEqual([]);
+      after.push(s.read());
+    }
+    expect(after).toEqual([0, 0, 0]);
+    // Its list loads: its cached entries were last checked whole over a day ago, so the log is read whole.
+    s.accountServer.failing = false;
+    s.setClock(10 + 24 * 60 + 5);
+    expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before']);
+    expect(s.read()).toBe(3);
+    await s.log.whoAccessed();
+    expect(s.read()).toBe(0);
+  });
+
+  it('losses accepted while it cannot be checked: the cache goes (its chain there was not held to anything)', async () => {
+    const s = await unjudgedSetup();
+    expect(await s.log.disclosures()).toEqual([]);
+    expect((await s.log.acceptLosses()).problems.map((p) => p.kind)).toEqual(['unverified']);
+    s.read();
+    s.accountServer.failing = false;
+    s.setClock(20);
+    expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before']);
+    expect(s.read()).toBe(3);
+  });
+
+  it('revoked meanwhile: once the directory answers, the whole log is read and what it signed since is refused', async () => {
+    const s = await unjudgedSetup();
+    expect(await s.log.disclosures()).toEqual([]);
+    s.setClock(30);
+    await s.revokeOther(at(0), at(0));
+    s.accountServer.failing = false;
+    s.read();
+    expect(await s.log.disclosures()).toEqual([]);
+    expect(s.read()).toBe(3);
+    expect(s.log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*inserted: 1/);
   });
 });
