@@ -3,7 +3,7 @@ import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from
 import { randomBytes } from '@hale/crypto';
 import { createDeviceMeta } from '../session/device-meta';
 import type { Connection, RequestFrame } from './connection';
-import { createSyncEngine } from './engine';
+import { createSyncEngine, type EngineDeps } from './engine';
 import { encodeRecord } from './record-codec';
 import {
   dataOf,
@@ -90,7 +90,11 @@ afterEach(closeOpened);
 let dbCount = 0;
 
 /** The patient's device; its keyring fetches `envelopes` (the test adds to it: a key arriving). */
-const device = async (server: ReturnType<typeof pushServer>, envelopes: KeyEnvelope[]) => {
+const device = async (
+  server: ReturnType<typeof pushServer>,
+  envelopes: KeyEnvelope[],
+  extra: Partial<EngineDeps> = {},
+) => {
   const name = `conflict-no-key${++dbCount}`;
   const raw = new Map<string, unknown>();
   const meta = createDeviceMeta({
@@ -115,6 +119,7 @@ const device = async (server: ReturnType<typeof pushServer>, envelopes: KeyEnvel
     replicationId: `conflict-no-key-test-${name}`,
     meta,
     quarantineRetry: { baseMs: 50, maxMs: 200 },
+    ...extra,
   });
   opened.push({ engine, db });
   await engine.start();
@@ -138,12 +143,13 @@ const editMeetsMaster = async (
   master: (v: ServedDoc) => ServedDoc,
   envelopes: KeyEnvelope[],
   sealer: KeyEnvelope[],
+  extra: Partial<EngineDeps> = {},
 ) => {
   const server = pushServer();
   const first = depsFor(patient, patientRoot, patientDevice);
   const one = await encodeRecord(first, allergy(1, 'Latex'), (await first.keyring.writeKey(STREAM))!);
   server.store(one!);
-  const d = await device(server, envelopes);
+  const d = await device(server, envelopes, extra);
   await d.connect();
   await until(async () => (await d.stored())?.rv === 1, 'revision 1 stored');
   await settled(d.engine);
@@ -207,5 +213,103 @@ describe('a local change meeting a newer server version it cannot open', () => {
     ]);
     expect(d.engine.state().pendingWrites).toBe(0);
     expect(d.engine.quarantine()).toMatchObject([{ id: ID, reason: 'TAMPERED' }]);
+  });
+});
+
+// RxDB sends one batch at a time and sends a failed one again, the same rows, until it passes: while a
+// local change waits for a server version to open, every later local change of the device waits too. So
+// the wait is bounded (`conflictWaitMs`): past it the local change goes to unsent as before the wait existed.
+const ID2 = '01J5000000000000000000BBBB';
+const laterRecord = () =>
+  record({ id: ID2, rv: 1, data: dataOf('Allergy', ID2, patient.accountId, { substance: 'Pollen' }) });
+
+describe('a local change waiting for a server version that never opens', () => {
+  it('holds later local changes while it waits (RxDB retries the batch whole); they go once it opens', async () => {
+    const envelope = await epochOne();
+    const arriving: KeyEnvelope[] = [];
+    const { server, d } = await editMeetsMaster((v) => v, arriving, [envelope]);
+    await until(
+      () => d.engine.quarantine().some((q) => q.id === ID && q.reason === 'NO_KEY'),
+      'set aside NO_KEY',
+    );
+    await d.db.records.insert(laterRecord());
+    d.engine.notePending(ID2, 1);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(server.docs.has(ID2)).toBe(false);
+
+    arriving.push(envelope);
+    await until(() => server.docs.has(ID2), 'the later record is pushed');
+    await until(() => d.engine.state().pendingWrites === 0, 'nothing pending');
+    expect(d.engine.unsent()).toEqual([]);
+    expect(server.docs.get(ID)?.rev.startsWith('3-')).toBe(true);
+    // The wait is over: no longer listed.
+    expect(d.engine.state().errors.some((e) => e.message.includes('waits for it'))).toBe(false);
+  });
+
+  it('goes to unsent (CONFLICT_UNREADABLE) past the bound when the key never comes; later changes flow', async () => {
+    const envelope = await epochOne();
+    const { server, d } = await editMeetsMaster((v) => v, [], [envelope], { conflictWaitMs: 1_500 });
+    await until(
+      () => d.engine.quarantine().some((q) => q.id === ID && q.reason === 'NO_KEY'),
+      'set aside NO_KEY',
+    );
+    await d.db.records.insert(laterRecord());
+    d.engine.notePending(ID2, 1);
+
+    await until(() => server.docs.has(ID2), 'the later record is pushed');
+    expect(d.engine.unsent()).toMatchObject([
+      { id: ID, code: 'CONFLICT_UNREADABLE', data: { substance: 'Peanut' } },
+    ]);
+    expect(d.engine.unsent()[0]!.message).toMatch(/key did not arrive/);
+    // The server keeps the version that did not open; the local change was not sent over it.
+    expect(server.docs.get(ID)?.rev.startsWith('2-')).toBe(true);
+    await until(() => d.engine.state().pendingWrites === 0, 'nothing pending');
+    // The version stays set aside NO_KEY (fetched again with backoff); the wait is no longer listed.
+    expect(d.engine.quarantine()).toMatchObject([{ id: ID, reason: 'NO_KEY' }]);
+    const issues = d.engine.state().errors;
+    expect(issues.some((e) => e.id === ID && e.message.includes('waits for it'))).toBe(false);
+    expect(issues).toContainEqual(expect.objectContaining({ code: 'CONFLICT_UNREADABLE', id: ID }));
+  });
+
+  it('gives up no sooner than at the batch sent again, however short the bound (the keyring asked again)', async () => {
+    const envelope = await epochOne();
+    const { server, d } = await editMeetsMaster((v) => v, [], [envelope], { conflictWaitMs: 0 });
+    const waiting = (): boolean =>
+      d.engine.state().errors.some((e) => e.id === ID && e.message.includes('waits for it'));
+    await until(waiting, 'the wait reported');
+    expect(d.engine.unsent()).toEqual([]);
+    await until(() => d.engine.unsent().length > 0, 'kept unsent');
+    expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
+    expect(waiting()).toBe(false);
+    expect(server.docs.get(ID)?.rev.startsWith('2-')).toBe(true);
+  });
+
+  it('an author list that never loads (AUTHOR_LOOKUP_FAILED) goes to unsent past the bound likewise', async () => {
+    const down = { on: false };
+    const { server, d } = await editMeetsMaster(
+      (v) => {
+        down.on = true;
+        return v;
+      },
+      [],
+      [],
+      {
+        conflictWaitMs: 1_500,
+        lookupDeviceKey: async (account, dev) => {
+          if (down.on) return { status: 'unavailable', message: 'directory down' };
+          const key = await deviceKey(account, dev);
+          return key ? { status: 'found', key } : { status: 'unknown' };
+        },
+      },
+    );
+    await until(
+      () => d.engine.quarantine().some((q) => q.id === ID && q.reason === 'AUTHOR_LOOKUP_FAILED'),
+      'set aside AUTHOR_LOOKUP_FAILED',
+    );
+    await d.db.records.insert(laterRecord());
+    d.engine.notePending(ID2, 1);
+    await until(() => server.docs.has(ID2), 'the later record is pushed');
+    expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
+    expect(d.engine.unsent()[0]!.message).toMatch(/devices could not be looked up/);
   });
 });

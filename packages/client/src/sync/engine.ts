@@ -47,7 +47,13 @@
  *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE), except where the server's version
  *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED; RxDB's own rows): then it stays
  *   pending and the batch is sent again (RxDB's retry, as for a missing write key) until that version
- *   opens and is merged like any conflict; meanwhile it is set aside as any such version. A record
+ *   opens and is merged like any conflict; meanwhile it is set aside as any such version. RxDB sends
+ *   that same batch again and nothing after it (the batch's other rows are stored at the first send and
+ *   answered idempotently after), so every later push of the device waits too: the wait is bounded per
+ *   server version (CONFLICT_WAIT_MS since this session first met it, and met again since, after the
+ *   keyring fetched that stream's envelopes or the author's devices were asked for again), then the local
+ *   change goes to unsent (CONFLICT_UNREADABLE, saying the key or the author's devices did not come) and
+ *   the batch passes. Its waiting issue leaves `errors` when the wait ends either way. A record
  *   this device never held (initial sync) has nothing to compare with: its first version is taken as
  *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
@@ -501,6 +507,11 @@ export interface EngineDeps {
   batchSize?: number;
   /** Backoff of re-fetching records quarantined for a reason that can pass (default 30 s doubling to 30 min). */
   quarantineRetry?: { baseMs: number; maxMs: number };
+  /**
+   * How long a local change waits for a newer server version it met that cannot be verified yet (default
+   * CONFLICT_WAIT_MS; see the header); lowered by tests.
+   */
+  conflictWaitMs?: number;
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
@@ -550,6 +561,16 @@ const MAX_DISMISSED = 10_000;
 const DISMISSAL_WRITE_RETRIES_MS = [50, 500];
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
+/**
+ * How long a local change waits for a newer server version it met that cannot be verified yet (NO_KEY,
+ * AUTHOR_LOOKUP_FAILED) before it goes to unsent. While it waits RxDB sends its batch again every
+ * second and sends nothing after it, so every later change of the device waits too. A key another device
+ * of the account published, or a device list the directory can serve, arrives at the next fetch, which
+ * each of those sends makes (about 60 in this time); one still missing after them waits for another
+ * device to come online (a wrap not yet made), for hours or for ever, which holding every push for is
+ * worse than keeping one change unsent (its content stays on this device, to enter again).
+ */
+const CONFLICT_WAIT_MS = 60_000;
 /**
  * Records marked diverged (a key each, no content). Beyond it the oldest marks go, reported: such a record
  * is judged as settled again, so a served version under its number with other content is dropped as
@@ -760,6 +781,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const maxDismissed = deps.maxDismissed ?? MAX_DISMISSED;
   const keptEntry = deps.keptContent?.entryBytes ?? MAX_KEPT_VERSION_BYTES;
   const keptTotal = deps.keptContent?.totalBytes ?? MAX_KEPT_BYTES;
+  const conflictWait = deps.conflictWaitMs ?? CONFLICT_WAIT_MS;
   const iso = (): string => new Date(deps.now()).toISOString();
   const access = new Map<string, StreamAccess>();
   const subscribed = new Set<string>();
@@ -844,6 +866,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Highest revision answered for good per id (`settlePending`), for a write noted after its reply. */
   const answered = createRecentMap<string, number>(MAX_SENT);
   /**
+   * versionKey of a server version a pushed local change met that could not be verified yet → when this
+   * session first met it (`deps.now()`), in memory: a restart waits again. See CONFLICT_WAIT_MS.
+   */
+  const unopenedSince = createRecentMap<string, number>(MAX_UNSENT);
+  /**
    * id → the local version whose push the server answered with a version RxDB's conflict handler takes
    * whole: settled, but RxDB writes the server's version into the local copy only after the push handler
    * returned. Counted as pending (and unsettled) until the record's local document is written again.
@@ -905,12 +932,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     handed.delete(id);
     return true;
   };
+  // Issues are written for a person and kept in the state: never a record's worth of text.
+  const cutIssue = (raw: Omit<SyncIssue, 'at'>): Omit<SyncIssue, 'at'> =>
+    raw.message.length > MAX_ISSUE_MESSAGE
+      ? { ...raw, message: `${raw.message.slice(0, MAX_ISSUE_MESSAGE - 1)}…` }
+      : raw;
   const report = (raw: Omit<SyncIssue, 'at'>): void => {
-    // Issues are written for a person and kept in the state: never a record's worth of text.
-    const issue =
-      raw.message.length > MAX_ISSUE_MESSAGE
-        ? { ...raw, message: `${raw.message.slice(0, MAX_ISSUE_MESSAGE - 1)}…` }
-        : raw;
+    const issue = cutIssue(raw);
     // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
     const same = (e: SyncIssue): boolean =>
       e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
@@ -918,6 +946,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       -MAX_ERRORS,
     );
     patch({ errors });
+  };
+  /** Drops an issue `report` keeps (same code, stream, id and message) once its condition ended. */
+  const clearIssue = (raw: Omit<SyncIssue, 'at'>): void => {
+    const { code, stream, id, message } = cutIssue(raw);
+    const errors = state$.value.errors.filter(
+      (e) => !(e.code === code && e.stream === stream && e.id === id && e.message === message),
+    );
+    if (errors.length !== state$.value.errors.length) patch({ errors });
   };
 
   let initialTotal = 0;
@@ -2568,6 +2604,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return new Set(stored.filter(emptied).map((d) => d.id));
   };
 
+  /** The issue of a local change waiting for server version `master` to pass `reason` (`unopenedWait`). */
+  const waitIssue = (master: ServedDoc, reason: string): Omit<SyncIssue, 'at'> => ({
+    code: reason,
+    message: `A newer server version of ${master.stream} record cannot be verified yet (${reason}); the local change waits for it`,
+    stream: master.stream,
+    id: master.id,
+  });
+
   const pushRows = async (
     rows: PushInput,
     options: PushOptions = {},
@@ -2845,22 +2889,56 @@ export const createSyncEngine = (deps: EngineDeps) => {
       conflicts.push(...(await sortOutcomes(masters, decodedMasters)).filter((r) => !rebasedIds.has(r.id)));
       /** Per row sent over a refused server version, that version's tag (what the server holds). */
       const over = new Map<number, string>();
+      /**
+       * Whether a local change meeting server version `master` (decoded as `decoded`) waits for it to open
+       * (`wait`), waited long enough (`over`: CONFLICT_WAIT_MS passed since it was first met, and it failed
+       * again since, after the keyring fetched that stream's envelopes or the author's devices were asked
+       * for once more), or is no such wait (`no`). Ends the wait of a version that opened.
+       */
+      const unopenedWait = (master: ServedDoc, decoded: Judged): 'wait' | 'over' | 'no' => {
+        if (!options.rxdb) return 'no';
+        const key = versionKey(master.stream, master.id, master.rev);
+        const since = unopenedSince.get(key);
+        if (decoded.ok || !RETRYABLE_QUARANTINE.has(decoded.reason)) {
+          if (since !== undefined) {
+            unopenedSince.delete(key);
+            for (const reason of RETRYABLE_QUARANTINE) clearIssue(waitIssue(master, reason));
+          }
+          return 'no';
+        }
+        const now = deps.now();
+        if (since === undefined) {
+          unopenedSince.set(key, now);
+          return 'wait';
+        }
+        if (now - since < conflictWait) return 'wait';
+        unopenedSince.delete(key);
+        clearIssue(waitIssue(master, decoded.reason));
+        return 'over';
+      };
       for (const [k, decoded] of decodedMasters.entries()) {
         const master = masters[k]!;
         const row = rows[masterRows[k]!]!;
+        const waited = unopenedWait(master, decoded);
         if (!decoded.ok && overwrites.has(masterRows[k]!)) {
           over.set(masterRows[k]!, master.rev);
-        } else if (!decoded.ok && options.rxdb && RETRYABLE_QUARANTINE.has(decoded.reason)) {
+        } else if (!decoded.ok && waited === 'wait') {
           // Not unreadable for good (NO_KEY: its epoch's key may still come, by an envelope or a grant;
           // AUTHOR_LOOKUP_FAILED): the local change stays pending, and RxDB sends it again until that
-          // version opens and is merged like any conflict (set aside meanwhile, and fetched again).
-          report({
-            code: decoded.reason,
-            message: `A newer server version of ${master.stream} record cannot be verified yet (${decoded.reason}); the local change waits for it`,
-            stream: master.stream,
-            id: master.id,
-          });
+          // version opens and is merged like any conflict (set aside meanwhile, and fetched again), or
+          // until the wait is over (CONFLICT_WAIT_MS; below).
+          report(waitIssue(master, decoded.reason));
           unopened = true;
+        } else if (!decoded.ok && waited === 'over') {
+          // The wait held every later push of this device: the local change goes to unsent, as one meeting
+          // a version that cannot be verified; that version stays set aside and is fetched again.
+          refuse(
+            masterRows[k]!,
+            'CONFLICT_UNREADABLE',
+            decoded.reason === 'NO_KEY'
+              ? `A newer server version of ${master.stream} record cannot be opened: its key did not arrive within ${Math.round(conflictWait / 1000)} s; the local change was not sent`
+              : `A newer server version of ${master.stream} record cannot be verified: its author's devices could not be looked up within ${Math.round(conflictWait / 1000)} s; the local change was not sent`,
+          );
         } else if (!decoded.ok) {
           refuse(
             masterRows[k]!,
@@ -3623,6 +3701,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (linkUp) releaseLinkWaiters();
     },
     reportIssue: report,
+    /**
+     * Drops the kept issues of `code` about record or item `id` of `stream` (absent: of none), whatever
+     * their message: a reporter whose condition ended (a removal that failed, then passed) clears its own
+     * issue; the rest stay.
+     */
+    clearIssues(match: { code: string; stream?: string; id: string }): void {
+      const errors = state$.value.errors.filter(
+        (e) => !(e.code === match.code && e.id === match.id && e.stream === match.stream),
+      );
+      if (errors.length !== state$.value.errors.length) patch({ errors });
+    },
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
     },

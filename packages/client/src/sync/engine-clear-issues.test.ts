@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDeviceMeta } from '../session/device-meta';
+import type { Connection } from './connection';
+import { createSyncEngine } from './engine';
+import { deviceKey, ed, keyringFor, patient, patientDevice, patientRoot } from './codec-fixture.test-util';
+import { closeOpened, openTestDb, opened } from './scripted-server.test-util';
+
+// A reporter clears its own issue once its condition ended (`clearIssues`: same code, stream and id,
+// whatever the message); nothing else it kept goes. The engine is not started: issues need no connection.
+
+afterEach(closeOpened);
+
+const engineOf = async () => {
+  const raw = new Map<string, unknown>();
+  const db = await openTestDb(`clear-issues-${Math.random().toString(36).slice(2)}`);
+  const engine = createSyncEngine({
+    collection: db.records,
+    connection: {} as Connection,
+    keyring: keyringFor(patient, patientRoot, patientDevice),
+    ed,
+    accountId: patient.accountId,
+    device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+    lookupDeviceKey: async (account, dev) => {
+      const key = await deviceKey(account, dev);
+      return key ? { status: 'found', key } : { status: 'unknown' };
+    },
+    now: () => Date.now(),
+    replicationId: 'clear-issues',
+    meta: createDeviceMeta({
+      read: async (key) => structuredClone(raw.get(key)),
+      write: async (key, value) => {
+        raw.set(key, structuredClone(value));
+      },
+    }),
+  });
+  opened.push({ engine, db });
+  return engine;
+};
+
+describe('clearIssues', () => {
+  it("drops the reporter's issues of that code and item, whatever their message; others stay", async () => {
+    const engine = await engineOf();
+    const issue = { code: 'UPLOAD_PURGE_FAILED', stream: 's/a', id: 'blob-1' };
+    engine.reportIssue({ ...issue, message: 'could not be removed (disk full)' });
+    engine.reportIssue({ ...issue, message: 'could not be removed (aborted)' });
+    engine.reportIssue({ ...issue, id: 'blob-2', message: 'another file' });
+    engine.reportIssue({ ...issue, code: 'UPLOAD_REFUSED', message: 'another code' });
+    engine.reportIssue({ code: 'UPLOAD_PURGE_FAILED', id: 'blob-1', message: 'no stream' });
+
+    engine.clearIssues(issue);
+    expect(engine.state().errors.map((e) => [e.code, e.stream, e.id, e.message])).toEqual([
+      ['UPLOAD_PURGE_FAILED', 's/a', 'blob-2', 'another file'],
+      ['UPLOAD_REFUSED', 's/a', 'blob-1', 'another code'],
+      ['UPLOAD_PURGE_FAILED', undefined, 'blob-1', 'no stream'],
+    ]);
+    // Nothing to clear: the state is left as it is.
+    const before = engine.state();
+    engine.clearIssues(issue);
+    expect(engine.state()).toBe(before);
+  });
+});
