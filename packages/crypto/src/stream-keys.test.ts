@@ -157,6 +157,15 @@ describe('stream keys', () => {
     }
   });
 
+  // The key's text is placed after the epoch's number as canonical JSON writes it; every epoch a context
+  // may name is written as plain digits (no exponent below 1e21), so none makes wrapKey throw.
+  it('wraps and unwraps at every epoch a context may name, the smallest and the largest', () => {
+    for (const epoch of [0, -0, 9, 10, 1e15, Number.MAX_SAFE_INTEGER]) {
+      const at = { stream: ctx.stream, epoch };
+      expect(code(unwrapKey(wrapKey(key, patient.publicKey, at), patient, at)), String(epoch)).toBe('OK');
+    }
+  });
+
   it('refuses bad caller input', () => {
     expect(() => wrapKey(key, patient.publicKey, { stream: '', epoch: 0 })).toThrow(HaleCryptoError);
     expect(() => wrapKey(key, patient.publicKey, { stream: 's', epoch: -1 })).toThrow(HaleCryptoError);

@@ -115,4 +115,45 @@ describe("a grantee's push in the patient's audit log", () => {
     const pushes = await accessLogged({ t, patient }, 'push');
     expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
   });
+
+  it("counts two rows of one record in one push as the store takes them, in the push's own event", async () => {
+    await grantTo([{ type: 'allergy', access: 'write' }]);
+    // A version and the next one of a new record: the second assumes the first, stored by the same batch.
+    const first = await makeDoc(patient, provider.device, 'allergy', { substance: 'peanut' });
+    const next = await makeDoc(
+      patient,
+      provider.device,
+      'allergy',
+      { substance: 'latex' },
+      { id: first.id, rv: 2 },
+    );
+    expect(
+      outcomes(
+        await service.push(principalOf(provider), {
+          rows: [
+            { doc: first, assumedRev: null },
+            { doc: next, assumedRev: first.rev },
+          ],
+        }),
+      ),
+    ).toEqual(['ok', 'ok']);
+    // Two first versions of another record: the batch stores the first, the second conflicts with it.
+    const one = await makeDoc(patient, provider.device, 'allergy', { substance: 'pollen' });
+    const other = await makeDoc(patient, provider.device, 'allergy', { substance: 'dust' }, { id: one.id });
+    expect(
+      outcomes(
+        await service.push(principalOf(provider), {
+          rows: [
+            { doc: one, assumedRev: null },
+            { doc: other, assumedRev: null },
+          ],
+        }),
+      ),
+    ).toEqual(['ok', 'conflict']);
+    const pushes = await accessLogged({ t, patient }, 'push');
+    expect(pushes.map((e) => [e.stream, e.count])).toEqual([
+      [first.stream, 2],
+      [one.stream, 1],
+    ]);
+  });
 });

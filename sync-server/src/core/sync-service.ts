@@ -68,10 +68,11 @@
  *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
  *   A push's event counts the rows of its stream the push stored: rows the store refuses (a conflict, a
  *   revision stored already) are told apart by reading each counted row's stored revision before the
- *   batch, and a stream none of whose rows would be stored logs nothing. The count is sealed into the
- *   batch, so a write to the same record committed between that read and the batch moves it: one made
- *   the row conflict, and the event counts it all the same (over by that row, never under); one made it
- *   fit, and the row stored is logged in one more event right after. The event has no field for refused
+ *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
+ *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
+ *   the same record committed between that read and the batch moves it: one made the row conflict, and
+ *   the event counts it all the same (over by that row, never under); one made it fit, and the row
+ *   stored is logged in one more event right after. The event has no field for refused
  *   rows: the push metrics (`onPush`) count every row by outcome.
  *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
  *   the access that opens a window is logged before it is served as above, the repeats of that device
@@ -1111,12 +1112,21 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     }
     // Logged only if the store will take them: a row whose assumed revision is not the stored one (a
     // conflict, a re-push of a stored revision) stores nothing. Read before the batch, whose event is
-    // sealed with the count; the write's own answers are compared below.
+    // sealed with the count; the write's own answers are compared below. Rows of the batch see the
+    // effect of its earlier rows, so a record's later row is compared with the revision its earlier one
+    // will leave (read once per record).
     const events = new Map<string, number>();
+    const revAfter = new Map<string, string | null>();
     for (const k of counted) {
       const { doc, assumedRev } = writes[k]!;
-      const stored = await store.docs.getDoc(doc.stream, doc.id);
-      if ((stored?.rev ?? null) === assumedRev) events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+      const record = `${doc.stream}\n${doc.id}`;
+      let current = revAfter.get(record);
+      if (current === undefined) current = (await store.docs.getDoc(doc.stream, doc.id))?.rev ?? null;
+      if (current === assumedRev) {
+        events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+        current = doc.rev;
+      }
+      revAfter.set(record, current);
     }
     const auditStreams = [
       ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),

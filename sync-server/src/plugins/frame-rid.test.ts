@@ -73,6 +73,22 @@ describe('scanRid', () => {
     }
   });
 
+  // A member named rid within the scanned bytes whose value they cut is a copy found, as one they hold whole.
+  it('answers undefined for a rid whose value the scanned bytes cut and another one last', () => {
+    const pad = 'B'.repeat(RID_SCAN_BYTES - 50);
+    const rows = `"rows":["${'A'.repeat(RID_SCAN_BYTES)}"]`;
+    const named = [];
+    for (let shift = 0; shift < 40; shift++) {
+      const head = `{"t":"push","x":"${pad}${'C'.repeat(shift)}",`;
+      const text = `${head}"rid" : 123456789,${rows},"rid":6}`;
+      // Only where the name is whole within the scanned bytes and its value is not.
+      if (head.length + 5 > RID_SCAN_BYTES || head.length + 18 <= RID_SCAN_BYTES) continue;
+      named.push(shift);
+      expect(scan(text), String(shift)).toBeUndefined();
+    }
+    expect(named.length).toBeGreaterThan(10);
+  });
+
   it('agrees with JSON.parse on generated frames', () => {
     let seed = 1;
     const random = (): number => {

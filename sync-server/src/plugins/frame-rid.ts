@@ -9,15 +9,15 @@
  *   longer frame, within its first RID_SCAN_BYTES or as its last member. That covers every order a Hale
  *   device writes: `rid` first (this build), last (older builds wrote `{ ...frame, rid }`, after arrays
  *   of up to MAX_FRAME_BYTES).
- * - Bounded work, no allocation: at most RID_SCAN_BYTES scanned plus a look at the frame's last bytes,
- *   whatever its size. A scan of a whole 8 MiB frame would cost a device's refused frames up to ~90 ms
+ * - Bounded work, no copy of the frame: at most RID_SCAN_BYTES scanned plus a look at the frame's last
+ *   bytes, whatever its size. A scan of a whole 8 MiB frame would cost a device's refused frames up to ~90 ms
  *   each (measured on one made of escaped quotes; 0.5 ms on a push of base64 rows), more than refusing
  *   it is worth; this costs at most ~0.05 ms.
  * - A frame that repeats its top-level `rid` names no request, as decodeClientFrame's refusal of it names
  *   none: either copy may be the rid of another request its device still waits on. Found when both copies
- *   are within the scanned bytes, or one is there and the other is the frame's last member; a copy
- *   elsewhere in a longer frame is not looked for (the bound above), so such a frame is named by the copy
- *   found.
+ *   are within the scanned bytes, or one is there (its name at least) and the other is the frame's last
+ *   member; a copy elsewhere in a longer frame is not looked for (the bound above), so such a frame is
+ *   named by the copy found.
  * Failure modes: a frame that is not a JSON object, is cut short, has its rid elsewhere, writes the key
  *   with escapes, or holds something other than a plain integer answers undefined (the caller then
  *   answers at most one refusal per interval); never throws. A frame longer than RID_SCAN_BYTES that ends
@@ -79,10 +79,13 @@ const ridValue = (data: Uint8Array, from: number, end: number): number | undefin
   return digits > 0 && (next === COMMA || next === CLOSE_OBJECT) ? value : undefined;
 };
 
-/** Where a top-level `rid` member's name opens (its quote's index), and its value. */
+/**
+ * Where a top-level `rid` member's name opens (its quote's index), and its value: undefined when the scanned
+ * bytes end within it (the frame's last member, if it is this one, is read from the end).
+ */
 interface RidMember {
   at: number;
-  rid: number;
+  rid: number | undefined;
 }
 
 /** A rid written as the frame's last member (`,"rid":7}`), read backwards from its end. */
@@ -144,11 +147,10 @@ const scanMembers = (
           if (found !== undefined) return { found: 'repeated', cut: false };
           let colon = close + 1;
           while (colon < end && isSpace(data[colon])) colon++;
-          if (colon >= end) return { found, cut: true };
+          if (colon >= end) return { found: { at, rid: undefined }, cut: true };
           if (data[colon] !== COLON) return { found: undefined, cut: false };
           const rid = ridValue(data, colon + 1, end);
-          // Cut within its value: the frame's last member, if it is this one, is read from the end.
-          if (rid === 'cut') return { found, cut: true };
+          if (rid === 'cut') return { found: { at, rid: undefined }, cut: true };
           if (rid === undefined) return { found: undefined, cut: false };
           found = { at, rid };
         }
@@ -174,6 +176,7 @@ export const scanRid = (data: Uint8Array): number | undefined => {
   if (!cut || data.byteLength <= RID_SCAN_BYTES) return found?.rid;
   const last = lastMemberRid(data);
   if (found === undefined) return last?.rid;
-  // The last member may be the one found, when it begins within the scanned bytes.
-  return last === undefined || last.at === found.at ? found.rid : undefined;
+  if (last === undefined) return found.rid;
+  // The last member may be the one found, when it begins within the scanned bytes; another is a second.
+  return last.at === found.at ? last.rid : undefined;
 };
