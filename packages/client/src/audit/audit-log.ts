@@ -166,7 +166,9 @@
  *   `audit-view-read`: that time with the cache's `through`, `fullAt` and the authors it could not judge then
  *   (`unjudged`), written after VIEW, removed before
  *   it by a check that found a problem; one naming another cache is not used; views write it at every read, a
- *   few bytes, VIEW itself only when something new was served). It does not wait in view order (a view ahead
+ *   few bytes, VIEW itself only when something new was served; a read that left entries past the cache
+ *   uncached, some not checkable now, keeps the note's time and replaces only its `unjudged`: the answer
+ *   would lack entries served before that read). It does not wait in view order (a view ahead
  *   may be waiting for the connection): it reads VIEW_READ, then VIEW, as stored, and a pair a view is
  *   writing meanwhile does not match. There is no offline answer (SyncError NETWORK, retry, naming why, at
  *   once) when there is no VIEW or no VIEW_READ matching it (never verified here, an older build's cache, the
@@ -2182,7 +2184,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   ): Promise<void> => {
     const entries = viewEntries(docs, checked);
     if (!checked.verification.ok || entries === null) {
-      if (viewKept && !accepted && (await keptUnverified(checked, readAt))) return;
+      if (viewKept && !accepted && (await keptUnverified(checked, through, readAt))) return;
       partialWhole = null;
       if (viewKept) {
         // VIEW_READ first: without it, a cache whose removal fails never answers offline.
@@ -2224,6 +2226,21 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   ): Promise<void> => {
     const note = { through, fullAt, at, ...(unjudged.size === 0 ? {} : { unjudged: [...unjudged] }) };
     await deps.meta.set(VIEW_READ, note).catch(() => undefined);
+  };
+
+  /**
+   * `noteViewRead` for a read of entries past the cache that were not cached (some not checkable now): an
+   * answer offline lacks them, so it stays as of the last read the cache covered (the note naming this
+   * cache keeps its time), only its `unjudged` replaced by this read's. None naming it: nothing is noted.
+   */
+  const noteUncachedRead = async (
+    through: number,
+    fullAt: number,
+    unjudged: ReadonlySet<string>,
+  ): Promise<void> => {
+    const was = await deps.meta.get(VIEW_READ, ViewRead).catch(() => null);
+    if (was === null || was.through !== through || was.fullAt !== fullAt) return;
+    await noteViewRead(through, fullAt, was.at, unjudged);
   };
 
   /**
@@ -2287,10 +2304,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * After a whole check of the own log whose only problems are entries not checkable now (`unverified`: an
    * author's device list did not load): no evidence against the view cache, which is kept as it was
    * (its `fullAt` too: the entries of those authors were not checked again) rather than removed, so the
-   * views go on reading past it; and the read is noted for an answer offline, those authors' entries
+   * views go on reading past it; and the read is noted for an answer offline (as of it only when nothing
+   * was served past the cache: `noteUncachedRead`), those authors' entries
    * left out. False (nothing done) when there are other problems or no cache.
    */
-  const keptUnverified = async (checked: Checked, readAt: number): Promise<boolean> => {
+  const keptUnverified = async (checked: Checked, through: number, readAt: number): Promise<boolean> => {
     const problems = checked.verification.problems;
     if (problems.length === 0 || problems.some((p) => p.kind !== 'unverified')) return false;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
@@ -2299,7 +2317,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     viewsSinceWhole = 0;
     partialWhole = { at: deps.now(), fullAt: view.fullAt, authors };
     const cached = new Set([...authors].filter((a) => Object.hasOwn(view.judged, a)));
-    await noteViewRead(view.through, view.fullAt, readAt, cached);
+    // What was served past the cache is not in it: an answer offline is not as of this read then.
+    if (through === view.through) await noteViewRead(view.through, view.fullAt, readAt, cached);
+    else await noteUncachedRead(view.through, view.fullAt, cached);
     return true;
   };
 
@@ -2432,7 +2452,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         })
       )
         await noteViewRead(through, view.fullAt, readAt, unjudged);
-    } else await noteViewRead(view.through, view.fullAt, readAt, unjudged);
+    } else if (docs.length === 0) await noteViewRead(view.through, view.fullAt, readAt, unjudged);
+    // Read past the cache and not cached: an answer offline lacks what was read, so not as of this read.
+    else await noteUncachedRead(view.through, view.fullAt, unjudged);
     const cached = [...older, ...view.entries.map(asOpened)];
     const left = cached.filter((e) => unjudged.has(e.author)).map(unjudgedProblem);
     const problems = [...left, ...checked.verification.problems];

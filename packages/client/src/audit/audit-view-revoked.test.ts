@@ -437,3 +437,36 @@ describe('audit views: an author whose device list cannot be loaded now', () => 
     expect(s.log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*inserted: 1/);
   });
 });
+
+// An answer offline is as of `asOf`: what was served since is missing, never what was served before it.
+// While an author cannot be judged, entries past the cache are not cached past; the answer offline must
+// then not claim a later read than the last one the cache covered.
+describe('audit views offline while an author cannot be judged: asOf', () => {
+  it('entries past the cache not cached (one of them unchecked): asOf is not the later read', async () => {
+    const s = await unjudgedSetup();
+    s.setClock(11);
+    await s.add(s.other, s.grant('later'));
+    await s.add(s.server, s.access(4));
+    s.setClock(12);
+    expect((await s.log.whoAccessed()).map((a) => a.count)).toEqual([2, 3, 4]);
+    s.setOnline(false);
+    const offline = await s.log.whoAccessed({ offline: 'cached' });
+    expect(offline.records.map((a) => a.count)).toEqual([2, 3]);
+    // The access served at minute 11 is missing: the answer may not be as of a read after it.
+    expect(Date.parse(offline.asOf)).toBeLessThan(Date.parse(at(11)));
+    expect(offline).toMatchObject({ complete: false, unverified: 1 });
+  });
+
+  it('a whole read that keeps the cache as it was: asOf is not that read', async () => {
+    const s = await unjudgedSetup();
+    s.setClock(99);
+    await s.add(s.server, s.access(4));
+    s.setClock(100);
+    expect((await s.log.verify()).problems.map((p) => p.kind)).toEqual(['unverified']);
+    s.setOnline(false);
+    const offline = await s.log.whoAccessed({ offline: 'cached' });
+    expect(offline.records.map((a) => a.count)).toEqual([2, 3]);
+    expect(Date.parse(offline.asOf)).toBeLessThan(Date.parse(at(99)));
+    expect(offline).toMatchObject({ complete: false, unverified: 1 });
+  });
+});

@@ -110,6 +110,23 @@ describe('the purge of a stream whose access ended', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_PURGE_FAILED']);
   });
+  it('a removal waiting for its retry when the session becomes unusable (locked) stops; no timer spins', async () => {
+    const server = memoryBlobServer();
+    const { meta, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+
+    faults.failIndexWrites = 1;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 1, 'reported');
+    // Locked while offline: the queue hears of it only through `usable()`.
+    d.lock();
+    const before = d.usableCalls();
+    await new Promise((r) => setTimeout(r, 200));
+    // The retry due finds the session unusable once and stops: not rescheduled at once, again and again.
+    expect(d.usableCalls() - before).toBeLessThan(5);
+    expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_PURGE_FAILED']);
+  });
 });
 
 describe('a queued file deleted on the server before its upload finished', () => {

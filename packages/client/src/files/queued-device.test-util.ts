@@ -38,14 +38,15 @@ export const mapMeta = () => {
 
 /**
  * Files of account `accountId` over `meta`, offline until `set(true)`; `purge(stream)` ends access as the
- * session does; what the queue reports is kept in `reports`.
+ * session does; what the queue reports is kept in `reports`. `lock()` makes the session unusable without
+ * telling the queue (as a lock found while offline); `usableCalls` counts the queue's checks of it.
  */
 export const queuedDevice = (
   api: FilesHttpApi,
   meta: ReturnType<typeof mapMeta>['meta'],
   accountId: string,
 ) => {
-  const state = { online: false };
+  const state = { online: false, usable: true, usableCalls: 0 };
   const listeners = new Set<(online: boolean) => void>();
   const purgeListeners = new Set<(stream: string) => void>();
   const reports: Array<{ code: string; id: string; message: string }> = [];
@@ -61,7 +62,10 @@ export const queuedDevice = (
       currentEpoch: () => 0,
       refresh: async () => 0,
     },
-    usable: () => true,
+    usable: () => {
+      state.usableCalls++;
+      return state.usable;
+    },
     assertUnlocked: () => undefined,
     queue: {
       meta,
@@ -86,7 +90,8 @@ export const queuedDevice = (
   const purge = (stream: string): void => {
     for (const l of [...purgeListeners]) l(stream);
   };
-  return { files, set, purge, reports };
+  const lock = (): void => void (state.usable = false);
+  return { files, set, purge, reports, lock, usableCalls: (): number => state.usableCalls };
 };
 
 export const fileBytes = (size: number, seed = 5): Uint8Array =>

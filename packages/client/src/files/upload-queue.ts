@@ -578,7 +578,9 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     purgingDue = true;
     try {
       for (const [blobId, p] of [...purges]) {
-        if (stopped || !deps.usable()) return;
+        if (stopped) return;
+        // Locked or closed: the queue stops (a retry due again at once would spin on the timer).
+        if (!deps.usable()) return stop();
         if (p.nextAt > deps.now() || purges.get(blobId) !== p) continue;
         // The entry as stored now, if it still is (a sealing may have been stored since the purge began).
         await purgeOne(entries.find((e) => e.ref.blobId === blobId) ?? p.entry, p.stream);
