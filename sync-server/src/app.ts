@@ -302,7 +302,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     onPush: (outcome, count) => metrics.pushes.inc({ outcome }, count),
     accessWindowMs: config.accessAuditWindowMs,
     auditEntriesPerAccountPerDay: config.auditEntriesPerAccountPerDay,
-    onAccessLogError: (error) => app.log.error({ err: error }, 'access tally not logged'),
+    onAccessLogError: (error) => app.log.error({ err: error }, 'access event not logged'),
   });
   const hub = createHub({
     store,

@@ -16,6 +16,10 @@ let provider: TestAccount;
 let service: SyncService;
 /** Runs once, after the next `getDoc` answered and before its caller resumes. */
 let afterGetDoc: (() => Promise<void>) | undefined;
+/** Makes the next write of audit entries alone (no record rows) fail, as a store failure would. */
+let failEntriesWrite = false;
+/** What the service reported through `onAccessLogError`. */
+let logErrors: unknown[] = [];
 
 beforeEach(async () => {
   let deps: Recheck['deps'];
@@ -27,7 +31,19 @@ beforeEach(async () => {
     await step?.();
     return answer;
   };
-  service = createSyncService({ ...deps, store: { ...deps.store, docs: { ...deps.store.docs, getDoc } } });
+  const writeDocs: SyncStore['docs']['writeDocs'] = async (...args) => {
+    if (failEntriesWrite && args[0].every((w) => w.doc.audit !== undefined)) {
+      failEntriesWrite = false;
+      throw new Error('disk full');
+    }
+    return deps.store.docs.writeDocs(...args);
+  };
+  logErrors = [];
+  service = createSyncService({
+    ...deps,
+    store: { ...deps.store, docs: { ...deps.store.docs, getDoc, writeDocs } },
+    onAccessLogError: (error) => logErrors.push(error),
+  });
 });
 afterEach(async () => {
   await t.stop();
@@ -114,6 +130,41 @@ describe("a grantee's push in the patient's audit log", () => {
     expect(afterGetDoc).toBeUndefined();
     const pushes = await accessLogged({ t, patient }, 'push');
     expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
+  });
+
+  it('a row stored after its read found it in conflict, whose follow-up event cannot be written: answered stored, the failure reported', async () => {
+    await grantTo([{ type: 'allergy', access: 'write' }]);
+    const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'peanut' });
+    const second = await makeDoc(
+      patient,
+      patient.device,
+      'allergy',
+      { substance: 'latex' },
+      { id: first.id, rv: 2 },
+    );
+    expect(
+      outcomes(await service.push(principalOf(patient), { rows: [{ doc: first, assumedRev: null }] })),
+    ).toEqual(['ok']);
+    const update = await makeDoc(
+      patient,
+      provider.device,
+      'allergy',
+      { substance: 'pollen' },
+      { id: first.id, rv: 3 },
+    );
+    afterGetDoc = async () => {
+      await service.push(principalOf(patient), { rows: [{ doc: second, assumedRev: first.rev }] });
+      failEntriesWrite = true;
+    };
+    // The row is stored by then: answering an error would have the device send it again, answered ok as
+    // a revision stored already, and the failure seen by no one.
+    const results = await service.push(principalOf(provider), {
+      rows: [{ doc: update, assumedRev: second.rev }],
+    });
+    expect(outcomes(results)).toEqual(['ok']);
+    expect(failEntriesWrite).toBe(false);
+    expect(logErrors).toHaveLength(1);
+    expect((await t.store.docs.getDoc(update.stream, update.id))?.rev).toBe(update.rev);
   });
 
   it("counts two rows of one record in one push as the store takes them, in the push's own event", async () => {

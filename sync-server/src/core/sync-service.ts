@@ -72,8 +72,9 @@
  *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
  *   the same record committed between that read and the batch moves it: one made the row conflict, and
  *   the event counts it all the same (over by that row, never under); one made it fit, and the row
- *   stored is logged in one more event right after. The event has no field for refused
- *   rows: the push metrics (`onPush`) count every row by outcome.
+ *   stored is logged in one more event right after, outside the rows' transaction: should that write
+ *   fail, the rows stay stored without it and the failure goes to `onAccessLogError`. The event has no
+ *   field for refused rows: the push metrics (`onPush`) count every row by outcome.
  *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
  *   the access that opens a window is logged before it is served as above, the repeats of that device
  *   on that stream, action and grant inside the window as one tally when it ends, so a device that
@@ -290,7 +291,10 @@ export interface SyncServiceDeps {
    * one stream are logged as one tally (access-windows.ts); default 60 s, as live delivery's.
    */
   accessWindowMs?: number;
-  /** A tally of repeated access that could not be written yet (it is retried with the next write). */
+  /**
+   * A tally of repeated access that could not be written yet (it is retried with the next write), or a
+   * push's follow-up access event that could not be written after its rows were stored (see the header).
+   */
   onAccessLogError?: (error: unknown) => void;
   /**
    * Audit entries one account (all its devices) may append to one patient's audit stream per rolling day
@@ -1231,7 +1235,13 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           stream,
           count: n - (loggedRows.get(stream) ?? 0),
         }));
-      if (unlogged.length > 0) await writeLogged(p, [], unlogged, new Date(t).toISOString());
+      // The rows are stored by now: a failure here is reported, not answered (an error would have the
+      // device send them again, answered ok as stored already, and the failure seen by no one).
+      if (unlogged.length > 0) {
+        await writeLogged(p, [], unlogged, new Date(t).toISOString()).catch((error: unknown) =>
+          deps.onAccessLogError?.(error),
+        );
+      }
       if (kept.length > 0) {
         for (const [n, result] of written.entries()) {
           const k = kept[n]!;

@@ -297,9 +297,10 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           )
           .catch(async (error: unknown) => {
             if (!isAccessEnded(error)) throw error;
-            // Nothing was logged: the decision now names why (revoked, ended).
+            // Nothing was logged: the decision now names why (revoked, ended). A grant given again in
+            // between passes it: then the deletion is only to be tried again, never a bare 500.
             await allow(principal, manifest.stream, 'blob-up');
-            throw error;
+            throw new ServiceError('UNAVAILABLE', 'access changed while the deletion was logged; try again');
           });
       }
       const tombstone = await ctx.service
