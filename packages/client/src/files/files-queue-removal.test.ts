@@ -49,6 +49,8 @@ describe('the purge of a stream whose access ended', () => {
     expect(chunksOf(store, first.blobId)).toEqual([]);
     await until(() => d.reports.length === 4, 'the fourth report');
     expect(d.reports[3]).toMatchObject({ code: 'UPLOAD_PURGED', id: first.blobId });
+    // Its failure is no longer a standing issue; the files removed at once had none to clear.
+    expect(d.cleared).toEqual([['UPLOAD_PURGE_FAILED', first.blobId]]);
   });
 
   it('is reported at each attempt only while it fails, with the backoff between attempts', async () => {
@@ -109,6 +111,7 @@ describe('the purge of a stream whose access ended', () => {
     expect(chunksOf(store, ref.blobId)).toEqual([]);
     await new Promise((r) => setTimeout(r, 150));
     expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_PURGE_FAILED']);
+    expect(d.cleared).toEqual([['UPLOAD_PURGE_FAILED', ref.blobId]]);
   });
   it('a removal waiting for its retry when the session becomes unusable (locked) stops; no timer spins', async () => {
     const server = memoryBlobServer();

@@ -371,6 +371,8 @@ export interface FilesQueueDeps {
    * chunks (UPLOAD_SERVER_LOST; upload-queue.ts UPLOAD_FAILURE_CODES).
    */
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
+  /** Drops an issue `report` made once its cause ended (the engine's `clearIssues`). */
+  readonly clearReport?: (issue: { code: string; stream: string; id: string }) => void;
   /**
    * Calls `listener` with each stream whose records this device purged (access ended): its queued files
    * are removed with them, unsent (UPLOAD_PURGED), as unsent record changes are. Answers a function that
@@ -1136,6 +1138,7 @@ export const createFiles = (deps: FilesDeps) => {
           await call(api, (t) => api.deleteBlob(blobId, t), 'cancel: deleting the upload', blobId);
         },
         ...(queueDeps.report ? { report: queueDeps.report } : {}),
+        ...(queueDeps.clearReport ? { clearReport: queueDeps.clearReport } : {}),
         full: (message) => new FileError('QUEUE_FULL', message, { retry: true }),
         unreadable: (message) => new FileError('STORAGE_FAILED', `enqueue: ${message}`),
       })

@@ -38,7 +38,7 @@ export const mapMeta = () => {
 
 /**
  * Files of account `accountId` over `meta`, offline until `set(true)`; `purge(stream)` ends access as the
- * session does; what the queue reports is kept in `reports`. `lock()` makes the session unusable without
+ * session does; what the queue reports is kept in `reports`, what it clears in `cleared`. `lock()` makes the session unusable without
  * telling the queue (as a lock found while offline); `usableCalls` counts the queue's checks of it.
  */
 export const queuedDevice = (
@@ -50,6 +50,8 @@ export const queuedDevice = (
   const listeners = new Set<(online: boolean) => void>();
   const purgeListeners = new Set<(stream: string) => void>();
   const reports: Array<{ code: string; id: string; message: string }> = [];
+  /** Issues the queue dropped (`clearReport`): code and file id. */
+  const cleared: Array<[string, string]> = [];
   const key = generateStreamKey();
   const files = createFiles({
     accountId,
@@ -80,6 +82,7 @@ export const queuedDevice = (
         return () => purgeListeners.delete(listener);
       },
       report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
+      clearReport: (issue) => cleared.push([issue.code, issue.id]),
       retry: { baseMs: 20, maxMs: 40 },
     },
   });
@@ -91,7 +94,7 @@ export const queuedDevice = (
     for (const l of [...purgeListeners]) l(stream);
   };
   const lock = (): void => void (state.usable = false);
-  return { files, set, purge, reports, lock, usableCalls: (): number => state.usableCalls };
+  return { files, set, purge, reports, cleared, lock, usableCalls: (): number => state.usableCalls };
 };
 
 export const fileBytes = (size: number, seed = 5): Uint8Array =>

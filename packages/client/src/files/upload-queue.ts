@@ -282,6 +282,8 @@ export interface UploadQueueDeps {
   /** Deletes the blob on the server; may reject (best effort). */
   readonly deleteRemote: (blobId: string) => Promise<void>;
   readonly report?: (issue: { code: string; message: string; stream: string; id: string }) => void;
+  /** Drops this queue's reported issue `code` of file `id` once its cause ended (a purge retried and passed). */
+  readonly clearReport?: (issue: { code: string; stream: string; id: string }) => void;
   /** The error an enqueue past the bounds is refused with. */
   readonly full: (message: string) => Error;
   /** The error an enqueue is refused with when the stored index cannot be read (`ready` false). */
@@ -559,7 +561,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       });
       return;
     }
-    purges.delete(blobId);
+    if (purges.delete(blobId)) deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream, id: blobId });
     emit();
     // A manifest may be on the server (see `cancel`); an upload under way deletes it when it ends.
     if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
@@ -806,7 +808,10 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       cancelled.add(blobId);
       await removeEntry(blobId);
       // A purge's removal waiting for its retry is done: the person removed the file.
-      purges.delete(blobId);
+      const purge = purges.get(blobId);
+      if (purges.delete(blobId) && purge !== undefined) {
+        deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream: purge.stream, id: blobId });
+      }
       // An upload under way deletes it when it ends (see `attempt`).
       if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
       return true;

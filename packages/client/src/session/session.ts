@@ -528,6 +528,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       },
       whyNotWritable,
       report: (issue) => engine.reportIssue(issue),
+      clearReport: (issue) => engine.clearIssues(issue),
       onStreamPurged: (listener) => {
         purgeListeners.add(listener);
         return () => purgeListeners.delete(listener);
