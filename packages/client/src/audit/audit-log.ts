@@ -146,7 +146,9 @@
  *   reconnect at most; the view reads past the cache as usual, leaves that author's entries out (cached
  *   and new: none is listed as verified) and reports them `unverified`, as a whole read does (so `recorded`
  *   asks again later); new entries not checkable now are not cached past (read again at the next view). A
- *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too) and
+ *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too; only how
+ *   it judged the other cached authors is noted, so one revoked after all its entries is not found
+ *   changed again at every view) and
  *   counts as the periodic whole read (`partialWhole`) while every author it could not check that the
  *   cache holds stays left out: one author's list failing to load costs no whole read per view. That whole read reports
  *   what the device signed at or after its cutoff `inserted` (audit-chain.ts): a problem, so the cache is
@@ -757,6 +759,16 @@ const judgedOf = (account: string, key: AuthorKey): Judged =>
 
 const sameJudged = (a: Judged | null, b: Judged | null): boolean =>
   a !== null && b !== null && a.account === b.account && a.revokedAt === b.revokedAt;
+
+/**
+ * How a check judged each device author, for the view cache: one judged two ways within the check is left
+ * out (a view then finds it unnoted and reads the whole log again).
+ */
+const judgedBy = (checked: Checked): ViewJudged => {
+  const judged: ViewJudged = {};
+  for (const [author, j] of checked.judged) if (j !== null) judged[author] = j;
+  return judged;
+};
 
 export const createAuditLog = (deps: AuditLogDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
@@ -2195,9 +2207,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return;
     }
     viewsSinceWhole = 0;
-    // An author judged two ways within the check is left out: the next view reads the whole log again.
-    const judged: ViewJudged = {};
-    for (const [author, j] of checked.judged) if (j !== null) judged[author] = j;
     const fullAt = deps.now();
     if (
       await writeView({
@@ -2205,7 +2214,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         through,
         fullAt,
         heads: headsOf(checked.heads),
-        judged,
+        judged: judgedBy(checked),
         entries,
       })
     )
@@ -2317,6 +2326,21 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     viewsSinceWhole = 0;
     partialWhole = { at: deps.now(), fullAt: view.fullAt, authors };
     const cached = new Set([...authors].filter((a) => Object.hasOwn(view.judged, a)));
+    // The other cached authors as this check judged them (all their entries, cached ones too, with no
+    // problem): one revoked after all its entries would otherwise differ from the cache at every view,
+    // each reading the whole log again, and refuse an answer offline. Those it could not check keep how
+    // they were judged before (never taken as judged now).
+    const now = judgedBy(checked);
+    const judged: ViewJudged = {};
+    for (const [author, was] of Object.entries(view.judged)) {
+      const j = authors.has(author) ? was : now[author];
+      if (j !== undefined) judged[author] = j;
+    }
+    const moved =
+      Object.keys(judged).length !== Object.keys(view.judged).length ||
+      Object.entries(judged).some(([author, j]) => !sameJudged(view.judged[author] ?? null, j));
+    // Unwritten: the next view finds the author changed and reads the whole log, as before.
+    if (moved) await writeView({ ...view, judged });
     // What was served past the cache is not in it: an answer offline is not as of this read then.
     if (through === view.through) await noteViewRead(view.through, view.fullAt, readAt, cached);
     else await noteUncachedRead(view.through, view.fullAt, cached);

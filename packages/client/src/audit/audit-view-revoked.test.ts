@@ -73,8 +73,41 @@ const revokedSetup = async () => {
     devices: [await cert(own), await cert(other)],
     revokedDevices: [] as string[],
   };
+  // A provider whose device (`guest`) writes its own entries in the patient's log (`guestEntry`).
+  const guest = generateDeviceKeys();
+  const providerWrapping = base64urlEncode(provider.wrapping.publicKey);
+  const providerPayload = wrappingKeySignaturePayload({
+    accountId: provider.accountId,
+    identityPublicKey: base64urlEncode(provider.identity.publicKey),
+    wrappingPublicKey: providerWrapping,
+  });
+  const providerAccount = {
+    accountId: provider.accountId,
+    identityPublicKey: base64urlEncode(provider.identity.publicKey),
+    wrappingPublicKey: providerWrapping,
+    wrappingKeySig: base64urlEncode(
+      await signCanonical(ed, provider.identity.secretKey, providerPayload.label, providerPayload),
+    ),
+    role: 'provider' as const,
+    devices: [
+      await certifyDevice(
+        provider.identity.secretKey,
+        {
+          accountId: provider.accountId,
+          deviceId: guest.deviceId,
+          devicePublicKey: guest.publicKey,
+          name: 'test device',
+          createdAt: at(-60),
+          identityPublicKey: provider.identity.publicKey,
+        },
+        ed,
+      ),
+    ],
+    revokedDevices: [] as string[],
+  };
   let revokedInfo: AccountDeviceInfo | null = null;
-  const accountServer = { loads: 0, failing: false };
+  /** `failing`: no list loads; `providerFailing`: the provider's list does not load (the patient's does). */
+  const accountServer = { loads: 0, failing: false, providerFailing: false };
   /** A directory over that server (a new one: the directory of a new session, nothing cached yet). */
   const newDirectory = () =>
     createDeviceDirectory({
@@ -83,6 +116,10 @@ const revokedSetup = async () => {
       getAccount: async (accountId) => {
         accountServer.loads++;
         if (accountServer.failing) throw new Error('connection lost');
+        if (accountId === provider.accountId) {
+          if (accountServer.providerFailing) throw new Error('connection lost');
+          return structuredClone(providerAccount);
+        }
         if (accountId !== patient.accountId)
           throw Object.assign(new Error('no such account'), { code: 'NOT_FOUND' });
         return structuredClone(account);
@@ -158,6 +195,13 @@ const revokedSetup = async () => {
     actorId: patient.accountId,
     actorDeviceId: other.deviceId,
   });
+  /** An entry the provider's device writes in the patient's log (listed as its own claim). */
+  const guestEntry = (action: string) => ({
+    kind: 'AuditEntry',
+    action,
+    actorId: provider.accountId,
+    actorDeviceId: guest.deviceId,
+  });
   const grant = (purpose: string) => ({
     kind: 'AuditEntry',
     action: 'consent-grant',
@@ -190,9 +234,11 @@ const revokedSetup = async () => {
   return {
     accountId: patient.accountId,
     other,
+    guest,
     server,
     add,
     entry,
+    guestEntry,
     grant,
     access,
     directory,
@@ -468,5 +514,66 @@ describe('audit views offline while an author cannot be judged: asOf', () => {
     expect(offline.records.map((a) => a.count)).toEqual([2, 3]);
     expect(Date.parse(offline.asOf)).toBeLessThan(Date.parse(at(99)));
     expect(offline).toMatchObject({ complete: false, unverified: 1 });
+  });
+});
+
+// Two cached device authors: the provider's `guest`, whose list cannot load now, and the patient's `other`,
+// revoked meanwhile. A whole read that finds only `guest` unchecked keeps the cache; it must also keep how
+// it judged `other` now, or every later view finds `other` changed and reads the whole log again.
+describe('audit views: one author unjudged while another changed without a problem', () => {
+  const twoAuthors = async (cutoff: number) => {
+    const s = await revokedSetup();
+    s.setClock(1);
+    await s.add(s.other, s.grant('before'));
+    await s.add(s.guest, s.guestEntry('record-viewed'));
+    await s.add(s.server, s.access(2));
+    s.setClock(3);
+    await s.add(s.other, { ...s.entry('records-changed'), summary: '1 record change(s)', changes: [] });
+    expect((await s.open().disclosures()).map((d) => d.purpose)).toEqual(['before']);
+    s.read();
+    // A restart: `other` revoked (signed at `cutoff`, taken at minute 20), the provider's list failing.
+    s.setClock(30);
+    await s.revokeOther(at(cutoff), at(20));
+    s.accountServer.providerFailing = true;
+    return { ...s, log: s.open({ directory: s.newDirectory() }) };
+  };
+
+  it('revoked after all its entries: one whole read, then none per view, and an answer offline', async () => {
+    const s = await twoAuthors(5);
+    const perView: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before']);
+      perView.push(s.read());
+    }
+    // The first view reads the whole log (`other` judged otherwise now), the later ones only what is new.
+    expect(perView).toEqual([4, 0, 0, 0]);
+    const whoSaw = await s.log.whoAccessed();
+    expect(whoSaw.map((a) => a.source)).toEqual(['server']);
+    expect(s.log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*unverified: 1\)/);
+    s.setOnline(false);
+    const offline = await s.log.entries({ offline: 'cached' });
+    expect(offline).toMatchObject({ complete: false, reason: 'offline', unverified: 1 });
+    expect(offline.records.map((e) => e.author)).toEqual([
+      s.other.deviceId,
+      s.server.deviceId,
+      s.other.deviceId,
+    ]);
+  });
+
+  it('revoked before its later entry: that entry is reported inserted at every view, never listed', async () => {
+    const s = await twoAuthors(2);
+    for (let i = 0; i < 3; i++) {
+      expect((await s.log.entries()).map((e) => e.author)).toEqual([s.other.deviceId, s.server.deviceId]);
+      expect(s.log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*inserted: 1/);
+    }
+    const problems = (await s.log.verify()).problems.map((p) => [p.kind, p.author]);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        ['inserted', s.other.deviceId],
+        ['unverified', s.guest.deviceId],
+      ]),
+    );
+    s.setOnline(false);
+    await expect(s.log.entries({ offline: 'cached' })).rejects.toThrow(/found a problem/);
   });
 });
