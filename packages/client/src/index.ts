@@ -93,6 +93,7 @@ export {
   normalizeLoginName,
   publishProviderProfile,
   publishWrappedRootSig,
+  publishRoleSig,
   publishWrappingKey,
   refreshWrappedRoot,
   registrationMode,
@@ -112,6 +113,7 @@ export type {
   JoinWithRecoveryKeyInput,
   ProviderProfileInput,
   PublishWrappedRootSigResult,
+  PublishRoleSigResult,
   PublishWrappingKeyResult,
   RefreshWrappedRootResult,
   Role,
@@ -121,6 +123,7 @@ export type {
   UnlockApi,
   WrapHolder,
   WrappedRootSigApi,
+  RoleSigApi,
   WrappingKeyApi,
 } from './account/account';
 export {

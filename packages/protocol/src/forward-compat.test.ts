@@ -18,7 +18,7 @@ import {
   registerBody,
   servedDoc,
 } from './examples.test-util';
-import { HttpAccountResponse, HttpErrorBody, HttpRegisterRequest } from './http-api';
+import { HttpAccountResponse, HttpErrorBody, HttpRegisterRequest, HttpWrappingKeyRequest } from './http-api';
 import { MAX_DOC_BYTES, MAX_FRAME_BYTES } from './limits';
 import { PushedFrame } from './messages';
 
@@ -235,6 +235,19 @@ describe('validateTolerant: HTTP answers from a newer server', () => {
     const older = Type.Omit(HttpAccountResponse, ['roleSig'], { additionalProperties: false });
     expect(validate(older, withRole).ok).toBe(false);
     expect(validateTolerant(older, withRole)).toStrictEqual({ ok: true, value: answer });
+  });
+
+  it('roleSig published later: a wrapping-key body may carry it; a server older than the field refuses it', () => {
+    const publication = { sig: body.sig, roleSig: body.sig };
+    expect(validate(HttpWrappingKeyRequest, publication).ok).toBe(true);
+    expect(validate(HttpWrappingKeyRequest, { sig: body.sig }).ok).toBe(true);
+    expect(validate(HttpWrappingKeyRequest, { roleSig: body.sig }).ok).toBe(false);
+    expect(validate(HttpWrappingKeyRequest, { ...publication, roleSig: 'not a signature' }).ok).toBe(false);
+    // A server's request schemas are closed (a body is checked as sent): one built before the field
+    // refuses the whole publication, so a device sends it only to a server of ROLE_SIG_VERSION.
+    const older = Type.Omit(HttpWrappingKeyRequest, ['roleSig'], { additionalProperties: false });
+    expect(validate(older, publication).ok).toBe(false);
+    expect(validate(older, { sig: body.sig }).ok).toBe(true);
   });
 
   it('an error body with added properties keeps its code; its details record keeps every key', () => {

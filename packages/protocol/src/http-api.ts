@@ -164,8 +164,9 @@ export const HttpAccountResponse = Type.Object(
     wrappingKeySig: Type.Optional(Signature),
     /**
      * The account's identity key over `roleSignaturePayload({ accountId, identityPublicKey, role })`, as
-     * sent at registration (ROLE_SIG_VERSION); absent for an account registered without it (or dropped by a
-     * dishonest server: a device cannot tell). A joining device refuses a `role` it does not verify.
+     * sent at registration (ROLE_SIG_VERSION) or published later (`HttpWrappingKeyRequest.roleSig`); absent
+     * for an account that has not (or dropped by a dishonest server: a joining device cannot tell, unless
+     * told to require it). A joining device refuses a `role` it does not verify.
      */
     roleSig: Type.Optional(Signature),
     /** Active (not revoked) devices. */
@@ -235,8 +236,23 @@ export const HttpAccountsLookupResponse = Type.Object(
 );
 export type HttpAccountsLookupResponse = Static<typeof HttpAccountsLookupResponse>;
 
-/** Publishes the wrapping-key signature of an account registered without one (see `HttpRegisterRequest`). */
-export const HttpWrappingKeyRequest = Type.Object({ sig: Signature }, closed);
+/**
+ * Publishes the wrapping-key signature of an account registered without one (see `HttpRegisterRequest`),
+ * and with it, when given, the role signature of an account registered without that one.
+ */
+export const HttpWrappingKeyRequest = Type.Object(
+  {
+    sig: Signature,
+    /**
+     * Identity key over `roleSignaturePayload` for the role stored with the account (ROLE_SIG_VERSION): the
+     * server takes it only when it verifies (BAD_SIGNATURE, nothing stored, otherwise) and keeps the first
+     * it took, so a signature once relayed is never replaced. Sent only to a server of ROLE_SIG_VERSION (an
+     * older one refuses the field as BAD_MESSAGE).
+     */
+    roleSig: Type.Optional(Signature),
+  },
+  closed,
+);
 export type HttpWrappingKeyRequest = Static<typeof HttpWrappingKeyRequest>;
 
 export const HttpWrappingKeyResponse = Type.Object({ accountId: AccountId }, closed);

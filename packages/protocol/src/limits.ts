@@ -106,9 +106,12 @@ export const BLOB_EPOCH_VERSION = 12;
 /**
  * First version whose server keeps and relays the identity signature over the account's role
  * (`roleSignaturePayload`): `POST /v1/accounts` may carry `roleSig`, and the account answer relays it, so
- * a joining device refuses a relayed role (patient or provider) the account did not sign. HTTP only: a device
- * sends `roleSig` only to a server whose `GET /v1/server` `versions` include this (an older one refuses the
- * field as BAD_MESSAGE); any device reads the relayed field (an older one drops it). The socket is unchanged.
+ * a joining device refuses a relayed role (patient or provider) the account did not sign; an account
+ * registered without it publishes it beside its wrapping-key signature (`PUT /v1/accounts/me/wrapping-key`
+ * with `roleSig`), taken only when it verifies over the stored role and never replacing one held. HTTP
+ * only: a device sends `roleSig` (either route) only to a server whose `GET /v1/server` `versions` include
+ * this (an older one refuses the field as BAD_MESSAGE); any device reads the relayed field (an older one
+ * drops it). The socket is unchanged.
  */
 export const ROLE_SIG_VERSION = 13;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */

@@ -23,7 +23,9 @@
  * at every generation (null only for such an account until it publishes).
  * The account answer relays the account's signature over its role (`roleSig`, given at registration from
  * ROLE_SIG_VERSION, verified before anything is stored), so a joining device takes the role as the account
- * signed it; an account registered without it is answered without it.
+ * signed it; an account registered without it is answered without it until it publishes it (`roleSig`
+ * beside `sig` on `PUT /v1/accounts/me/wrapping-key`, verified over the stored role before either is
+ * stored); the first one stored is never replaced.
  * The account answer relays the account's own signature over its wrapping key (`wrappingKeySig`, given at
  * registration or published later with `PUT /v1/accounts/me/wrapping-key`, verified before it is stored),
  * so other accounts can check that key themselves instead of trusting the server; an account that never
@@ -580,12 +582,26 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const principal = await ctx.authenticate(request);
       const account = await store.accounts.get(principal.accountId);
       if (!account) throw new ServiceError('NOT_FOUND', 'account not found');
+      const { sig, roleSig } = request.body;
       const identity = decodeBase64url(account.identityPublicKey, 'identityPublicKey');
-      if (!(await verifyPayload(ed, identity, wrappingKeySignaturePayload(account), request.body.sig))) {
+      if (!(await verifyPayload(ed, identity, wrappingKeySignaturePayload(account), sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'the wrapping key is not signed by the identity key');
       }
-      await store.accounts.setWrappingKeySig(account.accountId, request.body.sig);
-      request.log.info({ accountId: account.accountId }, 'wrapping key signature published');
+      // Over the stored role, so it can only ever vouch for the role the account registered with; both
+      // checked before either is stored.
+      if (
+        roleSig !== undefined &&
+        !(await verifyPayload(ed, identity, roleSignaturePayload(account), roleSig))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'the role is not signed by the identity key');
+      }
+      await store.accounts.setWrappingKeySig(account.accountId, sig);
+      // The store keeps a signature it holds: one relayed once is relayed for good.
+      if (roleSig !== undefined) await store.accounts.setRoleSig(account.accountId, roleSig);
+      request.log.info(
+        { accountId: account.accountId, withRole: roleSig !== undefined },
+        'wrapping key signature published',
+      );
       return { accountId: account.accountId };
     },
   );

@@ -242,6 +242,20 @@ export const runStoreConformance = (
         expect(Object.hasOwn((await store.accounts.get('acc-2')) ?? {}, 'roleSig')).toBe(false);
       });
 
+      it('adds the role signature of an account without one, never replaces a held one', async () => {
+        const legacy = makeAccount('acc-2');
+        await store.accounts.put(legacy);
+        await store.accounts.setRoleSig('acc-2', 'role-sig-2');
+        expect(await store.accounts.get('acc-2')).toStrictEqual({ ...legacy, roleSig: 'role-sig-2' });
+        await store.accounts.setRoleSig('acc-2', 'another');
+        expect((await store.accounts.get('acc-2'))?.roleSig).toBe('role-sig-2');
+        const signed = makeAccount('acc-1', { roleSig: 'role-sig-1' });
+        await store.accounts.put(signed);
+        await store.accounts.setRoleSig('acc-1', 'another');
+        expect(await store.accounts.get('acc-1')).toStrictEqual(signed);
+        await expectStoreError(store.accounts.setRoleSig('nobody', 'x'), 'NOT_FOUND');
+      });
+
       it('adds the signature of an unsigned wrap only to that very wrap at that generation, once', async () => {
         const account = makeAccount('acc-1');
         await store.accounts.put(account);

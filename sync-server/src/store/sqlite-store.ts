@@ -1081,6 +1081,12 @@ const prepareStatements = (db: Database.Database) => ({
   accountSetWrappingKeySig: db.prepare<[string, string]>(
     'UPDATE accounts SET wrapping_key_sig = ? WHERE account_id = ?',
   ),
+  // The first signature taken stays: OR IGNORE keeps a held row, and the SELECT inserts nothing for an
+  // account that does not exist (the caller tells the two apart).
+  accountRoleSigAdd: db.prepare<[string, string]>(
+    `INSERT OR IGNORE INTO account_role_sigs (account_id, sig)
+       SELECT account_id, ? FROM accounts WHERE account_id = ?`,
+  ),
   accountSetWrappedRootSig: db.prepare<[string, string, number]>(
     `UPDATE accounts SET wrapped_root_sig = ?
        WHERE account_id = ? AND wrapped_root_gen = ? AND wrapped_root_sig IS NULL`,
@@ -2098,6 +2104,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         }),
       setWrappedRootSig: (accountId, expected) =>
         call((s) => setWrappedRootSigTx.immediate(s, accountId, expected)),
+      setRoleSig: (accountId, sig) =>
+        call((s) => {
+          requireText(sig, 'sig');
+          const { changes } = s.accountRoleSigAdd.run(sig, accountId);
+          if (changes === 0 && s.accountGet.get(accountId) === undefined) {
+            throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
+          }
+        }),
     },
 
     devices: {

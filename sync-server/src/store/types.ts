@@ -160,8 +160,8 @@ export interface Account {
    */
   wrappingKeySig?: string;
   /**
-   * Identity signature over `roleSignaturePayload` (the account's role), as sent at registration; absent
-   * for an account registered without one (older clients and servers).
+   * Identity signature over `roleSignaturePayload` (the account's role), as sent at registration or
+   * published later (`setRoleSig`); absent for an account that has not (older clients and servers).
    */
   roleSig?: string;
   loginName?: string;
@@ -355,6 +355,12 @@ export interface SyncStore {
      * keys), replacing any earlier one; NOT_FOUND when the account does not exist.
      */
     setWrappingKeySig(accountId: string, sig: string): Promise<void>;
+    /**
+     * Stores the role signature of an account registered without one (the caller has verified it against
+     * the stored account); an account that holds one keeps it (no error: the first signature taken is the
+     * one relayed for good). NOT_FOUND when the account does not exist.
+     */
+    setRoleSig(accountId: string, sig: string): Promise<void>;
     /**
      * Adds the identity signature (the caller has verified it) to the stored wrap, only while that is still
      * generation `gen` with exactly `wrappedRoot` (same JSON) and unsigned; a wrap already signed keeps its

@@ -14,7 +14,7 @@
  *   (ids are self-certifying, so a server cannot substitute another account).
  * - A passphrase change re-wraps the same root (new salt, new nonce): nothing else is re-encrypted.
  * - The operations that write the vault (create, both joins, changePassphrase, refreshWrappedRoot,
- *   publishWrappingKey, removeLocalAccount) run one at a time per Vault object, each re-reading the vault
+ *   publishWrappingKey, publishRoleSig, removeLocalAccount) run one at a time per Vault object, each re-reading the vault
  *   once it runs: a second create or join on a vault that meanwhile got an account is ACCOUNT_EXISTS
  *   before anything is sent. Two Vault objects over the same storage are not serialised with each other.
  * - The vault holds the wrap the server took: once `changePassphrase` has sent the new wrap, it writes
@@ -90,10 +90,17 @@
  * server's account answer, so that answer carries the identity key's signature over {accountId,
  * identityPublicKey, role} (`roleSig`, sent at registration to a server of ROLE_SIG_VERSION). Both joins
  * refuse an answer whose `roleSig` does not verify for the role answered (ROLE_REFUSED, before the device is
- * registered: nothing registered, sent or written). An answer without `roleSig` (an account registered
- * before it, or by an older server) is still taken as the server's word, and a joining device cannot tell
- * such an account from one whose signature the server dropped: a server that drops the field can still
- * flip the role of any join. Requiring it needs older accounts to publish it first (not built).
+ * registered: nothing registered, sent or written). An account registered without it (an older app or
+ * server) publishes it with `publishRoleSig` — `unlock` runs it in the background, like
+ * `publishWrappingKey`, beside whose signature it is sent — signing the role of this device's vault, and
+ * only when the account answer names that role. The vault records once the server relays a valid one
+ * (`roleSig: 'published'`), and from then on this device refuses an answer of its account without it
+ * (ROLE_UNSIGNED). A join whose answer has none takes the role as the server's word (vault `roleSig:
+ * 'unverified'`: it never signs that role itself, or the server's word would become the account's), since a
+ * new device cannot tell an account that never published from a server that dropped the field; a join
+ * given `requireRoleSig` refuses it (ROLE_UNSIGNED). So a server can still flip the role of a join not told
+ * to require it, of an account whose devices have not published yet; a device whose vault predates the
+ * marker and that joined unsigned signs the role it was given (like generation 0's absent `gen0Sig`).
  *
  * Generation-0 signature: an account registered before the server kept it (or against a server older than
  * WRAPPED_ROOT_SIG_VERSION) has an unsigned generation 0, and joins refuse it (WRAPPED_ROOT_UNSIGNED): its
@@ -420,8 +427,9 @@ async function writeRecord(
   gen: number,
   wrappingKeyPublished: boolean,
   gen0Sig?: VaultRecord['gen0Sig'],
+  roleSig?: VaultRecord['roleSig'],
 ): Promise<void> {
-  await vault.set(VAULT_KEY, recordText(account, wrappedRoot, gen, wrappingKeyPublished, gen0Sig));
+  await vault.set(VAULT_KEY, recordText(account, wrappedRoot, gen, wrappingKeyPublished, gen0Sig, roleSig));
 }
 
 /** The vault's account record for `account`, as stored (the device key sealed under a fresh nonce). */
@@ -431,6 +439,7 @@ function recordText(
   gen: number,
   wrappingKeyPublished: boolean,
   gen0Sig?: VaultRecord['gen0Sig'],
+  roleSig?: VaultRecord['roleSig'],
 ): string {
   const record: VaultRecord = {
     v: 1,
@@ -445,6 +454,7 @@ function recordText(
     deviceName: account.deviceName,
     ...(wrappingKeyPublished ? { wrappingKeyPublished: true as const } : {}),
     ...(gen === 0 && gen0Sig !== undefined ? { gen0Sig } : {}),
+    ...(roleSig === undefined ? {} : { roleSig }),
   };
   return JSON.stringify(record);
 }
@@ -536,26 +546,77 @@ async function fetchAccount(
   }
 }
 
-/**
- * Refuses (ROLE_REFUSED) an account answer whose role the account did not sign: `roleSig` present but not
- * the identity key's signature over this account's id, identity key and the role answered. An answer
- * without `roleSig` (an account registered before ROLE_SIG_VERSION, or an older server) is taken as it
- * stands: see the module header.
- */
-async function checkServedRole(ed: Ed25519, keys: AccountKeys, server: HttpAccountResponse): Promise<void> {
-  if (server.roleSig === undefined) return;
-  const sig = base64urlDecode(server.roleSig);
+/** Whether `roleSig` is the identity key's signature over this account's id, identity key and `role`. */
+async function roleSigned(ed: Ed25519, keys: AccountKeys, role: Role, roleSig: string): Promise<boolean> {
+  const sig = base64urlDecode(roleSig);
   const payload = roleSignaturePayload({
     accountId: keys.accountId,
     identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    role: server.role,
+    role,
   });
-  if (sig.ok && (await verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value)))
-    return;
+  return sig.ok && verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
+}
+
+const roleUnsigned = (why: string): AccountError =>
+  new AccountError(
+    'ROLE_UNSIGNED',
+    `the server answered this account without its role signature, ${why}: nothing was done; try again ` +
+      'later or on another network, and tell the server operator if it persists',
+  );
+
+/**
+ * The check a join makes of the account answer's role. Refuses (ROLE_REFUSED) an answer whose role the
+ * account did not sign: `roleSig` present but not the identity key's signature over this account's id,
+ * identity key and the role answered. An answer without `roleSig` (an account registered before
+ * ROLE_SIG_VERSION that has not published it, an older server, or one dropping it) is ROLE_UNSIGNED when
+ * `required`, else taken as it stands (see the module header). Returns the vault's `roleSig`.
+ */
+async function checkServedRole(
+  ed: Ed25519,
+  keys: AccountKeys,
+  server: HttpAccountResponse,
+  required: boolean,
+): Promise<NonNullable<VaultRecord['roleSig']>> {
+  if (server.roleSig === undefined) {
+    if (required) throw roleUnsigned('which this join was told to require');
+    return 'unverified';
+  }
+  if (await roleSigned(ed, keys, server.role, server.roleSig)) return 'published';
   throw new AccountError(
     'ROLE_REFUSED',
     `the server answered this account as a ${server.role} account, which the account did not sign: ` +
       'nothing was joined; try again later or on another network, and tell the server operator if it persists',
+  );
+}
+
+/**
+ * The check a device makes of its own account's answer against its vault `record`: the role answered must
+ * be the vault's, and a `roleSig` answered must verify for it (ROLE_REFUSED otherwise); once the vault
+ * records the signature as published, an answer without it is ROLE_UNSIGNED. True when it carries a valid
+ * one.
+ */
+async function checkOwnRole(
+  ed: Ed25519,
+  keys: AccountKeys,
+  server: HttpAccountResponse,
+  record: VaultRecord,
+): Promise<boolean> {
+  if (server.role !== record.role) {
+    throw new AccountError(
+      'ROLE_REFUSED',
+      `the server answered this account as a ${server.role} account, but this device holds it as a ` +
+        `${record.role} account: nothing was sent; tell the server operator if it persists`,
+    );
+  }
+  if (server.roleSig === undefined) {
+    if (record.roleSig === 'published') throw roleUnsigned('which this device saw it publish');
+    return false;
+  }
+  if (await roleSigned(ed, keys, record.role, server.roleSig)) return true;
+  throw new AccountError(
+    'ROLE_REFUSED',
+    `the server relays a role signature for this ${record.role} account that the account did not make: ` +
+      'nothing was sent; tell the server operator if it persists',
   );
 }
 
@@ -879,7 +940,14 @@ async function createAccountNow(
     });
     // The registration carried the wrapping-key signature, and the wrap's where the server keeps it (a
     // landed registration is this very body).
-    const text = recordText(account, wrappedRoot, 0, true, sigKept ? 'published' : undefined);
+    const text = recordText(
+      account,
+      wrappedRoot,
+      0,
+      true,
+      sigKept ? 'published' : undefined,
+      roleSig === undefined ? undefined : 'published',
+    );
     // From here on nothing may throw: the login name (and any invite) is used up on the server, and the
     // root, the only source of the recovery key, would be zeroed on the way out.
     const unstored = await storeNewRecord(deps, text);
@@ -930,6 +998,14 @@ export interface JoinWithPassphraseInput {
    * one a dishonest server relabelled, which lets the server later give it an older passphrase back.
    */
   readonly acceptUnsignedLegacyWrap?: boolean;
+  /**
+   * Refuse an account answer without the account's role signature (ROLE_UNSIGNED, nothing registered)
+   * instead of taking its role as the server's word. A new device cannot know whether the account has
+   * published one; set it once the account is known to have (e.g. the app saw `roleSig: 'published'` on
+   * another of its devices, or the account was created by an app of ROLE_SIG_VERSION), so a server dropping
+   * the signature cannot flip patient and provider for this join.
+   */
+  readonly requireRoleSig?: boolean;
 }
 
 /**
@@ -975,7 +1051,7 @@ async function joinWithPassphraseNow(
     }
     const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
-    await checkServedRole(deps.ed, keys, server);
+    const roleSig = await checkServedRole(deps.ed, keys, server, input.requireRoleSig === true);
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
@@ -988,7 +1064,7 @@ async function joinWithPassphraseNow(
         device,
         deviceName: input.deviceName,
       });
-      await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig);
+      await writeRecord(deps.vault, account, wrappedRoot, joined.gen, published, gen0Sig, roleSig);
       heldGenerations.set(account, joined.gen);
       return account;
     });
@@ -1002,6 +1078,8 @@ export interface JoinWithRecoveryKeyInput {
   readonly deviceName: string;
   /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
   readonly acceptUnsignedLegacyWrap?: boolean;
+  /** As for `joinWithPassphrase`: refuse an answer without the role signature (ROLE_UNSIGNED). */
+  readonly requireRoleSig?: boolean;
 }
 
 /**
@@ -1030,7 +1108,7 @@ async function joinWithRecoveryKeyNow(
   const root = rootOfRecoveryKey(input.recoveryKey);
   return withRootKeys(root, async (keys, track) => {
     const server = await fetchAccount(deps.api, keys);
-    await checkServedRole(deps.ed, keys, server);
+    const roleSig = await checkServedRole(deps.ed, keys, server, input.requireRoleSig === true);
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
@@ -1053,7 +1131,7 @@ async function joinWithRecoveryKeyNow(
         device,
         deviceName: input.deviceName,
       });
-      await writeRecord(deps.vault, account, wrappedRoot, gen, published);
+      await writeRecord(deps.vault, account, wrappedRoot, gen, published, undefined, roleSig);
       heldGenerations.set(account, gen);
       return account;
     });
@@ -1064,7 +1142,8 @@ async function joinWithRecoveryKeyNow(
  * Opens the account stored on this device; works offline and never waits for the server. Given `api`
  * and `ed`, while the vault does not yet record the account's wrapping-key signature as published, it
  * also runs `publishWrappingKey` in the background (and `publishWrappedRootSig` while generation 0 is not
- * recorded as signed), both in one session opened when the first of them needs it: best effort, a
+ * recorded as signed, `publishRoleSig` while the vault records nothing about the role signature), all in
+ * one session opened when the first of them needs it: best effort, a
  * failure (offline, lock, server refusal) is ignored and the next unlock tries again. Without them: no
  * server call at all.
  */
@@ -1141,13 +1220,16 @@ async function unlockWithRoot(
   const { api, ed, vault } = deps;
   const keyDue = record.wrappingKeyPublished !== true;
   const gen0Due = (record.gen ?? 0) === 0 && record.gen0Sig !== 'published';
-  if (api !== undefined && ed !== undefined && (keyDue || gen0Due)) {
-    // One handshake for both publications, opened only when the first of them has something to send.
+  // Not for `unverified`: nothing this device would sign, and asking at every unlock costs a request each.
+  const roleDue = record.roleSig === undefined;
+  if (api !== undefined && ed !== undefined && (keyDue || gen0Due || roleDue)) {
+    // One handshake for all publications, opened only when the first of them has something to send.
     const bearer = sharedBearer(() => openHolderSession(api, ed, account));
     void (async () => {
       if (keyDue) await publishWrappingKeyWith({ api, ed, vault }, account, bearer).catch(() => undefined);
       if (gen0Due)
         await publishWrappedRootSigWith({ api, ed, vault }, account, bearer).catch(() => undefined);
+      if (roleDue) await publishRoleSigWith({ api, ed, vault }, account, bearer).catch(() => undefined);
     })();
   }
   return account;
@@ -1233,6 +1315,7 @@ async function putWrappingKeySig(
   identitySecretKey: Uint8Array,
   bearer: Bearer,
   beforeSending: () => void = () => undefined,
+  extra: { readonly roleSig?: string } = {},
 ): Promise<HttpWrappingKeyResponse> {
   const payload = wrappingKeySignaturePayload({
     accountId: keys.accountId,
@@ -1242,7 +1325,7 @@ async function putWrappingKeySig(
   const sig = await signPayload(deps.ed, identitySecretKey, payload);
   const token = await bearer();
   beforeSending();
-  return deps.api.putWrappingKey({ sig }, token);
+  return deps.api.putWrappingKey({ sig, ...extra }, token);
 }
 
 /**
@@ -1327,6 +1410,9 @@ async function publishWrappingKeyWith(
 ): Promise<PublishWrappingKeyResult> {
   assertUnlocked(account);
   const server = await fetchAccount(deps.api, account.keys);
+  const record = deps.vault === undefined ? null : await readRecord(deps.vault);
+  const own = record !== null && record.accountId === account.accountId ? record : null;
+  const roleSigned = own !== null && (await checkOwnRole(deps.ed, account.keys, server, own));
   let status: PublishWrappingKeyResult = 'present';
   if (!(await wrappingKeySigned(deps.ed, account.keys, server))) {
     assertUnlocked(account);
@@ -1339,6 +1425,10 @@ async function publishWrappingKeyWith(
     status = 'published';
   }
   if (deps.vault !== undefined) await rememberWrappingKeyPublished(deps.vault, account);
+  // Read anyway: a device that took its role unsigned learns here that the account signed it since.
+  if (deps.vault !== undefined && own !== null && roleSigned) {
+    await rememberRoleSig(deps.vault, account, own.role, false);
+  }
   return status;
 }
 
@@ -1415,6 +1505,109 @@ async function rememberGen0Sig(vault: Vault, account: WrapHolder, wrappedRoot: W
     canonicalJson(record.wrappedRoot) !== canonicalJson(wrappedRoot)
       ? null
       : { ...record, gen0Sig: 'published' },
+  );
+}
+
+/** The HTTP routes `publishRoleSig` uses: the server's versions, the account answer, a session, the PUT. */
+export type RoleSigApi = Pick<
+  HttpApi,
+  'serverInfo' | 'getAccount' | 'challenge' | 'session' | 'putWrappingKey'
+>;
+
+/**
+ * `present`: the server relays the account's valid signature over this device's role. `published`: this
+ * device signed its role and the server took it. `withheld`: nothing published and nothing recorded — the
+ * server is older than ROLE_SIG_VERSION, or this device took its role unsigned at its join (vault
+ * `roleSig: 'unverified'`: the server's word would become the account's).
+ */
+export type PublishRoleSigResult = 'present' | 'published' | 'withheld';
+
+/**
+ * Makes sure the server relays the account's identity signature over its role (`roleSignaturePayload`),
+ * for an account registered without it: joining devices otherwise take the role (patient or provider) as
+ * the server's word. Reads the account answer first (ROLE_REFUSED when it names another role than this
+ * device's vault, or relays a signature that does not verify for it; ROLE_UNSIGNED when it lacks one the
+ * vault records as published); `present` when it carries a valid one. Else signs the vault's role with the
+ * identity key and PUTs it beside the wrapping-key signature (`PUT /v1/accounts/me/wrapping-key`) in a
+ * session of this device (`token`, or one it opens): `published`. A server older than ROLE_SIG_VERSION is
+ * asked nothing but its versions (`withheld`) unless the vault records the signature as published. Records
+ * `roleSig: 'published'` in the vault once the server relays a valid signature, after which `unlock` stops
+ * calling it. Idempotent; `unlock` runs it in the background when given `api` and `ed`. Signs with a copy
+ * of the identity key and sends nothing once the account is locked (LOCKED). Errors: those above,
+ * HaleClientError, AccountError ACCOUNT_MISMATCH/ACCOUNT_NOT_FOUND, VAULT_CORRUPT / NO_ACCOUNT.
+ */
+export async function publishRoleSig(
+  deps: { readonly api: RoleSigApi; readonly ed: Ed25519; readonly vault: Vault },
+  input: { readonly account: WrapHolder; readonly token?: string },
+): Promise<PublishRoleSigResult> {
+  const { account } = input;
+  return publishRoleSigWith(
+    deps,
+    account,
+    bearerOf(input.token, () => openHolderSession(deps.api, deps.ed, account)),
+  );
+}
+
+async function publishRoleSigWith(
+  deps: { readonly api: RoleSigApi; readonly ed: Ed25519; readonly vault: Vault },
+  account: WrapHolder,
+  bearer: Bearer,
+): Promise<PublishRoleSigResult> {
+  assertUnlocked(account);
+  const record = await ownRecord(deps.vault, account);
+  // First: an older server neither relays nor takes it, and every unlock would ask again. A device that
+  // saw it published reads the answer anyway, and refuses it without the signature.
+  if (record.roleSig !== 'published' && !(await serverSpeaks(deps.api, ROLE_SIG_VERSION))) return 'withheld';
+  const server = await fetchAccount(deps.api, account.keys);
+  if (await checkOwnRole(deps.ed, account.keys, server, record)) {
+    await rememberRoleSig(deps.vault, account, record.role, false);
+    return 'present';
+  }
+  // A role this device took unsigned is the server's word: signing it would make it the account's.
+  if (record.roleSig === 'unverified') return 'withheld';
+  assertUnlocked(account);
+  const identitySecret = account.keys.identity.secretKey.slice();
+  let roleSig: string;
+  try {
+    roleSig = await signPayload(
+      deps.ed,
+      identitySecret,
+      roleSignaturePayload({
+        accountId: account.accountId,
+        identityPublicKey: base64urlEncode(account.keys.identity.publicKey),
+        role: record.role,
+      }),
+    );
+    // The route publishes the wrapping-key signature too (the same one as ever: Ed25519 is deterministic).
+    await putWrappingKeySig(deps, account.keys, identitySecret, bearer, () => assertUnlocked(account), {
+      roleSig,
+    });
+  } finally {
+    identitySecret.fill(0);
+  }
+  await rememberRoleSig(deps.vault, account, record.role, true);
+  return 'published';
+}
+
+/**
+ * Records `roleSig: 'published'` (and `wrappingKeyPublished` when the same PUT carried it) if the vault
+ * still holds this device with `role`.
+ */
+async function rememberRoleSig(
+  vault: Vault,
+  account: WrapHolder,
+  role: Role,
+  wrappingKeyToo: boolean,
+): Promise<void> {
+  await updateOwnRecord(vault, account, (record) =>
+    record.role !== role ||
+    (record.roleSig === 'published' && (!wrappingKeyToo || record.wrappingKeyPublished === true))
+      ? null
+      : {
+          ...record,
+          roleSig: 'published',
+          ...(wrappingKeyToo ? { wrappingKeyPublished: true as const } : {}),
+        },
   );
 }
 

@@ -133,9 +133,18 @@ export const ACCOUNT_ERROR_CODES = [
    * joinWithPassphrase, joinWithRecoveryKey: the server's account answer names a role (patient or provider)
    * the account did not sign — its `roleSig` does not verify for that role against the account's identity
    * key: a dishonest or broken server. Checked before this device is registered: nothing was registered,
-   * sent or written to the vault.
+   * sent or written to the vault. publishRoleSig, publishWrappingKey (with a vault): the answer names
+   * another role than this device's vault holds, or carries a role signature that does not verify for it;
+   * nothing is sent.
    */
   'ROLE_REFUSED',
+  /**
+   * The server's account answer carries no role signature where one must be: this device's vault records
+   * that the account's role signature was published (the server dropped it, or lost it), or a join was
+   * told to require it (`requireRoleSig`). At a join, checked before this device is registered: nothing
+   * registered, sent or written; at a publication (`publishRoleSig`, `publishWrappingKey`), nothing sent.
+   */
+  'ROLE_UNSIGNED',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
