@@ -149,8 +149,9 @@ const RULES: Rules = {
     ),
   ],
   LabResult: (r, now) => [
-    // A registered (ordered) or cancelled test may name when it is to be collected.
-    ...(r.status === 'registered' || r.status === 'cancelled'
+    // A registered (ordered) or cancelled test may name when it is to be collected; one entered in error
+    // is withdrawn, and marking it so must not first need a plausible date written into it.
+    ...(r.status === 'registered' || r.status === 'cancelled' || r.status === 'entered-in-error'
       ? []
       : past(r.effectiveAt, 'effectiveAt', now, ['status'])),
     ...past(r.publishedAt, 'publishedAt', now),
