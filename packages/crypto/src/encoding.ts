@@ -55,33 +55,20 @@ export function base64urlEncodeAscii(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+// Two loops, one per input form: a shared loop reading characters through a callback made every decode
+// of text (each pushed row's ciphertext on the server) 1.3–2.4 times slower once both forms had run.
 export function base64urlDecode(text: string): Result<Uint8Array> {
   if (typeof text !== 'string') return fail('BAD_ENCODING', 'base64url: not a string');
-  return decodeBase64url(text.length, (i) => text.charCodeAt(i));
-}
-
-/** `base64urlDecode` of text given as ASCII codes (what `base64urlEncodeAscii` writes), same rules. */
-export function base64urlDecodeAscii(codes: Uint8Array): Result<Uint8Array> {
-  if (!(codes instanceof Uint8Array)) return fail('BAD_ENCODING', 'base64url: not bytes');
-  return decodeBase64url(codes.length, (i) => codes[i]!);
-}
-
-function decodeBase64url(len: number, codeAt: (i: number) => number): Result<Uint8Array> {
-  if (len % 4 === 1) return fail('BAD_ENCODING', 'base64url: impossible length');
+  const len = text.length;
+  if (len % 4 === 1) return impossibleLength();
   const out = new Uint8Array(Math.floor((len * 3) / 4));
   let acc = 0;
   let bits = 0;
   let o = 0;
   for (let i = 0; i < len; i++) {
-    const c = codeAt(i);
+    const c = text.charCodeAt(i);
     const v = c < 128 ? B64URL_LOOKUP[c]! : -1;
-    if (v < 0) {
-      out.fill(0); // what was decoded so far may be a secret's
-      return fail(
-        'BAD_ENCODING',
-        `base64url: invalid character at ${i}${c === 61 ? ' (padding is not allowed)' : ''}`,
-      );
-    }
+    if (v < 0) return invalidCharacter(out, i, c);
     acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
@@ -89,12 +76,51 @@ function decodeBase64url(len: number, codeAt: (i: number) => number): Result<Uin
       out[o++] = (acc >>> bits) & 0xff;
     }
   }
+  return decoded(out, acc, bits);
+}
+
+/** `base64urlDecode` of text given as ASCII codes (what `base64urlEncodeAscii` writes), same rules. */
+export function base64urlDecodeAscii(codes: Uint8Array): Result<Uint8Array> {
+  if (!(codes instanceof Uint8Array)) return fail('BAD_ENCODING', 'base64url: not bytes');
+  const len = codes.length;
+  if (len % 4 === 1) return impossibleLength();
+  const out = new Uint8Array(Math.floor((len * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let o = 0;
+  for (let i = 0; i < len; i++) {
+    const c = codes[i]!;
+    const v = c < 128 ? B64URL_LOOKUP[c]! : -1;
+    if (v < 0) return invalidCharacter(out, i, c);
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >>> bits) & 0xff;
+    }
+  }
+  return decoded(out, acc, bits);
+}
+
+const impossibleLength = (): Result<never> => fail('BAD_ENCODING', 'base64url: impossible length');
+
+/** Refuses character `c` at `i`; what was decoded so far may be a secret's, so it is zeroed. */
+const invalidCharacter = (out: Uint8Array, i: number, c: number): Result<never> => {
+  out.fill(0);
+  return fail(
+    'BAD_ENCODING',
+    `base64url: invalid character at ${i}${c === 61 ? ' (padding is not allowed)' : ''}`,
+  );
+};
+
+/** `out`, once the bits left over (`bits` of `acc`) are zero, as canonical base64url leaves them. */
+const decoded = (out: Uint8Array, acc: number, bits: number): Result<Uint8Array> => {
   if ((acc & ((1 << bits) - 1)) !== 0) {
     out.fill(0);
     return fail('BAD_ENCODING', 'base64url: non-zero trailing bits');
   }
   return ok(out);
-}
+};
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
