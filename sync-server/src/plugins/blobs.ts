@@ -61,7 +61,7 @@ import {
 } from '@hale/protocol';
 import { base64urlEncode, sha256 } from '@hale/crypto';
 import type { AppContext } from '../context';
-import { ServiceError, isAccessEnded } from '../core/sync-service';
+import { ServiceError } from '../core/sync-service';
 import { isStoreError, sealedChunkBounds } from '../store/index';
 
 export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
@@ -287,21 +287,15 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
             'only the patient or the uploading account may delete this blob',
           );
         }
-        // The log's transaction decides again (its guard, made when it writes): a grant revoked or ended
-        // while the entry is signed logs nothing, and the deletion is refused with the consent code.
-        await ctx.service
-          .recordGranteeAccess(
+        // The log's transaction decides again (a guard made when it writes, after the entry is signed): a
+        // grant revoked or ended meanwhile logs nothing, and `guarded` answers the refusal's consent code.
+        await ctx.service.guarded(principal, manifest.stream, 'blob-up', () =>
+          ctx.service.recordGranteeAccess(
             principal,
             [{ action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId }],
             () => ctx.service.accessGuard(principal, [manifest.stream], 'blob-up'),
-          )
-          .catch(async (error: unknown) => {
-            if (!isAccessEnded(error)) throw error;
-            // Nothing was logged: the decision now names why (revoked, ended). A grant given again in
-            // between passes it: then the deletion is only to be tried again, never a bare 500.
-            await allow(principal, manifest.stream, 'blob-up');
-            throw new ServiceError('UNAVAILABLE', 'access changed while the deletion was logged; try again');
-          });
+          ),
+        );
       }
       const tombstone = await ctx.service
         .guarded(principal, manifest.stream, 'blob-up', (guard) =>
