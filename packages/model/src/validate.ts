@@ -17,7 +17,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ModelError, type Result, type ValidationFailed, type ValidationIssue } from './errors';
 import {
   PARTIAL_DATE_PATTERN,
-  isIsoDate,
+  endsBefore,
   isTextSchema,
   textBounds,
   textProblem,
@@ -222,13 +222,6 @@ export const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[]
 // ------------------------------------------------------------------------------- cross-field rules
 
 const instant = (value: string): number => Date.parse(value);
-
-// Both strings passed the schema, so each is `YYYY-MM-DD` or an instant starting with its writer's local
-// day. A calendar day has no zone and no time: read as midnight UTC it would put "until 1 May" before
-// "from 1 May, 08:00+02:00". With a day on either side the days are compared instead (ISO days compare
-// as strings); two instants compare as instants.
-const endsBefore = (end: string, start: string): boolean =>
-  isIsoDate(end) || isIsoDate(start) ? end.slice(0, 10) < start.slice(0, 10) : instant(end) < instant(start);
 
 const notBefore = (later: string | undefined, earlier: string | undefined, field: string, other: string) =>
   later !== undefined && earlier !== undefined && endsBefore(later, earlier)

@@ -22,6 +22,7 @@
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
+import { endsBefore } from './formats';
 import { sameJson } from './transitions';
 
 /** Stable codes of the write rules. Append-only: never renamed, reordered or reused. */
@@ -69,17 +70,6 @@ const finding = (rule: WriteRuleCode, field: string, reason: string, reads: read
 // takes it) a year or a month. Anything shorter than an instant is a day or a part of one.
 const isInstant = (value: string): boolean => value.length > 10;
 
-/**
- * Whether `a` lies wholly before `b`. Two instants compare as instants; otherwise the days (or the year or
- * month a partial date gives) compare on the part both state, so `2024-05` is before neither `2024-05-10`
- * nor `2024`, and a day against an instant compares the instant's own date, as `validateRecord` does.
- */
-const before = (a: string, b: string): boolean => {
-  if (isInstant(a) && isInstant(b)) return Date.parse(a) < Date.parse(b);
-  const n = Math.min(a.length, b.length, 10);
-  return a.slice(0, n) < b.slice(0, n);
-};
-
 /** The first moment `value` names anywhere on Earth, in ms. */
 const earliest = (value: string): number => {
   if (isInstant(value)) return Date.parse(value);
@@ -108,7 +98,7 @@ const notBefore = (
   field: string,
   other: string,
 ): Finding[] =>
-  later !== undefined && earlier !== undefined && before(later, earlier)
+  later !== undefined && earlier !== undefined && endsBefore(later, earlier)
     ? [finding(rule, field, `must not be before ${other} (${earlier})`, [other])]
     : [];
 
