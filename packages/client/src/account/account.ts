@@ -557,6 +557,10 @@ async function roleSigned(ed: Ed25519, keys: AccountKeys, role: Role, roleSig: s
   return sig.ok && verifyCanonical(ed, keys.identity.publicKey, payload.label, payload, sig.value);
 }
 
+/** Why a join must be answered with the role signature (`requireRoleSig`), or null. */
+const requiredAtJoin = (input: { readonly requireRoleSig?: boolean }): string | null =>
+  input.requireRoleSig === true ? 'which this join was told to require' : null;
+
 const roleUnsigned = (why: string): AccountError =>
   new AccountError(
     'ROLE_UNSIGNED',
@@ -565,35 +569,34 @@ const roleUnsigned = (why: string): AccountError =>
   );
 
 /**
- * The check a join makes of the account answer's role. Refuses (ROLE_REFUSED) an answer whose role the
- * account did not sign: `roleSig` present but not the identity key's signature over this account's id,
- * identity key and the role answered. An answer without `roleSig` (an account registered before
- * ROLE_SIG_VERSION that has not published it, an older server, or one dropping it) is ROLE_UNSIGNED when
- * `required`, else taken as it stands (see the module header). Returns the vault's `roleSig`.
+ * The check of an account answer's role. Refuses (ROLE_REFUSED) an answer whose role the account did not
+ * sign: `roleSig` present but not the identity key's signature over this account's id, identity key and
+ * the role answered. An answer without `roleSig` (an account registered before ROLE_SIG_VERSION that has
+ * not published it, an older server, or one dropping it) is ROLE_UNSIGNED when `required` says why it must
+ * carry one, else taken as it stands (see the module header). Returns the vault's `roleSig`.
  */
 async function checkServedRole(
   ed: Ed25519,
   keys: AccountKeys,
   server: HttpAccountResponse,
-  required: boolean,
+  required: string | null,
 ): Promise<NonNullable<VaultRecord['roleSig']>> {
   if (server.roleSig === undefined) {
-    if (required) throw roleUnsigned('which this join was told to require');
+    if (required !== null) throw roleUnsigned(required);
     return 'unverified';
   }
   if (await roleSigned(ed, keys, server.role, server.roleSig)) return 'published';
   throw new AccountError(
     'ROLE_REFUSED',
     `the server answered this account as a ${server.role} account, which the account did not sign: ` +
-      'nothing was joined; try again later or on another network, and tell the server operator if it persists',
+      'nothing was done; try again later or on another network, and tell the server operator if it persists',
   );
 }
 
 /**
  * The check a device makes of its own account's answer against its vault `record`: the role answered must
- * be the vault's, and a `roleSig` answered must verify for it (ROLE_REFUSED otherwise); once the vault
- * records the signature as published, an answer without it is ROLE_UNSIGNED. True when it carries a valid
- * one.
+ * be the vault's (ROLE_REFUSED otherwise), then as `checkServedRole`, an answer without the signature
+ * refused once the vault records it as published. True when it carries a valid one.
  */
 async function checkOwnRole(
   ed: Ed25519,
@@ -608,16 +611,8 @@ async function checkOwnRole(
         `${record.role} account: nothing was sent; tell the server operator if it persists`,
     );
   }
-  if (server.roleSig === undefined) {
-    if (record.roleSig === 'published') throw roleUnsigned('which this device saw it publish');
-    return false;
-  }
-  if (await roleSigned(ed, keys, record.role, server.roleSig)) return true;
-  throw new AccountError(
-    'ROLE_REFUSED',
-    `the server relays a role signature for this ${record.role} account that the account did not make: ` +
-      'nothing was sent; tell the server operator if it persists',
-  );
+  const required = record.roleSig === 'published' ? 'which this device saw it publish' : null;
+  return (await checkServedRole(ed, keys, server, required)) === 'published';
 }
 
 function unlocked(fields: {
@@ -1051,7 +1046,7 @@ async function joinWithPassphraseNow(
     }
     const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
-    const roleSig = await checkServedRole(deps.ed, keys, server, input.requireRoleSig === true);
+    const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
@@ -1108,7 +1103,7 @@ async function joinWithRecoveryKeyNow(
   const root = rootOfRecoveryKey(input.recoveryKey);
   return withRootKeys(root, async (keys, track) => {
     const server = await fetchAccount(deps.api, keys);
-    const roleSig = await checkServedRole(deps.ed, keys, server, input.requireRoleSig === true);
+    const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
     const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
     track(device);

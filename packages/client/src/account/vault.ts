@@ -66,8 +66,9 @@ export const VaultRecord = Type.Object(
      * `published` once the server was seen relaying the account's valid signature over `role` (sent at
      * registration, published by `publishRoleSig`, or verified at this device's join): from then on this
      * device refuses an answer of its account without it (ROLE_UNSIGNED). `unverified`: this device took
-     * `role` from an answer without it at its join, so it never signs that role itself; `unlock` only looks
-     * whether the server relays it meanwhile. Absent (an older build wrote the record, or the server could
+     * `role` from an answer without it at its join, so it never signs that role itself; `unlock` does not ask
+     * again (a request at every unlock), `publishRoleSig` and `publishWrappingKey` record `published` once
+     * they see the server relay a valid one. Absent (an older build wrote the record, or the server could
      * not keep it): `unlock` publishes it for `role` once the server relays none.
      */
     roleSig: Type.Optional(Type.Union([Type.Literal('published'), Type.Literal('unverified')])),
