@@ -348,13 +348,13 @@ export const createDeviceDirectory = (deps: {
     for (;;) {
       let p = loadingNow(accountId);
       if (!p) {
-        const slot: { generation: number; promise: Promise<Entry | null> } = {
+        // `.finally` runs after `slot` is assigned: a load settles asynchronously.
+        const slot: Loading = {
           generation,
-          promise: Promise.resolve(null),
+          promise: load(accountId, forced).finally(() => {
+            if (loading.get(accountId) === slot) loading.delete(accountId);
+          }),
         };
-        slot.promise = load(accountId, forced).finally(() => {
-          if (loading.get(accountId) === slot) loading.delete(accountId);
-        });
         p = slot.promise;
         loading.set(accountId, slot);
       }
