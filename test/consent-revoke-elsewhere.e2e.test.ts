@@ -4,7 +4,7 @@
 // as its own revocation standing: it appended a second `consent-revoke` entry naming itself as the
 // device that revoked, and kept its own revocation time, which neither the server nor the first device holds.
 import { describe, expect, it } from 'vitest';
-import { addDevice, registerAccount } from '@hale/sync-server/testing';
+import { addDevice, makeRevocation, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
@@ -60,5 +60,34 @@ describe('a grant revoked on a device whose copy missed a revocation made on ano
     expect(entries).toEqual([{ author: patient.device.deviceId, deviceId: patient.device.deviceId }]);
     expect(times.b).toBe(times.a);
     expect((await b.consent.list()).map((g) => g.status)).toEqual(['revoked']);
+  });
+  it("a revocation the server holds that the patient did not sign is not taken: this device's own stands", async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const stranger = await registerAccount(t);
+    const p = await openDevice(t, patient);
+    server.sessions.push(p);
+    await waitOnline(p);
+    const { grant } = await grantRead(p, provider.accountId, 'allergy', DAY, 'second opinion');
+    // The server "revoked" it first: the revocation names the patient, but another key signed it.
+    const forgery = await makeRevocation(patient, grant.grantId);
+    const foreign = await makeRevocation(stranger, grant.grantId);
+    await t.store.grants.revoke(grant.grantId, forgery.revocation.revokedAt, {
+      ...forgery,
+      sig: foreign.sig,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+
+    // The server keeps the first and answers `ok`: the device must not take the forged one as standing.
+    expect((await p.consent.revoke(grant.grantId)).pending).toEqual([]);
+    const own = await revokedAt(p, grant.grantId);
+    expect(own).toBeDefined();
+    expect(own).not.toBe(forgery.revocation.revokedAt);
+    await p.audit.flushChanges();
+    await eventually(async () => (await p.audit.pendingCount()) === 0, 'outbox drained', 5_000);
+    expect(await revokeEntries(p, grant.grantId)).toEqual([
+      { author: patient.device.deviceId, deviceId: patient.device.deviceId },
+    ]);
   });
 });
