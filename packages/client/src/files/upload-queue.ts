@@ -460,9 +460,12 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     };
   };
 
-  /** Removes `blobId` from the index, then its chunks (see the header). */
-  const removeEntry = async (blobId: string): Promise<QueuedEntry | null> => {
-    const entry = entries.find((e) => e.ref.blobId === blobId) ?? null;
+  /**
+   * Removes `blobId` from the index, then its chunks (see the header). `known`: the entry as the caller
+   * holds it, whose chunks go even once it is no longer listed (a purge's retry after the index went).
+   */
+  const removeEntry = async (blobId: string, known?: QueuedEntry): Promise<QueuedEntry | null> => {
+    const entry = known ?? entries.find((e) => e.ref.blobId === blobId) ?? null;
     await updateIndex((current) => current.filter((e) => e.ref.blobId !== blobId));
     runtime.delete(blobId);
     if (entry) await meta.remove(chunkKeysOf(entry));
@@ -472,6 +475,12 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
 
   const deleteRemote = async (blobId: string): Promise<void> => {
     await deps.deleteRemote(blobId).catch(() => undefined);
+  };
+
+  /** Of a removed `entry` once sealed (a manifest may be on the server): its blob there, best effort. */
+  const deleteRemoteIfSealed = async (entry: QueuedEntry): Promise<void> => {
+    // An upload under way deletes it when it ends (see `attempt`).
+    if (entry.sealing && uploading !== entry.ref.blobId) await deleteRemote(entry.ref.blobId);
   };
 
   const schedule = (): void => {
@@ -526,6 +535,14 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     );
   };
 
+  /** A purge's removal of `blobId` waiting for its retry is over (it passed, or the file was cancelled). */
+  const endPurge = (blobId: string): void => {
+    const purge = purges.get(blobId);
+    if (purge === undefined) return;
+    purges.delete(blobId);
+    deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream: purge.stream, id: blobId });
+  };
+
   /**
    * Removes `entry` of purged `stream` as `cancel` does; a failure is reported and tried again after the
    * backoff (`purges`), a removal once it passes. A file no longer in `purges` (cancelled meanwhile) is
@@ -536,9 +553,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     const name = `"${quotedName(entry.ref.fileName)}"`;
     cancelled.add(blobId);
     try {
-      await updateIndex((current) => current.filter((e) => e.ref.blobId !== blobId));
-      runtime.delete(blobId);
-      await meta.remove(chunkKeysOf(entry));
+      await removeEntry(blobId, entry);
     } catch (e) {
       const still = entries.some((x) => x.ref.blobId === blobId);
       const attempts = (purges.get(blobId)?.attempts ?? 0) + 1;
@@ -561,10 +576,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       });
       return;
     }
-    if (purges.delete(blobId)) deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream, id: blobId });
-    emit();
-    // A manifest may be on the server (see `cancel`); an upload under way deletes it when it ends.
-    if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
+    endPurge(blobId);
+    await deleteRemoteIfSealed(entry);
     deps.report?.({
       code: 'UPLOAD_PURGED',
       message: `the queued file ${name} was removed unsent: access to ${stream} ended`,
@@ -808,12 +821,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       cancelled.add(blobId);
       await removeEntry(blobId);
       // A purge's removal waiting for its retry is done: the person removed the file.
-      const purge = purges.get(blobId);
-      if (purges.delete(blobId) && purge !== undefined) {
-        deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream: purge.stream, id: blobId });
-      }
-      // An upload under way deletes it when it ends (see `attempt`).
-      if (entry.sealing && uploading !== blobId) await deleteRemote(blobId);
+      endPurge(blobId);
+      await deleteRemoteIfSealed(entry);
       return true;
     },
 
