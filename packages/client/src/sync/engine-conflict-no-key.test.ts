@@ -138,6 +138,16 @@ const allergy = (rv: number, substance: string) =>
 /** The envelope of a new epoch 1 of STREAM for the patient (signed by the patient's device). */
 const epochOne = (): Promise<KeyEnvelope> => signedEnvelope(STREAM, 1, randomBytes(32), patient);
 
+/**
+ * The issues saying a local change waits (the per-record one, and any summary of them): none once the wait
+ * ended, merged or given up.
+ */
+const waitIssues = (engine: { state(): { errors: { message: string }[] } }): string[] =>
+  engine
+    .state()
+    .errors.map((e) => e.message)
+    .filter((m) => /\bwaits?\b/.test(m));
+
 /** The device holds revision 1 and edits it offline; meanwhile the server takes revision 2 from `master`. */
 const editMeetsMaster = async (
   master: (v: ServedDoc) => ServedDoc,
@@ -202,6 +212,7 @@ describe('a local change meeting a newer server version it cannot open', () => {
     ]);
     expect(d.engine.unsent()).toEqual([]);
     await until(() => d.engine.quarantine().length === 0, 'the entry answered');
+    expect(waitIssues(d.engine)).toEqual([]);
   });
 
   it('that can never open (TAMPERED) goes to unsent as CONFLICT_UNREADABLE, as before', async () => {
@@ -269,6 +280,7 @@ describe('a local change waiting for a server version that never opens', () => {
     const issues = d.engine.state().errors;
     expect(issues.some((e) => e.id === ID && e.message.includes('waits for it'))).toBe(false);
     expect(issues).toContainEqual(expect.objectContaining({ code: 'CONFLICT_UNREADABLE', id: ID }));
+    expect(waitIssues(d.engine)).toEqual([]);
   });
 
   it('gives up no sooner than at the batch sent again, however short the bound (the keyring asked again)', async () => {
@@ -311,5 +323,34 @@ describe('a local change waiting for a server version that never opens', () => {
     await until(() => server.docs.has(ID2), 'the later record is pushed');
     expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
     expect(d.engine.unsent()[0]!.message).toMatch(/devices could not be looked up/);
+  });
+
+  it('a wait that changes reason (NO_KEY, then AUTHOR_LOOKUP_FAILED) leaves no issue once given up', async () => {
+    const envelope = await epochOne();
+    const arriving: KeyEnvelope[] = [];
+    const down = { on: false };
+    const { d } = await editMeetsMaster((v) => v, arriving, [envelope], {
+      conflictWaitMs: 1_500,
+      lookupDeviceKey: async (account, dev) => {
+        if (down.on) return { status: 'unavailable', message: 'directory down' };
+        const key = await deviceKey(account, dev);
+        return key ? { status: 'found', key } : { status: 'unknown' };
+      },
+    });
+    await until(
+      () => d.engine.state().errors.some((e) => e.id === ID && e.message.includes('(NO_KEY)')),
+      'the NO_KEY wait reported',
+    );
+    // The key comes, but the author's devices cannot be looked up now.
+    down.on = true;
+    arriving.push(envelope);
+    await until(
+      () => d.engine.state().errors.some((e) => e.id === ID && e.message.includes('(AUTHOR_LOOKUP_FAILED)')),
+      'the AUTHOR_LOOKUP_FAILED wait reported',
+    );
+    await until(() => d.engine.unsent().length > 0, 'kept unsent');
+    expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
+    expect(d.engine.unsent()[0]!.message).toMatch(/devices could not be looked up/);
+    expect(waitIssues(d.engine)).toEqual([]);
   });
 });

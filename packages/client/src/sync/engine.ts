@@ -53,9 +53,9 @@
  *   server version (CONFLICT_WAIT_MS since this session first met it, and met again since, after the
  *   keyring fetched that stream's envelopes or the author's devices were asked for again), then the local
  *   change goes to unsent (CONFLICT_UNREADABLE, saying the key or the author's devices did not come) and
- *   the batch passes. Its waiting issue leaves `errors` when the wait ends either way. A record
- *   this device never held (initial sync) has nothing to compare with: its first version is taken as
- *   verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
+ *   the batch passes. Its waiting issue (CONFLICT_WAIT) leaves `errors` when the wait ends either way. A
+ *   record this device never held (initial sync) has nothing to compare with: its first version is taken
+ *   as verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
  *   after such a conflict): the server's state it builds on is not known here.
  * - A version set aside BAD_TRANSITION opened and verified: its record and its writer (account, device)
  *   are known, so its content is kept with its entry (`content`, read by `quarantinedVersion`), in device
@@ -572,6 +572,11 @@ const MAX_UNSENT = 1_000;
  */
 const CONFLICT_WAIT_MS = 60_000;
 /**
+ * The issue code of a local change waiting so (the reason in its message), and of the push error that has
+ * RxDB send its batch again meanwhile.
+ */
+const CONFLICT_WAIT = 'CONFLICT_WAIT';
+/**
  * Records marked diverged (a key each, no content). Beyond it the oldest marks go, reported: such a record
  * is judged as settled again, so a served version under its number with other content is dropped as
  * stale until a newer one comes.
@@ -932,13 +937,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     handed.delete(id);
     return true;
   };
-  // Issues are written for a person and kept in the state: never a record's worth of text.
-  const cutIssue = (raw: Omit<SyncIssue, 'at'>): Omit<SyncIssue, 'at'> =>
-    raw.message.length > MAX_ISSUE_MESSAGE
-      ? { ...raw, message: `${raw.message.slice(0, MAX_ISSUE_MESSAGE - 1)}…` }
-      : raw;
   const report = (raw: Omit<SyncIssue, 'at'>): void => {
-    const issue = cutIssue(raw);
+    // Issues are written for a person and kept in the state: never a record's worth of text.
+    const issue =
+      raw.message.length > MAX_ISSUE_MESSAGE
+        ? { ...raw, message: `${raw.message.slice(0, MAX_ISSUE_MESSAGE - 1)}…` }
+        : raw;
     // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
     const same = (e: SyncIssue): boolean =>
       e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
@@ -947,11 +951,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
     );
     patch({ errors });
   };
-  /** Drops an issue `report` keeps (same code, stream, id and message) once its condition ended. */
-  const clearIssue = (raw: Omit<SyncIssue, 'at'>): void => {
-    const { code, stream, id, message } = cutIssue(raw);
+  /**
+   * Drops the kept issues of `code` about record or item `id` of `stream` (absent: of none), whatever
+   * their message: a reporter whose condition ended (a removal that failed, then passed) clears its own
+   * issue; the rest stay.
+   */
+  const clearIssues = (match: { code: string; stream?: string; id: string }): void => {
     const errors = state$.value.errors.filter(
-      (e) => !(e.code === code && e.stream === stream && e.id === id && e.message === message),
+      (e) => !(e.code === match.code && e.id === match.id && e.stream === match.stream),
     );
     if (errors.length !== state$.value.errors.length) patch({ errors });
   };
@@ -2604,9 +2611,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return new Set(stored.filter(emptied).map((d) => d.id));
   };
 
-  /** The issue of a local change waiting for server version `master` to pass `reason` (`unopenedWait`). */
+  /**
+   * The issue of a local change waiting for server version `master` to pass `reason` (`unopenedWait`).
+   * One code whatever the reason, which may change while it waits (NO_KEY, then AUTHOR_LOOKUP_FAILED once
+   * the key came): the end of the wait clears it by record (`clearIssues`).
+   */
   const waitIssue = (master: ServedDoc, reason: string): Omit<SyncIssue, 'at'> => ({
-    code: reason,
+    code: CONFLICT_WAIT,
     message: `A newer server version of ${master.stream} record cannot be verified yet (${reason}); the local change waits for it`,
     stream: master.stream,
     id: master.id,
@@ -2902,7 +2913,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (decoded.ok || !RETRYABLE_QUARANTINE.has(decoded.reason)) {
           if (since !== undefined) {
             unopenedSince.delete(key);
-            for (const reason of RETRYABLE_QUARANTINE) clearIssue(waitIssue(master, reason));
+            clearIssues({ code: CONFLICT_WAIT, stream: master.stream, id: master.id });
           }
           return 'no';
         }
@@ -2913,7 +2924,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
         if (now - since < conflictWait) return 'wait';
         unopenedSince.delete(key);
-        clearIssue(waitIssue(master, decoded.reason));
+        clearIssues({ code: CONFLICT_WAIT, stream: master.stream, id: master.id });
         return 'over';
       };
       for (const [k, decoded] of decodedMasters.entries()) {
@@ -2982,8 +2993,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       if (unopened) {
         // Likewise; the key was asked for when the version was opened (the keyring fetches a missing one).
+        // Under the wait's own code, which `error$` does not report: each waiting change is listed by
+        // record, and cleared when its wait ends; a summary issue would outlive them.
         throw new SyncError(
-          'NO_KEY',
+          CONFLICT_WAIT,
           'newer server versions of some records cannot be verified yet; their local changes wait',
           true,
         );
@@ -3664,6 +3677,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         // A request the app's own stop of the connection failed (close, goOffline) is no failure: the
         // status says stopped, and RxDB sends the batch again over the next connection (or after start).
         if (stopped || issue.code === 'STOPPED') return;
+        // A push that waits for server versions to open: each waiting change has its own issue already.
+        if (issue.code === CONFLICT_WAIT) return;
         report(issue);
       });
     },
@@ -3701,17 +3716,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (linkUp) releaseLinkWaiters();
     },
     reportIssue: report,
-    /**
-     * Drops the kept issues of `code` about record or item `id` of `stream` (absent: of none), whatever
-     * their message: a reporter whose condition ended (a removal that failed, then passed) clears its own
-     * issue; the rest stay.
-     */
-    clearIssues(match: { code: string; stream?: string; id: string }): void {
-      const errors = state$.value.errors.filter(
-        (e) => !(e.code === match.code && e.id === match.id && e.stream === match.stream),
-      );
-      if (errors.length !== state$.value.errors.length) patch({ errors });
-    },
+    clearIssues,
     setPassphrase(passphrase: PassphraseStatus): void {
       if (state$.value.passphrase !== passphrase) patch({ passphrase });
     },
