@@ -72,8 +72,8 @@ describe('deletions received from the server are held to the records API removal
       signedVersionNumber: 1,
     };
     const signature = await d.records.add('NoteSignature', { ...signed, status: 'signed' }, { patientId });
-    // A requested signature carries no signing time (the write rules refuse one).
-    const { signedAt: _signedAt, ...unsigned } = signed;
+    // A requested signature carries no signing time nor signed version (the write rules refuse them).
+    const { signedAt: _signedAt, signedVersionNumber: _signedVersion, ...unsigned } = signed;
     const requested = await d.records.add(
       'NoteSignature',
       { ...unsigned, status: 'requested', requestedBy: providerId },

@@ -27,13 +27,15 @@ const broken = (
 
 describe('checkWriteRules', () => {
   it('keeps its codes append-only', () => {
-    expect(WRITE_RULE_CODES.slice(0, 6)).toEqual([
+    expect(WRITE_RULE_CODES.slice(0, 8)).toEqual([
       'NEXT_DOSE_BEFORE_ADMINISTRATION',
       'SIGNED_AT_UNSIGNED',
       'REVOKED_AT_ACTIVE',
       'DATE_IN_FUTURE',
       'PUBLISHED_BEFORE_EFFECTIVE',
       'REFERENCE_RANGE_INVERTED',
+      'SIGNED_VERSION_UNSIGNED',
+      'ADMINISTERED_BEFORE_BIRTH',
     ]);
   });
 
@@ -74,8 +76,9 @@ describe('checkWriteRules', () => {
 
   it('SIGNED_AT_UNSIGNED: a signing time on a signature not signed', () => {
     for (const status of ['requested', 'declined'] as const) {
-      expect(broken('NoteSignature', { status })).toEqual(['signedAt SIGNED_AT_UNSIGNED']);
-      expect(broken('NoteSignature', { status, signedAt: undefined })).toEqual([]);
+      const unnumbered = { status, signedVersionNumber: undefined };
+      expect(broken('NoteSignature', unnumbered)).toEqual(['signedAt SIGNED_AT_UNSIGNED']);
+      expect(broken('NoteSignature', { ...unnumbered, signedAt: undefined })).toEqual([]);
     }
   });
 
@@ -113,10 +116,10 @@ describe('checkWriteRules', () => {
     ]);
   });
 
-  it('DATE_IN_FUTURE names the device date, so a wrong clock shows', () => {
+  it('DATE_IN_FUTURE names the device clock, so a wrong clock shows', () => {
     const result = checkWriteRules('Profile', exampleRecord('Profile', { birthDate: '2024-06-04' }), NOW);
     expect(result.ok ? '' : result.error.message).toBe(
-      "Profile is invalid: birthDate: must not be in the future (2024-06-04; today is 2024-06-01 by this device's clock)",
+      "Profile is invalid: birthDate: must not be in the future (2024-06-04 begins more than 24 hours after this device's clock, 2024-06-01T12:00:00.000Z, in every time zone)",
     );
   });
 
@@ -167,6 +170,7 @@ describe('checkWriteRules', () => {
     const signed = exampleRecord('NoteSignature');
     expect(broken('NoteSignature', { ...signed, status: 'declined' }, NOW, signed)).toEqual([
       'signedAt SIGNED_AT_UNSIGNED',
+      'signedVersionNumber SIGNED_VERSION_UNSIGNED',
     ]);
   });
 

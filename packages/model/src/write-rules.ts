@@ -1,7 +1,7 @@
 /*
  * Rules for what a device writes now, which `validateRecord` does not hold every record to: a next dose
- * before the dose given, a signing time on a signature nobody signed, a revocation time on a consent in
- * force, a birth date or a result in the future.
+ * before the dose given, a signing time or signed version on a signature nobody signed, a revocation time
+ * on a consent in force, a birth date or a result in the future, a dose given before the patient's birth.
  *
  * Why not in the schema. Records already stored, or written by another device or an older build, may
  * break these rules; `validateRecord` decides whether a received version is kept at all (the sync engine
@@ -14,15 +14,21 @@
  * replaces) a rule is reported only when the write changed one of the fields it reads: a record that came
  * in breaking a rule can still be edited elsewhere, and is refused only when the write restates or moves
  * the contradiction. Rule codes (WRITE_RULE_CODES) are append-only: a UI or a log may branch on them.
+ * Other records. A rule about another record (the birth date in the patient's Profile) reads only what
+ * the caller passes in `context`, as it holds it; what is not passed (or is no valid date) is not
+ * compared, so such a rule refuses less when the caller holds less, never more.
  *
  * Clock. Only rules about the future read `now` (the writing device's clock, in ms). A date is in the
  * future when it starts, anywhere on Earth (a calendar day from 00:00 at UTC+14:00, a year or a month from
  * its first day), more than FUTURE_TOLERANCE_MS after `now`: a device whose clock or zone is off by hours
  * still writes what happened today, and the rule still catches the year 9999 or a day and a month swapped.
+ * The model has no time zone, so a refusal names no day as "today" (the UTC date is the wrong day for a
+ * patient west of Greenwich in the evening): it gives the device's clock as an instant, so a wrong clock
+ * still shows. A `now` that is no time (NaN, or outside the range of dates) judges no date.
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
-import { endsBefore } from './formats';
+import { endsBefore, isIsoDate } from './formats';
 import { sameJson } from './transitions';
 
 /** Stable codes of the write rules. Append-only: never renamed, reordered or reused. */
@@ -39,6 +45,10 @@ export const WRITE_RULE_CODES = [
   'PUBLISHED_BEFORE_EFFECTIVE',
   /** LabResult `referenceRange` written as `low-high` with low above high (`99-70 mg/dL`). */
   'REFERENCE_RANGE_INVERTED',
+  /** NoteSignature `signedVersionNumber` while `status` is not `signed`. */
+  'SIGNED_VERSION_UNSIGNED',
+  /** Immunization `administeredAt` before the patient's birth date (WriteRuleContext `birthDate`). */
+  'ADMINISTERED_BEFORE_BIRTH',
 ] as const;
 export type WriteRuleCode = (typeof WRITE_RULE_CODES)[number];
 
@@ -53,6 +63,15 @@ export interface WriteRulesFailed extends ValidationFailed {
 
 /** How far past `now` a date that must lie in the past may still be: clocks and zones set wrongly. */
 export const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
+
+/** What rules about other records compare with, as the writer holds those records. */
+export interface WriteRuleContext {
+  /**
+   * The patient's birth date (Profile `birthDate`, `YYYY-MM-DD`). With several Profiles held, the
+   * earliest: an administration is refused only when it is before every birth date the patient has.
+   */
+  readonly birthDate?: string;
+}
 
 /** An issue and the fields it reads: reported for a write only when the write changed one of them. */
 interface Finding extends WriteRuleIssue {
@@ -77,19 +96,17 @@ const earliest = (value: string): number => {
   return Date.parse(`${day}T00:00:00+14:00`);
 };
 
-const today = (now: number): string => new Date(now).toISOString().slice(0, 10);
+const TOLERANCE_HOURS = FUTURE_TOLERANCE_MS / (60 * 60 * 1000);
 
-const past = (value: string | undefined, field: string, now: number, reads: readonly string[] = []) =>
-  value !== undefined && earliest(value) > now + FUTURE_TOLERANCE_MS
-    ? [
-        finding(
-          'DATE_IN_FUTURE',
-          field,
-          `must not be in the future (${value}; today is ${today(now)} by this device's clock)`,
-          reads,
-        ),
-      ]
-    : [];
+const past = (value: string | undefined, field: string, now: number, reads: readonly string[] = []) => {
+  const clock = new Date(now);
+  if (value === undefined || Number.isNaN(clock.getTime())) return [];
+  if (earliest(value) <= now + FUTURE_TOLERANCE_MS) return [];
+  const when = isInstant(value)
+    ? `${value} is more than ${TOLERANCE_HOURS} hours after this device's clock, ${clock.toISOString()}`
+    : `${value} begins more than ${TOLERANCE_HOURS} hours after this device's clock, ${clock.toISOString()}, in every time zone`;
+  return [finding('DATE_IN_FUTURE', field, `must not be in the future (${when})`, reads)];
+};
 
 const notBefore = (
   rule: WriteRuleCode,
@@ -123,12 +140,39 @@ const referenceRange = (range: string | undefined): Finding[] => {
     : [];
 };
 
-type Rules = { readonly [K in RecordKind]?: (record: RecordOf<K>, now: number) => Finding[] };
+/** The birth date `context` gives, when it is a calendar day (it comes from another record). */
+const birthDateOf = (context: WriteRuleContext | undefined): string | undefined => {
+  const birthDate: unknown = context?.birthDate;
+  return typeof birthDate === 'string' && isIsoDate(birthDate) ? birthDate : undefined;
+};
+
+const afterBirth = (administeredAt: string, context: WriteRuleContext | undefined): Finding[] => {
+  const birthDate = birthDateOf(context);
+  return birthDate !== undefined && endsBefore(administeredAt, birthDate)
+    ? [
+        finding(
+          'ADMINISTERED_BEFORE_BIRTH',
+          'administeredAt',
+          `must not be before the patient's birth date (${birthDate})`,
+          [],
+        ),
+      ]
+    : [];
+};
+
+type Rules = {
+  readonly [K in RecordKind]?: (
+    record: RecordOf<K>,
+    now: number,
+    context: WriteRuleContext | undefined,
+  ) => Finding[];
+};
 
 const RULES: Rules = {
   Profile: (r, now) => past(r.birthDate, 'birthDate', now),
-  Allergy: (r, now) => past(r.onsetDate, 'onsetDate', now),
-  Immunization: (r, now) => [
+  // FHIR's recordedDate is when the AllergyIntolerance record was created: never after it is written.
+  Allergy: (r, now) => [...past(r.onsetDate, 'onsetDate', now), ...past(r.recordedAt, 'recordedAt', now)],
+  Immunization: (r, now, context) => [
     ...past(r.administeredAt, 'administeredAt', now),
     ...notBefore(
       'NEXT_DOSE_BEFORE_ADMINISTRATION',
@@ -137,6 +181,7 @@ const RULES: Rules = {
       'nextDoseDate',
       'administeredAt',
     ),
+    ...afterBirth(r.administeredAt, context),
   ],
   LabResult: (r, now) => [
     // A registered (ordered) or cancelled test may name when it is to be collected; one entered in error
@@ -155,8 +200,8 @@ const RULES: Rules = {
     ...(r.status === 'finished' ? past(r.endedAt, 'endedAt', now, ['status']) : []),
   ],
   Appointment: (r, now) => (r.status === 'completed' ? past(r.startAt, 'startAt', now, ['status']) : []),
-  NoteSignature: (r) =>
-    r.signedAt !== undefined && r.status !== 'signed'
+  NoteSignature: (r) => [
+    ...(r.signedAt !== undefined && r.status !== 'signed'
       ? [
           finding(
             'SIGNED_AT_UNSIGNED',
@@ -165,7 +210,19 @@ const RULES: Rules = {
             ['status'],
           ),
         ]
-      : [],
+      : []),
+    // A number set before the signing would be what a signing on a device without the version attests.
+    ...(r.signedVersionNumber !== undefined && r.status !== 'signed'
+      ? [
+          finding(
+            'SIGNED_VERSION_UNSIGNED',
+            'signedVersionNumber',
+            `must be absent while status is ${r.status}: only a signing attests a version`,
+            ['status'],
+          ),
+        ]
+      : []),
+  ],
   Consent: (r) =>
     r.revokedAt !== undefined && r.status === 'active'
       ? [
@@ -182,7 +239,8 @@ const RULES: Rules = {
 /**
  * Checks `record`, a valid record of `kind` about to be written at `now` (ms), against the write rules
  * (module comment). With `previous`, the stored state the write replaces, only rules reading a field the
- * write changes are reported. Returns the record, or a VALIDATION_FAILED whose issues name each field and
+ * write changes are reported. `context` gives what rules about other records compare with (absent: those
+ * rules are not applied). Returns the record, or a VALIDATION_FAILED whose issues name each field and
  * its rule (WriteRuleCode). Never throws on data; `kind` must be a record kind.
  */
 export const checkWriteRules = <K extends RecordKind>(
@@ -190,10 +248,11 @@ export const checkWriteRules = <K extends RecordKind>(
   record: RecordOf<K>,
   now: number,
   previous?: Readonly<Record<string, unknown>> | null,
+  context?: WriteRuleContext,
 ): Result<RecordOf<K>, WriteRulesFailed> => {
-  const rule: ((record: RecordOf<K>, now: number) => Finding[]) | undefined = RULES[kind];
+  const rule: Rules[K] = RULES[kind];
   const written = record as Readonly<Record<string, unknown>>;
-  const issues: WriteRuleIssue[] = (rule ? rule(record, now) : [])
+  const issues: WriteRuleIssue[] = (rule ? rule(record, now, context) : [])
     .filter(
       ({ reads }) =>
         previous === undefined ||

@@ -33,7 +33,10 @@
 //   unsigned signature, a past-only date in the future, …) hold for `add`, `update` and merged content
 //   (VALIDATION_FAILED, each issue naming its field and `rule`); over a stored state, only rules reading a
 //   field the write changes, so a record another device or an older build stored breaking one stays
-//   readable and editable. A side taken as it was ('keep', 'other') is not judged.
+//   readable and editable. A side taken as it was ('keep', 'other') is not judged. An Immunization whose
+//   `administeredAt` is written is compared with the earliest birth date of the patient's Profiles this
+//   device holds (their shown versions and unsettled sides), read from the local store just before the
+//   write like the note's versions: none held, none compared (a grant without the profile stream).
 // Received versions are checked by the sync engine (signature, model), not by these rules.
 // `query` and `observe` list one patient's records: the session's account unless `patientId` is given.
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
@@ -44,6 +47,7 @@ import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
   RECORD_KINDS,
   checkWriteRules,
+  isIsoDate,
   isRecordKind,
   isVersionedKind,
   newId,
@@ -56,6 +60,7 @@ import {
   type RecordOf,
   type TransitionIssue,
   type ValidationFailed,
+  type WriteRuleContext,
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
 import type { PlainRecord } from '../sync/record-codec';
@@ -317,6 +322,13 @@ interface HeldVersion {
   readonly versionNumber: unknown;
 }
 
+/** What a write of this device's content read before writing, outside the write queue. */
+interface Prepared {
+  readonly held?: HeldVersion;
+  /** What the write rules compare with from other records (an Immunization: the birth date held). */
+  readonly context?: WriteRuleContext;
+}
+
 const invalidField = (kind: RecordKind, field: string, reason: string): RecordError => {
   const message = `${kind} is invalid: ${field}: ${reason}`;
   return new RecordError('VALIDATION_FAILED', message, {
@@ -570,8 +582,9 @@ export const createRecords = (deps: RecordsDeps) => {
     written: RecordOf<K>,
     at: string,
     previous: Readonly<Record<string, unknown>> | null,
+    context?: WriteRuleContext,
   ): void => {
-    const result = checkWriteRules(kind, written, Date.parse(at), previous);
+    const result = checkWriteRules(kind, written, Date.parse(at), previous, context);
     if (!result.ok) throw new RecordError('VALIDATION_FAILED', result.error.message, result.error);
   };
 
@@ -665,18 +678,38 @@ export const createRecords = (deps: RecordsDeps) => {
     if (rule) throw finalField('NoteVersion', doc.id, rule.field, rule.reason);
   };
 
-  /** What a write of this device's content must know before writing: refusals, and a held version. */
-  const prepareWrite = async (
-    doc: RxDocument<DeviceRecord>,
-    patch: JsonObject,
-  ): Promise<HeldVersion | undefined> => {
+  /**
+   * The write rules' context for `kind` written for `patientId`: for an Immunization, the earliest birth
+   * date among the patient's Profiles held here, in their shown versions and unsettled sides (a side with
+   * the earlier date may be the right one). One local read by patient and kind; no network.
+   */
+  const ruleContext = async (kind: string, patientId: string): Promise<WriteRuleContext | undefined> => {
+    if (kind !== 'Immunization') return undefined;
+    const profiles = await collection.find({ selector: { patientId, kind: 'Profile' } }).exec();
+    const [birthDate] = profiles
+      .flatMap((doc) => {
+        const { data, conflictData } = doc.toJSON();
+        return [data, ...sidesOf(conflictData).filter((side) => !isDeletionSide(side))];
+      })
+      .map((version) => version['birthDate'])
+      .filter((date): date is string => typeof date === 'string' && isIsoDate(date))
+      .sort();
+    return birthDate === undefined ? {} : { birthDate };
+  };
+
+  /** What a write of this device's content must know before writing: refusals, a held version, context. */
+  const prepareWrite = async (doc: RxDocument<DeviceRecord>, patch: JsonObject): Promise<Prepared> => {
     // A signed NoteSignature neither changes nor goes.
     const [signed] = doc.kind === 'NoteSignature' ? removalRules(doc.kind, dataOf(doc)) : [];
     if (signed) throw finalField(doc.kind, doc.id, signed.field, signed.reason);
     if (doc.kind === 'NoteVersion') await requireDraftVersion(doc);
-    return doc.kind === 'NoteSignature'
-      ? heldVersion(doc.patientId, { ...dataOf(doc), ...patch })
-      : undefined;
+    const held =
+      doc.kind === 'NoteSignature'
+        ? await heldVersion(doc.patientId, { ...dataOf(doc), ...patch })
+        : undefined;
+    // A rule about the birth date reads only `administeredAt`: a patch without it cannot break it.
+    const context = 'administeredAt' in patch ? await ruleContext(doc.kind, doc.patientId) : undefined;
+    return { ...(held !== undefined ? { held } : {}), ...(context !== undefined ? { context } : {}) };
   };
 
   // Insert, never upsert: an `add` that reuses an id must not replace a record (possibly another
@@ -718,12 +751,12 @@ export const createRecords = (deps: RecordsDeps) => {
    * built upon, not overwritten.
    * Resolves to the record written, or null when the outcome was a deletion.
    */
-  const modify = async <K extends RecordKind, P = undefined>(
+  const modify = async <K extends RecordKind>(
     id: string,
     kind: K | undefined,
     /** `now`: the time of this write, its `updatedAt`. */
-    next: (current: DeviceRecord, prepared: P | undefined, now: string) => Outcome,
-    prepare?: (doc: RxDocument<DeviceRecord>) => Promise<P>,
+    next: (current: DeviceRecord, prepared: Prepared | undefined, now: string) => Outcome,
+    prepare?: (doc: RxDocument<DeviceRecord>) => Promise<Prepared | undefined>,
   ): Promise<RecordOf<K> | null> => {
     unlocked();
     if (kind !== undefined) requireStorable(kind);
@@ -770,7 +803,7 @@ export const createRecords = (deps: RecordsDeps) => {
       // Checked against the state being replaced, inside the write queue.
       if (outcome.ours === true) {
         requireTransition(current.kind as K, current.data, written);
-        requireWriteRules(current.kind as K, written, now, current.data);
+        requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
       }
       record = written;
       const result: DeviceRecord = { ...version, data: written };
@@ -835,6 +868,7 @@ export const createRecords = (deps: RecordsDeps) => {
       const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
       const siblings =
         kind === 'NoteVersion' ? await readNoteVersionNumbers(collection, patientId, given['noteId']) : [];
+      const context = await ruleContext(kind, patientId);
       unlocked();
       const now = iso();
       const record = validated(kind, {
@@ -845,7 +879,7 @@ export const createRecords = (deps: RecordsDeps) => {
         updatedAt: now,
       });
       requireTransition(kind, null, record);
-      requireWriteRules(kind, record, now, null);
+      requireWriteRules(kind, record, now, null, context);
       if (kind === 'NoteVersion') requireFreeVersionNumber(record as RecordOf<'NoteVersion'>, siblings);
       await create({
         id: record.id,
@@ -877,11 +911,11 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Promise<RecordOf<K>> {
       if (isRecordKind(kind)) requireReasonKind(kind, options.reason);
       const changes: JsonObject = { ...patch };
-      const record = await modify<K, HeldVersion | undefined>(
+      const record = await modify<K>(
         id,
         kind,
-        (current, held, now) => ({
-          data: successorOf(kind, current.data, changes, stamp(now, options.reason), held),
+        (current, prepared, now) => ({
+          data: successorOf(kind, current.data, changes, stamp(now, options.reason), prepared?.held),
           ours: true,
         }),
         (doc) => prepareWrite(doc, changes),
@@ -983,10 +1017,10 @@ export const createRecords = (deps: RecordsDeps) => {
       const expectedRv: unknown =
         typeof expected === 'object' && expected !== null ? expected.expectedRv : undefined;
       const merged: JsonObject | null = isJsonObject(choice) ? { ...choice } : null;
-      return modify<K, HeldVersion | undefined>(
+      return modify<K>(
         id,
         undefined,
-        (current, held, now) => {
+        (current, prepared, now) => {
           // From untyped code any other value would read as 'keep' and drop the other side unseen.
           if (choice !== 'keep' && choice !== 'other' && merged === null) {
             const reason = "must be 'keep', 'other' or the merged record";
@@ -1011,7 +1045,7 @@ export const createRecords = (deps: RecordsDeps) => {
           const kind = current.kind;
           if (!isRecordKind(kind)) return { data: { ...current.data, ...merged }, conflictData: null };
           return {
-            data: successorOf(kind, current.data, merged, stamp(now, undefined), held),
+            data: successorOf(kind, current.data, merged, stamp(now, undefined), prepared?.held),
             conflictData: null,
             ours: true,
           };
