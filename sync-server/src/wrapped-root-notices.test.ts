@@ -227,11 +227,13 @@ describe('passphrase-wrap generation on the sync socket', () => {
     const patient = await registerAccount(t);
     const phone = await addDevice(t, patient);
     const phoneWs = await connect(t, phone, V2);
-    expect((await changePassphrase(patient, patient.device, 2)).status).toBe(409);
-    expect((await changePassphrase(patient, patient.device, 1, 7)).status).toBe(401);
+    // The phone's own change (announced to it: never), then the same generation again from the laptop.
+    expect((await changePassphrase(patient, phone, 1)).status).toBe(200);
+    expect((await changePassphrase(patient, patient.device, 1)).status).toBe(409);
+    expect((await changePassphrase(patient, patient.device, 2, 7)).status).toBe(401);
     expect(await frameWithin(phoneWs, isNotice, 300)).toBe(false);
     const later = await connect(t, phone, V2);
-    expect(later.ready.wrappedRootGen).toBe(0);
+    expect(later.ready.wrappedRootGen).toBe(1);
     await Promise.all([phoneWs.close(), later.close()]);
   });
 });

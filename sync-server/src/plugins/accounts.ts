@@ -14,7 +14,11 @@
  * its certificate, that time and the signed revocation when kept (`GET …/devices/:deviceId`, no session,
  * like the account answer; a device of another account is NOT_FOUND, as an unknown one): devices check what
  * a revoked device signed before its revocation against it. A passphrase change is
- * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap;
+ * a compare-and-set on the wrap's generation, signed with it, so devices can refuse a replayed wrap. It is
+ * taken at any generation above the stored one, not only the next (CONFLICT, naming the stored generation,
+ * for the same or an older one: a replay, or another device's change that came first): a device ahead of
+ * a store restored from an older backup must publish past its own generation for the account's other
+ * devices to follow. So the stored generation only grows, and only by a wrap the account signed at it;
  * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
  * Generation 0 is signed the same way: at registration (`wrappedRootSig`, verified before anything is
  * stored) or, for an account registered without it, published later (`PUT …/wrapped-root` with `gen: 0`),
@@ -562,7 +566,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         // Another device changed the passphrase first (or this is a replay): the device reads the
         // current wrap and decides again. The store names the generation it found.
         const current = error.details?.gen;
-        throw new ServiceError('CONFLICT', `the wrapped root is no longer at generation ${gen - 1}`, {
+        throw new ServiceError('CONFLICT', `the wrapped root is already at generation ${gen} or later`, {
           gen: typeof current === 'number' && Number.isSafeInteger(current) ? current : null,
         });
       }

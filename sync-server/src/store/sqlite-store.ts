@@ -1074,9 +1074,11 @@ const prepareStatements = (db: Database.Database) => ({
     `SELECT a.*, r.sig AS role_sig FROM accounts a LEFT JOIN account_role_sigs r USING (account_id)
        WHERE a.login_name = ?`,
   ),
+  // Any generation above the stored one, not only the next: a device ahead of a store restored from an
+  // older backup publishes past its own generation (the route verified the account's signature over it).
   accountSetWrappedRoot: db.prepare<[string, number, string, string, number]>(
     `UPDATE accounts SET wrapped_root = ?, wrapped_root_gen = ?, wrapped_root_sig = ?
-       WHERE account_id = ? AND wrapped_root_gen = ?`,
+       WHERE account_id = ? AND wrapped_root_gen < ?`,
   ),
   accountSetWrappingKeySig: db.prepare<[string, string]>(
     'UPDATE accounts SET wrapping_key_sig = ? WHERE account_id = ?',
@@ -2085,14 +2087,14 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
             next.gen,
             next.sig,
             accountId,
-            next.gen - 1,
+            next.gen,
           );
           if (changes > 0) return;
           const current = s.accountGet.get(accountId);
           if (current === undefined) throw new StoreError('NOT_FOUND', `account ${accountId} not found`);
           throw new StoreError(
             'CONFLICT',
-            `wrapped root is at generation ${current.wrapped_root_gen}, not ${next.gen - 1}`,
+            `wrapped root is at generation ${current.wrapped_root_gen}, not below ${next.gen}`,
             { details: { gen: current.wrapped_root_gen } },
           );
         }),

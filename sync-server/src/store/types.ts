@@ -343,8 +343,10 @@ export interface SyncStore {
     getByLogin(loginName: string): Promise<Account | null>;
     /**
      * Replaces the passphrase-wrapped root (passphrase change) with generation `gen`, only if the stored
-     * generation is `gen - 1` (compare-and-set: of two devices changing it at once, one wins); CONFLICT
-     * otherwise, with the stored generation as `details.gen`; NOT_FOUND when the account does not exist.
+     * generation is below `gen` (compare-and-set: of two devices changing it at once from the same
+     * generation, one wins; a replay or an older generation never lands; a device ahead of a store
+     * restored from an older backup may skip generations); CONFLICT otherwise, with the stored generation
+     * as `details.gen`; NOT_FOUND when the account does not exist.
      */
     updateWrappedRoot(
       accountId: string,

@@ -67,13 +67,24 @@
  * the vault and the API; else the app calls it); until then they unlock with the old passphrase — a
  * device that stays offline cannot learn of the change.
  *
- * Passphrase generations: each wrap has a generation (0 at registration, +1 per change, compare-and-set
- * on the server) signed with it by the identity key — generation 0 too (`wrappedRootSig` at registration)
- * — and the vault remembers the generation it holds. A device takes only a newer, signed wrap, and a join
- * only a wrap signed at the generation it is served with, so a server cannot roll a device back to a
- * passphrase that was changed, not even by first handing a joining device the current wrap relabelled as
- * generation 0 and then an older, genuinely signed generation 1. A recovery-key join checks the served
- * wrap's signature the same way before it writes the next generation.
+ * Passphrase generations: each wrap has a generation (0 at registration, compare-and-set on the server)
+ * signed with it by the identity key — generation 0 too (`wrappedRootSig` at registration) — and the vault
+ * remembers the generation it holds. A device takes only a newer, signed wrap, and a join only a wrap
+ * signed at the generation it is served with, so a server cannot roll a device back to a passphrase that
+ * was changed, not even by first handing a joining device the current wrap relabelled as generation 0 and
+ * then an older, genuinely signed generation 1. A recovery-key join checks the served wrap's signature the
+ * same way before it writes the next generation (the server's + 1).
+ * Invariant, also across a server restored from an older backup (which then serves an older generation
+ * than its devices hold): the generation a device holds only grows, and only by a wrap it made itself or
+ * one the account signed at that generation. `changePassphrase` publishes the generation after the one
+ * this device holds once it took any newer signed wrap — so above the server's too — and the server takes
+ * any signed generation above its own (not only the next: a server behind its devices would refuse every
+ * change). A served wrap older than this device's, or another one at its generation, is never taken:
+ * `refreshWrappedRoot` refuses it (WRAPPED_ROOT_REFUSED), `changePassphrase` keeps this device's wrap
+ * (`oldPassphrase` is then the one this device opens with) and publishes past both. A device publishes
+ * past only the generations it knows: after such a restore, a device that holds a newer generation than
+ * the one that changed the passphrase refuses that change as older and keeps its own passphrase, until a
+ * change made on it (or on a device at its generation) goes past both.
  * An open device session runs `refreshWrappedRoot` itself when the server reports a newer generation and
  * it was given the vault and the API (session/passphrase-watch.ts); the account object also remembers
  * the generation it was unlocked with or last took, so a session without the vault can still compare.
@@ -1646,7 +1657,9 @@ export type ChangePassphraseInput = {
  * Re-wraps the same root under a new passphrase, on the server and in this device's vault. A newer wrap
  * on the server (the passphrase was changed on another device) is taken first, so `oldPassphrase` must
  * be the account's current passphrase, not this device's stale one. A person who forgot it gives the
- * recovery key instead (`recoveryKey`; WRONG_RECOVERY_KEY for another account's, nothing sent). Locked
+ * recovery key instead (`recoveryKey`; WRONG_RECOVERY_KEY for another account's, nothing sent). A server
+ * behind this device (an older generation, or another wrap at this device's: restored from an older
+ * backup) is not followed: the new wrap goes as the generation after this device's. Locked
  * (`lock`) before the new wrap is sent: LOCKED, nothing changed; locked after: the change completes, vault
  * included. An answer lost after the server took the wrap completes the change too (`sendWrap`).
  */
@@ -1662,7 +1675,9 @@ export async function changePassphrase(deps: AccountDeps, input: ChangePassphras
 
 async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
-  const taken = await takeNewerWrap(deps, { account, token: input.token });
+  // A server behind this device (restored from an older backup) is not followed, nor does it block the
+  // change: the new wrap goes past both generations, so the person can still change the passphrase.
+  const taken = await takeNewerWrap(deps, { account, token: input.token }, 'keep-own');
   const record = await ownRecord(deps.vault, account);
   // Opening the current wrap proves knowledge of the current passphrase; the recovery key proves more.
   const current =
@@ -1697,6 +1712,8 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
       throw new AccountError('VAULT_CORRUPT', 'vault: the wrapped root is not this account root');
     }
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
+    // Past this device's generation, which takeNewerWrap left at or above the server's: devices that hold
+    // this one take the change, and a server restored to an older generation takes it too.
     const gen = (record.gen ?? 0) + 1;
     const sig = await signWrap(deps.ed, account.accountId, identitySecret, wrappedRoot, gen);
     // Nothing has changed anywhere yet, so a lock that came meanwhile still wins.
@@ -1732,7 +1749,7 @@ export async function refreshWrappedRoot(
   input: { readonly account: WrapHolder; readonly token: string },
 ): Promise<RefreshWrappedRootResult> {
   assertUnlocked(input.account);
-  return exclusive(deps.vault, () => takeNewerWrap(deps, input));
+  return exclusive(deps.vault, () => takeNewerWrap(deps, input, 'refuse'));
 }
 
 type RefreshDeps = {
@@ -1741,10 +1758,16 @@ type RefreshDeps = {
   readonly ed: Ed25519;
 };
 
-/** refreshWrappedRoot for a caller that already runs exclusively on the vault. */
+/**
+ * refreshWrappedRoot for a caller that already runs exclusively on the vault. A served wrap older than this
+ * device's, or another one at its generation, is never taken: `refuse` throws WRAPPED_ROOT_REFUSED for it;
+ * `keep-own` (a passphrase change, which then publishes past both) answers `current` at this device's
+ * generation, the vault untouched.
+ */
 async function takeNewerWrap(
   deps: RefreshDeps,
   input: { readonly account: WrapHolder; readonly token: string },
+  notNewer: 'refuse' | 'keep-own',
 ): Promise<RefreshWrappedRootResult> {
   const { account } = input;
   assertUnlocked(account);
@@ -1753,13 +1776,18 @@ async function takeNewerWrap(
   const held = record.gen ?? 0;
   const refuse = (why: string) => new AccountError('WRAPPED_ROOT_REFUSED', `wrapped root refused: ${why}`);
   if (state.accountId !== account.accountId) throw refuse('it belongs to another account');
-  if (state.gen < held) throw refuse(`generation ${state.gen} is older than this device's ${held}`);
+  const keepOwn = (why: string): RefreshWrappedRootResult => {
+    if (notNewer === 'refuse') throw refuse(why);
+    heldGenerations.set(account, held);
+    return { status: 'current', gen: held };
+  };
+  if (state.gen < held) return keepOwn(`generation ${state.gen} is older than this device's ${held}`);
   if (state.gen === held) {
     if (canonicalJson(state.wrappedRoot) === canonicalJson(record.wrappedRoot)) {
       heldGenerations.set(account, held);
       return { status: 'current', gen: held };
     }
-    throw refuse(`it differs from this device's wrap at generation ${held}`);
+    return keepOwn(`it differs from this device's wrap at generation ${held}`);
   }
   if (!(await wrapSignedByAccount(deps.ed, account.keys, state))) {
     throw refuse('it is not signed by the account identity key');

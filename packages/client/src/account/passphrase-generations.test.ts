@@ -41,6 +41,7 @@ import { memoryVault, type MemoryVault } from './vault';
 const P1 = 'first passphrase one';
 const P2 = 'second passphrase two';
 const P3 = 'third passphrase three';
+const P4 = 'fourth passphrase four';
 
 let t: TestServer;
 let api: HttpApi;
@@ -240,6 +241,36 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     lock(await unlock(phoneDeps, { passphrase: P3 }));
   });
 
+  it('a server behind the device (an older backup restored): a passphrase change keeps its own wrap and goes past both', async () => {
+    const { laptop, laptopDeps } = await twoDevices();
+    await changeOn(laptopDeps, laptop, P1, P2);
+    const generation1 = await api.getWrappedRoot(await tokenOf(laptop));
+    await changeOn(laptopDeps, laptop, P2, P3);
+    const held = laptopDeps.vault.entries().get(VAULT_KEY);
+    // Generation 1, genuine and signed, as a server restored to it serves it; or another wrap, as at a
+    // fork, at the laptop's own generation.
+    const other = await wrapRootWithPassphrase(laptop.root, P2, TEST_KDF);
+    const behind = [
+      () => generation1,
+      (real: HttpWrappedRootState) => ({ ...real, wrappedRoot: other as never }),
+    ];
+    for (const answer of behind) {
+      const restored = { ...laptopDeps, api: lyingApi(answer) };
+      // Not taken: the passphrase of generation 1 does not change the laptop's, nothing is written.
+      await accountError(changeOn(restored, laptop, P2, P4), 'WRONG_PASSPHRASE');
+      expect(laptopDeps.vault.entries().get(VAULT_KEY)).toBe(held);
+    }
+    // With its own passphrase it changes it, at the generation after its own (the real server holds 2).
+    await changeOn({ ...laptopDeps, api: lyingApi(() => generation1) }, laptop, P3, P4);
+    expect(vaultRecord(laptopDeps)?.gen).toBe(3);
+    const state = await api.getWrappedRoot(await tokenOf(laptop));
+    expect(state.gen).toBe(3);
+    expect(await signedByAccount(laptop, state)).toBe(true);
+    lock(laptop);
+    await accountError(unlock(laptopDeps, { passphrase: P3 }), 'WRONG_PASSPHRASE');
+    lock(await unlock(laptopDeps, { passphrase: P4 }));
+  });
+
   it('a newer generation that the account did not sign, signed by another account, or for another account', async () => {
     const { phone, phoneDeps } = await twoDevices();
     const held = phoneDeps.vault.entries().get(VAULT_KEY);
@@ -366,7 +397,7 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
     expect(await api.getWrappedRoot(await tokenOf(laptop))).toEqual(wrapBefore);
   });
 
-  it('the server takes a change only as the next generation (CONFLICT otherwise) and only signed over it', async () => {
+  it('the server takes a change only above its generation (CONFLICT otherwise) and only signed over it', async () => {
     const { laptop, laptopDeps } = await twoDevices();
     await changeOn(laptopDeps, laptop, P1, P2);
     const token = await tokenOf(laptop);
@@ -380,7 +411,8 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
       });
       return base64urlEncode(await signCanonical(ed, laptop.keys.identity.secretKey, payload.label, payload));
     };
-    for (const gen of [1, 3]) {
+    // A replay of the stored generation, and an older one.
+    for (const gen of [1, 0]) {
       const error = await api
         .putWrappedRoot({ wrappedRoot, gen, sig: await signed(gen) }, token)
         .catch((e: unknown) => e);
@@ -392,9 +424,10 @@ describe('wraps a device refuses (WRAPPED_ROOT_REFUSED, nothing written)', () =>
       .catch((e: unknown) => e);
     expect(isHaleClientError(error) && error.code).toBe('BAD_SIGNATURE');
     expect(await api.getWrappedRoot(token)).toEqual(before);
-    expect(await api.putWrappedRoot({ wrappedRoot, gen: 2, sig: await signed(2) }, token)).toEqual({
+    // Past the next generation too (a device ahead of a server restored from an older backup).
+    expect(await api.putWrappedRoot({ wrappedRoot, gen: 3, sig: await signed(3) }, token)).toEqual({
       accountId: laptop.accountId,
-      gen: 2,
+      gen: 3,
     });
   });
 
