@@ -132,6 +132,124 @@ describe('the purge of a stream whose access ended', () => {
   });
 });
 
+describe('the purge of a stream whose access ended, across sessions and at once', () => {
+  it('a removal still failing when the session closes is finished by the next session, before it lists anything', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+
+    faults.failIndexWrites = 1;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 1, 'reported');
+    expect(d.reports[0]).toMatchObject({ code: 'UPLOAD_PURGE_FAILED', id: ref.blobId });
+    // Closed (or locked) before its retry passed: this session removes nothing more.
+    d.lock();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(d.files.uploads().map((u) => u.blobId)).toEqual([ref.blobId]);
+
+    const next = queuedDevice(server.api, meta, ACCOUNT);
+    expect(await next.files.uploadsRead()).toBe(true);
+    expect(next.files.uploads()).toEqual([]);
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    expect(next.reports.map((r) => [r.code, r.id])).toEqual([['UPLOAD_PURGED', ref.blobId]]);
+    // Nothing of it is sent, and nothing is left to purge at a later start.
+    next.set(true);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(server.manifests.size).toBe(0);
+    const later = queuedDevice(server.api, meta, ACCOUNT);
+    expect(await later.files.uploadsRead()).toBe(true);
+    expect(later.reports).toEqual([]);
+    expect(store.has('upload-purges')).toBe(false);
+  });
+
+  it('a record of the purge the store refused at first is written with the retry, for the next session', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(100, 1), 'referral.jpg'));
+
+    // The record refused (before the removal and after it), the removal too; the retry's removal refused
+    // again, its record written.
+    faults.failPurgeWrites = 2;
+    faults.failIndexWrites = 2;
+    d.purge(STREAM);
+    await until(() => d.reports.length === 2, 'the retry failed too');
+    d.lock();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(d.files.uploads()).toHaveLength(1);
+
+    const next = queuedDevice(server.api, meta, ACCOUNT);
+    expect(await next.files.uploadsRead()).toBe(true);
+    expect(next.files.uploads()).toEqual([]);
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    expect(next.reports.map((r) => [r.code, r.id])).toEqual([['UPLOAD_PURGED', ref.blobId]]);
+  });
+
+  it('a purge cut off by a lock before it reached every file is finished by the next session', async () => {
+    const server = memoryBlobServer();
+    const { meta, store } = mapMeta();
+    // Locked as the first file is reported removed: the purge stops before the others.
+    const d = queuedDevice(server.api, meta, ACCOUNT, { onReport: () => d.lock() });
+    const first = await d.files.enqueue(input(fileBytes(100, 1), 'referral.jpg'));
+    const second = await d.files.enqueue(input(fileBytes(100, 2), 'x-ray.jpg'));
+    const third = await d.files.enqueue(input(fileBytes(100, 3), 'letter.jpg'));
+
+    d.purge(STREAM);
+    await until(() => d.reports.length === 1, 'the first removed');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([['UPLOAD_PURGED', first.blobId]]);
+    expect(d.files.uploads()).toHaveLength(2);
+
+    const next = queuedDevice(server.api, meta, ACCOUNT);
+    expect(await next.files.uploadsRead()).toBe(true);
+    expect(next.files.uploads()).toEqual([]);
+    expect(chunksOf(store, second.blobId)).toEqual([]);
+    expect(chunksOf(store, third.blobId)).toEqual([]);
+    expect(next.reports.map((r) => [r.code, r.id])).toEqual([
+      ['UPLOAD_PURGED', second.blobId],
+      ['UPLOAD_PURGED', third.blobId],
+    ]);
+  });
+
+  it('sends no file of the stream while it removes the files before it', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const first = await d.files.enqueue(input(fileBytes(100, 1), 'referral.jpg'));
+    const second = await d.files.enqueue(input(fileBytes(100, 2), 'x-ray.jpg'));
+
+    // The connection comes back (uploads may run) as the purge begins.
+    d.purge(STREAM);
+    d.set(true);
+    await until(() => d.files.uploads().length === 0, 'removed');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.calls.filter((c) => /^(createBlob|putChunk)/.test(c))).toEqual([]);
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([
+      ['UPLOAD_PURGED', first.blobId],
+      ['UPLOAD_PURGED', second.blobId],
+    ]);
+  });
+
+  it('two purges of the same stream at once report each file removed once', async () => {
+    const server = memoryBlobServer();
+    const { meta, store } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const first = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 1), 'referral.jpg'));
+    const second = await d.files.enqueue(input(fileBytes(100, 2), 'x-ray.jpg'));
+
+    d.purge(STREAM);
+    d.purge(STREAM);
+    await until(() => d.files.uploads().length === 0, 'removed');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(d.reports.map((r) => [r.code, r.id])).toEqual([
+      ['UPLOAD_PURGED', first.blobId],
+      ['UPLOAD_PURGED', second.blobId],
+    ]);
+    expect(chunksOf(store, first.blobId)).toEqual([]);
+  });
+});
+
 describe('a queued file deleted on the server before its upload finished', () => {
   it('is removed from this device with its bytes, reported once; get then answers DELETED', async () => {
     const server = memoryBlobServer();

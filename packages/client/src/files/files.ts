@@ -102,7 +102,8 @@
  *   store cannot remove it is it refused, its message saying to cancel it, not to retry. When access to
  *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
  *   remove is reported UPLOAD_PURGE_FAILED, the others still go, and it is tried again with the
- *   queue's backoff until removed (upload-queue.ts `purgeStream`). Messages quote a file's
+ *   queue's backoff until removed, by the next session if this one ends first (upload-queue.ts
+ *   `purgeStream`). Messages quote a file's
  *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
  *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else

@@ -7,11 +7,12 @@ import { createFiles, type FilesHttpApi } from './files';
 
 /**
  * Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index
- * fail, and the next `faults.failRemoves` removals (of any keys).
+ * fail, the next `faults.failPurgeWrites` writes of its record of purges to finish, and the next
+ * `faults.failRemoves` removals (of any keys).
  */
 export const mapMeta = () => {
   const store = new Map<string, string>();
-  const faults = { failIndexWrites: 0, failRemoves: 0 };
+  const faults = { failIndexWrites: 0, failPurgeWrites: 0, failRemoves: 0 };
   const meta = createDeviceMeta({
     read: async (key) => {
       const v = store.get(key);
@@ -20,6 +21,10 @@ export const mapMeta = () => {
     write: async (key, value) => {
       if (key === 'upload-queue' && faults.failIndexWrites > 0) {
         faults.failIndexWrites--;
+        throw new Error('the device store refused the write (disk full)');
+      }
+      if (key === 'upload-purges' && faults.failPurgeWrites > 0) {
+        faults.failPurgeWrites--;
         throw new Error('the device store refused the write (disk full)');
       }
       store.set(key, JSON.stringify(value));
@@ -40,11 +45,13 @@ export const mapMeta = () => {
  * Files of account `accountId` over `meta`, offline until `set(true)`; `purge(stream)` ends access as the
  * session does; what the queue reports is kept in `reports`, what it clears in `cleared`. `lock()` makes the session unusable without
  * telling the queue (as a lock found while offline); `usableCalls` counts the queue's checks of it.
+ * `onReport` is called with each report as it is made (e.g. to lock the device at a given point).
  */
 export const queuedDevice = (
   api: FilesHttpApi,
   meta: ReturnType<typeof mapMeta>['meta'],
   accountId: string,
+  options: { onReport?: (issue: { code: string; id: string }) => void } = {},
 ) => {
   const state = { online: false, usable: true, usableCalls: 0 };
   const listeners = new Set<(online: boolean) => void>();
@@ -81,7 +88,10 @@ export const queuedDevice = (
         purgeListeners.add(listener);
         return () => purgeListeners.delete(listener);
       },
-      report: (issue) => reports.push({ code: issue.code, id: issue.id, message: issue.message }),
+      report: (issue) => {
+        reports.push({ code: issue.code, id: issue.id, message: issue.message });
+        options.onReport?.(issue);
+      },
       clearReport: (issue) => cleared.push([issue.code, issue.id]),
       retry: { baseMs: 20, maxMs: 40 },
     },

@@ -9,7 +9,8 @@
  * upload the sealing (epoch, key id, digests of the sealed chunks). Each chunk of the plaintext is a
  * document of its own, `upload-chunk-<blobId>-p<i>`, and once sealed each sealed chunk
  * `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at most 1 MiB) per document, never the
- * whole file. Ids name only the random blob id, never a patient.
+ * whole file. `upload-purges` names the files whose purge is still to be done (blob id, stream; see
+ * `purgeStream` below). Ids name only the random blob id, never a patient.
  *
  * Invariants:
  * - Bounded: at most `bounds.uploads` files and `bounds.bytes` plaintext bytes queued (failed ones
@@ -39,13 +40,23 @@
  *   waiting file keeps its backoff. A failure for good is stored with the entry, reported (`report`) once,
  *   and never retried by itself: the file stays listed until `cancel` or `retry` (or the purge of its
  *   stream when access ends, `purgeStream`).
- * - `purgeStream` (files.ts, when access to a stream ends) removes each file of the stream as `cancel` does,
- *   going on past one that fails; a removal that fails (the device store refuses) is reported
- *   UPLOAD_PURGE_FAILED and tried again by itself after the same backoff, online or not, until it passes
- *   (then UPLOAD_PURGED), reported again, in the same words, at each attempt that fails; a `cancel` that
- *   passes meanwhile ends it. Kept in memory only, and stopped with the queue (close, lock): a later
- *   session does not purge the stream again, so a file still listed then stays until cancelled, and
- *   chunks no longer listed go as orphans at start.
+ * - `purgeStream` (files.ts, when access to a stream ends) first marks each file of the stream as being
+ *   purged (from then on it is never sent, and a second purge of the stream, begun meanwhile, leaves it to
+ *   the first: each file is reported once), stores their blob ids and stream in `upload-purges`, then
+ *   removes each as `cancel` does (its blob on the server deleted best effort, not waited for), going on
+ *   past one that fails; a removal that fails (the device store refuses) is reported UPLOAD_PURGE_FAILED
+ *   and tried again by itself after the same backoff, online or not, until it passes (then
+ *   UPLOAD_PURGED), reported again, in the same words, at each attempt that fails; a `cancel` that passes
+ *   meanwhile ends it (nothing more is reported). The retries stop with the queue (close, lock); what is
+ *   still to be purged then (a removal waiting for its retry, files the purge had not reached) is finished
+ *   by the next session as it reads the queue (`ready`, before anything is listed or sent: each file
+ *   still listed is removed and reported UPLOAD_PURGED, or UPLOAD_PURGE_FAILED and retried as above);
+ *   chunks no longer listed go as orphans at start. `upload-purges` is rewritten as purges end (removed
+ *   once none is left); a write of it the store refuses is made again with the next retry. Failure mode:
+ *   if the store refused that record and the session ends before a retry writes it, the next session
+ *   does not know of the purge (the file stays listed until cancelled, as before the record). A record
+ *   naming files no longer listed is dropped at the next start; one that does not match its schema is
+ *   reported by device-meta and taken as naming none.
  * - files.ts's `verdict` says which failure for good: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
  *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
@@ -96,6 +107,8 @@ export const MAX_QUEUED_BYTES = 200 * 1024 * 1024;
 export const UPLOAD_RETRY = { baseMs: 5_000, maxMs: 10 * 60_000 } as const;
 
 const INDEX_KEY = 'upload-queue';
+/** Purges still to be done (see the header): the blob id and stream of each file. */
+const PURGES_KEY = 'upload-purges';
 const CHUNK_PREFIX = 'upload-chunk-';
 const chunkKey = (blobId: string, kind: 'p' | 's', index: number): string =>
   `${CHUNK_PREFIX}${blobId}-${kind}${index}`;
@@ -133,6 +146,10 @@ const QueuedEntrySchema = Type.Object({
 });
 export type QueuedEntry = Static<typeof QueuedEntrySchema>;
 const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
+const PendingPurgesSchema = Type.Array(
+  Type.Object({ blobId: Type.String({ maxLength: 64 }), stream: Type.String({ maxLength: 128 }) }),
+  { maxItems: 10_000 },
+);
 
 /**
  * Why a stored chunk of a queued file was not handed out (QueuedBytesError). Only ever appended to.
@@ -310,11 +327,18 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   /** The link was down since uploads last ran (or never up yet): coming online then is a reconnect. */
   let wentDown = true;
   /**
-   * Files of a purged stream whose removal failed (`purgeStream`): the entry as it was when the purge
-   * began (its chunk keys), the stream, and the backoff. Tried again online or not: nothing is sent.
+   * Files of a purged stream not removed yet (`purgeStream`, or resumed at start): the entry as last seen
+   * (its chunk keys once it is no longer listed), the stream, the failed attempts and the backoff, and
+   * whether a removal is under way. Tried again online or not: nothing is sent.
    */
-  const purges = new Map<string, { entry: QueuedEntry; stream: string; attempts: number; nextAt: number }>();
+  const purges = new Map<
+    string,
+    { entry: QueuedEntry; stream: string; attempts: number; nextAt: number; running: boolean }
+  >();
   let purgeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The stored record of `purges` (PURGES_KEY) is as they are: false after a write the store refused. */
+  let purgesStored = true;
+  let purgeWrites = 0;
 
   const view = (e: QueuedEntry): QueuedUpload => {
     const rt = runtime.get(e.ref.blobId);
@@ -369,7 +393,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     if (orphans.length > 0) await meta.remove(orphans);
   };
 
-  const ready: Promise<boolean> = (async () => {
+  /** The index read (true), or not readable (false); `ready` also finishes the purges recorded. */
+  const read: Promise<boolean> = (async () => {
     // Strict: an index that does not match its schema is refused, never taken for an empty queue.
     const stored = await meta.get(INDEX_KEY, QueueIndexSchema, { strict: true });
     entries = stored ?? [];
@@ -521,43 +546,90 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   const backoffMs = (attempts: number): number =>
     Math.min(retry.maxMs, retry.baseMs * 2 ** Math.min(attempts - 1, 30));
 
+  /** Schedules the next retry of a failed purge removal (those not tried yet are their purge's to try). */
   const schedulePurges = (): void => {
     if (purgeTimer !== undefined) clearTimeout(purgeTimer);
     purgeTimer = undefined;
-    if (stopped || purges.size === 0) return;
-    const next = Math.min(...[...purges.values()].map((p) => p.nextAt));
+    if (stopped) return;
+    const waits = [...purges.values()].filter((p) => p.attempts > 0).map((p) => p.nextAt);
+    if (waits.length === 0) return;
     purgeTimer = setTimeout(
       () => {
         purgeTimer = undefined;
         void purgeDue().catch(() => undefined);
       },
-      Math.max(0, next - deps.now()),
+      Math.max(0, Math.min(...waits) - deps.now()),
     );
   };
 
-  /** A purge's removal of `blobId` waiting for its retry is over (it passed, or the file was cancelled). */
+  /**
+   * Stores which files' purges are still to be done (PURGES_KEY), as `purges` holds them now; none: the
+   * record is removed. Never rejects: a write the store refuses leaves `purgesStored` false, written again
+   * with the next retry (the writes of one key land in call order, so the last one's outcome counts).
+   */
+  const storePurges = async (): Promise<void> => {
+    const write = ++purgeWrites;
+    const pending = [...purges].map(([blobId, p]) => ({ blobId, stream: p.stream }));
+    const stored = await (
+      pending.length === 0 ? meta.remove([PURGES_KEY]) : meta.set(PURGES_KEY, pending)
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (write === purgeWrites) purgesStored = stored;
+  };
+
+  /**
+   * Marks the files of `targets` as being purged: never sent from now on, and left alone by a purge
+   * begun later (one report per file). Answers the blob ids marked (those not being purged already).
+   */
+  const beginPurges = (targets: readonly QueuedEntry[], streamOf: (e: QueuedEntry) => string): string[] => {
+    const begun: string[] = [];
+    for (const entry of targets) {
+      const blobId = entry.ref.blobId;
+      if (purges.has(blobId)) continue;
+      purges.set(blobId, { entry, stream: streamOf(entry), attempts: 0, nextAt: 0, running: false });
+      cancelled.add(blobId);
+      begun.push(blobId);
+    }
+    return begun;
+  };
+
+  /**
+   * A purge of `blobId` is over: its removal passed, or a cancel removed the file. Its standing
+   * UPLOAD_PURGE_FAILED, if a removal failed, goes.
+   */
   const endPurge = (blobId: string): void => {
     const purge = purges.get(blobId);
     if (purge === undefined) return;
     purges.delete(blobId);
-    deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream: purge.stream, id: blobId });
+    if (purge.attempts > 0) {
+      deps.clearReport?.({ code: 'UPLOAD_PURGE_FAILED', stream: purge.stream, id: blobId });
+    }
   };
 
   /**
-   * Removes `entry` of purged `stream` as `cancel` does; a failure is reported and tried again after the
-   * backoff (`purges`), a removal once it passes. A file no longer in `purges` (cancelled meanwhile) is
-   * left alone.
+   * Removes file `blobId` being purged as `cancel` does (its blob on the server deleted best effort, not
+   * waited for); a failure is reported and tried again after the backoff, a removal once it passes. Left
+   * alone when its removal is under way already; nothing is reported once a cancel ended it meanwhile.
    */
-  const purgeOne = async (entry: QueuedEntry, stream: string): Promise<void> => {
-    const blobId = entry.ref.blobId;
+  const purgeOne = async (blobId: string): Promise<void> => {
+    const p = purges.get(blobId);
+    if (p === undefined || p.running) return;
+    p.running = true;
+    // The entry as stored now, if it still is (a sealing may have been stored since the purge began).
+    const entry = entries.find((e) => e.ref.blobId === blobId) ?? p.entry;
+    p.entry = entry;
+    const { stream } = p;
     const name = `"${quotedName(entry.ref.fileName)}"`;
-    cancelled.add(blobId);
     try {
       await removeEntry(blobId, entry);
     } catch (e) {
+      p.running = false;
+      if (purges.get(blobId) !== p) return;
       const still = entries.some((x) => x.ref.blobId === blobId);
-      const attempts = (purges.get(blobId)?.attempts ?? 0) + 1;
-      purges.set(blobId, { entry, stream, attempts, nextAt: deps.now() + backoffMs(attempts) });
+      p.attempts += 1;
+      p.nextAt = deps.now() + backoffMs(p.attempts);
       // The same words at each failed attempt (no count, no time): the sync state keeps one issue for a
       // repeat, so a removal that keeps failing is one issue, refreshed, not one per attempt.
       deps.report?.({
@@ -576,8 +648,12 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       });
       return;
     }
+    p.running = false;
+    // A cancel removed it meanwhile and answered for it.
+    if (purges.get(blobId) !== p) return;
     endPurge(blobId);
-    await deleteRemoteIfSealed(entry);
+    // Not waited for: the other files' bytes are not kept on the device behind a round trip.
+    void deleteRemoteIfSealed(entry).catch(() => undefined);
     deps.report?.({
       code: 'UPLOAD_PURGED',
       message: `the queued file ${name} was removed unsent: access to ${stream} ended`,
@@ -586,25 +662,76 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     });
   };
 
+  /**
+   * Removes, in turn, the files `begun` (marked by `beginPurges`), their record stored first; stops with
+   * the queue (the record takes the rest to the next session). Never rejects.
+   */
+  const runPurges = async (begun: readonly string[]): Promise<void> => {
+    if (begun.length === 0) return;
+    await storePurges();
+    try {
+      for (const blobId of begun) {
+        if (stopped || !deps.usable()) return;
+        await purgeOne(blobId);
+      }
+      await storePurges();
+    } finally {
+      schedulePurges();
+    }
+  };
+
   /** Tries again each failed purge removal whose backoff passed, one at a time. */
   let purgingDue = false;
   const purgeDue = async (): Promise<void> => {
     if (purgingDue) return;
     purgingDue = true;
+    const before = purges.size;
     try {
       for (const [blobId, p] of [...purges]) {
         if (stopped) return;
         // Locked or closed: the queue stops (a retry due again at once would spin on the timer).
         if (!deps.usable()) return stop();
-        if (p.nextAt > deps.now() || purges.get(blobId) !== p) continue;
-        // The entry as stored now, if it still is (a sealing may have been stored since the purge began).
-        await purgeOne(entries.find((e) => e.ref.blobId === blobId) ?? p.entry, p.stream);
+        // Not tried yet (its purge is at it), under way, or not due.
+        if (p.attempts === 0 || p.running || p.nextAt > deps.now()) continue;
+        await purgeOne(blobId);
       }
+      // A removal passed, or the record is not stored as it is.
+      if (!purgesStored || purges.size !== before) await storePurges();
     } finally {
       purgingDue = false;
       schedulePurges();
     }
   };
+
+  /**
+   * Finishes the purges a session before this one recorded and did not finish (closed or locked first):
+   * of the files still listed; the others' bytes went as orphans (`removeOrphans`). A record that does
+   * not match its schema is reported by device-meta and taken as none.
+   */
+  const resumePurges = async (): Promise<void> => {
+    const stored = await meta.get(PURGES_KEY, PendingPurgesSchema);
+    if (stored === null || stored.length === 0) return;
+    const streams = new Map(stored.map((p) => [p.blobId, p.stream]));
+    const begun = beginPurges(
+      entries.filter((e) => streams.has(e.ref.blobId)),
+      (e) => streams.get(e.ref.blobId) ?? e.stream,
+    );
+    if (begun.length === 0) {
+      await storePurges();
+      return;
+    }
+    await runPurges(begun);
+  };
+
+  /**
+   * Settles once the stored index was read (true), or could not be (false), and the purges recorded by an
+   * earlier session were tried (a removal that fails is tried again later, as any): nothing of them is
+   * listed or sent.
+   */
+  const ready: Promise<boolean> = read.then(async (ok) => {
+    if (ok) await resumePurges().catch(() => undefined);
+    return ok;
+  });
 
   /** One attempt at `entry`: false when uploads must stop (locked, closed). */
   const attempt = async (entry: QueuedEntry): Promise<boolean> => {
@@ -820,8 +947,11 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       if (!entry) return false;
       cancelled.add(blobId);
       await removeEntry(blobId);
-      // A purge's removal waiting for its retry is done: the person removed the file.
-      endPurge(blobId);
+      // A purge of it is done: the person removed the file.
+      if (purges.has(blobId)) {
+        endPurge(blobId);
+        await storePurges();
+      }
       await deleteRemoteIfSealed(entry);
       return true;
     },
@@ -829,19 +959,20 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     /**
      * Removes every file queued for `stream` (access to it ended) as `cancel` does, in turn, going on past
      * one whose removal fails: reported UPLOAD_PURGE_FAILED and tried again after the backoff (`retry`)
-     * until it passes, reported again at each failed attempt; each file removed is reported UPLOAD_PURGED.
-     * Settles once each was tried once.
+     * until it passes, reported again at each failed attempt; each file removed is reported UPLOAD_PURGED,
+     * once (a file some purge is at already is left to it). The files are marked first (none is sent from
+     * then on) and recorded, so that the next session finishes what this one does not (see the header).
+     * Settles once each was tried once, or the queue stopped.
      */
     async purgeStream(stream: string): Promise<void> {
       if (!(await ready)) return;
-      for (const entry of entries.filter((e) => e.stream === stream)) {
-        if (stopped || !deps.usable()) return;
-        // Cancelled meanwhile, or already waiting for its retry.
-        const blobId = entry.ref.blobId;
-        if (!entries.some((e) => e.ref.blobId === blobId) || purges.has(blobId)) continue;
-        await purgeOne(entry, stream);
-      }
-      schedulePurges();
+      if (stopped || !deps.usable()) return;
+      await runPurges(
+        beginPurges(
+          entries.filter((e) => e.stream === stream),
+          () => stream,
+        ),
+      );
     },
 
     /** Queues again a file failed for good (refused or stuck); false when it is not queued or not failed. */
