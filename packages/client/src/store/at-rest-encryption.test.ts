@@ -596,6 +596,74 @@ describe('remembered values', () => {
     }
   });
 
+  it('answers the change events of a write larger than its memory without opening anything', async () => {
+    const { instance } = await setup();
+    // More than the memory holds (at most two generations of remembered values): before, the events of the
+    // first documents had left it by the time they were emitted and each was opened again, on this thread.
+    const n = 2 * AT_REST_RECENT_VALUES + 1000;
+    const docs = Array.from({ length: n }, (_, i) => doc(`d${i}`, `note ${i}`, `1-${i}`));
+    const events: RxStorageChangeEvent<Doc>[] = [];
+    const sub = instance.changeStream().subscribe((bulk) => events.push(...bulk.events));
+    const opens = vi.spyOn(naclLowLevel, 'crypto_secretbox_open');
+    try {
+      expect((await insertAll(instance, docs)).error).toEqual([]);
+      expect(opens).not.toHaveBeenCalled();
+      expect(events).toHaveLength(n);
+      expect(events[0]?.documentData.secret).toEqual({ note: 'note 0' });
+      expect(events[n - 1]?.documentData).toMatchObject({ id: `d${n - 1}`, tag: 'clear-tag', other: null });
+      // An update's event carries the plaintext of both states.
+      events.length = 0;
+      const [d0] = await instance.findDocumentsById(['d0'], false);
+      if (!d0) throw new Error('d0 missing');
+      await instance.bulkWrite(
+        [{ previous: d0, document: { ...d0, secret: { note: 'new' }, _rev: '2-0' } }],
+        'test',
+      );
+      expect(events.map((e) => [e.previousDocumentData?.secret, e.documentData.secret])).toEqual([
+        [{ note: 'note 0' }, { note: 'new' }],
+      ]);
+    } finally {
+      opens.mockRestore();
+      sub.unsubscribe();
+    }
+  });
+
+  it('opens an event of a stored document it did not write in this process, and refuses a tampered one', async () => {
+    const { dbName, base, instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', 'alpha', '1-a') }], 'test');
+    // A second wrapper over the same inner storage (another tab, or after a restart) remembers nothing.
+    const other = await openInstance<Doc>(
+      wrapWithAtRestEncryption({ storage: base, key: key(1) }),
+      dbName,
+      SCHEMA,
+    );
+    const [stored] = await other.findDocumentsById(['a'], false);
+    if (!stored) throw new Error('a missing');
+    const events: RxStorageChangeEvent<Doc>[] = [];
+    const errors: unknown[] = [];
+    const sub = other.changeStream().subscribe({
+      next: (bulk) => events.push(...bulk.events),
+      error: (e: unknown) => errors.push(e),
+    });
+    try {
+      // Its own write: answered from the write in flight, previous state included.
+      await other.bulkWrite(
+        [{ previous: stored, document: { ...stored, secret: { note: 'beta' }, _rev: '2-a' } }],
+        'test',
+      );
+      expect(events.map((e) => [e.previousDocumentData?.secret, e.documentData.secret])).toEqual([
+        [{ note: 'alpha' }, { note: 'beta' }],
+      ]);
+      // A write that reached the inner storage some other way is opened: a value left under rewritten
+      // clear fields and another revision is refused.
+      await rawReplace(raw, 'a', (d) => ({ ...d, tag: 'moved', _rev: '3-a' }));
+      expect(errors).toHaveLength(1);
+      expect(isAtRestError(errors[0], 'AT_REST_DECRYPT_FAILED')).toBe(true);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('reuses the envelope of an unchanged value for the same revision, and seals anew otherwise', async () => {
     const { instance } = await setup();
     await instance.bulkWrite([{ document: doc('a', 'alpha', '1-a') }], 'test');

@@ -285,6 +285,37 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const itemIdOf = (doc: Record<string, unknown>): string | undefined =>
       isMeta && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
 
+    // The plaintext of each stored form this instance hands its inner storage, while that write is in
+    // flight. RxDB's storages emit a write's change events with the very row objects they were given
+    // (`categorizeBulkWriteRows`), before the write resolves, so an event is answered from here: no clear
+    // digest to derive, no memory lookup, nothing opened, however large the write. Nothing read from the
+    // inner storage is ever looked up here (identity of objects this instance made), entries leave when
+    // the inner write settles, and a write that never reached it leaves its stored forms unreferenced, so
+    // the weak map lets them go.
+    const inFlight = new WeakMap<object, Readonly<Record<string, unknown>>>();
+    const innerBulkWrite = inner.bulkWrite.bind(inner);
+    inner.bulkWrite = async (rows, context) => {
+      try {
+        return await innerBulkWrite(rows, context);
+      } finally {
+        for (const row of rows) {
+          inFlight.delete(row.document);
+          if (row.previous) inFlight.delete(row.previous);
+        }
+      }
+    };
+    /** The plaintext form of a stored document this instance produced for a write in flight, if it is one. */
+    const inFlightPlain = (
+      doc: RxDocumentData<Record<string, unknown>>,
+    ): RxDocumentData<RxDocType> | undefined => {
+      const plain = inFlight.get(doc);
+      if (plain === undefined) return undefined;
+      keyring.current();
+      const out: Record<string, unknown> = { ...doc };
+      for (const field of fields) if (out[field] !== undefined) out[field] = plain[field];
+      return out as unknown as RxDocumentData<RxDocType>;
+    };
+
     const toStorage = async (
       doc: RxDocumentWriteData<RxDocType>,
     ): Promise<RxDocumentData<Record<string, unknown>>> => {
@@ -315,6 +346,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
           );
       }
       if (pending.length > 0) await Promise.all(pending);
+      inFlight.set(out, doc);
       return out as RxDocumentData<Record<string, unknown>>;
     };
 
@@ -384,9 +416,9 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         ...bulk,
         events: bulk.events.map((event) => ({
           ...event,
-          documentData: fromStorageNow(event.documentData),
+          documentData: inFlightPlain(event.documentData) ?? fromStorageNow(event.documentData),
           previousDocumentData: event.previousDocumentData
-            ? fromStorageNow(event.previousDocumentData)
+            ? (inFlightPlain(event.previousDocumentData) ?? fromStorageNow(event.previousDocumentData))
             : event.previousDocumentData,
         })),
       })),
