@@ -34,6 +34,8 @@ const AT = '2026-01-01T00:00:00.000Z';
 const pushServer = () => {
   const docs = new Map<string, ServedDoc>();
   let head = 0;
+  /** Push requests answered so far. */
+  const pushes = { count: 0 };
   const store = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
     const { seq: _seq, at: _at, ...version } = doc as ServedDoc;
     const served = { ...version, seq: ++head, at: AT };
@@ -57,6 +59,7 @@ const pushServer = () => {
       if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
       if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
       if (frame.t === 'push') {
+        pushes.count++;
         const results = (frame as PushFrame).rows.map(({ doc, assumedRev }): PushResult => {
           const current = docs.get(doc.id);
           if (current !== undefined && current.rev === doc.rev)
@@ -83,7 +86,7 @@ const pushServer = () => {
       return { t: 'pulled', rid: 1, docs: out, streams: pulled, denied: [] };
     },
   } as unknown as Connection;
-  return { docs, store, connection };
+  return { docs, store, connection, pushes };
 };
 
 afterEach(closeOpened);
@@ -351,6 +354,83 @@ describe('a local change waiting for a server version that never opens', () => {
     await until(() => d.engine.unsent().length > 0, 'kept unsent');
     expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
     expect(d.engine.unsent()[0]!.message).toMatch(/devices could not be looked up/);
+    expect(waitIssues(d.engine)).toEqual([]);
+  });
+});
+
+// The wait counts only time the device is connected (it cannot fetch a key offline): a change that met such a
+// version just before going offline for hours still waits after reconnecting, and the bound still holds over
+// a connection that keeps dropping.
+describe('the wait for a server version that cannot be verified yet, across time offline', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('does not count time offline: after a night offline the change still waits, and merges when the key comes', async () => {
+    const envelope = await epochOne();
+    const arriving: KeyEnvelope[] = [];
+    const clock = { skew: 0 };
+    const { server, d } = await editMeetsMaster((v) => v, arriving, [envelope], {
+      conflictWaitMs: 3_000,
+      now: () => Date.now() + clock.skew,
+    });
+    const waiting = (): boolean =>
+      d.engine.state().errors.some((e) => e.id === ID && e.code === 'CONFLICT_WAIT');
+    await until(waiting, 'the wait reported');
+
+    // Offline overnight: RxDB's next send of the batch waits for a connection.
+    d.engine.onStatus('offline');
+    clock.skew += 8 * 60 * 60_000;
+    await sleep(1_200);
+    const before = server.pushes.count;
+    await d.connect();
+    // Sent again twice since reconnecting (the keys fetched again each time), well within the bound of
+    // time connected: still waiting, nothing given up.
+    await until(
+      () => server.pushes.count >= before + 2 || d.engine.unsent().length > 0,
+      'sent again after reconnecting',
+    );
+    expect(d.engine.unsent()).toEqual([]);
+    expect(d.engine.state().errors.map((e) => e.code)).not.toContain('CONFLICT_UNREADABLE');
+    expect(waiting()).toBe(true);
+    expect(d.engine.state().pendingWrites).toBe(1);
+
+    // The key arrives (the other device came online and published it): merged like any conflict.
+    arriving.push(envelope);
+    await until(
+      async () =>
+        d.engine.state().pendingWrites === 0 && (server.docs.get(ID)?.rev.startsWith('3-') ?? false),
+      'the merge is pushed',
+    );
+    const merged = (await d.stored())!;
+    expect([merged.data['substance'], merged.conflictData?.['substance']].sort()).toEqual([
+      'Peanut',
+      'Shellfish',
+    ]);
+    expect(d.engine.unsent()).toEqual([]);
+    expect(waitIssues(d.engine)).toEqual([]);
+  });
+
+  it('still ends once the device was connected that long in all, over a connection that keeps dropping', async () => {
+    const envelope = await epochOne();
+    const clock = { skew: 0 };
+    const { server, d } = await editMeetsMaster((v) => v, [], [envelope], {
+      conflictWaitMs: 1_500,
+      now: () => Date.now() + clock.skew,
+    });
+    await until(
+      () => d.engine.state().errors.some((e) => e.id === ID && e.code === 'CONFLICT_WAIT'),
+      'the wait reported',
+    );
+    // Each spell connected is shorter than the bound; each spell offline is an hour.
+    const end = Date.now() + 10_000;
+    while (d.engine.unsent().length === 0 && Date.now() < end) {
+      await sleep(700);
+      d.engine.onStatus('offline');
+      clock.skew += 60 * 60_000;
+      await sleep(100);
+      await d.connect();
+    }
+    expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
+    expect(server.docs.get(ID)?.rev.startsWith('2-')).toBe(true);
     expect(waitIssues(d.engine)).toEqual([]);
   });
 });

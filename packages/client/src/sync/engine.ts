@@ -49,14 +49,20 @@
  *   pending and the batch is sent again (RxDB's retry, as for a missing write key) until that version
  *   opens and is merged like any conflict; meanwhile it is set aside as any such version. RxDB sends
  *   that same batch again and nothing after it (the batch's other rows are stored at the first send and
- *   answered idempotently after), so every later push of the device waits too: the wait is bounded per
- *   server version (CONFLICT_WAIT_MS since this session first met it, and met again since, after the
- *   keyring fetched that stream's envelopes or the author's devices were asked for again), then the local
- *   change goes to unsent (CONFLICT_UNREADABLE, saying the key or the author's devices did not come) and
- *   the batch passes. Its waiting issue (CONFLICT_WAIT) leaves `errors` when the wait ends either way. A
- *   record this device never held (initial sync) has nothing to compare with: its first version is taken
- *   as verified. Nor is a version judged whose local copy is a version the server refused (diverged, also
- *   after such a conflict): the server's state it builds on is not known here.
+ *   answered idempotently after), so every later push of the device waits too. The waiting row cannot be
+ *   set aside for them: RxDB's upstream sends nothing until the handler answered the batch, and the answer
+ *   has no "not yet" for a row (one left out is taken as stored on the server, its local change then
+ *   RxDB's assumed server state, which the served version replaces once it opens; one answered as a
+ *   conflict needs that version's plaintext to merge; rxdb 17.6, replication-protocol/upstream.ts). So the
+ *   wait is bounded per server version: CONFLICT_WAIT_MS of time connected (`connectedTime`: offline no key
+ *   can come, so a night offline does not use it up, nor does a connection that keeps dropping extend it)
+ *   since this session first met it, and met again since, after the keyring fetched that stream's
+ *   envelopes or the author's devices were asked for again; then the local change goes to unsent
+ *   (CONFLICT_UNREADABLE, saying the key or the author's devices did not come) and the batch passes. Its
+ *   waiting issue (CONFLICT_WAIT) leaves `errors` when the wait ends either way. A record this device
+ *   never held (initial sync) has nothing to compare with: its first version is taken as verified. Nor
+ *   is a version judged whose local copy is a version the server refused (diverged, also after such a
+ *   conflict): the server's state it builds on is not known here.
  * - A version set aside BAD_TRANSITION opened and verified: its record and its writer (account, device)
  *   are known, so its content is kept with its entry (`content`, read by `quarantinedVersion`), in device
  *   meta under a random key name (`quarantine-kept/<slot>`, sealed at rest as all device meta; key names
@@ -110,10 +116,14 @@
  *   (the hook rejects: the account locked meanwhile, a patient's wrapping key not to be had) is not
  *   stored: the call rejects with that error and the entries stay listed. Once recorded, the dismissals'
  *   write is tried again (DISMISSAL_WRITE_RETRIES_MS) before the call rejects with its error, the entries
- *   still listed; what it recorded is remembered (in memory): dismissed again for the same reason it is
- *   not recorded again, and it is stored with the next dismissals written, whichever they name. After a
- *   restart before that, the log holds an entry for versions listed again. The append only queues the entry in the
- *   audit outbox, so dismissing offline is recorded and delivered later (audit-log.ts).
+ *   still listed; what it recorded is remembered, in device meta too (RECORDED_UNSTORED_KEY: written at
+ *   that write's first failure, emptied once dismissals are written, read at start without those stored
+ *   meanwhile): dismissed again for the same reason, after a restart too, it is not recorded again, and it
+ *   is stored with the next dismissals written, whichever they name. Only a store that refuses that write
+ *   as well (remembered in memory then), or a process ending between the log's append and the dismissals'
+ *   first write, leaves the log with an entry for versions listed again after a restart. The append only
+ *   queues the entry in the audit outbox, so dismissing offline is recorded and delivered later
+ *   (audit-log.ts).
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -508,8 +518,8 @@ export interface EngineDeps {
   /** Backoff of re-fetching records quarantined for a reason that can pass (default 30 s doubling to 30 min). */
   quarantineRetry?: { baseMs: number; maxMs: number };
   /**
-   * How long a local change waits for a newer server version it met that cannot be verified yet (default
-   * CONFLICT_WAIT_MS; see the header); lowered by tests.
+   * How long a local change waits, connected, for a newer server version it met that cannot be verified
+   * yet (default CONFLICT_WAIT_MS; see the header); lowered by tests.
    */
   conflictWaitMs?: number;
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
@@ -559,16 +569,23 @@ const MAX_DISMISSED = 10_000;
  * audit log (a store that refuses one write, e.g. a transaction aborted, usually takes the next).
  */
 const DISMISSAL_WRITE_RETRIES_MS = [50, 500];
+/**
+ * Device meta key of the dismissals recorded in the audit log whose write failed (`recordedUnstored`), in
+ * the shape of the dismissals' own key: written when that write fails, emptied once one succeeds, read at
+ * start, so a restart in between does not record them again.
+ */
+const RECORDED_UNSTORED_KEY = 'quarantine-dismiss-recorded';
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
 /**
  * How long a local change waits for a newer server version it met that cannot be verified yet (NO_KEY,
- * AUTHOR_LOOKUP_FAILED) before it goes to unsent. While it waits RxDB sends its batch again every
- * second and sends nothing after it, so every later change of the device waits too. A key another device
- * of the account published, or a device list the directory can serve, arrives at the next fetch, which
- * each of those sends makes (about 60 in this time); one still missing after them waits for another
- * device to come online (a wrap not yet made), for hours or for ever, which holding every push for is
- * worse than keeping one change unsent (its content stays on this device, to enter again).
+ * AUTHOR_LOOKUP_FAILED) before it goes to unsent, counting only time connected (offline nothing can
+ * arrive, and the batch is not sent). While it waits RxDB sends its batch again every second and sends
+ * nothing after it, so every later change of the device waits too. A key another device of the account
+ * published, or a device list the directory can serve, arrives at the next fetch, which each of those
+ * sends makes (about 60 in this time); one still missing after them waits for another device to come
+ * online (a wrap not yet made), for hours or for ever, which holding every push for is worse than keeping
+ * one change unsent (its content stays on this device, to enter again).
  */
 const CONFLICT_WAIT_MS = 60_000;
 /**
@@ -851,10 +868,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
   /** Dismissals run one at a time: each checks and writes the lists as the one before left them. */
   let dismissing: Promise<void> = Promise.resolve();
   /**
-   * versionKey → dismissals recorded in the audit log whose write then failed (in memory): not recorded
-   * again when dismissed again for the same reason, and stored with the next dismissals written.
+   * versionKey → dismissals recorded in the audit log whose write then failed (kept under
+   * RECORDED_UNSTORED_KEY too, read at start): not recorded again when dismissed again for the same
+   * reason, and stored with the next dismissals written.
    */
   const recordedUnstored = new Map<string, Dismissal>();
+  /** Whether RECORDED_UNSTORED_KEY may hold entries (it is emptied after the next dismissals written). */
+  let recordedKept = false;
+  /**
+   * Writes `recordedUnstored` under RECORDED_UNSTORED_KEY; answers whether it was written. A store that
+   * refused the dismissals may refuse this too: they are then remembered in memory only.
+   */
+  const keepRecorded = async (): Promise<boolean> => {
+    try {
+      await deps.meta.set(RECORDED_UNSTORED_KEY, [...recordedUnstored.values()]);
+      recordedKept = recordedUnstored.size > 0;
+      return true;
+    } catch {
+      return false;
+    }
+  };
   // id → revision tag of the last version this device pushed (registered before sending, since the live
   // echo can overtake the push reply; dropped again when the server refuses it). The server serves that
   // version back (live echo of the device's own push, or a later pull); its content is what this device
@@ -872,7 +905,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const answered = createRecentMap<string, number>(MAX_SENT);
   /**
    * versionKey of a server version a pushed local change met that could not be verified yet → when this
-   * session first met it (`deps.now()`), in memory: a restart waits again. See CONFLICT_WAIT_MS.
+   * session first met it, on the clock of time connected (`connectedTime`), in memory: a restart waits
+   * again. See CONFLICT_WAIT_MS.
    */
   const unopenedSince = createRecentMap<string, number>(MAX_UNSENT);
   /**
@@ -1038,6 +1072,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // succeeds stores the upstream checkpoint past it, so its writes are never pushed (a server killed
   // mid-push lost hundreds that way).
   let linkUp = false;
+  /**
+   * Time this session spent connected (`linkUp`), on `deps.now()`: the clock the wait of a local change
+   * for a server version that cannot be verified yet runs on (`unopenedSince`, CONFLICT_WAIT_MS). Offline
+   * the device can fetch no key and ask for no device list, so that time does not count.
+   */
+  let connectedBefore = 0;
+  let connectedSince: number | null = null;
+  const connectedTime = (): number =>
+    connectedBefore + (connectedSince === null ? 0 : Math.max(0, deps.now() - connectedSince));
   let linkWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   const untilConnected = (): Promise<void> => {
     if (stopped) return Promise.reject(new SyncError('STOPPED', 'sync stopped', false));
@@ -1518,18 +1561,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
         recordedUnstored.set(key, next.get(key)!);
       }
       const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
-      // Recorded: the write is tried again before the call gives up (see the header).
+      // Recorded: the write is tried again before the call gives up (see the header). What the log holds
+      // and the store does not is kept at the first failure, so neither a restart during the retries nor
+      // one after the call gave up records it again.
+      let keptRecorded = false;
       for (let attempt = 0; ; attempt++) {
         try {
           await deps.meta.set('quarantine-dismissed', [...kept.values()]);
           break;
         } catch (error) {
+          if (!keptRecorded) keptRecorded = await keepRecorded();
           const wait = DISMISSAL_WRITE_RETRIES_MS[attempt];
           if (wait === undefined) throw error;
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
       recordedUnstored.clear();
+      // Stored now: the key is emptied. Left over (that write failed too), it names only dismissals stored,
+      // which start skips.
+      if (recordedKept) await keepRecorded();
       dismissed = kept;
       await saveQuarantine(quarantine);
       // What it dismissed is not fetched again; with nothing else due, the retry's timer stops too.
@@ -2902,9 +2952,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const over = new Map<number, string>();
       /**
        * Whether a local change meeting server version `master` (decoded as `decoded`) waits for it to open
-       * (`wait`), waited long enough (`over`: CONFLICT_WAIT_MS passed since it was first met, and it failed
-       * again since, after the keyring fetched that stream's envelopes or the author's devices were asked
-       * for once more), or is no such wait (`no`). Ends the wait of a version that opened.
+       * (`wait`), waited long enough (`over`: CONFLICT_WAIT_MS of time connected passed since it was first
+       * met, and it failed again since, after the keyring fetched that stream's envelopes or the author's
+       * devices were asked for once more), or is no such wait (`no`). Ends the wait of a version that opened.
        */
       const unopenedWait = (master: ServedDoc, decoded: Judged): 'wait' | 'over' | 'no' => {
         if (!options.rxdb) return 'no';
@@ -2917,7 +2967,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           }
           return 'no';
         }
-        const now = deps.now();
+        const now = connectedTime();
         if (since === undefined) {
           unopenedSince.set(key, now);
           return 'wait';
@@ -3569,6 +3619,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const d of (await deps.meta.get('quarantine-dismissed', META_SCHEMAS.quarantineDismissed)) ?? []) {
         dismissed.set(versionKey(d.stream, d.id, d.rev), d);
       }
+      // Recorded in the audit log before the last session ended, and not stored (or stored, and the key
+      // not emptied after): only the former are remembered.
+      for (const d of (await deps.meta.get(RECORDED_UNSTORED_KEY, META_SCHEMAS.quarantineDismissed)) ?? []) {
+        recordedKept = true;
+        const key = versionKey(d.stream, d.id, d.rev);
+        if (dismissed.get(key)?.reason !== d.reason) recordedUnstored.set(key, d);
+      }
       // The dismissals are written before the list: a crash in between leaves an entry listed that was
       // dismissed.
       quarantine = ((await deps.meta.get('quarantine', META_SCHEMAS.quarantine)) ?? []).filter(
@@ -3713,6 +3770,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
       linkUp = status === 'ready';
+      if (linkUp && connectedSince === null) connectedSince = deps.now();
+      else if (!linkUp && connectedSince !== null) {
+        connectedBefore += Math.max(0, deps.now() - connectedSince);
+        connectedSince = null;
+      }
       if (linkUp) releaseLinkWaiters();
     },
     reportIssue: report,
