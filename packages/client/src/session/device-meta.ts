@@ -171,7 +171,8 @@ export const META_SCHEMAS = {
    * Quarantine entries the person dismissed (the engine's `dismissQuarantined`), oldest first, at most the
    * engine's MAX_DISMISSED: the served version (stream, id, revision tag) and the reason it was set aside,
    * so the same version served again is neither listed nor reported again, and one refused BAD_TRANSITION
-   * stays refused. Key `quarantine-dismissed`.
+   * stays refused. Key `quarantine-dismissed`; also key `quarantine-dismiss-recorded`, the dismissals
+   * recorded in the audit log whose write failed (the engine's RECORDED_UNSTORED_KEY).
    */
   quarantineDismissed: Type.Array(
     Type.Object({
