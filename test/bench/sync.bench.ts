@@ -1,10 +1,13 @@
 // Sync benchmark: Hale's encrypted, consent-checked sync against RxDB's own plaintext replication-websocket,
 // same workload (~1 KB Allergy records), same RxDB memory storage, one process, loopback sockets.
 // Run: npm run bench:sync [-- --quick] [--n=10000,100000] [--batch=500] [--live-chunk=1000]
-//      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240]
+//      [--latency=200] [--side=both|hale|rxdb] [--phase-timeout-s=240] [--floor=false]
 // Rows: push (device 1 uploads N records written offline), initial pull (fresh device 2 receives N),
 // live (device 2, in sync, receives N written on device 1 in bulk inserts while online), and latency
-// (single write on device 1 → arrival on device 2). The last line printed is one JSON object with every figure.
+// (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
+// and initial pull through RxDB's replication on one device with no network, on plain storage and through
+// Hale's at-rest layer, set beside the peer's whole path (`--floor=false` skips it).
+// The last line printed is one JSON object with every figure.
 import { cpus, loadavg } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -15,6 +18,7 @@ import {
 } from 'node:perf_hooks';
 import { runHale } from './hale-side';
 import { runRxdb } from './rxdb-side';
+import { runFloor, type FloorFigures } from './floor-side';
 import { createHeapGuard, type RunOptions, type SideFigures } from './workload';
 
 const args = new Map(
@@ -38,6 +42,7 @@ const batchSize = num('batch', 500);
 const liveChunk = num('live-chunk', 1000);
 const latencySamples = num('latency', 200);
 const phaseTimeoutMs = num('phase-timeout-s', 300) * 1000;
+const floor = args.get('floor') !== 'false';
 const heapLimit = getHeapStatistics().heap_size_limit;
 
 const log = (line: string): void => console.log(line);
@@ -57,6 +62,7 @@ interface CaseResult {
   n: number;
   hale: SideFigures | null;
   rxdb: SideFigures | null;
+  floor: { plain: FloorFigures; atRest: FloorFigures } | null;
   seconds: number;
 }
 
@@ -107,6 +113,25 @@ const latencyLines = (results: CaseResult[]): string[] => {
   return out;
 };
 
+const floorLines = (results: CaseResult[]): string[] => {
+  const ms = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : v.toFixed(0));
+  const out = [
+    '| N | row | RxDB ws, whole path ms | device floor, plain ms | device floor, Hale at rest ms | at-rest floor / RxDB ws |',
+    '|---|---|---:|---:|---:|---:|',
+  ];
+  for (const c of results) {
+    if (c.floor === null) continue;
+    for (const key of ['push', 'initialPull'] as const) {
+      const peer = c.rxdb?.ms[key] ?? null;
+      const atRest = c.floor.atRest[key];
+      out.push(
+        `| ${c.n.toLocaleString('en-US')} | ${key === 'initialPull' ? 'initial pull' : key} | ${ms(peer)} | ${ms(c.floor.plain[key])} | ${ms(atRest)} | ${fmtRatio(ratio(atRest, peer))} |`,
+      );
+    }
+  }
+  return out;
+};
+
 const main = async (): Promise<void> => {
   const started = performance.now();
   const cpu = cpus();
@@ -140,7 +165,23 @@ const main = async (): Promise<void> => {
     };
     const rxdb = side === 'hale' ? null : await run(runRxdb);
     const hale = side === 'rxdb' ? null : await run(runHale);
-    results.push({ n, hale, rxdb, seconds: (performance.now() - t0) / 1000 });
+    const floorRun = async (atRest: boolean): Promise<FloorFigures> => {
+      const guard = createHeapGuard({
+        heapUsed: () => getHeapStatistics().used_heap_size,
+        heapLimit,
+        onMajorGc,
+      });
+      try {
+        return await runFloor(
+          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard },
+          atRest,
+        );
+      } finally {
+        guard.stop();
+      }
+    };
+    const floorFigures = floor ? { plain: await floorRun(false), atRest: await floorRun(true) } : null;
+    results.push({ n, hale, rxdb, floor: floorFigures, seconds: (performance.now() - t0) / 1000 });
   }
   const loadAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
   log('');
@@ -148,9 +189,16 @@ const main = async (): Promise<void> => {
   log('');
   log('Latency, single write on device 1 → arrival on device 2:');
   for (const l of latencyLines(results)) log(l);
+  if (floor) {
+    log('');
+    log('Device-side floor (RxDB replication on one device, no network, no wire crypto, no server):');
+    for (const l of floorLines(results)) log(l);
+  }
   const notes = results.flatMap((c) => [
     ...(c.hale?.notes ?? []).map((x) => `N=${c.n} Hale: ${x}`),
     ...(c.rxdb?.notes ?? []).map((x) => `N=${c.n} RxDB: ${x}`),
+    ...(c.floor?.plain.notes ?? []).map((x) => `N=${c.n} floor, plain: ${x}`),
+    ...(c.floor?.atRest.notes ?? []).map((x) => `N=${c.n} floor, at rest: ${x}`),
   ]);
   for (const note of notes) log(`note: ${note}`);
   const totalSeconds = (performance.now() - started) / 1000;
@@ -171,6 +219,7 @@ const main = async (): Promise<void> => {
       seconds: Number(c.seconds.toFixed(1)),
       hale: c.hale,
       rxdb: c.rxdb,
+      floor: c.floor,
       ratio: {
         push: ratio(c.hale?.push, c.rxdb?.push),
         initialPull: ratio(c.hale?.initialPull, c.rxdb?.initialPull),
