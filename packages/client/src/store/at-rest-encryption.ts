@@ -15,7 +15,9 @@
  *   write seals anew (`_rev` changes), so a document leaves that format at its next write.
  * - Every read path decrypts (query, findDocumentsById, getChangedDocumentsSince, write-conflict
  *   results through RxDB's `wrapRxStorageInstance`; changeStream synchronously, see below), except
- *   `queryIds`, which answers ids only (clear) and opens nothing.
+ *   `queryIds`, which answers ids only (clear) and opens nothing. A change event of a write this
+ *   instance is making is answered with the plaintext that write was given (`inFlight`: the same row
+ *   objects, held only while the inner write runs); any other event is opened and checked.
  * - Each seal uses a fresh random 24-byte nonce from `crypto.getRandomValues` (via @hale/crypto's pool).
  * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
  *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
