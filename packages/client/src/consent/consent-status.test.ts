@@ -2,7 +2,7 @@
 // between connects whatever its role. Fake timers (Date included); a check is seen as the keyring
 // refresh it starts with.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Grant } from '@hale/protocol';
+import { PAGING_VERSION, type Grant } from '@hale/protocol';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { createDeviceMeta } from '../session/device-meta';
 import type { Connection } from '../sync/connection';
@@ -37,6 +37,8 @@ const setup = async (options: {
   role?: 'patient' | 'provider';
   online?: boolean;
   grantRefreshMs?: number;
+  /** The protocol version the connection speaks (1 by default). */
+  version?: number;
 }) => {
   const values = new Map<string, unknown>([['grants', options.grants]]);
   const meta = createDeviceMeta({
@@ -47,14 +49,16 @@ const setup = async (options: {
     },
   });
   const counts = { checks: 0, listings: 0 };
+  const listed: unknown[] = [];
   const guard: { current?: WriteGuard } = {};
   const connection = {
     status: () => (options.online === false ? 'offline' : 'ready'),
-    version: () => 1,
+    version: () => options.version ?? 1,
     whenReady: async () => undefined,
     request: async (frame: { t: string }) => {
       if (frame.t !== 'listGrants') throw new Error(`unexpected ${frame.t}`);
       counts.listings++;
+      listed.push(frame);
       return { t: 'grants', grants: [] };
     },
   };
@@ -81,7 +85,7 @@ const setup = async (options: {
   };
   const consent = createConsent(deps);
   await vi.advanceTimersByTimeAsync(0);
-  return { consent, counts, guard, values };
+  return { consent, counts, guard, values, listed };
 };
 
 describe('consent list status', () => {
@@ -147,9 +151,18 @@ describe('checks between connects of a provider that issued grants', () => {
     expect(counts).toEqual({ checks: 1, listings: 1 });
   });
 
-  it('a provider that issued nothing reads no list and sets no timer', async () => {
-    const { counts } = await setup({ grants: [], role: 'provider' });
-    expect(vi.getTimerCount()).toBe(0);
+  it('a provider that issued nothing reads the issued side of the list every grantRefreshMs (a grant made on another of its devices)', async () => {
+    const { counts, listed } = await setup({ grants: [], role: 'provider', version: PAGING_VERSION });
+    await vi.advanceTimersByTimeAsync(2 * GRANT_REFRESH_MS);
+    expect(counts).toEqual({ checks: 0, listings: 2 });
+    expect(listed).toEqual([
+      expect.objectContaining({ t: 'listGrants', side: 'issued' }),
+      expect.objectContaining({ t: 'listGrants', side: 'issued' }),
+    ]);
+  });
+
+  it('a provider that issued nothing reads no list from a server older than paging (it lists grants given to it too)', async () => {
+    const { counts } = await setup({ grants: [], role: 'provider', version: PAGING_VERSION - 1 });
     await vi.advanceTimersByTimeAsync(2 * GRANT_REFRESH_MS);
     expect(counts).toEqual({ checks: 0, listings: 0 });
   });

@@ -197,26 +197,38 @@ describe('consent checks between connects', () => {
     expect(counts).toEqual({ checks: 2, listings: 2 });
   });
 
-  it('a provider reads no grant list and sets no timer', async () => {
+  it('a provider holding no grant sets no expiry timer, and reads no list from a server older than paging', async () => {
     vi.useFakeTimers({ now: T0 });
     const values = new Map<string, unknown>();
     const meta = createDeviceMeta({
       read: async (key) => values.get(key),
       write: async (key, value) => void values.set(key, value),
     });
+    const sent: string[] = [];
     createConsent({
       accountId: PATIENT,
       role: 'provider',
       keys: {} as ConsentDeps['keys'],
       device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
       ed: createNodeEd25519(),
-      connection: {} as Connection,
+      // Version 1 answers `listGrants` with every grant given to the provider too.
+      connection: {
+        status: () => 'ready',
+        version: () => 1,
+        request: async (frame: { t: string }) => {
+          sent.push(frame.t);
+          throw new Error('stub: nothing answered');
+        },
+      } as unknown as Connection,
       keyring: { useWriteGuard: () => undefined } as unknown as Keyring,
       directory: {} as DeviceDirectory,
       now: () => Date.now(),
       meta,
     });
     await vi.advanceTimersByTimeAsync(0);
-    expect(vi.getTimerCount()).toBe(0);
+    // The grant-list refresh only.
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(2 * GRANT_REFRESH_MS);
+    expect(sent).toEqual([]);
   });
 });

@@ -18,7 +18,8 @@
  *   own answer is lost (NETWORK, TIMEOUT, STOPPED) rejects with that SyncError carrying `grantId`: it may
  *   stand (the server took it, the answer never came) or not; once online, `list()` shows it if it stands,
  *   and the next check wraps its keys. This device's copy of the grants does not hold it meanwhile (its
- *   id is only marked for its audit entry, below).
+ *   id is only marked for its audit entry, below). `grant` calls at once asking the same (a double tap:
+ *   grantee, scope, expiry or duration, purpose, start) share one grant and its answer.
  * - A provider's identity key is pinned the first time the patient verifies it (or, failing that, at the
  *   first grant); a later grant to an account whose key differs from the pinned one is refused with
  *   KEY_CHANGED until the patient verifies again. Pins are written through device meta's `update`, so
@@ -51,7 +52,10 @@
  *   first) also settles the stream.
  * - Keys are read before grants in each check: an epoch seen was claimed before the grant list is read, so
  *   any revocation its minter knew of is in that list too, and a device never rotates with an older view
- *   of the grants than the epoch it replaces.
+ *   of the grants than the epoch it replaces. `revoke` reads both so after the server's answer
+ *   (`readAfterKeys`), and the first round of its re-keying takes that reading instead of its own, unless
+ *   another round began on this device meanwhile: one listing tells whether another revocation stood and
+ *   starts the re-keying (a round that claims an epoch is confirmed by one more, as in any check).
  * - The server's grant list is read whole (`serverGrants`): from protocol version 5 every page of the
  *   grants this account issued (keyset paging: each grant present throughout the walk once, revocations
  *   included as of its page), never those other accounts issued to it; at most MAX_GRANT_PAGES pages, else
@@ -125,8 +129,11 @@
  *   nobody), and the connection's version (a server older than ACCEPTANCE_VERSION: SERVER_TOO_OLD).
  * - Those checks between connects run on timers that are unref'd (no process is kept alive), set for at
  *   most 2^31-1 ms (a later expiry re-arms), do nothing offline, and end at `stop` (the session's close, or
- *   the lock it notices) or once `usable` answers false. A provider account sets none until its copy holds
- *   a grant it issued (the server lets any account grant its own streams): then it runs them as a patient.
+ *   the lock it notices) or once `usable` answers false. A provider account (the server lets any account
+ *   grant its own streams) runs them as a patient does, except that while its copy holds no grant it
+ *   issued, its refresh reads the server's list only from a server that lists the issued side alone
+ *   (PAGING_VERSION; an older one answers with every grant given to the provider): so a grant made on
+ *   another of its devices is learnt, and shut out at its end, within `grantRefreshMs` too.
  * Failure modes: typed ConsentError codes; nothing is sent when local checks fail. The server announces a
  * grant to the grantee before this device publishes its envelopes: a grantee device that pulls the stream
  * before they land sets the records aside (NO_KEY); the server tells it (`accessChanged`) once they are
@@ -247,6 +254,12 @@ export interface Rotation {
 export interface RevokeResult {
   rotated: Rotation[];
   pending: string[];
+}
+
+/** A reading of the server's grant list made after the keys were refreshed (`readAfterKeys`). */
+interface ReadAfterKeys {
+  records: GrantRecord[] | null;
+  round: number | null;
 }
 
 const WRAPS_OWED_KEY = 'rotation-wraps-owed';
@@ -479,6 +492,32 @@ export const mergeGrants = (
     }
   }
   return changed ? out : null;
+};
+
+/**
+ * What a `grant` call asks for, as text: two calls at once asking the same (a double tap) are one grant.
+ * Null when it cannot be written so (a value JSON refuses): such a call shares nothing.
+ */
+const grantRequestKey = (request: GrantRequest): string | null => {
+  try {
+    // As `draftGrant` reads a scope entry: its type and access only.
+    const scope: unknown = request.scope;
+    const entries = Array.isArray(scope)
+      ? scope.map((e: unknown) =>
+          typeof e === 'object' && e !== null && 'type' in e && 'access' in e ? [e.type, e.access] : e,
+        )
+      : scope;
+    return JSON.stringify([
+      request.granteeId,
+      entries,
+      request.expiresAt,
+      request.durationMs,
+      request.purpose,
+      request.start,
+    ]);
+  } catch {
+    return null;
+  }
 };
 
 export const createConsent = (deps: ConsentDeps) => {
@@ -923,20 +962,50 @@ export const createConsent = (deps: ConsentDeps) => {
     return out;
   };
 
+  /** Rounds of `settleRound` begun on this device (see `settle`). */
+  let roundsBegun = 0;
+  /**
+   * The keys refreshed, then the server's grant list read, in the order a round reads them (see the
+   * header), so the next round can take them (`settle`): `records` the list (null when it could not be
+   * read); `round` the rounds begun before the keys were read, or null when they could not be refreshed.
+   */
+  const readAfterKeys = async (): Promise<ReadAfterKeys> => {
+    const round = roundsBegun;
+    if (deps.connection.status() !== 'ready') return { records: null, round: null };
+    const keysRead = await deps.keyring.refresh().then(
+      () => true,
+      () => false,
+    );
+    // Not connected any more: a request would wait for the reconnect, and `revoke` with it.
+    if (deps.connection.status() !== 'ready') return { records: null, round: null };
+    try {
+      return { records: await serverGrants(), round: keysRead ? round : null };
+    } catch {
+      return { records: null, round: null };
+    }
+  };
+
   /**
    * One check of every stream a grant covers (and every wrap owed): keys first, then the server's
-   * grants (see the header). Claims the next epoch of each unsettled stream and wraps confirmed epochs
-   * for their holders. `again` when a claim was made: the next round confirms it with fresh state.
+   * grants (see the header); `read`, when given, is that list, read after the keys were refreshed.
+   * Claims the next epoch of each unsettled stream and wraps confirmed epochs for their holders. `again`
+   * when a claim was made: the next round confirms it with fresh state.
    */
-  const settleRound = async (out: Rotation[]): Promise<{ again: boolean }> => {
+  const settleRound = async (out: Rotation[], read?: GrantRecord[]): Promise<{ again: boolean }> => {
+    roundsBegun++;
     // Locked: the session gives its socket up, and a request sent now would wait for a connection that
     // never comes (a `revoke` whose answer came after the lock went unanswered until the session closed).
     deps.assertUnlocked?.();
     if (deps.connection.status() !== 'ready') {
       throw new SyncError('NETWORK', 'not connected: re-keying is retried on the next connection', true);
     }
-    await deps.keyring.refresh();
-    const all = await currentGrants();
+    let all: StoredGrant[];
+    if (read === undefined) {
+      await deps.keyring.refresh();
+      all = await currentGrants();
+    } else {
+      all = await merge(await localGrants(), read);
+    }
     const now = deps.now();
     const ended = (g: StoredGrant): boolean => grantEnded(g, now);
     const owed = await wrapsOwed();
@@ -1091,11 +1160,15 @@ export const createConsent = (deps: ConsentDeps) => {
   /**
    * Rotates every stream not yet re-keyed past its ended grants, adding the epochs this device minted to
    * `out`; `complete` is false when rounds ran out with a claim still to confirm (the next check goes on).
+   * `read`: the keys refreshed and then the server's list read by the caller (`readAfterKeys`), which the
+   * first round takes instead of reading both again — unless another round began since (it may have
+   * refreshed the keys after that list was read).
    */
-  const settle = (out: Rotation[]): Promise<{ complete: boolean }> => {
+  const settle = (out: Rotation[], read?: ReadAfterKeys): Promise<{ complete: boolean }> => {
     const run = settling.then(async () => {
       for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
-        if (!(await settleRound(out)).again) return { complete: true };
+        const taken = round === 0 && read?.round === roundsBegun ? (read.records ?? undefined) : undefined;
+        if (!(await settleRound(out, taken)).again) return { complete: true };
       }
       return { complete: false };
     });
@@ -1104,15 +1177,15 @@ export const createConsent = (deps: ConsentDeps) => {
   };
 
   /*
-   * Checks between connects (patient side). Re-keying is decided at connect and after a revocation here,
-   * but a grant ends at its expiry, and one made or revoked on another of the patient's devices is not in
-   * this device's copy: a device that stays connected would go on writing under an epoch the ended grantee
-   * holds. So (1) a timer at the soonest expiry among the unended grants of the copy runs the connect's
-   * check; (2) the server's grant list is merged every `grantRefreshMs` while connected, which arms (1)
-   * for grants learnt of, and runs the check at once when the copy holds an ended grant not yet seen
-   * re-keyed (revoked elsewhere, already expired, or a check that failed before). Timers are unref'd, set
-   * for at most MAX_TIMER_MS (a later expiry re-arms), and end with `stop` (close, lock) or once `usable`
-   * answers false; offline they do nothing (the check on connect covers it).
+   * Checks between connects (of an account that issues grants). Re-keying is decided at connect and after
+   * a revocation here, but a grant ends at its expiry, and one made or revoked on another of the account's
+   * devices is not in this device's copy: a device that stays connected would go on writing under an epoch
+   * the ended grantee holds. So (1) a timer at the soonest expiry among the unended grants of the copy runs
+   * the connect's check; (2) the server's grant list is merged every `grantRefreshMs` while connected,
+   * which arms (1) for grants learnt of, and runs the check at once when the copy holds an ended grant not
+   * yet seen re-keyed (revoked elsewhere, already expired, or a check that failed before). Timers are
+   * unref'd, set for at most MAX_TIMER_MS (a later expiry re-arms), and end with `stop` (close, lock) or
+   * once `usable` answers false; offline they do nothing (the check on connect covers it).
    */
   let stopped = false;
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -1170,14 +1243,17 @@ export const createConsent = (deps: ConsentDeps) => {
     armRefresh();
   };
   /**
-   * Whether this account issues grants, so has streams to re-key when one ends: a patient; a provider (the
-   * server lets any account grant its own streams) once its copy holds a grant it issued — learnt at any
-   * connect's check, which reads the server's list — and not before, so one that never issues sets none.
+   * Whether a reading of the server's list is worth its cost here: always for a patient, and for a
+   * provider (the server lets any account grant its own streams) that holds a grant it issued; one that
+   * holds none reads it only from a server that lists the issued side alone (PAGING_VERSION), which
+   * answers it with one empty page — an older one's answer holds every grant given to the provider.
+   * So a grant made on another of the provider's devices is learnt within `grantRefreshMs`, as a
+   * patient's is, and not only at the next connect.
    */
-  const issuesGrants = (stored: readonly StoredGrant[]): boolean =>
-    deps.role !== 'provider' || stored.length > 0;
+  const refreshWorthIt = (stored: readonly StoredGrant[]): boolean =>
+    deps.role !== 'provider' || stored.length > 0 || (deps.connection.version() ?? 0) >= PAGING_VERSION;
   watch.grantsChanged = (stored) => {
-    if (stopped || !issuesGrants(stored)) return;
+    if (stopped) return;
     armExpiry(stored);
     startRefresh();
   };
@@ -1187,6 +1263,7 @@ export const createConsent = (deps: ConsentDeps) => {
       refreshTimer = undefined;
       void (async () => {
         if (!live() || deps.connection.status() !== 'ready') return;
+        if (!refreshWorthIt(await localGrants())) return;
         // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
         // listing fails.
         const stored = await grants();
@@ -1204,8 +1281,7 @@ export const createConsent = (deps: ConsentDeps) => {
   void saveGrants(() => null)
     .then((stored) => watch.grantsChanged(stored))
     .catch(() => undefined);
-  // A patient from the start; a provider once it holds a grant it issued (`watch.grantsChanged`).
-  if (issuesGrants([])) startRefresh();
+  startRefresh();
 
   /**
    * The keyring's write guard: an own stream's write epoch must shut out every grant covering the stream
@@ -1281,39 +1357,111 @@ export const createConsent = (deps: ConsentDeps) => {
     await deps.connection.request({ t: 'acceptPatient', patientId: id, accept });
   };
 
-  /** Re-keys after the revocation of `target`; its streams are `pending` when that cannot finish now. */
-  const rekeyAfter = async (target: StoredGrant): Promise<RevokeResult> => {
+  /**
+   * Re-keys after the revocation of `target`; its streams are `pending` when that cannot finish now. `read`:
+   * the server's list as `revoke` read it after its answer, which the re-keying takes (one listing).
+   */
+  const rekeyAfter = async (target: StoredGrant, read?: ReadAfterKeys): Promise<RevokeResult> => {
     const rotated: Rotation[] = [];
-    const complete = await settle(rotated).then(
+    const complete = await settle(rotated, read).then(
       (r) => r.complete,
       () => false,
     );
     return { rotated, pending: complete ? [] : target.grant.scope.map((s) => streamOf(s.type)) };
   };
   /**
-   * After the server took a revocation of `grantId` signed `sig`: the server's list when it holds another
-   * revocation of that grant signed by the patient (made on another device, or by this one before with
-   * its answer lost; the server keeps the first), else null — this one stands, or the list cannot tell
-   * (not read, the grant not in an older server's bounded answer). Only a revocation that verifies counts:
-   * a server's unsigned one must not keep this device from taking its own and re-keying.
+   * After the server took a revocation of `grantId` signed `sig`, given the server's list read then
+   * (`records`): whether it holds another revocation of that grant signed by the patient (made on another
+   * device, or by this one before with its answer lost; the server keeps the first) — false when this one
+   * stands, or the list cannot tell (the grant not in an older server's bounded answer). Only a
+   * revocation that verifies counts: a server's unsigned one must not keep this device from taking its own
+   * and re-keying.
    */
-  const revokedElsewhere = async (grantId: string, sig: string): Promise<GrantRecord[] | null> => {
-    let records: GrantRecord[];
-    try {
-      records = await serverGrants();
-    } catch {
-      return null;
-    }
+  const revokedElsewhere = async (
+    records: readonly GrantRecord[],
+    grantId: string,
+    sig: string,
+  ): Promise<boolean> => {
     const held = records.find((r) => r.grant.grant.grantId === grantId)?.revocation;
     const r = held?.revocation;
-    return held !== undefined &&
+    return (
+      held !== undefined &&
       held.sig !== sig &&
       r?.grantId === grantId &&
       r.patientId === deps.accountId &&
       (await verifies(revocationSignaturePayload(r), held.sig))
-      ? records
-      : null;
+    );
   };
+  /** `grant` calls under way, by what they ask (`grantRequestKey`): a double tap shares the first. */
+  const granting = new Map<string, Promise<StoredGrant>>();
+  const grantOnce = async (request: GrantRequest): Promise<StoredGrant> => {
+    deps.assertUnlocked?.();
+    const grant = draftGrant(request);
+    const identity = await identityOf(grant.granteeId);
+    await pinIdentity(grant.granteeId, identity, true);
+    // Verified and pinned before anything is published: never wrapped to a key the server chose.
+    const wrapping = await wrappingKeyOf(grant.granteeId);
+    if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
+    // Wrapped now, sent only once the server took the grant: a locked account or a key this device
+    // cannot obtain fails the grant before anything is sent.
+    const envelopes = [];
+    for (const s of grant.scope) {
+      envelopes.push(
+        ...(await deps.keyring.envelopesFor(streamOf(s.type), {
+          accountId: grant.granteeId,
+          wrappingPublicKey: wrapping,
+        })),
+      );
+    }
+    const payload = grantSignaturePayload(grant);
+    deps.assertUnlocked?.();
+    const sig = base64urlEncode(
+      await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+    );
+    // Marked before it is sent: a device that stops before the answer still looks for it (see the header).
+    const mark = { grantId: grant.grantId, expiresAt: grant.expiresAt, notBefore: deps.now() };
+    await grantAudit.mark([mark]).catch(() => undefined);
+    grantAudit.sending.add(grant.grantId);
+    try {
+      await deps.connection.request({ t: 'grant', grant: { grant, sig } });
+    } catch (error) {
+      grantAudit.sending.delete(grant.grantId);
+      // The connection failed with the grant sent or not: it may stand. Named, so the app can look for it.
+      if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) {
+        // Refused by the server: it does not stand, there is nothing to record.
+        await grantAudit.unmark(new Set([grant.grantId])).catch(() => undefined);
+        throw error;
+      }
+      const unconfirmed: GrantUnconfirmed = Object.assign(
+        new SyncError(
+          error.code,
+          `${error.message}; grant ${grant.grantId} may have been stored: once online, list() shows it if it stands`,
+          error.retry,
+        ),
+        { grantId: grant.grantId },
+      );
+      throw unconfirmed;
+    }
+    // Only now: the server stores envelopes without any grant, so keys sent before a grant it refuses
+    // (its caps, its daily rate) or never receives would stay with the grantee, with nothing to revoke.
+    // Keys not published here (the connection dropped, the app stopped) are wrapped by the next check of
+    // any of the patient's devices (`wrapMissing`): the grant stands either way.
+    const stored: StoredGrant = { grant, sig };
+    try {
+      if (envelopes.length > 0 && deps.connection.status() === 'ready') {
+        // One refused while the connection stays up (no reconnect's check would come) has the check run
+        // now, which wraps what the grantee lacks (`wrapMissing`).
+        await putEnvelopes(deps.connection, envelopes).catch(checkNow);
+      }
+      await addGrants([stored]);
+      // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+      grantAudit.emit(mark, stored);
+    } finally {
+      grantAudit.sending.delete(grant.grantId);
+    }
+    return stored;
+  };
+
   /** `revoke` calls under way, by grant id: a second call (a double tap) waits for the first. */
   const revoking = new Map<string, Promise<RevokeResult>>();
   const revokeGrant = async (grantId: string): Promise<RevokeResult> => {
@@ -1356,15 +1504,19 @@ export const createConsent = (deps: ConsentDeps) => {
         await revocationAudit.unmark(marked).catch(() => undefined);
       throw error;
     }
+    // Read once for both: whether another revocation stood, and the re-keying's first round (keys first).
+    let read: ReadAfterKeys | undefined;
     try {
-      const elsewhere = await revokedElsewhere(grantId, sig);
-      if (elsewhere !== null) {
+      read = await readAfterKeys();
+      const records = read.records;
+      // Not read (offline, or the listing failed): this revocation is taken as standing.
+      if (records !== null && (await revokedElsewhere(records, grantId, sig))) {
         // The server keeps a grant's first revocation and answers a later one `ok`: this one changed
         // nothing, so it is neither kept nor recorded. The one that stands is taken as any other learnt
         // from the list: its time, and its entry left to the device that revoked (a mark this call set
         // gives way to the list's; one held from before, this device's lost answer, stays).
         if (marked.size > 0) await revocationAudit.unmark(marked).catch(() => undefined);
-        await merge(await localGrants(), elsewhere);
+        await merge(await localGrants(), records);
       } else {
         const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
         await addGrants([revoked]);
@@ -1374,7 +1526,7 @@ export const createConsent = (deps: ConsentDeps) => {
     } finally {
       revocationAudit.sending.delete(grantId);
     }
-    return rekeyAfter(target);
+    return rekeyAfter(target, read);
   };
 
   return {
@@ -1461,72 +1613,20 @@ export const createConsent = (deps: ConsentDeps) => {
       return isAccountId(accountId) && Object.hasOwn(await pinnedKeys(), accountId);
     },
 
-    async grant(request: GrantRequest): Promise<StoredGrant> {
-      deps.assertUnlocked?.();
-      const grant = draftGrant(request);
-      const identity = await identityOf(grant.granteeId);
-      await pinIdentity(grant.granteeId, identity, true);
-      // Verified and pinned before anything is published: never wrapped to a key the server chose.
-      const wrapping = await wrappingKeyOf(grant.granteeId);
-      if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
-      // Wrapped now, sent only once the server took the grant: a locked account or a key this device
-      // cannot obtain fails the grant before anything is sent.
-      const envelopes = [];
-      for (const s of grant.scope) {
-        envelopes.push(
-          ...(await deps.keyring.envelopesFor(streamOf(s.type), {
-            accountId: grant.granteeId,
-            wrappingPublicKey: wrapping,
-          })),
-        );
-      }
-      const payload = grantSignaturePayload(grant);
-      deps.assertUnlocked?.();
-      const sig = base64urlEncode(
-        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
-      );
-      // Marked before it is sent: a device that stops before the answer still looks for it (see the header).
-      const mark = { grantId: grant.grantId, expiresAt: grant.expiresAt, notBefore: deps.now() };
-      await grantAudit.mark([mark]).catch(() => undefined);
-      grantAudit.sending.add(grant.grantId);
-      try {
-        await deps.connection.request({ t: 'grant', grant: { grant, sig } });
-      } catch (error) {
-        grantAudit.sending.delete(grant.grantId);
-        // The connection failed with the grant sent or not: it may stand. Named, so the app can look for it.
-        if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) {
-          // Refused by the server: it does not stand, there is nothing to record.
-          await grantAudit.unmark(new Set([grant.grantId])).catch(() => undefined);
-          throw error;
-        }
-        const unconfirmed: GrantUnconfirmed = Object.assign(
-          new SyncError(
-            error.code,
-            `${error.message}; grant ${grant.grantId} may have been stored: once online, list() shows it if it stands`,
-            error.retry,
-          ),
-          { grantId: grant.grantId },
-        );
-        throw unconfirmed;
-      }
-      // Only now: the server stores envelopes without any grant, so keys sent before a grant it refuses
-      // (its caps, its daily rate) or never receives would stay with the grantee, with nothing to revoke.
-      // Keys not published here (the connection dropped, the app stopped) are wrapped by the next check of
-      // any of the patient's devices (`wrapMissing`): the grant stands either way.
-      const stored: StoredGrant = { grant, sig };
-      try {
-        if (envelopes.length > 0 && deps.connection.status() === 'ready') {
-          // One refused while the connection stays up (no reconnect's check would come) has the check run
-          // now, which wraps what the grantee lacks (`wrapMissing`).
-          await putEnvelopes(deps.connection, envelopes).catch(checkNow);
-        }
-        await addGrants([stored]);
-        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-        grantAudit.emit(mark, stored);
-      } finally {
-        grantAudit.sending.delete(grant.grantId);
-      }
-      return stored;
+    /**
+     * Grants access (see the header). Calls at once asking the same (a double tap: same grantee, scope,
+     * expiry or duration, purpose and start) share one grant and its answer; once it answered, asking
+     * again makes another grant.
+     */
+    grant(request: GrantRequest): Promise<StoredGrant> {
+      const key = grantRequestKey(request);
+      const under = key === null ? undefined : granting.get(key);
+      if (under !== undefined) return under;
+      const run = grantOnce(request).finally(() => {
+        if (key !== null && granting.get(key) === run) granting.delete(key);
+      });
+      if (key !== null) granting.set(key, run);
+      return run;
     },
 
     /**
