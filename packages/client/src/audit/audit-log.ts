@@ -131,8 +131,24 @@
  *   whole read (at most a day or 25 views later; `verify` at once), which then reports it as before and
  *   holds it for good (SEEN). A whole check that finds any problem (but entries not checkable now, below)
  *   removes the cache, so while a problem stands (until accepted, or for good) every view reads the whole
- *   log, as before. The cache keeps the
- *   newest MAX_VIEW_ENTRIES entries within MAX_VIEW_CHARS; older ones are read again from the server at
+ *   log, as before. VIEW itself holds the newest cached entries (at most VIEW_TAIL_ENTRIES, about
+ *   VIEW_TAIL_CHARS); older ones lie in parts (`audit-view-part/<slot>`, at most VIEW_PART_ENTRIES, about
+ *   VIEW_PART_CHARS each, MAX_VIEW_PARTS in all), each written once under a new random name and never
+ *   again, and named by VIEW with its number of entries and its first and last position. So a view that
+ *   finds a few new entries writes VIEW (those entries with the newest few) and nothing else; past the
+ *   tail's bound they are sealed into a new part, the newest two parts merged while together within a
+ *   part's bound and the older at most twice the newer (an entry is written a few times in all, not at
+ *   every view). A whole check writes the cache anew. VIEW binds its parts as the one key did before: the
+ *   store seals each value to its key, and a key is never written twice, so a part VIEW names holds the
+ *   entries written under that name then; a part missing or not as named (another count, first or last
+ *   position, or out of served order: a crash, a VIEW rolled back to one naming parts removed since) makes
+ *   the cache not used, as none (the whole log read, the cache kept anew). A VIEW rolled back with all its
+ *   parts there is an older cache, as a rolled-back single key was: held to every check above. A cache an
+ *   older build wrote (every entry in VIEW, no parts) is read as it is and written in parts at its first
+ *   read by a view (same `through` and `fullAt`: its VIEW_READ still names it); an older build refuses one
+ *   with parts (no cache: it reads the whole log and writes its own). The cache keeps at most the
+ *   newest MAX_VIEW_ENTRIES entries within MAX_VIEW_CHARS (VIEW's one by one, parts a whole part at a time,
+ *   the newest entry always); older ones are read again from the server at
  *   each view and held to the heads they were dropped at (each author's chain from position 1, linked, up
  *   to exactly that head: by the link hashes the very entries verified then, so only opened again, not
  *   re-verified). Cached entries are not verified again, but the cache keeps, per device author of them
@@ -143,7 +159,8 @@
  *   view reads and verifies the whole log, so a revocation applies to cached entries at the first view
  *   after the directory learns of it. An author it cannot answer for now (its device list did not load:
  *   unjudged) is not asked again for VIEW_UNJUDGED_RETRY_MS (nor for its entries past the cache), until a
- *   reconnect at most; the view reads past the cache as usual, leaves that author's entries out (cached
+ *   reconnect at most, and neither is an author of entries past the cache not cached yet whose look-up
+ *   failed (`waitsForList`): a failing list costs one look-up a minute, not one per view; the view reads past the cache as usual, leaves that author's entries out (cached
  *   and new: none is listed as verified) and reports them `unverified`, as a whole read does (so `recorded`
  *   asks again later); new entries not checkable now are not cached past (read again at the next view). A
  *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too; only how
@@ -171,8 +188,8 @@
  *   few bytes, VIEW itself only when something new was served; a read that left entries past the cache
  *   uncached, some not checkable now, keeps the note's time and replaces only its `unjudged`: the answer
  *   would lack entries served before that read). It does not wait in view order (a view ahead
- *   may be waiting for the connection): it reads VIEW_READ, then VIEW, as stored, and a pair a view is
- *   writing meanwhile does not match. There is no offline answer (SyncError NETWORK, retry, naming why, at
+ *   may be waiting for the connection): it reads VIEW_READ, then VIEW and its parts, as stored, and a pair a
+ *   view is writing meanwhile does not match (a part that view removed meanwhile: read once more). There is no offline answer (SyncError NETWORK, retry, naming why, at
  *   once) when there is no VIEW or no VIEW_READ matching it (never verified here, an older build's cache, the
  *   note's write failed), this session removed the cache (a problem), it holds `dropped` (the older entries
  *   are only on the server: counts would be short), a restore is recorded or announced since it was read,
@@ -249,9 +266,12 @@
  * next view uses the one stored, held to the same checks, or reads the whole log. One that cannot be
  * removed after a whole check found a problem is not used again in that session; a later session uses
  * it (the problem then reported at its next whole read, as for a change to the cached part), offline
- * too only when its VIEW_READ could not be removed either. A crash while it is written leaves the last
- * one written (one key, written whole); one between writing it and its VIEW_READ, or a VIEW_READ that
- * cannot be written, leaves no offline answer until the next view notes its read.
+ * too only when its VIEW_READ could not be removed either (its parts are removed only once VIEW is). A
+ * crash while it is written leaves the last VIEW written, whole: its new parts are written first, then
+ * VIEW, then the parts it no longer names removed; parts left behind (a crash, a write that failed) are
+ * removed at the next write (the store lists them), and a removal that fails is tried again then. One
+ * between writing it and its VIEW_READ, or a VIEW_READ that cannot be written, leaves no offline answer
+ * until the next view notes its read.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import {
@@ -260,6 +280,7 @@ import {
   chainLinkHash,
   hkdfSha256,
   hmacSha256,
+  randomBytes,
   signCanonical,
   utf8Encode,
   type AccountKeys,
@@ -309,8 +330,18 @@ export interface AuditLogDeps {
   serverKey: () => Promise<{ serverId: string; publicKey: Uint8Array } | null>;
   /** Throws (AccountError LOCKED) once the account was locked: nothing is signed or opened then. */
   assertUnlocked?: () => void;
-  /** The view cache's budget (default MAX_VIEW_ENTRIES entries, MAX_VIEW_CHARS characters). */
-  viewCache?: { maxEntries: number; maxChars: number };
+  /**
+   * The view cache's budget (default MAX_VIEW_ENTRIES entries, MAX_VIEW_CHARS characters) and, for tests,
+   * its shape: entries kept in VIEW itself (VIEW_TAIL_ENTRIES), per part (VIEW_PART_ENTRIES), parts
+   * (MAX_VIEW_PARTS).
+   */
+  viewCache?: {
+    maxEntries: number;
+    maxChars: number;
+    tailEntries?: number;
+    partEntries?: number;
+    maxParts?: number;
+  };
   /** How long a read of the log waits for the connection, from when it was asked (default VIEW_WAIT_MS). */
   viewWaitMs?: number;
 }
@@ -671,6 +702,37 @@ const ViewJudged = Type.Record(
   ),
 );
 type ViewJudged = Static<typeof ViewJudged>;
+/**
+ * The view cache's parts (see VIEW): older cached entries sealed under keys of their own, each a random
+ * name (`audit-view-part/<slot>`) written once and never again, so an index naming one names that very
+ * content; an index no longer naming one has it removed.
+ */
+const VIEW_PART_PREFIX = 'audit-view-part/';
+/** Entries kept in VIEW itself (its tail) at most, and characters of them: past it, sealed into parts. */
+const VIEW_TAIL_ENTRIES = 256;
+const VIEW_TAIL_CHARS = 128 * 1024;
+/** A part holds at most this many entries and characters (more sealed at once are split)… */
+const VIEW_PART_ENTRIES = 1024;
+const VIEW_PART_CHARS = 512 * 1024;
+/** …and one cache at most this many parts (past it the two adjacent smallest are merged, whatever size). */
+const MAX_VIEW_PARTS = 64;
+/** Where a part of the view cache lies and what it holds (checked when read): see VIEW_PART_PREFIX. */
+const ViewPartRef = Type.Object(
+  {
+    key: Type.String({ pattern: '^audit-view-part/[A-Za-z0-9_-]{1,64}$' }),
+    /** Its entries, the served positions of its first and last, and their characters as JSON. */
+    entries: Type.Integer({ minimum: 1 }),
+    from: Type.Integer({ minimum: 1 }),
+    to: Type.Integer({ minimum: 1 }),
+    chars: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+type ViewPartRef = Static<typeof ViewPartRef>;
+const ViewPart = Type.Object(
+  { entries: Type.Array(ViewEntry, { minItems: 1, maxItems: MAX_VIEW_ENTRIES }) },
+  { additionalProperties: false },
+);
 const ViewCache = Type.Object(
   {
     /** The server store's incarnation the log was read from (`incarnation` in device meta then). */
@@ -693,13 +755,35 @@ const ViewCache = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    /** Every entry served after `dropped.through` (or from the start) through `through`, in served order. */
+    /**
+     * The older cached entries, in parts of their own (served order): every entry served after
+     * `dropped.through` (or from the start) through the last's `to`. Absent: none (a cache an older build
+     * wrote is so, every entry in `entries`; a build before parts refuses one with parts).
+     */
+    parts: Type.Optional(Type.Array(ViewPartRef, { minItems: 1, maxItems: MAX_VIEW_PARTS })),
+    /** Every entry served after the parts (or `dropped.through`, or from the start) through `through`. */
     entries: Type.Array(ViewEntry, { maxItems: MAX_VIEW_ENTRIES }),
   },
   { additionalProperties: false },
 );
 type ViewCache = Static<typeof ViewCache>;
 type ViewHeads = Static<typeof ViewHeads>;
+/** What VIEW holds beside its entries and parts. */
+type ViewFields = Omit<ViewCache, 'entries' | 'parts'>;
+/** A part of the view cache as read (`stored`) or still to be written: where it lies, and its entries. */
+interface HeldPart {
+  ref: ViewPartRef;
+  entries: ViewEntry[];
+  stored: boolean;
+}
+/** The view cache as stored: VIEW (`index`, its `entries` the newest), its parts, every entry in order. */
+interface StoredView {
+  index: ViewCache;
+  parts: HeldPart[];
+  entries: ViewEntry[];
+}
+const fieldsOf = ({ entries: _entries, parts: _parts, ...fields }: ViewCache): ViewFields => fields;
+const partKeysOf = (view: StoredView): string[] => view.parts.map((p) => p.ref.key);
 /**
  * When the log was last read with the view cache found as it is (VIEW_READ), which that cache is (its
  * `through` and `fullAt`), for an answer offline: written after VIEW, removed before it.
@@ -1919,10 +2003,17 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return server.publicKey;
       }
       if (!body) return null;
-      if (since?.unjudged?.has(e.author) === true)
+      // Past the cache, an author not answerable at a look-up moments ago (cached or not) is not asked again
+      // for a while (`judgeCached`): a list failing to load must not cost a look-up per view.
+      if (since !== undefined && (since.unjudged?.has(e.author) === true || waitsForList(e.author)))
         return { unavailable: `the device list was not loaded at this session's last look-up` };
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
+      if (since !== undefined) {
+        if (key !== null && 'unavailable' in key)
+          unjudgedUntil.set(e.author, deps.now() + VIEW_UNJUDGED_RETRY_MS);
+        else unjudgedUntil.delete(e.author);
+      }
       if (key && !('unavailable' in key)) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
         vouched.set(e, { source, accountId: body.actorId, body });
@@ -2199,27 +2290,35 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (viewKept && !accepted && (await keptUnverified(checked, through, readAt))) return;
       partialWhole = null;
       if (viewKept) {
+        const parts = await storedPartKeys();
         // VIEW_READ first: without it, a cache whose removal fails never answers offline.
         await deps.meta.set(VIEW_READ, null).catch(() => undefined);
-        await deps.meta.set(VIEW, null).catch(() => undefined);
+        const removed = await deps.meta.set(VIEW, null).then(
+          () => true,
+          () => false,
+        );
+        // Its parts once VIEW no longer names them: a VIEW not removed stays whole (see the header).
+        if (removed) await sweepParts(new Set(), parts);
       }
       viewKept = false;
       return;
     }
     viewsSinceWhole = 0;
     const fullAt = deps.now();
-    if (
-      await writeView({
-        ...(incarnation === undefined ? {} : { incarnation }),
-        through,
-        fullAt,
-        heads: headsOf(checked.heads),
-        judged: judgedBy(checked),
-        entries,
-      })
-    )
+    const fields: ViewFields = {
+      ...(incarnation === undefined ? {} : { incarnation }),
+      through,
+      fullAt,
+      heads: headsOf(checked.heads),
+      judged: judgedBy(checked),
+    };
+    if (await writeView(fields, [], entries, await storedPartKeys()))
       await noteViewRead(through, fullAt, readAt);
   };
+
+  /** The parts the stored VIEW names (none when it cannot be read), to remove once it no longer does. */
+  const storedPartKeys = async (): Promise<string[]> =>
+    ((await deps.meta.get(VIEW, ViewCache).catch(() => null))?.parts ?? []).map((p) => p.key);
 
   /**
    * Notes that the log was read at `at` and the view cache written with `through` and `fullAt` matched it
@@ -2253,10 +2352,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
 
   /**
-   * Per cached device author the directory could not answer for (its device list did not load), until
-   * when a view takes it as still unanswerable without asking (`judgeCached`); cleared at a reconnect.
+   * Per device author the directory could not answer for (its device list did not load), cached or of
+   * entries past the cache, until when a view takes it as still unanswerable without asking (`judgeCached`,
+   * `checkServed`); cleared at a reconnect.
    */
   const unjudgedUntil = new Map<string, number>();
+  /** Whether `author` is still taken as unanswerable without asking (`unjudgedUntil`); a clock set back asks. */
+  const waitsForList = (author: string, now = deps.now()): boolean => {
+    const until = unjudgedUntil.get(author);
+    return until !== undefined && now < until && now >= until - VIEW_UNJUDGED_RETRY_MS;
+  };
   /**
    * The last whole check of this session that found no problem but entries not checkable now (`unverified`),
    * with the view cache kept as it was (`keptUnverified`): when, which cache (its `fullAt`), and the
@@ -2286,9 +2391,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const now = deps.now();
     const answers = await Promise.all(
       Object.entries(view.judged).map(async ([author, was]): Promise<boolean> => {
-        const until = unjudgedUntil.get(author);
-        // A clock set back asks again.
-        if (!offline && until !== undefined && now < until && now >= until - VIEW_UNJUDGED_RETRY_MS) {
+        if (!offline && waitsForList(author, now)) {
           unjudged.add(author);
           return true;
         }
@@ -2320,8 +2423,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const keptUnverified = async (checked: Checked, through: number, readAt: number): Promise<boolean> => {
     const problems = checked.verification.problems;
     if (problems.length === 0 || problems.some((p) => p.kind !== 'unverified')) return false;
-    const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
-    if (view === null) return false;
+    const stored = await readView();
+    if (stored === null || stored === 'unreadable') return false;
+    const view = stored.index;
     const authors = new Set(problems.map((p) => p.author));
     viewsSinceWhole = 0;
     partialWhole = { at: deps.now(), fullAt: view.fullAt, authors };
@@ -2340,7 +2444,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       Object.keys(judged).length !== Object.keys(view.judged).length ||
       Object.entries(judged).some(([author, j]) => !sameJudged(view.judged[author] ?? null, j));
     // Unwritten: the next view finds the author changed and reads the whole log, as before.
-    if (moved) await writeView({ ...view, judged });
+    if (moved) await writeIndex({ ...view, judged });
     // What was served past the cache is not in it: an answer offline is not as of this read then.
     if (through === view.through) await noteViewRead(view.through, view.fullAt, readAt, cached);
     else await noteUncachedRead(view.through, view.fullAt, cached);
@@ -2393,38 +2497,204 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const headsOf = (heads: ReadonlyMap<string, ChainHead>): ViewHeads => Object.fromEntries(heads);
 
   /**
-   * Writes `view`, its oldest entries moved to `dropped` (read again when needed) past the budget. False
-   * when it could not be written.
+   * The view cache as stored, its parts read and held to what VIEW says of them (each there, with as many
+   * entries as named, from and to the positions named, all in served order after `dropped`, none past
+   * `through`). Null when there is none; `unreadable` when a part is not as named (removed since: a crash,
+   * a view writing meanwhile, a VIEW rolled back): such a cache is not used.
    */
-  const writeView = async (view: ViewCache): Promise<boolean> => {
-    let { entries, dropped } = view;
+  const readView = async (): Promise<StoredView | null | 'unreadable'> => {
+    const index = await deps.meta.get(VIEW, ViewCache).catch(() => null);
+    return index === null ? null : withParts(index);
+  };
+  /** `index` (VIEW as read) with its parts read and held to it, as `readView`. */
+  const withParts = async (index: ViewCache): Promise<StoredView | 'unreadable'> => {
+    const refs = index.parts ?? [];
+    const read = await Promise.all(
+      refs.map(async (ref) => deps.meta.get(ref.key, ViewPart).catch(() => null)),
+    );
+    let after = index.dropped?.through ?? 0;
+    const inOrder = (entries: readonly ViewEntry[]): boolean => {
+      for (const e of entries) {
+        if (e.seq <= after) return false;
+        after = e.seq;
+      }
+      return true;
+    };
+    const parts: HeldPart[] = [];
+    for (const [i, ref] of refs.entries()) {
+      const entries = read[i]?.entries;
+      if (
+        entries?.length !== ref.entries ||
+        entries[0]?.seq !== ref.from ||
+        entries.at(-1)?.seq !== ref.to ||
+        !inOrder(entries)
+      )
+        return 'unreadable';
+      parts.push({ ref, entries, stored: true });
+    }
+    if (!inOrder(index.entries) || after > index.through) return 'unreadable';
+    return { index, parts, entries: [...parts.flatMap((p) => p.entries), ...index.entries] };
+  };
+
+  /** Entries VIEW itself keeps at most (the rest in parts), and characters of them. */
+  const tailEntries = (): number => deps.viewCache?.tailEntries ?? VIEW_TAIL_ENTRIES;
+  const overTail = (entries: readonly ViewEntry[], chars?: number): boolean =>
+    entries.length > tailEntries() || (chars ?? JSON.stringify(entries).length) > VIEW_TAIL_CHARS;
+
+  /** A part to write: a new name, never used before (see VIEW_PART_PREFIX). */
+  const newPart = (entries: ViewEntry[], chars: number): HeldPart => ({
+    ref: {
+      key: `${VIEW_PART_PREFIX}${base64urlEncode(randomBytes(16))}`,
+      entries: entries.length,
+      from: entries[0]!.seq,
+      to: entries.at(-1)!.seq,
+      chars,
+    },
+    entries,
+    stored: false,
+  });
+  const mergeParts = (a: HeldPart, b: HeldPart): HeldPart =>
+    newPart([...a.entries, ...b.entries], a.ref.chars + b.ref.chars);
+
+  /**
+   * Writes the view cache: `fields`, the parts `kept` as they are (the older entries), then `tail` (the
+   * newer ones), kept in VIEW while within VIEW_TAIL_*, else sealed into new parts of at most VIEW_PART_*;
+   * the newest two parts are then merged while together within VIEW_PART_* and the older at most twice the
+   * newer, so an entry is written again a few times at most and the parts stay few (at most MAX_VIEW_PARTS:
+   * past it, the two adjacent smallest merged). Past the budget, the oldest entries go to `dropped` (read
+   * again when needed): the tail's one by one, the parts' a whole part at a time, the newest entry always
+   * kept. So a view that finds a few new entries writes VIEW and those entries, not the cache again. New
+   * parts are written first, each under a new name, then VIEW, then the parts it no longer names removed
+   * (`replaced`, the ones the stored VIEW named, and any a crash left): VIEW always names a whole cache.
+   * False when VIEW could not be written (the stored cache stays, parts written meanwhile removed later).
+   */
+  const writeView = async (
+    fields: ViewFields,
+    kept: readonly HeldPart[],
+    tail: readonly ViewEntry[],
+    replaced: readonly string[],
+  ): Promise<boolean> => {
     const maxEntries = Math.min(deps.viewCache?.maxEntries ?? MAX_VIEW_ENTRIES, MAX_VIEW_ENTRIES);
     const maxChars = deps.viewCache?.maxChars ?? MAX_VIEW_CHARS;
+    const partEntries = deps.viewCache?.partEntries ?? VIEW_PART_ENTRIES;
+    const maxParts = Math.min(deps.viewCache?.maxParts ?? MAX_VIEW_PARTS, MAX_VIEW_PARTS);
+    const newest = kept.at(-1);
+    // The newest part alone over the budget, nothing newer: its entries are kept one by one, as a tail's.
+    if (tail.length === 0 && newest !== undefined && newest.ref.entries > maxEntries)
+      return writeView(fields, kept.slice(0, -1), newest.entries, replaced);
+    const sizes = tail.map((e) => JSON.stringify(e).length);
     // The newest first, the newest always (whatever its size).
     let keep = 0;
     let chars = 0;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const size = JSON.stringify(entries[i]).length;
+    let cut = tail.length;
+    while (cut > 0) {
+      const size = sizes[cut - 1]!;
       if (keep >= maxEntries || (keep > 0 && chars + size > maxChars)) break;
-      chars += size;
       keep++;
+      chars += size;
+      cut--;
     }
-    const gone = entries.slice(0, entries.length - keep);
+    const tailChars = chars;
+    let from = kept.length;
+    while (cut === 0 && from > 0) {
+      const { ref } = kept[from - 1]!;
+      if (keep + ref.entries > maxEntries || (keep > 0 && chars + ref.chars > maxChars)) break;
+      keep += ref.entries;
+      chars += ref.chars;
+      from--;
+    }
+    if (cut > 0) from = kept.length;
+    const gone = [...kept.slice(0, from).flatMap((p) => p.entries), ...tail.slice(0, cut)];
+    let dropped = fields.dropped;
     const last = gone.at(-1);
     if (last !== undefined) {
       const heads: ViewHeads = { ...dropped?.heads };
       for (const e of gone) heads[e.author] = { seq: e.authorSeq, hash: e.link };
       dropped = { through: last.seq, entries: (dropped?.entries ?? 0) + gone.length, heads };
-      entries = entries.slice(gone.length);
     }
+    const parts: HeldPart[] = kept.slice(from);
+    let rest = tail.slice(cut);
+    const restSizes = sizes.slice(cut);
+    if (overTail(rest, tailChars)) {
+      let chunk: ViewEntry[] = [];
+      let chunkChars = 0;
+      for (const [i, e] of rest.entries()) {
+        const size = restSizes[i]!;
+        if (chunk.length > 0 && (chunk.length >= partEntries || chunkChars + size > VIEW_PART_CHARS)) {
+          parts.push(newPart(chunk, chunkChars));
+          chunk = [];
+          chunkChars = 0;
+        }
+        chunk.push(e);
+        chunkChars += size;
+      }
+      parts.push(newPart(chunk, chunkChars));
+      rest = [];
+      for (;;) {
+        const [a, b] = parts.slice(-2);
+        if (a === undefined || b === undefined) break;
+        const fits =
+          a.ref.entries + b.ref.entries <= partEntries && a.ref.chars + b.ref.chars <= VIEW_PART_CHARS;
+        if (!fits || a.ref.entries > 2 * b.ref.entries) break;
+        parts.splice(-2, 2, mergeParts(a, b));
+      }
+    }
+    while (parts.length > maxParts) {
+      let at = 0;
+      for (let i = 1; i + 1 < parts.length; i++) {
+        const size = (j: number): number => parts[j]!.ref.chars + parts[j + 1]!.ref.chars;
+        if (size(i) < size(at)) at = i;
+      }
+      parts.splice(at, 2, mergeParts(parts[at]!, parts[at + 1]!));
+    }
+    const { dropped: _before, ...unchanged } = fields;
+    const index: ViewCache = {
+      ...unchanged,
+      ...(dropped === undefined ? {} : { dropped }),
+      ...(parts.length === 0 ? {} : { parts: parts.map((p) => p.ref) }),
+      entries: rest,
+    };
     try {
-      await deps.meta.set(VIEW, { ...view, entries, ...(dropped === undefined ? {} : { dropped }) });
+      await Promise.all(
+        parts.filter((p) => !p.stored).map(async (p) => deps.meta.set(p.ref.key, { entries: p.entries })),
+      );
+      await deps.meta.set(VIEW, index);
+    } catch {
+      // Unwritten: the next view reads what it finds, or the whole log; new parts go at a later write.
+      return false;
+    }
+    viewKept = true;
+    await sweepParts(new Set(parts.map((p) => p.ref.key)), replaced);
+    return true;
+  };
+
+  /** Writes VIEW alone (its parts as they are). False when it could not be written. */
+  const writeIndex = async (index: ViewCache): Promise<boolean> => {
+    try {
+      await deps.meta.set(VIEW, index);
       viewKept = true;
       return true;
     } catch {
-      // Unwritten: the next view reads what it finds, or the whole log.
       return false;
     }
+  };
+
+  /**
+   * Removes the parts of the view cache VIEW does not name (`named`): `replaced`, and any the store lists
+   * (left by a crash or a failed write). Not removed (the store fails): tried again at the next write.
+   */
+  const sweepParts = async (named: ReadonlySet<string>, replaced: readonly string[]): Promise<void> => {
+    const listed = (await deps.meta.keys(VIEW_PART_PREFIX).catch(() => null)) ?? [];
+    const stale = [...new Set([...replaced, ...listed])].filter(
+      (key) => key.startsWith(VIEW_PART_PREFIX) && !named.has(key),
+    );
+    if (stale.length === 0) return;
+    // A store that cannot remove keys: emptied instead (read as none).
+    await deps.meta
+      .remove(stale)
+      .catch(async () =>
+        Promise.all(stale.map(async (key) => deps.meta.set(key, null).catch(() => undefined))),
+      );
   };
 
   /**
@@ -2445,12 +2715,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const server = await deps.serverKey();
     const { changed, unjudged } = await judgeCached(view, (a) => a === server?.serverId, false);
     if (changed || !wholeRecently(view, unjudged)) return null;
+    const stored = await withParts(view);
+    if (stored === 'unreadable') return null;
     const older = view.dropped === undefined ? [] : await readDropped(view.dropped, deadline);
     if (older === null) return null;
     const readAt = deps.now();
     const { docs, through } = await fetchFrom(deps.accountId, view.through, Infinity, deadline);
     if (docs.some((d) => d.seq <= view.through)) return null;
-    const earlier = (view.dropped?.entries ?? 0) + view.entries.length;
+    const earlier = (view.dropped?.entries ?? 0) + stored.entries.length;
     const heads = new Map(Object.entries(view.heads));
     const since = { heads, entries: earlier, unjudged };
     const checked = await checkServed(deps.accountId, docs, undefined, false, since);
@@ -2463,23 +2735,24 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       judged[author] = j;
     }
     // Entries past the cache not checkable now (`unverified`) are not cached past: read again next view.
-    if (docs.length > 0 && checked.verification.ok) {
+    const cachePast = docs.length > 0 && checked.verification.ok;
+    if (cachePast) {
       const fresh = viewEntries(docs, checked);
       if (fresh === null) return null;
-      if (
-        await writeView({
-          ...view,
-          through,
-          heads: headsOf(checked.heads),
-          judged,
-          entries: [...view.entries, ...fresh],
-        })
-      )
+      const fields = { ...fieldsOf(view), through, heads: headsOf(checked.heads), judged };
+      // Only VIEW and what is new written (see writeView), not the parts.
+      if (await writeView(fields, stored.parts, [...view.entries, ...fresh], partKeysOf(stored)))
         await noteViewRead(through, view.fullAt, readAt, unjudged);
-    } else if (docs.length === 0) await noteViewRead(view.through, view.fullAt, readAt, unjudged);
-    // Read past the cache and not cached: an answer offline lacks what was read, so not as of this read.
-    else await noteUncachedRead(view.through, view.fullAt, unjudged);
-    const cached = [...older, ...view.entries.map(asOpened)];
+    } else {
+      // Every entry in VIEW itself (written by a build before parts): written in parts once, as it stands
+      // (same `through` and `fullAt`, so its VIEW_READ still names it).
+      if (overTail(view.entries))
+        await writeView(fieldsOf(view), stored.parts, view.entries, partKeysOf(stored));
+      if (docs.length === 0) await noteViewRead(view.through, view.fullAt, readAt, unjudged);
+      // Read past the cache and not cached: an answer offline lacks what was read, so not as of this read.
+      else await noteUncachedRead(view.through, view.fullAt, unjudged);
+    }
+    const cached = [...older, ...stored.entries.map(asOpened)];
     const left = cached.filter((e) => unjudged.has(e.author)).map(unjudgedProblem);
     const problems = [...left, ...checked.verification.problems];
     return {
@@ -2518,13 +2791,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * its entries and when the log was last read. Reads nothing from the server. Throws SyncError NETWORK
    * naming why when that cache may not be used (none, stale, or holding only the newest entries).
    */
-  const cachedView = async (): Promise<{ opened: OpenedEntry[]; asOf: number; unverified: number }> => {
+  const cachedView = async (
+    again = true,
+  ): Promise<{ opened: OpenedEntry[]; asOf: number; unverified: number }> => {
     // VIEW_READ before VIEW (written after it): a pair read while a view writes them does not match.
     const readNote = await deps.meta.get(VIEW_READ, ViewRead).catch(() => null);
     if (!viewKept) throw noOfflineAnswer('a check of the log in this session found a problem');
-    const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
-    if (view === null || readNote === null)
+    const stored = await readView();
+    // Parts a view writing meanwhile removed (VIEW names others now): read once more.
+    if (stored === 'unreadable' && again) return cachedView(false);
+    if (stored === 'unreadable')
+      throw noOfflineAnswer('the entries this device verified could not be read as it kept them');
+    if (stored === null || readNote === null)
       throw noOfflineAnswer('this device has no check of the log that found no problem (by this build)');
+    const view = stored.index;
     if (readNote.through !== view.through || readNote.fullAt !== view.fullAt)
       throw noOfflineAnswer('the last read of the log was not kept');
     if (view.dropped !== undefined)
@@ -2533,15 +2813,15 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       );
     const stale = await staleView(view).catch(() => 'what the log was checked against could not be read');
     if (stale !== null) throw noOfflineAnswer(stale);
-    if (!(await judgedOffline(view)))
+    if (!(await judgedOffline(stored)))
       throw noOfflineAnswer('a device that wrote in the log was revoked since this device read it');
     // Authors whose device list did not load at that read: not judged then, so never listed as verified.
     const unjudged = new Set(readNote.unjudged);
-    const listed = view.entries.filter((e) => !unjudged.has(e.author));
+    const listed = stored.entries.filter((e) => !unjudged.has(e.author));
     return {
       opened: listed.map(asOpened),
       asOf: readNote.at,
-      unverified: view.entries.length - listed.length,
+      unverified: stored.entries.length - listed.length,
     };
   };
 
@@ -2552,9 +2832,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * names those it could not judge then). The server's entries need no account: its author is known from
    * the cached entries it signed.
    */
-  const judgedOffline = async (view: ViewCache): Promise<boolean> => {
+  const judgedOffline = async (view: StoredView): Promise<boolean> => {
     const servers = new Set(view.entries.filter((e) => e.source === 'server').map((e) => e.author));
-    return !(await judgeCached(view, (author) => servers.has(author), true)).changed;
+    return !(await judgeCached(view.index, (author) => servers.has(author), true)).changed;
   };
 
   /**

@@ -11,6 +11,7 @@ import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, type AuditBody, type ChainState } from './audit-chain';
 import { auditLogOpener, memoryMeta } from './audit-log.test-util';
 import type { AuditLogDeps } from './audit-log';
+import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 
 const ed = tweetnaclEd25519;
 const DAY = 24 * 3600_000;
@@ -20,7 +21,7 @@ const DAY = 24 * 3600_000;
  * `served` holds past it (positions are never reused, as on the real server); the server can rewrite an
  * entry in place, cut a chain, or go on after a cut. `served` counts the entries each pull carried.
  */
-const viewSetup = () => {
+const viewSetup = (given?: DeviceMeta) => {
   const patient = deriveAccountKeys(generateRootSecret());
   const provider = deriveAccountKeys(generateRootSecret());
   const own = generateDeviceKeys();
@@ -106,7 +107,7 @@ const viewSetup = () => {
       return deviceId === own.deviceId ? { key: own.publicKey } : null;
     },
   } as unknown as DeviceDirectory;
-  const { meta } = memoryMeta();
+  const meta = given ?? memoryMeta().meta;
   const locked = { now: false };
   const base = {
     keys: patient,
@@ -313,5 +314,240 @@ describe('audit views past the view cache', () => {
     s.locked.now = true;
     await expect(log.whoAccessed()).rejects.toThrow('LOCKED');
     await expect(log.disclosures()).rejects.toThrow('LOCKED');
+  });
+});
+
+/**
+ * Device metadata in a map that removes and lists keys as the device's store does, counting the characters
+ * written (as JSON) since the last `written()`.
+ */
+const countingMeta = () => {
+  const raw = new Map<string, unknown>();
+  let chars = 0;
+  let failNext: string | null = null;
+  const meta = createDeviceMeta({
+    read: async (key) => structuredClone(raw.get(key)),
+    write: async (key, value) => {
+      if (failNext === key) {
+        failNext = null;
+        throw new Error(`write of ${key} lost`);
+      }
+      chars += JSON.stringify(value ?? null).length;
+      raw.set(key, structuredClone(value));
+    },
+    remove: async (keys) => {
+      for (const key of keys) raw.delete(key);
+    },
+    list: async (prefix) => [...raw.keys()].filter((key) => key.startsWith(prefix)),
+  });
+  const written = (): number => {
+    const n = chars;
+    chars = 0;
+    return n;
+  };
+  /** VIEW as stored, and the parts the store holds (named by it or not). */
+  const stored = () => {
+    const view = raw.get('audit-view') as {
+      through: number;
+      entries: Array<{ seq: number }>;
+      parts?: Array<{ key: string; entries: number }>;
+    };
+    const parts = [...raw.keys()].filter((key) => key.startsWith('audit-view-part/'));
+    return { view, named: (view.parts ?? []).map((p) => p.key).sort(), parts: parts.sort() };
+  };
+  return {
+    meta,
+    raw,
+    written,
+    stored,
+    /** The next write of `key` fails (a crash before it, as far as what is stored goes). */
+    failNextWrite: (key: string) => void (failNext = key),
+  };
+};
+
+/** A small shape for the view cache, so that a few entries fill parts: see AuditLogDeps.viewCache. */
+const SMALL = { maxEntries: 20_000, maxChars: 1 << 23, tailEntries: 4, partEntries: 8 };
+
+describe('the view cache written as entries arrive', () => {
+  it('a view that finds a few new entries writes about what is new, not the whole cache again', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 300);
+    const log = s.open();
+    expect(await log.whoAccessed()).toHaveLength(150);
+    const first = m.written();
+    const perView: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await s.add(s.server, s.access(7));
+      await s.add(s.other, s.entry('export'));
+      m.written();
+      expect(await log.whoAccessed()).toHaveLength(151 + i);
+      perView.push(m.written());
+    }
+    for (const chars of perView) expect(chars).toBeLessThan(first / 20);
+    const whole = await s.whole();
+    expect(await log.entries()).toEqual(whole);
+    // A restart reads the cache as written: nothing read again.
+    s.read();
+    expect(await s.open().entries()).toEqual(whole);
+    expect(s.read()).toBe(0);
+  });
+});
+
+describe('the view cache kept in parts', () => {
+  it('as entries keep arriving, VIEW holds the newest few, the parts stay few, and none is left behind', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 20);
+    const shape = { ...SMALL, maxParts: 4 };
+    const log = s.open({ viewCache: shape });
+    await log.whoAccessed();
+    const shapes: Array<[number, number]> = [];
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i <= round % 3; i++) {
+        await (i % 2 === 0 ? s.add(s.server, s.access(round)) : s.add(s.other, s.entry('export')));
+      }
+      s.read();
+      await log.whoAccessed();
+      // Only what is new was read (past the cache).
+      expect(s.read()).toBe(1 + (round % 3));
+      const { view, named, parts } = m.stored();
+      shapes.push([view.entries.length, named.length]);
+      expect(parts).toEqual(named);
+    }
+    for (const [tail, parts] of shapes) {
+      expect(tail).toBeLessThanOrEqual(4);
+      expect(parts).toBeLessThanOrEqual(4);
+    }
+    // Parts were sealed and merged on the way (not one part per view, nor VIEW holding every entry).
+    expect(new Set(shapes.map(([, parts]) => parts)).size).toBeGreaterThan(1);
+    const whole = await s.whole();
+    s.read();
+    expect(await log.entries()).toEqual(whole);
+    expect(await s.open({ viewCache: shape }).entries()).toEqual(whole);
+    expect(s.read()).toBe(0);
+    expect(log.issues()).toEqual([]);
+  });
+
+  it('past its budget, whole parts go to the entries read again, held to the heads they were verified to', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 30);
+    const log = s.open({ viewCache: { ...SMALL, maxEntries: 12 } });
+    const first = await log.entries();
+    for (let i = 0; i < 5; i++) await s.add(s.other, s.entry('export'));
+    s.read();
+    expect(await log.entries()).toEqual(await s.whole());
+    expect(first).toHaveLength(30);
+    const { view, named, parts } = m.stored();
+    expect(parts).toEqual(named);
+    const cached = view.entries.length + (view.parts ?? []).reduce((n, p) => n + p.entries, 0);
+    expect(cached).toBeLessThanOrEqual(12);
+    expect(cached).toBeGreaterThan(0);
+    // What was dropped is read again and held to the heads it was verified to: a rewrite there is found.
+    await s.rewrite(s.served[0]!, 100);
+    expect((await log.whoAccessed())[0]).toEqual(expect.objectContaining({ count: 100 }));
+    expect(log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*inserted: 1/)]);
+  });
+
+  it('a part missing or holding another part: the cache is not used, the log is read whole, and answered as before', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 24);
+    const log = s.open({ viewCache: SMALL });
+    await log.whoAccessed();
+    const whole = await s.whole();
+    const before = m.stored().named;
+    expect(before.length).toBeGreaterThan(1);
+
+    // Another part's content under a part's name (each alone as it was written).
+    m.raw.set(before[0]!, structuredClone(m.raw.get(before[1]!)));
+    s.read();
+    expect(await log.entries()).toEqual(whole);
+    expect(s.read()).toBe(24);
+    // Kept anew from that whole read, in new parts; the old ones removed.
+    const anew = m.stored();
+    expect(anew.parts).toEqual(anew.named);
+    expect(anew.named.some((key) => before.includes(key))).toBe(false);
+
+    // A part gone (VIEW rolled back to one naming a part removed since, a removal cut short).
+    m.raw.delete(anew.named[1]!);
+    s.read();
+    expect(await log.entries()).toEqual(whole);
+    expect(s.read()).toBe(24);
+    expect(log.issues()).toEqual([]);
+    s.read();
+    expect(await log.entries()).toEqual(whole);
+    expect(s.read()).toBe(0);
+  });
+
+  it('an older VIEW whose parts are all there (a rollback of the whole store): read past, as that older cache', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 24);
+    const log = s.open({ viewCache: SMALL });
+    await log.whoAccessed();
+    const older = structuredClone(m.raw.get('audit-view'));
+    const olderParts = m.stored().named.map((key) => [key, structuredClone(m.raw.get(key))] as const);
+    for (let i = 0; i < 7; i++) await s.add(s.server, s.access(50 + i));
+    await log.whoAccessed();
+    m.raw.set('audit-view', older);
+    for (const [key, value] of olderParts) m.raw.set(key, value);
+    s.read();
+    const again = s.open({ viewCache: SMALL });
+    expect(await again.entries()).toEqual(await s.whole());
+    // Read past the older cache: 7 entries, and 31 for the whole read compared with.
+    expect(s.read()).toBe(7 + 31);
+    expect(again.issues()).toEqual([]);
+  });
+
+  it('a write cut short after new parts, before VIEW: the cache VIEW names is used, the parts left removed later', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 16);
+    const log = s.open({ viewCache: SMALL });
+    await log.whoAccessed();
+    for (let i = 0; i < 6; i++) await s.add(s.server, s.access(60 + i));
+    m.failNextWrite('audit-view');
+    await log.whoAccessed();
+    const cut = m.stored();
+    expect(cut.view.through).toBe(16);
+    expect(cut.parts.length).toBeGreaterThan(cut.named.length);
+    s.read();
+    expect(await log.entries()).toEqual(await s.whole());
+    // Read past the cache VIEW names (6), written this time, the parts no longer named removed.
+    expect(s.read()).toBe(6 + 22);
+    const after = m.stored();
+    expect(after.view.through).toBe(22);
+    expect(after.parts).toEqual(after.named);
+  });
+
+  it('a cache an older build wrote (every entry in VIEW) is used as it is, and written in parts at its first read', async () => {
+    const m = countingMeta();
+    const s = viewSetup(m.meta);
+    await fill(s, 20);
+    // Written with VIEW holding every entry, no parts: as a build before parts wrote it.
+    await s.open({ viewCache: { ...SMALL, tailEntries: 1000 } }).whoAccessed();
+    const legacy = m.stored();
+    expect(legacy.view).not.toHaveProperty('parts');
+    expect(legacy.view.entries).toHaveLength(20);
+    const whole = await s.whole();
+    s.read();
+    const log = s.open({ viewCache: SMALL });
+    expect(await log.entries()).toEqual(whole);
+    expect(s.read()).toBe(0);
+    const migrated = m.stored();
+    expect(migrated.view.through).toBe(legacy.view.through);
+    expect(migrated.view.entries.length).toBeLessThanOrEqual(4);
+    expect(migrated.named.length).toBeGreaterThan(0);
+    expect(migrated.parts).toEqual(migrated.named);
+    // Its record of the last read still names it (same `through` and `fullAt`).
+    const note = m.raw.get('audit-view-read') as { through: number; fullAt: number };
+    expect(note).toMatchObject({
+      through: 20,
+      fullAt: (legacy.view as unknown as { fullAt: number }).fullAt,
+    });
+    expect(await s.open({ viewCache: SMALL }).entries()).toEqual(whole);
+    expect(s.read()).toBe(0);
   });
 });

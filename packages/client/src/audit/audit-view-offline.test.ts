@@ -392,6 +392,23 @@ describe("audit views offline with { offline: 'cached' }", () => {
     await noOfflineAnswer(log.whoAccessed({ offline: 'cached' }));
   });
 
+  it('a cache kept in parts: answered from all of them; one of them not there: no offline answer', async () => {
+    const s = offlineSetup();
+    for (let i = 1; i <= 9; i++) await s.add(s.server, s.access(i));
+    const log = s.open({ viewCache: { maxEntries: 100, maxChars: 1 << 20, tailEntries: 2, partEntries: 3 } });
+    await log.whoAccessed();
+    await s.add(s.server, s.access(10));
+    const who = await log.whoAccessed();
+    expect(who).toHaveLength(10);
+    s.goOffline();
+    expect(await log.whoAccessed({ offline: 'cached' })).toMatchObject({ records: who, complete: false });
+    const view = (await s.meta.get('audit-view', Type.Unknown())) as { parts: Array<{ key: string }> };
+    expect(view.parts.length).toBeGreaterThan(1);
+    await s.meta.set(view.parts[1]!.key, null);
+    const refused = await noOfflineAnswer(log.whoAccessed({ offline: 'cached' }));
+    expect(refused.message).toMatch(/could not be read as it kept them/);
+  });
+
   it('locked: LOCKED, offline and online', async () => {
     const s = offlineSetup();
     await s.add(s.server, s.access(2));

@@ -107,7 +107,7 @@ const revokedSetup = async () => {
   };
   let revokedInfo: AccountDeviceInfo | null = null;
   /** `failing`: no list loads; `providerFailing`: the provider's list does not load (the patient's does). */
-  const accountServer = { loads: 0, failing: false, providerFailing: false };
+  const accountServer = { loads: 0, providerLoads: 0, failing: false, providerFailing: false };
   /** A directory over that server (a new one: the directory of a new session, nothing cached yet). */
   const newDirectory = () =>
     createDeviceDirectory({
@@ -117,6 +117,7 @@ const revokedSetup = async () => {
         accountServer.loads++;
         if (accountServer.failing) throw new Error('connection lost');
         if (accountId === provider.accountId) {
+          accountServer.providerLoads++;
           if (accountServer.providerFailing) throw new Error('connection lost');
           return structuredClone(providerAccount);
         }
@@ -435,6 +436,41 @@ describe('audit views: an author whose device list cannot be loaded now', () => 
     s.setClock(20);
     expect((await s.log.disclosures()).map((d) => d.purpose)).toEqual(['before', 'later']);
     expect(await s.log.entries()).toEqual(await s.whole());
+  });
+
+  it('one not cached yet, its entry past the cache: not asked again at every view, only after a while', async () => {
+    const s = await revokedSetup();
+    s.setClock(1);
+    await s.add(s.other, s.grant('before'));
+    await s.add(s.server, s.access(2));
+    const log = s.open();
+    expect((await log.whoAccessed()).map((a) => a.count)).toEqual([2]);
+    // The provider's device writes in the log for the first time; its account's list does not load now.
+    s.accountServer.providerFailing = true;
+    s.setClock(2);
+    await s.add(s.guest, s.guestEntry('record-viewed'));
+    s.read();
+    const loads: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      s.accountServer.providerLoads = 0;
+      expect((await log.whoAccessed()).map((a) => a.source)).toEqual(['server']);
+      loads.push(s.accountServer.providerLoads);
+      expect(log.issues().at(-1)).toMatch(/^AUDIT_LOG_PROBLEMS: .*unverified: 1/);
+    }
+    // Its entry is read past the cache at each view (not cached past), its author asked at the first only.
+    expect(s.read()).toBe(4);
+    expect(loads[0]).toBeGreaterThan(0);
+    expect(loads.slice(1)).toEqual([0, 0, 0]);
+
+    // After the retry time it is asked again; once its list loads, its entry is listed as its claim.
+    s.setClock(4);
+    s.accountServer.providerLoads = 0;
+    await log.whoAccessed();
+    expect(s.accountServer.providerLoads).toBeGreaterThan(0);
+    s.accountServer.providerFailing = false;
+    s.setClock(6);
+    expect((await log.whoAccessed()).map((a) => a.source)).toEqual(['server', 'grantee']);
+    expect(await log.entries()).toEqual(await s.whole());
   });
 
   it('a whole read due meanwhile keeps the cache, and the author is checked whole once its list loads', async () => {
