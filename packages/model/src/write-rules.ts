@@ -1,7 +1,8 @@
 /*
  * Rules for what a device writes now, which `validateRecord` does not hold every record to: a next dose
  * before the dose given, a signing time or signed version on a signature nobody signed, a revocation time
- * on a consent in force, a birth date or a result in the future, a dose given before the patient's birth.
+ * on a consent in force, a birth date or a result in the future, a dose given before the patient's birth,
+ * a message delivered or read long before it was sent.
  *
  * Why not in the schema. Records already stored, or written by another device or an older build, may
  * break these rules; `validateRecord` decides whether a received version is kept at all (the sync engine
@@ -18,13 +19,18 @@
  * the caller passes in `context`, as it holds it; what is not passed (or is no valid date) is not
  * compared, so such a rule refuses less when the caller holds less, never more.
  *
- * Clock. Only rules about the future read `now` (the writing device's clock, in ms). A date is in the
- * future when it starts, anywhere on Earth (a calendar day from 00:00 at UTC+14:00, a year or a month from
- * its first day), more than FUTURE_TOLERANCE_MS after `now`: a device whose clock or zone is off by hours
- * still writes what happened today, and the rule still catches the year 9999 or a day and a month swapped.
- * The model has no time zone, so a refusal names no day as "today" (the UTC date is the wrong day for a
- * patient west of Greenwich in the evening): it gives the device's clock as an instant, so a wrong clock
- * still shows. A `now` that is no time (NaN, or outside the range of dates) judges no date.
+ * Clock. Only rules about the future, and the order of times set by different devices' clocks, read
+ * `now` (the writing device's clock, in ms). A date is in the future when it starts, anywhere on Earth (a
+ * calendar day from 00:00 at UTC+14:00, a year or a month from its first day), more than
+ * FUTURE_TOLERANCE_MS after `now`: a device whose clock or zone is off by hours still writes what happened
+ * today, and the rule still catches the year 9999 or a day and a month swapped. The model has no time
+ * zone, so a refusal names no day as "today" (the UTC date is the wrong day for a patient west of
+ * Greenwich in the evening): it gives the device's clock as an instant, so a wrong clock still shows. A
+ * `now` that is no time (NaN, or outside the range of dates) judges no date.
+ * Times from different clocks (a message's `sentAt` by the sender's device, its receipts by the
+ * recipient's) are out of order only when apart by more than FUTURE_TOLERANCE_MS, and a stored time
+ * beyond the tolerance after `now` is not compared: a time this write dates by its own clock is never
+ * refused for another device's clock being ahead.
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
@@ -49,6 +55,10 @@ export const WRITE_RULE_CODES = [
   'SIGNED_VERSION_UNSIGNED',
   /** Immunization `administeredAt` before the patient's birth date (WriteRuleContext `birthDate`). */
   'ADMINISTERED_BEFORE_BIRTH',
+  /** Message `deliveredAt` or `readAt` more than FUTURE_TOLERANCE_MS before `sentAt`. */
+  'RECEIVED_BEFORE_SENT',
+  /** Message `readAt` more than FUTURE_TOLERANCE_MS before `deliveredAt`. */
+  'READ_BEFORE_DELIVERED',
 ] as const;
 export type WriteRuleCode = (typeof WRITE_RULE_CODES)[number];
 
@@ -98,9 +108,12 @@ const earliest = (value: string): number => {
 
 const TOLERANCE_HOURS = FUTURE_TOLERANCE_MS / (60 * 60 * 1000);
 
+/** Whether `now` is a time: NaN, or a number outside the range of dates, is none. */
+const isClock = (now: number): boolean => !Number.isNaN(new Date(now).getTime());
+
 const past = (value: string | undefined, field: string, now: number, reads: readonly string[] = []) => {
   const clock = new Date(now);
-  if (value === undefined || Number.isNaN(clock.getTime())) return [];
+  if (value === undefined || !isClock(now)) return [];
   if (earliest(value) <= now + FUTURE_TOLERANCE_MS) return [];
   const when = isInstant(value)
     ? `${value} is more than ${TOLERANCE_HOURS} hours after this device's clock, ${clock.toISOString()}`
@@ -118,6 +131,31 @@ const notBefore = (
   later !== undefined && earlier !== undefined && endsBefore(later, earlier)
     ? [finding(rule, field, `must not be before ${other} (${earlier})`, [other])]
     : [];
+
+/**
+ * Instant `later` more than FUTURE_TOLERANCE_MS before instant `earlier`, two times that different
+ * devices' clocks may have set (a sender's and a recipient's): a skew up to the tolerance is honest. Not
+ * judged while `earlier` is itself more than the tolerance after `now` (a stored time from a clock set
+ * ahead, which this write cannot correct): so a `later` this write dates by its own clock is never
+ * refused. `earlier` written by this write in the future is DATE_IN_FUTURE's to refuse.
+ */
+const notLongBefore = (
+  rule: WriteRuleCode,
+  later: string | undefined,
+  earlier: string | undefined,
+  field: string,
+  other: string,
+  now: number,
+): Finding[] => {
+  if (later === undefined || earlier === undefined || !isClock(now)) return [];
+  const start = Date.parse(earlier);
+  if (start > now + FUTURE_TOLERANCE_MS || Date.parse(later) >= start - FUTURE_TOLERANCE_MS) return [];
+  return [
+    finding(rule, field, `must not be more than ${TOLERANCE_HOURS} hours before ${other} (${earlier})`, [
+      other,
+    ]),
+  ];
+};
 
 // `low-high` at the start, the units or a note after it: `70-99 mg/dL`, `3.5 – 5.0`, `-2 to 2`. Numbers
 // with a comma (a decimal comma, or thousands: `150,000-400,000`) and other forms (`<5`, `1:40`) are text
@@ -170,6 +208,9 @@ type Rules = {
 
 const RULES: Rules = {
   Profile: (r, now) => past(r.birthDate, 'birthDate', now),
+  // FHIR DocumentReference.date: when the reference was created. The records API stamps it when left out
+  // and when the file changes; one given (an import) must have happened.
+  HealthDocument: (r, now) => past(r.uploadedAt, 'uploadedAt', now),
   // FHIR's recordedDate is when the AllergyIntolerance record was created: never after it is written.
   Allergy: (r, now) => [...past(r.onsetDate, 'onsetDate', now), ...past(r.recordedAt, 'recordedAt', now)],
   Immunization: (r, now, context) => [
@@ -200,7 +241,19 @@ const RULES: Rules = {
     ...(r.status === 'finished' ? past(r.endedAt, 'endedAt', now, ['status']) : []),
   ],
   Appointment: (r, now) => (r.status === 'completed' ? past(r.startAt, 'startAt', now, ['status']) : []),
-  NoteSignature: (r) => [
+  // FHIR Communication.sent and .received, and Hale's read-at: each says what has happened. The sender's
+  // device sets `sentAt`, the recipient's the receipts, so their order allows for skewed clocks.
+  Message: (r, now) => [
+    ...past(r.sentAt, 'sentAt', now),
+    ...past(r.deliveredAt, 'deliveredAt', now),
+    ...past(r.readAt, 'readAt', now),
+    ...notLongBefore('RECEIVED_BEFORE_SENT', r.deliveredAt, r.sentAt, 'deliveredAt', 'sentAt', now),
+    ...notLongBefore('RECEIVED_BEFORE_SENT', r.readAt, r.sentAt, 'readAt', 'sentAt', now),
+    ...notLongBefore('READ_BEFORE_DELIVERED', r.readAt, r.deliveredAt, 'readAt', 'deliveredAt', now),
+  ],
+  NoteSignature: (r, now) => [
+    // A request exports as a Task, whose authoredOn is when it was created.
+    ...past(r.requestedAt, 'requestedAt', now),
     ...(r.signedAt !== undefined && r.status !== 'signed'
       ? [
           finding(
@@ -223,8 +276,8 @@ const RULES: Rules = {
         ]
       : []),
   ],
-  Consent: (r) =>
-    r.revokedAt !== undefined && r.status === 'active'
+  Consent: (r, now) => [
+    ...(r.revokedAt !== undefined && r.status === 'active'
       ? [
           finding(
             'REVOKED_AT_ACTIVE',
@@ -233,7 +286,10 @@ const RULES: Rules = {
             ['status'],
           ),
         ]
-      : [],
+      : []),
+    // A revocation is done when it is written; an end agreed in advance is `expiresAt`.
+    ...past(r.revokedAt, 'revokedAt', now),
+  ],
 };
 
 /**
