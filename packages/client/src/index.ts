@@ -226,6 +226,7 @@ export {
   type GrantRequest,
   type GrantStatus,
   type GrantUnconfirmed,
+  type RevocationPending,
   type RevokeResult,
   type Rotation,
   type StoredGrant,

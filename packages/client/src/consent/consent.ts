@@ -35,10 +35,25 @@
  *   whole, which would leave the epoch unwrapped for everyone) — so records written afterwards are
  *   unreadable with the revoked provider's keys. History is not re-encrypted (cost independent of the number of records) —
  *   what the provider already synced cannot be recalled, and the app says so.
+ * - A revocation the server has not taken is kept: `revoke` signs it, marks it for its audit entry and
+ *   stores it in device meta (`revocations-pending`) before sending it, and sends it only on a ready
+ *   connection, never waiting for one. Not connected, not answered (NETWORK, TIMEOUT, STOPPED: offline,
+ *   closed, locked) or refused for a reason that may pass (the protocol's error table `retry`:
+ *   RATE_LIMITED, UNAVAILABLE, …), it stays kept and `revoke` rejects with that SyncError carrying
+ *   `grantId` and `revocationPending` (RevocationPending). Each connect's check (`rotateExpired`, before it
+ *   re-keys) and each refresh of the grant list sends every kept revocation again, this session's or a
+ *   later one's, unchanged: the same signature, which a server that took it answers `ok` again, changing
+ *   nothing (it keeps a grant's first revocation). Taken, it enters the copy of the grants as `revoke`'s
+ *   answer does (another revocation standing on the server is taken instead, `revokedElsewhere`), then
+ *   is dropped; refused for good (NOT_FOUND, FORBIDDEN, BAD_SIGNATURE, …), it is dropped with the mark it
+ *   set, and `revoke` rejects with the refusal. A `revoke` of a grant with a revocation kept sends that
+ *   one and signs none. Until the server takes it the grantee keeps its access: `list()` shows the grant
+ *   `revocation-pending` (`expired` once past its expiry), and the write guard already shuts it out
+ *   (below). A grant the copy holds revoked is sent again only while connected (the server took it before).
  * - Re-keying is decided from state every device of the patient can check, never from a local "done"
  *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
- *   includes every grant this device knows to have ended (revoked with the patient's signature, or
- *   expired) and covering the stream (keyring `matchRotation`). `settle` rotates every unsettled stream;
+ *   includes every grant this device knows to have ended (revoked with the patient's signature as the
+ *   server took it, or expired) and covering the stream (keyring `matchRotation`). `settle` rotates every unsettled stream;
  *   it runs after each revocation, on every connect (`rotateExpired`) and, while connected, at the soonest
  *   expiry among the unended grants of this device's copy and after each reading of the server's grant
  *   list (every `grantRefreshMs`, 5 min by default) that finds an ended grant not yet seen re-keyed. So
@@ -75,9 +90,11 @@
  *   the server stores in its place: no device takes a revoked device's signature (keyring.ts).
  * - Writes wait for re-keying: consent installs the keyring's write guard, so this device seals a write
  *   to one of the patient's streams only under an epoch whose key shuts out every grant covering it that
- *   this device knows ended (the grants in device meta; same candidate sets as `settle`). Until the
- *   rotation is confirmed — also when the server withholds the new epoch — `writeKey` answers null and
- *   the engine keeps the records pending (NO_KEY, retried). The highest epoch held per stream (own, and
+ *   this device knows ended (the grants in device meta; same candidate sets as `settle`), or revoked by a
+ *   revocation kept unsent (above): offline, a record written after the revoke is not pushed at the
+ *   reconnect under the epoch the grantee holds. Until the revocation is taken and the rotation confirmed
+ *   — also when the server withholds the new epoch — `writeKey` answers null and the engine keeps the
+ *   records pending (NO_KEY, retried). The highest epoch held per stream (own, and
  *   granted to this account) is persisted in device meta (`stream-epochs`), so a lower epoch reported after a
  *   restart is not taken.
  * - The device's copy of the grants (device meta `grants`) is written only here (`saveGrants`, through
@@ -104,12 +121,15 @@
  * - Every revocation of such a grant that stands gets a `consent-revoke` entry the same way
  *   (`revocations-unrecorded` marks, `recorded`): a grant the copy holds revoked is revoked again
  *   unmarked (sent again for a server that lost it; never a second entry), `revoke` calls for one grant
- *   at once share one revocation, and otherwise `revoke` marks it before sending (unmarked
- *   when the server refuses it) and emits at the answer, naming this device (`deviceId`) as the one that
- *   revoked — unless the server's list, read after the answer, holds another revocation of the grant
- *   signed by the patient (another device's, not yet in this copy: the server keeps the first and answers
- *   a later one `ok`), which is then taken as one learnt from the list (its time; its mark, not this
- *   call's); a reading of the list that finds a grant newly revoked marks it too, left to the revoking
+ *   at once share one revocation, and otherwise `revoke` marks it before keeping and sending it (unmarked
+ *   when the server refuses it for good) and emits at the answer to the call that signed it, naming this
+ *   device (`deviceId`) as the one that revoked — unless the server's list, read after the answer, holds
+ *   another revocation of the grant signed by the patient (another device's, not yet in this copy: the
+ *   server keeps the first and answers a later one `ok`), which is then taken as one learnt from the list
+ *   (its time; its mark, not this call's). A kept revocation taken at a later send (its answer lost, or
+ *   sent at a later connect) is recorded by the lookups below instead, which find an entry appended
+ *   before; its mark waits, neither looked up nor dropped, while it is kept. A reading of the list that
+ *   finds a grant newly revoked marks it too, left to the revoking
  *   device for one refresh interval, and an entry appended for such a mark names no device (this one did
  *   not revoke it). A mark is looked up once the copy holds the grant revoked (signed by the patient),
  *   unmarked once the log shows the entry, and dropped when a whole listing after the grant's expiry shows
@@ -118,7 +138,8 @@
  *   Both kinds of mark due at one check are looked up with one audit call, which reads the served log
  *   once at most; when that call fails, every mark of both kinds is kept for the next check.
  * - Nothing is signed once the account is locked: grant and revoke refuse with AccountError LOCKED
- *   (`assertUnlocked`, checked at the start and again just before signing); re-keying then fails with the
+ *   (`assertUnlocked`, checked at the start and again just before signing; a kept revocation, signed
+ *   before, is sent by the next session opened unlocked); re-keying then fails with the
  *   same code (each round checks first, so a revocation answered after the lock resolves with its streams
  *   `pending` rather than waiting on a connection the locked session gave up; the keyring checks too).
  * - Acceptance (provider side, protocol ACCEPTANCE_VERSION): `acceptPatient` / `unacceptPatient` tell the
@@ -141,6 +162,7 @@
  * them, at its quarantine retry, 30 s or more later). Re-keying needs the
  * server: offline, `settle` fails with a retryable SyncError (NETWORK) and the next connect retries it;
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
+ * So does the revocation itself: one the server has not taken rejects RevocationPending, kept (above).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -160,6 +182,8 @@ import {
   MAX_ACCEPTED_PAGE,
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   validate,
+  errorInfo,
+  isErrorCode,
   type AcceptedPatient,
   type AcceptedPatientsFrame,
   KEY_HOLDERS_VERSION,
@@ -173,6 +197,7 @@ import {
   type KeyHoldersFrame,
   revocationSignaturePayload,
   Grant,
+  type SignedRevocation,
   type GrantScopeEntry,
   type GrantRecord,
   type GrantsFrame,
@@ -213,8 +238,9 @@ export class ConsentError extends Error {
 
 /** The wording the app shows before a revocation, because it is true and patients must know it. */
 export const REVOCATION_NOTICE =
-  'Revoking stops all future access at once and re-keys the affected records. What this provider already ' +
-  'synced to their devices cannot be recalled.';
+  'Revoking stops all future access as soon as the server has it (at once when online; when this device ' +
+  'is offline, once it reconnects) and re-keys the affected records. What this provider already synced to ' +
+  'their devices cannot be recalled.';
 
 export interface GrantRequest {
   granteeId: string;
@@ -240,10 +266,12 @@ export interface StoredGrant {
 }
 
 /**
- * A grant's state in `list()` at the time of the call: revoked, past its expiry, before its start
- * (`not-started`: the server serves the grantee nothing yet), or in force (`active`).
+ * A grant's state in `list()` at the time of the call: revoked, past its expiry, revoked on this device
+ * but not yet taken by the server (`revocation-pending`: the grantee keeps access until this device sends
+ * it, at its next connection), before its start (`not-started`: the server serves the grantee nothing
+ * yet), or in force (`active`).
  */
-export type GrantStatus = 'active' | 'not-started' | 'expired' | 'revoked';
+export type GrantStatus = 'active' | 'not-started' | 'expired' | 'revoked' | 'revocation-pending';
 
 export interface Rotation {
   stream: string;
@@ -267,6 +295,9 @@ const WRAPS_OWED_KEY = 'rotation-wraps-owed';
 const STREAM_EPOCHS_KEY = 'stream-epochs';
 /** Grantee wrapping keys (base64url) pinned with their identity keys, by account id. */
 const PINNED_WRAPPING_KEY = 'pinned-wrapping-keys';
+/** Revocations signed on this device that the server has not taken yet (see the header). */
+const PENDING_REVOCATIONS_KEY = 'revocations-pending';
+type KeptRevocation = Static<typeof META_SCHEMAS.revocationsPending>[number];
 
 /** The furthest from 1970 a Date reaches, either way (ECMAScript time values). */
 const MAX_DATE_MS = 8.64e15;
@@ -333,6 +364,15 @@ export interface ConsentDeps {
  * sent, which the server may have stored. Once online, `list()` shows it if it stands.
  */
 export type GrantUnconfirmed = SyncError & { readonly grantId: string };
+
+/**
+ * A `revoke` the server has not taken, or not answered: SyncError NETWORK (not connected, or the connection
+ * dropped before the answer), STOPPED (the connection was stopped: offline, closed), TIMEOUT, or a server
+ * refusal that may pass later (`retry` in the protocol's error table: RATE_LIMITED, UNAVAILABLE, …).
+ * The signed revocation is kept on this device and sent at its next connection (see the header): until
+ * the server takes it the grantee keeps access, and `list()` shows the grant `revocation-pending`.
+ */
+export type RevocationPending = SyncError & { readonly grantId: string; readonly revocationPending: true };
 
 /** Grants this device has yet to find a `consent-grant` audit entry for (see the header). */
 const UNRECORDED_KEY = 'grants-unrecorded';
@@ -429,12 +469,19 @@ const createAuditMarks = <M extends AuditMark>(options: {
      * (`whole`: every page): `ids` are those to look up (the act stands, the mark is due); `settle`, given
      * which of them the log holds, emits the entry of each other one once per session and unmarks those
      * found and those whose act a whole listing after the grant's expiry does not show (it never stood).
+     * `waiting`: acts this device has yet to send (kept revocations), left as they are.
      */
-    check(marks: readonly M[], held: ReadonlyMap<string, StoredGrant>, now: number, whole: boolean) {
+    check(
+      marks: readonly M[],
+      held: ReadonlyMap<string, StoredGrant>,
+      now: number,
+      whole: boolean,
+      waiting: ReadonlySet<string> = new Set(),
+    ) {
       const dropped = new Set<string>();
       const due: Array<{ mark: M; stored: StoredGrant }> = [];
       for (const mark of marks) {
-        if (sending.has(mark.grantId)) continue;
+        if (sending.has(mark.grantId) || waiting.has(mark.grantId)) continue;
         const stored = held.get(mark.grantId);
         if (stored !== undefined && options.stands(stored)) {
           if (mark.notBefore <= now) due.push({ mark, stored });
@@ -547,6 +594,12 @@ export const createConsent = (deps: ConsentDeps) => {
     });
   };
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
+  /** Revocations signed here that the server has not taken yet (see the header), oldest first. */
+  const keptRevocations = async (): Promise<KeptRevocation[]> =>
+    (await deps.meta.get(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending)) ?? [];
+  /** The grant ids of `keptRevocations`: grants this device shuts out before the server does. */
+  const revokedHere = async (): Promise<Set<string>> =>
+    new Set((await keptRevocations()).map((k) => k.signed.revocation.grantId));
   /**
    * Every write of the device's copy of the grants: `change` is given what is stored at that moment (the
    * writes of a key run one at a time, device-meta.ts; never a copy read before an await) and answers what
@@ -630,7 +683,8 @@ export const createConsent = (deps: ConsentDeps) => {
       const held = new Map<string, StoredGrant>();
       for (const g of await localGrants()) if (!held.has(g.grant.grantId)) held.set(g.grant.grantId, g);
       const grantsDue = grantAudit.check(grantMarks, held, now, whole);
-      const revocationsDue = revocationAudit.check(revocationMarks, held, now, whole);
+      // A kept revocation's mark waits for its send: the grant's end must not drop it meanwhile.
+      const revocationsDue = revocationAudit.check(revocationMarks, held, now, whole, await revokedHere());
       const none = new Set<string>();
       const found =
         grantsDue.ids.length === 0 && revocationsDue.ids.length === 0
@@ -1263,6 +1317,8 @@ export const createConsent = (deps: ConsentDeps) => {
       refreshTimer = undefined;
       void (async () => {
         if (!live() || deps.connection.status() !== 'ready') return;
+        // A revocation kept after a refusal that may pass (RATE_LIMITED, UNAVAILABLE) is tried again.
+        await sendKept();
         if (!refreshWorthIt(await localGrants())) return;
         // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
         // listing fails.
@@ -1304,7 +1360,10 @@ export const createConsent = (deps: ConsentDeps) => {
       const type = parsed.value.type;
       const now = deps.now();
       const covering = (await localGrants()).filter((g) => g.grant.scope.some((x) => x.type === type));
-      const isEnded = (g: StoredGrant): boolean => grantEnded(g, now);
+      // A revocation kept unsent counts as ended here: the patient revoked, so nothing written since is
+      // sealed under a key the grantee holds, though the server has not cut it off yet.
+      const waiting = await revokedHere();
+      const isEnded = (g: StoredGrant): boolean => grantEnded(g, now) || waiting.has(g.grant.grantId);
       const endedIds = covering.filter(isEnded).map((g) => g.grant.grantId);
       const active = covering.filter((g) => !isEnded(g));
       let validUntil = Infinity;
@@ -1462,6 +1521,145 @@ export const createConsent = (deps: ConsentDeps) => {
     return stored;
   };
 
+  /** The SyncError a kept revocation's `revoke` rejects with (`RevocationPending`), from `cause`'s code. */
+  const revocationPending = (grantId: string, cause: SyncError): RevocationPending =>
+    Object.assign(
+      new SyncError(
+        cause.code,
+        `${cause.message}; the revocation is kept on this device and sent at its next connection: until ` +
+          'the server takes it, the provider keeps access',
+        cause.retry,
+      ),
+      { grantId, revocationPending: true as const },
+    );
+  /** Why nothing can be sent now: STOPPED once the connection was stopped (offline, closed), else NETWORK. */
+  const notConnected = (): SyncError =>
+    deps.connection.status() === 'stopped'
+      ? new SyncError('STOPPED', 'not connected (the connection is stopped)', false)
+      : new SyncError('NETWORK', `not connected (${deps.connection.status()})`, true);
+  /**
+   * Whether `error`, a failed `revoke` request, is the server's answer that it will never take the
+   * revocation (a code its error table says not to resend: NOT_FOUND, FORBIDDEN, BAD_SIGNATURE…). Anything
+   * else — no answer, a refusal that may pass (RATE_LIMITED, UNAVAILABLE…), a code this build does not
+   * know — leaves the revocation kept.
+   */
+  const refusedForGood = (error: unknown): boolean =>
+    error instanceof SyncError &&
+    !CONNECTION_CODES.has(error.code) &&
+    isErrorCode(error.code) &&
+    !errorInfo(error.code).retry;
+  /** Keeps `entry` unless a revocation of its grant is kept already; answers the one kept. */
+  const keepRevocation = async (entry: KeptRevocation): Promise<KeptRevocation> => {
+    const grantId = entry.signed.revocation.grantId;
+    let kept = entry;
+    await deps.meta.update(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending, (all) => {
+      const held = all?.find((k) => k.signed.revocation.grantId === grantId);
+      if (held === undefined) return [...(all ?? []), entry];
+      kept = { signed: held.signed, marked: held.marked || entry.marked };
+      return kept.marked === held.marked ? all : all!.map((k) => (k === held ? kept : k));
+    });
+    deps.keyring.invalidateWriteChecks();
+    return kept;
+  };
+  const dropRevocation = async (grantId: string, sig: string): Promise<void> => {
+    const matches = (k: KeptRevocation): boolean =>
+      k.signed.revocation.grantId === grantId && k.signed.sig === sig;
+    await deps.meta.update(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending, (all) =>
+      all?.some(matches) ? all.filter((k) => !matches(k)) : all,
+    );
+    deps.keyring.invalidateWriteChecks();
+  };
+
+  /** The answer to sending a kept revocation: taken (with the reading made after it), or kept. */
+  type Delivery = { sent: true; read: ReadAfterKeys } | { sent: false; error: SyncError };
+  /** Kept revocations being sent, by grant id: a `revoke` and a connect's check share one send. */
+  const delivering = new Map<string, Promise<Delivery>>();
+  /**
+   * Sends a kept revocation and, once the server took it, stores it in the copy of the grants and drops it
+   * from those kept: the copy then holds the revocation that stands (`revokedElsewhere`: another device's,
+   * whose entry is its device's), and the revocation's `consent-revoke` entry is emitted at once only when
+   * `fresh` (signed by the `revoke` call sending it, whose answer this is); one sent before (its answer
+   * lost, the app closed) is left to the audit lookups (`recordStanding`), which find an entry appended
+   * before. Refused for good: dropped (with the mark it set), and the refusal thrown. Not answered: kept.
+   */
+  const deliver = (entry: KeptRevocation, fresh: boolean): Promise<Delivery> => {
+    const grantId = entry.signed.revocation.grantId;
+    const under = delivering.get(grantId);
+    if (under !== undefined) return under;
+    const run = deliverOnce(entry, fresh).finally(() => {
+      if (delivering.get(grantId) === run) delivering.delete(grantId);
+    });
+    delivering.set(grantId, run);
+    return run;
+  };
+  const deliverOnce = async (entry: KeptRevocation, fresh: boolean): Promise<Delivery> => {
+    const { revocation, sig } = entry.signed;
+    const grantId = revocation.grantId;
+    revocationAudit.sending.add(grantId);
+    try {
+      try {
+        await deps.connection.request({ t: 'revoke', revocation: entry.signed });
+      } catch (error) {
+        if (!refusedForGood(error)) {
+          if (!(error instanceof SyncError)) throw error;
+          return { sent: false, error: revocationPending(grantId, error) };
+        }
+        await dropRevocation(grantId, sig);
+        if (entry.marked) await revocationAudit.unmark(new Set([grantId])).catch(() => undefined);
+        throw error;
+      }
+      // Read once for both: whether another revocation stood, and the re-keying's first round (keys first).
+      const read = await readAfterKeys();
+      const records = read.records;
+      const held = (await localGrants()).find((g) => g.grant.grantId === grantId);
+      // Not read (offline, or the listing failed): this revocation is taken as standing.
+      if (records !== null && (await revokedElsewhere(records, grantId, sig))) {
+        // The server keeps a grant's first revocation and answers a later one `ok`: this one changed
+        // nothing, so it is neither kept nor recorded. The one that stands is taken as any other learnt
+        // from the list: its time, and its entry left to the device that revoked.
+        if (entry.marked) await revocationAudit.unmark(new Set([grantId])).catch(() => undefined);
+        await merge(await localGrants(), records);
+      } else if (held !== undefined && held.revokedAt === undefined) {
+        const revoked = { grant: held.grant, sig: held.sig, revokedAt: revocation.revokedAt };
+        await addGrants([revoked]);
+        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
+        if (fresh || deps.recorded === undefined) {
+          revocationAudit.emit(
+            {
+              grantId,
+              granteeId: held.grant.granteeId,
+              expiresAt: held.grant.expiresAt,
+              notBefore: deps.now(),
+              own: true,
+            },
+            revoked,
+          );
+        }
+      }
+      await dropRevocation(grantId, sig);
+      return { sent: true, read };
+    } finally {
+      revocationAudit.sending.delete(grantId);
+    }
+  };
+  /**
+   * Sends every kept revocation (at each connect's check and each refresh of the grant list); answers the
+   * reading made after the last one the server took, for the re-keying's first round. One refused for good
+   * is dropped; one not answered stays for the next check.
+   */
+  const sendKept = async (): Promise<ReadAfterKeys | undefined> => {
+    let read: ReadAfterKeys | undefined;
+    for (const entry of await keptRevocations()) {
+      if (!live() || deps.connection.status() !== 'ready') break;
+      // Taken meanwhile (by a `revoke`, or a check that ran at the same time): not sent once more.
+      const sig = entry.signed.sig;
+      if (!(await keptRevocations()).some((k) => k.signed.sig === sig)) continue;
+      const delivery = await deliver(entry, false).catch(() => null);
+      if (delivery?.sent) read = delivery.read;
+    }
+    return read;
+  };
+
   /** `revoke` calls under way, by grant id: a second call (a double tap) waits for the first. */
   const revoking = new Map<string, Promise<RevokeResult>>();
   const revokeGrant = async (grantId: string): Promise<RevokeResult> => {
@@ -1471,18 +1669,38 @@ export const createConsent = (deps: ConsentDeps) => {
     const find = (list: StoredGrant[]) => list.find((g) => g.grant.grantId === grantId);
     const target = find(await localGrants()) ?? find(await grants());
     if (!target) throw new ConsentError('NOT_FOUND', 'no such grant on this device');
-    const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
-    const payload = revocationSignaturePayload(revocation);
-    deps.assertUnlocked?.();
-    const sig = base64urlEncode(
-      await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
-    );
     // Revoked already (the copy holds a revocation only as the server took it, signed by the patient): sent
     // again for a server that lost it (restored from a backup); one holding it keeps the first and changes
-    // nothing. Not recorded again: the first revocation's consent-revoke entry is the one that stands.
+    // nothing. Not recorded again: the first revocation's consent-revoke entry is the one that stands. Not
+    // kept when it cannot be sent now: the server took it before.
     if (target.revokedAt !== undefined) {
-      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
+      if (deps.connection.status() === 'ready') {
+        const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+        const payload = revocationSignaturePayload(revocation);
+        deps.assertUnlocked?.();
+        const sig = base64urlEncode(
+          await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+        );
+        await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } }).catch((error) => {
+          if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
+        });
+      }
       return rekeyAfter(target);
+    }
+    // One kept from before (made offline, or its answer lost) is sent as it was signed: the server keeps
+    // one revocation, and the audit log one entry.
+    const held = (await keptRevocations()).find((k) => k.signed.revocation.grantId === grantId);
+    let signed: SignedRevocation;
+    if (held !== undefined) {
+      signed = held.signed;
+    } else {
+      const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+      const payload = revocationSignaturePayload(revocation);
+      deps.assertUnlocked?.();
+      const sig = base64urlEncode(
+        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+      );
+      signed = { revocation, sig };
     }
     const mark: RevocationMark = {
       grantId,
@@ -1491,42 +1709,18 @@ export const createConsent = (deps: ConsentDeps) => {
       notBefore: deps.now(),
       own: true,
     };
-    // Marked before it is sent: a lost answer, a lock or a crash before the entry is in the outbox still
-    // leaves this device looking for it (see the header).
+    // Marked before it is kept and sent: a lost answer, a lock or a crash before the entry is in the outbox
+    // still leaves this device looking for it (see the header).
     const marked = await revocationAudit.mark([mark]).catch(() => new Set<string>());
-    revocationAudit.sending.add(grantId);
-    try {
-      await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } });
-    } catch (error) {
-      revocationAudit.sending.delete(grantId);
-      // Refused by the server: this revocation does not stand (a mark set before for it stays).
-      if ((!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) && marked.size > 0)
-        await revocationAudit.unmark(marked).catch(() => undefined);
-      throw error;
-    }
-    // Read once for both: whether another revocation stood, and the re-keying's first round (keys first).
-    let read: ReadAfterKeys | undefined;
-    try {
-      read = await readAfterKeys();
-      const records = read.records;
-      // Not read (offline, or the listing failed): this revocation is taken as standing.
-      if (records !== null && (await revokedElsewhere(records, grantId, sig))) {
-        // The server keeps a grant's first revocation and answers a later one `ok`: this one changed
-        // nothing, so it is neither kept nor recorded. The one that stands is taken as any other learnt
-        // from the list: its time, and its entry left to the device that revoked (a mark this call set
-        // gives way to the list's; one held from before, this device's lost answer, stays).
-        if (marked.size > 0) await revocationAudit.unmark(marked).catch(() => undefined);
-        await merge(await localGrants(), records);
-      } else {
-        const revoked = { grant: target.grant, sig: target.sig, revokedAt: revocation.revokedAt };
-        await addGrants([revoked]);
-        // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
-        revocationAudit.emit(mark, revoked);
-      }
-    } finally {
-      revocationAudit.sending.delete(grantId);
-    }
-    return rekeyAfter(target, read);
+    // Kept before it is sent: a revocation the server never answers is sent again at the next connection.
+    const entry = await keepRevocation({ signed, marked: marked.size > 0 });
+    const fresh = held === undefined && entry.signed.sig === signed.sig;
+    if (deps.connection.status() !== 'ready') throw revocationPending(grantId, notConnected());
+    const delivery = await deliver(entry, fresh);
+    if (!delivery.sent) throw delivery.error;
+    // Sent before (not by this call): its entry is left to the lookups, run now.
+    if (!fresh) recordNow();
+    return rekeyAfter(target, delivery.read);
   };
 
   return {
@@ -1635,6 +1829,8 @@ export const createConsent = (deps: ConsentDeps) => {
      * re-keying could not be completed now (e.g. the connection dropped); the revocation stands and the
      * next connect of any of the patient's devices finishes it. A grant this device holds revoked is not
      * revoked again (only its re-keying is finished), and calls for one grant at once share one revocation.
+     * Rejects RevocationPending when the server has not taken the revocation (not connected, no answer, a
+     * refusal that may pass): it is kept and sent at the next connection (see the header).
      */
     revoke(grantId: string): Promise<RevokeResult> {
       const under = revoking.get(grantId);
@@ -1654,7 +1850,8 @@ export const createConsent = (deps: ConsentDeps) => {
      */
     async rotateExpired(): Promise<Rotation[]> {
       const rotated: Rotation[] = [];
-      await settle(rotated);
+      // Revocations kept unsent first: the re-keying below then shuts their grants out too.
+      await settle(rotated, await sendKept());
       recordNow();
       return [...background.splice(0), ...rotated];
     },
@@ -1668,16 +1865,21 @@ export const createConsent = (deps: ConsentDeps) => {
     /** Grants this device issued (with their state at `now`). */
     async list(): Promise<Array<StoredGrant & { status: GrantStatus }>> {
       const now = deps.now();
+      const listed = await grants();
+      const waiting = await revokedHere();
       const status = (g: StoredGrant): GrantStatus =>
         g.revokedAt !== undefined
           ? 'revoked'
           : grantEnded(g, now)
             ? 'expired'
-            : // As the server decides access: nothing is served before the start.
-              Date.parse(g.grant.start) > now
-              ? 'not-started'
-              : 'active';
-      return (await grants()).map((g) => ({ ...g, status: status(g) }));
+            : // Revoked here, not by the server yet: the grantee keeps access until it is sent.
+              waiting.has(g.grant.grantId)
+              ? 'revocation-pending'
+              : // As the server decides access: nothing is served before the start.
+                Date.parse(g.grant.start) > now
+                ? 'not-started'
+                : 'active';
+      return listed.map((g) => ({ ...g, status: status(g) }));
     },
   };
 };

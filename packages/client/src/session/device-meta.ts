@@ -24,6 +24,7 @@ import {
   RecordId,
   RevTag,
   SignedGrant,
+  SignedRevocation,
   Grant,
   StreamAccess,
   validate,
@@ -261,6 +262,14 @@ export const META_SCHEMAS = {
     }),
   ),
   pinnedKeys: Type.Record(Type.String(), Type.String()),
+  /**
+   * Revocations signed on this device that the server has not taken yet (consent.ts): each is sent at the
+   * next connection, unchanged, and kept until the server takes it or refuses it for good; `marked`, the
+   * revocation set its grant's audit mark (removed if it is refused for good). Key `revocations-pending`.
+   */
+  revocationsPending: Type.Array(
+    Type.Object({ signed: SignedRevocation, marked: Type.Boolean() }, { additionalProperties: false }),
+  ),
   /**
    * Per stream, positions past served batches that handed RxDB nothing to store (the engine's pull
    * floor): `at` is used as the pull cursor once RxDB's stored checkpoint reaches `after`. `voided`: RxDB's

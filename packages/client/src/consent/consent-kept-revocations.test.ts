@@ -1,0 +1,169 @@
+// A revocation the server has not taken is kept on the device (signed) and sent again, unchanged, until
+// the server takes it or refuses it for good. Before, one refused for a reason that passes (UNAVAILABLE,
+// RATE_LIMITED) or left unanswered was dropped: the patient had to revoke again, and nothing told them so.
+import { describe, expect, it } from 'vitest';
+import { deriveAccountKeys } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
+import type { Grant } from '@hale/protocol';
+import { createDeviceMeta } from '../session/device-meta';
+import { SyncError, type Connection } from '../sync/connection';
+import type { DeviceDirectory } from '../sync/device-directory';
+import type { Keyring, WriteGuard } from '../sync/keyring';
+import { createConsent, type ConsentDeps, type StoredGrant } from './consent';
+
+const PATIENT = 'AAAAAAAAAAAAAAAAAAAAAA';
+const G1 = '01J000000000000000000000A0';
+const DAY = 86_400_000;
+const STREAM = `${PATIENT}/allergy`;
+
+const stored = (grantId: string, expiresAt = Date.now() + DAY): StoredGrant => {
+  const grant: Grant = {
+    v: 1,
+    grantId,
+    patientId: PATIENT,
+    granteeId: 'BBBBBBBBBBBBBBBBBBBBBB',
+    scope: [{ type: 'allergy', access: 'read' }],
+    start: new Date(Date.now() - DAY).toISOString(),
+    expiresAt: new Date(expiresAt).toISOString(),
+    purpose: 'care',
+    issuedAt: new Date(Date.now() - DAY).toISOString(),
+  };
+  return { grant, sig: 'A'.repeat(86) };
+};
+
+/** A patient device whose server answers `revoke` with `answer` (ok when it returns). */
+const setup = (grants: StoredGrant[]) => {
+  const values = new Map<string, unknown>([['grants', grants]]);
+  const meta = createDeviceMeta({
+    read: async (key) => values.get(key),
+    write: async (key, value) => void values.set(key, value),
+    onInvalid: (key, reason) => {
+      throw new Error(`stub meta ${key}: ${reason}`);
+    },
+  });
+  const net = {
+    status: 'ready' as 'ready' | 'offline' | 'stopped',
+    answer: (): void => undefined,
+    /** Each `revoke` frame sent: its signature. */
+    revokes: [] as string[],
+  };
+  const guard: { current?: WriteGuard } = {};
+  const connection = {
+    status: () => net.status,
+    version: () => 1,
+    whenReady: async () => undefined,
+    request: async (frame: { t: string; revocation?: { sig: string } }) => {
+      if (net.status !== 'ready') throw new SyncError('NETWORK', 'not connected', true);
+      if (frame.t === 'listGrants') return { t: 'grants', grants: [] };
+      if (frame.t !== 'revoke') throw new Error(`unexpected ${frame.t}`);
+      net.revokes.push(frame.revocation!.sig);
+      net.answer();
+      return { t: 'ok' };
+    },
+  };
+  const keyring = {
+    useWriteGuard: (g: WriteGuard) => void (guard.current = g),
+    invalidateWriteChecks: () => undefined,
+    // Re-keying fails at once (it is not what is tested): `revoke` resolves with its streams pending.
+    refresh: async () => {
+      throw new Error('stub: no keys');
+    },
+  };
+  const deps: ConsentDeps = {
+    accountId: PATIENT,
+    role: 'patient',
+    keys: deriveAccountKeys(new Uint8Array(32).fill(1)),
+    device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
+    ed: createNodeEd25519(),
+    connection: connection as unknown as Connection,
+    keyring: keyring as unknown as Keyring,
+    directory: {} as DeviceDirectory,
+    now: () => Date.now(),
+    meta,
+    grantRefreshMs: 0,
+  };
+  const consent = createConsent(deps);
+  const statuses = async () => (await consent.list()).map((g) => g.status);
+  const kept = () => (values.get('revocations-pending') as unknown[] | undefined) ?? [];
+  /** What `revoke` answered: resolved, or the rejection's code and named fields. */
+  const revoke = (grantId: string) =>
+    consent.revoke(grantId).then(
+      (resolved) => ({ resolved }),
+      (error: unknown) => ({
+        rejected: {
+          code: (error as { code?: unknown }).code,
+          grantId: (error as { grantId?: unknown }).grantId,
+          revocationPending: (error as { revocationPending?: unknown }).revocationPending,
+        },
+      }),
+    );
+  /** A connect's check (re-keying fails in this stub: only what it sends first is looked at). */
+  const connect = async (): Promise<void> => {
+    net.status = 'ready';
+    await consent.rotateExpired().catch(() => undefined);
+  };
+  return { consent, net, guard, statuses, kept, revoke, connect };
+};
+
+describe('kept revocations', () => {
+  it('refused for a reason that passes (UNAVAILABLE): kept, told pending, sent again unchanged at the next connect', async () => {
+    const s = setup([stored(G1)]);
+    s.net.answer = () => {
+      throw new SyncError('UNAVAILABLE', 'the store cannot take a write', true);
+    };
+    expect(await s.revoke(G1)).toEqual({
+      rejected: { code: 'UNAVAILABLE', grantId: G1, revocationPending: true },
+    });
+    expect(await s.statuses()).toEqual(['revocation-pending']);
+
+    s.net.answer = () => undefined;
+    await s.connect();
+    expect(s.net.revokes).toHaveLength(2);
+    expect(s.net.revokes[1]).toBe(s.net.revokes[0]);
+    expect(await s.statuses()).toEqual(['revoked']);
+    expect(s.kept()).toEqual([]);
+  });
+
+  it('refused for good (NOT_FOUND): rejected with the server code, not kept, never sent again', async () => {
+    const s = setup([stored(G1)]);
+    s.net.answer = () => {
+      throw new SyncError('NOT_FOUND', 'grant not found', true);
+    };
+    expect(await s.revoke(G1)).toEqual({
+      rejected: { code: 'NOT_FOUND', grantId: undefined, revocationPending: undefined },
+    });
+    expect(s.kept()).toEqual([]);
+    s.net.answer = () => undefined;
+    await s.connect();
+    expect(s.net.revokes).toHaveLength(1);
+    expect(await s.statuses()).toEqual(['active']);
+  });
+
+  it('revoked twice offline: one revocation kept, sent once at the connect', async () => {
+    const s = setup([stored(G1)]);
+    s.net.status = 'offline';
+    expect(await s.revoke(G1)).toEqual({
+      rejected: { code: 'NETWORK', grantId: G1, revocationPending: true },
+    });
+    s.net.status = 'stopped';
+    expect(await s.revoke(G1)).toEqual({
+      rejected: { code: 'STOPPED', grantId: G1, revocationPending: true },
+    });
+    expect(s.kept()).toHaveLength(1);
+    await s.connect();
+    expect(s.net.revokes).toHaveLength(1);
+    expect(await s.statuses()).toEqual(['revoked']);
+  });
+
+  it('while kept, the write guard shuts the grant out; an expired one is listed expired', async () => {
+    const G2 = '01J000000000000000000000B0';
+    const s = setup([stored(G1), stored(G2, Date.now() - 1)]);
+    // G1 in force: an epoch shutting out the expired G2 alone will do.
+    expect((await s.guard.current!.candidates(STREAM)).sets).toEqual([[G2], [G2, G1]]);
+    s.net.status = 'offline';
+    await s.revoke(G1);
+    await s.revoke(G2);
+    expect((await s.guard.current!.candidates(STREAM)).sets).toEqual([[G1, G2]]);
+    expect(await s.statuses()).toEqual(['revocation-pending', 'expired']);
+  });
+});
