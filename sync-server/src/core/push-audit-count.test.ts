@@ -16,7 +16,7 @@ let provider: TestAccount;
 let service: SyncService;
 /** Runs once, after the next `getDoc` answered and before its caller resumes. */
 let afterGetDoc: (() => Promise<void>) | undefined;
-/** Makes the next write of audit entries alone (no record rows) fail, as a store failure would. */
+/** Makes the next write holding a server access event fail, as a store failure would. */
 let failEntriesWrite = false;
 /** What the service reported through `onAccessLogError`. */
 let logErrors: unknown[] = [];
@@ -32,7 +32,7 @@ beforeEach(async () => {
     return answer;
   };
   const writeDocs: SyncStore['docs']['writeDocs'] = async (...args) => {
-    if (failEntriesWrite && args[0].every((w) => w.doc.audit !== undefined)) {
+    if (failEntriesWrite && args[0].some((w) => w.doc.author === deps.server.serverId)) {
       failEntriesWrite = false;
       throw new Error('disk full');
     }
@@ -132,7 +132,7 @@ describe("a grantee's push in the patient's audit log", () => {
     expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
   });
 
-  it('a row stored after its read found it in conflict, whose follow-up event cannot be written: answered stored, the failure reported', async () => {
+  it('a row stored after its read found it in conflict commits with its event: when that cannot be written, nothing is stored and the push fails, and its retry stores and logs it', async () => {
     await grantTo([{ type: 'allergy', access: 'write' }]);
     const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'peanut' });
     const second = await makeDoc(
@@ -156,15 +156,24 @@ describe("a grantee's push in the patient's audit log", () => {
       await service.push(principalOf(patient), { rows: [{ doc: second, assumedRev: first.rev }] });
       failEntriesWrite = true;
     };
-    // The row is stored by then: answering an error would have the device send it again, answered ok as
-    // a revision stored already, and the failure seen by no one.
-    const results = await service.push(principalOf(provider), {
-      rows: [{ doc: update, assumedRev: second.rev }],
-    });
-    expect(outcomes(results)).toEqual(['ok']);
+    // The audit trail is what the patient reads to see who wrote what: the row and its event land
+    // together or not at all, and the device, answered an error, sends the row again.
+    await expect(
+      service.push(principalOf(provider), { rows: [{ doc: update, assumedRev: second.rev }] }),
+    ).rejects.toThrow('disk full');
     expect(failEntriesWrite).toBe(false);
-    expect(logErrors).toHaveLength(1);
+    expect((await t.store.docs.getDoc(update.stream, update.id))?.rev).toBe(second.rev);
+    expect(await accessLogged({ t, patient }, 'push')).toEqual([]);
+    expect(logErrors).toEqual([]);
+
+    expect(
+      outcomes(
+        await service.push(principalOf(provider), { rows: [{ doc: update, assumedRev: second.rev }] }),
+      ),
+    ).toEqual(['ok']);
     expect((await t.store.docs.getDoc(update.stream, update.id))?.rev).toBe(update.rev);
+    const pushes = await accessLogged({ t, patient }, 'push');
+    expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
   });
 
   it("counts two rows of one record in one push as the store takes them, in the push's own event", async () => {

@@ -34,7 +34,8 @@
  *   per batch, none for the patient's own streams) and the clock read just before; a stream refused then
  *   stores nothing of the batch: its rows answer the consent code (row by row, as at the start) and the
  *   others are written again without them and their access events. `guarded` does the same for the blob
- *   routes' writes. So a revocation committed, or a grant's end passed, while a push checks signatures or
+ *   routes' writes (`loggedWrite`, `loggedRepeatableWrite` with the entry logging the write, one guard
+ *   deciding both). So a revocation committed, or a grant's end passed, while a push checks signatures or
  *   waits on the chain lock, or while an access is logged, stores or hands out nothing of that stream
  *   (access-recheck.test.ts, pull-recheck.test.ts, key-fetch-recheck.test.ts,
  *   blob-download-recheck.test.ts, hub-live-recheck.test.ts).
@@ -64,17 +65,22 @@
  *   that holds only when the stored entry is the pushed one exactly (rev, author, signature, header,
  *   ciphertext); anything else written to an existing audit id is APPEND_ONLY.
  * - A provider's access is logged before it takes effect: a pull or key fetch answers only after its
- *   access events committed, and a push commits its rows and their access events in one batch. If the
- *   events cannot be written (store failure, a damaged patient key) nothing is served or stored.
+ *   access events committed, a push commits its rows and their access events in one batch, and a chunk
+ *   upload or blob deletion commits in the transaction of its access event (`loggedWrite`,
+ *   `loggedRepeatableWrite`: a repeated upload inside an open window is counted into it only once its
+ *   chunk committed). If the events cannot be written (store failure, a damaged patient key) nothing is
+ *   served or stored.
  *   A push's event counts the rows of its stream the push stored: rows the store refuses (a conflict, a
  *   revision stored already) are told apart by reading each counted row's stored revision before the
  *   batch (a record's later row in the push against the revision its earlier row leaves), and a stream
  *   none of whose rows would be stored logs nothing. The count is sealed into the batch, so a write to
  *   the same record committed between that read and the batch moves it: one made the row conflict, and
- *   the event counts it all the same (over by that row, never under); one made it fit, and the row
- *   stored is logged in one more event right after, outside the rows' transaction: should that write
- *   fail, the rows stay stored without it and the failure goes to `onAccessLogError`. The event has no
- *   field for refused rows: the push metrics (`onPush`) count every row by outcome.
+ *   the event counts it all the same (over by that row, never under); one made it fit, and the store
+ *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
+ *   nothing stored), and the push counts and writes it again, at most MAX_PUSH_RECOUNTS times, then fails
+ *   UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
+ *   committed with it that counts it. The event has no field for refused rows: the push metrics
+ *   (`onPush`) count every row by outcome.
  *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
  *   the access that opens a window is logged before it is served as above, the repeats of that device
  *   on that stream, action and grant inside the window as one tally when it ends, so a device that
@@ -131,8 +137,13 @@
  *   again for the next grant anyone issues to that grantee. A grant and a change of the grantee's
  *   acceptances are serialised on the grantee's cap lock in this process, so a cap is checked against
  *   the acceptances the grant is stored under.
- * - Key envelopes need no grant to be published (a patient sends a grantee's before the grant), so what a
- *   stranger can address to an account is bounded instead: epochs below MAX_STREAM_EPOCHS (`putEnvelopes`),
+ * - Key envelopes need no grant to be published: clients built before a grant's envelopes waited for the
+ *   server's answer send them before the grant (the protocol version does not tell them apart), and
+ *   current ones wrap each epoch for every account their copy of the grants holds active, in one
+ *   all-or-nothing publish, also one the server holds no unended grant for (granted after the backup a
+ *   restore went back to; ended on the server's clock, or by another device, before this one saw it), so
+ *   refusing one recipient would keep the epoch from every holder. What a stranger can address to an
+ *   account is bounded instead: epochs below MAX_STREAM_EPOCHS (`putEnvelopes`),
  *   so at most MAX_STREAM_EPOCHS rows per stream and recipient. A key fetch reads only the rows of streams the caller may fetch then, at
  *   most a frame's worth, and answers TOO_LARGE rather than more than MAX_FRAME_BYTES (`getEnvelopes`).
  * - `listStreams` from STREAMS_PAGING_VERSION answers one page by stream id (keyset, paging.ts), at most
@@ -210,6 +221,7 @@ import {
   type SealTo,
 } from '@hale/crypto';
 import type {
+  AccessEntries,
   AccessGuard,
   Doc,
   DocWrite,
@@ -291,10 +303,7 @@ export interface SyncServiceDeps {
    * one stream are logged as one tally (access-windows.ts); default 60 s, as live delivery's.
    */
   accessWindowMs?: number;
-  /**
-   * A tally of repeated access that could not be written yet (it is retried with the next write), or a
-   * push's follow-up access event that could not be written after its rows were stored (see the header).
-   */
+  /** A tally of repeated access that could not be written yet (it is retried with the next write). */
   onAccessLogError?: (error: unknown) => void;
   /**
    * Audit entries one account (all its devices) may append to one patient's audit stream per rolling day
@@ -313,6 +322,14 @@ const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
  * MAX_DOC_BYTES, so a push of one row is always answered.
  */
 const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
+
+/**
+ * Times a push's batch is counted and written again because a row it counted out (read in conflict) was
+ * given the revision it assumes meanwhile (`expectRefused`); past it the push fails UNAVAILABLE, nothing
+ * stored, and the device sends it again. Each time needs another write to the same record in the
+ * short gap between the count's read and the batch.
+ */
+const MAX_PUSH_RECOUNTS = 3;
 
 export const toServedDoc = (doc: Doc): ServedDoc => {
   const out: ServedDoc = {
@@ -706,9 +723,19 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /**
+   * Blob writes to commit in the transaction of the access entries that log them, by the guard that
+   * write carries (`withWrite`): how a caller reaches, through access-windows.ts `record`, the one write
+   * of its entries. `writeLogged` hands such a write the entries and the guard (`store.blobs.putChunk` and
+   * `delete` take both) instead of writing the entries alone.
+   */
+  const alongside = new WeakMap<AccessGuard, (entries: AccessEntries, guard: AccessGuard) => Promise<void>>();
+
+  /**
    * Writes `rows` (possibly none) and the server's entries for `events` on other patients' streams as
    * one batch, so both commit or neither; answers the results of `rows`. `maxMasterBytes` bounds the
-   * stored versions its conflicts answer (`store.docs.writeDocs`: over it, nothing commits).
+   * stored versions its conflicts answer (`store.docs.writeDocs`: over it, nothing commits). When the
+   * guard `guardOf` makes carries a blob write (`alongside`; `rows` is then empty), the entries are
+   * written in that write's transaction instead.
    */
   const writeLogged = async (
     p: Principal,
@@ -739,7 +766,20 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     try {
       const entries: DocWrite[] = [];
       for (const [patientId, list] of byPatient) entries.push(...(await accessEntries(p, patientId, list)));
-      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes, guardOf());
+      const guard = guardOf();
+      const write = guard === undefined ? undefined : alongside.get(guard);
+      if (write !== undefined && guard !== undefined && rows.length === 0) {
+        try {
+          await write({ rows: entries, now: at }, guard);
+        } catch (error) {
+          // The store's refusal of an entry (a chain position another process took): nothing written.
+          if (isStoreError(error, 'CONFLICT'))
+            throw new ServiceError('INTERNAL', 'an access event was not stored');
+          throw error;
+        }
+        return [];
+      }
+      const results = await store.docs.writeDocs([...rows, ...entries], at, maxMasterBytes, guard);
       const answered = results.slice(0, rows.length);
       // Nothing of the batch was written, these entries neither: the caller drops the refused rows and
       // writes the others again, with entries chained anew.
@@ -867,6 +907,95 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       if (!(error instanceof AccessEnded)) throw error;
       throw (await refusalsOf(p, error.refused)).get(stream) ?? error;
     }
+  };
+
+  /** A store write of a grantee's blob access, taking the guard and the access entries that log it. */
+  type LoggedBlobWrite<T> = (guard: AccessGuard | undefined, entries?: AccessEntries) => Promise<T>;
+
+  /**
+   * The write guard (access-windows.ts WriteGuard) of `op` whose guards carry `write` (`alongside`): the
+   * entries of the write it guards commit in `write`'s transaction, and `box` holds what `write` answered.
+   */
+  const withWrite =
+    <T>(p: Principal, op: Operation, write: LoggedBlobWrite<T>, box: { result?: { value: T } }): WriteGuard =>
+    (streams) => {
+      const guard = accessGuard(p, streams, op);
+      if (guard !== undefined) {
+        alongside.set(guard, async (entries, carried) => {
+          box.result = { value: await write(carried, entries) };
+        });
+      }
+      return guard;
+    };
+
+  /** `error` as `guarded` throws it: an access guard's refusal becomes the consent code of `stream`. */
+  const consentErrorOf = async (p: Principal, stream: string, error: unknown): Promise<unknown> =>
+    error instanceof AccessEnded ? ((await refusalsOf(p, error.refused)).get(stream) ?? error) : error;
+
+  /**
+   * Runs `write`, a grantee's blob write of `op` on `event.stream` that happens once (a deletion), with the
+   * server's entry for `event` in the same store transaction, whose guard (`accessGuard`) decides access
+   * once more: both commit or neither, so the patient's log holds the entry exactly when the store holds
+   * the write. The patient's own stream is not logged (`guarded`). Throws as `guarded` does; an entry that
+   * cannot be written (store failure, damaged patient key) throws as `writeLogged` does, nothing written.
+   */
+  const loggedWrite = async <T>(
+    p: Principal,
+    op: Operation,
+    event: AccessEvent,
+    write: LoggedBlobWrite<T>,
+  ): Promise<T> => {
+    const { stream } = event;
+    if (patientToExplain(p, stream) === null) return guarded(p, stream, op, (guard) => write(guard));
+    const box: { result?: { value: T } } = {};
+    const guardOf = withWrite(p, op, write, box);
+    try {
+      await writeLogged(p, [], [event], iso(), undefined, () => guardOf([stream]));
+    } catch (error) {
+      throw await consentErrorOf(p, stream, error);
+    }
+    if (box.result === undefined) throw new ServiceError('INTERNAL', 'the logged write was not made');
+    return box.result.value;
+  };
+
+  /** Serialises, per window key, `loggedRepeatableWrite`s that may open a window (see there). */
+  const lockWindowOpening = keyedLocks();
+
+  /**
+   * As `loggedWrite`, for a blob write a device repeats (a chunk upload), logged in windows
+   * (access-windows.ts). The write that opens a window is that window's opening write: it commits in the
+   * transaction of the window's entry (and of the tally of the window it ends). A repeat inside an open
+   * window is written alone, decided again in its own transaction (`guarded`), and counted into the
+   * window only once it committed (`isOpen`, then `count`), so no tally counts a write the store refused.
+   * Calls that may open a window of one key are serialised in this process, so `record` never finds an
+   * opening in flight, which would count the access before its write.
+   */
+  const loggedRepeatableWrite = async <T>(
+    p: Principal,
+    op: Operation,
+    event: RepeatableAccess,
+    write: LoggedBlobWrite<T>,
+  ): Promise<T> => {
+    const { stream } = event;
+    if (patientToExplain(p, stream) === null) return guarded(p, stream, op, (guard) => write(guard));
+    const box: { result?: { value: T } } = {};
+    let open = false;
+    const release = await lockWindowOpening([
+      JSON.stringify([p.deviceId, event.action, stream, event.grantId ?? null, event.channel ?? null]),
+    ]);
+    try {
+      open = accessWindows.isOpen(p, event);
+      if (!open) await accessWindows.record(p, [event], withWrite(p, op, write, box));
+    } catch (error) {
+      throw await consentErrorOf(p, stream, error);
+    } finally {
+      release();
+    }
+    if (box.result !== undefined) return box.result.value;
+    const value = await guarded(p, stream, op, (guard) => write(guard));
+    // Not open: `record` counted it into a window after all (not expected under the lock), and wrote nothing.
+    if (open) accessWindows.count(p, event);
+    return value;
   };
 
   type PullAnswer = { docs: ServedDoc[]; streams: StreamCheckpoint[]; denied: DeniedStream[] };
@@ -1114,24 +1243,46 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       results.push(null);
       if (decision.level !== 'owner' && !isAudit) counted.push(writes.length - 1);
     }
-    // Logged only if the store will take them: a row whose assumed revision is not the stored one (a
-    // conflict, a re-push of a stored revision) stores nothing. Read before the batch, whose event is
-    // sealed with the count; the write's own answers are compared below. Rows of the batch see the
-    // effect of its earlier rows, so a record's later row is compared with the revision its earlier one
-    // will leave (read once per record).
-    const events = new Map<string, number>();
-    const revAfter = new Map<string, string | null>();
-    for (const k of counted) {
-      const { doc, assumedRev } = writes[k]!;
-      const record = `${doc.stream}\n${doc.id}`;
-      let current = revAfter.get(record);
-      if (current === undefined) current = (await store.docs.getDoc(doc.stream, doc.id))?.rev ?? null;
-      if (current === assumedRev) {
-        events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
-        current = doc.rev;
+    const isCounted = new Set(counted);
+    /**
+     * The rows of `kept` as the batch writes them, and the push events that count them. Logged only if the
+     * store will take them: a row whose assumed revision is not the stored one (a conflict, a re-push of
+     * a stored revision) stores nothing. Read before the batch, whose event is sealed with the count;
+     * each counted row read so is marked `expectRefused`, so should a write in between give it the
+     * revision it assumes, the batch rejects CONFLICT and stores nothing (it is counted again). Rows of
+     * the batch see the effect of its earlier rows, so a record's later row is compared with the revision
+     * its earlier one will leave (read once per record).
+     */
+    const countStored = async (
+      kept: readonly number[],
+    ): Promise<{ rows: DocWrite[]; logged: AccessEvent[] }> => {
+      const events = new Map<string, number>();
+      const revAfter = new Map<string, string | null>();
+      const rows: DocWrite[] = [];
+      for (const k of kept) {
+        const write = writes[k]!;
+        if (!isCounted.has(k)) {
+          rows.push(write);
+          continue;
+        }
+        const { doc, assumedRev } = write;
+        const record = `${doc.stream}\n${doc.id}`;
+        let current = revAfter.get(record);
+        if (current === undefined) current = (await store.docs.getDoc(doc.stream, doc.id))?.rev ?? null;
+        if (current === assumedRev) {
+          events.set(doc.stream, (events.get(doc.stream) ?? 0) + 1);
+          current = doc.rev;
+          rows.push(write);
+        } else {
+          rows.push({ ...write, expectRefused: true });
+        }
+        revAfter.set(record, current);
       }
-      revAfter.set(record, current);
-    }
+      return {
+        rows,
+        logged: [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count })),
+      };
+    };
     const auditStreams = [
       ...new Set(writes.filter((w) => w.doc.audit !== undefined).map((w) => w.doc.stream)),
     ];
@@ -1151,25 +1302,30 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         results[writeIndex[k]!] = rowError(doc.stream, doc.id, 'RATE_LIMITED', message);
       }
       let kept = [...writes.keys()].filter((k) => !over.has(k));
-      let logged = [...events].map(([stream, count]) => ({ action: 'push' as const, stream, count }));
       let written: DocWriteResult[] = [];
       /** Per stream, the index (in `results`) of the row refused for a position the device holds there. */
       const positionTaken = new Map<string, number>();
+      /** Batches refused because a row counted out was stored meanwhile (`expectRefused`). */
+      let recounts = 0;
       // A batch holding an entry at a chain position the device already holds stores nothing (the store's
       // `position-taken`): that entry and the rows of its stream after it are refused, the others written
-      // again. Each round refuses at least one row, so this ends.
+      // again. Each round refuses at least one row or is a recount (at most MAX_PUSH_RECOUNTS), so this ends.
       while (kept.length > 0) {
         const streams = kept.map((k) => writes[k]!.doc.stream);
+        const { rows, logged } = await countStored(kept);
         try {
-          written = await writeLogged(
-            p,
-            kept.map((k) => writes[k]!),
-            logged,
-            new Date(t).toISOString(),
-            PUSHED_MASTER_BYTES,
-            () => accessGuard(p, streams, 'push'),
+          written = await writeLogged(p, rows, logged, new Date(t).toISOString(), PUSHED_MASTER_BYTES, () =>
+            accessGuard(p, streams, 'push'),
           );
         } catch (error) {
+          if (isStoreError(error, 'CONFLICT')) {
+            // A record was given the revision a row counted out assumes: nothing was stored; count again.
+            if (++recounts < MAX_PUSH_RECOUNTS) continue;
+            throw new ServiceError(
+              'UNAVAILABLE',
+              'records of this push kept changing while it was stored; nothing was stored: push again',
+            );
+          }
           if (isStoreError(error, 'TOO_LARGE')) {
             throw new ServiceError(
               'TOO_LARGE',
@@ -1189,7 +1345,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
             results[writeIndex[k]!] = rowError(doc.stream, doc.id, refusal.code, refusal.message);
             return false;
           });
-          logged = logged.filter((e) => !refused.has(e.stream));
           written = [];
           continue;
         }
@@ -1216,31 +1371,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
           );
           return false;
         });
-      }
-      // A row the read above found in conflict that the batch stored after all (a write in between gave
-      // the record the revision it assumed): logged now, so the log never claims fewer rows than stored.
-      const storedRows = new Map<string, number>();
-      const isCounted = new Set(counted);
-      for (const [n, result] of kept.length > 0 ? written.entries() : []) {
-        const k = kept[n]!;
-        if (result.status !== 'ok' || !isCounted.has(k)) continue;
-        const stream = writes[k]!.doc.stream;
-        storedRows.set(stream, (storedRows.get(stream) ?? 0) + 1);
-      }
-      const loggedRows = new Map(logged.map((e) => [e.stream, e.count]));
-      const unlogged = [...storedRows]
-        .filter(([stream, n]) => n > (loggedRows.get(stream) ?? 0))
-        .map(([stream, n]) => ({
-          action: 'push' as const,
-          stream,
-          count: n - (loggedRows.get(stream) ?? 0),
-        }));
-      // The rows are stored by now: a failure here is reported, not answered (an error would have the
-      // device send them again, answered ok as stored already, and the failure seen by no one).
-      if (unlogged.length > 0) {
-        await writeLogged(p, [], unlogged, new Date(t).toISOString()).catch((error: unknown) =>
-          deps.onAccessLogError?.(error),
-        );
       }
       if (kept.length > 0) {
         for (const [n, result] of written.entries()) {
@@ -1854,6 +1984,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     endedLookups,
     recordGranteeAccess,
     recordRepeatableAccess,
+    loggedWrite,
+    loggedRepeatableWrite,
     repeatable,
     /** Ends every access window and starts writing its tally (shutdown); `drainAccessLog` waits. */
     stopAccessLog: () => accessWindows.stop(),

@@ -5,15 +5,16 @@
  * stream (upload = push rights, download = read rights), per request, at the moment it takes effect: a
  * request is decided when it arrives (to refuse early, before its access is logged) and again where it
  * acts — an announcement, a chunk upload and a deletion in the store's own transaction (`guarded`, store
- * AccessGuard), a chunk download once its chunk is read — and a grantee's chunk upload, download and
- * deletion again inside the transaction that logs it (`decideAndLog` as a pull, the deletion's log with
- * its guard) — so a grant revoked or ended while the access was logged stores, deletes and serves
- * nothing (the consent code) and is not in the patient's log (blob-access-recheck.test.ts,
- * blob-download-recheck.test.ts). The log commits before the write it covers, in a transaction of its
- * own (an access that cannot be logged does not happen; the other order would leave a deletion whose log
- * failed done and unlogged for good): only a grant ending in the gap between the two commits (no
- * signature nor chain lock left to wait on there), or a deletion racing a chunk upload, leaves an entry
- * for a write then refused. A chunk relies on no earlier request's decision (not the announcement's).
+ * AccessGuard), a chunk download once its chunk is read and again inside the transaction that logs it
+ * (`decideAndLog`, as a pull) — so a grant revoked or ended while the access was logged stores, deletes
+ * and serves nothing (the consent code) and is not in the patient's log (blob-access-recheck.test.ts,
+ * blob-download-recheck.test.ts). A grantee's chunk upload and deletion are written in the transaction
+ * that logs them (sync-service.ts `loggedRepeatableWrite`, `loggedWrite`; store AccessEntries), whose
+ * guard decides once for both: the entry and the write commit together or not at all, so an access that
+ * cannot be logged does not happen, and no entry claims a write the store refused — for a grant ending
+ * just before that transaction, a chunk the store refuses, or a deletion racing the upload
+ * (blob-log-atomic.test.ts). A repeated upload inside its access window is written alone and counted
+ * into the window once stored. A chunk relies on no earlier request's decision (not the announcement's).
  * Each chunk's sha256 must equal the digest the manifest announced, so a chunk is stored only if it is the
  * one the uploader committed to; a stored chunk is never replaced by different bytes. Chunks are streamed
  * from the store one at a time: a 100 MB file never sits in memory whole.
@@ -26,8 +27,8 @@
  *   request: a device of the patient whose stream it is, or of the account that uploaded it while that
  *   account may still upload to the stream (another grantee with write access: FORBIDDEN). Refusals are
  *   those of the download route: NOT_FOUND for an unknown id, the consent code for a known one. A
- *   grantee's deletion is logged in the patient's audit stream before it takes effect (one entry each,
- *   not windowed: it happens once per blob), in a transaction that decides again (above). The manifest
+ *   grantee's deletion is logged in the patient's audit stream in the transaction that deletes (one entry
+ *   each, not windowed: it happens once per blob), which decides again (above). The manifest
  *   and every chunk go, complete or not, and the id is kept as a tombstone: announcing it again is
  *   BLOB_DELETED, so a reader holding the old manifest is never served other bytes under it. Deleting
  *   again, reading its manifest or a chunk, and uploading a chunk of it are BLOB_DELETED too, to whoever
@@ -160,8 +161,8 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
       if (base64urlEncode(sha256(body)) !== manifest.digests[index]) {
         throw new ServiceError('DIGEST_MISMATCH', `chunk ${index} does not match its announced digest`);
       }
-      // The store checks the length too, but only after the access below is logged: a chunk it would
-      // refuse must not leave an upload in the patient's audit trail.
+      // The store checks the length too (in the same transaction as the upload's entry), but a chunk it
+      // would refuse costs no entry to sign.
       const { min, max } = sealedChunkBounds(manifest, index);
       if (body.byteLength < min || body.byteLength > max) {
         throw new ServiceError(
@@ -169,26 +170,16 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
           `chunk ${index} must be ${min} bytes sealed (+ at most ${max - min}), got ${body.byteLength}`,
         );
       }
-      // Logged before it is stored, as every grantee access is (a repeat inside its window is tallied, see
-      // access-windows.ts): an upload that cannot be logged is refused. Decided again from grants read
-      // again and once more inside the log's transaction (`decideAndLog`, as a download): a grant revoked or
-      // ended before the log commits logs nothing and stores nothing, so the patient's log claims no upload
-      // the store then refused for it.
-      const refusal = (
-        await ctx.service.decideAndLog(
-          principal,
-          'blob-up',
-          [manifest.stream],
-          [ctx.service.repeatable('blob-up', manifest.stream, 1, decision)],
-        )
-      ).get(manifest.stream);
-      if (refusal !== undefined) throw refusal;
-      // Decided again in the chunk's own transaction: a grant revoked or ended in the short gap after the
-      // log committed stores nothing (then the log holds an upload that was refused: see the header).
+      // Stored in the transaction that logs it, which decides again (a repeat inside its window in its own,
+      // counted once stored; see access-windows.ts): a grant revoked or ended before that transaction
+      // stores and logs nothing, and an upload that cannot be logged is not stored.
       const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
       try {
-        await ctx.service.guarded(principal, manifest.stream, 'blob-up', (guard) =>
-          store.blobs.putChunk(manifest.blobId, index, bytes, guard),
+        await ctx.service.loggedRepeatableWrite(
+          principal,
+          'blob-up',
+          ctx.service.repeatable('blob-up', manifest.stream, 1, decision),
+          (guard, entries) => store.blobs.putChunk(manifest.blobId, index, bytes, guard, entries),
         );
       } catch (error) {
         // Deleted since its manifest was read above: told as the same upload after the deletion is.
@@ -287,23 +278,22 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
             'only the patient or the uploading account may delete this blob',
           );
         }
-        // The log's transaction decides again (a guard made when it writes, after the entry is signed): a
-        // grant revoked or ended meanwhile logs nothing, and `guarded` answers the refusal's consent code.
-        await ctx.service.guarded(principal, manifest.stream, 'blob-up', () =>
-          ctx.service.recordGranteeAccess(
-            principal,
-            [{ action: 'blob-delete', stream: manifest.stream, count: 1, blobId: request.params.blobId }],
-            () => ctx.service.accessGuard(principal, [manifest.stream], 'blob-up'),
-          ),
-        );
       }
+      // A grantee's deletion commits in the transaction of its entry, which decides again (a guard made
+      // when it writes, after the entry is signed): a grant revoked or ended meanwhile deletes and logs
+      // nothing, and the refusal's consent code is answered. The patient's own is not logged.
       const tombstone = await ctx.service
-        .guarded(principal, manifest.stream, 'blob-up', (guard) =>
-          store.blobs.delete(
-            manifest.blobId,
-            { deletedBy: principal.deviceId, deletedAt: new Date(ctx.now()).toISOString() },
-            guard,
-          ),
+        .loggedWrite(
+          principal,
+          'blob-up',
+          { action: 'blob-delete', stream: manifest.stream, count: 1, blobId: manifest.blobId },
+          (guard, entries) =>
+            store.blobs.delete(
+              manifest.blobId,
+              { deletedBy: principal.deviceId, deletedAt: new Date(ctx.now()).toISOString() },
+              guard,
+              entries,
+            ),
         )
         // Deleted by another request since the manifest was read: that one's deletion is the answer.
         .catch((error: unknown) => {

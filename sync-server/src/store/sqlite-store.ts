@@ -28,6 +28,12 @@
  *   `listUnendedFrom`) first thing inside the write's BEGIN IMMEDIATE transaction, under the write lock:
  *   a revocation is committed before that read (and refuses the write) or after the write. What its check
  *   throws rolls the transaction back and reaches the caller unchanged (not mapped to a StoreError).
+ * - The access entries a chunk or a blob deletion carries (types.ts AccessEntries) are written by
+ *   writeDocs' own batch code inside that blob write's BEGIN IMMEDIATE transaction, after the guard's
+ *   check and the blob write: any of them not written `ok` (a chain position taken) throws CONFLICT there,
+ *   so the entries and the write commit together or not at all, and their heads go to commit listeners
+ *   after COMMIT as writeDocs' do. Likewise a writeDocs row marked `expectRefused` that passes its
+ *   compare-and-set throws CONFLICT inside the transaction: nothing of its batch commits.
  * - A row's `expectedEpoch` is compared with the stream's highest envelope epoch read inside writeDocs'
  *   BEGIN IMMEDIATE transaction (a new blob manifest's inside putManifest's), and `envelopes.putAll`
  *   inserts its batch in one such transaction: an envelope is committed either before that read (seen) or
@@ -101,6 +107,7 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createPrivateFile, ensurePrivateDir } from './file-modes';
 import {
   type Acceptance,
+  type AccessEntries,
   type AccessGuard,
   BLOB_CHUNK_OVERHEAD_BYTES,
   BLOB_QUOTA_CHUNK_BYTES,
@@ -267,10 +274,11 @@ interface ManifestOptions {
   guard?: AccessGuard;
   expectedEpoch?: number;
 }
-/** A chunk `blobs.putChunk` stores, with the guard it passes first. */
+/** A chunk `blobs.putChunk` stores, with the guard it passes first and the access entries it carries. */
 interface GuardedChunk {
   bytes: Uint8Array;
   guard?: AccessGuard;
+  entries?: AccessEntries;
 }
 
 /** Carries what an AccessGuard's check threw out of the write's transaction, to reach the caller unchanged. */
@@ -1643,7 +1651,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       }
       return epoch;
     };
-    for (const { doc, assumedRev, expectedEpoch } of rows) {
+    for (const { doc, assumedRev, expectedEpoch, expectRefused } of rows) {
       const current = s.docRev.get(doc.stream, doc.id);
       if (current !== undefined && isAuditStream(doc.stream)) {
         results.push({ status: 'append-only' });
@@ -1678,6 +1686,15 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           ...(kept === undefined ? {} : { keptFrom: kept }),
         });
         continue;
+      }
+      if (expectRefused === true) {
+        // Thrown inside the transaction, so nothing of the batch commits: the writer's account of it
+        // (sealed into the batch) leaves this row out.
+        throw new StoreError(
+          'CONFLICT',
+          `${doc.stream} ${doc.id} holds the revision its row assumes, which the writer expected refused; nothing written`,
+          { details: { stream: doc.stream, id: doc.id } },
+        );
       }
       const a = doc.audit;
       // Only new audit rows get here (a stored id answered append-only above); earlier rows of the batch
@@ -1738,6 +1755,41 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     return { results, heads: [...heads].map(([stream, head]): StreamHead => ({ stream, head })) };
   };
   const writeTx = db.transaction(writeBatch);
+
+  /**
+   * Writes a blob write's access entries (types.ts AccessEntries) inside the caller's transaction, after
+   * its write: CONFLICT (rolling the whole transaction back) unless every one is written. Answers the
+   * heads they advanced, to announce once committed.
+   */
+  const writeEntries = (s: Statements, entries: AccessEntries | undefined): StreamHead[] => {
+    if (entries === undefined || entries.rows.length === 0) return [];
+    let written: ReturnType<typeof writeBatch>;
+    try {
+      written = writeBatch(s, entries.rows, entries.now, undefined, undefined);
+    } catch (error) {
+      if (!(error instanceof BatchNotWritten)) throw error;
+      written = { results: error.results, heads: [] };
+    }
+    const refused = written.results.find((r) => r.status !== 'ok');
+    if (refused !== undefined) {
+      const { status } = refused;
+      throw new StoreError('CONFLICT', `an access entry was not written (${status}); nothing written`, {
+        details: { status },
+      });
+    }
+    return written.heads;
+  };
+  /** Tells every instance open on this file of committed heads, as writeDocs does (in commit order). */
+  const announce = (heads: StreamHead[]): void => {
+    if (heads.length === 0) return;
+    for (const peer of [...(openInstances.get(file) ?? [])]) peer(heads);
+  };
+  const validateEntries = (entries: AccessEntries | undefined): void => {
+    if (entries === undefined) return;
+    if (!Array.isArray(entries.rows)) throw invalid('entries.rows must be an array');
+    entries.rows.forEach(validateDocWrite);
+    requireText(entries.now, 'entries.now');
+  };
 
   const insertEnvelope = (s: Statements, e: Envelope): { created: boolean } => {
     const { changes } = s.envelopeInsert.run(
@@ -1978,9 +2030,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     );
   });
 
-  const chunkTx = db.transaction((s: Statements, blobId: string, index: number, chunk: GuardedChunk) => {
-    checkGuard(s, chunk.guard);
-    const { bytes } = chunk;
+  const storeChunk = (s: Statements, blobId: string, index: number, bytes: Uint8Array): void => {
     const row = s.manifestGet.get(blobId);
     if (row === undefined) throw new StoreError('NOT_FOUND', `blob ${blobId} has no manifest`);
     if (!isNonNegativeInt(index) || index >= row.chunk_count) {
@@ -2000,6 +2050,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     if (stored === undefined || !sameBytes(stored.bytes, bytes)) {
       throw new StoreError('ALREADY_EXISTS', `chunk ${index} of blob ${blobId} differs from the stored one`);
     }
+  };
+  const chunkTx = db.transaction((s: Statements, blobId: string, index: number, chunk: GuardedChunk) => {
+    checkGuard(s, chunk.guard);
+    storeChunk(s, blobId, index, chunk.bytes);
+    return writeEntries(s, chunk.entries);
   });
 
   const blobDeleteTx = db.transaction(
@@ -2008,6 +2063,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       blobId: string,
       deletion: { deletedBy: string; deletedAt: string },
       guard: AccessGuard | undefined,
+      entries: AccessEntries | undefined,
     ) => {
       checkGuard(s, guard);
       const row = s.manifestGet.get(blobId);
@@ -2016,7 +2072,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       s.chunksDelete.run(blobId);
       s.manifestDelete.run(blobId);
       s.tombstoneInsert.run(blobId, row.stream, deletion.deletedBy, deletion.deletedAt);
-      return { blobId, stream: row.stream, ...deletion };
+      const heads = writeEntries(s, entries);
+      return { tombstone: { blobId, stream: row.stream, ...deletion }, heads };
     },
   );
 
@@ -2309,9 +2366,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           }
           const { results, heads } = written;
           // Synchronously after COMMIT, so listeners see heads in commit order; deliver() contains throws.
-          if (heads.length > 0) {
-            for (const peer of [...(openInstances.get(file) ?? [])]) peer(heads);
-          }
+          announce(heads);
           return results;
         }),
 
@@ -2419,11 +2474,18 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           const row = s.manifestGet.get(blobId);
           return row === undefined ? null : rowToManifest(row);
         }),
-      putChunk: (blobId, index, bytes, guard) =>
+      putChunk: (blobId, index, bytes, guard, entries) =>
         call((s) => {
           if (!(bytes instanceof Uint8Array)) throw invalid('chunk bytes must be a Uint8Array');
           validateGuard(guard);
-          chunkTx.immediate(s, blobId, index, { bytes, ...(guard === undefined ? {} : { guard }) });
+          validateEntries(entries);
+          announce(
+            chunkTx.immediate(s, blobId, index, {
+              bytes,
+              ...(guard === undefined ? {} : { guard }),
+              ...(entries === undefined ? {} : { entries }),
+            }),
+          );
         }),
       getChunk: (blobId, index) =>
         call((s) => {
@@ -2431,13 +2493,16 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           return row === undefined ? null : toBytes(row.bytes);
         }),
       chunkIndexes: (blobId) => call((s) => s.chunkIndexes.all(blobId).map((r) => r.idx)),
-      delete: (blobId, deletion, guard) =>
+      delete: (blobId, deletion, guard, entries) =>
         call((s) => {
           requireText(blobId, 'blobId');
           requireText(deletion.deletedBy, 'deletedBy');
           requireText(deletion.deletedAt, 'deletedAt');
           validateGuard(guard);
-          return blobDeleteTx.immediate(s, blobId, deletion, guard);
+          validateEntries(entries);
+          const { tombstone, heads } = blobDeleteTx.immediate(s, blobId, deletion, guard, entries);
+          announce(heads);
+          return tombstone;
         }),
       getTombstone: (blobId) =>
         call((s) => {

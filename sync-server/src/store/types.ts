@@ -12,7 +12,8 @@
  * - Durability: a promise that resolves has committed durably (it survives process crash and power loss).
  * - Compare-and-set: a document row is written only if the stored revision tag equals the one the writer
  *   assumed (`null` = "no stored document"); the check and the write are atomic per document. A batch
- *   passed to `writeDocs` commits as a whole or, if the call rejects, not at all.
+ *   passed to `writeDocs` commits as a whole or, if the call rejects, not at all; so does a blob write
+ *   with the access entries it carries (`AccessEntries`).
  * - Audit: documents of streams whose id ends in `/audit` are append-only. An existing audit document is
  *   never updated or deleted (writes to an existing id answer `append-only`). Each author holds a chain
  *   position (`audit.authorSeq`) of an audit stream at most once: a new audit document at a position its
@@ -84,6 +85,26 @@ export interface DocWrite {
    * writer's check can be passed by a row sealed under the key it replaced.
    */
   expectedEpoch?: number;
+  /**
+   * The writer read this row as one the store will refuse (the stored revision is not `assumedRev`) and
+   * wrote an account of the batch that leaves it out (the server's access event counting a grantee's rows
+   * written). Should the row be written after all (a write in between gave the record the revision it
+   * assumes), the batch rejects CONFLICT and writes nothing, so that account never claims fewer rows
+   * than were written; the writer reads again and retries. A row refused as expected answers as any other.
+   */
+  expectRefused?: boolean;
+}
+
+/**
+ * The server's access entries that a blob write (`blobs.putChunk`, `blobs.delete`) commits with, in its
+ * own atomic step: written as `docs.writeDocs` writes rows, after the blob write and its guard's check.
+ * Unless every one of them is written (`ok`), the call rejects CONFLICT and writes nothing, neither them
+ * nor the blob write; a blob write that fails writes none of them. So the log holds the entry exactly when
+ * the store holds the write it claims. The streams they advance go to `onCommitted` listeners.
+ */
+export interface AccessEntries {
+  rows: DocWrite[];
+  now: IsoTime;
 }
 
 /**
@@ -535,6 +556,7 @@ export interface SyncStore {
      * With `maxMasterBytes`, the stored versions the batch's conflicts answer (`master`, `ct` bytes summed;
      * the batch's first one always) must fit in it: a batch whose do not rejects TOO_LARGE and writes
      * nothing, and no master past the bound is loaded. With `guard`, its check runs first (AccessGuard).
+     * A row marked `expectRefused` that would be written rejects the batch CONFLICT, writing nothing.
      */
     writeDocs(
       rows: DocWrite[],
@@ -643,9 +665,16 @@ export interface SyncStore {
      * the length does not fit the manifest: a stored chunk is the *sealed* form of `chunkSize` plaintext
      * bytes (the remainder for the last chunk), so it may exceed that by at most BLOB_CHUNK_OVERHEAD_BYTES;
      * no-op when the identical chunk exists, ALREADY_EXISTS when a different one does. Digests are the
-     * caller's check. With `guard`, its check runs first, in the same atomic step (AccessGuard).
+     * caller's check. With `guard`, its check runs first, in the same atomic step (AccessGuard); with
+     * `entries`, they are written in that step too (AccessEntries), also when the chunk was stored already.
      */
-    putChunk(blobId: string, index: number, bytes: Uint8Array, guard?: AccessGuard): Promise<void>;
+    putChunk(
+      blobId: string,
+      index: number,
+      bytes: Uint8Array,
+      guard?: AccessGuard,
+      entries?: AccessEntries,
+    ): Promise<void>;
     getChunk(blobId: string, index: number): Promise<Uint8Array | null>;
     /** Indexes of the stored chunks, ascending. */
     chunkIndexes(blobId: string): Promise<number[]>;
@@ -655,12 +684,14 @@ export interface SyncStore {
      * answer null, `usage` no longer counts it, and the freed storage holds none of its bytes (an
      * implementation overwrites or releases them; it never leaves them readable in its files).
      * NOT_FOUND without a manifest: never stored, or already deleted. With `guard`, its check runs first,
-     * in the same atomic step (AccessGuard).
+     * in the same atomic step (AccessGuard); with `entries`, they are written in that step too
+     * (AccessEntries).
      */
     delete(
       blobId: string,
       deletion: { deletedBy: string; deletedAt: IsoTime },
       guard?: AccessGuard,
+      entries?: AccessEntries,
     ): Promise<BlobTombstone>;
     /** The tombstone of a deleted blob, or null (never deleted). */
     getTombstone(blobId: string): Promise<BlobTombstone | null>;
