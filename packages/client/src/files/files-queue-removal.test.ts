@@ -297,3 +297,25 @@ describe('a queued file deleted on the server before its upload finished', () =>
     expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
   });
 });
+
+describe('a cancelUpload the device store refuses', () => {
+  it('rejects and leaves the file queued as before: it is sent when the device comes online', async () => {
+    const server = memoryBlobServer();
+    const { meta, store, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES + 10, 4), 'referral.jpg'));
+
+    faults.failIndexWrites = 1;
+    await expect(d.files.cancelUpload(ref.blobId)).rejects.toThrow(/disk full/);
+    expect(d.files.uploads().map((u) => [u.blobId, u.state])).toEqual([[ref.blobId, 'queued']]);
+    expect(chunksOf(store, ref.blobId)).not.toEqual([]);
+
+    // Not left marked cancelled for the rest of the session: it goes up, and leaves the queue then.
+    d.set(true);
+    await until(() => d.files.uploads().length === 0, 'uploaded');
+    expect(server.manifests.has(ref.blobId)).toBe(true);
+    expect(server.deleted.has(ref.blobId)).toBe(false);
+    expect(chunksOf(store, ref.blobId)).toEqual([]);
+    expect(d.reports).toEqual([]);
+  });
+});

@@ -75,7 +75,10 @@
  * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
  *   blob is deleted on the server, best effort (an upload under way is deleted when it ends). Failing
  *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
- *   be affected (the id is this file's alone).
+ *   be affected (the id is this file's alone). A cancel whose index write fails rejects and leaves the
+ *   file queued as before, sent as any (an upload it cut off meanwhile deleted the part on the server:
+ *   the next attempt finds the file deleted, UPLOAD_DELETED, and removes it); one whose chunks' removal
+ *   fails has unlisted it (the bytes go when the session is next opened).
  * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
  * - A chunk is handed out (`read`, `readPlain`, `readSealed`) only as stored, or refused as what went
  *   wrong (QueuedBytesError): not stored (MISSING), stored but never readable (UNREADABLE: it fails to
@@ -946,7 +949,18 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       const entry = entries.find((e) => e.ref.blobId === blobId);
       if (!entry) return false;
       cancelled.add(blobId);
-      await removeEntry(blobId);
+      try {
+        await removeEntry(blobId);
+      } catch (e) {
+        // Still listed (its index entry could not be written): it is a queued file again, sent as any,
+        // not one marked cancelled, never sent and not said so, until the session ends. One a purge holds
+        // stays marked: the purge removes it.
+        if (entries.some((x) => x.ref.blobId === blobId) && !purges.has(blobId)) {
+          cancelled.delete(blobId);
+          kick();
+        }
+        throw e;
+      }
       // A purge of it is done: the person removed the file.
       if (purges.has(blobId)) {
         endPurge(blobId);
