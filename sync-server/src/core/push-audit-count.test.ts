@@ -3,7 +3,8 @@
 // the store then refused (a conflict: the device's assumed revision is not the stored one; a re-push of a
 // revision already stored, answered ok but storing nothing) were logged as written. Now only rows the push
 // stored count; a push that stored none of a stream's rows logs nothing for it (the event has no field
-// for refused rows: the push metrics count them by outcome).
+// for refused rows: the push metrics count them by outcome). A push whose counted rows keep changing
+// under it gives up after MAX_PUSH_RECOUNTS counts, UNAVAILABLE, storing and logging nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeDoc, principalOf, type TestAccount, type TestServer } from '../testing/harness';
 import type { SyncStore } from '../store/index';
@@ -18,14 +19,21 @@ let service: SyncService;
 let afterGetDoc: (() => Promise<void>) | undefined;
 /** Makes the next write holding a server access event fail, as a store failure would. */
 let failEntriesWrite = false;
+/** While set, `getDoc` answers records as absent, as a read racing ever-changing writes would. */
+let staleReads = false;
+/** How many times `getDoc` was called. */
+let getDocCalls = 0;
 /** What the service reported through `onAccessLogError`. */
 let logErrors: unknown[] = [];
 
 beforeEach(async () => {
   let deps: Recheck['deps'];
   ({ t, patient, provider, deps } = await startRecheck());
+  getDocCalls = 0;
+  staleReads = false;
   const getDoc: SyncStore['docs']['getDoc'] = async (...args) => {
-    const answer = await deps.store.docs.getDoc(...args);
+    getDocCalls += 1;
+    const answer = staleReads ? null : await deps.store.docs.getDoc(...args);
     const step = afterGetDoc;
     afterGetDoc = undefined;
     await step?.();
@@ -172,6 +180,39 @@ describe("a grantee's push in the patient's audit log", () => {
       ),
     ).toEqual(['ok']);
     expect((await t.store.docs.getDoc(update.stream, update.id))?.rev).toBe(update.rev);
+    const pushes = await accessLogged({ t, patient }, 'push');
+    expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
+  });
+
+  it('a push whose counted rows keep changing under it gives up after 3 counts: UNAVAILABLE, nothing stored or logged', async () => {
+    await grantTo([{ type: 'allergy', access: 'write' }]);
+    const first = await makeDoc(patient, patient.device, 'allergy', { substance: 'peanut' });
+    expect(
+      outcomes(await service.push(principalOf(patient), { rows: [{ doc: first, assumedRev: null }] })),
+    ).toEqual(['ok']);
+    const update = await makeDoc(
+      patient,
+      provider.device,
+      'allergy',
+      { substance: 'pollen' },
+      { id: first.id, rv: 2 },
+    );
+    // Each count reads the row as one the store will refuse, and each write finds it storable: the
+    // store refuses the batch (the count would be wrong) every time.
+    staleReads = true;
+    getDocCalls = 0;
+    await expect(
+      service.push(principalOf(provider), { rows: [{ doc: update, assumedRev: first.rev }] }),
+    ).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/nothing was stored/) });
+    expect(getDocCalls).toBe(3);
+    expect((await t.store.docs.getDoc(update.stream, update.id))?.rev).toBe(first.rev);
+    expect(await accessLogged({ t, patient }, 'push')).toEqual([]);
+
+    // Read as it is, the same push stores the row and logs it once.
+    staleReads = false;
+    expect(
+      outcomes(await service.push(principalOf(provider), { rows: [{ doc: update, assumedRev: first.rev }] })),
+    ).toEqual(['ok']);
     const pushes = await accessLogged({ t, patient }, 'push');
     expect(pushes.map((e) => [e.stream, e.count])).toEqual([[update.stream, 1]]);
   });
