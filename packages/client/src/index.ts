@@ -220,6 +220,7 @@ export {
   MAX_ACCEPTED_PAGES,
   MAX_GRANT_PAGES,
   GRANT_REFRESH_MS,
+  REVOCATION_RETRY_MS,
   REVOCATION_NOTICE,
   type Consent,
   type ConsentErrorCode,

@@ -32,13 +32,20 @@ const stored = (grantId: string, expiresAt = Date.now() + DAY): StoredGrant => {
 };
 
 /** A patient device whose server answers `revoke` with `answer` (ok when it returns). */
-const setup = (grants: StoredGrant[]) => {
-  const values = new Map<string, unknown>([['grants', grants]]);
+const setup = (
+  grants: StoredGrant[],
+  extra: Partial<ConsentDeps> = {},
+  /** Stored values besides the grants; those not matching their schema are reported in `invalid`. */
+  seed: Record<string, unknown> = {},
+) => {
+  const values = new Map<string, unknown>([['grants', grants], ...Object.entries(seed)]);
+  const invalid: string[] = [];
   const meta = createDeviceMeta({
     read: async (key) => values.get(key),
     write: async (key, value) => void values.set(key, value),
     onInvalid: (key, reason) => {
-      throw new Error(`stub meta ${key}: ${reason}`);
+      if (!(key in seed)) throw new Error(`stub meta ${key}: ${reason}`);
+      invalid.push(key);
     },
   });
   const net = {
@@ -46,6 +53,8 @@ const setup = (grants: StoredGrant[]) => {
     answer: (): void => undefined,
     /** Each `revoke` frame sent: its signature. */
     revokes: [] as string[],
+    /** Every request asked for, also those refused for want of a connection. */
+    requests: 0,
   };
   const guard: { current?: WriteGuard } = {};
   const connection = {
@@ -53,6 +62,7 @@ const setup = (grants: StoredGrant[]) => {
     version: () => 1,
     whenReady: async () => undefined,
     request: async (frame: { t: string; revocation?: { sig: string } }) => {
+      net.requests += 1;
       if (net.status !== 'ready') throw new SyncError('NETWORK', 'not connected', true);
       if (frame.t === 'listGrants') return { t: 'grants', grants: [] };
       if (frame.t !== 'revoke') throw new Error(`unexpected ${frame.t}`);
@@ -81,6 +91,7 @@ const setup = (grants: StoredGrant[]) => {
     now: () => Date.now(),
     meta,
     grantRefreshMs: 0,
+    ...extra,
   };
   const consent = createConsent(deps);
   const statuses = async () => (await consent.list()).map((g) => g.status);
@@ -102,7 +113,7 @@ const setup = (grants: StoredGrant[]) => {
     net.status = 'ready';
     await consent.rotateExpired().catch(() => undefined);
   };
-  return { consent, net, guard, statuses, kept, revoke, connect };
+  return { consent, net, guard, statuses, kept, revoke, connect, invalid };
 };
 
 describe('kept revocations', () => {
@@ -122,6 +133,31 @@ describe('kept revocations', () => {
     expect(s.net.revokes[1]).toBe(s.net.revokes[0]);
     expect(await s.statuses()).toEqual(['revoked']);
     expect(s.kept()).toEqual([]);
+  });
+
+  it('refused for good when sent again at a connect: dropped, and the person told (REVOCATION_REFUSED)', async () => {
+    const reported: Array<{ code: string; id: string; message: string }> = [];
+    const cleared: string[] = [];
+    const s = setup([stored(G1)], {
+      report: (issue) => reported.push(issue),
+      clearReport: (issue) => cleared.push(issue.id),
+    });
+    s.net.status = 'offline';
+    expect(await s.revoke(G1)).toMatchObject({ rejected: { code: 'NETWORK', revocationPending: true } });
+    s.net.answer = () => {
+      throw new SyncError('NOT_FOUND', 'grant not found', false);
+    };
+    await s.connect();
+    expect(s.kept()).toEqual([]);
+    expect(await s.statuses()).toEqual(['active']);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ code: 'REVOCATION_REFUSED', id: G1 });
+    expect(reported[0]?.message).toMatch(/NOT_FOUND: grant not found.*not revoked.*revoke it again/);
+
+    // Revoked again and taken: the issue goes.
+    s.net.answer = () => undefined;
+    expect(await s.revoke(G1)).toHaveProperty('resolved');
+    expect(cleared).toEqual([G1]);
   });
 
   it('refused for good (NOT_FOUND): rejected with the server code, not kept, never sent again', async () => {
@@ -165,5 +201,93 @@ describe('kept revocations', () => {
     await s.revoke(G2);
     expect((await s.guard.current!.candidates(STREAM)).sets).toEqual([[G1, G2]]);
     expect(await s.statuses()).toEqual(['revocation-pending', 'expired']);
+  });
+});
+
+describe('a kept list this build cannot read (META_INVALID, e.g. written by a newer build)', () => {
+  const unreadable = { 'revocations-pending': [{ signed: { bogus: 1 }, marked: true, extra: 1 }] };
+
+  it('connected: the revocation is still sent, unkept, and taken; the list is not written over', async () => {
+    const s = setup([stored(G1)], {}, unreadable);
+    expect(await s.revoke(G1)).toHaveProperty('resolved');
+    expect(s.net.revokes).toHaveLength(1);
+    expect(await s.statuses()).toEqual(['revoked']);
+    expect(s.invalid).toContain('revocations-pending');
+    expect(s.kept()).toEqual(unreadable['revocations-pending']);
+  });
+
+  it('offline: rejected with the store error (nothing would send it later), nothing sent', async () => {
+    const s = setup([stored(G1)], {}, unreadable);
+    s.net.status = 'offline';
+    const answer = await s.revoke(G1);
+    expect(answer).toMatchObject({ rejected: { code: 'META_INVALID', revocationPending: undefined } });
+    expect(await s.statuses()).toEqual(['active']);
+    s.net.status = 'ready';
+    await s.connect();
+    expect(s.net.revokes).toHaveLength(0);
+  });
+});
+
+describe('a kept revocation the server did not take while connected', () => {
+  const until = async (check: () => Promise<boolean> | boolean, what: string): Promise<void> => {
+    const end = Date.now() + 3000;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  it('is sent again by itself after a growing backoff, unchanged, until the server takes it', async () => {
+    const s = setup([stored(G1)], { revocationRetryMs: 40 });
+    let refusals = 2;
+    const at: number[] = [];
+    s.net.answer = () => {
+      at.push(Date.now());
+      if (refusals-- > 0) throw new SyncError('UNAVAILABLE', 'the store cannot take a write', true);
+    };
+    expect(await s.revoke(G1)).toMatchObject({ rejected: { code: 'UNAVAILABLE', revocationPending: true } });
+    // No connect, no refresh of the grant list (grantRefreshMs 0): the backoff alone sends it.
+    await until(async () => (await s.statuses())[0] === 'revoked', 'taken');
+    expect(s.net.revokes).toHaveLength(3);
+    expect(new Set(s.net.revokes).size).toBe(1);
+    expect(s.kept()).toEqual([]);
+    // 40 ms, then 80 ms.
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(35);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(75);
+    // Nothing more is sent once taken.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.net.revokes).toHaveLength(3);
+  });
+
+  it('offline when its time comes: not sent (the connect sends it)', async () => {
+    const s = setup([stored(G1)], { revocationRetryMs: 20 });
+    s.net.answer = () => {
+      s.net.status = 'offline';
+      throw new SyncError('TIMEOUT', 'no answer', true);
+    };
+    // The link was up when it failed: a resend is armed, and finds the device offline.
+    s.net.status = 'ready';
+    const first = s.revoke(G1);
+    expect(await first).toMatchObject({ rejected: { code: 'TIMEOUT', revocationPending: true } });
+    const asked = s.net.requests;
+    await new Promise((r) => setTimeout(r, 120));
+    expect(s.net.requests).toBe(asked);
+    expect(s.net.revokes).toHaveLength(1);
+    s.net.answer = () => undefined;
+    await s.connect();
+    expect(s.net.revokes).toHaveLength(2);
+    expect(await s.statuses()).toEqual(['revoked']);
+  });
+
+  it('a write refused for it sends it at once, before the backoff', async () => {
+    const s = setup([stored(G1)], { revocationRetryMs: 60_000 });
+    s.net.answer = () => {
+      throw new SyncError('RATE_LIMITED', 'slow down', true);
+    };
+    await s.revoke(G1);
+    s.net.answer = () => undefined;
+    s.guard.current!.onRefused?.(STREAM);
+    await until(async () => (await s.statuses())[0] === 'revoked', 'taken');
+    expect(s.net.revokes).toHaveLength(2);
   });
 });

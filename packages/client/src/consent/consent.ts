@@ -29,7 +29,7 @@
  *   identity key at the first wrap (pinned again after the patient verifies again). `grant` refuses
  *   otherwise — WRAPPING_KEY_UNVERIFIED, or KEY_CHANGED — before anything is published; re-keying skips
  *   such a holder (it gets no key) and each later check tries it again (`wrapMissing`).
- * - Revocation: the server cuts access at once; then a new epoch is minted for every stream the grant
+ * - Revocation: the server cuts access once it takes the revocation; then a new epoch is minted for every stream the grant
  *   covered and wrapped for the remaining holders only — one envelope per holder account, however many of
  *   its grants cover the stream (the server refuses a publish naming a recipient twice for one epoch,
  *   whole, which would leave the epoch unwrapped for everyone) — so records written afterwards are
@@ -41,12 +41,16 @@
  *   closed, locked) or refused for a reason that may pass (the protocol's error table `retry`:
  *   RATE_LIMITED, UNAVAILABLE, …), it stays kept and `revoke` rejects with that SyncError carrying
  *   `grantId` and `revocationPending` (RevocationPending). Each connect's check (`rotateExpired`, before it
- *   re-keys) and each refresh of the grant list sends every kept revocation again, this session's or a
- *   later one's, unchanged: the same signature, which a server that took it answers `ok` again, changing
+ *   re-keys), each refresh of the grant list, a write the guard refuses, and, while connected, a backoff
+ *   after a sending the server did not take (REVOCATION_RETRY_MS doubled, up to `grantRefreshMs`) send
+ *   every kept revocation again, this session's or a later one's, unchanged: the same signature, which a server that took it answers `ok` again, changing
  *   nothing (it keeps a grant's first revocation). Taken, it enters the copy of the grants as `revoke`'s
  *   answer does (another revocation standing on the server is taken instead, `revokedElsewhere`), then
  *   is dropped; refused for good (NOT_FOUND, FORBIDDEN, BAD_SIGNATURE, …), it is dropped with the mark it
- *   set, and `revoke` rejects with the refusal. A `revoke` of a grant with a revocation kept sends that
+ *   set, and `revoke` rejects with the refusal — or, sent again later, `report` tells it
+ *   (REVOCATION_REFUSED), since no call answers then. One the device store cannot keep (a failed write, a
+ *   kept list this build cannot read) is still sent when connected, unkept; offline `revoke` rejects with
+ *   the store's error. A `revoke` of a grant with a revocation kept sends that
  *   one and signs none. Until the server takes it the grantee keeps its access: `list()` shows the grant
  *   `revocation-pending` (`expired` once past its expiry), and the write guard already shuts it out
  *   (below). A grant the copy holds revoked is sent again only while connected (the server took it before).
@@ -314,6 +318,11 @@ const EXPIRY_SLACK_MS = 5;
  * no grant change.
  */
 export const GRANT_REFRESH_MS = 5 * 60_000;
+/**
+ * First wait before a kept revocation the server did not take while connected (a refusal that may pass,
+ * no answer in time) is sent again (`revocationRetryMs`); doubled at each failure, up to `grantRefreshMs`.
+ */
+export const REVOCATION_RETRY_MS = 5_000;
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
 /** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
@@ -351,6 +360,15 @@ export interface ConsentDeps {
   usable?: () => boolean;
   /** Interval of reading the server's grant list while connected (patient side); default GRANT_REFRESH_MS. */
   grantRefreshMs?: number;
+  /** First wait before a kept revocation not taken while connected is sent again; default REVOCATION_RETRY_MS. */
+  revocationRetryMs?: number;
+  /**
+   * Tells the person what no call answers: a kept revocation sent in the background (a connect, a refresh,
+   * the backoff) that the server refused for good, REVOCATION_REFUSED (`id`: the grant id); cleared by
+   * `clearReport` once a revocation of that grant is taken.
+   */
+  report?: (issue: { code: 'REVOCATION_REFUSED'; message: string; id: string }) => void;
+  clearReport?: (issue: { code: 'REVOCATION_REFUSED'; id: string }) => void;
   /**
    * Which of these grants have a `consent-grant` audit entry, and which a `consent-revoke` entry, by the
    * patient's devices (audit log `recorded`). Without it, a grant or revocation is recorded only at its
@@ -1244,6 +1262,9 @@ export const createConsent = (deps: ConsentDeps) => {
   let stopped = false;
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next sending of the kept revocations after one failed while connected (`armResend`). */
+  let resendTimer: ReturnType<typeof setTimeout> | undefined;
+  let resendAttempts = 0;
   let armed = 0;
   const live = (): boolean => !stopped && (deps.usable?.() ?? true);
   const unref = (timer: ReturnType<typeof setTimeout>): void => (timer as { unref?: () => void }).unref?.();
@@ -1251,7 +1272,8 @@ export const createConsent = (deps: ConsentDeps) => {
     stopped = true;
     if (expiryTimer !== undefined) clearTimeout(expiryTimer);
     if (refreshTimer !== undefined) clearTimeout(refreshTimer);
-    expiryTimer = refreshTimer = undefined;
+    if (resendTimer !== undefined) clearTimeout(resendTimer);
+    expiryTimer = refreshTimer = resendTimer = undefined;
   };
   const endedUnrotated = (stored: readonly StoredGrant[], now: number): boolean =>
     stored.some((g) => g.rotatedAt === undefined && grantEnded(g, now));
@@ -1289,6 +1311,29 @@ export const createConsent = (deps: ConsentDeps) => {
     unref(expiryTimer);
   };
   const refreshMs = deps.grantRefreshMs ?? GRANT_REFRESH_MS;
+  /**
+   * Sends the kept revocations again after a backoff (REVOCATION_RETRY_MS doubled at each failure, at most
+   * the refresh interval): the grantee keeps its access until the server takes one, so a refusal that
+   * passes in seconds is not left for minutes. One timer at a time; a success starts the backoff over.
+   * What the server took is re-keyed and looked up in the audit log as after a refresh.
+   */
+  const armResend = (): void => {
+    if (resendTimer !== undefined || !live()) return;
+    const first = Math.max(1, deps.revocationRetryMs ?? REVOCATION_RETRY_MS);
+    const cap = Math.max(first, refreshMs > 0 ? refreshMs : GRANT_REFRESH_MS);
+    const delay = Math.min(first * 2 ** Math.min(resendAttempts, 30), cap, MAX_TIMER_MS);
+    resendAttempts += 1;
+    resendTimer = setTimeout(() => {
+      resendTimer = undefined;
+      void (async () => {
+        if (!live() || deps.connection.status() !== 'ready') return;
+        if ((await sendKept()) === undefined) return;
+        checkNow();
+        recordNow();
+      })().catch(() => undefined);
+    }, delay);
+    unref(resendTimer);
+  };
   let refreshing = false;
   /** Starts the grant-list refresh once (it re-arms itself until `stop`). */
   const startRefresh = (): void => {
@@ -1347,11 +1392,12 @@ export const createConsent = (deps: ConsentDeps) => {
   deps.keyring.useWriteGuard({
     now: deps.now,
     // A write waits for re-keying (e.g. a grant expired while connected): check now, at most every few
-    // seconds (wall clock); what it mints is reported by the next `rotateExpired`.
+    // seconds (wall clock); what it mints is reported by the next `rotateExpired`. A kept revocation is
+    // sent first: until the server takes it no re-keying can shut its grantee out.
     onRefused: () => {
       if (deps.connection.status() !== 'ready' || Date.now() - lastKick < REKEY_KICK_MS) return;
       lastKick = Date.now();
-      void settle(background).catch(() => undefined);
+      void (async () => settle(background, await sendKept()))().catch(() => undefined);
     },
     async candidates(stream) {
       const parsed = parseStreamId(stream);
@@ -1602,9 +1648,12 @@ export const createConsent = (deps: ConsentDeps) => {
       } catch (error) {
         if (!refusedForGood(error)) {
           if (!(error instanceof SyncError)) throw error;
+          // Still connected (refused for a reason that may pass, or not answered in time): tried again
+          // after a backoff, not only at the next refresh or connect. Offline, the connect sends it.
+          if (deps.connection.status() === 'ready') armResend();
           return { sent: false, error: revocationPending(grantId, error) };
         }
-        await dropRevocation(grantId, sig);
+        await dropRevocation(grantId, sig).catch(() => undefined);
         if (entry.marked) await revocationAudit.unmark(new Set([grantId])).catch(() => undefined);
         throw error;
       }
@@ -1636,7 +1685,10 @@ export const createConsent = (deps: ConsentDeps) => {
           );
         }
       }
-      await dropRevocation(grantId, sig);
+      // Left kept when the store refuses: sent again later with the same signature, which changes nothing.
+      await dropRevocation(grantId, sig).catch(() => undefined);
+      resendAttempts = 0;
+      deps.clearReport?.({ code: 'REVOCATION_REFUSED', id: grantId });
       return { sent: true, read };
     } finally {
       revocationAudit.sending.delete(grantId);
@@ -1654,10 +1706,36 @@ export const createConsent = (deps: ConsentDeps) => {
       // Taken meanwhile (by a `revoke`, or a check that ran at the same time): not sent once more.
       const sig = entry.signed.sig;
       if (!(await keptRevocations()).some((k) => k.signed.sig === sig)) continue;
-      const delivery = await deliver(entry, false).catch(() => null);
+      const delivery = await deliver(entry, false).catch((error: unknown) => {
+        // Dropped: the `revoke` that kept it answered long ago (pending), so this is the only word of it.
+        if (refusedForGood(error)) reportRefused(entry, error as SyncError);
+        return null;
+      });
       if (delivery?.sent) read = delivery.read;
     }
     return read;
+  };
+
+  const reportRefused = (entry: KeptRevocation, error: SyncError): void => {
+    const { grantId, revokedAt } = entry.signed.revocation;
+    deps.report?.({
+      code: 'REVOCATION_REFUSED',
+      id: grantId,
+      message:
+        `the server refused the revocation of grant ${grantId} made on this device at ${revokedAt} ` +
+        `(${error.code}: ${error.message}); it is not revoked: check the grant list and revoke it again`,
+    });
+  };
+
+  /** The patient's signed revocation of `grantId`, dated now (refused once the account is locked). */
+  const signRevocation = async (grantId: string): Promise<SignedRevocation> => {
+    const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+    const payload = revocationSignaturePayload(revocation);
+    deps.assertUnlocked?.();
+    const sig = base64urlEncode(
+      await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
+    );
+    return { revocation, sig };
   };
 
   /** `revoke` calls under way, by grant id: a second call (a double tap) waits for the first. */
@@ -1675,15 +1753,11 @@ export const createConsent = (deps: ConsentDeps) => {
     // kept when it cannot be sent now: the server took it before.
     if (target.revokedAt !== undefined) {
       if (deps.connection.status() === 'ready') {
-        const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
-        const payload = revocationSignaturePayload(revocation);
-        deps.assertUnlocked?.();
-        const sig = base64urlEncode(
-          await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
-        );
-        await deps.connection.request({ t: 'revoke', revocation: { revocation, sig } }).catch((error) => {
-          if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
-        });
+        await deps.connection
+          .request({ t: 'revoke', revocation: await signRevocation(grantId) })
+          .catch((error) => {
+            if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
+          });
       }
       return rekeyAfter(target);
     }
@@ -1694,13 +1768,7 @@ export const createConsent = (deps: ConsentDeps) => {
     if (held !== undefined) {
       signed = held.signed;
     } else {
-      const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
-      const payload = revocationSignaturePayload(revocation);
-      deps.assertUnlocked?.();
-      const sig = base64urlEncode(
-        await signCanonical(deps.ed, deps.keys.identity.secretKey, payload.label, payload),
-      );
-      signed = { revocation, sig };
+      signed = await signRevocation(grantId);
     }
     const mark: RevocationMark = {
       grantId,
@@ -1713,7 +1781,18 @@ export const createConsent = (deps: ConsentDeps) => {
     // still leaves this device looking for it (see the header).
     const marked = await revocationAudit.mark([mark]).catch(() => new Set<string>());
     // Kept before it is sent: a revocation the server never answers is sent again at the next connection.
-    const entry = await keepRevocation({ signed, marked: marked.size > 0 });
+    // One the device store cannot keep (a write failure; a kept list this build cannot read, META_INVALID,
+    // e.g. written by a newer build) is still sent when connected, unkept: nothing may stand between the
+    // patient and the end of a grant. Offline, nothing would send it later: the store's error is thrown.
+    let entry: KeptRevocation = { signed, marked: marked.size > 0 };
+    try {
+      entry = await keepRevocation(entry);
+    } catch (error) {
+      if (deps.connection.status() !== 'ready') {
+        if (marked.size > 0) await revocationAudit.unmark(marked).catch(() => undefined);
+        throw error;
+      }
+    }
     const fresh = held === undefined && entry.signed.sig === signed.sig;
     if (deps.connection.status() !== 'ready') throw revocationPending(grantId, notConnected());
     const delivery = await deliver(entry, fresh);
@@ -1824,7 +1903,7 @@ export const createConsent = (deps: ConsentDeps) => {
     },
 
     /**
-     * Revokes a grant: the server cuts access at once, then every stream it covered is re-keyed for the
+     * Revokes a grant: the server cuts access once it takes the revocation, then every stream it covered is re-keyed for the
      * remaining holders. `rotated`: the epochs this device minted. `pending`: the grant's streams when the
      * re-keying could not be completed now (e.g. the connection dropped); the revocation stands and the
      * next connect of any of the patient's devices finishes it. A grant this device holds revoked is not

@@ -164,6 +164,8 @@ export interface DeviceSessionOptions {
    * revoked on the patient's other devices (consent GRANT_REFRESH_MS, 5 min, by default).
    */
   grantRefreshMs?: number;
+  /** First wait before a revocation the server did not take while connected is sent again (consent REVOCATION_RETRY_MS, 5 s, by default). */
+  revocationRetryMs?: number;
 }
 
 const wsUrlOf = (serverUrl: string): string => `${serverUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/sync`;
@@ -486,6 +488,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     assertUnlocked: assertUsable,
     usable,
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
+    ...(options.revocationRetryMs === undefined ? {} : { revocationRetryMs: options.revocationRetryMs }),
     ed,
     connection,
     keyring,
@@ -493,6 +496,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     now,
     meta,
     recorded: (lookup) => audit.recorded(lookup),
+    report: (issue) => engineRef?.reportIssue(issue),
+    clearReport: (issue) => engineRef?.clearIssues(issue),
     // Sent at once, not with the next record write or connect: a device lost right after a grant or
     // revocation must not take the only copy of that disclosure decision with it.
     onEvent: (event) => {
