@@ -94,15 +94,26 @@ describe('checkWriteRules: ADMINISTERED_BEFORE_BIRTH', () => {
     expect(broken('Immunization', before, { context: born })).toEqual([
       'administeredAt ADMINISTERED_BEFORE_BIRTH',
     ]);
-    // On the day of birth (a day against an instant compares days), or only the year or month known.
-    for (const administeredAt of ['2024-03-10', '2024-03-10T06:00:00+09:00', '2024-03', '2024']) {
+    // On the day of birth, or only the year or month known. An instant is on the day when it is in the
+    // day somewhere on Earth: 06:00 in Tokyo on the day of birth, written in UTC (21:00Z the day before).
+    for (const administeredAt of [
+      '2024-03-10',
+      '2024-03-10T06:00:00+09:00',
+      '2024-03-09T21:00:00Z',
+      '2024-03-09T10:00:00Z',
+      '2024-03',
+      '2024',
+    ]) {
       expect(broken('Immunization', { administeredAt, nextDoseDate: undefined }, { context: born })).toEqual(
         [],
       );
     }
-    expect(
-      broken('Immunization', { administeredAt: '2024-02', nextDoseDate: undefined }, { context: born }),
-    ).toEqual(['administeredAt ADMINISTERED_BEFORE_BIRTH']);
+    // Before the day's first moment anywhere (00:00 at UTC+14:00 is 10:00Z the day before).
+    for (const administeredAt of ['2024-02', '2024-03-09T09:59:59Z', '2024-03-09T23:59:59+14:00']) {
+      expect(broken('Immunization', { administeredAt, nextDoseDate: undefined }, { context: born })).toEqual([
+        'administeredAt ADMINISTERED_BEFORE_BIRTH',
+      ]);
+    }
     // No birth date known: nothing to compare.
     expect(broken('Immunization', before, { context: {} })).toEqual([]);
     expect(broken('Immunization', before)).toEqual([]);

@@ -12,6 +12,7 @@ const at = (ms: number): string => new Date(ms).toISOString();
 const BEYOND = at(NOW + FUTURE_TOLERANCE_MS + 1000);
 const AT_TOLERANCE = at(NOW + FUTURE_TOLERANCE_MS);
 const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
 
 /** `field rule` of each issue of the example of `kind` with `overrides` (undefined: left out). */
 const broken = (
@@ -142,6 +143,22 @@ describe('checkWriteRules: the order of a message’s times', () => {
         broken('Message', { ...delivered, status: 'read', readAt: at(NOW + HOUR) }, { previous: delivered }),
       ).toEqual([]);
     }
+  });
+
+  it('never refuses a receipt dated by this device’s clock for a stored later one from a clock behind', () => {
+    // Read three days ago by another device of the recipient (its clock days behind, or its delivery
+    // receipt never written); this device records the delivery now.
+    const stored = { ...sentMessage(at(NOW - 5 * DAY)), status: 'read', readAt: at(NOW - 3 * DAY) };
+    expect(broken('Message', { ...stored, deliveredAt: at(NOW) }, { previous: stored })).toEqual([]);
+    // The same times written together are judged: one of them is wrong.
+    expect(broken('Message', { ...stored, deliveredAt: at(NOW) })).toEqual(['readAt READ_BEFORE_DELIVERED']);
+    // A delivery dated otherwise (typed, imported) is what the write states: judged.
+    expect(
+      broken('Message', { ...stored, deliveredAt: at(NOW - 3 * DAY + HOUR) }, { previous: stored }),
+    ).toEqual([]);
+    expect(
+      broken('Message', { ...stored, deliveredAt: at(NOW - 2 * DAY + HOUR) }, { previous: stored }),
+    ).toEqual(['readAt READ_BEFORE_DELIVERED']);
   });
 
   it('over a stored state, only when the write changes one of the times compared', () => {

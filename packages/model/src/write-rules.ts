@@ -29,8 +29,11 @@
  * `now` that is no time (NaN, or outside the range of dates) judges no date.
  * Times from different clocks (a message's `sentAt` by the sender's device, its receipts by the
  * recipient's) are out of order only when apart by more than FUTURE_TOLERANCE_MS, and a stored time
- * beyond the tolerance after `now` is not compared: a time this write dates by its own clock is never
- * refused for another device's clock being ahead.
+ * beyond the tolerance after `now` is not compared, nor, over a stored state, a stored later time with an
+ * earlier one this write dates within the tolerance of `now`: a time this write dates by its own clock is
+ * never refused for another device's clock being ahead or behind.
+ * Birth. An instant is before the patient's birth date (a day from another record, with no zone) only
+ * when it is before that day's first moment anywhere on Earth.
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
@@ -86,6 +89,8 @@ export interface WriteRuleContext {
 /** An issue and the fields it reads: reported for a write only when the write changed one of them. */
 interface Finding extends WriteRuleIssue {
   readonly reads: readonly string[];
+  /** Not judged over a stored state that holds `field` as written (see `notLongBefore`). */
+  readonly unlessFieldStored?: true;
 }
 
 const finding = (rule: WriteRuleCode, field: string, reason: string, reads: readonly string[]): Finding => ({
@@ -137,7 +142,11 @@ const notBefore = (
  * devices' clocks may have set (a sender's and a recipient's): a skew up to the tolerance is honest. Not
  * judged while `earlier` is itself more than the tolerance after `now` (a stored time from a clock set
  * ahead, which this write cannot correct): so a `later` this write dates by its own clock is never
- * refused. `earlier` written by this write in the future is DATE_IN_FUTURE's to refuse.
+ * refused. Nor, over a stored state, is a stored `later` judged against an `earlier` dated within the
+ * tolerance of `now` (a receipt this write dates by its own clock: a delivery recorded after another
+ * device, its clock behind, recorded the reading): so a time this write dates by its own clock is never
+ * refused, whichever side it is on. `earlier` written by this write in the future is DATE_IN_FUTURE's to
+ * refuse.
  */
 const notLongBefore = (
   rule: WriteRuleCode,
@@ -150,11 +159,13 @@ const notLongBefore = (
   if (later === undefined || earlier === undefined || !isClock(now)) return [];
   const start = Date.parse(earlier);
   if (start > now + FUTURE_TOLERANCE_MS || Date.parse(later) >= start - FUTURE_TOLERANCE_MS) return [];
-  return [
-    finding(rule, field, `must not be more than ${TOLERANCE_HOURS} hours before ${other} (${earlier})`, [
-      other,
-    ]),
-  ];
+  const found = finding(
+    rule,
+    field,
+    `must not be more than ${TOLERANCE_HOURS} hours before ${other} (${earlier})`,
+    [other],
+  );
+  return [start >= now - FUTURE_TOLERANCE_MS ? { ...found, unlessFieldStored: true } : found];
 };
 
 // `low-high` at the start, the units or a note after it: `70-99 mg/dL`, `3.5 – 5.0`, `-2 to 2`. Numbers
@@ -184,9 +195,21 @@ const birthDateOf = (context: WriteRuleContext | undefined): string | undefined 
   return typeof birthDate === 'string' && isIsoDate(birthDate) ? birthDate : undefined;
 };
 
+/**
+ * Whether `administeredAt` lies wholly before calendar day `birthDate`. The birth date comes from another
+ * record, with no zone, and an instant is often written in UTC (an import, `toISOString`), not as the
+ * place it happened: so an instant is before the birth date only when it is before that day's first
+ * moment anywhere on Earth (a dose at 06:00 in Tokyo on the day of birth, written 21:00Z the day before,
+ * is on the day). A day, month or year compares as written.
+ */
+const beforeBirth = (administeredAt: string, birthDate: string): boolean =>
+  isInstant(administeredAt)
+    ? Date.parse(administeredAt) < earliest(birthDate)
+    : endsBefore(administeredAt, birthDate);
+
 const afterBirth = (administeredAt: string, context: WriteRuleContext | undefined): Finding[] => {
   const birthDate = birthDateOf(context);
-  return birthDate !== undefined && endsBefore(administeredAt, birthDate)
+  return birthDate !== undefined && beforeBirth(administeredAt, birthDate)
     ? [
         finding(
           'ADMINISTERED_BEFORE_BIRTH',
@@ -310,10 +333,11 @@ export const checkWriteRules = <K extends RecordKind>(
   const written = record as Readonly<Record<string, unknown>>;
   const issues: WriteRuleIssue[] = (rule ? rule(record, now, context) : [])
     .filter(
-      ({ reads }) =>
+      ({ field, reads, unlessFieldStored }) =>
         previous === undefined ||
         previous === null ||
-        reads.some((field) => !sameJson(previous[field], written[field])),
+        (reads.some((f) => !sameJson(previous[f], written[f])) &&
+          !(unlessFieldStored === true && sameJson(previous[field], written[field]))),
     )
     .map(({ field, reason, rule: code }) => ({ field, reason, rule: code }));
   if (issues.length === 0) return { ok: true, value: record };
