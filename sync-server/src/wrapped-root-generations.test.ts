@@ -14,6 +14,7 @@ import {
   type TestAccount,
   type TestServer,
 } from './testing/harness';
+import { MAX_WRAPPED_ROOT_STEP } from './plugins/accounts';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -89,5 +90,22 @@ describe('a passphrase change past the next generation', () => {
       body: { code: 'BAD_SIGNATURE' },
     });
     expect(await wrappedRootOf(token)).toEqual(before);
+  });
+
+  it('one further than MAX_WRAPPED_ROOT_STEP past the stored generation: refused, so the range cannot be used up', async () => {
+    const account = await registerAccount(t);
+    const token = await sessionToken(t, account.device);
+    const jump = await wrapOf(account, 'to the top of the range');
+    for (const gen of [MAX_WRAPPED_ROOT_STEP + 1, 2 ** 31 - 1]) {
+      expect(await put(token, account, jump, gen)).toMatchObject({
+        status: 400,
+        body: { code: 'BAD_MESSAGE', details: { gen: 0 } },
+      });
+    }
+    expect((await wrappedRootOf(token)).gen).toBe(0);
+    // Up to the step, taken; the next change from there as ever.
+    expect(await put(token, account, jump, MAX_WRAPPED_ROOT_STEP)).toMatchObject({ status: 200 });
+    const next = await wrapOf(account, 'the next one');
+    expect(await put(token, account, next, MAX_WRAPPED_ROOT_STEP + 1)).toMatchObject({ status: 200 });
   });
 });

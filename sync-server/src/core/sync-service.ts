@@ -77,8 +77,8 @@
  *   the same record committed between that read and the batch moves it: one made the row conflict, and
  *   the event counts it all the same (over by that row, never under); one made it fit, and the store
  *   refuses the batch whole, since each row read as refused is marked so (`expectRefused`: CONFLICT,
- *   nothing stored), and the push counts and writes it again, at most MAX_PUSH_RECOUNTS times, then fails
- *   UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
+ *   nothing stored), and the push counts and writes it again: after MAX_PUSH_RECOUNTS counts in all it
+ *   fails UNAVAILABLE with nothing stored (the device sends it again). So no row is stored without an event
  *   committed with it that counts it. The event has no field for refused rows: the push metrics
  *   (`onPush`) count every row by outcome.
  *   Pulls, key fetches and blob transfers a device repeats are logged in windows (access-windows.ts):
@@ -324,9 +324,9 @@ const AUDIT_APPEND_WINDOW_MS = 24 * 3600_000;
 const PUSHED_MASTER_BYTES = MAX_BATCH_BYTES;
 
 /**
- * Times a push's batch is counted and written again because a row it counted out (read in conflict) was
- * given the revision it assumes meanwhile (`expectRefused`); past it the push fails UNAVAILABLE, nothing
- * stored, and the device sends it again. Each time needs another write to the same record in the
+ * Times in all a push's batch is counted and written while a row it counted out (read in conflict) is
+ * given the revision it assumes meanwhile (`expectRefused`): the first count and two more; then the push
+ * fails UNAVAILABLE, nothing stored, and the device sends it again. Each time needs another write to the same record in the
  * short gap between the count's read and the batch.
  */
 const MAX_PUSH_RECOUNTS = 3;
@@ -904,8 +904,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     try {
       return await write(accessGuard(p, [stream], op));
     } catch (error) {
-      if (!(error instanceof AccessEnded)) throw error;
-      throw (await refusalsOf(p, error.refused)).get(stream) ?? error;
+      throw await consentErrorOf(p, stream, error);
     }
   };
 

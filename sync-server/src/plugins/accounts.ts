@@ -18,7 +18,9 @@
  * taken at any generation above the stored one, not only the next (CONFLICT, naming the stored generation,
  * for the same or an older one: a replay, or another device's change that came first): a device ahead of
  * a store restored from an older backup must publish past its own generation for the account's other
- * devices to follow. So the stored generation only grows, and only by a wrap the account signed at it;
+ * devices to follow — at most MAX_WRAPPED_ROOT_STEP past the stored one (BAD_MESSAGE beyond: a device
+ * holding the identity key that jumped to the top of the range would end every later change). So the
+ * stored generation only grows, and only by a wrap the account signed at it;
  * once stored, its generation is announced to the account's other connected devices (`wrappedRootChanged`).
  * Generation 0 is signed the same way: at registration (`wrappedRootSig`, verified before anything is
  * stored) or, for an account registered without it, published later (`PUT …/wrapped-root` with `gen: 0`),
@@ -110,6 +112,12 @@ export const tokenHash = (token: string): string => base64urlEncode(sha256(utf8E
  * what the lost device signed within this much before the revocation arrives may be disowned.
  */
 export const REVOKED_AT_MAX_SKEW_MS = 5 * 60_000;
+
+/**
+ * Furthest past the stored generation a passphrase change is taken: far beyond the changes made since any
+ * backup a store is restored from, far below the range of generations (2^31 - 1).
+ */
+export const MAX_WRAPPED_ROOT_STEP = 1024;
 
 /** What a joining or signed-in device needs to take the account's current passphrase wrap. */
 const wrappedRootState = (account: Account) => ({
@@ -541,6 +549,14 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       const payload = wrappedRootSignaturePayload({ accountId: account.accountId, wrappedRoot, gen });
       if (!(await verifyPayload(ed, identity, payload, sig))) {
         throw new ServiceError('BAD_SIGNATURE', 'the new wrapped root is not signed by the identity key');
+      }
+      if (gen > account.wrappedRootGen + MAX_WRAPPED_ROOT_STEP) {
+        throw new ServiceError(
+          'BAD_MESSAGE',
+          `the wrapped root's generation ${gen} is more than ${MAX_WRAPPED_ROOT_STEP} past the stored ` +
+            `one (${account.wrappedRootGen}): publish the next generation after it`,
+          { gen: account.wrappedRootGen },
+        );
       }
       if (gen === 0) {
         // The missing signature of an account registered without it: the store takes it only for the very
