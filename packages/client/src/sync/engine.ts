@@ -119,7 +119,8 @@
  *   still listed; what it recorded is remembered, in device meta too (RECORDED_UNSTORED_KEY: written at
  *   that write's first failure, emptied once dismissals are written, read at start without those stored
  *   meanwhile): dismissed again for the same reason, after a restart too, it is not recorded again, and it
- *   is stored with the next dismissals written, whichever they name. Only a store that refuses that write
+ *   is stored with the next dismissals written, whichever they name, or at the next start, which stores
+ *   what the key holds before it lists anything. Only a store that refuses that write
  *   as well (remembered in memory then), or a process ending between the log's append and the dismissals'
  *   first write, leaves the log with an entry for versions listed again after a restart. The append only
  *   queues the entry in the audit outbox, so dismissing offline is recorded and delivered later
@@ -3625,6 +3626,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
         recordedKept = true;
         const key = versionKey(d.stream, d.id, d.rev);
         if (dismissed.get(key)?.reason !== d.reason) recordedUnstored.set(key, d);
+      }
+      // Stored now, as the next dismissal would store them: the list agrees with the log without waiting
+      // for the person to dismiss something else. A store that refuses leaves them for that dismissal.
+      if (recordedUnstored.size > 0) {
+        const next = new Map(dismissed);
+        for (const [key, d] of recordedUnstored) {
+          next.delete(key);
+          next.set(key, d);
+        }
+        const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
+        const stored = await deps.meta.set('quarantine-dismissed', [...kept.values()]).then(
+          () => true,
+          () => false,
+        );
+        if (stored) {
+          dismissed = kept;
+          recordedUnstored.clear();
+          await keepRecorded();
+        }
       }
       // The dismissals are written before the list: a crash in between leaves an entry listed that was
       // dismissed.
