@@ -976,7 +976,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
      * until it passes, reported again at each failed attempt; each file removed is reported UPLOAD_PURGED,
      * once (a file some purge is at already is left to it). The files are marked first (none is sent from
      * then on) and recorded, so that the next session finishes what this one does not (see the header).
-     * Settles once each was tried once, or the queue stopped.
+     * Settles once each file it began to purge was tried once, or the queue stopped (files another purge
+     * holds already are left to it, not waited for).
      */
     async purgeStream(stream: string): Promise<void> {
       if (!(await ready)) return;

@@ -664,6 +664,48 @@ describe('remembered values', () => {
     }
   });
 
+  it('answers from a write only while it is in flight: a later event carrying an object it stored is opened', async () => {
+    const { instance, raw } = await setup();
+    await instance.bulkWrite([{ document: doc('a', 'alpha', '1-a') }], 'test');
+    // The memory storage keeps the very object this wrapper handed it: the same identity a write in flight
+    // is answered by. Rewritten in place and emitted again, it must be opened (and refused), not answered
+    // with the plaintext of the write that ended.
+    const internals = (
+      raw as unknown as {
+        internals: {
+          documents: Map<string, RxDocumentData<Raw>>;
+          changes$: { next: (bulk: unknown) => void };
+        };
+      }
+    ).internals;
+    // A read applies the memory storage's pending writes to its map.
+    await raw.findDocumentsById(['a'], false);
+    const stored = internals.documents.get('a');
+    if (!stored) throw new Error('a missing');
+    stored.tag = 'moved';
+    const events: RxStorageChangeEvent<Doc>[] = [];
+    const errors: unknown[] = [];
+    const sub = instance.changeStream().subscribe({
+      next: (bulk) => events.push(...bulk.events),
+      error: (e: unknown) => errors.push(e),
+    });
+    try {
+      internals.changes$.next({
+        id: 'replayed',
+        events: [
+          { documentId: 'a', operation: 'UPDATE', documentData: stored, previousDocumentData: undefined },
+        ],
+        checkpoint: { id: 'a', lwt: stored._meta.lwt },
+        context: 'test',
+      });
+      expect(events).toEqual([]);
+      expect(errors).toHaveLength(1);
+      expect(isAtRestError(errors[0], 'AT_REST_DECRYPT_FAILED')).toBe(true);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it('reuses the envelope of an unchanged value for the same revision, and seals anew otherwise', async () => {
     const { instance } = await setup();
     await instance.bulkWrite([{ document: doc('a', 'alpha', '1-a') }], 'test');
