@@ -1644,7 +1644,8 @@ export const createConsent = (deps: ConsentDeps) => {
     revocationAudit.sending.add(grantId);
     try {
       try {
-        await deps.connection.request({ t: 'revoke', revocation: entry.signed });
+        // Never waits for a connection: one closing under it rejects NETWORK now (kept, sent again).
+        await deps.connection.request({ t: 'revoke', revocation: entry.signed }, { wait: false });
       } catch (error) {
         if (!refusedForGood(error)) {
           if (!(error instanceof SyncError)) throw error;

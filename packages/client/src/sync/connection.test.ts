@@ -254,6 +254,32 @@ describe('connection timeouts', () => {
     }
   });
 
+  it('a request that must not wait (wait: false) rejects NETWORK at once on a closing socket, sending nothing', async () => {
+    const server = socketsServer((_, request) =>
+      JSON.stringify({ t: 'streams', rid: request.rid, streams: [] }),
+    );
+    const sockets: WebSocketLike[] = [];
+    const connection = openConnection(() => {
+      const socket = server.create();
+      sockets.push(socket);
+      return socket;
+    }, 60_000);
+    try {
+      await within(connection.whenReady(), 1000);
+      // Closing, its close event still to come: the status still says ready.
+      sockets[0]!.close();
+      expect(connection.status()).toBe('ready');
+      expect(
+        await within(failure(connection.request({ t: 'listStreams' }, { wait: false })), 100),
+      ).toMatchObject({ code: 'NETWORK', retry: true });
+      expect(server.sent.filter((f) => f.t === 'listStreams')).toEqual([]);
+      // One that may wait is answered on the next connection, as ever.
+      expect(await within(connection.request({ t: 'listStreams' }), 1000)).toMatchObject({ t: 'streams' });
+    } finally {
+      connection.stop();
+    }
+  });
+
   it('fails a request at once with BAD_MESSAGE when its reply breaks the schema, and stays usable', async () => {
     const oversize = (rid: number) =>
       `{"t":"grants","rid":${rid},"grants":[${'{"grant":{},"x":"' + 'y'.repeat(9 * 1024 * 1024) + '"}'}]}`;

@@ -22,7 +22,8 @@
  * - A request left unanswered for `requestTimeoutMs` fails with TIMEOUT and gives the socket up at once:
  *   status leaves `ready`, the other requests in flight on it fail NETWORK, and requests made afterwards
  *   wait for the reconnect. Nothing more goes out on a socket that is closing (its close handshake may
- *   take long against a server that stopped answering).
+ *   take long against a server that stopped answering). A request made with `wait: false` never waits for
+ *   a connection: not ready, or its socket closing, it rejects NETWORK at once.
  * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
  *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
  * - A request's `rid` is its frame's first member, so a server that refuses the frame for load finds it
@@ -492,12 +493,24 @@ export const createConnection = (options: ConnectionOptions) => {
     /** The error that made the connection fatal (its `code`: DEVICE_UNKNOWN, DEVICE_REVOKED, …), if it is. */
     failure: (): SyncError | undefined => (status === 'fatal' ? failure : undefined),
     whenReady,
-    async request<T extends ServerFrame = ServerFrame>(frame: RequestFrame): Promise<T> {
+    /**
+     * Sends `frame` and answers its reply (see the header). `wait: false`: rejects NETWORK at once when the
+     * connection is not ready or its socket is closing, instead of waiting for the next connection (a
+     * caller that keeps what it sends and sends it again at the next connection, e.g. a revocation).
+     */
+    async request<T extends ServerFrame = ServerFrame>(
+      frame: RequestFrame,
+      { wait = true }: { wait?: boolean } = {},
+    ): Promise<T> {
+      if (!wait && (status === 'offline' || status === 'connecting')) {
+        throw new SyncError('NETWORK', 'not connected', true);
+      }
       await whenReady();
       let socket = ws;
       if (socket && socket.readyState !== OPEN) {
         // Closing under us (its close event is still to come): wait for the next connection instead.
         abandon(socket, 'socket closing');
+        if (!wait) throw new SyncError('NETWORK', 'not connected (the socket was closing)', true);
         await whenReady();
         socket = ws;
       }
