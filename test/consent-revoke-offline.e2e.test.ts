@@ -8,12 +8,28 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { useServer } from './support/fixture';
-import { eventually, grantRead, losingAnswer, openDevice, waitOnline } from './support/devices';
+import {
+  eventually,
+  grantRead,
+  interceptedWebSocket,
+  losingAnswer,
+  openDevice,
+  waitOnline,
+} from './support/devices';
 import { input } from './support/records';
 import { granteeOpens, storedRow } from './support/server-rows';
 
 const DAY = 24 * 3_600_000;
 const REFRESH_MS = 300;
+
+/** The signature of the revocation the server keeps for the grant, or null while the grant stands there. */
+const serverRevocationSig = (t: TestServer, grantId: string): string | null => {
+  const row = t.store.db.prepare('SELECT revocation FROM grants WHERE grant_id = ?').get(grantId) as
+    { revocation: string | null } | undefined;
+  if (row?.revocation == null) return null;
+  const kept = JSON.parse(row.revocation) as { sig?: unknown };
+  return typeof kept.sig === 'string' ? kept.sig : null;
+};
 
 /** The server's time of the grant's revocation, or null while the grant stands there. */
 const serverRevokedAt = (t: TestServer, grantId: string): string | null =>
@@ -174,12 +190,29 @@ describe('a grant revoked while offline', () => {
     const first = serverRevokedAt(t, grant.grantId);
     expect(first).not.toBeNull();
 
-    const again = await openDevice(t, patient, { storage, dbName, grantRefreshMs: REFRESH_MS });
+    // What the reopened device sends: the revocation it kept, as it was signed.
+    const resent: string[] = [];
+    const again = await openDevice(t, patient, {
+      storage,
+      dbName,
+      grantRefreshMs: REFRESH_MS,
+      createWebSocket: interceptedWebSocket({
+        sent: (text, send) => {
+          const frame = JSON.parse(text) as { t: string; revocation?: { sig: string } };
+          if (frame.t === 'revoke' && frame.revocation) resent.push(frame.revocation.sig);
+          send(text);
+        },
+      }),
+    });
     server.sessions.push(again);
     await eventually(
       async () => (await statusOf(again, grant.grantId))?.rotatedAt !== undefined,
       'revoked and re-keyed in the next session',
     );
+    const stored = serverRevocationSig(t, grant.grantId);
+    expect(stored).not.toBeNull();
+    expect(resent.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(resent)).toEqual(new Set([stored]));
     const entries = await settledRevokeEntries(again, grant.grantId);
     console.log(
       `revoke answer lost, closed, reopened: ${JSON.stringify(outcome)}; ${entries.length} consent-revoke entr(ies)`,
