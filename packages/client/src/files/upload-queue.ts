@@ -674,7 +674,9 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     await storePurges();
     try {
       for (const blobId of begun) {
-        if (stopped || !deps.usable()) return;
+        if (stopped) return;
+        // Locked or closed: the queue stops, as `purgeDue` does (no timer armed only to find that).
+        if (!deps.usable()) return stop();
         await purgeOne(blobId);
       }
       await storePurges();
