@@ -123,6 +123,18 @@ const waitFor = async (check: () => boolean, timeoutMs = 5000): Promise<void> =>
   }
 };
 
+/** A blob of three chunks of 4 bytes (the last of 2) in a patient's document stream. */
+const BLOB_MANIFEST: BlobManifest = {
+  blobId: 'blob-1',
+  stream: 'p/document',
+  size: 10,
+  chunkSize: 4,
+  chunkCount: 3,
+  digests: ['d0', 'd1', 'd2'],
+  createdBy: 'dev-1',
+  createdAt: isoAt(0),
+};
+
 export const runStoreConformance = (
   name: string,
   makeStore: () => Promise<StoreHandle>,
@@ -1481,16 +1493,7 @@ export const runStoreConformance = (
     });
 
     describe('blobs', () => {
-      const manifest: BlobManifest = {
-        blobId: 'blob-1',
-        stream: 'p/document',
-        size: 10,
-        chunkSize: 4,
-        chunkCount: 3,
-        digests: ['d0', 'd1', 'd2'],
-        createdBy: 'dev-1',
-        createdAt: isoAt(0),
-      };
+      const manifest = BLOB_MANIFEST;
 
       it('manifests: identical re-put is a no-op, a different one is refused', async () => {
         await store.blobs.putManifest(manifest);
@@ -1744,16 +1747,7 @@ export const runStoreConformance = (
         committed = [];
         store.onCommitted((heads) => committed.push(heads));
       });
-      const loggedManifest: BlobManifest = {
-        blobId: 'blob-1',
-        stream: 'p/document',
-        size: 10,
-        chunkSize: 4,
-        chunkCount: 3,
-        digests: ['d0', 'd1', 'd2'],
-        createdBy: 'dev-1',
-        createdAt: isoAt(0),
-      };
+      const loggedManifest = BLOB_MANIFEST;
       const chunk = (fill: number): Uint8Array => new Uint8Array(4).fill(fill);
       const AUDIT = 'p/audit';
       const entries = (...seqs: number[]) => ({
