@@ -55,14 +55,17 @@ const setup = (
     revokes: [] as string[],
     /** Every request asked for, also those refused for want of a connection. */
     requests: 0,
+    /** The options each `revoke` frame was sent with. */
+    revokeOptions: [] as unknown[],
   };
   const guard: { current?: WriteGuard } = {};
   const connection = {
     status: () => net.status,
     version: () => 1,
     whenReady: async () => undefined,
-    request: async (frame: { t: string; revocation?: { sig: string } }) => {
+    request: async (frame: { t: string; revocation?: { sig: string } }, options?: unknown) => {
       net.requests += 1;
+      if (frame.t === 'revoke') net.revokeOptions.push(options);
       if (net.status !== 'ready') throw new SyncError('NETWORK', 'not connected', true);
       if (frame.t === 'listGrants') return { t: 'grants', grants: [] };
       if (frame.t !== 'revoke') throw new Error(`unexpected ${frame.t}`);
@@ -93,7 +96,13 @@ const setup = (
     grantRefreshMs: 0,
     ...extra,
   };
-  const consent = createConsent(deps);
+  let consent = createConsent(deps);
+  /** The next session over the same device meta and server (the last one's timers stopped). */
+  const reopen = (more: Partial<ConsentDeps> = {}) => {
+    consent.stop();
+    consent = createConsent({ ...deps, ...more });
+    return consent;
+  };
   const statuses = async () => (await consent.list()).map((g) => g.status);
   const kept = () => (values.get('revocations-pending') as unknown[] | undefined) ?? [];
   /** What `revoke` answered: resolved, or the rejection's code and named fields. */
@@ -113,7 +122,28 @@ const setup = (
     net.status = 'ready';
     await consent.rotateExpired().catch(() => undefined);
   };
-  return { consent, net, guard, statuses, kept, revoke, connect, invalid };
+  return {
+    get consent() {
+      return consent;
+    },
+    net,
+    guard,
+    statuses,
+    kept,
+    revoke,
+    connect,
+    invalid,
+    reopen,
+    values,
+  };
+};
+
+const until = async (check: () => Promise<boolean> | boolean, what: string): Promise<void> => {
+  const end = Date.now() + 3000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 };
 
 describe('kept revocations', () => {
@@ -154,10 +184,37 @@ describe('kept revocations', () => {
     expect(reported[0]).toMatchObject({ code: 'REVOCATION_REFUSED', id: G1 });
     expect(reported[0]?.message).toMatch(/NOT_FOUND: grant not found.*not revoked.*revoke it again/);
 
-    // Revoked again and taken: the issue goes.
+    // Told again by the next session (the issues of a session are not kept).
+    s.reopen();
+    await until(() => reported.length === 2, 'told again at the next start');
+    expect(reported[1]).toEqual(reported[0]);
+
+    // Revoked again and taken: the issue goes, in this session and the next.
     s.net.answer = () => undefined;
     expect(await s.revoke(G1)).toHaveProperty('resolved');
     expect(cleared).toEqual([G1]);
+    expect(s.values.get('revocations-refused')).toEqual([]);
+    s.reopen();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reported).toHaveLength(2);
+  });
+
+  it('a refusal kept for a grant that ended meanwhile is not told again, and is forgotten', async () => {
+    const reported: string[] = [];
+    const cleared: string[] = [];
+    const s = setup(
+      [stored(G1, Date.now() - 1)],
+      {
+        report: (issue) => reported.push(issue.id),
+        clearReport: (issue) => cleared.push(issue.id),
+      },
+      {
+        'revocations-refused': [{ grantId: G1, revokedAt: new Date().toISOString(), message: 'refused' }],
+      },
+    );
+    await until(() => cleared.length === 1, 'forgotten');
+    expect(reported).toEqual([]);
+    expect(s.values.get('revocations-refused')).toEqual([]);
   });
 
   it('refused for good (NOT_FOUND): rejected with the server code, not kept, never sent again', async () => {
@@ -216,6 +273,36 @@ describe('a kept list this build cannot read (META_INVALID, e.g. written by a ne
     expect(s.kept()).toEqual(unreadable['revocations-pending']);
   });
 
+  it('connected, not taken at once: held for the session, pending, shut out, and sent again until taken', async () => {
+    const s = setup([stored(G1)], { revocationRetryMs: 20 }, unreadable);
+    let refusals = 1;
+    s.net.answer = () => {
+      if (refusals-- > 0) throw new SyncError('UNAVAILABLE', 'the store cannot take a write', true);
+    };
+    const answer = await s.revoke(G1);
+    expect(answer).toMatchObject({ rejected: { code: 'UNAVAILABLE', revocationPending: true } });
+    await until(async () => (await s.statuses())[0] === 'revoked', 'taken by the backoff');
+    expect(new Set(s.net.revokes).size).toBe(1);
+    expect(s.kept()).toEqual(unreadable['revocations-pending']);
+  });
+
+  it('connected, not taken: listed pending and shut out by the write guard while held', async () => {
+    const s = setup([stored(G1)], { revocationRetryMs: 60_000 }, unreadable);
+    s.net.answer = () => {
+      throw new SyncError('UNAVAILABLE', 'the store cannot take a write', true);
+    };
+    const error = await s.consent.revoke(G1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SyncError);
+    expect((error as SyncError).message).toMatch(
+      /could not keep the revocation.*while this session stays open/,
+    );
+    expect(await s.statuses()).toEqual(['revocation-pending']);
+    expect((await s.guard.current!.candidates(STREAM)).sets).toEqual([[G1]]);
+    // The next session does not have it: the patient was told to revoke again then.
+    s.reopen();
+    expect(await s.statuses()).toEqual(['active']);
+  });
+
   it('offline: rejected with the store error (nothing would send it later), nothing sent', async () => {
     const s = setup([stored(G1)], {}, unreadable);
     s.net.status = 'offline';
@@ -229,14 +316,6 @@ describe('a kept list this build cannot read (META_INVALID, e.g. written by a ne
 });
 
 describe('a kept revocation the server did not take while connected', () => {
-  const until = async (check: () => Promise<boolean> | boolean, what: string): Promise<void> => {
-    const end = Date.now() + 3000;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-
   it('is sent again by itself after a growing backoff, unchanged, until the server takes it', async () => {
     const s = setup([stored(G1)], { revocationRetryMs: 40 });
     let refusals = 2;
@@ -250,6 +329,8 @@ describe('a kept revocation the server did not take while connected', () => {
     await until(async () => (await s.statuses())[0] === 'revoked', 'taken');
     expect(s.net.revokes).toHaveLength(3);
     expect(new Set(s.net.revokes).size).toBe(1);
+    // Each sent without waiting for a connection.
+    expect(s.net.revokeOptions).toEqual([{ wait: false }, { wait: false }, { wait: false }]);
     expect(s.kept()).toEqual([]);
     // 40 ms, then 80 ms.
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(35);
@@ -260,15 +341,13 @@ describe('a kept revocation the server did not take while connected', () => {
   });
 
   it('offline when its time comes: not sent (the connect sends it)', async () => {
-    const s = setup([stored(G1)], { revocationRetryMs: 20 });
+    const s = setup([stored(G1)], { revocationRetryMs: 60 });
     s.net.answer = () => {
-      s.net.status = 'offline';
-      throw new SyncError('TIMEOUT', 'no answer', true);
+      throw new SyncError('UNAVAILABLE', 'the store cannot take a write', true);
     };
-    // The link was up when it failed: a resend is armed, and finds the device offline.
-    s.net.status = 'ready';
-    const first = s.revoke(G1);
-    expect(await first).toMatchObject({ rejected: { code: 'TIMEOUT', revocationPending: true } });
+    // Refused while connected: a resend is armed; the link goes down before it is due.
+    expect(await s.revoke(G1)).toMatchObject({ rejected: { code: 'UNAVAILABLE', revocationPending: true } });
+    s.net.status = 'offline';
     const asked = s.net.requests;
     await new Promise((r) => setTimeout(r, 120));
     expect(s.net.requests).toBe(asked);

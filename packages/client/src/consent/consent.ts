@@ -209,6 +209,7 @@ import {
 import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection';
 import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
+import { cutMiddle } from '../util/cut-middle';
 import { putEnvelopes, type Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
@@ -323,6 +324,12 @@ export const GRANT_REFRESH_MS = 5 * 60_000;
  * no answer in time) is sent again (`revocationRetryMs`); doubled at each failure, up to `grantRefreshMs`.
  */
 export const REVOCATION_RETRY_MS = 5_000;
+/** Device meta key of the refusals told REVOCATION_REFUSED (see `reportRefused`). */
+const REFUSED_REVOCATIONS_KEY = 'revocations-refused';
+/** Refusals kept at most (the oldest go): each is a grant the patient meant to end. */
+const MAX_REFUSED_KEPT = 1000;
+/** Longest refusal message kept (device-meta's schema). */
+const MAX_REFUSED_MESSAGE = 600;
 /** Rounds of one check: a lost claim needs another round; more rounds are left to the next check. */
 const MAX_SETTLE_ROUNDS = 4;
 /** Still-active grants tried as possibly ended on another device (2^n candidate sets at most). */
@@ -612,9 +619,18 @@ export const createConsent = (deps: ConsentDeps) => {
     });
   };
   const localGrants = async () => (await deps.meta.get('grants', META_SCHEMAS.grants)) ?? [];
+  /**
+   * Revocations the device store could not keep (`revoke`), by grant id: held for this session instead,
+   * sent again and shutting their grantee out as the kept ones do, lost when it ends.
+   */
+  const unkept = new Map<string, KeptRevocation>();
   /** Revocations signed here that the server has not taken yet (see the header), oldest first. */
-  const keptRevocations = async (): Promise<KeptRevocation[]> =>
-    (await deps.meta.get(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending)) ?? [];
+  const keptRevocations = async (): Promise<KeptRevocation[]> => {
+    const stored = (await deps.meta.get(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending)) ?? [];
+    if (unkept.size === 0) return stored;
+    const held = new Set(stored.map((k) => k.signed.revocation.grantId));
+    return [...stored, ...[...unkept.values()].filter((k) => !held.has(k.signed.revocation.grantId))];
+  };
   /** The grant ids of `keptRevocations`: grants this device shuts out before the server does. */
   const revokedHere = async (): Promise<Set<string>> =>
     new Set((await keptRevocations()).map((k) => k.signed.revocation.grantId));
@@ -1319,7 +1335,8 @@ export const createConsent = (deps: ConsentDeps) => {
    */
   const armResend = (): void => {
     if (resendTimer !== undefined || !live()) return;
-    const first = Math.max(1, deps.revocationRetryMs ?? REVOCATION_RETRY_MS);
+    const given = deps.revocationRetryMs;
+    const first = given !== undefined && Number.isFinite(given) && given > 0 ? given : REVOCATION_RETRY_MS;
     const cap = Math.max(first, refreshMs > 0 ? refreshMs : GRANT_REFRESH_MS);
     const delay = Math.min(first * 2 ** Math.min(resendAttempts, 30), cap, MAX_TIMER_MS);
     resendAttempts += 1;
@@ -1397,7 +1414,7 @@ export const createConsent = (deps: ConsentDeps) => {
     onRefused: () => {
       if (deps.connection.status() !== 'ready' || Date.now() - lastKick < REKEY_KICK_MS) return;
       lastKick = Date.now();
-      void (async () => settle(background, await sendKept()))().catch(() => undefined);
+      void (async () => settle(background, await sendKept().catch(() => undefined)))().catch(() => undefined);
     },
     async candidates(stream) {
       const parsed = parseStreamId(stream);
@@ -1572,8 +1589,12 @@ export const createConsent = (deps: ConsentDeps) => {
     Object.assign(
       new SyncError(
         cause.code,
-        `${cause.message}; the revocation is kept on this device and sent at its next connection: until ` +
-          'the server takes it, the provider keeps access',
+        unkept.has(grantId)
+          ? `${cause.message}; the device store could not keep the revocation: it is sent again while this ` +
+              'session stays open, not after it closes (revoke again then): until the server takes it, the ' +
+              'provider keeps access'
+          : `${cause.message}; the revocation is kept on this device and sent at its next connection: ` +
+              'until the server takes it, the provider keeps access',
         cause.retry,
       ),
       { grantId, revocationPending: true as const },
@@ -1610,6 +1631,11 @@ export const createConsent = (deps: ConsentDeps) => {
   const dropRevocation = async (grantId: string, sig: string): Promise<void> => {
     const matches = (k: KeptRevocation): boolean =>
       k.signed.revocation.grantId === grantId && k.signed.sig === sig;
+    const inMemory = unkept.get(grantId);
+    if (inMemory !== undefined && matches(inMemory)) {
+      unkept.delete(grantId);
+      deps.keyring.invalidateWriteChecks();
+    }
     await deps.meta.update(PENDING_REVOCATIONS_KEY, META_SCHEMAS.revocationsPending, (all) =>
       all?.some(matches) ? all.filter((k) => !matches(k)) : all,
     );
@@ -1689,7 +1715,7 @@ export const createConsent = (deps: ConsentDeps) => {
       // Left kept when the store refuses: sent again later with the same signature, which changes nothing.
       await dropRevocation(grantId, sig).catch(() => undefined);
       resendAttempts = 0;
-      deps.clearReport?.({ code: 'REVOCATION_REFUSED', id: grantId });
+      await forgetRefused(new Set([grantId]));
       return { sent: true, read };
     } finally {
       revocationAudit.sending.delete(grantId);
@@ -1709,7 +1735,7 @@ export const createConsent = (deps: ConsentDeps) => {
       if (!(await keptRevocations()).some((k) => k.signed.sig === sig)) continue;
       const delivery = await deliver(entry, false).catch((error: unknown) => {
         // Dropped: the `revoke` that kept it answered long ago (pending), so this is the only word of it.
-        if (refusedForGood(error)) reportRefused(entry, error as SyncError);
+        if (refusedForGood(error)) void reportRefused(entry, error as SyncError);
         return null;
       });
       if (delivery?.sent) read = delivery.read;
@@ -1717,15 +1743,48 @@ export const createConsent = (deps: ConsentDeps) => {
     return read;
   };
 
-  const reportRefused = (entry: KeptRevocation, error: SyncError): void => {
+  /**
+   * Tells of a kept revocation the server refused for good in the background (REVOCATION_REFUSED), and
+   * keeps that in device meta (`revocations-refused`), so each later session tells it again until a
+   * revocation of the grant is taken or the grant ends (`refusedStill`).
+   */
+  const reportRefused = async (entry: KeptRevocation, error: SyncError): Promise<void> => {
     const { grantId, revokedAt } = entry.signed.revocation;
-    deps.report?.({
-      code: 'REVOCATION_REFUSED',
-      id: grantId,
-      message:
-        `the server refused the revocation of grant ${grantId} made on this device at ${revokedAt} ` +
+    const message = cutMiddle(
+      `the server refused the revocation of grant ${grantId} made on this device at ${revokedAt} ` +
         `(${error.code}: ${error.message}); it is not revoked: check the grant list and revoke it again`,
-    });
+      MAX_REFUSED_MESSAGE,
+    );
+    deps.report?.({ code: 'REVOCATION_REFUSED', id: grantId, message });
+    await deps.meta
+      .update(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused, (all) => [
+        ...(all ?? []).filter((r) => r.grantId !== grantId).slice(-(MAX_REFUSED_KEPT - 1)),
+        { grantId, revokedAt, message },
+      ])
+      .catch(() => undefined);
+  };
+  /** A revocation of each of `grantIds` was taken, or its grant ended: its refusal is no longer told. */
+  const forgetRefused = async (grantIds: ReadonlySet<string>): Promise<void> => {
+    for (const id of grantIds) deps.clearReport?.({ code: 'REVOCATION_REFUSED', id });
+    await deps.meta
+      .update(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused, (all) =>
+        all?.some((r) => grantIds.has(r.grantId)) ? all.filter((r) => !grantIds.has(r.grantId)) : all,
+      )
+      .catch(() => undefined);
+  };
+  /** Tells again, as a session starts, the refusals kept whose grant still stands on this device. */
+  const refusedStill = async (): Promise<void> => {
+    const refused = await deps.meta.get(REFUSED_REVOCATIONS_KEY, META_SCHEMAS.revocationsRefused);
+    if (refused == null || refused.length === 0) return;
+    const now = deps.now();
+    const grants = new Map((await localGrants()).map((g) => [g.grant.grantId, g]));
+    const over = new Set<string>();
+    for (const r of refused) {
+      const g = grants.get(r.grantId);
+      if (g === undefined || grantEnded(g, now)) over.add(r.grantId);
+      else deps.report?.({ code: 'REVOCATION_REFUSED', id: r.grantId, message: r.message });
+    }
+    if (over.size > 0) await forgetRefused(over);
   };
 
   /** The patient's signed revocation of `grantId`, dated now (refused once the account is locked). */
@@ -1755,7 +1814,7 @@ export const createConsent = (deps: ConsentDeps) => {
     if (target.revokedAt !== undefined) {
       if (deps.connection.status() === 'ready') {
         await deps.connection
-          .request({ t: 'revoke', revocation: await signRevocation(grantId) })
+          .request({ t: 'revoke', revocation: await signRevocation(grantId) }, { wait: false })
           .catch((error) => {
             if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
           });
@@ -1793,6 +1852,9 @@ export const createConsent = (deps: ConsentDeps) => {
         if (marked.size > 0) await revocationAudit.unmark(marked).catch(() => undefined);
         throw error;
       }
+      // Held for this session: sent again and shutting the grantee out as a kept one.
+      unkept.set(grantId, entry);
+      deps.keyring.invalidateWriteChecks();
     }
     const fresh = held === undefined && entry.signed.sig === signed.sig;
     if (deps.connection.status() !== 'ready') throw revocationPending(grantId, notConnected());
@@ -1802,6 +1864,8 @@ export const createConsent = (deps: ConsentDeps) => {
     if (!fresh) recordNow();
     return rekeyAfter(target, delivery.read);
   };
+
+  void refusedStill().catch(() => undefined);
 
   return {
     REVOCATION_NOTICE,

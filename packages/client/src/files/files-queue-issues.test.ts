@@ -8,7 +8,8 @@ import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { memoryBlobServer } from './memory-blob-server.test-util';
 import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
-import { cutMiddle, quotedName } from './upload-queue';
+import { cutMiddle } from '../util/cut-middle';
+import { quotedName } from './upload-queue';
 
 const ACCOUNT = 'C'.repeat(22);
 /** The sync state's longest issue message (sync/engine.ts MAX_ISSUE_MESSAGE): longer ones are cut. */

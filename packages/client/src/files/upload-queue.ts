@@ -101,6 +101,7 @@ import { FileRefSchema, type FileRef } from '@hale/model';
 import { parseStreamId } from '@hale/protocol';
 import { isDeviceMetaError, type DeviceMeta } from '../session/device-meta';
 import { isAtRestError } from '../store/at-rest-encryption';
+import { cutMiddle } from '../util/cut-middle';
 
 /** Most files queued (see the header). */
 export const MAX_QUEUED_UPLOADS = 50;
@@ -205,20 +206,6 @@ export const MAX_REPORT_MESSAGE = 500;
 const MAX_QUOTED_NAME = 60;
 /** Longest stored failure message (UploadErrorSchema): a longer one would make the index unreadable. */
 const MAX_STORED_MESSAGE = 2000;
-
-/**
- * `text` of at most `max` characters: a longer one loses its middle (`…`), keeping its last `keepEnd`
- * characters, so that both what comes first (what failed) and last (what to do) are kept. Cut at code
- * points, so no character is split in two.
- */
-export const cutMiddle = (text: string, max: number, keepEnd = Math.ceil((max - 1) * 0.6)): string => {
-  // UTF-16 units, as the limits it must fit count (the sync state's cut, the schema's maxLength); a
-  // surrogate pair at either cut is left out whole rather than split.
-  if (text.length <= max) return text;
-  const head = text.slice(0, max - 1 - keepEnd).replace(/[\uD800-\uDBFF]$/, '');
-  const tail = text.slice(text.length - keepEnd).replace(/^[\uDC00-\uDFFF]/, '');
-  return `${head}…${tail}`;
-};
 
 /**
  * A file's name as messages quote it: at most MAX_QUOTED_NAME characters, a longer one shortened in its

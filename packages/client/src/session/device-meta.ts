@@ -271,6 +271,22 @@ export const META_SCHEMAS = {
     Type.Object({ signed: SignedRevocation, marked: Type.Boolean() }, { additionalProperties: false }),
   ),
   /**
+   * Kept revocations the server refused for good when sent again in the background (no call answered
+   * then): the grant, when it was revoked and the refusal's words, told again (REVOCATION_REFUSED) at each
+   * session until a revocation of the grant is taken or the grant ends. Key `revocations-refused`.
+   */
+  revocationsRefused: Type.Array(
+    Type.Object(
+      {
+        grantId: Type.String({ minLength: 1, maxLength: 64 }),
+        revokedAt: Type.String({ maxLength: 64 }),
+        message: Type.String({ maxLength: 600 }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 1000 },
+  ),
+  /**
    * Per stream, positions past served batches that handed RxDB nothing to store (the engine's pull
    * floor): `at` is used as the pull cursor once RxDB's stored checkpoint reaches `after`. `voided`: RxDB's
    * stored checkpoint when a restore's pull from 0 began, which stands for no position while RxDB still

@@ -280,6 +280,39 @@ describe('connection timeouts', () => {
     }
   });
 
+  it('a request that must not wait (wait: false) rejects NETWORK at once while connecting', async () => {
+    // A socket that never opens: the connection stays connecting.
+    const silent = (): WebSocketLike => ({
+      readyState: 0,
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send: () => undefined,
+      close: () => undefined,
+    });
+    const connection = openConnection(silent, 60_000);
+    try {
+      expect(connection.status()).toBe('connecting');
+      expect(
+        await within(failure(connection.request({ t: 'listStreams' }, { wait: false })), 100),
+      ).toMatchObject({ code: 'NETWORK', retry: true });
+      // One that may wait is still waiting.
+      const waiting = connection.request({ t: 'listStreams' });
+      expect(
+        await Promise.race([
+          waiting.then(
+            () => 'answered',
+            () => 'failed',
+          ),
+          new Promise((r) => setTimeout(() => r('waiting'), 50)),
+        ]),
+      ).toBe('waiting');
+    } finally {
+      connection.stop();
+    }
+  });
+
   it('fails a request at once with BAD_MESSAGE when its reply breaks the schema, and stays usable', async () => {
     const oversize = (rid: number) =>
       `{"t":"grants","rid":${rid},"grants":[${'{"grant":{},"x":"' + 'y'.repeat(9 * 1024 * 1024) + '"}'}]}`;

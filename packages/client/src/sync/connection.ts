@@ -23,7 +23,8 @@
  *   status leaves `ready`, the other requests in flight on it fail NETWORK, and requests made afterwards
  *   wait for the reconnect. Nothing more goes out on a socket that is closing (its close handshake may
  *   take long against a server that stopped answering). A request made with `wait: false` never waits for
- *   a connection: not ready, or its socket closing, it rejects NETWORK at once.
+ *   a connection: offline or connecting, or its socket closing, it rejects NETWORK at once (stopped or
+ *   fatal, as any request: STOPPED, or the failure that ended it).
  * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
  *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
  * - A request's `rid` is its frame's first member, so a server that refuses the frame for load finds it

@@ -167,6 +167,18 @@ describe('a dismissal recorded in the audit log and not stored, across a restart
     expect(d.calls).toHaveLength(2);
   });
 
+  it('a stored dismissals list this build cannot read is not written over at start', async () => {
+    const { d, one, two } = await recordedNotStored();
+    // Written by a newer build meanwhile: not this build's shape.
+    const unreadable = [{ stream: ALLERGY, id: one.id, rev: one.rev, reason: 42, at: { when: 'later' } }];
+    d.raw.set('quarantine-dismissed', unreadable);
+    d.failing.clear();
+    const engine = await d.start();
+    expect(d.raw.get('quarantine-dismissed')).toEqual(unreadable);
+    expect(listedIds(engine)).toEqual([one.id, two.id]);
+    expect(d.calls).toHaveLength(1);
+  });
+
   it('refused at that start too: stored with the next dismissal, whichever entries it names', async () => {
     const { d, one, two } = await recordedNotStored();
     const engine = await d.start();

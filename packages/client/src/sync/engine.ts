@@ -880,6 +880,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Writes `recordedUnstored` under RECORDED_UNSTORED_KEY; answers whether it was written. A store that
    * refused the dismissals may refuse this too: they are then remembered in memory only.
    */
+  /** The newest `maxDismissed` of `all` (insertion order: the oldest go). */
+  const newest = (all: ReadonlyMap<string, Dismissal>): Map<string, Dismissal> =>
+    new Map([...all].slice(Math.max(0, all.size - maxDismissed)));
+  /** `base` with the dismissals recorded and not stored put last, newest `maxDismissed` kept. */
+  const withRecorded = (base: ReadonlyMap<string, Dismissal>): Map<string, Dismissal> => {
+    const next = new Map(base);
+    for (const [key, d] of recordedUnstored) {
+      next.delete(key);
+      next.set(key, d);
+    }
+    return newest(next);
+  };
   const keepRecorded = async (): Promise<boolean> => {
     try {
       await deps.meta.set(RECORDED_UNSTORED_KEY, [...recordedUnstored.values()]);
@@ -1512,12 +1524,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const dismiss = (entries: readonly QuarantineKey[]): Promise<void> => {
     const run = dismissing.then(async () => {
       const listed = new Map(quarantine.map((q) => [versionKey(q.stream, q.id, q.rev), q]));
-      const next = new Map(dismissed);
       // Recorded before and not stored: stored now with this call's (the log already says so).
-      for (const [key, d] of recordedUnstored) {
-        next.delete(key);
-        next.set(key, d);
-      }
+      const next = withRecorded(dismissed);
       /** This call's entries, each once (named twice, it is one dismissal). */
       const named = new Map<string, Listed>();
       /** Those of them not recorded yet for their reason. */
@@ -1561,7 +1569,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const key = versionKey(q.stream, q.id, q.rev);
         recordedUnstored.set(key, next.get(key)!);
       }
-      const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
+      const kept = newest(next);
       // Recorded: the write is tried again before the call gives up (see the header). What the log holds
       // and the store does not is kept at the first failure, so neither a restart during the retries nor
       // one after the call gave up records it again.
@@ -3628,20 +3636,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (dismissed.get(key)?.reason !== d.reason) recordedUnstored.set(key, d);
       }
       // Stored now, as the next dismissal would store them: the list agrees with the log without waiting
-      // for the person to dismiss something else. A store that refuses leaves them for that dismissal.
+      // for the person to dismiss something else. A store that refuses, or a stored list this build cannot
+      // read (never written over with no one acting), leaves them for that dismissal.
       if (recordedUnstored.size > 0) {
-        const next = new Map(dismissed);
-        for (const [key, d] of recordedUnstored) {
-          next.delete(key);
-          next.set(key, d);
-        }
-        const kept = new Map([...next].slice(Math.max(0, next.size - maxDismissed)));
-        const stored = await deps.meta.set('quarantine-dismissed', [...kept.values()]).then(
-          () => true,
-          () => false,
-        );
-        if (stored) {
-          dismissed = kept;
+        const stored = await deps.meta
+          .update('quarantine-dismissed', META_SCHEMAS.quarantineDismissed, (current) => [
+            ...withRecorded(
+              new Map((current ?? []).map((d) => [versionKey(d.stream, d.id, d.rev), d])),
+            ).values(),
+          ])
+          .catch(() => null);
+        if (stored !== null) {
+          dismissed = new Map(stored.map((d) => [versionKey(d.stream, d.id, d.rev), d]));
           recordedUnstored.clear();
           await keepRecorded();
         }
