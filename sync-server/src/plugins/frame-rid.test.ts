@@ -11,6 +11,12 @@ describe('scanRid', () => {
     expect(
       scan('{"t":"push","rows":[{"doc":{"ct":"ü😀\\\\"},"assumedRev":null}],"rid":999999999999999}'),
     ).toBe(999_999_999_999_999);
+    // Every rid the protocol allows, to 2^53 - 1 (16 digits), first or last.
+    expect(scan('{"rid":1000000000000000,"t":"ping"}')).toBe(1_000_000_000_000_000);
+    expect(scan('{"t":"ping","rid":9007199254740991}')).toBe(Number.MAX_SAFE_INTEGER);
+    const long = `{"t":"push","rows":["${'a'.repeat(RID_SCAN_BYTES * 2)}"],"rid":9007199254740991}`;
+    expect(scan(long)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(scan(long.replace('9007199254740991', '9007199254740992'))).toBeUndefined();
   });
 
   it('never takes rid-like text in strings or nested members', () => {
@@ -31,7 +37,10 @@ describe('scanRid', () => {
       '{"rid":-1}',
       '{"rid":1.5}',
       '{"rid":1e3}',
-      '{"rid":1234567890123456}',
+      // Past the protocol's range (2^53 - 1): not a rid any request has.
+      '{"rid":9007199254740992}',
+      '{"rid":9999999999999999}',
+      '{"rid":12345678901234567}',
       '{"r\\u0069d":1}',
       '{"t":"ping","note":"unterminated,"rid":1}',
       '{"t":"x"}',
@@ -52,7 +61,7 @@ describe('scanRid', () => {
     expect(scan(`{"t":"push",${rows},"x":{"rid":5}}`)).toBeUndefined();
     expect(scan(`{"t":"push",${rows},"x":"\\"rid":5}`)).toBeUndefined();
     expect(scan(`{"t":"push",${rows},"rid":"5"}`)).toBeUndefined();
-    expect(scan(`{"t":"push",${rows},"rid":1234567890123456}`)).toBeUndefined();
+    expect(scan(`{"t":"push",${rows},"rid":90071992547409910}`)).toBeUndefined();
     expect(scan(`[${rows},"rid":5}`)).toBeUndefined();
   });
 

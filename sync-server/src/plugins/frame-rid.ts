@@ -3,8 +3,8 @@
  * the request its device waits on.
  *
  * Invariants:
- * - Only a top-level member named exactly `rid` whose value is a plain integer of at most 15 digits is
- *   taken; text inside strings and members of nested objects or arrays never count.
+ * - Only a top-level member named exactly `rid` whose value is a plain integer within the protocol's range
+ *   (0 … 2^53 - 1, at most 16 digits) is taken; text inside strings and members of nested objects or arrays never count.
  * - Found wherever it stands in a frame of up to RID_SCAN_BYTES (a forward scan of the members); in a
  *   longer frame, within its first RID_SCAN_BYTES or as its last member. That covers every order a Hale
  *   device writes: `rid` first (this build), last (older builds wrote `{ ...frame, rid }`, after arrays
@@ -38,7 +38,8 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const ZERO = 0x30;
 const NINE = 0x39;
-const MAX_RID_DIGITS = 15;
+/** Digits of the largest rid the protocol allows, Number.MAX_SAFE_INTEGER (16). */
+const MAX_RID_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
 
 const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
@@ -72,7 +73,8 @@ const ridValue = (data: Uint8Array, from: number, end: number): number | undefin
     at++;
   }
   const digits = at - start;
-  if (digits > MAX_RID_DIGITS) return undefined;
+  // Past 2^53 the sum is inexact but stays above MAX_SAFE_INTEGER, so the range check holds.
+  if (digits > MAX_RID_DIGITS || value > Number.MAX_SAFE_INTEGER) return undefined;
   while (at < end && isSpace(data[at])) at++;
   if (at >= end) return 'cut';
   const next = data[at];
@@ -114,7 +116,7 @@ const lastMemberRid = (data: Uint8Array): RidMember | undefined => {
   if (data[at] !== COMMA && data[at] !== OPEN_OBJECT) return undefined;
   let value = 0;
   for (let i = first; i <= last; i++) value = value * 10 + (data[i]! - ZERO);
-  return { at: name, rid: value };
+  return value > Number.MAX_SAFE_INTEGER ? undefined : { at: name, rid: value };
 };
 
 /**
