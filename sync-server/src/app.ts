@@ -185,6 +185,9 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       headersTimeout: Math.min(60_000, config.requestTimeoutMs || 60_000),
       connectionsCheckingInterval:
         config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
+      // Node answers a request without Host itself, a bare 400 that is not the envelope: refused in a
+      // hook below instead.
+      requireHostHeader: false,
     },
     trustProxy: config.trustProxy,
     // Fastify's own 503 while closing is not the envelope; the `shuttingDown` hook below answers instead.
@@ -397,6 +400,13 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // Before @fastify/websocket's hook, which would destroy an upgrade's socket once answered.
     endUpgradeOnAnswer(request, reply);
     throw new ServiceError('UNAVAILABLE', 'the server is shutting down; retry shortly');
+  });
+  // What Node's `requireHostHeader` refuses (an HTTP/1.1 request with no Host), in the envelope; no token.
+  app.addHook('onRequest', async (request, reply) => {
+    const raw = request.raw;
+    if (request.headers.host !== undefined || raw.httpVersionMajor !== 1 || raw.httpVersionMinor < 1) return;
+    endUpgradeOnAnswer(request, reply);
+    throw new ServiceError('BAD_MESSAGE', 'the request is not valid HTTP/1.1: it has no Host header');
   });
   app.addHook('onRequest', async (request) => {
     // The sync plugin limits its upgrades with a bucket of its own; a device's frames then count in-band.

@@ -111,6 +111,21 @@ describe('requests refused below the routes', () => {
     expect((await fetch(`${e.url}/v1/server`)).status).toBe(200);
   });
 
+  it('an HTTP/1.1 request without a Host header gets the typed body (HTTP/1.0 needs none)', async () => {
+    const e = await start();
+    for (const request of [
+      'GET /v1/server HTTP/1.1\r\nConnection: close\r\n\r\n',
+      'POST /v1/auth/challenge HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+      `GET /sync HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`,
+    ]) {
+      const answer = await rawRequest(e.url, request);
+      expectTyped(answer, 'BAD_MESSAGE', request.split('\r\n')[0]!);
+      expect((JSON.parse(answer.body) as { message: string }).message).toMatch(/no Host header/);
+    }
+    const old = await rawRequest(e.url, 'GET /v1/server HTTP/1.0\r\n\r\n');
+    expect(old.status).toBe(200);
+  });
+
   it('a request whose body does not arrive within requestTimeoutMs is answered UNAVAILABLE and its connection closed', async () => {
     const e = await start('info', { requestTimeoutMs: 1_000 });
     const started = Date.now();
