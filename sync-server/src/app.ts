@@ -144,7 +144,7 @@ const parseJsonBody = (contentType: string | undefined, body: Buffer): unknown =
   if (!isUtf8(body)) throw bodyRefusal('the body is not valid UTF-8', 'not valid UTF-8');
   const text = body.toString('utf8');
   // A leading byte-order mark is taken, as Fastify's parser took it: some HTTP clients write one.
-  const parsed = parseJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  const parsed = parseJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, { bounded: true });
   if (!parsed.ok) {
     const { code, message, details } = parsed.error;
     throw new ServiceError(code, `body: ${message}`, details);

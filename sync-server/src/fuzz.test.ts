@@ -372,6 +372,22 @@ describe('fuzz', () => {
       await stillAnswers();
     });
 
+    it('frames with more structure than any frame (a million members, millions of arrays) → BAD_MESSAGE unparsed, naming the rid', async () => {
+      const members = Array.from({ length: 900_000 }, (_, i) => `"${i.toString(36)}":1`).join(',');
+      for (const [text, reason] of [
+        [`{"rid":61,"t":"ping","x":{${members},"0":2}}`, /more than 262144 values/],
+        [
+          `{"t":"push","rid":62,"rows":[${Array<string>(2_000_000).fill('[]').join(',')}]}`,
+          /more than 262144 values/,
+        ],
+      ] as const) {
+        const reply = await bad(text, Number(/"rid":(\d+)/.exec(text)![1]));
+        expect(reply.code).toBe('BAD_MESSAGE');
+        expect(reply.message).toMatch(reason);
+      }
+      await stillAnswers();
+    });
+
     it('oversize frames → TOO_LARGE before parsing, naming the rid the device waits on; the socket stays usable', async () => {
       for (const extra of [1, 1024, 512 * 1024]) {
         const pad = 'x'.repeat(MAX_FRAME_BYTES + extra);

@@ -48,10 +48,23 @@ describe('JSON request bodies', () => {
     expect((await post(`\uFEFF{"deviceId":"${id}"}`)).status).toBe(200);
   });
 
+  it('refuses unparsed a body with more structure than any request (200,000 members, deep nesting)', async () => {
+    t = await startServer();
+    const members = `{${Array.from({ length: 200_000 }, (_, i) => `"${i.toString(36)}":1`).join(',')}}`;
+    expect(members.length).toBeLessThan(2 * 1024 * 1024);
+    expect(await post(members)).toStrictEqual(
+      refused({ path: '/', reason: /^holds more than 262144 values/ }),
+    );
+    expect(await post(`${'['.repeat(100_000)}${']'.repeat(100_000)}`)).toStrictEqual(
+      refused({ path: '/', reason: /^nests objects and arrays deeper than 32/ }),
+    );
+  });
+
   it('names a repeated member deep in a body by a pointer cut to 200 characters', async () => {
     t = await startServer();
-    const depth = 500;
-    const answer = await post(`${'{"abcdefgh":'.repeat(depth)}{"x":1,"x":2}${'}'.repeat(depth)}`);
+    // Within the nesting a body may have (MAX_CLIENT_FRAME_DEPTH), a path of 30 × 21 characters.
+    const depth = 30;
+    const answer = await post(`${'{"abcdefghijklmnopqrst":'.repeat(depth)}{"x":1,"x":2}${'}'.repeat(depth)}`);
     expect(answer.status).toBe(ERROR_CODES.BAD_MESSAGE.http);
     const { details } = answer.body as { details: { issues: Array<{ path: string }> } };
     expect(details.issues[0]!.path.length).toBeLessThanOrEqual(200);

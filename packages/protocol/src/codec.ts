@@ -23,7 +23,13 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { checkerFor, openSchema, stripExtraProperties, type CheckIssue, type Issue } from './checker';
 import { protocolError, type ErrorCode, type HaleProtocolError } from './errors';
-import { MAX_FRAME_BYTES, MAX_REPORTED_ISSUES, SUPPORTED_VERSIONS } from './limits';
+import {
+  MAX_CLIENT_FRAME_DEPTH,
+  MAX_CLIENT_FRAME_TOKENS,
+  MAX_FRAME_BYTES,
+  MAX_REPORTED_ISSUES,
+  SUPPORTED_VERSIONS,
+} from './limits';
 import {
   CLIENT_FRAMES,
   SERVER_FRAMES,
@@ -35,9 +41,14 @@ import {
 import { err, ok, type Result } from './result';
 import { refinementIssues } from './semantics';
 
-/** A decode failure; `rid` is set when the broken frame still named its request. */
+/**
+ * A decode failure; `rid` is set when the broken frame still named its request. `unparsed`: refused
+ * before it was parsed (too large, or past the structure bounds), so no `rid` could be read from it: a
+ * reader with the raw bytes may look for one (sync-server frame-rid.ts).
+ */
 export interface FrameDecodeError extends HaleProtocolError {
   readonly rid?: number;
+  readonly unparsed?: true;
 }
 
 export interface ValidationError extends HaleProtocolError {
@@ -162,7 +173,9 @@ function firstBadMember(text: string): Issue | undefined {
       const end = stringEnd(text, at);
       if (nameNext && top !== undefined && 'names' in top) {
         nameNext = false;
-        const name = JSON.parse(text.slice(at, end + 1)) as string;
+        // A name without escapes is its text (most are): JSON.parse only for the others.
+        const raw = text.slice(at + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
         if (name === '__proto__') return { path: pointer(segments(name)), reason: PROTO_REASON };
         if (top.names.has(name)) return { path: pointer(segments(name)), reason: DUPLICATE_REASON };
         top.names.add(name);
@@ -184,6 +197,38 @@ function firstBadMember(text: string): Issue | undefined {
   return undefined;
 }
 
+/** How much structure a text may hold before it is parsed (see MAX_CLIENT_FRAME_TOKENS). */
+interface Bounds {
+  readonly tokens: number;
+  readonly depth: number;
+}
+const CLIENT_FRAME_BOUNDS: Bounds = { tokens: MAX_CLIENT_FRAME_TOKENS, depth: MAX_CLIENT_FRAME_DEPTH };
+
+/**
+ * What `text` holds past `bounds`, or undefined: more structural characters (`{ [ , :` outside strings)
+ * than `bounds.tokens`, or objects and arrays nested deeper than `bounds.depth`. Strings are skipped with
+ * indexOf (a frame's bulk, its base64, costs next to nothing); the scan stops at the first bound passed,
+ * so a text past one costs at most that many steps. Text that is not JSON may pass: parsing refuses it.
+ */
+function overBounds(text: string, bounds: Bounds): string | undefined {
+  let tokens = 0;
+  let depth = 0;
+  for (let at = 0; at < text.length; at++) {
+    const c = text.charCodeAt(at);
+    if (c === 0x22) {
+      at = stringEnd(text, at);
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > bounds.depth) return `nests objects and arrays deeper than ${bounds.depth}`;
+      if (++tokens > bounds.tokens) return `holds more than ${bounds.tokens} values`;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c || c === 0x3a) {
+      if (++tokens > bounds.tokens) return `holds more than ${bounds.tokens} values`;
+    }
+  }
+  return undefined;
+}
+
 /**
  * JSON.parse, refusing what it would silently take: a member name repeated within one object (it keeps
  * the last, so two readers of the same text could disagree, e.g. on a frame's `rid`) and a member named
@@ -191,14 +236,21 @@ function firstBadMember(text: string): Issue | undefined {
  * a forward search for colons and quotes and a walk of the value (members counted both ways); the member
  * at fault is only looked for when the counts differ.
  */
-function parseStrict(text: string): { value: unknown; issue?: Issue } | undefined {
+function parseStrict(
+  text: string,
+  bounds?: Bounds,
+): { value: unknown; issue?: Issue } | { over: string } | undefined {
+  // Measured first: a text past the bounds is never parsed (JSON.parse costs by values, not bytes).
+  const over = bounds === undefined ? undefined : overBounds(text, bounds);
+  if (over !== undefined) return { over };
+  const written = membersWritten(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (membersParsed(value) === membersWritten(text)) return { value };
+  if (membersParsed(value) === written) return { value };
   const issue = firstBadMember(text);
   // The counts differ only for one of the two faults above; the fallback is never expected.
   return { value, issue: issue ?? { path: '/', reason: DUPLICATE_REASON } };
@@ -206,10 +258,22 @@ function parseStrict(text: string): { value: unknown; issue?: Issue } | undefine
 
 /**
  * Parses untrusted JSON text (an HTTP body) as the frame decoders do: BAD_MESSAGE when it is not JSON, or
- * when a member name repeats within an object or is `__proto__` (the issue names the member). Never throws.
+ * when a member name repeats within an object or is `__proto__` (the issue names the member). `bounded`:
+ * a text past the bounds of a client frame (MAX_CLIENT_FRAME_TOKENS, MAX_CLIENT_FRAME_DEPTH) is refused
+ * unparsed, BAD_MESSAGE, as a device's frame is (a request body). Never throws.
  */
-export function parseJson(text: string): Result<unknown, ValidationError> {
-  const parsed = parseStrict(text);
+export function parseJson(
+  text: string,
+  { bounded = false }: { bounded?: boolean } = {},
+): Result<unknown, ValidationError> {
+  const parsed = parseStrict(text, bounded ? CLIENT_FRAME_BOUNDS : undefined);
+  if (parsed !== undefined && 'over' in parsed) {
+    return err({
+      code: 'BAD_MESSAGE',
+      message: `${parsed.over}, more than any request of the protocol`,
+      details: { issues: [{ path: '/', reason: parsed.over }] },
+    });
+  }
   if (parsed === undefined) {
     return err({
       code: 'BAD_MESSAGE',
@@ -254,8 +318,19 @@ function decodeFrame<F>(
       limit: MAX_FRAME_BYTES,
     });
   }
-  const parsed = parseStrict(text);
+  const parsed = parseStrict(text, side === 'client' ? CLIENT_FRAME_BOUNDS : undefined);
   if (parsed === undefined) return failure('BAD_MESSAGE', 'frame is not JSON', undefined);
+  if ('over' in parsed) {
+    const refused = failure(
+      'BAD_MESSAGE',
+      `frame ${parsed.over}, more than any frame of the protocol`,
+      undefined,
+      {
+        issues: [{ path: '/', reason: parsed.over }],
+      },
+    );
+    return err({ ...refused.error, unparsed: true as const });
+  }
   const { value, issue } = parsed;
   let rid: number | undefined;
   try {

@@ -586,7 +586,10 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       }
       const decoded = decodeClientFrame(data.toString('utf8'));
       if (!decoded.ok) {
-        fail(decoded.error.code, decoded.error.message, decoded.error.rid, decoded.error.details);
+        const { error } = decoded;
+        // Refused unparsed (past the structure bounds): named by its rid as a too large frame is.
+        const rid = error.rid ?? (error.unparsed === true ? scanRid(data) : undefined);
+        fail(error.code, error.message, rid, error.details);
         return;
       }
       const frame = decoded.value;
