@@ -1994,8 +1994,10 @@ export const createConsent = (deps: ConsentDeps) => {
      */
     async rotateExpired(): Promise<Rotation[]> {
       const rotated: Rotation[] = [];
+      // A new connection: a revocation still failing starts its backoff over (an outage is over).
+      resendAttempts = 0;
       // Revocations kept unsent first: the re-keying below then shuts their grants out too.
-      await settle(rotated, await sendKept());
+      await settle(rotated, await sendKept().catch(() => undefined));
       recordNow();
       return [...background.splice(0), ...rotated];
     },
