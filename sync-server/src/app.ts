@@ -401,6 +401,18 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     endUpgradeOnAnswer(request, reply);
     throw new ServiceError('UNAVAILABLE', 'the server is shutting down; retry shortly');
   });
+  // A query string that is not percent-encoded UTF-8 is refused as such a path is (Fastify's query parser
+  // would read it as something else: the bytes kept, or U+FFFD).
+  app.addHook('onRequest', async (request, reply) => {
+    const at = request.url.indexOf('?');
+    if (at < 0) return;
+    try {
+      decodeURIComponent(request.url.slice(at + 1).replaceAll('+', ' '));
+    } catch {
+      endUpgradeOnAnswer(request, reply);
+      throw new ServiceError('BAD_MESSAGE', 'the query string is not valid percent-encoded UTF-8');
+    }
+  });
   // What Node's `requireHostHeader` refuses (an HTTP/1.1 request with no Host), in the envelope; no token.
   app.addHook('onRequest', async (request, reply) => {
     const raw = request.raw;

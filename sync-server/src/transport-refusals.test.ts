@@ -111,6 +111,21 @@ describe('requests refused below the routes', () => {
     expect((await fetch(`${e.url}/v1/server`)).status).toBe(200);
   });
 
+  it('a query string that is not percent-encoded UTF-8 gets the typed body, as such a path does', async () => {
+    const e = await start();
+    for (const query of ['q=%FF%FE', 'q=%ZZ', 'q=%', 'q=%ED%A0%80']) {
+      const answer = await rawRequest(
+        e.url,
+        `GET /v1/directory?${query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      expectTyped(answer, 'BAD_MESSAGE', query);
+      expect((JSON.parse(answer.body) as { message: string }).message).toMatch(/query string/);
+    }
+    // Well-formed, it reaches the route (which answers as it does).
+    const fine = await fetch(`${e.url}/v1/directory?q=caf%C3%A9+au+lait`);
+    expect(((await fine.json()) as { message?: string }).message ?? '').not.toMatch(/query string/);
+  });
+
   it('an HTTP/1.1 request without a Host header gets the typed body (HTTP/1.0 needs none)', async () => {
     const e = await start();
     for (const request of [
