@@ -145,6 +145,10 @@
  *   handed out, the way an online end does (CONSENT_EXPIRED / CONSENT_REVOKED, `onPurged`). Until a
  *   connection's first listing the kept list decides what may be written locally; a push waits for that
  *   listing (the server checks again in any case), which ends what it no longer lists.
+ * - Never for the account's own streams: the server saying access to one ended (a listing without it, an
+ *   `accessChanged` removing it, a pull denying it) or narrowed (listed other than owner, or with an end)
+ *   is refused and reported (OWN_ACCESS_REFUSED), nothing removed or changed: taken, one frame of a broken
+ *   or hostile server would delete the patient's records, unsent edits included.
  * - Nothing of a stream is handed to RxDB once access to it ended, nor its position: a pull call checks
  *   what its pages gathered when it hands it over (earlier pages were fetched while access lasted), live
  *   frames and retries are checked when applied, in order with purges. A version handed over before
@@ -1047,8 +1051,43 @@ export const createSyncEngine = (deps: EngineDeps) => {
     void saveAccess().catch(() => undefined);
   };
 
+  /** A stream of this device's own account (see `ownAccess`). */
+  const isOwn = (stream: string): boolean => {
+    const parsed = parseStreamId(stream);
+    return parsed.ok && parsed.value.patientId === deps.accountId;
+  };
+  /**
+   * A claim of the server's about a stream of this account that can never be true (its access ended,
+   * narrowed or with an end): reported, and nothing changed. The account owns its streams whatever the
+   * server says; taken, such a claim would delete the patient's records, unsent edits included.
+   */
+  const refuseOwnClaim = (stream: string, claim: string): void =>
+    report({
+      code: 'OWN_ACCESS_REFUSED',
+      message:
+        `the server said ${claim} of ${stream}, a stream of this account: that is never so, and nothing ` +
+        "was changed or removed on this device. If it keeps saying so, tell the server's operator: it is " +
+        'broken or not to be trusted',
+      stream,
+    });
+  /** `s` as taken: an own stream is always owned, with no end (a claim otherwise is refused). */
+  const ownAccess = (s: StreamAccess): StreamAccess => {
+    if (!isOwn(s.stream)) return s;
+    const { grantId, expiresAt, readExpiresAt, ...owned } = s;
+    if (
+      s.access === 'owner' &&
+      grantId === undefined &&
+      expiresAt === undefined &&
+      readExpiresAt === undefined
+    )
+      return s;
+    refuseOwnClaim(s.stream, `access ${s.access}${expiresAt === undefined ? '' : ` until ${expiresAt}`}`);
+    return { ...owned, access: 'owner' };
+  };
+
   const updateAccess = (streams: StreamAccess[]): void => {
-    for (const s of streams) {
+    for (const listed of streams) {
+      const s = ownAccess(listed);
       access.set(s.stream, s);
       endedBecause.delete(s.stream);
       keyring.noteServerEpoch(s.stream, s.epoch);
@@ -1137,8 +1176,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const expired = was !== undefined && endOf(was) <= deps.now();
       ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
     }
+    // An own stream the list leaves out stays as it was (endAccess refuses to end it).
+    const ownUnlisted = [...access.values()].filter((a) => isOwn(a.stream) && !listed.has(a.stream));
     access.clear();
     updateAccess(streams);
+    for (const a of ownUnlisted) access.set(a.stream, a);
     if (ended.length > 0) void endAccess(ended);
     const left = streams
       .filter((s) => !s.stream.endsWith('/audit'))
@@ -3484,7 +3526,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * copies are deleted in order with the live frames, so a frame decoded before the end cannot bring
    * records back after the purge.
    */
-  const endAccess = (ended: readonly RemovedStream[]): Promise<void> => {
+  const endAccess = (claimed: readonly RemovedStream[]): Promise<void> => {
+    // Never on the server's word for this account's own streams (see `refuseOwnClaim`).
+    const ended = claimed.filter((r) => {
+      if (!isOwn(r.stream)) return true;
+      refuseOwnClaim(r.stream, `access ended (${r.reason})`);
+      return false;
+    });
+    if (ended.length === 0) return Promise.resolve();
     for (const r of ended) {
       access.delete(r.stream);
       endedBecause.set(r.stream, r.reason);
@@ -3690,7 +3739,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // device's clock, and a purge owed, are done before the session is handed out (offline too), as an
       // online end would do them (reported, onPurged); the timer is armed for the next end.
       const saved = await deps.meta.get('access', META_SCHEMAS.access);
-      for (const a of saved?.streams ?? []) access.set(a.stream, a);
+      for (const a of saved?.streams ?? []) access.set(a.stream, ownAccess(a));
       patch({ streams: access.size });
       const at = deps.now();
       const over = new Map((saved?.ended ?? []).map((r): [string, RemovedStream] => [r.stream, r]));
