@@ -280,6 +280,49 @@ describe('connection timeouts', () => {
     }
   });
 
+  it('a socket never ready within requestTimeoutMs is given up and another opened (no server deadline relied on)', async () => {
+    let created = 0;
+    // Opens and never answers hello (a server that accepts and stays silent).
+    const silent = (): WebSocketLike => {
+      created++;
+      const socket: WebSocketLike = {
+        readyState: 1,
+        onopen: null,
+        onmessage: null,
+        onclose: null,
+        onerror: null,
+        send: () => undefined,
+        close: () => undefined,
+      };
+      queueMicrotask(() => socket.onopen?.({}));
+      return socket;
+    };
+    const connection = openConnection(silent, 100);
+    try {
+      await new Promise((r) => setTimeout(r, 450));
+      expect(created).toBeGreaterThanOrEqual(2);
+      expect(connection.status()).not.toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a socket that became ready is not given up by that deadline', async () => {
+    const server = socketsServer((_, request) =>
+      JSON.stringify({ t: 'pong', rid: request.rid, time: new Date().toISOString() }),
+    );
+    const connection = openConnection(server.create, 100);
+    try {
+      await within(connection.whenReady(), 1000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(connection.status()).toBe('ready');
+      expect(await connection.request({ t: 'ping' })).toMatchObject({ t: 'pong' });
+      expect(new Set(server.sent.map((f) => f.socket))).toEqual(new Set([0]));
+    } finally {
+      connection.stop();
+    }
+  });
+
   it('a request that must not wait (wait: false) rejects NETWORK at once while connecting', async () => {
     // A socket that never opens: the connection stays connecting.
     const silent = (): WebSocketLike => ({

@@ -19,6 +19,9 @@
  *   request (or `error`); any other rejects the request with BAD_MESSAGE, so callers may rely on its type.
  * - A request whose connection drops is rejected with a retryable error (code NETWORK); callers retry
  *   idempotently (pulls by checkpoint, pushes by revision tag), so a reconnect never loses or duplicates.
+ * - A socket not `ready` within `requestTimeoutMs` of its creation (never opened, or a handshake the server
+ *   never finishes) is given up and the device reconnects with backoff: the server's own handshake
+ *   deadline is not relied on.
  * - A request left unanswered for `requestTimeoutMs` fails with TIMEOUT and gives the socket up at once:
  *   status leaves `ready`, the other requests in flight on it fail NETWORK, and requests made afterwards
  *   wait for the reconnect. Nothing more goes out on a socket that is closing (its close handshake may
@@ -214,6 +217,7 @@ export const createConnection = (options: ConnectionOptions) => {
 
   /** Stops for good (until `start()`): no reconnect, waiters for `ready` rejected with `error`. */
   const goFatal = (error: SyncError): void => {
+    endHandshakeTimer();
     failure = error;
     setStatus('fatal', `${error.code}: ${error.message}`);
     const waiters = readyWaiters;
@@ -249,6 +253,13 @@ export const createConnection = (options: ConnectionOptions) => {
     }
   };
 
+  /** The deadline of the socket being opened for its `ready` (see `open`), one at a time. */
+  let handshakeTimer: unknown;
+  const endHandshakeTimer = (): void => {
+    if (handshakeTimer !== undefined) clearTimer(handshakeTimer);
+    handshakeTimer = undefined;
+  };
+
   const scheduleReconnect = (): void => {
     if (status === 'stopped' || status === 'fatal' || reconnectTimer !== null) return;
     const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
@@ -281,6 +292,14 @@ export const createConnection = (options: ConnectionOptions) => {
     ws = socket;
     /** `signing`: the challenge is taken and its `auth` being signed, not sent yet. */
     let phase: 'hello' | 'signing' | 'auth' | 'ready' = 'hello';
+    // A deadline of this device's own for the socket to open and the handshake to end: a server (or
+    // anything in between) that accepts the socket and never answers would otherwise hold it for ever,
+    // every request waiting for a `ready` that never comes. Given up, it reconnects with backoff.
+    endHandshakeTimer();
+    handshakeTimer = setTimer(() => {
+      handshakeTimer = undefined;
+      if (phase !== 'ready') abandon(socket, `no ready within ${requestTimeout} ms of connecting`);
+    }, requestTimeout);
     const offered = [...SUPPORTED_VERSIONS];
     /** The version the server's `challenge` chose (one of `offered`); `ready` must keep it. */
     let chosen: number | null = null;
@@ -399,6 +418,7 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
         phase = 'ready';
+        endHandshakeTimer();
         attempt = 0;
         version = frame.version;
         setStatus('ready');
@@ -440,6 +460,7 @@ export const createConnection = (options: ConnectionOptions) => {
     };
     socket.onclose = (ev) => {
       if (ws !== socket) return;
+      endHandshakeTimer();
       ws = null;
       failPending(new SyncError('NETWORK', `connection closed (${ev.code} ${ev.reason})`, true));
       if (status !== 'stopped' && status !== 'fatal') {
@@ -468,6 +489,7 @@ export const createConnection = (options: ConnectionOptions) => {
     },
     stop(): void {
       setStatus('stopped');
+      endHandshakeTimer();
       if (reconnectTimer !== null) clearTimer(reconnectTimer);
       reconnectTimer = null;
       const socket = ws;
