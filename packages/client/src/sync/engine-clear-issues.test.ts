@@ -59,3 +59,25 @@ describe('clearIssues', () => {
     expect(engine.state()).toBe(before);
   });
 });
+
+describe('issues from error frames the server sent unasked', () => {
+  it('keep at most 5, the oldest going first: a flood cannot push out what the device raised', async () => {
+    const engine = await engineOf();
+    engine.reportIssue({ code: 'UNSENT_PURGED', stream: 's/a', message: 'raised by this device' });
+    for (let i = 0; i < 60; i++) {
+      engine.onFrame({ t: 'error', code: 'CONSENT_REVOKED', message: `noise ${i}` });
+    }
+    const kept = engine.state().errors.map((e) => e.message);
+    expect(kept).toEqual([
+      'raised by this device',
+      'noise 55',
+      'noise 56',
+      'noise 57',
+      'noise 58',
+      'noise 59',
+    ]);
+    // Issues the device raises still take the room left (MAX_ERRORS in all).
+    for (let i = 0; i < 60; i++) engine.reportIssue({ code: 'PURGE_FAILED', message: `device ${i}` });
+    expect(engine.state().errors).toHaveLength(50);
+  });
+});

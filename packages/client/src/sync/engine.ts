@@ -548,6 +548,11 @@ export interface EngineDeps {
 }
 
 const MAX_ERRORS = 50;
+/**
+ * Issues kept from `error` frames the server sent unasked (their code and words are the server's): the
+ * oldest of them go first, so a server sending many cannot push out the issues this device raised.
+ */
+const MAX_SERVER_ISSUES = 5;
 /** Longest issue message kept (characters); longer ones are cut. */
 const MAX_ISSUE_MESSAGE = 500;
 /** Records one issue names in `records` (the message gives the whole count). */
@@ -988,7 +993,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
     handed.delete(id);
     return true;
   };
-  const report = (raw: Omit<SyncIssue, 'at'>): void => {
+  /** Issues in the state that came from unasked `error` frames (see MAX_SERVER_ISSUES). */
+  const fromServer = new WeakSet<SyncIssue>();
+  const report = (raw: Omit<SyncIssue, 'at'>, { server = false }: { server?: boolean } = {}): void => {
     // Issues are written for a person and kept in the state: never a record's worth of text.
     const issue =
       raw.message.length > MAX_ISSUE_MESSAGE
@@ -997,10 +1004,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // A retry that fails again replaces its earlier entry, so retries cannot push other issues out.
     const same = (e: SyncIssue): boolean =>
       e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
-    const errors = [...state$.value.errors.filter((e) => !same(e)), { ...issue, at: iso() }].slice(
-      -MAX_ERRORS,
-    );
-    patch({ errors });
+    const added: SyncIssue = { ...issue, at: iso() };
+    if (server) fromServer.add(added);
+    let errors = [...state$.value.errors.filter((e) => !same(e)), added];
+    const served = errors.filter((e) => fromServer.has(e));
+    if (served.length > MAX_SERVER_ISSUES) {
+      const dropped = new Set(served.slice(0, served.length - MAX_SERVER_ISSUES));
+      errors = errors.filter((e) => !dropped.has(e));
+    }
+    patch({ errors: errors.slice(-MAX_ERRORS) });
   };
   /**
    * Drops the kept issues of `code` about record or item `id` of `stream` (absent: of none), whatever
@@ -3573,7 +3585,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       report({ code: 'LIVE_APPLY_FAILED', message: error instanceof Error ? error.message : String(error) });
     if (frame.t === 'changes') void handleChanges(frame).catch(failed);
     else if (frame.t === 'accessChanged') void handleAccess(frame).catch(failed);
-    else if (frame.t === 'error') report({ code: frame.code, message: frame.message });
+    else if (frame.t === 'error') report({ code: frame.code, message: frame.message }, { server: true });
   };
 
   const handleChanges = (frame: ChangesFrame): Promise<void> => {
