@@ -27,6 +27,7 @@ import {
   MAX_CLIENT_FRAME_DEPTH,
   MAX_CLIENT_FRAME_TOKENS,
   MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_TOKENS,
   MAX_REPORTED_ISSUES,
   SUPPORTED_VERSIONS,
 } from './limits';
@@ -203,6 +204,7 @@ interface Bounds {
   readonly depth: number;
 }
 const CLIENT_FRAME_BOUNDS: Bounds = { tokens: MAX_CLIENT_FRAME_TOKENS, depth: MAX_CLIENT_FRAME_DEPTH };
+const SERVER_FRAME_BOUNDS: Bounds = { tokens: MAX_SERVER_FRAME_TOKENS, depth: MAX_CLIENT_FRAME_DEPTH };
 
 /**
  * What `text` holds past `bounds`, or undefined: more structural characters (`{ [ , :` outside strings)
@@ -318,7 +320,7 @@ function decodeFrame<F>(
       limit: MAX_FRAME_BYTES,
     });
   }
-  const parsed = parseStrict(text, side === 'client' ? CLIENT_FRAME_BOUNDS : undefined);
+  const parsed = parseStrict(text, side === 'client' ? CLIENT_FRAME_BOUNDS : SERVER_FRAME_BOUNDS);
   if (parsed === undefined) return failure('BAD_MESSAGE', 'frame is not JSON', undefined);
   if ('over' in parsed) {
     const refused = failure(

@@ -6,8 +6,13 @@
 import type { TSchema } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { decodeClientFrame, decodeServerFrame } from './codec';
-import { MAX_CLIENT_FRAME_DEPTH, MAX_CLIENT_FRAME_TOKENS, MAX_FRAME_BYTES } from './limits';
-import { CLIENT_FRAMES } from './messages';
+import {
+  MAX_CLIENT_FRAME_DEPTH,
+  MAX_CLIENT_FRAME_TOKENS,
+  MAX_FRAME_BYTES,
+  MAX_SERVER_FRAME_TOKENS,
+} from './limits';
+import { CLIENT_FRAMES, SERVER_FRAMES } from './messages';
 
 interface Shape {
   properties?: Record<string, TSchema>;
@@ -106,11 +111,34 @@ describe('the structure of a client frame', () => {
     expect(duplicate).toMatchObject({ ok: false, error: { code: 'BAD_MESSAGE' } });
   });
 
-  it('what a server sends is not bounded so (a grant listing holds more)', () => {
+  it('what a server sends has bounds of its own, above the most a server frame can hold', () => {
+    // Arrays the schemas leave unbounded (stream lists, access changes) are counted as empty here.
+    const lenient = (schema: TSchema): number => {
+      const x = schema as Shape;
+      if (x.items !== undefined && x.maxItems === undefined) return 0;
+      if (x.type === 'object' && x.properties === undefined) return 0;
+      if (x.anyOf) return Math.max(...x.anyOf.map(lenient));
+      if (x.properties) {
+        const props = Object.values(x.properties);
+        return 1 + 2 * props.length + props.reduce((sum, p) => sum + lenient(p), 0);
+      }
+      if (x.items) return 1 + x.maxItems! * (1 + lenient(x.items));
+      return 0;
+    };
+    const most = Math.max(...Object.values(SERVER_FRAMES).map(lenient));
+    expect(most).toBeGreaterThan(MAX_CLIENT_FRAME_TOKENS);
+    expect(most).toBeLessThan(MAX_SERVER_FRAME_TOKENS);
+    expect(Math.max(...Object.values(SERVER_FRAMES).map(maxDepth))).toBeLessThan(MAX_CLIENT_FRAME_DEPTH);
+    // A grant listing's worth of structure is parsed (then refused for what it is, no server ping).
     const many = `{"rid":1,"t":"ping","x":{${Array.from({ length: MAX_CLIENT_FRAME_TOKENS }, (_, i) => `"${i.toString(36)}":1`).join(',')}}}`;
     const result = decodeServerFrame(many);
-    // Parsed, then refused for what it is (no server frame is a ping), not for its size.
     expect(result).toMatchObject({ ok: false, error: { code: 'BAD_MESSAGE', rid: 1 } });
     if (!result.ok) expect(result.error.message).not.toMatch(/more than any frame/);
+    // Nested millions deep: refused unparsed.
+    const deep = decodeServerFrame(
+      `{"t":"pong","rid":1,"x":${'['.repeat(3_000_000)}${']'.repeat(3_000_000)}}`,
+    );
+    expect(deep).toMatchObject({ ok: false, error: { code: 'BAD_MESSAGE', unparsed: true } });
+    if (!deep.ok) expect(deep.error.message).toMatch(/deeper than 32/);
   });
 });

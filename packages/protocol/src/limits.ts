@@ -141,6 +141,13 @@ export const MAX_FRAME_BYTES = 8 * MiB;
 export const MAX_CLIENT_FRAME_TOKENS = 256 * 1024;
 export const MAX_CLIENT_FRAME_DEPTH = 32;
 /**
+ * The same bounds for what a device reads from a server: a `grants` page may hold ≈625,000 (5,000 grants
+ * with their scopes; frame-bounds.test.ts derives it), and nothing nests deeper than 7. Past them a
+ * frame is refused unparsed, so a broken or hostile server cannot hold a device's thread for seconds
+ * with one frame nested millions deep.
+ */
+export const MAX_SERVER_FRAME_TOKENS = 1024 * 1024;
+/**
  * Largest frame a device may send before it has received `ready` (hello and auth are at most ~200 bytes
  * even with all MAX_OFFERED_VERSIONS versions; the rest is room for whitespace). The server refuses a
  * larger one from its header, before buffering it, and closes the socket (1009): a socket nobody has
