@@ -127,4 +127,27 @@ describe("claims about a device's own streams", () => {
     );
     await expectKept(device, med.id, '1 mg');
   });
+
+  it('a first connection whose stream list holds none of the own streams: told, not a silent wait', async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const device = await openDevice(t, patient, {
+      createWebSocket: interceptedWebSocket({
+        received: (text, deliver) => {
+          const f = JSON.parse(text) as Frame;
+          if (f.t !== 'streams') return deliver();
+          const { next: _next, ...rest } = f;
+          deliver(JSON.stringify({ ...rest, streams: [] }));
+        },
+      }),
+    });
+    server.sessions.push(device);
+    await eventually(
+      () =>
+        device.sync
+          .state()
+          .errors.some((e) => e.code === 'OWN_ACCESS_REFUSED' && /holds none/.test(e.message)),
+      'the empty list told',
+    );
+  });
 });

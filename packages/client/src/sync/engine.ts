@@ -1188,7 +1188,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const expired = was !== undefined && endOf(was) <= deps.now();
       ended.push({ stream, reason: expired ? 'expired' : 'revoked' });
     }
-    // An own stream the list leaves out stays as it was (endAccess refuses to end it).
+    // An own stream the list leaves out stays as it was (endAccess refuses to end it). A server lists
+    // every own stream of an account (sync-service `ownStreams`): a list with none is told, once per
+    // listing, even on a device that knew none yet (a first connection), which else waits in silence.
+    if (![...listed].some(isOwn))
+      refuseOwnClaim(`${deps.accountId}/*`, 'nothing (its stream list holds none)');
     const ownUnlisted = [...access.values()].filter((a) => isOwn(a.stream) && !listed.has(a.stream));
     access.clear();
     updateAccess(streams);
