@@ -212,6 +212,21 @@ const openConnection = (create: () => WebSocketLike, requestTimeoutMs: number) =
   return connection;
 };
 
+/** A socket that answers nothing: open (`opens`, its open event fired) or for ever opening. */
+const silentSocket = (opens: boolean): WebSocketLike => {
+  const socket: WebSocketLike = {
+    readyState: opens ? 1 : 0,
+    onopen: null,
+    onmessage: null,
+    onclose: null,
+    onerror: null,
+    send: () => undefined,
+    close: () => undefined,
+  };
+  if (opens) queueMicrotask(() => socket.onopen?.({}));
+  return socket;
+};
+
 const failure = (promise: Promise<unknown>) =>
   promise.then(
     () => null,
@@ -285,17 +300,7 @@ describe('connection timeouts', () => {
     // Opens and never answers hello (a server that accepts and stays silent).
     const silent = (): WebSocketLike => {
       created++;
-      const socket: WebSocketLike = {
-        readyState: 1,
-        onopen: null,
-        onmessage: null,
-        onclose: null,
-        onerror: null,
-        send: () => undefined,
-        close: () => undefined,
-      };
-      queueMicrotask(() => socket.onopen?.({}));
-      return socket;
+      return silentSocket(true);
     };
     const connection = openConnection(silent, 100);
     try {
@@ -325,16 +330,7 @@ describe('connection timeouts', () => {
 
   it('a request that must not wait (wait: false) rejects NETWORK at once while connecting', async () => {
     // A socket that never opens: the connection stays connecting.
-    const silent = (): WebSocketLike => ({
-      readyState: 0,
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-      send: () => undefined,
-      close: () => undefined,
-    });
-    const connection = openConnection(silent, 60_000);
+    const connection = openConnection(() => silentSocket(false), 60_000);
     try {
       expect(connection.status()).toBe('connecting');
       expect(
