@@ -99,6 +99,10 @@ describe("claims about a device's own streams", () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     await expectKept(device, med.id, 'unsent 3 mg');
+    // The own streams listed narrowed stay owned: still written to, not ended at the past end given.
+    const allergy = await device.records.add('Allergy', input('Allergy', { substance: 'latex' }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await device.records.get(allergy.id)).not.toBeNull();
     // Still writable: the edit goes out once the server lists the stream again.
     control.on = false;
     device.sync.goOffline();

@@ -44,8 +44,9 @@ import { refinementIssues } from './semantics';
 
 /**
  * A decode failure; `rid` is set when the broken frame still named its request. `unparsed`: refused
- * before it was parsed (too large, or past the structure bounds), so no `rid` could be read from it: a
- * reader with the raw bytes may look for one (sync-server frame-rid.ts).
+ * before it was parsed for its structure (past the bounds; TOO_LARGE ones are unparsed too), so no `rid`
+ * could be read from it: a reader with the raw text may look for one (sync-server frame-rid.ts, the
+ * device's connection.ts).
  */
 export interface FrameDecodeError extends HaleProtocolError {
   readonly rid?: number;

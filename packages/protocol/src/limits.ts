@@ -133,7 +133,7 @@ export const MAX_FRAME_BYTES = 8 * MiB;
  * Most structural characters (`{`, `[`, `,`, `:` outside strings: one per object, array, member and
  * element, about) a frame a device sends may hold, counted before it is parsed; and how deep its objects
  * and arrays may nest. The most any client frame's schema allows is ≈75,000 (`putEnvelopes`:
- * MAX_STREAMS_PER_REQUEST envelopes; frame-members.test.ts derives it from the schemas) and a depth of 6.
+ * MAX_STREAMS_PER_REQUEST envelopes; frame-bounds.test.ts derives it from the schemas) and a depth of 6.
  * JSON.parse costs by values, not bytes: an 8 MiB frame of a million tiny members, or of millions of
  * empty arrays, or nested millions deep, held the server's one thread for a second or more each, where a
  * frame of one long string of the same size takes milliseconds. Such a frame is refused unparsed.

@@ -1994,8 +1994,11 @@ export const createConsent = (deps: ConsentDeps) => {
      */
     async rotateExpired(): Promise<Rotation[]> {
       const rotated: Rotation[] = [];
-      // A new connection: a revocation still failing starts its backoff over (an outage is over).
+      // A new connection: a revocation still failing starts its backoff over (an outage is over); a resend
+      // armed before it, maybe far off, goes (the send below arms afresh if it fails).
       resendAttempts = 0;
+      if (resendTimer !== undefined) clearTimeout(resendTimer);
+      resendTimer = undefined;
       // Revocations kept unsent first: the re-keying below then shuts their grants out too.
       await settle(rotated, await sendKept().catch(() => undefined));
       recordNow();

@@ -312,6 +312,21 @@ describe('connection timeouts', () => {
     }
   });
 
+  it('a reply refused unparsed for its structure fails its request at once, not at the timeout', async () => {
+    const server = socketsServer(
+      (_, request) => `{"t":"pong","rid":${request.rid},"x":${'['.repeat(40)}${']'.repeat(40)}}`,
+    );
+    const connection = openConnection(server.create, 60_000);
+    try {
+      const refused = await within(failure(connection.request({ t: 'ping' })), 1000);
+      expect(refused).toMatchObject({ code: 'BAD_MESSAGE' });
+      expect(refused?.message).toMatch(/deeper than 32/);
+      expect(connection.status()).toBe('ready');
+    } finally {
+      connection.stop();
+    }
+  });
+
   it('a socket that became ready is not given up by that deadline', async () => {
     const server = socketsServer((_, request) =>
       JSON.stringify({ t: 'pong', rid: request.rid, time: new Date().toISOString() }),

@@ -156,16 +156,18 @@ const lockedError = (): SyncError =>
   );
 
 /** `"rid"` as a top-level member before any nested value, as the server writes its frames. */
-const RID_PREFIX = /^\s*\{[^{}[\]"]*(?:"[^"\\]*"\s*:\s*"[^"\\]*"\s*,\s*)*"rid"\s*:\s*(\d{1,15})\s*[,}]/;
+const RID_PREFIX = /^\s*\{[^{}[\]"]*(?:"[^"\\]*"\s*:\s*"[^"\\]*"\s*,\s*)*"rid"\s*:\s*(\d{1,16})\s*[,}]/;
 
 /**
- * The `rid` of a frame refused for its size before it was parsed, read from its first bytes; only members
- * that are plain strings may come before it, so text inside a string is never taken for it.
+ * The `rid` of a frame refused before it was parsed (its size, or its structure: `unparsed`), read from its
+ * first bytes; only members that are plain strings may come before it, so text inside a string is never
+ * taken for it. One past the protocol's range (2^53 - 1) names none.
  */
-const oversizeRid = (code: string, text: string): number | undefined => {
-  if (code !== 'TOO_LARGE') return undefined;
+const unparsedRid = (error: { code: string; unparsed?: true }, text: string): number | undefined => {
+  if (error.code !== 'TOO_LARGE' && error.unparsed !== true) return undefined;
   const m = RID_PREFIX.exec(text.slice(0, 256));
-  return m === null ? undefined : Number(m[1]);
+  const rid = m === null ? NaN : Number(m[1]);
+  return Number.isSafeInteger(rid) ? rid : undefined;
 };
 
 interface PendingRequest {
@@ -330,8 +332,7 @@ export const createConnection = (options: ConnectionOptions) => {
       const decoded = decodeServerFrameTolerant(text);
       if (!decoded.ok) {
         // A broken reply to a pending request fails that request now instead of leaving it to time out.
-        const rid =
-          phase === 'ready' ? (decoded.error.rid ?? oversizeRid(decoded.error.code, text)) : undefined;
+        const rid = phase === 'ready' ? (decoded.error.rid ?? unparsedRid(decoded.error, text)) : undefined;
         const p = rid === undefined ? undefined : pending.get(rid);
         if (rid !== undefined && p) {
           pending.delete(rid);

@@ -76,6 +76,31 @@ describe('issues from error frames the server sent unasked', () => {
       'noise 58',
       'noise 59',
     ]);
+    // Nor can claims about streams: ends of streams this device never held are not told, and claims
+    // about its own streams are capped as the server's errors are.
+    for (let i = 0; i < 60; i++) {
+      engine.onFrame({
+        t: 'accessChanged',
+        streams: [
+          {
+            stream: `${patient.accountId}/allergy`,
+            patientId: patient.accountId,
+            type: 'allergy',
+            access: 'read',
+            head: 0,
+            epoch: 0,
+            expiresAt: new Date(Date.now() + (i + 1) * 60_000).toISOString(),
+          },
+        ],
+        removed: [{ stream: `${String(i).padStart(22, 'X')}/allergy`, reason: 'revoked' }],
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const codes = engine.state().errors.map((e) => e.code);
+    expect(codes[0]).toBe('UNSENT_PURGED');
+    expect(engine.state().errors.some((e) => e.message.includes('XXXX'))).toBe(false);
+    expect(codes).toContain('OWN_ACCESS_REFUSED');
+    expect(codes.filter((c) => c !== 'UNSENT_PURGED')).toHaveLength(5);
     // Issues the device raises still take the room left (MAX_ERRORS in all).
     for (let i = 0; i < 60; i++) engine.reportIssue({ code: 'PURGE_FAILED', message: `device ${i}` });
     expect(engine.state().errors).toHaveLength(50);

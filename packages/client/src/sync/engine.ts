@@ -1073,15 +1073,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * narrowed or with an end): reported, and nothing changed. The account owns its streams whatever the
    * server says; taken, such a claim would delete the patient's records, unsent edits included.
    */
-  const refuseOwnClaim = (stream: string, claim: string): void =>
-    report({
-      code: 'OWN_ACCESS_REFUSED',
-      message:
-        `the server said ${claim} of ${stream}, a stream of this account: that is never so, and nothing ` +
-        "was changed or removed on this device. If it keeps saying so, tell the server's operator: it is " +
-        'broken or not to be trusted',
-      stream,
-    });
+  const refuseOwnClaim = (stream: string | undefined, claim: string): void =>
+    report(
+      {
+        code: 'OWN_ACCESS_REFUSED',
+        message:
+          `the server said ${claim} of ${stream ?? "this account's own streams"}, a stream of this ` +
+          'account: that is never so, and nothing was changed or removed on this device. If it keeps ' +
+          "saying so, tell the server's operator: it is broken or not to be trusted",
+        ...(stream === undefined ? {} : { stream }),
+      },
+      // The server's claim, however many it makes: capped as its unasked errors are.
+      { server: true },
+    );
   /** `s` as taken: an own stream is always owned, with no end (a claim otherwise is refused). */
   const ownAccess = (s: StreamAccess): StreamAccess => {
     if (!isOwn(s.stream)) return s;
@@ -1093,7 +1097,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       readExpiresAt === undefined
     )
       return s;
-    refuseOwnClaim(s.stream, `access ${s.access}${expiresAt === undefined ? '' : ` until ${expiresAt}`}`);
+    refuseOwnClaim(s.stream, `access ${s.access}${expiresAt === undefined ? '' : ' with an end'}`);
     return { ...owned, access: 'owner' };
   };
 
@@ -1191,12 +1195,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // An own stream the list leaves out stays as it was (endAccess refuses to end it). A server lists
     // every own stream of an account (sync-service `ownStreams`): a list with none is told, once per
     // listing, even on a device that knew none yet (a first connection), which else waits in silence.
-    if (![...listed].some(isOwn))
-      refuseOwnClaim(`${deps.accountId}/*`, 'nothing (its stream list holds none)');
+    if (![...listed].some(isOwn)) refuseOwnClaim(undefined, 'nothing (its stream list holds none)');
     const ownUnlisted = [...access.values()].filter((a) => isOwn(a.stream) && !listed.has(a.stream));
     access.clear();
-    updateAccess(streams);
     for (const a of ownUnlisted) access.set(a.stream, a);
+    updateAccess(streams);
     if (ended.length > 0) void endAccess(ended);
     const left = streams
       .filter((s) => !s.stream.endsWith('/audit'))
@@ -2570,14 +2573,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
         cursors,
         Math.min(batchSize - documents.length, MAX_BATCH_DOCS),
       );
-      if (reply.denied.length > 0) {
-        void endAccess(
-          reply.denied.map((d) => ({
-            stream: d.stream,
-            reason: d.code === 'CONSENT_EXPIRED' ? ('expired' as const) : ('revoked' as const),
-          })),
-        );
-      }
+      const denied = heldOf(
+        reply.denied.map((d) => ({
+          stream: d.stream,
+          reason: d.code === 'CONSENT_EXPIRED' ? ('expired' as const) : ('revoked' as const),
+        })),
+      );
+      if (denied.length > 0) void endAccess(denied);
       documents.push(...((await applyDecoded(served)) ?? []).filter((d) => readable(d.stream)));
       for (const d of reply.docs) advance(d.stream, d.seq);
       for (const s of reply.streams) {
@@ -3542,6 +3544,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * copies are deleted in order with the live frames, so a frame decoded before the end cannot bring
    * records back after the purge.
    */
+  /**
+   * Of the ends a server frame names (`accessChanged` removed, `pulled` denied), those of streams this
+   * device follows or holds anything of: another has nothing to end, and a server naming streams at will
+   * must not fill the issues.
+   */
+  const heldOf = (named: readonly RemovedStream[]): RemovedStream[] =>
+    named.filter((r) => access.has(r.stream) || known[r.stream] !== undefined || ending.has(r.stream));
   const endAccess = (claimed: readonly RemovedStream[]): Promise<void> => {
     // Never on the server's word for this account's own streams (see `refuseOwnClaim`).
     const ended = claimed.filter((r) => {
@@ -3635,7 +3644,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     streamList.accessChanged(frame);
     deps.onAccessChanged?.(frame);
     updateAccess(frame.streams);
-    const purged = frame.removed.length > 0 ? endAccess(frame.removed) : Promise.resolve();
+    const removed = heldOf(frame.removed);
+    const purged = removed.length > 0 ? endAccess(removed) : Promise.resolve();
     if (frame.streams.length > 0) {
       // A grant or a rotation may bring the key of records quarantined NO_KEY.
       retryDue = true;
