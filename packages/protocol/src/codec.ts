@@ -208,28 +208,30 @@ const CLIENT_FRAME_BOUNDS: Bounds = { tokens: MAX_CLIENT_FRAME_TOKENS, depth: MA
 const SERVER_FRAME_BOUNDS: Bounds = { tokens: MAX_SERVER_FRAME_TOKENS, depth: MAX_CLIENT_FRAME_DEPTH };
 
 /**
- * What `text` holds past `bounds`, or undefined: more structural characters (`{ [ , :` outside strings)
+ * What `text` holds past `bounds` (`over`), or else its members (colons outside strings): more structural characters (`{ [ , :` outside strings)
  * than `bounds.tokens`, or objects and arrays nested deeper than `bounds.depth`. Strings are skipped with
  * indexOf (a frame's bulk, its base64, costs next to nothing); the scan stops at the first bound passed,
  * so a text past one costs at most that many steps. Text that is not JSON may pass: parsing refuses it.
  */
-function overBounds(text: string, bounds: Bounds): string | undefined {
+function overBounds(text: string, bounds: Bounds): { over: string } | { members: number } {
   let tokens = 0;
   let depth = 0;
+  let members = 0;
   for (let at = 0; at < text.length; at++) {
     const c = text.charCodeAt(at);
     if (c === 0x22) {
       at = stringEnd(text, at);
     } else if (c === 0x7b || c === 0x5b) {
-      if (++depth > bounds.depth) return `nests objects and arrays deeper than ${bounds.depth}`;
-      if (++tokens > bounds.tokens) return `holds more than ${bounds.tokens} values`;
+      if (++depth > bounds.depth) return { over: `nests objects and arrays deeper than ${bounds.depth}` };
+      if (++tokens > bounds.tokens) return { over: `holds more than ${bounds.tokens} values` };
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
     } else if (c === 0x2c || c === 0x3a) {
-      if (++tokens > bounds.tokens) return `holds more than ${bounds.tokens} values`;
+      if (c === 0x3a) members++;
+      if (++tokens > bounds.tokens) return { over: `holds more than ${bounds.tokens} values` };
     }
   }
-  return undefined;
+  return { members };
 }
 
 /**
@@ -243,10 +245,11 @@ function parseStrict(
   text: string,
   bounds?: Bounds,
 ): { value: unknown; issue?: Issue } | { over: string } | undefined {
-  // Measured first: a text past the bounds is never parsed (JSON.parse costs by values, not bytes).
-  const over = bounds === undefined ? undefined : overBounds(text, bounds);
-  if (over !== undefined) return { over };
-  const written = membersWritten(text);
+  // Measured first: a text past the bounds is never parsed (JSON.parse costs by values, not bytes). The
+  // same pass counts the members written (its colons outside strings), as `membersWritten` would.
+  const measured = bounds === undefined ? undefined : overBounds(text, bounds);
+  if (measured !== undefined && 'over' in measured) return measured;
+  const written = measured === undefined ? membersWritten(text) : measured.members;
   let value: unknown;
   try {
     value = JSON.parse(text);
