@@ -116,13 +116,14 @@ const rawRefusal = (refusal: ServiceError, headers: Record<string, string> = {})
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${text}`;
 };
 
-/** The `charset` parameter of a Content-Type header, lower-cased, unquoted; undefined when it has none. */
-const charsetOf = (contentType: string | undefined): string | undefined =>
-  /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i
-    .exec(contentType ?? '')
-    ?.slice(1)
-    .find((v) => v !== undefined)
-    ?.toLowerCase();
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/gi;
+
+/**
+ * The `charset` parameters of a Content-Type header, lower-cased, unquoted (none when it names none):
+ * all of them, since a header naming two is not read as its first.
+ */
+const charsetsOf = (contentType: string | undefined): string[] =>
+  [...(contentType ?? '').matchAll(CHARSET_PARAMETER)].map((m) => (m[1] ?? m[2] ?? '').toLowerCase());
 
 const bodyRefusal = (message: string, reason: string): ServiceError =>
   new ServiceError('BAD_MESSAGE', message, { issues: [{ path: '/', reason }] });
@@ -134,7 +135,14 @@ const bodyRefusal = (message: string, reason: string): ServiceError =>
  * JSON". The protocol's code table has no 415: the refusal is BAD_MESSAGE, as for a body of another type.
  */
 const parseJsonBody = (contentType: string | undefined, body: Buffer): unknown => {
-  const charset = charsetOf(contentType);
+  const charsets = charsetsOf(contentType);
+  if (charsets.length > 1) {
+    throw bodyRefusal(
+      'the body is declared with more than one charset; JSON bodies are UTF-8',
+      'charset must be given at most once',
+    );
+  }
+  const charset = charsets[0];
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw bodyRefusal(
       `the body is declared as charset ${JSON.stringify(charset.slice(0, 40))}; JSON bodies are UTF-8`,
@@ -412,6 +420,17 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
       endUpgradeOnAnswer(request, reply);
       throw new ServiceError('BAD_MESSAGE', 'the query string is not valid percent-encoded UTF-8');
     }
+  });
+  // Node's parser takes HTTP/2.0 and HTTP/0.9 request lines (and refuses 1.2, 3.0…), then serves them
+  // as HTTP/1.1: a client that believes it speaks another version is told it does not, in the envelope.
+  app.addHook('onRequest', async (request, reply) => {
+    const { httpVersionMajor: major, httpVersionMinor: minor } = request.raw;
+    if (major === 1 && (minor === 0 || minor === 1)) return;
+    endUpgradeOnAnswer(request, reply);
+    throw new ServiceError(
+      'BAD_MESSAGE',
+      `the request is not valid HTTP/1.1: this server speaks HTTP/1.1 (and 1.0), not HTTP/${major}.${minor}`,
+    );
   });
   // What Node's `requireHostHeader` refuses (an HTTP/1.1 request with no Host), in the envelope; no token.
   app.addHook('onRequest', async (request, reply) => {

@@ -87,6 +87,10 @@ describe('JSON request bodies', () => {
       'application/json; charset=latin1',
       'application/json; charset=ISO-8859-1',
       'application/json;charset="utf-16"',
+      // Named twice, even alike: not read as the first (which a reader of the last would not share).
+      'application/json; charset=utf-8; charset=latin1',
+      'application/json; charset=latin1; charset=utf-8',
+      'application/json; charset=utf-8; CHARSET="utf-8"',
     ]) {
       expect(await post(body, type), type).toStrictEqual(refused({ path: '/', reason: /charset/ }));
     }

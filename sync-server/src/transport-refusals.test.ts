@@ -141,6 +141,30 @@ describe('requests refused below the routes', () => {
     expect(old.status).toBe(200);
   });
 
+  it('a request line naming HTTP/2.0 or HTTP/0.9, which Node parses, gets the typed body, not an HTTP/1.1 answer', async () => {
+    const e = await start();
+    for (const version of ['HTTP/2.0', 'HTTP/0.9']) {
+      for (const request of [
+        // No Connection: close: the server closes it, as after other requests it cannot read.
+        `GET /v1/server ${version}\r\nHost: x\r\n\r\n`,
+        `GET /sync ${version}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`,
+      ]) {
+        const what = request.split('\r\n')[0]!;
+        const answer = await rawRequest(e.url, request);
+        expectTyped(answer, 'BAD_MESSAGE', what);
+        expect((JSON.parse(answer.body) as { message: string }).message, what).toContain(version);
+        expect(answer.closed, what).toBe(true);
+      }
+    }
+    for (const version of ['HTTP/1.1', 'HTTP/1.0']) {
+      const answer = await rawRequest(
+        e.url,
+        `GET /v1/server ${version}\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      expect(answer.status, version).toBe(200);
+    }
+  });
+
   it('a request whose body does not arrive within requestTimeoutMs is answered UNAVAILABLE and its connection closed', async () => {
     const e = await start('info', { requestTimeoutMs: 1_000 });
     const started = Date.now();
