@@ -242,7 +242,7 @@
  * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
  * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
-import { Subject, type Observable, type Subscription, BehaviorSubject, tap } from 'rxjs';
+import { Subject, type Observable, type Subscription, BehaviorSubject, first, tap } from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import type { Static } from '@sinclair/typebox';
 import {
@@ -1140,6 +1140,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // succeeds stores the upstream checkpoint past it, so its writes are never pushed (a server killed
   // mid-push lost hundreds that way).
   let linkUp = false;
+  /** Counts status changes of the connection: what waits across them (`onlineWhenStored`) sees one. */
+  let linkChanges = 0;
   /**
    * Time this session spent connected (`linkUp`), on `deps.now()`: the clock the wait of a local change
    * for a server version that cannot be verified yet runs on (`unopenedSince`, CONFLICT_WAIT_MS). Offline
@@ -2603,7 +2605,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         // Not online if the link went down while this page was applied (the next connection pulls again),
         // nor if access changed after the page was asked for (the resync asked for then still runs).
         if (linkUp && covers >= resyncWanted) {
-          patch({ status: 'online' });
+          onlineWhenStored(covers);
           void subscribeAll().catch((error: unknown) =>
             report({
               code: 'SUBSCRIBE_FAILED',
@@ -3657,6 +3659,28 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
+  /**
+   * 'online' (caught up) once RxDB has stored what the pass handed it. It stores a page after the pull
+   * handler returns, so 'online' said at the hand-over showed a device caught up while a query still
+   * missed its last page. The pass is RxDB's downstream task, which ends (goes idle) only once every page
+   * handed to it is stored; until then the link may drop or another pass be wanted, and then the device
+   * is not online.
+   */
+  let onlineAsk = 0;
+  const onlineWhenStored = (covers: number): void => {
+    const ask = ++onlineAsk;
+    const link = linkChanges;
+    const announce = (): void => {
+      if (ask !== onlineAsk || link !== linkChanges || stopped) return;
+      if (!linkUp || covers < resyncWanted || state$.value.status !== 'syncing') return;
+      patch({ status: 'online' });
+      // A retry asked for while the pass was being stored waited for 'online' (see requestRetry).
+      if (retryDue) void runRetry();
+    };
+    const down = replication?.internalReplicationState?.events.active.down;
+    if (down === undefined || !down.getValue()) return void setTimeout(announce, 0);
+    down.pipe(first((active) => !active)).subscribe({ next: announce, error: () => undefined });
+  };
   /** The positions of the last batch with documents handed to RxDB (pull page or live frame). */
   let lastHanded: Record<string, number> | null = null;
   /**
@@ -3871,6 +3895,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       else patch({ status });
       if (status !== 'ready') subscribed.clear();
       linkUp = status === 'ready';
+      linkChanges++;
       if (linkUp && connectedSince === null) connectedSince = deps.now();
       else if (!linkUp && connectedSince !== null) {
         connectedBefore += Math.max(0, deps.now() - connectedSince);
