@@ -89,8 +89,13 @@ describe("a device's own version served again after a restart while the record i
     });
     server.sessions.push(a);
     await eventually(() => gate.holding(), "a's downstream is storing b's record");
-    // Online: the initial pull went through every page, the device's own version included.
-    await waitOnline(a);
+    // The initial pull went through every page, the device's own version included; not online while
+    // RxDB has not stored what it was handed.
+    await eventually(() => {
+      const { done, total } = a.sync.state().initialSync;
+      return again.pulled() === 2 && total > 0 && done === total;
+    }, 'every page pulled');
+    expect(a.sync.state().status).toBe('syncing');
     expect(await a.records.get(marker.id)).toBeNull();
     expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 1, record: { dose: '1 mg' } });
 
@@ -101,7 +106,8 @@ describe("a device's own version served again after a restart while the record i
     const { states, stop } = watchRevisions(a, med.id);
     try {
       gate.release();
-      await eventually(async () => (await a.records.get(marker.id)) !== null, "a stored b's record");
+      await waitOnline(a);
+      expect(await a.records.get(marker.id)).not.toBeNull();
       await a.engine.awaitInSync();
       expect(await a.records.get<'Medication'>(med.id)).toMatchObject({ rv: 2, record: { dose: '2 mg' } });
       expect(states.filter((rv) => rv < 2)).toEqual([]);

@@ -2612,8 +2612,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
               message: error instanceof Error ? error.message : String(error),
             }),
           );
-          // After this page is handed over (RxDB stores it first), so the retry starts from stored positions.
-          if (retryDue) setTimeout(() => void runRetry(), 0);
           if (run !== null && run.fromZero && reset === run) setTimeout(() => void finishReset(run), 0);
         }
         return handOver();
@@ -3674,7 +3672,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (ask !== onlineAsk || link !== linkChanges || stopped) return;
       if (!linkUp || covers < resyncWanted || state$.value.status !== 'syncing') return;
       patch({ status: 'online' });
-      // A retry asked for while the pass was being stored waited for 'online' (see requestRetry).
+      // Once RxDB stored the pass, so the retry starts from stored positions; one asked for meanwhile
+      // waited for 'online' (see requestRetry).
       if (retryDue) void runRetry();
     };
     const down = replication?.internalReplicationState?.events.active.down;
