@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {
-  allPushed,
   eventually,
   interceptedWebSocket,
   newDevice,
   openDevice,
+  patientWithAllergies,
   waitOnline,
 } from './support/devices';
-import { input } from './support/records';
 
 const RECORDS = 40;
 
@@ -20,11 +18,7 @@ describe('initial-sync progress across a dropped link', () => {
 
   it('never goes back: done and total only grow, and end equal', { timeout: 60_000 }, async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const p = await openDevice(t, patient);
-    server.sessions.push(p);
-    for (let i = 0; i < RECORDS; i++) await p.records.add('Allergy', input('Allergy'));
-    await allPushed(p);
+    const { patient } = await patientWithAllergies(t, server.sessions, RECORDS);
 
     // The new device's pull pages: the first three pass, then none until the link is dropped.
     let pages = 0;

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
-import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { allPushed, newDevice, openDevice, waitOnline } from './support/devices';
-import { input } from './support/records';
+import { newDevice, openDevice, patientWithAllergies, waitOnline } from './support/devices';
 
 const RECORDS = 30;
 const STORE_DELAY_MS = 300;
@@ -52,11 +50,7 @@ describe('a device is online only once what it pulled is stored', () => {
     { timeout: 60_000 },
     async () => {
       const t = server.t;
-      const patient = await registerAccount(t);
-      const p = await openDevice(t, patient);
-      server.sessions.push(p);
-      for (let i = 0; i < RECORDS; i++) await p.records.add('Allergy', input('Allergy'));
-      await allPushed(p);
+      const { patient } = await patientWithAllergies(t, server.sessions, RECORDS);
 
       const d = await openDevice(t, patient, {
         device: await newDevice(t, patient),

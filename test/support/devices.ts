@@ -289,6 +289,16 @@ export const providerWithLabWrite = async (
 export const allPushed = (s: DeviceSession, what = 'pushed'): Promise<void> =>
   eventually(() => s.sync.state().pendingWrites === 0, what);
 
+/** A patient account whose first device (open, added to `sessions`) added `count` allergies the server took. */
+export const patientWithAllergies = async (t: TestServer, sessions: DeviceSession[], count: number) => {
+  const patient = await registerAccount(t);
+  const device = await openDevice(t, patient);
+  sessions.push(device);
+  for (let i = 0; i < count; i++) await device.records.add('Allergy', input('Allergy'));
+  await allPushed(device);
+  return { patient, device };
+};
+
 /** The account's first device and one added, both open, added to `sessions` to be closed. */
 export const openTwoDevices = async (t: TestServer, account: TestAccount, sessions: DeviceSession[]) => {
   const second = await addDevice(t, account);
