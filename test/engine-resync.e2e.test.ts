@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom, skip } from 'rxjs';
+import { filter, firstValueFrom } from 'rxjs';
+import { REPLICATION_STATE_BY_COLLECTION } from 'rxdb/plugins/replication';
 import type { ChangesFrame, PulledFrame, ServerFrame } from '@hale/protocol';
 import type { DeviceSession } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
@@ -32,11 +33,14 @@ const holdNextPush = (d: DeviceSession) => {
 
 /** Hands a changes frame to the engine; resolves once the engine gave its documents to RxDB. */
 const applyLive = async (d: DeviceSession, frame: ChangesFrame): Promise<void> => {
-  // The engine's only state change while applying a live frame without failures is the `lastSyncedAt`
-  // it sets right after handing the documents to RxDB.
-  const applied = firstValueFrom(d.sync.state$.pipe(skip(1)));
+  // The engine hands live documents to its replication's pull stream, which RxDB keeps on the state it
+  // registers for the collection (RxDB stores them later: here only after the push held in flight).
+  const [replication] = REPLICATION_STATE_BY_COLLECTION.get(d.db.records) ?? [];
+  const stream$ = replication?.pull?.stream$;
+  if (stream$ === undefined) throw new Error("the device's records have no pull stream");
+  const handed = firstValueFrom(stream$.pipe(filter((item) => item !== 'RESYNC')));
   d.engine.onFrame(frame);
-  await applied;
+  await handed;
 };
 
 /**

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import { useServer } from './support/fixture';
-import { newDevice, openDevice, patientWithAllergies, waitOnline } from './support/devices';
+import { eventually, newDevice, openDevice, patientWithAllergies, waitOnline } from './support/devices';
+import { input } from './support/records';
 
 const RECORDS = 30;
 const STORE_DELAY_MS = 300;
@@ -41,12 +42,14 @@ const slowPulledWrites = (): RxStorage<any, any> => {
   };
 };
 
-// 'online' says the device is caught up: a list shown when it says so holds every record pulled.
-describe('a device is online only once what it pulled is stored', () => {
+// 'online' says the device is caught up and `lastSyncedAt` when it last synced: a list shown when either
+// says so holds every record pulled (and `lastSyncedAt` is kept across restarts, so a device opened
+// offline must not show a time whose records it never stored).
+describe('a device is online, and synced, only once what it pulled is stored', () => {
   const server = useServer({ realClock: true });
 
   it(
-    'a query started when the status turns online sees every record of the catch-up',
+    'a query started when the status turns online, or lastSyncedAt is first set, sees every record of the catch-up',
     { timeout: 60_000 },
     async () => {
       const t = server.t;
@@ -58,15 +61,47 @@ describe('a device is online only once what it pulled is stored', () => {
         storage: slowPulledWrites(),
       });
       server.sessions.push(d);
+      expect(d.sync.state().lastSyncedAt).toBeNull();
       let atOnline: Promise<unknown[]> | null = null;
+      let atSynced: Promise<unknown[]> | null = null;
       const sub = d.sync.state$.subscribe((s) => {
         if (s.status === 'online' && atOnline === null) atOnline = d.records.query('Allergy');
+        if (s.lastSyncedAt !== null && atSynced === null) atSynced = d.records.query('Allergy');
       });
       await waitOnline(d);
       sub.unsubscribe();
-      expect(atOnline).not.toBeNull();
-      expect(await atOnline!).toHaveLength(RECORDS);
+      expect(await atOnline).toHaveLength(RECORDS);
+      expect(await atSynced).toHaveLength(RECORDS);
       expect(d.sync.state().initialSync).toStrictEqual({ done: RECORDS, total: RECORDS });
     },
   );
+
+  it('lastSyncedAt moves for a live change only once it is stored', { timeout: 60_000 }, async () => {
+    const t = server.t;
+    const { patient, device: a } = await patientWithAllergies(t, server.sessions, 1);
+    const b = await openDevice(t, patient, {
+      device: await newDevice(t, patient),
+      storage: slowPulledWrites(),
+    });
+    server.sessions.push(b);
+    await waitOnline(b);
+    await eventually(async () => (await b.records.query('Allergy')).length === 1, 'the first allergy stored');
+    const before = b.sync.state().lastSyncedAt;
+    expect(before).not.toBeNull();
+    // A later time than `before` is then possible (ISO strings of the same clock compare as times).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    let atSynced: Promise<unknown> | null = null;
+    let id = '';
+    const sub = b.sync.state$.subscribe((s) => {
+      if (id !== '' && s.lastSyncedAt !== before && atSynced === null) atSynced = b.records.get(id);
+    });
+    try {
+      id = (await a.records.add('Allergy', input('Allergy'))).id;
+      await eventually(() => atSynced !== null, 'lastSyncedAt moved on the other device');
+      expect(await atSynced).not.toBeNull();
+    } finally {
+      sub.unsubscribe();
+    }
+  });
 });

@@ -242,7 +242,16 @@
  * replication goes idle before a pull covered them; a stream list that cannot be fetched at connect
  * fails the pull (RxDB retries it) rather than leave the connection unsubscribed.
  */
-import { Subject, type Observable, type Subscription, BehaviorSubject, first, tap } from 'rxjs';
+import {
+  Subject,
+  type Observable,
+  type Subscription,
+  BehaviorSubject,
+  first,
+  skip,
+  skipWhile,
+  tap,
+} from 'rxjs';
 import { replicateRxCollection, type RxReplicationState } from 'rxdb/plugins/replication';
 import type { Static } from '@sinclair/typebox';
 import {
@@ -1140,7 +1149,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // succeeds stores the upstream checkpoint past it, so its writes are never pushed (a server killed
   // mid-push lost hundreds that way).
   let linkUp = false;
-  /** Counts status changes of the connection: what waits across them (`onlineWhenStored`) sees one. */
+  /** Counts status changes of the connection: what waits across them (`passStored`) sees one. */
   let linkChanges = 0;
   /**
    * Time this session spent connected (`linkUp`), on `deps.now()`: the clock the wait of a local change
@@ -2601,11 +2610,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (allDone) {
         // Counted as done from here on, so a later listing does not show less than this.
         initialDone = Math.max(initialDone, initialTotal);
-        noteSynced({ initialSync: { done: initialTotal, total: initialTotal } });
+        patch({ initialSync: { done: initialTotal, total: initialTotal } });
         // Not online if the link went down while this page was applied (the next connection pulls again),
         // nor if access changed after the page was asked for (the resync asked for then still runs).
-        if (linkUp && covers >= resyncWanted) {
-          onlineWhenStored(covers);
+        const online = linkUp && covers >= resyncWanted;
+        passStored(covers, online);
+        if (online) {
           void subscribeAll().catch((error: unknown) =>
             report({
               code: 'SUBSCRIBE_FAILED',
@@ -3624,16 +3634,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
       for (const s of frame.streams) {
         if (readable(s.stream)) known[s.stream] = Math.max(known[s.stream] ?? 0, s.checkpoint);
       }
-      if (documents.length > 0) pullStream$.next({ documents, checkpoint: snapshot() });
-      else {
+      if (documents.length > 0) {
+        // Synced once stored: a device restarted offline meanwhile must not show this time.
+        whenNextStored(() => {
+          if (!stopped) noteSynced();
+        });
+        pullStream$.next({ documents, checkpoint: snapshot() });
+      } else {
         // Only this frame's own positions: `known` may hold a pull's pages not handed to RxDB yet.
         const at = { ...before };
         for (const d of frame.docs) if (readable(d.stream)) at[d.stream] = Math.max(at[d.stream] ?? 0, d.seq);
         for (const c of frame.streams)
           if (readable(c.stream)) at[c.stream] = Math.max(at[c.stream] ?? 0, c.checkpoint);
         carry(before, at);
+        noteSynced();
       }
-      noteSynced();
     });
     liveQueue = run.catch(() => undefined);
     return run;
@@ -3658,18 +3673,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
   /**
-   * 'online' (caught up) once RxDB has stored what the pass handed it. It stores a page after the pull
-   * handler returns, so 'online' said at the hand-over showed a device caught up while a query still
-   * missed its last page. The pass is RxDB's downstream task, which ends (goes idle) only once every page
-   * handed to it is stored; until then the link may drop or another pass be wanted, and then the device
-   * is not online.
+   * Synced (`lastSyncedAt`, kept across restarts) and, when `online`, 'online' (caught up) once RxDB has
+   * stored what the pass handed it. It stores a page after the pull handler returns, so saying either at
+   * the hand-over showed a device caught up while a query still missed its last page, and a device
+   * restarted offline meanwhile showed a time it had not synced at. The pass is RxDB's downstream task,
+   * which ends (goes idle) only once every page handed to it is stored; until then the link may drop or
+   * another pass be wanted, and then the device is not online.
    */
   let onlineAsk = 0;
-  const onlineWhenStored = (covers: number): void => {
+  const passStored = (covers: number, online: boolean): void => {
     const ask = ++onlineAsk;
     const link = linkChanges;
-    const announce = (): void => {
-      if (ask !== onlineAsk || link !== linkChanges || stopped) return;
+    const stored = (): void => {
+      if (stopped) return;
+      noteSynced();
+      if (!online || ask !== onlineAsk || link !== linkChanges) return;
       if (!linkUp || covers < resyncWanted || state$.value.status !== 'syncing') return;
       patch({ status: 'online' });
       // Once RxDB stored the pass, so the retry starts from stored positions; one asked for meanwhile
@@ -3677,8 +3695,25 @@ export const createSyncEngine = (deps: EngineDeps) => {
       if (retryDue) void runRetry();
     };
     const down = replication?.internalReplicationState?.events.active.down;
-    if (down === undefined || !down.getValue()) return void setTimeout(announce, 0);
-    down.pipe(first((active) => !active)).subscribe({ next: announce, error: () => undefined });
+    if (down === undefined || !down.getValue()) return void setTimeout(stored, 0);
+    down.pipe(first((active) => !active)).subscribe({ next: stored, error: () => undefined });
+  };
+  /**
+   * Runs `then` once RxDB's downstream stored what is handed to it next (a live batch through
+   * `pullStream$`; subscribe before handing it): the downstream says it is active as it takes each task,
+   * queued behind any under way, and idle once that task's documents are stored (or dropped). The value
+   * it holds now is skipped: an active one is a task taken before the hand-over.
+   */
+  const whenNextStored = (then: () => void): void => {
+    const down = replication?.internalReplicationState?.events.active.down;
+    if (down === undefined) return void setTimeout(then, 0);
+    down
+      .pipe(
+        skip(1),
+        skipWhile((active) => !active),
+        first((active) => !active),
+      )
+      .subscribe({ next: then, error: () => undefined });
   };
   /** The positions of the last batch with documents handed to RxDB (pull page or live frame). */
   let lastHanded: Record<string, number> | null = null;
