@@ -62,16 +62,16 @@ describe('a device is online, and synced, only once what it pulled is stored', (
       });
       server.sessions.push(d);
       expect(d.sync.state().lastSyncedAt).toBeNull();
-      let atOnline: Promise<unknown[]> | null = null;
-      let atSynced: Promise<unknown[]> | null = null;
+      // What a query started at each moment answers.
+      const at: { online?: Promise<unknown[]>; synced?: Promise<unknown[]> } = {};
       const sub = d.sync.state$.subscribe((s) => {
-        if (s.status === 'online' && atOnline === null) atOnline = d.records.query('Allergy');
-        if (s.lastSyncedAt !== null && atSynced === null) atSynced = d.records.query('Allergy');
+        if (s.status === 'online') at.online ??= d.records.query('Allergy');
+        if (s.lastSyncedAt !== null) at.synced ??= d.records.query('Allergy');
       });
       await waitOnline(d);
       sub.unsubscribe();
-      expect(await atOnline).toHaveLength(RECORDS);
-      expect(await atSynced).toHaveLength(RECORDS);
+      expect(await at.online).toHaveLength(RECORDS);
+      expect(await at.synced).toHaveLength(RECORDS);
       expect(d.sync.state().initialSync).toStrictEqual({ done: RECORDS, total: RECORDS });
     },
   );
@@ -91,15 +91,15 @@ describe('a device is online, and synced, only once what it pulled is stored', (
     // A later time than `before` is then possible (ISO strings of the same clock compare as times).
     await new Promise((resolve) => setTimeout(resolve, 5));
 
-    let atSynced: Promise<unknown> | null = null;
+    const at: { synced?: Promise<unknown> } = {};
     let id = '';
     const sub = b.sync.state$.subscribe((s) => {
-      if (id !== '' && s.lastSyncedAt !== before && atSynced === null) atSynced = b.records.get(id);
+      if (id !== '' && s.lastSyncedAt !== before) at.synced ??= b.records.get(id);
     });
     try {
       id = (await a.records.add('Allergy', input('Allergy'))).id;
-      await eventually(() => atSynced !== null, 'lastSyncedAt moved on the other device');
-      expect(await atSynced).not.toBeNull();
+      await eventually(() => at.synced !== undefined, 'lastSyncedAt moved on the other device');
+      expect(await at.synced).not.toBeNull();
     } finally {
       sub.unsubscribe();
     }
