@@ -208,8 +208,9 @@ const CLIENT_FRAME_BOUNDS: Bounds = { tokens: MAX_CLIENT_FRAME_TOKENS, depth: MA
 const SERVER_FRAME_BOUNDS: Bounds = { tokens: MAX_SERVER_FRAME_TOKENS, depth: MAX_CLIENT_FRAME_DEPTH };
 
 /**
- * What `text` holds past `bounds` (`over`), or else its members (colons outside strings): more structural characters (`{ [ , :` outside strings)
- * than `bounds.tokens`, or objects and arrays nested deeper than `bounds.depth`. Strings are skipped with
+ * What `text` holds past `bounds` (`over`): more structural characters (`{ [ , :` outside strings) than
+ * `bounds.tokens`, or objects and arrays nested deeper than `bounds.depth`; within them, the members it
+ * writes (its colons outside strings), so the caller need not walk it again. Strings are skipped with
  * indexOf (a frame's bulk, its base64, costs next to nothing); the scan stops at the first bound passed,
  * so a text past one costs at most that many steps. Text that is not JSON may pass: parsing refuses it.
  */
