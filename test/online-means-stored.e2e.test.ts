@@ -49,7 +49,7 @@ describe('a device is online, and synced, only once what it pulled is stored', (
   const server = useServer({ realClock: true });
 
   it(
-    'a query started when the status turns online, or lastSyncedAt is first set, sees every record of the catch-up',
+    'a query started when the status turns online, lastSyncedAt is first set or initial sync completes, sees every record of the catch-up',
     { timeout: 60_000 },
     async () => {
       const t = server.t;
@@ -63,15 +63,20 @@ describe('a device is online, and synced, only once what it pulled is stored', (
       server.sessions.push(d);
       expect(d.sync.state().lastSyncedAt).toBeNull();
       // What a query started at each moment answers.
-      const at: { online?: Promise<unknown[]>; synced?: Promise<unknown[]> } = {};
+      const at: { online?: Promise<unknown[]>; synced?: Promise<unknown[]>; complete?: Promise<unknown[]> } =
+        {};
       const sub = d.sync.state$.subscribe((s) => {
         if (s.status === 'online') at.online ??= d.records.query('Allergy');
         if (s.lastSyncedAt !== null) at.synced ??= d.records.query('Allergy');
+        const { done, total } = s.initialSync;
+        if (total > 0 && done === total) at.complete ??= d.records.query('Allergy');
       });
       await waitOnline(d);
       sub.unsubscribe();
       expect(await at.online).toHaveLength(RECORDS);
       expect(await at.synced).toHaveLength(RECORDS);
+      // A progress bar at 100% shows a list with every record.
+      expect(await at.complete).toHaveLength(RECORDS);
       expect(d.sync.state().initialSync).toStrictEqual({ done: RECORDS, total: RECORDS });
     },
   );

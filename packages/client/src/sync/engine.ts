@@ -476,7 +476,8 @@ export interface SyncState {
   lastSyncedAt: string | null;
   /**
    * Documents of the catch-up this session: neither number goes down, across reconnects too (what is
-   * left at a reconnect is added to what was done); done equals total once caught up.
+   * left at a reconnect is added to what was done). Done counts what was pulled but the latest page, which
+   * it counts once the pass is stored: done equals total once every record of the catch-up can be queried.
    */
   initialSync: { done: number; total: number };
   errors: SyncIssue[];
@@ -1036,7 +1037,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   let initialTotal = 0;
+  /** Documents of the catch-up received this session (pull pages). */
   let initialDone = 0;
+  /**
+   * Progress shows what RxDB may already have stored: the latest page of a pass is held back until the
+   * pass is stored (`passStored`), so done reaches total only when every record of the catch-up can be
+   * queried. RxDB stores pages in order while it fetches the next, so earlier pages lag by about one.
+   */
+  let heldBack = 0;
+  let storedDone = 0;
+  const showProgress = (): void => {
+    const was = state$.value.initialSync.done;
+    const done = Math.min(initialTotal, Math.max(was, storedDone, initialDone - heldBack));
+    if (done !== was || initialTotal !== state$.value.initialSync.total)
+      patch({ initialSync: { done, total: initialTotal } });
+  };
 
   // When access to a stream ends, parsed once per access entry: `readable` runs for every applied record.
   // That is the end of reading: a read grant can outlast the write grant the server describes the stream
@@ -1219,7 +1234,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // STALE_EPOCH retry) adds what is left to what was done instead of counting from 0 again, and the
     // total grows with streams or documents added, never shrinks.
     initialTotal = Math.max(initialTotal, initialDone + left);
-    patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
+    showProgress();
   };
 
   // A grant's end is enforced on this device's clock too, so it holds while the device is offline.
@@ -2600,17 +2615,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // Denied streams leave through endAccess; until then they are not asked for again.
       for (const d of reply.denied) markDrained(d.stream, pos[d.stream] ?? 0, covers, asked);
       initialDone += reply.docs.length;
+      if (reply.docs.length > 0) heldBack = reply.docs.length;
       // Access may have ended while this page was fetched: what is left decides whether the pass is done
       // or the batch full (one left short by it would end RxDB's pass before the other streams caught up).
       dropEnded();
       // As this page sees it: a resync asked meanwhile starts a pass of its own (the page is handed over
       // first, and the device is not online until that pass is done).
       const allDone = cursorsFrom(pos, covers).length === 0;
-      patch({ initialSync: { done: Math.min(initialDone, initialTotal), total: initialTotal } });
       if (allDone) {
         // Counted as done from here on, so a later listing does not show less than this.
         initialDone = Math.max(initialDone, initialTotal);
-        patch({ initialSync: { done: initialTotal, total: initialTotal } });
+      }
+      showProgress();
+      if (allDone) {
         // Not online if the link went down while this page was applied (the next connection pulls again),
         // nor if access changed after the page was asked for (the resync asked for then still runs).
         const online = linkUp && covers >= resyncWanted;
@@ -3684,9 +3701,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const passStored = (covers: number, online: boolean): void => {
     const ask = ++onlineAsk;
     const link = linkChanges;
+    // What the pass received; a later pass (a reconnect, a grant) may add to both counts meanwhile.
+    const received = initialDone;
     const stored = (): void => {
       if (stopped) return;
       noteSynced();
+      storedDone = Math.max(storedDone, received);
+      if (initialDone === received) heldBack = 0;
+      showProgress();
       if (!online || ask !== onlineAsk || link !== linkChanges) return;
       if (!linkUp || covers < resyncWanted || state$.value.status !== 'syncing') return;
       patch({ status: 'online' });
