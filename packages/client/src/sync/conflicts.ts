@@ -149,27 +149,27 @@ const sideContentJson = (side: Side): string => {
 
 /**
  * The `conflictData` sides of a record showing `shown`: `primary` (the side this merge lost, if any) on
- * top, then `carried` sorted, without a side equal to the record and without repeats. Null when none
- * is left. The top is `primary`, or the first carried side when `primary` was dropped.
+ * top, then `carried` sorted, without a side equal to the record and one side per content. Sides equal
+ * but for their time and writer (one edit made on two devices) are one: the one kept is the least in
+ * canonical order, whichever state carried it, so the set kept does not follow the order of merges. Null
+ * when none is left. The top is `primary`'s, or the first carried side when `primary` was dropped.
  */
 const keptSides = (primary: Side | null, carried: Side[], shown: Side): Side | null => {
   const shownJson = clinicalJson(shown);
-  const seen = new Set<string>();
-  const keyOf = (side: Side): string | null => {
-    if (sideContentJson(side) === shownJson) return null;
-    const key = canonicalJson(side);
-    if (seen.has(key)) return null;
-    seen.add(key);
-    return key;
-  };
-  const top = primary !== null && keyOf(primary) !== null ? primary : null;
-  const keyed: Array<[string, Side]> = [];
-  for (const side of carried) {
-    const key = keyOf(side);
-    if (key !== null) keyed.push([key, side]);
+  const byContent = new Map<string, { side: Side; json: string }>();
+  for (const side of primary === null ? carried : [primary, ...carried]) {
+    const content = sideContentJson(side);
+    if (content === shownJson) continue;
+    const json = canonicalJson(side);
+    const held = byContent.get(content);
+    if (held === undefined || json < held.json) byContent.set(content, { side, json });
   }
-  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const rest = keyed.map(([, side]) => side);
+  const topContent = primary === null ? undefined : sideContentJson(primary);
+  const top = topContent === undefined ? undefined : byContent.get(topContent)?.side;
+  const rest = [...byContent.entries()]
+    .filter(([content]) => top === undefined || content !== topContent)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, { side }]) => side);
   const first = top ?? rest.shift();
   if (first === undefined) return null;
   return rest.length === 0 ? first : { ...first, [EARLIER_CONFLICTS_KEY]: rest };
