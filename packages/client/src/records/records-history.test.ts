@@ -130,6 +130,27 @@ describe('records: a change of a versioned record is its next version', () => {
     expect(writes.map((w) => w.action)).toEqual(['create']);
   });
 
+  it('add starts the history: a version numbered past the versions given is refused, naming version', async () => {
+    const { records, writes } = await setup();
+    const attempts = {
+      labPastNone: await refusal(
+        records.add('LabResult', { ...recordInput('LabResult'), version: 5, versions: [] }),
+      ),
+      labPastGiven: await refusal(records.add('LabResult', { ...labAtVersion2(), version: 3 })),
+      documentPastNone: await refusal(records.add('HealthDocument', { ...documentAtVersion1(), version: 3 })),
+    };
+    expect(Object.fromEntries(Object.entries(attempts).map(([k, e]) => [k, [e.code, e.field]]))).toEqual({
+      labPastNone: ['RECORD_FINAL', 'version'],
+      labPastGiven: ['RECORD_FINAL', 'version'],
+      documentPastNone: ['RECORD_FINAL', 'version'],
+    });
+    expect(writes).toEqual([]);
+    // Left out or as the history says, it is taken.
+    const { version: _v, ...unnumbered } = recordInput('LabResult');
+    expect((await records.add('LabResult', { ...unnumbered, versions: [] })).version).toBe(1);
+    expect((await records.add('LabResult', labAtVersion2())).version).toBe(2);
+  });
+
   it('takes the whole record back with one field changed (what a form sends); no change makes no version', async () => {
     const { records } = await setup();
     const lab = await records.add('LabResult', labAtVersion2());

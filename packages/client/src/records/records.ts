@@ -444,7 +444,17 @@ const filledForCreate = (
   const data: JsonObject = { ...input };
   if (isVersionedKind(kind)) {
     data['versions'] ??= [];
-    data['version'] ??= afterLast(data['versions']);
+    // A version numbered past its history would claim versions nobody can ever be shown.
+    const first = afterLast(data['versions']);
+    data['version'] ??= first;
+    if (data['version'] !== first) {
+      throw finalField(
+        kind,
+        data['id'],
+        'version',
+        `must be ${first}: add starts the history (one above the last of versions, or 1)`,
+      );
+    }
     if (kind === 'HealthDocument') {
       data['uploadedBy'] ??= stamp.accountId;
       data['uploadedAt'] ??= stamp.at;
