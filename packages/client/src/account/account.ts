@@ -1722,7 +1722,20 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
     // writing the record needs no secret from `account`, which may be locked by then.
     const next: VaultRecord = { ...record, wrappedRoot, gen };
     delete next.gen0Sig;
-    await sendWrap(deps.api, { wrappedRoot, gen, sig }, input.token);
+    try {
+      await sendWrap(deps.api, { wrappedRoot, gen, sig }, input.token);
+    } catch (e) {
+      if (!isHaleClientError(e) || e.code !== 'CONFLICT') throw e;
+      // Another device changed the passphrase since this one read the server's wrap: this device follows
+      // that change, as for one made before (the person gives the passphrase set there to change it again).
+      const now = await takeNewerWrap(deps, { account, token: input.token }, 'keep-own').catch(() => null);
+      if (now?.status !== 'updated') throw e;
+      throw new AccountError(
+        'PASSPHRASE_CHANGED_ELSEWHERE',
+        'the passphrase was changed on another device at the same time: this device now unlocks with the ' +
+          'passphrase set there, not the new one; give that passphrase to change it again',
+      );
+    }
     // The server now serves this wrap to joining devices: the vault must hold it too, locked or not.
     await deps.vault.set(VAULT_KEY, JSON.stringify(next));
     heldGenerations.set(account, gen);
@@ -1870,8 +1883,10 @@ async function checkServedWrap(
 /**
  * PUTs a new passphrase wrap. An answer lost on the way back (NETWORK, TIMEOUT, a 5xx: `retry`) may hide a
  * wrap the server took, which it then serves to joining devices and, as newer, to this account's other
- * devices: so the wrap is read back, and the PUT counts as done when the server holds exactly this wrap at
- * this generation. Otherwise (not there, or the read fails too) the first error stands.
+ * devices; and a request sent twice (a retrying proxy or fetch wrapper) is refused CONFLICT by the server
+ * that took the first. So after either the wrap is read back, and the PUT counts as done when the server
+ * holds exactly this wrap at this generation. Otherwise (not there, or the read fails too) the first error
+ * stands: a CONFLICT then means another device published a wrap at this generation or later.
  */
 async function sendWrap(
   api: Pick<HttpApi, 'putWrappedRoot' | 'getWrappedRoot'>,
@@ -1881,7 +1896,7 @@ async function sendWrap(
   try {
     await api.putWrappedRoot(body, token);
   } catch (e) {
-    if (!isHaleClientError(e) || !e.retry) throw e;
+    if (!isHaleClientError(e) || !(e.retry || e.code === 'CONFLICT')) throw e;
     const state = await api.getWrappedRoot(token).catch(() => null);
     const landed =
       state !== null &&
