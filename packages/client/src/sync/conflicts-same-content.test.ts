@@ -66,7 +66,7 @@ describe('the same edit made on two devices is kept as one side', () => {
     await storeMerged(db, resolveRecordConflict(resolveRecordConflict(c, a), b));
     const [shown] = await records.conflicts();
     const taken = await records.resolveConflict(med.id, 'other', { expectedRv: shown!.rv });
-    expect(taken?.dose).toBe('20 mg');
+    expect(taken).toMatchObject({ dose: '20 mg' });
     const after = (await records.get<'Medication'>(med.id))!;
     // Not still in conflict with the only side left the very content now shown (20 mg).
     expect({ conflict: after.conflict, sides: sidesOf(after.conflictData).map((s) => s['dose']) }).toEqual({
