@@ -140,7 +140,10 @@ const lockedAt = async (which: 'vaultRead' | 'challenge') => {
   await hold.reached();
   lock(p.phone);
   hold.release();
+  // The lock is reported at once; the watch's work under way goes on until it meets the lock.
   await eventually(() => issueCodes(session).length > 0, 'an issue is reported');
+  if (which === 'challenge')
+    await eventually(() => p.seen.sessions.length > 0, 'the signed challenge answered');
   return {
     seen: { challenges: p.seen.challenges, sessions: p.seen.sessions, issues: issueCodes(session) },
     vaultUnchanged: p.phoneVault.entries().get(VAULT_KEY) === vaultBefore,

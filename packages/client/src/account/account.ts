@@ -345,6 +345,31 @@ export function assertUnlocked(account: LockableAccount): void {
   if (isLocked(account)) throw new AccountError('LOCKED', 'the account is locked; unlock it again');
 }
 
+// Who wants to know at once that an account was locked (an open device session: an idle one would else
+// notice only when it next used a key, its socket authenticated meanwhile). Keyed by every key object, as
+// `isLocked` checks them.
+const lockListeners = new WeakMap<object, Set<() => void>>();
+const partsOf = (account: LockableAccount): object[] =>
+  [account, account.root, account.keys, account.device].filter(
+    (part): part is object => typeof part === 'object' && part !== null,
+  );
+
+/**
+ * Calls `listener` once `account`, or an account object sharing a key object with it, is locked, in the
+ * `lock` call, after its bytes are zeroed. Returns the call that stops listening.
+ */
+export function onLock(account: LockableAccount, listener: () => void): () => void {
+  const parts = partsOf(account);
+  for (const part of parts) {
+    const set = lockListeners.get(part) ?? new Set();
+    set.add(listener);
+    lockListeners.set(part, set);
+  }
+  return () => {
+    for (const part of parts) lockListeners.get(part)?.delete(listener);
+  };
+}
+
 /** Whether `account`, or a key object it shares with an account object, was locked (`assertUnlocked`). */
 export function isLocked(account: LockableAccount): boolean {
   const parts: unknown[] = [account, account.root, account.keys, account.device];
@@ -1630,6 +1655,14 @@ export function lock(account: UnlockedAccount): void {
   account.keys.localKey.fill(0);
   account.device.secretKey.fill(0);
   for (const part of [account, account.root, account.keys, account.device]) lockedAccounts.add(part);
+  const listeners = new Set(partsOf(account).flatMap((part) => [...(lockListeners.get(part) ?? [])]));
+  for (const listener of listeners) {
+    try {
+      listener();
+    } catch {
+      // A listener's failure must not fail the lock: the bytes are zeroed whatever it does.
+    }
+  }
 }
 
 export async function hasAccount(deps: Pick<AccountDeps, 'vault'>): Promise<boolean> {

@@ -28,7 +28,7 @@
  *   usable (not locked, not closed) after the last await before it: never with bytes lock() or close() may
  *   be zeroing. A session found locked starts no refresh (`onUnusable`; the generation is not settled, so
  *   the next session tries again); one locked while it authenticates ends LOCKED in `refreshWrappedRoot`,
- *   the vault unchanged.
+ *   the vault unchanged, and is reported as the session reports a lock (`onUnusable`, once), unsettled.
  * - A change this device makes itself is not announced to it (the server skips the changer); at the next
  *   connection it compares equal when the vault or the account object changePassphrase was given is known.
  * Failure modes: without a vault, and with an account object the account functions did not produce, the
@@ -156,6 +156,11 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
           code: e.code,
           message: `Could not fetch the account's current passphrase (generation ${gen}); will retry on reconnect: ${e.message}`,
         });
+        return;
+      }
+      // Locked meanwhile: the session reports the lock, once (not settled: the next session tries again).
+      if (isAccountError(e) && e.code === 'LOCKED') {
+        deps.onUnusable();
         return;
       }
       settled = gen;

@@ -25,9 +25,10 @@
 // files, consent grant/revoke, audit appends and views and the FHIR export refuse with AccountError LOCKED,
 // consent's re-keying checks between connects stop (as at close()), the keyring hands out no key (pushes
 // stay pending; pulls are set aside and fetched again later; its stream keys are dropped, and zeroed by
-// close()), the socket that was up is dropped and no other one is opened: the connection ends fatal
-// LOCKED (connection.ts), so requests waiting for it and `sync.awaitInSync()` reject LOCKED at once instead
-// of waiting until close(). A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
+// close()), and the connection ends fatal LOCKED at the lock itself (`onLock`; an idle session uses no
+// key that would show it) and no other socket is opened (connection.ts `lockedOut`: requests already sent
+// keep the socket until answered), so requests waiting for it and `sync.awaitInSync()` reject LOCKED at
+// once instead of waiting until close(). A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
 // pending. Record changes noted in the last moments before close() are
 // appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
 import type { RxConflictHandler, RxStorage } from 'rxdb';
@@ -82,7 +83,7 @@ import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-exp
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import type { Vault } from '../account/vault';
-import { assertUnlocked, isLocked } from '../account/account';
+import { assertUnlocked, isLocked, onLock } from '../account/account';
 import { AccountError } from '../account/errors';
 
 export interface DeviceAccount {
@@ -281,7 +282,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;
   let consentRef: Consent | null = null;
-  let connectionRef: { drop: () => void } | null = null;
+  let connectionRef: { lockedOut: () => void } | null = null;
   let keyringRef: { drop: () => void } | null = null;
   /** Whether the session may still use its keys: not once the account was locked, or after close(). */
   const usable = (): boolean => !closed && !isLocked(account);
@@ -297,7 +298,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         'the account was locked: nothing is read, written or sent with its keys; close this session and ' +
         'open it again once unlocked (unsent writes wait)',
     });
-    connectionRef?.drop();
+    connectionRef?.lockedOut();
     // Dropped now, zeroed at close(): work under way may still hold them (keyring.ts).
     keyringRef?.drop();
   };
@@ -306,6 +307,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     lockedNow();
     assertUnlocked(account);
   };
+  // An idle session (an auto-lock) uses no key for a while: it gives up its socket at the lock itself.
+  const offLock = onLock(account, lockedNow);
   const passphrase = createPassphraseWatch({
     account,
     device: secrets.device,
@@ -567,6 +570,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   } catch (e) {
     // The caller gets no session to close: left open, the database could never be opened again here.
     closed = true;
+    offLock();
     audit.stop();
     passphrase.stop();
     consent.stop();
@@ -662,6 +666,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     /** Also after lock(account): the session then closes as ever (see the header). */
     async close(): Promise<void> {
       closed = true;
+      offLock();
       passphrase.stop();
       consent.stop();
       // First, so an audit push under way fails at once instead of holding up the appends below.

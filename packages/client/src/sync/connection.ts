@@ -49,7 +49,8 @@
  * refuses with AccountError LOCKED, or whose `createWebSocket` throws AccountError LOCKED (the session's,
  * once its account was locked), is fatal too (LOCKED): nothing is signed or sent under zeroes, no later
  * attempt could sign in, and requests waiting for `ready` are rejected with it instead of held until
- * `stop()`. Any other error `createWebSocket` throws is retried with backoff, as a dropped socket. Signing that fails otherwise gives the socket up and reconnects with
+ * `stop()`; so does `lockedOut()` (the session, at the lock), whose socket stays only for the replies
+ * to requests already sent. Any other error `createWebSocket` throws is retried with backoff, as a dropped socket. Signing that fails otherwise gives the socket up and reconnects with
  * backoff, as a dropped socket does, instead of waiting for the server's handshake deadline.
  * Whatever makes the connection fatal, before `ready` or after it (an `error` DEVICE_REVOKED,
  * BAD_SIGNATURE or UNSUPPORTED_VERSION without a rid), gives the socket up too (the device closes it,
@@ -227,6 +228,21 @@ export const createConnection = (options: ConnectionOptions) => {
     for (const w of waiters) w.reject(error);
   };
 
+  /** The socket kept after `lockedOut()` for the replies to requests sent before it; null otherwise. */
+  let draining: WebSocketLike | null = null;
+  const endDrain = (): void => {
+    const socket = draining;
+    draining = null;
+    if (socket === null || ws !== socket) return;
+    ws = null;
+    failPending(new SyncError('NETWORK', 'connection given up (the account was locked)', true));
+    try {
+      socket.close(4000, 'account locked');
+    } catch {
+      // Already closing: nothing more to do with it.
+    }
+  };
+
   const failPending = (error: SyncError): void => {
     resendNotBefore = 0;
     for (const [rid, p] of pending) {
@@ -340,8 +356,10 @@ export const createConnection = (options: ConnectionOptions) => {
           p.reject(
             new SyncError('BAD_MESSAGE', `invalid reply from server: ${decoded.error.message}`, false),
           );
+          if (draining === socket && pending.size === 0) endDrain();
           return;
         }
+        if (draining === socket) return;
         options.onFrame({
           t: 'error',
           code: 'BAD_MESSAGE',
@@ -350,6 +368,7 @@ export const createConnection = (options: ConnectionOptions) => {
         return;
       }
       const frame = decoded.value;
+      if (draining === socket && !('rid' in frame)) return;
       if (frame.t === 'challenge' || frame.t === 'ready') {
         const expected = phase === 'hello' ? 'challenge' : phase === 'auth' ? 'ready' : undefined;
         if (frame.t !== expected) {
@@ -448,9 +467,11 @@ export const createConnection = (options: ConnectionOptions) => {
           pending.delete(rid);
           clearTimer(p.timer);
           p.resolve(frame);
+          if (draining === socket && pending.size === 0) endDrain();
           return;
         }
       }
+      if (draining === socket) return;
       if (frame.t === 'error' && FATAL_CODES.has(frame.code)) {
         // As before `ready`: fatal first, so that giving the socket up schedules no reconnect, and nothing
         // the server sends on it afterwards is acted on or handed on.
@@ -484,6 +505,7 @@ export const createConnection = (options: ConnectionOptions) => {
 
   return {
     start(): void {
+      endDrain();
       if (status === 'stopped' || status === 'fatal') status = 'offline';
       failure = undefined;
       if (ws === null && reconnectTimer === null) open();
@@ -504,6 +526,21 @@ export const createConnection = (options: ConnectionOptions) => {
     /** Drops the socket as a network failure would (tests, and "go offline" in the UI). */
     drop(): void {
       ws?.close(4000, 'dropped by client');
+    },
+    /**
+     * The account was locked: fatal LOCKED at once, as a zeroed key met at sign-in makes it (no reconnect,
+     * waiters for `ready` and new requests refused LOCKED); an idle session would else stay signed in until
+     * it next needed a key. Requests already sent keep their socket until answered (work under way
+     * finishes: a revocation the server took is told), then it is closed; nothing else it brings is handed
+     * on. Not once stopped or fatal.
+     */
+    lockedOut(): void {
+      if (status === 'stopped' || status === 'fatal') return;
+      if (reconnectTimer !== null) clearTimer(reconnectTimer);
+      reconnectTimer = null;
+      goFatal(lockedError());
+      draining = ws;
+      if (pending.size === 0) endDrain();
     },
     status: (): ConnectionStatus => status,
     /** Calls `listener` with each status set from now on; answers the function that stops it. */

@@ -1,0 +1,125 @@
+// The account locked while the connection is up (an idle auto-lock): fatal LOCKED at once, the replies
+// to requests already sent still taken, nothing else handed on, the socket closed once they are in.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
+import type { ServerFrame } from '@hale/protocol';
+import { createConnection, type ConnectionStatus, type SyncError, type WebSocketLike } from './connection';
+
+const ID = 'A'.repeat(22);
+
+/** A fake server: completes the handshake, holds each request's reply until the test sends it. */
+const heldServer = () => {
+  type HeldSocket = Omit<WebSocketLike, 'readyState'> & { readyState: number; closed: boolean };
+  const sockets: HeldSocket[] = [];
+  const requests: Array<{ t: string; rid: number }> = [];
+  const deliver = (frame: ServerFrame | Record<string, unknown>): void =>
+    sockets.at(-1)?.onmessage?.({ data: JSON.stringify(frame) });
+  const create = (): WebSocketLike => {
+    let helloDeviceId = '';
+    const socket: HeldSocket = {
+      readyState: 1,
+      closed: false,
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send(data: string) {
+        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
+        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
+        else if (frame.t !== 'auth') return void requests.push(frame);
+        const reply =
+          frame.t === 'hello'
+            ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
+            : {
+                t: 'ready',
+                accountId: ID,
+                deviceId: helloDeviceId,
+                version: 3,
+                sessionExpiresAt: new Date().toISOString(),
+              };
+        queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
+      },
+      close() {
+        socket.closed = true;
+        socket.readyState = 3;
+        queueMicrotask(() => socket.onclose?.({ code: 4000, reason: '' }));
+      },
+    };
+    sockets.push(socket);
+    queueMicrotask(() => socket.onopen?.({}));
+    return socket;
+  };
+  return { create, sockets, requests, deliver };
+};
+
+const connectionTo = (server: ReturnType<typeof heldServer>, frames: ServerFrame[]) => {
+  const device = generateDeviceKeys();
+  const statuses: ConnectionStatus[] = [];
+  const connection = createConnection({
+    url: 'ws://held',
+    createWebSocket: server.create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    onFrame: (frame) => frames.push(frame),
+    onStatus: (status) => statuses.push(status),
+    backoff: { initialMs: 5, maxMs: 10 },
+  });
+  return { connection, statuses };
+};
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('connection.lockedOut()', () => {
+  it('ends fatal LOCKED at once; a request already sent still gets its reply, then the socket closes', async () => {
+    const server = heldServer();
+    const frames: ServerFrame[] = [];
+    const { connection } = connectionTo(server, frames);
+    connection.start();
+    await connection.whenReady();
+    const sent = connection.request({ t: 'listStreams' });
+    await settle();
+    const [asked] = server.requests;
+    expect(asked?.t).toBe('listStreams');
+
+    connection.lockedOut();
+    expect(connection.status()).toBe('fatal');
+    expect(connection.failure()).toMatchObject({ code: 'LOCKED', retry: false });
+    // Nothing new goes out, and nothing waits for a `ready` that cannot come.
+    const later = await connection.request({ t: 'listStreams' }).then(
+      () => null,
+      (e: unknown) => e as SyncError,
+    );
+    expect(later).toMatchObject({ code: 'LOCKED' });
+    expect(server.requests).toHaveLength(1);
+    // What the server sends meanwhile other than that reply is not acted on.
+    server.deliver({ t: 'changes', docs: [], streams: [] });
+    expect(frames).toEqual([]);
+    expect(server.sockets[0]?.closed).toBe(false);
+
+    server.deliver({ t: 'streams', rid: asked!.rid, streams: [] });
+    expect(await sent).toMatchObject({ t: 'streams', streams: [] });
+    expect(server.sockets[0]?.closed).toBe(true);
+    await settle();
+    // No reconnect: still one socket, still fatal.
+    expect(server.sockets).toHaveLength(1);
+    expect(connection.status()).toBe('fatal');
+    connection.stop();
+  });
+
+  it('with nothing in flight, closes the socket at once; start() connects again', async () => {
+    const server = heldServer();
+    const { connection, statuses } = connectionTo(server, []);
+    connection.start();
+    await connection.whenReady();
+    connection.lockedOut();
+    expect(server.sockets[0]?.closed).toBe(true);
+    expect(statuses.at(-1)).toBe('fatal');
+    await settle();
+    expect(server.sockets).toHaveLength(1);
+    // A connection whose factory is not refused (the session's is, while locked) signs in again.
+    connection.start();
+    await connection.whenReady();
+    expect(server.sockets).toHaveLength(2);
+    connection.stop();
+  });
+});
