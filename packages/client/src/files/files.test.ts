@@ -219,13 +219,13 @@ describe('files', () => {
     expect(await outcome(files.get(ref, { type: 'document' }))).toBe('SIZE_MISMATCH');
   });
 
-  it('a blob the server holds only part of is INCOMPLETE, not to retry: the rest will not come', async () => {
+  it('a blob the server holds only part of is INCOMPLETE, to retry: an enqueued upload may still be under way', async () => {
     const server = memoryBlobServer();
     const files = filesOn(server.api);
     const ref = await files.put(put(fileBytes(MIN_CHUNK_BYTES + 5)));
     server.chunks.delete(`${ref.blobId}/1`);
     const refused = await files.get(ref, { type: 'document' }).catch((e: unknown) => e);
-    expect(isFileError(refused) && [refused.code, refused.retry]).toEqual(['INCOMPLETE', false]);
+    expect(isFileError(refused) && [refused.code, refused.retry]).toEqual(['INCOMPLETE', true]);
     expect(server.calls.filter((c) => c.startsWith('getChunk'))).toEqual([]);
   });
 

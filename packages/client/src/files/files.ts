@@ -68,8 +68,9 @@
  *   fileRef.sha256. The manifest is the server's word and proves nothing alone: the FileRef comes from an
  *   authenticated record, so a server that alters, swaps, drops or reorders chunks, or misstates the size,
  *   is caught. On any failure the bytes assembled so far are zeroed and nothing is returned. A blob the
- *   server holds only part of is INCOMPLETE without `retry`: put hands out a FileRef only once the server
- *   confirmed every chunk, so the rest will not come.
+ *   server holds only part of is INCOMPLETE with `retry`: `enqueue` hands out its FileRef before the
+ *   upload, which the queue of the device that added it resumes (a lost chunk tells on that device:
+ *   UPLOAD_SERVER_LOST), so the rest may still come.
  * - Once the account is locked or the session closed, nothing more is started or sent (AccountError
  *   LOCKED; every request checks first) and kept uploads are dropped at the next call. The bearer token is obtained with the
  *   session's own copy of the device key (createSessionManager), and renewed once when the server says it
@@ -220,9 +221,10 @@ export const FILE_ERROR_CODES = [
   /** Every chunk opened, but the file's sha256 is not fileRef.sha256. */
   'HASH_MISMATCH',
   /**
-   * The server does not hold every chunk of the blob. get: not `retry` (put answers a FileRef only once
-   * every chunk was confirmed, so the server lost chunks, or the FileRef was not made by put). put: the
-   * server did not confirm every chunk sent; `retry` (put again with `resumeBlobId`).
+   * The server does not hold every chunk of the blob. get: `retry` (a file another device enqueued may be
+   * part uploaded: its queue sends the rest; or the server lost chunks, which that device's queue reports
+   * as UPLOAD_SERVER_LOST). put: the server did not confirm every chunk sent; `retry` (put again with
+   * `resumeBlobId`).
    */
   'INCOMPLETE',
   /**
@@ -806,12 +808,12 @@ export const createFiles = (deps: FilesDeps) => {
     const count = blobChunkCount(m.size, m.chunkSize);
     if (m.chunkCount !== count || m.digests.length !== count) throw misstated();
     if (!m.complete) {
-      // Not `retry`: put answers a FileRef only once the server confirmed every chunk (see the header).
+      // `retry`: an enqueued file's FileRef is out before its upload ends (see the header).
       throw new FileError(
         'INCOMPLETE',
-        `get: the server holds ${m.have.length} of the file's ${count} chunks: it lost the others, or the ` +
-          'FileRef names an upload that never finished',
-        { blobId },
+        `get: the server holds ${m.have.length} of the file's ${count} chunks: the device that added it ` +
+          'may still be uploading it (try again later), or the server lost the others',
+        { blobId, retry: true },
       );
     }
     return count;
