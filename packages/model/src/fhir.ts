@@ -329,9 +329,24 @@ interface DraftObject {
   readonly [element: string]: Draft;
 }
 
+/**
+ * What an R4 string must not hold: code points below 32 but tab, CR and LF (datatypes.html#string). The
+ * model's free text takes them (a form feed or a NUL pasted from a PDF); a Bundle holding one is refused
+ * whole by strict validators, so the export writes a vertical tab or form feed as a space and the rest as
+ * U+FFFD.
+ */
+// eslint-disable-next-line no-control-regex
+const FHIR_FORBIDDEN_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+// eslint-disable-next-line no-control-regex
+const FHIR_FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g;
+const fhirString = (text: string): string =>
+  FHIR_FORBIDDEN_CONTROL_RE.test(text)
+    ? text.replace(FHIR_FORBIDDEN_CONTROLS, (c) => (c === '\u000B' || c === '\u000C' ? ' ' : '\uFFFD'))
+    : text;
+
 const compact = (draft: Draft): FhirJson | undefined => {
   if (draft === undefined || draft === null) return undefined;
-  if (typeof draft === 'string') return draft.trim() === '' ? undefined : draft;
+  if (typeof draft === 'string') return draft.trim() === '' ? undefined : fhirString(draft);
   if (typeof draft === 'number') return Number.isFinite(draft) ? draft : undefined;
   if (typeof draft === 'boolean') return draft;
   if (isDraftArray(draft)) {
@@ -2482,6 +2497,9 @@ const walk = (
     issues.push({ path, reason: 'must not be null' });
   } else if (typeof value === 'string') {
     if (value.trim() === '') issues.push({ path, reason: 'must not be empty' });
+    else if (FHIR_FORBIDDEN_CONTROL_RE.test(value)) {
+      issues.push({ path, reason: 'must not hold control characters other than tab, CR and LF' });
+    }
   } else if (typeof value === 'number') {
     if (!Number.isFinite(value)) issues.push({ path, reason: 'must be a finite number' });
   } else if (Array.isArray(value)) {
