@@ -1226,7 +1226,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     access.clear();
     for (const a of ownUnlisted) access.set(a.stream, a);
     updateAccess(streams);
-    if (ended.length > 0) void endAccess(ended);
+    if (ended.length > 0) void endAsServerSays(ended);
     const left = streams
       .filter((s) => !s.stream.endsWith('/audit'))
       .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
@@ -3578,6 +3578,35 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   const heldOf = (named: readonly RemovedStream[]): RemovedStream[] =>
     named.filter((r) => access.has(r.stream) || known[r.stream] !== undefined || ending.has(r.stream));
+  /**
+   * Ends access to `ended`, streams the server's list left out, for the reason the server gives: its clock
+   * and its grants decide, and the reason guessed on this device's clock (expired if the end it knew
+   * passed) is wrong when the clocks disagree or a grant was revoked and then ran out. A pull asking past
+   * every document (nothing served, nothing logged) lists each refused stream in `denied` with its code.
+   * Meanwhile each is owed its purge (persisted, so a crash in between purges it at the next open), and a
+   * listing running beside this one leaves it alone. A stream the server does not refuse (access came
+   * back since the list), or an answer that does not come, keeps the guessed reason.
+   */
+  const endAsServerSays = async (ended: readonly RemovedStream[]): Promise<void> => {
+    const others = ended.filter((r) => !isOwn(r.stream));
+    for (const r of others) ending.set(r.stream, r);
+    if (others.length > 0) noteAccess();
+    const told = new Map<string, RemovedStream['reason']>();
+    for (let i = 0; i < others.length; i += STREAMS_PER_REQUEST) {
+      const streams = others
+        .slice(i, i + STREAMS_PER_REQUEST)
+        .map((r) => ({ stream: r.stream as StreamAccess['stream'], since: Number.MAX_SAFE_INTEGER }));
+      const reply = await connection
+        .request<PulledFrame>({ t: 'pull', streams, limit: 1, maxBytes: MAX_BATCH_BYTES }, { wait: false })
+        .catch(() => null);
+      for (const d of reply?.denied ?? []) {
+        if (d.code === 'CONSENT_EXPIRED') told.set(d.stream, 'expired');
+        else if (d.code === 'CONSENT_REVOKED') told.set(d.stream, 'revoked');
+      }
+    }
+    await endAccess(ended.map((r) => ({ stream: r.stream, reason: told.get(r.stream) ?? r.reason })));
+  };
+
   const endAccess = (claimed: readonly RemovedStream[]): Promise<void> => {
     // Never on the server's word for this account's own streams (see `refuseOwnClaim`).
     const ended = claimed.filter((r) => {
