@@ -10,40 +10,54 @@ const HOUR = 3_600_000;
 
 describe('access that ended while the provider was offline', () => {
   const server = useServer();
+  /** How far the provider device's clock runs behind the server's. */
   let skew = 0;
-  const now = () => server.t.clock.now - skew;
+
+  /** A provider holding a patient's lab result under a one-hour write grant, gone offline. */
+  const offlineProvider = async () => {
+    skew = 0;
+    const t = server.t;
+    const setup = await providerWithLabWrite(t, server.sessions, {
+      lab: input('LabResult', { testName: 'ferritin' }),
+      now: () => t.clock.now - skew,
+    });
+    const removed: string[] = [];
+    setup.d.engine.removed$.subscribe((r) => removed.push(`${r.stream} ${r.reason}`));
+    setup.d.sync.goOffline();
+    /** Reconnects; answers what the device was told once its copy was purged. */
+    const reconnect = async () => {
+      const { d, lab, stream } = setup;
+      d.sync.goOnline();
+      await waitOnline(d);
+      await eventually(async () => (await d.records.get(lab.id)) === null, 'the provider copy is purged');
+      return {
+        issues: d.sync
+          .state()
+          .errors.filter((e) => e.code.startsWith('CONSENT_') && e.stream === stream)
+          .map((e) => e.code),
+        removed,
+        notWritable: d.engine.whyNotWritable(stream),
+      };
+    };
+    return { ...setup, reconnect };
+  };
 
   it('expired, the device clock behind: reported expired (CONSENT_EXPIRED, removed$, NOT_WRITABLE), not revoked', async () => {
     const t = server.t;
-    skew = 0;
-    const { patient, d, lab, stream } = await providerWithLabWrite(t, server.sessions, {
-      lab: input('LabResult', { testName: 'ferritin' }),
-      now,
-    });
-    const removed: string[] = [];
-    d.engine.removed$.subscribe((r) => removed.push(`${r.stream} ${r.reason}`));
-    d.sync.goOffline();
-    // The one-hour grant ends on the server's clock; the provider device's clock runs 2 minutes behind.
-    // Nobody revoked anything: the server's row of the grant holds no revocation.
+    const { patient, d, stream, reconnect } = await offlineProvider();
+    // The grant ends on the server's clock; the device's runs 2 minutes behind. Nobody revoked anything.
     t.clock.advance(HOUR + 1000);
     skew = 2 * 60_000;
     await t.server.hub.sweep();
-    const rows = t.store.db.prepare('SELECT revoked_at AS revokedAt FROM grants').all() as Array<{
-      revokedAt: unknown;
-    }>;
-    expect(rows).toEqual([{ revokedAt: null }]);
+    expect(t.store.db.prepare('SELECT revoked_at AS revokedAt FROM grants').all()).toEqual([
+      { revokedAt: null },
+    ]);
 
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(async () => (await d.records.get(lab.id)) === null, 'the provider copy is purged');
-
-    const consentCodes = d.sync
-      .state()
-      .errors.filter((e) => e.code.startsWith('CONSENT_') && e.stream === stream)
-      .map((e) => e.code);
-    expect(consentCodes).toEqual(['CONSENT_EXPIRED']);
-    expect(removed).toEqual([`${stream} expired`]);
-    expect(d.engine.whyNotWritable(stream)).toBe('expired');
+    expect(await reconnect()).toEqual({
+      issues: ['CONSENT_EXPIRED'],
+      removed: [`${stream} expired`],
+      notWritable: 'expired',
+    });
     await expect(
       d.records.add('LabResult', input('LabResult'), { patientId: patient.accountId }),
     ).rejects.toMatchObject({ code: 'NOT_WRITABLE', reason: 'expired' });
@@ -51,30 +65,18 @@ describe('access that ended while the provider was offline', () => {
 
   it('revoked, the device clock ahead past the end: reported revoked, not expired', async () => {
     const t = server.t;
-    skew = 0;
-    const { p, d, lab, stream } = await providerWithLabWrite(t, server.sessions, {
-      lab: input('LabResult', { testName: 'ferritin' }),
-      now,
-    });
-    const removed: string[] = [];
-    d.engine.removed$.subscribe((r) => removed.push(`${r.stream} ${r.reason}`));
-    d.sync.goOffline();
+    const { p, stream, reconnect } = await offlineProvider();
     const [grant] = t.store.db.prepare('SELECT grant_id AS grantId FROM grants').all() as Array<{
       grantId: string;
     }>;
     await p.consent.revoke(grant!.grantId);
-    // The device's clock runs past the one-hour grant's end; the server's is still within it.
+    // The device's clock runs past the grant's end; the server's is still within it.
     skew = -(HOUR + 60_000);
 
-    d.sync.goOnline();
-    await waitOnline(d);
-    await eventually(async () => (await d.records.get(lab.id)) === null, 'the provider copy is purged');
-    const consentCodes = d.sync
-      .state()
-      .errors.filter((e) => e.code.startsWith('CONSENT_') && e.stream === stream)
-      .map((e) => e.code);
-    expect(consentCodes).toEqual(['CONSENT_REVOKED']);
-    expect(removed).toEqual([`${stream} revoked`]);
-    expect(d.engine.whyNotWritable(stream)).toBe('revoked');
+    expect(await reconnect()).toEqual({
+      issues: ['CONSENT_REVOKED'],
+      removed: [`${stream} revoked`],
+      notWritable: 'revoked',
+    });
   });
 });
