@@ -1,7 +1,10 @@
 // A new passphrase wrap whose answer is lost on the way back (the server took it, the device never heard):
 // the device must end up holding what the server serves, or the person is told the change failed while
 // the server (and, once they refresh, the account's other devices) already open only with the new
-// passphrase. Real server on a loopback port; the losses are injected by wrapping the HTTP API.
+// passphrase. Real server on a loopback port; the losses are injected by wrapping the HTTP API. A wrap
+// refused CONFLICT is read back the same way: one sent twice (a retrying proxy or fetch wrapper: the first
+// lands, the second is answered CONFLICT) completes; one that lost a race with another device's change
+// is that device's change, told PASSPHRASE_CHANGED_ELSEWHERE (docs/client-api.md, Accounts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KDF } from '@hale/crypto';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
@@ -152,5 +155,77 @@ describe('joinWithRecoveryKey whose new wrap answer is lost', () => {
     const server = await api.getAccount(joined.accountId);
     expect(server.devices.map((d) => d.cert.deviceId)).toContain(joined.device.deviceId);
     await unlock({ vault: phone.vault }, { passphrase: P2 });
+  });
+});
+
+/** `base` whose every wrap PUT reaches the server twice (a retrying intermediary), answered by the second. */
+const replaying = (base: HttpApi): HttpApi => ({
+  ...base,
+  putWrappedRoot: async (body, token) => {
+    await base.putWrappedRoot(body, token);
+    return base.putWrappedRoot(body, token);
+  },
+});
+
+describe('a new wrap sent twice, the second answered CONFLICT', () => {
+  it('changePassphrase completes: the vault holds the new passphrase', async () => {
+    const p = await patient(replaying(api));
+    await changePassphrase(p.deps, {
+      account: p.account,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(p.account),
+    });
+    expect(await serverGen(p.account)).toBe(1);
+    expect(await heldWrappedRootGen(p.deps, p.account)).toBe(1);
+    await unlock({ vault: p.deps.vault }, { passphrase: P2 });
+  });
+
+  it('joinWithRecoveryKey completes too: the new device opens with the passphrase it set', async () => {
+    const { recoveryKey } = await patient(api);
+    const d = deps(replaying(api));
+    const tablet = await joinWithRecoveryKey(d, { recoveryKey, newPassphrase: P2, deviceName: 'tablet' });
+    expect(await serverGen(tablet)).toBe(1);
+    expect(await heldWrappedRootGen(d, tablet)).toBe(1);
+    await unlock({ vault: d.vault }, { passphrase: P2 });
+  });
+});
+
+describe('two devices change the passphrase at once', () => {
+  it('the loser fails PASSPHRASE_CHANGED_ELSEWHERE and its vault follows the winner', async () => {
+    const laptop = await patient(api);
+    // The phone's PUT reaches the server just after the laptop's change landed.
+    let laptopChanged: Promise<void> | undefined;
+    const racing: HttpApi = {
+      ...api,
+      putWrappedRoot: async (body, token) => {
+        laptopChanged ??= changePassphrase(laptop.deps, {
+          account: laptop.account,
+          oldPassphrase: P1,
+          newPassphrase: P2,
+          token: await tokenOf(laptop.account),
+        });
+        await laptopChanged;
+        return api.putWrappedRoot(body, token);
+      },
+    };
+    const phoneDeps = deps(racing);
+    const phone = await joinWithPassphrase(phoneDeps, {
+      loginName: laptop.loginName,
+      passphrase: P1,
+      deviceName: 'phone',
+    });
+    await accountError(
+      changePassphrase(phoneDeps, {
+        account: phone,
+        oldPassphrase: P1,
+        newPassphrase: 'the phone passphrase',
+        token: await tokenOf(phone),
+      }),
+      'PASSPHRASE_CHANGED_ELSEWHERE',
+    );
+    expect(await serverGen(laptop.account)).toBe(1);
+    expect(await heldWrappedRootGen(phoneDeps, phone)).toBe(1);
+    await unlock({ vault: phoneDeps.vault }, { passphrase: P2 });
   });
 });
