@@ -4,49 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
 import { createConnection, type ConnectionStatus, type SyncError, type WebSocketLike } from './connection';
-
-const ID = 'A'.repeat(22);
+import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
 
 /** A fake server: completes the handshake, holds each request's reply until the test sends it. */
 const heldServer = () => {
-  type HeldSocket = Omit<WebSocketLike, 'readyState'> & { readyState: number; closed: boolean };
-  const sockets: HeldSocket[] = [];
+  const sockets: HandshakingSocket[] = [];
   const requests: Array<{ t: string; rid: number }> = [];
   const deliver = (frame: ServerFrame | Record<string, unknown>): void =>
     sockets.at(-1)?.onmessage?.({ data: JSON.stringify(frame) });
   const create = (): WebSocketLike => {
-    let helloDeviceId = '';
-    const socket: HeldSocket = {
-      readyState: 1,
-      closed: false,
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-      send(data: string) {
-        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
-        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
-        else if (frame.t !== 'auth') return void requests.push(frame);
-        const reply =
-          frame.t === 'hello'
-            ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
-            : {
-                t: 'ready',
-                accountId: ID,
-                deviceId: helloDeviceId,
-                version: 3,
-                sessionExpiresAt: new Date().toISOString(),
-              };
-        queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
-      },
-      close() {
-        socket.closed = true;
-        socket.readyState = 3;
-        queueMicrotask(() => socket.onclose?.({ code: 4000, reason: '' }));
-      },
-    };
+    const socket = handshakingSocket((frame) => requests.push(frame));
     sockets.push(socket);
-    queueMicrotask(() => socket.onopen?.({}));
     return socket;
   };
   return { create, sockets, requests, deliver };

@@ -4,8 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
 import { createConnection, SyncError, type WebSocketLike } from './connection';
-
-const ID = 'A'.repeat(22);
+import { handshakingSocket } from './handshaking-socket.test-util';
 
 interface Sent {
   at: number;
@@ -19,39 +18,11 @@ const scriptedServer = (answer: (rid: number, n: number) => ServerFrame | null) 
   let requests = 0;
   const create = (): WebSocketLike => {
     sockets++;
-    let helloDeviceId = '';
-    const socket: WebSocketLike = {
-      readyState: 1,
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-      send(data: string) {
-        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
-        // `ready` names the device that said `hello`, as the device checks.
-        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
-        if (frame.t !== 'hello' && frame.t !== 'auth') sent.push({ at: performance.now(), text: data });
-        const reply =
-          frame.t === 'hello'
-            ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
-            : frame.t === 'auth'
-              ? {
-                  t: 'ready',
-                  accountId: ID,
-                  deviceId: helloDeviceId,
-                  version: 3,
-                  sessionExpiresAt: new Date().toISOString(),
-                }
-              : answer(frame.rid, requests++);
-        if (reply !== null) queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
-      },
-      close() {
-        (socket as { readyState: number }).readyState = 3;
-        queueMicrotask(() => socket.onclose?.({ code: 1000, reason: '' }));
-      },
-    };
-    queueMicrotask(() => socket.onopen?.({}));
-    return socket;
+    return handshakingSocket((frame, socket, text) => {
+      sent.push({ at: performance.now(), text });
+      const reply = answer(frame.rid, requests++);
+      if (reply !== null) socket.reply(reply);
+    });
   };
   return { create, sent, sockets: () => sockets };
 };

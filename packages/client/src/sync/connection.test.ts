@@ -3,52 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
 import { createConnection, type SyncError, type WebSocketLike } from './connection';
-
-const ID = 'A'.repeat(22);
+import { SERVER_ID as ID, handshakingSocket } from './handshaking-socket.test-util';
 
 /**
- * One fake socket that completes the handshake and answers each request as `answer` says; `added` goes into
- * every frame it sends, handshake included (a newer server's properties).
+ * Fake sockets that complete the handshake and answer each request as `answer` says; `added` goes into
+ * every frame they send, handshake included (a newer server's properties).
  */
-const scriptedServer = (
-  answer: (request: { t: string; rid: number }) => ServerFrame | Record<string, unknown>,
-  added: Record<string, unknown> = {},
-) => {
-  const create = (): WebSocketLike => {
-    let helloDeviceId = '';
-    const socket: WebSocketLike = {
-      readyState: 1,
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-      send(data: string) {
-        const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
-        // `ready` names the device that said `hello`, as the device checks.
-        if (frame.t === 'hello') helloDeviceId = frame.deviceId ?? '';
-        const reply: ServerFrame | Record<string, unknown> =
-          frame.t === 'hello'
-            ? { t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 }
-            : frame.t === 'auth'
-              ? {
-                  t: 'ready',
-                  accountId: ID,
-                  deviceId: helloDeviceId,
-                  version: 3,
-                  sessionExpiresAt: new Date().toISOString(),
-                }
-              : answer(frame);
-        queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify({ ...reply, ...added }) }));
-      },
-      close() {
-        queueMicrotask(() => socket.onclose?.({ code: 1000, reason: '' }));
-      },
-    };
-    queueMicrotask(() => socket.onopen?.({}));
-    return socket;
-  };
-  return create;
-};
+const scriptedServer =
+  (
+    answer: (request: { t: string; rid: number }) => ServerFrame | Record<string, unknown>,
+    added: Record<string, unknown> = {},
+  ) =>
+  (): WebSocketLike =>
+    handshakingSocket((request, socket) => socket.reply(answer(request)), added);
 
 describe('connection replies', () => {
   it('refuses a reply whose type the request does not allow, and takes one it allows', async () => {
