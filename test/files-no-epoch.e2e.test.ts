@@ -9,7 +9,7 @@
 // a chunk), which is why the field stays optional rather than refusing every older device's uploads.
 // Real server.
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type DeviceSession, type FetchLike } from '@hale/client';
+import type { DeviceSession, FetchLike } from '@hale/client';
 import { deriveInitialStreamKey, keyId, sealedKeyId, utf8Encode } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import {
@@ -21,7 +21,7 @@ import {
   type TestServer,
 } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
+import { eventually, grantRead, openOnlineWithFetch } from './support/devices';
 
 const server = useServer({ realClock: true });
 
@@ -42,19 +42,8 @@ const chunkKeyIds = (t: TestServer, blobId: string): Array<string | false> =>
     return named.ok && named.value;
   });
 
-const open = async (
-  t: TestServer,
-  account: TestAccount,
-  options: { fetch?: FetchLike; device?: Awaited<ReturnType<typeof addDevice>> } = {},
-) => {
-  const s = await openDevice(t, account, {
-    api: createHttpApi({ baseUrl: t.url, fetch: options.fetch ?? fetch }),
-    ...(options.device ? { device: options.device } : {}),
-  });
-  server.sessions.push(s);
-  await waitOnline(s);
-  return s;
-};
+const open = (t: TestServer, account: TestAccount, options: Parameters<typeof openOnlineWithFetch>[3] = {}) =>
+  openOnlineWithFetch(t, server.sessions, account, options);
 
 /**
  * The real fetch, but every announce (`POST /v1/blobs`) goes without `epoch`, as an older device sends it;

@@ -3,27 +3,16 @@
 // (enqueue), so the rest of the file does come once the adding device is back: get must not say
 // "the rest will not come" (INCOMPLETE without retry).
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, isFileError, type DeviceSession, type FetchLike } from '@hale/client';
+import { isFileError, type FetchLike } from '@hale/client';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, openDevice, waitOnline } from './support/devices';
+import { eventually, openOnlineWithFetch } from './support/devices';
 
 const server = useServer({ realClock: true });
 
-const open = async (
-  t: TestServer,
-  account: TestAccount,
-  options: { fetch?: FetchLike; device?: Awaited<ReturnType<typeof addDevice>> } = {},
-): Promise<DeviceSession> => {
-  const s = await openDevice(t, account, {
-    api: createHttpApi({ baseUrl: t.url, fetch: options.fetch ?? fetch }),
-    ...(options.device ? { device: options.device } : {}),
-  });
-  server.sessions.push(s);
-  await waitOnline(s);
-  return s;
-};
+const open = (t: TestServer, account: TestAccount, options: Parameters<typeof openOnlineWithFetch>[3] = {}) =>
+  openOnlineWithFetch(t, server.sessions, account, options);
 
 const chunksHeld = (t: TestServer, blobId: string): number =>
   (t.store.db.prepare('SELECT COUNT(*) AS n FROM blob_chunks WHERE blob_id = ?').get(blobId) as { n: number })

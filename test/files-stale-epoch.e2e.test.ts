@@ -6,12 +6,12 @@
 // the server ends with the file sealed under the key the stream writes with, readable by the patient's
 // other device. Real server.
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type DeviceSession, type FetchLike } from '@hale/client';
+import type { DeviceSession, FetchLike } from '@hale/client';
 import { deriveInitialStreamKey, keyId, sealedKeyId, utf8Encode } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
+import { eventually, grantRead, openOnlineWithFetch } from './support/devices';
 
 const server = useServer({ realClock: true });
 
@@ -37,19 +37,8 @@ const manifestIds = (t: TestServer): string[] =>
     (r) => r.blob_id,
   );
 
-const open = async (
-  t: TestServer,
-  account: TestAccount,
-  options: { fetch?: FetchLike; device?: Awaited<ReturnType<typeof addDevice>> } = {},
-) => {
-  const s = await openDevice(t, account, {
-    api: createHttpApi({ baseUrl: t.url, fetch: options.fetch ?? fetch }),
-    ...(options.device ? { device: options.device } : {}),
-  });
-  server.sessions.push(s);
-  await waitOnline(s);
-  return s;
-};
+const open = (t: TestServer, account: TestAccount, options: Parameters<typeof openOnlineWithFetch>[3] = {}) =>
+  openOnlineWithFetch(t, server.sessions, account, options);
 
 /**
  * The real fetch; the first announce (`POST /v1/blobs`) waits, unsent, until `beforeAnnounce` settled: the

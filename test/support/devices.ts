@@ -14,6 +14,7 @@ import {
   type DeviceSession,
   type DeviceAccount,
   type DeviceSessionOptions,
+  type FetchLike,
   type Vault,
   type WebSocketLike,
 } from '@hale/client';
@@ -355,3 +356,22 @@ export const waitOnline = (s: DeviceSession) =>
       timeout(15_000),
     ),
   );
+
+/**
+ * A device of `account` opened online (added to `sessions`), its HTTP API on `fetch` (the real one unless
+ * given): for tests that cut or hold the file routes.
+ */
+export const openOnlineWithFetch = async (
+  t: TestServer,
+  sessions: DeviceSession[],
+  account: TestAccount,
+  options: { fetch?: FetchLike; device?: TestDevice } = {},
+): Promise<DeviceSession> => {
+  const s = await openDevice(t, account, {
+    api: createHttpApi({ baseUrl: t.url, fetch: options.fetch ?? fetch }),
+    ...(options.device ? { device: options.device } : {}),
+  });
+  sessions.push(s);
+  await waitOnline(s);
+  return s;
+};
