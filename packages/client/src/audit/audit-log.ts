@@ -2230,7 +2230,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const read = (deadline = readDeadline()): Promise<Checked> =>
     inViewOrder(async () => {
       deps.assertUnlocked?.();
-      const quick = await readPastView(deadline);
+      // As a whole check (`wholeCheck`): held to the position the server acknowledged of this device's own
+      // chain, read before fetching, so a server that cut it is told here too, not only by verify().
+      const ended = endingsOf(deps.accountId);
+      let own = await acknowledgedPosition(deps.accountId);
+      const quick = await readPastView(deadline, own);
       if (quick !== null) {
         reportFromView(deps.accountId, quick.verification);
         return quick;
@@ -2238,7 +2242,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const incarnation = await currentIncarnation();
       const readAt = deps.now();
       const { docs, through } = await fetchFrom(deps.accountId, 0, Infinity, deadline);
-      const checked = await check(deps.accountId, docs);
+      if (await continueOwn(deps.accountId, docs)) own = await acknowledgedPosition(deps.accountId);
+      const checked = await check(deps.accountId, docs, own, false, ended);
       await keepView(docs, through, checked, incarnation, readAt);
       reportFromView(deps.accountId, checked.verification);
       return checked;
@@ -2703,7 +2708,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
    * read again and held to its heads) come before them. Null when the cache may not be used now, or the
    * check past it found a problem: the caller reads and verifies the whole log.
    */
-  const readPastView = async (deadline: number): Promise<Checked | null> => {
+  const readPastView = async (deadline: number, own: number): Promise<Checked | null> => {
     viewsSinceWhole++;
     if (!viewKept || viewsSinceWhole >= VIEW_FULL_CHECK_VIEWS) return null;
     const view = await deps.meta.get(VIEW, ViewCache).catch(() => null);
@@ -2725,7 +2730,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const earlier = (view.dropped?.entries ?? 0) + stored.entries.length;
     const heads = new Map(Object.entries(view.heads));
     const since = { heads, entries: earlier, unjudged };
-    const checked = await checkServed(deps.accountId, docs, undefined, false, since);
+    const checked = await checkServed(deps.accountId, docs, own, false, since);
     if (checked === null) return null;
     // The new entries' authors judged as the cached ones were (the directory may have answered anew).
     const judged: ViewJudged = { ...view.judged };
