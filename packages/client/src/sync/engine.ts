@@ -2633,12 +2633,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const online = linkUp && covers >= resyncWanted;
         passStored(covers, online);
         if (online) {
-          void subscribeAll().catch((error: unknown) =>
+          void subscribeAll().catch((error: unknown) => {
+            // A connection the app stopped (goOffline, close) is no failure; the next one subscribes anew.
+            if (stopped || (error instanceof SyncError && error.code === 'STOPPED')) return;
             report({
               code: 'SUBSCRIBE_FAILED',
               message: error instanceof Error ? error.message : String(error),
-            }),
-          );
+            });
+          });
           if (run !== null && run.fromZero && reset === run) setTimeout(() => void finishReset(run), 0);
         }
         return handOver();
@@ -4058,6 +4060,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
      * connection's failure (DEVICE_UNKNOWN, DEVICE_REVOKED, …) once it is fatal, as that never comes then.
      */
     async awaitInSync(): Promise<void> {
+      // Stopped (closed): what is unsent goes with the next session, so "in sync" never comes here.
+      if (stopped)
+        throw new SyncError('STOPPED', 'sync stopped: unsent changes go with the next session', false);
       if (!replication) return;
       if (fatal) throw fatal;
       let ended: ((error: SyncError) => void) | undefined;
@@ -4074,6 +4079,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     async stop(): Promise<void> {
       stopped = true;
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
+      const stoppedError = new SyncError(
+        'STOPPED',
+        'sync stopped: unsent changes go with the next session',
+        false,
+      );
+      for (const w of [...fatalWaiters]) w(stoppedError);
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
