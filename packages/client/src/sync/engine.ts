@@ -647,6 +647,8 @@ const storedPositions = (data: unknown): Record<string, number> => {
  * than one request may name (MAX_STREAMS_PER_REQUEST), so it asks for them in slices of this many.
  */
 export const STREAMS_PER_REQUEST = 1000;
+/** How many records' server versions met in push conflicts are remembered (`conflictMet`). */
+const MAX_CONFLICTS_MET = 10_000;
 /** How far back the catch-ups after restores of the server's store count (see `resyncDelay`). */
 export const RESYNC_WINDOW_MS = 24 * 60 * 60_000;
 /** Wait after a catch-up before another one; doubles with each catch-up in the window. */
@@ -2086,6 +2088,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
     return taken;
   };
   /**
+   * Per record (`recordKey`), the server version (its revision tag) a push of this device last met as a
+   * conflict and handed to RxDB to resolve: seen, so not served stale when a page brings it again. Kept
+   * in memory, the newest MAX_CONFLICTS_MET.
+   */
+  const conflictMet = new Map<string, string>();
+  const metInConflict = (stream: string, id: string, rev: string): void => {
+    const key = recordKey(stream, id);
+    conflictMet.delete(key);
+    conflictMet.set(key, rev);
+    if (conflictMet.size > MAX_CONFLICTS_MET) conflictMet.delete(conflictMet.keys().next().value!);
+  };
+  /**
    * Drops served versions older than what this device holds. One served at a position past what this
    * device had seen of its stream is a replay (a server serving an old genuine version as new) and is
    * reported; one at an old position is a late copy (e.g. a live frame overtaken by this device's own newer
@@ -2110,9 +2124,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
     }
     for (const { record, localRv } of stale) {
-      const seq = seqOf.get(recordKey(record.stream, record.id)) ?? 0;
+      const key = recordKey(record.stream, record.id);
+      const seq = seqOf.get(key) ?? 0;
       // While a restore is caught up with, what was seen before it (its floor) counts as seen too.
       if (seq <= Math.max(known[record.stream] ?? 0, reset?.floor?.[record.stream] ?? 0)) continue;
+      // The version a push of this device met as the server's (and merged): a page fetched while that
+      // push was under way serves it again, overtaken by the merge, as an honest server does.
+      const met = conflictMet.get(key);
+      if (met !== undefined && served.get(key)?.rev === met) continue;
       report({
         code: 'STALE_VERSION',
         message: `The server sent an older version (${record.rv}) of a record than this device holds (${localRv}); it was not applied`,
@@ -3046,6 +3065,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       const rebasedIds = new Set([...rebase.keys()].map((i) => rows[i]!.newDocumentState.id));
       conflicts.push(...(await sortOutcomes(masters, decodedMasters)).filter((r) => !rebasedIds.has(r.id)));
+      for (const [k, decoded] of decodedMasters.entries()) {
+        const master = masters[k]!;
+        if (decoded.ok) metInConflict(master.stream, master.id, master.rev);
+      }
       /** Per row sent over a refused server version, that version's tag (what the server holds). */
       const over = new Map<number, string>();
       /**
