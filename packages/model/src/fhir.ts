@@ -337,11 +337,11 @@ interface DraftObject {
  */
 // eslint-disable-next-line no-control-regex
 const FHIR_FORBIDDEN_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
-// eslint-disable-next-line no-control-regex
-const FHIR_FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g;
 const fhirString = (text: string): string =>
   FHIR_FORBIDDEN_CONTROL_RE.test(text)
-    ? text.replace(FHIR_FORBIDDEN_CONTROLS, (c) => (c === '\u000B' || c === '\u000C' ? ' ' : '\uFFFD'))
+    ? text.replace(new RegExp(FHIR_FORBIDDEN_CONTROL_RE.source, 'g'), (c) =>
+        c === '\u000B' || c === '\u000C' ? ' ' : '\uFFFD',
+      )
     : text;
 
 const compact = (draft: Draft): FhirJson | undefined => {

@@ -372,8 +372,7 @@ export function onLock(account: LockableAccount, listener: () => void): () => vo
 
 /** Whether `account`, or a key object it shares with an account object, was locked (`assertUnlocked`). */
 export function isLocked(account: LockableAccount): boolean {
-  const parts: unknown[] = [account, account.root, account.keys, account.device];
-  return parts.some((part) => typeof part === 'object' && part !== null && lockedAccounts.has(part));
+  return partsOf(account).some((part) => lockedAccounts.has(part));
 }
 
 // Tail of the queue of vault-writing operations, per vault.
@@ -1654,8 +1653,9 @@ export function lock(account: UnlockedAccount): void {
   account.keys.wrapping.secretKey.fill(0);
   account.keys.localKey.fill(0);
   account.device.secretKey.fill(0);
-  for (const part of [account, account.root, account.keys, account.device]) lockedAccounts.add(part);
-  const listeners = new Set(partsOf(account).flatMap((part) => [...(lockListeners.get(part) ?? [])]));
+  const parts = partsOf(account);
+  for (const part of parts) lockedAccounts.add(part);
+  const listeners = new Set(parts.flatMap((part) => [...(lockListeners.get(part) ?? [])]));
   for (const listener of listeners) {
     try {
       listener();

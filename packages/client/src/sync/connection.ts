@@ -368,7 +368,8 @@ export const createConnection = (options: ConnectionOptions) => {
         return;
       }
       const frame = decoded.value;
-      if (draining === socket && !('rid' in frame)) return;
+      // Given up at a lock: only the replies to requests already sent are taken.
+      if (draining === socket && !('rid' in frame && pending.has(frame.rid))) return;
       if (frame.t === 'challenge' || frame.t === 'ready') {
         const expected = phase === 'hello' ? 'challenge' : phase === 'auth' ? 'ready' : undefined;
         if (frame.t !== expected) {
@@ -471,7 +472,6 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
       }
-      if (draining === socket) return;
       if (frame.t === 'error' && FATAL_CODES.has(frame.code)) {
         // As before `ready`: fatal first, so that giving the socket up schedules no reconnect, and nothing
         // the server sends on it afterwards is acted on or handed on.

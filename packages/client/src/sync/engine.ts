@@ -1186,7 +1186,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // The error that made the connection fatal (the server refused this device), until it connects again:
   // the handlers keep waiting for a link (as offline), but `awaitInSync` callers are told, not left hanging.
   let fatal: SyncError | undefined;
+  /** `awaitInSync` callers, rejected when the connection goes fatal or sync stops. */
   const fatalWaiters = new Set<(error: SyncError) => void>();
+  const stoppedInSync = (): SyncError =>
+    new SyncError('STOPPED', 'sync stopped: unsent changes go with the next session', false);
   const releaseLinkWaiters = (error?: Error): void => {
     const waiters = linkWaiters;
     linkWaiters = [];
@@ -4084,8 +4087,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
      */
     async awaitInSync(): Promise<void> {
       // Stopped (closed): what is unsent goes with the next session, so "in sync" never comes here.
-      if (stopped)
-        throw new SyncError('STOPPED', 'sync stopped: unsent changes go with the next session', false);
+      if (stopped) throw stoppedInSync();
       if (!replication) return;
       if (fatal) throw fatal;
       let ended: ((error: SyncError) => void) | undefined;
@@ -4102,12 +4104,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     async stop(): Promise<void> {
       stopped = true;
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
-      const stoppedError = new SyncError(
-        'STOPPED',
-        'sync stopped: unsent changes go with the next session',
-        false,
-      );
-      for (const w of [...fatalWaiters]) w(stoppedError);
+      for (const w of [...fatalWaiters]) w(stoppedInSync());
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
