@@ -35,6 +35,8 @@ describe('records: AuditEntry is not a record the app can add', () => {
       () => true,
       () => false,
     );
+    // Pending on p until the server's answer reaches it, which q may show the allergy before.
+    await eventually(() => p.sync.state().pendingWrites === 0, 'the answer taken').catch(() => undefined);
     const fhir = await p.exportFhir();
     expect({
       added,

@@ -35,6 +35,11 @@ describe('local versions the server does not take', () => {
     expect(['NOT_WRITABLE', 'FORBIDDEN']).toContain(kept!.code);
     expect((kept!.data as { testName: string }).testName).toBe('lipid panel, provider note: repeat fasting');
     expect(d.sync.state().unsent).toBe(1);
+    // Listed at once; it stops counting as pending, then is reported, once that list is stored.
+    await eventually(
+      () => d.sync.state().errors.some((e) => e.id === lab.id && /unsent/.test(e.message)),
+      'the refused edit is reported',
+    );
     expect(d.sync.state().pendingWrites).toBe(0);
     expect(d.sync.state().errors.some((e) => e.id === lab.id && /unsent/.test(e.message))).toBe(true);
     // The server never took it.
