@@ -85,12 +85,14 @@ export const makeAuditEntry = async (input: {
   chain: ChainState;
   body: AuditBody;
   now: () => number;
+  /** The entry's id, chosen before (audit-log.ts names a batch of noted changes by it); else a new one. */
+  id?: string;
 }): Promise<{ doc: PushDoc; chain: ChainState }> => {
   const ct = sealTo(input.patientWrappingKey, canonicalBytes(input.body));
   const at = new Date(input.now()).toISOString();
   const doc = {
     stream: `${input.patientId}/audit` as PushDoc['stream'],
-    id: newId(input.now),
+    id: input.id ?? newId(input.now),
     rev: `1-${hexEncode(sha256(ct)).slice(0, 24)}`,
     deleted: false,
     epoch: 0,

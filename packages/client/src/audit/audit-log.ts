@@ -211,6 +211,29 @@
  *   the mirror holds (`resumeNoted`). So neither a close nor a crash in the 200 ms a note waits loses it:
  *   `close` appends them (into the outbox), or when it cannot (the account was locked, so nothing may be
  *   signed) leaves them in the mirror. An append that fails keeps its changes noted.
+ * - Nor does a crash have the next session append noted changes a second time, whatever write it cut
+ *   short. The meta store writes one key at a time, so an entry's outbox row and NOTED never change
+ *   together; instead NOTED holds the changes in batches (one patient's, at most 500), each named by the
+ *   id its entry will have, chosen when the batch takes its first note. The row carries that id and is
+ *   written in one step, and a batch only grows until an append takes it, so NOTED on disk never holds
+ *   under a name more than that entry lists. At a start, a batch whose entry this device queued is
+ *   dropped: in the outbox, or in OWN (written in the same `serial` step as the row, so an entry that was
+ *   acknowledged, and left the outbox, before NOTED was saved is found there); the others are appended.
+ *   An id never names two entries: a batch whose append failed (its row may be queued after all: a write
+ *   reported failed whose read-back failed too) and one a start takes from NOTED are named anew — an
+ *   entry acknowledged whose OWN write failed (AUDIT_OWN_NOT_KEPT) is found nowhere, and its id used
+ *   again would be answered stored by the server, a gap in the chain. Batches named anew are saved in
+ *   NOTED before any batch is appended (`renamed`): NOTED may hold their changes under the old name, which
+ *   a crash after the append would leave to be appended again. So the usual path (a burst noted, mirrored,
+ *   appended, mirrored) writes nothing more than before. Crash orders: audit-noted-crash.test.ts. A NOTED
+ *   an older build wrote (changes by patient, unnamed) is appended as new batches, once; an older build
+ *   reads this build's as none (a schema mismatch), and its next save of the mirror writes over it.
+ * - This device's sign-in entry (`device-sign-in` in its account's own log: session.ts appends it at the
+ *   first start, then saves `signed-in`) is appended once: asked for while one of this device's is in the
+ *   outbox, `append` answers that row and appends nothing. A crash between the append and that flag
+ *   leaves the row there, since nothing is pushed before the flag is saved (session.ts starts the
+ *   connection after it). Cost: at such a call only (once per device), a read of the outbox and its own
+ *   rows opened.
  * - Nothing is signed or opened once the account is locked (`assertUnlocked`: append, and the views, which
  *   open entries with the wrapping key); rows already in the outbox are still sent as they are, except while
  *   a restore check of the own chain is due (it may re-sign them): then nothing is pushed until unlocked.
@@ -255,9 +278,11 @@
  * the restore is recorded (KEPT's incarnation): a crash in between queues them again, each id once; while
  * the restore cannot be recorded there, nothing is pushed (tried again at the next flush). An entry that
  * cannot be kept when acknowledged is reported in `issues` (AUDIT_KEPT_NOT_KEPT) and is not sent again
- * after a restore. A crash before a burst of notes is mirrored (that macrotask) loses those notes; one
- * between an entry's append and the next save of the mirror has the next start append its changes again
- * (listed twice, never missing). A move of a key from an older build's name that fails leaves it there
+ * after a restore. A crash before a burst of notes is mirrored (that macrotask) loses those notes unless
+ * their entry was queued; at any later point the next start appends each change once (above). A change is
+ * listed twice only after failures, not a crash alone: an outbox write reported failed whose read-back
+ * failed too (AUDIT_GAP; its changes appended again in another entry), or a crash after an entry whose
+ * OWN write failed (AUDIT_OWN_NOT_KEPT) was acknowledged and before NOTED was saved. A move of a key from an older build's name that fails leaves it there
  * and fails what needed the key (an append is not made, so nothing forks); a removal of old names that
  * fails is reported (AUDIT_KEYS_NOT_RENAMED); both are tried again at the next start. A crash between a
  * move and the removal leaves both names, and the next start keeps the new one and removes the old.
@@ -274,6 +299,7 @@
  * until the next view notes its read.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { newId } from '@hale/model';
 import {
   base64urlDecode,
   base64urlEncode,
@@ -293,6 +319,7 @@ import {
   AuditBody,
   AuditEntryBody,
   PushDoc,
+  RecordId,
   auditSignaturePayload,
   validate,
   type AuditChainEnd,
@@ -532,6 +559,8 @@ const MAX_KEPT_CHARS = 128 * 1024;
 const MAX_OWN = 10_000;
 const MAX_ISSUES = 200;
 const COALESCE = 500;
+/** The action of the entry session.ts appends when the device first opens its account. */
+const SIGN_IN = 'device-sign-in';
 const BATCH = 200;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_MAX_MS = 6 * 3600_000;
@@ -563,21 +592,47 @@ const OutboxState = Type.Object({
 });
 type OutboxState = Static<typeof OutboxState>;
 
-/** Record changes noted but not yet in an entry, by patient, kept across a close (see the header). */
-const NotedChanges = Type.Record(
-  Type.String({ maxLength: 128 }),
-  Type.Array(
-    Type.Object(
-      {
-        action: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
-        kind: Type.String({ maxLength: 64 }),
-        id: Type.String({ maxLength: 128 }),
-      },
-      { additionalProperties: false },
-    ),
-  ),
+const NotedChange = Type.Object(
+  {
+    action: Type.Union([Type.Literal('create'), Type.Literal('update'), Type.Literal('delete')]),
+    kind: Type.String({ maxLength: 64 }),
+    id: Type.String({ maxLength: 128 }),
+  },
+  { additionalProperties: false },
 );
+/** An older build's NOTED: the changes by patient, named by no entry (appended as new ones). */
+const NotedChanges = Type.Record(Type.String({ maxLength: 128 }), Type.Array(NotedChange));
 type NotedChanges = Static<typeof NotedChanges>;
+/**
+ * Record changes noted but not yet in an entry, kept across a close and a crash (see the header): in
+ * batches of one patient's changes, each named by the id of the entry that will list it. An older build
+ * reads this as no NOTED (a key it does not know is a patient's changes of the wrong shape).
+ */
+const NotedBatches = Type.Object(
+  {
+    batches: Type.Array(
+      Type.Object(
+        { patientId: Type.String({ maxLength: 128 }), entry: RecordId, changes: Type.Array(NotedChange) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+type NotedBatches = Static<typeof NotedBatches>;
+type NotedBatch = NotedBatches['batches'][number];
+const NotedStored = Type.Union([NotedBatches, NotedChanges]);
+/** NOTED as read, in batches (an older build's, named by no entry: one per patient). */
+const storedBatches = (
+  kept: Static<typeof NotedStored> | null,
+): Array<{ patientId: string; entry?: string; changes: RecordChange[] }> => {
+  if (kept === null) return [];
+  const batches = validate(NotedBatches, kept);
+  if (batches.ok) return batches.value.batches;
+  const older = validate(NotedChanges, kept);
+  if (!older.ok) return [];
+  return Object.entries(older.value).map(([patientId, changes]) => ({ patientId, changes }));
+};
 
 /**
  * The highest position of this device's chain in its account's own log that the server acknowledged, and
@@ -862,7 +917,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     queue = next.catch(() => undefined);
     return next;
   };
-  const pendingChanges = new Map<string, RecordChange[]>();
+  /**
+   * Changes noted and in no entry yet, in batches of one patient's (at most COALESCE), each named by the id
+   * its entry will have (NOTED, see the header); a patient's newest batch takes the next note.
+   */
+  const pendingBatches: NotedBatch[] = [];
   let changeTimer: ReturnType<typeof setTimeout> | null = null;
   const issues: string[] = [];
   const issue = (message: string): void => {
@@ -978,8 +1037,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return wrapping;
   };
 
-  /** One entry of `body` in `patientId`'s log, sealed to `wrapping`; run inside `serial`. */
-  const appendSealedTo = async (patientId: string, wrapping: Uint8Array, body: AuditEntryDetail) => {
+  /** One entry of `body` in `patientId`'s log, sealed to `wrapping`, with id `id` if given; run inside `serial`. */
+  const appendSealedTo = async (
+    patientId: string,
+    wrapping: Uint8Array,
+    body: AuditEntryDetail,
+    id?: string,
+  ) => {
     const full: AuditEntryBody = {
       ...body,
       kind: 'AuditEntry',
@@ -1009,6 +1073,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         chain: chain ?? { seq: 0, hash: null },
         body: full,
         now: deps.now,
+        ...(id === undefined ? {} : { id }),
       });
       entry.made = made;
       return made.chain;
@@ -1061,11 +1126,35 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     return made.doc;
   };
 
-  const append = (patientId: string, body: AuditEntryDetail) =>
+  /**
+   * Appends one entry (`id`: its id, chosen before). This device's sign-in entry in its account's own log
+   * is appended once: asked again while one is still in the outbox (session.ts saves `signed-in` after the
+   * append; a crash in between has the next start ask again), that one is answered (see the header).
+   */
+  const append = (patientId: string, body: AuditEntryDetail, id?: string) =>
     serial(async () => {
       deps.assertUnlocked?.();
-      return appendSealedTo(patientId, await wrappingOf(patientId), body);
+      if (body.action === SIGN_IN && patientId === deps.accountId) {
+        const queued = await queuedSignIn();
+        if (queued !== null) return queued;
+      }
+      return appendSealedTo(patientId, await wrappingOf(patientId), body, id);
     });
+
+  /** This device's sign-in entry still in the outbox (its account's own log), or null. */
+  const queuedSignIn = async (): Promise<PushDoc | null> => {
+    for (const doc of await outboxNow()) {
+      if (doc.stream !== ownStream || doc.author !== deps.device.deviceId) continue;
+      const body = openAuditBody(doc, deps.keys.wrapping);
+      if (
+        body?.kind === 'AuditEntry' &&
+        body.action === SIGN_IN &&
+        body.actorDeviceId === deps.device.deviceId
+      )
+        return doc;
+    }
+    return null;
+  };
 
   /**
    * Appends an entry to each patient's log named, one after another; every wrapping key is had first, so
@@ -1752,72 +1841,68 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return pending.length > 0 ? Math.min(...pending) - 1 : chain.seq;
     });
 
-  /** Puts changes back in front of those noted since (their entry could not be appended). */
-  const renote = (patientId: string, changes: readonly RecordChange[]): void => {
-    if (changes.length === 0) return;
-    pendingChanges.set(patientId, [...changes, ...(pendingChanges.get(patientId) ?? [])]);
-  };
-
+  /** Batches an `appendNoted` took and has not appended yet: still noted as far as NOTED goes. */
+  const taken = new Set<NotedBatch>();
+  /** What NOTED mirrors: every change noted and in no entry yet, taken ones first. */
+  const notedNow = (): NotedBatches => ({
+    batches: [...taken, ...pendingBatches].map((b) => ({ ...b, changes: [...b.changes] })),
+  });
   /**
-   * Appends `changes` of one patient as coalesced entries. Answers null, or after a failed append the
-   * failure and the changes not appended (those of the entries appended before it are in the outbox).
+   * Batches named anew so far (their entry id changed after NOTED may have held their changes under
+   * another: a failed append, a start), and how many of those the last NOTED saved holds (see appendNoted).
    */
-  const appendChanges = async (
-    patientId: string,
-    changes: readonly RecordChange[],
-  ): Promise<{ error: unknown; rest: RecordChange[] } | null> => {
-    for (let i = 0; i < changes.length; i += COALESCE) {
-      const slice = changes.slice(i, i + COALESCE);
-      try {
-        await append(patientId, {
-          action: 'records-changed',
-          summary: `${slice.length} record change(s)`,
-          changes: slice,
-        });
-      } catch (error) {
-        return { error, rest: changes.slice(i) };
-      }
-    }
-    return null;
-  };
-
-  /** Changes an `appendNoted` took and has not appended yet: still noted as far as NOTED goes. */
-  const taken = new Set<{ patientId: string; changes: readonly RecordChange[] }>();
-  /** What NOTED mirrors: every change noted and in no entry yet, taken ones first, by patient. */
-  const notedNow = (): NotedChanges => {
-    const out: NotedChanges = {};
-    for (const t of taken) out[t.patientId] = [...(out[t.patientId] ?? []), ...t.changes];
-    for (const [patientId, changes] of pendingChanges)
-      out[patientId] = [...(out[patientId] ?? []), ...changes];
-    return out;
-  };
+  let renamed = 0;
+  let savedRenamed = 0;
   // Saved whole, so folded: a burst of notes costs one or two writes, not one each.
-  const mirror = coalescedSave(() => deps.meta.set(NOTED, notedNow()));
+  const mirror = coalescedSave(async () => {
+    const names = renamed;
+    await deps.meta.set(NOTED, notedNow());
+    savedRenamed = Math.max(savedRenamed, names);
+  });
   /** Why the mirror could not be saved after the last append that failed (null: it was). */
   let mirrorError: Error | null = null;
+  /** A batch of `patientId`'s changes, named by the id of an entry not made yet. */
+  const newBatch = (patientId: string, changes: RecordChange[] = []): NotedBatch => ({
+    patientId,
+    entry: newId(deps.now),
+    changes,
+  });
 
   /**
-   * Appends every noted change (into the outbox); on a failure what is not appended stays noted. The
-   * mirror is saved after, appended or not (a failure to save it is thrown only when nothing else was).
+   * Appends every noted batch (into the outbox), each as the entry its id names; on a failure what is not
+   * appended stays noted. The mirror is saved after, appended or not (a failure to save it is thrown only
+   * when nothing else was). Batches named anew since NOTED was last saved are saved first: NOTED may hold
+   * their changes under other ids (or none), which a crash after their append would leave to be appended
+   * again. A batch whose append failed is named anew: its entry may be queued after all (a write reported
+   * failed whose read-back failed too), and an id is never used for two entries.
    */
   const appendNoted = async (): Promise<void> => {
-    const batches = [...pendingChanges.entries()].map(([patientId, changes]) => ({ patientId, changes }));
-    if (batches.length === 0) return;
-    pendingChanges.clear();
+    if (pendingBatches.length === 0) return;
+    const batches = pendingBatches.splice(0);
     for (const b of batches) taken.add(b);
+    let n = 0;
+    let tried = false;
     try {
-      for (const [n, b] of batches.entries()) {
-        const failed = await appendChanges(b.patientId, b.changes);
+      if (renamed > savedRenamed) await mirror.save();
+      for (; n < batches.length; n++) {
+        const b = batches[n]!;
+        tried = true;
+        await append(
+          b.patientId,
+          { action: 'records-changed', summary: `${b.changes.length} record change(s)`, changes: b.changes },
+          b.entry,
+        );
         taken.delete(b);
-        if (failed === null) continue;
-        renote(b.patientId, failed.rest);
-        for (const later of batches.slice(n + 1)) {
-          taken.delete(later);
-          renote(later.patientId, later.changes);
-        }
-        throw failed.error;
       }
     } catch (error) {
+      const failed = batches.slice(n);
+      for (const b of failed) taken.delete(b);
+      if (tried && failed[0] !== undefined) {
+        renamed++;
+        failed[0] = newBatch(failed[0].patientId, failed[0].changes);
+      }
+      // In front of those noted since.
+      pendingBatches.unshift(...failed);
       mirrorError = await mirror.save().then(
         () => null,
         (e: unknown) => (e instanceof Error ? e : new Error('the mirror was not saved')),
@@ -1826,6 +1911,18 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
     await mirror.save();
   };
+
+  /** Entry ids of the batches a `resumeNoted` of this log took from NOTED (named anew since). */
+  const resumed = new Set<string>();
+  /**
+   * Ids of the entries this device queued: those still in the outbox, and its own actions (OWN, written
+   * in the same step as the outbox row, so an entry acknowledged since, or given up, is still found).
+   */
+  const madeIds = (): Promise<Set<string>> =>
+    serial(async () => {
+      const own = (await deps.meta.get(OWN, META_SCHEMAS.auditOwn)) ?? [];
+      return new Set([...(await outboxNow()).map((d) => d.id), ...own.map((o) => o.id)]);
+    });
 
   const flushChanges = async (): Promise<void> => {
     changeTimer = null;
@@ -3143,10 +3240,15 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     accessEnded,
     /** Notes a record write; coalesced into one entry per short burst. */
     noteRecordChange(patientId: string, change: RecordChange): void {
-      const list = pendingChanges.get(patientId) ?? [];
-      list.push(change);
-      pendingChanges.set(patientId, list);
-      if (list.length >= COALESCE) {
+      let batch: NotedBatch | undefined;
+      for (let i = pendingBatches.length - 1; i >= 0 && batch === undefined; i--)
+        if (pendingBatches[i]!.patientId === patientId) batch = pendingBatches[i];
+      if (batch === undefined || batch.changes.length >= COALESCE) {
+        batch = newBatch(patientId);
+        pendingBatches.push(batch);
+      }
+      batch.changes.push(change);
+      if (batch.changes.length >= COALESCE) {
         if (changeTimer) clearTimeout(changeTimer);
         void flushChanges().catch(() => undefined);
       } else {
@@ -3171,7 +3273,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       } catch {
         unlocked = false;
       }
-      if (unlocked && pendingChanges.size > 0) {
+      if (unlocked && pendingBatches.length > 0) {
         if (changeTimer) clearTimeout(changeTimer);
         changeTimer = null;
         // What fails stays noted (and mirrored): appended with the next note, at close or next start.
@@ -3275,7 +3377,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       if (mirrorError !== null) {
         issue(
-          `AUDIT_NOT_KEPT: ${pendingChanges.size} patient(s)' record changes noted at close could not be kept: ${
+          `AUDIT_NOT_KEPT: ${new Set(pendingBatches.map((b) => b.patientId)).size} patient(s)' record changes noted at close could not be kept: ${
             mirrorError.message
           }`,
         );
@@ -3291,9 +3393,28 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     async resumeNoted(): Promise<void> {
       await renameOld();
       try {
-        const kept = await deps.meta.get(NOTED, NotedChanges);
-        for (const [patientId, changes] of Object.entries(kept ?? {})) renote(patientId, changes);
-        if (pendingChanges.size > 0) await appendNoted();
+        const stored = storedBatches(await deps.meta.get(NOTED, NotedStored));
+        // Those this log holds already (an earlier call took them) are not noted twice.
+        const held = new Set([...taken, ...pendingBatches].map((b) => b.entry));
+        const fresh = stored.filter(
+          (b) => b.entry === undefined || !(held.has(b.entry) || resumed.has(b.entry)),
+        );
+        // Named by an entry this device queued: its changes are in the log already.
+        const made = fresh.some((b) => b.entry !== undefined) ? await madeIds() : new Set<string>();
+        const back: NotedBatch[] = [];
+        for (const b of fresh) {
+          if (b.entry !== undefined && made.has(b.entry)) continue;
+          if (b.entry !== undefined) resumed.add(b.entry);
+          // Named anew (see the header: an entry acknowledged whose OWN write failed is found nowhere,
+          // and its id used again would be answered stored by the server, leaving a gap).
+          for (let i = 0; i < b.changes.length; i += COALESCE)
+            back.push(newBatch(b.patientId, b.changes.slice(i, i + COALESCE)));
+        }
+        if (back.length > 0) renamed++;
+        pendingBatches.unshift(...back);
+        if (pendingBatches.length > 0) await appendNoted();
+        // Only batches already appended: NOTED keeps nothing any entry still needs.
+        else if (fresh.length > 0) await mirror.save();
       } catch (error) {
         issue(
           `AUDIT_NOTED_PENDING: record changes noted by an earlier session are not in the log yet: ${

@@ -179,6 +179,6 @@ describe('audit: noted record changes at a reconnection', () => {
     // Nothing noted: a reconnection appends nothing.
     await log.connected(A);
     expect(s.positions()).toEqual([1]);
-    expect(await s.meta.get('audit-noted-changes', Type.Any())).toEqual({});
+    expect(await s.meta.get('audit-noted-changes', Type.Any())).toEqual({ batches: [] });
   });
 });
