@@ -98,6 +98,14 @@ export const META_SCHEMAS = {
   streamEpochs: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
   purged: Type.Array(Type.String({ maxLength: 128 })),
+  /**
+   * One push frame's versions, by record id and revision tag, with the frame's number (sync/engine.ts
+   * `unanswered`). Keys `push-unanswered-<slot>`.
+   */
+  pushUnanswered: Type.Object({
+    seq: Type.Integer({ minimum: 1 }),
+    rows: Type.Array(Type.Object({ id: Type.String({ maxLength: 64 }), rev: RevTag }), { maxItems: 1000 }),
+  }),
   quarantine: Type.Array(
     Type.Object({
       stream: Type.String(),

@@ -18,10 +18,10 @@
  *   position after its documents and skips that write once cancelled, so stop() lets it finish first (at
  *   most STOP_SETTLE_MS; past that, or for a batch RxDB dropped, the batch is pulled again). No record is
  *   ever handed over only to carry a position, nor a version that is the settled local copy itself
- *   (recognised as an echo or not: after a restart `sent` is empty, a resync re-serves): RxDB stores a
- *   handed version after the batches before it, and a local edit acknowledged meanwhile would be replaced
- *   by it (RxDB then finds its copy equal to the assumed master state and takes the served version;
- *   replication-protocol/downstream.ts, rxdb 17.6).
+ *   (recognised as an echo or not: after a restart `sent` holds only the versions sent and not answered,
+ *   a resync re-serves): RxDB stores a handed version after the batches before it, and a local edit
+ *   acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the assumed master
+ *   state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
  * - A served document this device cannot open, or whose tag, author or signature does not verify, is
  *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
  *   record it could not read, so server state is never overwritten with an empty or stale copy.
@@ -170,6 +170,26 @@
  *   answered. A crash before a burst's save loses its notes, not the writes: RxDB hands every version
  *   it has not pushed to the push handler again after the restart (its own push checkpoint), which
  *   counts each as pending again on arrival, offline too.
+ * - A version this device sent is never met as another's change, also when its answer was lost and the
+ *   session ended before it came. Within a session RxDB sends a failed batch again, the very rows (the
+ *   server answers a version it holds as stored), and sends a later local version only on top of it;
+ *   after a restart RxDB sends the local copy against the last state the server acknowledged, and the
+ *   server answers with the device's own version as the current one. So the tags of versions sent are
+ *   written to device meta as each frame goes out, beside the send (one write of that frame's ids and tags
+ *   into the next of UNANSWERED_SLOTS slots, in turn: a constant cost per frame, never the whole list,
+ *   since thousands of rows may be in flight), and the push handler returns once it is written; read at
+ *   start, into `unanswered` and `sent`. A crash within the write's few milliseconds, a write that fails,
+ *   or a version whose slot was since written over, leaves such a version a conflict as before: both
+ *   sides kept. A server version a push meets that is one of them (same tag, written by this device) and
+ *   numbered below the local version is what that version was made on (the local history of a record is
+ *   linear, and the slots are as old as the store they lie in: they name only versions that store held):
+ *   the local version is sent on top of it, once, as for a tag computed otherwise (`sameVersion`). Any
+ *   other server version, also an older one of this device's that the slots do not name (a device store
+ *   restored from a backup that predates it), is merged as a conflict, both sides kept. An answer
+ *   (stored, refused, or a conflict with another version) forgets the tag in memory (with those sent
+ *   before it; STALE_EPOCH: that tag only, it is sealed again under another); the slots are not rewritten
+ *   for it: a tag of an answered version still names a version of the record's local history, all the
+ *   rule above needs.
  * - A local version the server will not take (refused for good, not writable here, or a newer server
  *   version that cannot be verified) is copied to the persisted `unsent` list before the push handler
  *   returns: RxDB takes it as pushed, so a later pulled version replaces it in the collection, but its
@@ -621,6 +641,20 @@ const CONFLICT_WAIT = 'CONFLICT_WAIT';
 const MAX_DIVERGED = 10_000;
 /** Pushed versions remembered for echo detection (at least this many; a forgotten echo is just decoded). */
 const MAX_SENT = 50_000;
+/** Device meta key prefix of the slots naming the versions in the last frames sent (`unanswered`). */
+const UNANSWERED_KEY = 'push-unanswered-';
+/**
+ * Slots written in turn, one per push frame (at most PUSH_PIPELINE_CHUNK rows, or one batch without an
+ * offload): the versions of the last this many frames sent are known after a restart.
+ */
+const UNANSWERED_SLOTS = 32;
+/** Records kept in memory in `unanswered` (beyond it the oldest go: a conflict, both sides kept, as before). */
+const MAX_UNANSWERED = 10_000;
+/**
+ * Tags kept per record in `unanswered`: each restart whose push of the record goes unanswered again adds
+ * one (a newer local version sent before the older one's answer came); the oldest go first.
+ */
+const MAX_UNANSWERED_REVS = 8;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
 /** Local documents read and sent again per page after a restore of the server's store. */
@@ -928,6 +962,54 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // holds or held, so it is neither decoded nor applied (a batch of them alone moves the pull floor,
   // `carry`); skipping it also means a replayed old version of our own is never applied.
   const sent = createRecentMap<string, string>(MAX_SENT);
+  // id → revision tags (oldest first) of versions this device sent whose answer has not come, written to
+  // a slot (UNANSWERED_KEY) as the frame goes out and read at start. The server may hold one of them (it
+  // took the push, the answer was lost, the process ended before RxDB sent the batch again, as it does
+  // within a session): RxDB then sends the newer local version against the last state the server
+  // acknowledged, and the server answers with that own version. It is an ancestor of the local copy, not
+  // another's change: the local version is sent on top of it (`pushRows`), as within a session. Only the
+  // exact tag counts, so a device store rolled back to an older copy (a backup), whose slots are as old,
+  // never writes over a version it lost: that stays a conflict.
+  const unanswered = new Map<string, string[]>();
+  /** Frames noted so far (the last one read at start included): the next slot is the next number's. */
+  let unansweredSeq = 0;
+  const remember = (id: string, rev: string): void => {
+    const revs = (unanswered.get(id) ?? []).filter((r) => r !== rev);
+    revs.push(rev);
+    // Re-inserted: the map's order is the order of sends, the oldest dropped first.
+    unanswered.delete(id);
+    unanswered.set(id, revs.slice(-MAX_UNANSWERED_REVS));
+    if (unanswered.size > MAX_UNANSWERED) unanswered.delete(unanswered.keys().next().value!);
+  };
+  /** Notes the rows of a frame being sent, in the next slot; resolves once the slot is written. */
+  const noteUnanswered = (rows: readonly PushRow[]): Promise<void> => {
+    for (const { doc } of rows) remember(doc.id, doc.rev);
+    const seq = ++unansweredSeq;
+    return deps.meta.set(`${UNANSWERED_KEY}${seq % UNANSWERED_SLOTS}`, {
+      seq,
+      rows: rows.map(({ doc }) => ({ id: doc.id, rev: doc.rev })),
+    });
+  };
+  /**
+   * Whether server version `master` (opened as `version`), met by the push of `local`, is a version this
+   * device sent and heard no answer for, numbered below `local`: an ancestor of it (see `unanswered`).
+   */
+  const followsUnanswered = (master: ServedDoc, version: PlainRecord, local: PlainRecord): boolean =>
+    master.author === deps.device.deviceId &&
+    version.rv < local.rv &&
+    (unanswered.get(master.id)?.includes(master.rev) ?? false);
+  /**
+   * The server answered the version `rev` of `id`: forgets it, and with `older` the versions sent before it
+   * (the server holds this one or another's over them). In memory only: the slots keep it (see the header).
+   */
+  const answeredRev = (id: string, rev: string, older: boolean): void => {
+    const revs = unanswered.get(id);
+    const at = revs?.indexOf(rev) ?? -1;
+    if (revs === undefined || at < 0) return;
+    const left = older ? revs.slice(at + 1) : revs.filter((r) => r !== rev);
+    if (left.length === 0) unanswered.delete(id);
+    else unanswered.set(id, left);
+  };
   // id → revision number of the newest local version the server has not acknowledged (the records API
   // passes the number it wrote). An edit made while the push of the version before it is in flight must
   // stay pending when that reply comes, so a reply clears only revisions up to the one it acknowledges.
@@ -2900,9 +2982,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const flush = (): void => {
         if (out.length === 0) return;
         for (const row of out) sent.set(row.doc.id, row.doc.rev);
+        // Noted beside the send, not before it (see the header); a note that fails only leaves such a
+        // version a conflict after a restart, as before the slots existed.
+        const noted = noteUnanswered(out).catch(() => undefined);
         sends.push(
-          sendFrame(out, byIndex, frameRefused).then(
-            (frames) => ({ sent: frames }),
+          Promise.all([noted, sendFrame(out, byIndex, frameRefused)]).then(
+            ([, frames]) => ({ sent: frames }),
             (error: unknown) => ({ error }),
           ),
         );
@@ -2953,6 +3038,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
       for (const { i, doc, code, message } of frameRefused) {
         if (sent.get(doc.id) === doc.rev) sent.delete(doc.id);
+        answeredRev(doc.id, doc.rev, true);
         refuse(i, code, message);
       }
       const masters: ServedDoc[] = [];
@@ -2960,6 +3046,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const masterRows: number[] = [];
       /** Per entry of `masters`, the incarnation the server says it kept it from (`keptFrom`), if any. */
       const keptFroms: Array<string | undefined> = [];
+      /** Per entry of `masters`, the tag of the version its row sent. */
+      const sentRevs: string[] = [];
       const recreate = new Set<number>();
       /** Versions sent in place of RxDB's (`replaced`) that the server took: answered as its state. */
       const taken: Overwrite[] = [];
@@ -2968,6 +3056,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         for (const [k, result] of reply.results.entries()) {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
+            answeredRev(result.id, out[k]!.doc.rev, true);
             settlePending(result.id, row.newDocumentState.rv);
             const over = replaced?.get(byIndex[k]!);
             if (over) {
@@ -2986,12 +3075,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
             masters.push(result.master);
             masterRows.push(byIndex[k]!);
             keptFroms.push(result.keptFrom);
+            sentRevs.push(out[k]!.doc.rev);
             continue;
           }
           if (result.code === 'STALE_EPOCH') {
+            // Not stored; sealed again under the new epoch (another tag). Versions sent before it stay.
+            answeredRev(result.id, out[k]!.doc.rev, false);
             stale = true;
             continue;
           }
+          answeredRev(result.id, out[k]!.doc.rev, true);
           refuse(byIndex[k]!, result.code, result.message);
         }
       }
@@ -3052,6 +3145,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // with a lower revision number than the version this row builds on is an older version of that very
       // record (the store took versions in increasing numbers): the newer one is sent on top of it, once. A
       // version stored after the restore is another device's change, whatever its seq: a conflict as any other.
+      // A version this device sent and heard no answer for (`followsUnanswered`), numbered below the row, is
+      // what the row was made on: within a session RxDB would have sent it again first (answered as stored)
+      // and then the row on top of it; after a restart the row is sent on top of it here, once.
       const rebase = new Map<number, string>();
       for (const [k, decoded] of decodedMasters.entries()) {
         const row = rows[masterRows[k]!]!;
@@ -3059,12 +3155,18 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const master = masters[k]!;
         const seen = floor !== null && servedBefore(master, keptFroms[k], floor);
         if (seen) options.servedBefore?.add(master.id);
-        if (!decoded.ok || asCreation || rebased) continue;
         const base = assumed ?? (options.repush ? row.newDocumentState : undefined);
-        const restored = seen && base !== undefined && decoded.record.rv < base.rv;
-        if ((assumed && sameVersion(decoded.record, assumed)) || restored) {
-          rebase.set(masterRows[k]!, master.rev);
-        }
+        const follows =
+          decoded.ok &&
+          !asCreation &&
+          !rebased &&
+          ((assumed !== undefined && sameVersion(decoded.record, assumed)) ||
+            (seen && base !== undefined && decoded.record.rv < base.rv) ||
+            followsUnanswered(master, decoded.record, row.newDocumentState));
+        if (follows) rebase.set(masterRows[k]!, master.rev);
+        // Not a version this row follows: another's (or one that cannot be told ours) holds over the
+        // versions sent before this row.
+        else answeredRev(master.id, sentRevs[k]!, true);
       }
       const rebasedIds = new Set([...rebase.keys()].map((i) => rows[i]!.newDocumentState.id));
       conflicts.push(...(await sortOutcomes(masters, decodedMasters)).filter((r) => !rebasedIds.has(r.id)));
@@ -3836,6 +3938,23 @@ export const createSyncEngine = (deps: EngineDeps) => {
         ...stored.map((e): [string, number] => (typeof e === 'string' ? [e, 0] : [e.id, e.rv])),
         ...pending,
       ]);
+      // Versions earlier sessions sent in their last frames, answered or not: known as sent, as within
+      // that session (`sent`: their echo is skipped, their tag is the one sent), and followed when the
+      // server holds one (see the header). Oldest frame first, so a record's newest tag ends last.
+      const frames = await Promise.all(
+        Array.from({ length: UNANSWERED_SLOTS }, (_, i) =>
+          deps.meta.get(`${UNANSWERED_KEY}${i}`, META_SCHEMAS.pushUnanswered),
+        ),
+      );
+      for (const slot of frames
+        .filter((x): x is NonNullable<typeof x> => x !== null)
+        .sort((a, b) => a.seq - b.seq)) {
+        unansweredSeq = Math.max(unansweredSeq, slot.seq);
+        for (const { id, rev } of slot.rows) {
+          remember(id, rev);
+          sent.set(id, rev);
+        }
+      }
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
       for (const d of (await deps.meta.get('quarantine-dismissed', META_SCHEMAS.quarantineDismissed)) ?? []) {
         dismissed.set(versionKey(d.stream, d.id, d.rev), d);
