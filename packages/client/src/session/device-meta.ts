@@ -208,10 +208,15 @@ export const META_SCHEMAS = {
   ),
   /**
    * Records whose local copy is a version the server never took (the engine's diverged marks, kept after
-   * their unsent entry is discarded); key `diverged`.
+   * their unsent entry is discarded), with the revision number of the server's state that version was
+   * made on (`floor`; absent in marks written before it was kept, and for a creation); key `diverged`.
    */
   diverged: Type.Array(
-    Type.Object({ stream: Type.String({ maxLength: 128 }), id: Type.String({ maxLength: 64 }) }),
+    Type.Object({
+      stream: Type.String({ maxLength: 128 }),
+      id: Type.String({ maxLength: 64 }),
+      floor: Type.Optional(Type.Integer({ minimum: 0 })),
+    }),
   ),
   /**
    * The server store's incarnation (`ready.incarnation`) this device's sync positions and pushes are in

@@ -1866,9 +1866,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * recordKey → record of every record whose local copy is a version the server never took (see `hold`),
    * oldest first. Not the unsent list: discarding an entry, or its dropping out of that list, leaves the
    * refused version in the collection, and taken for the server's state it would make the server's next
-   * version under the same number look stale (freshness.ts).
+   * version under the same number look stale (freshness.ts). `floor`: the revision number of the server's
+   * state the refused version was made on, which the device held as the server's: a served version below
+   * it is a replay, not the server's next state (freshness.ts `floor`).
    */
-  let diverged = new Map<string, { stream: string; id: string }>();
+  let diverged = new Map<string, { stream: string; id: string; floor?: number }>();
   const saveDiverged = async (): Promise<void> => {
     const dropped = diverged.size - MAX_DIVERGED;
     if (dropped > 0) {
@@ -1914,10 +1916,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const replaced = (u: UnsentChange): boolean =>
       items.some(({ record, base }) => keptAs(u, record) || (base !== undefined && keptAs(u, base)));
     // The refused version stays the local copy until a served version of the record replaces it.
-    for (const { record } of items) {
+    for (const { record, base } of items) {
       const key = recordKey(record.stream, record.id);
+      // A version refused again keeps the floor of the first: the state it was made on is below both.
+      const floor = Math.max(diverged.get(key)?.floor ?? 0, base?.rv ?? 0);
       diverged.delete(key);
-      diverged.set(key, { stream: record.stream, id: record.id });
+      diverged.set(key, { stream: record.stream, id: record.id, ...(floor > 0 ? { floor } : {}) });
     }
     await saveDiverged();
     await saveUnsent([
@@ -2056,6 +2060,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
     },
     unsettled,
+    floor: (stream, id) => diverged.get(recordKey(stream, id))?.floor ?? 0,
     pending: (id) => pending.has(id),
     deviceId: deps.device.deviceId,
     // Compares content only: both states under one tag key (epoch 0's), whatever epoch each was sealed
@@ -4008,7 +4013,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       voided = savedFloor?.voided ?? null;
       for (const r of (await deps.meta.get('diverged', META_SCHEMAS.diverged)) ?? []) {
-        diverged.set(recordKey(r.stream, r.id), { stream: r.stream, id: r.id });
+        diverged.set(recordKey(r.stream, r.id), {
+          stream: r.stream,
+          id: r.id,
+          ...(r.floor === undefined ? {} : { floor: r.floor }),
+        });
       }
       const lastSyncedAt = await deps.meta.get(LAST_SYNCED_KEY, META_SCHEMAS.lastSynced);
       patch({

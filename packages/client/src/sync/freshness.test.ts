@@ -19,7 +19,10 @@ const version = (rv: number, dose: string, extra: Partial<PlainRecord> = {}): Pl
   ...extra,
 });
 
-const check = (local: PlainRecord | null, options: { unsettled?: boolean; pending?: boolean } = {}) => {
+const check = (
+  local: PlainRecord | null,
+  options: { unsettled?: boolean; pending?: boolean; floor?: number } = {},
+) => {
   const tags: PlainRecord[] = [];
   const run = createFreshnessCheck({
     lookup: async (ids) => {
@@ -29,6 +32,7 @@ const check = (local: PlainRecord | null, options: { unsettled?: boolean; pendin
       return map;
     },
     unsettled: () => options.unsettled === true || options.pending === true,
+    floor: () => options.floor ?? 0,
     pending: () => options.pending === true,
     deviceId: 'dev-a',
     // Stands in for the keyed content hash: equal content gives equal tags.
@@ -47,6 +51,18 @@ describe('createFreshnessCheck', () => {
     const out = await run([version(3, '10 mg')]);
     expect(out.fresh.map((r) => r.rv)).toEqual([3]);
     expect(tags).toEqual([]);
+  });
+
+  it('an unsettled copy with a known floor (a refused version made on rv 2) refuses versions below it', async () => {
+    const refused = version(3, 'refused edit');
+    const out = await check(refused, { unsettled: true, floor: 2 }).run([version(1, 'first')]);
+    expect(out.fresh).toEqual([]);
+    expect(out.stale).toMatchObject([{ record: { rv: 1 }, localRv: 2 }]);
+    // The server's state it was made on, or a later one, is taken: the server's, in the refused copy's place.
+    const at = await check(refused, { unsettled: true, floor: 2 }).run([version(2, 'second')]);
+    expect(at.fresh.map((r) => r.rv)).toEqual([2]);
+    // No floor known (a creation refused, a mark from before floors were kept): RxDB decides, as before.
+    expect((await check(refused, { unsettled: true }).run([version(1, 'first')])).fresh).toHaveLength(1);
   });
 
   it('refuses an older version than the settled copy (a replay or an overtaken frame)', async () => {
@@ -128,6 +144,7 @@ describe('createFreshnessCheck', () => {
     const run = createFreshnessCheck({
       lookup: async () => new Map([['med-1', { rv: 2, deleted: false, record: version(2, '5 mg') }]]),
       unsettled: () => false,
+      floor: () => 0,
       pending: () => false,
       deviceId: 'dev-a',
       tagOf: async () => null,

@@ -19,7 +19,10 @@
  *   the local one, and RxDB decides (its conflict handling, or it takes the served version). A refused
  *   version stays the local copy after the person discarded its unsent entry (or it dropped out of that
  *   list): it is unsettled until a served version of the record is stored (the engine's diverged marks),
- *   or the server's next version under its number would be dropped here as a replay.
+ *   or the server's next version under its number would be dropped here as a replay. An unsettled record
+ *   still has a floor where it is known (`floor`: the server's state a refused version was made on, which
+ *   the device held): a served version below it is stale all the same, or a server that refused one push
+ *   could hand the device any older version of the record.
  * - A local deletion is a version like any other (it takes a number of its own; a re-add continues it). The
  *   tombstones a purge leaves (access ended; every document of the stream, deletions included, emptied)
  *   are no copy at all: the caller's lookup leaves them out, since they may carry the number of a local
@@ -52,6 +55,11 @@ export interface FreshnessDeps {
   lookup(ids: readonly string[]): Promise<ReadonlyMap<string, LocalVersion>>;
   /** True while the local copy of the record is not the server's state (pending push, version refused). */
   unsettled(stream: string, id: string): boolean;
+  /**
+   * For an unsettled record, the revision number of the last server state this device held of it (0: none
+   * known): a served version below it is a replay, whatever RxDB would make of it.
+   */
+  floor(stream: string, id: string): number;
   /** True while a local write of the record is still to be acknowledged by the server. */
   pending(id: string): boolean;
   /** This device's id: the author of the versions it wrote. */
@@ -104,7 +112,12 @@ export const createFreshnessCheck =
         superseded.push(record);
         continue;
       }
-      if (mine === undefined || deps.unsettled(record.stream, record.id) || record.rv > mine.rv) {
+      const unsettled = mine !== undefined && deps.unsettled(record.stream, record.id);
+      if (unsettled && record.rv < deps.floor(record.stream, record.id)) {
+        stale.push({ record, localRv: deps.floor(record.stream, record.id) });
+        continue;
+      }
+      if (mine === undefined || unsettled || record.rv > mine.rv) {
         fresh.push(record);
         holders.set(record.id, record.stream);
       } else if (record.rv === mine.rv && (await sameContent(deps, record, mine.record))) {
