@@ -262,7 +262,7 @@ describe('access windows: the guard of a write', () => {
       write: async (p, events, guardOf) => {
         if (hold) await hold;
         // Made and checked at the write, as the service's store write does inside its transaction.
-        guardOf?.()?.check([]);
+        guardOf?.()?.check([], false);
         for (const e of events) log.push(`${p.deviceId} ${e.action} ${e.stream} ${e.count}`);
       },
     });

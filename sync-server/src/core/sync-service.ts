@@ -847,19 +847,23 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   /**
    * The guard (store AccessGuard) that takes `p`'s decisions on `streams` for `op` again inside a write's
    * transaction, from the grants unended then and the clock read now (the caller hands it to the store in
-   * the same synchronous step); it throws AccessEnded naming the streams refused. Undefined when no grant
-   * decides them (`p`'s own streams): then nothing is read.
+   * the same synchronous step); it throws AccessEnded naming the streams refused. It also refuses the
+   * write, DEVICE_REVOKED, when `p`'s device was revoked meanwhile (the device's registration read in that
+   * step: a revocation answered before the write commits leaves nothing of it stored, also on `p`'s own
+   * streams, where no grant is read).
    */
-  const accessGuard = (p: Principal, streams: readonly string[], op: Operation): AccessGuard | undefined => {
+  const accessGuard = (p: Principal, streams: readonly string[], op: Operation): AccessGuard => {
     const granted = [...new Set(streams)].filter((stream) => patientToExplain(p, stream) !== null);
-    if (granted.length === 0) return undefined;
     const t = now();
     const patientIds = [...new Set(granted.map((stream) => patientToExplain(p, stream)!))];
     return {
       granteeId: p.accountId,
       patientIds,
       at: new Date(t).toISOString(),
-      check: (grants) => {
+      writer: p.deviceId,
+      check: (grants, writerRevoked) => {
+        if (writerRevoked)
+          throw new ServiceError('DEVICE_REVOKED', 'this device was revoked; nothing was written');
         const refused = new Map<string, AccessDecision>();
         for (const stream of granted) {
           const decision = decideAccess(p, stream, op, grants, t);

@@ -209,6 +209,27 @@ export const runAccessGuardConformance = (
           expect(committed).toStrictEqual([]);
         });
 
+        it("a guard naming its writer is told, in the write's step, whether that device is revoked", async () => {
+          const seen: boolean[] = [];
+          const refusing: AccessGuard = {
+            ...needs('g1'),
+            writer: 'dev-prov',
+            check: (_grants, writerRevoked) => {
+              seen.push(writerRevoked);
+              if (writerRevoked) throw new Refused();
+            },
+          };
+          // Revoked after the guard was made, before the write runs: the write sees it and stores nothing.
+          await store.devices.revoke('dev-prov', isoAt(50));
+          const before = await w.state(store);
+          expect(await rejection(w.write(store, refusing))).toBeInstanceOf(Refused);
+          expect(await w.state(store)).toStrictEqual(before);
+          expect(committed).toStrictEqual([]);
+          // A device the store holds no registration of, and a guard naming no writer, are not revoked.
+          await w.write(store, { ...refusing, writer: 'dev-unknown' });
+          expect(seen).toStrictEqual([true, false]);
+        });
+
         it('what a check throws reaches the caller as it was thrown (not a StoreError), the store unchanged', async () => {
           const before = await w.state(store);
           const thrown = Object.assign(new TypeError('the check failed'), { code: 'CHECK_FAILED' });
@@ -234,9 +255,9 @@ export const runAccessGuardConformance = (
           const guard = needs('g1');
           const counted: AccessGuard = {
             ...guard,
-            check: (grants) => {
+            check: (grants, writerRevoked) => {
               calls++;
-              guard.check(grants);
+              guard.check(grants, writerRevoked);
             },
           };
           await store.grants.revoke('g1', isoAt(50), { revoked: true });

@@ -26,7 +26,8 @@
  * - An access guard (types.ts AccessGuard) given to writeDocs, putManifest, putChunk or blobs.delete reads
  *   the grantee's unended grants from the named patients (`grants_unrevoked_by_grantee_patient`, as
  *   `listUnendedFrom`) first thing inside the write's BEGIN IMMEDIATE transaction, under the write lock:
- *   a revocation is committed before that read (and refuses the write) or after the write. What its check
+ *   a revocation is committed before that read (and refuses the write) or after the write. So is the
+ *   guard's `writer` device's revocation, read in the same step. What its check
  *   throws rolls the transaction back and reaches the caller unchanged (not mapped to a StoreError).
  * - The access entries a chunk or a blob deletion carries (types.ts AccessEntries) are written by
  *   writeDocs' own batch code inside that blob write's BEGIN IMMEDIATE transaction, after the guard's
@@ -1540,8 +1541,10 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   const checkGuard = (s: Statements, guard: AccessGuard | undefined): void => {
     if (guard === undefined) return;
     const grants = unendedFrom(s, guard.granteeId, guard.patientIds, guard.at);
+    const writerRevoked =
+      guard.writer !== undefined && (s.deviceGet.get(guard.writer)?.revoked_at ?? null) !== null;
     try {
-      guard.check(grants);
+      guard.check(grants, writerRevoked);
     } catch (error) {
       throw new GuardRefused(error instanceof Error ? error : new Error(String(error)));
     }
@@ -1549,6 +1552,7 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
   const validateGuard = (guard: AccessGuard | undefined): void => {
     if (guard === undefined) return;
     requireUnendedFrom(guard.granteeId, guard.patientIds, guard.at, 'guard');
+    if (guard.writer !== undefined) requireText(guard.writer, 'guard.writer');
     if (typeof guard.check !== 'function') throw invalid('guard.check must be a function');
   };
 

@@ -119,7 +119,14 @@ export interface AccessGuard {
   granteeId: string;
   patientIds: readonly string[];
   at: IsoTime;
-  check(grants: Grant[]): void;
+  /**
+   * The device making the write, if the check is to know whether it was revoked: read in the same step as
+   * the grants (`check`'s `writerRevoked`: its registration holds a revocation; false for a device the
+   * store holds no registration of), so a device revocation committed after the caller decided refuses
+   * the write too.
+   */
+  writer?: string;
+  check(grants: Grant[], writerRevoked: boolean): void;
 }
 
 export type DocWriteResult =
