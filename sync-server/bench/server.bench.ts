@@ -5,8 +5,9 @@
 // `tsx` CLI does minus its wrapper process) on a free loopback port with a temporary HALE_DATA_DIR, so
 // /proc/<pid>/status gives its RSS apart from the client sockets held by this process. Both processes
 // share the machine's 2 cores: client work (frame parsing, signing) competes with the server and is part
-// of every latency and throughput figure. The child keeps its production rate limits (main.ts has no flag
-// for them), so clients spread over loopback source addresses (127.1.x.y, at most 50 connections each)
+// of every latency and throughput figure. The child keeps its production rate limits (the defaults of
+// `--rate-per-device` and `--rate-per-address`, so the figures are what a default install does), so
+// clients spread over loopback source addresses (127.1.x.y, at most 50 connections each)
 // to keep the per-address limit (100 frames/s, burst 200) from throttling hello/auth, and over several
 // devices to stay under the per-device limit (200 frames/s, burst 400).
 // The last line printed is one JSON object with every figure.
