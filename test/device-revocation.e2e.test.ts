@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createAccount,
+  createHttpApi,
+  joinWithPassphrase,
+  memoryVault,
+  revokeDevice,
+  type AccountDeps,
+  type DeviceSession,
+  type UnlockedAccount,
+} from '@hale/client';
+import { TEST_KDF } from '@hale/crypto';
+import { registerAccount, type TestAccount } from '@hale/sync-server/testing';
+import { useServer } from './support/fixture';
+import { allPushed, ed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
+import { input } from './support/records';
+
+const HOUR = 3_600_000;
+
+// Device revocation from the patient's side (the client's own `revokeDevice`, a real server): what the
+// revoked device sees, what the remaining devices and a consented provider keep doing, and a device
+// revoking itself or the account's last device. Not covered, by design: someone who unlocks the revoked
+// device holds the account root (docs/client-api.md, "Revoking a device").
+describe('device revocation from the patient side', () => {
+  const server = useServer({ realClock: true });
+  const api = () => createHttpApi({ baseUrl: server.t.url, fetch });
+  const deps = (): AccountDeps & { vault: ReturnType<typeof memoryVault> } => ({
+    api: api(),
+    vault: memoryVault(),
+    ed,
+    kdf: TEST_KDF,
+    weakKdfForTests: true,
+  });
+  const asTestAccount = (a: UnlockedAccount): TestAccount => ({
+    accountId: a.accountId,
+    role: a.role,
+    root: a.root,
+    keys: a.keys,
+    device: { keys: a.device, deviceId: a.device.deviceId },
+    loginName: a.loginName ?? '',
+  });
+  const open = async (a: UnlockedAccount, options: { offline?: boolean } = {}): Promise<DeviceSession> => {
+    const s = await openDevice(server.t, asTestAccount(a), { lookups: 'http-api', ...options });
+    server.sessions.push(s);
+    return s;
+  };
+  const patientWithPhone = async () => {
+    const loginName = `rv-${Math.random().toString(36).slice(2, 10)}`;
+    const laptopDeps = deps();
+    const { account: laptop } = await createAccount(laptopDeps, {
+      role: 'patient',
+      passphrase: 'the first passphrase',
+      loginName,
+      deviceName: 'laptop',
+    });
+    const phoneDeps = deps();
+    const phone = await joinWithPassphrase(phoneDeps, {
+      loginName,
+      passphrase: 'the first passphrase',
+      deviceName: 'phone',
+    });
+    return { loginName, laptop, laptopDeps, phone, phoneDeps };
+  };
+  const fatalWith = (s: DeviceSession, code: string) =>
+    eventually(
+      () => s.connection.status() === 'fatal' && s.connection.failure()?.code === code,
+      `session fatal with ${code}`,
+    );
+
+  it('the phone revoked from the laptop goes fatal (DEVICE_REVOKED), gets nothing newer; laptop and provider carry on', async () => {
+    const t = server.t;
+    const { laptop, phone } = await patientWithPhone();
+    const provider = await registerAccount(t, 'provider');
+    const l = await open(laptop);
+    const p = await open(phone);
+    const d = await openDevice(t, provider);
+    server.sessions.push(d);
+    await Promise.all([waitOnline(l), waitOnline(p), waitOnline(d)]);
+    await l.consent.verifyProvider(provider.accountId);
+    await grantRead(l, provider.accountId, 'allergy', HOUR, 'care');
+    const fromPhone = await p.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    await allPushed(p);
+    await eventually(
+      async () => (await d.records.get(fromPhone.id)) !== null,
+      'provider has the phone allergy',
+    );
+
+    const answer = await revokeDevice(
+      { api: api(), ed },
+      { account: laptop, deviceId: phone.device.deviceId },
+    );
+    expect(answer.deviceId).toBe(phone.device.deviceId);
+    await fatalWith(p, 'DEVICE_REVOKED');
+    await expect(p.sync.awaitInSync()).rejects.toMatchObject({ code: 'DEVICE_REVOKED' });
+
+    const after = await l.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    await allPushed(l);
+    await eventually(async () => (await d.records.get(after.id)) !== null, 'provider reads what came after');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await p.records.get(after.id)).toBeNull();
+    // What the phone synced before stays readable (and not quarantined) on the laptop and the provider.
+    expect(await l.records.get(fromPhone.id)).not.toBeNull();
+    expect(l.sync.quarantine()).toEqual([]);
+    expect(d.sync.quarantine()).toEqual([]);
+  });
+
+  it('a phone revoked while offline with unsent writes: fatal DEVICE_REVOKED on reconnect, its earlier records stay readable elsewhere', async () => {
+    const { laptop, phone } = await patientWithPhone();
+    const l = await open(laptop);
+    const p = await open(phone);
+    await Promise.all([waitOnline(l), waitOnline(p)]);
+    const synced = await p.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    await allPushed(p);
+    await eventually(async () => (await l.records.get(synced.id)) !== null, 'laptop has the synced allergy');
+
+    p.sync.goOffline();
+    const unsentWrite = await p.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
+    expect(p.sync.state().pendingWrites).toBe(1);
+    await revokeDevice({ api: api(), ed }, { account: laptop, deviceId: phone.device.deviceId });
+    p.sync.goOnline();
+    await fatalWith(p, 'DEVICE_REVOKED');
+    const state = p.sync.state();
+    expect(state.status).toBe('fatal');
+    expect(state.errors.map((e) => e.code)).toContain('DEVICE_REVOKED');
+    // What the person on the phone is left with (client-api.md, DEVICE_REVOKED): the write stays counted
+    // as pending and readable in this device's store, for the app to show before its data is removed.
+    expect(state.pendingWrites).toBe(1);
+    expect(p.sync.unsent()).toEqual([]);
+    expect(await p.records.get(unsentWrite.id)).not.toBeNull();
+    // The write never reached the server, so never the laptop.
+    expect(await l.records.get(unsentWrite.id)).toBeNull();
+    // The phone's earlier record is still there and attributed to the phone on the laptop.
+    const kept = await l.records.get(synced.id);
+    expect(kept).not.toBeNull();
+    expect(kept?.author).toBe(phone.device.deviceId);
+    expect(kept?.by).toBe(laptop.accountId);
+    expect(l.sync.quarantine()).toEqual([]);
+  });
+
+  it('a device revoking itself is cut off at once; revoking the last device leaves the account joinable', async () => {
+    const { loginName, laptop, phone } = await patientWithPhone();
+    const l = await open(laptop);
+    const p = await open(phone);
+    await Promise.all([waitOnline(l), waitOnline(p)]);
+    const a = await l.records.add('Allergy', input('Allergy'));
+    await allPushed(l);
+
+    await revokeDevice({ api: api(), ed }, { account: laptop, deviceId: laptop.device.deviceId });
+    await fatalWith(l, 'DEVICE_REVOKED');
+    await revokeDevice({ api: api(), ed }, { account: phone, deviceId: phone.device.deviceId });
+    await fatalWith(p, 'DEVICE_REVOKED');
+
+    const again = await joinWithPassphrase(deps(), {
+      loginName,
+      passphrase: 'the first passphrase',
+      deviceName: 'new phone',
+    });
+    const n = await open(again);
+    await eventually(async () => (await n.records.get(a.id)) !== null, 'the new device reads the history');
+  });
+});
