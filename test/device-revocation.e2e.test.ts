@@ -10,9 +10,17 @@ import {
   type UnlockedAccount,
 } from '@hale/client';
 import { TEST_KDF } from '@hale/crypto';
-import { registerAccount, type TestAccount } from '@hale/sync-server/testing';
+import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { allPushed, ed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
+import {
+  allPushed,
+  asTestAccount,
+  ed,
+  eventually,
+  grantRead,
+  openDevice,
+  waitOnline,
+} from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
@@ -30,14 +38,6 @@ describe('device revocation from the patient side', () => {
     ed,
     kdf: TEST_KDF,
     weakKdfForTests: true,
-  });
-  const asTestAccount = (a: UnlockedAccount): TestAccount => ({
-    accountId: a.accountId,
-    role: a.role,
-    root: a.root,
-    keys: a.keys,
-    device: { keys: a.device, deviceId: a.device.deviceId },
-    loginName: a.loginName ?? '',
   });
   const open = async (a: UnlockedAccount, options: { offline?: boolean } = {}): Promise<DeviceSession> => {
     const s = await openDevice(server.t, asTestAccount(a), { lookups: 'http-api', ...options });

@@ -1,35 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceSession } from '@hale/client';
-import type { TestServer } from '@hale/sync-server/testing';
-import { useServer } from './support/fixture';
+import { replayStored, storedRow, useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, providerWithLabWrite, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
-
-interface DocRow {
-  stream: string;
-  rev: string;
-  ct: Buffer;
-  sig: string | null;
-  deleted: number;
-  epoch: number;
-  author: string;
-  size: number;
-}
-
-/** What a dishonest server can do: serve a version it once stored again, as the newest, at a new seq. */
-const replay = (t: TestServer, id: string, old: DocRow): void => {
-  const { head } = t.store.db.prepare('SELECT head FROM stream_heads WHERE stream = ?').get(old.stream) as {
-    head: number;
-  };
-  t.store.db
-    .prepare(
-      'UPDATE docs SET rev = ?, ct = ?, sig = ?, deleted = ?, epoch = ?, author = ?, size = ?, seq = ? WHERE id = ?',
-    )
-    .run(old.rev, old.ct, old.sig, old.deleted, old.epoch, old.author, old.size, head + 1, id);
-  t.store.db.prepare('UPDATE stream_heads SET head = ? WHERE stream = ?').run(head + 1, old.stream);
-};
 
 // A record whose last local version the server refused (diverged, kept in unsent) is unsettled: what the
 // server serves for it is left to RxDB. Before the fix that meant any served version, so a server that
@@ -47,7 +22,7 @@ describe('replay of an older version onto a record whose local edit the server r
     const { p, d, lab, provider } = await providerWithLabWrite(t, server.sessions, {
       lab: input('LabResult', { testName: 'first' }),
     });
-    const old = t.store.db.prepare('SELECT * FROM docs WHERE id = ?').get(lab.id) as DocRow;
+    const old = storedRow(t, lab.id);
     // The server's state becomes rv 2 and the provider's device holds it.
     await p.records.update('LabResult', lab.id, { testName: 'second' });
     await allPushed(p);
@@ -64,7 +39,7 @@ describe('replay of an older version onto a record whose local edit the server r
 
     expect(await shows(d, lab.id)).toBe('provider edit');
     // The server serves rv 1 again as the newest.
-    replay(t, lab.id, old);
+    replayStored(t, lab.id, old);
     d.connection.drop();
     await waitOnline(d);
     const reported = () => d.sync.state().errors.some((e) => e.code === 'STALE_VERSION' && e.id === lab.id);

@@ -17,9 +17,8 @@ import {
   type UnlockedAccount,
 } from '@hale/client';
 import { TEST_KDF } from '@hale/crypto';
-import type { TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { eventually, ed, openDevice } from './support/devices';
+import { asTestAccount, eventually, ed, openDevice } from './support/devices';
 import { input } from './support/records';
 
 // The account lifecycle across devices, end to end: a passphrase changed on the laptop reaches the phone,
@@ -37,14 +36,6 @@ describe('a passphrase change across devices', () => {
       ed,
       kdf: TEST_KDF,
       weakKdfForTests: true,
-    });
-    const asTestAccount = (a: UnlockedAccount): TestAccount => ({
-      accountId: a.accountId,
-      role: a.role,
-      root: a.root,
-      keys: a.keys,
-      device: { keys: a.device, deviceId: a.device.deviceId },
-      loginName: a.loginName ?? '',
     });
     const tokenOf = async (a: UnlockedAccount) => (await openSession(api, a.device, ed)).token;
 

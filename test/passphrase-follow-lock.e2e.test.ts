@@ -15,12 +15,11 @@ import {
   openSession,
   type DeviceSession,
   type HttpApi,
-  type UnlockedAccount,
   type Vault,
 } from '@hale/client';
 import { TEST_KDF } from '@hale/crypto';
 import { useServer } from './support/fixture';
-import { ed, eventually, openDevice, waitOnline } from './support/devices';
+import { asTestAccount, ed, eventually, openDevice, waitOnline } from './support/devices';
 
 const server = useServer({ realClock: true });
 const P1 = 'the first passphrase';
@@ -107,15 +106,6 @@ const patient = async () => {
     );
   return { phone, phoneVault, watchedVault, watchedApi, vaultRead, challenge, seen, changeOnLaptop };
 };
-
-const asTestAccount = (a: UnlockedAccount) => ({
-  accountId: a.accountId,
-  role: a.role,
-  root: a.root,
-  keys: a.keys,
-  device: { keys: a.device, deviceId: a.device.deviceId },
-  loginName: a.loginName ?? '',
-});
 
 const issueCodes = (session: DeviceSession): string[] => session.sync.state().errors.map((e) => e.code);
 

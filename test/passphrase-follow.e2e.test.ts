@@ -19,9 +19,8 @@ import {
   type WebSocketLike,
 } from '@hale/client';
 import { TEST_KDF, generateRootSecret, wrapRootWithPassphrase } from '@hale/crypto';
-import type { TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { createWebSocket, ed, eventually, openDevice, waitOnline } from './support/devices';
+import { asTestAccount, createWebSocket, ed, eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 // A passphrase changed on one device reaches the account's other online devices by itself: the server
@@ -33,15 +32,6 @@ describe('a passphrase changed elsewhere reaches an online device session', () =
   const P1 = 'the first passphrase';
   const P2 = 'the second passphrase';
   let counter = 0;
-
-  const asTestAccount = (a: UnlockedAccount): TestAccount => ({
-    accountId: a.accountId,
-    role: a.role,
-    root: a.root,
-    keys: a.keys,
-    device: { keys: a.device, deviceId: a.device.deviceId },
-    loginName: a.loginName ?? '',
-  });
 
   /** A patient's laptop (created the account) and phone (joined with P1), each with its own vault. */
   const patient = async () => {

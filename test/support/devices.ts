@@ -15,6 +15,7 @@ import {
   type DeviceAccount,
   type DeviceSessionOptions,
   type FetchLike,
+  type UnlockedAccount,
   type Vault,
   type WebSocketLike,
 } from '@hale/client';
@@ -31,6 +32,16 @@ import {
 
 export const ed = createNodeEd25519();
 export const createWebSocket = (url: string): WebSocketLike => new WebSocket(url) as unknown as WebSocketLike;
+
+/** An account made through the client's own account API, as the test helpers take one. */
+export const asTestAccount = (a: UnlockedAccount): TestAccount => ({
+  accountId: a.accountId,
+  role: a.role,
+  root: a.root,
+  keys: a.keys,
+  device: { keys: a.device, deviceId: a.device.deviceId },
+  loginName: a.loginName ?? '',
+});
 
 /**
  * What `interceptedWebSocket` lets a test do with each frame (JSON text): pass it on, changed or not, now,

@@ -55,6 +55,35 @@ export const flipStoredCiphertext = (t: TestServer, id: string): Buffer => {
   return ct;
 };
 
+/** A record's row in the server's store, as a replay needs it. */
+export interface StoredDocRow {
+  stream: string;
+  rev: string;
+  ct: Buffer;
+  sig: string | null;
+  deleted: number;
+  epoch: number;
+  author: string;
+  size: number;
+}
+
+/** The row the server holds for a record now (keep it to replay later). */
+export const storedRow = (t: TestServer, id: string): StoredDocRow =>
+  t.store.db.prepare('SELECT * FROM docs WHERE id = ?').get(id) as StoredDocRow;
+
+/** What a dishonest server can do: serve a version it once stored again, as the newest, at a new seq. */
+export const replayStored = (t: TestServer, id: string, old: StoredDocRow): void => {
+  const { head } = t.store.db.prepare('SELECT head FROM stream_heads WHERE stream = ?').get(old.stream) as {
+    head: number;
+  };
+  t.store.db
+    .prepare(
+      'UPDATE docs SET rev = ?, ct = ?, sig = ?, deleted = ?, epoch = ?, author = ?, size = ?, seq = ? WHERE id = ?',
+    )
+    .run(old.rev, old.ct, old.sig, old.deleted, old.epoch, old.author, old.size, head + 1, id);
+  t.store.db.prepare('UPDATE stream_heads SET head = ? WHERE stream = ?').run(head + 1, old.stream);
+};
+
 /** The ciphertext the server holds for a record. */
 export const storedCiphertext = (t: TestServer, id: string): Buffer =>
   (t.store.db.prepare('SELECT ct FROM docs WHERE id = ?').get(id) as { ct: Buffer }).ct;
