@@ -903,7 +903,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     p: Principal,
     stream: string,
     op: Operation,
-    write: (guard: AccessGuard | undefined) => Promise<T>,
+    write: (guard: AccessGuard) => Promise<T>,
   ): Promise<T> => {
     try {
       return await write(accessGuard(p, [stream], op));
@@ -913,7 +913,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /** A store write of a grantee's blob access, taking the guard and the access entries that log it. */
-  type LoggedBlobWrite<T> = (guard: AccessGuard | undefined, entries?: AccessEntries) => Promise<T>;
+  type LoggedBlobWrite<T> = (guard: AccessGuard, entries?: AccessEntries) => Promise<T>;
 
   /**
    * The write guard (access-windows.ts WriteGuard) of `op` whose guards carry `write` (`alongside`): the
@@ -923,11 +923,9 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     <T>(p: Principal, op: Operation, write: LoggedBlobWrite<T>, box: { result?: { value: T } }): WriteGuard =>
     (streams) => {
       const guard = accessGuard(p, streams, op);
-      if (guard !== undefined) {
-        alongside.set(guard, async (entries, carried) => {
-          box.result = { value: await write(carried, entries) };
-        });
-      }
+      alongside.set(guard, async (entries, carried) => {
+        box.result = { value: await write(carried, entries) };
+      });
       return guard;
     };
 

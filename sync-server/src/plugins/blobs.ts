@@ -138,7 +138,7 @@ export const blobsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, 
             quota: { accountId: principal.accountId, maxBytes: ctx.config.blobQuotaBytes },
             // Unchecked without it: a device before BLOB_EPOCH_VERSION (see the header).
             ...(body.epoch === undefined ? {} : { expectedEpoch: body.epoch }),
-            ...(guard === undefined ? {} : { guard }),
+            guard,
           },
         ),
       );

@@ -113,8 +113,9 @@ export const createFreshnessCheck =
         continue;
       }
       const unsettled = mine !== undefined && deps.unsettled(record.stream, record.id);
-      if (unsettled && record.rv < deps.floor(record.stream, record.id)) {
-        stale.push({ record, localRv: deps.floor(record.stream, record.id) });
+      const floor = unsettled ? deps.floor(record.stream, record.id) : 0;
+      if (record.rv < floor) {
+        stale.push({ record, localRv: floor });
         continue;
       }
       if (mine === undefined || unsettled || record.rv > mine.rv) {
