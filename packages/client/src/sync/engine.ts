@@ -125,6 +125,9 @@
  *   first write, leaves the log with an entry for versions listed again after a restart. The append only
  *   queues the entry in the audit outbox, so dismissing offline is recorded and delivered later
  *   (audit-log.ts).
+ * - A push or pull request that fails is retried by RxDB until it passes; its issue (the code the handler
+ *   threw, NETWORK for a dropped link) leaves `errors` once a request of the same direction passes
+ *   (`fromLoop`). Every other issue stays until pushed out or cleared by its own reporter.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -807,6 +810,9 @@ interface FrameRefusal {
   message: string;
 }
 
+/** Which request of RxDB's replication loop failed (see `replicationIssue`, `fromLoop`). */
+type LoopDirection = 'push' | 'pull';
+
 const recordKey = (stream: string, id: string): string => `${stream}\u0000${id}`;
 /** One served version of a record (quarantine entries are kept by it). */
 const versionKey = (stream: string, id: string, rev: string): string =>
@@ -819,19 +825,29 @@ const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
  * content — so their message is never used: the code and message of the error the handler threw
  * (`parameters.errors[0]`, a SyncError's as plain JSON) are, or else only RxDB's code.
  */
-const replicationIssue = (error: unknown): { code: string; message: string } => {
+const replicationIssue = (error: unknown): { code: string; message: string; loop?: LoopDirection } => {
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
   const params = e['parameters'];
   const causes =
     typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['errors'] : undefined;
+  const direction =
+    typeof params === 'object' && params !== null
+      ? (params as Record<string, unknown>)['direction']
+      : undefined;
   const cause = Array.isArray(causes) ? (causes[0] as Record<string, unknown> | undefined) : undefined;
   const rxCode = text(e['code']);
   if (cause && typeof cause === 'object') {
     const code = text(cause['code']) ?? rxCode ?? 'REPLICATION';
     // A cause that is itself an RxDB error carries its parameters in its message too.
     const message = cause['rxdb'] === true ? undefined : text(cause['message']);
-    return { code, message: message ?? `replication failed (${code}); retrying` };
+    // A failed handler call (RC_PUSH, RC_PULL) names its direction; RxDB retries the call until it passes.
+    const loop = direction === 'push' || direction === 'pull' ? direction : undefined;
+    return {
+      code,
+      message: message ?? `replication failed (${code}); retrying`,
+      ...(loop === undefined ? {} : { loop }),
+    };
   }
   if (e['rxdb'] === true) {
     return {
@@ -1089,7 +1105,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
   /** Issues in the state that came from unasked `error` frames (see MAX_SERVER_ISSUES). */
   const fromServer = new WeakSet<SyncIssue>();
-  const report = (raw: Omit<SyncIssue, 'at'>, { server = false }: { server?: boolean } = {}): void => {
+  /**
+   * Issues of RxDB's replication loop (its `error$`), by the direction that failed: RxDB retries that
+   * request until it passes, and once one of that direction passes (`loopPassed`) the failure has ended,
+   * so its issue goes. A person is not told "connection lost" by a device that is caught up.
+   */
+  const fromLoop = new WeakMap<SyncIssue, LoopDirection>();
+  const report = (
+    raw: Omit<SyncIssue, 'at'>,
+    { server = false, loop }: { server?: boolean; loop?: LoopDirection } = {},
+  ): void => {
     // Issues are written for a person and kept in the state: never a record's worth of text.
     const issue =
       raw.message.length > MAX_ISSUE_MESSAGE
@@ -1100,6 +1125,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       e.code === issue.code && e.stream === issue.stream && e.id === issue.id && e.message === issue.message;
     const added: SyncIssue = { ...issue, at: iso() };
     if (server) fromServer.add(added);
+    if (loop !== undefined) fromLoop.set(added, loop);
     let errors = [...state$.value.errors.filter((e) => !same(e)), added];
     const served = errors.filter((e) => fromServer.has(e));
     if (served.length > MAX_SERVER_ISSUES) {
@@ -1117,6 +1143,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const errors = state$.value.errors.filter(
       (e) => !(e.code === match.code && e.id === match.id && e.stream === match.stream),
     );
+    if (errors.length !== state$.value.errors.length) patch({ errors });
+  };
+
+  /** A request of `direction` passed: the loop's issues of that direction have ended (see `fromLoop`). */
+  const loopPassed = (direction: LoopDirection): void => {
+    const errors = state$.value.errors.filter((e) => fromLoop.get(e) !== direction);
     if (errors.length !== state$.value.errors.length) patch({ errors });
   };
 
@@ -3301,7 +3333,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       counted = true;
     }
     if (counted) patch({ pendingWrites: pendingCount() });
-    return pushRows(rows, { rxdb: true });
+    return pushRows(rows, { rxdb: true }).then((conflicts) => {
+      loopPassed('push');
+      return conflicts;
+    });
   };
 
   const saveIncarnation = (): Promise<void> => deps.meta.set('incarnation', incarnation);
@@ -4067,6 +4102,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           handler: async (checkpoint, batchSize) => {
             const page = await pullHandler(checkpoint, batchSize);
             if (page.documents.length > 0) lastHanded = page.checkpoint.s;
+            loopPassed('pull');
             return page;
           },
           batchSize: deps.batchSize ?? 500,
@@ -4102,7 +4138,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (stopped || issue.code === 'STOPPED') return;
         // A push that waits for server versions to open: each waiting change has its own issue already.
         if (issue.code === CONFLICT_WAIT) return;
-        report(issue);
+        const { loop, ...shown } = issue;
+        report(shown, loop === undefined ? {} : { loop });
       });
     },
     /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
