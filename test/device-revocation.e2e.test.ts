@@ -10,6 +10,7 @@ import {
   type UnlockedAccount,
 } from '@hale/client';
 import { TEST_KDF } from '@hale/crypto';
+import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {
@@ -104,31 +105,78 @@ describe('device revocation from the patient side', () => {
     expect(d.sync.quarantine()).toEqual([]);
   });
 
-  it('a phone revoked while offline with unsent writes: fatal DEVICE_REVOKED on reconnect, its earlier records stay readable elsewhere', async () => {
+  it('a phone revoked while offline with unsent writes: fatal DEVICE_REVOKED on reconnect, the writes kept in unsent(), its earlier records stay readable elsewhere', async () => {
     const { laptop, phone } = await patientWithPhone();
     const l = await open(laptop);
-    const p = await open(phone);
+    const storage = getRxStorageMemory();
+    const dbName = `revoked-phone-${Math.random().toString(36).slice(2)}`;
+    const openPhone = async (): Promise<DeviceSession> => {
+      const s = await openDevice(server.t, asTestAccount(phone), { lookups: 'http-api', storage, dbName });
+      server.sessions.push(s);
+      return s;
+    };
+    const p = await openPhone();
     await Promise.all([waitOnline(l), waitOnline(p)]);
     const synced = await p.records.add('Allergy', input('Allergy', { substance: 'Peanut' }));
+    const dropped = await p.records.add('Allergy', input('Allergy', { substance: 'Dust' }));
     await allPushed(p);
     await eventually(async () => (await l.records.get(synced.id)) !== null, 'laptop has the synced allergy');
 
     p.sync.goOffline();
     const unsentWrite = await p.records.add('Allergy', input('Allergy', { substance: 'Shellfish' }));
-    expect(p.sync.state().pendingWrites).toBe(1);
+    await p.records.update('Allergy', synced.id, input('Allergy', { substance: 'Peanut, severe' }));
+    await p.records.remove(dropped.id);
+    expect(p.sync.state().pendingWrites).toBe(3);
     await revokeDevice({ api: api(), ed }, { account: laptop, deviceId: phone.device.deviceId });
     p.sync.goOnline();
     await fatalWith(p, 'DEVICE_REVOKED');
+    // What the person on the phone is left with (client-api.md, DEVICE_REVOKED): the changes can never be
+    // sent from here, so they are listed with their content in unsent(), not counted as pending for ever,
+    // and stay readable in this device's store, for the app to show or copy before its data is removed.
+    await eventually(() => p.sync.state().pendingWrites === 0, 'nothing left pending');
+    const keptUnsent = (s: DeviceSession) =>
+      s.sync
+        .unsent()
+        .map((u) => [u.id, u.code, u.deleted, u.deleted ? null : u.data['substance']])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    const expected = [
+      [unsentWrite.id, 'DEVICE_REVOKED', false, 'Shellfish'],
+      [synced.id, 'DEVICE_REVOKED', false, 'Peanut, severe'],
+      [dropped.id, 'DEVICE_REVOKED', true, null],
+    ].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(keptUnsent(p)).toEqual(expected);
     const state = p.sync.state();
     expect(state.status).toBe('fatal');
-    expect(state.errors.map((e) => e.code)).toContain('DEVICE_REVOKED');
-    // What the person on the phone is left with (client-api.md, DEVICE_REVOKED): the write stays counted
-    // as pending and readable in this device's store, for the app to show before its data is removed.
-    expect(state.pendingWrites).toBe(1);
-    expect(p.sync.unsent()).toEqual([]);
+    expect(state.unsent).toBe(3);
+    // One issue for the revocation and one naming the changes kept, not one per change.
+    expect(state.errors.filter((e) => e.code === 'DEVICE_REVOKED')).toHaveLength(2);
     expect(await p.records.get(unsentWrite.id)).not.toBeNull();
-    // The write never reached the server, so never the laptop.
+    expect((await p.records.get(synced.id))?.record.substance).toBe('Peanut, severe');
+    // The writes never reached the server, so never the laptop.
     expect(await l.records.get(unsentWrite.id)).toBeNull();
+    expect((await l.records.get(synced.id))?.record.substance).toBe('Peanut');
+    expect(await l.records.get(dropped.id)).not.toBeNull();
+    // A write made once the revocation is known is kept the same way.
+    const late = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    expected.push([late.id, 'DEVICE_REVOKED', false, 'Latex']);
+    expected.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    await eventually(
+      () => p.sync.state().pendingWrites === 0 && p.sync.unsent().length === 4,
+      'the later write kept',
+    );
+    expect(keptUnsent(p)).toEqual(expected);
+
+    // Opened again on the same store: the list holds each change once, and nothing is pending again.
+    await p.close();
+    const again = await openPhone();
+    await fatalWith(again, 'DEVICE_REVOKED');
+    await eventually(
+      () => again.sync.state().pendingWrites === 0 && again.sync.unsent().length === 4,
+      'after the restart: kept, not pending',
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(again.sync.state().pendingWrites).toBe(0);
+    expect(keptUnsent(again)).toEqual(expected);
     // The phone's earlier record is still there and attributed to the phone on the laptop.
     const kept = await l.records.get(synced.id);
     expect(kept).not.toBeNull();

@@ -125,6 +125,10 @@
  *   first write, leaves the log with an entry for versions listed again after a restart. The append only
  *   queues the entry in the audit outbox, so dismissing offline is recorded and delivered later
  *   (audit-log.ts).
+ * - Once the connection is fatal DEVICE_REVOKED, every pending local version goes to unsent (code
+ *   DEVICE_REVOKED, one issue for all), as does any written or handed again later: a revoked device can
+ *   never send it and a device joined anew starts empty, so its content is kept where the app can show it.
+ *   A server that lied about the revocation costs these versions their sending (the person re-enters them).
  * - A push or pull request that fails is retried by RxDB until it passes; its issue (the code the handler
  *   threw, NETWORK for a dropped link) leaves `errors` once a request of the same direction passes
  *   (`fromLoop`). Every other issue stays until pushed out or cleared by its own reporter.
@@ -371,7 +375,8 @@ export interface UnsentChange {
   data: Record<string, unknown>;
   /**
    * Why it was not taken: the server's row error code, `NOT_WRITABLE`, `CONFLICT_UNREADABLE`, `TOO_LARGE`
-   * (sealed over MAX_DOC_BYTES: never sent) or the code the server refused a frame of this row alone with.
+   * (sealed over MAX_DOC_BYTES: never sent), the code the server refused a frame of this row alone with,
+   * or `DEVICE_REVOKED` (pending when this device was revoked: it can never send it).
    */
   code: string;
   message: string;
@@ -1943,7 +1948,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * that one does not hold the earlier refused content, which exists nowhere else.
    * Awaited before the push handler returns.
    */
-  const hold = async (items: readonly Refusal[]): Promise<void> => {
+  const hold = async (
+    items: readonly Refusal[],
+    { quiet = false }: { quiet?: boolean } = {},
+  ): Promise<void> => {
     if (items.length === 0) return;
     const replaced = (u: UnsentChange): boolean =>
       items.some(({ record, base }) => keptAs(u, record) || (base !== undefined && keptAs(u, base)));
@@ -1975,6 +1983,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     // between leaves them pending (sent again, refused again), not in neither list.
     for (const { record } of items) settlePending(record.id, record.rv);
     await savePending();
+    if (quiet) return;
     for (const { record, code, message } of items) {
       report({
         code,
@@ -1983,6 +1992,38 @@ export const createSyncEngine = (deps: EngineDeps) => {
         id: record.id,
       });
     }
+  };
+
+  /**
+   * This device was revoked (DEVICE_REVOKED): nothing pending can ever be sent from it, and a device joined
+   * anew starts an empty store. So every pending local version goes to unsent with its content, where the
+   * app can show or copy it, instead of counting as pending for ever; one issue says how many. Run again
+   * whenever something is pending while revoked (a write made since, RxDB handing the versions again after
+   * a restart): a version kept already replaces its entry, so each is listed once. One run at a time.
+   */
+  let keepingRevoked: Promise<void> = Promise.resolve();
+  const keepRevokedUnsent = (): void => {
+    keepingRevoked = keepingRevoked
+      .then(async () => {
+        if (stopped || fatal?.code !== 'DEVICE_REVOKED' || pending.size === 0) return;
+        const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
+        const message = 'this device was removed from its account before the change was sent';
+        const items: Refusal[] = held
+          .filter((d) => !emptied(d) && (pending.get(d.id) ?? Infinity) <= d.rv)
+          .map((record) => ({ record, base: undefined, code: 'DEVICE_REVOKED', message }));
+        if (items.length === 0) return;
+        await hold(items, { quiet: true });
+        report({
+          code: 'DEVICE_REVOKED',
+          message: `${items.length} change(s) made on this device were never sent and cannot be sent from it now; they are kept in unsent changes`,
+        });
+      })
+      .catch((error: unknown) => {
+        report({
+          code: 'DEVICE_REVOKED',
+          message: `changes not sent before this device was removed could not be listed in unsent changes (${error instanceof Error ? error.message : String(error)}); they stay pending and readable`,
+        });
+      });
   };
 
   /**
@@ -3333,6 +3374,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       counted = true;
     }
     if (counted) patch({ pendingWrites: pendingCount() });
+    if (counted && fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
     return pushRows(rows, { rxdb: true }).then((conflicts) => {
       loopPassed('push');
       return conflicts;
@@ -4168,6 +4210,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const lockListed = fatal.code === 'LOCKED' && state$.value.errors.some((e) => e.code === 'LOCKED');
         if (!lockListed) report({ code: fatal.code, message: fatal.message });
         for (const w of [...fatalWaiters]) w(fatal);
+        if (fatal.code === 'DEVICE_REVOKED') keepRevokedUnsent();
       } else if (status === 'connecting' || status === 'ready') fatal = undefined;
       if (status === 'ready') patch({ status: 'syncing' });
       else patch({ status });
@@ -4197,6 +4240,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       pending.set(id, rv);
       handed.delete(id);
       noteSoon();
+      if (fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
     },
     writable,
     readable,
