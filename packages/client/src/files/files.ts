@@ -700,13 +700,18 @@ export const createFiles = (deps: FilesDeps) => {
    */
   const confirmedThenLost = new WeakMap<FileError, readonly number[]>();
 
-  /** Sends what the server lacks of `u`; settles with the server holding every chunk, or throws. */
-  const send = async (api: FilesHttpApi, u: Upload): Promise<void> => {
+  /**
+   * Sends what the server lacks of `u`; settles with the server holding every chunk, or throws.
+   * `beforeRequest` (a queued file: throws once it was removed from the queue) runs before the announce
+   * and before each chunk, so a file cancelled during its upload is not sent on to the end.
+   */
+  const send = async (api: FilesHttpApi, u: Upload, beforeRequest?: () => void): Promise<void> => {
     const confirm = (have: readonly number[]): Set<number> => {
       for (const i of have) if (i < u.sealed.length) u.sealed[i] = null;
       return new Set(have);
     };
     const withEpoch = await speaksBlobEpoch(api, u.blobId);
+    beforeRequest?.();
     let have = confirm(
       (
         await call(
@@ -721,6 +726,7 @@ export const createFiles = (deps: FilesDeps) => {
       const sealed = u.sealed[i];
       // Null: confirmed by the server before this upload was cut off and resumed.
       if (have.has(i) || !sealed) continue;
+      beforeRequest?.();
       const answer = await call(
         api,
         (t) => api.putChunk(u.blobId, i, sealed, t),
@@ -947,7 +953,13 @@ export const createFiles = (deps: FilesDeps) => {
    * there and sealed anew). Finished as the server holds it when every chunk it lacks is held here under the
    * digest it committed to; stuck otherwise (a re-sealing overwrote the sealed chunks stored before it).
    */
-  const adoptHeld = async (api: FilesHttpApi, entry: QueuedEntry, u: Upload, refusal: unknown) => {
+  const adoptHeld = async (
+    api: FilesHttpApi,
+    entry: QueuedEntry,
+    u: Upload,
+    refusal: unknown,
+    stored: QueuedBytes,
+  ) => {
     const m = await heldManifest(api, u.blobId);
     if (m === null) throw refusal;
     checkPlace(m, u.blobId, u.stream, 'upload');
@@ -968,7 +980,7 @@ export const createFiles = (deps: FilesDeps) => {
     if (gone.length > 0) {
       throw stuck(entry, gone, 'an earlier session of this device announced it under other sealed chunks');
     }
-    await send(api, { ...u, digests: [...m.digests], sealed });
+    await send(api, { ...u, digests: [...m.digests], sealed }, stored.assertQueued);
   };
 
   /**
@@ -1070,7 +1082,7 @@ export const createFiles = (deps: FilesDeps) => {
       // Null before sending: lost here, held by the server (`send` nulls what it confirms as it goes).
       const notHere = sealed.flatMap((chunk, i) => (chunk ? [] : [i]));
       try {
-        await send(api, upload);
+        await send(api, upload, stored.assertQueued);
         return;
       } catch (e) {
         // Lost by the server too: no copy is left to send again (else `queuedFailure`: retry sends it).
@@ -1081,7 +1093,7 @@ export const createFiles = (deps: FilesDeps) => {
           throw stuck(entry, gone, 'the server lost sealed chunks it held that were lost on this device too');
         }
         if (isFileError(e) && e.serverCode === 'ALREADY_EXISTS') {
-          return adoptHeld(api, entry, upload, e);
+          return adoptHeld(api, entry, upload, e, stored);
         }
         if (!isStaleEpoch(e)) throw e;
       }

@@ -73,7 +73,9 @@
  *   cleared, nothing more starts; the upload under way fails at its next request (files.ts asserts the
  *   session is usable before each) and the file stays queued for the next session.
  * - `cancel` removes the entry and the bytes; if the file was sealed (a manifest may be on the server) the
- *   blob is deleted on the server, best effort (an upload under way is deleted when it ends). Failing
+ *   blob is deleted on the server, best effort (an upload under way sends nothing more of it: it calls
+ *   `assertQueued` before each request, and deletes it as it stops; so a deletion that fails leaves a part
+ *   of the file there, never more than was sent before the cancel). Failing
  *   that, the part on the server stays, counting against the quota; no FileRef handed out elsewhere can
  *   be affected (the id is this file's alone). A cancel whose index write fails rejects and leaves the
  *   file queued as before, sent as any (an upload it cut off meanwhile deleted the part on the server:
@@ -263,6 +265,11 @@ export interface QueuedBytes {
   saveSealing(sealing: Sealing, sealed: readonly Uint8Array[]): Promise<void>;
   /** Forgets a sealing nothing of reached the server (sealed anew under another key). */
   dropSealing(): Promise<void>;
+  /**
+   * Throws once the file was removed from the queue (cancel, `files.delete`, the purge of its stream):
+   * the upload calls it before each request, so nothing more of a removed file is sent.
+   */
+  readonly assertQueued: () => void;
 }
 
 export interface UploadQueueDeps {
@@ -442,6 +449,9 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
 
   const bytesOf = (e: QueuedEntry): QueuedBytes => {
     const blobId = e.ref.blobId;
+    const assertQueued = (): void => {
+      if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
+    };
     return {
       async readPlain(index) {
         const bytes = await plainChunk(e, index);
@@ -457,10 +467,10 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       readSealed: (index) => readChunk(blobId, 's', index),
       async saveSealing(sealing, sealed) {
         for (let i = 0; i < sealed.length; i++) {
-          if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
+          assertQueued();
           await meta.set(chunkKey(blobId, 's', i), base64urlEncode(sealed[i]!));
         }
-        if (cancelled.has(blobId)) throw new Error(`queued file ${blobId} was cancelled`);
+        assertQueued();
         await updateIndex((current) => current.map((x) => (x.ref.blobId === blobId ? { ...x, sealing } : x)));
       },
       async dropSealing() {
@@ -472,6 +482,7 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
           }),
         );
       },
+      assertQueued,
     };
   };
 

@@ -1,0 +1,57 @@
+// A queued file removed from the device while its upload is under way (cancelUpload, files.delete of its
+// FileRef, the purge of its stream when access ends): nothing more of it is sent. Before, the upload went
+// on sending every remaining chunk (up to 100 MiB) and deleted the blob only once it ended, best effort:
+// if that deletion failed (the link dropped, a lock), the file the person had deleted stayed on the server
+// whole, readable by every reader of the stream holding its FileRef.
+import { describe, expect, it } from 'vitest';
+import { MIN_CHUNK_BYTES } from '@hale/protocol';
+import { memoryBlobServer } from './memory-blob-server.test-util';
+import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
+
+const ACCOUNT = 'F'.repeat(22);
+const STREAM = `${ACCOUNT}/document`;
+
+const removals = [
+  ['files.delete of its FileRef', 'delete'],
+  ['cancelUpload', 'cancel'],
+  ['the purge of its stream (access ended)', 'purge'],
+] as const;
+
+describe('a queued file removed while its upload is under way', () => {
+  it.each(removals)('%s: no further chunk is sent, and the part sent is deleted', async (_what, how) => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 4 + 10), 'scan.jpg'));
+    // The first chunk is stored, its answer in flight, when the file is removed.
+    const held = server.hold('putChunk 0', 'after');
+    d.set(true);
+    await held.reached;
+    if (how === 'delete') await d.files.delete(ref, { type: 'document' });
+    else if (how === 'cancel') expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
+    else d.purge(STREAM);
+    await until(() => d.files.uploads().length === 0, 'removed from the queue');
+    held.release();
+    await until(() => server.deleted.has(ref.blobId), 'deleted on the server');
+
+    expect(server.calls.filter((c) => c.startsWith('putChunk'))).toEqual(['putChunk 0']);
+  });
+
+  it('the deletion after it fails (the link dropped): the server holds a part, never the whole file', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 4 + 10), 'scan.jpg'));
+    const held = server.hold('putChunk 0', 'after');
+    d.set(true);
+    await held.reached;
+    await d.files.delete(ref, { type: 'document' });
+    server.refuseNext('deleteBlob');
+    held.release();
+    await until(() => server.calls.includes(`deleteBlob ${ref.blobId}`), 'a deletion tried');
+    await new Promise((r) => setTimeout(r, 50));
+
+    const got = await server.api.getBlob(ref.blobId, 'token');
+    expect([got.complete, got.have]).toEqual([false, [0]]);
+  });
+});
