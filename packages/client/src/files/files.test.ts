@@ -136,6 +136,10 @@ describe('files', () => {
       deleteType: await outcome(files.delete(good, { type: 'note' as 'document' })),
       noLocation: await outcome(files.delete(good, undefined as unknown as { type: 'document' })),
       resumeBlobId: await outcome(files.put(put(small, { resumeBlobId: 'not an id' }))),
+      // From plain JavaScript: no input at all is refused as input, not a TypeError from within.
+      noInput: await outcome(files.put(null as unknown as FilePutInput)),
+      undefinedInput: await outcome(files.put(undefined as unknown as FilePutInput)),
+      noEnqueueInput: await outcome(files.enqueue(null as unknown as FilePutInput)),
     };
     expect(refusals).toEqual({
       type: 'INVALID_INPUT type',
@@ -152,6 +156,9 @@ describe('files', () => {
       deleteType: 'INVALID_INPUT type',
       noLocation: 'INVALID_INPUT location',
       resumeBlobId: 'INVALID_INPUT resumeBlobId',
+      noInput: 'INVALID_INPUT input',
+      undefinedInput: 'INVALID_INPUT input',
+      noEnqueueInput: 'INVALID_INPUT input',
     });
     expect(server.calls).toEqual([]);
   });

@@ -837,6 +837,13 @@ export const createFiles = (deps: FilesDeps) => {
    * and chunk size.
    */
   const checkInput = (input: FileEnqueueInput): { stream: StreamId; chunkSize: number } => {
+    // Plain JavaScript may pass anything: no input is refused as such, not as a missing stream.
+    if (typeof input !== 'object' || input === null) {
+      throw invalid(
+        'input',
+        'must be an object: { patientId?, type, bytes, fileName, mediaType, chunkSize? }',
+      );
+    }
     const stream = streamOf(input);
     const { bytes } = input;
     if (!(bytes instanceof Uint8Array)) throw invalid('bytes', 'must be a Uint8Array');
@@ -1196,8 +1203,9 @@ export const createFiles = (deps: FilesDeps) => {
     async put(input: FilePutInput): Promise<FileRef> {
       assertOpen();
       const api = requireApi();
-      const { resumeBlobId } = input;
+      // Checked before anything of the input is read (a missing input is INVALID_INPUT, not a TypeError).
       const { stream, chunkSize } = checkInput(input);
+      const { resumeBlobId } = input;
       if (resumeBlobId !== undefined && !(typeof resumeBlobId === 'string' && isRecordId(resumeBlobId))) {
         throw invalid('resumeBlobId', 'must be the blobId of a FileError an earlier put failed with');
       }
