@@ -422,7 +422,14 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
   if (!sealed.ok || !publicKey.ok) throw corrupt('bad encoding');
   const n = nacl.secretbox.nonceLength;
   const secretKey = nacl.secretbox.open(sealed.value.subarray(n), sealed.value.subarray(0, n), localKey);
-  if (secretKey === null || secretKey.length !== 64) throw corrupt('the device key does not open');
+  if (secretKey === null) throw corrupt('the device key does not open');
+  // Refused from here on, the opened bytes are zeroed first: they are the device's real secret key (only
+  // the root's localKey seals them), and an unlock that fails returns nothing lock() could zero.
+  const refuse = (why: string): never => {
+    secretKey.fill(0);
+    throw corrupt(why);
+  };
+  if (secretKey.length !== 64) refuse('the device key does not open');
   // The public half is recomputed from the seed: a key that only claims to match is refused. The pair made
   // for that is a second copy of the secret key, which lock() would never reach: zeroed at once.
   const check = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32));
@@ -433,7 +440,7 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
     !constantTimeEqual(secretKey.subarray(32), publicKey.value) ||
     deviceIdFromPublicKey(publicKey.value) !== record.deviceId
   ) {
-    throw corrupt('the device key does not match its id');
+    refuse('the device key does not match its id');
   }
   return { deviceId: record.deviceId, publicKey: publicKey.value, secretKey };
 }
