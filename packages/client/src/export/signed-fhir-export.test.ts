@@ -16,12 +16,14 @@ import {
   chooseEd25519,
   deriveAccountKeys,
   randomBytes,
+  signCanonical,
   tweetnaclEd25519,
   type AccountKeys,
 } from '@hale/crypto';
 import {
   FHIR_CONTENT_DIGEST_EXTENSION,
   FHIR_EXPORT_CHECK_CODES,
+  FHIR_EXPORT_SIGNATURE_LABEL,
   FHIR_EXPORT_SIG_FORMAT,
   FHIR_SIGNER_KEY_EXTENSION,
   signFhirExport,
@@ -94,6 +96,21 @@ const changedAt = (root: Record<string, unknown>, path: (string | number)[]): Re
   const old = parent[key];
   parent[key] = typeof old === 'string' ? `${old}x` : typeof old === 'number' ? old + 1 : !old;
   return copy;
+};
+
+/**
+ * `signed` with its Signature element changed by `change` and signed again by `signer`, as someone writing
+ * their own signing code could: a valid signature over whatever `who` and `when` they choose.
+ */
+const resignedWith = async (
+  signer: AccountKeys,
+  signed: Record<string, unknown>,
+  change: (unsigned: Record<string, unknown>) => Record<string, unknown>,
+): Promise<Record<string, unknown>> => {
+  const { data: _data, ...unsigned } = objectAt(signed, 'signature');
+  const element = change(unsigned);
+  const sig = await signCanonical(ed, signer.identity.secretKey, FHIR_EXPORT_SIGNATURE_LABEL, element);
+  return { ...signed, signature: { ...element, data: Buffer.from(sig).toString('base64') } };
 };
 
 describe('a signed FHIR export', () => {
@@ -203,6 +220,38 @@ describe('a signed FHIR export', () => {
     expect(await check({ ...signed, signature: { ...signature, who: { identifier: bobAsSigner } } })).toBe(
       'KEY_MISMATCH',
     );
+  });
+
+  it('refuses a Signature.who that points at another person than the signer: KEY_MISMATCH', async () => {
+    // Bob signs Alice's export (ok: his copy, signer bob) but names Alice's Patient as `who`: a FHIR viewer
+    // showing Signature.who would present it as signed by her.
+    const bobsCopy = received(await signedBy(bob, bundleOf(alice.accountId)));
+    expect(await check(bobsCopy)).toBe('ok');
+    const alicePatient = fhirFullUrl('Patient', fhirId(alice.accountId));
+    const posing = await resignedWith(bob, bobsCopy, (unsigned) => ({
+      ...unsigned,
+      who: { reference: alicePatient, identifier: { system: 'urn:hale:account', value: bob.accountId } },
+    }));
+    expect(await check(posing)).toBe('KEY_MISMATCH');
+    // Nor an entry of the signer's kind that is not in the Bundle, or another kind of entry.
+    const dangling = await resignedWith(bob, bobsCopy, (unsigned) => ({
+      ...unsigned,
+      who: {
+        reference: fhirFullUrl('Practitioner', fhirId(bob.accountId)),
+        identifier: { system: 'urn:hale:account', value: bob.accountId },
+      },
+    }));
+    expect(await check(dangling)).toBe('KEY_MISMATCH');
+    const firstUrl = String(objectAt(bobsCopy, 'entry', 1).fullUrl);
+    const elsewhere = await resignedWith(bob, bobsCopy, (unsigned) => ({
+      ...unsigned,
+      who: { reference: firstUrl, identifier: { system: 'urn:hale:account', value: bob.accountId } },
+    }));
+    expect(await check(elsewhere)).toBe('KEY_MISMATCH');
+    // Alice's own export names her Patient entry, as signFhirExport writes it: fine.
+    const own = received(await signedBy(alice, bundleOf(alice.accountId)));
+    expect(objectAt(own, 'signature', 'who').reference).toBe(alicePatient);
+    expect(await check(own)).toBe('ok');
   });
 
   it('refuses a bundle whose signature was removed: SIGNATURE_MISSING', async () => {

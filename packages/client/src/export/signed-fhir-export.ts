@@ -15,16 +15,19 @@
  * Invariants: verification is a pure function of the JSON given (no clock, no network, no stored state): it
  * reads a canonical copy taken first, so nothing in the input can change between checks. `ok` means the
  * Bundle is byte for byte (in canonical JSON) what the holder of the identity key whose hash is the signer's
- * account id signed, at the `when` it signed with. It asserts nothing about the records' own authorship
- * claims (docs/data-model.md, "What an export asserts"), and the signer is the account that exported (the
- * patient, or a provider exporting a patient's records it holds), not the records' author. Nothing is signed
- * under an all-zero key (a wiped one).
+ * account id signed, at the `when` it signed with, and that `who` names that account alone: its identifier,
+ * and its `reference`, if any, the signer's own Patient, Practitioner or RelatedPerson entry of the Bundle
+ * (so a viewer that shows the referenced person shows the signer). It asserts nothing about the records'
+ * own authorship claims (docs/data-model.md, "What an export asserts"), and the signer is the account that
+ * exported (the patient, or a provider exporting a patient's records it holds), not the records' author.
+ * Nothing is signed under an all-zero key (a wiped one).
  * Failure modes: `signFhirExport` throws HaleCryptoError INVALID_INPUT for a key that is not the account's,
  * an all-zero secret key, a `when` that is no date-time, or a Bundle that is not plain JSON or is signed
  * already. `verifyFhirExport` never throws; it answers one code of FHIR_EXPORT_CHECK_CODES (append-only):
  * MALFORMED (not JSON, not a Bundle, a signature of another format or shape, or no Hale patient export),
- * SIGNATURE_MISSING, KEY_MISMATCH (the key does not hash to the account id named), BAD_SIGNATURE (the
- * signature does not hold for that key) or CONTENT_ALTERED (a valid signature, over other content).
+ * SIGNATURE_MISSING, KEY_MISMATCH (the key does not hash to the account id named, or a validly signed
+ * `who.reference` points at anything but the signer's own entry), BAD_SIGNATURE (the signature does not
+ * hold for that key) or CONTENT_ALTERED (a valid signature, over other content).
  */
 import { Type } from '@sinclair/typebox';
 import {
@@ -131,12 +134,29 @@ const fromBase64 = (text: string, length: number): Uint8Array | undefined => {
 const contentDigest = (bundleWithoutSignature: unknown): Uint8Array =>
   sha256(signingMessage(FHIR_EXPORT_CONTENT_LABEL, bundleWithoutSignature));
 
-/** The fullUrl of the signer's own person entry, when the Bundle has one (a Patient, Practitioner, ...). */
-const personEntryOf = (bundle: FhirBundle, accountId: string): string | undefined => {
-  const urls = new Set(bundle.entry.map((entry) => entry.fullUrl));
+const EntryIdentity = Type.Object({
+  fullUrl: Type.String(),
+  resource: Type.Object({ resourceType: Type.String(), id: Type.String() }),
+});
+
+/**
+ * The fullUrls of `accountId`'s own person entries in `entries` (a Patient, Practitioner or RelatedPerson
+ * whose id is the account's), the only ones `Signature.who.reference` may name: every entry under such a
+ * fullUrl must be that resource, so the reference cannot resolve to another person.
+ */
+const personEntriesOf = (entries: readonly unknown[] | undefined, accountId: string): string[] => {
+  const id = fhirId(accountId);
+  const byUrl = new Map<string, boolean>();
+  for (const entry of entries ?? []) {
+    const checked = validate(EntryIdentity, entry);
+    if (!checked.ok) continue;
+    const { fullUrl, resource } = checked.value;
+    const own = resource.id === id && fullUrl === fhirFullUrl(resource.resourceType, id);
+    byUrl.set(fullUrl, (byUrl.get(fullUrl) ?? true) && own);
+  }
   return ['Patient', 'Practitioner', 'RelatedPerson']
-    .map((type) => fhirFullUrl(type, fhirId(accountId)))
-    .find((url) => urls.has(url));
+    .map((type) => fhirFullUrl(type, id))
+    .filter((url) => byUrl.get(url) === true);
 };
 
 /**
@@ -158,7 +178,7 @@ export async function signFhirExport(
   }
   if (!isIsoDateTime(when)) throw cryptoError('INVALID_INPUT', 'when must be an ISO-8601 date-time');
   if ('signature' in bundle) throw cryptoError('INVALID_INPUT', 'the bundle is signed already');
-  const person = personEntryOf(bundle, accountId);
+  const [person] = personEntriesOf(bundle.entry, accountId);
   const unsigned: FhirJsonObject = {
     type: [{ ...FHIR_EXPORT_SIGNATURE_TYPE }],
     when,
@@ -289,6 +309,14 @@ export async function verifyFhirExport(input: unknown, ed?: Ed25519): Promise<Fh
   }
   if (!constantTimeEqual(contentDigest(content), digest)) {
     return refused('CONTENT_ALTERED', `the Bundle is not what account ${signer} signed: its content changed`);
+  }
+  // Signed, but by whom it says: a `who.reference` to another person (the patient, when a provider or
+  // anyone else signed) would have a FHIR viewer present the export as signed by them.
+  if (who.reference !== undefined && !personEntriesOf(envelope.value.entry, signer).includes(who.reference)) {
+    return refused(
+      'KEY_MISMATCH',
+      `Signature.who.reference names no entry of the signing account ${signer} in the Bundle`,
+    );
   }
   const patientId = patientOf(envelope.value.entry);
   if (patientId === undefined) {
