@@ -151,10 +151,10 @@ describe('device revocation from the patient side', () => {
     // One issue for the revocation and one naming the changes kept, not one per change.
     expect(state.errors.filter((e) => e.code === 'DEVICE_REVOKED')).toHaveLength(2);
     expect(await p.records.get(unsentWrite.id)).not.toBeNull();
-    expect((await p.records.get(synced.id))?.record.substance).toBe('Peanut, severe');
+    expect((await p.records.get<'Allergy'>(synced.id))?.record.substance).toBe('Peanut, severe');
     // The writes never reached the server, so never the laptop.
     expect(await l.records.get(unsentWrite.id)).toBeNull();
-    expect((await l.records.get(synced.id))?.record.substance).toBe('Peanut');
+    expect((await l.records.get<'Allergy'>(synced.id))?.record.substance).toBe('Peanut');
     expect(await l.records.get(dropped.id)).not.toBeNull();
     // A write made once the revocation is known is kept the same way.
     const late = await p.records.add('Allergy', input('Allergy', { substance: 'Latex' }));

@@ -36,17 +36,21 @@ const countingPushes = () => {
 };
 
 /** A socket factory whose push requests the "server" refuses as busy (UNAVAILABLE), never sending them. */
-const refusingPushes = (url: string): WebSocketLike => {
-  const ws = createWebSocket(url);
-  const send = ws.send.bind(ws);
-  ws.send = (data: string) => {
-    const frame = JSON.parse(data) as { t: string; rid?: number };
-    if (frame.t !== 'push') return send(data);
-    const reply = { t: 'error', rid: frame.rid, code: 'UNAVAILABLE', message: 'busy' };
-    setTimeout(() => ws.onmessage?.({ data: JSON.stringify(reply) }), 0);
+const refusingPushes = (url: string): WebSocketLike => refusingPushesWhile(() => true)(url);
+/** As `refusingPushes`, while `refusing()` holds. */
+const refusingPushesWhile =
+  (refusing: () => boolean) =>
+  (url: string): WebSocketLike => {
+    const ws = createWebSocket(url);
+    const send = ws.send.bind(ws);
+    ws.send = (data: string) => {
+      const frame = JSON.parse(data) as { t: string; rid?: number };
+      if (frame.t !== 'push' || !refusing()) return send(data);
+      const reply = { t: 'error', rid: frame.rid, code: 'UNAVAILABLE', message: 'busy' };
+      setTimeout(() => ws.onmessage?.({ data: JSON.stringify(reply) }), 0);
+    };
+    return ws;
   };
-  return ws;
-};
 
 const recordedIncarnation = async (s: DeviceSession): Promise<string | undefined> =>
   (await s.db.getLocal<{ value: { recorded?: string } }>('meta-incarnation'))?.toJSON().data.value.recorded;
@@ -188,6 +192,35 @@ describe('a server store restored from a backup', () => {
       expect({ device: name, ...(await sides(s)) }).toEqual({ device: name, ...both });
     }
   }, 180_000);
+
+  it('a catch-up cut short starts over at the next connection of the same session; its failure then leaves the issues', async () => {
+    const { t, backup, restore } = await start();
+    const patient = await registerAccount(t);
+    let refusing = false;
+    const a = await openDevice(t, patient, { createWebSocket: refusingPushesWhile(() => refusing) });
+    sessions.push(a);
+    await a.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
+    await allPushed(a);
+    await backup();
+    const lost = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup' }));
+    await allPushed(a);
+
+    // The device reconnects to the restored store, but no push gets through: the catch-up fails.
+    refusing = true;
+    await restore();
+    const codes = (): string[] => a.sync.state().errors.map((e) => e.code);
+    await eventually(() => codes().includes('RESTORE_RESYNC_FAILED'), 'the catch-up fails', 20_000);
+
+    // Pushes pass again; the next connection of this session starts the catch-up over and finishes it.
+    refusing = false;
+    a.connection.drop();
+    await eventually(() => codes().includes('RESTORE_SYNCED'), 'the catch-up done', 20_000);
+    expect(codes()).not.toContain('RESTORE_RESYNC_FAILED');
+    expect(codes()).toContain('SERVER_RESTORED');
+    const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
+    sessions.push(b);
+    await eventually(async () => (await b.records.get(lost.id)) !== null, 'the lost record is back', 20_000);
+  }, 120_000);
 
   it('a catch-up cut short starts over at the next start, and only then is the restore recorded', async () => {
     const { t, backup, restore } = await start();

@@ -3,10 +3,17 @@
 // is stored and the device is online) that issue has ended and leaves the list: a person must not be
 // shown "connection lost" on a device that is caught up. Issues of other kinds stay.
 import { describe, expect, it } from 'vitest';
-import { registerAccount } from '@hale/sync-server/testing';
+import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { useServer } from './support/fixture';
-import { allPushed, eventually, losingAnswer, openDevice, waitOnline } from './support/devices';
+import {
+  allPushed,
+  eventually,
+  interceptedWebSocket,
+  losingAnswer,
+  openDevice,
+  waitOnline,
+} from './support/devices';
 import { input } from './support/records';
 
 const codes = (s: DeviceSession): string[] => s.sync.state().errors.map((e) => e.code);
@@ -58,5 +65,33 @@ describe('issues of a replication request lost with its link', () => {
     await waitOnline(p);
     await eventually(() => !codes(p).includes('NETWORK'), 'the pull issue cleared');
     expect(p.sync.state().errors).toEqual([]);
+  });
+
+  it('a live subscription that failed: listed, gone once the next connection subscribes', async () => {
+    // The first subscribe frame is sent broken, so the server refuses it (BAD_MESSAGE); the rest pass.
+    let broke = false;
+    const createWebSocket = interceptedWebSocket({
+      sent: (text, send) => {
+        const frame = JSON.parse(text) as { t: string; rid?: number };
+        if (broke || frame.t !== 'subscribe') return send(text);
+        broke = true;
+        send(JSON.stringify({ t: 'subscribe', rid: frame.rid, streams: 'not a list' }));
+      },
+    });
+    const patient = await registerAccount(server.t);
+    const p = await openDevice(server.t, patient, { createWebSocket });
+    server.sessions.push(p);
+    await eventually(() => codes(p).includes('SUBSCRIBE_FAILED'), 'the failed subscription listed');
+
+    p.connection.drop();
+    await eventually(() => p.connection.status() !== 'ready', 'connection dropped');
+    await waitOnline(p);
+    await eventually(() => !codes(p).includes('SUBSCRIBE_FAILED'), 'the subscription issue cleared');
+    expect(p.sync.state().errors).toEqual([]);
+    // Subscribed: another device's record arrives live.
+    const q = await openDevice(server.t, patient, { device: await addDevice(server.t, patient) });
+    server.sessions.push(q);
+    const later = await q.records.add('Allergy', input('Allergy'));
+    await eventually(async () => (await p.records.get(later.id)) !== null, 'the live change arrives');
   });
 });

@@ -4,6 +4,7 @@ import type { KeyEnvelope, ServedDoc } from '@hale/protocol';
 import { generateStreamKey } from '@hale/crypto';
 import type { DeviceDb } from '../store/device-db';
 import { createDeviceMeta, META_SCHEMAS } from '../session/device-meta';
+import { SyncError, type RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
 import { BUILD_CONTENT_MODEL, decodeRecords, encodeRecords, type ContentModel } from './record-codec';
 import {
@@ -357,6 +358,45 @@ describe('a quarantine beyond its cap', () => {
     // The tampered ones stay unshown.
     expect(await d.stored(t1.id)).toBeNull();
     expect(await d.stored(t2.id)).toBeNull();
+  });
+});
+
+describe('a fetch again of records set aside that fails', () => {
+  it('is listed (QUARANTINE_RETRY_FAILED) until a later one passes, then leaves the issues', async () => {
+    const server = scriptedServer([STREAM]);
+    // Sealed under epoch 1, whose envelope has not reached the server yet.
+    const key1 = generateStreamKey();
+    const waiting = server.serve(await allergy(1, {}, { epoch: 1, key: key1 }));
+    const readable = server.serve(await allergy(2));
+    const envelopes = [await providerEnvelope()];
+    // Once armed, fetches from before the head (the retry's: a reconnect's pull starts from the stored
+    // position) fail.
+    let failing = false;
+    const request = server.connection.request.bind(server.connection);
+    server.connection.request = async (frame: RequestFrame) => {
+      if (failing && frame.t === 'pull' && frame.streams.some((c) => c.since < server.head())) {
+        throw new SyncError('UNAVAILABLE', 'the server is busy', true);
+      }
+      return request(frame);
+    };
+    const d = device(server, envelopes);
+    const engine = await d.start();
+    await until(async () => (await d.stored(readable.id)) !== null, 'the readable one is applied');
+    await until(() => engine.quarantine().length === 1, 'set aside NO_KEY');
+
+    envelopes.push(await providerEnvelope(1, key1));
+    failing = true;
+    await d.reconnect();
+    const codes = () => engine.state().errors.map((e) => e.code);
+    await until(() => codes().includes('QUARANTINE_RETRY_FAILED'), 'the failed retry listed');
+    expect(await d.stored(waiting.id)).toBeNull();
+
+    failing = false;
+    await d.reconnect();
+    await until(async () => (await d.stored(waiting.id)) !== null, 'applied once fetched again');
+    await until(() => engine.quarantine().length === 0, 'nothing left aside');
+    await settled(engine);
+    expect(codes()).not.toContain('QUARANTINE_RETRY_FAILED');
   });
 });
 

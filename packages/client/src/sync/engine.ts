@@ -131,7 +131,9 @@
  *   A server that lied about the revocation costs these versions their sending (the person re-enters them).
  * - A push or pull request that fails is retried by RxDB until it passes; its issue (the code the handler
  *   threw, NETWORK for a dropped link) leaves `errors` once a request of the same direction passes
- *   (`fromLoop`). Every other issue stays until pushed out or cleared by its own reporter.
+ *   (`fromLoop`). So does a failed live subscription's, the quarantine retry's and a restore catch-up's
+ *   once that task passes (`retryPassed`). Every other issue stays until pushed out or cleared by its own
+ *   reporter.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -1151,6 +1153,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (errors.length !== state$.value.errors.length) patch({ errors });
   };
 
+  /**
+   * The retried work behind `code` passed (a subscription, the quarantine's retry, a restore's catch-up):
+   * its earlier failures' issues have ended, whatever their message. Only for codes one retried task
+   * reports, never per record.
+   */
+  const retryPassed = (
+    code: 'SUBSCRIBE_FAILED' | 'QUARANTINE_RETRY_FAILED' | 'RESTORE_RESYNC_FAILED',
+  ): void => {
+    const errors = state$.value.errors.filter((e) => e.code !== code);
+    if (errors.length !== state$.value.errors.length) patch({ errors });
+  };
   /** A request of `direction` passed: the loop's issues of that direction have ended (see `fromLoop`). */
   const loopPassed = (direction: LoopDirection): void => {
     const errors = state$.value.errors.filter((e) => fromLoop.get(e) !== direction);
@@ -2495,6 +2508,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (stopped) return Promise.resolve();
     retryDue = false;
     retryRun = retryQuarantined()
+      .then(() => retryPassed('QUARANTINE_RETRY_FAILED'))
       .catch((error: unknown) =>
         report({
           code: 'QUARANTINE_RETRY_FAILED',
@@ -2815,14 +2829,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const online = linkUp && covers >= resyncWanted;
         passStored(covers, online);
         if (online) {
-          void subscribeAll().catch((error: unknown) => {
-            // A connection the app stopped (goOffline, close) is no failure; the next one subscribes anew.
-            if (stopped || (error instanceof SyncError && error.code === 'STOPPED')) return;
-            report({
-              code: 'SUBSCRIBE_FAILED',
-              message: error instanceof Error ? error.message : String(error),
-            });
-          });
+          void subscribeAll().then(
+            () => retryPassed('SUBSCRIBE_FAILED'),
+            (error: unknown) => {
+              // A connection the app stopped (goOffline, close) is no failure; the next one subscribes anew.
+              if (stopped || (error instanceof SyncError && error.code === 'STOPPED')) return;
+              report({
+                code: 'SUBSCRIBE_FAILED',
+                message: error instanceof Error ? error.message : String(error),
+              });
+            },
+          );
           if (run !== null && run.fromZero && reset === run) setTimeout(() => void finishReset(run), 0);
         }
         return handOver();
@@ -3609,6 +3626,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       await saveIncarnation();
       if (reset === run) reset = null;
       run.release();
+      retryPassed('RESTORE_RESYNC_FAILED');
       report({
         code: 'RESTORE_SYNCED',
         message: 'This device has sent its records to the restored server again and is up to date with it.',
