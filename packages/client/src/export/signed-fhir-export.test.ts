@@ -254,6 +254,23 @@ describe('a signed FHIR export', () => {
     expect(await check(own)).toBe('ok');
   });
 
+  it('signs and verifies Signature.when only as a FHIR instant (zone within ±14:00)', async () => {
+    const bundle = bundleOf(alice.accountId);
+    // A date-time Hale takes, but no FHIR R4 instant: its zone is past +14:00.
+    await expect(signedBy(alice, bundle, '2024-06-01T12:00:00+15:00')).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    for (const when of ['2024-06-01T12:00:00+14:00', '2024-06-01T12:00:00.123-12:00']) {
+      expect(await check(received(await signedBy(alice, bundle, when)))).toBe('ok');
+    }
+    const signed = received(await signedBy(alice, bundle));
+    const farZone = await resignedWith(alice, signed, (unsigned) => ({
+      ...unsigned,
+      when: '2024-06-01T12:00:00-23:00',
+    }));
+    expect(await check(farZone)).toBe('MALFORMED');
+  });
+
   it('refuses a bundle whose signature was removed: SIGNATURE_MISSING', async () => {
     const { signature: _signature, ...unsigned } = received(await signedBy(alice, bundleOf(alice.accountId)));
     expect(await check(unsigned)).toBe('SIGNATURE_MISSING');

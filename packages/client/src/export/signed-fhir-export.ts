@@ -17,12 +17,13 @@
  * Bundle is byte for byte (in canonical JSON) what the holder of the identity key whose hash is the signer's
  * account id signed, at the `when` it signed with, and that `who` names that account alone: its identifier,
  * and its `reference`, if any, the signer's own Patient, Practitioner or RelatedPerson entry of the Bundle
- * (so a viewer that shows the referenced person shows the signer). It asserts nothing about the records'
- * own authorship claims (docs/data-model.md, "What an export asserts"), and the signer is the account that
- * exported (the patient, or a provider exporting a patient's records it holds), not the records' author.
- * Nothing is signed under an all-zero key (a wiped one).
+ * (so a viewer that shows the referenced person shows the signer). `when` is a FHIR instant (zone within
+ * ±14:00), as a FHIR R4 Signature needs. It asserts nothing about the records' own authorship claims
+ * (docs/data-model.md, "What an export asserts"), and the signer is the account that exported (the patient,
+ * or a provider exporting a patient's records it holds), not the records' author. Nothing is signed under an
+ * all-zero key (a wiped one).
  * Failure modes: `signFhirExport` throws HaleCryptoError INVALID_INPUT for a key that is not the account's,
- * an all-zero secret key, a `when` that is no date-time, or a Bundle that is not plain JSON or is signed
+ * an all-zero secret key, a `when` that is no FHIR instant, or a Bundle that is not plain JSON or is signed
  * already. `verifyFhirExport` never throws; it answers one code of FHIR_EXPORT_CHECK_CODES (append-only):
  * MALFORMED (not JSON, not a Bundle, a signature of another format or shape, or no Hale patient export),
  * SIGNATURE_MISSING, KEY_MISMATCH (the key does not hash to the account id named, or a validly signed
@@ -134,6 +135,11 @@ const fromBase64 = (text: string, length: number): Uint8Array | undefined => {
 const contentDigest = (bundleWithoutSignature: unknown): Uint8Array =>
   sha256(signingMessage(FHIR_EXPORT_CONTENT_LABEL, bundleWithoutSignature));
 
+// FHIR R4 `instant` allows zones from -14:00 to +14:00 only; Hale's date-times take any offset.
+const FHIR_INSTANT_ZONE_RE = /(?:Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))$/;
+/** A date-time a FHIR R4 `instant` (Signature.when) can hold. */
+const isFhirInstant = (text: string): boolean => isIsoDateTime(text) && FHIR_INSTANT_ZONE_RE.test(text);
+
 const EntryIdentity = Type.Object({
   fullUrl: Type.String(),
   resource: Type.Object({ resourceType: Type.String(), id: Type.String() }),
@@ -160,8 +166,8 @@ const personEntriesOf = (entries: readonly unknown[] | undefined, accountId: str
 };
 
 /**
- * `bundle` with `Bundle.signature` by `signer`'s identity key at `when` (an ISO-8601 date-time, normally
- * the Bundle's timestamp). See the header for what is signed.
+ * `bundle` with `Bundle.signature` by `signer`'s identity key at `when` (a FHIR instant, normally the
+ * Bundle's timestamp). See the header for what is signed.
  */
 export async function signFhirExport(
   bundle: FhirBundle,
@@ -176,7 +182,9 @@ export async function signFhirExport(
   if (isAllZero(identity.secretKey.subarray(0, 32))) {
     throw cryptoError('INVALID_INPUT', 'the identity key was wiped (all zeroes)');
   }
-  if (!isIsoDateTime(when)) throw cryptoError('INVALID_INPUT', 'when must be an ISO-8601 date-time');
+  if (!isFhirInstant(when)) {
+    throw cryptoError('INVALID_INPUT', 'when must be a FHIR instant (a date-time with a zone within ±14:00)');
+  }
   if ('signature' in bundle) throw cryptoError('INVALID_INPUT', 'the bundle is signed already');
   const [person] = personEntriesOf(bundle.entry, accountId);
   const unsigned: FhirJsonObject = {
@@ -290,7 +298,7 @@ export async function verifyFhirExport(input: unknown, ed?: Ed25519): Promise<Fh
   const { when, who, extension, data } = checked.value;
   const signer = who.identifier.value;
   if (!isAccountId(signer)) return refused('MALFORMED', 'Signature.who names no account id');
-  if (!isIsoDateTime(when)) return refused('MALFORMED', 'Signature.when is no date-time');
+  if (!isFhirInstant(when)) return refused('MALFORMED', 'Signature.when is no FHIR instant');
   const keyText = extensionValue(extension, FHIR_SIGNER_KEY_EXTENSION);
   const digestText = extensionValue(extension, FHIR_CONTENT_DIGEST_EXTENSION);
   const publicKey = keyText === undefined ? undefined : fromBase64(keyText, 32);
