@@ -1,24 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  createAccount,
   createHttpApi,
   joinWithPassphrase,
-  memoryVault,
   revokeDevice,
-  type AccountDeps,
   type DeviceSession,
   type UnlockedAccount,
 } from '@hale/client';
-import { TEST_KDF } from '@hale/crypto';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {
+  accountDeps,
   allPushed,
   asTestAccount,
   ed,
   eventually,
   grantRead,
+  laptopAndPhone,
   openDevice,
   waitOnline,
 } from './support/devices';
@@ -33,35 +31,13 @@ const HOUR = 3_600_000;
 describe('device revocation from the patient side', () => {
   const server = useServer({ realClock: true });
   const api = () => createHttpApi({ baseUrl: server.t.url, fetch });
-  const deps = (): AccountDeps & { vault: ReturnType<typeof memoryVault> } => ({
-    api: api(),
-    vault: memoryVault(),
-    ed,
-    kdf: TEST_KDF,
-    weakKdfForTests: true,
-  });
+  const deps = () => accountDeps(server.t.url);
   const open = async (a: UnlockedAccount, options: { offline?: boolean } = {}): Promise<DeviceSession> => {
     const s = await openDevice(server.t, asTestAccount(a), { lookups: 'http-api', ...options });
     server.sessions.push(s);
     return s;
   };
-  const patientWithPhone = async () => {
-    const loginName = `rv-${Math.random().toString(36).slice(2, 10)}`;
-    const laptopDeps = deps();
-    const { account: laptop } = await createAccount(laptopDeps, {
-      role: 'patient',
-      passphrase: 'the first passphrase',
-      loginName,
-      deviceName: 'laptop',
-    });
-    const phoneDeps = deps();
-    const phone = await joinWithPassphrase(phoneDeps, {
-      loginName,
-      passphrase: 'the first passphrase',
-      deviceName: 'phone',
-    });
-    return { loginName, laptop, laptopDeps, phone, phoneDeps };
-  };
+  const patientWithPhone = () => laptopAndPhone(server.t.url, 'rv');
   const fatalWith = (s: DeviceSession, code: string) =>
     eventually(
       () => s.connection.status() === 'fatal' && s.connection.failure()?.code === code,

@@ -4,21 +4,16 @@ import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import {
   changePassphrase,
-  createAccount,
   createHttpApi,
   isAccountError,
-  joinWithPassphrase,
   lock,
-  memoryVault,
   openSession,
   refreshWrappedRoot,
   unlock,
-  type AccountDeps,
   type UnlockedAccount,
 } from '@hale/client';
-import { TEST_KDF } from '@hale/crypto';
 import { useServer } from './support/fixture';
-import { asTestAccount, eventually, ed, openDevice } from './support/devices';
+import { asTestAccount, eventually, ed, laptopAndPhone, openDevice } from './support/devices';
 import { input } from './support/records';
 
 // The account lifecycle across devices, end to end: a passphrase changed on the laptop reaches the phone,
@@ -30,29 +25,10 @@ describe('a passphrase change across devices', () => {
   it('reaches the phone; the phone reopens with the new passphrase only, its records intact', async () => {
     const t = server.t;
     const api = createHttpApi({ baseUrl: t.url, fetch });
-    const deps = (): AccountDeps & { vault: ReturnType<typeof memoryVault> } => ({
-      api,
-      vault: memoryVault(),
-      ed,
-      kdf: TEST_KDF,
-      weakKdfForTests: true,
-    });
     const tokenOf = async (a: UnlockedAccount) => (await openSession(api, a.device, ed)).token;
 
-    const loginName = `pp-${Date.now().toString(36)}`;
-    const laptopDeps = deps();
-    const { account: laptop } = await createAccount(laptopDeps, {
-      role: 'patient',
-      passphrase: 'the first passphrase',
-      loginName,
-      deviceName: 'laptop',
-    });
-    const phoneDeps = deps();
-    let phone = await joinWithPassphrase(phoneDeps, {
-      loginName,
-      passphrase: 'the first passphrase',
-      deviceName: 'phone',
-    });
+    const { loginName, laptop, laptopDeps, phoneDeps, ...joined } = await laptopAndPhone(t.url, 'pp');
+    let phone = joined.phone;
 
     // The phone's store outlives its sessions, as a browser's IndexedDB does.
     const storage = getRxStorageDexie({

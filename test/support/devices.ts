@@ -6,8 +6,12 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import {
+  createAccount,
   createHttpApi,
+  joinWithPassphrase,
+  memoryVault,
   openDeviceSession,
+  type AccountDeps,
   type RecordInput,
   type CryptoJob,
   type CryptoOffload,
@@ -19,6 +23,7 @@ import {
   type Vault,
   type WebSocketLike,
 } from '@hale/client';
+import { TEST_KDF } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { createTestCryptoOffload, onCryptoWorkerProject } from './test-offload';
 import { input } from './records';
@@ -385,4 +390,35 @@ export const openOnlineWithFetch = async (
   sessions.push(s);
   await waitOnline(s);
   return s;
+};
+
+/** Account dependencies over `baseUrl` with a vault of their own (one per device) and the tests' fast KDF. */
+export const accountDeps = (baseUrl: string): AccountDeps & { vault: ReturnType<typeof memoryVault> } => ({
+  api: createHttpApi({ baseUrl, fetch }),
+  vault: memoryVault(),
+  ed,
+  kdf: TEST_KDF,
+  weakKdfForTests: true,
+});
+
+/**
+ * A patient account made on a laptop (`createAccount`, passphrase `the first passphrase`) and joined from a
+ * phone with that passphrase, as a person does: both unlocked, each with its own vault.
+ */
+export const laptopAndPhone = async (baseUrl: string, prefix: string) => {
+  const loginName = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+  const laptopDeps = accountDeps(baseUrl);
+  const { account: laptop } = await createAccount(laptopDeps, {
+    role: 'patient',
+    passphrase: 'the first passphrase',
+    loginName,
+    deviceName: 'laptop',
+  });
+  const phoneDeps = accountDeps(baseUrl);
+  const phone = await joinWithPassphrase(phoneDeps, {
+    loginName,
+    passphrase: 'the first passphrase',
+    deviceName: 'phone',
+  });
+  return { loginName, laptop, laptopDeps, phone, phoneDeps };
 };
