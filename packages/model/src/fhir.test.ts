@@ -1224,6 +1224,11 @@ describe('validateFhirBundleShape', () => {
       /occurrence\[x\]: is required/,
     ],
     [
+      'a timestamp in a zone FHIR does not have (beyond ±14:00)',
+      (_r, b) => (b.timestamp = '2024-05-01T09:30:00-14:30'),
+      /^timestamp: must be an instant$/,
+    ],
+    [
       'a nested required element',
       (r) => delete (find(r, 'AuditEvent').agent as Mutable[])[0]?.requestor,
       /agent\[0\]\.requestor: is required/,
@@ -1323,6 +1328,11 @@ describe('validateFhirBundleShape', () => {
       [
         'a when that is no instant',
         (s) => (s.when = 'yesterday'),
+        'signature.when: is required (an instant)',
+      ],
+      [
+        'a when in a zone FHIR does not have (beyond ±14:00)',
+        (s) => (s.when = '2024-05-01T09:30:00+15:00'),
         'signature.when: is required (an instant)',
       ],
       ['no who', (s) => delete s.who, 'signature.who: is required (a Reference)'],

@@ -40,7 +40,7 @@
  */
 import type { Contact, FileRef, Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
-import { isIsoDateTime } from './formats';
+import { isFhirInstant, isIsoDateTime } from './formats';
 import { isAccountId } from './ids';
 import type {
   Allergy,
@@ -2557,7 +2557,7 @@ const checkSignature = (
       }
     });
   }
-  if (typeof when !== 'string' || !isIsoDateTime(when)) {
+  if (typeof when !== 'string' || !isFhirInstant(when)) {
     issues.push({ path: `${path}.when`, reason: 'is required (an instant)' });
   }
   if (!isRecordObject(who) || (who.reference === undefined && who.identifier === undefined)) {
@@ -2604,7 +2604,7 @@ export const validateFhirBundleShape = (
     }
     if (
       bundle.timestamp !== undefined &&
-      (typeof bundle.timestamp !== 'string' || !isIsoDateTime(bundle.timestamp))
+      (typeof bundle.timestamp !== 'string' || !isFhirInstant(bundle.timestamp))
     ) {
       issues.push({ path: 'timestamp', reason: 'must be an instant' });
     }

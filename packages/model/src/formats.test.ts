@@ -5,6 +5,7 @@ import {
   codePointLength,
   hasVisibleCharacter,
   isIsoDate,
+  isFhirInstant,
   isIsoDateTime,
   isWellFormedText,
   textProblem,
@@ -97,6 +98,27 @@ describe('isIsoDateTime', () => {
         expect(isIsoDateTime(value)).toBe(utcYear >= 1 && utcYear <= 9999);
       }),
     );
+  });
+});
+
+describe('isFhirInstant', () => {
+  it.each([
+    '2024-05-01T09:30:00Z',
+    '2024-05-01T09:30:00+14:00',
+    '2024-05-01T09:30:00-14:00',
+    '2024-05-01T09:30:00.5+05:45',
+  ])('accepts %s', (value) => {
+    expect(isFhirInstant(value)).toBe(true);
+  });
+
+  it.each([
+    '2024-05-01T09:30:00+14:01', // a date-time Hale takes, in a zone FHIR R4 does not have
+    '2024-05-01T09:30:00-15:00',
+    '2024-05-01T09:30:00+23:59',
+    '2024-05-01T09:30:00', // no zone
+    'yesterday',
+  ])('rejects %j', (value) => {
+    expect(isFhirInstant(value)).toBe(false);
   });
 });
 

@@ -54,6 +54,14 @@ export const isIsoDateTime = (value: string): boolean => {
   return true;
 };
 
+// FHIR R4 `instant` (and `dateTime` with a time) allows zones from -14:00 to +14:00 only.
+const FHIR_ZONE_RE = /(?:Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))$/;
+/**
+ * A date-time a FHIR R4 `instant` can hold: `isIsoDateTime`, with a zone within ±14:00 (Hale's date-times
+ * take any offset; the export restates rarer ones in UTC).
+ */
+export const isFhirInstant = (value: string): boolean => isIsoDateTime(value) && FHIR_ZONE_RE.test(value);
+
 /**
  * Whether date `end` lies wholly before date `start`, both as the schemas take them: an instant (with a
  * zone), a day, or a year or month. Two instants compare as instants. Otherwise a calendar day has no zone

@@ -54,7 +54,7 @@ import {
   fhirId,
   isAccountId,
   isFhirBase64Binary,
-  isIsoDateTime,
+  isFhirInstant,
   type FhirBundle,
   type FhirJsonObject,
 } from '@hale/model';
@@ -134,11 +134,6 @@ const fromBase64 = (text: string, length: number): Uint8Array | undefined => {
 
 const contentDigest = (bundleWithoutSignature: unknown): Uint8Array =>
   sha256(signingMessage(FHIR_EXPORT_CONTENT_LABEL, bundleWithoutSignature));
-
-// FHIR R4 `instant` allows zones from -14:00 to +14:00 only; Hale's date-times take any offset.
-const FHIR_INSTANT_ZONE_RE = /(?:Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))$/;
-/** A date-time a FHIR R4 `instant` (Signature.when) can hold. */
-const isFhirInstant = (text: string): boolean => isIsoDateTime(text) && FHIR_INSTANT_ZONE_RE.test(text);
 
 const EntryIdentity = Type.Object({
   fullUrl: Type.String(),
