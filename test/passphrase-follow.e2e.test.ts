@@ -155,6 +155,8 @@ describe('a passphrase changed elsewhere reaches an online device session', () =
     phoneSession.connection.drop();
     await passphraseIs(phoneSession, 'updated');
     expect(await opensWith(phoneDeps.vault, P2)).toBe(true);
+    // Taken: the failure is over, and so is its issue.
+    await eventually(() => issues(phoneSession, 'NETWORK').length === 0, 'the failure no longer listed');
   });
 
   it('a wrap the phone must refuse (forged, stale) leaves its vault as it was and says so, once per generation', async () => {

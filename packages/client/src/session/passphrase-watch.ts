@@ -23,7 +23,9 @@
  * - A refusal, or a generation older than this device's (a rollback), reads `refused` until the server
  *   reports this device's generation again or a newer one is taken; `updated` stays until the session
  *   ends, so the person can be told.
- * - Issues carry generation numbers and error codes, never passphrases, wraps or keys.
+ * - Issues carry generation numbers and error codes, never passphrases, wraps or keys. A failed refresh's
+ *   issue (`id` WRAPPED_ROOT_ISSUE_ID) leaves the issues once this device holds the server's generation
+ *   (taken, or found equal): it is over then. A refusal's stays (the person must be told).
  * - Authenticating signs with a copy of the session's device key, taken once the session is found still
  *   usable (not locked, not closed) after the last await before it: never with bytes lock() or close() may
  *   be zeroing. A session found locked starts no refresh (`onUnusable`; the generation is not settled, so
@@ -68,7 +70,12 @@ export interface PassphraseWatchDeps {
   readonly api?: WrappedRootApi | undefined;
   onStatus(status: PassphraseStatus): void;
   onIssue(issue: Omit<SyncIssue, 'at'>): void;
+  /** Drops the issues of `code` about `id` reported earlier (engine `clearIssues`). */
+  clearIssues(match: { code: string; id: string }): void;
 }
+
+/** The `id` of the issues of a passphrase refresh that failed (no record's: the account's wrap). */
+export const WRAPPED_ROOT_ISSUE_ID = 'wrapped-root';
 
 export interface PassphraseWatch {
   /** The server reported generation `gen` (from `ready` or `wrappedRootChanged`). Returns at once. */
@@ -95,6 +102,17 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
     status = to;
     deps.onStatus(to);
   };
+  /** Codes of the failed refreshes' issues still listed. */
+  const failures = new Set<string>();
+  const failed = (code: string, message: string): void => {
+    failures.add(code);
+    deps.onIssue({ code, message, id: WRAPPED_ROOT_ISSUE_ID });
+  };
+  /** This device holds the server's generation: what failed before is over. */
+  const caughtUp = (): void => {
+    for (const code of failures) deps.clearIssues({ code, id: WRAPPED_ROOT_ISSUE_ID });
+    failures.clear();
+  };
   const refused = (message: string): void => {
     set('refused');
     deps.onIssue({ code: 'WRAPPED_ROOT_REFUSED', message });
@@ -118,6 +136,7 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
     if (gen === held) {
       // `updated` stays: the person must still be told that the old passphrase no longer opens this device.
       if (status !== 'updated') set('current');
+      caughtUp();
       return;
     }
     if (settled === gen) return;
@@ -145,6 +164,7 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
       if (result.status === 'updated') {
         settled = gen;
         set('updated');
+        caughtUp();
       } else if (status !== 'updated') {
         // The server served the wrap this device holds after all (its report ran ahead of what it
         // serves): nothing changed here; a later report of the same generation tries again.
@@ -152,10 +172,10 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
       }
     } catch (e) {
       if (isHaleClientError(e) && e.retry) {
-        deps.onIssue({
-          code: e.code,
-          message: `Could not fetch the account's current passphrase (generation ${gen}); will retry on reconnect: ${e.message}`,
-        });
+        failed(
+          e.code,
+          `Could not fetch the account's current passphrase (generation ${gen}); will retry on reconnect: ${e.message}`,
+        );
         return;
       }
       // Locked meanwhile: the session reports the lock, once (not settled: the next session tries again).
@@ -168,10 +188,10 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
         refused(`The server offered a passphrase this device refused; it keeps its own. ${e.message}`);
         return;
       }
-      deps.onIssue({
-        code: isAccountError(e) || isHaleClientError(e) ? e.code : 'PASSPHRASE_REFRESH_FAILED',
-        message: `Could not take the account's current passphrase (generation ${gen}): ${messageOf(e)}`,
-      });
+      failed(
+        isAccountError(e) || isHaleClientError(e) ? e.code : 'PASSPHRASE_REFRESH_FAILED',
+        `Could not take the account's current passphrase (generation ${gen}): ${messageOf(e)}`,
+      );
     } finally {
       device.secretKey.fill(0);
     }
@@ -185,10 +205,10 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
         await check(gen);
       } catch (e) {
         // Reading this device's generation failed (vault unreadable or holding another account).
-        deps.onIssue({
-          code: isAccountError(e) ? e.code : 'PASSPHRASE_REFRESH_FAILED',
-          message: `Could not compare this device's passphrase with the server's: ${messageOf(e)}`,
-        });
+        failed(
+          isAccountError(e) ? e.code : 'PASSPHRASE_REFRESH_FAILED',
+          `Could not compare this device's passphrase with the server's: ${messageOf(e)}`,
+        );
       }
     }
   };

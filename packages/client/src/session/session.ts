@@ -319,6 +319,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     api: options.api,
     onStatus: (status) => engineRef?.setPassphrase(status),
     onIssue: (issue) => engineRef?.reportIssue(issue),
+    clearIssues: (match) => engineRef?.clearIssues(match),
   });
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
