@@ -243,7 +243,7 @@ describe('a failed append', () => {
     const patientId = f.patients[0]!.accountId;
     const log = f.open();
     await log.connected('incarnation-000000000');
-    log.noteRecordChange(patientId, { action: 'create', kind: 'Allergy', id: 'rec-1' });
+    void log.noteRecordChange(patientId, { action: 'create', kind: 'Allergy', id: 'rec-1' });
     f.failNextWrite('audit-own');
     await log.flushChanges().catch(() => undefined);
     await log.close();

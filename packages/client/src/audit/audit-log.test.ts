@@ -211,8 +211,8 @@ describe('audit: record changes noted just before the session closes', () => {
 
   it('close appends them into the outbox instead of dropping them', async () => {
     const s = setup();
-    s.log.noteRecordChange(s.a, change(1));
-    s.log.noteRecordChange(s.a, change(2));
+    void s.log.noteRecordChange(s.a, change(1));
+    void s.log.noteRecordChange(s.a, change(2));
     await s.log.close();
     expect(await s.log.pendingCount()).toBe(1);
     // The next session sends it.
@@ -225,8 +225,8 @@ describe('audit: record changes noted just before the session closes', () => {
     const s = setup();
     const lock = locked();
     const first = s.open({ assertUnlocked: lock.assertUnlocked });
-    first.noteRecordChange(s.a, change(1));
-    first.noteRecordChange(s.b, change(2));
+    void first.noteRecordChange(s.a, change(1));
+    void first.noteRecordChange(s.b, change(2));
     lock.state.locked = true;
     // The coalescing timer fires after the lock: refused, and the changes stay noted.
     await expect(first.flushChanges()).rejects.toMatchObject({ code: 'LOCKED' });
@@ -247,7 +247,7 @@ describe('audit: record changes noted just before the session closes', () => {
     const s = setup();
     const lock = locked();
     const first = s.open({ assertUnlocked: lock.assertUnlocked });
-    first.noteRecordChange(s.a, change(1));
+    void first.noteRecordChange(s.a, change(1));
     lock.state.locked = true;
     await first.close();
 

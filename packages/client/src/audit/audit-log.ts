@@ -206,9 +206,15 @@
  *   only from the patient's own devices (one the patient revoked: only entries signed before its
  *   revocation, audit-chain.ts). A grantee's entries are listed as its own claims, never as either.
  * - Record writes are coalesced (one entry lists up to 500 changes) so auditing never dominates sync cost.
- *   The changes noted and in no entry yet are mirrored in device meta, unsigned (NOTED: saved once per
- *   burst of notes, a macrotask later, and again after each append), and the next session appends what
- *   the mirror holds (`resumeNoted`). So neither a close nor a crash in the 200 ms a note waits loses it:
+ *   The changes noted and in no entry yet are mirrored in device meta, unsigned (NOTED: saved after each
+ *   note, notes made while a save is under way folded into the next, and again after each append), and
+ *   the next session appends what the mirror holds (`resumeNoted`). A note resolves only once a save that
+ *   began after it completed, and the records API resolves a write only then (session.ts), so a crash
+ *   never loses the change of a write that resolved. (A save a macrotask after a burst did not do that:
+ *   awaited writes over a store answering in microtasks run with no macrotask between them, so a crash
+ *   anywhere in the burst lost every change of it.) Cost: one NOTED write per record write awaited alone
+ *   (it holds the changes not appended yet: those of the last 200 ms, COALESCE at most per batch);
+ *   writes made together share one. So neither a close nor a crash in the 200 ms a note waits loses it:
  *   `close` appends them (into the outbox), or when it cannot (the account was locked, so nothing may be
  *   signed) leaves them in the mirror. An append that fails keeps its changes noted.
  * - Nor does a crash have the next session append noted changes a second time, whatever write it cut
@@ -278,8 +284,10 @@
  * the restore is recorded (KEPT's incarnation): a crash in between queues them again, each id once; while
  * the restore cannot be recorded there, nothing is pushed (tried again at the next flush). An entry that
  * cannot be kept when acknowledged is reported in `issues` (AUDIT_KEPT_NOT_KEPT) and is not sent again
- * after a restore. A crash before a burst of notes is mirrored (that macrotask) loses those notes unless
- * their entry was queued; at any later point the next start appends each change once (above). A change is
+ * after a restore. A crash before a note's save completes loses that note unless its entry was queued
+ * (only changes of writes the records API had not resolved); at any later point the next start appends
+ * each change once (above). A save a note waited for that fails is reported (AUDIT_NOT_KEPT, once until
+ * one passes) and the write still resolves: its change stays noted in memory, appended as usual. A change is
  * listed twice only after failures, not a crash alone: an outbox write reported failed whose read-back
  * failed too (AUDIT_GAP; its changes appended again in another entry), or a crash after an entry whose
  * OWN write failed (AUDIT_OWN_NOT_KEPT) was acknowledged and before NOTED was saved. A move of a key from an older build's name that fails leaves it there
@@ -1861,6 +1869,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   });
   /** Why the mirror could not be saved after the last append that failed (null: it was). */
   let mirrorError: Error | null = null;
+  /** Whether the last save of the mirror a note waited for failed (reported once until one passes). */
+  let noteNotKept = false;
   /** A batch of `patientId`'s changes, named by the id of an entry not made yet. */
   const newBatch = (patientId: string, changes: RecordChange[] = []): NotedBatch => ({
     patientId,
@@ -3238,8 +3248,14 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * stream), it reads nothing unless something was kept for that patient since.
      */
     accessEnded,
-    /** Notes a record write; coalesced into one entry per short burst. */
-    noteRecordChange(patientId: string, change: RecordChange): void {
+    /**
+     * Notes a record write; coalesced into one entry per short burst. Resolves once the change is kept on
+     * disk (NOTED saved with it, or its entry queued): the records API resolves a write only then, so a
+     * crash after a write resolved never loses its change (see the header). Never rejects: the record is
+     * written already, and a caller told the write failed would write it again; a save that fails is
+     * reported (AUDIT_NOT_KEPT) and the change stays noted in memory, appended within 200 ms as before.
+     */
+    noteRecordChange(patientId: string, change: RecordChange): Promise<void> {
       let batch: NotedBatch | undefined;
       for (let i = pendingBatches.length - 1; i >= 0 && batch === undefined; i--)
         if (pendingBatches[i]!.patientId === patientId) batch = pendingBatches[i];
@@ -3252,9 +3268,22 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         if (changeTimer) clearTimeout(changeTimer);
         void flushChanges().catch(() => undefined);
       } else {
-        mirror.soon();
         changeTimer ??= setTimeout(() => void flushChanges().catch(() => undefined), 200);
       }
+      // A save that starts after this note (coalescedSave): NOTED then holds the change, in `taken` when
+      // an append took its batch meanwhile, or it left NOTED because its entry's row was queued first.
+      return mirror.save().then(
+        () => void (noteNotKept = false),
+        (error: unknown) => {
+          if (noteNotKept) return;
+          noteNotKept = true;
+          issue(
+            `AUDIT_NOT_KEPT: record changes noted could not be kept in device metadata (a crash before their entry is appended loses them): ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+          );
+        },
+      );
     },
     flushChanges,
     /**
@@ -3357,7 +3386,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     stop(): void {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
-      mirror.cancel();
     },
     /**
      * Before the session closes its database: the changes noted and not yet in an entry are appended (into
@@ -3368,7 +3396,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     async close(): Promise<void> {
       if (changeTimer) clearTimeout(changeTimer);
       changeTimer = null;
-      mirror.cancel();
       try {
         await appendNoted();
         return;

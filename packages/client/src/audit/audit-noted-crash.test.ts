@@ -2,7 +2,10 @@
 // record change noted once: never again (a second `records-changed` entry listing it), never dropped. The
 // meta store writes one key at a time, so each crash point below leaves what a killed process would.
 // Crash orders considered (an entry's append writes the chain position, then the outbox row, then OWN;
-// the noted mirror is saved a macrotask after a burst of notes and after the append):
+// the noted mirror is saved after each note, the note resolving once it is, and after the append):
+// - right after a note resolved (the records API resolves its write then), at the next write of anything:
+//   the next start appends it, also for a burst of notes awaited one after another with no macrotask
+//   between them (a save a macrotask later lost the whole burst);
 // - after the mirror's save of the burst, before the chain position moves: nothing appended, the next start
 //   appends the changes;
 // - after the chain position, before the outbox row: the entry is lost (a gap, reported elsewhere), the
@@ -20,7 +23,7 @@ import { Type } from '@sinclair/typebox';
 import type { PushDoc } from '@hale/protocol';
 import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { openAuditBody } from './audit-chain';
-import { providerAudit } from './audit-log.test-util';
+import { memoryMeta, providerAudit } from './audit-log.test-util';
 
 /**
  * Device metadata in memory, kept across crashes. Each `run()` is one run of the app over what is stored:
@@ -101,6 +104,53 @@ const setup = () => {
 const outboxOf = async (meta: DeviceMeta): Promise<PushDoc[]> =>
   ((await meta.get('audit-outbox', Type.Array(Type.Any()))) ?? []) as PushDoc[];
 
+describe('audit: a crash right after a note resolved', () => {
+  it('a burst of notes each awaited, killed at the next write: the next start lists every change once', async () => {
+    const { disk, first, f, patient, listed } = setup();
+    f.server.setOnline(false);
+    const log = f.open();
+    // As the records API awaits each write: no macrotask between these notes, and none before the crash.
+    for (const n of [1, 2, 3]) await log.noteRecordChange(patient, change(n));
+    first.crash();
+
+    const again = f.open({ meta: disk.run().meta });
+    await again.resumeNoted();
+    expect(again.issues()).toEqual([]);
+    f.server.setOnline(true);
+    await again.flush();
+    expect(listed(f.server.served(`${patient}/audit`))).toEqual([1, 2, 3].map((n) => change(n).id));
+  });
+
+  it('notes made together share one save, which holds them all', async () => {
+    const { first, f, patient } = setup();
+    f.server.setOnline(false);
+    const log = f.open();
+    await Promise.all([1, 2, 3, 4].map((n) => log.noteRecordChange(patient, change(n))));
+    expect(first.writes.filter((k) => k === NOTED)).toHaveLength(1);
+    const noted = (await first.meta.get(NOTED, Type.Any())) as { batches: { changes: { id: string }[] }[] };
+    expect(noted.batches.flatMap((b) => b.changes.map((c) => c.id))).toEqual(
+      [1, 2, 3, 4].map((n) => change(n).id),
+    );
+  });
+
+  it('a save that fails: the note still resolves, reported once, and the change is appended as usual', async () => {
+    const memory = memoryMeta();
+    const f = providerAudit({ meta: memory.meta });
+    const patient = f.patients[0]!;
+    const log = f.open();
+    memory.failNextWrite(NOTED);
+    await log.noteRecordChange(patient.accountId, change(1));
+    expect(log.issues().filter((i) => i.startsWith('AUDIT_NOT_KEPT'))).toHaveLength(1);
+    await log.flushChanges();
+    expect(await log.pendingCount()).toBe(0);
+    const listed = f.server.served(`${patient.accountId}/audit`).flatMap((d) => {
+      const body = openAuditBody(d, patient.wrapping);
+      return body?.kind === 'AuditEntry' ? (body.changes ?? []).map((c) => c.id) : [];
+    });
+    expect(listed).toEqual([change(1).id]);
+  });
+});
+
 describe('audit: a crash around the append of noted record changes', () => {
   const points = [
     { at: "the mirror's save of the burst", crashAfter: (k: string, n: number) => k === NOTED && n === 1 },
@@ -118,9 +168,9 @@ describe('audit: a crash around the append of noted record changes', () => {
       f.server.setOnline(false);
       const log = f.open();
       first.crashAfter(point.crashAfter);
-      log.noteRecordChange(patient, change(1));
-      log.noteRecordChange(patient, change(2));
-      // The burst's save of the mirror (a macrotask later), then the append the 200 ms timer would make.
+      void log.noteRecordChange(patient, change(1));
+      void log.noteRecordChange(patient, change(2));
+      // The burst's save of the mirror, then the append the 200 ms timer would make.
       await until(() => first.writes.includes(NOTED), 'the burst mirrored');
       void log.flushChanges().catch(() => undefined);
       await until(first.crashed, 'the crash');
@@ -138,7 +188,7 @@ describe('audit: a crash around the append of noted record changes', () => {
   it('acknowledged (out of the outbox) before the mirror was saved: the next start appends nothing again', async () => {
     const { disk, first, f, patient, listed } = setup();
     const log = f.open();
-    log.noteRecordChange(patient, change(1));
+    void log.noteRecordChange(patient, change(1));
     await until(() => first.writes.includes(NOTED), 'the burst mirrored');
     // The mirror's save after the append never lands; a flush pushes the entry meanwhile.
     first.hold((k) => k === NOTED);
@@ -161,14 +211,14 @@ describe('audit: a crash around the append of noted record changes', () => {
     const { disk, first, f, patient, listed } = setup();
     f.server.setOnline(false);
     const log = f.open();
-    log.noteRecordChange(patient, change(1));
+    void log.noteRecordChange(patient, change(1));
     await until(() => first.writes.includes(NOTED), 'the burst mirrored');
     // The row is queued, OWN's write never lands; the change noted meanwhile is mirrored, then the crash.
     first.hold((k) => k === 'audit-own');
     first.crashAfter((k, n) => k === NOTED && n === 2);
     void log.flushChanges().catch(() => undefined);
     await until(() => first.writes.includes('audit-outbox'), 'the row queued');
-    log.noteRecordChange(patient, change(2));
+    void log.noteRecordChange(patient, change(2));
     await until(first.crashed, 'the crash');
 
     const again = f.open({ meta: disk.run().meta });
@@ -182,7 +232,7 @@ describe('audit: a crash around the append of noted record changes', () => {
     const { disk, first, f, patient, listed } = setup();
     f.server.setOnline(false);
     const log = f.open();
-    log.noteRecordChange(patient, change(1));
+    void log.noteRecordChange(patient, change(1));
     await until(() => first.writes.includes(NOTED), 'the burst mirrored');
     first.crash();
 
@@ -233,7 +283,7 @@ describe('audit: a crash while a start appends changes an earlier session left n
         if (locked) throw Object.assign(new Error('the account is locked'), { code: 'LOCKED' });
       },
     });
-    log.noteRecordChange(s.patient, change(1));
+    void log.noteRecordChange(s.patient, change(1));
     locked = true;
     await log.close();
     await resumeAndCrash(s);

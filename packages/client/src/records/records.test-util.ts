@@ -31,7 +31,7 @@ export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
     deviceId: DEVICE,
     now: () => Date.now(),
     whyNotWritable: () => null,
-    onWrite: (id, change) => writes.push({ id, action: change.action }),
+    onWrite: (id, change) => void writes.push({ id, action: change.action }),
     ...extra,
   });
   return { db, records, writes };

@@ -57,6 +57,42 @@ describe('records: re-adding under the id of a deleted record', () => {
   });
 });
 
+describe('records: a write resolves once onWrite settled (the audit note of it is kept by then)', () => {
+  it('add, update and remove each wait for what onWrite returns', async () => {
+    const noted: string[] = [];
+    let release = (): void => undefined;
+    const { records } = await setup({
+      onWrite: (_id, change) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            noted.push(change.action);
+            resolve();
+          };
+        }),
+    });
+    const settledYet = async (write: Promise<unknown>): Promise<boolean> => {
+      let settled = false;
+      void write.then(() => (settled = true));
+      // Longer than a macrotask: a note saved a macrotask later would be in by then.
+      await new Promise((r) => setTimeout(r, 20));
+      return settled;
+    };
+    const added = records.add('Allergy', input('Allergy', { substance: 'Latex' }));
+    expect(await settledYet(added)).toBe(false);
+    release();
+    const { id } = await added;
+    const updated = records.update('Allergy', id, { reaction: 'Rash' });
+    expect(await settledYet(updated)).toBe(false);
+    release();
+    await updated;
+    const removed = records.remove(id);
+    expect(await settledYet(removed)).toBe(false);
+    release();
+    await removed;
+    expect(noted).toEqual(['create', 'update', 'delete']);
+  });
+});
+
 describe('records: writes racing a delete', () => {
   it('an update racing a remove is refused with NOT_FOUND and not written into the tombstone', async () => {
     const { db, records, writes } = await setup();

@@ -1,5 +1,7 @@
 // The typed record API the app uses: every write is validated against the model first and lands in
-// the local store at once (offline first); replication carries it to the server later. Once the session's
+// the local store at once (offline first); replication carries it to the server later. A write resolves
+// once `onWrite` settled: the session's audit note of its change is then on disk (audit-log.ts), so a crash
+// after a write resolved never drops it from the audit log. Once the session's
 // account is locked, nothing is read or written here (AccountError LOCKED, from `assertUnlocked`).
 // A record is also refused at write (VALIDATION_FAILED) when it is larger than MAX_RECORD_BYTES: such a
 // record, or the document a concurrent edit of it makes, could never reach the server.
@@ -247,11 +249,16 @@ export interface RecordsDeps {
    * again at the moment of every write.
    */
   assertUnlocked?: () => void;
-  /** After each local write; `rv` is the revision number written (the sync engine tracks it as pending). */
+  /**
+   * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
+   * The write resolves once what this returns settles: the session's audit note of the change is kept on
+   * disk by then, so a write resolved is never lost to the audit log by a crash. It must not reject (the
+   * record is written: a caller told otherwise would write it again).
+   */
   onWrite: (
     id: string,
     change: { action: 'create' | 'update' | 'delete'; kind: string; patientId: string; rv: number },
-  ) => void;
+  ) => void | Promise<void>;
 }
 
 /**
@@ -752,7 +759,7 @@ export const createRecords = (deps: RecordsDeps) => {
       }
       throw error;
     }
-    deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId, rv });
+    await deps.onWrite(doc.id, { action: 'create', kind: doc.kind, patientId: doc.patientId, rv });
   };
 
   /**
@@ -824,7 +831,7 @@ export const createRecords = (deps: RecordsDeps) => {
       return result;
     });
     if (record === undefined) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
-    deps.onWrite(id, {
+    await deps.onWrite(id, {
       action: record === null ? 'delete' : 'update',
       kind: doc.kind,
       patientId: doc.patientId,
@@ -958,7 +965,7 @@ export const createRecords = (deps: RecordsDeps) => {
         next._deleted = true;
         return next;
       });
-      deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId, rv });
+      await deps.onWrite(id, { action: 'delete', kind: doc.kind, patientId: doc.patientId, rv });
     },
 
     async get<K extends RecordKind>(id: string): Promise<StoredRecord<K> | null> {

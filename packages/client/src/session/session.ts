@@ -481,7 +481,8 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     whyNotWritable,
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
-      audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
+      // Awaited by the write: it resolves once its change is noted on disk for the audit log.
+      return audit.noteRecordChange(change.patientId, { action: change.action, kind: change.kind, id });
     },
   });
   const consent = createConsent({
