@@ -270,6 +270,37 @@ const verifyCopy = (file: string): void => {
 };
 
 /**
+ * Copies the backup file to `staging`. A `backup` file has no -wal, and is copied as bytes. A store's own
+ * file may have one beside it (the old disk's hale.sqlite after a crash or power loss, never checkpointed;
+ * a `.replaced-<time>` aside whose checkpoint a forced restore could not make): the commits the server
+ * acknowledged last are then in that -wal only, and the file's bytes alone would silently lose them (or be
+ * refused as no store while even its schema is still in the -wal). Such a file is read through SQLite,
+ * read-only, which reads its -wal too; the online backup API copies that whole state to `staging`.
+ */
+const copyBackupFile = async (from: string, staging: string): Promise<void> => {
+  if (!existsSync(`${from}-wal`) || statSync(`${from}-wal`).size === 0) {
+    copyFileSync(from, staging);
+    return;
+  }
+  // 0600 from the start (the copy holds the signing seed); the backup API writes into the empty file.
+  createPrivateFile(staging);
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(from, { readonly: true, fileMustExist: true });
+    await db.backup(staging);
+  } catch (error) {
+    throw new StoreError(
+      'INVALID',
+      `backup ${from} with its write-ahead log ${from}-wal does not read as SQLite: ` +
+        `${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  } finally {
+    db?.close();
+  }
+};
+
+/**
  * Carries into the checked copy at `staging` what the store at `replaced` (null: none) knows since the
  * backup. Leaves no side file beside `staging`, and the copy at its own schema version.
  */
@@ -431,7 +462,7 @@ export const restoreSqlite = async (
   let failed = false;
   try {
     ensurePrivateDir(dirname(target));
-    copyFileSync(from, staging);
+    await copyBackupFile(from, staging);
     // copyFileSync gives the copy the backup file's mode.
     makePrivate(staging);
     verifyCopy(staging);
