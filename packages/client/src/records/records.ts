@@ -203,6 +203,7 @@ const tooLarge = (kind: RecordKind, record: Record<string, unknown>, size: numbe
 
 /** Fields every record gets from the store, not from the caller. */
 type Managed = 'id' | 'patientId' | 'createdAt' | 'updatedAt';
+const MANAGED_FIELDS: ReadonlySet<string> = new Set<Managed>(['id', 'patientId', 'createdAt', 'updatedAt']);
 /**
  * Fields `add` fills when left out: the writer's account (`editorId`, `authorId`, `senderId`,
  * `signerId` of a signed or declined signature, `uploadedBy`), a provenance of this write, `uploadedAt`
@@ -516,8 +517,13 @@ const successorOf = (
   );
   const next: JsonObject = { ...current, ...changes };
   if (kind === 'NoteSignature') signatureStep(next, current['status'], stamp, held);
-  // Whoever changes a version's text is its editor.
-  if (kind === 'NoteVersion' && changes['editorId'] === undefined && Object.keys(changes).length > 0) {
+  // Whoever changes a version's text is its editor. The fields the store manages are no text: a form
+  // sending back a version read before a later write carries an older `updatedAt`, which is not an edit.
+  if (
+    kind === 'NoteVersion' &&
+    changes['editorId'] === undefined &&
+    Object.keys(changes).some((key) => !MANAGED_FIELDS.has(key))
+  ) {
     next['editorId'] = stamp.accountId;
   }
   if (kind === 'TreatmentPlan' && changes['acknowledgement'] !== undefined) {
@@ -881,6 +887,9 @@ export const createRecords = (deps: RecordsDeps) => {
       const stream = streamFor(kind, patientId);
       requireWritable(stream);
       requireReasonKind(kind, options.reason);
+      // From untyped code: null would fail on reading its id (a TypeError, no code), and an array or a
+      // string would be read as fields named by index.
+      if (!isJsonObject(input)) throw invalidField(kind, '(record)', 'must be an object');
       const given: JsonObject = { ...input };
       const held = kind === 'NoteSignature' ? await heldVersion(patientId, given) : undefined;
       const siblings =
@@ -890,7 +899,7 @@ export const createRecords = (deps: RecordsDeps) => {
       const now = iso();
       const record = validated(kind, {
         ...filledForCreate(kind, given, stamp(now, options.reason), held),
-        id: input.id ?? newId(deps.now),
+        id: given['id'] ?? newId(deps.now),
         patientId,
         createdAt: now,
         updatedAt: now,
@@ -927,6 +936,13 @@ export const createRecords = (deps: RecordsDeps) => {
       options: WriteOptions = {},
     ): Promise<RecordOf<K>> {
       if (isRecordKind(kind)) requireReasonKind(kind, options.reason);
+      // From untyped code: null would be read as no change and write an unchanged version (a new
+      // revision, synced and audited), an array or a string as fields named by index.
+      if (!isJsonObject(patch)) {
+        unlocked();
+        requireStorable(kind);
+        throw invalidField(kind, '(record)', 'must be an object');
+      }
       const changes: JsonObject = { ...patch };
       const record = await modify<K>(
         id,

@@ -1,0 +1,85 @@
+// Defects found in a review of the records API, each pinned by a case that failed before its fix.
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID } from '@hale/model';
+import { RecordError, createRecords, type Records } from './records';
+import { closeRecordDbs, recordInput, setupRecords } from './records.test-util';
+
+afterEach(closeRecordDbs);
+
+const refusal = (promise: Promise<unknown>): Promise<RecordError> =>
+  promise.then(
+    () => {
+      throw new Error('expected a refusal');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(RecordError);
+      return error as RecordError;
+    },
+  );
+
+/** The records API as plain JavaScript sees it: any argument of any type. */
+type Untyped = Record<'add' | 'update', (...args: unknown[]) => Promise<unknown>>;
+const untyped = (records: Records): Untyped => records as unknown as Untyped;
+
+describe('records: a draft NoteVersion sent back unchanged by another clinician', () => {
+  it('keeps its editor: a stale updatedAt or createdAt in the form is no edit of the text', async () => {
+    const { db, records } = await setupRecords();
+    const provider = createRecords({
+      collection: db.records,
+      accountId: EXAMPLE_PROVIDER_ID,
+      deviceId: 'DevP000000000000000001',
+      now: () => Date.now(),
+      whyNotWritable: () => null,
+      onWrite: () => undefined,
+    });
+    const { authorId: _a, ...noteInput } = recordInput('MedicalNote');
+    const note = await records.add('MedicalNote', { ...noteInput, status: 'draft', currentVersionNumber: 1 });
+    const { amendmentReason: _r, editorId: _e, ...versionInput } = recordInput('NoteVersion');
+    const version = await records.add('NoteVersion', {
+      ...versionInput,
+      noteId: note.id,
+      versionNumber: 1,
+      kind: 'original',
+    });
+    expect(version.editorId).toBe(EXAMPLE_PATIENT_ID);
+
+    // A form holding the version as it was read earlier sends it all back, nothing edited.
+    const { id: _i, patientId: _p, ...form } = version;
+    // (Untyped: a form's data carries the fields the typed patch leaves out.)
+    await untyped(provider).update('NoteVersion', version.id, {
+      ...form,
+      createdAt: '2020-01-01T00:00:00.000Z',
+      updatedAt: '2020-01-01T00:00:00.000Z',
+    });
+    expect((await records.get<'NoteVersion'>(version.id))?.record.editorId).toBe(EXAMPLE_PATIENT_ID);
+    // An edit of the text makes the provider its editor.
+    const edited = await provider.update('NoteVersion', version.id, { plan: 'Recheck in 6 weeks.' });
+    expect(edited.editorId).toBe(EXAMPLE_PROVIDER_ID);
+  });
+});
+
+describe('records: input or a patch that is no object, from untyped code', () => {
+  it('add refuses null, an array or a string as VALIDATION_FAILED naming the record, writing nothing', async () => {
+    const { records, writes } = await setupRecords();
+    for (const input of [null, undefined, ['Latex'], 'Latex', 42]) {
+      const error = await refusal(untyped(records).add('Allergy', input));
+      expect(error.code).toBe('VALIDATION_FAILED');
+      expect(error.detail?.issues).toEqual([{ field: '(record)', reason: 'must be an object' }]);
+    }
+    expect(await records.query('Allergy')).toEqual([]);
+    expect(writes).toEqual([]);
+  });
+
+  it('update refuses null or an array rather than writing an unchanged version, writing nothing', async () => {
+    const { records, writes } = await setupRecords();
+    const allergy = await records.add('Allergy', recordInput('Allergy'));
+    const before = await records.get(allergy.id);
+    for (const patch of [null, undefined, ['Latex'], 'Latex']) {
+      const error = await refusal(untyped(records).update('Allergy', allergy.id, patch));
+      expect(error.code).toBe('VALIDATION_FAILED');
+      expect(error.detail?.issues).toEqual([{ field: '(record)', reason: 'must be an object' }]);
+    }
+    expect(await records.get(allergy.id)).toEqual(before);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+  });
+});
