@@ -213,6 +213,26 @@ describe('blank and malformed values', () => {
     refused([], { HOST: 'localhost:80' }, /^HOST: not an IP address or host name/);
   });
 
+  it('refuses a name the resolver reads as an IPv4 address in a short or non-decimal form', () => {
+    // `HOST=0` listened on every interface while the start line named 127.0.0.1; `010.0.0.1` is 8.0.0.1.
+    for (const bad of [
+      '0',
+      '127.1',
+      '10.0.1',
+      '2130706433',
+      '0x7f000001',
+      '0x7f.1',
+      '010.0.0.1',
+      '1.2.3.4.5',
+    ]) {
+      refused([`--host=${bad}`], {}, /^--host: not an IP address or host name: .*write the address in full/);
+    }
+    refused([], { HOST: '0' }, /^HOST: not an IP address or host name/);
+    for (const good of ['1password.example', 'host-0.example', '10-0-0-1.nip.example', 'x0']) {
+      expect(parseCommandLine(['--host', good], {}).config.host).toBe(good);
+    }
+  });
+
   it("takes pino's log levels only", () => {
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
       expect(parseCommandLine(['--log-level', level], {}).config.logLevel).toBe(level);

@@ -324,9 +324,24 @@ const toByteSize = (from: Source, raw: string): number => {
 const HOST_NAME =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
+/**
+ * A name whose last label is a number (decimal, or hex with 0x): no real host name ends so (top-level
+ * domains are not numeric), and the resolver reads it as an IPv4 address in inet_aton's forms — `0` is
+ * 0.0.0.0 (every interface, while the start line names 127.0.0.1), `127.1` is 127.0.0.1, `010.0.0.1` is
+ * 8.0.0.1 (octal). Refused: the address to listen on is written in full.
+ */
+const NUMERIC_LAST_LABEL = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/i;
+
 /** An IP address (`0.0.0.0` and `::` for every interface, said explicitly) or a host name. */
 const toHost = (from: Source, raw: string): string => {
-  if (isIP(raw) !== 0 || HOST_NAME.test(raw)) return raw;
+  if (isIP(raw) !== 0) return raw;
+  if (HOST_NAME.test(raw) && NUMERIC_LAST_LABEL.test(raw)) {
+    throw new ConfigError(
+      `${from}: not an IP address or host name: ${JSON.stringify(raw)} is a short or non-decimal IPv4 form ` +
+        'that would be read as some address; write the address in full (127.0.0.1, or 0.0.0.0 for every interface)',
+    );
+  }
+  if (HOST_NAME.test(raw)) return raw;
   throw new ConfigError(
     `${from}: not an IP address or host name (IPv6 without brackets): ${JSON.stringify(raw)}`,
   );
