@@ -83,3 +83,51 @@ describe('records: input or a patch that is no object, from untyped code', () =>
     expect(writes.map((w) => w.action)).toEqual(['create']);
   });
 });
+
+describe('records: nested data that JSON would not carry as validation reads it', () => {
+  const fileOf = (input: ReturnType<typeof recordInput<'HealthDocument'>>) => input.file;
+
+  it('a property that is not enumerable is refused naming it, not stored without it', async () => {
+    const { records, writes } = await setupRecords();
+    const input = recordInput('HealthDocument');
+    const file = { ...fileOf(input) };
+    Object.defineProperty(file, 'sha256', { value: fileOf(input).sha256, enumerable: false });
+    const error = await refusal(records.add('HealthDocument', { ...input, file }));
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['file.sha256']);
+    expect(await records.query('HealthDocument')).toEqual([]);
+    expect(writes).toEqual([]);
+  });
+
+  it('an object that is no plain object (a class reading its fields through getters) is refused naming it', async () => {
+    const { records, writes } = await setupRecords();
+    const input = recordInput('HealthDocument');
+    const plain = fileOf(input);
+    class FileView {
+      get blobId() {
+        return plain.blobId;
+      }
+      get fileName() {
+        return plain.fileName;
+      }
+      get mediaType() {
+        return plain.mediaType;
+      }
+      get size() {
+        return plain.size;
+      }
+      get sha256() {
+        return plain.sha256;
+      }
+    }
+    const added = await refusal(records.add('HealthDocument', { ...input, file: new FileView() }));
+    const document = await records.add('HealthDocument', input);
+    const updated = await refusal(records.update('HealthDocument', document.id, { file: new FileView() }));
+    for (const error of [added, updated]) {
+      expect(error.code).toBe('VALIDATION_FAILED');
+      expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['file']);
+    }
+    expect((await records.get(document.id))?.record).toEqual(document);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+  });
+});

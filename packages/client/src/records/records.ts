@@ -62,6 +62,7 @@ import {
   type RecordOf,
   type TransitionIssue,
   type ValidationFailed,
+  type ValidationIssue,
   type WriteRuleContext,
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
@@ -199,6 +200,42 @@ const tooLarge = (kind: RecordKind, record: Record<string, unknown>, size: numbe
     message,
     issues: [{ field: largest, reason }],
   });
+};
+
+/**
+ * The first place in `value`, a record that passed validation, that JSON (and so the store and the seal)
+ * would not carry as validation read it: an object that is no plain object or array (a class instance,
+ * whose fields validation reads through its prototype's getters and JSON does not see), or a property
+ * that is not enumerable (validation reads it, JSON drops it). Either would store a record other than the
+ * one validated, or fail in the store with no field named. Records parsed from JSON have neither.
+ */
+const unplainField = (value: unknown, field: string): ValidationIssue | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const array = Array.isArray(value);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (array ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) {
+    return {
+      field,
+      reason: 'must be plain data (an object or an array as JSON has them), not a class instance',
+    };
+  }
+  const enumerable = new Set(Object.keys(value));
+  const hidden = Object.getOwnPropertyNames(value).find(
+    (key) => !enumerable.has(key) && !(array && key === 'length'),
+  );
+  const at = (key: string): string =>
+    array ? `${field}[${key}]` : field === '(record)' ? key : `${field}.${key}`;
+  if (hidden !== undefined) {
+    return {
+      field: at(hidden),
+      reason: 'must be an enumerable property: JSON, and so the store, would drop it',
+    };
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const issue = unplainField(item, at(key));
+    if (issue !== undefined) return issue;
+  }
+  return undefined;
 };
 
 /** Fields every record gets from the store, not from the caller. */
@@ -588,6 +625,8 @@ export const createRecords = (deps: RecordsDeps) => {
   const validated = <K extends RecordKind>(kind: K, value: unknown): RecordOf<K> => {
     const result = validateRecord(kind, value);
     if (!result.ok) throw new RecordError('VALIDATION_FAILED', result.error.message, result.error);
+    const unplain = unplainField(result.value, '(record)');
+    if (unplain !== undefined) throw invalidField(kind, unplain.field, unplain.reason);
     const size = jsonBytes(result.value);
     if (size > MAX_RECORD_BYTES) {
       throw tooLarge(kind, result.value, size);
