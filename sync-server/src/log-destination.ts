@@ -10,9 +10,10 @@
  * Invariants:
  * - `write` never blocks and never throws. At most one `fs.write` is in flight (on libuv's thread pool);
  *   lines wait in memory up to `maxBufferBytes`, lines beyond that are dropped and counted.
- * - A write error other than EAGAIN (EPIPE: the reader is gone; EBADF, EIO, …) retires the destination:
- *   later lines are dropped and counted, nothing is thrown or emitted. Logging failures never stop the
- *   server, and a reader that went away is not written to again.
+ * - A write error other than EAGAIN, ENOSPC and EDQUOT (EPIPE: the reader is gone; EBADF, EIO, …) retires
+ *   the destination: later lines are dropped and counted, nothing is thrown or emitted. Logging failures
+ *   never stop the server, and a reader that went away is not written to again. A full disk (ENOSPC,
+ *   EDQUOT: a log file) drops what is queued, counted, and the next lines are tried again.
  * - Nothing is written at exit. `settle(ms)` is the bounded flush the owner awaits before exiting: it
  *   resolves when every accepted line is written, the destination retired, or `ms` passed, whichever comes
  *   first.
@@ -34,6 +35,12 @@ export interface LogDestination {
 export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Bytes handed to one `fs.write`. */
 const WRITE_BYTES = 256 * 1024;
+/**
+ * Write errors of a log file whose disk (or the user's quota) is full. They pass once space is freed, so
+ * they drop what is queued but do not retire the destination: a log volume full for a minute must not
+ * silence the server for the rest of its life. The gap is reported once lines are written again.
+ */
+const DISK_FULL: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 /** Wait before writing again to a non-blocking descriptor that answered EAGAIN. */
 const EAGAIN_RETRY_MS = 20;
 
@@ -84,12 +91,14 @@ export const createLogDestination = (
           }, EAGAIN_RETRY_MS).unref();
           return;
         }
-        failure = error;
-        // What was queued will never be written.
-        for (const pending of queue) dropped += countLines(pending);
-        dropped += countLines(out);
+        // What was queued is not written: the disk has no room for it now, or never will be written.
+        let lost = countLines(out);
+        for (const pending of queue) lost += countLines(pending);
         queue.length = 0;
         queuedBytes = 0;
+        dropped += lost;
+        if (!DISK_FULL.has(error.code ?? '')) failure = error;
+        else unreported += lost;
         wakeWaiters();
         return;
       }

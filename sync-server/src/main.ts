@@ -76,7 +76,10 @@ const main = async (): Promise<number> => {
   // does not read (see log-destination.ts).
   const destination = createLogDestination(1, {
     onDropped: (dropped) =>
-      logger.warn({ dropped }, 'log lines were dropped: the log reader did not keep up'),
+      logger.warn(
+        { dropped },
+        'log lines were dropped: the log reader did not keep up, or the log disk was full',
+      ),
   });
   const logger = createLogger(config.logLevel, destination);
   settleLogs = (ms) => destination.settle(ms);
