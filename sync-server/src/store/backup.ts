@@ -51,6 +51,7 @@
  * the data directory.
  */
 import {
+  chownSync,
   closeSync,
   copyFileSync,
   existsSync,
@@ -341,6 +342,19 @@ const isLockedByOthers = (file: string): boolean => {
   }
 };
 
+/**
+ * Whom what a restore creates in the data directory must belong to: the owner of the store it replaces,
+ * else of the directory, when this process runs as root (a restore run with sudo) and that owner is
+ * another user (the server's, `User=hale`). Left root's, the restored store and a new lock file would keep
+ * that server from opening its own store ("unable to open database file"). Null otherwise: a user that is
+ * not root cannot give files away, and a directory root owns (one this restore created) names no one else.
+ */
+const ownerToKeep = (target: string): { uid: number; gid: number } | null => {
+  if (process.getuid?.() !== 0) return null;
+  const { uid, gid } = statSync(existsSync(target) ? target : dirname(target));
+  return uid === 0 ? null : { uid, gid };
+};
+
 /** `dir` and those of its ancestors that do not exist, deepest first: what creating `dir` creates. */
 const missingDirs = (dir: string): string[] => {
   const missing: string[] = [];
@@ -478,6 +492,11 @@ export const restoreSqlite = async (
     }
 
     const report = await prepareCopy(staging, existsSync(target) ? target : null);
+    const owner = ownerToKeep(target);
+    if (owner !== null) {
+      chownSync(staging, owner.uid, owner.gid);
+      if (!lockFileExisted) chownSync(lock.file, owner.uid, owner.gid);
+    }
     syncFile(staging);
 
     const swap = replacementSteps(staging, target);
