@@ -2,7 +2,7 @@
  * Rules for what a device writes now, which `validateRecord` does not hold every record to: a next dose
  * before the dose given, a signing time or signed version on a signature nobody signed, a revocation time
  * on a consent in force, a birth date or a result in the future, a dose given before the patient's birth,
- * a message delivered or read long before it was sent.
+ * a message delivered or read long before it was sent, a message with neither text nor an attachment.
  *
  * Why not in the schema. Records already stored, or written by another device or an older build, may
  * break these rules; `validateRecord` decides whether a received version is kept at all (the sync engine
@@ -37,7 +37,7 @@
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
-import { endsBefore, isIsoDate } from './formats';
+import { endsBefore, hasVisibleCharacter, isIsoDate } from './formats';
 import { sameJson } from './transitions';
 
 /** Stable codes of the write rules. Append-only: never renamed, reordered or reused. */
@@ -62,6 +62,8 @@ export const WRITE_RULE_CODES = [
   'RECEIVED_BEFORE_SENT',
   /** Message `readAt` more than FUTURE_TOLERANCE_MS before `deliveredAt`. */
   'READ_BEFORE_DELIVERED',
+  /** Message whose `body` shows nothing (empty, blanks) with no attachment: it says nothing. */
+  'MESSAGE_EMPTY',
 ] as const;
 export type WriteRuleCode = (typeof WRITE_RULE_CODES)[number];
 
@@ -273,6 +275,11 @@ const RULES: Rules = {
     ...notLongBefore('RECEIVED_BEFORE_SENT', r.deliveredAt, r.sentAt, 'deliveredAt', 'sentAt', now),
     ...notLongBefore('RECEIVED_BEFORE_SENT', r.readAt, r.sentAt, 'readAt', 'sentAt', now),
     ...notLongBefore('READ_BEFORE_DELIVERED', r.readAt, r.deliveredAt, 'readAt', 'deliveredAt', now),
+    // The body may be empty when attachments are sent (so the schema takes it); with none, the message
+    // says nothing, and a recipient would be notified of it.
+    ...((r.attachments ?? []).length === 0 && !hasVisibleCharacter(r.body)
+      ? [finding('MESSAGE_EMPTY', 'body', 'must not be empty when no attachment is sent', ['attachments'])]
+      : []),
   ],
   NoteSignature: (r, now) => [
     // A request exports as a Task, whose authoredOn is when it was created.

@@ -131,3 +131,17 @@ describe('records: nested data that JSON would not carry as validation reads it'
     expect(writes.map((w) => w.action)).toEqual(['create']);
   });
 });
+
+describe('records: a message with neither text nor an attachment', () => {
+  it('is refused naming body and its rule, writing nothing; an empty body with an attachment is sent', async () => {
+    const { records, writes } = await setupRecords();
+    const { attachments: _a, deliveredAt: _d, readAt: _r, ...input } = recordInput('Message');
+    const error = await refusal(records.add('Message', { ...input, status: 'sent', body: ' \n' }));
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.detail?.issues).toMatchObject([{ field: 'body', rule: 'MESSAGE_EMPTY' }]);
+    expect(writes).toEqual([]);
+    const photo = recordInput('Message').attachments ?? [];
+    const sent = await records.add('Message', { ...input, status: 'sent', body: '', attachments: photo });
+    expect((await records.query('Message')).map((m) => m.record.id)).toEqual([sent.id]);
+  });
+});
