@@ -211,7 +211,13 @@ export const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[]
   const byField = new Map<string, string>();
   for (const error of Value.Errors(schema, value)) {
     const field = fieldFromPath(error.path);
-    const reason = reasonFor(error);
+    // A field present as undefined (from JavaScript: a form field cleared) is one JSON drops: as missing
+    // as one left out, and "must be a string" would send the person looking for a wrong value.
+    const missing =
+      error.value === undefined &&
+      error.path !== '' &&
+      error.type !== ValueErrorType.ObjectAdditionalProperties;
+    const reason = missing ? 'is required' : reasonFor(error);
     if (!byField.has(field) || error.type === ValueErrorType.ObjectRequiredProperty)
       byField.set(field, reason);
     if (byField.size >= MAX_ISSUES) break;
