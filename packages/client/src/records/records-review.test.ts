@@ -145,3 +145,41 @@ describe('records: a message with neither text nor an attachment', () => {
     expect((await records.query('Message')).map((m) => m.record.id)).toEqual([sent.id]);
   });
 });
+
+describe('records: options that are no object, from untyped code', () => {
+  it("a patient id passed in place of the options is refused naming options, not read as this account's chart", async () => {
+    const { records, writes } = await setupRecords();
+    const u = records as unknown as Record<
+      'add' | 'update' | 'query',
+      (...args: unknown[]) => Promise<unknown>
+    > & { observe: (...args: unknown[]) => unknown };
+    const other = 'OtherPatient0000000001';
+    const added = await refusal(u.add('Allergy', recordInput('Allergy'), other));
+    const listed = await refusal(u.query('Allergy', other));
+    let observed: unknown;
+    try {
+      u.observe('Allergy', other);
+    } catch (error) {
+      observed = error;
+    }
+    const allergy = await records.add('Allergy', recordInput('Allergy'));
+    const updated = await refusal(u.update('Allergy', allergy.id, { reaction: 'Rash' }, 'why'));
+    for (const error of [added, listed, observed, updated]) {
+      expect(error).toBeInstanceOf(RecordError);
+      expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });
+      expect((error as RecordError).detail?.issues.map((issue) => issue.field)).toEqual(['options']);
+    }
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+  });
+
+  it('null options are none given', async () => {
+    const { records } = await setupRecords();
+    const u = records as unknown as Record<
+      'add' | 'update' | 'query',
+      (...args: unknown[]) => Promise<unknown>
+    >;
+    const allergy = (await u.add('Allergy', recordInput('Allergy'), null)) as { id: string };
+    await u.update('Allergy', allergy.id, { reaction: 'Rash' }, null);
+    expect(((await u.query('Allergy', null)) as unknown[]).length).toBe(1);
+  });
+});

@@ -689,6 +689,17 @@ export const createRecords = (deps: RecordsDeps) => {
     return patientId;
   };
 
+  /**
+   * The options untyped code passed: undefined or null are none. Anything else but an object (a patient id
+   * passed in their place) is refused, not read as none: `add` would write the record into this account's
+   * own chart, `query` list this account's records as the patient's. Call once `kind` is known storable.
+   */
+  const optionsOf = <T extends object>(kind: RecordKind, options: T | null | undefined): Partial<T> => {
+    if (options === undefined || options === null) return {};
+    if (typeof options === 'object' && !Array.isArray(options)) return options;
+    throw invalidField(kind, 'options', 'must be an object of options, such as { patientId }');
+  };
+
   const writer = { accountId: deps.accountId, deviceId: deps.deviceId };
   const stamp = (at: string, reason: string | undefined): Stamp => ({ ...writer, at, reason });
 
@@ -922,10 +933,12 @@ export const createRecords = (deps: RecordsDeps) => {
       options: { patientId?: string } & WriteOptions = {},
     ) {
       unlocked();
-      const patientId = options.patientId ?? deps.accountId;
+      requireStorable(kind);
+      const { patientId: forPatient, reason } = optionsOf(kind, options);
+      const patientId = forPatient ?? deps.accountId;
       const stream = streamFor(kind, patientId);
       requireWritable(stream);
-      requireReasonKind(kind, options.reason);
+      requireReasonKind(kind, reason);
       // From untyped code: null would fail on reading its id (a TypeError, no code), and an array or a
       // string would be read as fields named by index.
       if (!isJsonObject(input)) throw invalidField(kind, '(record)', 'must be an object');
@@ -937,7 +950,7 @@ export const createRecords = (deps: RecordsDeps) => {
       unlocked();
       const now = iso();
       const record = validated(kind, {
-        ...filledForCreate(kind, given, stamp(now, options.reason), held),
+        ...filledForCreate(kind, given, stamp(now, reason), held),
         id: given['id'] ?? newId(deps.now),
         patientId,
         createdAt: now,
@@ -974,7 +987,8 @@ export const createRecords = (deps: RecordsDeps) => {
       patch: Partial<Omit<RecordOf<K>, Managed>>,
       options: WriteOptions = {},
     ): Promise<RecordOf<K>> {
-      if (isRecordKind(kind)) requireReasonKind(kind, options.reason);
+      const { reason } = isRecordKind(kind) ? optionsOf(kind, options) : {};
+      if (isRecordKind(kind)) requireReasonKind(kind, reason);
       // From untyped code: null would be read as no change and write an unchanged version (a new
       // revision, synced and audited), an array or a string as fields named by index.
       if (!isJsonObject(patch)) {
@@ -987,7 +1001,7 @@ export const createRecords = (deps: RecordsDeps) => {
         id,
         kind,
         (current, prepared, now) => ({
-          data: successorOf(kind, current.data, changes, stamp(now, options.reason), prepared?.held),
+          data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
           ours: true,
         }),
         (doc) => prepareWrite(doc, changes),
@@ -1032,8 +1046,8 @@ export const createRecords = (deps: RecordsDeps) => {
     async query<K extends RecordKind>(kind: K, options: { patientId?: string; limit?: number } = {}) {
       unlocked();
       requireStorable(kind);
-      const selector = { kind, patientId: listedPatient(kind, options.patientId) };
-      const { limit } = options;
+      const { patientId, limit } = optionsOf(kind, options);
+      const selector = { kind, patientId: listedPatient(kind, patientId) };
       if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
         throw invalidField(kind, 'limit', 'must be a whole number of records, 0 or more');
       }
@@ -1053,7 +1067,7 @@ export const createRecords = (deps: RecordsDeps) => {
     ): Observable<StoredRecord<K>[]> {
       unlocked();
       requireStorable(kind);
-      const selector = { kind, patientId: listedPatient(kind, options.patientId) };
+      const selector = { kind, patientId: listedPatient(kind, optionsOf(kind, options).patientId) };
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
       return $.pipe(
         map((docs) => {
