@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { RecordError } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { eventually, openDevice } from './support/devices';
-import { input } from './support/records';
+import { input, recordRefusal } from './support/records';
 
 // The typed record API refuses what it must not store, with a code and a message naming the field, and
 // stores nothing when it refuses.
@@ -19,21 +18,11 @@ describe('record API refusals', () => {
     await eventually(() => device.sync.state().status === 'online', 'online');
     return device;
   };
-  const refusal = (promise: Promise<unknown>): Promise<RecordError> =>
-    promise.then(
-      () => {
-        throw new Error('expected a refusal');
-      },
-      (error: unknown) => {
-        expect(error).toBeInstanceOf(RecordError);
-        return error as RecordError;
-      },
-    );
 
   it('invalid input names the field, and nothing is stored or queued', async () => {
     const d = await patientDevice();
     const before = d.sync.state().pendingWrites;
-    const e = await refusal(d.records.add('Allergy', { ...input('Allergy'), substance: '' }));
+    const e = await recordRefusal(d.records.add('Allergy', { ...input('Allergy'), substance: '' }));
     expect(e.code).toBe('VALIDATION_FAILED');
     expect(e.message).toContain('substance');
     expect(e.detail?.issues.some((i) => i.field === 'substance')).toBe(true);
@@ -44,7 +33,7 @@ describe('record API refusals', () => {
   it('an invalid update leaves the record as it was', async () => {
     const d = await patientDevice();
     const med = await d.records.add('Medication', input('Medication', { name: 'Metformin', dose: '500 mg' }));
-    const e = await refusal(d.records.update('Medication', med.id, { name: '' }));
+    const e = await recordRefusal(d.records.update('Medication', med.id, { name: '' }));
     expect(e.code).toBe('VALIDATION_FAILED');
     expect(e.message).toContain('name');
     const stored = (await d.records.get<'Medication'>(med.id))!;
@@ -55,17 +44,17 @@ describe('record API refusals', () => {
   it('wrong kind, unknown id, kinds kept outside streams, and a reused id are refused with their codes', async () => {
     const d = await patientDevice();
     const allergy = await d.records.add('Allergy', input('Allergy', { substance: 'Latex' }));
-    expect((await refusal(d.records.update('Medication', allergy.id, { name: 'x' }))).code).toBe(
+    expect((await recordRefusal(d.records.update('Medication', allergy.id, { name: 'x' }))).code).toBe(
       'KIND_MISMATCH',
     );
-    expect((await refusal(d.records.update('Allergy', 'no-such-id', { substance: 'x' }))).code).toBe(
+    expect((await recordRefusal(d.records.update('Allergy', 'no-such-id', { substance: 'x' }))).code).toBe(
       'NOT_FOUND',
     );
-    expect((await refusal(d.records.remove('no-such-id'))).code).toBe('NOT_FOUND');
-    expect((await refusal(d.records.add('Consent', input('Consent')))).code).toBe('NOT_STORABLE');
+    expect((await recordRefusal(d.records.remove('no-such-id'))).code).toBe('NOT_FOUND');
+    expect((await recordRefusal(d.records.add('Consent', input('Consent')))).code).toBe('NOT_STORABLE');
 
     // A second add with the same id must not replace the first record.
-    const again = await refusal(
+    const again = await recordRefusal(
       d.records.add('Allergy', { ...input('Allergy', { substance: 'Peanut' }), id: allergy.id }),
     );
     expect(again.code).toBe('ALREADY_EXISTS');

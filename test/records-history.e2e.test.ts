@@ -3,24 +3,12 @@
 // rewritten, removed or counter-signed in the provider's name on the patient's device; and a provider's
 // lists show the patient asked for, not every chart the device holds.
 import { describe, expect, it } from 'vitest';
-import { RecordError } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
-import { input } from './support/records';
+import { input, recordRefusal } from './support/records';
 
 const HOUR = 3_600_000;
-
-const refusal = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
 
 describe('records: clinical history and authorship across devices', () => {
   const server = useServer({ realClock: true });
@@ -128,10 +116,12 @@ describe('records: clinical history and authorship across devices', () => {
     );
 
     const refusals = {
-      rewrite: await refusal(p.records.update('NoteVersion', version.id, { assessment: 'Never signed.' })),
-      remove: await refusal(p.records.remove(version.id)),
-      unsign: await refusal(p.records.update('NoteSignature', signature.id, { status: 'declined' })),
-      forge: await refusal(
+      rewrite: await recordRefusal(
+        p.records.update('NoteVersion', version.id, { assessment: 'Never signed.' }),
+      ),
+      remove: await recordRefusal(p.records.remove(version.id)),
+      unsign: await recordRefusal(p.records.update('NoteSignature', signature.id, { status: 'declined' })),
+      forge: await recordRefusal(
         p.records.add('NoteSignature', {
           ...input('NoteSignature'),
           noteId: note.id,

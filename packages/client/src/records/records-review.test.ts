@@ -2,20 +2,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID } from '@hale/model';
 import { RecordError, createRecords, type Records } from './records';
-import { closeRecordDbs, recordInput, setupRecords } from './records.test-util';
+import { closeRecordDbs, recordInput, recordRefusal, setupRecords } from './records.test-util';
 
 afterEach(closeRecordDbs);
-
-const refusal = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
 
 /** The records API as plain JavaScript sees it: any argument of any type. */
 type Untyped = Record<'add' | 'update', (...args: unknown[]) => Promise<unknown>>;
@@ -62,7 +51,7 @@ describe('records: input or a patch that is no object, from untyped code', () =>
   it('add refuses null, an array or a string as VALIDATION_FAILED naming the record, writing nothing', async () => {
     const { records, writes } = await setupRecords();
     for (const input of [null, undefined, ['Latex'], 'Latex', 42]) {
-      const error = await refusal(untyped(records).add('Allergy', input));
+      const error = await recordRefusal(untyped(records).add('Allergy', input));
       expect(error.code).toBe('VALIDATION_FAILED');
       expect(error.detail?.issues).toEqual([{ field: '(record)', reason: 'must be an object' }]);
     }
@@ -75,7 +64,7 @@ describe('records: input or a patch that is no object, from untyped code', () =>
     const allergy = await records.add('Allergy', recordInput('Allergy'));
     const before = await records.get(allergy.id);
     for (const patch of [null, undefined, ['Latex'], 'Latex']) {
-      const error = await refusal(untyped(records).update('Allergy', allergy.id, patch));
+      const error = await recordRefusal(untyped(records).update('Allergy', allergy.id, patch));
       expect(error.code).toBe('VALIDATION_FAILED');
       expect(error.detail?.issues).toEqual([{ field: '(record)', reason: 'must be an object' }]);
     }
@@ -92,7 +81,7 @@ describe('records: nested data that JSON would not carry as validation reads it'
     const input = recordInput('HealthDocument');
     const file = { ...fileOf(input) };
     Object.defineProperty(file, 'sha256', { value: fileOf(input).sha256, enumerable: false });
-    const error = await refusal(records.add('HealthDocument', { ...input, file }));
+    const error = await recordRefusal(records.add('HealthDocument', { ...input, file }));
     expect(error.code).toBe('VALIDATION_FAILED');
     expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['file.sha256']);
     expect(await records.query('HealthDocument')).toEqual([]);
@@ -120,9 +109,11 @@ describe('records: nested data that JSON would not carry as validation reads it'
         return plain.sha256;
       }
     }
-    const added = await refusal(records.add('HealthDocument', { ...input, file: new FileView() }));
+    const added = await recordRefusal(records.add('HealthDocument', { ...input, file: new FileView() }));
     const document = await records.add('HealthDocument', input);
-    const updated = await refusal(records.update('HealthDocument', document.id, { file: new FileView() }));
+    const updated = await recordRefusal(
+      records.update('HealthDocument', document.id, { file: new FileView() }),
+    );
     for (const error of [added, updated]) {
       expect(error.code).toBe('VALIDATION_FAILED');
       expect(error.detail?.issues.map((issue) => issue.field)).toEqual(['file']);
@@ -136,7 +127,7 @@ describe('records: a message with neither text nor an attachment', () => {
   it('is refused naming body and its rule, writing nothing; an empty body with an attachment is sent', async () => {
     const { records, writes } = await setupRecords();
     const { attachments: _a, deliveredAt: _d, readAt: _r, ...input } = recordInput('Message');
-    const error = await refusal(records.add('Message', { ...input, status: 'sent', body: ' \n' }));
+    const error = await recordRefusal(records.add('Message', { ...input, status: 'sent', body: ' \n' }));
     expect(error.code).toBe('VALIDATION_FAILED');
     expect(error.detail?.issues).toMatchObject([{ field: 'body', rule: 'MESSAGE_EMPTY' }]);
     expect(writes).toEqual([]);
@@ -154,8 +145,8 @@ describe('records: options that are no object, from untyped code', () => {
       (...args: unknown[]) => Promise<unknown>
     > & { observe: (...args: unknown[]) => unknown };
     const other = 'OtherPatient0000000001';
-    const added = await refusal(u.add('Allergy', recordInput('Allergy'), other));
-    const listed = await refusal(u.query('Allergy', other));
+    const added = await recordRefusal(u.add('Allergy', recordInput('Allergy'), other));
+    const listed = await recordRefusal(u.query('Allergy', other));
     let observed: unknown;
     try {
       u.observe('Allergy', other);
@@ -163,7 +154,7 @@ describe('records: options that are no object, from untyped code', () => {
       observed = error;
     }
     const allergy = await records.add('Allergy', recordInput('Allergy'));
-    const updated = await refusal(u.update('Allergy', allergy.id, { reaction: 'Rash' }, 'why'));
+    const updated = await recordRefusal(u.update('Allergy', allergy.id, { reaction: 'Rash' }, 'why'));
     for (const error of [added, listed, observed, updated]) {
       expect(error).toBeInstanceOf(RecordError);
       expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });

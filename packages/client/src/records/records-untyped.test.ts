@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord } from '@hale/model';
 import { resolveRecordConflict } from '../sync/conflicts';
-import { RecordError } from './records';
 import {
   OTHER_DEVICE,
   closeRecordDbs,
@@ -11,20 +10,10 @@ import {
   recordInput,
   setupRecords,
   storeMerged,
+  recordRefusal,
 } from './records.test-util';
 
 afterEach(closeRecordDbs);
-
-const refusal = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
 
 /** A value a typed caller cannot pass, as untyped code may. */
 const untyped = <T>(value: unknown): T => value as T;
@@ -35,10 +24,12 @@ describe('records: an id that is no string', () => {
     const medication = await records.add('Medication', recordInput('Medication'));
     const selector = untyped<string>({ selector: { kind: 'Medication' } });
 
-    expect((await refusal(records.remove(selector))).code).toBe('NOT_FOUND');
+    expect((await recordRefusal(records.remove(selector))).code).toBe('NOT_FOUND');
     expect(await records.get(selector)).toBeNull();
-    expect((await refusal(records.update('Medication', selector, { dose: '20 mg' }))).code).toBe('NOT_FOUND');
-    expect((await refusal(records.resolveConflict(selector, 'keep', { expectedRv: 1 }))).code).toBe(
+    expect((await recordRefusal(records.update('Medication', selector, { dose: '20 mg' }))).code).toBe(
+      'NOT_FOUND',
+    );
+    expect((await recordRefusal(records.resolveConflict(selector, 'keep', { expectedRv: 1 }))).code).toBe(
       'NOT_FOUND',
     );
     expect((await records.get<'Medication'>(medication.id))?.record).toEqual(medication);
@@ -53,10 +44,10 @@ describe('records: query and observe list one patient', () => {
     await records.add('Allergy', recordInput('Allergy'), { patientId: EXAMPLE_PROVIDER_ID });
     const everyone = untyped<string>({ $ne: '' });
 
-    const queried = await refusal(records.query('Allergy', { patientId: everyone }));
+    const queried = await recordRefusal(records.query('Allergy', { patientId: everyone }));
     expect(queried.code).toBe('VALIDATION_FAILED');
     expect(queried.detail?.issues.map((i) => i.field)).toEqual(['patientId']);
-    const observed = await refusal(
+    const observed = await recordRefusal(
       Promise.resolve().then(() => records.observe('Allergy', { patientId: everyone })),
     );
     expect(observed.code).toBe('VALIDATION_FAILED');
@@ -74,7 +65,7 @@ describe('records: query and observe list one patient', () => {
     expect(await records.query('Allergy', { limit: 1 })).toHaveLength(1);
     expect(await records.query('Allergy', {})).toHaveLength(2);
     for (const limit of [-1, 1.5, Number.NaN, untyped<number>('2')]) {
-      const e = await refusal(records.query('Allergy', { limit }));
+      const e = await recordRefusal(records.query('Allergy', { limit }));
       expect(e.code).toBe('VALIDATION_FAILED');
       expect(e.detail?.issues.map((i) => i.field)).toEqual(['limit']);
     }
@@ -99,7 +90,7 @@ describe('records: resolveConflict with a choice that is none of keep, other or 
     await storeMerged(db, merged);
 
     for (const choice of ['theirs', 'Other', [], null]) {
-      const e = await refusal(
+      const e = await recordRefusal(
         records.resolveConflict(data.id, untyped<'keep'>(choice), { expectedRv: merged.rv }),
       );
       expect(e.code).toBe('VALIDATION_FAILED');
@@ -119,11 +110,11 @@ describe('records: add under the id of a deleted record of another stream', () =
     await records.remove(allergy.id);
     const [tombstone] = await db.records.storageInstance.findDocumentsById([allergy.id], true);
 
-    const asMedication = await refusal(
+    const asMedication = await recordRefusal(
       records.add('Medication', { ...recordInput('Medication'), id: allergy.id }),
     );
     expect(asMedication.code).toBe('ALREADY_EXISTS');
-    const forAnother = await refusal(
+    const forAnother = await recordRefusal(
       records.add(
         'Allergy',
         { ...recordInput('Allergy'), id: allergy.id },
@@ -142,13 +133,13 @@ describe('records: a patch parsed from JSON with a __proto__ key', () => {
     const { records } = await setupRecords();
     const rec = await records.add('Allergy', recordInput('Allergy'));
     const patch = untyped<{ reaction: string }>(JSON.parse('{"reaction":"Rash","__proto__":{"bogus":1}}'));
-    const e = await refusal(records.update('Allergy', rec.id, patch));
+    const e = await recordRefusal(records.update('Allergy', rec.id, patch));
     expect(e.code).toBe('VALIDATION_FAILED');
     expect(e.detail?.issues.map((i) => i.field)).toEqual(['__proto__']);
     expect((await records.get<'Allergy'>(rec.id))?.record.reaction).toBe(rec.reaction);
 
     const input = { ...recordInput('Allergy'), ...untyped<object>(JSON.parse('{"__proto__":{"bogus":1}}')) };
-    const added = await refusal(records.add('Allergy', untyped<typeof rec>(input)));
+    const added = await recordRefusal(records.add('Allergy', untyped<typeof rec>(input)));
     expect(added.detail?.issues.map((i) => i.field)).toEqual(['__proto__']);
   });
 });

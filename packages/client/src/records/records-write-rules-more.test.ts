@@ -4,25 +4,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID, EXAMPLE_PROVIDER_ID, exampleRecord, type ValidationIssue } from '@hale/model';
 import { resolveRecordConflict } from '../sync/conflicts';
-import { RecordError } from './records';
-import { closeRecordDbs, pulledSide, recordInput, setupRecords, storeMerged } from './records.test-util';
+import type { RecordError } from './records';
+import {
+  closeRecordDbs,
+  pulledSide,
+  recordInput,
+  recordRefusal,
+  setupRecords,
+  storeMerged,
+} from './records.test-util';
 
 afterEach(closeRecordDbs);
 
 const NOW = Date.parse('2024-06-01T12:00:00Z');
 const setup = () => setupRecords({ now: () => NOW });
 const OTHER_PATIENT = 'AcctOther0000000000001';
-
-const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
 
 /** The refusal's code and its issues as `field rule` pairs. */
 const ruled = (error: RecordError): [string, string[]] => [
@@ -35,7 +31,7 @@ const ruled = (error: RecordError): [string, string[]] => [
 describe('records: Allergy recordedAt', () => {
   it('refuses an allergy recorded in the future, and writes nothing', async () => {
     const { records } = await setup();
-    const error = await rejection(
+    const error = await recordRefusal(
       records.add('Allergy', recordInput('Allergy', { recordedAt: '2042-05-01T09:30:00Z' })),
     );
     expect(ruled(error)).toEqual(['VALIDATION_FAILED', ['recordedAt DATE_IN_FUTURE']]);
@@ -55,11 +51,11 @@ describe('records: a signed version number on a signature not signed', () => {
   it('refuses a request naming a signed version number, and takes one without', async () => {
     const { records } = await setup();
     // The requester's number would become the signed one when the signer's device lacks the version.
-    const error = await rejection(records.add('NoteSignature', { ...request(), signedVersionNumber: 2 }));
+    const error = await recordRefusal(records.add('NoteSignature', { ...request(), signedVersionNumber: 2 }));
     expect(ruled(error)).toEqual(['VALIDATION_FAILED', ['signedVersionNumber SIGNED_VERSION_UNSIGNED']]);
     const { signedVersionNumber: _n, ...unnumbered } = request();
     const added = await records.add('NoteSignature', unnumbered);
-    const update = await rejection(records.update('NoteSignature', added.id, { signedVersionNumber: 2 }));
+    const update = await recordRefusal(records.update('NoteSignature', added.id, { signedVersionNumber: 2 }));
     expect(ruled(update)).toEqual(['VALIDATION_FAILED', ['signedVersionNumber SIGNED_VERSION_UNSIGNED']]);
     expect((await records.get<'NoteSignature'>(added.id))?.record.signedVersionNumber).toBeUndefined();
   });
@@ -74,12 +70,12 @@ describe('records: an administration before the birth date held', () => {
   it('refuses an immunization given before the birth date of the Profile this device holds', async () => {
     const { records } = await setup();
     await records.add('Profile', recordInput('Profile', { birthDate: '2024-03-10' }));
-    const error = await rejection(records.add('Immunization', immunization('2024-03-09')));
+    const error = await recordRefusal(records.add('Immunization', immunization('2024-03-09')));
     expect(ruled(error)).toEqual(['VALIDATION_FAILED', ['administeredAt ADMINISTERED_BEFORE_BIRTH']]);
     expect(error.message).toContain('2024-03-10');
     expect(await records.query('Immunization')).toEqual([]);
     const onTheDay = await records.add('Immunization', immunization('2024-03-10'));
-    const moved = await rejection(
+    const moved = await recordRefusal(
       records.update('Immunization', onTheDay.id, { administeredAt: '2024-03-01' }),
     );
     expect(ruled(moved)).toEqual(['VALIDATION_FAILED', ['administeredAt ADMINISTERED_BEFORE_BIRTH']]);
@@ -103,7 +99,7 @@ describe('records: an administration before the birth date held', () => {
     await records.add('Profile', recordInput('Profile', { birthDate: '2024-03-10' }));
     await records.add('Profile', recordInput('Profile', { birthDate: '2024-02-10' }));
     expect((await records.add('Immunization', immunization('2024-03-01'))).administeredAt).toBe('2024-03-01');
-    const error = await rejection(records.add('Immunization', immunization('2024-02-01')));
+    const error = await recordRefusal(records.add('Immunization', immunization('2024-02-01')));
     expect(ruled(error)).toEqual(['VALIDATION_FAILED', ['administeredAt ADMINISTERED_BEFORE_BIRTH']]);
   });
 
@@ -124,7 +120,7 @@ describe('records: an administration before the birth date held', () => {
       '2024-03-10',
     ]);
     expect((await records.add('Immunization', immunization('2024-03-01'))).administeredAt).toBe('2024-03-01');
-    const error = await rejection(records.add('Immunization', immunization('2024-02-01')));
+    const error = await recordRefusal(records.add('Immunization', immunization('2024-02-01')));
     expect(ruled(error)).toEqual(['VALIDATION_FAILED', ['administeredAt ADMINISTERED_BEFORE_BIRTH']]);
   });
 

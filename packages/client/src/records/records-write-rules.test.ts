@@ -3,8 +3,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PROVIDER_ID, exampleRecord, type RecordKind, type ValidationIssue } from '@hale/model';
 import { resolveRecordConflict } from '../sync/conflicts';
-import { RecordError, type RecordInput } from './records';
-import { closeRecordDbs, pulledSide, recordInput, setupRecords, storeMerged } from './records.test-util';
+import type { RecordError, RecordInput } from './records';
+import {
+  closeRecordDbs,
+  pulledSide,
+  recordInput,
+  recordRefusal,
+  setupRecords,
+  storeMerged,
+} from './records.test-util';
 
 afterEach(closeRecordDbs);
 
@@ -20,17 +27,6 @@ const input = <K extends RecordKind>(
   return fields as RecordInput<K>;
 };
 
-const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
-
 /** The refusal's issues as `field rule` pairs (the rule is what a program branches on). */
 const ruled = (error: RecordError): string[] =>
   (error.detail?.issues ?? []).map(
@@ -39,7 +35,7 @@ const ruled = (error: RecordError): string[] =>
 
 const refusedAdd = async (kind: RecordKind, overrides: Record<string, unknown>): Promise<string[]> => {
   const { records } = await setup();
-  const error = await rejection(records.add(kind, input(kind, overrides)));
+  const error = await recordRefusal(records.add(kind, input(kind, overrides)));
   expect(error.code).toBe('VALIDATION_FAILED');
   // Nothing stored.
   expect(await records.query(kind)).toEqual([]);
@@ -104,7 +100,7 @@ describe('records: write rules refuse new contradictions', () => {
         signedVersionNumber: undefined,
       }),
     );
-    const error = await rejection(
+    const error = await recordRefusal(
       records.update('NoteSignature', request.id, { signedAt: '2024-05-02T14:05:00.000Z' }),
     );
     expect(ruled(error)).toEqual(['signedAt SIGNED_AT_UNSIGNED']);
@@ -132,7 +128,7 @@ describe('records: a stored record that breaks a write rule keeps reading', () =
     const edited = await records.update('Immunization', id, { lotNumber: 'LOT-7' });
     expect(edited.nextDoseDate).toBe('2024-04-01');
 
-    const error = await rejection(records.update('Immunization', id, { nextDoseDate: '2024-04-02' }));
+    const error = await recordRefusal(records.update('Immunization', id, { nextDoseDate: '2024-04-02' }));
     expect(ruled(error)).toEqual(['nextDoseDate NEXT_DOSE_BEFORE_ADMINISTRATION']);
 
     const fixed = await records.update('Immunization', id, { nextDoseDate: '2024-10-12' });
@@ -158,7 +154,7 @@ describe('records: merged content is a write', () => {
     await storeMerged(db, resolveRecordConflict(mine, theirs));
     const [shown] = await records.conflicts();
 
-    const error = await rejection(
+    const error = await recordRefusal(
       records.resolveConflict(data.id, { nextDoseDate: '2024-04-02' }, { expectedRv: shown!.rv }),
     );
     expect(ruled(error)).toEqual(['nextDoseDate NEXT_DOSE_BEFORE_ADMINISTRATION']);

@@ -3,7 +3,8 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { EXAMPLE_PATIENT_ID, RECORD_KINDS, exampleInput, type RecordKind, type RecordOf } from '@hale/model';
 import { openDeviceDb, type DeviceDb } from '../store/device-db';
 import type { PlainRecord } from '../sync/record-codec';
-import { createRecords, type RecordInput, type RecordsDeps } from './records';
+import { expect } from 'vitest';
+import { RecordError, createRecords, type RecordInput, type RecordsDeps } from './records';
 
 export const DEVICE = 'DevA000000000000000001';
 /** Another device of the same account, whose edits reach this one by a pull. */
@@ -74,3 +75,15 @@ export const storeMerged = async (db: DeviceDb, merged: PlainRecord): Promise<vo
   const { _deleted: _d, ...doc } = merged;
   await db.records.upsert(doc);
 };
+
+/** What `promise` was refused with, which must be a RecordError (a test fails if it resolves). */
+export const recordRefusal = (promise: Promise<unknown>): Promise<RecordError> =>
+  promise.then(
+    () => {
+      throw new Error('expected a refusal');
+    },
+    (error: unknown) => {
+      expect(error).toBeInstanceOf(RecordError);
+      return error as RecordError;
+    },
+  );

@@ -12,23 +12,13 @@ import {
   recordInput,
   setupRecords,
   storeMerged,
+  recordRefusal,
 } from './records.test-util';
 
 afterEach(closeRecordDbs);
 
 const setup = setupRecords;
 const input = recordInput;
-
-const rejection = (promise: Promise<unknown>): Promise<RecordError> =>
-  promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => {
-      expect(error).toBeInstanceOf(RecordError);
-      return error as RecordError;
-    },
-  );
 
 /** A stored version of an Allergy, as replication would hand it to the conflict handler. */
 const version = (
@@ -218,10 +208,10 @@ describe('records: kind names outside the model', () => {
     const kind = 'Allergie' as RecordKind;
     const existing = await records.add('Allergy', input('Allergy'));
     const refusals = [
-      await rejection(records.add(kind, input('Allergy'))),
-      await rejection(records.update(kind, existing.id, {})),
-      await rejection(records.query(kind)),
-      await rejection(Promise.resolve().then(() => records.observe(kind))),
+      await recordRefusal(records.add(kind, input('Allergy'))),
+      await recordRefusal(records.update(kind, existing.id, {})),
+      await recordRefusal(records.query(kind)),
+      await recordRefusal(Promise.resolve().then(() => records.observe(kind))),
     ];
     for (const e of refusals) {
       expect(e.code).toBe('NOT_STORABLE');
@@ -236,10 +226,10 @@ describe('records: AuditEntry belongs to the audit log, not to this API', () => 
     const { db, records, writes } = await setup();
     const existing = await records.add('Allergy', input('Allergy'));
     const refusals = [
-      await rejection(records.add('AuditEntry', input('AuditEntry', { actorId: EXAMPLE_PATIENT_ID }))),
-      await rejection(records.update('AuditEntry', existing.id, {})),
-      await rejection(records.query('AuditEntry')),
-      await rejection(Promise.resolve().then(() => records.observe('AuditEntry'))),
+      await recordRefusal(records.add('AuditEntry', input('AuditEntry', { actorId: EXAMPLE_PATIENT_ID }))),
+      await recordRefusal(records.update('AuditEntry', existing.id, {})),
+      await recordRefusal(records.query('AuditEntry')),
+      await recordRefusal(Promise.resolve().then(() => records.observe('AuditEntry'))),
     ];
     expect(refusals.map((e) => e.code)).toEqual([
       'NOT_STORABLE',
@@ -275,8 +265,8 @@ describe('records: AuditEntry belongs to the audit log, not to this API', () => 
     expect({
       get: await records.get(id),
       conflicts: await records.conflicts(),
-      remove: (await rejection(records.remove(id))).code,
-      resolve: (await rejection(records.resolveConflict(id, 'other', { expectedRv: 1 }))).code,
+      remove: (await recordRefusal(records.remove(id))).code,
+      resolve: (await recordRefusal(records.resolveConflict(id, 'other', { expectedRv: 1 }))).code,
     }).toEqual({ get: null, conflicts: [], remove: 'NOT_STORABLE', resolve: 'NOT_STORABLE' });
     expect(writes).toEqual([]);
   });
@@ -367,7 +357,7 @@ describe("records: the creation time is the store's", () => {
 describe('records with Unicode text', () => {
   it('refuses text cut mid-emoji as VALIDATION_FAILED naming the field, and stores nothing', async () => {
     const { db, records } = await setup();
-    const error = await rejection(
+    const error = await recordRefusal(
       records.add('Allergy', input('Allergy', { substance: 'Peanut 🥜'.slice(0, 8) })),
     );
     expect(error).toBeInstanceOf(RecordError);
@@ -379,7 +369,7 @@ describe('records with Unicode text', () => {
   it('refuses the same cut in an update', async () => {
     const { records } = await setup();
     const stored = await records.add('Allergy', input('Allergy', { substance: 'Peanut 🥜' }));
-    const error = await rejection(
+    const error = await recordRefusal(
       records.update('Allergy', stored.id, { reaction: `Hives ${'🤧'.slice(0, 1)}` }),
     );
     expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });
