@@ -65,7 +65,8 @@ describe('RATE_LIMITED answers', () => {
       expect(await settle(connection.request({ t: 'ping' }))).toBe('pong');
       expect(server.sent.map((s) => s.text)).toEqual(Array(3).fill('{"rid":1,"t":"ping"}'));
       const gaps = server.sent.slice(1).map((s, i) => s.at - server.sent[i]!.at);
-      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(39);
+      // Whole-millisecond clocks (see below): up to 2 ms early as measured here.
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(38);
       expect({ sockets: server.sockets(), status: connection.status() }).toEqual({
         sockets: 1,
         status: 'ready',
@@ -83,11 +84,13 @@ describe('RATE_LIMITED answers', () => {
     try {
       const outcomes = await Promise.all([1, 2, 3].map(() => settle(connection.request({ t: 'ping' }))));
       expect(outcomes).toEqual(['pong', 'pong', 'pong']);
-      // Refused at once, so the k-th goes again no sooner than k + 1 waits after the first went out.
+      // Refused at once, so the k-th goes again no sooner than k + 1 waits after the first went out. The
+      // connection plans by Date.now() and timers fire by the loop's clock, both in whole milliseconds, while
+      // `at` is performance.now(): up to 2 ms early as measured here (CI once saw 88.9 ms for 90).
       const first = server.sent[0]!.at;
       const resends = server.sent.slice(3).map((s) => s.at - first);
       expect(resends).toHaveLength(3);
-      resends.forEach((at, k) => expect(at).toBeGreaterThanOrEqual(30 * (k + 1) - 1));
+      resends.forEach((at, k) => expect(at).toBeGreaterThanOrEqual(30 * (k + 1) - 2));
     } finally {
       connection.stop();
     }
