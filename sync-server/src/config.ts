@@ -335,16 +335,18 @@ const NUMERIC_LAST_LABEL = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/i;
 /** An IP address (`0.0.0.0` and `::` for every interface, said explicitly) or a host name. */
 const toHost = (from: Source, raw: string): string => {
   if (isIP(raw) !== 0) return raw;
-  if (HOST_NAME.test(raw) && NUMERIC_LAST_LABEL.test(raw)) {
+  if (!HOST_NAME.test(raw)) {
+    throw new ConfigError(
+      `${from}: not an IP address or host name (IPv6 without brackets): ${JSON.stringify(raw)}`,
+    );
+  }
+  if (NUMERIC_LAST_LABEL.test(raw)) {
     throw new ConfigError(
       `${from}: not an IP address or host name: ${JSON.stringify(raw)} is a short or non-decimal IPv4 form ` +
         'that would be read as some address; write the address in full (127.0.0.1, or 0.0.0.0 for every interface)',
     );
   }
-  if (HOST_NAME.test(raw)) return raw;
-  throw new ConfigError(
-    `${from}: not an IP address or host name (IPv6 without brackets): ${JSON.stringify(raw)}`,
-  );
+  return raw;
 };
 
 /** pino's levels; an unknown one would otherwise throw inside pino at start, past the usage text. */

@@ -239,8 +239,9 @@ const unplainField = (value: unknown, field: string): ValidationIssue | undefine
 };
 
 /** Fields every record gets from the store, not from the caller. */
-type Managed = 'id' | 'patientId' | 'createdAt' | 'updatedAt';
-const MANAGED_FIELDS: ReadonlySet<string> = new Set<Managed>(['id', 'patientId', 'createdAt', 'updatedAt']);
+const MANAGED = ['id', 'patientId', 'createdAt', 'updatedAt'] as const;
+type Managed = (typeof MANAGED)[number];
+const MANAGED_FIELDS: ReadonlySet<string> = new Set(MANAGED);
 /**
  * Fields `add` fills when left out: the writer's account (`editorId`, `authorId`, `senderId`,
  * `signerId` of a signed or declined signature, `uploadedBy`), a provenance of this write, `uploadedAt`

@@ -70,8 +70,8 @@ export interface PassphraseWatchDeps {
   readonly api?: WrappedRootApi | undefined;
   onStatus(status: PassphraseStatus): void;
   onIssue(issue: Omit<SyncIssue, 'at'>): void;
-  /** Drops the issues of `code` about `id` reported earlier (engine `clearIssues`). */
-  clearIssues(match: { code: string; id: string }): void;
+  /** Drops the issues about `id` reported earlier, whatever their code (engine `clearIssues`). */
+  clearIssues(match: { id: string }): void;
 }
 
 /** The `id` of the issues of a passphrase refresh that failed (no record's: the account's wrap). */
@@ -102,17 +102,10 @@ export const createPassphraseWatch = (deps: PassphraseWatchDeps): PassphraseWatc
     status = to;
     deps.onStatus(to);
   };
-  /** Codes of the failed refreshes' issues still listed. */
-  const failures = new Set<string>();
-  const failed = (code: string, message: string): void => {
-    failures.add(code);
+  const failed = (code: string, message: string): void =>
     deps.onIssue({ code, message, id: WRAPPED_ROOT_ISSUE_ID });
-  };
   /** This device holds the server's generation: what failed before is over. */
-  const caughtUp = (): void => {
-    for (const code of failures) deps.clearIssues({ code, id: WRAPPED_ROOT_ISSUE_ID });
-    failures.clear();
-  };
+  const caughtUp = (): void => deps.clearIssues({ id: WRAPPED_ROOT_ISSUE_ID });
   const refused = (message: string): void => {
     set('refused');
     deps.onIssue({ code: 'WRAPPED_ROOT_REFUSED', message });

@@ -835,13 +835,11 @@ const revNumber = (rev: string): number => parseRevTag(rev)?.n ?? 0;
 const replicationIssue = (error: unknown): { code: string; message: string; loop?: LoopDirection } => {
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  const params = e['parameters'];
-  const causes =
-    typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['errors'] : undefined;
-  const direction =
-    typeof params === 'object' && params !== null
-      ? (params as Record<string, unknown>)['direction']
-      : undefined;
+  const params = (
+    typeof e['parameters'] === 'object' && e['parameters'] !== null ? e['parameters'] : {}
+  ) as Record<string, unknown>;
+  const causes = params['errors'];
+  const direction = params['direction'];
   const cause = Array.isArray(causes) ? (causes[0] as Record<string, unknown> | undefined) : undefined;
   const rxCode = text(e['code']);
   if (cause && typeof cause === 'object') {
@@ -1141,18 +1139,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     patch({ errors: errors.slice(-MAX_ERRORS) });
   };
-  /**
-   * Drops the kept issues of `code` about record or item `id` of `stream` (absent: of none), whatever
-   * their message: a reporter whose condition ended (a removal that failed, then passed) clears its own
-   * issue; the rest stay.
-   */
-  const clearIssues = (match: { code: string; stream?: string; id: string }): void => {
-    const errors = state$.value.errors.filter(
-      (e) => !(e.code === match.code && e.id === match.id && e.stream === match.stream),
-    );
+  /** Drops the kept issues `ended` picks (their condition ended); the state is left as is if none. */
+  const dropIssues = (ended: (e: SyncIssue) => boolean): void => {
+    const errors = state$.value.errors.filter((e) => !ended(e));
     if (errors.length !== state$.value.errors.length) patch({ errors });
   };
-
+  /**
+   * Drops the kept issues about record or item `id` of `stream` (absent: of none), of `code` (absent: of
+   * any), whatever their message: a reporter whose condition ended (a removal that failed, then passed)
+   * clears its own issue; the rest stay.
+   */
+  const clearIssues = (match: { code?: string; stream?: string; id: string }): void =>
+    dropIssues(
+      (e) =>
+        (match.code === undefined || e.code === match.code) && e.id === match.id && e.stream === match.stream,
+    );
   /**
    * The retried work behind `code` passed (a subscription, the quarantine's retry, a restore's catch-up):
    * its earlier failures' issues have ended, whatever their message. Only for codes one retried task
@@ -1160,15 +1161,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   const retryPassed = (
     code: 'SUBSCRIBE_FAILED' | 'QUARANTINE_RETRY_FAILED' | 'RESTORE_RESYNC_FAILED',
-  ): void => {
-    const errors = state$.value.errors.filter((e) => e.code !== code);
-    if (errors.length !== state$.value.errors.length) patch({ errors });
-  };
+  ): void => dropIssues((e) => e.code === code);
   /** A request of `direction` passed: the loop's issues of that direction have ended (see `fromLoop`). */
-  const loopPassed = (direction: LoopDirection): void => {
-    const errors = state$.value.errors.filter((e) => fromLoop.get(e) !== direction);
-    if (errors.length !== state$.value.errors.length) patch({ errors });
-  };
+  const loopPassed = (direction: LoopDirection): void => dropIssues((e) => fromLoop.get(e) === direction);
 
   let initialTotal = 0;
   /** Documents of the catch-up received this session (pull pages). */
