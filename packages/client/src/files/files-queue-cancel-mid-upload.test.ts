@@ -17,16 +17,22 @@ const removals = [
   ['the purge of its stream (access ended)', 'purge'],
 ] as const;
 
+/** A five-chunk file queued and going out: its first chunk stored, the answer held (`held.release()`). */
+const uploadUnderWay = async () => {
+  const server = memoryBlobServer();
+  const { meta } = mapMeta();
+  const d = queuedDevice(server.api, meta, ACCOUNT);
+  const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 4 + 10), 'scan.jpg'));
+  const held = server.hold('putChunk 0', 'after');
+  d.set(true);
+  await held.reached;
+  return { server, d, ref, held };
+};
+
 describe('a queued file removed while its upload is under way', () => {
   it.each(removals)('%s: no further chunk is sent, and the part sent is deleted', async (_what, how) => {
-    const server = memoryBlobServer();
-    const { meta } = mapMeta();
-    const d = queuedDevice(server.api, meta, ACCOUNT);
-    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 4 + 10), 'scan.jpg'));
     // The first chunk is stored, its answer in flight, when the file is removed.
-    const held = server.hold('putChunk 0', 'after');
-    d.set(true);
-    await held.reached;
+    const { server, d, ref, held } = await uploadUnderWay();
     if (how === 'delete') await d.files.delete(ref, { type: 'document' });
     else if (how === 'cancel') expect(await d.files.cancelUpload(ref.blobId)).toBe(true);
     else d.purge(STREAM);
@@ -38,13 +44,7 @@ describe('a queued file removed while its upload is under way', () => {
   });
 
   it('the deletion after it fails (the link dropped): the server holds a part, never the whole file', async () => {
-    const server = memoryBlobServer();
-    const { meta } = mapMeta();
-    const d = queuedDevice(server.api, meta, ACCOUNT);
-    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 4 + 10), 'scan.jpg'));
-    const held = server.hold('putChunk 0', 'after');
-    d.set(true);
-    await held.reached;
+    const { server, d, ref, held } = await uploadUnderWay();
     await d.files.delete(ref, { type: 'document' });
     server.refuseNext('deleteBlob');
     held.release();
