@@ -3710,8 +3710,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
       const ended = held.filter((d) => d.stream === removed.stream);
       for (const d of ended) {
-        pending.delete(d.id);
-        handed.delete(d.id);
+        // Settled for good (`answered`), not only forgotten: RxDB may hand these versions again (a batch it
+        // retries), and counted afresh they would show as pending until the push handler drops them.
+        settlePending(d.id, d.rv);
         discarded.set(d.id, { id: d.id, kind: d.kind });
       }
       if (ended.length > 0) await savePending();
