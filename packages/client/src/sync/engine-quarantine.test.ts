@@ -6,6 +6,7 @@ import type { DeviceDb } from '../store/device-db';
 import { createDeviceMeta, META_SCHEMAS } from '../session/device-meta';
 import { SyncError, type RequestFrame } from './connection';
 import { createSyncEngine, type SyncEngine } from './engine';
+import type { Keyring } from './keyring';
 import { BUILD_CONTENT_MODEL, decodeRecords, encodeRecords, type ContentModel } from './record-codec';
 import {
   dataOf,
@@ -106,7 +107,7 @@ const device = (
       raw.set(key, structuredClone(value));
     },
   });
-  let current: { engine: SyncEngine; db: DeviceDb } | null = null;
+  let current: { engine: SyncEngine; db: DeviceDb; keyring: Keyring } | null = null;
   const start = async (
     options: {
       model?: ContentModel;
@@ -118,10 +119,11 @@ const device = (
     if (current) await stop();
     const authors = options.authors;
     const db = await openTestDb(name);
+    const keyring = keyringFor(provider, providerRoot, providerDevice, envelopes);
     const engine = createSyncEngine({
       collection: db.records,
       connection: server.connection,
-      keyring: keyringFor(provider, providerRoot, providerDevice, envelopes),
+      keyring,
       ed,
       accountId: provider.accountId,
       device: { deviceId: providerDevice.deviceId, secretKey: providerDevice.secretKey },
@@ -136,7 +138,7 @@ const device = (
       ...(options.model ? { contentModel: options.model } : {}),
       ...(options.maxQuarantine ? { maxQuarantine: options.maxQuarantine } : {}),
     });
-    current = { engine, db };
+    current = { engine, db, keyring };
     opened.push(current);
     await engine.start();
     await connect();
@@ -160,7 +162,16 @@ const device = (
   };
   const stored = async (id: string) => (await current!.db.records.findOne(id).exec())?.toJSON() ?? null;
   const entries = () => raw.get('quarantine') as Array<Record<string, unknown>> | undefined;
-  return { start, reconnect, stop, stored, raw, entries, engine: () => current!.engine };
+  return {
+    start,
+    reconnect,
+    stop,
+    stored,
+    raw,
+    entries,
+    engine: () => current!.engine,
+    keyring: () => current!.keyring,
+  };
 };
 
 const providerEnvelope = async (epoch = 0, key?: Uint8Array) =>
@@ -397,6 +408,26 @@ describe('a fetch again of records set aside that fails', () => {
     await until(() => engine.quarantine().length === 0, 'nothing left aside');
     await settled(engine);
     expect(codes()).not.toContain('QUARANTINE_RETRY_FAILED');
+  });
+});
+
+describe('records set aside NO_KEY', () => {
+  it('are fetched again as the grants change (a key may derive now), not only at the backoff or a reconnect', async () => {
+    const server = scriptedServer([STREAM]);
+    const key1 = generateStreamKey();
+    const waiting = server.serve(await allergy(1, {}, { epoch: 1, key: key1 }));
+    const envelopes = [await providerEnvelope()];
+    const d = device(server, envelopes);
+    const engine = await d.start();
+    await until(() => engine.quarantine().length === 1, 'set aside NO_KEY');
+    await settled(engine);
+
+    // The key is there to be had now; nothing else happens but the grants changing (the first retry of
+    // the backoff is 30 s away, and the link stays up).
+    envelopes.push(await providerEnvelope(1, key1));
+    d.keyring().invalidateWriteChecks();
+    await until(async () => (await d.stored(waiting.id)) !== null, 'applied once fetched again');
+    await until(() => engine.quarantine().length === 0, 'nothing left aside');
   });
 });
 

@@ -79,7 +79,8 @@
  *   a list holding none costs no more than before.
  * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
  *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
- *   before their seq; only they are decoded) after reconnecting, after access changes and with backoff,
+ *   before their seq; only they are decoded) after reconnecting, after access changes, when the grants
+ *   change (the keyring's `onGuardChange`: an own stream's epoch key may derive now) and with backoff,
  *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it, or the
  *   person dismisses it (below); a local copy that is not the server's (a write not acknowledged, or
@@ -2498,6 +2499,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
     retryDue = true;
     if (state$.value.status === 'online') void runRetry();
   };
+  // The grants changed: a record set aside NO_KEY under an own stream's epoch minted by a device revoked
+  // since may open now (its key derives from the ended grants, which a fresh store learns only after its
+  // first pull). Otherwise it waited for the backoff (30 s at first).
+  const unwatchGuard = keyring.onGuardChange(() => {
+    if (!stopped) requestRetry();
+  });
   const runRetry = (): Promise<void> => {
     if (retryRun) return retryRun;
     if (stopped) return Promise.resolve();
@@ -4326,6 +4333,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     async stop(): Promise<void> {
       stopped = true;
+      unwatchGuard();
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
       for (const w of [...fatalWaiters]) w(stoppedInSync());
       reset?.release();

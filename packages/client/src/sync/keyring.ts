@@ -276,11 +276,14 @@ export const createKeyring = (deps: KeyringDeps) => {
     keys.clear();
     writeChecks.clear();
   };
+  /** Told when the guard's inputs change (`onGuardChange`). */
+  const guardWatchers = new Set<() => void>();
   /** The guard's inputs changed: every cached decision taken from them is taken again. */
   const newGuardGen = (): void => {
     guardGen++;
     writeChecks.clear();
     underivable.clear();
+    for (const w of guardWatchers) w();
   };
   let floorLoad: Promise<void> | null = null;
   const loadFloor = (): Promise<void> => {
@@ -679,6 +682,15 @@ export const createKeyring = (deps: KeyringDeps) => {
     /** The grants changed (granted, revoked, merged from the server): write checks are taken again. */
     invalidateWriteChecks(): void {
       newGuardGen();
+    },
+    /**
+     * Calls `watcher` whenever the guard's inputs change (a new guard, `invalidateWriteChecks`): an own
+     * stream's epoch key that did not derive from the grants known before may derive now. Answers the
+     * function that stops the calls.
+     */
+    onGuardChange(watcher: () => void): () => void {
+      guardWatchers.add(watcher);
+      return () => void guardWatchers.delete(watcher);
     },
     /**
      * The revision-tag key of one epoch of a stream (that of the versions sealed under the epoch's key);
