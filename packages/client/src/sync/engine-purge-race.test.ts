@@ -326,4 +326,23 @@ describe('access ends while versions of the stream are on their way into the sto
     expect(d.storedAfterPurge.has(fourth.id)).toBe(false);
     expect(d.purges).toHaveLength(1);
   });
+
+  it('versions pulled here, emptied and deleted by the purge, never count as pending writes', async () => {
+    const docs = [await allergy(1), await allergy(2)];
+    const server = scriptedServer(docs, 2);
+    const d = await device(server, gatedStorage());
+    await until(() => d.engine.state().status === 'online', 'online');
+    await until(async () => (await d.withContent()).length === 2, 'the stream is stored');
+    const counted: number[] = [];
+    const watch = d.engine.state$.subscribe((s) => counted.push(s.pendingWrites));
+
+    d.revoke();
+    await until(() => d.purges.length > 0, 'the stream is purged');
+    await until(async () => (await d.withContent()).length === 0, 'nothing of the stream left');
+    await settle();
+    watch.unsubscribe();
+    // The purge's emptied versions reach RxDB's push handler (never sent), but no change of this device's
+    // was ever pending.
+    expect(Math.max(...counted)).toBe(0);
+  });
 });

@@ -3386,7 +3386,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
     let counted = false;
     for (const { newDocumentState: doc } of rows) {
-      if (emptied(doc) || (answered.get(doc.id) ?? -1) >= doc.rv || (pending.get(doc.id) ?? -1) >= doc.rv)
+      // No content is what a purge left, deleted or not yet (it empties a record, then deletes it, both at
+      // the same `rv`): no change of anyone's, never sent. A version pulled here and never pending (not in
+      // `answered`) came with its emptied state and counted as pending until the push settled it.
+      if (
+        Object.keys(doc.data).length === 0 ||
+        (answered.get(doc.id) ?? -1) >= doc.rv ||
+        (pending.get(doc.id) ?? -1) >= doc.rv
+      )
         continue;
       if (!pending.has(doc.id)) handed.add(doc.id);
       pending.set(doc.id, doc.rv);
