@@ -4,7 +4,7 @@
 // advance are not invented.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_FRAMES, ERROR_CODE_LIST, SERVER_FRAMES } from '@hale/protocol';
-import { http, startServer, type TestServer } from './testing/harness';
+import { http, openWs, startServer, type TestServer } from './testing/harness';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -64,5 +64,23 @@ describe('/metrics on a fresh server', () => {
     const series = await scrape(t);
     expect(series.get('hale_refusals_total{code="UNAUTHENTICATED"}')).toBe(1);
     expect(series.get('hale_refusals_total{code="INTERNAL"}')).toBe(0);
+  });
+});
+
+describe('hale_bytes_total', () => {
+  it('counts the bytes of WebSocket frames each way, a multi-byte character as its UTF-8 bytes', async () => {
+    const t = await startServer();
+    servers.push(t);
+    const c = await openWs(t);
+    let received = 0;
+    c.ws.on('message', (data: Buffer) => void (received += data.byteLength));
+    const sent = JSON.stringify({ t: 'hello', versions: [1], deviceId: 'x', ['é'.repeat(150)]: 1 });
+    c.sendRaw(sent);
+    // The refusal names the unexpected member: multi-byte text goes out.
+    expect(JSON.stringify(await c.nextFrame())).toContain('é');
+    await c.close();
+    const series = await scrape(t);
+    expect(series.get('hale_bytes_total{direction="in"}')).toBe(Buffer.byteLength(sent));
+    expect(series.get('hale_bytes_total{direction="out"}')).toBe(received);
   });
 });

@@ -39,7 +39,7 @@ export const createMetrics = (options: { defaultMetrics?: boolean } = {}) => {
     }),
     bytes: new Counter({
       name: 'hale_bytes_total',
-      help: 'Bytes received and sent over WebSocket and HTTP bodies',
+      help: 'Bytes of WebSocket frames received and sent (HTTP bodies are not counted)',
       labelNames: ['direction'] as const,
       registers: [registry],
     }),

@@ -281,7 +281,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       if (socket.readyState !== socket.OPEN) return;
       const text = encodeFrame(frame);
       metrics.messages.inc({ direction: 'out', type: frame.t });
-      metrics.bytes.inc({ direction: 'out' }, text.length);
+      metrics.bytes.inc({ direction: 'out' }, Buffer.byteLength(text));
       write(text);
     };
     const fail = (
@@ -637,7 +637,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           const writeEncoded = (text: string, type: ServerFrame['t']): void => {
             if (socket.readyState !== socket.OPEN) return;
             metrics.messages.inc({ direction: 'out', type });
-            metrics.bytes.inc({ direction: 'out' }, text.length);
+            metrics.bytes.inc({ direction: 'out' }, Buffer.byteLength(text));
             write(text);
           };
           const conn: LiveConnection = {
