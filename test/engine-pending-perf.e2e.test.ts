@@ -54,7 +54,7 @@ describe('engine: persisting pending writes', () => {
     expect(counter.writes).toBeLessThanOrEqual(mostWrites);
 
     const before = counter.writes;
-    for (const id of ids) await p.records.update('Allergy', id, { substance: 'Penicillin' });
+    for (const id of ids) await p.records.update('Allergy', id, { substance: 'Amoxicillin' });
     await eventually(
       async () => (await persisted(p)).every((e) => e.rv === 2),
       'the new numbers are persisted',

@@ -83,6 +83,27 @@ describe('records: a write resolves once onWrite settled (the audit note of it i
   });
 });
 
+describe('records: an update that changes nothing', () => {
+  it('writes no revision and no audit note, and answers the record as stored', async () => {
+    const { db, records, writes } = await setup();
+    const added = await records.add('Allergy', input('Allergy', { substance: 'Latex', reaction: 'Rash' }));
+    const before = await raw(db, added.id);
+    await new Promise((r) => setTimeout(r, 5));
+    // The whole record back, as a form sends it, and a patch naming stored values.
+    const same = await records.update('Allergy', added.id, { ...added });
+    const alsoSame = await records.update('Allergy', added.id, { substance: 'Latex' });
+    const after = await raw(db, added.id);
+    expect([same, alsoSame]).toEqual([added, added]);
+    expect([after?.rv, after?.updatedAt, after?.data]).toEqual([before?.rv, before?.updatedAt, before?.data]);
+    expect(writes.map((w) => w.action)).toEqual(['create']);
+
+    // A change still writes the next revision, noted.
+    const changed = await records.update('Allergy', added.id, { reaction: 'Hives' });
+    expect([changed.reaction, (await raw(db, added.id))?.rv]).toEqual(['Hives', before!.rv + 1]);
+    expect(writes.map((w) => w.action)).toEqual(['create', 'update']);
+  });
+});
+
 describe('records: writes racing a delete', () => {
   it('an update racing a remove is refused with NOT_FOUND and not written into the tombstone', async () => {
     const { db, records, writes } = await setup();

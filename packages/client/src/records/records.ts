@@ -346,7 +346,17 @@ const streamFor = (kind: string, patientId: string): string => `${patientId}/${r
  * taken as it was ('keep', 'other') is not.
  */
 type Outcome =
-  { data: Record<string, unknown>; conflictData?: JsonObject | null; ours?: true } | { delete: true };
+  | {
+      data: Record<string, unknown>;
+      conflictData?: JsonObject | null;
+      ours?: true;
+      /** Content the same as stored (but for `updatedAt`) is not written: no revision, sync or audit. */
+      keepIfSame?: true;
+    }
+  | { delete: true };
+
+/** Thrown inside the write queue to leave a record as it is (`keepIfSame`); never leaves `modify`. */
+class Unchanged extends Error {}
 
 const isJsonObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -843,7 +853,8 @@ export const createRecords = (deps: RecordsDeps) => {
     const prepared = prepare ? await prepare(doc) : undefined;
     let record: RecordOf<K> | null | undefined;
     let rv = 0;
-    await doc.incrementalModify((stored) => {
+    let unchanged = false;
+    const write = doc.incrementalModify((stored) => {
       const current = stored as DeviceRecord & { _deleted?: boolean };
       // A delete can land between the read above and this write (another call, or a pulled tombstone);
       // writing on would put the edit into the tombstone and report success for a record that is gone.
@@ -879,6 +890,15 @@ export const createRecords = (deps: RecordsDeps) => {
         requireTransition(current.kind as K, current.data, written);
         requireWriteRules(current.kind as K, written, now, current.data, prepared?.context);
       }
+      if (
+        outcome.keepIfSame === true &&
+        outcome.conflictData === undefined &&
+        sameJson({ ...written, updatedAt: null }, { ...current.data, updatedAt: null })
+      ) {
+        record = validated(current.kind as K, current.data);
+        unchanged = true;
+        throw new Unchanged('unchanged');
+      }
       record = written;
       const result: DeviceRecord = { ...version, data: written };
       if (outcome.conflictData !== undefined) {
@@ -887,7 +907,13 @@ export const createRecords = (deps: RecordsDeps) => {
       }
       return result;
     });
+    try {
+      await write;
+    } catch (error) {
+      if (!(error instanceof Unchanged)) throw error;
+    }
     if (record === undefined) throw new RecordError('NOT_FOUND', `no ${kind ?? 'record'} with id ${id}`);
+    if (unchanged) return record;
     await deps.onWrite(id, {
       action: record === null ? 'delete' : 'update',
       kind: doc.kind,
@@ -977,10 +1003,11 @@ export const createRecords = (deps: RecordsDeps) => {
     },
 
     /**
-     * Changes the fields `patch` gives (fields given as stored are no change). For a versioned record
-     * (HealthDocument, LabResult, TreatmentPlan) a change of content is made the next version here:
-     * pass only the changes and, for a LabResult or TreatmentPlan, why (`reason`). Refused with
-     * RECORD_FINAL or AUTHOR_MISMATCH (naming the field) as the module comment says.
+     * Changes the fields `patch` gives (fields given as stored are no change; a patch that changes
+     * nothing writes nothing: no revision, sync or audit entry, and answers the record as stored). For a
+     * versioned record (HealthDocument, LabResult, TreatmentPlan) a change of content is made the next
+     * version here: pass only the changes and, for a LabResult or TreatmentPlan, why (`reason`). Refused
+     * with RECORD_FINAL or AUTHOR_MISMATCH (naming the field) as the module comment says.
      */
     async update<K extends RecordKind>(
       kind: K,
@@ -1004,6 +1031,7 @@ export const createRecords = (deps: RecordsDeps) => {
         (current, prepared, now) => ({
           data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
           ours: true,
+          keepIfSame: true,
         }),
         (doc) => prepareWrite(doc, changes),
       );
