@@ -265,8 +265,13 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
       lastProgress = performance.now();
       if (socket.bufferedAmount <= SEND_BUFFER_CAP_BYTES) unblockSend();
     };
-    const write = (text: string): void => {
-      socket.send(text, written);
+    /** Sends a frame's text, counted as it goes out (its UTF-8 bytes, encoded once for both). */
+    const write = (text: string, type: ServerFrame['t']): void => {
+      if (socket.readyState !== socket.OPEN) return;
+      const bytes = Buffer.from(text, 'utf8');
+      metrics.messages.inc({ direction: 'out', type });
+      metrics.bytes.inc({ direction: 'out' }, bytes.byteLength);
+      socket.send(bytes, { binary: false }, written);
       if (!sendBlocked && socket.bufferedAmount > SEND_BUFFER_CAP_BYTES) {
         sendBlocked = true;
         lastProgress = performance.now();
@@ -279,10 +284,7 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
 
     const send = (frame: ServerFrame): void => {
       if (socket.readyState !== socket.OPEN) return;
-      const text = encodeFrame(frame);
-      metrics.messages.inc({ direction: 'out', type: frame.t });
-      metrics.bytes.inc({ direction: 'out' }, Buffer.byteLength(text));
-      write(text);
+      write(encodeFrame(frame), frame.t);
     };
     const fail = (
       code: ErrorCode,
@@ -634,12 +636,6 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
           }
           principal = device;
           const expiresAt = ctx.now() + SESSION_TTL_MS;
-          const writeEncoded = (text: string, type: ServerFrame['t']): void => {
-            if (socket.readyState !== socket.OPEN) return;
-            metrics.messages.inc({ direction: 'out', type });
-            metrics.bytes.inc({ direction: 'out' }, Buffer.byteLength(text));
-            write(text);
-          };
           const conn: LiveConnection = {
             id,
             principal: device,
@@ -663,10 +659,10 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
               // it too would wait for `ready`. Tested here so the hot path (every `changes` frame to every
               // follower) makes no closure.
               if (heldUntilReady) {
-                heldUntilReady.push(() => writeEncoded(text, type));
+                heldUntilReady.push(() => write(text, type));
                 return;
               }
-              writeEncoded(text, type);
+              write(text, type);
             },
             bufferedAmount: () => socket.bufferedAmount,
             close: (code, reason) => {

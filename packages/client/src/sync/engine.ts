@@ -2939,9 +2939,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): boolean =>
     keptFrom !== undefined && keptFrom === incarnation.recorded && master.seq <= (floor[master.stream] ?? 0);
 
-  /** Whether a local document is what a purge left of a record: a deletion with no content. */
-  const emptied = (d: { _deleted: boolean; data: object }): boolean =>
-    d._deleted && Object.keys(d.data).length === 0;
+  /**
+   * Whether a local document is what a purge left of a record: no content, deleted or not yet (a purge
+   * empties a record, then deletes it, both at the same `rv`). Nothing else writes a record without content.
+   */
+  const emptied = (d: { data: object }): boolean => Object.keys(d.data).length === 0;
   /** Streams purged since this engine started. */
   const purgedHere = new Set<string>();
   /**
@@ -3386,14 +3388,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
     let counted = false;
     for (const { newDocumentState: doc } of rows) {
-      // No content is what a purge left, deleted or not yet (it empties a record, then deletes it, both at
-      // the same `rv`): no change of anyone's, never sent. A version pulled here and never pending (not in
-      // `answered`) came with its emptied state and counted as pending until the push settled it.
-      if (
-        Object.keys(doc.data).length === 0 ||
-        (answered.get(doc.id) ?? -1) >= doc.rv ||
-        (pending.get(doc.id) ?? -1) >= doc.rv
-      )
+      // What a purge left is no change of anyone's, never sent: also the emptied state of a record pulled
+      // here, which was never pending (not in `answered`).
+      if (emptied(doc) || (answered.get(doc.id) ?? -1) >= doc.rv || (pending.get(doc.id) ?? -1) >= doc.rv)
         continue;
       if (!pending.has(doc.id)) handed.add(doc.id);
       pending.set(doc.id, doc.rv);
