@@ -59,7 +59,10 @@
  *   writer of that record's stream may have made; without this check a grantee with write consent to
  *   messages could make the patient's app delete a document's file through a message attachment.
  * - Blob ids are 128 random bits in Crockford base32 (26 characters): the protocol's id form and within the
- *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce the id first.
+ *   model's BLOB_ID_PATTERN, and not guessable, so no one can announce a put's id first. An enqueued file's
+ *   id is not secret: its FileRef is in records that sync before the queue uploads it, so another writer of
+ *   the patient's streams may announce it first. The queue never takes such a blob for the file (see
+ *   `adoptHeld` and the deletion rule below) and keeps the file, refused, until the person acts.
  * - get hands out bytes only once the whole file passed every check: per chunk, its sealed bytes hash to
  *   the manifest's digest, its key id names a key of the stream this device holds, it opens under that key
  *   (authentic) with the expected context {blobId, chunkIndex, epoch}, every chunk under the same epoch, and
@@ -98,18 +101,25 @@
  *   server confirmed during an upload and lacks at its end (lost by the server) fail it for good as
  *   UPLOAD_SERVER_LOST (`queuedFailure`, marked `lostOnServer`): the sealed chunks are still stored here, so
  *   retryUpload sends them again (one also lost here is stuck instead). A file deleted on the server
- *   (DELETED: another device deleted it) is never taken under its id again: the queue removes it with its
+ *   (DELETED) after the server took its announce from this session (`announcedHere`: only the patient's
+ *   devices may then delete it) is never taken under its id again: the queue removes it with its
  *   bytes (get then asks the server: DELETED) and reports it once, UPLOAD_DELETED; only when the device
- *   store cannot remove it is it refused, its message saying to cancel it, not to retry. When access to
+ *   store cannot remove it is it refused, its message saying to cancel it, not to retry. Deleted before
+ *   that (what an earlier session announced, or a blob another writer announced first under the public id
+ *   and deleted: this device cannot tell them apart), it is refused and kept (DELETED, UPLOAD_REFUSED), its
+ *   message saying to cancel it or add it again. When access to
  *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
  *   remove is reported UPLOAD_PURGE_FAILED, the others still go, and it is tried again with the
  *   queue's backoff until removed, by the next session if this one ends first (upload-queue.ts
  *   `purgeStream`). Messages quote a file's
  *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
- *   anew) takes what the server holds if every chunk it lacks is held here under its digest, else
- *   INCOMPLETE (UPLOAD_STUCK) as above; the server refuses such a late announce under a replaced epoch
- *   (STALE_EPOCH), so it can arrive only under the current one.
+ *   anew; or another writer announced the id first) takes what the server holds only if every chunk it
+ *   lacks is held here under its digest and the whole, its chunks read back, opens as get opens it to the
+ *   FileRef's sha256; INCOMPLETE (UPLOAD_STUCK) as above when chunks are missing on both sides;
+ *   CONTEXT_MISMATCH (UPLOAD_REFUSED, the file kept) when it is another file. The server refuses a late
+ *   announce of this device under a replaced epoch (STALE_EPOCH), so it can arrive only under the current
+ *   one.
  *   get of a FileRef queued here answers the queued bytes (checked against its sha256; a copy the device
  *   store cannot read is STORAGE_FAILED, bytes that read but differ HASH_MISMATCH);
  *   delete of one cancels it. `uploadsRead` settles once the stored queue was read; a queue stored that
@@ -193,6 +203,15 @@ export const MAX_FILE_BYTES = Math.min(MAX_BLOB_SIZE, MAX_BLOB_BYTES);
 
 /** Plaintext bytes per chunk unless the caller chooses fewer (at least MIN_CHUNK_BYTES). */
 export const FILE_CHUNK_BYTES = Math.min(BLOB_CHUNK_SIZE, DEFAULT_CHUNK_BYTES);
+
+/** What a held blob that fails get's checks is (files.ts `adoptHeld`): another file than the one queued. */
+const NOT_THIS_FILE: ReadonlySet<string> = new Set([
+  'TAMPERED',
+  'NO_KEY',
+  'CONTEXT_MISMATCH',
+  'SIZE_MISMATCH',
+  'HASH_MISMATCH',
+]);
 
 /** Codes of FileError. Stable strings the app switches on; only ever appended to. */
 export const FILE_ERROR_CODES = [
@@ -703,9 +722,15 @@ export const createFiles = (deps: FilesDeps) => {
   /**
    * Sends what the server lacks of `u`; settles with the server holding every chunk, or throws.
    * `beforeRequest` (a queued file: throws once it was removed from the queue) runs before the announce
-   * and before each chunk, so a file cancelled during its upload is not sent on to the end.
+   * and before each chunk, so a file cancelled during its upload is not sent on to the end. `announced`
+   * runs once the server took the announce: it holds this manifest under the id.
    */
-  const send = async (api: FilesHttpApi, u: Upload, beforeRequest?: () => void): Promise<void> => {
+  const send = async (
+    api: FilesHttpApi,
+    u: Upload,
+    beforeRequest?: () => void,
+    announced?: () => void,
+  ): Promise<void> => {
     const confirm = (have: readonly number[]): Set<number> => {
       for (const i of have) if (i < u.sealed.length) u.sealed[i] = null;
       return new Set(have);
@@ -722,6 +747,7 @@ export const createFiles = (deps: FilesDeps) => {
         )
       ).have,
     );
+    announced?.();
     for (let i = 0; i < u.sealed.length; i++) {
       const sealed = u.sealed[i];
       // Null: confirmed by the server before this upload was cut off and resumed.
@@ -825,11 +851,64 @@ export const createFiles = (deps: FilesDeps) => {
     return count;
   };
 
-  const openFailure = (code: string, i: number, blobId: string, message: string): FileError => {
-    if (code === 'CONTEXT_MISMATCH')
-      return new FileError('CONTEXT_MISMATCH', `get: chunk ${i}: ${message}`, { blobId });
-    if (code === 'WRONG_KEY') return new FileError('NO_KEY', `get: chunk ${i}: ${message}`, { blobId });
-    return new FileError('TAMPERED', `get: chunk ${i}: ${message}`, { blobId });
+  const openFailure = (code: string, what: string, i: number, blobId: string, message: string): FileError => {
+    const said = `${what}: chunk ${i}: ${message}`;
+    if (code === 'CONTEXT_MISMATCH') return new FileError('CONTEXT_MISMATCH', said, { blobId });
+    if (code === 'WRONG_KEY') return new FileError('NO_KEY', said, { blobId });
+    return new FileError('TAMPERED', said, { blobId });
+  };
+
+  /**
+   * Opens the sealed chunks of one blob into `out` (its plaintext, `out.length` its size), each checked as
+   * get checks it (see the header): its manifest digest, a key of the stream this device holds named by its
+   * key id, one epoch for the whole blob, its context {blobId, chunkIndex, epoch} and its length. `what`
+   * begins each error's message. The caller checks the whole plaintext's sha256 and zeroes `out` on failure.
+   */
+  const chunkOpener = (
+    blob: { blobId: string; stream: string; digests: readonly string[]; chunkSize: number },
+    out: Uint8Array,
+    what: string,
+  ) => {
+    const { blobId, stream } = blob;
+    const keys = new Map<string, { epoch: number; key: Uint8Array }>();
+    let fileEpoch: number | null = null;
+    return async (i: number, sealed: Uint8Array): Promise<void> => {
+      if (base64urlEncode(sha256(sealed)) !== blob.digests[i]) {
+        throw new FileError('TAMPERED', `${what}: chunk ${i} does not match its digest`, { blobId });
+      }
+      const named = sealedKeyId(sealed);
+      if (!named.ok) throw openFailure(named.error.code, what, i, blobId, named.error.message);
+      const held = await keyNamed(stream, named.value, keys, blobId);
+      if (!held) {
+        throw new FileError(
+          'NO_KEY',
+          `${what}: chunk ${i} is sealed under no key of ${stream} this device holds`,
+          { blobId },
+        );
+      }
+      // A blob is sealed under one epoch (put never mixes them): another is a chunk of something else.
+      if (fileEpoch !== null && held.epoch !== fileEpoch) {
+        throw new FileError('CONTEXT_MISMATCH', `${what}: chunk ${i} is sealed under another epoch`, {
+          blobId,
+        });
+      }
+      fileEpoch = held.epoch;
+      assertOpen();
+      const opened = openBytes(held.key, { blobId, chunkIndex: i, epoch: held.epoch }, sealed);
+      if (!opened.ok) throw openFailure(opened.error.code, what, i, blobId, opened.error.message);
+      const start = i * blob.chunkSize;
+      const expected = Math.min(blob.chunkSize, out.length - start);
+      if (opened.value.length !== expected) {
+        opened.value.fill(0);
+        throw new FileError(
+          'SIZE_MISMATCH',
+          `${what}: chunk ${i} holds ${opened.value.length} bytes, not ${expected}`,
+          { blobId },
+        );
+      }
+      out.set(opened.value, start);
+      opened.value.fill(0);
+    };
   };
 
   /**
@@ -898,6 +977,19 @@ export const createFiles = (deps: FilesDeps) => {
   const queuedFailure = (e: unknown, entry: QueuedEntry): unknown => {
     if (!isFileError(e)) return e;
     const { blobId, fileName } = entry.ref;
+    if (e.code === 'DELETED' && !announcedHere.has(blobId)) {
+      const error = new FileError(
+        'DELETED',
+        `upload: the server holds the id of "${quotedName(fileName)}" as deleted and never took this ` +
+          "device's upload under it in this session: a device of the patient deleted what an earlier " +
+          'session announced, or another writer of the stream, who read the id in a record, announced it ' +
+          'first and deleted it. This device keeps the file: cancel it (cancelUpload) if it was deleted ' +
+          'on purpose; if it is still wanted, add it again and put the new FileRef in the records naming it',
+        { blobId, cause: e, ...(e.serverCode === undefined ? {} : { serverCode: e.serverCode }) },
+      );
+      deletedNotOurs.add(error);
+      return error;
+    }
     if (e.code === 'DELETED') {
       return new FileError(
         'DELETED',
@@ -920,6 +1012,29 @@ export const createFiles = (deps: FilesDeps) => {
     lostOnServer.add(error);
     return error;
   };
+
+  /**
+   * Queued files whose manifest the server took from this session (`send`'s `announced`): a deletion of
+   * one of them is of this file, made by a device that may delete it. Before that, the id is public (its
+   * FileRef is in records) and another writer of the stream may have announced it first.
+   */
+  const announcedHere = new Set<string>();
+  /** DELETED of a queued file the server never took from this session: kept, not removed (queuedFailure). */
+  const deletedNotOurs = new WeakSet<FileError>();
+
+  /**
+   * An announce refused ALREADY_EXISTS whose held manifest and chunks are not this file's: another writer of
+   * the stream announced the id first (it reads the FileRef in a record before this device uploads).
+   */
+  const idTaken = (entry: QueuedEntry, why: string): FileError =>
+    new FileError(
+      'CONTEXT_MISMATCH',
+      `upload: the server holds another file under the id of "${quotedName(entry.ref.fileName)}" (${why}): ` +
+        'another device that may write to the stream announced the id first. This device keeps the file: ' +
+        'to upload it, add it again and put the new FileRef in the records naming this one, then cancel ' +
+        'this upload (cancelUpload)',
+      { blobId: entry.ref.blobId },
+    );
 
   /** A queued file the server holds the manifest of and can never complete (see uploadQueued). */
   const stuck = (entry: QueuedEntry, gone: readonly number[], why: string): FileError =>
@@ -957,8 +1072,11 @@ export const createFiles = (deps: FilesDeps) => {
   /**
    * The server refused a queued file's announce ALREADY_EXISTS: it holds another manifest under the id, one
    * an earlier session of this device announced (an announce that arrived after this session found nothing
-   * there and sealed anew). Finished as the server holds it when every chunk it lacks is held here under the
-   * digest it committed to; stuck otherwise (a re-sealing overwrote the sealed chunks stored before it).
+   * there and sealed anew), or one another writer of the stream announced first. Finished as the server
+   * holds it only when every chunk it lacks is held here under the digest it committed to and the whole,
+   * its chunks and these, opens as get opens it to this file's sha256; stuck when chunks are missing on
+   * both sides (a re-sealing overwrote the sealed chunks stored before it); refused (`idTaken`, the file
+   * kept) when the manifest or its chunks are another file's.
    */
   const adoptHeld = async (
     api: FilesHttpApi,
@@ -971,9 +1089,7 @@ export const createFiles = (deps: FilesDeps) => {
     if (m === null) throw refusal;
     checkPlace(m, u.blobId, u.stream, 'upload');
     if (m.size !== u.size || m.chunkSize !== u.chunkSize || m.digests.length !== u.digests.length) {
-      throw new FileError('CONTEXT_MISMATCH', `upload: the server holds another file under ${u.blobId}`, {
-        blobId: u.blobId,
-      });
+      throw idTaken(entry, 'another size or chunk size');
     }
     const have = new Set(m.have);
     const sealed: Array<Uint8Array | null> = [];
@@ -985,9 +1101,35 @@ export const createFiles = (deps: FilesDeps) => {
       else gone.push(i);
     });
     if (gone.length > 0) {
-      throw stuck(entry, gone, 'an earlier session of this device announced it under other sealed chunks');
+      throw stuck(
+        entry,
+        gone,
+        'an earlier session of this device announced it under other sealed chunks, or another device ' +
+          'that may write to the stream announced its id first',
+      );
     }
-    await send(api, { ...u, digests: [...m.digests], sealed }, stored.assertQueued);
+    const out = new Uint8Array(u.size);
+    let digest: string;
+    try {
+      const place = chunkOpener(m, out, 'upload: checking the file the server holds');
+      for (let i = 0; i < sealed.length; i++) {
+        const own = sealed[i];
+        await place(
+          i,
+          own ?? (await call(api, (t) => api.getChunk(u.blobId, i, t), `upload: chunk ${i}`, u.blobId)),
+        );
+      }
+      digest = hexEncode(sha256(out));
+    } catch (e) {
+      if (isFileError(e) && NOT_THIS_FILE.has(e.code)) throw idTaken(entry, e.message);
+      throw e;
+    } finally {
+      out.fill(0);
+    }
+    if (digest !== entry.ref.sha256) throw idTaken(entry, 'other bytes');
+    await send(api, { ...u, digests: [...m.digests], sealed }, stored.assertQueued, () =>
+      announcedHere.add(u.blobId),
+    );
   };
 
   /**
@@ -1089,7 +1231,7 @@ export const createFiles = (deps: FilesDeps) => {
       // Null before sending: lost here, held by the server (`send` nulls what it confirms as it goes).
       const notHere = sealed.flatMap((chunk, i) => (chunk ? [] : [i]));
       try {
-        await send(api, upload, stored.assertQueued);
+        await send(api, upload, stored.assertQueued, () => announcedHere.add(blobId));
         return;
       } catch (e) {
         // Lost by the server too: no copy is left to send again (else `queuedFailure`: retry sends it).
@@ -1136,8 +1278,9 @@ export const createFiles = (deps: FilesDeps) => {
           if (!isFileError(e)) return 'retry';
           if (cannotComplete.has(e)) return 'stuck';
           if (lostOnServer.has(e)) return 'lost';
-          // Deleted on the server: never uploaded under its id again, so it leaves the device.
-          if (e.code === 'DELETED') return 'deleted';
+          // Deleted on the server: never uploaded under its id again, so it leaves the device, if what was
+          // deleted was this file (queuedFailure).
+          if (e.code === 'DELETED') return deletedNotOurs.has(e) ? 'failed' : 'deleted';
           // No key may come (a key envelope not synced yet), unless this device may no longer write there.
           if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
             return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';
@@ -1394,47 +1537,13 @@ export const createFiles = (deps: FilesDeps) => {
       const count = checkManifest(manifest, ref, stream);
       const out = new Uint8Array(ref.size);
       try {
-        const keys = new Map<string, { epoch: number; key: Uint8Array }>();
-        let fileEpoch: number | null = null;
+        const place = chunkOpener(
+          { blobId, stream, digests: manifest.digests, chunkSize: manifest.chunkSize },
+          out,
+          'get',
+        );
         for (let i = 0; i < count; i++) {
-          const sealed = await call(api, (t) => api.getChunk(blobId, i, t), `get: chunk ${i}`, blobId);
-          if (base64urlEncode(sha256(sealed)) !== manifest.digests[i]) {
-            throw new FileError('TAMPERED', `get: chunk ${i} does not match its digest`, { blobId });
-          }
-          const named = sealedKeyId(sealed);
-          if (!named.ok) throw openFailure(named.error.code, i, blobId, named.error.message);
-          const held = await keyNamed(stream, named.value, keys, blobId);
-          if (!held) {
-            throw new FileError(
-              'NO_KEY',
-              `get: chunk ${i} is sealed under no key of ${stream} this device holds`,
-              {
-                blobId,
-              },
-            );
-          }
-          // A blob is sealed under one epoch (put never mixes them): another is a chunk of something else.
-          if (fileEpoch !== null && held.epoch !== fileEpoch) {
-            throw new FileError('CONTEXT_MISMATCH', `get: chunk ${i} is sealed under another epoch`, {
-              blobId,
-            });
-          }
-          fileEpoch = held.epoch;
-          assertOpen();
-          const opened = openBytes(held.key, { blobId, chunkIndex: i, epoch: held.epoch }, sealed);
-          if (!opened.ok) throw openFailure(opened.error.code, i, blobId, opened.error.message);
-          const start = i * manifest.chunkSize;
-          const expected = Math.min(manifest.chunkSize, ref.size - start);
-          if (opened.value.length !== expected) {
-            opened.value.fill(0);
-            throw new FileError(
-              'SIZE_MISMATCH',
-              `get: chunk ${i} holds ${opened.value.length} bytes, not ${expected}`,
-              { blobId },
-            );
-          }
-          out.set(opened.value, start);
-          opened.value.fill(0);
+          await place(i, await call(api, (t) => api.getChunk(blobId, i, t), `get: chunk ${i}`, blobId));
         }
         if (hexEncode(sha256(out)) !== ref.sha256) {
           throw new FileError('HASH_MISMATCH', "get: the file's sha256 is not the one its FileRef names", {
@@ -1452,7 +1561,8 @@ export const createFiles = (deps: FilesDeps) => {
      * Deletes the file on the server for good (its id is never used again), once the server files it in
      * `location`, the stream of the record holding the FileRef: a blob of another stream is refused
      * (CONTEXT_MISMATCH) and nothing deleted. A file deleted already counts as done (BLOB_DELETED: a retry
-     * after a lost answer). Records holding its FileRef are not changed.
+     * after a lost answer); one never stored is NOT_FOUND (`retry`) and nothing is deleted. Records holding
+     * its FileRef are not changed.
      */
     async delete(fileRef: FileRef, location: FileLocation): Promise<void> {
       assertOpen();
@@ -1469,11 +1579,14 @@ export const createFiles = (deps: FilesDeps) => {
         // Cancels the upload (and deletes what reached the server, best effort: upload-queue.ts).
         if (await queue!.cancel(blobId)) return;
       }
+      // Never stored (NOT_FOUND): nothing is deleted, not even asked for. The deletion route names no
+      // stream, so a blob announced under the id meanwhile (the id is public once a record names it), in
+      // any stream, would be the one it removed.
       const manifest = await call(api, (t) => api.getBlob(blobId, t), 'delete: the manifest', blobId).catch(
         (e: unknown) => {
-          // Never stored, or deleted already: no manifest of any stream is under this id to delete. The
-          // deletion route answers which (to whoever may delete in the stream).
-          if (isFileError(e) && (e.code === 'NOT_FOUND' || e.code === 'DELETED')) return null;
+          // Deleted already: a tombstone is kept for good, so nothing else can be under the id. The
+          // deletion route answers it as done to whoever may delete in the stream.
+          if (isFileError(e) && e.code === 'DELETED') return null;
           throw e;
         },
       );
