@@ -421,6 +421,8 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
   const corrupt = (why: string) => new AccountError('VAULT_CORRUPT', `vault: ${why}`);
   if (!sealed.ok || !publicKey.ok) throw corrupt('bad encoding');
   const n = nacl.secretbox.nonceLength;
+  // tweetnacl throws (not null) for a nonce cut short: a record shorter than a sealed box is refused first.
+  if (sealed.value.length < n + nacl.secretbox.overheadLength) throw corrupt('the device key does not open');
   const secretKey = nacl.secretbox.open(sealed.value.subarray(n), sealed.value.subarray(0, n), localKey);
   if (secretKey === null) throw corrupt('the device key does not open');
   // Refused from here on, the opened bytes are zeroed first: they are the device's real secret key (only
@@ -528,8 +530,8 @@ async function newDevice(
  * the registration (a refused wrap, a lost connection, a full vault) revokes that certificate, best
  * effort and signed by the account: the device key is never stored, so the certificate would only sit in
  * the account's device list, shown to the patient and counted against its device cap, with nothing
- * behind it. A registration whose outcome is unknown (a `retry` failure: the answer lost, the certificate
- * perhaps stored) is sent once more unchanged, which the server answers as done when it holds it; failing
+ * behind it. A registration whose outcome is unknown (`outcomeUnknown`: the answer lost, or a success that
+ * could not be read; the certificate perhaps stored) is sent once more unchanged, which the server answers as done when it holds it; failing
  * again, it is revoked like a failed join (a revocation of a certificate never stored changes nothing).
  */
 async function asRegisteredDevice<T>(
@@ -546,7 +548,7 @@ async function asRegisteredDevice<T>(
   try {
     await deps.api.addDevice({ device: cert });
   } catch (e) {
-    if (!isHaleClientError(e) || !e.retry) throw e;
+    if (!outcomeUnknown(e)) throw e;
     try {
       await deps.api.addDevice({ device: cert });
     } catch (again) {
@@ -769,6 +771,14 @@ function registrationFailure(e: unknown, inviteSent: boolean): unknown {
   return e;
 }
 
+/**
+ * Whether a failed request may still have taken effect on the server: no answer came (`retry`: NETWORK,
+ * TIMEOUT, a 5xx), or a success status came with a body that could not be read (a proxy rewrote it:
+ * BAD_RESPONSE with a 2xx status). Anything else is the server's refusal, and nothing was stored.
+ */
+const outcomeUnknown = (e: unknown): boolean =>
+  isHaleClientError(e) && (e.retry || (e.code === 'BAD_RESPONSE' && e.status >= 200 && e.status < 300));
+
 /** Whether the server holds this registration (the account, with this device): null when it cannot be told. */
 async function registrationLanded(
   api: Pick<HttpApi, 'getAccount'>,
@@ -786,8 +796,8 @@ async function registrationLanded(
 
 /**
  * Sends the registration until the server is known to hold it, or is known to refuse it. The root exists
- * nowhere else yet, so an answer lost on the way (NETWORK, a 5xx) must not end the creation while the
- * account may exist: the same body is sent again, up to REGISTRATION_ATTEMPTS times, backing off — a
+ * nowhere else yet, so an answer lost on the way (NETWORK, a 5xx; or a success whose body could not be
+ * read, `outcomeUnknown`) must not end the creation while the account may exist: the same body is sent again, up to REGISTRATION_ATTEMPTS times, backing off — a
  * server answers a replay of the registration it holds as the first time — and between attempts the
  * account is looked up (the only confirmation from a server older than replayed registrations). From the
  * second attempt on a refusal may be of this very registration, stored by an earlier attempt (an older
@@ -811,10 +821,11 @@ async function sendRegistration(
       failure = e;
     }
     const unanswered = isHaleClientError(failure) && failure.retry;
-    if (!unanswered && attempt === 1) throw registrationFailure(failure, inviteSent);
+    if (!outcomeUnknown(failure) && attempt === 1) throw registrationFailure(failure, inviteSent);
     const landed = await registrationLanded(deps.api, keys, deviceId);
     if (landed === true) return;
     if (!unanswered && landed === false) throw registrationFailure(failure, inviteSent);
+    // Not sent again after a success that could not be read: the answer to it would be as unreadable.
     if (!unanswered || attempt >= REGISTRATION_ATTEMPTS) {
       throw new AccountError(
         'REGISTRATION_UNCONFIRMED',
@@ -824,9 +835,20 @@ async function sendRegistration(
           'such account is found, create it again',
       );
     }
-    await wait(REGISTRATION_BACKOFF_MS * 2 ** (attempt - 1));
+    // A failing wait must not end the creation: the account may exist, and the root would be zeroed.
+    await settle(() => wait(REGISTRATION_BACKOFF_MS * 2 ** (attempt - 1)));
   }
 }
+
+/**
+ * What `fn` resolves to, or undefined when it fails: thrown at the call (an injected platform function that
+ * throws instead of rejecting) or rejected. For steps after the server holds a new account, where nothing
+ * may end the creation.
+ */
+const settle = <T>(fn: () => Promise<T>): Promise<T | undefined> =>
+  Promise.resolve()
+    .then(fn)
+    .catch(() => undefined);
 
 /**
  * Stores a just-registered account's record. The account exists on the server already, so a storage
@@ -848,11 +870,11 @@ async function storeNewRecord(
     } catch (e) {
       failure = e;
     }
-    const held = await deps.vault.get(VAULT_KEY).catch(() => undefined);
+    const held = await settle(() => deps.vault.get(VAULT_KEY));
     if (held === text) return null;
     if (typeof held === 'string' || attempt >= VAULT_WRITE_ATTEMPTS) return { failure };
     // A failing wait must not end the creation either: the root would be zeroed with the account registered.
-    await wait(VAULT_WRITE_BACKOFF_MS * 2 ** (attempt - 1)).catch(() => undefined);
+    await settle(() => wait(VAULT_WRITE_BACKOFF_MS * 2 ** (attempt - 1)));
   }
 }
 
@@ -1921,8 +1943,8 @@ async function checkServedWrap(
 }
 
 /**
- * PUTs a new passphrase wrap. An answer lost on the way back (NETWORK, TIMEOUT, a 5xx: `retry`) may hide a
- * wrap the server took, which it then serves to joining devices and, as newer, to this account's other
+ * PUTs a new passphrase wrap. An answer lost on the way back (NETWORK, TIMEOUT, a 5xx: `retry`; or a
+ * success that could not be read: `outcomeUnknown`) may hide a wrap the server took, which it then serves to joining devices and, as newer, to this account's other
  * devices; and a request sent twice (a retrying proxy or fetch wrapper) is refused CONFLICT by the server
  * that took the first. So after either the wrap is read back, and the PUT counts as done when the server
  * holds exactly this wrap at this generation. Otherwise (not there, or the read fails too) the first error
@@ -1936,7 +1958,7 @@ async function sendWrap(
   try {
     await api.putWrappedRoot(body, token);
   } catch (e) {
-    if (!isHaleClientError(e) || !(e.retry || e.code === 'CONFLICT')) throw e;
+    if (!outcomeUnknown(e) && !(isHaleClientError(e) && e.code === 'CONFLICT')) throw e;
     const state = await api.getWrappedRoot(token).catch(() => null);
     const landed =
       state !== null &&

@@ -198,3 +198,47 @@ describe('createAccount whose vault write fails after the registration', () => {
     expect(inner.entries().get(VAULT_KEY)).toBe('{"someone":"else"}');
   });
 });
+
+describe('createAccount whose injected storage and wait throw at the call instead of rejecting', () => {
+  it('a vault read that throws while the write is read back: still the account, its key, ACCOUNT_NOT_SAVED', async () => {
+    const inner = memoryVault();
+    let broken = false;
+    const vault: MemoryVault = {
+      ...inner,
+      get: (key) => {
+        if (broken) throw new Error('storage unavailable');
+        return inner.get(key);
+      },
+      set: () => {
+        broken = true;
+        return Promise.reject(new Error('QuotaExceededError: disk full'));
+      },
+    };
+    const { deps } = device(vault);
+    const created = await createAccount(deps, input());
+    expect(created.notSaved?.code).toBe('ACCOUNT_NOT_SAVED');
+    expect(deriveAccountKeys(unwrapResult(decodeRecoveryKey(created.recoveryKey))).accountId).toBe(
+      created.account.accountId,
+    );
+  });
+
+  it('a wait that throws between registration attempts: the account is looked up, not given up', async () => {
+    let registers = 0;
+    const { deps } = device(memoryVault(), {
+      ...api,
+      register: async (body) => {
+        registers++;
+        const answer = await api.register(body);
+        if (registers === 1) throw new HaleClientError({ code: 'NETWORK', status: 0, message: 'reset' });
+        return answer;
+      },
+      getAccount: () => Promise.reject(new HaleClientError({ code: 'NETWORK', status: 0, message: 'reset' })),
+    });
+    const wait = (): Promise<void> => {
+      throw new Error('timers unavailable');
+    };
+    const created = await createAccount({ ...deps, wait }, input());
+    expect(registers).toBe(2);
+    expect(created.notSaved).toBeUndefined();
+  });
+});

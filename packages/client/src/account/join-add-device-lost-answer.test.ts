@@ -116,4 +116,27 @@ describe('join whose device registration answer is lost', () => {
     expect(calls.add).toBe(1);
     expect((await api.getAccount(p.accountId)).revokedDevices).toHaveLength(0);
   });
+
+  it('a success whose body cannot be read (a proxy rewrote the 200): the certificate it stored is revoked', async () => {
+    const p = await patient();
+    let adds = 0;
+    const garbling: HttpApi = {
+      ...api,
+      addDevice: async (body) => {
+        adds++;
+        await api.addDevice(body);
+        throw new HaleClientError({ code: 'BAD_RESPONSE', status: 200, message: 'answer is not JSON' });
+      },
+    };
+    const e = await joinWithPassphrase(deps(garbling), {
+      loginName: p.loginName,
+      passphrase: PASS,
+      deviceName: 'phone',
+    }).catch((error: unknown) => error);
+    expect(isHaleClientError(e) && e.code).toBe('BAD_RESPONSE');
+    expect(adds).toBe(2);
+    const server = await api.getAccount(p.accountId);
+    expect(server.devices).toHaveLength(1);
+    expect(server.revokedDevices).toHaveLength(1);
+  });
 });

@@ -104,6 +104,28 @@ describe('changePassphrase whose answer is lost', () => {
     await joinWithPassphrase(deps(api), { loginName: p.loginName, passphrase: P2, deviceName: 'phone' });
   });
 
+  it('the server took it and answered a success whose body cannot be read: read back, the change completes', async () => {
+    let puts = 0;
+    const garbling: HttpApi = {
+      ...api,
+      putWrappedRoot: async (body, token) => {
+        puts++;
+        await api.putWrappedRoot(body, token);
+        throw new HaleClientError({ code: 'BAD_RESPONSE', status: 200, message: 'answer is not JSON' });
+      },
+    };
+    const p = await patient(garbling);
+    await changePassphrase(p.deps, {
+      account: p.account,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(p.account),
+    });
+    expect(puts).toBe(1);
+    expect(await serverGen(p.account)).toBe(1);
+    await unlock({ vault: p.deps.vault }, { passphrase: P2 });
+  });
+
   it('the wrap never reached the server: the network error stands and nothing changed anywhere', async () => {
     const flaky = losing(api, { landed: false });
     const p = await patient(flaky.api);

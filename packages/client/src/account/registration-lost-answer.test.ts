@@ -213,3 +213,60 @@ describe('the server and a replayed registration', () => {
     expect((await post(body)).status).toBe(409);
   });
 });
+
+describe('createAccount whose registration succeeded with an answer that cannot be read', () => {
+  /** A 2xx whose body a proxy rewrote: the HTTP API's BAD_RESPONSE, with the status it came with. */
+  const garbled = (status: number): HaleClientError =>
+    new HaleClientError({ code: 'BAD_RESPONSE', status, message: 'the answer is not JSON' });
+
+  it('looks the account up: the server holds it, so it is created and the recovery key shown', async () => {
+    const name = loginName();
+    let registers = 0;
+    const deps = device({
+      ...api,
+      register: async (body) => {
+        registers++;
+        await api.register(body);
+        throw garbled(201);
+      },
+    });
+    const { account, recoveryKey } = await createAccount(deps, input({ loginName: name }));
+    expect(deriveAccountKeys(unwrapResult(decodeRecoveryKey(recoveryKey))).accountId).toBe(account.accountId);
+    // Not sent again: a replay's answer would be as unreadable. The lookup told.
+    expect(registers).toBe(1);
+    expect(accountsNamed(open, name)).toBe(1);
+    expect(deps.vault.entries().size).toBe(1);
+  });
+
+  it('the lookup failing too: REGISTRATION_UNCONFIRMED, which carries the recovery key', async () => {
+    const name = loginName();
+    const deps = device({
+      ...api,
+      register: async (body) => {
+        await api.register(body);
+        throw garbled(201);
+      },
+      getAccount: () => Promise.reject(lost()),
+    });
+    const e = await accountError(createAccount(deps, input({ loginName: name })), 'REGISTRATION_UNCONFIRMED');
+    expect(typeof e.recoveryKey).toBe('string');
+    expect(accountsNamed(open, name)).toBe(1);
+  });
+
+  it('a refusal with a readable body is still taken as it is: no lookup', async () => {
+    let lookups = 0;
+    const deps = device({
+      ...api,
+      register: () => Promise.reject(garbled(400)),
+      getAccount: (id) => {
+        lookups++;
+        return api.getAccount(id);
+      },
+    });
+    expect((await createAccount(deps, input()).catch((e: unknown) => e)) as HaleClientError).toMatchObject({
+      code: 'BAD_RESPONSE',
+      status: 400,
+    });
+    expect(lookups).toBe(0);
+  });
+});

@@ -69,3 +69,25 @@ describe('a vault record naming another device than its sealed key', () => {
     expect(opened.filter((bytes) => bytes.some((b) => b !== 0))).toEqual([]);
   });
 });
+
+describe('a vault record whose sealed device key is shorter than a sealed box', () => {
+  it.each([
+    ['shorter than a nonce', 'AAAA'],
+    ['a nonce and less than the seal', base64urlEncode(new Uint8Array(24 + 15))],
+  ])('%s: unlock and unlockWithRecoveryKey answer VAULT_CORRUPT', async (_, deviceSecret) => {
+    const vault = memoryVault();
+    const { recoveryKey } = await createAccount(
+      { api: acceptingApi, vault, ed: tweetnaclEd25519, kdf: TEST_KDF, weakKdfForTests: true },
+      { role: 'patient', passphrase: PASS, deviceName: 'laptop' },
+    );
+    const record = JSON.parse(vault.entries().get(VAULT_KEY)!) as Record<string, unknown>;
+    record['deviceSecret'] = deviceSecret;
+    await vault.set(VAULT_KEY, JSON.stringify(record));
+    const opened = await openedDuring(async () => {
+      await accountError(unlock({ vault }, { passphrase: PASS }), 'VAULT_CORRUPT');
+      await accountError(unlockWithRecoveryKey({ vault }, { recoveryKey }), 'VAULT_CORRUPT');
+    });
+    // Only the root opened (from the passphrase wrap), and it was zeroed.
+    expect(opened.filter((bytes) => bytes.some((b) => b !== 0))).toEqual([]);
+  });
+});

@@ -18,7 +18,7 @@ import { memoryBlobServer } from './memory-blob-server.test-util';
 import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
 
 const ACCOUNT = 'Q'.repeat(22);
-const STREAM = `${ACCOUNT}/document`;
+const STREAM = `${ACCOUNT}/document` as const;
 
 const settled = (d: ReturnType<typeof queuedDevice>) =>
   until(
