@@ -1,8 +1,9 @@
 // How main.ts reports a start (serve, backup, restore, invite) that cannot go on: one line for stderr that
 // names the problem and what to do, for every failure the operator can act on — an expected refusal of the
 // store (data directory in use, bad backup file, …), a store of a newer schema than this code (a downgrade),
-// and whatever the operating system refused (a port in use, a directory that cannot be created, a full or
-// read-only disk). Only what is left (a bug) gets null, and main.ts prints its stack trace.
+// whatever the operating system refused (a port in use, a directory that cannot be created, a full or
+// read-only disk), and what SQLite reports of the disk or the file (full; a store file damaged or not a
+// database). Only what is left (a bug) gets null, and main.ts prints its stack trace.
 //
 // The newer-schema refusal is coded INTERNAL by the store (sqlite-store.ts, invite-store.ts), like a bug;
 // it is told apart by what the refusal carries (details: schemaVersion above supportedSchemaVersion), not
@@ -38,6 +39,35 @@ const systemErrorIn = (error: unknown): SystemError | null => {
     at = at.cause;
   }
   return null;
+};
+
+/**
+ * The SQLite result code (better-sqlite3's SqliteError `code`, e.g. SQLITE_FULL) of `error` or one of its
+ * causes; null when none is one. SQLite reports a full disk and a damaged file without an errno.
+ */
+const sqliteCodeIn = (error: unknown): string | null => {
+  let at: unknown = error;
+  for (let depth = 0; depth < 5 && at instanceof Error; depth++) {
+    const { code } = at as { code?: unknown };
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) return code;
+    at = at.cause;
+  }
+  return null;
+};
+
+const FULL_DISK_HINT = 'the disk (or the quota of this user) is full: free space on it';
+
+/** One line for a store file SQLite finds damaged or not a database, by what the command was doing. */
+const damagedStoreLine = (error: unknown, { command, dataDir }: StartContext): string => {
+  const file = path.join(dataDir, SQLITE_FILE_NAME);
+  // quick_check lists what it found one per line, up to a hundred: one line, and the first of them.
+  const text = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, '; ');
+  const said = text.length > 300 ? `${text.slice(0, 299)}…` : text;
+  const restore =
+    'restore the last good backup (docs/operations.md, "Backup and restore"), keeping the damaged file aside';
+  return command === 'backup'
+    ? `backup refused: the store ${file} is damaged (${said}); the backups you have are left as they are: ${restore}`
+    : `the store ${file} is damaged or is not a Hale store (${said}): ${restore}, or choose another --data-dir (HALE_DATA_DIR)`;
 };
 
 /** The versions a store's newer-schema refusal carries; null for any other error. */
@@ -98,7 +128,7 @@ const fileSystemHint = (error: SystemError, { dataDir }: StartContext): string |
       return `a part of the path does not exist: check it, or ${another}`;
     case 'ENOSPC':
     case 'EDQUOT':
-      return 'the disk (or the quota of this user) is full: free space on it';
+      return FULL_DISK_HINT;
     default:
       return null;
   }
@@ -120,6 +150,14 @@ export const startFailureLine = (error: unknown, context: StartContext): string 
       '(the running server\'s version, if one runs), or roll back as docs/operations.md "Upgrades" says: ' +
       'restore, with the newer version, the backup taken before the upgrade'
     );
+  }
+  const sqlite = sqliteCodeIn(error);
+  if (sqlite === 'SQLITE_FULL') {
+    return `${error instanceof Error ? error.message : String(error)}; ${FULL_DISK_HINT}`;
+  }
+  // A restore checks its backup file itself and says so; these are the store (or the copy made of it).
+  if ((sqlite?.startsWith('SQLITE_CORRUPT') || sqlite === 'SQLITE_NOTADB') && context.command !== 'restore') {
+    return damagedStoreLine(error, context);
   }
   if (isStoreError(error) && error.code !== 'INTERNAL') {
     const hint = system === null ? null : fileSystemHint(system, context);

@@ -2,13 +2,15 @@
 // stderr saying what is wrong and what to do, never a stack trace. A store of a newer schema (after a
 // downgrade), a port in use, a data directory that cannot be created, a backup that is not there. A start
 // that fails does not count as the last start that `invite` reports. Real processes, real SQLite files.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childProcesses, freePort, serverCommand, type Running } from './child-process.test-util';
 import { lockDataDir } from './store/data-dir-lock';
-import { openSqliteStore, SQLITE_SCHEMA_VERSION } from './store/index';
+import { isoAt, makeDocInput } from './store/conformance';
+import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './store/index';
 
 const children = childProcesses();
 
@@ -30,9 +32,36 @@ const expectOneLine = (r: { code: number | null; stdout: string; stderr: string 
 };
 
 const listeners: Server[] = [];
+const mounts: string[] = [];
 afterAll(async () => {
   for (const l of listeners) await new Promise((resolve) => l.close(resolve));
+  for (const m of mounts) execFileSync('umount', [m]);
 });
+
+/** A store of 500 documents of 1 KiB (≈ 1 MiB of pages), closed. */
+const seededStore = async (): Promise<string> => {
+  const dataDir = await children.tempDir('seeded');
+  const store = await openSqliteStore({ dataDir });
+  const rows = Array.from({ length: 500 }, (_, i) => ({
+    doc: makeDocInput('pat/lab-result', `d${i}`, '1-x', { ct: new Uint8Array(1024).fill(i % 256) }),
+    assumedRev: null,
+  }));
+  await store.docs.writeDocs(rows, isoAt(1));
+  await store.close();
+  return dataDir;
+};
+
+/** A small tmpfs to fill, where this machine lets the test mount one (root with CAP_SYS_ADMIN); else null. */
+const smallDisk = async (): Promise<string | null> => {
+  const dir = await children.tempDir('small-disk');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=300k', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  mounts.push(dir);
+  return dir;
+};
 
 /** A store in a new directory whose schema version a newer Hale would have left: 99. */
 const newerStore = async (): Promise<string> => {
@@ -103,5 +132,34 @@ describe('a start that cannot go on', () => {
       await run(['restore', '--from', missing, '--data-dir', path.join(dataDir, 'new')]),
     );
     expect(line).toContain(missing);
+  });
+
+  it('a store file that is not a database: the server says so in one line, and what to do', async () => {
+    const dataDir = await children.tempDir('not-a-db');
+    writeFileSync(path.join(dataDir, SQLITE_FILE_NAME), 'not a database '.repeat(500), { mode: 0o600 });
+    const line = expectOneLine(await run([], { HALE_DATA_DIR: dataDir, PORT: String(await freePort()) }));
+    expect(line).toContain(path.join(dataDir, SQLITE_FILE_NAME));
+    expect(line).toMatch(/damaged or is not a Hale store.*restore the last good backup/);
+  });
+
+  it('backup of a damaged store: refused in one line, no copy left', async () => {
+    const dataDir = await seededStore();
+    const fd = openSync(path.join(dataDir, SQLITE_FILE_NAME), 'r+');
+    writeSync(fd, Buffer.alloc(8192, 0xff), 0, 8192, 4096 * 50);
+    closeSync(fd);
+    const out = path.join(await children.tempDir('backup-out'), 'b.sqlite');
+    const line = expectOneLine(await run(['backup', '--out', out, '--data-dir', dataDir]));
+    expect(line).toMatch(/^backup refused: the store .* is damaged/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('backup onto a full disk: one line saying to free space', async (context) => {
+    const disk = await smallDisk();
+    if (disk === null) return context.skip();
+    const dataDir = await seededStore();
+    const line = expectOneLine(
+      await run(['backup', '--out', path.join(disk, 'b.sqlite'), '--data-dir', dataDir]),
+    );
+    expect(line).toMatch(/full: free space on it/);
   });
 });

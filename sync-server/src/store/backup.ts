@@ -211,8 +211,11 @@ export const backupSqlite = async (
       const check = new Database(temp, { fileMustExist: true });
       try {
         const result = check.pragma('quick_check', { simple: true });
+        // As SQLite's own error for a damaged file, so it is reported as one (start-failure.ts).
         if (result !== 'ok')
-          throw new StoreError('INTERNAL', `backup copy failed quick_check: ${String(result)}`);
+          throw new StoreError('INTERNAL', `backup copy failed quick_check: ${String(result)}`, {
+            cause: new Database.SqliteError(`quick_check: ${String(result)}`, 'SQLITE_CORRUPT'),
+          });
       } finally {
         check.close();
       }

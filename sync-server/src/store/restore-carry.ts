@@ -16,9 +16,10 @@
  * - grant revocations with their signed revocation, checked (shape, ids, the patient's signature); one that
  *   fails the check still ends the grant, without the signed object, and is reported;
  * - passphrase wraps of a higher generation, the signature over an unsigned generation-0 wrap published
- *   after the backup, and wrapping-key signatures the backup lacks, when the account's identity signature
- *   verifies (over the copy's own wrap, for a generation-0 signature; else reported or left as the backup
- *   had them);
+ *   after the backup, and wrapping-key and role signatures the backup lacks (an account registered before
+ *   either was signed publishes them later, and its devices then require them), when the account's
+ *   identity signature verifies (over the copy's own wrap, key or role; else reported or left as the
+ *   backup had them);
  * - key envelopes the backup lacks whose recipient account it has, so a stream's current key epoch never
  *   goes back to one a revoked grantee still holds; and one the backup holds from a device revoked since
  *   (after the device revocations are carried) is replaced by the same key signed anew by an active device
@@ -60,6 +61,7 @@ import {
   SignedRevocation,
   WrappedRoot,
   revocationSignaturePayload,
+  roleSignaturePayload,
   validate,
   wrappedRootSignaturePayload,
   wrappingKeySignaturePayload,
@@ -81,6 +83,7 @@ export interface CarriedCounts {
   grantRevocations: number;
   wrappedRoots: number;
   wrappingKeySigs: number;
+  roleSigs: number;
   envelopes: number;
   inviteRevocations: number;
   sessionsDropped: number;
@@ -120,6 +123,7 @@ const zeroCounts = (): CarriedCounts => ({
   grantRevocations: 0,
   wrappedRoots: 0,
   wrappingKeySigs: 0,
+  roleSigs: 0,
   envelopes: 0,
   inviteRevocations: 0,
   sessionsDropped: 0,
@@ -200,6 +204,8 @@ interface AccountCarry {
   /** Signature over the copy's own, still unsigned generation-0 wrap. */
   gen0Sig?: string;
   wrappingKeySig?: string;
+  /** The identity signature over the account's role, published after the backup (schema v16). */
+  roleSig?: string;
 }
 
 type Row = Record<string, unknown>;
@@ -417,6 +423,14 @@ export const carryIntoRestored = async (
                 )
                 .run(a.wrappingKeySig, a.accountId).changes;
             }
+            if (a.roleSig !== undefined) {
+              // The store's own rule: the first signature taken stays (OR IGNORE).
+              n.roleSigs += copy
+                .prepare<[string, string]>(
+                  'INSERT OR IGNORE INTO account_role_sigs (account_id, sig) VALUES (?, ?)',
+                )
+                .run(a.accountId, a.roleSig).changes;
+            }
           }
         });
 
@@ -564,7 +578,7 @@ const checkedGrantRevocations = async (
   return out;
 };
 
-/** Newer passphrase wraps and wrapping-key signatures of accounts the copy holds, checked. */
+/** Newer passphrase wraps, wrapping-key and role signatures of accounts the copy holds, checked. */
 const checkedAccountState = async (
   from: Database.Database,
   copy: Database.Database,
@@ -575,6 +589,14 @@ const checkedAccountState = async (
   const copyColumns = columnsOf(copy, 'accounts');
   const copyHasGen = copyColumns.has('wrapped_root_gen');
   const copyHasKeySig = copyColumns.has('wrapping_key_sig');
+  // Before schema v16 there are no role signatures, in the copy (nowhere to carry them) or the replaced store.
+  const copyHasRoleSigs = columnsOf(copy, 'account_role_sigs').size > 0;
+  const roleSigIn = (db: Database.Database) =>
+    columnsOf(db, 'account_role_sigs').size > 0
+      ? db.prepare<[string], { sig: string }>('SELECT sig FROM account_role_sigs WHERE account_id = ?')
+      : null;
+  const oldRoleSig = copyHasRoleSigs ? roleSigIn(from) : null;
+  const copyRoleSig = roleSigIn(copy);
   const inCopy = copy.prepare<
     [string],
     {
@@ -584,9 +606,10 @@ const checkedAccountState = async (
       wrapped_root_gen: number;
       wrapped_root_sig: string | null;
       wrapping_key_sig: string | null;
+      role: unknown;
     }
   >(
-    `SELECT identity_public_key, wrapping_public_key, wrapped_root,
+    `SELECT identity_public_key, wrapping_public_key, wrapped_root, role,
        ${copyHasGen ? 'wrapped_root_gen' : '0 AS wrapped_root_gen'},
        ${copyHasGen ? 'wrapped_root_sig' : 'NULL AS wrapped_root_sig'},
        ${copyHasKeySig ? 'wrapping_key_sig' : 'NULL AS wrapping_key_sig'}
@@ -668,10 +691,27 @@ const checkedAccountState = async (
     ) {
       carry.wrappingKeySig = keySig;
     }
+    const roleSig = oldRoleSig?.get(accountId)?.sig;
+    const role = current.role;
+    if (
+      roleSig !== undefined &&
+      copyRoleSig?.get(accountId) === undefined &&
+      (role === 'patient' || role === 'provider') &&
+      row.role === role &&
+      (await verifies(
+        ed,
+        current.identity_public_key,
+        roleSignaturePayload({ accountId, identityPublicKey: current.identity_public_key, role }),
+        roleSig,
+      ))
+    ) {
+      carry.roleSig = roleSig;
+    }
     if (
       carry.wrappedRoot !== undefined ||
       carry.gen0Sig !== undefined ||
-      carry.wrappingKeySig !== undefined
+      carry.wrappingKeySig !== undefined ||
+      carry.roleSig !== undefined
     ) {
       out.push(carry);
     }
