@@ -1,5 +1,6 @@
 import {
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -174,6 +175,26 @@ describe('backupSqlite / restoreSqlite', () => {
       await store.close();
     }
     await rejectsWith(backupSqlite(store, join(newDir(), 'closed.sqlite')), 'UNAVAILABLE');
+  });
+
+  it('refuses a destination that is a directory before copying anything, naming a file to give instead', async () => {
+    const store = await seededStore(3);
+    try {
+      const parent = newDir();
+      const dir = join(parent, 'backups');
+      mkdirSync(dir);
+      for (const dest of [dir, `${dir}/`]) {
+        const error = await backupSqlite(store, dest).catch((e: unknown) => e);
+        expect(isStoreError(error, 'INVALID') && error.message).toMatch(
+          /is a directory: name the backup file/,
+        );
+      }
+      // Nothing was written beside it or in it (no partial copy).
+      expect(readdirSync(parent)).toEqual(['backups']);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses any destination inside the data directory, the lock file included, and writes nothing there', async () => {

@@ -67,7 +67,7 @@ import {
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { LOCK_FILE_NAME, lockDataDir } from './data-dir-lock';
-import { createPrivateFile, ensurePrivateDir, makePrivate } from './file-modes';
+import { createPrivateFile, ensurePrivateDir, isDirectory, makePrivate } from './file-modes';
 import { carryIntoRestored, type CarriedCounts } from './restore-carry';
 import {
   SQLITE_FILE_NAME,
@@ -192,6 +192,13 @@ export const backupSqlite = async (
   if (typeof source !== 'string' && !source.db.open) throw new StoreError('UNAVAILABLE', 'store is closed');
   if (typeof source === 'string' && !existsSync(sourceFile)) {
     throw new StoreError('NOT_FOUND', `no store file at ${sourceFile}`);
+  }
+  // Refused before the copy is made: the rename at the end would fail only after the whole store was copied.
+  if (isDirectory(dest)) {
+    throw new StoreError(
+      'INVALID',
+      `backup destination ${dest} is a directory: name the backup file in it (e.g. ${join(dest, 'hale-backup.sqlite')})`,
+    );
   }
   const started = Date.now();
   const temp = tempName(dest, 'partial');
