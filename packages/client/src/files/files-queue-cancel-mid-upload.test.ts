@@ -55,3 +55,23 @@ describe('a queued file removed while its upload is under way', () => {
     expect([got.complete, got.have]).toEqual([false, [0]]);
   });
 });
+
+describe('a cancel whose removal of the bytes fails on this device', () => {
+  it('unlisted, rejected with the store error, and the part on the server is deleted all the same', async () => {
+    const server = memoryBlobServer();
+    const { meta, faults } = mapMeta();
+    const d = queuedDevice(server.api, meta, ACCOUNT);
+    const ref = await d.files.enqueue(input(fileBytes(MIN_CHUNK_BYTES * 2 + 10), 'scan.jpg'));
+    // Cut off after its manifest and first chunk: a part is on the server.
+    server.refuseNext('putChunk 1');
+    d.set(true);
+    await until(() => d.files.uploads()[0]?.lastError?.code === 'OFFLINE', 'cut off');
+    d.set(false);
+    faults.failRemoves = 1;
+    const outcome = await d.files.cancelUpload(ref.blobId).catch((e: unknown) => e);
+    expect(String(outcome)).toMatch(/refused the removal/);
+    expect(d.files.uploads()).toEqual([]);
+    expect(server.calls).toContain(`deleteBlob ${ref.blobId}`);
+    expect(server.deleted.has(ref.blobId)).toBe(true);
+  });
+});

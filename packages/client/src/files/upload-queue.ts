@@ -81,7 +81,8 @@
  *   be affected (the id is this file's alone). A cancel whose index write fails rejects and leaves the
  *   file queued as before, sent as any (an upload it cut off meanwhile deleted the part on the server:
  *   the next attempt finds the file deleted, UPLOAD_DELETED, and removes it); one whose chunks' removal
- *   fails has unlisted it (the bytes go when the session is next opened).
+ *   fails has unlisted it (the bytes go when the session is next opened; its blob on the server is deleted
+ *   as for any cancel).
  * - `read` answers the plaintext of a queued file only if the chunks stored hash to the FileRef's sha256.
  * - A chunk is handed out (`read`, `readPlain`, `readSealed`) only as stored, or refused as what went
  *   wrong (QueuedBytesError): not stored (MISSING), stored but never readable (UNREADABLE: it fails to
@@ -956,9 +957,15 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         // Still listed (its index entry could not be written): it is a queued file again, sent as any,
         // not one marked cancelled, never sent and not said so, until the session ends. One a purge holds
         // stays marked: the purge removes it.
-        if (entries.some((x) => x.ref.blobId === blobId) && !purges.has(blobId)) {
-          cancelled.delete(blobId);
-          kick();
+        if (entries.some((x) => x.ref.blobId === blobId)) {
+          if (!purges.has(blobId)) {
+            cancelled.delete(blobId);
+            kick();
+          }
+        } else {
+          // Unlisted, only its bytes' removal failed (they go at the next start): what reached the server
+          // goes as for any cancel, or nothing would ever ask (the file is no longer listed to cancel again).
+          await deleteRemoteIfSealed(entry);
         }
         throw e;
       }
