@@ -327,12 +327,13 @@ export const verifyAuditChains = async (
       maxSoFar = Math.max(maxSoFar, v.pos);
     }
     const positions = [...byPos.keys()].sort((a, b) => a - b);
-    for (const pos of positions) {
+    for (const [i, pos] of positions.entries()) {
       const v = byPos.get(pos)!;
       const prev = byPos.get(pos - 1);
       if (pos > 1 && !prev && pos - 1 > floor) {
-        let first = pos - 1;
-        while (first > floor + 1 && !byPos.has(first - 1)) first--;
+        // The gap starts past the previous position served (or the base): found from the sorted positions,
+        // not by stepping down from `pos`, which a signed entry may set as high as 2^53 − 1.
+        const first = Math.max(floor, positions[i - 1] ?? 0) + 1;
         // Served, but not checkable now (reported unverified): neither missing nor a link to check.
         let claimed = true;
         for (let p = first; p < pos && claimed; p++) claimed = pending.has(p);

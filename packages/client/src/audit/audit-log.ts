@@ -252,7 +252,9 @@
  *   server serves under a genuine entry's id is refused on its own and does not take the genuine entry
  *   out of the views (audit-chain.ts). An entry the server's key signs whose body does not open with the patient's key or
  *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
- *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged). One
+ *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged), unless
+ *   its author is found under another account (the patient's own, or one another of its entries names): a
+ *   device belongs to one account, so such an entry is `inserted`. One
  *   signed for another patient's log (its `stream`, which the signature covers) is reported `inserted` and
  *   takes no position of its author's chain here, whoever signed it: a server cannot move entries between
  *   logs.
@@ -2102,8 +2104,32 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     };
     /** Entries the server's key signs whose body does not open or match the schema. */
     const unreadable = new Set<ServedDoc>();
-    const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
+    // Opened once, up front: each author's entries are looked up under every account they name (below).
+    const bodies = new Map<ServedDoc, AuditBody | null>();
+    /** Per author (a device), the accounts its served entries name as actor. */
+    const namedBy = new Map<string, Set<string>>();
+    for (const e of entries) {
       const body = openAuditBody(e, deps.keys.wrapping);
+      bodies.set(e, body);
+      if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
+    }
+    /**
+     * A device belongs to one account, so an entry naming an account whose device list did not load is
+     * also looked up under the patient's own account and the others its author's entries name: found there,
+     * the entry names an account its author is not a device of, and is refused (null: inserted), not left
+     * `unverified`. Otherwise a server could stand a forgery on a position known stored, naming an account
+     * whose list it withholds, and a cut chain end would pass as a lookup to try again.
+     */
+    const elsewhere = async (e: ServedDoc, named: string): Promise<boolean> => {
+      for (const account of new Set([deps.accountId, ...(namedBy.get(e.author) ?? [])])) {
+        if (account === named) continue;
+        const there = await deps.directory.authorKey(account, e.author);
+        if (there !== null && !('unavailable' in there)) return true;
+      }
+      return false;
+    };
+    const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
+      const body = bodies.has(e) ? (bodies.get(e) ?? null) : openAuditBody(e, deps.keys.wrapping);
       if (server && e.author === server.serverId) {
         if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
         else unreadable.add(e);
@@ -2116,6 +2142,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return { unavailable: `the device list was not loaded at this session's last look-up` };
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
+      if (key !== null && 'unavailable' in key && (await elsewhere(e, body.actorId))) return null;
       if (since !== undefined) {
         if (key !== null && 'unavailable' in key)
           unjudgedUntil.set(e.author, deps.now() + VIEW_UNJUDGED_RETRY_MS);

@@ -1,0 +1,160 @@
+// What a grantee or the server can serve in a patient's audit stream to blunt its verification: one signed
+// entry at a huge chain position (the protocol takes positions up to 2^53 − 1, and the entry can never be
+// removed), and a forgery standing on a position the device verified before, naming an account whose device
+// list the server withholds. Neither may stall the device nor pass a cut chain end off as a lookup to retry.
+import { describe, expect, it } from 'vitest';
+import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
+import type { PullFrame, ServedDoc } from '@hale/protocol';
+import type { Connection } from '../sync/connection';
+import type { DeviceDirectory } from '../sync/device-directory';
+import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
+import { auditLogOpener, memoryMeta } from './audit-log.test-util';
+
+const ed = tweetnaclEd25519;
+const AT = '2026-01-01T00:00:00.000Z';
+
+const body = (actorId: string, deviceId: string): AuditBody => ({
+  kind: 'AuditEntry',
+  action: 'export',
+  actorId,
+  actorDeviceId: deviceId,
+  at: AT,
+});
+
+describe('an entry at a huge chain position', () => {
+  it('is reported as the gap before it, without stepping through the positions of the gap', async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const grantee = generateDeviceKeys();
+    const made = await makeAuditEntry({
+      patientId: patient.accountId,
+      patientWrappingKey: patient.wrapping.publicKey,
+      device: { deviceId: grantee.deviceId, secretKey: grantee.secretKey },
+      ed,
+      chain: { seq: 1e10 - 1, hash: null },
+      body: body('g'.repeat(22), grantee.deviceId),
+      now: () => Date.parse(AT),
+    });
+    const entries: ServedDoc[] = [{ ...made.doc, seq: 1, at: AT }];
+    const started = Date.now();
+    const result = await verifyAuditLog(
+      entries,
+      async (e) => (e.author === grantee.deviceId ? grantee.publicKey : null),
+      ed,
+    );
+    // One step per missing position took ≈ 7 s per 10^9 here; the whole check is a few milliseconds.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.problems.map((p) => [p.kind, p.detail])).toEqual([
+      ['deleted', `positions 1–${1e10 - 1} of ${grantee.deviceId}'s chain are missing before this entry`],
+    ]);
+  }, 120_000);
+});
+
+describe('a forgery on a position verified before, naming an account whose device list is withheld', () => {
+  it('is refused as inserted (tampering), not left unverified', async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const own = generateDeviceKeys();
+    const hidden = deriveAccountKeys(generateRootSecret());
+    const other = generateDeviceKeys();
+    const forger = generateDeviceKeys();
+    const served: ServedDoc[] = [];
+    const add = async (
+      signer: { deviceId: string; secretKey: Uint8Array },
+      actorId: string,
+      chain: ChainState,
+    ) => {
+      const made = await makeAuditEntry({
+        patientId: patient.accountId,
+        patientWrappingKey: patient.wrapping.publicKey,
+        device: signer,
+        ed,
+        chain,
+        body: body(actorId, signer.deviceId),
+        now: () => Date.parse(AT),
+      });
+      served.push({ ...made.doc, seq: served.length + 1, at: AT });
+      return made.chain;
+    };
+    const connection = {
+      status: () => 'ready' as const,
+      request: async (frame: PullFrame) => ({
+        t: 'pulled',
+        rid: 1,
+        docs: served.filter((d) => d.seq > frame.streams[0]!.since),
+        streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
+        denied: [],
+      }),
+    } as unknown as Connection;
+    const directory = {
+      authorKey: async (accountId: string, deviceId: string) => {
+        // The server fails the device list of the account the forgery names (HTTP 503 for that id alone).
+        if (accountId === hidden.accountId) return { unavailable: 'HTTP 503' };
+        if (accountId !== patient.accountId) return null;
+        if (deviceId === other.deviceId) return { key: other.publicKey };
+        return deviceId === own.deviceId ? { key: own.publicKey } : null;
+      },
+    } as unknown as DeviceDirectory;
+    const log = auditLogOpener({
+      keys: patient,
+      device: own,
+      ed,
+      now: () => Date.parse(AT),
+      connection,
+      directory,
+      meta: memoryMeta().meta,
+    })();
+    let chain: ChainState = { seq: 0, hash: null };
+    chain = await add(other, patient.accountId, chain);
+    const afterTwo = (chain = await add(other, patient.accountId, chain));
+    await add(other, patient.accountId, afterTwo);
+    expect((await log.verify()).ok).toBe(true);
+
+    // The server drops position 3 of the patient's other device and serves, in its place, an entry claiming
+    // that device at 3, signed by another key, whose body names `hidden`.
+    served.pop();
+    await add({ deviceId: other.deviceId, secretKey: forger.secretKey }, hidden.accountId, afterTwo);
+    const after = await log.verify();
+    // Tampering, reported as such (the refused entry's claim stands for the end, as any refused one does).
+    expect(after.problems.map((p) => [p.kind, p.author, p.authorSeq])).toEqual([
+      ['inserted', other.deviceId, 3],
+    ]);
+  });
+
+  it('an honest author whose own account cannot be looked up now is still only unverified', async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const own = generateDeviceKeys();
+    const provider = deriveAccountKeys(generateRootSecret());
+    const clinic = generateDeviceKeys();
+    const made = await makeAuditEntry({
+      patientId: patient.accountId,
+      patientWrappingKey: patient.wrapping.publicKey,
+      device: { deviceId: clinic.deviceId, secretKey: clinic.secretKey },
+      ed,
+      chain: { seq: 0, hash: null },
+      body: body(provider.accountId, clinic.deviceId),
+      now: () => Date.parse(AT),
+    });
+    const served: ServedDoc[] = [{ ...made.doc, seq: 1, at: AT }];
+    const log = auditLogOpener({
+      keys: patient,
+      device: own,
+      ed,
+      now: () => Date.parse(AT),
+      connection: {
+        status: () => 'ready' as const,
+        request: async (frame: PullFrame) => ({
+          t: 'pulled',
+          rid: 1,
+          docs: served,
+          streams: [{ stream: frame.streams[0]!.stream, checkpoint: 1, done: true }],
+          denied: [],
+        }),
+      } as unknown as Connection,
+      directory: {
+        authorKey: async (accountId: string) =>
+          accountId === provider.accountId ? { unavailable: 'HTTP 503' } : null,
+      } as unknown as DeviceDirectory,
+      meta: memoryMeta().meta,
+    })();
+    expect((await log.verify()).problems.map((p) => p.kind)).toEqual(['unverified']);
+  });
+});
