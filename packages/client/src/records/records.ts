@@ -52,6 +52,7 @@ import {
   isIsoDate,
   isRecordKind,
   isVersionedKind,
+  laterStateIssues,
   newId,
   sameJson,
   supersededVersion,
@@ -811,6 +812,18 @@ export const createRecords = (deps: RecordsDeps) => {
         'ALREADY_EXISTS',
         `id ${doc.id} is a deleted ${tombstone.kind} of ${tombstone.stream}: a new ${doc.kind} of ${doc.stream} takes a new id`,
       );
+    }
+    // A record re-added under its id continues the deleted one's history: it may be what a later write
+    // could make of the tombstone's last state, no more (the model's rules as they compose). Otherwise a
+    // signed note removed as a draft at a new version could come back at version 1, making its signed
+    // versions editable again.
+    if (tombstone?._deleted === true && isRecordKind(doc.kind)) {
+      const before = validateRecord(doc.kind, tombstone.data);
+      const after = validateRecord(doc.kind, doc.data);
+      if (before.ok && after.ok) {
+        const issues = laterStateIssues<RecordKind>(doc.kind, before.value, after.value);
+        if (issues.length > 0) throw transitionRefusal(doc.kind, doc.id, issues);
+      }
     }
     const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
     // The account may have been locked while the tombstone was read.

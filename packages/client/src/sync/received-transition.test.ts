@@ -216,3 +216,37 @@ describe('receivedTransitionRefusal: deletions the records API refuses', () => {
     expect(judge(undefined)).toBeNull();
   });
 });
+
+describe('a received version that replaces or re-creates a held record', () => {
+  const note = { ...exampleRecord('MedicalNote'), status: 'signed' as const, currentVersionNumber: 2 };
+  const inNotes = <K extends 'MedicalNote' | 'NoteVersion'>(kind: K, data: RecordOf<K>, rv: number) => ({
+    ...version('MedicalNote', note, rv),
+    kind,
+    data: { ...data },
+  });
+  const { amendmentReason: _reason, ...original } = exampleRecord('NoteVersion');
+  const asVersion: RecordOf<'NoteVersion'> = { ...original, id: note.id, kind: 'original', versionNumber: 1 };
+
+  it('another kind under the id of a signed note is refused as its deletion would be', () => {
+    const held = inNotes('MedicalNote', note, 3);
+    expect(receivedTransitionRefusal(held, { ...held, rv: 4, _deleted: true })).toMatch(/signed/);
+    expect(receivedTransitionRefusal(held, inNotes('NoteVersion', asVersion, 4))).toMatch(
+      /^replaced by a NoteVersion: .*signed/,
+    );
+  });
+
+  it('another kind under the id of a draft note (which may be removed) is taken', () => {
+    const held = inNotes('MedicalNote', { ...note, status: 'draft' }, 3);
+    expect(receivedTransitionRefusal(held, inNotes('NoteVersion', asVersion, 4))).toBeNull();
+  });
+
+  it('a note re-created after its deletion at a lower version is refused; at its version, taken', () => {
+    const gone = { ...inNotes('MedicalNote', { ...note, status: 'draft' }, 4), _deleted: true };
+    const back = (currentVersionNumber: number) =>
+      inNotes('MedicalNote', { ...note, status: 'draft', currentVersionNumber }, 5);
+    expect(receivedTransitionRefusal(gone, back(1))).toMatch(/currentVersionNumber/);
+    expect(receivedTransitionRefusal(gone, back(2))).toBeNull();
+    // A deletion that kept no content (a purge's) has nothing to compare with.
+    expect(receivedTransitionRefusal({ ...gone, data: {} }, back(1))).toBeNull();
+  });
+});

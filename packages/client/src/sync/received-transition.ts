@@ -27,7 +27,10 @@
  *   the note and signatures the caller holds (`NoteVersionContext`), where it is final for good (a signed
  *   signature names it, its note is past it or signed at it). After a held conflict, a deletion is taken
  *   when a side is one or may be removed. A LabResult, whatever its status, may be removed (as locally).
- * - A change of kind and states this build's model does not accept are not judged here (the codec judges
+ * - A version of another kind than the held record replaces it, and is judged as its deletion. A version
+ *   after a held deletion re-creates the record, and is judged against the deleted one's last state by
+ *   the `final` rules as they compose (`laterStateIssues`), as the records API judges its own `add` under
+ *   a deleted id. States this build's model does not accept are not judged here (the codec judges
  *   content).
  * Failure modes: never throws; answers why the version may not follow (cut at MAX_REFUSAL characters),
  * or null. Known limits: a forged merge keeping the held content as a side is taken (the held content
@@ -105,9 +108,24 @@ export const receivedTransitionRefusal = (
   received: PlainRecord,
   context?: NoteVersionContext,
 ): string | null => {
-  if (held._deleted) return null;
+  if (held._deleted) {
+    if (received._deleted || held.kind !== received.kind || !isRecordKind(received.kind)) return null;
+    // A record re-created under its id continues the tombstone's history, as the records API holds its
+    // own `add` to: the `final` rules as they compose (a signed note removed as a draft at a later version
+    // does not come back at version 1).
+    const gone = validateRecord(received.kind, held.data);
+    const back = validateRecord(received.kind, received.data);
+    if (!gone.ok || !back.ok) return null;
+    const issues = laterStateIssues<RecordKind>(received.kind, gone.value, back.value);
+    return issues.length === 0 ? null : describe(received.kind, received.id, issues);
+  }
   if (received._deleted) return deletionRefusal(held, received, context);
-  if (held.kind !== received.kind) return null;
+  // Another kind under the id replaces the held record: judged as its deletion (a signed note is not
+  // removed by a NoteVersion taking its id either; the kinds of a stream share its key).
+  if (held.kind !== received.kind) {
+    const replaced = deletionRefusal(held, { ...received, _deleted: true }, context);
+    return replaced === null ? null : `replaced by a ${received.kind}: ${replaced}`.slice(0, MAX_REFUSAL);
+  }
   const kind = received.kind;
   if (!isRecordKind(kind)) return null;
   const before = validateRecord(kind, held.data);
