@@ -4,7 +4,6 @@
 // signed version 1 editable again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXAMPLE_PATIENT_ID } from '@hale/model';
-import type { RecordInput } from './records';
 import { closeRecordDbs, recordInput, recordRefusal, setupRecords } from './records.test-util';
 
 afterEach(closeRecordDbs);
@@ -44,7 +43,7 @@ describe('add under the id of a removed record', () => {
         id: note.id,
         status: 'draft',
         currentVersionNumber: 1,
-      } as RecordInput<'MedicalNote'>),
+      }),
     );
     expect([refused.code, refused.field]).toEqual(['RECORD_FINAL', 'currentVersionNumber']);
     expect(await records.get(note.id)).toBeNull();
@@ -62,7 +61,7 @@ describe('add under the id of a removed record', () => {
       id: note.id,
       status: 'draft',
       currentVersionNumber: 2,
-    } as RecordInput<'MedicalNote'>);
+    });
     expect(back.currentVersionNumber).toBe(2);
     expect((await records.get(note.id))?.record).toMatchObject({ status: 'draft', currentVersionNumber: 2 });
   });
