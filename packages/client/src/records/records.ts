@@ -6,7 +6,8 @@
 // A record is also refused at write (VALIDATION_FAILED) when it is larger than MAX_RECORD_BYTES: such a
 // record, or the document a concurrent edit of it makes, could never reach the server.
 // `update` builds on whatever the record holds at the moment of writing (an edit pulled meanwhile is
-// kept). `resolveConflict` does not: a person's decision is about the version they were shown, named by
+// kept); a record sent back whole (with its `updatedAt`) read before a later write is refused
+// (RECORD_CHANGED), since its unchanged fields would undo that write (`requireReadAsStored`). `resolveConflict` does not: a person's decision is about the version they were shown, named by
 // its `rv`, so it is applied only while the record still holds that version; any other state (a side
 // pulled and merged since, another resolve or update first) is refused with RECORD_CHANGED and nothing
 // is written. This relies on every write to a record on this device, local or merged, raising its `rv`.
@@ -93,7 +94,8 @@ export type RecordErrorCode =
   | 'ALREADY_EXISTS'
   /**
    * `resolveConflict` named a revision (`expectedRv`) the record no longer has, or none: the decision
-   * was about another state. Nothing is written; re-read the record and decide again.
+   * was about another state; or `update` sent back a whole record (its `updatedAt` given, `field`)
+   * read before a later write. Nothing is written; re-read the record and decide again.
    */
   | 'RECORD_CHANGED'
   /**
@@ -542,6 +544,31 @@ const filledForCreate = (
       break;
   }
   return data;
+};
+
+/**
+ * A patch that carries the record's `updatedAt` is a record sent back whole (a form): every field it holds
+ * reads as the person's, so it must be the state stored now. Read before a later write (an edit pulled
+ * from another device, or another update here), its unchanged fields would write that edit back over:
+ * refused (RECORD_CHANGED) unless it changes nothing but the fields the store manages. A patch of the
+ * changed fields alone builds on whatever the record holds.
+ */
+const requireReadAsStored = (kind: string, id: string, current: JsonObject, patch: JsonObject): void => {
+  const read = patch['updatedAt'];
+  if (!Object.hasOwn(patch, 'updatedAt') || read === current['updatedAt']) return;
+  const changed = Object.entries(patch).some(
+    ([key, value]) =>
+      !MANAGED_FIELDS.has(key) && !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
+  );
+  if (!changed) return;
+  throw new RecordError(
+    'RECORD_CHANGED',
+    `${kind} ${id} was written since the record sent back was read (its updatedAt ${JSON.stringify(read)}, ` +
+      `stored now ${JSON.stringify(current['updatedAt'])}): its other fields would write that change back over. ` +
+      'Read it again and apply the change to what it holds now, or pass only the fields that change',
+    undefined,
+    'updatedAt',
+  );
 };
 
 /**
@@ -1041,11 +1068,14 @@ export const createRecords = (deps: RecordsDeps) => {
       const record = await modify<K>(
         id,
         kind,
-        (current, prepared, now) => ({
-          data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
-          ours: true,
-          keepIfSame: true,
-        }),
+        (current, prepared, now) => {
+          requireReadAsStored(kind, id, current.data, changes);
+          return {
+            data: successorOf(kind, current.data, changes, stamp(now, reason), prepared?.held),
+            ours: true,
+            keepIfSame: true,
+          };
+        },
         (doc) => prepareWrite(doc, changes),
       );
       if (record === null) throw new RecordError('NOT_FOUND', `no ${kind} with id ${id}`);
