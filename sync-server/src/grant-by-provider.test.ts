@@ -1,6 +1,7 @@
 // Consent is the patient's to give (docs/protocol.md, `grant`: only a patient device may send it, for its
 // own account). A provider account granting another account access to streams of its own is refused
-// FORBIDDEN and nothing is stored or served, as a grant naming another patient is.
+// FORBIDDEN and nothing is stored or served, as a grant naming another patient is. And a grant no one can
+// have signed (a value canonical JSON cannot write) is refused as unsigned, not as a server failure.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -61,5 +62,23 @@ describe('a grant sent by a provider account', () => {
     });
     expect(await c.request({ t: 'grant', rid: c.rid(), grant })).toMatchObject({ t: 'ok' });
     expect(grantCount()).toBe(1);
+  });
+});
+
+describe('a grant whose purpose canonical JSON cannot write (a lone surrogate: valid JSON)', () => {
+  it('is refused BAD_SIGNATURE (no one can have signed it), not answered INTERNAL; nothing stored', async () => {
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const c = await connect(t, patient.device);
+    clients.push(c);
+    const signed = await makeGrant(patient, provider, [{ type: 'note', access: 'read' }], {
+      now: t.clock.now,
+    });
+    const grant = { ...signed, grant: { ...signed.grant, purpose: '\ud800' } };
+    expect(await c.request({ t: 'grant', rid: c.rid(), grant })).toMatchObject({
+      t: 'error',
+      code: 'BAD_SIGNATURE',
+    });
+    expect(grantCount()).toBe(0);
   });
 });

@@ -114,6 +114,13 @@ describe('device keys and certificates', () => {
     expect(await codeOf(signed, { deviceId: otherDevice.deviceId })).toBe('CONTEXT_MISMATCH');
   });
 
+  it('refuses, never throws for, a certificate whose name canonical JSON cannot write (a lone surrogate)', async () => {
+    const signed = await certifyDevice(account.identity.secretKey, input);
+    // As a server or device gets it from JSON.parse of `"name":"\ud800"`, which is valid JSON.
+    const hostile = { ...signed, cert: { ...signed.cert, name: '\ud800' } };
+    expect(await codeOf(hostile)).toBe('BAD_SIGNATURE');
+  });
+
   it('refuses malformed certificates', async () => {
     const signed = await certifyDevice(account.identity.secretKey, input);
     expect(await codeOf(null)).toBe('INVALID_INPUT');

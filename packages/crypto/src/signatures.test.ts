@@ -155,4 +155,22 @@ describe('signCanonical / verifyCanonical', () => {
       HaleCryptoError,
     );
   });
+
+  it('answers false, never throws, for a value canonical JSON cannot write (no one can have signed it)', async () => {
+    const sig = await signCanonical(tweetnaclEd25519, kp.secretKey, 'hale/record-author/v1', value);
+    // As JSON.parse gives it from `"\ud800"`, valid JSON that a hostile peer may send.
+    for (const odd of [
+      { ...value, author: '\ud800' },
+      { ...value, rev: NaN },
+      { ...value, at: new Date(0) },
+    ]) {
+      for (const ed of implementations) {
+        expect(await verifyCanonical(ed, kp.publicKey, 'hale/record-author/v1', odd, sig)).toBe(false);
+      }
+    }
+    // A malformed label stays the caller's mistake.
+    await expect(verifyCanonical(tweetnaclEd25519, kp.publicKey, 'bad label', value, sig)).rejects.toThrow(
+      HaleCryptoError,
+    );
+  });
 });

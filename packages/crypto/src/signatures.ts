@@ -328,6 +328,12 @@ export async function signCanonical(
   return ed.sign(secretKey64, signingMessage(label, value));
 }
 
+/**
+ * Whether `sig` is `publicKey`'s signature over `value` under `label`. False, never a throw, for a value
+ * canonical JSON cannot write (a lone surrogate in a string, a non-plain object: `signCanonical` would
+ * have refused it, so no one signed it), as for any malformed input (see the header). A malformed label
+ * is the caller's mistake and throws.
+ */
 export async function verifyCanonical(
   ed: Ed25519,
   publicKey: Uint8Array,
@@ -335,7 +341,14 @@ export async function verifyCanonical(
   value: unknown,
   sig: Uint8Array,
 ): Promise<boolean> {
-  return ed.verify(publicKey, signingMessage(label, value), sig);
+  signingMessage(label, null);
+  let message: Uint8Array;
+  try {
+    message = signingMessage(label, value);
+  } catch {
+    return false;
+  }
+  return ed.verify(publicKey, message, sig);
 }
 
 /**

@@ -217,6 +217,24 @@ describe('record codec: content is checked against its stream and the model (BAD
     });
   });
 
+  it('refuses sealed content holding what canonical JSON cannot write (a lone surrogate outside data)', async () => {
+    const r = record();
+    const doc = await servedRecord(r);
+    const key = deriveInitialStreamKey(patientRoot, r.stream);
+    // Valid JSON (`"\ud800"`), sealed beside the doc's own tag, as any holder of the stream key can: no
+    // writer's sealing makes it, and this device could neither tag nor store it.
+    for (const content of [
+      { ...contentOf(r), conflictData: { note: '\ud800' } },
+      { ...contentOf(r), updatedAt: '2026-01-01T00:00:00.000Z\udc00' },
+    ]) {
+      expect(await decodeRecord(patientDeps, forgedBeside(doc, key, content))).toMatchObject({
+        ok: false,
+        reason: 'BAD_CONTENT',
+        message: 'sealed content holds a value canonical JSON cannot write',
+      });
+    }
+  });
+
   it('refuses a kind that does not travel in the stream (an Allergy in lab-result, and its tombstone)', async () => {
     for (const deleted of [false, true]) {
       expect(await decoded({ stream: LAB, kind: 'Allergy', _deleted: deleted })).toMatchObject({

@@ -484,6 +484,13 @@ const verifyOpened = async (
   ) {
     return fail('BAD_CONTENT', 'sealed content has the wrong shape');
   }
+  // What canonical JSON cannot write (a lone surrogate in a string: valid JSON) no writer sealed, since
+  // sealing writes it so; nor could this device tag or store it. The model checks `data` (refusing such
+  // strings); this, the rest (`conflictData` is null on nearly every record, so it costs next to nothing).
+  const { kind, updatedAt, by, conflictData } = c;
+  if (canonicalOrNull({ kind, updatedAt, by, conflictData }) === null) {
+    return fail('BAD_CONTENT', 'sealed content holds a value canonical JSON cannot write');
+  }
   const refusal = contentRefusal(deps.model ?? BUILD_CONTENT_MODEL, doc, pre, c['kind'], c['data']);
   if (refusal !== null) return fail('BAD_CONTENT', refusal);
   // A signed version: the content must be the one whose tag the author signed (see the header).
