@@ -52,17 +52,21 @@ async function publishedAfterBackup(
 const signed = async (secretKey: Uint8Array, payload: { label: string }) =>
   base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
 
+/** The account's signature over its wrapping key, as a device publishes it. */
+const keySigOf = (kp: nacl.SignKeyPair, identity: string) =>
+  signed(
+    kp.secretKey,
+    wrappingKeySignaturePayload({
+      accountId: 'pat',
+      identityPublicKey: identity,
+      wrappingPublicKey: 'wrk-pat',
+    }),
+  );
+
 describe('restore carries signatures an account published after the backup', () => {
   it('the wrapping-key and the role signature, counted', async () => {
     const { result, account, keySig, roleSig } = await publishedAfterBackup(async (kp, identity) => ({
-      keySig: await signed(
-        kp.secretKey,
-        wrappingKeySignaturePayload({
-          accountId: 'pat',
-          identityPublicKey: identity,
-          wrappingPublicKey: 'wrk-pat',
-        }),
-      ),
+      keySig: await keySigOf(kp, identity),
       roleSig: await signed(
         kp.secretKey,
         roleSignaturePayload({ accountId: 'pat', identityPublicKey: identity, role: 'patient' }),
@@ -89,14 +93,7 @@ describe('restore carries signatures an account published after the backup', () 
         ),
     ]) {
       const { result, account } = await publishedAfterBackup(async (kp, identity) => ({
-        keySig: await signed(
-          kp.secretKey,
-          wrappingKeySignaturePayload({
-            accountId: 'pat',
-            identityPublicKey: identity,
-            wrappingPublicKey: 'wrk-pat',
-          }),
-        ),
+        keySig: await keySigOf(kp, identity),
         roleSig: await forge(kp, identity),
       }));
       expect(account?.roleSig).toBeUndefined();

@@ -3,37 +3,51 @@
 // removed), and a forgery standing on a position the device verified before, naming an account whose device
 // list the server withholds. Neither may stall the device nor pass a cut chain end off as a lookup to retry.
 import { describe, expect, it } from 'vitest';
-import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
-import type { PullFrame, ServedDoc } from '@hale/protocol';
-import type { Connection } from '../sync/connection';
+import {
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  tweetnaclEd25519,
+  type AccountKeys,
+} from '@hale/crypto';
+import type { ServedDoc } from '@hale/protocol';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
-import { auditLogOpener, memoryMeta } from './audit-log.test-util';
+import { auditLogOpener, memoryMeta, servingLog } from './audit-log.test-util';
 
 const ed = tweetnaclEd25519;
 const AT = '2026-01-01T00:00:00.000Z';
 
-const body = (actorId: string, deviceId: string): AuditBody => ({
-  kind: 'AuditEntry',
-  action: 'export',
-  actorId,
-  actorDeviceId: deviceId,
-  at: AT,
-});
+/** An export entry of `patient`'s log by `signer` (acting for `actorId`), after `chain`. */
+const entryOf = (
+  patient: AccountKeys,
+  signer: { deviceId: string; secretKey: Uint8Array },
+  chain: ChainState,
+  actorId: string,
+) => {
+  const body: AuditBody = {
+    kind: 'AuditEntry',
+    action: 'export',
+    actorId,
+    actorDeviceId: signer.deviceId,
+    at: AT,
+  };
+  return makeAuditEntry({
+    patientId: patient.accountId,
+    patientWrappingKey: patient.wrapping.publicKey,
+    device: signer,
+    ed,
+    chain,
+    body,
+    now: () => Date.parse(AT),
+  });
+};
 
 describe('an entry at a huge chain position', () => {
   it('is reported as the gap before it, without stepping through the positions of the gap', async () => {
     const patient = deriveAccountKeys(generateRootSecret());
     const grantee = generateDeviceKeys();
-    const made = await makeAuditEntry({
-      patientId: patient.accountId,
-      patientWrappingKey: patient.wrapping.publicKey,
-      device: { deviceId: grantee.deviceId, secretKey: grantee.secretKey },
-      ed,
-      chain: { seq: 1e10 - 1, hash: null },
-      body: body('g'.repeat(22), grantee.deviceId),
-      now: () => Date.parse(AT),
-    });
+    const made = await entryOf(patient, grantee, { seq: 1e10 - 1, hash: null }, 'g'.repeat(22));
     const entries: ServedDoc[] = [{ ...made.doc, seq: 1, at: AT }];
     const started = Date.now();
     const result = await verifyAuditLog(
@@ -62,28 +76,11 @@ describe('a forgery on a position verified before, naming an account whose devic
       actorId: string,
       chain: ChainState,
     ) => {
-      const made = await makeAuditEntry({
-        patientId: patient.accountId,
-        patientWrappingKey: patient.wrapping.publicKey,
-        device: signer,
-        ed,
-        chain,
-        body: body(actorId, signer.deviceId),
-        now: () => Date.parse(AT),
-      });
+      const made = await entryOf(patient, signer, chain, actorId);
       served.push({ ...made.doc, seq: served.length + 1, at: AT });
       return made.chain;
     };
-    const connection = {
-      status: () => 'ready' as const,
-      request: async (frame: PullFrame) => ({
-        t: 'pulled',
-        rid: 1,
-        docs: served.filter((d) => d.seq > frame.streams[0]!.since),
-        streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
-        denied: [],
-      }),
-    } as unknown as Connection;
+    const connection = servingLog(served);
     const directory = {
       authorKey: async (accountId: string, deviceId: string) => {
         // The server fails the device list of the account the forgery names (HTTP 503 for that id alone).
@@ -124,31 +121,14 @@ describe('a forgery on a position verified before, naming an account whose devic
     const own = generateDeviceKeys();
     const provider = deriveAccountKeys(generateRootSecret());
     const clinic = generateDeviceKeys();
-    const made = await makeAuditEntry({
-      patientId: patient.accountId,
-      patientWrappingKey: patient.wrapping.publicKey,
-      device: { deviceId: clinic.deviceId, secretKey: clinic.secretKey },
-      ed,
-      chain: { seq: 0, hash: null },
-      body: body(provider.accountId, clinic.deviceId),
-      now: () => Date.parse(AT),
-    });
+    const made = await entryOf(patient, clinic, { seq: 0, hash: null }, provider.accountId);
     const served: ServedDoc[] = [{ ...made.doc, seq: 1, at: AT }];
     const log = auditLogOpener({
       keys: patient,
       device: own,
       ed,
       now: () => Date.parse(AT),
-      connection: {
-        status: () => 'ready' as const,
-        request: async (frame: PullFrame) => ({
-          t: 'pulled',
-          rid: 1,
-          docs: served,
-          streams: [{ stream: frame.streams[0]!.stream, checkpoint: 1, done: true }],
-          denied: [],
-        }),
-      } as unknown as Connection,
+      connection: servingLog(served),
       directory: {
         authorKey: async (accountId: string) =>
           accountId === provider.accountId ? { unavailable: 'HTTP 503' } : null,

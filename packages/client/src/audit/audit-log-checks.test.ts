@@ -3,11 +3,10 @@
 // append leaving neither a hole in the chain nor an entry its caller was told is not there.
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, generateDeviceKeys, generateRootSecret, tweetnaclEd25519 } from '@hale/crypto';
-import type { PullFrame, ServedDoc } from '@hale/protocol';
-import type { Connection } from '../sync/connection';
+import type { ServedDoc } from '@hale/protocol';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, type AuditBody, type ChainState } from './audit-chain';
-import { auditLogOpener, memoryMeta, providerAudit } from './audit-log.test-util';
+import { auditLogOpener, memoryMeta, providerAudit, servingLog } from './audit-log.test-util';
 
 const ed = tweetnaclEd25519;
 const AT = '2026-01-01T00:00:00.000Z';
@@ -47,16 +46,7 @@ const setup = () => {
     served.push(doc);
     return doc;
   };
-  const connection = {
-    status: () => 'ready' as const,
-    request: async (frame: PullFrame) => ({
-      t: 'pulled',
-      rid: 1,
-      docs: served.filter((d) => d.seq > frame.streams[0]!.since),
-      streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
-      denied: [],
-    }),
-  } as unknown as Connection;
+  const connection = servingLog(served);
   const directory = {
     authorKey: async (accountId: string, deviceId: string) => {
       if (accountId === provider.accountId)

@@ -18,6 +18,19 @@ import { verifyAuditLog } from './audit-chain';
 
 export const AT = '2026-01-01T00:00:00.000Z';
 
+/** A connection that serves `served` (as it stands at each pull) as the one audit stream asked for, whole. */
+export const servingLog = (served: readonly ServedDoc[]): Connection =>
+  ({
+    status: () => 'ready' as const,
+    request: async (frame: PullFrame) => ({
+      t: 'pulled',
+      rid: 1,
+      docs: served.filter((d) => d.seq > frame.streams[0]!.since),
+      streams: [{ stream: frame.streams[0]!.stream, checkpoint: served.length, done: true }],
+      denied: [],
+    }),
+  }) as unknown as Connection;
+
 /**
  * Device metadata in memory, kept across `open` (a restart of the device). `failNextWrite(key)`: the
  * next write of `key` fails once (a crash between two writes, as far as what is stored goes);
