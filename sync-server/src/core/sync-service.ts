@@ -1475,8 +1475,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   const grant = async (p: Principal, signed: SignedGrant): Promise<void> => {
     const g: WireGrant = signed.grant;
     if (g.patientId !== p.accountId) throw new ServiceError('FORBIDDEN', 'only the patient grants consent');
-    // Consent is the patient's to give (protocol.md): a provider account shares nothing through grants.
-    if (p.role !== 'patient') throw new ServiceError('FORBIDDEN', 'only a patient account grants consent');
     if (g.granteeId === g.patientId)
       throw new ServiceError('BAD_MESSAGE', 'a patient cannot grant to itself');
     if (Date.parse(g.expiresAt) <= Date.parse(g.start)) {
