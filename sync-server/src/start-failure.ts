@@ -28,32 +28,35 @@ interface SystemError {
   path?: string;
 }
 
-/** A Node system error (an errno code and the call that failed): `error` itself or one of its causes. */
-const systemErrorIn = (error: unknown): SystemError | null => {
+/** What `pick` finds in `error` or the first of its causes (up to five deep) it finds anything in. */
+const inCauses = <T>(error: unknown, pick: (at: Error) => T | null): T | null => {
   let at: unknown = error;
   for (let depth = 0; depth < 5 && at instanceof Error; depth++) {
-    const { code, syscall, path: file } = at as { code?: unknown; syscall?: unknown; path?: unknown };
-    if (typeof code === 'string' && typeof syscall === 'string') {
-      return { code, syscall, message: at.message, ...(typeof file === 'string' ? { path: file } : {}) };
-    }
+    const found = pick(at);
+    if (found !== null) return found;
     at = at.cause;
   }
   return null;
 };
 
+/** A Node system error (an errno code and the call that failed): `error` itself or one of its causes. */
+const systemErrorIn = (error: unknown): SystemError | null =>
+  inCauses(error, (at) => {
+    const { code, syscall, path: file } = at as { code?: unknown; syscall?: unknown; path?: unknown };
+    return typeof code === 'string' && typeof syscall === 'string'
+      ? { code, syscall, message: at.message, ...(typeof file === 'string' ? { path: file } : {}) }
+      : null;
+  });
+
 /**
  * The SQLite result code (better-sqlite3's SqliteError `code`, e.g. SQLITE_FULL) of `error` or one of its
  * causes; null when none is one. SQLite reports a full disk and a damaged file without an errno.
  */
-const sqliteCodeIn = (error: unknown): string | null => {
-  let at: unknown = error;
-  for (let depth = 0; depth < 5 && at instanceof Error; depth++) {
+const sqliteCodeIn = (error: unknown): string | null =>
+  inCauses(error, (at) => {
     const { code } = at as { code?: unknown };
-    if (typeof code === 'string' && code.startsWith('SQLITE_')) return code;
-    at = at.cause;
-  }
-  return null;
-};
+    return typeof code === 'string' && code.startsWith('SQLITE_') ? code : null;
+  });
 
 const FULL_DISK_HINT = 'the disk (or the quota of this user) is full: free space on it';
 

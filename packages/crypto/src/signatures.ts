@@ -312,10 +312,14 @@ export function chooseEd25519(): Promise<Ed25519> {
 const LABEL = /^[\x21-\x7e]{1,128}$/;
 
 /** utf8(label) ‖ 0x00 ‖ canonicalJson(value) — what signCanonical signs. */
-export function signingMessage(label: string, value: unknown): Uint8Array {
+const requireLabel = (label: string): void => {
   if (typeof label !== 'string' || !LABEL.test(label)) {
     throw cryptoError('INVALID_INPUT', 'signature label must be 1–128 printable ASCII characters');
   }
+};
+
+export function signingMessage(label: string, value: unknown): Uint8Array {
+  requireLabel(label);
   return concatBytes(utf8Encode(label), Uint8Array.of(0), canonicalBytes(value));
 }
 
@@ -341,7 +345,7 @@ export async function verifyCanonical(
   value: unknown,
   sig: Uint8Array,
 ): Promise<boolean> {
-  signingMessage(label, null);
+  requireLabel(label);
   let message: Uint8Array;
   try {
     message = signingMessage(label, value);

@@ -589,14 +589,14 @@ const checkedAccountState = async (
   const copyColumns = columnsOf(copy, 'accounts');
   const copyHasGen = copyColumns.has('wrapped_root_gen');
   const copyHasKeySig = copyColumns.has('wrapping_key_sig');
-  // Before schema v16 there are no role signatures, in the copy (nowhere to carry them) or the replaced store.
-  const copyHasRoleSigs = columnsOf(copy, 'account_role_sigs').size > 0;
+  // Before schema v16 there are no role signatures: in the copy (nowhere to carry them) or the replaced
+  // store (nothing to carry).
   const roleSigIn = (db: Database.Database) =>
     columnsOf(db, 'account_role_sigs').size > 0
       ? db.prepare<[string], { sig: string }>('SELECT sig FROM account_role_sigs WHERE account_id = ?')
       : null;
-  const oldRoleSig = copyHasRoleSigs ? roleSigIn(from) : null;
   const copyRoleSig = roleSigIn(copy);
+  const oldRoleSig = copyRoleSig === null ? null : roleSigIn(from);
   const inCopy = copy.prepare<
     [string],
     {

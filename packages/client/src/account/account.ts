@@ -531,8 +531,8 @@ async function newDevice(
  * effort and signed by the account: the device key is never stored, so the certificate would only sit in
  * the account's device list, shown to the patient and counted against its device cap, with nothing
  * behind it. A registration whose outcome is unknown (`outcomeUnknown`: the answer lost, or a success that
- * could not be read; the certificate perhaps stored) is sent once more unchanged, which the server answers as done when it holds it; failing
- * again, it is revoked like a failed join (a revocation of a certificate never stored changes nothing).
+ * could not be read; the certificate perhaps stored) is sent once more unchanged, which the server answers
+ * as done when it holds it; failing again, it is revoked like a failed join (a revocation of a certificate never stored changes nothing).
  */
 async function asRegisteredDevice<T>(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
@@ -797,8 +797,8 @@ async function registrationLanded(
 /**
  * Sends the registration until the server is known to hold it, or is known to refuse it. The root exists
  * nowhere else yet, so an answer lost on the way (NETWORK, a 5xx; or a success whose body could not be
- * read, `outcomeUnknown`) must not end the creation while the account may exist: the same body is sent again, up to REGISTRATION_ATTEMPTS times, backing off — a
- * server answers a replay of the registration it holds as the first time — and between attempts the
+ * read, `outcomeUnknown`) must not end the creation while the account may exist: the same body is sent
+ * again, up to REGISTRATION_ATTEMPTS times, backing off — a server answers a replay of the registration it holds as the first time — and between attempts the
  * account is looked up (the only confirmation from a server older than replayed registrations). From the
  * second attempt on a refusal may be of this very registration, stored by an earlier attempt (an older
  * server's ALREADY_EXISTS, its invite used up): it counts only once the lookup says the account is not there.
@@ -1944,8 +1944,8 @@ async function checkServedWrap(
 
 /**
  * PUTs a new passphrase wrap. An answer lost on the way back (NETWORK, TIMEOUT, a 5xx: `retry`; or a
- * success that could not be read: `outcomeUnknown`) may hide a wrap the server took, which it then serves to joining devices and, as newer, to this account's other
- * devices; and a request sent twice (a retrying proxy or fetch wrapper) is refused CONFLICT by the server
+ * success that could not be read: `outcomeUnknown`) may hide a wrap the server took, which it then
+ * serves to joining devices and, as newer, to this account's other devices; and a request sent twice (a retrying proxy or fetch wrapper) is refused CONFLICT by the server
  * that took the first. So after either the wrap is read back, and the PUT counts as done when the server
  * holds exactly this wrap at this generation. Otherwise (not there, or the read fails too) the first error
  * stands: a CONFLICT then means another device published a wrap at this generation or later.

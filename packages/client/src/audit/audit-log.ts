@@ -2104,11 +2104,16 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     };
     /** Entries the server's key signs whose body does not open or match the schema. */
     const unreadable = new Set<ServedDoc>();
+    // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
+    // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.
+    const stream = `${patientId}/audit`;
+    const foreign = entries.filter((e) => e.stream !== stream);
+    const logged = foreign.length === 0 ? entries : entries.filter((e) => e.stream === stream);
     // Opened once, up front: each author's entries are looked up under every account they name (below).
     const bodies = new Map<ServedDoc, AuditBody | null>();
     /** Per author (a device), the accounts its served entries name as actor. */
     const namedBy = new Map<string, Set<string>>();
-    for (const e of entries) {
+    for (const e of logged) {
       const body = openAuditBody(e, deps.keys.wrapping);
       bodies.set(e, body);
       if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
@@ -2129,7 +2134,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       return false;
     };
     const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
-      const body = bodies.has(e) ? (bodies.get(e) ?? null) : openAuditBody(e, deps.keys.wrapping);
+      const body = bodies.get(e) ?? null;
       if (server && e.author === server.serverId) {
         if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
         else unreadable.add(e);
@@ -2155,12 +2160,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
       return key;
     };
-    // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
-    // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.
-    const stream = `${patientId}/audit`;
-    const foreign = entries.filter((e) => e.stream !== stream);
     const { verification, heads, refused } = await verifyAuditChains(
-      foreign.length === 0 ? entries : entries.filter((e) => e.stream === stream),
+      logged,
       authorKey,
       deps.ed,
       reached,

@@ -64,9 +64,10 @@
  *   chunks are still stored here: `retry` sends them again); 'deleted', deleted on the server after
  *   the server took this file's announce (another device of the patient deleted it): removed with its
  *   bytes at once and reported UPLOAD_DELETED, not listed (marked refused only if the index cannot be
- *   written). A deletion files.ts cannot tell is of this file is 'failed': the file is kept. The code is stored with the failure
- *   (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry stored before it was kept
- *   (or naming a code this build does not know) lists as UPLOAD_REFUSED, the code it was reported as then.
+ *   written). A deletion files.ts cannot tell is of this file is 'failed': the file is kept. The code is
+ *   stored with the failure (`failedAs`), so `uploads$` tells them apart in later sessions too; an entry
+ *   stored before it was kept (or naming a code this build does not know) lists as UPLOAD_REFUSED, the code
+ *   it was reported as then.
  * - A report's message fits the sync state's issue messages (MAX_REPORT_MESSAGE): the file's name is
  *   quoted shortened (`quotedName`), then the error's middle is cut, so what to do (at the end) is kept.
  *   A stored failure's message is cut the same way to what the index's schema takes.

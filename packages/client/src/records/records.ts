@@ -7,7 +7,8 @@
 // record, or the document a concurrent edit of it makes, could never reach the server.
 // `update` builds on whatever the record holds at the moment of writing (an edit pulled meanwhile is
 // kept); a record sent back whole (with its `updatedAt`) read before a later write is refused
-// (RECORD_CHANGED), since its unchanged fields would undo that write (`requireReadAsStored`). `resolveConflict` does not: a person's decision is about the version they were shown, named by
+// (RECORD_CHANGED), since its unchanged fields would undo that write (`requireReadAsStored`).
+// `resolveConflict` does not build on it: a person's decision is about the version they were shown, named by
 // its `rv`, so it is applied only while the record still holds that version; any other state (a side
 // pulled and merged since, another resolve or update first) is refused with RECORD_CHANGED and nothing
 // is written. This relies on every write to a record on this device, local or merged, raising its `rv`.
@@ -53,7 +54,6 @@ import {
   isIsoDate,
   isRecordKind,
   isVersionedKind,
-  laterStateIssues,
   newId,
   sameJson,
   supersededVersion,
@@ -76,6 +76,7 @@ import {
   noteVersionRules,
   readNoteVersionContexts,
   readNoteVersionNumbers,
+  recreationIssues,
   removalRules,
   versionNumberHolder,
   type NumberedVersion,
@@ -547,6 +548,22 @@ const filledForCreate = (
 };
 
 /**
+ * The fields of `patch` that differ from `current` (a field given as stored is no change). Built with own
+ * properties only: assigning a key `__proto__` (a patch parsed from JSON may hold one) would set the
+ * prototype and drop the key unvalidated instead of having it refused by name.
+ */
+const changesOf = (current: JsonObject, patch: JsonObject): JsonObject =>
+  Object.fromEntries(
+    Object.entries(patch).filter(
+      ([key, value]) => !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
+    ),
+  );
+
+/** Whether `changes` touch a field besides those the store manages (`updatedAt` and the like). */
+const editsContent = (changes: JsonObject): boolean =>
+  Object.keys(changes).some((key) => !MANAGED_FIELDS.has(key));
+
+/**
  * A patch that carries the record's `updatedAt` is a record sent back whole (a form): every field it holds
  * reads as the person's, so it must be the state stored now. Read before a later write (an edit pulled
  * from another device, or another update here), its unchanged fields would write that edit back over:
@@ -556,11 +573,7 @@ const filledForCreate = (
 const requireReadAsStored = (kind: string, id: string, current: JsonObject, patch: JsonObject): void => {
   const read = patch['updatedAt'];
   if (!Object.hasOwn(patch, 'updatedAt') || read === current['updatedAt']) return;
-  const changed = Object.entries(patch).some(
-    ([key, value]) =>
-      !MANAGED_FIELDS.has(key) && !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
-  );
-  if (!changed) return;
+  if (!editsContent(changesOf(current, patch))) return;
   throw new RecordError(
     'RECORD_CHANGED',
     `${kind} ${id} was written since the record sent back was read (its updatedAt ${JSON.stringify(read)}, ` +
@@ -584,22 +597,12 @@ const successorOf = (
   held: HeldVersion | undefined,
 ): JsonObject => {
   const id = current['id'];
-  // Built with own properties only: assigning a key `__proto__` (a patch parsed from JSON may hold one)
-  // would set the prototype and drop the key unvalidated instead of having it refused by name.
-  const changes: JsonObject = Object.fromEntries(
-    Object.entries(patch).filter(
-      ([key, value]) => !sameJson(value, Object.hasOwn(current, key) ? current[key] : undefined),
-    ),
-  );
+  const changes = changesOf(current, patch);
   const next: JsonObject = { ...current, ...changes };
   if (kind === 'NoteSignature') signatureStep(next, current['status'], stamp, held);
   // Whoever changes a version's text is its editor. The fields the store manages are no text: a form
   // sending back a version read before a later write carries an older `updatedAt`, which is not an edit.
-  if (
-    kind === 'NoteVersion' &&
-    changes['editorId'] === undefined &&
-    Object.keys(changes).some((key) => !MANAGED_FIELDS.has(key))
-  ) {
+  if (kind === 'NoteVersion' && changes['editorId'] === undefined && editsContent(changes)) {
     next['editorId'] = stamp.accountId;
   }
   if (kind === 'TreatmentPlan' && changes['acknowledgement'] !== undefined) {
@@ -840,17 +843,10 @@ export const createRecords = (deps: RecordsDeps) => {
         `id ${doc.id} is a deleted ${tombstone.kind} of ${tombstone.stream}: a new ${doc.kind} of ${doc.stream} takes a new id`,
       );
     }
-    // A record re-added under its id continues the deleted one's history: it may be what a later write
-    // could make of the tombstone's last state, no more (the model's rules as they compose). Otherwise a
-    // signed note removed as a draft at a new version could come back at version 1, making its signed
-    // versions editable again.
+    // A record re-added under its id continues the deleted one's history (removal-rules.ts).
     if (tombstone?._deleted === true && isRecordKind(doc.kind)) {
-      const before = validateRecord(doc.kind, tombstone.data);
-      const after = validateRecord(doc.kind, doc.data);
-      if (before.ok && after.ok) {
-        const issues = laterStateIssues<RecordKind>(doc.kind, before.value, after.value);
-        if (issues.length > 0) throw transitionRefusal(doc.kind, doc.id, issues);
-      }
+      const issues = recreationIssues(doc.kind, tombstone.data, doc.data);
+      if (issues.length > 0) throw transitionRefusal(doc.kind, doc.id, issues);
     }
     const rv = tombstone?._deleted === true ? tombstone.rv + 1 : 1;
     // The account may have been locked while the tombstone was read.

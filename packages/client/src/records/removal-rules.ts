@@ -9,8 +9,10 @@
  * `this-state` a later version of the record may leave it, `as-held` the note and signatures held here
  * may be older than those the writer saw. The rules never throw; the reader's errors are the store's.
  * Also here: a note's version number names one NoteVersion (`versionNumberHolder`; the records API's
- * `add` applies it, received versions are not yet judged by it).
+ * `add` applies it, received versions are not yet judged by it); and what may come back under a deleted
+ * record's id (`recreationIssues`: the records API's `add`, and a re-creation received after a deletion).
  */
+import { laterStateIssues, validateRecord, type RecordKind, type TransitionIssue } from '@hale/model';
 import type { DeviceRecord, RecordsCollection } from '../store/device-db';
 
 type Content = Readonly<Record<string, unknown>>;
@@ -29,6 +31,23 @@ export interface FinalRule {
 }
 
 const SIGNED_NOTE: ReadonlySet<unknown> = new Set(['signed', 'amended']);
+
+/**
+ * The rules a record re-created under a deleted id breaks: it continues the deleted record's history, so it
+ * may be what a later write could make of the deleted one's last state, no more (the model's `final` rules
+ * as they compose: a signed note removed as a draft at version 2 does not come back at version 1, making
+ * its signed version editable again). None when either state is not a valid record of `kind` (a purge's
+ * emptied tombstone, a state this build's model does not accept).
+ */
+export const recreationIssues = (
+  kind: RecordKind,
+  deleted: unknown,
+  recreated: unknown,
+): TransitionIssue[] => {
+  const before = validateRecord(kind, deleted);
+  const after = validateRecord(kind, recreated);
+  return before.ok && after.ok ? laterStateIssues<RecordKind>(kind, before.value, after.value) : [];
+};
 
 /** The rules removing a record in state `data` breaks by that state (a NoteVersion: `noteVersionRules`). */
 export const removalRules = (kind: string, data: Content): FinalRule[] => {

@@ -51,7 +51,12 @@ import {
 } from '@hale/model';
 import { isDeletionSide, sidesOf } from './conflicts';
 import { mustSign, type PlainRecord } from './record-codec';
-import { noteVersionRules, removalRules, type NoteVersionContext } from '../records/removal-rules';
+import {
+  noteVersionRules,
+  recreationIssues,
+  removalRules,
+  type NoteVersionContext,
+} from '../records/removal-rules';
 
 const MAX_REFUSAL = 500;
 
@@ -110,13 +115,8 @@ export const receivedTransitionRefusal = (
 ): string | null => {
   if (held._deleted) {
     if (received._deleted || held.kind !== received.kind || !isRecordKind(received.kind)) return null;
-    // A record re-created under its id continues the tombstone's history, as the records API holds its
-    // own `add` to: the `final` rules as they compose (a signed note removed as a draft at a later version
-    // does not come back at version 1).
-    const gone = validateRecord(received.kind, held.data);
-    const back = validateRecord(received.kind, received.data);
-    if (!gone.ok || !back.ok) return null;
-    const issues = laterStateIssues<RecordKind>(received.kind, gone.value, back.value);
+    // A record re-created under its id continues the tombstone's history, as the records API's `add` does.
+    const issues = recreationIssues(received.kind, held.data, received.data);
     return issues.length === 0 ? null : describe(received.kind, received.id, issues);
   }
   if (received._deleted) return deletionRefusal(held, received, context);
