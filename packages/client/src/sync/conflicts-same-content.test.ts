@@ -61,6 +61,47 @@ describe('the same edit made on two devices is kept as one side', () => {
     for (const order of orders.slice(1)) expect(sidesAfter(order)).toEqual(first);
   });
 
+  it('the record shown does not depend on the order either, when the other edit lies between the copies', () => {
+    // A (10:01) and C (10:03) both changed the dose to 20 mg; B changed it to 5 mg at 10:02. The latest
+    // edit is C's 20 mg, so every order shows 20 mg beside the 5 mg side. When A's and C's copies met
+    // first, the server's copy was taken whichever was later, so the order decided which edit won.
+    const early = edit('DevA', 1, '20 mg');
+    const between = edit('DevB', 2, '5 mg');
+    const late = edit('DevC', 3, '20 mg');
+    const orders = [
+      [early, late, between],
+      [late, early, between],
+      [early, between, late],
+      [late, between, early],
+      [between, early, late],
+      [between, late, early],
+    ];
+    for (const order of orders) {
+      let state = order[0]!;
+      for (const next of order.slice(1)) state = resolveRecordConflict(state, next);
+      const shown = {
+        dose: state.data['dose'],
+        updatedAt: state.data['updatedAt'],
+        conflict: state.conflict,
+      };
+      expect(shown).toEqual({ dose: '20 mg', updatedAt: at(3), conflict: true });
+      expect(sidesOf(state.conflictData).map((side) => side['dose'])).toEqual(['5 mg']);
+    }
+  });
+
+  it("met directly, the later copy is kept: the server's if it is later, else this device's, sent on top", () => {
+    const early = edit('DevA', 1, '20 mg');
+    const late = edit('DevC', 3, '20 mg');
+    expect(resolveRecordConflict(late, early)).toBe(late);
+    const sent = resolveRecordConflict(early, late, {
+      accountId: 'merging-account',
+      deviceId: 'merging-device',
+    });
+    expect(sent).toMatchObject({ conflict: false, conflictData: null, rv: Math.max(early.rv, late.rv) + 1 });
+    expect(sent.data).toEqual(late.data);
+    expect({ by: sent.by, author: sent.author }).toEqual({ by: 'merging-account', author: 'merging-device' });
+  });
+
   it("taking 'other' settles the conflict instead of leaving a side equal to the record", async () => {
     const { db, records } = await setupRecords();
     await storeMerged(db, resolveRecordConflict(resolveRecordConflict(c, a), b));

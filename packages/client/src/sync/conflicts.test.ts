@@ -226,8 +226,11 @@ describe('resolveRecordConflict: sides equal in clinical content', () => {
     const kept = { ...ab, conflict: false, conflictData: null };
     const here = restamped(kept, 'dev-a', 7);
     const there = restamped(kept, 'dev-d', 8, 'd');
-    expect(resolveRecordConflict(here, there)).toBe(here);
+    // The later copy (10:08) is kept either way: as the server's, or sent on top of the server's.
     expect(resolveRecordConflict(there, here)).toBe(there);
+    const sent = resolveRecordConflict(here, there);
+    expect(sent).toMatchObject({ conflict: false, conflictData: null, updatedAt: there.updatedAt });
+    expect(sent.data).toEqual(there.data);
   });
 
   it('a side equal to the record is not kept', () => {

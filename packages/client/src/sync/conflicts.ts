@@ -21,8 +21,9 @@
  *   the device that merged.
  * - Sides whose clinical content is the same are one side: content is compared without `data.updatedAt`
  *   (every write re-stamps it, also a settlement that changes nothing) and without who wrote it. Two
- *   states equal in that sense are no conflict: the server's is taken. A side equal to the record, or
- *   to another side, is not kept twice.
+ *   states equal in that sense are no conflict: the later of the two is taken (the server's, or this
+ *   device's, then sent on top of it, so that a third edit meets the same record in any order). A side
+ *   equal to the record, or to another side, is not kept twice.
  * - Unsettled sides accumulate: a side either state already kept (its `conflictData`, and the sides
  *   listed in that object's `_earlierConflicts`) is carried into the result's `_earlierConflicts`, so a
  *   third device's edit does not push out the second's. The list is de-duplicated and sorted. Which side
@@ -229,9 +230,14 @@ export const resolveRecordConflict = (
   // Deleted on both sides: both people removed the record, so no content either wanted is lost, and a
   // conflict kept on a tombstone could never be seen or settled (it was pushed as a new version, and
   // counted pending, all the same). The content each deleted may differ (an edit made, then deleted).
-  if (clinicalKey(master) === clinicalKey(local) || (master._deleted && local._deleted)) return master;
+  if (master._deleted && local._deleted) return master;
   const rv = Math.max(master.rv, local.rv) + 1;
   const stamp = { by: writer.accountId, author: writer.deviceId };
+  // The same content on both sides is no conflict, but the later copy is kept, not the server's: the
+  // record a third edit meets must not depend on which of the two reached the server first (an edit made
+  // between them would win against the earlier copy and lose against the later one).
+  if (clinicalKey(master) === clinicalKey(local))
+    return later(local, master) ? { ...local, ...stamp, rv } : master;
   if (master._deleted !== local._deleted) {
     const kept = master._deleted ? local : master;
     const gone = master._deleted ? master : local;
