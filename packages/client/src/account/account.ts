@@ -60,9 +60,14 @@
  * (`changePassphrase`, a recovery-key join) whose answer is lost (NETWORK, TIMEOUT, 5xx) is read back from the server: held there, the operation completes as if answered; not
  * held, or unreadable too, the error stands (then the server may hold it: this device takes it at its next
  * refresh, and a later `changePassphrase` with the old passphrase reads PASSPHRASE_CHANGED_ELSEWHERE).
- * `changePassphrase` updates the server before the vault; if the vault write then fails,
- * the new passphrase is the one that joins new devices while this device still unlocks with the old one
- * until `refreshWrappedRoot` runs. Other devices of the account take the new wrap with
+ * `changePassphrase` updates the server before the vault; if the vault write then fails (read back: a write
+ * reported failed that did store it counts), it is PASSPHRASE_NOT_SAVED (the storage error as `cause`), never
+ * the storage's bare error, which a failure before sending throws: the new passphrase is the one that joins
+ * new devices while this device still unlocks with the old one until `refreshWrappedRoot` runs. A
+ * recovery-key join whose new wrap the server refuses CONFLICT because another device changed the
+ * passphrase since the join read the wrap (the server serves a newer one, signed by the account) is
+ * PASSPHRASE_CHANGED_ELSEWHERE, its device certificate revoked like any join failing after registration,
+ * nothing in the vault. Other devices of the account take the new wrap with
  * `refreshWrappedRoot` (their open session does it when the server reports the change, if it was given
  * the vault and the API; else the app calls it); until then they unlock with the old passphrase — a
  * device that stays offline cannot learn of the change.
@@ -1145,7 +1150,8 @@ export interface JoinWithRecoveryKeyInput {
  * Joins with the recovery key and sets a new passphrase for the account (this device and the server), as
  * the generation after the server's current one — which must be signed by the account at its generation
  * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED otherwise, before the new wrap is sent; the device
- * certificate, registered to read it, is revoked again).
+ * certificate, registered to read it, is revoked again). A passphrase change on another device landing
+ * between that read and the write is PASSPHRASE_CHANGED_ELSEWHERE, the certificate revoked the same way.
  */
 export async function joinWithRecoveryKey(
   deps: AccountDeps,
@@ -1180,7 +1186,19 @@ async function joinWithRecoveryKeyNow(
       await checkServedWrap(deps.ed, keys, current, input.acceptUnsignedLegacyWrap === true);
       const gen = current.gen + 1;
       const sig = await signWrap(deps.ed, keys.accountId, keys.identity.secretKey, wrappedRoot, gen);
-      await sendWrap(deps.api, { wrappedRoot, gen, sig }, session.token);
+      try {
+        await sendWrap(deps.api, { wrappedRoot, gen, sig }, session.token);
+      } catch (e) {
+        // The person must learn which passphrase is in force: the other device's, not the one given here.
+        // Thrown inside asRegisteredDevice, so the certificate registered above is revoked as for any failure.
+        if (!(await lostToAnotherChange(deps, keys, e, gen, session.token))) throw e;
+        throw new AccountError(
+          'PASSPHRASE_CHANGED_ELSEWHERE',
+          'the passphrase was changed on another device while this device joined: the passphrase set there ' +
+            'is in force, not the new one; nothing was saved on this device. Join again, with that ' +
+            'passphrase or with the recovery key',
+        );
+      }
       const published = await publishAtJoin(deps, keys, device, server, session.token);
       const account = unlocked({
         root,
@@ -1723,7 +1741,8 @@ export type ChangePassphraseInput = {
  * behind this device (an older generation, or another wrap at this device's: restored from an older
  * backup) is not followed: the new wrap goes as the generation after this device's. Locked
  * (`lock`) before the new wrap is sent: LOCKED, nothing changed; locked after: the change completes, vault
- * included. An answer lost after the server took the wrap completes the change too (`sendWrap`).
+ * included. An answer lost after the server took the wrap completes the change too (`sendWrap`). A vault
+ * write failing after the server took the wrap is PASSPHRASE_NOT_SAVED (`storeChangedWrap`).
  */
 export async function changePassphrase(deps: AccountDeps, input: ChangePassphraseInput): Promise<void> {
   const { account } = input;
@@ -1799,7 +1818,7 @@ async function changePassphraseNow(deps: AccountDeps, input: ChangePassphraseInp
       );
     }
     // The server now serves this wrap to joining devices: the vault must hold it too, locked or not.
-    await deps.vault.set(VAULT_KEY, JSON.stringify(next));
+    await storeChangedWrap(deps.vault, next);
     heldGenerations.set(account, gen);
   } finally {
     current.fill(0);
@@ -1965,6 +1984,51 @@ async function sendWrap(
       state.gen === body.gen &&
       canonicalJson(state.wrappedRoot) === canonicalJson(body.wrappedRoot);
     if (!landed) throw e;
+  }
+}
+
+/**
+ * Whether `e`, refusing a new wrap at `gen`, is a CONFLICT because another device changed the passphrase
+ * first: the server now serves a wrap of this account at `gen` or later, signed by it — the test
+ * changePassphrase makes through takeNewerWrap, without the vault a join does not have yet. Another
+ * CONFLICT, an unsigned wrap or a failed read: false, the server's error stands.
+ */
+async function lostToAnotherChange(
+  deps: Pick<AccountDeps, 'api' | 'ed'>,
+  keys: AccountKeys,
+  e: unknown,
+  gen: number,
+  token: string,
+): Promise<boolean> {
+  if (!isHaleClientError(e) || e.code !== 'CONFLICT') return false;
+  const state = await deps.api.getWrappedRoot(token).catch(() => null);
+  return (
+    state !== null &&
+    state.accountId === keys.accountId &&
+    state.gen >= gen &&
+    (await wrapSignedByAccount(deps.ed, keys, state))
+  );
+}
+
+/**
+ * changePassphrase's vault write, after the server took the new wrap. A write reported failed that did
+ * store the record counts (read back, as createAccount does). Else PASSPHRASE_NOT_SAVED, not the storage's
+ * bare error: that is what a failure before sending throws, and the caller must tell the two apart — here
+ * the server holds the new passphrase while this device still opens with the old one.
+ */
+async function storeChangedWrap(vault: Vault, next: VaultRecord): Promise<void> {
+  const text = JSON.stringify(next);
+  try {
+    await vault.set(VAULT_KEY, text);
+  } catch (e) {
+    if ((await settle(() => vault.get(VAULT_KEY))) === text) return;
+    throw new AccountError(
+      'PASSPHRASE_NOT_SAVED',
+      'the new passphrase was set for the account, but this device could not save it (its storage ' +
+        'failed; it may be full): this device still unlocks with the old passphrase until it takes the ' +
+        'new one (refreshWrappedRoot, once storage is freed); new devices join with the new one',
+      { cause: e },
+    );
   }
 }
 

@@ -100,6 +100,10 @@ export const ACCOUNT_ERROR_CODES = [
    * old passphrase given does not open the account's current wrap. This device's vault now holds that newer
    * wrap (the one the server serves), so this device unlocks with the passphrase set on the other device,
    * no longer with the one it knew; nothing was sent. To change it again, give the passphrase set there.
+   * joinWithRecoveryKey: another device changed the passphrase between this join's read of the account's
+   * wrap and its write of the new one, so the server refused it; that other passphrase is in force, the
+   * one given here was set nowhere. Nothing was written to the vault and the device certificate the join
+   * registered was revoked: join again, with the passphrase set there or with the recovery key.
    */
   'PASSPHRASE_CHANGED_ELSEWHERE',
   /**
@@ -145,6 +149,15 @@ export const ACCOUNT_ERROR_CODES = [
    * registered, sent or written; at a publication (`publishRoleSig`, `publishWrappingKey`), nothing sent.
    */
   'ROLE_UNSIGNED',
+  /**
+   * changePassphrase: the server took the new passphrase (it now joins new devices, and the account's other
+   * devices take it at their next refresh), but this device's vault could not store the new wrap (`cause`:
+   * the storage's error; a full disk, a quota). This device still unlocks with the old passphrase until its
+   * vault takes the new wrap: once storage is freed, run `refreshWrappedRoot` (an open device session given
+   * the vault does it when the server reports the change). Telling the person only "the change failed"
+   * would be wrong: the new passphrase is the account's.
+   */
+  'PASSPHRASE_NOT_SAVED',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];

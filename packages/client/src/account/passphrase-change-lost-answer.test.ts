@@ -17,15 +17,17 @@ import {
   heldWrappedRootGen,
   joinWithPassphrase,
   joinWithRecoveryKey,
+  refreshWrappedRoot,
   unlock,
   type AccountDeps,
   type UnlockedAccount,
 } from './account';
 import { accountError } from './account.test-util';
-import { memoryVault, type MemoryVault } from './vault';
+import { memoryVault, type MemoryVault, type Vault } from './vault';
 
 const P1 = 'first passphrase one';
 const P2 = 'second passphrase two';
+const P3 = 'third passphrase three';
 
 let t: TestServer;
 let api: HttpApi;
@@ -249,5 +251,147 @@ describe('two devices change the passphrase at once', () => {
     expect(await serverGen(laptop.account)).toBe(1);
     expect(await heldWrappedRootGen(phoneDeps, phone)).toBe(1);
     await unlock({ vault: phoneDeps.vault }, { passphrase: P2 });
+  });
+});
+
+describe('a recovery-key join racing a passphrase change on another device', () => {
+  it('fails PASSPHRASE_CHANGED_ELSEWHERE: its certificate revoked, nothing in its vault, the other change in force', async () => {
+    const laptop = await patient(api);
+    // The tablet read generation 0; its new wrap reaches the server just after the laptop's change landed.
+    let laptopChanged: Promise<void> | undefined;
+    const racing: HttpApi = {
+      ...api,
+      putWrappedRoot: async (body, token) => {
+        laptopChanged ??= changePassphrase(laptop.deps, {
+          account: laptop.account,
+          oldPassphrase: P1,
+          newPassphrase: P2,
+          token: await tokenOf(laptop.account),
+        });
+        await laptopChanged;
+        return api.putWrappedRoot(body, token);
+      },
+    };
+    const tablet = deps(racing);
+    await accountError(
+      joinWithRecoveryKey(tablet, {
+        recoveryKey: laptop.recoveryKey,
+        newPassphrase: P3,
+        deviceName: 'tablet',
+      }),
+      'PASSPHRASE_CHANGED_ELSEWHERE',
+    );
+    expect(tablet.vault.entries().size).toBe(0);
+    const server = await api.getAccount(laptop.account.accountId);
+    // The certificate registered to read the wrap is revoked, as after any join that fails past it.
+    expect(server.devices.map((d) => d.cert.deviceId)).toEqual([laptop.account.device.deviceId]);
+    expect(server.revokedDevices).toHaveLength(1);
+    expect(await serverGen(laptop.account)).toBe(1);
+    // The laptop's passphrase is the one in force: a join with it works, the tablet's never was set.
+    await joinWithPassphrase(deps(api), { loginName: laptop.loginName, passphrase: P2, deviceName: 'phone' });
+  });
+
+  it('a CONFLICT with no newer signed wrap on the server stays the server error (nothing was changed elsewhere)', async () => {
+    const p = await patient(api);
+    const refusing: HttpApi = {
+      ...api,
+      putWrappedRoot: () =>
+        Promise.reject(new HaleClientError({ code: 'CONFLICT', status: 409, message: 'conflict' })),
+    };
+    const tablet = deps(refusing);
+    const e = await joinWithRecoveryKey(tablet, {
+      recoveryKey: p.recoveryKey,
+      newPassphrase: P3,
+      deviceName: 'tablet',
+    }).catch((error: unknown) => error);
+    expect(isHaleClientError(e) && e.code).toBe('CONFLICT');
+    expect(tablet.vault.entries().size).toBe(0);
+    expect((await api.getAccount(p.account.accountId)).revokedDevices).toHaveLength(1);
+  });
+});
+
+/** `base` whose writes fail (storage full) while `full.on`; `landing` ones store the value before failing. */
+const fillable = (base: MemoryVault, landing = false) => {
+  const full = { on: false };
+  const diskFull = new Error('disk full');
+  const vault: Vault = {
+    ...base,
+    set: async (key, value) => {
+      if (!full.on) return base.set(key, value);
+      if (landing) await base.set(key, value);
+      throw diskFull;
+    },
+  };
+  return { vault, full, diskFull };
+};
+
+describe('changePassphrase whose vault write fails', () => {
+  it('after the server took the new wrap: PASSPHRASE_NOT_SAVED, and a refresh stores the new passphrase', async () => {
+    const p = await patient(api);
+    const storage = fillable(p.deps.vault);
+    storage.full.on = true;
+    const e = await accountError(
+      changePassphrase(
+        { ...p.deps, vault: storage.vault },
+        { account: p.account, oldPassphrase: P1, newPassphrase: P2, token: await tokenOf(p.account) },
+      ),
+      'PASSPHRASE_NOT_SAVED',
+    );
+    expect(e.cause).toBe(storage.diskFull);
+    // The server holds the new passphrase; this device's vault still the old one.
+    expect(await serverGen(p.account)).toBe(1);
+    expect(await heldWrappedRootGen(p.deps, p.account)).toBe(0);
+    await unlock({ vault: p.deps.vault }, { passphrase: P1 });
+    await joinWithPassphrase(deps(api), { loginName: p.loginName, passphrase: P2, deviceName: 'phone' });
+    // Storage freed: the vault update is retried by taking the server's wrap.
+    storage.full.on = false;
+    expect(
+      await refreshWrappedRoot(
+        { api, vault: storage.vault, ed },
+        { account: p.account, token: await tokenOf(p.account) },
+      ),
+    ).toEqual({ status: 'updated', gen: 1 });
+    await unlock({ vault: p.deps.vault }, { passphrase: P2 });
+  });
+
+  it('before anything was sent (taking a newer wrap failed): the storage error itself, the server unchanged', async () => {
+    const laptop = await patient(api);
+    const phoneDeps = deps(api);
+    const phone = await joinWithPassphrase(phoneDeps, {
+      loginName: laptop.loginName,
+      passphrase: P1,
+      deviceName: 'phone',
+    });
+    await changePassphrase(laptop.deps, {
+      account: laptop.account,
+      oldPassphrase: P1,
+      newPassphrase: P2,
+      token: await tokenOf(laptop.account),
+    });
+    const storage = fillable(phoneDeps.vault);
+    storage.full.on = true;
+    const e = await changePassphrase(
+      { ...phoneDeps, vault: storage.vault },
+      { account: phone, oldPassphrase: P2, newPassphrase: P3, token: await tokenOf(phone) },
+    ).catch((error: unknown) => error);
+    expect(e).toBe(storage.diskFull);
+    expect(await serverGen(laptop.account)).toBe(1);
+    await joinWithPassphrase(deps(api), {
+      loginName: laptop.loginName,
+      passphrase: P2,
+      deviceName: 'tablet',
+    });
+  });
+
+  it('a write reported failed that did store the new wrap: the change completes', async () => {
+    const p = await patient(api);
+    const storage = fillable(p.deps.vault, true);
+    storage.full.on = true;
+    await changePassphrase(
+      { ...p.deps, vault: storage.vault },
+      { account: p.account, oldPassphrase: P1, newPassphrase: P2, token: await tokenOf(p.account) },
+    );
+    expect(await heldWrappedRootGen(p.deps, p.account)).toBe(1);
+    await unlock({ vault: p.deps.vault }, { passphrase: P2 });
   });
 });
