@@ -228,7 +228,8 @@ describe('transitionIssues: notes, signatures, messages', () => {
     }
     const { deliveredAt: _d, readAt: _r, ...sent } = { ...message, status: 'sent' as const };
     const read = { ...sent, updatedAt: later.updatedAt, status: 'read' as const, readAt: later.updatedAt };
-    expect(transitionIssues('Message', sent, read, PATIENT)).toEqual([]);
+    // Marked read by its recipient (the provider).
+    expect(transitionIssues('Message', sent, read, PROVIDER)).toEqual([]);
     expect(laterStateIssues('Message', sent, read)).toEqual([]);
   });
 
@@ -238,7 +239,7 @@ describe('transitionIssues: notes, signatures, messages', () => {
     const delivered: RecordOf<'Message'> = { ...sent, status: 'delivered', deliveredAt: AT };
     const read: RecordOf<'Message'> = { ...delivered, status: 'read', readAt: '2024-06-01T11:00:00.000Z' };
     const both = (from: RecordOf<'Message'>, to: RecordOf<'Message'>) => [
-      brief(transitionIssues('Message', from, to, PATIENT)),
+      brief(transitionIssues('Message', from, to, PROVIDER)),
       brief(laterStateIssues('Message', from, to)),
     ];
     for (const [from, to] of [
@@ -267,6 +268,41 @@ describe('transitionIssues: notes, signatures, messages', () => {
       const issues = fields.map((field) => `final ${field}`);
       expect(both(from, to)).toEqual([issues, issues]);
     }
+  });
+
+  it('only its recipient marks a message delivered or read: the sender writes it as sent', () => {
+    const { deliveredAt: _d, readAt: _r, ...example } = exampleRecord('Message');
+    const sent: RecordOf<'Message'> = { ...example, status: 'sent' };
+    const delivered: RecordOf<'Message'> = { ...sent, status: 'delivered', deliveredAt: AT };
+    const read: RecordOf<'Message'> = { ...delivered, status: 'read', readAt: '2024-06-01T11:00:00.000Z' };
+    // Written by the sender (the patient): a receipt it writes would claim what the recipient did.
+    expect(brief(transitionIssues('Message', null, sent, PATIENT))).toEqual([]);
+    expect(brief(transitionIssues('Message', null, read, PATIENT))).toEqual([
+      'author status',
+      'author deliveredAt',
+      'author readAt',
+    ]);
+    expect(brief(transitionIssues('Message', sent, delivered, PATIENT))).toEqual([
+      'author status',
+      'author deliveredAt',
+    ]);
+    expect(brief(transitionIssues('Message', delivered, read, PATIENT))).toEqual([
+      'author status',
+      'author readAt',
+    ]);
+    // Nor by a third account holding the stream.
+    const other = { accountId: 'a'.repeat(43) };
+    expect(brief(transitionIssues('Message', sent, read, other))).toEqual([
+      'author status',
+      'author deliveredAt',
+      'author readAt',
+    ]);
+    // The recipient moves it; a later version that leaves the receipts as they were is anyone's.
+    expect(transitionIssues('Message', sent, read, PROVIDER)).toEqual([]);
+    expect(transitionIssues('Message', read, { ...read, updatedAt: AT }, PATIENT)).toEqual([]);
+    // A message to oneself is read by its sender.
+    const toSelf: RecordOf<'Message'> = { ...read, recipientId: EXAMPLE_PATIENT_ID };
+    expect(transitionIssues('Message', null, toSelf, PATIENT)).toEqual([]);
   });
 
   it("a message's sender never changes; fields naming other people are not checked", () => {

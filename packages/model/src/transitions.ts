@@ -7,10 +7,10 @@
  * state appended to `versions` exactly as it was (`supersededVersion`), and, with a writer given, a
  * provenance or uploader naming that writer; earlier entries never change or go. A signed NoteSignature
  * never changes, nor does a Message's content (all but its delivery: `status`, `deliveredAt`, `readAt`),
- * and its delivery only moves on (sent, delivered, read; a receipt time once set stays). A TreatmentPlan's
- * acknowledgement names the plan version it acknowledged; it is replaced only by one for the same or a
- * later version, never removed. A MedicalNote's current version
- * number never decreases, and a signed or amended note becomes a draft (or under review) again only with
+ * and its delivery only moves on (sent, delivered, read; a receipt time once set stays) and is moved by
+ * its recipient only (written by anyone else, a message is sent: status `sent`, no receipt times). A
+ * TreatmentPlan's acknowledgement names the plan version it acknowledged; it is replaced only by one for
+ * the same or a later version, never removed. A MedicalNote's current version number never decreases, and a signed or amended note becomes a draft (or under review) again only with
  * a new current version, so signed text is never a draft again. Fields naming who wrote, edited, signed,
  * sent, uploaded or acknowledged (`provenance.by`/`deviceId`, `editorId`, `authorId`, `signerId`,
  * `requestedBy`, `senderId`, `uploadedBy`, `acknowledgement.by`) must name the writer when they are set
@@ -287,6 +287,34 @@ const deliveryIssues = (previous: RecordOf<'Message'>, next: RecordOf<'Message'>
   return issues;
 };
 
+const RECEIPT_FIELDS = ['status', 'deliveredAt', 'readAt'] as const;
+
+/**
+ * A receipt says what the recipient did, so only the recipient writes one: the sender writes a message
+ * as sent, with no receipt time, and only the recipient's account moves its delivery on. Otherwise a
+ * sender (or anyone else holding the stream) could tell the sender's own account, or a clinician reading
+ * the thread later, that a message was read when it was not. A message to oneself is both.
+ */
+const receiptIssues = (
+  previous: RecordOf<'Message'> | null,
+  next: RecordOf<'Message'>,
+  writer: Writer | undefined,
+): TransitionIssue[] => {
+  if (writer === undefined || writer.accountId === next.recipientId) return [];
+  const reason = `only the recipient (${next.recipientId}) marks a message delivered or read`;
+  const issues: TransitionIssue[] = [];
+  for (const field of RECEIPT_FIELDS) {
+    const written =
+      previous === null
+        ? field === 'status'
+          ? next.status !== 'sent'
+          : next[field] !== undefined
+        : changed(previous[field], next[field]);
+    if (written) issues.push({ field, rule: 'author', reason });
+  }
+  return issues;
+};
+
 const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
   HealthDocument: (previous, next, writer, span) =>
     previous === null
@@ -375,7 +403,8 @@ const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
     return issues;
   },
   Message: (previous, next, writer) => {
-    if (previous === null) return byWriter(next.senderId, 'senderId', writer);
+    if (previous === null)
+      return [...byWriter(next.senderId, 'senderId', writer), ...receiptIssues(null, next, writer)];
     if (previous.senderId !== next.senderId) {
       return [
         { field: 'senderId', rule: 'author', reason: 'names who sent the message: it does not change' },
@@ -385,7 +414,7 @@ const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
     // (or anyone holding the stream) could put words in the sender's name. Only its delivery may move.
     const field = changedField(previous, next, MESSAGE_DELIVERY);
     if (field !== undefined) return [final(field, 'the message is sent: only its delivery state changes')];
-    return deliveryIssues(previous, next);
+    return [...deliveryIssues(previous, next), ...receiptIssues(previous, next, writer)];
   },
 };
 

@@ -12,6 +12,7 @@ import {
   closeRecordDbs,
   pulledSide,
   recordInput,
+  writableInput,
   setupRecords,
   storeMerged,
 } from './records.test-util';
@@ -489,10 +490,10 @@ describe('records: fields naming who wrote a record name the session writing it'
     ['HealthDocument', 'uploadedBy'],
   ] as const)('%s: %s naming someone else is refused; left out, it is the writer', async (kind, field) => {
     const { db, records } = await setup();
-    const e = await refusal(records.add(kind, { ...recordInput(kind), [field]: SOMEONE }));
+    const e = await refusal(records.add(kind, { ...writableInput(kind), [field]: SOMEONE }));
     expect([e.code, e.field]).toEqual(['AUTHOR_MISMATCH', field]);
     expect(await db.records.count().exec()).toBe(0);
-    const added: Record<string, unknown> = { ...(await records.add(kind, recordInput(kind))) };
+    const added: Record<string, unknown> = { ...(await records.add(kind, writableInput(kind))) };
     expect(added[field]).toBe(EXAMPLE_PATIENT_ID);
   });
 
@@ -506,7 +507,7 @@ describe('records: fields naming who wrote a record name the session writing it'
     ]);
     const message = await records.add(
       'Message',
-      recordInput('Message', { recipientId: EXAMPLE_PATIENT_ID }),
+      { ...writableInput('Message'), recipientId: EXAMPLE_PATIENT_ID },
       {
         patientId: EXAMPLE_PATIENT_ID,
       },

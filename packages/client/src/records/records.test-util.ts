@@ -45,6 +45,17 @@ export const recordInput = <K extends RecordKind>(
 ): RecordInput<K> => exampleInput(kind, overrides) as unknown as RecordInput<K>;
 
 /**
+ * What a session writing `kind` adds: `recordInput`, but a Message as its sender writes it (sent, no
+ * receipt times), since the example message is one its recipient has read and only the recipient marks it.
+ */
+export const writableInput = <K extends RecordKind>(kind: K): RecordInput<K> => {
+  const input = recordInput(kind);
+  if (kind !== 'Message') return input;
+  const { deliveredAt: _d, readAt: _r, ...sent } = input as RecordInput<'Message'>;
+  return { ...sent, status: 'sent' } as unknown as RecordInput<K>;
+};
+
+/**
  * A version of the patient's record `data` as replication hands it to the conflict handler: its id and
  * `updatedAt` are `data`'s, and it is revision 2 at epoch 0, written by this account from DEVICE, in the
  * patient's stream of `kind`, unless `over` says otherwise.
