@@ -126,6 +126,22 @@ describe('a signed FHIR export', () => {
     expect(codeOf(await verifyFhirExport(received(signed)))).toBe('ok');
   });
 
+  it('read from the file text, a member name written twice is MALFORMED: readers would disagree', async () => {
+    const signed = await signedBy(alice, bundleOf(alice.accountId));
+    const text = JSON.stringify(signed);
+    expect(codeOf(await verifyFhirExport(text, ed))).toBe('ok');
+    // The signed value written last (what JSON.parse keeps), another one first (what other readers keep).
+    const signedType = '"resourceType":"Bundle"';
+    expect(text.startsWith(`{${signedType}`)).toBe(true);
+    const forged = `{"resourceType":"Parameters",${text.slice(1)}`;
+    // Parsed first, the forgery passes: the check never sees the first value.
+    expect(codeOf(await verifyFhirExport(JSON.parse(forged), ed))).toBe('ok');
+    const verdict = await verifyFhirExport(forged, ed);
+    expect(verdict).toMatchObject({ ok: false, code: 'MALFORMED' });
+    expect(verdict.ok ? '' : verdict.message).toContain('resourceType');
+    expect(codeOf(await verifyFhirExport('{"resourceType":', ed))).toBe('MALFORMED');
+  });
+
   it('carries a FHIR R4 Signature and still has the model FHIR shape', async () => {
     const bundle = bundleOf(alice.accountId);
     const signed = await signedBy(alice, bundle);

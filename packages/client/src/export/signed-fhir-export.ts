@@ -58,7 +58,7 @@ import {
   type FhirBundle,
   type FhirJsonObject,
 } from '@hale/model';
-import { validate } from '@hale/protocol';
+import { parseJson, validate } from '@hale/protocol';
 
 /** Domain label of the signed Signature element (without `data`). */
 export const FHIR_EXPORT_SIGNATURE_LABEL = 'hale/fhir-export/v1';
@@ -266,16 +266,25 @@ const patientOf = (entries: readonly unknown[] | undefined): string | undefined 
 };
 
 /**
- * Checks a Hale FHIR export (the Bundle's JSON, parsed; any value is accepted and judged): who signed it,
- * for which patient, when, and that nothing in it changed since. Never throws. `ed` defaults to the
+ * Checks a Hale FHIR export: who signed it, for which patient, when, and that nothing in it changed
+ * since. `input` is the file's text (a string), or the Bundle's JSON already parsed (any other value is
+ * accepted and judged). Give the text: parsing hides a member name written twice in one object, which
+ * JSON.parse reads as the last and other readers as the first, so a file could verify while a viewer
+ * shows other content; read from text, such a file is MALFORMED. Never throws. `ed` defaults to the
  * fastest Ed25519 of the platform (`chooseEd25519`).
  */
 export async function verifyFhirExport(input: unknown, ed?: Ed25519): Promise<FhirExportVerification> {
+  let parsed = input;
+  if (typeof input === 'string') {
+    const read = parseJson(input);
+    if (!read.ok) return refused('MALFORMED', `not JSON every reader reads alike: ${read.error.message}`);
+    parsed = read.value;
+  }
   let snapshot: unknown;
   try {
     // A canonical copy first: only plain JSON passes, and getters or proxies cannot answer differently
     // to the checks below than to the digest.
-    snapshot = JSON.parse(canonicalJson(input));
+    snapshot = JSON.parse(canonicalJson(parsed));
   } catch {
     return refused('MALFORMED', 'not JSON (canonicalJson refused it)');
   }
