@@ -138,3 +138,95 @@ describe('a forgery on a position verified before, naming an account whose devic
     expect((await log.verify()).problems.map((p) => p.kind)).toEqual(['unverified']);
   });
 });
+
+// A view past the cache meets one forged entry naming a genuine grantee device as author and, as its actor,
+// an account whose device list the server withholds. Its failed look-up is that entry's own: it must change
+// nothing about the device's genuine entries (cached, or served later), in this view or the next ones.
+describe('a forged entry naming a genuine device and a withheld account, past the view cache', () => {
+  const setup = async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const own = generateDeviceKeys();
+    const provider = deriveAccountKeys(generateRootSecret());
+    const clinic = generateDeviceKeys();
+    const hidden = deriveAccountKeys(generateRootSecret());
+    const forger = generateDeviceKeys();
+    let clock = Date.parse(AT);
+    const served: ServedDoc[] = [];
+    const add = async (
+      signer: { deviceId: string; secretKey: Uint8Array },
+      actorId: string,
+      chain: ChainState,
+    ) => {
+      const made = await entryOf(patient, signer, chain, actorId);
+      served.push({ ...made.doc, seq: served.length + 1, at: AT });
+      return made.chain;
+    };
+    const directory = {
+      authorKey: async (accountId: string, deviceId: string) => {
+        if (accountId === hidden.accountId) return { unavailable: 'HTTP 503' };
+        if (accountId === provider.accountId && deviceId === clinic.deviceId)
+          return { key: clinic.publicKey };
+        return accountId === patient.accountId && deviceId === own.deviceId ? { key: own.publicKey } : null;
+      },
+    } as unknown as DeviceDirectory;
+    const base = {
+      keys: patient,
+      device: own,
+      ed,
+      now: () => clock,
+      connection: { ...servingLog(served), onStatusChange: () => () => undefined },
+      directory,
+    };
+    const genuine = await add(clinic, provider.accountId, { seq: 0, hash: null });
+    const log = auditLogOpener({ ...base, meta: memoryMeta().meta })();
+    expect((await log.entries()).map((e) => [e.author, e.authorSeq, e.source])).toEqual([
+      [clinic.deviceId, 1, 'grantee'],
+    ]);
+    return {
+      clinic,
+      log,
+      genuine,
+      forge: () => add({ deviceId: clinic.deviceId, secretKey: forger.secretKey }, hidden.accountId, genuine),
+      appendGenuine: (after: ChainState) => add(clinic, provider.accountId, after),
+      /** What a device that never read the log answers (a whole read). */
+      whole: () => auditLogOpener({ ...base, meta: memoryMeta().meta })().entries(),
+      advance: (ms: number) => void (clock += ms),
+    };
+  };
+  const listed = (entries: ReadonlyArray<{ author: string; authorSeq: number }>) =>
+    entries.map((e) => [e.author, e.authorSeq]);
+
+  it("leaves the device's genuine entries verified, cached and new, at every view", async () => {
+    const s = await setup();
+    await s.forge();
+    for (let view = 0; view < 3; view++) {
+      // The device goes on writing (its second entry is served after the forgery, past the cache).
+      if (view === 1) await s.appendGenuine(s.genuine);
+      const answer = await s.log.entries({ offline: 'cached' });
+      const expected =
+        view === 0
+          ? [[s.clinic.deviceId, 1]]
+          : [
+              [s.clinic.deviceId, 1],
+              [s.clinic.deviceId, 2],
+            ];
+      expect(listed(answer.records)).toEqual(expected);
+      // Only the forgery may be left out (refused as inserted, the next test, it is not counted here).
+      expect(answer.unverified ?? 0).toBeLessThanOrEqual(1);
+      s.advance(1000);
+    }
+    expect(listed(await s.log.entries())).toEqual(listed(await s.whole()));
+  });
+
+  it('is reported as a whole read reports it (inserted), not as a look-up to retry', async () => {
+    const s = await setup();
+    await s.forge();
+    const answer = await s.log.entries({ offline: 'cached' });
+    expect(listed(answer.records)).toEqual([[s.clinic.deviceId, 1]]);
+    expect(answer).not.toHaveProperty('unverified');
+    expect(s.log.issues()).toEqual([expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*\(inserted: 1\)/)]);
+    expect((await s.log.verify()).problems.map((p) => [p.kind, p.author, p.authorSeq])).toEqual([
+      ['inserted', s.clinic.deviceId, 2],
+    ]);
+  });
+});

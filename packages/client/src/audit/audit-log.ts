@@ -158,10 +158,16 @@
  *   and at every reconnect): when any answer differs — the device revoked since, its cutoff moved — the
  *   view reads and verifies the whole log, so a revocation applies to cached entries at the first view
  *   after the directory learns of it. An author it cannot answer for now (its device list did not load:
- *   unjudged) is not asked again for VIEW_UNJUDGED_RETRY_MS (nor for its entries past the cache), until a
- *   reconnect at most, and neither is an author of entries past the cache not cached yet whose look-up
- *   failed (`waitsForList`): a failing list costs one look-up a minute, not one per view; the view reads past the cache as usual, leaves that author's entries out (cached
- *   and new: none is listed as verified) and reports them `unverified`, as a whole read does (so `recorded`
+ *   unjudged) is not asked again for VIEW_UNJUDGED_RETRY_MS (nor for its entries past the cache naming
+ *   that account), until a reconnect at most, and neither is a look-up for an entry past the cache whose
+ *   author is not cached yet that failed (`waitsForList`): a failing list costs one look-up a minute, not
+ *   one per view. What is held back is the look-up that failed (a device under an account), never the
+ *   author as such: an entry naming a genuine device under another account (a forgery whose account's list
+ *   the server withholds) fails a look-up of its own, and is refused when its author is found under the
+ *   account its cached entries verified under, as a whole read refuses it (below), so it changes nothing
+ *   of how that device's other entries are judged. The view reads past the cache as usual, leaves an
+ *   unjudged author's entries out (cached and new: none is listed as verified) and reports them
+ *   `unverified`, as a whole read does (so `recorded`
  *   asks again later); new entries not checkable now are not cached past (read again at the next view). A
  *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too; only how
  *   it judged the other cached authors is noted, so one revoked after all its entries is not found
@@ -253,8 +259,9 @@
  *   out of the views (audit-chain.ts). An entry the server's key signs whose body does not open with the patient's key or
  *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
  *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged), unless
- *   its author is found under another account (the patient's own, or one another of its entries names): a
- *   device belongs to one account, so such an entry is `inserted`. One
+ *   its author is found under another account (the patient's own, one another of its entries names, or,
+ *   past the view cache, the one its cached entries verified under): a device belongs to one account, so
+ *   such an entry is `inserted`. One
  *   signed for another patient's log (its `stream`, which the signature covers) is reported `inserted` and
  *   takes no position of its author's chain here, whoever signed it: a server cannot move entries between
  *   logs.
@@ -872,6 +879,8 @@ const ViewRead = Type.Object(
  * as still unanswerable, without asking again: its entries are left out meanwhile (see `judgeCached`).
  */
 const VIEW_UNJUDGED_RETRY_MS = 60_000;
+/** One look-up of the device directory (`authorKey(account, device)`), as a key: no two pairs share one. */
+const lookupOf = (account: string, device: string): string => JSON.stringify([account, device]);
 
 /** Patient actions on a grant whose entries `recorded` looks for. */
 type GrantAction = 'consent-grant' | 'consent-revoke';
@@ -2081,8 +2090,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     since?: {
       heads: ReadonlyMap<string, ChainHead>;
       entries: number;
-      /** Device authors not to look up (`judgeCached`): their entries are `unverified`, as when it fails. */
+      /**
+       * Look-ups (`lookupOf`: a cached author under the account the cache judged it) not to make again
+       * (`judgeCached` found them failing): entries naming that account are `unverified`, as when it fails.
+       */
       unjudged?: ReadonlySet<string>;
+      /** The account the cache judged each cached device author under (a verified entry named it). */
+      judged?: Readonly<ViewJudged>;
     },
     ended = endingsOf(patientId),
   ): Promise<Checked | null> => {
@@ -2126,7 +2140,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
      * whose list it withholds, and a cut chain end would pass as a lookup to try again.
      */
     const elsewhere = async (e: ServedDoc, named: string): Promise<boolean> => {
-      for (const account of new Set([deps.accountId, ...(namedBy.get(e.author) ?? [])])) {
+      // Past the cache, the author's cached entries are not served here: the account they verified under is
+      // asked too, so a forgery there is refused as a whole check (which reads them) refuses it.
+      const cachedUnder = since?.judged?.[e.author]?.account;
+      const accounts = [deps.accountId, ...(namedBy.get(e.author) ?? [])];
+      for (const account of new Set(cachedUnder === undefined ? accounts : [...accounts, cachedUnder])) {
         if (account === named) continue;
         const there = await deps.directory.authorKey(account, e.author);
         if (there !== null && !('unavailable' in there)) return true;
@@ -2141,17 +2159,20 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         return server.publicKey;
       }
       if (!body) return null;
-      // Past the cache, an author not answerable at a look-up moments ago (cached or not) is not asked again
-      // for a while (`judgeCached`): a list failing to load must not cost a look-up per view.
-      if (since !== undefined && (since.unjudged?.has(e.author) === true || waitsForList(e.author)))
+      // Past the cache, a look-up that failed moments ago (this author under the account this entry names)
+      // is not made again for a while (`judgeCached`): a list failing to load must not cost a look-up per
+      // view. Only that very look-up: what one entry names must not decide how its author's others are judged.
+      const lookup = lookupOf(body.actorId, e.author);
+      if (since !== undefined && (since.unjudged?.has(lookup) === true || waitsForList(lookup)))
         return { unavailable: `the device list was not loaded at this session's last look-up` };
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
+      // Refused for what it claims: its failed look-up is not remembered (it says nothing of the author).
       if (key !== null && 'unavailable' in key && (await elsewhere(e, body.actorId))) return null;
       if (since !== undefined) {
         if (key !== null && 'unavailable' in key)
-          unjudgedUntil.set(e.author, deps.now() + VIEW_UNJUDGED_RETRY_MS);
-        else unjudgedUntil.delete(e.author);
+          unjudgedUntil.set(lookup, deps.now() + VIEW_UNJUDGED_RETRY_MS);
+        else unjudgedUntil.delete(lookup);
       }
       if (key && !('unavailable' in key)) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
@@ -2492,14 +2513,17 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   };
 
   /**
-   * Per device author the directory could not answer for (its device list did not load), cached or of
-   * entries past the cache, until when a view takes it as still unanswerable without asking (`judgeCached`,
-   * `checkServed`); cleared at a reconnect.
+   * Per look-up the directory could not answer (`lookupOf`: a device under an account, whose device list
+   * did not load), of a cached author or of an entry past the cache, until when a view takes it as still
+   * unanswerable without asking (`judgeCached`, `checkServed`); cleared at a reconnect. Keyed by what was
+   * asked, not by the author alone: an entry naming its author under another account (a forgery standing
+   * on a genuine device) fails a look-up of its own, which must not leave that device's genuine entries
+   * unjudged.
    */
   const unjudgedUntil = new Map<string, number>();
-  /** Whether `author` is still taken as unanswerable without asking (`unjudgedUntil`); a clock set back asks. */
-  const waitsForList = (author: string, now = deps.now()): boolean => {
-    const until = unjudgedUntil.get(author);
+  /** Whether `lookup` is still taken as unanswerable without asking (`unjudgedUntil`); a clock set back asks. */
+  const waitsForList = (lookup: string, now = deps.now()): boolean => {
+    const until = unjudgedUntil.get(lookup);
     return until !== undefined && now < until && now >= until - VIEW_UNJUDGED_RETRY_MS;
   };
   /**
@@ -2531,7 +2555,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const now = deps.now();
     const answers = await Promise.all(
       Object.entries(view.judged).map(async ([author, was]): Promise<boolean> => {
-        if (!offline && waitsForList(author, now)) {
+        const asked = lookupOf(was.account, author);
+        if (!offline && waitsForList(asked, now)) {
           unjudged.add(author);
           return true;
         }
@@ -2541,11 +2566,11 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           : await lookup;
         if (key !== null && 'unavailable' in key) {
           if (offline) return true;
-          unjudgedUntil.set(author, now + VIEW_UNJUDGED_RETRY_MS);
+          unjudgedUntil.set(asked, now + VIEW_UNJUDGED_RETRY_MS);
           unjudged.add(author);
           return true;
         }
-        if (!offline) unjudgedUntil.delete(author);
+        if (!offline) unjudgedUntil.delete(asked);
         return key !== null && sameJudged(was, judgedOf(was.account, key));
       }),
     );
@@ -2864,7 +2889,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     if (docs.some((d) => d.seq <= view.through)) return null;
     const earlier = (view.dropped?.entries ?? 0) + stored.entries.length;
     const heads = new Map(Object.entries(view.heads));
-    const since = { heads, entries: earlier, unjudged };
+    // Not asked again past the cache: those look-ups (each author under the account the cache judged it).
+    const unasked = new Set([...unjudged].map((a) => lookupOf(view.judged[a]!.account, a)));
+    const since = { heads, entries: earlier, unjudged: unasked, judged: view.judged };
     const checked = await checkServed(deps.accountId, docs, own, false, since);
     if (checked === null) return null;
     // The new entries' authors judged as the cached ones were (the directory may have answered anew).
