@@ -63,6 +63,19 @@ describe('invite command flags', () => {
     });
   });
 
+  it('--role in any case, and with blanks around it, as --registration is: the two roles cannot be mixed up', () => {
+    for (const role of ['Provider', 'PROVIDER', ' provider ']) {
+      expect(parseCommandLine(['invite', '--role', role], {}).invite, role).toMatchObject({
+        role: 'provider',
+      });
+    }
+    expect(parseCommandLine(['invite', '--role', 'Patient'], {}).invite).toMatchObject({ role: 'patient' });
+    // Still only those two: the message lists them and shows what was given, as given.
+    expect(refused(['invite', '--role', 'Providers'])).toBe(
+      '--role: must be patient or provider: "Providers"',
+    );
+  });
+
   it('list and revoke', () => {
     expect(parseCommandLine(['invite', '--list'], {}).invite).toEqual({ action: 'list' });
     expect(parseCommandLine(['invite', '--revoke', 'abc123def456'], {}).invite).toEqual({

@@ -477,10 +477,12 @@ const parseInvite = (values: { [K in (typeof INVITE_FLAGS)[number]]?: string | b
     create.uses = uses;
   }
   if (typeof values.role === 'string') {
-    if (values.role !== 'patient' && values.role !== 'provider') {
+    // Any case, as --registration: folded, `Provider` can only mean one of the two roles.
+    const role = values.role.trim().toLowerCase();
+    if (role !== 'patient' && role !== 'provider') {
       throw new ConfigError(`--role: must be patient or provider: ${JSON.stringify(values.role)}`);
     }
-    create.role = values.role;
+    create.role = role;
   }
   if (typeof values.note === 'string') {
     const note = values.note.trim();

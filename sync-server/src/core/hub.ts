@@ -306,6 +306,8 @@ export const createHub = (options: HubOptions) => {
   const endDelivery = (state: ConnState, stream: string): void =>
     live.end(state.conn.principal, liveKey(state, stream));
 
+  // Never 'device-revoked' (reserved in the protocol): a revoked device is not told by accessChanged, its
+  // connections are closed with DEVICE_REVOKED (closeDevice).
   const removedReason = (code: string): 'expired' | 'revoked' | 'device-revoked' =>
     code === 'CONSENT_EXPIRED' ? 'expired' : 'revoked';
 

@@ -99,6 +99,7 @@ import {
 } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { decodeBase64url } from '../core/base64url';
+import { challengeExpired } from '../core/challenge-expiry';
 import { keyedLocks } from '../core/keyed-locks';
 import { ServiceError, verifyPayload } from '../core/sync-service';
 import { isStoreError, type Account, type Device } from '../store/index';
@@ -665,7 +666,7 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       if (!challenge || challenge.deviceId !== deviceId) {
         throw new ServiceError('CHALLENGE_INVALID', 'unknown or already used challenge');
       }
-      if (Date.parse(challenge.expiresAt) <= ctx.now()) {
+      if (challengeExpired(Date.parse(challenge.expiresAt), ctx.now())) {
         throw new ServiceError('CHALLENGE_INVALID', 'challenge expired');
       }
       const device = await ctx.loadDevice(deviceId);

@@ -53,14 +53,16 @@ describe('sync socket clocks', () => {
     t = await startServer();
     const patient = await registerAccount(t);
 
-    const late = await answerLate(t, patient, CHALLENGE_TTL_MS + 1);
+    // Expired at its expiry instant, as POST /v1/auth/session judges it (challengeExpired; the same
+    // boundary there is in accounts-refusals.test.ts).
+    const late = await answerLate(t, patient, CHALLENGE_TTL_MS);
     expect(late.reply).toMatchObject({ t: 'error', code: 'CHALLENGE_INVALID' });
     expect(await late.c.closed).toEqual({ code: 4001, reason: 'CHALLENGE_INVALID' });
     expect(late.c.unsolicited.map((f) => f.t)).not.toContain('ready');
     expect(t.server.hub.size()).toBe(0);
 
-    // The last instant of the challenge's life still counts.
-    const onTime = await answerLate(t, patient, CHALLENGE_TTL_MS);
+    // The last millisecond of the challenge's life still counts.
+    const onTime = await answerLate(t, patient, CHALLENGE_TTL_MS - 1);
     expect(onTime.reply.t).toBe('ready');
     expect(t.server.hub.size()).toBe(1);
   });

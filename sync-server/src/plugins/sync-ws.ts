@@ -114,6 +114,7 @@ import { base64urlEncode, randomBytes } from '@hale/crypto';
 import type { AppContext } from '../context';
 import { upgradeRateLimit } from '../config';
 import { createRateLimiter } from '../core/rate-limit';
+import { challengeExpired } from '../core/challenge-expiry';
 import { scanRid } from './frame-rid';
 import { ServiceError, verifyPayload, type AuthenticatedDevice } from '../core/sync-service';
 import type { LiveConnection } from '../core/hub';
@@ -624,7 +625,8 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             return closeWith('UNAUTHENTICATED', 'answer the challenge first', 4001, rid);
           const c = challenge;
           challenge = null; // single use, whatever the outcome
-          if (ctx.now() > c.expiresAt) return closeWith('CHALLENGE_INVALID', 'challenge expired', 4001);
+          if (challengeExpired(c.expiresAt, ctx.now()))
+            return closeWith('CHALLENGE_INVALID', 'challenge expired', 4001);
           const device = await ctx.loadDevice(c.deviceId);
           const payload = authSignaturePayload({
             nonce: c.nonce,

@@ -14,13 +14,15 @@
  * - Backing up (from a file path or an open store) opens the file read-only and takes no data directory
  *   lock, so it works while a server runs on that directory (the `backup` command does this from a second
  *   process). The store always runs in WAL mode; a source file in rollback-journal mode would keep
- *   writers out for the length of the copy instead.
+ *   writers out for the length of the copy instead. A backup of a store nobody has open (a stopped
+ *   server's) leaves no -wal or -shm beside it (`closeSideFiles`).
  * - restoreSqlite never touches the live file until the backup copy has passed PRAGMA integrity_check
  *   and carries a schema version this code understands. It claims the data directory like a server
  *   (data-dir-lock.ts) for its whole run, so it refuses a directory a server holds, even with force (that
  *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
- *   start mid-restore. It also refuses (UNAVAILABLE) while any other connection holds the target open,
- *   unless forced; the replaced store (with its -wal) is kept aside under `<file>.replaced-<time>`, not
+ *   start mid-restore. It claims it as a restore, so that `invite`, which writes beside a running server,
+ *   is refused instead of writing into the store about to be moved aside (invite-store.ts). It also
+ *   refuses (UNAVAILABLE) while any other connection holds the target open, unless forced; the replaced store (with its -wal) is kept aside under `<file>.replaced-<time>`, not
  *   deleted.
  * - Crash safety of the swap (`replacementSteps`): wherever a crash stops it, the store's name holds the
  *   replaced store, whole, or the copy, never neither (a start would create an empty store) and never the
@@ -174,6 +176,28 @@ const isInside = (dir: string, path: string): boolean =>
     return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
   });
 
+/**
+ * Removes the -wal and -shm that a read-only connection made beside `file` and could not remove at its
+ * close (a read-only connection never does): a backup of a stopped server's store left them in the data
+ * directory, empty, where the operator is told they are there only while a server runs. Through SQLite,
+ * not by unlinking: a read-write connection's close removes them only if it is the last one on the file
+ * (it takes the exclusive lock to checkpoint first), so a server or another program that opened the store
+ * meanwhile keeps its own. Its checkpoint of the empty -wal writes nothing. Best effort: left behind, they
+ * are harmless.
+ */
+const closeSideFiles = (file: string): void => {
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 });
+    // A connection that never read the file never opened its -wal, and its close would leave it.
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+  } catch {
+    // See above.
+  } finally {
+    db?.close();
+  }
+};
+
 /** Copies a live store (or a store file path) to `destFile` without stopping writers. */
 export const backupSqlite = async (
   source: SqliteStore | string,
@@ -202,6 +226,8 @@ export const backupSqlite = async (
   }
   const started = Date.now();
   const temp = tempName(dest, 'partial');
+  // Whether the side files the copying connection needs are its own (see closeSideFiles).
+  const sideFilesWereThere = SIDE_FILES.some((suffix) => existsSync(sourceFile + suffix));
   let db: Database.Database | null = null;
   try {
     // Before anything asynchronous, so the snapshot is the store as of this call (see header).
@@ -244,6 +270,7 @@ export const backupSqlite = async (
   } finally {
     // Ends the read transaction too.
     db?.close();
+    if (!sideFilesWereThere) closeSideFiles(sourceFile);
   }
 };
 
@@ -481,7 +508,7 @@ export const restoreSqlite = async (
   const lockFileExisted = existsSync(join(resolve(dataDir), LOCK_FILE_NAME));
   // First, before anything is copied: a running server refuses the restore at once; force does not
   // override it (see header).
-  const lock = lockDataDir(dataDir);
+  const lock = lockDataDir(dataDir, 'restore');
   const staging = tempName(target, 'restore');
   let failed = false;
   try {

@@ -74,7 +74,7 @@ describe('data directory lock', () => {
 
     const refused = await caught(openSqliteStore({ dataDir, ...quiet }));
     expect(refused.code).toBe('DATA_DIR_IN_USE');
-    expect(refused.details).toEqual({ dataDir, pid: process.pid });
+    expect(refused.details).toEqual({ dataDir, pid: process.pid, holder: 'store' });
     expect(refused.message).toContain(dataDir);
     // Another path to the same directory is the same lock.
     const link = join(newDir(), 'link');
@@ -124,7 +124,7 @@ describe('data directory lock', () => {
 
     const refused = await caught(openSqliteStore({ dataDir, ...quiet }));
     expect(refused.code).toBe('DATA_DIR_IN_USE');
-    expect(refused.details).toEqual({ dataDir, pid: holder.child.pid });
+    expect(refused.details).toEqual({ dataDir, pid: holder.child.pid, holder: 'store' });
     expect(refused.message).toBe(
       `another Hale server is using ${dataDir} (pid ${holder.child.pid}); stop it first`,
     );

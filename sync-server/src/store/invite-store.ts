@@ -16,8 +16,17 @@
  * - Server running (DATA_DIR_IN_USE): opened beside it (`exclusive: false`) only when the file is at
  *   exactly this code's schema version, so this command never migrates a store under a running server
  *   (an older one would then run on a schema it does not know) nor writes a newer schema it does not know.
+ * - Never beside a restore (a DATA_DIR_IN_USE whose holder is a restore, backup.ts): what it wrote would go
+ *   into the store the restore moves aside and be lost (a revocation made after the restore read what to
+ *   carry, any new code) while the command reported success. Refused instead, with the lock's one line.
+ *   Checked twice: when the claim is refused, and again once the connection beside is open, because a
+ *   server may stop and a restore start between the two. From the second check on, a restore that
+ *   starts later finds this open connection and refuses to run (backup.ts), unless forced; one that
+ *   started before is seen by the check. Were the directory free by then (the server stopped), it is
+ *   claimed for as long as the command runs, so no restore starts meanwhile.
  *
- * Failure modes (StoreError): NOT_FOUND when there is no store file; UNAVAILABLE when the running server's
+ * Failure modes (StoreError): NOT_FOUND when there is no store file; DATA_DIR_IN_USE (details.holder
+ * 'restore') while a restore replaces the store; UNAVAILABLE when the running server's
  * store is at an older schema (restart the server with this version first) or the file cannot be opened;
  * INTERNAL when it is at a newer one (details: schemaVersion, supportedSchemaVersion, as openSqliteStore's);
  * else as openSqliteStore.
@@ -25,6 +34,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION, type SqliteStore } from './sqlite-store';
 import { isStoreError, StoreError } from './types';
 
@@ -43,6 +53,8 @@ const schemaVersionOf = (file: string): number => {
   }
 };
 
+const heldByRestore = (error: StoreError): boolean => error.details?.['holder'] === 'restore';
+
 export const openInviteStore = async (dataDir: string): Promise<InviteStore> => {
   const dir = resolve(dataDir);
   const file = join(dir, SQLITE_FILE_NAME);
@@ -55,7 +67,7 @@ export const openInviteStore = async (dataDir: string): Promise<InviteStore> => 
   try {
     return { store: await openSqliteStore({ dataDir: dir }), besideRunningServer: false };
   } catch (error) {
-    if (!isStoreError(error, 'DATA_DIR_IN_USE')) throw error;
+    if (!isStoreError(error, 'DATA_DIR_IN_USE') || heldByRestore(error)) throw error;
   }
   let version: number;
   try {
@@ -80,5 +92,25 @@ export const openInviteStore = async (dataDir: string): Promise<InviteStore> => 
       { details: { schemaVersion: version, supportedSchemaVersion: SQLITE_SCHEMA_VERSION } },
     );
   }
-  return { store: await openSqliteStore({ dataDir: dir, exclusive: false }), besideRunningServer: true };
+  const store = await openSqliteStore({ dataDir: dir, exclusive: false });
+  // The second check (see header), now that this connection is open.
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(dir);
+  } catch (error) {
+    if (isStoreError(error, 'DATA_DIR_IN_USE') && !heldByRestore(error)) {
+      return { store, besideRunningServer: true };
+    }
+    await store.close();
+    throw error;
+  }
+  const close = store.close.bind(store);
+  store.close = async () => {
+    try {
+      await close();
+    } finally {
+      lock.release();
+    }
+  };
+  return { store, besideRunningServer: false };
 };

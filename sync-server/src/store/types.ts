@@ -758,7 +758,10 @@ export type StoreErrorCode =
   | 'INVALID'
   | 'INTERNAL'
   | 'CONFLICT'
-  /** Another process (or another store of this process) holds the data directory; details: dataDir, pid. */
+  /**
+   * Another process (or another store of this process) holds the data directory; details: dataDir, pid,
+   * holder (`store`, or `restore` while a restore replaces the store).
+   */
   | 'DATA_DIR_IN_USE'
   /** A write would take an account past its quota; details: usedBytes, requestedBytes, quotaBytes. */
   | 'QUOTA_EXCEEDED'
