@@ -5,7 +5,8 @@
  * in this order and stopping at the first failure: size in UTF-8 bytes (TOO_LARGE, before any
  * parsing, so an oversized frame costs no allocation), JSON syntax (BAD_MESSAGE), member names
  * (BAD_MESSAGE: one repeated within an object, which JSON.parse would silently keep the last of, or
- * `__proto__`; the issue names it, and `rid` is left out when it is the name repeated), the frame type `t`
+ * `__proto__`; the issue names the first, and `rid` is left out whenever the frame repeats it, even after
+ * another repeated name), the frame type `t`
  * and its schema (BAD_MESSAGE with `details.issues` naming path and reason), then semantic rules
  * (BAD_MESSAGE, or TOO_LARGE for batch bytes). When the frame parsed as an object with a valid `rid`,
  * the error carries that `rid` so the reply can name the request. A value returned with `ok: true`
@@ -199,6 +200,42 @@ function firstBadMember(text: string): Issue | undefined {
   return undefined;
 }
 
+/**
+ * Whether the outermost object of `text` (valid JSON) names `name` more than once, escapes decoded. Only
+ * for text already refused for a bad member: that refusal reports the first one, which need not be this
+ * name, so a repeated `rid` after another fault would otherwise still be read (as JSON.parse's last).
+ * Linear: strings are skipped as in `firstBadMember`, and only names at depth 1 are read.
+ */
+function repeatsAtTop(text: string, name: string): boolean {
+  let depth = 0;
+  let nameNext = false;
+  let seen = false;
+  for (let at = 0; at < text.length; at++) {
+    const c = text.charCodeAt(at);
+    if (c === 0x22) {
+      const end = stringEnd(text, at);
+      if (nameNext) {
+        nameNext = false;
+        const raw = text.slice(at + 1, end);
+        const decoded = raw.includes('\\') ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
+        if (decoded === name) {
+          if (seen) return true;
+          seen = true;
+        }
+      }
+      at = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      nameNext = depth === 1 && c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c && depth === 1) {
+      nameNext = true;
+    }
+  }
+  return false;
+}
+
 /** How much structure a text may hold before it is parsed (see MAX_CLIENT_FRAME_TOKENS). */
 interface Bounds {
   readonly tokens: number;
@@ -342,8 +379,9 @@ function decodeFrame<F>(
   let rid: number | undefined;
   try {
     if (issue !== undefined) {
-      // A repeated rid names no request: the frame's readers could take either.
-      const named = isRecord(value) && issue.path !== '/rid' ? readRid(value) : undefined;
+      // A repeated rid names no request: the frame's readers could take either. It is looked for
+      // whatever the first fault named, since a frame may repeat another name before it.
+      const named = isRecord(value) && !repeatsAtTop(text, 'rid') ? readRid(value) : undefined;
       return failure('BAD_MESSAGE', `${issue.path}: ${issue.reason}`, named, { issues: [issue] });
     }
     if (!isRecord(value)) {

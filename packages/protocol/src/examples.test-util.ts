@@ -4,7 +4,18 @@ import { b64uLength, streamId, toIsoDateTime } from './primitives';
 import type { PushDoc, ServedDoc } from './documents';
 import type { HttpBlobCreateRequest, HttpRegisterRequest } from './http-api';
 
-export const b64 = (bytes: number, fill = 'A'): string => fill.repeat(b64uLength(bytes));
+const B64U_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Canonical base64url of `bytes` bytes, `fill` repeated: the last character has its unused bits cleared
+ * (as an encoder writes it), since the schemas refuse any other spelling.
+ */
+export const b64 = (bytes: number, fill = 'A'): string => {
+  const text = fill.repeat(b64uLength(bytes));
+  const unused = [0, 4, 2][bytes % 3]!;
+  const last = B64U_ALPHABET.indexOf(fill) & ~((1 << unused) - 1);
+  return text.length === 0 ? text : `${text.slice(0, -1)}${B64U_ALPHABET[last]!}`;
+};
 
 export const PATIENT = 'PatientAccount_0123456';
 export const PROVIDER = 'ProviderAccount-012345';

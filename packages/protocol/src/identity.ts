@@ -4,19 +4,73 @@
  * Invariants: account and device ids are self-certifying (derived from their public keys, see
  * docs/architecture.md); the server checks the derivation and the identity signature before storing
  * anything. The wrapped root is ciphertext under a passphrase-derived key; its KDF parameters travel
- * beside it so any device can re-derive. These schemas check form only, never signatures.
+ * beside it so any device can re-derive, bounded as @hale/crypto bounds them (KDF_BOUNDS), so a wrap
+ * that passes is one a device will try to open. These schemas check form only, never signatures.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { AccountId, B64u, B64uFixed, DeviceId, IsoDateTime, PublicKey, Signature } from './primitives';
+import type { Issue } from './checker';
+import {
+  AccountId,
+  B64U_PATTERN,
+  B64uFixed,
+  DeviceId,
+  IsoDateTime,
+  PublicKey,
+  Signature,
+  b64uLength,
+} from './primitives';
 
+/**
+ * Bounds on a wrap's KDF parameters: never wider than what @hale/crypto's passphrase unwrap accepts (its
+ * private LIMITS in passphrase.ts, which the protocol does not import: it does not depend on crypto), so
+ * the server never stores a wrap that no device will open. Keep in step with crypto when either changes
+ * (kdf-bounds.test.ts checks them against it). The floors (scrypt N ≥ 2^10, argon2id m ≥ 8 MiB) are the
+ * protocol's own and stricter than crypto's: a wrap below them is refused at registration, loudly.
+ */
+export const KDF_BOUNDS = Object.freeze({
+  dkLen: 32,
+  minSaltBytes: 8,
+  maxSaltBytes: 64,
+  scryptMinN: 2 ** 10,
+  scryptMaxN: 2 ** 20,
+  scryptMaxR: 32,
+  scryptMaxP: 16,
+  /** 128·N·r bytes: 512 MiB, 4× PRODUCTION_KDF. */
+  scryptMaxMemoryBytes: 4 * 128 * 1024 ** 2,
+  /** N·r·p: 4× PRODUCTION_KDF. */
+  scryptMaxWork: 4 * 2 ** 17 * 8,
+  /** KiB. */
+  argonMinM: 8 * 1024,
+  /** KiB: 256 MiB, 4× PRODUCTION_KDF_ARGON2ID. */
+  argonMaxM: 4 * 64 * 1024,
+  argonMaxT: 16,
+  argonMaxP: 8,
+  /** m·t: 4× PRODUCTION_KDF_ARGON2ID. */
+  argonMaxWork: 4 * 64 * 1024 * 3,
+});
+
+const KdfSalt = Type.String({
+  pattern: B64U_PATTERN,
+  minLength: b64uLength(KDF_BOUNDS.minSaltBytes),
+  maxLength: b64uLength(KDF_BOUNDS.maxSaltBytes),
+  description: `${KDF_BOUNDS.minSaltBytes}–${KDF_BOUNDS.maxSaltBytes} bytes`,
+});
+// An integer range, not a literal: the static type stays `number`, as @hale/crypto's wrap has it.
+const KdfDkLen = Type.Integer({ minimum: KDF_BOUNDS.dkLen, maximum: KDF_BOUNDS.dkLen });
+
+/** Products of parameters and the power of two are checked by `kdfIssues` (semantic rules). */
 export const ScryptParams = Type.Object(
   {
     alg: Type.Literal('scrypt'),
-    N: Type.Integer({ minimum: 2 ** 10, maximum: 2 ** 24, description: 'power of two' }),
-    r: Type.Integer({ minimum: 1, maximum: 32 }),
-    p: Type.Integer({ minimum: 1, maximum: 16 }),
-    dkLen: Type.Integer({ minimum: 16, maximum: 64 }),
-    salt: B64u(64),
+    N: Type.Integer({
+      minimum: KDF_BOUNDS.scryptMinN,
+      maximum: KDF_BOUNDS.scryptMaxN,
+      description: 'power of two',
+    }),
+    r: Type.Integer({ minimum: 1, maximum: KDF_BOUNDS.scryptMaxR }),
+    p: Type.Integer({ minimum: 1, maximum: KDF_BOUNDS.scryptMaxP }),
+    dkLen: KdfDkLen,
+    salt: KdfSalt,
   },
   { additionalProperties: false },
 );
@@ -24,11 +78,11 @@ export const Argon2idParams = Type.Object(
   {
     alg: Type.Literal('argon2id'),
     /** Memory in KiB. */
-    m: Type.Integer({ minimum: 8 * 1024, maximum: 4 * 1024 * 1024 }),
-    t: Type.Integer({ minimum: 1, maximum: 64 }),
-    p: Type.Integer({ minimum: 1, maximum: 16 }),
-    dkLen: Type.Integer({ minimum: 16, maximum: 64 }),
-    salt: B64u(64),
+    m: Type.Integer({ minimum: KDF_BOUNDS.argonMinM, maximum: KDF_BOUNDS.argonMaxM }),
+    t: Type.Integer({ minimum: 1, maximum: KDF_BOUNDS.argonMaxT }),
+    p: Type.Integer({ minimum: 1, maximum: KDF_BOUNDS.argonMaxP }),
+    dkLen: KdfDkLen,
+    salt: KdfSalt,
   },
   { additionalProperties: false },
 );
@@ -36,10 +90,34 @@ export const KdfParams = Type.Union([ScryptParams, Argon2idParams]);
 export type KdfParams = Static<typeof KdfParams>;
 
 export const WrappedRoot = Type.Object(
-  { v: Type.Literal(1), kdf: KdfParams, nonce: B64uFixed(24), ct: B64u(256) },
+  // ct: secretbox of the 32-byte root (32 + 16 bytes of MAC); @hale/crypto refuses any other length.
+  { v: Type.Literal(1), kdf: KdfParams, nonce: B64uFixed(24), ct: B64uFixed(48) },
   { additionalProperties: false },
 );
 export type WrappedRoot = Static<typeof WrappedRoot>;
+
+/**
+ * What JSON Schema cannot say about KDF parameters that match their schema: scrypt's N a power of two and
+ * its memory and work, argon2id's work and lanes, each within KDF_BOUNDS as @hale/crypto checks them.
+ */
+export function kdfIssues(kdf: KdfParams, path: string): Issue[] {
+  const issues: Issue[] = [];
+  if (kdf.alg === 'scrypt') {
+    if ((kdf.N & (kdf.N - 1)) !== 0) issues.push({ path: `${path}/N`, reason: 'must be a power of two' });
+    if (128 * kdf.N * kdf.r > KDF_BOUNDS.scryptMaxMemoryBytes) {
+      issues.push({ path: `${path}/r`, reason: 'memory (128·N·r bytes) above 512 MiB' });
+    }
+    if (kdf.N * kdf.r * kdf.p > KDF_BOUNDS.scryptMaxWork) {
+      issues.push({ path: `${path}/p`, reason: `work (N·r·p) above ${KDF_BOUNDS.scryptMaxWork}` });
+    }
+  } else {
+    if (kdf.m < 8 * kdf.p) issues.push({ path: `${path}/m`, reason: 'must be at least 8·p KiB' });
+    if (kdf.m * kdf.t > KDF_BOUNDS.argonMaxWork) {
+      issues.push({ path: `${path}/t`, reason: `work (m·t) above ${KDF_BOUNDS.argonMaxWork}` });
+    }
+  }
+  return issues;
+}
 
 export const AccountRole = Type.Union([Type.Literal('patient'), Type.Literal('provider')]);
 export type AccountRole = Static<typeof AccountRole>;

@@ -1,10 +1,11 @@
 /**
  * Primitive wire types: identifiers, base64url strings, revision tags, sequence numbers, timestamps.
  *
- * Invariants: every pattern is anchored and linear-time (no nested quantifiers), so checking an
- * attacker-sized string cannot backtrack; every string has a maxLength. Timestamps are exactly the
- * form `Date.prototype.toISOString` produces (UTC, milliseconds), so equal instants are equal strings
- * and string order is time order — signed objects never depend on how a timestamp was formatted.
+ * Invariants: every pattern is anchored and linear-time (no quantified group that can match one text
+ * in two ways), so checking an attacker-sized string cannot backtrack far; every string has a
+ * maxLength. Timestamps are exactly the form `Date.prototype.toISOString` produces (UTC, milliseconds), so
+ * equal instants are equal strings and string order is time order — signed objects never depend on how a
+ * timestamp was formatted.
  */
 import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 import { STREAM_TYPES, isStreamType, type StreamType } from '@hale/model';
@@ -14,7 +15,25 @@ import { protocolError, ProtocolError, type HaleProtocolError } from './errors';
 export const ID22_PATTERN = '^[A-Za-z0-9_-]{22}$';
 export const ULID_PATTERN = '^[0-9A-HJKMNP-TV-Z]{26}$';
 export const REV_TAG_PATTERN = '^[1-9][0-9]{0,9}-[0-9a-f]{24}$';
-export const B64U_PATTERN = '^[A-Za-z0-9_-]*$';
+const B64U_CHAR = '[A-Za-z0-9_-]';
+/**
+ * The last character of a text that ends with a partial group, by how many characters that group has:
+ * after 2 (one byte), its low 4 bits must be 0; after 3 (two bytes), its low 2 bits. A set bit there is
+ * a second spelling of the same bytes, which @hale/crypto's `base64urlDecode` refuses (BAD_ENCODING): the
+ * schemas refuse it too, so nothing is accepted and stored that no device can decode.
+ */
+const B64U_LAST_OF_2 = '[AQgw]';
+const B64U_LAST_OF_3 = '[AEIMQUYcgkosw048]';
+const B64U_GROUP = B64U_CHAR.repeat(4);
+/**
+ * Canonical unpadded base64url, exactly what `base64urlDecode` accepts: whole groups of 4, then nothing,
+ * 2 or 3 characters (never 1) ending in a character whose unused bits are 0. Linear: the loop body has a
+ * fixed length and the tail at most 3 characters, so a failing match gives back one group per step, each
+ * tried in constant time. The group is written out, not `[…]{4}`: V8 runs a loop over fixed-length text
+ * without a backtrack entry per turn, while `(?:[…]{4})*` took one each and overflowed the stack
+ * (RangeError) on 5.6 million characters, less than a frame holds.
+ */
+export const B64U_PATTERN = `^(?:${B64U_GROUP})*(?:${B64U_CHAR}${B64U_CHAR}${B64U_LAST_OF_3}|${B64U_CHAR}${B64U_LAST_OF_2})?$`;
 export const ISO_DATE_TIME_PATTERN =
   '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\\.[0-9]{3}Z$';
 export const STREAM_ID_PATTERN = `^[A-Za-z0-9_-]{22}/(${STREAM_TYPES.join('|')})$`;
@@ -34,10 +53,10 @@ export function b64uDecodedLength(text: string): number | null {
   return Math.floor((text.length * 3) / 4);
 }
 
-export const isB64u = (value: unknown): value is string =>
-  typeof value === 'string' && b64u.test(value) && value.length % 4 !== 1;
+/** Canonical unpadded base64url (B64U_PATTERN): what `base64urlDecode` accepts. */
+export const isB64u = (value: unknown): value is string => typeof value === 'string' && b64u.test(value);
 
-/** Unpadded base64url of at most `maxBytes` decoded bytes. */
+/** Canonical unpadded base64url of at most `maxBytes` decoded bytes. */
 export const B64u = (maxBytes: number, description?: string) =>
   Type.String({
     pattern: B64U_PATTERN,
@@ -45,10 +64,18 @@ export const B64u = (maxBytes: number, description?: string) =>
     ...(description === undefined ? {} : { description }),
   });
 
-/** Unpadded base64url of exactly `bytes` decoded bytes. */
+/** The pattern of canonical base64url of exactly `bytes` bytes: its last character as B64U_PATTERN's. */
+function b64uFixedPattern(bytes: number): string {
+  const length = b64uLength(bytes);
+  if (length === 0) return '^$';
+  const last = bytes % 3 === 1 ? B64U_LAST_OF_2 : bytes % 3 === 2 ? B64U_LAST_OF_3 : B64U_CHAR;
+  return `^${B64U_CHAR}{${length - 1}}${last}$`;
+}
+
+/** Canonical unpadded base64url of exactly `bytes` decoded bytes. */
 export const B64uFixed = (bytes: number, description?: string) =>
   Type.String({
-    pattern: `^[A-Za-z0-9_-]{${b64uLength(bytes)}}$`,
+    pattern: b64uFixedPattern(bytes),
     ...(description === undefined ? {} : { description }),
   });
 

@@ -170,7 +170,7 @@ export const MESSAGE_TABLE = {
     reply: ['ok'],
     beforeReady: false,
     // No ALREADY_EXISTS: the first envelope per (stream, epoch, recipient) stays and a repeat answers ok.
-    errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'NOT_FOUND', 'BAD_SIGNATURE'],
+    errors: [...session, 'FORBIDDEN', 'NOT_FOUND', 'BAD_SIGNATURE'],
   },
   getEnvelopes: { reply: ['envelopes'], beforeReady: false, errors: session },
   listKeyHolders: {

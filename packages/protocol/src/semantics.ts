@@ -9,14 +9,23 @@
  * served documents come in strictly increasing seq per stream, each stream listed with a checkpoint
  * at or past its last document; grants name each type once, for someone else, with start < expiry;
  * an error's `details` (frame or HTTP body) nest at most MAX_ERROR_DETAILS_DEPTH containers deep
- * (checked without recursion, so no depth the frame size allows can overflow the stack here).
+ * (checked without recursion, so no depth the frame size allows can overflow the stack here); a
+ * passphrase wrap's KDF parameters are ones @hale/crypto opens (`kdfIssues`: scrypt N a power of two,
+ * memory and work caps; argon2id work), wherever a wrap crosses the wire.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
 import type { CheckIssue, Issue } from './checker';
 import { grantIssues } from './consent';
 import { docBytes, type WireDoc } from './documents';
-import { HttpBlobCreateRequest, HttpErrorBody, HttpRegisterRequest } from './http-api';
+import {
+  HttpBlobCreateRequest,
+  HttpErrorBody,
+  HttpRegisterRequest,
+  HttpWrappedRootRequest,
+  HttpWrappedRootState,
+} from './http-api';
+import { AccountRecord, WrappedRoot, kdfIssues } from './identity';
 import { MAX_BATCH_BYTES } from './limits';
 import {
   ChangesFrame,
@@ -202,8 +211,13 @@ refine(HttpBlobCreateRequest, (body) => {
   if (!isStreamId(body.stream)) issues.push({ path: '/stream', reason: 'malformed stream id' });
   return issues;
 });
+// Every schema that carries a passphrase wrap across the wire, so none is stored that no device opens.
+refine(WrappedRoot, (wrap) => kdfIssues(wrap.kdf, '/kdf'));
+refine(AccountRecord, (account) => kdfIssues(account.wrappedRoot.kdf, '/wrappedRoot/kdf'));
+refine(HttpWrappedRootRequest, (body) => kdfIssues(body.wrappedRoot.kdf, '/wrappedRoot/kdf'));
+refine(HttpWrappedRootState, (body) => kdfIssues(body.wrappedRoot.kdf, '/wrappedRoot/kdf'));
 refine(HttpRegisterRequest, (body) => {
-  const issues: Issue[] = [];
+  const issues: Issue[] = kdfIssues(body.account.wrappedRoot.kdf, '/account/wrappedRoot/kdf');
   const { account, device } = body;
   if (device.cert.accountId !== account.accountId) {
     issues.push({ path: '/device/cert/accountId', reason: 'must equal account.accountId' });

@@ -91,9 +91,9 @@ const setup = async () => {
 describe("audit: per-patient device metadata an older build named by the patient's id", () => {
   it('is moved at the start, values unchanged (unread), and the old names are purged', async () => {
     const s = await setup();
-    const chainA = { seq: 3, hash: 'h3' };
+    const chainA = { seq: 3, hash: 'h30A' };
     const keptA = { rows: [] };
-    const chainB = { seq: 1, hash: 'h1' };
+    const chainB = { seq: 1, hash: 'h10A' };
     // What this build's schema refuses (a newer build's, say): moved as it is all the same.
     const seenB = { newer: { shape: true } };
     const seenOwn = { [s.own]: { seq: 2, hash: 'o2' } };
@@ -125,8 +125,14 @@ describe("audit: per-patient device metadata an older build named by the patient
     expect(await s.meta.get(s.nameOf('audit-seen', s.b), Any)).toEqual(seenB);
     expect(await s.meta.get(s.nameOf('audit-seen', s.own), Any)).toEqual(seenOwn);
     // The chains go on from where the older build left them.
-    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({ authorSeq: 4, prevHash: 'h3' });
-    expect((await log.append(s.b, { action: 'note' })).audit).toMatchObject({ authorSeq: 2, prevHash: 'h1' });
+    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({
+      authorSeq: 4,
+      prevHash: 'h30A',
+    });
+    expect((await log.append(s.b, { action: 'note' })).audit).toMatchObject({
+      authorSeq: 2,
+      prevHash: 'h10A',
+    });
     const disk = await s.disk();
     expect(disk).toContain(s.nameOf('audit-chain', s.a));
     expect(disk).not.toContain(s.a);
@@ -135,26 +141,32 @@ describe("audit: per-patient device metadata an older build named by the patient
 
   it("a patient's are moved at their first use when the start has not moved them", async () => {
     const s = await setup();
-    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h3' });
+    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h30A' });
     const log = s.open();
-    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({ authorSeq: 4, prevHash: 'h3' });
+    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({
+      authorSeq: 4,
+      prevHash: 'h30A',
+    });
     expect(await s.store.list('audit-chain/')).toEqual([]);
     expect(await s.disk()).not.toContain(s.a);
   });
 
   it('both names (a crash between a move and the removal): the new one is kept, the old one removed', async () => {
     const s = await setup();
-    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h3' });
-    await s.meta.set(s.nameOf('audit-chain', s.a), { seq: 5, hash: 'h5' });
+    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h30A' });
+    await s.meta.set(s.nameOf('audit-chain', s.a), { seq: 5, hash: 'h50A' });
     const log = s.open();
     await log.resumeNoted();
     expect(await s.store.list('audit-chain/')).toEqual([]);
-    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({ authorSeq: 6, prevHash: 'h5' });
+    expect((await log.append(s.a, { action: 'note' })).audit).toMatchObject({
+      authorSeq: 6,
+      prevHash: 'h50A',
+    });
   });
 
   it('a move that fails fails the append (no chain restarted at 1); the next append moves it and goes on', async () => {
     const s = await setup();
-    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h3' });
+    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h30A' });
     const log = s.open();
     s.failNextWrite(s.nameOf('audit-chain', s.a));
     await expect(log.append(s.a, { action: 'first' })).rejects.toThrow('lost');
@@ -162,14 +174,14 @@ describe("audit: per-patient device metadata an older build named by the patient
     expect(await log.pendingCount()).toBe(0);
     expect((await log.append(s.a, { action: 'again' })).audit).toMatchObject({
       authorSeq: 4,
-      prevHash: 'h3',
+      prevHash: 'h30A',
     });
     expect(await s.store.list('audit-chain/')).toEqual([]);
   });
 
   it('a removal that fails is reported and done at the next start', async () => {
     const s = await setup();
-    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h3' });
+    await s.meta.set(`audit-chain/${s.a}`, { seq: 3, hash: 'h30A' });
     await s.meta.set(`audit-kept/${s.a}`, { rows: [] });
     const first = s.open();
     s.failNextRemove();

@@ -18,7 +18,7 @@ const NOT_OFFERED = OFFERED_MAX + 1;
 
 const challenge = (version: number): ServerFrame => ({
   t: 'challenge',
-  nonce: 'n'.repeat(43),
+  nonce: `${'n'.repeat(42)}k`,
   serverId: ID,
   version,
 });

@@ -142,7 +142,7 @@ const socketsServer = (
         sent.push({ socket: n, t: frame.t });
         const reply =
           frame.t === 'hello'
-            ? JSON.stringify({ t: 'challenge', nonce: 'n'.repeat(43), serverId: ID, version: 3 })
+            ? JSON.stringify({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: ID, version: 3 })
             : frame.t === 'auth'
               ? JSON.stringify({
                   t: 'ready',

@@ -36,7 +36,7 @@ export const handshakingSocket = (
       const frame = JSON.parse(data) as { t: string; rid: number; deviceId?: string };
       if (frame.t === 'hello') {
         helloDeviceId = frame.deviceId ?? '';
-        socket.reply({ t: 'challenge', nonce: 'n'.repeat(43), serverId: SERVER_ID, version: 3 });
+        socket.reply({ t: 'challenge', nonce: `${'n'.repeat(42)}k`, serverId: SERVER_ID, version: 3 });
       } else if (frame.t === 'auth') {
         socket.reply({
           t: 'ready',
