@@ -133,7 +133,8 @@
  * - A push or pull request that fails is retried by RxDB until it passes; its issue (the code the handler
  *   threw, NETWORK for a dropped link) leaves `errors` once a request of the same direction passes
  *   (`fromLoop`). So does a failed live subscription's, the quarantine retry's and a restore catch-up's
- *   once that task passes (`retryPassed`). Every other issue stays until pushed out or cleared by its own
+ *   once that task passes (`retryPassed`); a failed live subscription is asked again on the same
+ *   connection with backoff (`followAll`), since `online` promises live changes. Every other issue stays until pushed out or cleared by its own
  *   reporter.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
@@ -727,6 +728,9 @@ const recentResyncs = (resyncs: readonly ResyncStart[], now: number): ResyncStar
 
 /** Backoff of the retry of records quarantined for a reason that can pass (doubling up to the max). */
 const RETRY_BASE_MS = 30_000;
+/** First wait before a refused subscribe is asked again on the same connection; doubles up to the max. */
+const SUBSCRIBE_RETRY_BASE_MS = 1_000;
+const SUBSCRIBE_RETRY_MAX_MS = 30_000;
 const RETRY_MAX_MS = 30 * 60_000;
 
 /** Content of a refused version to keep under `slot` (see `saveQuarantine`). */
@@ -2403,6 +2407,41 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
   };
 
+  // `online` promises live changes on every stream: a subscribe the server refused (UNAVAILABLE, a lost
+  // answer) is asked again while this connection lasts, with backoff, since nothing else would ask before
+  // the next reconnect or access change. It asks from where the device stands, so what changed meanwhile
+  // arrives with the subscription.
+  let subscribeAttempts = 0;
+  let subscribeTimer: ReturnType<typeof setTimeout> | undefined;
+  const followAll = (): void => {
+    if (subscribeTimer !== undefined) clearTimeout(subscribeTimer);
+    subscribeTimer = undefined;
+    const link = linkChanges;
+    void subscribeAll().then(
+      () => {
+        subscribeAttempts = 0;
+        retryPassed('SUBSCRIBE_FAILED');
+      },
+      (error: unknown) => {
+        // A connection the app stopped (goOffline, close) is no failure; the next one subscribes anew.
+        if (stopped || (error instanceof SyncError && error.code === 'STOPPED')) return;
+        report({
+          code: 'SUBSCRIBE_FAILED',
+          message: error instanceof Error ? error.message : String(error),
+        });
+        if (!linkUp || link !== linkChanges) return;
+        const delay = Math.min(SUBSCRIBE_RETRY_BASE_MS * 2 ** subscribeAttempts, SUBSCRIBE_RETRY_MAX_MS);
+        subscribeAttempts++;
+        subscribeTimer = setTimeout(() => {
+          subscribeTimer = undefined;
+          // Another connection (or a pass still running) subscribes at the end of its own pull pass.
+          if (!stopped && linkUp && link === linkChanges && state$.value.status === 'online') followAll();
+        }, delay);
+        (subscribeTimer as { unref?: () => void }).unref?.();
+      },
+    );
+  };
+
   type PullCursor = { stream: StreamAccess['stream']; since: number };
   /**
    * Streams the server answered as drained (or denied) in the current pull pass — the pages RxDB asks
@@ -2831,17 +2870,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const online = linkUp && covers >= resyncWanted;
         passStored(covers, online);
         if (online) {
-          void subscribeAll().then(
-            () => retryPassed('SUBSCRIBE_FAILED'),
-            (error: unknown) => {
-              // A connection the app stopped (goOffline, close) is no failure; the next one subscribes anew.
-              if (stopped || (error instanceof SyncError && error.code === 'STOPPED')) return;
-              report({
-                code: 'SUBSCRIBE_FAILED',
-                message: error instanceof Error ? error.message : String(error),
-              });
-            },
-          );
+          followAll();
           if (run !== null && run.fromZero && reset === run) setTimeout(() => void finishReset(run), 0);
         }
         return handOver();
@@ -4212,6 +4241,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
     async onReady(ready?: ReadyFrame): Promise<void> {
       subscribed.clear();
+      subscribeAttempts = 0;
       streamsStale = true;
       noteIncarnation(ready?.incarnation);
       try {
@@ -4343,6 +4373,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
+      if (subscribeTimer !== undefined) clearTimeout(subscribeTimer);
       if (replication) await settleHanded(replication);
       await replication?.cancel();
       resolvingWatch?.unsubscribe();
