@@ -226,6 +226,26 @@ export const verifyAuditLog = async (
  * server can serve two entries under one id, and the one that verifies must not go with the one that does
  * not.
  */
+/**
+ * `e`'s signed payload and signature when the signature holds under `key` (its header as served), else null
+ * (no header or signature, a signature that does not decode or does not match).
+ */
+const signatureUnder = async (
+  e: ServedDoc,
+  key: Uint8Array,
+  ed: Ed25519,
+): Promise<{ payload: ReturnType<typeof auditSignaturePayload>; sig: Uint8Array } | null> => {
+  if (!e.audit || e.sig === undefined) return null;
+  const payload = auditSignaturePayload({ ...e, audit: e.audit });
+  const sig = base64urlDecode(e.sig);
+  if (!sig.ok || !(await verifyCanonical(ed, key, payload.label, payload, sig.value))) return null;
+  return { payload, sig: sig.value };
+};
+
+/** Whether `e`'s signature holds under `key`. */
+export const signedUnder = async (e: ServedDoc, key: Uint8Array, ed: Ed25519): Promise<boolean> =>
+  (await signatureUnder(e, key, ed)) !== null;
+
 export const verifyAuditChains = async (
   entries: readonly ServedDoc[],
   authorKey: (entry: ServedDoc) => Promise<Uint8Array | AuthorKey | AuthorUnavailable | null>,
@@ -279,12 +299,12 @@ export const verifyAuditChains = async (
       continue;
     }
     const { key, revokedAt } = author instanceof Uint8Array ? { key: author, revokedAt: undefined } : author;
-    const payload = auditSignaturePayload({ ...e, audit: e.audit });
-    const sig = base64urlDecode(e.sig);
-    if (!sig.ok || !(await verifyCanonical(ed, key, payload.label, payload, sig.value))) {
+    const signed = await signatureUnder(e, key, ed);
+    if (signed === null) {
       report(e, 'modified', 'signature does not match the entry (content or header changed)');
       continue;
     }
+    const { payload, sig } = signed;
     // The time is the signed one, so only the device's key (or its thief) could have chosen it.
     if (revokedAt !== undefined && !(Date.parse(e.audit.at) < Date.parse(revokedAt))) {
       report(
@@ -299,7 +319,7 @@ export const verifyAuditChains = async (
       e,
       pos: e.audit.authorSeq,
       prevHash: e.audit.prevHash,
-      link: chainLinkHash(payload, sig.value),
+      link: chainLinkHash(payload, sig),
     });
     byAuthor.set(e.author, list);
   }

@@ -139,6 +139,49 @@ describe('a forgery on a position verified before, naming an account whose devic
   });
 });
 
+// A server can make up an account of its own whose signed device list holds a genuine device's public key
+// (ids are self-certifying, lists are signed by the made-up account), and serve a forged entry naming it.
+// While it withholds the genuine account's list, that must not turn the device's genuine entry from
+// `unverified` (check again later) into `inserted` (tampering) through the made-up account.
+describe("a made-up account holding a genuine device's key", () => {
+  it("leaves that device's genuine entries unverified, and refuses the forgery", async () => {
+    const patient = deriveAccountKeys(generateRootSecret());
+    const own = generateDeviceKeys();
+    const provider = deriveAccountKeys(generateRootSecret());
+    const clinic = generateDeviceKeys();
+    const madeUp = deriveAccountKeys(generateRootSecret());
+    const forger = generateDeviceKeys();
+    const genuine = await entryOf(patient, clinic, { seq: 0, hash: null }, provider.accountId);
+    const forged = await entryOf(
+      patient,
+      { deviceId: clinic.deviceId, secretKey: forger.secretKey },
+      genuine.chain,
+      madeUp.accountId,
+    );
+    const served: ServedDoc[] = [genuine.doc, forged.doc].map((doc, i) => ({ ...doc, seq: i + 1, at: AT }));
+    const log = auditLogOpener({
+      keys: patient,
+      device: own,
+      ed,
+      now: () => Date.parse(AT),
+      connection: servingLog(served),
+      directory: {
+        authorKey: async (accountId: string, deviceId: string) => {
+          if (accountId === provider.accountId) return { unavailable: 'HTTP 503' };
+          if (accountId === madeUp.accountId && deviceId === clinic.deviceId)
+            return { key: clinic.publicKey };
+          return accountId === patient.accountId && deviceId === own.deviceId ? { key: own.publicKey } : null;
+        },
+      } as unknown as DeviceDirectory,
+      meta: memoryMeta().meta,
+    })();
+    expect((await log.verify()).problems.map((p) => [p.kind, p.authorSeq])).toEqual([
+      ['unverified', 1],
+      ['modified', 2],
+    ]);
+  });
+});
+
 // A view past the cache meets one forged entry naming a genuine grantee device as author and, as its actor,
 // an account whose device list the server withholds. Its failed look-up is that entry's own: it must change
 // nothing about the device's genuine entries (cached, or served later), in this view or the next ones.

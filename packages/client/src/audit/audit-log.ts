@@ -259,9 +259,10 @@
  *   out of the views (audit-chain.ts). An entry the server's key signs whose body does not open with the patient's key or
  *   match the schema keeps its place in the server's chain but is reported `inserted` (no view can list
  *   it); one whose author's device list cannot be loaded now is reported `unverified` (not forged), unless
- *   its author is found under another account (the patient's own, one another of its entries names, or,
- *   past the view cache, the one its cached entries verified under): a device belongs to one account, so
- *   such an entry is `inserted`. One
+ *   its author is found under another account (the patient's own, one another of its entries names and
+ *   signs under the key listed there — a made-up account listing a genuine device's public key counts for
+ *   nothing — or, past the view cache, the one its cached entries verified under): a device belongs to one
+ *   account, so such an entry is `inserted`. One
  *   signed for another patient's log (its `stream`, which the signature covers) is reported `inserted` and
  *   takes no position of its author's chain here, whoever signed it: a server cannot move entries between
  *   logs.
@@ -351,6 +352,7 @@ import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/devi
 import {
   makeAuditEntry,
   openAuditBody,
+  signedUnder,
   verifyAuditChains,
   type AuditProblem,
   type AuditVerification,
@@ -2147,7 +2149,15 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       for (const account of new Set(cachedUnder === undefined ? accounts : [...accounts, cachedUnder])) {
         if (account === named) continue;
         const there = await deps.directory.authorKey(account, e.author);
-        if (there !== null && !('unavailable' in there)) return true;
+        if (there === null || 'unavailable' in there) continue;
+        // The patient's own account and the one cached entries verified under are known. Another is only
+        // named by entries: a server can make up an account whose signed list holds the author's public key,
+        // so it counts only when an entry naming it holds the author's signature under that key.
+        if (account === deps.accountId || account === cachedUnder) return true;
+        for (const other of logged) {
+          if (other.author !== e.author || bodies.get(other)?.actorId !== account) continue;
+          if (await signedUnder(other, there.key, deps.ed)) return true;
+        }
       }
       return false;
     };
