@@ -99,6 +99,12 @@ export const META_SCHEMAS = {
   /** Streams purged here whose next pull must start from 0 (RxDB's checkpoint may still hold them). */
   purged: Type.Array(Type.String({ maxLength: 128 })),
   /**
+   * Streams of `purged` readable again whose pull from 0 began, each with the random token the pull puts
+   * in the checkpoints it hands RxDB (sync/engine.ts `restartTokens`): the mark ends only once RxDB hands
+   * back a checkpoint carrying it. Key `pull-restarted`.
+   */
+  restartTokens: Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 32 })),
+  /**
    * One push frame's versions, by record id and revision tag, with the frame's number (sync/engine.ts
    * `unanswered`). Keys `push-unanswered-<slot>`.
    */

@@ -7,9 +7,13 @@
  *   handler) and decryption of pulls before RxDB sees them; RxDB never stores ciphertext, the server never
  *   sees plaintext.
  * - Checkpoints are per stream ({ s: { [stream]: seq } }): a stream that becomes readable (new grant)
- *   starts at 0, so the device receives its whole history. A pull starts from the checkpoint RxDB hands
- *   over (what it has stored), never from what the engine has merely seen: RxDB drops live changes it had
- *   not stored yet when it resyncs, and those must be served again. RxDB stores a batch's position only
+ *   starts at 0, so the device receives its whole history; so does one readable again after a purge,
+ *   whose position RxDB's stored checkpoint keeps until it stores one of the pull from 0: the stream stays
+ *   marked (persisted) until RxDB hands back a checkpoint carrying that pull's token (`r`), so a failed
+ *   call RxDB retries, or a session opened again, never resumes it from before the purge. A pull starts
+ *   from the checkpoint RxDB hands over (what it has stored), never from what the engine has merely seen:
+ *   RxDB drops live changes it had not stored yet when it resyncs, and those must be served again. RxDB
+ *   stores a batch's position only
  *   with at least one document, so a pull page or live frame that hands it nothing (echoes of this
  *   device's own pushes, versions that are the settled local copy, stale, clashing or quarantined
  *   versions) moves the engine's pull floor instead (persisted): the next pull starts there once RxDB's
@@ -130,12 +134,18 @@
  *   DEVICE_REVOKED, one issue for all), as does any written or handed again later: a revoked device can
  *   never send it and a device joined anew starts empty, so its content is kept where the app can show it.
  *   A server that lied about the revocation costs these versions their sending (the person re-enters them).
- * - A push or pull request that fails is retried by RxDB until it passes; its issue (the code the handler
- *   threw, NETWORK for a dropped link) leaves `errors` once a request of the same direction passes
- *   (`fromLoop`). So does a failed live subscription's, the quarantine retry's and a restore catch-up's
- *   once that task passes (`retryPassed`); a failed live subscription is asked again on the same
- *   connection with backoff (`followAll`), since `online` promises live changes. Every other issue stays until pushed out or cleared by its own
- *   reporter.
+ * - A push or pull request that fails is retried by RxDB until it passes; a push the server refused as
+ *   busy or failing (RATE_LIMITED, UNAVAILABLE, INTERNAL) only after a backoff (PUSH_BACKOFF_BASE_MS
+ *   doubling, ended early by stop(), started over once a push passes). Its issue (the code the handler
+ *   threw, NETWORK for a dropped link; also the push handler's own NO_KEY per record without a write key
+ *   and STALE_EPOCH) leaves `errors` once a request of the same direction passes (`fromLoop`), a NO_KEY
+ *   one also once its record is stored. So does a failed live subscription's, the quarantine retry's and
+ *   a restore catch-up's once that task passes (`retryPassed`); a failed live subscription is asked again
+ *   on the same connection with backoff (`followAll`), since `online` promises live changes. Every other
+ *   issue stays until pushed out or cleared by its own reporter.
+ *   Known limit: a push waiting for a write key (NO_KEY, STALE_EPOCH) is thrown back to RxDB until the
+ *   key comes, and RxDB holds every live change and pull while a push is under way, so nothing is
+ *   received meanwhile (CONFLICT_WAIT is bounded at a minute; this wait is not).
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -218,7 +228,10 @@
  *   row can break the document rules) is split and sent again down to the row that causes it, which goes
  *   to unsent with that code; the rest of the batch proceeds. So no version can hold up later ones.
  * - Status is observable: online/offline/syncing, pending writes, last synced time, initial-sync
- *   progress (which never goes back within a session, reconnects included), errors with a reason a person can act on, and whether this device holds the account's
+ *   progress (which never goes back within a session, reconnects included; its total counted from the
+ *   positions RxDB stored, never before the pull handler has them, and grown by every document the pass
+ *   serves beyond that count, so done stays below it until the pass is stored), errors with a reason a
+ *   person can act on, and whether this device holds the account's
  *   current passphrase (set by the session's passphrase watch; the engine only carries it) and how many files
  *   wait in the upload queue (set by the session from files/upload-queue.ts; carried likewise). A connection
  *   gone fatal (the server refused this device) is an issue with the code of its failure (DEVICE_UNKNOWN,
@@ -263,9 +276,11 @@
  *   still up; a reconnect or an access change sets `syncing` until then.
  * Failure modes: network errors make RxDB retry (idempotent: pulls by checkpoint, pushes by tag); while
  * there is no connection the handlers wait for one (never RxDB's pause(), which can skip a push batch);
- * STALE_EPOCH refreshes keys and retries once; permanent refusals are reported per record; a purge, or the
- * removal of a version RxDB stored after one, that fails is reported (PURGE_FAILED), and a purge that
- * failed stays owed: it runs again at the next session open. A catch-up
+ * STALE_EPOCH refreshes keys and retries once; a busy or failing server is sent a push again with backoff;
+ * `lastSyncedAt` moves only for a push the server stored something of or that left nothing to send;
+ * permanent refusals are reported per record; a purge, or the removal of a version RxDB stored after one,
+ * that fails is reported (PURGE_FAILED), and a purge that failed stays owed: it runs again at the next
+ * session open. A catch-up
  * after a restore that cannot send everything again is reported (RESTORE_RESYNC_FAILED) and starts over
  * at the next connection; the push handler waits for nothing the pull handler holds (RxDB holds pulls back
  * while a push runs), except right after start, until RxDB's first pull (which nothing holds). RxDB can drop
@@ -353,6 +368,11 @@ import {
 
 export interface StreamCheckpoint {
   s: Record<string, number>;
+  /**
+   * Streams being pulled again from 0 after a purge → the token of that pull (`restartTokens`): present
+   * only while one is, and proof that RxDB stored a checkpoint of it once handed back.
+   */
+  r?: Record<string, string>;
 }
 
 export interface SyncIssue {
@@ -669,6 +689,18 @@ const MAX_UNANSWERED = 10_000;
 const MAX_UNANSWERED_REVS = 8;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
+/**
+ * Backoff of a push the server refused as busy or failing (`PUSH_BACKOFF_CODES`): RxDB sends a failed
+ * batch again after its own constant retryTime (RETRY_MS), so the push handler waits the rest of a wait
+ * doubling from PUSH_BACKOFF_BASE_MS up to PUSH_BACKOFF_MAX_MS before it rejects (1, 2, 4 … s between
+ * sends); a push that passes starts it over. Without it every device would send a failing server its
+ * batch once a second for as long as it fails.
+ */
+const PUSH_BACKOFF_BASE_MS = 1_000;
+const PUSH_BACKOFF_MAX_MS = 60_000;
+/** RxDB's wait before it sends a failed push or pull request again (`retryTime`). */
+const RETRY_MS = 1_000;
+const PUSH_BACKOFF_CODES: ReadonlySet<string> = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL']);
 /** Local documents read and sent again per page after a restore of the server's store. */
 const REPUSH_PAGE = 500;
 /**
@@ -912,10 +944,27 @@ export const createSyncEngine = (deps: EngineDeps) => {
   let floorWriting: Promise<void> = Promise.resolve();
   const pullStream$ = new Subject<RxReplicationPullStreamItem<PlainRecord, StreamCheckpoint>>();
   /**
-   * Streams purged and not pulled since: RxDB's stored checkpoint may still hold their old positions
-   * (it is not rewritten by a pull that brings nothing), so they start from 0 when readable again.
+   * Streams purged and not pulled again since, as far as RxDB stored (see `restartTokens`): RxDB's stored
+   * checkpoint may still hold their old positions (it is not rewritten by a pull that brings nothing), so
+   * they start from 0 when readable again, and what RxDB holds for them is ignored while marked.
    */
   const restart = new Set<string>();
+  /**
+   * Streams of `restart` whose pull from 0 began → a random token put in every checkpoint the pull
+   * handler hands RxDB (`r`). RxDB retries a failed call, and starts after a restart, with the checkpoint it
+   * stored, which holds the stream's position from before the purge until it stores one of the pull from
+   * 0; only a checkpoint handed back with the token proves it did, and ends the mark. Persisted
+   * (`pull-restarted`; a token whose stream is not in `purged` means nothing).
+   */
+  const restartTokens = new Map<string, string>();
+  /**
+   * Tokens first: a purge drops the stream's token before it marks it, so no crash between the writes
+   * leaves a stream marked with an old token, which RxDB's checkpoint from before this purge may carry.
+   */
+  const saveRestart = async (): Promise<void> => {
+    await deps.meta.set('pull-restarted', Object.fromEntries(restartTokens));
+    await deps.meta.set('purged', [...restart]);
+  };
   /** The incarnation of the server's store recorded, and a reset not finished yet (persisted). */
   let incarnation: IncarnationMeta = {};
   /** A restore of the server's store being caught up with; null when in step (see `ResetRun`). */
@@ -1186,6 +1235,49 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (done !== was || initialTotal !== state$.value.initialSync.total)
       patch({ initialSync: { done, total: initialTotal } });
   };
+  /** Stream heads of the latest listing (audit streams aside): what the catch-up is counted from. */
+  let listedHeads: ReadonlyArray<{ stream: string; head: number }> = [];
+  /**
+   * A listing not counted yet: it came before RxDB handed the pull handler its stored positions (at start,
+   * `known` holds none of them), so the count waits for the handler, which has them.
+   */
+  let countDue = false;
+  /**
+   * Per stream, the positions the latest count put in the total: one served document each past `at` up to
+   * `head` (`at` moves with each one counted). A pass may serve others: documents written after the
+   * listing, served again below where the count began (a retried call), of a stream granted meanwhile.
+   * Each of those is added to the total as it is to done, so done stays below the total while a pass
+   * still pulls, and never passes it. Emptied when a pass ends: what later passes serve (live resyncs, a
+   * grant's history) is no part of the catch-up, and is not counted until the next listing.
+   */
+  const counted = new Map<string, { at: number; head: number }>();
+  /** Counts what the latest listing leaves to pull from the positions this device holds (`known`). */
+  const countLeft = (): void => {
+    countDue = false;
+    counted.clear();
+    let left = 0;
+    for (const { stream, head } of listedHeads) {
+      const at = known[stream] ?? 0;
+      counted.set(stream, { at, head });
+      left += Math.max(0, head - at);
+    }
+    // Progress only moves forward within a session: a listing mid-sync (a reconnect, the push's
+    // STALE_EPOCH retry) adds what is left to what was done instead of counting from 0 again, and the
+    // total grows with streams or documents added, never shrinks.
+    initialTotal = Math.max(initialTotal, initialDone + left);
+    showProgress();
+  };
+  /** A pull page served `docs`: each counts in done, and in the total too where the count left it out. */
+  const countServed = (docs: ReadonlyArray<{ stream: string; seq: number }>): void => {
+    if (counted.size === 0 || docs.length === 0) return;
+    for (const d of docs) {
+      const c = counted.get(d.stream);
+      if (c !== undefined && d.seq > c.at && d.seq <= c.head) c.at = d.seq;
+      else initialTotal++;
+    }
+    initialDone += docs.length;
+    heldBack = docs.length;
+  };
 
   // When access to a stream ends, parsed once per access entry: `readable` runs for every applied record.
   // That is the end of reading: a read grant can outlast the write grant the server describes the stream
@@ -1364,14 +1456,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
     for (const a of ownUnlisted) access.set(a.stream, a);
     updateAccess(streams);
     if (ended.length > 0) void endAsServerSays(ended);
-    const left = streams
+    listedHeads = streams
       .filter((s) => !s.stream.endsWith('/audit'))
-      .reduce((n, s) => n + Math.max(0, s.head - (known[s.stream] ?? 0)), 0);
-    // Progress only moves forward within a session: a listing mid-sync (a reconnect, the push's
-    // STALE_EPOCH retry) adds what is left to what was done instead of counting from 0 again, and the
-    // total grows with streams or documents added, never shrinks.
-    initialTotal = Math.max(initialTotal, initialDone + left);
-    showProgress();
+      .map((s) => ({ stream: s.stream, head: s.head }));
+    // Before the pull handler was handed RxDB's stored positions (at start, the connection's listing may
+    // come first), `known` lacks them: counted now, the total would be the whole store.
+    if (checkpointSeen) countLeft();
+    else countDue = true;
   };
 
   // A grant's end is enforced on this device's clock too, so it holds while the device is offline.
@@ -2738,7 +2829,16 @@ export const createSyncEngine = (deps: EngineDeps) => {
       voided = null;
       saveFloor();
     }
-    const stored: Record<string, number> = voided === null ? given : {};
+    // A checkpoint handed back with a restarted stream's token is one of its pull from 0: RxDB holds what
+    // that pull handed it, and the position it has for the stream is no longer the one from before the purge.
+    const proven = [...restartTokens].filter(([s, token]) => lastCheckpoint?.r?.[s] === token);
+    for (const [s] of proven) {
+      restart.delete(s);
+      restartTokens.delete(s);
+    }
+    const stored: Record<string, number> = voided === null ? { ...given } : {};
+    // Positions RxDB holds for a stream purged and not pulled again since are from before the purge.
+    for (const s of restart) delete stored[s];
     const pos: Record<string, number> = { ...stored };
     // Past batches that handed RxDB nothing (`carry`), once it holds everything handed before them.
     if (floor !== null && reaches(stored, floor.after)) {
@@ -2752,7 +2852,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       pos[stream] = Math.max(pos[stream] ?? 0, seq);
       known[stream] = Math.max(known[stream] ?? 0, seq);
     };
-    const checkpoint = (): StreamCheckpoint => ({ s: { ...pos } });
+    const checkpoint = (): StreamCheckpoint => ({
+      s: { ...pos },
+      ...(restartTokens.size > 0 ? { r: Object.fromEntries(restartTokens) } : {}),
+    });
+    if (proven.length > 0) await saveRestart();
     await untilConnected();
     // Also when asking at connect failed: the pull fails (RxDB retries it) rather than follow an old list.
     if (access.size === 0 || streamsStale) await refreshStreams();
@@ -2772,12 +2876,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
         voided = given;
         floor = null;
         saveFloor();
+        // What is left to pull is every stream's whole history now.
+        countDue = true;
       }
     }
     // The checkpoint holds positions of readable streams only: a stream whose copy was purged starts
-    // again from 0 (its whole history) if access is granted again.
+    // again from 0 (its whole history) if access is granted again. That pull begins here, under a new
+    // token; until RxDB hands back a checkpoint with it, every call (a retry, the first after a restart)
+    // goes on from what the pull from 0 carried past (the floor), never from RxDB's older position.
+    const starting = [...restart].filter((s) => readable(s) && !restartTokens.has(s));
+    if (starting.length > 0) {
+      for (const s of starting) {
+        delete pos[s];
+        delete known[s];
+        restartTokens.set(s, base64urlEncode(randomBytes(12)));
+      }
+      dropFloor(starting);
+      await saveRestart();
+    }
     for (const s of Object.keys(pos)) {
-      if (readable(s) && !restart.has(s)) continue;
+      if (readable(s)) continue;
       delete pos[s];
       delete known[s];
       dropFloor([s]);
@@ -2787,12 +2905,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     const base = Object.fromEntries(
       Object.entries(pos).map(([s, seq]) => [s, Math.min(seq, stored[s] ?? 0)]),
     );
-    // Consumed once the stream is readable again: this pull starts it from 0.
-    const restarted = [...restart].filter(readable);
-    if (restarted.length > 0) {
-      for (const s of restarted) restart.delete(s);
-      await deps.meta.set('purged', [...restart]);
-    }
+    // A listing that came before RxDB's stored positions, counted from them now (see `countDue`).
+    if (countDue) countLeft();
     let documents: PlainRecord[] = [];
     /** `resyncWanted` when the last page was asked for: the resyncs that page covers. */
     let covers = 0;
@@ -2851,8 +2965,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       // Denied streams leave through endAccess; until then they are not asked for again.
       for (const d of reply.denied) markDrained(d.stream, pos[d.stream] ?? 0, covers, asked);
-      initialDone += reply.docs.length;
-      if (reply.docs.length > 0) heldBack = reply.docs.length;
+      countServed(reply.docs);
       // Access may have ended while this page was fetched: what is left decides whether the pass is done
       // or the batch full (one left short by it would end RxDB's pass before the other streams caught up).
       dropEnded();
@@ -2860,8 +2973,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // first, and the device is not online until that pass is done).
       const allDone = cursorsFrom(pos, covers).length === 0;
       if (allDone) {
-        // Counted as done from here on, so a later listing does not show less than this.
+        // Counted as done from here on, so a later listing does not show less than this. Positions the
+        // count expected and the pass did not serve were versions superseded since.
         initialDone = Math.max(initialDone, initialTotal);
+        counted.clear();
       }
       showProgress();
       if (allDone) {
@@ -3084,12 +3199,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
         const write = await keyring.writeKey(doc.stream);
         if (!write) {
-          report({
-            code: 'NO_KEY',
-            message: `No key to write ${doc.stream}; will retry`,
-            stream: doc.stream,
-            id: doc.id,
-          });
+          // A failure of the push request (RxDB sends the batch again): it ends once a push passes
+          // (`fromLoop`), or once this record is stored (below).
+          report(
+            {
+              code: 'NO_KEY',
+              message: `No key to write ${doc.stream}; will retry`,
+              stream: doc.stream,
+              id: doc.id,
+            },
+            { loop: 'push' },
+          );
           missingKey = true;
           continue;
         }
@@ -3180,12 +3300,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
       /** Versions sent in place of RxDB's (`replaced`) that the server took: answered as its state. */
       const taken: Overwrite[] = [];
       let stale = false;
+      /** The server stored a row of this attempt (`lastSyncedAt`). */
+      let stored = false;
       for (const { out, byIndex, reply } of replies) {
         for (const [k, result] of reply.results.entries()) {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
             answeredRev(result.id, out[k]!.doc.rev, true);
             settlePending(result.id, row.newDocumentState.rv);
+            stored = true;
+            // Its wait for a write key (reported above by an earlier attempt) has ended.
+            clearIssues({ code: 'NO_KEY', stream: result.stream, id: result.id });
             const over = replaced?.get(byIndex[k]!);
             if (over) {
               taken.push(over);
@@ -3372,7 +3497,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       await hold(refused);
       await savePending();
-      noteSynced();
+      // A sync only if the server stored something, or once nothing is left to send (the return below):
+      // a push it stored nothing of (all STALE_EPOCH, or thrown back for a key) is no sync, and RxDB's
+      // retries of it would each say the device just synced.
+      if (stored) noteSynced();
       // A creation refused as a conflict comes back with the server's version, so this runs at most twice.
       if (recreate.size > 0 && !asCreation) conflicts.push(...(await attempt(retryEpoch, recreate, true)));
       if (rebase.size > 0)
@@ -3386,8 +3514,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
         return [...conflicts, ...again];
       }
       if (stale) {
-        // Still behind after refreshing keys: let RxDB retry the batch later rather than drop it.
-        report({ code: 'STALE_EPOCH', message: 'Waiting for the current key of a stream; will retry' });
+        // Still behind after refreshing keys: let RxDB retry the batch later rather than drop it. A failure
+        // of the push request: it ends once a push passes (`fromLoop`).
+        report(
+          { code: 'STALE_EPOCH', message: 'Waiting for the current key of a stream; will retry' },
+          { loop: 'push' },
+        );
         throw new SyncError('STALE_EPOCH', 'stream key epoch moved on; retrying later', true);
       }
       if (missingKey) {
@@ -3405,6 +3537,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           true,
         );
       }
+      if (!stored) noteSynced();
       return conflicts;
     };
     return attempt(true);
@@ -3427,9 +3560,42 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     if (counted) patch({ pendingWrites: pendingCount() });
     if (counted && fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
-    return pushRows(rows, { rxdb: true }).then((conflicts) => {
-      loopPassed('push');
-      return conflicts;
+    return pushRows(rows, { rxdb: true }).then(
+      (conflicts) => {
+        pushRefusals = 0;
+        loopPassed('push');
+        return conflicts;
+      },
+      async (error: unknown) => {
+        await pushBackoff(error);
+        throw error;
+      },
+    );
+  };
+  /** Pushes refused in a row as busy or failing (`pushBackoff`); 0 once one passes. */
+  let pushRefusals = 0;
+  /** Ends a backoff wait under way early (stop(): it never holds up a close). */
+  let wakePush: (() => void) | undefined;
+  /**
+   * Before a push refused for `error` is handed back to RxDB: for a busy or failing server, waits the
+   * backoff (see PUSH_BACKOFF_BASE_MS) less RxDB's own retry wait; nothing for other failures (a dropped
+   * link waits for the next connection in `pushRows`; the engine's own retries have their own bounds).
+   */
+  const pushBackoff = async (error: unknown): Promise<void> => {
+    if (stopped || !(error instanceof SyncError) || !PUSH_BACKOFF_CODES.has(error.code)) return;
+    const wait = Math.min(PUSH_BACKOFF_BASE_MS * 2 ** pushRefusals, PUSH_BACKOFF_MAX_MS) - RETRY_MS;
+    pushRefusals++;
+    if (wait <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wakePush = undefined;
+        resolve();
+      }, wait);
+      wakePush = (): void => {
+        clearTimeout(timer);
+        wakePush = undefined;
+        resolve();
+      };
     });
   };
 
@@ -3740,8 +3906,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
     subscribed.delete(removed.stream);
     delete known[removed.stream];
     dropFloor([removed.stream]);
+    restartTokens.delete(removed.stream);
     restart.add(removed.stream);
-    await deps.meta.set('purged', [...restart]);
+    await saveRestart();
     // Its local writes will never be sent (the push handler skips streams that are not readable), so
     // they are not pending any more; deletions included, hence the look-up with tombstones. They are
     // named to the person, with the refused versions kept unsent, which go too.
@@ -4092,6 +4259,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         }
       }
       for (const s of (await deps.meta.get('purged', META_SCHEMAS.purged)) ?? []) restart.add(s);
+      for (const [s, token] of Object.entries(
+        (await deps.meta.get('pull-restarted', META_SCHEMAS.restartTokens)) ?? {},
+      )) {
+        if (restart.has(s)) restartTokens.set(s, token);
+      }
       for (const d of (await deps.meta.get('quarantine-dismissed', META_SCHEMAS.quarantineDismissed)) ?? []) {
         dismissed.set(versionKey(d.stream, d.id, d.rev), d);
       }
@@ -4191,7 +4363,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         collection,
         replicationIdentifier: deps.replicationId,
         live: true,
-        retryTime: 1_000,
+        retryTime: RETRY_MS,
         waitForLeadership: false,
         autoStart: true,
         pull: {
@@ -4369,6 +4541,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       stopped = true;
       unwatchGuard();
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
+      wakePush?.();
       for (const w of [...fatalWaiters]) w(stoppedInSync());
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);

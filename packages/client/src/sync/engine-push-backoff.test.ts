@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StreamAccess } from '@hale/protocol';
+import { createDeviceMeta } from '../session/device-meta';
+import { SyncError, type Connection, type RequestFrame } from './connection';
+import { createSyncEngine } from './engine';
+import {
+  dataOf,
+  deviceKey,
+  ed,
+  keyringFor,
+  patient,
+  patientDevice,
+  patientRoot,
+  record,
+} from './codec-fixture.test-util';
+import { closeOpened, openTestDb, opened, until } from './scripted-server.test-util';
+
+// docs/client-api.md, sync issue codes: "`RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` — the server is busy or
+// failing — retried with backoff". RxDB sends a failed push again after a constant `retryTime` (1 s), so the
+// push handler waits the rest of a growing backoff before it hands the failure back: a failing server does
+// not get the same push from every device once a second for as long as it fails.
+
+const STREAM = `${patient.accountId}/allergy`;
+const ID = '01J5000000000000000000EEEE';
+
+/** A server holding STREAM (owned) that answers every push `UNAVAILABLE`, noting when each came. */
+const failingServer = () => {
+  const pushedAt: number[] = [];
+  const connection = {
+    version: (): number => 6,
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams') {
+        const access = {
+          stream: STREAM,
+          patientId: patient.accountId,
+          type: 'allergy',
+          access: 'owner',
+          head: 0,
+          epoch: 0,
+        };
+        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
+      }
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t === 'push') {
+        pushedAt.push(Date.now());
+        // What connection.request throws for the server's `error` reply UNAVAILABLE.
+        throw new SyncError('UNAVAILABLE', 'server busy', true);
+      }
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      return {
+        t: 'pulled',
+        rid: 1,
+        docs: [],
+        streams: frame.streams.map(({ stream, since }) => ({ stream, checkpoint: since, done: true })),
+        denied: [],
+      };
+    },
+  } as unknown as Connection;
+  return { connection, pushedAt };
+};
+
+afterEach(closeOpened);
+
+describe('retry of a push the server answers UNAVAILABLE', () => {
+  it('backs off: the waits between attempts grow', { timeout: 20_000 }, async () => {
+    const server = failingServer();
+    const raw = new Map<string, unknown>();
+    const db = await openTestDb(`engine-push-backoff-${Math.random().toString(36).slice(2)}`);
+    const engine = createSyncEngine({
+      collection: db.records,
+      connection: server.connection,
+      keyring: keyringFor(patient, patientRoot, patientDevice),
+      ed,
+      accountId: patient.accountId,
+      device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+      lookupDeviceKey: async (account, dev) => {
+        const key = await deviceKey(account, dev);
+        return key ? { status: 'found', key } : { status: 'unknown' };
+      },
+      now: () => Date.now(),
+      replicationId: 'engine-push-backoff',
+      meta: createDeviceMeta({
+        read: async (key) => structuredClone(raw.get(key)),
+        write: async (key, value) => {
+          raw.set(key, structuredClone(value));
+        },
+      }),
+    });
+    opened.push({ engine, db });
+    await engine.start();
+    engine.onStatus('ready');
+    await engine.onReady();
+    await until(() => engine.state().status === 'online', 'online');
+
+    await db.records.insert(
+      record({ id: ID, rv: 1, data: dataOf('Allergy', ID, patient.accountId, { substance: 'Latex' }) }),
+    );
+    engine.notePending(ID, 1);
+    await new Promise((r) => setTimeout(r, 7_500));
+
+    const waits = server.pushedAt.slice(1).map((t, i) => t - server.pushedAt[i]!);
+    expect(engine.state().errors.map((e) => e.code)).toContain('UNAVAILABLE');
+    // With any backoff, seven seconds of a failing server see a handful of attempts at most, the last
+    // wait well over the first.
+    expect(waits.length, JSON.stringify(waits)).toBeGreaterThanOrEqual(2);
+    expect(waits.at(-1)!, JSON.stringify(waits)).toBeGreaterThan(1.5 * waits[0]!);
+  });
+});
