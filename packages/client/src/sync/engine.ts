@@ -1195,6 +1195,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
   /** Drops the kept issues `ended` picks (their condition ended); the state is left as is if none. */
   const dropIssues = (ended: (e: SyncIssue) => boolean): void => {
+    // Runs for every record a push stored: nothing to copy when nothing is listed.
+    if (state$.value.errors.length === 0) return;
     const errors = state$.value.errors.filter((e) => !ended(e));
     if (errors.length !== state$.value.errors.length) patch({ errors });
   };
