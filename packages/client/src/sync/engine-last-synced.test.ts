@@ -1,19 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
 import type { Connection, RequestFrame } from './connection';
-import { createSyncEngine } from './engine';
-import {
-  dataOf,
-  deviceKey,
-  ed,
-  keyringFor,
-  patient,
-  patientDevice,
-  patientRoot,
-  record,
-} from './codec-fixture.test-util';
-import { closeOpened, openTestDb, opened, settled, until } from './scripted-server.test-util';
+import { dataOf, patient, record } from './codec-fixture.test-util';
+import { closeOpened, openTestDb, patientEngine, settled, until } from './scripted-server.test-util';
 
 // `lastSyncedAt` is the last completed pull, push or live change. A push the server stored nothing of
 // (every row refused STALE_EPOCH, the batch handed back to RxDB to send again) is none: while a write stays
@@ -74,27 +63,13 @@ describe('lastSyncedAt', () => {
     const clock = { t: Date.parse('2026-03-01T10:00:00.000Z') };
     const raw = new Map<string, unknown>();
     const db = await openTestDb(`engine-last-synced-${Math.random().toString(36).slice(2)}`);
-    const engine = createSyncEngine({
-      collection: db.records,
+    const engine = patientEngine({
+      db,
       connection: server.connection,
-      keyring: keyringFor(patient, patientRoot, patientDevice),
-      ed,
-      accountId: patient.accountId,
-      device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-      lookupDeviceKey: async (account, dev) => {
-        const key = await deviceKey(account, dev);
-        return key ? { status: 'found', key } : { status: 'unknown' };
-      },
-      now: () => clock.t,
       replicationId: 'engine-last-synced',
-      meta: createDeviceMeta({
-        read: async (key) => structuredClone(raw.get(key)),
-        write: async (key, value) => {
-          raw.set(key, structuredClone(value));
-        },
-      }),
+      raw,
+      now: () => clock.t,
     });
-    opened.push({ engine, db });
     await engine.start();
     engine.onStatus('ready');
     await engine.onReady();

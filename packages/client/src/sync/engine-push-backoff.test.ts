@@ -1,19 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamAccess } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
 import { SyncError, type Connection, type RequestFrame } from './connection';
-import { createSyncEngine } from './engine';
-import {
-  dataOf,
-  deviceKey,
-  ed,
-  keyringFor,
-  patient,
-  patientDevice,
-  patientRoot,
-  record,
-} from './codec-fixture.test-util';
-import { closeOpened, openTestDb, opened, until } from './scripted-server.test-util';
+import { dataOf, patient, record } from './codec-fixture.test-util';
+import { closeOpened, openTestDb, patientEngine, until } from './scripted-server.test-util';
 
 // docs/client-api.md, sync issue codes: "`RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` — the server is busy or
 // failing — retried with backoff". RxDB sends a failed push again after a constant `retryTime` (1 s), so the
@@ -67,27 +56,12 @@ describe('retry of a push the server answers UNAVAILABLE', () => {
     const server = failingServer();
     const raw = new Map<string, unknown>();
     const db = await openTestDb(`engine-push-backoff-${Math.random().toString(36).slice(2)}`);
-    const engine = createSyncEngine({
-      collection: db.records,
+    const engine = patientEngine({
+      db,
       connection: server.connection,
-      keyring: keyringFor(patient, patientRoot, patientDevice),
-      ed,
-      accountId: patient.accountId,
-      device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-      lookupDeviceKey: async (account, dev) => {
-        const key = await deviceKey(account, dev);
-        return key ? { status: 'found', key } : { status: 'unknown' };
-      },
-      now: () => Date.now(),
       replicationId: 'engine-push-backoff',
-      meta: createDeviceMeta({
-        read: async (key) => structuredClone(raw.get(key)),
-        write: async (key, value) => {
-          raw.set(key, structuredClone(value));
-        },
-      }),
+      raw,
     });
-    opened.push({ engine, db });
     await engine.start();
     engine.onStatus('ready');
     await engine.onReady();

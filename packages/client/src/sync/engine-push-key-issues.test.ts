@@ -1,13 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import { createDeviceMeta } from '../session/device-meta';
 import type { Connection, RequestFrame } from './connection';
-import { createSyncEngine } from './engine';
 import {
   dataOf,
-  deviceKey,
-  ed,
   keyringFor,
   patient,
   patientDevice,
@@ -15,7 +11,7 @@ import {
   record,
   signedEnvelope,
 } from './codec-fixture.test-util';
-import { closeOpened, openTestDb, opened, until } from './scripted-server.test-util';
+import { closeOpened, openTestDb, patientEngine, until } from './scripted-server.test-util';
 
 // A push row with no write key yet is reported per record (`NO_KEY`, "No key to write …; will retry"), and
 // a push still behind a re-keying after its one re-send as `STALE_EPOCH`; RxDB sends the batch again. Both
@@ -87,27 +83,13 @@ describe('NO_KEY and STALE_EPOCH issues of a push', () => {
     const arriving: KeyEnvelope[] = [];
     const raw = new Map<string, unknown>();
     const db = await openTestDb(`engine-push-key-issues-nokey-${Math.random().toString(36).slice(2)}`);
-    const engine = createSyncEngine({
-      collection: db.records,
+    const engine = patientEngine({
+      db,
       connection: s.connection,
-      keyring: keyringFor(patient, patientRoot, patientDevice, arriving),
-      ed,
-      accountId: patient.accountId,
-      device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-      lookupDeviceKey: async (account, dev) => {
-        const key = await deviceKey(account, dev);
-        return key ? { status: 'found', key } : { status: 'unknown' };
-      },
-      now: () => Date.now(),
       replicationId: 'engine-push-key-issues-nokey',
-      meta: createDeviceMeta({
-        read: async (key) => structuredClone(raw.get(key)),
-        write: async (key, value) => {
-          raw.set(key, structuredClone(value));
-        },
-      }),
+      raw,
+      keyring: keyringFor(patient, patientRoot, patientDevice, arriving),
     });
-    opened.push({ engine, db });
     await engine.start();
     engine.onStatus('ready');
     await engine.onReady();
@@ -137,29 +119,15 @@ describe('NO_KEY and STALE_EPOCH issues of a push', () => {
     const s = server(2);
     const raw = new Map<string, unknown>();
     const db = await openTestDb(`engine-push-key-issues-stale-${Math.random().toString(36).slice(2)}`);
-    const engine = createSyncEngine({
-      collection: db.records,
+    const engine = patientEngine({
+      db,
       connection: s.connection,
+      replicationId: 'engine-push-key-issues-stale',
+      raw,
       keyring: keyringFor(patient, patientRoot, patientDevice, [
         await signedEnvelope(STREAM, 1, randomBytes(32), patient),
       ]),
-      ed,
-      accountId: patient.accountId,
-      device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
-      lookupDeviceKey: async (account, dev) => {
-        const key = await deviceKey(account, dev);
-        return key ? { status: 'found', key } : { status: 'unknown' };
-      },
-      now: () => Date.now(),
-      replicationId: 'engine-push-key-issues-stale',
-      meta: createDeviceMeta({
-        read: async (key) => structuredClone(raw.get(key)),
-        write: async (key, value) => {
-          raw.set(key, structuredClone(value));
-        },
-      }),
     });
-    opened.push({ engine, db });
     await engine.start();
     engine.onStatus('ready');
     await engine.onReady();

@@ -6,9 +6,11 @@ import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { ServedDoc, StreamAccess } from '@hale/protocol';
 import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
 import { recordConflictHandler } from './conflicts';
+import { createDeviceMeta } from '../session/device-meta';
 import type { Connection, RequestFrame } from './connection';
-import type { SyncEngine } from './engine';
-import { patient } from './codec-fixture.test-util';
+import { createSyncEngine, type SyncEngine } from './engine';
+import type { Keyring } from './keyring';
+import { deviceKey, ed, keyringFor, patient, patientDevice, patientRoot } from './codec-fixture.test-util';
 
 const AT = '2026-01-01T00:00:00.000Z';
 
@@ -111,4 +113,41 @@ export const stopAndClose = async (d: { engine: SyncEngine; db: DeviceDb }): Pro
 /** Stops and closes what a test left running; call from `afterEach`. */
 export const closeOpened = async (): Promise<void> => {
   for (const d of opened.splice(0)) await stopAndClose(d);
+};
+
+/**
+ * An engine of the fixture patient's device over `db` and `connection` (not started), listed in `opened`.
+ * Its metadata lives in `raw`, so an engine opened again over the same map is the device restarted.
+ */
+export const patientEngine = (opts: {
+  db: DeviceDb;
+  connection: Connection;
+  replicationId: string;
+  raw: Map<string, unknown>;
+  keyring?: Keyring;
+  now?: () => number;
+}): SyncEngine => {
+  const { db, raw } = opts;
+  const engine = createSyncEngine({
+    collection: db.records,
+    connection: opts.connection,
+    keyring: opts.keyring ?? keyringFor(patient, patientRoot, patientDevice),
+    ed,
+    accountId: patient.accountId,
+    device: { deviceId: patientDevice.deviceId, secretKey: patientDevice.secretKey },
+    lookupDeviceKey: async (account, dev) => {
+      const key = await deviceKey(account, dev);
+      return key ? { status: 'found', key } : { status: 'unknown' };
+    },
+    now: opts.now ?? (() => Date.now()),
+    replicationId: opts.replicationId,
+    meta: createDeviceMeta({
+      read: async (key) => structuredClone(raw.get(key)),
+      write: async (key, value) => {
+        raw.set(key, structuredClone(value));
+      },
+    }),
+  });
+  opened.push({ engine, db });
+  return engine;
 };
