@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import type { WebSocketLike } from '@hale/client';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
-import { allPushed, eventually, newDevice, openDevice, waitOnline } from './support/devices';
+import {
+  allPushed,
+  eventually,
+  interceptedWebSocket,
+  newDevice,
+  openDevice,
+  waitOnline,
+} from './support/devices';
 import { input } from './support/records';
 
 // docs/client-api.md, `status`: "`online` (caught up and live on every stream it may read …)". A subscribe
@@ -11,40 +16,17 @@ import { input } from './support/records';
 // connected"), so a device shown online receives what other devices change; before, nothing asked again
 // until the next reconnect and sync stalled behind a green status.
 
-/** A socket factory whose first `subscribe` the "server" refuses UNAVAILABLE (the frame is not sent). */
+/** A socket factory whose first `subscribe` the server refuses (BAD_MESSAGE: the frame is sent broken). */
 const refusingFirstSubscribe = () => {
   let refused = 0;
-  const factory = (url: string): WebSocketLike => {
-    const ws = new WebSocket(url);
-    const like: WebSocketLike = {
-      get readyState() {
-        return ws.readyState;
-      },
-      send: (data: string) => {
-        const frame = JSON.parse(data) as { t: string; rid?: number };
-        if (frame.t === 'subscribe' && refused === 0) {
-          refused++;
-          const reply = { t: 'error', rid: frame.rid, code: 'UNAVAILABLE', message: 'busy, try later' };
-          setTimeout(() => like.onmessage?.({ data: JSON.stringify(reply) }), 5);
-          return;
-        }
-        ws.send(data);
-      },
-      close: (code?: number, reason?: string) => ws.close(code, reason),
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-    };
-    ws.onopen = (ev) => like.onopen?.(ev);
-    ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
-    ws.onerror = (ev) => like.onerror?.(ev);
-    ws.onmessage = (ev) => {
-      const data: unknown = ev.data;
-      like.onmessage?.({ data: Buffer.isBuffer(data) ? data.toString('utf8') : String(data) });
-    };
-    return like;
-  };
+  const factory = interceptedWebSocket({
+    sent: (data, send) => {
+      const frame = JSON.parse(data) as { t: string; streams?: unknown };
+      if (frame.t !== 'subscribe' || refused > 0) return send(data);
+      refused++;
+      send(JSON.stringify({ ...frame, streams: 'none' }));
+    },
+  });
   return { factory, refused: () => refused };
 };
 
