@@ -433,11 +433,16 @@ const attachment = (file: FileRef, title: string | undefined, fileNameExt: boole
 };
 
 const QUANTITY_RE = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-zµ%/[\]*][A-Za-z0-9µ%/[\]*.]*)\s*$/;
+/**
+ * Words after a number that are no unit of measure: ordinals ("2nd" dose, as vaccination cards print it),
+ * "dose(s)" and a multiplier ("2x"). Read as units they would turn a position in a series into an amount.
+ */
+const NOT_UNITS = /^(?:st|nd|rd|th|x|doses?)$/i;
 
 /** `10 mg` → a Quantity (UCUM-coded when the unit is known); anything else → undefined. */
 const parseQuantity = (value: string | undefined): DraftObject | undefined => {
   const match = value === undefined ? null : QUANTITY_RE.exec(value);
-  if (!match?.[1] || !match[2]) return undefined;
+  if (!match?.[1] || !match[2] || NOT_UNITS.test(match[2])) return undefined;
   return quantity(Number(match[1]), match[2]);
 };
 
@@ -896,6 +901,13 @@ const COMPARATORS: Readonly<Record<string, string>> = {
   '≥': '>=',
 };
 
+/** The core rendered-value extension on a primitive `value`: its digits as reported. */
+const renderedValue = (text: string): DraftObject => ({
+  _value: {
+    extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/rendered-value', valueString: text }],
+  },
+});
+
 /**
  * A lab value as Observation.value[x]. A number, or text that is one (optionally after a comparator),
  * is a valueQuantity with the units; other text is a valueString as written, its units in a note:
@@ -907,9 +919,12 @@ const labValue = (value: number | string | undefined, units: string | undefined)
   if (value === undefined) return {};
   const match = COMPARED_NUMBER_RE.exec(value);
   const number = match?.[2] === undefined ? undefined : Number(match[2]);
-  if (match && number !== undefined && Number.isFinite(number)) {
+  if (match?.[2] !== undefined && number !== undefined && Number.isFinite(number)) {
     const comparator = match[1] === undefined ? undefined : COMPARATORS[match[1]];
-    return { valueQuantity: { ...quantity(number, units), comparator } };
+    // JSON numbers keep no trailing zeros, but a reported "0.010" is more precise than 0.01 (R4 decimal:
+    // "the original precision should be preserved"): the digits as reported go beside the value.
+    const rendered = String(number) === match[2] ? undefined : renderedValue(match[2]);
+    return { valueQuantity: { ...quantity(number, units), comparator, ...rendered } };
   }
   return {
     valueString: value,
@@ -1349,18 +1364,23 @@ const exportNoteSignature = (
             who: signer,
           },
         ],
-        signature: [
-          {
-            type: [
-              r.signerRole === 'author'
-                ? coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.1', "Author's Signature")
-                : coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.5', 'Verification Signature'),
-            ],
-            when: fhirDateTime(signedAt),
-            who: signer,
-            data: signature,
-          },
-        ],
+        // Only with the signature itself (`data`): a signature element without one would show a viewer an
+        // ASTM-typed signature by the signer where there is only the record's claim (data-model.md).
+        signature:
+          signature === undefined
+            ? undefined
+            : [
+                {
+                  type: [
+                    r.signerRole === 'author'
+                      ? coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.1', "Author's Signature")
+                      : coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.5', 'Verification Signature'),
+                  ],
+                  when: fhirDateTime(signedAt),
+                  who: signer,
+                  data: signature,
+                },
+              ],
       }),
     );
     return;

@@ -46,7 +46,7 @@
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
 // or as 'keep'.
 // Every refusal writes nothing.
-import { map, type Observable } from 'rxjs';
+import { map, takeUntil, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
   RECORD_KINDS,
@@ -292,6 +292,8 @@ export interface RecordsDeps {
    * again at the moment of every write.
    */
   assertUnlocked?: () => void;
+  /** Emits when the session closes: live views (`observe`) complete then. */
+  closed$?: Observable<unknown>;
   /**
    * After each local write; `rv` is the revision number written (the sync engine tracks it as pending).
    * The write resolves once what this returns settles: the session's audit note of the change is kept on
@@ -649,6 +651,12 @@ const successorOf = (
   return next;
 };
 
+/**
+ * A record a purge is removing (access to its stream ended): emptied first, then deleted (engine.ts), so
+ * for a moment it holds no content. It is no record any more: reads leave it out.
+ */
+const emptied = (doc: { data: object }): boolean => Object.keys(doc.data).length === 0;
+
 const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
   kind: doc.kind as K,
   record: doc.data as unknown as RecordOf<K>,
@@ -705,7 +713,7 @@ export const createRecords = (deps: RecordsDeps) => {
   // An AuditEntry in the store came from an older build's `add` (the server never took it): not shown.
   const load = async (id: string): Promise<PlainRecord | null> => {
     const doc = await findById(id);
-    return doc && !isDedicatedKind(doc.kind) ? toPlain(doc) : null;
+    return doc && !isDedicatedKind(doc.kind) && !emptied(doc) ? toPlain(doc) : null;
   };
 
   const requireWritable = (stream: string): void => {
@@ -956,7 +964,8 @@ export const createRecords = (deps: RecordsDeps) => {
       patientId: doc.patientId,
       rv,
     });
-    return record;
+    // A copy, as `add` answers: the store keeps the object written.
+    return structuredClone(record);
   };
 
   /** The content and conflict state that taking the side at the top of `conflictData` leaves. */
@@ -1035,7 +1044,9 @@ export const createRecords = (deps: RecordsDeps) => {
         data: record,
         conflictData: null,
       });
-      return record;
+      // A copy: the store keeps `record` itself (the at-rest layer remembers written values by reference),
+      // so a caller changing what it was answered would change what is read and sent, unvalidated.
+      return structuredClone(record);
     },
 
     /**
@@ -1126,7 +1137,7 @@ export const createRecords = (deps: RecordsDeps) => {
         ...(limit !== undefined ? { limit } : {}),
       });
       const docs = await query.exec();
-      return docs.map((d) => toStored<K>(toPlain(d)));
+      return docs.filter((d) => !emptied(d)).map((d) => toStored<K>(toPlain(d)));
     },
 
     observe<K extends RecordKind>(
@@ -1137,13 +1148,15 @@ export const createRecords = (deps: RecordsDeps) => {
       requireStorable(kind);
       const selector = { kind, patientId: listedPatient(kind, optionsOf(kind, options).patientId) };
       const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
-      return $.pipe(
+      const view = $.pipe(
         map((docs) => {
           // A view opened before a lock errors at its next change rather than showing more.
           unlocked();
-          return docs.map((d) => toStored<K>(toPlain(d)));
+          return docs.filter((d) => !emptied(d)).map((d) => toStored<K>(toPlain(d)));
         }),
       );
+      // The store's query never ends by itself: a view of a closed session completes.
+      return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 
     /** Records with an unresolved concurrent edit. */

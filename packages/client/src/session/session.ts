@@ -28,11 +28,14 @@
 // close()), and the connection ends fatal LOCKED at the lock itself (`onLock`; an idle session uses no
 // key that would show it) and no other socket is opened (connection.ts `lockedOut`: requests already sent
 // keep the socket until answered), so requests waiting for it and `sync.awaitInSync()` reject LOCKED at
-// once instead of waiting until close(). A sync issue LOCKED says so. close() still closes cleanly; the next session opened with the account unlocked sends what is
-// pending. Record changes noted in the last moments before close() are
-// appended to the audit outbox, or, locked, kept for the next session (audit-log.ts).
+// once instead of waiting until close(). A sync issue LOCKED says so. close() still closes cleanly; the
+// next session opened with the account unlocked sends what is pending. Record changes noted in the last
+// moments before close() are appended to the audit outbox, or, locked, kept for the next session
+// (audit-log.ts). Once close() has done that (`shut`), every call refuses as after a lock (AccountError
+// LOCKED: nothing is signed under the zeroed copies, nothing reaches the closed store), goOnline() opens
+// no socket, and live record views complete.
 import type { RxConflictHandler, RxStorage } from 'rxdb';
-import { distinctUntilChanged, map } from 'rxjs';
+import { distinctUntilChanged, map, Subject } from 'rxjs';
 import {
   base64urlDecode,
   chooseEd25519,
@@ -236,6 +239,16 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   // place at any await below (see the header).
   const secrets = copySecrets(account);
   let closed = false;
+  /** close() kept what it keeps (the audit notes): from then on every call is refused (`assertUsable`). */
+  let shut = false;
+  /** Emits once, at `shutNow`: the live views complete (records.observe). */
+  const closed$ = new Subject<void>();
+  const shutNow = (): void => {
+    if (shut) return;
+    shut = true;
+    closed$.next();
+    closed$.complete();
+  };
   let lockReported = false;
   let ed: Ed25519;
   let db: DeviceDb;
@@ -303,6 +316,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     keyringRef?.drop();
   };
   const assertUsable = (): void => {
+    // Once close() has kept what it keeps, nothing is read, written or signed: its keys are zeroed, its
+    // store closed (RxDB's own error would name neither), and an audit entry signed now would be
+    // signed under zeroes and stored nowhere.
+    if (shut) throw new AccountError('LOCKED', 'the device session was closed; open it again');
     if (!isLocked(account)) return;
     lockedNow();
     assertUnlocked(account);
@@ -478,6 +495,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     deviceId: account.device.deviceId,
     now,
     assertUnlocked: assertUsable,
+    closed$,
     whyNotWritable,
     onWrite: (id, change) => {
       engine.notePending(id, change.rv);
@@ -572,6 +590,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   } catch (e) {
     // The caller gets no session to close: left open, the database could never be opened again here.
     closed = true;
+    shutNow();
     offLock();
     audit.stop();
     passphrase.stop();
@@ -613,7 +632,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         return engine.quarantinedVersion(entry);
       },
       goOffline: (): void => connection.stop(),
-      goOnline: (): void => connection.start(),
+      // A closed session opens no socket again (its device key is zeroed).
+      goOnline: (): void => {
+        if (!closed) connection.start();
+      },
       awaitInSync: () => engine.awaitInSync(),
     },
     /**
@@ -675,11 +697,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       connection.stop();
       try {
         await audit.close();
+        shutNow();
         await engine.stop();
         // The highest epochs held, saved before the store closes (keyring.ts).
         await keyring.floorsSaved();
         await db.close();
       } finally {
+        shutNow();
         keyring.wipe();
         secrets.wipe();
         // Last: another tab may open the store once it is given back.

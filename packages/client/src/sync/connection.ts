@@ -532,10 +532,11 @@ export const createConnection = (options: ConnectionOptions) => {
      * waiters for `ready` and new requests refused LOCKED); an idle session would else stay signed in until
      * it next needed a key. Requests already sent keep their socket until answered (work under way
      * finishes: a revocation the server took is told), then it is closed; nothing else it brings is handed
-     * on. Not once stopped or fatal.
+     * on. Also when stopped (`goOffline()`): what waits for the connection (`awaitInSync`) must end LOCKED,
+     * not wait for a connection that will never authenticate. Not once fatal.
      */
     lockedOut(): void {
-      if (status === 'stopped' || status === 'fatal') return;
+      if (status === 'fatal') return;
       if (reconnectTimer !== null) clearTimer(reconnectTimer);
       reconnectTimer = null;
       goFatal(lockedError());
