@@ -28,8 +28,10 @@
  * - wrong key, tampered or truncated value, context mismatch, non-string or missing required
  *   encrypted field → `AT_REST_DECRYPT_FAILED` (with `reason`).
  * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping; `runAtRestJob` throws it for the whole job.
- * - schema with attachments (would store file bytes in clear) or a nested, primary or indexed encrypted path
- *   → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
+ * - schema with attachments (would store file bytes in clear) or a nested, primary (or part of a composite
+ *   primary key) or indexed encrypted path → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
+ * - a replication-meta value stored plain whose plaintext is a composite's own (`{ s, refs }`: a composite
+ *   stripped on disk of its prefix and referred envelopes) → `AT_REST_DECRYPT_FAILED` (MALFORMED).
  * - a query selecting or sorting on an encrypted field (it would silently compare ciphertext)
  *   → `AT_REST_QUERY_ON_ENCRYPTED_FIELD`.
  * - a change event that fails to decrypt errors the change stream (loud), never stalls writes.
@@ -43,7 +45,8 @@
  *   envelope not of the envelope form, an opened value that is undefined), or answers any item with the
  *   binding (db/c/i/f/r/h, `boundText`) of another slot than the one asked for — each outcome carries the
  *   binding the offload sealed it with or found inside it, compared here — → `AT_REST_ENCRYPT_FAILED` for
- *   the whole batch, nothing of it remembered; a write whose batch failed stores nothing (the inner
+ *   the whole batch, nothing of it remembered (two writes of one slot at once, e.g. racing inserts at one
+ *   revision, share a binding: their replies crossed are not told apart); a write whose batch failed stores nothing (the inner
  *   bulkWrite runs only once every value is sealed). So outcomes crossed between jobs or permuted within
  *   one never hand a document another's value, nor store an envelope that a later open (once this
  *   memory is gone) refuses. Not checked, as it would cost the open the offload saves: that an offload's
@@ -477,9 +480,13 @@ function checkSchema<T>(
     new AtRestError('AT_REST_UNSUPPORTED_SCHEMA', message, { collection });
   if (schema.attachments) throw unsupported('attachments would be stored in clear; keep files elsewhere');
   const properties = schema.properties as Record<string, JsonSchema | undefined>;
+  // A composite primary key is written in clear from its fields' values.
+  const compositeKeyFields: readonly string[] =
+    typeof schema.primaryKey === 'object' ? (schema.primaryKey.fields as readonly string[]) : [];
   for (const field of fields) {
     if (field.includes('.')) throw unsupported(`only top-level fields can be encrypted: ${field}`);
-    if (field === primaryPath) throw unsupported('the primary key cannot be encrypted');
+    if (field === primaryPath || compositeKeyFields.includes(field))
+      throw unsupported('the primary key (or a field it is composed of) cannot be encrypted');
     if (properties[field] === undefined) throw unsupported(`encrypted field not in schema: ${field}`);
     for (const index of schema.indexes ?? []) {
       const parts: readonly string[] = typeof index === 'string' ? [index] : index;
@@ -803,6 +810,16 @@ function createValueCodec(
   };
   const malformedComposite = (s: Slot) =>
     decryptError('MALFORMED', 'stored value is not a valid composite envelope', where(s));
+  /**
+   * A meta document's value stored plain (no `r1:`) is a whole document copy, never a composite's own
+   * plaintext (`{ s, refs }`, sealed under the same binding): one stripped of its prefix and referred
+   * envelopes on disk would otherwise open as that skeleton and stand for the replicated document.
+   */
+  const plainValue = (s: Slot, value: unknown): unknown => {
+    if (composites && isRecord(value) && 's' in value && 'refs' in value && Object.keys(value).length === 2)
+      throw malformedComposite(s);
+    return value;
+  };
 
   // Seals and opens requested in one turn of the event loop (one bulkWrite, one query result) go to
   // the offload as one batch per kind.
@@ -1037,7 +1054,11 @@ function createValueCodec(
     known: (b: DocBinding, field: string, value: unknown): string | undefined =>
       knownAt(slot(b, field), value),
     /** The value of `stored` if already known for this slot (no opening needed). */
-    remembered: (b: DocBinding, field: string, stored: unknown) => rememberedAt(slot(b, field), stored),
+    remembered: (b: DocBinding, field: string, stored: unknown) => {
+      const s = slot(b, field);
+      const hit = rememberedAt(s, stored);
+      return hit.hit && !isComposite(stored) ? { hit: true as const, value: plainValue(s, hit.value) } : hit;
+    },
     /**
      * Seals on the offload (batched) or here, once `known` has missed. `itemId` (meta instances): the
      * replicated document this meta document describes, whose envelopes `value` may refer to.
@@ -1053,7 +1074,7 @@ function createValueCodec(
     /** Opens on the offload (batched) or here, once `remembered` has missed. */
     async openLater(b: DocBinding, field: string, stored: unknown, itemId?: string): Promise<unknown> {
       const s = slot(b, field);
-      if (!isComposite(stored)) return enqueue('open', { slot: s, input: stored });
+      if (!isComposite(stored)) return plainValue(s, await enqueue('open', { slot: s, input: stored }));
       const { own, refer } = compositeOpening(s, stored, itemId);
       const { parts, assemble } = refer(await openAt(s, own));
       return assemble(await Promise.all(parts.map((p) => openAt(p.slot, p.stored))));
@@ -1062,8 +1083,8 @@ function createValueCodec(
     open(b: DocBinding, field: string, stored: unknown, itemId?: string): unknown {
       const s = slot(b, field);
       const hit = rememberedAt(s, stored);
-      if (hit.hit) return hit.value;
-      if (!isComposite(stored)) return openHere(s, stored);
+      if (hit.hit) return isComposite(stored) ? hit.value : plainValue(s, hit.value);
+      if (!isComposite(stored)) return plainValue(s, openHere(s, stored));
       const { own, refer } = compositeOpening(s, stored, itemId);
       const { parts, assemble } = refer(openNow(s, own));
       return assemble(parts.map((p) => openNow(p.slot, p.stored)));
