@@ -236,3 +236,18 @@ describe('replication-meta composites', () => {
     );
   });
 });
+
+describe('replication-meta composites on disk', () => {
+  it('refuses a composite stripped down to its own envelope (no r1: prefix, no referred envelope)', async () => {
+    const { records, metas, rawMetas, cold } = await setup();
+    const docData = await writeRecord(records, 'a', 'alpha');
+    expect((await metas.bulkWrite([{ document: meta({ itemId: 'a', docData }) }], 'test')).error).toEqual([]);
+    const composite = String((await rawGet(rawMetas, 'a|0'))['docData']);
+    expect(composite.startsWith('r1:v1.')).toBe(true);
+    // Someone who can write the disk keeps only the sealed skeleton, as a plain envelope: it would open as
+    // { s: skeleton, refs } and stand for the replicated document.
+    const own = composite.slice('r1:'.length).split(':')[0]!;
+    await rawReplace(rawMetas, 'a|0', { docData: own });
+    await expectAtRest((await cold()).findDocumentsById(['a|0'], false), 'AT_REST_DECRYPT_FAILED');
+  });
+});
