@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
-import type { Connection, RequestFrame } from './connection';
+import type { PushResult } from '@hale/protocol';
 import { dataOf, patient, record } from './codec-fixture.test-util';
-import { closeOpened, openTestDb, patientEngine, settled, until } from './scripted-server.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  ownStreamConnection,
+  patientEngine,
+  settled,
+  until,
+} from './scripted-server.test-util';
 
 // `lastSyncedAt` is the last completed pull, push or live change. A push the server stored nothing of
 // (every row refused STALE_EPOCH, the batch handed back to RxDB to send again) is none: while a write stays
@@ -14,44 +20,21 @@ const ID = '01J5000000000000000000CCCC';
 /** A server holding STREAM (owned by the device's account) that refuses every pushed row STALE_EPOCH. */
 const staleServer = () => {
   const pushes = { count: 0 };
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') {
-        const access = {
-          stream: STREAM,
-          patientId: patient.accountId,
-          type: 'allergy',
-          access: 'owner',
-          head: 0,
-          epoch: 0,
-        };
-        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
-      }
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t === 'push') {
-        pushes.count++;
-        const results = (frame as PushFrame).rows.map(({ doc }): PushResult => ({
-          status: 'error',
-          stream: doc.stream,
-          id: doc.id,
-          code: 'STALE_EPOCH',
-          message: 'stream key epoch moved on',
-        }));
-        return { t: 'pushed', rid: 1, results };
-      }
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      const docs: ServedDoc[] = [];
-      return {
-        t: 'pulled',
-        rid: 1,
-        docs,
-        streams: frame.streams.map(({ stream, since }) => ({ stream, checkpoint: since, done: true })),
-        denied: [],
-      };
+  const connection = ownStreamConnection({
+    stream: STREAM,
+    epoch: 0,
+    push: (frame) => {
+      pushes.count++;
+      const results = frame.rows.map(({ doc }): PushResult => ({
+        status: 'error',
+        stream: doc.stream,
+        id: doc.id,
+        code: 'STALE_EPOCH',
+        message: 'stream key epoch moved on',
+      }));
+      return { t: 'pushed', rid: 1, results };
     },
-  } as unknown as Connection;
+  });
   return { connection, pushes };
 };
 

@@ -1,8 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StreamAccess } from '@hale/protocol';
-import { SyncError, type Connection, type RequestFrame } from './connection';
+import { SyncError } from './connection';
 import { dataOf, patient, record } from './codec-fixture.test-util';
-import { closeOpened, openTestDb, patientEngine, until } from './scripted-server.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  ownStreamConnection,
+  patientEngine,
+  until,
+} from './scripted-server.test-util';
 
 // docs/client-api.md, sync issue codes: "`RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` — the server is busy or
 // failing — retried with backoff". RxDB sends a failed push again after a constant `retryTime` (1 s), so the
@@ -15,37 +20,15 @@ const ID = '01J5000000000000000000EEEE';
 /** A server holding STREAM (owned) that answers every push `UNAVAILABLE`, noting when each came. */
 const failingServer = () => {
   const pushedAt: number[] = [];
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') {
-        const access = {
-          stream: STREAM,
-          patientId: patient.accountId,
-          type: 'allergy',
-          access: 'owner',
-          head: 0,
-          epoch: 0,
-        };
-        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
-      }
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t === 'push') {
-        pushedAt.push(Date.now());
-        // What connection.request throws for the server's `error` reply UNAVAILABLE.
-        throw new SyncError('UNAVAILABLE', 'server busy', true);
-      }
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      return {
-        t: 'pulled',
-        rid: 1,
-        docs: [],
-        streams: frame.streams.map(({ stream, since }) => ({ stream, checkpoint: since, done: true })),
-        denied: [],
-      };
+  const connection = ownStreamConnection({
+    stream: STREAM,
+    epoch: 0,
+    push: () => {
+      pushedAt.push(Date.now());
+      // What connection.request throws for the server's `error` reply UNAVAILABLE.
+      throw new SyncError('UNAVAILABLE', 'server busy', true);
     },
-  } as unknown as Connection;
+  });
   return { connection, pushedAt };
 };
 

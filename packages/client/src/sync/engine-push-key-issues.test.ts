@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
+import type { KeyEnvelope, PushResult, ServedDoc } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import type { Connection, RequestFrame } from './connection';
 import {
   dataOf,
   keyringFor,
@@ -11,7 +10,13 @@ import {
   record,
   signedEnvelope,
 } from './codec-fixture.test-util';
-import { closeOpened, openTestDb, patientEngine, until } from './scripted-server.test-util';
+import {
+  closeOpened,
+  openTestDb,
+  ownStreamConnection,
+  patientEngine,
+  until,
+} from './scripted-server.test-util';
 
 // A push row with no write key yet is reported per record (`NO_KEY`, "No key to write …; will retry"), and
 // a push still behind a re-keying after its one re-send as `STALE_EPOCH`; RxDB sends the batch again. Both
@@ -27,51 +32,30 @@ const server = (staleFirst = 0) => {
   const docs = new Map<string, ServedDoc>();
   let head = 0;
   let stale = staleFirst;
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams') {
-        const access = {
-          stream: STREAM,
-          patientId: patient.accountId,
-          type: 'allergy',
-          access: 'owner',
-          head,
-          epoch: 1,
-        };
-        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
+  const connection = ownStreamConnection({
+    stream: STREAM,
+    epoch: 1,
+    head: () => head,
+    push: (frame) => {
+      if (stale > 0) {
+        stale--;
+        const refused = frame.rows.map(({ doc }): PushResult => ({
+          status: 'error',
+          stream: doc.stream,
+          id: doc.id,
+          code: 'STALE_EPOCH',
+          message: 'stream key epoch moved on',
+        }));
+        return { t: 'pushed', rid: 1, results: refused };
       }
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t === 'push') {
-        if (stale > 0) {
-          stale--;
-          const refused = (frame as PushFrame).rows.map(({ doc }): PushResult => ({
-            status: 'error',
-            stream: doc.stream,
-            id: doc.id,
-            code: 'STALE_EPOCH',
-            message: 'stream key epoch moved on',
-          }));
-          return { t: 'pushed', rid: 1, results: refused };
-        }
-        const results = (frame as PushFrame).rows.map(({ doc }): PushResult => {
-          const served = { ...doc, seq: ++head, at: AT };
-          docs.set(doc.id, served);
-          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: served.seq };
-        });
-        return { t: 'pushed', rid: 1, results };
-      }
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      return {
-        t: 'pulled',
-        rid: 1,
-        docs: [],
-        streams: frame.streams.map(({ stream, since }) => ({ stream, checkpoint: since, done: true })),
-        denied: [],
-      };
+      const results = frame.rows.map(({ doc }): PushResult => {
+        const served = { ...doc, seq: ++head, at: AT };
+        docs.set(doc.id, served);
+        return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: served.seq };
+      });
+      return { t: 'pushed', rid: 1, results };
     },
-  } as unknown as Connection;
+  });
   return { docs, connection };
 };
 

@@ -3,7 +3,7 @@
 // teardown of what a test left running, and a wait for a condition.
 import type { RxConflictHandler } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { ServedDoc, StreamAccess } from '@hale/protocol';
+import type { PushFrame, ServedDoc, StreamAccess } from '@hale/protocol';
 import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-db';
 import { recordConflictHandler } from './conflicts';
 import { createDeviceMeta } from '../session/device-meta';
@@ -151,3 +151,41 @@ export const patientEngine = (opts: {
   opened.push({ engine, db });
   return engine;
 };
+
+/**
+ * A connection for an engine of the fixture patient that owns `stream` (listed at `head()`, `epoch`): it
+ * subscribes, gives no envelopes, answers every pull empty and drained, and hands each push to `push`.
+ */
+export const ownStreamConnection = (opts: {
+  stream: string;
+  epoch: number;
+  head?: () => number;
+  push: (frame: PushFrame) => unknown;
+}): Connection =>
+  ({
+    version: (): number => 6,
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams') {
+        const access = {
+          stream: opts.stream,
+          patientId: patient.accountId,
+          type: opts.stream.slice(opts.stream.indexOf('/') + 1),
+          access: 'owner',
+          head: opts.head?.() ?? 0,
+          epoch: opts.epoch,
+        };
+        return { t: 'streams', rid: 1, streams: [access as StreamAccess] };
+      }
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t === 'push') return opts.push(frame as PushFrame);
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      return {
+        t: 'pulled',
+        rid: 1,
+        docs: [],
+        streams: frame.streams.map(({ stream, since }) => ({ stream, checkpoint: since, done: true })),
+        denied: [],
+      };
+    },
+  }) as unknown as Connection;
