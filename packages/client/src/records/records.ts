@@ -68,7 +68,7 @@ import {
   type WriteRuleContext,
 } from '@hale/model';
 import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
-import type { PlainRecord } from '../sync/record-codec';
+import { emptied, type PlainRecord } from '../sync/record-codec';
 import type { NotWritableReason } from '../sync/engine';
 import { RxError, type RxDocument } from 'rxdb';
 import type { DeviceRecord, JsonObject, RecordsCollection } from '../store/device-db';
@@ -651,12 +651,6 @@ const successorOf = (
   return next;
 };
 
-/**
- * A record a purge is removing (access to its stream ended): emptied first, then deleted (engine.ts), so
- * for a moment it holds no content. It is no record any more: reads leave it out.
- */
-const emptied = (doc: { data: object }): boolean => Object.keys(doc.data).length === 0;
-
 const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
   kind: doc.kind as K,
   record: doc.data as unknown as RecordOf<K>,
@@ -713,6 +707,8 @@ export const createRecords = (deps: RecordsDeps) => {
   // An AuditEntry in the store came from an older build's `add` (the server never took it): not shown.
   const load = async (id: string): Promise<PlainRecord | null> => {
     const doc = await findById(id);
+    // A record a purge is removing (its stream's access ended) is emptied, then deleted: no record any
+    // more, here or in any list.
     return doc && !isDedicatedKind(doc.kind) && !emptied(doc) ? toPlain(doc) : null;
   };
 

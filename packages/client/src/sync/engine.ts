@@ -358,6 +358,7 @@ import {
   BUILD_CONTENT_MODEL,
   canonicalOrNull,
   decodeRecords,
+  emptied,
   encodeRecords,
   sameVersion,
   tagOf,
@@ -2235,7 +2236,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const docs = await collection.storageInstance.findDocumentsById([...ids], true);
       // A purge's tombstones (emptied) are no copy: they may carry the number of a local edit never
       // pushed, and the stream's versions come back from the server when access returns.
-      const copies = docs.filter((d) => !(d._deleted && Object.keys(d.data).length === 0));
+      const copies = docs.filter((d) => !(d._deleted && emptied(d)));
       return new Map(copies.map((d) => [d.id, { rv: d.rv, deleted: d._deleted, record: d }]));
     },
     unsettled,
@@ -3085,11 +3086,6 @@ export const createSyncEngine = (deps: EngineDeps) => {
   ): boolean =>
     keptFrom !== undefined && keptFrom === incarnation.recorded && master.seq <= (floor[master.stream] ?? 0);
 
-  /**
-   * Whether a local document is what a purge left of a record: no content, deleted or not yet (a purge
-   * empties a record, then deletes it, both at the same `rv`). Nothing else writes a record without content.
-   */
-  const emptied = (d: { data: object }): boolean => Object.keys(d.data).length === 0;
   /** Streams purged since this engine started. */
   const purgedHere = new Set<string>();
   /**
@@ -3701,7 +3697,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     d.by === deps.accountId &&
     readable(d.stream) &&
     writable(d.stream) &&
-    !(d._deleted && Object.keys(d.data).length === 0) &&
+    !(d._deleted && emptied(d)) &&
     !pending.has(d.id) &&
     !diverged.has(recordKey(d.stream, d.id));
 

@@ -407,6 +407,12 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
  * stream's type and the data must be a valid record of that kind naming the doc's id and the stream's
  * patient. A deletion may carry emptied data.
  */
+/**
+ * Whether a record holds no content: what a purge leaves of a record (it empties a record, then deletes
+ * it, both at the same `rv`), or a tombstone. Nothing else writes a record without content.
+ */
+export const emptied = (record: { data: object }): boolean => Object.keys(record.data).length === 0;
+
 const contentRefusal = (
   model: ContentModel,
   doc: Pick<ServedDoc, 'id' | 'deleted'>,
@@ -417,7 +423,7 @@ const contentRefusal = (
   if (!isRecordKind(kind) || RECORD_KINDS[kind].streamType !== stream.type) {
     return `a ${JSON.stringify(kind).slice(0, 40)} record does not belong in a ${stream.type} stream`;
   }
-  if (doc.deleted && Object.keys(data).length === 0) return null;
+  if (doc.deleted && emptied({ data })) return null;
   if (data['id'] !== doc.id) return 'the record data names another id';
   if (data['patientId'] !== stream.patientId)
     return "the record data names another patient than the stream's";
