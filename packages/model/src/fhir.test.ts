@@ -549,9 +549,25 @@ describe('enumerations', () => {
     const composition = resourceAt(bundle, 'Composition', record.noteId, record.versionNumber);
     expect(at(composition, 'relatesTo[0].code')).toBe(code);
     if (code !== undefined) {
-      expect(at(composition, 'relatesTo[0].targetReference.reference')).toBe(
-        `urn:hale:Composition/${record.noteId}/_history/${record.versionNumber - 1}`,
-      );
+      // The version before is not in this export: named logically, so no reference dangles.
+      expect(at(composition, 'relatesTo[0].targetReference')).toEqual({
+        type: 'Composition',
+        identifier: { system: 'urn:hale:id', value: record.noteId },
+        display: `MedicalNote ${record.noteId} version ${record.versionNumber - 1}`,
+      });
+      const before = exampleWithout('NoteVersion', ['amendmentReason'], {
+        noteId: record.noteId,
+        versionNumber: record.versionNumber - 1,
+        kind: 'original',
+      });
+      const both = exportItems([item('NoteVersion', before), item('NoteVersion', record)]);
+      expect(validateFhirBundleShape(both).ok).toBe(true);
+      expect(
+        at(
+          resourceAt(both, 'Composition', record.noteId, record.versionNumber),
+          'relatesTo[0].targetReference',
+        ),
+      ).toEqual({ reference: `urn:hale:Composition/${record.noteId}/_history/${record.versionNumber - 1}` });
     }
   });
 });

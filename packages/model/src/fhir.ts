@@ -7,10 +7,12 @@
  *   version), so the order of the input records does not matter either.
  * - Every record is validated (`validateRecord`) and must belong to `patientId` (ProviderProfile excepted,
  *   it is a directory entry); a bundle never mixes patients.
- * - Every `reference` in the bundle is a fullUrl of an entry (`urn:hale:{ResourceType}/{id}`, optionally
- *   `/_history/{version}`). People and devices named only by account/device id get a minimal
- *   Patient / Practitioner / RelatedPerson / Device entry so their references resolve; records that point
- *   at records absent from the export get a logical reference (`identifier` only, no `reference`).
+ * - Every `reference` in the bundle is a fullUrl of an entry (`urn:hale:{ResourceType}/{id}`), or
+ *   `{fullUrl}/_history/{version}` where an entry of that fullUrl has that `meta.versionId`. People and
+ *   devices named only by account/device id get a minimal Patient / Practitioner / RelatedPerson / Device
+ *   entry so their references resolve; records that point at records, or at versions of records, absent
+ *   from the export get a logical reference (`identifier` and a `display`, which names the version where
+ *   one is meant; no `reference`).
  * - Hale record ids are kept as `identifier` (system `urn:hale:id`) where the resource has one
  *   (Provenance and AuditEvent have none in R4: there the Hale id is `Resource.id`).
  * - No empty strings, arrays or objects are emitted (FHIR JSON forbids them).
@@ -393,6 +395,23 @@ const text = (value: string | undefined): DraftObject | undefined =>
 const coding = (system: string, code: string, display?: string): DraftObject => ({ system, code, display });
 
 const haleIdentifier = (id: string): DraftObject => ({ system: HALE_ID_SYSTEM, value: id });
+
+/**
+ * A reference to version `version` of the resource `type/id` (record `kind`): literal where that version
+ * is an entry of the export (`exported`), else logical, as for a record absent from the export. A literal
+ * one would dangle, and one without its version would name another text than the one signed, acknowledged
+ * or amended.
+ */
+const versionRef = (
+  type: string,
+  id: string,
+  kind: RecordKind,
+  version: number,
+  exported: boolean,
+): DraftObject =>
+  exported
+    ? { reference: `${fhirFullUrl(type, id)}/_history/${version}` }
+    : { type, identifier: haleIdentifier(id), display: `${kind} ${id} version ${version}` };
 
 const extension = (name: string, value: DraftObject | undefined): DraftObject | undefined =>
   value === undefined ? undefined : { url: `${HALE_EXTENSION_BASE}${name}`, ...value };
@@ -1078,7 +1097,16 @@ const exportTreatmentPlan = (x: Exporter, r: TreatmentPlan, signature: string | 
     x.add(
       makeResource('Provenance', `${r.id}-ack`, {
         meta: meta(ack.at),
-        target: [{ reference: `${fhirFullUrl('CarePlan', r.id)}/_history/${ack.version}` }],
+        // validateRecord takes a history with gaps, so the version acknowledged may not be exported.
+        target: [
+          versionRef(
+            'CarePlan',
+            r.id,
+            'TreatmentPlan',
+            ack.version,
+            ack.version === r.version || r.versions.some((v) => v.version === ack.version),
+          ),
+        ],
         recorded: fhirDateTime(ack.at),
         activity: { text: 'acknowledged' },
         agent: [
@@ -1230,6 +1258,9 @@ const exportNote = (
 ): void => {
   const note = group.note?.record;
   const historyUrl = (number: number) => `${fhirFullUrl('Composition', noteId)}/_history/${number}`;
+  // The numbers exported as Composition versions: the versions given and the note's current one.
+  const numbers = new Set(group.versions.keys());
+  if (note !== undefined) numbers.add(note.currentVersionNumber);
   const type = note === undefined ? GENERIC_NOTE_TYPE : NOTE_TYPE[note.noteType];
   const authorId = (version: NoteVersion | undefined) => note?.authorId ?? version?.editorId;
   // What a numbered version and a concurrent one under the same number have alike.
@@ -1258,7 +1289,17 @@ const exportNote = (
       relatesTo: [
         relation === undefined
           ? undefined
-          : { code: relation, targetReference: { reference: historyUrl(number - 1) } },
+          : {
+              code: relation,
+              // The version before may not be exported (this device holds no copy of it).
+              targetReference: versionRef(
+                'Composition',
+                noteId,
+                'MedicalNote',
+                number - 1,
+                numbers.has(number - 1),
+              ),
+            },
       ],
       section: SOAP_SECTIONS.map((section) => {
         const value = version?.[section.field];
@@ -1277,8 +1318,6 @@ const exportNote = (
       ? undefined
       : extension('requires-cosign', { valueBoolean: note.requiresCosign });
 
-  const numbers = new Set(group.versions.keys());
-  if (note !== undefined) numbers.add(note.currentVersionNumber);
   for (const number of [...numbers].sort((a, b) => a - b)) {
     const entry = group.versions.get(number);
     const version = entry?.record;
@@ -1886,8 +1925,10 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         display: version === undefined ? `MedicalNote ${noteId}` : `MedicalNote ${noteId} version ${version}`,
       };
     }
-    const url = fhirFullUrl('Composition', noteId);
-    return { reference: version === undefined ? url : `${url}/_history/${version}` };
+    if (version === undefined) return { reference: fhirFullUrl('Composition', noteId) };
+    // A version of the note may be signed or asked for without being exported (no copy of it here).
+    const exported = group.versions.has(version) || group.note?.record.currentVersionNumber === version;
+    return versionRef('Composition', noteId, 'MedicalNote', version, exported);
   };
   const versionNumberOf = (noteVersionId: string): number | undefined => {
     const item = present.get(`NoteVersion/${noteVersionId}`);
@@ -2447,6 +2488,8 @@ const BUNDLE_TYPES = [
 ];
 const FHIR_ID_RE = /^[A-Za-z0-9.-]{1,64}$/;
 const HISTORY_RE = /\/_history\/[A-Za-z0-9.-]{1,64}$/;
+// `/_history` as a whole path segment: what FHIR reserves for versions (`_` is in no FHIR id).
+const HISTORY_SEGMENT_RE = /\/_history(?=\/|$)/;
 const MAX_SHAPE_ISSUES = 100;
 
 type JsonRecord = Readonly<Record<string, unknown>>;
@@ -2597,6 +2640,19 @@ const checkSignature = (
   walk(signature, path, issues, references);
 };
 
+/**
+ * A reference split into the fullUrl it names and the version (`…/_history/{vid}`, vid a FHIR id), or
+ * undefined when it has a `/_history` part of any other form: an empty or ill-formed version, or more path
+ * after it. Such a reference is refused as malformed rather than looked up whole, so its refusal does not
+ * hang on no entry happening to carry that string as its fullUrl.
+ */
+const splitVersion = (reference: string): { url: string; version?: string } | undefined => {
+  const mark = HISTORY_SEGMENT_RE.exec(reference);
+  if (mark === null) return { url: reference };
+  const version = reference.slice(mark.index + mark[0].length + 1);
+  return FHIR_ID_RE.test(version) ? { url: reference.slice(0, mark.index), version } : undefined;
+};
+
 const fullUrlMatches = (fullUrl: string, resourceType: string, id: string): boolean =>
   fullUrl.startsWith('urn:uuid:') ||
   fullUrl.startsWith('urn:oid:') ||
@@ -2607,7 +2663,8 @@ const fullUrlMatches = (fullUrl: string, resourceType: string, id: string): bool
  * fullUrl consistent with its resource's type and id, the elements R4 requires for the resource types
  * Hale exports, codes from the required value sets Hale uses, no empty values, well-formed extensions,
  * unique fullUrls (or distinct `meta.versionId`s, bdl-7), and every `reference` resolving to an entry's
- * fullUrl (version-specific references by their version-independent part), and a `signature`, when
+ * fullUrl (a version-specific one, `{fullUrl}/_history/{version}`, to the entry of that fullUrl whose
+ * `meta.versionId` is that version; any other `/_history` form is refused), and a `signature`, when
  * present, with R4's required elements (type, when, who) and well-formed formats and data, its
  * `who.reference` resolving like any other. Not a full FHIR validator, nor a signature check.
  */
@@ -2687,8 +2744,22 @@ export const validateFhirBundleShape = (
       }
     }
     for (const { path, reference } of references) {
-      if (!fullUrls.has(reference.replace(HISTORY_RE, ''))) {
+      const named = splitVersion(reference);
+      const versions = named === undefined ? undefined : fullUrls.get(named.url);
+      if (named === undefined) {
+        issues.push({
+          path,
+          reason: `${reference} is not a literal reference {fullUrl} or {fullUrl}/_history/{version} (a FHIR id)`,
+        });
+      } else if (versions === undefined) {
         issues.push({ path, reason: `${reference} does not resolve to an entry of the bundle` });
+      } else if (named.version !== undefined && !versions.includes(named.version)) {
+        // The version is what a version-specific reference asserts (a signature, an acknowledgement of
+        // that exact text): resolving it to another version of the resource would misstate it.
+        issues.push({
+          path,
+          reason: `${reference} names a version no entry of ${named.url} has (meta.versionId)`,
+        });
       }
     }
   }

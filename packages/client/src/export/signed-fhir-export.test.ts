@@ -268,6 +268,17 @@ describe('a signed FHIR export', () => {
     const own = received(await signedBy(alice, bundleOf(alice.accountId)));
     expect(objectAt(own, 'signature', 'who').reference).toBe(alicePatient);
     expect(await check(own)).toBe('ok');
+    // A version of her own entry, well-formed or not, is not her entry's fullUrl (it has no versionId).
+    for (const history of ['/_history/1', '/_history/', '/_history/1/x']) {
+      const versioned = await resignedWith(alice, own, (unsigned) => ({
+        ...unsigned,
+        who: {
+          reference: `${alicePatient}${history}`,
+          identifier: { system: 'urn:hale:account', value: alice.accountId },
+        },
+      }));
+      expect(await check(versioned), history).toBe('KEY_MISMATCH');
+    }
   });
 
   it('signs and verifies Signature.when only as a FHIR instant (zone within ±14:00)', async () => {
