@@ -72,6 +72,23 @@ const AuthorRulesText = Type.String({ maxLength: 200 });
 /** Catch-ups after restores of the server's store kept in device meta (`incarnation.resyncs`). */
 export const MAX_RESYNCS = 32;
 
+/** A record version as the engine holds it (sync/record-codec.ts `PlainRecord`: store/device-db.ts `DeviceRecord` and its deletion flag). */
+const StoredRecord = Type.Object({
+  id: Type.String({ maxLength: 26 }),
+  stream: Type.String({ maxLength: 64 }),
+  kind: Type.String({ maxLength: 32 }),
+  patientId: Type.String({ maxLength: 22 }),
+  updatedAt: Type.String({ maxLength: 32 }),
+  rv: Type.Integer({ minimum: 1 }),
+  epoch: Type.Integer({ minimum: 0 }),
+  author: Type.String({ maxLength: 64 }),
+  by: Type.String({ maxLength: 64 }),
+  conflict: Type.Boolean(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  conflictData: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  _deleted: Type.Boolean(),
+});
+
 export const META_SCHEMAS = {
   /**
    * Local writes the server has not acknowledged: record id and the revision number pending (0 when not
@@ -212,6 +229,12 @@ export const META_SCHEMAS = {
       at: IsoText,
     }),
   ),
+  /**
+   * Local versions the push handler answered RxDB as sent while this device held no key to write their
+   * stream (sync/engine.ts `keyWaits`), each with the server's state it was made on (`base`; absent for a
+   * creation), at most one per record; the engine sends them itself once the key comes. Key `key-wait`.
+   */
+  keyWait: Type.Array(Type.Object({ record: StoredRecord, base: Type.Optional(StoredRecord), at: IsoText })),
   /**
    * Records whose local copy is a version the server never took (the engine's diverged marks, kept after
    * their unsent entry is discarded), with the revision number of the server's state that version was

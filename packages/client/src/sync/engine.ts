@@ -143,9 +143,21 @@
  *   a restore catch-up's once that task passes (`retryPassed`); a failed live subscription is asked again
  *   on the same connection with backoff (`followAll`), since `online` promises live changes. Every other
  *   issue stays until pushed out or cleared by its own reporter.
- *   Known limit: a push waiting for a write key (NO_KEY, STALE_EPOCH) is thrown back to RxDB until the
- *   key comes, and RxDB holds every live change and pull while a push is under way, so nothing is
- *   received meanwhile (CONFLICT_WAIT is bounded at a minute; this wait is not).
+ * - A local version of a stream this device holds no key to write (NO_KEY: a grant whose envelopes are not
+ *   published yet, an own stream's re-keying not confirmed) is not thrown back to RxDB, which holds every
+ *   pull and live change while a push is under way: one such write would stop all incoming sync, for as
+ *   long as the key takes (another device must come online). It goes on the key-wait list (`keyWaits`,
+ *   at most MAX_KEY_WAITS; beyond it the push fails as before), persisted with the server state it was
+ *   made on before the push handler returns, and RxDB takes it as sent. It stays pending (also after a
+ *   restart: counted from the list), its record is marked diverged (a served version of it may replace
+ *   the local copy meanwhile) and it has a NO_KEY issue until answered. The engine sends it itself once
+ *   the key is held: at each connection, at each access change (the server tells of stored envelopes so),
+ *   when the write guard changes, and after a backoff (KEY_WAIT_RETRY_BASE_MS doubling), one at a time with
+ *   RxDB's pushes. A version RxDB hands that was made on a waiting one is sent against that one's base and
+ *   replaces it; another version of the record (made on a served one) sends the waiting one to unsent. A
+ *   server version met once the key came is merged with it as RxDB merges a conflict, the merge sent on
+ *   top and written here; a stream no longer writable sends it to unsent, a purge drops it (UNSENT_PURGED),
+ *   a revocation of this device keeps it in unsent.
  * - Writes to streams the device may not write are not sent; writes for streams it lost access to are
  *   dropped with the purge of that stream (and stop counting as pending), as are its versions kept
  *   unsent: the ids and kinds of those never sent are reported (UNSENT_PURGED, one issue per purge), their
@@ -590,6 +602,8 @@ export interface EngineDeps {
    * yet (default CONFLICT_WAIT_MS; see the header); lowered by tests.
    */
   conflictWaitMs?: number;
+  /** Backoff of sending versions waiting for their write key again (default KEY_WAIT_RETRY_BASE_MS, …_MAX_MS). */
+  keyWaitRetry?: { baseMs: number; maxMs: number };
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
@@ -650,6 +664,15 @@ const DISMISSAL_WRITE_RETRIES_MS = [50, 500];
 const RECORDED_UNSTORED_KEY = 'quarantine-dismiss-recorded';
 /** Unsent versions kept (each holds a record's content); beyond it the oldest go, reported. */
 const MAX_UNSENT = 1_000;
+/**
+ * Local versions kept waiting for their stream's write key (`keyWaits`, each with its content and that of
+ * the state it was made on). Beyond it a push with versions lacking a key fails as a whole and RxDB sends
+ * it again until the key comes, holding every pull meanwhile, as before the list existed.
+ */
+const MAX_KEY_WAITS = 1_000;
+/** Backoff of sending versions waiting for their write key again (doubling up to the max); see `keyWaits`. */
+const KEY_WAIT_RETRY_BASE_MS = 2_000;
+const KEY_WAIT_RETRY_MAX_MS = 60_000;
 /**
  * How long a local change waits for a newer server version it met that cannot be verified yet (NO_KEY,
  * AUTHOR_LOOKUP_FAILED) before it goes to unsent, counting only time connected (offline nothing can
@@ -789,6 +812,11 @@ interface PushOptions {
   rxdb?: boolean;
   /** Rows are local copies sent again after a restore of the server's store (no assumed state). */
   repush?: boolean;
+  /**
+   * A row this device holds no write key for goes on the key-wait list (`keyWaits`) and is answered as
+   * sent, instead of failing the push: RxDB's rows and the list's own retries.
+   */
+  park?: boolean;
   /** The floor of the restore being caught up with, when the caller holds it (see `ResetRun`). */
   floor?: Record<string, number>;
   /** Filled with the ids of server versions rows conflicted with that were served before the restore. */
@@ -839,6 +867,12 @@ interface SentFrame {
   out: PushRow[];
   byIndex: number[];
   reply: PushedFrame;
+}
+/** A local version sent later, once its stream's write key came, and the server state it was made on. */
+interface KeyWait {
+  record: WithDeleted<PlainRecord>;
+  base: WithDeleted<PlainRecord> | undefined;
+  at: string;
 }
 /** A local version the server will not take, and the state RxDB's row built it on (see `hold`). */
 interface Refusal {
@@ -2102,6 +2136,84 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
 
   /**
+   * record id → a local version answered to RxDB as sent while this device held no key to write its
+   * stream (see the header), with the server state it was made on; in device meta (`key-wait`).
+   * `keyWaitsSending`: those a retry is sending, persisted with the rest until answered.
+   */
+  let keyWaits = new Map<string, KeyWait>();
+  const keyWaitsSending = new Map<string, KeyWait>();
+  const storedRecord = (r: WithDeleted<PlainRecord>): WithDeleted<PlainRecord> => ({
+    id: r.id,
+    stream: r.stream,
+    kind: r.kind,
+    patientId: r.patientId,
+    updatedAt: r.updatedAt,
+    rv: r.rv,
+    epoch: r.epoch,
+    author: r.author,
+    by: r.by,
+    conflict: r.conflict,
+    data: r.data,
+    conflictData: r.conflictData,
+    _deleted: r._deleted,
+  });
+  const saveKeyWaits = (): Promise<void> =>
+    deps.meta.set(
+      'key-wait',
+      [...new Map([...keyWaitsSending, ...keyWaits]).values()].map((w) => ({
+        record: storedRecord(w.record),
+        ...(w.base === undefined ? {} : { base: storedRecord(w.base) }),
+        at: w.at,
+      })),
+    );
+  const keyWaitIssue = (record: PlainRecord): Omit<SyncIssue, 'at'> => ({
+    code: 'NO_KEY',
+    message: `No key yet to write ${record.stream}; the change waits on this device and is sent when the key comes`,
+    stream: record.stream,
+    id: record.id,
+  });
+  /**
+   * Puts versions lacking a write key on the key-wait list (persisted before the push handler returns, as
+   * RxDB then takes them as sent). A version made on a waiting one (the push handler gives it that one's
+   * base) or the same one again replaces its entry; any other version of the record (made on a server
+   * version stored here meanwhile) cannot carry the waiting one's content, which goes to unsent. Each
+   * record is marked diverged: its local copy is a version the server never took (see `hold`).
+   */
+  const parkRows = async (
+    items: ReadonlyArray<{ record: WithDeleted<PlainRecord>; base: WithDeleted<PlainRecord> | undefined }>,
+  ): Promise<void> => {
+    const aside: Refusal[] = [];
+    for (const { record, base } of items) {
+      const prior = keyWaits.get(record.id);
+      const follows =
+        prior === undefined ||
+        sameVersion(prior.record, record) ||
+        (base === undefined
+          ? prior.base === undefined
+          : prior.base !== undefined && sameVersion(base, prior.base));
+      if (prior !== undefined && !follows) {
+        aside.push({
+          record: prior.record,
+          base: prior.base,
+          code: 'NO_KEY',
+          message: `A newer server version of ${record.stream} record came before the key to send this change did; the change was not sent`,
+        });
+      }
+      keyWaits.delete(record.id);
+      keyWaits.set(record.id, { record, base, at: iso() });
+      const key = recordKey(record.stream, record.id);
+      const floor = Math.max(diverged.get(key)?.floor ?? 0, base?.rv ?? 0);
+      diverged.delete(key);
+      diverged.set(key, { stream: record.stream, id: record.id, ...(floor > 0 ? { floor } : {}) });
+    }
+    await saveDiverged();
+    await saveKeyWaits();
+    await hold(aside);
+    for (const { record } of items) report(keyWaitIssue(record));
+    armKeyWaits();
+  };
+
+  /**
    * This device was revoked (DEVICE_REVOKED): nothing pending can ever be sent from it, and a device joined
    * anew starts an empty store. So every pending local version goes to unsent with its content, where the
    * app can show or copy it, instead of counting as pending for ever; one issue says how many. Run again
@@ -2115,11 +2227,32 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (stopped || fatal?.code !== 'DEVICE_REVOKED' || pending.size === 0) return;
         const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
         const message = 'this device was removed from its account before the change was sent';
-        const items: Refusal[] = held
-          .filter((d) => !emptied(d) && (pending.get(d.id) ?? Infinity) <= d.rv)
-          .map((record) => ({ record, base: undefined, code: 'DEVICE_REVOKED', message }));
+        // Versions waiting for a key were answered to RxDB as sent: the local copy may be another since.
+        const waiting: Refusal[] = [...keyWaits.values()].map(({ record, base }) => ({
+          record,
+          base,
+          code: 'DEVICE_REVOKED',
+          message,
+        }));
+        const items: Refusal[] = [
+          ...waiting,
+          ...held
+            .filter(
+              (d) =>
+                !emptied(d) &&
+                (pending.get(d.id) ?? Infinity) <= d.rv &&
+                !waiting.some((w) => sameVersion(w.record, plainOf(d))),
+            )
+            .map((d) => ({ record: plainOf(d), base: undefined, code: 'DEVICE_REVOKED', message })),
+        ];
         if (items.length === 0) return;
         await hold(items, { quiet: true });
+        if (waiting.length > 0) {
+          for (const { record } of waiting)
+            clearIssues({ code: 'NO_KEY', stream: record.stream, id: record.id });
+          keyWaits = new Map();
+          await saveKeyWaits();
+        }
         report({
           code: 'DEVICE_REVOKED',
           message: `${items.length} change(s) made on this device were never sent and cannot be sent from it now; they are kept in unsent changes`,
@@ -2636,7 +2769,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // since may open now (its key derives from the ended grants, which a fresh store learns only after its
   // first pull). Otherwise it waited for the backoff (30 s at first).
   const unwatchGuard = keyring.onGuardChange(() => {
-    if (!stopped) requestRetry();
+    if (stopped) return;
+    requestRetry();
+    wakeKeyWaits(true);
   });
   const runRetry = (): Promise<void> => {
     if (retryRun) return retryRun;
@@ -3165,6 +3300,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
       /** Rows the server refused alone as a whole frame (`sendFrame`). */
       const frameRefused: FrameRefusal[] = [];
       let missingKey = false;
+      /** Rows without a write key that go on the key-wait list (`options.park`). */
+      const waiting: Array<{ record: WithDeleted<PlainRecord>; base: WithDeleted<PlainRecord> | undefined }> =
+        [];
       /** A row met a server version that cannot be verified yet (see below): the batch is sent again. */
       let unopened = false;
       let skipped = false;
@@ -3196,6 +3334,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
           continue;
         }
         const write = await keyring.writeKey(doc.stream);
+        // Waits on the list, answered as sent, so this push holds up nothing else (see `keyWaits`). Not a
+        // row sent against a tag alone (`rebased`, `replaced`: the list needs the state it builds on), nor
+        // beyond the list's bound.
+        if (
+          !write &&
+          options.park &&
+          rebased === undefined &&
+          replaced === undefined &&
+          (keyWaits.has(doc.id) || keyWaits.size + waiting.length < MAX_KEY_WAITS)
+        ) {
+          waiting.push({ record: doc, base: asCreation ? undefined : row.assumedMasterState });
+          continue;
+        }
         if (!write) {
           // A failure of the push request (RxDB sends the batch again): it ends once a push passes
           // (`fromLoop`), or once this record is stored (below).
@@ -3215,6 +3366,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         candidates.push(i);
       }
       for (const [stream, records] of lost) reportDiscarded(stream, records, false);
+      if (waiting.length > 0) await parkRows(waiting);
       // With an offload the batch is sealed in chunks, so the worker seals chunk k+1 while the server
       // stores chunk k. Each sealed chunk goes out in frames packed to the protocol's limits (documents,
       // and ciphertext bytes counted as the server counts them); a version over MAX_DOC_BYTES is never
@@ -3434,7 +3586,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
        * devices were asked for once more), or is no such wait (`no`). Ends the wait of a version that opened.
        */
       const unopenedWait = (master: ServedDoc, decoded: Judged): 'wait' | 'over' | 'no' => {
-        if (!options.rxdb) return 'no';
+        if (!options.rxdb && !options.park) return 'no';
         const key = versionKey(master.stream, master.id, master.rev);
         const since = unopenedSince.get(key);
         if (decoded.ok || !RETRYABLE_QUARANTINE.has(decoded.reason)) {
@@ -3545,7 +3697,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // whose note a crash lost (the list is saved a macrotask after the write) counts as pending again here,
   // before the handler waits for a connection. Not saved for it (`handed`): RxDB hands it again after
   // another crash, and versions written around the records API (bulk inserts) would grow every save.
-  const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
+  const pushHandler = (input: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
+    // A version made on one waiting for its key (which RxDB took as the server's state) builds on what
+    // that one was made on, and is sent against it: it carries the waiting one's content further.
+    const rows: PushInput =
+      keyWaits.size === 0
+        ? input
+        : input.map((row) => {
+            const w = keyWaits.get(row.newDocumentState.id);
+            if (!w || !row.assumedMasterState || !sameVersion(row.assumedMasterState, w.record)) return row;
+            return w.base === undefined
+              ? { newDocumentState: row.newDocumentState }
+              : { newDocumentState: row.newDocumentState, assumedMasterState: w.base };
+          });
+    const built = rows.filter((row, i) => row !== input[i]).map((row) => row.newDocumentState);
     let counted = false;
     for (const { newDocumentState: doc } of rows) {
       // What a purge left is no change of anyone's, never sent: also the emptied state of a record pulled
@@ -3558,10 +3723,21 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     if (counted) patch({ pendingWrites: pendingCount() });
     if (counted && fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
-    return pushRows(rows, { rxdb: true }).then(
-      (conflicts) => {
+    return exclusivePush(() => pushRows(rows, { rxdb: true, park: true })).then(
+      async (conflicts) => {
         pushRefusals = 0;
         loopPassed('push');
+        // The waiting versions these were made on are answered with them (stored, kept unsent, merged by
+        // RxDB, or waiting in their place).
+        let dropped = false;
+        for (const doc of built) {
+          const w = keyWaits.get(doc.id);
+          if (!w || w.record.rv >= doc.rv) continue;
+          keyWaits.delete(doc.id);
+          clearIssues({ code: 'NO_KEY', stream: doc.stream, id: doc.id });
+          dropped = true;
+        }
+        if (dropped) await saveKeyWaits();
         return conflicts;
       },
       async (error: unknown) => {
@@ -3767,7 +3943,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * Sends merged versions on top of the server's and, once taken, writes each here in place of the copy
    * it merged (unless that copy changed meanwhile: RxDB then sends the change and merges it itself).
    */
-  const storeMerges = async (merges: readonly Merge[]): Promise<void> => {
+  const storeMerges = async (
+    merges: readonly Merge[],
+    { overMaster = false }: { overMaster?: boolean } = {},
+  ): Promise<Set<string>> => {
     const again = await pushRows(
       merges.map((m) => ({ newDocumentState: m.resolved, assumedMasterState: m.master })),
     );
@@ -3778,7 +3957,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         .map((u) => u.id),
     ]);
     const taken = merges.filter((m) => !notTaken.has(m.resolved.id));
-    if (taken.length === 0) return;
+    const takenIds = new Set(taken.map((m) => m.copy.id));
+    if (taken.length === 0) return takenIds;
     const storage = collection.storageInstance;
     const held = new Map(
       (
@@ -3789,9 +3969,19 @@ export const createSyncEngine = (deps: EngineDeps) => {
       ).map((d) => [d.id, d]),
     );
     const writes = [];
-    for (const { copy, resolved } of taken) {
+    const isEqual = collection.conflictHandler.isEqual;
+    for (const { copy, master, resolved } of taken) {
       const previous = held.get(copy.id);
-      if (!previous || !collection.conflictHandler.isEqual(plainOf(previous), copy, 'hale-restore')) continue;
+      // `overMaster`: RxDB may have stored the server's version over the copy meanwhile (the copy was a
+      // version waiting for its key, which RxDB took as sent).
+      if (
+        !previous ||
+        !(
+          isEqual(plainOf(previous), copy, 'hale-restore') ||
+          (overMaster && isEqual(plainOf(previous), master, 'hale-restore'))
+        )
+      )
+        continue;
       writes.push({
         previous,
         document: {
@@ -3803,6 +3993,117 @@ export const createSyncEngine = (deps: EngineDeps) => {
       });
     }
     if (writes.length > 0) await storage.bulkWrite(writes, 'hale-restore-merge');
+    return takenIds;
+  };
+
+  // RxDB's pushes and the key-wait list's own run one at a time: a version made on a waiting one is sent
+  // against that one's base (`pushHandler`), which holds only while the waiting one is not being sent.
+  let pushChain: Promise<unknown> = Promise.resolve();
+  const exclusivePush = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = pushChain.then(run);
+    pushChain = next.catch(() => undefined);
+    return next;
+  };
+  let keyWaitRun: Promise<void> | null = null;
+  let keyWaitDue = false;
+  let keyWaitAttempts = 0;
+  let keyWaitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sends the waiting versions again after the backoff, while any wait (see KEY_WAIT_RETRY_BASE_MS). */
+  const armKeyWaits = (reset = false): void => {
+    if (reset) keyWaitAttempts = 0;
+    if (keyWaitTimer !== undefined) clearTimeout(keyWaitTimer);
+    keyWaitTimer = undefined;
+    if (stopped || keyWaits.size === 0) {
+      keyWaitAttempts = 0;
+      return;
+    }
+    const { baseMs, maxMs } = deps.keyWaitRetry ?? {
+      baseMs: KEY_WAIT_RETRY_BASE_MS,
+      maxMs: KEY_WAIT_RETRY_MAX_MS,
+    };
+    const delay = Math.min(baseMs * 2 ** keyWaitAttempts, maxMs);
+    keyWaitAttempts++;
+    keyWaitTimer = setTimeout(() => {
+      keyWaitTimer = undefined;
+      wakeKeyWaits();
+    }, delay);
+    (keyWaitTimer as { unref?: () => void }).unref?.();
+  };
+  /** A key may have come (a connection, an access change, the write guard): the waiting versions are sent. */
+  const wakeKeyWaits = (reset = false): void => {
+    if (reset) keyWaitAttempts = 0;
+    if (stopped || keyWaits.size === 0) return;
+    keyWaitDue = true;
+    if (!linkUp || keyWaitRun) return;
+    keyWaitDue = false;
+    keyWaitRun = exclusivePush(sendKeyWaits)
+      // What was not answered waits on (its NO_KEY issue stays); a dropped link or a server version that
+      // cannot be verified yet is tried again at the next wake.
+      .catch(() => undefined)
+      .finally(() => {
+        keyWaitRun = null;
+        armKeyWaits();
+        if (keyWaitDue) wakeKeyWaits();
+      });
+  };
+  /**
+   * Sends the waiting versions whose key is now held (or whose stream may no longer be written or read:
+   * `pushRows` answers those), each against the state it was made on. A server version met meanwhile is
+   * merged with it as RxDB merges a conflict, the merge sent on top of it and written here in place of the
+   * waiting version or of that server version (RxDB may have stored it over the waiting one). An entry
+   * leaves the list once answered; one whose merge was not taken waits on.
+   */
+  const sendKeyWaits = async (): Promise<void> => {
+    if (keyWaits.size === 0 || stopped || !linkUp) return;
+    await keyring.refresh().catch(() => 0);
+    const ready: KeyWait[] = [];
+    for (const w of keyWaits.values()) {
+      const s = w.record.stream;
+      if (!readable(s) || !writable(s) || (await keyring.writeKey(s)) !== null) ready.push(w);
+    }
+    if (ready.length === 0) return;
+    for (const w of ready) {
+      keyWaits.delete(w.record.id);
+      keyWaitsSending.set(w.record.id, w);
+    }
+    const handler = collection.conflictHandler;
+    try {
+      const size = deps.batchSize ?? 500;
+      for (let from = 0; from < ready.length; from += size) {
+        const part = ready.slice(from, from + size);
+        const conflicts = await pushRows(
+          part.map((w) =>
+            w.base === undefined
+              ? { newDocumentState: w.record }
+              : { newDocumentState: w.record, assumedMasterState: w.base },
+          ),
+          { park: true },
+        );
+        const byId = new Map(part.map((w) => [w.record.id, w]));
+        const merges: Merge[] = [];
+        for (const master of conflicts) {
+          const copy = byId.get(master.id)?.record;
+          if (!copy || handler.isEqual(master, copy, 'hale-key-wait')) continue;
+          const resolved = await handler.resolve(
+            { realMasterState: master, newDocumentState: copy },
+            'hale-key-wait',
+          );
+          merges.push({ copy, master, resolved });
+        }
+        const taken = merges.length > 0 ? await storeMerges(merges, { overMaster: true }) : new Set();
+        for (const w of part) {
+          if (merges.some((m) => m.copy.id === w.record.id) && !taken.has(w.record.id)) continue;
+          keyWaitsSending.delete(w.record.id);
+          if (!keyWaits.has(w.record.id))
+            clearIssues({ code: 'NO_KEY', stream: w.record.stream, id: w.record.id });
+        }
+        await saveKeyWaits();
+      }
+    } finally {
+      // Not answered (the link dropped, a merge not taken): waiting again, unless a newer one took its place.
+      for (const [id, w] of keyWaitsSending) if (!keyWaits.has(id)) keyWaits.set(id, w);
+      keyWaitsSending.clear();
+    }
   };
 
   /**
@@ -3921,6 +4222,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
         discarded.set(d.id, { id: d.id, kind: d.kind });
       }
       if (ended.length > 0) await savePending();
+    }
+    // Versions waiting for a key go likewise (the local copy may be a served version since).
+    const waitingHere = [...keyWaits.values(), ...keyWaitsSending.values()].filter(
+      (w) => w.record.stream === removed.stream,
+    );
+    if (waitingHere.length > 0) {
+      for (const { record } of waitingHere) {
+        keyWaits.delete(record.id);
+        keyWaitsSending.delete(record.id);
+        clearIssues({ code: 'NO_KEY', stream: record.stream, id: record.id });
+        if (settlePending(record.id, record.rv)) await savePending();
+        discarded.set(record.id, { id: record.id, kind: record.kind });
+      }
+      await saveKeyWaits();
     }
     for (const u of unsent) {
       if (u.stream === removed.stream && !discarded.has(u.id))
@@ -4138,6 +4453,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     updateAccess(frame.streams);
     const removed = heldOf(frame.removed);
     const purged = removed.length > 0 ? endAccess(removed) : Promise.resolve();
+    // Envelopes stored for this device are told this way: a change waiting for its write key may go.
+    wakeKeyWaits(true);
     if (frame.streams.length > 0) {
       // A grant or a rotation may bring the key of records quarantined NO_KEY.
       retryDue = true;
@@ -4239,6 +4556,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
         ...stored.map((e): [string, number] => (typeof e === 'string' ? [e, 0] : [e.id, e.rv])),
         ...pending,
       ]);
+      // Versions waiting for their write key: RxDB took them as sent and hands them no more, so they count
+      // as pending from the list, whatever became of the pending list's note.
+      for (const w of (await deps.meta.get('key-wait', META_SCHEMAS.keyWait)) ?? []) {
+        const record = { ...w.record };
+        keyWaits.set(record.id, { record, base: w.base === undefined ? undefined : { ...w.base }, at: w.at });
+        if ((pending.get(record.id) ?? -1) < record.rv) pending.set(record.id, record.rv);
+        report(keyWaitIssue(record));
+      }
+      if (keyWaits.size > 0) patch({ pendingWrites: pendingCount() });
       // Versions earlier sessions sent in their last frames, answered or not: known as sent, as within
       // that session (`sent`: their echo is skipped, their tag is the one sent), and followed when the
       // server holds one (see the header). Oldest frame first, so a record's newest tag ends last.
@@ -4422,6 +4748,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         // Keys and device lists may have come in meanwhile (the session expires its device directory).
         retryDue = true;
         askResync();
+        wakeKeyWaits(true);
       }
     },
     onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
@@ -4544,6 +4871,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
       if (retryTimer !== undefined) clearTimeout(retryTimer);
+      if (keyWaitTimer !== undefined) clearTimeout(keyWaitTimer);
       if (subscribeTimer !== undefined) clearTimeout(subscribeTimer);
       if (replication) await settleHanded(replication);
       await replication?.cancel();

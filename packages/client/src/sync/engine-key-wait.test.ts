@@ -1,0 +1,279 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
+import { randomBytes } from '@hale/crypto';
+import {
+  dataOf,
+  keyringFor,
+  patient,
+  patientDevice,
+  patientRoot,
+  record,
+  servedRecord,
+  signedEnvelope,
+} from './codec-fixture.test-util';
+import type { Connection, RequestFrame } from './connection';
+import type { PlainRecord } from './record-codec';
+import { closeOpened, openTestDb, patientEngine, stopAndClose, until } from './scripted-server.test-util';
+
+// A local change to a stream this device holds no write key for (NO_KEY) waits on the engine's key-wait
+// list, answered to RxDB as sent: RxDB holds every pull and live change while a push is under way, so a
+// push failing until the key came stopped all incoming sync. The change stays pending, is kept across a
+// restart, and is sent by the engine once the key comes.
+
+/** Readable and writable with the account's derived key (epoch 0). */
+const OPEN = `${patient.accountId}/allergy`;
+/** Re-keyed to epoch 1, whose key has not reached this device. */
+const LOCKED = `${patient.accountId}/medication`;
+const AT = '2026-01-01T00:00:00.000Z';
+const idIn = (stream: string, n: number) =>
+  `01J6000000000000000000${stream === OPEN ? 'A' : 'B'}${String(n).padStart(3, '0')}`;
+
+/**
+ * A server holding the patient's OPEN (epoch 0) and LOCKED (epoch 1) streams: it stores a pushed version
+ * built on the one it holds (or a creation of a record it lacks), answers the version it holds for any
+ * other, and serves what it holds by position.
+ */
+const server = () => {
+  const docs = new Map<string, ServedDoc>();
+  let head = 0;
+  const pushes: PushFrame[] = [];
+  const store = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
+    const served: ServedDoc = { ...doc, seq: ++head, at: AT };
+    docs.set(doc.id, served);
+    return served;
+  };
+  const listed = (stream: string, epoch: number): StreamAccess =>
+    ({
+      stream,
+      patientId: patient.accountId,
+      type: stream.slice(stream.indexOf('/') + 1),
+      access: 'owner',
+      head,
+      epoch,
+    }) as StreamAccess;
+  const connection = {
+    version: (): number => 6,
+    async request(frame: RequestFrame): Promise<unknown> {
+      if (frame.t === 'listStreams')
+        return { t: 'streams', rid: 1, streams: [listed(OPEN, 0), listed(LOCKED, 1)] };
+      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
+      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
+      if (frame.t === 'push') {
+        const push = frame as PushFrame;
+        pushes.push(push);
+        const results = push.rows.map(({ doc, assumedRev }): PushResult => {
+          const held = docs.get(doc.id);
+          if (held?.rev === doc.rev)
+            return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: held.seq };
+          if ((held?.rev ?? null) !== assumedRev)
+            return { status: 'conflict', stream: doc.stream, id: doc.id, master: held ?? null };
+          const served = store(doc);
+          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: served.seq };
+        });
+        return { t: 'pushed', rid: 1, results };
+      }
+      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
+      const out: ServedDoc[] = [];
+      const streams = frame.streams.map(({ stream, since }) => {
+        const after = [...docs.values()].filter((d) => d.stream === stream && d.seq > since);
+        out.push(...after);
+        return { stream, checkpoint: Math.max(since, ...after.map((d) => d.seq)), done: true };
+      });
+      return { t: 'pulled', rid: 1, docs: out.sort((a, b) => a.seq - b.seq), streams, denied: [] };
+    },
+  } as unknown as Connection;
+  return { docs, pushes, store, connection, head: () => head };
+};
+
+afterEach(closeOpened);
+
+const device = async (
+  s: ReturnType<typeof server>,
+  name: string,
+  arriving: KeyEnvelope[],
+  raw = new Map<string, unknown>(),
+) => {
+  const db = await openTestDb(name);
+  const engine = patientEngine({
+    db,
+    connection: s.connection,
+    replicationId: name,
+    raw,
+    keyring: keyringFor(patient, patientRoot, patientDevice, arriving),
+  });
+  await engine.start();
+  engine.onStatus('ready');
+  await engine.onReady();
+  return { db, engine, raw };
+};
+
+const medication = (n: number, over: Partial<PlainRecord> = {}): PlainRecord => {
+  const id = idIn(LOCKED, n);
+  return record({
+    id,
+    stream: LOCKED,
+    kind: 'Medication',
+    data: dataOf('Medication', id, patient.accountId),
+    ...over,
+  });
+};
+const allergy = (n: number, substance: string): PlainRecord => {
+  const id = idIn(OPEN, n);
+  return record({ id, stream: OPEN, data: dataOf('Allergy', id, patient.accountId, { substance }) });
+};
+const waitsForKey = (
+  engine: { state: () => { errors: ReadonlyArray<{ code: string; id?: string }> } },
+  id: string,
+) => engine.state().errors.some((e) => e.code === 'NO_KEY' && e.id === id);
+const name = (what: string) => `engine-key-wait-${what}-${Math.random().toString(36).slice(2)}`;
+
+describe('a local change waiting for its write key', () => {
+  it('holds up no incoming sync, stays pending, and is sent once the key comes', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('live'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+
+    const mine = medication(1);
+    await d.db.records.insert(mine);
+    d.engine.notePending(mine.id, 1);
+    await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
+    expect(d.engine.state().pendingWrites).toBe(1);
+
+    // Another device's allergy reaches this one, live, while the medication waits.
+    const theirs = s.store(await servedRecord(allergy(1, 'Penicillin')));
+    d.engine.onFrame({ t: 'changes', docs: [theirs], streams: [{ stream: theirs.stream, checkpoint: theirs.seq }] });
+    await until(
+      async () => (await d.db.records.findOne(theirs.id).exec()) !== null,
+      'the live change is stored',
+    );
+    // And by a pull: a reconnect asks the server for what it missed.
+    const missed = s.store(await servedRecord(allergy(2, 'Peanut')));
+    d.engine.onStatus('offline');
+    d.engine.onStatus('ready');
+    await d.engine.onReady();
+    await until(
+      async () => (await d.db.records.findOne(missed.id).exec()) !== null,
+      'the pulled change is stored',
+    );
+    expect(s.docs.has(mine.id)).toBe(false);
+    expect(d.engine.state().pendingWrites).toBe(1);
+
+    // The key of epoch 1 comes (the server tells of stored envelopes by an access change).
+    arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
+    d.engine.onFrame({ t: 'accessChanged', streams: [], removed: [] });
+    await until(() => s.docs.has(mine.id) && d.engine.state().pendingWrites === 0, 'the change is stored');
+    expect(s.docs.get(mine.id)?.epoch).toBe(1);
+    expect(d.engine.state().errors.filter((e) => e.code === 'NO_KEY')).toEqual([]);
+    expect(d.engine.state().unsent).toBe(0);
+  });
+
+  it('is kept across a restart and sent once the key comes', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const dbName = name('restart');
+    const first = await device(s, dbName, arriving);
+    await until(() => first.engine.state().status === 'online', 'online');
+    const mine = medication(2);
+    await first.db.records.insert(mine);
+    first.engine.notePending(mine.id, 1);
+    await until(() => waitsForKey(first.engine, mine.id), 'the change waits for its key');
+    await stopAndClose(first);
+
+    const again = await device(s, dbName, arriving, first.raw);
+    expect(again.engine.state().pendingWrites).toBe(1);
+    expect(waitsForKey(again.engine, mine.id)).toBe(true);
+    await until(() => again.engine.state().status === 'online', 'online after the restart');
+    expect(s.docs.has(mine.id)).toBe(false);
+
+    arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
+    // No access change this time: the backoff's retry finds the key.
+    await until(
+      () => s.docs.has(mine.id) && again.engine.state().pendingWrites === 0,
+      'the change is stored',
+    );
+    expect(again.engine.state().errors.filter((e) => e.code === 'NO_KEY')).toEqual([]);
+  });
+
+  it('an edit of the waiting change replaces it, sent as one version on what the first was made on', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('edit'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+    const first = medication(3);
+    await d.db.records.insert(first);
+    d.engine.notePending(first.id, 1);
+    await until(() => waitsForKey(d.engine, first.id), 'the change waits for its key');
+
+    const doc = await d.db.records.findOne(first.id).exec();
+    const edited = { ...first, rv: 2, data: { ...first.data, dose: '20 mg' } };
+    await doc!.incrementalPatch({ rv: 2, data: edited.data });
+    d.engine.notePending(first.id, 2);
+    await until(
+      () => d.engine.state().pendingWrites === 1 && waitsForKey(d.engine, first.id),
+      'the edit waits',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+
+    arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
+    d.engine.onFrame({ t: 'accessChanged', streams: [], removed: [] });
+    await until(() => d.engine.state().pendingWrites === 0, 'the edit is stored');
+    // One push of the medication, as a creation of its second version: no conflict with the first.
+    const pushed = s.pushes.flatMap((p) => p.rows).filter((r) => r.doc.id === first.id);
+    expect(pushed.map((r) => r.assumedRev)).toEqual([null]);
+    const local = await d.db.records.findOne(first.id).exec();
+    expect(local?.rv).toBe(2);
+    expect(local?.conflict).toBe(false);
+    expect(s.docs.get(first.id)?.rev).toBe(pushed[0]!.doc.rev);
+  });
+
+  it('meeting a newer server version once the key came, is merged with it: neither is lost', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('merge'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+    // A medication of epoch 0 that this device holds as the server's.
+    const base = s.store(await servedRecord(medication(4, { epoch: 0 })));
+    d.engine.onFrame({ t: 'changes', docs: [base], streams: [{ stream: base.stream, checkpoint: base.seq }] });
+    await until(
+      async () => (await d.db.records.findOne(base.id).exec()) !== null,
+      'the medication is stored',
+    );
+
+    // Edited here while the stream's current key is missing: it waits.
+    const doc = await d.db.records.findOne(base.id).exec();
+    const edited = { ...doc!.toJSON().data, instructions: 'Take at night' };
+    await doc!.incrementalPatch({ rv: 2, data: edited });
+    d.engine.notePending(base.id, 2);
+    await until(() => waitsForKey(d.engine, base.id), 'the edit waits for its key');
+
+    // Meanwhile another edit of the same medication reaches the server and this device.
+    const theirs = s.store(
+      await servedRecord(
+        medication(4, {
+          epoch: 0,
+          rv: 2,
+          data: { ...dataOf('Medication', base.id, patient.accountId), instructions: 'Take with food' },
+        }),
+      ),
+    );
+    d.engine.onFrame({ t: 'changes', docs: [theirs], streams: [{ stream: theirs.stream, checkpoint: theirs.seq }] });
+    await until(
+      async () => (await d.db.records.findOne(base.id).exec())?.data['instructions'] === 'Take with food',
+      'the other edit is stored here',
+    );
+
+    arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
+    d.engine.onFrame({ t: 'accessChanged', streams: [], removed: [] });
+    await until(() => d.engine.state().pendingWrites === 0, 'the waiting edit is answered');
+    const local = (await d.db.records.findOne(base.id).exec())!.toJSON();
+    const onServer = s.docs.get(base.id)!;
+    expect(onServer.rev).not.toBe(theirs.rev);
+    expect(local.rv).toBeGreaterThan(2);
+    // Both notes survive: one as the record, the other as its visible conflict side.
+    const notes = [local.data['instructions'], local.conflictData?.['instructions']];
+    expect(notes).toContain('Take at night');
+    expect(notes).toContain('Take with food');
+    expect(d.engine.state().unsent).toBe(0);
+  });
+});
