@@ -52,6 +52,7 @@ import {
   RECORD_KINDS,
   checkWriteRules,
   isIsoDate,
+  isIsoDateTime,
   isRecordKind,
   isVersionedKind,
   newId,
@@ -67,7 +68,7 @@ import {
   type ValidationIssue,
   type WriteRuleContext,
 } from '@hale/model';
-import { EARLIER_CONFLICTS_KEY, isDeletionSide, sidesOf } from '../sync/conflicts';
+import { EARLIER_CONFLICTS_KEY, compareInstants, isDeletionSide, sidesOf } from '../sync/conflicts';
 import { emptied, type PlainRecord } from '../sync/record-codec';
 import type { NotWritableReason } from '../sync/engine';
 import { RxError, type RxDocument } from 'rxdb';
@@ -651,6 +652,40 @@ const successorOf = (
   return next;
 };
 
+// The store can sort only on the text of `updatedAt` (its index), which is time order for this build's
+// stamps (UTC, three fraction digits) but not for a version pulled from a writer that used an offset or
+// other fraction digits, which the model takes. So lists are put in time order here, after the query.
+const BY_TEXT = [{ updatedAt: 'desc' as const }];
+
+/** Newest first by the instant of `updatedAt`, then by id as the store orders equal keys. */
+const newestFirst = (a: DeviceRecord, b: DeviceRecord): number =>
+  compareInstants(b.updatedAt, a.updatedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The wall clock of an instant (its date and time to the second, without the offset) read as UTC, in
+ * milliseconds: what the text order of instants follows.
+ */
+const wallClockMs = (instant: string): number => Date.parse(`${instant.slice(0, 19)}Z`);
+
+// An offset moves the instant less than 24 hours from its wall clock and the fraction less than a second,
+// so any record among the newest `limit` by instant has a wall clock no more than two days and a second
+// before the earliest wall clock of the first `limit` by text (see `query`); the hour more is margin.
+const TEXT_SLACK_MS = 49 * 3600 * 1000;
+const FIRST_INSTANT_MS = Date.parse('0001-01-01T00:00:00Z');
+
+/**
+ * The least text of `updatedAt` a record among the newest `firstByText.length` by instant can have, given
+ * the first that many by text; undefined when no bound holds: one of them is emptied (a purge in flight:
+ * not listed, so it stands for no listed record) or is stamped with no instant (such a one is listed last).
+ */
+const textFloor = (firstByText: readonly DeviceRecord[]): string | undefined => {
+  if (firstByText.some((d) => emptied(d) || !isIsoDateTime(d.updatedAt))) return undefined;
+  // Not Math.min(...all): a large limit would pass more arguments than an engine takes.
+  const earliest = firstByText.reduce((least, d) => Math.min(least, wallClockMs(d.updatedAt)), Infinity);
+  const floor = earliest - TEXT_SLACK_MS;
+  return floor < FIRST_INSTANT_MS ? undefined : new Date(floor).toISOString().slice(0, 19);
+};
+
 const toStored = <K extends RecordKind>(doc: PlainRecord): StoredRecord<K> => ({
   kind: doc.kind as K,
   record: doc.data as unknown as RecordOf<K>,
@@ -1127,13 +1162,21 @@ export const createRecords = (deps: RecordsDeps) => {
         throw invalidField(kind, 'limit', 'must be a whole number of records, 0 or more');
       }
       if (limit === 0) return [];
-      const query = collection.find({
-        selector,
-        sort: [{ updatedAt: 'desc' }],
-        ...(limit !== undefined ? { limit } : {}),
-      });
-      const docs = await query.exec();
-      return docs.filter((d) => !emptied(d)).map((d) => toStored<K>(toPlain(d)));
+      // Under a limit the first by text, from the index, bound the newest by instant (`textFloor`): only
+      // records stamped within about two days of them are read again, not every record of the kind.
+      let docs = await collection
+        .find({ selector, sort: BY_TEXT, ...(limit !== undefined ? { limit } : {}) })
+        .exec();
+      if (docs.length === limit) {
+        const floor = textFloor(docs);
+        const within = floor === undefined ? selector : { ...selector, updatedAt: { $gte: floor } };
+        docs = await collection.find({ selector: within, sort: BY_TEXT }).exec();
+      }
+      return docs
+        .filter((d) => !emptied(d))
+        .sort(newestFirst)
+        .slice(0, limit)
+        .map((d) => toStored<K>(toPlain(d)));
     },
 
     observe<K extends RecordKind>(
@@ -1143,12 +1186,15 @@ export const createRecords = (deps: RecordsDeps) => {
       unlocked();
       requireStorable(kind);
       const selector = { kind, patientId: listedPatient(kind, optionsOf(kind, options).patientId) };
-      const $ = collection.find({ selector, sort: [{ updatedAt: 'desc' }] }).$;
+      const $ = collection.find({ selector, sort: BY_TEXT }).$;
       const view = $.pipe(
         map((docs) => {
           // A view opened before a lock errors at its next change rather than showing more.
           unlocked();
-          return docs.filter((d) => !emptied(d)).map((d) => toStored<K>(toPlain(d)));
+          return docs
+            .filter((d) => !emptied(d))
+            .sort(newestFirst)
+            .map((d) => toStored<K>(toPlain(d)));
         }),
       );
       // The store's query never ends by itself: a view of a closed session completes.

@@ -10,8 +10,8 @@
  *   other side's account would be quarantined (BAD_AUTHOR) by every other device. `updatedAt` stays the
  *   kept content's.
  * - Nothing clinical is dropped silently: when both sides changed the content, the later edit
- *   (updatedAt, then the device id and account that wrote its content, then the content itself as
- *   tie-breaks) becomes the record and the other
+ *   (updatedAt as an instant, `compareInstants`, then the device id and account that wrote its content,
+ *   then the content itself as tie-breaks) becomes the record and the other
  *   side is kept in `conflictData` with `conflict: true`, visible until a person settles it. A delete
  *   racing an edit keeps the edit (undeleted) and marks the conflict. Deleted on both sides is no conflict,
  *   whatever content each deleted: the server's deletion is taken.
@@ -205,12 +205,49 @@ const clinicalKey = (r: WithDeleted<PlainRecord>): string =>
     deleted: r._deleted,
   });
 
+// The model takes an instant with any offset and 1–9 fraction digits, and another build or a provider's
+// device may write one so: their text order is not their time order (`…11:00:00+02:00` is before
+// `…09:30:00Z`, `…:00Z` before `…:00.250Z`), and the earlier edit would win. Each part of the order
+// below depends on the two states alone, so every device orders them alike. The instant is read here
+// rather than by `Date.parse` of the whole text because ECMA-262 defines that only for three fraction
+// digits (other counts are up to the engine, and devices run different ones); the fraction is read to
+// the nanosecond so that two instants within one millisecond still order as time, not as text.
+const INSTANT_PARTS_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/** `[seconds since the epoch, nanoseconds]` of an instant the model takes (`isIsoDateTime`), else null. */
+const instantOf = (value: string): readonly [number, number] | null => {
+  const match = isIsoDateTime(value) ? INSTANT_PARTS_RE.exec(value) : null;
+  if (match === null) return null;
+  const [, wallClock = '', fraction = '', sign, hours, minutes] = match;
+  const offset =
+    sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(hours) * 3600 + Number(minutes) * 60);
+  return [Date.parse(`${wallClock}Z`) / 1000 - offset, Number(fraction.padEnd(9, '0'))];
+};
+
+/**
+ * Orders two `updatedAt` values as time, earliest first (negative when `a` is earlier). One instant
+ * written two ways (`.5Z` and `.500Z`, `Z` and `+00:00`) and values that are no instant (a version's
+ * top-level `updatedAt` is not checked against the model) are ordered by their text, the latter before
+ * every instant: a total order, equal only for equal text.
+ */
+export const compareInstants = (a: string, b: string): number => {
+  const [x, y] = [instantOf(a), instantOf(b)];
+  if (x !== null && y !== null) {
+    const byTime = x[0] - y[0] || x[1] - y[1];
+    if (byTime !== 0) return byTime;
+  } else if (x !== null || y !== null) {
+    return x === null ? -1 : 1;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+};
+
 // The tie-break names the device that wrote the content, not the one that merged it: the order of two
 // states does not change when a merge of one is re-stamped. One device can write both sides in the same
 // millisecond (two tabs, a clock that did not move), so the writer's account and then the content itself
 // decide last: a total order of the two states, whichever of them the server holds.
 const later = (a: WithDeleted<PlainRecord>, b: WithDeleted<PlainRecord>): boolean => {
-  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt;
+  const byTime = compareInstants(a.updatedAt, b.updatedAt);
+  if (byTime !== 0) return byTime > 0;
   const [from, to] = [originOf(a), originOf(b)];
   if (from.author !== to.author) return from.author > to.author;
   if (from.by !== to.by) return from.by > to.by;
