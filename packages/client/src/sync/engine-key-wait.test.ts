@@ -139,10 +139,16 @@ describe('a local change waiting for its write key', () => {
     d.engine.notePending(mine.id, 1);
     await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
     expect(d.engine.state().pendingWrites).toBe(1);
+    let inSync = false;
+    void d.engine.awaitInSync().then(() => (inSync = true));
 
     // Another device's allergy reaches this one, live, while the medication waits.
     const theirs = s.store(await servedRecord(allergy(1, 'Penicillin')));
-    d.engine.onFrame({ t: 'changes', docs: [theirs], streams: [{ stream: theirs.stream, checkpoint: theirs.seq }] });
+    d.engine.onFrame({
+      t: 'changes',
+      docs: [theirs],
+      streams: [{ stream: theirs.stream, checkpoint: theirs.seq }],
+    });
     await until(
       async () => (await d.db.records.findOne(theirs.id).exec()) !== null,
       'the live change is stored',
@@ -158,12 +164,14 @@ describe('a local change waiting for its write key', () => {
     );
     expect(s.docs.has(mine.id)).toBe(false);
     expect(d.engine.state().pendingWrites).toBe(1);
+    expect(inSync).toBe(false);
 
     // The key of epoch 1 comes (the server tells of stored envelopes by an access change).
     arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
     d.engine.onFrame({ t: 'accessChanged', streams: [], removed: [] });
     await until(() => s.docs.has(mine.id) && d.engine.state().pendingWrites === 0, 'the change is stored');
     expect(s.docs.get(mine.id)?.epoch).toBe(1);
+    await until(() => inSync, 'in sync once the change was stored');
     expect(d.engine.state().errors.filter((e) => e.code === 'NO_KEY')).toEqual([]);
     expect(d.engine.state().unsent).toBe(0);
   });
@@ -234,7 +242,11 @@ describe('a local change waiting for its write key', () => {
     await until(() => d.engine.state().status === 'online', 'online');
     // A medication of epoch 0 that this device holds as the server's.
     const base = s.store(await servedRecord(medication(4, { epoch: 0 })));
-    d.engine.onFrame({ t: 'changes', docs: [base], streams: [{ stream: base.stream, checkpoint: base.seq }] });
+    d.engine.onFrame({
+      t: 'changes',
+      docs: [base],
+      streams: [{ stream: base.stream, checkpoint: base.seq }],
+    });
     await until(
       async () => (await d.db.records.findOne(base.id).exec()) !== null,
       'the medication is stored',
@@ -257,7 +269,11 @@ describe('a local change waiting for its write key', () => {
         }),
       ),
     );
-    d.engine.onFrame({ t: 'changes', docs: [theirs], streams: [{ stream: theirs.stream, checkpoint: theirs.seq }] });
+    d.engine.onFrame({
+      t: 'changes',
+      docs: [theirs],
+      streams: [{ stream: theirs.stream, checkpoint: theirs.seq }],
+    });
     await until(
       async () => (await d.db.records.findOne(base.id).exec())?.data['instructions'] === 'Take with food',
       'the other edit is stored here',

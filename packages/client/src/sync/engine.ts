@@ -2157,8 +2157,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     conflictData: r.conflictData,
     _deleted: r._deleted,
   });
-  const saveKeyWaits = (): Promise<void> =>
-    deps.meta.set(
+  /** `awaitInSync` callers waiting for the list to empty (every change of it is saved here). */
+  let keyWaitsDrained: Array<() => void> = [];
+  const saveKeyWaits = async (): Promise<void> => {
+    await deps.meta.set(
       'key-wait',
       [...new Map([...keyWaitsSending, ...keyWaits]).values()].map((w) => ({
         record: storedRecord(w.record),
@@ -2166,6 +2168,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         at: w.at,
       })),
     );
+    if (keyWaits.size + keyWaitsSending.size > 0) return;
+    const waiters = keyWaitsDrained;
+    keyWaitsDrained = [];
+    for (const w of waiters) w();
+  };
   const keyWaitIssue = (record: PlainRecord): Omit<SyncIssue, 'at'> => ({
     code: 'NO_KEY',
     message: `No key yet to write ${record.stream}; the change waits on this device and is sent when the key comes`,
@@ -4857,7 +4864,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
         fatalWaiters.add(reject);
       });
       try {
-        await Promise.race([replication.awaitInSync(), refused]);
+        // RxDB took the changes waiting for their write key as sent: in sync only once they are.
+        for (;;) {
+          await Promise.race([replication.awaitInSync(), refused]);
+          if (keyWaits.size + keyWaitsSending.size === 0) break;
+          await Promise.race([new Promise<void>((resolve) => keyWaitsDrained.push(resolve)), refused]);
+        }
       } finally {
         if (ended) fatalWaiters.delete(ended);
       }
