@@ -245,6 +245,8 @@ export const META_SCHEMAS = {
       stream: Type.String({ maxLength: 128 }),
       id: Type.String({ maxLength: 64 }),
       floor: Type.Optional(Type.Integer({ minimum: 0 })),
+      /** Marked for a version waiting for its write key: ends once the server takes one from this device. */
+      wait: Type.Optional(Type.Literal(true)),
     }),
   ),
   /**

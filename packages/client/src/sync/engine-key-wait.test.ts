@@ -176,6 +176,42 @@ describe('a local change waiting for its write key', () => {
     expect(d.engine.state().unsent).toBe(0);
   });
 
+  it('once sent, its record is judged like any other: a replay of that version later is refused', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('replay'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+    const mine = medication(5);
+    await d.db.records.insert(mine);
+    d.engine.notePending(mine.id, 1);
+    await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
+    arriving.push(await signedEnvelope(LOCKED, 1, randomBytes(32), patient));
+    d.engine.onFrame({ t: 'accessChanged', streams: [], removed: [] });
+    await until(() => d.engine.state().pendingWrites === 0, 'the change is stored');
+    const first = s.docs.get(mine.id)!;
+
+    const doc = await d.db.records.findOne(mine.id).exec();
+    await doc!.incrementalPatch({ rv: 2, data: { ...mine.data, dose: '20 mg' } });
+    d.engine.notePending(mine.id, 2);
+    await until(
+      () => s.docs.get(mine.id)?.rev !== first.rev && d.engine.state().pendingWrites === 0,
+      'the edit is stored',
+    );
+
+    // A broken or hostile server serves the first version again as the newest.
+    const replay = s.store(first);
+    d.engine.onFrame({
+      t: 'changes',
+      docs: [replay],
+      streams: [{ stream: replay.stream, checkpoint: replay.seq }],
+    });
+    await until(
+      () => d.engine.state().errors.some((e) => e.code === 'STALE_VERSION' && e.id === mine.id),
+      'the replay is refused',
+    );
+    expect((await d.db.records.findOne(mine.id).exec())?.data['dose']).toBe('20 mg');
+  });
+
   it('is kept across a restart and sent once the key comes', async () => {
     const s = server();
     const arriving: KeyEnvelope[] = [];

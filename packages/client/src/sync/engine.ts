@@ -2048,7 +2048,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
    * state the refused version was made on, which the device held as the server's: a served version below
    * it is a replay, not the server's next state (freshness.ts `floor`).
    */
-  let diverged = new Map<string, { stream: string; id: string; floor?: number }>();
+  // `wait`: marked for a version on the key-wait list (`parkRows`): the mark goes once the server takes
+  // a version of the record from this device (the local copy is then the server's state; its echo is
+  // never stored here, so `received$` would not end it).
+  let diverged = new Map<string, { stream: string; id: string; floor?: number; wait?: true }>();
   const saveDiverged = async (): Promise<void> => {
     const dropped = diverged.size - MAX_DIVERGED;
     if (dropped > 0) {
@@ -2211,7 +2214,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
       const key = recordKey(record.stream, record.id);
       const floor = Math.max(diverged.get(key)?.floor ?? 0, base?.rv ?? 0);
       diverged.delete(key);
-      diverged.set(key, { stream: record.stream, id: record.id, ...(floor > 0 ? { floor } : {}) });
+      diverged.set(key, {
+        stream: record.stream,
+        id: record.id,
+        ...(floor > 0 ? { floor } : {}),
+        wait: true,
+      });
     }
     await saveDiverged();
     await saveKeyWaits();
@@ -3457,6 +3465,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       /** Versions sent in place of RxDB's (`replaced`) that the server took: answered as its state. */
       const taken: Overwrite[] = [];
       let stale = false;
+      /** A record marked diverged for its wait for a key was stored (`diverged`). */
+      let settledWaits = false;
       /** The server stored a row of this attempt (`lastSyncedAt`). */
       let stored = false;
       for (const { out, byIndex, reply } of replies) {
@@ -3468,6 +3478,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
             stored = true;
             // Its wait for a write key (reported above by an earlier attempt) has ended.
             clearIssues({ code: 'NO_KEY', stream: result.stream, id: result.id });
+            if (diverged.get(recordKey(result.stream, result.id))?.wait === true) {
+              diverged.delete(recordKey(result.stream, result.id));
+              settledWaits = true;
+            }
             const over = replaced?.get(byIndex[k]!);
             if (over) {
               taken.push(over);
@@ -3498,6 +3512,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           refuse(byIndex[k]!, result.code, result.message);
         }
       }
+      if (settledWaits) await saveDiverged();
       // The server's versions of every conflicting record, opened as one batch. RxDB takes the versions
       // sent in place of its own as the server's state of their records: it stores each here, as it
       // stores a conflict it resolves to the server's version.
@@ -4651,6 +4666,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           stream: r.stream,
           id: r.id,
           ...(r.floor === undefined ? {} : { floor: r.floor }),
+          ...(r.wait === true ? { wait: true } : {}),
         });
       }
       const lastSyncedAt = await deps.meta.get(LAST_SYNCED_KEY, META_SCHEMAS.lastSynced);
