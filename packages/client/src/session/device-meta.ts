@@ -232,9 +232,18 @@ export const META_SCHEMAS = {
   /**
    * Local versions the push handler answered RxDB as sent while this device held no key to write their
    * stream (sync/engine.ts `keyWaits`), each with the server's state it was made on (`base`; absent for a
-   * creation), at most one per record; the engine sends them itself once the key comes. Key `key-wait`.
+   * creation), at most one per record; the engine sends them itself once the key comes (or the server
+   * version they met opens). Key `key-wait`.
    */
-  keyWait: Type.Array(Type.Object({ record: StoredRecord, base: Type.Optional(StoredRecord), at: IsoText })),
+  keyWait: Type.Array(
+    Type.Object({
+      record: StoredRecord,
+      base: Type.Optional(StoredRecord),
+      at: IsoText,
+      /** Sent, and met a server version that could not be verified yet (sync/engine.ts CONFLICT_WAIT). */
+      conflict: Type.Optional(Type.Literal(true)),
+    }),
+  ),
   /**
    * Records whose local copy is a version the server never took (the engine's diverged marks, kept after
    * their unsent entry is discarded), with the revision number of the server's state that version was

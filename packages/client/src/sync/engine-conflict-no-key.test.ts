@@ -122,6 +122,8 @@ const device = async (
     replicationId: `conflict-no-key-test-${name}`,
     meta,
     quarantineRetry: { baseMs: 50, maxMs: 200 },
+    // The waiting change is sent again about as often as RxDB sent a failed batch (once a second).
+    keyWaitRetry: { baseMs: 500, maxMs: 1_000 },
     ...extra,
   });
   opened.push({ engine, db });
@@ -230,15 +232,16 @@ describe('a local change meeting a newer server version it cannot open', () => {
   });
 });
 
-// RxDB sends one batch at a time and sends a failed one again, the same rows, until it passes: while a
-// local change waits for a server version to open, every later local change of the device waits too. So
-// the wait is bounded (`conflictWaitMs`): past it the local change goes to unsent as before the wait existed.
+// The waiting change is on the engine's key-wait list, taken by RxDB as sent: RxDB sends one batch at a
+// time and would otherwise send a failed one again, the same rows, holding every later local change (and
+// every pull) of the device meanwhile. The wait is bounded (`conflictWaitMs`): past it the local change goes
+// to unsent as before the wait existed.
 const ID2 = '01J5000000000000000000BBBB';
 const laterRecord = () =>
   record({ id: ID2, rv: 1, data: dataOf('Allergy', ID2, patient.accountId, { substance: 'Pollen' }) });
 
 describe('a local change waiting for a server version that never opens', () => {
-  it('holds later local changes while it waits (RxDB retries the batch whole); they go once it opens', async () => {
+  it('holds up no later local change while it waits; it is merged once that version opens', async () => {
     const envelope = await epochOne();
     const arriving: KeyEnvelope[] = [];
     const { server, d } = await editMeetsMaster((v) => v, arriving, [envelope]);
@@ -248,11 +251,11 @@ describe('a local change waiting for a server version that never opens', () => {
     );
     await d.db.records.insert(laterRecord());
     d.engine.notePending(ID2, 1);
-    await new Promise((r) => setTimeout(r, 2_500));
-    expect(server.docs.has(ID2)).toBe(false);
+    await until(() => server.docs.has(ID2), 'the later record is pushed while the change waits');
+    expect(d.engine.state().pendingWrites).toBe(1);
+    expect(server.docs.get(ID)?.rev.startsWith('2-')).toBe(true);
 
     arriving.push(envelope);
-    await until(() => server.docs.has(ID2), 'the later record is pushed');
     await until(() => d.engine.state().pendingWrites === 0, 'nothing pending');
     expect(d.engine.unsent()).toEqual([]);
     expect(server.docs.get(ID)?.rev.startsWith('3-')).toBe(true);
@@ -271,6 +274,7 @@ describe('a local change waiting for a server version that never opens', () => {
     d.engine.notePending(ID2, 1);
 
     await until(() => server.docs.has(ID2), 'the later record is pushed');
+    await until(() => d.engine.unsent().length > 0, 'kept unsent past the bound');
     expect(d.engine.unsent()).toMatchObject([
       { id: ID, code: 'CONFLICT_UNREADABLE', data: { substance: 'Peanut' } },
     ]);
@@ -324,6 +328,7 @@ describe('a local change waiting for a server version that never opens', () => {
     await d.db.records.insert(laterRecord());
     d.engine.notePending(ID2, 1);
     await until(() => server.docs.has(ID2), 'the later record is pushed');
+    await until(() => d.engine.unsent().length > 0, 'kept unsent past the bound');
     expect(d.engine.unsent()).toMatchObject([{ id: ID, code: 'CONFLICT_UNREADABLE' }]);
     expect(d.engine.unsent()[0]!.message).toMatch(/devices could not be looked up/);
   });
@@ -376,7 +381,7 @@ describe('the wait for a server version that cannot be verified yet, across time
       d.engine.state().errors.some((e) => e.id === ID && e.code === 'CONFLICT_WAIT');
     await until(waiting, 'the wait reported');
 
-    // Offline overnight: RxDB's next send of the batch waits for a connection.
+    // Offline overnight: the next send of the change waits for a connection.
     d.engine.onStatus('offline');
     clock.skew += 8 * 60 * 60_000;
     await sleep(1_200);

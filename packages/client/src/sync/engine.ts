@@ -49,20 +49,21 @@
  *   end it; only the cap or a dismissal does (below). Its content stays readable on this device where
  *   it is kept (next point), so a person can enter it again.
  *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE), except where the server's version
- *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED; RxDB's own rows): then it stays
- *   pending and the batch is sent again (RxDB's retry, as for a missing write key) until that version
- *   opens and is merged like any conflict; meanwhile it is set aside as any such version. RxDB sends
- *   that same batch again and nothing after it (the batch's other rows are stored at the first send and
- *   answered idempotently after), so every later push of the device waits too. The waiting row cannot be
- *   set aside for them: RxDB's upstream sends nothing until the handler answered the batch, and the answer
- *   has no "not yet" for a row (one left out is taken as stored on the server, its local change then
- *   RxDB's assumed server state, which the served version replaces once it opens; one answered as a
- *   conflict needs that version's plaintext to merge; rxdb 17.6, replication-protocol/upstream.ts). So the
- *   wait is bounded per server version: CONFLICT_WAIT_MS of time connected (`connectedTime`: offline no key
- *   can come, so a night offline does not use it up, nor does a connection that keeps dropping extend it)
- *   since this session first met it, and met again since, after the keyring fetched that stream's
- *   envelopes or the author's devices were asked for again; then the local change goes to unsent
- *   (CONFLICT_UNREADABLE, saying the key or the author's devices did not come) and the batch passes. Its
+ *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED; RxDB's own rows and the key-wait
+ *   list's): then it stays pending and is sent again until that version opens and is merged like any
+ *   conflict; meanwhile it is set aside as any such version. RxDB's upstream sends nothing until the
+ *   handler answered the batch, holding every later push and every pull meanwhile, and its answer has no
+ *   "not yet" for a row (rxdb 17.6, replication-protocol/upstream.ts): so the row waits on the key-wait
+ *   list (below), answered as sent, which the engine sends again from there (a row left out of the
+ *   answer is RxDB's assumed server state from then; the served version replaces the local copy once it
+ *   opens, and the list's merge writes the result over either). Beyond the list's bound the batch is
+ *   thrown back to RxDB and sent again instead. The wait is bounded per server version, so a change
+ *   does not stay pending for good on a version that never opens: CONFLICT_WAIT_MS of time connected
+ *   (`connectedTime`: offline no key can come, so a night offline does not use it up, nor does a
+ *   connection that keeps dropping extend it) since this session first met it, and met again since,
+ *   after the keyring fetched that stream's envelopes or the author's devices were asked for again; then
+ *   the local change goes to unsent (CONFLICT_UNREADABLE, saying the key or the author's devices did not
+ *   come). Its
  *   waiting issue (CONFLICT_WAIT) leaves `errors` when the wait ends either way. A record this device
  *   never held (initial sync) has nothing to compare with: its first version is taken as verified. Nor
  *   is a version judged whose local copy is a version the server refused (diverged, also after such a
@@ -676,12 +677,11 @@ const KEY_WAIT_RETRY_MAX_MS = 60_000;
 /**
  * How long a local change waits for a newer server version it met that cannot be verified yet (NO_KEY,
  * AUTHOR_LOOKUP_FAILED) before it goes to unsent, counting only time connected (offline nothing can
- * arrive, and the batch is not sent). While it waits RxDB sends its batch again every second and sends
- * nothing after it, so every later change of the device waits too. A key another device of the account
- * published, or a device list the directory can serve, arrives at the next fetch, which each of those
- * sends makes (about 60 in this time); one still missing after them waits for another device to come
- * online (a wrap not yet made), for hours or for ever, which holding every push for is worse than keeping
- * one change unsent (its content stays on this device, to enter again).
+ * arrive, and nothing is sent). It waits on the key-wait list, holding up nothing else, and is sent again
+ * at each access change (the server tells of stored envelopes so) and with backoff (KEY_WAIT_RETRY_BASE_MS
+ * doubling), each send fetching the keys and asking for the author's devices again. One still missing
+ * after that waits for another device to come online (a wrap not yet made), for hours or for ever: the
+ * change goes to unsent rather than stay pending (its content stays on this device, to enter again).
  */
 const CONFLICT_WAIT_MS = 60_000;
 /**
@@ -873,6 +873,8 @@ interface KeyWait {
   record: WithDeleted<PlainRecord>;
   base: WithDeleted<PlainRecord> | undefined;
   at: string;
+  /** Sent, and met a server version that cannot be verified yet (CONFLICT_WAIT), not a missing write key. */
+  conflict?: boolean;
 }
 /** A local version the server will not take, and the state RxDB's row built it on (see `hold`). */
 interface Refusal {
@@ -2169,6 +2171,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         record: storedRecord(w.record),
         ...(w.base === undefined ? {} : { base: storedRecord(w.base) }),
         at: w.at,
+        ...(w.conflict === true ? { conflict: true } : {}),
       })),
     );
     if (keyWaits.size + keyWaitsSending.size > 0) return;
@@ -2191,6 +2194,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   const parkRows = async (
     items: ReadonlyArray<{ record: WithDeleted<PlainRecord>; base: WithDeleted<PlainRecord> | undefined }>,
+    { conflict = false }: { conflict?: boolean } = {},
   ): Promise<void> => {
     const aside: Refusal[] = [];
     for (const { record, base } of items) {
@@ -2210,7 +2214,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         });
       }
       keyWaits.delete(record.id);
-      keyWaits.set(record.id, { record, base, at: iso() });
+      keyWaits.set(record.id, { record, base, at: iso(), ...(conflict ? { conflict } : {}) });
       const key = recordKey(record.stream, record.id);
       const floor = Math.max(diverged.get(key)?.floor ?? 0, base?.rv ?? 0);
       diverged.delete(key);
@@ -2224,7 +2228,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     await saveDiverged();
     await saveKeyWaits();
     await hold(aside);
-    for (const { record } of items) report(keyWaitIssue(record));
+    // One waiting for a server version to open has that wait's own issue (CONFLICT_WAIT).
+    if (!conflict) for (const { record } of items) report(keyWaitIssue(record));
     armKeyWaits();
   };
 
@@ -3601,6 +3606,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
       }
       /** Per row sent over a refused server version, that version's tag (what the server holds). */
       const over = new Map<number, string>();
+      /** Rows waiting for a server version to open, on the key-wait list (`options.park`). */
+      const parkAfter: Array<{
+        record: WithDeleted<PlainRecord>;
+        base: WithDeleted<PlainRecord> | undefined;
+      }> = [];
       /**
        * Whether a local change meeting server version `master` (decoded as `decoded`) waits for it to open
        * (`wait`), waited long enough (`over`: CONFLICT_WAIT_MS of time connected passed since it was first
@@ -3636,14 +3646,26 @@ export const createSyncEngine = (deps: EngineDeps) => {
           over.set(masterRows[k]!, master.rev);
         } else if (!decoded.ok && waited === 'wait') {
           // Not unreadable for good (NO_KEY: its epoch's key may still come, by an envelope or a grant;
-          // AUTHOR_LOOKUP_FAILED): the local change stays pending, and RxDB sends it again until that
-          // version opens and is merged like any conflict (set aside meanwhile, and fetched again), or
-          // until the wait is over (CONFLICT_WAIT_MS; below).
+          // AUTHOR_LOOKUP_FAILED): the local change stays pending and waits on the key-wait list (RxDB
+          // takes it as sent, so it holds up nothing), sent again from there until that version opens and
+          // is merged like any conflict (set aside meanwhile, and fetched again), or until the wait is
+          // over (CONFLICT_WAIT_MS; below). Beyond the list's bound RxDB sends the batch again instead.
           report(waitIssue(master, decoded.reason));
-          unopened = true;
+          const id = row.newDocumentState.id;
+          if (
+            options.park &&
+            rebased === undefined &&
+            replaced === undefined &&
+            (keyWaits.has(id) || keyWaits.size + parkAfter.length < MAX_KEY_WAITS)
+          ) {
+            parkAfter.push({
+              record: row.newDocumentState,
+              base: asCreation || options.repush ? undefined : row.assumedMasterState,
+            });
+          } else unopened = true;
         } else if (!decoded.ok && waited === 'over') {
-          // The wait held every later push of this device: the local change goes to unsent, as one meeting
-          // a version that cannot be verified; that version stays set aside and is fetched again.
+          // The wait is over: the local change goes to unsent, as one meeting a version that cannot be
+          // verified; that version stays set aside and is fetched again.
           refuse(
             masterRows[k]!,
             'CONFLICT_UNREADABLE',
@@ -3667,6 +3689,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           untilStored(row.newDocumentState, decoded.record);
         }
       }
+      if (parkAfter.length > 0) await parkRows(parkAfter, { conflict: true });
       await hold(refused);
       await savePending();
       // A sync only if the server stored something, or once nothing is left to send (the return below):
@@ -4582,9 +4605,15 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // as pending from the list, whatever became of the pending list's note.
       for (const w of (await deps.meta.get('key-wait', META_SCHEMAS.keyWait)) ?? []) {
         const record = { ...w.record };
-        keyWaits.set(record.id, { record, base: w.base === undefined ? undefined : { ...w.base }, at: w.at });
+        keyWaits.set(record.id, {
+          record,
+          base: w.base === undefined ? undefined : { ...w.base },
+          at: w.at,
+          ...(w.conflict === true ? { conflict: true } : {}),
+        });
         if ((pending.get(record.id) ?? -1) < record.rv) pending.set(record.id, record.rv);
-        report(keyWaitIssue(record));
+        // A conflict wait is reported again when its send meets that version again.
+        if (w.conflict !== true) report(keyWaitIssue(record));
       }
       if (keyWaits.size > 0) patch({ pendingWrites: pendingCount() });
       // Versions earlier sessions sent in their last frames, answered or not: known as sent, as within
