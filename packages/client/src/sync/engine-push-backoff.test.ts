@@ -64,3 +64,86 @@ describe('retry of a push the server answers UNAVAILABLE', () => {
     expect(waits.at(-1)!, JSON.stringify(waits)).toBeGreaterThan(1.5 * waits[0]!);
   });
 });
+
+describe('retry of a pull the server answers UNAVAILABLE', () => {
+  it('backs off likewise: the waits between attempts grow', { timeout: 20_000 }, async () => {
+    const pulledAt: number[] = [];
+    const own = ownStreamConnection({ stream: STREAM, epoch: 0, push: () => ({}) });
+    const connection = {
+      ...own,
+      request: (frame: { t: string }, ...rest: unknown[]) => {
+        if (frame.t !== 'pull') return (own.request as (...a: unknown[]) => unknown)(frame, ...rest);
+        pulledAt.push(Date.now());
+        return Promise.reject(new SyncError('UNAVAILABLE', 'server busy', true));
+      },
+    } as typeof own;
+    const db = await openTestDb(`engine-pull-backoff-${Math.random().toString(36).slice(2)}`);
+    const engine = patientEngine({ db, connection, replicationId: 'engine-pull-backoff', raw: new Map() });
+    await engine.start();
+    engine.onStatus('ready');
+    await engine.onReady();
+    await new Promise((r) => setTimeout(r, 7_500));
+
+    const waits = pulledAt.slice(1).map((t, i) => t - pulledAt[i]!);
+    expect(engine.state().errors.map((e) => e.code)).toContain('UNAVAILABLE');
+    expect(waits.length, JSON.stringify(waits)).toBeGreaterThanOrEqual(2);
+    // Once a second without a backoff: seven or more attempts in this time.
+    expect(pulledAt.length, JSON.stringify(waits)).toBeLessThanOrEqual(5);
+    expect(waits.at(-1)!, JSON.stringify(waits)).toBeGreaterThan(1.5 * waits[0]!);
+  });
+});
+
+describe('a push backoff under way', () => {
+  it('ends at a new connection: the server reached may be another', { timeout: 30_000 }, async () => {
+    const pushedAt: number[] = [];
+    let failing = true;
+    const stored = new Set<string>();
+    const connection = ownStreamConnection({
+      stream: STREAM,
+      epoch: 0,
+      push: (frame) => {
+        pushedAt.push(Date.now());
+        if (failing) throw new SyncError('UNAVAILABLE', 'server restarting', true);
+        for (const { doc } of frame.rows) stored.add(doc.id);
+        return {
+          t: 'pushed',
+          rid: 1,
+          results: frame.rows.map(({ doc }) => ({
+            status: 'ok',
+            stream: doc.stream,
+            id: doc.id,
+            rev: doc.rev,
+            seq: 1,
+          })),
+        };
+      },
+    });
+    const db = await openTestDb(`engine-push-backoff-wake-${Math.random().toString(36).slice(2)}`);
+    const engine = patientEngine({
+      db,
+      connection,
+      replicationId: 'engine-push-backoff-wake',
+      raw: new Map(),
+    });
+    await engine.start();
+    engine.onStatus('ready');
+    await engine.onReady();
+    await until(() => engine.state().status === 'online', 'online');
+    await db.records.insert(
+      record({ id: ID, rv: 1, data: dataOf('Allergy', ID, patient.accountId, { substance: 'Latex' }) }),
+    );
+    engine.notePending(ID, 1);
+    // Four refusals: the next send would come some 8 s after the fourth.
+    const end = Date.now() + 15_000;
+    while (pushedAt.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(pushedAt.length).toBe(4);
+
+    failing = false;
+    engine.onStatus('offline');
+    engine.onStatus('ready');
+    const reconnected = Date.now();
+    await engine.onReady();
+    await until(() => stored.has(ID), 'the push is sent again at the new connection');
+    expect(Date.now() - reconnected).toBeLessThan(3_000);
+  });
+});

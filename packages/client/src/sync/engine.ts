@@ -135,12 +135,13 @@
  *   DEVICE_REVOKED, one issue for all), as does any written or handed again later: a revoked device can
  *   never send it and a device joined anew starts empty, so its content is kept where the app can show it.
  *   A server that lied about the revocation costs these versions their sending (the person re-enters them).
- * - A push or pull request that fails is retried by RxDB until it passes; a push the server refused as
- *   busy or failing (RATE_LIMITED, UNAVAILABLE, INTERNAL) only after a backoff (PUSH_BACKOFF_BASE_MS
- *   doubling, ended early by stop(), started over once a push passes). Its issue (the code the handler
- *   threw, NETWORK for a dropped link; also the push handler's own NO_KEY per record without a write key
- *   and STALE_EPOCH) leaves `errors` once a request of the same direction passes (`fromLoop`), a NO_KEY
- *   one also once its record is stored. So does a failed live subscription's, the quarantine retry's and
+ * - A push or pull request that fails is retried by RxDB until it passes; one the server refused as busy
+ *   or failing (RATE_LIMITED, UNAVAILABLE, INTERNAL) only after a backoff (PUSH_BACKOFF_BASE_MS doubling,
+ *   per direction; ended early by stop() and by a new connection, started over once a request of that
+ *   direction passes). Its issue (the code the handler threw, NETWORK for a dropped link; also STALE_EPOCH,
+ *   and the push handler's own NO_KEY per record without a write key beyond the key-wait list's bound)
+ *   leaves `errors` once a request of the same direction passes (`fromLoop`), a NO_KEY one also once its
+ *   record is stored. So does a failed live subscription's, the quarantine retry's and
  *   a restore catch-up's once that task passes (`retryPassed`); a failed live subscription is asked again
  *   on the same connection with backoff (`followAll`), since `online` promises live changes. Every other
  *   issue stays until pushed out or cleared by its own reporter.
@@ -714,11 +715,12 @@ const MAX_UNANSWERED_REVS = 8;
 /** Documents per push request when sealing runs on an offload (pipelined with the server's work). */
 const PUSH_PIPELINE_CHUNK = 100;
 /**
- * Backoff of a push the server refused as busy or failing (`PUSH_BACKOFF_CODES`): RxDB sends a failed
- * batch again after its own constant retryTime (RETRY_MS), so the push handler waits the rest of a wait
- * doubling from PUSH_BACKOFF_BASE_MS up to PUSH_BACKOFF_MAX_MS before it rejects (1, 2, 4 … s between
- * sends); a push that passes starts it over. Without it every device would send a failing server its
- * batch once a second for as long as it fails.
+ * Backoff of a push or pull the server refused as busy or failing (`PUSH_BACKOFF_CODES`): RxDB sends a
+ * failed request again after its own constant retryTime (RETRY_MS), so the handler waits the rest of a
+ * wait doubling from PUSH_BACKOFF_BASE_MS up to PUSH_BACKOFF_MAX_MS before it rejects (1, 2, 4 … s
+ * between sends), per direction; one that passes starts its direction over, and a new connection ends a
+ * wait under way.
+ * Without it every device would send a failing server a request once a second for as long as it fails.
  */
 const PUSH_BACKOFF_BASE_MS = 1_000;
 const PUSH_BACKOFF_MAX_MS = 60_000;
@@ -3770,7 +3772,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (counted && fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
     return exclusivePush(() => pushRows(rows, { rxdb: true, park: true })).then(
       async (conflicts) => {
-        pushRefusals = 0;
+        refusals.push = 0;
         loopPassed('push');
         // The waiting versions these were made on are answered with them (stored, kept unsent, merged by
         // RxDB, or waiting in their place).
@@ -3786,35 +3788,38 @@ export const createSyncEngine = (deps: EngineDeps) => {
         return conflicts;
       },
       async (error: unknown) => {
-        await pushBackoff(error);
+        await busyBackoff('push', error);
         throw error;
       },
     );
   };
-  /** Pushes refused in a row as busy or failing (`pushBackoff`); 0 once one passes. */
-  let pushRefusals = 0;
-  /** Ends a backoff wait under way early (stop(): it never holds up a close). */
-  let wakePush: (() => void) | undefined;
+  /** Requests of each direction refused in a row as busy or failing (`busyBackoff`); 0 once one passes. */
+  const refusals: Record<LoopDirection, number> = { push: 0, pull: 0 };
+  /** Ends a backoff wait under way early: stop() (it never holds up a close) and a new connection. */
+  const wakes = new Set<() => void>();
+  const wakeBackoffs = (): void => {
+    for (const wake of [...wakes]) wake();
+  };
   /**
-   * Before a push refused for `error` is handed back to RxDB: for a busy or failing server, waits the
-   * backoff (see PUSH_BACKOFF_BASE_MS) less RxDB's own retry wait; nothing for other failures (a dropped
-   * link waits for the next connection in `pushRows`; the engine's own retries have their own bounds).
+   * Before a push or pull refused for `error` is handed back to RxDB: for a busy or failing server, waits
+   * the backoff (see PUSH_BACKOFF_BASE_MS) less RxDB's own retry wait; nothing for other failures (a
+   * dropped link waits for the next connection in the handlers; a TIMEOUT already waited the request's
+   * whole time; the engine's own retries have their own bounds). A new connection ends the wait: the
+   * server it reaches may be another (restarted) one.
    */
-  const pushBackoff = async (error: unknown): Promise<void> => {
+  const busyBackoff = async (direction: LoopDirection, error: unknown): Promise<void> => {
     if (stopped || !(error instanceof SyncError) || !PUSH_BACKOFF_CODES.has(error.code)) return;
-    const wait = Math.min(PUSH_BACKOFF_BASE_MS * 2 ** pushRefusals, PUSH_BACKOFF_MAX_MS) - RETRY_MS;
-    pushRefusals++;
+    const wait = Math.min(PUSH_BACKOFF_BASE_MS * 2 ** refusals[direction], PUSH_BACKOFF_MAX_MS) - RETRY_MS;
+    refusals[direction]++;
     if (wait <= 0) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        wakePush = undefined;
-        resolve();
-      }, wait);
-      wakePush = (): void => {
+      const wake = (): void => {
         clearTimeout(timer);
-        wakePush = undefined;
+        wakes.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, wait);
+      wakes.add(wake);
     });
   };
 
@@ -4744,8 +4749,12 @@ export const createSyncEngine = (deps: EngineDeps) => {
         autoStart: true,
         pull: {
           handler: async (checkpoint, batchSize) => {
-            const page = await pullHandler(checkpoint, batchSize);
+            const page = await pullHandler(checkpoint, batchSize).catch(async (error: unknown) => {
+              await busyBackoff('pull', error);
+              throw error;
+            });
             if (page.documents.length > 0) lastHanded = page.checkpoint.s;
+            refusals.pull = 0;
             loopPassed('pull');
             return page;
           },
@@ -4801,6 +4810,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         retryDue = true;
         askResync();
         wakeKeyWaits(true);
+        wakeBackoffs();
       }
     },
     onStatus(status: 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal'): void {
@@ -4923,7 +4933,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       stopped = true;
       unwatchGuard();
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
-      wakePush?.();
+      wakeBackoffs();
       for (const w of [...fatalWaiters]) w(stoppedInSync());
       reset?.release();
       if (expiryTimer !== undefined) clearTimeout(expiryTimer);
