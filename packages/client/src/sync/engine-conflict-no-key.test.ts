@@ -263,6 +263,57 @@ describe('a local change waiting for a server version that never opens', () => {
     expect(d.engine.state().errors.some((e) => e.message.includes('waits for it'))).toBe(false);
   });
 
+  it('an edit made while the waiting change is sent again replaces it, not sent on top of it', async () => {
+    const envelope = await epochOne();
+    const arriving: KeyEnvelope[] = [];
+    const { server, d } = await editMeetsMaster((v) => v, arriving, [envelope]);
+    await until(
+      () => d.engine.state().errors.some((e) => e.id === ID && e.code === 'CONFLICT_WAIT'),
+      'the wait reported',
+    );
+    // The next push (the waiting change sent again from the list) is held until the edit is handed over.
+    const request = server.connection.request.bind(server.connection);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holdNext = true;
+    let holding = false;
+    server.connection.request = (async (frame: RequestFrame, ...rest: unknown[]) => {
+      if (frame.t === 'push' && holdNext) {
+        holdNext = false;
+        holding = true;
+        await gate;
+      }
+      return (request as (...a: unknown[]) => Promise<unknown>)(frame, ...rest);
+    }) as Connection['request'];
+    await until(() => holding, 'the waiting change is being sent again');
+    const local = (await d.db.records.findOne(ID).exec())!;
+    await local.incrementalPatch({ rv: 3, data: { ...local.toJSON().data, substance: 'Sesame' } });
+    d.engine.notePending(ID, 3);
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await until(
+      () => server.pushes.count >= 3,
+      'the edit is sent once the waiting change was answered (waiting again)',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // The edit carries the waiting change's content: it takes its place, nothing goes to unsent.
+    expect(d.engine.unsent()).toEqual([]);
+    expect(d.engine.state().pendingWrites).toBe(1);
+
+    arriving.push(envelope);
+    await until(
+      async () =>
+        d.engine.state().pendingWrites === 0 && (server.docs.get(ID)?.rev.startsWith('4-') ?? false),
+      'the merge is pushed',
+    );
+    const merged = (await d.stored())!;
+    expect([merged.data['substance'], merged.conflictData?.['substance']].sort()).toEqual([
+      'Sesame',
+      'Shellfish',
+    ]);
+    expect(d.engine.unsent()).toEqual([]);
+  });
+
   it('goes to unsent (CONFLICT_UNREADABLE) past the bound when the key never comes; later changes flow', async () => {
     const envelope = await epochOne();
     const { server, d } = await editMeetsMaster((v) => v, [], [envelope], { conflictWaitMs: 1_500 });

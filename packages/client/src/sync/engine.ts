@@ -3744,20 +3744,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
   // whose note a crash lost (the list is saved a macrotask after the write) counts as pending again here,
   // before the handler waits for a connection. Not saved for it (`handed`): RxDB hands it again after
   // another crash, and versions written around the records API (bulk inserts) would grow every save.
-  const pushHandler = (input: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
-    // A version made on one waiting for its key (which RxDB took as the server's state) builds on what
-    // that one was made on, and is sent against it: it carries the waiting one's content further.
-    const rows: PushInput =
-      keyWaits.size === 0
-        ? input
-        : input.map((row) => {
-            const w = keyWaits.get(row.newDocumentState.id);
-            if (!w || !row.assumedMasterState || !sameVersion(row.assumedMasterState, w.record)) return row;
-            return w.base === undefined
-              ? { newDocumentState: row.newDocumentState }
-              : { newDocumentState: row.newDocumentState, assumedMasterState: w.base };
-          });
-    const built = rows.filter((row, i) => row !== input[i]).map((row) => row.newDocumentState);
+  const pushHandler = (rows: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
     let counted = false;
     for (const { newDocumentState: doc } of rows) {
       // What a purge left is no change of anyone's, never sent: also the emptied state of a record pulled
@@ -3770,21 +3757,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     }
     if (counted) patch({ pendingWrites: pendingCount() });
     if (counted && fatal?.code === 'DEVICE_REVOKED') keepRevokedUnsent();
-    return exclusivePush(() => pushRows(rows, { rxdb: true, park: true })).then(
-      async (conflicts) => {
+    return exclusivePush(() => pushOnWaits(rows)).then(
+      (conflicts) => {
         refusals.push = 0;
         loopPassed('push');
-        // The waiting versions these were made on are answered with them (stored, kept unsent, merged by
-        // RxDB, or waiting in their place).
-        let dropped = false;
-        for (const doc of built) {
-          const w = keyWaits.get(doc.id);
-          if (!w || w.record.rv >= doc.rv) continue;
-          keyWaits.delete(doc.id);
-          clearIssues({ code: 'NO_KEY', stream: doc.stream, id: doc.id });
-          dropped = true;
-        }
-        if (dropped) await saveKeyWaits();
         return conflicts;
       },
       async (error: unknown) => {
@@ -3792,6 +3768,37 @@ export const createSyncEngine = (deps: EngineDeps) => {
         throw error;
       },
     );
+  };
+  /**
+   * RxDB's rows, sent. A version made on one waiting on the key-wait list (which RxDB took as the server's
+   * state) builds on what that one was made on, and is sent against it: it carries the waiting one's
+   * content further, and answers it (stored, kept unsent, merged by RxDB, or waiting in its place). Read
+   * here, one at a time with the list's own sends, so the list is not being sent meanwhile.
+   */
+  const pushOnWaits = async (input: PushInput): Promise<WithDeleted<PlainRecord>[]> => {
+    const built: WithDeleted<PlainRecord>[] = [];
+    const rows: PushInput =
+      keyWaits.size === 0
+        ? input
+        : input.map((row) => {
+            const w = keyWaits.get(row.newDocumentState.id);
+            if (!w || !row.assumedMasterState || !sameVersion(row.assumedMasterState, w.record)) return row;
+            built.push(row.newDocumentState);
+            return w.base === undefined
+              ? { newDocumentState: row.newDocumentState }
+              : { newDocumentState: row.newDocumentState, assumedMasterState: w.base };
+          });
+    const conflicts = await pushRows(rows, { rxdb: true, park: true });
+    let dropped = false;
+    for (const doc of built) {
+      const w = keyWaits.get(doc.id);
+      if (!w || w.record.rv >= doc.rv) continue;
+      keyWaits.delete(doc.id);
+      clearIssues({ code: 'NO_KEY', stream: doc.stream, id: doc.id });
+      dropped = true;
+    }
+    if (dropped) await saveKeyWaits();
+    return conflicts;
   };
   /** Requests of each direction refused in a row as busy or failing (`busyBackoff`); 0 once one passes. */
   const refusals: Record<LoopDirection, number> = { push: 0, pull: 0 };
