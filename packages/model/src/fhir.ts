@@ -44,6 +44,7 @@ import type { Contact, FileRef, Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
 import { isFhirInstant, isIsoDateTime } from './formats';
 import { isAccountId } from './ids';
+import { compareInstantTimes } from './instants';
 import type {
   Allergy,
   Appointment,
@@ -2223,14 +2224,15 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
 /**
  * Orders records that claim the same place, the one to keep it first: a version someone signed (the
  * text a signature attests belongs in the note's history), then the latest `updatedAt` (the most recent
- * edit), then the greater id (ULIDs sort by creation time). Depends on the records alone, so every
- * device exporting the same records makes the same choice.
+ * edit, as an instant: another writer's offset or fraction digits, within one millisecond too), then the
+ * greater id (ULIDs sort by creation time). Depends on the records alone, so every device exporting the
+ * same records makes the same choice, whatever its engine's Date.parse does with those forms.
  */
 const preferred =
   (signed: ReadonlySet<string>) =>
   (a: { readonly id: string; readonly updatedAt: string }, b: typeof a): number =>
     Number(signed.has(b.id)) - Number(signed.has(a.id)) ||
-    Date.parse(b.updatedAt) - Date.parse(a.updatedAt) ||
+    compareInstantTimes(b.updatedAt, a.updatedAt) ||
     compareStrings(b.id, a.id);
 
 const unreachable = (value: never): never => {

@@ -1,5 +1,6 @@
 export * from './stream-types';
 export * from './formats';
+export * from './instants';
 export * from './errors';
 export * from './ids';
 export * from './common-schemas';

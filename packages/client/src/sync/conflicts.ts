@@ -38,6 +38,7 @@
 import type { RxConflictHandler, WithDeleted } from 'rxdb';
 import { canonicalJson } from '@hale/crypto';
 import {
+  compareInstants,
   isAccountId,
   isIsoDateTime,
   validateRecord,
@@ -205,41 +206,10 @@ const clinicalKey = (r: WithDeleted<PlainRecord>): string =>
     deleted: r._deleted,
   });
 
-// The model takes an instant with any offset and 1–9 fraction digits, and another build or a provider's
-// device may write one so: their text order is not their time order (`…11:00:00+02:00` is before
-// `…09:30:00Z`, `…:00Z` before `…:00.250Z`), and the earlier edit would win. Each part of the order
-// below depends on the two states alone, so every device orders them alike. The instant is read here
-// rather than by `Date.parse` of the whole text because ECMA-262 defines that only for three fraction
-// digits (other counts are up to the engine, and devices run different ones); the fraction is read to
-// the nanosecond so that two instants within one millisecond still order as time, not as text.
-const INSTANT_PARTS_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
-
-/** `[seconds since the epoch, nanoseconds]` of an instant the model takes (`isIsoDateTime`), else null. */
-const instantOf = (value: string): readonly [number, number] | null => {
-  const match = isIsoDateTime(value) ? INSTANT_PARTS_RE.exec(value) : null;
-  if (match === null) return null;
-  const [, wallClock = '', fraction = '', sign, hours, minutes] = match;
-  const offset =
-    sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(hours) * 3600 + Number(minutes) * 60);
-  return [Date.parse(`${wallClock}Z`) / 1000 - offset, Number(fraction.padEnd(9, '0'))];
-};
-
-/**
- * Orders two `updatedAt` values as time, earliest first (negative when `a` is earlier). One instant
- * written two ways (`.5Z` and `.500Z`, `Z` and `+00:00`) and values that are no instant (a version's
- * top-level `updatedAt` is not checked against the model) are ordered by their text, the latter before
- * every instant: a total order, equal only for equal text.
- */
-export const compareInstants = (a: string, b: string): number => {
-  const [x, y] = [instantOf(a), instantOf(b)];
-  if (x !== null && y !== null) {
-    const byTime = x[0] - y[0] || x[1] - y[1];
-    if (byTime !== 0) return byTime;
-  } else if (x !== null || y !== null) {
-    return x === null ? -1 : 1;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-};
+// `compareInstants` orders `updatedAt` as time, then as text: a total order that depends on the two
+// states alone. It lives in @hale/model beside the date-time format, whose instant reading the FHIR export
+// and the record codec share; exported here too for the callers that took it from here.
+export { compareInstants };
 
 // The tie-break names the device that wrote the content, not the one that merged it: the order of two
 // states does not change when a merge of one is re-stamped. One device can write both sides in the same

@@ -44,6 +44,7 @@ import {
   CLINICAL_STREAM_TYPES,
   MODEL_VERSION,
   RECORD_KINDS,
+  isInstantBefore,
   isRecordKind,
   validateRecord,
   type RecordKind,
@@ -535,8 +536,11 @@ const verifyOpened = async (
   // covered by the signed tag (checked above). An unsigned one's (the patient's own non-clinical records)
   // is the stream key holder's word, as everything about an unsigned version is, an active author's too:
   // refusing it would hide the records of a lost phone from every device that reads them afterwards.
+  // Compared as instants, to the nanosecond: the writer may have stamped any offset and 1–9 fraction
+  // digits, which Date.parse reads as the engine likes (V8 drops digits past the millisecond, takes a
+  // bare date); a top-level `updatedAt` naming no instant the model takes is not before anything.
   if (author.revokedAt !== undefined) {
-    if (!(Date.parse(record.updatedAt) < Date.parse(author.revokedAt))) {
+    if (!isInstantBefore(record.updatedAt, author.revokedAt)) {
       return fail(
         'BAD_AUTHOR',
         `author ${doc.author} of ${record.by} was revoked at ${author.revokedAt}, before this version (${record.updatedAt})`,
