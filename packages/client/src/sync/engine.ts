@@ -2249,8 +2249,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         if (stopped || fatal?.code !== 'DEVICE_REVOKED' || pending.size === 0) return;
         const held = await collection.storageInstance.findDocumentsById([...pending.keys()], true);
         const message = 'this device was removed from its account before the change was sent';
-        // Versions waiting for a key were answered to RxDB as sent: the local copy may be another since.
-        const waiting: Refusal[] = [...keyWaits.values()].map(({ record, base }) => ({
+        // Versions waiting for a key (also those being sent now) were answered to RxDB as sent: the
+        // local copy may be a served version since, which is no change of this device's. It is one only
+        // if a change newer than the waiting version is pending.
+        const waits = new Map([...keyWaitsSending, ...keyWaits]);
+        const waiting: Refusal[] = [...waits.values()].map(({ record, base }) => ({
           record,
           base,
           code: 'DEVICE_REVOKED',
@@ -2259,12 +2262,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
         const items: Refusal[] = [
           ...waiting,
           ...held
-            .filter(
-              (d) =>
-                !emptied(d) &&
-                (pending.get(d.id) ?? Infinity) <= d.rv &&
-                !waiting.some((w) => sameVersion(w.record, plainOf(d))),
-            )
+            .filter((d) => {
+              const want = pending.get(d.id) ?? Infinity;
+              const w = waits.get(d.id);
+              return !emptied(d) && want <= d.rv && (w === undefined || want > w.record.rv);
+            })
             .map((d) => ({ record: plainOf(d), base: undefined, code: 'DEVICE_REVOKED', message })),
         ];
         if (items.length === 0) return;
@@ -2273,6 +2275,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
           for (const { record } of waiting)
             clearIssues({ code: 'NO_KEY', stream: record.stream, id: record.id });
           keyWaits = new Map();
+          keyWaitsSending.clear();
           await saveKeyWaits();
         }
         report({
@@ -4004,6 +4007,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
     merges: readonly Merge[],
     { overMaster = false }: { overMaster?: boolean } = {},
   ): Promise<Set<string>> => {
+    // Whether a local change newer than the copy is pending, read before the push settles the record.
+    const newerLocal = new Set(
+      merges.filter((m) => (pending.get(m.copy.id) ?? 0) > m.copy.rv).map((m) => m.copy.id),
+    );
     const again = await pushRows(
       merges.map((m) => ({ newDocumentState: m.resolved, assumedMasterState: m.master })),
     );
@@ -4027,15 +4034,17 @@ export const createSyncEngine = (deps: EngineDeps) => {
     );
     const writes = [];
     const isEqual = collection.conflictHandler.isEqual;
-    for (const { copy, master, resolved } of taken) {
+    for (const { copy, resolved } of taken) {
       const previous = held.get(copy.id);
-      // `overMaster`: RxDB may have stored the server's version over the copy meanwhile (the copy was a
-      // version waiting for its key, which RxDB took as sent).
+      // `overMaster`: the copy was a version on the key-wait list, which RxDB took as sent, so RxDB may
+      // have stored a served version over it meanwhile (the one met now, or one before it: a merge sent
+      // earlier whose answer was lost is this device's own, never stored here as served). Any of them is
+      // replaced, not a newer one; a local change made since is not (RxDB sends it, and merges it itself).
       if (
         !previous ||
         !(
           isEqual(plainOf(previous), copy, 'hale-restore') ||
-          (overMaster && isEqual(plainOf(previous), master, 'hale-restore'))
+          (overMaster && !newerLocal.has(copy.id) && previous.rv < resolved.rv)
         )
       )
         continue;
@@ -4160,6 +4169,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
       // Not answered (the link dropped, a merge not taken): waiting again, unless a newer one took its place.
       for (const [id, w] of keyWaitsSending) if (!keyWaits.has(id)) keyWaits.set(id, w);
       keyWaitsSending.clear();
+      // Revoked meanwhile: what waits can never be sent (kept unsent, the list emptied on disk too).
+      if (fatal?.code === 'DEVICE_REVOKED' && keyWaits.size > 0) keepRevokedUnsent();
     }
   };
 
