@@ -12,7 +12,13 @@
  *   again. `verifyAuditLog` takes such positions (`reached`: per author, a position known stored, with the
  *   link hash of its entry when known) and reports a served chain ending below one, or holding another
  *   entry there, as `deleted`. The end served is the highest position any served entry of the author
- *   claims: one refused (reported as modified, inserted, unverified) is not reported missing too.
+ *   claims: one refused (reported as modified, inserted, unverified) is not reported missing too. But an
+ *   entry not checkable now (`unverified`) stands only for what it shows without its author's key: a
+ *   known position that no served entry claims is missing whatever is served past it, and one claimed
+ *   only by such entries is missing unless one of them links as the entry verified there did (its link
+ *   hash needs no key). Otherwise a server that cuts an author's entries and serves one unverifiable
+ *   forgery at or past the known position (naming an account whose list it withholds) would pass the cut
+ *   off as a look-up to try again.
  *   `verifyAuditChains` also answers each author's verified head (the highest position up to which its
  *   chain is whole, linked from position 1 and consistent with `reached`): what a verifying device may
  *   remember as reached.
@@ -39,7 +45,10 @@
  * reordered, inserted, unverified — and the entry it concerns (for a cut-off end: the author's last served
  * entry, or '' when none of its entries is served). `unverified`: the author's key could not be looked up
  * now (its account's device list did not load), so the entry is neither trusted nor called forged; its
- * claimed position counts as present for the chain checks (no `deleted` for it), until checked again.
+ * claimed position counts as present for the chain checks (no `deleted` for it), until checked again —
+ * unless the position is known stored with a link hash the entry does not have (see above). What cannot be
+ * told: where no position is known (an author this device never verified, or past what it verified), a
+ * forgery that cannot be checked and a genuine entry whose author's list does not load look alike.
  */
 import {
   base64urlDecode,
@@ -208,7 +217,8 @@ export interface ChainHead {
  * of the account named in its sealed body, or the server) to its public key, or null when unknown; a
  * revoked device's key comes with `revokedAt`, and its entries count only if their signed time (`audit.at`)
  * is before it (else `inserted`, as from an unknown author). `{ unavailable }`: the key could not be looked
- * up now; the entry is reported `unverified` and its claimed position is not called missing.
+ * up now; the entry is reported `unverified` and its claimed position is not called missing, unless it
+ * is a position of `reached` whose link hash the entry does not have.
  * `reached` maps an author to the chain position it is known to have stored (0 or absent: nothing known),
  * with the link hash of its entry there when known: a served chain whose highest valid position is lower
  * lost its newest entries; one holding another entry there was rewritten from that position or earlier.
@@ -242,6 +252,17 @@ const signatureUnder = async (
   return { payload, sig: sig.value };
 };
 
+/**
+ * The link hash of a served entry (`chainLinkHash` of its payload and signature): what the next entry of
+ * its author names, and what a position known stored was verified to hold. Needs no key; null without a
+ * header or a signature that decodes.
+ */
+export const linkOf = (e: ServedDoc): string | null => {
+  const sig = base64urlDecode(e.sig ?? '');
+  if (!sig.ok || e.audit === undefined) return null;
+  return chainLinkHash(auditSignaturePayload({ ...e, audit: e.audit }), sig.value);
+};
+
 /** Whether `e`'s signature holds under `key`. */
 export const signedUnder = async (e: ServedDoc, key: Uint8Array, ed: Ed25519): Promise<boolean> =>
   (await signatureUnder(e, key, ed)) !== null;
@@ -273,20 +294,34 @@ export const verifyAuditChains = async (
     link: string;
   }
   const byAuthor = new Map<string, Valid[]>();
-  /** Positions claimed by entries whose author could not be looked up: present as far as gaps go. */
-  const unchecked = new Map<string, Set<number>>();
+  /**
+   * Entries whose author could not be looked up, by position: present as far as gaps go, but at a position
+   * known stored with its link hash, only the entry verified there before stands for it (pass 3).
+   */
+  const unchecked = new Map<string, Map<number, ServedDoc[]>>();
   /** Per author, the highest position any served entry claims (reported or not): the end served. */
   const claimed = new Map<string, number>();
   for (const [author, head] of base) claimed.set(author, head.seq);
+  /** Per author, every served entry with the position it claims (reported or not): gaps below a known one. */
+  const claims = new Map<string, Array<{ pos: number; e: ServedDoc }>>();
+  /** Per author, positions claimed by entries refused here (modified, inserted): reported as what they are. */
+  const refusedAt = new Map<string, Set<number>>();
+  const refuse = (e: ServedDoc, position: number, kind: AuditProblemKind, detail: string): void => {
+    report(e, kind, detail);
+    refusedAt.set(e.author, (refusedAt.get(e.author) ?? new Set()).add(position));
+  };
   for (const e of entries) {
     if (!e.audit || e.sig === undefined) {
       report(e, 'inserted', 'entry has no audit header or signature');
       continue;
     }
     claimed.set(e.author, Math.max(claimed.get(e.author) ?? 0, e.audit.authorSeq));
+    const claimsOf = claims.get(e.author) ?? [];
+    claimsOf.push({ pos: e.audit.authorSeq, e });
+    claims.set(e.author, claimsOf);
     const author = await authorKey(e);
     if (!author) {
-      report(e, 'inserted', `unknown author ${e.author}`);
+      refuse(e, e.audit.authorSeq, 'inserted', `unknown author ${e.author}`);
       continue;
     }
     if ('unavailable' in author) {
@@ -295,20 +330,28 @@ export const verifyAuditChains = async (
         'unverified',
         `the key of ${e.author} could not be looked up now (${author.unavailable}): not checked; verify again later`,
       );
-      unchecked.set(e.author, (unchecked.get(e.author) ?? new Set()).add(e.audit.authorSeq));
+      const at = unchecked.get(e.author) ?? new Map<number, ServedDoc[]>();
+      at.set(e.audit.authorSeq, [...(at.get(e.audit.authorSeq) ?? []), e]);
+      unchecked.set(e.author, at);
       continue;
     }
     const { key, revokedAt } = author instanceof Uint8Array ? { key: author, revokedAt: undefined } : author;
     const signed = await signatureUnder(e, key, ed);
     if (signed === null) {
-      report(e, 'modified', 'signature does not match the entry (content or header changed)');
+      refuse(
+        e,
+        e.audit.authorSeq,
+        'modified',
+        'signature does not match the entry (content or header changed)',
+      );
       continue;
     }
     const { payload, sig } = signed;
     // The time is the signed one, so only the device's key (or its thief) could have chosen it.
     if (revokedAt !== undefined && !(Date.parse(e.audit.at) < Date.parse(revokedAt))) {
-      report(
+      refuse(
         e,
+        e.audit.authorSeq,
         'inserted',
         `signed by ${e.author} at ${e.audit.at}, not before its revocation at ${revokedAt}`,
       );
@@ -329,7 +372,7 @@ export const verifyAuditChains = async (
   for (const [author, list] of byAuthor) {
     const byPos = new Map<number, Valid>();
     const twice = new Set<number>();
-    const pending = unchecked.get(author) ?? new Set<number>();
+    const pending = unchecked.get(author) ?? new Map<number, ServedDoc[]>();
     chains.set(author, { byPos, twice });
     /** Positions 1..floor were served before `entries`, whole (`base`): the entry at floor links as `floorHash`. */
     const floor = base.get(author)?.seq ?? 0;
@@ -372,24 +415,65 @@ export const verifyAuditChains = async (
   }
   // Pass 3: chain ends. Gaps inside a chain show up in pass 2; a cut-off end, or a chain rolled back and
   // grown again, leaves no trace in what is served, so it is caught only against a known position. The
-  // end served is the highest position any entry claims: one refused is reported as what it is.
+  // end served is the highest position any entry claims: one refused is reported as what it is. Entries
+  // not checkable now stand for no more than they can show without their author's key: a position they
+  // claim, and at a position known with its link hash, whether they are the entry verified there.
   for (const [author, { seq: position, hash }] of known) {
     if (position <= 0) continue;
+    const floor = base.get(author)?.seq ?? 0;
+    // Within a base chain: checked when it was verified (the caller holds `reached` to it).
+    if (position <= floor) continue;
     const list = byAuthor.get(author) ?? [];
     const last = list.reduce<Valid | null>((top, v) => (top === null || v.pos > top.pos ? v : top), null);
     // An entry served at the position but refused (reported above) is not missing from the log.
     const top = claimed.get(author) ?? 0;
+    // Known stored, claimed by no served entry, and past the last entry that verified (gaps below one are
+    // pass 2's): missing, however high entries refused or not checkable now claim to go. Found from the
+    // sorted claims, in time that does not grow with the positions.
+    const upto = Math.min(position, top);
+    const after = (claims.get(author) ?? [])
+      .filter((c) => c.pos > Math.max(floor, last?.pos ?? 0) && c.pos <= upto)
+      .sort((a, b) => a.pos - b.pos);
+    let from = Math.max(floor, last?.pos ?? 0) + 1;
+    for (const next of [...after, null]) {
+      const to = next === null ? upto : next.pos - 1;
+      if (to >= from) {
+        const one = from === to;
+        problems.push({
+          kind: 'deleted',
+          entryId: next?.e.id ?? '',
+          author,
+          authorSeq: from,
+          detail: `position${one ? '' : 's'} ${one ? from : `${from}–${to}`} of ${author}'s chain ${one ? 'was' : 'were'} stored but ${one ? 'is' : 'are'} not served (what is served past ${one ? 'it' : 'them'} was refused or could not be checked now)`,
+        });
+      }
+      if (next !== null) from = Math.max(from, next.pos + 1);
+    }
     if (top >= position) {
-      // Within a base chain: checked when it was verified (the caller holds `reached` to it).
-      if (position <= (base.get(author)?.seq ?? 0)) continue;
+      if (hash === undefined) continue;
       const there = chains.get(author)?.byPos.get(position);
-      if (hash === undefined || there === undefined || there.link === hash) continue;
+      if (there !== undefined) {
+        if (there.link === hash) continue;
+        problems.push({
+          kind: 'deleted',
+          entryId: there.e.id,
+          author,
+          authorSeq: position,
+          detail: `the entry at position ${position} of ${author}'s chain that was verified before is no longer served: another entry holds its place (the chain was rewritten from that position or earlier)`,
+        });
+        continue;
+      }
+      // Claimed there only by entries not checkable now: the one verified before is among them only if
+      // one links as it did, which needs no key. One refused there is reported as what it is.
+      const standIns = unchecked.get(author)?.get(position) ?? [];
+      if (standIns.length === 0 || refusedAt.get(author)?.has(position) === true) continue;
+      if (standIns.some((e) => linkOf(e) === hash)) continue;
       problems.push({
         kind: 'deleted',
-        entryId: there.e.id,
+        entryId: standIns[0]!.id,
         author,
         authorSeq: position,
-        detail: `the entry at position ${position} of ${author}'s chain that was verified before is no longer served: another entry holds its place (the chain was rewritten from that position or earlier)`,
+        detail: `the entry at position ${position} of ${author}'s chain that was verified before is no longer served: another entry, which could not be checked now, claims its place (the chain was cut or rewritten there)`,
       });
       continue;
     }

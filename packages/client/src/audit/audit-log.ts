@@ -262,7 +262,11 @@
  *   its author is found under another account (the patient's own, one another of its entries names and
  *   signs under the key listed there — a made-up account listing a genuine device's public key counts for
  *   nothing — or, past the view cache, the one its cached entries verified under): a device belongs to one
- *   account, so such an entry is `inserted`. One
+ *   account, so such an entry is `inserted`. Such an entry stands for no entry this device verified
+ *   before (SEEN): a remembered position it claims with another link hash, or that nothing served claims,
+ *   is reported `deleted` beside it (audit-chain.ts), so a server that cuts all of a grantee device's
+ *   entries and serves one such forgery in their place is reported for the cut, not only as a look-up to
+ *   retry. One
  *   signed for another patient's log (its `stream`, which the signature covers) is reported `inserted` and
  *   takes no position of its author's chain here, whoever signed it: a server cannot move entries between
  *   logs.
@@ -350,6 +354,7 @@ import { CONNECTION_CODES, SyncError, type Connection, type ConnectionStatus } f
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/device-directory';
 import {
+  linkOf,
   makeAuditEntry,
   openAuditBody,
   signedUnder,
@@ -2426,13 +2431,6 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   let viewsSinceWhole = 0;
   /** Whether VIEW may hold a cache (false: this session removed it and kept none since). */
   let viewKept = true;
-
-  /** The link hash of a served entry (`chainLinkHash`): what the next entry of its author names. */
-  const linkOf = (e: ServedDoc): string | null => {
-    const sig = base64urlDecode(e.sig ?? '');
-    if (!sig.ok || e.audit === undefined) return null;
-    return chainLinkHash(auditSignaturePayload({ ...e, audit: e.audit }), sig.value);
-  };
 
   const asOpened = ({ link: _link, ...entry }: ViewEntry): OpenedEntry => entry;
 
