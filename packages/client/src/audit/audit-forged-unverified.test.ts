@@ -1,6 +1,8 @@
 // A hostile or broken server that serves entries no device can check now (each names, as its actor, an
 // account whose device list the server withholds) while it cuts genuine entries. What cannot be checked
-// is reported `unverified`; what was verified before and is no longer served is still reported `deleted`.
+// is reported `unverified`; what was verified before and is no longer served is still reported `deleted`,
+// and `recorded` (consent's question "is this grant in the log?") answers for every grant no unchecked
+// entry may be the entry of, instead of throwing at every ask for as long as the list is withheld.
 import { describe, expect, it } from 'vitest';
 import {
   base64urlDecode,
@@ -10,6 +12,7 @@ import {
   generateRootSecret,
   tweetnaclEd25519,
 } from '@hale/crypto';
+import { newId } from '@hale/model';
 import { auditSignaturePayload, type ServedDoc } from '@hale/protocol';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
@@ -120,6 +123,55 @@ const setup = () => {
 
 const kinds = (v: { problems: Array<{ kind: string; author: string; authorSeq: number }> }) =>
   v.problems.map((p) => [p.kind, p.author, p.authorSeq]);
+
+describe('recorded, when the log holds an entry no device can check now and a genuine entry is cut', () => {
+  it('answers the grants it finds, the cut one as not recorded, and reports both problems', async () => {
+    const s = setup();
+    const kept = newId(() => 1);
+    const lost = newId(() => 2);
+    await s.add(s.other, s.grantEntry(kept));
+    expect((await s.log.verify()).ok).toBe(true);
+    // The patient's other device records a second grant, then goes on writing.
+    await s.add(s.other, s.grantEntry(lost));
+    await s.add(s.other, s.patientEntry('export'));
+    // The server cuts the second grant's entry out of that chain and serves a forgery claiming that very
+    // grant, naming as its actor an account whose device list it withholds.
+    s.cut(s.other.deviceId, [2]);
+    const forged = await s.add(s.forger, s.grantEntry(lost, s.hidden.accountId, s.forger.deviceId));
+
+    const found = await s.log.recorded({ 'consent-grant': [kept, lost] });
+    expect(found).toEqual({ 'consent-grant': new Set([kept]), 'consent-revoke': new Set() });
+    expect(s.log.issues()).toEqual([
+      expect.stringMatching(/^AUDIT_LOG_PROBLEMS: .*\(unverified: 1, deleted: 1\)/),
+    ]);
+    const v = await s.log.verify();
+    expect(kinds(v)).toEqual([
+      ['unverified', s.forger.deviceId, 1],
+      ['deleted', s.other.deviceId, 3],
+    ]);
+    expect(v.problems[0]!.entryId).toBe(forged.id);
+  });
+
+  it("still asks again later when an unchecked entry may be the patient's entry looked for", async () => {
+    const s = setup();
+    const maybe = newId(() => 1);
+    const absent = newId(() => 2);
+    await s.add(s.other, s.grantEntry(maybe));
+    // The patient's own device list does not load now: the entry of `maybe` cannot be checked.
+    s.withheld.add(s.patient.accountId);
+    await expect(s.log.recorded({ 'consent-grant': [maybe] })).rejects.toThrow(/could not be checked now/);
+    await expect(s.log.recorded({ 'consent-grant': [maybe, absent] })).rejects.toThrow(
+      /could not be checked now/,
+    );
+    // No unchecked entry is the entry of `absent` (nor of a revocation): answered.
+    expect(await s.log.recorded({ 'consent-grant': [absent], 'consent-revoke': [maybe] })).toEqual({
+      'consent-grant': new Set(),
+      'consent-revoke': new Set(),
+    });
+    s.withheld.delete(s.patient.accountId);
+    expect((await s.log.recorded({ 'consent-grant': [maybe] }))['consent-grant']).toEqual(new Set([maybe]));
+  });
+});
 
 describe("a grantee device's entries all cut, one forgery of that device served that no device can check", () => {
   const verified = async () => {

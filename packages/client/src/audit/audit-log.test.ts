@@ -565,8 +565,10 @@ describe('audit: server-signed entries whose body does not open or match the sch
 describe('audit: an author whose device list cannot be read now', () => {
   it('is reported unverified, not as forged, and its positions are not called missing', async () => {
     const s = patientSetup();
+    const grantId = newId(() => 0);
+    const absent = newId(() => 1);
     await s.add(s.other, s.entry('export', { count: 1 }));
-    await s.add(s.other, s.entry('export', { count: 2 }));
+    await s.add(s.other, s.entry('consent-grant', { grantId }));
     const log = s.open();
     expect((await log.verify()).ok).toBe(true);
     s.lookups.failing = 'GET /v1/accounts: HTTP 503';
@@ -576,12 +578,15 @@ describe('audit: an author whose device list cannot be read now', () => {
       ['unverified', s.other.deviceId, 2],
     ]);
     expect(v.problems[0]!.detail).toContain('HTTP 503');
-    // Whether a grant was recorded is not answered "no" meanwhile (a second entry would be appended).
-    const grantId = newId(() => 0);
+    // Whether a grant was recorded is not answered "no" meanwhile when an entry not checkable now says it
+    // is that grant's (a second entry would be appended); one no such entry names is answered.
     await expect(log.recorded({ 'consent-grant': [grantId] })).rejects.toThrow(/could not be checked now/);
+    expect((await log.recorded({ 'consent-grant': [absent] }))['consent-grant']).toEqual(new Set());
     s.lookups.failing = null;
     expect((await log.verify()).ok).toBe(true);
-    expect((await log.recorded({ 'consent-grant': [grantId] }))['consent-grant']).toEqual(new Set());
+    expect((await log.recorded({ 'consent-grant': [grantId, absent] }))['consent-grant']).toEqual(
+      new Set([grantId]),
+    );
   });
 });
 

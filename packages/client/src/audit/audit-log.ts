@@ -167,8 +167,8 @@
  *   account its cached entries verified under, as a whole read refuses it (below), so it changes nothing
  *   of how that device's other entries are judged. The view reads past the cache as usual, leaves an
  *   unjudged author's entries out (cached and new: none is listed as verified) and reports them
- *   `unverified`, as a whole read does (so `recorded`
- *   asks again later); new entries not checkable now are not cached past (read again at the next view). A
+ *   `unverified`, as a whole read does (so `recorded` asks again later for a grant one of them says it
+ *   records); new entries not checkable now are not cached past (read again at the next view). A
  *   whole read whose only problems are `unverified` keeps the cache as it was (its `fullAt` too; only how
  *   it judged the other cached authors is noted, so one revoked after all its entries is not found
  *   changed again at every view) and
@@ -278,9 +278,12 @@
  * - `recorded` answers which grants have a `consent-grant` entry and which a `consent-revoke` entry by
  *   the patient's devices, both kinds at one call: this device's own appends (delivered or still in the
  *   outbox) first, then the served log, read once and only when some are not found among them. An own
- *   entry given up after refusals still counts (it stays listed). When some are not found and the log
- *   holds entries not checkable now (`unverified`), it throws instead (consent keeps its marks, of both
- *   kinds, and asks again later).
+ *   entry given up after refusals still counts (it stays listed). When one not found may be among the
+ *   log's entries not checkable now (`unverified`: one says it is a patient device's entry of that action
+ *   for that grant), it throws instead (consent keeps its marks, of both kinds, and asks again later).
+ *   Any other such entry cannot be one looked for (a genuine entry says what it is), so it holds nothing
+ *   back: a forgery naming an account whose list the server withholds, served beside a cut grant entry,
+ *   would otherwise keep that grant's entry from being appended again for as long as the list is withheld.
  * Failure modes: refusals and give-ups are reported in `issues` (and held chains in `undelivered`);
  * `verify` lists every problem with its kind instead of throwing. Remembered positions that cannot be
  * written are reported in `issues` (AUDIT_SEEN_NOT_KEPT); a stored record of them a newer build wrote and
@@ -440,6 +443,11 @@ interface Checked {
    * answering anew meanwhile).
    */
   judged: Map<string, Judged | null>;
+  /**
+   * What the entries reported `unverified` say (their bodies, opened, vouched for by nobody): `recorded`
+   * asks whether one of them may be an entry it looks for.
+   */
+  unchecked: AuditBody[];
 }
 
 /** One line of "who saw my records". */
@@ -2125,6 +2133,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     };
     /** Entries the server's key signs whose body does not open or match the schema. */
     const unreadable = new Set<ServedDoc>();
+    /** Entries whose author's key could not be looked up now (`unverified`), with what they say. */
+    const unchecked = new Map<ServedDoc, AuditBody>();
     // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
     // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.
     const stream = `${patientId}/audit`;
@@ -2178,8 +2188,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       // is not made again for a while (`judgeCached`): a list failing to load must not cost a look-up per
       // view. Only that very look-up: what one entry names must not decide how its author's others are judged.
       const lookup = lookupOf(body.actorId, e.author);
-      if (since !== undefined && (since.unjudged?.has(lookup) === true || waitsForList(lookup)))
+      if (since !== undefined && (since.unjudged?.has(lookup) === true || waitsForList(lookup))) {
+        unchecked.set(e, body);
         return { unavailable: `the device list was not loaded at this session's last look-up` };
+      }
       // A revoked device's key comes with its cutoff, which verifyAuditLog applies before anything is opened.
       const key = await deps.directory.authorKey(body.actorId, e.author);
       // Refused for what it claims: its failed look-up is not remembered (it says nothing of the author).
@@ -2189,6 +2201,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
           unjudgedUntil.set(lookup, deps.now() + VIEW_UNJUDGED_RETRY_MS);
         else unjudgedUntil.delete(lookup);
       }
+      if (key !== null && 'unavailable' in key) unchecked.set(e, body);
       if (key && !('unavailable' in key)) {
         const source = body.actorId === deps.accountId ? 'patient' : 'grantee';
         vouched.set(e, { source, accountId: body.actorId, body });
@@ -2292,6 +2305,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       opened,
       heads,
       judged,
+      unchecked: [...unchecked.values()],
     };
   };
 
@@ -2928,12 +2942,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       else await noteUncachedRead(view.through, view.fullAt, unjudged);
     }
     const cached = [...older, ...stored.entries.map(asOpened)];
-    const left = cached.filter((e) => unjudged.has(e.author)).map(unjudgedProblem);
-    const problems = [...left, ...checked.verification.problems];
+    const leftOut = cached.filter((e) => unjudged.has(e.author));
+    const problems = [...leftOut.map(unjudgedProblem), ...checked.verification.problems];
     return {
       ...checked,
       verification: { ...checked.verification, ok: problems.length === 0, problems },
       opened: [...cached.filter((e) => !unjudged.has(e.author)), ...checked.opened],
+      unchecked: [...leftOut.map((e) => e.body), ...checked.unchecked],
     };
   };
 
@@ -3163,18 +3178,34 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       if (own.patientId === deps.accountId && body.ok) note(body.value.action, body.value.grantId);
     }
     if (!missing()) return found;
-    const { verification, opened } = await read();
+    const { opened, unchecked } = await read();
     for (const e of opened) {
       for (const action of GRANT_ACTIONS) {
         const grantId = grantOf(e, action);
         if (grantId !== undefined) note(action, grantId);
       }
     }
-    // An entry not checkable now may be the one looked for: asked again later rather than answered
-    // "missing" (a second entry would be appended).
-    const unverified = verification.problems.filter((p) => p.kind === 'unverified').length;
-    if (missing() && unverified > 0) {
-      throw new Error(`${unverified} audit entr${unverified === 1 ? 'y' : 'ies'} could not be checked now`);
+    // An entry not checkable now may be one looked for and not found: asked again later rather than
+    // answered "missing" (a second entry would be appended). Only one that says it is that entry (a
+    // patient device's, of that action, for that grant) may be: a genuine entry says what it is, and any
+    // other (a forgery naming an account whose list the server withholds) must not keep every grant from
+    // an answer, a cut entry's from being appended again, for as long as the server withholds that list.
+    const maybe = unchecked.filter(
+      (body) =>
+        body.kind === 'AuditEntry' &&
+        body.actorId === deps.accountId &&
+        GRANT_ACTIONS.some(
+          (action) =>
+            body.action === action &&
+            body.grantId !== undefined &&
+            wanted[action].has(body.grantId) &&
+            !found[action].has(body.grantId),
+        ),
+    ).length;
+    if (maybe > 0) {
+      throw new Error(
+        `${maybe} audit entr${maybe === 1 ? 'y' : 'ies'} that may be one looked for could not be checked now`,
+      );
     }
     return found;
   };
@@ -3438,8 +3469,8 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     /**
      * Which grants of `lookup` have a `consent-grant` entry, and which a `consent-revoke` entry, by one of
      * the patient's devices (see the header): both kinds with one read of the served log at most. Throws
-     * when the served log is needed and cannot be read (offline, locked), or some of it cannot be checked
-     * now (an author's device list did not load) and not every one was found.
+     * when the served log is needed and cannot be read (offline, locked), or one not found may be an entry
+     * that cannot be checked now (an author's device list did not load, and the entry says it is that one).
      */
     recorded,
     /** What this device itself recorded (a provider's log of its own actions). */
