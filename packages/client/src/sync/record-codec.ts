@@ -45,6 +45,7 @@ import {
   MODEL_VERSION,
   RECORD_KINDS,
   isInstantBefore,
+  isIsoDateTime,
   isRecordKind,
   validateRecord,
   type RecordKind,
@@ -497,6 +498,12 @@ const verifyOpened = async (
   const { kind, updatedAt, by, conflictData } = c;
   if (canonicalOrNull({ kind, updatedAt, by, conflictData }) === null) {
     return fail('BAD_CONTENT', 'sealed content holds a value canonical JSON cannot write');
+  }
+  // The version's time orders it (lists, conflict tie-breaks, an author's revocation) and is indexed in
+  // the store: one naming no instant the model takes would sort and compare as no writer meant, and one
+  // beginning with characters above the index's range would drop out of the store's queries.
+  if (!isIsoDateTime(c['updatedAt'])) {
+    return fail('BAD_CONTENT', 'sealed updatedAt is not a date-time the record model takes');
   }
   const refusal = contentRefusal(deps.model ?? BUILD_CONTENT_MODEL, doc, pre, c['kind'], c['data']);
   if (refusal !== null) return fail('BAD_CONTENT', refusal);
