@@ -1,130 +1,32 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KeyEnvelope, PushFrame, PushResult, ServedDoc, StreamAccess } from '@hale/protocol';
+import type { KeyEnvelope } from '@hale/protocol';
 import { randomBytes } from '@hale/crypto';
-import {
-  dataOf,
-  keyringFor,
-  patient,
-  patientDevice,
-  patientRoot,
-  record,
-  servedRecord,
-  signedEnvelope,
-} from './codec-fixture.test-util';
+import { dataOf, patient, record, servedRecord, signedEnvelope } from './codec-fixture.test-util';
 import type { Connection, RequestFrame } from './connection';
 import type { PlainRecord } from './record-codec';
-import { closeOpened, openTestDb, patientEngine, stopAndClose, until } from './scripted-server.test-util';
+import { closeOpened, stopAndClose, until } from './scripted-server.test-util';
+import {
+  LOCKED,
+  OPEN,
+  idIn,
+  keyWaitDevice,
+  keyWaitServer,
+  medication,
+  waitsForKey,
+} from './key-wait-server.test-util';
 
 // A local change to a stream this device holds no write key for (NO_KEY) waits on the engine's key-wait
 // list, answered to RxDB as sent: RxDB holds every pull and live change while a push is under way, so a
 // push failing until the key came stopped all incoming sync. The change stays pending, is kept across a
 // restart, and is sent by the engine once the key comes.
-
-/** Readable and writable with the account's derived key (epoch 0). */
-const OPEN = `${patient.accountId}/allergy`;
-/** Re-keyed to epoch 1, whose key has not reached this device. */
-const LOCKED = `${patient.accountId}/medication`;
-const AT = '2026-01-01T00:00:00.000Z';
-const idIn = (stream: string, n: number) =>
-  `01J6000000000000000000${stream === OPEN ? 'A' : 'B'}${String(n).padStart(3, '0')}`;
-
-/**
- * A server holding the patient's OPEN (epoch 0) and LOCKED (epoch 1) streams: it stores a pushed version
- * built on the one it holds (or a creation of a record it lacks), answers the version it holds for any
- * other, and serves what it holds by position.
- */
-const server = () => {
-  const docs = new Map<string, ServedDoc>();
-  let head = 0;
-  const pushes: PushFrame[] = [];
-  const store = (doc: Omit<ServedDoc, 'seq' | 'at'>): ServedDoc => {
-    const served: ServedDoc = { ...doc, seq: ++head, at: AT };
-    docs.set(doc.id, served);
-    return served;
-  };
-  const listed = (stream: string, epoch: number): StreamAccess =>
-    ({
-      stream,
-      patientId: patient.accountId,
-      type: stream.slice(stream.indexOf('/') + 1),
-      access: 'owner',
-      head,
-      epoch,
-    }) as StreamAccess;
-  const connection = {
-    version: (): number => 6,
-    async request(frame: RequestFrame): Promise<unknown> {
-      if (frame.t === 'listStreams')
-        return { t: 'streams', rid: 1, streams: [listed(OPEN, 0), listed(LOCKED, 1)] };
-      if (frame.t === 'subscribe') return { t: 'ok', rid: 1 };
-      if (frame.t === 'getEnvelopes') return { t: 'envelopes', rid: 1, envelopes: [] };
-      if (frame.t === 'push') {
-        const push = frame as PushFrame;
-        pushes.push(push);
-        const results = push.rows.map(({ doc, assumedRev }): PushResult => {
-          const held = docs.get(doc.id);
-          if (held?.rev === doc.rev)
-            return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: held.seq };
-          if ((held?.rev ?? null) !== assumedRev)
-            return { status: 'conflict', stream: doc.stream, id: doc.id, master: held ?? null };
-          const served = store(doc);
-          return { status: 'ok', stream: doc.stream, id: doc.id, rev: doc.rev, seq: served.seq };
-        });
-        return { t: 'pushed', rid: 1, results };
-      }
-      if (frame.t !== 'pull') throw new Error(`unexpected ${frame.t}`);
-      const out: ServedDoc[] = [];
-      const streams = frame.streams.map(({ stream, since }) => {
-        const after = [...docs.values()].filter((d) => d.stream === stream && d.seq > since);
-        out.push(...after);
-        return { stream, checkpoint: Math.max(since, ...after.map((d) => d.seq)), done: true };
-      });
-      return { t: 'pulled', rid: 1, docs: out.sort((a, b) => a.seq - b.seq), streams, denied: [] };
-    },
-  } as unknown as Connection;
-  return { docs, pushes, store, connection, head: () => head };
-};
-
 afterEach(closeOpened);
 
-const device = async (
-  s: ReturnType<typeof server>,
-  name: string,
-  arriving: KeyEnvelope[],
-  raw = new Map<string, unknown>(),
-) => {
-  const db = await openTestDb(name);
-  const engine = patientEngine({
-    db,
-    connection: s.connection,
-    replicationId: name,
-    raw,
-    keyring: keyringFor(patient, patientRoot, patientDevice, arriving),
-  });
-  await engine.start();
-  engine.onStatus('ready');
-  await engine.onReady();
-  return { db, engine, raw };
-};
-
-const medication = (n: number, over: Partial<PlainRecord> = {}): PlainRecord => {
-  const id = idIn(LOCKED, n);
-  return record({
-    id,
-    stream: LOCKED,
-    kind: 'Medication',
-    data: dataOf('Medication', id, patient.accountId),
-    ...over,
-  });
-};
+const server = keyWaitServer;
+const device = keyWaitDevice;
 const allergy = (n: number, substance: string): PlainRecord => {
   const id = idIn(OPEN, n);
   return record({ id, stream: OPEN, data: dataOf('Allergy', id, patient.accountId, { substance }) });
 };
-const waitsForKey = (
-  engine: { state: () => { errors: ReadonlyArray<{ code: string; id?: string }> } },
-  id: string,
-) => engine.state().errors.some((e) => e.code === 'NO_KEY' && e.id === id);
 const name = (what: string) => `engine-key-wait-${what}-${Math.random().toString(36).slice(2)}`;
 
 describe('a local change waiting for its write key', () => {
