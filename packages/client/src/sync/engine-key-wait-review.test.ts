@@ -17,6 +17,7 @@ import {
 } from './codec-fixture.test-util';
 import { SyncError, type Connection, type RequestFrame } from './connection';
 import { createSyncEngine } from './engine';
+import type { PlainRecord } from './record-codec';
 import { closeOpened, openTestDb, opened, stopAndClose, until } from './scripted-server.test-util';
 import {
   LOCKED,
@@ -58,6 +59,34 @@ const waitingEdit = async (s: Server, d: Device, n: number, instructions = 'Take
   await until(() => waitsForKey(d.engine, base.id), 'the edit waits for its key');
   return base;
 };
+/** `mine` written here while the key is missing: it waits on the list. */
+const waitingCreation = async (d: Device, mine: PlainRecord) => {
+  await d.db.records.insert(mine);
+  d.engine.notePending(mine.id, 1);
+  await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
+};
+/** Holds the push that carries record `id` until `fail` ends it (`held`: it came). */
+const holdSend = (s: Server, id: string) => {
+  let held = false;
+  let reject = (_e: Error): void => undefined;
+  s.hooks.onPush = (push) => {
+    if (!push.rows.some((r) => r.doc.id === id)) return undefined;
+    held = true;
+    return new Promise((_, no) => (reject = no));
+  };
+  return { held: () => held, fail: (e: Error) => reject(e) };
+};
+/** Like `waitingEdit`, a deletion of medication `n` made here while the key is missing. */
+const waitingDeletion = async (s: Server, d: Device, n: number) => {
+  const base = s.store(await servedRecord(medication(n, { epoch: 0 })));
+  live(d, base);
+  await until(async () => (await localOf(d, base.id)) !== null, 'the medication is stored');
+  const doc = await d.db.records.findOne(base.id).exec();
+  await doc!.incrementalModify((r) => ({ ...r, rv: 2, _deleted: true }));
+  d.engine.notePending(base.id, 2);
+  await until(() => waitsForKey(d.engine, base.id), 'the deletion waits');
+  return base;
+};
 /** Another device's edit of medication `n` (rv 2), stored on the server and received here live. */
 const theirEdit = async (s: Server, d: Device, n: number, instructions = 'Take with food') => {
   const id = idIn(LOCKED, n);
@@ -90,9 +119,7 @@ describe('key-wait review: stop, revocation', () => {
     const d = await device(s, name('stop'), []);
     await until(() => d.engine.state().status === 'online', 'online');
     const mine = medication(1);
-    await d.db.records.insert(mine);
-    d.engine.notePending(mine.id, 1);
-    await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
+    await waitingCreation(d, mine);
     let outcome: unknown = 'pending';
     const waiting = d.engine.awaitInSync().then(
       () => 'resolved',
@@ -115,9 +142,7 @@ describe('key-wait review: stop, revocation', () => {
     const mine = medication(2, {
       data: { ...dataOf('Medication', idIn(LOCKED, 2), patient.accountId), instructions: 'Mine' },
     });
-    await d.db.records.insert(mine);
-    d.engine.notePending(mine.id, 1);
-    await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
+    await waitingCreation(d, mine);
     let rejected: unknown = null;
     void d.engine.awaitInSync().catch((e: unknown) => (rejected = e));
 
@@ -233,13 +258,7 @@ describe('key-wait review: edits and deletions of waiting versions', () => {
     const arriving: KeyEnvelope[] = [];
     const d = await device(s, name('delete'), arriving);
     await until(() => d.engine.state().status === 'online', 'online');
-    const base = s.store(await servedRecord(medication(6, { epoch: 0 })));
-    live(d, base);
-    await until(async () => (await localOf(d, base.id)) !== null, 'the medication is stored');
-    const doc = await d.db.records.findOne(base.id).exec();
-    await doc!.incrementalModify((r) => ({ ...r, rv: 2, _deleted: true }));
-    d.engine.notePending(base.id, 2);
-    await until(() => waitsForKey(d.engine, base.id), 'the deletion waits');
+    const base = await waitingDeletion(s, d, 6);
     expect(d.engine.state().pendingWrites).toBe(1);
     await keyComes(d, arriving);
     await until(() => d.engine.state().pendingWrites === 0, 'the deletion is stored');
@@ -255,13 +274,7 @@ describe('key-wait review: edits and deletions of waiting versions', () => {
     const arriving: KeyEnvelope[] = [];
     const d = await device(s, name('delete-vs-edit'), arriving);
     await until(() => d.engine.state().status === 'online', 'online');
-    const base = s.store(await servedRecord(medication(7, { epoch: 0 })));
-    live(d, base);
-    await until(async () => (await localOf(d, base.id)) !== null, 'the medication is stored');
-    const doc = await d.db.records.findOne(base.id).exec();
-    await doc!.incrementalModify((r) => ({ ...r, rv: 2, _deleted: true }));
-    d.engine.notePending(base.id, 2);
-    await until(() => waitsForKey(d.engine, base.id), 'the deletion waits');
+    const base = await waitingDeletion(s, d, 7);
     await theirEdit(s, d, 7);
     await keyComes(d, arriving);
     await until(() => d.engine.state().pendingWrites === 0, 'the deletion is answered');
@@ -382,21 +395,13 @@ describe('key-wait review: crashes and lost replies', () => {
     const d = await device(s, dbName, arriving);
     await until(() => d.engine.state().status === 'online', 'online');
     const mine = medication(9);
-    await d.db.records.insert(mine);
-    d.engine.notePending(mine.id, 1);
-    await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
-    let held = false;
-    let fail = (_e: Error): void => undefined;
-    s.hooks.onPush = (push) => {
-      if (!push.rows.some((r) => r.doc.id === mine.id)) return undefined;
-      held = true;
-      return new Promise((_, reject) => (fail = reject));
-    };
+    await waitingCreation(d, mine);
+    const send = holdSend(s, mine.id);
     await keyComes(d, arriving);
-    await until(() => held, 'the list sends the version');
+    await until(send.held, 'the list sends the version');
     const stopping = stopAndClose(d);
     await new Promise((r) => setTimeout(r, 50));
-    fail(new SyncError('STOPPED', 'sync stopped', false));
+    send.fail(new SyncError('STOPPED', 'sync stopped', false));
     await stopping;
     s.hooks.onPush = null;
 
@@ -492,23 +497,15 @@ describe('key-wait review: revocation while the list sends', () => {
       const mine = medication(12, {
         data: { ...dataOf('Medication', idIn(LOCKED, 12), patient.accountId), instructions: 'Mine' },
       });
-      await d.db.records.insert(mine);
-      d.engine.notePending(mine.id, 1);
-      await until(() => waitsForKey(d.engine, mine.id), 'the change waits for its key');
-      let held = false;
-      let fail = (_e: Error): void => undefined;
-      s.hooks.onPush = (push) => {
-        if (!push.rows.some((r) => r.doc.id === mine.id)) return undefined;
-        held = true;
-        return new Promise((_, reject) => (fail = reject));
-      };
+      await waitingCreation(d, mine);
+      const send = holdSend(s, mine.id);
       await keyComes(d, arriving);
-      await until(() => held, 'the list sends the version');
+      await until(send.held, 'the list sends the version');
       // The server refuses the device: the connection fails fatally, its request in flight fails with it.
       s.hooks.failure = new SyncError('DEVICE_REVOKED', 'this device was removed', false);
       d.engine.onStatus('fatal');
       if (lag > 0) await new Promise((r) => setTimeout(r, lag));
-      fail(new SyncError('NETWORK', 'connection given up', true));
+      send.fail(new SyncError('NETWORK', 'connection given up', true));
       await until(() => d.engine.state().unsent === 1 && d.engine.state().pendingWrites === 0, 'kept unsent');
       expect(d.engine.unsent().map((u) => [u.id, u.code, u.data['instructions']])).toEqual([
         [mine.id, 'DEVICE_REVOKED', 'Mine'],
