@@ -287,6 +287,70 @@ describe('key-wait review: edits and deletions of waiting versions', () => {
     expect(local.conflict).toBe(true);
     expect(local.data['instructions']).toBe('Take with food');
   });
+  it('a deletion waiting for its key, while another device deletes the record too: answered, nothing sent over it, in sync', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('delete-vs-delete'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+    const base = await waitingDeletion(s, d, 8);
+    const theirs = s.store(
+      await servedRecord({
+        ...medication(8, {
+          epoch: 0,
+          rv: 3,
+          data: { ...dataOf('Medication', idIn(LOCKED, 8), patient.accountId), instructions: 'Stop' },
+        }),
+        _deleted: true,
+      }),
+    );
+    expect(theirs.deleted).toBe(true);
+    live(d, theirs);
+    await keyComes(d, arriving);
+    await until(() => d.engine.state().pendingWrites === 0, 'the deletion is answered');
+    await d.engine.awaitInSync();
+    // Both deleted is no conflict: the server's deletion stands, and no version is sent over it.
+    expect(s.docs.get(base.id)).toEqual(theirs);
+    const local = (await storedOf(d, base.id))!;
+    expect([local._deleted, local.rv, local.data['instructions']]).toEqual([true, 3, 'Stop']);
+    expect(keyWaitMeta(d.raw)).toEqual([]);
+    expect(d.raw.get('diverged') ?? []).toEqual([]);
+    expect(d.engine.unsent()).toEqual([]);
+    expect(d.engine.state().errors.filter((e) => e.id === base.id)).toEqual([]);
+  });
+});
+
+describe('key-wait review: a server version that already is the merge', () => {
+  it('an edit waiting for its key meets the same edit made later on another device: nothing sent over it, the served one shown', async () => {
+    const s = server();
+    const arriving: KeyEnvelope[] = [];
+    const d = await device(s, name('same-edit'), arriving);
+    await until(() => d.engine.state().status === 'online', 'online');
+    const base = await waitingEdit(s, d, 9, 'Take with food');
+    const id = idIn(LOCKED, 9);
+    const theirs = s.store(
+      await servedRecord(
+        medication(9, {
+          epoch: 0,
+          rv: 3,
+          updatedAt: '2099-01-01T00:00:00.000Z',
+          data: { ...dataOf('Medication', id, patient.accountId), instructions: 'Take with food' },
+        }),
+      ),
+    );
+    const pushesBefore = s.pushes.length;
+    // The key comes before this device has pulled the other edit: the server's answer names it.
+    await keyComes(d, arriving);
+    await until(() => keyWaitMeta(d.raw).length === 0, 'the wait is answered');
+    expect(s.pushes.length).toBe(pushesBefore + 1);
+    expect(s.docs.get(base.id)).toEqual(theirs);
+    live(d, theirs);
+    await until(async () => (await storedOf(d, id))?.rv === 3, 'the served version is stored here');
+    await d.engine.awaitInSync();
+    expect(d.engine.state().pendingWrites).toBe(0);
+    expect(d.engine.unsent()).toEqual([]);
+    expect(d.raw.get('diverged') ?? []).toEqual([]);
+    expect((await storedOf(d, id))?.conflict).toBe(false);
+  });
 });
 
 describe('key-wait review: the list and RxDB racing', () => {

@@ -4212,7 +4212,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
             { realMasterState: master, newDocumentState: copy },
             'hale-key-wait',
           );
-          merges.push({ copy, master, resolved });
+          // The server's version already is the merge (both deleted, or the same content written later
+          // there): nothing to send over it, which the server would refuse (the revision number must
+          // grow). The wait is answered; the pull puts that version here as for any served version.
+          if (!handler.isEqual(resolved, master, 'hale-key-wait')) merges.push({ copy, master, resolved });
         }
         const taken = merges.length > 0 ? await storeMerges(merges, { overMaster: true }) : new Set();
         for (const w of part) {
