@@ -44,7 +44,7 @@ import type { Contact, FileRef, Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
 import { isFhirInstant, isIsoDateTime } from './formats';
 import { isAccountId } from './ids';
-import { compareInstantTimes } from './instants';
+import { compareInstantTimes, compareInstants } from './instants';
 import type {
   Allergy,
   Appointment,
@@ -1859,7 +1859,9 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
     }
   }
   for (const list of signedBy.values()) {
-    list.sort((a, b) => compareStrings(`${a.signedAt ?? ''}|${a.id}`, `${b.signedAt ?? ''}|${b.id}`));
+    // By signing time as instants (signers' devices write their own offsets and fraction digits), then
+    // the text and the id, so every device lists the attesters alike.
+    list.sort((a, b) => compareInstants(a.signedAt ?? '', b.signedAt ?? '') || compareStrings(a.id, b.id));
   }
 
   const entries = new Map<string, FhirBundleEntry>();

@@ -62,19 +62,6 @@ const FHIR_ZONE_RE = /(?:Z|[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00))$/;
  */
 export const isFhirInstant = (value: string): boolean => isIsoDateTime(value) && FHIR_ZONE_RE.test(value);
 
-/**
- * Whether date `end` lies wholly before date `start`, both as the schemas take them: an instant (with a
- * zone), a day, or a year or month. Two instants compare as instants. Otherwise a calendar day has no zone
- * and no time (read as midnight UTC it would put "until 1 May" before "from 1 May, 08:00+02:00"), so the
- * dates compare as written on the part both state: a day against an instant takes the instant's own date,
- * and `2024-05` is before neither `2024-05-10` nor `2024`.
- */
-export const endsBefore = (end: string, start: string): boolean => {
-  if (end.length > 10 && start.length > 10) return Date.parse(end) < Date.parse(start);
-  const n = Math.min(end.length, start.length, 10);
-  return end.slice(0, n) < start.slice(0, n);
-};
-
 // Free text. JavaScript strings are UTF-16 code units, so a string can hold half of a surrogate pair
 // (text cut in the middle of an emoji): no Unicode character, no UTF-8 form, refused by canonical JSON
 // and so by sealing. Such text is refused here, where the field can still be named. Lengths count code

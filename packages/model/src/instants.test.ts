@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareInstantTimes, compareInstants, isInstantBefore } from './instants';
+import { compareInstantTimes, compareInstants, endsBefore, isInstantBefore } from './instants';
 
 const sign = (n: number): number => Math.sign(n) + 0;
 
@@ -77,5 +77,30 @@ describe('isInstantBefore', () => {
       expect(isInstantBefore(none, '2027-01-01T00:00:00Z'), none).toBe(false);
       expect(isInstantBefore('2020-01-01T00:00:00Z', none), none).toBe(false);
     }
+  });
+});
+
+describe('endsBefore', () => {
+  it('compares two instants as instants: any offset, to the nanosecond', () => {
+    expect(endsBefore('2026-03-01T11:00:00+02:00', '2026-03-01T09:30:00Z')).toBe(true);
+    expect(endsBefore('2026-03-01T09:30:00Z', '2026-03-01T11:00:00+02:00')).toBe(false);
+    expect(endsBefore('2026-03-01T09:30:00.0001Z', '2026-03-01T09:30:00.0002Z')).toBe(true);
+    expect(endsBefore('2026-03-01T09:30:00.0002Z', '2026-03-01T09:30:00.0001Z')).toBe(false);
+    expect(endsBefore('2026-03-01T09:30:00.5Z', '2026-03-01T11:30:00.500+02:00')).toBe(false);
+    for (const [i, a] of ASCENDING.entries()) {
+      for (const [j, b] of ASCENDING.entries()) {
+        expect(endsBefore(a, b), `${a} before ${b}`).toBe(i < j);
+      }
+    }
+  });
+
+  it('compares a day, month or year with anything on the part both state, as written', () => {
+    expect(endsBefore('2026-03-01', '2026-03-01T08:00:00.0001+02:00')).toBe(false);
+    expect(endsBefore('2026-02-28', '2026-03-01T00:30:00+14:00')).toBe(true);
+    // 20:00-05:00 is 2 March in UTC; its writer's day is 1 March, before 2 March.
+    expect(endsBefore('2026-03-01T20:00:00-05:00', '2026-03-02')).toBe(true);
+    expect(endsBefore('2026-03', '2026-03-10')).toBe(false);
+    expect(endsBefore('2026-03', '2026')).toBe(false);
+    expect(endsBefore('2025', '2026-03-01T00:00:00Z')).toBe(true);
   });
 });

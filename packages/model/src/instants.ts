@@ -1,23 +1,4 @@
-import { isIsoDateTime } from './formats';
-
-// The model takes an instant with any offset and 1–9 fraction digits (isIsoDateTime), and another build
-// or a provider's device may write one so: text order is not time order there (`…11:00:00+02:00` is
-// before `…09:30:00Z`, `…:00Z` before `…:00.250Z`). Nor is `Date.parse` of the whole text: ECMA-262
-// defines it only for three fraction digits (other counts are up to the engine, and devices run
-// different ones), and V8 drops the digits past the millisecond. So the parts are read here: the date
-// and time to the second through the defined form, the offset and the fraction (to the nanosecond, so
-// two instants within one millisecond still order as time) by hand. Every device orders alike.
-const INSTANT_PARTS_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
-
-/** `[seconds since the epoch, nanoseconds]` of an instant the model takes (`isIsoDateTime`), else null. */
-const instantOf = (value: string): readonly [number, number] | null => {
-  const match = isIsoDateTime(value) ? INSTANT_PARTS_RE.exec(value) : null;
-  if (match === null) return null;
-  const [, wallClock = '', fraction = '', sign, hours, minutes] = match;
-  const offset =
-    sign === undefined ? 0 : (sign === '-' ? -1 : 1) * (Number(hours) * 3600 + Number(minutes) * 60);
-  return [Date.parse(`${wallClock}Z`) / 1000 - offset, Number(fraction.padEnd(9, '0'))];
-};
+import { compareParts, instantOf } from './instant-parts';
 
 /**
  * Orders two date-times as the instants they name, earliest first (negative when `a` is earlier); 0 for
@@ -28,7 +9,7 @@ const instantOf = (value: string): readonly [number, number] | null => {
 export const compareInstantTimes = (a: string, b: string): number => {
   const [x, y] = [instantOf(a), instantOf(b)];
   if (x === null || y === null) return x === y ? 0 : x === null ? -1 : 1;
-  return x[0] - y[0] || x[1] - y[1];
+  return compareParts(x, y);
 };
 
 /**
@@ -44,5 +25,18 @@ export const compareInstants = (a: string, b: string): number =>
  */
 export const isInstantBefore = (a: string, b: string): boolean => {
   const [x, y] = [instantOf(a), instantOf(b)];
-  return x !== null && y !== null && (x[0] - y[0] || x[1] - y[1]) < 0;
+  return x !== null && y !== null && compareParts(x, y) < 0;
+};
+
+/**
+ * Whether date `end` lies wholly before date `start`, both as the schemas take them: an instant (with a
+ * zone), a day, or a year or month. Two instants compare as instants (`isInstantBefore`: any offset, to the
+ * nanosecond). Otherwise a calendar day has no zone and no time (read as midnight UTC it would put "until
+ * 1 May" before "from 1 May, 08:00+02:00"), so the dates compare as written on the part both state: a day
+ * against an instant takes the instant's own date, and `2024-05` is before neither `2024-05-10` nor `2024`.
+ */
+export const endsBefore = (end: string, start: string): boolean => {
+  if (end.length > 10 && start.length > 10) return isInstantBefore(end, start);
+  const n = Math.min(end.length, start.length, 10);
+  return end.slice(0, n) < start.slice(0, n);
 };

@@ -15,15 +15,9 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { ModelError, type Result, type ValidationFailed, type ValidationIssue } from './errors';
-import {
-  PARTIAL_DATE_PATTERN,
-  endsBefore,
-  isTextSchema,
-  textBounds,
-  textProblem,
-  type TextProblem,
-} from './formats';
+import { PARTIAL_DATE_PATTERN, isTextSchema, textBounds, textProblem, type TextProblem } from './formats';
 import { ACCOUNT_ID_PATTERN, ID_PATTERN } from './ids';
+import { compareInstantTimes, endsBefore } from './instants';
 import { AUDIT_METADATA_KEY_LENGTH } from './record-schemas';
 import {
   AUDIT_ACTION_PATTERN,
@@ -227,8 +221,6 @@ export const schemaIssues = (schema: TSchema, value: unknown): ValidationIssue[]
 
 // ------------------------------------------------------------------------------- cross-field rules
 
-const instant = (value: string): number => Date.parse(value);
-
 const notBefore = (later: string | undefined, earlier: string | undefined, field: string, other: string) =>
   later !== undefined && earlier !== undefined && endsBefore(later, earlier)
     ? [{ field, reason: `must not be before ${other}` }]
@@ -323,7 +315,7 @@ const RULES: Rules = {
     });
     return [
       ...duplicates,
-      ...(r.expiresAt !== undefined && instant(r.expiresAt) <= instant(r.startsAt)
+      ...(r.expiresAt !== undefined && compareInstantTimes(r.expiresAt, r.startsAt) <= 0
         ? [{ field: 'expiresAt', reason: 'must be after startsAt' }]
         : []),
       ...(r.status === 'revoked' ? requiredWhen(r.revokedAt, 'revokedAt', 'status is revoked') : []),

@@ -37,7 +37,9 @@
  */
 import type { ValidationFailed, ValidationIssue, Result } from './errors';
 import type { RecordKind, RecordOf } from './registry';
-import { endsBefore, hasVisibleCharacter, isIsoDate } from './formats';
+import { hasVisibleCharacter, isIsoDate } from './formats';
+import { instantMillis, isInstantBeforeBy } from './instant-parts';
+import { endsBefore } from './instants';
 import { sameJson } from './transitions';
 
 /** Stable codes of the write rules. Append-only: never renamed, reordered or reused. */
@@ -106,9 +108,15 @@ const finding = (rule: WriteRuleCode, field: string, reason: string, reads: read
 // takes it) a year or a month. Anything shorter than an instant is a day or a part of one.
 const isInstant = (value: string): boolean => value.length > 10;
 
-/** The first moment `value` names anywhere on Earth, in ms. */
+/**
+ * The first moment `value` names anywhere on Earth, in ms. An instant is read as the millisecond it falls
+ * in (instantMillis), not with Date.parse, which ECMA-262 leaves to the engine for fraction digits other
+ * than three: an engine answering NaN would have `past` refuse every such instant as future. What it is
+ * compared with (`now`, a day's first moment) is a whole millisecond, so only an instant less than a
+ * millisecond past such a bound is taken as at it.
+ */
 const earliest = (value: string): number => {
-  if (isInstant(value)) return Date.parse(value);
+  if (isInstant(value)) return instantMillis(value);
   const day = value.length === 4 ? `${value}-01-01` : value.length === 7 ? `${value}-01` : value;
   return Date.parse(`${day}T00:00:00+14:00`);
 };
@@ -159,8 +167,11 @@ const notLongBefore = (
   now: number,
 ): Finding[] => {
   if (later === undefined || earlier === undefined || !isClock(now)) return [];
-  const start = Date.parse(earlier);
-  if (start > now + FUTURE_TOLERANCE_MS || Date.parse(later) >= start - FUTURE_TOLERANCE_MS) return [];
+  const start = instantMillis(earlier);
+  // Against the clock, to the millisecond; between the two times, as instants (to the nanosecond).
+  if (start > now + FUTURE_TOLERANCE_MS || !isInstantBeforeBy(later, earlier, FUTURE_TOLERANCE_MS)) {
+    return [];
+  }
   const found = finding(
     rule,
     field,
@@ -206,7 +217,7 @@ const birthDateOf = (context: WriteRuleContext | undefined): string | undefined 
  */
 const beforeBirth = (administeredAt: string, birthDate: string): boolean =>
   isInstant(administeredAt)
-    ? Date.parse(administeredAt) < earliest(birthDate)
+    ? instantMillis(administeredAt) < earliest(birthDate)
     : endsBefore(administeredAt, birthDate);
 
 const afterBirth = (administeredAt: string, context: WriteRuleContext | undefined): Finding[] => {
