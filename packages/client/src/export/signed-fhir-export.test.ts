@@ -418,6 +418,109 @@ describe('a signed FHIR export', () => {
       'KEY_MISMATCH',
       'BAD_SIGNATURE',
       'CONTENT_ALTERED',
+      'SHAPE_INVALID',
     ]);
+  });
+});
+
+describe('a signed FHIR export that is no well-formed FHIR', () => {
+  /** Alice's export with `change` made to a copy of its content before she signs it, as received. */
+  const misShaped = async (
+    change: (content: Record<string, unknown>) => void,
+    patientId = alice.accountId,
+  ): Promise<Record<string, unknown>> => {
+    const content = received(bundleOf(patientId));
+    change(content);
+    return received(await signedBy(alice, content as unknown as FhirBundle));
+  };
+
+  /** The index of the first entry whose resource is of `resourceType`. */
+  const indexOf = (bundle: Record<string, unknown>, resourceType: string): number =>
+    (bundle.entry as { resource: { resourceType: string } }[]).findIndex(
+      (entry) => entry.resource.resourceType === resourceType,
+    );
+
+  const withoutAllergyPatient = (content: Record<string, unknown>) => {
+    delete objectAt(content, 'entry', indexOf(content, 'AllergyIntolerance'), 'resource').patient;
+  };
+
+  it('is SHAPE_INVALID, naming what is wrong, though its signature holds', async () => {
+    const signed = await misShaped(withoutAllergyPatient);
+    const allergy = indexOf(signed, 'AllergyIntolerance');
+    expect(validateFhirBundleShape(signed).ok).toBe(false);
+    const verdict = await verifyFhirExport(signed, ed);
+    expect(verdict).toMatchObject({ ok: false, code: 'SHAPE_INVALID' });
+    expect(verdict.ok ? '' : verdict.message).toBe(
+      `signed by account ${alice.accountId}, but not a well-formed FHIR export: ` +
+        `entry[${allergy}].resource.patient: is required`,
+    );
+    // Read from the file's text alike.
+    expect(codeOf(await verifyFhirExport(JSON.stringify(signed), ed))).toBe('SHAPE_INVALID');
+  });
+
+  it('names a dangling reference, a Bundle type FHIR has not, and says when there is more', async () => {
+    const dangling = await misShaped((content) => {
+      objectAt(content, 'entry', indexOf(content, 'AllergyIntolerance'), 'resource').patient = {
+        reference: 'urn:hale:Patient/nobody',
+      };
+    });
+    const verdict = await verifyFhirExport(dangling, ed);
+    expect(verdict.ok ? '' : `${verdict.code}: ${verdict.message}`).toMatch(
+      /^SHAPE_INVALID: .*\.patient\.reference: urn:hale:Patient\/nobody does not resolve to an entry of the bundle$/,
+    );
+    const many = await misShaped((content) => {
+      content.type = 'archive';
+      content.timestamp = 'yesterday';
+      withoutAllergyPatient(content);
+      objectAt(content, 'entry', 0, 'resource').gender = '';
+    });
+    const refused = await verifyFhirExport(many, ed);
+    expect(refused.ok ? '' : `${refused.code}: ${refused.message}`).toMatch(
+      /^SHAPE_INVALID: .*: type: must be one of document, .*; timestamp: must be an instant; .*; and more$/,
+    );
+  });
+
+  it('checks the Signature element’s own FHIR shape too', async () => {
+    const signed = received(await signedBy(alice, bundleOf(alice.accountId)));
+    const resigned = await resignedWith(alice, signed, (unsigned) => ({
+      ...unsigned,
+      targetFormat: 'FHIR JSON',
+    }));
+    const verdict = await verifyFhirExport(resigned, ed);
+    expect(verdict.ok ? '' : `${verdict.code}: ${verdict.message}`).toMatch(
+      /^SHAPE_INVALID: .*: signature\.targetFormat: must be a MIME type$/,
+    );
+  });
+
+  it('still reports a changed or forged Bundle as such first: the shape only of what its signer signed', async () => {
+    const signed = await misShaped(withoutAllergyPatient);
+    const signature = objectAt(signed, 'signature');
+    expect(await check({ ...signed, timestamp: '2024-06-01T12:00:01Z' })).toBe('CONTENT_ALTERED');
+    expect(await check({ ...signed, signature: { ...signature, when: '2030-01-01T00:00:00Z' } })).toBe(
+      'BAD_SIGNATURE',
+    );
+    const { signature: _signature, ...unsigned } = signed;
+    expect(await check(unsigned)).toBe('SIGNATURE_MISSING');
+    const bobsKey = extensionsOf(signed).map((e) =>
+      e.url === FHIR_SIGNER_KEY_EXTENSION
+        ? { url: e.url, valueBase64Binary: Buffer.from(bob.identity.publicKey).toString('base64') }
+        : e,
+    );
+    expect(await check({ ...signed, signature: { ...signature, extension: bobsKey } })).toBe('KEY_MISMATCH');
+    // A `who.reference` to no entry also breaks the shape; it is the signer's claim that is refused.
+    const dangling = await resignedWith(alice, signed, (element) => ({
+      ...element,
+      who: {
+        reference: fhirFullUrl('Practitioner', fhirId(alice.accountId)),
+        identifier: { system: 'urn:hale:account', value: alice.accountId },
+      },
+    }));
+    expect(await check(dangling)).toBe('KEY_MISMATCH');
+    // Signed, mis-shaped and no patient export: MALFORMED as before.
+    const noPatient = await misShaped((content) => {
+      content.entry = (content.entry as unknown[]).slice(1);
+      withoutAllergyPatient(content);
+    });
+    expect(await check(noPatient)).toBe('MALFORMED');
   });
 });

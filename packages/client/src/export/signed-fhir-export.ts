@@ -28,7 +28,8 @@
  * MALFORMED (not JSON, not a Bundle, a signature of another format or shape, or no Hale patient export),
  * SIGNATURE_MISSING, KEY_MISMATCH (the key does not hash to the account id named, or a validly signed
  * `who.reference` points at anything but the signer's own entry), BAD_SIGNATURE (the signature does not
- * hold for that key) or CONTENT_ALTERED (a valid signature, over other content).
+ * hold for that key), CONTENT_ALTERED (a valid signature, over other content) or SHAPE_INVALID (signed
+ * as it is, but not a well-formed FHIR export: `validateFhirBundleShape` of @hale/model refuses it).
  */
 import { Type } from '@sinclair/typebox';
 import {
@@ -55,6 +56,7 @@ import {
   isAccountId,
   isFhirBase64Binary,
   isFhirInstant,
+  validateFhirBundleShape,
   type FhirBundle,
   type FhirJsonObject,
 } from '@hale/model';
@@ -90,6 +92,8 @@ export const FHIR_EXPORT_CHECK_CODES = [
   'KEY_MISMATCH',
   'BAD_SIGNATURE',
   'CONTENT_ALTERED',
+  /** Signed as it is, but no well-formed FHIR export (`validateFhirBundleShape`); the message says why. */
+  'SHAPE_INVALID',
 ] as const;
 export type FhirExportCheckCode = (typeof FHIR_EXPORT_CHECK_CODES)[number];
 
@@ -266,8 +270,8 @@ const patientOf = (entries: readonly unknown[] | undefined): string | undefined 
 };
 
 /**
- * Checks a Hale FHIR export: who signed it, for which patient, when, and that nothing in it changed
- * since. `input` is the file's text (a string), or the Bundle's JSON already parsed (any other value is
+ * Checks a Hale FHIR export: who signed it, for which patient, when, that nothing in it changed since,
+ * and that it is well-formed FHIR (`validateFhirBundleShape`). `input` is the file's text (a string), or the Bundle's JSON already parsed (any other value is
  * accepted and judged). Give the text: parsing hides a member name written twice in one object, which
  * JSON.parse reads as the last and other readers as the first, so a file could verify while a viewer
  * shows other content; read from text, such a file is MALFORMED. Never throws. `ed` defaults to the
@@ -335,6 +339,20 @@ export async function verifyFhirExport(input: unknown, ed?: Ed25519): Promise<Fh
     return refused(
       'MALFORMED',
       'signed, but no Hale patient export (its first entry names no patient account)',
+    );
+  }
+  // The shape last, once the Bundle is known to be what `signer` signed: a Bundle changed on the way is
+  // reported as changed (the change may be what breaks its shape, and says more than the broken element),
+  // and whatever an earlier build refused keeps its code; only a Bundle that verified `ok` can now be
+  // refused, because what its signer signed is no FHIR a recipient's tools can read as an export.
+  const shape = validateFhirBundleShape(snapshot);
+  if (!shape.ok) {
+    const { issues } = shape.error;
+    const named = issues.slice(0, 3).map((issue) => `${issue.path}: ${issue.reason}`);
+    const more = issues.length > 3 ? '; and more' : '';
+    return refused(
+      'SHAPE_INVALID',
+      `signed by account ${signer}, but not a well-formed FHIR export: ${named.join('; ')}${more}`,
     );
   }
   return { ok: true, signer, patientId, when };
