@@ -8,9 +8,10 @@ import {
   generateDeviceKeys,
   generateRootSecret,
   sealTo,
+  signCanonical,
   tweetnaclEd25519,
 } from '@hale/crypto';
-import type { ServedDoc } from '@hale/protocol';
+import { auditSignaturePayload, type ServedDoc } from '@hale/protocol';
 import {
   makeAuditEntry,
   openAuditBody,
@@ -417,5 +418,33 @@ describe('audit entries of a revoked device', () => {
     const redated = { ...entries[2]!, audit: { ...entries[2]!.audit!, at: times[1]! } };
     const forged = await verifyAuditLog([...entries.slice(0, 2), redated], revoked, ed);
     expect(forged.problems.map((p) => [p.authorSeq, p.kind])).toEqual([[3, 'modified']]);
+  });
+
+  // The model takes instants with any offset and 1–9 fraction digits; Date.parse keeps only the
+  // millisecond, so an entry and a revocation within one millisecond would tie, and the entry made
+  // before the revocation be refused.
+  it('orders the signed time and the revocation exactly: within one millisecond, and across offsets', async () => {
+    const signedAt = async (at: string): Promise<ServedDoc> => {
+      const [first] = served(await chainOf(devB, 1));
+      const doc = { ...first!, audit: { ...first!.audit!, at } };
+      const payload = auditSignaturePayload(doc);
+      const sig = await signCanonical(ed, devB.secretKey, payload.label, payload);
+      return { ...doc, sig: base64urlEncode(sig) };
+    };
+    const kinds = async (at: string, revokedAt: string) =>
+      (
+        await verifyAuditLog([await signedAt(at)], async () => ({ key: devB.publicKey, revokedAt }), ed)
+      ).problems.map((p) => p.kind);
+    // 100 µs before the revocation, within its millisecond: counts.
+    expect(await kinds('2026-01-01T00:00:01.0001Z', '2026-01-01T00:00:01.000200Z')).toEqual([]);
+    // One nanosecond before, the entry written at +02:00: counts.
+    expect(await kinds('2026-01-01T02:00:01.000000001+02:00', '2026-01-01T00:00:01.000000002Z')).toEqual([]);
+    // After the revocation within its millisecond, or at the same instant written another way: not before it.
+    expect(await kinds('2026-01-01T00:00:01.0002Z', '2026-01-01T00:00:01.0001Z')).toEqual(['inserted']);
+    expect(await kinds('2026-01-01T02:00:01.0001+02:00', '2026-01-01T00:00:01.000100000Z')).toEqual([
+      'inserted',
+    ]);
+    // A revocation time that names no instant lets nothing through.
+    expect(await kinds('2026-01-01T00:00:01.000Z', 'soon')).toEqual(['inserted']);
   });
 });

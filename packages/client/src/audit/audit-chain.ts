@@ -66,7 +66,7 @@ import {
   type Ed25519,
 } from '@hale/crypto';
 import type { TSchema } from '@sinclair/typebox';
-import { newId } from '@hale/model';
+import { isInstantBefore, newId } from '@hale/model';
 import {
   AccessEventBody,
   AuditBody,
@@ -347,8 +347,10 @@ export const verifyAuditChains = async (
       continue;
     }
     const { payload, sig } = signed;
-    // The time is the signed one, so only the device's key (or its thief) could have chosen it.
-    if (revokedAt !== undefined && !(Date.parse(e.audit.at) < Date.parse(revokedAt))) {
+    // The time is the signed one, so only the device's key (or its thief) could have chosen it. Ordered
+    // as instants to the nanosecond (Date.parse keeps only the millisecond, and only three digits are
+    // defined): a time that names no instant is not before the revocation, so it counts for nothing.
+    if (revokedAt !== undefined && !isInstantBefore(e.audit.at, revokedAt)) {
       refuse(
         e,
         e.audit.authorSeq,
