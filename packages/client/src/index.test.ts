@@ -17,4 +17,8 @@ describe('docs/client-api.md', () => {
   it('names every at-rest error code', () => {
     expect(api.AT_REST_ERROR_CODES.filter((code) => !named(code))).toEqual([]);
   });
+
+  it('names every audit error code', () => {
+    expect(api.AUDIT_ERROR_CODES.filter((code) => !named(code))).toEqual([]);
+  });
 });

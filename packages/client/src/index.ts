@@ -254,6 +254,7 @@ export {
   type AuditViewAnswer,
   VIEW_WAIT_MS,
 } from './audit/audit-log';
+export { AUDIT_ERROR_CODES, AuditError, isAuditError } from './audit/errors';
 export {
   FHIR_CONTENT_DIGEST_EXTENSION,
   FHIR_EXPORT_CHECK_CODES,

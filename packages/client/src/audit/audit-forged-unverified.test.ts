@@ -16,6 +16,7 @@ import { newId } from '@hale/model';
 import { auditSignaturePayload, type ServedDoc } from '@hale/protocol';
 import type { DeviceDirectory } from '../sync/device-directory';
 import { makeAuditEntry, verifyAuditLog, type AuditBody, type ChainState } from './audit-chain';
+import { isAuditError } from './errors';
 import { AT, auditLogOpener, memoryMeta, servingLog } from './audit-log.test-util';
 
 const ed = tweetnaclEd25519;
@@ -170,6 +171,41 @@ describe('recorded, when the log holds an entry no device can check now and a ge
     });
     s.withheld.delete(s.patient.accountId);
     expect((await s.log.recorded({ 'consent-grant': [maybe] }))['consent-grant']).toEqual(new Set([maybe]));
+  });
+
+  // Consent tells this "ask again later" from a lookup that failed by its code, not by its message.
+  it('refuses with AuditError AUDIT_LOOKUP_UNVERIFIED, and appends and keeps nothing for it', async () => {
+    const s = setup();
+    const granted = newId(() => 1);
+    const revoked = newId(() => 2);
+    await s.add(s.other, s.grantEntry(granted));
+    await s.add(s.other, {
+      kind: 'AuditEntry',
+      action: 'consent-revoke',
+      actorId: s.patient.accountId,
+      actorDeviceId: s.other.deviceId,
+      at: AT,
+      grantId: revoked,
+    });
+    s.withheld.add(s.patient.accountId);
+    const servedBefore = s.served.length;
+    const lookup = { 'consent-grant': [granted], 'consent-revoke': [revoked] };
+    const error: unknown = await s.log.recorded(lookup).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isAuditError(error, 'AUDIT_LOOKUP_UNVERIFIED')).toBe(true);
+    expect(error).toMatchObject({ name: 'AuditError', code: 'AUDIT_LOOKUP_UNVERIFIED', unverified: 2 });
+    // Nothing appended, nothing taken as this device's own, nothing remembered as verified.
+    expect(s.served).toHaveLength(servedBefore);
+    expect(await s.log.pendingCount()).toBe(0);
+    expect(await s.log.ownActions()).toEqual([]);
+    s.withheld.delete(s.patient.accountId);
+    expect(await s.log.recorded(lookup)).toEqual({
+      'consent-grant': new Set([granted]),
+      'consent-revoke': new Set([revoked]),
+    });
+    expect((await s.log.verify()).ok).toBe(true);
   });
 });
 

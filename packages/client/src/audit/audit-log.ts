@@ -280,7 +280,8 @@
  *   outbox) first, then the served log, read once and only when some are not found among them. An own
  *   entry given up after refusals still counts (it stays listed). When one not found may be among the
  *   log's entries not checkable now (`unverified`: one says it is a patient device's entry of that action
- *   for that grant), it throws instead (consent keeps its marks, of both kinds, and asks again later).
+ *   for that grant), it throws AuditError AUDIT_LOOKUP_UNVERIFIED instead (consent keeps its marks, of
+ *   both kinds, and asks again later).
  *   Any other such entry cannot be one looked for (a genuine entry says what it is), so it holds nothing
  *   back: a forgery naming an account whose list the server withholds, served beside a cut grant entry,
  *   would otherwise keep that grant's entry from being appended again for as long as the list is withheld.
@@ -356,6 +357,7 @@ import {
 import { CONNECTION_CODES, SyncError, type Connection, type ConnectionStatus } from '../sync/connection';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import type { AuthorKey, AuthorUnavailable, DeviceDirectory } from '../sync/device-directory';
+import { AuditError } from './errors';
 import {
   linkOf,
   makeAuditEntry,
@@ -3203,8 +3205,10 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         ),
     ).length;
     if (maybe > 0) {
-      throw new Error(
+      throw new AuditError(
+        'AUDIT_LOOKUP_UNVERIFIED',
         `${maybe} audit entr${maybe === 1 ? 'y' : 'ies'} that may be one looked for could not be checked now`,
+        { unverified: maybe },
       );
     }
     return found;
@@ -3469,8 +3473,9 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     /**
      * Which grants of `lookup` have a `consent-grant` entry, and which a `consent-revoke` entry, by one of
      * the patient's devices (see the header): both kinds with one read of the served log at most. Throws
-     * when the served log is needed and cannot be read (offline, locked), or one not found may be an entry
-     * that cannot be checked now (an author's device list did not load, and the entry says it is that one).
+     * when the served log is needed and cannot be read (offline, locked), or, AuditError
+     * AUDIT_LOOKUP_UNVERIFIED, when one not found may be an entry that cannot be checked now (an author's
+     * device list did not load, and the entry says it is that one).
      */
     recorded,
     /** What this device itself recorded (a provider's log of its own actions). */

@@ -213,6 +213,7 @@ import { cutMiddle } from '../util/cut-middle';
 import { putEnvelopes, type Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
+import { isAuditError } from '../audit/errors';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -703,7 +704,8 @@ export const createConsent = (deps: ConsentDeps) => {
    * After a reading of the server's list (`whole`: every page of it): looks up the marked grants and
    * revocations the copy shows standing, with one audit lookup for both kinds (each may read and verify
    * the whole served log), then emits the entries the log lacks and unmarks those it has (see
-   * `createAuditMarks`). A failed lookup keeps every mark.
+   * `createAuditMarks`). A lookup with no answer now (AUDIT_LOOKUP_UNVERIFIED) keeps every mark, and so
+   * does one that fails (offline, locked, a store error: rejected, for the caller to drop).
    */
   const recordStanding = (whole: boolean): Promise<void> => {
     const recorded = deps.recorded;
@@ -720,10 +722,17 @@ export const createConsent = (deps: ConsentDeps) => {
       // A kept revocation's mark waits for its send: the grant's end must not drop it meanwhile.
       const revocationsDue = revocationAudit.check(revocationMarks, held, now, whole, await revokedHere());
       const none = new Set<string>();
-      const found =
-        grantsDue.ids.length === 0 && revocationsDue.ids.length === 0
-          ? { 'consent-grant': none, 'consent-revoke': none }
-          : await recorded({ 'consent-grant': grantsDue.ids, 'consent-revoke': revocationsDue.ids });
+      let found: ConsentRecorded = { 'consent-grant': none, 'consent-revoke': none };
+      if (grantsDue.ids.length > 0 || revocationsDue.ids.length > 0) {
+        try {
+          found = await recorded({ 'consent-grant': grantsDue.ids, 'consent-revoke': revocationsDue.ids });
+        } catch (error) {
+          // An entry not checkable now may be one looked for: settling would append a second entry for
+          // it. Asked again at the next check.
+          if (isAuditError(error, 'AUDIT_LOOKUP_UNVERIFIED')) return;
+          throw error;
+        }
+      }
       await grantsDue.settle(found['consent-grant']);
       await revocationsDue.settle(found['consent-revoke']);
     });
