@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, generateRootSecret } from '@hale/crypto';
 import { providerAudit } from './audit-log.test-util';
+import { isAuditError } from './errors';
 
 describe('audit appendAll', () => {
   it('appends one entry to each patient named, in order', async () => {
@@ -26,7 +27,33 @@ describe('audit appendAll', () => {
         { patientId: f.patients[0]!.accountId, detail: { action: 'one' } },
         { patientId: stranger, detail: { action: 'two' } },
       ]),
-    ).rejects.toThrow(`no wrapping key for ${stranger}`);
+    ).rejects.toSatisfy(
+      (e) => isAuditError(e, 'AUDIT_NO_WRAPPING_KEY') && e.message === `no wrapping key for ${stranger}`,
+    );
     expect(await log.pendingCount()).toBe(0);
+  });
+
+  it('refuses a single entry for an account the directory does not know, typed, appending nothing', async () => {
+    const f = providerAudit({ patients: 1 });
+    const log = f.open();
+    const stranger = deriveAccountKeys(generateRootSecret()).accountId;
+    await expect(log.append(stranger, { action: 'view' })).rejects.toSatisfy((e) =>
+      isAuditError(e, 'AUDIT_NO_WRAPPING_KEY'),
+    );
+    expect(await log.pendingCount()).toBe(0);
+    expect(f.server.pushes).toEqual([]);
+  });
+
+  it("reading a patient's log the server refuses is AuditError AUDIT_NOT_READABLE with the server's code", async () => {
+    const f = providerAudit({ patients: 1, pulls: 'deny' });
+    const log = f.open();
+    const patient = f.patients[0]!.accountId;
+    const refused = await log.verify(patient).catch((e: unknown) => e);
+    expect(isAuditError(refused, 'AUDIT_NOT_READABLE')).toBe(true);
+    expect(refused).toMatchObject({ reason: 'FORBIDDEN', message: 'audit log not readable: FORBIDDEN' });
+    expect(await log.fetchAll(patient).catch((e: unknown) => e)).toMatchObject({
+      code: 'AUDIT_NOT_READABLE',
+      reason: 'FORBIDDEN',
+    });
   });
 });

@@ -1069,7 +1069,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       patientId === deps.accountId
         ? deps.keys.wrapping.publicKey
         : await deps.directory.wrappingKey(patientId);
-    if (!wrapping) throw new Error(`no wrapping key for ${patientId}`);
+    if (!wrapping) throw new AuditError('AUDIT_NO_WRAPPING_KEY', `no wrapping key for ${patientId}`);
     return wrapping;
   };
 
@@ -2056,7 +2056,12 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         deadline === undefined
           ? await deps.connection.request<PulledFrame>(frame)
           : await connectedBy(deadline, () => deps.connection.request<PulledFrame>(frame));
-      if (reply.denied.length > 0) throw new Error(`audit log not readable: ${reply.denied[0]!.code}`);
+      const [denied] = reply.denied;
+      if (denied !== undefined) {
+        throw new AuditError('AUDIT_NOT_READABLE', `audit log not readable: ${denied.code}`, {
+          reason: denied.code,
+        });
+      }
       out.push(...reply.docs);
       const cp = reply.streams[0];
       const through = Math.max(since, cp?.checkpoint ?? 0, reply.docs.at(-1)?.seq ?? 0);

@@ -12,6 +12,17 @@ export const AUDIT_ERROR_CODES = [
    * such entries). Nothing was appended or kept.
    */
   'AUDIT_LOOKUP_UNVERIFIED',
+  /**
+   * An entry for a patient whose wrapping key the directory does not give (an account it does not know, or
+   * whose key it cannot verify): entries are sealed to that key, so none is made. With `appendAll`, none
+   * of the batch is. Nothing was appended or kept.
+   */
+  'AUDIT_NO_WRAPPING_KEY',
+  /**
+   * The server refuses to serve the patient's log to this account (`reason`: its code, e.g. no access to
+   * that patient, or access ended). Nothing was read or remembered.
+   */
+  'AUDIT_NOT_READABLE',
 ] as const;
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
@@ -20,12 +31,19 @@ export class AuditError extends Error {
   readonly code: AuditErrorCode;
   /** AUDIT_LOOKUP_UNVERIFIED: the entries not checkable now that may be ones looked for. */
   readonly unverified?: number;
+  /** AUDIT_NOT_READABLE: the server's refusal code. */
+  readonly reason?: string;
 
-  constructor(code: AuditErrorCode, message: string, extra: { readonly unverified?: number } = {}) {
+  constructor(
+    code: AuditErrorCode,
+    message: string,
+    extra: { readonly unverified?: number; readonly reason?: string } = {},
+  ) {
     super(message);
     this.name = 'AuditError';
     this.code = code;
     if (extra.unverified !== undefined) this.unverified = extra.unverified;
+    if (extra.reason !== undefined) this.reason = extra.reason;
   }
 }
 
