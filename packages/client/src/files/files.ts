@@ -1437,8 +1437,9 @@ export const createFiles = (deps: FilesDeps) => {
     /**
      * Queues the file on this device and answers its FileRef at once, without a connection: sealed under
      * the stream's write key and uploaded when the device is online (upload-queue.ts). Refused, with
-     * nothing stored: input as put's (INVALID_INPUT), a stream this device may not write (FORBIDDEN), a
-     * full queue (QUEUE_FULL), a stored queue that cannot be read (STORAGE_FAILED, not `retry`).
+     * nothing stored: input as put's (INVALID_INPUT), a stream this device may not write (FORBIDDEN; also
+     * when its access ends while the file is being stored: what was stored is removed), a full queue
+     * (QUEUE_FULL), a stored queue that cannot be read (STORAGE_FAILED, not `retry`).
      */
     async enqueue(input: FileEnqueueInput): Promise<FileRef> {
       assertOpen();
@@ -1465,6 +1466,24 @@ export const createFiles = (deps: FilesDeps) => {
           sha256: digest,
         };
         await queue.enqueue(ref, stream, chunkSize, plain);
+        // Access may have ended while the chunks were being stored: a purge of the stream run meanwhile
+        // removed only the files listed then, so this one would stay, kept and refused, for a stream this
+        // device no longer writes. Refused as at the start; no FileRef was handed out.
+        const ended = queueDeps?.whyNotWritable?.(stream);
+        if (ended) {
+          const removed = await queue.cancel(ref.blobId).then(
+            () => true,
+            () => false,
+          );
+          throw new FileError(
+            'FORBIDDEN',
+            `enqueue: this device may no longer write ${stream} (${ended}); ` +
+              (removed
+                ? 'nothing was stored'
+                : 'the file could not be removed from this device: cancelUpload removes it'),
+            { blobId: ref.blobId },
+          );
+        }
         return ref;
       } finally {
         plain.fill(0);

@@ -8,17 +8,20 @@ import { createFiles, type FilesHttpApi } from './files';
 /**
  * Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index
  * fail, the next `faults.failPurgeWrites` writes of its record of purges to finish, and the next
- * `faults.failRemoves` removals (of any keys).
+ * `faults.failRemoves` removals (of any keys). `beforeWrite`, when set, is awaited before each write (to
+ * hold one at a given point).
  */
 export const mapMeta = () => {
   const store = new Map<string, string>();
   const faults = { failIndexWrites: 0, failPurgeWrites: 0, failRemoves: 0 };
+  const hooks: { beforeWrite?: (key: string) => Promise<void> } = {};
   const meta = createDeviceMeta({
     read: async (key) => {
       const v = store.get(key);
       return v === undefined ? undefined : (JSON.parse(v) as unknown);
     },
     write: async (key, value) => {
+      await hooks.beforeWrite?.(key);
       if (key === 'upload-queue' && faults.failIndexWrites > 0) {
         faults.failIndexWrites--;
         throw new Error('the device store refused the write (disk full)');
@@ -38,7 +41,7 @@ export const mapMeta = () => {
     },
     list: async (prefix) => [...store.keys()].filter((k) => k.startsWith(prefix)).sort(),
   });
-  return { store, meta, faults };
+  return { store, meta, faults, hooks };
 };
 
 /**
@@ -46,6 +49,7 @@ export const mapMeta = () => {
  * session does; what the queue reports is kept in `reports`, what it clears in `cleared`. `lock()` makes the session unusable without
  * telling the queue (as a lock found while offline); `usableCalls` counts the queue's checks of it.
  * `onReport` is called with each report as it is made (e.g. to lock the device at a given point).
+ * `writable.why` is what the session's `whyNotWritable` answers for every stream (null: writable).
  */
 export const queuedDevice = (
   api: FilesHttpApi,
@@ -54,6 +58,7 @@ export const queuedDevice = (
   options: { onReport?: (issue: { code: string; id: string }) => void } = {},
 ) => {
   const state = { online: false, usable: true, usableCalls: 0 };
+  const writable: { why: string | null } = { why: null };
   const listeners = new Set<(online: boolean) => void>();
   const purgeListeners = new Set<(stream: string) => void>();
   const reports: Array<{ code: string; id: string; message: string }> = [];
@@ -79,6 +84,7 @@ export const queuedDevice = (
     queue: {
       meta,
       online: () => state.online,
+      whyNotWritable: () => writable.why,
       onOnlineChange: (listener) => {
         listeners.add(listener);
         listener(state.online);
@@ -104,7 +110,16 @@ export const queuedDevice = (
     for (const l of [...purgeListeners]) l(stream);
   };
   const lock = (): void => void (state.usable = false);
-  return { files, set, purge, reports, cleared, lock, usableCalls: (): number => state.usableCalls };
+  return {
+    files,
+    set,
+    purge,
+    reports,
+    cleared,
+    lock,
+    writable,
+    usableCalls: (): number => state.usableCalls,
+  };
 };
 
 export const fileBytes = (size: number, seed = 5): Uint8Array =>
