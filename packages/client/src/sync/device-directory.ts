@@ -60,6 +60,9 @@
  *   wrapping key.
  * - A device the account answer lists as revoked is revoked, also if the same answer lists its
  *   certificate among the active devices: looked up as a revoked device (with its cutoff), never as active.
+ *   So is one an earlier answer for the account listed as revoked, for the directory's lifetime (a
+ *   revocation is final): a server answering an older list later (replayed, from before the revocation)
+ *   does not make it active again. What the directory never saw revoked, a server can still withhold.
  * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
  *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
  */
@@ -73,6 +76,7 @@ import {
 } from '@hale/crypto';
 import {
   MAX_ACCOUNTS_PER_LOOKUP,
+  MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT,
   SignedDeviceRevocation,
   deviceRevocationPayload,
   validate,
@@ -247,6 +251,11 @@ export const createDeviceDirectory = (deps: {
   const interval = deps.refreshIntervalMs ?? 30_000;
   const maxAge = deps.maxAgeMs ?? 5 * 60_000;
   let generation = 0;
+  /**
+   * Ids each account's answers listed as revoked, for the directory's lifetime: not dropped by
+   * `forget`/`expire`, so an older list served later cannot make such a device active again.
+   */
+  const revokedSeen = new Map<string, Set<string>>();
   /** The first verified wrapping key of each account: never replaced, not dropped by `forget`/`expire`. */
   const pinnedWrapping = new Map<string, Uint8Array>();
   /** Checks the presented wrapping key against the account's identity signature and the pinned key. */
@@ -310,7 +319,18 @@ export const createDeviceDirectory = (deps: {
     if (!identity.ok || !wrapping.ok || info.accountId !== accountId) return null;
     // Self-certifying ids: a key that does not hash to the account id was not made by that account.
     const selfCertified = accountIdFromIdentityKey(identity.value) === accountId;
-    const revoked = new Set(selfCertified ? (info.revokedDevices ?? []) : []);
+    // A revocation is final: one seen in an earlier answer stands, whatever a later (replayed) one lists.
+    const seen = revokedSeen.get(accountId) ?? new Set<string>();
+    const revoked = new Set([...(selfCertified ? (info.revokedDevices ?? []) : []), ...seen]);
+    if (selfCertified) {
+      // No account registers more devices than that: past it the server is making ids up, and what
+      // this answer lists counts for it all the same.
+      for (const id of revoked) {
+        if (seen.size >= MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) break;
+        seen.add(id);
+      }
+      if (seen.size > 0) revokedSeen.set(accountId, seen);
+    }
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });

@@ -1,0 +1,97 @@
+// A revocation, once this directory has seen it, is final: a server that later answers an older device
+// list (one from before the revocation, listing the device as active again) must not make the revoked
+// device's key trusted again, without its cutoff, for what it signs after its revocation (a stolen phone's
+// records and key envelopes, with the server's help).
+import { describe, expect, it } from 'vitest';
+import {
+  base64urlEncode,
+  certifyDevice,
+  deriveAccountKeys,
+  generateDeviceKeys,
+  generateRootSecret,
+  signCanonical,
+  tweetnaclEd25519,
+} from '@hale/crypto';
+import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { createDeviceDirectory, type AccountDeviceInfo, type AccountDevicesInfo } from './device-directory';
+
+const ed = tweetnaclEd25519;
+const MINUTE = 60_000;
+const REVOKED_AT = new Date(Date.UTC(2025, 0, 1, 12, 30)).toISOString();
+
+/** Device `two`'s account, its list after `two` was revoked and the list from before (both served). */
+const setup = async (options: { getDevice: boolean }) => {
+  const keys = deriveAccountKeys(generateRootSecret());
+  const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
+  const cert = (d: typeof one) =>
+    certifyDevice(
+      keys.identity.secretKey,
+      {
+        accountId: keys.accountId,
+        deviceId: d.deviceId,
+        devicePublicKey: d.publicKey,
+        name: 'test device',
+        createdAt: new Date(0).toISOString(),
+        identityPublicKey: keys.identity.publicKey,
+      },
+      ed,
+    );
+  const wrapping = base64urlEncode(keys.wrapping.publicKey);
+  const payload = wrappingKeySignaturePayload({
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: wrapping,
+  });
+  const base = {
+    accountId: keys.accountId,
+    identityPublicKey: base64urlEncode(keys.identity.publicKey),
+    wrappingPublicKey: wrapping,
+    wrappingKeySig: base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload)),
+    role: 'patient' as const,
+  };
+  const after: AccountDevicesInfo = { ...base, devices: [await cert(one)], revokedDevices: [two.deviceId] };
+  const before: AccountDevicesInfo = {
+    ...base,
+    devices: [await cert(one), await cert(two)],
+    revokedDevices: [],
+  };
+  const server = { answer: after };
+  const clock = { now: Date.UTC(2025, 0, 1, 13, 0) };
+  const served: AccountDeviceInfo = { certificate: await cert(two), revokedAt: REVOKED_AT };
+  const directory = createDeviceDirectory({
+    ed,
+    now: () => clock.now,
+    getAccount: async () => server.answer,
+    ...(options.getDevice ? { getDevice: async () => served } : {}),
+  });
+  const replayOld = () => {
+    server.answer = before;
+  };
+  return { accountId: keys.accountId, two, clock, directory, replayOld };
+};
+
+describe('a device list replayed from before a revocation this directory has seen', () => {
+  it('keeps the device revoked, with its cutoff, after a reconnect', async () => {
+    const { accountId, two, directory, replayOld } = await setup({ getDevice: true });
+    const revoked = { status: 'found', key: two.publicKey, revokedAt: REVOKED_AT };
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
+    replayOld();
+    directory.expire();
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
+    expect(await directory.deviceKey(accountId, two.deviceId)).toBeNull();
+    expect(await directory.authorKey(accountId, two.deviceId)).toEqual({
+      key: two.publicKey,
+      revokedAt: REVOKED_AT,
+    });
+  });
+
+  it('keeps it revoked once the list is reloaded for its age, also when only the list named it revoked', async () => {
+    const { accountId, two, clock, directory, replayOld } = await setup({ getDevice: false });
+    // Without the device route a revoked device is unknown: the list alone told this directory.
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
+    replayOld();
+    clock.now += 6 * MINUTE;
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
+    expect(await directory.deviceKey(accountId, two.deviceId)).toBeNull();
+  });
+});
