@@ -189,13 +189,21 @@ describe('recorded, when the log holds an entry no device can check now and a ge
     });
     s.withheld.add(s.patient.accountId);
     const servedBefore = s.served.length;
-    const lookup = { 'consent-grant': [granted], 'consent-revoke': [revoked] };
+    // A grant with no entry at all is looked up beside them: it is decided (missing), not held back.
+    const absent = newId(() => 3);
+    const lookup = { 'consent-grant': [granted, absent], 'consent-revoke': [revoked] };
     const error: unknown = await s.log.recorded(lookup).then(
       () => null,
       (e: unknown) => e,
     );
     expect(isAuditError(error, 'AUDIT_LOOKUP_UNVERIFIED')).toBe(true);
-    expect(error).toMatchObject({ name: 'AuditError', code: 'AUDIT_LOOKUP_UNVERIFIED', unverified: 2 });
+    expect(error).toMatchObject({
+      name: 'AuditError',
+      code: 'AUDIT_LOOKUP_UNVERIFIED',
+      unverified: 2,
+      undecided: { 'consent-grant': new Set([granted]), 'consent-revoke': new Set([revoked]) },
+      found: { 'consent-grant': new Set(), 'consent-revoke': new Set() },
+    });
     // Nothing appended, nothing taken as this device's own, nothing remembered as verified.
     expect(s.served).toHaveLength(servedBefore);
     expect(await s.log.pendingCount()).toBe(0);

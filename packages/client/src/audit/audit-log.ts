@@ -280,8 +280,9 @@
  *   outbox) first, then the served log, read once and only when some are not found among them. An own
  *   entry given up after refusals still counts (it stays listed). When one not found may be among the
  *   log's entries not checkable now (`unverified`: one says it is a patient device's entry of that action
- *   for that grant), it throws AuditError AUDIT_LOOKUP_UNVERIFIED instead (consent keeps its marks, of
- *   both kinds, and asks again later).
+ *   for that grant), it throws AuditError AUDIT_LOOKUP_UNVERIFIED instead, naming those grants
+ *   (`undecided`) and what was found: consent settles the others and keeps the marks of those, asking
+ *   again later.
  *   Any other such entry cannot be one looked for (a genuine entry says what it is), so it holds nothing
  *   back: a forgery naming an account whose list the server withholds, served beside a cut grant entry,
  *   would otherwise keep that grant's entry from being appended again for as long as the list is withheld.
@@ -3192,28 +3193,32 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         if (grantId !== undefined) note(action, grantId);
       }
     }
-    // An entry not checkable now may be one looked for and not found: asked again later rather than
-    // answered "missing" (a second entry would be appended). Only one that says it is that entry (a
-    // patient device's, of that action, for that grant) may be: a genuine entry says what it is, and any
-    // other (a forgery naming an account whose list the server withholds) must not keep every grant from
-    // an answer, a cut entry's from being appended again, for as long as the server withholds that list.
-    const maybe = unchecked.filter(
-      (body) =>
-        body.kind === 'AuditEntry' &&
-        body.actorId === deps.accountId &&
-        GRANT_ACTIONS.some(
-          (action) =>
-            body.action === action &&
-            body.grantId !== undefined &&
-            wanted[action].has(body.grantId) &&
-            !found[action].has(body.grantId),
-        ),
-    ).length;
+    // An entry not checkable now may be one looked for and not found: that grant is left undecided, to
+    // be asked again later, rather than answered "missing" (a second entry would be appended). Only one
+    // that says it is that entry (a patient device's, of that action, for that grant) may be: a genuine
+    // entry says what it is. The error carries what was found and which grants are undecided, so one such
+    // entry (a forgery naming an account whose list the server withholds) keeps no other grant from an
+    // answer, a cut entry's from being appended again, for as long as the server withholds that list.
+    const undecided: ConsentRecorded = { 'consent-grant': new Set(), 'consent-revoke': new Set() };
+    let maybe = 0;
+    for (const body of unchecked) {
+      if (body.kind !== 'AuditEntry' || body.actorId !== deps.accountId) continue;
+      const claimed = GRANT_ACTIONS.find(
+        (action) =>
+          body.action === action &&
+          body.grantId !== undefined &&
+          wanted[action].has(body.grantId) &&
+          !found[action].has(body.grantId),
+      );
+      if (claimed === undefined || body.grantId === undefined) continue;
+      undecided[claimed].add(body.grantId);
+      maybe++;
+    }
     if (maybe > 0) {
       throw new AuditError(
         'AUDIT_LOOKUP_UNVERIFIED',
         `${maybe} audit entr${maybe === 1 ? 'y' : 'ies'} that may be one looked for could not be checked now`,
-        { unverified: maybe },
+        { unverified: maybe, undecided, found },
       );
     }
     return found;

@@ -8,8 +8,9 @@ export const AUDIT_ERROR_CODES = [
   /**
    * recorded: an entry whose author's device list could not be loaded now says it is a patient device's
    * entry looked for (that action, that grant) and none that verifies was found. Answering "not recorded"
-   * would have a second entry appended, so nothing is answered: ask again later (`unverified`: how many
-   * such entries). Nothing was appended or kept.
+   * would have a second entry appended, so that one is not answered: ask again later (`unverified`: how
+   * many such entries; `undecided`: the grants looked for they may be, per action; `found`: what the
+   * lookup found, so a caller can settle every other grant now). Nothing was appended or kept.
    */
   'AUDIT_LOOKUP_UNVERIFIED',
   /**
@@ -27,22 +28,36 @@ export const AUDIT_ERROR_CODES = [
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
 
+/** Grant ids per audit action of a consent lookup (`recorded`). */
+export type GrantIdsByAction = Readonly<Record<'consent-grant' | 'consent-revoke', ReadonlySet<string>>>;
+
 export class AuditError extends Error {
   readonly code: AuditErrorCode;
   /** AUDIT_LOOKUP_UNVERIFIED: the entries not checkable now that may be ones looked for. */
   readonly unverified?: number;
+  /** AUDIT_LOOKUP_UNVERIFIED: the grants looked for that those entries may be (not answered). */
+  readonly undecided?: GrantIdsByAction;
+  /** AUDIT_LOOKUP_UNVERIFIED: the grants looked for whose entries were found. */
+  readonly found?: GrantIdsByAction;
   /** AUDIT_NOT_READABLE: the server's refusal code. */
   readonly reason?: string;
 
   constructor(
     code: AuditErrorCode,
     message: string,
-    extra: { readonly unverified?: number; readonly reason?: string } = {},
+    extra: {
+      readonly unverified?: number;
+      readonly undecided?: GrantIdsByAction;
+      readonly found?: GrantIdsByAction;
+      readonly reason?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'AuditError';
     this.code = code;
     if (extra.unverified !== undefined) this.unverified = extra.unverified;
+    if (extra.undecided !== undefined) this.undecided = extra.undecided;
+    if (extra.found !== undefined) this.found = extra.found;
     if (extra.reason !== undefined) this.reason = extra.reason;
   }
 }

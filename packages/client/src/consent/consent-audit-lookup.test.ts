@@ -15,17 +15,18 @@ import { createConsent, type StoredGrant } from './consent';
 
 const PATIENT = 'AAAAAAAAAAAAAAAAAAAAAA';
 const G1 = '01J000000000000000000000A0';
+const G2 = '01J000000000000000000000B0';
 const DAY = 86_400_000;
 
 /**
- * A patient device holding grant G1 marked unrecorded, whose grant-list refresh (every 10 ms) looks the
- * mark up with `answers`, one per lookup (after the last, a lookup that never answers).
+ * A patient device holding grants `ids` (default G1) marked unrecorded, whose grant-list refresh (every
+ * 10 ms) looks the marks up with `answers`, one per lookup (after the last, a lookup that never answers).
  */
-const setup = (answers: Array<() => Promise<ConsentRecorded>>) => {
+const setup = (answers: Array<() => Promise<ConsentRecorded>>, ids: readonly string[] = [G1]) => {
   const expiresAt = new Date(Date.now() + DAY).toISOString();
-  const grant: Grant = {
+  const grantOf = (grantId: string): Grant => ({
     v: 1,
-    grantId: G1,
+    grantId,
     patientId: PATIENT,
     granteeId: 'BBBBBBBBBBBBBBBBBBBBBB',
     scope: [{ type: 'allergy', access: 'read' }],
@@ -33,17 +34,19 @@ const setup = (answers: Array<() => Promise<ConsentRecorded>>) => {
     expiresAt,
     purpose: 'care',
     issuedAt: new Date(Date.now() - DAY).toISOString(),
-  };
-  const stored: StoredGrant = { grant, sig: 'A'.repeat(86) };
+  });
+  const stored: StoredGrant[] = ids.map((id) => ({ grant: grantOf(id), sig: 'A'.repeat(86) }));
   const values = new Map<string, unknown>([
-    ['grants', [stored]],
-    ['grants-unrecorded', [{ grantId: G1, expiresAt, notBefore: 0 }]],
+    ['grants', stored],
+    ['grants-unrecorded', ids.map((grantId) => ({ grantId, expiresAt, notBefore: 0 }))],
   ]);
   const meta = createDeviceMeta({
     read: async (key) => structuredClone(values.get(key)),
     write: async (key, value) => void values.set(key, structuredClone(value)),
   });
   const events: string[] = [];
+  /** The grant of each entry appended. */
+  const appended: string[] = [];
   const marks = () =>
     ((values.get('grants-unrecorded') as Array<{ grantId: string }> | undefined) ?? []).map((m) => m.grantId);
   /** Each lookup asked for, with what had been appended and was marked by then (the run before it ended). */
@@ -69,13 +72,16 @@ const setup = (answers: Array<() => Promise<ConsentRecorded>>) => {
     now: () => Date.now(),
     meta,
     grantRefreshMs: 10,
-    onEvent: (event) => void events.push(event.action),
+    onEvent: (event) => {
+      events.push(event.action);
+      if (typeof event.detail.grantId === 'string') appended.push(event.detail.grantId);
+    },
     recorded: (lookup) => {
       lookups.push({ lookup, events: [...events], marks: marks() });
       return answers.shift()?.() ?? new Promise<never>(() => undefined);
     },
   });
-  return { consent, lookups };
+  return { consent, lookups, appended, marks };
 };
 
 describe('consent: an audit lookup that cannot answer now', () => {
@@ -99,5 +105,26 @@ describe('consent: an audit lookup that cannot answer now', () => {
       // Answered "not recorded": the entry is appended, the mark kept until the log shows it.
       { lookup, events: ['consent-grant'], marks: [G1] },
     ]);
+  });
+
+  it('settles every other grant now: only the one an unverifiable entry may be keeps its mark', async () => {
+    const none = new Set<string>();
+    const unverified = new AuditError(
+      'AUDIT_LOOKUP_UNVERIFIED',
+      '1 audit entry that may be one looked for could not be checked now',
+      {
+        unverified: 1,
+        undecided: { 'consent-grant': new Set([G1]), 'consent-revoke': none },
+        found: { 'consent-grant': none, 'consent-revoke': none },
+      },
+    );
+    const s = setup([() => Promise.reject(unverified)], [G1, G2]);
+    await vi.waitFor(() => expect(s.lookups).toHaveLength(2));
+    s.consent.stop();
+    const lookup = { 'consent-grant': [G1, G2], 'consent-revoke': [] };
+    expect(s.lookups[0]).toEqual({ lookup, events: [], marks: [G1, G2] });
+    // G2's entry is appended (its mark stays until the log shows it); G1 waits for its answer.
+    expect(s.lookups[1]).toEqual({ lookup, events: ['consent-grant'], marks: [G1, G2] });
+    expect(s.appended).toEqual([G2]);
   });
 });

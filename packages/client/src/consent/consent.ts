@@ -213,7 +213,7 @@ import { cutMiddle } from '../util/cut-middle';
 import { putEnvelopes, type Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
-import { isAuditError } from '../audit/errors';
+import { isAuditError, type GrantIdsByAction } from '../audit/errors';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -493,8 +493,9 @@ const createAuditMarks = <M extends AuditMark>(options: {
     /**
      * Sorts `marks` against the copy of the grants (`held`, by id) after a reading of the server's list
      * (`whole`: every page): `ids` are those to look up (the act stands, the mark is due); `settle`, given
-     * which of them the log holds, emits the entry of each other one once per session and unmarks those
-     * found and those whose act a whole listing after the grant's expiry does not show (it never stood).
+     * which of them the log holds (and which the lookup could not decide: left marked, nothing emitted),
+     * emits the entry of each other one once per session and unmarks those found and those whose act a
+     * whole listing after the grant's expiry does not show (it never stood).
      * `waiting`: acts this device has yet to send (kept revocations), left as they are.
      */
     check(
@@ -517,8 +518,9 @@ const createAuditMarks = <M extends AuditMark>(options: {
       }
       return {
         ids: due.map((d) => d.mark.grantId),
-        settle: (found: ReadonlySet<string>): Promise<void> => {
+        settle: (found: ReadonlySet<string>, undecided: ReadonlySet<string> = new Set()): Promise<void> => {
           for (const { mark, stored } of due) {
+            if (undecided.has(mark.grantId)) continue;
             if (found.has(mark.grantId)) dropped.add(mark.grantId);
             else if (!emitted.has(mark.grantId)) emit(mark, stored);
           }
@@ -722,19 +724,23 @@ export const createConsent = (deps: ConsentDeps) => {
       // A kept revocation's mark waits for its send: the grant's end must not drop it meanwhile.
       const revocationsDue = revocationAudit.check(revocationMarks, held, now, whole, await revokedHere());
       const none = new Set<string>();
-      let found: ConsentRecorded = { 'consent-grant': none, 'consent-revoke': none };
+      let found: GrantIdsByAction = { 'consent-grant': none, 'consent-revoke': none };
+      let undecided: GrantIdsByAction = { 'consent-grant': none, 'consent-revoke': none };
       if (grantsDue.ids.length > 0 || revocationsDue.ids.length > 0) {
         try {
           found = await recorded({ 'consent-grant': grantsDue.ids, 'consent-revoke': revocationsDue.ids });
         } catch (error) {
-          // An entry not checkable now may be one looked for: settling would append a second entry for
-          // it. Asked again at the next check.
-          if (isAuditError(error, 'AUDIT_LOOKUP_UNVERIFIED')) return;
-          throw error;
+          // An entry not checkable now may be the one of a grant looked for: settling that grant would
+          // append a second entry for it, so its mark stays, asked again at the next check. The others
+          // are settled now: one such entry must not hold back every grant's entry.
+          if (!isAuditError(error, 'AUDIT_LOOKUP_UNVERIFIED')) throw error;
+          // Without the partial answer every grant is undecided.
+          if (!error.found || !error.undecided) return;
+          ({ found, undecided } = error);
         }
       }
-      await grantsDue.settle(found['consent-grant']);
-      await revocationsDue.settle(found['consent-revoke']);
+      await grantsDue.settle(found['consent-grant'], undecided['consent-grant']);
+      await revocationsDue.settle(found['consent-revoke'], undecided['consent-revoke']);
     });
     recording = run.catch(() => undefined);
     return run;
