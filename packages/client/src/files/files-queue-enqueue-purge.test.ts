@@ -26,7 +26,7 @@ describe('access to the stream ends while a file is being enqueued', () => {
     const released = new Promise<void>((r) => (release = r));
     hooks.beforeWrite = async (key) => {
       if (!key.endsWith('-p1')) return;
-      hooks.beforeWrite = undefined;
+      delete hooks.beforeWrite;
       reached();
       await released;
     };
