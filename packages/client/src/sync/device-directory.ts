@@ -45,8 +45,9 @@
  * (`unavailable`: the load failed and no cached list names the device), so a caller can quarantine the
  * latter for a retry instead of for good; `authorKey` keeps them apart the same way. When a reload fails, a device the last list named is still
  * answered from it (availability over a revocation the server could withhold anyway); `deviceKey`
- * answers null for both failures. A revoked device's fetch that fails (other than NOT_FOUND) is
- * `unavailable` too, kept for nothing, and asked again at the next lookup.
+ * answers null for both failures. A revoked device's fetch that fails (other than NOT_FOUND), answers
+ * what is not a device answer or cannot be checked (the check throws) is `unavailable` too, kept for
+ * nothing, and asked again at the next lookup.
  * - Wrapping keys: the X25519 key another account's stream keys and audit bodies are wrapped to is
  *   trusted only if the account's identity key signed it (`wrappingKeySignaturePayload`, relayed by the
  *   server as `wrappingKeySig`), so a server cannot put its own key in the account answer and read what
@@ -213,6 +214,13 @@ const isAnswerShape = (answer: unknown): answer is AccountsDevicesAnswer => {
     unknown.every((id: unknown) => typeof id === 'string')
   );
 };
+
+/** A device answer `checkRevoked` can read (its certificate and revocation are checked there). */
+const isDeviceAnswerShape = (answer: unknown): answer is AccountDeviceInfo =>
+  typeof answer === 'object' &&
+  answer !== null &&
+  ((answer as { revokedAt?: unknown }).revokedAt === undefined ||
+    typeof (answer as { revokedAt?: unknown }).revokedAt === 'string');
 
 /** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
 const NOT_PRELOADED = Symbol('not preloaded');
@@ -503,21 +511,35 @@ export const createDeviceDirectory = (deps: {
     if (kept !== undefined && (kept.generation === null || kept.generation === generation))
       return kept.answer;
     const held: RevokedAnswer = { generation: null, answer: Promise.resolve({ status: 'unknown' }) };
+    /** A failure to ask or to check: kept for nothing, asked again at the next lookup. */
+    const unavailable = (error: unknown): DeviceKeyLookup => {
+      if (revokedAnswers.get(id) === held) revokedAnswers.delete(id);
+      return { status: 'unavailable', message: error instanceof Error ? error.message : String(error) };
+    };
     held.answer = (async (): Promise<DeviceKeyLookup> => {
       let info: AccountDeviceInfo;
       try {
         info = await getDevice(accountId, deviceId);
-        revokedRouteMissing = false;
       } catch (error) {
         if (isRouteMissing(error)) {
           revokedRouteMissing = true;
           held.generation = generation;
           return { status: 'unknown' };
         }
-        if (revokedAnswers.get(id) === held) revokedAnswers.delete(id);
-        return { status: 'unavailable', message: error instanceof Error ? error.message : String(error) };
+        return unavailable(error);
       }
-      return checkRevoked(accountId, deviceId, entry.identity, info);
+      // An injected route need not validate: an answer checkRevoked cannot read is a failed request, not
+      // a refusal kept for good.
+      if (!isDeviceAnswerShape(info))
+        return unavailable(`the server's answer for device ${deviceId} is malformed`);
+      revokedRouteMissing = false;
+      try {
+        return await checkRevoked(accountId, deviceId, entry.identity, info);
+      } catch (error) {
+        // A thrown check (an injected Ed25519 that fails) says nothing of the device: kept, it would make
+        // every later lookup of it reject.
+        return unavailable(error);
+      }
     })();
     revokedAnswers.set(id, held);
     return held.answer;
