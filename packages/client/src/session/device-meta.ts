@@ -230,6 +230,19 @@ export const META_SCHEMAS = {
     }),
   ),
   /**
+   * Devices of other accounts (or this one) whose revocation this device verified (the account's signed
+   * revocation), with the cutoff it took (sync/device-directory.ts): a server answering an older device
+   * list after a restart does not make such a device trusted again. Key `revoked-devices`.
+   */
+  revokedDevices: Type.Array(
+    Type.Object({
+      accountId: Type.String({ maxLength: 64 }),
+      deviceId: Type.String({ maxLength: 64 }),
+      revokedAt: IsoText,
+    }),
+    { maxItems: 10_000 },
+  ),
+  /**
    * Local versions the push handler answered RxDB as sent while this device held no key to write their
    * stream (sync/engine.ts `keyWaits`), each with the server's state it was made on (`base`; absent for a
    * creation), at most one per record; the engine sends them itself once the key comes (or the server

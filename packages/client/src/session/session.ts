@@ -291,6 +291,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.getAccounts ? { getAccounts: options.getAccounts } : {}),
     ...(options.getDevice ? { getDevice: options.getDevice } : {}),
     now,
+    // A revocation verified once stays so after a restart, whatever device list the server answers then.
+    remembered: {
+      load: async () => (await meta.get('revoked-devices', META_SCHEMAS.revokedDevices)) ?? [],
+      save: (all) => meta.set('revoked-devices', all),
+    },
   });
   let engineRef: ReturnType<typeof createSyncEngine> | null = null;
   let auditRef: AuditLog | null = null;

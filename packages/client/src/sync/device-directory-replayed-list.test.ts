@@ -2,7 +2,7 @@
 // list (one from before the revocation, listing the device as active again) must not make the revoked
 // device's key trusted again, without its cutoff, for what it signs after its revocation (a stolen phone's
 // records and key envelopes, with the server's help).
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   base64urlEncode,
   certifyDevice,
@@ -12,15 +12,20 @@ import {
   signCanonical,
   tweetnaclEd25519,
 } from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
-import { createDeviceDirectory, type AccountDeviceInfo, type AccountDevicesInfo } from './device-directory';
+import { deviceRevocationPayload, wrappingKeySignaturePayload, type DeviceRevocation } from '@hale/protocol';
+import {
+  createDeviceDirectory,
+  type AccountDeviceInfo,
+  type AccountDevicesInfo,
+  type RememberedRevocation,
+} from './device-directory';
 
 const ed = tweetnaclEd25519;
 const MINUTE = 60_000;
 const REVOKED_AT = new Date(Date.UTC(2025, 0, 1, 12, 30)).toISOString();
 
 /** Device `two`'s account, its list after `two` was revoked and the list from before (both served). */
-const setup = async (options: { getDevice: boolean }) => {
+const setup = async (options: { getDevice: boolean; signed?: boolean }) => {
   const keys = deriveAccountKeys(generateRootSecret());
   const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
   const cert = (d: typeof one) =>
@@ -57,17 +62,41 @@ const setup = async (options: { getDevice: boolean }) => {
   };
   const server = { answer: after };
   const clock = { now: Date.UTC(2025, 0, 1, 13, 0) };
-  const served: AccountDeviceInfo = { certificate: await cert(two), revokedAt: REVOKED_AT };
-  const directory = createDeviceDirectory({
-    ed,
-    now: () => clock.now,
-    getAccount: async () => server.answer,
-    ...(options.getDevice ? { getDevice: async () => served } : {}),
-  });
-  const replayOld = () => {
-    server.answer = before;
+  const revocation: DeviceRevocation = {
+    v: 1,
+    accountId: keys.accountId,
+    deviceId: two.deviceId,
+    revokedAt: REVOKED_AT,
   };
-  return { accountId: keys.accountId, two, clock, directory, replayOld };
+  const revocationPayload = deviceRevocationPayload(revocation);
+  const sig = await signCanonical(ed, keys.identity.secretKey, revocationPayload.label, revocationPayload);
+  const device = {
+    served: {
+      certificate: await cert(two),
+      revokedAt: REVOKED_AT,
+      ...(options.signed === true ? { revocation: { revocation, sig: base64urlEncode(sig) } } : {}),
+    } as AccountDeviceInfo,
+  };
+  /** The device meta of this device: what a directory kept, read by the next one (a restart). */
+  const kept: { value: readonly RememberedRevocation[] } = { value: [] };
+  const open = () =>
+    createDeviceDirectory({
+      ed,
+      now: () => clock.now,
+      getAccount: async () => server.answer,
+      ...(options.getDevice ? { getDevice: async () => device.served } : {}),
+      remembered: {
+        load: async () => kept.value,
+        save: async (all) => void (kept.value = all),
+      },
+    });
+  const directory = open();
+  const replayOld = async () => {
+    server.answer = before;
+    // The device as served before its revocation: no time, no signed revocation.
+    device.served = { certificate: await cert(two) };
+  };
+  return { accountId: keys.accountId, two, clock, directory, open, kept, replayOld };
 };
 
 describe('a device list replayed from before a revocation this directory has seen', () => {
@@ -75,7 +104,7 @@ describe('a device list replayed from before a revocation this directory has see
     const { accountId, two, directory, replayOld } = await setup({ getDevice: true });
     const revoked = { status: 'found', key: two.publicKey, revokedAt: REVOKED_AT };
     expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
-    replayOld();
+    await replayOld();
     directory.expire();
     expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
     expect(await directory.deviceKey(accountId, two.deviceId)).toBeNull();
@@ -89,9 +118,34 @@ describe('a device list replayed from before a revocation this directory has see
     const { accountId, two, clock, directory, replayOld } = await setup({ getDevice: false });
     // Without the device route a revoked device is unknown: the list alone told this directory.
     expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
-    replayOld();
+    await replayOld();
     clock.now += 6 * MINUTE;
     expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual({ status: 'unknown' });
     expect(await directory.deviceKey(accountId, two.deviceId)).toBeNull();
+  });
+
+  it('keeps a revocation verified by the account across a restart, with its cutoff', async () => {
+    const { accountId, two, clock, directory, open, kept, replayOld } = await setup({
+      getDevice: true,
+      signed: true,
+    });
+    const revoked = { status: 'found', key: two.publicKey, revokedAt: REVOKED_AT };
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
+    await vi.waitFor(() =>
+      expect(kept.value).toEqual([{ accountId, deviceId: two.deviceId, revokedAt: REVOKED_AT }]),
+    );
+    // Restarted a day later, against a server answering the list and the device from before.
+    await replayOld();
+    clock.now += 24 * 60 * MINUTE;
+    const again = open();
+    expect(await again.lookupDeviceKey(accountId, two.deviceId)).toEqual(revoked);
+    expect(await again.deviceKey(accountId, two.deviceId)).toBeNull();
+  });
+
+  it('keeps nothing for a revocation only the server asserts (no signature of the account)', async () => {
+    const { accountId, two, directory, kept } = await setup({ getDevice: true });
+    expect(await directory.lookupDeviceKey(accountId, two.deviceId)).toMatchObject({ revokedAt: REVOKED_AT });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(kept.value).toEqual([]);
   });
 });

@@ -63,7 +63,10 @@
  *   certificate among the active devices: looked up as a revoked device (with its cutoff), never as active.
  *   So is one an earlier answer for the account listed as revoked, for the directory's lifetime (a
  *   revocation is final): a server answering an older list later (replayed, from before the revocation)
- *   does not make it active again. What the directory never saw revoked, a server can still withhold.
+ *   does not make it active again. One whose signed revocation verified is kept (`remembered`, device
+ *   meta) with its cutoff, and is revoked from it in later sessions whatever the server serves; one only
+ *   the server asserted is not kept (a server could otherwise disable a device for good). What this
+ *   device never saw revoked, a server can still withhold.
  * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
  *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
  */
@@ -225,6 +228,15 @@ const isDeviceAnswerShape = (answer: unknown): answer is AccountDeviceInfo =>
 /** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
 const NOT_PRELOADED = Symbol('not preloaded');
 
+/** A revocation verified by the account's signature, with the cutoff taken (device meta `revoked-devices`). */
+export interface RememberedRevocation {
+  readonly accountId: string;
+  readonly deviceId: string;
+  readonly revokedAt: string;
+}
+/** Revocations kept across sessions, all accounts together (device meta's bound). */
+export const MAX_REMEMBERED_REVOCATIONS = 10_000;
+
 /** An account's load in flight, and the `expire()` count when it was asked for. */
 interface Loading {
   readonly generation: number;
@@ -251,6 +263,14 @@ export const createDeviceDirectory = (deps: {
   refreshIntervalMs?: number;
   /** How long a loaded device list is trusted before the next use reloads it. */
   maxAgeMs?: number;
+  /**
+   * Revocations verified in an earlier session, and where to keep new ones (device meta): each device is
+   * revoked from its kept cutoff on, whatever the server answers now. A load that fails keeps nothing.
+   */
+  remembered?: {
+    load: () => Promise<readonly RememberedRevocation[]>;
+    save: (all: readonly RememberedRevocation[]) => Promise<void>;
+  };
 }) => {
   const cache = new Map<string, Entry>();
   const loading = new Map<string, Loading>();
@@ -264,6 +284,49 @@ export const createDeviceDirectory = (deps: {
    * `forget`/`expire`, so an older list served later cannot make such a device active again.
    */
   const revokedSeen = new Map<string, Set<string>>();
+  /** Revocations verified by the account's signature, here or in an earlier session: id → cutoff (ms). */
+  const verifiedCutoffs = new Map<string, { accountId: string; deviceId: string; at: number }>();
+  const seeRevoked = (accountId: string, deviceId: string): void => {
+    const seen = revokedSeen.get(accountId) ?? new Set<string>();
+    if (seen.size < MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) seen.add(deviceId);
+    revokedSeen.set(accountId, seen);
+  };
+  const rememberedReady: Promise<void> = (async () => {
+    const kept = await deps.remembered?.load().catch(() => []);
+    for (const r of kept ?? []) {
+      const at = Date.parse(r.revokedAt);
+      if (Number.isNaN(at)) continue;
+      verifiedCutoffs.set(`${r.accountId}\u0000${r.deviceId}`, {
+        accountId: r.accountId,
+        deviceId: r.deviceId,
+        at,
+      });
+      seeRevoked(r.accountId, r.deviceId);
+    }
+  })();
+  let saving: Promise<void> = Promise.resolve();
+  /** Keeps a verified revocation's cutoff for later sessions (bounded; the oldest kept go first). */
+  const remember = (accountId: string, deviceId: string, at: number): void => {
+    const id = `${accountId}\u0000${deviceId}`;
+    const kept = verifiedCutoffs.get(id);
+    if (kept !== undefined && kept.at <= at) return;
+    verifiedCutoffs.delete(id);
+    verifiedCutoffs.set(id, { accountId, deviceId, at });
+    while (verifiedCutoffs.size > MAX_REMEMBERED_REVOCATIONS) {
+      const oldest = verifiedCutoffs.keys().next().value;
+      if (oldest === undefined) break;
+      verifiedCutoffs.delete(oldest);
+    }
+    const save = deps.remembered?.save;
+    if (save === undefined) return;
+    const all = [...verifiedCutoffs.values()].map((r) => ({
+      accountId: r.accountId,
+      deviceId: r.deviceId,
+      revokedAt: new Date(r.at).toISOString(),
+    }));
+    // In order, and never failing a lookup: a cutoff not kept is kept at its next verification.
+    saving = saving.then(() => save(all)).catch(() => undefined);
+  };
   /** The first verified wrapping key of each account: never replaced, not dropped by `forget`/`expire`. */
   const pinnedWrapping = new Map<string, Uint8Array>();
   /** Checks the presented wrapping key against the account's identity signature and the pinned key. */
@@ -322,6 +385,7 @@ export const createDeviceDirectory = (deps: {
     forced: boolean,
     loadedIn: number,
   ): Promise<Entry | null> => {
+    await rememberedReady;
     const identity = base64urlDecode(info.identityPublicKey);
     const wrapping = base64urlDecode(info.wrappingPublicKey);
     if (!identity.ok || !wrapping.ok || info.accountId !== accountId) return null;
@@ -558,6 +622,9 @@ export const createDeviceDirectory = (deps: {
     const cert = await verifyDeviceCertificate(info.certificate, deps.ed, { accountId, deviceId });
     if (!cert.ok || !constantTimeEqual(cert.value.identityPublicKey, identity)) return { status: 'unknown' };
     const times: number[] = [];
+    // Verified in an earlier session: stands whatever the server serves now (withheld, or a later time).
+    const kept = verifiedCutoffs.get(`${accountId}\u0000${deviceId}`);
+    if (kept !== undefined) times.push(kept.at);
     const served = info.revokedAt === undefined ? NaN : Date.parse(info.revokedAt);
     if (!Number.isNaN(served)) times.push(served);
     const signed = validate(SignedDeviceRevocation, info.revocation);
@@ -574,6 +641,8 @@ export const createDeviceDirectory = (deps: {
         (await verifyCanonical(deps.ed, identity, payload.label, payload, bytes.value))
       ) {
         times.push(at);
+        // The account's own word: kept for later sessions, with the cutoff taken now.
+        remember(accountId, deviceId, Math.min(...times, deps.now()));
       }
     }
     if (times.length === 0) return { status: 'unknown' };
