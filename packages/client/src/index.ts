@@ -104,6 +104,8 @@ export {
   unlock,
   unlockWithRecoveryKey,
 } from './account/account';
+export { MAX_REVOKED_DETAILS, listDevices } from './account/device-list';
+export type { DeviceList, ListedDevice, ListedRevokedDevice } from './account/device-list';
 export type {
   AccountDeps,
   ChangePassphraseInput,
