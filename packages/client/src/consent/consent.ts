@@ -8,7 +8,8 @@
  *   alone can tell (a scope that is no list; an expiry and a duration both given, which could grant longer
  *   than chosen; an expiry already past on this device's clock): ConsentError naming the
  *   field. It is signed by the patient's identity key, and the key of every granted stream (all epochs,
- *   so the history is readable) is wrapped for the grantee then, but published only once the server took the grant: the
+ *   so the history is readable) is wrapped for the grantee then, but published only once the server took the grant
+ *   (with any newer epoch another device of the patient minted meanwhile, read then: `epochsSince`): the
  *   server stores envelopes without any grant, so a grant it refuses (caps, daily rate) or never receives
  *   (dropped connection, closed app) leaves the grantee no key. They are published in frames of at most
  *   MAX_STREAMS_PER_REQUEST (the protocol's bound; a stream has one per epoch). Envelopes not published
@@ -198,6 +199,7 @@ import {
   isAccountId,
   parseIsoDateTime,
   parseStreamId,
+  type KeyEnvelope,
   type KeyHoldersFrame,
   revocationSignaturePayload,
   Grant,
@@ -210,7 +212,7 @@ import { CONNECTION_CODES, SyncError, type Connection } from '../sync/connection
 import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import { cutMiddle } from '../util/cut-middle';
-import { putEnvelopes, type Keyring } from '../sync/keyring';
+import { putEnvelopes, type KeyRecipient, type Keyring } from '../sync/keyring';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 import { isAuditError, type GrantIdsByAction } from '../audit/errors';
@@ -1529,6 +1531,35 @@ export const createConsent = (deps: ConsentDeps) => {
       (await verifies(revocationSignaturePayload(r), held.sig))
     );
   };
+  /**
+   * Envelopes for `recipient` of the granted streams' epochs above those wrapped before the grant was sent
+   * (`wrapped`), after reading this device's keys of those streams again. Another device of the patient
+   * may have re-keyed one (a revocation there) since this one last read a key or a record of it: its
+   * keyring then takes an older epoch for the newest, and the grantee, given that one alone, could read
+   * nothing written since until a check wrapped what it lacks — none comes while the device that re-keyed
+   * stays connected and the granting one is closed. Read once the server took the grant: a rotation whose
+   * grant list missed the grant claimed its epoch before this reading (and its confirming round reads the
+   * list again and wraps for the grant). Best effort: what fails here is left to those checks.
+   */
+  const epochsSince = async (
+    streams: readonly string[],
+    recipient: KeyRecipient,
+    wrapped: readonly KeyEnvelope[],
+  ): Promise<KeyEnvelope[]> => {
+    try {
+      await deps.keyring.refresh([...streams]);
+      const out: KeyEnvelope[] = [];
+      for (const stream of streams) {
+        // None wrapped (no key held): from epoch 0.
+        const from = Math.max(-1, ...wrapped.filter((e) => e.stream === stream).map((e) => e.epoch)) + 1;
+        if (deps.keyring.currentEpoch(stream) >= from)
+          out.push(...(await deps.keyring.envelopesFor(stream, recipient, from)));
+      }
+      return out;
+    } catch {
+      return [];
+    }
+  };
   /** `grant` calls under way, by what they ask (`grantRequestKey`): a double tap shares the first. */
   const granting = new Map<string, Promise<StoredGrant>>();
   const grantOnce = async (request: GrantRequest): Promise<StoredGrant> => {
@@ -1541,15 +1572,10 @@ export const createConsent = (deps: ConsentDeps) => {
     if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
     // Wrapped now, sent only once the server took the grant: a locked account or a key this device
     // cannot obtain fails the grant before anything is sent.
-    const envelopes = [];
-    for (const s of grant.scope) {
-      envelopes.push(
-        ...(await deps.keyring.envelopesFor(streamOf(s.type), {
-          accountId: grant.granteeId,
-          wrappingPublicKey: wrapping,
-        })),
-      );
-    }
+    const recipient = { accountId: grant.granteeId, wrappingPublicKey: wrapping };
+    const streams = grant.scope.map((s) => streamOf(s.type));
+    const envelopes: KeyEnvelope[] = [];
+    for (const stream of streams) envelopes.push(...(await deps.keyring.envelopesFor(stream, recipient)));
     const payload = grantSignaturePayload(grant);
     deps.assertUnlocked?.();
     const sig = base64urlEncode(
@@ -1585,6 +1611,8 @@ export const createConsent = (deps: ConsentDeps) => {
     // any of the patient's devices (`wrapMissing`): the grant stands either way.
     const stored: StoredGrant = { grant, sig };
     try {
+      if (deps.connection.status() === 'ready')
+        envelopes.push(...(await epochsSince(streams, recipient, envelopes)));
       if (envelopes.length > 0 && deps.connection.status() === 'ready') {
         // One refused while the connection stays up (no reconnect's check would come) has the check run
         // now, which wraps what the grantee lacks (`wrapMissing`).

@@ -700,13 +700,16 @@ export const createKeyring = (deps: KeyringDeps) => {
       const key = await keyFor(stream, epoch);
       return key ? revisionTagKeyOf(key) : null;
     },
-    /** Envelopes of every known epoch of `stream` for a recipient (a new grantee reads the history). */
-    async envelopesFor(stream: string, recipient: KeyRecipient) {
+    /**
+     * Envelopes of every known epoch of `stream` for a recipient (a new grantee reads the history), from
+     * `fromEpoch` on when given (those below were wrapped already).
+     */
+    async envelopesFor(stream: string, recipient: KeyRecipient, fromEpoch = 0) {
       // A missing key is skipped below; a locked account must fail the grant, not wrap nothing.
       assertUsable();
       const out: KeyEnvelope[] = [];
       const top = currentEpoch(stream);
-      for (let epoch = 0; epoch <= top; epoch++) {
+      for (let epoch = Math.max(0, fromEpoch); epoch <= top; epoch++) {
         const key = await keyFor(stream, epoch);
         if (!key) continue;
         out.push(await signedEnvelope(stream, epoch, key, recipient));
