@@ -1611,13 +1611,16 @@ export const createConsent = (deps: ConsentDeps) => {
     // any of the patient's devices (`wrapMissing`): the grant stands either way.
     const stored: StoredGrant = { grant, sig };
     try {
-      if (deps.connection.status() === 'ready')
-        envelopes.push(...(await epochsSince(streams, recipient, envelopes)));
-      if (envelopes.length > 0 && deps.connection.status() === 'ready') {
+      const publish = async (batch: KeyEnvelope[]): Promise<void> => {
+        if (batch.length === 0 || deps.connection.status() !== 'ready') return;
         // One refused while the connection stays up (no reconnect's check would come) has the check run
         // now, which wraps what the grantee lacks (`wrapMissing`).
-        await putEnvelopes(deps.connection, envelopes).catch(checkNow);
-      }
+        await putEnvelopes(deps.connection, batch).catch(checkNow);
+      };
+      // Those wrapped already first: the grantee's devices, told of the grant by now, wait for them.
+      await publish(envelopes);
+      if (deps.connection.status() === 'ready')
+        await publish(await epochsSince(streams, recipient, envelopes));
       await addGrants([stored]);
       // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
       grantAudit.emit(mark, stored);
