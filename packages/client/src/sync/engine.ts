@@ -1410,7 +1410,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const armExpiry = (): void => {
     if (expiryTimer !== undefined) clearTimeout(expiryTimer);
     expiryTimer = undefined;
-    const next = Math.min(...[...access.values()].map(endOf));
+    // A loop, not Math.min(...): a provider at the bounds holds more streams than an engine takes arguments.
+    let next = Infinity;
+    for (const a of access.values()) next = Math.min(next, endOf(a));
     if (next === Infinity || stopped) return;
     const delay = Math.min(Math.max(next - deps.now(), 0) + 5, 2 ** 31 - 1);
     expiryTimer = setTimeout(() => {
