@@ -23,7 +23,7 @@ const manyStreams = (n: number): StreamAccess[] =>
       head: 0,
       epoch: 0,
       expiresAt: new Date(Date.now() + DAY + i).toISOString(),
-    } as StreamAccess;
+    };
   });
 
 describe('an engine holding ~140k streams', () => {
