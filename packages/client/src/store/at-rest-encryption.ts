@@ -22,6 +22,10 @@
  * - RxDB's replication metadata keeps a full copy of each replicated document (`docData`); that copy
  *   refers to the records instance's envelopes of the same document where it can (`r1:` composites,
  *   see `COMPOSITE_PREFIX`) instead of sealing the same content a second time.
+ * - RxDB's replication checkpoints (`checkpointData` of its meta instance: where the next pull, per
+ *   stream, and push start) are sealed too, though RxDB asks only for `docData`. One stored in clear
+ *   (written before they were sealed, or on disk) is read as no checkpoint: RxDB pulls and pushes from
+ *   the start again (what it already has is not applied twice), never from a position that is not its own.
  *
  * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
  * in messages)
@@ -148,6 +152,14 @@ const VALUE_PREFIX = 'v1.';
 const PLAINTEXT_VERSION = 2;
 const LEGACY_PLAINTEXT_VERSION = 1;
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
+/** The field of a replication-meta document holding its copy of a replicated document (composites). */
+const META_DOC_FIELD = 'docData';
+/**
+ * The field of a replication-meta checkpoint document holding where the next pull (per stream) or push
+ * starts. RxDB leaves it clear; sealed here, since one moved ahead on disk would make the device skip what
+ * the server serves, or never push its own edits, with nothing failing.
+ */
+const META_CHECKPOINT_FIELD = 'checkpointData';
 
 const isAtRestKey = (key: unknown): key is Uint8Array =>
   key instanceof Uint8Array && key.length === AT_REST_KEY_LENGTH;
@@ -273,9 +285,13 @@ function wrapStorage<Internals, InstanceCreationOptions>(
     const encryptedSet = new Set(fields);
     const clearTextOf = createClearText(encryptedSet);
 
-    // RxDB's replication metadata: `docData` is a full copy of a replicated document (see composites).
+    // RxDB's replication metadata: `docData` is a full copy of a replicated document (see composites),
+    // `checkpointData` where the next pull or push starts (see `META_CHECKPOINT_FIELD`).
     const isMeta =
-      schema.title === META_INSTANCE_SCHEMA_TITLE && fields.length === 1 && fields[0] === 'docData';
+      schema.title === META_INSTANCE_SCHEMA_TITLE &&
+      fields.length === 2 &&
+      fields.includes(META_DOC_FIELD) &&
+      fields.includes(META_CHECKPOINT_FIELD);
     // Taken at each use, not here: after `dispose` an instance must not reach a dropped memory.
     const memoryOf = (): ValueMemory => {
       keyring.current();
@@ -287,8 +303,11 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       return memory;
     };
     const values = createValueCodec(keyring, database, collection, offload, memoryOf, isMeta);
-    const itemIdOf = (doc: Record<string, unknown>): string | undefined =>
-      isMeta && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
+    const itemIdOf = (doc: Record<string, unknown>, field: string): string | undefined =>
+      isMeta && field === META_DOC_FIELD && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
+    /** A checkpoint stored in clear (written before checkpoints were sealed, or on disk): read as none. */
+    const clearCheckpoint = (field: string, stored: unknown): boolean =>
+      isMeta && field === META_CHECKPOINT_FIELD && typeof stored !== 'string';
 
     // The plaintext of each stored form this instance hands its inner storage, while that write is in
     // flight. RxDB's storages emit a write's change events with the very row objects they were given
@@ -347,7 +366,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
         if (known !== undefined) out[field] = known;
         else
           pending.push(
-            values.sealLater(binding, field, value, itemIdOf(out)).then((e) => void (out[field] = e)),
+            values.sealLater(binding, field, value, itemIdOf(out, field)).then((e) => void (out[field] = e)),
           );
       }
       if (pending.length > 0) await Promise.all(pending);
@@ -383,7 +402,10 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       const binding = bindingOf(doc);
       const out: Record<string, unknown> = { ...doc };
       for (const field of fields) {
-        if (out[field] !== undefined) out[field] = values.open(binding, field, out[field], itemIdOf(doc));
+        const stored = out[field];
+        if (stored === undefined) continue;
+        if (clearCheckpoint(field, stored)) delete out[field];
+        else out[field] = values.open(binding, field, stored, itemIdOf(doc, field));
       }
       // The stored shape is RxDocType with the encrypted fields restored above.
       return out as unknown as RxDocumentData<RxDocType>;
@@ -398,11 +420,15 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       for (const field of fields) {
         const stored = out[field];
         if (stored === undefined) continue;
+        if (clearCheckpoint(field, stored)) {
+          delete out[field];
+          continue;
+        }
         const known = values.remembered(binding, field, stored);
         if (known.hit) out[field] = known.value;
         else
           pending.push(
-            values.openLater(binding, field, stored, itemIdOf(doc)).then((v) => void (out[field] = v)),
+            values.openLater(binding, field, stored, itemIdOf(doc, field)).then((v) => void (out[field] = v)),
           );
       }
       if (pending.length > 0) await Promise.all(pending);
@@ -460,6 +486,10 @@ function encryptedFieldsOf<T>(
   encryptLocalDocuments: boolean,
 ): string[] {
   const fields = new Set(schema.encrypted ?? []);
+  // RxDB seals a replicated document's meta copy (`docData`) but leaves its checkpoints clear.
+  if (schema.title === META_INSTANCE_SCHEMA_TITLE && fields.has(META_DOC_FIELD)) {
+    fields.add(META_CHECKPOINT_FIELD);
+  }
   if (
     encryptLocalDocuments &&
     collectionName.startsWith(LOCAL_DOCS_PREFIX) &&
@@ -816,7 +846,14 @@ function createValueCodec(
    * envelopes on disk would otherwise open as that skeleton and stand for the replicated document.
    */
   const plainValue = (s: Slot, value: unknown): unknown => {
-    if (composites && isRecord(value) && 's' in value && 'refs' in value && Object.keys(value).length === 2)
+    if (
+      composites &&
+      s.f === META_DOC_FIELD &&
+      isRecord(value) &&
+      's' in value &&
+      'refs' in value &&
+      Object.keys(value).length === 2
+    )
       throw malformedComposite(s);
     return value;
   };
