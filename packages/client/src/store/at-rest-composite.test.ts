@@ -250,4 +250,17 @@ describe('replication-meta composites on disk', () => {
     await rawReplace(rawMetas, 'a|0', { docData: own });
     await expectAtRest((await cold()).findDocumentsById(['a|0'], false), 'AT_REST_DECRYPT_FAILED');
   });
+
+  it('refuses a meta document whose copy was removed on disk (RxDB would read it as a state without content)', async () => {
+    const { records, metas, rawMetas, cold } = await setup();
+    const docData = await writeRecord(records, 'a', 'alpha');
+    expect((await metas.bulkWrite([{ document: meta({ itemId: 'a', docData }) }], 'test')).error).toEqual([]);
+    // RxDB's meta schema does not require `docData` (checkpoints have none); its replication and the
+    // conflict handler then read members of an undefined copy, failing with a TypeError at every push.
+    await rawReplace(rawMetas, 'a|0', (d) => {
+      const { docData: _dropped, ...rest } = d;
+      return rest;
+    });
+    await expectAtRest((await cold()).findDocumentsById(['a|0'], false), 'AT_REST_DECRYPT_FAILED', 'MISSING');
+  });
 });

@@ -30,7 +30,8 @@
  * Failure modes (all thrown as `AtRestError` with a stable `code`; never garbage, never plaintext
  * in messages)
  * - wrong key, tampered or truncated value, context mismatch, non-string or missing required
- *   encrypted field → `AT_REST_DECRYPT_FAILED` (with `reason`).
+ *   encrypted field (`docData` of a replication-meta document that is not a checkpoint counts as
+ *   required) → `AT_REST_DECRYPT_FAILED` (with `reason`).
  * - key not 32 bytes → `AT_REST_INVALID_KEY` when wrapping; `runAtRestJob` throws it for the whole job.
  * - schema with attachments (would store file bytes in clear) or a nested, primary (or part of a composite
  *   primary key) or indexed encrypted path → `AT_REST_UNSUPPORTED_SCHEMA` when the instance is created.
@@ -303,6 +304,9 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       return memory;
     };
     const values = createValueCodec(keyring, database, collection, offload, memoryOf, isMeta);
+    // RxDB's meta schema cannot require `docData` (checkpoints have none), yet its replication and the
+    // conflict handler read members of a document's copy: one removed on disk failed each push with a
+    // TypeError. `bindingOf` requires it of every meta document that is not a checkpoint.
     const itemIdOf = (doc: Record<string, unknown>, field: string): string | undefined =>
       isMeta && field === META_DOC_FIELD && typeof doc['itemId'] === 'string' ? doc['itemId'] : undefined;
     /** A checkpoint stored in clear (written before checkpoints were sealed, or on disk): read as none. */
@@ -382,7 +386,7 @@ function wrapStorage<Internals, InstanceCreationOptions>(
       for (const field of fields) {
         const where = { database, collection, field, documentId: String(documentId) };
         if (doc[field] === undefined) {
-          if (required.has(field))
+          if (required.has(field) || (isMeta && field === META_DOC_FIELD && doc['isCheckpoint'] !== '1'))
             throw decryptError('MISSING', 'required encrypted field is missing', where);
         } else if (typeof documentId !== 'string') {
           throw decryptError('MALFORMED', 'document id is not a string', where);
