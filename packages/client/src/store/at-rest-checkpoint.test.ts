@@ -24,9 +24,10 @@ const META_SCHEMA = getRxReplicationMetaInstanceSchema(SCHEMA, true);
 
 interface CheckpointDoc {
   id: string;
-  isCheckpoint: '1';
+  isCheckpoint: '0' | '1';
   itemId: string;
   checkpointData?: unknown;
+  docData?: unknown;
 }
 const KEY = new Uint8Array(32).fill(7);
 let dbCounter = 0;
