@@ -1695,9 +1695,20 @@ export const createSyncEngine = (deps: EngineDeps) => {
         kept.map((q) => (q.slot !== undefined && !readable(q.stream) ? withoutContent(q, 'purged', at) : q)),
       );
     }
+    const listedBefore = quarantinedKeys;
     quarantine = kept;
     quarantinedKeys = new Set(quarantine.map((q) => recordKey(q.stream, q.id)));
     patch({ quarantined: quarantine.length });
+    // A record that leaves the list now (answered, retried and taken, dismissed, purged) is no longer set
+    // aside: its warning ends with it. One dropped for the cap is still not applied: its warning stays.
+    if (state$.value.errors.some((e) => e.code === 'QUARANTINED')) {
+      const listedNow = over > 0 ? new Set(next.map((q) => recordKey(q.stream, q.id))) : quarantinedKeys;
+      dropIssues((e) => {
+        if (e.code !== 'QUARANTINED' || e.id === undefined || e.stream === undefined) return false;
+        const key = recordKey(e.stream, e.id);
+        return listedBefore.has(key) && !listedNow.has(key);
+      });
+    }
     announce?.();
     // Every list write goes through the one queue of kept-content work, in the order the lists replaced
     // each other above: a list saved later is never overwritten by one computed before it that waited.
