@@ -2,21 +2,13 @@
 // flight when it is called was asked before it, so it must not answer a lookup made after it, nor, when
 // it lands late, replace a list fetched after it (which a failed reload would then answer from).
 import { describe, expect, it } from 'vitest';
-import {
-  base64urlEncode,
-  certifyDevice,
-  deriveAccountKeys,
-  generateDeviceKeys,
-  generateRootSecret,
-  signCanonical,
-  tweetnaclEd25519,
-} from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { tweetnaclEd25519 } from '@hale/crypto';
 import {
   createDeviceDirectory,
   type AccountDevicesInfo,
   type AccountsDevicesAnswer,
 } from './device-directory';
+import { twoDeviceAccount } from './device-directory.test-util';
 
 const ed = tweetnaclEd25519;
 
@@ -29,38 +21,11 @@ interface Held<T> {
 
 /** An account with devices `one` and `two`; a server whose answers wait until released. */
 const setup = async () => {
-  const keys = deriveAccountKeys(generateRootSecret());
-  const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
-  const cert = (d: typeof one) =>
-    certifyDevice(
-      keys.identity.secretKey,
-      {
-        accountId: keys.accountId,
-        deviceId: d.deviceId,
-        devicePublicKey: d.publicKey,
-        name: 'test device',
-        createdAt: new Date(0).toISOString(),
-        identityPublicKey: keys.identity.publicKey,
-      },
-      ed,
-    );
-  const wrapping = base64urlEncode(keys.wrapping.publicKey);
-  const payload = wrappingKeySignaturePayload({
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-  });
-  const wrappingKeySig = base64urlEncode(
-    await signCanonical(ed, keys.identity.secretKey, payload.label, payload),
-  );
+  const { keys, one, two, cert, base } = await twoDeviceAccount();
   const [certOne, certTwo] = [await cert(one), await cert(two)];
   const server = { revokedTwo: false };
   const snapshot = (): AccountDevicesInfo => ({
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-    wrappingKeySig,
-    role: 'patient',
+    ...base,
     devices: server.revokedTwo ? [certOne] : [certOne, certTwo],
     revokedDevices: server.revokedTwo ? [two.deviceId] : [],
   });

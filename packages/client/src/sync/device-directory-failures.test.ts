@@ -5,22 +5,14 @@
 // active devices (never trusted without its cutoff); and a batched answer that is not the shape asked for
 // settles every account's load, so their lookups load them alone instead of waiting forever.
 import { describe, expect, it } from 'vitest';
-import {
-  base64urlEncode,
-  certifyDevice,
-  deriveAccountKeys,
-  generateDeviceKeys,
-  generateRootSecret,
-  signCanonical,
-  tweetnaclEd25519,
-} from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { tweetnaclEd25519 } from '@hale/crypto';
 import {
   createDeviceDirectory,
   type AccountDeviceInfo,
   type AccountDevicesInfo,
   type AccountsDevicesAnswer,
 } from './device-directory';
+import { twoDeviceAccount } from './device-directory.test-util';
 
 const ed = tweetnaclEd25519;
 const NOW = Date.UTC(2025, 0, 1, 13, 0);
@@ -28,37 +20,9 @@ const REVOKED_AT = new Date(Date.UTC(2025, 0, 1, 12, 30)).toISOString();
 
 /** An account with devices `one` (active) and `two`, and its answer as the server gives it. */
 const account = async () => {
-  const keys = deriveAccountKeys(generateRootSecret());
-  const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
-  const cert = (d: typeof one) =>
-    certifyDevice(
-      keys.identity.secretKey,
-      {
-        accountId: keys.accountId,
-        deviceId: d.deviceId,
-        devicePublicKey: d.publicKey,
-        name: 'test device',
-        createdAt: new Date(0).toISOString(),
-        identityPublicKey: keys.identity.publicKey,
-      },
-      ed,
-    );
-  const wrapping = base64urlEncode(keys.wrapping.publicKey);
-  const payload = wrappingKeySignaturePayload({
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-  });
-  const info: AccountDevicesInfo = {
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-    wrappingKeySig: base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload)),
-    role: 'provider',
-    devices: [await cert(one)],
-    revokedDevices: [],
-  };
-  return { keys, one, two, cert, info, accountId: keys.accountId };
+  const a = await twoDeviceAccount('provider');
+  const info: AccountDevicesInfo = { ...a.base, devices: [await a.cert(a.one)], revokedDevices: [] };
+  return { ...a, info };
 };
 
 const settled = <T>(p: Promise<T>, ms = 500): Promise<T | 'pending'> =>

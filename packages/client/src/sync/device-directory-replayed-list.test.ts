@@ -3,22 +3,15 @@
 // device's key trusted again, without its cutoff, for what it signs after its revocation (a stolen phone's
 // records and key envelopes, with the server's help).
 import { describe, expect, it, vi } from 'vitest';
-import {
-  base64urlEncode,
-  certifyDevice,
-  deriveAccountKeys,
-  generateDeviceKeys,
-  generateRootSecret,
-  signCanonical,
-  tweetnaclEd25519,
-} from '@hale/crypto';
-import { deviceRevocationPayload, wrappingKeySignaturePayload, type DeviceRevocation } from '@hale/protocol';
+import { base64urlEncode, signCanonical, tweetnaclEd25519 } from '@hale/crypto';
+import { deviceRevocationPayload, type DeviceRevocation } from '@hale/protocol';
 import {
   createDeviceDirectory,
   type AccountDeviceInfo,
   type AccountDevicesInfo,
   type RememberedRevocation,
 } from './device-directory';
+import { twoDeviceAccount } from './device-directory.test-util';
 
 const ed = tweetnaclEd25519;
 const MINUTE = 60_000;
@@ -26,34 +19,7 @@ const REVOKED_AT = new Date(Date.UTC(2025, 0, 1, 12, 30)).toISOString();
 
 /** Device `two`'s account, its list after `two` was revoked and the list from before (both served). */
 const setup = async (options: { getDevice: boolean; signed?: boolean }) => {
-  const keys = deriveAccountKeys(generateRootSecret());
-  const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
-  const cert = (d: typeof one) =>
-    certifyDevice(
-      keys.identity.secretKey,
-      {
-        accountId: keys.accountId,
-        deviceId: d.deviceId,
-        devicePublicKey: d.publicKey,
-        name: 'test device',
-        createdAt: new Date(0).toISOString(),
-        identityPublicKey: keys.identity.publicKey,
-      },
-      ed,
-    );
-  const wrapping = base64urlEncode(keys.wrapping.publicKey);
-  const payload = wrappingKeySignaturePayload({
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-  });
-  const base = {
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-    wrappingKeySig: base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload)),
-    role: 'patient' as const,
-  };
+  const { keys, one, two, cert, base } = await twoDeviceAccount();
   const after: AccountDevicesInfo = { ...base, devices: [await cert(one)], revokedDevices: [two.deviceId] };
   const before: AccountDevicesInfo = {
     ...base,

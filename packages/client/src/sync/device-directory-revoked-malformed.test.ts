@@ -4,18 +4,9 @@
 // next lookup asks again. Before, the thrown error was kept as the device's answer for the directory's
 // lifetime, so every later lookup of it rejected instead of answering.
 import { describe, expect, it } from 'vitest';
-import {
-  base64urlEncode,
-  certifyDevice,
-  deriveAccountKeys,
-  generateDeviceKeys,
-  generateRootSecret,
-  signCanonical,
-  tweetnaclEd25519,
-  type Ed25519,
-} from '@hale/crypto';
-import { wrappingKeySignaturePayload } from '@hale/protocol';
+import { generateDeviceKeys, tweetnaclEd25519, type Ed25519 } from '@hale/crypto';
 import { createDeviceDirectory, type AccountDeviceInfo, type AccountDevicesInfo } from './device-directory';
+import { twoDeviceAccount } from './device-directory.test-util';
 
 const ed = tweetnaclEd25519;
 const NOW = Date.UTC(2025, 0, 1, 13, 0);
@@ -23,36 +14,8 @@ const REVOKED_AT = new Date(Date.UTC(2025, 0, 1, 12, 30)).toISOString();
 
 /** An account whose answer lists `two` as revoked; `served` answers the device route (`next` once). */
 const setup = async (verify: Ed25519['verify'] = ed.verify) => {
-  const keys = deriveAccountKeys(generateRootSecret());
-  const [one, two] = [generateDeviceKeys(), generateDeviceKeys()];
-  const cert = (d: typeof one) =>
-    certifyDevice(
-      keys.identity.secretKey,
-      {
-        accountId: keys.accountId,
-        deviceId: d.deviceId,
-        devicePublicKey: d.publicKey,
-        name: 'test device',
-        createdAt: new Date(0).toISOString(),
-        identityPublicKey: keys.identity.publicKey,
-      },
-      ed,
-    );
-  const wrapping = base64urlEncode(keys.wrapping.publicKey);
-  const payload = wrappingKeySignaturePayload({
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-  });
-  const info: AccountDevicesInfo = {
-    accountId: keys.accountId,
-    identityPublicKey: base64urlEncode(keys.identity.publicKey),
-    wrappingPublicKey: wrapping,
-    wrappingKeySig: base64urlEncode(await signCanonical(ed, keys.identity.secretKey, payload.label, payload)),
-    role: 'patient',
-    devices: [await cert(one)],
-    revokedDevices: [two.deviceId],
-  };
+  const { keys, one, two, cert, base } = await twoDeviceAccount();
+  const info: AccountDevicesInfo = { ...base, devices: [await cert(one)], revokedDevices: [two.deviceId] };
   const server = {
     /** Answered (once each) before `served`. */
     next: [] as unknown[],
