@@ -284,4 +284,25 @@ describe('a grant whose connection is lost', () => {
     await eventually(() => granteeOpens(t, provider, before.id), "the other device wraps the grantee's keys");
     expect(granteeOpens(t, provider, await writeAfter(t, b))).toBe(true);
   });
+
+  it('a device lost after the server took its grant, before the envelopes: another patient device that stays connected wraps them at its next grant-list refresh', async () => {
+    const { t, patient, provider, p, net, before } = await setup();
+    const other = await addDevice(t, patient);
+    // Connected before the grant, and staying so: no connect of its own will come to run a check.
+    const b = await openDevice(t, patient, { device: other, grantRefreshMs: 200 });
+    server.sessions.push(b);
+    await waitOnline(b);
+    const held = net.hold((f) => f.t === 'putEnvelopes');
+    const granting = grantRead(p, provider.accountId, 'allergy', HOUR, 'care').catch(() => null);
+    await held;
+    await p.close();
+    server.sessions.splice(server.sessions.indexOf(p), 1);
+    await granting;
+    expect(granteeOpens(t, provider, before.id)).toBe(false);
+    await eventually(
+      () => granteeOpens(t, provider, before.id),
+      "the connected device wraps the grantee's keys once its refresh learns of the grant",
+    );
+    expect(granteeOpens(t, provider, await writeAfter(t, b))).toBe(true);
+  });
 });

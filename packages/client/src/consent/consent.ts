@@ -88,7 +88,8 @@
  *   stops in between wraps at its next check. A device lost for good in between never does: so each check
  *   that finds its streams settled also asks the server which accounts hold which epochs (`listKeyHolders`,
  *   protocol version 3, no key material) and wraps every epoch a current holder lacks — on every stream an
- *   unended grant covers, so a grant's own envelopes lost after the server took it are wrapped too. Against
+ *   unended grant covers, so a grant's own envelopes lost after the server took it are wrapped too (a
+ *   connected device runs that check when its grant-list refresh learns of a standing grant). Against
  *   an older server nothing is asked and nothing is wrapped that way. From KEY_HOLDER_CREATORS_VERSION the
  *   answer names each envelope's creator, and every envelope of a current holder (this account included)
  *   whose creator is no active device of this account is signed anew by this device (the same key), which
@@ -1398,11 +1399,18 @@ export const createConsent = (deps: ConsentDeps) => {
         if (!live() || deps.connection.status() !== 'ready') return;
         // A revocation kept after a refusal that may pass (RATE_LIMITED, UNAVAILABLE) is tried again.
         await sendKept();
-        if (!refreshWorthIt(await localGrants())) return;
+        const known = await localGrants();
+        if (!refreshWorthIt(known)) return;
         // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
         // listing fails.
         const stored = await grants();
-        if (endedUnrotated(stored, deps.now())) checkNow();
+        const now = deps.now();
+        // A grant made on another device that stopped before publishing its envelopes leaves the grantee
+        // keyless until some check wraps them: this device's runs for a standing grant it learns of here,
+        // not only at its next connect.
+        const held = new Set(known.map((g) => g.grant.grantId));
+        const learnt = stored.some((g) => !held.has(g.grant.grantId) && !grantEnded(g, now));
+        if (learnt || endedUnrotated(stored, now)) checkNow();
         recordNow();
       })()
         .catch(() => undefined)
