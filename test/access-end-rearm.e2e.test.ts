@@ -29,6 +29,8 @@ describe('grant ends on a device that stays offline', () => {
 
     await eventually(async () => (await d.records.get(allergy.id)) === null, 'the allergy purged', 8_000);
     await eventually(async () => (await d.records.get(lab.id)) === null, 'the lab result purged', 8_000);
+    // The end is announced once the purge's bookkeeping is done, a moment after the records are gone.
+    await eventually(() => removed.length >= 2, 'both ends announced', 8_000);
     expect(removed).toEqual([
       `${patient.accountId}/allergy expired`,
       `${patient.accountId}/lab-result expired`,
