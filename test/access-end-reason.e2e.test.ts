@@ -30,6 +30,8 @@ describe('access that ended while the provider was offline', () => {
       d.sync.goOnline();
       await waitOnline(d);
       await eventually(async () => (await d.records.get(lab.id)) === null, 'the provider copy is purged');
+      // Announced once the purge's bookkeeping is done, a moment after the records are gone.
+      await eventually(() => removed.length > 0, 'the end is announced');
       return {
         issues: d.sync
           .state()
