@@ -13,12 +13,12 @@
  * own answer cannot be had (an older server, the request failed, or past MAX_REVOKED_DETAILS) is still
  * listed, by id alone.
  */
-import { base64urlDecode, base64urlEncode, verifyCanonical, verifyDeviceCertificate } from '@hale/crypto';
+import { base64urlEncode, verifyDeviceCertificate } from '@hale/crypto';
 import type { Ed25519 } from '@hale/crypto';
-import { SignedDeviceRevocation, deviceRevocationPayload, validate } from '@hale/protocol';
 import type { HttpAccountDeviceResponse, HttpAccountResponse } from '@hale/protocol';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
+import { signedRevocationTime } from '../sync/device-directory';
 import { AccountError } from './errors';
 
 export interface ListedDevice {
@@ -114,20 +114,14 @@ export async function listDevices(
     }
     const v = await certified(answer.certificate, deviceId);
     const about = v === null ? {} : { name: v.name, createdAt: v.createdAt };
-    const signed = validate(SignedDeviceRevocation, answer.revocation);
-    if (signed.ok) {
-      const { revocation, sig } = signed.value;
-      const bytes = base64urlDecode(sig);
-      const payload = deviceRevocationPayload(revocation);
-      if (
-        revocation.accountId === accountId &&
-        revocation.deviceId === deviceId &&
-        bytes.ok &&
-        (await verifyCanonical(deps.ed, input.identityPublicKey, payload.label, payload, bytes.value))
-      ) {
-        return { deviceId, ...about, revokedAt: revocation.revokedAt, signed: true };
-      }
-    }
+    const signedAt = await signedRevocationTime(
+      deps.ed,
+      input.identityPublicKey,
+      accountId,
+      deviceId,
+      answer.revocation,
+    );
+    if (signedAt !== null) return { deviceId, ...about, revokedAt: signedAt, signed: true };
     return {
       deviceId,
       ...about,

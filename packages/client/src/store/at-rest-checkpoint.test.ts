@@ -58,18 +58,23 @@ async function setup() {
 const DOWN = { s: { 'p/observations': 12, 'p/allergies': 3 } };
 const UP = { id: '01HZZZZZZZ0000000000000001', lwt: 1_700_000_000_000 };
 
+/** Writes the pull (DOWN) and push (UP) checkpoints through the wrapper. */
+const writeBoth = async (metas: Awaited<ReturnType<typeof setup>>['metas']) => {
+  const docs = [checkpoint('DOWN', DOWN), checkpoint('UP', UP)];
+  expect(
+    (
+      await metas.bulkWrite(
+        docs.map((document) => ({ document })),
+        'test',
+      )
+    ).error,
+  ).toEqual([]);
+};
+
 describe('replication checkpoints at rest', () => {
   it('reads back what was written, and keeps the positions off the disk', async () => {
     const { metas, rawMetas, cold } = await setup();
-    const docs = [checkpoint('DOWN', DOWN), checkpoint('UP', UP)];
-    expect(
-      (
-        await metas.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    await writeBoth(metas);
     const read = await (await cold()).findDocumentsById(['DOWN|1', 'UP|1'], false);
     expect(read.map((d) => d.checkpointData)).toEqual([DOWN, UP]);
     expect(JSON.stringify(await rawGet(rawMetas, 'DOWN|1'))).not.toContain('p/observations');
@@ -103,15 +108,7 @@ describe('replication checkpoints at rest', () => {
 
   it('refuses a sealed position moved to the other direction', async () => {
     const { metas, rawMetas, cold } = await setup();
-    const docs = [checkpoint('DOWN', DOWN), checkpoint('UP', UP)];
-    expect(
-      (
-        await metas.bulkWrite(
-          docs.map((document) => ({ document })),
-          'test',
-        )
-      ).error,
-    ).toEqual([]);
+    await writeBoth(metas);
     const up = (await rawGet(rawMetas, 'UP|1'))['checkpointData'];
     await rawReplace(rawMetas, 'DOWN|1', { checkpointData: up });
     await expectAtRest(

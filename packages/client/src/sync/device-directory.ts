@@ -225,6 +225,34 @@ const isDeviceAnswerShape = (answer: unknown): answer is AccountDeviceInfo =>
   ((answer as { revokedAt?: unknown }).revokedAt === undefined ||
     typeof (answer as { revokedAt?: unknown }).revokedAt === 'string');
 
+/**
+ * The time in `revocation` (as served: unchecked) when it is the account's signed revocation of `deviceId`:
+ * for this account and device, signed by its identity key (`identity`); else null. The one check of a
+ * served revocation, for the directory's cutoffs and the device list a person sees (account/device-list.ts).
+ */
+export const signedRevocationTime = async (
+  ed: Ed25519,
+  identity: Uint8Array,
+  accountId: string,
+  deviceId: string,
+  revocation: unknown,
+): Promise<string | null> => {
+  const signed = validate(SignedDeviceRevocation, revocation);
+  if (!signed.ok) return null;
+  const { revocation: r, sig } = signed.value;
+  const bytes = base64urlDecode(sig);
+  const payload = deviceRevocationPayload(r);
+  return r.accountId === accountId &&
+    r.deviceId === deviceId &&
+    bytes.ok &&
+    (await verifyCanonical(ed, identity, payload.label, payload, bytes.value))
+    ? r.revokedAt
+    : null;
+};
+
+/** The key of one device of one account in the directory's maps. */
+const deviceKeyOf = (accountId: string, deviceId: string): string => `${accountId}\u0000${deviceId}`;
+
 /** What a preload settles an account's load with when it did not load it: it is then loaded alone. */
 const NOT_PRELOADED = Symbol('not preloaded');
 
@@ -287,16 +315,18 @@ export const createDeviceDirectory = (deps: {
   /** Revocations verified by the account's signature, here or in an earlier session: id → cutoff (ms). */
   const verifiedCutoffs = new Map<string, { accountId: string; deviceId: string; at: number }>();
   const seeRevoked = (accountId: string, deviceId: string): void => {
-    const seen = revokedSeen.get(accountId) ?? new Set<string>();
+    let seen = revokedSeen.get(accountId);
+    if (seen === undefined) revokedSeen.set(accountId, (seen = new Set()));
+    // No account registers more devices than that: past it the server is making ids up (what an answer
+    // lists still counts for that answer).
     if (seen.size < MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) seen.add(deviceId);
-    revokedSeen.set(accountId, seen);
   };
   const rememberedReady: Promise<void> = (async () => {
     const kept = await deps.remembered?.load().catch(() => []);
     for (const r of kept ?? []) {
       const at = Date.parse(r.revokedAt);
       if (Number.isNaN(at)) continue;
-      verifiedCutoffs.set(`${r.accountId}\u0000${r.deviceId}`, {
+      verifiedCutoffs.set(deviceKeyOf(r.accountId, r.deviceId), {
         accountId: r.accountId,
         deviceId: r.deviceId,
         at,
@@ -307,7 +337,7 @@ export const createDeviceDirectory = (deps: {
   let saving: Promise<void> = Promise.resolve();
   /** Keeps a verified revocation's cutoff for later sessions (bounded; the oldest kept go first). */
   const remember = (accountId: string, deviceId: string, at: number): void => {
-    const id = `${accountId}\u0000${deviceId}`;
+    const id = deviceKeyOf(accountId, deviceId);
     const kept = verifiedCutoffs.get(id);
     if (kept !== undefined && kept.at <= at) return;
     verifiedCutoffs.delete(id);
@@ -392,17 +422,9 @@ export const createDeviceDirectory = (deps: {
     // Self-certifying ids: a key that does not hash to the account id was not made by that account.
     const selfCertified = accountIdFromIdentityKey(identity.value) === accountId;
     // A revocation is final: one seen in an earlier answer stands, whatever a later (replayed) one lists.
-    const seen = revokedSeen.get(accountId) ?? new Set<string>();
-    const revoked = new Set([...(selfCertified ? (info.revokedDevices ?? []) : []), ...seen]);
-    if (selfCertified) {
-      // No account registers more devices than that: past it the server is making ids up, and what
-      // this answer lists counts for it all the same.
-      for (const id of revoked) {
-        if (seen.size >= MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT) break;
-        seen.add(id);
-      }
-      if (seen.size > 0) revokedSeen.set(accountId, seen);
-    }
+    const listed = selfCertified ? (info.revokedDevices ?? []) : [];
+    for (const id of listed) seeRevoked(accountId, id);
+    const revoked = new Set([...listed, ...(revokedSeen.get(accountId) ?? [])]);
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
@@ -570,7 +592,7 @@ export const createDeviceDirectory = (deps: {
   const revokedKey = (accountId: string, deviceId: string, entry: Entry): Promise<DeviceKeyLookup> => {
     const getDevice = deps.getDevice;
     if (getDevice === undefined || !entry.selfCertified) return Promise.resolve({ status: 'unknown' });
-    const id = `${accountId}\u0000${deviceId}`;
+    const id = deviceKeyOf(accountId, deviceId);
     const kept = revokedAnswers.get(id);
     if (kept !== undefined && (kept.generation === null || kept.generation === generation))
       return kept.answer;
@@ -623,27 +645,16 @@ export const createDeviceDirectory = (deps: {
     if (!cert.ok || !constantTimeEqual(cert.value.identityPublicKey, identity)) return { status: 'unknown' };
     const times: number[] = [];
     // Verified in an earlier session: stands whatever the server serves now (withheld, or a later time).
-    const kept = verifiedCutoffs.get(`${accountId}\u0000${deviceId}`);
+    const kept = verifiedCutoffs.get(deviceKeyOf(accountId, deviceId));
     if (kept !== undefined) times.push(kept.at);
     const served = info.revokedAt === undefined ? NaN : Date.parse(info.revokedAt);
     if (!Number.isNaN(served)) times.push(served);
-    const signed = validate(SignedDeviceRevocation, info.revocation);
-    if (signed.ok) {
-      const { revocation, sig } = signed.value;
-      const bytes = base64urlDecode(sig);
-      const payload = deviceRevocationPayload(revocation);
-      const at = Date.parse(revocation.revokedAt);
-      if (
-        revocation.accountId === accountId &&
-        revocation.deviceId === deviceId &&
-        !Number.isNaN(at) &&
-        bytes.ok &&
-        (await verifyCanonical(deps.ed, identity, payload.label, payload, bytes.value))
-      ) {
-        times.push(at);
-        // The account's own word: kept for later sessions, with the cutoff taken now.
-        remember(accountId, deviceId, Math.min(...times, deps.now()));
-      }
+    const signedAt = await signedRevocationTime(deps.ed, identity, accountId, deviceId, info.revocation);
+    const at = signedAt === null ? NaN : Date.parse(signedAt);
+    if (!Number.isNaN(at)) {
+      times.push(at);
+      // The account's own word: kept for later sessions, with the cutoff taken now.
+      remember(accountId, deviceId, Math.min(...times, deps.now()));
     }
     if (times.length === 0) return { status: 'unknown' };
     // The account answer already listed the device as revoked, so it was revoked by now: a later time
