@@ -23,6 +23,9 @@
  *   `lock` may be zeroing.
  * - Signed objects are built by the @hale/protocol payload helpers and signed with the label both as
  *   the signing prefix and inside the payload, exactly as the server verifies them.
+ * - A device revocation the server took is handed to the listeners of the revoking account object
+ *   (`onDeviceRevoked`; an open device session's directory) before `revokeDevice` resolves, so this device
+ *   stops trusting the revoked one at once, not once its cached device list is reloaded.
  *
  * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
  * server), except at `changePassphrase` after it took a newer wrap (the passphrase was changed on another
@@ -154,6 +157,7 @@ import {
   type HttpAccountResponse,
   type HttpDeviceRevokeResponse,
   type HttpWrappingKeyResponse,
+  type SignedDeviceRevocation,
   type ProviderProfile,
   type RegistrationMode,
   type SignedProviderProfile,
@@ -359,20 +363,51 @@ const partsOf = (account: LockableAccount): object[] =>
     (part): part is object => typeof part === 'object' && part !== null,
   );
 
+/** Adds `listener` under every part of `account`; returns the call that removes it again. */
+function listenOn<L>(listeners: WeakMap<object, Set<L>>, account: LockableAccount, listener: L): () => void {
+  const parts = partsOf(account);
+  for (const part of parts) {
+    const set = listeners.get(part) ?? new Set();
+    set.add(listener);
+    listeners.set(part, set);
+  }
+  return () => {
+    for (const part of parts) listeners.get(part)?.delete(listener);
+  };
+}
+
+/** The listeners under any part of `account`, each once. */
+const listenersOf = <L>(listeners: WeakMap<object, Set<L>>, account: LockableAccount): Set<L> =>
+  new Set(partsOf(account).flatMap((part) => [...(listeners.get(part) ?? [])]));
+
 /**
  * Calls `listener` once `account`, or an account object sharing a key object with it, is locked, in the
  * `lock` call, after its bytes are zeroed. Returns the call that stops listening.
  */
 export function onLock(account: LockableAccount, listener: () => void): () => void {
-  const parts = partsOf(account);
-  for (const part of parts) {
-    const set = lockListeners.get(part) ?? new Set();
-    set.add(listener);
-    lockListeners.set(part, set);
-  }
-  return () => {
-    for (const part of parts) lockListeners.get(part)?.delete(listener);
-  };
+  return listenOn(lockListeners, account, listener);
+}
+
+/** A device revocation this device signed and the server took, with the server's time of it. */
+export interface DeviceRevoked {
+  readonly signed: SignedDeviceRevocation;
+  readonly revokedAt: string;
+}
+
+// Who wants to know at once of a revocation this device made (an open device session: its device
+// directory would otherwise trust the revoked device until its cached list is reloaded, up to 5 minutes).
+// Keyed by every key object, as lock listeners are.
+const revocationListeners = new WeakMap<object, Set<(revoked: DeviceRevoked) => Promise<unknown>>>();
+
+/**
+ * Calls `listener` when `revokeDevice` with `account`, or an account object sharing a key object with it,
+ * was answered by the server; `revokeDevice` waits for it. Returns the call that stops listening.
+ */
+export function onDeviceRevoked(
+  account: LockableAccount,
+  listener: (revoked: DeviceRevoked) => Promise<unknown>,
+): () => void {
+  return listenOn(revocationListeners, account, listener);
 }
 
 /** Whether `account`, or a key object it shares with an account object, was locked (`assertUnlocked`). */
@@ -1700,10 +1735,8 @@ export function lock(account: UnlockedAccount): void {
   account.keys.wrapping.secretKey.fill(0);
   account.keys.localKey.fill(0);
   account.device.secretKey.fill(0);
-  const parts = partsOf(account);
-  for (const part of parts) lockedAccounts.add(part);
-  const listeners = new Set(parts.flatMap((part) => [...(lockListeners.get(part) ?? [])]));
-  for (const listener of listeners) {
+  for (const part of partsOf(account)) lockedAccounts.add(part);
+  for (const listener of listenersOf(lockListeners, account)) {
     try {
       listener();
     } catch {
@@ -2045,7 +2078,9 @@ async function signWrap(
 
 /**
  * Signed device revocation; the server cuts the device off at once (sessions and sockets). LOCKED when the
- * account is locked, also before the second signature a refused revokedAt asks for.
+ * account is locked, also before the second signature a refused revokedAt asks for. Once the server took
+ * it, the listeners of `account` (`onDeviceRevoked`: an open device session's directory) are handed the
+ * revocation sent, and waited for; one that fails does not fail the revocation, which stands.
  */
 export async function revokeDevice(
   deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,
@@ -2053,21 +2088,41 @@ export async function revokeDevice(
 ): Promise<HttpDeviceRevokeResponse> {
   assertUnlocked(input.account);
   const { accountId, keys } = input.account;
-  return sendDeviceRevocation(deps, { accountId, keys }, input.deviceId, deps.now ?? Date.now);
+  const { answer, signed } = await sendDeviceRevocation(
+    deps,
+    { accountId, keys },
+    input.deviceId,
+    deps.now ?? Date.now,
+  );
+  const revoked: DeviceRevoked = { signed, revokedAt: answer.revokedAt };
+  await Promise.all(
+    [...listenersOf(revocationListeners, input.account)].map((listener) =>
+      // A listener that throws at once is as one that rejects: the revocation stands either way.
+      Promise.resolve()
+        .then(() => listener(revoked))
+        .catch(() => undefined),
+    ),
+  );
+  return answer;
 }
 
+/**
+ * Sends the revocation, signed again at the server's time if it refuses this clock's: the server's answer,
+ * and the signed revocation it took.
+ */
 async function sendDeviceRevocation(
   deps: Pick<AccountDeps, 'api' | 'ed'>,
   { accountId, keys }: { readonly accountId: string; readonly keys: AccountKeys },
   deviceId: string,
   now: () => number,
-): Promise<HttpDeviceRevokeResponse> {
+): Promise<{ answer: HttpDeviceRevokeResponse; signed: SignedDeviceRevocation }> {
   const send = async (at: () => number) => {
     // The second attempt comes after an answer: lock() may have zeroed the identity key meanwhile.
     assertUnlocked({ keys });
     const revocation = { v: 1 as const, accountId, deviceId, revokedAt: isoAt(at) };
     const sig = await signPayload(deps.ed, keys.identity.secretKey, deviceRevocationPayload(revocation));
-    return deps.api.revokeDevice({ revocation, sig });
+    const signed: SignedDeviceRevocation = { revocation, sig };
+    return { answer: await deps.api.revokeDevice(signed), signed };
   };
   try {
     return await send(now);

@@ -86,7 +86,7 @@ import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-exp
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
 import type { Vault } from '../account/vault';
-import { assertUnlocked, isLocked, onLock } from '../account/account';
+import { assertUnlocked, isLocked, onDeviceRevoked, onLock } from '../account/account';
 import { AccountError } from '../account/errors';
 
 export interface DeviceAccount {
@@ -331,6 +331,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   // An idle session (an auto-lock) uses no key for a while: it gives up its socket at the lock itself.
   const offLock = onLock(account, lockedNow);
+  // A device of the account revoked from here (revokeDevice with this account): this device signed it, so
+  // its directory takes it at once instead of trusting the device until its cached list is reloaded.
+  const offRevoked = onDeviceRevoked(account, ({ signed, revokedAt }) =>
+    directory.noteRevocation(signed, secrets.keys.identity.publicKey, revokedAt),
+  );
   const passphrase = createPassphraseWatch({
     account,
     device: secrets.device,
@@ -597,6 +602,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     closed = true;
     shutNow();
     offLock();
+    offRevoked();
     audit.stop();
     passphrase.stop();
     consent.stop();
@@ -696,6 +702,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     async close(): Promise<void> {
       closed = true;
       offLock();
+      offRevoked();
       passphrase.stop();
       consent.stop();
       // First, so an audit push under way fails at once instead of holding up the appends below.

@@ -66,7 +66,11 @@
  *   does not make it active again. One whose signed revocation verified is kept (`remembered`, device
  *   meta) with its cutoff, and is revoked from it in later sessions whatever the server serves; one only
  *   the server asserted is not kept (a server could otherwise disable a device for good). What this
- *   device never saw revoked, a server can still withhold.
+ *   device never saw revoked, a server can still withhold. A revocation this device made itself
+ *   (`noteRevocation`: the session has `revokeDevice` hand it over once the server took it) is taken at
+ *   once, checked and kept as a verified one is, not once the cached list is reloaded: revoked from its
+ *   cutoff in the cached list too (its key as that list verified it answered without asking the server),
+ *   and in a list loading meanwhile, which may predate it.
  * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
  *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
  */
@@ -434,16 +438,23 @@ export const createDeviceDirectory = (deps: {
         if (certIdentity === info.identityPublicKey) devices.set(v.value.deviceId, v.value.devicePublicKey);
       }
     }
+    // Only for a self-certified identity key: a signature by any other key proves nothing.
+    const wrappingState: WrappingState = selfCertified
+      ? await checkWrapping(info, identity.value, wrapping.value)
+      : { status: 'refused', code: 'WRAPPING_KEY_UNVERIFIED', message: 'identity key not self-certified' };
+    // After the last await: a revocation this device made while the answer was checked (`noteRevocation`)
+    // stands too, as the answer may predate it.
+    for (const id of revokedSeen.get(accountId) ?? []) {
+      revoked.add(id);
+      devices.delete(id);
+    }
     const entry: Entry = {
       at: deps.now(),
       generation: loadedIn,
       forced,
       devices: selfCertified ? devices : new Map<string, Uint8Array>(),
       revoked,
-      // Only for a self-certified identity key: a signature by any other key proves nothing.
-      wrapping: selfCertified
-        ? await checkWrapping(info, identity.value, wrapping.value)
-        : { status: 'refused', code: 'WRAPPING_KEY_UNVERIFIED', message: 'identity key not self-certified' },
+      wrapping: wrappingState,
       identity: identity.value,
       selfCertified,
     };
@@ -687,9 +698,64 @@ export const createDeviceDirectory = (deps: {
       ? { status: 'unavailable', message: again.failed }
       : { status: 'unknown' };
   };
+  /**
+   * A revocation this device made, which the server took (see the header): the device is revoked from its
+   * cutoff at once, in the cached list too, and kept. False, changing nothing, unless `signed` verifies
+   * against `identityPublicKey` and that key is the account's own (it hashes to the account id).
+   */
+  const noteRevocation = async (
+    signed: SignedDeviceRevocation,
+    identityPublicKey: Uint8Array,
+    servedAt?: string,
+  ): Promise<boolean> => {
+    await rememberedReady;
+    const { accountId, deviceId } = signed.revocation;
+    if (accountIdFromIdentityKey(identityPublicKey) !== accountId) return false;
+    const signedAt = await signedRevocationTime(deps.ed, identityPublicKey, accountId, deviceId, signed);
+    const at = signedAt === null ? NaN : Date.parse(signedAt);
+    if (Number.isNaN(at)) return false;
+    const id = deviceKeyOf(accountId, deviceId);
+    // The same cutoff a lookup of the device would take: the earliest of the signed time, the server's
+    // (earlier when the device was revoked before), one kept from before and this clock.
+    const times = [at, deps.now()];
+    const served = servedAt === undefined ? NaN : Date.parse(servedAt);
+    if (!Number.isNaN(served)) times.push(served);
+    const kept = verifiedCutoffs.get(id);
+    if (kept !== undefined) times.push(kept.at);
+    const cutoff = Math.min(...times);
+    seeRevoked(accountId, deviceId);
+    const entry = cache.get(accountId);
+    if (entry !== undefined) {
+      const key = entry.devices.get(deviceId);
+      entry.devices.delete(deviceId);
+      entry.revoked.add(deviceId);
+      // Its key as the cached list verified it (certificate by this same identity key): answered with the
+      // cutoff from now on without asking the server, offline too. An answer already held (the device was
+      // revoked before) stands.
+      const held = revokedAnswers.get(id);
+      if (
+        key !== undefined &&
+        entry.selfCertified &&
+        constantTimeEqual(entry.identity, identityPublicKey) &&
+        (held === undefined || held.generation !== null)
+      ) {
+        const answer: DeviceKeyLookup = { status: 'found', key, revokedAt: new Date(cutoff).toISOString() };
+        revokedAnswers.set(id, { generation: null, answer: Promise.resolve(answer) });
+      }
+    }
+    remember(accountId, deviceId, cutoff);
+    await saving;
+    return true;
+  };
   return {
     lookupDeviceKey,
     preload,
+    /**
+     * A revocation this device made and the server took (`revokeDevice`, wired by the session): taken at
+     * once, not when an account answer lists it. Resolves once it is kept in device meta (a failed save is
+     * not reported, as for lookups: it is kept at the next verification).
+     */
+    noteRevocation,
     /** The identity of the rules `lookupDeviceKey` answers by now (see the header). */
     authorRules: (): string => authorRulesId(deps.getDevice !== undefined && !revokedRouteMissing),
     /** An active device's key only: what a revoked device signs (key envelopes) is not taken at all. */
