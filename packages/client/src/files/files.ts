@@ -110,8 +110,10 @@
  *   message saying to cancel it or add it again. When access to
  *   a stream ends, each of its queued files is removed in turn (UPLOAD_PURGED); one the store fails to
  *   remove is reported UPLOAD_PURGE_FAILED, the others still go, and it is tried again with the
- *   queue's backoff until removed, by the next session if this one ends first (upload-queue.ts
- *   `purgeStream`). Messages quote a file's
+ *   queue's backoff until removed, by the next session if this one ends first; a purge that comes while
+ *   the session is locked, or the stored queue could not be read, is recorded for the next session, and
+ *   a file being enqueued when its stream's purge ran is purged with it (enqueue refused FORBIDDEN)
+ *   (upload-queue.ts `purgeStream`). Messages quote a file's
  *   name shortened (`quotedName`). An announce
  *   refused ALREADY_EXISTS (an earlier session's announce arrived after this one found nothing and sealed
  *   anew; or another writer announced the id first) takes what the server holds only if every chunk it
@@ -1306,6 +1308,7 @@ export const createFiles = (deps: FilesDeps) => {
         ...(queueDeps.clearReport ? { clearReport: queueDeps.clearReport } : {}),
         full: (message) => new FileError('QUEUE_FULL', message, { retry: true }),
         unreadable: (message) => new FileError('STORAGE_FAILED', `enqueue: ${message}`),
+        purgedWhileStored: (message, blobId) => new FileError('FORBIDDEN', `enqueue: ${message}`, { blobId }),
       })
     : null;
   if (queue && queueDeps) {
@@ -1465,10 +1468,12 @@ export const createFiles = (deps: FilesDeps) => {
           size: plain.length,
           sha256: digest,
         };
+        // A purge of the stream that ran while the chunks were being stored purges this file too: the
+        // queue refuses the enqueue then (FORBIDDEN, `purgedWhileStored`).
         await queue.enqueue(ref, stream, chunkSize, plain);
-        // Access may have ended while the chunks were being stored: a purge of the stream run meanwhile
-        // removed only the files listed then, so this one would stay, kept and refused, for a stream this
-        // device no longer writes. Refused as at the start; no FileRef was handed out.
+        // Access may have ended meanwhile without a purge reaching the queue (yet): the file would stay,
+        // kept and refused, for a stream this device no longer writes. Refused as at the start; no FileRef
+        // was handed out.
         const ended = queueDeps?.whyNotWritable?.(stream);
         if (ended) {
           const removed = await queue.cancel(ref.blobId).then(

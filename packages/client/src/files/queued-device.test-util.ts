@@ -7,16 +7,21 @@ import { createFiles, type FilesHttpApi } from './files';
 
 /**
  * Device metadata over a Map of JSON texts; the next `faults.failIndexWrites` writes of the queue index
- * fail, the next `faults.failPurgeWrites` writes of its record of purges to finish, and the next
- * `faults.failRemoves` removals (of any keys). `beforeWrite`, when set, is awaited before each write (to
- * hold one at a given point).
+ * fail, the next `faults.failPurgeWrites` writes of its record of purges to finish, the next
+ * `faults.failRemoves` removals (of any keys), and the next `faults.failIndexReads` reads of the queue
+ * index (an I/O error that passes). `beforeWrite`, when set, is awaited before each write (to hold one at
+ * a given point).
  */
 export const mapMeta = () => {
   const store = new Map<string, string>();
-  const faults = { failIndexWrites: 0, failPurgeWrites: 0, failRemoves: 0 };
+  const faults = { failIndexWrites: 0, failPurgeWrites: 0, failRemoves: 0, failIndexReads: 0 };
   const hooks: { beforeWrite?: (key: string) => Promise<void> } = {};
   const meta = createDeviceMeta({
     read: async (key) => {
+      if (key === 'upload-queue' && faults.failIndexReads > 0) {
+        faults.failIndexReads--;
+        throw new Error('the device store failed to read (I/O error)');
+      }
       const v = store.get(key);
       return v === undefined ? undefined : (JSON.parse(v) as unknown);
     },

@@ -9,8 +9,9 @@
  * upload the sealing (epoch, key id, digests of the sealed chunks). Each chunk of the plaintext is a
  * document of its own, `upload-chunk-<blobId>-p<i>`, and once sealed each sealed chunk
  * `upload-chunk-<blobId>-s<i>`: one chunk of the file's chunk size (at most 1 MiB) per document, never the
- * whole file. `upload-purges` names the files whose purge is still to be done (blob id, stream; see
- * `purgeStream` below). Ids name only the random blob id, never a patient.
+ * whole file. `upload-purges` names the files whose purge is still to be done (blob id, stream), or a
+ * stream all of whose files are (no blob id; see `purgeStream` below). Ids name only the random blob id,
+ * never a patient.
  *
  * Invariants:
  * - Bounded: at most `bounds.uploads` files and `bounds.bytes` plaintext bytes queued (failed ones
@@ -57,6 +58,17 @@
  *   does not know of the purge (the file stays listed until cancelled, as before the record). A record
  *   naming files no longer listed is dropped at the next start; one that does not match its schema is
  *   reported by device-meta and taken as naming none.
+ *   A purge is owed, never dropped, when the queue cannot do it at once: one that comes while the session
+ *   is locked or the queue stopped marks and records the stream's files all the same (the session lets
+ *   work under way finish; after close() the store takes nothing more, and the purge is lost as a record
+ *   the store refused is) and leaves their removal to the next session. One that comes while the stored
+ *   index could not be read (`ready` false: the files are not known) records the stream alone, beside
+ *   what the record holds (an earlier session's purges, unread here), the write made again after the
+ *   backoff while the store refuses it; the next session that reads the index purges every file of that
+ *   stream it lists (none can have been enqueued since: enqueues are refused while the index is
+ *   unread). An enqueue under way when its stream's purge looked at the queue (its entry written after)
+ *   purges its own file as the stream's others, once the entry is written, and is refused
+ *   (`purgedWhileStored`: files.ts FORBIDDEN); the file is never sent.
  * - files.ts's `verdict` says which failure for good: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
  *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
@@ -155,10 +167,19 @@ const QueuedEntrySchema = Type.Object({
 });
 export type QueuedEntry = Static<typeof QueuedEntrySchema>;
 const QueueIndexSchema = Type.Array(QueuedEntrySchema, { maxItems: 10_000 });
+/**
+ * A purge still to be done: of file `blobId`; or, without `blobId`, of every file of `stream` queued when
+ * it was recorded (a purge that came while the stored index could not be read, so its files were not
+ * known: `storeOwedStreams`).
+ */
 const PendingPurgesSchema = Type.Array(
-  Type.Object({ blobId: Type.String({ maxLength: 64 }), stream: Type.String({ maxLength: 128 }) }),
+  Type.Object({
+    blobId: Type.Optional(Type.String({ maxLength: 64 })),
+    stream: Type.String({ maxLength: 128 }),
+  }),
   { maxItems: 10_000 },
 );
+type PendingPurges = Static<typeof PendingPurgesSchema>;
 
 /**
  * Why a stored chunk of a queued file was not handed out (QueuedBytesError). Only ever appended to.
@@ -305,6 +326,11 @@ export interface UploadQueueDeps {
   readonly full: (message: string) => Error;
   /** The error an enqueue is refused with when the stored index cannot be read (`ready` false). */
   readonly unreadable: (message: string) => Error;
+  /**
+   * The error an enqueue is refused with when its stream was purged while the file was being stored: the
+   * file is purged with it (removed unsent, as the stream's others), not queued.
+   */
+  readonly purgedWhileStored: (message: string, blobId: string) => Error;
 }
 
 export const createUploadQueue = (deps: UploadQueueDeps) => {
@@ -339,6 +365,20 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   /** The stored record of `purges` (PURGES_KEY) is as they are: false after a write the store refused. */
   let purgesStored = true;
   let purgeWrites = 0;
+  /**
+   * Purges of streams begun in this session, counted (`purgeCount`), and the count at the last one of each
+   * stream: an enqueue under way when its stream's purge looked at the queue (its entry not written yet)
+   * finds it so once written, and purges its file (see `enqueue`).
+   */
+  let purgeCount = 0;
+  const lastPurgeOf = new Map<string, number>();
+  /**
+   * Streams purged while the stored index could not be read (`ready` false): recorded for the next session
+   * (`storeOwedStreams`); those whose record the store refused, written again after the backoff.
+   */
+  const owedStreams = new Set<string>();
+  let owedTimer: ReturnType<typeof setTimeout> | undefined;
+  let owedAttempts = 0;
 
   const view = (e: QueuedEntry): QueuedUpload => {
     const rt = runtime.get(e.ref.blobId);
@@ -717,9 +757,16 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
   const resumePurges = async (): Promise<void> => {
     const stored = await meta.get(PURGES_KEY, PendingPurgesSchema);
     if (stored === null || stored.length === 0) return;
-    const streams = new Map(stored.map((p) => [p.blobId, p.stream]));
+    const streams = new Map<string, string>();
+    const wholeStreams = new Set<string>();
+    for (const p of stored) {
+      if (p.blobId === undefined) wholeStreams.add(p.stream);
+      else streams.set(p.blobId, p.stream);
+    }
+    // A stream-wide record names the files of the stream listed now: none could be enqueued since it was
+    // written (the session that wrote it could not read the index, so it refused every enqueue).
     const begun = beginPurges(
-      entries.filter((e) => streams.has(e.ref.blobId)),
+      entries.filter((e) => streams.has(e.ref.blobId) || wholeStreams.has(e.stream)),
       (e) => streams.get(e.ref.blobId) ?? e.stream,
     );
     if (begun.length === 0) {
@@ -727,6 +774,43 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
       return;
     }
     await runPurges(begun);
+  };
+
+  /**
+   * Records that every file of the streams in `owedStreams` is to be purged (PURGES_KEY, without a blob id),
+   * beside what the record holds already (an earlier session's purges: this session never read them), for
+   * the next session that reads the index. Only while the index cannot be read (`ready` false: nothing
+   * else writes the record then). A write the store refuses is made again after the backoff until it
+   * passes or the queue stops; a record that does not match its schema (taken as naming none at the next
+   * start) is written over. Never rejects.
+   */
+  const storeOwedStreams = async (): Promise<void> => {
+    if (owedTimer !== undefined) clearTimeout(owedTimer);
+    owedTimer = undefined;
+    const add = (current: PendingPurges | null): PendingPurges => {
+      const kept = (current ?? []).filter((p) => !(p.blobId === undefined && owedStreams.has(p.stream)));
+      return [...kept, ...[...owedStreams].map((stream) => ({ stream }))];
+    };
+    const stored = await meta.update(PURGES_KEY, PendingPurgesSchema, add).then(
+      () => true,
+      (e: unknown) =>
+        isDeviceMetaError(e, 'META_INVALID')
+          ? meta.set(PURGES_KEY, add(null)).then(
+              () => true,
+              () => false,
+            )
+          : false,
+    );
+    if (stored) {
+      owedAttempts = 0;
+      return;
+    }
+    if (stopped || !deps.usable()) return;
+    owedAttempts += 1;
+    owedTimer = setTimeout(() => {
+      owedTimer = undefined;
+      void storeOwedStreams();
+    }, backoffMs(owedAttempts));
   };
 
   /**
@@ -857,6 +941,8 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
     timer = undefined;
     if (purgeTimer !== undefined) clearTimeout(purgeTimer);
     purgeTimer = undefined;
+    if (owedTimer !== undefined) clearTimeout(owedTimer);
+    owedTimer = undefined;
   };
 
   /** Serializes enqueues (see the header). */
@@ -873,6 +959,9 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
      * nothing stored.
      */
     enqueue(ref: FileRef, stream: string, chunkSize: number, plain: Uint8Array): Promise<void> {
+      // A purge of the stream from now on covers this file, also one that looks at the queue before its
+      // entry is written.
+      const purgesBefore = purgeCount;
       const run = enqueueTail.then(async () => {
         if (!(await ready)) {
           throw deps.unreadable('the upload queue on this device cannot be read; nothing was queued');
@@ -897,6 +986,22 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
         } catch (e) {
           await meta.remove(written).catch(() => undefined);
           throw e;
+        }
+        if ((lastPurgeOf.get(stream) ?? 0) > purgesBefore) {
+          // Access to the stream ended while the file was being stored, and its purge looked at the queue
+          // before this entry was written: purged now as the stream's other files were (marked first, so
+          // it is never sent; recorded; a removal the store refuses is tried again), not left queued.
+          // One that purge saw already is left to it.
+          await runPurges(beginPurges([entry], () => stream));
+          const removed = !entries.some((e) => e.ref.blobId === ref.blobId);
+          throw deps.purgedWhileStored(
+            `access to ${stream} ended while the file was stored on this device: ` +
+              (removed
+                ? 'it was removed, unsent; nothing was queued'
+                : 'it is never sent and is being removed from this device (UPLOAD_PURGE_FAILED while the ' +
+                  'device store refuses, tried again by itself)'),
+            ref.blobId,
+          );
         }
         kick();
       });
@@ -986,11 +1091,20 @@ export const createUploadQueue = (deps: UploadQueueDeps) => {
      * once (a file some purge is at already is left to it). The files are marked first (none is sent from
      * then on) and recorded, so that the next session finishes what this one does not (see the header).
      * Settles once each file it began to purge was tried once, or the queue stopped (files another purge
-     * holds already are left to it, not waited for).
+     * holds already are left to it, not waited for). Locked, closed or with the index unread, the purge
+     * is recorded for the next session instead (see the header).
      */
     async purgeStream(stream: string): Promise<void> {
-      if (!(await ready)) return;
-      if (stopped || !deps.usable()) return;
+      if (!(await ready)) {
+        // Which files are queued is not known here (the index was not read): owed for the whole stream,
+        // done by the next session that reads the index. Enqueues are refused meanwhile.
+        owedStreams.add(stream);
+        await storeOwedStreams();
+        return;
+      }
+      lastPurgeOf.set(stream, ++purgeCount);
+      // Locked or closed (the queue stopped, or about to): marked and recorded all the same, as work under
+      // way that the session lets finish; `runPurges` then removes nothing and the next session does.
       await runPurges(
         beginPurges(
           entries.filter((e) => e.stream === stream),
