@@ -64,7 +64,10 @@
  *   So is one an earlier answer for the account listed as revoked, for the directory's lifetime (a
  *   revocation is final): a server answering an older list later (replayed, from before the revocation)
  *   does not make it active again. One whose signed revocation verified is kept (`remembered`, device
- *   meta) with its cutoff, and is revoked from it in later sessions whatever the server serves; one only
+ *   meta) with its cutoff, and is revoked from it in later sessions whatever the server serves, and in
+ *   every later answer of this session however many ids answers listed before. At most
+ *   MAX_REMEMBERED_REVOCATIONS are kept; past it one of the account keeping the most goes, so an account
+ *   signing revocations by the thousand cannot push another's out. One only
  *   the server asserted is not kept (a server could otherwise disable a device for good). What this
  *   device never saw revoked, a server can still withhold. A revocation this device made itself
  *   (`noteRevocation`: the session has `revokeDevice` hand it over once the server took it) is taken at
@@ -318,6 +321,39 @@ export const createDeviceDirectory = (deps: {
   const revokedSeen = new Map<string, Set<string>>();
   /** Revocations verified by the account's signature, here or in an earlier session: id → cutoff (ms). */
   const verifiedCutoffs = new Map<string, { accountId: string; deviceId: string; at: number }>();
+  /**
+   * The device ids of `verifiedCutoffs` by account: revoked in every answer of that account, also past
+   * `revokedSeen`'s bound, which an answer listing made-up ids can fill.
+   */
+  const verifiedByAccount = new Map<string, Set<string>>();
+  /** Keeps a verified cutoff, as the newest; past the bound, drops one of the account keeping the most. */
+  const keepVerified = (accountId: string, deviceId: string, at: number): void => {
+    const id = deviceKeyOf(accountId, deviceId);
+    verifiedCutoffs.delete(id);
+    verifiedCutoffs.set(id, { accountId, deviceId, at });
+    let ids = verifiedByAccount.get(accountId);
+    if (ids === undefined) verifiedByAccount.set(accountId, (ids = new Set()));
+    ids.add(deviceId);
+    while (verifiedCutoffs.size > MAX_REMEMBERED_REVOCATIONS) {
+      // The oldest of the account keeping the most, not the oldest of all: an account that signs
+      // revocations by the thousand (with a server serving them to this device) pushes out its own, never
+      // the revocation of another account's stolen phone.
+      let largest: { accountId: string; count: number } | undefined;
+      for (const [account, kept] of verifiedByAccount) {
+        if (largest === undefined || kept.size > largest.count)
+          largest = { accountId: account, count: kept.size };
+      }
+      if (largest === undefined) break;
+      for (const [key, r] of verifiedCutoffs) {
+        if (r.accountId !== largest.accountId) continue;
+        verifiedCutoffs.delete(key);
+        const left = verifiedByAccount.get(r.accountId);
+        left?.delete(r.deviceId);
+        if (left?.size === 0) verifiedByAccount.delete(r.accountId);
+        break;
+      }
+    }
+  };
   const seeRevoked = (accountId: string, deviceId: string): void => {
     let seen = revokedSeen.get(accountId);
     if (seen === undefined) revokedSeen.set(accountId, (seen = new Set()));
@@ -330,27 +366,16 @@ export const createDeviceDirectory = (deps: {
     for (const r of kept ?? []) {
       const at = Date.parse(r.revokedAt);
       if (Number.isNaN(at)) continue;
-      verifiedCutoffs.set(deviceKeyOf(r.accountId, r.deviceId), {
-        accountId: r.accountId,
-        deviceId: r.deviceId,
-        at,
-      });
+      keepVerified(r.accountId, r.deviceId, at);
       seeRevoked(r.accountId, r.deviceId);
     }
   })();
   let saving: Promise<void> = Promise.resolve();
-  /** Keeps a verified revocation's cutoff for later sessions (bounded; the oldest kept go first). */
+  /** Keeps a verified revocation's cutoff for later sessions (bounded: see `keepVerified`). */
   const remember = (accountId: string, deviceId: string, at: number): void => {
-    const id = deviceKeyOf(accountId, deviceId);
-    const kept = verifiedCutoffs.get(id);
+    const kept = verifiedCutoffs.get(deviceKeyOf(accountId, deviceId));
     if (kept !== undefined && kept.at <= at) return;
-    verifiedCutoffs.delete(id);
-    verifiedCutoffs.set(id, { accountId, deviceId, at });
-    while (verifiedCutoffs.size > MAX_REMEMBERED_REVOCATIONS) {
-      const oldest = verifiedCutoffs.keys().next().value;
-      if (oldest === undefined) break;
-      verifiedCutoffs.delete(oldest);
-    }
+    keepVerified(accountId, deviceId, at);
     const save = deps.remembered?.save;
     if (save === undefined) return;
     const all = [...verifiedCutoffs.values()].map((r) => ({
@@ -428,7 +453,11 @@ export const createDeviceDirectory = (deps: {
     // A revocation is final: one seen in an earlier answer stands, whatever a later (replayed) one lists.
     const listed = selfCertified ? (info.revokedDevices ?? []) : [];
     for (const id of listed) seeRevoked(accountId, id);
-    const revoked = new Set([...listed, ...(revokedSeen.get(accountId) ?? [])]);
+    const revoked = new Set([
+      ...listed,
+      ...(revokedSeen.get(accountId) ?? []),
+      ...(verifiedByAccount.get(accountId) ?? []),
+    ]);
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
@@ -444,7 +473,7 @@ export const createDeviceDirectory = (deps: {
       : { status: 'refused', code: 'WRAPPING_KEY_UNVERIFIED', message: 'identity key not self-certified' };
     // After the last await: a revocation this device made while the answer was checked (`noteRevocation`)
     // stands too, as the answer may predate it.
-    for (const id of revokedSeen.get(accountId) ?? []) {
+    for (const id of [...(revokedSeen.get(accountId) ?? []), ...(verifiedByAccount.get(accountId) ?? [])]) {
       revoked.add(id);
       devices.delete(id);
     }
