@@ -4,7 +4,8 @@
 // resumes a stored one. put and the upload queue fetch the stream's keys again and seal anew under the
 // current epoch, a bounded number of times; a resumed put is checked against the refreshed keys first.
 // And get tells a file deleted on the server (DELETED) from one never stored there (NOT_FOUND, `retry`:
-// maybe not uploaded yet by the device that added it). The announce names its epoch only to a server
+// maybe not uploaded yet by the device that added it, or removed there before it was; the message says
+// both). The announce names its epoch only to a server
 // whose versions include BLOB_EPOCH_VERSION (an older one refuses the field); without it nothing checks.
 import { describe, expect, it } from 'vitest';
 import {
@@ -316,7 +317,10 @@ describe('files.get: deleted or not uploaded yet', () => {
       'NOT_FOUND',
       true,
     ]);
-    expect(isFileError(notYet) && notYet.message).toMatch(/not uploaded yet/);
+    // What is known, not a guess: no file under the id; not uploaded yet, or removed (never to come).
+    expect(isFileError(notYet) && notYet.message).toMatch(
+      /^get: the manifest: the server has no file under this id; it may not have been uploaded yet by the device that added it \(try again later\), or it was removed$/,
+    );
 
     await files.delete(ref, { type: 'document' });
     const gone = await files.get(ref, { type: 'document' }).catch((e: unknown) => e);

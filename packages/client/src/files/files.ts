@@ -140,7 +140,7 @@
  * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read, and
  * for an enqueue onto a stored queue that cannot be read; get: DELETED
  * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
- * the device that added it); `field` for INVALID_INPUT, `serverCode` for what the server
+ * the device that added it, or removed there before it was: the server cannot tell); `field` for INVALID_INPUT, `serverCode` for what the server
  * or the transport answered, `blobId` when one is known, `retry` when the same call may succeed later;
  * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
  * LOCKED for a locked account or a closed session.
@@ -254,9 +254,10 @@ export const FILE_ERROR_CODES = [
   'INCOMPLETE',
   /**
    * No blob under this id was ever stored on the server (`serverCode` NOT_FOUND): a file another device
-   * added may not be uploaded yet by that device (its upload queue sends it once online). `retry`: try
-   * again later. A deleted file is DELETED instead (servers before blob read tombstones answered
-   * NOT_FOUND for it too).
+   * added may not be uploaded yet by that device (its upload queue sends it once online), or it was
+   * removed before it was (cancelled, or purged with its stream, on that device) and never comes; the
+   * server cannot tell which, and the message says both. `retry`: try again later. A file deleted on the
+   * server is DELETED instead (servers before blob read tombstones answered NOT_FOUND for it too).
    */
   'NOT_FOUND',
   /**
@@ -487,10 +488,13 @@ const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
     return new FileError('DELETED', `${what}: the file was deleted on the server`, extra);
   }
   if (e.code === 'NOT_FOUND') {
-    // Never stored: a file another device added may still wait in that device's upload queue.
+    // Never stored under the id, which is all the server knows: a file another device added may still
+    // wait in that device's upload queue (`retry`), or it was removed there before it was uploaded
+    // (cancelled, purged) and never comes. The message says both, not a guess of one.
     return new FileError(
       'NOT_FOUND',
-      `${what}: the server holds no such file (not uploaded yet by the device that added it?); try again later`,
+      `${what}: the server has no file under this id; it may not have been uploaded yet by the device that ` +
+        'added it (try again later), or it was removed',
       { ...extra, retry: true },
     );
   }
