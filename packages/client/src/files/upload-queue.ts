@@ -69,7 +69,8 @@
  *   unread). An enqueue under way when its stream's purge looked at the queue (its entry written after)
  *   purges its own file as the stream's others, once the entry is written, and is refused
  *   (`purgedWhileStored`: files.ts FORBIDDEN); the file is never sent.
- * - files.ts's `verdict` says which failure for good: 'failed',
+ * - files.ts's `verdict` says whether a failure can pass ('retry': no answer, a garbled success answer,
+ *   a refusal the server says may pass) or which failure for good: 'failed',
  *   refused (by the server, or this device may no longer write the stream), reported UPLOAD_REFUSED;
  *   'stuck', this device lost bytes the file cannot be completed without, reported UPLOAD_STUCK; 'lost',
  *   the server lost chunks it had confirmed during the attempt, reported UPLOAD_SERVER_LOST (the sealed
