@@ -1,7 +1,7 @@
 // The revocations a directory keeps are bounded, and what a hostile server (with an account that signs
 // revocations by the thousand) serves must not push out, or hide, the revocation of another device: a
 // stolen phone stays revoked across a restart whatever the server floods this device with.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { base64urlEncode, signCanonical } from '@hale/crypto';
 import { deviceRevocationPayload, MAX_DEVICE_REGISTRATIONS_PER_ACCOUNT } from '@hale/protocol';
 import {
@@ -53,7 +53,9 @@ describe('the revocations a directory keeps', () => {
       revokedAt: REVOKED_AT,
     };
     // Kept first (the oldest), then the other account's flood up to the bound.
-    const kept = { value: [ownKept, ...madeUp(flooder.accountId, MAX_REMEMBERED_REVOCATIONS - 1)] };
+    const kept: { value: readonly RememberedRevocation[] } = {
+      value: [ownKept, ...madeUp(flooder.accountId, MAX_REMEMBERED_REVOCATIONS - 1)],
+    };
     const answers = new Map<string, AccountDevicesInfo>([
       [
         own.accountId,
@@ -84,6 +86,8 @@ describe('the revocations a directory keeps', () => {
       status: 'found',
       revokedAt: REVOKED_AT,
     });
+    // Saved beside the lookup, not before it answers.
+    await vi.waitFor(() => expect(kept.value.map((r) => r.deviceId)).toContain(flooder.two.deviceId));
     expect(kept.value).toHaveLength(MAX_REMEMBERED_REVOCATIONS);
     expect(kept.value).toContainEqual(ownKept);
     expect(kept.value).toContainEqual({
