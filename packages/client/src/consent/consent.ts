@@ -109,6 +109,13 @@
  *   they lack, never taking one away), never a copy read before a network round trip: a listing that
  *   began before a revocation cannot undo it, so offline the revoked grant stays listed as revoked and the
  *   write guard keeps shutting it out.
+ * - The copy of the grants also says who may write the patient's streams when (`writeSpans`): the engine
+ *   takes a version another account wrote to one of them only within a write grant of that account
+ *   covering the stream (record-codec.ts `writeGrants`). A grant made here enters the copy at the
+ *   server's answer, before its keys go out, so the grantee's first write finds it; one made on another
+ *   of the patient's devices counts once a reading of the server's list added it to the copy: that write
+ *   tells the keyring's watchers (`invalidateWriteChecks`), and the engine fetches again what it set
+ *   aside NO_WRITE_GRANT.
  * - Every grant this account issued that stands on the server gets a `consent-grant` audit entry
  *   (`onEvent`) with the signed grant's content, from whichever patient device learns that it stands:
  *   `grant` emits it at the server's answer. A grant is marked unrecorded in device meta
@@ -214,6 +221,7 @@ import { readPages } from '../sync/read-pages';
 import { META_SCHEMAS, type DeviceMeta } from '../session/device-meta';
 import { cutMiddle } from '../util/cut-middle';
 import { putEnvelopes, type KeyRecipient, type Keyring } from '../sync/keyring';
+import type { WriteSpan } from '../sync/record-codec';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 import { isAuditError, type GrantIdsByAction } from '../audit/errors';
@@ -534,15 +542,38 @@ const createAuditMarks = <M extends AuditMark>(options: {
   };
 };
 
+/** Whether the grant ended by `now` (ms): revoked, or past its expiry. */
+const grantEnded = (g: StoredGrant, now: number): boolean =>
+  g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
+
+/**
+ * When `granteeId` held write access to `patientId`'s streams of `type`, by `grants` (this device's copy:
+ * each grant, and each revocation in it, signed by the patient): per grant naming `type` with write
+ * access, from its start until its expiry, or until its revocation's time when earlier — the time the
+ * patient's device signed it, the only time of it the patient vouches for (when the server took it is
+ * the server's word). A grant whose times do not read as dates gives no span.
+ */
+export const writeSpansOf = (
+  grants: readonly StoredGrant[],
+  patientId: string,
+  type: StreamType,
+  granteeId: string,
+): WriteSpan[] =>
+  grants.flatMap(({ grant, revokedAt }) => {
+    if (grant.patientId !== patientId || grant.granteeId !== granteeId) return [];
+    if (!grant.scope.some((e) => e.type === type && e.access === 'write')) return [];
+    const start = Date.parse(grant.start);
+    const expiry = Date.parse(grant.expiresAt);
+    const revoked = revokedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(revokedAt);
+    const end = Math.min(expiry, revoked);
+    return Number.isFinite(start) && Number.isFinite(end) ? [{ grantId: grant.grantId, start, end }] : [];
+  });
+
 /**
  * `stored` with `found` merged in, by grant id (the first copy of an id is the one kept): a grant not held
  * yet is added; one held takes a `revokedAt` or `rotatedAt` it lacks, and keeps the one it has. Nothing is
  * ever taken away, so a revocation stored is never undone by a copy read before it. Null: nothing new.
  */
-/** Whether the grant ended by `now` (ms): revoked, or past its expiry. */
-const grantEnded = (g: StoredGrant, now: number): boolean =>
-  g.revokedAt !== undefined || Date.parse(g.grant.expiresAt) <= now;
-
 export const mergeGrants = (
   stored: readonly StoredGrant[],
   found: readonly StoredGrant[],
@@ -1619,6 +1650,9 @@ export const createConsent = (deps: ConsentDeps) => {
     // any of the patient's devices (`wrapMissing`): the grant stands either way.
     const stored: StoredGrant = { grant, sig };
     try {
+      // Into the copy before any key goes out: the grantee writes only once it holds a key, and this
+      // device takes its versions only by a write grant in the copy (`writeSpans`).
+      await addGrants([stored]);
       const publish = async (batch: KeyEnvelope[]): Promise<void> => {
         if (batch.length === 0 || deps.connection.status() !== 'ready') return;
         // One refused while the connection stays up (no reconnect's check would come) has the check run
@@ -1629,7 +1663,6 @@ export const createConsent = (deps: ConsentDeps) => {
       await publish(envelopes);
       if (deps.connection.status() === 'ready')
         await publish(await epochsSince(streams, recipient, envelopes));
-      await addGrants([stored]);
       // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
       grantAudit.emit(mark, stored);
     } finally {
@@ -2064,6 +2097,19 @@ export const createConsent = (deps: ConsentDeps) => {
      * closes or finds the account locked. Nothing else is stopped: calls still work as before.
      */
     stop,
+
+    /**
+     * When `granteeId` held write access to `patientId`'s streams of `type` (`writeSpansOf`), by this
+     * device's copy of the grants, as it stands (not read from the server: a grant made on another device
+     * counts once a reading of the server's list brought it, which tells the keyring's watchers, and so
+     * the engine, to judge what it set aside again). Null for another patient than this account: a
+     * grantee keeps none of its patients' grants. The engine's check of versions written by other
+     * accounts (record-codec.ts `writeGrants`).
+     */
+    async writeSpans(patientId: string, type: StreamType, granteeId: string): Promise<WriteSpan[] | null> {
+      if (patientId !== deps.accountId) return null;
+      return writeSpansOf(await localGrants(), patientId, type, granteeId);
+    },
 
     /** Grants this device issued (with their state at `now`). */
     async list(): Promise<Array<StoredGrant & { status: GrantStatus }>> {

@@ -36,14 +36,20 @@ const IsoText = Type.String({ maxLength: 40 });
 /**
  * Why a served record was set aside: the codec's failure reason, or BAD_TRANSITION (it verifies, but as
  * the next state of the record this device holds it breaks the record's transition rules; sync/engine.ts).
- * Append-only: stored entries name them.
+ * Append-only: stored entries name them (by name: NO_WRITE_GRANT, appended to the codec's, sits before
+ * BAD_TRANSITION here, which changes nothing stored).
  */
 export const QUARANTINE_REASONS = [...DECODE_FAILURES, 'BAD_TRANSITION'] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
-/** Reasons that can pass without anything changing on the server: such records are fetched again. */
+/**
+ * Reasons that can pass without anything changing on the server: such records are fetched again. A key
+ * or a device list that comes; a grant of the patient that this device learns (NO_WRITE_GRANT: a grant
+ * made on another of the patient's devices, read at this device's next reading of the server's list).
+ */
 export const RETRYABLE_QUARANTINE: ReadonlySet<QuarantineReason> = new Set([
   'NO_KEY',
   'AUTHOR_LOOKUP_FAILED',
+  'NO_WRITE_GRANT',
 ]);
 /**
  * Refusals by this build's record rules (content a newer client may have written): fetched again once,

@@ -422,6 +422,13 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     device: secrets.device,
     lookupDeviceKey: (accountId, deviceId) => directory.lookupDeviceKey(accountId, deviceId),
     authorRules: () => directory.authorRules(),
+    // Who the patient let write its streams, by the grants it signed (consent.ts `writeSpans`; null for
+    // other patients' streams). Consent is made below, before anything is pulled: a lookup before that
+    // rejects, and the version waits aside (NO_WRITE_GRANT) for the next retry rather than pass unchecked.
+    writeGrants: (patientId, type, accountId) =>
+      consentRef === null
+        ? Promise.reject(new Error('consent is not set up yet'))
+        : consentRef.writeSpans(patientId, type, accountId),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,

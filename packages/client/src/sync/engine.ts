@@ -26,9 +26,11 @@
  *   a resync re-serves): RxDB stores a handed version after the batches before it, and a local edit
  *   acknowledged meanwhile would be replaced by it (RxDB then finds its copy equal to the assumed master
  *   state and takes the served version; replication-protocol/downstream.ts, rxdb 17.6).
- * - A served document this device cannot open, or whose tag, author or signature does not verify, is
- *   quarantined (kept aside, reported) and never written locally; the device never pushes anything for a
- *   record it could not read, so server state is never overwritten with an empty or stale copy.
+ * - A served document this device cannot open, or whose tag, author or signature does not verify, or (on
+ *   the patient's devices, `writeGrants`) whose author account held no write grant of the patient for it
+ *   at its time (NO_WRITE_GRANT, record-codec.ts), is quarantined (kept aside, reported) and never written
+ *   locally; the device never pushes anything for a record it could not read, so server state is never
+ *   overwritten with an empty or stale copy.
  * - A served version of a record this device holds must also be a state that may follow the one held as
  *   the server's (received-transition.ts: the model's transition rules, author rules against the
  *   verified writer for signed versions; for a deletion the records API's removal rules, a NoteVersion's
@@ -49,9 +51,9 @@
  *   end it; only the cap or a dismissal does (below). Its content stays readable on this device where
  *   it is kept (next point), so a person can enter it again.
  *   Otherwise the local change goes to unsent (CONFLICT_UNREADABLE), except where the server's version
- *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED; RxDB's own rows and the key-wait
- *   list's): then it stays pending and is sent again until that version opens and is merged like any
- *   conflict; meanwhile it is set aside as any such version. RxDB's upstream sends nothing until the
+ *   failed for a reason that can pass (NO_KEY, AUTHOR_LOOKUP_FAILED, NO_WRITE_GRANT; RxDB's own rows and
+ *   the key-wait list's): then it stays pending and is sent again until that version opens and is merged
+ *   like any conflict; meanwhile it is set aside as any such version. RxDB's upstream sends nothing until the
  *   handler answered the batch, holding every later push and every pull meanwhile, and its answer has no
  *   "not yet" for a row (rxdb 17.6, replication-protocol/upstream.ts): so the row waits on the key-wait
  *   list (below), answered as sent, which the engine sends again from there (a row left out of the
@@ -83,10 +85,13 @@
  *   replace each other (one queue with the content work). Only a refusal BAD_TRANSITION writes content;
  *   a list holding none costs no more than before.
  * - Quarantine for a reason that can pass (NO_KEY; AUTHOR_LOOKUP_FAILED, the author's device list could
- *   not be fetched) is not final: such records are fetched again (re-pulling their stream from just
- *   before their seq; only they are decoded) after reconnecting, after access changes, when the grants
- *   change (the keyring's `onGuardChange`: an own stream's epoch key may derive now) and with backoff,
- *   and applied if they now verify. Tampering reasons stay. An entry leaves the list only once RxDB has
+ *   not be fetched; NO_WRITE_GRANT, a grant this device has not learnt yet) is not final: such records are
+ *   fetched again (re-pulling their stream from just before their seq; only they are decoded) after
+ *   reconnecting, after access changes, when the grants change (the keyring's `onGuardChange`, which
+ *   consent's every change of its copy of the grants calls: an own stream's epoch key may derive now, a
+ *   grant made on another of the patient's devices is known now) and with backoff, and applied if they
+ *   now verify. A version refused NO_WRITE_GRANT by a forger stays so, fetched again at most every
+ *   RETRY_MAX_MS while connected. Tampering reasons stay. An entry leaves the list only once RxDB has
  *   stored that record or a newer revision of it (`received$`), or the server no longer serves it, or the
  *   person dismisses it (below); a local copy that is not the server's (a write not acknowledged, or
  *   diverged) never counts as stored. An entry marked `overwritten` leaves neither way, only beyond the cap
@@ -379,6 +384,7 @@ import {
   type ContentModel,
   type EncodeInput,
   type PlainRecord,
+  type WriteGrantLookup,
 } from './record-codec';
 
 export interface StreamCheckpoint {
@@ -577,6 +583,13 @@ export interface EngineDeps {
   device: { deviceId: string; secretKey: Uint8Array };
   /** The author device's key; `unavailable` (could not ask) quarantines for a retry, not for good. */
   lookupDeviceKey: (accountId: string, deviceId: string) => Promise<DeviceKeyLookup>;
+  /**
+   * When an account held write access to a patient's streams by the grants the patient signed, as this
+   * device keeps them (record-codec.ts `writeGrants`; the session asks consent): a version by another
+   * account than the patient outside them is set aside NO_WRITE_GRANT and fetched again when the grants
+   * change (the keyring's `onGuardChange`). Absent, such versions are not checked against grants.
+   */
+  writeGrants?: WriteGrantLookup;
   now: () => number;
   replicationId: string;
   /** Persisted per-device lists (pending ids, quarantine); injected so the engine stays storage-agnostic. */
@@ -677,10 +690,11 @@ const KEY_WAIT_RETRY_BASE_MS = 2_000;
 const KEY_WAIT_RETRY_MAX_MS = 60_000;
 /**
  * How long a local change waits for a newer server version it met that cannot be verified yet (NO_KEY,
- * AUTHOR_LOOKUP_FAILED) before it goes to unsent, counting only time connected (offline nothing can
- * arrive, and nothing is sent). It waits on the key-wait list, holding up nothing else, and is sent again
- * at each access change (the server tells of stored envelopes so) and with backoff (KEY_WAIT_RETRY_BASE_MS
- * doubling), each send fetching the keys and asking for the author's devices again. One still missing
+ * AUTHOR_LOOKUP_FAILED, NO_WRITE_GRANT) before it goes to unsent, counting only time connected (offline
+ * nothing can arrive, and nothing is sent). It waits on the key-wait list, holding up nothing else, and
+ * is sent again at each access change (the server tells of stored envelopes so) and with backoff
+ * (KEY_WAIT_RETRY_BASE_MS doubling), each send fetching the keys and asking for the author's devices
+ * again (and judging the version by the grants as they stand then). One still missing
  * after that waits for another device to come online (a wrap not yet made), for hours or for ever: the
  * change goes to unsent rather than stay pending (its content stays on this device, to enter again).
  */
@@ -949,6 +963,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     lookupDeviceKey: deps.lookupDeviceKey,
     offload: deps.offload ?? null,
     model: deps.contentModel ?? BUILD_CONTENT_MODEL,
+    ...(deps.writeGrants === undefined ? {} : { writeGrants: deps.writeGrants }),
   };
   const modelVersion = codecDeps.model.version;
   const authorRules = deps.authorRules ?? ((): string => authorRulesId(false));
@@ -1805,11 +1820,14 @@ export const createSyncEngine = (deps: EngineDeps) => {
           if (again.has(key)) continue;
           report({
             code: 'QUARANTINED',
-            message: RETRYABLE_QUARANTINE.has(reason)
-              ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
-              : CONTENT_QUARANTINE.has(reason)
-                ? `A record could not be read by this version of the app (${reason}) and was set aside; it is read again after an update: ${message}`
-                : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
+            message:
+              reason === 'NO_WRITE_GRANT'
+                ? `A record written by another account without write access you granted was set aside, not shown (${reason}): ${message}`
+                : RETRYABLE_QUARANTINE.has(reason)
+                  ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
+                  : CONTENT_QUARANTINE.has(reason)
+                    ? `A record could not be read by this version of the app (${reason}) and was set aside; it is read again after an update: ${message}`
+                    : `A record could not be verified (${reason}) and was set aside, not applied: ${message}`,
             stream: doc.stream,
             id: doc.id,
           });
@@ -2822,7 +2840,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
   };
   // The grants changed: a record set aside NO_KEY under an own stream's epoch minted by a device revoked
   // since may open now (its key derives from the ended grants, which a fresh store learns only after its
-  // first pull). Otherwise it waited for the backoff (30 s at first).
+  // first pull), and one set aside NO_WRITE_GRANT may pass (a grant made on another of the patient's
+  // devices, learnt now). Otherwise it waited for the backoff (30 s at first).
   const unwatchGuard = keyring.onGuardChange(() => {
     if (stopped) return;
     requestRetry();
@@ -3719,7 +3738,9 @@ export const createSyncEngine = (deps: EngineDeps) => {
             'CONFLICT_UNREADABLE',
             decoded.reason === 'NO_KEY'
               ? `A newer server version of ${master.stream} record cannot be opened: its key did not arrive within ${Math.round(conflictWait / 1000)} s; the local change was not sent`
-              : `A newer server version of ${master.stream} record cannot be verified: its author's devices could not be looked up within ${Math.round(conflictWait / 1000)} s; the local change was not sent`,
+              : decoded.reason === 'NO_WRITE_GRANT'
+                ? `A newer server version of ${master.stream} record was written by an account this device knows no write grant for, and none was learnt within ${Math.round(conflictWait / 1000)} s; the local change was not sent`
+                : `A newer server version of ${master.stream} record cannot be verified: its author's devices could not be looked up within ${Math.round(conflictWait / 1000)} s; the local change was not sent`,
           );
         } else if (!decoded.ok) {
           refuse(

@@ -1,10 +1,10 @@
 /**
  * Whether a version received from the server may follow the state of the record this device holds as
  * the server's: the model's transition rules (`transitionIssues`), which the records API applies to
- * this device's own writes, applied to what others wrote. The codec only proves who wrote a version and
- * that it is a valid record; a grantee with write consent (or, for unsigned kinds, any holder of the
- * stream key) can still sign a version that rewrites a lab result's earlier versions, edits a signed
- * signature or names another person as author.
+ * this device's own writes, applied to what others wrote. The codec only proves who wrote a version, that
+ * it is a valid record and, on the patient's devices, that its writer held write consent then; a grantee
+ * with write consent (or, for unsigned kinds, any holder of the stream key) can still sign a version that
+ * rewrites a lab result's earlier versions, edits a signed signature or names another person as author.
  *
  * Invariants:
  * - `held` is the last state this device received from (or had acknowledged by) the server: never an

@@ -23,6 +23,24 @@
  *   active author's does); any other version of it fails BAD_AUTHOR, as an unknown device's. It is
  *   refused by the server from its revocation on, so only a thief of its key with the server's help could
  *   add one, dated back.
+ * - Write access (the patient's devices): authorship proves who wrote a version, not that the patient let
+ *   that account write; the server refuses pushes from read-only or ended grantees, but a hostile one can
+ *   take them. So where the session injects `writeGrants` (the grants the patient signed, kept by consent
+ *   on the patient's own devices), a verified version whose `by` is not the stream's patient is taken
+ *   only when that account held a write grant covering the stream's type at the version's `updatedAt`
+ *   (signed with it): at or after the grant's start and before its end — its expiry, or the time in the
+ *   patient's signed revocation when earlier (not when the server took it, which is the server's word; a
+ *   write made between a revocation signed offline and the server taking it is refused by a patient
+ *   device that knows the revocation when it receives that write) —
+ *   each bound widened by WRITE_GRANT_SLACK_MS for clocks (the writer's against the patient's). Otherwise
+ *   NO_WRITE_GRANT, which can pass: a grant made on another device of the patient that this one has not
+ *   learnt yet (the engine fetches such versions again when the grants change). The patient's own
+ *   versions (`by` the patient: the benchmark's writes, nearly every record) are not looked up at all.
+ *   Limits: `updatedAt` is the writer's word, so an account whose write grant ended can still, with the
+ *   server's help, add versions dated back into it (as a revoked device can, above); and devices that
+ *   keep no grants of the patient (a provider reading another provider's records) take such versions
+ *   on authorship and signature alone, as before: the grants are signed by the patient, but a grantee
+ *   is not told of the others.
  * - Content: what a writer may put in a stream is decided by the model, not by the sealed content (a
  *   grantee with write access holds the stream key and can seal anything). A version is taken only when
  *   its kind travels in the stream's type, its data is a valid record of that kind (the `ContentModel`'s
@@ -33,8 +51,9 @@
  *   added optional field, kind or stream type) fails BAD_CONTENT here: the one failure that a build with
  *   other record rules may turn into a pass, so callers keep the model's `version` with it.
  * Failure modes: `decode` never throws for bad input; it answers a typed reason (NO_KEY, WRONG_KEY,
- * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, or AUTHOR_LOOKUP_FAILED when
- * the author's device list could not be fetched, so authorship was not decided) and the caller quarantines.
+ * TAMPERED, CONTEXT_MISMATCH, BAD_TAG, BAD_AUTHOR, BAD_SIGNATURE, BAD_CONTENT, AUTHOR_LOOKUP_FAILED when
+ * the author's device list could not be fetched, so authorship was not decided, or NO_WRITE_GRANT, also
+ * when the grants could not be read) and the caller quarantines.
  * A batch whose offload rejects, or answers anything but a well-formed reply to its job
  * (`checkCryptoJobResult`), fails as a whole: nothing of it is used. So does a seal batch whose offload
  * answered, for a record this device signs, a tag that is not the tag of the content it was asked to
@@ -96,6 +115,12 @@ export const DECODE_FAILURES = [
   'BAD_CONTENT',
   /** The author's device list could not be fetched (not "unknown device"): worth trying again later. */
   'AUTHOR_LOOKUP_FAILED',
+  /**
+   * On the patient's device: the author account (`by`) is not the patient and held no write grant the
+   * patient signed covering the stream at the version's time, as far as this device knows its grants
+   * (`writeGrants`); it may pass once this device learns a grant made elsewhere.
+   */
+  'NO_WRITE_GRANT',
 ] as const;
 export type DecodeFailure = (typeof DECODE_FAILURES)[number];
 
@@ -122,7 +147,39 @@ export interface CodecDeps {
   offload?: CryptoOffload | null;
   /** The rules content is judged by; `BUILD_CONTENT_MODEL` when absent. */
   model?: ContentModel;
+  /**
+   * When `accountId` held write access to `patientId`'s streams of `type`, by the grants the patient
+   * signed that this device keeps (consent.ts `writeSpans`); null where this device keeps no grants of
+   * that patient (not the patient's own device). Absent, or null: versions by other accounts than the
+   * patient are taken on authorship and signature alone (see the header).
+   */
+  writeGrants?: WriteGrantLookup;
 }
+
+/**
+ * A time during which an account held write access to a patient's streams of one type, by one grant the
+ * patient signed: from its `start` until its `end` (its expiry, or its revocation's time when earlier),
+ * as milliseconds since the epoch.
+ */
+export interface WriteSpan {
+  readonly grantId: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export type WriteGrantLookup = (
+  patientId: string,
+  type: StreamType,
+  accountId: string,
+) => Promise<readonly WriteSpan[] | null>;
+
+/**
+ * How far a version's time (`updatedAt`, its writer's clock) may lie outside a write grant's span
+ * (patient's clock for the grant's start and expiry, the revoking device's for a revocation) and still
+ * count as within it: the server decides access by its own clock, so an honest provider's device whose
+ * clock is a little off writes records dated just before the start or after the end of its grant.
+ */
+export const WRITE_GRANT_SLACK_MS = 5 * 60_000;
 
 /** The content a record seals (what its tag covers). */
 export const contentOf = (
@@ -389,6 +446,7 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
   }
   const opened = items.length > 0 ? await runWire(deps, { op: 'wireOpen', keys: table.keys, items }) : [];
   const deviceKeys = perBatch<DeviceKeyLookup>();
+  const spans = perBatch<SpansLookup>();
   const out: Decoded[] = [];
   for (const [n, doc] of docs.entries()) {
     const pre = early[n]!;
@@ -397,11 +455,76 @@ export const decodeRecords = async (deps: CodecDeps, docs: readonly ServedDoc[])
       continue;
     }
     const o = opened[pre.item];
+    if (o === undefined) {
+      out.push(fail('TAMPERED', 'not opened'));
+      continue;
+    }
+    const verified = await verifyOpened(deps, doc, pre, o, deviceKeys);
+    // The patient's own versions (nearly all) are not looked up: not even a call more.
+    const lookup = deps.writeGrants;
     out.push(
-      o === undefined ? fail('TAMPERED', 'not opened') : await verifyOpened(deps, doc, pre, o, deviceKeys),
+      verified.ok && verified.record.by !== pre.patientId && lookup !== undefined
+        ? await checkWriteGrant(lookup, pre, verified.record, spans)
+        : verified,
     );
   }
   return out;
+};
+
+/** A write-grant lookup's answer, or why there is none (it rejected). */
+type SpansLookup =
+  | { readonly ok: true; readonly spans: readonly WriteSpan[] | null }
+  | { readonly ok: false; readonly message: string };
+
+/** Instant `ms` (ms since the epoch) as the model writes instants; null beyond a Date's range. */
+const isoAt = (ms: number): string | null => {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+};
+
+/** Whether instant `at` lies in `span`, widened by WRITE_GRANT_SLACK_MS either way. */
+const withinSpan = (at: string, span: WriteSpan): boolean => {
+  const from = isoAt(span.start - WRITE_GRANT_SLACK_MS);
+  const until = isoAt(span.end + WRITE_GRANT_SLACK_MS);
+  return from !== null && until !== null && !isInstantBefore(at, from) && isInstantBefore(at, until);
+};
+
+/**
+ * A verified version by another account than the stream's patient, on a device that keeps the patient's
+ * grants (`lookup`, the codec's `writeGrants`): taken only when that account held a write grant covering
+ * the stream at the version's `updatedAt` (covered by the signature, checked before). A batch asks once
+ * per (type, account).
+ */
+const checkWriteGrant = async (
+  lookup: WriteGrantLookup,
+  pre: Parsed,
+  record: PlainRecord,
+  spans: (k: string, ask: () => Promise<SpansLookup>) => Promise<SpansLookup>,
+): Promise<Decoded> => {
+  const found = await spans(`${pre.type}\u0000${record.by}`, () =>
+    lookup(pre.patientId, pre.type, record.by).then(
+      (s): SpansLookup => ({ ok: true, spans: s }),
+      (error: unknown): SpansLookup => ({
+        ok: false,
+        message: (error instanceof Error ? error.message : String(error)).slice(0, 300),
+      }),
+    ),
+  );
+  if (!found.ok) {
+    return fail(
+      'NO_WRITE_GRANT',
+      `the grants this device keeps could not be read to check that ${record.by} may write ${pre.type} records: ${found.message}`,
+    );
+  }
+  if (found.spans === null || found.spans.some((s) => withinSpan(record.updatedAt, s))) {
+    return { ok: true, record };
+  }
+  return fail(
+    'NO_WRITE_GRANT',
+    found.spans.length === 0
+      ? `written by ${record.by}, whom this device knows no write grant of the patient for ${pre.type} records; it is tried again when this device learns new grants`
+      : `written by ${record.by} at ${record.updatedAt}, outside every write grant of the patient for ${pre.type} records this device knows (${found.spans.length}); it is tried again when this device learns new grants`,
+  );
 };
 
 /**
