@@ -15,7 +15,7 @@ import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { HaleClientError } from '../api/errors';
 import { createFiles, isFileError } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
-import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
+import { fileBytes, heldAmong, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
 
 const ACCOUNT = 'Q'.repeat(22);
 const STREAM = `${ACCOUNT}/document` as const;
@@ -136,8 +136,7 @@ describe('delete through a FileRef of one stream', () => {
       ed: tweetnaclEd25519,
       keyring: {
         writeKey: async () => ({ epoch: 0, key }),
-        keyFor: async () => key,
-        currentEpoch: () => 0,
+        heldKeyWithId: heldAmong([key]),
         refresh: async () => 0,
       },
       usable: () => true,

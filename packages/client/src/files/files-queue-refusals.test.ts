@@ -10,6 +10,7 @@ import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { createDeviceMeta } from '../session/device-meta';
 import { createFiles, isFileError, type FilesHttpApi } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
+import { heldAmong } from './queued-device.test-util';
 
 const ACCOUNT = 'B'.repeat(22);
 
@@ -47,8 +48,7 @@ const device = (api: FilesHttpApi, meta: ReturnType<typeof mapMeta>['meta']) => 
     ed: tweetnaclEd25519,
     keyring: {
       writeKey: async () => ({ epoch: 0, key }),
-      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
-      currentEpoch: () => 0,
+      heldKeyWithId: heldAmong([key]),
       refresh: async () => 0,
     },
     usable: () => true,

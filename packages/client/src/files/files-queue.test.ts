@@ -26,6 +26,7 @@ import { deviceMetaStore } from '../store/meta-store';
 import { createDeviceMeta, type DeviceMeta } from '../session/device-meta';
 import { createFiles, isFileError, type FilesHttpApi, type FilesQueueDeps } from './files';
 import { memoryBlobServer, type BlobCall } from './memory-blob-server.test-util';
+import { heldAmong } from './queued-device.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
 const STREAM = `${ACCOUNT}/document`;
@@ -52,8 +53,7 @@ const keyringOf = (keys: Uint8Array[]) => ({
     const key = keys.at(-1);
     return key ? { epoch: keys.length - 1, key } : null;
   },
-  keyFor: async (_stream: string, epoch: number) => keys[epoch] ?? null,
-  currentEpoch: () => keys.length - 1,
+  heldKeyWithId: heldAmong(keys),
   refresh: async () => 0,
 });
 

@@ -22,6 +22,7 @@ import { HaleClientError } from '../api/errors';
 import { createDeviceMeta } from '../session/device-meta';
 import { MAX_PUT_ATTEMPTS, createFiles, isFileError, type FilesHttpApi } from './files';
 import { memoryBlobServer, type MemoryBlobServer } from './memory-blob-server.test-util';
+import { heldAmong } from './queued-device.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
 
@@ -37,8 +38,7 @@ const laggingKeyring = (first: Uint8Array) => {
     state,
     rekey: (): void => void all.push(generateStreamKey()),
     writeKey: async () => ({ epoch: state.known - 1, key: all[state.known - 1]! }),
-    keyFor: async (_stream: string, epoch: number) => (epoch < state.known ? all[epoch]! : null),
-    currentEpoch: () => state.known - 1,
+    heldKeyWithId: (stream: string, id: string) => heldAmong(all.slice(0, state.known))(stream, id),
     refresh: async () => {
       state.refreshes++;
       if (!state.stuck) state.known = all.length;

@@ -32,6 +32,7 @@ import {
   type MaybeFilesHttpApi,
 } from './files';
 import { memoryBlobServer, type MemoryBlobServer } from './memory-blob-server.test-util';
+import { heldAmong } from './queued-device.test-util';
 
 const ACCOUNT = 'A'.repeat(22);
 const STREAM = `${ACCOUNT}/document`;
@@ -43,8 +44,7 @@ const keyringOf = (keys: Uint8Array[]) => ({
     const key = keys.at(-1);
     return key ? { epoch: keys.length - 1, key } : null;
   },
-  keyFor: async (_stream: string, epoch: number) => keys[epoch] ?? null,
-  currentEpoch: () => keys.length - 1,
+  heldKeyWithId: heldAmong(keys),
   refresh: async () => 0,
 });
 
@@ -522,7 +522,8 @@ describe('files', () => {
       filesOn(server.api, {
         ...keyring,
         writeKey: async () => Promise.reject(error),
-        keyFor: async () => Promise.reject(error),
+        heldKeyWithId: () => null,
+        refresh: async () => Promise.reject(error),
       });
     const seen = async (attempt: Promise<unknown>) => {
       const e = await attempt.catch((error: unknown) => error);

@@ -134,10 +134,8 @@
  * Costs: put holds a copy of the plaintext until it settles, and a sealed copy until each chunk is
  * confirmed (a re-keying during the upload: sealed again); get holds the sealed chunk in flight and the
  * plaintext. Sealing and opening run on the calling thread, chunks one at a time. Finding the key a chunk
- * names (`keyNamed`): one keyring lookup for a key id seen before in the session; one never seen asks only
- * for the epochs whose key id is not known yet, and fetches the stream's envelopes once; each epoch whose
- * key this device lacks costs a fetch of them too (the keyring's `keyFor` fetches before answering none,
- * and offers no lookup by key id).
+ * names (`keyNamed`): a look among the keys the keyring holds (one key id hash per epoch held), and, for
+ * a key not held, one fetch of the stream's envelopes per get, however many epochs the stream has.
  *
  * Failure modes: FileError (FILE_ERROR_CODES; QUEUE_FULL for an enqueue past the queue's bounds;
  * STORAGE_FAILED for a queued file's bytes the device store cannot hand out, `retry` for a failed read, and
@@ -375,7 +373,7 @@ export interface FilesDeps {
   readonly device: SessionDevice;
   readonly ed: Ed25519;
   readonly now?: () => number;
-  readonly keyring: Pick<Keyring, 'writeKey' | 'keyFor' | 'currentEpoch' | 'refresh'>;
+  readonly keyring: Pick<Keyring, 'writeKey' | 'heldKeyWithId' | 'refresh'>;
   /** Throws AccountError LOCKED once the account is locked (the session's `assertUsable`). */
   readonly assertUnlocked: () => void;
   /** Whether the session may still use its keys: not once locked, nor after close(). */
@@ -807,24 +805,10 @@ export const createFiles = (deps: FilesDeps) => {
   };
 
   /**
-   * Per stream, the key id of each epoch's key this device was found to hold (`keyNamed`), both ways: key
-   * ids and epochs only, no key bytes (a key envelope names its key id in clear). The keyring has no lookup
-   * by key id, so without this every get of a chunk under a key id not held here would ask for every
-   * epoch's key again.
-   */
-  const keyIds = new Map<string, { idAt: Map<number, string>; epochOf: Map<string, number> }>();
-
-  /**
-   * Finds, for a sealed chunk's key id, the stream key of this device it names and that key's epoch. A key
-   * id seen before (`keyIds`) is asked for by its epoch, one lookup; else the epochs whose key id is not
-   * known yet are asked for, newest first (a file is most likely sealed under the epoch the stream writes
-   * with now). An epoch's key id, once known, is taken to stay (the server keeps the first envelope per
-   * epoch and recipient, and the keyring never replaces a key it holds); an epoch whose key this device
-   * lacked is asked for again at the next get (the key may have come since, by any fetch). Not found, the
-   * stream's envelopes are fetched once (the keyring may not know its latest epochs yet), unless a lookup
-   * of a key the keyring lacked just did (it fetches then), and the epochs not asked yet are asked.
-   * Bounded by the keyring: each epoch whose key it lacks costs a fetch of the stream's envelopes, as
-   * `keyFor` fetches before answering none.
+   * Finds, for a sealed chunk's key id, the stream key of this device it names and that key's epoch: among
+   * the keys the keyring holds, then, not found, once more after one fetch of the stream's envelopes (the
+   * keyring may not know its latest epochs yet). At most one fetch per call, however many epochs the
+   * stream has.
    */
   const keyNamed = async (
     stream: string,
@@ -832,56 +816,17 @@ export const createFiles = (deps: FilesDeps) => {
     known: Map<string, { epoch: number; key: Uint8Array }>,
     blobId: string,
   ): Promise<{ epoch: number; key: Uint8Array } | null> => {
-    let ids = keyIds.get(stream);
-    if (!ids) {
-      ids = { idAt: new Map(), epochOf: new Map() };
-      keyIds.set(stream, ids);
-    }
-    const { idAt, epochOf } = ids;
-    /** Epochs asked for in this lookup whose key this device lacks (the keyring fetched then). */
-    const lacking = new Set<number>();
-    /** Asks for the key of `epoch` and notes its id; answers it when it is the wanted one. */
-    const ask = async (epoch: number): Promise<{ epoch: number; key: Uint8Array } | null> => {
-      const key = await keyring.keyFor(stream, epoch);
-      assertOpen();
-      const noted = idAt.get(epoch);
-      if (noted !== undefined && epochOf.get(noted) === epoch) epochOf.delete(noted);
-      idAt.delete(epoch);
-      if (!key) {
-        lacking.add(epoch);
-        return null;
-      }
-      const id = keyId(key);
-      idAt.set(epoch, id);
-      epochOf.set(id, epoch);
-      const held = { epoch, key };
-      known.set(id, held);
-      return id === wanted ? held : null;
-    };
-    const scan = async () => {
-      const hit = known.get(wanted);
-      if (hit) return hit;
-      const at = epochOf.get(wanted);
-      if (at !== undefined) {
-        const found = await ask(at);
-        if (found) return found;
-      }
-      // An epoch whose key id is known holds another key than the wanted one.
-      for (let epoch = keyring.currentEpoch(stream); epoch >= 0; epoch--) {
-        if (idAt.has(epoch) || lacking.has(epoch)) continue;
-        const found = await ask(epoch);
-        if (found) return found;
-      }
-      return null;
-    };
+    const hit = known.get(wanted);
+    if (hit) return hit;
     try {
-      const found = await scan();
-      if (found) return found;
-      if (lacking.size === 0) {
+      let held = keyring.heldKeyWithId(stream, wanted);
+      if (!held) {
         await keyring.refresh([stream]);
         assertOpen();
+        held = keyring.heldKeyWithId(stream, wanted);
       }
-      return await scan();
+      if (held) known.set(wanted, held);
+      return held;
     } catch (e) {
       throw fromKeyring(e, 'get: fetching the stream keys', blobId);
     }

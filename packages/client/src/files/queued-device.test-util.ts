@@ -1,6 +1,6 @@
 // A device's files API with its upload queue over in-memory metadata, for the queue tests: the session's
 // hooks (online, purge of a stream, issue reports) are driven by the test.
-import { generateDeviceKeys, generateStreamKey, tweetnaclEd25519 } from '@hale/crypto';
+import { generateDeviceKeys, generateStreamKey, keyId, tweetnaclEd25519 } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { createDeviceMeta } from '../session/device-meta';
 import { createFiles, type FilesHttpApi } from './files';
@@ -77,8 +77,7 @@ export const queuedDevice = (
     ed: tweetnaclEd25519,
     keyring: {
       writeKey: async () => ({ epoch: 0, key }),
-      keyFor: async (_stream: string, epoch: number) => (epoch === 0 ? key : null),
-      currentEpoch: () => 0,
+      heldKeyWithId: heldAmong([key]),
       refresh: async () => 0,
     },
     usable: () => {
@@ -145,3 +144,15 @@ export const until = async (check: () => boolean, what: string): Promise<void> =
     await new Promise((r) => setTimeout(r, 5));
   }
 };
+
+/**
+ * A fake keyring's `heldKeyWithId` over `keys` (epoch = index; null or undefined: not held), read at each
+ * call, so a key set later is found.
+ */
+export const heldAmong =
+  (keys: readonly (Uint8Array | null | undefined)[]) =>
+  (_stream: string, id: string): { epoch: number; key: Uint8Array } | null => {
+    const epoch = keys.findIndex((key) => key != null && keyId(key) === id);
+    const key = keys[epoch];
+    return key == null ? null : { epoch, key };
+  };

@@ -688,3 +688,36 @@ describe('keyring: a stream granted while a sliced refresh runs', () => {
     expect(asked.slice(before)).toEqual([[granted]]);
   });
 });
+
+describe('keyring: heldKeyWithId', () => {
+  it('finds an own stream’s epoch-0 key and a claimed epoch by key id, and asks the server for nothing', async () => {
+    const server = fakeServer();
+    let fetches = 0;
+    const ring = keyringFor(patient, patientRoot, patientDevice, [], {
+      ...server.deps,
+      fetchEnvelopes: async () => {
+        fetches++;
+        return server.deps.fetchEnvelopes();
+      },
+    });
+    await ring.claimEpoch(stream, [REVOKED]);
+    const claimed = (await ring.keyFor(stream, 1))!;
+    const before = fetches;
+    const zero = deriveInitialStreamKey(patientRoot, stream);
+    expect(ring.heldKeyWithId(stream, keyId(zero))).toEqual({ epoch: 0, key: zero });
+    expect(ring.heldKeyWithId(stream, keyId(claimed))).toEqual({ epoch: 1, key: claimed });
+    expect(ring.heldKeyWithId(stream, keyId(generateRootSecret()))).toBeNull();
+    expect(fetches).toBe(before);
+  });
+
+  it('holds nothing of a stream it has no envelope of, and nothing once the session is not usable', () => {
+    const ring = keyringFor(provider, providerRoot, providerDevice);
+    expect(ring.heldKeyWithId(stream, keyId(deriveInitialStreamKey(patientRoot, stream)))).toBeNull();
+    const state = { usable: true };
+    const own = keyringFor(patient, patientRoot, patientDevice, [], { usable: () => state.usable });
+    const zero = deriveInitialStreamKey(patientRoot, stream);
+    expect(own.heldKeyWithId(stream, keyId(zero))).not.toBeNull();
+    state.usable = false;
+    expect(own.heldKeyWithId(stream, keyId(zero))).toBeNull();
+  });
+});

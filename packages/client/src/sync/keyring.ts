@@ -630,8 +630,24 @@ export const createKeyring = (deps: KeyringDeps) => {
     return keyId(key) === id ? key : null;
   };
 
+  /**
+   * The key of `stream` this device holds now whose key id is `id`, with its epoch; null when it holds none
+   * (nothing is fetched: `refresh` first to look at what the server serves). A sealed blob chunk names its
+   * key by id, not by epoch.
+   */
+  const heldKeyWithId = (stream: string, id: string): { epoch: number; key: Uint8Array } | null => {
+    if (unusable()) return null;
+    if (own(stream)) {
+      const key = derive0(stream);
+      if (keyId(key) === id) return { epoch: 0, key };
+    }
+    for (const [epoch, key] of keys.get(stream) ?? []) if (keyId(key) === id) return { epoch, key };
+    return null;
+  };
+
   return {
     keyFor,
+    heldKeyWithId,
     refresh,
     /** Records the server's current epoch for a stream (from listStreams / accessChanged / STALE_EPOCH). */
     noteServerEpoch,
