@@ -29,7 +29,11 @@
  *   by every caller; but a load (or preload) asked for before an `expire()` answers no lookup made after
  *   it, and landing late never replaces a list loaded since. An unknown device id reloads a list once, and
  *   at most once per `refreshIntervalMs / 30` for all unknown ids of an account (a list loaded a moment
- *   ago for other reasons may predate a device added just now, so it is asked again).
+ *   ago for other reasons may predate a device added just now, so it is asked again). Only a list asked
+ *   for after the lookup began answers `unknown` (a load in flight, begun before, may predate the device:
+ *   the lookup then asks again); an id the moment's bound keeps from asking is `unavailable`, not
+ *   `unknown`, since the list it was checked against may predate it too, and `unknown` sets a record aside
+ *   for good (BAD_AUTHOR) where `unavailable` has it fetched again later (AUTHOR_LOOKUP_FAILED).
  * - Preloading (`preload`, called by the keyring before it checks envelopes of many accounts): the lists
  *   of up to MAX_ACCOUNTS_PER_LOOKUP accounts per request (`getAccounts`, `POST /v1/accounts/lookup`),
  *   one batch at a time, every account of every batch counted as loading from the start, so a lookup
@@ -272,9 +276,13 @@ export interface RememberedRevocation {
 /** Revocations kept across sessions, all accounts together (device meta's bound). */
 export const MAX_REMEMBERED_REVOCATIONS = 10_000;
 
-/** An account's load in flight, and the `expire()` count when it was asked for. */
+/**
+ * An account's load in flight, the `expire()` count when it was asked for, and its place among the loads
+ * this directory began (`seq`: a lookup shares only a load begun after it asked, when it must).
+ */
 interface Loading {
   readonly generation: number;
+  readonly seq: number;
   readonly promise: Promise<Entry | null | typeof NOT_PRELOADED>;
 }
 
@@ -428,10 +436,14 @@ export const createDeviceDirectory = (deps: {
    * The account's load in flight, only if asked for since the last `expire()`: one asked before may answer
    * a list that predates a revocation, so a lookup after it never shares it.
    */
-  const loadingNow = (accountId: string): Loading['promise'] | undefined => {
+  const loadingNow = (accountId: string, after = -1): Loading | undefined => {
     const current = loading.get(accountId);
-    return current !== undefined && current.generation === generation ? current.promise : undefined;
+    return current !== undefined && current.generation === generation && current.seq > after
+      ? current
+      : undefined;
   };
+  /** How many loads this directory began (`Loading.seq` of the last). */
+  let loadsBegun = 0;
   const load = async (accountId: string, forced: boolean): Promise<Entry | null> => {
     // Taken before asking: a list fetched before an `expire()` must not count as fetched after it.
     const loadedIn = generation;
@@ -498,22 +510,27 @@ export const createDeviceDirectory = (deps: {
    * too; an account the preload did not load is then loaded alone. Not one asked for before the last
    * `expire()`: a new load is started beside it, and takes its place.
    */
-  const reload = async (accountId: string, forced: boolean): Promise<Entry | null> => {
+  const reload = async (
+    accountId: string,
+    forced: boolean,
+    after = -1,
+  ): Promise<{ entry: Entry | null; seq: number }> => {
     for (;;) {
-      let p = loadingNow(accountId);
-      if (!p) {
+      let current = loadingNow(accountId, after);
+      if (!current) {
         // `.finally` runs after `slot` is assigned: a load settles asynchronously.
         const slot: Loading = {
           generation,
+          seq: ++loadsBegun,
           promise: load(accountId, forced).finally(() => {
             if (loading.get(accountId) === slot) loading.delete(accountId);
           }),
         };
-        p = slot.promise;
+        current = slot;
         loading.set(accountId, slot);
       }
-      const loaded = await p;
-      if (loaded !== NOT_PRELOADED) return loaded;
+      const loaded = await current.promise;
+      if (loaded !== NOT_PRELOADED) return { entry: loaded, seq: current.seq };
     }
   };
 
@@ -568,6 +585,7 @@ export const createDeviceDirectory = (deps: {
       let settle: Settle = () => undefined;
       const slot: Loading = {
         generation,
+        seq: ++loadsBegun,
         promise: new Promise<Entry | null | typeof NOT_PRELOADED>((resolve) => {
           settle = resolve;
         }).finally(() => {
@@ -597,11 +615,13 @@ export const createDeviceDirectory = (deps: {
   const get = async (
     accountId: string,
     fresh = false,
-  ): Promise<{ entry: Entry | null; failed?: string; error?: unknown; loaded?: boolean }> => {
+    after = -1,
+  ): Promise<{ entry: Entry | null; failed?: string; error?: unknown; loaded?: number }> => {
     const hit = cache.get(accountId);
     if (hit && !fresh && usable(hit)) return { entry: hit };
     try {
-      return { entry: await reload(accountId, fresh), loaded: true };
+      const { entry, seq } = await reload(accountId, fresh, after);
+      return { entry, loaded: seq };
     } catch (error) {
       if (isNotFound(error)) return { entry: null };
       return { entry: hit ?? null, failed: error instanceof Error ? error.message : String(error), error };
@@ -707,19 +727,31 @@ export const createDeviceDirectory = (deps: {
     };
   };
   const lookupDeviceKey = async (accountId: string, deviceId: string): Promise<DeviceKeyLookup> => {
+    // Loads begun before this lookup asked may predate the device (one added a moment ago, whose first
+    // record is what is being checked): only a load begun after it answers "unknown".
+    const asked = loadsBegun;
     const first = await get(accountId);
     const key = first.entry?.devices.get(deviceId);
     if (key) return { status: 'found', key };
     if (first.entry?.revoked.has(deviceId) === true) return revokedKey(accountId, deviceId, first.entry);
     if (first.failed !== undefined) return { status: 'unavailable', message: first.failed };
-    // Loaded for this lookup, or re-asked for an unknown device less than a moment ago: the answer
-    // stands, so a flood of unknown ids costs one extra load per account and moment, not one each. A list
-    // merely loaded a moment ago is asked again once: it may predate a device added just now.
-    if (first.loaded === true) return { status: 'unknown' };
-    if (first.entry?.forced === true && deps.now() - first.entry.at < interval / 30) {
+    // Loaded for this lookup: the answer stands, so a flood of unknown ids costs one extra load per account
+    // and moment, not one each. A list merely loaded a moment ago is asked again once: it may predate a
+    // device added just now. An account the server does not know, loaded with others (`preload`) before
+    // this lookup asked, is not asked for again: a writer's account is older than the record checked.
+    if (first.loaded !== undefined && (first.loaded > asked || first.entry === null)) {
       return { status: 'unknown' };
     }
-    const again = await get(accountId, true);
+    if (first.entry?.forced === true && deps.now() - first.entry.at < interval / 30) {
+      // Re-asked for another device less than a moment ago, so not asked again now; but that list may
+      // predate this device too, and "unknown" would set its records aside for good (BAD_AUTHOR): not
+      // decided now (AUTHOR_LOOKUP_FAILED, fetched again later), never a device of the account.
+      return {
+        status: 'unavailable',
+        message: `${deviceId} is not in the device list of ${accountId} fetched a moment ago; asked again later`,
+      };
+    }
+    const again = await get(accountId, true, asked);
     const fresh = again.entry?.devices.get(deviceId);
     if (fresh) return { status: 'found', key: fresh };
     if (again.entry?.revoked.has(deviceId) === true) return revokedKey(accountId, deviceId, again.entry);
@@ -831,7 +863,7 @@ export const createDeviceDirectory = (deps: {
     async presentedIdentity(accountId: string): Promise<{ key: Uint8Array; selfCertified: boolean } | null> {
       let entry: Entry | null;
       try {
-        entry = await reload(accountId, true);
+        entry = (await reload(accountId, true)).entry;
       } catch (error) {
         if (isNotFound(error)) return null;
         throw error;
