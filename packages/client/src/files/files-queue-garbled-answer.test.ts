@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { createHttpApi, type FetchLike } from '../api/http-api';
-import type { FilesHttpApi } from './files';
+import { isFileError, type FilesHttpApi } from './files';
 import { memoryBlobServer } from './memory-blob-server.test-util';
 import { fileBytes, input, mapMeta, queuedDevice, until } from './queued-device.test-util';
 
@@ -90,5 +90,27 @@ describe('a garbled success answer to a queued upload', () => {
     await until(() => d.files.uploads()[0]?.state === 'failed', 'refused');
     expect(d.files.uploads()[0]?.failure).toBe('UPLOAD_REFUSED');
     expect(d.reports.map((r) => r.code)).toEqual(['UPLOAD_REFUSED']);
+  });
+
+  it('put: a garbled 200 to a chunk is REFUSED with retry and the blob id, and resumes from what the server holds', async () => {
+    const server = memoryBlobServer();
+    const { meta } = mapMeta();
+    const api = garbleNext(server.api, 'putChunk', answering(200, '<html>Sign in to the Wi-Fi</html>'));
+    const { files } = queuedDevice(api, meta, ACCOUNT);
+    const bytes = fileBytes(MIN_CHUNK_BYTES * 2 + 10);
+    const failed = await files.put(input(bytes)).catch((e: unknown) => e);
+    expect(isFileError(failed) && [failed.code, failed.serverCode, failed.retry]).toEqual([
+      'REFUSED',
+      'BAD_RESPONSE',
+      true,
+    ]);
+    const blobId = isFileError(failed) ? failed.blobId : undefined;
+    expect(blobId).toBeDefined();
+    const chunksBefore = server.calls.filter((c) => c.startsWith('putChunk')).length;
+    // The server took the chunk whose answer was garbled: the resumed put sends only the ones it lacks.
+    const ref = await files.put({ ...input(bytes), resumeBlobId: blobId! });
+    expect(ref.blobId).toBe(blobId);
+    expect(server.calls.filter((c) => c.startsWith('putChunk')).length - chunksBefore).toBe(2);
+    expect(await files.get(ref, { type: 'document' })).toEqual(bytes);
   });
 });

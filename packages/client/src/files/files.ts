@@ -90,8 +90,8 @@
  *   stored): the sealing is dropped, the keys fetched again and the file sealed anew under the same blob
  *   id, at most MAX_PUT_ATTEMPTS announces in one upload, then KEY_CHANGED (`retry`: the queue's backoff).
  *   A success answer this device cannot take (HTTP 2xx, BAD_RESPONSE: not JSON, off its schema; a captive
- *   portal's page, say) is no refusal, `retry` or not: the queue keeps the file and tries it again with
- *   its backoff, as after no answer (`isGarbledSuccess`).
+ *   portal's page, say) is no refusal: `retry` (`isGarbledSuccess`), so the queue keeps the file and tries
+ *   it again with its backoff, as after no answer, and a put is kept to resume.
  *   A sealed chunk lost on this device (not stored, or not opening at rest) is decided by what the server
  *   holds, asked first (announcing would store the manifest): none, the file is sealed anew from its
  *   plaintext; the manifest and that chunk, the rest is sent; the manifest without it, the file can never
@@ -142,8 +142,8 @@
  * for an enqueue onto a stored queue that cannot be read; get: DELETED
  * for a file deleted on the server, NOT_FOUND with `retry` for one never stored there (not uploaded yet by
  * the device that added it, or removed there before it was: the server cannot tell); REFUSED with
- * `serverCode` BAD_RESPONSE for an answer breaking the protocol (not `retry` unless the HTTP API says so;
- * the queue retries a garbled 2xx all the same, above); `field` for INVALID_INPUT, `serverCode` for what
+ * `serverCode` BAD_RESPONSE for an answer breaking the protocol (`retry` for a garbled 2xx, which may pass;
+ * otherwise as the HTTP API says); `field` for INVALID_INPUT, `serverCode` for what
  * the server or the transport answered, `blobId` when one is known, `retry` when the same call may
  * succeed later;
  * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
@@ -181,7 +181,7 @@ import {
 } from '@hale/protocol';
 import { AccountError, isAccountError } from '../account/errors';
 import { serverSpeaks } from '../account/server-versions';
-import { isHaleClientError } from '../api/errors';
+import { isHaleClientError, type HaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
 import { createSessionManager, type SessionDevice, type SessionManager } from '../api/session-manager';
 import { CONNECTION_CODES, SyncError } from '../sync/connection';
@@ -507,20 +507,21 @@ const fromServer = (e: unknown, what: string, blobId?: string): unknown => {
     e.code === 'BAD_RESPONSE'
       ? `the server's answer breaks the protocol (${e.code})`
       : `the server refused (${e.code})`;
-  return new FileError('REFUSED', `${what}: ${said}: ${e.message}`, { ...extra, retry: e.retry });
+  return new FileError('REFUSED', `${what}: ${said}: ${e.message}`, {
+    ...extra,
+    retry: e.retry || isGarbledSuccess(e),
+  });
 };
 
 /**
  * A success answer (HTTP 2xx) the device could not take (BAD_RESPONSE: not JSON, breaking the route's
  * schema, too large, another 2xx than the route's): the server refused nothing and may well have done what
  * was asked; what garbled it (a captive portal's page, a proxy, a fault of the server) may pass. Not
- * `retry` as a request (api/errors.ts), but the upload queue tries the file again with its backoff.
+ * `retry` as a request (api/errors.ts), but `retry` as a FileError: a put is kept to resume, and the upload
+ * queue tries the file again with its backoff.
  */
-const isGarbledSuccess = (e: FileError): boolean =>
-  e.serverCode === 'BAD_RESPONSE' &&
-  isHaleClientError(e.cause) &&
-  e.cause.status >= 200 &&
-  e.cause.status < 300;
+const isGarbledSuccess = (e: HaleClientError | SyncError): boolean =>
+  e.code === 'BAD_RESPONSE' && isHaleClientError(e) && e.status >= 200 && e.status < 300;
 
 /**
  * A keyring failure as a FileError: the server's or the transport's answer as `fromServer`, AccountError
@@ -1305,8 +1306,7 @@ export const createFiles = (deps: FilesDeps) => {
           if (e.code === 'NO_KEY' || e.code === 'KEYRING_FAILED') {
             return queueDeps.whyNotWritable?.(entry.stream) ? 'failed' : 'retry';
           }
-          // A garbled success answer is no refusal: the file waits and is sent again, as after no answer.
-          if (isGarbledSuccess(e)) return 'retry';
+          // A garbled success answer is no refusal (`retry`): the file waits and is sent again.
           return e.retry ? 'retry' : 'failed';
         },
         describe: (e) => {
