@@ -120,6 +120,41 @@ describe('records written by accounts the patient did not let write', () => {
     expect(p.sync.quarantine().map((q) => q.id)).toEqual([after.id]);
   });
 
+  it("a patient device connected while another of the patient's devices grants shows the grantee's write at once, with no issue", async () => {
+    const t = server.t;
+    const patient = await registerAccount(t);
+    const provider = await registerAccount(t, 'provider');
+    const p = await openDevice(t, patient);
+    // Reads the server's grant list at its connect and then every 5 minutes (the default).
+    const q = await openDevice(t, patient, { device: await addDevice(t, patient) });
+    const d = await openDevice(t, provider);
+    server.sessions.push(p, q, d);
+    await Promise.all([waitOnline(p), waitOnline(q), waitOnline(d)]);
+    const patientId = patient.accountId;
+    const stream = `${patientId}/lab-result`;
+    await p.consent.verifyProvider(provider.accountId);
+    await grantWrite(p, provider.accountId, 'lab-result', 24 * HOUR);
+    await eventually(() => d.engine.writable(stream), 'the provider may write');
+    const issues: string[] = [];
+    const seen = q.sync.state$.subscribe((s) => {
+      for (const e of s.errors) if (e.code === 'QUARANTINED') issues.push(e.message);
+    });
+    const lab = await d.records.add('LabResult', input('LabResult', { value: 98 }), { patientId });
+    await allPushed(d);
+
+    // A legitimate write is not set aside until the next reading of the list: the device reads it when
+    // its copy lets the writer write nothing then.
+    await eventually(
+      async () => (await q.records.get(lab.id)) !== null,
+      'the other patient device shows it',
+      10_000,
+    );
+    seen.unsubscribe();
+    expect(issues).toEqual([]);
+    expect(q.sync.quarantine()).toEqual([]);
+    expect((await q.consent.list()).map((g) => g.grant.granteeId)).toEqual([provider.accountId]);
+  });
+
   it('a second patient device that learns the write grant late sets the lab result aside, then shows it', async () => {
     const t = server.t;
     const patient = await registerAccount(t);

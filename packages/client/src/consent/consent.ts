@@ -113,9 +113,11 @@
  *   takes a version another account wrote to one of them only within a write grant of that account
  *   covering the stream (record-codec.ts `writeGrants`). A grant made here enters the copy at the
  *   server's answer, before its keys go out, so the grantee's first write finds it; one made on another
- *   of the patient's devices counts once a reading of the server's list added it to the copy: that write
- *   tells the keyring's watchers (`invalidateWriteChecks`), and the engine fetches again what it set
- *   aside NO_WRITE_GRANT.
+ *   of the patient's devices counts once a reading of the server's list added it to the copy — the codec
+ *   asks for one (`writeSpans(…, fresh)`, connected only, at most every WRITE_SPANS_REFRESH_MS) before it
+ *   refuses a version the copy does not cover, so such a grant normally counts at once; a reading that
+ *   adds a grant later tells the keyring's watchers (`invalidateWriteChecks`), and the engine fetches
+ *   again what it set aside NO_WRITE_GRANT.
  * - Every grant this account issued that stands on the server gets a `consent-grant` audit entry
  *   (`onEvent`) with the signed grant's content, from whichever patient device learns that it stands:
  *   `grant` emits it at the server's answer. A grant is marked unrecorded in device meta
@@ -336,6 +338,12 @@ export const GRANT_REFRESH_MS = 5 * 60_000;
  * no answer in time) is sent again (`revocationRetryMs`); doubled at each failure, up to `grantRefreshMs`.
  */
 export const REVOCATION_RETRY_MS = 5_000;
+/**
+ * Least interval between the readings of the server's grant list that `writeSpans(…, fresh)` starts: a
+ * version by an account the copy lets write nothing then (a grant made on another of the patient's
+ * devices, not read yet; or a forger the server serves) reads the list at most this often.
+ */
+export const WRITE_SPANS_REFRESH_MS = 10_000;
 /** Device meta key of the refusals told REVOCATION_REFUSED (see `reportRefused`). */
 const REFUSED_REVOCATIONS_KEY = 'revocations-refused';
 /** Refusals kept at most (the oldest go): each is a grant the patient meant to end. */
@@ -1451,6 +1459,33 @@ export const createConsent = (deps: ConsentDeps) => {
     }, refreshMs);
     unref(refreshTimer);
   };
+  /**
+   * A reading of the server's grant list for `writeSpans(…, fresh)`: one under way is shared, and one is
+   * started at most every WRITE_SPANS_REFRESH_MS, only while connected. As the refresh does, a standing
+   * grant it learns runs the check that wraps what its grantee lacks. Never rejects (the copy stays).
+   */
+  let spansReading: Promise<void> | null = null;
+  let spansReadAt = -Infinity;
+  const readForWriteSpans = (): Promise<void> => {
+    if (spansReading !== null) return spansReading;
+    const now = deps.now();
+    if (!live() || deps.connection.status() !== 'ready' || now - spansReadAt < WRITE_SPANS_REFRESH_MS)
+      return Promise.resolve();
+    spansReadAt = now;
+    const run = (async () => {
+      const known = new Set((await localGrants()).map((g) => g.grant.grantId));
+      const stored = await grants();
+      const at = deps.now();
+      if (stored.some((g) => !known.has(g.grant.grantId) && !grantEnded(g, at))) checkNow();
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        spansReading = null;
+      });
+    spansReading = run;
+    return run;
+  };
+
   // In the write queue: a snapshot read before a write lands must not re-arm after that write did.
   void saveGrants(() => null)
     .then((stored) => watch.grantsChanged(stored))
@@ -2100,14 +2135,23 @@ export const createConsent = (deps: ConsentDeps) => {
 
     /**
      * When `granteeId` held write access to `patientId`'s streams of `type` (`writeSpansOf`), by this
-     * device's copy of the grants, as it stands (not read from the server: a grant made on another device
-     * counts once a reading of the server's list brought it, which tells the keyring's watchers, and so
-     * the engine, to judge what it set aside again). Null for another patient than this account: a
-     * grantee keeps none of its patients' grants. The engine's check of versions written by other
-     * accounts (record-codec.ts `writeGrants`).
+     * device's copy of the grants. Not `fresh`: the copy as it stands. `fresh` (the codec asks so when that
+     * answer let the account write nothing at a version's time): after a reading of the server's list
+     * (`readForWriteSpans`: connected only, at most every WRITE_SPANS_REFRESH_MS), so a grant made on
+     * another of the patient's devices counts at once, not at the next refresh; a grant learnt later
+     * (offline now, or read within the interval) counts once a reading brought it, which tells the
+     * keyring's watchers, and so the engine, to judge what it set aside again. Null for another patient
+     * than this account: a grantee keeps none of its patients' grants (nothing is read). The engine's
+     * check of versions written by other accounts (record-codec.ts `writeGrants`).
      */
-    async writeSpans(patientId: string, type: StreamType, granteeId: string): Promise<WriteSpan[] | null> {
+    async writeSpans(
+      patientId: string,
+      type: StreamType,
+      granteeId: string,
+      fresh = false,
+    ): Promise<WriteSpan[] | null> {
       if (patientId !== deps.accountId) return null;
+      if (fresh) await readForWriteSpans();
       return writeSpansOf(await localGrants(), patientId, type, granteeId);
     },
 

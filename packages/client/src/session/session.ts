@@ -425,10 +425,10 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     // Who the patient let write its streams, by the grants it signed (consent.ts `writeSpans`; null for
     // other patients' streams). Consent is made below, before anything is pulled: a lookup before that
     // rejects, and the version waits aside (NO_WRITE_GRANT) for the next retry rather than pass unchecked.
-    writeGrants: (patientId, type, accountId) =>
+    writeGrants: (patientId, type, accountId, fresh) =>
       consentRef === null
         ? Promise.reject(new Error('consent is not set up yet'))
-        : consentRef.writeSpans(patientId, type, accountId),
+        : consentRef.writeSpans(patientId, type, accountId, fresh),
     now,
     replicationId: `hale-sync-${account.accountId}-${account.device.deviceId}`,
     meta,

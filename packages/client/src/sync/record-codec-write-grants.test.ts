@@ -121,3 +121,43 @@ describe('record codec: versions by accounts without a write grant (NO_WRITE_GRA
     expect(result).toMatchObject({ ok: false, reason: 'BAD_SIGNATURE' });
   });
 });
+
+describe('record codec: a version its writer may not write by the grants held asks for a fresh reading', () => {
+  it("asks again with `fresh` when the copy's grants do not let the writer write then, and takes the version if the fresh answer does", async () => {
+    const lookup = vi.fn<WriteGrantLookup>(async (_p, _t, _a, fresh) =>
+      fresh === true ? [span(AT - MINUTE, AT + MINUTE)] : [],
+    );
+    const results = await decodeRecords(readerWith(lookup), [await providerLab(1), await providerLab(2)]);
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    // Once per batch and writer each way.
+    expect(lookup.mock.calls).toEqual([
+      [patient.accountId, 'lab-result', provider.accountId],
+      [patient.accountId, 'lab-result', provider.accountId, true],
+    ]);
+  });
+
+  it('does not ask again when the held grants answer, or when none are kept (null)', async () => {
+    const covered = vi.fn<WriteGrantLookup>(async () => [span(AT - MINUTE, AT + MINUTE)]);
+    expect(await decodeRecord(readerWith(covered), await providerLab())).toMatchObject({ ok: true });
+    expect(covered.mock.calls).toHaveLength(1);
+    const none = vi.fn<WriteGrantLookup>(async () => null);
+    expect(await decodeRecord(readerWith(none), await providerLab())).toMatchObject({ ok: true });
+    expect(none.mock.calls).toHaveLength(1);
+  });
+
+  it('refuses when the fresh answer does not let the writer write either, or fails', async () => {
+    const outside = vi.fn<WriteGrantLookup>(async (_p, _t, _a, fresh) =>
+      fresh === true ? [span(AT + 60 * MINUTE, AT + 120 * MINUTE)] : [],
+    );
+    const refused = await decodeRecord(readerWith(outside), await providerLab());
+    expect(refused).toMatchObject({ ok: false, reason: 'NO_WRITE_GRANT' });
+    expect(refused.ok ? '' : refused.message).toContain('outside every write grant');
+    const failing = vi.fn<WriteGrantLookup>(async (_p, _t, _a, fresh) => {
+      if (fresh === true) throw new Error('listing failed');
+      return [];
+    });
+    const failed = await decodeRecord(readerWith(failing), await providerLab());
+    expect(failed).toMatchObject({ ok: false, reason: 'NO_WRITE_GRANT' });
+    expect(failed.ok ? '' : failed.message).toContain('listing failed');
+  });
+});

@@ -34,7 +34,9 @@
  *   device that knows the revocation when it receives that write) —
  *   each bound widened by WRITE_GRANT_SLACK_MS for clocks (the writer's against the patient's). Otherwise
  *   NO_WRITE_GRANT, which can pass: a grant made on another device of the patient that this one has not
- *   learnt yet (the engine fetches such versions again when the grants change). The patient's own
+ *   learnt yet. Before refusing, the lookup is asked once more with `fresh` (the session's reads the
+ *   server's grant list first when it can), so such a grant normally counts at once; one learnt later has
+ *   the engine fetch the version again when the grants change. The patient's own
  *   versions (`by` the patient: the benchmark's writes, nearly every record) are not looked up at all.
  *   Limits: `updatedAt` is the writer's word, so an account whose write grant ended can still, with the
  *   server's help, add versions dated back into it (as a revoked device can, above); and devices that
@@ -167,10 +169,17 @@ export interface WriteSpan {
   readonly end: number;
 }
 
+/**
+ * `fresh`: asked again after the first answer let the account write nothing at the version's time — the
+ * device then reads the grants from the server first when it can (a grant made on another of the
+ * patient's devices since this one last read them), so a legitimate write is not set aside until the
+ * next periodic reading.
+ */
 export type WriteGrantLookup = (
   patientId: string,
   type: StreamType,
   accountId: string,
+  fresh?: boolean,
 ) => Promise<readonly WriteSpan[] | null>;
 
 /**
@@ -493,7 +502,7 @@ const withinSpan = (at: string, span: WriteSpan): boolean => {
  * A verified version by another account than the stream's patient, on a device that keeps the patient's
  * grants (`lookup`, the codec's `writeGrants`): taken only when that account held a write grant covering
  * the stream at the version's `updatedAt` (covered by the signature, checked before). A batch asks once
- * per (type, account).
+ * per (type, account), and once more with `fresh` when that answer does not cover the version.
  */
 const checkWriteGrant = async (
   lookup: WriteGrantLookup,
@@ -501,24 +510,32 @@ const checkWriteGrant = async (
   record: PlainRecord,
   spans: (k: string, ask: () => Promise<SpansLookup>) => Promise<SpansLookup>,
 ): Promise<Decoded> => {
-  const found = await spans(`${pre.type}\u0000${record.by}`, () =>
-    lookup(pre.patientId, pre.type, record.by).then(
-      (s): SpansLookup => ({ ok: true, spans: s }),
-      (error: unknown): SpansLookup => ({
-        ok: false,
-        message: (error instanceof Error ? error.message : String(error)).slice(0, 300),
-      }),
-    ),
-  );
+  const ask = (fresh: boolean): Promise<SpansLookup> =>
+    spans(`${pre.type}\u0000${record.by}\u0000${fresh ? 'fresh' : 'held'}`, () =>
+      (fresh
+        ? lookup(pre.patientId, pre.type, record.by, true)
+        : lookup(pre.patientId, pre.type, record.by)
+      ).then(
+        (s): SpansLookup => ({ ok: true, spans: s }),
+        (error: unknown): SpansLookup => ({
+          ok: false,
+          message: (error instanceof Error ? error.message : String(error)).slice(0, 300),
+        }),
+      ),
+    );
+  const covers = (l: SpansLookup): boolean =>
+    l.ok && (l.spans === null || l.spans.some((s) => withinSpan(record.updatedAt, s)));
+  const held = await ask(false);
+  if (covers(held)) return { ok: true, record };
+  // Not by the grants held: read them again (a grant made on another of the patient's devices since).
+  const found = held.ok ? await ask(true) : held;
   if (!found.ok) {
     return fail(
       'NO_WRITE_GRANT',
       `the grants this device keeps could not be read to check that ${record.by} may write ${pre.type} records: ${found.message}`,
     );
   }
-  if (found.spans === null || found.spans.some((s) => withinSpan(record.updatedAt, s))) {
-    return { ok: true, record };
-  }
+  if (covers(found) || found.spans === null) return { ok: true, record };
   return fail(
     'NO_WRITE_GRANT',
     found.spans.length === 0
