@@ -120,6 +120,19 @@ export const isDeletionSide = (side: Side): boolean =>
   Object.keys(side).length === 3;
 
 /**
+ * The times at which account `by` wrote a side kept in `conflictData` (an edit's `_conflictFrom`, a
+ * deletion's `deletedAt`), as the sides say. A merge is dated by the side it shows (`...winner`), not
+ * when it was made, so its `updatedAt` may be another writer's time; the merging account's own sides
+ * date what it wrote (record-codec.ts, the write-grant check).
+ */
+export const sideTimesBy = (conflictData: Side | null, by: string): string[] =>
+  sidesOf(conflictData).flatMap((side) => {
+    if (isDeletionSide(side)) return side['deletedBy'] === by ? [side['deletedAt'] as string] : [];
+    const from = side[CONFLICT_FROM_KEY];
+    return isOrigin(from) && from.by === by ? [from.updatedAt] : [];
+  });
+
+/**
  * The sides of a record's `conflictData` as the FHIR export takes them: each kept version as a record of
  * `kind` (without `_conflictFrom`), each deletion as who and when. A side that is no valid version of
  * the record `data` (another id or patient, or content this build's model refuses) is left out: the

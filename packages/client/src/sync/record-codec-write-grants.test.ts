@@ -27,6 +27,7 @@ import {
   servedRecord,
   signedEnvelope,
 } from './codec-fixture.test-util';
+import { resolveRecordConflict } from './conflicts';
 
 const stream = `${patient.accountId}/lab-result`;
 const k0 = deriveInitialStreamKey(patientRoot, stream);
@@ -159,5 +160,48 @@ describe('record codec: a version its writer may not write by the grants held as
     const failed = await decodeRecord(readerWith(failing), await providerLab());
     expect(failed).toMatchObject({ ok: false, reason: 'NO_WRITE_GRANT' });
     expect(failed.ok ? '' : failed.message).toContain('listing failed');
+  });
+});
+
+describe("record codec: a provider's merge, dated by the side it kept", () => {
+  // The patient's device edited the lab result offline before the grant (AT); the provider, granted from
+  // AT + 1 h, deleted it from an older copy (AT + 2 h). Its device merges (kept: the patient's edit,
+  // with the deletion as a side) and the merge keeps the edit's `updatedAt`, signed by the provider.
+  const grant = span(AT + 60 * MINUTE, AT + 24 * 60 * MINUTE);
+  const merged = async (deletedAt: number) => {
+    const edit = record({ stream, kind: 'LabResult', id: idOf(7), rv: 2 });
+    const deletion = {
+      ...edit,
+      rv: 2,
+      updatedAt: new Date(deletedAt).toISOString(),
+      by: provider.accountId,
+      author: providerDevice.deviceId,
+      _deleted: true,
+    };
+    const merge = resolveRecordConflict(edit, deletion, {
+      accountId: provider.accountId,
+      deviceId: providerDevice.deviceId,
+    });
+    expect(merge).toMatchObject({ by: provider.accountId, updatedAt: edit.updatedAt, conflict: true });
+    const grantee = depsFor(provider, providerRoot, providerDevice, [
+      await signedEnvelope(stream, 0, k0, provider),
+    ]);
+    const doc = await encodeRecord(grantee, merge, { epoch: 0, key: k0 });
+    if (!doc) throw new Error('not sealed');
+    return servedAs(doc, 7);
+  };
+
+  it("is taken when the provider's own side of it lies within its write grant", async () => {
+    const result = await decodeRecord(readerWith(spansOf([grant])), await merged(AT + 120 * MINUTE));
+    expect(result).toMatchObject({ ok: true, record: { by: provider.accountId, conflict: true } });
+  });
+
+  it("is refused when neither its time nor the provider's own side lies within a write grant", async () => {
+    const result = await decodeRecord(readerWith(spansOf([grant])), await merged(AT + 30 * MINUTE));
+    expect(result).toMatchObject({ ok: false, reason: 'NO_WRITE_GRANT' });
+    expect(await decodeRecord(readerWith(spansOf([])), await merged(AT + 120 * MINUTE))).toMatchObject({
+      ok: false,
+      reason: 'NO_WRITE_GRANT',
+    });
   });
 });

@@ -28,7 +28,8 @@
  *   take them. So where the session injects `writeGrants` (the grants the patient signed, kept by consent
  *   on the patient's own devices), a verified version whose `by` is not the stream's patient is taken
  *   only when that account held a write grant covering the stream's type at the version's `updatedAt`
- *   (signed with it): at or after the grant's start and before its end — its expiry, or the time in the
+ *   (signed with it; for a merge, which is dated by the side it shows, maybe another writer's, also at the
+ *   time of a side that account wrote, as the merge's conflict data says: `sideTimesBy`): at or after the grant's start and before its end — its expiry, or the time in the
  *   patient's signed revocation when earlier (not when the server took it, which is the server's word; a
  *   write made between a revocation signed offline and the server taking it is refused by a patient
  *   device that knows the revocation when it receives that write) —
@@ -102,6 +103,7 @@ import {
 } from './wire-jobs';
 import type { DeviceRecord } from '../store/device-db';
 import type { DeviceKeyLookup } from './device-directory';
+import { sideTimesBy } from './conflicts';
 
 /** A device record as RxDB hands it to replication: the stored fields plus RxDB's deletion flag. */
 export type PlainRecord = DeviceRecord & { _deleted: boolean };
@@ -523,8 +525,13 @@ const checkWriteGrant = async (
         }),
       ),
     );
+  // The version's time; for a merge (dated by the side it shows, maybe another writer's), also the
+  // times of the sides this account wrote: what it merged in is its own write, made within its grant.
+  const times = record.conflict
+    ? [record.updatedAt, ...sideTimesBy(record.conflictData, record.by)]
+    : [record.updatedAt];
   const covers = (l: SpansLookup): boolean =>
-    l.ok && (l.spans === null || l.spans.some((s) => withinSpan(record.updatedAt, s)));
+    l.ok && (l.spans === null || l.spans.some((s) => times.some((at) => withinSpan(at, s))));
   const held = await ask(false);
   if (covers(held)) return { ok: true, record };
   // Not by the grants held: read them again (a grant made on another of the patient's devices since).
