@@ -36,7 +36,7 @@ const signedGrant = async (): Promise<GrantRecord> => {
   return { grant: { grant, sig } };
 };
 
-const setup = async () => {
+const setup = async (role: 'patient' | 'provider' = 'patient') => {
   const values = new Map<string, unknown>();
   const meta = createDeviceMeta({
     read: async (key) => values.get(key),
@@ -67,7 +67,7 @@ const setup = async () => {
   };
   const deps: ConsentDeps = {
     accountId: PATIENT,
-    role: 'patient',
+    role,
     keys,
     device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
     ed,
@@ -119,5 +119,12 @@ describe('consent writeSpans, fresh', () => {
     net.status = 'ready';
     expect(await consent.writeSpans(PROVIDER, 'lab-result', PATIENT, true)).toBeNull();
     expect(net.listings).toBe(2);
+  });
+
+  it('on a provider account holding no grant it issued, reads nothing from a server that lists both sides', async () => {
+    // An older server (version 1 here) answers a listing with every grant given to the provider.
+    const { consent, net } = await setup('provider');
+    expect(await consent.writeSpans(PATIENT, 'lab-result', PROVIDER, true)).toEqual([]);
+    expect(net.listings).toBe(0);
   });
 });

@@ -1473,7 +1473,10 @@ export const createConsent = (deps: ConsentDeps) => {
       return Promise.resolve();
     spansReadAt = now;
     const run = (async () => {
-      const known = new Set((await localGrants()).map((g) => g.grant.grantId));
+      const held = await localGrants();
+      // As the refresh: a provider holding no grant it issued reads only from a server listing that side.
+      if (!refreshWorthIt(held)) return;
+      const known = new Set(held.map((g) => g.grant.grantId));
       const stored = await grants();
       const at = deps.now();
       if (stored.some((g) => !known.has(g.grant.grantId) && !grantEnded(g, at))) checkNow();
