@@ -1,68 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import type { DeviceSession } from '@hale/client';
+import { diskStorage } from './support/disk-storage';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, providerWithLabWrite, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3_600_000;
-
-/**
- * A memory storage (kept across sessions of one database name) that keeps every instance it creates, to
- * read what lies on its "disk", and can fail the writes of one document id (`failWrites`), as a full or
- * broken disk would.
- */
-const diskStorage = () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const inner: RxStorage<any, any> = getRxStorageMemory();
-  const instances: unknown[] = [];
-  let failing: string | null = null;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const storage: RxStorage<any, any> = {
-    ...inner,
-    name: inner.name,
-    rxdbVersion: inner.rxdbVersion,
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    async createStorageInstance(params: RxStorageInstanceCreationParams<any, any>) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const instance: RxStorageInstance<any, any, any> = await inner.createStorageInstance(params);
-      instances.push(instance);
-      return new Proxy(instance, {
-        get(target, prop, receiver) {
-          const value: unknown = Reflect.get(target, prop, receiver);
-          if (prop === 'bulkWrite' && typeof value === 'function') {
-            return async (rows: Array<{ document: { id?: unknown } }>, context: string) => {
-              if (failing !== null && rows.some((r) => r.document.id === failing)) {
-                throw new Error('disk write failed');
-              }
-              return (value as (r: unknown, c: string) => Promise<unknown>).call(target, rows, context);
-            };
-          }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-  };
-  /** Every stored document with this primary key, as JSON text (deleted ones included). */
-  const stored = (id: string): string[] => {
-    const out: string[] = [];
-    for (const instance of instances) {
-      const docs = (instance as { internals: { documents: Map<string, unknown> } }).internals.documents;
-      const doc = docs.get(id);
-      if (doc !== undefined) out.push(JSON.stringify(doc));
-    }
-    return out;
-  };
-  return {
-    storage,
-    stored,
-    failWrites: (id: string | null): void => {
-      failing = id;
-    },
-  };
-};
 
 const codes = (s: DeviceSession): string[] => s.sync.state().errors.map((e) => e.code);
 

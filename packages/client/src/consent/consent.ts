@@ -1689,8 +1689,13 @@ export const createConsent = (deps: ConsentDeps) => {
     const stored: StoredGrant = { grant, sig };
     try {
       // Into the copy before any key goes out: the grantee writes only once it holds a key, and this
-      // device takes its versions only by a write grant in the copy (`writeSpans`).
-      await addGrants([stored]);
+      // device takes its versions only by a write grant in the copy (`writeSpans`). A copy the device
+      // store refuses does not hold the keys back (the grant stands on the server, and no check of this
+      // device can wrap them while its copy is unreadable): they go out, then `grant` rejects with it.
+      const unkept = await addGrants([stored]).then(
+        () => null,
+        (error: unknown) => ({ error }),
+      );
       const publish = async (batch: KeyEnvelope[]): Promise<void> => {
         if (batch.length === 0 || deps.connection.status() !== 'ready') return;
         // One refused while the connection stays up (no reconnect's check would come) has the check run
@@ -1701,6 +1706,7 @@ export const createConsent = (deps: ConsentDeps) => {
       await publish(envelopes);
       if (deps.connection.status() === 'ready')
         await publish(await epochsSince(streams, recipient, envelopes));
+      if (unkept !== null) throw unkept.error;
       // Its mark stays until a later lookup finds this entry: an append that never lands is retried.
       grantAudit.emit(mark, stored);
     } finally {
