@@ -1823,7 +1823,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
             code: 'QUARANTINED',
             message:
               reason === 'NO_WRITE_GRANT'
-                ? `A record written by another account without write access you granted was set aside, not shown (${reason}): ${message}`
+                ? // The codec's message says which: no grant known that covers it, or grants not readable.
+                  `A record written by another account was set aside, not shown: this device found no write access you granted that covers it (${reason}): ${message}`
                 : RETRYABLE_QUARANTINE.has(reason)
                   ? `A record could not be verified yet (${reason}) and was set aside; will retry: ${message}`
                   : CONTENT_QUARANTINE.has(reason)
