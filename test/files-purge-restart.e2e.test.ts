@@ -2,70 +2,15 @@
 // store refused to remove it: the session reports it (UPLOAD_PURGE_FAILED) and is closed before its retry
 // passes. The next session of the device finishes the purge as it opens, before it lists anything: the
 // file is never listed or sent again, its bytes are gone, and it is reported (UPLOAD_PURGED).
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { createHttpApi, type DeviceSession } from '@hale/client';
 import { utf8Encode } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
+import { diskStorage } from './support/disk-storage';
 import { useServer } from './support/fixture';
 import { eventually, grantWrite, openDevice, waitOnline } from './support/devices';
 
 const server = useServer({ realClock: true });
-
-/**
- * A memory storage (kept across sessions of one database name) that keeps the instances it creates, to
- * read what lies on its "disk", and can fail the writes of one document id (`failWrites`), as a full or
- * broken disk would.
- */
-const diskStorage = () => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const inner: RxStorage<any, any> = getRxStorageMemory();
-  const instances: unknown[] = [];
-  let failing: string | null = null;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const storage: RxStorage<any, any> = {
-    ...inner,
-    name: inner.name,
-    rxdbVersion: inner.rxdbVersion,
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    async createStorageInstance(params: RxStorageInstanceCreationParams<any, any>) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const instance: RxStorageInstance<any, any, any> = await inner.createStorageInstance(params);
-      instances.push(instance);
-      return new Proxy(instance, {
-        get(target, prop, receiver) {
-          const value: unknown = Reflect.get(target, prop, receiver);
-          if (prop === 'bulkWrite' && typeof value === 'function') {
-            return async (rows: Array<{ document: { id?: unknown } }>, context: string) => {
-              if (failing !== null && rows.some((r) => r.document.id === failing)) {
-                throw new Error('disk write failed');
-              }
-              return (value as (r: unknown, c: string) => Promise<unknown>).call(target, rows, context);
-            };
-          }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-  };
-  /** The ids of the stored documents starting with `prefix` (deleted ones included). */
-  const storedIds = (prefix: string): string[] => {
-    const out: string[] = [];
-    for (const instance of instances) {
-      const docs = (instance as { internals: { documents: Map<string, unknown> } }).internals.documents;
-      for (const id of docs.keys()) if (id.startsWith(prefix)) out.push(id);
-    }
-    return out;
-  };
-  return {
-    storage,
-    storedIds,
-    failWrites: (id: string | null): void => {
-      failing = id;
-    },
-  };
-};
 
 const close = async (s: DeviceSession): Promise<void> => {
   server.sessions.splice(server.sessions.indexOf(s), 1);

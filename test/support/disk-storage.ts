@@ -47,9 +47,19 @@ export const diskStorage = () => {
     }
     return out;
   };
+  /** The ids of the stored documents starting with `prefix` (deleted ones included). */
+  const storedIds = (prefix: string): string[] => {
+    const out: string[] = [];
+    for (const instance of instances) {
+      const docs = (instance as { internals: { documents: Map<string, unknown> } }).internals.documents;
+      for (const id of docs.keys()) if (id.startsWith(prefix)) out.push(id);
+    }
+    return out;
+  };
   return {
     storage,
     stored,
+    storedIds,
     failWrites: (id: string | null): void => {
       failing = id;
     },
