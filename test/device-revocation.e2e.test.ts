@@ -121,10 +121,15 @@ describe('device revocation from the patient side', () => {
       [dropped.id, 'DEVICE_REVOKED', true, null],
     ].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     expect(keptUnsent(p)).toEqual(expected);
+    // One issue for the revocation and one naming the changes kept, not one per change. The second is
+    // reported once the kept changes are listed, a moment after unsent() shows them.
+    await eventually(
+      () => p.sync.state().errors.filter((e) => e.code === 'DEVICE_REVOKED').length >= 2,
+      'the issue naming the changes kept',
+    );
     const state = p.sync.state();
     expect(state.status).toBe('fatal');
     expect(state.unsent).toBe(3);
-    // One issue for the revocation and one naming the changes kept, not one per change.
     expect(state.errors.filter((e) => e.code === 'DEVICE_REVOKED')).toHaveLength(2);
     expect(await p.records.get(unsentWrite.id)).not.toBeNull();
     expect((await p.records.get<'Allergy'>(synced.id))?.record.substance).toBe('Peanut, severe');
