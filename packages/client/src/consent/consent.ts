@@ -1430,6 +1430,23 @@ export const createConsent = (deps: ConsentDeps) => {
     armExpiry(stored);
     startRefresh();
   };
+  /**
+   * Reads the server's grant list into the copy where it is worth it (`refreshWorthIt`): the list, when it
+   * was read, and whether it brought a standing grant the copy lacked (`learnt`: a grant made on another
+   * device that stopped before publishing its envelopes leaves the grantee keyless until some check wraps
+   * them, so the caller runs this device's check, not only its next connect); null, reading nothing,
+   * where it is not worth it.
+   */
+  const readListed = async (): Promise<{ stored: StoredGrant[]; at: number; learnt: boolean } | null> => {
+    const known = await localGrants();
+    if (!refreshWorthIt(known)) return null;
+    // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
+    // listing fails.
+    const stored = await grants();
+    const at = deps.now();
+    const held = new Set(known.map((g) => g.grant.grantId));
+    return { stored, at, learnt: stored.some((g) => !held.has(g.grant.grantId) && !grantEnded(g, at)) };
+  };
   const armRefresh = (): void => {
     if (!live()) return stop();
     refreshTimer = setTimeout(() => {
@@ -1438,18 +1455,9 @@ export const createConsent = (deps: ConsentDeps) => {
         if (!live() || deps.connection.status() !== 'ready') return;
         // A revocation kept after a refusal that may pass (RATE_LIMITED, UNAVAILABLE) is tried again.
         await sendKept();
-        const known = await localGrants();
-        if (!refreshWorthIt(known)) return;
-        // Merged into the copy (which re-arms the expiry timer when it changed); the local copy if the
-        // listing fails.
-        const stored = await grants();
-        const now = deps.now();
-        // A grant made on another device that stopped before publishing its envelopes leaves the grantee
-        // keyless until some check wraps them: this device's runs for a standing grant it learns of here,
-        // not only at its next connect.
-        const held = new Set(known.map((g) => g.grant.grantId));
-        const learnt = stored.some((g) => !held.has(g.grant.grantId) && !grantEnded(g, now));
-        if (learnt || endedUnrotated(stored, now)) checkNow();
+        const read = await readListed();
+        if (read === null) return;
+        if (read.learnt || endedUnrotated(read.stored, read.at)) checkNow();
         recordNow();
       })()
         .catch(() => undefined)
@@ -1461,8 +1469,8 @@ export const createConsent = (deps: ConsentDeps) => {
   };
   /**
    * A reading of the server's grant list for `writeSpans(…, fresh)`: one under way is shared, and one is
-   * started at most every WRITE_SPANS_REFRESH_MS, only while connected. As the refresh does, a standing
-   * grant it learns runs the check that wraps what its grantee lacks. Never rejects (the copy stays).
+   * started at most every WRITE_SPANS_REFRESH_MS, only while connected; read as the refresh reads it
+   * (`readListed`). Never rejects (the copy stays).
    */
   let spansReading: Promise<void> | null = null;
   let spansReadAt = -Infinity;
@@ -1472,15 +1480,10 @@ export const createConsent = (deps: ConsentDeps) => {
     if (!live() || deps.connection.status() !== 'ready' || now - spansReadAt < WRITE_SPANS_REFRESH_MS)
       return Promise.resolve();
     spansReadAt = now;
-    const run = (async () => {
-      const held = await localGrants();
-      // As the refresh: a provider holding no grant it issued reads only from a server listing that side.
-      if (!refreshWorthIt(held)) return;
-      const known = new Set(held.map((g) => g.grant.grantId));
-      const stored = await grants();
-      const at = deps.now();
-      if (stored.some((g) => !known.has(g.grant.grantId) && !grantEnded(g, at))) checkNow();
-    })()
+    const run = readListed()
+      .then((read) => {
+        if (read?.learnt === true) checkNow();
+      })
       .catch(() => undefined)
       .finally(() => {
         spansReading = null;

@@ -272,10 +272,10 @@ const patientOf = (entries: readonly unknown[] | undefined): string | undefined 
 /**
  * Checks a Hale FHIR export: who signed it, for which patient, when, that nothing in it changed since,
  * and that it is well-formed FHIR (`validateFhirBundleShape`). `input` is the file's text (a string), or
- * the Bundle's JSON already parsed (any other value is accepted and judged). Give the text: parsing hides a member name written twice in one object, which
- * JSON.parse reads as the last and other readers as the first, so a file could verify while a viewer
- * shows other content; read from text, such a file is MALFORMED. Never throws. `ed` defaults to the
- * fastest Ed25519 of the platform (`chooseEd25519`).
+ * the Bundle's JSON already parsed (any other value is accepted and judged). Give the text: parsing
+ * hides a member name written twice in one object, which JSON.parse reads as the last and other readers
+ * as the first, so a file could verify while a viewer shows other content; read from text, such a file is
+ * MALFORMED. Never throws. `ed` defaults to the fastest Ed25519 of the platform (`chooseEd25519`).
  */
 export async function verifyFhirExport(input: unknown, ed?: Ed25519): Promise<FhirExportVerification> {
   let parsed = input;

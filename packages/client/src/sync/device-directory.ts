@@ -334,6 +334,11 @@ export const createDeviceDirectory = (deps: {
    * `revokedSeen`'s bound, which an answer listing made-up ids can fill.
    */
   const verifiedByAccount = new Map<string, Set<string>>();
+  /** The account's devices this directory holds revoked: seen revoked in its answers, or verified so. */
+  const revokedOf = (accountId: string): string[] => [
+    ...(revokedSeen.get(accountId) ?? []),
+    ...(verifiedByAccount.get(accountId) ?? []),
+  ];
   /** Keeps a verified cutoff, as the newest; past the bound, drops one of the account keeping the most. */
   const keepVerified = (accountId: string, deviceId: string, at: number): void => {
     const id = deviceKeyOf(accountId, deviceId);
@@ -465,11 +470,7 @@ export const createDeviceDirectory = (deps: {
     // A revocation is final: one seen in an earlier answer stands, whatever a later (replayed) one lists.
     const listed = selfCertified ? (info.revokedDevices ?? []) : [];
     for (const id of listed) seeRevoked(accountId, id);
-    const revoked = new Set([
-      ...listed,
-      ...(revokedSeen.get(accountId) ?? []),
-      ...(verifiedByAccount.get(accountId) ?? []),
-    ]);
+    const revoked = new Set([...listed, ...revokedOf(accountId)]);
     const devices = new Map<string, Uint8Array>();
     for (const cert of info.devices) {
       const v = await verifyDeviceCertificate(cert, deps.ed, { accountId });
@@ -485,7 +486,7 @@ export const createDeviceDirectory = (deps: {
       : { status: 'refused', code: 'WRAPPING_KEY_UNVERIFIED', message: 'identity key not self-certified' };
     // After the last await: a revocation this device made while the answer was checked (`noteRevocation`)
     // stands too, as the answer may predate it.
-    for (const id of [...(revokedSeen.get(accountId) ?? []), ...(verifiedByAccount.get(accountId) ?? [])]) {
+    for (const id of revokedOf(accountId)) {
       revoked.add(id);
       devices.delete(id);
     }

@@ -637,10 +637,8 @@ export const createKeyring = (deps: KeyringDeps) => {
    */
   const heldKeyWithId = (stream: string, id: string): { epoch: number; key: Uint8Array } | null => {
     if (unusable()) return null;
-    if (own(stream)) {
-      const key = derive0(stream);
-      if (keyId(key) === id) return { epoch: 0, key };
-    }
+    // An own stream's epoch 0 is derived, not fetched: held once derived (into `keys`).
+    if (own(stream)) derive0(stream);
     for (const [epoch, key] of keys.get(stream) ?? []) if (keyId(key) === id) return { epoch, key };
     return null;
   };

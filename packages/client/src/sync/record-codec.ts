@@ -29,16 +29,16 @@
  *   on the patient's own devices), a verified version whose `by` is not the stream's patient is taken
  *   only when that account held a write grant covering the stream's type at the version's `updatedAt`
  *   (signed with it; for a merge, which is dated by the side it shows, maybe another writer's, also at the
- *   time of a side that account wrote, as the merge's conflict data says: `sideTimesBy`): at or after the grant's start and before its end — its expiry, or the time in the
- *   patient's signed revocation when earlier (not when the server took it, which is the server's word; a
- *   write made between a revocation signed offline and the server taking it is refused by a patient
- *   device that knows the revocation when it receives that write) —
- *   each bound widened by WRITE_GRANT_SLACK_MS for clocks (the writer's against the patient's). Otherwise
- *   NO_WRITE_GRANT, which can pass: a grant made on another device of the patient that this one has not
- *   learnt yet. Before refusing, the lookup is asked once more with `fresh` (the session's reads the
- *   server's grant list first when it can), so such a grant normally counts at once; one learnt later has
- *   the engine fetch the version again when the grants change. The patient's own
- *   versions (`by` the patient: the benchmark's writes, nearly every record) are not looked up at all.
+ *   time of a side that account wrote, as the merge's conflict data says: `sideTimesBy`): at or after the
+ *   grant's start and before its end — its expiry, or the time in the patient's signed revocation when
+ *   earlier (not when the server took it, which is the server's word; a write made between a revocation
+ *   signed offline and the server taking it is refused by a patient device that knows the revocation when
+ *   it receives that write) — each bound widened by WRITE_GRANT_SLACK_MS for clocks (the writer's against
+ *   the patient's). Otherwise NO_WRITE_GRANT, which can pass: a grant made on another device of the
+ *   patient that this one has not learnt yet. Before refusing, the lookup is asked once more with `fresh`
+ *   (the session's reads the server's grant list first when it can), so such a grant normally counts at
+ *   once; one learnt later has the engine fetch the version again when the grants change. The patient's
+ *   own versions (`by` the patient: the benchmark's writes, nearly every record) are not looked up at all.
  *   Limits: `updatedAt` is the writer's word, so an account whose write grant ended can still, with the
  *   server's help, add versions dated back into it (as a revoked device can, above); and devices that
  *   keep no grants of the patient (a provider reading another provider's records) take such versions
@@ -514,6 +514,7 @@ const checkWriteGrant = async (
 ): Promise<Decoded> => {
   const ask = (fresh: boolean): Promise<SpansLookup> =>
     spans(`${pre.type}\u0000${record.by}\u0000${fresh ? 'fresh' : 'held'}`, () =>
+      // Without the flag when not fresh: the lookup's own default.
       (fresh
         ? lookup(pre.patientId, pre.type, record.by, true)
         : lookup(pre.patientId, pre.type, record.by)
