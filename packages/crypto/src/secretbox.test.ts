@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { isHaleCryptoError } from './errors';
@@ -74,5 +74,40 @@ describe('sealSecretbox / openSecretbox (tweetnacl low-level, no copies)', () =>
     expect(bad(() => sealSecretbox(new Uint8Array(0), new Uint8Array(31), 'x'))).toBe(true);
     expect(bad(() => openSecretbox(new Uint8Array(33), new Uint8Array(24), new Uint8Array(16)))).toBe(true);
     expect(bad(() => openSecretbox(key, new Uint8Array(23), new Uint8Array(16)))).toBe(true);
+  });
+
+  it('leaves no plaintext in its scratch buffer when a seal throws (no randomness for the nonce)', () => {
+    // The scratch buffer is module state; the UTF-8 encoder writes into it, so its destination shows it.
+    let scratch: ArrayBufferLike | undefined;
+    const encodeInto = TextEncoder.prototype.encodeInto;
+    const spy = vi.spyOn(TextEncoder.prototype, 'encodeInto').mockImplementation(function (
+      this: TextEncoder,
+      source: string,
+      destination: Uint8Array,
+    ) {
+      scratch = destination.buffer;
+      return encodeInto.call(this, source, destination);
+    });
+    const random = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(() => {
+      throw new Error('no randomness');
+    });
+    const secret = 'allergy: penicillin (anaphylaxis)';
+    let thrown: unknown;
+    try {
+      // Nonces come from a pool of 4 KiB: seal until it runs dry and the refill throws.
+      for (let i = 0; i < 4096 / SECRETBOX_NONCE_LENGTH + 2 && thrown === undefined; i += 1) {
+        try {
+          sealSecretbox(new Uint8Array(0), key, secret);
+        } catch (error) {
+          thrown = error;
+        }
+      }
+    } finally {
+      random.mockRestore();
+      spy.mockRestore();
+    }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(scratch).toBeDefined();
+    expect(new Uint8Array(scratch ?? new ArrayBuffer(0)).every((b) => b === 0)).toBe(true);
   });
 });

@@ -55,26 +55,31 @@ export function sealSecretbox(
   checkKey(key);
   const boxFn = lowlevel.crypto_secretbox;
   if (!boxFn) throw cryptoError('INVALID_INPUT', 'tweetnacl low-level secretbox is not available');
+  // The nonce is drawn before any plaintext enters the scratch buffer, and the buffer is zeroed in
+  // `finally`, so a throw (no CSPRNG, an output too large to allocate) leaves no plaintext behind.
+  const nonce = randomBytes(SECRETBOX_NONCE_LENGTH);
   const most = typeof plaintext === 'string' ? plaintext.length * 3 : plaintext.length;
   message = room(message, ZERO + most);
   message.fill(0, 0, ZERO);
-  let length: number;
-  if (typeof plaintext === 'string') {
-    length = encoder.encodeInto(plaintext, message.subarray(ZERO)).written;
-  } else {
-    message.set(plaintext, ZERO);
-    length = plaintext.length;
+  let length = 0;
+  try {
+    if (typeof plaintext === 'string') {
+      length = encoder.encodeInto(plaintext, message.subarray(ZERO)).written;
+    } else {
+      message.set(plaintext, ZERO);
+      length = plaintext.length;
+    }
+    const h = header.length;
+    // crypto_secretbox writes BOX_ZERO zero bytes, the MAC, then the ciphertext. Placed so the zero bytes
+    // fall on the nonce's last 16 bytes, which are written afterwards: no copy of the box.
+    const out = new Uint8Array(h + SECRETBOX_NONCE_LENGTH + SECRETBOX_MAC_LENGTH + length);
+    boxFn(out.subarray(h + SECRETBOX_NONCE_LENGTH - BOX_ZERO), message, ZERO + length, nonce, key);
+    out.set(header, 0);
+    out.set(nonce, h);
+    return out;
+  } finally {
+    message.fill(0, ZERO, ZERO + length);
   }
-  const nonce = randomBytes(SECRETBOX_NONCE_LENGTH);
-  const h = header.length;
-  // crypto_secretbox writes BOX_ZERO zero bytes, the MAC, then the ciphertext. Placed so the zero bytes
-  // fall on the nonce's last 16 bytes, which are written afterwards: no copy of the box.
-  const out = new Uint8Array(h + SECRETBOX_NONCE_LENGTH + SECRETBOX_MAC_LENGTH + length);
-  boxFn(out.subarray(h + SECRETBOX_NONCE_LENGTH - BOX_ZERO), message, ZERO + length, nonce, key);
-  message.fill(0, ZERO, ZERO + length);
-  out.set(header, 0);
-  out.set(nonce, h);
-  return out;
 }
 
 /** Opens `box` (MAC ‖ ciphertext, as `nacl.secretbox` returns it); null when it does not authenticate. */
@@ -92,7 +97,9 @@ export function openSecretbox(key: Uint8Array, nonce: Uint8Array, box: Uint8Arra
   cipher.fill(0, 0, BOX_ZERO);
   cipher.set(box, BOX_ZERO);
   if (openFn(message, cipher, d, nonce, key) !== 0) return null;
-  const plaintext = message.slice(ZERO, d);
-  message.fill(0, 0, d);
-  return plaintext;
+  try {
+    return message.slice(ZERO, d);
+  } finally {
+    message.fill(0, 0, d);
+  }
 }
