@@ -1,5 +1,6 @@
 import {
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -14,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { backupSqlite, restoreSqlite } from './backup';
 import { LOCK_FILE_NAME } from './data-dir-lock';
 import { isoAt, makeDocInput } from './conformance';
-import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
+import { INCARNATION_META_KEY, openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import { isStoreError, type StoreErrorCode } from './types';
 import { useTempDirs } from './temp-dirs.test-util';
 
@@ -285,6 +286,44 @@ describe('backupSqlite / restoreSqlite', () => {
     const restored = await openSqliteStore({ dataDir: target });
     expect(await headOf(restored)).toBe(3);
     await restored.close();
+  });
+
+  it('refuses to restore the store from itself, by whatever path names it, and leaves it untouched', async () => {
+    const target = newDir();
+    const live = await openSqliteStore({ dataDir: target });
+    await writeDocs(live, 0, 2);
+    const incarnation = await live.meta.get(INCARNATION_META_KEY);
+    await live.close();
+    const store = join(target, SQLITE_FILE_NAME);
+    const before = readFileSync(store);
+
+    // The data directory through a symbolic link (/var/lib/hale -> /srv/hale), the file through one (a
+    // "latest backup" link pointed at the store), and a hard link to it.
+    const links = newDir();
+    const linkedDir = join(links, 'data');
+    symlinkSync(target, linkedDir);
+    const linkedFile = join(links, 'latest.sqlite');
+    symlinkSync(store, linkedFile);
+    const hardLink = join(links, 'hard.sqlite');
+    linkSync(store, hardLink);
+    for (const [from, dataDir] of [
+      [store, target],
+      [store, linkedDir],
+      [join(linkedDir, SQLITE_FILE_NAME), target],
+      [linkedFile, target],
+      [hardLink, target],
+    ] as const) {
+      await rejectsWith(restoreSqlite(from, dataDir, { onWarning: () => undefined }), 'INVALID');
+    }
+    expect(readFileSync(store).equals(before)).toBe(true);
+    expect(readdirSync(target).filter((f) => f.includes('restore') || f.includes('replaced'))).toEqual([]);
+    const reopened = await openSqliteStore({ dataDir: target });
+    try {
+      // A restore would have given it a new one, sending every device to pull and push everything again.
+      expect(await reopened.meta.get(INCARNATION_META_KEY)).toBe(incarnation);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('refuses damaged, foreign and missing backups and leaves the store untouched', async () => {

@@ -45,7 +45,8 @@
  *   and warns.
  *
  * Failure modes (StoreError): INVALID for a backup that does not open, fails the integrity check or has an
- * unknown schema, or a destination equal to the live file; NOT_FOUND for a missing backup file;
+ * unknown schema, or is the store it would replace (by any path: a symbolic or hard link), or a destination
+ * equal to the live file; NOT_FOUND for a missing backup file;
  * DATA_DIR_IN_USE when a server (or an open store of this process) holds the target directory;
  * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. What could
  * not be carried is no error: it comes back as `warnings` and goes to `onWarning` (stderr by default).
@@ -175,6 +176,21 @@ const isInside = (dir: string, path: string): boolean =>
     const rel = relative(d, p);
     return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
   });
+
+/**
+ * Whether `a` and `b` name one file: by path, through symbolic links, or as two hard links of one inode.
+ * By `stat` only, which opens no descriptor (a closed descriptor would drop the POSIX locks this process
+ * holds on the file: data-dir-lock.ts).
+ */
+const isSameFile = (a: string, b: string): boolean => {
+  if (a === b || realPath(a) === realPath(b)) return true;
+  try {
+    const [sa, sb] = [statSync(a), statSync(b)];
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Removes the -wal and -shm that a read-only connection made beside `file` and could not remove at its
@@ -501,7 +517,10 @@ export const restoreSqlite = async (
   const from = resolve(backupFile);
   const target = join(resolve(dataDir), options.fileName ?? SQLITE_FILE_NAME);
   if (!existsSync(from)) throw new StoreError('NOT_FOUND', `backup file ${from} does not exist`);
-  if (from === target) throw new StoreError('INVALID', 'backup file is the store file itself');
+  // By any path to it (a symbolic link to the data directory or to the file, a hard link): a store
+  // "restored" from itself changes nothing but its incarnation, which makes every device send and pull
+  // everything again and counts as a restore in their hold-back of repeated ones.
+  if (isSameFile(from, target)) throw new StoreError('INVALID', 'backup file is the store file itself');
 
   // What a failed restore takes away again (see header).
   const createdDirs = missingDirs(resolve(dataDir));
