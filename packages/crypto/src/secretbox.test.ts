@@ -79,15 +79,14 @@ describe('sealSecretbox / openSecretbox (tweetnacl low-level, no copies)', () =>
   it('leaves no plaintext in its scratch buffer when a seal throws (no randomness for the nonce)', () => {
     // The scratch buffer is module state; the UTF-8 encoder writes into it, so its destination shows it.
     let scratch: ArrayBufferLike | undefined;
-    const encodeInto = TextEncoder.prototype.encodeInto;
-    const spy = vi.spyOn(TextEncoder.prototype, 'encodeInto').mockImplementation(function (
-      this: TextEncoder,
-      source: string,
-      destination: Uint8Array,
-    ) {
-      scratch = destination.buffer;
-      return encodeInto.call(this, source, destination);
-    });
+    // Bound before the spy replaces it: the encoder's own method, which the stand-in calls.
+    const encodeInto = TextEncoder.prototype.encodeInto.bind(new TextEncoder());
+    const spy = vi
+      .spyOn(TextEncoder.prototype, 'encodeInto')
+      .mockImplementation((source: string, destination: Uint8Array) => {
+        scratch = destination.buffer;
+        return encodeInto(source, destination);
+      });
     const random = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(() => {
       throw new Error('no randomness');
     });
