@@ -141,7 +141,26 @@ describe.each(sides)('%s frames', (_side, examples, decode, table) => {
   it('rejects unknown properties', () => {
     for (const frame of examples) expectIssueAt(decode, JSON.stringify({ ...frame, extra: 1 }), '/extra');
   });
+
+  it('names an unknown member of a megabyte-long name by a short pointer, so the refusal stays small', () => {
+    const name = 'n'.repeat(1 << 20);
+    for (const frame of examples) {
+      const result = decode(JSON.stringify({ ...frame, [name]: 1 }));
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      const issues = (result.error.details as { issues?: { path: string }[] } | undefined)?.issues ?? [];
+      expect(issues.length).toBeGreaterThan(0);
+      for (const { path } of issues) expect(path.length).toBeLessThanOrEqual(200);
+      expect(path0(issues)).toMatch(/^\/n+…$/);
+      const echoed = encodeFrame(
+        errorFrame(protocolError(result.error.code, result.error.message, result.error.details)),
+      );
+      expect(echoed.length).toBeLessThan(4096);
+    }
+  });
 });
+
+const path0 = (issues: readonly { path: string }[]): string => issues[0]?.path ?? '';
 
 describe('size limits', () => {
   afterEach(() => vi.restoreAllMocks());

@@ -149,12 +149,15 @@ function membersParsed(value: unknown): number {
   return count;
 }
 
-/** Longest pointer a refusal names: deep nesting would otherwise echo megabytes of member names back. */
+/**
+ * Longest pointer a refusal names: deep nesting, or one member name of megabytes, would otherwise be echoed
+ * back (and each of up to MAX_REPORTED_ISSUES issues under it would repeat it).
+ */
 const MAX_POINTER = 200;
-const pointer = (segments: readonly string[]): string => {
-  const full = `/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
-  return full.length <= MAX_POINTER ? full : `${full.slice(0, MAX_POINTER - 1)}…`;
-};
+const shortPointer = (full: string): string =>
+  full.length <= MAX_POINTER ? full : `${full.slice(0, MAX_POINTER - 1)}…`;
+const pointer = (segments: readonly string[]): string =>
+  shortPointer(`/${segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`);
 
 /**
  * The first member of `text` (valid JSON), in text order, whose name is `__proto__` or repeats one
@@ -410,7 +413,9 @@ function decodeFrame<F>(
 /** TOO_LARGE when every issue is a broken size limit (the fix is to split or shrink), else BAD_MESSAGE. */
 function invalid(found: readonly CheckIssue[], fallback: string): ValidationError {
   const tooLarge = found.length > 0 && found.every((issue) => issue.tooLarge === true);
-  const issues: Issue[] = found.slice(0, MAX_REPORTED_ISSUES).map(({ path, reason }) => ({ path, reason }));
+  const issues: Issue[] = found
+    .slice(0, MAX_REPORTED_ISSUES)
+    .map(({ path, reason }) => ({ path: shortPointer(path), reason }));
   const first = issues[0];
   return {
     code: tooLarge ? 'TOO_LARGE' : 'BAD_MESSAGE',
