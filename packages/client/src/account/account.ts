@@ -23,9 +23,10 @@
  *   `lock` may be zeroing.
  * - Signed objects are built by the @hale/protocol payload helpers and signed with the label both as
  *   the signing prefix and inside the payload, exactly as the server verifies them.
- * - A device revocation the server took is handed to the listeners of the revoking account object
- *   (`onDeviceRevoked`; an open device session's directory) before `revokeDevice` resolves, so this device
- *   stops trusting the revoked one at once, not once its cached device list is reloaded.
+ * - A device revocation the server took is handed to the listeners of the revoking account, by account id
+ *   (`onDeviceRevoked`; the directory of each device session open on it in this app, whichever account
+ *   object opened it) before `revokeDevice` resolves, so this device stops trusting the revoked one at
+ *   once, not once its cached device list is reloaded.
  *
  * Failure modes: wrong passphrase → AccountError WRONG_PASSPHRASE with nothing written (vault or
  * server), except at `changePassphrase` after it took a newer wrap (the passphrase was changed on another
@@ -396,18 +397,28 @@ export interface DeviceRevoked {
 
 // Who wants to know at once of a revocation this device made (an open device session: its device
 // directory would otherwise trust the revoked device until its cached list is reloaded, up to 5 minutes).
-// Keyed by every key object, as lock listeners are.
-const revocationListeners = new WeakMap<object, Set<(revoked: DeviceRevoked) => Promise<unknown>>>();
+// Keyed by account id, not by key object as lock listeners are: a session opened with one account object
+// hears of a revocation sent with another of the same account (a second unlock in the same app). The
+// account id names the identity key that signed the revocation, which the directory verifies.
+type RevocationListener = (revoked: DeviceRevoked) => Promise<unknown>;
+const revocationListeners = new Map<string, Set<RevocationListener>>();
 
 /**
- * Calls `listener` when `revokeDevice` with `account`, or an account object sharing a key object with it,
+ * Calls `listener` when `revokeDevice` with any account object of `account`'s account (same account id)
  * was answered by the server; `revokeDevice` waits for it. Returns the call that stops listening.
  */
 export function onDeviceRevoked(
-  account: LockableAccount,
-  listener: (revoked: DeviceRevoked) => Promise<unknown>,
+  account: { readonly accountId: string },
+  listener: RevocationListener,
 ): () => void {
-  return listenOn(revocationListeners, account, listener);
+  const { accountId } = account;
+  const set = revocationListeners.get(accountId) ?? new Set<RevocationListener>();
+  set.add(listener);
+  revocationListeners.set(accountId, set);
+  return () => {
+    set.delete(listener);
+    if (set.size === 0 && revocationListeners.get(accountId) === set) revocationListeners.delete(accountId);
+  };
 }
 
 /** Whether `account`, or a key object it shares with an account object, was locked (`assertUnlocked`). */
@@ -2079,8 +2090,8 @@ async function signWrap(
 /**
  * Signed device revocation; the server cuts the device off at once (sessions and sockets). LOCKED when the
  * account is locked, also before the second signature a refused revokedAt asks for. Once the server took
- * it, the listeners of `account` (`onDeviceRevoked`: an open device session's directory) are handed the
- * revocation sent, and waited for; one that fails does not fail the revocation, which stands.
+ * it, the listeners of the account (`onDeviceRevoked`: the directory of each device session open on it in
+ * this app, whichever account object opened it) are handed the revocation sent, and waited for; one that fails does not fail the revocation, which stands.
  */
 export async function revokeDevice(
   deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,
@@ -2096,7 +2107,7 @@ export async function revokeDevice(
   );
   const revoked: DeviceRevoked = { signed, revokedAt: answer.revokedAt };
   await Promise.all(
-    [...listenersOf(revocationListeners, input.account)].map((listener) =>
+    [...(revocationListeners.get(accountId) ?? [])].map((listener) =>
       // A listener that throws at once is as one that rejects: the revocation stands either way.
       Promise.resolve()
         .then(() => listener(revoked))

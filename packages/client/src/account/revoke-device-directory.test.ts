@@ -15,6 +15,7 @@ import {
   createAccount,
   joinWithPassphrase,
   revokeDevice,
+  unlock,
   type AccountDeps,
   type UnlockedAccount,
 } from './account';
@@ -142,6 +143,29 @@ describe('revokeDevice on a device with a session open', () => {
         key: phone.device.publicKey,
         revokedAt: new Date(t.clock.now).toISOString(),
       });
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('takes a revocation sent with another account object of the account (a second unlock) at once too', async () => {
+    const { account, laptop, phone, phoneId, open } = await setup();
+    const session = await open(account);
+    try {
+      expect(await session.directory.lookupDeviceKey(account.accountId, phoneId)).toEqual({
+        status: 'found',
+        key: phone.device.publicKey,
+      });
+      // The same laptop's vault opened again: an account object sharing no key object with the session's.
+      const again = await unlock(laptop, { passphrase: PASS });
+      expect(again.keys).not.toBe(account.keys);
+      const answer = await revokeDevice(laptop, { account: again, deviceId: phoneId });
+      expect(await session.directory.lookupDeviceKey(account.accountId, phoneId)).toEqual({
+        status: 'found',
+        key: phone.device.publicKey,
+        revokedAt: answer.revokedAt,
+      });
+      expect(await session.directory.deviceKey(account.accountId, phoneId)).toBeNull();
     } finally {
       await session.close();
     }
