@@ -2,8 +2,9 @@
  * WebSocket frames between a device and the sync server: JSON text, one object per frame, `t`
  * discriminates, `rid` (client-chosen integer) pairs a request with its reply.
  *
- * Invariants: every frame schema is closed (`additionalProperties: false`) and every array bounded,
- * so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
+ * Invariants: every frame schema is closed (`additionalProperties: false`), and every array is bounded by
+ * its own `maxItems` or, for the server's lists (`streams.streams`, `accessChanged`, `envelopes`), by the
+ * frame's byte and member limits (MAX_FRAME_BYTES, codec.ts), so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
  * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;

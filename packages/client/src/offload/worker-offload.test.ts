@@ -85,7 +85,7 @@ describe('createWorkerOffload with a host that reports no exit', () => {
     expect(failed.settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(failed.error instanceof Error && failed.error.message).toMatch(
-      /did not answer an? open job of 0 items/,
+      /did not answer an open job of 0 items/,
     );
     await offload.close();
   });

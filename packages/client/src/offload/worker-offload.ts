@@ -455,7 +455,7 @@ export function createWorkerOffload(
       // Lost a job or stuck in a loop: ended like a worker that died, so the next run starts a fresh one.
       r.end(
         new Error(
-          `crypto worker did not answer a ${p.job.op} job of ${n} item${n === 1 ? '' : 's'} within ` +
+          `crypto worker did not answer ${/^[aeiou]/.test(p.job.op) ? 'an' : 'a'} ${p.job.op} job of ${n} item${n === 1 ? '' : 's'} within ` +
             `${ms / 1000} s; it was stopped and replaced`,
         ),
       );
