@@ -182,10 +182,14 @@ describe('a revocation asked for twice', () => {
       `revoked twice in a row: ${revokes} more revoke frame(s), ${entries} consent-revoke entr(ies)`,
     );
     expect({ revokes, entries }).toEqual({ revokes: 1, entries: 1 });
-    const row = t.store.db.prepare('SELECT revoked_at FROM grants WHERE grant_id = ?').get(grant.grantId) as {
-      revoked_at: string | null;
-    };
+    const row = t.store.db
+      .prepare('SELECT revoked_at, revocation FROM grants WHERE grant_id = ?')
+      .get(grant.grantId) as { revoked_at: string | null; revocation: string | null };
     expect(row.revoked_at).not.toBeNull();
+    // The revocation that stood, dated when the patient revoked: a device learning it from this server
+    // holds the grant as ended then, not at the second call.
+    const stored = JSON.parse(row.revocation ?? 'null') as { revocation?: { revokedAt?: string } } | null;
+    expect(stored?.revocation?.revokedAt).toBe(revokedAt);
     expect((await p.consent.list())[0]).toMatchObject({ status: 'revoked', revokedAt });
   });
 

@@ -54,7 +54,8 @@
  *   the store's error. A `revoke` of a grant with a revocation kept sends that
  *   one and signs none. Until the server takes it the grantee keeps its access: `list()` shows the grant
  *   `revocation-pending` (`expired` once past its expiry), and the write guard already shuts it out
- *   (below). A grant the copy holds revoked is sent again only while connected (the server took it before).
+ *   (below). A grant the copy holds revoked is sent again only while connected (the server took it before),
+ *   dated as the revocation that stood.
  * - Re-keying is decided from state every device of the patient can check, never from a local "done"
  *   flag: a stream is settled when its current epoch's key was derived for a set of ended grants that
  *   includes every grant this device knows to have ended (revoked with the patient's signature as the
@@ -1921,9 +1922,12 @@ export const createConsent = (deps: ConsentDeps) => {
     if (over.size > 0) await forgetRefused(over);
   };
 
-  /** The patient's signed revocation of `grantId`, dated now (refused once the account is locked). */
-  const signRevocation = async (grantId: string): Promise<SignedRevocation> => {
-    const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt: iso() };
+  /**
+   * The patient's signed revocation of `grantId`, dated now, or `revokedAt` for the one that stood (refused
+   * once the account is locked).
+   */
+  const signRevocation = async (grantId: string, revokedAt = iso()): Promise<SignedRevocation> => {
+    const revocation = { v: 1 as const, grantId, patientId: deps.accountId, revokedAt };
     const payload = revocationSignaturePayload(revocation);
     deps.assertUnlocked?.();
     const sig = base64urlEncode(
@@ -1944,14 +1948,15 @@ export const createConsent = (deps: ConsentDeps) => {
     // Revoked already (the copy holds a revocation only as the server took it, signed by the patient): sent
     // again for a server that lost it (restored from a backup); one holding it keeps the first and changes
     // nothing. Not recorded again: the first revocation's consent-revoke entry is the one that stands. Not
-    // kept when it cannot be sent now: the server took it before.
+    // kept when it cannot be sent now: the server took it before. Dated as the one that stood (the same
+    // payload, so the same signature): dated now, a server that lost it would take the grant as revoked only
+    // now, and so would every device learning it from there (its grantee's write span, the time shown).
     if (target.revokedAt !== undefined) {
       if (deps.connection.status() === 'ready') {
-        await deps.connection
-          .request({ t: 'revoke', revocation: await signRevocation(grantId) }, { wait: false })
-          .catch((error) => {
-            if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
-          });
+        const again = await signRevocation(grantId, target.revokedAt);
+        await deps.connection.request({ t: 'revoke', revocation: again }, { wait: false }).catch((error) => {
+          if (!(error instanceof SyncError) || !CONNECTION_CODES.has(error.code)) throw error;
+        });
       }
       return rekeyAfter(target);
     }
