@@ -2152,7 +2152,8 @@ export const createConsent = (deps: ConsentDeps) => {
 
     /**
      * When `granteeId` held write access to `patientId`'s streams of `type` (`writeSpansOf`), by this
-     * device's copy of the grants. Not `fresh`: the copy as it stands. `fresh` (the codec asks so when that
+     * device's copy of the grants and the revocations signed here that the server has not taken yet
+     * (each ends its grant's span at its signed time). Not `fresh`: the copy as it stands. `fresh` (the codec asks so when that
      * answer let the account write nothing at a version's time): after a reading of the server's list
      * (`readForWriteSpans`: connected only, at most every WRITE_SPANS_REFRESH_MS), so a grant made on
      * another of the patient's devices counts at once, not at the next refresh; a grant learnt later
@@ -2169,7 +2170,16 @@ export const createConsent = (deps: ConsentDeps) => {
     ): Promise<WriteSpan[] | null> {
       if (patientId !== deps.accountId) return null;
       if (fresh) await readForWriteSpans();
-      return writeSpansOf(await localGrants(), patientId, type, granteeId);
+      // A revocation signed here that the server has not taken yet (offline, its answer lost) ends the span
+      // at its signed time already: this device knows of it, and the server would take that time.
+      const kept = new Map(
+        (await keptRevocations()).map((k) => [k.signed.revocation.grantId, k.signed.revocation.revokedAt]),
+      );
+      const copy = (await localGrants()).map((g) => {
+        const signedAt = g.revokedAt === undefined ? kept.get(g.grant.grantId) : undefined;
+        return signedAt === undefined ? g : { ...g, revokedAt: signedAt };
+      });
+      return writeSpansOf(copy, patientId, type, granteeId);
     },
 
     /** Grants this device issued (with their state at `now`). */

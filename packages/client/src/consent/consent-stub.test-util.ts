@@ -1,0 +1,82 @@
+// A patient's consent over stubs (device meta in a map, a connection whose status the test sets, a keyring
+// whose re-keying fails at once), for tests of what consent decides on this device alone.
+import { deriveAccountKeys, type Ed25519 } from '@hale/crypto';
+import type { Grant, SignedRevocation } from '@hale/protocol';
+import { createDeviceMeta } from '../session/device-meta';
+import type { Connection } from '../sync/connection';
+import type { DeviceDirectory } from '../sync/device-directory';
+import type { Keyring } from '../sync/keyring';
+import { createConsent } from './consent';
+
+export const PATIENT = 'AAAAAAAAAAAAAAAAAAAAAA';
+export const GRANTEE = 'BBBBBBBBBBBBBBBBBBBBBB';
+export const G1 = '01J000000000000000000000A0';
+export const HOUR = 3_600_000;
+export const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+
+/** A write grant of lab results from PATIENT to GRANTEE, from an hour before T0 to 100 hours after. */
+export const labWriteGrant: Grant = {
+  v: 1,
+  grantId: G1,
+  patientId: PATIENT,
+  granteeId: GRANTEE,
+  scope: [{ type: 'lab-result', access: 'write' }],
+  start: new Date(T0 - HOUR).toISOString(),
+  expiresAt: new Date(T0 + 100 * HOUR).toISOString(),
+  purpose: 'care',
+  issuedAt: new Date(T0 - HOUR).toISOString(),
+};
+
+/**
+ * PATIENT's consent holding `grant` in its copy, signing with `ed`, on `clock`, connected while
+ * `link.status` is 'ready'; `sent` collects the revocations it sends (each answered ok).
+ */
+export const stubConsent = (
+  ed: Ed25519,
+  grant: Grant,
+  clock: { now: number },
+  link: { status: string } = { status: 'ready' },
+) => {
+  const values = new Map<string, unknown>([['grants', [{ grant, sig: 'A'.repeat(86) }]]]);
+  const meta = createDeviceMeta({
+    read: async (key) => values.get(key),
+    write: async (key, value) => void values.set(key, value),
+    onInvalid: (key, reason) => {
+      throw new Error(`stub meta ${key}: ${reason}`);
+    },
+  });
+  const sent: SignedRevocation[] = [];
+  const connection = {
+    status: () => link.status,
+    version: () => 1,
+    whenReady: async () => undefined,
+    request: async (frame: { t: string; revocation?: SignedRevocation }) => {
+      if (frame.t === 'listGrants') return { t: 'grants', grants: [] };
+      if (frame.t !== 'revoke') throw new Error(`unexpected ${frame.t}`);
+      sent.push(frame.revocation!);
+      return { t: 'ok' };
+    },
+  };
+  const keyring = {
+    useWriteGuard: () => undefined,
+    invalidateWriteChecks: () => undefined,
+    // Re-keying is not what is tested: it fails at once, leaving the streams pending.
+    refresh: async () => {
+      throw new Error('stub: no keys');
+    },
+  };
+  const consent = createConsent({
+    accountId: PATIENT,
+    role: 'patient',
+    keys: deriveAccountKeys(new Uint8Array(32).fill(1)),
+    device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
+    ed,
+    connection: connection as unknown as Connection,
+    keyring: keyring as unknown as Keyring,
+    directory: {} as DeviceDirectory,
+    now: () => clock.now,
+    meta,
+    grantRefreshMs: 0,
+  });
+  return { consent, sent };
+};
