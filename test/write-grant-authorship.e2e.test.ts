@@ -16,6 +16,7 @@ import {
   grantWrite,
   interceptedWebSocket,
   openDevice,
+  openPatientAndProvider,
   waitOnline,
 } from './support/devices';
 import { input } from './support/records';
@@ -157,11 +158,7 @@ describe('records written by accounts the patient did not let write', () => {
 
   it('a second patient device that learns the write grant late sets the lab result aside, then shows it', async () => {
     const t = server.t;
-    const patient = await registerAccount(t);
-    const provider = await registerAccount(t, 'provider');
-    const p = await openDevice(t, patient);
-    const d = await openDevice(t, provider);
-    server.sessions.push(p, d);
+    const { patient, provider, p, d } = await openPatientAndProvider(t, server.sessions);
     await Promise.all([waitOnline(p), waitOnline(d)]);
     const patientId = patient.accountId;
     const stream = `${patientId}/lab-result`;

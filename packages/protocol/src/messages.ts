@@ -4,8 +4,9 @@
  *
  * Invariants: every frame schema is closed (`additionalProperties: false`), and every array is bounded by
  * its own `maxItems` or, for the server's lists (`streams.streams`, `accessChanged`, `envelopes`), by the
- * frame's byte and member limits (MAX_FRAME_BYTES, codec.ts), so a decoded frame has a known shape and size. Replies carry the request's `rid`; unsolicited
- * frames (`changes`, `accessChanged`, `wrappedRootChanged`, and `error` without `rid`) do not.
+ * frame's byte and member limits (MAX_FRAME_BYTES, codec.ts), so a decoded frame has a known shape and
+ * size. Replies carry the request's `rid`; unsolicited frames (`changes`, `accessChanged`,
+ * `wrappedRootChanged`, and `error` without `rid`) do not.
  * Because schemas are closed, a field or frame added after version 1 (`ready.wrappedRootGen`,
  * `wrappedRootChanged`, version WRAPPED_ROOT_GEN_VERSION; `listKeyHolders`, KEY_HOLDERS_VERSION;
  * `ready.incarnation`, INCARNATION_VERSION; `listGrants` paging and `grants.next`, PAGING_VERSION;

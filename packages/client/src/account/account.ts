@@ -2091,7 +2091,8 @@ async function signWrap(
  * Signed device revocation; the server cuts the device off at once (sessions and sockets). LOCKED when the
  * account is locked, also before the second signature a refused revokedAt asks for. Once the server took
  * it, the listeners of the account (`onDeviceRevoked`: the directory of each device session open on it in
- * this app, whichever account object opened it) are handed the revocation sent, and waited for; one that fails does not fail the revocation, which stands.
+ * this app, whichever account object opened it) are handed the revocation sent, and waited for; one that
+ * fails does not fail the revocation, which stands.
  */
 export async function revokeDevice(
   deps: Pick<AccountDeps, 'api' | 'ed' | 'now'>,

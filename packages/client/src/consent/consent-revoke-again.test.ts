@@ -19,7 +19,7 @@ import {
 describe('revoking a grant held revoked', () => {
   it('sends the revocation that stood, dated when the patient revoked, not a new one', async () => {
     const clock = { now: T0 };
-    const { consent, sent } = stubConsent(createNodeEd25519(), grant, clock);
+    const { consent, sent } = stubConsent({ ed: createNodeEd25519(), clock, held: [grant] });
 
     await consent.revoke(G1);
     const [first] = await consent.list();

@@ -1,9 +1,9 @@
-// A patient's consent over stubs (device meta in a map, a connection whose status the test sets, a keyring
-// whose re-keying fails at once), for tests of what consent decides on this device alone.
-import { deriveAccountKeys, type Ed25519 } from '@hale/crypto';
-import type { Grant, SignedRevocation } from '@hale/protocol';
+// A consent over stubs (device meta in a map, a connection whose status and grant listing the test sets, a
+// keyring whose re-keying fails at once), for tests of what consent decides on this device alone.
+import { deriveAccountKeys, type AccountKeys, type Ed25519 } from '@hale/crypto';
+import type { Grant, GrantRecord, SignedRevocation } from '@hale/protocol';
 import { createDeviceMeta } from '../session/device-meta';
-import type { Connection } from '../sync/connection';
+import { SyncError, type Connection } from '../sync/connection';
 import type { DeviceDirectory } from '../sync/device-directory';
 import type { Keyring } from '../sync/keyring';
 import { createConsent } from './consent';
@@ -28,16 +28,24 @@ export const labWriteGrant: Grant = {
 };
 
 /**
- * PATIENT's consent holding `grant` in its copy, signing with `ed`, on `clock`, connected while
- * `link.status` is 'ready'; `sent` collects the revocations it sends (each answered ok).
+ * PATIENT's consent (or a provider's, `role`), signing with `ed` under `keys`, on `clock`, its copy holding
+ * `held` (signatures not checked there). `net`: connected while `status` is 'ready' (a request otherwise
+ * fails NETWORK); a grant listing answers `served` and counts in `listings`. `sent` collects the revocations
+ * it sends, each answered ok.
  */
-export const stubConsent = (
-  ed: Ed25519,
-  grant: Grant,
-  clock: { now: number },
-  link: { status: string } = { status: 'ready' },
-) => {
-  const values = new Map<string, unknown>([['grants', [{ grant, sig: 'A'.repeat(86) }]]]);
+export const stubConsent = (options: {
+  readonly ed: Ed25519;
+  readonly clock: { now: number };
+  readonly role?: 'patient' | 'provider';
+  readonly keys?: AccountKeys;
+  readonly held?: readonly Grant[];
+}) => {
+  const values = new Map<string, unknown>();
+  if (options.held)
+    values.set(
+      'grants',
+      options.held.map((grant) => ({ grant, sig: 'A'.repeat(86) })),
+    );
   const meta = createDeviceMeta({
     read: async (key) => values.get(key),
     write: async (key, value) => void values.set(key, value),
@@ -45,15 +53,20 @@ export const stubConsent = (
       throw new Error(`stub meta ${key}: ${reason}`);
     },
   });
+  const net = { status: 'ready' as 'ready' | 'offline', listings: 0, served: [] as GrantRecord[] };
   const sent: SignedRevocation[] = [];
   const connection = {
-    status: () => link.status,
+    status: () => net.status,
     version: () => 1,
     whenReady: async () => undefined,
     request: async (frame: { t: string; revocation?: SignedRevocation }) => {
-      if (frame.t === 'listGrants') return { t: 'grants', grants: [] };
-      if (frame.t !== 'revoke') throw new Error(`unexpected ${frame.t}`);
-      sent.push(frame.revocation!);
+      if (net.status !== 'ready') throw new SyncError('NETWORK', 'not connected', true);
+      if (frame.t === 'listGrants') {
+        net.listings++;
+        return { t: 'grants', grants: net.served };
+      }
+      if (frame.t !== 'revoke' || frame.revocation === undefined) throw new Error(`unexpected ${frame.t}`);
+      sent.push(frame.revocation);
       return { t: 'ok' };
     },
   };
@@ -67,16 +80,16 @@ export const stubConsent = (
   };
   const consent = createConsent({
     accountId: PATIENT,
-    role: 'patient',
-    keys: deriveAccountKeys(new Uint8Array(32).fill(1)),
+    role: options.role ?? 'patient',
+    keys: options.keys ?? deriveAccountKeys(new Uint8Array(32).fill(1)),
     device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
-    ed,
+    ed: options.ed,
     connection: connection as unknown as Connection,
     keyring: keyring as unknown as Keyring,
     directory: {} as DeviceDirectory,
-    now: () => clock.now,
+    now: () => options.clock.now,
     meta,
     grantRefreshMs: 0,
   });
-  return { consent, sent };
+  return { consent, net, sent };
 };

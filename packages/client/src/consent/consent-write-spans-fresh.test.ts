@@ -5,15 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { base64urlEncode, deriveAccountKeys, signCanonical } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { grantSignaturePayload, type Grant, type GrantRecord } from '@hale/protocol';
-import { createDeviceMeta } from '../session/device-meta';
-import { SyncError, type Connection } from '../sync/connection';
-import type { DeviceDirectory } from '../sync/device-directory';
-import type { Keyring } from '../sync/keyring';
-import { createConsent, WRITE_SPANS_REFRESH_MS, type ConsentDeps } from './consent';
+import { WRITE_SPANS_REFRESH_MS } from './consent';
+import { PATIENT, GRANTEE as PROVIDER, G1, stubConsent } from './consent-stub.test-util';
 
-const PATIENT = 'AAAAAAAAAAAAAAAAAAAAAA';
-const PROVIDER = 'BBBBBBBBBBBBBBBBBBBBBB';
-const G1 = '01J000000000000000000000A0';
 const DAY = 86_400_000;
 const T0 = Date.parse('2031-03-01T12:00:00.000Z');
 const ed = createNodeEd25519();
@@ -37,48 +31,8 @@ const signedGrant = async (): Promise<GrantRecord> => {
 };
 
 const setup = async (role: 'patient' | 'provider' = 'patient') => {
-  const values = new Map<string, unknown>();
-  const meta = createDeviceMeta({
-    read: async (key) => values.get(key),
-    write: async (key, value) => void values.set(key, value),
-    onInvalid: (key, reason) => {
-      throw new Error(`stub meta ${key}: ${reason}`);
-    },
-  });
-  const net = { status: 'ready' as 'ready' | 'offline', listings: 0, served: [] as GrantRecord[] };
   const clock = { now: T0 };
-  const connection = {
-    status: () => net.status,
-    version: () => 1,
-    whenReady: async () => undefined,
-    request: async (frame: { t: string }) => {
-      if (net.status !== 'ready') throw new SyncError('NETWORK', 'not connected', true);
-      if (frame.t !== 'listGrants') throw new Error(`unexpected ${frame.t}`);
-      net.listings++;
-      return { t: 'grants', grants: net.served };
-    },
-  };
-  const keyring = {
-    useWriteGuard: () => undefined,
-    invalidateWriteChecks: () => undefined,
-    refresh: async () => {
-      throw new Error('stub: no keys');
-    },
-  };
-  const deps: ConsentDeps = {
-    accountId: PATIENT,
-    role,
-    keys,
-    device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
-    ed,
-    connection: connection as unknown as Connection,
-    keyring: keyring as unknown as Keyring,
-    directory: {} as DeviceDirectory,
-    now: () => clock.now,
-    meta,
-    grantRefreshMs: 0,
-  };
-  const consent = createConsent(deps);
+  const { consent, net } = stubConsent({ ed, clock, role, keys });
   return { consent, net, clock, grant: await signedGrant() };
 };
 

@@ -20,7 +20,8 @@ describe('a revocation kept on this device, not taken by the server yet', () => 
   it("ends the grantee's write span at its signed time", async () => {
     const clock = { now: T0 };
     // Offline: a revocation is signed and kept, not sent.
-    const { consent, sent } = stubConsent(createNodeEd25519(), grant, clock, { status: 'offline' });
+    const { consent, net, sent } = stubConsent({ ed: createNodeEd25519(), clock, held: [grant] });
+    net.status = 'offline';
     try {
       expect(await consent.writeSpans(PATIENT, 'lab-result', GRANTEE)).toEqual([
         { grantId: G1, start: T0 - HOUR, end: T0 + 100 * HOUR },

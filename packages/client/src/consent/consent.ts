@@ -523,7 +523,7 @@ const createAuditMarks = <M extends AuditMark>(options: {
       held: ReadonlyMap<string, StoredGrant>,
       now: number,
       whole: boolean,
-      waiting: ReadonlySet<string> = new Set(),
+      waiting: { has(grantId: string): boolean } = new Set(),
     ) {
       const dropped = new Set<string>();
       const due: Array<{ mark: M; stored: StoredGrant }> = [];
@@ -677,9 +677,14 @@ export const createConsent = (deps: ConsentDeps) => {
     const held = new Set(stored.map((k) => k.signed.revocation.grantId));
     return [...stored, ...[...unkept.values()].filter((k) => !held.has(k.signed.revocation.grantId))];
   };
-  /** The grant ids of `keptRevocations`: grants this device shuts out before the server does. */
-  const revokedHere = async (): Promise<Set<string>> =>
-    new Set((await keptRevocations()).map((k) => k.signed.revocation.grantId));
+  /**
+   * The grants of `keptRevocations`, by id, each with the time its revocation was signed: grants this device
+   * shuts out before the server does.
+   */
+  const revokedHere = async (): Promise<Map<string, string>> =>
+    new Map(
+      (await keptRevocations()).map((k) => [k.signed.revocation.grantId, k.signed.revocation.revokedAt]),
+    );
   /**
    * Every write of the device's copy of the grants: `change` is given what is stored at that moment (the
    * writes of a key run one at a time, device-meta.ts; never a copy read before an await) and answers what
@@ -2153,8 +2158,9 @@ export const createConsent = (deps: ConsentDeps) => {
     /**
      * When `granteeId` held write access to `patientId`'s streams of `type` (`writeSpansOf`), by this
      * device's copy of the grants and the revocations signed here that the server has not taken yet
-     * (each ends its grant's span at its signed time). Not `fresh`: the copy as it stands. `fresh` (the codec asks so when that
-     * answer let the account write nothing at a version's time): after a reading of the server's list
+     * (each ends its grant's span at its signed time). Not `fresh`: the copy as it stands. `fresh` (the
+     * codec asks so when that answer let the account write nothing at a version's time): after a reading
+     * of the server's list
      * (`readForWriteSpans`: connected only, at most every WRITE_SPANS_REFRESH_MS), so a grant made on
      * another of the patient's devices counts at once, not at the next refresh; a grant learnt later
      * (offline now, or read within the interval) counts once a reading brought it, which tells the
@@ -2172,9 +2178,7 @@ export const createConsent = (deps: ConsentDeps) => {
       if (fresh) await readForWriteSpans();
       // A revocation signed here that the server has not taken yet (offline, its answer lost) ends the span
       // at its signed time already: this device knows of it, and the server would take that time.
-      const kept = new Map(
-        (await keptRevocations()).map((k) => [k.signed.revocation.grantId, k.signed.revocation.revokedAt]),
-      );
+      const kept = await revokedHere();
       const copy = (await localGrants()).map((g) => {
         const signedAt = g.revokedAt === undefined ? kept.get(g.grant.grantId) : undefined;
         return signedAt === undefined ? g : { ...g, revokedAt: signedAt };

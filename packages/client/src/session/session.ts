@@ -331,8 +331,9 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   };
   // An idle session (an auto-lock) uses no key for a while: it gives up its socket at the lock itself.
   const offLock = onLock(account, lockedNow);
-  // A device of the account revoked from here (revokeDevice with any account object of it): this device signed it, so
-  // its directory takes it at once instead of trusting the device until its cached list is reloaded.
+  // A device of the account revoked from here (revokeDevice with any account object of it): this device
+  // signed it, so its directory takes it at once instead of trusting the device until its cached list is
+  // reloaded.
   const offRevoked = onDeviceRevoked(account, ({ signed, revokedAt }) =>
     directory.noteRevocation(signed, secrets.keys.identity.publicKey, revokedAt),
   );

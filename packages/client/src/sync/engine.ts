@@ -92,8 +92,9 @@
  *   grant made on another of the patient's devices is known now) and with backoff, and applied if they
  *   now verify. A version refused NO_WRITE_GRANT by a forger stays so, fetched again as the others
  *   (the backoff reaching RETRY_MAX_MS between fetches, besides reconnects and grant changes), each
- *   decode reading the grant list at most every WRITE_SPANS_REFRESH_MS (consent). Tampering reasons stay. An entry leaves the list only once RxDB has
- *   stored that record or a newer revision of it (`received$`), or the server no longer serves it, or the
+ *   decode reading the grant list at most every WRITE_SPANS_REFRESH_MS (consent). Tampering reasons stay.
+ *   An entry leaves the list only once RxDB has stored that record or a newer revision of it
+ *   (`received$`), or the server no longer serves it, or the
  *   person dismisses it (below); a local copy that is not the server's (a write not acknowledged, or
  *   diverged) never counts as stored. An entry marked `overwritten` leaves neither way, only beyond the cap
  *   or dismissed.
