@@ -685,6 +685,9 @@ export const createHub = (options: HubOptions) => {
       if (!d.ok) denied.push({ stream: c.stream, code: d.code });
     }
     if (denied.length > 0) return { ok: false, code: denied[0]!.code, denied };
+    // Removed during the awaits above (a socket closed while the cluster store answered): registering now
+    // would leave it among the stream's followers for good, since `forget` has already run.
+    if (state.closed) return { ok: false, code: 'UNAUTHENTICATED', denied: [] };
     for (const c of cursors) {
       state.subs.set(c.stream, c.since);
       index(byStream, c.stream).add(state);
