@@ -165,6 +165,25 @@ describe('account and device routes refuse what is not signed for', () => {
     expect(await activeDeviceIds(owner)).toEqual([owner.device.deviceId]);
   });
 
+  it("answers another account's revoked device key as taken, not as revoked", async () => {
+    const owner = await registerAccount(t);
+    const intruder = await registerAccount(t);
+    const keys = generateDeviceKeys();
+    const device: TestDevice = { keys, deviceId: keys.deviceId };
+    expect(
+      (await http(t.url, 'POST', '/v1/devices', { device: await makeDeviceCert(owner, keys) })).status,
+    ).toBe(201);
+    expect((await revokeDevice(t, owner, device)).status).toBe(200);
+    const before = rowCounts(t.store);
+    // The intruder certifies the owner's revoked device key: the id is the owner's, whatever its state,
+    // and this account is told only that (DEVICE_REVOKED would say it was revoked in another account).
+    const res = await http(t.url, 'POST', '/v1/devices', { device: await makeDeviceCert(intruder, keys) });
+    expect(res).toMatchObject({ status: 409, body: { code: 'ALREADY_EXISTS' } });
+    expect(rowCounts(t.store)).toEqual(before);
+    expect((await t.store.devices.get(device.deviceId))?.accountId).toBe(owner.accountId);
+    expect(await activeDeviceIds(intruder)).toEqual([intruder.device.deviceId]);
+  });
+
   it("refuses a revocation of another account's device signed by the caller's own identity key", async () => {
     const owner = await registerAccount(t);
     const intruder = await registerAccount(t);

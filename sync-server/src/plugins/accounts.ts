@@ -342,10 +342,11 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
       try {
         const existing = await store.devices.get(device.cert.deviceId);
         if (existing) {
-          if (existing.revokedAt !== undefined)
-            throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
+          // Another account's id first: whether that account revoked it is not this caller's to learn.
           if (existing.accountId !== account.accountId)
             throw new ServiceError('ALREADY_EXISTS', 'device id taken');
+          if (existing.revokedAt !== undefined)
+            throw new ServiceError('DEVICE_REVOKED', 'this device was revoked');
           // Already stored: answered as before, whatever the caps say now.
           return reply.code(201).send({ deviceId: existing.deviceId });
         }
