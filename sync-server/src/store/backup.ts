@@ -49,7 +49,8 @@
  * equal to the live file; NOT_FOUND for a missing backup file;
  * DATA_DIR_IN_USE when a server (or an open store of this process) holds the target directory;
  * UNAVAILABLE when another connection has the target store open; INTERNAL for anything else. What could
- * not be carried is no error: it comes back as `warnings` and goes to `onWarning` (stderr by default).
+ * not be carried is no error: it comes back as `warnings` and goes to `onWarning` (stderr by default), only
+ * once the copy is in place, and a throwing `onWarning` cannot turn that restore into a failure.
  * Backups hold every secret the store holds (e.g. the server's signing seed in meta): protect them like
  * the data directory.
  */
@@ -102,7 +103,11 @@ export interface RestoreOptions {
   force?: boolean;
   /** Defaults to `hale.sqlite`. */
   fileName?: string;
-  /** Receives each warning (also in the result). Default: one line each on stderr. */
+  /**
+   * Receives each warning (also in the result) once the copy is in place. Default: one line each on
+   * stderr. If it throws, that warning goes to stderr instead and the restore still resolves: the store
+   * has been replaced by then, and reporting failure would have the operator restore again.
+   */
   onWarning?: (warning: string) => void;
 }
 
@@ -508,7 +513,40 @@ export const replacementSteps = (
   return { aside, steps };
 };
 
-/** Replaces the store in `dataDir` with a checked copy of `backupFile`; the old store is kept aside. */
+const warnOnStderr = (warning: string): void => {
+  try {
+    process.stderr.write(`warning: ${warning}\n`);
+  } catch {
+    // Nowhere left to say it; it is still in the result's `warnings`.
+  }
+};
+
+/**
+ * Gives each warning to `onWarning` (stderr by default), after the copy is in place. Never throws: the
+ * store is already replaced, and a caller told the restore failed would retry it (a second restore, a new
+ * incarnation again for every device). A warning the callback throws on goes to stderr instead, so the
+ * operator still sees it; the callback's own error is dropped.
+ */
+const reportWarnings = (warnings: readonly string[], onWarning: ((w: string) => void) | undefined): void => {
+  for (const warning of warnings) {
+    if (onWarning === undefined) {
+      warnOnStderr(warning);
+      continue;
+    }
+    try {
+      onWarning(warning);
+    } catch {
+      warnOnStderr(warning);
+    }
+  }
+};
+
+/**
+ * Replaces the store in `dataDir` with a checked copy of `backupFile`; the old store is kept aside.
+ * Resolves once the copy is in place, whatever `onWarning` does: the warnings are reported only then (a
+ * restore that fails earlier has nothing to warn about), each is in the result, and one that `onWarning`
+ * throws on is written to stderr instead of rejecting a restore that has happened.
+ */
 export const restoreSqlite = async (
   backupFile: string,
   dataDir: string,
@@ -557,12 +595,11 @@ export const restoreSqlite = async (
 
     const swap = replacementSteps(staging, target);
     for (const step of swap.steps) step.run();
-    const movedAside = swap.aside;
-    const warn = options.onWarning ?? ((w: string) => process.stderr.write(`warning: ${w}\n`));
-    for (const warning of report.warnings) warn(warning);
+    // The restore has happened: nothing from here on may make it report failure (see onWarning).
+    reportWarnings(report.warnings, options.onWarning);
     return {
       file: target,
-      movedAside,
+      movedAside: swap.aside,
       carried: report.carried,
       incarnation: report.incarnation,
       warnings: report.warnings,
