@@ -472,7 +472,9 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
       }
-      if (frame.t === 'error' && FATAL_CODES.has(frame.code)) {
+      // Only without a rid: one naming a request (settled already: a repeated answer) refused that request
+      // (a grant's signature, …), not this device, and must not end the connection for every other.
+      if (frame.t === 'error' && rid === undefined && FATAL_CODES.has(frame.code)) {
         // As before `ready`: fatal first, so that giving the socket up schedules no reconnect, and nothing
         // the server sends on it afterwards is acted on or handed on.
         goFatal(new SyncError(frame.code, frame.message, false));
