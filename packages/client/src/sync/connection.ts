@@ -343,8 +343,18 @@ export const createConnection = (options: ConnectionOptions) => {
     };
     socket.onmessage = (ev) => {
       if (ws !== socket) return;
-      const text = typeof ev.data === 'string' ? ev.data : null;
-      if (text === null) return;
+      const text = ev.data;
+      if (typeof text !== 'string') {
+        // Every frame of the protocol is text: a binary one is invalid, reported as any other is.
+        if (draining !== socket) {
+          options.onFrame({
+            t: 'error',
+            code: 'BAD_MESSAGE',
+            message: 'invalid frame from server: not text',
+          });
+        }
+        return;
+      }
       const decoded = decodeServerFrameTolerant(text);
       if (!decoded.ok) {
         // A broken reply to a pending request fails that request now instead of leaving it to time out.
