@@ -22,8 +22,8 @@
  *   server would keep writing into the file moved aside, losing acknowledged writes), and no server can
  *   start mid-restore. It claims it as a restore, so that `invite`, which writes beside a running server,
  *   is refused instead of writing into the store about to be moved aside (invite-store.ts). It also
- *   refuses (UNAVAILABLE) while any other connection holds the target open, unless forced; the replaced store (with its -wal) is kept aside under `<file>.replaced-<time>`, not
- *   deleted.
+ *   refuses (UNAVAILABLE) while any other connection holds the target open, unless forced; the replaced
+ *   store (with its -wal) is kept aside under `<file>.replaced-<time>`, not deleted.
  * - Crash safety of the swap (`replacementSteps`): wherever a crash stops it, the store's name holds the
  *   replaced store, whole, or the copy, never neither (a start would create an empty store) and never the
  *   copy beside the replaced store's -wal (SQLite would replay it onto the copy: nothing ties a -wal to
@@ -31,18 +31,19 @@
  *   (a copy where there are none), its side files removed, and only then the copy renamed over the main
  *   file. A replaced store that cannot be checkpointed (damaged) may lose, under the store's name and
  *   only between the last two steps, what its -wal held; the aside keeps it.
- * - A restore that fails leaves the data directory as it found it: besides its own staging copy it removes
- *   the lock file if it created it (unlinked while still held: a server claiming the directory meanwhile
- *   is refused, or makes a new lock file after the unlink) and the directories it created, once empty (a
- *   mistyped --data-dir leaves nothing behind).
+ * - A restore that fails leaves the data directory as it found it: besides its own staging copy (and the
+ *   aside files of a move-aside that failed part-way, `keepAllAside`) it removes the lock file if it
+ *   created it (unlinked while still held: a server claiming the directory meanwhile is refused, or makes
+ *   a new lock file after the unlink) and the directories it created, once empty (a mistyped --data-dir
+ *   leaves nothing behind).
  * - A restore never moves state back that devices or the server's security rely on (restore-carry.ts):
  *   before the copy goes in place, the store it replaces (read only; the swap checkpoints it, which
  *   changes none of its content) gives it every stream head that is higher, the audit entries and key
  *   envelopes made since the backup, and every revocation (devices, grants, sessions) and newer
  *   passphrase wrap. The copy keeps its schema version (the server migrates at start; an upgrade's
- *   rollback restores an older one, with the newer code, before the older code is started). Every restore gives the store a new incarnation (sent to devices in `ready`).
- *   Without a store to replace (or an unreadable one) nothing can be carried: the restore still happens,
- *   and warns.
+ *   rollback restores an older one, with the newer code, before the older code is started). Every restore
+ *   gives the store a new incarnation (sent to devices in `ready`). Without a store to replace (or an
+ *   unreadable one) nothing can be carried: the restore still happens, and warns.
  *
  * Failure modes (StoreError): INVALID for a backup that does not open, fails the integrity check or has an
  * unknown schema, or is the store it would replace (by any path: a symbolic or hard link), or a destination
@@ -57,6 +58,7 @@
 import {
   chownSync,
   closeSync,
+  constants as fsConstants,
   copyFileSync,
   existsSync,
   fsyncSync,
@@ -440,13 +442,63 @@ const checkpointInto = (file: string): void => {
   }
 };
 
-/** A second name for `file` at `to` (a copy where hard links are not possible); durable before it returns. */
+const errorCode = (error: unknown): unknown =>
+  error instanceof Error && 'code' in error ? (error as { code: unknown }).code : undefined;
+
+/**
+ * A second name for `file` at `to` (a copy where hard links are not possible); durable before it returns.
+ * Never replaces what is at `to` (not this restore's to overwrite), and leaves no partial copy when it
+ * throws.
+ */
 const keepAs = (file: string, to: string): void => {
   try {
     linkSync(file, to);
-  } catch {
-    copyFileSync(file, to);
+    return;
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') throw error;
+  }
+  try {
+    copyFileSync(file, to, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    // EEXIST: someone else's file, created between the link and the copy; anything else: our partial copy.
+    if (errorCode(error) !== 'EEXIST') rmSync(to, { force: true });
+    throw error;
+  }
+  try {
     syncFile(to);
+  } catch (error) {
+    rmSync(to, { force: true });
+    throw error;
+  }
+};
+
+/**
+ * Keeps each of `suffixes` of `target` aside under `aside`, all or none: when one fails, the ones already
+ * made are removed again, since an aside main file without its -wal passes for a whole store an operator
+ * might restore from. `target` is only read (linked or copied), so it stays as it was.
+ */
+const keepAllAside = (target: string, aside: string, suffixes: readonly string[]): void => {
+  const made: string[] = [];
+  try {
+    for (const suffix of suffixes) {
+      keepAs(target + suffix, aside + suffix);
+      made.push(aside + suffix);
+    }
+  } catch (error) {
+    for (const file of made) {
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // The failure reported below matters more; an aside left here is whole up to its missing part.
+      }
+    }
+    syncDir(dirname(target));
+    throw new StoreError(
+      'INTERNAL',
+      `could not keep the replaced store aside as ${aside} (the store was not replaced): ` +
+        `${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 };
 
@@ -462,7 +514,9 @@ export interface ReplacementStep {
  * the replaced store, whole, or the copy:
  * 1. the replaced store is checkpointed (its -wal emptied into the main file), so its main file alone is
  *    all of it: removing its -wal later loses nothing;
- * 2. the replaced store gets second names under `aside` (hard links: `target` is untouched);
+ * 2. the replaced store gets second names under `aside` (hard links: `target` is untouched); all of them
+ *    or, when one fails, none (those made are removed again, and the restore fails with `target` as it
+ *    was);
  * 3. its -wal and -shm are removed from under `target`. SQLite does not tie a -wal to its main file (no
  *    check against the database header: a -wal beside another WAL-mode file is replayed onto it), so
  *    none may be left when the copy takes the name;
@@ -490,7 +544,7 @@ export const replacementSteps = (
       {
         name: 'keep the replaced store aside',
         run: () => {
-          for (const suffix of present()) keepAs(target + suffix, aside + suffix);
+          keepAllAside(target, aside, present());
           syncDir(dir);
         },
       },
