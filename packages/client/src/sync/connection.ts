@@ -279,7 +279,8 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 
   const scheduleReconnect = (): void => {
-    if (status === 'stopped' || status === 'fatal' || reconnectTimer !== null) return;
+    // A socket there already was opened by `start()` from a status listener told `offline` just before.
+    if (status === 'stopped' || status === 'fatal' || reconnectTimer !== null || ws !== null) return;
     const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
     const delay = base / 2 + Math.random() * (base / 2);
     attempt++;
@@ -520,7 +521,8 @@ export const createConnection = (options: ConnectionOptions) => {
       endDrain();
       if (status === 'stopped' || status === 'fatal') status = 'offline';
       failure = undefined;
-      if (ws === null && reconnectTimer === null) open();
+      // `connecting` without a socket: `open()` is under way (a status listener of its own calls this).
+      if (ws === null && reconnectTimer === null && status !== 'connecting') open();
     },
     stop(): void {
       setStatus('stopped');
