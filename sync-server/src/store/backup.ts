@@ -10,7 +10,9 @@
  *   backup finishes in a time bounded by the store's size whatever the server writes meanwhile; those
  *   writes are in the next backup. The WAL grows meanwhile (a checkpoint cannot pass the reader). The
  *   copy goes to a temporary file beside the destination, is checked and fsynced, and only then renamed
- *   onto the destination, so a crash never leaves a half-written file under the backup's name.
+ *   onto the destination, so a crash never leaves a half-written file under the backup's name. The copy
+ *   is in rollback-journal mode (the store runs in WAL mode): whole in one file, and told by restore from
+ *   a store's own file, whose -wal is part of it, while a -wal beside a backup is not (`copyBackupFile`).
  * - Backing up (from a file path or an open store) opens the file read-only and takes no data directory
  *   lock, so it works while a server runs on that directory (the `backup` command does this from a second
  *   process). The store always runs in WAL mode; a source file in rollback-journal mode would keep
@@ -64,6 +66,7 @@ import {
   fsyncSync,
   linkSync,
   openSync,
+  readSync,
   realpathSync,
   renameSync,
   rmdirSync,
@@ -263,22 +266,29 @@ export const backupSqlite = async (
     createPrivateFile(temp);
     const pagesPerStep = options.pagesPerStep ?? 256;
     const meta = await db.backup(temp, { progress: () => pagesPerStep });
-    if (options.verify ?? true) {
-      const check = new Database(temp, { fileMustExist: true });
-      try {
+    const check = new Database(temp, { fileMustExist: true });
+    try {
+      // The backup API copies the store's header, WAL mode included. Out of it, the backup is one file
+      // that needs no -wal, and restore can tell it from a store's own file, whose -wal belongs to it.
+      const mode = check.pragma('journal_mode = DELETE', { simple: true });
+      if (mode !== 'delete') {
+        throw new StoreError('INTERNAL', `backup copy stayed in journal mode ${String(mode)}`);
+      }
+      if (options.verify ?? true) {
         const result = check.pragma('quick_check', { simple: true });
         // As SQLite's own error for a damaged file, so it is reported as one (start-failure.ts).
         if (result !== 'ok')
           throw new StoreError('INTERNAL', `backup copy failed quick_check: ${String(result)}`, {
             cause: new Database.SqliteError(`quick_check: ${String(result)}`, 'SQLITE_CORRUPT'),
           });
-      } finally {
-        check.close();
       }
+    } finally {
+      check.close();
     }
     syncFile(temp);
-    // Side files of an older backup under this name would be replayed onto the new copy.
-    for (const suffix of SIDE_FILES) rmSync(dest + suffix, { force: true });
+    // Side files of an older backup under this name would be replayed (or, a journal, rolled back) onto
+    // the new copy by whatever opens it.
+    for (const suffix of [...SIDE_FILES, '-journal']) rmSync(dest + suffix, { force: true });
     renameSync(temp, dest);
     syncDir(dirname(dest));
     return {
@@ -331,17 +341,50 @@ const verifyCopy = (file: string): void => {
 };
 
 /**
- * Copies the backup file to `staging`. A `backup` file has no -wal, and is copied as bytes. A store's own
- * file may have one beside it (the old disk's hale.sqlite after a crash or power loss, never checkpointed;
- * a `.replaced-<time>` aside whose checkpoint a forced restore could not make): the commits the server
- * acknowledged last are then in that -wal only, and the file's bytes alone would silently lose them (or be
- * refused as no store while even its schema is still in the -wal). Such a file is read through SQLite,
- * read-only, which reads its -wal too; the online backup API copies that whole state to `staging`.
+ * Whether `file` is a SQLite file in rollback-journal mode (header bytes 18 and 19 are 1; WAL mode makes
+ * them 2): what `backup` writes, never what the store is. Read from the header, not through SQLite, which
+ * would open a -wal beside it whatever the mode says.
  */
-const copyBackupFile = async (from: string, staging: string): Promise<void> => {
-  if (!existsSync(`${from}-wal`) || statSync(`${from}-wal`).size === 0) {
+const isRollbackJournalFile = (file: string): boolean => {
+  const header = Buffer.alloc(20);
+  const fd = openSync(file, 'r');
+  try {
+    if (readSync(fd, header, 0, header.length, 0) < header.length) return false;
+  } finally {
+    closeSync(fd);
+  }
+  return header.toString('latin1', 0, 16) === 'SQLite format 3\0' && header[18] === 1 && header[19] === 1;
+};
+
+/**
+ * Copies the backup file to `staging`; answers the warnings about a -wal beside it. A file that `backup`
+ * wrote is whole on its own and has no -wal, and is copied as bytes. A store's own file may have one
+ * beside it (the old disk's hale.sqlite after a crash or power loss, never checkpointed; a
+ * `.replaced-<time>` aside whose checkpoint a forced restore could not make): the commits the server
+ * acknowledged last are then in that -wal only, and the file's bytes alone would silently lose them (or
+ * be refused as no store while even its schema is still in the -wal). Such a file is read through SQLite,
+ * read-only, which reads its -wal too; the online backup API copies that whole state to `staging`.
+ *
+ * The two are told apart by the journal mode in the file's header: `backup` writes rollback-journal mode,
+ * the store always runs in WAL mode. A -wal beside a rollback-journal file was put there by hand and is
+ * another database's; SQLite does not check that (it would replay it, and a restore would quietly mix
+ * pages of two databases), so that file is copied as bytes, the -wal is not opened (nothing beside `from`
+ * changes), and a warning names it. A backup written before `backup` wrote rollback-journal mode cannot be
+ * told from a store's own file: its -wal is read with it, and the warning says so.
+ */
+const copyBackupFile = async (from: string, staging: string): Promise<string[]> => {
+  const wal = `${from}-wal`;
+  if (!existsSync(wal) || statSync(wal).size === 0) {
     copyFileSync(from, staging);
-    return;
+    return [];
+  }
+  if (isRollbackJournalFile(from)) {
+    copyFileSync(from, staging);
+    return [
+      `${wal} beside the backup was not applied: ${from} was written by backup and is whole on its ` +
+        'own, so that -wal belongs to another database (SQLite would have mixed its pages in). It was ' +
+        'left as it is.',
+    ];
   }
   // 0600 from the start (the copy holds the signing seed); the backup API writes into the empty file.
   createPrivateFile(staging);
@@ -352,13 +395,18 @@ const copyBackupFile = async (from: string, staging: string): Promise<void> => {
   } catch (error) {
     throw new StoreError(
       'INVALID',
-      `backup ${from} with its write-ahead log ${from}-wal does not read as SQLite: ` +
+      `backup ${from} with its write-ahead log ${wal} does not read as SQLite: ` +
         `${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   } finally {
     db?.close();
   }
+  return [
+    `${wal} beside ${from} was applied with it, as a store's own file's -wal (a store from a crashed ` +
+      'server, or a .replaced aside). If it was copied there by hand, it belongs to another database: ' +
+      'move it away and restore again.',
+  ];
 };
 
 /**
@@ -624,7 +672,7 @@ export const restoreSqlite = async (
   let failed = false;
   try {
     ensurePrivateDir(dirname(target));
-    await copyBackupFile(from, staging);
+    const copyWarnings = await copyBackupFile(from, staging);
     // copyFileSync gives the copy the backup file's mode.
     makePrivate(staging);
     verifyCopy(staging);
@@ -649,14 +697,15 @@ export const restoreSqlite = async (
 
     const swap = replacementSteps(staging, target);
     for (const step of swap.steps) step.run();
+    const warnings = [...copyWarnings, ...report.warnings];
     // The restore has happened: nothing from here on may make it report failure (see onWarning).
-    reportWarnings(report.warnings, options.onWarning);
+    reportWarnings(warnings, options.onWarning);
     return {
       file: target,
       movedAside: swap.aside,
       carried: report.carried,
       incarnation: report.incarnation,
-      warnings: report.warnings,
+      warnings,
     };
   } catch (error) {
     failed = true;

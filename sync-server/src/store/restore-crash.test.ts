@@ -5,6 +5,7 @@
 // incarnation), and never the copy with the replaced store's -wal replayed onto it.
 import { copyFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { backupSqlite, replacementSteps } from './backup';
 import { isoAt, makeDocInput } from './conformance';
@@ -55,7 +56,7 @@ it('a crash after any step of the swap leaves the replaced store or the copy in 
   copyFileSync(`${old.file}-wal`, join(crashed, `${SQLITE_FILE_NAME}-wal`));
   await old.close();
 
-  // The copy that replaces it (a backup of another store: a WAL-mode file, as every backup is).
+  // The copy that replaces it (a backup of another store), in WAL mode as restore makes it before the swap.
   const source = await openSqliteStore({ dataDir: newDir(), ...quiet });
   await write(source, ['new-1']);
   const backupFile = join(newDir(), 'backup.sqlite');
@@ -69,6 +70,10 @@ it('a crash after any step of the swap leaves the replaced store or the copy in 
     }
     const staging = join(dataDir, '.hale.sqlite.restore-test');
     copyFileSync(backupFile, staging);
+    const copy = new Database(staging);
+    copy.pragma('journal_mode = WAL');
+    // The last connection's close takes its -wal away, as prepareCopy's does.
+    copy.close();
     return { dataDir, staging, target: join(dataDir, SQLITE_FILE_NAME) };
   };
   expect(await opensTo(setUp().dataDir)).toBe('old');

@@ -2,10 +2,13 @@
 // a crash or power loss (never checkpointed), or a `.replaced-<time>` aside whose checkpoint a forced restore
 // could not make. What the server acknowledged last is in that -wal only; a restore that copies the main
 // file's bytes alone drops it without a word (or refuses a good store whose schema is still in the -wal).
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+// A file written by `backup` is different: it is the whole backup, and a -wal beside it (copied there by
+// hand) is some other database's, which SQLite would replay onto it all the same.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { restoreSqlite } from './backup';
+import { backupSqlite, restoreSqlite } from './backup';
 import { isoAt, makeDocInput } from './conformance';
 import { openSqliteStore, SQLITE_FILE_NAME, type SqliteStore } from './sqlite-store';
 import { useTempDirs } from './temp-dirs.test-util';
@@ -32,7 +35,9 @@ const copyAsCrashLeftIt = (store: SqliteStore, to: string): string => {
 
 const restoredHead = async (from: string): Promise<number> => {
   const dataDir = join(newDir(), 'data');
-  await restoreSqlite(from, dataDir, { onWarning: () => undefined });
+  const { warnings } = await restoreSqlite(from, dataDir, { onWarning: () => undefined });
+  // Applied, and said so: a -wal copied beside an older backup by hand would have been applied too.
+  expect(warnings.filter((w) => w.startsWith(`${from}-wal beside ${from} was applied`))).toHaveLength(1);
   const restored = await openSqliteStore({ dataDir });
   try {
     return (await restored.docs.streamHeads([S]))[0]?.head ?? 0;
@@ -67,6 +72,51 @@ describe('restore from a file with its -wal beside it', () => {
       const head = (await store.docs.streamHeads([S]))[0]?.head ?? 0;
       const from = copyAsCrashLeftIt(store, join(newDir(), 'old-disk'));
       expect(await restoredHead(from)).toBe(head);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** Each file in `dir` with a digest of its bytes, to see that nothing there changed. */
+const filesIn = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(dir).map((name) => [
+      name,
+      createHash('sha256')
+        .update(readFileSync(join(dir, name)))
+        .digest('hex'),
+    ]),
+  );
+
+describe('restore from a file written by backup, with a -wal beside it', () => {
+  it('restores the backup alone, says the -wal was not applied, and leaves the files there as they were', async () => {
+    const store = await openSqliteStore({ dataDir: newDir() });
+    try {
+      await write(store, 'doc-1');
+      const backupDir = newDir();
+      const backup = join(backupDir, 'hale-backup.sqlite');
+      await backupSqlite(store, backup);
+      // The store moves on; its -wal, copied beside the backup by hand, holds doc-2: another database's.
+      store.db.pragma('wal_checkpoint(TRUNCATE)');
+      await write(store, 'doc-2');
+      copyFileSync(`${store.file}-wal`, `${backup}-wal`);
+      const beside = filesIn(backupDir);
+
+      const warnings: string[] = [];
+      const dataDir = join(newDir(), 'data');
+      await restoreSqlite(backup, dataDir, { onWarning: (w) => warnings.push(w) });
+      const restored = await openSqliteStore({ dataDir });
+      try {
+        expect(restored.db.pragma('integrity_check', { simple: true })).toBe('ok');
+        expect((await restored.docs.readDocs(S, 0, 10, 1e9)).docs.map((d) => d.id)).toEqual(['doc-1']);
+      } finally {
+        await restored.close();
+      }
+      expect(
+        warnings.filter((w) => w.startsWith(`${backup}-wal beside the backup was not applied`)),
+      ).toHaveLength(1);
+      expect(filesIn(backupDir)).toEqual(beside);
     } finally {
       await store.close();
     }
