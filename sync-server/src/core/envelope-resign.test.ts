@@ -1,7 +1,8 @@
 // An envelope created by a patient device that the account revoked since is stored anew when an active
 // device of the same account signs the same key (devices no longer take the revoked device's signature);
 // nothing else replaces a stored envelope: not another key, not a second active device, not a grantee or
-// a stranger, nor a device itself revoked after it authenticated (its open connection still publishes).
+// a stranger, nor a device itself revoked after it authenticated (the service refuses it DEVICE_REVOKED;
+// the store, given it anyway, keeps the stored one).
 // And `listKeyHolders` names each envelope's creator when asked to.
 import { generateRootSecret } from '@hale/crypto';
 import type { KeyEnvelope } from '@hale/protocol';
@@ -133,7 +134,9 @@ describe('putEnvelopes in place of an envelope a revoked device created', () => 
     expect((await revokeDevice(t, patient, patient.device)).status).toBe(200);
 
     const anew = await makeEnvelope(patient, second, provider, 'allergy', 1, key);
-    await t.server.service.putEnvelopes(principal(patient, second), [anew]);
+    await expect(t.server.service.putEnvelopes(principal(patient, second), [anew])).rejects.toMatchObject({
+      code: 'DEVICE_REVOKED',
+    });
     expect(row(stream, 1, provider.accountId)).toEqual(kept);
 
     const { sig, ...rest } = anew;

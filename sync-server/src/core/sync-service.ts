@@ -39,6 +39,11 @@
  *   waits on the chain lock, or while an access is logged, stores or hands out nothing of that stream
  *   (access-recheck.test.ts, pull-recheck.test.ts, key-fetch-recheck.test.ts,
  *   blob-download-recheck.test.ts, hub-live-recheck.test.ts).
+ * - A write of a device revoked while it is in flight stores nothing: a push's and a blob write's guard
+ *   reads the device's registration inside the write's transaction (`accessGuard`); envelopes and grants,
+ *   whose store writes take no guard, read it just before the write (`refuseRevokedWriter`, nothing
+ *   awaited in between: only a revocation committed in that same turn of the event loop could pass, which
+ *   a check inside the store's write would close) (device-revoke-key-write-race.test.ts).
  * - Decisions load only the grants unended at that moment (`store.grants.listUnended`, bounded by the caps),
  *   never the account's ended ones, which any patient can pile onto any account and which give no access.
  *   A request that names its streams (pull, push, a check, a key fetch of named streams) loads only those
@@ -875,6 +880,19 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   /**
+   * DEVICE_REVOKED, nothing written, when `p`'s device was revoked since it signed in: for the writes whose
+   * store call takes no access guard (`putEnvelopes`, `grant`), called just before that call with nothing
+   * awaited in between. Without it a revocation committed while such a write checked its signatures or
+   * waited on a lock let the revoked device's envelopes (a new epoch, whose key it holds) or grant be stored.
+   */
+  const refuseRevokedWriter = async (p: Principal): Promise<void> => {
+    const device = await store.devices.get(p.deviceId);
+    if (device?.revokedAt !== undefined) {
+      throw new ServiceError('DEVICE_REVOKED', 'this device was revoked; nothing was written');
+    }
+  };
+
+  /**
    * Refused decisions (stream → decision) as consent errors, their reasons named from the ended grants:
    * those of an AccessEnded are read after the write was rolled back, so the revocation that refused it is
    * among them.
@@ -1501,6 +1519,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
         await sameAsStored();
       } else {
         await checkGrantCaps(g.patientId, g.granteeId);
+        await refuseRevokedWriter(p);
         try {
           await store.grants.put(
             {
@@ -1721,6 +1740,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       }
     }
     const createdAt = iso();
+    await refuseRevokedWriter(p);
     // One atomic step: stored one by one, a failure after the first would leave a rotation half stored —
     // a grantee's envelope moving the stream's epoch while the patient's own is missing.
     await store.envelopes.putAll(
