@@ -36,6 +36,10 @@
  *   deadline counted afresh from then; only once its waits would pass `requestTimeoutMs` in all does it
  *   fail with RATE_LIMITED (retryable).
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
+ * - A failure of `onFrame` or `onReady` (a throw, or the rejection of a promise it answers) never escapes
+ *   the socket's message handler (under `ws` an uncaught exception, after which the socket reads no more):
+ *   it is reported as a LIVE_APPLY_FAILED error frame to `onFrame` (dropped if that fails too), and the
+ *   connection goes on as if the handler had returned.
  * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
  * surface as a fatal state with the server's reason; so does NOT_FOUND before `ready` (the server holds no
  * registration of this device: restored from an older backup, the device or account removed there, or
@@ -50,8 +54,9 @@
  * once its account was locked), is fatal too (LOCKED): nothing is signed or sent under zeroes, no later
  * attempt could sign in, and requests waiting for `ready` are rejected with it instead of held until
  * `stop()`; so does `lockedOut()` (the session, at the lock), whose socket stays only for the replies
- * to requests already sent. Any other error `createWebSocket` throws is retried with backoff, as a dropped socket. Signing that fails otherwise gives the socket up and reconnects with
- * backoff, as a dropped socket does, instead of waiting for the server's handshake deadline.
+ * to requests already sent. Any other error `createWebSocket` throws is retried with backoff, as a dropped
+ * socket. Signing that fails otherwise gives the socket up and reconnects with backoff, as a dropped socket
+ * does, instead of waiting for the server's handshake deadline.
  * Whatever makes the connection fatal, before `ready` or after it (an `error` DEVICE_REVOKED,
  * BAD_SIGNATURE or UNSUPPORTED_VERSION without a rid), gives the socket up too (the device closes it,
  * requests in flight on it fail NETWORK): nothing the server sends on it afterwards (a `challenge` to sign,
@@ -115,7 +120,8 @@ export interface ConnectionOptions {
   ed: Ed25519;
   /**
    * Unsolicited frames once ready (`changes`, `accessChanged`, `wrappedRootChanged`, errors without rid),
-   * and the BAD_MESSAGE error frames reporting a frame not acted on (invalid, or out of turn).
+   * the BAD_MESSAGE error frames reporting a frame not acted on (invalid, or out of turn), and the
+   * LIVE_APPLY_FAILED error frames reporting a failure of this handler or of `onReady` (see the header).
    */
   onFrame: (frame: ServerFrame) => void;
   onStatus?: (status: ConnectionStatus, reason?: string) => void;
@@ -170,6 +176,10 @@ const unparsedRid = (error: { code: string; unparsed?: true }, text: string): nu
   const rid = m === null ? NaN : Number(m[1]);
   return Number.isSafeInteger(rid) ? rid : undefined;
 };
+
+/** A promise (of any realm) or another thenable: what an async handler answers. */
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 interface PendingRequest {
   resolve: (f: ServerFrame) => void;
@@ -227,6 +237,37 @@ export const createConnection = (options: ConnectionOptions) => {
     readyWaiters = [];
     for (const w of waiters) w.reject(error);
   };
+
+  /**
+   * Calls a handler of `options` (`onFrame`, `onReady`) from the socket's message handler so that its
+   * failure (a throw, or the rejection of a promise it answers) stays here: escaped, it would be an uncaught
+   * exception under `ws` (whose socket then reads no more) and an uncaught error in a browser. It is told
+   * as a LIVE_APPLY_FAILED error frame to `onFrame` (the issue the engine raises for a live frame it could
+   * not apply, which is what this is), whose own failure then is dropped (nothing is left to tell it to);
+   * the connection goes on as if the handler had returned.
+   */
+  const callHandler = (what: string, call: () => unknown): void => {
+    const failed = (error: unknown): void => {
+      try {
+        const why = error instanceof Error ? error.message : String(error);
+        // No longer than a server's error frame may be, so that it reads as any other.
+        const message = `${what} failed on this device: ${why}`.slice(0, 1000);
+        const told: unknown = options.onFrame({ t: 'error', code: 'LIVE_APPLY_FAILED', message });
+        if (isThenable(told)) told.then(undefined, () => undefined);
+      } catch {
+        // onFrame failed at its own report: there is no one else to tell.
+      }
+    };
+    try {
+      const result = call();
+      if (isThenable(result)) result.then(undefined, failed);
+    } catch (error) {
+      failed(error);
+    }
+  };
+  /** `frame` to `onFrame` (see `callHandler`). */
+  const handOn = (frame: ServerFrame): void =>
+    callHandler(`handling ${frame.t} from the server`, () => options.onFrame(frame));
 
   /** The socket kept after `lockedOut()` for the replies to requests sent before it; null otherwise. */
   let draining: WebSocketLike | null = null;
@@ -338,7 +379,7 @@ export const createConnection = (options: ConnectionOptions) => {
       endHandshake(new SyncError('BAD_HANDSHAKE', message, false));
     /** A frame not acted on, told by its type alone: what a frame carries is not for logs or the person. */
     const reportIgnored = (type: ServerFrame['t'], when: string): void =>
-      options.onFrame({ t: 'error', code: 'BAD_MESSAGE', message: `unexpected ${type} from server ${when}` });
+      handOn({ t: 'error', code: 'BAD_MESSAGE', message: `unexpected ${type} from server ${when}` });
     socket.onopen = () => {
       sendRaw({ t: 'hello', versions: offered, deviceId: options.device.deviceId });
     };
@@ -348,7 +389,7 @@ export const createConnection = (options: ConnectionOptions) => {
       if (typeof text !== 'string') {
         // Every frame of the protocol is text: a binary one is invalid, reported as any other is.
         if (draining !== socket) {
-          options.onFrame({
+          handOn({
             t: 'error',
             code: 'BAD_MESSAGE',
             message: 'invalid frame from server: not text',
@@ -371,7 +412,7 @@ export const createConnection = (options: ConnectionOptions) => {
           return;
         }
         if (draining === socket) return;
-        options.onFrame({
+        handOn({
           t: 'error',
           code: 'BAD_MESSAGE',
           message: `invalid frame from server: ${decoded.error.message}`,
@@ -457,7 +498,7 @@ export const createConnection = (options: ConnectionOptions) => {
         const waiters = readyWaiters;
         readyWaiters = [];
         for (const w of waiters) w.resolve();
-        options.onReady?.(frame);
+        callHandler('handling ready', () => options.onReady?.(frame));
         return;
       }
       if (phase !== 'ready') {
@@ -491,7 +532,7 @@ export const createConnection = (options: ConnectionOptions) => {
         goFatal(new SyncError(frame.code, frame.message, false));
         abandon(socket, `refused: ${frame.code}`);
       }
-      options.onFrame(frame);
+      handOn(frame);
     };
     socket.onclose = (ev) => {
       if (ws !== socket) return;

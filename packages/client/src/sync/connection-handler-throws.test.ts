@@ -1,0 +1,178 @@
+// A handler the connection was given (`onFrame`, `onReady`) that fails: its throw (or the rejection of a
+// promise it answers) never escapes the socket's message handler — under `ws` that is an uncaught exception
+// and a socket that reads no more — it is reported as a LIVE_APPLY_FAILED error frame, and the connection
+// goes on as if the handler had returned.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
+import type { ReadyFrame, ServerFrame } from '@hale/protocol';
+import { createConnection, type WebSocketLike } from './connection';
+import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
+
+/**
+ * A fake server: completes the handshake, holds each request until the test answers it. Every frame is
+ * delivered to the device inside a try, so what escapes its message handler is kept in `escaped`.
+ */
+const heldServer = () => {
+  const sockets: HandshakingSocket[] = [];
+  const requests: Array<{ t: string; rid: number }> = [];
+  const escaped: unknown[] = [];
+  const deliverOn = (socket: HandshakingSocket, frame: ServerFrame | Record<string, unknown>): void => {
+    try {
+      socket.onmessage?.({ data: JSON.stringify(frame) });
+    } catch (error) {
+      escaped.push(error);
+    }
+  };
+  const create = (): WebSocketLike => {
+    const socket = handshakingSocket((frame) => requests.push(frame));
+    socket.reply = (frame) => queueMicrotask(() => deliverOn(socket, frame));
+    sockets.push(socket);
+    return socket;
+  };
+  const deliver = (frame: ServerFrame | Record<string, unknown>): void => {
+    const socket = sockets.at(-1);
+    if (socket) deliverOn(socket, frame);
+  };
+  return { create, sockets, requests, escaped, deliver };
+};
+
+const connectionTo = (
+  server: ReturnType<typeof heldServer>,
+  handlers: { onFrame: (frame: ServerFrame) => void; onReady?: (ready: ReadyFrame) => void },
+) => {
+  const device = generateDeviceKeys();
+  return createConnection({
+    url: 'ws://held',
+    createWebSocket: server.create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    ...handlers,
+    backoff: { initialMs: 5, maxMs: 10 },
+  });
+};
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+const changes: ServerFrame = {
+  t: 'changes',
+  docs: [],
+  streams: [{ stream: `${'A'.repeat(22)}/profile`, checkpoint: 3 }],
+};
+
+/** A request made and answered now: the connection still sends and takes replies on the same socket. */
+const roundTrip = async (
+  server: ReturnType<typeof heldServer>,
+  connection: ReturnType<typeof connectionTo>,
+): Promise<void> => {
+  const sent = connection.request({ t: 'listStreams' });
+  await settle();
+  const asked = server.requests.at(-1);
+  server.deliver({ t: 'streams', rid: asked!.rid, streams: [] });
+  expect(await sent).toMatchObject({ t: 'streams', streams: [] });
+  expect(server.sockets).toHaveLength(1);
+};
+
+describe('a handler that fails', () => {
+  it('onFrame throwing: contained, reported as LIVE_APPLY_FAILED, the connection goes on', async () => {
+    const server = heldServer();
+    const frames: ServerFrame[] = [];
+    const connection = connectionTo(server, {
+      onFrame: (frame) => {
+        frames.push(frame);
+        if (frame.t === 'changes') throw new Error('cannot apply this');
+      },
+    });
+    connection.start();
+    try {
+      await connection.whenReady();
+      server.deliver(changes);
+      expect(server.escaped).toEqual([]);
+      expect(frames).toEqual([
+        changes,
+        {
+          t: 'error',
+          code: 'LIVE_APPLY_FAILED',
+          message: expect.stringContaining('cannot apply this') as string,
+        },
+      ]);
+      expect(connection.status()).toBe('ready');
+      await roundTrip(server, connection);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('onFrame throwing at its own report too: nothing escapes, nothing loops', async () => {
+    const server = heldServer();
+    let calls = 0;
+    const connection = connectionTo(server, {
+      onFrame: () => {
+        calls++;
+        throw new Error('always');
+      },
+    });
+    connection.start();
+    try {
+      await connection.whenReady();
+      server.deliver(changes);
+      expect(server.escaped).toEqual([]);
+      // The frame, then the report of its failure (whose own failure is dropped).
+      expect(calls).toBe(2);
+      await roundTrip(server, connection);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('onFrame answering a rejected promise: reported as LIVE_APPLY_FAILED, not left unhandled', async () => {
+    const server = heldServer();
+    const frames: ServerFrame[] = [];
+    // A handler typed as returning nothing may still be an async function.
+    const onFrame = ((frame: ServerFrame) => {
+      frames.push(frame);
+      return frame.t === 'changes' ? Promise.reject(new Error('rejected later')) : Promise.resolve();
+    }) as (frame: ServerFrame) => void;
+    const connection = connectionTo(server, { onFrame });
+    connection.start();
+    try {
+      await connection.whenReady();
+      server.deliver(changes);
+      await settle();
+      expect(frames).toEqual([
+        changes,
+        {
+          t: 'error',
+          code: 'LIVE_APPLY_FAILED',
+          message: expect.stringContaining('rejected later') as string,
+        },
+      ]);
+      await roundTrip(server, connection);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('onReady throwing: contained, reported as LIVE_APPLY_FAILED, the connection is ready', async () => {
+    const server = heldServer();
+    const frames: ServerFrame[] = [];
+    const connection = connectionTo(server, {
+      onFrame: (frame) => frames.push(frame),
+      onReady: () => {
+        throw new Error('cannot start syncing');
+      },
+    });
+    connection.start();
+    try {
+      await connection.whenReady();
+      await settle();
+      expect(server.escaped).toEqual([]);
+      expect(frames).toEqual([
+        { t: 'error', code: 'LIVE_APPLY_FAILED', message: expect.stringContaining('cannot start') as string },
+      ]);
+      expect(connection.status()).toBe('ready');
+      await roundTrip(server, connection);
+    } finally {
+      connection.stop();
+    }
+  });
+});
