@@ -28,6 +28,10 @@
  *   take long against a server that stopped answering). A request made with `wait: false` never waits for
  *   a connection: offline or connecting, or its socket closing, it rejects NETWORK at once (stopped or
  *   fatal, as any request: STOPPED, or the failure that ended it).
+ * - Whether a request may go out is decided as it is sent: one cleared to send and then stopped, locked,
+ *   dropped or started again before it went (in the same turn) is taken as one made then (STOPPED, LOCKED,
+ *   or a wait for the next `ready`): never failed NETWORK for a stop, sent on the socket a lock keeps, or
+ *   sent on a new socket before its `ready`.
  * - A reply that fails its schema but names a pending request (its `rid` read from the parsed JSON, or
  *   from the start of a frame too large to parse) fails that request at once with BAD_MESSAGE.
  * - A request's `rid` is its frame's first member, so a server that refuses the frame for load finds it
@@ -614,24 +618,33 @@ export const createConnection = (options: ConnectionOptions) => {
      * Sends `frame` and answers its reply (see the header). `wait: false`: rejects NETWORK at once when the
      * connection is not ready or its socket is closing, instead of waiting for the next connection (a
      * caller that keeps what it sends and sends it again at the next connection, e.g. a revocation).
+     * Whether it may go out is decided when it is sent, not when it was made: stopped or locked meanwhile
+     * (in the same turn included), it fails as a request made then would.
      */
     async request<T extends ServerFrame = ServerFrame>(
       frame: RequestFrame,
       { wait = true }: { wait?: boolean } = {},
     ): Promise<T> {
-      if (!wait && (status === 'offline' || status === 'connecting')) {
-        throw new SyncError('NETWORK', 'not connected', true);
-      }
-      await whenReady();
-      let socket = ws;
-      if (socket && socket.readyState !== OPEN) {
-        // Closing under us (its close event is still to come): wait for the next connection instead.
-        abandon(socket, 'socket closing');
-        if (!wait) throw new SyncError('NETWORK', 'not connected (the socket was closing)', true);
+      let socket: WebSocketLike | null = null;
+      while (socket === null) {
+        if (!wait && (status === 'offline' || status === 'connecting')) {
+          throw new SyncError('NETWORK', 'not connected', true);
+        }
         await whenReady();
+        // Taken again as a request made now: `stop()`, `lockedOut()` or a drop may have come in the turn
+        // the wait ended in. Stopped or fatal, the next wait rejects as it would for one made now (STOPPED,
+        // LOCKED, …), not NETWORK, and nothing goes out on a socket a lock keeps for earlier replies.
+        if (status !== 'ready') continue;
+        if (ws !== null && ws.readyState !== OPEN) {
+          // Closing under us (its close event is still to come): wait for the next connection instead.
+          abandon(ws, 'socket closing');
+          if (!wait) throw new SyncError('NETWORK', 'not connected (the socket was closing)', true);
+          continue;
+        }
+        // Never met (`ready` always has its socket); kept so that no state can spin this loop.
+        if (ws === null) throw new SyncError('NETWORK', 'not connected', true);
         socket = ws;
       }
-      if (!socket) throw new SyncError('NETWORK', 'not connected', true);
       const sending = socket;
       const rid = nextRid++;
       // `rid` first: a server refusing the frame for load reads only its start (older servers too).

@@ -1,0 +1,119 @@
+// A request cleared to send (the connection was ready when it asked) whose sending comes after a `stop()`
+// or `lockedOut()` in the same turn: it fails as a request made after them does (STOPPED, LOCKED), never
+// NETWORK, and is never sent on the socket a lock keeps only for the replies to earlier requests; after a
+// `stop()` and `start()` it waits for the new connection's `ready`, as one made then does.
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
+import type { ServerFrame } from '@hale/protocol';
+import { createConnection, type WebSocketLike } from './connection';
+import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
+
+/** A fake server: completes the handshake, holds each request until the test answers it. */
+const heldServer = () => {
+  const sockets: HandshakingSocket[] = [];
+  const requests: Array<{ t: string; rid: number }> = [];
+  const deliver = (frame: ServerFrame | Record<string, unknown>): void =>
+    sockets.at(-1)?.onmessage?.({ data: JSON.stringify(frame) });
+  /** The type of every frame the device sent, socket by socket, in order. */
+  const sent: string[][] = [];
+  const create = (): WebSocketLike => {
+    const socket = handshakingSocket((frame) => requests.push(frame));
+    const types: string[] = [];
+    const send = socket.send.bind(socket);
+    socket.send = (data) => {
+      types.push((JSON.parse(data) as { t: string }).t);
+      send(data);
+    };
+    sockets.push(socket);
+    sent.push(types);
+    return socket;
+  };
+  return { create, sockets, requests, sent, deliver };
+};
+
+const connectionTo = (server: ReturnType<typeof heldServer>) => {
+  const device = generateDeviceKeys();
+  return createConnection({
+    url: 'ws://held',
+    createWebSocket: server.create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    onFrame: () => undefined,
+    backoff: { initialMs: 5, maxMs: 10 },
+  });
+};
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** What `request` came to: its error, 'answered', or 'pending' once the test settled. */
+const outcome = async (request: Promise<unknown>): Promise<unknown> => {
+  const settled = request.then(
+    () => 'answered',
+    (e: unknown) => e,
+  );
+  return Promise.race([settled, settle().then(() => 'pending')]);
+};
+
+describe('a request cleared to send, then the connection ended in the same turn', () => {
+  it('by stop(): fails STOPPED (not NETWORK), as a request made after stop() does', async () => {
+    const server = heldServer();
+    const connection = connectionTo(server);
+    connection.start();
+    await connection.whenReady();
+    const cleared = connection.request({ t: 'listStreams' });
+    connection.stop();
+    const after = connection.request({ t: 'listStreams' });
+    const [was, made] = [await outcome(cleared), await outcome(after)];
+    expect(made).toMatchObject({ code: 'STOPPED', retry: false });
+    expect(was).toMatchObject({ code: 'STOPPED', retry: false });
+    expect(server.requests).toEqual([]);
+  });
+
+  it('by lockedOut(), one in flight: fails LOCKED, not sent on the socket kept for replies', async () => {
+    const server = heldServer();
+    const connection = connectionTo(server);
+    connection.start();
+    await connection.whenReady();
+    const earlier = connection.request({ t: 'listStreams' });
+    await settle();
+    expect(server.requests).toHaveLength(1);
+    const cleared = connection.request({ t: 'listStreams' });
+    connection.lockedOut();
+    expect(await outcome(cleared)).toMatchObject({ code: 'LOCKED', retry: false });
+    // Only the earlier request went out, and only its reply is taken; then the socket is closed.
+    expect(server.requests).toHaveLength(1);
+    server.deliver({ t: 'streams', rid: server.requests[0]!.rid, streams: [] });
+    expect(await earlier).toMatchObject({ t: 'streams' });
+    expect(server.sockets[0]?.closed).toBe(true);
+    connection.stop();
+  });
+
+  it('by lockedOut() with nothing in flight: fails LOCKED (not NETWORK)', async () => {
+    const server = heldServer();
+    const connection = connectionTo(server);
+    connection.start();
+    await connection.whenReady();
+    const cleared = connection.request({ t: 'listStreams' });
+    connection.lockedOut();
+    expect(await outcome(cleared)).toMatchObject({ code: 'LOCKED', retry: false });
+    expect(server.requests).toEqual([]);
+    connection.stop();
+  });
+
+  it('by stop() then start(): waits for the new connection, sent on it only once it is ready', async () => {
+    const server = heldServer();
+    const connection = connectionTo(server);
+    connection.start();
+    await connection.whenReady();
+    const cleared = connection.request({ t: 'listStreams' });
+    connection.stop();
+    connection.start();
+    await connection.whenReady();
+    await settle();
+    // Nothing but hello and auth before `ready` (the header's first invariant).
+    expect(server.sent[1]).toEqual(['hello', 'auth', 'listStreams']);
+    server.deliver({ t: 'streams', rid: server.requests[0]!.rid, streams: [] });
+    expect(await cleared).toMatchObject({ t: 'streams' });
+    connection.stop();
+  });
+});
