@@ -175,4 +175,40 @@ describe('a handler that fails', () => {
       connection.stop();
     }
   });
+
+  it('a status listener throwing at a drop: the reconnect still comes, the other listeners still hear', async () => {
+    const server = heldServer();
+    const frames: ServerFrame[] = [];
+    const connection = connectionTo(server, { onFrame: (frame) => frames.push(frame) });
+    const heard: string[] = [];
+    connection.onStatusChange((status) => {
+      if (status === 'offline') throw new Error('listener failed');
+    });
+    connection.onStatusChange((status) => heard.push(status));
+    connection.start();
+    try {
+      await connection.whenReady();
+      const first = server.sockets[0]!;
+      // The server drops the socket: its close event runs the status change.
+      let escaped: unknown = null;
+      try {
+        first.onclose?.({ code: 1006, reason: 'dropped' });
+      } catch (error) {
+        escaped = error;
+      }
+      expect(escaped).toBeNull();
+      await connection.whenReady();
+      expect(server.sockets).toHaveLength(2);
+      expect(heard).toEqual(['connecting', 'ready', 'offline', 'connecting', 'ready']);
+      expect(frames).toEqual([
+        {
+          t: 'error',
+          code: 'LIVE_APPLY_FAILED',
+          message: expect.stringContaining('listener failed') as string,
+        },
+      ]);
+    } finally {
+      connection.stop();
+    }
+  });
 });

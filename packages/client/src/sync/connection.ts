@@ -40,10 +40,11 @@
  *   deadline counted afresh from then; only once its waits would pass `requestTimeoutMs` in all does it
  *   fail with RATE_LIMITED (retryable).
  * - Reconnects back off exponentially with jitter (capped), and reset after a successful `ready`.
- * - A failure of `onFrame` or `onReady` (a throw, or the rejection of a promise it answers) never escapes
- *   the socket's message handler (under `ws` an uncaught exception, after which the socket reads no more):
- *   it is reported as a LIVE_APPLY_FAILED error frame to `onFrame` (dropped if that fails too), and the
- *   connection goes on as if the handler had returned.
+ * - A failure of `onFrame`, `onReady` or a status listener (`onStatus`, `onStatusChange`: a throw, or the
+ *   rejection of a promise it answers) never escapes the socket's handlers (under `ws` an uncaught
+ *   exception, after which the socket reads no more) and skips none of the connection's own work (the
+ *   reconnect at a drop, the other listeners): it is reported as a LIVE_APPLY_FAILED error frame to
+ *   `onFrame` (dropped if that fails too), and the connection goes on as if the handler had returned.
  * Failure modes: auth refusals (DEVICE_REVOKED, BAD_SIGNATURE, UNSUPPORTED_VERSION) stop reconnecting and
  * surface as a fatal state with the server's reason; so does NOT_FOUND before `ready` (the server holds no
  * registration of this device: restored from an older backup, the device or account removed there, or
@@ -228,8 +229,10 @@ export const createConnection = (options: ConnectionOptions) => {
     status = next;
     if (next !== 'ready') version = null;
     lastReason = reason;
-    options.onStatus?.(next, reason);
-    for (const listener of [...statusListeners]) listener(next);
+    // Through `callHandler`: a listener's throw would skip the other listeners and the work after the
+    // change (scheduling the reconnect at a drop, rejecting the waiters at a fatal error).
+    callHandler('a status listener', () => options.onStatus?.(next, reason));
+    for (const listener of [...statusListeners]) callHandler('a status listener', () => listener(next));
   };
 
   /** Stops for good (until `start()`): no reconnect, waiters for `ready` rejected with `error`. */
@@ -243,7 +246,7 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 
   /**
-   * Calls a handler of `options` (`onFrame`, `onReady`) from the socket's message handler so that its
+   * Calls a handler (`onFrame`, `onReady`, a status listener) from the socket's handlers so that its
    * failure (a throw, or the rejection of a promise it answers) stays here: escaped, it would be an uncaught
    * exception under `ws` (whose socket then reads no more) and an uncaught error in a browser. It is told
    * as a LIVE_APPLY_FAILED error frame to `onFrame` (the issue the engine raises for a live frame it could
