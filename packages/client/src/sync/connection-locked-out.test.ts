@@ -1,41 +1,18 @@
 // The account locked while the connection is up (an idle auto-lock): fatal LOCKED at once, the replies
 // to requests already sent still taken, nothing else handed on, the socket closed once they are in.
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
-import { createConnection, type ConnectionStatus, type SyncError, type WebSocketLike } from './connection';
-import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
-
-/** A fake server: completes the handshake, holds each request's reply until the test sends it. */
-const heldServer = () => {
-  const sockets: HandshakingSocket[] = [];
-  const requests: Array<{ t: string; rid: number }> = [];
-  const deliver = (frame: ServerFrame | Record<string, unknown>): void =>
-    sockets.at(-1)?.onmessage?.({ data: JSON.stringify(frame) });
-  const create = (): WebSocketLike => {
-    const socket = handshakingSocket((frame) => requests.push(frame));
-    sockets.push(socket);
-    return socket;
-  };
-  return { create, sockets, requests, deliver };
-};
+import type { ConnectionStatus, SyncError } from './connection';
+import { heldConnection, heldServer, settle } from './handshaking-socket.test-util';
 
 const connectionTo = (server: ReturnType<typeof heldServer>, frames: ServerFrame[]) => {
-  const device = generateDeviceKeys();
   const statuses: ConnectionStatus[] = [];
-  const connection = createConnection({
-    url: 'ws://held',
-    createWebSocket: server.create,
-    device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed: webCryptoEd25519,
+  const connection = heldConnection(server, {
     onFrame: (frame) => frames.push(frame),
     onStatus: (status) => statuses.push(status),
-    backoff: { initialMs: 5, maxMs: 10 },
   });
   return { connection, statuses };
 };
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe('connection.lockedOut()', () => {
   it('ends fatal LOCKED at once; a request already sent still gets its reply, then the socket closes', async () => {

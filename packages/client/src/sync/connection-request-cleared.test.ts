@@ -3,47 +3,7 @@
 // NETWORK, and is never sent on the socket a lock keeps only for the replies to earlier requests; after a
 // `stop()` and `start()` it waits for the new connection's `ready`, as one made then does.
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
-import type { ServerFrame } from '@hale/protocol';
-import { createConnection, type WebSocketLike } from './connection';
-import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
-
-/** A fake server: completes the handshake, holds each request until the test answers it. */
-const heldServer = () => {
-  const sockets: HandshakingSocket[] = [];
-  const requests: Array<{ t: string; rid: number }> = [];
-  const deliver = (frame: ServerFrame | Record<string, unknown>): void =>
-    sockets.at(-1)?.onmessage?.({ data: JSON.stringify(frame) });
-  /** The type of every frame the device sent, socket by socket, in order. */
-  const sent: string[][] = [];
-  const create = (): WebSocketLike => {
-    const socket = handshakingSocket((frame) => requests.push(frame));
-    const types: string[] = [];
-    const send = socket.send.bind(socket);
-    socket.send = (data) => {
-      types.push((JSON.parse(data) as { t: string }).t);
-      send(data);
-    };
-    sockets.push(socket);
-    sent.push(types);
-    return socket;
-  };
-  return { create, sockets, requests, sent, deliver };
-};
-
-const connectionTo = (server: ReturnType<typeof heldServer>) => {
-  const device = generateDeviceKeys();
-  return createConnection({
-    url: 'ws://held',
-    createWebSocket: server.create,
-    device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed: webCryptoEd25519,
-    onFrame: () => undefined,
-    backoff: { initialMs: 5, maxMs: 10 },
-  });
-};
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+import { heldConnection, heldServer, settle } from './handshaking-socket.test-util';
 
 /** What `request` came to: its error, 'answered', or 'pending' once the test settled. */
 const outcome = async (request: Promise<unknown>): Promise<unknown> => {
@@ -57,7 +17,7 @@ const outcome = async (request: Promise<unknown>): Promise<unknown> => {
 describe('a request cleared to send, then the connection ended in the same turn', () => {
   it('by stop(): fails STOPPED (not NETWORK), as a request made after stop() does', async () => {
     const server = heldServer();
-    const connection = connectionTo(server);
+    const connection = heldConnection(server);
     connection.start();
     await connection.whenReady();
     const cleared = connection.request({ t: 'listStreams' });
@@ -71,7 +31,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
 
   it('by lockedOut(), one in flight: fails LOCKED, not sent on the socket kept for replies', async () => {
     const server = heldServer();
-    const connection = connectionTo(server);
+    const connection = heldConnection(server);
     connection.start();
     await connection.whenReady();
     const earlier = connection.request({ t: 'listStreams' });
@@ -90,7 +50,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
 
   it('by lockedOut() with nothing in flight: fails LOCKED (not NETWORK)', async () => {
     const server = heldServer();
-    const connection = connectionTo(server);
+    const connection = heldConnection(server);
     connection.start();
     await connection.whenReady();
     const cleared = connection.request({ t: 'listStreams' });
@@ -102,7 +62,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
 
   it('by stop() then start(): waits for the new connection, sent on it only once it is ready', async () => {
     const server = heldServer();
-    const connection = connectionTo(server);
+    const connection = heldConnection(server);
     connection.start();
     await connection.whenReady();
     const cleared = connection.request({ t: 'listStreams' });

@@ -1,8 +1,9 @@
 // Shared by the connection tests: a fake socket that completes the handshake by itself (a `challenge` for
 // `hello`, a `ready` naming the device that said hello for `auth`) and hands every other frame the device
 // sends to the test, which answers it through `reply` (or never).
+import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
 import type { ServerFrame } from '@hale/protocol';
-import type { WebSocketLike } from './connection';
+import { createConnection, type ConnectionOptions, type WebSocketLike } from './connection';
 
 export const SERVER_ID = 'A'.repeat(22);
 
@@ -56,3 +57,49 @@ export const handshakingSocket = (
   queueMicrotask(() => socket.onopen?.({}));
   return socket;
 };
+
+/**
+ * A fake server of handshaking sockets: holds each request until the test answers it. `sent` has the type
+ * of every frame the device sent, socket by socket; `deliver` hands the last socket a frame as text,
+ * `deliverData` anything as the socket's data.
+ */
+export const heldServer = () => {
+  const sockets: HandshakingSocket[] = [];
+  const requests: Array<{ t: string; rid: number }> = [];
+  const sent: string[][] = [];
+  const deliverData = (data: unknown): void => sockets.at(-1)?.onmessage?.({ data });
+  const deliver = (frame: ServerFrame | Record<string, unknown>): void => deliverData(JSON.stringify(frame));
+  const create = (): WebSocketLike => {
+    const socket = handshakingSocket((frame) => requests.push(frame));
+    const types: string[] = [];
+    const send = socket.send.bind(socket);
+    socket.send = (data) => {
+      types.push((JSON.parse(data) as { t: string }).t);
+      send(data);
+    };
+    sockets.push(socket);
+    sent.push(types);
+    return socket;
+  };
+  return { create, sockets, requests, sent, deliver, deliverData };
+};
+
+/** A connection of a new device to `server` (fast backoff); `options` adds to or replaces its handlers. */
+export const heldConnection = (
+  server: ReturnType<typeof heldServer>,
+  options: Partial<Pick<ConnectionOptions, 'onFrame' | 'onStatus' | 'onReady'>> = {},
+) => {
+  const device = generateDeviceKeys();
+  return createConnection({
+    url: 'ws://held',
+    createWebSocket: server.create,
+    device: { deviceId: device.deviceId, secretKey: device.secretKey },
+    ed: webCryptoEd25519,
+    onFrame: () => undefined,
+    backoff: { initialMs: 5, maxMs: 10 },
+    ...options,
+  });
+};
+
+/** Long enough for the fake sockets' microtasks and the connection's timers of these tests. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
