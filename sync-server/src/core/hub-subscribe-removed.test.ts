@@ -5,7 +5,6 @@
 // socket can close in between. A real server and store; a hub of the test's own over a service whose
 // reload of a patient's grants the test holds.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ServerFrame } from '@hale/protocol';
 import {
   makeGrant,
   registerAccount,
@@ -14,7 +13,7 @@ import {
   type TestAccount,
   type TestServer,
 } from '../testing/harness';
-import { createHub, type Hub } from './hub';
+import { createHub, type Hub, type LiveConnection } from './hub';
 import { recordingConnection } from './hub.test-util';
 import type { SyncService } from './sync-service';
 
@@ -59,43 +58,35 @@ describe('a connection removed while its subscribe reloads grants', () => {
     await t.stop();
   });
 
-  it('answers no ok once the connection is gone, and follows nothing for it', async () => {
-    const frames: ServerFrame[] = [];
-    const conn = recordingConnection(
-      { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
-      frames,
-    );
-    await hub.add(conn);
-    const stream = streamOf(patient.accountId, 'allergy');
-
-    let release: () => void = () => undefined;
-    const entered = new Promise<void>((resolve) => {
-      hold = { entered: resolve, released: new Promise<void>((r) => (release = r)) };
-    });
-    const answer = hub.subscribe(conn, [{ stream, since: 0 }]);
-    await entered;
-    hub.remove(conn);
-    release();
-
-    expect(await answer).toEqual({ ok: false, code: 'UNAUTHENTICATED', denied: [] });
-    expect(hub.subscriptions()).toBe(0);
-  });
-
-  it('still subscribes a connection that stays (the hold itself changes nothing)', async () => {
+  /**
+   * Adds the provider's connection and subscribes it to the allergy stream with its grant reload held;
+   * `during` runs while it is held. Answers the subscribe's answer.
+   */
+  const subscribeHeld = async (during: (conn: LiveConnection) => void) => {
     const conn = recordingConnection(
       { accountId: provider.accountId, deviceId: provider.device.deviceId, role: 'provider' },
       [],
     );
     await hub.add(conn);
-    const stream = streamOf(patient.accountId, 'allergy');
     let release: () => void = () => undefined;
     const entered = new Promise<void>((resolve) => {
       hold = { entered: resolve, released: new Promise<void>((r) => (release = r)) };
     });
-    const answer = hub.subscribe(conn, [{ stream, since: 0 }]);
+    const answer = hub.subscribe(conn, [{ stream: streamOf(patient.accountId, 'allergy'), since: 0 }]);
     await entered;
+    during(conn);
     release();
-    expect(await answer).toEqual({ ok: true });
+    return answer;
+  };
+
+  it('answers no ok once the connection is gone, and follows nothing for it', async () => {
+    const answer = await subscribeHeld((conn) => hub.remove(conn));
+    expect(answer).toEqual({ ok: false, code: 'UNAUTHENTICATED', denied: [] });
+    expect(hub.subscriptions()).toBe(0);
+  });
+
+  it('still subscribes a connection that stays (the hold itself changes nothing)', async () => {
+    expect(await subscribeHeld(() => undefined)).toEqual({ ok: true });
     expect(hub.subscriptions()).toBe(1);
   });
 });

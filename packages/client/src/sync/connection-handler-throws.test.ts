@@ -3,10 +3,14 @@
 // and a socket that reads no more — it is reported as a LIVE_APPLY_FAILED error frame, and the connection
 // goes on as if the handler had returned.
 import { describe, expect, it } from 'vitest';
-import { generateDeviceKeys, webCryptoEd25519 } from '@hale/crypto';
-import type { ReadyFrame, ServerFrame } from '@hale/protocol';
-import { createConnection, type WebSocketLike } from './connection';
-import { handshakingSocket, type HandshakingSocket } from './handshaking-socket.test-util';
+import type { ServerFrame } from '@hale/protocol';
+import type { WebSocketLike } from './connection';
+import {
+  handshakingSocket,
+  heldConnection,
+  settle,
+  type HandshakingSocket,
+} from './handshaking-socket.test-util';
 
 /**
  * A fake server: completes the handshake, holds each request until the test answers it. Every frame is
@@ -36,23 +40,6 @@ const heldServer = () => {
   return { create, sockets, requests, escaped, deliver };
 };
 
-const connectionTo = (
-  server: ReturnType<typeof heldServer>,
-  handlers: { onFrame: (frame: ServerFrame) => void; onReady?: (ready: ReadyFrame) => void },
-) => {
-  const device = generateDeviceKeys();
-  return createConnection({
-    url: 'ws://held',
-    createWebSocket: server.create,
-    device: { deviceId: device.deviceId, secretKey: device.secretKey },
-    ed: webCryptoEd25519,
-    ...handlers,
-    backoff: { initialMs: 5, maxMs: 10 },
-  });
-};
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
 const changes: ServerFrame = {
   t: 'changes',
   docs: [],
@@ -62,7 +49,7 @@ const changes: ServerFrame = {
 /** A request made and answered now: the connection still sends and takes replies on the same socket. */
 const roundTrip = async (
   server: ReturnType<typeof heldServer>,
-  connection: ReturnType<typeof connectionTo>,
+  connection: ReturnType<typeof heldConnection>,
 ): Promise<void> => {
   const sent = connection.request({ t: 'listStreams' });
   await settle();
@@ -76,7 +63,7 @@ describe('a handler that fails', () => {
   it('onFrame throwing: contained, reported as LIVE_APPLY_FAILED, the connection goes on', async () => {
     const server = heldServer();
     const frames: ServerFrame[] = [];
-    const connection = connectionTo(server, {
+    const connection = heldConnection(server, {
       onFrame: (frame) => {
         frames.push(frame);
         if (frame.t === 'changes') throw new Error('cannot apply this');
@@ -105,7 +92,7 @@ describe('a handler that fails', () => {
   it('onFrame throwing at its own report too: nothing escapes, nothing loops', async () => {
     const server = heldServer();
     let calls = 0;
-    const connection = connectionTo(server, {
+    const connection = heldConnection(server, {
       onFrame: () => {
         calls++;
         throw new Error('always');
@@ -132,7 +119,7 @@ describe('a handler that fails', () => {
       frames.push(frame);
       return frame.t === 'changes' ? Promise.reject(new Error('rejected later')) : Promise.resolve();
     }) as (frame: ServerFrame) => void;
-    const connection = connectionTo(server, { onFrame });
+    const connection = heldConnection(server, { onFrame });
     connection.start();
     try {
       await connection.whenReady();
@@ -155,7 +142,7 @@ describe('a handler that fails', () => {
   it('onReady throwing: contained, reported as LIVE_APPLY_FAILED, the connection is ready', async () => {
     const server = heldServer();
     const frames: ServerFrame[] = [];
-    const connection = connectionTo(server, {
+    const connection = heldConnection(server, {
       onFrame: (frame) => frames.push(frame),
       onReady: () => {
         throw new Error('cannot start syncing');
@@ -179,7 +166,7 @@ describe('a handler that fails', () => {
   it('a status listener throwing at a drop: the reconnect still comes, the other listeners still hear', async () => {
     const server = heldServer();
     const frames: ServerFrame[] = [];
-    const connection = connectionTo(server, { onFrame: (frame) => frames.push(frame) });
+    const connection = heldConnection(server, { onFrame: (frame) => frames.push(frame) });
     const heard: string[] = [];
     connection.onStatusChange((status) => {
       if (status === 'offline') throw new Error('listener failed');

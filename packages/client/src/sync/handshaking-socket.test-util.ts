@@ -86,7 +86,7 @@ export const heldServer = () => {
 
 /** A connection of a new device to `server` (fast backoff); `options` adds to or replaces its handlers. */
 export const heldConnection = (
-  server: ReturnType<typeof heldServer>,
+  server: { create: () => WebSocketLike },
   options: Partial<Pick<ConnectionOptions, 'onFrame' | 'onStatus' | 'onReady'>> = {},
 ) => {
   const device = generateDeviceKeys();
