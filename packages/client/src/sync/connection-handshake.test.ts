@@ -66,7 +66,11 @@ const scriptedServer = (script: Script) => {
         for (const reply of replies)
           queueMicrotask(() => socket.onmessage?.({ data: JSON.stringify(reply) }));
       },
-      close() {
+      close(_code?: number, reason?: string) {
+        // As a browser's WebSocket and `ws` do: a reason over 123 bytes of UTF-8 is refused, nothing closed.
+        if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
+          throw new SyntaxError('The close reason must not be greater than 123 UTF-8 bytes');
+        }
         closed++;
         (socket as { readyState: number }).readyState = 3;
         queueMicrotask(() => socket.onclose?.({ code: 1000, reason: '' }));
@@ -566,6 +570,32 @@ describe('signing auth that fails', () => {
       expect(server.closed(), 'the first one given up by the device').toBe(1);
       expect(server.sent).toEqual(['hello', 'hello', 'auth']);
       expect(signing.calls()).toBe(2);
+    } finally {
+      connection.stop();
+    }
+  });
+
+  it('a socket given up for a reason of many bytes is closed all the same: the reason is cut to what a close frame holds, whole characters only', async () => {
+    // A signer's message (non-ASCII: two bytes a character) long enough to pass 123 bytes of UTF-8 within
+    // the first 100 characters, as the device's own text used to be cut.
+    const signing = heldThen([new Error('é'.repeat(200)), 'sign']);
+    const server = scriptedServer(plain);
+    const device = generateDeviceKeys();
+    const connection = createConnection({
+      url: 'ws://scripted',
+      createWebSocket: server.create,
+      device: { deviceId: device.deviceId, secretKey: device.secretKey },
+      ed: signing.ed,
+      onFrame: () => undefined,
+      backoff: { initialMs: 1, maxMs: 2 },
+    });
+    connection.start();
+    try {
+      const waited = within(connection.whenReady());
+      signing.release();
+      expect(await waited).toBe('resolved');
+      expect(server.sockets(), 'sockets opened').toBe(2);
+      expect(server.closed(), 'the first one closed by the device').toBe(1);
     } finally {
       connection.stop();
     }

@@ -95,6 +95,9 @@ export interface WebSocketLike {
 
 export type WebSocketFactory = (url: string) => WebSocketLike;
 
+/** The most a WebSocket close frame's reason may hold, in bytes of UTF-8 (RFC 6455: 125 less the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
 export type ConnectionStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
 
 export class SyncError extends Error {
@@ -304,6 +307,21 @@ export const createConnection = (options: ConnectionOptions) => {
    * Gives `socket` up as if it had closed (its own close event is ignored afterwards): requests in flight
    * fail NETWORK, later ones wait for the reconnect.
    */
+  /**
+   * `reason` cut to what a close frame holds (123 bytes of UTF-8), whole characters only: a longer one makes
+   * `close()` throw (browsers and `ws` alike) and the socket would be left open.
+   */
+  const closeReason = (reason: string): string => {
+    let bytes = 0;
+    let cut = '';
+    for (const char of reason) {
+      const code = char.codePointAt(0) ?? 0;
+      bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (bytes > MAX_CLOSE_REASON_BYTES) break;
+      cut += char;
+    }
+    return cut;
+  };
   const abandon = (socket: WebSocketLike, reason: string): void => {
     if (ws !== socket) return;
     ws = null;
@@ -313,7 +331,7 @@ export const createConnection = (options: ConnectionOptions) => {
       scheduleReconnect();
     }
     try {
-      socket.close(4000, reason.slice(0, 100));
+      socket.close(4000, closeReason(reason));
     } catch {
       // Already closing: nothing more to do with it.
     }
