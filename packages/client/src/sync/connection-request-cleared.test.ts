@@ -3,7 +3,7 @@
 // NETWORK, and is never sent on the socket a lock keeps only for the replies to earlier requests; after a
 // `stop()` and `start()` it waits for the new connection's `ready`, as one made then does.
 import { describe, expect, it } from 'vitest';
-import { heldConnection, heldServer, settle } from './handshaking-socket.test-util';
+import { readyConnection, settle } from './handshaking-socket.test-util';
 
 /** What `request` came to: its error, 'answered', or 'pending' once the test settled. */
 const outcome = async (request: Promise<unknown>): Promise<unknown> => {
@@ -16,10 +16,7 @@ const outcome = async (request: Promise<unknown>): Promise<unknown> => {
 
 describe('a request cleared to send, then the connection ended in the same turn', () => {
   it('by stop(): fails STOPPED (not NETWORK), as a request made after stop() does', async () => {
-    const server = heldServer();
-    const connection = heldConnection(server);
-    connection.start();
-    await connection.whenReady();
+    const { server, connection } = await readyConnection();
     const cleared = connection.request({ t: 'listStreams' });
     connection.stop();
     const after = connection.request({ t: 'listStreams' });
@@ -30,10 +27,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
   });
 
   it('by lockedOut(), one in flight: fails LOCKED, not sent on the socket kept for replies', async () => {
-    const server = heldServer();
-    const connection = heldConnection(server);
-    connection.start();
-    await connection.whenReady();
+    const { server, connection } = await readyConnection();
     const earlier = connection.request({ t: 'listStreams' });
     await settle();
     expect(server.requests).toHaveLength(1);
@@ -49,10 +43,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
   });
 
   it('by lockedOut() with nothing in flight: fails LOCKED (not NETWORK)', async () => {
-    const server = heldServer();
-    const connection = heldConnection(server);
-    connection.start();
-    await connection.whenReady();
+    const { server, connection } = await readyConnection();
     const cleared = connection.request({ t: 'listStreams' });
     connection.lockedOut();
     expect(await outcome(cleared)).toMatchObject({ code: 'LOCKED', retry: false });
@@ -61,10 +52,7 @@ describe('a request cleared to send, then the connection ended in the same turn'
   });
 
   it('by stop() then start(): waits for the new connection, sent on it only once it is ready', async () => {
-    const server = heldServer();
-    const connection = heldConnection(server);
-    connection.start();
-    await connection.whenReady();
+    const { server, connection } = await readyConnection();
     const cleared = connection.request({ t: 'listStreams' });
     connection.stop();
     connection.start();

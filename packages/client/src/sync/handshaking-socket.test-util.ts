@@ -101,5 +101,14 @@ export const heldConnection = (
   });
 };
 
+/** A held server and a connection of a new device to it, started and ready. */
+export const readyConnection = async () => {
+  const server = heldServer();
+  const connection = heldConnection(server);
+  connection.start();
+  await connection.whenReady();
+  return { server, connection };
+};
+
 /** Long enough for the fake sockets' microtasks and the connection's timers of these tests. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
