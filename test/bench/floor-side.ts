@@ -65,8 +65,7 @@ export const runFloor = async (o: RunOptions, atRest: boolean): Promise<FloorFig
   const offload = atRest ? createNodeCryptoOffload() : null;
   const stores: Store[] = [];
   const cancels: Array<() => Promise<unknown>> = [];
-  const phase = (name: string, run: () => Promise<number>) =>
-    timedPhase(side, name, notes, o.log, o.guard, run);
+  const phase = (name: string, run: () => Promise<number>) => timedPhase(side, name, notes, o, run);
   try {
     const writer = { accountId: 'FloorBenchPatient00001', deviceId: 'FloorBenchDevice000001' };
     const docs = makeRecords(o.n, writer);

@@ -58,8 +58,7 @@ export const runHale = async (o: RunOptions): Promise<SideFigures> => {
   const notes: string[] = [];
   const result = emptyFigures(notes);
   const sessions: DeviceSession[] = [];
-  const phase = (name: string, run: () => Promise<number>) =>
-    timedPhase('hale', name, notes, o.log, o.guard, run);
+  const phase = (name: string, run: () => Promise<number>) => timedPhase('hale', name, notes, o, run);
   const t = await startServer({ realClock: true });
   // One worker thread for the at-rest cryptography of both devices, as an app would run one Web Worker.
   const offload = createNodeCryptoOffload();

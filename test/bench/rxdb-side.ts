@@ -40,8 +40,7 @@ const openDb = async (role: string): Promise<Db> => {
 export const runRxdb = async (o: RunOptions): Promise<SideFigures> => {
   const notes: string[] = [];
   const result = emptyFigures(notes);
-  const phase = (name: string, run: () => Promise<number>) =>
-    timedPhase('rxdb', name, notes, o.log, o.guard, run);
+  const phase = (name: string, run: () => Promise<number>) => timedPhase('rxdb', name, notes, o, run);
   const dbs: Db[] = [];
   const cancels: Array<() => Promise<unknown>> = [];
   const serverDb = await openDb('server');

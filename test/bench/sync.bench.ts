@@ -7,7 +7,8 @@
 // (single write on device 1 → arrival on device 2). Then the device-side floor (floor-side.ts): the same push
 // and initial pull through RxDB's replication on one device with no network, on plain storage and through
 // Hale's at-rest layer, set beside the peer's whole path (`--floor=false` skips it).
-// The last line printed is one JSON object with every figure.
+// The last line printed is one JSON object with every figure. Where each phase's time goes: run under
+// `node --cpu-prof --cpu-prof-dir=DIR …` with the output saved, then `tsx test/bench/phase-profile.ts DIR FILE`.
 import { cpus, loadavg } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import {
@@ -19,7 +20,7 @@ import {
 import { runHale } from './hale-side';
 import { runRxdb } from './rxdb-side';
 import { runFloor, type FloorFigures } from './floor-side';
-import { createHeapGuard, type RunOptions, type SideFigures } from './workload';
+import { createHeapGuard, type PhaseWindow, type RunOptions, type SideFigures } from './workload';
 
 const args = new Map(
   process.argv.slice(2).map((a) => {
@@ -147,6 +148,7 @@ const main = async (): Promise<void> => {
     `load average at start ${machine.loadavgAtStart.join(' / ')}; sizes ${sizes.join(', ')}; batch ${batchSize}; live chunk ${liveChunk}; latency samples ${latencySamples}`,
   );
   const results: CaseResult[] = [];
+  const windows: PhaseWindow[] = [];
   for (const n of sizes) {
     const t0 = performance.now();
     log(`N = ${n.toLocaleString('en-US')}`);
@@ -157,7 +159,16 @@ const main = async (): Promise<void> => {
         onMajorGc,
       });
       try {
-        const figures = await runner({ n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard });
+        const figures = await runner({
+          n,
+          batchSize,
+          liveChunk,
+          latencySamples,
+          phaseTimeoutMs,
+          log,
+          guard,
+          windows,
+        });
         return { ...figures, peakHeapMiB: guard.peakMiB() };
       } finally {
         guard.stop();
@@ -173,7 +184,7 @@ const main = async (): Promise<void> => {
       });
       try {
         return await runFloor(
-          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard },
+          { n, batchSize, liveChunk, latencySamples, phaseTimeoutMs, log, guard, windows },
           atRest,
         );
       } finally {
@@ -227,6 +238,8 @@ const main = async (): Promise<void> => {
       },
     })),
     totalSeconds: Number(totalSeconds.toFixed(1)),
+    // Each finished phase on the monotonic clock (µs), for phase-profile.ts.
+    phaseWindowsUs: windows,
   };
   console.log(JSON.stringify(json));
 };

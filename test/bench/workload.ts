@@ -221,18 +221,34 @@ export const createHeapGuard = (options: HeapGuardOptions) => {
 
 export type HeapGuard = ReturnType<typeof createHeapGuard>;
 
+/**
+ * Where a timed phase ran on the monotonic clock, in microseconds: the clock V8's CPU profiles
+ * (`node --cpu-prof`) stamp their samples with, so `phase-profile.ts` can cut a profile to one phase.
+ */
+export interface PhaseWindow {
+  n: number;
+  side: string;
+  phase: string;
+  startUs: number;
+  endUs: number;
+}
+
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 /** Runs one timed phase; a failure or overrun is recorded as null with the reason, never as a figure. */
 export const timedPhase = async (
   side: string,
   name: string,
   notes: string[],
-  log: (line: string) => void,
-  guard: HeapGuard,
+  o: Pick<RunOptions, 'n' | 'log' | 'guard' | 'windows'>,
   run: () => Promise<number>,
 ): Promise<number | null> => {
+  const { log, guard } = o;
   try {
     guard.check();
+    const startUs = monotonicUs();
     const ms = await guard.race(run());
+    o.windows?.push({ n: o.n, side, phase: name, startUs, endUs: monotonicUs() });
     log(`  ${side} ${name}: ${ms.toFixed(0)} ms`);
     return ms;
   } catch (error) {
@@ -254,6 +270,8 @@ export interface RunOptions {
   phaseTimeoutMs: number;
   log: (line: string) => void;
   guard: HeapGuard;
+  /** Receives the window of every phase that finished. */
+  windows?: PhaseWindow[];
 }
 
 /** Local bulk inserts before the push phase (untimed). */
