@@ -849,6 +849,10 @@ export const createSyncService = (deps: SyncServiceDeps) => {
     return explain(p, stream, decideAccess(p, stream, op, await grantsFor(p, [stream]), t), t);
   };
 
+  /** A write refused: its device was revoked while in flight (`accessGuard`, `refuseRevokedWriter`). */
+  const writerRevokedError = (): ServiceError =>
+    new ServiceError('DEVICE_REVOKED', 'this device was revoked; nothing was written');
+
   /**
    * The guard (store AccessGuard) that takes `p`'s decisions on `streams` for `op` again inside a write's
    * transaction, from the grants unended then and the clock read now (the caller hands it to the store in
@@ -867,8 +871,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
       at: new Date(t).toISOString(),
       writer: p.deviceId,
       check: (grants, writerRevoked) => {
-        if (writerRevoked)
-          throw new ServiceError('DEVICE_REVOKED', 'this device was revoked; nothing was written');
+        if (writerRevoked) throw writerRevokedError();
         const refused = new Map<string, AccessDecision>();
         for (const stream of granted) {
           const decision = decideAccess(p, stream, op, grants, t);
@@ -887,9 +890,7 @@ export const createSyncService = (deps: SyncServiceDeps) => {
    */
   const refuseRevokedWriter = async (p: Principal): Promise<void> => {
     const device = await store.devices.get(p.deviceId);
-    if (device?.revokedAt !== undefined) {
-      throw new ServiceError('DEVICE_REVOKED', 'this device was revoked; nothing was written');
-    }
+    if (device?.revokedAt !== undefined) throw writerRevokedError();
   };
 
   /**

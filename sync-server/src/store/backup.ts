@@ -631,12 +631,8 @@ const warnOnStderr = (warning: string): void => {
  */
 const reportWarnings = (warnings: readonly string[], onWarning: ((w: string) => void) | undefined): void => {
   for (const warning of warnings) {
-    if (onWarning === undefined) {
-      warnOnStderr(warning);
-      continue;
-    }
     try {
-      onWarning(warning);
+      (onWarning ?? warnOnStderr)(warning);
     } catch {
       warnOnStderr(warning);
     }

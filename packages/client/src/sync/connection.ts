@@ -74,6 +74,8 @@ import {
   authSignaturePayload,
   decodeServerFrameTolerant,
   encodeFrame,
+  exceedsBytes,
+  utf8ByteLength,
   type ClientFrame,
   type ReadyFrame,
   type ServerFrame,
@@ -304,24 +306,24 @@ export const createConnection = (options: ConnectionOptions) => {
   };
 
   /**
-   * Gives `socket` up as if it had closed (its own close event is ignored afterwards): requests in flight
-   * fail NETWORK, later ones wait for the reconnect.
-   */
-  /**
    * `reason` cut to what a close frame holds (123 bytes of UTF-8), whole characters only: a longer one makes
    * `close()` throw (browsers and `ws` alike) and the socket would be left open.
    */
   const closeReason = (reason: string): string => {
+    if (!exceedsBytes(reason, MAX_CLOSE_REASON_BYTES)) return reason;
     let bytes = 0;
     let cut = '';
     for (const char of reason) {
-      const code = char.codePointAt(0) ?? 0;
-      bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      bytes += utf8ByteLength(char);
       if (bytes > MAX_CLOSE_REASON_BYTES) break;
       cut += char;
     }
     return cut;
   };
+  /**
+   * Gives `socket` up as if it had closed (its own close event is ignored afterwards): requests in flight
+   * fail NETWORK, later ones wait for the reconnect.
+   */
   const abandon = (socket: WebSocketLike, reason: string): void => {
     if (ws !== socket) return;
     ws = null;
