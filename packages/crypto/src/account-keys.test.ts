@@ -8,7 +8,10 @@ import {
   generateRootSecret,
   HaleCryptoError,
   KEY_LABELS,
+  randomBytes,
+  signingKeyPairFromSeed,
 } from './index';
+import { curveLibrary } from './curve-library';
 
 const root = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
 const nodeHkdf = (info: string) => new Uint8Array(hkdfSync('sha256', root, new Uint8Array(0), info, 32));
@@ -65,13 +68,14 @@ describe('deriveAccountKeys', () => {
   });
 
   it('leaves no secret it derived outside the keys it returns, so zeroing those leaves none', () => {
-    // What it hands tweetnacl: the identity seed and the wrapping secret, which tweetnacl copies.
+    // What it hands the libraries: the identity seed (to @noble/curves) and the wrapping secret (to
+    // tweetnacl, which copies it).
     const handed: Uint8Array[] = [];
-    const fromSeed = nacl.sign.keyPair.fromSeed.bind(nacl.sign.keyPair);
+    const ed25519PublicKey = curveLibrary.ed25519PublicKey;
     const fromSecretKey = nacl.box.keyPair.fromSecretKey.bind(nacl.box.keyPair);
-    const seeds = vi.spyOn(nacl.sign.keyPair, 'fromSeed').mockImplementation((seed) => {
+    const seeds = vi.spyOn(curveLibrary, 'ed25519PublicKey').mockImplementation((seed) => {
       handed.push(seed);
-      return fromSeed(seed);
+      return ed25519PublicKey(seed);
     });
     const boxes = vi.spyOn(nacl.box.keyPair, 'fromSecretKey').mockImplementation((secret) => {
       handed.push(secret);
@@ -88,5 +92,25 @@ describe('deriveAccountKeys', () => {
     const returned = [keys.identity.secretKey, keys.wrapping.secretKey, keys.localKey];
     const elsewhere = handed.filter((bytes) => !returned.some((r) => r.buffer === bytes.buffer));
     expect(elsewhere.filter((bytes) => bytes.some((b) => b !== 0))).toHaveLength(0);
+  });
+});
+
+describe('signingKeyPairFromSeed', () => {
+  it('gives tweetnacl’s key pair for every seed (fixed, edge and random)', () => {
+    const seeds = [
+      new Uint8Array(32),
+      new Uint8Array(32).fill(0xff),
+      ...Array.from({ length: 64 }, () => randomBytes(32)),
+    ];
+    for (const seed of seeds) {
+      const ours = signingKeyPairFromSeed(seed);
+      const theirs = nacl.sign.keyPair.fromSeed(seed);
+      expect(ours.publicKey).toEqual(theirs.publicKey);
+      expect(ours.secretKey).toEqual(theirs.secretKey);
+    }
+  });
+
+  it('refuses a seed that is not 32 bytes', () => {
+    expect(() => signingKeyPairFromSeed(new Uint8Array(31))).toThrow(/32 bytes/);
   });
 });

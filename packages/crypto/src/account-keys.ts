@@ -12,6 +12,7 @@
  * INVALID_INPUT.
  */
 import nacl from 'tweetnacl';
+import { curveLibrary } from './curve-library';
 import { cryptoError } from './errors';
 import { base64urlEncode } from './encoding';
 import { hkdfSha256, labeledSha256 } from './hash';
@@ -64,13 +65,27 @@ export const accountIdFromIdentityKey = (identityPublicKey: Uint8Array): string 
 export const deviceIdFromPublicKey = (devicePublicKey: Uint8Array): string =>
   selfCertifyingId(KEY_LABELS.deviceId, devicePublicKey);
 
+/**
+ * The Ed25519 key pair of a 32-byte seed, in tweetnacl's layout (secretKey = seed ‖ publicKey): equal to
+ * `nacl.sign.keyPair.fromSeed` (account-keys.test.ts cross-checks), through `curveLibrary`. The caller keeps
+ * and zeroes its seed.
+ */
+export function signingKeyPairFromSeed(seed: Uint8Array): SigningKeyPair {
+  assertLength(seed, 32, 'Ed25519 seed');
+  const publicKey = curveLibrary.ed25519PublicKey(seed);
+  const secretKey = new Uint8Array(64);
+  secretKey.set(seed);
+  secretKey.set(publicKey, 32);
+  return { publicKey, secretKey };
+}
+
 export function deriveAccountKeys(root: Uint8Array): AccountKeys {
   assertLength(root, ROOT_SECRET_LENGTH, 'root secret');
   // tweetnacl copies what it is given: the derived bytes are zeroed here, or a copy of the identity seed
   // and the wrapping secret would outlive the zeroing of the returned keys (an account's lock).
   const identitySeed = hkdfSha256(root, KEY_LABELS.identity);
   const wrappingSecret = hkdfSha256(root, KEY_LABELS.wrap);
-  const identity = nacl.sign.keyPair.fromSeed(identitySeed);
+  const identity = signingKeyPairFromSeed(identitySeed);
   const wrapping = nacl.box.keyPair.fromSecretKey(wrappingSecret);
   identitySeed.fill(0);
   wrappingSecret.fill(0);

@@ -11,10 +11,14 @@
  * base64url → BAD_ENCODING, id mismatches → CONTEXT_MISMATCH, signature → BAD_SIGNATURE.
  * `certifyDevice` throws HaleCryptoError INVALID_INPUT for inconsistent input.
  */
-import nacl from 'tweetnacl';
 import { fail, ok, cryptoError, type Result } from './errors';
 import { base64urlDecode, base64urlEncode, constantTimeEqual } from './encoding';
-import { accountIdFromIdentityKey, assertLength, deviceIdFromPublicKey } from './account-keys';
+import {
+  accountIdFromIdentityKey,
+  assertLength,
+  deviceIdFromPublicKey,
+  signingKeyPairFromSeed,
+} from './account-keys';
 import { randomBytes } from './random';
 import {
   DEVICE_CERTIFICATE_LABEL,
@@ -74,7 +78,7 @@ export function generateDeviceKeys(): DeviceKeys {
   // of the returned secret key (an account's lock), as in deriveAccountKeys.
   const seed = randomBytes(32);
   try {
-    const kp = nacl.sign.keyPair.fromSeed(seed);
+    const kp = signingKeyPairFromSeed(seed);
     return {
       deviceId: deviceIdFromPublicKey(kp.publicKey),
       publicKey: kp.publicKey,
