@@ -1,6 +1,7 @@
 /**
  * The curve library this package hands secrets to for fixed-base multiplication, as one object so that
- * tests can see what it is given (secret-copies.test.ts, account-keys.test.ts). Not exported by index.ts.
+ * tests can see what it is given (secret-copies.test.ts, account-keys.test.ts, the client's
+ * lock-forgets-keys.test.ts). Replacing its functions is for tests only.
  * | function | library | cost here |
  * |---|---|---|
  * | ed25519PublicKey(seed) | @noble/curves | ≈0.5 ms (tweetnacl's fromSeed ≈11 ms) |

@@ -13,3 +13,4 @@ export * from './record-seal';
 export * from './secretbox';
 export * from './fingerprint';
 export * from './crockford-base32';
+export { curveLibrary } from './curve-library';

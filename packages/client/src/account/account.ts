@@ -194,6 +194,7 @@ import {
   type KdfSettings,
   type PassphraseWrappedRoot,
   type SignedDeviceCertificate,
+  signingKeyPairFromSeed,
 } from '@hale/crypto';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
@@ -485,7 +486,7 @@ function openDeviceSecret(localKey: Uint8Array, record: VaultRecord): DeviceKeys
   if (secretKey.length !== 64) refuse('the device key does not open');
   // The public half is recomputed from the seed: a key that only claims to match is refused. The pair made
   // for that is a second copy of the secret key, which lock() would never reach: zeroed at once.
-  const check = nacl.sign.keyPair.fromSeed(secretKey.subarray(0, 32));
+  const check = signingKeyPairFromSeed(secretKey.subarray(0, 32));
   const derived = check.publicKey;
   check.secretKey.fill(0);
   if (

@@ -40,7 +40,7 @@ const threadOf = async (offload: NodeCryptoOffload): Promise<string> => {
   return sealed.envelope;
 };
 /** The child must be gone by then; a worker that keeps it alive makes it time out. */
-const EXIT_WITHIN_MS = 8_000;
+const EXIT_WITHIN_MS = 20_000;
 
 interface Ended {
   readonly code: number | null;
