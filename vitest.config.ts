@@ -4,7 +4,7 @@
 // modules (vi.mock) or process-wide state run isolated (ISOLATED). Temporary directories (every test server's SQLite store) are made on
 // tmpfs where the machine has one: the stores' fsyncs then cost nothing, and no test depends on them
 // reaching a disk (a crash test kills a process, never the machine).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { TimesReporter } from './scripts/times-reporter';
@@ -56,6 +56,24 @@ const ON_CRYPTO_WORKER = [
   'test/wrapping-key.e2e.test.ts',
 ];
 
+/**
+ * `npm run test:quick` (HALE_TEST_TIER=quick): the unit tests of every package but the files that took
+ * 2 s or more in a timed run (test/slow-unit-files.json, `npm run test:slow-files` renews it), and these
+ * end-to-end smoke scenarios. `npm test` runs everything.
+ */
+const SMOKE = [
+  'test/sync.e2e.test.ts',
+  'test/records-api.e2e.test.ts',
+  'test/consent.e2e.test.ts',
+  'test/audit-entry-record.e2e.test.ts',
+  'test/files-purge-restart.e2e.test.ts',
+  'test/signed-export.e2e.test.ts',
+];
+const quick = process.env['HALE_TEST_TIER'] === 'quick';
+const SLOW_UNIT: string[] = quick
+  ? (JSON.parse(readFileSync(new URL('./test/slow-unit-files.json', import.meta.url), 'utf8')) as string[])
+  : [];
+
 const tmpfs = existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {};
 
 export default defineConfig({
@@ -75,25 +93,29 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'sync-server/src/**/*.test.ts'],
-          exclude: ISOLATED,
+          exclude: [...ISOLATED, ...SLOW_UNIT],
         },
       },
       {
         extends: true,
-        test: { name: 'unit (isolated)', include: ISOLATED, isolate: true },
+        test: { name: 'unit (isolated)', include: ISOLATED, exclude: SLOW_UNIT, isolate: true },
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/**/*.test.ts'] },
+        test: { name: 'e2e', include: quick ? SMOKE : ['test/**/*.test.ts'] },
       },
-      {
-        extends: true,
-        test: {
-          name: 'e2e on a crypto worker',
-          include: ON_CRYPTO_WORKER,
-          env: { ...tmpfs, HALE_CRYPTO_WORKER: '1' },
-        },
-      },
+      ...(quick
+        ? []
+        : [
+            {
+              extends: true,
+              test: {
+                name: 'e2e on a crypto worker',
+                include: ON_CRYPTO_WORKER,
+                env: { ...tmpfs, HALE_CRYPTO_WORKER: '1' },
+              },
+            },
+          ]),
     ],
   },
 });

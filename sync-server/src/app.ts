@@ -17,9 +17,9 @@ import {
   base64urlEncode,
   deviceIdFromPublicKey,
   randomBytes,
+  signingKeyPairFromSeed,
   type Ed25519,
 } from '@hale/crypto';
-import nacl from 'tweetnacl';
 import { DEFAULT_CONFIG, type ServerConfig } from './config';
 import type { SyncStore } from './store/index';
 import { createMetrics, type Metrics } from './metrics';
@@ -71,7 +71,7 @@ const loadServerIdentity = async (store: SyncStore): Promise<ServerIdentity> => 
   }
   const seed = base64urlDecode(seedText ?? '');
   if (!seed.ok || seed.value.length !== 32) throw new Error('server signing key in the store is corrupt');
-  const pair = nacl.sign.keyPair.fromSeed(seed.value);
+  const pair = signingKeyPairFromSeed(seed.value);
   return {
     serverId: deviceIdFromPublicKey(pair.publicKey),
     publicKey: pair.publicKey,

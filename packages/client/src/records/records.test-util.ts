@@ -12,6 +12,8 @@ export const OTHER_DEVICE = 'DevB000000000000000001';
 
 const dbs: DeviceDb[] = [];
 let dbCounter = 0;
+/** Test files share one process (vitest.config.ts): each evaluation of this module names its own databases. */
+const RUN = Math.random().toString(36).slice(2, 8);
 
 /** Closes every database `setupRecords` opened; call from `afterEach`. */
 export const closeRecordDbs = async (): Promise<void> => {
@@ -20,7 +22,7 @@ export const closeRecordDbs = async (): Promise<void> => {
 
 export const setupRecords = async (extra: Partial<RecordsDeps> = {}) => {
   const db = await openDeviceDb({
-    name: `records-test${++dbCounter}`,
+    name: `records-test-${RUN}-${++dbCounter}`,
     storage: getRxStorageMemory(),
     atRestKey: new Uint8Array(32).fill(5),
   });
