@@ -108,7 +108,7 @@ export default defineConfig({
         ? []
         : [
             {
-              extends: true,
+              extends: true as const,
               test: {
                 name: 'e2e on a crypto worker',
                 include: ON_CRYPTO_WORKER,

@@ -25,7 +25,7 @@ const areaOf = (file: string): string => {
   const parts = relative(root, file).split(sep);
   if (parts[0] === 'packages' || parts[0] === 'desktop') return parts.slice(0, 2).join('/');
   if (parts[0] === 'test') return parts.length > 2 ? `test/${parts[1]}` : 'test';
-  return parts[0];
+  return parts[0] ?? file;
 };
 
 const CASE = /(?<![\w.])(?:it|test)(?:\.(?:each\([^)]*\)|skip|only|concurrent|sequential|fails|todo))*\s*\(/g;

@@ -9,13 +9,16 @@ import {
   base64urlEncode,
   generateDeviceKeys,
   randomBytes,
-  tweetnaclEd25519,
   verifyCanonical,
 } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import { isAccountError } from '../account/errors';
 import { openSession, type SessionDevice } from './session-manager';
 
-const ed = tweetnaclEd25519;
+/** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
+const nodeEd25519 = createNodeEd25519();
+
+const ed = nodeEd25519;
 
 const challengeAnswer = (): HttpChallengeResponse => ({
   challengeId: base64urlEncode(randomBytes(16)),

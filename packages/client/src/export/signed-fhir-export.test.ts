@@ -12,14 +12,8 @@ import {
   type RecordKind,
   type RecordOf,
 } from '@hale/model';
-import {
-  chooseEd25519,
-  deriveAccountKeys,
-  randomBytes,
-  signCanonical,
-  tweetnaclEd25519,
-  type AccountKeys,
-} from '@hale/crypto';
+import { chooseEd25519, deriveAccountKeys, randomBytes, signCanonical, type AccountKeys } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import {
   FHIR_CONTENT_DIGEST_EXTENSION,
   FHIR_EXPORT_CHECK_CODES,
@@ -32,7 +26,10 @@ import {
   type SignedFhirBundle,
 } from './signed-fhir-export';
 
-const ed = tweetnaclEd25519;
+/** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
+const nodeEd25519 = createNodeEd25519();
+
+const ed = nodeEd25519;
 const WHEN = '2024-06-01T12:00:00Z';
 
 const item = <K extends RecordKind>(kind: K, record: RecordOf<K>): FhirExportItem =>

@@ -5,12 +5,15 @@ import {
   generateDeviceKeys,
   generateRootSecret,
   signCanonical,
-  tweetnaclEd25519,
 } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
 import { wrappingKeySignaturePayload } from '@hale/protocol';
 import type { AccountDevicesInfo } from './device-directory';
 
-export const directoryEd = tweetnaclEd25519;
+/** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
+const nodeEd25519 = createNodeEd25519();
+
+export const directoryEd = nodeEd25519;
 
 /**
  * A fresh account with devices `one` and `two`, `cert` certifying a device of it, and `base`: its answer as

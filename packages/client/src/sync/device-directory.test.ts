@@ -8,7 +8,6 @@ import {
   generateDeviceKeys,
   generateRootSecret,
   signCanonical,
-  tweetnaclEd25519,
   type AccountKeys,
   type Ed25519,
 } from '@hale/crypto';
@@ -28,7 +27,10 @@ import {
   type WrappingKeyErrorCode,
 } from './device-directory';
 
-const ed = tweetnaclEd25519;
+/** Ed25519 through node:crypto: the same signatures as tweetnacl's (cross-checked in @hale/crypto), faster. */
+const nodeEd25519 = createNodeEd25519();
+
+const ed = nodeEd25519;
 const MINUTE = 60_000;
 
 /** The account's identity signature over `wrappingPublicKey` (base64url), as registration sends it. */
