@@ -1,18 +1,17 @@
-#!/usr/bin/env node
 // Counts test cases and assertions per area, statically, from the test files' text.
 // | column     | what it counts                                                         |
 // |------------|------------------------------------------------------------------------|
 // | files      | *.test.ts / *.spec.ts files                                             |
 // | cases      | `it(`, `test(`, `it.each(`…, `it.skip(`… calls (one per call site)       |
 // | assertions | `expect(`, `expect.soft(`, `expect.poll(`, `assert(`/`assert.` call sites|
-// Usage: node scripts/count-tests.mjs [--json]   (areas: a package, sync-server, test/<folder>)
+// Usage: npm run test:count [-- --json]   (areas: a package, sync-server, test/<folder>)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const SKIP = new Set(['node_modules', 'dist', '.git', 'coverage', 'test-results']);
 
-const walk = (dir, out = []) => {
+const walk = (dir: string, out: string[] = []): string[] => {
   for (const name of readdirSync(dir)) {
     if (SKIP.has(name)) continue;
     const p = join(dir, name);
@@ -22,7 +21,7 @@ const walk = (dir, out = []) => {
   return out;
 };
 
-const areaOf = (file) => {
+const areaOf = (file: string): string => {
   const parts = relative(root, file).split(sep);
   if (parts[0] === 'packages' || parts[0] === 'desktop') return parts.slice(0, 2).join('/');
   if (parts[0] === 'test') return parts.length > 2 ? `test/${parts[1]}` : 'test';
@@ -32,9 +31,15 @@ const areaOf = (file) => {
 const CASE = /(?<![\w.])(?:it|test)(?:\.(?:each\([^)]*\)|skip|only|concurrent|sequential|fails|todo))*\s*\(/g;
 const ASSERT = /(?<![\w.])(?:expect(?:\.soft|\.poll)?\s*\(|assert(?:\.\w+)?\s*\()/g;
 
-const areas = new Map();
+interface Count {
+  files: number;
+  cases: number;
+  assertions: number;
+}
+
+const areas = new Map<string, Count>();
 for (const dir of ['packages', 'sync-server', 'test', 'desktop']) {
-  let files = [];
+  let files: string[] = [];
   try {
     files = walk(join(root, dir));
   } catch {
@@ -50,7 +55,14 @@ for (const dir of ['packages', 'sync-server', 'test', 'desktop']) {
   }
 }
 const rows = [...areas].sort(([x], [y]) => x.localeCompare(y));
-const total = rows.reduce((t, [, a]) => ({ files: t.files + a.files, cases: t.cases + a.cases, assertions: t.assertions + a.assertions }), { files: 0, cases: 0, assertions: 0 });
+const total = rows.reduce<Count>(
+  (t, [, a]) => ({
+    files: t.files + a.files,
+    cases: t.cases + a.cases,
+    assertions: t.assertions + a.assertions,
+  }),
+  { files: 0, cases: 0, assertions: 0 },
+);
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ areas: Object.fromEntries(rows), total }, null, 2));
 } else {
