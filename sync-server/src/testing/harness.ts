@@ -91,6 +91,8 @@ export const startServer = async (
     wrapStore?: (store: SqliteStore) => SyncStore;
     /** Where the server logs (none by default). */
     logger?: BuildAppOptions['logger'];
+    /** The port to listen on (any free one by default): a restart on a stopped server's port. */
+    port?: number;
   } = {},
 ): Promise<TestServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
@@ -112,7 +114,7 @@ export const startServer = async (
       ...options.config,
     },
   });
-  const address = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = await server.app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   return {
     server,
     store,
