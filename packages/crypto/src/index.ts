@@ -13,3 +13,5 @@ export * from './record-seal';
 export * from './secretbox';
 export * from './fingerprint';
 export * from './crockford-base32';
+export * from './sealed-text';
+export * from './grant-purpose';
