@@ -177,7 +177,7 @@ describe('a grant that stands has exactly one consent-grant audit entry', () => 
       granteeId: grant.granteeId,
       scope: grant.scope,
       expiresAt: grant.expiresAt,
-      purpose: grant.purpose,
+      purpose: 'follow-up',
     });
     await b.audit.flush();
     await eventually(async () => (await grantEntries(b, grant.grantId)).length === 2, 'both entries served');

@@ -1,6 +1,7 @@
-// A grant no one can have signed, because a value in it is one canonical JSON cannot write (a lone
-// surrogate: valid JSON, which JSON.parse hands over as is), is refused as unsigned (BAD_SIGNATURE), never
-// answered as a failure of the server's (INTERNAL), and nothing is stored.
+// A grant carrying a value canonical JSON cannot write (a lone surrogate: valid JSON, which JSON.parse
+// hands over as is) is refused, never answered as a failure of the server's (INTERNAL), and nothing is
+// stored. The purpose is sealed (base64url parts), so its schema refuses such a value (BAD_MESSAGE) before
+// the signature is checked.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -24,8 +25,8 @@ afterEach(async () => {
 const grantCount = (): number =>
   (t.store.db.prepare('SELECT count(*) AS n FROM grants').get() as { n: number }).n;
 
-describe('a grant whose purpose canonical JSON cannot write (a lone surrogate: valid JSON)', () => {
-  it('is refused BAD_SIGNATURE (no one can have signed it), not answered INTERNAL; nothing stored', async () => {
+describe('a grant whose sealed purpose carries a lone surrogate (valid JSON)', () => {
+  it('is refused BAD_MESSAGE (not base64url), not answered INTERNAL; nothing stored', async () => {
     const patient = await registerAccount(t);
     const provider = await registerAccount(t, 'provider');
     const c = await connect(t, patient.device);
@@ -33,10 +34,13 @@ describe('a grant whose purpose canonical JSON cannot write (a lone surrogate: v
     const signed = await makeGrant(patient, provider, [{ type: 'note', access: 'read' }], {
       now: t.clock.now,
     });
-    const grant = { ...signed, grant: { ...signed.grant, purpose: '\ud800' } };
+    const grant = {
+      ...signed,
+      grant: { ...signed.grant, purpose: { ...signed.grant.purpose, ct: '\ud800' } },
+    };
     expect(await c.request({ t: 'grant', rid: c.rid(), grant })).toMatchObject({
       t: 'error',
-      code: 'BAD_SIGNATURE',
+      code: 'BAD_MESSAGE',
     });
     expect(grantCount()).toBe(0);
   });

@@ -234,6 +234,7 @@ export {
   type Rotation,
   type StoredGrant,
 } from './consent/consent';
+export { openGrantPurpose } from './consent/grant-purpose';
 export {
   makeAuditEntry,
   openAuditBody,

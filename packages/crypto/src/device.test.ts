@@ -7,6 +7,8 @@ import {
   generateDeviceKeys,
   generateRootSecret,
   HaleCryptoError,
+  openDeviceName,
+  sealDeviceName,
   tweetnaclEd25519,
   webCryptoEd25519,
   verifyDeviceCertificate,
@@ -21,7 +23,7 @@ const input = {
   accountId: account.accountId,
   deviceId: device.deviceId,
   devicePublicKey: device.publicKey,
-  name: 'Ana’s laptop',
+  sealedName: sealDeviceName('Ana’s laptop', account.wrapping.publicKey, device.deviceId),
   createdAt: '2025-01-02T03:04:05.000Z',
   identityPublicKey: account.identity.publicKey,
 };
@@ -31,6 +33,19 @@ const codeOf = async (cert: unknown, expected = {}) => {
 };
 
 describe('device keys and certificates', () => {
+  it("carries the device's name sealed to the account, bound to the device: no one else opens it", () => {
+    expect(input.sealedName).not.toContain('laptop');
+    expect(openDeviceName(input.sealedName, account.wrapping, device.deviceId)).toEqual({
+      ok: true,
+      value: 'Ana’s laptop',
+    });
+    expect(openDeviceName(input.sealedName, attacker.wrapping, device.deviceId).ok).toBe(false);
+    expect(openDeviceName(input.sealedName, account.wrapping, otherDevice.deviceId)).toMatchObject({
+      ok: false,
+      error: { code: 'CONTEXT_MISMATCH' },
+    });
+  });
+
   it('generates distinct Ed25519 device keys with self-certifying ids', () => {
     expect(device.secretKey).toHaveLength(64);
     expect(device.deviceId).toBe(deviceIdFromPublicKey(device.publicKey));
@@ -50,7 +65,7 @@ describe('device keys and certificates', () => {
         expect(r.value).toMatchObject({
           accountId: account.accountId,
           deviceId: device.deviceId,
-          name: input.name,
+          sealedName: input.sealedName,
         });
         expect(Buffer.from(r.value.devicePublicKey).equals(Buffer.from(device.publicKey))).toBe(true);
       }
@@ -74,7 +89,15 @@ describe('device keys and certificates', () => {
     // Swapped key and id together: consistent, but not what the identity signed.
     const swappedBoth = { ...swappedKey, cert: { ...swappedKey.cert, deviceId: otherDevice.deviceId } };
     expect(await codeOf(swappedBoth)).toBe('BAD_SIGNATURE');
-    expect(await codeOf({ ...signed, cert: { ...signed.cert, name: 'Mallory' } })).toBe('BAD_SIGNATURE');
+    expect(
+      await codeOf({
+        ...signed,
+        cert: {
+          ...signed.cert,
+          sealedName: sealDeviceName('Mallory', account.wrapping.publicKey, device.deviceId),
+        },
+      }),
+    ).toBe('BAD_SIGNATURE');
 
     // The attacker signs with its own identity but claims the victim's account id.
     const claimVictim = await (async () => {
@@ -117,7 +140,7 @@ describe('device keys and certificates', () => {
   it('refuses, never throws for, a certificate whose name canonical JSON cannot write (a lone surrogate)', async () => {
     const signed = await certifyDevice(account.identity.secretKey, input);
     // As a server or device gets it from JSON.parse of `"name":"\ud800"`, which is valid JSON.
-    const hostile = { ...signed, cert: { ...signed.cert, name: '\ud800' } };
+    const hostile = { ...signed, cert: { ...signed.cert, sealedName: '\ud800' } };
     expect(await codeOf(hostile)).toBe('BAD_SIGNATURE');
   });
 
@@ -126,7 +149,7 @@ describe('device keys and certificates', () => {
     expect(await codeOf(null)).toBe('INVALID_INPUT');
     expect(await codeOf({ ...signed, v: 2 })).toBe('UNSUPPORTED_VERSION');
     expect(await codeOf({ ...signed, cert: { ...signed.cert, extra: 'x' } })).toBe('INVALID_INPUT');
-    expect(await codeOf({ ...signed, cert: { ...signed.cert, name: 5 } })).toBe('INVALID_INPUT');
+    expect(await codeOf({ ...signed, cert: { ...signed.cert, sealedName: 5 } })).toBe('INVALID_INPUT');
     expect(await codeOf({ ...signed, sig: '***' })).toBe('BAD_ENCODING');
     expect(await codeOf({ ...signed, cert: { ...signed.cert, devicePublicKey: 'AAAA' } })).toBe(
       'INVALID_INPUT',

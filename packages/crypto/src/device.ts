@@ -7,6 +7,9 @@
  * self-certifying id of that identity key and (3) deviceId is the self-certifying id of the
  * device key — so a certificate cannot be re-pointed at another account or device without the
  * identity secret key. Callers that know which account they expect pass it in `expected`.
+ * The device's name is not in the certificate in clear: `sealedName` is the name sealed to the account's
+ * wrapping key (`sealDeviceName`, sealed-text.ts, bound to the device id), which only the account's
+ * devices open (`openDeviceName`); the server relays it and cannot read or change it (it is signed).
  * Failure modes (Result): not a v1 certificate → UNSUPPORTED_VERSION / INVALID_INPUT, bad
  * base64url → BAD_ENCODING, id mismatches → CONTEXT_MISMATCH, signature → BAD_SIGNATURE.
  * `certifyDevice` throws HaleCryptoError INVALID_INPUT for inconsistent input.
@@ -18,7 +21,9 @@ import {
   assertLength,
   deviceIdFromPublicKey,
   signingKeyPairFromSeed,
+  type BoxKeyPair,
 } from './account-keys';
+import { openSealedText, sealedTextMaxBytes, sealText } from './sealed-text';
 import { randomBytes } from './random';
 import {
   DEVICE_CERTIFICATE_LABEL,
@@ -39,7 +44,8 @@ export interface CertifyDeviceInput {
   readonly accountId: string;
   readonly deviceId: string;
   readonly devicePublicKey: Uint8Array;
-  readonly name: string;
+  /** The name sealed to the account (`sealDeviceName`), base64url. */
+  readonly sealedName: string;
   /** ISO 8601 timestamp */
   readonly createdAt: string;
   readonly identityPublicKey: Uint8Array;
@@ -50,7 +56,7 @@ export interface DeviceCertificateBody {
   readonly accountId: string;
   readonly deviceId: string;
   readonly devicePublicKey: string;
-  readonly name: string;
+  readonly sealedName: string;
   readonly createdAt: string;
   readonly identityPublicKey: string;
 }
@@ -67,11 +73,32 @@ export interface VerifiedDevice {
   readonly deviceId: string;
   readonly devicePublicKey: Uint8Array;
   readonly identityPublicKey: Uint8Array;
-  readonly name: string;
+  readonly sealedName: string;
   readonly createdAt: string;
 }
 
-export const MAX_DEVICE_NAME_LENGTH = 200;
+/** The most characters of a device's name (as a person types it). */
+export const MAX_DEVICE_NAME_LENGTH = 100;
+const DEVICE_NAME_LABEL = 'hale/device-name/v1';
+/** The longest `sealedName` (base64url characters) for a name of MAX_DEVICE_NAME_LENGTH. */
+export const MAX_SEALED_DEVICE_NAME_LENGTH = Math.ceil(
+  (sealedTextMaxBytes(MAX_DEVICE_NAME_LENGTH, { label: DEVICE_NAME_LABEL }) * 4) / 3,
+);
+
+/** A device's name sealed to its account's wrapping key, bound to the device id. */
+export const sealDeviceName = (
+  name: string,
+  accountWrappingPublicKey: Uint8Array,
+  deviceId: string,
+): string => sealText(name, accountWrappingPublicKey, { label: DEVICE_NAME_LABEL, bind: deviceId });
+
+/** The name in a certificate's `sealedName`, for a holder of the account's wrapping key. */
+export const openDeviceName = (
+  sealedName: string,
+  accountWrapping: BoxKeyPair,
+  deviceId: string,
+): Result<string> =>
+  openSealedText(sealedName, accountWrapping, { label: DEVICE_NAME_LABEL, bind: deviceId });
 
 export function generateDeviceKeys(): DeviceKeys {
   // tweetnacl copies the seed into the secret key: zeroed here, or a copy of it would outlive the zeroing
@@ -106,8 +133,8 @@ export async function certifyDevice(
   if (input.deviceId !== deviceIdFromPublicKey(input.devicePublicKey)) {
     throw cryptoError('INVALID_INPUT', 'certifyDevice: deviceId does not match the device key');
   }
-  if (typeof input.name !== 'string' || input.name.length > MAX_DEVICE_NAME_LENGTH) {
-    throw cryptoError('INVALID_INPUT', 'certifyDevice: bad device name');
+  if (typeof input.sealedName !== 'string' || input.sealedName.length > MAX_SEALED_DEVICE_NAME_LENGTH) {
+    throw cryptoError('INVALID_INPUT', 'certifyDevice: bad sealed device name');
   }
   if (typeof input.createdAt !== 'string' || input.createdAt.length === 0) {
     throw cryptoError('INVALID_INPUT', 'certifyDevice: createdAt must be an ISO timestamp');
@@ -116,7 +143,7 @@ export async function certifyDevice(
     accountId: input.accountId,
     deviceId: input.deviceId,
     devicePublicKey: base64urlEncode(input.devicePublicKey),
-    name: input.name,
+    sealedName: input.sealedName,
     createdAt: input.createdAt,
     identityPublicKey: base64urlEncode(input.identityPublicKey),
   };
@@ -128,7 +155,7 @@ const CERT_FIELDS = [
   'accountId',
   'deviceId',
   'devicePublicKey',
-  'name',
+  'sealedName',
   'createdAt',
   'identityPublicKey',
 ] as const;
@@ -159,7 +186,7 @@ export async function verifyDeviceCertificate(
     accountId: c['accountId'] as string,
     deviceId: c['deviceId'] as string,
     devicePublicKey: c['devicePublicKey'] as string,
-    name: c['name'] as string,
+    sealedName: c['sealedName'] as string,
     createdAt: c['createdAt'] as string,
     identityPublicKey: c['identityPublicKey'] as string,
   };
@@ -191,7 +218,7 @@ export async function verifyDeviceCertificate(
     deviceId: cert.deviceId,
     devicePublicKey: devicePublicKey.value,
     identityPublicKey: identityPublicKey.value,
-    name: cert.name,
+    sealedName: cert.sealedName,
     createdAt: cert.createdAt,
   });
 }

@@ -13,4 +13,6 @@ export * from './record-seal';
 export * from './secretbox';
 export * from './fingerprint';
 export * from './crockford-base32';
+export * from './sealed-text';
+export * from './grant-purpose';
 export { curveLibrary } from './curve-library';

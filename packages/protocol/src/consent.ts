@@ -39,6 +39,30 @@ export const GrantScopeEntry = Type.Object(
 );
 export type GrantScopeEntry = Static<typeof GrantScopeEntry>;
 
+/** The most characters of the purpose a patient types for a grant (checked by devices before sealing). */
+export const MAX_PURPOSE_CHARS = 500;
+/**
+ * Bytes of a sealed purpose's ciphertext at most: nonce and MAC (40) and 500 UTF-16 units as UTF-8 (at most
+ * 1,500 bytes) behind a 2-byte length, padded to 128 (1,536): @hale/crypto's `sealGrantPurpose`.
+ */
+export const MAX_SEALED_PURPOSE_BYTES = 1_576;
+/** Bytes of one key slot of a sealed purpose at most (a sealed box of about 180 bytes). */
+export const MAX_PURPOSE_SLOT_BYTES = 256;
+/**
+ * A grant's purpose as the server keeps it (`sealGrantPurpose` in @hale/crypto): the text under a random
+ * key (`ct`), that key sealed to the patient's wrapping key and to the grantee's, each slot bound to the
+ * grant id. The grant's signature covers all three, so a server can neither read nor swap them.
+ */
+export const SealedPurpose = Type.Object(
+  {
+    ct: B64u(MAX_SEALED_PURPOSE_BYTES),
+    patient: B64u(MAX_PURPOSE_SLOT_BYTES),
+    grantee: B64u(MAX_PURPOSE_SLOT_BYTES),
+  },
+  { additionalProperties: false },
+);
+export type SealedPurpose = Static<typeof SealedPurpose>;
+
 export const Grant = Type.Object(
   {
     v: Type.Literal(1),
@@ -48,7 +72,7 @@ export const Grant = Type.Object(
     scope: Type.Array(GrantScopeEntry, { minItems: 1, maxItems: GRANTABLE_STREAM_TYPES.length }),
     start: IsoDateTime,
     expiresAt: IsoDateTime,
-    purpose: Type.String({ maxLength: 500 }),
+    purpose: SealedPurpose,
     issuedAt: IsoDateTime,
   },
   { additionalProperties: false },

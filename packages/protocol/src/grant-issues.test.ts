@@ -14,7 +14,7 @@ const grant = (change: Partial<Grant> = {}): Grant => ({
   scope: [{ type: 'allergy', access: 'read' }],
   start: '2031-01-01T00:00:00.000Z',
   expiresAt: '2031-01-02T00:00:00.000Z',
-  purpose: 'care',
+  purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
   issuedAt: '2031-01-01T00:00:00.000Z',
   ...change,
 });

@@ -4,7 +4,7 @@
 // its largest page fits a frame with room, whatever the caps.
 import { describe, expect, it } from 'vitest';
 import { GrantRecord, GrantsFrame, StreamsFrame } from './messages';
-import { StreamAccess } from './consent';
+import { MAX_PURPOSE_SLOT_BYTES, MAX_SEALED_PURPOSE_BYTES, StreamAccess } from './consent';
 import {
   MAX_ACCEPTED_PATIENTS_PER_GRANTEE,
   MAX_ACTIVE_GRANTS_PER_GRANTEE,
@@ -20,7 +20,7 @@ import { GRANT_ID, PATIENT, PROVIDER, SIG, T0, T1 } from './examples.test-util';
 
 const bytes = (value: unknown): number => utf8ByteLength(JSON.stringify(value));
 
-/** The largest `grants` record the schemas accept: every scope entry, a purpose that escapes worst, revoked. */
+/** The largest `grants` record the schemas accept: every scope entry, the longest sealed purpose, revoked. */
 const largestGrantRecord = (): GrantRecord => ({
   grant: {
     grant: {
@@ -31,8 +31,12 @@ const largestGrantRecord = (): GrantRecord => ({
       scope: GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'write' as const })),
       start: T0,
       expiresAt: T1,
-      // JSON writes each as \u0001: six bytes a character.
-      purpose: '\u0001'.repeat(500),
+      // Sealed (`SealedPurpose`): each part as long as its schema lets it be.
+      purpose: {
+        ct: 'A'.repeat(Math.ceil((MAX_SEALED_PURPOSE_BYTES * 4) / 3)),
+        patient: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
+        grantee: 'A'.repeat(Math.ceil((MAX_PURPOSE_SLOT_BYTES * 4) / 3)),
+      },
       issuedAt: T0,
     },
     sig: SIG,

@@ -16,6 +16,7 @@ import {
   HttpRegisterRequest,
 } from './http-api';
 import { MAX_BLOB_BYTES } from './limits';
+import { MAX_SEALED_DEVICE_NAME_BYTES } from './identity';
 
 const issuePaths = (result: ReturnType<typeof validate>): string[] =>
   result.ok ? [] : result.error.details.issues.map((issue) => issue.path);
@@ -151,7 +152,7 @@ describe('account lookup bounds', () => {
   });
 
   it('fits the largest account answer the schema allows, twice over, in one lookup answer', () => {
-    // Every field at its longest; names of control characters, which JSON writes as six bytes each.
+    // Every field at its longest (a sealed name as long as its schema lets it be).
     const cert = (n: number) => ({
       v: 1 as const,
       cert: {
@@ -159,7 +160,7 @@ describe('account lookup bounds', () => {
         deviceId: id(n),
         devicePublicKey: 'A'.repeat(43),
         identityPublicKey: 'A'.repeat(43),
-        name: '\u0001'.repeat(100),
+        sealedName: 'A'.repeat(Math.ceil((MAX_SEALED_DEVICE_NAME_BYTES * 4) / 3)),
         createdAt: '2026-12-31T23:59:59.999Z',
       },
       sig: 'A'.repeat(86),

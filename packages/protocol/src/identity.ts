@@ -12,6 +12,7 @@ import type { Issue } from './checker';
 import {
   AccountId,
   B64U_PATTERN,
+  B64u,
   B64uFixed,
   DeviceId,
   IsoDateTime,
@@ -139,13 +140,19 @@ export const AccountRecord = Type.Object(
 );
 export type AccountRecord = Static<typeof AccountRecord>;
 
+/** The most characters of a device's name as a person types it (checked before it is sealed). */
+export const MAX_DEVICE_NAME_CHARS = 100;
+/** Bytes of a sealed device name at most: @hale/crypto's `sealedTextMaxBytes(100)` (857) rounded up. */
+export const MAX_SEALED_DEVICE_NAME_BYTES = 896;
+
 export const DeviceCertificate = Type.Object(
   {
     accountId: AccountId,
     deviceId: DeviceId,
     devicePublicKey: PublicKey,
     identityPublicKey: PublicKey,
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    /** The device's name sealed to the account's wrapping key (`@hale/crypto`'s `sealDeviceName`). */
+    sealedName: B64u(MAX_SEALED_DEVICE_NAME_BYTES),
     createdAt: IsoDateTime,
   },
   { additionalProperties: false },

@@ -84,7 +84,7 @@ export const grantSignaturePayload = (grant: Grant) => ({
   scope: grant.scope.map((entry) => ({ type: entry.type, access: entry.access })),
   start: grant.start,
   expiresAt: grant.expiresAt,
-  purpose: grant.purpose,
+  purpose: { ct: grant.purpose.ct, patient: grant.purpose.patient, grantee: grant.purpose.grantee },
   issuedAt: grant.issuedAt,
 });
 

@@ -20,7 +20,6 @@ const grant = (over: Partial<Grant> = {}): Grant => ({
   scope: [{ type: 'allergy', access: 'write' }],
   start: iso(NOW - HOUR),
   expiresAt: iso(NOW + HOUR),
-  purpose: 'treatment',
   issuedAt: iso(NOW - HOUR),
   signed: {},
   ...over,

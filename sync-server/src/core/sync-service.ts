@@ -1530,7 +1530,6 @@ export const createSyncService = (deps: SyncServiceDeps) => {
               scope: g.scope.map((s) => ({ type: s.type, access: s.access })),
               start: g.start,
               expiresAt: g.expiresAt,
-              purpose: g.purpose,
               issuedAt: g.issuedAt,
               signed: signed,
             },

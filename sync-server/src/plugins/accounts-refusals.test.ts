@@ -122,7 +122,7 @@ describe('account and device routes refuse what is not signed for', () => {
       accountId: victim.accountId,
       deviceId: keys.deviceId,
       devicePublicKey: base64urlEncode(keys.publicKey),
-      name: 'intruder',
+      sealedName: 'c2VhbGVk',
       createdAt: new Date(t.clock.now).toISOString(),
       identityPublicKey: base64urlEncode(intruder.keys.identity.publicKey),
     };

@@ -40,7 +40,6 @@ const grant = (grantId: string, patientId: string, granteeId: string, extra: Par
   ],
   start: isoAt(0),
   expiresAt: isoAt(1000),
-  purpose: 'treatment',
   issuedAt: isoAt(1),
   signed: { body: { grantId }, sig: 'sig' },
   ...extra,

@@ -536,7 +536,6 @@ export const runStoreConformance = (
         ],
         start: isoAt(0),
         expiresAt: isoAt(86400),
-        purpose: 'treatment',
         issuedAt,
         signed: { body: { grantId }, sig: 'sig' },
       });
@@ -789,7 +788,6 @@ export const runStoreConformance = (
         scope: [{ type: 'allergy', access: 'read' }],
         start: isoAt(0),
         expiresAt: isoAt(expires),
-        purpose: 'care',
         issuedAt: isoAt(1),
         signed: { body: { grantId }, sig: 'sig' },
       });

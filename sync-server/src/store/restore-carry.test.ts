@@ -88,7 +88,6 @@ const grant = (grantId: string): Grant => ({
   scope: [{ type: 'allergy', access: 'read' }],
   start: isoAt(0),
   expiresAt: isoAt(100_000),
-  purpose: 'treatment',
   issuedAt: isoAt(0),
   signed: { grantId },
 });

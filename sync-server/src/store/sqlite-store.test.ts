@@ -363,8 +363,8 @@ describe('sqlite store specifics', () => {
     insertAccount.run('pat', 'patient', isoAt(0));
     old
       .prepare(
-        `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-           signed, stored_at) VALUES ('g1', 'pat', 'doc', '[]', ?, ?, 'care', ?, '{}', ?)`,
+        `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at,
+           signed, stored_at) VALUES ('g1', 'pat', 'doc', '[]', ?, ?, ?, '{}', ?)`,
       )
       .run(isoAt(0), isoAt(100), isoAt(1), isoAt(1));
     old.close();

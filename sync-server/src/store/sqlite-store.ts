@@ -348,7 +348,6 @@ const MIGRATIONS: readonly string[] = [
     scope TEXT NOT NULL,
     start TEXT NOT NULL,
     expires_at TEXT NOT NULL,
-    purpose TEXT NOT NULL,
     issued_at TEXT NOT NULL,
     signed TEXT NOT NULL,
     revoked_at TEXT,
@@ -632,7 +631,6 @@ interface GrantRow {
   scope: string;
   start: string;
   expires_at: string;
-  purpose: string;
   issued_at: string;
   signed: string;
   revoked_at: string | null;
@@ -823,7 +821,6 @@ const rowToGrant = (r: GrantRow): Grant => {
     scope: JSON.parse(r.scope) as GrantScope[],
     start: r.start,
     expiresAt: r.expires_at,
-    purpose: r.purpose,
     issuedAt: r.issued_at,
     signed: parseJsonObject(r.signed),
   };
@@ -1148,14 +1145,13 @@ const prepareStatements = (db: Database.Database) => ({
       string,
       string,
       string,
-      string,
       string | null,
       string | null,
       string | null,
     ]
   >(
-    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at, signed,
-       revoked_at, revocation, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at, signed,
+       revoked_at, revocation, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
   grantGet: db.prepare<[string], GrantRow>('SELECT * FROM grants WHERE grant_id = ?'),
   grantsForPatient: db.prepare<[string], GrantRow>(
@@ -1857,7 +1853,6 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
       JSON.stringify(g.scope),
       g.start,
       g.expiresAt,
-      g.purpose,
       g.issuedAt,
       JSON.stringify(g.signed),
       g.revokedAt ?? null,

@@ -239,7 +239,6 @@ export interface Grant {
   scope: GrantScope[];
   start: IsoTime;
   expiresAt: IsoTime;
-  purpose: string;
   issuedAt: IsoTime;
   signed: JsonObject;
   revokedAt?: IsoTime;

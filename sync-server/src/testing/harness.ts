@@ -36,6 +36,8 @@ import {
   TEST_KDF,
   base64urlEncode,
   certifyDevice,
+  sealDeviceName,
+  sealGrantPurpose,
   deriveAccountKeys,
   deriveInitialStreamKey,
   deriveRevisionTagKey,
@@ -91,6 +93,8 @@ export const startServer = async (
     wrapStore?: (store: SqliteStore) => SyncStore;
     /** Where the server logs (none by default). */
     logger?: BuildAppOptions['logger'];
+    /** The port to listen on (any free one by default): a restart on a stopped server's port. */
+    port?: number;
   } = {},
 ): Promise<TestServer> => {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'hale-server-')));
@@ -112,7 +116,7 @@ export const startServer = async (
       ...options.config,
     },
   });
-  const address = await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = await server.app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   return {
     server,
     store,
@@ -188,7 +192,7 @@ export const makeDeviceCert = async (
       accountId: account.accountId,
       deviceId: keys.deviceId,
       devicePublicKey: keys.publicKey,
-      name,
+      sealedName: sealDeviceName(name, account.keys.wrapping.publicKey, keys.deviceId),
       createdAt: iso(),
       identityPublicKey: account.keys.identity.publicKey,
     },
@@ -502,6 +506,15 @@ export const makeAuditDoc = async (
   return { ...doc, sig: await sign(author.keys.secretKey, auditSignaturePayload(doc)) };
 };
 
+/** `text` sealed as a grant's purpose (`sealGrantPurpose`) to `patient` and `grantee`. */
+export const purposeFor = (
+  text: string,
+  grantId: string,
+  patient: Pick<TestAccount, 'keys'>,
+  grantee: Pick<TestAccount, 'keys'>,
+): Grant['purpose'] =>
+  sealGrantPurpose(text, grantId, patient.keys.wrapping.publicKey, grantee.keys.wrapping.publicKey);
+
 export const makeGrant = async (
   patient: TestAccount,
   grantee: TestAccount,
@@ -516,15 +529,16 @@ export const makeGrant = async (
   } = {},
 ) => {
   const now = options.now ?? Date.now();
+  const grantId = newId();
   const grant: Grant = {
     v: 1,
-    grantId: newId(),
+    grantId,
     patientId: patient.accountId,
     granteeId: grantee.accountId,
     scope,
     start: iso(options.start ?? now - 1000),
     expiresAt: iso(options.expiresAt ?? now + 48 * 3600_000),
-    purpose: options.purpose ?? 'treatment',
+    purpose: purposeFor(options.purpose ?? 'treatment', grantId, patient, grantee),
     issuedAt: iso(now),
   };
   return {
@@ -681,21 +695,31 @@ export const insertRawGrants = (
 ): string[] => {
   const iso = (ms: number) => new Date(ms).toISOString();
   const insert = store.db.prepare(
-    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at,
+       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
   );
+  // Well-formed and as long as `options.purpose` sealed (sealGrantPurpose's layout), never opened: the
+  // grants' signatures are not real either.
+  const textBytes = Buffer.byteLength(options.purpose ?? 'flood');
+  const b64 = (bytes: number): string => 'A'.repeat(Math.ceil((bytes * 4) / 3));
+  const floodPurpose = {
+    ct: b64(40 + Math.ceil((2 + textBytes) / 128) * 128),
+    patient: b64(183),
+    grantee: b64(183),
+  };
   const ids: string[] = [];
   store.db.transaction(() => {
     for (let i = 0; i < count; i++) {
+      const grantId = newId();
       const grant: Grant = {
         v: 1,
-        grantId: newId(),
+        grantId,
         patientId: patient.accountId,
         granteeId: grantee.accountId,
         scope: options.scope ?? [{ type: 'allergy', access: 'read' }],
         start: iso(options.now - 3600_000),
         expiresAt: iso(options.expiresAt ?? options.now + 48 * 3600_000),
-        purpose: options.purpose ?? 'flood',
+        purpose: floodPurpose,
         issuedAt: iso(options.now - 3600_000 + i),
       };
       insert.run(
@@ -705,7 +729,6 @@ export const insertRawGrants = (
         JSON.stringify(grant.scope),
         grant.start,
         grant.expiresAt,
-        grant.purpose,
         grant.issuedAt,
         JSON.stringify({ grant, sig: 'A'.repeat(86) }),
         options.revokedAt === undefined ? null : iso(options.revokedAt),

@@ -8,6 +8,7 @@ import {
   generateRootSecret,
   hexEncode,
   keyFingerprint,
+  openDeviceName,
   signCanonical,
 } from '@hale/crypto';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
@@ -122,7 +123,12 @@ describe('createAccount', () => {
     expect(server.role).toBe('patient');
     expect(server.identityPublicKey).toBe(base64urlEncode(account.keys.identity.publicKey));
     expect(server.devices.map((d) => d.cert.deviceId)).toEqual([account.device.deviceId]);
-    expect(server.devices[0]!.cert.name).toBe('laptop');
+    expect(JSON.stringify(server.devices)).not.toContain('laptop');
+    const sealed = server.devices[0]!.cert;
+    expect(openDeviceName(sealed.sealedName, account.keys.wrapping, sealed.deviceId)).toEqual({
+      ok: true,
+      value: 'laptop',
+    });
   });
 
   it('registers a provider', async () => {
@@ -263,7 +269,12 @@ describe('joining more devices', () => {
       joinWithRecoveryKey(device(full()), { recoveryKey, newPassphrase: PASS, deviceName: 'tablet' }),
     ).rejects.toThrow('disk full');
     const after = await api.getAccount(account.accountId);
-    expect(after.devices.map((d) => d.cert.name)).toEqual(['laptop']);
+    expect(
+      after.devices.map((d) => {
+        const opened = openDeviceName(d.cert.sealedName, account.keys.wrapping, d.cert.deviceId);
+        return opened.ok ? opened.value : null;
+      }),
+    ).toEqual(['laptop']);
     expect(after.revokedDevices).toHaveLength(2);
   });
 

@@ -152,7 +152,7 @@ import {
   wrappedRootSignaturePayload,
   type AccountRecord,
   AccountRole,
-  DeviceCertificate,
+  MAX_DEVICE_NAME_CHARS,
   type HttpWrappedRootState,
   type DirectoryEntry,
   type HttpAccountResponse,
@@ -171,6 +171,7 @@ import {
   base64urlEncode,
   canonicalJson,
   certifyDevice,
+  sealDeviceName,
   constantTimeEqual,
   decodeRecoveryKey,
   deriveAccountKeys,
@@ -324,7 +325,7 @@ const LOGIN_NAME = new RegExp(LOGIN_NAME_PATTERN);
  * schema), before any key work or request: a person-facing code instead of the request check's BAD_MESSAGE.
  */
 function checkDeviceName(deviceName: string): void {
-  if (!validate(DeviceCertificate.properties.name, deviceName).ok) {
+  if (typeof deviceName !== 'string' || deviceName.length < 1 || deviceName.length > MAX_DEVICE_NAME_CHARS) {
     throw new AccountError(
       'INVALID_DEVICE_NAME',
       'a device name has 1 to 100 characters (an emoji counts as 2): choose a shorter one',
@@ -568,7 +569,7 @@ async function newDevice(
       accountId: keys.accountId,
       deviceId: device.deviceId,
       devicePublicKey: device.publicKey,
-      name: deviceName,
+      sealedName: sealDeviceName(deviceName, keys.wrapping.publicKey, device.deviceId),
       createdAt: isoAt(now),
       identityPublicKey: keys.identity.publicKey,
     },

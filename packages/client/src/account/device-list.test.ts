@@ -8,6 +8,7 @@ import {
   deriveAccountKeys,
   generateDeviceKeys,
   generateRootSecret,
+  sealDeviceName,
 } from '@hale/crypto';
 import type { HttpAccountDeviceResponse, HttpAccountResponse } from '@hale/protocol';
 import { ed, startServer, type TestServer } from '../../../../sync-server/src/testing/harness';
@@ -57,6 +58,7 @@ const inputOf = (account: UnlockedAccount) => ({
   accountId: account.accountId,
   identityPublicKey: account.keys.identity.publicKey,
   deviceId: account.device.deviceId,
+  wrapping: account.keys.wrapping,
 });
 
 /** The real API with the account answer (and each device's) passed through `edit`. */
@@ -104,7 +106,7 @@ describe('listDevices', () => {
         accountId: other.accountId,
         deviceId: rogue.deviceId,
         devicePublicKey: rogue.publicKey,
-        name: 'rogue',
+        sealedName: sealDeviceName('rogue', other.wrapping.publicKey, rogue.deviceId),
         createdAt: new Date().toISOString(),
         identityPublicKey: other.identity.publicKey,
       },

@@ -11,10 +11,12 @@
  * Failure modes: AccountError ACCOUNT_NOT_FOUND (the server knows no such account), ACCOUNT_MISMATCH (its
  * answer names other keys than this account's); transport errors as HaleClientError. A revoked device whose
  * own answer cannot be had (an older server, the request failed, or past MAX_REVOKED_DETAILS) is still
- * listed, by id alone.
+ * listed, by id alone. Names are sealed to the account in the certificates (`sealedName`): a device's name is
+ * shown when the caller passes the account's wrapping key pair (`input.wrapping`) and it opens, bound to
+ * that device; otherwise (a locked account, a name that does not open) the device is listed without it.
  */
-import { base64urlEncode, verifyDeviceCertificate } from '@hale/crypto';
-import type { Ed25519 } from '@hale/crypto';
+import { base64urlEncode, openDeviceName, verifyDeviceCertificate } from '@hale/crypto';
+import type { BoxKeyPair, Ed25519, VerifiedDevice } from '@hale/crypto';
 import type { HttpAccountDeviceResponse, HttpAccountResponse } from '@hale/protocol';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
@@ -23,8 +25,8 @@ import { AccountError } from './errors';
 
 export interface ListedDevice {
   readonly deviceId: string;
-  /** From the certificate the account signed. */
-  readonly name: string;
+  /** Opened from the certificate the account signed; absent when it could not be opened (see the header). */
+  readonly name?: string;
   readonly createdAt: string;
   /** The device this list was asked from (`input.deviceId`). */
   readonly current: boolean;
@@ -61,8 +63,19 @@ export const MAX_REVOKED_DETAILS = 100;
  */
 export async function listDevices(
   deps: { readonly api: Pick<HttpApi, 'getAccount' | 'getAccountDevice'>; readonly ed: Ed25519 },
-  input: { readonly accountId: string; readonly identityPublicKey: Uint8Array; readonly deviceId?: string },
+  input: {
+    readonly accountId: string;
+    readonly identityPublicKey: Uint8Array;
+    readonly deviceId?: string;
+    /** The account's wrapping key pair: opens the devices' names. */
+    readonly wrapping?: BoxKeyPair;
+  },
 ): Promise<DeviceList> {
+  const nameOf = (v: VerifiedDevice): { name?: string } => {
+    if (input.wrapping === undefined) return {};
+    const opened = openDeviceName(v.sealedName, input.wrapping, v.deviceId);
+    return opened.ok ? { name: opened.value } : {};
+  };
   const { accountId } = input;
   const identity = base64urlEncode(input.identityPublicKey);
   let server: HttpAccountResponse;
@@ -98,7 +111,7 @@ export async function listDevices(
       seen.add(v.deviceId);
       active.push({
         deviceId: v.deviceId,
-        name: v.name,
+        ...nameOf(v),
         createdAt: v.createdAt,
         current: v.deviceId === input.deviceId,
       });
@@ -113,7 +126,7 @@ export async function listDevices(
       return { deviceId, signed: false };
     }
     const v = await certified(answer.certificate, deviceId);
-    const about = v === null ? {} : { name: v.name, createdAt: v.createdAt };
+    const about = v === null ? {} : { ...nameOf(v), createdAt: v.createdAt };
     const signedAt = await signedRevocationTime(
       deps.ed,
       input.identityPublicKey,

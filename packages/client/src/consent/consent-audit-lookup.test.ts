@@ -32,7 +32,7 @@ const setup = (answers: Array<() => Promise<ConsentRecorded>>, ids: readonly str
     scope: [{ type: 'allergy', access: 'read' }],
     start: new Date(Date.now() - DAY).toISOString(),
     expiresAt,
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: new Date(Date.now() - DAY).toISOString(),
   });
   const stored: StoredGrant[] = ids.map((id) => ({ grant: grantOf(id), sig: 'A'.repeat(86) }));

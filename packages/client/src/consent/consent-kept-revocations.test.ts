@@ -25,7 +25,7 @@ const stored = (grantId: string, expiresAt = Date.now() + DAY): StoredGrant => {
     scope: [{ type: 'allergy', access: 'read' }],
     start: new Date(Date.now() - DAY).toISOString(),
     expiresAt: new Date(expiresAt).toISOString(),
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: new Date(Date.now() - DAY).toISOString(),
   };
   return { grant, sig: 'A'.repeat(86) };

@@ -3,6 +3,7 @@
 // refresh it starts with.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PAGING_VERSION, type Grant } from '@hale/protocol';
+import { deriveAccountKeys, generateRootSecret } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { createDeviceMeta } from '../session/device-meta';
 import type { Connection } from '../sync/connection';
@@ -26,7 +27,7 @@ const stored = (grantId: string, start: number, expiresAt: number, marks: Partia
     scope: [{ type: 'allergy', access: 'read' }],
     start: iso(start),
     expiresAt: iso(expiresAt),
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: iso(T0 - DAY),
   };
   return { grant, sig: 'A'.repeat(86), ...marks } satisfies StoredGrant;
@@ -73,7 +74,7 @@ const setup = async (options: {
   const deps: ConsentDeps = {
     accountId: ACCOUNT,
     role: options.role ?? 'patient',
-    keys: {} as ConsentDeps['keys'],
+    keys: deriveAccountKeys(generateRootSecret()),
     device: { deviceId: 'dev', secretKey: new Uint8Array(32) },
     ed: createNodeEd25519(),
     connection: connection as unknown as Connection,

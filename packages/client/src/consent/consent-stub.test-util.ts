@@ -23,7 +23,7 @@ export const labWriteGrant: Grant = {
   scope: [{ type: 'lab-result', access: 'write' }],
   start: new Date(T0 - HOUR).toISOString(),
   expiresAt: new Date(T0 + 100 * HOUR).toISOString(),
-  purpose: 'care',
+  purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
   issuedAt: new Date(T0 - HOUR).toISOString(),
 };
 

@@ -31,7 +31,7 @@ const stored = (grantId: string, expiresAt: number, marks: Partial<StoredGrant> 
     scope: [{ type: 'allergy', access: 'read' }],
     start: iso(T0 - DAY),
     expiresAt: iso(expiresAt),
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: iso(T0 - DAY),
   };
   return { grant, sig: 'A'.repeat(86), ...marks };

@@ -22,7 +22,7 @@ const signedGrant = async (): Promise<GrantRecord> => {
     scope: [{ type: 'lab-result', access: 'write' }],
     start: new Date(T0 - DAY).toISOString(),
     expiresAt: new Date(T0 + DAY).toISOString(),
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: new Date(T0 - DAY).toISOString(),
   };
   const payload = grantSignaturePayload(grant);

@@ -193,6 +193,7 @@ import {
 } from '@hale/crypto';
 import { newId, type StreamType } from '@hale/model';
 import {
+  MAX_PURPOSE_CHARS,
   ACCEPTANCE_VERSION,
   AccountId,
   MAX_ACCEPTED_PAGE,
@@ -228,6 +229,7 @@ import type { WriteSpan } from '../sync/record-codec';
 import { isWrappingKeyError, type DeviceDirectory } from '../sync/device-directory';
 import type { AuditEntryDetail, ConsentLookup, ConsentRecorded } from '../audit/audit-log';
 import { isAuditError, type GrantIdsByAction } from '../audit/errors';
+import { openGrantPurpose, sealGrantPurpose } from './grant-purpose';
 
 export type ConsentErrorCode =
   | 'KEY_CHANGED'
@@ -640,6 +642,8 @@ const grantRequestKey = (request: GrantRequest): string | null => {
 
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
+  /** This account as a reader of its grants' sealed purposes. */
+  const reader = () => ({ accountId: deps.accountId, wrapping: deps.keys.wrapping });
   /** Set up below, once `settle` exists: re-arms the expiry timer when the grants change. */
   const watch = { grantsChanged: (_stored: readonly StoredGrant[]): void => undefined };
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
@@ -727,7 +731,7 @@ export const createConsent = (deps: ConsentDeps) => {
           granteeId: grant.granteeId,
           scope: grant.scope,
           expiresAt: grant.expiresAt,
-          purpose: grant.purpose,
+          purpose: openGrantPurpose(grant, reader()) ?? '',
         },
       }),
   });
@@ -991,15 +995,26 @@ export const createConsent = (deps: ConsentDeps) => {
       }
       expiresAt = iso(end);
     }
+    // The schema sees the sealed form only: the typed text's limit is checked here, before it is sealed.
+    const purpose: unknown = request.purpose;
+    if (typeof purpose !== 'string' || purpose.length > MAX_PURPOSE_CHARS) {
+      throw new ConsentError(
+        'BAD_GRANT',
+        `the grant's purpose: text of at most ${MAX_PURPOSE_CHARS} characters`,
+      );
+    }
+    const grantId = newId(deps.now);
+    const own = deps.keys.wrapping.publicKey;
     const draft = {
       v: 1,
-      grantId: newId(deps.now),
+      grantId,
       patientId: deps.accountId,
       granteeId: request.granteeId,
       scope: entries,
       start: request.start ?? iso(now),
       expiresAt,
-      purpose: request.purpose,
+      // Sealed to the grantee's key too once `grantOnce` has verified it; to this account's until then.
+      purpose: sealGrantPurpose(purpose, grantId, own, own),
       issuedAt: iso(now),
     };
     const checked = validate(Grant, draft);
@@ -1650,12 +1665,16 @@ export const createConsent = (deps: ConsentDeps) => {
   const granting = new Map<string, Promise<StoredGrant>>();
   const grantOnce = async (request: GrantRequest): Promise<StoredGrant> => {
     deps.assertUnlocked?.();
-    const grant = draftGrant(request);
-    const identity = await identityOf(grant.granteeId);
-    await pinIdentity(grant.granteeId, identity, true);
+    const drafted = draftGrant(request);
+    const identity = await identityOf(drafted.granteeId);
+    await pinIdentity(drafted.granteeId, identity, true);
     // Verified and pinned before anything is published: never wrapped to a key the server chose.
-    const wrapping = await wrappingKeyOf(grant.granteeId);
+    const wrapping = await wrappingKeyOf(drafted.granteeId);
     if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
+    const grant: Grant = {
+      ...drafted,
+      purpose: sealGrantPurpose(request.purpose, drafted.grantId, deps.keys.wrapping.publicKey, wrapping),
+    };
     // Wrapped now, sent only once the server took the grant: a locked account or a key this device
     // cannot obtain fails the grant before anything is sent.
     const recipient = { accountId: grant.granteeId, wrappingPublicKey: wrapping };
@@ -2187,7 +2206,7 @@ export const createConsent = (deps: ConsentDeps) => {
     },
 
     /** Grants this device issued (with their state at `now`). */
-    async list(): Promise<Array<StoredGrant & { status: GrantStatus }>> {
+    async list(): Promise<Array<StoredGrant & { status: GrantStatus; purpose: string | null }>> {
       const now = deps.now();
       const listed = await grants();
       const waiting = await revokedHere();
@@ -2203,7 +2222,7 @@ export const createConsent = (deps: ConsentDeps) => {
                 Date.parse(g.grant.start) > now
                 ? 'not-started'
                 : 'active';
-      return listed.map((g) => ({ ...g, status: status(g) }));
+      return listed.map((g) => ({ ...g, status: status(g), purpose: openGrantPurpose(g.grant, reader()) }));
     },
   };
 };

@@ -10,7 +10,7 @@ const grant = (grantId: string): Grant => ({
   scope: [{ type: 'allergy', access: 'read' }],
   start: '2030-01-01T00:00:00.000Z',
   expiresAt: '2030-01-02T00:00:00.000Z',
-  purpose: 'care',
+  purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
   issuedAt: '2030-01-01T00:00:00.000Z',
 });
 const stored = (grantId: string, marks: Partial<StoredGrant> = {}): StoredGrant => ({

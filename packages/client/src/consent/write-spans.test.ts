@@ -25,7 +25,7 @@ const stored = (
     scope,
     start: START,
     expiresAt: EXPIRES,
-    purpose: 'care',
+    purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
     issuedAt: START,
     ...over,
   },

@@ -85,6 +85,7 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { signFhirExport, type SignedFhirBundle } from '../export/signed-fhir-export';
 import { createDeviceMeta, META_SCHEMAS } from './device-meta';
 import { createPassphraseWatch, type WrappedRootApi } from './passphrase-watch';
+import { createRekeyCheck } from './rekey-check';
 import type { Vault } from '../account/vault';
 import { assertUnlocked, isLocked, onDeviceRevoked, onLock } from '../account/account';
 import { AccountError } from '../account/errors';
@@ -349,6 +350,11 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     onIssue: (issue) => engineRef?.reportIssue(issue),
     clearIssues: (match) => engineRef?.clearIssues(match),
   });
+  const rekeyCheck = createRekeyCheck({
+    rotate: () => consentRef?.rotateExpired() ?? null,
+    report: (issue) => engineRef?.reportIssue(issue),
+    clear: (match) => engineRef?.clearIssues(match),
+  });
   const connection = createConnection({
     url: wsUrlOf(options.serverUrl),
     // Authenticating signs with the device key: refused once locked, with AccountError LOCKED, which
@@ -373,14 +379,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
       void auditRef?.connected(ready.incarnation).catch(() => undefined);
       // A re-keying that fails (e.g. the server does not confirm the new epoch) is reported; writes to the
       // streams concerned wait (NO_KEY) until a later check confirms it (keyring write guard).
-      void consentRef?.rotateExpired().catch((error: unknown) =>
-        engineRef?.reportIssue({
-          code: 'REKEY_PENDING',
-          message: `re-keying after an ended grant not done yet; retried at the next connect: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
-        }),
-      );
+      rekeyCheck();
       if (ready.wrappedRootGen !== undefined) passphrase.served(ready.wrappedRootGen);
     },
   });

@@ -48,7 +48,7 @@ const directoryFor = async (owner: AccountKeys, presented: AccountKeys) => {
       accountId: owner.accountId,
       deviceId: revoked.deviceId,
       devicePublicKey: revoked.publicKey,
-      name: 'revoked phone',
+      sealedName: 'c2VhbGVk',
       createdAt: new Date(0).toISOString(),
       identityPublicKey: owner.identity.publicKey,
     },

@@ -30,7 +30,7 @@ export const twoDeviceAccount = async (role: AccountDevicesInfo['role'] = 'patie
         accountId: keys.accountId,
         deviceId: d.deviceId,
         devicePublicKey: d.publicKey,
-        name: 'test device',
+        sealedName: 'c2VhbGVk',
         createdAt: new Date(0).toISOString(),
         identityPublicKey: keys.identity.publicKey,
       },

@@ -106,3 +106,22 @@ describe('issues from error frames the server sent unasked', () => {
     expect(engine.state().errors).toHaveLength(50);
   });
 });
+
+describe('at a new connection', () => {
+  it("drops what the server said unasked to come back later, keeps the rest (its other claims, the device's own)", async () => {
+    const engine = await engineOf();
+    engine.reportIssue({ code: 'UNSENT_PURGED', stream: 's/a', message: 'raised by this device' });
+    engine.onFrame({ t: 'error', code: 'UNAVAILABLE', message: 'server shutting down' });
+    engine.onFrame({ t: 'error', code: 'RATE_LIMITED', message: 'slow down' });
+    engine.onFrame({ t: 'error', code: 'CONSENT_REVOKED', message: 'a claim that stands' });
+    // The device's own UNAVAILABLE (not from an unasked frame) is the reporter's to clear.
+    engine.reportIssue({ code: 'UNAVAILABLE', id: 'blob-1', message: 'an upload refused for now' });
+    // No connection behind this engine: the listing after the drop fails, which is not what is looked at.
+    await engine.onReady().catch(() => undefined);
+    expect(engine.state().errors.map((e) => [e.code, e.message])).toEqual([
+      ['UNSENT_PURGED', 'raised by this device'],
+      ['CONSENT_REVOKED', 'a claim that stands'],
+      ['UNAVAILABLE', 'an upload refused for now'],
+    ]);
+  });
+});

@@ -333,7 +333,9 @@ import {
   MAX_BATCH_DOCS,
   MAX_DOC_BYTES,
   docBytes,
+  errorInfo,
   incarnationAction,
+  isErrorCode,
   parseRevTag,
   parseStreamId,
   type AccessChangedFrame,
@@ -1274,6 +1276,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
   const retryPassed = (
     code: 'SUBSCRIBE_FAILED' | 'QUARANTINE_RETRY_FAILED' | 'RESTORE_RESYNC_FAILED',
   ): void => dropIssues((e) => e.code === code);
+  /**
+   * A new connection is ready: what the server said unasked to come back later (a retryable `backoff`
+   * code: UNAVAILABLE as it shut down, RATE_LIMITED, TOO_MANY_CONNECTIONS, INTERNAL) was about the
+   * connection that ended, and no longer holds.
+   */
+  const reconnected = (): void =>
+    dropIssues((e) => fromServer.has(e) && isErrorCode(e.code) && errorInfo(e.code).action === 'backoff');
   /** A request of `direction` passed: the loop's issues of that direction have ended (see `fromLoop`). */
   const loopPassed = (direction: LoopDirection): void => dropIssues((e) => fromLoop.get(e) === direction);
 
@@ -4916,6 +4925,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
       subscribed.clear();
       subscribeAttempts = 0;
       streamsStale = true;
+      reconnected();
       noteIncarnation(ready?.incarnation);
       try {
         await refreshStreams();
