@@ -31,7 +31,7 @@ export default tseslint.config(
   },
   {
     files: ['packages/*/src/**/*.ts'],
-    ignores: ['packages/*/src/**/*.test.ts'],
+    ignores: ['packages/*/src/**/*.test.ts', 'packages/*/src/**/*.test-util.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -35,8 +35,10 @@ const ISOLATED = [
 /**
  * The end-to-end scenarios whose behaviour differs with the devices' cryptography on a worker thread
  * (pipelined pushes, prefetched initial-sync pages, live frames decoded on arrival, quarantine and
- * key-wait ordering): run a second time so. The worker's results equal the thread's for every job
- * (packages/client/src/offload/*-parity.test.ts), so the other scenarios would test nothing new there.
+ * key-wait ordering): run a second time so. That the worker answers every job as this thread does is
+ * checked at unit level, on a real worker thread: record-codec-offload.test.ts (wire seals and opens:
+ * the same documents and refusals), at-rest-offload.test.ts (at rest: the same envelopes and refusals)
+ * and clone-parity.test.ts (values structured clone changes); the other scenarios test nothing new there.
  */
 const ON_CRYPTO_WORKER = [
   'test/sync.e2e.test.ts',

@@ -72,8 +72,8 @@ describe(`grantsChanged for a provider following ${PATIENTS} patients`, { timeou
        VALUES (?, ?, 'idk', 'wrk', '{}', ?)`,
     );
     const grantRow = store.db.prepare(
-      `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-         signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, 'care', ?, ?, NULL, NULL)`,
+      `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at,
+         signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
     );
     let issued = NOW - 48 * HOUR;
     addAccount = (id) => void accountRow.run(id, 'patient', iso(NOW));
@@ -88,7 +88,7 @@ describe(`grantsChanged for a provider following ${PATIENTS} patients`, { timeou
         scope,
         start: iso(NOW - 24 * HOUR),
         expiresAt: iso(NOW + 24 * HOUR),
-        purpose: 'care',
+        purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
         issuedAt: iso(issued),
       };
       grantRow.run(

@@ -62,8 +62,8 @@ const buildClinic = async (): Promise<Clinic> => {
      VALUES (?, ?, 'idk', 'wrk', '{}', ?)`,
   );
   const addGrant = store.db.prepare(
-    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, purpose, issued_at,
-       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, 'care', ?, ?, ?, NULL)`,
+    `INSERT INTO grants (grant_id, patient_id, grantee_id, scope, start, expires_at, issued_at,
+       signed, revoked_at, revocation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
   );
   let issued = NOW - 48 * HOUR;
   const grant = (
@@ -81,7 +81,7 @@ const buildClinic = async (): Promise<Clinic> => {
       scope,
       start: iso(times.start ?? NOW - 24 * HOUR),
       expiresAt: iso(times.expiresAt ?? NOW + 24 * HOUR),
-      purpose: 'care',
+      purpose: { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' },
       issuedAt: iso(issued),
     };
     addGrant.run(

@@ -607,7 +607,11 @@ describe('audit: disclosures', () => {
     };
     const other = { ...grant, grantId: newId(() => Date.parse(issuedAt) + 1), purpose: 'lab review' };
     // This device's copy holds the first grant, revoked (consent.ts keeps it from signed copies only).
-    await s.meta.set('grants', [{ grant, sig: base64urlEncode(new Uint8Array(64)), revokedAt }]);
+    // The copy holds the purpose sealed (as the server serves it); the audit entry holds it in clear.
+    const sealedPurpose = { ct: 'Y2FyZQ', patient: 'Y2FyZQ', grantee: 'Y2FyZQ' };
+    await s.meta.set('grants', [
+      { grant: { ...grant, purpose: sealedPurpose }, sig: base64urlEncode(new Uint8Array(64)), revokedAt },
+    ]);
     const recorded = (g: typeof grant) =>
       s.entry('consent-grant', {
         grantId: g.grantId,
