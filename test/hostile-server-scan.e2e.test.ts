@@ -35,15 +35,10 @@ const NAMES = ['Zebulon iPhone Quartz', 'Quillfeather Laptop', 'Vantablack Clini
 const SUBSTANCE = 'Zygomycetin-4471';
 
 /** Every regular file under `dir`, recursively. */
-const filesUnder = async (dir: string): Promise<string[]> => {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
-};
+const filesUnder = async (dir: string): Promise<string[]> =>
+  (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
 
 /** Which of `needles` occur (as UTF-8 or UTF-16LE bytes) in any of `files` or in `logs`, with where. */
 const found = async (needles: string[], files: string[], logs: string): Promise<string[]> => {
