@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, vi } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -66,6 +66,9 @@ const waitHealthy = async (url: string, r: Running): Promise<void> => {
 
 /** The children and temporary directories of one test file: call once per file; cleaned up after it. */
 export const childProcesses = () => {
+  // A test here starts several Node processes, each loading the server through tsx: seconds of CPU each on
+  // a busy 2-core machine. The budget is per file, not a timing under test.
+  vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
   const started: Running['child'][] = [];
   const dirs: string[] = [];
 
