@@ -207,7 +207,7 @@ refine(HeadFrame, (frame) => {
   });
   const last = frame.leaves[frame.leaves.length - 1];
   if (frame.next !== undefined && frame.next !== last?.id)
-    issues.push({ path: '/next', reason: 'must be the id of the page\'s last leaf' });
+    issues.push({ path: '/next', reason: "must be the id of the page's last leaf" });
   if (frame.signed !== undefined && frame.signed.head.stream !== frame.stream)
     issues.push({ path: '/signed/head/stream', reason: 'must be the stream asked for' });
   return issues;
