@@ -4681,7 +4681,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
         return (await storage.query(query)).documents.map((d) => ({ ...plainOf(d), deleted: d._deleted }));
       },
       skip: (stream, d) => unsettled(stream, d.id) || (d._deleted && emptied(d)),
-      tagUnder: (d, epoch) => tagOf(keyring, d, epoch),
+      // A revision tag is `${rv}-${tag}`: the leaf names the tag part.
+      tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
       newestEpoch: async (stream) => (await keyring.writeKey(stream))?.epoch ?? 0,
     }),
     report: (issue) => report(issue),

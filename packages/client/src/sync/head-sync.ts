@@ -109,6 +109,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (tag === null) return;
       leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
     }
+    if (process.env.HDBG) console.log('LEAVES', JSON.stringify(leaves), hints(leaves[0]?.id ?? ''));
     const at = new Date(deps.now()).toISOString();
     const signed = await signStreamHead(
       deps.ed,
@@ -132,7 +133,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (stopped || !deps.wireReady()) return;
       busy.add(`sign ${stream}`);
       sign(stream, seq, hints)
-        .catch(() => undefined)
+        .catch((e: unknown) => { if (process.env.HDBG) console.log('SIGN FAIL', stream, seq, e); })
         .finally(() => busy.delete(`sign ${stream}`));
     };
     if (wait === 0) run();
@@ -222,6 +223,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       streams: ReadonlyArray<{ stream: string; seq: number }>,
       hints: (id: string) => string | undefined = () => undefined,
     ): void {
+      if (process.env.HDBG) console.log('SETTLED', deps.wireReady(), JSON.stringify(streams));
       if (stopped || !deps.wireReady()) return;
       for (const { stream, seq } of streams) {
         if (patientOf(stream) === deps.accountId && seq > 0) maybeSign(stream, seq, hints);
