@@ -5,7 +5,7 @@
  *
  * | when                                   | what                                                           |
  * | -------------------------------------- | -------------------------------------------------------------- |
- * | settled, own stream, seq past signed   | sign + putHead, at most once per `signEveryMs` (a timer waits)  |
+ * | settled, own stream checked and whole  | sign + putHead, at most once per `signEveryMs` (a timer waits)  |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved (a record may have arrived)    |
  *
@@ -109,7 +109,6 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (tag === null) return;
       leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
     }
-    if (process.env.HDBG) console.log('LEAVES', JSON.stringify(leaves), hints(leaves[0]?.id ?? ''));
     const at = new Date(deps.now()).toISOString();
     const signed = await signStreamHead(
       deps.ed,
@@ -133,7 +132,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (stopped || !deps.wireReady()) return;
       busy.add(`sign ${stream}`);
       sign(stream, seq, hints)
-        .catch((e: unknown) => { if (process.env.HDBG) console.log('SIGN FAIL', stream, seq, e); })
+        .catch(() => undefined)
         .finally(() => busy.delete(`sign ${stream}`));
     };
     if (wait === 0) run();
@@ -223,11 +222,13 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       streams: ReadonlyArray<{ stream: string; seq: number }>,
       hints: (id: string) => string | undefined = () => undefined,
     ): void {
-      if (process.env.HDBG) console.log('SETTLED', deps.wireReady(), JSON.stringify(streams));
       if (stopped || !deps.wireReady()) return;
       for (const { stream, seq } of streams) {
-        if (patientOf(stream) === deps.accountId && seq > 0) maybeSign(stream, seq, hints);
         const last = checked.get(stream);
+        // Signed only once checked on this link and found whole: a device must not confirm what the
+        // server rolled back or withholds (a fresh device would else sign the server's state as it is).
+        const whole = last !== undefined && last.link === link && !last.open;
+        if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
         const due = last === undefined || last.link !== link || (last.open && last.seq !== seq);
         if (!due || busy.has(stream)) continue;
         busy.add(stream);
