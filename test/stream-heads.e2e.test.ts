@@ -15,7 +15,9 @@ import { input } from './support/records';
 /** A socket factory that also keeps every frame the server sent, to see a `head` answer arrive. */
 const listening = (heard: string[]) => (url: string) => {
   const ws = new WebSocket(url);
-  ws.addEventListener('message', (ev) => heard.push(String(ev.data)));
+  ws.addEventListener('message', (ev) => {
+    if (typeof ev.data === 'string') heard.push(ev.data);
+  });
   return ws as unknown as WebSocketLike;
 };
 
