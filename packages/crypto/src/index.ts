@@ -16,3 +16,4 @@ export * from './crockford-base32';
 export * from './sealed-text';
 export * from './grant-purpose';
 export { curveLibrary } from './curve-library';
+export * from './head-root';

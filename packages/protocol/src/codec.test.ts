@@ -88,6 +88,8 @@ const OPTIONAL = [
   /^getEnvelopes\/streams$/,
   /^grants\/grants\/0\/revokedAt$/,
   /^error\/(rid|details|details\/retryAfterMs)$/,
+  /^getHead\/(after|limit)$/,
+  /^head\/(signed|next)$/,
 ];
 
 const sides: [string, readonly (ClientFrame | ServerFrame)[], Decode, Record<string, unknown>][] = [

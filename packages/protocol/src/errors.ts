@@ -261,6 +261,33 @@ export const ERROR_CODES = {
       '"active" it has `details.max` devices not revoked: revoke one it no longer uses first. With "total" it ' +
       'has registered `details.max` devices, revoked ones included, the most it ever may.',
   },
+  HEAD_NOT_CURRENT: {
+    // 409 like CONFLICT: the statement describes another state of the stream than the server's current one.
+    http: 409,
+    retry: false,
+    action: 'resolve-conflict',
+    description:
+      "A stream head statement (`putHead`) is signed at another seq than the stream's current one " +
+      '(`details.seq`): the device was not caught up, or others wrote meanwhile; nothing was stored. Pull the ' +
+      'stream to its head and sign again later.',
+  },
+  HEAD_MISMATCH: {
+    http: 409,
+    retry: false,
+    action: 'resolve-conflict',
+    description:
+      "A stream head statement's root or count (`putHead`) is not that of the server's own rows of the stream " +
+      'at its seq (id, revision and deletion of each record): the device holds another state than the ' +
+      'server; nothing was stored. Pull the stream again before signing.',
+  },
+  HEAD_STALE: {
+    http: 409,
+    retry: false,
+    action: 'accept',
+    description:
+      'The server keeps a stream head statement at a higher seq (`details.seq`) than this one (`putHead`); ' +
+      'nothing was stored. Nothing to do: the newer statement covers this state.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -33,6 +33,11 @@ export const REV1 = '1-0123456789abcdef01234567';
 export const REV2 = '2-89abcdef0123456789abcdef';
 export const SIG = b64(64, 'S');
 
+export const signedHead = {
+  head: { v: 1 as const, stream: ALLERGY, n: 2, root: b64(32, 'r'), seq: 5, at: T0, device: DEVICE },
+  sig: SIG,
+};
+
 export const pushDoc = (over: Partial<PushDoc> = {}): PushDoc => ({
   stream: ALLERGY,
   id: RECORD,
@@ -127,6 +132,8 @@ export const CLIENT_EXAMPLES: readonly ClientFrame[] = [
   { t: 'ping', rid: 10 },
   { t: 'acceptPatient', rid: 13, patientId: PATIENT, accept: true },
   { t: 'listAccepted', rid: 14 },
+  { t: 'putHead', rid: 15, head: signedHead },
+  { t: 'getHead', rid: 16, stream: ALLERGY, after: RECORD, limit: 100 },
 ];
 
 /** Every server frame type, with every optional field present. */
@@ -185,6 +192,14 @@ export const SERVER_EXAMPLES: readonly ServerFrame[] = [
   { t: 'pong', rid: 10, time: T0 },
   { t: 'error', rid: 11, code: 'RATE_LIMITED', message: 'slow down', details: { retryAfterMs: 1000 } },
   { t: 'acceptedPatients', rid: 14, patients: [{ patientId: PATIENT, acceptedAt: T0 }] },
+  {
+    t: 'head',
+    rid: 16,
+    stream: ALLERGY,
+    signed: signedHead,
+    leaves: [{ id: RECORD_2, rv: 2, deleted: false, tag: '89abcdef0123456789abcdef' }],
+    next: RECORD_2,
+  },
 ];
 
 export const registerBody = (): HttpRegisterRequest => ({

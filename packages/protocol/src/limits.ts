@@ -8,9 +8,9 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Protocol version this build speaks natively. */
-export const PROTOCOL_VERSION = 13;
+export const PROTOCOL_VERSION = 14;
 /** Every version this build can speak, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
 /**
  * First version in which the server tells a device the account's passphrase-wrap generation
  * (`ready.wrappedRootGen`, `wrappedRootChanged`). Frames are closed objects, so a version-1 client would
@@ -114,6 +114,21 @@ export const BLOB_EPOCH_VERSION = 12;
  * drops it). The socket is unchanged.
  */
 export const ROLE_SIG_VERSION = 13;
+/**
+ * First version with signed stream heads: `putHead` (a patient device's signed statement of a stream's
+ * state) → `ok`, and `getHead` → `head` (the newest statement the server accepted, with its leaf list in
+ * pages). A device sends either only on a connection of this version or later; the server refuses both below
+ * it (BAD_MESSAGE), as an older server refuses the unknown frames.
+ */
+export const HEAD_VERSION = 14;
+/**
+ * Most leaves one `head` answer carries (one per record of the stream, tombstones too; ≈90 bytes and ≈10
+ * structural characters each: ≈0.9 MB and ≈100,000 tokens a page, within MAX_FRAME_BYTES and
+ * MAX_SERVER_FRAME_TOKENS). A longer list is paged by record id (`getHead.after`, `head.next`).
+ */
+export const MAX_HEAD_LEAVES_PAGE = 10_000;
+/** Most leaves a statement may count (`n`): records of one stream, tombstones included. */
+export const MAX_HEAD_LEAVES = 10_000_000;
 /** Most streams named in one `listKeyHolders` request (a patient has one stream per record type). */
 export const MAX_KEY_HOLDER_STREAMS = 64;
 /** Most (stream, epoch, recipient) rows in one `keyHolders` answer; the server refuses TOO_LARGE beyond. */

@@ -13,7 +13,7 @@
  * `acceptPatient`, `listAccepted` and `acceptedPatients`, ACCEPTANCE_VERSION; `listStreams` paging and
  * `streams.next`, STREAMS_PAGING_VERSION; a push conflict's `keptFrom`, KEPT_FROM_VERSION; a key
  * holder's `createdBy`, KEY_HOLDER_CREATORS_VERSION; a push error's `chainEnd`,
- * AUDIT_CHAIN_END_VERSION) is sent only on a connection that negotiated a version that has it; an older
+ * AUDIT_CHAIN_END_VERSION; `putHead`, `getHead` and `head`, HEAD_VERSION) is sent only on a connection that negotiated a version that has it; an older
  * peer would refuse it as BAD_MESSAGE. Decoding lives in codec.ts.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -26,11 +26,13 @@ import {
   StreamAccess,
 } from './consent';
 import { AuditHeader, PushDoc, ServedDoc } from './documents';
+import { HeadLeaf, SignedHead } from './heads';
 import { GrantListSide, MAX_GRANTS_PAGE, MAX_STREAMS_PAGE, PageCursor } from './paging';
 import {
   MAX_ACCEPTED_PAGE,
   MAX_BATCH_BYTES,
   MAX_BATCH_DOCS,
+  MAX_HEAD_LEAVES_PAGE,
   MAX_KEY_HOLDER_STREAMS,
   MAX_KEY_HOLDERS,
   MAX_LISTED_GRANTS,
@@ -216,6 +218,31 @@ export type ListAcceptedFrame = Static<typeof ListAcceptedFrame>;
 export const PingFrame = Type.Object({ t: Type.Literal('ping'), rid: Rid }, closed);
 export type PingFrame = Static<typeof PingFrame>;
 
+/**
+ * Version ≥ HEAD_VERSION, a device of the stream's patient: its signed statement of the stream's state
+ * (heads.ts). Stored only if it verifies, its `seq` is the stream's current seq and its root and count are
+ * those of the server's rows; answered `ok` (also when the same statement is kept already).
+ */
+export const PutHeadFrame = Type.Object({ t: Type.Literal('putHead'), rid: Rid, head: SignedHead }, closed);
+export type PutHeadFrame = Static<typeof PutHeadFrame>;
+
+/**
+ * Version ≥ HEAD_VERSION, a device that may pull `stream`: the newest statement the server accepted for it
+ * and one page of its leaves by id, strictly after `after` (at most `limit`, MAX_HEAD_LEAVES_PAGE when
+ * absent).
+ */
+export const GetHeadFrame = Type.Object(
+  {
+    t: Type.Literal('getHead'),
+    rid: Rid,
+    stream: StreamId,
+    after: Type.Optional(RecordId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_HEAD_LEAVES_PAGE })),
+  },
+  closed,
+);
+export type GetHeadFrame = Static<typeof GetHeadFrame>;
+
 /** Client frame schemas by `t`. */
 export const CLIENT_FRAMES = {
   hello: HelloFrame,
@@ -234,6 +261,8 @@ export const CLIENT_FRAMES = {
   ping: PingFrame,
   acceptPatient: AcceptPatientFrame,
   listAccepted: ListAcceptedFrame,
+  putHead: PutHeadFrame,
+  getHead: GetHeadFrame,
 } as const satisfies Record<string, TSchema>;
 
 export const ClientFrame = Type.Union([
@@ -253,6 +282,8 @@ export const ClientFrame = Type.Union([
   PingFrame,
   AcceptPatientFrame,
   ListAcceptedFrame,
+  PutHeadFrame,
+  GetHeadFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['t'];
@@ -528,6 +559,25 @@ export const AcceptedPatientsFrame = Type.Object(
 export type AcceptedPatientsFrame = Static<typeof AcceptedPatientsFrame>;
 
 /**
+ * Version ≥ HEAD_VERSION, the answer to `getHead`: the newest statement kept for `stream` (`signed`, absent
+ * when none is) and one page of its leaves, by id strictly ascending. `next`: more leaves follow; send
+ * `getHead` again with it as `after`. Every page carries the statement it belongs to: a reader that meets
+ * another one midway starts again.
+ */
+export const HeadFrame = Type.Object(
+  {
+    t: Type.Literal('head'),
+    rid: Rid,
+    stream: StreamId,
+    signed: Type.Optional(SignedHead),
+    leaves: Type.Array(HeadLeaf, { maxItems: MAX_HEAD_LEAVES_PAGE }),
+    next: Type.Optional(RecordId),
+  },
+  closed,
+);
+export type HeadFrame = Static<typeof HeadFrame>;
+
+/**
  * Containers `details` may nest, itself included (semantics.ts checks it: JSON Schema cannot bound the
  * depth of an unknown value). Unbounded, a frame of nested brackets decodes, and then writing it out
  * (logging, JSON.stringify) overflows the stack. The server's own details nest 3 deep.
@@ -566,6 +616,7 @@ export const SERVER_FRAMES = {
   pong: PongFrame,
   error: ErrorFrame,
   acceptedPatients: AcceptedPatientsFrame,
+  head: HeadFrame,
 } as const satisfies Record<string, TSchema>;
 
 export const ServerFrame = Type.Union([
@@ -584,6 +635,7 @@ export const ServerFrame = Type.Union([
   PongFrame,
   ErrorFrame,
   AcceptedPatientsFrame,
+  HeadFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameType = ServerFrame['t'];

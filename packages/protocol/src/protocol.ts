@@ -22,6 +22,8 @@
  *   ping { rid }                        → pong { time }
  *   acceptPatient { rid, patientId, accept } → ok                             FORBIDDEN (not a provider), NOT_FOUND, TOO_MANY_ACCEPTED
  *   listAccepted { rid, cursor?, limit? } → acceptedPatients { patients: [{ patientId, acceptedAt }], next? }  BAD_CURSOR
+ *   putHead { rid, head: SignedHead }   → ok        FORBIDDEN, BAD_SIGNATURE, HEAD_NOT_CURRENT, HEAD_MISMATCH, HEAD_STALE
+ *   getHead { rid, stream, after?, limit? } → head { stream, signed?, leaves, next? }  NO_CONSENT, CONSENT_*, FORBIDDEN
  *   unsolicited: changes, accessChanged { streams, removed }, wrappedRootChanged { gen },
  *                error { rid?, code, message, details? }
  *   Any request may instead be answered by `error` with its rid.
@@ -54,6 +56,10 @@
  * Version 12 is HTTP only: `epoch` in a blob announce (`POST /v1/blobs`), sent only to a server that lists
  * it; a server of it compares a new manifest's `epoch` with the stream's current one (STALE_EPOCH) and
  * stores an announce without one (an older device's) unchecked.
+ * Version 14 adds signed stream heads (HEAD_VERSION, heads.ts): `putHead`, a patient device's signed
+ * statement of a stream's state, which the server keeps when its root matches its own rows at the stream's
+ * current seq, and `getHead` → `head`, the newest kept statement with its leaves in pages, for any device
+ * that may pull the stream.
  *
  * State machine: connected → (hello) → challenged → (auth) → ready. Before `ready` only hello/auth
  * are accepted (else UNAUTHENTICATED); at SESSION_TTL_MS the server sends SESSION_EXPIRED and closes.
@@ -94,6 +100,7 @@ export * from './documents';
 export * from './consent';
 export * from './identity';
 export * from './signing';
+export * from './heads';
 export * from './messages';
 export * from './http-api';
 export * from './paging';
@@ -185,6 +192,16 @@ export const MESSAGE_TABLE = {
     errors: [...session, 'FORBIDDEN', 'NOT_FOUND', 'TOO_MANY_ACCEPTED'],
   },
   listAccepted: { reply: ['acceptedPatients'], beforeReady: false, errors: [...session, 'BAD_CURSOR'] },
+  putHead: {
+    reply: ['ok'],
+    beforeReady: false,
+    errors: [...session, 'FORBIDDEN', 'BAD_SIGNATURE', 'HEAD_NOT_CURRENT', 'HEAD_MISMATCH', 'HEAD_STALE'],
+  },
+  getHead: {
+    reply: ['head'],
+    beforeReady: false,
+    errors: [...session, 'FORBIDDEN', 'NO_CONSENT', 'CONSENT_EXPIRED', 'CONSENT_REVOKED'],
+  },
 } as const satisfies Record<ClientFrameType, MessageTableRow>;
 
 /** Server frames sent without a request. */

@@ -7,7 +7,7 @@
  * once; a push names each (stream, id) once and carries at most MAX_BATCH_BYTES of ciphertext; an
  * audit header appears exactly on `audit` documents; audit and clinical documents carry `sig`;
  * served documents come in strictly increasing seq per stream, each stream listed with a checkpoint
- * at or past its last document; grants name each type once, for someone else, with start < expiry;
+ * at or past its last document; a `head` page lists leaves by id strictly ascending, `next` its last; grants name each type once, for someone else, with start < expiry;
  * an error's `details` (frame or HTTP body) nest at most MAX_ERROR_DETAILS_DEPTH containers deep
  * (checked without recursion, so no depth the frame size allows can overflow the stack here); a
  * passphrase wrap's KDF parameters are ones @hale/crypto opens (`kdfIssues`: scrypt N a power of two,
@@ -32,6 +32,7 @@ import {
   ErrorFrame,
   GrantFrame,
   GetEnvelopesFrame,
+  HeadFrame,
   MAX_ERROR_DETAILS_DEPTH,
   PullFrame,
   PulledFrame,
@@ -197,6 +198,20 @@ refine(PulledFrame, (frame) => [
   ),
 ]);
 refine(ChangesFrame, (frame) => servedIssues(frame.docs, frame.streams));
+refine(HeadFrame, (frame) => {
+  const issues: Issue[] = [];
+  frame.leaves.forEach((leaf, i) => {
+    const before = frame.leaves[i - 1];
+    if (before !== undefined && before.id >= leaf.id)
+      issues.push({ path: `/leaves/${i}/id`, reason: 'leaves must be listed by id strictly ascending' });
+  });
+  const last = frame.leaves[frame.leaves.length - 1];
+  if (frame.next !== undefined && frame.next !== last?.id)
+    issues.push({ path: '/next', reason: "must be the id of the page's last leaf" });
+  if (frame.signed !== undefined && frame.signed.head.stream !== frame.stream)
+    issues.push({ path: '/signed/head/stream', reason: 'must be the stream asked for' });
+  return issues;
+});
 refine(ErrorFrame, (frame) => errorDetailsIssues(frame.details));
 refine(HttpErrorBody, (body) => errorDetailsIssues(body.details));
 refine(HttpBlobCreateRequest, (body) => {

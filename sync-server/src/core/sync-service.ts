@@ -163,6 +163,7 @@
  * logged throws: UNAVAILABLE (or the store's code) when the store fails, INTERNAL naming the cause when
  * stored state is damaged, so the operator finds it in the error log.
  */
+import { createHeadService } from './heads';
 import { CLINICAL_STREAM_TYPES, STREAM_TYPES, newId, type StreamType } from '@hale/model';
 import {
   auditSignaturePayload,
@@ -1981,6 +1982,8 @@ export const createSyncService = (deps: SyncServiceDeps) => {
   };
 
   return {
+    // Signed stream heads (heads.ts): putHead, getHead, under the pulls' consent check.
+    ...createHeadService({ store, ed, check }),
     listStreams,
     listStreamsPage,
     listGrants,

@@ -88,6 +88,7 @@ import {
   INCARNATION_VERSION,
   KEPT_FROM_VERSION,
   KEY_HOLDER_CREATORS_VERSION,
+  HEAD_VERSION,
   KEY_HOLDERS_VERSION,
   Incarnation,
   PAGING_VERSION,
@@ -485,6 +486,21 @@ export const syncWsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app,
             ...(limit === undefined ? {} : { limit }),
           };
           send({ t: 'acceptedPatients', rid, ...(await ctx.service.listAccepted(p, query)) });
+          return;
+        }
+        case 'putHead':
+        case 'getHead': {
+          if (version < HEAD_VERSION) {
+            fail('BAD_MESSAGE', `${frame.t} needs protocol version ${HEAD_VERSION}`, frame.rid);
+            return;
+          }
+          if (frame.t === 'putHead') {
+            await ctx.service.putHead(p, frame.head);
+            send({ t: 'ok', rid: frame.rid });
+            return;
+          }
+          const page = await ctx.service.getHead(p, frame.stream, frame.after, frame.limit);
+          send({ t: 'head', rid: frame.rid, ...page });
           return;
         }
         case 'ping':

@@ -4,6 +4,7 @@
  * Call it from an implementation's `*.test.ts`. Each test gets a fresh, empty store from `makeStore`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeHeadsConformance } from './heads-conformance';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
   blobQuotaBytes,
@@ -2069,6 +2070,8 @@ export const runStoreConformance = (
         expect(await store.meta.get('signing-seed')).toBe('c2VlZA');
       });
     });
+
+    describeHeadsConformance(() => store, isoAt(5));
 
     describe('serverState', () => {
       it('keeps the last value put per key, with its time', async () => {

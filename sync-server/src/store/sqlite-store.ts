@@ -96,6 +96,7 @@
  * (unique), NOT_FOUND (foreign key) or INVALID (check), closed store → UNAVAILABLE, an invite that does
  * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
+import { sqliteHeads } from './sqlite-heads';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -556,6 +557,23 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE IF NOT EXISTS account_role_sigs (
     account_id TEXT PRIMARY KEY REFERENCES accounts (account_id),
     sig TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // v16 → v17: signed stream heads (sqlite-heads.ts): per stream the newest statement a patient device
+  // signed and the server accepted, and the rows it covers (id, rev, deleted: what docs hold in clear), so
+  // it can be served with its leaves after the rows change. IF NOT EXISTS, as above.
+  `
+  CREATE TABLE IF NOT EXISTS signed_heads (
+    stream TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL CHECK (seq >= 0),
+    signed TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS signed_head_rows (
+    stream TEXT NOT NULL,
+    id TEXT NOT NULL,
+    rev TEXT NOT NULL,
+    deleted INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+    PRIMARY KEY (stream, id)
   ) WITHOUT ROWID;
   `,
 ];
@@ -2580,6 +2598,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
           s.metaPut.run(key, value);
         }),
     },
+
+    heads: sqliteHeads(db, (work) => call(() => work())),
 
     serverState: {
       get: (key) =>

@@ -340,6 +340,29 @@ export interface StoreHealth {
 
 export type CommitListener = (heads: StreamHead[]) => void;
 
+/** A record's state as a signed stream head covers it: what the store holds in clear beside each version. */
+export interface HeadRow {
+  id: string;
+  rev: string;
+  deleted: boolean;
+}
+
+/** A signed stream head statement the store keeps (`heads`), with the rows it covers. */
+export interface KeptHead {
+  stream: string;
+  /** The statement's seq: the stream's seq when it was kept. */
+  seq: number;
+  /** The signed statement as received (the protocol's SignedHead); stored as given, readers verify it. */
+  signed: JsonObject;
+}
+
+export type KeepHeadResult =
+  | { status: 'ok' }
+  /** The stream's current seq is no longer the statement's (`seq`: the current one); nothing kept. */
+  | { status: 'moved'; seq: number }
+  /** A statement at a higher seq (`seq`) is kept; nothing kept. */
+  | { status: 'stale'; seq: number };
+
 export interface SyncStore {
   /** Creates or migrates the schema; idempotent. */
   init(): Promise<void>;
@@ -602,6 +625,33 @@ export interface SyncStore {
       accountId: string,
       since: IsoTime,
     ): Promise<{ count: number; first: IsoTime | null }>;
+  };
+
+  /**
+   * Signed stream heads (docs/architecture.md): per stream at most one statement, the one at the highest
+   * seq, with the rows it covers, replaced as a whole.
+   */
+  heads: {
+    /**
+     * The stream's current seq (0 for one never written) and every document's (id, rev, deleted), by id,
+     * read in one step: what a statement at that seq must cover.
+     */
+    rows(stream: string): Promise<{ seq: number; rows: HeadRow[] }>;
+    /**
+     * Keeps `head` and its `rows` in place of the stream's kept statement, in one atomic step, only if the
+     * stream's current seq is still `head.seq` (else `moved`) and no statement at a higher seq is kept
+     * (else `stale`); one at the same seq is replaced. INVALID for a row named twice.
+     */
+    keep(head: KeptHead, rows: readonly HeadRow[]): Promise<KeepHeadResult>;
+    /**
+     * The kept statement of `stream` and at most `limit` of its rows by id, strictly after `after`, read in
+     * one step (a page never mixes two statements); null when none is kept.
+     */
+    get(
+      stream: string,
+      after: string | undefined,
+      limit: number,
+    ): Promise<{ head: KeptHead; rows: HeadRow[] } | null>;
   };
 
   envelopes: {

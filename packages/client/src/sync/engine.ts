@@ -338,8 +338,13 @@ import {
   isErrorCode,
   parseRevTag,
   parseStreamId,
+  HEAD_VERSION,
+  isStreamId,
+  SignedHead,
+  validate,
   type AccessChangedFrame,
   type ChangesFrame,
+  type HeadFrame,
   type PulledFrame,
   type PushedFrame,
   type PushDoc,
@@ -376,6 +381,7 @@ import { createFreshnessCheck, type FreshnessDeps, type LocalVersion } from './f
 import { receivedTransitionRefusal } from './received-transition';
 import { readNoteVersionContexts } from '../records/removal-rules';
 import { overwriteRefused, type MergingDevice } from './conflicts';
+import { createHeadSync, HEAD_SEEN_SCHEMA, heldReader } from './head-sync';
 import { dismissalAuditEntries, type DismissalAuditEntry } from './quarantine-dismiss-audit';
 import {
   BUILD_CONTENT_MODEL,
@@ -614,6 +620,8 @@ export interface EngineDeps {
    */
   streamList?: StreamList;
   batchSize?: number;
+  /** Least time between two stream head statements this device signs of one stream (default 60 s). */
+  headSignEveryMs?: number;
   /** Backoff of re-fetching records quarantined for a reason that can pass (default 30 s doubling to 30 min). */
   quarantineRetry?: { baseMs: number; maxMs: number };
   /**
@@ -4640,6 +4648,66 @@ export const createSyncEngine = (deps: EngineDeps) => {
     await purged;
   };
 
+  // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
+  let headSeen: Record<string, number> = {};
+  const heads = createHeadSync({
+    ed: deps.ed,
+    accountId: deps.accountId,
+    device: deps.device,
+    now: deps.now,
+    wireReady: () => connection.status() === 'ready' && (connection.version() ?? 0) >= HEAD_VERSION,
+    putHead: async (signed) => {
+      const head = validate(SignedHead, signed);
+      if (!head.ok) throw new SyncError('BAD_MESSAGE', head.error.message, false);
+      await connection.request({ t: 'putHead', head: head.value });
+    },
+    getHead: async (stream, after) => {
+      if (!isStreamId(stream)) throw new SyncError('BAD_MESSAGE', `not a stream id: ${stream}`, false);
+      return connection.request<HeadFrame>({
+        t: 'getHead',
+        stream,
+        ...(after === undefined ? {} : { after }),
+      });
+    },
+    lookupDeviceKey: deps.lookupDeviceKey,
+    held: heldReader({
+      copies: async (stream: string) => {
+        const storage = collection.storageInstance;
+        const query = prepareQuery<DeviceRecord>(storage.schema, {
+          selector: { stream },
+          sort: [{ id: 'asc' }],
+          skip: 0,
+        });
+        return (await storage.query(query)).documents.map((d) => ({ ...plainOf(d), deleted: d._deleted }));
+      },
+      skip: (stream, d) => unsettled(stream, d.id) || (d._deleted && emptied(d)),
+      // A revision tag is `${rv}-${tag}`: the leaf names the tag part.
+      tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
+      newestEpoch: async (stream) => (await keyring.writeKey(stream))?.epoch ?? 0,
+    }),
+    report: (issue) => report(issue),
+    clear: (stream, keep) => dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
+    seen: {
+      get: (stream) => headSeen[stream] ?? 0,
+      set: (stream, seq) => {
+        headSeen = { ...headSeen, [stream]: seq };
+        deps.meta.set('head-seen', headSeen).catch(() => undefined);
+      },
+    },
+    schedule: (ms, run) => {
+      const timer = setTimeout(run, ms);
+      return () => clearTimeout(timer);
+    },
+    ...(deps.headSignEveryMs === undefined ? {} : { signEveryMs: deps.headSignEveryMs }),
+  });
+  const headsWatch = state$.subscribe((st) => {
+    if (st.status !== 'online' || st.pendingWrites > 0) return;
+    const streams = [...access.keys()]
+      .filter(readable)
+      .map((stream) => ({ stream, seq: known[stream] ?? 0 }));
+    heads.settled(streams, (id) => sent.get(id)?.split('-')[1]);
+  });
+
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;
   /**
    * Synced (`lastSyncedAt`, kept across restarts) and, when `online`, 'online' (caught up) once RxDB has
@@ -4725,6 +4793,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     state: (): SyncState => state$.value,
     onFrame,
     async start(): Promise<void> {
+      headSeen = (await deps.meta.get('head-seen', HEAD_SEEN_SCHEMA)) ?? {};
       const stored = (await deps.meta.get('pending', META_SCHEMAS.pending)) ?? [];
       // Writes noted before the list was read are newer than what it holds.
       pending = new Map([
@@ -4922,6 +4991,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     /** Called by the client when the connection (re)authenticates, with the server's `ready`. */
     async onReady(ready?: ReadyFrame): Promise<void> {
+      heads.connected();
       subscribed.clear();
       subscribeAttempts = 0;
       streamsStale = true;
@@ -5057,6 +5127,8 @@ export const createSyncEngine = (deps: EngineDeps) => {
     },
     async stop(): Promise<void> {
       stopped = true;
+      heads.stop();
+      headsWatch.unsubscribe();
       unwatchGuard();
       releaseLinkWaiters(new SyncError('STOPPED', 'sync stopped', false));
       wakeBackoffs();

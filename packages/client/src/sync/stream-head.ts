@@ -1,6 +1,7 @@
 // Signed stream heads, the pure part (docs/architecture.md, "Signed stream heads"): a patient device's
 // signed statement of a stream's state, and the check of a device's copy against it, which names a record
-// the server withholds or serves rolled back. Not wired to the protocol, the server or the engine yet.
+// the server withholds or serves rolled back. The root itself is @hale/crypto's (head-root.ts), which the
+// server uses too; head-sync.ts wires this to the wire and the engine.
 //
 // | piece              | what                                                                               |
 // | ------------------ | ---------------------------------------------------------------------------------- |
@@ -17,22 +18,15 @@
 import {
   base64urlDecode,
   base64urlEncode,
-  labeledSha256,
-  utf8Encode,
+  headRoot,
   signCanonical,
   verifyCanonical,
+  STREAM_HEAD_LABEL,
   type Ed25519,
+  type HeadLeaf,
 } from '@hale/crypto';
 
-export const STREAM_HEAD_LABEL = 'hale/stream-head/v1';
-
-/** One record's version as the server holds it in clear: id, write count, deletion, revision tag. */
-export interface HeadLeaf {
-  readonly id: string;
-  readonly rv: number;
-  readonly deleted: boolean;
-  readonly tag: string;
-}
+export { HeadError, headRoot, leafHash, STREAM_HEAD_LABEL, type HeadLeaf } from '@hale/crypto';
 
 export interface StreamHead {
   readonly v: 1;
@@ -54,43 +48,6 @@ export interface SignedStreamHead {
   /** base64url Ed25519 signature by `head.device`. */
   readonly sig: string;
 }
-
-export class HeadError extends Error {
-  constructor(
-    readonly code: 'DUPLICATE_LEAF',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HeadError';
-  }
-}
-
-// JSON.stringify of an array of strings, a number and a boolean is canonical JSON already, and much
-// cheaper than the general canonicaliser (100k leaves per check).
-export const leafHash = (leaf: HeadLeaf): Uint8Array =>
-  labeledSha256('hale/head-leaf/v1', utf8Encode(JSON.stringify([leaf.id, leaf.rv, leaf.deleted, leaf.tag])));
-
-const byId = (a: HeadLeaf, b: HeadLeaf): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** The count and Merkle root of `leaves` (any order; one leaf per id). */
-export const headRoot = (leaves: readonly HeadLeaf[]): { n: number; root: string } => {
-  const sorted = [...leaves].sort(byId);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.id === sorted[i - 1]!.id)
-      throw new HeadError('DUPLICATE_LEAF', `record ${sorted[i]!.id} is named twice`);
-  }
-  if (sorted.length === 0) return { n: 0, root: base64urlEncode(labeledSha256('hale/head-empty/v1')) };
-  let level = sorted.map(leafHash);
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const right = level[i + 1];
-      next.push(right === undefined ? level[i]! : labeledSha256('hale/head-node/v1', level[i]!, right));
-    }
-    level = next;
-  }
-  return { n: sorted.length, root: base64urlEncode(level[0]!) };
-};
 
 /** The statement of `leaves` for `stream`, signed by the device whose key is `deviceSecretKey`. */
 export const signStreamHead = async (

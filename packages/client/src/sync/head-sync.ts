@@ -1,0 +1,289 @@
+/**
+ * Signed stream heads, wired (docs/architecture.md, "Signed stream heads"): a patient device signs and puts
+ * a statement of each own stream it is caught up on; every device checks, per readable stream, the newest
+ * statement the server keeps against its own copy. The engine calls `settled` whenever it is caught up.
+ *
+ * | when                                   | what                                                           |
+ * | -------------------------------------- | -------------------------------------------------------------- |
+ * | settled, own stream checked and whole  | sign + putHead, at most once per `signEveryMs` (a timer waits)  |
+ * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
+ * | settled, stream with open HEAD_ issues | checked again once its seq moved (a record may have arrived)    |
+ *
+ * Invariants: a statement is taken only if its signer is a device the patient certified and had not revoked
+ * at its `at` (`lookupDeviceKey`, as record authorship) and its signature verifies; its leaves must hash to
+ * its root (a page sequence that changes statement midway is fetched again). The highest verified seq per
+ * stream is kept (`seen`); a lower statement is refused and reported. Findings become issues
+ * (HEAD_WITHHELD, HEAD_ROLLED_BACK, headIssue's words); those of a stream no longer found are cleared.
+ * Failure modes: every wire or lookup failure is swallowed (tried again at the next `settled`); a putHead
+ * refused HEAD_NOT_CURRENT / HEAD_MISMATCH waits for the next settle past another seq. A statement that
+ * cannot be taken (unknown or revoked signer, bad signature, leaves not its root) is reported HEAD_REFUSED.
+ */
+import type { Ed25519 } from '@hale/crypto';
+import { Type } from '@sinclair/typebox';
+import type { DeviceKeyLookup } from './device-directory';
+import {
+  checkAgainstHead,
+  headIssue,
+  signStreamHead,
+  verifyStreamHead,
+  type HeadLeaf,
+  type SignedStreamHead,
+} from './stream-head';
+
+/** A record of the device's copy as the server's: its version, and its revision tag (a hint it may match). */
+export interface HeldCopy {
+  readonly rv: number;
+  readonly deleted: boolean;
+  /** The hex tag of this version: `hint` when the content reproduces it under one of its keys. */
+  tag(hint?: string): Promise<string | null>;
+}
+
+export interface HeadPageAnswer {
+  readonly signed?: SignedStreamHead;
+  readonly leaves: readonly HeadLeaf[];
+  readonly next?: string;
+}
+
+export interface HeadIssue {
+  code: string;
+  message: string;
+  stream: string;
+  id?: string;
+}
+
+export interface HeadSyncDeps {
+  readonly ed: Ed25519;
+  readonly accountId: string;
+  readonly device: { readonly deviceId: string; readonly secretKey: Uint8Array };
+  readonly now: () => number;
+  /** Whether the connection speaks HEAD_VERSION now. */
+  readonly wireReady: () => boolean;
+  putHead(signed: SignedStreamHead): Promise<void>;
+  getHead(stream: string, after?: string): Promise<HeadPageAnswer>;
+  lookupDeviceKey(accountId: string, deviceId: string): Promise<DeviceKeyLookup>;
+  /** The device's copy of `stream`, by id (records whose local copy is not the server's left out). */
+  held(stream: string): Promise<ReadonlyMap<string, HeldCopy>>;
+  report(issue: HeadIssue): void;
+  /** Drops the HEAD_* issues of `stream` that `keep` does not pick. */
+  clear(stream: string, keep: (issue: { code: string; id?: string }) => boolean): void;
+  /** Highest statement seq verified per stream (persisted by the caller). */
+  readonly seen: { get(stream: string): number; set(stream: string, seq: number): void };
+  /** Timer for a coalesced signature; answers a cancel. */
+  schedule(ms: number, run: () => void): () => void;
+  readonly signEveryMs?: number;
+}
+
+/** Device meta `head-seen`: the highest statement seq this device verified, per stream. */
+export const HEAD_SEEN_SCHEMA = Type.Record(Type.String(), Type.Integer({ minimum: 0 }));
+
+const SIGN_EVERY_MS = 60_000;
+const MAX_PAGE_RESTARTS = 3;
+const HEAD_CODES = new Set(['HEAD_WITHHELD', 'HEAD_ROLLED_BACK', 'HEAD_REFUSED']);
+
+const patientOf = (stream: string): string => stream.slice(0, stream.indexOf('/'));
+
+const isBefore = (a: string, b: string): boolean => Date.parse(a) < Date.parse(b);
+
+export const createHeadSync = (deps: HeadSyncDeps) => {
+  const every = deps.signEveryMs ?? SIGN_EVERY_MS;
+  const signedAt = new Map<string, { seq: number; at: number }>();
+  const timers = new Map<string, () => void>();
+  /** Leaves of the last statement signed or checked per stream: tag hints for records unchanged since. */
+  const lastLeaves = new Map<string, Map<string, HeadLeaf>>();
+  /** Per stream: the link it was checked on and the seq it was checked at, and whether issues remain. */
+  const checked = new Map<string, { link: number; seq: number; open: boolean }>();
+  const busy = new Set<string>();
+  let link = 0;
+  let stopped = false;
+
+  const hintOf = (stream: string, id: string, rv: number): string | undefined => {
+    const leaf = lastLeaves.get(stream)?.get(id);
+    return leaf !== undefined && leaf.rv === rv ? leaf.tag : undefined;
+  };
+
+  const sign = async (stream: string, seq: number, hints: (id: string) => string | undefined) => {
+    const held = await deps.held(stream);
+    const leaves: HeadLeaf[] = [];
+    for (const [id, copy] of held) {
+      const tag = await copy.tag(hints(id) ?? hintOf(stream, id, copy.rv));
+      if (tag === null) return;
+      leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
+    }
+    const at = new Date(deps.now()).toISOString();
+    const signed = await signStreamHead(
+      deps.ed,
+      deps.device.secretKey,
+      { stream, seq, at, device: deps.device.deviceId },
+      leaves,
+    );
+    await deps.putHead(signed);
+    signedAt.set(stream, { seq, at: deps.now() });
+    lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
+    if (seq > deps.seen.get(stream)) deps.seen.set(stream, seq);
+  };
+
+  const maybeSign = (stream: string, seq: number, hints: (id: string) => string | undefined): void => {
+    const last = signedAt.get(stream);
+    if (last !== undefined && last.seq >= seq) return;
+    if (timers.has(stream) || busy.has(`sign ${stream}`)) return;
+    const wait = last === undefined ? 0 : Math.max(0, last.at + every - deps.now());
+    const run = (): void => {
+      timers.delete(stream);
+      if (stopped || !deps.wireReady()) return;
+      busy.add(`sign ${stream}`);
+      sign(stream, seq, hints)
+        .catch(() => undefined)
+        .finally(() => busy.delete(`sign ${stream}`));
+    };
+    if (wait === 0) run();
+    else timers.set(stream, deps.schedule(wait, run));
+  };
+
+  /** The kept statement and all its leaves, one statement throughout; null when none is kept. */
+  const fetchHead = async (
+    stream: string,
+  ): Promise<{ signed: SignedStreamHead; leaves: HeadLeaf[] } | null> => {
+    for (let attempt = 0; attempt < MAX_PAGE_RESTARTS; attempt++) {
+      let page = await deps.getHead(stream);
+      if (page.signed === undefined) return null;
+      const signed = page.signed;
+      const leaves = [...page.leaves];
+      let same = true;
+      while (page.next !== undefined) {
+        page = await deps.getHead(stream, page.next);
+        if (page.signed?.sig !== signed.sig) {
+          same = false;
+          break;
+        }
+        leaves.push(...page.leaves);
+      }
+      if (same) return { signed, leaves };
+    }
+    return null;
+  };
+
+  const refuse = (stream: string, message: string): void =>
+    deps.report({ code: 'HEAD_REFUSED', stream, message: `${message}; tell the server's operator` });
+
+  const check = async (stream: string): Promise<boolean> => {
+    const got = await fetchHead(stream);
+    if (got === null) return false;
+    const { signed, leaves } = got;
+    const { head } = signed;
+    const seen = deps.seen.get(stream);
+    if (head.seq < seen) {
+      refuse(
+        stream,
+        `the server serves an older statement of ${stream} (seq ${head.seq}) than one this device verified (seq ${seen})`,
+      );
+      return true;
+    }
+    const signer = await deps.lookupDeviceKey(patientOf(stream), head.device);
+    if (signer.status === 'unavailable') return false;
+    if (
+      signer.status === 'unknown' ||
+      (signer.revokedAt !== undefined && !isBefore(head.at, signer.revokedAt)) ||
+      !(await verifyStreamHead(deps.ed, signer.key, signed))
+    ) {
+      refuse(stream, `the statement of ${stream} the server serves is not signed by a device of its patient`);
+      return true;
+    }
+    const held = await deps.held(stream);
+    const mine = new Map<string, { rv: number; tag: string }>();
+    for (const leaf of leaves) {
+      const copy = held.get(leaf.id);
+      if (copy === undefined) continue;
+      const tag = copy.rv === leaf.rv ? await copy.tag(leaf.tag) : null;
+      mine.set(leaf.id, { rv: copy.rv, tag: tag ?? '' });
+    }
+    const result = checkAgainstHead(head, leaves, (id) => mine.get(id));
+    if (!result.ok) {
+      refuse(stream, `the records the server lists for the statement of ${stream} are not the ones signed`);
+      return true;
+    }
+    if (head.seq > seen) deps.seen.set(stream, head.seq);
+    lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
+    const issues = result.findings.map((f) => headIssue(head, f));
+    deps.clear(stream, (e) => issues.some((i) => i.code === e.code && i.id === e.id));
+    for (const issue of issues) deps.report(issue);
+    return issues.length > 0;
+  };
+
+  return {
+    /** A new connection: every stream is checked again once settled. */
+    connected(): void {
+      link++;
+    },
+    /**
+     * The engine is caught up: `streams` are the readable streams and the seq it pulled each to; `hints`
+     * names the tag of a version this device pushed (its own writes' tags under the epoch they were sealed).
+     */
+    settled(
+      streams: ReadonlyArray<{ stream: string; seq: number }>,
+      hints: (id: string) => string | undefined = () => undefined,
+    ): void {
+      if (stopped || !deps.wireReady()) return;
+      for (const { stream, seq } of streams) {
+        const last = checked.get(stream);
+        // Signed only once checked on this link and found whole: a device must not confirm what the
+        // server rolled back or withholds (a fresh device would else sign the server's state as it is).
+        const whole = last !== undefined && last.link === link && !last.open;
+        if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
+        const due = last === undefined || last.link !== link || (last.open && last.seq !== seq);
+        if (!due || busy.has(stream)) continue;
+        busy.add(stream);
+        check(stream)
+          .then((open) => checked.set(stream, { link, seq, open }))
+          .catch(() => undefined)
+          .finally(() => busy.delete(stream));
+      }
+    },
+    /** Whether an issue code is one of this module's. */
+    owns: (code: string): boolean => HEAD_CODES.has(code),
+    stop(): void {
+      stopped = true;
+      for (const cancel of timers.values()) cancel();
+      timers.clear();
+    },
+  };
+};
+
+export type HeadSync = ReturnType<typeof createHeadSync>;
+
+/** A local record as the device store holds it (the fields a held copy needs). */
+export interface StoredCopy {
+  readonly id: string;
+  readonly rv: number;
+  readonly epoch: number;
+  readonly deleted: boolean;
+}
+
+/**
+ * `HeadSyncDeps.held` over the device store: copies of the stream that are the server's (not unsettled,
+ * not a purge's emptied tombstone), each tagged under the epoch it was sealed with when known, or under the
+ * first candidate epoch (its own, then the stream's newest down to 0) that reproduces the hint.
+ */
+export const heldReader =
+  <R extends StoredCopy>(deps: {
+    copies(stream: string): Promise<readonly R[]>;
+    skip(stream: string, copy: R): boolean;
+    tagUnder(copy: R, epoch: number): Promise<string | null>;
+    newestEpoch(stream: string): Promise<number>;
+  }) =>
+  async (stream: string): Promise<ReadonlyMap<string, HeldCopy>> => {
+    const newest = await deps.newestEpoch(stream).catch(() => 0);
+    const out = new Map<string, HeldCopy>();
+    for (const copy of await deps.copies(stream)) {
+      if (deps.skip(stream, copy)) continue;
+      const tag = async (hint?: string): Promise<string | null> => {
+        const own = await deps.tagUnder(copy, copy.epoch);
+        if (hint === undefined || own === hint) return own;
+        for (let e = Math.max(newest, copy.epoch); e >= 0 && e > Math.max(newest, copy.epoch) - 16; e--) {
+          if (e !== copy.epoch && (await deps.tagUnder(copy, e)) === hint) return hint;
+        }
+        return own;
+      };
+      out.set(copy.id, { rv: copy.rv, deleted: copy.deleted, tag });
+    }
+    return out;
+  };
