@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import { generateDeviceKeys } from '@hale/crypto';
+import { createNodeEd25519 } from '@hale/crypto/node';
+import { createHeadSync, type HeadIssue, type HeldCopy, type HeadSyncDeps } from './head-sync';
+import { signStreamHead, type HeadLeaf, type SignedStreamHead } from './stream-head';
+import type { DeviceKeyLookup } from './device-directory';
+
+const ed = createNodeEd25519();
+const PATIENT = 'AAAAAAAAAAAAAAAAAAAAAA';
+const STREAM = `${PATIENT}/allergy`;
+const id = (i: number): string => `01J${String(i).padStart(23, '0')}`;
+const leaf = (i: number, rv = 1): HeadLeaf => ({ id: id(i), rv, deleted: false, tag: `tag${i}v${rv}` });
+
+/** Settles every promise the module started (its work is a chain of awaits on resolved fakes). */
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+};
+
+/**
+ * A fake server keeping one statement per stream, a device copy as a list of leaves, a clock and timers
+ * the test moves: what `createHeadSync` sees of the engine.
+ */
+const world = (options: { accountId?: string; lookup?: (deviceId: string) => DeviceKeyLookup } = {}) => {
+  const signer = generateDeviceKeys();
+  const me = generateDeviceKeys();
+  let kept: { signed: SignedStreamHead; leaves: HeadLeaf[] } | null = null;
+  let copy: HeadLeaf[] = [];
+  let now = Date.parse('2026-11-25T12:00:00.000Z');
+  const timers: { at: number; run: () => void; cancelled: boolean }[] = [];
+  const issues: HeadIssue[] = [];
+  const puts: SignedStreamHead[] = [];
+  const seen = new Map<string, number>();
+  let getHeads = 0;
+  const deps: HeadSyncDeps = {
+    ed,
+    accountId: options.accountId ?? PATIENT,
+    device: { deviceId: me.deviceId, secretKey: me.secretKey },
+    now: () => now,
+    wireReady: () => true,
+    putHead: (signed) => {
+      puts.push(signed);
+      return Promise.resolve();
+    },
+    getHead: (_stream, after) => {
+      getHeads++;
+      if (kept === null) return Promise.resolve({ leaves: [] });
+      // Two pages: the first leaf, then the rest.
+      if (after === undefined && kept.leaves.length > 1) {
+        return Promise.resolve({
+          signed: kept.signed,
+          leaves: kept.leaves.slice(0, 1),
+          next: kept.leaves[0]!.id,
+        });
+      }
+      return Promise.resolve({
+        signed: kept.signed,
+        leaves: after === undefined ? kept.leaves : kept.leaves.slice(1),
+      });
+    },
+    lookupDeviceKey: (_account, deviceId) =>
+      Promise.resolve(
+        options.lookup?.(deviceId) ??
+          (deviceId === signer.deviceId
+            ? { status: 'found', key: signer.publicKey }
+            : deviceId === me.deviceId
+              ? { status: 'found', key: me.publicKey }
+              : { status: 'unknown' }),
+      ),
+    held: () =>
+      Promise.resolve(
+        new Map<string, HeldCopy>(
+          copy.map((l) => [l.id, { rv: l.rv, deleted: l.deleted, tag: () => Promise.resolve(l.tag) }]),
+        ),
+      ),
+    report: (issue) => {
+      issues.push(issue);
+    },
+    clear: (stream, keep) => {
+      for (let i = issues.length - 1; i >= 0; i--) {
+        const issue = issues[i]!;
+        if (issue.stream === stream && !keep(issue)) issues.splice(i, 1);
+      }
+    },
+    seen: { get: (s) => seen.get(s) ?? 0, set: (s, seq) => seen.set(s, seq) },
+    schedule: (ms, run) => {
+      const timer = { at: now + ms, run, cancelled: false };
+      timers.push(timer);
+      return () => {
+        timer.cancelled = true;
+      };
+    },
+    signEveryMs: 60_000,
+  };
+  const sync = createHeadSync(deps);
+  return {
+    sync,
+    signer,
+    me,
+    issues,
+    puts,
+    seen,
+    gets: () => getHeads,
+    /** The server keeps a statement by `by` (the other patient device by default) of `leaves` at `seq`. */
+    async keep(leaves: HeadLeaf[], seq: number, by = signer) {
+      const signed = await signStreamHead(
+        ed,
+        by.secretKey,
+        { stream: STREAM, seq, at: new Date(now).toISOString(), device: by.deviceId },
+        leaves,
+      );
+      kept = { signed, leaves };
+      return signed;
+    },
+    serveLeaves(leaves: HeadLeaf[]) {
+      if (kept !== null) kept = { ...kept, leaves };
+    },
+    hold(leaves: HeadLeaf[]) {
+      copy = leaves;
+    },
+    async advance(ms: number) {
+      now += ms;
+      for (const t of timers.splice(0)) {
+        if (t.cancelled) continue;
+        if (t.at <= now) t.run();
+        else timers.push(t);
+      }
+      await flush();
+    },
+    async settle(seq: number) {
+      sync.settled([{ stream: STREAM, seq }]);
+      await flush();
+    },
+  };
+};
+
+describe('head sync', () => {
+  it('a copy holding every confirmed version raises nothing; one missing a record, or older, is named', async () => {
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await w.keep([leaf(1, 2), leaf(2)], 5);
+    w.hold([leaf(1, 2), leaf(2), leaf(3)]);
+    await w.settle(5);
+    expect(w.issues).toEqual([]);
+    expect(w.seen.get(STREAM)).toBe(5);
+
+    const fresh = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await fresh.keep([leaf(1, 2), leaf(2)], 5);
+    fresh.hold([leaf(1, 1)]);
+    await fresh.settle(5);
+    expect(fresh.issues.map((i) => [i.code, i.id])).toEqual([
+      ['HEAD_ROLLED_BACK', id(1)],
+      ['HEAD_WITHHELD', id(2)],
+    ]);
+    expect(fresh.issues.every((i) => i.message.includes(STREAM) || i.message.includes(id(1)))).toBe(true);
+  });
+
+  it('checks again once the seq moved while issues are open, and clears what no longer holds', async () => {
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await w.keep([leaf(1), leaf(2)], 4);
+    w.hold([leaf(1)]);
+    await w.settle(4);
+    expect(w.issues.map((i) => i.code)).toEqual(['HEAD_WITHHELD']);
+    const asked = w.gets();
+    await w.settle(4); // same seq: not asked again
+    expect(w.gets()).toBe(asked);
+    w.hold([leaf(1), leaf(2)]);
+    await w.settle(6);
+    expect(w.gets()).toBeGreaterThan(asked);
+    expect(w.issues).toEqual([]);
+  });
+
+  it('refuses a statement by a device the patient does not know, a revoked one, or a forged one', async () => {
+    const stranger = generateDeviceKeys();
+    const unknown = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await unknown.keep([leaf(1)], 3, stranger);
+    unknown.hold([leaf(1)]);
+    await unknown.settle(3);
+    expect(unknown.issues.map((i) => i.code)).toEqual(['HEAD_REFUSED']);
+    expect(unknown.seen.get(STREAM)).toBeUndefined();
+
+    const revoked = world({
+      accountId: 'BBBBBBBBBBBBBBBBBBBBBB',
+      lookup: () => ({ status: 'found', key: new Uint8Array(32), revokedAt: '2000-01-01T00:00:00.000Z' }),
+    });
+    await revoked.keep([leaf(1)], 3);
+    revoked.hold([leaf(1)]);
+    await revoked.settle(3);
+    expect(revoked.issues.map((i) => i.code)).toEqual(['HEAD_REFUSED']);
+
+    const forged = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await forged.keep([leaf(1)], 3);
+    forged.serveLeaves([leaf(1, 2)]); // a genuine statement, with leaves it did not sign
+    forged.hold([leaf(1, 2)]);
+    await forged.settle(3);
+    expect(forged.issues.map((i) => [i.code, /not the ones signed/.test(i.message)])).toEqual([
+      ['HEAD_REFUSED', true],
+    ]);
+  });
+
+  it('refuses a statement older than one it verified', async () => {
+    const w = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    await w.keep([leaf(1)], 7);
+    w.hold([leaf(1)]);
+    await w.settle(7);
+    expect(w.seen.get(STREAM)).toBe(7);
+    await w.keep([leaf(1)], 5);
+    w.sync.connected();
+    await w.settle(7);
+    expect(w.issues.map((i) => i.code)).toEqual(['HEAD_REFUSED']);
+    expect(w.issues[0]!.message).toMatch(/older statement/);
+    expect(w.seen.get(STREAM)).toBe(7);
+  });
+
+  it('a patient device signs its own stream only once checked whole on this link, then at most once a minute', async () => {
+    const w = world();
+    w.hold([leaf(1)]);
+    await w.settle(1); // first settle: checks (nothing kept), does not sign yet
+    expect(w.puts).toHaveLength(0);
+    await w.settle(1);
+    expect(w.puts).toHaveLength(1);
+    expect(w.puts[0]!.head).toMatchObject({ stream: STREAM, seq: 1, n: 1, device: w.me.deviceId });
+    expect(w.seen.get(STREAM)).toBe(1);
+
+    w.hold([leaf(1), leaf(2)]);
+    await w.settle(2); // a minute has not passed: waits on a timer
+    expect(w.puts).toHaveLength(1);
+    await w.advance(59_000);
+    expect(w.puts).toHaveLength(1);
+    await w.advance(1_000);
+    expect(w.puts.map((p) => [p.head.seq, p.head.n])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    await w.settle(2); // nothing newer: no third statement
+    await w.advance(120_000);
+    expect(w.puts).toHaveLength(2);
+  });
+
+  it('a patient device whose copy misses a confirmed record does not sign over it', async () => {
+    const w = world();
+    await w.keep([leaf(1), leaf(2)], 4);
+    w.hold([leaf(1)]);
+    await w.settle(4);
+    await w.settle(4);
+    expect(w.issues.map((i) => i.code)).toEqual(['HEAD_WITHHELD']);
+    expect(w.puts).toHaveLength(0);
+  });
+
+  it('signs nothing for a stream of another account, and nothing after stop', async () => {
+    const grantee = world({ accountId: 'BBBBBBBBBBBBBBBBBBBBBB' });
+    grantee.hold([leaf(1)]);
+    await grantee.settle(1);
+    await grantee.settle(1);
+    expect(grantee.puts).toHaveLength(0);
+
+    const w = world();
+    w.hold([leaf(1)]);
+    await w.settle(1);
+    await w.settle(1);
+    w.hold([leaf(1), leaf(2)]);
+    await w.settle(2);
+    w.sync.stop();
+    await w.advance(120_000);
+    expect(w.puts).toHaveLength(1);
+  });
+});
