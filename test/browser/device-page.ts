@@ -1,9 +1,8 @@
 // Browser entry of test/browser-device.e2e.test.ts: one patient device as a web app assembles it, from the
 // packages' entry points only, over the page's own platform (Dexie on the browser's IndexedDB, the
-// browser's WebSocket and fetch, WebCrypto through `chooseEd25519`, a vault in localStorage, optionally a
-// Web Worker for the crypto offload). Nothing here comes from Node: esbuild bundles it for the browser.
+// browser's WebSocket and fetch, WebCrypto through `chooseEd25519`, the vault on IndexedDB written durably
+// (@hale/platform-web), optionally a Web Worker for the crypto offload). Nothing here comes from Node: esbuild bundles it for the browser.
 // The test drives it through `globalThis.haleDevice` (page.evaluate) and validates every answer.
-import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import {
   createHttpApi,
   createWorkerOffload,
@@ -18,10 +17,10 @@ import {
   type UnlockedAccount,
   type Vault,
   type WebLockManagerLike,
-  type WebSocketLike,
   type WorkerOffload,
 } from '@hale/client';
 import { chooseEd25519, type Ed25519 } from '@hale/crypto';
+import { browserWebSocket, idbVault, webStorage, type IdbFactoryLike } from '@hale/platform-web';
 import { decodeServerFrameTolerant } from '@hale/protocol';
 
 // The few browser APIs this page uses, typed here: the repository's TypeScript program has no DOM lib
@@ -66,19 +65,13 @@ interface BrowserPlatform {
     open(name: string): IdbRequest<IdbDatabase>;
   };
   navigator: { locks: WebLockManagerLike };
-  localStorage: {
-    getItem(key: string): string | null;
-    setItem(key: string, value: string): void;
-    removeItem(key: string): void;
-  };
 }
 
 const browser = globalThis as typeof globalThis & BrowserPlatform;
 
-const localStorageVault = (): Vault => ({
-  get: async (key) => browser.localStorage.getItem(key),
-  set: async (key, value) => browser.localStorage.setItem(key, value),
-  delete: async (key) => browser.localStorage.removeItem(key),
+// The same factory, as the vault's typed view of it.
+const vault: Vault = idbVault({
+  indexedDB: (globalThis as typeof globalThis & { indexedDB: IdbFactoryLike }).indexedDB,
 });
 
 /** Record ids seen in served documents since this page loaded, by frame: catch-up pages and live changes. */
@@ -97,29 +90,7 @@ const noteServed = (text: string): void => {
 };
 
 /** The browser's own WebSocket, with every text frame the server sends noted before the device reads it. */
-const browserWebSocket = (url: string): WebSocketLike => {
-  const ws = new browser.WebSocket(url);
-  const like: WebSocketLike = {
-    get readyState() {
-      return ws.readyState;
-    },
-    send: (data: string) => ws.send(data),
-    close: (code?: number, reason?: string) => ws.close(code, reason),
-    onopen: null,
-    onmessage: null,
-    onclose: null,
-    onerror: null,
-  };
-  ws.onopen = (ev) => like.onopen?.(ev);
-  ws.onclose = (ev) => like.onclose?.({ code: ev.code, reason: ev.reason });
-  ws.onerror = (ev) => like.onerror?.(ev);
-  ws.onmessage = (ev) => {
-    if (typeof ev.data !== 'string') return;
-    noteServed(ev.data);
-    like.onmessage?.({ data: ev.data });
-  };
-  return like;
-};
+const noteServedSocket = browserWebSocket(browser.WebSocket, { onText: noteServed });
 
 /** Jobs the Web Worker was sent, by op (to show the worker case really used it). */
 const workerJobs = new Map<CryptoJob['op'], number>();
@@ -166,13 +137,13 @@ const open = async (serverUrl: string, account: UnlockedAccount, worker: boolean
   const session = await openDeviceSession({
     account,
     serverUrl,
-    createWebSocket: browserWebSocket,
-    storage: getRxStorageDexie(),
+    createWebSocket: noteServedSocket,
+    storage: webStorage(),
     getAccount: (accountId) => api.getAccount(accountId),
     getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
     getServerInfo: () => api.serverInfo(),
     ed: await edOnce(),
-    vault: localStorageVault(),
+    vault,
     api,
     // One session of the device per origin: another tab (or the installed app) opening it is refused.
     deviceLock: webDeviceLock(browser.navigator.locks),
@@ -209,7 +180,7 @@ const rawText = (value: unknown): string =>
   );
 
 const api = {
-  /** Joins the account with its passphrase on this browser (vault in localStorage) and opens the device. */
+  /** Joins the account with its passphrase on this browser (vault on IndexedDB) and opens the device. */
   join: async (input: {
     serverUrl: string;
     loginName: string;
@@ -219,7 +190,7 @@ const api = {
   }) => {
     const deps = {
       api: createHttpApi({ baseUrl: input.serverUrl, fetch }),
-      vault: localStorageVault(),
+      vault,
       ed: await edOnce(),
     };
     const account = await joinWithPassphrase(deps, input);
@@ -233,7 +204,7 @@ const api = {
   },
   /** Unlocks the account this browser's vault holds (offline, with the passphrase) and opens its device. */
   reopen: async (input: { serverUrl: string; passphrase: string; worker: boolean }) => {
-    const account = await unlock({ vault: localStorageVault(), ed: await edOnce() }, input);
+    const account = await unlock({ vault, ed: await edOnce() }, input);
     device = await open(input.serverUrl, account, input.worker);
     return {
       accountId: account.accountId,

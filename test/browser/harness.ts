@@ -2,7 +2,7 @@
 // (test/browser/device-page.ts) checked against a schema as they cross from the browser, and the Node device
 // of the account the browser device joins.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -55,8 +55,9 @@ export const requireChromium = (): void => {
  */
 export const launchBrowser = async (
   prefix: string,
+  options: { profile?: string } = {},
 ): Promise<{ context: BrowserContext; profile: string; close: () => Promise<void> }> => {
-  const profile = await mkdtemp(path.join(tmpdir(), prefix));
+  const profile = options.profile ?? (await mkdtemp(path.join(tmpdir(), prefix)));
   const context = await chromium
     .launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -77,6 +78,32 @@ export const launchBrowser = async (
       await rm(profile, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * SIGKILLs the Chromium browser process running on `profile` (its main process, not a renderer), as a
+ * crash or a phone's OS ending the app would: nothing is flushed. Answers once the process is gone.
+ */
+export const killBrowser = async (profile: string): Promise<void> => {
+  const flag = `--user-data-dir=${profile}`;
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8').then(
+      (text) => text.split('\0'),
+      (): string[] => [],
+    );
+    if (args.includes(flag) && !args.some((a) => a.startsWith('--type='))) pids.push(Number(entry));
+  }
+  if (pids.length !== 1)
+    throw new Error(`expected one Chromium browser process on ${profile}, found ${pids.length}`);
+  const pid = pids[0]!;
+  process.kill(pid, 'SIGKILL');
+  while (existsSync(`/proc/${pid}`)) {
+    const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (state.split(') ')[1]?.startsWith('Z')) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 };
 
 /** Calls `globalThis.haleDevice[name](...args)` in the page and checks its answer against `schema`. */

@@ -1,6 +1,7 @@
 /**
  * Pre-unlock storage of a device and the format of the account record kept in it. The platform injects
- * the storage: localStorage or IndexedDB in the web app, Electron safeStorage on the desktop. It holds
+ * the storage: IndexedDB written durably in the web app (`idbVault` of @hale/platform-web; not localStorage,
+ * which a browser writes to disk late), Electron safeStorage on the desktop. It holds
  * only what is needed before unlock (the passphrase-wrapped root and the device key sealed under a
  * root-derived key), never a secret in clear.
  *

@@ -1,0 +1,14 @@
+// @hale/platform-web: what a browser (or Electron's renderer) gives @hale/client. Every browser API is
+// passed in, typed structurally (idb-types.ts), so this package type-checks without the DOM lib and its
+// pieces are testable on fake-indexeddb.
+export { idbVault, VaultUnavailableError, VaultWriteError, type IdbVaultOptions } from './idb-vault';
+export { browserWebSocket, type BrowserSocketConstructor, type BrowserSocketLike } from './web-socket';
+export { webStorage } from './storage';
+export type {
+  IdbDatabaseLike,
+  IdbFactoryLike,
+  IdbObjectStoreLike,
+  IdbOpenRequestLike,
+  IdbRequestLike,
+  IdbTransactionLike,
+} from './idb-types';
