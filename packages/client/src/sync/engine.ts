@@ -4650,6 +4650,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
 
   // Signed stream heads (head-sync.ts): checked, and signed on own streams, whenever caught up.
   let headSeen: Record<string, number> = {};
+  const headStreams = () => ({
+    streams: [...access.keys()].filter(readable).map((stream) => ({ stream, seq: known[stream] ?? 0 })),
+    hints: (id: string) => sent.get(id)?.split('-')[1],
+  });
   const heads = createHeadSync({
     ed: deps.ed,
     accountId: deps.accountId,
@@ -4685,7 +4689,10 @@ export const createSyncEngine = (deps: EngineDeps) => {
       tagUnder: async (d, epoch) => (await tagOf(keyring, d, epoch))?.split('-')[1] ?? null,
       newestEpoch: async (stream) => (await keyring.writeKey(stream))?.epoch ?? 0,
     }),
-    report: (issue) => report(issue),
+    // A record this device set aside (quarantine) was served, not withheld: QUARANTINED tells of it.
+    report: (issue) => {
+      if (issue.id === undefined || !quarantinedKeys.has(recordKey(issue.stream, issue.id))) report(issue);
+    },
     clear: (stream, keep) => dropIssues((e) => e.stream === stream && heads.owns(e.code) && !keep(e)),
     seen: {
       get: (stream) => headSeen[stream] ?? 0,
@@ -4699,13 +4706,13 @@ export const createSyncEngine = (deps: EngineDeps) => {
       return () => clearTimeout(timer);
     },
     ...(deps.headSignEveryMs === undefined ? {} : { signEveryMs: deps.headSignEveryMs }),
+    current: () => headStreams(),
   });
   const headsWatch = state$.subscribe((st) => {
-    if (st.status !== 'online' || st.pendingWrites > 0) return;
-    const streams = [...access.keys()]
-      .filter(readable)
-      .map((stream) => ({ stream, seq: known[stream] ?? 0 }));
-    heads.settled(streams, (id) => sent.get(id)?.split('-')[1]);
+    // While a pull fails (RC_PULL: the store refused what was served), the copy is not the served state.
+    if (st.status !== 'online' || st.pendingWrites > 0 || st.errors.some((e) => e.code === 'RC_PULL')) return;
+    const now = headStreams();
+    heads.settled(now.streams, now.hints);
   });
 
   let replication: RxReplicationState<PlainRecord, StreamCheckpoint> | null = null;

@@ -6,6 +6,7 @@
  * | when                                   | what                                                           |
  * | -------------------------------------- | -------------------------------------------------------------- |
  * | settled, own stream checked and whole  | sign + putHead, at most once per `signEveryMs` (a timer waits)  |
+| putHead refused or failed              | signed anew from `current()` after `retryMs`                    |
  * | settled, stream not checked this link  | getHead (all pages) → verify signer → leaves → own copy          |
  * | settled, stream with open HEAD_ issues | checked again once its seq moved (a record may have arrived)    |
  *
@@ -71,12 +72,22 @@ export interface HeadSyncDeps {
   /** Timer for a coalesced signature; answers a cancel. */
   schedule(ms: number, run: () => void): () => void;
   readonly signEveryMs?: number;
+  /**
+   * The readable streams and the seq pulled to now, with the tag hints of own writes: read again when a
+   * refused statement is signed anew (`retryMs` later, default 2 s; the seq may have moved meanwhile).
+   */
+  readonly current?: () => {
+    streams: ReadonlyArray<{ stream: string; seq: number }>;
+    hints: (id: string) => string | undefined;
+  };
+  readonly retryMs?: number;
 }
 
 /** Device meta `head-seen`: the highest statement seq this device verified, per stream. */
 export const HEAD_SEEN_SCHEMA = Type.Record(Type.String(), Type.Integer({ minimum: 0 }));
 
 const SIGN_EVERY_MS = 60_000;
+const RETRY_MS = 2_000;
 const MAX_PAGE_RESTARTS = 3;
 const HEAD_CODES = new Set(['HEAD_WITHHELD', 'HEAD_ROLLED_BACK', 'HEAD_REFUSED']);
 
@@ -109,7 +120,8 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (tag === null) return;
       leaves.push({ id, rv: copy.rv, deleted: copy.deleted, tag });
     }
-    const at = new Date(deps.now()).toISOString();
+    const signedNow = deps.now();
+    const at = new Date(signedNow).toISOString();
     const signed = await signStreamHead(
       deps.ed,
       deps.device.secretKey,
@@ -117,7 +129,7 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       leaves,
     );
     await deps.putHead(signed);
-    signedAt.set(stream, { seq, at: deps.now() });
+    signedAt.set(stream, { seq, at: signedNow });
     lastLeaves.set(stream, new Map(leaves.map((l) => [l.id, l])));
     if (seq > deps.seen.get(stream)) deps.seen.set(stream, seq);
   };
@@ -132,11 +144,25 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
       if (stopped || !deps.wireReady()) return;
       busy.add(`sign ${stream}`);
       sign(stream, seq, hints)
-        .catch(() => undefined)
+        .catch(() => retry(stream))
         .finally(() => busy.delete(`sign ${stream}`));
     };
     if (wait === 0) run();
     else timers.set(stream, deps.schedule(wait, run));
+  };
+
+  /** A statement refused (not current, not the server's rows yet): signed anew from the state then. */
+  const retry = (stream: string): void => {
+    const current = deps.current;
+    if (stopped || current === undefined || timers.has(stream)) return;
+    timers.set(
+      stream,
+      deps.schedule(deps.retryMs ?? RETRY_MS, () => {
+        timers.delete(stream);
+        const now = current();
+        if (!stopped) settled(now.streams, now.hints);
+      }),
+    );
   };
 
   /** The kept statement and all its leaves, one statement throughout; null when none is kept. */
@@ -209,35 +235,37 @@ export const createHeadSync = (deps: HeadSyncDeps) => {
     return issues.length > 0;
   };
 
+  /**
+   * The engine is caught up: `streams` are the readable streams and the seq it pulled each to; `hints`
+   * names the tag of a version this device pushed (its own writes' tags under the epoch they were sealed).
+   */
+  function settled(
+    streams: ReadonlyArray<{ stream: string; seq: number }>,
+    hints: (id: string) => string | undefined = () => undefined,
+  ): void {
+    if (stopped || !deps.wireReady()) return;
+    for (const { stream, seq } of streams) {
+      const last = checked.get(stream);
+      // Signed only once checked on this link and found whole: a device must not confirm what the
+      // server rolled back or withholds (a fresh device would else sign the server's state as it is).
+      const whole = last !== undefined && last.link === link && !last.open;
+      if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
+      const due = last === undefined || last.link !== link || (last.open && last.seq !== seq);
+      if (!due || busy.has(stream)) continue;
+      busy.add(stream);
+      check(stream)
+        .then((open) => checked.set(stream, { link, seq, open }))
+        .catch(() => undefined)
+        .finally(() => busy.delete(stream));
+    }
+  }
+
   return {
     /** A new connection: every stream is checked again once settled. */
     connected(): void {
       link++;
     },
-    /**
-     * The engine is caught up: `streams` are the readable streams and the seq it pulled each to; `hints`
-     * names the tag of a version this device pushed (its own writes' tags under the epoch they were sealed).
-     */
-    settled(
-      streams: ReadonlyArray<{ stream: string; seq: number }>,
-      hints: (id: string) => string | undefined = () => undefined,
-    ): void {
-      if (stopped || !deps.wireReady()) return;
-      for (const { stream, seq } of streams) {
-        const last = checked.get(stream);
-        // Signed only once checked on this link and found whole: a device must not confirm what the
-        // server rolled back or withholds (a fresh device would else sign the server's state as it is).
-        const whole = last !== undefined && last.link === link && !last.open;
-        if (patientOf(stream) === deps.accountId && seq > 0 && whole) maybeSign(stream, seq, hints);
-        const due = last === undefined || last.link !== link || (last.open && last.seq !== seq);
-        if (!due || busy.has(stream)) continue;
-        busy.add(stream);
-        check(stream)
-          .then((open) => checked.set(stream, { link, seq, open }))
-          .catch(() => undefined)
-          .finally(() => busy.delete(stream));
-      }
-    },
+    settled,
     /** Whether an issue code is one of this module's. */
     owns: (code: string): boolean => HEAD_CODES.has(code),
     stop(): void {
