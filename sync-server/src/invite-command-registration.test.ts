@@ -1,21 +1,18 @@
 // `hale-sync-server invite` and the registration mode the server runs with: each start records its mode in
 // the store, and the command warns (stderr, exit 0, the invite still made) when that mode would not ask for
-// the codes it makes. Real server processes on a real SQLite file, as an operator runs them.
+// the codes it makes. Real server processes on a real SQLite file; the command runs in this process
+// (cli.ts, as main.ts runs it), beside them or after them.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { normalizeInviteCode } from '@hale/protocol';
-import { childProcesses, serverCommand, type Running } from './child-process.test-util';
+import { childProcesses, serverCommand } from './child-process.test-util';
+import { runCli } from './cli.test-util';
 import { openSqliteStore, SCHEMA_MIGRATIONS, SQLITE_FILE_NAME } from './store/sqlite-store';
 
 const children = childProcesses();
 
-const run = async (args: string[], dataDir: string) => {
-  const r: Running = children.start(serverCommand(...args), { HALE_DATA_DIR: dataDir });
-  const exit = await r.exited;
-  await r.drained;
-  return { ...exit, ...r.output };
-};
+const run = (args: string[], dataDir: string) => runCli(args, { HALE_DATA_DIR: dataDir });
 
 /** Serves `dataDir` with `mode` until the returned stop is called; `startedWithin` brackets the start. */
 const serve = async (dataDir: string, mode: string) => {
@@ -92,8 +89,7 @@ describe('hale-sync-server invite: the registration mode the server runs with', 
     const stopped = await run(['invite'], dataDir);
     expectCreated(stopped);
     expect(stopped.stderr).not.toMatch(ANY_WARNING);
-    // Three server starts and nine commands, on a machine the other test files share.
-  }, 120_000);
+  });
 
   it('says the mode is unknown for a store no server of this version has started on', async () => {
     // A store as the schema v8 code left it: the upgrade path of every existing server.

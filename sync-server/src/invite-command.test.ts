@@ -1,21 +1,28 @@
 // `hale-sync-server invite` as an operator runs it: a second process on the data directory of a running
-// server (started with HALE_REGISTRATION=invite), then on a stopped one. Real processes, real SQLite file.
+// server (started with HALE_REGISTRATION=invite), then on a stopped one. Real server processes and SQLite
+// file; the command is a process of its own where its exit and streams are the point, else it runs in this
+// process (cli.ts, as main.ts runs it).
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { normalizeInviteCode } from '@hale/protocol';
 import { childProcesses, serverCommand, type Running } from './child-process.test-util';
+import { runCli } from './cli.test-util';
 import { SQLITE_FILE_NAME } from './store/index';
 import { http, makeRegistration } from './testing/harness';
 
 const children = childProcesses();
 
-const run = async (args: string[], dataDir: string, env: Record<string, string> = {}) => {
+/** `args` as a process of its own. */
+const spawned = async (args: string[], dataDir: string, env: Record<string, string> = {}) => {
   const r: Running = children.start(serverCommand(...args), { HALE_DATA_DIR: dataDir, ...env });
   const exit = await r.exited;
   await r.drained;
   return { ...exit, ...r.output };
 };
+
+const run = (args: string[], dataDir: string, env: Record<string, string> = {}) =>
+  runCli(args, { HALE_DATA_DIR: dataDir, ...env });
 
 const register = async (url: string, invite?: string) => {
   const { body } = await makeRegistration();
@@ -23,7 +30,6 @@ const register = async (url: string, invite?: string) => {
 };
 
 describe('hale-sync-server invite', () => {
-  // Nine processes of the server's CLI, each loading it anew (about 1–3 s apiece on a loaded CI machine).
   it('makes codes a running server takes at once; lists and revokes them; works with the server stopped', async () => {
     const dataDir = await children.tempDir('invite');
     const server = await children.serve(serverCommand(), {
@@ -33,8 +39,9 @@ describe('hale-sync-server invite', () => {
     expect((await http(server.url, 'GET', '/v1/server')).body).toMatchObject({ registration: 'invite' });
     expect((await register(server.url)).body).toMatchObject({ code: 'INVITE_INVALID' });
 
-    // Created beside the running server: the code alone on stdout, what it is on stderr.
-    const created = await run(['invite', '--note', 'for Mum'], dataDir);
+    // Created beside the running server by a process of its own: the code alone on stdout, what it is on
+    // stderr.
+    const created = await spawned(['invite', '--note', 'for Mum'], dataDir);
     expect(created).toMatchObject({ code: 0, signal: null });
     expect(created.stdout).toMatch(/^([0-9A-HJKMNP-TV-Z]{4}-){7}[0-9A-HJKMNP-TV-Z]{4}\n$/);
     expect(created.stderr).toMatch(/^invite [0-9a-f]{12}: 1 of 1 use left, any role, expires /);
@@ -78,11 +85,11 @@ describe('hale-sync-server invite', () => {
     expect((await register(again.url, normalizeInviteCode(offline.stdout) ?? '')).status).toBe(201);
     again.child.kill('SIGTERM');
     expect(await again.exited).toEqual({ code: 0, signal: null });
-  }, 120_000);
+  });
 
   it('never creates a store: a data directory without one is refused and left empty', async () => {
     const dataDir = await children.tempDir('invite-empty');
-    const r = await run(['invite'], dataDir);
+    const r = await spawned(['invite'], dataDir);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^no Hale store at .*--data-dir/);
     expect(r.stdout).toBe('');

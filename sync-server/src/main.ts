@@ -4,15 +4,16 @@
 // invite codes. A start that cannot go on (bad flags: status 2; a refusal the operator can act on, such as a
 // data directory in use, a store of a newer schema or a port in use: status 1) says so in one line on
 // stderr (start-failure.ts); only a bug prints its stack trace. A start counts as the server's last (what
-// `invite` reports) only once it listens.
+// `invite` reports) only once it listens. The commands that do not serve run in cli.ts.
 import path from 'node:path';
-import { parseCommandLine, usage, ConfigError } from './config';
+import { ConfigError } from './config';
 import { buildApp } from './app';
-import { openSqliteStore, backupSqlite, restoreSqlite, SQLITE_FILE_NAME } from './store/index';
+import { runCommand } from './cli';
+import { openSqliteStore, SQLITE_FILE_NAME } from './store/index';
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
-import { recordRegistrationMode, runInviteCommand } from './invite-command';
+import { recordRegistrationMode } from './invite-command';
 import { startFailureLine, type StartContext } from './start-failure';
 
 /**
@@ -31,46 +32,14 @@ const exit = (code: number): void => {
 let startContext: StartContext | null = null;
 
 const main = async (): Promise<number> => {
-  let parsed;
-  try {
-    parsed = parseCommandLine(process.argv.slice(2), process.env);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`${message}\n\n${usage()}\n`);
-    return 2;
-  }
-  const { command, config } = parsed;
-  if (command === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return 0;
-  }
-  startContext = { command, dataDir: config.dataDir, host: config.host, port: config.port };
-  if (command === 'backup') {
-    // Read-only, from the file: opening the store would claim the data directory, which the running
-    // server holds, and would create or migrate a store that is not there.
-    await backupSqlite(path.join(config.dataDir, SQLITE_FILE_NAME), parsed.out);
-    process.stdout.write(`backup written to ${parsed.out}\n`);
-    return 0;
-  }
-  if (command === 'invite') {
-    // Beside a running server or on a stopped one's store; never creates a store (invite-store.ts).
-    await runInviteCommand(parsed.invite, config.dataDir, {
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-      now: Date.now,
-    });
-    return 0;
-  }
-  if (command === 'restore') {
-    const result = await restoreSqlite(parsed.from, config.dataDir, { force: parsed.force });
-    process.stdout.write(`restored ${parsed.from} into ${config.dataDir}\n`);
-    // What the operator would otherwise redo by hand (revocations and the like kept from the old store).
-    if (result.carried !== null) {
-      const kept = Object.entries(result.carried).map(([what, n]) => `${what} ${n}`);
-      process.stdout.write(`carried from the replaced store: ${kept.join(', ')}\n`);
-    }
-    return 0;
-  }
+  const outcome = await runCommand(process.argv.slice(2), process.env, {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    now: Date.now,
+  });
+  if ('status' in outcome) return outcome.status;
+  const config = outcome.serve;
+  startContext = { command: 'serve', dataDir: config.dataDir, host: config.host, port: config.port };
 
   // Not pino's default destination, whose synchronous flush at exit blocks for as long as the log reader
   // does not read (see log-destination.ts).

@@ -1,6 +1,8 @@
 // The real process: the start entry (main.ts through tsx, and `npm start` from the repository root),
 // --help, /healthz, JSON logs that never carry secrets, online backup, SIGTERM with a cleanly closed store,
-// restore of the backup into a new data directory, and one server process per data directory.
+// restore of the backup into a new data directory, and one server process per data directory. The
+// commands that do not serve (--help, backup, restore) run in this process (cli.ts, as main.ts runs them),
+// beside the server processes; `npm start -- --help` and the bad flag below are processes.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +11,7 @@ import type { EnvelopesFrame, PulledFrame, PushDoc, PushedFrame } from '@hale/pr
 import { deriveInitialStreamKey, sealBytes } from '@hale/crypto';
 import { newId } from '@hale/model';
 import { childProcesses, freePort, serverCommand, type Running } from './child-process.test-util';
+import { runCli } from './cli.test-util';
 import { SQLITE_FILE_NAME } from './store/index';
 import {
   connect,
@@ -74,7 +77,7 @@ describe('the server process', () => {
   const { tempDir } = children;
 
   it('--help lists HOST, PORT and HALE_DATA_DIR and exits 0', async () => {
-    const help = await finish(main(['--help']));
+    const help = await runCli(['--help']);
     expect(help.code).toBe(0);
     for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR', 'backup --out FILE', 'restore --from FILE']) {
       expect(help.stdout).toContain(name);
@@ -152,9 +155,9 @@ describe('the server process', () => {
     expect((await http(url, 'GET', '/v1/directory?q=a', undefined, `${tokens[0]}x`)).status).toBe(401);
     expect((await http(url, 'POST', '/v1/join', { loginName: patient.loginName })).status).toBe(200);
 
-    // Online backup from a second process while the server runs, then one more write after it.
+    // Online backup from another process while the server runs, then one more write after it.
     const backupFile = path.join(await tempDir('backup'), 'hale-backup.sqlite');
-    const backup = await finish(main(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir }));
+    const backup = await runCli(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir });
     expect(backup.code).toBe(0);
     expect(statSync(backupFile).size).toBeGreaterThan(0);
     const late = await makeDoc(patient, patient.device, 'allergy', { n: 6 });
@@ -195,7 +198,7 @@ describe('the server process', () => {
 
     // Restore the backup into a new data directory and serve it: the state at backup time.
     const restored = await tempDir('restored');
-    const restore = await finish(main(['restore', '--from', backupFile, '--data-dir', restored]));
+    const restore = await runCli(['restore', '--from', backupFile, '--data-dir', restored]);
     expect(restore.code).toBe(0);
     expect(integrity(restored)).toEqual({ check: 'ok', docs: 5 });
     const second = await serve(restored);
@@ -236,10 +239,10 @@ describe('the server process', () => {
 
     // Restore into the running server's directory: refused the same way, with --force too, before copying.
     const backupFile = path.join(await tempDir('single-backup'), 'b.sqlite');
-    const backup = await finish(main(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir }));
+    const backup = await runCli(['backup', '--out', backupFile], { HALE_DATA_DIR: dataDir });
     expect(backup).toMatchObject({ code: 0, stderr: '' });
     for (const force of [[], ['--force']]) {
-      const restore = await finish(main(['restore', '--from', backupFile, '--data-dir', dataDir, ...force]));
+      const restore = await runCli(['restore', '--from', backupFile, '--data-dir', dataDir, ...force]);
       expect(restore.code).toBe(1);
       expect(restore.stderr).toBe(refusal);
     }
@@ -273,7 +276,9 @@ describe('the server process', () => {
   it('`npm start` works from the repository root (help, serve, SIGTERM)', async () => {
     const help = await finish(children.start(['npm', 'start', '--', '--help']));
     expect(help.code).toBe(0);
-    for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR']) expect(help.stdout).toContain(name);
+    for (const name of ['HOST', 'PORT', 'HALE_DATA_DIR', 'backup --out FILE', 'restore --from FILE']) {
+      expect(help.stdout).toContain(name);
+    }
 
     const dataDir = await tempDir('npm');
     const r = await children.serve(['npm', 'start'], { dataDir });

@@ -1,13 +1,16 @@
 // A start that cannot go on, as a self-hoster meets it: the server (or a command) exits 1 with one line on
 // stderr saying what is wrong and what to do, never a stack trace. A store of a newer schema (after a
 // downgrade), a port in use, a data directory that cannot be created, a backup that is not there. A start
-// that fails does not count as the last start that `invite` reports. Real processes, real SQLite files.
+// that fails does not count as the last start that `invite` reports. Real SQLite files; a start is a real
+// process, and so is the command beside this process's lock; the other commands run in this process
+// (cli.ts, as main.ts runs them).
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childProcesses, freePort, serverCommand, type Running } from './child-process.test-util';
+import { runCli } from './cli.test-util';
 import { lockDataDir } from './store/data-dir-lock';
 import { isoAt, makeDocInput } from './store/conformance';
 import { openSqliteStore, SQLITE_FILE_NAME, SQLITE_SCHEMA_VERSION } from './store/index';
@@ -77,7 +80,7 @@ describe('a start that cannot go on', () => {
     const dataDir = await newerStore();
     const env = { HALE_DATA_DIR: dataDir, PORT: String(await freePort()) };
     const served = expectOneLine(await run([], env));
-    const listed = expectOneLine(await run(['invite', '--list'], env));
+    const listed = expectOneLine(await runCli(['invite', '--list'], env));
     for (const line of [served, listed]) {
       expect(line).toContain(
         `schema version 99, newer than this version of Hale supports (${SQLITE_SCHEMA_VERSION})`,
@@ -107,7 +110,7 @@ describe('a start that cannot go on', () => {
     expect(line).toContain('in use');
     expect(line).toMatch(/--port/);
     // The store it opened was closed and the directory given back: invite takes it, and reports no start.
-    const listed = await run(['invite', '--list'], { HALE_DATA_DIR: dataDir });
+    const listed = await runCli(['invite', '--list'], { HALE_DATA_DIR: dataDir });
     expect(listed.code).toBe(0);
     expect(listed.stderr).toContain('registration mode of this server is unknown');
     expect(listed.stderr).not.toContain('closed');
@@ -129,7 +132,7 @@ describe('a start that cannot go on', () => {
     const dataDir = await children.tempDir('restore-missing');
     const missing = path.join(dataDir, 'no-such-backup.sqlite');
     const line = expectOneLine(
-      await run(['restore', '--from', missing, '--data-dir', path.join(dataDir, 'new')]),
+      await runCli(['restore', '--from', missing, '--data-dir', path.join(dataDir, 'new')]),
     );
     expect(line).toContain(missing);
   });
@@ -148,7 +151,7 @@ describe('a start that cannot go on', () => {
     writeSync(fd, Buffer.alloc(8192, 0xff), 0, 8192, 4096 * 50);
     closeSync(fd);
     const out = path.join(await children.tempDir('backup-out'), 'b.sqlite');
-    const line = expectOneLine(await run(['backup', '--out', out, '--data-dir', dataDir]));
+    const line = expectOneLine(await runCli(['backup', '--out', out, '--data-dir', dataDir]));
     expect(line).toMatch(/^backup refused: the store .* is damaged/);
     expect(existsSync(out)).toBe(false);
   });
@@ -158,7 +161,7 @@ describe('a start that cannot go on', () => {
     if (disk === null) return context.skip();
     const dataDir = await seededStore();
     const line = expectOneLine(
-      await run(['backup', '--out', path.join(disk, 'b.sqlite'), '--data-dir', dataDir]),
+      await runCli(['backup', '--out', path.join(disk, 'b.sqlite'), '--data-dir', dataDir]),
     );
     expect(line).toMatch(/full: free space on it/);
   });

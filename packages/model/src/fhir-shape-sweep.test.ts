@@ -100,6 +100,24 @@ const exportItems = (raw: readonly unknown[]): FhirExportItem[] =>
     return [{ kind: item.kind, record: checked.value, ...conflict } as FhirExportItem];
   });
 
+/** `othersThan(kind)` as export items, made once per kind and frozen (the mapping must not change them). */
+const others = new Map<RecordKind, readonly FhirExportItem[]>();
+const othersOf = (kind: RecordKind): readonly FhirExportItem[] => {
+  let items = others.get(kind);
+  if (items === undefined) {
+    items = deepFreeze(exportItems(othersThan(kind)));
+    others.set(kind, items);
+  }
+  return items;
+};
+const deepFreeze = <T>(value: T): T => {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+};
+
 /**
  * The shape issues of the Bundle the model maps `record` (of `kind`, beside one example of every other
  * kind) onto; null when the model refuses the record, [] when the Bundle is well-formed. `asSide`: the
@@ -109,7 +127,7 @@ const shapeIssuesOf = (kind: RecordKind, record: unknown, shown?: unknown): stri
   if (!validateRecord(kind, record).ok) return null;
   const own =
     shown === undefined ? { kind, record } : { kind, record: shown, conflict: { sides: [{ record }] } };
-  const records = exportItems([...othersThan(kind), own]);
+  const records = [...othersOf(kind), ...exportItems([own])];
   try {
     const bundle = toFhirBundle({
       patientId: EXAMPLE_PATIENT_ID,

@@ -9,7 +9,7 @@
  * offload's `minBatch` items (`offloadMinBatch`), and run smaller ones in their own thread. Failure modes:
  * the offload rejects (worker died, job threw); callers then fail their whole batch and apply nothing.
  */
-import type { AtRestJob, AtRestJobResult } from '../store/at-rest-encryption';
+import type { AtRestJob, AtRestJobResult } from '../store/at-rest-jobs';
 import type { WireJob, WireJobResult } from '../sync/wire-jobs';
 
 export type CryptoJob = AtRestJob | WireJob;

@@ -1,4 +1,4 @@
-import { runAtRestJob } from '../store/at-rest-encryption';
+import { runAtRestJob } from '../store/at-rest-jobs';
 import { runWireJob } from '../sync/wire-jobs';
 import type { CryptoJob, CryptoJobResult } from './crypto-offload';
 

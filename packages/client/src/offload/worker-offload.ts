@@ -70,7 +70,7 @@ import {
   type CryptoJobResult,
   type CryptoOffload,
 } from './crypto-offload';
-import { AtRestError } from '../store/at-rest-encryption';
+import { AtRestError } from '../store/at-rest-jobs';
 import { errorClassOf, jobFailureOf, readJobFailure } from './job-failure';
 import { checkCryptoJobResult } from './job-result';
 import { prefilterJson } from './json-prefilter';

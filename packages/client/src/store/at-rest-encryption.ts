@@ -59,19 +59,7 @@
  * Not covered: rolling a whole document back to an older stored copy (clear fields and ciphertext
  * together) by someone who can write the disk; clear fields are readable on disk.
  */
-import {
-  assertJsonValue,
-  base64urlDecode,
-  base64urlEncode,
-  canonicalJson,
-  labeledSha256,
-  openSecretbox,
-  sealSecretbox,
-  SECRETBOX_KEY_LENGTH,
-  SECRETBOX_MAC_LENGTH,
-  SECRETBOX_NONCE_LENGTH,
-  utf8Encode,
-} from '@hale/crypto';
+import { base64urlEncode, canonicalJson, labeledSha256, utf8Encode } from '@hale/crypto';
 import { map, share } from 'rxjs';
 import { clone, getPrimaryFieldOfPrimaryKey, META_INSTANCE_SCHEMA_TITLE, wrapRxStorageInstance } from 'rxdb';
 import type {
@@ -90,47 +78,36 @@ import { offloadMinBatch, type CryptoOffload } from '../offload/crypto-offload';
 import { checkCryptoJobResult } from '../offload/job-result';
 import { createRecentMap, type RecentMap } from '../util/recent-map';
 import {
-  AT_REST_OPEN_FAILURES,
-  AT_REST_UNEXPECTED_FAILURE,
-  atRestDecryptText,
-} from './at-rest-open-failures';
+  AtRestError,
+  boundText,
+  decryptError,
+  invalidAtRestKey,
+  isAtRestKey,
+  isRecord,
+  open,
+  seal,
+  VALUE_PREFIX,
+  type AtRestJob,
+  type SealContext,
+} from './at-rest-jobs';
 
-/** Codes of AtRestError; only ever appended to. */
-export const AT_REST_ERROR_CODES = [
-  'AT_REST_DECRYPT_FAILED',
-  'AT_REST_ENCRYPT_FAILED',
-  'AT_REST_INVALID_KEY',
-  'AT_REST_UNSUPPORTED_SCHEMA',
-  'AT_REST_QUERY_ON_ENCRYPTED_FIELD',
-  'AT_REST_NO_KEY',
-  'AT_REST_CLOSED',
-] as const;
-export type AtRestErrorCode = (typeof AT_REST_ERROR_CODES)[number];
-
-export type AtRestDecryptReason = 'MALFORMED' | 'AUTH_FAILED' | 'CONTEXT_MISMATCH' | 'MISSING';
-
-export interface AtRestErrorDetails {
-  readonly reason?: AtRestDecryptReason | 'NOT_JSON';
-  readonly database?: string;
-  readonly collection?: string;
-  readonly documentId?: string;
-  readonly field?: string;
-}
-
-export class AtRestError extends Error {
-  override readonly name = 'AtRestError';
-  readonly code: AtRestErrorCode;
-  readonly details: AtRestErrorDetails;
-  constructor(code: AtRestErrorCode, message: string, details: AtRestErrorDetails = {}) {
-    super(message);
-    this.code = code;
-    this.details = details;
-  }
-}
-
-export function isAtRestError(error: unknown, code?: AtRestErrorCode): error is AtRestError {
-  return error instanceof AtRestError && (code === undefined || error.code === code);
-}
+export {
+  AT_REST_ERROR_CODES,
+  AT_REST_KEY_LENGTH,
+  AtRestError,
+  boundText,
+  invalidAtRestKey,
+  isAtRestError,
+  runAtRestJob,
+  type AtRestDecryptReason,
+  type AtRestErrorCode,
+  type AtRestErrorDetails,
+  type AtRestJob,
+  type AtRestJobResult,
+  type AtRestOpenOutcome,
+  type AtRestSealOutcome,
+  type SealContext,
+} from './at-rest-jobs';
 
 export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly storage: RxStorage<Internals, InstanceCreationOptions>;
@@ -146,12 +123,6 @@ export interface AtRestEncryptionOptions<Internals, InstanceCreationOptions> {
   readonly offload?: CryptoOffload;
 }
 
-export const AT_REST_KEY_LENGTH = SECRETBOX_KEY_LENGTH;
-const NONCE_LENGTH = SECRETBOX_NONCE_LENGTH;
-const VALUE_PREFIX = 'v1.';
-/** Version inside the sealed plaintext: 2 binds the clear digest `h`; 1 (before it) is still opened. */
-const PLAINTEXT_VERSION = 2;
-const LEGACY_PLAINTEXT_VERSION = 1;
 const LOCAL_DOCS_PREFIX = getCollectionLocalInstanceName('');
 /** The field of a replication-meta document holding its copy of a replicated document (composites). */
 const META_DOC_FIELD = 'docData';
@@ -162,17 +133,6 @@ const META_DOC_FIELD = 'docData';
  */
 const META_CHECKPOINT_FIELD = 'checkpointData';
 
-const isAtRestKey = (key: unknown): key is Uint8Array =>
-  key instanceof Uint8Array && key.length === AT_REST_KEY_LENGTH;
-
-/**
- * What refuses a key that is not AT_REST_KEY_LENGTH bytes: the wrapper, a job, and a worker
- * (answer-crypto-message.ts).
- */
-export const invalidAtRestKey = (): AtRestError =>
-  new AtRestError('AT_REST_INVALID_KEY', `at-rest key must be ${AT_REST_KEY_LENGTH} bytes`);
-
-/** Per instance this wrapper made: its query answering ids only, read from the inner storage (`queryIds`). */
 const sealedIds = new WeakMap<object, (prepared: PreparedQuery<unknown>) => Promise<string[]>>();
 
 /**
@@ -562,19 +522,6 @@ function rejectEncryptedFieldQuery<T>(
   for (const part of query.sort) for (const k of Object.keys(part)) check(k);
 }
 
-export interface SealContext {
-  readonly db: string;
-  readonly c: string;
-  readonly i: string;
-  readonly f: string;
-  readonly r: string;
-  /**
-   * Digest of the document's clear fields (`createClearDigests`); the wrapper always sets it. A context
-   * without it seals a value that opens only under a context without it (hand-made jobs).
-   */
-  readonly h?: string;
-}
-
 /** The key of a wrapper, until it is disposed (then `current` throws `AT_REST_CLOSED`). */
 interface Keyring {
   current(): Uint8Array | null;
@@ -660,9 +607,6 @@ function createClearText(
     return `{${text}}`;
   };
 }
-
-const NO_HEADER = new Uint8Array(0);
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** How many recently sealed or opened values a database's instances remember in plaintext (see `createValueCodec`). */
 export const AT_REST_RECENT_VALUES = 8192;
@@ -1137,181 +1081,4 @@ function offloadError(error: unknown, collection: string): AtRestError {
   return new AtRestError('AT_REST_ENCRYPT_FAILED', `at-rest offload failed: ${String(error)}`, {
     collection,
   });
-}
-
-/** One batch of at-rest work, as sent to an offload (plain data: it crosses a thread boundary). */
-export type AtRestJob =
-  | {
-      readonly op: 'seal';
-      readonly key: Uint8Array;
-      readonly items: ReadonlyArray<{ readonly context: SealContext; readonly value: unknown }>;
-    }
-  | {
-      readonly op: 'open';
-      readonly key: Uint8Array;
-      readonly items: ReadonlyArray<{ readonly context: SealContext; readonly stored: unknown }>;
-    };
-
-/**
- * A sealed value and `bound`, the binding sealed with it (`boundText` of its context), which the wrapper
- * compares with the slot it asked for; null for a value that is not JSON.
- */
-export type AtRestSealOutcome = { readonly envelope: string; readonly bound: string } | null;
-
-/** An opened value and `bound`, the binding found inside its envelope (`boundText`), or why it did not open. */
-export type AtRestOpenOutcome =
-  | { readonly ok: true; readonly value: unknown; readonly bound: string }
-  | { readonly ok: false; readonly reason: AtRestDecryptReason; readonly message: string };
-
-export type AtRestJobResult =
-  | { readonly op: 'seal'; readonly envelopes: readonly AtRestSealOutcome[] }
-  | { readonly op: 'open'; readonly values: readonly AtRestOpenOutcome[] };
-
-/**
- * The binding an envelope carries, as one text compared whole: db, c, i, f, r and h (null in a plaintext
- * sealed before clear digests, or a context without one).
- */
-export const boundText = (b: {
-  readonly db: string;
-  readonly c: string;
-  readonly i: string;
-  readonly f: string;
-  readonly r: string;
-  readonly h?: string | undefined;
-}): string => JSON.stringify([b.db, b.c, b.i, b.f, b.r, b.h ?? null]);
-
-/**
- * Does one batch of at-rest work; what an offload runs on the other side. A value that is not JSON
- * answers `null`; an envelope that does not open answers its reason. Never throws for bad items; a
- * key that is not 32 bytes throws `AT_REST_INVALID_KEY` (the whole job fails, not each item).
- */
-export function runAtRestJob(job: AtRestJob): AtRestJobResult {
-  if (!isAtRestKey(job.key)) {
-    throw invalidAtRestKey();
-  }
-  if (job.op === 'seal') {
-    return {
-      op: 'seal',
-      envelopes: job.items.map(({ context, value }): AtRestSealOutcome => {
-        try {
-          return { envelope: seal(job.key, context, value), bound: boundText(context) };
-        } catch {
-          return null;
-        }
-      }),
-    };
-  }
-  return {
-    op: 'open',
-    values: job.items.map(({ context, stored }): AtRestOpenOutcome => {
-      try {
-        const parsed = openPlaintext(job.key, context, stored, {});
-        // What the envelope was found to bind (openPlaintext checked it against `context`): the wrapper
-        // compares it with the slot it asked for, so an outcome answered for another item is caught.
-        return { ok: true, value: parsed.d, bound: boundText(parsed) };
-      } catch (error) {
-        return isAtRestError(error)
-          ? {
-              ok: false,
-              reason:
-                error.details.reason === undefined || error.details.reason === 'NOT_JSON'
-                  ? 'MALFORMED'
-                  : error.details.reason,
-              message: error.message,
-            }
-          : { ok: false, reason: 'MALFORMED', message: AT_REST_UNEXPECTED_FAILURE };
-      }
-    }),
-  };
-}
-
-function seal(key: Uint8Array | null, context: SealContext, value: unknown): string {
-  if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
-  let plaintext: string;
-  try {
-    assertJsonValue(value);
-    plaintext = JSON.stringify({ v: PLAINTEXT_VERSION, ...context, d: value });
-  } catch {
-    throw new AtRestError('AT_REST_ENCRYPT_FAILED', 'value is not JSON', {
-      reason: 'NOT_JSON',
-      collection: context.c,
-      documentId: context.i,
-      field: context.f,
-    });
-  }
-  const out = sealSecretbox(NO_HEADER, key, plaintext);
-  return VALUE_PREFIX + base64urlEncode(out);
-}
-
-function open(
-  key: Uint8Array | null,
-  context: SealContext,
-  stored: unknown,
-  where: AtRestErrorDetails,
-): unknown {
-  return openPlaintext(key, context, stored, where).d;
-}
-
-/** The checked plaintext of an envelope: its binding (equal to `context`'s; `h` absent before digests) and value. */
-function openPlaintext(
-  key: Uint8Array | null,
-  context: SealContext,
-  stored: unknown,
-  where: AtRestErrorDetails,
-): { db: string; c: string; i: string; f: string; r: string; h?: string | undefined; d: unknown } {
-  if (key === null) throw new AtRestError('AT_REST_NO_KEY', 'no at-rest key: this storage can only remove');
-  if (typeof stored !== 'string' || !stored.startsWith(VALUE_PREFIX)) {
-    throw openFailure(AT_REST_OPEN_FAILURES.notEnvelope, where);
-  }
-  const decoded = base64urlDecode(stored.slice(VALUE_PREFIX.length));
-  const box = decoded.ok ? decoded.value : null;
-  if (box === null || box.length < NONCE_LENGTH + SECRETBOX_MAC_LENGTH) {
-    throw openFailure(AT_REST_OPEN_FAILURES.notEnvelope, where);
-  }
-  const plain = openSecretbox(key, box.subarray(0, NONCE_LENGTH), box.subarray(NONCE_LENGTH));
-  if (plain === null) throw openFailure(AT_REST_OPEN_FAILURES.tampered, where);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoder.decode(plain));
-  } catch {
-    throw openFailure(AT_REST_OPEN_FAILURES.notJson, where);
-  }
-  if (
-    !isRecord(parsed) ||
-    !(
-      (parsed['v'] === PLAINTEXT_VERSION && parsed['h'] === context.h) ||
-      (parsed['v'] === LEGACY_PLAINTEXT_VERSION && !('h' in parsed))
-    ) ||
-    parsed['db'] !== context.db ||
-    parsed['c'] !== context.c ||
-    parsed['i'] !== context.i ||
-    parsed['f'] !== context.f ||
-    parsed['r'] !== context.r
-  ) {
-    throw openFailure(AT_REST_OPEN_FAILURES.otherBinding, where);
-  }
-  if (!('d' in parsed)) throw openFailure(AT_REST_OPEN_FAILURES.noContent, where);
-  const { db, c, i, f, r } = context;
-  return parsed['v'] === PLAINTEXT_VERSION
-    ? { db, c, i, f, r, h: context.h, d: parsed['d'] }
-    : { db, c, i, f, r, d: parsed['d'] };
-}
-
-/** The error of an open that failed for `failure` (one of AT_REST_OPEN_FAILURES). */
-function openFailure(
-  failure: { readonly reason: AtRestDecryptReason; readonly what: string },
-  where: AtRestErrorDetails,
-): AtRestError {
-  return decryptError(failure.reason, failure.what, where);
-}
-
-function decryptError(reason: AtRestDecryptReason, what: string, where: AtRestErrorDetails): AtRestError {
-  return new AtRestError('AT_REST_DECRYPT_FAILED', atRestDecryptText(what), {
-    ...where,
-    reason,
-  });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -12,9 +12,21 @@ import {
 // docs/client-api.md, sync issue codes: "`RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL` — the server is busy or
 // failing — retried with backoff". RxDB sends a failed push again after a constant `retryTime` (1 s), so the
 // push handler waits the rest of a growing backoff before it hands the failure back: a failing server does
-// not get the same push from every device once a second for as long as it fails.
+// not get the same push from every device once a second for as long as it fails. The waits here are the
+// engine's (1 s retry, backoff doubling from 1 s) scaled down (QUICK).
 
 const STREAM = `${patient.accountId}/allergy`;
+/** The engine's retry and backoff, a quarter as long: five attempts at 0, 0.25, 0.75, 1.75 and 3.75 s. */
+const QUICK = { retryMs: 250, baseMs: 250, maxMs: 15_000 };
+/** Less than the five attempts take with the backoff (3.75 s); without it they take 1 s. */
+const SLOWEST = 3_000;
+
+/** Until five attempts are noted in `at` (or 15 s have passed). */
+const attempts = async (at: readonly number[]): Promise<void> => {
+  const end = Date.now() + 15_000;
+  while (at.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  expect(at.length).toBeGreaterThanOrEqual(5);
+};
 const ID = '01J5000000000000000000EEEE';
 
 /** A server holding STREAM (owned) that answers every push `UNAVAILABLE`, noting when each came. */
@@ -44,6 +56,7 @@ describe('retry of a push the server answers UNAVAILABLE', () => {
       connection: server.connection,
       replicationId: 'engine-push-backoff',
       raw,
+      busyRetry: QUICK,
     });
     await engine.start();
     engine.onStatus('ready');
@@ -54,14 +67,13 @@ describe('retry of a push the server answers UNAVAILABLE', () => {
       record({ id: ID, rv: 1, data: dataOf('Allergy', ID, patient.accountId, { substance: 'Latex' }) }),
     );
     engine.notePending(ID, 1);
-    await new Promise((r) => setTimeout(r, 7_500));
+    await attempts(server.pushedAt);
 
     const waits = server.pushedAt.slice(1).map((t, i) => t - server.pushedAt[i]!);
     expect(engine.state().errors.map((e) => e.code)).toContain('UNAVAILABLE');
-    // With any backoff, seven seconds of a failing server see a handful of attempts at most, the last
-    // wait well over the first.
-    expect(waits.length, JSON.stringify(waits)).toBeGreaterThanOrEqual(2);
+    // With any backoff, the last wait is well over the first, and the attempts took their time.
     expect(waits.at(-1)!, JSON.stringify(waits)).toBeGreaterThan(1.5 * waits[0]!);
+    expect(server.pushedAt.at(-1)! - server.pushedAt[0]!, JSON.stringify(waits)).toBeGreaterThan(SLOWEST);
   });
 });
 
@@ -78,17 +90,22 @@ describe('retry of a pull the server answers UNAVAILABLE', () => {
       },
     } as typeof own;
     const db = await openTestDb(`engine-pull-backoff-${Math.random().toString(36).slice(2)}`);
-    const engine = patientEngine({ db, connection, replicationId: 'engine-pull-backoff', raw: new Map() });
+    const engine = patientEngine({
+      db,
+      connection,
+      replicationId: 'engine-pull-backoff',
+      raw: new Map(),
+      busyRetry: QUICK,
+    });
     await engine.start();
     engine.onStatus('ready');
     await engine.onReady();
-    await new Promise((r) => setTimeout(r, 7_500));
+    await attempts(pulledAt);
 
     const waits = pulledAt.slice(1).map((t, i) => t - pulledAt[i]!);
     expect(engine.state().errors.map((e) => e.code)).toContain('UNAVAILABLE');
-    expect(waits.length, JSON.stringify(waits)).toBeGreaterThanOrEqual(2);
-    // Once a second without a backoff: seven or more attempts in this time.
-    expect(pulledAt.length, JSON.stringify(waits)).toBeLessThanOrEqual(5);
+    // Once a retry wait without a backoff: the five attempts within about a second.
+    expect(pulledAt.at(-1)! - pulledAt[0]!, JSON.stringify(waits)).toBeGreaterThan(SLOWEST);
     expect(waits.at(-1)!, JSON.stringify(waits)).toBeGreaterThan(1.5 * waits[0]!);
   });
 });
@@ -124,6 +141,8 @@ describe('a push backoff under way', () => {
       connection,
       replicationId: 'engine-push-backoff-wake',
       raw: new Map(),
+      // Half as long: four refusals in 3.5 s, the next send 4 s after the fourth.
+      busyRetry: { retryMs: 500, baseMs: 500, maxMs: 30_000 },
     });
     await engine.start();
     engine.onStatus('ready');
@@ -133,7 +152,7 @@ describe('a push backoff under way', () => {
       record({ id: ID, rv: 1, data: dataOf('Allergy', ID, patient.accountId, { substance: 'Latex' }) }),
     );
     engine.notePending(ID, 1);
-    // Four refusals: the next send would come some 8 s after the fourth.
+    // Four refusals: the next send would come some 4 s after the fourth.
     const end = Date.now() + 15_000;
     while (pushedAt.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(pushedAt.length).toBe(4);

@@ -631,6 +631,11 @@ export interface EngineDeps {
   conflictWaitMs?: number;
   /** Backoff of sending versions waiting for their write key again (default KEY_WAIT_RETRY_BASE_MS, …_MAX_MS). */
   keyWaitRetry?: { baseMs: number; maxMs: number };
+  /**
+   * RxDB's retry wait and the backoff of requests refused as busy or failing (default RETRY_MS,
+   * PUSH_BACKOFF_BASE_MS, PUSH_BACKOFF_MAX_MS); lowered by tests.
+   */
+  busyRetry?: { retryMs: number; baseMs: number; maxMs: number };
   /** Where batches of wire seals and opens run (a worker); this thread when absent. */
   offload?: CryptoOffload;
   /** The record rules served content is judged by: this build's `@hale/model` unless a test injects others. */
@@ -3890,6 +3895,11 @@ export const createSyncEngine = (deps: EngineDeps) => {
     if (dropped) await saveKeyWaits();
     return conflicts;
   };
+  const busyRetry = deps.busyRetry ?? {
+    retryMs: RETRY_MS,
+    baseMs: PUSH_BACKOFF_BASE_MS,
+    maxMs: PUSH_BACKOFF_MAX_MS,
+  };
   /** Requests of each direction refused in a row as busy or failing (`busyBackoff`); 0 once one passes. */
   const refusals: Record<LoopDirection, number> = { push: 0, pull: 0 };
   /** Ends a backoff wait under way early: stop() (it never holds up a close) and a new connection. */
@@ -3906,7 +3916,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
    */
   const busyBackoff = async (direction: LoopDirection, error: unknown): Promise<void> => {
     if (stopped || !(error instanceof SyncError) || !PUSH_BACKOFF_CODES.has(error.code)) return;
-    const wait = Math.min(PUSH_BACKOFF_BASE_MS * 2 ** refusals[direction], PUSH_BACKOFF_MAX_MS) - RETRY_MS;
+    const wait = Math.min(busyRetry.baseMs * 2 ** refusals[direction], busyRetry.maxMs) - busyRetry.retryMs;
     refusals[direction]++;
     if (wait <= 0) return;
     await new Promise<void>((resolve) => {
@@ -4945,7 +4955,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
         collection,
         replicationIdentifier: deps.replicationId,
         live: true,
-        retryTime: RETRY_MS,
+        retryTime: busyRetry.retryMs,
         waitForLeadership: false,
         autoStart: true,
         pull: {

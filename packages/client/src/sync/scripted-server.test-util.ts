@@ -8,7 +8,7 @@ import { openDeviceDb, type DeviceDb, type DeviceRecord } from '../store/device-
 import { recordConflictHandler } from './conflicts';
 import { createDeviceMeta } from '../session/device-meta';
 import type { Connection, RequestFrame } from './connection';
-import { createSyncEngine, type SyncEngine } from './engine';
+import { createSyncEngine, type EngineDeps, type SyncEngine } from './engine';
 import type { Keyring } from './keyring';
 import { deviceKey, ed, keyringFor, patient, patientDevice, patientRoot } from './codec-fixture.test-util';
 
@@ -126,6 +126,7 @@ export const patientEngine = (opts: {
   raw: Map<string, unknown>;
   keyring?: Keyring;
   now?: () => number;
+  busyRetry?: EngineDeps['busyRetry'];
 }): SyncEngine => {
   const { db, raw } = opts;
   const engine = createSyncEngine({
@@ -140,6 +141,7 @@ export const patientEngine = (opts: {
       return key ? { status: 'found', key } : { status: 'unknown' };
     },
     now: opts.now ?? (() => Date.now()),
+    ...(opts.busyRetry === undefined ? {} : { busyRetry: opts.busyRetry }),
     replicationId: opts.replicationId,
     meta: createDeviceMeta({
       read: async (key) => structuredClone(raw.get(key)),
@@ -163,6 +165,7 @@ export const ownStreamConnection = (opts: {
   push: (frame: PushFrame) => unknown;
 }): Connection =>
   ({
+    status: (): string => 'ready',
     version: (): number => 6,
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') {
