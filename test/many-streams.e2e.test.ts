@@ -4,19 +4,59 @@
 // malformed, so the device never finished its initial sync and received nothing at all.
 //
 // The other patients' grants are written straight into the store (`insertRawGrants`), as granting them
-// one by one through the protocol would make this test minutes long; their streams are empty.
-import { describe, expect, it } from 'vitest';
+// one by one through the protocol would make this test minutes long; their streams are empty. So are
+// their accounts (`storedPatient`: the rows a registration stores, signed as a client signs them), made
+// once for the file's one server: each test's provider is new and granted by as many of them as it needs.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PAGE, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
-import { insertRawGrants, registerAccount } from '@hale/sync-server/testing';
-import { useServer } from './support/fixture';
+import {
+  insertRawGrants,
+  makeRegistration,
+  registerAccount,
+  startServer,
+  type TestServer,
+} from '@hale/sync-server/testing';
+import type { DeviceSession } from '@hale/client';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 
 const HOUR = 3600_000;
 
+/** A patient account and its first device as POST /v1/accounts stores them, written to the store directly. */
+const storedPatient = async (t: TestServer): Promise<{ accountId: string }> => {
+  const { body, account } = await makeRegistration('patient');
+  const at = new Date().toISOString();
+  await t.store.accounts.register(
+    {
+      ...body.account,
+      wrappedRootGen: 0,
+      wrappedRootSig: body.wrappedRootSig,
+      wrappingKeySig: body.wrappingKeySig,
+      createdAt: at,
+    },
+    {
+      deviceId: body.device.cert.deviceId,
+      accountId: account.accountId,
+      cert: { ...body.device },
+      devicePublicKey: body.device.cert.devicePublicKey,
+      createdAt: at,
+    },
+  );
+  return account;
+};
+
 describe('a provider following more streams than one request may name', () => {
-  const server = useServer({ realClock: true });
-  const sessions = server.sessions;
+  let t: TestServer;
+  const sessions: DeviceSession[] = [];
+  /** Patients stored so far, the oldest first. */
+  const patients: Array<{ accountId: string }> = [];
+  beforeAll(async () => {
+    t = await startServer({ realClock: true });
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+  });
+  afterAll(() => t.stop());
 
   const scope = GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'read' as const }));
 
@@ -26,10 +66,9 @@ describe('a provider following more streams than one request may name', () => {
    * Answers once the provider's device is online and holds the allergy.
    */
   const clinic = async (others: number) => {
-    const t = server.t;
     const provider = await registerAccount(t, 'provider');
-    for (let i = 0; i < others; i++) {
-      const patient = await registerAccount(t);
+    while (patients.length < others) patients.push(await storedPatient(t));
+    for (const patient of patients.slice(0, others)) {
       insertRawGrants(t.store, patient, provider, 1, { now: Date.now(), scope });
     }
     const patient = await registerAccount(t);

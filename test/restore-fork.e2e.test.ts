@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
-import { allPushed, eventually, openDevice } from './support/devices';
+import { eventually, openDevice, whenAllPushed, whenState } from './support/devices';
 import { input } from './support/records';
 import { useRestorableServer } from './support/restorable-server';
 
@@ -44,15 +44,15 @@ const viewsOnceBoth = async (devices: Record<string, DeviceSession>, id: string,
   return seen;
 };
 
-const repeated = (s: DeviceSession): boolean =>
-  s.sync.state().errors.some((e) => e.code === 'SERVER_RESTORES_REPEATED');
+const repeated = (state: ReturnType<DeviceSession['sync']['state']>): boolean =>
+  state.errors.some((e) => e.code === 'SERVER_RESTORES_REPEATED');
 
 /** The server store's incarnation the device recorded (it records a restore's once caught up with it). */
 const recorded = async (s: DeviceSession): Promise<string | undefined> =>
   (await s.db.getLocal<{ value: { recorded?: string } }>('meta-incarnation'))?.toJSON().data.value.recorded;
 
 describe('a server restored onto an empty disk, a record edited on both sides of the restore', () => {
-  const { sessions, start } = useRestorableServer('hale-restore-fork-', { lostDisk: true });
+  const { sessions, start } = useRestorableServer('hale-restore-fork-', { lostDisk: true, inProcess: true });
 
   /**
    * `aEdits` versions of the record by a after the backup (and `aOthers` other records, which only move
@@ -65,7 +65,7 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(a, b);
     const shared = await a.records.add('Allergy', input('Allergy', { substance: 'original' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     await eventually(async () => (await b.records.get(shared.id)) !== null, 'b has it');
     await backup();
     b.sync.goOffline();
@@ -74,9 +74,9 @@ describe('a server restored onto an empty disk, a record edited on both sides of
       await a.records.add('Allergy', input('Allergy', { substance: `other-${i}` }));
     for (let i = 2; i <= aEdits + 1; i++) {
       await a.records.update('Allergy', shared.id, { substance: `a-${i}` });
-      await allPushed(a);
+      await whenAllPushed(a);
     }
-    await allPushed(a);
+    await whenAllPushed(a);
     await a.sync.awaitInSync();
     const stream = `${patient.accountId}/allergy`;
     const seenBefore = positions(stream).head;
@@ -85,10 +85,10 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const restored = await restore();
     expect(restored.carried).toBeNull();
     b.sync.goOnline();
-    await eventually(() => b.sync.state().status === 'online', 'b online');
+    await whenState(b, (x) => x.status === 'online', 'b online');
     for (let i = 2; i <= bEdits + 1; i++) {
       await b.records.update('Allergy', shared.id, { substance: `b-${i}` });
-      await allPushed(b);
+      await whenAllPushed(b);
     }
     // The premise: b's version sits at a position a was served before the restore.
     expect(positions(stream).seqs.get(shared.id) ?? Number.MAX_SAFE_INTEGER).toBeLessThanOrEqual(seenBefore);
@@ -96,8 +96,9 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const rvB = (await b.records.get(shared.id))?.rv;
 
     a.sync.goOnline();
-    await eventually(
-      () => a.sync.state().errors.some((e) => e.code === 'RESTORE_SYNCED'),
+    await whenState(
+      a,
+      (x) => x.errors.some((e) => e.code === 'RESTORE_SYNCED'),
       'a caught up with the restore',
       60_000,
     );
@@ -127,7 +128,7 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     const a = await openDevice(t, patient);
     sessions.push(a);
     const shared = await a.records.add('Allergy', input('Allergy', { substance: 'original' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     // A first restore, which a catches up with: a second one within hours is backed off (`resyncDelay`).
     await backup();
     const first = await restore();
@@ -139,22 +140,22 @@ describe('a server restored onto an empty disk, a record edited on both sides of
     await backup();
     for (const substance of ['a-2', 'a-3']) {
       await a.records.update('Allergy', shared.id, { substance });
-      await allPushed(a);
+      await whenAllPushed(a);
     }
     await a.sync.awaitInSync();
     const stream = `${patient.accountId}/allergy`;
     const seenBefore = positions(stream).head;
     await restore();
-    await eventually(() => repeated(a), 'a backs off its catch-up');
+    await whenState(a, repeated, 'a backs off its catch-up');
     // A device added since edits the backup's version; a, syncing on from its old positions, edits its own.
     const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(c);
     await eventually(async () => (await c.records.get(shared.id)) !== null, 'c has the record');
     await c.records.update('Allergy', shared.id, { substance: 'c-2' });
-    await allPushed(c);
+    await whenAllPushed(c);
     expect(positions(stream).seqs.get(shared.id) ?? Number.MAX_SAFE_INTEGER).toBeLessThanOrEqual(seenBefore);
     await a.records.update('Allergy', shared.id, { substance: 'a-4' });
-    await allPushed(a);
+    await whenAllPushed(a);
     const d = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(d);
     const both = ['a-4', 'c-2'];

@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import {
-  allPushed,
   eventually,
   grantRead,
   interceptedWebSocket,
   openDevice,
   waitOnline,
+  whenAllPushed,
+  whenState,
 } from './support/devices';
 import { input } from './support/records';
 import { gatedStorage } from './support/gated-storage';
@@ -39,8 +40,8 @@ const missing = async (s: DeviceSession, ids: readonly string[], ms = 15_000): P
 const allergyIds = async (s: DeviceSession, patientId: string): Promise<string[]> =>
   (await s.records.query('Allergy', { patientId })).map((r) => r.record.id).sort();
 
-const restoreSynced = (s: DeviceSession): boolean =>
-  s.sync.state().errors.some((e) => e.code === 'RESTORE_SYNCED');
+const restoreSynced = (state: ReturnType<DeviceSession['sync']['state']>): boolean =>
+  state.errors.some((e) => e.code === 'RESTORE_SYNCED');
 
 /**
  * What b's last batch from the store before the restore was, and what b and d do between the catch-up
@@ -52,7 +53,7 @@ const restoreSynced = (s: DeviceSession): boolean =>
 type Variant = 'records' | 'echo' | 'held-frame';
 
 describe('a server restored onto an empty disk, positions reused after the restore', () => {
-  const { sessions, start } = useRestorableServer('hale-restore-known-', { lostDisk: true });
+  const { sessions, start } = useRestorableServer('hale-restore-known-', { lostDisk: true, inProcess: true });
 
   const scenario = async (variant: Variant) => {
     const { t, backup, restore, positions } = await start();
@@ -89,16 +90,16 @@ describe('a server restored onto an empty disk, positions reused after the resto
     await grantRead(a, provider.accountId, 'allergy', 3_600_000, 'follow-up');
     const base = await a.records.add('Allergy', input('Allergy', { substance: 'base' }));
     const own = await b.records.add('Allergy', input('Allergy', { substance: 'b-0' }));
-    await allPushed(a);
-    await allPushed(b);
+    await whenAllPushed(a);
+    await whenAllPushed(b);
     await backup();
 
     // After the backup: positions well past it, which the restored store will not have.
     const edited = await a.records.add('Allergy', input('Allergy', { substance: 'edit-0' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     for (let i = 1; i <= EDITS; i++) {
       await a.records.update('Allergy', edited.id, { substance: `edit-${i}` });
-      await allPushed(a);
+      await whenAllPushed(a);
     }
     const lastEdit = `edit-${EDITS}`;
     for (const s of [b, d]) {
@@ -110,7 +111,7 @@ describe('a server restored onto an empty disk, positions reused after the resto
     const extra: string[] = [];
     if (variant === 'echo') {
       await b.records.update('Allergy', own.id, { substance: 'b-1' });
-      await allPushed(b);
+      await whenAllPushed(b);
       for (const s of [a, d]) {
         await eventually(
           async () => (await s.records.get<'Allergy'>(own.id))?.record.substance === 'b-1',
@@ -123,7 +124,7 @@ describe('a server restored onto an empty disk, positions reused after the resto
       // b's application of the live frame bringing `late` stops at its look-up of local copies.
       gate.holdNextLookup();
       extra.push((await a.records.add('Allergy', input('Allergy', { substance: 'late' }))).id);
-      await allPushed(a);
+      await whenAllPushed(a);
       await eventually(() => gate.holding(), "b is applying a's last record");
       releaseAtPull = true;
     }
@@ -137,7 +138,7 @@ describe('a server restored onto an empty disk, positions reused after the resto
       ['b', b],
       ['d', d],
     ] as const) {
-      await eventually(() => restoreSynced(s), `${name} caught up with the restore`, 60_000);
+      await whenState(s, restoreSynced, `${name} caught up with the restore`, 60_000);
     }
     if (variant === 'held-frame') expect(releaseAtPull).toBe(false);
     await Promise.all([a.sync.awaitInSync(), b.sync.awaitInSync(), d.sync.awaitInSync()]);
@@ -157,7 +158,7 @@ describe('a server restored onto an empty disk, positions reused after the resto
       for (let i = 0; i < n; i++) {
         ids.push((await a.records.add('Allergy', input('Allergy', { substance: `${tag}-${i}` }))).id);
       }
-      await allPushed(a);
+      await whenAllPushed(a);
       return ids;
     };
     const below = await write(ROUND_BELOW, 'below');

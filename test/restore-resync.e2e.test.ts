@@ -8,7 +8,7 @@ import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import type { DeviceSession, WebSocketLike } from '@hale/client';
-import { allPushed, createWebSocket, eventually, openDevice } from './support/devices';
+import { createWebSocket, eventually, openDevice, whenAllPushed, whenState } from './support/devices';
 import { input } from './support/records';
 import { useRestorableServer } from './support/restorable-server';
 
@@ -63,7 +63,7 @@ const allergies = async (s: DeviceSession) =>
   }));
 
 describe('a server store restored from a backup', () => {
-  const { sessions, start } = useRestorableServer('hale-restore-resync-');
+  const { sessions, start } = useRestorableServer('hale-restore-resync-', { inProcess: true });
 
   it('gets back what it lost from the devices that hold it; every device converges, nothing twice', async () => {
     const { t, backup, restore } = await start();
@@ -76,13 +76,13 @@ describe('a server store restored from a backup', () => {
 
     const before = await a.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
     const edited = await a.records.add('Allergy', input('Allergy', { substance: 'edited-v1' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     await backup();
     // Written after the backup: the restored store will not hold them (nor the edit's second version).
     const after1 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-1' }));
     const after2 = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup-2' }));
     await a.records.update('Allergy', edited.id, { substance: 'edited-v2' });
-    await allPushed(a);
+    await whenAllPushed(a);
     await eventually(async () => (await b.records.query('Allergy')).length === 4, 'b has all four');
     await eventually(
       async () => (await b.records.get<'Allergy'>(edited.id))?.record.substance === 'edited-v2',
@@ -95,8 +95,8 @@ describe('a server store restored from a backup', () => {
 
     const x = await a.records.add('Allergy', input('Allergy', { substance: 'after-restore-x' }));
     const y = await b.records.add('Allergy', input('Allergy', { substance: 'after-restore-y' }));
-    await allPushed(a);
-    await allPushed(b);
+    await whenAllPushed(a);
+    await whenAllPushed(b);
     const expected = [
       { id: before.id, substance: 'before-backup', conflict: false },
       { id: edited.id, substance: 'edited-v2', conflict: false },
@@ -143,7 +143,7 @@ describe('a server store restored from a backup', () => {
     a.sync.goOffline();
     const rowsBefore = pushesA.rows;
     a.sync.goOnline();
-    await eventually(() => a.sync.state().status === 'online', 'a online again');
+    await whenState(a, (x) => x.status === 'online', 'a online again');
     await a.sync.awaitInSync();
     expect(pushesA.streams.slice(rowsBefore)).toEqual([]);
     expect(a.sync.state().errors.filter((e) => e.code === 'SERVER_RESTORED')).toHaveLength(1);
@@ -156,20 +156,20 @@ describe('a server store restored from a backup', () => {
     const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(a, b);
     const shared = await a.records.add('Allergy', input('Allergy', { substance: 'original' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     await eventually(async () => (await b.records.get(shared.id)) !== null, 'b has it');
     await backup();
     b.sync.goOffline();
     // Taken by the store after the backup: lost with the restore, held only by a.
     await a.records.update('Allergy', shared.id, { substance: 'changed on a' });
-    await allPushed(a);
+    await whenAllPushed(a);
     a.sync.goOffline();
     await restore();
     // b, which never saw a's change, changes the record on the restored store first.
     b.sync.goOnline();
-    await eventually(() => b.sync.state().status === 'online', 'b online');
+    await whenState(b, (x) => x.status === 'online', 'b online');
     await b.records.update('Allergy', shared.id, { substance: 'changed on b' });
-    await allPushed(b);
+    await whenAllPushed(b);
     a.sync.goOnline();
     const c = await openDevice(t, patient, { device: await addDevice(t, patient) });
     sessions.push(c);
@@ -200,21 +200,23 @@ describe('a server store restored from a backup', () => {
     const a = await openDevice(t, patient, { createWebSocket: refusingPushesWhile(() => refusing) });
     sessions.push(a);
     await a.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
-    await allPushed(a);
+    await whenAllPushed(a);
     await backup();
     const lost = await a.records.add('Allergy', input('Allergy', { substance: 'after-backup' }));
-    await allPushed(a);
+    await whenAllPushed(a);
 
     // The device reconnects to the restored store, but no push gets through: the catch-up fails.
     refusing = true;
     await restore();
     const codes = (): string[] => a.sync.state().errors.map((e) => e.code);
-    await eventually(() => codes().includes('RESTORE_RESYNC_FAILED'), 'the catch-up fails', 20_000);
+    const reported = (code: string) => (x: { errors: ReadonlyArray<{ code: string }> }) =>
+      x.errors.some((e) => e.code === code);
+    await whenState(a, reported('RESTORE_RESYNC_FAILED'), 'the catch-up fails', 20_000);
 
     // Pushes pass again; the next connection of this session starts the catch-up over and finishes it.
     refusing = false;
     a.connection.drop();
-    await eventually(() => codes().includes('RESTORE_SYNCED'), 'the catch-up done', 20_000);
+    await whenState(a, reported('RESTORE_SYNCED'), 'the catch-up done', 20_000);
     expect(codes()).not.toContain('RESTORE_RESYNC_FAILED');
     expect(codes()).toContain('SERVER_RESTORED');
     const b = await openDevice(t, patient, { device: await addDevice(t, patient) });
@@ -232,10 +234,10 @@ describe('a server store restored from a backup', () => {
     const patient = await registerAccount(t);
     const first = await openDevice(t, patient, { storage, dbName });
     await first.records.add('Allergy', input('Allergy', { substance: 'before-backup' }));
-    await allPushed(first);
+    await whenAllPushed(first);
     await backup();
     const lost = await first.records.add('Allergy', input('Allergy', { substance: 'after-backup' }));
-    await allPushed(first);
+    await whenAllPushed(first);
     const before = await recordedIncarnation(first);
     expect(before).toBeDefined();
     await first.close();
@@ -243,16 +245,14 @@ describe('a server store restored from a backup', () => {
 
     // The device comes back to the restored store, but no push gets through: the catch-up cannot finish.
     const cut = await openDevice(t, patient, { storage, dbName, createWebSocket: refusingPushes });
-    await eventually(
-      () => cut.sync.state().errors.some((e) => e.code === 'SERVER_RESTORED'),
-      'the restore is seen',
-    );
-    await eventually(
-      () => cut.sync.state().errors.some((e) => e.code === 'RESTORE_RESYNC_FAILED'),
+    await whenState(cut, (x) => x.errors.some((e) => e.code === 'SERVER_RESTORED'), 'the restore is seen');
+    await whenState(
+      cut,
+      (x) => x.errors.some((e) => e.code === 'RESTORE_RESYNC_FAILED'),
       'the catch-up fails',
     );
     // Caught up with everything else: still, the restore is not recorded as caught up with.
-    await eventually(() => cut.sync.state().status === 'online', 'cut online');
+    await whenState(cut, (x) => x.status === 'online', 'cut online');
     await cut.sync.awaitInSync();
     expect(await recordedIncarnation(cut)).toBe(before);
     expect(cut.sync.state().errors.filter((e) => e.code === 'RESTORE_SYNCED')).toEqual([]);

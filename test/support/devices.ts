@@ -4,7 +4,7 @@ import type { GrantableStreamType } from '@hale/protocol';
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage } from 'rxdb';
-import { firstValueFrom, filter, timeout } from 'rxjs';
+import { firstValueFrom, filter, throwError, timeout } from 'rxjs';
 import {
   createAccount,
   createHttpApi,
@@ -305,6 +305,27 @@ export const providerWithLabWrite = async (
 /** Waits until every local write of `s` was acknowledged by the server. */
 export const allPushed = (s: DeviceSession, what = 'pushed'): Promise<void> =>
   eventually(() => s.sync.state().pendingWrites === 0, what);
+
+/**
+ * As `allPushed`, but on `state$` instead of polling: resolves at the state change itself (as the
+ * count is only changed through `state$`, both wait for the same thing).
+ */
+export const whenAllPushed = (s: DeviceSession, what = 'pushed'): Promise<unknown> =>
+  whenState(s, (x) => x.pendingWrites === 0, what);
+
+/** Waits until `s`'s sync state satisfies `check` (now or at a later change); fails with `what` after `ms`. */
+export const whenState = (
+  s: DeviceSession,
+  check: (state: ReturnType<DeviceSession['sync']['state']>) => boolean,
+  what: string,
+  ms = 15_000,
+): Promise<unknown> =>
+  firstValueFrom(
+    s.sync.state$.pipe(
+      filter(check),
+      timeout({ first: ms, with: () => throwError(() => new Error(`timed out: ${what}`)) }),
+    ),
+  );
 
 /** A patient account whose first device (open, added to `sessions`) added `count` allergies the server took. */
 export const patientWithAllergies = async (t: TestServer, sessions: DeviceSession[], count: number) => {

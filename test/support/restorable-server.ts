@@ -3,20 +3,38 @@
 // default; with `lostDisk` the data directory is lost first and the backup restored onto an empty one ("a
 // lost disk, a new machine"): with no store to carry from, stream positions restart from the backup's, so
 // versions stored after the restore take seqs that devices were served before it for other versions.
+// With `inProcess` the server runs in the test's process instead (startServer on the same data directory
+// and port, stopped as SIGTERM stops the process: server.close, then the store): for tests about the
+// restore, not the process.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import { backupSqlite, restoreSqlite, type RestoreResult } from '@hale/sync-server';
-import type { TestServer } from '@hale/sync-server/testing';
+import { startServer, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { freePort, spawnServer, type ServerProcess } from './process';
 
 /** Registers the clean-up (sessions closed, server stopped, directory removed) after each test. */
-export const useRestorableServer = (prefix: string, options: { lostDisk?: boolean } = {}) => {
+export const useRestorableServer = (
+  prefix: string,
+  options: { lostDisk?: boolean; inProcess?: boolean } = {},
+) => {
   const sessions: DeviceSession[] = [];
-  let server: ServerProcess | null = null;
+  let server: Pick<ServerProcess, 'url' | 'kill'> | null = null;
+  /** The server over `dataDir` on `port`: a child process, or (`inProcess`) one in this process. */
+  const run = async (dataDir: string, port: number): Promise<Pick<ServerProcess, 'url' | 'kill'>> => {
+    if (options.inProcess !== true) return spawnServer(dataDir, port);
+    const running = await startServer({ dataDir, port, realClock: true });
+    return {
+      url: running.url,
+      kill: async () => {
+        await running.stop({ keepData: true });
+        return 0;
+      },
+    };
+  };
   let dir = '';
   afterEach(async () => {
     await Promise.all(sessions.splice(0).map((s) => s.close()));
@@ -32,7 +50,7 @@ export const useRestorableServer = (prefix: string, options: { lostDisk?: boolea
     const file = path.join(dataDir, 'hale.sqlite');
     const backupFile = path.join(dir, 'backup.sqlite');
     const port = await freePort();
-    server = await spawnServer(dataDir, port);
+    server = await run(dataDir, port);
     const t = { url: server.url } as TestServer;
     return {
       t,
@@ -43,7 +61,7 @@ export const useRestorableServer = (prefix: string, options: { lostDisk?: boolea
         server = null;
         if (options.lostDisk === true) await rm(dataDir, { recursive: true, force: true });
         const restored = await restoreSqlite(backupFile, dataDir, { onWarning: () => {} });
-        server = await spawnServer(dataDir, port);
+        server = await run(dataDir, port);
         return restored;
       },
       /**
