@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, vi } from 'vitest';
+import { lockDataDir } from './store/data-dir-lock';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -53,6 +54,20 @@ export const answers = (url: string): Promise<boolean> =>
     (res) => res.status === 200,
     () => false,
   );
+
+/**
+ * What a new server on `dataDir` and `port` needs, taken here at once and given back: the directory's lock
+ * (refused while another process holds it) and the port (EADDRINUSE while anything listens on it).
+ */
+export const takeable = async (dataDir: string, port: number): Promise<void> => {
+  lockDataDir(dataDir).release();
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  await new Promise((resolve) => server.close(resolve));
+};
 
 const waitHealthy = async (url: string, r: Running): Promise<void> => {
   const deadline = Date.now() + 30_000;
