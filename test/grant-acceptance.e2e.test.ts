@@ -7,7 +7,8 @@
 // nothing.
 //
 // The other patients' grants are written straight into the store (`insertRawGrants`), as granting them one
-// by one through the protocol would make this test minutes long; their streams are empty.
+// by one through the protocol would make this test minutes long; their streams are empty. So are their
+// accounts (`storedPatient`: the rows a registration stores, without the HTTP round trip).
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ACCEPTANCE_VERSION, MAX_ACCEPTED_PAGE, MAX_ACTIVE_GRANTS_PER_GRANTEE } from '@hale/protocol';
@@ -16,6 +17,7 @@ import { insertRawGrants, registerAccount, type TestAccount } from '@hale/sync-s
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { storedPatient } from './support/stored-accounts';
 
 const HOUR = 3600_000;
 
@@ -59,7 +61,7 @@ describe('a provider that accepts its patients', () => {
       // strangers is full. And one more account flooded it with as many again.
       const clinic: TestAccount[] = [];
       for (let i = 0; i < MAX_ACTIVE_GRANTS_PER_GRANTEE; i++) {
-        const patient = await registerAccount(t);
+        const patient = await storedPatient(t);
         insertRawGrants(t.store, patient, provider, 1, { now: Date.now() });
         clinic.push(patient);
       }

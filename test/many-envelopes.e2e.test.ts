@@ -4,7 +4,8 @@
 // decoder refused it (the request failed BAD_MESSAGE), and keys then came one stream at a time, on demand.
 //
 // The other patients' grants and envelopes are written straight into the store, as granting and wrapping
-// them one by one through the protocol would make this test minutes long. Their envelopes are well formed
+// them one by one through the protocol would make this test minutes long; so are their accounts
+// (`storedPatient`: the rows a registration stores). Their envelopes are well formed
 // and as long as real ones but signed by nobody (the device checks signatures after the frame is decoded,
 // and refuses them); their streams are empty.
 import { describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import {
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { storedPatient } from './support/stored-accounts';
 
 const HOUR = 3600_000;
 const PATIENTS = 400;
@@ -125,7 +127,7 @@ describe('a provider holding more key envelopes than one frame can carry', () =>
     const scope = GRANTABLE_STREAM_TYPES.map((type) => ({ type, access: 'read' as const }));
     const others: TestAccount[] = [];
     for (let i = 0; i < PATIENTS; i++) {
-      const patient = await registerAccount(t);
+      const patient = await storedPatient(t);
       insertRawGrants(t.store, patient, provider, 1, { now: Date.now(), scope });
       others.push(patient);
     }

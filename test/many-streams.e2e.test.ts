@@ -9,41 +9,13 @@
 // once for the file's one server: each test's provider is new and granted by as many of them as it needs.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PAGE, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
-import {
-  insertRawGrants,
-  makeRegistration,
-  registerAccount,
-  startServer,
-  type TestServer,
-} from '@hale/sync-server/testing';
+import { insertRawGrants, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import type { DeviceSession } from '@hale/client';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
+import { storedPatient } from './support/stored-accounts';
 
 const HOUR = 3600_000;
-
-/** A patient account and its first device as POST /v1/accounts stores them, written to the store directly. */
-const storedPatient = async (t: TestServer): Promise<{ accountId: string }> => {
-  const { body, account } = await makeRegistration('patient');
-  const at = new Date().toISOString();
-  await t.store.accounts.register(
-    {
-      ...body.account,
-      wrappedRootGen: 0,
-      wrappedRootSig: body.wrappedRootSig,
-      wrappingKeySig: body.wrappingKeySig,
-      createdAt: at,
-    },
-    {
-      deviceId: body.device.cert.deviceId,
-      accountId: account.accountId,
-      cert: { ...body.device },
-      devicePublicKey: body.device.cert.devicePublicKey,
-      createdAt: at,
-    },
-  );
-  return account;
-};
 
 describe('a provider following more streams than one request may name', () => {
   let t: TestServer;
