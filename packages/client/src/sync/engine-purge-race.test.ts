@@ -75,6 +75,7 @@ const scriptedServer = (docs: ServedDoc[], pageSize: number) => {
   });
   const connection = {
     version: (): number => 6,
+    status: (): string => 'ready',
     async request(frame: RequestFrame): Promise<unknown> {
       if (frame.t === 'listStreams') {
         return { t: 'streams', rid: 1, streams: streams.filter((s) => !revoked || s !== STREAM).map(access) };

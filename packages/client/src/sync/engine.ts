@@ -4669,7 +4669,7 @@ export const createSyncEngine = (deps: EngineDeps) => {
     accountId: deps.accountId,
     device: deps.device,
     now: deps.now,
-    wireReady: () => connection.status() === 'ready' && (connection.version() ?? 0) >= HEAD_VERSION,
+    wireReady: () => (connection.version() ?? 0) >= HEAD_VERSION && connection.status() === 'ready',
     putHead: async (signed) => {
       const head = validate(SignedHead, signed);
       if (!head.ok) throw new SyncError('BAD_MESSAGE', head.error.message, false);
