@@ -20,20 +20,17 @@ import {
   type WorkerOffload,
 } from '@hale/client';
 import { chooseEd25519, type Ed25519 } from '@hale/crypto';
-import { browserWebSocket, idbVault, webStorage, type IdbFactoryLike } from '@hale/platform-web';
+import {
+  browserWebSocket,
+  idbVault,
+  webStorage,
+  type BrowserSocketConstructor,
+  type IdbFactoryLike,
+} from '@hale/platform-web';
 import { decodeServerFrameTolerant } from '@hale/protocol';
 
 // The few browser APIs this page uses, typed here: the repository's TypeScript program has no DOM lib
 // (packages/* must not reach for DOM APIs), and a global DOM declaration would hide such a use there.
-interface BrowserSocket {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
 interface IdbRequest<T> {
   readonly result: T;
   readonly error: unknown;
@@ -58,7 +55,7 @@ interface BrowserWorker {
   onmessageerror: ((ev: unknown) => void) | null;
 }
 interface BrowserPlatform {
-  WebSocket: new (url: string) => BrowserSocket;
+  WebSocket: BrowserSocketConstructor;
   Worker: new (url: string) => BrowserWorker;
   indexedDB: {
     databases(): Promise<Array<{ name?: string }>>;

@@ -14,7 +14,7 @@
  * refused (private mode, quota) → VaultUnavailableError from the first call.
  */
 import type { Vault } from '@hale/client';
-import type { IdbDatabaseLike, IdbFactoryLike, IdbRequestLike } from './idb-types';
+import type { IdbDatabaseLike, IdbFactoryLike, IdbObjectStoreLike, IdbRequestLike } from './idb-types';
 
 const STORE = 'vault';
 const DEFAULT_NAME = 'hale-vault';
@@ -89,9 +89,7 @@ export const idbVault = (options: IdbVaultOptions): Vault & { close(): void } =>
     return opening;
   };
 
-  const write = async (
-    change: (store: ReturnType<ReturnType<IdbDatabaseLike['transaction']>['objectStore']>) => void,
-  ) => {
+  const write = async (change: (store: IdbObjectStoreLike) => void) => {
     const handle = await db();
     await new Promise<void>((resolve, reject) => {
       const tx = handle.transaction([STORE], 'readwrite', { durability: 'strict' });

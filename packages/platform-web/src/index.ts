@@ -2,7 +2,7 @@
 // passed in, typed structurally (idb-types.ts), so this package type-checks without the DOM lib and its
 // pieces are testable on fake-indexeddb.
 export { idbVault, VaultUnavailableError, VaultWriteError, type IdbVaultOptions } from './idb-vault';
-export { browserWebSocket, type BrowserSocketConstructor, type BrowserSocketLike } from './web-socket';
+export { browserWebSocket, type BrowserSocketConstructor } from './web-socket';
 export { webStorage } from './storage';
 export type {
   IdbDatabaseLike,

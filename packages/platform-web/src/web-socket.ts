@@ -5,18 +5,8 @@
  */
 import type { WebSocketFactory, WebSocketLike } from '@hale/client';
 
-/** The part of the browser's WebSocket used here. */
-export interface BrowserSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-export type BrowserSocketConstructor = new (url: string) => BrowserSocketLike;
+/** The browser's WebSocket constructor: its sockets already have `WebSocketLike`'s shape. */
+export type BrowserSocketConstructor = new (url: string) => WebSocketLike;
 
 export const browserWebSocket =
   (
