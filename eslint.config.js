@@ -21,7 +21,14 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@hale/*/*', '!@hale/sync-server/testing', '!@hale/crypto/node', '!@hale/client/node'],
+              group: [
+                '@hale/*/*',
+                '!@hale/sync-server/testing',
+                '!@hale/crypto/node',
+                '!@hale/client/node',
+                '!@hale/client/advanced',
+                '!@hale/client/testing',
+              ],
               message: 'Import packages only through their exports map.',
             },
           ],
@@ -31,7 +38,12 @@ export default tseslint.config(
   },
   {
     files: ['packages/*/src/**/*.ts'],
-    ignores: ['packages/*/src/**/*.test.ts', 'packages/*/src/**/*.test-util.ts'],
+    ignores: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/src/**/*.test-util.ts',
+      'packages/*/src/**/*.type-test.ts',
+      'packages/platform-node/src/**',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -56,7 +68,10 @@ export default tseslint.config(
               group: ['electron', 'fastify', 'fastify/*', '@fastify/*', 'better-sqlite3', 'ws'],
               message: 'packages/* must not import platform/server libraries.',
             },
-            { group: ['@hale/*/*'], message: 'Import packages only through their index (exports map).' },
+            {
+              group: ['@hale/*/*', '!@hale/client/advanced'],
+              message: 'Import packages only through their index (exports map).',
+            },
           ],
         },
       ],

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
-import { TimesReporter } from './scripts/times-reporter';
+import { TimesReporter } from './scripts/times-reporter.ts';
 
 /**
  * Files that change what a module graph holds for the files after them: each in its own graph. They

@@ -1,12 +1,10 @@
 // Attaching a file to a record and removing it, quoted verbatim in docs/client-api.md ("Files");
-// test/files.e2e.test.ts fails if the two drift apart, and runs it against a real server with a session
-// opened as the quickstart opens it (with `api`).
+// test/files.e2e.test.ts fails if the two drift apart, and runs it against a real server.
 
 // #region files
-import type { DeviceSession } from '@hale/client';
-import type { FileRef } from '@hale/model';
+import type { FileRef, HaleSession } from '@hale/client';
 
-export async function attachScan(session: DeviceSession, scan: Uint8Array) {
+export async function attachScan(session: HaleSession, scan: Uint8Array) {
   // 1. Seal and upload the file into the patient's document stream: the server stores ciphertext only.
   const file = await session.files.put({
     type: 'document',
@@ -30,7 +28,7 @@ export async function attachScan(session: DeviceSession, scan: Uint8Array) {
   return { doc, bytes };
 }
 
-export async function removeScan(session: DeviceSession, doc: { id: string; file: FileRef }) {
+export async function removeScan(session: HaleSession, doc: { id: string; file: FileRef }) {
   // 4. Delete the file naming the record's stream, as get does: a FileRef pointing into another stream
   //    (anyone who may write the record can make one) is refused and nothing is deleted. Then the record.
   await session.files.delete(doc.file, { type: 'document' });

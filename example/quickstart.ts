@@ -4,45 +4,23 @@
 import { pathToFileURL } from 'node:url';
 
 // #region quickstart
-import WebSocket from 'ws';
-import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import {
-  createAccount,
-  createHttpApi,
-  memoryVault,
-  openDeviceSession,
-  type WebSocketLike,
-} from '@hale/client';
-import { chooseEd25519 } from '@hale/crypto';
+import { openHale } from '@hale/client';
+import { nodePlatform } from '@hale/platform-node';
 
-export async function quickstart(serverUrl: string) {
-  const api = createHttpApi({ baseUrl: serverUrl, fetch });
-  const ed = await chooseEd25519(); // WebCrypto Ed25519 where available, else tweetnacl
+export async function quickstart(server: string) {
+  // A browser app passes webPlatform(...) from @hale/platform-web instead.
+  const hale = await openHale({ server, platform: nodePlatform() });
 
-  // 1. Create a patient account; this device becomes its first device.
-  const vault = memoryVault(); // in a browser or Electron: a vault over persistent storage
-  const { account, recoveryKey } = await createAccount(
-    { api, vault, ed },
-    { role: 'patient', passphrase: 'a long passphrase only I know', deviceName: 'My laptop' },
-  );
-  console.log(`account ${account.accountId}`);
-  console.log(`recovery key (show it once, store it nowhere): ${recoveryKey}`);
-
-  // 2. Open the device: encrypted local store + one WebSocket to the server.
-  const session = await openDeviceSession({
-    account,
-    serverUrl,
-    createWebSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
-    storage: getRxStorageMemory(),
-    getAccount: (accountId) => api.getAccount(accountId),
-    getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
-    ed,
-    // With both, a passphrase changed on another device is taken into this vault as soon as the server says.
-    vault,
-    api,
+  // 1. Create a patient account; this device becomes its first device, and a session opens on it.
+  const { session, recoveryKey } = await hale.createAccount({
+    role: 'patient',
+    passphrase: 'a long passphrase only I know',
+    deviceName: 'My laptop',
   });
+  console.log(`account ${session.account.accountId}`);
+  console.log(`recovery key (show it once, store it nowhere): ${recoveryKey}`);
   try {
-    // 3. Add a record: validated, stored locally at once, then encrypted and pushed.
+    // 2. Add a record: validated, stored locally at once, then encrypted and pushed.
     const allergy = await session.records.add('Allergy', {
       substance: 'Penicillin',
       severity: 'moderate',
@@ -50,11 +28,16 @@ export async function quickstart(serverUrl: string) {
       active: true,
     });
 
+    // 3. A screen binds to an Observed: get() now, subscribe() for changes (or `$` with RxJS).
+    const allergies = session.records.list('Allergy', { sort: 'clinical' });
+    const stop = allergies.subscribe(() => console.log(`${allergies.get().total} allergies`));
+
     // 4. Wait until everything local has reached the server.
     await session.sync.awaitInSync();
-    const { status, pendingWrites } = session.sync.state();
+    const { status, pendingWrites } = session.sync.state.get();
     console.log(`allergy ${allergy.id} synced: status ${status}, pending writes ${pendingWrites}`);
-    return { accountId: account.accountId, allergyId: allergy.id, pendingWrites };
+    stop();
+    return { accountId: session.account.accountId, allergyId: allergy.id, pendingWrites };
   } finally {
     await session.close();
   }

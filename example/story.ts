@@ -36,7 +36,7 @@ import {
   type RemovedStream,
   type UnlockedAccount,
   type WebSocketLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import {
   PRODUCTION_KDF,
   TEST_KDF,

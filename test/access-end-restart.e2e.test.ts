@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { diskStorage } from './support/disk-storage';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, providerWithLabWrite, waitOnline } from './support/devices';

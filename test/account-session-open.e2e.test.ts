@@ -11,7 +11,7 @@ import {
   memoryVault,
   type DeviceAccount,
   type DeviceSession,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

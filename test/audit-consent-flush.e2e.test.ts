@@ -2,7 +2,7 @@
 // lost right after it: its audit entry goes to the server at once, not with the next record write or
 // connect.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, openPatientAndProvider, waitOnline } from './support/devices';
 

@@ -4,7 +4,7 @@
 // revocation marks each made their own lookup, so such a check read the log twice.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 

@@ -4,7 +4,7 @@
 // the log would say the changes, or the sign-in, happened twice), and must lose nothing.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, openDevice } from './support/devices';
 import { crashableStorage } from './support/crash-storage';

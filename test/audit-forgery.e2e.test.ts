@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeAuditEntry } from '@hale/client';
+import { makeAuditEntry } from '@hale/client/advanced';
 import { base64urlDecode } from '@hale/crypto';
 import { useServer } from './support/fixture';
 import { ed, getAccountFrom, patientWithAuditedGrant } from './support/devices';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { getLocalDocStateByParent } from 'rxdb/plugins/local-documents';
-import { openDeviceDb, type DeviceSession } from '@hale/client';
+import { openDeviceDb, type DeviceSession } from '@hale/client/advanced';
 import { base64urlEncode, hkdfSha256, hmacSha256, utf8Encode } from '@hale/crypto';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

@@ -2,7 +2,7 @@
 // which took any detail then — with a free-text `reason`, as a clinician's app records why it opened a
 // chart. Signed by a certified device, never modified: a device of this build must not read it as forged.
 import { describe, expect, it } from 'vitest';
-import { makeAuditEntry, type AuditBody } from '@hale/client';
+import { makeAuditEntry, type AuditBody } from '@hale/client/advanced';
 import { base64urlDecode } from '@hale/crypto';
 import { useServer } from './support/fixture';
 import { ed, getAccountFrom, patientWithAuditedGrant } from './support/devices';

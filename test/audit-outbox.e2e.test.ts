@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { waitOnline, openDevice, openPatientAndProvider } from './support/devices';
 

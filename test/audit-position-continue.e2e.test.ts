@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { addDevice, registerAccount, type TestAccount, type TestDevice } from '@hale/sync-server/testing';
-import { openDeviceDb, type DeviceSession } from '@hale/client';
+import { openDeviceDb, type DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
 

@@ -6,7 +6,7 @@
 // entries sees the cut once, naming the restore, and accepts it the same way.
 import { describe, expect, it } from 'vitest';
 import { addDevice } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useRestorableServer } from './support/restorable-server';
 import { eventually, openDevice, patientWithAuditedGrant, waitOnline } from './support/devices';
 import { input } from './support/records';

@@ -7,7 +7,7 @@
 // verify the provider's chain whole. Before, its next entry linked to the lost position: the positions lost
 // stayed a gap inside the chain, reported `deleted` at every check, acceptLosses included.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useRestorableServer } from './support/restorable-server';
 import { eventually, providerWithLabWrite, waitOnline } from './support/devices';
 import { input } from './support/records';

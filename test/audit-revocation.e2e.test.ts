@@ -5,7 +5,7 @@
 // and `disclosures()` showed the grant with no revocation at all.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, losingAnswer, openDevice, waitOnline } from './support/devices';
 

@@ -5,7 +5,7 @@
 // longer names are purged, and a restart reads the cache back.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { makeAuditEntry } from '@hale/client';
+import { makeAuditEntry } from '@hale/client/advanced';
 import type { AccessEventBody } from '@hale/protocol';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

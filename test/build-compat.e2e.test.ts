@@ -12,7 +12,7 @@ import {
   unlock,
   type FetchLike,
   type WebSocketLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { connect, http, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { flipStoredCiphertext, useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';

@@ -4,7 +4,7 @@
 // pulls of the stream from below the position of what was stored.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, interceptedWebSocket, openDevice, waitOnline } from './support/devices';

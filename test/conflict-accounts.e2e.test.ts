@@ -6,7 +6,7 @@
 // (CONFLICT_UNREADABLE). Who wrote each side stays visible in `conflictData`.
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, newDevice, openDevice, providerWithLabWrite } from './support/devices';
 import { input } from './support/records';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@hale/crypto';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, openTwoDevices, providerWithLabWrite } from './support/devices';
 import { gatedStorage } from './support/gated-storage';

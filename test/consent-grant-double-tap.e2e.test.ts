@@ -4,7 +4,7 @@
 // `revoke` already shares one revocation between calls at once; `grant` now shares one grant the same way.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession, GrantRequest } from '@hale/client';
+import type { DeviceSession, GrantRequest } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';
 

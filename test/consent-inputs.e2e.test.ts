@@ -12,7 +12,7 @@ import {
   memoryVault,
   type DeviceSession,
   type WebSocketLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { ed, eventually, grantRead, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 

@@ -5,7 +5,7 @@
 // device that revoked, and kept its own revocation time, which neither the server nor the first device holds.
 import { describe, expect, it } from 'vitest';
 import { addDevice, makeRevocation, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, openDevice, waitOnline } from './support/devices';
 

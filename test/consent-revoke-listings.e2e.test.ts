@@ -4,7 +4,7 @@
 // A re-keying that claims a new epoch confirms it with one more reading, as every check that claims does.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { eventually, grantRead, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import {
   eventually,

@@ -4,7 +4,7 @@
 // once, counted as pending until then, and have its `records-changed` audit entry.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, providerWithLabWrite } from './support/devices';
 import { crashableStorage } from './support/crash-storage';

@@ -5,7 +5,7 @@ import {
   revokeDevice,
   type DeviceSession,
   type UnlockedAccount,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
@@ -27,7 +27,7 @@ const HOUR = 3_600_000;
 // Device revocation from the patient's side (the client's own `revokeDevice`, a real server): what the
 // revoked device sees, what the remaining devices and a consented provider keep doing, and a device
 // revoking itself or the account's last device. Not covered, by design: someone who unlocks the revoked
-// device holds the account root (docs/client-api.md, "Revoking a device").
+// device holds the account root (docs/client-advanced.md, "Revoking a device").
 describe('device revocation from the patient side', () => {
   const server = useServer({ realClock: true });
   const api = () => createHttpApi({ baseUrl: server.t.url, fetch });
@@ -106,7 +106,7 @@ describe('device revocation from the patient side', () => {
     await revokeDevice({ api: api(), ed }, { account: laptop, deviceId: phone.device.deviceId });
     p.sync.goOnline();
     await fatalWith(p, 'DEVICE_REVOKED');
-    // What the person on the phone is left with (client-api.md, DEVICE_REVOKED): the changes can never be
+    // What the person on the phone is left with (client-advanced.md, DEVICE_REVOKED): the changes can never be
     // sent from here, so they are listed with their content in unsent(), not counted as pending for ever,
     // and stay readable in this device's store, for the app to show or copy before its data is removed.
     await eventually(() => p.sync.state().pendingWrites === 0, 'nothing left pending');

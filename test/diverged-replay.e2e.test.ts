@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { replayStored, storedRow, useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, providerWithLabWrite, waitOnline } from './support/devices';
 import { input } from './support/records';

@@ -3,7 +3,7 @@
 // sent twice as a new version after the next start, and nothing throws after close.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';

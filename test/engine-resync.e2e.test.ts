@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { filter, firstValueFrom } from 'rxjs';
 import { REPLICATION_STATE_BY_COLLECTION } from 'rxdb/plugins/replication';
 import type { ChangesFrame, PulledFrame, ServerFrame } from '@hale/protocol';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {

@@ -9,7 +9,7 @@
 // a chunk), which is why the field stays optional rather than refusing every older device's uploads.
 // Real server.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession, FetchLike } from '@hale/client';
+import type { DeviceSession, FetchLike } from '@hale/client/advanced';
 import { deriveInitialStreamKey, keyId, sealedKeyId, utf8Encode } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import {

@@ -22,7 +22,7 @@ import {
   MAX_QUEUED_UPLOADS,
   type DeviceSession,
   type FetchLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import {
   TEST_KDF,
   base64urlEncode,
@@ -293,7 +293,7 @@ describe('files added offline are queued on the device and uploaded when the con
     await close(d);
     await p.consent.revoke(grant.grant.grantId);
 
-    // Access ended: the stream's records are purged, and the queued file with them (docs/client-api.md,
+    // Access ended: the stream's records are purged, and the queued file with them (docs/client-advanced.md,
     // Consent: changes never sent are removed with the stream, their content not kept), reported.
     const again = await openWithApi(t, provider, { dbName });
     await eventually(

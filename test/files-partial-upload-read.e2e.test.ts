@@ -3,7 +3,7 @@
 // (enqueue), so the rest of the file does come once the adding device is back: get must not say
 // "the rest will not come" (INCOMPLETE without retry).
 import { describe, expect, it } from 'vitest';
-import { isFileError, type FetchLike } from '@hale/client';
+import { isFileError, type FetchLike } from '@hale/client/advanced';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

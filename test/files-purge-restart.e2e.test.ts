@@ -3,7 +3,7 @@
 // passes. The next session of the device finishes the purge as it opens, before it lists anything: the
 // file is never listed or sent again, its bytes are gone, and it is reported (UPLOAD_PURGED).
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type DeviceSession } from '@hale/client';
+import { createHttpApi, type DeviceSession } from '@hale/client/advanced';
 import { utf8Encode } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { diskStorage } from './support/disk-storage';

@@ -4,7 +4,7 @@
 // send every waiting file at once. Against a real server: a provider's device whose announce is dropped
 // gets a second grant from the patient.
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type FetchLike } from '@hale/client';
+import { createHttpApi, type FetchLike } from '@hale/client/advanced';
 import { utf8Encode } from '@hale/crypto';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

@@ -5,7 +5,7 @@
 // for it and never drop it because of what the provider did with the id.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, type DeviceSession } from '@hale/client';
+import { createHttpApi, type DeviceSession } from '@hale/client/advanced';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import {
   createBlob,

@@ -6,7 +6,7 @@
 // the server ends with the file sealed under the key the stream writes with, readable by the patient's
 // other device. Real server.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession, FetchLike } from '@hale/client';
+import type { DeviceSession, FetchLike } from '@hale/client/advanced';
 import { deriveInitialStreamKey, keyId, sealedKeyId, utf8Encode } from '@hale/crypto';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createHttpApi, isFileError, lock, type FetchLike } from '@hale/client';
-import { base64urlEncode, hexEncode, sha256 } from '@hale/crypto';
+import { createHttpApi, isFileError, lock, type FetchLike } from '@hale/client/advanced';
+import { haleSessionOf } from '@hale/client/testing';
+import { base64urlEncode, chooseEd25519, hexEncode, sha256 } from '@hale/crypto';
 import type { FileRef } from '@hale/model';
 import { MIN_CHUNK_BYTES } from '@hale/protocol';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
@@ -377,13 +378,18 @@ describe('session.files: encrypted document attachments', () => {
     const file = readFileSync(path.join(root, 'example/attach-file.ts'), 'utf8');
     const region = /\/\/ #region files\n([\s\S]*?)\/\/ #endregion files/.exec(file)?.[1];
     const doc = readFileSync(path.join(root, 'docs/client-api.md'), 'utf8');
-    const block = /\n## Files\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    const block = /\n### Files\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
     expect(region).toBeDefined();
     expect(block).toBe(region);
 
     const { t } = server;
     const patient = await registerAccount(t);
-    const a = await open(t, patient);
+    const device = await open(t, patient);
+    // What the app's code is handed: the declared session.
+    const a = haleSessionOf(device, {
+      api: createHttpApi({ baseUrl: t.url, fetch }),
+      ed: await chooseEd25519(),
+    });
     const scan = fileBytes(200_000, 3);
     const { doc: record, bytes } = await attachScan(a, scan);
     expect(Buffer.from(bytes).equals(Buffer.from(scan))).toBe(true);

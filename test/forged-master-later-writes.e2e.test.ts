@@ -9,7 +9,7 @@
 // with, a write made on a version the server refused) the write is kept unsent and reported, as before.
 // An honest concurrent edit is merged as any conflict, both sides kept.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import type { RecordOf } from '@hale/model';
 import { parseRevTag } from '@hale/protocol';
 import { useServer } from './support/fixture';

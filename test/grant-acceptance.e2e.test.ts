@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ACCEPTANCE_VERSION, MAX_ACCEPTED_PAGE, MAX_ACTIVE_GRANTS_PER_GRANTEE } from '@hale/protocol';
-import { ConsentError, type DeviceSession, type WebSocketLike } from '@hale/client';
+import { ConsentError, type DeviceSession, type WebSocketLike } from '@hale/client/advanced';
 import { insertRawGrants, registerAccount, type TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {
@@ -13,7 +13,7 @@ import {
 } from './support/devices';
 import { input } from './support/records';
 
-// A stream granted again after a purge is pulled from 0 (docs/client-api.md: "new grants → whole
+// A stream granted again after a purge is pulled from 0 (docs/client-advanced.md: "new grants → whole
 // history"). RxDB's stored checkpoint still holds the stream's position from before the purge until it
 // stores one of that pull from 0, and a failed pull call is retried, as a session opened again starts,
 // from what RxDB stored: the engine keeps the stream's restart mark until RxDB hands back a checkpoint

@@ -4,7 +4,7 @@
 // its `ok` arrived) stood with no entry on any device, missing from the audit trail and `disclosures()`.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { openDeviceSession, SyncError, type DeviceSession, type WebSocketLike } from '@hale/client';
+import { openDeviceSession, SyncError, type DeviceSession, type WebSocketLike } from '@hale/client/advanced';
 import {
   addDevice,
   registerAccount,

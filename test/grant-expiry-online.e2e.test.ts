@@ -7,7 +7,7 @@
 // connected (here every 300 ms), so it learns of grants and revocations made on its other devices.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { openDeviceSession, SyncError, type DeviceSession, type WebSocketLike } from '@hale/client';
+import { openDeviceSession, SyncError, type DeviceSession, type WebSocketLike } from '@hale/client/advanced';
 import {
   addDevice,
   registerAccount,

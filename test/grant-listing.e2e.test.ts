@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { PAGING_VERSION, type PageCursor } from '@hale/protocol';
 import { utf8Decode, utf8Encode, type Ed25519 } from '@hale/crypto';
-import { MAX_GRANT_PAGES, openDeviceSession, type DeviceSession, type WebSocketLike } from '@hale/client';
+import {
+  MAX_GRANT_PAGES,
+  openDeviceSession,
+  type DeviceSession,
+  type WebSocketLike,
+} from '@hale/client/advanced';
 import {
   makeGrant,
   makeRevocation,

@@ -7,7 +7,7 @@
 // grant taken whose envelopes were lost is wrapped by the next check of any of the patient's devices.
 import { describe, expect, it } from 'vitest';
 import { openRecordVersion } from '@hale/crypto';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { MAX_ACTIVE_GRANTS_PER_PAIR, MAX_GRANTS_PER_PAIR_PER_DAY } from '@hale/protocol';
 import {
   addDevice,

@@ -24,7 +24,7 @@ import {
   listDevices,
   openGrantPurpose,
   type DeviceSession,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { backupSqlite, createLogger } from '@hale/sync-server';
 import { useServer } from './support/fixture';
 import { accountDeps, asTestAccount, ed, eventually, openDevice, waitOnline } from './support/devices';

@@ -2,7 +2,7 @@
 // dropped at once (no longer handed out) and zeroed at the close, once no work under way can still seal
 // with them (never under zeroes).
 import { describe, expect, it } from 'vitest';
-import { lock } from '@hale/client';
+import { lock } from '@hale/client/advanced';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { openDevice, sessionAccount, waitOnline } from './support/devices';

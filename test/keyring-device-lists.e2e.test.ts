@@ -16,7 +16,7 @@ import {
   openDeviceSession,
   type DeviceSession,
   type FetchLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { base64urlEncode, generateRootSecret, keyId, wrapKey } from '@hale/crypto';
 import {
   insertRawGrants,

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_GRANTS_PAGE, PAGING_VERSION, type HttpServerInfo } from '@hale/protocol';
-import { createHttpApi, searchProviders, type FetchLike, type WebSocketLike } from '@hale/client';
+import { createHttpApi, searchProviders, type FetchLike, type WebSocketLike } from '@hale/client/advanced';
 import {
   insertDirectoryProvider,
   insertRawGrants,

@@ -1,11 +1,11 @@
-// docs/client-api.md "## Accounts": "`lock(account)` with a device session still open (an idle
+// docs/client-advanced.md "## Accounts": "`lock(account)` with a device session still open (an idle
 // auto-lock) is safe ... From the lock on, the session uses none of the account's keys ... the socket is
 // given up and none is authenticated again (`connection.status()` `fatal`, `failure()` `SyncError`
 // `LOCKED`; requests waiting for the connection and `sync.awaitInSync()` reject with it at once) and
 // `sync.state().errors` lists a `LOCKED` issue."
 // The case an idle auto-lock really is: a session in sync, nothing touching it after the lock.
 import { describe, expect, it } from 'vitest';
-import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client';
+import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import type { TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

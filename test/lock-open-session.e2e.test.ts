@@ -14,7 +14,7 @@ import {
   lock,
   memoryVault,
   unlock,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF, deriveInitialStreamKey, openRecordVersion } from '@hale/crypto';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

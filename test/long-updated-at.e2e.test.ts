@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { wrappedValidateAjvStorage } from 'rxdb/plugins/validate-ajv';
 import { exampleRecord, newId } from '@hale/model';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { eventually, openDevice, waitOnline } from './support/devices';

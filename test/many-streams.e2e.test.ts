@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GRANTABLE_STREAM_TYPES, MAX_STREAMS_PAGE, MAX_STREAMS_PER_REQUEST } from '@hale/protocol';
 import { insertRawGrants, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';
 import { storedPatient } from './support/stored-accounts';

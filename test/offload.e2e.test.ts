@@ -4,7 +4,7 @@
 // its latest version, and a tampered ciphertext is still quarantined, not applied.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { CryptoJob, CryptoOffload } from '@hale/client';
+import type { CryptoJob, CryptoOffload } from '@hale/client/advanced';
 import { flipStoredCiphertext, useCryptoWorker, useServer } from './support/fixture';
 import { eventually, newDevice, openDevice, waitOnline, allPushed } from './support/devices';
 import { input } from './support/records';

@@ -5,7 +5,7 @@
 // (OWN_ACCESS_REFUSED); nothing is removed, and the edit goes out once the server behaves.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, interceptedWebSocket, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';

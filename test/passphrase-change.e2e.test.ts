@@ -11,7 +11,7 @@ import {
   refreshWrappedRoot,
   unlock,
   type UnlockedAccount,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { asTestAccount, eventually, ed, laptopAndPhone, openDevice } from './support/devices';
 import { input } from './support/records';

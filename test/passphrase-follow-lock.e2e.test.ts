@@ -16,7 +16,7 @@ import {
   type DeviceSession,
   type HttpApi,
   type Vault,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import { useServer } from './support/fixture';
 import { asTestAccount, ed, eventually, openDevice, waitOnline } from './support/devices';

@@ -17,7 +17,7 @@ import {
   type PassphraseStatus,
   type UnlockedAccount,
   type WebSocketLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF, generateRootSecret, wrapRootWithPassphrase } from '@hale/crypto';
 import { useServer } from './support/fixture';
 import { asTestAccount, createWebSocket, ed, eventually, openDevice, waitOnline } from './support/devices';

@@ -16,7 +16,7 @@ import {
   unlock,
   type AccountDeps,
   type UnlockedAccount,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import { ed } from './support/devices';
 import { useRestorableServer } from './support/restorable-server';

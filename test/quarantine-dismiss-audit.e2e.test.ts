@@ -2,7 +2,7 @@
 // written to the patient's signed audit log (one `quarantine-dismiss` entry per patient per call, naming
 // the versions, never their content), before it is stored; a refused dismissal writes nothing.
 import { describe, expect, it } from 'vitest';
-import { lock, type DeviceSession, type OpenedEntry, type UnlockedAccount } from '@hale/client';
+import { lock, type DeviceSession, type OpenedEntry, type UnlockedAccount } from '@hale/client/advanced';
 import { flipStoredCiphertext, useServer } from './support/fixture';
 import {
   allPushed,

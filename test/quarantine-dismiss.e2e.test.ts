@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { lock, SyncError, type DeviceSession, type UnlockedAccount } from '@hale/client';
+import { lock, SyncError, type DeviceSession, type UnlockedAccount } from '@hale/client/advanced';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { flipStoredCiphertext, storedCiphertext, useServer } from './support/fixture';
 import { allPushed, eventually, newDevice, openDevice, sessionAccount, waitOnline } from './support/devices';

@@ -6,7 +6,7 @@
 // after the session is closed and opened again, until the entry is dismissed.
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import type { RecordOf } from '@hale/model';
 import { useServer } from './support/fixture';
 import {

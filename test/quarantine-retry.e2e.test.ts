@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { openDeviceSession, type DeviceSession } from '@hale/client';
+import { openDeviceSession, type DeviceSession } from '@hale/client/advanced';
 import {
   registerAccount,
   revokeDevice,

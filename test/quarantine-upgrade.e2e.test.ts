@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { openDeviceSession, type DeviceSession, type DeviceSessionOptions } from '@hale/client';
+import { openDeviceSession, type DeviceSession, type DeviceSessionOptions } from '@hale/client/advanced';
 import { MODEL_VERSION, validateRecord, type RecordKind } from '@hale/model';
 import {
   registerAccount,

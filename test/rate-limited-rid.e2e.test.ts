@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ClientFrame, ServerFrame } from '@hale/protocol';
-import { createConnection, SyncError, type WebSocketLike } from '@hale/client';
+import { createConnection, SyncError, type WebSocketLike } from '@hale/client/advanced';
 import { makeDoc, registerAccount, streamOf, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { ed } from './support/devices';

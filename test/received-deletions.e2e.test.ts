@@ -4,7 +4,7 @@
 // hold: it is quarantined BAD_TRANSITION and the held version stays. A deletion the records API allows
 // still applies.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';

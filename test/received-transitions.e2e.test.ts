@@ -6,7 +6,7 @@
 // edit is then sent over it). Genuine versions, also several at once after a device was offline, still
 // apply.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import type { RecordOf } from '@hale/model';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, providerWithLabWrite, waitOnline } from './support/devices';

@@ -4,7 +4,7 @@
 // every reconnect is served the device's own records again. Counted on the device's socket.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';

@@ -1,7 +1,7 @@
 // The records API after its session was closed: reads refuse with the typed error, live views end.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import { isAccountError } from '@hale/client';
+import { isAccountError } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { openDevice } from './support/devices';
 import { input } from './support/records';
@@ -18,7 +18,7 @@ const refusal = async (call: () => Promise<unknown>): Promise<unknown> => {
 describe('records of a closed session', () => {
   const server = useServer({ realClock: true });
 
-  // docs/client-api.md (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
+  // docs/client-advanced.md (Files): "Locked account or closed session: `AccountError` `LOCKED`, as everywhere."
   it('get, query, conflicts and observe after close() refuse with AccountError LOCKED, not a raw RxError', async () => {
     const patient = await registerAccount(server.t);
     const a = await openDevice(server.t, patient, { offline: true });

@@ -4,7 +4,7 @@
 // one does not. And a grant naming a record type twice is refused before anything is published.
 import { describe, expect, it } from 'vitest';
 import { deriveAccountKeys, openRecordVersion, unwrapKey } from '@hale/crypto';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';

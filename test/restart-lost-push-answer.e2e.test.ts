@@ -11,7 +11,7 @@
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import {
   allPushed,

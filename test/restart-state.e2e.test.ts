@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, openDevice, waitOnline } from './support/devices';
 import { input } from './support/records';

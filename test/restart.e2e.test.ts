@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { eventually, openDevice } from './support/devices';
 import { input } from './support/records';
 import { answers, freePort, spawnServer, type ServerProcess } from './support/process';

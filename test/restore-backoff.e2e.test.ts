@@ -9,7 +9,7 @@ import { getRxStorageDexie } from 'rxdb/plugins/storage-dexie';
 import type { DexieSettings } from 'rxdb';
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import { RESYNC_BACKOFF_BASE_MS, type DeviceSession } from '@hale/client';
+import { RESYNC_BACKOFF_BASE_MS, type DeviceSession } from '@hale/client/advanced';
 import { allPushed, eventually, interceptedWebSocket, openDevice } from './support/devices';
 import { input } from './support/records';
 import { useServer } from './support/fixture';

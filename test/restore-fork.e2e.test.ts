@@ -8,7 +8,7 @@
 // and its pushes must not take such a version for one it saw before the restore either.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { eventually, openDevice, whenAllPushed, whenState } from './support/devices';
 import { input } from './support/records';
 import { useRestorableServer } from './support/restorable-server';

@@ -5,7 +5,7 @@
 // positions it saw before the restore say nothing about the restored store.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import {
   eventually,
   grantRead,

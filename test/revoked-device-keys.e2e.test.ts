@@ -5,7 +5,7 @@
 // aside (NO_KEY) once the granting phone was revoked, and the patient's other device could not read what the
 // phone wrote after a revocation it minted an epoch for (and rotated again for nothing).
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import {
   addDevice,
   registerAccount,

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { deriveAccountKeys, openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
-import type { DeviceSession, WebSocketLike } from '@hale/client';
+import type { DeviceSession, WebSocketLike } from '@hale/client/advanced';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { sealedContext, storedRow } from './support/server-rows';

@@ -15,7 +15,7 @@ import {
   STREAMS_PAGING_VERSION,
   type StreamsFrame,
 } from '@hale/protocol';
-import { createConnection, createStreamList, type WebSocketLike } from '@hale/client';
+import { createConnection, createStreamList, type WebSocketLike } from '@hale/client/advanced';
 import {
   insertRawGrants,
   registerAccount,

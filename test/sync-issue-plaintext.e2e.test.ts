@@ -3,7 +3,7 @@
 // the whole batch in its message; the issue reports the error the push handler met instead, cut short.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession, SyncIssue, WebSocketLike } from '@hale/client';
+import type { DeviceSession, SyncIssue, WebSocketLike } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { createWebSocket, eventually, openDevice } from './support/devices';
 import { input } from './support/records';

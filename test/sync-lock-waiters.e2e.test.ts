@@ -2,7 +2,7 @@
 // (the session's socket factory refuses once locked, which ends the connection as a zeroed key does),
 // instead of being held until the session closes. Nothing goes to the server meanwhile.
 import { describe, expect, it } from 'vitest';
-import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client';
+import { createAccount, createHttpApi, isAccountError, lock, memoryVault } from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import type { TestAccount } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';

@@ -17,7 +17,7 @@ import {
   unwrapKey,
   type AccountKeys,
 } from '@hale/crypto';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { allPushed, eventually, grantRead, openDevice, waitOnline } from './support/devices';

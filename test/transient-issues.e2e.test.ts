@@ -4,7 +4,7 @@
 // shown "connection lost" on a device that is caught up. Issues of other kinds stay.
 import { describe, expect, it } from 'vitest';
 import { addDevice, registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import {
   allPushed,

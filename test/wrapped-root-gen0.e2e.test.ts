@@ -21,7 +21,7 @@ import {
   type MemoryVault,
   type UnlockedAccount,
   type Vault,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { useServer } from './support/fixture';
 import { ed, eventually } from './support/devices';
 

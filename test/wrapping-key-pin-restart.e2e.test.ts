@@ -9,7 +9,7 @@ import nacl from 'tweetnacl';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { base64urlEncode, unwrapKey } from '@hale/crypto';
 import { wrappingKeySignaturePayload } from '@hale/protocol';
-import { ConsentError } from '@hale/client';
+import { ConsentError } from '@hale/client/advanced';
 import { registerAccount, sign, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import { grantRead, openDevice, waitOnline } from './support/devices';

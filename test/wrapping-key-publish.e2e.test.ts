@@ -17,7 +17,7 @@ import {
   type FetchLike,
   type HttpApi,
   type MemoryVault,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import {
   TEST_PASSPHRASE,
   http,

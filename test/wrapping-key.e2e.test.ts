@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import nacl from 'tweetnacl';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { base64urlEncode, unwrapKey, type AccountKeys } from '@hale/crypto';
-import { ConsentError, openDeviceSession, type DeviceSession } from '@hale/client';
+import { ConsentError, openDeviceSession, type DeviceSession } from '@hale/client/advanced';
 import { registerAccount, type TestAccount, type TestServer } from '@hale/sync-server/testing';
 import { useCryptoWorker, useServer } from './support/fixture';
 import {

@@ -6,7 +6,7 @@
 // `expires_at` (which the server decides access by) while the signed grant it lists to the patient stays
 // genuine.
 import { describe, expect, it } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { addDevice, registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from './support/fixture';
 import {

@@ -4,7 +4,7 @@
 // consecutive `whoAccessed()` calls, one more after a few new entries, `verify()`, and `whoAccessed()`
 // with the connection down.
 // Run: npm run bench:audit   (prints one JSON line)
-import { makeAuditEntry, type DeviceSession } from '@hale/client';
+import { makeAuditEntry, type DeviceSession } from '@hale/client/advanced';
 import type { AuditEntryBody, AccessEventBody } from '@hale/protocol';
 import { addDevice, registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { ed, openDevice, waitOnline } from '../support/devices';

@@ -8,7 +8,7 @@
 import { createRxDatabase, type RxCollection, type RxDatabase } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { replicateRxCollection } from 'rxdb/plugins/replication';
-import { openDeviceDb, RECORDS_SCHEMA, removeDeviceDb, type DeviceRecord } from '@hale/client';
+import { openDeviceDb, RECORDS_SCHEMA, removeDeviceDb, type DeviceRecord } from '@hale/client/advanced';
 import { createNodeCryptoOffload, type NodeCryptoOffload } from '@hale/client/node';
 import { elapsed, INSERT_CHUNK, makeRecords, timedPhase, trackArrivals, type RunOptions } from './workload';
 

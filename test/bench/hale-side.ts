@@ -4,7 +4,7 @@
 // storage and real WebSockets. Two RxDB collections are open at most (one per device).
 import { registerAccount, startServer, type TestServer } from '@hale/sync-server/testing';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
-import { removeDeviceDb, type DeviceSession } from '@hale/client';
+import { removeDeviceDb, type DeviceSession } from '@hale/client/advanced';
 import { createNodeCryptoOffload } from '@hale/client/node';
 import { openDevice } from '../support/devices';
 import {

@@ -5,7 +5,7 @@
 import { createRxDatabase, type RxCollection, type RxDatabase, type RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { replicateWithWebsocketServer, startWebsocketServer } from 'rxdb/plugins/replication-websocket';
-import { RECORDS_SCHEMA, type DeviceRecord } from '@hale/client';
+import { RECORDS_SCHEMA, type DeviceRecord } from '@hale/client/advanced';
 import { freePort } from '../support/process';
 import {
   docsPerSecond,

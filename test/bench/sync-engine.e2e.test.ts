@@ -3,7 +3,7 @@
 // without ever skipping a version it did not push.
 import { describe, expect, it } from 'vitest';
 import { registerAccount } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { useServer } from '../support/fixture';
 import { MAX_BATCH_DOCS } from '@hale/protocol';
 import { eventually, newDevice, openDevice, waitOnline } from '../support/devices';

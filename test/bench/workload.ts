@@ -2,7 +2,7 @@
 // (the RxDB side stores the same documents in clear), plus timing and arrival-counting helpers.
 import type { Observable } from 'rxjs';
 import { exampleRecord, newId, validateRecord, type RecordOf } from '@hale/model';
-import type { DeviceRecord } from '@hale/client';
+import type { DeviceRecord } from '@hale/client/advanced';
 
 /** Target size of one record's `data` as JSON text. */
 export const RECORD_BYTES = 1024;

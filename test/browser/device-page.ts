@@ -10,21 +10,21 @@ import {
   joinWithPassphrase,
   openDeviceSession,
   unlock,
-  webDeviceLock,
   type CryptoJob,
   type CryptoOffload,
   type DeviceSession,
   type UnlockedAccount,
   type Vault,
-  type WebLockManagerLike,
   type WorkerOffload,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { chooseEd25519, type Ed25519 } from '@hale/crypto';
 import {
   browserWebSocket,
   idbVault,
+  webDeviceLock,
   webStorage,
   type BrowserSocketConstructor,
+  type WebLockManagerLike,
   type IdbFactoryLike,
 } from '@hale/platform-web';
 import { decodeServerFrameTolerant } from '@hale/protocol';

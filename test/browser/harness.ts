@@ -14,7 +14,7 @@ import {
   memoryVault,
   openDeviceSession,
   type DeviceSession,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { PRODUCTION_KDF } from '@hale/crypto';
 import { validate } from '@hale/protocol';
 import { createWebSocket, ed } from '../support/devices';

@@ -22,7 +22,7 @@ import {
   type UnlockedAccount,
   type Vault,
   type WebSocketLike,
-} from '@hale/client';
+} from '@hale/client/advanced';
 import { TEST_KDF } from '@hale/crypto';
 import { createNodeEd25519 } from '@hale/crypto/node';
 import { createTestCryptoOffload, onCryptoWorkerProject } from './test-offload';

@@ -2,7 +2,7 @@
 // worker per test file, closed after its tests.
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { startServer, type TestServer } from '@hale/sync-server/testing';
-import type { CryptoOffload, DeviceSession } from '@hale/client';
+import type { CryptoOffload, DeviceSession } from '@hale/client/advanced';
 import { createTestCryptoOffload } from './test-offload';
 
 export interface ServerFixture {

@@ -4,7 +4,7 @@
 // test/conflict-settle).
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import type { RxStorage, RxStorageInstance, RxStorageInstanceCreationParams } from 'rxdb';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { allPushed, eventually } from './devices';
 
 /** RxDB's title of its replication metadata collection (META_INSTANCE_SCHEMA_TITLE). */

@@ -1,6 +1,6 @@
 import { exampleInput, type RecordKind, type RecordOf } from '@hale/model';
 import { expect } from 'vitest';
-import { RecordError, type RecordInput } from '@hale/client';
+import { RecordError, type RecordInput } from '@hale/client/advanced';
 
 /**
  * A valid record input of `kind` (`exampleInput`): the store assigns id, patientId and timestamps, and the

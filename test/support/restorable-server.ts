@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { afterEach } from 'vitest';
 import { backupSqlite, restoreSqlite, type RestoreResult } from '@hale/sync-server';
 import { startServer, type TestServer } from '@hale/sync-server/testing';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import { freePort, spawnServer, type ServerProcess } from './process';
 
 /** Registers the clean-up (sessions closed, server stopped, directory removed) after each test. */

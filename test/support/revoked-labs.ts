@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { DeviceSession } from '@hale/client';
+import type { DeviceSession } from '@hale/client/advanced';
 import {
   addDevice,
   registerAccount,

@@ -13,22 +13,22 @@
  * device's vault (found by killing Chromium right after a join). Failure modes: IndexedDB missing or
  * refused (private mode, quota) → VaultUnavailableError from the first call.
  */
-import type { Vault } from '@hale/client';
+import { HaleError, type Vault } from '@hale/client';
 import type { IdbDatabaseLike, IdbFactoryLike, IdbObjectStoreLike, IdbRequestLike } from './idb-types';
 
 const STORE = 'vault';
 const DEFAULT_NAME = 'hale-vault';
 
-export class VaultUnavailableError extends Error {
-  readonly code = 'VAULT_UNAVAILABLE';
+export class VaultUnavailableError extends HaleError {
+  readonly code = 'VAULT_UNAVAILABLE' as const;
   constructor(message: string) {
     super(message);
     this.name = 'VaultUnavailableError';
   }
 }
 
-export class VaultWriteError extends Error {
-  readonly code = 'VAULT_WRITE_FAILED';
+export class VaultWriteError extends HaleError {
+  readonly code = 'VAULT_WRITE_FAILED' as const;
   constructor(message: string) {
     super(message);
     this.name = 'VaultWriteError';

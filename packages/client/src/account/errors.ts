@@ -3,6 +3,7 @@
  * HaleClientError). One code per failure, stable strings the UI switches on, only ever appended;
  * messages never contain a passphrase, key or root.
  */
+import { HaleError } from '../hale/hale-error';
 import type { AccountRole } from '@hale/protocol';
 
 export const ACCOUNT_ERROR_CODES = [
@@ -162,7 +163,7 @@ export const ACCOUNT_ERROR_CODES = [
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
 
-export class AccountError extends Error {
+export class AccountError extends HaleError {
   readonly code: AccountErrorCode;
   /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */
   readonly group?: number;

@@ -10,6 +10,7 @@
  * code of its HTTP class, so callers can always switch on `code`. Messages never carry key material or
  * plaintext, and the client writes no bearer token into one.
  */
+import { HaleError } from '../hale/hale-error';
 import { ERROR_CODES, isErrorCode, type ClientAction, type ErrorCode } from '@hale/protocol';
 
 /** Append-only: a new code of the client's own goes at the end. */
@@ -29,7 +30,7 @@ export interface HaleClientErrorInit {
   readonly retry?: boolean;
 }
 
-export class HaleClientError extends Error {
+export class HaleClientError extends HaleError {
   readonly code: HaleClientErrorCode;
   readonly status: number;
   readonly retry: boolean;

@@ -3,6 +3,7 @@
  * One code per failure, stable strings callers switch on, only ever appended; messages never carry key
  * material or an entry's plaintext.
  */
+import { HaleError } from '../hale/hale-error';
 
 export const AUDIT_ERROR_CODES = [
   /**
@@ -31,7 +32,7 @@ export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
 /** Grant ids per audit action of a consent lookup (`recorded`). */
 export type GrantIdsByAction = Readonly<Record<'consent-grant' | 'consent-revoke', ReadonlySet<string>>>;
 
-export class AuditError extends Error {
+export class AuditError extends HaleError {
   readonly code: AuditErrorCode;
   /** AUDIT_LOOKUP_UNVERIFIED: the entries not checkable now that may be ones looked for. */
   readonly unverified?: number;

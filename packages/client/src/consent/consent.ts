@@ -180,6 +180,7 @@
  * `revoke` then still resolves (the revocation stands) and lists the streams still to re-key in `pending`.
  * So does the revocation itself: one the server has not taken rejects RevocationPending, kept (above).
  */
+import { HaleError } from '../hale/hale-error';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   base64urlDecode,
@@ -248,7 +249,7 @@ export type ConsentErrorCode =
   /** A field of a grant the protocol refuses, other than those above (e.g. a purpose over 500 characters). */
   | 'BAD_GRANT';
 
-export class ConsentError extends Error {
+export class ConsentError extends HaleError {
   constructor(
     readonly code: ConsentErrorCode,
     message: string,

@@ -1,6 +1,6 @@
 /**
  * A FHIR export a recipient can check: `Bundle.signature` made with the exporting account's identity key,
- * and `verifyFhirExport`, which anyone holding the Bundle's JSON runs, offline (docs/client-api.md,
+ * and `verifyFhirExport`, which anyone holding the Bundle's JSON runs, offline (docs/client-advanced.md,
  * "FHIR export").
  *
  * What is signed (the XML-DSig pattern of a digest inside signed information, with Hale's canonical JSON):

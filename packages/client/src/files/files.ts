@@ -149,6 +149,7 @@
  * a keyring failure that is no answer of the server's as KEYRING_FAILED with its `cause`); AccountError
  * LOCKED for a locked account or a closed session.
  */
+import { HaleError } from '../hale/hale-error';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
 import {
@@ -319,12 +320,11 @@ export interface FileErrorExtra {
   readonly cause?: unknown;
 }
 
-export class FileError extends Error {
+export class FileError extends HaleError {
   readonly code: FileErrorCode;
   /** Whether the same call may succeed later unchanged. */
   readonly retry: boolean;
-  /** INVALID_INPUT: the input field at fault (`fileName`, `bytes`, `fileRef.sha256`, …). */
-  readonly field?: string;
+  // `field` (HaleError): INVALID_INPUT's input field at fault (`fileName`, `bytes`, `fileRef.sha256`, …).
   /** The code the server (or the transport: NETWORK, TIMEOUT) answered. */
   readonly serverCode?: string;
   readonly blobId?: string;
@@ -1343,7 +1343,7 @@ export const createFiles = (deps: FilesDeps) => {
     };
     stopListening = queueDeps.onOnlineChange(listen);
     if (stopNow) stopListening();
-    // Access to a stream ended: what was queued for it goes with its records (docs/client-api.md, Consent:
+    // Access to a stream ended: what was queued for it goes with its records (docs/client-advanced.md, Consent:
     // changes never sent are removed with the stream, their content not kept).
     queueDeps.onStreamPurged?.((stream) => {
       // One file the store fails to remove must not leave the stream's other files on the device; it is

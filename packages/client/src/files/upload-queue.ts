@@ -112,6 +112,7 @@
  * server holds (files.ts `uploadQueued`): a file it cannot complete fails for good (STORAGE_FAILED,
  * INCOMPLETE; reported UPLOAD_STUCK) with a message saying so, listed until cancelled.
  */
+import { HaleError } from '../hale/hale-error';
 import { Type, type Static } from '@sinclair/typebox';
 import { BehaviorSubject } from 'rxjs';
 import { base64urlDecode, base64urlEncode, blobChunkCount, hexEncode, sha256 } from '@hale/crypto';
@@ -191,7 +192,7 @@ type PendingPurges = Static<typeof PendingPurgesSchema>;
 export const QUEUED_BYTES_FAILURES = ['MISSING', 'UNREADABLE', 'READ_FAILED', 'MISMATCH'] as const;
 export type QueuedBytesFailure = (typeof QUEUED_BYTES_FAILURES)[number];
 
-export class QueuedBytesError extends Error {
+export class QueuedBytesError extends HaleError {
   readonly code: QueuedBytesFailure;
   readonly blobId: string;
 

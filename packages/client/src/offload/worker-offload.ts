@@ -63,6 +63,7 @@
  * a code, and a message only when it is one this build writes. An unreadable message is named by its
  * class alone; a host reports a death with an error of its own words (node/crypto-worker.ts).
  */
+import { HaleError } from '../hale/hale-error';
 import {
   CRYPTO_WORKER_READY,
   OFFLOAD_MIN_BATCH,
@@ -102,7 +103,7 @@ export const CRYPTO_OFFLOAD_ERROR_CODES = [
 ] as const;
 export type CryptoOffloadErrorCode = (typeof CRYPTO_OFFLOAD_ERROR_CODES)[number];
 
-export class CryptoOffloadError extends Error {
+export class CryptoOffloadError extends HaleError {
   override readonly name = 'CryptoOffloadError';
   constructor(
     readonly code: CryptoOffloadErrorCode,

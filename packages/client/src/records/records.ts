@@ -46,6 +46,7 @@
 // Ids, `patientId` and a conflict choice from untyped code are checked, never read as a query selector
 // or as 'keep'.
 // Every refusal writes nothing.
+import { HaleError } from '../hale/hale-error';
 import { map, takeUntil, type Observable } from 'rxjs';
 import { MAX_DOC_BYTES } from '@hale/protocol';
 import {
@@ -113,13 +114,13 @@ export type RecordErrorCode =
    */
   | 'AUTHOR_MISMATCH';
 
-export class RecordError extends Error {
+export class RecordError extends HaleError {
   constructor(
     readonly code: RecordErrorCode,
     message: string,
     readonly detail?: ValidationFailed,
     /** The field refused, for RECORD_FINAL and AUTHOR_MISMATCH (`detail` names them for VALIDATION_FAILED). */
-    readonly field?: string,
+    override readonly field?: string,
     /** Why the stream may not be written, for NOT_WRITABLE (see NotWritableReason). */
     readonly reason?: NotWritableReason,
   ) {
@@ -1198,6 +1199,20 @@ export const createRecords = (deps: RecordsDeps) => {
         }),
       );
       // The store's query never ends by itself: a view of a closed session completes.
+      return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
+    },
+
+    /** One record, live: null while there is none (never written, deleted, or being purged). */
+    observeOne<K extends RecordKind>(id: string): Observable<StoredRecord<K> | null> {
+      unlocked();
+      if (typeof id !== 'string')
+        throw new RecordError('VALIDATION_FAILED', 'the record id must be a string');
+      const view = collection.findOne(id).$.pipe(
+        map((doc) => {
+          unlocked();
+          return doc && !isDedicatedKind(doc.kind) && !emptied(doc) ? toStored<K>(toPlain(doc)) : null;
+        }),
+      );
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 

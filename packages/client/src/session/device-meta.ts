@@ -16,6 +16,7 @@
  * process), so neither undoes the other. A change must not write the same key itself (it would wait for
  * itself).
  */
+import { HaleError } from '../hale/hale-error';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   AccessRemovedReason,
@@ -375,7 +376,7 @@ export const META_SCHEMAS = {
 export const DEVICE_META_ERROR_CODES = ['META_INVALID'] as const;
 export type DeviceMetaErrorCode = (typeof DEVICE_META_ERROR_CODES)[number];
 
-export class DeviceMetaError extends Error {
+export class DeviceMetaError extends HaleError {
   readonly code: DeviceMetaErrorCode;
   readonly key: string;
 

@@ -9,7 +9,7 @@
 // that is open or opening in this process, or, with `deviceLock` injected, in another tab, window or
 // process holding that lock (SESSION_ALREADY_OPEN). The device is a single writer: its store is claimed
 // before it is opened and given back after close() closed it, or after a failed open (store/device-lock.ts).
-// An app running in browsers MUST inject a `deviceLock` (webDeviceLock): without it two tabs both open the
+// An app running in browsers MUST inject a `deviceLock` (webDeviceLock of @hale/platform-web): without it two tabs both open the
 // device, overwrite each other's metadata, lose writes and fork the audit chain.
 //
 // Locked while opening: the open takes the session's copies of the secrets before its first await and

@@ -4,6 +4,7 @@
  * checks are described in at-rest-encryption.ts, the RxDB wrapper built on this. A module of its own so
  * that a crypto worker loads no RxDB.
  */
+import { HaleError } from '../hale/hale-error';
 import {
   assertJsonValue,
   base64urlDecode,
@@ -42,7 +43,7 @@ export interface AtRestErrorDetails {
   readonly field?: string;
 }
 
-export class AtRestError extends Error {
+export class AtRestError extends HaleError {
   override readonly name = 'AtRestError';
   readonly code: AtRestErrorCode;
   readonly details: AtRestErrorDetails;

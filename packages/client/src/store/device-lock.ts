@@ -16,7 +16,7 @@
 // lock whose acquire throws: that error, likewise. A claim is released once; later releases do nothing.
 import { AccountError } from '../account/errors';
 
-/** The exclusive lock a platform injects (docs/client-api.md, Platform injection). */
+/** The exclusive lock a platform injects (docs/client-advanced.md, Platform injection). */
 export interface DeviceLock {
   /**
    * Takes the lock named `name` without waiting for it: null when it is held elsewhere. Held until the
@@ -29,40 +29,6 @@ export interface DeviceLockHandle {
   /** Gives the lock back; resolves once another holder could take it. */
   release(): Promise<void>;
 }
-
-/** The part of the Web Locks API (`navigator.locks`) `webDeviceLock` uses. */
-export interface WebLockManagerLike {
-  request(
-    name: string,
-    options: { ifAvailable: true },
-    callback: (lock: unknown) => Promise<void> | void,
-  ): Promise<unknown>;
-}
-
-/**
- * A DeviceLock over the browser's Web Locks: `webDeviceLock(navigator.locks)`. It spans the tabs, workers
- * and installed app of one origin, and the browser releases it when the tab holding it dies.
- */
-export const webDeviceLock = (locks: WebLockManagerLike): DeviceLock => ({
-  acquire: (name) =>
-    new Promise<DeviceLockHandle | null>((resolve, reject) => {
-      let free = (): void => undefined;
-      const held: Promise<unknown> = locks.request(name, { ifAvailable: true }, (lock) => {
-        if (lock === null) return resolve(null);
-        // The lock is held for as long as this promise is pending.
-        return new Promise<void>((released) => {
-          free = released;
-          resolve({
-            release: async () => {
-              free();
-              await held;
-            },
-          });
-        });
-      });
-      held.catch(reject);
-    }),
-});
 
 /** The name a device store is claimed by: its storage's and its database's. */
 export const deviceLockName = (storageName: string, dbName: string): string =>

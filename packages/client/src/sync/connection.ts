@@ -68,6 +68,7 @@
  * a `ready`, a reply, `changes`) is acted on or handed on.
  * A fatal connection starts again only by `start()`.
  */
+import { HaleError } from '../hale/hale-error';
 import {
   MESSAGE_TABLE,
   SUPPORTED_VERSIONS,
@@ -102,7 +103,7 @@ const MAX_CLOSE_REASON_BYTES = 123;
 
 export type ConnectionStatus = 'offline' | 'connecting' | 'ready' | 'stopped' | 'fatal';
 
-export class SyncError extends Error {
+export class SyncError extends HaleError {
   constructor(
     readonly code: string,
     message: string,

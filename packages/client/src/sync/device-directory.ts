@@ -81,6 +81,7 @@
  * - A batched answer not of the shape asked for (lists; accounts named by string ids) counts as a failed
  *   request, and every account of a batch is settled whatever happens, so no lookup waits for good.
  */
+import { HaleError } from '../hale/hale-error';
 import {
   accountIdFromIdentityKey,
   base64urlDecode,
@@ -133,7 +134,7 @@ export interface AccountsDevicesAnswer {
 export type WrappingKeyErrorCode = 'WRAPPING_KEY_UNVERIFIED' | 'WRAPPING_KEY_CHANGED';
 
 /** The server's wrapping key for an account cannot be trusted: nothing may be wrapped to it. */
-export class WrappingKeyError extends Error {
+export class WrappingKeyError extends HaleError {
   constructor(
     readonly code: WrappingKeyErrorCode,
     readonly accountId: string,

@@ -81,6 +81,7 @@
  * A full refresh that cannot get a single stream's answer fails with that error once every other slice
  * was asked for; any other error fails it at once. Keys from the answers taken before are kept either way.
  */
+import { HaleError } from '../hale/hale-error';
 import {
   base64urlDecode,
   deriveInitialStreamKey,
@@ -132,7 +133,7 @@ export type KeyringErrorCode = 'CLAIM_UNCONFIRMED';
  */
 export const MAX_SUBSET_IDS = 10;
 
-export class KeyringError extends Error {
+export class KeyringError extends HaleError {
   constructor(
     readonly code: KeyringErrorCode,
     message: string,

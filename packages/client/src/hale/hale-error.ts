@@ -1,0 +1,30 @@
+/**
+ * The one error type of the client: every expected failure a call of `@hale/client` rejects or throws
+ * with is a `HaleError` (its areas' classes, `AccountError`, `RecordError`, `ConsentError`, … extend it).
+ *
+ * | member | meaning |
+ * |---|---|
+ * | `code` | stable, from the append-only tables the area classes name (`HaleErrorCode`); switch on it |
+ * | `message` | a human sentence, never key material or record content |
+ * | `field` | the input field concerned, when one is (validation, a final field, a file's input) |
+ * | `recordId` | the record concerned, when one is |
+ *
+ * `isHaleError(e)` tells one from anything else (a bug); `isHaleError(e, code)` checks its code too.
+ */
+
+export abstract class HaleError extends Error {
+  abstract readonly code: string;
+  declare field?: string | undefined;
+  declare recordId?: string | undefined;
+}
+
+/**
+ * Whether `e` is a HaleError (an expected failure), and of `code` when given. Its codes are the protocol's
+ * table (`ERROR_CODES`) and the client's own (AccountErrorCode, RecordErrorCode, ConsentErrorCode,
+ * FileErrorCode, AuditErrorCode, AtRestErrorCode; a sync issue's code).
+ */
+export function isHaleError(e: unknown): e is HaleError;
+export function isHaleError<C extends string>(e: unknown, code: C): e is HaleError & { readonly code: C };
+export function isHaleError(e: unknown, code?: string): boolean {
+  return e instanceof HaleError && (code === undefined || e.code === code);
+}

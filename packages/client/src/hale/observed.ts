@@ -1,0 +1,92 @@
+/**
+ * A value a screen shows, as a subscribe/get pair (React's `useSyncExternalStore` takes `subscribe` and
+ * `get` as they are) and as an RxJS Observable (`$`).
+ *
+ * | invariant | how |
+ * |---|---|
+ * | `get()` is synchronous and stable | the last value emitted; the same object until the next emission |
+ * | `subscribe` listens, never replays | the listener is called after each new value, not for the current one |
+ * | `$` replays | a subscriber gets the current value at once, then each new one |
+ * | one source subscription | shared by every listener; made at the first listener, ended at the last |
+ *
+ * Failure modes: a source that errors keeps its last value in `get()` and its error in `error()`;
+ * listeners are called once more so that a screen re-reads both. A completed source (a closed session)
+ * keeps its last value.
+ */
+import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
+
+export interface Observed<T> {
+  /** The current value (the initial one until the source emitted). */
+  readonly get: () => T;
+  /** Called after every change; returns the function that stops it. */
+  readonly subscribe: (listener: () => void) => () => void;
+  /** Emits the current value at once, then every change. */
+  readonly $: Observable<T>;
+  /** The error the source ended with, if it did. */
+  readonly error: () => unknown;
+}
+
+/**
+ * An Observed over a source Observable, with `initial` until the source's first value. The source is
+ * subscribed while something listens; while nothing does, `get()` reads a BehaviorSubject source's value
+ * and otherwise returns the last value known.
+ */
+export function observedFrom<T>(source: Observable<T>, initial: T): Observed<T> {
+  const current = new BehaviorSubject<T>(initial);
+  let failure: unknown;
+  let subscription: Subscription | null = null;
+  let listeners = 0;
+  const connect = (): void => {
+    if (subscription !== null) return;
+    subscription = source.subscribe({
+      next: (value) => current.next(value),
+      error: (e: unknown) => {
+        failure = e;
+        current.next(current.value);
+      },
+    });
+  };
+  const disconnect = (): void => {
+    subscription?.unsubscribe();
+    subscription = null;
+  };
+  const get = (): T => {
+    // Nothing listens: a source that holds a value (a BehaviorSubject) is read; any other is not started.
+    if (subscription === null && source instanceof BehaviorSubject) current.next(source.value as T);
+    return current.value;
+  };
+  const subscribe = (listener: () => void): (() => void) => {
+    listeners += 1;
+    connect();
+    let first = true;
+    const sub = current.subscribe(() => {
+      if (first) {
+        first = false;
+        return;
+      }
+      listener();
+    });
+    return () => {
+      sub.unsubscribe();
+      listeners -= 1;
+      if (listeners === 0) disconnect();
+    };
+  };
+  const $ = new Observable<T>((subscriber) => {
+    listeners += 1;
+    connect();
+    const sub = current.subscribe(subscriber);
+    return () => {
+      sub.unsubscribe();
+      listeners -= 1;
+      if (listeners === 0) disconnect();
+    };
+  });
+  return { get, subscribe, $, error: () => failure };
+}
+
+/** An Observed of a value this module sets itself (`set`). */
+export function observedValue<T>(initial: T): Observed<T> & { readonly set: (value: T) => void } {
+  const subject = new BehaviorSubject<T>(initial);
+  return { ...observedFrom(subject, initial), set: (value: T) => subject.next(value) };
+}

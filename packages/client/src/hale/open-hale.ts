@@ -1,0 +1,186 @@
+/**
+ * `openHale({ server, platform })`: the one way in for an app. It answers a `Hale`, the account calls of
+ * this device (sign-up, join, unlock), each of which hands back an open `HaleSession`.
+ *
+ * | call | reads | writes | then |
+ * |---|---|---|---|
+ * | `createAccount` | — | server, vault | a session on the new account; the recovery key, shown once |
+ * | `join` / `joinWithRecoveryKey` | server | server, vault | a session on this new device |
+ * | `unlock` / `unlockWithRecoveryKey` | vault | — | a session (offline too) |
+ *
+ * Failure modes: every refusal is a HaleError (AccountError for the account calls: WRONG_PASSPHRASE,
+ * NO_ACCOUNT, LOGIN_TAKEN, …; HaleClientError for the server's answers). A session that fails to open
+ * locks the account again, so no keys stay in memory for nothing.
+ */
+import { chooseEd25519, type Ed25519, type KdfSettings } from '@hale/crypto';
+import {
+  createAccount,
+  hasAccount,
+  joinWithPassphrase,
+  joinWithRecoveryKey,
+  lock,
+  publishProviderProfile,
+  registrationMode,
+  removeLocalAccount,
+  revokeDevice,
+  searchProviders,
+  unlock,
+  unlockWithRecoveryKey,
+  type AccountDeps,
+  type CreateAccountInput,
+  type JoinWithPassphraseInput,
+  type JoinWithRecoveryKeyInput,
+  type UnlockedAccount,
+} from '../account/account';
+import type { AccountError } from '../account/errors';
+import { listDevices } from '../account/device-list';
+import { createHttpApi, type HttpApi } from '../api/http-api';
+import { createSessionManager } from '../api/session-manager';
+import { openDeviceSession, type DeviceSessionOptions } from '../session/session';
+import type { Platform } from './platform';
+import { toHaleSession, type HaleSession } from './hale-session';
+
+export interface OpenHaleOptions {
+  /** The sync server's base URL, e.g. `https://hale.example.org`. */
+  readonly server: string;
+  readonly platform: Platform;
+}
+
+export interface CreatedHaleAccount {
+  readonly session: HaleSession;
+  /** Show it now: it is stored nowhere, and this is the only time it is handed out. */
+  readonly recoveryKey: string;
+  /** The vault could not keep the account (see `createAccount`): offer `saveAgain`. */
+  readonly notSaved?: AccountError;
+  readonly saveAgain?: () => Promise<void>;
+}
+
+export interface Hale {
+  readonly server: string;
+  /** Which sign-up screen to show. */
+  registrationMode(): Promise<'open' | 'invite' | 'closed' | 'unknown'>;
+  /** Whether this device holds an account (then `unlock`, else `createAccount` or `join`). */
+  hasAccount(): Promise<boolean>;
+  createAccount(input: CreateAccountInput): Promise<CreatedHaleAccount>;
+  join(input: JoinWithPassphraseInput): Promise<HaleSession>;
+  joinWithRecoveryKey(input: JoinWithRecoveryKeyInput): Promise<HaleSession>;
+  unlock(input: { readonly passphrase: string }): Promise<HaleSession>;
+  unlockWithRecoveryKey(input: { readonly recoveryKey: string }): Promise<HaleSession>;
+  /** Forgets the account on this device (its vault entry); the records' store stays until removed. */
+  removeLocalAccount(): Promise<void>;
+}
+
+/** What only tests set (`@hale/client/testing`): never part of the public options. */
+export interface HaleTestKnobs {
+  readonly kdf?: KdfSettings;
+  readonly now?: () => number;
+  readonly wait?: (ms: number) => Promise<void>;
+  readonly session?: Partial<
+    Pick<
+      DeviceSessionOptions,
+      | 'quarantineRetry'
+      | 'contentModel'
+      | 'batchSize'
+      | 'offline'
+      | 'grantRefreshMs'
+      | 'revocationRetryMs'
+      | 'dbName'
+    >
+  >;
+  readonly refreshMs?: number;
+}
+
+export async function openHale(options: OpenHaleOptions): Promise<Hale> {
+  return openHaleWith(options, {});
+}
+
+export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnobs): Promise<Hale> {
+  const { platform } = options;
+  const server = options.server.replace(/\/$/, '');
+  const api: HttpApi = createHttpApi({ baseUrl: server, fetch: platform.fetch });
+  const ed: Ed25519 = await (platform.ed25519 ?? chooseEd25519)();
+  const deps: AccountDeps = {
+    api,
+    vault: platform.vault,
+    ed,
+    ...(knobs.now ? { now: knobs.now } : {}),
+    ...(knobs.kdf ? { kdf: knobs.kdf, weakKdfForTests: true } : {}),
+    ...(knobs.wait ? { wait: knobs.wait } : {}),
+  };
+
+  const open = async (account: UnlockedAccount): Promise<HaleSession> => {
+    const offload = platform.cryptoOffload?.();
+    const tokens = createSessionManager({
+      api,
+      device: account.device,
+      ed,
+      ...(knobs.now ? { now: knobs.now } : {}),
+    });
+    try {
+      const session = await openDeviceSession({
+        account,
+        serverUrl: server,
+        createWebSocket: platform.createWebSocket,
+        storage: platform.storage,
+        getAccount: (accountId) => api.getAccount(accountId),
+        getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
+        getServerInfo: () => api.serverInfo(),
+        ed,
+        vault: platform.vault,
+        api,
+        ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
+        ...(offload ? { cryptoOffload: offload } : {}),
+        ...(knobs.now ? { now: knobs.now } : {}),
+        ...knobs.session,
+      });
+      return toHaleSession({
+        session,
+        account,
+        listDevices: () =>
+          listDevices(
+            { api, ed },
+            {
+              accountId: account.accountId,
+              identityPublicKey: account.keys.identity.publicKey,
+              deviceId: account.device.deviceId,
+              wrapping: account.keys.wrapping,
+            },
+          ),
+        revokeDevice: (deviceId) => revokeDevice(deps, { account, deviceId }),
+        searchProviders: (q, page = {}) =>
+          tokens.withToken((token) => searchProviders({ api, ed }, { q, ...page, token })),
+        publishProfile: async (profile) => {
+          await tokens.withToken((token) => publishProviderProfile({ api, ed }, { account, profile, token }));
+        },
+        lock: () => lock(account),
+        ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
+        ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
+      });
+    } catch (e) {
+      await offload?.close?.();
+      lock(account);
+      throw e;
+    }
+  };
+
+  return {
+    server,
+    registrationMode: () => registrationMode({ api }),
+    hasAccount: () => hasAccount(deps),
+    async createAccount(input) {
+      const created = await createAccount(deps, input);
+      const session = await open(created.account);
+      return {
+        session,
+        recoveryKey: created.recoveryKey,
+        ...(created.notSaved ? { notSaved: created.notSaved } : {}),
+        ...(created.saveAgain ? { saveAgain: created.saveAgain } : {}),
+      };
+    },
+    join: async (input) => open(await joinWithPassphrase(deps, input)),
+    joinWithRecoveryKey: async (input) => open(await joinWithRecoveryKey(deps, input)),
+    unlock: async (input) => open(await unlock(deps, input)),
+    unlockWithRecoveryKey: async (input) => open(await unlockWithRecoveryKey(deps, input)),
+    removeLocalAccount: () => removeLocalAccount(deps),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * What a host gives `openHale`: everything platform-specific, as one object. `@hale/platform-web`
+ * (`webPlatform`) and `@hale/platform-node` (`nodePlatform`) build one; nothing in `@hale/client`
+ * chooses a platform.
+ *
+ * | member | web | node |
+ * |---|---|---|
+ * | `fetch` | `window.fetch` | `globalThis.fetch` |
+ * | `createWebSocket` | `WebSocket` | `ws` |
+ * | `storage` | RxDB on IndexedDB (Dexie) | RxDB in memory |
+ * | `vault` | IndexedDB, strict durability | a file, or memory |
+ * | `deviceLock` | Web Locks (tabs of one origin) | none (one process) |
+ * | `cryptoOffload` | a Web Worker | a worker thread |
+ * | `ed25519` | WebCrypto, else tweetnacl | node:crypto |
+ *
+ * Invariants: `vault` has the account on disk before the write resolves (a join or unlock reports success
+ * only then); `deviceLock` is required where two windows can open one device (browsers).
+ */
+import type { RxStorage } from 'rxdb';
+import type { Ed25519 } from '@hale/crypto';
+import type { Vault } from '../account/vault';
+import type { FetchLike } from '../api/http-api';
+import type { CryptoOffload } from '../offload/crypto-offload';
+import type { DeviceLock } from '../store/device-lock';
+import type { WebSocketFactory } from '../sync/connection';
+
+export interface Platform {
+  /** Shown in diagnostics: `web`, `node`, `electron`, … */
+  readonly name: string;
+  readonly fetch: FetchLike;
+  readonly createWebSocket: WebSocketFactory;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly storage: RxStorage<any, any>;
+  readonly vault: Vault;
+  /** The device store's lock across tabs and processes; required in browsers. */
+  readonly deviceLock?: DeviceLock;
+  /** Bulk cryptography off the main thread, made once per session and closed with it. */
+  readonly cryptoOffload?: () => CryptoOffload & { close?: () => Promise<void> | void };
+  /** The fastest Ed25519 the host has; `chooseEd25519()` by default. */
+  readonly ed25519?: () => Promise<Ed25519>;
+}

@@ -1,0 +1,23 @@
+// Type-level check that the parts a session is built from are not importable from `@hale/client`: each
+// import below must fail to type-check, and `npm run typecheck` fails if one ever succeeds (the directive
+// above it then has nothing to expect). They are reachable from `@hale/client/advanced` only.
+/* eslint-disable @typescript-eslint/no-unused-vars */
+// @ts-expect-error openDeviceSession is not public: use openHale
+import { openDeviceSession } from '@hale/client';
+// @ts-expect-error the sync engine is not public
+import { createSyncEngine } from '@hale/client';
+// @ts-expect-error the device store is not public
+import { openDeviceDb } from '@hale/client';
+// @ts-expect-error the keyring is not public
+import { createKeyring } from '@hale/client';
+// @ts-expect-error the wire job types are worker internals
+import type { WireJob } from '@hale/client';
+// @ts-expect-error the inferred DeviceSession is not public: HaleSession is declared
+import type { DeviceSession } from '@hale/client';
+// @ts-expect-error test-only knobs are in @hale/client/testing
+import { openHaleForTests } from '@hale/client';
+import type { openDeviceSession as fromAdvanced } from '@hale/client/advanced';
+import type { openHaleForTests as fromTesting } from '@hale/client/testing';
+import type { HaleSession, OpenHaleOptions } from '@hale/client';
+
+export type Checked = [typeof fromAdvanced, typeof fromTesting, HaleSession, OpenHaleOptions];
