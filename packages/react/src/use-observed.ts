@@ -1,0 +1,15 @@
+/**
+ * `useObserved(o)`: the current value of an `Observed`, re-rendering on each change
+ * (`useSyncExternalStore` over its subscribe/get pair).
+ *
+ * | invariant | how |
+ * |---|---|
+ * | no tearing | `get()` is stable between emissions (see `Observed`) |
+ * | one subscription per mounted component | React subscribes at mount, unsubscribes at unmount |
+ */
+import { useSyncExternalStore } from 'react';
+import type { Observed } from '@hale/client';
+
+export function useObserved<T>(observed: Observed<T>): T {
+  return useSyncExternalStore(observed.subscribe, observed.get, observed.get);
+}
