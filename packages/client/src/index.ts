@@ -5,7 +5,6 @@
 export { openHale } from './hale/open-hale';
 export type { CreatedHaleAccount, Hale, OpenHaleOptions } from './hale/open-hale';
 export type {
-  GrantView,
   HaleAccountInfo,
   HaleAudit,
   HaleConsent,
@@ -15,9 +14,16 @@ export type {
   HaleRecords,
   HaleSession,
   HaleSync,
-  RecordPage,
-  RecordQuery,
+  InitialSyncProgress,
 } from './hale/hale-session';
+export type { RecordPage, RecordQuery } from './hale/record-query';
+export type { RecordHistory, RecordVersion } from './hale/record-history';
+export { EXPIRING_SOON_MS } from './hale/grant-views';
+export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';
+export type { DownloadView, UploadView } from './hale/transfers';
+export type { ProviderSearch } from './hale/provider-search';
+export type { SearchOptions, SearchResults } from './search/chart-search';
+export type { SearchHit } from './search/record-index';
 export type { Observed } from './hale/observed';
 export type { Platform } from './hale/platform';
 export { clinicalDateOf } from './hale/clinical-date';

@@ -163,6 +163,20 @@ export const ACCOUNT_ERROR_CODES = [
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
 
+/** The input field each code concerns (`field` of the error): a form marks it. */
+const FIELD_OF: Partial<Record<AccountErrorCode, string>> = {
+  WRONG_PASSPHRASE: 'passphrase',
+  WEAK_PASSPHRASE: 'passphrase',
+  INVALID_RECOVERY_KEY: 'recoveryKey',
+  WRONG_RECOVERY_KEY: 'recoveryKey',
+  INVALID_LOGIN_NAME: 'loginName',
+  LOGIN_NAME_TAKEN: 'loginName',
+  INVALID_DEVICE_NAME: 'deviceName',
+  INVITE_REQUIRED: 'invite',
+  INVITE_INVALID: 'invite',
+  INVITE_WRONG_ROLE: 'invite',
+};
+
 export class AccountError extends HaleError {
   readonly code: AccountErrorCode;
   /** INVALID_RECOVERY_KEY: 1-based index of the first group that failed its check. */
@@ -188,6 +202,8 @@ export class AccountError extends HaleError {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'AccountError';
     this.code = code;
+    const field = FIELD_OF[code];
+    if (field !== undefined) this.field = field;
     if (extra.group !== undefined) this.group = extra.group;
     if (extra.role !== undefined) this.role = extra.role;
     if (extra.recoveryKey !== undefined) {

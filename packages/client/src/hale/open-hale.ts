@@ -37,6 +37,8 @@ import { listDevices } from '../account/device-list';
 import { createHttpApi, type HttpApi } from '../api/http-api';
 import { createSessionManager } from '../api/session-manager';
 import { openDeviceSession, type DeviceSessionOptions } from '../session/session';
+import { Subject } from 'rxjs';
+import type { RemovedStream } from '../sync/engine';
 import type { Platform } from './platform';
 import { toHaleSession, type HaleSession } from './hale-session';
 
@@ -116,6 +118,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
       ed,
       ...(knobs.now ? { now: knobs.now } : {}),
     });
+    const purged = new Subject<{ removed: RemovedStream; count: number }>();
     try {
       const session = await openDeviceSession({
         account,
@@ -131,6 +134,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
         ...(offload ? { cryptoOffload: offload } : {}),
         ...(knobs.now ? { now: knobs.now } : {}),
+        onPurged: (removed, count) => purged.next({ removed, count }),
         ...knobs.session,
       });
       return toHaleSession({
@@ -155,6 +159,8 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         lock: () => lock(account),
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
+        ...(knobs.now ? { now: knobs.now } : {}),
+        purged$: purged,
       });
     } catch (e) {
       await offload?.close?.();

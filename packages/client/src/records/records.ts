@@ -126,6 +126,9 @@ export class RecordError extends HaleError {
   ) {
     super(message);
     this.name = 'RecordError';
+    // VALIDATION_FAILED names its first issue's field, so that a form marks it without reading `detail`.
+    const first = detail?.issues[0]?.field;
+    if (field === undefined && first !== undefined) (this as { field?: string }).field = first;
   }
 }
 
