@@ -159,7 +159,7 @@ import {
   type HttpDeviceRevokeResponse,
   type HttpWrappingKeyResponse,
   type SignedDeviceRevocation,
-  type ProviderProfile,
+  ProviderProfile,
   type RegistrationMode,
   type SignedProviderProfile,
   type WrappedRoot,
@@ -2173,15 +2173,26 @@ export async function publishProviderProfile(
   if (account.role !== 'provider') {
     throw new AccountError('NOT_A_PROVIDER', 'only provider accounts publish a directory profile');
   }
-  const p = input.profile;
-  const profile: ProviderProfile = {
+  const p: Partial<ProviderProfileInput> = input.profile ?? {};
+  // Checked before it is signed: from untyped code a missing field would fail as no HaleError.
+  const checked = validate(ProviderProfile, {
     accountId: account.accountId,
     displayName: p.displayName,
     specialty: p.specialty,
     clinic: p.clinic,
     identifier: p.identifier,
     ...(p.contact === undefined ? {} : { contact: p.contact }),
-  };
+  });
+  if (!checked.ok) {
+    const issue = checked.error.details.issues[0];
+    const field = issue?.path.split('/')[1] || undefined;
+    throw new AccountError(
+      'INVALID_PROFILE',
+      `the directory profile's ${field ?? 'content'} ${issue?.reason ?? 'is not valid'}`,
+      field === undefined ? {} : { field },
+    );
+  }
+  const profile: ProviderProfile = checked.value;
   const sig = await signPayload(deps.ed, account.keys.identity.secretKey, directoryProfilePayload(profile));
   const signed: SignedProviderProfile = { profile, sig };
   await deps.api.putDirectory(signed, input.token);

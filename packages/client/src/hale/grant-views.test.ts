@@ -26,7 +26,8 @@ describe('grantStateOf', () => {
     expect(grantStateOf(given('active', NOW + EXPIRING_SOON_MS), NOW)).toBe('expiring');
     expect(grantStateOf(given('active', NOW + EXPIRING_SOON_MS + 1), NOW)).toBe('active');
     // The clock moving on turns the same grant expiring.
-    expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 24 * DAY)).toBe('expiring');
+    expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 29.5 * DAY)).toBe('expiring');
+    expect(grantStateOf(given('active', NOW + 30 * DAY), NOW + 28 * DAY)).toBe('active');
   });
 
   it('a revoked or expired grant whose streams are not re-keyed yet is rotation-in-progress', () => {
@@ -102,7 +103,7 @@ describe('receivedGrantsOf', () => {
   it('a chart whose soonest end of reading is near is expiring; a read grant outlasting a write one counts', () => {
     const soon = receivedGrantsOf(
       ME,
-      [access(P1, 'allergy', { expiresAt: iso(NOW + 2 * DAY) })],
+      [access(P1, 'allergy', { expiresAt: iso(NOW + DAY / 2) })],
       new Map(),
       NOW,
     );

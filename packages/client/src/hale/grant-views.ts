@@ -27,8 +27,8 @@ import type { StreamType } from '@hale/model';
 import type { GrantStatus, StoredGrant } from '../consent/consent';
 import type { RemovedStream } from '../sync/engine';
 
-/** How close an end must be for a grant to show as `expiring`: 7 days. */
-export const EXPIRING_SOON_MS = 7 * 24 * 3600_000;
+/** How close an end must be for a grant to show as `expiring`: a day. */
+export const EXPIRING_SOON_MS = 24 * 3600_000;
 
 export type GrantState =
   | 'active'

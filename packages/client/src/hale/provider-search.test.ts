@@ -29,6 +29,7 @@ describe('providerSearch', () => {
     results.more(); // while searching: nothing more asked
     await settle();
     expect(asked).toEqual([undefined, 'c1']);
+    expect(asked).toEqual([undefined, 'c1']);
     expect(results.get().providers.map((p) => p.profile.displayName)).toEqual(['Lee', 'Leeds']);
     expect(results.get().hasMore).toBe(false);
     stop();
@@ -49,6 +50,27 @@ describe('providerSearch', () => {
     results.more();
     await settle();
     expect(results.get()).toMatchObject({ status: 'done', error: null, hasMore: false });
+    stop();
+  });
+
+  it('a listener may ask for more as soon as a page shows', async () => {
+    const asked: Array<string | undefined> = [];
+    const results = providerSearch(
+      async (_q, options = {}) => {
+        asked.push(options.cursor);
+        return asked.length < 3
+          ? { providers: [provider(`P${asked.length}`)], dropped: 0, next: `c${asked.length}` }
+          : { providers: [], dropped: 0 };
+      },
+      'p',
+      1,
+    );
+    const stop = results.subscribe(() => {
+      if (results.get().status === 'done') results.more();
+    });
+    for (let i = 0; i < 5; i++) await settle();
+    expect(asked).toEqual([undefined, 'c1', 'c2']);
+    expect(results.get()).toMatchObject({ status: 'done', hasMore: false });
     stop();
   });
 

@@ -54,26 +54,28 @@ export function providerSearch(
     if (busy || !now.hasMore) return;
     busy = true;
     value.set({ ...now, status: 'searching', error: null });
-    search(q, { ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) })
-      .then(
-        (page) => {
-          cursor = page.next;
-          const was = value.get();
-          value.set({
-            ...was,
-            status: 'done',
-            providers: [...was.providers, ...page.providers],
-            dropped: was.dropped + page.dropped,
-            hasMore: page.next !== undefined,
-          });
-        },
-        (e: unknown) => {
-          value.set({ ...value.get(), status: 'failed', error: isHaleError(e) ? e : null });
-        },
-      )
-      .finally(() => {
+    // `busy` ends before the page is shown: a listener calling more() at once is heard.
+    void search(q, {
+      ...(limit === undefined ? {} : { limit }),
+      ...(cursor === undefined ? {} : { cursor }),
+    }).then(
+      (page) => {
         busy = false;
-      });
+        cursor = page.next;
+        const was = value.get();
+        value.set({
+          ...was,
+          status: 'done',
+          providers: [...was.providers, ...page.providers],
+          dropped: was.dropped + page.dropped,
+          hasMore: page.next !== undefined,
+        });
+      },
+      (e: unknown) => {
+        busy = false;
+        value.set({ ...value.get(), status: 'failed', error: isHaleError(e) ? e : null });
+      },
+    );
   };
   // The first page is read when something first listens (or reads `$`).
   const start = (): void => {
