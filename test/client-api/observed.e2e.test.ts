@@ -182,6 +182,49 @@ describe('HaleSession observables', () => {
     expect(phone.files.downloads.get()).toEqual([]);
   });
 
+  it('search: ranked records with the field matched, updated live by changes from another device', async () => {
+    const { session: laptop, loginName } = await createdSession(server.t.url, sessions);
+    const allergy = await laptop.records.add('Allergy', {
+      substance: 'Penicillin',
+      reaction: 'Hives',
+      severity: 'moderate',
+      recordedAt: new Date().toISOString(),
+      active: true,
+    });
+    await laptop.records.add('Medication', {
+      name: 'Amoxicillin',
+      instructions: 'Avoid: penicillin allergy',
+      active: true,
+    });
+    await laptop.sync.awaitInSync();
+    const phone = await joinedSession(server.t.url, sessions, loginName);
+    const penicillin = phone.search('penic');
+    const found = await when(penicillin, (r) => r.ready && r.total === 2, 'both records found');
+    expect(found.hits.map((h) => [h.kind, h.field])).toEqual([
+      ['Allergy', 'substance'],
+      ['Medication', 'instructions'],
+    ]);
+    expect(found.hits[0]?.record.record.id).toBe(allergy.id);
+
+    const latex = phone.search('latex hives');
+    expect((await when(latex, (r) => r.ready, 'ready')).total).toBe(0);
+    await laptop.records.update('Allergy', allergy.id, { substance: 'Latex' });
+    const moved = await when(latex, (r) => r.total === 1, 'the edit from the laptop is found');
+    expect(moved.hits[0]?.fields).toEqual(['substance', 'reaction']);
+    expect(
+      (await when(penicillin, (r) => r.total === 1, 'the old word no longer matches it')).hits[0]?.kind,
+    ).toBe('Medication');
+
+    // Shown at the lock: the index forgets, and the screen's results empty.
+    const stop = penicillin.subscribe(() => undefined);
+    await phone.lock();
+    expect(penicillin.get()).toMatchObject({ ready: false, hits: [], total: 0 });
+    stop();
+    const afterLock = phone.search('latex');
+    afterLock.subscribe(() => undefined)();
+    expect(afterLock.error()).toMatchObject({ code: 'LOCKED' });
+  });
+
   it('directory.results: the providers matching a name, page after page', async () => {
     const { session: patient } = await createdSession(server.t.url, sessions);
     const names = ['Dr. Ada Okafor', 'Dr. Ada Lindqvist', 'Dr. Ada Moreau'];

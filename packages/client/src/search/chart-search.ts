@@ -10,8 +10,8 @@
  *
  * Invariants: each chart's index (live-index.ts) is built when first searched and kept in memory while the
  * session is open; lock and close forget it. A query of no word (empty, spaces, punctuation only) matches
- * nothing. Failure modes: searching a locked or closed session throws AccountError LOCKED when something
- * first listens (the records' views refuse).
+ * nothing. Failure modes: a search of a locked or closed session ends with AccountError LOCKED (its
+ * `error()`) when something first listens: the records' views refuse.
  */
 import { defer, map, startWith } from 'rxjs';
 import type { RecordKind } from '@hale/model';
