@@ -455,7 +455,11 @@ async function exclusive<T>(vault: Vault, fn: () => Promise<T>): Promise<T> {
 async function unwrapRoot(wrappedRoot: unknown, passphrase: string): Promise<Uint8Array> {
   const root = await unwrapRootWithPassphrase(wrappedRoot, passphrase);
   if (root.ok) return root.value;
-  if (root.error.code === 'WRONG_KEY') throw new AccountError('WRONG_PASSPHRASE', 'wrong passphrase');
+  if (root.error.code === 'WRONG_KEY')
+    throw new AccountError(
+      'WRONG_PASSPHRASE',
+      'this passphrase does not open the account; check it and try again',
+    );
   throw new AccountError('BAD_WRAPPED_ROOT', `the wrapped root cannot be used: ${root.error.message}`);
 }
 
