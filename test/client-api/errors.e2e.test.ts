@@ -25,7 +25,7 @@ interface Expected {
 }
 
 /** What `run` rejected with, or a failure of the test when it resolved or threw something else. */
-const failureOf = async (run: () => Promise<unknown> | unknown): Promise<HaleError> => {
+const failureOf = async (run: () => unknown): Promise<HaleError> => {
   let thrown: unknown;
   try {
     await run();
@@ -33,7 +33,8 @@ const failureOf = async (run: () => Promise<unknown> | unknown): Promise<HaleErr
     thrown = e;
   }
   if (thrown === undefined) throw new Error('expected a failure, the call succeeded');
-  if (!isHaleError(thrown)) throw new Error(`not a HaleError: ${String(thrown)}`);
+  if (!isHaleError(thrown))
+    throw new Error(`not a HaleError: ${thrown instanceof Error ? thrown.stack : JSON.stringify(thrown)}`);
   return thrown;
 };
 
