@@ -126,6 +126,11 @@ export class RecordError extends HaleError {
   ) {
     super(message);
     this.name = 'RecordError';
+    // A form shows each issue at its field: the model's issues, and the first of them as `field`.
+    if (detail !== undefined) {
+      this.issues = detail.issues;
+      this.field ??= detail.issues[0]?.field;
+    }
   }
 }
 
