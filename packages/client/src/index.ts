@@ -15,6 +15,7 @@ export type {
   HaleRecords,
   HaleSession,
   HaleSync,
+  PassphraseChange,
   RecordPage,
   RecordQuery,
 } from './hale/hale-session';
