@@ -37,6 +37,7 @@ import { directoryPlugin } from './plugins/directory';
 import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
+import { appStaticPlugin } from './plugins/app-static';
 
 export interface BuildAppOptions {
   config?: Partial<ServerConfig>;
@@ -520,6 +521,11 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   await app.register(directoryPlugin, { ctx });
   await app.register(blobsPlugin, { ctx });
   await app.register(syncWsPlugin, { ctx });
+  // Last: the API's routes are all in place; the app's files and its fallback never take their paths.
+  if (config.appDir !== null) {
+    await app.register(appStaticPlugin, { dir: config.appDir });
+    app.log.info({ appDir: config.appDir }, 'serving the web app at /');
+  }
 
   // Cheap when nothing changed (one store query); a failed sweep is logged and the next one retries.
   const sweep = setInterval(

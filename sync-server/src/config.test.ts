@@ -31,8 +31,10 @@ describe('command line', () => {
   });
 
   it('gives each command what it needs and nothing of the others', () => {
-    const config = parseCommandLine([], {}).config;
-    expect(parseCommandLine(['serve'], {})).toEqual({ command: 'serve', config });
+    const served = parseCommandLine([], {}).config;
+    expect(parseCommandLine(['serve'], {})).toEqual({ command: 'serve', config: served });
+    // Only serve looks for the built app (`--app-dir auto`); the others keep the default.
+    const config = { ...served, appDir: DEFAULT_CONFIG.appDir };
     expect(parseCommandLine(['backup', '--out', 'b.sqlite'], {})).toEqual({
       command: 'backup',
       config,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
@@ -87,6 +88,11 @@ export interface ServerConfig {
    * default: same-origin only, as before the setting existed.
    */
   allowedOrigins: readonly string[];
+  /**
+   * The built web app (packages/app/dist) to serve at `/` (plugins/app-static.ts); null serves none. The
+   * command line's default, `auto`, is the repository's build when it exists.
+   */
+  appDir: string | null;
 }
 
 /**
@@ -128,6 +134,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   registration: 'open',
   // What every server did before the setting existed: no CORS, so a page of another origin reads nothing.
   allowedOrigins: [],
+  // Programs that build the app themselves (tests) name it; the command line finds the repository's build.
+  appDir: null,
 };
 
 /**
@@ -210,6 +218,12 @@ const OPTIONS = {
     env: 'HALE_ALLOWED_ORIGINS',
     help: 'web app origins (comma-separated, e.g. https://app.example.org) allowed to use the API from a browser, or none',
     def: 'none',
+  },
+  'app-dir': {
+    type: 'string',
+    env: 'HALE_APP_DIR',
+    help: 'built web app to serve at / (packages/app/dist by default, when built), or none',
+    def: 'auto',
   },
 } as const;
 
@@ -428,6 +442,26 @@ const toAllowedOrigins = (from: Source, raw: string): readonly string[] => {
   return [...new Set(origins)];
 };
 
+/** Where `npm run build` puts the web app, from this file (sync-server/src). */
+export const BUILT_APP_DIR = path.resolve(import.meta.dirname, '../../packages/app/dist');
+
+/**
+ * `none` → null; `auto` → the repository's build when it holds an index.html, else null; otherwise a
+ * directory that must hold the built app's index.html (a missing build is said at start, not as 404s).
+ */
+const toAppDir = (from: Source, raw: string): string | null => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'none') return null;
+  if (value === 'auto') return existsSync(path.join(BUILT_APP_DIR, 'index.html')) ? BUILT_APP_DIR : null;
+  const dir = path.resolve(toPath(from, raw));
+  if (!existsSync(path.join(dir, 'index.html'))) {
+    throw new ConfigError(
+      `${from}: no built app (index.html) in ${dir}: run \`npm run build\`, or give none`,
+    );
+  }
+  return dir;
+};
+
 const HOUR_MS = 3_600_000;
 const DURATION_UNITS: Readonly<Record<string, number>> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
 /** The longest an invite may stay valid: a forgotten code should not open the server for years. */
@@ -561,6 +595,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'audit-entries-per-day': { type: 'string' },
       registration: { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'app-dir': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -661,6 +696,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     auditEntriesPerAccountPerDay: pick('audit-entries-per-day', toPositiveInt),
     registration: pick('registration', toRegistration),
     allowedOrigins: pick('allowed-origins', toAllowedOrigins),
+    appDir: pick('app-dir', toAppDir),
   };
   return { command, config };
 };

@@ -15,6 +15,7 @@ export type {
   HaleSession,
   HaleSync,
   InitialSyncProgress,
+  PassphraseChange,
 } from './hale/hale-session';
 export type { RecordPage, RecordQuery } from './hale/record-query';
 export type { RecordHistory, RecordVersion } from './hale/record-history';

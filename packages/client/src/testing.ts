@@ -48,6 +48,8 @@ export function haleSessionOf(
       Promise.reject(new Error('haleSessionOf: revoking devices needs an unlocked account')),
     searchProviders: () => Promise.reject(new Error('haleSessionOf: searching needs a session manager')),
     publishProfile: () => Promise.reject(new Error('haleSessionOf: publishing needs a session manager')),
+    changePassphrase: () =>
+      Promise.reject(new Error('haleSessionOf: changing the passphrase needs a session manager')),
     lock: () => undefined,
     ...(deps.refreshMs === undefined ? {} : { refreshMs: deps.refreshMs }),
     ...(deps.now === undefined ? {} : { now: deps.now }),

@@ -188,6 +188,12 @@ export function forgetCachedKeys(): void {
 }
 
 type Subtle = typeof globalThis.crypto.subtle;
+
+/**
+ * The DOM lib's WebCrypto takes only views of an ArrayBuffer (not of a SharedArrayBuffer); Hale's bytes
+ * are never shared memory, so a view is passed as it is (typed so for a program with the DOM lib).
+ */
+const plain = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => bytes as Uint8Array<ArrayBuffer>;
 type WebKey = Awaited<ReturnType<Subtle['importKey']>>;
 
 const KEY_CACHE_LIMIT = 256;
@@ -257,20 +263,20 @@ export function createWebCryptoEd25519(
         // the seed, which must not outlive the zeroing of the secret key (an account's lock).
         const pkcs8 = ed25519Pkcs8FromSecretKey(secretKey64);
         try {
-          return await subtle().importKey('pkcs8', pkcs8, { name: 'Ed25519' }, false, ['sign']);
+          return await subtle().importKey('pkcs8', plain(pkcs8), { name: 'Ed25519' }, false, ['sign']);
         } finally {
           pkcs8.fill(0);
         }
       });
-      return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, msg));
+      return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, plain(msg)));
     },
     async verify(publicKey, msg, sig) {
       if (!wellFormed(publicKey, sig)) return false;
       try {
         const key = await cached(publicKeys, base64urlEncode(publicKey), () =>
-          subtle().importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']),
+          subtle().importKey('raw', plain(publicKey), { name: 'Ed25519' }, false, ['verify']),
         );
-        return await subtle().verify({ name: 'Ed25519' }, key, sig, msg);
+        return await subtle().verify({ name: 'Ed25519' }, key, plain(sig), plain(msg));
       } catch {
         return false;
       }

@@ -8,6 +8,7 @@
  * | `message` | a human sentence, never key material or record content |
  * | `field` | the input field concerned, when one is (validation, a final field, a file's input) |
  * | `recordId` | the record concerned, when one is |
+ * | `issues` | every field at fault with why, for a VALIDATION_FAILED (`field` is the first; `rule`: a write rule's code) |
  *
  * `isHaleError(e)` tells one from anything else (a bug); `isHaleError(e, code)` checks its code too.
  */
@@ -16,6 +17,8 @@ export abstract class HaleError extends Error {
   abstract readonly code: string;
   declare field?: string | undefined;
   declare recordId?: string | undefined;
+  declare issues?:
+    readonly { readonly field: string; readonly reason: string; readonly rule?: string }[] | undefined;
 }
 
 /**

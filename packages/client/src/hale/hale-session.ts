@@ -173,6 +173,11 @@ export interface HaleDirectory {
   results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { more(): void };
 }
 
+/** What `changePassphrase` takes: the new passphrase and a proof that the person holds the account. */
+export type PassphraseChange = { readonly newPassphrase: string } & (
+  { readonly oldPassphrase: string } | { readonly recoveryKey: string }
+);
+
 export interface HaleAccountInfo {
   readonly accountId: string;
   readonly role: 'patient' | 'provider';
@@ -197,6 +202,12 @@ export interface HaleSession {
   search(query: string, options?: SearchOptions): Observed<SearchResults>;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
+  /**
+   * A new passphrase for the account, on the server and in this device's vault (the account's other
+   * devices follow at their next connection), proven by the current passphrase or the recovery key.
+   * Online only; refusals are AccountErrors (WRONG_PASSPHRASE, WEAK_PASSPHRASE, PASSPHRASE_CHANGED_ELSEWHERE, …).
+   */
+  changePassphrase(input: PassphraseChange): Promise<void>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
   lock(): Promise<void>;
   close(): Promise<void>;
@@ -211,6 +222,7 @@ export interface HaleSessionDeps {
   readonly revokeDevice: (deviceId: string) => Promise<HttpDeviceRevokeResponse>;
   readonly searchProviders: HaleDirectory['search'];
   readonly publishProfile: HaleDirectory['publishProfile'];
+  readonly changePassphrase: HaleSession['changePassphrase'];
   readonly lock: () => void;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
@@ -467,6 +479,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     search: (query, options = {}) =>
       searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options),
     exportFhir: (patientId) => session.exportFhir(patientId),
+    changePassphrase: (input) => deps.changePassphrase(input),
     lock: async () => {
       deps.lock();
       // The indexes hold opened record text: gone at once, not at the end of close().

@@ -14,6 +14,7 @@
  */
 import { chooseEd25519, type Ed25519, type KdfSettings } from '@hale/crypto';
 import {
+  changePassphrase,
   createAccount,
   hasAccount,
   joinWithPassphrase,
@@ -156,6 +157,8 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         publishProfile: async (profile) => {
           await tokens.withToken((token) => publishProviderProfile({ api, ed }, { account, profile, token }));
         },
+        changePassphrase: (input) =>
+          tokens.withToken((token) => changePassphrase(deps, { ...input, account, token })),
         lock: () => lock(account),
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),

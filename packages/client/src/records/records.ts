@@ -126,9 +126,11 @@ export class RecordError extends HaleError {
   ) {
     super(message);
     this.name = 'RecordError';
-    // VALIDATION_FAILED names its first issue's field, so that a form marks it without reading `detail`.
-    const first = detail?.issues[0]?.field;
-    if (field === undefined && first !== undefined) (this as { field?: string }).field = first;
+    // A form shows each issue at its field: the model's issues, and the first of them as `field`.
+    if (detail !== undefined) {
+      this.issues = detail.issues;
+      this.field ??= detail.issues[0]?.field;
+    }
   }
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The app's state above the chart: which phase it is in, the `Hale` of the server it talks to, the open
+ * session, and the settings.
+ *
+ * | phase | shows | leaves by |
+ * |---|---|---|
+ * | `loading` | a spinner | the vault answered `hasAccount` |
+ * | `start` | sign up / add this device | `enter(session)` |
+ * | `locked` | the unlock screen, nothing of the chart | `enter(session)` after unlock |
+ * | `open` | the chart, below `<HaleProvider>` | `lock()` (on demand or idle), `signOut()` |
+ * | `failed` | what went wrong opening the app, in words | reload |
+ *
+ * Invariants: a session exists only in `open`; `lock()` forgets the keys (`session.lock()`) before the
+ * phase changes, so nothing of the chart renders after it; a change of server address closes the session.
+ */
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
+import type { Hale, HaleSession } from '@hale/client';
+import { openBrowserHale } from './platform';
+import { readSettings, writeSettings, defaultSettings, type AppSettings } from './settings';
+import { clearDrafts } from '../records/drafts';
+
+export type Phase = 'loading' | 'start' | 'locked' | 'open' | 'failed';
+
+export interface AppState {
+  readonly phase: Phase;
+  readonly hale: Hale | null;
+  readonly session: HaleSession | null;
+  readonly settings: AppSettings;
+  readonly failure: string | null;
+  updateSettings(patch: Partial<AppSettings>): void;
+  enter(session: HaleSession): void;
+  lock(): Promise<void>;
+  /** Closes the session and forgets the account on this device (its vault entry). */
+  signOut(): Promise<void>;
+}
+
+const AppContext = createContext<AppState | null>(null);
+
+export const useApp = (): AppState => {
+  const app = useContext(AppContext);
+  if (app === null) throw new Error('useApp outside <AppStateProvider>');
+  return app;
+};
+
+/** The open session; only for screens below the open phase. */
+export const useOpenSession = (): HaleSession => {
+  const { session } = useApp();
+  if (session === null) throw new Error('no open session');
+  return session;
+};
+
+export function AppStateProvider(props: { readonly children: ReactNode }): ReactNode {
+  const [settings, setSettings] = useState<AppSettings>(() =>
+    readSettings(localStorage, defaultSettings(location.origin, navigator.languages)),
+  );
+  const [phase, setPhase] = useState<Phase>('loading');
+  const [hale, setHale] = useState<Hale | null>(null);
+  const [session, setSession] = useState<HaleSession | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const sessionRef = useRef<HaleSession | null>(null);
+  sessionRef.current = session;
+
+  // One Hale per server address; a new address closes any open session first.
+  useEffect(() => {
+    let cancelled = false;
+    setPhase('loading');
+    void (async () => {
+      const open = sessionRef.current;
+      if (open !== null) {
+        await open.close().catch(() => undefined);
+        setSession(null);
+      }
+      try {
+        const next = await openBrowserHale(settings.server);
+        const has = await next.hasAccount();
+        if (cancelled) return;
+        setHale(next);
+        setPhase(has ? 'locked' : 'start');
+      } catch (e) {
+        if (cancelled) return;
+        setFailure(e instanceof Error ? e.message : String(e));
+        setPhase('failed');
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [settings.server]);
+
+  const updateSettings = useCallback((patch: Partial<AppSettings>) => {
+    setSettings((current) => {
+      const next = { ...current, ...patch };
+      writeSettings(localStorage, next);
+      return next;
+    });
+  }, []);
+
+  const enter = useCallback((opened: HaleSession) => {
+    setSession(opened);
+    setPhase('open');
+  }, []);
+
+  const lock = useCallback(async () => {
+    const open = sessionRef.current;
+    setSession(null);
+    setPhase('locked');
+    if (open !== null) await open.lock().catch(() => undefined);
+  }, []);
+
+  const signOut = useCallback(async () => {
+    const open = sessionRef.current;
+    setSession(null);
+    if (open !== null) await open.close().catch(() => undefined);
+    clearDrafts();
+    await hale?.removeLocalAccount();
+    setPhase('start');
+  }, [hale]);
+
+  const value = useMemo<AppState>(
+    () => ({ phase, hale, session, settings, failure, updateSettings, enter, lock, signOut }),
+    [phase, hale, session, settings, failure, updateSettings, enter, lock, signOut],
+  );
+  return <AppContext.Provider value={value}>{props.children}</AppContext.Provider>;
+}

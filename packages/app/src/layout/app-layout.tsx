@@ -1,0 +1,140 @@
+/**
+ * The open app's frame: a header (menu, name, search, sync badge, lock), the navigation by section, and
+ * the screen. Below it every hook reads the open session (`HaleProvider`). Idle time locks the app; a
+ * device removed from its account shows that instead of the chart.
+ */
+import type { ReactNode } from 'react';
+import {
+  ActionIcon,
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  ScrollArea,
+  Stack,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { IconLock, IconSearch } from '@tabler/icons-react';
+import { useTranslation } from 'react-i18next';
+import { Link, Outlet, useLocation } from 'react-router';
+import { HaleProvider, useSyncState } from '@hale/react';
+import { useApp, useOpenSession } from '../boot/app-state';
+import { useIdleLock } from '../boot/idle-lock';
+import { NAV_SECTIONS } from './nav';
+import { SyncBadge } from './sync-badge';
+
+export function AppLayout(): ReactNode {
+  const session = useOpenSession();
+  return (
+    <HaleProvider session={session}>
+      <Frame />
+    </HaleProvider>
+  );
+}
+
+const isActive = (path: string, to: string): boolean =>
+  to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`);
+
+function Frame(): ReactNode {
+  const { t } = useTranslation();
+  const app = useApp();
+  const session = useOpenSession();
+  const location = useLocation();
+  const [opened, { toggle, close }] = useDisclosure(false);
+  const state = useSyncState();
+  useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
+  const removed =
+    state.status === 'fatal' &&
+    state.errors.some((e) => e.code === 'DEVICE_REVOKED' || e.code === 'DEVICE_UNKNOWN');
+  const sections = NAV_SECTIONS.filter((s) => s.roles.includes(session.account.role));
+  return (
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 260, breakpoint: 'md', collapsed: { mobile: !opened } }}
+      padding={{ base: 'sm', sm: 'lg' }}
+    >
+      <AppShell.Header>
+        <Group h="100%" px="sm" justify="space-between" wrap="nowrap">
+          <Group gap="xs" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="md" aria-label={t('nav.menu')} />
+            <Link to="/" style={{ textDecoration: 'none', color: 'inherit' }} aria-label={t('nav.home')}>
+              <Group gap={8} wrap="nowrap">
+                <img src="/favicon.svg" alt="" width={28} height={28} />
+                <Title order={2} size="h3" visibleFrom="xs">
+                  Hale
+                </Title>
+              </Group>
+            </Link>
+          </Group>
+          <Group gap={4} wrap="nowrap">
+            <SyncBadge />
+            <Tooltip label={t('search.title')}>
+              <ActionIcon component={Link} to="/search" aria-label={t('search.title')}>
+                <IconSearch size={20} />
+              </ActionIcon>
+            </Tooltip>
+            <Tooltip label={t('lock.now')}>
+              <ActionIcon onClick={() => void app.lock()} aria-label={t('lock.now')} data-testid="lock-now">
+                <IconLock size={20} />
+              </ActionIcon>
+            </Tooltip>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label={t('nav.label')}>
+        <AppShell.Section grow component={ScrollArea}>
+          <nav aria-label={t('nav.label')}>
+            {sections.map((section) => (
+              <Stack key={section.key} gap={0} mb="sm">
+                <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py={6}>
+                  {t(section.label)}
+                </Text>
+                {section.items.map((item) => (
+                  <NavLink
+                    key={item.to}
+                    component={Link}
+                    to={item.to}
+                    label={t(item.label)}
+                    leftSection={<item.icon size={20} stroke={1.6} aria-hidden />}
+                    active={isActive(location.pathname, item.to)}
+                    onClick={close}
+                    style={{ borderRadius: 'var(--mantine-radius-md)' }}
+                  />
+                ))}
+              </Stack>
+            ))}
+          </nav>
+        </AppShell.Section>
+        <AppShell.Section p="sm">
+          <Text size="xs" c="dimmed" truncate>
+            {t('nav.device', { name: session.account.deviceName || t('nav.thisDevice') })}
+          </Text>
+        </AppShell.Section>
+      </AppShell.Navbar>
+      <AppShell.Main>{removed ? <Removed /> : <Outlet />}</AppShell.Main>
+    </AppShell>
+  );
+}
+
+function Removed(): ReactNode {
+  const { t } = useTranslation();
+  const app = useApp();
+  return (
+    <Stack maw={560} data-testid="device-removed">
+      <Title order={1} size="h2">
+        {t('removed.title')}
+      </Title>
+      <Text>{t('removed.body')}</Text>
+      <Text size="sm" c="dimmed">
+        {t('removed.unsent')}
+      </Text>
+      <Button color="red" w="fit-content" onClick={() => void app.signOut()}>
+        {t('removed.signOut')}
+      </Button>
+    </Stack>
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * The navigation, in sections, each for the roles that see it. The care-team screens (sharing, access
+ * history, messages) and the clinician workspace add their own sections here; the layout renders whatever
+ * sections the account's role has.
+ */
+import {
+  IconActivity,
+  IconAlertTriangle,
+  IconCalendarEvent,
+  IconChartLine,
+  IconClipboardHeart,
+  IconFileText,
+  IconFirstAidKit,
+  IconHome,
+  IconId,
+  IconNotes,
+  IconPill,
+  IconPhoneCall,
+  IconSettings,
+  IconStethoscope,
+  IconVaccine,
+  IconVirus,
+  type Icon,
+} from '@tabler/icons-react';
+
+export interface NavItem {
+  readonly to: string;
+  /** i18n key of its label. */
+  readonly label: string;
+  readonly icon: Icon;
+}
+
+export interface NavSection {
+  readonly key: string;
+  readonly label: string;
+  readonly roles: readonly ('patient' | 'provider')[];
+  readonly items: readonly NavItem[];
+}
+
+export const NAV_SECTIONS: readonly NavSection[] = [
+  {
+    key: 'overview',
+    label: 'nav.overview',
+    roles: ['patient'],
+    items: [
+      { to: '/', label: 'nav.home', icon: IconHome },
+      { to: '/emergency', label: 'nav.emergency', icon: IconFirstAidKit },
+    ],
+  },
+  {
+    key: 'chart',
+    label: 'nav.chart',
+    roles: ['patient'],
+    items: [
+      { to: '/chart/profile', label: 'kinds.profile.title', icon: IconId },
+      { to: '/chart/contacts', label: 'kinds.contacts.title', icon: IconPhoneCall },
+      { to: '/chart/allergies', label: 'kinds.allergies.title', icon: IconVirus },
+      { to: '/chart/medications', label: 'kinds.medications.title', icon: IconPill },
+      { to: '/chart/immunizations', label: 'kinds.immunizations.title', icon: IconVaccine },
+      { to: '/chart/labs', label: 'kinds.labs.title', icon: IconActivity },
+      { to: '/labs/trends', label: 'nav.trends', icon: IconChartLine },
+      { to: '/chart/documents', label: 'kinds.documents.title', icon: IconFileText },
+    ],
+  },
+  {
+    key: 'care',
+    label: 'nav.care',
+    roles: ['patient'],
+    items: [
+      { to: '/chart/plans', label: 'kinds.plans.title', icon: IconClipboardHeart },
+      { to: '/chart/appointments', label: 'kinds.appointments.title', icon: IconCalendarEvent },
+      { to: '/chart/encounters', label: 'kinds.encounters.title', icon: IconStethoscope },
+      { to: '/chart/notes', label: 'kinds.notes.title', icon: IconNotes },
+    ],
+  },
+  {
+    key: 'account',
+    label: 'nav.account',
+    roles: ['patient', 'provider'],
+    items: [
+      { to: '/problems', label: 'nav.problems', icon: IconAlertTriangle },
+      { to: '/settings', label: 'nav.settings', icon: IconSettings },
+    ],
+  },
+];

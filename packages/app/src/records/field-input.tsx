@@ -1,0 +1,213 @@
+// One form field of a record kind, by its type (kinds.ts); the label is `fields.<name>`.
+import { useState, type ReactNode } from 'react';
+import {
+  Button,
+  Group,
+  Modal,
+  NativeSelect,
+  Stack,
+  Switch,
+  Text,
+  TextInput,
+  Textarea,
+  UnstyledButton,
+} from '@mantine/core';
+import { DateInput } from '@mantine/dates';
+import type { UseFormReturnType } from '@mantine/form';
+import { useTranslation } from 'react-i18next';
+import { isHaleError } from '@hale/client';
+import type { DraftValues } from './drafts';
+import type { FieldSpec } from './kinds';
+import { useOpenSession } from '../boot/app-state';
+
+export type RecordForm = UseFormReturnType<DraftValues>;
+
+const inputId = (name: string): string => `field-${name.replace('.', '-')}`;
+
+export function FieldInput(props: { readonly field: FieldSpec; readonly form: RecordForm }): ReactNode {
+  const { t } = useTranslation();
+  const { field, form } = props;
+  const label = t(`fields.${field.name}`);
+  const common = {
+    id: inputId(field.name),
+    label,
+    withAsterisk: field.required === true,
+    key: form.key(field.name),
+  };
+  const hint = t(`hints.${field.name}`, { defaultValue: '' });
+  const description = hint === '' ? undefined : hint;
+  switch (field.type) {
+    case 'boolean':
+      return (
+        <Switch
+          {...common}
+          size="md"
+          {...form.getInputProps(field.name, { type: 'checkbox' })}
+          description={description}
+        />
+      );
+    case 'textarea':
+      return (
+        <Textarea
+          {...common}
+          autosize
+          minRows={2}
+          maxRows={10}
+          {...form.getInputProps(field.name)}
+          description={description}
+        />
+      );
+    case 'select': {
+      const options = (field.options ?? []).map((value) => ({
+        value,
+        label: t(`enum.${field.enumName ?? field.name}.${value}`),
+      }));
+      return (
+        <NativeSelect
+          {...common}
+          data={field.required === true ? options : [{ value: '', label: t('common.notSet') }, ...options]}
+          {...form.getInputProps(field.name)}
+          description={description}
+        />
+      );
+    }
+    case 'date': {
+      const props = form.getInputProps(field.name);
+      const value = typeof props.value === 'string' && props.value !== '' ? props.value : null;
+      return (
+        <DateInput
+          {...common}
+          valueFormat="YYYY-MM-DD"
+          placeholder="YYYY-MM-DD"
+          clearable
+          size="md"
+          value={value}
+          onChange={(next) => form.setFieldValue(field.name, next ?? '')}
+          error={props.error as ReactNode}
+          description={description}
+        />
+      );
+    }
+    case 'instant':
+      return (
+        <TextInput
+          {...common}
+          type="datetime-local"
+          {...form.getInputProps(field.name)}
+          description={description}
+        />
+      );
+    case 'partialDate':
+      return (
+        <TextInput
+          {...common}
+          placeholder={t('hints.partialDatePlaceholder')}
+          description={t('hints.partialDate')}
+          {...form.getInputProps(field.name)}
+        />
+      );
+    case 'labValue':
+      return <TextInput {...common} description={t('hints.labValue')} {...form.getInputProps(field.name)} />;
+    case 'account':
+      return <AccountField field={field} form={form} label={label} />;
+    case 'text':
+      return <TextInput {...common} {...form.getInputProps(field.name)} description={description} />;
+  }
+}
+
+/** An account id, typed or found in the server's directory of clinicians (online only). */
+function AccountField(props: {
+  readonly field: FieldSpec;
+  readonly form: RecordForm;
+  readonly label: string;
+}): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const { field, form } = props;
+  const [open, setOpen] = useState(false);
+  const [query, setQuery] = useState('');
+  const [results, setResults] = useState<
+    readonly { accountId: string; name: string; detail: string }[] | null
+  >(null);
+  const [error, setError] = useState<string | null>(null);
+  const search = async (): Promise<void> => {
+    setError(null);
+    try {
+      const page = await session.directory.search(query.trim());
+      setResults(
+        page.providers.map((p) => ({
+          accountId: p.profile.accountId,
+          name: p.profile.displayName,
+          detail: [p.profile.specialty, p.profile.clinic].filter(Boolean).join(' · '),
+        })),
+      );
+    } catch (e) {
+      setResults(null);
+      setError(
+        isHaleError(e) && (e.code === 'NETWORK' || e.code === 'TIMEOUT')
+          ? t('directory.offline')
+          : isHaleError(e)
+            ? e.message
+            : String(e),
+      );
+    }
+  };
+  return (
+    <Stack gap={4}>
+      <TextInput
+        id={inputId(field.name)}
+        label={props.label}
+        withAsterisk={field.required === true}
+        description={t('hints.account')}
+        key={form.key(field.name)}
+        {...form.getInputProps(field.name)}
+      />
+      <Button variant="light" w="fit-content" onClick={() => setOpen(true)}>
+        {t('directory.find')}
+      </Button>
+      <Modal opened={open} onClose={() => setOpen(false)} title={t('directory.title')}>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void search();
+          }}
+        >
+          <Group align="flex-end">
+            <TextInput
+              label={t('directory.query')}
+              value={query}
+              onChange={(e) => setQuery(e.currentTarget.value)}
+              style={{ flex: 1 }}
+              data-autofocus
+            />
+            <Button type="submit">{t('directory.search')}</Button>
+          </Group>
+        </form>
+        {error !== null && (
+          <Text c="red" mt="sm" role="alert">
+            {error}
+          </Text>
+        )}
+        <Stack mt="md" gap="xs">
+          {results?.length === 0 && <Text c="dimmed">{t('directory.none')}</Text>}
+          {results?.map((r) => (
+            <UnstyledButton
+              key={r.accountId}
+              className="hale-row-link"
+              p="sm"
+              onClick={() => {
+                form.setFieldValue(field.name, r.accountId);
+                setOpen(false);
+              }}
+            >
+              <Text fw={600}>{r.name}</Text>
+              <Text size="sm" c="dimmed">
+                {r.detail || r.accountId}
+              </Text>
+            </UnstyledButton>
+          ))}
+        </Stack>
+      </Modal>
+    </Stack>
+  );
+}

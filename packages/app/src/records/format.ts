@@ -1,0 +1,71 @@
+// How a field's value reads on screen: dates in the person's language, choices by their label, people by
+// name where the app knows them.
+import dayjs from 'dayjs';
+import type { TFunction } from 'i18next';
+import type { FieldSpec, KindSpec } from './kinds';
+import { valueAt } from './values';
+
+export const formatDate = (value: string): string => {
+  if (/^\d{4}$/.test(value)) return value;
+  if (/^\d{4}-\d{2}$/.test(value)) return dayjs(`${value}-01`).format('MMM YYYY');
+  const d = dayjs(value);
+  if (!d.isValid()) return value;
+  return value.length > 10 ? d.format('ll LT') : d.format('ll');
+};
+
+export const shortId = (id: string): string => (id.length > 10 ? `${id.slice(0, 6)}…${id.slice(-4)}` : id);
+
+export const formatField = (
+  t: TFunction,
+  field: FieldSpec | undefined,
+  value: unknown,
+  me?: string,
+): string => {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value === 'boolean') return value ? t('common.yes') : t('common.no');
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') return JSON.stringify(value);
+  switch (field?.type) {
+    case 'select':
+      return t(`enum.${field.enumName ?? field.name}.${value}`, { defaultValue: value });
+    case 'date':
+    case 'instant':
+    case 'partialDate':
+      return formatDate(value);
+    case 'account':
+      return value === me ? t('common.you') : shortId(value);
+    default:
+      return value;
+  }
+};
+
+const DATE_LIKE = /^\d{4}(-\d{2}){0,2}(T.*)?$/;
+
+/** A row's title: the kind's title field, else its first filled field. */
+export const recordTitle = (
+  t: TFunction,
+  spec: KindSpec,
+  record: Readonly<Record<string, unknown>>,
+): string => {
+  const title = valueAt(record, spec.titleField);
+  if (typeof title === 'string' && title.trim() !== '') return title;
+  if (spec.slug === 'appointments' || spec.slug === 'encounters') return t(`kinds.${spec.slug}.one`);
+  return t('records.untitled');
+};
+
+/** A row's second line: the summary fields that are set, formatted, joined. */
+export const recordSummary = (
+  t: TFunction,
+  spec: KindSpec,
+  record: Readonly<Record<string, unknown>>,
+  me?: string,
+): string =>
+  spec.summaryFields
+    .map((name) => {
+      const field = spec.fields.find((f) => f.name === name);
+      const value = valueAt(record, name);
+      if (field === undefined && typeof value === 'string' && DATE_LIKE.test(value)) return formatDate(value);
+      return formatField(t, field, value, me);
+    })
+    .filter((s) => s !== '')
+    .join(' · ');

@@ -1,0 +1,240 @@
+/**
+ * Add or edit a record of a kind (`/chart/:slug/new`, `/chart/:slug/:id/edit`).
+ *
+ * | case | what happens |
+ * |---|---|
+ * | typing | the values are kept as a draft (drafts.ts) under the form's key at every change |
+ * | the model refuses | each issue shown at its field (HaleError `issues`); nothing stored; the draft stays |
+ * | another refusal | said above the form in words; the draft stays |
+ * | saved | stored on this device at once (sync follows); the draft is dropped; the record opens |
+ * | a note | MedicalNote plus its current NoteVersion (the SOAP text), written together |
+ */
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea, Title } from '@mantine/core';
+import { useForm } from '@mantine/form';
+import { notifications } from '@mantine/notifications';
+import { useTranslation } from 'react-i18next';
+import { Link, Navigate, useNavigate, useParams } from 'react-router';
+import { isHaleError, type HaleSession } from '@hale/client';
+import { useRecord, useRecords } from '@hale/react';
+import { useOpenSession } from '../boot/app-state';
+import { FieldInput } from './field-input';
+import { dropDraft, readDraft, saveDraft, type DraftValues } from './drafts';
+import { isKindSlug, KINDS, NOTE_VERSION_FIELDS, type KindSpec } from './kinds';
+import { emptyValues, recordInput, valuesFromRecord } from './values';
+import { addRecord, fieldsOf, updateRecord } from './write';
+import { formFieldOf, issueText } from '../i18n/field-errors';
+import { PageHeader } from '../ui/page-header';
+
+const CHANGE_REASON = 'changeReason';
+
+export function RecordFormScreen(): ReactNode {
+  const { slug, id } = useParams();
+  if (!isKindSlug(slug)) return <Navigate to="/" replace />;
+  const spec = KINDS[slug];
+  if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
+  return id === undefined ? <FormBody spec={spec} /> : <EditLoader spec={spec} id={id} />;
+}
+
+function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
+  const { t } = useTranslation();
+  const stored = useRecord(props.id);
+  const versions = useRecords('NoteVersion', {});
+  if (stored === null) return <Text p="md">{t('records.notFound')}</Text>;
+  const fields = { ...fieldsOf(stored.record) };
+  if (props.spec.kind === 'MedicalNote') {
+    const current = versions.items.find(
+      (v) => v.record.noteId === props.id && v.record.versionNumber === fields['currentVersionNumber'],
+    );
+    if (current !== undefined) for (const f of NOTE_VERSION_FIELDS) fields[f] = current.record[f];
+    return <FormBody spec={props.spec} id={props.id} stored={fields} noteVersionId={current?.record.id} />;
+  }
+  return <FormBody spec={props.spec} id={props.id} stored={fields} />;
+}
+
+async function writeNote(
+  session: HaleSession,
+  values: DraftValues,
+  spec: KindSpec,
+  stored: Readonly<Record<string, unknown>> | undefined,
+  id: string | undefined,
+  noteVersionId: string | undefined,
+): Promise<string> {
+  const noteFields = spec.fields.filter((f) => !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
+  const soapFields = spec.fields.filter((f) => (NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
+  if (id === undefined || stored === undefined) {
+    const note = await addRecord(session, 'MedicalNote', {
+      ...recordInput(noteFields, values, false),
+      currentVersionNumber: 1,
+      status: 'draft',
+    });
+    await addRecord(session, 'NoteVersion', {
+      ...recordInput(soapFields, values, false),
+      noteId: note.id,
+      versionNumber: 1,
+      kind: 'original',
+    });
+    return note.id;
+  }
+  await updateRecord(session, 'MedicalNote', id, recordInput(noteFields, values, true));
+  if (noteVersionId === undefined) {
+    await addRecord(session, 'NoteVersion', {
+      ...recordInput(soapFields, values, false),
+      noteId: id,
+      versionNumber: typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
+      kind: 'original',
+    });
+  } else {
+    await updateRecord(session, 'NoteVersion', noteVersionId, recordInput(soapFields, values, true));
+  }
+  return id;
+}
+
+function FormBody(props: {
+  readonly spec: KindSpec;
+  readonly id?: string;
+  readonly stored?: Readonly<Record<string, unknown>>;
+  readonly noteVersionId?: string | undefined;
+}): ReactNode {
+  const { spec, id, stored, noteVersionId } = props;
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const navigate = useNavigate();
+  const draftKey = `${spec.slug}:${id ?? 'new'}`;
+  const extra = useMemo(
+    () => (id !== undefined && spec.takesReason ? [{ name: CHANGE_REASON, type: 'textarea' as const }] : []),
+    [id, spec.takesReason],
+  );
+  const initial = useMemo<DraftValues>(
+    () =>
+      readDraft(draftKey) ??
+      (stored === undefined ? emptyValues(spec, extra) : valuesFromRecord(spec, stored, extra)),
+    // Only when the form opens: later changes of the stored record do not overwrite typing.
+    [draftKey],
+  );
+  const [hadDraft] = useState(() => readDraft(draftKey) !== undefined);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const form = useForm<DraftValues>({
+    mode: 'uncontrolled',
+    initialValues: initial,
+    onValuesChange: (values) => saveDraft(draftKey, values),
+  });
+  useEffect(() => setFailure(null), [draftKey]);
+
+  const submit = async (values: DraftValues): Promise<void> => {
+    setFailure(null);
+    setBusy(true);
+    try {
+      let savedId: string;
+      if (spec.kind === 'MedicalNote') {
+        savedId = await writeNote(session, values, spec, stored, id, noteVersionId);
+      } else if (id === undefined) {
+        const input = recordInput(spec.fields, values, false);
+        if (spec.kind === 'Allergy') input['recordedAt'] = new Date().toISOString();
+        savedId = (await addRecord(session, spec.kind, input)).id;
+      } else {
+        const reason = typeof values[CHANGE_REASON] === 'string' ? values[CHANGE_REASON].trim() : '';
+        await updateRecord(
+          session,
+          spec.kind,
+          id,
+          recordInput(spec.fields, values, true),
+          reason === '' ? undefined : reason,
+        );
+        savedId = id;
+      }
+      dropDraft(draftKey);
+      notifications.show({ color: 'teal', message: t('records.savedLocally') });
+      void navigate(`/chart/${spec.slug}/${savedId}`, { replace: true });
+    } catch (e) {
+      if (isHaleError(e, 'VALIDATION_FAILED') && e.issues !== undefined) {
+        const known = new Set([...spec.fields.map((f) => f.name), ...extra.map((f) => f.name)]);
+        const errors: Record<string, string> = {};
+        const rest: string[] = [];
+        for (const issue of e.issues) {
+          const field = formFieldOf(issue.field === 'reason' ? CHANGE_REASON : issue.field);
+          if (known.has(field)) errors[field] = issueText(t, issue);
+          else rest.push(`${t(`fields.${field}`, { defaultValue: field })}: ${issueText(t, issue)}`);
+        }
+        form.setErrors(errors);
+        setFailure(rest.length > 0 ? rest.join('\n') : t('records.fixFields'));
+      } else if (isHaleError(e)) {
+        setFailure(t(`recordError.${e.code}`, { defaultValue: e.message }));
+      } else {
+        setFailure(e instanceof Error ? e.message : String(e));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const title = t(id === undefined ? `kinds.${spec.slug}.add` : `kinds.${spec.slug}.edit`);
+  const back = id === undefined ? `/chart/${spec.slug}` : `/chart/${spec.slug}/${id}`;
+  return (
+    <Stack maw={820}>
+      <PageHeader title={title} back={back} />
+      {hadDraft && (
+        <Alert color="blue" variant="light">
+          <Group justify="space-between">
+            <Text size="sm">{t('records.draftRestored')}</Text>
+            <Button
+              size="xs"
+              variant="subtle"
+              onClick={() => {
+                dropDraft(draftKey);
+                form.setValues(
+                  stored === undefined ? emptyValues(spec, extra) : valuesFromRecord(spec, stored, extra),
+                );
+              }}
+            >
+              {t('records.discardDraft')}
+            </Button>
+          </Group>
+        </Alert>
+      )}
+      <Paper withBorder p={{ base: 'md', sm: 'lg' }}>
+        <form onSubmit={form.onSubmit((values) => void submit(values))} noValidate>
+          <Stack>
+            {failure !== null && (
+              <Alert color="red" title={t('records.notSaved')} role="alert">
+                <Text size="sm" style={{ whiteSpace: 'pre-line' }}>
+                  {failure}
+                </Text>
+              </Alert>
+            )}
+            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+              {spec.fields.map((field) =>
+                field.type === 'textarea' ? null : <FieldInput key={field.name} field={field} form={form} />,
+              )}
+            </SimpleGrid>
+            {spec.fields
+              .filter((f) => f.type === 'textarea')
+              .map((field) => (
+                <FieldInput key={field.name} field={field} form={form} />
+              ))}
+            {extra.length > 0 && (
+              <Textarea
+                id="field-changeReason"
+                label={t('fields.changeReason')}
+                description={t('hints.changeReason')}
+                autosize
+                minRows={2}
+                key={form.key(CHANGE_REASON)}
+                {...form.getInputProps(CHANGE_REASON)}
+              />
+            )}
+            <Group justify="flex-end">
+              <Button variant="default" component={Link} to={back}>
+                {t('common.cancel')}
+              </Button>
+              <Button type="submit" loading={busy}>
+                {t('common.save')}
+              </Button>
+            </Group>
+          </Stack>
+        </form>
+      </Paper>
+    </Stack>
+  );
+}

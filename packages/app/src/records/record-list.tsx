@@ -1,0 +1,159 @@
+/**
+ * The records of one kind (`/chart/:slug`), newest by clinical date first, in a virtualised list (only the
+ * rows in view are in the DOM: a chart of 20,000 records scrolls as one of 20), with a filter on the
+ * rows' text and a way to add one.
+ */
+import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { Badge, Button, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
+import { IconPlus, IconSearch } from '@tabler/icons-react';
+import { useTranslation } from 'react-i18next';
+import { Link, Navigate, useParams } from 'react-router';
+import { useRecords } from '@hale/react';
+import { useOpenSession } from '../boot/app-state';
+import { isKindSlug, KINDS, type KindSpec } from './kinds';
+import { recordSummary, recordTitle } from './format';
+import { fieldsOf } from './write';
+import { PageHeader } from '../ui/page-header';
+import { ProblemsFor } from '../screens/problems/problems-inline';
+
+export function RecordListScreen(): ReactNode {
+  const { slug } = useParams();
+  if (!isKindSlug(slug)) return <Navigate to="/" replace />;
+  return <RecordList key={slug} spec={KINDS[slug]} />;
+}
+
+const ROW_HEIGHT = 72;
+
+function RecordList(props: { readonly spec: KindSpec }): ReactNode {
+  const { spec } = props;
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const me = session.account.accountId;
+  const page = useRecords(spec.kind, { sort: 'clinical' });
+  const [filter, setFilter] = useState('');
+  const rows = useMemo(() => {
+    const all = page.items.map((item) => {
+      const record = fieldsOf(item.record);
+      return {
+        id: item.record.id,
+        title: recordTitle(t, spec, record),
+        summary: recordSummary(t, spec, record, me),
+        conflict: item.conflict,
+        inactive: record['active'] === false,
+      };
+    });
+    const q = filter.trim().toLowerCase();
+    return q === '' ? all : all.filter((r) => `${r.title} ${r.summary}`.toLowerCase().includes(q));
+  }, [page, filter, spec, t, me]);
+
+  const listRef = useRef<HTMLUListElement>(null);
+  const [margin, setMargin] = useState(0);
+  useLayoutEffect(() => {
+    const top = listRef.current?.getBoundingClientRect().top;
+    if (top !== undefined) setMargin(top + window.scrollY);
+  }, [page.total]);
+  const virtualizer = useWindowVirtualizer({
+    count: rows.length,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+    scrollMargin: margin,
+  });
+  const addTo = spec.uploaded === true ? '/documents/upload' : `/chart/${spec.slug}/new`;
+
+  return (
+    <Stack>
+      <PageHeader
+        title={t(`kinds.${spec.slug}.title`)}
+        actions={
+          <Button component={Link} to={addTo} leftSection={<IconPlus size={18} />}>
+            {t(`kinds.${spec.slug}.add`)}
+          </Button>
+        }
+      />
+      <ProblemsFor kind={spec.kind} />
+      {page.total > 0 && (
+        <TextInput
+          leftSection={<IconSearch size={16} />}
+          placeholder={t('records.filter')}
+          aria-label={t('records.filter')}
+          value={filter}
+          onChange={(e) => setFilter(e.currentTarget.value)}
+          maw={420}
+        />
+      )}
+      {page.total === 0 ? (
+        <Paper withBorder p="xl">
+          <Stack align="flex-start">
+            <Text fw={600}>{t(`kinds.${spec.slug}.empty`)}</Text>
+            <Text c="dimmed" size="sm">
+              {t(`kinds.${spec.slug}.emptyHint`)}
+            </Text>
+          </Stack>
+        </Paper>
+      ) : (
+        <Paper withBorder>
+          <Text size="sm" c="dimmed" px="md" pt="sm" aria-live="polite">
+            {t('records.count', { count: rows.length })}
+          </Text>
+          <ul
+            ref={listRef}
+            role="list"
+            aria-label={t(`kinds.${spec.slug}.title`)}
+            style={{
+              height: virtualizer.getTotalSize(),
+              position: 'relative',
+              listStyle: 'none',
+              margin: 0,
+              padding: 0,
+            }}
+          >
+            {virtualizer.getVirtualItems().map((item) => {
+              const row = rows[item.index];
+              if (row === undefined) return null;
+              return (
+                <li
+                  key={row.id}
+                  data-index={item.index}
+                  ref={virtualizer.measureElement}
+                  style={{
+                    position: 'absolute',
+                    top: 0,
+                    left: 0,
+                    width: '100%',
+                    transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)`,
+                  }}
+                >
+                  <Link
+                    to={`/chart/${spec.slug}/${row.id}`}
+                    className="hale-row-link"
+                    style={{ minHeight: ROW_HEIGHT }}
+                  >
+                    <Group justify="space-between" wrap="nowrap" px="md" py="sm" mih={ROW_HEIGHT}>
+                      <div style={{ minWidth: 0 }}>
+                        <Text fw={600} truncate>
+                          {row.title}
+                        </Text>
+                        <Text size="sm" c="dimmed" truncate>
+                          {row.summary}
+                        </Text>
+                      </div>
+                      <Group gap={6} wrap="nowrap">
+                        {row.inactive && (
+                          <Badge color="gray" variant="light">
+                            {t('records.inactive')}
+                          </Badge>
+                        )}
+                        {row.conflict && <Badge color="orange">{t('records.conflictBadge')}</Badge>}
+                      </Group>
+                    </Group>
+                  </Link>
+                </li>
+              );
+            })}
+          </ul>
+        </Paper>
+      )}
+    </Stack>
+  );
+}

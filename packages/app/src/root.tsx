@@ -1,0 +1,62 @@
+/**
+ * The app's providers around the router: state (session, settings), Mantine (theme, colour scheme,
+ * notifications), dates, i18next. The language and colour scheme follow the settings live.
+ */
+import { StrictMode, useEffect, type ReactNode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { MantineProvider } from '@mantine/core';
+import { DatesProvider } from '@mantine/dates';
+import { Notifications } from '@mantine/notifications';
+import { I18nextProvider } from 'react-i18next';
+import type { i18n as I18n } from 'i18next';
+import dayjs from 'dayjs';
+import 'dayjs/locale/zh-tw';
+import 'dayjs/locale/zh-cn';
+import { RouterProvider } from 'react-router';
+import { AppStateProvider, useApp } from './boot/app-state';
+import { defaultSettings, readSettings, type Language } from './boot/settings';
+import { createI18n, HTML_LANG } from './i18n/index';
+import { theme } from './theme';
+import { router } from './router';
+
+const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', 'zh-Hans': 'zh-cn' };
+
+function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): ReactNode {
+  const { settings } = useApp();
+  const { i18n } = props;
+  useEffect(() => {
+    void i18n.changeLanguage(settings.language);
+    dayjs.locale(DAYJS_LOCALE[settings.language]);
+    document.documentElement.lang = HTML_LANG[settings.language];
+  }, [i18n, settings.language]);
+  return (
+    <MantineProvider
+      theme={theme}
+      defaultColorScheme="auto"
+      {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
+    >
+      <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
+        <Notifications position="top-right" />
+        {props.children}
+      </DatesProvider>
+    </MantineProvider>
+  );
+}
+
+export async function startApp(element: HTMLElement): Promise<void> {
+  const language = readSettings(localStorage, defaultSettings(location.origin, navigator.languages)).language;
+  const i18n = await createI18n(language);
+  dayjs.locale(DAYJS_LOCALE[language]);
+  document.documentElement.lang = HTML_LANG[language];
+  createRoot(element).render(
+    <StrictMode>
+      <I18nextProvider i18n={i18n}>
+        <AppStateProvider>
+          <Themed i18n={i18n}>
+            <RouterProvider router={router} />
+          </Themed>
+        </AppStateProvider>
+      </I18nextProvider>
+    </StrictMode>,
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * Routes, each screen its own chunk (`lazy`). Two gates: the public screens (start, unlock) and the chart,
+ * which renders only in the `open` phase; anything else redirects to the screen the phase allows, keeping
+ * where the person was going (`?next=`).
+ *
+ * Layout for later work: `/care/*` (sharing, access history, messages: the care-team issue) and
+ * `/workspace/*` (the clinician workspace) go under the same open gate and AppLayout, whose navigation
+ * takes sections by role (layout/nav.ts).
+ */
+import { type ReactNode } from 'react';
+import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
+import { useApp } from './boot/app-state';
+import { FullScreenMessage, FullScreenLoader } from './ui/full-screen';
+
+const safeNext = (next: string | null): string =>
+  next !== null && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/start') ? next : '/';
+
+function PublicGate(): ReactNode {
+  const { phase, failure } = useApp();
+  const location = useLocation();
+  const [params] = useSearchParams();
+  if (phase === 'loading') return <FullScreenLoader />;
+  if (phase === 'failed') return <FullScreenMessage error={failure} />;
+  if (phase === 'open') return <Navigate to={safeNext(params.get('next'))} replace />;
+  const onUnlock = location.pathname === '/unlock';
+  if (phase === 'locked' && !onUnlock) return <Navigate to={`/unlock${location.search}`} replace />;
+  if (phase === 'start' && onUnlock) return <Navigate to={`/start${location.search}`} replace />;
+  return <Outlet />;
+}
+
+function OpenGate(): ReactNode {
+  const { phase, failure } = useApp();
+  const location = useLocation();
+  if (phase === 'loading') return <FullScreenLoader />;
+  if (phase === 'failed') return <FullScreenMessage error={failure} />;
+  const next = `?next=${encodeURIComponent(location.pathname + location.search)}`;
+  if (phase === 'locked') return <Navigate to={`/unlock${next}`} replace />;
+  if (phase === 'start') return <Navigate to={`/start${next}`} replace />;
+  return <Outlet />;
+}
+
+export const router = createBrowserRouter([
+  {
+    element: <PublicGate />,
+    children: [
+      {
+        path: '/start',
+        lazy: () => import('./screens/start/start-screen').then((m) => ({ Component: m.StartScreen })),
+      },
+      {
+        path: '/start/create',
+        lazy: () =>
+          import('./screens/start/create-account').then((m) => ({ Component: m.CreateAccountScreen })),
+      },
+      {
+        path: '/start/join',
+        lazy: () => import('./screens/start/join-screen').then((m) => ({ Component: m.JoinScreen })),
+      },
+      {
+        path: '/unlock',
+        lazy: () => import('./screens/start/unlock-screen').then((m) => ({ Component: m.UnlockScreen })),
+      },
+    ],
+  },
+  {
+    element: <OpenGate />,
+    children: [
+      {
+        path: '/',
+        lazy: () => import('./layout/app-layout').then((m) => ({ Component: m.AppLayout })),
+        children: [
+          {
+            index: true,
+            lazy: () => import('./screens/home/home-screen').then((m) => ({ Component: m.HomeScreen })),
+          },
+          {
+            path: 'chart/:slug',
+            lazy: () => import('./records/record-list').then((m) => ({ Component: m.RecordListScreen })),
+          },
+          {
+            path: 'chart/:slug/new',
+            lazy: () => import('./records/record-form').then((m) => ({ Component: m.RecordFormScreen })),
+          },
+          {
+            path: 'chart/:slug/:id',
+            lazy: () => import('./records/record-detail').then((m) => ({ Component: m.RecordDetailScreen })),
+          },
+          {
+            path: 'chart/:slug/:id/edit',
+            lazy: () => import('./records/record-form').then((m) => ({ Component: m.RecordFormScreen })),
+          },
+          {
+            path: 'documents/upload',
+            lazy: () =>
+              import('./screens/documents/upload-screen').then((m) => ({ Component: m.UploadScreen })),
+          },
+          {
+            path: 'labs/trends',
+            lazy: () => import('./screens/labs/lab-trends').then((m) => ({ Component: m.LabTrendsScreen })),
+          },
+          {
+            path: 'emergency',
+            lazy: () =>
+              import('./screens/emergency/emergency-card').then((m) => ({
+                Component: m.EmergencyCardScreen,
+              })),
+          },
+          {
+            path: 'problems',
+            lazy: () =>
+              import('./screens/problems/problems-screen').then((m) => ({ Component: m.ProblemsScreen })),
+          },
+          {
+            path: 'settings',
+            lazy: () =>
+              import('./screens/settings/settings-screen').then((m) => ({ Component: m.SettingsScreen })),
+          },
+          {
+            path: 'search',
+            lazy: () => import('./screens/search/search-screen').then((m) => ({ Component: m.SearchScreen })),
+          },
+          { path: '*', element: <FullScreenMessage notFound /> },
+        ],
+      },
+    ],
+  },
+]);

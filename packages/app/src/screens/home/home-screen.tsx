@@ -1,0 +1,241 @@
+/**
+ * Home (`/`): what matters now, from this device's store. Allergies, active medications, upcoming
+ * appointments, the latest result of each lab test (out-of-range flagged), unread messages, plans
+ * awaiting acknowledgement; problems, when there are any, first.
+ */
+import { useMemo, type ReactNode } from 'react';
+import { Alert, Anchor, Badge, Button, Group, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
+import { useQuarantine, useRecords, useSyncIssues, useUnsent } from '@hale/react';
+import { useOpenSession } from '../../boot/app-state';
+import { formatDate } from '../../records/format';
+import { flag, parseRange } from '../labs/range';
+import { testKey } from '../labs/series';
+
+function Card(props: {
+  readonly title: string;
+  readonly to: string;
+  readonly count?: number;
+  readonly empty: string;
+  readonly children: ReactNode;
+  readonly testId: string;
+}): ReactNode {
+  const { t } = useTranslation();
+  return (
+    <Paper withBorder p="md" data-testid={props.testId}>
+      <Stack gap="xs">
+        <Group justify="space-between" wrap="nowrap">
+          <Title order={2} size="h4">
+            {props.title}
+            {props.count !== undefined && props.count > 0 && (
+              <Badge ml={8} variant="light" size="sm">
+                {props.count}
+              </Badge>
+            )}
+          </Title>
+          <Anchor component={Link} to={props.to} size="sm">
+            {t('home.seeAll')}
+          </Anchor>
+        </Group>
+        {props.count === 0 ? (
+          <Text size="sm" c="dimmed">
+            {props.empty}
+          </Text>
+        ) : (
+          props.children
+        )}
+      </Stack>
+    </Paper>
+  );
+}
+
+export function HomeScreen(): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const me = session.account.accountId;
+  const profile = useRecords('Profile', {}).items[0]?.record;
+  const allergies = useRecords('Allergy', { sort: 'clinical' }).items.filter((a) => a.record.active);
+  const medications = useRecords('Medication', { sort: 'clinical' }).items.filter((m) => m.record.active);
+  const appointments = useRecords('Appointment', { sort: 'clinical', order: 'asc' });
+  const labs = useRecords('LabResult', { sort: 'clinical' });
+  const messages = useRecords('Message', {});
+  const plans = useRecords('TreatmentPlan', {});
+  const issues = useSyncIssues();
+  const quarantine = useQuarantine();
+  const unsent = useUnsent();
+
+  const now = new Date().toISOString();
+  const upcoming = appointments.items
+    .filter((a) => a.record.status === 'scheduled' && a.record.endAt >= now)
+    .slice(0, 5);
+  const latestLabs = useMemo(() => {
+    const seen = new Set<string>();
+    return labs.items
+      .filter((l) => l.record.status !== 'entered-in-error' && l.record.status !== 'cancelled')
+      .filter((l) => {
+        const key = testKey(l.record);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .slice(0, 6);
+  }, [labs]);
+  const unread = messages.items.filter((m) => m.record.recipientId === me && m.record.readAt === undefined);
+  const awaiting = plans.items.filter(
+    (p) => p.record.status === 'active' && p.record.acknowledgement?.version !== p.record.version,
+  );
+  const problems = issues.length + quarantine.length + unsent.length;
+
+  return (
+    <Stack>
+      <div>
+        <Title order={1} size="h2">
+          {profile?.fullName === undefined ? t('home.title') : t('home.hello', { name: profile.fullName })}
+        </Title>
+        <Text c="dimmed" size="sm">
+          {t('home.subtitle')}
+        </Text>
+      </div>
+      {problems > 0 && (
+        <Alert color="orange" title={t('home.problems', { count: problems })}>
+          <Button component={Link} to="/problems" size="xs" variant="white" color="orange">
+            {t('home.seeProblems')}
+          </Button>
+        </Alert>
+      )}
+      <SimpleGrid cols={{ base: 1, md: 2, xl: 3 }}>
+        <Card
+          title={t('kinds.allergies.title')}
+          to="/chart/allergies"
+          count={allergies.length}
+          empty={t('home.noAllergies')}
+          testId="home-allergies"
+        >
+          {allergies.slice(0, 6).map((a) => (
+            <Group key={a.record.id} justify="space-between" wrap="nowrap">
+              <Anchor component={Link} to={`/chart/allergies/${a.record.id}`} fw={600}>
+                {a.record.substance}
+              </Anchor>
+              {a.record.severity !== undefined && (
+                <Badge
+                  color={
+                    a.record.severity === 'severe'
+                      ? 'red'
+                      : a.record.severity === 'moderate'
+                        ? 'orange'
+                        : 'yellow'
+                  }
+                  variant="light"
+                >
+                  {t(`enum.severity.${a.record.severity}`)}
+                </Badge>
+              )}
+            </Group>
+          ))}
+        </Card>
+        <Card
+          title={t('home.activeMedications')}
+          to="/chart/medications"
+          count={medications.length}
+          empty={t('home.noMedications')}
+          testId="home-medications"
+        >
+          {medications.slice(0, 6).map((m) => (
+            <div key={m.record.id}>
+              <Anchor component={Link} to={`/chart/medications/${m.record.id}`} fw={600}>
+                {m.record.name}
+              </Anchor>
+              <Text size="sm" c="dimmed">
+                {[m.record.dose, m.record.frequency].filter(Boolean).join(' · ')}
+              </Text>
+            </div>
+          ))}
+        </Card>
+        <Card
+          title={t('home.upcoming')}
+          to="/chart/appointments"
+          count={upcoming.length}
+          empty={t('home.noAppointments')}
+          testId="home-appointments"
+        >
+          {upcoming.map((a) => (
+            <div key={a.record.id}>
+              <Anchor component={Link} to={`/chart/appointments/${a.record.id}`} fw={600}>
+                {formatDate(a.record.startAt)}
+              </Anchor>
+              <Text size="sm" c="dimmed">
+                {[a.record.reason, a.record.location].filter(Boolean).join(' · ')}
+              </Text>
+            </div>
+          ))}
+        </Card>
+        <Card
+          title={t('home.latestLabs')}
+          to="/labs/trends"
+          count={latestLabs.length}
+          empty={t('home.noLabs')}
+          testId="home-labs"
+        >
+          {latestLabs.map((l) => {
+            const f = flag(l.record.value, parseRange(l.record.referenceRange));
+            return (
+              <Group key={l.record.id} justify="space-between" wrap="nowrap">
+                <div style={{ minWidth: 0 }}>
+                  <Anchor component={Link} to={`/chart/labs/${l.record.id}`} fw={600}>
+                    {l.record.testName}
+                  </Anchor>
+                  <Text size="sm" c="dimmed">
+                    {formatDate(l.record.effectiveAt)}
+                  </Text>
+                </div>
+                <Group gap={6} wrap="nowrap">
+                  <Text fw={600}>
+                    {String(l.record.value ?? '—')} {l.record.units ?? ''}
+                  </Text>
+                  {(f === 'high' || f === 'low') && (
+                    <Badge color="red" variant="filled" data-testid="out-of-range">
+                      {t(`trends.flag.${f}`)}
+                    </Badge>
+                  )}
+                </Group>
+              </Group>
+            );
+          })}
+        </Card>
+        <Card
+          title={t('home.unread')}
+          to="/"
+          count={unread.length}
+          empty={t('home.noUnread')}
+          testId="home-messages"
+        >
+          {unread.slice(0, 5).map((m) => (
+            <Text key={m.record.id} size="sm" lineClamp={2}>
+              {formatDate(m.record.sentAt)}: {m.record.body}
+            </Text>
+          ))}
+        </Card>
+        <Card
+          title={t('home.plansAwaiting')}
+          to="/chart/plans"
+          count={awaiting.length}
+          empty={t('home.noPlans')}
+          testId="home-plans"
+        >
+          {awaiting.map((p) => (
+            <Anchor
+              key={p.record.id}
+              component={Link}
+              to={`/chart/plans/${p.record.id}`}
+              fw={600}
+              display="block"
+            >
+              {p.record.summary}
+            </Anchor>
+          ))}
+        </Card>
+      </SimpleGrid>
+    </Stack>
+  );
+}

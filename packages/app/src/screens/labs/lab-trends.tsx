@@ -1,0 +1,263 @@
+/**
+ * Lab trends (`/labs/trends?test=`): the tests on file, and for the chosen one a chart over time with the
+ * reference range as a band and out-of-range points marked, values converted to one unit where UCUM can
+ * (others charted apart, and said so), a table of every result beside it, and a way to enter a result from
+ * a paper report.
+ */
+import { useMemo, type ReactNode } from 'react';
+import {
+  Alert,
+  Badge,
+  Button,
+  Grid,
+  Group,
+  NativeSelect,
+  Paper,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
+import { LineChart } from '@mantine/charts';
+import { ReferenceArea } from 'recharts';
+import { IconPlus } from '@tabler/icons-react';
+import { useTranslation } from 'react-i18next';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+import { useRecords } from '@hale/react';
+import { PageHeader } from '../../ui/page-header';
+import { formatDate } from '../../records/format';
+import { saveDraft } from '../../records/drafts';
+import { emptyValues } from '../../records/values';
+import { KINDS } from '../../records/kinds';
+import { buildTrends, type LabInput, type TestTrend, type UnitSeries } from './series';
+
+const round = (n: number): number => Math.round(n * 1000) / 1000;
+
+function SeriesChart(props: { readonly series: UnitSeries; readonly name: string }): ReactNode {
+  const { t } = useTranslation();
+  const { series } = props;
+  const data = series.points.map((p) => ({
+    date: formatDate(p.at),
+    value: round(p.value),
+    flagged: p.flag === 'low' || p.flag === 'high' ? round(p.value) : null,
+  }));
+  const values = series.points.map((p) => p.value);
+  const lo = Math.min(...values, series.range?.low ?? Infinity);
+  const hi = Math.max(...values, series.range?.high ?? -Infinity);
+  const pad = (hi - lo) * 0.15 || Math.abs(hi) * 0.1 || 1;
+  return (
+    <figure
+      style={{ margin: 0 }}
+      aria-label={t('trends.chartLabel', { name: props.name, units: series.units || '—' })}
+    >
+      <LineChart
+        h={280}
+        data={data}
+        dataKey="date"
+        yAxisProps={{ domain: [round(lo - pad), round(hi + pad)] }}
+        series={[
+          {
+            name: 'value',
+            label: series.units === '' ? props.name : `${props.name} (${series.units})`,
+            color: 'hale.6',
+          },
+          { name: 'flagged', label: t('trends.outOfRange'), color: 'red.7' },
+        ]}
+        lineProps={(s) =>
+          s.name === 'flagged'
+            ? { strokeWidth: 0, dot: { r: 6, fill: 'var(--mantine-color-red-7)' }, activeDot: { r: 7 } }
+            : {}
+        }
+        curveType="linear"
+        withLegend
+        connectNulls={false}
+        valueFormatter={(v) => `${v} ${series.units}`.trim()}
+      >
+        {series.range !== null && (
+          <ReferenceArea
+            y1={series.range.low ?? round(lo - pad)}
+            y2={series.range.high ?? round(hi + pad)}
+            fill="var(--mantine-color-teal-5)"
+            fillOpacity={0.12}
+            ifOverflow="extendDomain"
+          />
+        )}
+      </LineChart>
+      <figcaption>
+        <Text size="xs" c="dimmed">
+          {series.range === null
+            ? t('trends.noRange')
+            : t('trends.rangeBand', {
+                low: series.range.low ?? '—',
+                high: series.range.high ?? '—',
+                units: series.units,
+              })}
+        </Text>
+      </figcaption>
+    </figure>
+  );
+}
+
+function TrendView(props: { readonly trend: TestTrend }): ReactNode {
+  const { t } = useTranslation();
+  const { trend } = props;
+  const [main, ...apart] = trend.series;
+  const rows = trend.series
+    .flatMap((s) => s.points.map((p) => ({ ...p, unit: s.units })))
+    .sort((a, b) => (a.at < b.at ? 1 : -1));
+  return (
+    <Grid>
+      <Grid.Col span={{ base: 12, lg: 7 }}>
+        <Stack>
+          {main === undefined ? (
+            <Text c="dimmed">{t('trends.noNumbers')}</Text>
+          ) : (
+            <Paper withBorder p="md">
+              <SeriesChart series={main} name={trend.name} />
+            </Paper>
+          )}
+          {apart.length > 0 && (
+            <Alert color="yellow" title={t('trends.apartTitle')}>
+              {t('trends.apart', {
+                units: apart.map((s) => s.units || t('trends.noUnits')).join(', '),
+                target: main?.units ?? '',
+              })}
+            </Alert>
+          )}
+          {apart.map((s) => (
+            <Paper withBorder p="md" key={s.units} data-testid="apart-series">
+              <SeriesChart series={s} name={trend.name} />
+            </Paper>
+          ))}
+        </Stack>
+      </Grid.Col>
+      <Grid.Col span={{ base: 12, lg: 5 }}>
+        <Paper withBorder>
+          <Table.ScrollContainer minWidth={320}>
+            <Table
+              striped
+              aria-label={t('trends.tableLabel', { name: trend.name })}
+              data-testid="trend-table"
+            >
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t('fields.effectiveAt')}</Table.Th>
+                  <Table.Th>{t('fields.value')}</Table.Th>
+                  <Table.Th>{t('trends.asCharted')}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {rows.map((r) => (
+                  <Table.Tr key={r.id}>
+                    <Table.Td>
+                      <Link to={`/chart/labs/${r.id}`}>{formatDate(r.at)}</Link>
+                    </Table.Td>
+                    <Table.Td>
+                      <Group gap={6} wrap="nowrap">
+                        <span>
+                          {r.original} {r.originalUnits}
+                        </span>
+                        {(r.flag === 'high' || r.flag === 'low') && (
+                          <Badge color="red" size="sm" variant="filled">
+                            {t(`trends.flag.${r.flag}`)}
+                          </Badge>
+                        )}
+                      </Group>
+                    </Table.Td>
+                    <Table.Td>
+                      {round(r.value)} {r.unit}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+                {trend.textResults.map((l) => (
+                  <Table.Tr key={l.id}>
+                    <Table.Td>{formatDate(l.effectiveAt)}</Table.Td>
+                    <Table.Td>{String(l.value)}</Table.Td>
+                    <Table.Td>{t('trends.text')}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </Paper>
+      </Grid.Col>
+    </Grid>
+  );
+}
+
+export function LabTrendsScreen(): ReactNode {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const labs = useRecords('LabResult', {});
+  const trends = useMemo(
+    () =>
+      buildTrends(
+        labs.items.map((s): LabInput => ({
+          id: s.record.id,
+          testName: s.record.testName,
+          ...(s.record.testCode === undefined ? {} : { testCode: s.record.testCode }),
+          ...(s.record.value === undefined ? {} : { value: s.record.value }),
+          ...(s.record.units === undefined ? {} : { units: s.record.units }),
+          ...(s.record.referenceRange === undefined ? {} : { referenceRange: s.record.referenceRange }),
+          effectiveAt: s.record.effectiveAt,
+          status: s.record.status,
+        })),
+      ),
+    [labs],
+  );
+  const chosen = trends.find((tr) => tr.key === params.get('test')) ?? trends[0];
+  const enter = (): void => {
+    const latest = chosen?.latest;
+    saveDraft('labs:new', {
+      ...emptyValues(KINDS.labs),
+      ...(latest === undefined
+        ? {}
+        : {
+            testName: latest.testName,
+            testCode: latest.testCode ?? '',
+            units: latest.units ?? '',
+            referenceRange: latest.referenceRange ?? '',
+          }),
+    });
+    void navigate('/chart/labs/new');
+  };
+  return (
+    <Stack>
+      <PageHeader
+        title={t('trends.title')}
+        actions={
+          <Button leftSection={<IconPlus size={18} />} onClick={enter}>
+            {t('trends.enter')}
+          </Button>
+        }
+      />
+      {trends.length === 0 ? (
+        <Paper withBorder p="xl">
+          <Text fw={600}>{t('trends.empty')}</Text>
+          <Text size="sm" c="dimmed">
+            {t('trends.emptyHint')}
+          </Text>
+        </Paper>
+      ) : (
+        <>
+          <NativeSelect
+            label={t('trends.test')}
+            value={chosen?.key}
+            data={trends.map((tr) => ({ value: tr.key, label: tr.name }))}
+            onChange={(e) => setParams({ test: e.currentTarget.value }, { replace: true })}
+            maw={420}
+          />
+          {chosen !== undefined && (
+            <>
+              <Title order={2} size="h3">
+                {chosen.name}
+              </Title>
+              <TrendView trend={chosen} />
+            </>
+          )}
+        </>
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,52 @@
+// What a sync issue, a version set aside or a change not sent means and what the person can do, by code
+// (docs/client-advanced.md, sync issues); codes the app has no words for read as a general problem with
+// the library's own sentence beside it.
+import type { TFunction } from 'i18next';
+import { RECORD_KINDS, type RecordKind } from '@hale/model';
+
+export const KNOWN_ISSUES = [
+  'DEVICE_REVOKED',
+  'DEVICE_UNKNOWN',
+  'QUARANTINED',
+  'NO_KEY',
+  'STALE_VERSION',
+  'STALE_EPOCH',
+  'SERVER_RESTORED',
+  'SERVER_RESTORES_REPEATED',
+  'OWN_ACCESS_REFUSED',
+  'NOT_WRITABLE',
+  'CONFLICT_UNREADABLE',
+  'UPLOAD_REFUSED',
+  'UPLOAD_STUCK',
+  'WRAPPED_ROOT_REFUSED',
+  'ID_CLASH',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'SUBSCRIBE_FAILED',
+  'LOCKED',
+] as const;
+
+export const KNOWN_QUARANTINE = [
+  'BAD_SIGNATURE',
+  'BAD_CONTENT',
+  'NO_KEY',
+  'BAD_AUTHOR',
+  'BAD_TRANSITION',
+] as const;
+
+const known = (list: readonly string[], code: string): boolean => list.includes(code);
+
+export const issueWords = (t: TFunction, code: string): { title: string; todo: string } =>
+  known(KNOWN_ISSUES, code)
+    ? { title: t(`problem.${code}.title`), todo: t(`problem.${code}.todo`) }
+    : { title: t('problem.generic.title'), todo: t('problem.generic.todo') };
+
+export const quarantineWords = (t: TFunction, reason: string): { title: string; todo: string } =>
+  known(KNOWN_QUARANTINE, reason)
+    ? { title: t(`quarantine.${reason}.title`), todo: t(`quarantine.${reason}.todo`) }
+    : { title: t('quarantine.generic.title'), todo: t('quarantine.generic.todo') };
+
+/** The stream type of `stream` (`<patient>/<type>`). */
+export const streamTypeOf = (stream: string | undefined): string | undefined => stream?.split('/')[1];
+
+export const streamTypeOfKind = (kind: RecordKind): string | null => RECORD_KINDS[kind].streamType;

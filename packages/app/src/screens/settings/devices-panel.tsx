@@ -1,0 +1,120 @@
+/**
+ * This account's devices: each active one (this one marked) with a way to revoke it, after a warning
+ * of what that does; the revoked ones below. The server cuts a revoked device off at once.
+ */
+import { useState, type ReactNode } from 'react';
+import { Alert, Badge, Button, Group, Modal, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { useTranslation } from 'react-i18next';
+import { isHaleError, type ListedDevice } from '@hale/client';
+import { useDevices } from '@hale/react';
+import { useOpenSession } from '../../boot/app-state';
+import { formatDate, shortId } from '../../records/format';
+
+export function DevicesPanel(): ReactNode {
+  const { t } = useTranslation();
+  const session = useOpenSession();
+  const devices = useDevices();
+  const [revoking, setRevoking] = useState<ListedDevice | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const revoke = async (): Promise<void> => {
+    if (revoking === null) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await session.devices.revoke(revoking.deviceId);
+      setRevoking(null);
+    } catch (e) {
+      setError(
+        isHaleError(e) && (e.code === 'NETWORK' || e.code === 'TIMEOUT')
+          ? t('devices.offline')
+          : isHaleError(e)
+            ? e.message
+            : String(e),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Paper withBorder p="md">
+      <Stack>
+        <Title order={2} size="h4">
+          {t('devices.title')}
+        </Title>
+        {devices === null ? (
+          <Text c="dimmed" size="sm">
+            {t('devices.loading')}
+          </Text>
+        ) : (
+          <Table.ScrollContainer minWidth={420}>
+            <Table verticalSpacing="sm" data-testid="devices">
+              <Table.Tbody>
+                {devices.active.map((d) => (
+                  <Table.Tr key={d.deviceId} data-testid="device-row">
+                    <Table.Td>
+                      <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
+                      <Text size="xs" c="dimmed">
+                        {t('devices.added', { when: formatDate(d.createdAt) })}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td ta="right">
+                      {d.current ? (
+                        <Badge variant="light">{t('devices.thisOne')}</Badge>
+                      ) : (
+                        <Button
+                          size="xs"
+                          color="red"
+                          variant="light"
+                          onClick={() => setRevoking(d)}
+                          aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
+                        >
+                          {t('devices.revoke')}
+                        </Button>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+                {devices.revoked.map((d) => (
+                  <Table.Tr key={d.deviceId}>
+                    <Table.Td>
+                      <Text c="dimmed">{d.name ?? shortId(d.deviceId)}</Text>
+                      <Text size="xs" c="dimmed">
+                        {d.revokedAt === undefined
+                          ? t('devices.revoked')
+                          : t('devices.revokedAt', { when: formatDate(d.revokedAt) })}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td ta="right">
+                      <Badge color="gray" variant="outline">
+                        {t('devices.revoked')}
+                      </Badge>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+        {error !== null && (
+          <Alert color="red" role="alert">
+            {error}
+          </Alert>
+        )}
+      </Stack>
+      <Modal opened={revoking !== null} onClose={() => setRevoking(null)} title={t('devices.revokeTitle')}>
+        <Stack>
+          <Text>{t('devices.revokeExplain', { name: revoking?.name ?? '' })}</Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setRevoking(null)}>
+              {t('common.cancel')}
+            </Button>
+            <Button color="red" loading={busy} onClick={() => void revoke()}>
+              {t('devices.revokeConfirm')}
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </Paper>
+  );
+}
