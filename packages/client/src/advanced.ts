@@ -247,6 +247,7 @@ export {
   type AuditProblem,
   type AuditProblemKind,
   type AuditVerification,
+  type UnreadableAuditEntry,
 } from './audit/audit-chain';
 export {
   createAuditLog,
@@ -260,6 +261,8 @@ export {
   type AuditViewOptions,
   type AuditViewAnswer,
   VIEW_WAIT_MS,
+  UNREADABLE_ENTRY_ACTION,
+  UNREADABLE_ENTRY_MEANING,
 } from './audit/audit-log';
 export { AUDIT_ERROR_CODES, AuditError, isAuditError } from './audit/errors';
 export {
