@@ -159,13 +159,8 @@ describe('audit entries whose content does not open', () => {
     });
     const verification = await log.verify();
     expect(verification.ok).toBe(false);
-    expect(verification.problems).toEqual([
-      expect.objectContaining({
-        kind: 'inserted',
-        entryId: id,
-        detail: expect.stringMatching(/unknown author/),
-      }),
-    ]);
+    expect(verification.problems).toEqual([expect.objectContaining({ kind: 'inserted', entryId: id })]);
+    expect(verification.problems[0]?.detail).toMatch(/unknown author/);
     expect(verification.unreadable).toBeUndefined();
     expect(await log.entries()).toEqual([]);
   });
