@@ -654,7 +654,7 @@ describe('fuzz', () => {
           base: {
             availability,
             sig: await sign(provider.keys.identity.secretKey, availabilitySignaturePayload(availability)),
-          } as unknown as Json,
+          },
           optional: ['location'],
         },
         // `epoch` is optional: clients before BLOB_EPOCH_VERSION send none.
