@@ -21,7 +21,13 @@ export function openHaleForTests(options: OpenHaleOptions, knobs: HaleTestKnobs 
  */
 export function haleSessionOf(
   session: DeviceSession,
-  deps: { readonly api: HttpApi; readonly ed: Ed25519; readonly refreshMs?: number },
+  deps: {
+    readonly api: HttpApi;
+    readonly ed: Ed25519;
+    readonly refreshMs?: number;
+    readonly now?: () => number;
+    readonly autoConfirm?: boolean;
+  },
 ): HaleSession {
   const { api, ed } = deps;
   const account = session.account;
@@ -43,6 +49,12 @@ export function haleSessionOf(
     searchProviders: () => Promise.reject(new Error('haleSessionOf: searching needs a session manager')),
     publishProfile: () => Promise.reject(new Error('haleSessionOf: publishing needs a session manager')),
     lock: () => undefined,
+    care: {
+      api,
+      ed,
+      ...(deps.now === undefined ? {} : { now: deps.now }),
+      ...(deps.autoConfirm === undefined ? {} : { autoConfirm: deps.autoConfirm }),
+    },
     ...(deps.refreshMs === undefined ? {} : { refreshMs: deps.refreshMs }),
   });
 }

@@ -39,6 +39,7 @@ import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '..
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import { observedFrom, type Observed } from './observed';
 import { clinicalDateOf } from './clinical-date';
+import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
 
 /** What a record list shows: filters on what is clear at rest, a sort, and a page. */
 export interface RecordQuery {
@@ -173,6 +174,8 @@ export interface HaleSession {
   readonly files: HaleFiles;
   readonly devices: HaleDevices;
   readonly directory: HaleDirectory;
+  /** Messages, appointments, availability, notifications, plans, co-signatures (hale-care.ts). */
+  readonly care: HaleCare;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
@@ -194,6 +197,8 @@ export interface HaleSessionDeps {
   readonly onClose?: () => Promise<void> | void;
   /** How often grants and the audit views are read again while something shows them; 60 s by default. */
   readonly refreshMs?: number;
+  /** What the care area needs beside the device session (its HTTP API, Ed25519, clock). */
+  readonly care?: Omit<HaleCareDeps, 'session'>;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -399,6 +404,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     files,
     devices,
     directory: { search: deps.searchProviders, publishProfile: deps.publishProfile },
+    care: createHaleCare({ session, ...deps.care }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     lock: async () => {
       deps.lock();
