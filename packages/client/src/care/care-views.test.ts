@@ -23,11 +23,7 @@ const stored = <K extends RecordKind>(kind: K, record: RecordOf<K>, by: string, 
 });
 
 const message = (fields: Partial<RecordOf<'Message'>>, by: string) =>
-  stored(
-    'Message',
-    { ...exampleRecord('Message'), status: 'sent', attachments: [], ...fields },
-    by,
-  );
+  stored('Message', { ...exampleRecord('Message'), status: 'sent', attachments: [], ...fields }, by);
 
 describe('threads and the inbox', () => {
   const P = EXAMPLE_PATIENT_ID;
@@ -179,5 +175,24 @@ describe('.ics export', () => {
     expect(ics).toContain('SUMMARY:Appointment with Dr. Rivera');
     expect(ics).not.toContain('chest pain');
     expect(appointmentIcs({ ...a, status: 'declined' })).toMatch(/STATUS:CANCELLED/);
+  });
+});
+
+describe("a clinician's inbox", () => {
+  it("lists only threads it takes part in, not the patient's conversations with other clinicians", () => {
+    const P = EXAMPLE_PATIENT_ID;
+    const D = EXAMPLE_PROVIDER_ID;
+    const other = 'OtherClinician00000001';
+    const { deliveredAt: _d, readAt: _r, ...base } = exampleRecord('Message');
+    const withOther = message(
+      { ...base, senderId: P, recipientId: other, threadId: '01J00000000000000000000001' },
+      P,
+    );
+    const withMe = message(
+      { ...base, senderId: P, recipientId: D, threadId: '01J00000000000000000000002' },
+      P,
+    );
+    expect(inboxOf([withOther, withMe], D).map((t) => t.threadId)).toEqual([withMe.record.threadId]);
+    expect(inboxOf([withOther, withMe], P)).toHaveLength(2);
   });
 });

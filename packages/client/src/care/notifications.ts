@@ -11,7 +11,7 @@
  *   baseline), each version once (by record id and revision), and none of this account's own writes.
  * Failure modes: none of its own; a closed session ends the stream (the record views complete).
  */
-import type { Observable} from 'rxjs';
+import type { Observable } from 'rxjs';
 import { combineLatest, defer, map, filter, mergeMap, from, share } from 'rxjs';
 import type { RecordKind } from '@hale/model';
 import type { StoredRecord } from '../records/records';

@@ -46,10 +46,20 @@ export const threadMessages = (
 ): StoredMessage[] =>
   all.filter((m) => m.record.patientId === patientId && m.record.threadId === threadId).sort(bySent);
 
-/** The inbox of `me`: one entry per thread, latest activity first. */
+/**
+ * The inbox of `me`: one entry per thread `me` takes part in (sent or received a message of), latest
+ * activity first. A clinician granted a patient's `message` stream holds the patient's conversations with
+ * other clinicians too (consent is per stream): they are not its inbox.
+ */
 export const inboxOf = (all: readonly StoredMessage[], me: string): Thread[] => {
   const groups = new Map<string, StoredMessage[]>();
+  const mine = new Set(
+    all
+      .filter((m) => m.record.senderId === me || m.record.recipientId === me)
+      .map((m) => threadKey(m.record.patientId, m.record.threadId)),
+  );
   for (const m of all) {
+    if (!mine.has(threadKey(m.record.patientId, m.record.threadId))) continue;
     const key = threadKey(m.record.patientId, m.record.threadId);
     const list = groups.get(key) ?? [];
     list.push(m);

@@ -354,7 +354,18 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
       attachment: (message, file) => messages.attachment(message, file),
     },
     appointments: {
-      list: observedFrom(appointments$.pipe(map((all) => all.map(viewOf).sort(byStart))), []),
+      // A clinician's schedule: its own appointments (a patient's other appointments may be held too).
+      list: observedFrom(
+        appointments$.pipe(
+          map((all) =>
+            all
+              .filter((a) => !provider || a.record.providerId === me)
+              .map(viewOf)
+              .sort(byStart),
+          ),
+        ),
+        [],
+      ),
       request: (input) => appointments.request(input),
       book: async (slot, options = {}) => {
         const availability = await readAvailability(slot.providerId);
