@@ -47,11 +47,11 @@ describe('booking a published slot', () => {
     await share(alice, clinician, ['appointment']);
     await share(bob, clinician, ['appointment']);
 
-    // Both offline, both book the same slot; Bob a moment after Alice.
-    alice.device.sync.goOffline();
-    bob.device.sync.goOffline();
-    const slotsOffline = await alice.hale.care.appointments.slots(D).catch(() => slots);
-    expect(slotsOffline).toContainEqual(wanted);
+    // Both offline (no socket, no HTTP), both book the same slot from the availability they last read;
+    // Bob a moment after Alice.
+    alice.network.down();
+    bob.network.down();
+    expect(await alice.hale.care.appointments.slots(D)).toContainEqual(wanted);
     const aliceBooking = await alice.hale.care.appointments.book(wanted, { reason: 'blood pressure review' });
     await new Promise((r) => setTimeout(r, 20));
     const bobBooking = await bob.hale.care.appointments.book(wanted, { reason: 'sore throat' });
@@ -71,8 +71,8 @@ describe('booking a published slot', () => {
       listen(bob.hale.care.appointments.list),
     ];
     await new Promise((r) => setTimeout(r, 300));
-    bob.device.sync.goOnline();
-    alice.device.sync.goOnline();
+    bob.network.up();
+    alice.network.up();
     await Promise.all([allPushed(alice.device), allPushed(bob.device)]);
 
     // Exactly one confirmed: Alice booked first (createdAt), so hers, whichever reached the clinic first.

@@ -11,6 +11,8 @@ export interface CareDevice {
   readonly account: TestAccount;
   readonly device: DeviceSession;
   readonly hale: HaleSession;
+  /** The device's whole network: `down()` stops its socket and fails its HTTP calls (NETWORK), `up()` restores both. */
+  readonly network: { down(): void; up(): void };
 }
 
 /** A new account of `role` with one device online (added to `sessions`), as a HaleSession. */
@@ -21,7 +23,12 @@ export const careDevice = async (
   options: { autoConfirm?: boolean } = {},
 ): Promise<CareDevice> => {
   const account = await registerAccount(t, role);
-  const api = createHttpApi({ baseUrl: t.url, fetch });
+  let reachable = true;
+  const api = createHttpApi({
+    baseUrl: t.url,
+    fetch: (url, init) =>
+      reachable ? fetch(url, init) : Promise.reject(new TypeError('fetch failed: offline')),
+  });
   const device = await openDevice(t, account, { api });
   sessions.push(device);
   await waitOnline(device);
@@ -30,7 +37,17 @@ export const careDevice = async (
     ed,
     ...(options.autoConfirm === undefined ? {} : { autoConfirm: options.autoConfirm }),
   });
-  return { account, device, hale };
+  const network = {
+    down: () => {
+      reachable = false;
+      device.sync.goOffline();
+    },
+    up: () => {
+      reachable = true;
+      device.sync.goOnline();
+    },
+  };
+  return { account, device, hale, network };
 };
 
 /** `patient` verifies `provider`'s key and grants it `access` to `types` for a day. */

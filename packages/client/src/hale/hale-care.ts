@@ -22,7 +22,7 @@
 import { BehaviorSubject, combineLatest, debounceTime, map, Observable, scan, type Subscription } from 'rxjs';
 import { chooseEd25519, type Ed25519 } from '@hale/crypto';
 import type { RecordOf, TimeWindow } from '@hale/model';
-import type { Availability, BusyInterval } from '@hale/protocol';
+import { Availability as AvailabilitySchema, type Availability, type BusyInterval } from '@hale/protocol';
 import { Type } from '@sinclair/typebox';
 import type { DeviceSession } from '../session/session';
 import type { StoredRecord } from '../records/records';
@@ -189,13 +189,24 @@ export function createHaleCare(deps: HaleCareDeps): HaleCare {
     return tokens.withToken((token) => call(api, token));
   };
 
+  /**
+   * The provider's availability, read and checked now; when the server cannot be reached (NETWORK,
+   * TIMEOUT), the last one this device checked (kept in device meta), so a patient books offline.
+   */
   const readAvailability = async (providerId: string): Promise<Availability> => {
+    const key = `care-availability-of/${providerId}`;
     try {
       const served = await withToken((api, token) => api.getAvailability(providerId, token));
-      return await verifyAvailability(providerId, served, await edOf());
+      const checked = await verifyAvailability(providerId, served, await edOf());
+      await meta.set(key, checked).catch(() => undefined);
+      return checked;
     } catch (e) {
       if (isHaleClientError(e) && e.code === 'NOT_FOUND') {
         throw new CareError('NO_AVAILABILITY', 'this clinician has published no availability');
+      }
+      if (isHaleClientError(e) && (e.code === 'NETWORK' || e.code === 'TIMEOUT')) {
+        const kept = await meta.get(key, AvailabilitySchema).catch(() => null);
+        if (kept !== null && kept.accountId === providerId) return kept;
       }
       throw e;
     }
