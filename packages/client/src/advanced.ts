@@ -251,6 +251,7 @@ export {
   type AuditProblem,
   type AuditProblemKind,
   type AuditVerification,
+  type UnreadableAuditEntry,
 } from './audit/audit-chain';
 export {
   createAuditLog,
@@ -264,6 +265,8 @@ export {
   type AuditViewOptions,
   type AuditViewAnswer,
   VIEW_WAIT_MS,
+  UNREADABLE_ENTRY_ACTION,
+  UNREADABLE_ENTRY_MEANING,
 } from './audit/audit-log';
 export { AUDIT_ERROR_CODES, AuditError, isAuditError } from './audit/errors';
 export {
@@ -286,3 +289,21 @@ export {
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';
 export type { Ed25519, KdfSettings } from '@hale/crypto';
+
+// The care flows, for hosts composing them differently (the app uses `session.care`).
+export { createHaleCare, type HaleCareDeps } from './hale/hale-care';
+export { decideBookings, confirmedBy, type BookingDecisions } from './care/booking';
+export {
+  slotsOf,
+  isOfferedSlot,
+  availabilityOf,
+  signAvailability,
+  verifyAvailability,
+} from './care/availability';
+export { inboxOf, threadMessages } from './care/threads';
+export { notificationsFor, careNotifications } from './care/notifications';
+export { planDiff, acknowledgementOf } from './care/plans';
+export { cosignStatusOf } from './care/cosign';
+export { appointmentIcs } from './care/ics';
+export { inZone, wallToInstant, toUtc } from './care/time-zones';
+export { CareError } from './care/errors';

@@ -83,3 +83,22 @@ export type {
   VerifiedProvider,
 } from './account/account';
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
+
+// The care area (`session.care`): messages, appointments, availability, notifications, plans, notes.
+export type { AppointmentView, HaleCare, PlanView } from './hale/hale-care';
+export { CARE_ERROR_CODES, type CareErrorCode } from './care/errors';
+export {
+  CARE_NOTIFICATION_TYPES,
+  type CareNotification,
+  type CareNotificationType,
+} from './care/notifications';
+export type { Thread, StoredMessage } from './care/threads';
+export type { SendInput, Attachment } from './care/messages';
+export type { AppointmentRequest, SlotBooking } from './care/appointments';
+export type { AvailabilityInput, Slot } from './care/availability';
+export type { PlanAcknowledgement, PlanChange, PlanDiff } from './care/plans';
+export type { CosignStatus } from './care/cosign';
+export type { ZonedTime } from './care/time-zones';
+export type { IcsOptions } from './care/ics';
+export { UNREADABLE_ENTRY_ACTION } from './audit/audit-log';
+export type { UnreadableAuditEntry } from './audit/audit-chain';

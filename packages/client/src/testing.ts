@@ -27,6 +27,7 @@ export function haleSessionOf(
     readonly refreshMs?: number;
     /** The session's clock, as the device session was given it. */
     readonly now?: () => number;
+    readonly autoConfirm?: boolean;
   },
 ): HaleSession {
   const { api, ed } = deps;
@@ -51,6 +52,12 @@ export function haleSessionOf(
     changePassphrase: () =>
       Promise.reject(new Error('haleSessionOf: changing the passphrase needs a session manager')),
     lock: () => undefined,
+    care: {
+      api,
+      ed,
+      ...(deps.now === undefined ? {} : { now: deps.now }),
+      ...(deps.autoConfirm === undefined ? {} : { autoConfirm: deps.autoConfirm }),
+    },
     ...(deps.refreshMs === undefined ? {} : { refreshMs: deps.refreshMs }),
     ...(deps.now === undefined ? {} : { now: deps.now }),
   });

@@ -169,6 +169,13 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
     location: 'Riverside Family Practice, room 4',
     status: 'scheduled',
     reason: 'Blood pressure review',
+    timeZone: 'Europe/Berlin',
+    fromSlot: false,
+    preferredTimes: [{ startAt: '2024-06-03T13:00:00Z', endAt: '2024-06-03T15:00:00Z' }],
+    statusBy: EXAMPLE_PROVIDER_ID,
+    statusAt: '2024-05-20T08:00:00Z',
+    statusReason: 'patient-request',
+    statusNote: 'Confirmed the time you asked for.',
   }),
   Message: () => ({
     ...base(),

@@ -210,7 +210,27 @@ const APPOINTMENT_STATUS: Record<Appointment['status'], string> = {
   scheduled: 'booked',
   canceled: 'cancelled',
   completed: 'fulfilled',
+  // The request flow: asked by the patient, a time offered by the provider, refused.
+  requested: 'proposed',
+  proposed: 'pending',
+  declined: 'cancelled',
 };
+
+/** Participant statuses (patient, provider) per appointment status: who still has to answer, who refused. */
+const APPOINTMENT_PARTICIPANTS: Record<Appointment['status'], readonly [string, string]> = {
+  scheduled: ['accepted', 'accepted'],
+  canceled: ['accepted', 'accepted'],
+  completed: ['accepted', 'accepted'],
+  requested: ['accepted', 'needs-action'],
+  proposed: ['needs-action', 'accepted'],
+  declined: ['accepted', 'declined'],
+};
+
+/** A decline is the patient's when the patient set it (a time offered, refused), else the provider's. */
+const participantStatuses = (r: Appointment): readonly [string, string] =>
+  r.status === 'declined' && r.statusBy === r.patientId
+    ? ['declined', 'accepted']
+    : APPOINTMENT_PARTICIPANTS[r.status];
 
 const ENCOUNTER_CLASS: Record<Encounter['type'], { code: string; display: string }> = {
   outpatient: { code: 'AMB', display: 'ambulatory' },
@@ -1132,9 +1152,13 @@ const exportAppointment = (x: Exporter, r: Appointment, signature: string | unde
       start: fhirDateTime(r.startAt),
       end: fhirDateTime(r.endAt),
       created: fhirDateTime(r.createdAt),
+      requestedPeriod: r.preferredTimes?.map((w) => ({
+        start: fhirDateTime(w.startAt),
+        end: fhirDateTime(w.endAt),
+      })),
       participant: [
-        { actor: x.patient, status: 'accepted' },
-        { actor: x.person(r.providerId), status: 'accepted' },
+        { actor: x.patient, status: participantStatuses(r)[0] },
+        { actor: x.person(r.providerId), status: participantStatuses(r)[1] },
         r.location === undefined ? undefined : { actor: { display: r.location }, status: 'accepted' },
       ],
     }),

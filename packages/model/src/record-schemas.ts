@@ -34,7 +34,32 @@ export const LAB_RESULT_STATUSES = [
   'entered-in-error',
 ] as const;
 export const TREATMENT_PLAN_STATUSES = ['draft', 'active', 'completed'] as const;
-export const APPOINTMENT_STATUSES = ['scheduled', 'canceled', 'completed'] as const;
+/**
+ * `scheduled` is a confirmed appointment (the template's word); the request flow adds `requested` (the
+ * patient asks), `proposed` (the provider offers a time) and `declined`. Append-only.
+ */
+export const APPOINTMENT_STATUSES = [
+  'scheduled',
+  'canceled',
+  'completed',
+  'requested',
+  'proposed',
+  'declined',
+] as const;
+/** Why an appointment reached its status (a decline, a cancellation, a new time). Append-only. */
+export const APPOINTMENT_STATUS_REASONS = [
+  /** Another patient's booking of the same published slot was confirmed first. */
+  'slot-taken',
+  /** The provider cannot see the patient then. */
+  'unavailable',
+  /** The patient asked for it. */
+  'patient-request',
+  'other',
+] as const;
+/** An IANA time zone name (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`). */
+export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$';
+/** Most preferred times one appointment request names. */
+export const MAX_PREFERRED_TIMES = 10;
 export const MESSAGE_STATUSES = ['sent', 'delivered', 'read'] as const;
 export const ENCOUNTER_TYPES = ['outpatient', 'inpatient', 'emergency', 'telehealth'] as const;
 export const ENCOUNTER_STATUSES = ['planned', 'in-progress', 'finished', 'cancelled'] as const;
@@ -230,13 +255,31 @@ export const TreatmentPlanSchema = patientRecord('TreatmentPlan', {
 });
 export type TreatmentPlan = Static<typeof TreatmentPlanSchema>;
 
+export const TimeWindowSchema = strictObject('TimeWindow', {
+  startAt: DateTimeSchema,
+  endAt: DateTimeSchema,
+});
+export type TimeWindow = Static<typeof TimeWindowSchema>;
+
 export const AppointmentSchema = patientRecord('Appointment', {
   providerId: AccountIdSchema,
+  /** Instants (the records API writes them in UTC); `timeZone` says the wall time they are there. */
   startAt: DateTimeSchema,
   endAt: DateTimeSchema,
   location: Type.Optional(boundedText(500)),
   status: StringEnum(APPOINTMENT_STATUSES),
   reason: Type.Optional(boundedText(1000)),
+  /** The IANA zone the appointment takes place in (the clinic's), e.g. `Europe/Berlin`. */
+  timeZone: Type.Optional(Type.String({ pattern: TIME_ZONE_PATTERN, maxLength: 64 })),
+  /** Booked on a slot the provider published (its availability): one booking per slot. */
+  fromSlot: Type.Optional(Type.Boolean()),
+  /** For a request without a slot: the times the patient could come, most preferred first. */
+  preferredTimes: Type.Optional(Type.Array(TimeWindowSchema, { maxItems: MAX_PREFERRED_TIMES })),
+  /** Who set the current status (the writer), when, why, and a word to the other party. */
+  statusBy: Type.Optional(AccountIdSchema),
+  statusAt: Type.Optional(DateTimeSchema),
+  statusReason: Type.Optional(StringEnum(APPOINTMENT_STATUS_REASONS)),
+  statusNote: Type.Optional(boundedText(1000)),
 });
 export type Appointment = Static<typeof AppointmentSchema>;
 

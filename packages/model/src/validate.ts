@@ -284,7 +284,12 @@ const RULES: Rules = {
       : []),
   ],
   Medication: (r) => notBefore(r.endDate, r.startDate, 'endDate', 'startDate'),
-  Appointment: (r) => notBefore(r.endAt, r.startAt, 'endAt', 'startAt'),
+  Appointment: (r) => [
+    ...notBefore(r.endAt, r.startAt, 'endAt', 'startAt'),
+    ...(r.preferredTimes ?? []).flatMap((w, i) =>
+      notBefore(w.endAt, w.startAt, `preferredTimes[${i}].endAt`, `preferredTimes[${i}].startAt`),
+    ),
+  ],
   Encounter: (r) => notBefore(r.endedAt, r.startedAt, 'endedAt', 'startedAt'),
   Message: (r) => [
     ...(r.status === 'delivered' ? requiredWhen(r.deliveredAt, 'deliveredAt', 'status is delivered') : []),

@@ -288,6 +288,14 @@ export const ERROR_CODES = {
       'The server keeps a stream head statement at a higher seq (`details.seq`) than this one (`putHead`); ' +
       'nothing was stored. Nothing to do: the newer statement covers this state.',
   },
+  AVAILABILITY_STALE: {
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'The server keeps an availability of this provider at this version or a higher one (`details.version`); ' +
+      'nothing was stored. Publish again with a version above it.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

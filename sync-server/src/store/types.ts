@@ -309,6 +309,15 @@ export interface ProviderEntry {
   updatedAt: IsoTime;
 }
 
+/** A provider's signed availability (`SignedAvailability` of @hale/protocol) as the directory keeps it. */
+export interface AvailabilityEntry {
+  accountId: string;
+  /** The document's `version`: only a higher one replaces it. */
+  version: number;
+  signed: JsonObject;
+  updatedAt: IsoTime;
+}
+
 /**
  * An invite code the operator created (`hale-sync-server invite`): registration in `invite` mode needs one.
  * The store holds only the code's hash (`inviteCodeHash`, invites.ts), never the code.
@@ -766,6 +775,17 @@ export interface SyncStore {
       limit: number,
       after?: { displayName: string; accountId: string },
     ): Promise<ProviderEntry[]>;
+  };
+
+  availability: {
+    /**
+     * Stores `entry` when its version is above the stored one (or none is stored), compared and written in
+     * one step. Answers `stored`; `same` for the stored document again (same version, same content); else
+     * `stale` with the stored version (nothing written).
+     */
+    put(entry: AvailabilityEntry): Promise<{ outcome: 'stored' | 'same' | 'stale'; version: number }>;
+    /** The stored entry of `accountId`, or null. */
+    get(accountId: string): Promise<AvailabilityEntry | null>;
   };
 
   invites: {

@@ -193,11 +193,30 @@ export interface AuditProblem {
   detail: string;
 }
 
+/**
+ * An entry signed by a grantee's certified device whose content does not open with the patient's key (or is
+ * no AuditBody): its signature and place in its author's chain hold, so the log is whole; the entry only
+ * says nothing readable. Not a problem (`ok` stays true): listed so a person sees who wrote it.
+ */
+export interface UnreadableAuditEntry {
+  entryId: string;
+  /** The device that signed it, and the account that certified that device. */
+  author: string;
+  authorAccountId: string;
+  authorSeq: number;
+  /** Its signed time (the author's clock). */
+  at: string;
+  /** What it means, in words for a person. */
+  meaning: string;
+}
+
 export interface AuditVerification {
   ok: boolean;
   entries: number;
   authors: number;
   problems: AuditProblem[];
+  /** Grantee entries whose content is unreadable (absent when none): see UnreadableAuditEntry. */
+  unreadable?: UnreadableAuditEntry[];
 }
 
 /** A chain position known stored, and the link hash (`chainLinkHash`) of its entry when known. */

@@ -55,6 +55,7 @@ import {
 } from './grant-views';
 import { downloadTracker, uploadsWithProgress, type DownloadView, type UploadView } from './transfers';
 import { providerSearch, type ProviderSearch } from './provider-search';
+import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
 
 export type { RecordPage, RecordQuery } from './record-query';
 export { pageOf } from './record-query';
@@ -200,6 +201,8 @@ export interface HaleSession {
    * each with the field it matched in; in memory only, run again as records change (`SearchResults`).
    */
   search(query: string, options?: SearchOptions): Observed<SearchResults>;
+  /** Messages, appointments, availability, notifications, plans, co-signatures (hale-care.ts). */
+  readonly care: HaleCare;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /**
@@ -232,6 +235,8 @@ export interface HaleSessionDeps {
   readonly now?: () => number;
   /** Streams purged because access ended, with the records removed (the session's `onPurged`). */
   readonly purged$?: Observable<{ readonly removed: RemovedStream; readonly count: number }>;
+  /** What the care area needs beside the device session (its HTTP API, Ed25519, clock). */
+  readonly care?: Omit<HaleCareDeps, 'session'>;
 }
 
 /** `run()`, its refusal naming `about` where the error names nothing itself. */
@@ -478,6 +483,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     },
     search: (query, options = {}) =>
       searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options),
+    care: createHaleCare({ session, ...deps.care }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     changePassphrase: (input) => deps.changePassphrase(input),
     lock: async () => {

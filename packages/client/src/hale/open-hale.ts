@@ -160,6 +160,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         changePassphrase: (input) =>
           tokens.withToken((token) => changePassphrase(deps, { ...input, account, token })),
         lock: () => lock(account),
+        care: { api, ed, ...(knobs.now ? { now: knobs.now } : {}) },
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
         ...(knobs.now ? { now: knobs.now } : {}),
