@@ -9,7 +9,7 @@
  * | `consent` | `grants` (given, with their state) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
  * | `files` | `uploads` (with progress state) | put, enqueue, get, delete, cancel, retry |
- * | `devices` | `list` (active and revoked) | revoke, refresh |
+ * | `devices` | `list` (active and revoked) | revoke, refresh, approvePairing |
  * | `directory` | — | search providers (one page a call), publish this provider's profile |
  *
  * Invariants: every Observed reads only what this device holds or last fetched; views of records
@@ -37,6 +37,7 @@ import type { QueuedUpload } from '../files/upload-queue';
 import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
 import { clinicalDateOf } from './clinical-date';
 
@@ -145,6 +146,11 @@ export interface HaleDevices {
   readonly list: Observed<DeviceList | null>;
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
   refresh(): void;
+  /**
+   * Answers a new device's pairing code (typed, or its QR link): resolves once both screens show the digits;
+   * `approve()` then sends the account to it (docs/client-api.md, "Adding a device by pairing").
+   */
+  approvePairing(code: string): Promise<PairingRequest>;
 }
 
 export interface HaleDirectory {
@@ -190,6 +196,8 @@ export interface HaleSessionDeps {
   readonly searchProviders: HaleDirectory['search'];
   readonly publishProfile: HaleDirectory['publishProfile'];
   readonly lock: () => void;
+  /** Answers a pairing code (`devices.approvePairing`); absent, it refuses. */
+  readonly approvePairing?: (code: string) => Promise<PairingRequest>;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
   /** How often grants and the audit views are read again while something shows them; 60 s by default. */
@@ -370,6 +378,19 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return answer;
     },
     refresh: touch,
+    approvePairing: async (code) => {
+      if (deps.approvePairing === undefined)
+        throw new Error('approvePairing: this session cannot pair devices');
+      const request = await deps.approvePairing(code);
+      return {
+        ...request,
+        approve: async () => {
+          const joined = await request.approve();
+          touch();
+          return joined;
+        },
+      };
+    },
   };
 
   let closing: Promise<void> | null = null;
