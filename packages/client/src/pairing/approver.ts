@@ -209,6 +209,8 @@ export async function approvePairing(
       }
       step = 'approving';
       try {
+        // The new device may have cancelled while the person looked: then nothing is sealed at all.
+        await inbox.check();
         const root = account.root();
         try {
           const box = sealPayload(toNew, {

@@ -33,6 +33,8 @@ export interface InboxDeps {
 
 export interface Inbox {
   next<T extends PairingMessageType>(t: T): Promise<Extract<PairingMessage, { t: T }>>;
+  /** Reads what arrived without waiting; throws (as `next`) when the other side cancelled meanwhile. */
+  check(): Promise<void>;
 }
 
 export const expired = (): PairingError =>
@@ -64,7 +66,7 @@ export function createInbox(deps: InboxDeps): Inbox {
   let after = 0;
   let backoff = 1_000;
 
-  const fetchMore = async (): Promise<void> => {
+  const fetchMore = async (waitAtMost = pollMs): Promise<void> => {
     for (;;) {
       if (deps.signal.aborted) throw cancelled();
       const left = deps.expiresAt - deps.now();
@@ -74,7 +76,7 @@ export function createInbox(deps: InboxDeps): Inbox {
           deps.code,
           deps.token,
           after,
-          Math.max(0, Math.min(pollMs, left)),
+          Math.max(0, Math.min(waitAtMost, left)),
           deps.signal,
         );
         backoff = 1_000;
@@ -83,7 +85,7 @@ export function createInbox(deps: InboxDeps): Inbox {
           queue.push(m.message);
           after = m.seq;
         }
-        if (queue.length > 0) return;
+        if (queue.length > 0 || waitAtMost === 0) return;
       } catch (e) {
         if (deps.signal.aborted) throw cancelled();
         if (isHaleClientError(e) && e.code === 'PAIRING_UNKNOWN') throw expired();
@@ -95,6 +97,11 @@ export function createInbox(deps: InboxDeps): Inbox {
   };
 
   return {
+    async check() {
+      await fetchMore(0);
+      const cancel = queue.find((m) => m.t === 'cancel');
+      if (cancel?.t === 'cancel') throw refusedBy(cancel.reason);
+    },
     async next(t) {
       if (queue.length === 0) await fetchMore();
       const message = queue.shift();
