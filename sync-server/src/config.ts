@@ -87,6 +87,11 @@ export interface ServerConfig {
    * default: same-origin only, as before the setting existed.
    */
   allowedOrigins: readonly string[];
+  /**
+   * Serve HTTPS (and WSS) with this certificate chain and private key (PEM files, read at start and again on
+   * SIGHUP). Unset, the default: plain HTTP, for a TLS-terminating reverse proxy in front (docs/operations.md).
+   */
+  tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 /**
@@ -209,6 +214,18 @@ const OPTIONS = {
     type: 'string',
     env: 'HALE_ALLOWED_ORIGINS',
     help: 'web app origins (comma-separated, e.g. https://app.example.org) allowed to use the API from a browser, or none',
+    def: 'none',
+  },
+  'tls-cert': {
+    type: 'string',
+    env: 'HALE_TLS_CERT',
+    help: 'PEM certificate chain file: serve HTTPS and WSS (with --tls-key; reloaded on SIGHUP), or none',
+    def: 'none',
+  },
+  'tls-key': {
+    type: 'string',
+    env: 'HALE_TLS_KEY',
+    help: 'PEM private key file of --tls-cert, or none',
     def: 'none',
   },
 } as const;
@@ -526,6 +543,10 @@ const toPath = (from: Source, raw: string): string => {
   return raw;
 };
 
+/** `none` → null, otherwise a path (resolved), refused with blanks around it as the data directory is. */
+const toOptionalPath = (from: Source, raw: string): string | null =>
+  raw === 'none' ? null : path.resolve(toPath(from, raw));
+
 /**
  * What a word after the command most likely meant: a flag of this command without its dashes
  * (`invite list`), or the file of backup's `--out` / restore's `--from`.
@@ -561,6 +582,8 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       'audit-entries-per-day': { type: 'string' },
       registration: { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -662,5 +685,15 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     registration: pick('registration', toRegistration),
     allowedOrigins: pick('allowed-origins', toAllowedOrigins),
   };
+  const certFile = pick('tls-cert', toOptionalPath);
+  const keyFile = pick('tls-key', toOptionalPath);
+  if ((certFile === null) !== (keyFile === null)) {
+    throw new ConfigError(
+      certFile === null
+        ? '--tls-key is given without --tls-cert: HTTPS needs both (or neither, behind a TLS proxy)'
+        : '--tls-cert is given without --tls-key: HTTPS needs both (or neither, behind a TLS proxy)',
+    );
+  }
+  if (certFile !== null && keyFile !== null) config.tls = { certFile, keyFile };
   return { command, config };
 };
