@@ -22,7 +22,10 @@ export {
 } from './verify';
 export { DEV_RELEASE_PUBLIC_KEY } from './dev-key';
 export {
+  ReleaseEventSchema,
+  ReleaseRefused,
   createReleaseUpdater,
+  type StoredFile,
   type ReleaseUpdater,
   type ReleaseEvent,
   type UpdaterDeps,

@@ -14,6 +14,7 @@
  * fetched; one check at a time (a second call shares the first). A network failure is not a refusal: no
  * event, the next check tries again.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import { RELEASE_FILE, type ReleaseManifest, type SignedRelease } from './manifest';
 import { checkFile, checkRelease, type ReleaseRefusal } from './verify';
 
@@ -31,6 +32,39 @@ export interface ReleaseCache {
   dropOthers(keep: number): Promise<void>;
 }
 
+const Version = Type.String({ maxLength: 64 });
+/** What the updater tells the app, as a schema: the service worker keeps the last one and posts it to pages. */
+export const ReleaseEventSchema = Type.Union([
+  Type.Object(
+    { type: Type.Literal('installed'), version: Version, dev: Type.Boolean() },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { type: Type.Literal('updated'), from: Version, to: Version, dev: Type.Boolean() },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('refused'),
+      reason: Type.Union([
+        Type.Literal('malformed'),
+        Type.Literal('unsigned'),
+        Type.Literal('unknown-key'),
+        Type.Literal('bad-signature'),
+        Type.Literal('dev-key'),
+        Type.Literal('downgrade'),
+        Type.Literal('replayed-sequence'),
+        Type.Literal('not-newer'),
+        Type.Literal('tampered-file'),
+        Type.Literal('missing-file'),
+      ]),
+      message: Type.String({ maxLength: 500 }),
+      offered: Type.Union([Version, Type.Null()]),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
 export type ReleaseEvent =
   | { readonly type: 'installed'; readonly version: string; readonly dev: boolean }
   | { readonly type: 'updated'; readonly from: string; readonly to: string; readonly dev: boolean }
@@ -40,6 +74,8 @@ export type ReleaseEvent =
       readonly message: string;
       readonly offered: string | null;
     };
+// The schema and the type describe the same values.
+export type ReleaseEventJson = Static<typeof ReleaseEventSchema>;
 
 export interface UpdaterDeps {
   /** Fetches a path of the server's origin past every cache; null when the server answers no file. */
