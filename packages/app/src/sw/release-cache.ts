@@ -35,7 +35,7 @@ export function cacheStorageRelease(caches: CacheStorageLike): ReleaseCache & {
     const res = await (await caches.open(META_CACHE)).match(key);
     if (res === undefined) return null;
     try {
-      return (await res.json());
+      return await res.json();
     } catch {
       return null;
     }
