@@ -1,3 +1,4 @@
+/* global process, console */
 // Bundles the main process and the preload for Electron (CommonJS, Electron itself external) into dist/,
 // and copies the built web app (packages/app/dist, or HALE_APP_DIST) to dist/app when it exists.
 import { build } from 'esbuild';

@@ -1,3 +1,4 @@
+/* global process, console */
 // `npm run desktop`: builds main and preload, then starts Electron on them — where Electron's binary is
 // installed. Says what is missing otherwise (this machine's network refuses the binary's download).
 import { spawn } from 'node:child_process';
