@@ -1,7 +1,7 @@
 // Pairing at library level: the new device's and the approver's flows over an in-memory relay, honest and
 // hostile. The hostile server sees and may change every message; it must not get the root nor make the new
 // device join anything the person did not confirm. Through a real server: test/pairing.e2e.test.ts.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { base64urlEncode, deriveAccountKeys, generateRootSecret, randomBytes } from '@hale/crypto';
 import type { PairingMessage } from '@hale/protocol';
 import { isPairingError } from './errors';
@@ -9,6 +9,21 @@ import { approvePairing, type ApprovingAccount } from './approver';
 import { memoryRelay } from './memory-relay.test-util';
 import { startNewDevicePairing, type PairedAccount } from './new-device';
 import type { PairingRelay } from './relay-client';
+
+/**
+ * Every pairing a test starts is ended after it: a pairing left waiting polls its relay until it expires,
+ * which would run on into later files of this worker (and their fake clocks).
+ */
+const endings: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const end of endings.splice(0)) await end().catch(() => undefined);
+});
+
+const approve = async (...args: Parameters<typeof approvePairing>) => {
+  const request = await approvePairing(...args);
+  endings.push(() => request.refuse());
+  return request;
+};
 
 const noWait = async (): Promise<void> => undefined;
 
@@ -38,6 +53,7 @@ const newDevice = async (relay: PairingRelay, name = 'Phone') => {
     },
     { deviceName: name },
   );
+  endings.push(() => pairing.cancel());
   return { pairing, joined, deviceId };
 };
 
@@ -59,7 +75,7 @@ describe('pairing flows over an honest relay', () => {
     expect(pairing.state.get()).toEqual({ step: 'waiting' });
     const account = approvingAccount();
     // Typed with a blank and lower case, as a person might.
-    const request = await approvePairing({ relay, wait: noWait }, account, pairing.displayCode.toLowerCase());
+    const request = await approve({ relay, wait: noWait }, account, pairing.displayCode.toLowerCase());
     expect(request.newDeviceName).toBe('Pixel 8');
     expect(await pairing.digits).toBe(request.sas);
     expect(pairing.state.get()).toEqual({ step: 'compare', sas: request.sas });
@@ -80,7 +96,7 @@ describe('pairing flows over an honest relay', () => {
   it('the approver refusing (digits differ) ends the new device with PAIRING_REFUSED, nothing sent', async () => {
     const relay = memoryRelay();
     const { pairing, joined } = await newDevice(relay);
-    const request = await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const request = await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     await pairing.digits;
     const confirming = pairing.confirm();
     await request.refuse('mismatch');
@@ -93,7 +109,7 @@ describe('pairing flows over an honest relay', () => {
   it('the new device cancelling ends the approval with PAIRING_REFUSED', async () => {
     const relay = memoryRelay();
     const { pairing } = await newDevice(relay);
-    const request = await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const request = await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     await pairing.cancel('mismatch');
     expect(await codeOf(request.approve())).toBe('PAIRING_REFUSED');
     expect(relay.log.some((l) => l.message.t === 'sealed')).toBe(false);
@@ -103,10 +119,10 @@ describe('pairing flows over an honest relay', () => {
     const relay = memoryRelay();
     const { pairing } = await newDevice(relay);
     expect(await codeOf(pairing.confirm())).toBe('PAIRING_WRONG_STATE');
-    expect(await codeOf(approvePairing({ relay }, approvingAccount(), 'hello'))).toBe('INVALID_PAIRING_CODE');
-    await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
-    expect(await codeOf(approvePairing({ relay }, approvingAccount(), pairing.code))).toBe('PAIRING_TAKEN');
-    expect(await codeOf(approvePairing({ relay }, approvingAccount(), 'ABCDE12345'))).toBe('PAIRING_UNKNOWN');
+    expect(await codeOf(approve({ relay }, approvingAccount(), 'hello'))).toBe('INVALID_PAIRING_CODE');
+    await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    expect(await codeOf(approve({ relay }, approvingAccount(), pairing.code))).toBe('PAIRING_TAKEN');
+    expect(await codeOf(approve({ relay }, approvingAccount(), 'ABCDE12345'))).toBe('PAIRING_UNKNOWN');
   });
 
   it('ends with PAIRING_EXPIRED once the pairing outlived its 10 minutes', async () => {
@@ -143,9 +159,10 @@ const middleman = async () => {
     },
     { deviceName: 'Phone' },
   );
+  endings.push(() => fake.cancel());
   // Toward the new device: the server's own "approver", with an account whose root it knows.
   const attackerAccount = approvingAccount();
-  const toNew = await approvePairing({ relay: towardNew, wait: noWait }, attackerAccount, fresh.pairing.code);
+  const toNew = await approve({ relay: towardNew, wait: noWait }, attackerAccount, fresh.pairing.code);
   return { fresh, fake, toNew, towardApprover, stolen, attackerAccount };
 };
 
@@ -153,11 +170,7 @@ describe('pairing through a hostile server', () => {
   it('a server swapping the keys both ways makes the two screens show different digits', async () => {
     const m = await middleman();
     const real = approvingAccount();
-    const request = await approvePairing(
-      { relay: m.towardApprover, wait: noWait },
-      real,
-      m.fresh.pairing.code,
-    );
+    const request = await approve({ relay: m.towardApprover, wait: noWait }, real, m.fresh.pairing.code);
     const onNew = await m.fresh.pairing.digits;
     // The person compares the screens, sees different digits (a one-in-a-million match fails this test).
     expect(request.sas).not.toBe(onNew);
@@ -191,7 +204,7 @@ describe('pairing through a hostile server', () => {
         : message;
     const relay = memoryRelay({ tap: swapped });
     const { pairing, joined } = await newDevice(relay);
-    expect(await codeOf(approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code))).toBe(
+    expect(await codeOf(approve({ relay, wait: noWait }, approvingAccount(), pairing.code))).toBe(
       'PAIRING_TAMPERED',
     );
     // The approver told the new device why.
@@ -208,7 +221,7 @@ describe('pairing through a hostile server', () => {
         : message;
     const relay = memoryRelay({ tap: flip });
     const { pairing, joined } = await newDevice(relay);
-    const request = await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const request = await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     await pairing.digits;
     const confirming = pairing.confirm();
     const approving = request.approve();
@@ -221,7 +234,7 @@ describe('pairing through a hostile server', () => {
     // First pairing, honest, recorded by the server.
     const first = memoryRelay();
     const one = await newDevice(first);
-    const r1 = await approvePairing({ relay: first, wait: noWait }, approvingAccount(), one.pairing.code);
+    const r1 = await approve({ relay: first, wait: noWait }, approvingAccount(), one.pairing.code);
     await one.pairing.digits;
     const c1 = one.pairing.confirm();
     await r1.approve();
@@ -233,7 +246,7 @@ describe('pairing through a hostile server', () => {
       message.t === 'sealed' && oldSealed !== undefined ? oldSealed : message;
     const second = memoryRelay({ tap: replay });
     const two = await newDevice(second);
-    const r2 = await approvePairing({ relay: second, wait: noWait }, approvingAccount(), two.pairing.code);
+    const r2 = await approve({ relay: second, wait: noWait }, approvingAccount(), two.pairing.code);
     await two.pairing.digits;
     const c2 = two.pairing.confirm();
     void r2.approve().catch(() => undefined);
@@ -249,7 +262,7 @@ describe('pairing through a hostile server', () => {
     };
     const relay = memoryRelay({ tap: reflect });
     const { pairing, joined } = await newDevice(relay);
-    const request = await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const request = await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     await pairing.digits;
     const confirming = pairing.confirm();
     void request.approve().catch(() => undefined);
@@ -262,7 +275,7 @@ describe('pairing through a hostile server', () => {
       message.t === 'offer' ? { ...message, key: base64urlEncode(new Uint8Array(32)) } : message;
     const relay = memoryRelay({ tap: zero });
     const { pairing } = await newDevice(relay);
-    const approving = approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const approving = approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     expect(await codeOf(pairing.digits)).toBe('PAIRING_TAMPERED');
     expect(await codeOf(approving)).toBe('PAIRING_TAMPERED');
   });
@@ -273,9 +286,9 @@ describe('pairing and a bystander who saw the code', () => {
     const relay = memoryRelay();
     const { pairing, joined } = await newDevice(relay);
     // The bystander is signed in to an account of its own and answers the code it read off the screen.
-    const bystander = await approvePairing({ relay, wait: noWait }, approvingAccount(), pairing.code);
+    const bystander = await approve({ relay, wait: noWait }, approvingAccount(), pairing.code);
     const real = approvingAccount();
-    expect(await codeOf(approvePairing({ relay, wait: noWait }, real, pairing.code))).toBe('PAIRING_TAKEN');
+    expect(await codeOf(approve({ relay, wait: noWait }, real, pairing.code))).toBe('PAIRING_TAKEN');
     // The new device shows digits, but the person's own device shows none: the person cancels.
     await pairing.digits;
     await pairing.cancel('mismatch');
