@@ -130,9 +130,12 @@ export async function registerReleaseWorker(options: {
         resolve(null);
         return;
       }
-      pendingStatus = resolve;
+      const timer = setTimeout(() => resolve(null), 5_000);
+      pendingStatus = (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      };
       worker.postMessage({ type: 'hale-release-status' });
-      setTimeout(() => resolve(null), 5_000);
     });
 
   registration.addEventListener('updatefound', () => {

@@ -47,12 +47,19 @@ export function cacheStorageRelease(caches: CacheStorageLike): ReleaseCache & {
       new Response(JSON.stringify(value), { headers: { 'content-type': 'application/json' } }),
     );
   };
+  // Read once per worker start: every request of the app asks which release is installed.
+  let installed: Promise<SignedRelease | null> | null = null;
   return {
-    async readInstalled() {
-      const value = await readJson(INSTALLED_KEY);
-      return Value.Check(SignedRelease, value) ? value : null;
+    readInstalled() {
+      installed ??= readJson(INSTALLED_KEY).then((value) =>
+        Value.Check(SignedRelease, value) ? value : null,
+      );
+      return installed;
     },
-    writeInstalled: (release) => writeJson(INSTALLED_KEY, release),
+    async writeInstalled(release) {
+      await writeJson(INSTALLED_KEY, release);
+      installed = Promise.resolve(release);
+    },
     async putFile(sequence, path, file) {
       const cache = await caches.open(cacheName(sequence));
       const headers: Record<string, string> = {};
