@@ -51,8 +51,13 @@ export function cacheStorageRelease(caches: CacheStorageLike): ReleaseCache & {
   let installed: Promise<SignedRelease | null> | null = null;
   return {
     readInstalled() {
-      installed ??= readJson(INSTALLED_KEY).then((value) =>
-        Value.Check(SignedRelease, value) ? value : null,
+      installed ??= readJson(INSTALLED_KEY).then(
+        (value) => (Value.Check(SignedRelease, value) ? value : null),
+        (error: unknown) => {
+          // Not kept: the next request reads again.
+          installed = null;
+          throw error;
+        },
       );
       return installed;
     },
