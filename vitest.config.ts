@@ -94,7 +94,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'sync-server/src/**/*.test.ts'],
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'sync-server/src/**/*.test.ts',
+            'desktop/src/**/*.test.ts',
+          ],
           exclude: [...ISOLATED, ...SLOW_UNIT],
         },
       },

@@ -93,6 +93,11 @@ export interface ServerConfig {
    * command line's default, `auto`, is the repository's build when it exists.
    */
   appDir: string | null;
+  /**
+   * Serve HTTPS (and WSS) with this certificate chain and private key (PEM files, read at start and again on
+   * SIGHUP). Unset, the default: plain HTTP, for a TLS-terminating reverse proxy in front (docs/operations.md).
+   */
+  tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 /**
@@ -224,6 +229,18 @@ const OPTIONS = {
     env: 'HALE_APP_DIR',
     help: 'built web app to serve at / (packages/app/dist by default, when built), or none',
     def: 'auto',
+  },
+  'tls-cert': {
+    type: 'string',
+    env: 'HALE_TLS_CERT',
+    help: 'PEM certificate chain file: serve HTTPS and WSS (with --tls-key; reloaded on SIGHUP), or none',
+    def: 'none',
+  },
+  'tls-key': {
+    type: 'string',
+    env: 'HALE_TLS_KEY',
+    help: 'PEM private key file of --tls-cert, or none',
+    def: 'none',
   },
 } as const;
 
@@ -560,6 +577,10 @@ const toPath = (from: Source, raw: string): string => {
   return raw;
 };
 
+/** `none` → null, otherwise a path (resolved), refused with blanks around it as the data directory is. */
+const toOptionalPath = (from: Source, raw: string): string | null =>
+  raw === 'none' ? null : path.resolve(toPath(from, raw));
+
 /**
  * What a word after the command most likely meant: a flag of this command without its dashes
  * (`invite list`), or the file of backup's `--out` / restore's `--from`.
@@ -596,6 +617,8 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       registration: { type: 'string' },
       'allowed-origins': { type: 'string' },
       'app-dir': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -698,5 +721,15 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     allowedOrigins: pick('allowed-origins', toAllowedOrigins),
     appDir: pick('app-dir', toAppDir),
   };
+  const certFile = pick('tls-cert', toOptionalPath);
+  const keyFile = pick('tls-key', toOptionalPath);
+  if ((certFile === null) !== (keyFile === null)) {
+    throw new ConfigError(
+      certFile === null
+        ? '--tls-key is given without --tls-cert: HTTPS needs both (or neither, behind a TLS proxy)'
+        : '--tls-cert is given without --tls-key: HTTPS needs both (or neither, behind a TLS proxy)',
+    );
+  }
+  if (certFile !== null && keyFile !== null) config.tls = { certFile, keyFile };
   return { command, config };
 };

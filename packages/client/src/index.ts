@@ -3,7 +3,7 @@
 // docs/client-api.md is the guide. The parts a session is built from are `@hale/client/advanced`; what
 // only tests set is `@hale/client/testing`.
 export { openHale } from './hale/open-hale';
-export type { CreatedHaleAccount, Hale, OpenHaleOptions } from './hale/open-hale';
+export type { CreatedHaleAccount, Hale, OpenHaleOptions, StartPairingInput } from './hale/open-hale';
 export type {
   HaleAccountInfo,
   HaleAudit,
@@ -34,6 +34,7 @@ export { HaleError, isHaleError } from './hale/hale-error';
 export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './account/errors';
 export { AUDIT_ERROR_CODES } from './audit/errors';
 export { FILE_ERROR_CODES, type FileErrorCode } from './files/files';
+export { PAIRING_ERROR_CODES, type PairingErrorCode } from './pairing/errors';
 export type { RecordErrorCode } from './records/records';
 export type { ConsentErrorCode } from './consent/consent';
 export type { HaleClientErrorCode } from './api/errors';
@@ -75,6 +76,8 @@ export type { AuditVerification } from './audit/audit-chain';
 export type { FileEnqueueInput, FileLocation, FilePutInput } from './files/files';
 export type { QueuedUpload, QueuedUploadState } from './files/upload-queue';
 export type { DeviceList, ListedDevice, ListedRevokedDevice } from './account/device-list';
+export type { NewDevicePairing, NewDevicePairingState } from './pairing/new-device';
+export type { PairingRequest } from './pairing/approver';
 export type {
   CreateAccountInput,
   JoinWithPassphraseInput,

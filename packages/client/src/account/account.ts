@@ -2266,3 +2266,65 @@ export function safetyNumberWith(
       : otherIdentityPublicKey;
   return safetyNumber(account.keys.identity.publicKey, other);
 }
+
+export interface JoinWithRootInput {
+  /** The account root, handed over by pairing (a copy: the join zeroes it when it fails). */
+  readonly root: Uint8Array;
+  readonly deviceName: string;
+  /** As the approving device holds them: the role the server must answer, and the login name. */
+  readonly role: Role;
+  readonly loginName: string | null;
+  /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
+  readonly acceptUnsignedLegacyWrap?: boolean;
+}
+
+/**
+ * Joins this device with a root another device of the account handed over (pairing, pairing/). As the
+ * recovery-key join, without changing the passphrase: the account answer must carry the root's keys and the
+ * role the approving device holds (ROLE_REFUSED otherwise: a server cannot flip it), the device is
+ * registered, and the server's current passphrase wrap, checked signed by the account at its generation
+ * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED), goes to the vault: this device unlocks with the account's
+ * passphrase from then on. A failure after the registration revokes the certificate again.
+ */
+export async function joinWithRoot(deps: AccountDeps, input: JoinWithRootInput): Promise<UnlockedAccount> {
+  const now = deps.now ?? Date.now;
+  checkDeviceName(input.deviceName);
+  return exclusive(deps.vault, async () => {
+    await requireEmptyVault(deps.vault);
+    return withRootKeys(input.root, async (keys, track) => {
+      const server = await fetchAccount(deps.api, keys);
+      if (server.role !== input.role) {
+        throw new AccountError(
+          'ROLE_REFUSED',
+          `the server answered this account as a ${server.role} account, but the device that paired holds it ` +
+            `as a ${input.role} account: nothing was done; tell the server operator if it persists`,
+        );
+      }
+      const roleSig = await checkServedRole(deps.ed, keys, server, null);
+      const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+      track(device);
+      return asRegisteredDevice(deps, keys, cert, now, async () => {
+        const session = await openSession(deps.api, device, deps.ed);
+        const current = await deps.api.getWrappedRoot(session.token);
+        const gen0Sig = await checkServedWrap(
+          deps.ed,
+          keys,
+          current,
+          input.acceptUnsignedLegacyWrap === true,
+        );
+        const published = await publishAtJoin(deps, keys, device, server, session.token);
+        const account = unlocked({
+          root: input.root,
+          keys,
+          role: server.role,
+          loginName: input.loginName,
+          device,
+          deviceName: input.deviceName,
+        });
+        await writeRecord(deps.vault, account, current.wrappedRoot, current.gen, published, gen0Sig, roleSig);
+        heldGenerations.set(account, current.gen);
+        return account;
+      });
+    });
+  });
+}

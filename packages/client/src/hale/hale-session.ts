@@ -9,7 +9,7 @@
  * | `consent` | `grants` (given, with their state), `grantsReceived` (charts shared with this account) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
  * | `files` | `uploads` and `downloads`, with progress | put, enqueue, get, delete, cancel, retry |
- * | `devices` | `list` (active and revoked) | revoke, refresh |
+ * | `devices` | `list` (active and revoked) | revoke, refresh, approvePairing |
  * | `directory` | `results(q)` (pages of a search) | search (one page a call), publish this provider's profile |
  * | `search(q)` | records of a chart matching words, ranked, with the field matched | — |
  *
@@ -41,6 +41,7 @@ import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '..
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import { createLiveIndex, type LiveIndex } from '../search/live-index';
 import { searchObserved, type SearchOptions, type SearchResults } from '../search/chart-search';
+import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
 import { concerning } from './hale-error';
 import { polled, sameJson } from './polled';
@@ -160,6 +161,11 @@ export interface HaleDevices {
   readonly list: Observed<DeviceList | null>;
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
   refresh(): void;
+  /**
+   * Answers a new device's pairing code (typed, or its QR link): resolves once both screens show the digits;
+   * `approve()` then sends the account to it (docs/client-api.md, "Adding a device by pairing").
+   */
+  approvePairing(code: string): Promise<PairingRequest>;
 }
 
 export interface HaleDirectory {
@@ -227,6 +233,8 @@ export interface HaleSessionDeps {
   readonly publishProfile: HaleDirectory['publishProfile'];
   readonly changePassphrase: HaleSession['changePassphrase'];
   readonly lock: () => void;
+  /** Answers a pairing code (`devices.approvePairing`); absent, it refuses. */
+  readonly approvePairing?: (code: string) => Promise<PairingRequest>;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
   /** How often grants, the audit views and devices are read again while something shows them; 60 s by default. */
@@ -435,6 +443,19 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return answer;
     },
     refresh: touch,
+    approvePairing: async (code) => {
+      if (deps.approvePairing === undefined)
+        throw new Error('approvePairing: this session cannot pair devices');
+      const request = await deps.approvePairing(code);
+      return {
+        ...request,
+        approve: async () => {
+          const joined = await request.approve();
+          touch();
+          return joined;
+        },
+      };
+    },
   };
 
   // One search index per chart searched, kept while the session is open (chart-search.ts).
