@@ -170,7 +170,7 @@ export interface HaleDirectory {
     options?: { limit?: number; cursor?: string },
   ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }>;
   /** The same search for a screen: an Observed of the pages read so far; `more()` reads the next one. */
-  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { more(): void };
+  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { readonly more: () => void };
 }
 
 export interface HaleAccountInfo {
