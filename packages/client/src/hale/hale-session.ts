@@ -4,7 +4,7 @@
  *
  * | area | reads (Observed: get/subscribe and `$`) | does |
  * |---|---|---|
- * | `records` | `list(kind, query)`, `one(id)`, `history(id)` | add, update, remove, get, resolveConflict |
+ * | `records` | `list(kind, query)`, `one(id)`, `history(id)` | query (once), add, update, remove, get, resolveConflict |
  * | `sync` | `state`, `initialSync`, `issues`, `quarantine`, `unsent` | goOnline/goOffline, awaitInSync, dismiss, discard |
  * | `consent` | `grants` (given, with their state), `grantsReceived` (charts shared with this account) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
@@ -18,7 +18,7 @@
  * or closed (AccountError LOCKED). A refusal names the record a call was given (`recordId`) when the
  * error does not already.
  */
-import { map, merge, Observable, distinctUntilChanged, of, switchMap, timer } from 'rxjs';
+import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switchMap, timer } from 'rxjs';
 import { parseStreamId, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
@@ -62,6 +62,8 @@ export { pageOf } from './record-query';
 export interface HaleRecords {
   /** A kind's records, filtered, sorted and paged (`RecordQuery`); refuses a malformed query at once (VALIDATION_FAILED). */
   list<K extends RecordKind>(kind: K, query?: RecordQuery): Observed<RecordPage<K>>;
+  /** The same page once, as the store holds it now (for code that does not follow changes: exports, tools). */
+  query<K extends RecordKind>(kind: K, query?: RecordQuery): Promise<RecordPage<K>>;
   /** One record, live; null while there is none. */
   one<K extends RecordKind>(id: string): Observed<StoredRecord<K> | null>;
   /** One record with its versions, newest first (`RecordHistory`); null while there is none. */
@@ -248,7 +250,9 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     for (const f of [...changes]) f();
   };
   const fromState = <T>(pick: (s: SyncState) => T, initial: T): Observed<T> =>
-    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial);
+    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial, () =>
+      pick(session.sync.state()),
+    );
 
   const records: HaleRecords = {
     list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
@@ -259,6 +263,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
           .pipe(map((all) => pageOf(all, query))),
         { items: [], total: 0 },
       );
+    },
+    query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
+      checkRecordQuery(kind, query);
+      const all = await firstValueFrom(
+        session.records.observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId }),
+      );
+      return pageOf(all, query);
     },
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
@@ -326,6 +337,8 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     });
     touch();
   });
+  const receivedNow = (): ReceivedGrant[] =>
+    receivedGrantsOf(account.accountId, session.engine.access(), ends, now());
   const consent: HaleConsent = {
     grants: polled<readonly GrantView[]>(
       async () => {
@@ -339,10 +352,11 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     ),
     grantsReceived: observedFrom(
       merge(state$, changed$, timer(0, everyMs)).pipe(
-        map(() => receivedGrantsOf(account.accountId, session.engine.access(), ends, now())),
+        map(() => receivedNow()),
         distinctUntilChanged<ReceivedGrant[]>(sameJson),
       ),
       [],
+      () => receivedNow(),
     ),
     revocationNotice: session.consent.REVOCATION_NOTICE,
     grant: async (request) => {
@@ -397,7 +411,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const files: HaleFiles = {
     uploads: uploadsWithProgress(
       session.files.uploads$,
-      session.files.uploads(),
+      () => session.files.uploads(),
       session.files.uploadProgress$,
     ),
     downloads: downloads.downloads,
