@@ -57,7 +57,7 @@ interface IndexedDoc {
 const SPLIT = /[\s\p{P}\p{S}]+/u;
 /** The same split for text that is all ASCII: only letters and digits make words there. */
 const SPLIT_ASCII = /[^A-Za-z0-9]+/;
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[ -~\t\n\r]*$/;
 const HAN = /\p{Script=Han}/u;
 const HAN_RUNS = /(\p{Script=Han})/u;
 
