@@ -78,6 +78,7 @@ export type {
   CreateAccountInput,
   JoinWithPassphraseInput,
   JoinWithRecoveryKeyInput,
+  ProviderProfileInput,
   Role,
   VerifiedProvider,
 } from './account/account';
