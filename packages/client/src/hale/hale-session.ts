@@ -22,7 +22,7 @@ import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switc
 import { parseStreamId, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
-import type { RecordInput, StoredRecord, WriteOptions } from '../records/records';
+import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
 import type {
   QuarantinedItem,
   QuarantinedVersion,
@@ -478,8 +478,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       publishProfile: deps.publishProfile,
       results: (q, options = {}) => providerSearch(deps.searchProviders, q, options.limit),
     },
-    search: (query, options = {}) =>
-      searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options),
+    search: (query, options = {}) => {
+      // From untyped code: anything but text is refused by name, not met as a TypeError in the index.
+      if (typeof query !== 'string') {
+        throw new RecordError('VALIDATION_FAILED', 'search: the query must be text', undefined, 'query');
+      }
+      return searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options);
+    },
     exportFhir: (patientId) => session.exportFhir(patientId),
     lock: async () => {
       deps.lock();
