@@ -159,6 +159,11 @@ describe('errors from the public surface', () => {
       await failureOf(() => session.records.resolveConflict(allergy.id, 'keep', { expectedRv: 99 })),
       { class: 'RecordError', code: 'RECORD_CHANGED', recordId: allergy.id },
     );
+    checkError(await failureOf(() => session.search(42 as unknown as string)), {
+      class: 'RecordError',
+      code: 'VALIDATION_FAILED',
+      field: 'query',
+    });
     checkError(await failureOf(() => session.records.list('Allergy', { limit: -5 })), {
       class: 'RecordError',
       code: 'VALIDATION_FAILED',

@@ -5,7 +5,7 @@ export * from './index';
 // Local search's parts: the in-memory index of opened records, and one kept live over a chart's views.
 export { createRecordIndex, type IndexSearchOptions, type RecordIndex } from './search/record-index';
 export { createLiveIndex, type LiveIndex } from './search/live-index';
-export { SEARCH_FIELDS, type SearchableKind } from './search/search-fields';
+export { SEARCH_FIELDS, fieldText, type SearchableKind } from './search/search-fields';
 export {
   AT_REST_ERROR_CODES,
   AT_REST_KEY_LENGTH,

@@ -82,6 +82,7 @@ export type {
   CreateAccountInput,
   JoinWithPassphraseInput,
   JoinWithRecoveryKeyInput,
+  ProviderProfileInput,
   Role,
   VerifiedProvider,
 } from './account/account';

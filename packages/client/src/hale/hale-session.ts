@@ -4,7 +4,7 @@
  *
  * | area | reads (Observed: get/subscribe and `$`) | does |
  * |---|---|---|
- * | `records` | `list(kind, query)`, `one(id)`, `history(id)` | add, update, remove, get, resolveConflict |
+ * | `records` | `list(kind, query)`, `one(id)`, `history(id)` | query (once), add, update, remove, get, resolveConflict |
  * | `sync` | `state`, `initialSync`, `issues`, `quarantine`, `unsent` | goOnline/goOffline, awaitInSync, dismiss, discard |
  * | `consent` | `grants` (given, with their state), `grantsReceived` (charts shared with this account) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
@@ -18,11 +18,11 @@
  * or closed (AccountError LOCKED). A refusal names the record a call was given (`recordId`) when the
  * error does not already.
  */
-import { map, merge, Observable, distinctUntilChanged, of, switchMap, timer } from 'rxjs';
+import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switchMap, timer } from 'rxjs';
 import { parseStreamId, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
-import type { RecordInput, StoredRecord, WriteOptions } from '../records/records';
+import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
 import type {
   QuarantinedItem,
   QuarantinedVersion,
@@ -64,6 +64,8 @@ export { pageOf } from './record-query';
 export interface HaleRecords {
   /** A kind's records, filtered, sorted and paged (`RecordQuery`); refuses a malformed query at once (VALIDATION_FAILED). */
   list<K extends RecordKind>(kind: K, query?: RecordQuery): Observed<RecordPage<K>>;
+  /** The same page once, as the store holds it now (for code that does not follow changes: exports, tools). */
+  query<K extends RecordKind>(kind: K, query?: RecordQuery): Promise<RecordPage<K>>;
   /** One record, live; null while there is none. */
   one<K extends RecordKind>(id: string): Observed<StoredRecord<K> | null>;
   /** One record with its versions, newest first (`RecordHistory`); null while there is none. */
@@ -177,7 +179,7 @@ export interface HaleDirectory {
     options?: { limit?: number; cursor?: string },
   ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }>;
   /** The same search for a screen: an Observed of the pages read so far; `more()` reads the next one. */
-  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { more(): void };
+  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { readonly more: () => void };
 }
 
 /** What `changePassphrase` takes: the new passphrase and a proof that the person holds the account. */
@@ -273,7 +275,9 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     for (const f of [...changes]) f();
   };
   const fromState = <T>(pick: (s: SyncState) => T, initial: T): Observed<T> =>
-    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial);
+    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial, () =>
+      pick(session.sync.state()),
+    );
 
   const records: HaleRecords = {
     list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
@@ -284,6 +288,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
           .pipe(map((all) => pageOf(all, query))),
         { items: [], total: 0 },
       );
+    },
+    query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
+      checkRecordQuery(kind, query);
+      const all = await firstValueFrom(
+        session.records.observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId }),
+      );
+      return pageOf(all, query);
     },
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
     history: <K extends RecordKind>(id: string) =>
@@ -351,6 +362,8 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     });
     touch();
   });
+  const receivedNow = (): ReceivedGrant[] =>
+    receivedGrantsOf(account.accountId, session.engine.access(), ends, now());
   const consent: HaleConsent = {
     grants: polled<readonly GrantView[]>(
       async () => {
@@ -364,10 +377,11 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     ),
     grantsReceived: observedFrom(
       merge(state$, changed$, timer(0, everyMs)).pipe(
-        map(() => receivedGrantsOf(account.accountId, session.engine.access(), ends, now())),
+        map(() => receivedNow()),
         distinctUntilChanged<ReceivedGrant[]>(sameJson),
       ),
       [],
+      () => receivedNow(),
     ),
     revocationNotice: session.consent.REVOCATION_NOTICE,
     grant: async (request) => {
@@ -422,7 +436,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const files: HaleFiles = {
     uploads: uploadsWithProgress(
       session.files.uploads$,
-      session.files.uploads(),
+      () => session.files.uploads(),
       session.files.uploadProgress$,
     ),
     downloads: downloads.downloads,
@@ -502,8 +516,13 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       publishProfile: deps.publishProfile,
       results: (q, options = {}) => providerSearch(deps.searchProviders, q, options.limit),
     },
-    search: (query, options = {}) =>
-      searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options),
+    search: (query, options = {}) => {
+      // From untyped code: anything but text is refused by name, not met as a TypeError in the index.
+      if (typeof query !== 'string') {
+        throw new RecordError('VALIDATION_FAILED', 'search: the query must be text', undefined, 'query');
+      }
+      return searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options);
+    },
     care: createHaleCare({ session, ...deps.care }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     changePassphrase: (input) => deps.changePassphrase(input),

@@ -37,7 +37,7 @@ export function providerSearch(
   search: SearchPage,
   query: string,
   limit: number | undefined,
-): Observed<ProviderSearch> & { more(): void } {
+): Observed<ProviderSearch> & { readonly more: () => void } {
   const q = query.trim();
   const value = observedValue<ProviderSearch>({
     query: q,

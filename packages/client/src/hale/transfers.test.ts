@@ -34,7 +34,7 @@ describe('uploadsWithProgress', () => {
   it('gives each queued file the share of its chunks the server confirmed', () => {
     const uploads$ = new BehaviorSubject<readonly QueuedUpload[]>([queued('B1'), queued('B2')]);
     const progress$ = new Subject<UploadProgress>();
-    const view = uploadsWithProgress(uploads$, uploads$.value, progress$);
+    const view = uploadsWithProgress(uploads$, () => uploads$.value, progress$);
     const stop = view.subscribe(() => undefined);
     expect(view.get().map((u) => u.progress)).toEqual([0, 0]);
     progress$.next({ blobId: 'B1', done: 1, total: 4 });

@@ -34,9 +34,10 @@ export interface DownloadView {
 /** The upload queue with each file's progress. */
 export function uploadsWithProgress(
   uploads$: Observable<readonly QueuedUpload[]>,
-  initial: readonly QueuedUpload[],
+  current: () => readonly QueuedUpload[],
   progress$: Observable<UploadProgress>,
 ): Observed<readonly UploadView[]> {
+  const initial = current();
   const withProgress = (list: readonly QueuedUpload[], done: ReadonlyMap<string, number>): UploadView[] =>
     list.map((u) => ({ ...u, progress: done.get(u.blobId) ?? 0 }));
   const fractions$ = progress$.pipe(
@@ -51,6 +52,8 @@ export function uploadsWithProgress(
       map(([list, done]) => withProgress(list, done)),
     ),
     withProgress(initial, new Map()),
+    // Nothing listening: the queue as it is now (progress is followed only while something listens).
+    () => withProgress(current(), new Map()),
   );
 }
 

@@ -118,3 +118,27 @@ describe('createRecordIndex', () => {
     expect(index.search('latex').total).toBe(0);
   });
 });
+
+describe('tokenize', () => {
+  it('splits ASCII and other text on the same boundaries', () => {
+    const ascii = 'Glucose [Mass/volume] in Serum_or-Plasma, 2.5 mg/dL; x-ray #3 +O';
+    expect(tokenize(ascii)).toEqual(tokenize(`${ascii} é`).slice(0, -1));
+    expect(tokenize(ascii)).toEqual([
+      'Glucose',
+      'Mass',
+      'volume',
+      'in',
+      'Serum',
+      'or',
+      'Plasma',
+      '2',
+      '5',
+      'mg',
+      'dL',
+      'x',
+      'ray',
+      '3',
+      'O',
+    ]);
+  });
+});

@@ -55,22 +55,29 @@ interface IndexedDoc {
 }
 
 const SPLIT = /[\s\p{P}\p{S}]+/u;
+/** The same split for text that is all ASCII: only letters and digits make words there. */
+const SPLIT_ASCII = /[^A-Za-z0-9]+/;
+const ASCII = /^[ -~\t\n\r]*$/;
 const HAN = /\p{Script=Han}/u;
 const HAN_RUNS = /(\p{Script=Han})/u;
 
 /** Words of `text`: split on spaces and punctuation, Han characters one by one. */
 export const tokenize = (text: string): string[] =>
-  text
-    .split(SPLIT)
-    .flatMap((word) => (HAN.test(word) ? word.split(HAN_RUNS) : [word]))
-    .filter((w) => w !== '');
+  ASCII.test(text)
+    ? text.split(SPLIT_ASCII).filter((w) => w !== '')
+    : text
+        .split(SPLIT)
+        .flatMap((word) => (HAN.test(word) ? word.split(HAN_RUNS) : [word]))
+        .filter((w) => w !== '');
 
 /** Lower case, accents dropped (é → e). */
 export const normalizeTerm = (term: string): string =>
-  term
-    .normalize('NFD')
-    .replace(/\p{M}+/gu, '')
-    .toLowerCase();
+  ASCII.test(term)
+    ? term.toLowerCase()
+    : term
+        .normalize('NFD')
+        .replace(/\p{M}+/gu, '')
+        .toLowerCase();
 
 const boostOf = (field: string): number => FIELD_BOOST[field] ?? 1;
 
