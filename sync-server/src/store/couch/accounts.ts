@@ -42,10 +42,16 @@ import { invalid, isNonNegativeInt, requireGeneration, requireText, timeMs } fro
 
 const accountDoc = (a: Account) => put({ _id: key('A', a.accountId), account: a });
 const deviceDocs = (d: Device) => [
-  put({ _id: key('D', d.deviceId), accountId: d.accountId, device: d, ...(d.revokedAt ? { revokedAt: d.revokedAt } : {}) }),
+  put({
+    _id: key('D', d.deviceId),
+    accountId: d.accountId,
+    device: d,
+    ...(d.revokedAt ? { revokedAt: d.revokedAt } : {}),
+  }),
   put({ _id: key('Da', d.accountId, d.deviceId), device: d }),
 ];
-const live = (doc: CouchDoc | null | undefined): CouchDoc | null => (isGone(doc) || doc === undefined ? null : doc);
+const live = (doc: CouchDoc | null | undefined): CouchDoc | null =>
+  isGone(doc) || doc === undefined ? null : doc;
 
 const inviteRefusal = (invite: Invite | null, role: AccountRole, nowMs: number): InviteRefusal | null => {
   if (invite === null) return 'unknown';
@@ -97,7 +103,8 @@ export const couchAccounts = (
     if (a.role !== 'patient' && a.role !== 'provider') throw invalid('role must be patient or provider');
     if (d !== undefined) {
       requireText(d.deviceId, 'deviceId');
-      if (d.accountId !== a.accountId) throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
+      if (d.accountId !== a.accountId)
+        throw invalid(`device ${d.deviceId} names account ${d.accountId}, not ${a.accountId}`);
     }
     const nowMs = invite === undefined ? 0 : timeMs(invite.now, 'invite.now');
     await log.commit([REG_SHARD, a.accountId], async () => {
@@ -110,14 +117,19 @@ export const couchAccounts = (
             details: reason === 'role' && stored?.role ? { reason, role: stored.role } : { reason },
           });
         }
-        parts.ops(REG_SHARD, put({ _id: key('I', stored.codeHash), invite: { ...stored, usesLeft: stored.usesLeft - 1 } }));
+        parts.ops(
+          REG_SHARD,
+          put({ _id: key('I', stored.codeHash), invite: { ...stored, usesLeft: stored.usesLeft - 1 } }),
+        );
       }
       if ((await getAccount(a.accountId)) !== null) throw taken('accountId', 'account id is taken');
       if (a.loginName !== undefined && live(await data.get(key('L', a.loginName))) !== null) {
         throw taken('loginName', 'login name is taken');
       }
-      if (d !== undefined && (await getDevice(d.deviceId)) !== null) throw taken('deviceId', 'device id is taken');
-      if (a.loginName !== undefined) parts.ops(REG_SHARD, put({ _id: key('L', a.loginName), accountId: a.accountId }));
+      if (d !== undefined && (await getDevice(d.deviceId)) !== null)
+        throw taken('deviceId', 'device id is taken');
+      if (a.loginName !== undefined)
+        parts.ops(REG_SHARD, put({ _id: key('L', a.loginName), accountId: a.accountId }));
       parts.ops(a.accountId, accountDoc(a), ...(d === undefined ? [] : deviceDocs(d)));
       return { parts: parts.map, result: undefined };
     });
@@ -129,7 +141,11 @@ export const couchAccounts = (
       register: async (a, d, options) => {
         const invite = options?.invite;
         if (invite !== undefined) requireText(invite.codeHash, 'invite.codeHash');
-        await register(a, d, invite === undefined ? undefined : { codeHash: invite.codeHash, now: invite.now });
+        await register(
+          a,
+          d,
+          invite === undefined ? undefined : { codeHash: invite.codeHash, now: invite.now },
+        );
       },
       get: getAccount,
       getByLogin: async (loginName) => {
@@ -140,9 +156,13 @@ export const couchAccounts = (
         requireGeneration(next.gen);
         await updateAccount(accountId, (a) => {
           if (a.wrappedRootGen >= next.gen) {
-            throw new StoreError('CONFLICT', `wrapped root is at generation ${a.wrappedRootGen}, not below ${next.gen}`, {
-              details: { gen: a.wrappedRootGen },
-            });
+            throw new StoreError(
+              'CONFLICT',
+              `wrapped root is at generation ${a.wrappedRootGen}, not below ${next.gen}`,
+              {
+                details: { gen: a.wrappedRootGen },
+              },
+            );
           }
           return { ...a, wrappedRoot: next.wrappedRoot, wrappedRootGen: next.gen, wrappedRootSig: next.sig };
         });
@@ -178,7 +198,8 @@ export const couchAccounts = (
           if ((await getAccount(d.accountId)) === null) {
             throw new StoreError('NOT_FOUND', `account ${d.accountId} does not exist`);
           }
-          if ((await getDevice(d.deviceId)) !== null) throw new StoreError('ALREADY_EXISTS', 'device id is taken');
+          if ((await getDevice(d.deviceId)) !== null)
+            throw new StoreError('ALREADY_EXISTS', 'device id is taken');
           const parts = new Parts();
           parts.ops(d.accountId, ...deviceDocs(d));
           parts.part(REG_SHARD);
@@ -191,7 +212,13 @@ export const couchAccounts = (
           .filter((doc) => !isGone(doc))
           .map((doc) => ({ ...(doc.device as Device) }))
           .sort((x, y) =>
-            x.createdAt !== y.createdAt ? (x.createdAt < y.createdAt ? -1 : 1) : x.deviceId < y.deviceId ? -1 : 1,
+            x.createdAt !== y.createdAt
+              ? x.createdAt < y.createdAt
+                ? -1
+                : 1
+              : x.deviceId < y.deviceId
+                ? -1
+                : 1,
           ),
       revoke: async (deviceId, revokedAt, revocation) => {
         requireText(revokedAt, 'revokedAt');
@@ -212,7 +239,8 @@ export const couchAccounts = (
         });
         // The sessions go with the revocation (already answered as absent since it committed).
         const sessions = await data.range(prefix('Sd', deviceId), { includeDocs: false });
-        for (const s of sessions) await deleteSession(decodeURIComponent(s._id.split('|')[2] ?? ''), deviceId);
+        for (const s of sessions)
+          await deleteSession(decodeURIComponent(s._id.split('|')[2] ?? ''), deviceId);
         return result;
       },
     },
@@ -266,7 +294,8 @@ export const couchAccounts = (
       deleteForDevice: async (deviceId) => {
         const entries = await data.range(prefix('Sd', deviceId), { includeDocs: false });
         let n = 0;
-        for (const e of entries) if (await deleteSession(decodeURIComponent(e._id.split('|')[2] ?? ''), deviceId)) n++;
+        for (const e of entries)
+          if (await deleteSession(decodeURIComponent(e._id.split('|')[2] ?? ''), deviceId)) n++;
         return n;
       },
       deleteExpired: async (now) => {
@@ -292,7 +321,8 @@ export const couchAccounts = (
         requireText(invite.createdAt, 'createdAt');
         timeMs(invite.expiresAt, 'expiresAt');
         await log.commit([REG_SHARD], async () => {
-          if ((await getInvite(invite.codeHash)) !== null) throw new StoreError('ALREADY_EXISTS', 'invite exists');
+          if ((await getInvite(invite.codeHash)) !== null)
+            throw new StoreError('ALREADY_EXISTS', 'invite exists');
           const parts = new Parts();
           parts.ops(REG_SHARD, put({ _id: key('I', invite.codeHash), invite }));
           return { parts: parts.map, result: undefined };
@@ -303,7 +333,13 @@ export const couchAccounts = (
           .filter((d) => !isGone(d))
           .map((d) => ({ ...(d.invite as Invite) }))
           .sort((a, b) =>
-            a.createdAt !== b.createdAt ? (a.createdAt > b.createdAt ? -1 : 1) : a.codeHash > b.codeHash ? -1 : 1,
+            a.createdAt !== b.createdAt
+              ? a.createdAt > b.createdAt
+                ? -1
+                : 1
+              : a.codeHash > b.codeHash
+                ? -1
+                : 1,
           ),
       revoke: async (codeHash, revokedAt) => {
         requireText(revokedAt, 'revokedAt');

@@ -42,7 +42,15 @@ import { currentEpoch, deviceAccount, guardShards, Parts, runGuard, type Ctx } f
 import { advancedHeads, planRows } from './docs';
 import { shardOf, type CommitEvent } from './log';
 import { gone, isGone, put } from './ops';
-import { invalid, isNonNegativeInt, requireText, validateEntries, validateEnvelope, validateGuard, validateManifest } from './validate';
+import {
+  invalid,
+  isNonNegativeInt,
+  requireText,
+  validateEntries,
+  validateEnvelope,
+  validateGuard,
+  validateManifest,
+} from './validate';
 
 const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
   a.blobId === b.blobId &&
@@ -53,8 +61,8 @@ const sameManifest = (a: BlobManifest, b: BlobManifest): boolean =>
   a.digests.length === b.digests.length &&
   a.digests.every((d, i) => d === b.digests[i]);
 
-const live = (doc: CouchDoc | null | undefined): CouchDoc | null => (doc === undefined || isGone(doc) ? null : doc);
-
+const live = (doc: CouchDoc | null | undefined): CouchDoc | null =>
+  doc === undefined || isGone(doc) ? null : doc;
 
 export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => {
   const { data, log } = ctx;
@@ -62,38 +70,54 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
   const putAll = async (envelopes: readonly Envelope[]): Promise<Array<{ created: boolean }>> => {
     envelopes.forEach(validateEnvelope);
     if (envelopes.length === 0) return [];
-    const { result } = await log.commit(envelopes.map((e) => shardOf(e.stream)), async () => {
-      const stored = await data.getMany(envelopes.map((e) => key('e', e.stream, e.epoch, e.recipient)));
-      const parts = new Parts();
-      const batch = new Map<string, Envelope>();
-      const results: Array<{ created: boolean }> = [];
-      const keys = new Map<string, { recipient: string; patient: string; streams: Set<string> }>();
-      for (const e of envelopes) {
-        const id = key('e', e.stream, e.epoch, e.recipient);
-        const earlier = batch.get(id) ?? (live(stored.get(id))?.envelope as Envelope | undefined);
-        let write = earlier === undefined;
-        if (earlier !== undefined && batch.get(id) === undefined && earlier.keyId === e.keyId) {
-          write = await replacesRevoked(earlier.createdBy, e.createdBy);
+    const { result } = await log.commit(
+      envelopes.map((e) => shardOf(e.stream)),
+      async () => {
+        const stored = await data.getMany(envelopes.map((e) => key('e', e.stream, e.epoch, e.recipient)));
+        const parts = new Parts();
+        const batch = new Map<string, Envelope>();
+        const results: Array<{ created: boolean }> = [];
+        const keys = new Map<string, { recipient: string; patient: string; streams: Set<string> }>();
+        for (const e of envelopes) {
+          const id = key('e', e.stream, e.epoch, e.recipient);
+          const earlier = batch.get(id) ?? (live(stored.get(id))?.envelope as Envelope | undefined);
+          let write = earlier === undefined;
+          if (earlier !== undefined && batch.get(id) === undefined && earlier.keyId === e.keyId) {
+            write = await replacesRevoked(earlier.createdBy, e.createdBy);
+          }
+          results.push({ created: write });
+          if (!write) continue;
+          batch.set(id, e);
+          const shard = shardOf(e.stream);
+          parts.ops(
+            shard,
+            put({ _id: id, envelope: e }),
+            put({ _id: key('er', e.recipient, e.stream, e.epoch), envelope: e }),
+          );
+          if (e.recipient !== shard) {
+            const k = `${shard}|${e.recipient}`;
+            const entry = keys.get(k) ?? {
+              recipient: e.recipient,
+              patient: shard,
+              streams: new Set<string>(),
+            };
+            entry.streams.add(e.stream);
+            keys.set(k, entry);
+          }
         }
-        results.push({ created: write });
-        if (!write) continue;
-        batch.set(id, e);
-        const shard = shardOf(e.stream);
-        parts.ops(shard, put({ _id: id, envelope: e }), put({ _id: key('er', e.recipient, e.stream, e.epoch), envelope: e }));
-        if (e.recipient !== shard) {
-          const k = `${shard}|${e.recipient}`;
-          const entry = keys.get(k) ?? { recipient: e.recipient, patient: shard, streams: new Set<string>() };
-          entry.streams.add(e.stream);
-          keys.set(k, entry);
+        for (const k of keys.values()) {
+          const p = parts.part(k.patient);
+          const event: CommitEvent = {
+            k: 'keys',
+            recipient: k.recipient,
+            patient: k.patient,
+            streams: [...k.streams],
+          };
+          p.events = [...(p.events ?? []), event];
         }
-      }
-      for (const k of keys.values()) {
-        const p = parts.part(k.patient);
-        const event: CommitEvent = { k: 'keys', recipient: k.recipient, patient: k.patient, streams: [...k.streams] };
-        p.events = [...(p.events ?? []), event];
-      }
-      return { parts: parts.map, result: results };
-    });
+        return { parts: parts.map, result: results };
+      },
+    );
     return result;
   };
 
@@ -124,7 +148,9 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
 
   const getManifest = async (blobId: string): Promise<BlobManifest | null> => {
     const doc = live(await data.get(key('bm', blobId)));
-    return doc === null ? null : { ...(doc.manifest as BlobManifest), digests: [...(doc.manifest as BlobManifest).digests] };
+    return doc === null
+      ? null
+      : { ...(doc.manifest as BlobManifest), digests: [...(doc.manifest as BlobManifest).digests] };
   };
 
   /** Writes a blob write's access entries in the same commit: CONFLICT unless every one is written. */
@@ -159,14 +185,19 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
     if (expectedEpoch !== undefined && !isNonNegativeInt(expectedEpoch))
       throw invalid('expectedEpoch must be a non-negative integer');
     const shard = shardOf(m.stream);
-    const shards = [shard, ...(quota === undefined ? [] : [quota.accountId]), ...(await guardShards(data, guard))];
+    const shards = [
+      shard,
+      ...(quota === undefined ? [] : [quota.accountId]),
+      ...(await guardShards(data, guard)),
+    ];
     await log.commit(shards, async () => {
       await runGuard(data, guard);
       const parts = new Parts();
       const deleted = live(await data.get(key('bt', m.blobId)));
       if (deleted !== null) {
         const t = deleted.tombstone as BlobTombstone;
-        if (t.stream !== m.stream) throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
+        if (t.stream !== m.stream)
+          throw new StoreError('ALREADY_EXISTS', `blob ${m.blobId} has a different manifest`);
         throw new StoreError('DELETED', `blob ${m.blobId} was deleted; its id is not used again`, {
           details: { deletedAt: t.deletedAt },
         });
@@ -229,7 +260,10 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
         const parts = new Parts();
         const stored = live(await data.get(key('bk', blobId, index)));
         if (stored !== null && !sameBytes(fromBase64(stored.bytes as string), bytes)) {
-          throw new StoreError('ALREADY_EXISTS', `chunk ${index} of blob ${blobId} differs from the stored one`);
+          throw new StoreError(
+            'ALREADY_EXISTS',
+            `chunk ${index} of blob ${blobId} differs from the stored one`,
+          );
         }
         if (stored === null) parts.ops(shard, put({ _id: key('bk', blobId, index), bytes: toBase64(bytes) }));
         await withEntries(snaps, entries, parts);
@@ -280,7 +314,8 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
       },
       putAll,
       list: async (recipient, streams, limit) => {
-        if (limit !== undefined && !isNonNegativeInt(limit)) throw invalid(`limit must be a count, not ${String(limit)}`);
+        if (limit !== undefined && !isNonNegativeInt(limit))
+          throw invalid(`limit must be a count, not ${String(limit)}`);
         const wanted = streams === undefined ? null : new Set(streams);
         const all = (await data.range(prefix('er', recipient)))
           .filter((d) => !isGone(d))
@@ -307,10 +342,16 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
         }
         rows.sort((a, b) =>
           a.stream !== b.stream
-            ? a.stream < b.stream ? -1 : 1
+            ? a.stream < b.stream
+              ? -1
+              : 1
             : a.epoch !== b.epoch
               ? a.epoch - b.epoch
-              : a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : 0,
+              : a.recipient < b.recipient
+                ? -1
+                : a.recipient > b.recipient
+                  ? 1
+                  : 0,
         );
         return rows.slice(0, limit);
       },
@@ -325,7 +366,9 @@ export const couchBlobs = (ctx: Ctx): Pick<SyncStore, 'envelopes' | 'blobs'> => 
         return doc === null ? null : fromBase64(doc.bytes as string);
       },
       chunkIndexes: async (blobId) =>
-        (await data.range(prefix('bk', blobId))).filter((d) => !isGone(d)).map((d) => Number(lastPart(d._id))),
+        (await data.range(prefix('bk', blobId)))
+          .filter((d) => !isGone(d))
+          .map((d) => Number(lastPart(d._id))),
       delete: deleteBlob,
       getTombstone: async (blobId) => {
         const doc = live(await data.get(key('bt', blobId)));

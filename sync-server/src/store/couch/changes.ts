@@ -46,9 +46,16 @@ export const followCommits = (log: PouchDbLike, options: FollowOptions): { stop(
       if (!isCommit(doc) || doc.applied !== true || doc.aborted === true || doc.node === options.node) return;
       if (doc.advanced.length > 0) options.onHeads(doc.advanced.map((h) => ({ ...h })));
       for (const e of doc.events) {
-        if (e.k === 'grants') options.onChange({ kind: 'grants-changed', granteeId: e.grantee, patientId: e.patient });
+        if (e.k === 'grants')
+          options.onChange({ kind: 'grants-changed', granteeId: e.grantee, patientId: e.patient });
         else if (e.k === 'device-revoked') options.onChange({ kind: 'device-revoked', deviceId: e.device });
-        else options.onChange({ kind: 'keys-stored', recipientId: e.recipient, patientId: e.patient, streams: [...e.streams] });
+        else
+          options.onChange({
+            kind: 'keys-stored',
+            recipientId: e.recipient,
+            patientId: e.patient,
+            streams: [...e.streams],
+          });
       }
     });
     current.on('error', (error) => {

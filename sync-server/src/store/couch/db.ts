@@ -51,7 +51,9 @@ export interface PouchDbLike {
   bulkDocs(
     docs: CouchDoc[],
     options?: Record<string, unknown>,
-  ): Promise<Array<{ ok?: boolean; id?: string; rev?: string; error?: unknown; status?: number; name?: string }>>;
+  ): Promise<
+    Array<{ ok?: boolean; id?: string; rev?: string; error?: unknown; status?: number; name?: string }>
+  >;
   allDocs(options: Record<string, unknown>): Promise<{ rows: AllDocsRow[]; total_rows?: number }>;
   changes(options: Record<string, unknown>): ChangesFeed;
   info(): Promise<Record<string, unknown>>;
@@ -68,7 +70,8 @@ export const pad = (n: number): string => String(n).padStart(16, '0');
 export const key = (kind: string, ...parts: Array<string | number>): string =>
   [kind, ...parts.map((p) => (typeof p === 'number' ? pad(p) : encodeURIComponent(p)))].join(SEP);
 /** The prefix of every id `key(kind, ...parts, …more)`. */
-export const prefix = (kind: string, ...parts: Array<string | number>): string => `${key(kind, ...parts)}${SEP}`;
+export const prefix = (kind: string, ...parts: Array<string | number>): string =>
+  `${key(kind, ...parts)}${SEP}`;
 /** The last part of an id, decoded. */
 export const lastPart = (id: string): string => decodeURIComponent(id.slice(id.lastIndexOf(SEP) + 1));
 
@@ -166,7 +169,8 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
           endkey: descending ? from : end,
         };
         if (options.startAfter !== undefined && !descending) query.skip = 0;
-        if (options.limit !== undefined) query.limit = options.limit + (options.startAfter === undefined ? 0 : 1);
+        if (options.limit !== undefined)
+          query.limit = options.limit + (options.startAfter === undefined ? 0 : 1);
         const { rows } = await raw.allDocs(query);
         const docs: CouchDoc[] = [];
         for (const row of rows) {

@@ -198,7 +198,8 @@ const notWritten = (results: DocWriteResult[]): DocWriteResult[] =>
 /** Heads a set of commits advanced, for onCommitted (one entry per stream, the highest). */
 export const advancedHeads = (committed: Array<{ advanced: StreamHead[] }>): StreamHead[] => {
   const heads = new Map<string, number>();
-  for (const c of committed) for (const h of c.advanced) heads.set(h.stream, Math.max(h.head, heads.get(h.stream) ?? 0));
+  for (const c of committed)
+    for (const h of c.advanced) heads.set(h.stream, Math.max(h.head, heads.get(h.stream) ?? 0));
   return [...heads].map(([stream, head]) => ({ stream, head }));
 };
 
@@ -233,7 +234,12 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
   const headOf = async (stream: string): Promise<number> =>
     (await log.settle(shardOf(stream), false)).state.heads[stream] ?? 0;
 
-  const readDocs = async (stream: string, since: number, limit: number, maxBytes: number): Promise<DocPage> => {
+  const readDocs = async (
+    stream: string,
+    since: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<DocPage> => {
     if (!Number.isSafeInteger(since) || since < 0) throw invalid('since must be a non-negative integer');
     if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
     if (!(maxBytes > 0)) throw invalid('maxBytes must be positive');
@@ -249,7 +255,9 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
         limit: Math.max(limit * 2, 16),
       });
       if (rows.length === 0) break;
-      const entries = rows.filter((r) => r.doc && !isGone(r.doc)).map((r) => ({ seq: Number(lastPart(r.id)), id: r.doc?.id as string }));
+      const entries = rows
+        .filter((r) => r.doc && !isGone(r.doc))
+        .map((r) => ({ seq: Number(lastPart(r.id)), id: r.doc?.id as string }));
       const versions = await data.getMany(entries.map((e) => key('d', stream, e.id)));
       for (const e of entries) {
         const v = versions.get(key('d', stream, e.id));
@@ -278,7 +286,10 @@ export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
     streamHeads: async (streams) => {
       const snaps = new Map<string, Snapshot>();
       for (const shard of new Set(streams.map(shardOf))) snaps.set(shard, await log.settle(shard, false));
-      return streams.map((stream) => ({ stream, head: snaps.get(shardOf(stream))?.state.heads[stream] ?? 0 }));
+      return streams.map((stream) => ({
+        stream,
+        head: snaps.get(shardOf(stream))?.state.heads[stream] ?? 0,
+      }));
     },
     auditChainEnd: async (stream, author) => {
       const [last] = await data.range(prefix('ap', stream, author), { descending: true, limit: 1 });
@@ -323,14 +334,18 @@ export const couchHeads = (ctx: Ctx): SyncStore['heads'] => {
       if (ids.size !== rows.length) throw invalid('a row is named twice');
       const { result } = await log.commit<KeepHeadResult>([shardOf(head.stream)], async (snaps) => {
         const current = snaps.get(shardOf(head.stream))?.state.heads[head.stream] ?? 0;
-        if (current !== head.seq) return { parts: new Map(), result: { status: 'moved' as const, seq: current } };
+        if (current !== head.seq)
+          return { parts: new Map(), result: { status: 'moved' as const, seq: current } };
         const kept = await data.get(key('hk', head.stream));
         if (!isGone(kept) && kept !== null && (kept.seq as number) > head.seq) {
           return { parts: new Map(), result: { status: 'stale' as const, seq: kept.seq as number } };
         }
         const parts = new Parts();
         const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        parts.ops(shardOf(head.stream), put({ _id: key('hk', head.stream), seq: head.seq, signed: head.signed, rows: sorted }));
+        parts.ops(
+          shardOf(head.stream),
+          put({ _id: key('hk', head.stream), seq: head.seq, signed: head.signed, rows: sorted }),
+        );
         return { parts: parts.map, result: { status: 'ok' as const } };
       });
       return result;
@@ -339,7 +354,9 @@ export const couchHeads = (ctx: Ctx): SyncStore['heads'] => {
       if (!Number.isInteger(limit) || limit < 0) throw invalid('limit must be a non-negative integer');
       const kept = await data.get(key('hk', stream));
       if (kept === null || isGone(kept)) return null;
-      const rows = (kept.rows as HeadRow[]).filter((r) => after === undefined || r.id > after).slice(0, limit);
+      const rows = (kept.rows as HeadRow[])
+        .filter((r) => after === undefined || r.id > after)
+        .slice(0, limit);
       return {
         head: { stream, seq: kept.seq as number, signed: kept.signed as KeptHead['signed'] },
         rows: rows.map((r) => ({ ...r })),

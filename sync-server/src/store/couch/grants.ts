@@ -20,13 +20,29 @@
  */
 import { StoreError, type Acceptance, type EndedScope, type Grant, type SyncStore } from '../types';
 import { key, lastPart, prefix } from './db';
-import { byPatientOrder, docToGrant, grantsOfGrantee, isUnended, Parts, unendedFrom, type Ctx } from './context';
+import {
+  byPatientOrder,
+  docToGrant,
+  grantsOfGrantee,
+  isUnended,
+  Parts,
+  unendedFrom,
+  type Ctx,
+} from './context';
 import { GRANTS_SHARD, shardOf, type CommitEvent } from './log';
 import { gone, isGone, put } from './ops';
 import { invalid, requireCount, requireText } from './validate';
 
 const issuedAsc = (a: Grant, b: Grant): number =>
-  a.issuedAt !== b.issuedAt ? (a.issuedAt < b.issuedAt ? -1 : 1) : a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
+  a.issuedAt !== b.issuedAt
+    ? a.issuedAt < b.issuedAt
+      ? -1
+      : 1
+    : a.grantId < b.grantId
+      ? -1
+      : a.grantId > b.grantId
+        ? 1
+        : 0;
 const issuedDesc = (a: Grant, b: Grant): number => -issuedAsc(a, b);
 const isEnded = (g: Grant, now: string): boolean => g.revokedAt !== undefined || g.expiresAt <= now;
 
@@ -45,9 +61,13 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
   const ofPatient = async (patientId: string): Promise<Array<{ grant: Grant; storedAt?: string }>> =>
     (await data.range(prefix('gp', patientId)))
       .filter((d) => !isGone(d))
-      .map((d) => ({ grant: docToGrant(d), ...(typeof d.storedAt === 'string' ? { storedAt: d.storedAt } : {}) }));
+      .map((d) => ({
+        grant: docToGrant(d),
+        ...(typeof d.storedAt === 'string' ? { storedAt: d.storedAt } : {}),
+      }));
   const side = async (of: { patientId?: string; granteeId?: string }): Promise<Grant[]> => {
-    if (of.patientId !== undefined && of.granteeId === undefined) return (await ofPatient(of.patientId)).map((x) => x.grant);
+    if (of.patientId !== undefined && of.granteeId === undefined)
+      return (await ofPatient(of.patientId)).map((x) => x.grant);
     if (of.granteeId !== undefined && of.patientId === undefined) return grantsOfGrantee(data, of.granteeId);
     throw invalid('give exactly one of patientId and granteeId');
   };
@@ -55,7 +75,11 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
     const doc = await data.get(key('g', grantId));
     return doc === null || isGone(doc) ? null : docToGrant(doc);
   };
-  const changeEvent = (g: Grant): CommitEvent => ({ k: 'grants', grantee: g.granteeId, patient: g.patientId });
+  const changeEvent = (g: Grant): CommitEvent => ({
+    k: 'grants',
+    grantee: g.granteeId,
+    patient: g.patientId,
+  });
   const accountExists = async (id: string): Promise<boolean> => {
     const doc = await data.get(key('A', id));
     return doc !== null && !isGone(doc);
@@ -67,7 +91,8 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
       if (now !== undefined) requireText(now, 'now');
       const shard = patientShard(g.patientId);
       await log.commit([shard, GRANTS_SHARD], async () => {
-        if ((await getGrant(g.grantId)) !== null) throw new StoreError('ALREADY_EXISTS', `grant ${g.grantId} exists`);
+        if ((await getGrant(g.grantId)) !== null)
+          throw new StoreError('ALREADY_EXISTS', `grant ${g.grantId} exists`);
         if (!(await accountExists(g.patientId)) || !(await accountExists(g.granteeId))) {
           throw new StoreError('NOT_FOUND', 'the patient or grantee account does not exist');
         }
@@ -105,7 +130,10 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
       const all = await side(of);
       requireText(now, 'now');
       requireCount(limit);
-      return all.filter((g) => isEnded(g, now)).sort(issuedDesc).slice(0, limit);
+      return all
+        .filter((g) => isEnded(g, now))
+        .sort(issuedDesc)
+        .slice(0, limit);
     },
     listPage: async (of, { after, unendedAt, limit }) => {
       const all = await side(of);
@@ -115,9 +143,14 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
         requireText(after.issuedAt, 'after.issuedAt');
         requireText(after.grantId, 'after.grantId');
       }
-      const bound = after === undefined ? null : ({ issuedAt: after.issuedAt, grantId: after.grantId } as Grant);
+      const bound =
+        after === undefined ? null : ({ issuedAt: after.issuedAt, grantId: after.grantId } as Grant);
       return all
-        .filter((g) => (unendedAt === undefined || isUnended(g, unendedAt)) && (bound === null || issuedAsc(g, bound) < 0))
+        .filter(
+          (g) =>
+            (unendedAt === undefined || isUnended(g, unendedAt)) &&
+            (bound === null || issuedAsc(g, bound) < 0),
+        )
         .sort(issuedDesc)
         .slice(0, limit);
     },
@@ -168,7 +201,8 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
           (x) => isUnended(x.grant, now) && (granteeId === undefined || x.grant.granteeId === granteeId),
         ).length;
       }
-      if (granteeId !== undefined) return (await grantsOfGrantee(data, granteeId)).filter((g) => isUnended(g, now)).length;
+      if (granteeId !== undefined)
+        return (await grantsOfGrantee(data, granteeId)).filter((g) => isUnended(g, now)).length;
       throw invalid('countUnended needs a patientId or a granteeId');
     },
     countUnendedNotAccepted: async (granteeId, now) => {
@@ -177,8 +211,9 @@ export const couchGrants = (ctx: Ctx): Pick<SyncStore, 'grants' | 'acceptances'>
       const accepted = new Set(
         (await data.range(prefix('ac', granteeId))).filter((d) => !isGone(d)).map((d) => lastPart(d._id)),
       );
-      return (await grantsOfGrantee(data, granteeId)).filter((g) => isUnended(g, now) && !accepted.has(g.patientId))
-        .length;
+      return (await grantsOfGrantee(data, granteeId)).filter(
+        (g) => isUnended(g, now) && !accepted.has(g.patientId),
+      ).length;
     },
     revoke: async (grantId, revokedAt, revocation) => {
       requireText(revokedAt, 'revokedAt');

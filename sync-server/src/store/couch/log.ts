@@ -101,7 +101,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface ShardLog {
   /** The shard's applied state; with `mayAbort`, a stale pending transaction is aborted first. */
   settle(shard: string, mayAbort: boolean): Promise<Snapshot>;
-  commit<T>(shards: readonly string[], build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>): Promise<{
+  commit<T>(
+    shards: readonly string[],
+    build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
+  ): Promise<{
     result: T;
     committed: CommitDoc[];
   }>;
@@ -214,7 +217,9 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
       const written = order.filter((s) => plan.parts.has(s));
       if (written.length === 0) return { result: plan.result, committed: [] };
       // Every shard the plan read takes part: a commit there since its read refuses this one.
-      const parts = order.map((shard) => newCommit(shard, snaps.get(shard) ?? { n: 0, state: EMPTY }, plan.parts.get(shard) ?? {}));
+      const parts = order.map((shard) =>
+        newCommit(shard, snaps.get(shard) ?? { n: 0, state: EMPTY }, plan.parts.get(shard) ?? {}),
+      );
       if (parts.length === 1) {
         const [only] = parts;
         if (only === undefined || !(await log.create(only))) continue;

@@ -17,9 +17,7 @@
  */
 import type { CouchDoc, Db } from './db';
 
-export type Op =
-  | { t: 'put'; doc: CouchDoc }
-  | { t: 'create'; doc: CouchDoc };
+export type Op = { t: 'put'; doc: CouchDoc } | { t: 'create'; doc: CouchDoc };
 
 export const put = (doc: CouchDoc): Op => ({ t: 'put', doc });
 export const create = (doc: CouchDoc): Op => ({ t: 'create', doc });
@@ -49,7 +47,8 @@ export const applyOps = async (data: Db, n: number, ops: readonly Op[]): Promise
     }
     const results = await data.bulk(writes);
     pending = writes.filter((_, i) => results[i] === 'conflict').map((w) => ({ ...w, _rev: undefined }));
-    if (round > 50 && pending.length > 0) throw new Error('could not apply a commit: its documents keep changing');
+    if (round > 50 && pending.length > 0)
+      throw new Error('could not apply a commit: its documents keep changing');
   }
   const creates = ops.filter((op) => op.t === 'create').map((op) => ({ ...op.doc }));
   // A 409 is the same immutable document, created by another applier.

@@ -49,7 +49,18 @@ export const startPouchServer = async (options: { inMemory?: boolean } = {}): Pr
   const bin = createRequire(import.meta.url).resolve('pouchdb-server/bin/pouchdb-server');
   let child: ChildProcess | null = null;
   const launch = async (): Promise<void> => {
-    const args = [bin, '--port', String(port), '--host', '127.0.0.1', '--dir', join(dir, 'db'), '--config', join(dir, 'config.json'), '--no-stdout-logs'];
+    const args = [
+      bin,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--dir',
+      join(dir, 'db'),
+      '--config',
+      join(dir, 'config.json'),
+      '--no-stdout-logs',
+    ];
     if (options.inMemory === true) args.push('--in-memory');
     child = spawn(process.execPath, args, { cwd: dir, stdio: 'ignore' });
     const deadline = Date.now() + 20_000;

@@ -25,7 +25,14 @@ import { randomUUID } from 'node:crypto';
 import PouchDB from 'pouchdb-core';
 import httpAdapter from 'pouchdb-adapter-http';
 import { newIncarnation, INCARNATION_META_KEY } from '../sqlite-store';
-import { StoreError, type CommitListener, type ProviderEntry, type RemoteChange, type StoreHealth, type SyncStore } from '../types';
+import {
+  StoreError,
+  type CommitListener,
+  type ProviderEntry,
+  type RemoteChange,
+  type StoreHealth,
+  type SyncStore,
+} from '../types';
 import { couchAccounts } from './accounts';
 import { couchBlobs } from './blobs';
 import { followCommits } from './changes';
@@ -56,6 +63,8 @@ export interface CouchStore extends SyncStore {
   readonly url: string;
   readonly node: string;
   onRemoteChange(listener: (change: RemoteChange) => void): () => void;
+  /** Stores `value` under meta `key` only if the key holds none (of racing nodes, the first wins). */
+  createMeta(key: string, value: string): Promise<void>;
 }
 
 /** The URL without its credentials, for logs and health details. */
@@ -79,7 +88,8 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const name = options.database ?? 'hale';
   const node = options.node ?? randomUUID();
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const report = options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
+  const report =
+    options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
   const fetchWithTimeout = (url: string, init: RequestInit = {}) =>
     fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
   const pouchOptions = { fetch: fetchWithTimeout, skip_setup: true };
@@ -109,16 +119,23 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
 
   const ensureDb = async (url: string): Promise<void> => {
     const response = await fetchWithTimeout(url, { method: 'PUT' }).catch((error: unknown) => {
-      throw new StoreError('UNAVAILABLE', `CouchDB unreachable at ${redactUrl(base)}: ${String(error)}`, { cause: error });
+      throw new StoreError('UNAVAILABLE', `CouchDB unreachable at ${redactUrl(base)}: ${String(error)}`, {
+        cause: error,
+      });
     });
     if (response.status !== 201 && response.status !== 202 && response.status !== 412) {
-      throw new StoreError(response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL', `could not create database: HTTP ${response.status}`);
+      throw new StoreError(
+        response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL',
+        `could not create database: HTTP ${response.status}`,
+      );
     }
   };
 
   const metaGet = async (id: string): Promise<{ value: string; at?: string } | null> => {
     const doc = await data.get(id);
-    return doc === null || isGone(doc) ? null : { value: doc.value as string, ...(typeof doc.at === 'string' ? { at: doc.at } : {}) };
+    return doc === null || isGone(doc)
+      ? null
+      : { value: doc.value as string, ...(typeof doc.at === 'string' ? { at: doc.at } : {}) };
   };
   const metaPut = async (id: string, fields: Record<string, unknown>): Promise<void> => {
     for (;;) {
@@ -175,7 +192,11 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
         await rawData.info();
         health = { ok: true, backend: 'couchdb', detail: `${redactUrl(base)}/${name}` };
       } catch (error) {
-        health = { ok: false, backend: 'couchdb', detail: `CouchDB unreachable: ${error instanceof Error ? error.message : String(error)}` };
+        health = {
+          ok: false,
+          backend: 'couchdb',
+          detail: `CouchDB unreachable: ${error instanceof Error ? error.message : String(error)}`,
+        };
       }
       lastHealth = { at: now, health };
       return health;
@@ -188,7 +209,9 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
     directory: {
       putProvider: async (p) => {
         requireText(p.accountId, 'accountId');
-        const search = [p.displayName, p.specialty, p.clinic, p.identifier].map((f) => f.toLowerCase()).join(SEARCH_SEPARATOR);
+        const search = [p.displayName, p.specialty, p.clinic, p.identifier]
+          .map((f) => f.toLowerCase())
+          .join(SEARCH_SEPARATOR);
         await metaPut(key('P', p.accountId), { entry: p, search });
       },
       searchProviders: async (q, limit, after) => {
@@ -199,7 +222,10 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
           if (x !== y) return x < y ? -1 : 1;
           return a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0;
         };
-        const bound = after === undefined ? null : ({ displayName: after.displayName, accountId: after.accountId } as ProviderEntry);
+        const bound =
+          after === undefined
+            ? null
+            : ({ displayName: after.displayName, accountId: after.accountId } as ProviderEntry);
         return (await data.range('P|'))
           .filter((d) => !isGone(d) && (d.search as string).includes(needle))
           .map((d) => ({ ...(d.entry as ProviderEntry) }))
@@ -227,6 +253,9 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
       return () => {
         listeners.delete(listener);
       };
+    },
+    createMeta: async (k, value) => {
+      await data.create({ _id: key('M', k), value });
     },
     onRemoteChange(listener) {
       remote.add(listener);

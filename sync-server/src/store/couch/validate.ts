@@ -48,7 +48,8 @@ export const validateDocWrite = (row: DocWrite): void => {
   if (doc.audit !== undefined && !isNonNegativeInt(doc.audit.authorSeq)) {
     throw invalid('doc.audit.authorSeq must be a non-negative integer');
   }
-  if (assumedRev !== null && typeof assumedRev !== 'string') throw invalid('assumedRev must be a string or null');
+  if (assumedRev !== null && typeof assumedRev !== 'string')
+    throw invalid('assumedRev must be a string or null');
   if (row.expectedEpoch !== undefined && !isNonNegativeInt(row.expectedEpoch))
     throw invalid('expectedEpoch must be a non-negative integer');
 };
@@ -80,7 +81,8 @@ export const validateManifest = (m: BlobManifest): void => {
   requireText(m.blobId, 'blobId');
   requireText(m.stream, 'stream');
   if (!isNonNegativeInt(m.size)) throw invalid('size must be a non-negative integer');
-  if (!isNonNegativeInt(m.chunkSize) || m.chunkSize === 0) throw invalid('chunkSize must be a positive integer');
+  if (!isNonNegativeInt(m.chunkSize) || m.chunkSize === 0)
+    throw invalid('chunkSize must be a positive integer');
   if (m.chunkCount !== Math.max(1, Math.ceil(m.size / m.chunkSize)))
     throw invalid('chunkCount must be max(1, ceil(size / chunkSize))');
   if (!Array.isArray(m.digests) || m.digests.length !== m.chunkCount) {
