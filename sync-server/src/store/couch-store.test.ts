@@ -5,7 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { runAccessGuardConformance } from './access-guard-conformance';
 import { runStoreConformance } from './conformance';
 import { openCouchStore } from './couch/store';
-import { startPouchServer, type PouchServer } from './couch/pouchdb-server';
+import { startPouchServer, type PouchServer } from '../testing/pouchdb-server';
 
 let server: PouchServer;
 beforeAll(async () => {
