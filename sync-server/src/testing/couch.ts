@@ -4,7 +4,7 @@
  * (`spawnCouchNode`, `npm start -- --store couchdb`). Each node opens its own store instance on the shared
  * databases, as separate machines would; nothing else is shared.
  *
- * Failure modes: a node that does not answer /healthz within 20 s rejects its start.
+ * Failure modes: a spawned node that does not answer /healthz within 60 s rejects its start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -95,7 +95,8 @@ export const spawnCouchNode = async (
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const until = Date.now() + 20_000;
+  // Generous: under a loaded machine (nodes starting beside each other, a test running) a start takes long.
+  const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`node exited early: ${stderr}`);
     const ok = await fetch(`${url}/healthz`).then(
@@ -115,7 +116,7 @@ export const spawnCouchNode = async (
     child,
     kill: (signal) =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);
       }),

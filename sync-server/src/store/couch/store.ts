@@ -40,6 +40,7 @@ import type { Ctx } from './context';
 import { key, wrapDb, type Db } from './db';
 import { couchDocs, couchHeads } from './docs';
 import { couchGrants } from './grants';
+import { couchImport, type CouchImport } from './import';
 import { createShardLog } from './log';
 import { isGone } from './ops';
 import { invalid, requireText } from './validate';
@@ -65,6 +66,10 @@ export interface CouchStore extends SyncStore {
   onRemoteChange(listener: (change: RemoteChange) => void): () => void;
   /** Stores `value` under meta `key` only if the key holds none (of racing nodes, the first wins). */
   createMeta(key: string, value: string): Promise<void>;
+  /** True while nothing was ever committed to this store (a migration's target must be). */
+  isEmpty(): Promise<boolean>;
+  /** What only `migrate` writes (import.ts). */
+  readonly migration: CouchImport;
 }
 
 /** The URL without its credentials, for logs and health details. */
@@ -254,6 +259,8 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
         listeners.delete(listener);
       };
     },
+    isEmpty: async () => (await logDb.range('l|', { limit: 1, includeDocs: false })).length === 0,
+    migration: couchImport(ctx),
     createMeta: async (k, value) => {
       await data.create({ _id: key('M', k), value });
     },
