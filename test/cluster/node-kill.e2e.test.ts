@@ -90,6 +90,9 @@ describe('nodes killed mid-push', () => {
           for (const r of reply.results) if (r.status === 'ok') acked.add(r.id);
         }
         await killed;
+        console.log(
+          `kill ${k + 1}: ${delayMs} ms into the push, ${reply?.t === 'pushed' ? 'answered' : 'unanswered'}; ${acked.size} acknowledged so far`,
+        );
         running.delete(node);
         client.ws.terminate();
         slots[slot] = spawnCouchNode(couch.url, database, ports[slot] ?? 0);

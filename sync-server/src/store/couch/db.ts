@@ -64,6 +64,8 @@ export interface PouchDbLike {
 export type { ChangesFeed };
 
 const SEP = '|';
+/** Attempts after the first when the connection itself fails. */
+const RETRIES = 4;
 /** Zero-padded decimal: id order is number order for 0 … 10^16 − 1. */
 export const pad = (n: number): string => String(n).padStart(16, '0');
 /** A document id from its kind and parts. */
@@ -109,12 +111,37 @@ export interface Db {
 }
 
 export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
-  const run = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+  /**
+   * Runs `work`, again up to RETRIES times after a failure of the connection itself (a reset keep-alive
+   * socket, a refused connect): such a failure says nothing about whether a write landed, so every write
+   * below is safe to repeat (a create checks its token on a 409, a put with a rev is refused once it landed
+   * and its caller re-reads, a bulk's items are idempotent ops).
+   */
+  const run = async <T>(what: string, work: (retried: boolean) => Promise<T>): Promise<T> => {
     guard();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work(attempt > 0);
+      } catch (error) {
+        if (
+          attempt < RETRIES &&
+          statusOf(error) === undefined &&
+          !(error instanceof StoreError) &&
+          !closedNow()
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+          continue;
+        }
+        throw toStoreError(error, what);
+      }
+    }
+  };
+  const closedNow = (): boolean => {
     try {
-      return await work();
-    } catch (error) {
-      throw toStoreError(error, what);
+      guard();
+      return false;
+    } catch {
+      return true;
     }
   };
   return {
@@ -129,14 +156,22 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
         }
       }),
     create: (doc) =>
-      run('a write', async () => {
+      run('a write', async (retried) => {
         try {
           const result = await raw.put(doc);
           doc._rev = result.rev;
           return true;
         } catch (error) {
-          if (statusOf(error) === 409) return false;
-          throw error;
+          if (statusOf(error) !== 409) throw error;
+          // Our own earlier attempt may have landed before its connection failed: its token says so.
+          if (retried && typeof doc.token === 'string') {
+            const stored = await raw.get(doc._id);
+            if (stored.token === doc.token) {
+              doc._rev = stored._rev;
+              return true;
+            }
+          }
+          return false;
         }
       }),
     put: (doc) =>

@@ -199,6 +199,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     shard,
     n: snap.n + 1,
     node,
+    token: randomUUID(),
     ...(tx === undefined ? {} : { tx }),
     state: part.state ?? snap.state,
     base: snap.state,
@@ -230,6 +231,7 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
         _id: key('t', randomUUID()),
         status: 'pending',
         node,
+        token: randomUUID(),
         parts: parts.map((p) => ({ shard: p.shard, n: p.n })),
       };
       if (!(await log.create(tx))) continue;
