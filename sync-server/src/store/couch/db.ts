@@ -110,7 +110,19 @@ export interface Db {
   bulk(docs: CouchDoc[]): Promise<Array<'ok' | 'conflict'>>;
 }
 
-export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
+/**
+ * `resolve`, when given, is asked for every document read with `_conflicts` (conflicts.ts `pickLeaf`) and
+ * answers the revision to use; without it, CouchDB's winner is used.
+ */
+export const wrapDb = (
+  raw: PouchDbLike,
+  guard: () => void,
+  resolve?: (raw: PouchDbLike, doc: CouchDoc) => Promise<CouchDoc>,
+): Db => {
+  const settled = async (doc: CouchDoc): Promise<CouchDoc> =>
+    resolve !== undefined && doc._conflicts !== undefined && doc._conflicts.length > 0
+      ? resolve(raw, doc)
+      : doc;
   /**
    * Runs `work`, again up to RETRIES times after a failure of the connection itself (a reset keep-alive
    * socket, a refused connect): such a failure says nothing about whether a write landed, so every write
@@ -149,7 +161,7 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
     get: (id) =>
       run('a read', async () => {
         try {
-          return await raw.get(id, { conflicts: true });
+          return await settled(await raw.get(id, { conflicts: true }));
         } catch (error) {
           if (statusOf(error) === 404) return null;
           throw error;
@@ -190,7 +202,7 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
         const found = new Map<string, CouchDoc>();
         if (ids.length === 0) return found;
         const { rows } = await raw.allDocs({ keys: [...new Set(ids)], include_docs: true, conflicts: true });
-        for (const row of rows) if (row.doc) found.set(row.id, row.doc);
+        for (const row of rows) if (row.doc) found.set(row.id, await settled(row.doc));
         return found;
       }),
     range: (from, options = {}) =>
@@ -199,6 +211,7 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
         const descending = options.descending ?? false;
         const query: Record<string, unknown> = {
           include_docs: options.includeDocs ?? true,
+          conflicts: options.includeDocs ?? true,
           descending,
           startkey: descending ? end : (options.startAfter ?? from),
           endkey: descending ? from : end,
@@ -211,7 +224,7 @@ export const wrapDb = (raw: PouchDbLike, guard: () => void): Db => {
         for (const row of rows) {
           if (options.startAfter !== undefined && row.id === options.startAfter) continue;
           if (options.includeDocs === false) docs.push({ _id: row.id, _rev: row.value?.rev ?? '' });
-          else if (row.doc) docs.push(row.doc);
+          else if (row.doc) docs.push(await settled(row.doc));
         }
         return options.limit === undefined ? docs : docs.slice(0, options.limit);
       }),

@@ -38,6 +38,7 @@ import { randomUUID } from 'node:crypto';
 import { StoreError } from '../types';
 import { key, prefix, type CouchDoc, type Db } from './db';
 import { applyOps, type Op } from './ops';
+import { resolveCommit } from './conflicts';
 
 /** What the store keeps per shard beside its log position: each stream's last allocated seq. */
 export interface ShardState {
@@ -167,6 +168,10 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     for (let i = 0; ; i++) {
       const c = await tail(shard);
       if (c === null) return { n: 0, state: EMPTY };
+      if (c._conflicts !== undefined && c._conflicts.length > 0) {
+        await resolveCommit(log, data, c);
+        continue;
+      }
       if (c.applied === true) return { n: c.n, state: effective(c) };
       if (c.tx === undefined) {
         await applyCommit(c);

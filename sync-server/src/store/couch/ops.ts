@@ -16,6 +16,7 @@
  * applies it).
  */
 import type { CouchDoc, Db } from './db';
+import { dropLosers } from './conflicts';
 
 export type Op = { t: 'put'; doc: CouchDoc } | { t: 'create'; doc: CouchDoc };
 
@@ -29,8 +30,18 @@ export const isGone = (doc: CouchDoc | null | undefined): boolean =>
 
 const stampOf = (doc: CouchDoc | undefined): number => (typeof doc?.cn === 'number' ? doc.cn : -1);
 
-export const applyOps = async (data: Db, n: number, ops: readonly Op[]): Promise<void> => {
-  const puts = ops.filter((op) => op.t === 'put');
+/**
+ * `force` (split-brain resolution, conflicts.ts): a document stamped with this very commit is written again
+ * too, and creates become puts, so the winner's version replaces a loser's written under the same number.
+ */
+export const applyOps = async (
+  data: Db,
+  n: number,
+  ops: readonly Op[],
+  options: { force?: boolean } = {},
+): Promise<void> => {
+  const force = options.force === true;
+  const puts = force ? ops : ops.filter((op) => op.t === 'put');
   // The last put of an id in one commit wins (a batch may write one record twice).
   const byId = new Map<string, CouchDoc>();
   for (const op of puts) byId.set(op.doc._id, op.doc);
@@ -40,7 +51,8 @@ export const applyOps = async (data: Db, n: number, ops: readonly Op[]): Promise
     const writes: CouchDoc[] = [];
     for (const doc of pending) {
       const current = stored.get(doc._id);
-      if (stampOf(current) >= n) continue;
+      if (force ? stampOf(current) > n : stampOf(current) >= n) continue;
+      if (current?._conflicts !== undefined && current._conflicts.length > 0) await dropLosers(data, current);
       const next: CouchDoc = { ...doc, cn: n };
       if (current?._rev !== undefined) next._rev = current._rev;
       writes.push(next);
@@ -50,6 +62,7 @@ export const applyOps = async (data: Db, n: number, ops: readonly Op[]): Promise
     if (round > 50 && pending.length > 0)
       throw new Error('could not apply a commit: its documents keep changing');
   }
+  if (force) return;
   const creates = ops.filter((op) => op.t === 'create').map((op) => ({ ...op.doc }));
   // A 409 is the same immutable document, created by another applier.
   await data.bulk(creates);

@@ -43,6 +43,7 @@ import { couchGrants } from './grants';
 import { couchImport, type CouchImport } from './import';
 import { createShardLog } from './log';
 import { isGone } from './ops';
+import { pickLeaf } from './conflicts';
 import { invalid, requireText } from './validate';
 
 const Pouch = PouchDB.plugin(httpAdapter);
@@ -95,8 +96,21 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const report =
     options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
-  const fetchWithTimeout = (url: string, init: RequestInit = {}) =>
-    fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+  const fetchWithTimeout = async (url: string, init: RequestInit = {}): Promise<Response> => {
+    const response = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+    // 202: a cluster stored the write on fewer than `w` copies (a partition): not acknowledged as written
+    // (conflicts.ts). Answered as a 503, which the store maps to UNAVAILABLE and does not repeat.
+    if (response.status === 202 && (init.method ?? 'GET') !== 'GET') {
+      return new Response(
+        JSON.stringify({ error: 'unavailable', reason: 'write accepted by fewer than w copies' }),
+        {
+          status: 503,
+          headers: { 'content-type': 'application/json' },
+        },
+      );
+    }
+    return response;
+  };
   const pouchOptions = { fetch: fetchWithTimeout, skip_setup: true };
   const rawData = new Pouch(`${base}/${name}`, pouchOptions);
   const rawLog = new Pouch(`${base}/${name}-log`, pouchOptions);
@@ -105,7 +119,7 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   const guard = (): void => {
     if (closed) throw new StoreError('UNAVAILABLE', 'store is closed');
   };
-  const data: Db = wrapDb(rawData, guard);
+  const data: Db = wrapDb(rawData, guard, pickLeaf);
   const logDb: Db = wrapDb(rawLog, guard);
   const listeners = new Set<CommitListener>();
   const remote = new Set<(change: RemoteChange) => void>();
@@ -123,11 +137,13 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   let follower: { stop(): void } | null = null;
 
   const ensureDb = async (url: string): Promise<void> => {
-    const response = await fetchWithTimeout(url, { method: 'PUT' }).catch((error: unknown) => {
-      throw new StoreError('UNAVAILABLE', `CouchDB unreachable at ${redactUrl(base)}: ${String(error)}`, {
-        cause: error,
-      });
-    });
+    const response = await fetch(url, { method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }).catch(
+      (error: unknown) => {
+        throw new StoreError('UNAVAILABLE', `CouchDB unreachable at ${redactUrl(base)}: ${String(error)}`, {
+          cause: error,
+        });
+      },
+    );
     if (response.status !== 201 && response.status !== 202 && response.status !== 412) {
       throw new StoreError(
         response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL',
