@@ -98,6 +98,7 @@ interface Figures {
 
 const scenario = async (nodes: Node[]): Promise<Figures> => {
   const k = nodes.length;
+  const phase = (what: string) => console.error(`  [${k} node(s)] ${what}`);
   const first = nodes[0];
   if (first === undefined) throw new Error('a node');
   const patients: Array<{ account: TestAccount; reader: TestDevice }> = [];
@@ -115,11 +116,13 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
     ),
   );
   const writers = await Promise.all(patients.map((p, i) => connect(nodes[i] ?? first, p.account.device)));
+  phase('push');
   let t0 = performance.now();
   await Promise.all(writers.map((w, i) => pushAll(w, docs[i] ?? [])));
   const pushed = docs.flat().length;
   const pushDocsPerS = pushed / ((performance.now() - t0) / 1000);
 
+  phase('pull');
   const readers = await Promise.all(patients.map((p, i) => connect(nodes[(i + 1) % k] ?? first, p.reader)));
   t0 = performance.now();
   const pulled = (
@@ -141,6 +144,7 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
     streams: [{ stream, since: Math.ceil(DOCS / k) }],
   });
   if (sub.t !== 'ok') throw new Error(`subscribe refused: ${JSON.stringify(sub)}`);
+  phase('live');
   const latencies: number[] = [];
   for (let i = 0; i < LIVE_ROUNDS; i++) {
     const doc = await makeDoc(p0.account, p0.account.device, 'allergy', { live: i, TEXT });
@@ -155,6 +159,7 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
     follower.unsolicited.length = 0;
   }
 
+  phase('idle');
   // Idle: authenticated sockets that do nothing, held by the last node.
   const idleNode = nodes[k - 1] ?? first;
   global.gc?.();
@@ -174,6 +179,7 @@ const scenario = async (nodes: Node[]): Promise<Figures> => {
   };
 
   if (k > 1) {
+    phase('revocations');
     // Revocation through node A, its refusal on node C.
     const provider = await registerAccount(first, 'provider');
     const a = writer;
@@ -222,7 +228,7 @@ const rxdbPeer = async (couch: PouchServer): Promise<{ pushDocsPerS: number; pul
   const name = `rxpeer-${randomUUID().slice(0, 8)}`;
   await fetch(`${couch.url}/${name}`, { method: 'PUT' });
   const open = async (dbName: string) => {
-    const db = await createRxDatabase({ name: dbName, storage: getRxStorageMemory(), ignoreDuplicate: true });
+    const db = await createRxDatabase({ name: dbName, storage: getRxStorageMemory() });
     await db.addCollections({ rows: { schema } });
     return db;
   };
