@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 let nodes: CouchNode[] = [];
-let clients: WsClient[] = [];
+const clients: WsClient[] = [];
 const startNodes = async (): Promise<[CouchNode, CouchNode, CouchNode]> => {
   const database = `cluster-${randomUUID()}`;
   const [a, b, c] = await Promise.all([0, 1, 2].map(() => startCouchNode(couch.url, database)));

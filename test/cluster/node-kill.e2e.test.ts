@@ -15,7 +15,7 @@ import {
   streamOf,
   type WsClient,
 } from '@hale/sync-server/testing';
-import { openCouchStore } from '@hale/sync-server/couch';
+import { openCouchStore } from '@hale/sync-server';
 import {
   spawnCouchNode,
   startPouchServer,

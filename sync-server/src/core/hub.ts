@@ -717,8 +717,8 @@ export const createHub = (options: HubOptions) => {
     }
   });
 
-  /** Changes committed through other nodes sharing the store (store.onRemoteChange), set below. */
-  let unsubscribeRemote: (() => void) | undefined;
+  /** Changes committed through other nodes sharing the store (store.onRemoteChange), subscribed below. */
+  const remote: { unsubscribe: (() => void) | undefined } = { unsubscribe: undefined };
 
   const hub = {
     /**
@@ -896,7 +896,7 @@ export const createHub = (options: HubOptions) => {
     stop(): void {
       stopped = true;
       unsubscribeCommit();
-      unsubscribeRemote?.();
+      remote.unsubscribe?.();
       for (const state of states.values()) {
         // Nothing more goes out once shutdown starts, so the tallies written now are final.
         halt(state);
@@ -909,7 +909,7 @@ export const createHub = (options: HubOptions) => {
 
   // Another node committed a grant change, a device revocation or key envelopes: acted on here as this
   // node's own routes act on theirs, so devices on every node learn it within the feed's delay.
-  unsubscribeRemote = store.onRemoteChange?.((change) => {
+  remote.unsubscribe = store.onRemoteChange?.((change) => {
     if (stopped) return;
     if (change.kind === 'grants-changed') {
       void hub

@@ -2,6 +2,8 @@
 // ship no types of their own.
 declare module 'pouchdb-core' {
   interface PouchStatic {
+    // A type import in an ambient module keeps it ambient (a top-level import would make it an augmentation).
+    // eslint-disable-next-line @typescript-eslint/consistent-type-imports
     new (name: string, options?: Record<string, unknown>): import('./db').PouchDbLike;
     plugin(plugin: unknown): PouchStatic;
     defaults(options: Record<string, unknown>): PouchStatic;
