@@ -4,7 +4,7 @@
  *
  * | kept as it was                                   | how                                            |
  * | ------------------------------------------------ | ---------------------------------------------- |
- * | every record at its seq, every stream's head      | import.ts (seqs are devices' checkpoints)       |
+ * | every record at its seq, every stream's head      | migration-writes.ts (seqs are devices' checkpoints)       |
  * | the store's incarnation and the server's key      | meta copied whole (no "restored" notice, same server id) |
  * | accounts, devices (revoked too), grants with their receive time, acceptances, envelopes, blobs and tombstones, invites, directory, sessions, server state, signed heads | the store's own calls |
  *

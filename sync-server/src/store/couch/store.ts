@@ -40,7 +40,7 @@ import type { Ctx } from './context';
 import { key, wrapDb, type Db } from './db';
 import { couchDocs, couchHeads } from './docs';
 import { couchGrants } from './grants';
-import { couchImport, type CouchImport } from './import';
+import { couchImport, type CouchImport } from './migration-writes';
 import { createShardLog } from './log';
 import { isGone } from './ops';
 import { pickLeaf } from './conflicts';
@@ -69,7 +69,7 @@ export interface CouchStore extends SyncStore {
   createMeta(key: string, value: string): Promise<void>;
   /** True while nothing was ever committed to this store (a migration's target must be). */
   isEmpty(): Promise<boolean>;
-  /** What only `migrate` writes (import.ts). */
+  /** What only `migrate` writes (migration-writes.ts). */
   readonly migration: CouchImport;
 }
 
