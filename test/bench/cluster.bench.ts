@@ -14,7 +14,13 @@ import { cpus, loadavg } from 'node:os';
 import { createRxDatabase, type RxJsonSchema } from 'rxdb';
 import { getRxStorageMemory } from 'rxdb/plugins/storage-memory';
 import { replicateCouchDB } from 'rxdb/plugins/replication-couchdb';
-import type { AccessChangedFrame, PushDoc, ServerFrame } from '@hale/protocol';
+import {
+  encodeFrame,
+  type AccessChangedFrame,
+  type ClientFrame,
+  type PushDoc,
+  type ServerFrame,
+} from '@hale/protocol';
 import {
   addDevice,
   connect,
@@ -58,10 +64,20 @@ interface Node extends Endpoint {
 
 const isAccessChanged = (f: ServerFrame): f is AccessChangedFrame => f.t === 'accessChanged';
 
+/**
+ * A request answered within two minutes (the harness gives ten seconds, which a loaded shared machine can
+ * pass): sent raw, its reply caught by its rid among the frames the client collects.
+ */
+const ask = async (client: WsClient, frame: ClientFrame & { rid: number }): Promise<ServerFrame> => {
+  const reply = client.waitFor((f): f is ServerFrame => 'rid' in f && f.rid === frame.rid, 120_000);
+  client.sendRaw(encodeFrame(frame));
+  return reply;
+};
+
 const pushAll = async (client: WsClient, docs: PushDoc[]): Promise<void> => {
   for (let i = 0; i < docs.length; i += BATCH) {
     const rows = docs.slice(i, i + BATCH).map((doc) => ({ doc, assumedRev: null }));
-    const answer = await client.request({ t: 'push', rid: client.rid(), rows });
+    const answer = await ask(client, { t: 'push', rid: client.rid(), rows });
     if (answer.t !== 'pushed' || answer.results.some((r) => r.status !== 'ok'))
       throw new Error(`push refused: ${JSON.stringify(answer).slice(0, 300)}`);
   }
