@@ -90,14 +90,31 @@ const SEARCH_SEPARATOR = '\u0001';
 const nocase = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchStore> => {
-  const base = options.url.replace(/\/+$/, '');
+  // fetch refuses a URL holding credentials: they travel as a Basic authorization header instead.
+  const parsed = new URL(options.url);
+  const authorization =
+    parsed.username === ''
+      ? null
+      : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`;
+  parsed.username = '';
+  parsed.password = '';
+  const base = parsed.toString().replace(/\/+$/, '');
   const name = options.database ?? 'hale';
   const node = options.node ?? randomUUID();
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   const report =
     options.onListenerError ?? ((error: unknown) => console.error('[store] commit listener failed', error));
+  const withAuth = (init: RequestInit): RequestInit => {
+    if (authorization === null) return init;
+    const headers = new Headers(init.headers);
+    headers.set('authorization', authorization);
+    return { ...init, headers };
+  };
   const fetchWithTimeout = async (url: string, init: RequestInit = {}): Promise<Response> => {
-    const response = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(
+      url,
+      withAuth({ ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) }),
+    );
     // 202: a cluster stored the write on fewer than `w` copies (a partition): not acknowledged as written
     // (conflicts.ts). Answered as a 503, which the store maps to UNAVAILABLE and does not repeat.
     if (response.status === 202 && (init.method ?? 'GET') !== 'GET') {
@@ -137,13 +154,14 @@ export const openCouchStore = async (options: CouchStoreOptions): Promise<CouchS
   let follower: { stop(): void } | null = null;
 
   const ensureDb = async (url: string): Promise<void> => {
-    const response = await fetch(url, { method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }).catch(
-      (error: unknown) => {
-        throw new StoreError('UNAVAILABLE', `CouchDB unreachable at ${redactUrl(base)}: ${String(error)}`, {
-          cause: error,
-        });
-      },
-    );
+    const response = await fetch(
+      url,
+      withAuth({ method: 'PUT', signal: AbortSignal.timeout(timeoutMs) }),
+    ).catch((error: unknown) => {
+      const reason =
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      throw new StoreError('UNAVAILABLE', reason, { cause: error });
+    });
     if (response.status !== 201 && response.status !== 202 && response.status !== 412) {
       throw new StoreError(
         response.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL',
