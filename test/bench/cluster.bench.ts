@@ -291,6 +291,8 @@ const main = async (): Promise<void> => {
   const couch = await startPouchServer();
   const results: Record<string, Figures> = {};
   try {
+    // The peer before and after Hale's runs: the machine is shared, and its load moves during a run.
+    const peerBefore = await rxdbPeer(couch);
     const sqlite = await startServer({ realClock: true, config: CONFIG });
     results['sqlite, 1 node'] = await scenario([sqlite]);
     await sqlite.stop();
@@ -315,7 +317,9 @@ const main = async (): Promise<void> => {
         `${name}: push ×${(f.pushDocsPerS / peer.pushDocsPerS).toFixed(2)} of the peer, pull ×${(f.pullDocsPerS / peer.pullDocsPerS).toFixed(2)}`,
       );
     }
-    console.log(JSON.stringify({ docs: DOCS, batch: BATCH, results, peer }));
+    console.log(
+      JSON.stringify({ docs: DOCS, batch: BATCH, load: loadavg(), results, peer, peerBefore, peerAfter }),
+    );
   } finally {
     await couch.stop();
   }

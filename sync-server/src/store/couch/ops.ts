@@ -10,8 +10,9 @@
  *
  * Invariants: each materialized document is written by the commits of one shard only (its owner), so stamps
  * compare; a removal is a put of `{ gone: true }` (the store reads such a document as absent), never a
- * CouchDB delete, so a stale apply cannot bring back what a later commit removed. Puts are written before
- * creates: a stream's entry (`q|…`, created) becomes visible only after its record's pointer (`d|…`, put).
+ * CouchDB delete, so a stale apply cannot bring back what a later commit removed. Puts and creates go in one
+ * request, in no particular order of visibility: readers of a stream read only up to its shard's settled
+ * state, whose last commit is applied whole before it counts (log.ts).
  * Failure modes: UNAVAILABLE when CouchDB cannot be reached (the commit stays unapplied; the next settle
  * applies it).
  */
@@ -45,8 +46,11 @@ export const applyOps = async (
   // The last put of an id in one commit wins (a batch may write one record twice).
   const byId = new Map<string, CouchDoc>();
   for (const op of puts) byId.set(op.doc._id, op.doc);
+  const creates = force ? [] : ops.filter((op) => op.t === 'create').map((op) => ({ ...op.doc }));
   let pending = [...byId.values()];
-  for (let round = 0; pending.length > 0; round++) {
+  // Creates go with the first round of puts, in one request: a 409 on a create is the document already there.
+  let withCreates = true;
+  for (let round = 0; pending.length > 0 || withCreates; round++) {
     const stored = await data.getMany(pending.map((d) => d._id));
     const writes: CouchDoc[] = [];
     for (const doc of pending) {
@@ -57,13 +61,11 @@ export const applyOps = async (
       if (current?._rev !== undefined) next._rev = current._rev;
       writes.push(next);
     }
-    const results = await data.bulk(writes);
+    const extra = withCreates ? creates : [];
+    withCreates = false;
+    const results = await data.bulk([...writes, ...extra]);
     pending = writes.filter((_, i) => results[i] === 'conflict').map((w) => ({ ...w, _rev: undefined }));
     if (round > 50 && pending.length > 0)
       throw new Error('could not apply a commit: its documents keep changing');
   }
-  if (force) return;
-  const creates = ops.filter((op) => op.t === 'create').map((op) => ({ ...op.doc }));
-  // A 409 is the same immutable document, created by another applier.
-  await data.bulk(creates);
 };
