@@ -11,6 +11,7 @@ import {
   connect,
   frameWithin,
   makeDoc,
+  makeEnvelope,
   makeGrant,
   makeRevocation,
   registerAccount,
@@ -150,6 +151,30 @@ describe('three nodes over one CouchDB', () => {
     expect(
       await frameWithin(d, (f) => f.t === 'changes' && f.docs.some((x) => x.id === after.id), 1500),
     ).toBe(false);
+  });
+
+  it('key envelopes stored through node A for a provider are announced to its connection on node C', async () => {
+    const [a, , c] = await startNodes();
+    const patient = await registerAccount(a);
+    const provider = await registerAccount(a, 'provider');
+    const p = await open(a, patient.device);
+    const d = await open(c, provider.device);
+    const stream = streamOf(patient.accountId, 'allergy');
+    const grant = await makeGrant(patient, provider, [{ type: 'allergy', access: 'read' }]);
+    expect((await p.request({ t: 'grant', rid: p.rid(), grant })).t).toBe('ok');
+    await d.waitFor(
+      (f): f is AccessChangedFrame => isAccessChanged(f) && f.streams.some((s) => s.stream === stream),
+      10_000,
+    );
+    const envelope = await makeEnvelope(patient, patient.device, provider, 'allergy');
+    expect((await p.request({ t: 'putEnvelopes', rid: p.rid(), envelopes: [envelope] })).t).toBe('ok');
+    // The notice a device holding records without their key fetches it on: the stream again, nothing removed.
+    const notice = await d.waitFor(
+      (f): f is AccessChangedFrame =>
+        isAccessChanged(f) && f.removed.length === 0 && f.streams.some((s) => s.stream === stream),
+      10_000,
+    );
+    expect(notice.streams.map((s) => s.stream)).toEqual([stream]);
   });
 
   it('a device revoked through node A has its connection on node C closed', async () => {
