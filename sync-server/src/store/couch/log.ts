@@ -14,7 +14,7 @@
  * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
  * | build               | read the materialized state (now complete through the last commit), decide     |
  * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
- * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t) in shard order;         |
+ * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
  * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
  * | apply               | write the ops into plain documents (`ops.ts`), mark the commit(s) applied       |
  *
@@ -143,13 +143,16 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
   const applyTx = async (tx: CouchDoc, aborted: boolean): Promise<void> => {
     const parts = (tx.parts as Array<{ shard: string; n: number }> | undefined) ?? [];
     const docs = await log.getMany(parts.map((p) => key('l', p.shard, p.n)));
-    for (const p of parts) {
-      const c = docs.get(key('l', p.shard, p.n)) as CommitDoc | undefined;
-      // A part never created (the writer stopped before it) is no commit: nothing to mark.
-      if (c === undefined || c.tx !== tx._id || c.applied === true) continue;
-      if (aborted) await markApplied(c, true);
-      else await applyCommit(c);
-    }
+    // Parts are of different shards, their documents disjoint: applied at once.
+    await Promise.all(
+      parts.map(async (p) => {
+        const c = docs.get(key('l', p.shard, p.n)) as CommitDoc | undefined;
+        // A part never created (the writer stopped before it) is no commit: nothing to mark.
+        if (c === undefined || c.tx !== tx._id || c.applied === true) return;
+        if (aborted) await markApplied(c, true);
+        else await applyCommit(c);
+      }),
+    );
   };
 
   const casTx = async (tx: CouchDoc, status: 'committed' | 'aborted'): Promise<boolean> => {
@@ -217,8 +220,10 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
     const order = [...new Set(shards)].sort();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await sleep(Math.random() * Math.min(2 + attempt * 2, 40));
-      const snaps = new Map<string, Snapshot>();
-      for (const shard of order) snaps.set(shard, await settle(shard, true));
+      const settled = await Promise.all(order.map((shard) => settle(shard, true)));
+      const snaps = new Map<string, Snapshot>(
+        order.map((shard, i) => [shard, settled[i] ?? { n: 0, state: EMPTY }]),
+      );
       const plan = await build(snaps);
       const written = order.filter((s) => plan.parts.has(s));
       if (written.length === 0) return { result: plan.result, committed: [] };
@@ -240,14 +245,10 @@ export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
         parts: parts.map((p) => ({ shard: p.shard, n: p.n })),
       };
       if (!(await log.create(tx))) continue;
-      let lost = false;
-      for (const part of parts) {
-        part.tx = tx._id;
-        if (!(await log.create(part))) {
-          lost = true;
-          break;
-        }
-      }
+      // The parts at once: any one refused (another commit took its number) loses the transaction.
+      for (const part of parts) part.tx = tx._id;
+      const created = await Promise.all(parts.map((part) => log.create(part)));
+      const lost = created.includes(false);
       if (lost || !(await casTx(tx, 'committed'))) {
         // Aborted by us, or by a writer that waited for us too long: either way nothing of it counts.
         if (tx.status === 'pending' && (await casTx(tx, 'aborted'))) await applyTx(tx, true);
