@@ -66,7 +66,7 @@ export interface HaleServer {
   close(): Promise<void>;
 }
 
-const SERVER_KEY_META = 'server-signing-seed';
+export const SERVER_KEY_META = 'server-signing-seed';
 
 /** The server's own Ed25519 key signs its audit entries; it lives in the store so every node shares it. */
 const loadServerIdentity = async (store: SyncStore): Promise<ServerIdentity> => {

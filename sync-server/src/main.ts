@@ -12,7 +12,10 @@ import { createSecureContext } from 'node:tls';
 import { ConfigError, type ServerConfig } from './config';
 import { buildApp } from './app';
 import { runCommand } from './cli';
-import { openSqliteStore, SQLITE_FILE_NAME } from './store/index';
+import { isStoreError, openSqliteStore, SQLITE_FILE_NAME, type SyncStore } from './store/index';
+import { openCouchStore, redactUrl } from './store/couch/index';
+import { SERVER_KEY_META } from './app';
+import { randomBytes } from 'node:crypto';
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
@@ -82,15 +85,35 @@ const main = async (): Promise<number> => {
   });
   const logger = createLogger(config.logLevel, destination);
   settleLogs = (ms) => destination.settle(ms);
-  // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
-  for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
-    logger.warn(
-      loose,
-      'readable by other users, yet it holds the server signing key and every wrapped root: chmod 700 the data directory and 600 its files',
-    );
-  }
+  // The certificate is checked before any store is opened: a bad one is said at once.
   const tls = config.tls === undefined ? undefined : readTls(config.tls);
-  const store = await openSqliteStore({ dataDir: config.dataDir });
+  let store: SyncStore;
+  if (config.store.kind === 'couchdb') {
+    // A stateless node: no data directory, no lock; every node of the cluster shares the store.
+    const couch = await openCouchStore({ url: config.store.url, database: config.store.database });
+    try {
+      await couch.init();
+      // Created once, whichever node starts first: racing nodes must not each pick their own key.
+      await couch.createMeta(SERVER_KEY_META, Buffer.from(randomBytes(32)).toString('base64url'));
+    } catch (error) {
+      await couch.close();
+      if (isStoreError(error, 'UNAVAILABLE')) {
+        process.stderr.write(`cannot reach CouchDB at ${redactUrl(config.store.url)}: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+    store = couch;
+  } else {
+    // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
+    for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
+      logger.warn(
+        loose,
+        'readable by other users, yet it holds the server signing key and every wrapped root: chmod 700 the data directory and 600 its files',
+      );
+    }
+    store = await openSqliteStore({ dataDir: config.dataDir });
+  }
   // One server per process here, so the process-wide default metrics (memory, event loop, GC) are on.
   const server = await buildApp({
     config,
@@ -157,7 +180,9 @@ const main = async (): Promise<number> => {
     {
       address: tls === undefined ? address : address.replace(/^http:/, 'https:'),
       tls: tls !== undefined,
-      dataDir: config.dataDir,
+      ...(config.store.kind === 'couchdb'
+        ? { store: 'couchdb', couch: redactUrl(config.store.url), database: config.store.database }
+        : { dataDir: config.dataDir }),
       registration: config.registration,
     },
     'hale sync server listening',

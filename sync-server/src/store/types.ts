@@ -349,6 +349,16 @@ export interface StoreHealth {
 
 export type CommitListener = (heads: StreamHead[]) => void;
 
+/**
+ * A change committed through another instance sharing the backend that a live hub acts on at once
+ * (`onRemoteChange`): grants of a grantee changed (put or revoked), a device was revoked, key envelopes were
+ * stored for an account other than the stream's patient.
+ */
+export type RemoteChange =
+  | { kind: 'grants-changed'; granteeId: string; patientId: string }
+  | { kind: 'device-revoked'; deviceId: string }
+  | { kind: 'keys-stored'; recipientId: string; patientId: string; streams: string[] };
+
 /** A record's state as a signed stream head covers it: what the store holds in clear beside each version. */
 export interface HeadRow {
   id: string;
@@ -818,6 +828,13 @@ export interface SyncStore {
 
   /** Subscribes to committed `writeDocs` batches (new heads of the streams they advanced); returns unsubscribe. */
   onCommitted(listener: CommitListener): () => void;
+
+  /**
+   * Optional, for stores that several server nodes share (the CouchDB store): subscribes to changes
+   * committed through other instances that live connections must follow at once (RemoteChange); changes made
+   * through this instance are not told (the caller acted on them). Returns unsubscribe.
+   */
+  onRemoteChange?(listener: (change: RemoteChange) => void): () => void;
 }
 
 export type StoreErrorCode =
