@@ -11,4 +11,5 @@ export * from './transitions';
 export * from './write-rules';
 export * from './examples';
 export * from './fhir';
+export * from './fhir-references';
 export * from './model-version';
