@@ -1494,7 +1494,7 @@ describe('codes and their systems', () => {
     ['GLU', { text: 'Glucose (code GLU)' }],
     ['12345', { text: 'Glucose (code 12345)' }],
   ] as const)('testCode %j', (testCode, expected) => {
-    const { record, bundle } = exportOne('LabResult', { testName: 'Glucose', testCode, codes: undefined });
+    const { record, bundle } = exportOne('LabResult', { testName: 'Glucose', testCode, codes: [] });
     expect(resourceAt(bundle, 'Observation', record.id, record.version).code).toEqual(expected);
     expect(only(bundle, 'ServiceRequest').code).toEqual(expected);
     expect(only(bundle, 'DiagnosticReport').code).toEqual(expected);
