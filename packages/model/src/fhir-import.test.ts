@@ -233,5 +233,3 @@ describe('malformed and hostile files, refused whole', () => {
     expect(refusal(bundle([patient, other]))).toMatchObject({ reason: 'SEVERAL_PATIENTS' });
   });
 });
-
-

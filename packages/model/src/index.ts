@@ -28,3 +28,4 @@ export {
   type FhirInputEntry,
 } from './fhir-import-input';
 export type { PendingFile } from './fhir-import-map';
+export * from './fhir-ips';
