@@ -34,6 +34,7 @@ import { endUpgradeOnAnswer, toHttpError } from './errors';
 import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
+import { shlPlugin } from './plugins/shl';
 import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
@@ -518,6 +519,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   await app.register(healthPlugin, { ctx });
   await app.register(accountsPlugin, { ctx });
   await app.register(directoryPlugin, { ctx });
+  await app.register(shlPlugin, { ctx });
   await app.register(blobsPlugin, { ctx });
   await app.register(syncWsPlugin, { ctx });
 
