@@ -282,3 +282,11 @@ export {
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';
 export type { Ed25519, KdfSettings } from '@hale/crypto';
+
+// Records in and out over a DeviceSession (the public surface is `session.io`).
+export { toHaleIo } from './hale/hale-io';
+export type { RecordsIoDeps } from './io/records-io-deps';
+export { IMPORTABLE_KINDS, importFhir, planImport } from './io/fhir-import-run';
+export { exportRecords } from './io/fhir-export-forms';
+export { emergencySummary, patientSummary, uuidOf } from './io/summaries';
+export { createLink, linkAccesses, listLinks, revokeLink } from './io/shl-client';

@@ -76,3 +76,11 @@ export type {
   VerifiedProvider,
 } from './account/account';
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
+
+// Records in and out (session.io).
+export { RecordsIoError, RECORDS_IO_ERROR_CODES, type RecordsIoErrorCode } from './io/io-error';
+export { decodeLink, openLink, type CreatedLink } from './io/shl-client';
+export type { HaleIo, ShareOptions } from './hale/hale-io';
+export type { ImportOptions, ImportReport, ImportedRecord } from './io/fhir-import-run';
+export type { ExportOptions, ExportResult } from './io/fhir-export-forms';
+export type { Summary } from './io/summaries';

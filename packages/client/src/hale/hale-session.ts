@@ -38,6 +38,8 @@ import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import { observedFrom, type Observed } from './observed';
+import { toHaleIo, type HaleIo } from './hale-io';
+import type { RecordsIoDeps } from '../io/records-io-deps';
 import { clinicalDateOf } from './clinical-date';
 
 /** What a record list shows: filters on what is clear at rest, a sort, and a page. */
@@ -173,6 +175,8 @@ export interface HaleSession {
   readonly files: HaleFiles;
   readonly devices: HaleDevices;
   readonly directory: HaleDirectory;
+  /** Records in and out: FHIR import, export forms, the patient summary, shared links, emergency card. */
+  readonly io: HaleIo;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
@@ -192,6 +196,8 @@ export interface HaleSessionDeps {
   readonly lock: () => void;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
+  /** What `io` needs beyond the session: the server's base URL, fetch, bearer tokens, the directory. */
+  readonly io?: Omit<RecordsIoDeps, 'session'>;
   /** How often grants and the audit views are read again while something shows them; 60 s by default. */
   readonly refreshMs?: number;
 }
@@ -399,6 +405,14 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     files,
     devices,
     directory: { search: deps.searchProviders, publishProfile: deps.publishProfile },
+    io: toHaleIo({
+      ...(deps.io ?? {
+        baseUrl: '',
+        fetch: () => Promise.reject(new Error('no server')),
+        withToken: () => Promise.reject(new Error('no server')),
+      }),
+      session,
+    }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     lock: async () => {
       deps.lock();

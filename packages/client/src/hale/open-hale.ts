@@ -153,6 +153,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
           await tokens.withToken((token) => publishProviderProfile({ api, ed }, { account, profile, token }));
         },
         lock: () => lock(account),
+        io: { baseUrl: server, fetch: platform.fetch, withToken: (call) => tokens.withToken(call) },
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
       });

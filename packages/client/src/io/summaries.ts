@@ -27,7 +27,7 @@ import type { RecordsIoDeps } from './records-io-deps';
 export interface Summary {
   readonly bundle: FhirBundle;
   /** Records per stream type in the summary (what a shared link says it carries). */
-  readonly contents: readonly { readonly type: StreamType; readonly count: number }[];
+  readonly contents: readonly { readonly type: Exclude<StreamType, 'audit'>; readonly count: number }[];
 }
 
 /** A name-based UUID (version 8, RFC 9562) from SHA-256. */
@@ -41,12 +41,12 @@ export const EMERGENCY_KINDS = ['Profile', 'Allergy', 'Medication', 'Condition']
 
 const itemsOf = async (deps: RecordsIoDeps, kinds: readonly RecordKind[], patientId: string) => {
   const items: FhirExportItem[] = [];
-  const counts = new Map<StreamType, number>();
+  const counts = new Map<Exclude<StreamType, 'audit'>, number>();
   for (const kind of kinds) {
     const stored = await deps.session.records.query(kind, { patientId });
     for (const s of stored) items.push({ kind, record: s.record } as FhirExportItem);
     const type = RECORD_KINDS[kind].streamType;
-    if (type !== null && stored.length > 0) counts.set(type, (counts.get(type) ?? 0) + stored.length);
+    if (type !== null && type !== 'audit' && stored.length > 0) counts.set(type, (counts.get(type) ?? 0) + stored.length);
   }
   return { items, contents: [...counts].map(([type, count]) => ({ type, count })) };
 };
