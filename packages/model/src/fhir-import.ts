@@ -424,9 +424,14 @@ export const planFhirImport = (
     }
     if (type === 'Patient') {
       if (item !== primary) skipped.push(listing(item, 'another record of the same person in the file'));
-      else if (hasProfile)
-        skipped.push(listing(item, 'your profile exists already: edit it to take anything from this file'));
-      else plan(item, mapResource(item.resource, contextFor(item)), item.originalId);
+      else if (hasProfile) {
+        const key = originKey({ source, resourceType: 'Patient', originalId: item.originalId });
+        const haleId = haleIdOf(item.resource);
+        if (existing.originKeys.has(key) || (haleId !== undefined && existing.ids.has(haleId))) {
+          duplicates.push(listing(item, 'imported before'));
+        } else
+          skipped.push(listing(item, 'your profile exists already: edit it to take anything from this file'));
+      } else plan(item, mapResource(item.resource, contextFor(item)), item.originalId);
       list(item.resource['contact'])
         .filter(isJson)
         .forEach((contact, index) =>
