@@ -174,11 +174,8 @@ export const toIpsBundle = (input: IpsInput): FhirBundle => {
   }
   const patientUrl = fhirFullUrl('Patient', fhirId(input.patientId));
   const sectionTypes = new Set(IPS_SECTIONS.map((s) => s.resourceType));
-  const chosen = [...current.values()].filter(
-    (e) =>
-      sectionTypes.has(e.resource.resourceType) &&
-      !(e.resource.resourceType === 'Observation' && e.resource.id.endsWith('-blood-type')),
-  );
+  // The blood type (an Observation of the Profile) goes in with the results.
+  const chosen = [...current.values()].filter((e) => sectionTypes.has(e.resource.resourceType));
   const included = new Map<string, FhirBundleEntry>();
   const include = (entry: FhirBundleEntry): void => {
     if (included.has(entry.fullUrl)) return;

@@ -9,6 +9,7 @@
  * | `GET /v1/shl` | a patient device | → ShlListResponse |
  * | `DELETE /v1/shl/:linkId` | a patient device | → ShlLinkInfo (revoked) |
  * | `GET /v1/shl/:linkId/accesses` | a patient device | → ShlAccessesResponse |
+ * | `GET /v1/shl/events?since&waitMs` | a patient device | → ShlEventsResponse (waits for the next access) |
  * | `POST /shl/:token` | anyone holding the link | ShlManifestRequest → ShlManifest; 401 `{ remainingAttempts }`; 404 |
  * | `GET /shl/file/:ticket` | a manifest's `location` (one use, minutes) | → the JWE (`application/jose`) |
  * | `GET /shl/view` | a browser | the viewer page (plugins/shl-viewer.ts) |
@@ -78,6 +79,19 @@ export const ShlAccessInfo = Type.Object({
 });
 export const ShlAccessesResponse = Type.Object({ accesses: Type.Array(ShlAccessInfo, { maxItems: 1000 }) });
 export type ShlAccessesResponse = Static<typeof ShlAccessesResponse>;
+
+export const ShlEventsQuery = Type.Object({
+  since: IsoDateTime,
+  waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 30_000 })),
+});
+export const ShlEventsResponse = Type.Object({
+  accesses: Type.Array(Type.Composite([Type.Object({ linkId: ShlLinkId }), ShlAccessInfo]), {
+    maxItems: 500,
+  }),
+  /** The server's time of the answer: the next request's `since` when nothing came. */
+  now: IsoDateTime,
+});
+export type ShlEventsResponse = Static<typeof ShlEventsResponse>;
 
 export const ShlLinkParams = Type.Object({ linkId: ShlLinkId });
 export const ShlTokenParams = Type.Object({ token: ShlToken });

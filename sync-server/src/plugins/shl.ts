@@ -13,6 +13,9 @@
  *   stream type the link carries, actor the link's id), sealed to the patient and pushed live to their
  *   devices like any access event.
  * - Only the patient (a patient device of the account) creates, lists and revokes its links.
+ * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
+ *   `since` (ISO), waiting up to `waitMs` (≤ SHL_EVENTS_WAIT_MS) for one when there is none yet; the wait is
+ *   woken in-process (a device asking another node of a cluster hears at the end of its wait).
  * - A manifest embeds the content unless the viewer's `embeddedLengthMax` is smaller: then a `location`
  *   with a one-time ticket valid SHL_TICKET_MS.
  * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS);
@@ -31,11 +34,16 @@ import {
   ShlManifestRequest,
   ShlTicketParams,
   ShlTokenParams,
+  ShlEventsQuery,
+  type ShlEventsResponse,
 } from '@hale/protocol';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';
 import { isStoreError, type ShlLink, type ShlLinkListing } from '../store/index';
 import { SHL_VIEWER_HTML, SHL_VIEWER_SCRIPT } from './shl-viewer';
+
+/** Longest wait of an events request. */
+export const SHL_EVENTS_WAIT_MS = 30_000;
 
 /** How long a manifest's `location` works. */
 export const SHL_TICKET_MS = 5 * 60_000;
@@ -87,6 +95,19 @@ const gone = (reply: FastifyReply) =>
 
 export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const iso = () => new Date(ctx.now()).toISOString();
+  // Devices waiting for their patient's link accesses (in-process; see the header).
+  const waiting = new Map<string, Set<() => void>>();
+  const wake = (patientId: string): void => {
+    for (const resolve of [...(waiting.get(patientId) ?? [])]) resolve();
+  };
+  const recordAccess = async (link: ShlLink, access: Parameters<typeof ctx.store.shl.recordAccess>[1]) => {
+    const after = await ctx.store.shl.recordAccess(link.linkId, access);
+    wake(link.patientId);
+    return after;
+  };
+  app.addHook('onClose', async () => {
+    for (const patientId of [...waiting.keys()]) wake(patientId);
+  });
   const owner = async (request: FastifyRequest) => {
     const principal = await ctx.authenticate(request);
     if (principal.role !== 'patient')
@@ -173,6 +194,35 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     },
   );
 
+  app.get<{ Querystring: { since: string; waitMs?: number } }>(
+    '/v1/shl/events',
+    { schema: { querystring: ShlEventsQuery } },
+    async (request): Promise<ShlEventsResponse> => {
+      const principal = await owner(request);
+      const { since } = request.query;
+      const read = () => ctx.store.shl.accessesSince(principal.accountId, since, 500);
+      let accesses = await read();
+      const waitMs = Math.min(request.query.waitMs ?? 0, SHL_EVENTS_WAIT_MS);
+      if (accesses.length === 0 && waitMs > 0) {
+        await new Promise<void>((resolve) => {
+          const set = waiting.get(principal.accountId) ?? new Set<() => void>();
+          waiting.set(principal.accountId, set);
+          const done = () => {
+            clearTimeout(timer);
+            set.delete(done);
+            if (set.size === 0) waiting.delete(principal.accountId);
+            resolve();
+          };
+          const timer = setTimeout(done, waitMs);
+          set.add(done);
+          request.raw.once('close', done);
+        });
+        accesses = await read();
+      }
+      return { accesses, now: iso() };
+    },
+  );
+
   const logOpened = async (link: ShlLink): Promise<void> => {
     const actor = { accountId: link.linkId, deviceId: link.linkId, role: 'provider' as const };
     await ctx.service.recordGranteeAccess(
@@ -195,7 +245,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
       const recipient = request.body.recipient;
       const expired = link.expiresAt !== undefined && Date.parse(link.expiresAt) <= ctx.now();
       if (link.revokedAt !== undefined || expired || link.attemptsLeft === 0) {
-        await ctx.store.shl.recordAccess(link.linkId, { at, outcome: 'refused', recipient });
+        await recordAccess(link, { at, outcome: 'refused', recipient });
         return gone(reply);
       }
       if (link.passcodeHash !== undefined) {
@@ -214,7 +264,7 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
           });
         }
       }
-      const opened = await ctx.store.shl.recordAccess(link.linkId, { at, outcome: 'opened', recipient });
+      const opened = await recordAccess(link, { at, outcome: 'opened', recipient });
       if (opened === null) return gone(reply);
       await logOpened(link);
       const max = request.body.embeddedLengthMax;

@@ -73,6 +73,9 @@ export const describeShlConformance = (store: () => SyncStore): void => {
         'opened',
         'wrong-passcode',
       ]);
+      const since = await store().shl.accessesSince(PATIENT, '2026-11-25T10:59:59.000Z', 10);
+      expect(since.map((a) => [a.linkId, a.outcome])).toEqual(log.map((a) => [id, a.outcome]).reverse());
+      expect(await store().shl.accessesSince(OTHER, '2026-11-25T10:59:59.000Z', 10)).toEqual([]);
       await expect(store().shl.accesses(OTHER, id, 10)).rejects.toSatisfy((e) =>
         isStoreError(e, 'NOT_FOUND'),
       );

@@ -67,6 +67,12 @@ export interface ShlStore {
   ): Promise<{ attemptsLeft: number; accessCount: number } | null>;
   /** A link's accesses, newest first (at most `limit`); NOT_FOUND for a link of no such id of this patient. */
   accesses(patientId: string, linkId: string, limit: number): Promise<ShlAccess[]>;
+  /** Accesses to any of the patient's links logged after `since` (ISO), oldest first (at most `limit`). */
+  accessesSince(
+    patientId: string,
+    since: string,
+    limit: number,
+  ): Promise<(ShlAccess & { readonly linkId: string })[]>;
   /** Keeps a one-time file ticket (hex SHA-256) for the link until `expiresMs`. */
   putTicket(linkId: string, ticketHash: string, expiresMs: number): Promise<void>;
   /** The link a live ticket names, and forgets the ticket (one use). */

@@ -120,6 +120,11 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
     accesses: db.prepare<[string, number], ShlAccess>(
       'SELECT at, outcome, recipient FROM shl_accesses WHERE link_id = ? ORDER BY seq DESC LIMIT ?',
     ),
+    since: db.prepare<[string, string, number], ShlAccess & { linkId: string }>(
+      `SELECT a.link_id AS linkId, a.at, a.outcome, a.recipient FROM shl_accesses a
+       JOIN shl_links l ON l.link_id = a.link_id
+       WHERE l.patient_id = ? AND a.at > ? ORDER BY a.at, a.link_id, a.seq LIMIT ?`,
+    ),
     putTicket: db.prepare<[string, number, string]>(
       'UPDATE shl_links SET ticket_hash = ?, ticket_expires_ms = ? WHERE link_id = ?',
     ),
@@ -191,6 +196,7 @@ export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
         ownLink(patientId, linkId);
         return s().accesses.all(linkId, limit);
       }),
+    accessesSince: (patientId, since, limit) => run(() => s().since.all(patientId, since, limit)),
     putTicket: (linkId, ticketHash, expiresMs) =>
       run(() => {
         s().putTicket.run(ticketHash, expiresMs, linkId);

@@ -10,6 +10,7 @@
  * | `shareSummary({ label, passcode, expiresAt, kinds })` → CreatedLink | share: link and QR (`link`), viewer URL |
  * | `links()`, `revokeLink(id)`, `linkAccesses(id)` | shared links: list, revoke, each access |
  * | `emergencyCard()` / `rotateEmergencyCard()` → CreatedLink | emergency card: the QR (no passcode, every access logged) and its rotation |
+ * | `watchLinkAccess(listener)` → stop | the notification when someone opens a link or the emergency card |
  *
  * Every call refuses with a HaleError (RecordsIoError, or the records/files/audit errors it passes on).
  */
@@ -18,7 +19,15 @@ import type { ShlLinkInfo } from '@hale/protocol';
 import { importFhir, planImport, type ImportOptions, type ImportReport } from '../io/fhir-import-run';
 import { exportRecords, type ExportOptions, type ExportResult } from '../io/fhir-export-forms';
 import { emergencySummary, patientSummary, type Summary } from '../io/summaries';
-import { createLink, linkAccesses, listLinks, revokeLink, type CreatedLink } from '../io/shl-client';
+import {
+  createLink,
+  linkAccesses,
+  listLinks,
+  revokeLink,
+  watchLinkAccess,
+  type CreatedLink,
+  type LinkAccess,
+} from '../io/shl-client';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 
 export interface ShareOptions {
@@ -43,6 +52,8 @@ export interface HaleIo {
   emergencyCard(label?: string): Promise<CreatedLink>;
   /** Revokes every emergency card link (old QR codes stop working) and makes a new one. */
   rotateEmergencyCard(label?: string): Promise<CreatedLink>;
+  /** Each access to a shared link or the emergency card as it happens (a notification); answers the stop. */
+  watchLinkAccess(listener: (access: LinkAccess) => void, options?: { onReady?: () => void }): () => void;
 }
 
 export function toHaleIo(deps: RecordsIoDeps): HaleIo {
@@ -84,5 +95,6 @@ export function toHaleIo(deps: RecordsIoDeps): HaleIo {
     // after a restart means a new link, the old one revoked.
     emergencyCard: (label) => rotate(label),
     rotateEmergencyCard: (label) => rotate(label),
+    watchLinkAccess: (listener, options) => watchLinkAccess(deps, listener, options),
   };
 }

@@ -17,6 +17,7 @@ import { CompactEncrypt, compactDecrypt } from 'jose';
 import { base64urlDecode, base64urlEncode, randomBytes, utf8Decode, utf8Encode } from '@hale/crypto';
 import {
   ShlAccessesResponse,
+  ShlEventsResponse,
   ShlLinkInfo,
   ShlListResponse,
   ShlManifest,
@@ -26,12 +27,16 @@ import {
 } from '@hale/protocol';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { RecordsIoError } from './io-error';
+import { HaleClientError } from '../api/errors';
 import type { RecordsIoDeps } from './records-io-deps';
 
 export interface CreateLinkInput {
   /** The content: a FHIR resource (an IPS Bundle). */
   readonly content: unknown;
-  readonly contents: readonly { readonly type: ShlCreateRequest['contents'][number]['type']; readonly count: number }[];
+  readonly contents: readonly {
+    readonly type: ShlCreateRequest['contents'][number]['type'];
+    readonly count: number;
+  }[];
   readonly label?: string;
   readonly passcode?: string;
   readonly expiresAt?: string;
@@ -94,6 +99,12 @@ const call = async <S extends TSchema>(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       redirect: 'manual',
     });
+    if (response.status === 401) {
+      // The bearer session ended: withToken signs in again once on this code.
+      const body = await response.text().catch(() => '');
+      const code = /SESSION_EXPIRED/.test(body) ? 'SESSION_EXPIRED' : 'UNAUTHENTICATED';
+      throw new HaleClientError({ code, message: `the server refused the session (${code})`, status: 401 });
+    }
     if (response.status !== 200) throw await refusal(response);
     return parse(schema, response);
   });
@@ -141,6 +152,61 @@ export const revokeLink = (deps: RecordsIoDeps, linkId: string): Promise<ShlLink
 
 export const linkAccesses = async (deps: RecordsIoDeps, linkId: string) =>
   (await call(deps, 'GET', `/v1/shl/${encodeURIComponent(linkId)}/accesses`, ShlAccessesResponse)).accesses;
+
+export type LinkAccess = ShlEventsResponse['accesses'][number];
+
+/**
+ * Calls `listener` with each access to any of the patient's links from now on, as the server logs it (the
+ * server holds each request until one comes, up to 25 s): the emergency card's notification. Answers the
+ * stop. `onReady` is called once the server's time is known: accesses from then on are told. A failing
+ * request is retried after `retryMs`; nothing is told twice.
+ */
+export function watchLinkAccess(
+  deps: RecordsIoDeps,
+  listener: (access: LinkAccess) => void,
+  options: { retryMs?: number; onReady?: () => void } = {},
+): () => void {
+  let stopped = false;
+  const told = new Set<string>();
+  const loop = async (): Promise<void> => {
+    let since: string | undefined;
+    while (!stopped) {
+      try {
+        if (since === undefined) {
+          since = (
+            await call(
+              deps,
+              'GET',
+              `/v1/shl/events?since=${encodeURIComponent('1970-01-01T00:00:00.000Z')}`,
+              ShlEventsResponse,
+            )
+          ).now;
+          continue;
+        }
+        const answer = await call(
+          deps,
+          'GET',
+          `/v1/shl/events?since=${encodeURIComponent(since)}&waitMs=25000`,
+          ShlEventsResponse,
+        );
+        for (const access of answer.accesses) {
+          const key = `${access.linkId}|${access.at}|${access.outcome}|${access.recipient}`;
+          if (told.has(key) || stopped) continue;
+          told.add(key);
+          listener(access);
+        }
+        const last = answer.accesses.at(-1);
+        since = last === undefined ? new Date(Date.parse(answer.now) - 1).toISOString() : last.at;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 5_000));
+      }
+    }
+  };
+  void loop();
+  return () => {
+    stopped = true;
+  };
+}
 
 /** The payload of a `shlink:/…` text (or a viewer URL holding one after `#`). */
 export const decodeLink = (text: string): ShlPayload => {

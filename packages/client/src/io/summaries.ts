@@ -46,7 +46,8 @@ const itemsOf = async (deps: RecordsIoDeps, kinds: readonly RecordKind[], patien
     const stored = await deps.session.records.query(kind, { patientId });
     for (const s of stored) items.push({ kind, record: s.record } as FhirExportItem);
     const type = RECORD_KINDS[kind].streamType;
-    if (type !== null && type !== 'audit' && stored.length > 0) counts.set(type, (counts.get(type) ?? 0) + stored.length);
+    if (type !== null && type !== 'audit' && stored.length > 0)
+      counts.set(type, (counts.get(type) ?? 0) + stored.length);
   }
   return { items, contents: [...counts].map(([type, count]) => ({ type, count })) };
 };
