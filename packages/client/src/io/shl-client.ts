@@ -181,6 +181,7 @@ export function watchLinkAccess(
               ShlEventsResponse,
             )
           ).now;
+          options.onReady?.();
           continue;
         }
         const answer = await call(
