@@ -105,8 +105,10 @@ export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { 
     wake(link.patientId);
     return after;
   };
-  app.addHook('onClose', async () => {
+  // Before Fastify waits for requests in flight: a held events request answers at once.
+  app.addHook('preClose', (done) => {
     for (const patientId of [...waiting.keys()]) wake(patientId);
+    done();
   });
   const owner = async (request: FastifyRequest) => {
     const principal = await ctx.authenticate(request);

@@ -88,9 +88,11 @@ const call = async <S extends TSchema>(
   path: string,
   schema: S,
   body?: unknown,
+  signal?: AbortSignal,
 ): Promise<Static<S>> =>
   deps.withToken(async (token) => {
     const response = await deps.fetch(`${deps.baseUrl.replace(/\/$/, '')}${path}`, {
+      ...(signal === undefined ? {} : { signal }),
       method,
       headers: {
         authorization: `Bearer ${token}`,
@@ -167,6 +169,7 @@ export function watchLinkAccess(
   options: { retryMs?: number; onReady?: () => void } = {},
 ): () => void {
   let stopped = false;
+  const abort = typeof AbortController === 'function' ? new AbortController() : undefined;
   const told = new Set<string>();
   const loop = async (): Promise<void> => {
     let since: string | undefined;
@@ -181,6 +184,8 @@ export function watchLinkAccess(
               ShlEventsResponse,
             )
           ).now;
+          // The server's clock may read the same millisecond again: one before, deduplicated below.
+          since = new Date(Date.parse(since) - 1).toISOString();
           options.onReady?.();
           continue;
         }
@@ -189,6 +194,8 @@ export function watchLinkAccess(
           'GET',
           `/v1/shl/events?since=${encodeURIComponent(since)}&waitMs=25000`,
           ShlEventsResponse,
+          undefined,
+          abort?.signal,
         );
         for (const access of answer.accesses) {
           const key = `${access.linkId}|${access.at}|${access.outcome}|${access.recipient}`;
@@ -199,6 +206,7 @@ export function watchLinkAccess(
         const last = answer.accesses.at(-1);
         since = last === undefined ? new Date(Date.parse(answer.now) - 1).toISOString() : last.at;
       } catch {
+        if (stopped) return;
         await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 5_000));
       }
     }
@@ -206,6 +214,7 @@ export function watchLinkAccess(
   void loop();
   return () => {
     stopped = true;
+    abort?.abort();
   };
 }
 
