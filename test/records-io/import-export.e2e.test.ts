@@ -79,7 +79,7 @@ const fillChart = async (s: DeviceSession) => {
     fileName: 'discharge.pdf',
     mediaType: 'application/pdf',
   });
-  const doc = await s.records.add('HealthDocument', input('HealthDocument', { file, versions: [] } as never));
+  const doc = await s.records.add('HealthDocument', input('HealthDocument', { file, versions: [] }));
   for (const kind of KINDS) {
     if (kind === 'HealthDocument') continue;
     const overrides =

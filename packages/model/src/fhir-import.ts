@@ -42,7 +42,7 @@ import { haleAccountOf, haleIdOf, isJson, list, str, type Json } from './fhir-im
 import { IMPORT_SCHEMAS } from './fhir-import-schemas';
 import { referenceTarget, resolveReference } from './fhir-references';
 import { isAccountId, newId as defaultNewId } from './ids';
-import { type RecordKind } from './registry';
+import type { RecordKind } from './registry';
 import { validateRecord } from './validate';
 import { checkWriteRules } from './write-rules';
 

@@ -145,9 +145,10 @@ const displayOf = (resource: FhirResource): string => {
       : typeof resource['valueString'] === 'string'
         ? `: ${resource['valueString']}`
         : '';
-  const status = isObject(resource['clinicalStatus'])
-    ? ` (${String((resource['clinicalStatus']['coding'] as FhirJsonObject[] | undefined)?.[0]?.['code'] ?? '')})`
-    : '';
+  const clinical = isObject(resource['clinicalStatus']) ? resource['clinicalStatus']['coding'] : undefined;
+  const first = Array.isArray(clinical) ? (clinical as readonly FhirJson[])[0] : undefined;
+  const code = isObject(first) && typeof first['code'] === 'string' ? first['code'] : undefined;
+  const status = code === undefined ? '' : ` (${code})`;
   return `${name}${valueText}${status}`;
 };
 

@@ -12,7 +12,7 @@
  * Pure, like fhir.ts: the output depends on the input only.
  */
 import type { Coding, RecordOrigin } from './common-schemas';
-import type { FhirResource } from './fhir';
+import type { FhirJson, FhirResource } from './fhir';
 import {
   HALE_EXTENSION_BASE,
   coding,
@@ -49,7 +49,9 @@ const CATEGORY_DISPLAY: Readonly<Record<NonNullable<Condition['category']>, stri
 export const withCodes = (concept: DraftObject, codes: readonly Coding[] | undefined): DraftObject => {
   if (codes === undefined || codes.length === 0) return concept;
   const existing = Array.isArray(concept['coding']) ? (concept['coding'] as readonly DraftObject[]) : [];
-  const seen = new Set(existing.map((c) => `${String(c['system'])}|${String(c['code'])}`));
+  const key = (c: DraftObject) =>
+    `${typeof c['system'] === 'string' ? c['system'] : ''}|${typeof c['code'] === 'string' ? c['code'] : ''}`;
+  const seen = new Set(existing.map(key));
   const added = codes
     .filter((c) => !seen.has(`${c.system}|${c.code}`))
     .map((c) => coding(c.system, c.code, c.display));
@@ -69,7 +71,9 @@ export const originExtension = (origin: RecordOrigin) => ({
 
 /** `resource` with the `origin` extension appended (what `exportItem` does to a record's main resource). */
 export const originOf = (resource: FhirResource, origin: RecordOrigin): FhirResource => {
-  const existing = Array.isArray(resource['extension']) ? resource['extension'] : [];
+  const existing: readonly FhirJson[] = Array.isArray(resource['extension'])
+    ? (resource['extension'] as readonly FhirJson[])
+    : [];
   return { ...resource, extension: [...existing, originExtension(origin)] };
 };
 

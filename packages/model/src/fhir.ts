@@ -40,7 +40,7 @@
  * to one resource version, e.g. two ProviderProfiles of one account: input sync does not produce for a
  * patient's own records).
  */
-import type { Contact, FileRef, Provenance } from './common-schemas';
+import type { Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
 import { isFhirInstant, isIsoDateTime } from './formats';
 import { isAccountId } from './ids';
@@ -73,7 +73,6 @@ import { resolveReference } from './fhir-references';
 import {
   LOINC,
   CVX,
-  UCUM,
   V2_0203,
   V3_ACT_CODE,
   V3_PARTICIPATION,
@@ -82,16 +81,11 @@ import {
   SIGNATURE_TYPE,
   DICOM,
   DATA_ABSENT_REASON,
-  UCUM_CODES,
-  type Draft,
   type DraftObject,
   FHIR_FORBIDDEN_CONTROL_RE,
-  fhirString,
   compact,
-  isDraftArray,
   makeResource,
   isJsonObject,
-  OFFSET_RE,
   fhirDateTime,
   text,
   coding,
@@ -104,28 +98,17 @@ import {
   telecom,
   address,
   attachment,
-  QUANTITY_RE,
-  NOT_UNITS,
   parseQuantity,
-  quantity,
-  escapeXhtml,
   narrative,
   base64,
   type PersonType,
   type Exporter,
   laboratoryCategory,
   authorSignature,
-  COMPARED_NUMBER_RE,
-  COMPARATORS,
-  renderedValue,
   labValue,
-  CVX_RE,
-  LOINC_RE,
   isCvxCode,
   isLoincCode,
   codedConcept,
-  HALE_FHIR_BASE,
-  HALE_EXTENSION_BASE,
   HALE_CODE_SYSTEM_BASE,
   HALE_ID_SYSTEM,
   HALE_ACCOUNT_SYSTEM,
@@ -135,7 +118,6 @@ import {
   HALE_CONFLICT_TAG,
   fhirId,
   fhirFullUrl,
-  isFhirBase64Binary,
 } from './fhir-draft';
 export {
   HALE_FHIR_BASE,

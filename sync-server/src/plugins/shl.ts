@@ -25,17 +25,17 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   SHL_PASSCODE_ATTEMPTS,
-  ShlAccessesResponse,
   ShlCreateRequest,
-  ShlLinkInfo,
   ShlLinkParams,
-  ShlListResponse,
-  ShlManifest,
   ShlManifestRequest,
   ShlTicketParams,
   ShlTokenParams,
   ShlEventsQuery,
+  type ShlAccessesResponse,
   type ShlEventsResponse,
+  type ShlLinkInfo,
+  type ShlListResponse,
+  type ShlManifest,
 } from '@hale/protocol';
 import type { AppContext } from '../context';
 import { ServiceError } from '../core/sync-service';

@@ -159,7 +159,8 @@ const personEntriesOf = (entries: readonly unknown[] | undefined, accountId: str
     const { fullUrl, resource } = checked.value;
     const own =
       resource.id === id &&
-      (fullUrl === fhirFullUrl(resource.resourceType, id) || fullUrl === standardFullUrl(resource.resourceType, id));
+      (fullUrl === fhirFullUrl(resource.resourceType, id) ||
+        fullUrl === standardFullUrl(resource.resourceType, id));
     byUrl.set(fullUrl, (byUrl.get(fullUrl) ?? true) && own);
   }
   return ['Patient', 'Practitioner', 'RelatedPerson']

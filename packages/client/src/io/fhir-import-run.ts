@@ -127,7 +127,7 @@ export async function importFhir(
 ): Promise<ImportReport> {
   const patientId = options.patientId ?? deps.session.account.accountId;
   const plan = await planImport(deps, input, options);
-  const { records, files, audit } = deps.session;
+  const { records, audit } = deps.session;
   const written: string[] = [];
   const imported: ImportedRecord[] = [];
   try {

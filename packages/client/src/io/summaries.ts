@@ -17,7 +17,6 @@ import {
   toIpsBundle,
   type FhirBundle,
   type FhirExportItem,
-  type FhirResource,
   type RecordKind,
   type RecordOf,
   type StreamType,
@@ -105,7 +104,7 @@ export async function emergencySummary(deps: RecordsIoDeps, patientId?: string):
     e.resource.resourceType === 'Patient' && contacts.length > 0
       ? {
           ...e,
-          resource: { ...e.resource, contact: contacts.map((c) => contactOf(c.record)) } as FhirResource,
+          resource: { ...e.resource, contact: contacts.map((c) => contactOf(c.record)) },
         }
       : e,
   );
