@@ -9,11 +9,21 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unzipSync, strFromU8 } from 'fflate';
 import { HomerObservation1, HomerObservation6, HomerSimpson } from '@medplum/mock';
-import { createHttpApi, isHaleError, verifyFhirExport, type DeviceSession } from '@hale/client/advanced';
+import {
+  createHttpApi,
+  createSessionManager,
+  directoryLookup,
+  isHaleError,
+  publishProviderProfile,
+  searchProviders,
+  verifyFhirExport,
+  type DeviceSession,
+  type UnlockedAccount,
+} from '@hale/client/advanced';
 import { validateFhirBundleShape, type RecordKind } from '@hale/model';
 import { registerAccount, type TestServer } from '@hale/sync-server/testing';
 import { useServer } from '../support/fixture';
-import { openDevice, waitOnline } from '../support/devices';
+import { ed, openDevice, waitOnline } from '../support/devices';
 import { input } from '../support/records';
 import { ioOf, validateR4 } from '../support/fhir-r4';
 
@@ -153,6 +163,49 @@ describe('Hale’s own export into a fresh account', () => {
     const b = await open(server.t);
     const report = await b.io.importFhir(bulk.ndjson, { source: 'bulk.ndjson' });
     expect(report.imported.length).toBeGreaterThanOrEqual(KINDS.length - 1);
+  });
+});
+
+describe('the export’s clinicians', () => {
+  it('fills a Practitioner from the provider’s signed directory profile', async () => {
+    const t = server.t;
+    const provider = await registerAccount(t, 'provider');
+    const api = createHttpApi({ baseUrl: t.url, fetch });
+    const providerTokens = createSessionManager({ api, device: provider.device.keys, ed });
+    await providerTokens.withToken((token) =>
+      publishProviderProfile(
+        { api, ed },
+        {
+          account: provider as unknown as UnlockedAccount,
+          profile: {
+            displayName: 'Dr. Lin Lee',
+            specialty: 'Family medicine',
+            clinic: 'Riverside',
+            identifier: 'NPI 1234567893',
+          },
+          token,
+        },
+      ),
+    );
+    const patient = await registerAccount(t);
+    const s = await openDevice(t, patient, { api });
+    server.sessions.push(s);
+    await waitOnline(s);
+    const tokens = createSessionManager({ api, device: s.account.device, ed });
+    const lookup = directoryLookup((q, page = {}) =>
+      tokens.withToken((token) => searchProviders({ api, ed }, { q, ...page, token })),
+    );
+    const io = ioOf(t.url, s, { providerProfile: lookup });
+    await s.records.add('Medication', input('Medication', { prescriberId: provider.accountId }));
+    const exported = await io.exportRecords();
+    if (exported.form !== 'bundle') throw new Error('expected a bundle');
+    const practitioner = exported.bundle.entry.find(
+      (e) => e.resource.resourceType === 'Practitioner',
+    )?.resource;
+    expect(practitioner?.['name']).toEqual([{ text: 'Dr. Lin Lee' }]);
+    expect(JSON.stringify(practitioner?.['identifier'])).toContain('NPI 1234567893');
+    expect(await verifyFhirExport(JSON.stringify(exported.bundle))).toMatchObject({ ok: true });
+    expect(validateR4(exported.bundle).errors).toEqual([]);
   });
 });
 

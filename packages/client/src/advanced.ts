@@ -284,7 +284,7 @@ export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAc
 export type { Ed25519, KdfSettings } from '@hale/crypto';
 
 // Records in and out over a DeviceSession (the public surface is `session.io`).
-export { toHaleIo, type HaleIo } from './hale/hale-io';
+export { directoryLookup, toHaleIo, type HaleIo } from './hale/hale-io';
 export type { RecordsIoDeps } from './io/records-io-deps';
 export { IMPORTABLE_KINDS, importFhir, planImport } from './io/fhir-import-run';
 export { exportRecords } from './io/fhir-export-forms';

@@ -15,7 +15,7 @@
  * Every call refuses with a HaleError (RecordsIoError, or the records/files/audit errors it passes on).
  */
 import type { RecordKind } from '@hale/model';
-import type { ShlLinkInfo } from '@hale/protocol';
+import type { ProviderProfile, ShlLinkInfo } from '@hale/protocol';
 import { importFhir, planImport, type ImportOptions, type ImportReport } from '../io/fhir-import-run';
 import { exportRecords, type ExportOptions, type ExportResult } from '../io/fhir-export-forms';
 import { emergencySummary, patientSummary, type Summary } from '../io/summaries';
@@ -55,6 +55,42 @@ export interface HaleIo {
   /** Each access to a shared link or the emergency card as it happens (a notification); answers the stop. */
   watchLinkAccess(listener: (access: LinkAccess) => void, options?: { onReady?: () => void }): () => void;
 }
+
+/** How many directory pages `directoryLookup` reads for one account at most. */
+const LOOKUP_PAGES = 10;
+
+/**
+ * A provider's signed, verified directory profile by account id, through the directory search (which
+ * searches names, not ids: the pages of an empty query are read, at most LOOKUP_PAGES of 100). Cached per
+ * lookup function; null when not found.
+ */
+export const directoryLookup = (
+  search: (
+    q: string,
+    options?: { limit?: number; cursor?: string },
+  ) => Promise<{
+    providers: readonly { readonly profile: ProviderProfile }[];
+    next?: string;
+  }>,
+): ((accountId: string) => Promise<ProviderProfile | null>) => {
+  const cache = new Map<string, Promise<ProviderProfile | null>>();
+  const find = async (accountId: string): Promise<ProviderProfile | null> => {
+    let cursor: string | undefined;
+    for (let page = 0; page < LOOKUP_PAGES; page++) {
+      const answer = await search('', { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      const found = answer.providers.find((p) => p.profile.accountId === accountId);
+      if (found !== undefined) return found.profile;
+      if (answer.next === undefined) return null;
+      cursor = answer.next;
+    }
+    return null;
+  };
+  return (accountId) => {
+    const held = cache.get(accountId) ?? find(accountId).catch(() => null);
+    cache.set(accountId, held);
+    return held;
+  };
+};
 
 export function toHaleIo(deps: RecordsIoDeps): HaleIo {
   const makeEmergency = async (label?: string): Promise<CreatedLink> => {

@@ -38,7 +38,7 @@ import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import { observedFrom, type Observed } from './observed';
-import { toHaleIo, type HaleIo } from './hale-io';
+import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
 import type { RecordsIoDeps } from '../io/records-io-deps';
 import { clinicalDateOf } from './clinical-date';
 

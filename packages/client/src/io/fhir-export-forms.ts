@@ -23,8 +23,8 @@ import {
   type FhirJsonObject,
   type FhirResource,
   type FileRef,
-  type ProviderProfile,
 } from '@hale/model';
+import type { ProviderProfile } from '@hale/protocol';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
 import type { RecordsIoDeps } from './records-io-deps';
 
@@ -64,24 +64,26 @@ const mapObjects = (value: FhirJson, change: (o: FhirJsonObject) => FhirJsonObje
   return change(out) ?? out;
 };
 
+/** A Practitioner named only by account, with what the provider's signed directory profile says. */
 const practitionerFrom = (resource: FhirResource, profile: ProviderProfile): FhirResource => ({
   ...resource,
   identifier: [
     ...((resource['identifier'] as FhirJson[] | undefined) ?? []),
-    ...(profile.identifier === undefined
+    ...(profile.identifier.trim() === ''
       ? []
-      : [{ system: profile.identifier.system, value: profile.identifier.value }]),
+      : [{ type: { text: 'Professional identifier' }, value: profile.identifier }]),
   ],
   name: [{ text: profile.displayName }],
-  ...(profile.contact?.phone === undefined && profile.contact?.email === undefined
+  ...(profile.contact === undefined || profile.contact.trim() === ''
+    ? {}
+    : { telecom: [{ system: 'other', value: profile.contact }] }),
+  ...(profile.clinic.trim() === '' && profile.specialty.trim() === ''
     ? {}
     : {
-        telecom: [
-          ...(profile.contact.phone === undefined ? [] : [{ system: 'phone', value: profile.contact.phone }]),
-          ...(profile.contact.email === undefined ? [] : [{ system: 'email', value: profile.contact.email }]),
+        qualification: [
+          { code: { text: [profile.specialty, profile.clinic].filter((t) => t.trim() !== '').join(', ') } },
         ],
       }),
-  ...(profile.contact?.address === undefined ? {} : { address: [{ text: profile.contact.address }] }),
 });
 
 /** Practitioner entries named only by account, filled from the provider's signed directory profile. */
