@@ -411,6 +411,7 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
         fetch: () => Promise.reject(new Error('no server')),
         withToken: () => Promise.reject(new Error('no server')),
       }),
+      providerProfile: directoryLookup(deps.searchProviders),
       session,
     }),
     exportFhir: (patientId) => session.exportFhir(patientId),
