@@ -8,22 +8,16 @@
  * result with no date is skipped, not named "unknown"). Hale's own export reads back to the record it came
  * from (the inverse of fhir.ts), so export → import → export keeps the clinical content.
  */
-import type { Coding } from './common-schemas';
 import {
   ALLERGY_CATEGORIES,
-  BLOOD_TYPES,
   CONDITION_CATEGORIES,
   CONDITION_CLINICAL_STATUSES,
   CONDITION_SEVERITIES,
   CONDITION_VERIFICATION_STATUSES,
-  LAB_RESULT_STATUSES,
-  OBSERVATION_CATEGORIES,
   PROCEDURE_STATUSES,
 } from './record-schemas';
-import type { RecordKind } from './registry';
 import {
   CVX_SYSTEM,
-  LOINC_SYSTEM,
   addressText,
   codeOf,
   codingsOf,
@@ -39,77 +33,22 @@ import {
   notesOf,
   personName,
   quantityText,
-  rangeText,
   str,
   telecomOf,
   type Json,
 } from './fhir-import-read';
 
 /** An embedded file to upload before the record is written (`field`: where its FileRef goes). */
-export interface PendingFile {
-  readonly field: 'file' | 'attachments';
-  /** Standard base64, as FHIR `Attachment.data` holds it. */
-  readonly data: string;
-  readonly mediaType: string;
-  readonly fileName: string;
-}
+import { defined, oneOf, record, haleNote, type MapContext, type MapOutcome } from './fhir-import-map-base';
+import {
+  bloodTypeOf,
+  mapDiagnosticReport,
+  mapDocumentReference,
+  mapObservation,
+} from './fhir-import-map-results';
 
-export type MapOutcome =
-  | {
-      readonly kind: RecordKind;
-      readonly input: Record<string, unknown>;
-      readonly files?: readonly PendingFile[];
-      readonly notKept: readonly string[];
-    }
-  | { readonly skip: string }
-  /** Read into another record of the same file (a blood type into the Profile, a next dose into its vaccine). */
-  | { readonly absorbed: string };
-
-/** What a mapping may ask of the rest of the file. */
-export interface MapContext {
-  readonly importedAt: string;
-  /** The resource an entry's reference names in the file (undefined: not in the file). */
-  resolve(reference: unknown): Json | undefined;
-  /** The Hale account of the person a reference names (a Hale export's Practitioner or Patient). */
-  accountOf(reference: unknown): string | undefined;
-  /** The id the record read from the resource a reference names will have, when it is imported. */
-  newIdOf(reference: unknown): string | undefined;
-  /** The blood type read from an Observation of the file, for the Profile. */
-  readonly bloodType: string | undefined;
-  /** Whether a Profile is created from this file (then a blood-type Observation is absorbed into it). */
-  readonly profileImported: boolean;
-  /** A next dose an ImmunizationRecommendation gives for this Immunization. */
-  nextDoseOf(resource: Json): string | undefined;
-  /** Files a Hale DiagnosticReport presents for this Observation. */
-  attachmentsOf(resource: Json): readonly Json[];
-}
-
-/** Elements every mapping reads or that carry no record content. */
-const ALWAYS = ['resourceType', 'id', 'meta', 'text', 'identifier', 'extension', 'contained'];
-
-const notKept = (resource: Json, read: readonly string[]): string[] =>
-  Object.keys(resource).filter((key) => !ALWAYS.includes(key) && !read.includes(key) && !key.startsWith('_'));
-
-const defined = (input: Record<string, unknown>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
-
-const oneOf = <T extends string>(values: readonly T[], value: unknown): T | undefined =>
-  typeof value === 'string' && (values as readonly string[]).includes(value) ? (value as T) : undefined;
-
-const record = (
-  kind: RecordKind,
-  resource: Json,
-  read: readonly string[],
-  input: Record<string, unknown>,
-  files?: readonly PendingFile[],
-): MapOutcome => ({
-  kind,
-  input: defined(input),
-  notKept: notKept(resource, read),
-  ...(files === undefined || files.length === 0 ? {} : { files }),
-});
-
-const haleNote = (resource: Json): string | undefined => str(haleExtension(resource, 'note'));
+export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
+export { bloodTypeOf };
 
 // ------------------------------------------------------------------------------------------ people
 
@@ -384,259 +323,6 @@ const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
       endDate: dateOrInstant(isJson(validity) ? validity['end'] : undefined),
       reason,
     },
-  );
-};
-
-// ------------------------------------------------------------------------------------------ results
-
-const BLOOD_TYPE_LOINC = '882-1';
-const RH_RE = /^\s*(AB|A|B|O)\s*(\+|-|pos(?:itive)?|neg(?:ative)?|Rh\(D\) positive|Rh\(D\) negative)/i;
-
-/** A blood type (`O+`) from an ABO/Rh Observation's value, when it reads as one. */
-export const bloodTypeOf = (r: Json): string | undefined => {
-  if (!codingsOf(r['code']).some((c) => c.system === LOINC_SYSTEM && c.code === BLOOD_TYPE_LOINC))
-    return undefined;
-  const text = conceptName(r['valueCodeableConcept']) ?? str(r['valueString']);
-  if (text === undefined) return undefined;
-  if ((BLOOD_TYPES as readonly string[]).includes(text)) return text;
-  const match = RH_RE.exec(text.replace(/^Blood group /i, ''));
-  if (match?.[1] === undefined || match[2] === undefined) return undefined;
-  const sign = /^(\+|pos|Rh\(D\) pos)/i.test(match[2]) ? '+' : '-';
-  return `${match[1].toUpperCase()}${sign}`;
-};
-
-const RENDERED = 'http://hl7.org/fhir/StructureDefinition/rendered-value';
-
-/** An Observation's (or component's) value and units as Hale keeps them. */
-const valueOf = (r: Json): { value?: number | string; units?: string; notKept?: string } => {
-  const q = isJson(r['valueQuantity']) ? r['valueQuantity'] : undefined;
-  if (q !== undefined && typeof q['value'] === 'number') {
-    const units = str(q['unit']) ?? str(q['code']);
-    const rendered = isJson(q['_value'])
-      ? list(q['_value']['extension']).find((e) => isJson(e) && e['url'] === RENDERED)
-      : undefined;
-    const digits = isJson(rendered) ? str(rendered['valueString']) : undefined;
-    const comparator = str(q['comparator']);
-    const value =
-      comparator === undefined && digits === undefined
-        ? q['value']
-        : `${comparator ?? ''}${digits ?? q['value']}`;
-    return { value, ...(units === undefined ? {} : { units }) };
-  }
-  if (typeof r['valueString'] === 'string') {
-    const unitsNote = list(r['note'])
-      .filter(isJson)
-      .map((n) => /^Units: (.+)$/s.exec(String(n['text']))?.[1])
-      .find((u) => u !== undefined);
-    return { value: r['valueString'], ...(unitsNote === undefined ? {} : { units: unitsNote }) };
-  }
-  if (r['valueCodeableConcept'] !== undefined) {
-    const name = conceptName(r['valueCodeableConcept']);
-    return name === undefined ? {} : { value: name, notKept: 'valueCodeableConcept.coding' };
-  }
-  if (typeof r['valueInteger'] === 'number') return { value: r['valueInteger'] };
-  if (typeof r['valueBoolean'] === 'boolean') return { value: r['valueBoolean'] ? 'yes' : 'no' };
-  if (typeof r['valueDateTime'] === 'string') return { value: r['valueDateTime'] };
-  return {};
-};
-
-const componentOf = (c: Json) => {
-  const { name, code } = namedCode(c['code'], LOINC_SYSTEM);
-  const { value, units } = valueOf(c);
-  return defined({
-    testCode: code,
-    testName: name ?? 'Component',
-    value,
-    units,
-    referenceRange: rangeText(first(c['referenceRange'])),
-  });
-};
-
-const mapObservation = (r: Json, x: MapContext): MapOutcome => {
-  if (x.profileImported && bloodTypeOf(r) !== undefined)
-    return { absorbed: 'blood type, kept in the profile' };
-  const { name, code } = namedCode(r['code'], LOINC_SYSTEM);
-  if (name === undefined) return { skip: 'a result that names no test' };
-  const status = oneOf(LAB_RESULT_STATUSES, r['status']);
-  if (status === undefined) return { skip: `${name}: status ${String(r['status'])} has no Hale equivalent` };
-  const period = isJson(r['effectivePeriod']) ? r['effectivePeriod'] : undefined;
-  const effectiveAt =
-    dateOrInstant(r['effectiveDateTime']) ??
-    dateOrInstant(r['effectiveInstant']) ??
-    dateOrInstant(period?.['start']) ??
-    instant(r['issued']);
-  if (effectiveAt === undefined) return { skip: `${name}: no date it was taken` };
-  const categories = list(r['category']).flatMap((c) => codingsOf(c).map((coding) => coding.code));
-  const category = categories.map((c) => oneOf(OBSERVATION_CATEGORIES, c)).find((c) => c !== undefined);
-  const { value, units, notKept: valueNotKept } = valueOf(r);
-  const order = x.resolve(first(r['basedOn'])?.['reference']);
-  const requester = isJson(order?.['requester']) ? order['requester'] : undefined;
-  const attachments = x.attachmentsOf(r);
-  const files: PendingFile[] = [];
-  const missing: string[] = [];
-  for (const a of attachments) {
-    const data = str(a['data']);
-    if (data === undefined) missing.push(str(a['title']) ?? 'attachment');
-    else
-      files.push({
-        field: 'attachments',
-        data,
-        mediaType: str(a['contentType']) ?? 'application/octet-stream',
-        fileName: str(a['title']) ?? 'attachment',
-      });
-  }
-  const components = list(r['component']).filter(isJson).map(componentOf);
-  const outcome = record(
-    'LabResult',
-    r,
-    [
-      'status',
-      'category',
-      'code',
-      'subject',
-      'basedOn',
-      'effectiveDateTime',
-      'effectiveInstant',
-      'effectivePeriod',
-      'issued',
-      'performer',
-      'valueQuantity',
-      'valueString',
-      'valueCodeableConcept',
-      'valueInteger',
-      'valueBoolean',
-      'valueDateTime',
-      'referenceRange',
-      'component',
-      'note',
-      'encounter',
-    ],
-    {
-      testCode: code,
-      testName: name,
-      codes: conceptCodes(r['code'], (c: Coding) => c.system === LOINC_SYSTEM && c.code === code),
-      category: category === 'laboratory' ? undefined : category,
-      status,
-      value,
-      units,
-      referenceRange: rangeText(first(r['referenceRange'])),
-      effectiveAt,
-      publishedAt: instant(r['issued']),
-      orderedBy: requester === undefined ? undefined : x.accountOf(requester['reference']),
-      performer: str(first(r['performer'])?.['display']),
-      components: components.length > 0 ? components.slice(0, 20) : undefined,
-    },
-    files,
-  );
-  if (!('kind' in outcome)) return outcome;
-  const extra = [
-    ...(valueNotKept === undefined ? [] : [valueNotKept]),
-    ...missing.map((m) => `${m} (not embedded in the file)`),
-  ];
-  return extra.length === 0 ? outcome : { ...outcome, notKept: [...outcome.notKept, ...extra] };
-};
-
-const DOCUMENT_TYPES: Readonly<Record<string, string>> = {
-  '11502-2': 'lab-report',
-  '18748-4': 'imaging',
-  '57833-6': 'prescription',
-  '18842-5': 'discharge-summary',
-};
-
-/** A file an Attachment embeds, or why not. */
-const embedded = (attachment: unknown, title: string): PendingFile | string => {
-  if (!isJson(attachment)) return 'no file';
-  const data = str(attachment['data']);
-  if (data === undefined) {
-    return str(attachment['url']) === undefined ? 'no file' : 'the file is only linked, not in the import';
-  }
-  const fileName = str(haleExtension(attachment, 'file-name')) ?? str(attachment['title']) ?? title;
-  return {
-    field: 'file',
-    data,
-    mediaType: str(attachment['contentType']) ?? 'application/octet-stream',
-    fileName,
-  };
-};
-
-const mapDocumentReference = (r: Json, x: MapContext): MapOutcome => {
-  const status = str(r['status']);
-  if (status === 'superseded')
-    return { skip: 'an earlier version of a document (the current one is imported)' };
-  if (status === 'entered-in-error') return { skip: 'a document entered in error' };
-  const attachment = first(r['content'])?.['attachment'];
-  const title =
-    (isJson(attachment) ? str(attachment['title']) : undefined) ??
-    str(r['description']) ??
-    conceptName(r['type']) ??
-    'Document';
-  const file = embedded(attachment, title);
-  if (typeof file === 'string') return { skip: `${title}: ${file}` };
-  const typeCode = codingsOf(r['type']).find((c) => c.system === LOINC_SYSTEM)?.code;
-  const typeText = isJson(r['type']) ? str(r['type']['text']) : undefined;
-  return record(
-    'HealthDocument',
-    r,
-    [
-      'status',
-      'type',
-      'category',
-      'subject',
-      'date',
-      'author',
-      'description',
-      'relatesTo',
-      'content',
-      'context',
-    ],
-    {
-      title,
-      documentType: typeText ?? (typeCode === undefined ? undefined : DOCUMENT_TYPES[typeCode]) ?? 'document',
-      description: str(r['description']),
-      tags: list(r['category']).flatMap((c) => (conceptName(c) === undefined ? [] : [conceptName(c)])),
-      uploadedAt: instant(r['date']) ?? x.importedAt,
-    },
-    [file],
-  );
-};
-
-const mapDiagnosticReport = (r: Json, x: MapContext): MapOutcome => {
-  const name = conceptName(r['code']) ?? 'Report';
-  const forms = list(r['presentedForm']).filter(isJson);
-  const results = list(r['result']).length;
-  if (forms.length === 0) {
-    return str(r['conclusion']) !== undefined
-      ? {
-          skip: `${name}: a report with a conclusion but no file; its ${results} result(s) are imported one by one`,
-        }
-      : { skip: `${name}: a report grouping ${results} result(s), which are imported one by one` };
-  }
-  const file = embedded(forms[0], name);
-  if (typeof file === 'string') return { skip: `${name}: ${file}` };
-  const lab = list(r['category']).some((c) => codingsOf(c).some((coding) => coding.code === 'LAB'));
-  return record(
-    'HealthDocument',
-    r,
-    [
-      'status',
-      'category',
-      'code',
-      'subject',
-      'effectiveDateTime',
-      'issued',
-      'result',
-      'conclusion',
-      'presentedForm',
-      'performer',
-      'basedOn',
-    ],
-    {
-      title: name,
-      documentType: lab ? 'lab-report' : 'report',
-      description: str(r['conclusion']),
-      uploadedAt: instant(r['issued']) ?? x.importedAt,
-    },
-    [file],
   );
 };
 
