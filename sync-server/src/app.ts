@@ -37,6 +37,7 @@ import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
 import { pairingPlugin } from './plugins/pairing';
+import { shlPlugin } from './plugins/shl';
 import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
@@ -538,6 +539,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   await app.register(accountsPlugin, { ctx });
   await app.register(directoryPlugin, { ctx });
   await app.register(pairingPlugin, { ctx });
+  await app.register(shlPlugin, { ctx });
   await app.register(blobsPlugin, { ctx });
   await app.register(syncWsPlugin, { ctx });
   // Last: the API's routes are all in place; the app's files and its fallback never take their paths.

@@ -307,3 +307,10 @@ export { cosignStatusOf } from './care/cosign';
 export { appointmentIcs } from './care/ics';
 export { inZone, wallToInstant, toUtc } from './care/time-zones';
 export { CareError } from './care/errors';
+// Records in and out over a DeviceSession (the public surface is `session.io`).
+export { directoryLookup, toHaleIo, type HaleIo } from './hale/hale-io';
+export type { RecordsIoDeps } from './io/records-io-deps';
+export { IMPORTABLE_KINDS, importFhir, planImport } from './io/fhir-import-run';
+export { exportRecords } from './io/fhir-export-forms';
+export { emergencySummary, patientSummary, uuidOf } from './io/summaries';
+export { createLink, linkAccesses, listLinks, revokeLink } from './io/shl-client';

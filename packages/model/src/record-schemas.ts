@@ -2,6 +2,7 @@ import { Type, type Static, type TObject, type TProperties } from '@sinclair/typ
 import {
   AUDIT_ACTION_PATTERN,
   AccountIdSchema,
+  CodingsSchema,
   ContactSchema,
   DateOrDateTimeSchema,
   DateSchema,
@@ -69,6 +70,50 @@ export const NOTE_VERSION_KINDS = ['original', 'amendment', 'addendum'] as const
 export const SIGNATURE_STATUSES = ['requested', 'signed', 'declined'] as const;
 export const CONSENT_ACCESS_LEVELS = ['read', 'write'] as const;
 export const CONSENT_STATUSES = ['active', 'revoked'] as const;
+/** FHIR observation-category codes: what kind of observation a result is (laboratory when absent). */
+export const OBSERVATION_CATEGORIES = [
+  'laboratory',
+  'vital-signs',
+  'social-history',
+  'imaging',
+  'survey',
+  'exam',
+  'therapy',
+  'activity',
+  'procedure',
+] as const;
+/** FHIR condition-clinical codes. */
+export const CONDITION_CLINICAL_STATUSES = [
+  'active',
+  'recurrence',
+  'relapse',
+  'inactive',
+  'remission',
+  'resolved',
+] as const;
+/** FHIR condition-ver-status codes. */
+export const CONDITION_VERIFICATION_STATUSES = [
+  'unconfirmed',
+  'provisional',
+  'differential',
+  'confirmed',
+  'refuted',
+  'entered-in-error',
+] as const;
+/** FHIR condition-category codes: a problem on the problem list, or a diagnosis made at a visit. */
+export const CONDITION_CATEGORIES = ['problem-list-item', 'encounter-diagnosis'] as const;
+export const CONDITION_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
+/** FHIR EventStatus codes of a Procedure. */
+export const PROCEDURE_STATUSES = [
+  'preparation',
+  'in-progress',
+  'not-done',
+  'on-hold',
+  'stopped',
+  'completed',
+  'entered-in-error',
+  'unknown',
+] as const;
 /** The audit stream is sealed to the patient alone, so it can never be granted. */
 export const CONSENTABLE_STREAM_TYPES = STREAM_TYPES.filter(
   (type): type is Exclude<StreamType, 'audit'> => type !== 'audit',
@@ -142,6 +187,8 @@ export type HealthDocument = Static<typeof HealthDocumentSchema>;
 
 export const AllergySchema = patientRecord('Allergy', {
   substance: boundedText(200, 1),
+  /** Codes of the substance (SNOMED CT, RxNorm, …), when a source system sent them. */
+  codes: Type.Optional(CodingsSchema),
   category: Type.Optional(StringEnum(ALLERGY_CATEGORIES)),
   reaction: Type.Optional(boundedText(500)),
   /** Optional: a patient who does not know it should not have to guess. */
@@ -174,6 +221,8 @@ export type Immunization = Static<typeof ImmunizationSchema>;
 
 export const MedicationSchema = patientRecord('Medication', {
   name: boundedText(200, 1),
+  /** Codes of the medicine (RxNorm, SNOMED CT, …), when a source system sent them. */
+  codes: Type.Optional(CodingsSchema),
   dose: Type.Optional(boundedText(100)),
   frequency: Type.Optional(boundedText(100)),
   instructions: Type.Optional(boundedText(2000)),
@@ -204,11 +253,28 @@ export const LabResultVersionSchema = strictObject('LabResultVersion', {
 });
 export type LabResultVersion = Static<typeof LabResultVersionSchema>;
 
+/** One part of a result measured with others (a blood pressure's systolic and diastolic values). */
+export const LabResultComponentSchema = strictObject('LabResultComponent', {
+  /** LOINC code of the part. */
+  testCode: Type.Optional(boundedText(64, 1)),
+  testName: boundedText(200, 1),
+  value: Type.Optional(Type.Union([Type.Number(), boundedText(2000)])),
+  units: Type.Optional(boundedText(64)),
+  referenceRange: Type.Optional(boundedText(200)),
+});
+export type LabResultComponent = Static<typeof LabResultComponentSchema>;
+
 export const LabResultSchema = patientRecord('LabResult', {
   /** Test code, e.g. LOINC. */
   testCode: Type.Optional(boundedText(64, 1)),
   testName: boundedText(200, 1),
+  /** Codes of the test in other systems than LOINC (which is `testCode`), when a source sent them. */
+  codes: Type.Optional(CodingsSchema),
+  /** What kind of observation this is; absent: laboratory. */
+  category: Type.Optional(StringEnum(OBSERVATION_CATEGORIES)),
   ...labResultValueFields,
+  /** Parts measured together (a blood pressure); not kept in `versions`. */
+  components: Type.Optional(Type.Array(LabResultComponentSchema, { maxItems: MAX_ATTACHMENTS })),
   orderedBy: Type.Optional(AccountIdSchema),
   /** Performing laboratory or clinician, as reported. */
   performer: Type.Optional(boundedText(200)),
@@ -353,6 +419,45 @@ export const NoteSignatureSchema = patientRecord('NoteSignature', {
   comment: Type.Optional(boundedText(1000)),
 });
 export type NoteSignature = Static<typeof NoteSignatureSchema>;
+
+/** A problem or diagnosis (FHIR Condition): the problem list the summary and the emergency card show. */
+export const ConditionSchema = patientRecord('Condition', {
+  name: boundedText(200, 1),
+  /** Codes of the condition (SNOMED CT, ICD-10, …). */
+  codes: Type.Optional(CodingsSchema),
+  clinicalStatus: StringEnum(CONDITION_CLINICAL_STATUSES),
+  verificationStatus: Type.Optional(StringEnum(CONDITION_VERIFICATION_STATUSES)),
+  category: Type.Optional(StringEnum(CONDITION_CATEGORIES)),
+  severity: Type.Optional(StringEnum(CONDITION_SEVERITIES)),
+  bodySite: Type.Optional(boundedText(200)),
+  onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it ended (resolved, in remission); then `clinicalStatus` is inactive, remission or resolved. */
+  abatementDate: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it was first recorded (FHIR `recordedDate`). */
+  recordedAt: Type.Optional(DateTimeSchema),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Condition = Static<typeof ConditionSchema>;
+
+/** Something done to the patient (FHIR Procedure): an operation, an endoscopy, a course of therapy. */
+export const ProcedureSchema = patientRecord('Procedure', {
+  name: boundedText(200, 1),
+  /** Codes of the procedure (SNOMED CT, CPT, …). */
+  codes: Type.Optional(CodingsSchema),
+  status: StringEnum(PROCEDURE_STATUSES),
+  /** When it was done (or began). */
+  performedAt: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it ended, for one that took a while; not before `performedAt`. */
+  performedEndAt: Type.Optional(DateOrDateTimeSchema),
+  /** Who or where performed it, as written. */
+  performer: Type.Optional(boundedText(200)),
+  location: Type.Optional(boundedText(500)),
+  reason: Type.Optional(boundedText(500)),
+  bodySite: Type.Optional(boundedText(200)),
+  outcome: Type.Optional(boundedText(500)),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Procedure = Static<typeof ProcedureSchema>;
 
 // ------------------------------------------------------------------------------------- access and audit
 

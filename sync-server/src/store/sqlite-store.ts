@@ -97,6 +97,7 @@
  * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
 import { sqliteHeads } from './sqlite-heads';
+import { SHL_TABLES_SQL, sqliteShl } from './sqlite-shl';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -586,6 +587,9 @@ const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v18 → v19: SMART Health Links (sqlite-shl.ts): each link's routing, limits and ciphertext, and its
+  // access log. IF NOT EXISTS, as above.
+  SHL_TABLES_SQL,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -2647,6 +2651,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     heads: sqliteHeads(db, (work) => call(() => work())),
+
+    shl: sqliteShl(db, (work) => call(() => work())),
 
     serverState: {
       get: (key) =>

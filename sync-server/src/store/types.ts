@@ -37,6 +37,7 @@
  * QUOTA_EXCEEDED, a blob manifest under the id of a deleted blob with DELETED, a new blob manifest whose
  * `expectedEpoch` is not its stream's current key epoch with STALE_EPOCH, all storing nothing.
  */
+import type { ShlStore } from './shl-types';
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
 export type JsonObject = Record<string, unknown>;
@@ -650,6 +651,8 @@ export interface SyncStore {
    * Signed stream heads (docs/architecture.md): per stream at most one statement, the one at the highest
    * seq, with the rows it covers, replaced as a whole.
    */
+  /** SMART Health Links: routing, limits, ciphertext and access log (shl-types.ts). */
+  shl: ShlStore;
   heads: {
     /**
      * The stream's current seq (0 for one never written) and every document's (id, rev, deleted), by id,

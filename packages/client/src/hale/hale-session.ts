@@ -57,6 +57,8 @@ import {
 import { downloadTracker, uploadsWithProgress, type DownloadView, type UploadView } from './transfers';
 import { providerSearch, type ProviderSearch } from './provider-search';
 import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
+import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
+import type { RecordsIoDeps } from '../io/records-io-deps';
 
 export type { RecordPage, RecordQuery } from './record-query';
 export { pageOf } from './record-query';
@@ -211,6 +213,8 @@ export interface HaleSession {
   search(query: string, options?: SearchOptions): Observed<SearchResults>;
   /** Messages, appointments, availability, notifications, plans, co-signatures (hale-care.ts). */
   readonly care: HaleCare;
+  /** Records in and out: FHIR import, export forms, the patient summary, shared links, emergency card. */
+  readonly io: HaleIo;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /**
@@ -239,6 +243,8 @@ export interface HaleSessionDeps {
   readonly approvePairing?: (code: string) => Promise<PairingRequest>;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
+  /** What `io` needs beyond the session: the server's base URL, fetch, bearer tokens, the directory. */
+  readonly io?: Omit<RecordsIoDeps, 'session'>;
   /** How often grants, the audit views and devices are read again while something shows them; 60 s by default. */
   readonly refreshMs?: number;
   /** The session's clock (grant states); `Date.now` by default. */
@@ -524,6 +530,15 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options);
     },
     care: createHaleCare({ session, ...deps.care }),
+    io: toHaleIo({
+      ...(deps.io ?? {
+        baseUrl: '',
+        fetch: () => Promise.reject(new Error('no server')),
+        withToken: () => Promise.reject(new Error('no server')),
+      }),
+      providerProfile: directoryLookup(deps.searchProviders),
+      session,
+    }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     changePassphrase: (input) => deps.changePassphrase(input),
     lock: async () => {

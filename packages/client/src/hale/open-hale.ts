@@ -195,6 +195,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
             },
             code,
           ),
+        io: { baseUrl: server, fetch: platform.fetch, withToken: (call) => tokens.withToken(call) },
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
         ...(knobs.now ? { now: knobs.now } : {}),

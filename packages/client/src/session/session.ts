@@ -51,7 +51,7 @@ import {
   type EnvelopesFrame,
   type StreamsFrame,
 } from '@hale/protocol';
-import { toFhirBundle, type FhirExportItem } from '@hale/model';
+import { toFhirBundle, type FhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
   type DeviceDb,
@@ -663,7 +663,14 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
      * unsettled conflict is exported with its other sides beside it, all tagged as in conflict
      * (docs/data-model.md). Recorded in the audit trail.
      */
-    async exportFhir(patientId: string = account.accountId): Promise<SignedFhirBundle> {
+    /**
+     * `prepare`, when given, restates the Bundle before it is signed (hale-io.ts: standard references,
+     * Practitioners from the directory, files embedded); what it answers is what is signed.
+     */
+    async exportFhir(
+      patientId: string = account.accountId,
+      prepare?: (bundle: FhirBundle) => Promise<FhirBundle>,
+    ): Promise<SignedFhirBundle> {
       assertUsable();
       const docs = await collection.find({ selector: { patientId } }).exec();
       // Records of the records API only: an AuditEntry an older build stored as a record is no entry of
@@ -691,7 +698,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         generatedAt: new Date(now()).toISOString(),
       });
       const bundle = await signFhirExport(
-        unsigned,
+        prepare === undefined ? unsigned : await prepare(unsigned),
         { accountId: account.accountId, identity: secrets.keys.identity },
         ed,
         unsigned.timestamp,
