@@ -84,6 +84,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', new TimesReporter()],
+    // Each file's worker CPU, for the times report.
+    setupFiles: ['./scripts/file-cpu.setup.ts'],
     isolate: false,
     env: tmpfs,
     // Vitest's default is one worker fewer than cores: one on a 2-core machine, where the suite's files
