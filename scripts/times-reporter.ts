@@ -9,7 +9,7 @@ import { report, timesFile, type FileTime, type RunnerTimes } from './times.ts';
 
 const fileTime = (m: TestModule): FileTime => {
   const d = m.diagnostic();
-  const cpu = m.meta().cpuSeconds;
+  const { cpuSeconds, cpuWaitSeconds } = m.meta();
   return {
     file: relative(process.cwd(), m.moduleId),
     project: m.project.name,
@@ -17,7 +17,8 @@ const fileTime = (m: TestModule): FileTime => {
       (d.prepareDuration + d.environmentSetupDuration + d.collectDuration + d.setupDuration + d.duration) /
       1000,
     tests: [...m.children.allTests()].length,
-    ...(cpu === undefined ? {} : { cpuSeconds: cpu }),
+    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+    ...(cpuWaitSeconds === undefined ? {} : { cpuWaitSeconds }),
   };
 };
 

@@ -5,6 +5,8 @@
 // | seconds     | the file's time in its worker: import, collection, hooks and tests (Vitest); the sum  |
 // |             | of its tests' attempts (Playwright)                                                   |
 // | cpuSeconds  | Vitest only: CPU of the worker process while it ran the file (scripts/file-cpu.setup) |
+// | cpuWaitSeconds | Vitest on Linux: how long its worker waited for a CPU that other processes held;     |
+// |             | `seconds` less this is about the file's time on an idle machine                       |
 // | project     | the runner's project that ran it (a file may run in two)                              |
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -17,6 +19,7 @@ export interface FileTime {
   readonly seconds: number;
   readonly tests: number;
   readonly cpuSeconds?: number;
+  readonly cpuWaitSeconds?: number;
 }
 
 export interface RunnerTimes {
@@ -31,6 +34,7 @@ export const runnerReport = (times: RunnerTimes): string[] => {
   const busy = files.reduce((sum, t) => sum + t.seconds, 0);
   const cpu = files.reduce((sum, t) => sum + (t.cpuSeconds ?? 0), 0);
   const withCpu = files.some((t) => t.cpuSeconds !== undefined);
+  const waited = files.reduce((sum, t) => sum + (t.cpuWaitSeconds ?? 0), 0);
   const shown = files.slice(0, SHOWN);
   const width = Math.max(...shown.map((t) => t.file.length), 4);
   return [
@@ -40,7 +44,7 @@ export const runnerReport = (times: RunnerTimes): string[] => {
       (t) =>
         `  ${t.seconds.toFixed(1).padStart(6)}${withCpu ? `  ${(t.cpuSeconds ?? 0).toFixed(1).padStart(5)} cpu` : ''}  ${t.file.padEnd(width)}  ${t.project} (${t.tests} tests)`,
     ),
-    `${times.runner} total: ${times.wallSeconds.toFixed(0)} s wall, ${busy.toFixed(0)} s in test files over ${files.length} files${withCpu ? `, ${cpu.toFixed(0)} s of their workers' CPU` : ''}`,
+    `${times.runner} total: ${times.wallSeconds.toFixed(0)} s wall, ${busy.toFixed(0)} s in test files over ${files.length} files${withCpu ? `, ${cpu.toFixed(0)} s of their workers' CPU` : ''}${waited >= 1 ? `; ${waited.toFixed(0)} s waiting for a CPU other processes held` : ''}`,
   ];
 };
 
