@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { TimesReporter } from './scripts/times-reporter.ts';
+import { SlowFirstSequencer } from './scripts/slow-first-sequencer.ts';
 
 /**
  * Files that change what a module graph holds for the files after them: each in its own graph. They
@@ -86,6 +87,8 @@ export default defineConfig({
     reporters: ['default', new TimesReporter()],
     // Each file's worker CPU, for the times report.
     setupFiles: ['./scripts/file-cpu.setup.ts'],
+    // The slowest files first, in a fresh clone too (test/file-seconds.json): none left to end the run alone.
+    sequence: { sequencer: SlowFirstSequencer },
     isolate: false,
     env: tmpfs,
     // Two workers per core (at most 8): the files spend most of their time waiting (sockets, timers,
