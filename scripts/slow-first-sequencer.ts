@@ -2,7 +2,9 @@
 // durations it cached in the last run, and with none (a fresh clone, CI) by file size, which started
 // some of the slowest files last, each a minute's tail on a 2-core machine. Here a file's duration is the
 // cached one when Vitest has it, else the committed test/file-seconds.json (`npm run test:slow-files`),
-// else 0 (after the others, in Vitest's order). Files that failed last run still go first.
+// else 0 (after the others, in Vitest's order). Files that failed last run still go first. Projects keep
+// Vitest's order, one after another: a worker that runs files without isolation is shared only within its
+// project, so interleaving projects started a fresh worker (and imported everything again) at every switch.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
@@ -31,7 +33,10 @@ export class SlowFirstSequencer extends BaseSequencer {
         return [spec, { failed: cached?.failed === true, seconds, i }];
       }),
     );
+    const projects = [...new Set(base.map((spec) => spec.project.name))];
     return [...base].sort((a, b) => {
+      const byProject = projects.indexOf(a.project.name) - projects.indexOf(b.project.name);
+      if (byProject !== 0) return byProject;
       const x = rank.get(a)!;
       const y = rank.get(b)!;
       if (x.failed !== y.failed) return x.failed ? -1 : 1;
