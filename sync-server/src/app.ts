@@ -42,6 +42,7 @@ import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 import { appStaticPlugin } from './plugins/app-static';
+import { buildCachedSerializer } from './serializers';
 
 export interface BuildAppOptions {
   config?: Partial<ServerConfig>;
@@ -220,6 +221,7 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     trustProxy: config.trustProxy,
     // Fastify's own 503 while closing is not the envelope; the `shuttingDown` hook below answers instead.
     return503OnClosing: false,
+    schemaController: { compilersFactory: { buildSerializer: buildCachedSerializer } },
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests Node's parser refuses (a malformed request line or header, headers over its limit) never

@@ -192,6 +192,7 @@ import {
   type AccountKeys,
   type DeviceKeys,
   type Ed25519,
+  type X25519,
   type KdfSettings,
   type PassphraseWrappedRoot,
   type SignedDeviceCertificate,
@@ -228,6 +229,8 @@ export interface AccountDeps {
   readonly api: HttpApi;
   readonly vault: Vault;
   readonly ed: Ed25519;
+  /** The host's X25519 for sealing a new device's name (tweetnacl by default). */
+  readonly x25519?: X25519;
   /** Clock for certificate and revocation timestamps (ms since the epoch). */
   readonly now?: () => number;
   /**
@@ -565,6 +568,7 @@ async function newDevice(
   deviceName: string,
   ed: Ed25519,
   now: () => number,
+  x25519?: X25519,
 ): Promise<{ device: DeviceKeys; cert: SignedDeviceCertificate }> {
   const device = generateDeviceKeys();
   const cert = await certifyDevice(
@@ -573,7 +577,7 @@ async function newDevice(
       accountId: keys.accountId,
       deviceId: device.deviceId,
       devicePublicKey: device.publicKey,
-      sealedName: sealDeviceName(deviceName, keys.wrapping.publicKey, device.deviceId),
+      sealedName: sealDeviceName(deviceName, keys.wrapping.publicKey, device.deviceId, x25519),
       createdAt: isoAt(now),
       identityPublicKey: keys.identity.publicKey,
     },
@@ -1000,7 +1004,7 @@ async function createAccountNow(
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
     const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, wrapKdf(deps));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     const record: AccountRecord = {
       accountId: keys.accountId,
@@ -1168,7 +1172,7 @@ async function joinWithPassphraseNow(
     const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
     const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
       const published = await publishAtJoin(deps, keys, device, server);
@@ -1227,7 +1231,7 @@ async function joinWithRecoveryKeyNow(
     const server = await fetchAccount(deps.api, keys);
     const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
       const session = await openSession(deps.api, device, deps.ed);

@@ -338,6 +338,7 @@ import {
   utf8Encode,
   type AccountKeys,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import {
   ERROR_CODES,
@@ -380,6 +381,8 @@ export interface AuditLogDeps {
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for sealing and opening entry bodies (tweetnacl by default). */
+  x25519?: X25519;
   now: () => number;
   connection: Connection;
   directory: DeviceDirectory;
@@ -1129,6 +1132,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         patientWrappingKey: wrapping,
         device: deps.device,
         ed: deps.ed,
+        ...(deps.x25519 === undefined ? {} : { x25519: deps.x25519 }),
         chain: chain ?? { seq: 0, hash: null },
         body: full,
         now: deps.now,
@@ -1204,7 +1208,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const queuedSignIn = async (): Promise<PushDoc | null> => {
     for (const doc of await outboxNow()) {
       if (doc.stream !== ownStream || doc.author !== deps.device.deviceId) continue;
-      const body = openAuditBody(doc, deps.keys.wrapping);
+      const body = openAuditBody(doc, deps.keys.wrapping, deps.x25519);
       if (
         body?.kind === 'AuditEntry' &&
         body.action === SIGN_IN &&
@@ -2203,7 +2207,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     /** Per author (a device), the accounts its served entries name as actor. */
     const namedBy = new Map<string, Set<string>>();
     for (const e of logged) {
-      const body = openAuditBody(e, deps.keys.wrapping);
+      const body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
       bodies.set(e, body);
       if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
     }
@@ -3205,7 +3209,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const end = ends.get(e.author) ?? { seq: 0, hash: null };
       if (link === null || e.audit?.authorSeq !== end.seq + 1 || e.audit.prevHash !== end.hash) return null;
       ends.set(e.author, { seq: e.audit.authorSeq, hash: link });
-      const body = openAuditBody(e, deps.keys.wrapping);
+      const body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
       if (body === null) return null;
       const fromServer = server !== null && e.author === server.serverId;
       out.push({

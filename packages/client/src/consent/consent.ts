@@ -191,6 +191,7 @@ import {
   signCanonical,
   type AccountKeys,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import { newId, type StreamType } from '@hale/model';
 import {
@@ -379,6 +380,8 @@ export interface ConsentDeps {
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for sealing and opening grant purposes (tweetnacl by default). */
+  x25519?: X25519;
   connection: Connection;
   keyring: Keyring;
   directory: DeviceDirectory;
@@ -647,7 +650,7 @@ const grantRequestKey = (request: GrantRequest): string | null => {
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   /** This account as a reader of its grants' sealed purposes. */
-  const reader = () => ({ accountId: deps.accountId, wrapping: deps.keys.wrapping });
+  const reader = () => ({ accountId: deps.accountId, wrapping: deps.keys.wrapping, x25519: deps.x25519 });
   /** Set up below, once `settle` exists: re-arms the expiry timer when the grants change. */
   const watch = { grantsChanged: (_stored: readonly StoredGrant[]): void => undefined };
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
@@ -1028,7 +1031,7 @@ export const createConsent = (deps: ConsentDeps) => {
       start: request.start ?? iso(now),
       expiresAt,
       // Sealed to the grantee's key too once `grantOnce` has verified it; to this account's until then.
-      purpose: sealGrantPurpose(purpose, grantId, own, own),
+      purpose: sealGrantPurpose(purpose, grantId, own, own, deps.x25519),
       issuedAt: iso(now),
     };
     const checked = validate(Grant, draft);
@@ -1688,7 +1691,13 @@ export const createConsent = (deps: ConsentDeps) => {
     if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
     const grant: Grant = {
       ...drafted,
-      purpose: sealGrantPurpose(request.purpose, drafted.grantId, deps.keys.wrapping.publicKey, wrapping),
+      purpose: sealGrantPurpose(
+        request.purpose,
+        drafted.grantId,
+        deps.keys.wrapping.publicKey,
+        wrapping,
+        deps.x25519,
+      ),
     };
     // Wrapped now, sent only once the server took the grant: a locked account or a key this device
     // cannot obtain fails the grant before anything is sent.

@@ -120,10 +120,12 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
   const api: HttpApi = createHttpApi({ baseUrl: server, fetch: platform.fetch });
   const relay = httpPairingRelay({ baseUrl: server, fetch: platform.fetch });
   const ed: Ed25519 = await (platform.ed25519 ?? chooseEd25519)();
+  const x25519 = platform.x25519 ? { x25519: platform.x25519() } : {};
   const deps: AccountDeps = {
     api,
     vault: platform.vault,
     ed,
+    ...x25519,
     ...(knobs.now ? { now: knobs.now } : {}),
     ...(knobs.kdf ? { kdf: knobs.kdf, weakKdfForTests: true } : {}),
     ...(knobs.wait ? { wait: knobs.wait } : {}),
@@ -148,6 +150,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
         getServerInfo: () => api.serverInfo(),
         ed,
+        ...x25519,
         vault: platform.vault,
         api,
         ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
@@ -161,7 +164,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         account,
         listDevices: () =>
           listDevices(
-            { api, ed },
+            { api, ed, ...x25519 },
             {
               accountId: account.accountId,
               identityPublicKey: account.keys.identity.publicKey,
