@@ -168,15 +168,28 @@ export const checkServed = async (
   const stream = `${patientId}/audit`;
   const foreign = entries.filter((e) => e.stream !== stream);
   const logged = foreign.length === 0 ? entries : entries.filter((e) => e.stream === stream);
-  // Opened once, up front: each author's entries are looked up under every account they name (below).
+  // Opened once each, as its author is looked up (so that the next opens while signatures are checked).
   const bodies = new Map<ServedDoc, AuditBody | null>();
-  /** Per author (a device), the accounts its served entries name as actor. */
-  const namedBy = new Map<string, Set<string>>();
-  for (const e of logged) {
-    const body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
-    bodies.set(e, body);
-    if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
-  }
+  const bodyOf = (e: ServedDoc): AuditBody | null => {
+    let body = bodies.get(e);
+    if (body === undefined) {
+      body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
+      bodies.set(e, body);
+    }
+    return body;
+  };
+  /** Per author (a device), the accounts its served entries name as actor: every body opened, when asked. */
+  let namedBy: Map<string, Set<string>> | undefined;
+  const namesOf = (author: string): Set<string> => {
+    if (namedBy === undefined) {
+      namedBy = new Map();
+      for (const e of logged) {
+        const body = bodyOf(e);
+        if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
+      }
+    }
+    return namedBy.get(author) ?? new Set();
+  };
   /**
    * A device belongs to one account, so an entry naming an account whose device list did not load is
    * also looked up under the patient's own account and the others its author's entries name: found there,
@@ -188,7 +201,7 @@ export const checkServed = async (
     // Past the cache, the author's cached entries are not served here: the account they verified under is
     // asked too, so a forgery there is refused as a whole check (which reads them) refuses it.
     const cachedUnder = since?.judged?.[e.author]?.account;
-    const accounts = [deps.accountId, ...(namedBy.get(e.author) ?? [])];
+    const accounts = [deps.accountId, ...namesOf(e.author)];
     for (const account of new Set(cachedUnder === undefined ? accounts : [...accounts, cachedUnder])) {
       if (account === named) continue;
       const there = await deps.directory.authorKey(account, e.author);
@@ -198,14 +211,14 @@ export const checkServed = async (
       // so it counts only when an entry naming it holds the author's signature under that key.
       if (account === deps.accountId || account === cachedUnder) return true;
       for (const other of logged) {
-        if (other.author !== e.author || bodies.get(other)?.actorId !== account) continue;
+        if (other.author !== e.author || bodyOf(other)?.actorId !== account) continue;
         if (await signedUnder(other, there.key, deps.ed)) return true;
       }
     }
     return false;
   };
   const authorKey = async (e: ServedDoc): Promise<Uint8Array | AuthorKey | AuthorUnavailable | null> => {
-    const body = bodies.get(e) ?? null;
+    const body = bodyOf(e);
     if (server && e.author === server.serverId) {
       if (body) vouched.set(e, { source: 'server', accountId: server.serverId, body });
       else unreadable.add(e);
@@ -246,7 +259,7 @@ export const checkServed = async (
     }
     return key;
   };
-  const { verification, heads, refused } = await verifyAuditChains(
+  const { verification, heads, refused, links } = await verifyAuditChains(
     logged,
     authorKey,
     deps.ed,
@@ -380,5 +393,6 @@ export const checkServed = async (
     heads,
     judged,
     unchecked: [...unchecked.values()],
+    links,
   };
 };

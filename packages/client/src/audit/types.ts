@@ -2,7 +2,7 @@
  * The audit log's types: what callers pass and get (re-exported by audit-log.ts), and what its modules
  * hand each other (`Judged`, `Checked`).
  */
-import type { AuditBody, AuditEntryBody } from '@hale/protocol';
+import type { AuditBody, AuditEntryBody, ServedDoc } from '@hale/protocol';
 import type { AccountKeys, Ed25519, X25519 } from '@hale/crypto';
 import type { Connection } from '../sync/connection';
 import type { DeviceMeta } from '../session/device-meta';
@@ -103,6 +103,8 @@ export interface Checked {
    * asks whether one of them may be an entry it looks for.
    */
   unchecked: AuditBody[];
+  /** The link hash of each served entry whose signature holds (`verifyAuditChains`). */
+  links: ReadonlyMap<ServedDoc, string>;
 }
 
 /** One line of "who saw my records". */

@@ -225,7 +225,7 @@ export const viewEntries = (docs: readonly ServedDoc[], checked: Checked): ViewE
   const out: ViewEntry[] = [];
   for (const [i, e] of checked.opened.entries()) {
     const doc = docs[i]!;
-    const link = linkOf(doc);
+    const link = checked.links.get(doc) ?? linkOf(doc);
     if (link === null || doc.seq !== e.seq || doc.id !== e.id) return null;
     out.push({ ...e, link });
   }
