@@ -233,6 +233,7 @@ export const createPush = (core: EngineCore) => {
           const row = rows[byIndex[k]!]!;
           if (result.status === 'ok') {
             core.sent.answeredRev(result.id, out[k]!.doc.rev, true);
+            core.sent.noteStored(result.stream, result.id, result.seq);
             core.pending.settle(result.id, row.newDocumentState.rv);
             stored = true;
             // Its wait for a write key (reported by an earlier attempt) has ended.

@@ -9,7 +9,8 @@
  *   not read.
  * - A served version older than the local copy the server last agreed on is never applied (freshness.ts):
  *   one at a position past what this device had seen of its stream is a replay and is reported
- *   (STALE_VERSION); one at an old position is a late copy, dropped quietly; one whose id this device holds
+ *   (STALE_VERSION); one at an old position (of its stream, or at or below where the server stored this
+ *   device's own push of the record) is a late copy, dropped quietly; one whose id this device holds
  *   under another stream is never applied (ID_CLASH). One that is the settled local copy itself is dropped
  *   quietly and answers what RxDB storing it would (quarantine entries of that version or older leave).
  * - A served version of a record this device holds must be a state that may follow the one held as the
@@ -65,10 +66,6 @@ export const createReceive = (core: EngineCore) => {
     })(records);
     return { ...outcome, held };
   };
-  /**
-   * Why this very version was set aside BAD_TRANSITION, when it was: its quarantine entry, or its
-   * dismissal (dismissing an entry does not make its version pass).
-   */
   /**
    * For the deletions among `pairs` (held state, received version) of held NoteVersions, what decides
    * whether they are final: their notes and the patients' signatures as this device holds them, one read
@@ -148,6 +145,8 @@ export const createReceive = (core: EngineCore) => {
       const seq = seqOf.get(key) ?? 0;
       // While a restore is caught up with, what was seen before it (its floor) counts as seen too.
       if (seq <= Math.max(known[record.stream] ?? 0, core.reset.floorOf(record.stream) ?? 0)) continue;
+      // The server's before a push of this device landed (a page or frame read before it): a late copy.
+      if (seq <= core.sent.storedAt(record.stream, record.id)) continue;
       // The version a push of this device met as the server's (and merged): a page fetched while that
       // push was under way serves it again, overtaken by the merge, as an honest server does.
       const met = core.sent.conflictMet(record.stream, record.id);
@@ -192,7 +191,6 @@ export const createReceive = (core: EngineCore) => {
     return out;
   };
 
-  /** Whether `a` is at or past `b` on every stream of `b`. */
   return {
     decode,
     decodeServed,

@@ -17,6 +17,9 @@
  *   lost (a conflict, both sides kept).
  * - An answer forgets the tag in memory (with those sent before it; STALE_EPOCH: that tag only); the slots
  *   are not rewritten for it.
+ * - `storedAt` is the highest position the server gave a version of the record this device pushed (in
+ *   memory, the newest MAX_STORED_AT records): any version of the record served at or below it was the
+ *   server's before that push landed, a late copy, never a replay.
  */
 import type { PushRow, ServedDoc } from '@hale/protocol';
 import { createRecentMap } from '../../util/recent-map';
@@ -39,10 +42,13 @@ const MAX_UNANSWERED = 10_000;
 const MAX_UNANSWERED_REVS = 8;
 /** How many records' server versions met in push conflicts are remembered (`conflictMet`). */
 const MAX_CONFLICTS_MET = 10_000;
+/** Records whose stored position is remembered (`storedAt`; a forgotten one makes a late copy reported). */
+const MAX_STORED_AT = 50_000;
 
 export const createSentLog = (core: EngineCore) => {
   const { deps } = core;
   const sent = createRecentMap<string, string>(MAX_SENT);
+  const storedAt = createRecentMap<string, number>(MAX_STORED_AT);
   const unanswered = new Map<string, string[]>();
   /** Frames noted so far (the last one read at start included): the next slot is the next number's. */
   let unansweredSeq = 0;
@@ -109,6 +115,13 @@ export const createSentLog = (core: EngineCore) => {
     followsUnanswered,
     answeredRev,
     metInConflict,
+    /** The server stored a version of the record this device pushed at `seq` (its push answered ok). */
+    noteStored(stream: string, id: string, seq: number): void {
+      const key = recordKey(stream, id);
+      if (seq > (storedAt.get(key) ?? 0)) storedAt.set(key, seq);
+    },
+    /** The highest position the server stored a push of this device of the record at (0: none known). */
+    storedAt: (stream: string, id: string): number => storedAt.get(recordKey(stream, id)) ?? 0,
     /** The server version of the record a push of this device last met as a conflict. */
     conflictMet: (stream: string, id: string): string | undefined => conflictMet.get(recordKey(stream, id)),
     /** Reads the slots at start, oldest frame first, so a record's newest tag ends last. */
