@@ -81,7 +81,8 @@ const tmpfs = existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {};
 
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
+    // Two workers per core share the CPU: a test's CPU-bound stretch may take twice its time alone.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', new TimesReporter()],
