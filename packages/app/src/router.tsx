@@ -10,7 +10,7 @@
 import { type ReactNode } from 'react';
 import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 import { useApp } from './boot/app-state';
-import { FullScreenMessage, FullScreenLoader } from './ui/full-screen';
+import { FullScreenMessage, FullScreenLoader, RouteError } from './ui/full-screen';
 
 const safeNext = (next: string | null): string =>
   next !== null && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/start') ? next : '/';
@@ -42,6 +42,7 @@ function OpenGate(): ReactNode {
 export const router = createBrowserRouter([
   {
     element: <PublicGate />,
+    errorElement: <RouteError />,
     children: [
       {
         path: '/start',
@@ -64,6 +65,7 @@ export const router = createBrowserRouter([
   },
   {
     element: <OpenGate />,
+    errorElement: <RouteError />,
     children: [
       {
         path: '/',

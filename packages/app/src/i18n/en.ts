@@ -2,6 +2,7 @@
 export const en = {
   common: {
     back: 'Back',
+    close: 'Close',
     cancel: 'Cancel',
     continue: 'Continue',
     delete: 'Delete',

@@ -5,6 +5,7 @@ import type { Translation } from './en';
 export const zhHans: Translation = {
   common: {
     back: '返回',
+    close: '关闭',
     cancel: '取消',
     continue: '继续',
     delete: '删除',

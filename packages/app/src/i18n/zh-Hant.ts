@@ -5,6 +5,7 @@ import type { Translation } from './en';
 export const zhHant: Translation = {
   common: {
     back: '返回',
+    close: '關閉',
     cancel: '取消',
     continue: '繼續',
     delete: '刪除',

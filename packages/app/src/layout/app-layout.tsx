@@ -87,7 +87,7 @@ function Frame(): ReactNode {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t('nav.label')}>
         <AppShell.Section grow component={ScrollArea}>
-          <nav aria-label={t('nav.label')}>
+          <div>
             {sections.map((section) => (
               <Stack key={section.key} gap={0} mb="sm">
                 <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py={6}>
@@ -107,7 +107,7 @@ function Frame(): ReactNode {
                 ))}
               </Stack>
             ))}
-          </nav>
+          </div>
         </AppShell.Section>
         <AppShell.Section p="sm">
           <Text size="xs" c="dimmed" truncate>

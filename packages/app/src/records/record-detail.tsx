@@ -80,7 +80,11 @@ function DetailBody(props: {
       await session.records.remove(stored.record.id);
       props.onRemoved();
       setConfirm(false);
-      notifications.show({ color: 'teal', message: t('records.deleted') });
+      notifications.show({
+        color: 'teal',
+        message: t('records.deleted'),
+        closeButtonProps: { 'aria-label': t('common.close') },
+      });
       void navigate(`/chart/${spec.slug}`, { replace: true });
     } catch (e) {
       setError(isHaleError(e) ? t(`recordError.${e.code}`, { defaultValue: e.message }) : String(e));

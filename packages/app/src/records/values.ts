@@ -3,7 +3,7 @@
  * records API takes: empty text left out (on an edit: `undefined`, which removes the field), numbers from
  * lab values that are numbers, instants with this device's offset.
  */
-import dayjs from 'dayjs';
+import { dayjs } from '../boot/dayjs';
 import type { DraftValues } from './drafts';
 import type { FieldSpec, KindSpec } from './kinds';
 

@@ -22,6 +22,7 @@ import { LineChart } from '@mantine/charts';
 import { ReferenceArea } from 'recharts';
 import { IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import { ScrollTable } from '../../ui/scroll-table';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
@@ -133,7 +134,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
       </Grid.Col>
       <Grid.Col span={{ base: 12, lg: 5 }}>
         <Paper withBorder>
-          <Table.ScrollContainer minWidth={320}>
+          <ScrollTable label={t('trends.tableLabel', { name: trend.name })} minWidth={320}>
             <Table
               striped
               aria-label={t('trends.tableLabel', { name: trend.name })}
@@ -178,7 +179,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
                 ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
+          </ScrollTable>
         </Paper>
       </Grid.Col>
     </Grid>

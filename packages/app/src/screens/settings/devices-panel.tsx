@@ -5,6 +5,7 @@
 import { useState, type ReactNode } from 'react';
 import { Alert, Badge, Button, Group, Modal, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
+import { ScrollTable } from '../../ui/scroll-table';
 import { isHaleError, type ListedDevice } from '@hale/client';
 import { useDevices } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
@@ -47,7 +48,7 @@ export function DevicesPanel(): ReactNode {
             {t('devices.loading')}
           </Text>
         ) : (
-          <Table.ScrollContainer minWidth={420}>
+          <ScrollTable label={t('devices.title')} minWidth={420}>
             <Table verticalSpacing="sm" data-testid="devices">
               <Table.Tbody>
                 {devices.active.map((d) => (
@@ -94,7 +95,7 @@ export function DevicesPanel(): ReactNode {
                 ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
+          </ScrollTable>
         )}
         {error !== null && (
           <Alert color="red" role="alert">
