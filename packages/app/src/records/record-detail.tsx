@@ -217,7 +217,12 @@ function DetailBody(props: {
         </Paper>
       )}
       {spec.versioned && <HistoryPanel stored={stored} />}
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('records.deleteTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('records.deleteTitle')}
+      >
         <Stack>
           <Text>{t('records.deleteConfirm', { title: recordTitle(t, spec, record) })}</Text>
           <Text size="sm" c="dimmed">

@@ -103,7 +103,12 @@ export function DevicesPanel(): ReactNode {
           </Alert>
         )}
       </Stack>
-      <Modal opened={revoking !== null} onClose={() => setRevoking(null)} title={t('devices.revokeTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={revoking !== null}
+        onClose={() => setRevoking(null)}
+        title={t('devices.revokeTitle')}
+      >
         <Stack>
           <Text>{t('devices.revokeExplain', { name: revoking?.name ?? '' })}</Text>
           <Group justify="flex-end">

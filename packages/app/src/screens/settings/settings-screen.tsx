@@ -161,7 +161,12 @@ function ServerPanel(): ReactNode {
           </Button>
         </Group>
       </Stack>
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('settings.serverChangeTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('settings.serverChangeTitle')}
+      >
         <Stack>
           <Text>{t('settings.serverChangeExplain')}</Text>
           <Group justify="flex-end">
@@ -195,7 +200,12 @@ function AccountPanel(): ReactNode {
           {t('settings.deleteUnavailable')}
         </Text>
       </Stack>
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('unlock.signOutTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('unlock.signOutTitle')}
+      >
         <Stack>
           <Text>{t('unlock.signOutExplain')}</Text>
           <Group justify="flex-end">
