@@ -127,3 +127,26 @@ export const router = createBrowserRouter([
     ],
   },
 ]);
+
+/**
+ * Loads every screen's code in the background once the chart is open, so a screen opens offline later
+ * (until the installed app's service worker keeps them).
+ */
+export const preloadScreens = (): Promise<unknown> =>
+  Promise.allSettled([
+    import('./screens/start/start-screen'),
+    import('./screens/start/create-account'),
+    import('./screens/start/join-screen'),
+    import('./screens/start/unlock-screen'),
+    import('./layout/app-layout'),
+    import('./screens/home/home-screen'),
+    import('./records/record-list'),
+    import('./records/record-form'),
+    import('./records/record-detail'),
+    import('./screens/documents/upload-screen'),
+    import('./screens/labs/lab-trends'),
+    import('./screens/emergency/emergency-card'),
+    import('./screens/problems/problems-screen'),
+    import('./screens/settings/settings-screen'),
+    import('./screens/search/search-screen'),
+  ]);

@@ -20,6 +20,8 @@ export const en = {
     what: 'What happened',
     unknown: 'An unknown error stopped the app.',
     todo: 'Reload the page. If this keeps happening, this browser may block storage for this site (private mode, or storage turned off): allow it, or use another browser.',
+    chunk:
+      'This screen could not be loaded: the connection dropped before it was ever opened on this device. Reconnect, then reload.',
     reload: 'Reload',
   },
   notFound: {

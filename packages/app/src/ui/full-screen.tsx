@@ -47,6 +47,10 @@ export function FullScreenMessage(props: {
 
 /** A screen that failed to render or load (a bug, or a chunk the network did not deliver): said, with a way on. */
 export function RouteError(): ReactNode {
+  const { t } = useTranslation();
   const error = useRouteError();
-  return <FullScreenMessage error={error instanceof Error ? error.message : String(error)} />;
+  const message = error instanceof Error ? error.message : String(error);
+  // A screen's code that did not arrive (offline before it was ever loaded).
+  const chunk = /dynamically imported module|Importing a module script failed/.test(message);
+  return <FullScreenMessage error={chunk ? t('failed.chunk') : message} />;
 }

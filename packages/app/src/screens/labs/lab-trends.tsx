@@ -7,6 +7,7 @@
 import { useMemo, type ReactNode } from 'react';
 import {
   Alert,
+  Anchor,
   Badge,
   Button,
   Grid,
@@ -55,7 +56,10 @@ function SeriesChart(props: { readonly series: UnitSeries; readonly name: string
         h={280}
         data={data}
         dataKey="date"
-        yAxisProps={{ domain: [round(lo - pad), round(hi + pad)] }}
+        yAxisProps={{
+          domain: [round(lo - pad), round(hi + pad)],
+          tickFormatter: (v: number) => String(Number(v.toPrecision(3))),
+        }}
         series={[
           {
             name: 'value',
@@ -151,7 +155,9 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
                 {rows.map((r) => (
                   <Table.Tr key={r.id}>
                     <Table.Td>
-                      <Link to={`/chart/labs/${r.id}`}>{formatDate(r.at)}</Link>
+                      <Anchor component={Link} to={`/chart/labs/${r.id}`}>
+                        {formatDate(r.at)}
+                      </Anchor>
                     </Table.Td>
                     <Table.Td>
                       <Group gap={6} wrap="nowrap">
