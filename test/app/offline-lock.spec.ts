@@ -30,13 +30,11 @@ test('offline: add and edit, upload queued; back online they sync to the other d
   await expect(page.getByText('20 mg')).toBeVisible();
   await expect(badge).toHaveAttribute('aria-label', /changes? waits? on this device/);
   await go(page, '/documents/upload');
-  await page
-    .getByTestId('file-picker')
-    .setInputFiles({
-      name: 'referral.txt',
-      mimeType: 'text/plain',
-      buffer: Buffer.from('Referral to cardiology, 2024-05-02.'),
-    });
+  await page.getByTestId('file-picker').setInputFiles({
+    name: 'referral.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('Referral to cardiology, 2024-05-02.'),
+  });
   await expect(page.getByTestId('upload-row')).toHaveAttribute('data-state', 'queued');
   await expect(page.getByTestId('upload-row')).toContainText('Waiting to upload');
   await checkScreen(page, 'offline-upload-queued');

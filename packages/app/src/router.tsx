@@ -7,7 +7,7 @@
  * `/workspace/*` (the clinician workspace) go under the same open gate and AppLayout, whose navigation
  * takes sections by role (layout/nav.ts).
  */
-import { type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 import { useApp } from './boot/app-state';
 import { FullScreenMessage, FullScreenLoader, RouteError } from './ui/full-screen';

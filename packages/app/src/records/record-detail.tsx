@@ -107,10 +107,10 @@ function DetailBody(props: {
       ? record['acknowledgement']
       : {},
   );
+  const ackVersion = typeof acknowledged['version'] === 'number' ? acknowledged['version'] : undefined;
+  const planVersion = typeof record['version'] === 'number' ? record['version'] : undefined;
   const needsAck =
-    spec.kind === 'TreatmentPlan' &&
-    record['status'] === 'active' &&
-    acknowledged['version'] !== record['version'];
+    spec.kind === 'TreatmentPlan' && record['status'] === 'active' && ackVersion !== planVersion;
 
   const shown = spec.fields.filter(
     (f) => spec.kind !== 'MedicalNote' || !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name),
@@ -151,7 +151,7 @@ function DetailBody(props: {
       {needsAck && (
         <Alert color="blue" title={t('plans.ackTitle')}>
           <Stack gap="xs" align="flex-start">
-            <Text size="sm">{t('plans.ackExplain', { version: String(record['version']) })}</Text>
+            <Text size="sm">{t('plans.ackExplain', { version: planVersion })}</Text>
             <Button size="sm" onClick={() => void acknowledge()}>
               {t('plans.acknowledge')}
             </Button>
@@ -182,9 +182,9 @@ function DetailBody(props: {
               who: whoWrote(t, me, devices, stored.by, stored.author),
             })}
           </Text>
-          {spec.kind === 'TreatmentPlan' && acknowledged['version'] !== undefined && (
+          {spec.kind === 'TreatmentPlan' && ackVersion !== undefined && (
             <Badge color="teal" variant="light">
-              {t('plans.acknowledgedBadge', { version: String(acknowledged['version']) })}
+              {t('plans.acknowledgedBadge', { version: ackVersion })}
             </Badge>
           )}
         </Group>

@@ -10,7 +10,7 @@
  * | a note | MedicalNote plus its current NoteVersion (the SOAP text), written together |
  */
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea, Title } from '@mantine/core';
+import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
