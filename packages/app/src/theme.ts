@@ -30,6 +30,8 @@ export const theme = createTheme({
     Select: { defaultProps: { size: 'md' } },
     NativeSelect: { defaultProps: { size: 'md' } },
     ActionIcon: { defaultProps: { size: 'xl', variant: 'subtle' } },
+    // Sentence case reads better than capitals in a clinical list, and wraps instead of cutting words.
+    Badge: { defaultProps: { tt: 'none' }, styles: { root: { maxWidth: '100%' } } },
   },
 });
 

@@ -745,7 +745,7 @@ export const en = {
     preferences: 'Preferences',
     language: 'Language',
     theme: 'Theme',
-    themes: { auto: 'As the system', light: 'Light', dark: 'Dark' },
+    themes: { auto: 'System', light: 'Light', dark: 'Dark' },
     lockAfter: 'Lock after',
     lockAfterHint: 'Hale locks itself when you have not used it for this long.',
     minutes_one: '{{count}} minute',

@@ -774,7 +774,7 @@ export const zhHans: Translation = {
     language: '语言',
     theme: '主题',
     themes: {
-      auto: '跟随系统',
+      auto: '系统',
       light: '浅色',
       dark: '深色',
     },

@@ -714,7 +714,7 @@ export const zhHant: Translation = {
     preferences: '偏好設定',
     language: '語言',
     theme: '主題',
-    themes: { auto: '跟隨系統', light: '淺色', dark: '深色' },
+    themes: { auto: '系統', light: '淺色', dark: '深色' },
     lockAfter: '自動鎖定時間',
     lockAfterHint: '閒置超過此時間後,Hale 會自行鎖定。',
     minutes_one: '{{count}} 分鐘',

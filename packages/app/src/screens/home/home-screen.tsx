@@ -34,7 +34,7 @@ function Card(props: {
               </Badge>
             )}
           </Title>
-          <Anchor component={Link} to={props.to} size="sm">
+          <Anchor component={Link} to={props.to} size="sm" style={{ whiteSpace: 'nowrap' }}>
             {t('home.seeAll')}
           </Anchor>
         </Group>

@@ -3,9 +3,8 @@
  * of what that does; the revoked ones below. The server cuts a revoked device off at once.
  */
 import { useState, type ReactNode } from 'react';
-import { Alert, Badge, Button, Group, Modal, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { ScrollTable } from '../../ui/scroll-table';
 import { isHaleError, type ListedDevice } from '@hale/client';
 import { useDevices } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
@@ -48,54 +47,54 @@ export function DevicesPanel(): ReactNode {
             {t('devices.loading')}
           </Text>
         ) : (
-          <ScrollTable label={t('devices.title')} minWidth={420}>
-            <Table verticalSpacing="sm" data-testid="devices">
-              <Table.Tbody>
-                {devices.active.map((d) => (
-                  <Table.Tr key={d.deviceId} data-testid="device-row">
-                    <Table.Td>
-                      <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
-                      <Text size="xs" c="dimmed">
-                        {t('devices.added', { when: formatDate(d.createdAt) })}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      {d.current ? (
-                        <Badge variant="light">{t('devices.thisOne')}</Badge>
-                      ) : (
-                        <Button
-                          size="xs"
-                          color="red"
-                          variant="light"
-                          onClick={() => setRevoking(d)}
-                          aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
-                        >
-                          {t('devices.revoke')}
-                        </Button>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-                {devices.revoked.map((d) => (
-                  <Table.Tr key={d.deviceId}>
-                    <Table.Td>
-                      <Text c="dimmed">{d.name ?? shortId(d.deviceId)}</Text>
-                      <Text size="xs" c="dimmed">
-                        {d.revokedAt === undefined
-                          ? t('devices.revoked')
-                          : t('devices.revokedAt', { when: formatDate(d.revokedAt) })}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      <Badge color="gray" variant="outline">
-                        {t('devices.revoked')}
-                      </Badge>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </ScrollTable>
+          <Stack gap={0} data-testid="devices">
+            {devices.active.map((d) => (
+              <Group
+                key={d.deviceId}
+                justify="space-between"
+                py="sm"
+                wrap="wrap"
+                gap="xs"
+                data-testid="device-row"
+                style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
+              >
+                <div>
+                  <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
+                  <Text size="xs" c="dimmed">
+                    {t('devices.added', { when: formatDate(d.createdAt) })}
+                  </Text>
+                </div>
+                {d.current ? (
+                  <Badge variant="light">{t('devices.thisOne')}</Badge>
+                ) : (
+                  <Button
+                    size="xs"
+                    color="red"
+                    variant="light"
+                    onClick={() => setRevoking(d)}
+                    aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
+                  >
+                    {t('devices.revoke')}
+                  </Button>
+                )}
+              </Group>
+            ))}
+            {devices.revoked.map((d) => (
+              <Group key={d.deviceId} justify="space-between" py="sm" wrap="wrap" gap="xs">
+                <div>
+                  <Text c="dimmed">{d.name ?? shortId(d.deviceId)}</Text>
+                  <Text size="xs" c="dimmed">
+                    {d.revokedAt === undefined
+                      ? t('devices.revoked')
+                      : t('devices.revokedAt', { when: formatDate(d.revokedAt) })}
+                  </Text>
+                </div>
+                <Badge color="gray" variant="outline">
+                  {t('devices.revoked')}
+                </Badge>
+              </Group>
+            ))}
+          </Stack>
         )}
         {error !== null && (
           <Alert color="red" role="alert">
