@@ -137,6 +137,15 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
   await page.getByRole('link', { name: 'Open the document' }).click();
   await page.getByRole('button', { name: 'Preview' }).click();
   await expect(page.getByRole('img', { name: 'insurance-card.png' })).toBeVisible();
+  // A new file makes version 2; the first stays in the history.
+  await page
+    .getByTestId('new-version')
+    .setInputFiles({ name: 'insurance-card-2025.png', mimeType: 'image/png', buffer: PNG });
+  await expect(page.getByTestId('version-2')).toContainText('insurance-card-2025.png');
+  await expect(page.getByTestId('version-1')).toContainText('insurance-card.png');
+  await go(page, '/problems');
+  await expect(page.getByTestId('no-problems')).toBeVisible({ timeout: 60_000 });
+  await checkScreen(page, 'problems');
 
   await go(page, '/');
   await expect(page.getByTestId('home-labs').getByTestId('out-of-range')).toHaveText('High');

@@ -554,6 +554,7 @@ export const en = {
     open: 'Open the document',
     preview: 'Preview',
     download: 'Download',
+    newVersion: 'Upload a new version',
     cannotOpen: 'The file could not be opened',
   },
   uploads: {

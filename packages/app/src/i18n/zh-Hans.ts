@@ -580,6 +580,7 @@ export const zhHans: Translation = {
     open: '打开文档',
     preview: '预览',
     download: '下载',
+    newVersion: '上传新版本',
     cannotOpen: '无法打开文件',
   },
   uploads: {

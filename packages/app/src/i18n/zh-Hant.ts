@@ -524,6 +524,7 @@ export const zhHant: Translation = {
     open: '開啟文件',
     preview: '預覽',
     download: '下載',
+    newVersion: '上傳新版本',
     cannotOpen: '無法開啟檔案',
   },
   uploads: {
