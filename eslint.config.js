@@ -28,6 +28,7 @@ export default tseslint.config(
                 '!@hale/client/node',
                 '!@hale/client/advanced',
                 '!@hale/client/testing',
+                '!@hale/release/node',
               ],
               message: 'Import packages only through their exports map.',
             },

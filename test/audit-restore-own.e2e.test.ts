@@ -22,7 +22,10 @@ const deletedOf = <P extends { kind: string; author: string }>(problems: readonl
   problems.filter((x) => x.kind === 'deleted' && x.author === author);
 
 describe("a patient device's own audit entries lost with a restore of the server onto an empty disk", () => {
-  const { sessions, start } = useRestorableServer('hale-audit-restore-own-', { lostDisk: true });
+  const { sessions, start } = useRestorableServer('hale-audit-restore-own-', {
+    lostDisk: true,
+    inProcess: true,
+  });
 
   it('are reported naming the restore until accepted; then the chain goes on from what is served, with no gap', async () => {
     const { t, backup, restore } = await start();

@@ -25,7 +25,10 @@ const problemsOf = <P extends { kind: string; author: string }>(
 ): P[] => problems.filter((x) => x.author === author);
 
 describe("a provider device's audit chain in a patient's log after a restore of the server onto an empty disk", () => {
-  const { sessions, start } = useRestorableServer('hale-audit-restore-provider-', { lostDisk: true });
+  const { sessions, start } = useRestorableServer('hale-audit-restore-provider-', {
+    lostDisk: true,
+    inProcess: true,
+  });
 
   it('is whole again once the provider appends: the entries lost are sent again, not left a gap', async () => {
     const { t, backup, restore } = await start();

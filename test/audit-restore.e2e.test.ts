@@ -14,7 +14,7 @@ import { eventually, openDevice, patientWithAuditedGrant, waitOnline } from './s
 import { input } from './support/records';
 
 describe('the audit log after a restore of the server onto an empty disk', () => {
-  const { sessions, start } = useRestorableServer('hale-audit-restore-', { lostDisk: true });
+  const { sessions, start } = useRestorableServer('hale-audit-restore-', { lostDisk: true, inProcess: true });
 
   it("reports the server's lost access events as deleted, naming the restore; the views still answer", async () => {
     const { t, backup, restore } = await start();

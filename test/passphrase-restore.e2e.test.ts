@@ -1,6 +1,7 @@
 // A server restored from a backup older than the account's last passphrase change, with no store to carry
-// that change from (docs/operations.md: "a lost disk, a new machine"), on a real server process: it serves
-// an older generation than the devices hold. The devices must still refuse to go back to it, and the
+// that change from (docs/operations.md: "a lost disk, a new machine"), stopped and started over its data
+// directory as a server process is (restore.e2e.test.ts restores a real process): it serves an older
+// generation than the devices hold. The devices must still refuse to go back to it, and the
 // patient must still be able to change the passphrase, from any device.
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,7 +34,7 @@ const codeOf = async (p: Promise<unknown>): Promise<unknown> =>
   );
 
 describe('passphrase changes after a restore from an older backup', () => {
-  const { start } = useRestorableServer('hale-passphrase-restore-', { lostDisk: true });
+  const { start } = useRestorableServer('hale-passphrase-restore-', { lostDisk: true, inProcess: true });
 
   it('a device holding a newer generation than the restored server changes the passphrase, and the others follow', async () => {
     const { t, backup, restore } = await start();

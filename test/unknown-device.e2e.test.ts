@@ -31,7 +31,7 @@ const settledWithin = (p: Promise<unknown>, ms: number): Promise<string> =>
   ]);
 
 describe('a device the server does not know', () => {
-  const { sessions, start } = useRestorableServer('hale-unknown-device-');
+  const { sessions, start } = useRestorableServer('hale-unknown-device-', { inProcess: true });
 
   it('after a restore to a backup from before it joined: reports DEVICE_UNKNOWN, stops reconnecting, settles its waits', async () => {
     const { t, backup, restore } = await start();

@@ -1,12 +1,14 @@
 // buildApp() wires the feature plugins around one store; it never listens. main.ts owns the process.
 import { isUtf8 } from 'node:buffer';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerOptions as HttpServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerFactory,
 } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { TSchema } from '@sinclair/typebox';
@@ -34,10 +36,13 @@ import { endUpgradeOnAnswer, toHttpError } from './errors';
 import { accountsPlugin, createAuthenticator } from './plugins/accounts';
 import { healthPlugin } from './plugins/health';
 import { directoryPlugin } from './plugins/directory';
+import { pairingPlugin } from './plugins/pairing';
+import { shlPlugin } from './plugins/shl';
 import { blobsPlugin } from './plugins/blobs';
 import { corsForUnrouted, registerCors } from './plugins/cors';
 import { WS_MAX_PAYLOAD_BYTES, syncWsPlugin } from './plugins/sync-ws';
 import { appStaticPlugin } from './plugins/app-static';
+import { buildCachedSerializer } from './serializers';
 
 export interface BuildAppOptions {
   config?: Partial<ServerConfig>;
@@ -48,6 +53,8 @@ export interface BuildAppOptions {
   ed?: Ed25519;
   /** Registry with process-wide default metrics (off for extra servers in one process). */
   defaultMetrics?: boolean;
+  /** Serve HTTPS and WSS with this certificate chain and key (PEM); plain HTTP without. */
+  https?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface HaleServer {
@@ -61,7 +68,7 @@ export interface HaleServer {
   close(): Promise<void>;
 }
 
-const SERVER_KEY_META = 'server-signing-seed';
+export const SERVER_KEY_META = 'server-signing-seed';
 
 /** The server's own Ed25519 key signs its audit entries; it lives in the store so every node shares it. */
 const loadServerIdentity = async (store: SyncStore): Promise<ServerIdentity> => {
@@ -180,6 +187,27 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const server = await loadServerIdentity(store);
 
+  const httpOptions: HttpServerOptions = {
+    requestTimeout: config.requestTimeoutMs,
+    // Node derives it from the constructor's requestTimeout (min(60 s, it)): 0 would leave headers unbounded.
+    headersTimeout: Math.min(60_000, config.requestTimeoutMs || 60_000),
+    connectionsCheckingInterval:
+      config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
+    // Node answers a request without Host itself, a bare 400 that is not the envelope: refused in a
+    // hook below instead.
+    requireHostHeader: false,
+  };
+  const { https } = options;
+  // HTTPS: the same server options with the certificate, and what Fastify sets on a server it makes itself.
+  const serverFactory: FastifyServerFactory | undefined =
+    https === undefined
+      ? undefined
+      : (handler) => {
+          const tls = createHttpsServer({ ...httpOptions, ...https }, handler);
+          tls.keepAliveTimeout = 72_000;
+          tls.requestTimeout = config.requestTimeoutMs;
+          return tls;
+        };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: MAX_HTTP_BODY_BYTES,
@@ -188,19 +216,12 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
     // (Fastify sets `requestTimeout` on the server afterwards); it looks for overdue requests every
     // `connectionsCheckingInterval` (30 s by default).
     requestTimeout: config.requestTimeoutMs,
-    http: {
-      requestTimeout: config.requestTimeoutMs,
-      // Node derives it from the constructor's requestTimeout (min(60 s, it)): 0 would leave headers unbounded.
-      headersTimeout: Math.min(60_000, config.requestTimeoutMs || 60_000),
-      connectionsCheckingInterval:
-        config.requestTimeoutMs > 0 ? Math.min(30_000, Math.max(100, config.requestTimeoutMs)) : 30_000,
-      // Node answers a request without Host itself, a bare 400 that is not the envelope: refused in a
-      // hook below instead.
-      requireHostHeader: false,
-    },
+    http: httpOptions,
+    ...(serverFactory === undefined ? {} : { serverFactory }),
     trustProxy: config.trustProxy,
     // Fastify's own 503 while closing is not the envelope; the `shuttingDown` hook below answers instead.
     return503OnClosing: false,
+    schemaController: { compilersFactory: { buildSerializer: buildCachedSerializer } },
     // No per-request lines: routing is logged where it matters, never bodies or headers.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests Node's parser refuses (a malformed request line or header, headers over its limit) never
@@ -519,6 +540,8 @@ export const buildApp = async (options: BuildAppOptions): Promise<HaleServer> =>
   await app.register(healthPlugin, { ctx });
   await app.register(accountsPlugin, { ctx });
   await app.register(directoryPlugin, { ctx });
+  await app.register(pairingPlugin, { ctx });
+  await app.register(shlPlugin, { ctx });
   await app.register(blobsPlugin, { ctx });
   await app.register(syncWsPlugin, { ctx });
   // Last: the API's routes are all in place; the app's files and its fallback never take their paths.

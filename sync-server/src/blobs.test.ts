@@ -40,7 +40,7 @@ const plainChunk = (i: number): Buffer => {
 };
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-describe('blobs: 100 MB, resumable, verified', () => {
+describe('blobs: 100 MB, resumable, verified', { timeout: 120_000 }, () => {
   let t: TestServer;
   let patient: TestAccount;
   let provider: TestAccount;

@@ -1,4 +1,4 @@
-// The commands of the start entry that do not serve (main.ts): --help, backup, restore, invite, and a
+// The commands of the start entry that do not serve (main.ts): --help, backup, restore, invite, migrate, and a
 // command line that does not parse. They write only through `io` and answer their exit status, so main.ts
 // and the tests run the same code. A refusal the operator can act on is one line on `err`, status 1
 // (start-failure.ts); a ConfigError is its message, status 2; anything else (a bug) is thrown.
@@ -7,6 +7,8 @@ import { parseCommandLine, usage, ConfigError, type ServerConfig } from './confi
 import { backupSqlite, restoreSqlite, SQLITE_FILE_NAME } from './store/index';
 import { runInviteCommand, type InviteCommandIo } from './invite-command';
 import { startFailureLine } from './start-failure';
+import { openCouchStore, redactUrl } from './store/couch/index';
+import { migrateSqliteToCouch } from './store/couch/migrate';
 
 export type CommandIo = InviteCommandIo;
 
@@ -41,6 +43,24 @@ export const runCommand = async (
     } else if (parsed.command === 'invite') {
       // Beside a running server or on a stopped one's store; never creates a store (invite-store.ts).
       await runInviteCommand(parsed.invite, config.dataDir, io);
+    } else if (parsed.command === 'migrate') {
+      // The server must be stopped: the SQLite store is opened as the server opens it (its directory claimed).
+      const target = await openCouchStore({ url: parsed.to.url, database: parsed.to.database });
+      try {
+        await target.init();
+        io.out(`migrating ${config.dataDir} into ${redactUrl(parsed.to.url)}/${parsed.to.database}\n`);
+        const counts = await migrateSqliteToCouch(config.dataDir, target, (line) => io.out(`${line}\n`));
+        const off = counts.filter((c) => c.source !== c.target);
+        if (off.length > 0) {
+          io.err(
+            `migration incomplete: ${off.map((c) => c.what).join(', ')} differ; the SQLite store is unchanged\n`,
+          );
+          return { status: 1 };
+        }
+        io.out('migration complete: start the nodes with --store couchdb\n');
+      } finally {
+        await target.close();
+      }
     } else if (parsed.command === 'restore') {
       const result = await restoreSqlite(parsed.from, config.dataDir, { force: parsed.force });
       io.out(`restored ${parsed.from} into ${config.dataDir}\n`);

@@ -93,7 +93,21 @@ export interface ServerConfig {
    * command line's default, `auto`, is the repository's build when it exists.
    */
   appDir: string | null;
+  /**
+   * Serve HTTPS (and WSS) with this certificate chain and private key (PEM files, read at start and again on
+   * SIGHUP). Unset, the default: plain HTTP, for a TLS-terminating reverse proxy in front (docs/operations.md).
+   */
+  tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * Where the server keeps its data: `sqlite`, one file in `dataDir` (one server per directory), or
+   * `couchdb`, a CouchDB 3 cluster that any number of server nodes share (store/couch/store.ts).
+   */
+  store: StoreConfig;
 }
+
+/** The store a server (or `migrate`) opens. `url` may carry credentials: never log it unredacted. */
+export type StoreConfig =
+  { readonly kind: 'sqlite' } | { readonly kind: 'couchdb'; readonly url: string; readonly database: string };
 
 /**
  * Default of `auditEntriesPerAccountPerDay`. Devices coalesce record changes into one entry per burst: the
@@ -136,6 +150,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   allowedOrigins: [],
   // Programs that build the app themselves (tests) name it; the command line finds the repository's build.
   appDir: null,
+  store: { kind: 'sqlite' },
 };
 
 /**
@@ -225,6 +240,36 @@ const OPTIONS = {
     help: 'built web app to serve at / (packages/app/dist by default, when built), or none',
     def: 'auto',
   },
+  'tls-cert': {
+    type: 'string',
+    env: 'HALE_TLS_CERT',
+    help: 'PEM certificate chain file: serve HTTPS and WSS (with --tls-key; reloaded on SIGHUP), or none',
+    def: 'none',
+  },
+  'tls-key': {
+    type: 'string',
+    env: 'HALE_TLS_KEY',
+    help: 'PEM private key file of --tls-cert, or none',
+    def: 'none',
+  },
+  store: {
+    type: 'string',
+    env: 'HALE_STORE',
+    help: 'sqlite (one file in the data directory) or couchdb (a CouchDB cluster several nodes share; needs --couch-url)',
+    def: 'sqlite',
+  },
+  'couch-url': {
+    type: 'string',
+    env: 'HALE_COUCH_URL',
+    help: "CouchDB's URL for --store couchdb, credentials included (http://user:pass@host:5984)",
+    def: 'none',
+  },
+  'couch-db': {
+    type: 'string',
+    env: 'HALE_COUCH_DB',
+    help: 'name of the CouchDB database for --store couchdb (the log database is <name>-log)',
+    def: 'hale',
+  },
 } as const;
 
 export class ConfigError extends Error {
@@ -244,6 +289,7 @@ export const usage = (): string => {
     '       hale-sync-server restore --from FILE [--data-dir DIR] [--force]',
     '       hale-sync-server invite [--expires 7d] [--uses 1] [--role patient|provider] [--note TEXT] [--data-dir DIR]',
     '       hale-sync-server invite --list | --revoke CODE-OR-ID [--data-dir DIR]',
+    '       hale-sync-server migrate --from sqlite --to couchdb --couch-url URL [--couch-db NAME] [--data-dir DIR]',
     '',
     'Server options (flag, environment variable, meaning); backup, restore and invite read --data-dir only:',
     ...lines,
@@ -275,6 +321,7 @@ export type ParsedCommand = { config: ServerConfig } & (
   | { command: 'backup'; out: string; invite?: never }
   | { command: 'restore'; from: string; force: boolean; invite?: never }
   | { command: 'invite'; invite: InviteCommand }
+  | { command: 'migrate'; to: Extract<StoreConfig, { kind: 'couchdb' }>; invite?: never }
 );
 
 /**
@@ -462,6 +509,42 @@ const toAppDir = (from: Source, raw: string): string | null => {
   return dir;
 };
 
+const toStoreKind = (from: Source, raw: string): 'sqlite' | 'couchdb' => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'sqlite' || value === 'couchdb') return value;
+  throw new ConfigError(`${from}: must be sqlite or couchdb: ${JSON.stringify(raw)}`);
+};
+
+/** `none` (unset) or an http(s) URL without a path beyond `/`; credentials allowed. */
+const toCouchUrl = (from: Source, raw: string): string | null => {
+  if (raw.trim().toLowerCase() === 'none') return null;
+  const url = URL.canParse(raw) ? new URL(raw) : null;
+  if (
+    url === null ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
+    throw new ConfigError(
+      `${from}: not a CouchDB URL (http(s)://[user:pass@]host:port): ${JSON.stringify(raw.replace(/\/\/[^@/]*@/, '//…@'))}`,
+    );
+  }
+  return raw.replace(/\/+$/, '');
+};
+
+/** A CouchDB database name: lower-case letter first, then lower-case letters, digits and _$()+- . */
+const toCouchDb = (from: Source, raw: string): string => {
+  if (/^[a-z][a-z0-9_$()+-]{0,200}$/.test(raw)) return raw;
+  throw new ConfigError(
+    `${from}: not a CouchDB database name (a-z first, then a-z 0-9 _$()+-): ${JSON.stringify(raw)}`,
+  );
+};
+
+const toCouch = (url: string | null, database: string): Extract<StoreConfig, { kind: 'couchdb' }> => {
+  if (url === null) throw new ConfigError('--store couchdb needs --couch-url (or HALE_COUCH_URL)');
+  return { kind: 'couchdb', url, database };
+};
+
 const HOUR_MS = 3_600_000;
 const DURATION_UNITS: Readonly<Record<string, number>> = { h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS };
 /** The longest an invite may stay valid: a forgotten code should not open the server for years. */
@@ -542,7 +625,15 @@ const COMMAND_OF_FLAG: Readonly<Record<string, Exclude<Command, 'serve' | 'help'
   out: 'backup',
   from: 'restore',
   force: 'restore',
+  to: 'migrate',
   ...Object.fromEntries(INVITE_FLAGS.map((flag) => [flag, 'invite'] as const)),
+};
+
+/** Flags that more than one command takes (besides `--data-dir`, which every command takes). */
+const SHARED_FLAGS: Readonly<Record<string, readonly Command[]>> = {
+  from: ['restore', 'migrate'],
+  'couch-url': ['serve', 'migrate'],
+  'couch-db': ['serve', 'migrate'],
 };
 
 const commandOf = (flag: string): Command | 'any' =>
@@ -559,6 +650,10 @@ const toPath = (from: Source, raw: string): string => {
   }
   return raw;
 };
+
+/** `none` → null, otherwise a path (resolved), refused with blanks around it as the data directory is. */
+const toOptionalPath = (from: Source, raw: string): string | null =>
+  raw === 'none' ? null : path.resolve(toPath(from, raw));
 
 /**
  * What a word after the command most likely meant: a flag of this command without its dashes
@@ -596,6 +691,12 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
       registration: { type: 'string' },
       'allowed-origins': { type: 'string' },
       'app-dir': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      store: { type: 'string' },
+      'couch-url': { type: 'string' },
+      'couch-db': { type: 'string' },
+      to: { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
@@ -644,6 +745,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     command !== 'backup' &&
     command !== 'restore' &&
     command !== 'invite' &&
+    command !== 'migrate' &&
     command !== 'help'
   ) {
     throw new ConfigError(`unknown command: ${command}`);
@@ -661,6 +763,7 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
   // `hale-sync-server --uses 3` or `--from FILE` (the command forgotten) must not start a server instead.
   for (const [flag, value] of Object.entries(values)) {
     const owner = commandOf(flag);
+    if (value !== undefined && SHARED_FLAGS[flag]?.includes(command) === true) continue;
     if (value !== undefined && owner !== 'any' && owner !== command) {
       throw new ConfigError(`--${flag} is only for the ${owner} command`);
     }
@@ -680,6 +783,13 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     }
     case 'invite':
       return { command, config: { ...DEFAULT_CONFIG, dataDir }, invite: parseInvite(values) };
+    case 'migrate': {
+      if (values.from?.trim().toLowerCase() !== 'sqlite' || values.to?.trim().toLowerCase() !== 'couchdb') {
+        throw new ConfigError('migrate: only --from sqlite --to couchdb is supported');
+      }
+      const to = toCouch(pick('couch-url', toCouchUrl), pick('couch-db', toCouchDb));
+      return { command, config: { ...DEFAULT_CONFIG, dataDir }, to };
+    }
   }
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
@@ -697,6 +807,20 @@ export const parseCommandLine = (argv: string[], env: NodeJS.ProcessEnv): Parsed
     registration: pick('registration', toRegistration),
     allowedOrigins: pick('allowed-origins', toAllowedOrigins),
     appDir: pick('app-dir', toAppDir),
+    store:
+      pick('store', toStoreKind) === 'sqlite'
+        ? { kind: 'sqlite' }
+        : toCouch(pick('couch-url', toCouchUrl), pick('couch-db', toCouchDb)),
   };
+  const certFile = pick('tls-cert', toOptionalPath);
+  const keyFile = pick('tls-key', toOptionalPath);
+  if ((certFile === null) !== (keyFile === null)) {
+    throw new ConfigError(
+      certFile === null
+        ? '--tls-key is given without --tls-cert: HTTPS needs both (or neither, behind a TLS proxy)'
+        : '--tls-cert is given without --tls-key: HTTPS needs both (or neither, behind a TLS proxy)',
+    );
+  }
+  if (certFile !== null && keyFile !== null) config.tls = { certFile, keyFile };
   return { command, config };
 };

@@ -18,6 +18,8 @@ import {
   wrappingKeySignaturePayload,
   deviceRevocationPayload,
   directoryProfilePayload,
+  availabilitySignaturePayload,
+  type Availability,
   type ClientFrame,
   type ErrorFrame,
   type ServerFrame,
@@ -544,6 +546,20 @@ describe('fuzz', () => {
         clinic: 'Tardis',
         identifier: 'NPI-1',
       };
+      const availability: Availability = {
+        v: 1,
+        accountId: provider.accountId,
+        version: 1,
+        issuedAt: new Date(t.clock.now).toISOString(),
+        timeZone: 'Europe/Berlin',
+        slotMinutes: 30,
+        weekly: [{ day: 1, from: '09:00', to: '12:00' }],
+        exceptions: [{ date: '2026-03-30', hours: [] }],
+        from: '2026-03-01',
+        until: '2026-04-30',
+        busy: [],
+        location: 'Riverside',
+      };
       const docStream = streamOf(patient.accountId, 'document');
       const blobId = newId();
       const sealed = sealBytes(
@@ -630,6 +646,16 @@ describe('fuzz', () => {
             profile,
             sig: await sign(provider.keys.identity.secretKey, directoryProfilePayload(profile)),
           },
+        },
+        {
+          method: 'PUT',
+          url: '/v1/directory/me/availability',
+          token: providerToken,
+          base: {
+            availability,
+            sig: await sign(provider.keys.identity.secretKey, availabilitySignaturePayload(availability)),
+          },
+          optional: ['location'],
         },
         // `epoch` is optional: clients before BLOB_EPOCH_VERSION send none.
         {

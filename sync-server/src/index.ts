@@ -3,3 +3,4 @@ export { DEFAULT_CONFIG, parseCommandLine, usage, type ServerConfig } from './co
 export { createLogger } from './logger';
 export * from './store/index';
 export { decideAccess, type Principal, type Operation } from './core/access';
+export { openCouchStore, redactUrl, type CouchStore, type CouchStoreOptions } from './store/couch/index';

@@ -6,10 +6,16 @@
 // stderr (start-failure.ts); only a bug prints its stack trace. A start counts as the server's last (what
 // `invite` reports) only once it listens. The commands that do not serve run in cli.ts.
 import path from 'node:path';
-import { ConfigError } from './config';
+import { readFileSync } from 'node:fs';
+import { Server as HttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { ConfigError, type ServerConfig } from './config';
 import { buildApp } from './app';
 import { runCommand } from './cli';
-import { openSqliteStore, SQLITE_FILE_NAME } from './store/index';
+import { isStoreError, openSqliteStore, SQLITE_FILE_NAME, type SyncStore } from './store/index';
+import { openCouchStore, redactUrl } from './store/couch/index';
+import { SERVER_KEY_META } from './app';
+import { randomBytes } from 'node:crypto';
 import { loosePermissions } from './store/file-modes';
 import { createLogger } from './logger';
 import { createLogDestination } from './log-destination';
@@ -26,6 +32,33 @@ const LOG_SETTLE_MS = 2_000;
 let settleLogs = (_ms: number): Promise<void> => Promise.resolve();
 const exit = (code: number): void => {
   void settleLogs(LOG_SETTLE_MS).then(() => process.exit(code));
+};
+
+/**
+ * The certificate chain and key of `--tls-cert`/`--tls-key`, read and checked to belong together: a file
+ * that cannot be read, is not PEM, or a key not of the certificate is a ConfigError naming the file (status 2)
+ * before anything is opened.
+ */
+const readTls = (tls: NonNullable<ServerConfig['tls']>): { cert: Buffer; key: Buffer } => {
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new ConfigError(`${flag}: cannot read ${file}${typeof code === 'string' ? ` (${code})` : ''}`);
+    }
+  };
+  const cert = read(tls.certFile, '--tls-cert');
+  const key = read(tls.keyFile, '--tls-key');
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `--tls-cert/--tls-key: ${tls.certFile} and ${tls.keyFile} are not a PEM certificate chain and its private key (${reason})`,
+    );
+  }
+  return { cert, key };
 };
 
 /** What the failure of a start names (the data directory, the address); set once the flags are read. */
@@ -52,16 +85,57 @@ const main = async (): Promise<number> => {
   });
   const logger = createLogger(config.logLevel, destination);
   settleLogs = (ms) => destination.settle(ms);
-  // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
-  for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
-    logger.warn(
-      loose,
-      'readable by other users, yet it holds the server signing key and every wrapped root: chmod 700 the data directory and 600 its files',
-    );
+  // The certificate is checked before any store is opened: a bad one is said at once.
+  const tls = config.tls === undefined ? undefined : readTls(config.tls);
+  let store: SyncStore;
+  if (config.store.kind === 'couchdb') {
+    // A stateless node: no data directory, no lock; every node of the cluster shares the store.
+    const couch = await openCouchStore({ url: config.store.url, database: config.store.database });
+    try {
+      await couch.init();
+      // Created once, whichever node starts first: racing nodes must not each pick their own key.
+      await couch.createMeta(SERVER_KEY_META, Buffer.from(randomBytes(32)).toString('base64url'));
+    } catch (error) {
+      await couch.close();
+      if (isStoreError(error, 'UNAVAILABLE')) {
+        process.stderr.write(`cannot reach CouchDB at ${redactUrl(config.store.url)}: ${error.message}\n`);
+        return 1;
+      }
+      throw error;
+    }
+    store = couch;
+  } else {
+    // What the server creates is private (0700/0600); what the operator made is theirs to fix, so warn.
+    for (const loose of loosePermissions([config.dataDir, path.join(config.dataDir, SQLITE_FILE_NAME)])) {
+      logger.warn(
+        loose,
+        'readable by other users, yet it holds the server signing key and every wrapped root: chmod 700 the data directory and 600 its files',
+      );
+    }
+    store = await openSqliteStore({ dataDir: config.dataDir });
   }
-  const store = await openSqliteStore({ dataDir: config.dataDir });
   // One server per process here, so the process-wide default metrics (memory, event loop, GC) are on.
-  const server = await buildApp({ config, store, logger, defaultMetrics: true });
+  const server = await buildApp({
+    config,
+    store,
+    logger,
+    defaultMetrics: true,
+    ...(tls === undefined ? {} : { https: tls }),
+  });
+  // A renewed certificate (certbot, acme.sh) is taken on SIGHUP without dropping connections; one that
+  // does not load is logged and the old one kept.
+  const raw = server.app.server;
+  if (config.tls !== undefined && raw instanceof HttpsServer) {
+    const files = config.tls;
+    process.on('SIGHUP', () => {
+      try {
+        raw.setSecureContext(readTls(files));
+        logger.info({ cert: files.certFile }, 'TLS certificate reloaded');
+      } catch (error) {
+        logger.error({ err: error }, 'TLS certificate not reloaded; the previous one stays in use');
+      }
+    });
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -103,7 +177,14 @@ const main = async (): Promise<number> => {
   // the previous start.
   await recordRegistrationMode(store, config.registration, new Date().toISOString());
   logger.info(
-    { address, dataDir: config.dataDir, registration: config.registration },
+    {
+      address: tls === undefined ? address : address.replace(/^http:/, 'https:'),
+      tls: tls !== undefined,
+      ...(config.store.kind === 'couchdb'
+        ? { store: 'couchdb', couch: redactUrl(config.store.url), database: config.store.database }
+        : { dataDir: config.dataDir }),
+      registration: config.registration,
+    },
     'hale sync server listening',
   );
   return -1;

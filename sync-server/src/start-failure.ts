@@ -15,7 +15,7 @@ import { isDirectory } from './store/file-modes';
 
 export interface StartContext {
   /** serve and invite open the store (and migrate it); backup and restore only copy files. */
-  command: 'serve' | 'backup' | 'restore' | 'invite';
+  command: 'serve' | 'backup' | 'restore' | 'invite' | 'migrate';
   dataDir: string;
   host: string;
   port: number;

@@ -11,7 +11,10 @@ import { build } from 'esbuild';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** The page's script and its crypto worker's, bundled for the browser (no Node API may remain). */
-export const bundleBrowserDevice = async (): Promise<{ page: string; worker: string }> => {
+export const bundleBrowserDevice = async (
+  /** The page's entry, beside this file: the device page by default, or another app page. */
+  pageEntry = 'device-page.ts',
+): Promise<{ page: string; worker: string }> => {
   const bundle = async (entry: string, format: 'esm' | 'iife') => {
     const out = await build({
       entryPoints: [path.join(here, entry)],
@@ -27,10 +30,7 @@ export const bundleBrowserDevice = async (): Promise<{ page: string; worker: str
     if (!file) throw new Error(`esbuild produced nothing for ${entry}`);
     return file.text;
   };
-  const [page, worker] = await Promise.all([
-    bundle('device-page.ts', 'esm'),
-    bundle('crypto-worker.ts', 'iife'),
-  ]);
+  const [page, worker] = await Promise.all([bundle(pageEntry, 'esm'), bundle('crypto-worker.ts', 'iife')]);
   return { page, worker };
 };
 

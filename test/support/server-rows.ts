@@ -1,7 +1,7 @@
 // Reading what the server stored, as a test checks what a grantee could decrypt from it.
 import { openRecordVersion, unwrapKey, type AccountKeys } from '@hale/crypto';
 import { parseRevTag } from '@hale/protocol';
-import type { TestServer } from '@hale/sync-server/testing';
+import { x25519, type TestServer } from '@hale/sync-server/testing';
 
 interface StoredRow {
   stream: string;
@@ -33,7 +33,7 @@ export const granteeOpens = (
     .prepare('SELECT epoch, wrapped FROM envelopes WHERE stream = ? AND recipient = ?')
     .all(row.stream, grantee.accountId) as Array<{ epoch: number; wrapped: string }>;
   return envelopes.some((e) => {
-    const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream: row.stream, epoch: e.epoch });
+    const key = unwrapKey(e.wrapped, grantee.keys.wrapping, { stream: row.stream, epoch: e.epoch }, x25519);
     return key.ok && openRecordVersion(key.value, new Uint8Array(row.ct), sealedContext(row, id)).ok;
   });
 };

@@ -2,6 +2,10 @@
 // consent, audit log, crypto offload), for hosts and tools that compose them differently, and for the
 // journey tests. An app uses `@hale/client` (index.ts) instead; nothing here is needed for a screen.
 export * from './index';
+// Local search's parts: the in-memory index of opened records, and one kept live over a chart's views.
+export { createRecordIndex, type IndexSearchOptions, type RecordIndex } from './search/record-index';
+export { createLiveIndex, type LiveIndex } from './search/live-index';
+export { SEARCH_FIELDS, fieldText, type SearchableKind } from './search/search-fields';
 export {
   AT_REST_ERROR_CODES,
   AT_REST_KEY_LENGTH,
@@ -247,6 +251,7 @@ export {
   type AuditProblem,
   type AuditProblemKind,
   type AuditVerification,
+  type UnreadableAuditEntry,
 } from './audit/audit-chain';
 export {
   createAuditLog,
@@ -260,6 +265,8 @@ export {
   type AuditViewOptions,
   type AuditViewAnswer,
   VIEW_WAIT_MS,
+  UNREADABLE_ENTRY_ACTION,
+  UNREADABLE_ENTRY_MEANING,
 } from './audit/audit-log';
 export { AUDIT_ERROR_CODES, AuditError, isAuditError } from './audit/errors';
 export {
@@ -282,3 +289,28 @@ export {
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
 export type { HttpDeviceRevokeResponse, PushDoc, SignedProviderProfile, StreamAccess } from '@hale/protocol';
 export type { Ed25519, KdfSettings } from '@hale/crypto';
+
+// The care flows, for hosts composing them differently (the app uses `session.care`).
+export { createHaleCare, type HaleCareDeps } from './hale/hale-care';
+export { decideBookings, confirmedBy, type BookingDecisions } from './care/booking';
+export {
+  slotsOf,
+  isOfferedSlot,
+  availabilityOf,
+  signAvailability,
+  verifyAvailability,
+} from './care/availability';
+export { inboxOf, threadMessages } from './care/threads';
+export { notificationsFor, careNotifications } from './care/notifications';
+export { planDiff, acknowledgementOf } from './care/plans';
+export { cosignStatusOf } from './care/cosign';
+export { appointmentIcs } from './care/ics';
+export { inZone, wallToInstant, toUtc } from './care/time-zones';
+export { CareError } from './care/errors';
+// Records in and out over a DeviceSession (the public surface is `session.io`).
+export { directoryLookup, toHaleIo, type HaleIo } from './hale/hale-io';
+export type { RecordsIoDeps } from './io/records-io-deps';
+export { IMPORTABLE_KINDS, importFhir, planImport } from './io/fhir-import-run';
+export { exportRecords } from './io/fhir-export-forms';
+export { emergencySummary, patientSummary, uuidOf } from './io/summaries';
+export { createLink, linkAccesses, listLinks, revokeLink } from './io/shl-client';

@@ -3,9 +3,8 @@
 // docs/client-api.md is the guide. The parts a session is built from are `@hale/client/advanced`; what
 // only tests set is `@hale/client/testing`.
 export { openHale } from './hale/open-hale';
-export type { CreatedHaleAccount, Hale, OpenHaleOptions } from './hale/open-hale';
+export type { CreatedHaleAccount, Hale, OpenHaleOptions, StartPairingInput } from './hale/open-hale';
 export type {
-  GrantView,
   HaleAccountInfo,
   HaleAudit,
   HaleConsent,
@@ -15,10 +14,17 @@ export type {
   HaleRecords,
   HaleSession,
   HaleSync,
+  InitialSyncProgress,
   PassphraseChange,
-  RecordPage,
-  RecordQuery,
 } from './hale/hale-session';
+export type { RecordPage, RecordQuery } from './hale/record-query';
+export type { RecordHistory, RecordVersion } from './hale/record-history';
+export { EXPIRING_SOON_MS } from './hale/grant-views';
+export type { EndedStream, GrantState, GrantView, ReceivedGrant, ReceivedStream } from './hale/grant-views';
+export type { DownloadView, UploadView } from './hale/transfers';
+export type { ProviderSearch } from './hale/provider-search';
+export type { SearchOptions, SearchResults } from './search/chart-search';
+export type { SearchHit } from './search/record-index';
 export type { Observed } from './hale/observed';
 export type { Platform } from './hale/platform';
 export { clinicalDateOf } from './hale/clinical-date';
@@ -28,6 +34,7 @@ export { HaleError, isHaleError } from './hale/hale-error';
 export { ACCOUNT_ERROR_CODES, type AccountErrorCode } from './account/errors';
 export { AUDIT_ERROR_CODES } from './audit/errors';
 export { FILE_ERROR_CODES, type FileErrorCode } from './files/files';
+export { PAIRING_ERROR_CODES, type PairingErrorCode } from './pairing/errors';
 export type { RecordErrorCode } from './records/records';
 export type { ConsentErrorCode } from './consent/consent';
 export type { HaleClientErrorCode } from './api/errors';
@@ -69,11 +76,40 @@ export type { AuditVerification } from './audit/audit-chain';
 export type { FileEnqueueInput, FileLocation, FilePutInput } from './files/files';
 export type { QueuedUpload, QueuedUploadState } from './files/upload-queue';
 export type { DeviceList, ListedDevice, ListedRevokedDevice } from './account/device-list';
+export type { NewDevicePairing, NewDevicePairingState } from './pairing/new-device';
+export type { PairingRequest } from './pairing/approver';
 export type {
   CreateAccountInput,
   JoinWithPassphraseInput,
   JoinWithRecoveryKeyInput,
+  ProviderProfileInput,
   Role,
   VerifiedProvider,
 } from './account/account';
 export type { FhirBundle, FileRef, RecordKind, RecordOf } from '@hale/model';
+
+// The care area (`session.care`): messages, appointments, availability, notifications, plans, notes.
+export type { AppointmentView, HaleCare, PlanView } from './hale/hale-care';
+export { CARE_ERROR_CODES, type CareErrorCode } from './care/errors';
+export {
+  CARE_NOTIFICATION_TYPES,
+  type CareNotification,
+  type CareNotificationType,
+} from './care/notifications';
+export type { Thread, StoredMessage } from './care/threads';
+export type { SendInput, Attachment } from './care/messages';
+export type { AppointmentRequest, SlotBooking } from './care/appointments';
+export type { AvailabilityInput, Slot } from './care/availability';
+export type { PlanAcknowledgement, PlanChange, PlanDiff } from './care/plans';
+export type { CosignStatus } from './care/cosign';
+export type { ZonedTime } from './care/time-zones';
+export type { IcsOptions } from './care/ics';
+export { UNREADABLE_ENTRY_ACTION } from './audit/audit-log';
+export type { UnreadableAuditEntry } from './audit/audit-chain';
+// Records in and out (session.io).
+export { RecordsIoError, RECORDS_IO_ERROR_CODES, type RecordsIoErrorCode } from './io/io-error';
+export { decodeLink, openLink, type CreatedLink } from './io/shl-client';
+export type { HaleIo, ShareOptions } from './hale/hale-io';
+export type { ImportOptions, ImportReport, ImportedRecord } from './io/fhir-import-run';
+export type { ExportOptions, ExportResult } from './io/fhir-export-forms';
+export type { Summary } from './io/summaries';

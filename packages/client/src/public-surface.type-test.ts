@@ -16,8 +16,29 @@ import type { WireJob } from '@hale/client';
 import type { DeviceSession } from '@hale/client';
 // @ts-expect-error test-only knobs are in @hale/client/testing
 import { openHaleForTests } from '@hale/client';
+// @ts-expect-error the session's assembly is not public: openHale builds it
+import { toHaleSession } from '@hale/client';
+// @ts-expect-error openHale's knobs are not public
+import { openHaleWith } from '@hale/client';
+// @ts-expect-error the search index is reached through session.search
+import { createRecordIndex } from '@hale/client';
+// @ts-expect-error the live index is reached through session.search
+import { createLiveIndex } from '@hale/client';
+// @ts-expect-error a list's paging is reached through records.list
+import { pageOf } from '@hale/client';
+// @ts-expect-error the consent internals are not public
+import { createConsent } from '@hale/client';
 import type { openDeviceSession as fromAdvanced } from '@hale/client/advanced';
 import type { openHaleForTests as fromTesting } from '@hale/client/testing';
-import type { HaleSession, OpenHaleOptions } from '@hale/client';
+import type { createLiveIndex as liveFromAdvanced } from '@hale/client/advanced';
+import type { HaleSession, OpenHaleOptions, SearchResults, ReceivedGrant } from '@hale/client';
 
-export type Checked = [typeof fromAdvanced, typeof fromTesting, HaleSession, OpenHaleOptions];
+export type Checked = [
+  typeof fromAdvanced,
+  typeof fromTesting,
+  typeof liveFromAdvanced,
+  HaleSession,
+  OpenHaleOptions,
+  SearchResults,
+  ReceivedGrant,
+];

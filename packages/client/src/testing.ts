@@ -9,7 +9,7 @@ import { openHaleWith, type Hale, type HaleTestKnobs, type OpenHaleOptions } fro
 import type { DeviceSession } from './session/session';
 
 export type { HaleTestKnobs } from './hale/open-hale';
-export { pageOf } from './hale/hale-session';
+export { pageOf } from './hale/record-query';
 
 export function openHaleForTests(options: OpenHaleOptions, knobs: HaleTestKnobs = {}): Promise<Hale> {
   return openHaleWith(options, { kdf: TEST_KDF, ...knobs });
@@ -21,7 +21,14 @@ export function openHaleForTests(options: OpenHaleOptions, knobs: HaleTestKnobs 
  */
 export function haleSessionOf(
   session: DeviceSession,
-  deps: { readonly api: HttpApi; readonly ed: Ed25519; readonly refreshMs?: number },
+  deps: {
+    readonly api: HttpApi;
+    readonly ed: Ed25519;
+    readonly refreshMs?: number;
+    /** The session's clock, as the device session was given it. */
+    readonly now?: () => number;
+    readonly autoConfirm?: boolean;
+  },
 ): HaleSession {
   const { api, ed } = deps;
   const account = session.account;
@@ -45,6 +52,13 @@ export function haleSessionOf(
     changePassphrase: () =>
       Promise.reject(new Error('haleSessionOf: changing the passphrase needs a session manager')),
     lock: () => undefined,
+    care: {
+      api,
+      ed,
+      ...(deps.now === undefined ? {} : { now: deps.now }),
+      ...(deps.autoConfirm === undefined ? {} : { autoConfirm: deps.autoConfirm }),
+    },
     ...(deps.refreshMs === undefined ? {} : { refreshMs: deps.refreshMs }),
+    ...(deps.now === undefined ? {} : { now: deps.now }),
   });
 }

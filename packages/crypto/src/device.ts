@@ -24,6 +24,7 @@ import {
   type BoxKeyPair,
 } from './account-keys';
 import { openSealedText, sealedTextMaxBytes, sealText } from './sealed-text';
+import type { X25519 } from './stream-keys';
 import { randomBytes } from './random';
 import {
   DEVICE_CERTIFICATE_LABEL,
@@ -90,15 +91,17 @@ export const sealDeviceName = (
   name: string,
   accountWrappingPublicKey: Uint8Array,
   deviceId: string,
-): string => sealText(name, accountWrappingPublicKey, { label: DEVICE_NAME_LABEL, bind: deviceId });
+  x25519?: X25519,
+): string => sealText(name, accountWrappingPublicKey, { label: DEVICE_NAME_LABEL, bind: deviceId }, x25519);
 
 /** The name in a certificate's `sealedName`, for a holder of the account's wrapping key. */
 export const openDeviceName = (
   sealedName: string,
   accountWrapping: BoxKeyPair,
   deviceId: string,
+  x25519?: X25519,
 ): Result<string> =>
-  openSealedText(sealedName, accountWrapping, { label: DEVICE_NAME_LABEL, bind: deviceId });
+  openSealedText(sealedName, accountWrapping, { label: DEVICE_NAME_LABEL, bind: deviceId }, x25519);
 
 export function generateDeviceKeys(): DeviceKeys {
   // tweetnacl copies the seed into the secret key: zeroed here, or a copy of it would outlive the zeroing

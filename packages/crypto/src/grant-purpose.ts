@@ -24,7 +24,7 @@ import { canonicalBytes } from './canonical-json';
 import type { BoxKeyPair } from './account-keys';
 import { randomBytes } from './random';
 import { openSecretbox, sealSecretbox, SECRETBOX_NONCE_LENGTH } from './secretbox';
-import { openSealed, sealTo } from './stream-keys';
+import { openSealed, sealTo, type X25519 } from './stream-keys';
 
 const LABEL = 'hale/grant-purpose/v1';
 const PAD = 128;
@@ -42,6 +42,7 @@ export function sealGrantPurpose(
   grantId: string,
   patientWrapping: Uint8Array,
   granteeWrapping: Uint8Array,
+  x25519?: X25519,
 ): SealedGrantPurpose {
   if (typeof purpose !== 'string') throw cryptoError('INVALID_INPUT', 'sealGrantPurpose: text required');
   const text = utf8Encode(purpose);
@@ -53,7 +54,9 @@ export function sealGrantPurpose(
   const key = randomBytes(32);
   try {
     const slot = (to: Uint8Array): string =>
-      base64urlEncode(sealTo(to, canonicalBytes({ v: 1, l: LABEL, b: grantId, k: base64urlEncode(key) })));
+      base64urlEncode(
+        sealTo(to, canonicalBytes({ v: 1, l: LABEL, b: grantId, k: base64urlEncode(key) }), x25519),
+      );
     return {
       ct: base64urlEncode(sealSecretbox(new Uint8Array(0), key, plain)),
       patient: slot(patientWrapping),
@@ -70,10 +73,11 @@ export function openGrantPurpose(
   slot: string,
   grantId: string,
   reader: BoxKeyPair,
+  x25519?: X25519,
 ): Result<string> {
   const slotBytes = base64urlDecode(slot);
   if (!slotBytes.ok) return slotBytes;
-  const opened = openSealed(reader, slotBytes.value);
+  const opened = openSealed(reader, slotBytes.value, x25519);
   if (!opened.ok) return opened;
   let parsed: unknown;
   try {

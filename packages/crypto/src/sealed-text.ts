@@ -20,7 +20,7 @@ import { fail, ok, cryptoError, type Result } from './errors';
 import { base64urlDecode, base64urlEncode, utf8Decode } from './encoding';
 import { canonicalBytes } from './canonical-json';
 import type { BoxKeyPair } from './account-keys';
-import { openSealed, sealTo, SEALED_BOX_OVERHEAD } from './stream-keys';
+import { openSealed, sealTo, SEALED_BOX_OVERHEAD, type X25519 } from './stream-keys';
 
 /** The plaintext is padded to a multiple of this many bytes. */
 export const TEXT_PAD_BYTES = 128;
@@ -39,20 +39,30 @@ export const sealedTextMaxBytes = (maxChars: number, ctx: { label: string }): nu
   return Math.ceil(plain / TEXT_PAD_BYTES) * TEXT_PAD_BYTES + SEALED_BOX_OVERHEAD;
 };
 
-/** `text` sealed to `recipientPublicKey` for `ctx`, as base64url. */
-export function sealText(text: string, recipientPublicKey: Uint8Array, ctx: TextContext): string {
+/** `text` sealed to `recipientPublicKey` for `ctx`, as base64url (`x25519`: the host's, see stream-keys.ts). */
+export function sealText(
+  text: string,
+  recipientPublicKey: Uint8Array,
+  ctx: TextContext,
+  x25519?: X25519,
+): string {
   if (typeof text !== 'string') throw cryptoError('INVALID_INPUT', 'sealText: text must be a string');
   const body = canonicalBytes({ v: 1, l: ctx.label, b: ctx.bind, t: text });
   const padded = new Uint8Array(Math.ceil((body.length + 1) / TEXT_PAD_BYTES) * TEXT_PAD_BYTES);
   padded.set(body);
-  return base64urlEncode(sealTo(recipientPublicKey, padded));
+  return base64urlEncode(sealTo(recipientPublicKey, padded, x25519));
 }
 
 /** Opens a `sealText` string addressed to `recipient` and checks it was sealed for `ctx`. */
-export function openSealedText(sealed: string, recipient: BoxKeyPair, ctx: TextContext): Result<string> {
+export function openSealedText(
+  sealed: string,
+  recipient: BoxKeyPair,
+  ctx: TextContext,
+  x25519?: X25519,
+): Result<string> {
   const bytes = base64urlDecode(sealed);
   if (!bytes.ok) return bytes;
-  const opened = openSealed(recipient, bytes.value);
+  const opened = openSealed(recipient, bytes.value, x25519);
   if (!opened.ok) return opened;
   let end = opened.value.length;
   while (end > 0 && opened.value[end - 1] === 0) end--;

@@ -14,8 +14,14 @@ import {
   generateStreamKey,
   HaleCryptoError,
   keyId,
+  openDeviceName,
+  openGrantPurpose,
   openSealed,
+  openSealedText,
   SEALED_BOX_OVERHEAD,
+  sealDeviceName,
+  sealGrantPurpose,
+  sealText,
   sealTo,
   tweetnaclX25519,
   unwrapKey,
@@ -297,5 +303,142 @@ describe('injectable X25519 for sealing', () => {
       }
       expect(code(openSealed(patient, seal(patient.publicKey, body)))).toBe('OK');
     }
+  });
+});
+
+describe('injectable X25519 for opening, and for every sealed form built on the box', () => {
+  const implementations = [
+    ['tweetnacl', tweetnaclX25519],
+    ['node:crypto', createNodeX25519()],
+  ] as const;
+  const results = (box: Uint8Array, recipient = patient) =>
+    implementations.map(([, x]) => {
+      const r = openSealed(recipient, box, x);
+      return r.ok ? `OK ${Buffer.from(r.value).toString('hex')}` : r.error.code;
+    });
+
+  it('opens the same boxes to the same bytes and refuses the same ones, whichever X25519 opens', () => {
+    const body = canonicalBytes({ kind: 'AccessEvent', n: 7 });
+    for (const [, sealWith] of implementations) {
+      const box = sealTo(patient.publicKey, body, sealWith);
+      const [a, b] = results(box);
+      expect(a).toBe(`OK ${Buffer.from(body).toString('hex')}`);
+      expect(b).toBe(a);
+      expect(results(box, provider)).toEqual(['WRONG_KEY', 'WRONG_KEY']);
+      // Every single-byte change: refused alike (the same code), never opened.
+      for (let i = 0; i < box.length; i++) {
+        const changed = Uint8Array.from(box);
+        changed[i]! ^= 0x01;
+        const [x, y] = results(changed);
+        expect(y, `byte ${i}`).toBe(x);
+        expect(x, `byte ${i}`).not.toMatch(/^OK/);
+      }
+    }
+  });
+
+  it('a box made with a low-order ephemeral key (shared secret zero) opens alike, as tweetnacl opened it', () => {
+    // Anyone can make such a box (a sealed box never says who sealed it): the box key is HSalsa20(0).
+    const body = new TextEncoder().encode('forged but well-formed');
+    for (const point of LOW_ORDER.filter((p) => (p[31]! & 0x80) === 0)) {
+      const nonce = new Uint8Array(24);
+      nonce.set(nacl.randomBytes(16));
+      nonce.set(sealTo(patient.publicKey, body).subarray(49, 57), 16); // the recipient tag
+      const boxKey = boxKeyFromSharedSecret(new Uint8Array(32));
+      const box = Uint8Array.from([1, ...point, ...nonce, ...nacl.secretbox(body, nonce, boxKey)]);
+      const [a, b] = results(box);
+      expect(b).toBe(a);
+    }
+  });
+
+  it('key envelopes, sealed texts, device names and grant purposes: made with one, opened with the other', () => {
+    const root = generateRootSecret();
+    const keys = deriveAccountKeys(root);
+    const other = deriveAccountKeys(generateRootSecret());
+    for (const [, maker] of implementations) {
+      for (const [, reader] of implementations) {
+        const envelope = wrapKey(key, keys.wrapping.publicKey, ctx, maker);
+        const opened = unwrapKey(envelope, keys.wrapping, ctx, reader);
+        expect(opened.ok && same(opened.value, key)).toBe(true);
+        expect(code(unwrapKey(envelope, other.wrapping, ctx, reader))).toBe('WRONG_KEY');
+        expect(code(unwrapKey(envelope, keys.wrapping, { ...ctx, epoch: 3 }, reader))).toBe(
+          'CONTEXT_MISMATCH',
+        );
+
+        const text = sealText('ward 4, bed 2', keys.wrapping.publicKey, { label: 'l', bind: 'b' }, maker);
+        expect(openSealedText(text, keys.wrapping, { label: 'l', bind: 'b' }, reader)).toEqual({
+          ok: true,
+          value: 'ward 4, bed 2',
+        });
+        expect(code(openSealedText(text, keys.wrapping, { label: 'l', bind: 'c' }, reader))).toBe(
+          'CONTEXT_MISMATCH',
+        );
+
+        const name = sealDeviceName('kitchen tablet', keys.wrapping.publicKey, 'dev1', maker);
+        expect(openDeviceName(name, keys.wrapping, 'dev1', reader)).toEqual({
+          ok: true,
+          value: 'kitchen tablet',
+        });
+        expect(code(openDeviceName(name, other.wrapping, 'dev1', reader))).toBe('WRONG_KEY');
+
+        const purpose = sealGrantPurpose(
+          'follow-up',
+          'g1',
+          keys.wrapping.publicKey,
+          other.wrapping.publicKey,
+          maker,
+        );
+        expect(openGrantPurpose(purpose, purpose.patient, 'g1', keys.wrapping, reader)).toEqual({
+          ok: true,
+          value: 'follow-up',
+        });
+        expect(openGrantPurpose(purpose, purpose.grantee, 'g1', other.wrapping, reader)).toEqual({
+          ok: true,
+          value: 'follow-up',
+        });
+        expect(code(openGrantPurpose(purpose, purpose.grantee, 'g2', other.wrapping, reader))).toBe(
+          'CONTEXT_MISMATCH',
+        );
+      }
+    }
+  });
+});
+
+describe('the X25519 given is the one used', () => {
+  it('by every seal and open of a box, an envelope, a sealed text, a device name and a grant purpose', () => {
+    const native = createNodeX25519();
+    const calls: string[] = [];
+    const recording: X25519 = {
+      name: 'recording',
+      publicKey: (secret) => (calls.push('publicKey'), native.publicKey(secret)),
+      sharedSecret: (secret, peer) => (calls.push('sharedSecret'), native.sharedSecret(secret, peer)),
+    };
+    const used = (f: () => unknown): string[] => {
+      calls.length = 0;
+      f();
+      return [...calls];
+    };
+    const seal = ['publicKey', 'sharedSecret'];
+    const open = ['sharedSecret'];
+    const keys = deriveAccountKeys(generateRootSecret());
+    const text = { label: 'l', bind: 'b' };
+    const box = sealTo(keys.wrapping.publicKey, new Uint8Array(3));
+    expect(used(() => sealTo(keys.wrapping.publicKey, new Uint8Array(3), recording))).toEqual(seal);
+    expect(used(() => openSealed(keys.wrapping, box, recording))).toEqual(open);
+    const envelope = wrapKey(key, keys.wrapping.publicKey, ctx);
+    expect(used(() => wrapKey(key, keys.wrapping.publicKey, ctx, recording))).toEqual(seal);
+    expect(used(() => unwrapKey(envelope, keys.wrapping, ctx, recording))).toEqual(open);
+    const sealed = sealText('x', keys.wrapping.publicKey, text);
+    expect(used(() => sealText('x', keys.wrapping.publicKey, text, recording))).toEqual(seal);
+    expect(used(() => openSealedText(sealed, keys.wrapping, text, recording))).toEqual(open);
+    const name = sealDeviceName('x', keys.wrapping.publicKey, 'd');
+    expect(used(() => sealDeviceName('x', keys.wrapping.publicKey, 'd', recording))).toEqual(seal);
+    expect(used(() => openDeviceName(name, keys.wrapping, 'd', recording))).toEqual(open);
+    const purpose = sealGrantPurpose('x', 'g', keys.wrapping.publicKey, keys.wrapping.publicKey);
+    expect(
+      used(() => sealGrantPurpose('x', 'g', keys.wrapping.publicKey, keys.wrapping.publicKey, recording)),
+    ).toEqual([...seal, ...seal]);
+    expect(used(() => openGrantPurpose(purpose, purpose.patient, 'g', keys.wrapping, recording))).toEqual(
+      open,
+    );
   });
 });

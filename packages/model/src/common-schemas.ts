@@ -89,6 +89,41 @@ export const ContactSchema = Type.Object(
 );
 export type Contact = Static<typeof ContactSchema>;
 
+/** A code of a code system (FHIR Coding): SNOMED CT, ICD-10, RxNorm, LOINC, … as a source system sent it. */
+export const CodingSchema = Type.Object(
+  {
+    /** The code system's URI, e.g. `http://snomed.info/sct`. */
+    system: boundedText(200, 1),
+    code: boundedText(64, 1),
+    display: Type.Optional(boundedText(500)),
+  },
+  { additionalProperties: false, title: 'Coding' },
+);
+export type Coding = Static<typeof CodingSchema>;
+
+/** Codings of one concept beside its text (at most MAX_CODINGS). */
+export const MAX_CODINGS = 10;
+export const CodingsSchema = Type.Array(CodingSchema, { maxItems: MAX_CODINGS });
+
+/**
+ * Where an imported record came from (FHIR import, docs/data-model.md "Import"): the system or file it was
+ * read from, the resource it was read from there, and when it was imported. Absent on records typed in
+ * Hale. Importing the same resource again finds the record by it and writes nothing.
+ */
+export const RecordOriginSchema = Type.Object(
+  {
+    /** The source: the sending system (`Bundle.meta.source`, a Hale export's account) or the file's name. */
+    source: boundedText(500, 1),
+    /** The FHIR resource type read, e.g. `Observation`. */
+    resourceType: boundedText(64, 1),
+    /** The resource's identity in the source: its fullUrl (`urn:uuid:…`, an absolute URL) or `Type/id`. */
+    originalId: boundedText(500, 1),
+    importedAt: DateTimeSchema,
+  },
+  { additionalProperties: false, title: 'RecordOrigin' },
+);
+export type RecordOrigin = Static<typeof RecordOriginSchema>;
+
 /** Fields every patient record carries. */
 export const patientRecordFields = {
   id: IdSchema,
@@ -96,4 +131,6 @@ export const patientRecordFields = {
   patientId: AccountIdSchema,
   createdAt: DateTimeSchema,
   updatedAt: DateTimeSchema,
+  /** Set by a FHIR import: where the record was read from. */
+  origin: Type.Optional(RecordOriginSchema),
 };

@@ -13,7 +13,20 @@ export const EXAMPLE_DEVICE_ID = 'ProviderDevice00000001';
 const CREATED = '2024-05-01T09:30:00.000Z';
 const UPDATED = '2024-05-02T14:05:00.000Z';
 
-const base = () => ({ id: newId(), patientId: EXAMPLE_PATIENT_ID, createdAt: CREATED, updatedAt: UPDATED });
+const ORIGIN = {
+  source: 'Riverside Hospital patient portal',
+  resourceType: 'Resource',
+  originalId: 'urn:uuid:4f2c1d7a-9a9e-4f5b-8c53-2d7b0f3e6a11',
+  importedAt: UPDATED,
+};
+
+const base = () => ({
+  id: newId(),
+  patientId: EXAMPLE_PATIENT_ID,
+  createdAt: CREATED,
+  updatedAt: UPDATED,
+  origin: ORIGIN,
+});
 
 const file = (fileName: string, mediaType: string, size: number): FileRef => ({
   blobId: newId(),
@@ -77,6 +90,7 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
   Allergy: () => ({
     ...base(),
     substance: 'Penicillin',
+    codes: [{ system: 'http://snomed.info/sct', code: '764146007', display: 'Penicillin' }],
     category: 'medication',
     reaction: 'Hives',
     severity: 'moderate',
@@ -101,6 +115,13 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
   Medication: () => ({
     ...base(),
     name: 'Lisinopril',
+    codes: [
+      {
+        system: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+        code: '314076',
+        display: 'lisinopril 10 MG Oral Tablet',
+      },
+    ],
     dose: '10 mg',
     frequency: 'once daily',
     instructions: 'Take in the morning with water.',
@@ -114,6 +135,8 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
     ...base(),
     testCode: '2345-7',
     testName: 'Glucose [Mass/volume] in Serum or Plasma',
+    codes: [{ system: 'http://snomed.info/sct', code: '33747003', display: 'Glucose measurement, blood' }],
+    category: 'laboratory',
     status: 'corrected',
     value: 98,
     units: 'mg/dL',
@@ -123,6 +146,15 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
     orderedBy: EXAMPLE_PROVIDER_ID,
     performer: 'Riverside Lab',
     attachments: [file('glucose-report.pdf', 'application/pdf', 20_480)],
+    components: [
+      {
+        testCode: '2339-0',
+        testName: 'Glucose [Mass/volume] in Blood',
+        value: 97,
+        units: 'mg/dL',
+        referenceRange: '70-99 mg/dL',
+      },
+    ],
     version: 2,
     provenance: provenance(UPDATED, 'Transcription error in value'),
     versions: [
@@ -169,6 +201,13 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
     location: 'Riverside Family Practice, room 4',
     status: 'scheduled',
     reason: 'Blood pressure review',
+    timeZone: 'Europe/Berlin',
+    fromSlot: false,
+    preferredTimes: [{ startAt: '2024-06-03T13:00:00Z', endAt: '2024-06-03T15:00:00Z' }],
+    statusBy: EXAMPLE_PROVIDER_ID,
+    statusAt: '2024-05-20T08:00:00Z',
+    statusReason: 'patient-request',
+    statusNote: 'Confirmed the time you asked for.',
   }),
   Message: () => ({
     ...base(),
@@ -267,6 +306,37 @@ const EXAMPLES: { readonly [K in RecordKind]: () => RecordOf<K> } = {
     createdAt: CREATED,
     updatedAt: UPDATED,
   }),
+  Condition: () => ({
+    ...base(),
+    name: 'Essential hypertension',
+    codes: [
+      { system: 'http://snomed.info/sct', code: '59621000', display: 'Essential hypertension' },
+      { system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'I10' },
+    ],
+    clinicalStatus: 'resolved',
+    verificationStatus: 'confirmed',
+    category: 'problem-list-item',
+    severity: 'moderate',
+    bodySite: 'Cardiovascular system',
+    onsetDate: '2019-03',
+    abatementDate: '2024-04-20',
+    recordedAt: CREATED,
+    notes: 'Controlled with lifestyle changes.',
+  }),
+  Procedure: () => ({
+    ...base(),
+    name: 'Appendectomy',
+    codes: [{ system: 'http://snomed.info/sct', code: '80146002', display: 'Appendectomy' }],
+    status: 'completed',
+    performedAt: '2018-07-02T10:00:00Z',
+    performedEndAt: '2018-07-02T11:20:00Z',
+    performer: 'Dr. Chen, Riverside Hospital',
+    location: 'Riverside Hospital, theatre 2',
+    reason: 'Acute appendicitis',
+    bodySite: 'Appendix',
+    outcome: 'Uneventful recovery',
+    notes: 'Laparoscopic.',
+  }),
 };
 
 /**
@@ -301,7 +371,7 @@ const EXAMPLE_WRITER_FIELDS = [
 
 /**
  * An example record of `kind` as a records API's `add` takes it: no id, patient or timestamps, and none
- * of the fields naming a writer unless `overrides` gives them.
+ * of the fields naming a writer unless `overrides` gives them; no `origin` (a FHIR import sets it) either.
  */
 export const exampleInput = <K extends RecordKind>(
   kind: K,
@@ -309,6 +379,6 @@ export const exampleInput = <K extends RecordKind>(
 ): Record<string, unknown> => {
   const full: Record<string, unknown> = { ...exampleRecord(kind, overrides) };
   const { id: _i, patientId: _p, createdAt: _c, updatedAt: _u, ...rest } = full;
-  for (const field of EXAMPLE_WRITER_FIELDS) if (!(field in overrides)) delete rest[field];
+  for (const field of [...EXAMPLE_WRITER_FIELDS, 'origin']) if (!(field in overrides)) delete rest[field];
   return rest;
 };

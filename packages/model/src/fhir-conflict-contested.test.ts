@@ -191,6 +191,8 @@ const DISPUTED_BY_DELETION: Record<Exclude<RecordKind, 'ProviderProfile'>, reado
   NoteSignature: ['Provenance/{id}'],
   AuditEntry: ['AuditEvent/{id}'],
   Consent: ['Consent/{id}'],
+  Condition: ['Condition/{id}'],
+  Procedure: ['Procedure/{id}'],
 };
 
 describe('every kind in conflict with a deletion', () => {

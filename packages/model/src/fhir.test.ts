@@ -187,6 +187,8 @@ describe('toFhirBundle with one record of every kind', () => {
       Consent: { type: 'Consent', id: (r) => r.record.id },
       AuditEntry: { type: 'AuditEvent', id: (r) => r.record.id },
       ProviderProfile: { type: 'PractitionerRole', id: (r) => r.record.id },
+      Condition: { type: 'Condition', id: (r) => r.record.id },
+      Procedure: { type: 'Procedure', id: (r) => r.record.id },
     };
     for (const record of records) {
       const { type, id } = expected[record.kind];
@@ -581,14 +583,24 @@ describe('per-kind mapping', () => {
     expect(current.valueQuantity).toEqual({ value: 98, unit: 'mg/dL', system: UCUM, code: 'mg/dL' });
     expect(at(current, 'referenceRange[0].text')).toBe('70-99 mg/dL');
     expect(at(current, 'code')).toEqual({
-      coding: [{ system: LOINC, code: '2345-7' }],
+      coding: [
+        { system: LOINC, code: '2345-7' },
+        { system: 'http://snomed.info/sct', code: '33747003', display: 'Glucose measurement, blood' },
+      ],
       text: 'Glucose [Mass/volume] in Serum or Plasma',
     });
+    expect(at(current, 'component[0].code')).toEqual({
+      coding: [{ system: LOINC, code: '2339-0' }],
+      text: 'Glucose [Mass/volume] in Blood',
+    });
+    expect(at(current, 'component[0].valueQuantity.value')).toBe(97);
+
     expect(current.effectiveDateTime).toBe('2024-05-01T08:10:00Z');
     expect(current.issued).toBe(record.publishedAt);
     const prior = resourceAt(bundle, 'Observation', record.id, 1);
     expect(prior.status).toBe('final');
     expect(at(prior, 'valueQuantity.value')).toBe(89);
+    expect(at(prior, 'component')).toBeUndefined();
     const provenances = entriesOf(bundle, 'Provenance');
     expect(provenances.map((p) => at(p, 'target[0].reference')).sort()).toEqual([
       `urn:hale:Observation/${record.id}/_history/1`,
@@ -1482,7 +1494,7 @@ describe('codes and their systems', () => {
     ['GLU', { text: 'Glucose (code GLU)' }],
     ['12345', { text: 'Glucose (code 12345)' }],
   ] as const)('testCode %j', (testCode, expected) => {
-    const { record, bundle } = exportOne('LabResult', { testName: 'Glucose', testCode });
+    const { record, bundle } = exportOne('LabResult', { testName: 'Glucose', testCode, codes: [] });
     expect(resourceAt(bundle, 'Observation', record.id, record.version).code).toEqual(expected);
     expect(only(bundle, 'ServiceRequest').code).toEqual(expected);
     expect(only(bundle, 'DiagnosticReport').code).toEqual(expected);

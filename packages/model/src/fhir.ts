@@ -40,7 +40,7 @@
  * to one resource version, e.g. two ProviderProfiles of one account: input sync does not produce for a
  * patient's own records).
  */
-import type { Contact, FileRef, Provenance } from './common-schemas';
+import type { Provenance } from './common-schemas';
 import type { Result, ValidationIssue } from './errors';
 import { isFhirInstant, isIsoDateTime } from './formats';
 import { isAccountId } from './ids';
@@ -68,6 +68,71 @@ import { RECORD_KINDS, isRecordKind, type RecordKind, type RecordOf } from './re
 import type { StreamType } from './stream-types';
 import { sameJson } from './transitions';
 import { validateRecord } from './validate';
+import { exportCondition, exportProcedure, originOf, withCodes } from './fhir-kinds';
+import { resolveReference } from './fhir-references';
+import {
+  LOINC,
+  CVX,
+  V2_0203,
+  V3_ACT_CODE,
+  V3_PARTICIPATION,
+  V3_DATA_OPERATION,
+  PROVENANCE_PARTICIPANT,
+  SIGNATURE_TYPE,
+  DICOM,
+  DATA_ABSENT_REASON,
+  type DraftObject,
+  FHIR_FORBIDDEN_CONTROL_RE,
+  compact,
+  makeResource,
+  isJsonObject,
+  fhirDateTime,
+  text,
+  coding,
+  haleIdentifier,
+  versionRef,
+  extension,
+  stringExt,
+  dateTimeExt,
+  meta,
+  telecom,
+  address,
+  attachment,
+  parseQuantity,
+  narrative,
+  base64,
+  type PersonType,
+  type Exporter,
+  laboratoryCategory,
+  authorSignature,
+  labValue,
+  isCvxCode,
+  isLoincCode,
+  codedConcept,
+  HALE_CODE_SYSTEM_BASE,
+  HALE_ID_SYSTEM,
+  HALE_ACCOUNT_SYSTEM,
+  HALE_DEVICE_SYSTEM,
+  HALE_THREAD_SYSTEM,
+  HALE_STREAM_SYSTEM,
+  HALE_CONFLICT_TAG,
+  fhirId,
+  fhirFullUrl,
+} from './fhir-draft';
+export {
+  HALE_FHIR_BASE,
+  HALE_EXTENSION_BASE,
+  HALE_CODE_SYSTEM_BASE,
+  HALE_ID_SYSTEM,
+  HALE_ACCOUNT_SYSTEM,
+  HALE_DEVICE_SYSTEM,
+  HALE_THREAD_SYSTEM,
+  HALE_STREAM_SYSTEM,
+  HALE_CONFLICT_TAG,
+  fhirId,
+  fhirFullUrl,
+  isFhirBase64Binary,
+} from './fhir-draft';
 
 // ------------------------------------------------------------------------------------------ public types
 
@@ -155,46 +220,6 @@ export class FhirExportError extends Error {
   }
 }
 
-// ------------------------------------------------------------------------------------ systems and urls
-
-/** Base of every Hale-defined FHIR artefact; `.invalid` because Hale publishes no FHIR server. */
-export const HALE_FHIR_BASE = 'https://hale.invalid/fhir';
-export const HALE_EXTENSION_BASE = `${HALE_FHIR_BASE}/StructureDefinition/`;
-export const HALE_CODE_SYSTEM_BASE = `${HALE_FHIR_BASE}/CodeSystem/`;
-export const HALE_ID_SYSTEM = 'urn:hale:id';
-export const HALE_ACCOUNT_SYSTEM = 'urn:hale:account';
-export const HALE_DEVICE_SYSTEM = 'urn:hale:device';
-export const HALE_THREAD_SYSTEM = 'urn:hale:thread';
-export const HALE_STREAM_SYSTEM = 'urn:hale:stream';
-
-/**
- * `meta.tag` of every resource of a record in an unsettled conflict: the version shown and each other
- * side. A receiver must not take any of them as settled.
- */
-export const HALE_CONFLICT_TAG = {
-  system: `${HALE_CODE_SYSTEM_BASE}record-state`,
-  code: 'in-conflict',
-  display: 'In conflict, unsettled',
-} as const;
-
-const LOINC = 'http://loinc.org';
-const CVX = 'http://hl7.org/fhir/sid/cvx';
-const UCUM = 'http://unitsofmeasure.org';
-const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
-const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
-const V3_PARTICIPATION = 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType';
-const V3_DATA_OPERATION = 'http://terminology.hl7.org/CodeSystem/v3-DataOperation';
-const PROVENANCE_PARTICIPANT = 'http://terminology.hl7.org/CodeSystem/provenance-participant-type';
-const SIGNATURE_TYPE = 'urn:iso-astm:E1762-95:2013';
-const DICOM = 'http://dicom.nema.org/resources/ontology/DCM';
-const DATA_ABSENT_REASON = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
-
-/** FHIR ids allow `[A-Za-z0-9.-]`; base64url account ids use `_`, which becomes `.` (reversible). */
-export const fhirId = (accountId: string): string => accountId.replaceAll('_', '.');
-
-/** The fullUrl of a resource in a Hale export; references use it verbatim. */
-export const fhirFullUrl = (resourceType: string, id: string): string => `urn:hale:${resourceType}/${id}`;
-
 // -------------------------------------------------------------------------------------- value mappings
 
 const ALLERGY_CLINICAL = 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical';
@@ -210,7 +235,27 @@ const APPOINTMENT_STATUS: Record<Appointment['status'], string> = {
   scheduled: 'booked',
   canceled: 'cancelled',
   completed: 'fulfilled',
+  // The request flow: asked by the patient, a time offered by the provider, refused.
+  requested: 'proposed',
+  proposed: 'pending',
+  declined: 'cancelled',
 };
+
+/** Participant statuses (patient, provider) per appointment status: who still has to answer, who refused. */
+const APPOINTMENT_PARTICIPANTS: Record<Appointment['status'], readonly [string, string]> = {
+  scheduled: ['accepted', 'accepted'],
+  canceled: ['accepted', 'accepted'],
+  completed: ['accepted', 'accepted'],
+  requested: ['accepted', 'needs-action'],
+  proposed: ['needs-action', 'accepted'],
+  declined: ['accepted', 'declined'],
+};
+
+/** A decline is the patient's when the patient set it (a time offered, refused), else the provider's. */
+const participantStatuses = (r: Appointment): readonly [string, string] =>
+  r.status === 'declined' && r.statusBy === r.patientId
+    ? ['declined', 'accepted']
+    : APPOINTMENT_PARTICIPANTS[r.status];
 
 const ENCOUNTER_CLASS: Record<Encounter['type'], { code: string; display: string }> = {
   outpatient: { code: 'AMB', display: 'ambulatory' },
@@ -280,231 +325,9 @@ const STREAM_RESOURCE_TYPES: Record<Exclude<StreamType, 'audit'>, readonly strin
   encounter: ['Encounter'],
   note: ['Composition'],
   'note-signature': ['Provenance', 'Task'],
+  condition: ['Condition'],
+  procedure: ['Procedure'],
 };
-
-// Unit spellings people type → UCUM codes; units not listed keep `unit` only (no invented codes).
-const UCUM_CODES: Readonly<Record<string, string>> = {
-  '%': '%',
-  'mg/dL': 'mg/dL',
-  'g/dL': 'g/dL',
-  'mg/L': 'mg/L',
-  'g/L': 'g/L',
-  'ng/mL': 'ng/mL',
-  'ng/dL': 'ng/dL',
-  'pg/mL': 'pg/mL',
-  'ug/L': 'ug/L',
-  'µg/L': 'ug/L',
-  'mmol/L': 'mmol/L',
-  'umol/L': 'umol/L',
-  'µmol/L': 'umol/L',
-  'mEq/L': 'meq/L',
-  'meq/L': 'meq/L',
-  'U/L': 'U/L',
-  'IU/L': '[IU]/L',
-  'mIU/L': 'm[IU]/L',
-  'mL/min': 'mL/min',
-  '10*3/uL': '10*3/uL',
-  '10*6/uL': '10*6/uL',
-  fL: 'fL',
-  pg: 'pg',
-  mg: 'mg',
-  g: 'g',
-  kg: 'kg',
-  ug: 'ug',
-  µg: 'ug',
-  mcg: 'ug',
-  mL: 'mL',
-  ml: 'mL',
-  L: 'L',
-  cm: 'cm',
-  mmHg: 'mm[Hg]',
-  'mm[Hg]': 'mm[Hg]',
-  bpm: '/min',
-  '/min': '/min',
-};
-
-// --------------------------------------------------------------------------------------------- drafts
-
-// Resources are written as drafts with `undefined` for absent data; `compact` drops those and any empty
-// string, array or object, which FHIR JSON forbids.
-type Draft = string | number | boolean | null | undefined | readonly Draft[] | DraftObject;
-interface DraftObject {
-  readonly [element: string]: Draft;
-}
-
-/**
- * What an R4 string must not hold: code points below 32 but tab, CR and LF (datatypes.html#string). The
- * model's free text takes them (a form feed or a NUL pasted from a PDF); a Bundle holding one is refused
- * whole by strict validators, so the export writes a vertical tab or form feed as a space and the rest as
- * U+FFFD.
- */
-// eslint-disable-next-line no-control-regex
-const FHIR_FORBIDDEN_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
-const fhirString = (text: string): string =>
-  FHIR_FORBIDDEN_CONTROL_RE.test(text)
-    ? text.replace(new RegExp(FHIR_FORBIDDEN_CONTROL_RE.source, 'g'), (c) =>
-        c === '\u000B' || c === '\u000C' ? ' ' : '\uFFFD',
-      )
-    : text;
-
-const compact = (draft: Draft): FhirJson | undefined => {
-  if (draft === undefined || draft === null) return undefined;
-  if (typeof draft === 'string') return draft.trim() === '' ? undefined : fhirString(draft);
-  if (typeof draft === 'number') return Number.isFinite(draft) ? draft : undefined;
-  if (typeof draft === 'boolean') return draft;
-  if (isDraftArray(draft)) {
-    const items = draft.map(compact).filter((item): item is FhirJson => item !== undefined);
-    return items.length > 0 ? items : undefined;
-  }
-  const out: Record<string, FhirJson> = {};
-  for (const [key, value] of Object.entries(draft)) {
-    const compacted = compact(value);
-    if (compacted !== undefined) out[key] = compacted;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
-};
-
-const isDraftArray = (draft: readonly Draft[] | DraftObject): draft is readonly Draft[] =>
-  Array.isArray(draft);
-
-const makeResource = (resourceType: string, id: string, body: DraftObject): FhirResource => {
-  const compacted = compact(body);
-  const elements = compacted !== undefined && isJsonObject(compacted) ? compacted : {};
-  return { resourceType, id, ...elements };
-};
-
-const isJsonObject = (value: FhirJson): value is FhirJsonObject =>
-  typeof value === 'object' && !Array.isArray(value);
-
-// ------------------------------------------------------------------------------------ small builders
-
-// FHIR time zones stop at ±14:00; Hale accepts any offset, so rarer ones are restated in UTC.
-const OFFSET_RE = /([+-])(\d{2}):(\d{2})$/;
-const fhirDateTime = (value: string | undefined): string | undefined => {
-  if (value === undefined) return undefined;
-  const offset = OFFSET_RE.exec(value);
-  if (offset && value.includes('T')) {
-    const minutes = Number(offset[2]) * 60 + Number(offset[3]);
-    if (minutes > 14 * 60) return new Date(value).toISOString();
-  }
-  return value;
-};
-
-const text = (value: string | undefined): DraftObject | undefined =>
-  value === undefined ? undefined : { text: value };
-
-const coding = (system: string, code: string, display?: string): DraftObject => ({ system, code, display });
-
-const haleIdentifier = (id: string): DraftObject => ({ system: HALE_ID_SYSTEM, value: id });
-
-/**
- * A reference to version `version` of the resource `type/id` (record `kind`): literal where that version
- * is an entry of the export (`exported`), else logical, as for a record absent from the export. A literal
- * one would dangle, and one without its version would name another text than the one signed, acknowledged
- * or amended.
- */
-const versionRef = (
-  type: string,
-  id: string,
-  kind: RecordKind,
-  version: number,
-  exported: boolean,
-): DraftObject =>
-  exported
-    ? { reference: `${fhirFullUrl(type, id)}/_history/${version}` }
-    : { type, identifier: haleIdentifier(id), display: `${kind} ${id} version ${version}` };
-
-const extension = (name: string, value: DraftObject | undefined): DraftObject | undefined =>
-  value === undefined ? undefined : { url: `${HALE_EXTENSION_BASE}${name}`, ...value };
-
-// Blank text has no FHIR form; an extension left without its value would be malformed, so it goes too.
-const stringExt = (name: string, value: string | undefined) =>
-  value === undefined || value.trim() === '' ? undefined : extension(name, { valueString: value });
-
-const dateTimeExt = (name: string, value: string | undefined) =>
-  value === undefined ? undefined : extension(name, { valueDateTime: fhirDateTime(value) });
-
-const meta = (lastUpdated: string, versionId?: number): DraftObject => ({
-  versionId: versionId === undefined ? undefined : String(versionId),
-  lastUpdated: fhirDateTime(lastUpdated),
-});
-
-const telecom = (contact: { phone?: string; email?: string } | undefined): Draft[] => [
-  contact?.phone === undefined ? undefined : { system: 'phone', value: contact.phone },
-  contact?.email === undefined ? undefined : { system: 'email', value: contact.email },
-];
-
-const address = (contact: Contact | undefined): Draft[] => [text(contact?.address)];
-
-const attachment = (file: FileRef, title: string | undefined, fileNameExt: boolean): DraftObject => {
-  // Attachment.size is an unsignedInt (≤ 2^31-1); larger sizes go to an extension instead of overflowing.
-  const fitsUnsignedInt = file.size <= 2_147_483_647;
-  return {
-    extension: [
-      extension('sha256', { valueString: file.sha256 }),
-      fileNameExt ? stringExt('file-name', file.fileName) : undefined,
-      fitsUnsignedInt ? undefined : extension('size', { valueDecimal: file.size }),
-    ],
-    contentType: file.mediaType,
-    url: `hale-blob:${file.blobId}`,
-    size: fitsUnsignedInt ? file.size : undefined,
-    title: fileNameExt ? title : file.fileName,
-  };
-};
-
-const QUANTITY_RE = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-zµ%/[\]*][A-Za-z0-9µ%/[\]*.]*)\s*$/;
-/**
- * Words after a number that are no unit of measure: ordinals ("2nd" dose, as vaccination cards print it),
- * "dose(s)" and a multiplier ("2x"). Read as units they would turn a position in a series into an amount.
- */
-const NOT_UNITS = /^(?:st|nd|rd|th|x|doses?)$/i;
-
-/** `10 mg` → a Quantity (UCUM-coded when the unit is known); anything else → undefined. */
-const parseQuantity = (value: string | undefined): DraftObject | undefined => {
-  const match = value === undefined ? null : QUANTITY_RE.exec(value);
-  if (!match?.[1] || !match[2] || NOT_UNITS.test(match[2])) return undefined;
-  return quantity(Number(match[1]), match[2]);
-};
-
-const quantity = (value: number, unit: string | undefined): DraftObject => {
-  const code = unit === undefined ? undefined : UCUM_CODES[unit];
-  return { value, unit, system: code === undefined ? undefined : UCUM, code };
-};
-
-const escapeXhtml = (value: string): string =>
-  value
-    // XML 1.0 cannot carry C0 controls other than tab and line breaks, so they are what this removes.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replace(/\r\n|\r|\n/g, '<br/>');
-
-const narrative = (value: string): DraftObject => ({
-  status: 'generated',
-  div: `<div xmlns="http://www.w3.org/1999/xhtml">${escapeXhtml(value)}</div>`,
-});
-
-const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** FHIR base64Binary: standard base64 (RFC 4648 §4) with padding. */
-export const isFhirBase64Binary = (text: string): boolean => base64.test(text);
-
-// ----------------------------------------------------------------------------------------- context
-
-type PersonType = 'Patient' | 'Practitioner' | 'RelatedPerson';
-
-interface Exporter {
-  readonly patient: DraftObject;
-  /** A reference to the person behind an account, creating a minimal resource later if needed. */
-  person(accountId: string, display?: string): DraftObject;
-  device(deviceId: string): DraftObject;
-  /** A reference to a record of `kind` when the export contains it, else a logical reference. */
-  recordRef(kind: RecordKind, id: string): DraftObject;
-  add(resource: FhirResource): void;
-}
 
 const SYNC_SERVER_DEVICE_ID = 'hale-sync-server';
 
@@ -746,7 +569,7 @@ const exportAllergy = (x: Exporter, r: Allergy, signature: string | undefined): 
         ],
       },
       category: [r.category],
-      code: text(r.substance),
+      code: withCodes({ text: r.substance }, r.codes),
       patient: x.patient,
       onsetDateTime: fhirDateTime(r.onsetDate),
       recordedDate: fhirDateTime(r.recordedAt),
@@ -848,7 +671,7 @@ const exportMedication = (x: Exporter, r: Medication, signature: string | undefi
       extension: [stringExt('author-signature', signature)],
       identifier: [haleIdentifier(r.id)],
       status: r.active ? 'active' : 'completed',
-      medicationCodeableConcept: text(r.name),
+      medicationCodeableConcept: withCodes({ text: r.name }, r.codes),
       subject: x.patient,
       effectivePeriod: { start: fhirDateTime(r.startDate), end: fhirDateTime(r.endDate) },
       dateAsserted: fhirDateTime(r.createdAt),
@@ -866,11 +689,6 @@ const exportMedication = (x: Exporter, r: Medication, signature: string | undefi
   );
 };
 
-const laboratoryCategory: DraftObject = {
-  coding: [coding('http://terminology.hl7.org/CodeSystem/observation-category', 'laboratory', 'Laboratory')],
-};
-
-/** One Provenance per version of a record that carries its history inside (labs, plans). */
 const versionProvenance = (
   x: Exporter,
   target: { type: string; id: string; version: number },
@@ -901,96 +719,27 @@ const versionProvenance = (
     ],
   });
 
-const authorSignature = (when: string, who: DraftObject, data: string | undefined): DraftObject => ({
-  type: [coding(SIGNATURE_TYPE, '1.2.840.10065.1.12.1.1', "Author's Signature")],
-  when: fhirDateTime(when),
-  who,
-  data,
-});
-
-// A number as labs print one below or above a limit: `<0.5`, `>= 10`, `≤5`. Plain decimals only (FHIR
-// `decimal` has no exponent or thousands separators); anything else is text.
-const COMPARED_NUMBER_RE = /^\s*(<=|>=|<|>|≤|≥)?\s*([+-]?\d{1,15}(?:\.\d{1,15})?)\s*$/;
-
-const COMPARATORS: Readonly<Record<string, string>> = {
-  '<': '<',
-  '<=': '<=',
-  '>=': '>=',
-  '>': '>',
-  '≤': '<=',
-  '≥': '>=',
+const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+const CATEGORY_DISPLAY: Readonly<Record<NonNullable<LabResult['category']>, string>> = {
+  laboratory: 'Laboratory',
+  'vital-signs': 'Vital Signs',
+  'social-history': 'Social History',
+  imaging: 'Imaging',
+  survey: 'Survey',
+  exam: 'Exam',
+  therapy: 'Therapy',
+  activity: 'Activity',
+  procedure: 'Procedure',
 };
 
-/** The core rendered-value extension on a primitive `value`: its digits as reported. */
-const renderedValue = (text: string): DraftObject => ({
-  _value: {
-    extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/rendered-value', valueString: text }],
-  },
-});
-
-/**
- * A lab value as Observation.value[x]. A number, or text that is one (optionally after a comparator),
- * is a valueQuantity with the units; other text is a valueString as written, its units in a note:
- * appended to the text they would read as part of the result ("positive ng/mL").
- */
-const labValue = (value: number | string | undefined, units: string | undefined): DraftObject => {
-  if (typeof value === 'number')
-    return Number.isFinite(value) ? { valueQuantity: quantity(value, units) } : {};
-  if (value === undefined) return {};
-  const match = COMPARED_NUMBER_RE.exec(value);
-  const number = match?.[2] === undefined ? undefined : Number(match[2]);
-  if (match?.[2] !== undefined && number !== undefined && Number.isFinite(number)) {
-    const comparator = match[1] === undefined ? undefined : COMPARATORS[match[1]];
-    // JSON numbers keep no trailing zeros, but a reported "0.010" is more precise than 0.01 (R4 decimal:
-    // "the original precision should be preserved"): the digits as reported go beside the value.
-    const rendered = String(number) === match[2] ? undefined : renderedValue(match[2]);
-    return { valueQuantity: { ...quantity(number, units), comparator, ...rendered } };
-  }
-  return {
-    valueString: value,
-    note: [units === undefined || units.trim() === '' ? undefined : { text: `Units: ${units}` }],
-  };
-};
-
-const CVX_RE = /^\d{1,3}$/;
-const LOINC_RE = /^(\d{1,7})-(\d)$/;
-
-/** CVX codes are 1–3 digits (`115`, `03`). */
-const isCvxCode = (code: string): boolean => CVX_RE.test(code);
-
-/** LOINC codes are digits, a dash and a mod-10 (Luhn) check digit over them: `2345-7`, `718-7`. */
-const isLoincCode = (code: string): boolean => {
-  const match = LOINC_RE.exec(code);
-  if (!match?.[1] || match[2] === undefined) return false;
-  let sum = 0;
-  // From the right, every other digit starting with the last is doubled (its digits summed).
-  [...match[1]].reverse().forEach((digit, index) => {
-    const value = Number(digit) * (index % 2 === 0 ? 2 : 1);
-    sum += value > 9 ? value - 9 : value;
-  });
-  return (10 - (sum % 10)) % 10 === Number(match[2]);
-};
-
-/**
- * A CodeableConcept of a named concept and the code a person typed. R4 lets a coding leave out its
- * system, but a code without one means nothing to a receiver, and one under the wrong system means the
- * wrong thing: so the code goes under `system` only when it has that system's form, else into the text.
- */
-const codedConcept = (
-  name: string,
-  code: string | undefined,
-  system: string,
-  hasForm: (code: string) => boolean,
-): DraftObject => {
-  const trimmed = code?.trim();
-  if (trimmed === undefined || trimmed === '') return { text: name };
-  return hasForm(trimmed)
-    ? { coding: [coding(system, trimmed)], text: name }
-    : { text: `${name} (code ${trimmed})` };
-};
+const observationCategory = (category: LabResult['category']): DraftObject =>
+  category === undefined || category === 'laboratory'
+    ? laboratoryCategory
+    : { coding: [coding(OBSERVATION_CATEGORY, category, CATEGORY_DISPLAY[category])] };
 
 const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefined): void => {
-  const code = codedConcept(r.testName, r.testCode, LOINC, isLoincCode);
+  const code = withCodes(codedConcept(r.testName, r.testCode, LOINC, isLoincCode), r.codes);
+  const category = observationCategory(r.category);
   const orderId = `${r.id}-order`;
   const basedOn =
     r.orderedBy === undefined ? undefined : [{ reference: fhirFullUrl('ServiceRequest', orderId) }];
@@ -1006,7 +755,7 @@ const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefine
       identifier: [haleIdentifier(r.id)],
       basedOn,
       status: v.status,
-      category: [laboratoryCategory],
+      category: [category],
       code,
       subject: x.patient,
       effectiveDateTime: fhirDateTime(v.effectiveAt),
@@ -1014,6 +763,13 @@ const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefine
       performer: [r.performer === undefined ? undefined : { display: r.performer }],
       ...labValue(v.value, v.units),
       referenceRange: [text(v.referenceRange)],
+      component: current
+        ? (r.components ?? []).map((c) => ({
+            code: codedConcept(c.testName, c.testCode, LOINC, isLoincCode),
+            ...labValue(c.value, c.units),
+            referenceRange: [text(c.referenceRange)],
+          }))
+        : undefined,
     });
   for (const v of r.versions) {
     x.add(observation(v, v.version, v.provenance.at, false));
@@ -1042,7 +798,7 @@ const exportLabResult = (x: Exporter, r: LabResult, signature: string | undefine
         basedOn,
         // Every Hale lab status is also a DiagnosticReport status code.
         status: r.status,
-        category: [laboratoryCategory],
+        category: [category],
         code,
         subject: x.patient,
         effectiveDateTime: fhirDateTime(r.effectiveAt),
@@ -1132,9 +888,13 @@ const exportAppointment = (x: Exporter, r: Appointment, signature: string | unde
       start: fhirDateTime(r.startAt),
       end: fhirDateTime(r.endAt),
       created: fhirDateTime(r.createdAt),
+      requestedPeriod: r.preferredTimes?.map((w) => ({
+        start: fhirDateTime(w.startAt),
+        end: fhirDateTime(w.endAt),
+      })),
       participant: [
-        { actor: x.patient, status: 'accepted' },
-        { actor: x.person(r.providerId), status: 'accepted' },
+        { actor: x.patient, status: participantStatuses(r)[0] },
+        { actor: x.person(r.providerId), status: participantStatuses(r)[1] },
         r.location === undefined ? undefined : { actor: { display: r.location }, status: 'accepted' },
       ],
     }),
@@ -1948,8 +1708,23 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
   }
 
   /** Exports one record through `x`; MedicalNote and NoteVersion are grouped per note (`exportNote`). */
-  const exportItem = (x: Exporter, item: FhirExportItem, role: (profile: Profile) => ProfileRole): void => {
+  const exportItem = (y: Exporter, item: FhirExportItem, role: (profile: Profile) => ProfileRole): void => {
     const { signature } = item;
+    // An imported record's main resource says where it came from (fhir-kinds.ts `originOf`).
+    const origin = item.kind === 'ProviderProfile' ? undefined : item.record.origin;
+    const main = origin === undefined ? undefined : primaryTarget(item);
+    const x: Exporter =
+      origin === undefined || main === undefined
+        ? y
+        : {
+            ...y,
+            add: (resource) =>
+              y.add(
+                resource.resourceType === main.type && resource.id === main.id
+                  ? originOf(resource, origin)
+                  : resource,
+              ),
+          };
     switch (item.kind) {
       case 'Profile':
         exportProfile(x, item.record, signature, role(item.record));
@@ -1998,6 +1773,12 @@ export const toFhirBundle = (input: FhirExportInput): FhirBundle => {
         break;
       case 'ProviderProfile':
         exportProviderProfile(x, item.record, signature);
+        break;
+      case 'Condition':
+        exportCondition(x, item.record, signature);
+        break;
+      case 'Procedure':
+        exportProcedure(x, item.record, signature);
         break;
       default:
         unreachable(item);
@@ -2311,6 +2092,8 @@ const REQUIRED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
     'signature.who',
   ],
   Task: ['status', 'intent'],
+  Condition: ['subject'],
+  Procedure: ['status', 'subject', 'performer.actor'],
   Consent: ['status', 'scope', 'category', 'provision.actor.role', 'provision.actor.reference'],
   AuditEvent: [
     'type',
@@ -2477,6 +2260,18 @@ const CODE_ELEMENTS: Readonly<Record<string, Readonly<Record<string, readonly st
     'provision.provision.type': ['deny', 'permit'],
   },
   AuditEvent: { action: ['C', 'R', 'U', 'D', 'E'] },
+  Procedure: {
+    status: [
+      'preparation',
+      'in-progress',
+      'not-done',
+      'on-hold',
+      'stopped',
+      'completed',
+      'entered-in-error',
+      'unknown',
+    ],
+  },
 };
 
 const BUNDLE_TYPES = [
@@ -2558,7 +2353,7 @@ const walk = (
   value: unknown,
   path: string,
   issues: FhirShapeIssue[],
-  references: { path: string; reference: string }[],
+  references: { path: string; reference: string; resolved?: string }[],
 ): void => {
   if (value === null || value === undefined) {
     issues.push({ path, reason: 'must not be null' });
@@ -2581,12 +2376,17 @@ const walk = (
       asList(value[key]).forEach((ext, index) => {
         if (!isRecordObject(ext)) return;
         const extPath = `${path}.${key}[${index}]`;
-        if (typeof ext.url !== 'string' || !/^[a-z][a-z0-9+.-]*:/.test(ext.url)) {
-          issues.push({ path: `${extPath}.url`, reason: 'must be an absolute URI' });
+        // A complex extension's parts are named by plain names (R4 extensibility.html#complex).
+        const nested = /\.(?:modifierE|e)xtension\[\d+\]$/.test(path);
+        if (typeof ext.url !== 'string' || !(nested ? /^\S+$/ : /^[a-z][a-z0-9+.-]*:/).test(ext.url)) {
+          issues.push({
+            path: `${extPath}.url`,
+            reason: nested ? 'must be a name' : 'must be an absolute URI',
+          });
         }
         const values = Object.keys(ext).filter((k) => /^value[A-Z]/.test(k)).length;
-        const nested = ext.extension !== undefined;
-        if ((values === 1) === nested || values > 1) {
+        const parts = ext.extension !== undefined;
+        if ((values === 1) === parts || values > 1) {
           issues.push({
             path: extPath,
             reason: 'must have exactly one value[x] or nested extensions, not both',
@@ -2607,7 +2407,7 @@ const MIME_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(?:
 const checkSignature = (
   signature: unknown,
   issues: FhirShapeIssue[],
-  references: { path: string; reference: string }[],
+  references: { path: string; reference: string; resolved?: string }[],
 ) => {
   const path = 'signature';
   if (!isRecordObject(signature)) {
@@ -2676,7 +2476,7 @@ export const validateFhirBundleShape = (
   bundle: unknown,
 ): Result<{ readonly entries: number }, FhirShapeInvalid> => {
   const issues: FhirShapeIssue[] = [];
-  const references: { path: string; reference: string }[] = [];
+  const references: { path: string; reference: string; resolved?: string }[] = [];
   if (!isRecordObject(bundle) || bundle.resourceType !== 'Bundle') {
     issues.push({ path: 'resourceType', reason: 'must be Bundle' });
   } else {
@@ -2734,7 +2534,15 @@ export const validateFhirBundleShape = (
       for (const [element, allowed] of Object.entries(CODE_ELEMENTS[resourceType] ?? {})) {
         checkCodes(resource, element.split('.'), allowed, resourcePath, issues);
       }
+      const before = references.length;
       walk(resource, resourcePath, issues, references);
+      // Relative references resolve against this entry's fullUrl when it is RESTful (fhir-references.ts).
+      if (typeof fullUrl === 'string') {
+        for (let i = before; i < references.length; i++) {
+          const found = references[i];
+          if (found !== undefined) found.resolved = resolveReference(found.reference, fullUrl);
+        }
+      }
     });
     for (const [fullUrl, versions] of fullUrls) {
       if (
@@ -2747,8 +2555,8 @@ export const validateFhirBundleShape = (
         });
       }
     }
-    for (const { path, reference } of references) {
-      const named = splitVersion(reference);
+    for (const { path, reference, resolved } of references) {
+      const named = splitVersion(resolved ?? reference);
       const versions = named === undefined ? undefined : fullUrls.get(named.url);
       if (named === undefined) {
         issues.push({

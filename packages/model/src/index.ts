@@ -11,4 +11,21 @@ export * from './transitions';
 export * from './write-rules';
 export * from './examples';
 export * from './fhir';
+export * from './fhir-references';
 export * from './model-version';
+export * from './fhir-import';
+export {
+  FHIR_IMPORT_FAILURES,
+  IMPORTABLE_BUNDLE_TYPES,
+  MAX_IMPORT_BYTES,
+  MAX_IMPORT_DEPTH,
+  MAX_IMPORT_RESOURCES,
+  readFhirInput,
+  type FhirImportFailure,
+  type FhirImportFailureReason,
+  type FhirImportIssue,
+  type FhirInput,
+  type FhirInputEntry,
+} from './fhir-import-input';
+export type { PendingFile } from './fhir-import-map';
+export * from './fhir-ips';

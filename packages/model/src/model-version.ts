@@ -10,8 +10,9 @@ import { STREAM_TYPES } from './stream-types';
  * rules, formats.ts): the digest below only sees the schemas, the kinds' streams and the stream types.
  * 2: an end date on the same calendar day as a timed start, and text lengths counted in code points.
  * 3: no year 0000, nor an instant outside years 0001–9999 in UTC; required text shows a visible character.
+ * 4: Condition's abated status (FHIR con-4) and Procedure's end not before its start.
  */
-export const MODEL_RULES_REVISION = 3;
+export const MODEL_RULES_REVISION = 4;
 
 /** 53-bit string hash (cyrb53): an identity for equality, not a security digest. */
 const hash53 = (text: string): string => {

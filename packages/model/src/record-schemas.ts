@@ -2,6 +2,7 @@ import { Type, type Static, type TObject, type TProperties } from '@sinclair/typ
 import {
   AUDIT_ACTION_PATTERN,
   AccountIdSchema,
+  CodingsSchema,
   ContactSchema,
   DateOrDateTimeSchema,
   DateSchema,
@@ -34,7 +35,32 @@ export const LAB_RESULT_STATUSES = [
   'entered-in-error',
 ] as const;
 export const TREATMENT_PLAN_STATUSES = ['draft', 'active', 'completed'] as const;
-export const APPOINTMENT_STATUSES = ['scheduled', 'canceled', 'completed'] as const;
+/**
+ * `scheduled` is a confirmed appointment (the template's word); the request flow adds `requested` (the
+ * patient asks), `proposed` (the provider offers a time) and `declined`. Append-only.
+ */
+export const APPOINTMENT_STATUSES = [
+  'scheduled',
+  'canceled',
+  'completed',
+  'requested',
+  'proposed',
+  'declined',
+] as const;
+/** Why an appointment reached its status (a decline, a cancellation, a new time). Append-only. */
+export const APPOINTMENT_STATUS_REASONS = [
+  /** Another patient's booking of the same published slot was confirmed first. */
+  'slot-taken',
+  /** The provider cannot see the patient then. */
+  'unavailable',
+  /** The patient asked for it. */
+  'patient-request',
+  'other',
+] as const;
+/** An IANA time zone name (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`). */
+export const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$';
+/** Most preferred times one appointment request names. */
+export const MAX_PREFERRED_TIMES = 10;
 export const MESSAGE_STATUSES = ['sent', 'delivered', 'read'] as const;
 export const ENCOUNTER_TYPES = ['outpatient', 'inpatient', 'emergency', 'telehealth'] as const;
 export const ENCOUNTER_STATUSES = ['planned', 'in-progress', 'finished', 'cancelled'] as const;
@@ -44,6 +70,50 @@ export const NOTE_VERSION_KINDS = ['original', 'amendment', 'addendum'] as const
 export const SIGNATURE_STATUSES = ['requested', 'signed', 'declined'] as const;
 export const CONSENT_ACCESS_LEVELS = ['read', 'write'] as const;
 export const CONSENT_STATUSES = ['active', 'revoked'] as const;
+/** FHIR observation-category codes: what kind of observation a result is (laboratory when absent). */
+export const OBSERVATION_CATEGORIES = [
+  'laboratory',
+  'vital-signs',
+  'social-history',
+  'imaging',
+  'survey',
+  'exam',
+  'therapy',
+  'activity',
+  'procedure',
+] as const;
+/** FHIR condition-clinical codes. */
+export const CONDITION_CLINICAL_STATUSES = [
+  'active',
+  'recurrence',
+  'relapse',
+  'inactive',
+  'remission',
+  'resolved',
+] as const;
+/** FHIR condition-ver-status codes. */
+export const CONDITION_VERIFICATION_STATUSES = [
+  'unconfirmed',
+  'provisional',
+  'differential',
+  'confirmed',
+  'refuted',
+  'entered-in-error',
+] as const;
+/** FHIR condition-category codes: a problem on the problem list, or a diagnosis made at a visit. */
+export const CONDITION_CATEGORIES = ['problem-list-item', 'encounter-diagnosis'] as const;
+export const CONDITION_SEVERITIES = ['mild', 'moderate', 'severe'] as const;
+/** FHIR EventStatus codes of a Procedure. */
+export const PROCEDURE_STATUSES = [
+  'preparation',
+  'in-progress',
+  'not-done',
+  'on-hold',
+  'stopped',
+  'completed',
+  'entered-in-error',
+  'unknown',
+] as const;
 /** The audit stream is sealed to the patient alone, so it can never be granted. */
 export const CONSENTABLE_STREAM_TYPES = STREAM_TYPES.filter(
   (type): type is Exclude<StreamType, 'audit'> => type !== 'audit',
@@ -117,6 +187,8 @@ export type HealthDocument = Static<typeof HealthDocumentSchema>;
 
 export const AllergySchema = patientRecord('Allergy', {
   substance: boundedText(200, 1),
+  /** Codes of the substance (SNOMED CT, RxNorm, …), when a source system sent them. */
+  codes: Type.Optional(CodingsSchema),
   category: Type.Optional(StringEnum(ALLERGY_CATEGORIES)),
   reaction: Type.Optional(boundedText(500)),
   /** Optional: a patient who does not know it should not have to guess. */
@@ -149,6 +221,8 @@ export type Immunization = Static<typeof ImmunizationSchema>;
 
 export const MedicationSchema = patientRecord('Medication', {
   name: boundedText(200, 1),
+  /** Codes of the medicine (RxNorm, SNOMED CT, …), when a source system sent them. */
+  codes: Type.Optional(CodingsSchema),
   dose: Type.Optional(boundedText(100)),
   frequency: Type.Optional(boundedText(100)),
   instructions: Type.Optional(boundedText(2000)),
@@ -179,11 +253,28 @@ export const LabResultVersionSchema = strictObject('LabResultVersion', {
 });
 export type LabResultVersion = Static<typeof LabResultVersionSchema>;
 
+/** One part of a result measured with others (a blood pressure's systolic and diastolic values). */
+export const LabResultComponentSchema = strictObject('LabResultComponent', {
+  /** LOINC code of the part. */
+  testCode: Type.Optional(boundedText(64, 1)),
+  testName: boundedText(200, 1),
+  value: Type.Optional(Type.Union([Type.Number(), boundedText(2000)])),
+  units: Type.Optional(boundedText(64)),
+  referenceRange: Type.Optional(boundedText(200)),
+});
+export type LabResultComponent = Static<typeof LabResultComponentSchema>;
+
 export const LabResultSchema = patientRecord('LabResult', {
   /** Test code, e.g. LOINC. */
   testCode: Type.Optional(boundedText(64, 1)),
   testName: boundedText(200, 1),
+  /** Codes of the test in other systems than LOINC (which is `testCode`), when a source sent them. */
+  codes: Type.Optional(CodingsSchema),
+  /** What kind of observation this is; absent: laboratory. */
+  category: Type.Optional(StringEnum(OBSERVATION_CATEGORIES)),
   ...labResultValueFields,
+  /** Parts measured together (a blood pressure); not kept in `versions`. */
+  components: Type.Optional(Type.Array(LabResultComponentSchema, { maxItems: MAX_ATTACHMENTS })),
   orderedBy: Type.Optional(AccountIdSchema),
   /** Performing laboratory or clinician, as reported. */
   performer: Type.Optional(boundedText(200)),
@@ -230,13 +321,31 @@ export const TreatmentPlanSchema = patientRecord('TreatmentPlan', {
 });
 export type TreatmentPlan = Static<typeof TreatmentPlanSchema>;
 
+export const TimeWindowSchema = strictObject('TimeWindow', {
+  startAt: DateTimeSchema,
+  endAt: DateTimeSchema,
+});
+export type TimeWindow = Static<typeof TimeWindowSchema>;
+
 export const AppointmentSchema = patientRecord('Appointment', {
   providerId: AccountIdSchema,
+  /** Instants (the records API writes them in UTC); `timeZone` says the wall time they are there. */
   startAt: DateTimeSchema,
   endAt: DateTimeSchema,
   location: Type.Optional(boundedText(500)),
   status: StringEnum(APPOINTMENT_STATUSES),
   reason: Type.Optional(boundedText(1000)),
+  /** The IANA zone the appointment takes place in (the clinic's), e.g. `Europe/Berlin`. */
+  timeZone: Type.Optional(Type.String({ pattern: TIME_ZONE_PATTERN, maxLength: 64 })),
+  /** Booked on a slot the provider published (its availability): one booking per slot. */
+  fromSlot: Type.Optional(Type.Boolean()),
+  /** For a request without a slot: the times the patient could come, most preferred first. */
+  preferredTimes: Type.Optional(Type.Array(TimeWindowSchema, { maxItems: MAX_PREFERRED_TIMES })),
+  /** Who set the current status (the writer), when, why, and a word to the other party. */
+  statusBy: Type.Optional(AccountIdSchema),
+  statusAt: Type.Optional(DateTimeSchema),
+  statusReason: Type.Optional(StringEnum(APPOINTMENT_STATUS_REASONS)),
+  statusNote: Type.Optional(boundedText(1000)),
 });
 export type Appointment = Static<typeof AppointmentSchema>;
 
@@ -310,6 +419,45 @@ export const NoteSignatureSchema = patientRecord('NoteSignature', {
   comment: Type.Optional(boundedText(1000)),
 });
 export type NoteSignature = Static<typeof NoteSignatureSchema>;
+
+/** A problem or diagnosis (FHIR Condition): the problem list the summary and the emergency card show. */
+export const ConditionSchema = patientRecord('Condition', {
+  name: boundedText(200, 1),
+  /** Codes of the condition (SNOMED CT, ICD-10, …). */
+  codes: Type.Optional(CodingsSchema),
+  clinicalStatus: StringEnum(CONDITION_CLINICAL_STATUSES),
+  verificationStatus: Type.Optional(StringEnum(CONDITION_VERIFICATION_STATUSES)),
+  category: Type.Optional(StringEnum(CONDITION_CATEGORIES)),
+  severity: Type.Optional(StringEnum(CONDITION_SEVERITIES)),
+  bodySite: Type.Optional(boundedText(200)),
+  onsetDate: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it ended (resolved, in remission); then `clinicalStatus` is inactive, remission or resolved. */
+  abatementDate: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it was first recorded (FHIR `recordedDate`). */
+  recordedAt: Type.Optional(DateTimeSchema),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Condition = Static<typeof ConditionSchema>;
+
+/** Something done to the patient (FHIR Procedure): an operation, an endoscopy, a course of therapy. */
+export const ProcedureSchema = patientRecord('Procedure', {
+  name: boundedText(200, 1),
+  /** Codes of the procedure (SNOMED CT, CPT, …). */
+  codes: Type.Optional(CodingsSchema),
+  status: StringEnum(PROCEDURE_STATUSES),
+  /** When it was done (or began). */
+  performedAt: Type.Optional(PartialDateOrDateTimeSchema),
+  /** When it ended, for one that took a while; not before `performedAt`. */
+  performedEndAt: Type.Optional(DateOrDateTimeSchema),
+  /** Who or where performed it, as written. */
+  performer: Type.Optional(boundedText(200)),
+  location: Type.Optional(boundedText(500)),
+  reason: Type.Optional(boundedText(500)),
+  bodySite: Type.Optional(boundedText(200)),
+  outcome: Type.Optional(boundedText(500)),
+  notes: Type.Optional(boundedText(4000)),
+});
+export type Procedure = Static<typeof ProcedureSchema>;
 
 // ------------------------------------------------------------------------------------- access and audit
 

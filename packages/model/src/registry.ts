@@ -4,6 +4,7 @@ import {
   AllergySchema,
   AppointmentSchema,
   AuditEntrySchema,
+  ConditionSchema,
   ConsentSchema,
   EmergencyContactSchema,
   EncounterSchema,
@@ -15,6 +16,7 @@ import {
   MessageSchema,
   NoteSignatureSchema,
   NoteVersionSchema,
+  ProcedureSchema,
   ProfileSchema,
   ProviderProfileSchema,
   TreatmentPlanSchema,
@@ -52,6 +54,8 @@ export const RECORD_KINDS = {
   AuditEntry: { schema: AuditEntrySchema, streamType: 'audit', fhirResource: 'AuditEvent' },
   Consent: { schema: ConsentSchema, streamType: null, fhirResource: 'Consent' },
   ProviderProfile: { schema: ProviderProfileSchema, streamType: null, fhirResource: 'Practitioner' },
+  Condition: { schema: ConditionSchema, streamType: 'condition', fhirResource: 'Condition' },
+  Procedure: { schema: ProcedureSchema, streamType: 'procedure', fhirResource: 'Procedure' },
 } as const satisfies Record<string, RecordKindInfo>;
 
 export type RecordKind = keyof typeof RECORD_KINDS;

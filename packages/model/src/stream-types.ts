@@ -14,6 +14,8 @@ export const STREAM_TYPES = [
   'note',
   'note-signature',
   'audit',
+  'condition',
+  'procedure',
 ] as const;
 
 export type StreamType = (typeof STREAM_TYPES)[number];

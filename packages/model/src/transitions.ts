@@ -315,7 +315,105 @@ const receiptIssues = (
   return issues;
 };
 
+type AppointmentStatus = RecordOf<'Appointment'>['status'];
+type Party = 'patient' | 'provider' | 'either';
+
+/** Statuses an appointment does not leave. */
+const APPOINTMENT_FINAL: ReadonlySet<AppointmentStatus> = new Set(['canceled', 'completed', 'declined']);
+
+/**
+ * Who may move an appointment from a status (or create it, `new`) to another: the patient asks
+ * (`requested`) and answers a time offered (`proposed` → `scheduled` or `declined`, or asks again); the
+ * provider confirms, declines or offers another time; either cancels. Absent: no such move (a request is
+ * not completed before it is confirmed). Statuses of the template (`scheduled`, `canceled`, `completed`)
+ * stay writable by either, as before the flow, for appointments a patient keeps for itself.
+ */
+const APPOINTMENT_MOVES: {
+  readonly [F in AppointmentStatus | 'new']?: { readonly [T in AppointmentStatus]?: Party };
+} = {
+  new: {
+    requested: 'patient',
+    proposed: 'provider',
+    scheduled: 'either',
+    canceled: 'either',
+    completed: 'either',
+  },
+  requested: {
+    requested: 'patient',
+    scheduled: 'provider',
+    declined: 'provider',
+    proposed: 'provider',
+    canceled: 'either',
+  },
+  proposed: {
+    proposed: 'provider',
+    requested: 'patient',
+    scheduled: 'patient',
+    declined: 'patient',
+    canceled: 'either',
+  },
+  scheduled: {
+    scheduled: 'either',
+    proposed: 'provider',
+    requested: 'patient',
+    canceled: 'either',
+    completed: 'either',
+  },
+};
+
+const partyOf = (r: RecordOf<'Appointment'>, accountId: string): Party | null =>
+  accountId === r.patientId ? 'patient' : accountId === r.providerId ? 'provider' : null;
+
+/** The request flow's rules between two states (null: `next` creates the appointment). */
+const appointmentIssues = (
+  previous: RecordOf<'Appointment'> | null,
+  next: RecordOf<'Appointment'>,
+  writer: Writer | undefined,
+  span: boolean,
+): TransitionIssue[] => {
+  const issues: TransitionIssue[] = [];
+  const from = previous === null ? 'new' : previous.status;
+  const moved = previous === null || previous.status !== next.status;
+  if (previous !== null) {
+    if (previous.providerId !== next.providerId) {
+      issues.push(final('providerId', 'an appointment stays with its provider; book a new one'));
+    }
+    if (APPOINTMENT_FINAL.has(previous.status) && moved) {
+      issues.push(final('status', `the appointment is ${previous.status}: it does not move again`));
+      return issues;
+    }
+    // Over versions in between, only what composes: a final status stays, the provider stays.
+    if (span) return issues;
+    const retimed = changed(previous.startAt, next.startAt) || changed(previous.endAt, next.endAt);
+    if (retimed && previous.status === 'scheduled' && next.status === 'scheduled') {
+      issues.push(
+        final(
+          'startAt',
+          'the appointment is confirmed: its time changes only by proposing or requesting another',
+        ),
+      );
+    }
+  }
+  if (!moved && !changed(previous?.statusBy, next.statusBy)) return issues;
+  const party = APPOINTMENT_MOVES[from]?.[next.status];
+  if (party === undefined) {
+    issues.push(final('status', `an appointment does not go from ${from} to ${next.status}`));
+    return issues;
+  }
+  issues.push(...byWriter(next.statusBy, 'statusBy', writer));
+  if (writer === undefined || party === 'either' || !moved) return issues;
+  if (partyOf(next, writer.accountId) !== party) {
+    issues.push({
+      field: 'status',
+      rule: 'author',
+      reason: `only the ${party} (${party === 'patient' ? next.patientId : next.providerId}) moves an appointment from ${from} to ${next.status}`,
+    });
+  }
+  return issues;
+};
+
 const TRANSITIONS: { readonly [K in RecordKind]?: Transition<K> } = {
+  Appointment: (previous, next, writer, span) => appointmentIssues(previous, next, writer, span),
   HealthDocument: (previous, next, writer, span) =>
     previous === null
       ? versionAuthors(next, writer, true)

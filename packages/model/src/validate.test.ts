@@ -207,7 +207,15 @@ describe('enumerations', () => {
       'entered-in-error',
     ]);
     expect(values('TreatmentPlan', 'status')).toEqual(['draft', 'active', 'completed']);
-    expect(values('Appointment', 'status')).toEqual(['scheduled', 'canceled', 'completed']);
+    // The template's three, then issue #49's request flow (appended).
+    expect(values('Appointment', 'status')).toEqual([
+      'scheduled',
+      'canceled',
+      'completed',
+      'requested',
+      'proposed',
+      'declined',
+    ]);
     expect(values('Message', 'status')).toEqual(['sent', 'delivered', 'read']);
     expect(values('Encounter', 'type')).toEqual(['outpatient', 'inpatient', 'emergency', 'telehealth']);
     expect(values('Encounter', 'status')).toEqual(['planned', 'in-progress', 'finished', 'cancelled']);

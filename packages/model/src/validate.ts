@@ -269,6 +269,8 @@ const metadataKeys = (metadata: Readonly<Record<string, unknown>> | undefined): 
   return [];
 };
 
+const ABATED_STATUSES: ReadonlySet<string> = new Set(['inactive', 'remission', 'resolved']);
+
 type Rules = { readonly [K in RecordKind]?: (record: RecordOf<K>) => ValidationIssue[] };
 
 // Only rules whose fields one writer sets together: comparing instants written by different devices
@@ -284,7 +286,26 @@ const RULES: Rules = {
       : []),
   ],
   Medication: (r) => notBefore(r.endDate, r.startDate, 'endDate', 'startDate'),
-  Appointment: (r) => notBefore(r.endAt, r.startAt, 'endAt', 'startAt'),
+  // FHIR con-4: an abated condition is inactive, in remission or resolved.
+  Condition: (r) =>
+    r.abatementDate !== undefined && !ABATED_STATUSES.has(r.clinicalStatus)
+      ? [
+          {
+            field: 'clinicalStatus',
+            reason: 'must be inactive, remission or resolved when abatementDate is set',
+          },
+        ]
+      : [],
+  Procedure: (r) =>
+    r.performedEndAt !== undefined && r.performedAt !== undefined && /^\d{4}-\d{2}-\d{2}/.test(r.performedAt)
+      ? notBefore(r.performedEndAt, r.performedAt, 'performedEndAt', 'performedAt')
+      : [],
+  Appointment: (r) => [
+    ...notBefore(r.endAt, r.startAt, 'endAt', 'startAt'),
+    ...(r.preferredTimes ?? []).flatMap((w, i) =>
+      notBefore(w.endAt, w.startAt, `preferredTimes[${i}].endAt`, `preferredTimes[${i}].startAt`),
+    ),
+  ],
   Encounter: (r) => notBefore(r.endedAt, r.startedAt, 'endedAt', 'startedAt'),
   Message: (r) => [
     ...(r.status === 'delivered' ? requiredWhen(r.deliveredAt, 'deliveredAt', 'status is delivered') : []),

@@ -9,6 +9,7 @@
  * | `vault` | `fileVault(path)` when `vaultFile` is given, else a memory vault (nothing survives the process) |
  * | `cryptoOffload` | a worker thread per session when `cryptoWorker` is set |
  * | `ed25519` | node:crypto |
+ * | `x25519` | node:crypto (the same sealed boxes as tweetnacl's, several times faster) |
  *
  * No device lock: a Node process opens a device once (a second open in the process is refused anyway).
  */
@@ -23,7 +24,7 @@ import {
   type WebSocketLike,
 } from '@hale/client';
 import { createNodeCryptoOffload } from '@hale/client/node';
-import { createNodeEd25519 } from '@hale/crypto/node';
+import { createNodeEd25519, createNodeX25519 } from '@hale/crypto/node';
 import { fileVault } from './file-vault';
 
 export interface NodePlatformOptions {
@@ -49,6 +50,7 @@ export function nodePlatform(options: NodePlatformOptions = {}): Platform {
     storage: options.storage ?? getRxStorageMemory(),
     vault,
     ed25519: async () => createNodeEd25519(),
+    x25519: () => createNodeX25519(),
     ...(options.cryptoWorker ? { cryptoOffload: () => createNodeCryptoOffload() } : {}),
   };
 }

@@ -288,6 +288,31 @@ export const ERROR_CODES = {
       'The server keeps a stream head statement at a higher seq (`details.seq`) than this one (`putHead`); ' +
       'nothing was stored. Nothing to do: the newer statement covers this state.',
   },
+  AVAILABILITY_STALE: {
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'The server keeps an availability of this provider at this version or a higher one (`details.version`); ' +
+      'nothing was stored. Publish again with a version above it.',
+  },
+  PAIRING_UNKNOWN: {
+    // 404 like NOT_FOUND, which is what a client that does not know the code yet reads it as.
+    http: 404,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'No pairing has this code on this server: mistyped, expired (a pairing lives 10 minutes), finished or ' +
+      'cancelled by one of its devices. Check the code, or start pairing again on the new device.',
+  },
+  PAIRING_TAKEN: {
+    http: 409,
+    retry: false,
+    action: 'fix-request',
+    description:
+      'Another device already answered this pairing code (one approver per code); nothing was stored. If that ' +
+      'was not you, cancel on the new device and start again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,12 @@ import {
   MIN_CHUNK_BYTES,
 } from './limits';
 import { ErrorDetails } from './messages';
+import {
+  HttpAvailabilityParams,
+  HttpAvailabilityPutRequest,
+  HttpAvailabilityPutResponse,
+  HttpAvailabilityResponse,
+} from './availability';
 import { MAX_DIRECTORY_PAGE, PageCursor } from './paging';
 import {
   AccountId,
@@ -608,6 +614,27 @@ export const HTTP_ROUTES = {
     url: '/v1/directory',
     auth: true,
     schema: { querystring: HttpDirectoryQuery, response: { 200: HttpDirectoryResponse, ...errors } },
+  },
+  /**
+   * A provider publishes its signed availability (availability.ts); bodies over MAX_AVAILABILITY_BYTES are
+   * TOO_LARGE, a version not above the stored one AVAILABILITY_STALE. A server without the route answers
+   * 404 NOT_FOUND.
+   */
+  putAvailability: {
+    method: 'PUT',
+    url: '/v1/directory/me/availability',
+    auth: true,
+    schema: {
+      body: HttpAvailabilityPutRequest,
+      response: { 200: HttpAvailabilityPutResponse, ...errors },
+    },
+  },
+  /** Any signed-in account reads a provider's availability; NOT_FOUND when none is published. */
+  getAvailability: {
+    method: 'GET',
+    url: '/v1/directory/:accountId/availability',
+    auth: true,
+    schema: { params: HttpAvailabilityParams, response: { 200: HttpAvailabilityResponse, ...errors } },
   },
   createBlob: {
     method: 'POST',

@@ -1,1 +1,3 @@
 export * from './protocol';
+export * from './pairing';
+export * from './shl';

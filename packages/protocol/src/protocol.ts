@@ -103,6 +103,7 @@ export * from './signing';
 export * from './heads';
 export * from './messages';
 export * from './http-api';
+export * from './availability';
 export * from './paging';
 export type { Checker, Issue } from './checker';
 export { createChecker, checkerFor } from './checker';

@@ -17,6 +17,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { CLINICAL_STREAM_TYPES, type StreamType } from '@hale/model';
 import type { CheckIssue, Issue } from './checker';
 import { grantIssues } from './consent';
+import { HttpAvailabilityPutRequest, HttpAvailabilityResponse, availabilityIssues } from './availability';
 import { docBytes, type WireDoc } from './documents';
 import {
   HttpBlobCreateRequest,
@@ -226,6 +227,8 @@ refine(HttpBlobCreateRequest, (body) => {
   if (!isStreamId(body.stream)) issues.push({ path: '/stream', reason: 'malformed stream id' });
   return issues;
 });
+refine(HttpAvailabilityPutRequest, (body) => availabilityIssues(body.availability, '/availability'));
+refine(HttpAvailabilityResponse, (body) => availabilityIssues(body.availability, '/availability'));
 // Every schema that carries a passphrase wrap across the wire, so none is stored that no device opens.
 refine(WrappedRoot, (wrap) => kdfIssues(wrap.kdf, '/kdf'));
 refine(AccountRecord, (account) => kdfIssues(account.wrappedRoot.kdf, '/wrappedRoot/kdf'));

@@ -4,19 +4,31 @@
  * | hook | value |
  * |---|---|
  * | `useRecords(kind, query)` | a `RecordPage` of the kind (filters, sort, page) |
- * | `useRecord(id)` | one record with its versions, or null |
- * | `useSyncState()` / `useSyncIssues()` | the sync state; the open issues |
+ * | `useRecord(id)` / `useRecordHistory(id)` | one record, or it with its versions; null while there is none |
+ * | `useSearch(query, options)` | `SearchResults`: the chart's records matching the words, ranked |
+ * | `useSyncState()` / `useInitialSync()` / `useSyncIssues()` | the sync state; a first sync's n of m; the open issues |
  * | `useQuarantine()` / `useUnsent()` | versions set aside; changes not yet on the server |
- * | `useGrants()` | grants given, with their state |
+ * | `useGrants()` / `useGrantsReceived()` | grants given, with their state; charts shared with this account |
  * | `useAccessLog()` / `useDisclosures()` / `useAuditVerification()` | audit views (null until read) |
- * | `useUploads()` | the upload queue with each file's state |
+ * | `useUploads()` / `useDownloads()` | files moving, with progress |
  * | `useDevices()` | this account's devices (null until read) |
+ * | `useProviderSearch(q, options)` | `[ProviderSearch, more]`: the directory's pages for `q` |
  *
- * Invariant: an Observed made from arguments (`useRecords`, `useRecord`) is made again only when the
- * arguments change by value, so a re-render with an equal query keeps its subscription.
+ * Invariant: an Observed made from arguments (`useRecords`, `useRecord`, `useRecordHistory`, `useSearch`,
+ * `useProviderSearch`) is made again only when the arguments change by value, so a re-render with equal
+ * arguments keeps its subscription.
  */
 import { useMemo } from 'react';
-import type { RecordKind, RecordPage, RecordQuery, StoredRecord } from '@hale/client';
+import type {
+  ProviderSearch,
+  RecordHistory,
+  RecordKind,
+  RecordPage,
+  RecordQuery,
+  SearchOptions,
+  SearchResults,
+  StoredRecord,
+} from '@hale/client';
 import { useHaleSession } from './hale-provider';
 import { useObserved } from './use-observed';
 
@@ -34,13 +46,40 @@ export function useRecord<K extends RecordKind>(id: string): StoredRecord<K> | n
   return useObserved(observed);
 }
 
+export function useRecordHistory<K extends RecordKind>(id: string): RecordHistory<K> | null {
+  const session = useHaleSession();
+  const observed = useMemo(() => session.records.history<K>(id), [session, id]);
+  return useObserved(observed);
+}
+
+export function useSearch(query: string, options: SearchOptions = {}): SearchResults {
+  const session = useHaleSession();
+  const key = JSON.stringify(options);
+  const observed = useMemo(() => session.search(query, options), [session, query, key]);
+  return useObserved(observed);
+}
+
+/** The directory's providers matching `q`, and the function that reads the next page. */
+export function useProviderSearch(
+  q: string,
+  options: { limit?: number } = {},
+): readonly [ProviderSearch, () => void] {
+  const session = useHaleSession();
+  const key = JSON.stringify(options);
+  const observed = useMemo(() => session.directory.results(q, options), [session, q, key]);
+  return [useObserved(observed), observed.more] as const;
+}
+
 export const useSyncState = () => useObserved(useHaleSession().sync.state);
+export const useInitialSync = () => useObserved(useHaleSession().sync.initialSync);
 export const useSyncIssues = () => useObserved(useHaleSession().sync.issues);
 export const useQuarantine = () => useObserved(useHaleSession().sync.quarantine);
 export const useUnsent = () => useObserved(useHaleSession().sync.unsent);
 export const useGrants = () => useObserved(useHaleSession().consent.grants);
+export const useGrantsReceived = () => useObserved(useHaleSession().consent.grantsReceived);
 export const useAccessLog = () => useObserved(useHaleSession().audit.access);
 export const useDisclosures = () => useObserved(useHaleSession().audit.disclosures);
 export const useAuditVerification = () => useObserved(useHaleSession().audit.verification);
 export const useUploads = () => useObserved(useHaleSession().files.uploads);
+export const useDownloads = () => useObserved(useHaleSession().files.downloads);
 export const useDevices = () => useObserved(useHaleSession().devices.list);

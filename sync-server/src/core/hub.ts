@@ -31,7 +31,9 @@
  *   over all it holds: any patient may address envelopes to any account. It changes no access and no
  *   `visible`; if it fails it is reported through `onError` and the connection stays open. Envelopes
  *   stored through another process sharing the store are not announced (the device's quarantine retry
- *   fetches them later).
+ *   fetches them later) — unless the store tells of them (`onRemoteChange`, the CouchDB store's `_changes`
+ *   follower): then grant changes, device revocations and key envelopes committed through other nodes are
+ *   acted on as this node's own (`grantsChanged`, `closeDevice`, `keysStored`).
  * - Each connection holds its account's grants unended when last loaded (never the ended ones, which any
  *   patient can pile onto any account), and reloads them only when they changed: at once for a change in
  *   this process (`grantsChanged`), and at the next `sweep` for one made through another process sharing
@@ -715,7 +717,10 @@ export const createHub = (options: HubOptions) => {
     }
   });
 
-  return {
+  /** Changes committed through other nodes sharing the store (store.onRemoteChange), subscribed below. */
+  const remote: { unsubscribe: (() => void) | undefined } = { unsubscribe: undefined };
+
+  const hub = {
     /**
      * Registers the connection, then loads its grants as the first step of its re-evaluation queue: a
      * grant change committed while they are read finds the connection (through `grantsChanged` or the
@@ -891,6 +896,7 @@ export const createHub = (options: HubOptions) => {
     stop(): void {
       stopped = true;
       unsubscribeCommit();
+      remote.unsubscribe?.();
       for (const state of states.values()) {
         // Nothing more goes out once shutdown starts, so the tallies written now are final.
         halt(state);
@@ -900,6 +906,22 @@ export const createHub = (options: HubOptions) => {
     /** Resolves once every audit write the hub started has settled: call after `stop()`, before the store closes. */
     drain: (): Promise<void> => live.drain(),
   };
+
+  // Another node committed a grant change, a device revocation or key envelopes: acted on here as this
+  // node's own routes act on theirs, so devices on every node learn it within the feed's delay.
+  remote.unsubscribe = store.onRemoteChange?.((change) => {
+    if (stopped) return;
+    if (change.kind === 'grants-changed') {
+      void hub
+        .grantsChanged(change.granteeId, change.patientId)
+        .catch((error: unknown) => options.onError?.(error));
+    } else if (change.kind === 'device-revoked') {
+      hub.closeDevice(change.deviceId, 'device revoked');
+    } else {
+      void hub.keysStored(change.recipientId, change.patientId, change.streams);
+    }
+  });
+  return hub;
 };
 
 export type Hub = ReturnType<typeof createHub>;

@@ -271,7 +271,7 @@ export interface AuthenticatedDevice extends Principal {
 }
 
 export interface AccessEvent {
-  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete';
+  action: 'pull' | 'push' | 'live' | 'key-fetch' | 'blob-down' | 'blob-up' | 'blob-delete' | 'link-open';
   stream: string;
   count: number;
   /** The blob it concerns, for an access that concerns one (a deletion). */

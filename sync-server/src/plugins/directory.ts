@@ -1,5 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import {
+  MAX_AVAILABILITY_BYTES,
+  SignedAvailability,
+  availabilitySignaturePayload,
+  type HttpAvailabilityParams,
+  type HttpAvailabilityPutRequest,
+  type HttpAvailabilityPutResponse,
+  type HttpAvailabilityResponse,
   DEFAULT_DIRECTORY_PAGE,
   DirectoryCursorPayload,
   HTTP_ROUTES,
@@ -22,6 +29,10 @@ import { ServiceError, verifyPayload } from '../core/sync-service';
  * cursor's position, so a walk lists every provider present throughout it once. A provider who renames
  * during a walk moves in that order and may be listed twice or not at all; devices key by account id.
  * An entry whose account is gone or whose stored profile no longer checks is left out (and passed).
+ * Availability (@hale/protocol availability.ts): a provider publishes its own, signed by its identity key,
+ * each version above the last (AVAILABILITY_STALE otherwise; compared and stored in one store step); any
+ * signed-in account reads it with the identity key to check it against. The schema and its refinements are
+ * applied by the route's validation (app.ts); bodies are capped at MAX_AVAILABILITY_BYTES.
  */
 export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   app.put<{ Body: HttpDirectoryPutRequest }>(
@@ -55,6 +66,60 @@ export const directoryPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (a
       if (profile.contact !== undefined) entry.contact = profile.contact;
       await ctx.store.directory.putProvider(entry);
       return { accountId: profile.accountId };
+    },
+  );
+
+  app.put<{ Body: HttpAvailabilityPutRequest }>(
+    HTTP_ROUTES.putAvailability.url,
+    { schema: HTTP_ROUTES.putAvailability.schema, bodyLimit: MAX_AVAILABILITY_BYTES },
+    async (request): Promise<HttpAvailabilityPutResponse> => {
+      const principal = await ctx.authenticate(request);
+      const { availability, sig } = request.body;
+      if (principal.role !== 'provider')
+        throw new ServiceError('FORBIDDEN', 'only provider accounts publish availability');
+      if (availability.accountId !== principal.accountId) {
+        throw new ServiceError('FORBIDDEN', 'a provider can only publish its own availability');
+      }
+      const account = await ctx.store.accounts.get(principal.accountId);
+      const identity = account ? base64urlDecode(account.identityPublicKey) : null;
+      if (
+        !identity?.ok ||
+        !(await verifyPayload(ctx.ed, identity.value, availabilitySignaturePayload(availability), sig))
+      ) {
+        throw new ServiceError('BAD_SIGNATURE', 'availability is not signed by the identity key');
+      }
+      const put = await ctx.store.availability.put({
+        accountId: availability.accountId,
+        version: availability.version,
+        signed: { availability, sig },
+        updatedAt: new Date(ctx.now()).toISOString(),
+      });
+      if (put.outcome === 'stale') {
+        throw new ServiceError(
+          'AVAILABILITY_STALE',
+          `an availability at version ${put.version} is kept: publish a higher version`,
+          { version: put.version },
+        );
+      }
+      return { accountId: availability.accountId, version: availability.version };
+    },
+  );
+
+  app.get<{ Params: HttpAvailabilityParams }>(
+    HTTP_ROUTES.getAvailability.url,
+    { schema: HTTP_ROUTES.getAvailability.schema },
+    async (request): Promise<HttpAvailabilityResponse> => {
+      await ctx.authenticate(request);
+      const { accountId } = request.params;
+      const [entry, account] = await Promise.all([
+        ctx.store.availability.get(accountId),
+        ctx.store.accounts.get(accountId),
+      ]);
+      const signed = entry === null ? null : validate(SignedAvailability, entry.signed);
+      if (!account || signed === null || !signed.ok) {
+        throw new ServiceError('NOT_FOUND', 'this provider has published no availability');
+      }
+      return { ...signed.value, identityPublicKey: account.identityPublicKey };
     },
   );
 

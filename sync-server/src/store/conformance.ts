@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeHeadsConformance } from './heads-conformance';
+import { describeShlConformance } from './shl-conformance';
 import {
   BLOB_CHUNK_OVERHEAD_BYTES,
   blobQuotaBytes,
@@ -2072,6 +2073,7 @@ export const runStoreConformance = (
     });
 
     describeHeadsConformance(() => store, isoAt(5));
+    describeShlConformance(() => store);
 
     describe('serverState', () => {
       it('keeps the last value put per key, with its time', async () => {

@@ -1,4 +1,5 @@
 export * from './types';
+export * from './shl-types';
 export {
   INCARNATION_META_KEY,
   openSqliteStore,

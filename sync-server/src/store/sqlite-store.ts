@@ -97,6 +97,7 @@
  * not admit a registration → INVITE_INVALID, else INTERNAL.
  */
 import { sqliteHeads } from './sqlite-heads';
+import { SHL_TABLES_SQL, sqliteShl } from './sqlite-shl';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -576,6 +577,19 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (stream, id)
   ) WITHOUT ROWID;
   `,
+  // v17 → v18: each provider's signed availability (the directory's bookable hours), the highest version
+  // it published. IF NOT EXISTS, as above.
+  `
+  CREATE TABLE IF NOT EXISTS provider_availability (
+    account_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    signed TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // v18 → v19: SMART Health Links (sqlite-shl.ts): each link's routing, limits and ciphertext, and its
+  // access log. IF NOT EXISTS, as above.
+  SHL_TABLES_SQL,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -1432,6 +1446,15 @@ const prepareStatements = (db: Database.Database) => ({
        clinic = excluded.clinic, identifier = excluded.identifier, contact = excluded.contact,
        signed = excluded.signed, updated_at = excluded.updated_at, search_text = excluded.search_text`,
   ),
+  availabilityPut: db.prepare<[string, number, string, string]>(
+    `INSERT INTO provider_availability (account_id, version, signed, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (account_id) DO UPDATE SET version = excluded.version, signed = excluded.signed,
+       updated_at = excluded.updated_at WHERE excluded.version > provider_availability.version`,
+  ),
+  availabilityGet: db.prepare<
+    [string],
+    { account_id: string; version: number; signed: string; updated_at: string }
+  >('SELECT account_id, version, signed, updated_at FROM provider_availability WHERE account_id = ?'),
   providerSearch: db.prepare<[string, number], ProviderRow>(
     `SELECT account_id, display_name, specialty, clinic, identifier, contact, signed, updated_at FROM providers
      WHERE instr(search_text, ?) > 0 ORDER BY display_name COLLATE NOCASE, account_id LIMIT ?`,
@@ -2528,6 +2551,34 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
         }),
     },
 
+    availability: {
+      put: (entry) =>
+        call((s) => {
+          requireText(entry.accountId, 'accountId');
+          if (!Number.isSafeInteger(entry.version) || entry.version < 1)
+            throw invalid('version must be a positive integer');
+          const signed = JSON.stringify(entry.signed);
+          const { changes } = s.availabilityPut.run(entry.accountId, entry.version, signed, entry.updatedAt);
+          if (changes === 1) return { outcome: 'stored' as const, version: entry.version };
+          const held = s.availabilityGet.get(entry.accountId);
+          const version = held?.version ?? 0;
+          const same = held !== undefined && version === entry.version && held.signed === signed;
+          return { outcome: same ? ('same' as const) : ('stale' as const), version };
+        }),
+      get: (accountId) =>
+        call((s) => {
+          const row = s.availabilityGet.get(accountId);
+          return row === undefined
+            ? null
+            : {
+                accountId: row.account_id,
+                version: row.version,
+                signed: JSON.parse(row.signed) as JsonObject,
+                updatedAt: row.updated_at,
+              };
+        }),
+    },
+
     directory: {
       putProvider: (p) =>
         call((s) => {
@@ -2600,6 +2651,8 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     heads: sqliteHeads(db, (work) => call(() => work())),
+
+    shl: sqliteShl(db, (work) => call(() => work())),
 
     serverState: {
       get: (key) =>

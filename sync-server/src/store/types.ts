@@ -37,6 +37,7 @@
  * QUOTA_EXCEEDED, a blob manifest under the id of a deleted blob with DELETED, a new blob manifest whose
  * `expectedEpoch` is not its stream's current key epoch with STALE_EPOCH, all storing nothing.
  */
+import type { ShlStore } from './shl-types';
 
 /** JSON value the store keeps opaque (stored serialised, returned parsed). */
 export type JsonObject = Record<string, unknown>;
@@ -309,6 +310,15 @@ export interface ProviderEntry {
   updatedAt: IsoTime;
 }
 
+/** A provider's signed availability (`SignedAvailability` of @hale/protocol) as the directory keeps it. */
+export interface AvailabilityEntry {
+  accountId: string;
+  /** The document's `version`: only a higher one replaces it. */
+  version: number;
+  signed: JsonObject;
+  updatedAt: IsoTime;
+}
+
 /**
  * An invite code the operator created (`hale-sync-server invite`): registration in `invite` mode needs one.
  * The store holds only the code's hash (`inviteCodeHash`, invites.ts), never the code.
@@ -339,6 +349,16 @@ export interface StoreHealth {
 }
 
 export type CommitListener = (heads: StreamHead[]) => void;
+
+/**
+ * A change committed through another instance sharing the backend that a live hub acts on at once
+ * (`onRemoteChange`): grants of a grantee changed (put or revoked), a device was revoked, key envelopes were
+ * stored for an account other than the stream's patient.
+ */
+export type RemoteChange =
+  | { kind: 'grants-changed'; granteeId: string; patientId: string }
+  | { kind: 'device-revoked'; deviceId: string }
+  | { kind: 'keys-stored'; recipientId: string; patientId: string; streams: string[] };
 
 /** A record's state as a signed stream head covers it: what the store holds in clear beside each version. */
 export interface HeadRow {
@@ -631,6 +651,8 @@ export interface SyncStore {
    * Signed stream heads (docs/architecture.md): per stream at most one statement, the one at the highest
    * seq, with the rows it covers, replaced as a whole.
    */
+  /** SMART Health Links: routing, limits, ciphertext and access log (shl-types.ts). */
+  shl: ShlStore;
   heads: {
     /**
      * The stream's current seq (0 for one never written) and every document's (id, rev, deleted), by id,
@@ -768,6 +790,17 @@ export interface SyncStore {
     ): Promise<ProviderEntry[]>;
   };
 
+  availability: {
+    /**
+     * Stores `entry` when its version is above the stored one (or none is stored), compared and written in
+     * one step. Answers `stored`; `same` for the stored document again (same version, same content); else
+     * `stale` with the stored version (nothing written).
+     */
+    put(entry: AvailabilityEntry): Promise<{ outcome: 'stored' | 'same' | 'stale'; version: number }>;
+    /** The stored entry of `accountId`, or null. */
+    get(accountId: string): Promise<AvailabilityEntry | null>;
+  };
+
   invites: {
     /** ALREADY_EXISTS when an invite with this hash exists; INVALID for counts or times out of range. */
     put(invite: Invite): Promise<void>;
@@ -798,6 +831,13 @@ export interface SyncStore {
 
   /** Subscribes to committed `writeDocs` batches (new heads of the streams they advanced); returns unsubscribe. */
   onCommitted(listener: CommitListener): () => void;
+
+  /**
+   * Optional, for stores that several server nodes share (the CouchDB store): subscribes to changes
+   * committed through other instances that live connections must follow at once (RemoteChange); changes made
+   * through this instance are not told (the caller acted on them). Returns unsubscribe.
+   */
+  onRemoteChange?(listener: (change: RemoteChange) => void): () => void;
 }
 
 export type StoreErrorCode =

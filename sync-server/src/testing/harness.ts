@@ -55,14 +55,17 @@ import {
   type AccountKeys,
   type DeviceKeys,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import { newId } from '@hale/model';
 import { buildApp, type BuildAppOptions, type HaleServer } from '../app';
 import type { AuthenticatedDevice } from '../core/sync-service';
 import { openSqliteStore, type SqliteStore, type SyncStore } from '../store/index';
-import { createNodeEd25519 } from '@hale/crypto/node';
+import { createNodeEd25519, createNodeX25519 } from '@hale/crypto/node';
 
 export const ed: Ed25519 = createNodeEd25519();
+/** node:crypto's X25519 for the test devices' sealed boxes: the same boxes as tweetnacl's, faster. */
+export const x25519: X25519 = createNodeX25519();
 
 export const sign = async (secretKey: Uint8Array, payload: { label: string }): Promise<string> =>
   base64urlEncode(await signCanonical(ed, secretKey, payload.label, payload));
@@ -192,7 +195,7 @@ export const makeDeviceCert = async (
       accountId: account.accountId,
       deviceId: keys.deviceId,
       devicePublicKey: keys.publicKey,
-      sealedName: sealDeviceName(name, account.keys.wrapping.publicKey, keys.deviceId),
+      sealedName: sealDeviceName(name, account.keys.wrapping.publicKey, keys.deviceId, x25519),
       createdAt: iso(),
       identityPublicKey: account.keys.identity.publicKey,
     },
@@ -513,7 +516,7 @@ export const purposeFor = (
   patient: Pick<TestAccount, 'keys'>,
   grantee: Pick<TestAccount, 'keys'>,
 ): Grant['purpose'] =>
-  sealGrantPurpose(text, grantId, patient.keys.wrapping.publicKey, grantee.keys.wrapping.publicKey);
+  sealGrantPurpose(text, grantId, patient.keys.wrapping.publicKey, grantee.keys.wrapping.publicKey, x25519);
 
 export const makeGrant = async (
   patient: TestAccount,
@@ -570,7 +573,7 @@ export const makeEnvelope = async (
     epoch,
     recipient: recipient.accountId,
     keyId: keyId(k),
-    wrapped: wrapKey(k, recipient.keys.wrapping.publicKey, { stream, epoch }),
+    wrapped: wrapKey(k, recipient.keys.wrapping.publicKey, { stream, epoch }, x25519),
     createdBy: author.deviceId,
   };
   return { ...env, sig: await sign(author.keys.secretKey, envelopeSignaturePayload(env)) };
@@ -641,7 +644,7 @@ export const serverAccessEntries = async (
   return page.docs
     .filter((d) => d.author === t.server.server.serverId)
     .map((d) => {
-      const opened = openSealed(patient.keys.wrapping, d.ct);
+      const opened = openSealed(patient.keys.wrapping, d.ct, x25519);
       const text = opened.ok ? utf8Decode(opened.value) : opened;
       if (!text.ok) throw new Error(text.error.message);
       // Checked as strictly as the schema allows: a field the devices would drop is a server defect here.

@@ -159,7 +159,7 @@ import {
   type HttpDeviceRevokeResponse,
   type HttpWrappingKeyResponse,
   type SignedDeviceRevocation,
-  type ProviderProfile,
+  ProviderProfile,
   type RegistrationMode,
   type SignedProviderProfile,
   type WrappedRoot,
@@ -192,6 +192,7 @@ import {
   type AccountKeys,
   type DeviceKeys,
   type Ed25519,
+  type X25519,
   type KdfSettings,
   type PassphraseWrappedRoot,
   type SignedDeviceCertificate,
@@ -228,6 +229,8 @@ export interface AccountDeps {
   readonly api: HttpApi;
   readonly vault: Vault;
   readonly ed: Ed25519;
+  /** The host's X25519 for sealing a new device's name (tweetnacl by default). */
+  readonly x25519?: X25519;
   /** Clock for certificate and revocation timestamps (ms since the epoch). */
   readonly now?: () => number;
   /**
@@ -455,7 +458,11 @@ async function exclusive<T>(vault: Vault, fn: () => Promise<T>): Promise<T> {
 async function unwrapRoot(wrappedRoot: unknown, passphrase: string): Promise<Uint8Array> {
   const root = await unwrapRootWithPassphrase(wrappedRoot, passphrase);
   if (root.ok) return root.value;
-  if (root.error.code === 'WRONG_KEY') throw new AccountError('WRONG_PASSPHRASE', 'wrong passphrase');
+  if (root.error.code === 'WRONG_KEY')
+    throw new AccountError(
+      'WRONG_PASSPHRASE',
+      'this passphrase does not open the account; check it and try again',
+    );
   throw new AccountError('BAD_WRAPPED_ROOT', `the wrapped root cannot be used: ${root.error.message}`);
 }
 
@@ -561,6 +568,7 @@ async function newDevice(
   deviceName: string,
   ed: Ed25519,
   now: () => number,
+  x25519?: X25519,
 ): Promise<{ device: DeviceKeys; cert: SignedDeviceCertificate }> {
   const device = generateDeviceKeys();
   const cert = await certifyDevice(
@@ -569,7 +577,7 @@ async function newDevice(
       accountId: keys.accountId,
       deviceId: device.deviceId,
       devicePublicKey: device.publicKey,
-      sealedName: sealDeviceName(deviceName, keys.wrapping.publicKey, device.deviceId),
+      sealedName: sealDeviceName(deviceName, keys.wrapping.publicKey, device.deviceId, x25519),
       createdAt: isoAt(now),
       identityPublicKey: keys.identity.publicKey,
     },
@@ -996,7 +1004,7 @@ async function createAccountNow(
   const root = generateRootSecret();
   return withRootKeys(root, async (keys, track) => {
     const wrappedRoot = await wrapRootWithPassphrase(root, input.passphrase, wrapKdf(deps));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     const record: AccountRecord = {
       accountId: keys.accountId,
@@ -1164,7 +1172,7 @@ async function joinWithPassphraseNow(
     const gen0Sig = await checkServedWrap(deps.ed, keys, joined, input.acceptUnsignedLegacyWrap === true);
     const server = await fetchAccount(deps.api, keys);
     const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
       const published = await publishAtJoin(deps, keys, device, server);
@@ -1223,7 +1231,7 @@ async function joinWithRecoveryKeyNow(
     const server = await fetchAccount(deps.api, keys);
     const roleSig = await checkServedRole(deps.ed, keys, server, requiredAtJoin(input));
     const wrappedRoot = await wrapRootWithPassphrase(root, input.newPassphrase, wrapKdf(deps));
-    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+    const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now, deps.x25519);
     track(device);
     return asRegisteredDevice(deps, keys, cert, now, async () => {
       const session = await openSession(deps.api, device, deps.ed);
@@ -2173,15 +2181,26 @@ export async function publishProviderProfile(
   if (account.role !== 'provider') {
     throw new AccountError('NOT_A_PROVIDER', 'only provider accounts publish a directory profile');
   }
-  const p = input.profile;
-  const profile: ProviderProfile = {
+  const p: Partial<ProviderProfileInput> = input.profile ?? {};
+  // Checked before it is signed: from untyped code a missing field would fail as no HaleError.
+  const checked = validate(ProviderProfile, {
     accountId: account.accountId,
     displayName: p.displayName,
     specialty: p.specialty,
     clinic: p.clinic,
     identifier: p.identifier,
     ...(p.contact === undefined ? {} : { contact: p.contact }),
-  };
+  });
+  if (!checked.ok) {
+    const issue = checked.error.details.issues[0];
+    const field = issue?.path.split('/')[1] || undefined;
+    throw new AccountError(
+      'INVALID_PROFILE',
+      `the directory profile's ${field ?? 'content'} ${issue?.reason ?? 'is not valid'}`,
+      field === undefined ? {} : { field },
+    );
+  }
+  const profile: ProviderProfile = checked.value;
   const sig = await signPayload(deps.ed, account.keys.identity.secretKey, directoryProfilePayload(profile));
   const signed: SignedProviderProfile = { profile, sig };
   await deps.api.putDirectory(signed, input.token);
@@ -2250,4 +2269,66 @@ export function safetyNumberWith(
       ? unwrapResult(base64urlDecode(otherIdentityPublicKey))
       : otherIdentityPublicKey;
   return safetyNumber(account.keys.identity.publicKey, other);
+}
+
+export interface JoinWithRootInput {
+  /** The account root, handed over by pairing (a copy: the join zeroes it when it fails). */
+  readonly root: Uint8Array;
+  readonly deviceName: string;
+  /** As the approving device holds them: the role the server must answer, and the login name. */
+  readonly role: Role;
+  readonly loginName: string | null;
+  /** As for `joinWithPassphrase`: continue over an unsigned generation 0 (WRAPPED_ROOT_UNSIGNED otherwise). */
+  readonly acceptUnsignedLegacyWrap?: boolean;
+}
+
+/**
+ * Joins this device with a root another device of the account handed over (pairing, pairing/). As the
+ * recovery-key join, without changing the passphrase: the account answer must carry the root's keys and the
+ * role the approving device holds (ROLE_REFUSED otherwise: a server cannot flip it), the device is
+ * registered, and the server's current passphrase wrap, checked signed by the account at its generation
+ * (WRAPPED_ROOT_REFUSED / WRAPPED_ROOT_UNSIGNED), goes to the vault: this device unlocks with the account's
+ * passphrase from then on. A failure after the registration revokes the certificate again.
+ */
+export async function joinWithRoot(deps: AccountDeps, input: JoinWithRootInput): Promise<UnlockedAccount> {
+  const now = deps.now ?? Date.now;
+  checkDeviceName(input.deviceName);
+  return exclusive(deps.vault, async () => {
+    await requireEmptyVault(deps.vault);
+    return withRootKeys(input.root, async (keys, track) => {
+      const server = await fetchAccount(deps.api, keys);
+      if (server.role !== input.role) {
+        throw new AccountError(
+          'ROLE_REFUSED',
+          `the server answered this account as a ${server.role} account, but the device that paired holds it ` +
+            `as a ${input.role} account: nothing was done; tell the server operator if it persists`,
+        );
+      }
+      const roleSig = await checkServedRole(deps.ed, keys, server, null);
+      const { device, cert } = await newDevice(keys, input.deviceName, deps.ed, now);
+      track(device);
+      return asRegisteredDevice(deps, keys, cert, now, async () => {
+        const session = await openSession(deps.api, device, deps.ed);
+        const current = await deps.api.getWrappedRoot(session.token);
+        const gen0Sig = await checkServedWrap(
+          deps.ed,
+          keys,
+          current,
+          input.acceptUnsignedLegacyWrap === true,
+        );
+        const published = await publishAtJoin(deps, keys, device, server, session.token);
+        const account = unlocked({
+          root: input.root,
+          keys,
+          role: server.role,
+          loginName: input.loginName,
+          device,
+          deviceName: input.deviceName,
+        });
+        await writeRecord(deps.vault, account, current.wrappedRoot, current.gen, published, gen0Sig, roleSig);
+        heldGenerations.set(account, current.gen);
+        return account;
+      });
+    });
+  });
 }

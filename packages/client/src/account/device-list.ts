@@ -16,7 +16,7 @@
  * that device; otherwise (a locked account, a name that does not open) the device is listed without it.
  */
 import { base64urlEncode, openDeviceName, verifyDeviceCertificate } from '@hale/crypto';
-import type { BoxKeyPair, Ed25519, VerifiedDevice } from '@hale/crypto';
+import type { BoxKeyPair, Ed25519, VerifiedDevice, X25519 } from '@hale/crypto';
 import type { HttpAccountDeviceResponse, HttpAccountResponse } from '@hale/protocol';
 import { isHaleClientError } from '../api/errors';
 import type { HttpApi } from '../api/http-api';
@@ -62,7 +62,12 @@ export const MAX_REVOKED_DETAILS = 100;
  * Needs no secret key: a locked account can list its devices too.
  */
 export async function listDevices(
-  deps: { readonly api: Pick<HttpApi, 'getAccount' | 'getAccountDevice'>; readonly ed: Ed25519 },
+  deps: {
+    readonly api: Pick<HttpApi, 'getAccount' | 'getAccountDevice'>;
+    readonly ed: Ed25519;
+    /** The host's X25519 for opening the names (tweetnacl by default). */
+    readonly x25519?: X25519;
+  },
   input: {
     readonly accountId: string;
     readonly identityPublicKey: Uint8Array;
@@ -73,7 +78,7 @@ export async function listDevices(
 ): Promise<DeviceList> {
   const nameOf = (v: VerifiedDevice): { name?: string } => {
     if (input.wrapping === undefined) return {};
-    const opened = openDeviceName(v.sealedName, input.wrapping, v.deviceId);
+    const opened = openDeviceName(v.sealedName, input.wrapping, v.deviceId, deps.x25519);
     return opened.ok ? { name: opened.value } : {};
   };
   const { accountId } = input;

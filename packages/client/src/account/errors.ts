@@ -159,9 +159,29 @@ export const ACCOUNT_ERROR_CODES = [
    * would be wrong: the new passphrase is the account's.
    */
   'PASSPHRASE_NOT_SAVED',
+  /**
+   * publishProviderProfile: a field of the profile is not one the directory takes (`field`: a display
+   * name of 1 to 200 characters; specialty and clinic up to 200, identifier up to 100, contact up to 500,
+   * all text; nothing else). Nothing was signed or sent.
+   */
+  'INVALID_PROFILE',
 ] as const;
 
 export type AccountErrorCode = (typeof ACCOUNT_ERROR_CODES)[number];
+
+/** The input field each code concerns (`field` of the error): a form marks it. */
+const FIELD_OF: Partial<Record<AccountErrorCode, string>> = {
+  WRONG_PASSPHRASE: 'passphrase',
+  WEAK_PASSPHRASE: 'passphrase',
+  INVALID_RECOVERY_KEY: 'recoveryKey',
+  WRONG_RECOVERY_KEY: 'recoveryKey',
+  INVALID_LOGIN_NAME: 'loginName',
+  LOGIN_NAME_TAKEN: 'loginName',
+  INVALID_DEVICE_NAME: 'deviceName',
+  INVITE_REQUIRED: 'invite',
+  INVITE_INVALID: 'invite',
+  INVITE_WRONG_ROLE: 'invite',
+};
 
 export class AccountError extends HaleError {
   readonly code: AccountErrorCode;
@@ -183,11 +203,15 @@ export class AccountError extends HaleError {
       readonly role?: AccountRole;
       readonly cause?: unknown;
       readonly recoveryKey?: string;
+      /** The input field at fault, where the code alone does not name it (INVALID_PROFILE). */
+      readonly field?: string;
     } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'AccountError';
     this.code = code;
+    const field = extra.field ?? FIELD_OF[code];
+    if (field !== undefined) this.field = field;
     if (extra.group !== undefined) this.group = extra.group;
     if (extra.role !== undefined) this.role = extra.role;
     if (extra.recoveryKey !== undefined) {

@@ -59,6 +59,9 @@ import {
   type HttpDeviceResponse,
   type HttpDeviceRevokeRequest,
   type HttpDeviceRevokeResponse,
+  type HttpAvailabilityPutRequest,
+  type HttpAvailabilityPutResponse,
+  type HttpAvailabilityResponse,
   type HttpDirectoryPutRequest,
   type HttpDirectoryPutResponse,
   type HttpDirectoryQuery,
@@ -174,6 +177,10 @@ export interface HttpApi {
    * more may match. `searchProviders` (account.ts) does this check.
    */
   searchDirectory(query: HttpDirectoryQuery, token: string): Promise<HttpDirectoryResponse>;
+  /** A provider publishes its signed availability (404 NOT_FOUND from a server without the route). */
+  putAvailability(body: HttpAvailabilityPutRequest, token: string): Promise<HttpAvailabilityPutResponse>;
+  /** A provider's signed availability and its identity key; NOT_FOUND when none is published. */
+  getAvailability(accountId: string, token: string): Promise<HttpAvailabilityResponse>;
   createBlob(body: HttpBlobCreateRequest, token: string): Promise<HttpBlobCreateResponse>;
   putChunk(blobId: string, index: number, bytes: Uint8Array, token: string): Promise<HttpBlobChunkResponse>;
   getBlob(blobId: string, token: string): Promise<HttpBlobManifestResponse>;
@@ -610,6 +617,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         query: { q: query.q, limit: query.limit, cursor: query.cursor, paged: query.paged },
         token,
       }),
+    putAvailability: (body, token) =>
+      callJson('putAvailability', R.putAvailability.schema.response[200], { json: body, token }),
+    getAvailability: (accountId, token) =>
+      callJson('getAvailability', R.getAvailability.schema.response[200], { params: { accountId }, token }),
     createBlob: (body, token) =>
       callJson('createBlob', R.createBlob.schema.response[200], { json: body, token }),
     putChunk: (blobId, index, bytes, token) =>

@@ -64,6 +64,7 @@ import {
   verifyCanonical,
   type BoxKeyPair,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import type { TSchema } from '@sinclair/typebox';
 import { isInstantBefore, newId } from '@hale/model';
@@ -91,13 +92,15 @@ export const makeAuditEntry = async (input: {
   patientWrappingKey: Uint8Array;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for sealing the body (tweetnacl by default). */
+  x25519?: X25519;
   chain: ChainState;
   body: AuditBody;
   now: () => number;
   /** The entry's id, chosen before (audit-log.ts names a batch of noted changes by it); else a new one. */
   id?: string;
 }): Promise<{ doc: PushDoc; chain: ChainState }> => {
-  const ct = sealTo(input.patientWrappingKey, canonicalBytes(input.body));
+  const ct = sealTo(input.patientWrappingKey, canonicalBytes(input.body), input.x25519);
   const at = new Date(input.now()).toISOString();
   const doc = {
     stream: `${input.patientId}/audit` as PushDoc['stream'],
@@ -123,10 +126,14 @@ export const makeAuditEntry = async (input: {
  * not match the schema
  * (callers treat all three alike: the entry vouches for nothing).
  */
-export const openAuditBody = (doc: Pick<ServedDoc, 'ct'>, patientKeys: BoxKeyPair): AuditBody | null => {
+export const openAuditBody = (
+  doc: Pick<ServedDoc, 'ct'>,
+  patientKeys: BoxKeyPair,
+  x25519?: X25519,
+): AuditBody | null => {
   const bytes = base64urlDecode(doc.ct);
   if (!bytes.ok) return null;
-  const opened = openSealed(patientKeys, bytes.value);
+  const opened = openSealed(patientKeys, bytes.value, x25519);
   if (!opened.ok) return null;
   const text = utf8Decode(opened.value);
   if (!text.ok) return null;
@@ -193,11 +200,30 @@ export interface AuditProblem {
   detail: string;
 }
 
+/**
+ * An entry signed by a grantee's certified device whose content does not open with the patient's key (or is
+ * no AuditBody): its signature and place in its author's chain hold, so the log is whole; the entry only
+ * says nothing readable. Not a problem (`ok` stays true): listed so a person sees who wrote it.
+ */
+export interface UnreadableAuditEntry {
+  entryId: string;
+  /** The device that signed it, and the account that certified that device. */
+  author: string;
+  authorAccountId: string;
+  authorSeq: number;
+  /** Its signed time (the author's clock). */
+  at: string;
+  /** What it means, in words for a person. */
+  meaning: string;
+}
+
 export interface AuditVerification {
   ok: boolean;
   entries: number;
   authors: number;
   problems: AuditProblem[];
+  /** Grantee entries whose content is unreadable (absent when none): see UnreadableAuditEntry. */
+  unreadable?: UnreadableAuditEntry[];
 }
 
 /** A chain position known stored, and the link hash (`chainLinkHash`) of its entry when known. */

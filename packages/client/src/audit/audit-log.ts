@@ -338,6 +338,7 @@ import {
   utf8Encode,
   type AccountKeys,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import {
   ERROR_CODES,
@@ -370,6 +371,7 @@ import {
   type ChainHead,
   type ChainState,
   type ReachedPosition,
+  type UnreadableAuditEntry,
 } from './audit-chain';
 import { RecordError } from '../records/records';
 import { coalescedSave } from '../util/coalesced-save';
@@ -379,6 +381,8 @@ export interface AuditLogDeps {
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for sealing and opening entry bodies (tweetnacl by default). */
+  x25519?: X25519;
   now: () => number;
   connection: Connection;
   directory: DeviceDirectory;
@@ -425,7 +429,22 @@ export interface OpenedEntry {
   source: EntrySource;
   /** The account whose key verified the entry (the server's id for server entries). */
   authorAccountId: string;
+  /**
+   * A grantee's entry whose content did not open (UNREADABLE_ENTRY_ACTION): `body` is made here, naming
+   * its signer, not what the author wrote.
+   */
+  unreadable?: true;
 }
+
+/** The action of the body standing in for a grantee's entry whose content is unreadable. */
+export const UNREADABLE_ENTRY_ACTION = 'unreadable-entry';
+
+/** What such an entry means, as views and `verify` say it. */
+export const UNREADABLE_ENTRY_MEANING =
+  "signed by this account's certified device, but its content does not open with your key: it says " +
+  'nothing that can be read. The log is not broken by it (its place in its chain checks); it records no ' +
+  'access the server saw and changes no access. A device with a wrong or old key for you, or one ' +
+  'writing on purpose what you cannot read, makes such entries.';
 
 /**
  * A device author as a check judged its entries: its account, and its revocation cutoff then (absent: not
@@ -474,6 +493,11 @@ export interface AccessRecord {
    * `quarantine-dismiss` names the versions dismissed).
    */
   summary?: string;
+  /**
+   * A grantee's entry whose content could not be read: `actorId` / `actorDeviceId` name who signed it,
+   * `action` is UNREADABLE_ENTRY_ACTION and `summary` says what it means.
+   */
+  unreadable?: true;
 }
 
 /** Asks a view (`whoAccessed`, `disclosures`, `entries`) for an answer also when the device is offline. */
@@ -779,6 +803,7 @@ const ViewEntry = Type.Object(
     source: Type.Union([Type.Literal('server'), Type.Literal('patient'), Type.Literal('grantee')]),
     authorAccountId: Type.String({ maxLength: 128 }),
     link: Type.String({ maxLength: 128 }),
+    unreadable: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 );
@@ -1107,6 +1132,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         patientWrappingKey: wrapping,
         device: deps.device,
         ed: deps.ed,
+        ...(deps.x25519 === undefined ? {} : { x25519: deps.x25519 }),
         chain: chain ?? { seq: 0, hash: null },
         body: full,
         now: deps.now,
@@ -1182,7 +1208,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
   const queuedSignIn = async (): Promise<PushDoc | null> => {
     for (const doc of await outboxNow()) {
       if (doc.stream !== ownStream || doc.author !== deps.device.deviceId) continue;
-      const body = openAuditBody(doc, deps.keys.wrapping);
+      const body = openAuditBody(doc, deps.keys.wrapping, deps.x25519);
       if (
         body?.kind === 'AuditEntry' &&
         body.action === SIGN_IN &&
@@ -2143,6 +2169,34 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     const unreadable = new Set<ServedDoc>();
     /** Entries whose author's key could not be looked up now (`unverified`), with what they say. */
     const unchecked = new Map<ServedDoc, AuditBody>();
+    /** Entries whose content is unreadable, by the grantee account that certified their signing device. */
+    const unreadableBy = new Map<ServedDoc, string>();
+    /**
+     * A device author of an entry whose content does not open: looked up under the accounts the patient
+     * granted to (the device's verified copy of the grants, ended ones too), never under an account only the
+     * entry or the server names. Found: that account's certified key (the signature is still checked).
+     * Any look-up that could not be made now: unavailable (the entry is `unverified`, checked again later).
+     */
+    let grantees: string[] | null = null;
+    const unreadableAuthor = async (
+      e: ServedDoc,
+    ): Promise<{ account: string; key: AuthorKey } | AuthorUnavailable | null> => {
+      grantees ??= [
+        ...new Set(
+          ((await deps.meta.get('grants', META_SCHEMAS.grants).catch(() => null)) ?? [])
+            .filter((g) => g.grant.patientId === patientId && g.grant.granteeId !== patientId)
+            .map((g) => g.grant.granteeId),
+        ),
+      ];
+      let unavailable: AuthorUnavailable | null = null;
+      for (const account of grantees) {
+        const key = await deps.directory.authorKey(account, e.author);
+        if (key === null) continue;
+        if ('unavailable' in key) unavailable ??= key;
+        else return { account, key };
+      }
+      return unavailable;
+    };
     // Signed for another patient's log (the signature covers the stream): no part of this one, whoever
     // signed it and whatever it says, so it neither verifies nor takes a position of its author's chain here.
     const stream = `${patientId}/audit`;
@@ -2153,7 +2207,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     /** Per author (a device), the accounts its served entries name as actor. */
     const namedBy = new Map<string, Set<string>>();
     for (const e of logged) {
-      const body = openAuditBody(e, deps.keys.wrapping);
+      const body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
       bodies.set(e, body);
       if (body) namedBy.set(e.author, (namedBy.get(e.author) ?? new Set()).add(body.actorId));
     }
@@ -2191,7 +2245,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         else unreadable.add(e);
         return server.publicKey;
       }
-      if (!body) return null;
+      if (!body) {
+        const found = await unreadableAuthor(e);
+        if (found === null || 'unavailable' in found) return found;
+        unreadableBy.set(e, found.account);
+        judge(e.author, judgedOf(found.account, found.key));
+        return found.key;
+      }
       // Past the cache, a look-up that failed moments ago (this author under the account this entry names)
       // is not made again for a while (`judgeCached`): a list failing to load must not cost a look-up per
       // view. Only that very look-up: what one entry names must not decide how its author's others are judged.
@@ -2293,7 +2353,38 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       }
     }
     const opened: OpenedEntry[] = [];
+    const unreadableEntries: UnreadableAuditEntry[] = [];
     for (const e of entries) {
+      const account = unreadableBy.get(e);
+      if (account !== undefined && e.audit && !refused.has(e)) {
+        unreadableEntries.push({
+          entryId: e.id,
+          author: e.author,
+          authorAccountId: account,
+          authorSeq: e.audit.authorSeq,
+          at: e.audit.at,
+          meaning: `${account} (device ${e.author}) wrote an entry ${UNREADABLE_ENTRY_MEANING}`,
+        });
+        opened.push({
+          id: e.id,
+          seq: e.seq,
+          author: e.author,
+          authorSeq: e.audit.authorSeq,
+          at: e.audit.at,
+          body: {
+            kind: 'AuditEntry',
+            action: UNREADABLE_ENTRY_ACTION,
+            actorId: account,
+            actorDeviceId: e.author,
+            at: e.audit.at,
+            summary: UNREADABLE_ENTRY_MEANING,
+          },
+          source: 'grantee',
+          authorAccountId: account,
+          unreadable: true,
+        });
+        continue;
+      }
       const v = vouched.get(e);
       if (!v || !e.audit || refused.has(e)) continue;
       opened.push({
@@ -2309,7 +2400,13 @@ export const createAuditLog = (deps: AuditLogDeps) => {
     }
     const total = verification.entries + foreign.length + (since?.entries ?? 0);
     return {
-      verification: { ...verification, entries: total, ok: problems.length === 0, problems },
+      verification: {
+        ...verification,
+        entries: total,
+        ok: problems.length === 0,
+        problems,
+        ...(unreadableEntries.length === 0 ? {} : { unreadable: unreadableEntries }),
+      },
       opened,
       heads,
       judged,
@@ -3112,7 +3209,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
       const end = ends.get(e.author) ?? { seq: 0, hash: null };
       if (link === null || e.audit?.authorSeq !== end.seq + 1 || e.audit.prevHash !== end.hash) return null;
       ends.set(e.author, { seq: e.audit.authorSeq, hash: link });
-      const body = openAuditBody(e, deps.keys.wrapping);
+      const body = openAuditBody(e, deps.keys.wrapping, deps.x25519);
       if (body === null) return null;
       const fromServer = server !== null && e.author === server.serverId;
       out.push({
@@ -3252,6 +3349,7 @@ export const createAuditLog = (deps: AuditLogDeps) => {
         if (e.body.stream !== undefined) record.stream = e.body.stream;
         // Shown as entries() shows it: the same claim, no more trusted than its action.
         if (e.body.kind === 'AuditEntry' && e.body.summary !== undefined) record.summary = e.body.summary;
+        if (e.unreadable === true) record.unreadable = true;
         out.push(record);
       }
     }

@@ -191,6 +191,7 @@ import {
   signCanonical,
   type AccountKeys,
   type Ed25519,
+  type X25519,
 } from '@hale/crypto';
 import { newId, type StreamType } from '@hale/model';
 import {
@@ -253,9 +254,12 @@ export class ConsentError extends HaleError {
   constructor(
     readonly code: ConsentErrorCode,
     message: string,
+    /** The grant request's field at fault (`scope`, `expiresAt`, `durationMs`, `start`, `purpose`, `granteeId`), when one is. */
+    field?: string,
   ) {
     super(message);
     this.name = 'ConsentError';
+    if (field !== undefined) this.field = field;
   }
 }
 
@@ -376,6 +380,8 @@ export interface ConsentDeps {
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for sealing and opening grant purposes (tweetnacl by default). */
+  x25519?: X25519;
   connection: Connection;
   keyring: Keyring;
   directory: DeviceDirectory;
@@ -644,7 +650,7 @@ const grantRequestKey = (request: GrantRequest): string | null => {
 export const createConsent = (deps: ConsentDeps) => {
   const iso = (ms = deps.now()): string => new Date(ms).toISOString();
   /** This account as a reader of its grants' sealed purposes. */
-  const reader = () => ({ accountId: deps.accountId, wrapping: deps.keys.wrapping });
+  const reader = () => ({ accountId: deps.accountId, wrapping: deps.keys.wrapping, x25519: deps.x25519 });
   /** Set up below, once `settle` exists: re-arms the expiry timer when the grants change. */
   const watch = { grantsChanged: (_stored: readonly StoredGrant[]): void => undefined };
   const pinnedKeys = async () => (await deps.meta.get('pinned-keys', META_SCHEMAS.pinnedKeys)) ?? {};
@@ -961,29 +967,34 @@ export const createConsent = (deps: ConsentDeps) => {
     // name here, or by the schema below, never with a TypeError.
     const scope: unknown = request.scope;
     if (!Array.isArray(scope))
-      throw new ConsentError('BAD_SCOPE', 'the scope must be a list of record types');
+      throw new ConsentError('BAD_SCOPE', 'the scope must be a list of record types', 'scope');
     const entries = scope.map((s: unknown) =>
       typeof s === 'object' && s !== null && 'type' in s && 'access' in s
         ? { type: s.type, access: s.access }
         : s,
     );
     // Worded for the patient; the schema refuses both too, in its own words.
-    if (entries.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type');
+    if (entries.length === 0) throw new ConsentError('BAD_SCOPE', 'choose at least one record type', 'scope');
     if (entries.some((s) => typeof s === 'object' && s !== null && 'type' in s && s.type === 'audit')) {
-      throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared');
+      throw new ConsentError('BAD_SCOPE', 'the audit log cannot be shared', 'scope');
     }
     // Which end was meant cannot be told: taking either could grant longer than the patient chose.
     if (request.expiresAt !== undefined && request.durationMs !== undefined) {
       throw new ConsentError(
         'BAD_EXPIRY',
         'give the expiry (expiresAt) or a duration (durationMs), not both',
+        'expiresAt',
       );
     }
     const now = deps.now();
     let expiresAt = request.expiresAt;
     if (expiresAt === undefined) {
       if (request.durationMs === undefined) {
-        throw new ConsentError('BAD_EXPIRY', 'give the expiry (expiresAt) or a duration (durationMs)');
+        throw new ConsentError(
+          'BAD_EXPIRY',
+          'give the expiry (expiresAt) or a duration (durationMs)',
+          'expiresAt',
+        );
       }
       // Counted from the grant's start ("48 hours from next Monday"), from now without one. A start that
       // is no date counts from now here and is refused by name by the checks below.
@@ -992,7 +1003,11 @@ export const createConsent = (deps: ConsentDeps) => {
       const end = from + request.durationMs;
       // NaN, an infinity, or beyond what a Date holds: toISOString would throw an untyped RangeError.
       if (typeof end !== 'number' || !Number.isFinite(end) || Math.abs(end) > MAX_DATE_MS) {
-        throw new ConsentError('BAD_EXPIRY', 'durationMs must be a finite number of milliseconds');
+        throw new ConsentError(
+          'BAD_EXPIRY',
+          'durationMs must be a finite number of milliseconds',
+          'durationMs',
+        );
       }
       expiresAt = iso(end);
     }
@@ -1002,6 +1017,7 @@ export const createConsent = (deps: ConsentDeps) => {
       throw new ConsentError(
         'BAD_GRANT',
         `the grant's purpose: text of at most ${MAX_PURPOSE_CHARS} characters`,
+        'purpose',
       );
     }
     const grantId = newId(deps.now);
@@ -1015,7 +1031,7 @@ export const createConsent = (deps: ConsentDeps) => {
       start: request.start ?? iso(now),
       expiresAt,
       // Sealed to the grantee's key too once `grantOnce` has verified it; to this account's until then.
-      purpose: sealGrantPurpose(purpose, grantId, own, own),
+      purpose: sealGrantPurpose(purpose, grantId, own, own, deps.x25519),
       issuedAt: iso(now),
     };
     const checked = validate(Grant, draft);
@@ -1024,7 +1040,7 @@ export const createConsent = (deps: ConsentDeps) => {
       // Over before it is issued (a start given in the past): the server would store it, costing a slot of
       // the caps and of the daily rate, an audit entry of a disclosure and a re-keying of every stream.
       if (Date.parse(checked.value.expiresAt) <= now) {
-        throw new ConsentError('BAD_EXPIRY', "the grant's expiresAt has passed");
+        throw new ConsentError('BAD_EXPIRY', "the grant's expiresAt has passed", 'expiresAt');
       }
       return checked.value;
     }
@@ -1044,6 +1060,7 @@ export const createConsent = (deps: ConsentDeps) => {
         : checked.ok
           ? 'the grant breaks a rule of the protocol'
           : checked.error.message,
+      field === '' ? undefined : field,
     );
   };
 
@@ -1674,7 +1691,13 @@ export const createConsent = (deps: ConsentDeps) => {
     if (!wrapping) throw new ConsentError('UNKNOWN_ACCOUNT', 'no wrapping key for the grantee');
     const grant: Grant = {
       ...drafted,
-      purpose: sealGrantPurpose(request.purpose, drafted.grantId, deps.keys.wrapping.publicKey, wrapping),
+      purpose: sealGrantPurpose(
+        request.purpose,
+        drafted.grantId,
+        deps.keys.wrapping.publicKey,
+        wrapping,
+        deps.x25519,
+      ),
     };
     // Wrapped now, sent only once the server took the grant: a locked account or a key this device
     // cannot obtain fails the grant before anything is sent.

@@ -11,15 +11,18 @@
 //
 // Failure modes: `openGrantPurpose` answers null when the reader is neither party or its slot does not
 // open; it never throws.
-import { openGrantPurpose as openSealedPurpose, type BoxKeyPair } from '@hale/crypto';
+import { openGrantPurpose as openSealedPurpose, type BoxKeyPair, type X25519 } from '@hale/crypto';
 import type { Grant } from '@hale/protocol';
 
 export { sealGrantPurpose } from '@hale/crypto';
 
-/** The purpose of `grant` as `reader` (the patient or the grantee, with its wrapping key pair) opens it. */
+/**
+ * The purpose of `grant` as `reader` (the patient or the grantee, with its wrapping key pair and the host's
+ * X25519, tweetnacl by default) opens it.
+ */
 export const openGrantPurpose = (
   grant: Pick<Grant, 'grantId' | 'patientId' | 'granteeId' | 'purpose'>,
-  reader: { readonly accountId: string; readonly wrapping: BoxKeyPair },
+  reader: { readonly accountId: string; readonly wrapping: BoxKeyPair; readonly x25519?: X25519 | undefined },
 ): string | null => {
   const slot =
     reader.accountId === grant.patientId
@@ -28,6 +31,6 @@ export const openGrantPurpose = (
         ? grant.purpose.grantee
         : null;
   if (slot === null) return null;
-  const opened = openSealedPurpose(grant.purpose, slot, grant.grantId, reader.wrapping);
+  const opened = openSealedPurpose(grant.purpose, slot, grant.grantId, reader.wrapping, reader.x25519);
   return opened.ok ? opened.value : null;
 };

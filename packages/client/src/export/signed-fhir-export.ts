@@ -56,6 +56,7 @@ import {
   isAccountId,
   isFhirBase64Binary,
   isFhirInstant,
+  standardFullUrl,
   validateFhirBundleShape,
   type FhirBundle,
   type FhirJsonObject,
@@ -156,11 +157,14 @@ const personEntriesOf = (entries: readonly unknown[] | undefined, accountId: str
     const checked = validate(EntryIdentity, entry);
     if (!checked.ok) continue;
     const { fullUrl, resource } = checked.value;
-    const own = resource.id === id && fullUrl === fhirFullUrl(resource.resourceType, id);
+    const own =
+      resource.id === id &&
+      (fullUrl === fhirFullUrl(resource.resourceType, id) ||
+        fullUrl === standardFullUrl(resource.resourceType, id));
     byUrl.set(fullUrl, (byUrl.get(fullUrl) ?? true) && own);
   }
   return ['Patient', 'Practitioner', 'RelatedPerson']
-    .map((type) => fhirFullUrl(type, id))
+    .flatMap((type) => [fhirFullUrl(type, id), standardFullUrl(type, id)])
     .filter((url) => byUrl.get(url) === true);
 };
 

@@ -151,7 +151,7 @@
  */
 import { HaleError } from '../hale/hale-error';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject, Subject } from 'rxjs';
 import {
   BLOB_CHUNK_SIZE,
   MAX_BLOB_SIZE,
@@ -607,8 +607,16 @@ const REDO =
   'records naming it point to a file that will never be complete; cancel it (cancelUpload), add the file ' +
   'again and put the new FileRef in those records';
 
+/** How far an upload got: chunks the server confirmed of the file's chunks (`files.uploadProgress$`). */
+export interface UploadProgress {
+  readonly blobId: string;
+  readonly done: number;
+  readonly total: number;
+}
+
 export const createFiles = (deps: FilesDeps) => {
   const { keyring } = deps;
+  const uploadProgress$ = new Subject<UploadProgress>();
   const keep = deps.keep ?? { uploads: MAX_KEPT_UPLOADS, bytes: MAX_KEPT_BYTES };
   /** Uploads cut off with `retry`, by blob id, oldest first: what a put with `resumeBlobId` takes. */
   const kept = new Map<string, Upload>();
@@ -777,6 +785,8 @@ export const createFiles = (deps: FilesDeps) => {
       ).have,
     );
     announced?.();
+    const total = u.digests.length;
+    uploadProgress$.next({ blobId: u.blobId, done: have.size, total });
     for (let i = 0; i < u.sealed.length; i++) {
       const sealed = u.sealed[i];
       // Null: confirmed by the server before this upload was cut off and resumed.
@@ -789,6 +799,7 @@ export const createFiles = (deps: FilesDeps) => {
         u.blobId,
       );
       have = confirm(answer.have);
+      uploadProgress$.next({ blobId: u.blobId, done: have.size, total });
     }
     const missing = u.digests.map((_, i) => i).filter((i) => !have.has(i));
     if (missing.length === 0) return;
@@ -1517,6 +1528,8 @@ export const createFiles = (deps: FilesDeps) => {
 
     /** The files queued on this device, oldest first (see QueuedUpload); emits on every change. */
     uploads$: queue ? queue.uploads$ : new BehaviorSubject<readonly QueuedUpload[]>([]).asObservable(),
+    /** After the announce and after each chunk of every upload (put and queued): chunks confirmed of all. */
+    uploadProgress$: uploadProgress$.asObservable(),
     uploads: (): readonly QueuedUpload[] => (queue ? queue.uploads() : []),
     /**
      * Settles once the queue stored on this device was read (uploads() lists nothing before): true, or
@@ -1543,9 +1556,14 @@ export const createFiles = (deps: FilesDeps) => {
 
     /**
      * The file's bytes, once every check passed (see the header); nothing otherwise. `location` is the
-     * stream the record holding the FileRef is in.
+     * stream the record holding the FileRef is in. `onProgress` is told the bytes received after each
+     * chunk from the server (a file still queued here is read at once, untold).
      */
-    async get(fileRef: FileRef, location: FileLocation): Promise<Uint8Array> {
+    async get(
+      fileRef: FileRef,
+      location: FileLocation,
+      options: { readonly onProgress?: (receivedBytes: number, size: number) => void } = {},
+    ): Promise<Uint8Array> {
       assertOpen();
       const api = requireApi();
       const ref = checkFileRef(fileRef);
@@ -1588,6 +1606,7 @@ export const createFiles = (deps: FilesDeps) => {
         );
         for (let i = 0; i < count; i++) {
           await place(i, await call(api, (t) => api.getChunk(blobId, i, t), `get: chunk ${i}`, blobId));
+          options.onProgress?.(Math.min((i + 1) * manifest.chunkSize, ref.size), ref.size);
         }
         if (hexEncode(sha256(out)) !== ref.sha256) {
           throw new FileError('HASH_MISMATCH', "get: the file's sha256 is not the one its FileRef names", {

@@ -14,6 +14,8 @@
  * | Encounter | startedAt |
  * | HealthDocument | uploadedAt |
  * | NoteSignature | requestedAt |
+ * | Condition | onsetDate, else recordedAt |
+ * | Procedure | performedAt |
  * | any other, or the field missing | the time of writing (`updatedAt`) |
  *
  * Dates are ISO text, partial ones (`2019`, `2019-05`) included, and compare as text: a partial date sorts
@@ -30,6 +32,8 @@ const FIELDS: Readonly<Record<string, readonly string[]>> = {
   Encounter: ['startedAt'],
   HealthDocument: ['uploadedAt'],
   NoteSignature: ['requestedAt'],
+  Condition: ['onsetDate', 'recordedAt'],
+  Procedure: ['performedAt'],
 };
 
 export function clinicalDateOf(kind: string, record: unknown, updatedAt: string): string {

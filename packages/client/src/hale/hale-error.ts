@@ -31,3 +31,17 @@ export function isHaleError<C extends string>(e: unknown, code: C): e is HaleErr
 export function isHaleError(e: unknown, code?: string): boolean {
   return e instanceof HaleError && (code === undefined || e.code === code);
 }
+
+/**
+ * Names the record (`recordId`) or input field (`field`) a failure concerns where the error does not name
+ * one itself: the declared session calls it with the id or field its caller passed. Answers `e` as given.
+ */
+export function concerning(
+  e: unknown,
+  about: { readonly recordId?: string; readonly field?: string },
+): unknown {
+  if (!(e instanceof HaleError)) return e;
+  if (e.recordId === undefined && about.recordId !== undefined) e.recordId = about.recordId;
+  if (e.field === undefined && about.field !== undefined) e.field = about.field;
+  return e;
+}

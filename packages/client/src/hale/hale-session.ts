@@ -4,71 +4,74 @@
  *
  * | area | reads (Observed: get/subscribe and `$`) | does |
  * |---|---|---|
- * | `records` | `list(kind, query)`, `one(id)`, `conflicts` | add, update, remove, get, resolveConflict |
- * | `sync` | `state`, `issues`, `quarantine`, `unsent` | goOnline/goOffline, awaitInSync, dismiss, discard |
- * | `consent` | `grants` (given, with their state) | grant, revoke, describe/verify a provider |
+ * | `records` | `list(kind, query)`, `one(id)`, `history(id)` | query (once), add, update, remove, get, resolveConflict |
+ * | `sync` | `state`, `initialSync`, `issues`, `quarantine`, `unsent` | goOnline/goOffline, awaitInSync, dismiss, discard |
+ * | `consent` | `grants` (given, with their state), `grantsReceived` (charts shared with this account) | grant, revoke, describe/verify a provider |
  * | `audit` | `access` (who accessed what), `disclosures`, `verification` | refresh |
- * | `files` | `uploads` (with progress state) | put, enqueue, get, delete, cancel, retry |
- * | `devices` | `list` (active and revoked) | revoke, refresh |
- * | `directory` | — | search providers (one page a call), publish this provider's profile |
+ * | `files` | `uploads` and `downloads`, with progress | put, enqueue, get, delete, cancel, retry |
+ * | `devices` | `list` (active and revoked) | revoke, refresh, approvePairing |
+ * | `directory` | `results(q)` (pages of a search) | search (one page a call), publish this provider's profile |
+ * | `search(q)` | records of a chart matching words, ranked, with the field matched | — |
  *
  * Invariants: every Observed reads only what this device holds or last fetched; views of records
  * complete when the session closes; every method refuses with a HaleError once the session is locked
- * or closed (AccountError LOCKED).
+ * or closed (AccountError LOCKED). A refusal names the record a call was given (`recordId`) when the
+ * error does not already.
  */
-import { map, merge, Observable, distinctUntilChanged, timer, switchMap, from, startWith } from 'rxjs';
+import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switchMap, timer } from 'rxjs';
+import { parseStreamId, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
-import type { HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { DeviceSession } from '../session/session';
-import type { RecordInput, StoredRecord, WriteOptions } from '../records/records';
+import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
 import type {
   QuarantinedItem,
   QuarantinedVersion,
   QuarantineKey,
+  RemovedStream,
   SyncIssue,
   SyncState,
   UnsentChange,
 } from '../sync/engine';
-import type { GrantRequest, GrantStatus, RevokeResult, StoredGrant } from '../consent/consent';
+import type { GrantRequest, RevokeResult, StoredGrant } from '../consent/consent';
 import type { AccessRecord, AuditViewAnswer, Disclosure } from '../audit/audit-log';
 import type { AuditVerification } from '../audit/audit-chain';
 import type { FileEnqueueInput, FileLocation, FilePutInput } from '../files/files';
-import type { QueuedUpload } from '../files/upload-queue';
 import type { DeviceList } from '../account/device-list';
 import type { ProviderProfileInput, UnlockedAccount, VerifiedProvider } from '../account/account';
 import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import { createLiveIndex, type LiveIndex } from '../search/live-index';
+import { searchObserved, type SearchOptions, type SearchResults } from '../search/chart-search';
+import type { PairingRequest } from '../pairing/approver';
 import { observedFrom, type Observed } from './observed';
-import { clinicalDateOf } from './clinical-date';
+import { concerning } from './hale-error';
+import { polled, sameJson } from './polled';
+import { checkRecordQuery, pageOf, type RecordPage, type RecordQuery } from './record-query';
+import { historyOf, type RecordHistory } from './record-history';
+import {
+  grantStateOf,
+  receivedGrantsOf,
+  type GrantView,
+  type ReceivedGrant,
+  type SeenEnd,
+} from './grant-views';
+import { downloadTracker, uploadsWithProgress, type DownloadView, type UploadView } from './transfers';
+import { providerSearch, type ProviderSearch } from './provider-search';
+import { createHaleCare, type HaleCare, type HaleCareDeps } from './hale-care';
+import { directoryLookup, toHaleIo, type HaleIo } from './hale-io';
+import type { RecordsIoDeps } from '../io/records-io-deps';
 
-/** What a record list shows: filters on what is clear at rest, a sort, and a page. */
-export interface RecordQuery {
-  /** Whose chart: this account's by default. */
-  readonly patientId?: string;
-  /** Only these records. */
-  readonly ids?: readonly string[];
-  /** Written (last changed) at or after / before these ISO instants. */
-  readonly writtenFrom?: string;
-  readonly writtenBefore?: string;
-  /** Only records with (true) or without (false) an unsettled concurrent edit. */
-  readonly conflict?: boolean;
-  /** `written` (time of the last change) or `clinical` (the date the record is about); newest first by default. */
-  readonly sort?: 'written' | 'clinical';
-  readonly order?: 'desc' | 'asc';
-  /** A page: `limit` records after the first `offset`. */
-  readonly limit?: number;
-  readonly offset?: number;
-}
-
-export interface RecordPage<K extends RecordKind> {
-  readonly items: readonly StoredRecord<K>[];
-  /** How many records match, over all pages. */
-  readonly total: number;
-}
+export type { RecordPage, RecordQuery } from './record-query';
+export { pageOf } from './record-query';
 
 export interface HaleRecords {
+  /** A kind's records, filtered, sorted and paged (`RecordQuery`); refuses a malformed query at once (VALIDATION_FAILED). */
   list<K extends RecordKind>(kind: K, query?: RecordQuery): Observed<RecordPage<K>>;
-  /** One record, live; null while there is none. Versioned kinds carry their history in `record.versions`. */
+  /** The same page once, as the store holds it now (for code that does not follow changes: exports, tools). */
+  query<K extends RecordKind>(kind: K, query?: RecordQuery): Promise<RecordPage<K>>;
+  /** One record, live; null while there is none. */
   one<K extends RecordKind>(id: string): Observed<StoredRecord<K> | null>;
+  /** One record with its versions, newest first (`RecordHistory`); null while there is none. */
+  history<K extends RecordKind>(id: string): Observed<RecordHistory<K> | null>;
   /** `patientId`: a chart this account may write (a clinician's write grant); this account's by default. */
   add<K extends RecordKind>(
     kind: K,
@@ -90,8 +93,18 @@ export interface HaleRecords {
   ): Promise<RecordOf<K> | null>;
 }
 
+/** A first sync's progress: records of the catch-up stored (`done`) of those to fetch (`total`). */
+export interface InitialSyncProgress {
+  readonly done: number;
+  readonly total: number;
+  /** Nothing left to fetch (`done >= total`; true with nothing to fetch at all). */
+  readonly complete: boolean;
+}
+
 export interface HaleSync {
   readonly state: Observed<SyncState>;
+  /** The catch-up's progress bar (n of m), from `state.initialSync`. */
+  readonly initialSync: Observed<InitialSyncProgress>;
   readonly issues: Observed<readonly SyncIssue[]>;
   readonly quarantine: Observed<readonly QuarantinedItem[]>;
   readonly unsent: Observed<readonly UnsentChange[]>;
@@ -103,12 +116,16 @@ export interface HaleSync {
   discardUnsent(stream: string, id: string, rv?: number): Promise<boolean>;
 }
 
-/** A grant this device issued, with its state now and its purpose opened. */
-export type GrantView = StoredGrant & { readonly status: GrantStatus; readonly purpose: string | null };
+export type { GrantView } from './grant-views';
 
 export interface HaleConsent {
   /** Grants given from this account, refreshed after every grant and revoke and every `refreshMs`. */
   readonly grants: Observed<readonly GrantView[]>;
+  /**
+   * Charts shared with this account, by patient, with their streams and state (a clinician's list of
+   * patients); a chart whose access ended in this session stays listed `ended`, with why.
+   */
+  readonly grantsReceived: Observed<readonly ReceivedGrant[]>;
   /** The wording to show before a revocation. */
   readonly revocationNotice: string;
   grant(request: GrantRequest): Promise<StoredGrant>;
@@ -132,7 +149,10 @@ export interface HaleAudit {
 }
 
 export interface HaleFiles {
-  readonly uploads: Observed<readonly QueuedUpload[]>;
+  /** The upload queue (`enqueue`), each file with its state and `progress`. */
+  readonly uploads: Observed<readonly UploadView[]>;
+  /** Every `get` under way, with the bytes received. */
+  readonly downloads: Observed<readonly DownloadView[]>;
   put(input: FilePutInput): Promise<FileRef>;
   enqueue(input: FileEnqueueInput): Promise<FileRef>;
   get(fileRef: FileRef, location: FileLocation): Promise<Uint8Array>;
@@ -145,15 +165,23 @@ export interface HaleDevices {
   readonly list: Observed<DeviceList | null>;
   revoke(deviceId: string): Promise<HttpDeviceRevokeResponse>;
   refresh(): void;
+  /**
+   * Answers a new device's pairing code (typed, or its QR link): resolves once both screens show the digits;
+   * `approve()` then sends the account to it (docs/client-api.md, "Adding a device by pairing").
+   */
+  approvePairing(code: string): Promise<PairingRequest>;
 }
 
 export interface HaleDirectory {
   /** A provider account publishes (or replaces) its signed profile in the directory. */
   publishProfile(profile: ProviderProfileInput): Promise<void>;
+  /** One page of providers whose name matches `q`; `next` (as `cursor`) for the page after. */
   search(
     q: string,
     options?: { limit?: number; cursor?: string },
   ): Promise<{ providers: VerifiedProvider[]; dropped: number; next?: string }>;
+  /** The same search for a screen: an Observed of the pages read so far; `more()` reads the next one. */
+  results(q: string, options?: { limit?: number }): Observed<ProviderSearch> & { readonly more: () => void };
 }
 
 /** What `changePassphrase` takes: the new passphrase and a proof that the person holds the account. */
@@ -178,6 +206,15 @@ export interface HaleSession {
   readonly files: HaleFiles;
   readonly devices: HaleDevices;
   readonly directory: HaleDirectory;
+  /**
+   * The records of a chart (default: this account's) whose text matches every word of `query`, ranked,
+   * each with the field it matched in; in memory only, run again as records change (`SearchResults`).
+   */
+  search(query: string, options?: SearchOptions): Observed<SearchResults>;
+  /** Messages, appointments, availability, notifications, plans, co-signatures (hale-care.ts). */
+  readonly care: HaleCare;
+  /** Records in and out: FHIR import, export forms, the patient summary, shared links, emergency card. */
+  readonly io: HaleIo;
   /** The chart (default: this account's) as a signed FHIR R4 Bundle; recorded in the audit trail. */
   exportFhir(patientId?: string): Promise<SignedFhirBundle>;
   /**
@@ -202,76 +239,38 @@ export interface HaleSessionDeps {
   readonly publishProfile: HaleDirectory['publishProfile'];
   readonly changePassphrase: HaleSession['changePassphrase'];
   readonly lock: () => void;
+  /** Answers a pairing code (`devices.approvePairing`); absent, it refuses. */
+  readonly approvePairing?: (code: string) => Promise<PairingRequest>;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
-  /** How often grants and the audit views are read again while something shows them; 60 s by default. */
+  /** What `io` needs beyond the session: the server's base URL, fetch, bearer tokens, the directory. */
+  readonly io?: Omit<RecordsIoDeps, 'session'>;
+  /** How often grants, the audit views and devices are read again while something shows them; 60 s by default. */
   readonly refreshMs?: number;
+  /** The session's clock (grant states); `Date.now` by default. */
+  readonly now?: () => number;
+  /** Streams purged because access ended, with the records removed (the session's `onPurged`). */
+  readonly purged$?: Observable<{ readonly removed: RemovedStream; readonly count: number }>;
+  /** What the care area needs beside the device session (its HTTP API, Ed25519, clock). */
+  readonly care?: Omit<HaleCareDeps, 'session'>;
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
-/** Applies a RecordQuery to a kind's records (newest written first, as the store lists them). */
-export function pageOf<K extends RecordKind>(
-  all: readonly StoredRecord<K>[],
-  query: RecordQuery,
-): RecordPage<K> {
-  const ids = query.ids ? new Set(query.ids) : null;
-  const matching = all.filter((r) => {
-    const at = r.record.updatedAt;
-    return (
-      (ids === null || ids.has(r.record.id)) &&
-      (query.writtenFrom === undefined || at >= query.writtenFrom) &&
-      (query.writtenBefore === undefined || at < query.writtenBefore) &&
-      (query.conflict === undefined || r.conflict === query.conflict)
-    );
-  });
-  const sign = query.order === 'asc' ? 1 : -1;
-  if (query.sort === 'clinical' || query.order === 'asc') {
-    const keyOf = (r: StoredRecord<K>): string =>
-      query.sort === 'clinical' ? clinicalDateOf(r.kind, r.record, r.record.updatedAt) : r.record.updatedAt;
-    const keyed = matching.map((r) => ({ r, k: keyOf(r) }));
-    keyed.sort((a, b) =>
-      a.k < b.k ? -sign : a.k > b.k ? sign : a.r.record.id < b.r.record.id ? -sign : sign,
-    );
-    matching.splice(0, matching.length, ...keyed.map((x) => x.r));
+/** `run()`, its refusal naming `about` where the error names nothing itself. */
+const naming = async <T>(about: { recordId?: string }, run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (e) {
+    throw concerning(e, about);
   }
-  const offset = query.offset ?? 0;
-  const items =
-    query.limit === undefined ? matching.slice(offset) : matching.slice(offset, offset + query.limit);
-  return { items, total: matching.length };
-}
-
-/** A value read by `read` at first listen, again at every `refresh$` emission and every `everyMs`. */
-function polled<T>(
-  read: () => Promise<T>,
-  initial: T,
-  refresh$: Observable<unknown>,
-  everyMs: number,
-): Observed<T> {
-  const source = merge(refresh$, timer(0, everyMs)).pipe(
-    switchMap(() => from(read().catch(() => undefined))),
-    // A failed read keeps what was shown; the sync issues say why.
-    distinctUntilChanged<T | undefined>((a, b) => a === undefined || b === undefined || sameJson(a, b)),
-  );
-  return observedFrom<T>(
-    new Observable<T>((subscriber) =>
-      source.subscribe({
-        next: (v) => {
-          if (v !== undefined) subscriber.next(v);
-        },
-        error: (e: unknown) => subscriber.error(e),
-      }),
-    ),
-    initial,
-  );
-}
+};
 
 /** Builds the declared session over a device session. */
 export function toHaleSession(deps: HaleSessionDeps): HaleSession {
   const { session, account } = deps;
   const everyMs = deps.refreshMs ?? 60_000;
+  const now = deps.now ?? Date.now;
   const state$ = session.sync.state$;
-  // Something changed that a polled view may show: a grant, a revoke, or a sync state change.
+  // Something changed that a polled view may show: a grant, a revoke, or `refresh()`.
   const changes = new Set<() => void>();
   const changed$ = new Observable<void>((subscriber) => {
     const f = (): void => subscriber.next();
@@ -282,26 +281,62 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     for (const f of [...changes]) f();
   };
   const fromState = <T>(pick: (s: SyncState) => T, initial: T): Observed<T> =>
-    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial);
+    observedFrom(state$.pipe(map(pick), distinctUntilChanged<T>(sameJson)), initial, () =>
+      pick(session.sync.state()),
+    );
 
   const records: HaleRecords = {
-    list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) =>
-      observedFrom(
+    list: <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
+      checkRecordQuery(kind, query);
+      return observedFrom(
         session.records
           .observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId })
           .pipe(map((all) => pageOf(all, query))),
         { items: [], total: 0 },
-      ),
+      );
+    },
+    query: async <K extends RecordKind>(kind: K, query: RecordQuery = {}) => {
+      checkRecordQuery(kind, query);
+      const all = await firstValueFrom(
+        session.records.observe(kind, query.patientId === undefined ? {} : { patientId: query.patientId }),
+      );
+      return pageOf(all, query);
+    },
     one: <K extends RecordKind>(id: string) => observedFrom(session.records.observeOne<K>(id), null),
+    history: <K extends RecordKind>(id: string) =>
+      observedFrom<RecordHistory<K> | null>(
+        session.records.observeOne<K>(id).pipe(
+          switchMap((stored) =>
+            stored === null
+              ? of(null)
+              : stored.kind === 'MedicalNote'
+                ? session.records
+                    .observe('NoteVersion', {
+                      patientId: (stored.record as RecordOf<'MedicalNote'>).patientId,
+                    })
+                    .pipe(map((versions) => historyOf(stored, versions)))
+                : of(historyOf(stored)),
+          ),
+        ),
+        null,
+      ),
     add: (kind, input, options) => session.records.add(kind, input, options),
-    update: (kind, id, patch, options) => session.records.update(kind, id, patch, options),
-    remove: (id) => session.records.remove(id),
-    get: (id) => session.records.get(id),
-    resolveConflict: (id, choice, expected) => session.records.resolveConflict(id, choice, expected),
+    update: (kind, id, patch, options) =>
+      naming({ recordId: id }, () => session.records.update(kind, id, patch, options)),
+    remove: (id) => naming({ recordId: id }, () => session.records.remove(id)),
+    get: (id) => naming({ recordId: id }, () => session.records.get(id)),
+    resolveConflict: (id, choice, expected) =>
+      naming({ recordId: id }, () => session.records.resolveConflict(id, choice, expected)),
   };
 
+  const initialSyncOf = (s: SyncState): InitialSyncProgress => ({
+    done: s.initialSync.done,
+    total: s.initialSync.total,
+    complete: s.initialSync.done >= s.initialSync.total,
+  });
   const sync: HaleSync = {
     state: observedFrom(state$, session.sync.state()),
+    initialSync: fromState(initialSyncOf, initialSyncOf(session.sync.state())),
     issues: fromState((s) => s.errors, session.sync.state().errors),
     quarantine: fromState(() => session.sync.quarantine(), session.sync.quarantine()),
     unsent: fromState(() => session.sync.unsent(), session.sync.unsent()),
@@ -310,11 +345,50 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     awaitInSync: () => session.sync.awaitInSync(),
     dismissQuarantined: (...entries) => session.sync.dismissQuarantined(...entries),
     quarantinedVersion: (entry) => session.sync.quarantinedVersion(entry),
-    discardUnsent: (stream, id, rv) => session.sync.discardUnsent(stream, id, rv),
+    discardUnsent: (stream, id, rv) =>
+      naming({ recordId: id }, () => session.sync.discardUnsent(stream, id, rv)),
   };
 
+  // Ends of access seen in this session (a clinician's charts): kept from the start, not from first listen.
+  const ends = new Map<string, SeenEnd>();
+  const ended$ =
+    deps.purged$ ??
+    session.engine.removed$.pipe(map((removed) => ({ removed, count: null as number | null })));
+  const endsWatch = ended$.subscribe(({ removed, count }) => {
+    const parsed = parseStreamId(removed.stream);
+    if (!parsed.ok || parsed.value.patientId === account.accountId) return;
+    ends.set(removed.stream, {
+      patientId: parsed.value.patientId,
+      ended: {
+        type: parsed.value.type,
+        reason: removed.reason,
+        purged: count,
+        at: new Date(now()).toISOString(),
+      },
+    });
+    touch();
+  });
+  const receivedNow = (): ReceivedGrant[] =>
+    receivedGrantsOf(account.accountId, session.engine.access(), ends, now());
   const consent: HaleConsent = {
-    grants: polled(() => session.consent.list(), [], changed$, everyMs),
+    grants: polled<readonly GrantView[]>(
+      async () => {
+        const listed = await session.consent.list();
+        const at = now();
+        return listed.map((g) => ({ ...g, state: grantStateOf(g, at) }));
+      },
+      [],
+      changed$,
+      everyMs,
+    ),
+    grantsReceived: observedFrom(
+      merge(state$, changed$, timer(0, everyMs)).pipe(
+        map(() => receivedNow()),
+        distinctUntilChanged<ReceivedGrant[]>(sameJson),
+      ),
+      [],
+      () => receivedNow(),
+    ),
     revocationNotice: session.consent.REVOCATION_NOTICE,
     grant: async (request) => {
       const granted = await session.consent.grant(request);
@@ -322,9 +396,12 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return granted;
     },
     revoke: async (grantId) => {
-      const result = await session.consent.revoke(grantId);
-      touch();
-      return result;
+      try {
+        return await session.consent.revoke(grantId);
+      } finally {
+        // A revocation kept unsent is listed `revocation-pending`: shown either way.
+        touch();
+      }
     },
     describeProvider: (accountId) => session.consent.describeProvider(accountId),
     verifyProvider: (accountId) => session.consent.verifyProvider(accountId),
@@ -361,14 +438,18 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     refresh: touch,
   };
 
+  const downloads = downloadTracker();
   const files: HaleFiles = {
-    uploads: observedFrom(
-      session.files.uploads$.pipe(startWith(session.files.uploads())),
-      session.files.uploads(),
+    uploads: uploadsWithProgress(
+      session.files.uploads$,
+      () => session.files.uploads(),
+      session.files.uploadProgress$,
     ),
+    downloads: downloads.downloads,
     put: (input) => session.files.put(input),
     enqueue: (input) => session.files.enqueue(input),
-    get: (fileRef, location) => session.files.get(fileRef, location),
+    get: (fileRef, location) =>
+      downloads.track(fileRef, (onProgress) => session.files.get(fileRef, location, { onProgress })),
     delete: (fileRef, location) => session.files.delete(fileRef, location),
     cancelUpload: (blobId) => session.files.cancelUpload(blobId),
     retryUpload: (blobId) => session.files.retryUpload(blobId),
@@ -382,11 +463,37 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
       return answer;
     },
     refresh: touch,
+    approvePairing: async (code) => {
+      if (deps.approvePairing === undefined)
+        throw new Error('approvePairing: this session cannot pair devices');
+      const request = await deps.approvePairing(code);
+      return {
+        ...request,
+        approve: async () => {
+          const joined = await request.approve();
+          touch();
+          return joined;
+        },
+      };
+    },
+  };
+
+  // One search index per chart searched, kept while the session is open (chart-search.ts).
+  const indexes = new Map<string, LiveIndex>();
+  const indexOf = (patientId: string): LiveIndex => {
+    const held = indexes.get(patientId);
+    if (held !== undefined && !held.closed()) return held;
+    const made = createLiveIndex((kind) => session.records.observe(kind, { patientId }));
+    indexes.set(patientId, made);
+    return made;
   };
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      endsWatch.unsubscribe();
+      for (const index of indexes.values()) index.close();
+      indexes.clear();
       try {
         await session.close();
       } finally {
@@ -410,11 +517,34 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     audit,
     files,
     devices,
-    directory: { search: deps.searchProviders, publishProfile: deps.publishProfile },
+    directory: {
+      search: deps.searchProviders,
+      publishProfile: deps.publishProfile,
+      results: (q, options = {}) => providerSearch(deps.searchProviders, q, options.limit),
+    },
+    search: (query, options = {}) => {
+      // From untyped code: anything but text is refused by name, not met as a TypeError in the index.
+      if (typeof query !== 'string') {
+        throw new RecordError('VALIDATION_FAILED', 'search: the query must be text', undefined, 'query');
+      }
+      return searchObserved(() => indexOf(options.patientId ?? account.accountId), query, options);
+    },
+    care: createHaleCare({ session, ...deps.care }),
+    io: toHaleIo({
+      ...(deps.io ?? {
+        baseUrl: '',
+        fetch: () => Promise.reject(new Error('no server')),
+        withToken: () => Promise.reject(new Error('no server')),
+      }),
+      providerProfile: directoryLookup(deps.searchProviders),
+      session,
+    }),
     exportFhir: (patientId) => session.exportFhir(patientId),
     changePassphrase: (input) => deps.changePassphrase(input),
     lock: async () => {
       deps.lock();
+      // The indexes hold opened record text: gone at once, not at the end of close().
+      for (const index of indexes.values()) index.close();
       await close();
     },
     close,

@@ -5,6 +5,7 @@
  * | invariant | how |
  * |---|---|
  * | `get()` is synchronous and stable | the last value emitted; the same object until the next emission |
+ * | `get()` with nothing listening | the value now where it can be read at once (sync state, grants received, uploads…); a record list's last value known |
  * | `subscribe` listens, never replays | the listener is called after each new value, not for the current one |
  * | `$` replays | a subscriber gets the current value at once, then each new one |
  * | one source subscription | shared by every listener; made at the first listener, ended at the last |
@@ -28,10 +29,11 @@ export interface Observed<T> {
 
 /**
  * An Observed over a source Observable, with `initial` until the source's first value. The source is
- * subscribed while something listens; while nothing does, `get()` reads a BehaviorSubject source's value
- * and otherwise returns the last value known.
+ * subscribed while something listens; while nothing does, `get()` reads a BehaviorSubject source's value,
+ * else `peek()` when given (the value now, read synchronously; kept while equal as JSON, so `get()` stays
+ * the same object), and otherwise returns the last value known.
  */
-export function observedFrom<T>(source: Observable<T>, initial: T): Observed<T> {
+export function observedFrom<T>(source: Observable<T>, initial: T, peek?: () => T): Observed<T> {
   const current = new BehaviorSubject<T>(initial);
   let failure: unknown;
   let subscription: Subscription | null = null;
@@ -53,6 +55,10 @@ export function observedFrom<T>(source: Observable<T>, initial: T): Observed<T> 
   const get = (): T => {
     // Nothing listens: a source that holds a value (a BehaviorSubject) is read; any other is not started.
     if (subscription === null && source instanceof BehaviorSubject) current.next(source.value as T);
+    else if (subscription === null && peek !== undefined) {
+      const now = peek();
+      if (JSON.stringify(now) !== JSON.stringify(current.value)) current.next(now);
+    }
     return current.value;
   };
   const subscribe = (listener: () => void): (() => void) => {

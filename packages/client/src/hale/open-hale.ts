@@ -7,6 +7,7 @@
  * | `createAccount` | — | server, vault | a session on the new account; the recovery key, shown once |
  * | `join` / `joinWithRecoveryKey` | server | server, vault | a session on this new device |
  * | `unlock` / `unlockWithRecoveryKey` | vault | — | a session (offline too) |
+ * | `startPairing` | server (relay) | server, vault | a pairing; its `confirm()` → a session on this new device |
  *
  * Failure modes: every refusal is a HaleError (AccountError for the account calls: WRONG_PASSPHRASE,
  * NO_ACCOUNT, LOGIN_TAKEN, …; HaleClientError for the server's answers). A session that fails to open
@@ -15,8 +16,10 @@
 import { chooseEd25519, type Ed25519, type KdfSettings } from '@hale/crypto';
 import {
   changePassphrase,
+  assertUnlocked,
   createAccount,
   hasAccount,
+  joinWithRoot,
   joinWithPassphrase,
   joinWithRecoveryKey,
   lock,
@@ -33,13 +36,18 @@ import {
   type JoinWithRecoveryKeyInput,
   type UnlockedAccount,
 } from '../account/account';
-import type { AccountError } from '../account/errors';
+import { AccountError } from '../account/errors';
 import { listDevices } from '../account/device-list';
 import { createHttpApi, type HttpApi } from '../api/http-api';
 import { createSessionManager } from '../api/session-manager';
 import { openDeviceSession, type DeviceSessionOptions } from '../session/session';
+import { Subject } from 'rxjs';
+import type { RemovedStream } from '../sync/engine';
 import type { Platform } from './platform';
 import { toHaleSession, type HaleSession } from './hale-session';
+import { approvePairing } from '../pairing/approver';
+import { startNewDevicePairing, type NewDevicePairing } from '../pairing/new-device';
+import { httpPairingRelay } from '../pairing/relay-client';
 
 export interface OpenHaleOptions {
   /** The sync server's base URL, e.g. `https://hale.example.org`. */
@@ -69,6 +77,17 @@ export interface Hale {
   unlockWithRecoveryKey(input: { readonly recoveryKey: string }): Promise<HaleSession>;
   /** Forgets the account on this device (its vault entry); the records' store stays until removed. */
   removeLocalAccount(): Promise<void>;
+  /**
+   * Adds this device by pairing with a signed-in device of the account: show `code` (and `link` as a QR
+   * code), compare the digits, `confirm()` → the session. ACCOUNT_EXISTS when this device holds an account.
+   */
+  startPairing(input: StartPairingInput): Promise<NewDevicePairing<HaleSession>>;
+}
+
+export interface StartPairingInput {
+  readonly deviceName: string;
+  /** As for `join`: continue over an unsigned generation-0 passphrase wrap (WRAPPED_ROOT_UNSIGNED otherwise). */
+  readonly acceptUnsignedLegacyWrap?: boolean;
 }
 
 /** What only tests set (`@hale/client/testing`): never part of the public options. */
@@ -99,11 +118,14 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
   const { platform } = options;
   const server = options.server.replace(/\/$/, '');
   const api: HttpApi = createHttpApi({ baseUrl: server, fetch: platform.fetch });
+  const relay = httpPairingRelay({ baseUrl: server, fetch: platform.fetch });
   const ed: Ed25519 = await (platform.ed25519 ?? chooseEd25519)();
+  const x25519 = platform.x25519 ? { x25519: platform.x25519() } : {};
   const deps: AccountDeps = {
     api,
     vault: platform.vault,
     ed,
+    ...x25519,
     ...(knobs.now ? { now: knobs.now } : {}),
     ...(knobs.kdf ? { kdf: knobs.kdf, weakKdfForTests: true } : {}),
     ...(knobs.wait ? { wait: knobs.wait } : {}),
@@ -117,6 +139,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
       ed,
       ...(knobs.now ? { now: knobs.now } : {}),
     });
+    const purged = new Subject<{ removed: RemovedStream; count: number }>();
     try {
       const session = await openDeviceSession({
         account,
@@ -127,11 +150,13 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         getDevice: (accountId, deviceId) => api.getAccountDevice(accountId, deviceId),
         getServerInfo: () => api.serverInfo(),
         ed,
+        ...x25519,
         vault: platform.vault,
         api,
         ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
         ...(offload ? { cryptoOffload: offload } : {}),
         ...(knobs.now ? { now: knobs.now } : {}),
+        onPurged: (removed, count) => purged.next({ removed, count }),
         ...knobs.session,
       });
       return toHaleSession({
@@ -139,7 +164,7 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         account,
         listDevices: () =>
           listDevices(
-            { api, ed },
+            { api, ed, ...x25519 },
             {
               accountId: account.accountId,
               identityPublicKey: account.keys.identity.publicKey,
@@ -156,8 +181,28 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         changePassphrase: (input) =>
           tokens.withToken((token) => changePassphrase(deps, { ...input, account, token })),
         lock: () => lock(account),
+        care: { api, ed, ...(knobs.now ? { now: knobs.now } : {}) },
+        approvePairing: (code) =>
+          approvePairing(
+            { relay, ...(knobs.now ? { now: knobs.now } : {}), ...(knobs.wait ? { wait: knobs.wait } : {}) },
+            {
+              accountId: account.accountId,
+              role: account.role,
+              loginName: account.loginName ?? null,
+              deviceId: account.device.deviceId,
+              deviceName: account.deviceName,
+              root: () => {
+                assertUnlocked(account);
+                return account.root.slice();
+              },
+            },
+            code,
+          ),
+        io: { baseUrl: server, fetch: platform.fetch, withToken: (call) => tokens.withToken(call) },
         ...(offload?.close ? { onClose: () => offload.close?.() } : {}),
         ...(knobs.refreshMs === undefined ? {} : { refreshMs: knobs.refreshMs }),
+        ...(knobs.now ? { now: knobs.now } : {}),
+        purged$: purged,
       });
     } catch (e) {
       await offload?.close?.();
@@ -185,5 +230,31 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
     unlock: async (input) => open(await unlock(deps, input)),
     unlockWithRecoveryKey: async (input) => open(await unlockWithRecoveryKey(deps, input)),
     removeLocalAccount: () => removeLocalAccount(deps),
+    async startPairing(input) {
+      if (await hasAccount(deps)) {
+        throw new AccountError('ACCOUNT_EXISTS', 'this device already holds an account');
+      }
+      return startNewDevicePairing<HaleSession>(
+        {
+          relay,
+          server,
+          ...(knobs.now ? { now: knobs.now } : {}),
+          ...(knobs.wait ? { wait: knobs.wait } : {}),
+          join: async (paired) => {
+            const account = await joinWithRoot(deps, {
+              root: paired.root,
+              deviceName: input.deviceName,
+              role: paired.role,
+              loginName: paired.loginName,
+              ...(input.acceptUnsignedLegacyWrap === undefined
+                ? {}
+                : { acceptUnsignedLegacyWrap: input.acceptUnsignedLegacyWrap }),
+            });
+            return { session: await open(account), deviceId: account.device.deviceId };
+          },
+        },
+        { deviceName: input.deviceName },
+      );
+    },
   };
 }

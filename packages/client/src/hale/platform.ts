@@ -12,12 +12,13 @@
  * | `deviceLock` | Web Locks (tabs of one origin) | none (one process) |
  * | `cryptoOffload` | a Web Worker | a worker thread |
  * | `ed25519` | WebCrypto, else tweetnacl | node:crypto |
+ * | `x25519` | tweetnacl | node:crypto |
  *
  * Invariants: `vault` has the account on disk before the write resolves (a join or unlock reports success
  * only then); `deviceLock` is required where two windows can open one device (browsers).
  */
 import type { RxStorage } from 'rxdb';
-import type { Ed25519 } from '@hale/crypto';
+import type { Ed25519, X25519 } from '@hale/crypto';
 import type { Vault } from '../account/vault';
 import type { FetchLike } from '../api/http-api';
 import type { CryptoOffload } from '../offload/crypto-offload';
@@ -38,4 +39,6 @@ export interface Platform {
   readonly cryptoOffload?: () => CryptoOffload & { close?: () => Promise<void> | void };
   /** The fastest Ed25519 the host has; `chooseEd25519()` by default. */
   readonly ed25519?: () => Promise<Ed25519>;
+  /** The host's X25519 for sealed boxes (the same boxes whichever); tweetnacl by default. */
+  readonly x25519?: () => X25519;
 }

@@ -1207,6 +1207,36 @@ export const createRecords = (deps: RecordsDeps) => {
       return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
     },
 
+    /**
+     * Records of `kind` of every patient this device holds (a clinician's inbox or schedule across its
+     * patients; a patient device holds only its own chart), live, newest written first.
+     */
+    observeAcross<K extends RecordKind>(kind: K): Observable<StoredRecord<K>[]> {
+      unlocked();
+      requireStorable(kind);
+      const view = collection.find({ selector: { kind }, sort: BY_TEXT }).$.pipe(
+        map((docs) => {
+          unlocked();
+          return docs
+            .filter((d) => !emptied(d))
+            .sort(newestFirst)
+            .map((d) => toStored<K>(toPlain(d)));
+        }),
+      );
+      return deps.closed$ === undefined ? view : view.pipe(takeUntil(deps.closed$));
+    },
+
+    /** As `observeAcross`, read once. */
+    async queryAcross<K extends RecordKind>(kind: K): Promise<StoredRecord<K>[]> {
+      unlocked();
+      requireStorable(kind);
+      const docs = await collection.find({ selector: { kind }, sort: BY_TEXT }).exec();
+      return docs
+        .filter((d) => !emptied(d))
+        .sort(newestFirst)
+        .map((d) => toStored<K>(toPlain(d)));
+    },
+
     /** One record, live: null while there is none (never written, deleted, or being purged). */
     observeOne<K extends RecordKind>(id: string): Observable<StoredRecord<K> | null> {
       unlocked();

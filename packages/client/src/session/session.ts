@@ -42,6 +42,7 @@ import {
   type AccountKeys,
   type DeviceKeys,
   type Ed25519,
+  type X25519,
   isAllZero,
 } from '@hale/crypto';
 import {
@@ -51,7 +52,7 @@ import {
   type EnvelopesFrame,
   type StreamsFrame,
 } from '@hale/protocol';
-import { toFhirBundle, type FhirExportItem } from '@hale/model';
+import { toFhirBundle, type FhirBundle, type FhirExportItem } from '@hale/model';
 import {
   openDeviceDb,
   type DeviceDb,
@@ -129,6 +130,11 @@ export interface DeviceSessionOptions {
   /** GET /v1/server: the server's id and the public key it signs its audit entries with. */
   getServerInfo?: () => Promise<{ serverId: string; publicKey: string }>;
   ed?: Ed25519;
+  /**
+   * The host's X25519 for the sealed boxes (key envelopes, audit entry bodies, grant purposes); tweetnacl
+   * by default. Node hosts pass node:crypto's (`createNodeX25519` of @hale/crypto/node): the same boxes.
+   */
+  x25519?: X25519;
   now?: () => number;
   dbName?: string;
   /**
@@ -281,6 +287,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
   }
   const collection = db.records;
   const invalid: { report: (key: string, reason: string) => void } = { report: () => undefined };
+  const x25519 = options.x25519 === undefined ? {} : { x25519: options.x25519 };
   const meta = createDeviceMeta({
     // Late async work (an audit flush, a purge) may finish after close(); the store leaves a closed db alone.
     ...deviceMetaStore(db),
@@ -398,6 +405,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     usable,
     onUnusable: lockedNow,
     ed,
+    ...x25519,
     fetchEnvelopes: async (streams) => {
       const reply = await connection.request<EnvelopesFrame>(
         streams ? { t: 'getEnvelopes', streams: streams as KeyEnvelope['stream'][] } : { t: 'getEnvelopes' },
@@ -493,6 +501,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     device: secrets.device,
     assertUnlocked: assertUsable,
     ed,
+    ...x25519,
     now,
     connection,
     directory,
@@ -530,6 +539,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
     ...(options.grantRefreshMs === undefined ? {} : { grantRefreshMs: options.grantRefreshMs }),
     ...(options.revocationRetryMs === undefined ? {} : { revocationRetryMs: options.revocationRetryMs }),
     ed,
+    ...x25519,
     connection,
     keyring,
     directory,
@@ -663,7 +673,14 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
      * unsettled conflict is exported with its other sides beside it, all tagged as in conflict
      * (docs/data-model.md). Recorded in the audit trail.
      */
-    async exportFhir(patientId: string = account.accountId): Promise<SignedFhirBundle> {
+    /**
+     * `prepare`, when given, restates the Bundle before it is signed (hale-io.ts: standard references,
+     * Practitioners from the directory, files embedded); what it answers is what is signed.
+     */
+    async exportFhir(
+      patientId: string = account.accountId,
+      prepare?: (bundle: FhirBundle) => Promise<FhirBundle>,
+    ): Promise<SignedFhirBundle> {
       assertUsable();
       const docs = await collection.find({ selector: { patientId } }).exec();
       // Records of the records API only: an AuditEntry an older build stored as a record is no entry of
@@ -691,7 +708,7 @@ export const openDeviceSession = async (options: DeviceSessionOptions) => {
         generatedAt: new Date(now()).toISOString(),
       });
       const bundle = await signFhirExport(
-        unsigned,
+        prepare === undefined ? unsigned : await prepare(unsigned),
         { accountId: account.accountId, identity: secrets.keys.identity },
         ed,
         unsigned.timestamp,

@@ -97,6 +97,7 @@ import {
   wrapKey,
   type AccountKeys,
   type Ed25519,
+  type X25519,
   isAllZero,
 } from '@hale/crypto';
 import {
@@ -212,6 +213,8 @@ export interface KeyringDeps {
   keys: AccountKeys;
   device: { deviceId: string; secretKey: Uint8Array };
   ed: Ed25519;
+  /** The host's X25519 for wrapping and opening key envelopes (tweetnacl by default). */
+  x25519?: X25519;
   fetchEnvelopes: (streams?: string[]) => Promise<KeyEnvelope[]>;
   /**
    * The server's list of the streams this account may read and their current epochs (`listStreams`):
@@ -430,7 +433,12 @@ export const createKeyring = (deps: KeyringDeps) => {
     }
     // Not remembered as refused: the envelope is fine, the keys may not be used (any more).
     if (unusable() || isAllZero(deps.keys.wrapping.secretKey)) return false;
-    const opened = unwrapKey(env.wrapped, deps.keys.wrapping, { stream: env.stream, epoch: env.epoch });
+    const opened = unwrapKey(
+      env.wrapped,
+      deps.keys.wrapping,
+      { stream: env.stream, epoch: env.epoch },
+      deps.x25519,
+    );
     if (!opened.ok) return reject(`cannot open: ${opened.error.code}`);
     if (keyId(opened.value) !== env.keyId) return reject('key id mismatch');
     put(env.stream, env.epoch, opened.value);
@@ -857,7 +865,7 @@ export const createKeyring = (deps: KeyringDeps) => {
       epoch,
       recipient: recipient.accountId,
       keyId: keyId(key),
-      wrapped: wrapKey(key, recipient.wrappingPublicKey, { stream, epoch }),
+      wrapped: wrapKey(key, recipient.wrappingPublicKey, { stream, epoch }, deps.x25519),
       createdBy: deps.device.deviceId,
     };
     const payload = envelopeSignaturePayload(env);

@@ -1,0 +1,153 @@
+/**
+ * Consent as screens show it: the grants this account gave, each with one state to show, and the charts
+ * shared with this account (grants received), each with its streams and state.
+ *
+ * | given (`GrantState`) | when |
+ * |---|---|
+ * | `revocation-pending` | revoked on this device, the server has not taken it: the grantee keeps access until it does |
+ * | `rotation-in-progress` | revoked or expired; its streams are not yet re-keyed without it (the next connect of a patient device finishes it) |
+ * | `revoked` / `expired` | ended, and re-keyed |
+ * | `not-started` | before its start: nothing is served yet |
+ * | `expiring` | in force, ending within EXPIRING_SOON_MS |
+ * | `active` | in force |
+ *
+ * | received (`ReceivedGrant['state']`) | when |
+ * |---|---|
+ * | `active` | at least one stream of the patient readable |
+ * | `expiring` | readable, the soonest end within EXPIRING_SOON_MS |
+ * | `ended` | no stream left; `ended` says why for each (expired, revoked, this device revoked) and how many records were purged |
+ *
+ * Invariants: every state is computed at the `now` given (the session's clock), from what this device
+ * holds: its copy of the grants it issued, the server's list of what it may sync as last heard (kept
+ * offline), and the ends it saw in this session. A chart whose access ended stays listed `ended` until the
+ * session closes, or until access to it comes back.
+ */
+import { GRANTABLE_STREAM_TYPES, type StreamAccess } from '@hale/protocol';
+import type { StreamType } from '@hale/model';
+import type { GrantStatus, StoredGrant } from '../consent/consent';
+import type { RemovedStream } from '../sync/engine';
+
+/** How close an end must be for a grant to show as `expiring`: a day. */
+export const EXPIRING_SOON_MS = 24 * 3600_000;
+
+export type GrantState =
+  | 'active'
+  | 'expiring'
+  | 'not-started'
+  | 'revocation-pending'
+  | 'rotation-in-progress'
+  | 'revoked'
+  | 'expired';
+
+/** A grant this account gave, with its state now and its purpose opened. */
+export type GrantView = StoredGrant & {
+  /** The consent layer's status (`GrantStatus`). */
+  readonly status: GrantStatus;
+  /** What to show: the status refined by the clock (expiring) and the re-keying (rotation in progress). */
+  readonly state: GrantState;
+  readonly purpose: string | null;
+};
+
+export function grantStateOf(g: StoredGrant & { readonly status: GrantStatus }, now: number): GrantState {
+  switch (g.status) {
+    case 'revoked':
+    case 'expired':
+      return g.rotatedAt === undefined ? 'rotation-in-progress' : g.status;
+    case 'active':
+      return Date.parse(g.grant.expiresAt) - now <= EXPIRING_SOON_MS ? 'expiring' : 'active';
+    default:
+      return g.status;
+  }
+}
+
+/** One stream of a shared chart this account may sync now. */
+export interface ReceivedStream {
+  readonly type: StreamType;
+  readonly access: 'read' | 'write';
+  /** The grant that describes the stream (write over read, then the longest lasting). */
+  readonly grantId: string | null;
+  /** When this access ends (writing, for a write grant a read grant outlasts). */
+  readonly expiresAt: string | null;
+  /** When reading ends, if later than `expiresAt`. */
+  readonly readExpiresAt: string | null;
+}
+
+/** A stream of the chart whose access ended in this session. */
+export interface EndedStream {
+  readonly type: StreamType;
+  readonly reason: RemovedStream['reason'];
+  /** Local records removed with it (null: not told). */
+  readonly purged: number | null;
+  readonly at: string;
+}
+
+/** A patient's chart shared with this account. */
+export interface ReceivedGrant {
+  readonly patientId: string;
+  readonly state: 'active' | 'expiring' | 'ended';
+  readonly streams: readonly ReceivedStream[];
+  /** The soonest end of reading among `streams` (null: none has an end this device knows). */
+  readonly endsAt: string | null;
+  readonly ended: readonly EndedStream[];
+}
+
+/** An end seen in this session, by stream id. */
+export interface SeenEnd {
+  readonly patientId: string;
+  readonly ended: EndedStream;
+}
+
+const GRANTABLE: ReadonlySet<string> = new Set(GRANTABLE_STREAM_TYPES);
+
+/**
+ * The charts shared with `accountId`, by patient (ids ascending), from the streams it may sync now and
+ * the ends seen (`ends`, by stream id; an end whose stream is listed again is left out).
+ */
+export function receivedGrantsOf(
+  accountId: string,
+  access: readonly StreamAccess[],
+  ends: ReadonlyMap<string, SeenEnd>,
+  now: number,
+): ReceivedGrant[] {
+  const charts = new Map<string, { streams: ReceivedStream[]; ended: EndedStream[] }>();
+  const chart = (patientId: string) => {
+    let c = charts.get(patientId);
+    if (c === undefined) charts.set(patientId, (c = { streams: [], ended: [] }));
+    return c;
+  };
+  const listed = new Set<string>();
+  for (const a of access) {
+    if (a.patientId === accountId || a.access === 'owner' || !GRANTABLE.has(a.type)) continue;
+    listed.add(a.stream);
+    chart(a.patientId).streams.push({
+      type: a.type,
+      access: a.access,
+      grantId: a.grantId ?? null,
+      expiresAt: a.expiresAt ?? null,
+      readExpiresAt: a.readExpiresAt ?? null,
+    });
+  }
+  for (const [stream, end] of ends) {
+    if (!listed.has(stream)) chart(end.patientId).ended.push(end.ended);
+  }
+  return [...charts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([patientId, c]) => {
+      const streams = c.streams.sort((a, b) => (a.type < b.type ? -1 : 1));
+      const ended = c.ended.sort((a, b) => (a.type < b.type ? -1 : 1));
+      const endsAt = streams
+        .map((s) => s.readExpiresAt ?? s.expiresAt)
+        .reduce<string | null>(
+          (soonest, t) =>
+            t !== null && (soonest === null || Date.parse(t) < Date.parse(soonest)) ? t : soonest,
+          null,
+        );
+      const state: ReceivedGrant['state'] =
+        streams.length === 0
+          ? 'ended'
+          : endsAt !== null && Date.parse(endsAt) - now <= EXPIRING_SOON_MS
+            ? 'expiring'
+            : 'active';
+      return { patientId, state, streams, endsAt, ended };
+    });
+}

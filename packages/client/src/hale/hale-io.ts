@@ -1,0 +1,136 @@
+/**
+ * `session.io`: records in and out, as an app's screens call them (the parts are in ../io/).
+ *
+ * | call | screen |
+ * |---|---|
+ * | `planImport(file, { source })` → FhirImportPlan | import: what will be imported, duplicates, what will not and why |
+ * | `importFhir(file, { source })` → ImportReport | import: the result, each record with what it did not keep |
+ * | `exportRecords({ attachments, format })` → ExportResult | export: signed Bundle, self-contained (embedded files), zip with files, NDJSON |
+ * | `patientSummary()` / `emergencySummary()` → Summary | summary preview (IPS), emergency card preview |
+ * | `shareSummary({ label, passcode, expiresAt, kinds })` → CreatedLink | share: link and QR (`link`), viewer URL |
+ * | `links()`, `revokeLink(id)`, `linkAccesses(id)` | shared links: list, revoke, each access |
+ * | `emergencyCard()` / `rotateEmergencyCard()` → CreatedLink | emergency card: the QR (no passcode, every access logged) and its rotation |
+ * | `watchLinkAccess(listener)` → stop | the notification when someone opens a link or the emergency card |
+ *
+ * Every call refuses with a HaleError (RecordsIoError, or the records/files/audit errors it passes on).
+ */
+import type { RecordKind } from '@hale/model';
+import type { ProviderProfile, ShlLinkInfo } from '@hale/protocol';
+import { importFhir, planImport, type ImportOptions, type ImportReport } from '../io/fhir-import-run';
+import { exportRecords, type ExportOptions, type ExportResult } from '../io/fhir-export-forms';
+import { emergencySummary, patientSummary, type Summary } from '../io/summaries';
+import {
+  createLink,
+  linkAccesses,
+  listLinks,
+  revokeLink,
+  watchLinkAccess,
+  type CreatedLink,
+  type LinkAccess,
+} from '../io/shl-client';
+import type { RecordsIoDeps } from '../io/records-io-deps';
+
+export interface ShareOptions {
+  readonly label?: string;
+  readonly passcode?: string;
+  readonly expiresAt?: string;
+  /** Which kinds of the summary to share (default: the whole IPS). */
+  readonly kinds?: readonly RecordKind[];
+}
+
+export interface HaleIo {
+  planImport(file: string | Uint8Array, options?: ImportOptions): ReturnType<typeof planImport>;
+  importFhir(file: string | Uint8Array, options?: ImportOptions): Promise<ImportReport>;
+  exportRecords(options?: ExportOptions): Promise<ExportResult>;
+  patientSummary(options?: { kinds?: readonly RecordKind[] }): Promise<Summary>;
+  emergencySummary(): Promise<Summary>;
+  shareSummary(options?: ShareOptions): Promise<CreatedLink>;
+  links(): Promise<readonly ShlLinkInfo[]>;
+  revokeLink(linkId: string): Promise<ShlLinkInfo>;
+  linkAccesses(linkId: string): ReturnType<typeof linkAccesses>;
+  /** The live emergency card link, made when there is none. The link text is only known when made here. */
+  emergencyCard(label?: string): Promise<CreatedLink>;
+  /** Revokes every emergency card link (old QR codes stop working) and makes a new one. */
+  rotateEmergencyCard(label?: string): Promise<CreatedLink>;
+  /** Each access to a shared link or the emergency card as it happens (a notification); answers the stop. */
+  watchLinkAccess(listener: (access: LinkAccess) => void, options?: { onReady?: () => void }): () => void;
+}
+
+/** How many directory pages `directoryLookup` reads for one account at most. */
+const LOOKUP_PAGES = 10;
+
+/**
+ * A provider's signed, verified directory profile by account id, through the directory search (which
+ * searches names, not ids: the pages of an empty query are read, at most LOOKUP_PAGES of 100). Cached per
+ * lookup function; null when not found.
+ */
+export const directoryLookup = (
+  search: (
+    q: string,
+    options?: { limit?: number; cursor?: string },
+  ) => Promise<{
+    providers: readonly { readonly profile: ProviderProfile }[];
+    next?: string;
+  }>,
+): ((accountId: string) => Promise<ProviderProfile | null>) => {
+  const cache = new Map<string, Promise<ProviderProfile | null>>();
+  const find = async (accountId: string): Promise<ProviderProfile | null> => {
+    let cursor: string | undefined;
+    for (let page = 0; page < LOOKUP_PAGES; page++) {
+      const answer = await search('', { limit: 100, ...(cursor === undefined ? {} : { cursor }) });
+      const found = answer.providers.find((p) => p.profile.accountId === accountId);
+      if (found !== undefined) return found.profile;
+      if (answer.next === undefined) return null;
+      cursor = answer.next;
+    }
+    return null;
+  };
+  return (accountId) => {
+    const held = cache.get(accountId) ?? find(accountId).catch(() => null);
+    cache.set(accountId, held);
+    return held;
+  };
+};
+
+export function toHaleIo(deps: RecordsIoDeps): HaleIo {
+  const makeEmergency = async (label?: string): Promise<CreatedLink> => {
+    const summary = await emergencySummary(deps);
+    return createLink(deps, {
+      content: summary.bundle,
+      contents: summary.contents,
+      emergency: true,
+      label: label ?? 'Emergency card',
+    });
+  };
+  const rotate = async (label?: string): Promise<CreatedLink> => {
+    for (const link of await listLinks(deps)) {
+      if (link.emergency && link.revokedAt === undefined) await revokeLink(deps, link.linkId);
+    }
+    return makeEmergency(label);
+  };
+  return {
+    planImport: (file, options) => planImport(deps, file, options),
+    importFhir: (file, options) => importFhir(deps, file, options),
+    exportRecords: (options) => exportRecords(deps, options),
+    patientSummary: (options) => patientSummary(deps, options),
+    emergencySummary: () => emergencySummary(deps),
+    shareSummary: async (options = {}) => {
+      const summary = await patientSummary(deps, options.kinds === undefined ? {} : { kinds: options.kinds });
+      return createLink(deps, {
+        content: summary.bundle,
+        contents: summary.contents,
+        ...(options.label === undefined ? {} : { label: options.label }),
+        ...(options.passcode === undefined ? {} : { passcode: options.passcode }),
+        ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
+      });
+    },
+    links: () => listLinks(deps),
+    revokeLink: (linkId) => revokeLink(deps, linkId),
+    linkAccesses: (linkId) => linkAccesses(deps, linkId),
+    // The link text is never stored (its key would then sit beside the records): showing the card again
+    // after a restart means a new link, the old one revoked.
+    emergencyCard: (label) => rotate(label),
+    rotateEmergencyCard: (label) => rotate(label),
+    watchLinkAccess: (listener, options) => watchLinkAccess(deps, listener, options),
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The export in the forms a person chooses, all built from the signed export (`session.exportFhir`):
+ *
+ * | option | what it gives |
+ * |---|---|
+ * | `attachments: 'link'` (default) | the signed Bundle; files stay `hale-blob:` links only this account's devices open |
+ * | `attachments: 'embed'` | the signed Bundle with every file's bytes in `Attachment.data` (base64): one self-contained file |
+ * | `attachments: 'zip'` | a zip (fflate): `bundle.json` (signed; each Attachment.url `files/{blobId}-{name}`) and the files beside it |
+ * | `format: 'ndjson'` | FHIR Bulk Data NDJSON: the current version of each resource, one per line (no signature: NDJSON has no place for one; the Bundle forms are the signed ones) |
+ *
+ * Every Bundle form has standard references (fhir-references.ts: RESTful fullUrls, relative references) and
+ * its Practitioners filled from the signed directory profile (name, identifier, contact) where the provider
+ * published one; the signature covers the Bundle as written, files by their sha256 (Hale extension).
+ * Failure modes: what `exportFhir` and `files.get` throw (a file this device cannot fetch, offline).
+ */
+import { zipSync, strToU8 } from 'fflate';
+import {
+  HALE_ACCOUNT_SYSTEM,
+  standardFhirBundle,
+  type FhirBundle,
+  type FhirBundleEntry,
+  type FhirJson,
+  type FhirJsonObject,
+  type FhirResource,
+  type FileRef,
+} from '@hale/model';
+import type { ProviderProfile } from '@hale/protocol';
+import type { SignedFhirBundle } from '../export/signed-fhir-export';
+import type { RecordsIoDeps } from './records-io-deps';
+
+export interface ExportOptions {
+  readonly patientId?: string;
+  readonly attachments?: 'link' | 'embed' | 'zip';
+  readonly format?: 'bundle' | 'ndjson';
+}
+
+export type ExportResult =
+  | { readonly form: 'bundle'; readonly bundle: SignedFhirBundle }
+  | { readonly form: 'zip'; readonly zip: Uint8Array; readonly bundle: SignedFhirBundle }
+  | { readonly form: 'ndjson'; readonly ndjson: string };
+
+const FILE_KINDS = [
+  ['HealthDocument', 'document'],
+  ['LabResult', 'lab-result'],
+  ['Message', 'message'],
+] as const;
+
+const toBase64 = (bytes: Uint8Array): string => {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+};
+
+const isObject = (value: FhirJson | undefined): value is FhirJsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `value` with every object that `change` answers for replaced (depth first). */
+const mapObjects = (value: FhirJson, change: (o: FhirJsonObject) => FhirJsonObject | undefined): FhirJson => {
+  if (Array.isArray(value)) return (value as readonly FhirJson[]).map((v) => mapObjects(v, change));
+  if (!isObject(value)) return value;
+  const out: Record<string, FhirJson> = {};
+  for (const [key, child] of Object.entries(value)) out[key] = mapObjects(child, change);
+  return change(out) ?? out;
+};
+
+/** A Practitioner named only by account, with what the provider's signed directory profile says. */
+const practitionerFrom = (resource: FhirResource, profile: ProviderProfile): FhirResource => ({
+  ...resource,
+  identifier: [
+    ...((resource['identifier'] as FhirJson[] | undefined) ?? []),
+    ...(profile.identifier.trim() === ''
+      ? []
+      : [{ type: { text: 'Professional identifier' }, value: profile.identifier }]),
+  ],
+  name: [{ text: profile.displayName }],
+  ...(profile.contact === undefined || profile.contact.trim() === ''
+    ? {}
+    : { telecom: [{ system: 'other', value: profile.contact }] }),
+  ...(profile.clinic.trim() === '' && profile.specialty.trim() === ''
+    ? {}
+    : {
+        qualification: [
+          { code: { text: [profile.specialty, profile.clinic].filter((t) => t.trim() !== '').join(', ') } },
+        ],
+      }),
+});
+
+/** Practitioner entries named only by account, filled from the provider's signed directory profile. */
+const withPractitioners = async (deps: RecordsIoDeps, bundle: FhirBundle): Promise<FhirBundle> => {
+  const lookup = deps.providerProfile;
+  if (lookup === undefined) return bundle;
+  const entry: FhirBundleEntry[] = [];
+  for (const e of bundle.entry) {
+    const identifiers = (e.resource['identifier'] as FhirJsonObject[] | undefined) ?? [];
+    const account = identifiers.find((i) => i['system'] === HALE_ACCOUNT_SYSTEM)?.['value'];
+    if (e.resource.resourceType !== 'Practitioner' || typeof account !== 'string' || 'name' in e.resource) {
+      entry.push(e);
+      continue;
+    }
+    const profile = await lookup(account).catch(() => null);
+    entry.push(profile === null ? e : { ...e, resource: practitionerFrom(e.resource, profile) });
+  }
+  return { ...bundle, entry };
+};
+
+/** The FileRefs of the chart's records by blob id, with the stream type their bytes are read from. */
+const filesOf = async (deps: RecordsIoDeps, patientId: string) => {
+  const found = new Map<string, { ref: FileRef; type: (typeof FILE_KINDS)[number][1] }>();
+  for (const [kind, type] of FILE_KINDS) {
+    for (const stored of await deps.session.records.query(kind, { patientId })) {
+      const r = stored.record as { file?: FileRef; attachments?: FileRef[]; versions?: { file?: FileRef }[] };
+      for (const ref of [r.file, ...(r.attachments ?? []), ...(r.versions ?? []).map((v) => v.file)]) {
+        if (ref !== undefined) found.set(ref.blobId, { ref, type });
+      }
+    }
+  }
+  return found;
+};
+
+const safeName = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
+
+/** The export in the form asked for (see the header). */
+export async function exportRecords(deps: RecordsIoDeps, options: ExportOptions = {}): Promise<ExportResult> {
+  const patientId = options.patientId ?? deps.session.account.accountId;
+  const mode = options.format === 'ndjson' ? 'link' : (options.attachments ?? 'link');
+  const zipped: Record<string, Uint8Array> = {};
+  const prepare = async (internal: FhirBundle): Promise<FhirBundle> => {
+    let bundle = await withPractitioners(deps, standardFhirBundle(internal));
+    if (mode === 'link') return bundle;
+    const files = await filesOf(deps, patientId);
+    const bytes = new Map<string, Uint8Array>();
+    for (const [blobId, { ref, type }] of files) {
+      if (JSON.stringify(bundle).includes(`hale-blob:${blobId}`)) {
+        bytes.set(blobId, await deps.session.files.get(ref, { patientId, type }));
+      }
+    }
+    bundle = mapObjects(bundle, (o) => {
+      const url = o['url'];
+      if (typeof url !== 'string' || !url.startsWith('hale-blob:')) return undefined;
+      const blobId = url.slice('hale-blob:'.length);
+      const data = bytes.get(blobId);
+      if (data === undefined) return undefined;
+      if (mode === 'embed') {
+        const { url: _link, ...rest } = o;
+        return { ...rest, data: toBase64(data) };
+      }
+      const name = `files/${blobId}-${safeName(files.get(blobId)?.ref.fileName ?? 'file')}`;
+      zipped[name] = data;
+      return { ...o, url: name };
+    }) as FhirBundle;
+    return bundle;
+  };
+  const bundle = await deps.session.exportFhir(patientId, prepare);
+  if (options.format === 'ndjson') {
+    const latest = new Map<string, FhirBundleEntry>();
+    const version = (e: FhirBundleEntry) =>
+      Number((e.resource['meta'] as FhirJsonObject | undefined)?.['versionId'] ?? 0);
+    for (const e of bundle.entry) {
+      const held = latest.get(e.fullUrl);
+      if (held === undefined || version(e) > version(held)) latest.set(e.fullUrl, e);
+    }
+    return {
+      form: 'ndjson',
+      ndjson: [...latest.values()].map((e) => JSON.stringify(e.resource)).join('\n') + '\n',
+    };
+  }
+  if (mode === 'zip') {
+    const zip = zipSync({ 'bundle.json': strToU8(JSON.stringify(bundle, null, 2)), ...zipped });
+    return { form: 'zip', zip, bundle };
+  }
+  return { form: 'bundle', bundle };
+}

@@ -1,0 +1,284 @@
+/*
+ * FHIR import mappings of results and files (see fhir-import-map.ts): Observation of any category →
+ * LabResult (the ABO/Rh result → the Profile's blood type), DocumentReference and DiagnosticReport with an
+ * embedded file → HealthDocument, a report of one result → that result's files.
+ */
+import type { Coding } from './common-schemas';
+import { BLOOD_TYPES, LAB_RESULT_STATUSES, OBSERVATION_CATEGORIES } from './record-schemas';
+import {
+  LOINC_SYSTEM,
+  codingsOf,
+  conceptCodes,
+  conceptName,
+  dateOrInstant,
+  first,
+  haleExtension,
+  instant,
+  isJson,
+  list,
+  namedCode,
+  rangeText,
+  str,
+  type Json,
+} from './fhir-import-read';
+import {
+  defined,
+  oneOf,
+  record,
+  type MapContext,
+  type MapOutcome,
+  type PendingFile,
+} from './fhir-import-map-base';
+
+// ------------------------------------------------------------------------------------------ results
+
+const BLOOD_TYPE_LOINC = '882-1';
+const RH_RE = /^\s*(AB|A|B|O)\s*(\+|-|pos(?:itive)?|neg(?:ative)?|Rh\(D\) positive|Rh\(D\) negative)/i;
+
+/** A blood type (`O+`) from an ABO/Rh Observation's value, when it reads as one. */
+export const bloodTypeOf = (r: Json): string | undefined => {
+  if (!codingsOf(r['code']).some((c) => c.system === LOINC_SYSTEM && c.code === BLOOD_TYPE_LOINC))
+    return undefined;
+  const text = conceptName(r['valueCodeableConcept']) ?? str(r['valueString']);
+  if (text === undefined) return undefined;
+  if ((BLOOD_TYPES as readonly string[]).includes(text)) return text;
+  const match = RH_RE.exec(text.replace(/^Blood group /i, ''));
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  const sign = /^(\+|pos|Rh\(D\) pos)/i.test(match[2]) ? '+' : '-';
+  return `${match[1].toUpperCase()}${sign}`;
+};
+
+const RENDERED = 'http://hl7.org/fhir/StructureDefinition/rendered-value';
+
+/** An Observation's (or component's) value and units as Hale keeps them. */
+const valueOf = (r: Json): { value?: number | string; units?: string; notKept?: string } => {
+  const q = isJson(r['valueQuantity']) ? r['valueQuantity'] : undefined;
+  if (q !== undefined && typeof q['value'] === 'number') {
+    const units = str(q['unit']) ?? str(q['code']);
+    const rendered = isJson(q['_value'])
+      ? list(q['_value']['extension']).find((e) => isJson(e) && e['url'] === RENDERED)
+      : undefined;
+    const digits = isJson(rendered) ? str(rendered['valueString']) : undefined;
+    const comparator = str(q['comparator']);
+    const value =
+      comparator === undefined && digits === undefined
+        ? q['value']
+        : `${comparator ?? ''}${digits ?? q['value']}`;
+    return { value, ...(units === undefined ? {} : { units }) };
+  }
+  if (typeof r['valueString'] === 'string') {
+    const unitsNote = list(r['note'])
+      .filter(isJson)
+      .map((n) => /^Units: (.+)$/s.exec(String(n['text']))?.[1])
+      .find((u) => u !== undefined);
+    return { value: r['valueString'], ...(unitsNote === undefined ? {} : { units: unitsNote }) };
+  }
+  if (r['valueCodeableConcept'] !== undefined) {
+    const name = conceptName(r['valueCodeableConcept']);
+    return name === undefined ? {} : { value: name, notKept: 'valueCodeableConcept.coding' };
+  }
+  if (typeof r['valueInteger'] === 'number') return { value: r['valueInteger'] };
+  if (typeof r['valueBoolean'] === 'boolean') return { value: r['valueBoolean'] ? 'yes' : 'no' };
+  if (typeof r['valueDateTime'] === 'string') return { value: r['valueDateTime'] };
+  return {};
+};
+
+const componentOf = (c: Json) => {
+  const { name, code } = namedCode(c['code'], LOINC_SYSTEM);
+  const { value, units } = valueOf(c);
+  return defined({
+    testCode: code,
+    testName: name ?? 'Component',
+    value,
+    units,
+    referenceRange: rangeText(first(c['referenceRange'])),
+  });
+};
+
+export const mapObservation = (r: Json, x: MapContext): MapOutcome => {
+  if (x.profileImported && bloodTypeOf(r) !== undefined)
+    return { absorbed: 'blood type, kept in the profile' };
+  const { name, code } = namedCode(r['code'], LOINC_SYSTEM);
+  if (name === undefined) return { skip: 'a result that names no test' };
+  const status = oneOf(LAB_RESULT_STATUSES, r['status']);
+  if (status === undefined) return { skip: `${name}: status ${String(r['status'])} has no Hale equivalent` };
+  const period = isJson(r['effectivePeriod']) ? r['effectivePeriod'] : undefined;
+  const effectiveAt =
+    dateOrInstant(r['effectiveDateTime']) ??
+    dateOrInstant(r['effectiveInstant']) ??
+    dateOrInstant(period?.['start']) ??
+    instant(r['issued']);
+  if (effectiveAt === undefined) return { skip: `${name}: no date it was taken` };
+  const categories = list(r['category']).flatMap((c) => codingsOf(c).map((coding) => coding.code));
+  const category = categories.map((c) => oneOf(OBSERVATION_CATEGORIES, c)).find((c) => c !== undefined);
+  const { value, units, notKept: valueNotKept } = valueOf(r);
+  const order = x.resolve(first(r['basedOn'])?.['reference']);
+  const requester = isJson(order?.['requester']) ? order['requester'] : undefined;
+  const attachments = x.attachmentsOf(r);
+  const files: PendingFile[] = [];
+  const missing: string[] = [];
+  for (const a of attachments) {
+    const data = str(a['data']);
+    if (data === undefined) missing.push(str(a['title']) ?? 'attachment');
+    else
+      files.push({
+        field: 'attachments',
+        data,
+        mediaType: str(a['contentType']) ?? 'application/octet-stream',
+        fileName: str(a['title']) ?? 'attachment',
+      });
+  }
+  const components = list(r['component']).filter(isJson).map(componentOf);
+  const outcome = record(
+    'LabResult',
+    r,
+    [
+      'status',
+      'category',
+      'code',
+      'subject',
+      'basedOn',
+      'effectiveDateTime',
+      'effectiveInstant',
+      'effectivePeriod',
+      'issued',
+      'performer',
+      'valueQuantity',
+      'valueString',
+      'valueCodeableConcept',
+      'valueInteger',
+      'valueBoolean',
+      'valueDateTime',
+      'referenceRange',
+      'component',
+      'note',
+      'encounter',
+    ],
+    {
+      testCode: code,
+      testName: name,
+      codes: conceptCodes(r['code'], (c: Coding) => c.system === LOINC_SYSTEM && c.code === code),
+      category: category === 'laboratory' ? undefined : category,
+      status,
+      value,
+      units,
+      referenceRange: rangeText(first(r['referenceRange'])),
+      effectiveAt,
+      publishedAt: instant(r['issued']),
+      orderedBy: requester === undefined ? undefined : x.accountOf(requester['reference']),
+      performer: str(first(r['performer'])?.['display']),
+      components: components.length > 0 ? components.slice(0, 20) : undefined,
+    },
+    files,
+  );
+  if (!('kind' in outcome)) return outcome;
+  const extra = [
+    ...(valueNotKept === undefined ? [] : [valueNotKept]),
+    ...missing.map((m) => `${m} (not embedded in the file)`),
+  ];
+  return extra.length === 0 ? outcome : { ...outcome, notKept: [...outcome.notKept, ...extra] };
+};
+
+const DOCUMENT_TYPES: Readonly<Record<string, string>> = {
+  '11502-2': 'lab-report',
+  '18748-4': 'imaging',
+  '57833-6': 'prescription',
+  '18842-5': 'discharge-summary',
+};
+
+/** A file an Attachment embeds, or why not. */
+const embedded = (attachment: unknown, title: string): PendingFile | string => {
+  if (!isJson(attachment)) return 'no file';
+  const data = str(attachment['data']);
+  if (data === undefined) {
+    return str(attachment['url']) === undefined ? 'no file' : 'the file is only linked, not in the import';
+  }
+  const fileName = str(haleExtension(attachment, 'file-name')) ?? str(attachment['title']) ?? title;
+  return {
+    field: 'file',
+    data,
+    mediaType: str(attachment['contentType']) ?? 'application/octet-stream',
+    fileName,
+  };
+};
+
+export const mapDocumentReference = (r: Json, x: MapContext): MapOutcome => {
+  const status = str(r['status']);
+  if (status === 'superseded')
+    return { skip: 'an earlier version of a document (the current one is imported)' };
+  if (status === 'entered-in-error') return { skip: 'a document entered in error' };
+  const attachment = first(r['content'])?.['attachment'];
+  const title =
+    (isJson(attachment) ? str(attachment['title']) : undefined) ??
+    str(r['description']) ??
+    conceptName(r['type']) ??
+    'Document';
+  const file = embedded(attachment, title);
+  if (typeof file === 'string') return { skip: `${title}: ${file}` };
+  const typeCode = codingsOf(r['type']).find((c) => c.system === LOINC_SYSTEM)?.code;
+  const typeText = isJson(r['type']) ? str(r['type']['text']) : undefined;
+  return record(
+    'HealthDocument',
+    r,
+    [
+      'status',
+      'type',
+      'category',
+      'subject',
+      'date',
+      'author',
+      'description',
+      'relatesTo',
+      'content',
+      'context',
+    ],
+    {
+      title,
+      documentType: typeText ?? (typeCode === undefined ? undefined : DOCUMENT_TYPES[typeCode]) ?? 'document',
+      description: str(r['description']),
+      tags: list(r['category']).flatMap((c) => (conceptName(c) === undefined ? [] : [conceptName(c)])),
+      uploadedAt: instant(r['date']) ?? x.importedAt,
+    },
+    [file],
+  );
+};
+
+export const mapDiagnosticReport = (r: Json, x: MapContext): MapOutcome => {
+  const name = conceptName(r['code']) ?? 'Report';
+  const forms = list(r['presentedForm']).filter(isJson);
+  const results = list(r['result']).length;
+  if (forms.length === 0) {
+    return str(r['conclusion']) !== undefined
+      ? {
+          skip: `${name}: a report with a conclusion but no file; its ${results} result(s) are imported one by one`,
+        }
+      : { skip: `${name}: a report grouping ${results} result(s), which are imported one by one` };
+  }
+  const file = embedded(forms[0], name);
+  if (typeof file === 'string') return { skip: `${name}: ${file}` };
+  const lab = list(r['category']).some((c) => codingsOf(c).some((coding) => coding.code === 'LAB'));
+  return record(
+    'HealthDocument',
+    r,
+    [
+      'status',
+      'category',
+      'code',
+      'subject',
+      'effectiveDateTime',
+      'issued',
+      'result',
+      'conclusion',
+      'presentedForm',
+      'performer',
+      'basedOn',
+    ],
+    {
+      title: name,
+      documentType: lab ? 'lab-report' : 'report',
+      description: str(r['conclusion']),
+      uploadedAt: instant(r['issued']) ?? x.importedAt,
+    },
+    [file],
+  );
+};

@@ -1,0 +1,568 @@
+/*
+ * FHIR R4 resource → Hale record input, per resource type (docs/data-model.md, "Import"). A mapping reads
+ * one resource and answers a record input (no id, patient or timestamps: the plan and the records API
+ * fill those), files to upload, and the resource's elements it did not keep; or why it is not imported.
+ *
+ * Invariants: pure; what a mapping cannot keep is said (`notKept` element names, or `skip` with a reason),
+ * never dropped silently; a mapping never invents a value a record requires (a medication with no name, a
+ * result with no date is skipped, not named "unknown"). Hale's own export reads back to the record it came
+ * from (the inverse of fhir.ts), so export → import → export keeps the clinical content.
+ */
+import {
+  ALLERGY_CATEGORIES,
+  CONDITION_CATEGORIES,
+  CONDITION_CLINICAL_STATUSES,
+  CONDITION_SEVERITIES,
+  CONDITION_VERIFICATION_STATUSES,
+  PROCEDURE_STATUSES,
+} from './record-schemas';
+import {
+  CVX_SYSTEM,
+  addressText,
+  codeOf,
+  codingsOf,
+  conceptCodes,
+  conceptName,
+  dateOrInstant,
+  first,
+  haleExtension,
+  instant,
+  isJson,
+  list,
+  namedCode,
+  notesOf,
+  personName,
+  quantityText,
+  str,
+  telecomOf,
+  type Json,
+} from './fhir-import-read';
+
+/** An embedded file to upload before the record is written (`field`: where its FileRef goes). */
+import { defined, oneOf, record, haleNote, type MapContext, type MapOutcome } from './fhir-import-map-base';
+import {
+  bloodTypeOf,
+  mapDiagnosticReport,
+  mapDocumentReference,
+  mapObservation,
+} from './fhir-import-map-results';
+
+export type { MapContext, MapOutcome, PendingFile } from './fhir-import-map-base';
+export { bloodTypeOf };
+
+// ------------------------------------------------------------------------------------------ people
+
+const BIRTH_SEX: Readonly<Record<string, string>> = { F: 'female', M: 'male', UNK: 'unknown' };
+
+const mapPatient = (r: Json, x: MapContext): MapOutcome => {
+  const fullName = personName(first(r['name']));
+  if (fullName === undefined) return { skip: 'the patient has no name' };
+  const birthSexExt = list(r['extension']).find(
+    (e) => isJson(e) && e['url'] === 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex',
+  );
+  const birthSex = isJson(birthSexExt) ? BIRTH_SEX[String(birthSexExt['valueCode'])] : undefined;
+  const identity = list(r['extension']).find(
+    (e) => isJson(e) && e['url'] === 'http://hl7.org/fhir/StructureDefinition/patient-genderIdentity',
+  );
+  const mrn = list(r['identifier'])
+    .filter(isJson)
+    .find((i) => codingsOf(i['type']).some((c) => c.code === 'MR'));
+  const gp = first(r['generalPractitioner']);
+  const phone = telecomOf(r['telecom'], 'phone');
+  const email = telecomOf(r['telecom'], 'email');
+  const address = addressText(first(r['address']));
+  const birthDate = str(r['birthDate']);
+  return record(
+    'Profile',
+    r,
+    ['name', 'gender', 'birthDate', 'active', 'telecom', 'address', 'generalPractitioner', 'link', 'contact'],
+    {
+      fullName,
+      birthDate: birthDate !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(birthDate) ? birthDate : undefined,
+      sexAtBirth: oneOf(['female', 'male', 'other', 'unknown'] as const, r['gender']) ?? birthSex,
+      gender: isJson(identity) ? conceptName(identity['valueCodeableConcept']) : undefined,
+      medicalRecordNumber: mrn === undefined ? undefined : str(mrn['value']),
+      bloodType: x.bloodType,
+      primaryCareProvider: gp === undefined ? undefined : str(gp['display']),
+      primaryCareProviderId: gp === undefined ? undefined : x.accountOf(gp['reference']),
+      contact:
+        phone === undefined && email === undefined && address === undefined
+          ? undefined
+          : defined({ phone, email, address }),
+      status: r['active'] === false ? 'inactive' : 'active',
+      notes: haleNote(r),
+    },
+  );
+};
+
+/** A Patient.contact as an emergency contact (other systems list next of kin there). */
+export const mapPatientContact = (contact: Json, r: Json): MapOutcome => {
+  const name = personName(contact['name']);
+  const phone = telecomOf(contact['telecom'], 'phone');
+  if (name === undefined || phone === undefined)
+    return { skip: 'a contact without a name or a phone number' };
+  return record('EmergencyContact', r, [], {
+    name,
+    relationship: conceptName(first(contact['relationship'])) ?? 'contact',
+    phone,
+    email: telecomOf(contact['telecom'], 'email'),
+  });
+};
+
+const mapRelatedPerson = (r: Json): MapOutcome => {
+  const name = personName(first(r['name']));
+  const phone = telecomOf(r['telecom'], 'phone');
+  if (name === undefined) return { skip: 'a related person without a name' };
+  if (phone === undefined) return { skip: `${name}: an emergency contact needs a phone number` };
+  return record('EmergencyContact', r, ['patient', 'relationship', 'name', 'telecom'], {
+    name,
+    relationship: conceptName(first(r['relationship'])) ?? 'contact',
+    phone,
+    email: telecomOf(r['telecom'], 'email'),
+    notes: haleNote(r),
+  });
+};
+
+// ------------------------------------------------------------------------------------------ clinical
+
+const mapAllergy = (r: Json, x: MapContext): MapOutcome => {
+  const substance = conceptName(r['code']);
+  if (substance === undefined) return { skip: 'an allergy that names no substance' };
+  const verification = codeOf(r['verificationStatus']);
+  if (verification === 'refuted' || verification === 'entered-in-error') {
+    return { skip: `${substance}: marked ${verification} by the source` };
+  }
+  const clinical = codeOf(r['clinicalStatus']);
+  const reaction = first(r['reaction']);
+  return record(
+    'Allergy',
+    r,
+    [
+      'clinicalStatus',
+      'verificationStatus',
+      'category',
+      'code',
+      'patient',
+      'onsetDateTime',
+      'recordedDate',
+      'note',
+      'reaction',
+    ],
+    {
+      substance,
+      codes: conceptCodes(r['code']),
+      category: oneOf(ALLERGY_CATEGORIES, list(r['category'])[0]),
+      reaction: reaction === undefined ? undefined : conceptName(first(reaction['manifestation'])),
+      severity:
+        reaction === undefined
+          ? undefined
+          : oneOf(['mild', 'moderate', 'severe'] as const, reaction['severity']),
+      onsetDate: dateOrInstant(r['onsetDateTime'], true),
+      recordedAt: instant(r['recordedDate']) ?? x.importedAt,
+      active: clinical === undefined || clinical === 'active',
+      notes: notesOf(r['note']),
+    },
+  );
+};
+
+const DOSE_OF = (applied: Json | undefined): string | undefined => {
+  if (applied === undefined) return undefined;
+  const n = applied['doseNumberPositiveInt'];
+  const of = applied['seriesDosesPositiveInt'];
+  if (typeof n === 'number' && typeof of === 'number') return `${n} of ${of}`;
+  return str(applied['doseNumberString']);
+};
+
+const mapImmunization = (r: Json, x: MapContext): MapOutcome => {
+  const { name, code } = namedCode(r['vaccineCode'], CVX_SYSTEM);
+  if (name === undefined) return { skip: 'an immunization that names no vaccine' };
+  const status = str(r['status']);
+  if (status !== undefined && status !== 'completed') return { skip: `${name}: status ${status}, not given` };
+  const administeredAt = dateOrInstant(r['occurrenceDateTime'], true);
+  if (administeredAt === undefined) return { skip: `${name}: no date it was given` };
+  const actor = first(r['performer'])?.['actor'];
+  const proof = haleExtension(r, 'proof-document');
+  return record(
+    'Immunization',
+    r,
+    [
+      'status',
+      'vaccineCode',
+      'patient',
+      'occurrenceDateTime',
+      'recorded',
+      'lotNumber',
+      'doseQuantity',
+      'performer',
+      'note',
+      'protocolApplied',
+      'primarySource',
+    ],
+    {
+      vaccineName: name,
+      vaccineCode: code,
+      administeredAt,
+      dose: quantityText(r['doseQuantity']) ?? DOSE_OF(first(r['protocolApplied'])),
+      lotNumber: str(r['lotNumber']),
+      performer: isJson(actor) ? str(actor['display']) : undefined,
+      providerId: isJson(actor) ? x.accountOf(actor['reference']) : undefined,
+      nextDoseDate: x.nextDoseOf(r),
+      proofDocumentId: isJson(proof) ? x.newIdOf(proof['reference']) : undefined,
+      notes: notesOf(r['note']),
+    },
+  );
+};
+
+/** A medication's name and codes: its concept, or the Medication resource it references. */
+const medicationConcept = (r: Json, x: MapContext): unknown => {
+  if (r['medicationCodeableConcept'] !== undefined) return r['medicationCodeableConcept'];
+  const reference = isJson(r['medicationReference']) ? r['medicationReference'] : undefined;
+  const medication = reference === undefined ? undefined : x.resolve(reference['reference']);
+  return medication?.['code'] ?? (reference === undefined ? undefined : { text: str(reference['display']) });
+};
+
+const ACTIVE_MEDICATION = new Set(['active', 'on-hold', 'intended', 'draft']);
+
+const mapMedicationStatement = (r: Json, x: MapContext): MapOutcome => {
+  const concept = medicationConcept(r, x);
+  const name = conceptName(concept);
+  if (name === undefined) return { skip: 'a medication with no name' };
+  const status = str(r['status']);
+  if (status === 'entered-in-error' || status === 'not-taken') return { skip: `${name}: ${status}` };
+  const dosage = first(r['dosage']);
+  const period = isJson(r['effectivePeriod']) ? r['effectivePeriod'] : undefined;
+  const doseQuantity = first(dosage?.['doseAndRate'])?.['doseQuantity'];
+  const source = isJson(r['informationSource']) ? r['informationSource'] : undefined;
+  return record(
+    'Medication',
+    r,
+    [
+      'status',
+      'medicationCodeableConcept',
+      'medicationReference',
+      'subject',
+      'effectiveDateTime',
+      'effectivePeriod',
+      'dateAsserted',
+      'informationSource',
+      'reasonCode',
+      'dosage',
+    ],
+    {
+      name,
+      codes: conceptCodes(concept),
+      dose: quantityText(doseQuantity) ?? str(dosage?.['text']),
+      frequency: conceptName(isJson(dosage?.['timing']) ? dosage['timing']['code'] : undefined),
+      instructions: str(dosage?.['patientInstruction']),
+      active: status === undefined || ACTIVE_MEDICATION.has(status),
+      startDate: dateOrInstant(period?.['start']) ?? dateOrInstant(r['effectiveDateTime']),
+      endDate: dateOrInstant(period?.['end']),
+      prescriberId: source === undefined ? undefined : x.accountOf(source['reference']),
+      reason: conceptName(first(r['reasonCode'])),
+    },
+  );
+};
+
+const PERIOD_UNITS: Readonly<Record<string, string>> = {
+  s: 'second',
+  min: 'minute',
+  h: 'hour',
+  d: 'day',
+  wk: 'week',
+  mo: 'month',
+  a: 'year',
+};
+
+const timingText = (timing: unknown): string | undefined => {
+  if (!isJson(timing)) return undefined;
+  const named = conceptName(timing['code']);
+  if (named !== undefined) return named;
+  const repeat = isJson(timing['repeat']) ? timing['repeat'] : undefined;
+  const frequency = repeat?.['frequency'];
+  const period = repeat?.['period'];
+  const unit = PERIOD_UNITS[String(repeat?.['periodUnit'])];
+  if (typeof frequency !== 'number' || typeof period !== 'number' || unit === undefined) return undefined;
+  return `${frequency} time${frequency === 1 ? '' : 's'} every ${period === 1 ? '' : `${period} `}${unit}${period === 1 ? '' : 's'}`;
+};
+
+const mapMedicationRequest = (r: Json, x: MapContext): MapOutcome => {
+  const concept = medicationConcept(r, x);
+  const name = conceptName(concept);
+  if (name === undefined) return { skip: 'a prescription with no medication name' };
+  const status = str(r['status']);
+  if (status === 'entered-in-error') return { skip: `${name}: entered in error` };
+  const dosage = first(r['dosageInstruction']);
+  const doseQuantity = first(dosage?.['doseAndRate'])?.['doseQuantity'];
+  const validity = isJson(r['dispenseRequest']) ? r['dispenseRequest']['validityPeriod'] : undefined;
+  const reason = conceptName(first(r['reasonCode'])) ?? str(first(r['reasonReference'])?.['display']);
+  return record(
+    'Medication',
+    r,
+    [
+      'status',
+      'medicationCodeableConcept',
+      'medicationReference',
+      'subject',
+      'authoredOn',
+      'reasonCode',
+      'reasonReference',
+      'dosageInstruction',
+      'dispenseRequest',
+      'intent',
+    ],
+    {
+      name,
+      codes: conceptCodes(concept),
+      dose: quantityText(doseQuantity),
+      frequency:
+        timingText(dosage?.['timing']) ?? (dosage?.['asNeededBoolean'] === true ? 'as needed' : undefined),
+      instructions: str(dosage?.['text']) ?? str(dosage?.['patientInstruction']),
+      active: status === undefined || ACTIVE_MEDICATION.has(status),
+      startDate:
+        dateOrInstant(r['authoredOn']) ?? dateOrInstant(isJson(validity) ? validity['start'] : undefined),
+      endDate: dateOrInstant(isJson(validity) ? validity['end'] : undefined),
+      reason,
+    },
+  );
+};
+
+// ------------------------------------------------------------------------------------------ visits
+
+const ENCOUNTER_TYPES: Readonly<Record<string, string>> = {
+  AMB: 'outpatient',
+  SS: 'outpatient',
+  HH: 'outpatient',
+  FLD: 'outpatient',
+  PRENC: 'outpatient',
+  IMP: 'inpatient',
+  ACUTE: 'inpatient',
+  NONAC: 'inpatient',
+  OBSENC: 'inpatient',
+  EMER: 'emergency',
+  VR: 'telehealth',
+  // Words some systems (older Synthea) put in class.code.
+  wellness: 'outpatient',
+  ambulatory: 'outpatient',
+  outpatient: 'outpatient',
+  urgentcare: 'outpatient',
+  inpatient: 'inpatient',
+  emergency: 'emergency',
+  virtual: 'telehealth',
+};
+const ENCOUNTER_STATUSES: Readonly<Record<string, string>> = {
+  planned: 'planned',
+  arrived: 'in-progress',
+  triaged: 'in-progress',
+  'in-progress': 'in-progress',
+  onleave: 'in-progress',
+  finished: 'finished',
+  cancelled: 'cancelled',
+};
+
+const mapEncounter = (r: Json, x: MapContext): MapOutcome => {
+  const classCode = isJson(r['class']) ? str(r['class']['code']) : undefined;
+  const type = classCode === undefined ? undefined : ENCOUNTER_TYPES[classCode];
+  if (type === undefined)
+    return { skip: `a visit of class ${classCode ?? '(none)'}, which Hale has no type for` };
+  const status = ENCOUNTER_STATUSES[String(r['status'])];
+  if (status === undefined) return { skip: `a visit with status ${String(r['status'])}` };
+  const period = isJson(r['period']) ? r['period'] : undefined;
+  const startedAt = instant(period?.['start']);
+  if (startedAt === undefined) return { skip: 'a visit without a start time' };
+  const number =
+    list(r['identifier'])
+      .filter(isJson)
+      .map((i) => (codingsOf(i['type']).some((c) => c.code === 'VN') ? str(i['value']) : undefined))
+      .find((v) => v !== undefined) ?? str(r['id']);
+  const clinician = first(r['participant'])?.['individual'];
+  const place = first(r['location'])?.['location'];
+  return record(
+    'Encounter',
+    r,
+    [
+      'status',
+      'class',
+      'type',
+      'serviceType',
+      'subject',
+      'participant',
+      'period',
+      'reasonCode',
+      'location',
+      'serviceProvider',
+    ],
+    {
+      encounterNumber: number?.slice(0, 64),
+      type,
+      department: conceptName(r['serviceType']) ?? conceptName(first(r['type'])),
+      location: isJson(place) ? str(place['display']) : undefined,
+      clinicianId: isJson(clinician) ? x.accountOf(clinician['reference']) : undefined,
+      startedAt,
+      endedAt: instant(period?.['end']),
+      status,
+      reason: conceptName(first(r['reasonCode'])),
+    },
+  );
+};
+
+const SEVERITY_BY_SNOMED: Readonly<Record<string, string>> = {
+  '255604002': 'mild',
+  '6736007': 'moderate',
+  '24484000': 'severe',
+};
+
+const mapCondition = (r: Json): MapOutcome => {
+  const name = conceptName(r['code']);
+  if (name === undefined) return { skip: 'a condition with no name' };
+  const onset = isJson(r['onsetPeriod']) ? r['onsetPeriod']['start'] : r['onsetDateTime'];
+  const abatement = isJson(r['abatementPeriod']) ? r['abatementPeriod']['end'] : r['abatementDateTime'];
+  const abatementDate = dateOrInstant(abatement, true);
+  const clinical =
+    oneOf(CONDITION_CLINICAL_STATUSES, codeOf(r['clinicalStatus'])) ??
+    (abatementDate === undefined ? 'active' : 'resolved');
+  const severityCode = codeOf(r['severity']);
+  return record(
+    'Condition',
+    r,
+    [
+      'clinicalStatus',
+      'verificationStatus',
+      'category',
+      'severity',
+      'code',
+      'bodySite',
+      'subject',
+      'onsetDateTime',
+      'onsetPeriod',
+      'abatementDateTime',
+      'abatementPeriod',
+      'recordedDate',
+      'note',
+      'encounter',
+    ],
+    {
+      name,
+      codes: conceptCodes(r['code']),
+      clinicalStatus: clinical,
+      verificationStatus: oneOf(CONDITION_VERIFICATION_STATUSES, codeOf(r['verificationStatus'])),
+      category: list(r['category'])
+        .flatMap((c) => codingsOf(c).map((x) => oneOf(CONDITION_CATEGORIES, x.code)))
+        .find((c) => c !== undefined),
+      severity:
+        (severityCode === undefined ? undefined : SEVERITY_BY_SNOMED[severityCode]) ??
+        oneOf(CONDITION_SEVERITIES, isJson(r['severity']) ? r['severity']['text'] : undefined),
+      bodySite: conceptName(first(r['bodySite'])),
+      onsetDate: dateOrInstant(onset, true),
+      abatementDate,
+      recordedAt: instant(r['recordedDate']),
+      notes: notesOf(r['note']),
+    },
+  );
+};
+
+const mapProcedure = (r: Json): MapOutcome => {
+  const name = conceptName(r['code']);
+  if (name === undefined) return { skip: 'a procedure with no name' };
+  const status = oneOf(PROCEDURE_STATUSES, r['status']);
+  if (status === undefined) return { skip: `${name}: no status` };
+  const period = isJson(r['performedPeriod']) ? r['performedPeriod'] : undefined;
+  const actor = first(r['performer'])?.['actor'];
+  const location = isJson(r['location']) ? r['location'] : undefined;
+  return record(
+    'Procedure',
+    r,
+    [
+      'status',
+      'code',
+      'subject',
+      'performedDateTime',
+      'performedPeriod',
+      'performer',
+      'location',
+      'reasonCode',
+      'bodySite',
+      'outcome',
+      'note',
+      'encounter',
+    ],
+    {
+      name,
+      codes: conceptCodes(r['code']),
+      status,
+      performedAt: dateOrInstant(period?.['start'] ?? r['performedDateTime'], true),
+      performedEndAt: dateOrInstant(period?.['end']),
+      performer: isJson(actor) ? str(actor['display']) : undefined,
+      location: location === undefined ? undefined : str(location['display']),
+      reason: conceptName(first(r['reasonCode'])),
+      bodySite: conceptName(first(r['bodySite'])),
+      outcome: conceptName(r['outcome']),
+      notes: notesOf(r['note']),
+    },
+  );
+};
+
+// ------------------------------------------------------------------------------------------ the rest
+
+/** Why a resource of a type Hale has no kind for is not imported, in words for the person. */
+const NOT_IMPORTED: Readonly<Record<string, string>> = {
+  Practitioner: 'a clinician: kept by name on the records that mention them',
+  PractitionerRole: 'a clinician’s role: kept by name on the records that mention it',
+  Organization: 'an organisation: kept by name on the records that mention it',
+  Location: 'a place: kept by name on the records that mention it',
+  Device: 'a device that recorded data',
+  Provenance: 'the history of a record in its source system (each imported record keeps where it came from)',
+  Claim: 'billing: Hale keeps no billing records',
+  ExplanationOfBenefit: 'billing: Hale keeps no billing records',
+  Coverage: 'insurance coverage: Hale keeps no insurance records',
+  CarePlan:
+    'a care plan is written in Hale by the clinician responsible for it, not re-created under your name',
+  Goal: 'a care goal: Hale has no record kind for goals',
+  CareTeam: 'a care team: Hale has no record kind for care teams',
+  Composition: 'a clinical note or document index: notes are written and signed in Hale by their authors',
+  Communication: 'a message belongs to the conversation it was sent in',
+  Appointment: 'appointments are booked in Hale with a Hale provider',
+  Consent: 'sharing is granted in Hale, not imported',
+  AuditEvent: 'an access log belongs to the account it was recorded for',
+  Task: 'a request to sign a note',
+  ServiceRequest: 'an order: the results it led to are imported',
+  ImagingStudy: 'imaging series: import the report or the images as documents',
+  MedicationAdministration: 'a single dose given in hospital',
+  Medication: 'a medicine’s definition: kept on the prescriptions that name it',
+  ImmunizationRecommendation: 'a recommendation without the immunization it follows',
+  OperationOutcome: 'a server’s message, no record',
+};
+
+export const notImportedReason = (resourceType: string): string =>
+  NOT_IMPORTED[resourceType] ?? `${resourceType}: Hale has no record kind for it`;
+
+/** Maps one resource (of the file's patient); `undefined` for a type that has no mapping. */
+export const mapResource = (r: Json, x: MapContext): MapOutcome | undefined => {
+  switch (r['resourceType']) {
+    case 'Patient':
+      return mapPatient(r, x);
+    case 'RelatedPerson':
+      return mapRelatedPerson(r);
+    case 'AllergyIntolerance':
+      return mapAllergy(r, x);
+    case 'Immunization':
+      return mapImmunization(r, x);
+    case 'MedicationStatement':
+      return mapMedicationStatement(r, x);
+    case 'MedicationRequest':
+      return mapMedicationRequest(r, x);
+    case 'Observation':
+      return mapObservation(r, x);
+    case 'DocumentReference':
+      return mapDocumentReference(r, x);
+    case 'DiagnosticReport':
+      return mapDiagnosticReport(r, x);
+    case 'Encounter':
+      return mapEncounter(r, x);
+    case 'Condition':
+      return mapCondition(r);
+    case 'Procedure':
+      return mapProcedure(r);
+    default:
+      return undefined;
+  }
+};

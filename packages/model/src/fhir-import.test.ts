@@ -1,0 +1,236 @@
+// FHIR import planning: Hale's own export reads back to the records it came from, field by field; a file
+// imported twice plans nothing the second time; malformed and hostile files are refused whole.
+import { describe, expect, it } from 'vitest';
+import { EXAMPLE_PATIENT_ID, exampleRecord } from './examples';
+import { toFhirBundle, type FhirExportItem } from './fhir';
+import { standardFhirBundle } from './fhir-references';
+import { MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH } from './fhir-import-input';
+import { originKey, planFhirImport } from './fhir-import';
+import type { RecordKind } from './registry';
+
+const IMPORTED_AT = '2026-11-25T10:00:00.000Z';
+const FRESH = 'FreshAccount0000000001';
+const KINDS = [
+  'Profile',
+  'EmergencyContact',
+  'Allergy',
+  'Immunization',
+  'Medication',
+  'LabResult',
+  'Condition',
+  'Procedure',
+  'Encounter',
+] as const satisfies readonly RecordKind[];
+
+/** Fields a record gets from where and when it is written, not from its content. */
+const NOT_CONTENT = [
+  'id',
+  'patientId',
+  'createdAt',
+  'updatedAt',
+  'origin',
+  'provenance',
+  'version',
+  'versions',
+];
+
+const content = (kind: RecordKind, record: Readonly<Record<string, unknown>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (NOT_CONTENT.includes(key)) continue;
+    if (kind === 'LabResult' && key === 'attachments') continue;
+    if (kind === 'LabResult' && key === 'category' && value === 'laboratory') continue;
+    if (kind === 'Immunization' && key === 'proofDocumentId') continue;
+    out[key] = value;
+  }
+  return out;
+};
+
+const exported = () => {
+  const records = KINDS.map((kind) => ({ kind, record: exampleRecord(kind) }) as FhirExportItem);
+  const bundle = standardFhirBundle(
+    toFhirBundle({ patientId: EXAMPLE_PATIENT_ID, records, generatedAt: '2026-11-24T09:00:00Z' }),
+  );
+  return { records, text: JSON.stringify(bundle) };
+};
+
+const planned = (text: string | Uint8Array, extra: Partial<Parameters<typeof planFhirImport>[1]> = {}) => {
+  const plan = planFhirImport(text, { patientId: FRESH, importedAt: IMPORTED_AT, ...extra });
+  if (!plan.ok) throw new Error(plan.error.message);
+  return plan.value;
+};
+
+const refusal = (text: string | Uint8Array) => {
+  const plan = planFhirImport(text, { patientId: FRESH, importedAt: IMPORTED_AT });
+  if (plan.ok) throw new Error('expected a refusal');
+  return plan.error;
+};
+
+describe('Hale’s own export, imported into a fresh account', () => {
+  const { records, text } = exported();
+  const plan = planned(text);
+
+  it.each(KINDS)('%s reads back field by field', (kind) => {
+    const source = records.find((r) => r.kind === kind)?.record as Readonly<Record<string, unknown>>;
+    const found = plan.records.filter((r) => r.kind === kind);
+    expect(found).toHaveLength(1);
+    expect(content(kind, found[0]?.input ?? {})).toEqual(content(kind, source));
+  });
+
+  it('keeps where each record came from and lists what it does not import', () => {
+    for (const r of plan.records) {
+      expect(typeof r.origin.resourceType).toBe('string');
+      expect(r.origin.importedAt).toBe(IMPORTED_AT);
+      expect(r.origin.originalId).toMatch(/^https:\/\/hale\.invalid\/fhir\//);
+      expect(r.input['origin']).toEqual(r.origin);
+    }
+    const skipped = plan.skipped.map((s) => s.resourceType);
+    expect(skipped).toContain('Provenance');
+    expect(skipped.filter((t) => t === 'Observation')).toHaveLength(1); // the lab's earlier version
+    expect(plan.absorbed.map((a) => a.resourceType).sort()).toEqual(
+      ['DiagnosticReport', 'ImmunizationRecommendation', 'Observation', 'ServiceRequest'].sort(),
+    );
+  });
+
+  it('plans nothing the second time', () => {
+    const originKeys = new Set(plan.records.map((r) => originKey(r.origin)));
+    const again = planned(text, { existing: { originKeys, ids: new Set() } });
+    expect(again.records).toEqual([]);
+    expect(again.duplicates).toHaveLength(plan.records.length);
+  });
+
+  it('finds the patient’s own records by their Hale ids when re-imported into the same account', () => {
+    const ids = new Set(records.map((r) => r.record.id));
+    const again = planned(text, { existing: { originKeys: new Set(), ids }, hasProfile: true });
+    expect(again.records.map((r) => r.kind)).toEqual([]);
+  });
+});
+
+const bundle = (entries: unknown[], type = 'collection') =>
+  JSON.stringify({ resourceType: 'Bundle', type, entry: entries });
+const patient = {
+  fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000001',
+  resource: { resourceType: 'Patient', id: 'p1', name: [{ given: ['Ada'], family: 'Lovelace' }] },
+};
+const subject = { reference: patient.fullUrl };
+
+describe('files from other systems', () => {
+  it('reads NDJSON, one resource per line', () => {
+    const text = [
+      JSON.stringify({
+        resourceType: 'Condition',
+        id: 'c1',
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertension' }] },
+        subject: { reference: 'Patient/p1' },
+      }),
+      JSON.stringify({
+        resourceType: 'AllergyIntolerance',
+        id: 'a1',
+        code: { text: 'Peanuts' },
+        patient: { reference: 'Patient/p1' },
+      }),
+    ].join('\n');
+    const plan = planned(text, { source: 'portal.ndjson' });
+    expect(plan.format).toBe('ndjson');
+    expect(plan.records.map((r) => r.kind)).toEqual(['Condition', 'Allergy']);
+    expect(plan.records[0]?.input).toMatchObject({
+      name: 'Hypertension',
+      clinicalStatus: 'active',
+      codes: [{ system: 'http://snomed.info/sct', code: '38341003' }],
+    });
+    expect(plan.records[0]?.origin).toEqual({
+      source: 'portal.ndjson',
+      resourceType: 'Condition',
+      originalId: 'Condition/c1',
+      importedAt: IMPORTED_AT,
+    });
+  });
+
+  it('lists a resource it cannot map with the reason, and a record the model refuses with its words', () => {
+    const plan = planned(
+      bundle([
+        patient,
+        {
+          fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000002',
+          resource: { resourceType: 'Claim', id: 'x' },
+        },
+        {
+          fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000003',
+          resource: { resourceType: 'MedicationStatement', status: 'active', subject },
+        },
+        {
+          fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000004',
+          resource: { resourceType: 'Condition', code: { text: 'x'.repeat(300) }, subject },
+        },
+      ]),
+    );
+    expect(plan.records.map((r) => r.kind)).toEqual(['Profile']);
+    const reasons = plan.skipped.map((s) => `${s.resourceType}: ${s.reason}`);
+    expect(reasons).toEqual([
+      'Claim: billing: Hale keeps no billing records',
+      'MedicationStatement: a medication with no name',
+      expect.stringMatching(/^Condition: Condition is invalid: name: /),
+    ]);
+  });
+});
+
+describe('malformed and hostile files, refused whole', () => {
+  it('refuses a file larger than the limit before reading it', () => {
+    const big = new Uint8Array(50 * 1024 * 1024).fill(0x20);
+    expect(MAX_IMPORT_BYTES).toBeLessThan(big.byteLength);
+    expect(refusal(big)).toMatchObject({ code: 'FHIR_IMPORT_REFUSED', reason: 'TOO_LARGE' });
+  });
+
+  it('refuses nesting deeper than any FHIR resource before parsing it', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(refusal(deep)).toMatchObject({ reason: 'TOO_DEEP' });
+    expect(
+      refusal(
+        `{"resourceType":"Bundle","type":"collection","entry":[${'{"a":'.repeat(MAX_IMPORT_DEPTH)}1${'}'.repeat(MAX_IMPORT_DEPTH)}]}`,
+      ),
+    ).toMatchObject({ reason: 'TOO_DEEP' });
+  });
+
+  it('refuses text that is no JSON, and a Bundle of another type', () => {
+    expect(refusal('{"resourceType": "Bundle",')).toMatchObject({ reason: 'NOT_JSON' });
+    expect(refusal(bundle([patient], 'transaction-response'))).toMatchObject({
+      reason: 'UNSUPPORTED_BUNDLE',
+    });
+  });
+
+  it('refuses wrong types, naming the path', () => {
+    const error = refusal(
+      bundle([
+        patient,
+        {
+          fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000005',
+          resource: {
+            resourceType: 'Observation',
+            status: 'final',
+            code: { coding: [{ system: 'http://loinc.org', code: 2345 }] },
+            subject,
+          },
+        },
+      ]),
+    );
+    expect(error.reason).toBe('MALFORMED');
+    expect(error.issues[0]?.path).toBe('entry[1].resource.code.coding[0].code');
+  });
+
+  it('refuses a reference to nowhere, and records of two patients', () => {
+    const nowhere = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000006',
+      resource: {
+        resourceType: 'AllergyIntolerance',
+        code: { text: 'Latex' },
+        patient: { reference: 'urn:uuid:0b6c1b5e-9999-4a4a-8a8a-000000000000' },
+      },
+    };
+    expect(refusal(bundle([patient, nowhere]))).toMatchObject({ reason: 'DANGLING_REFERENCE' });
+    const other = {
+      fullUrl: 'urn:uuid:0b6c1b5e-1111-4a4a-8a8a-000000000007',
+      resource: { resourceType: 'Patient', name: [{ text: 'Someone else' }] },
+    };
+    expect(refusal(bundle([patient, other]))).toMatchObject({ reason: 'SEVERAL_PATIENTS' });
+  });
+});

@@ -1,0 +1,92 @@
+// Every export form and the International Patient Summary checked against the FHIR R4 structure
+// definitions by a maintained validator (fhir-r4-validator.test-util.ts), and the IPS against the rules the
+// IG asks that a base validator does not (checkIpsRules).
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLE_PATIENT_ID, exampleRecord } from './examples';
+import { toFhirBundle, validateFhirBundleShape, type FhirExportItem } from './fhir';
+import { checkIpsRules, toIpsBundle } from './fhir-ips';
+import { standardFhirBundle } from './fhir-references';
+import { RECORD_KIND_NAMES } from './registry';
+import { validateR4 } from './fhir-r4-validator.test-util';
+
+const uuidOf = (name: string): string => {
+  const h = createHash('sha256').update(name).digest('hex');
+  return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+};
+const GENERATED = '2026-11-25T10:00:00Z';
+const every = (): FhirExportItem[] =>
+  RECORD_KIND_NAMES.filter((k) => k !== 'ProviderProfile').map(
+    (kind) => ({ kind, record: exampleRecord(kind) }) as FhirExportItem,
+  );
+
+describe('the export against the R4 structure definitions', () => {
+  it('a standard export of one record of every kind: no errors, and the shape check holds', () => {
+    const bundle = standardFhirBundle(
+      toFhirBundle({ patientId: EXAMPLE_PATIENT_ID, records: every(), generatedAt: GENERATED }),
+    );
+    expect(validateR4(bundle)).toEqual({ errors: [], warnings: [] });
+    const shape = validateFhirBundleShape(bundle);
+    expect(shape.ok ? [] : shape.error.issues).toEqual([]);
+    expect(JSON.stringify(bundle)).not.toContain('"reference":"urn:hale:');
+  });
+});
+
+describe('the International Patient Summary', () => {
+  it('of a full chart: valid R4, the IPS rules hold, every section present', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: every(),
+      generatedAt: GENERATED,
+      uuidOf,
+    });
+    const check = validateR4(ips);
+    expect(check.errors).toEqual([]);
+    // Medplum checks a reference's target type from a `Type/id` form only; a `urn:uuid:` one it reports
+    // as unchecked (a warning), though each carries `type` and resolves in the Bundle (checkIpsRules).
+    expect(check.warnings.filter((w) => !/Invalid reference: got "urn:uuid:/.test(w))).toEqual([]);
+    expect(checkIpsRules(ips)).toEqual([]);
+    const composition = ips.entry[0]?.resource as unknown as {
+      section: { code: { coding: { code: string }[] } }[];
+    };
+    expect(composition.section.map((s) => s.code.coding[0]?.code)).toEqual([
+      '48765-2',
+      '10160-0',
+      '11450-4',
+      '11369-6',
+      '30954-2',
+      '47519-4',
+    ]);
+    expect(JSON.stringify(ips)).not.toMatch(/"reference":"(?!urn:uuid:)/);
+  });
+
+  it('of a chart with only a profile: the required sections say there is no information', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: [{ kind: 'Profile', record: exampleRecord('Profile') }],
+      generatedAt: GENERATED,
+      uuidOf,
+    });
+    expect(validateR4(ips).errors).toEqual([]);
+    expect(checkIpsRules(ips)).toEqual([]);
+    expect(JSON.stringify(ips)).toContain('no-allergy-info');
+    expect(JSON.stringify(ips)).toContain('no-problem-info');
+  });
+
+  it('checkIpsRules refuses a summary without its required sections or with a dangling reference', () => {
+    const ips = toIpsBundle({
+      patientId: EXAMPLE_PATIENT_ID,
+      records: every(),
+      generatedAt: GENERATED,
+      uuidOf,
+    });
+    const broken = JSON.parse(JSON.stringify(ips)) as { entry: { resource: { section: unknown[] } }[] };
+    broken.entry[0]!.resource.section.splice(0, 1);
+    broken.entry.splice(2, 1);
+    const reasons = checkIpsRules(broken)
+      .map((i) => i.reason)
+      .join('\n');
+    expect(reasons).toContain('Allergies and intolerances (48765-2) is missing');
+    expect(reasons).toMatch(/resolves to no entry/);
+  });
+});

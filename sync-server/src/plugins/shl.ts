@@ -1,0 +1,315 @@
+/**
+ * SMART Health Links (protocol/src/shl.ts has the routes): a patient device stores a link's content as a
+ * JWE it encrypted, with an optional passcode and expiry; anyone holding the link asks for the manifest
+ * (`POST /shl/:token`) without an account.
+ *
+ * Invariants:
+ * - The server keeps ciphertext only, finds a link by the SHA-256 of its token (the token itself is not
+ *   stored), and keeps a passcode as scrypt (N 2^14, r 8, p 1, 16-byte salt), compared in constant time.
+ * - A manifest is served only for a link neither revoked, expired nor locked, with the right passcode
+ *   when it has one: a wrong one takes one of SHL_PASSCODE_ATTEMPTS tries (401 `remainingAttempts`);
+ *   then the link is locked (404, as the spec answers a link that no longer works). Every attempt is logged
+ *   in the link's access log; an opening is also an access event in the patient's audit trail (one per
+ *   stream type the link carries, actor the link's id), sealed to the patient and pushed live to their
+ *   devices like any access event.
+ * - Only the patient (a patient device of the account) creates, lists and revokes its links.
+ * - The patient's devices hear of every attempt at once: `GET /v1/shl/events` answers the accesses after
+ *   `since` (ISO), waiting up to `waitMs` (≤ SHL_EVENTS_WAIT_MS) for one when there is none yet; the wait is
+ *   woken in-process (a device asking another node of a cluster hears at the end of its wait).
+ * - A manifest embeds the content unless the viewer's `embeddedLengthMax` is smaller: then a `location`
+ *   with a one-time ticket valid SHL_TICKET_MS.
+ * Failure modes: ServiceError envelopes (BAD_MESSAGE by schema, FORBIDDEN, NOT_FOUND, ALREADY_EXISTS);
+ * the public routes answer 404 for any link that does not work, so they tell nothing of why.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  SHL_PASSCODE_ATTEMPTS,
+  ShlCreateRequest,
+  ShlLinkParams,
+  ShlManifestRequest,
+  ShlTicketParams,
+  ShlTokenParams,
+  ShlEventsQuery,
+  type ShlAccessesResponse,
+  type ShlEventsResponse,
+  type ShlLinkInfo,
+  type ShlListResponse,
+  type ShlManifest,
+} from '@hale/protocol';
+import type { AppContext } from '../context';
+import { ServiceError } from '../core/sync-service';
+import { isStoreError, type ShlLink, type ShlLinkListing } from '../store/index';
+import { SHL_VIEWER_HTML, SHL_VIEWER_SCRIPT } from './shl-viewer';
+
+/** Longest wait of an events request. */
+export const SHL_EVENTS_WAIT_MS = 30_000;
+
+/** How long a manifest's `location` works. */
+export const SHL_TICKET_MS = 5 * 60_000;
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+const scryptAsync = (passcode: string, salt: Buffer): Promise<Buffer> =>
+  new Promise((resolve, reject) =>
+    scrypt(passcode, salt, 32, { N: 16384, r: 8, p: 1 }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    ),
+  );
+
+const hashPasscode = async (passcode: string): Promise<string> => {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(passcode, salt);
+  return `scrypt$16384$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+};
+
+const passcodeMatches = async (passcode: string, stored: string): Promise<boolean> => {
+  const [, , , , salt, hash] = stored.split('$');
+  if (salt === undefined || hash === undefined) return false;
+  const key = await scryptAsync(passcode, Buffer.from(salt, 'base64url'));
+  const expected = Buffer.from(hash, 'base64url');
+  return expected.length === key.length && timingSafeEqual(expected, key);
+};
+
+const info = (l: ShlLinkListing): ShlLinkInfo => ({
+  linkId: l.linkId,
+  ...(l.label === undefined ? {} : { label: l.label }),
+  passcode: l.passcode,
+  emergency: l.emergency,
+  createdAt: l.createdAt,
+  ...(l.expiresAt === undefined ? {} : { expiresAt: l.expiresAt }),
+  ...(l.revokedAt === undefined ? {} : { revokedAt: l.revokedAt }),
+  attemptsLeft: l.attemptsLeft,
+  accessCount: l.accessCount,
+  ...(l.lastAccessAt === undefined ? {} : { lastAccessAt: l.lastAccessAt }),
+  contents: l.contents.map((c) => ({
+    type: c.type as ShlLinkInfo['contents'][number]['type'],
+    count: c.count,
+  })),
+});
+
+const gone = (reply: FastifyReply) =>
+  reply
+    .code(404)
+    .send({ code: 'NOT_FOUND', message: 'this link does not work: unknown, expired, revoked or locked' });
+
+export const shlPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const iso = () => new Date(ctx.now()).toISOString();
+  // Devices waiting for their patient's link accesses (in-process; see the header).
+  const waiting = new Map<string, Set<() => void>>();
+  const wake = (patientId: string): void => {
+    for (const resolve of [...(waiting.get(patientId) ?? [])]) resolve();
+  };
+  const recordAccess = async (link: ShlLink, access: Parameters<typeof ctx.store.shl.recordAccess>[1]) => {
+    const after = await ctx.store.shl.recordAccess(link.linkId, access);
+    wake(link.patientId);
+    return after;
+  };
+  // Before Fastify waits for requests in flight: a held events request answers at once.
+  app.addHook('preClose', (done) => {
+    for (const patientId of [...waiting.keys()]) wake(patientId);
+    done();
+  });
+  const owner = async (request: FastifyRequest) => {
+    const principal = await ctx.authenticate(request);
+    if (principal.role !== 'patient')
+      throw new ServiceError('FORBIDDEN', 'only a patient shares its own records');
+    return principal;
+  };
+
+  app.post<{ Body: ShlCreateRequest }>(
+    '/v1/shl',
+    { schema: { body: ShlCreateRequest }, bodyLimit: 6 * 1024 * 1024 },
+    async (request): Promise<ShlLinkInfo> => {
+      const principal = await owner(request);
+      const body = request.body;
+      if (body.expiresAt !== undefined && Date.parse(body.expiresAt) <= ctx.now()) {
+        throw new ServiceError('BAD_MESSAGE', 'expiresAt is in the past');
+      }
+      if (body.emergency && body.passcode !== undefined) {
+        throw new ServiceError(
+          'BAD_MESSAGE',
+          'an emergency link has no passcode: it must open for whoever helps',
+        );
+      }
+      const link = {
+        linkId: body.linkId,
+        tokenHash: sha256Hex(body.token),
+        patientId: principal.accountId,
+        ...(body.label === undefined ? {} : { label: body.label }),
+        ...(body.passcode === undefined ? {} : { passcodeHash: await hashPasscode(body.passcode) }),
+        attemptsLeft: SHL_PASSCODE_ATTEMPTS,
+        emergency: body.emergency,
+        contents: body.contents,
+        contentType: body.contentType,
+        jwe: body.jwe,
+        createdAt: iso(),
+        ...(body.expiresAt === undefined ? {} : { expiresAt: body.expiresAt }),
+      };
+      try {
+        await ctx.store.shl.create(link);
+      } catch (error) {
+        if (isStoreError(error, 'ALREADY_EXISTS'))
+          throw new ServiceError('ALREADY_EXISTS', 'this link id or token is taken');
+        throw error;
+      }
+      const [listed] = (await ctx.store.shl.list(principal.accountId, 1000)).filter(
+        (l) => l.linkId === link.linkId,
+      );
+      if (listed === undefined) throw new ServiceError('INTERNAL', 'the link was not stored');
+      return info(listed);
+    },
+  );
+
+  app.get('/v1/shl', async (request): Promise<ShlListResponse> => {
+    const principal = await owner(request);
+    return { links: (await ctx.store.shl.list(principal.accountId, 1000)).map(info) };
+  });
+
+  app.delete<{ Params: { linkId: string } }>(
+    '/v1/shl/:linkId',
+    { schema: { params: ShlLinkParams } },
+    async (request): Promise<ShlLinkInfo> => {
+      const principal = await owner(request);
+      try {
+        return info(await ctx.store.shl.revoke(principal.accountId, request.params.linkId, iso()));
+      } catch (error) {
+        if (isStoreError(error, 'NOT_FOUND'))
+          throw new ServiceError('NOT_FOUND', 'no such link of this account');
+        throw error;
+      }
+    },
+  );
+
+  app.get<{ Params: { linkId: string } }>(
+    '/v1/shl/:linkId/accesses',
+    { schema: { params: ShlLinkParams } },
+    async (request): Promise<ShlAccessesResponse> => {
+      const principal = await owner(request);
+      try {
+        return { accesses: await ctx.store.shl.accesses(principal.accountId, request.params.linkId, 1000) };
+      } catch (error) {
+        if (isStoreError(error, 'NOT_FOUND'))
+          throw new ServiceError('NOT_FOUND', 'no such link of this account');
+        throw error;
+      }
+    },
+  );
+
+  app.get<{ Querystring: { since: string; waitMs?: number } }>(
+    '/v1/shl/events',
+    { schema: { querystring: ShlEventsQuery } },
+    async (request): Promise<ShlEventsResponse> => {
+      const principal = await owner(request);
+      const { since } = request.query;
+      const read = () => ctx.store.shl.accessesSince(principal.accountId, since, 500);
+      let accesses = await read();
+      const waitMs = Math.min(request.query.waitMs ?? 0, SHL_EVENTS_WAIT_MS);
+      if (accesses.length === 0 && waitMs > 0) {
+        await new Promise<void>((resolve) => {
+          const set = waiting.get(principal.accountId) ?? new Set<() => void>();
+          waiting.set(principal.accountId, set);
+          const done = () => {
+            clearTimeout(timer);
+            set.delete(done);
+            if (set.size === 0) waiting.delete(principal.accountId);
+            resolve();
+          };
+          const timer = setTimeout(done, waitMs);
+          set.add(done);
+          request.raw.once('close', done);
+        });
+        accesses = await read();
+      }
+      return { accesses, now: iso() };
+    },
+  );
+
+  const logOpened = async (link: ShlLink): Promise<void> => {
+    const actor = { accountId: link.linkId, deviceId: link.linkId, role: 'provider' as const };
+    await ctx.service.recordGranteeAccess(
+      actor,
+      link.contents.map((c) => ({
+        action: 'link-open' as const,
+        stream: `${link.patientId}/${c.type}`,
+        count: c.count,
+      })),
+    );
+  };
+
+  app.post<{ Params: { token: string }; Body: ShlManifestRequest }>(
+    '/shl/:token',
+    { schema: { params: ShlTokenParams, body: ShlManifestRequest } },
+    async (request, reply) => {
+      const link = await ctx.store.shl.byToken(sha256Hex(request.params.token));
+      if (link === null) return gone(reply);
+      const at = iso();
+      const recipient = request.body.recipient;
+      const expired = link.expiresAt !== undefined && Date.parse(link.expiresAt) <= ctx.now();
+      if (link.revokedAt !== undefined || expired || link.attemptsLeft === 0) {
+        await recordAccess(link, { at, outcome: 'refused', recipient });
+        return gone(reply);
+      }
+      if (link.passcodeHash !== undefined) {
+        const given = request.body.passcode;
+        if (given === undefined || !(await passcodeMatches(given, link.passcodeHash))) {
+          const after = await ctx.store.shl.recordAccess(link.linkId, {
+            at,
+            outcome: 'wrong-passcode',
+            recipient,
+          });
+          if (after === null) return gone(reply);
+          return reply.code(401).send({
+            code: 'UNAUTHENTICATED',
+            message: 'wrong passcode',
+            remainingAttempts: after.attemptsLeft,
+          });
+        }
+      }
+      const opened = await recordAccess(link, { at, outcome: 'opened', recipient });
+      if (opened === null) return gone(reply);
+      await logOpened(link);
+      const max = request.body.embeddedLengthMax;
+      let file: ShlManifest['files'][number];
+      if (max !== undefined && link.jwe.length > max) {
+        const ticket = randomBytes(32).toString('base64url');
+        await ctx.store.shl.putTicket(link.linkId, sha256Hex(ticket), ctx.now() + SHL_TICKET_MS);
+        const base = `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+        file = {
+          contentType: link.contentType,
+          location: `${base}/shl/file/${ticket}`,
+          lastUpdated: link.createdAt,
+        };
+      } else {
+        file = { contentType: link.contentType, embedded: link.jwe, lastUpdated: link.createdAt };
+      }
+      const manifest: ShlManifest = { files: [file], status: 'finalized' };
+      return reply.code(200).send(manifest);
+    },
+  );
+
+  app.get<{ Params: { ticket: string } }>(
+    '/shl/file/:ticket',
+    { schema: { params: ShlTicketParams } },
+    async (request, reply) => {
+      const link = await ctx.store.shl.takeTicket(sha256Hex(request.params.ticket), ctx.now());
+      if (link === null || link.revokedAt !== undefined) return gone(reply);
+      return reply.code(200).header('content-type', 'application/jose').send(link.jwe);
+    },
+  );
+
+  app.get('/shl/view', async (_request, reply) =>
+    reply
+      .code(200)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header(
+        'content-security-policy',
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'",
+      )
+      .header('referrer-policy', 'no-referrer')
+      .send(SHL_VIEWER_HTML),
+  );
+  app.get('/shl/view.js', async (_request, reply) =>
+    reply.code(200).header('content-type', 'text/javascript; charset=utf-8').send(SHL_VIEWER_SCRIPT),
+  );
+};

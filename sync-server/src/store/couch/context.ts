@@ -1,0 +1,106 @@
+/*
+ * What the CouchDB store's modules share: the data database, the shard logs, this instance's node id, the
+ * commit announcement to local listeners, and the access guard's reads (types.ts AccessGuard).
+ *
+ * The guard runs inside a commit's `build` (log.ts), after the shards it reads were settled: the grants
+ * it is given are read from the patients' shards, which take part in the commit, so a revocation committed
+ * there after this read makes the commit lose its create (409) and the write is decided again. The writer
+ * device's revocation is read the same way from its account's shard (`guardShards` names it).
+ */
+import type { AccessGuard, Grant, StreamHead } from '../types';
+import { key, prefix, type CouchDoc, type Db } from './db';
+import { shardOf, type Part, type ShardLog } from './log';
+import { isGone, type Op } from './ops';
+
+export interface Ctx {
+  data: Db;
+  log: ShardLog;
+  node: string;
+  announce(heads: StreamHead[]): void;
+}
+
+/** Parts of a plan being built, per shard: ops appended, state replaced. */
+export class Parts {
+  readonly map = new Map<string, Part>();
+  part(shard: string): Part {
+    let p = this.map.get(shard);
+    if (p === undefined) {
+      p = {};
+      this.map.set(shard, p);
+    }
+    return p;
+  }
+  ops(shard: string, ...ops: Op[]): void {
+    const p = this.part(shard);
+    p.ops = [...(p.ops ?? []), ...ops];
+  }
+}
+
+export const docToGrant = (doc: CouchDoc): Grant => {
+  const g = doc.grant as Grant;
+  return { ...g };
+};
+
+/** Unended at `at`: not revoked and `expiresAt` after it (one not started yet counts). */
+export const isUnended = (g: Grant, at: string): boolean => g.revokedAt === undefined && g.expiresAt > at;
+
+/** The order of `listUnendedByPatient`: `${patientId}/`, then issued, then id. */
+export const byPatientOrder = (a: Grant, b: Grant): number => {
+  const pa = `${a.patientId}/`;
+  const pb = `${b.patientId}/`;
+  if (pa !== pb) return pa < pb ? -1 : 1;
+  if (a.issuedAt !== b.issuedAt) return a.issuedAt < b.issuedAt ? -1 : 1;
+  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
+};
+
+/** Every grant `granteeId` received (also ended ones). */
+export const grantsOfGrantee = async (data: Db, granteeId: string): Promise<Grant[]> =>
+  (await data.range(prefix('gg', granteeId))).filter((d) => !isGone(d)).map(docToGrant);
+
+export const unendedFrom = async (
+  data: Db,
+  granteeId: string,
+  patientIds: readonly string[],
+  at: string,
+): Promise<Grant[]> => {
+  if (patientIds.length === 0) return [];
+  const wanted = new Set(patientIds);
+  return (await grantsOfGrantee(data, granteeId))
+    .filter((g) => wanted.has(g.patientId) && isUnended(g, at))
+    .sort(byPatientOrder);
+};
+
+/** The account of a device, or null for a device the store holds no registration of. */
+export const deviceAccount = async (data: Db, deviceId: string): Promise<string | null> => {
+  const doc = await data.get(key('D', deviceId));
+  return isGone(doc) || doc === null ? null : (doc.accountId as string);
+};
+
+/** The shards a guard reads: its patients', and its writer's account (for the writer's revocation). */
+export const guardShards = async (data: Db, guard: AccessGuard | undefined): Promise<string[]> => {
+  if (guard === undefined) return [];
+  const shards = guard.patientIds.map(shardOf);
+  if (guard.writer !== undefined) {
+    const account = await deviceAccount(data, guard.writer);
+    if (account !== null) shards.push(account);
+  }
+  return shards;
+};
+
+/** Runs the guard's check on what the store holds now (inside a commit's build); throws its refusal. */
+export const runGuard = async (data: Db, guard: AccessGuard | undefined): Promise<void> => {
+  if (guard === undefined) return;
+  const grants = await unendedFrom(data, guard.granteeId, guard.patientIds, guard.at);
+  let writerRevoked = false;
+  if (guard.writer !== undefined) {
+    const device = await data.get(key('D', guard.writer));
+    writerRevoked = !isGone(device) && typeof device?.revokedAt === 'string';
+  }
+  guard.check(grants, writerRevoked);
+};
+
+/** The stream's current key epoch: its highest envelope epoch, or null without envelopes. */
+export const currentEpoch = async (data: Db, stream: string): Promise<number | null> => {
+  const [last] = await data.range(prefix('e', stream), { descending: true, limit: 1, includeDocs: false });
+  return last === undefined ? null : Number(last._id.split('|')[2]);
+};

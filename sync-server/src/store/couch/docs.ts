@@ -1,0 +1,366 @@
+/*
+ * Record documents of the CouchDB store (types.ts `docs`, `heads`).
+ *
+ * | document                     | holds                                                              |
+ * | ---------------------------- | ------------------------------------------------------------------ |
+ * | `d|stream|id`                 | the record's current version, whole (put by each accepted write)   |
+ * | `q|stream|seq`                | `{ id }`: the version that took seq (immutable; superseded ones stay) |
+ * | `ap|stream|author|authorSeq`  | `{ id }`: an audit chain position held (immutable)                 |
+ * | `aa|stream|author|at|id`      | an audit entry by author and receive time (immutable)              |
+ * | `hk|stream`                   | the kept signed stream head with the rows it covers                |
+ * | shard log `state.heads`       | each stream's last allocated seq (log.ts)                          |
+ *
+ * Invariants:
+ * - A batch is one commit of the shards of its streams (and of what its guard reads): the compare-and-set
+ *   of every row, the epoch checks, the audit positions and the seq allocation are decided on the state the
+ *   commit's shards were settled at, and the commit is created only if no other commit came between.
+ *   Seqs are the shard state's heads + 1, so gap-free and strictly increasing per stream, across nodes.
+ * - readDocs reads up to the stream's head in its shard's settled state (every commit up to it is applied),
+ *   so a reader never sees seq n+1 before n, nor part of a batch; a version is returned only while it is
+ *   its record's current one (`d.seq === q.seq`).
+ * - A conflict's `keptFrom` is never given: this store records no restore origin (restore is by CouchDB
+ *   replication, docs/operations.md).
+ * Failure modes: as log.ts; a guard's refusal reaches the caller unchanged.
+ */
+import {
+  StoreError,
+  isAuditStream,
+  type AccessGuard,
+  type Doc,
+  type DocPage,
+  type DocWrite,
+  type DocWriteResult,
+  type HeadRow,
+  type KeepHeadResult,
+  type KeptHead,
+  type StreamHead,
+  type SyncStore,
+} from '../types';
+import { fromBase64, key, lastPart, prefix, toBase64, type CouchDoc } from './db';
+import { currentEpoch, guardShards, runGuard, Parts, type Ctx } from './context';
+import { shardOf, type Snapshot } from './log';
+import { create, isGone, put } from './ops';
+import { invalid, validateDocWrite, validateGuard } from './validate';
+
+export const docToDoc = (d: CouchDoc): Doc => {
+  const doc: Doc = {
+    stream: d.stream as string,
+    id: d.id as string,
+    seq: d.seq as number,
+    rev: d.rev as string,
+    deleted: d.deleted as boolean,
+    epoch: d.epoch as number,
+    ct: fromBase64(d.ct as string),
+    size: d.size as number,
+    author: d.author as string,
+    at: d.at as string,
+  };
+  if (typeof d.sig === 'string') doc.sig = d.sig;
+  if (d.audit !== undefined && d.audit !== null) doc.audit = { ...(d.audit as NonNullable<Doc['audit']>) };
+  return doc;
+};
+
+/** What a batch's rows decide on the state read: results, and what to write per shard. */
+export interface RowsPlan {
+  results: DocWriteResult[];
+  positionTaken: boolean;
+  heads: Map<string, number>;
+}
+
+/**
+ * Decides `rows` on the state settled in `snaps` (complete through their last commits) and adds what they
+ * write to `parts`. Throws TOO_LARGE or CONFLICT (expectRefused) as the contract says, writing nothing.
+ */
+export const planRows = async (
+  ctx: Ctx,
+  snaps: Map<string, Snapshot>,
+  rows: DocWrite[],
+  now: string,
+  parts: Parts,
+  maxMasterBytes?: number,
+): Promise<RowsPlan> => {
+  const { data } = ctx;
+  const current = await data.getMany(rows.map((r) => key('d', r.doc.stream, r.doc.id)));
+  const positions = await data.getMany(
+    rows.flatMap((r) =>
+      r.doc.audit !== undefined && isAuditStream(r.doc.stream)
+        ? [key('ap', r.doc.stream, r.doc.author, r.doc.audit.authorSeq)]
+        : [],
+    ),
+  );
+  const epochs = new Map<string, number>();
+  for (const r of rows) {
+    if (r.expectedEpoch === undefined || epochs.has(r.doc.stream)) continue;
+    epochs.set(r.doc.stream, (await currentEpoch(data, r.doc.stream)) ?? 0);
+  }
+  const heads = new Map<string, number>();
+  const headOf = (stream: string): number =>
+    heads.get(stream) ?? snaps.get(shardOf(stream))?.state.heads[stream] ?? 0;
+  const results: DocWriteResult[] = [];
+  /** Versions written by earlier rows of the batch, by `d` id. */
+  const written = new Map<string, CouchDoc>();
+  const held = new Set<string>();
+  let positionTaken = false;
+  let masters = 0;
+  let masterBytes = 0;
+  for (const { doc, assumedRev, expectedEpoch, expectRefused } of rows) {
+    const dId = key('d', doc.stream, doc.id);
+    const stored = written.get(dId) ?? current.get(dId);
+    const exists = !isGone(stored) && stored !== undefined;
+    if (exists && isAuditStream(doc.stream)) {
+      results.push({ status: 'append-only' });
+      continue;
+    }
+    if (expectedEpoch !== undefined && (epochs.get(doc.stream) ?? 0) !== expectedEpoch) {
+      results.push({ status: 'stale-epoch', epoch: epochs.get(doc.stream) ?? 0 });
+      continue;
+    }
+    if (exists ? stored.rev !== assumedRev : assumedRev !== null) {
+      if (!exists) {
+        results.push({ status: 'conflict', master: null });
+        continue;
+      }
+      if (maxMasterBytes !== undefined) {
+        masterBytes += (stored.bytes as number | undefined) ?? 0;
+        if (masters > 0 && masterBytes > maxMasterBytes) {
+          throw new StoreError(
+            'TOO_LARGE',
+            `the stored versions this batch conflicts with exceed ${maxMasterBytes} bytes; nothing written`,
+          );
+        }
+        masters++;
+      }
+      results.push({ status: 'conflict', master: docToDoc(stored) });
+      continue;
+    }
+    if (expectRefused === true) {
+      throw new StoreError(
+        'CONFLICT',
+        `${doc.stream} ${doc.id} holds the revision its row assumes, which the writer expected refused; nothing written`,
+        { details: { stream: doc.stream, id: doc.id } },
+      );
+    }
+    const a = doc.audit;
+    if (a !== undefined && isAuditStream(doc.stream)) {
+      const apId = key('ap', doc.stream, doc.author, a.authorSeq);
+      if (held.has(apId) || !isGone(positions.get(apId))) {
+        results.push({ status: 'position-taken' });
+        positionTaken = true;
+        continue;
+      }
+      held.add(apId);
+    }
+    const seq = headOf(doc.stream) + 1;
+    heads.set(doc.stream, seq);
+    const body: CouchDoc = {
+      _id: dId,
+      stream: doc.stream,
+      id: doc.id,
+      seq,
+      rev: doc.rev,
+      deleted: doc.deleted,
+      epoch: doc.epoch,
+      ct: toBase64(doc.ct),
+      bytes: doc.ct.byteLength,
+      size: doc.size,
+      author: doc.author,
+      at: now,
+      ...(doc.sig === undefined ? {} : { sig: doc.sig }),
+      ...(a === undefined ? {} : { audit: { authorSeq: a.authorSeq, prevHash: a.prevHash, at: a.at } }),
+    };
+    written.set(dId, body);
+    const shard = shardOf(doc.stream);
+    parts.ops(shard, put(body), create({ _id: key('q', doc.stream, seq), id: doc.id }));
+    if (a !== undefined) {
+      parts.ops(
+        shard,
+        create({ _id: key('ap', doc.stream, doc.author, a.authorSeq), id: doc.id }),
+        create({ _id: key('aa', doc.stream, doc.author, now, doc.id), at: now }),
+      );
+    }
+    results.push({ status: 'ok', seq });
+  }
+  if (!positionTaken) {
+    for (const [stream, head] of heads) {
+      const shard = shardOf(stream);
+      const p = parts.part(shard);
+      const base = p.state ?? snaps.get(shard)?.state ?? { heads: {} };
+      p.state = { heads: { ...base.heads, [stream]: head } };
+      p.advanced = [...(p.advanced ?? []).filter((h) => h.stream !== stream), { stream, head }];
+    }
+  }
+  return { results, positionTaken, heads };
+};
+
+const notWritten = (results: DocWriteResult[]): DocWriteResult[] =>
+  results.map((r): DocWriteResult => (r.status === 'position-taken' ? r : { status: 'not-written' }));
+
+/** Heads a set of commits advanced, for onCommitted (one entry per stream, the highest). */
+export const advancedHeads = (committed: Array<{ advanced: StreamHead[] }>): StreamHead[] => {
+  const heads = new Map<string, number>();
+  for (const c of committed)
+    for (const h of c.advanced) heads.set(h.stream, Math.max(h.head, heads.get(h.stream) ?? 0));
+  return [...heads].map(([stream, head]) => ({ stream, head }));
+};
+
+export const couchDocs = (ctx: Ctx): SyncStore['docs'] => {
+  const { data, log } = ctx;
+
+  const writeDocs = async (
+    rows: DocWrite[],
+    now: string,
+    maxMasterBytes?: number,
+    guard?: AccessGuard,
+  ): Promise<DocWriteResult[]> => {
+    rows.forEach(validateDocWrite);
+    validateGuard(guard);
+    if (maxMasterBytes !== undefined && !(maxMasterBytes >= 0)) {
+      throw invalid('maxMasterBytes must be a non-negative number');
+    }
+    const shards = [...rows.map((r) => shardOf(r.doc.stream)), ...(await guardShards(data, guard))];
+    if (shards.length === 0) return [];
+    const { result, committed } = await log.commit(shards, async (snaps) => {
+      await runGuard(data, guard);
+      const parts = new Parts();
+      const plan = await planRows(ctx, snaps, rows, now, parts, maxMasterBytes);
+      if (plan.positionTaken) return { parts: new Map(), result: notWritten(plan.results) };
+      return { parts: parts.map, result: plan.results };
+    });
+    ctx.announce(advancedHeads(committed));
+    return result;
+  };
+
+  /** The stream's head in its shard's settled state. */
+  const headOf = async (stream: string): Promise<number> =>
+    (await log.settle(shardOf(stream), false)).state.heads[stream] ?? 0;
+
+  const readDocs = async (
+    stream: string,
+    since: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<DocPage> => {
+    if (!Number.isSafeInteger(since) || since < 0) throw invalid('since must be a non-negative integer');
+    if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+    if (!(maxBytes > 0)) throw invalid('maxBytes must be positive');
+    const head = await headOf(stream);
+    const docs: Doc[] = [];
+    let bytes = 0;
+    let from = since;
+    while (from < head) {
+      const { rows } = await data.raw.allDocs({
+        startkey: key('q', stream, from + 1),
+        endkey: key('q', stream, head),
+        include_docs: true,
+        limit: Math.max(limit * 2, 16),
+      });
+      if (rows.length === 0) break;
+      const entries = rows
+        .filter((r) => r.doc && !isGone(r.doc))
+        .map((r) => ({ seq: Number(lastPart(r.id)), id: r.doc?.id as string }));
+      const versions = await data.getMany(entries.map((e) => key('d', stream, e.id)));
+      for (const e of entries) {
+        const v = versions.get(key('d', stream, e.id));
+        if (v === undefined || isGone(v) || v.seq !== e.seq) continue;
+        const size = (v.bytes as number | undefined) ?? 0;
+        if (docs.length === limit || (docs.length > 0 && bytes + size > maxBytes)) {
+          return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: false };
+        }
+        bytes += size;
+        docs.push(docToDoc(v));
+      }
+      from = Number(lastPart(rows.at(-1)?.id ?? key('q', stream, head)));
+    }
+    return { docs, checkpoint: docs.at(-1)?.seq ?? since, done: true };
+  };
+
+  const getDoc = async (stream: string, id: string): Promise<Doc | null> => {
+    const d = await data.get(key('d', stream, id));
+    return d === null || isGone(d) ? null : docToDoc(d);
+  };
+
+  return {
+    writeDocs,
+    readDocs,
+    getDoc,
+    streamHeads: async (streams) => {
+      const snaps = new Map<string, Snapshot>();
+      for (const shard of new Set(streams.map(shardOf))) snaps.set(shard, await log.settle(shard, false));
+      return streams.map((stream) => ({
+        stream,
+        head: snaps.get(shardOf(stream))?.state.heads[stream] ?? 0,
+      }));
+    },
+    auditChainEnd: async (stream, author) => {
+      const [last] = await data.range(prefix('ap', stream, author), { descending: true, limit: 1 });
+      return last === undefined ? null : getDoc(stream, last.id as string);
+    },
+    auditEntriesOfAccountSince: async (stream, accountId, since) => {
+      const devices = await data.range(prefix('Da', accountId), { includeDocs: false });
+      let count = 0;
+      let first: string | null = null;
+      for (const d of devices) {
+        const deviceId = lastPart(d._id);
+        for (const e of await data.range(prefix('aa', stream, deviceId))) {
+          const at = e.at as string;
+          if (at < since) continue;
+          count++;
+          if (first === null || at < first) first = at;
+        }
+      }
+      return { count, first };
+    },
+  };
+};
+
+export const couchHeads = (ctx: Ctx): SyncStore['heads'] => {
+  const { data, log } = ctx;
+  const rowsOf = async (stream: string): Promise<HeadRow[]> =>
+    (await data.range(prefix('d', stream)))
+      .filter((d) => !isGone(d))
+      .map((d) => ({ id: d.id as string, rev: d.rev as string, deleted: d.deleted as boolean }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return {
+    rows: async (stream) => {
+      for (;;) {
+        const before = await log.settle(shardOf(stream), false);
+        const rows = await rowsOf(stream);
+        const after = await log.settle(shardOf(stream), false);
+        if (after.n === before.n) return { seq: before.state.heads[stream] ?? 0, rows };
+      }
+    },
+    keep: async (head: KeptHead, rows: readonly HeadRow[]) => {
+      const ids = new Set(rows.map((r) => r.id));
+      if (ids.size !== rows.length) throw invalid('a row is named twice');
+      const { result } = await log.commit<KeepHeadResult>([shardOf(head.stream)], async (snaps) => {
+        const current = snaps.get(shardOf(head.stream))?.state.heads[head.stream] ?? 0;
+        if (current !== head.seq)
+          return { parts: new Map(), result: { status: 'moved' as const, seq: current } };
+        const kept = await data.get(key('hk', head.stream));
+        if (!isGone(kept) && kept !== null && (kept.seq as number) > head.seq) {
+          return { parts: new Map(), result: { status: 'stale' as const, seq: kept.seq as number } };
+        }
+        const parts = new Parts();
+        const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        parts.ops(
+          shardOf(head.stream),
+          put({ _id: key('hk', head.stream), seq: head.seq, signed: head.signed, rows: sorted }),
+        );
+        return { parts: parts.map, result: { status: 'ok' as const } };
+      });
+      return result;
+    },
+    get: async (stream, after, limit) => {
+      if (!Number.isInteger(limit) || limit < 0) throw invalid('limit must be a non-negative integer');
+      const kept = await data.get(key('hk', stream));
+      if (kept === null || isGone(kept)) return null;
+      const rows = (kept.rows as HeadRow[])
+        .filter((r) => after === undefined || r.id > after)
+        .slice(0, limit);
+      return {
+        head: { stream, seq: kept.seq as number, signed: kept.signed as KeptHead['signed'] },
+        rows: rows.map((r) => ({ ...r })),
+      };
+    },
+  };
+};

@@ -1,0 +1,2 @@
+export { openCouchStore, redactUrl } from './store';
+export type { CouchStore, CouchStoreOptions } from './store';

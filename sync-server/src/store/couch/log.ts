@@ -1,0 +1,275 @@
+/*
+ * Shard logs: how the CouchDB store commits a change atomically without multi-document transactions.
+ *
+ * Every change that must be atomic with a check (a record batch with its compare-and-set, a seq
+ * allocation, an epoch check, an access guard, a quota, an invite use, a grant or device revocation) is a
+ * *commit* in the log of each *shard* it reads or writes. A shard is a patient's (or account's) streams and
+ * records (`shardOf`), or one of a few global ones (`#reg` for ids and login names, `#grants` for the
+ * grant-change position). Commit n of shard X is the log document `l|X|n`, created without a `_rev`:
+ * CouchDB stores one document per id, so of two writers creating `l|X|n+1` exactly one succeeds (409 for
+ * the other, which re-reads and tries again). That create is the compare-and-swap everything rests on.
+ *
+ * | step                | what                                                                          |
+ * | ------------------- | ----------------------------------------------------------------------------- |
+ * | settle(X)           | read X's last commit; if not applied, apply it (anyone may: ops are idempotent) |
+ * | build               | read the materialized state (now complete through the last commit), decide     |
+ * | commit, one shard   | create `l|X|n+1` holding the ops and X's new state: committed, or 409 → retry   |
+ * | commit, k shards    | create `t|id` pending; create `l|Xi|ni+1` (each naming t), all at once;          |
+ * |                     | CAS `t|id` pending → committed. A 409 anywhere: CAS t → aborted, retry          |
+ * | apply               | write the ops into plain documents (`ops.ts`), mark the commit(s) applied       |
+ *
+ * Invariants:
+ * - Commit n+1 of a shard is created only by a writer that saw commit n applied (settle), so at most the
+ *   last commit of a shard is unapplied, and the materialized state a writer reads is complete.
+ * - A commit's `state` holds the shard's stream heads after it, `base` before it. An aborted commit (its
+ *   transaction lost) counts as `base`: its seqs are not allocated, so heads stay gap-free.
+ * - A multi-shard transaction is decided by its `t|id` document alone (one compare-and-swap): pending until
+ *   every part is created, then committed or aborted. A writer that finds a shard's last commit pending
+ *   waits up to ABORT_AFTER_MS for its writer, then aborts it (the writer then fails its own CAS and
+ *   retries): a node killed mid-commit blocks its shards for at most that long.
+ * - Readers never abort: they treat a pending commit as not there (`base`), and help apply a committed one.
+ * - The write is acknowledged (the promise resolves) only once its commit is applied: a write whose node
+ *   dies before that is either committed (a retry finds it stored, as a conflict whose master is itself)
+ *   or not (stored nothing).
+ * Failure modes: UNAVAILABLE when CouchDB cannot be reached (nothing acknowledged); UNAVAILABLE after
+ * MAX_ATTEMPTS lost races in a row; whatever `build` throws (a refusal) rejects the call, nothing written.
+ */
+import { randomUUID } from 'node:crypto';
+import { StoreError } from '../types';
+import { key, prefix, type CouchDoc, type Db } from './db';
+import { applyOps, type Op } from './ops';
+import { resolveCommit } from './conflicts';
+
+/** What the store keeps per shard beside its log position: each stream's last allocated seq. */
+export interface ShardState {
+  heads: Record<string, number>;
+}
+
+/** An event a commit carries for other nodes (changes.ts): what their hubs must act on. */
+export type CommitEvent =
+  | { k: 'grants'; grantee: string; patient: string }
+  | { k: 'device-revoked'; device: string }
+  | { k: 'keys'; recipient: string; patient: string; streams: string[] };
+
+export interface CommitDoc extends CouchDoc {
+  shard: string;
+  n: number;
+  node: string;
+  tx?: string;
+  state: ShardState;
+  base: ShardState;
+  ops: Op[];
+  /** Streams a record batch advanced, with their new heads (onCommitted). */
+  advanced: Array<{ stream: string; head: number }>;
+  events: CommitEvent[];
+  applied?: boolean;
+  aborted?: boolean;
+}
+
+export interface Snapshot {
+  n: number;
+  state: ShardState;
+}
+
+export interface Part {
+  state?: ShardState;
+  ops?: Op[];
+  advanced?: Array<{ stream: string; head: number }>;
+  events?: CommitEvent[];
+}
+
+/** What `build` decides: the parts to commit per shard (none: nothing to write) and the answer. */
+export interface Plan<T> {
+  parts: Map<string, Part>;
+  result: T;
+}
+
+export const ABORT_AFTER_MS = 1500;
+const MAX_ATTEMPTS = 200;
+const EMPTY: ShardState = { heads: {} };
+
+/** The shard of a stream, record or grant: the account id before the first `/`. */
+export const shardOf = (stream: string): string => {
+  const slash = stream.indexOf('/');
+  return slash === -1 ? stream : stream.slice(0, slash);
+};
+export const REG_SHARD = '#reg';
+export const GRANTS_SHARD = '#grants';
+
+const effective = (c: CommitDoc): ShardState => (c.aborted === true ? c.base : c.state);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ShardLog {
+  /** The shard's applied state; with `mayAbort`, a stale pending transaction is aborted first. */
+  settle(shard: string, mayAbort: boolean): Promise<Snapshot>;
+  commit<T>(
+    shards: readonly string[],
+    build: (snaps: Map<string, Snapshot>) => Promise<Plan<T>>,
+  ): Promise<{
+    result: T;
+    committed: CommitDoc[];
+  }>;
+  /** Commits `l|shard|from+1 …` in order from `from` (changesSince): number and doc. */
+  readFrom(shard: string, from: number): Promise<CommitDoc[]>;
+}
+
+export const createShardLog = (log: Db, data: Db, node: string): ShardLog => {
+  const tail = async (shard: string): Promise<CommitDoc | null> => {
+    const [last] = await log.range(prefix('l', shard), { descending: true, limit: 1 });
+    return (last as CommitDoc | undefined) ?? null;
+  };
+
+  const markApplied = async (c: CommitDoc, aborted: boolean): Promise<void> => {
+    for (let i = 0; i < 20; i++) {
+      const fresh = i === 0 ? c : ((await log.get(c._id)) as CommitDoc | null);
+      if (fresh === null || fresh.applied === true) return;
+      const next: CommitDoc = { ...fresh, applied: true, ...(aborted ? { aborted: true } : {}) };
+      delete next._conflicts;
+      if (await log.put(next)) {
+        c._rev = next._rev;
+        c.applied = true;
+        if (aborted) c.aborted = true;
+        return;
+      }
+    }
+  };
+
+  const applyCommit = async (c: CommitDoc): Promise<void> => {
+    await applyOps(data, c.n, c.ops);
+    await markApplied(c, false);
+  };
+
+  /** Applies every part of a committed transaction (a part alone would leave the others' state unread). */
+  const applyTx = async (tx: CouchDoc, aborted: boolean): Promise<void> => {
+    const parts = (tx.parts as Array<{ shard: string; n: number }> | undefined) ?? [];
+    const docs = await log.getMany(parts.map((p) => key('l', p.shard, p.n)));
+    // Parts are of different shards, their documents disjoint: applied at once.
+    await Promise.all(
+      parts.map(async (p) => {
+        const c = docs.get(key('l', p.shard, p.n)) as CommitDoc | undefined;
+        // A part never created (the writer stopped before it) is no commit: nothing to mark.
+        if (c === undefined || c.tx !== tx._id || c.applied === true) return;
+        if (aborted) await markApplied(c, true);
+        else await applyCommit(c);
+      }),
+    );
+  };
+
+  const casTx = async (tx: CouchDoc, status: 'committed' | 'aborted'): Promise<boolean> => {
+    const next = { ...tx, status };
+    delete next._conflicts;
+    if (await log.put(next)) {
+      tx._rev = next._rev;
+      tx.status = status;
+      return true;
+    }
+    return false;
+  };
+
+  const settle = async (shard: string, mayAbort: boolean): Promise<Snapshot> => {
+    let waitedSince: number | null = null;
+    for (let i = 0; ; i++) {
+      const c = await tail(shard);
+      if (c === null) return { n: 0, state: EMPTY };
+      if (c._conflicts !== undefined && c._conflicts.length > 0) {
+        await resolveCommit(log, data, c);
+        continue;
+      }
+      if (c.applied === true) return { n: c.n, state: effective(c) };
+      if (c.tx === undefined) {
+        await applyCommit(c);
+        continue;
+      }
+      const tx = await log.get(c.tx);
+      const status = tx?.status;
+      if (tx === null || status === 'aborted') {
+        if (tx !== null) await applyTx(tx, true);
+        else await markApplied(c, true);
+        continue;
+      }
+      if (status === 'committed') {
+        await applyTx(tx, false);
+        continue;
+      }
+      // Pending: a reader takes the state before it; a writer waits for its writer, then aborts it.
+      if (!mayAbort) return { n: c.n - 1, state: c.base };
+      waitedSince ??= Date.now();
+      if (Date.now() - waitedSince < ABORT_AFTER_MS) {
+        await sleep(Math.min(5 + i * 5, 50));
+        continue;
+      }
+      if (await casTx(tx, 'aborted')) await applyTx(tx, true);
+    }
+  };
+
+  const newCommit = (shard: string, snap: Snapshot, part: Part, tx?: string): CommitDoc => ({
+    _id: key('l', shard, snap.n + 1),
+    shard,
+    n: snap.n + 1,
+    node,
+    token: randomUUID(),
+    ...(tx === undefined ? {} : { tx }),
+    state: part.state ?? snap.state,
+    base: snap.state,
+    ops: part.ops ?? [],
+    advanced: part.advanced ?? [],
+    events: part.events ?? [],
+  });
+
+  const commit: ShardLog['commit'] = async (shards, build) => {
+    const order = [...new Set(shards)].sort();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await sleep(Math.random() * Math.min(2 + attempt * 2, 40));
+      const settled = await Promise.all(order.map((shard) => settle(shard, true)));
+      const snaps = new Map<string, Snapshot>(
+        order.map((shard, i) => [shard, settled[i] ?? { n: 0, state: EMPTY }]),
+      );
+      const plan = await build(snaps);
+      const written = order.filter((s) => plan.parts.has(s));
+      if (written.length === 0) return { result: plan.result, committed: [] };
+      // Every shard the plan read takes part: a commit there since its read refuses this one.
+      const parts = order.map((shard) =>
+        newCommit(shard, snaps.get(shard) ?? { n: 0, state: EMPTY }, plan.parts.get(shard) ?? {}),
+      );
+      if (parts.length === 1) {
+        const [only] = parts;
+        if (only === undefined || !(await log.create(only))) continue;
+        await applyCommit(only);
+        return { result: plan.result, committed: parts };
+      }
+      const tx: CouchDoc = {
+        _id: key('t', randomUUID()),
+        status: 'pending',
+        node,
+        token: randomUUID(),
+        parts: parts.map((p) => ({ shard: p.shard, n: p.n })),
+      };
+      if (!(await log.create(tx))) continue;
+      // The parts at once: any one refused (another commit took its number) loses the transaction.
+      for (const part of parts) part.tx = tx._id;
+      const created = await Promise.all(parts.map((part) => log.create(part)));
+      const lost = created.includes(false);
+      if (lost || !(await casTx(tx, 'committed'))) {
+        // Aborted by us, or by a writer that waited for us too long: either way nothing of it counts.
+        if (tx.status === 'pending' && (await casTx(tx, 'aborted'))) await applyTx(tx, true);
+        else if (tx.status !== 'committed') {
+          const fresh = await log.get(tx._id);
+          if (fresh?.status === 'committed') {
+            await applyTx(fresh, false);
+            return { result: plan.result, committed: parts };
+          }
+          if (fresh !== null) await applyTx(fresh, true);
+        }
+        continue;
+      }
+      await applyTx(tx, false);
+      return { result: plan.result, committed: parts };
+    }
+    throw new StoreError('UNAVAILABLE', 'too many concurrent writers on the same records; try again');
+  };
+
+  const readFrom: ShardLog['readFrom'] = async (shard, from) =>
+    (await log.range(prefix('l', shard), { startAfter: key('l', shard, from) })) as CommitDoc[];
+
+  return { settle, commit, readFrom };
+};

@@ -1,0 +1,80 @@
+/*
+ * What the store keeps of SMART Health Links (plugins/shl.ts): per link its routing and limits and the
+ * content as ciphertext (a JWE whose key is only in the link), and an access log per link.
+ *
+ * Invariants (every store): a link is found by the hash of its manifest token, never by the token; an
+ * access that opens a link and the count it adds commit together, and only while the link is neither
+ * revoked nor locked (no passcode attempts left); a wrong passcode takes one attempt, never below zero.
+ */
+
+export interface ShlContentCount {
+  readonly type: string;
+  readonly count: number;
+}
+
+export interface ShlLink {
+  /** The link's public id (22 base64url characters): what the patient lists, revokes, and the audit names. */
+  readonly linkId: string;
+  /** Hex SHA-256 of the manifest token in the link's URL. */
+  readonly tokenHash: string;
+  readonly patientId: string;
+  readonly label?: string;
+  /** `scrypt$N$r$p$salt$hash` (base64url) of the passcode; absent: no passcode. */
+  readonly passcodeHash?: string;
+  readonly attemptsLeft: number;
+  readonly emergency: boolean;
+  readonly contents: readonly ShlContentCount[];
+  readonly contentType: string;
+  readonly jwe: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly revokedAt?: string;
+  readonly accessCount: number;
+  readonly lastAccessAt?: string;
+}
+
+/** A link as listed to its patient: no token hash, passcode hash or content. */
+export type ShlLinkListing = Omit<ShlLink, 'tokenHash' | 'passcodeHash' | 'jwe'> & {
+  readonly passcode: boolean;
+};
+
+export const SHL_ACCESS_OUTCOMES = ['opened', 'wrong-passcode', 'refused'] as const;
+export type ShlAccessOutcome = (typeof SHL_ACCESS_OUTCOMES)[number];
+
+export interface ShlAccess {
+  readonly at: string;
+  readonly outcome: ShlAccessOutcome;
+  /** What the viewer said it is (the spec's `recipient`), as given. */
+  readonly recipient: string;
+}
+
+export interface ShlStore {
+  /** ALREADY_EXISTS when the link id or token hash is taken. */
+  create(link: Omit<ShlLink, 'accessCount' | 'revokedAt' | 'lastAccessAt'>): Promise<void>;
+  /** The patient's links, newest first (at most `limit`). */
+  list(patientId: string, limit: number): Promise<ShlLinkListing[]>;
+  byToken(tokenHash: string): Promise<ShlLink | null>;
+  /** Revokes (first revocation time kept); NOT_FOUND for a link of no such id of this patient. */
+  revoke(patientId: string, linkId: string, at: string): Promise<ShlLinkListing>;
+  /**
+   * Logs an access and applies it: `opened` adds one to the count, `wrong-passcode` takes an attempt;
+   * both only while the link is not revoked and has attempts left (else null, nothing written). `refused`
+   * (expired, revoked, locked) is logged only. Answers the attempts left and the count after it.
+   */
+  recordAccess(
+    linkId: string,
+    access: ShlAccess,
+  ): Promise<{ attemptsLeft: number; accessCount: number } | null>;
+  /** A link's accesses, newest first (at most `limit`); NOT_FOUND for a link of no such id of this patient. */
+  accesses(patientId: string, linkId: string, limit: number): Promise<ShlAccess[]>;
+  /** Accesses to any of the patient's links logged after `since` (ISO), oldest first (at most `limit`). */
+  accessesSince(
+    patientId: string,
+    since: string,
+    limit: number,
+  ): Promise<(ShlAccess & { readonly linkId: string })[]>;
+  /** Keeps a one-time file ticket (hex SHA-256) for the link until `expiresMs`. */
+  putTicket(linkId: string, ticketHash: string, expiresMs: number): Promise<void>;
+  /** The link a live ticket names, and forgets the ticket (one use). */
+  takeTicket(ticketHash: string, nowMs: number): Promise<ShlLink | null>;
+}

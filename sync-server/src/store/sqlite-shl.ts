@@ -1,0 +1,206 @@
+/*
+ * The SQLite store's SMART Health Links (shl-types.ts `ShlStore`): `shl_links` and `shl_accesses`
+ * (migration v19). Writes that decide (an access, a revocation, a ticket) run in one IMMEDIATE transaction,
+ * so two viewers racing on the last passcode attempt take one attempt each and at most the attempts left.
+ * Failure modes: every error goes through the caller's `call` (closed store → UNAVAILABLE, a taken id →
+ * ALREADY_EXISTS); NOT_FOUND here for a link of another patient or none.
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from './types';
+import type { ShlAccess, ShlLink, ShlLinkListing, ShlStore } from './shl-types';
+
+type Run = <T>(work: () => T) => Promise<T>;
+
+/** Migration v17 → v18 (appended to sqlite-store.ts MIGRATIONS; never edited once released). */
+export const SHL_TABLES_SQL = `
+  CREATE TABLE IF NOT EXISTS shl_links (
+    link_id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    patient_id TEXT NOT NULL REFERENCES accounts (account_id),
+    label TEXT,
+    passcode_hash TEXT,
+    attempts_left INTEGER NOT NULL CHECK (attempts_left >= 0),
+    emergency INTEGER NOT NULL CHECK (emergency IN (0, 1)),
+    contents TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    jwe TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    last_access_at TEXT,
+    ticket_hash TEXT,
+    ticket_expires_ms INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS shl_links_by_patient ON shl_links (patient_id, created_at);
+  CREATE INDEX IF NOT EXISTS shl_links_by_ticket ON shl_links (ticket_hash) WHERE ticket_hash IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS shl_accesses (
+    link_id TEXT NOT NULL REFERENCES shl_links (link_id),
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    PRIMARY KEY (link_id, seq)
+  ) WITHOUT ROWID;
+`;
+
+interface LinkRow {
+  link_id: string;
+  token_hash: string;
+  patient_id: string;
+  label: string | null;
+  passcode_hash: string | null;
+  attempts_left: number;
+  emergency: number;
+  contents: string;
+  content_type: string;
+  jwe: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  access_count: number;
+  last_access_at: string | null;
+}
+
+const toLink = (r: LinkRow): ShlLink => ({
+  linkId: r.link_id,
+  tokenHash: r.token_hash,
+  patientId: r.patient_id,
+  ...(r.label === null ? {} : { label: r.label }),
+  ...(r.passcode_hash === null ? {} : { passcodeHash: r.passcode_hash }),
+  attemptsLeft: r.attempts_left,
+  emergency: r.emergency === 1,
+  contents: JSON.parse(r.contents) as ShlLink['contents'],
+  contentType: r.content_type,
+  jwe: r.jwe,
+  createdAt: r.created_at,
+  ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
+  ...(r.revoked_at === null ? {} : { revokedAt: r.revoked_at }),
+  accessCount: r.access_count,
+  ...(r.last_access_at === null ? {} : { lastAccessAt: r.last_access_at }),
+});
+
+const toListing = (r: LinkRow): ShlLinkListing => {
+  const { tokenHash: _t, passcodeHash, jwe: _j, ...rest } = toLink(r);
+  return { ...rest, passcode: passcodeHash !== undefined };
+};
+
+export const sqliteShl = (db: Database.Database, run: Run): ShlStore => {
+  let prepared: ReturnType<typeof prepare> | null = null;
+  const prepare = () => ({
+    insert: db.prepare(
+      `INSERT INTO shl_links (link_id, token_hash, patient_id, label, passcode_hash, attempts_left, emergency,
+         contents, content_type, jwe, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    list: db.prepare<[string, number], LinkRow>(
+      'SELECT * FROM shl_links WHERE patient_id = ? ORDER BY created_at DESC, link_id LIMIT ?',
+    ),
+    byToken: db.prepare<[string], LinkRow>('SELECT * FROM shl_links WHERE token_hash = ?'),
+    own: db.prepare<[string, string], LinkRow>(
+      'SELECT * FROM shl_links WHERE link_id = ? AND patient_id = ?',
+    ),
+    revoke: db.prepare<[string, string]>(
+      'UPDATE shl_links SET revoked_at = coalesce(revoked_at, ?) WHERE link_id = ?',
+    ),
+    opened: db.prepare<[string, string]>(
+      `UPDATE shl_links SET access_count = access_count + 1, last_access_at = ?
+       WHERE link_id = ? AND revoked_at IS NULL AND attempts_left > 0`,
+    ),
+    wrong: db.prepare<[string, string]>(
+      `UPDATE shl_links SET attempts_left = attempts_left - 1, last_access_at = ?
+       WHERE link_id = ? AND revoked_at IS NULL AND attempts_left > 0`,
+    ),
+    counts: db.prepare<[string], { attempts_left: number; access_count: number }>(
+      'SELECT attempts_left, access_count FROM shl_links WHERE link_id = ?',
+    ),
+    nextSeq: db.prepare<[string], { seq: number }>(
+      'SELECT coalesce(max(seq), 0) + 1 AS seq FROM shl_accesses WHERE link_id = ?',
+    ),
+    log: db.prepare('INSERT INTO shl_accesses (link_id, seq, at, outcome, recipient) VALUES (?, ?, ?, ?, ?)'),
+    accesses: db.prepare<[string, number], ShlAccess>(
+      'SELECT at, outcome, recipient FROM shl_accesses WHERE link_id = ? ORDER BY seq DESC LIMIT ?',
+    ),
+    since: db.prepare<[string, string, number], ShlAccess & { linkId: string }>(
+      `SELECT a.link_id AS linkId, a.at, a.outcome, a.recipient FROM shl_accesses a
+       JOIN shl_links l ON l.link_id = a.link_id
+       WHERE l.patient_id = ? AND a.at > ? ORDER BY a.at, a.link_id, a.seq LIMIT ?`,
+    ),
+    putTicket: db.prepare<[string, number, string]>(
+      'UPDATE shl_links SET ticket_hash = ?, ticket_expires_ms = ? WHERE link_id = ?',
+    ),
+    byTicket: db.prepare<[string, number], LinkRow>(
+      'SELECT * FROM shl_links WHERE ticket_hash = ? AND ticket_expires_ms > ?',
+    ),
+    dropTicket: db.prepare<[string]>(
+      'UPDATE shl_links SET ticket_hash = NULL, ticket_expires_ms = NULL WHERE link_id = ?',
+    ),
+  });
+  const s = () => (prepared ??= prepare());
+  const ownLink = (patientId: string, linkId: string): LinkRow => {
+    const row = s().own.get(linkId, patientId);
+    if (row === undefined) throw new StoreError('NOT_FOUND', 'no such link of this patient');
+    return row;
+  };
+
+  const logTx = db.transaction((linkId: string, access: ShlAccess) => {
+    if (access.outcome !== 'refused') {
+      const changed = (access.outcome === 'opened' ? s().opened : s().wrong).run(access.at, linkId).changes;
+      if (changed === 0) return null;
+    }
+    s().log.run(linkId, s().nextSeq.get(linkId)?.seq ?? 1, access.at, access.outcome, access.recipient);
+    const counts = s().counts.get(linkId);
+    return counts === undefined
+      ? null
+      : { attemptsLeft: counts.attempts_left, accessCount: counts.access_count };
+  });
+  const revokeTx = db.transaction((patientId: string, linkId: string, at: string) => {
+    ownLink(patientId, linkId);
+    s().revoke.run(at, linkId);
+    return toListing(ownLink(patientId, linkId));
+  });
+  const takeTicketTx = db.transaction((ticketHash: string, nowMs: number) => {
+    const row = s().byTicket.get(ticketHash, nowMs);
+    if (row === undefined) return null;
+    s().dropTicket.run(row.link_id);
+    return toLink(row);
+  });
+
+  return {
+    create: (link) =>
+      run(() => {
+        s().insert.run(
+          link.linkId,
+          link.tokenHash,
+          link.patientId,
+          link.label ?? null,
+          link.passcodeHash ?? null,
+          link.attemptsLeft,
+          link.emergency ? 1 : 0,
+          JSON.stringify(link.contents),
+          link.contentType,
+          link.jwe,
+          link.createdAt,
+          link.expiresAt ?? null,
+        );
+      }),
+    list: (patientId, limit) => run(() => s().list.all(patientId, limit).map(toListing)),
+    byToken: (tokenHash) =>
+      run(() => {
+        const row = s().byToken.get(tokenHash);
+        return row === undefined ? null : toLink(row);
+      }),
+    revoke: (patientId, linkId, at) => run(() => revokeTx.immediate(patientId, linkId, at)),
+    recordAccess: (linkId, access) => run(() => logTx.immediate(linkId, access)),
+    accesses: (patientId, linkId, limit) =>
+      run(() => {
+        ownLink(patientId, linkId);
+        return s().accesses.all(linkId, limit);
+      }),
+    accessesSince: (patientId, since, limit) => run(() => s().since.all(patientId, since, limit)),
+    putTicket: (linkId, ticketHash, expiresMs) =>
+      run(() => {
+        s().putTicket.run(ticketHash, expiresMs, linkId);
+      }),
+    takeTicket: (ticketHash, nowMs) => run(() => takeTicketTx.immediate(ticketHash, nowMs)),
+  };
+};

@@ -1,0 +1,341 @@
+// Records in and out between real devices and a real server: Hale's own export (files embedded) imported
+// into a fresh account keeps the clinical content field by field and exports again alike; other systems'
+// files (Synthea patients shipped by cql-exec-fhir, Medplum's sample resources) import with their codes;
+// a second import writes nothing; malformed and hostile files are refused and write nothing. Every export
+// form is valid against the R4 structure definitions (Medplum's validator).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unzipSync, strFromU8 } from 'fflate';
+import { HomerObservation1, HomerObservation6, HomerSimpson } from '@medplum/mock';
+import {
+  createHttpApi,
+  createSessionManager,
+  directoryLookup,
+  isHaleError,
+  publishProviderProfile,
+  searchProviders,
+  verifyFhirExport,
+  type DeviceSession,
+  type UnlockedAccount,
+} from '@hale/client/advanced';
+import { validateFhirBundleShape, type RecordKind } from '@hale/model';
+import { registerAccount, type TestServer } from '@hale/sync-server/testing';
+import { useServer } from '../support/fixture';
+import { ed, openDevice, waitOnline } from '../support/devices';
+import { input } from '../support/records';
+import { ioOf, validateR4 } from '../support/fhir-r4';
+
+const server = useServer();
+const open = async (t: TestServer) => {
+  const account = await registerAccount(t);
+  const s = await openDevice(t, account, { api: createHttpApi({ baseUrl: t.url, fetch }) });
+  server.sessions.push(s);
+  await waitOnline(s);
+  return { s, io: ioOf(t.url, s) };
+};
+
+const KINDS = [
+  'Profile',
+  'EmergencyContact',
+  'Allergy',
+  'Immunization',
+  'Medication',
+  'LabResult',
+  'Condition',
+  'Procedure',
+  'Encounter',
+  'HealthDocument',
+] as const;
+const NOT_CONTENT = new Set([
+  'id',
+  'patientId',
+  'createdAt',
+  'updatedAt',
+  'origin',
+  'provenance',
+  'version',
+  'versions',
+  'uploadedAt',
+  'uploadedBy',
+  'proofDocumentId',
+]);
+
+/**
+ * A record's clinical content: its fields but the ids, times and authorship the writing device sets; files
+ * by name and digest; a result's category `laboratory` as its absence (both export as laboratory).
+ */
+const contentOf = (record: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(record)
+      .filter(([k, v]) => !NOT_CONTENT.has(k) && !(k === 'category' && v === 'laboratory'))
+      .map(([k, v]) => (k === 'file' ? [k, { ...(v as object), blobId: undefined }] : [k, v])),
+  );
+
+const chartOf = async (s: DeviceSession) => {
+  const chart: Partial<Record<RecordKind, Record<string, unknown>[]>> = {};
+  for (const kind of KINDS) {
+    chart[kind] = (await s.records.query(kind)).map((r) => contentOf(r.record as Record<string, unknown>));
+  }
+  return chart;
+};
+
+const fillChart = async (s: DeviceSession) => {
+  const bytes = new TextEncoder().encode('%PDF-1.4 discharge summary');
+  const file = await s.files.put({
+    type: 'document',
+    bytes,
+    fileName: 'discharge.pdf',
+    mediaType: 'application/pdf',
+  });
+  const doc = await s.records.add('HealthDocument', input('HealthDocument', { file, versions: [] }));
+  for (const kind of KINDS) {
+    if (kind === 'HealthDocument') continue;
+    const overrides =
+      kind === 'Immunization'
+        ? { proofDocumentId: doc.id }
+        : kind === 'LabResult'
+          ? { attachments: undefined }
+          : {};
+    await s.records.add(kind, input(kind, overrides as never));
+  }
+};
+
+describe('Hale’s own export into a fresh account', () => {
+  it('keeps the clinical content field by field, exports alike, and writes nothing the second time', async () => {
+    const a = await open(server.t);
+    await fillChart(a.s);
+    const exported = await a.io.exportRecords({ attachments: 'embed' });
+    if (exported.form !== 'bundle') throw new Error('expected a bundle');
+    const text = JSON.stringify(exported.bundle);
+    expect(await verifyFhirExport(text)).toMatchObject({ ok: true, signer: a.s.account.accountId });
+    expect(validateR4(exported.bundle).errors).toEqual([]);
+    expect(text).not.toContain('hale-blob:');
+    expect(text).not.toContain('"reference":"urn:hale:');
+
+    const b = await open(server.t);
+    const report = await b.io.importFhir(text, { source: 'hale-export.json' });
+    expect(report.imported.map((r) => r.kind).sort()).toEqual([...KINDS].sort());
+    expect(report.skipped.map((s) => s.resourceType)).toContain('Provenance');
+    expect(await chartOf(b.s)).toEqual(await chartOf(a.s));
+    const imm = (await b.s.records.query('Immunization'))[0]?.record;
+    const doc = (await b.s.records.query('HealthDocument'))[0]?.record;
+    expect(imm?.proofDocumentId).toBe(doc?.id);
+    expect(doc?.origin).toMatchObject({ source: 'hale-export.json', resourceType: 'DocumentReference' });
+    const fetched = await b.s.files.get(doc!.file, { type: 'document' });
+    expect(new TextDecoder().decode(fetched)).toBe('%PDF-1.4 discharge summary');
+
+    // B's export of what it imported says the same: the round trip once more, into a third account.
+    const again = await b.io.exportRecords({ attachments: 'embed' });
+    if (again.form !== 'bundle') throw new Error('expected a bundle');
+    const c = await open(server.t);
+    await c.io.importFhir(JSON.stringify(again.bundle), { source: 'second.json' });
+    expect(await chartOf(c.s)).toEqual(await chartOf(a.s));
+
+    const twice = await b.io.importFhir(text, { source: 'renamed-file.json' });
+    expect(twice.imported).toEqual([]);
+    expect(twice.duplicates).toHaveLength(report.imported.length);
+  });
+
+  it('gives a zip with the files beside the signed Bundle, and NDJSON, each valid R4', async () => {
+    const a = await open(server.t);
+    await fillChart(a.s);
+    const zipped = await a.io.exportRecords({ attachments: 'zip' });
+    if (zipped.form !== 'zip') throw new Error('expected a zip');
+    const files = unzipSync(zipped.zip);
+    const bundleText = strFromU8(files['bundle.json']!);
+    expect(await verifyFhirExport(bundleText)).toMatchObject({ ok: true });
+    const names = Object.keys(files).filter((n) => n.startsWith('files/'));
+    expect(names).toHaveLength(1);
+    expect(bundleText).toContain(`"url": "${names[0]}"`);
+    expect(strFromU8(files[names[0]!]!)).toBe('%PDF-1.4 discharge summary');
+    expect(validateR4(JSON.parse(bundleText)).errors).toEqual([]);
+
+    const bulk = await a.io.exportRecords({ format: 'ndjson' });
+    if (bulk.form !== 'ndjson') throw new Error('expected ndjson');
+    const lines = bulk.ndjson
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { resourceType: string });
+    expect(lines.length).toBeGreaterThan(10);
+    for (const resource of lines) expect(validateR4(resource).errors, resource.resourceType).toEqual([]);
+    const b = await open(server.t);
+    const report = await b.io.importFhir(bulk.ndjson, { source: 'bulk.ndjson' });
+    expect(report.imported.length).toBeGreaterThanOrEqual(KINDS.length - 1);
+  });
+});
+
+describe('the export’s clinicians', () => {
+  it('fills a Practitioner from the provider’s signed directory profile', async () => {
+    const t = server.t;
+    const provider = await registerAccount(t, 'provider');
+    const api = createHttpApi({ baseUrl: t.url, fetch });
+    const providerTokens = createSessionManager({ api, device: provider.device.keys, ed });
+    await providerTokens.withToken((token) =>
+      publishProviderProfile(
+        { api, ed },
+        {
+          account: provider as unknown as UnlockedAccount,
+          profile: {
+            displayName: 'Dr. Lin Lee',
+            specialty: 'Family medicine',
+            clinic: 'Riverside',
+            identifier: 'NPI 1234567893',
+          },
+          token,
+        },
+      ),
+    );
+    const patient = await registerAccount(t);
+    const s = await openDevice(t, patient, { api });
+    server.sessions.push(s);
+    await waitOnline(s);
+    const tokens = createSessionManager({ api, device: s.account.device, ed });
+    const lookup = directoryLookup((q, page = {}) =>
+      tokens.withToken((token) => searchProviders({ api, ed }, { q, ...page, token })),
+    );
+    const io = ioOf(t.url, s, { providerProfile: lookup });
+    await s.records.add('Medication', input('Medication', { prescriberId: provider.accountId }));
+    const exported = await io.exportRecords();
+    if (exported.form !== 'bundle') throw new Error('expected a bundle');
+    const practitioner = exported.bundle.entry.find(
+      (e) => e.resource.resourceType === 'Practitioner',
+    )?.resource;
+    expect(practitioner?.['name']).toEqual([{ text: 'Dr. Lin Lee' }]);
+    expect(JSON.stringify(practitioner?.['identifier'])).toContain('NPI 1234567893');
+    expect(await verifyFhirExport(JSON.stringify(exported.bundle))).toMatchObject({ ok: true });
+    expect(validateR4(exported.bundle).errors).toEqual([]);
+  });
+});
+
+const require = createRequire(import.meta.url);
+const synthea = (name: string) =>
+  readFileSync(
+    path.join(path.dirname(require.resolve('cql-exec-fhir/package.json')), 'test/fixtures/r4', name),
+    'utf8',
+  );
+
+describe('files from other systems', () => {
+  it.each([
+    'Johnnie679_Hermiston71_2cd30bd6-3a87-4191-af90-6daa70f58f55.json',
+    'Luna60_McCullough561_6662f0ca-b617-4e02-8f55-7275e9f49aa0.json',
+  ])(
+    'a Synthea patient (%s) keeps its LOINC, SNOMED, RxNorm and CVX codes; a second import writes nothing',
+    async (file) => {
+      const text = synthea(file);
+      const { s, io } = await open(server.t);
+      const report = await io.importFhir(text, { source: file });
+      const count = (kind: string) => report.imported.filter((r) => r.kind === kind).length;
+      expect(count('Profile')).toBe(1);
+      expect(count('LabResult')).toBeGreaterThan(50);
+      expect(count('Immunization')).toBeGreaterThan(20);
+      expect(count('Condition')).toBeGreaterThan(2);
+      expect(count('Medication')).toBeGreaterThan(2);
+      expect(report.skipped.some((x) => x.resourceType === 'Claim' && /billing/.test(x.reason))).toBe(true);
+      const labs = (await s.records.query('LabResult')).map((r) => r.record);
+      expect(labs.every((l) => l.origin?.originalId.startsWith('urn:uuid:'))).toBe(true);
+      expect(labs.some((l) => l.testCode !== undefined && /^\d+-\d$/.test(l.testCode))).toBe(true);
+      expect(labs.some((l) => (l.components ?? []).some((c) => c.testCode === '8480-6'))).toBe(true);
+      const conditions = (await s.records.query('Condition')).map((r) => r.record);
+      expect(conditions.some((c) => c.codes?.some((k) => k.system === 'http://snomed.info/sct'))).toBe(true);
+      const meds = (await s.records.query('Medication')).map((r) => r.record);
+      expect(
+        meds.some((m) => m.codes?.some((k) => k.system === 'http://www.nlm.nih.gov/research/umls/rxnorm')),
+      ).toBe(true);
+      const vaccines = (await s.records.query('Immunization')).map((r) => r.record);
+      expect(vaccines.every((v) => v.vaccineCode !== undefined && /^\d{1,3}$/.test(v.vaccineCode))).toBe(
+        true,
+      );
+
+      const again = await io.importFhir(text, { source: 'the same file again' });
+      expect(again.imported).toEqual([]);
+      expect(again.duplicates).toHaveLength(report.imported.length);
+      // The chart as Hale exports it is valid R4.
+      const exported = await io.exportRecords();
+      if (exported.form !== 'bundle') throw new Error('expected a bundle');
+      expect(validateR4(exported.bundle).errors).toEqual([]);
+      expect(validateFhirBundleShape(exported.bundle).ok).toBe(true);
+    },
+    120_000,
+  );
+
+  it('Medplum’s sample patient and observations, as a searchset: what cannot be kept is listed', async () => {
+    const { s, io } = await open(server.t);
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [HomerSimpson, HomerObservation1, HomerObservation6].map((resource) => ({
+        fullUrl: `https://example.com/fhir/R4/${resource.resourceType}/${resource.id}`,
+        resource,
+      })),
+    };
+    const report = await io.importFhir(JSON.stringify(bundle), { source: 'medplum' });
+    expect(report.imported.map((r) => r.kind)).toEqual(['Profile']);
+    // Medplum's sample observations carry no date: listed with the reason, not written undated.
+    expect(report.skipped.map((x) => x.reason)).toEqual([
+      'Test 1: no date it was taken',
+      'Test 6: no date it was taken',
+    ]);
+    const profile = (await s.records.query('Profile'))[0]?.record;
+    expect(profile?.fullName).toMatch(/Homer/);
+  });
+});
+
+describe('malformed and hostile files', () => {
+  const refused = async (io: ReturnType<typeof ioOf>, file: string | Uint8Array) =>
+    io.importFhir(file).then(
+      () => 'imported',
+      (e: unknown) =>
+        isHaleError(e, 'IMPORT_REFUSED')
+          ? (e as unknown as { detail: { reason: string } }).detail.reason
+          : String(e),
+    );
+
+  it('refuses 50 MB, deep nesting, wrong types and references to nowhere, writing nothing', async () => {
+    const { s, io } = await open(server.t);
+    const patient = {
+      fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111',
+      resource: { resourceType: 'Patient', name: [{ text: 'Eve' }] },
+    };
+    const allergy = (extra: object) => ({
+      fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222',
+      resource: {
+        resourceType: 'AllergyIntolerance',
+        code: { text: 'Latex' },
+        patient: { reference: patient.fullUrl },
+        ...extra,
+      },
+    });
+    const bundle = (...entry: object[]) =>
+      JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry });
+    expect(await refused(io, new Uint8Array(50 * 1024 * 1024).fill(0x7b))).toBe('TOO_LARGE');
+    expect(
+      await refused(
+        io,
+        `{"resourceType":"Bundle","type":"collection","entry":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+      ),
+    ).toBe('TOO_DEEP');
+    expect(await refused(io, bundle(patient, allergy({ category: 'food' })))).toBe('MALFORMED');
+    expect(await refused(io, bundle(patient, allergy({ code: { coding: [{ code: 7 }] } })))).toBe(
+      'MALFORMED',
+    );
+    expect(
+      await refused(
+        io,
+        bundle(patient, allergy({ patient: { reference: 'urn:uuid:99999999-9999-4999-8999-999999999999' } })),
+      ),
+    ).toBe('DANGLING_REFERENCE');
+    expect(
+      await refused(
+        io,
+        bundle(patient, {
+          fullUrl: 'urn:uuid:33333333-3333-4333-8333-333333333333',
+          resource: { resourceType: 'Patient', name: [{ text: 'Mallory' }] },
+        }),
+      ),
+    ).toBe('SEVERAL_PATIENTS');
+    expect(await refused(io, 'not json at all')).toBe('NOT_JSON');
+    for (const kind of KINDS) expect(await s.records.query(kind), kind).toEqual([]);
+  });
+});

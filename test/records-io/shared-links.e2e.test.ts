@@ -1,0 +1,202 @@
+// SMART Health Links and the emergency card against a real server: content encrypted on the device and
+// opened by anyone holding the link (a viewer with no account: openLink, and the server's viewer page in
+// Chromium); a passcode wrong three times locks the link; expiry and revocation are honoured; every access
+// is in the link's log and, sealed to the patient, in the audit trail the patient's device reads live.
+import { describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import { createHttpApi, isHaleError, openLink, type DeviceSession } from '@hale/client/advanced';
+import { checkIpsRules } from '@hale/model';
+import { registerAccount, type TestServer } from '@hale/sync-server/testing';
+import { useServer } from '../support/fixture';
+import { eventually, openDevice, waitOnline } from '../support/devices';
+import { input } from '../support/records';
+import { ioOf, validateR4 } from '../support/fhir-r4';
+import { requireChromium } from '../browser/harness';
+
+const server = useServer();
+const open = async (t: TestServer) => {
+  const account = await registerAccount(t);
+  const s = await openDevice(t, account, { api: createHttpApi({ baseUrl: t.url, fetch }) });
+  server.sessions.push(s);
+  await waitOnline(s);
+  await s.records.add('Profile', input('Profile', { bloodType: 'AB-' }));
+  await s.records.add('Allergy', input('Allergy', { substance: 'Peanuts' }));
+  await s.records.add('Medication', input('Medication'));
+  await s.records.add(
+    'Condition',
+    input('Condition', { abatementDate: undefined, clinicalStatus: 'active' } as never),
+  );
+  await s.records.add(
+    'EmergencyContact',
+    input('EmergencyContact', { name: 'Grace Example', phone: '+1 555 0101' }),
+  );
+  return { s, io: ioOf(t.url, s) };
+};
+
+const codeOf = (attempt: Promise<unknown>) =>
+  attempt.then(
+    () => 'opened',
+    (e: unknown) =>
+      isHaleError(e)
+        ? `${e.code}${'detail' in e && (e.detail as { remainingAttempts?: number }).remainingAttempts !== undefined ? ` ${(e.detail as { remainingAttempts: number }).remainingAttempts}` : ''}`
+        : String(e),
+  );
+
+const linkOpens = async (s: DeviceSession, linkId: string) =>
+  (await s.audit.whoAccessed()).filter((a) => a.actorId === linkId && a.action === 'link-open');
+
+describe('a shared summary', () => {
+  it('opens without an account with the passcode; three wrong passcodes lock it', async () => {
+    const { s, io } = await open(server.t);
+    const created = await io.shareSummary({ label: 'For Dr. Lee', passcode: '4711' });
+    expect(created.link).toMatch(/^shlink:\/[A-Za-z0-9_-]+$/);
+    expect(created.viewerUrl).toBe(`${server.t.url}/shl/view#${created.link}`);
+
+    const summary = (await openLink(fetch, created.link, { recipient: 'Dr. Lee', passcode: '4711' })) as {
+      entry: { resource: { resourceType: string } }[];
+    };
+    expect(validateR4(summary).errors).toEqual([]);
+    expect(checkIpsRules(summary)).toEqual([]);
+    expect(JSON.stringify(summary)).toContain('Peanuts');
+    // The server holds ciphertext only.
+    const row = server.t.store.db
+      .prepare('SELECT jwe FROM shl_links WHERE link_id = ?')
+      .get(created.linkId) as { jwe: string };
+    expect(row.jwe).not.toContain('Peanuts');
+    expect(row.jwe.split('.')).toHaveLength(5);
+
+    expect(await codeOf(openLink(fetch, created.link, { recipient: 'someone', passcode: '0000' }))).toBe(
+      'LINK_PASSCODE_WRONG 2',
+    );
+    expect(await codeOf(openLink(fetch, created.link, { recipient: 'someone' }))).toBe(
+      'LINK_PASSCODE_WRONG 1',
+    );
+    expect(await codeOf(openLink(fetch, created.link, { recipient: 'someone', passcode: '1234' }))).toBe(
+      'LINK_PASSCODE_WRONG 0',
+    );
+    expect(await codeOf(openLink(fetch, created.link, { recipient: 'Dr. Lee', passcode: '4711' }))).toBe(
+      'LINK_NOT_FOUND',
+    );
+
+    const [listed] = await io.links();
+    expect(listed).toMatchObject({
+      linkId: created.linkId,
+      passcode: true,
+      attemptsLeft: 0,
+      accessCount: 1,
+      label: 'For Dr. Lee',
+    });
+    const log = await io.linkAccesses(created.linkId);
+    expect(log.map((a) => `${a.outcome} ${a.recipient}`)).toEqual([
+      'refused Dr. Lee',
+      'wrong-passcode someone',
+      'wrong-passcode someone',
+      'wrong-passcode someone',
+      'opened Dr. Lee',
+    ]);
+    // The opening is an access event of the patient's audit trail, under the link's id.
+    await eventually(
+      async () => (await linkOpens(s, created.linkId)).length > 0,
+      'the opening in the audit trail',
+    );
+    const opens = await linkOpens(s, created.linkId);
+    expect(opens.map((a) => a.stream?.split('/')[1]).sort()).toEqual([
+      'allergy',
+      'condition',
+      'medication',
+      'profile',
+    ]);
+  });
+
+  it('honours expiry and revocation', async () => {
+    const { io } = await open(server.t);
+    const expiring = await io.shareSummary({ expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    const revoked = await io.shareSummary({ kinds: ['Allergy'] });
+    expect(await codeOf(openLink(fetch, revoked.link, { recipient: 'x' }))).toBe('opened');
+    await io.revokeLink(revoked.linkId);
+    expect(await codeOf(openLink(fetch, revoked.link, { recipient: 'x' }))).toBe('LINK_NOT_FOUND');
+    expect(await codeOf(openLink(fetch, expiring.link, { recipient: 'x' }))).toBe('opened');
+    server.t.clock.advance(2 * 3_600_000);
+    expect(await codeOf(openLink(fetch, expiring.link, { recipient: 'x' }))).toBe('LINK_NOT_FOUND');
+    const listed = await io.links();
+    expect(listed.find((l) => l.linkId === revoked.linkId)?.revokedAt).toBeDefined();
+  });
+
+  it('gives a viewer that caps embedded sizes a one-time file location', async () => {
+    const { io } = await open(server.t);
+    const created = await io.shareSummary();
+    const summary = await openLink(fetch, created.link, { recipient: 'small viewer', embeddedLengthMax: 10 });
+    expect(JSON.stringify(summary)).toContain('Peanuts');
+  });
+
+  it('opens in the server’s viewer page in a browser with no account', async () => {
+    requireChromium();
+    const { io } = await open(server.t);
+    const created = await io.shareSummary({ label: 'Summary for the clinic', passcode: '2468' });
+    const browser = await chromium.launch({
+      executablePath: process.env.HALE_CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(created.viewerUrl);
+      await page.getByLabel('Your name or organisation').fill('Riverside clinic');
+      await page.getByLabel('Passcode').fill('2468');
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByText('Peanuts').waitFor({ timeout: 15_000 });
+      expect(await page.getByRole('heading', { name: 'Allergies and intolerances' }).count()).toBe(1);
+      expect(await page.textContent('h1')).toBe('Summary for the clinic');
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('the emergency card', () => {
+  it('opens without a passcode, the patient’s device sees the access live, and rotation stops the old QR', async () => {
+    const { s, io } = await open(server.t);
+    const card = await io.emergencyCard();
+    const heard: string[] = [];
+    let stop = (): void => undefined;
+    await new Promise<void>((ready) => {
+      stop = io.watchLinkAccess(
+        (access) => heard.push(`${access.linkId} ${access.outcome} ${access.recipient}`),
+        {
+          onReady: ready,
+        },
+      );
+    });
+    try {
+      const content = JSON.stringify(await openLink(fetch, card.link, { recipient: 'Ambulance crew 12' }));
+      expect(content).toContain('Grace Example');
+      expect(content).toContain('Peanuts');
+      expect(content).toContain('AB-');
+      await eventually(() => heard.length > 0, 'the patient device is told of the access', 5_000);
+      expect(heard).toEqual([`${card.linkId} opened Ambulance crew 12`]);
+    } finally {
+      stop();
+    }
+    await eventually(
+      async () => (await linkOpens(s, card.linkId)).length > 0,
+      'the access is in the audit trail',
+    );
+    expect((await io.links()).find((l) => l.linkId === card.linkId)).toMatchObject({
+      emergency: true,
+      passcode: false,
+      accessCount: 1,
+    });
+
+    const rotated = await io.rotateEmergencyCard();
+    expect(rotated.linkId).not.toBe(card.linkId);
+    expect(await codeOf(openLink(fetch, card.link, { recipient: 'x' }))).toBe('LINK_NOT_FOUND');
+    expect(await codeOf(openLink(fetch, rotated.link, { recipient: 'x' }))).toBe('opened');
+  });
+});
