@@ -183,4 +183,16 @@ test('sign up, add every kind, reload, unlock: all there', async ({ page, baseUR
   await go(page, '/chart/notes');
   await page.getByText('Questions for my doctor').click();
   await expect(page.getByText('Tired in the afternoons.')).toBeVisible();
+
+  // Search across the chart (the library's local search), from the header.
+  await page.getByRole('link', { name: 'Search' }).click();
+  await page.getByRole('textbox', { name: 'Search' }).fill('metformin');
+  const hit = page.getByTestId('search-hit');
+  await expect(hit).toHaveCount(1);
+  await expect(hit).toContainText('Medication');
+  await hit.getByRole('link', { name: 'Metformin' }).click();
+  await expect(page.getByText('Type 2 diabetes')).toBeVisible();
+  await go(page, '/search?q=harbour');
+  await expect(page.getByTestId('search-hit').first()).toBeVisible();
+  await checkScreen(page, 'search');
 });

@@ -421,7 +421,14 @@ export const en = {
       other: 'Other',
     },
     planStatus: { draft: 'Draft', active: 'Active', completed: 'Completed' },
-    appointmentStatus: { scheduled: 'Scheduled', canceled: 'Cancelled', completed: 'Completed' },
+    appointmentStatus: {
+      requested: 'Requested',
+      proposed: 'New time proposed',
+      scheduled: 'Scheduled',
+      declined: 'Declined',
+      canceled: 'Cancelled',
+      completed: 'Completed',
+    },
     encounterType: {
       outpatient: 'Outpatient',
       inpatient: 'Inpatient',
@@ -779,6 +786,10 @@ export const en = {
   search: {
     title: 'Search',
     placeholder: 'Search your chart',
+    count_one: '{{count}} record matches',
+    count_other: '{{count}} records match',
+    indexing: 'Reading the records on this device…',
+    matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
 };

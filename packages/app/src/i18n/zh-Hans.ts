@@ -444,7 +444,10 @@ export const zhHans: Translation = {
       completed: '已完成',
     },
     appointmentStatus: {
+      requested: '已申请',
+      proposed: '已提议新时间',
       scheduled: '已预约',
+      declined: '已婉拒',
       canceled: '已取消',
       completed: '已完成',
     },
@@ -810,6 +813,10 @@ export const zhHans: Translation = {
   search: {
     title: '搜索',
     placeholder: '搜索您的病历',
+    count_one: '{{count}} 条记录符合',
+    count_other: '{{count}} 条记录符合',
+    indexing: '正在读取本设备上的记录…',
+    matchedIn: '符合字段:{{field}}',
     privacy: '只搜索本设备上的记录。您搜索的内容不会离开本设备。',
   },
 };

@@ -411,7 +411,14 @@ export const zhHant: Translation = {
       other: '其他',
     },
     planStatus: { draft: '草稿', active: '執行中', completed: '已完成' },
-    appointmentStatus: { scheduled: '已預約', canceled: '已取消', completed: '已完成' },
+    appointmentStatus: {
+      requested: '已申請',
+      proposed: '已提議新時間',
+      scheduled: '已預約',
+      declined: '已婉拒',
+      canceled: '已取消',
+      completed: '已完成',
+    },
     encounterType: { outpatient: '門診', inpatient: '住院', emergency: '急診', telehealth: '視訊或電話' },
     encounterStatus: { planned: '已安排', 'in-progress': '進行中', finished: '已結束', cancelled: '已取消' },
     noteType: { progress: '病程', admission: '入院', discharge: '出院', consult: '會診', procedure: '處置' },
@@ -747,6 +754,10 @@ export const zhHant: Translation = {
   search: {
     title: '搜尋',
     placeholder: '搜尋您的病歷',
+    count_one: '{{count}} 筆記錄符合',
+    count_other: '{{count}} 筆記錄符合',
+    indexing: '正在讀取本裝置上的記錄…',
+    matchedIn: '符合欄位:{{field}}',
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
   },
 };
