@@ -9,14 +9,12 @@ import { DatesProvider } from '@mantine/dates';
 import { Notifications } from '@mantine/notifications';
 import { I18nextProvider } from 'react-i18next';
 import type { i18n as I18n } from 'i18next';
-import dayjs from 'dayjs';
-import 'dayjs/locale/zh-tw';
-import 'dayjs/locale/zh-cn';
+import { dayjs } from './boot/dayjs';
 import { RouterProvider } from 'react-router';
 import { AppStateProvider, useApp } from './boot/app-state';
 import { defaultSettings, readSettings, type Language } from './boot/settings';
 import { createI18n, HTML_LANG } from './i18n/index';
-import { theme } from './theme';
+import { cssVariablesResolver, theme } from './theme';
 import { router } from './router';
 
 const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', 'zh-Hans': 'zh-cn' };
@@ -32,11 +30,12 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
   return (
     <MantineProvider
       theme={theme}
+      cssVariablesResolver={cssVariablesResolver}
       defaultColorScheme="auto"
       {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
     >
       <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
-        <Notifications position="top-right" />
+        <Notifications position="top-right" autoClose={3000} />
         {props.children}
       </DatesProvider>
     </MantineProvider>

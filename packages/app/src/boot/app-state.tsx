@@ -36,6 +36,9 @@ export interface AppState {
   readonly session: HaleSession | null;
   readonly settings: AppSettings;
   readonly failure: string | null;
+  /** Sync paused by the person (settings), not by the network. */
+  readonly syncPaused: boolean;
+  setSyncPaused(paused: boolean): void;
   updateSettings(patch: Partial<AppSettings>): void;
   enter(session: HaleSession): void;
   lock(): Promise<void>;
@@ -66,6 +69,7 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   const [hale, setHale] = useState<Hale | null>(null);
   const [session, setSession] = useState<HaleSession | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [syncPaused, setSyncPaused] = useState(false);
   const sessionRef = useRef<HaleSession | null>(null);
   sessionRef.current = session;
 
@@ -105,6 +109,7 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   }, []);
 
   const enter = useCallback((opened: HaleSession) => {
+    setSyncPaused(false);
     setSession(opened);
     setPhase('open');
   }, []);
@@ -126,8 +131,20 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   }, [hale]);
 
   const value = useMemo<AppState>(
-    () => ({ phase, hale, session, settings, failure, updateSettings, enter, lock, signOut }),
-    [phase, hale, session, settings, failure, updateSettings, enter, lock, signOut],
+    () => ({
+      phase,
+      hale,
+      session,
+      settings,
+      failure,
+      syncPaused,
+      setSyncPaused,
+      updateSettings,
+      enter,
+      lock,
+      signOut,
+    }),
+    [phase, hale, session, settings, failure, syncPaused, updateSettings, enter, lock, signOut],
   );
   return <AppContext.Provider value={value}>{props.children}</AppContext.Provider>;
 }

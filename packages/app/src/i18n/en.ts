@@ -2,6 +2,7 @@
 export const en = {
   common: {
     back: 'Back',
+    close: 'Close',
     cancel: 'Cancel',
     continue: 'Continue',
     delete: 'Delete',
@@ -19,6 +20,8 @@ export const en = {
     what: 'What happened',
     unknown: 'An unknown error stopped the app.',
     todo: 'Reload the page. If this keeps happening, this browser may block storage for this site (private mode, or storage turned off): allow it, or use another browser.',
+    chunk:
+      'This screen could not be loaded: the connection dropped before it was ever opened on this device. Reconnect, then reload.',
     reload: 'Reload',
   },
   notFound: {
@@ -418,7 +421,14 @@ export const en = {
       other: 'Other',
     },
     planStatus: { draft: 'Draft', active: 'Active', completed: 'Completed' },
-    appointmentStatus: { scheduled: 'Scheduled', canceled: 'Cancelled', completed: 'Completed' },
+    appointmentStatus: {
+      requested: 'Requested',
+      proposed: 'New time proposed',
+      scheduled: 'Scheduled',
+      declined: 'Declined',
+      canceled: 'Cancelled',
+      completed: 'Completed',
+    },
     encounterType: {
       outpatient: 'Outpatient',
       inpatient: 'Inpatient',
@@ -551,6 +561,7 @@ export const en = {
     open: 'Open the document',
     preview: 'Preview',
     download: 'Download',
+    newVersion: 'Upload a new version',
     cannotOpen: 'The file could not be opened',
   },
   uploads: {
@@ -742,7 +753,7 @@ export const en = {
     preferences: 'Preferences',
     language: 'Language',
     theme: 'Theme',
-    themes: { auto: 'As the system', light: 'Light', dark: 'Dark' },
+    themes: { auto: 'System', light: 'Light', dark: 'Dark' },
     lockAfter: 'Lock after',
     lockAfterHint: 'Hale locks itself when you have not used it for this long.',
     minutes_one: '{{count}} minute',
@@ -775,6 +786,10 @@ export const en = {
   search: {
     title: 'Search',
     placeholder: 'Search your chart',
+    count_one: '{{count}} record matches',
+    count_other: '{{count}} records match',
+    indexing: 'Reading the records on this device…',
+    matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
 };

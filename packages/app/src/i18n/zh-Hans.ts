@@ -5,6 +5,7 @@ import type { Translation } from './en';
 export const zhHans: Translation = {
   common: {
     back: '返回',
+    close: '关闭',
     cancel: '取消',
     continue: '继续',
     delete: '删除',
@@ -26,6 +27,7 @@ export const zhHans: Translation = {
     what: '发生了什么',
     unknown: '一个未知的错误使应用程序停止。',
     todo: '请重新加载页面。若一再发生,此浏览器可能封锁了本网站的存储空间(无痕模式或已关闭保存):请允许,或改用其他浏览器。',
+    chunk: '无法加载此画面:在本设备首次打开它之前连接就中断了。请重新连接后再重新加载。',
     reload: '重新加载',
   },
   notFound: {
@@ -442,7 +444,10 @@ export const zhHans: Translation = {
       completed: '已完成',
     },
     appointmentStatus: {
+      requested: '已申请',
+      proposed: '已提议新时间',
       scheduled: '已预约',
+      declined: '已婉拒',
       canceled: '已取消',
       completed: '已完成',
     },
@@ -578,6 +583,7 @@ export const zhHans: Translation = {
     open: '打开文档',
     preview: '预览',
     download: '下载',
+    newVersion: '上传新版本',
     cannotOpen: '无法打开文件',
   },
   uploads: {
@@ -772,7 +778,7 @@ export const zhHans: Translation = {
     language: '语言',
     theme: '主题',
     themes: {
-      auto: '跟随系统',
+      auto: '系统',
       light: '浅色',
       dark: '深色',
     },
@@ -807,6 +813,10 @@ export const zhHans: Translation = {
   search: {
     title: '搜索',
     placeholder: '搜索您的病历',
+    count_one: '{{count}} 条记录符合',
+    count_other: '{{count}} 条记录符合',
+    indexing: '正在读取本设备上的记录…',
+    matchedIn: '符合字段:{{field}}',
     privacy: '只搜索本设备上的记录。您搜索的内容不会离开本设备。',
   },
 };

@@ -5,6 +5,7 @@ import type { Translation } from './en';
 export const zhHant: Translation = {
   common: {
     back: '返回',
+    close: '關閉',
     cancel: '取消',
     continue: '繼續',
     delete: '刪除',
@@ -22,6 +23,7 @@ export const zhHant: Translation = {
     what: '發生了什麼',
     unknown: '一個未知的錯誤使應用程式停止。',
     todo: '請重新載入頁面。若一再發生,此瀏覽器可能封鎖了本網站的儲存空間(無痕模式或已關閉儲存):請允許,或改用其他瀏覽器。',
+    chunk: '無法載入此畫面:在本裝置首次開啟它之前連線就中斷了。請重新連線後再重新載入。',
     reload: '重新載入',
   },
   notFound: {
@@ -409,7 +411,14 @@ export const zhHant: Translation = {
       other: '其他',
     },
     planStatus: { draft: '草稿', active: '執行中', completed: '已完成' },
-    appointmentStatus: { scheduled: '已預約', canceled: '已取消', completed: '已完成' },
+    appointmentStatus: {
+      requested: '已申請',
+      proposed: '已提議新時間',
+      scheduled: '已預約',
+      declined: '已婉拒',
+      canceled: '已取消',
+      completed: '已完成',
+    },
     encounterType: { outpatient: '門診', inpatient: '住院', emergency: '急診', telehealth: '視訊或電話' },
     encounterStatus: { planned: '已安排', 'in-progress': '進行中', finished: '已結束', cancelled: '已取消' },
     noteType: { progress: '病程', admission: '入院', discharge: '出院', consult: '會診', procedure: '處置' },
@@ -522,6 +531,7 @@ export const zhHant: Translation = {
     open: '開啟文件',
     preview: '預覽',
     download: '下載',
+    newVersion: '上傳新版本',
     cannotOpen: '無法開啟檔案',
   },
   uploads: {
@@ -712,7 +722,7 @@ export const zhHant: Translation = {
     preferences: '偏好設定',
     language: '語言',
     theme: '主題',
-    themes: { auto: '跟隨系統', light: '淺色', dark: '深色' },
+    themes: { auto: '系統', light: '淺色', dark: '深色' },
     lockAfter: '自動鎖定時間',
     lockAfterHint: '閒置超過此時間後,Hale 會自行鎖定。',
     minutes_one: '{{count}} 分鐘',
@@ -744,6 +754,10 @@ export const zhHant: Translation = {
   search: {
     title: '搜尋',
     placeholder: '搜尋您的病歷',
+    count_one: '{{count}} 筆記錄符合',
+    count_other: '{{count}} 筆記錄符合',
+    indexing: '正在讀取本裝置上的記錄…',
+    matchedIn: '符合欄位:{{field}}',
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
   },
 };

@@ -10,7 +10,7 @@
  * | a note | MedicalNote plus its current NoteVersion (the SOAP text), written together |
  */
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
-import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea, Title } from '@mantine/core';
+import { Alert, Button, Group, Paper, SimpleGrid, Stack, Text, Textarea } from '@mantine/core';
 import { useForm } from '@mantine/form';
 import { notifications } from '@mantine/notifications';
 import { useTranslation } from 'react-i18next';
@@ -33,7 +33,12 @@ export function RecordFormScreen(): ReactNode {
   if (!isKindSlug(slug)) return <Navigate to="/" replace />;
   const spec = KINDS[slug];
   if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
-  return id === undefined ? <FormBody spec={spec} /> : <EditLoader spec={spec} id={id} />;
+  // Keyed: another kind's or record's form is a new form, never the state of the one before.
+  return id === undefined ? (
+    <FormBody key={`${slug}:new`} spec={spec} />
+  ) : (
+    <EditLoader key={`${slug}:${id}`} spec={spec} id={id} />
+  );
 }
 
 function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
@@ -145,7 +150,11 @@ function FormBody(props: {
         savedId = id;
       }
       dropDraft(draftKey);
-      notifications.show({ color: 'teal', message: t('records.savedLocally') });
+      notifications.show({
+        color: 'teal',
+        message: t('records.savedLocally'),
+        closeButtonProps: { 'aria-label': t('common.close') },
+      });
       void navigate(`/chart/${spec.slug}/${savedId}`, { replace: true });
     } catch (e) {
       if (isHaleError(e, 'VALIDATION_FAILED') && e.issues !== undefined) {

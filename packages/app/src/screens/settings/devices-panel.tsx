@@ -3,7 +3,7 @@
  * of what that does; the revoked ones below. The server cuts a revoked device off at once.
  */
 import { useState, type ReactNode } from 'react';
-import { Alert, Badge, Button, Group, Modal, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, Modal, Paper, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type ListedDevice } from '@hale/client';
 import { useDevices } from '@hale/react';
@@ -47,54 +47,54 @@ export function DevicesPanel(): ReactNode {
             {t('devices.loading')}
           </Text>
         ) : (
-          <Table.ScrollContainer minWidth={420}>
-            <Table verticalSpacing="sm" data-testid="devices">
-              <Table.Tbody>
-                {devices.active.map((d) => (
-                  <Table.Tr key={d.deviceId} data-testid="device-row">
-                    <Table.Td>
-                      <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
-                      <Text size="xs" c="dimmed">
-                        {t('devices.added', { when: formatDate(d.createdAt) })}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      {d.current ? (
-                        <Badge variant="light">{t('devices.thisOne')}</Badge>
-                      ) : (
-                        <Button
-                          size="xs"
-                          color="red"
-                          variant="light"
-                          onClick={() => setRevoking(d)}
-                          aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
-                        >
-                          {t('devices.revoke')}
-                        </Button>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-                {devices.revoked.map((d) => (
-                  <Table.Tr key={d.deviceId}>
-                    <Table.Td>
-                      <Text c="dimmed">{d.name ?? shortId(d.deviceId)}</Text>
-                      <Text size="xs" c="dimmed">
-                        {d.revokedAt === undefined
-                          ? t('devices.revoked')
-                          : t('devices.revokedAt', { when: formatDate(d.revokedAt) })}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      <Badge color="gray" variant="outline">
-                        {t('devices.revoked')}
-                      </Badge>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <Stack gap={0} data-testid="devices">
+            {devices.active.map((d) => (
+              <Group
+                key={d.deviceId}
+                justify="space-between"
+                py="sm"
+                wrap="wrap"
+                gap="xs"
+                data-testid="device-row"
+                style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}
+              >
+                <div>
+                  <Text fw={600}>{d.name ?? shortId(d.deviceId)}</Text>
+                  <Text size="xs" c="dimmed">
+                    {t('devices.added', { when: formatDate(d.createdAt) })}
+                  </Text>
+                </div>
+                {d.current ? (
+                  <Badge variant="light">{t('devices.thisOne')}</Badge>
+                ) : (
+                  <Button
+                    size="xs"
+                    color="red"
+                    variant="light"
+                    onClick={() => setRevoking(d)}
+                    aria-label={t('devices.revokeNamed', { name: d.name ?? shortId(d.deviceId) })}
+                  >
+                    {t('devices.revoke')}
+                  </Button>
+                )}
+              </Group>
+            ))}
+            {devices.revoked.map((d) => (
+              <Group key={d.deviceId} justify="space-between" py="sm" wrap="wrap" gap="xs">
+                <div>
+                  <Text c="dimmed">{d.name ?? shortId(d.deviceId)}</Text>
+                  <Text size="xs" c="dimmed">
+                    {d.revokedAt === undefined
+                      ? t('devices.revoked')
+                      : t('devices.revokedAt', { when: formatDate(d.revokedAt) })}
+                  </Text>
+                </div>
+                <Badge color="gray" variant="outline">
+                  {t('devices.revoked')}
+                </Badge>
+              </Group>
+            ))}
+          </Stack>
         )}
         {error !== null && (
           <Alert color="red" role="alert">
@@ -102,7 +102,12 @@ export function DevicesPanel(): ReactNode {
           </Alert>
         )}
       </Stack>
-      <Modal opened={revoking !== null} onClose={() => setRevoking(null)} title={t('devices.revokeTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={revoking !== null}
+        onClose={() => setRevoking(null)}
+        title={t('devices.revokeTitle')}
+      >
         <Stack>
           <Text>{t('devices.revokeExplain', { name: revoking?.name ?? '' })}</Text>
           <Group justify="flex-end">
