@@ -84,7 +84,7 @@ describe('one patient audit chain continued by two nodes at once', () => {
       if (audit === undefined || d.sig === undefined) throw new Error('a server entry without its header');
       expect(audit.prevHash).toBe(prevHash);
       const payload = auditSignaturePayload({
-        stream: d.stream as `${string}/audit`,
+        stream: d.stream,
         id: d.id,
         rev: d.rev,
         deleted: d.deleted,
