@@ -849,6 +849,9 @@ export const en = {
         'This server cannot pair devices. Add this device with your passphrase or recovery key instead.',
     },
   },
+  drafts: {
+    kept: 'What you typed is kept on this device until you save.',
+  },
 };
 
 /** The shape every language follows: the same keys, strings as values. */

@@ -869,4 +869,7 @@ export const zhHans: Translation = {
       PAIRING_UNSUPPORTED: '此服务器无法配对设备。请改用您的密码短语或恢复密钥加入本设备。',
     },
   },
+  drafts: {
+    kept: '您输入的内容会保留在本设备上,直到您保存。',
+  },
 };

@@ -810,4 +810,7 @@ export const zhHant: Translation = {
       PAIRING_UNSUPPORTED: '此伺服器無法配對裝置。請改用您的通行密語或復原金鑰加入本裝置。',
     },
   },
+  drafts: {
+    kept: '您輸入的內容會保留在本裝置上,直到您儲存。',
+  },
 };
