@@ -19,6 +19,7 @@ const ISOLATED = [
   'packages/model/src/ids.test.ts',
   'packages/client/src/store/device-db.test.ts',
   'packages/client/src/store/meta-store.test.ts',
+  'packages/client/src/hale/drafts.test.ts',
   'packages/crypto/src/forget-cached-keys.test.ts',
   'packages/crypto/src/node-sealer.test.ts',
   'packages/crypto/src/node-ed25519.test.ts',
@@ -81,7 +82,8 @@ const tmpfs = existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {};
 
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
+    // Two workers per core share the CPU: a test's CPU-bound stretch may take twice its time alone.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', new TimesReporter()],

@@ -80,12 +80,20 @@ try {
     if (!existsSync(PLAYWRIGHT_CONFIG)) {
       console.log(`\nPlaywright: skipped (no ${PLAYWRIGHT_CONFIG} yet)`);
     } else {
+      // The journeys drive the built app the server serves: built now, from the sources under test.
+      const built = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+      if (built.status !== 0) {
+        console.error('Playwright: the app did not build (npm run build); journeys not run');
+        status ||= built.status ?? 1;
+      }
       const out = join(scratch, 'playwright.json');
-      const code = run(
-        'playwright',
-        ['test', '--config', PLAYWRIGHT_CONFIG, '--reporter=list,json', ...appPaths],
-        { PLAYWRIGHT_JSON_OUTPUT_FILE: out, PLAYWRIGHT_JSON_OUTPUT_NAME: out },
-      );
+      const code =
+        built.status !== 0
+          ? 1
+          : run('playwright', ['test', '--config', PLAYWRIGHT_CONFIG, '--reporter=list,json', ...appPaths], {
+              PLAYWRIGHT_JSON_OUTPUT_FILE: out,
+              PLAYWRIGHT_JSON_OUTPUT_NAME: out,
+            });
       if (existsSync(out)) runners.push(playwrightTimes(out));
       status ||= code;
     }

@@ -1,6 +1,7 @@
 // `npm run dev`: a sync server on 127.0.0.1:8787 (data in packages/app/.dev-data) and Vite with the API
 // proxied to it (vite.config.ts). Ctrl-C stops both. HALE_DEV_API points Vite at another server instead.
 import { spawn } from 'node:child_process';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 

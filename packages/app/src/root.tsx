@@ -9,14 +9,12 @@ import { DatesProvider } from '@mantine/dates';
 import { Notifications } from '@mantine/notifications';
 import { I18nextProvider } from 'react-i18next';
 import type { i18n as I18n } from 'i18next';
-import dayjs from 'dayjs';
-import 'dayjs/locale/zh-tw';
-import 'dayjs/locale/zh-cn';
+import { dayjs } from './boot/dayjs';
 import { RouterProvider } from 'react-router';
 import { AppStateProvider, useApp } from './boot/app-state';
 import { defaultSettings, readSettings, type Language } from './boot/settings';
 import { createI18n, HTML_LANG } from './i18n/index';
-import { theme } from './theme';
+import { cssVariablesResolver, theme } from './theme';
 import { router } from './router';
 
 const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', 'zh-Hans': 'zh-cn' };
@@ -32,18 +30,28 @@ function Themed(props: { readonly i18n: I18n; readonly children: ReactNode }): R
   return (
     <MantineProvider
       theme={theme}
+      cssVariablesResolver={cssVariablesResolver}
       defaultColorScheme="auto"
       {...(settings.colorScheme === 'auto' ? {} : { forceColorScheme: settings.colorScheme })}
     >
       <DatesProvider settings={{ locale: DAYJS_LOCALE[settings.language], firstDayOfWeek: 1 }}>
-        <Notifications position="top-right" />
+        <Notifications position="top-right" autoClose={3000} />
         {props.children}
       </DatesProvider>
     </MantineProvider>
   );
 }
 
+/** The code of a pairing link opened here (`/#pair=CODE`, the QR code a new device shows), or null. */
+const pairingCodeOf = (hash: string): string | null => {
+  const m = /^#pair=([A-Za-z0-9-]{1,40})$/.exec(hash);
+  return m?.[1] ?? null;
+};
+
 export async function startApp(element: HTMLElement): Promise<void> {
+  // A pairing link opened on a signed-in device: Settings → add a device, with the code (after unlock).
+  const pairCode = pairingCodeOf(location.hash);
+  if (pairCode !== null) void router.navigate(`/settings?pair=${pairCode}`, { replace: true });
   const language = readSettings(localStorage, defaultSettings(location.origin, navigator.languages)).language;
   const i18n = await createI18n(language);
   dayjs.locale(DAYJS_LOCALE[language]);

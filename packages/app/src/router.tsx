@@ -7,10 +7,10 @@
  * `/workspace/*` (the clinician workspace) go under the same open gate and AppLayout, whose navigation
  * takes sections by role (layout/nav.ts).
  */
-import { type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 import { useApp } from './boot/app-state';
-import { FullScreenMessage, FullScreenLoader } from './ui/full-screen';
+import { FullScreenMessage, FullScreenLoader, RouteError } from './ui/full-screen';
 
 const safeNext = (next: string | null): string =>
   next !== null && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/start') ? next : '/';
@@ -42,6 +42,7 @@ function OpenGate(): ReactNode {
 export const router = createBrowserRouter([
   {
     element: <PublicGate />,
+    errorElement: <RouteError />,
     children: [
       {
         path: '/start',
@@ -64,6 +65,7 @@ export const router = createBrowserRouter([
   },
   {
     element: <OpenGate />,
+    errorElement: <RouteError />,
     children: [
       {
         path: '/',
@@ -125,3 +127,26 @@ export const router = createBrowserRouter([
     ],
   },
 ]);
+
+/**
+ * Loads every screen's code in the background once the chart is open, so a screen opens offline later
+ * (until the installed app's service worker keeps them).
+ */
+export const preloadScreens = (): Promise<unknown> =>
+  Promise.allSettled([
+    import('./screens/start/start-screen'),
+    import('./screens/start/create-account'),
+    import('./screens/start/join-screen'),
+    import('./screens/start/unlock-screen'),
+    import('./layout/app-layout'),
+    import('./screens/home/home-screen'),
+    import('./records/record-list'),
+    import('./records/record-form'),
+    import('./records/record-detail'),
+    import('./screens/documents/upload-screen'),
+    import('./screens/labs/lab-trends'),
+    import('./screens/emergency/emergency-card'),
+    import('./screens/problems/problems-screen'),
+    import('./screens/settings/settings-screen'),
+    import('./screens/search/search-screen'),
+  ]);

@@ -26,7 +26,7 @@ import {
 import type { Hale, HaleSession } from '@hale/client';
 import { openBrowserHale } from './platform';
 import { readSettings, writeSettings, defaultSettings, type AppSettings } from './settings';
-import { clearDrafts } from '../records/drafts';
+import { clearDrafts, flushDrafts } from '../records/drafts';
 
 export type Phase = 'loading' | 'start' | 'locked' | 'open' | 'failed';
 
@@ -36,6 +36,9 @@ export interface AppState {
   readonly session: HaleSession | null;
   readonly settings: AppSettings;
   readonly failure: string | null;
+  /** Sync paused by the person (settings), not by the network. */
+  readonly syncPaused: boolean;
+  setSyncPaused(paused: boolean): void;
   updateSettings(patch: Partial<AppSettings>): void;
   enter(session: HaleSession): void;
   lock(): Promise<void>;
@@ -66,6 +69,7 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   const [hale, setHale] = useState<Hale | null>(null);
   const [session, setSession] = useState<HaleSession | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [syncPaused, setSyncPaused] = useState(false);
   const sessionRef = useRef<HaleSession | null>(null);
   sessionRef.current = session;
 
@@ -105,6 +109,7 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   }, []);
 
   const enter = useCallback((opened: HaleSession) => {
+    setSyncPaused(false);
     setSession(opened);
     setPhase('open');
   }, []);
@@ -113,12 +118,16 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     const open = sessionRef.current;
     setSession(null);
     setPhase('locked');
+    // What was typed last is sealed on the device before the keys go; then the page forgets it.
+    await flushDrafts();
+    clearDrafts();
     if (open !== null) await open.lock().catch(() => undefined);
   }, []);
 
   const signOut = useCallback(async () => {
     const open = sessionRef.current;
     setSession(null);
+    await flushDrafts();
     if (open !== null) await open.close().catch(() => undefined);
     clearDrafts();
     await hale?.removeLocalAccount();
@@ -126,8 +135,20 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   }, [hale]);
 
   const value = useMemo<AppState>(
-    () => ({ phase, hale, session, settings, failure, updateSettings, enter, lock, signOut }),
-    [phase, hale, session, settings, failure, updateSettings, enter, lock, signOut],
+    () => ({
+      phase,
+      hale,
+      session,
+      settings,
+      failure,
+      syncPaused,
+      setSyncPaused,
+      updateSettings,
+      enter,
+      lock,
+      signOut,
+    }),
+    [phase, hale, session, settings, failure, syncPaused, updateSettings, enter, lock, signOut],
   );
   return <AppContext.Provider value={value}>{props.children}</AppContext.Provider>;
 }

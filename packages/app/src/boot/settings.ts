@@ -62,7 +62,7 @@ export const readSettings = (storage: Pick<Storage, 'getItem'>, defaults: AppSet
     raw = null;
   }
   if (typeof raw !== 'object' || raw === null) return defaults;
-  const stored = new Map(Object.entries(raw));
+  const stored = new Map<string, unknown>(Object.entries(raw));
   const server = stored.get('server');
   return {
     server: typeof server === 'string' && isServerUrl(server) ? new URL(server).origin : defaults.server,

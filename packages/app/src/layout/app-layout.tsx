@@ -3,7 +3,7 @@
  * the screen. Below it every hook reads the open session (`HaleProvider`). Idle time locks the app; a
  * device removed from its account shows that instead of the chart.
  */
-import type { ReactNode } from 'react';
+import { useEffect, type ReactNode } from 'react';
 import {
   ActionIcon,
   AppShell,
@@ -24,6 +24,7 @@ import { Link, Outlet, useLocation } from 'react-router';
 import { HaleProvider, useSyncState } from '@hale/react';
 import { useApp, useOpenSession } from '../boot/app-state';
 import { useIdleLock } from '../boot/idle-lock';
+import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
 
@@ -47,6 +48,11 @@ function Frame(): ReactNode {
   const [opened, { toggle, close }] = useDisclosure(false);
   const state = useSyncState();
   useIdleLock(true, app.settings.lockMinutes, () => void app.lock());
+  useNetworkFollow(session, app.syncPaused);
+  useEffect(() => {
+    const timer = window.setTimeout(() => void import('../router').then((m) => m.preloadScreens()), 1500);
+    return () => window.clearTimeout(timer);
+  }, []);
   const removed =
     state.status === 'fatal' &&
     state.errors.some((e) => e.code === 'DEVICE_REVOKED' || e.code === 'DEVICE_UNKNOWN');
@@ -87,7 +93,7 @@ function Frame(): ReactNode {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t('nav.label')}>
         <AppShell.Section grow component={ScrollArea}>
-          <nav aria-label={t('nav.label')}>
+          <div>
             {sections.map((section) => (
               <Stack key={section.key} gap={0} mb="sm">
                 <Text size="xs" fw={700} c="dimmed" tt="uppercase" px="sm" py={6}>
@@ -107,7 +113,7 @@ function Frame(): ReactNode {
                 ))}
               </Stack>
             ))}
-          </nav>
+          </div>
         </AppShell.Section>
         <AppShell.Section p="sm">
           <Text size="xs" c="dimmed" truncate>

@@ -165,7 +165,12 @@ function AccountField(props: {
       <Button variant="light" w="fit-content" onClick={() => setOpen(true)}>
         {t('directory.find')}
       </Button>
-      <Modal opened={open} onClose={() => setOpen(false)} title={t('directory.title')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={open}
+        onClose={() => setOpen(false)}
+        title={t('directory.title')}
+      >
         <form
           onSubmit={(e) => {
             e.preventDefault();

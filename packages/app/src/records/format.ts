@@ -1,6 +1,6 @@
 // How a field's value reads on screen: dates in the person's language, choices by their label, people by
 // name where the app knows them.
-import dayjs from 'dayjs';
+import { dayjs } from '../boot/dayjs';
 import type { TFunction } from 'i18next';
 import type { FieldSpec, KindSpec } from './kinds';
 import { valueAt } from './values';

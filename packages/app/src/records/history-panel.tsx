@@ -9,6 +9,7 @@
 import type { ReactNode } from 'react';
 import { Badge, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
+import { ScrollTable } from '../ui/scroll-table';
 import type { StoredRecord } from '@hale/client';
 import { useDevices } from '@hale/react';
 import { useOpenSession } from '../boot/app-state';
@@ -98,7 +99,7 @@ export function HistoryPanel(props: { readonly stored: StoredRecord }): ReactNod
         <Text size="sm" c="dimmed">
           {t('history.explain')}
         </Text>
-        <Table.ScrollContainer minWidth={560}>
+        <ScrollTable label={t('history.title')} minWidth={560}>
           <Table striped verticalSpacing="xs">
             <Table.Thead>
               <Table.Tr>
@@ -130,7 +131,7 @@ export function HistoryPanel(props: { readonly stored: StoredRecord }): ReactNod
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ScrollTable>
       </Stack>
     </Paper>
   );

@@ -80,7 +80,11 @@ function DetailBody(props: {
       await session.records.remove(stored.record.id);
       props.onRemoved();
       setConfirm(false);
-      notifications.show({ color: 'teal', message: t('records.deleted') });
+      notifications.show({
+        color: 'teal',
+        message: t('records.deleted'),
+        closeButtonProps: { 'aria-label': t('common.close') },
+      });
       void navigate(`/chart/${spec.slug}`, { replace: true });
     } catch (e) {
       setError(isHaleError(e) ? t(`recordError.${e.code}`, { defaultValue: e.message }) : String(e));
@@ -103,10 +107,10 @@ function DetailBody(props: {
       ? record['acknowledgement']
       : {},
   );
+  const ackVersion = typeof acknowledged['version'] === 'number' ? acknowledged['version'] : undefined;
+  const planVersion = typeof record['version'] === 'number' ? record['version'] : undefined;
   const needsAck =
-    spec.kind === 'TreatmentPlan' &&
-    record['status'] === 'active' &&
-    acknowledged['version'] !== record['version'];
+    spec.kind === 'TreatmentPlan' && record['status'] === 'active' && ackVersion !== planVersion;
 
   const shown = spec.fields.filter(
     (f) => spec.kind !== 'MedicalNote' || !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name),
@@ -147,7 +151,7 @@ function DetailBody(props: {
       {needsAck && (
         <Alert color="blue" title={t('plans.ackTitle')}>
           <Stack gap="xs" align="flex-start">
-            <Text size="sm">{t('plans.ackExplain', { version: String(record['version']) })}</Text>
+            <Text size="sm">{t('plans.ackExplain', { version: planVersion })}</Text>
             <Button size="sm" onClick={() => void acknowledge()}>
               {t('plans.acknowledge')}
             </Button>
@@ -178,9 +182,9 @@ function DetailBody(props: {
               who: whoWrote(t, me, devices, stored.by, stored.author),
             })}
           </Text>
-          {spec.kind === 'TreatmentPlan' && acknowledged['version'] !== undefined && (
+          {spec.kind === 'TreatmentPlan' && ackVersion !== undefined && (
             <Badge color="teal" variant="light">
-              {t('plans.acknowledgedBadge', { version: String(acknowledged['version']) })}
+              {t('plans.acknowledgedBadge', { version: ackVersion })}
             </Badge>
           )}
         </Group>
@@ -213,7 +217,12 @@ function DetailBody(props: {
         </Paper>
       )}
       {spec.versioned && <HistoryPanel stored={stored} />}
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('records.deleteTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('records.deleteTitle')}
+      >
         <Stack>
           <Text>{t('records.deleteConfirm', { title: recordTitle(t, spec, record) })}</Text>
           <Text size="sm" c="dimmed">

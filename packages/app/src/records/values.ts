@@ -3,7 +3,7 @@
  * records API takes: empty text left out (on an edit: `undefined`, which removes the field), numbers from
  * lab values that are numbers, instants with this device's offset.
  */
-import dayjs from 'dayjs';
+import { dayjs } from '../boot/dayjs';
 import type { DraftValues } from './drafts';
 import type { FieldSpec, KindSpec } from './kinds';
 
@@ -12,7 +12,7 @@ export const valueAt = (record: Readonly<Record<string, unknown>>, path: string)
   let at: unknown = record;
   for (const part of path.split('.')) {
     if (typeof at !== 'object' || at === null) return undefined;
-    at = new Map(Object.entries(at)).get(part);
+    at = new Map<string, unknown>(Object.entries(at)).get(part);
   }
   return at;
 };
@@ -42,7 +42,7 @@ export const valuesFromRecord = (
   extra: readonly FieldSpec[] = [],
 ): DraftValues =>
   Object.fromEntries(
-    [...spec.fields, ...extra].map((field) => {
+    [...spec.fields, ...extra].map((field): [string, string | boolean] => {
       const value = valueAt(record, field.name);
       if (field.type === 'boolean') return [field.name, value === true];
       if (value === undefined || value === null) return [field.name, ''];
@@ -50,7 +50,10 @@ export const valuesFromRecord = (
         // A lab taken on a day only (no time) stays a day.
         return [field.name, value.length > 10 ? toLocalInput(value) : value];
       }
-      return [field.name, typeof value === 'string' ? value : String(value as number)];
+      return [
+        field.name,
+        typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value),
+      ];
     }),
   );
 

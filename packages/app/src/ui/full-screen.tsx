@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react';
 import { Alert, Button, Center, Loader, Stack, Text, Title } from '@mantine/core';
 import { useTranslation } from 'react-i18next';
-import { Link } from 'react-router';
+import { Link, useRouteError } from 'react-router';
 
 export function FullScreenLoader(): ReactNode {
   const { t } = useTranslation();
@@ -43,4 +43,14 @@ export function FullScreenMessage(props: {
       </Stack>
     </Center>
   );
+}
+
+/** A screen that failed to render or load (a bug, or a chunk the network did not deliver): said, with a way on. */
+export function RouteError(): ReactNode {
+  const { t } = useTranslation();
+  const error = useRouteError();
+  const message = error instanceof Error ? error.message : String(error);
+  // A screen's code that did not arrive (offline before it was ever loaded).
+  const chunk = /dynamically imported module|Importing a module script failed/.test(message);
+  return <FullScreenMessage error={chunk ? t('failed.chunk') : message} />;
 }

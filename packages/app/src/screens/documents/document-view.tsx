@@ -5,13 +5,13 @@
  */
 import { useEffect, useState, type ReactNode } from 'react';
 import { Alert, Button, Group, Image, Paper, Stack, Text } from '@mantine/core';
-import { IconDownload, IconEye } from '@tabler/icons-react';
+import { IconDownload, IconEye, IconFileUpload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError, type StoredRecord } from '@hale/client';
 import { useUploads } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { fileRefOf, formatBytes, previewable } from './file-ref';
-import { fieldsOf } from '../../records/write';
+import { fieldsOf, updateRecord } from '../../records/write';
 
 export function DocumentView(props: { readonly stored: StoredRecord }): ReactNode {
   const { t } = useTranslation();
@@ -55,6 +55,24 @@ export function DocumentView(props: { readonly stored: StoredRecord }): ReactNod
       setBusy(false);
     }
   };
+  /** A new file for this document: queued like any upload; the record keeps the old one as a version. */
+  const replace = async (next: File | undefined): Promise<void> => {
+    if (next === undefined) return;
+    setError(null);
+    try {
+      const ref = await session.files.enqueue({
+        type: 'document',
+        bytes: new Uint8Array(await next.arrayBuffer()),
+        fileName: next.name,
+        mediaType: next.type === '' ? 'application/octet-stream' : next.type,
+      });
+      await updateRecord(session, 'HealthDocument', props.stored.record.id, { file: ref });
+      if (url !== null) URL.revokeObjectURL(url);
+      setUrl(null);
+    } catch (e) {
+      setError(isHaleError(e) ? e.message : e instanceof Error ? e.message : String(e));
+    }
+  };
   const download = async (): Promise<void> => {
     const href = await fetchFile();
     if (href === null) return;
@@ -87,6 +105,18 @@ export function DocumentView(props: { readonly stored: StoredRecord }): ReactNod
             )}
             <Button leftSection={<IconDownload size={18} />} onClick={() => void download()} loading={busy}>
               {t('documents.download')}
+            </Button>
+            <Button component="label" variant="default" leftSection={<IconFileUpload size={18} />}>
+              {t('documents.newVersion')}
+              <input
+                type="file"
+                hidden
+                data-testid="new-version"
+                onChange={(e) => {
+                  void replace(e.currentTarget.files?.[0]);
+                  e.currentTarget.value = '';
+                }}
+              />
             </Button>
           </Group>
         </Group>

@@ -4,7 +4,7 @@ import type { FileRef } from '@hale/client';
 
 export const fileRefOf = (value: unknown): FileRef | null => {
   if (typeof value !== 'object' || value === null) return null;
-  const f = new Map(Object.entries(value));
+  const f = new Map<string, unknown>(Object.entries(value));
   const blobId = f.get('blobId');
   const fileName = f.get('fileName');
   const mediaType = f.get('mediaType');

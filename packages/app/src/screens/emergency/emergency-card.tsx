@@ -10,7 +10,7 @@ import { useTranslation } from 'react-i18next';
 import { useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { formatDate } from '../../records/format';
-import dayjs from 'dayjs';
+import { dayjs } from '../../boot/dayjs';
 
 function Line(props: { readonly label: string; readonly value: string | undefined }): ReactNode {
   return (
@@ -106,6 +106,7 @@ export function EmergencyCardScreen(): ReactNode {
                                   ? 'orange'
                                   : 'yellow'
                             }
+                            variant={a.record.severity === 'severe' ? 'filled' : 'light'}
                           >
                             {t(`enum.severity.${a.record.severity}`)}
                           </Badge>

@@ -10,7 +10,7 @@ import { Link } from 'react-router';
 import { useQuarantine, useRecords, useSyncIssues, useUnsent } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { formatDate } from '../../records/format';
-import { flag, parseRange } from '../labs/range';
+import { flagIn, parseRange } from '../labs/range';
 import { testKey } from '../labs/series';
 
 function Card(props: {
@@ -34,7 +34,7 @@ function Card(props: {
               </Badge>
             )}
           </Title>
-          <Anchor component={Link} to={props.to} size="sm">
+          <Anchor component={Link} to={props.to} size="sm" style={{ whiteSpace: 'nowrap' }}>
             {t('home.seeAll')}
           </Anchor>
         </Group>
@@ -178,7 +178,7 @@ export function HomeScreen(): ReactNode {
           testId="home-labs"
         >
           {latestLabs.map((l) => {
-            const f = flag(l.record.value, parseRange(l.record.referenceRange));
+            const f = flagIn(l.record.value, l.record.units, parseRange(l.record.referenceRange));
             return (
               <Group key={l.record.id} justify="space-between" wrap="nowrap">
                 <div style={{ minWidth: 0 }}>

@@ -7,6 +7,7 @@
 import { useMemo, type ReactNode } from 'react';
 import {
   Alert,
+  Anchor,
   Badge,
   Button,
   Grid,
@@ -22,8 +23,9 @@ import { LineChart } from '@mantine/charts';
 import { ReferenceArea } from 'recharts';
 import { IconPlus } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
+import { ScrollTable } from '../../ui/scroll-table';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { useRecords } from '@hale/react';
+import { useHaleSession, useRecords } from '@hale/react';
 import { PageHeader } from '../../ui/page-header';
 import { formatDate } from '../../records/format';
 import { saveDraft } from '../../records/drafts';
@@ -54,7 +56,10 @@ function SeriesChart(props: { readonly series: UnitSeries; readonly name: string
         h={280}
         data={data}
         dataKey="date"
-        yAxisProps={{ domain: [round(lo - pad), round(hi + pad)] }}
+        yAxisProps={{
+          domain: [round(lo - pad), round(hi + pad)],
+          tickFormatter: (v: number) => String(Number(v.toPrecision(3))),
+        }}
         series={[
           {
             name: 'value',
@@ -133,7 +138,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
       </Grid.Col>
       <Grid.Col span={{ base: 12, lg: 5 }}>
         <Paper withBorder>
-          <Table.ScrollContainer minWidth={320}>
+          <ScrollTable label={t('trends.tableLabel', { name: trend.name })} minWidth={320}>
             <Table
               striped
               aria-label={t('trends.tableLabel', { name: trend.name })}
@@ -150,7 +155,9 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
                 {rows.map((r) => (
                   <Table.Tr key={r.id}>
                     <Table.Td>
-                      <Link to={`/chart/labs/${r.id}`}>{formatDate(r.at)}</Link>
+                      <Anchor component={Link} to={`/chart/labs/${r.id}`}>
+                        {formatDate(r.at)}
+                      </Anchor>
                     </Table.Td>
                     <Table.Td>
                       <Group gap={6} wrap="nowrap">
@@ -178,7 +185,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
                 ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
+          </ScrollTable>
         </Paper>
       </Grid.Col>
     </Grid>
@@ -188,6 +195,7 @@ function TrendView(props: { readonly trend: TestTrend }): ReactNode {
 export function LabTrendsScreen(): ReactNode {
   const { t } = useTranslation();
   const navigate = useNavigate();
+  const session = useHaleSession();
   const [params, setParams] = useSearchParams();
   const labs = useRecords('LabResult', {});
   const trends = useMemo(
@@ -209,7 +217,7 @@ export function LabTrendsScreen(): ReactNode {
   const chosen = trends.find((tr) => tr.key === params.get('test')) ?? trends[0];
   const enter = (): void => {
     const latest = chosen?.latest;
-    saveDraft('labs:new', {
+    void saveDraft(session, 'labs:new', {
       ...emptyValues(KINDS.labs),
       ...(latest === undefined
         ? {}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flag, parseRange } from './range';
+import { flag, flagIn, parseRange } from './range';
 
 describe('reference ranges', () => {
   it('reads the forms reports write', () => {
@@ -26,5 +26,19 @@ describe('reference ranges', () => {
     expect(flag('positive', r)).toBeNull();
     expect(flag(5, null)).toBeNull();
     expect(flag(6.1, parseRange('<5.7'))).toBe('high');
+  });
+});
+
+describe('ranges in other units', () => {
+  it('are converted when a converter is given, else not judged', () => {
+    const mmol = parseRange('3.9-5.5 mmol/L');
+    const toMicro = (v: number, from: string, to: string): number | null =>
+      from === 'mmol/L' && to === 'umol/L' ? v * 1000 : null;
+    expect(flagIn(6100, 'umol/L', mmol)).toBeNull();
+    expect(flagIn(6100, 'umol/L', mmol, toMicro)).toBe('high');
+    expect(flagIn(5000, 'umol/L', mmol, toMicro)).toBe('normal');
+    expect(flagIn(130, 'mg/dL', mmol, toMicro)).toBeNull();
+    expect(flagIn(6.1, 'mmol/L', mmol)).toBe('high');
+    expect(flagIn(6.1, undefined, parseRange('3.9-5.5'))).toBe('high');
   });
 });

@@ -33,6 +33,26 @@ export const parseRange = (text: string | undefined): Range | null => {
 
 export type Flag = 'low' | 'high' | 'normal' | null;
 
+/**
+ * Whether `value` (in `units`) lies outside `range`. A range written in other units is converted with
+ * `convert` when given (UCUM), else not judged: 6100 umol/L is not high against 3.9-5.5 mmol/L.
+ */
+export const flagIn = (
+  value: unknown,
+  units: string | undefined,
+  range: Range | null,
+  convert?: (value: number, from: string, to: string) => number | null,
+): Flag => {
+  if (range === null || range.units === '' || units === undefined || range.units === units.trim()) {
+    return flag(value, range);
+  }
+  if (convert === undefined) return null;
+  const low = range.low === null ? null : convert(range.low, range.units, units);
+  const high = range.high === null ? null : convert(range.high, range.units, units);
+  if ((range.low !== null && low === null) || (range.high !== null && high === null)) return null;
+  return flag(value, { low, high, units });
+};
+
 export const flag = (value: unknown, range: Range | null): Flag => {
   if (typeof value !== 'number' || range === null) return null;
   if (range.low !== null && value < range.low) return 'low';

@@ -13,7 +13,7 @@ describe('lab trends', () => {
     const [trend] = buildTrends([
       lab({ effectiveAt: '2024-01-01', value: 5.2, units: 'mmol/L', referenceRange: '3.9-5.5 mmol/L' }),
       lab({ effectiveAt: '2024-02-01', value: 130, units: 'mg/dL', referenceRange: '70-99 mg/dL' }),
-      lab({ effectiveAt: '2024-03-01', value: 6100, units: 'umol/L' }),
+      lab({ effectiveAt: '2024-03-01', value: 6100, units: 'umol/L', referenceRange: '3.9-5.5 mmol/L' }),
       lab({ effectiveAt: '2024-04-01', value: 7.0, units: 'mmol/L', referenceRange: '3.9-5.5' }),
       lab({ effectiveAt: '2024-05-01', value: 'see note', units: 'mmol/L' }),
       lab({ effectiveAt: '2024-06-01', value: 99, units: 'mmol/L', status: 'entered-in-error' }),
@@ -21,7 +21,7 @@ describe('lab trends', () => {
     expect(trend?.series.map((s) => s.units)).toEqual(['mmol/L', 'mg/dL']);
     const main = trend?.series[0];
     expect(main?.points.map((p) => p.value)).toEqual([5.2, expect.closeTo(6.1) as number, 7]);
-    expect(main?.points.map((p) => p.flag)).toEqual(['normal', null, 'high']);
+    expect(main?.points.map((p) => p.flag)).toEqual(['normal', 'high', 'high']);
     expect(main?.range).toEqual({ low: 3.9, high: 5.5, units: 'mmol/L' });
     expect(trend?.series[1]?.points[0]?.flag).toBe('high');
     expect(trend?.textResults.map((l) => l.value)).toEqual(['see note']);

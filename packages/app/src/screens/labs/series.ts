@@ -4,7 +4,7 @@
  * that cannot be converted are kept apart, one group per unit. Text results (`positive`) are listed, not
  * charted. Out-of-range flags use each result's own range, in its own unit.
  */
-import { flag, parseRange, type Flag, type Range } from './range';
+import { flagIn, parseRange, type Flag, type Range } from './range';
 import { convert } from './units';
 
 export interface LabInput {
@@ -94,7 +94,7 @@ export const buildTrends = (labs: readonly LabInput[]): TestTrend[] => {
           value,
           original: lab.value,
           originalUnits: units,
-          flag: flag(lab.value, own),
+          flag: flagIn(lab.value, units, own, convert),
         },
       ]);
       // The latest range of the group, in the group's unit.

@@ -1,62 +1,58 @@
 /**
- * Search the chart (`/search?q=`): matches in every kind's records as this device holds them (in memory,
- * over unlocked records only; nothing searchable is written anywhere). Interim: it reads each kind's
- * list and matches the text of its rows; the library's `session.search` (MiniSearch) replaces the matching
- * when it lands, behind the same screen.
+ * Search the chart (`/search?q=`): the library's local search (`session.search`, MiniSearch over the
+ * records this device holds, in memory, unlocked only; nothing searchable is written anywhere), ranked,
+ * each hit with its kind and the field it matched in; live as records change.
  */
-import { useDeferredValue, useMemo, type ReactNode } from 'react';
-import { Anchor, Paper, Stack, Text, TextInput } from '@mantine/core';
+import { useDeferredValue, type ReactNode } from 'react';
+import { Anchor, Badge, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { IconSearch } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
-import { useRecords } from '@hale/react';
+import { useSearch } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
-import { KIND_SLUGS, KINDS, type KindSlug } from '../../records/kinds';
+import { KINDS, slugOfKind } from '../../records/kinds';
 import { recordSummary, recordTitle } from '../../records/format';
 import { fieldsOf } from '../../records/write';
 import { PageHeader } from '../../ui/page-header';
 
-const textOf = (record: Readonly<Record<string, unknown>>): string =>
-  Object.values(record)
-    .filter((v): v is string | number => typeof v === 'string' || typeof v === 'number')
-    .join(' ')
-    .toLowerCase();
-
-function KindMatches(props: { readonly slug: KindSlug; readonly q: string }): ReactNode {
+function Results(props: { readonly q: string }): ReactNode {
   const { t } = useTranslation();
   const session = useOpenSession();
-  const spec = KINDS[props.slug];
-  const page = useRecords(spec.kind, { sort: 'clinical' });
-  const hits = useMemo(() => {
-    const words = props.q.toLowerCase().split(/\s+/).filter(Boolean);
-    if (words.length === 0) return [];
-    return page.items
-      .map((item) => fieldsOf(item.record))
-      .filter((r) => {
-        const text = textOf(r);
-        return words.every((w) => text.includes(w));
-      })
-      .slice(0, 20);
-  }, [page, props.q]);
-  if (hits.length === 0) return null;
+  const results = useSearch(props.q, { limit: 50 });
+  if (props.q.trim() === '') return null;
+  const hits = results.hits.filter((h) => slugOfKind(h.kind) !== undefined);
   return (
-    <Paper withBorder p="md">
-      <Text fw={700} size="sm" c="dimmed" tt="uppercase" mb="xs">
-        {t(`kinds.${props.slug}.title`)}
+    <Stack gap="xs" aria-live="polite">
+      <Text size="sm" c="dimmed">
+        {results.ready ? t('search.count', { count: hits.length }) : t('search.indexing')}
       </Text>
-      <Stack gap={6}>
-        {hits.map((r) => (
-          <div key={String(r['id'])}>
-            <Anchor component={Link} to={`/chart/${props.slug}/${String(r['id'])}`} fw={600}>
-              {recordTitle(t, spec, r)}
-            </Anchor>
-            <Text size="sm" c="dimmed">
-              {recordSummary(t, spec, r, session.account.accountId)}
-            </Text>
-          </div>
-        ))}
-      </Stack>
-    </Paper>
+      {hits.map((hit) => {
+        const slug = slugOfKind(hit.kind);
+        if (slug === undefined) return null;
+        const spec = KINDS[slug];
+        const record = fieldsOf(hit.record.record);
+        return (
+          <Paper key={`${hit.kind}-${String(record['id'])}`} withBorder p="sm" data-testid="search-hit">
+            <Group justify="space-between" wrap="nowrap" align="flex-start">
+              <div style={{ minWidth: 0 }}>
+                <Anchor component={Link} to={`/chart/${slug}/${String(record['id'])}`} fw={600}>
+                  {recordTitle(t, spec, record)}
+                </Anchor>
+                <Text size="sm" c="dimmed" truncate>
+                  {recordSummary(t, spec, record, session.account.accountId)}
+                </Text>
+              </div>
+              <Stack gap={4} align="flex-end">
+                <Badge variant="light">{t(`kinds.${slug}.one`)}</Badge>
+                <Text size="xs" c="dimmed">
+                  {t('search.matchedIn', { field: t(`fields.${hit.field}`, { defaultValue: hit.field }) })}
+                </Text>
+              </Stack>
+            </Group>
+          </Paper>
+        );
+      })}
+    </Stack>
   );
 }
 
@@ -82,9 +78,7 @@ export function SearchScreen(): ReactNode {
       <Text size="sm" c="dimmed">
         {t('search.privacy')}
       </Text>
-      {KIND_SLUGS.map((slug) => (
-        <KindMatches key={slug} slug={slug} q={deferred} />
-      ))}
+      <Results q={deferred} />
     </Stack>
   );
 }

@@ -20,7 +20,6 @@ import {
 import { IconDownload } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
-import { useSyncState } from '@hale/react';
 import { useApp, useOpenSession } from '../../boot/app-state';
 import { COLOR_SCHEMES, isServerUrl, LANGUAGES, LOCK_MINUTES } from '../../boot/settings';
 import { PageHeader } from '../../ui/page-header';
@@ -122,11 +121,10 @@ function ServerPanel(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
   const session = useOpenSession();
-  const state = useSyncState();
   const [address, setAddress] = useState(app.settings.server);
   const [confirm, setConfirm] = useState(false);
   const valid = isServerUrl(address.endsWith('/') ? address : `${address}/`);
-  const offline = state.status === 'stopped';
+  const offline = app.syncPaused;
   return (
     <Paper withBorder p="md">
       <Stack>
@@ -155,13 +153,22 @@ function ServerPanel(): ReactNode {
           <Button
             size="xs"
             variant="light"
-            onClick={() => (offline ? session.sync.goOnline() : session.sync.goOffline())}
+            onClick={() => {
+              app.setSyncPaused(!offline);
+              if (offline) session.sync.goOnline();
+              else session.sync.goOffline();
+            }}
           >
             {offline ? t('settings.resumeSync') : t('settings.pauseSync')}
           </Button>
         </Group>
       </Stack>
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('settings.serverChangeTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('settings.serverChangeTitle')}
+      >
         <Stack>
           <Text>{t('settings.serverChangeExplain')}</Text>
           <Group justify="flex-end">
@@ -195,7 +202,12 @@ function AccountPanel(): ReactNode {
           {t('settings.deleteUnavailable')}
         </Text>
       </Stack>
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title={t('unlock.signOutTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirm}
+        onClose={() => setConfirm(false)}
+        title={t('unlock.signOutTitle')}
+      >
         <Stack>
           <Text>{t('unlock.signOutExplain')}</Text>
           <Group justify="flex-end">

@@ -15,7 +15,6 @@ import {
   Alert,
   Button,
   Checkbox,
-  Code,
   CopyButton,
   Group,
   Paper,
@@ -236,14 +235,17 @@ function KeyStep(props: { readonly created: CreatedHaleAccount; readonly onNext:
           {t('recovery.title')}
         </Title>
         <Text>{t('recovery.explain')}</Text>
-        <Code
-          block
-          fz="lg"
-          data-testid="recovery-key"
-          style={{ letterSpacing: '0.05em', wordBreak: 'break-all' }}
-        >
-          {key}
-        </Code>
+        <Paper withBorder p="md" bg="var(--mantine-color-default-hover)">
+          <Text
+            ff="monospace"
+            fz="xl"
+            fw={600}
+            data-testid="recovery-key"
+            style={{ letterSpacing: '0.06em', overflowWrap: 'anywhere' }}
+          >
+            {key}
+          </Text>
+        </Paper>
         <Alert color="red" variant="light" title={t('create.lossTitle')}>
           {t('create.loss')}
         </Alert>

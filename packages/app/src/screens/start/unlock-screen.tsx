@@ -114,7 +114,12 @@ export function UnlockScreen(): ReactNode {
           {t('unlock.signOut')}
         </Anchor>
       </Stack>
-      <Modal opened={confirmOut} onClose={() => setConfirmOut(false)} title={t('unlock.signOutTitle')}>
+      <Modal
+        closeButtonProps={{ 'aria-label': t('common.close') }}
+        opened={confirmOut}
+        onClose={() => setConfirmOut(false)}
+        title={t('unlock.signOutTitle')}
+      >
         <Stack>
           <Text>{t('unlock.signOutExplain')}</Text>
           <Group justify="flex-end">

@@ -1,0 +1,66 @@
+/**
+ * The app's journeys (`npm run test:app`): Playwright Test driving Debian's Chromium against a real sync
+ * server on a loopback port that serves the built app (packages/app/dist, `npm run build` first), with a
+ * fresh SQLite store and real IndexedDB in each browser context. One worker: the machine has two cores,
+ * and each account's passphrase costs a real key derivation.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { defineConfig } from '@playwright/test';
+
+const PORT = Number(process.env['HALE_APP_TEST_PORT'] ?? 8797);
+const root = path.resolve(import.meta.dirname, '../..');
+const dataDir = mkdtempSync(path.join(tmpdir(), 'hale-app-test-'));
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: /.*\.spec\.ts$/,
+  outputDir: path.join(tmpdir(), 'hale-app-test-results'),
+  timeout: 180_000,
+  expect: { timeout: 20_000 },
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    browserName: 'chromium',
+    headless: true,
+    launchOptions: {
+      executablePath: process.env['HALE_CHROMIUM'] ?? '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+    },
+    viewport: { width: 1440, height: 900 },
+    locale: 'en-US',
+    timezoneId: 'Europe/Amsterdam',
+    actionTimeout: 20_000,
+  },
+  webServer: {
+    command: [
+      'node --import tsx src/main.ts',
+      `--port ${PORT}`,
+      `--data-dir ${dataDir}`,
+      `--app-dir ${path.join(root, 'packages/app/dist')}`,
+      // Every browser context of the run comes from 127.0.0.1: one address's budget would throttle them.
+      '--rate-per-address 2000',
+      '--log-level warn',
+    ].join(' '),
+    cwd: path.join(root, 'sync-server'),
+    url: `http://127.0.0.1:${PORT}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});

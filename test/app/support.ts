@@ -1,0 +1,145 @@
+/**
+ * What the app's journeys share: accounts made through the screens, records added through the forms,
+ * the accessibility check (axe-core: no serious or critical violation), and screenshots of a screen at
+ * desktop and phone sizes into docs/screenshots/.
+ */
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, type Page } from '@playwright/test';
+import { openHale } from '@hale/client';
+import { nodePlatform } from '@hale/platform-node';
+
+export const PASSPHRASE = 'copper lantern orbit meadow 1842';
+const SHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
+
+let counter = 0;
+export const uniqueName = (prefix: string): string =>
+  `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+/** Creates an account through the start screens; answers the recovery key shown. */
+export async function signUp(
+  page: Page,
+  options: { loginName: string; fullName?: string; passphrase?: string; shots?: boolean },
+): Promise<string> {
+  const passphrase = options.passphrase ?? PASSPHRASE;
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'Your health record, on your devices' })).toBeVisible();
+  if (options.shots === true) await checkScreen(page, 'start');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  if (options.fullName !== undefined) await page.getByLabel('Your full name').fill(options.fullName);
+  await page.getByLabel('Sign-in name').fill(options.loginName);
+  await page.getByRole('textbox', { name: 'Passphrase', exact: true }).fill(passphrase);
+  await page.getByLabel('Passphrase again').fill(passphrase);
+  await expect(page.getByTestId('strength')).toHaveAttribute('data-accepted', 'true');
+  if (options.shots === true) await checkScreen(page, 'create-account');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const keyBox = page.getByTestId('recovery-key');
+  await expect(keyBox).toBeVisible({ timeout: 60_000 });
+  const recoveryKey = (await keyBox.textContent()) ?? '';
+  expect(recoveryKey).toMatch(/^[0-9A-Z]+(-[0-9A-Z]+)+$/);
+  if (options.shots === true) await checkScreen(page, 'recovery-key');
+  await page.getByLabel('I have written down or printed my recovery key').check();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  const group = page.getByTestId('recovery-group');
+  const n = Number(await group.getAttribute('data-group'));
+  await group.fill(recoveryKey.split('-')[n - 1] ?? '');
+  await page.getByRole('button', { name: 'Finish' }).click();
+  await expect(page.getByTestId('home-allergies')).toBeVisible();
+  return recoveryKey;
+}
+
+/**
+ * Goes to `path` inside the app, as its links do: a page load (`page.goto`) starts the app anew, locked,
+ * as a reload does for a person.
+ */
+export async function go(page: Page, to: string): Promise<void> {
+  // A string: this program has no DOM lib (the test runs in Node).
+  await page.evaluate(
+    `window.history.pushState({}, '', ${JSON.stringify(to)}); window.dispatchEvent(new PopStateEvent('popstate', { state: {} }))`,
+  );
+  await page.waitForURL((url) => url.pathname + url.search === to);
+}
+
+export async function unlock(page: Page, passphrase = PASSPHRASE): Promise<void> {
+  await expect(page.getByRole('heading', { name: 'Unlock Hale' })).toBeVisible();
+  await page.getByLabel('Passphrase').fill(passphrase);
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await expect(page.getByRole('heading', { name: 'Unlock Hale' })).toBeHidden({ timeout: 30_000 });
+}
+
+export type FieldValue = string | boolean | { select: string };
+
+/** Fills a record form's fields by their names (`#field-<name>`). */
+export async function fillFields(page: Page, fields: Readonly<Record<string, FieldValue>>): Promise<void> {
+  for (const [name, value] of Object.entries(fields)) {
+    const input = page.locator(`#field-${name.replace('.', '-')}`);
+    if (typeof value === 'boolean') await input.setChecked(value, { force: true });
+    else if (typeof value === 'object') await input.selectOption(value.select);
+    else {
+      await input.fill(value);
+      // A date picker takes what was typed when it loses focus (Enter would submit the form).
+      if ((await input.getAttribute('aria-haspopup')) !== null) await input.press('Tab');
+    }
+  }
+}
+
+/** Adds a record through its form; answers its id (from the detail page it opens). */
+export async function addRecord(
+  page: Page,
+  slug: string,
+  fields: Readonly<Record<string, FieldValue>>,
+): Promise<string> {
+  await go(page, `/chart/${slug}/new`);
+  await fillFields(page, fields);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.waitForURL(new RegExp(`/chart/${slug}/[0-9A-Z]{26}$`));
+  return page.url().split('/').at(-1) ?? '';
+}
+
+/** axe-core over the page as it is: no serious or critical violation. */
+export async function expectAccessible(page: Page, screen: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  expect({ screen, violations: bad }).toEqual({ screen, violations: [] });
+}
+
+/** Screenshots of the page at desktop (1440x900) and phone (390x844) sizes, and the axe check at both. */
+export async function checkScreen(page: Page, name: string): Promise<void> {
+  const size = page.viewportSize() ?? { width: 1440, height: 900 };
+  // Passing notices (saved, deleted) close by themselves; the screen is looked at without them.
+  await expect(page.locator('.mantine-Notification-root')).toHaveCount(0, { timeout: 15_000 });
+  for (const [suffix, viewport] of [
+    ['desktop', { width: 1440, height: 900 }],
+    ['phone', { width: 390, height: 844 }],
+  ] as const) {
+    await page.setViewportSize(viewport);
+    await page.waitForTimeout(250);
+    await expectAccessible(page, `${name} (${suffix})`);
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`) });
+  }
+  await page.setViewportSize(size);
+}
+
+/** A clinician account with a directory entry, made by a Node device (the app has no clinician screens yet). */
+export async function createProvider(server: string, displayName: string): Promise<{ accountId: string }> {
+  const hale = await openHale({ server, platform: nodePlatform() });
+  const { session } = await hale.createAccount({
+    role: 'provider',
+    passphrase: PASSPHRASE,
+    loginName: uniqueName('dr'),
+    deviceName: 'clinic desk',
+  });
+  try {
+    await session.directory.publishProfile({
+      displayName,
+      specialty: 'Family medicine',
+      clinic: 'Harbour Clinic',
+      identifier: '',
+    });
+    return { accountId: session.account.accountId };
+  } finally {
+    await session.close();
+  }
+}
