@@ -1,4 +1,6 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
+import { careEn } from './care-en';
+
 export const en = {
   common: {
     back: 'Back',
@@ -43,6 +45,10 @@ export const en = {
     settings: 'Settings',
     device: 'This device: {{name}}',
     thisDevice: 'this device',
+    together: 'Care team',
+    messages: 'Messages',
+    sharing: 'Sharing',
+    access: 'Who saw my records',
   },
   lock: { now: 'Lock now' },
   sync: {
@@ -792,6 +798,7 @@ export const en = {
     matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
+  care: careEn,
 };
 
 /** The shape every language follows: the same keys, strings as values. */
