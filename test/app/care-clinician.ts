@@ -3,10 +3,10 @@
  * elsewhere), kept open through a journey so that it receives live, writes delivered receipts and decides
  * slot bookings as a clinic's device does. It publishes a directory entry and, if asked, free times.
  */
-import { expect } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import { openHale, type HaleSession } from '@hale/client';
 import { nodePlatform } from '@hale/platform-node';
-import { PASSPHRASE, uniqueName } from './support';
+import { checkScreen, go, PASSPHRASE, uniqueName } from './support';
 
 export interface Clinician {
   readonly session: HaleSession;
@@ -66,4 +66,35 @@ export async function clinicianSees<T>(
     )
     .toBe(true);
   return last as T;
+}
+
+/** Shares through the Sharing screens: directory search, compare, levels, purpose, review, confirm. */
+export async function shareThroughScreens(
+  page: Page,
+  clinicianName: string,
+  levels: Readonly<Record<string, 'read' | 'write'>>,
+  options: { shots?: boolean } = {},
+): Promise<void> {
+  await go(page, '/care/sharing');
+  await page.getByRole('link', { name: 'Share with a clinician' }).first().click();
+  await page.getByLabel('Name, specialty or clinic').fill(clinicianName.split(' ').at(-1) ?? '');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByRole('list', { name: 'Clinicians found' }).getByText(clinicianName).click();
+  await expect(page.getByTestId('safety-number')).toBeVisible();
+  if (options.shots === true) await checkScreen(page, 'care-share-compare');
+  await page.getByRole('button', { name: 'The numbers match' }).click();
+  for (const [kind, level] of Object.entries(levels))
+    await page.locator(`#share-${kind}`).selectOption(level);
+  await page.locator('#share-expiry').selectOption('30d');
+  await page.getByRole('button', { name: 'Review', exact: true }).click();
+  // The purpose is asked for; what was chosen stays.
+  await expect(page.getByText('Say why you share.')).toBeVisible();
+  await page.locator('#share-purpose').fill('Diabetes care at Harbour Clinic');
+  if (options.shots === true) await checkScreen(page, 'care-share-scope');
+  await page.getByRole('button', { name: 'Review', exact: true }).click();
+  await expect(page.getByText(`Share with ${clinicianName}`)).toBeVisible();
+  if (options.shots === true) await checkScreen(page, 'care-share-review');
+  await page.getByRole('button', { name: 'Share', exact: true }).click();
+  await page.waitForURL(/\/care\/sharing$/);
+  await expect(page.getByTestId('grant-card').first()).toHaveAttribute('data-state', 'active');
 }

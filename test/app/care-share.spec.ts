@@ -4,40 +4,9 @@
 // exports, the log verified); the patient revokes, watches the re-keying finish, and the clinician's copy
 // is gone.
 import { readFileSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { addRecord, checkScreen, go, signUp, uniqueName } from './support';
-import { clinicianSees, openClinician } from './care-clinician';
-
-/** Shares through the Sharing screens: directory search, compare, levels, purpose, review, confirm. */
-export async function shareThroughScreens(
-  page: Page,
-  clinicianName: string,
-  levels: Readonly<Record<string, 'read' | 'write'>>,
-  options: { shots?: boolean } = {},
-): Promise<void> {
-  await go(page, '/care/sharing');
-  await page.getByRole('link', { name: 'Share with a clinician' }).first().click();
-  await page.getByLabel('Name, specialty or clinic').fill(clinicianName.split(' ').at(-1) ?? '');
-  await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await page.getByRole('list', { name: 'Clinicians found' }).getByText(clinicianName).click();
-  await expect(page.getByTestId('safety-number')).toBeVisible();
-  if (options.shots === true) await checkScreen(page, 'care-share-compare');
-  await page.getByRole('button', { name: 'The numbers match' }).click();
-  for (const [kind, level] of Object.entries(levels))
-    await page.locator(`#share-${kind}`).selectOption(level);
-  await page.locator('#share-expiry').selectOption('30d');
-  await page.getByRole('button', { name: 'Review', exact: true }).click();
-  // The purpose is asked for; what was chosen stays.
-  await expect(page.getByText('Say why you share.')).toBeVisible();
-  await page.locator('#share-purpose').fill('Diabetes care at Harbour Clinic');
-  if (options.shots === true) await checkScreen(page, 'care-share-scope');
-  await page.getByRole('button', { name: 'Review', exact: true }).click();
-  await expect(page.getByText(`Share with ${clinicianName}`)).toBeVisible();
-  if (options.shots === true) await checkScreen(page, 'care-share-review');
-  await page.getByRole('button', { name: 'Share', exact: true }).click();
-  await page.waitForURL(/\/care\/sharing$/);
-  await expect(page.getByTestId('grant-card').first()).toHaveAttribute('data-state', 'active');
-}
+import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
 
 test('share with a clinician, see their read in the access history, revoke: their copy is gone', async ({
   page,

@@ -56,7 +56,10 @@ export function ThreadView(props: { readonly patientId: string; readonly threadI
   }, [unread, session, props.patientId, props.threadId]);
 
   const end = useRef<HTMLDivElement>(null);
-  useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [messages.length]);
+  useEffect(() => {
+    // Newer Chromium answers a Promise here: not returned, or React takes it for a cleanup.
+    void end.current?.scrollIntoView?.({ block: 'end' });
+  }, [messages.length]);
 
   return (
     <Stack maw={860}>

@@ -198,12 +198,12 @@ function Changes(props: { readonly plan: PlanView }): ReactNode {
                     <Table.Tr key={c.field} data-field={c.field}>
                       <Table.Td fw={600}>{fieldLabel(c.field)}</Table.Td>
                       <Table.Td>
-                        <Text size="sm" td="line-through" c="red.8" style={{ whiteSpace: 'pre-wrap' }}>
+                        <Text size="sm" td="line-through" c="red.9" style={{ whiteSpace: 'pre-wrap' }}>
                           {value(c.field, c.before)}
                         </Text>
                       </Table.Td>
                       <Table.Td>
-                        <Text size="sm" c="green.9" style={{ whiteSpace: 'pre-wrap' }}>
+                        <Text size="sm" fw={600} style={{ whiteSpace: 'pre-wrap' }}>
                           {value(c.field, c.after)}
                         </Text>
                       </Table.Td>

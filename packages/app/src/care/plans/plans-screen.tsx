@@ -76,7 +76,7 @@ function PlanRow(props: { readonly plan: PlanView }): ReactNode {
           </div>
           <Group gap={6} wrap="nowrap">
             {p.toAcknowledge && (
-              <Badge color="orange" data-testid="plan-to-acknowledge">
+              <Badge color="yellow" autoContrast data-testid="plan-to-acknowledge">
                 {t('care.plans.toAcknowledge')}
               </Badge>
             )}
