@@ -135,3 +135,46 @@ test('share with a clinician, see their read in the access history, revoke: thei
     await clinician.close();
   }
 });
+
+test("an invite: a mistyped one and one whose key the server does not hold are refused; the clinician's own link shares without comparing again", async ({
+  page,
+  baseURL,
+}) => {
+  const clinician = await openClinician(baseURL ?? '', 'Dr Sofia Reyes');
+  try {
+    const invite = clinician.session.consent.invite();
+    expect(invite).toMatch(/^hale-invite:1:/);
+    await signUp(page, { loginName: uniqueName('pat'), fullName: 'Lee Ji-woo' });
+    await go(page, '/care/sharing/new');
+    await page.getByRole('tab', { name: 'Use an invite' }).click();
+    const paste = page.getByLabel('Invite or link');
+    await paste.fill('hale-invite:one-two');
+    await page.getByRole('button', { name: 'Use this invite' }).click();
+    await expect(page.getByRole('alert')).toContainText('This is not a Hale invite');
+    // The right account with another key's fingerprint: someone in between would present that key.
+    const parts = invite.split(':');
+    const fingerprint = parts.at(-1) ?? '';
+    const forged = [
+      ...parts.slice(0, -1),
+      fingerprint.replace(/^./, fingerprint.startsWith('a') ? 'b' : 'a'),
+    ].join(':');
+    await paste.fill(forged);
+    await page.getByRole('button', { name: 'Use this invite' }).click();
+    await expect(page.getByRole('alert')).toContainText('is not the one you compared');
+    await checkScreen(page, 'care-share-invite-refused');
+
+    // The link the clinician sends: the key is checked by the invite, so the next step is what to share.
+    await go(page, `/care/sharing/new?invite=${encodeURIComponent(invite)}`);
+    await expect(page.getByText('What Dr Sofia Reyes may see')).toBeVisible();
+    await page.locator('#share-message').selectOption('write');
+    await page.locator('#share-purpose').fill('Second opinion');
+    await page.getByRole('button', { name: 'Review', exact: true }).click();
+    await expect(page.getByText('Key checked by their invite')).toBeVisible();
+    await page.getByRole('button', { name: 'Share', exact: true }).click();
+    await page.waitForURL(/\/care\/sharing$/);
+    await expect(page.getByTestId('grant-card').first()).toContainText('Dr Sofia Reyes');
+    await expect(page.getByTestId('grant-card').first()).toHaveAttribute('data-state', 'active');
+  } finally {
+    await clinician.close();
+  }
+});

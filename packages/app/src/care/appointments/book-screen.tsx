@@ -8,7 +8,7 @@
  * Failure modes in words: no availability published (ask instead), a slot taken meanwhile, no grant,
  * offline with no availability checked before. What was typed stays.
  */
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { Fragment, useEffect, useMemo, useState, type ReactNode } from 'react';
 import {
   Alert,
   Button,
@@ -199,11 +199,39 @@ function SlotPicker(props: { readonly providerId: string; readonly onAsk: () => 
     );
   }
   if (slots === null) return <Loader aria-label={t('common.loading')} />;
+  // Shown under the day of the time picked, so that a phone need not scroll past every day to book.
+  const bookPanel =
+    picked === null ? null : (
+      <Paper withBorder p="md">
+        <Stack gap="sm">
+          <TextInput
+            label={t('care.book.reason')}
+            description={t('care.book.reasonHint')}
+            value={reason}
+            maxLength={1000}
+            onChange={(e) => setReason(e.currentTarget.value)}
+          />
+          {error !== null && (
+            <Alert color="red" role="alert">
+              {error}
+            </Alert>
+          )}
+          <Button w="fit-content" loading={busy} onClick={() => void book()}>
+            {t('care.book.book')}
+          </Button>
+        </Stack>
+      </Paper>
+    );
   return (
     <Stack>
       <Text size="sm" c="dimmed">
         {t('care.book.slotsExplain', { zone: viewerZone(), days: DAYS_AHEAD })}
       </Text>
+      {picked === null && error !== null && (
+        <Alert color="red" role="alert">
+          {error}
+        </Alert>
+      )}
       {days.length === 0 ? (
         <Alert color="blue">
           <Stack gap="xs" align="flex-start">
@@ -216,57 +244,34 @@ function SlotPicker(props: { readonly providerId: string; readonly onAsk: () => 
       ) : (
         <Stack gap="sm" data-testid="slots">
           {days.slice(0, 14).map((day) => (
-            <Paper withBorder p="sm" key={day.label}>
-              <Text fw={650} mb={6} id={`day-${day.label}`}>
-                {day.label}
-              </Text>
-              <Group gap={6} role="group" aria-label={day.label}>
-                {day.slots.map(({ slot, time }) => {
-                  const on = picked?.startAt === slot.startAt;
-                  return (
-                    <Button
-                      key={slot.startAt}
-                      size="xs"
-                      variant={on ? 'filled' : 'default'}
-                      aria-pressed={on}
-                      data-testid="slot"
-                      data-start={slot.startAt}
-                      onClick={() => setPicked(slot)}
-                    >
-                      {time}
-                    </Button>
-                  );
-                })}
-              </Group>
-            </Paper>
+            <Fragment key={day.label}>
+              <Paper withBorder p="sm">
+                <Text fw={650} mb={6} id={`day-${day.label}`}>
+                  {day.label}
+                </Text>
+                <Group gap={6} role="group" aria-label={day.label}>
+                  {day.slots.map(({ slot, time }) => {
+                    const on = picked?.startAt === slot.startAt;
+                    return (
+                      <Button
+                        key={slot.startAt}
+                        size="xs"
+                        variant={on ? 'filled' : 'default'}
+                        aria-pressed={on}
+                        data-testid="slot"
+                        data-start={slot.startAt}
+                        onClick={() => setPicked(slot)}
+                      >
+                        {time}
+                      </Button>
+                    );
+                  })}
+                </Group>
+              </Paper>
+              {day.slots.some((x) => x.slot.startAt === picked?.startAt) && bookPanel}
+            </Fragment>
           ))}
         </Stack>
-      )}
-      {picked !== null && (
-        <Paper withBorder p="md">
-          <Stack gap="sm">
-            <TextInput
-              label={t('care.book.reason')}
-              description={t('care.book.reasonHint')}
-              value={reason}
-              maxLength={1000}
-              onChange={(e) => setReason(e.currentTarget.value)}
-            />
-            {error !== null && (
-              <Alert color="red" role="alert">
-                {error}
-              </Alert>
-            )}
-            <Button w="fit-content" loading={busy} onClick={() => void book()}>
-              {t('care.book.book')}
-            </Button>
-          </Stack>
-        </Paper>
-      )}
-      {picked === null && error !== null && (
-        <Alert color="red" role="alert">
-          {error}
-        </Alert>
       )}
     </Stack>
   );
