@@ -5,7 +5,7 @@
 // treatment plan and its new version, what changed, acknowledged, the clinician sees the acknowledgement.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { checkScreen, go, signUp, uniqueName } from './support';
+import { checkScreen, go, signUp, uniqueName, unlock } from './support';
 import { clinicianSees, openClinician, shareThroughScreens } from './care-clinician';
 
 const hhmm = (iso: string, timeZone: string): string =>
@@ -53,6 +53,12 @@ test('messages both ways with receipts, appointments booked and confirmed, a pla
     await page.getByRole('link', { name: 'New message' }).first().click();
     await expect(page.locator('#message-to')).toContainText('Dr Amara Okafor');
     await page.getByLabel('Message', { exact: true }).fill('My morning readings this week are attached.');
+    // What was typed stays when the person leaves and comes back.
+    await go(page, '/care/messages');
+    await page.getByRole('link', { name: 'New message' }).first().click();
+    await expect(page.getByLabel('Message', { exact: true })).toHaveValue(
+      'My morning readings this week are attached.',
+    );
     const chooser = page.waitForEvent('filechooser');
     await page.getByRole('button', { name: 'Attach files' }).click();
     await (
@@ -164,6 +170,15 @@ test('messages both ways with receipts, appointments booked and confirmed, a pla
     const later = new Date(Date.now() + 20 * 86_400_000);
     const local = `${later.toISOString().slice(0, 10)}T10:30`;
     await page.locator('#preferred-0').fill(local);
+    // A reload locks the app; after unlocking, what was typed is back (sealed on the device meanwhile).
+    await page.waitForTimeout(600);
+    await page.reload();
+    await unlock(page);
+    await page.getByRole('tab', { name: 'Ask for a time' }).click();
+    await expect(
+      page.getByRole('tabpanel', { name: 'Ask for a time' }).getByLabel('Reason (optional)'),
+    ).toHaveValue('Repeat prescription');
+    await expect(page.locator('#preferred-0')).toHaveValue(local);
     await checkScreen(page, 'care-book-request');
     await page.getByRole('button', { name: 'Send the request' }).click();
     const asked = page.getByTestId('appointment-card').filter({ hasText: 'Repeat prescription' });

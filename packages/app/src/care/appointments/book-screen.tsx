@@ -32,6 +32,7 @@ import { isHaleError, type Slot } from '@hale/client';
 import { useGrants } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { PageHeader } from '../../ui/page-header';
+import { dropDraft, loadDraft, readDraft, saveDraft, type DraftValues } from '../../records/drafts';
 import { careErrorText } from '../errors';
 import { usePersonName } from '../people';
 import { dayjs } from '../../boot/dayjs';
@@ -282,15 +283,68 @@ interface Preferred {
   readonly minutes: string;
 }
 
+/** A request's typing as a draft's flat values (at most three times), and back. */
+const draftOfRequest = (reason: string, times: readonly Preferred[]): DraftValues => {
+  const values: Record<string, string> = { reason, count: String(times.length) };
+  times.forEach((p, i) => {
+    values[`start${i}`] = p.start;
+    values[`minutes${i}`] = p.minutes;
+  });
+  return values;
+};
+
+const requestOfDraft = (values: DraftValues | undefined): { reason: string; times: readonly Preferred[] } => {
+  const text = (k: string, fallback: string): string => {
+    const v = values?.[k];
+    return typeof v === 'string' ? v : fallback;
+  };
+  const count = Math.min(3, Math.max(1, Number(text('count', '1')) || 1));
+  return {
+    reason: text('reason', ''),
+    times: Array.from({ length: count }, (_, i) => ({
+      start: text(`start${i}`, ''),
+      minutes: ['15', '30', '45', '60'].includes(text(`minutes${i}`, '30'))
+        ? text(`minutes${i}`, '30')
+        : '30',
+    })),
+  };
+};
+
 function RequestForm(props: { readonly providerId: string }): ReactNode {
   const { t } = useTranslation();
   const session = useOpenSession();
   const navigate = useNavigate();
-  const [reason, setReason] = useState('');
-  const [times, setTimes] = useState<readonly Preferred[]>([{ start: '', minutes: '30' }]);
+  const draftKey = `appointment-request:${props.providerId}`;
+  const [reason, setReasonState] = useState(() => requestOfDraft(readDraft(draftKey)).reason);
+  const [times, setTimesState] = useState<readonly Preferred[]>(
+    () => requestOfDraft(readDraft(draftKey)).times,
+  );
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [tried, setTried] = useState(false);
+  const keep = (r: string, ts: readonly Preferred[]): void =>
+    void saveDraft(session, draftKey, draftOfRequest(r, ts));
+  const setReason = (r: string): void => {
+    setReasonState(r);
+    keep(r, times);
+  };
+  const setTimes = (ts: readonly Preferred[]): void => {
+    setTimesState(ts);
+    keep(reason, ts);
+  };
+  useEffect(() => {
+    // After a reload or a lock: what was typed comes back from the device.
+    let live = true;
+    void loadDraft(session, draftKey).then((values) => {
+      if (!live || values === undefined) return;
+      const back = requestOfDraft(values);
+      setReasonState((r) => (r === '' ? back.reason : r));
+      setTimesState((ts) => (ts.every((p) => p.start === '') ? back.times : ts));
+    });
+    return () => {
+      live = false;
+    };
+  }, [session, draftKey]);
 
   const windows = times.map((p) => {
     const start = new Date(p.start);
@@ -321,6 +375,7 @@ function RequestForm(props: { readonly providerId: string }): ReactNode {
         timeZone: viewerZone(),
         ...(reason.trim() === '' ? {} : { reason: reason.trim() }),
       });
+      dropDraft(session, draftKey);
       notifications.show({ color: 'green', message: t('care.book.requested') });
       void navigate(`/care/appointments?focus=${made.id}`);
     } catch (e) {

@@ -2,11 +2,13 @@
  * Writing a message (both roles): text and files. Files are sealed into the patient's message stream
  * before the message is written: uploaded now when online, queued to upload when offline.
  *
- * Invariants: what was typed (and the files chosen) is kept in memory per conversation until sent, so
- * leaving the screen or a refused send loses nothing; a file over MAX_FILE_BYTES is refused at once, by name.
+ * Invariants: what was typed is kept as a draft per conversation (records/drafts.ts: memory, then sealed on
+ * the device) until sent, so leaving the screen, a refused send, a lock or a reload loses nothing; the files
+ * chosen are kept in page memory only (bytes are not written to drafts); a file over MAX_FILE_BYTES is
+ * refused at once, by name.
  * Failure modes: every refusal said in words (careErrorText), the text and files kept.
  */
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { ActionIcon, Alert, Button, FileButton, Group, Paper, Stack, Text, Textarea } from '@mantine/core';
 import { IconPaperclip, IconSend, IconX } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
@@ -14,6 +16,7 @@ import { MAX_FILE_BYTES, type HaleSession } from '@hale/client';
 import { useSyncState } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { formatBytes } from '../../screens/documents/file-ref';
+import { dropDraft, loadDraft, readDraft, saveDraft } from '../../records/drafts';
 import { careErrorText } from '../errors';
 
 interface Draft {
@@ -41,14 +44,34 @@ export function Composer(props: {
   const session = useOpenSession();
   const sync = useSyncState();
   const key = `${props.to}/${props.threadId ?? 'new'}`;
+  const draftKey = `message:${key}`;
   const kept = draftsOf(session);
-  const [draft, setDraftState] = useState<Draft>(() => kept.get(key) ?? { body: '', files: [] });
+  const [draft, setDraftState] = useState<Draft>(() => {
+    const typed = readDraft(draftKey)?.['body'];
+    const held = kept.get(key) ?? { body: '', files: [] };
+    return typeof typed === 'string' ? { ...held, body: typed } : held;
+  });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const setDraft = (next: Draft): void => {
     kept.set(key, next);
     setDraftState(next);
+    if (next.body !== draft.body) {
+      if (next.body === '') dropDraft(session, draftKey);
+      else void saveDraft(session, draftKey, { body: next.body });
+    }
   };
+  useEffect(() => {
+    // After a reload or a lock: the text kept on the device comes back, unless typing already began.
+    let live = true;
+    void loadDraft(session, draftKey).then((values) => {
+      const body = values?.['body'];
+      if (live && typeof body === 'string') setDraftState((d) => (d.body === '' ? { ...d, body } : d));
+    });
+    return () => {
+      live = false;
+    };
+  }, [session, draftKey]);
 
   const add = (files: File[]): void => {
     setError(null);
@@ -83,6 +106,7 @@ export function Composer(props: {
         upload: sync.status === 'online' || sync.status === 'syncing' ? 'now' : 'enqueue',
       });
       kept.delete(key);
+      dropDraft(session, draftKey);
       setDraftState({ body: '', files: [] });
       props.onSent?.({ patientId: sent.patientId, threadId: sent.threadId });
     } catch (e) {
