@@ -189,9 +189,27 @@ test('messages both ways with receipts, appointments booked and confirmed, a pla
       (a) => a !== undefined,
       'the request reaches the clinician',
     );
-    await clinician.session.care.appointments.confirm(request!.record.id);
-    await expect(asked).toHaveAttribute('data-status', 'scheduled', { timeout: 60_000 });
-    await expect(asked).toContainText('10:30');
+    // The clinic proposes another time; the patient sees it as its to answer, and accepts.
+    const asked0 = Date.parse(request!.record.preferredTimes![0]!.startAt);
+    const offer = {
+      startAt: new Date(asked0 + 24.5 * 3_600_000).toISOString(),
+      endAt: new Date(asked0 + 25 * 3_600_000).toISOString(),
+    };
+    await clinician.session.care.appointments.propose(request!.record.id, offer, {
+      note: 'The morning is full; would the next day suit you?',
+    });
+    await expect(asked).toHaveAttribute('data-status', 'proposed', { timeout: 60_000 });
+    await expect(asked.getByTestId('appointment-state')).toContainText('proposes this new time');
+    await expect(asked).toContainText('the next day suit you');
+    await expect(asked).toContainText(hhmm(offer.startAt, 'Europe/Amsterdam'));
+    await checkScreen(page, 'care-appointment-proposed');
+    await asked.getByRole('button', { name: 'Accept the new time' }).click();
+    await expect(asked).toHaveAttribute('data-status', 'scheduled');
+    await clinicianSees(
+      () => appointments.get().find((a) => a.record.id === request!.record.id)?.record.status,
+      (s) => s === 'scheduled',
+      'the clinician sees the new time accepted',
+    );
     await checkScreen(page, 'care-appointments');
 
     // Cancel the first one: the clinic sees it cancelled.
