@@ -7,6 +7,7 @@
  * |---|---|
  * | in the app (a toast) | always |
  * | the system (browser `Notification`) | permission granted and the app not in view |
+ * | the system (desktop shell: its preload's `notify`, desktop.ts) | the app not in view |
  *
  * Invariants: the words are fixed per type (care.notify.*) and name no health content — no message text,
  * name, reason, plan or time — so they may show on a locked screen; each notification once (by its id).
@@ -20,6 +21,7 @@ import type { CareNotification, HaleSession } from '@hale/client';
 import { useObserved } from '@hale/react';
 import { useOpenSession } from '../../boot/app-state';
 import { threadPath } from '../messages/paths';
+import { desktopNotify } from './desktop';
 import { remindersDue } from './reminders';
 
 /** Where a notification leads once the app is open. */
@@ -64,6 +66,12 @@ export function CareNotifier(): ReactNode {
       onClick: open,
       style: { cursor: 'pointer' },
     });
+    const desktop = desktopNotify(window);
+    if (desktop !== null) {
+      // Electron: the main process shows it (the same fixed words), whatever the page's permission.
+      if (!inView()) void desktop(title, body).catch(() => undefined);
+      return;
+    }
     if ('Notification' in window && Notification.permission === 'granted' && !inView()) {
       try {
         const system = new Notification(title, { body, tag: id });
