@@ -47,6 +47,7 @@ export const TERMS: readonly (readonly [string, string])[] = [
   ['纸本', '纸质'],
   ['皮夹', '钱包'],
   ['窜改', '篡改'],
+  ['医师', '医生'],
   ['「', '“'],
   ['」', '”'],
 ];

@@ -1,4 +1,6 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
+import { careEn } from './care-en';
+
 export const en = {
   common: {
     back: 'Back',
@@ -43,6 +45,10 @@ export const en = {
     settings: 'Settings',
     device: 'This device: {{name}}',
     thisDevice: 'this device',
+    together: 'Care team',
+    messages: 'Messages',
+    sharing: 'Sharing',
+    access: 'Who saw my records',
   },
   lock: { now: 'Lock now' },
   sync: {
@@ -789,6 +795,7 @@ export const en = {
     matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
+  care: careEn,
   pairing: {
     newIntro:
       'Pair this device with one that is already signed in to your account: this device shows a code, the other one scans or types it, and both show the same six digits for you to compare. Your passphrase is not needed here.',

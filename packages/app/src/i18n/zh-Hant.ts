@@ -1,6 +1,7 @@
 // 繁體中文: the terms of the Traditional Chinese reference template (醫療文件, 過敏, 免疫接種, 藥物, 檢驗結果,
 // 同意, 審計日誌, 嚴重程度 輕度/中度/重度, 劑量, 頻率, 批號, 參考範圍, 單位). Typed against en.ts: a missing key fails.
 import type { Translation } from './en';
+import { careZhHant } from './care-zh-Hant';
 
 export const zhHant: Translation = {
   common: {
@@ -45,6 +46,10 @@ export const zhHant: Translation = {
     settings: '設定',
     device: '本裝置:{{name}}',
     thisDevice: '本裝置',
+    together: '照護團隊',
+    messages: '訊息',
+    sharing: '分享',
+    access: '誰看過我的記錄',
   },
   lock: { now: '立即鎖定' },
   sync: {
@@ -758,6 +763,7 @@ export const zhHant: Translation = {
     matchedIn: '符合欄位:{{field}}',
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
   },
+  care: careZhHant,
   pairing: {
     newIntro:
       '將本裝置與已登入您帳戶的裝置配對:本裝置會顯示一組代碼,另一部裝置掃描或輸入它,兩部裝置都會顯示相同的六位數字供您比對。這裡不需要輸入通行密語。',

@@ -27,6 +27,7 @@ import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
+import { CareNotifier } from '../care/notify/care-notifier';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -122,6 +123,7 @@ function Frame(): ReactNode {
         </AppShell.Section>
       </AppShell.Navbar>
       <AppShell.Main>{removed ? <Removed /> : <Outlet />}</AppShell.Main>
+      {!removed && <CareNotifier />}
     </AppShell>
   );
 }

@@ -1734,13 +1734,22 @@ export const createConsent = (deps: ConsentDeps) => {
       );
     },
 
-    /** For out-of-band comparison (read aloud, or scan as QR). */
+    /**
+     * For out-of-band comparison (read aloud, or scan as QR). `verified`: whether this account compared the
+     * key before (`yes`: the key presented now is the one pinned; `changed`: another key was pinned — a
+     * grant is refused KEY_CHANGED until the person compares again; `no`: never compared).
+     */
     async describeProvider(accountId: string) {
       const identity = await identityOf(accountId);
+      const pins = await pinnedKeys();
+      const pinned = Object.hasOwn(pins, accountId) ? pins[accountId] : undefined;
+      const verified: 'yes' | 'changed' | 'no' =
+        pinned === undefined ? 'no' : pinned === base64urlEncode(identity) ? 'yes' : 'changed';
       return {
         accountId,
         fingerprint: keyFingerprint(identity),
         safetyNumber: safetyNumber(deps.keys.identity.publicKey, identity),
+        verified,
       };
     },
 
