@@ -25,6 +25,7 @@ import { COLOR_SCHEMES, isServerUrl, LANGUAGES, LOCK_MINUTES } from '../../boot/
 import { PageHeader } from '../../ui/page-header';
 import { DevicesPanel } from './devices-panel';
 import { PassphrasePanel } from './passphrase-panel';
+import { AppPanel } from './app-panel';
 
 function ExportPanel(): ReactNode {
   const { t } = useTranslation();
@@ -234,6 +235,7 @@ export function SettingsScreen(): ReactNode {
       <PassphrasePanel />
       <ExportPanel />
       <ServerPanel />
+      <AppPanel />
       <AccountPanel />
     </Stack>
   );
