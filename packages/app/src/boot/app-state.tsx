@@ -126,7 +126,9 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
 
   const signOut = useCallback(async () => {
     const open = sessionRef.current;
+    // The chart unmounts in the same render as the session goes (no screen reads a missing session).
     setSession(null);
+    setPhase('loading');
     await flushDrafts();
     if (open !== null) await open.close().catch(() => undefined);
     clearDrafts();

@@ -876,6 +876,19 @@ export const en = {
     check: 'Check for an update',
     checking: 'Asked the server for a newer release. You will be told if one is installed.',
   },
+  deleteAccount: {
+    explain:
+      'Deleting your account erases it for good: every record, file and sharing your server holds, and this device’s copy. Your other devices are locked out. People you shared with keep only what they saved themselves. This cannot be undone: export your chart first if you want a copy.',
+    button: 'Delete account…',
+    confirmTitle: 'Delete your account for good?',
+    typeName: 'To confirm, type your sign-in name: {{name}}',
+    typeWord: 'To confirm, type {{word}}',
+    word: 'DELETE',
+    confirm: 'Delete everything',
+    failed:
+      'Your account was not deleted: {{why}} Nothing was changed. Check that you are online, then try again.',
+    done: 'Your account was deleted. Nothing of it is left on your server or on this device.',
+  },
   drafts: {
     kept: 'What you typed is kept on this device until you save.',
   },
