@@ -1,8 +1,13 @@
 // Delete the account (Settings → Account): the person types their sign-in name to confirm; the server
 // erases the account and this device's store is wiped; the app is back at its start screen, and signing in
 // again with the old name and passphrase fails (no such account). The account's second device is locked out.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { addRecord, checkScreen, go, PASSPHRASE, signUp, uniqueName } from './support';
+
+const databaseNames = async (page: Page): Promise<string[]> => {
+  const names: unknown = await page.evaluate('indexedDB.databases().then((all) => all.map((d) => d.name))');
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+};
 
 test('delete the account: confirmed by typing, everything erased, back at the start, old login fails', async ({
   page,
@@ -18,6 +23,8 @@ test('delete the account: confirmed by typing, everything erased, back at the st
   await other.getByRole('button', { name: 'Add this device' }).click();
   await expect(other.getByTestId('home-allergies')).toContainText('Peanuts', { timeout: 60_000 });
 
+  const deviceDbs = (await databaseNames(page)).filter((name) => /hale-[a-z0-9_-]{22}-/.test(name));
+  expect(deviceDbs.length).toBeGreaterThan(0);
   await go(page, '/settings');
   await page.getByRole('button', { name: 'Delete account…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Delete your account for good?' });
@@ -34,11 +41,9 @@ test('delete the account: confirmed by typing, everything erased, back at the st
     timeout: 30_000,
   });
   await expect(page.getByText('Your account was deleted.')).toBeVisible();
-  // This device's store is gone (only other accounts' or no Hale databases are left).
-  const databases = (await page.evaluate(
-    'indexedDB.databases().then((all) => all.map((d) => d.name))',
-  )) as string[];
-  expect(databases.filter((name) => name.startsWith('hale-') && name.length > 40)).toEqual([]);
+  // This device's store is gone: none of the databases the account's session used is left.
+  const after = await databaseNames(page);
+  expect(after.filter((name) => deviceDbs.includes(name))).toEqual([]);
   // A reload stays at the start: nothing of the account is left to unlock.
   await page.reload();
   await expect(page.getByRole('heading', { name: 'Your health record, on your devices' })).toBeVisible();

@@ -14,6 +14,24 @@ import { useTranslation } from 'react-i18next';
 import { isHaleError } from '@hale/client';
 import { useApp, useOpenSession } from '../../boot/app-state';
 
+/**
+ * The store's IndexedDB databases themselves (the library empties them; their names still hold the
+ * account's and device's ids): every database whose name holds both ids is deleted.
+ */
+const dropDatabases = async (ids: readonly string[]): Promise<void> => {
+  if (typeof indexedDB.databases !== 'function') return;
+  const lower = ids.map((id) => id.toLowerCase());
+  for (const { name } of await indexedDB.databases()) {
+    if (name === undefined || !lower.every((id) => name.includes(id))) continue;
+    await new Promise<void>((resolve) => {
+      const request = indexedDB.deleteDatabase(name);
+      request.onsuccess = () => resolve();
+      request.onerror = () => resolve();
+      request.onblocked = () => resolve();
+    });
+  }
+};
+
 export function DeleteAccount(): ReactNode {
   const { t } = useTranslation();
   const app = useApp();
@@ -28,6 +46,7 @@ export function DeleteAccount(): ReactNode {
   const erase = async (): Promise<void> => {
     setBusy(true);
     setError(null);
+    const ids = [session.account.accountId, session.account.deviceId];
     try {
       await session.deleteAccount();
     } catch (e) {
@@ -35,6 +54,7 @@ export function DeleteAccount(): ReactNode {
       setBusy(false);
       return;
     }
+    await dropDatabases(ids).catch(() => undefined);
     notifications.show({ color: 'teal', message: t('deleteAccount.done'), autoClose: 8000 });
     await app.signOut();
   };
