@@ -19,6 +19,8 @@ export default defineConfig({
     // No inline module preload polyfill: the served CSP allows no inline script.
     modulePreload: { polyfill: false },
     assetsInlineLimit: 0,
+    // dist/.vite/manifest.json: which chunks each route loads (scripts/unlock-size.ts measures the unlock screen's).
+    manifest: true,
     chunkSizeWarningLimit: 1500,
   },
   worker: { format: 'es' },

@@ -51,11 +51,15 @@ const sayOnce = (event: PageReleaseEvent, say: () => void): void => {
 
 const notice = (i18n: I18n, event: PageReleaseEvent): void => {
   const t = i18n.t.bind(i18n);
+  const closeButtonProps = { 'aria-label': t('common.close') };
   switch (event.type) {
     case 'installed':
       sayOnce(event, () =>
         notifications.show({
+          closeButtonProps,
           id: 'hale-release',
+          // News, not a warning: a status for screen readers (a refusal below stays an alert).
+          role: 'status',
           color: 'teal',
           title: t('release.installedTitle'),
           message: `${t('release.installed', { version: event.version })}${event.dev ? ` ${t('release.devBuild')}` : ''}`,
@@ -66,7 +70,9 @@ const notice = (i18n: I18n, event: PageReleaseEvent): void => {
     case 'updated':
       sayOnce(event, () =>
         notifications.show({
+          closeButtonProps,
           id: 'hale-release',
+          role: 'status',
           color: 'blue',
           title: t('release.updatedTitle'),
           autoClose: false,
@@ -86,6 +92,7 @@ const notice = (i18n: I18n, event: PageReleaseEvent): void => {
     case 'refused':
       sayOnce(event, () =>
         notifications.show({
+          closeButtonProps,
           id: 'hale-release-refused',
           color: 'red',
           title: t('release.refusedTitle'),
@@ -97,6 +104,7 @@ const notice = (i18n: I18n, event: PageReleaseEvent): void => {
     case 'worker-replaced':
       sayOnce(event, () =>
         notifications.show({
+          closeButtonProps,
           id: 'hale-release-replaced',
           color: 'red',
           title: t('release.replacedTitle'),

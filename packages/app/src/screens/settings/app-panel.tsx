@@ -39,7 +39,7 @@ export function AppPanel(): ReactNode {
               : t('release.offlinePending')}
         </Text>
         {installed?.dev === true && (
-          <Alert color="orange" p="xs">
+          <Alert color="orange" p="xs" role="note">
             <Text size="sm">{t('release.devBuild')}</Text>
           </Alert>
         )}

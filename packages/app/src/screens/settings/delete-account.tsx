@@ -55,7 +55,13 @@ export function DeleteAccount(): ReactNode {
       return;
     }
     await dropDatabases(ids).catch(() => undefined);
-    notifications.show({ color: 'teal', message: t('deleteAccount.done'), autoClose: 8000 });
+    notifications.show({
+      color: 'teal',
+      role: 'status',
+      message: t('deleteAccount.done'),
+      autoClose: 8000,
+      closeButtonProps: { 'aria-label': t('common.close') },
+    });
     await app.signOut();
   };
 
