@@ -20,11 +20,7 @@
  * error does not already.
  */
 import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switchMap, timer } from 'rxjs';
-import {
-  parseStreamId,
-  type HttpAccountDeleteResponse,
-  type HttpDeviceRevokeResponse,
-} from '@hale/protocol';
+import { parseStreamId, type HttpAccountDeleteResponse, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
 import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
@@ -570,7 +566,8 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     drafts,
     changePassphrase: (input) => deps.changePassphrase(input),
     deleteAccount: async () => {
-      if (deps.deleteAccount === undefined) throw new Error('deleteAccount: this session cannot delete accounts');
+      if (deps.deleteAccount === undefined)
+        throw new Error('deleteAccount: this session cannot delete accounts');
       if (closing !== null) throw lockedDrafts();
       const erased = await deps.deleteAccount();
       deps.lock();
