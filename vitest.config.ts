@@ -19,6 +19,7 @@ const ISOLATED = [
   'packages/model/src/ids.test.ts',
   'packages/client/src/store/device-db.test.ts',
   'packages/client/src/store/meta-store.test.ts',
+  // Adds RxDB's dev-mode plugin (process-wide): other unit files in its fork then fail DVM1.
   'packages/client/src/hale/drafts.test.ts',
   'packages/crypto/src/forget-cached-keys.test.ts',
   'packages/crypto/src/node-sealer.test.ts',

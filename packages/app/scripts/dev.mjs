@@ -19,10 +19,14 @@ if (process.env.HALE_DEV_API === undefined) {
   );
 }
 children.push(
-  spawn(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js')], {
-    cwd: app,
-    stdio: 'inherit',
-  }),
+  spawn(
+    process.execPath,
+    [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), '--configLoader', 'runner'],
+    {
+      cwd: app,
+      stdio: 'inherit',
+    },
+  ),
 );
 const stop = () => {
   for (const child of children) child.kill('SIGTERM');

@@ -16,6 +16,7 @@ import { defaultSettings, readSettings, type Language } from './boot/settings';
 import { createI18n, HTML_LANG } from './i18n/index';
 import { cssVariablesResolver, theme } from './theme';
 import { router } from './router';
+import { startReleaseWorker } from './sw/release-notices';
 
 const DAYJS_LOCALE: Record<Language, string> = { en: 'en', 'zh-Hant': 'zh-tw', 'zh-Hans': 'zh-cn' };
 
@@ -67,4 +68,6 @@ export async function startApp(element: HTMLElement): Promise<void> {
       </I18nextProvider>
     </StrictMode>,
   );
+  // The installed web app: the release service worker, persistent storage, and its notices.
+  void startReleaseWorker(i18n);
 }

@@ -264,6 +264,29 @@ export type HttpWrappingKeyRequest = Static<typeof HttpWrappingKeyRequest>;
 export const HttpWrappingKeyResponse = Type.Object({ accountId: AccountId }, closed);
 export type HttpWrappingKeyResponse = Static<typeof HttpWrappingKeyResponse>;
 
+/**
+ * Deletes the calling account for good (`POST /v1/accounts/me/delete`, a patient's session): its records'
+ * ciphertext, key envelopes, files, grants given and received, links, sessions and devices. `accountId`
+ * must be the caller's own (FORBIDDEN otherwise): a typed confirmation, so no request meant for another
+ * route or account erases one. UNAVAILABLE when the server's store cannot erase accounts.
+ */
+export const HttpAccountDeleteRequest = Type.Object({ accountId: AccountId }, closed);
+export type HttpAccountDeleteRequest = Static<typeof HttpAccountDeleteRequest>;
+
+const Count = Type.Integer({ minimum: 0 });
+export const HttpAccountDeleteResponse = Type.Object(
+  {
+    accountId: AccountId,
+    deletedAt: Type.String({ maxLength: 40 }),
+    docs: Count,
+    blobs: Count,
+    grants: Count,
+    devices: Count,
+  },
+  closed,
+);
+export type HttpAccountDeleteResponse = Static<typeof HttpAccountDeleteResponse>;
+
 export const HttpJoinRequest = Type.Object({ loginName: LoginName }, closed);
 export type HttpJoinRequest = Static<typeof HttpJoinRequest>;
 
@@ -545,6 +568,12 @@ export const HTTP_ROUTES = {
     url: '/v1/accounts/me/wrapping-key',
     auth: true,
     schema: { body: HttpWrappingKeyRequest, response: { 200: HttpWrappingKeyResponse, ...errors } },
+  },
+  deleteAccount: {
+    method: 'POST',
+    url: '/v1/accounts/me/delete',
+    auth: true,
+    schema: { body: HttpAccountDeleteRequest, response: { 200: HttpAccountDeleteResponse, ...errors } },
   },
   challenge: {
     method: 'POST',

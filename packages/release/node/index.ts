@@ -3,7 +3,7 @@
  *
  * | call | does |
  * |---|---|
- * | `listFiles(dir)` | every file under `dir` as `{ path, sha256, size }`, sorted by path (`release.json` left out) |
+ * | `listFiles(dir)` | every file under `dir` as `{ path, sha256, size }`, sorted by path (`release.json` and dot-names left out: the server does not serve them, e.g. Vite's `.vite/manifest.json`) |
  * | `releaseKey(env)` | the signing key: `HALE_RELEASE_KEY` (64 hex digits), else `HALE_RELEASE_KEY_FILE`, else the public DEVELOPMENT key (`dev: true`) |
  * | `signRelease(manifest, seed)` | the `SignedRelease` |
  * | `writeRelease(dir, …)` | all of it: `dir/release.json` |
@@ -76,6 +76,7 @@ export async function listFiles(dir: string): Promise<ReleaseFile[]> {
   const files: ReleaseFile[] = [];
   const walk = async (sub: string): Promise<void> => {
     for (const entry of await readdir(path.join(dir, sub), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
       const rel = path.posix.join(sub, entry.name);
       if (entry.isDirectory()) await walk(rel);
       else if (entry.isFile()) {

@@ -87,6 +87,7 @@ import {
   type HttpAccountsLookupRequest,
   type HttpWrappedRootRequest,
   type HttpWrappingKeyRequest,
+  type HttpAccountDeleteRequest,
 } from '@hale/protocol';
 import {
   accountIdFromIdentityKey,
@@ -625,6 +626,40 @@ export const accountsPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
         'wrapping key signature published',
       );
       return { accountId: account.accountId };
+    },
+  );
+
+  // The account deletes itself: only a session of its own, naming itself, and only a patient (a provider's
+  // signatures live on in its patients' records, which need its devices to check them). Its devices'
+  // connections close after the erase; grantees of its grants see the grant change.
+  app.post<{ Body: HttpAccountDeleteRequest }>(
+    HTTP_ROUTES.deleteAccount.url,
+    { schema: HTTP_ROUTES.deleteAccount.schema },
+    async (request) => {
+      const principal = await ctx.authenticate(request);
+      if (request.body.accountId !== principal.accountId) {
+        throw new ServiceError('FORBIDDEN', 'an account can delete only itself');
+      }
+      if (principal.role !== 'patient') {
+        throw new ServiceError('FORBIDDEN', "a care team's account cannot be deleted here: ask the operator");
+      }
+      if (store.accounts.erase === undefined) {
+        throw new ServiceError('UNAVAILABLE', "this server's store cannot delete accounts; ask the operator");
+      }
+      const erased = await store.accounts.erase(principal.accountId);
+      for (const deviceId of erased.deviceIds) ctx.hub.closeDevice(deviceId, 'account deleted');
+      request.log.info(
+        { accountId: principal.accountId, docs: erased.docs, blobs: erased.blobs, grants: erased.grants },
+        'account deleted',
+      );
+      return {
+        accountId: principal.accountId,
+        deletedAt: iso(),
+        docs: erased.docs,
+        blobs: erased.blobs,
+        grants: erased.grants,
+        devices: erased.deviceIds.length,
+      };
     },
   );
 

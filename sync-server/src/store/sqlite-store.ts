@@ -98,6 +98,7 @@
  */
 import { sqliteHeads } from './sqlite-heads';
 import { SHL_TABLES_SQL, sqliteShl } from './sqlite-shl';
+import { createEraseAccount } from './sqlite-erase';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -2159,6 +2160,11 @@ export const openSqliteStore = async (options: SqliteStoreOptions): Promise<Sqli
     },
 
     accounts: {
+      erase: (accountId) =>
+        call(() => {
+          requireText(accountId, 'accountId');
+          return createEraseAccount(db)(accountId);
+        }),
       put: (a) => call((s) => putAccountTx.immediate(s, a)),
       register: (a, d, options) =>
         call((s) => {

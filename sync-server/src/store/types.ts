@@ -383,6 +383,16 @@ export type KeepHeadResult =
   /** A statement at a higher seq (`seq`) is kept; nothing kept. */
   | { status: 'stale'; seq: number };
 
+/** What `accounts.erase` removed. */
+export interface AccountErasure {
+  readonly docs: number;
+  readonly blobs: number;
+  readonly grants: number;
+  readonly envelopes: number;
+  readonly deviceIds: readonly string[];
+  readonly granteeIds: readonly string[];
+}
+
 export interface SyncStore {
   /** Creates or migrates the schema; idempotent. */
   init(): Promise<void>;
@@ -443,6 +453,15 @@ export interface SyncStore {
       accountId: string,
       expected: { readonly wrappedRoot: JsonObject; readonly gen: number; readonly sig: string },
     ): Promise<void>;
+    /**
+     * Erases the account for good, in one atomic step: the documents of its streams (audit included), their
+     * heads and key envelopes, envelopes addressed to it, its files (manifests, chunks, tombstones), grants
+     * it gave or received, accepted patients, links, directory entry, sessions, challenges, devices and the
+     * account itself. Answers what was erased, with the device ids (to close their connections) and the
+     * grantees whose grants ended (their grant-change positions are bumped in the same step); NOT_FOUND
+     * when the account does not exist. Optional: a store without it cannot erase accounts.
+     */
+    erase?(accountId: string): Promise<AccountErasure>;
   };
 
   devices: {

@@ -12,6 +12,10 @@
  *
  * Invariants: a session exists only in `open`; `lock()` forgets the keys (`session.lock()`) before the
  * phase changes, so nothing of the chart renders after it; a change of server address closes the session.
+ *
+ * Start-up: the library loads in its own chunk. A device that held an account when last used (a hint in
+ * localStorage, no secret: set when a session opens, cleared at sign-out) shows the unlock screen at once,
+ * while the library loads behind it (`whenHale()` waits for it); the vault's answer corrects the phase.
  */
 import {
   createContext,
@@ -27,6 +31,7 @@ import type { Hale, HaleSession } from '@hale/client';
 import { openBrowserHale } from './platform';
 import { readSettings, writeSettings, defaultSettings, type AppSettings } from './settings';
 import { clearDrafts, flushDrafts } from '../records/drafts';
+import { readAccountHint, writeAccountHint } from './account-hint';
 
 export type Phase = 'loading' | 'start' | 'locked' | 'open' | 'failed';
 
@@ -44,6 +49,8 @@ export interface AppState {
   lock(): Promise<void>;
   /** Closes the session and forgets the account on this device (its vault entry). */
   signOut(): Promise<void>;
+  /** The `Hale` once the library has loaded (`hale` is null until then). */
+  whenHale(): Promise<Hale>;
 }
 
 const AppContext = createContext<AppState | null>(null);
@@ -65,8 +72,10 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   const [settings, setSettings] = useState<AppSettings>(() =>
     readSettings(localStorage, defaultSettings(location.origin, navigator.languages)),
   );
-  const [phase, setPhase] = useState<Phase>('loading');
+  const [phase, setPhase] = useState<Phase>(() => (readAccountHint(localStorage) ? 'locked' : 'loading'));
   const [hale, setHale] = useState<Hale | null>(null);
+  const haleWaiters = useRef<((h: Hale) => void)[]>([]);
+  const haleRef = useRef<Hale | null>(null);
   const [session, setSession] = useState<HaleSession | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const [syncPaused, setSyncPaused] = useState(false);
@@ -76,7 +85,9 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
   // One Hale per server address; a new address closes any open session first.
   useEffect(() => {
     let cancelled = false;
-    setPhase('loading');
+    haleRef.current = null;
+    setHale(null);
+    setPhase(readAccountHint(localStorage) ? 'locked' : 'loading');
     void (async () => {
       const open = sessionRef.current;
       if (open !== null) {
@@ -87,7 +98,10 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
         const next = await openBrowserHale(settings.server);
         const has = await next.hasAccount();
         if (cancelled) return;
+        writeAccountHint(localStorage, has);
+        haleRef.current = next;
         setHale(next);
+        for (const resolve of haleWaiters.current.splice(0)) resolve(next);
         setPhase(has ? 'locked' : 'start');
       } catch (e) {
         if (cancelled) return;
@@ -108,7 +122,16 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
     });
   }, []);
 
+  const whenHale = useCallback(
+    (): Promise<Hale> =>
+      haleRef.current !== null
+        ? Promise.resolve(haleRef.current)
+        : new Promise<Hale>((resolve) => haleWaiters.current.push(resolve)),
+    [],
+  );
+
   const enter = useCallback((opened: HaleSession) => {
+    writeAccountHint(localStorage, true);
     setSyncPaused(false);
     setSession(opened);
     setPhase('open');
@@ -126,13 +149,16 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
 
   const signOut = useCallback(async () => {
     const open = sessionRef.current;
+    // The chart unmounts in the same render as the session goes (no screen reads a missing session).
     setSession(null);
+    setPhase('loading');
     await flushDrafts();
     if (open !== null) await open.close().catch(() => undefined);
     clearDrafts();
-    await hale?.removeLocalAccount();
+    writeAccountHint(localStorage, false);
+    await (await whenHale()).removeLocalAccount();
     setPhase('start');
-  }, [hale]);
+  }, [whenHale]);
 
   const value = useMemo<AppState>(
     () => ({
@@ -147,8 +173,9 @@ export function AppStateProvider(props: { readonly children: ReactNode }): React
       enter,
       lock,
       signOut,
+      whenHale,
     }),
-    [phase, hale, session, settings, failure, syncPaused, updateSettings, enter, lock, signOut],
+    [phase, hale, session, settings, failure, syncPaused, updateSettings, enter, lock, signOut, whenHale],
   );
   return <AppContext.Provider value={value}>{props.children}</AppContext.Provider>;
 }

@@ -1,14 +1,26 @@
 // The browser's platform for @hale/client: IndexedDB, WebSocket, fetch, Web Locks and the crypto worker.
-import { openHale, type Hale } from '@hale/client';
-import {
-  webPlatform,
-  type BrowserSocketConstructor,
-  type IdbFactoryLike,
-  type WebWorkerLike,
-} from '@hale/platform-web';
+// The library is loaded here, on demand (its own chunk): the unlock screen shows before it arrives.
+import type * as HaleClient from '@hale/client';
+import type { Hale } from '@hale/client';
+import type { BrowserSocketConstructor, IdbFactoryLike, WebWorkerLike } from '@hale/platform-web';
 
-export const openBrowserHale = (server: string): Promise<Hale> =>
-  openHale({
+type ClientModule = typeof HaleClient;
+let client: ClientModule | null = null;
+
+/**
+ * The library once loaded (null before): for code on the unlock screen's path, which must not import it
+ * (a static import would put the whole library in the screen's chunks).
+ */
+export const loadedClient = (): ClientModule | null => client;
+
+export const openBrowserHale = async (server: string): Promise<Hale> => {
+  const [clientModule, { webPlatform }] = await Promise.all([
+    import('@hale/client'),
+    import('@hale/platform-web'),
+  ]);
+  client = clientModule;
+  const { openHale } = clientModule;
+  return openHale({
     server,
     platform: webPlatform({
       // The platform types the browser's objects structurally (it builds without the DOM lib).
@@ -22,3 +34,4 @@ export const openBrowserHale = (server: string): Promise<Hale> =>
         }) as unknown as WebWorkerLike,
     }),
   });
+};

@@ -856,6 +856,46 @@ export const en = {
         'This server cannot pair devices. Add this device with your passphrase or recovery key instead.',
     },
   },
+  release: {
+    installedTitle: 'Hale works offline now',
+    installed:
+      'Version {{version}} is kept on this device: Hale opens, unlocks and keeps your records without a network.',
+    devBuild: 'This is a development build: anyone can sign its updates. Do not keep real records in it.',
+    updatedTitle: 'Hale was updated',
+    updated: 'Hale was updated from version {{from}} to {{to}}. The update is signed by Hale’s release key.',
+    reload: 'Reload to use it',
+    refusedTitle: 'An update was refused',
+    refused:
+      'The server offered version {{version}}, which is not signed by Hale’s release key ({{why}}). It was not installed; this device keeps the version it has. Tell whoever runs your server.',
+    replacedTitle: 'Check your server before you unlock',
+    replaced:
+      'The server replaced the core of this app without a signed release. Lock Hale and do not type your passphrase until whoever runs your server has checked it.',
+    panelTitle: 'This app',
+    version: 'Version {{version}}',
+    offlineReady:
+      'Kept on this device: Hale opens without a network. It takes an update only when the update is signed by Hale’s release key.',
+    offlinePending: 'Being kept on this device for use without a network…',
+    notInstalled:
+      'This browser does not keep Hale for use without a network (it has no service workers here, or the page is not served over HTTPS).',
+    persisted: 'This browser keeps Hale’s data on this device even when space runs low.',
+    notPersisted:
+      'This browser may clear Hale’s data on this device when space runs low. Keep your recovery key, and let Hale sync to your server.',
+    check: 'Check for an update',
+    checking: 'Asked the server for a newer release. You will be told if one is installed.',
+  },
+  deleteAccount: {
+    explain:
+      'Deleting your account erases it for good: every record, file and sharing your server holds, and this device’s copy. Your other devices are locked out. People you shared with keep only what they saved themselves. This cannot be undone: export your chart first if you want a copy.',
+    button: 'Delete account…',
+    confirmTitle: 'Delete your account for good?',
+    typeName: 'To confirm, type your sign-in name: {{name}}',
+    typeWord: 'To confirm, type {{word}}',
+    word: 'DELETE',
+    confirm: 'Delete everything',
+    failed:
+      'Your account was not deleted: {{why}} Nothing was changed. Check that you are online, then try again.',
+    done: 'Your account was deleted. Nothing of it is left on your server or on this device.',
+  },
   drafts: {
     kept: 'What you typed is kept on this device until you save.',
   },

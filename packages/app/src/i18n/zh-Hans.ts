@@ -1293,6 +1293,42 @@ export const zhHans: Translation = {
       PAIRING_UNSUPPORTED: '此服务器无法配对设备。请改用您的密码短语或恢复密钥加入本设备。',
     },
   },
+  release: {
+    installedTitle: 'Hale 现在可离线使用',
+    installed: '版本 {{version}} 已保留在本设备上:即使没有网络,Hale 也能打开、解锁并保存您的记录。',
+    devBuild: '这是开发版本:任何人都能签署它的更新。请勿在其中保存真实记录。',
+    updatedTitle: 'Hale 已更新',
+    updated: 'Hale 已从版本 {{from}} 更新为 {{to}}。此更新由 Hale 的发行密钥签署。',
+    reload: '重新加载以使用新版本',
+    refusedTitle: '已拒绝一项更新',
+    refused:
+      '服务器提供的版本 {{version}} 未经 Hale 的发行密钥签署({{why}})。此更新未安装;本设备保留现有版本。请告知您服务器的管理者。',
+    replacedTitle: '解锁前请先检查您的服务器',
+    replaced:
+      '服务器在没有签署发行版本的情况下替换了本应用程序的核心。请锁定 Hale,并在您服务器的管理者检查之前,不要输入您的密码短语。',
+    panelTitle: '本应用程序',
+    version: '版本 {{version}}',
+    offlineReady: '已保留在本设备上:没有网络时 Hale 也能打开。只有经 Hale 发行密钥签署的更新才会被采用。',
+    offlinePending: '正在保留到本设备上,以便在没有网络时使用…',
+    notInstalled: '此浏览器不会保留 Hale 以供离线使用(这里没有 Service Worker,或网页不是以 HTTPS 提供)。',
+    persisted: '即使空间不足,此浏览器也会保留 Hale 在本设备上的数据。',
+    notPersisted:
+      '空间不足时,此浏览器可能会清除 Hale 在本设备上的数据。请保管好您的恢复密钥,并让 Hale 同步到您的服务器。',
+    check: '检查更新',
+    checking: '已向服务器查找较新的发行版本。若有安装更新,会通知您。',
+  },
+  deleteAccount: {
+    explain:
+      '删除账户会永久清除它:您的服务器保存的每一条记录、文件和分享,以及本设备上的副本。您的其他设备将被锁定在外。与您分享过的人只保留他们自己保存的内容。此动作无法复原:如需副本,请先导出您的病历。',
+    button: '删除账户…',
+    confirmTitle: '要永久删除您的账户吗?',
+    typeName: '请输入您的登录名称以确认:{{name}}',
+    typeWord: '请输入“{{word}}”以确认',
+    word: '删除',
+    confirm: '全部删除',
+    failed: '您的账户未被删除:{{why}} 未做任何变更。请确认您已连上网络,然后再试一次。',
+    done: '您的账户已删除。您的服务器和本设备上都不再留有任何内容。',
+  },
   drafts: {
     kept: '您输入的内容会保留在本设备上,直到您保存。',
   },

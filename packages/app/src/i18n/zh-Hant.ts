@@ -816,6 +816,42 @@ export const zhHant: Translation = {
       PAIRING_UNSUPPORTED: '此伺服器無法配對裝置。請改用您的通行密語或復原金鑰加入本裝置。',
     },
   },
+  release: {
+    installedTitle: 'Hale 現在可離線使用',
+    installed: '版本 {{version}} 已保留在本裝置上:即使沒有網路,Hale 也能開啟、解鎖並保存您的記錄。',
+    devBuild: '這是開發版本:任何人都能簽署它的更新。請勿在其中保存真實記錄。',
+    updatedTitle: 'Hale 已更新',
+    updated: 'Hale 已從版本 {{from}} 更新為 {{to}}。此更新由 Hale 的發行金鑰簽署。',
+    reload: '重新載入以使用新版本',
+    refusedTitle: '已拒絕一項更新',
+    refused:
+      '伺服器提供的版本 {{version}} 未經 Hale 的發行金鑰簽署({{why}})。此更新未安裝;本裝置保留現有版本。請告知您伺服器的管理者。',
+    replacedTitle: '解鎖前請先檢查您的伺服器',
+    replaced:
+      '伺服器在沒有簽署發行版本的情況下替換了本應用程式的核心。請鎖定 Hale,並在您伺服器的管理者檢查之前,不要輸入您的通行密語。',
+    panelTitle: '本應用程式',
+    version: '版本 {{version}}',
+    offlineReady: '已保留在本裝置上:沒有網路時 Hale 也能開啟。只有經 Hale 發行金鑰簽署的更新才會被採用。',
+    offlinePending: '正在保留到本裝置上,以便在沒有網路時使用…',
+    notInstalled: '此瀏覽器不會保留 Hale 以供離線使用(這裡沒有 Service Worker,或網頁不是以 HTTPS 提供)。',
+    persisted: '即使空間不足,此瀏覽器也會保留 Hale 在本裝置上的資料。',
+    notPersisted:
+      '空間不足時,此瀏覽器可能會清除 Hale 在本裝置上的資料。請保管好您的復原金鑰,並讓 Hale 同步到您的伺服器。',
+    check: '檢查更新',
+    checking: '已向伺服器查詢較新的發行版本。若有安裝更新,會通知您。',
+  },
+  deleteAccount: {
+    explain:
+      '刪除帳戶會永久清除它:您的伺服器保存的每一筆記錄、檔案和分享,以及本裝置上的副本。您的其他裝置將被鎖定在外。與您分享過的人只保留他們自己儲存的內容。此動作無法復原:如需副本,請先匯出您的病歷。',
+    button: '刪除帳戶…',
+    confirmTitle: '要永久刪除您的帳戶嗎?',
+    typeName: '請輸入您的登入名稱以確認:{{name}}',
+    typeWord: '請輸入「{{word}}」以確認',
+    word: '刪除',
+    confirm: '全部刪除',
+    failed: '您的帳戶未被刪除:{{why}} 未做任何變更。請確認您已連上網路,然後再試一次。',
+    done: '您的帳戶已刪除。您的伺服器和本裝置上都不再留有任何內容。',
+  },
   drafts: {
     kept: '您輸入的內容會保留在本裝置上,直到您儲存。',
   },

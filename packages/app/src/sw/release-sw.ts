@@ -18,6 +18,10 @@
  * | anything else | 404 "not part of the installed release" |
  * | (nothing installed: a refused first install) | the network |
  *
+ * Every answer from the release carries the headers the server's app-static plugin sets (nosniff, no
+ * referrer, no framing) and a page carries the same CSP: a page served offline is as locked down as one
+ * served by the server.
+ *
  * Update checks: at activation, at most every CHECK_EVERY_MS on a navigation, and when a page asks
  * (`{ type: 'hale-check-update' }`). `{ type: 'hale-release-status' }` is answered with the installed
  * version, whether this is a development build, and the last event.
@@ -44,7 +48,7 @@ interface ClientLike {
   postMessage(message: unknown): void;
 }
 interface ServiceWorkerScopeLike {
-  readonly location: { readonly origin: string };
+  readonly location: { readonly origin: string; readonly host: string };
   readonly caches: CacheStorageLike;
   fetch(request: Request): Promise<Response>;
   fetch(url: string, init: { cache: 'no-store'; redirect: 'error' }): Promise<Response>;
@@ -107,6 +111,31 @@ sw.addEventListener('activate', (event) => {
   event.waitUntil(sw.clients.claim().then(checkSoon));
 });
 
+/** The CSP of sync-server/src/plugins/app-static.ts (`contentSecurityPolicy`), for this worker's host. */
+export const pageCsp = (host: string): string =>
+  [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "font-src 'self' data:",
+    `connect-src 'self' ws://${host} wss://${host}`,
+    "worker-src 'self'",
+    "frame-src 'self' blob:",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
+const COMMON_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+} as const;
+
 const notInRelease = (): Response =>
   new Response('not part of the installed release', {
     status: 404,
@@ -120,8 +149,11 @@ const serve = async (request: FetchEventLike['request'], path: string): Promise<
   if (navigation && Date.now() - lastCheck > CHECK_EVERY_MS) void checkSoon();
   const file = (await updater.file(path)) ?? (navigation ? await updater.file('/index.html') : null);
   if (file === null) return notInRelease();
-  const headers: Record<string, string> = { 'x-hale-release': installed.version };
+  const headers: Record<string, string> = { ...COMMON_HEADERS, 'x-hale-release': installed.version };
   if (file.contentType !== null) headers['content-type'] = file.contentType;
+  if (file.contentType?.startsWith('text/html') === true || navigation) {
+    headers['content-security-policy'] = pageCsp(sw.location.host);
+  }
   return new Response(new Uint8Array(file.bytes), { status: 200, headers });
 };
 

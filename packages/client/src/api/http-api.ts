@@ -79,6 +79,8 @@ import {
   type HttpWrappedRootState,
   type HttpWrappingKeyRequest,
   type HttpWrappingKeyResponse,
+  type HttpAccountDeleteRequest,
+  type HttpAccountDeleteResponse,
 } from '@hale/protocol';
 import { HaleClientError, errorFromWire, type HaleClientErrorCode } from './errors';
 import { startTimeLimit, timerMs, type TimeLimit } from '../util/timer-ms';
@@ -170,6 +172,8 @@ export interface HttpApi {
    * (`wrappingKeySignaturePayload`); signed by the caller (`publishWrappingKey` in account.ts).
    */
   putWrappingKey(body: HttpWrappingKeyRequest, token: string): Promise<HttpWrappingKeyResponse>;
+  /** Deletes the session's account for good (`body.accountId` must be it): everything the server holds of it. */
+  deleteAccount(body: HttpAccountDeleteRequest, token: string): Promise<HttpAccountDeleteResponse>;
   putDirectory(body: HttpDirectoryPutRequest, token: string): Promise<HttpDirectoryPutResponse>;
   /**
    * One page of a directory search. `paged` and `cursor` only against a server whose `serverInfo().versions`
@@ -610,6 +614,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       callJson('putWrappedRoot', R.putWrappedRoot.schema.response[200], { json: body, token }),
     putWrappingKey: (body, token) =>
       callJson('putWrappingKey', R.putWrappingKey.schema.response[200], { json: body, token }),
+    deleteAccount: (body, token) =>
+      callJson('deleteAccount', R.deleteAccount.schema.response[200], { json: body, token }),
     putDirectory: (body, token) =>
       callJson('putDirectory', R.putDirectory.schema.response[200], { json: body, token }),
     searchDirectory: (query, token) =>

@@ -20,7 +20,7 @@
  * error does not already.
  */
 import { map, merge, Observable, distinctUntilChanged, firstValueFrom, of, switchMap, timer } from 'rxjs';
-import { parseStreamId, type HttpDeviceRevokeResponse } from '@hale/protocol';
+import { parseStreamId, type HttpAccountDeleteResponse, type HttpDeviceRevokeResponse } from '@hale/protocol';
 import type { RecordKind, RecordOf, FileRef } from '@hale/model';
 import type { DeviceSession } from '../session/session';
 import { RecordError, type RecordInput, type StoredRecord, type WriteOptions } from '../records/records';
@@ -232,6 +232,14 @@ export interface HaleSession {
    * Online only; refusals are AccountErrors (WRONG_PASSPHRASE, WEAK_PASSPHRASE, PASSPHRASE_CHANGED_ELSEWHERE, …).
    */
   changePassphrase(input: PassphraseChange): Promise<void>;
+  /**
+   * Deletes the account for good: the server erases everything it holds of it (records' ciphertext, key
+   * envelopes, files, grants, devices; a patient's account only), then this session closes and this
+   * device's store and vault entry are wiped. Online only: a refusal (offline, FORBIDDEN, UNAVAILABLE from
+   * a store that cannot erase) leaves everything as it was. The account's other devices are locked out
+   * and keep what they hold until they are signed out. Ask the person to confirm first.
+   */
+  deleteAccount(): Promise<HttpAccountDeleteResponse>;
   /** Forgets the keys (AccountError LOCKED from then on) and closes the session. */
   lock(): Promise<void>;
   close(): Promise<void>;
@@ -250,6 +258,10 @@ export interface HaleSessionDeps {
   readonly lock: () => void;
   /** Answers a pairing code (`devices.approvePairing`); absent, it refuses. */
   readonly approvePairing?: (code: string) => Promise<PairingRequest>;
+  /** Asks the server to erase the account (`deleteAccount`); absent, it refuses. */
+  readonly deleteAccount?: () => Promise<HttpAccountDeleteResponse>;
+  /** After the session closed on a deleted account: wipes this device's store and vault entry. */
+  readonly wipeDevice?: () => Promise<void>;
   /** After close: what the session's platform made for it (a crypto worker). */
   readonly onClose?: () => Promise<void> | void;
   /** What `io` needs beyond the session: the server's base URL, fetch, bearer tokens, the directory. */
@@ -559,6 +571,17 @@ export function toHaleSession(deps: HaleSessionDeps): HaleSession {
     exportFhir: (patientId) => session.exportFhir(patientId),
     drafts,
     changePassphrase: (input) => deps.changePassphrase(input),
+    deleteAccount: async () => {
+      if (deps.deleteAccount === undefined)
+        throw new Error('deleteAccount: this session cannot delete accounts');
+      if (closing !== null) throw lockedDrafts();
+      const erased = await deps.deleteAccount();
+      deps.lock();
+      for (const index of indexes.values()) index.close();
+      await close();
+      await deps.wipeDevice?.();
+      return erased;
+    },
     lock: async () => {
       deps.lock();
       // The indexes hold opened record text: gone at once, not at the end of close().

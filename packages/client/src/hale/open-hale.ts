@@ -40,7 +40,8 @@ import { AccountError } from '../account/errors';
 import { listDevices } from '../account/device-list';
 import { createHttpApi, type HttpApi } from '../api/http-api';
 import { createSessionManager } from '../api/session-manager';
-import { openDeviceSession, type DeviceSessionOptions } from '../session/session';
+import { deviceDbName, openDeviceSession, type DeviceSessionOptions } from '../session/session';
+import { removeDeviceDb } from '../store/device-db';
 import { Subject } from 'rxjs';
 import type { RemovedStream } from '../sync/engine';
 import type { Platform } from './platform';
@@ -180,6 +181,16 @@ export async function openHaleWith(options: OpenHaleOptions, knobs: HaleTestKnob
         },
         changePassphrase: (input) =>
           tokens.withToken((token) => changePassphrase(deps, { ...input, account, token })),
+        deleteAccount: () =>
+          tokens.withToken((token) => api.deleteAccount({ accountId: account.accountId }, token)),
+        wipeDevice: async () => {
+          await removeDeviceDb({
+            storage: platform.storage,
+            name: knobs.session?.dbName ?? deviceDbName(account.accountId, account.device.deviceId),
+            ...(platform.deviceLock ? { deviceLock: platform.deviceLock } : {}),
+          });
+          await removeLocalAccount(deps);
+        },
         lock: () => lock(account),
         care: { api, ed, ...(knobs.now ? { now: knobs.now } : {}) },
         approvePairing: (code) =>

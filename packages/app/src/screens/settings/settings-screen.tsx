@@ -1,7 +1,6 @@
 /**
  * Settings (`/settings`): devices, passphrase, export, language, theme, lock timeout, server address,
- * sync on/off, signing out of this device. Deleting the account needs the server to erase an account's
- * ciphertext, grants and files, which it cannot do yet: the screen says so.
+ * sync on/off, signing out of this device, deleting the account (delete-account.tsx).
  */
 import { useState, type ReactNode } from 'react';
 import {
@@ -25,6 +24,8 @@ import { COLOR_SCHEMES, isServerUrl, LANGUAGES, LOCK_MINUTES } from '../../boot/
 import { PageHeader } from '../../ui/page-header';
 import { DevicesPanel } from './devices-panel';
 import { PassphrasePanel } from './passphrase-panel';
+import { AppPanel } from './app-panel';
+import { DeleteAccount } from './delete-account';
 
 function ExportPanel(): ReactNode {
   const { t } = useTranslation();
@@ -198,9 +199,7 @@ function AccountPanel(): ReactNode {
         <Button variant="default" onClick={() => setConfirm(true)}>
           {t('unlock.signOut')}
         </Button>
-        <Text size="sm" c="dimmed">
-          {t('settings.deleteUnavailable')}
-        </Text>
+        <DeleteAccount />
       </Stack>
       <Modal
         closeButtonProps={{ 'aria-label': t('common.close') }}
@@ -234,6 +233,7 @@ export function SettingsScreen(): ReactNode {
       <PassphrasePanel />
       <ExportPanel />
       <ServerPanel />
+      <AppPanel />
       <AccountPanel />
     </Stack>
   );

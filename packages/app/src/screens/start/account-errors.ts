@@ -1,6 +1,6 @@
 // An account call's refusal in words: known codes by their key, others as the library says them.
 import type { TFunction } from 'i18next';
-import { isHaleError } from '@hale/client';
+import { loadedClient } from '../../boot/platform';
 
 export const ACCOUNT_ERRORS = [
   'WRONG_PASSPHRASE',
@@ -28,6 +28,8 @@ export const ACCOUNT_ERRORS = [
 const KNOWN: ReadonlySet<string> = new Set(ACCOUNT_ERRORS);
 
 export const accountErrorText = (t: TFunction, e: unknown): string => {
-  if (isHaleError(e)) return KNOWN.has(e.code) ? t(`accountError.${e.code}`) : e.message;
+  // The library is loaded by the time an account call fails (the unlock screen's path does not import it).
+  const client = loadedClient();
+  if (client?.isHaleError(e) === true) return KNOWN.has(e.code) ? t(`accountError.${e.code}`) : e.message;
   return e instanceof Error ? e.message : String(e);
 };

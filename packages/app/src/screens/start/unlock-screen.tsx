@@ -32,13 +32,14 @@ export function UnlockScreen(): ReactNode {
   const [confirmOut, setConfirmOut] = useState(false);
 
   const submit = async (): Promise<void> => {
-    if (app.hale === null) return;
     setBusy(true);
     setError(null);
     try {
+      // The library may still be loading (the screen shows before it): waited for here.
+      const hale = app.hale ?? (await app.whenHale());
       const session = withKey
-        ? await app.hale.unlockWithRecoveryKey({ recoveryKey: secret })
-        : await app.hale.unlock({ passphrase: secret });
+        ? await hale.unlockWithRecoveryKey({ recoveryKey: secret })
+        : await hale.unlock({ passphrase: secret });
       setSecret('');
       app.enter(session);
     } catch (e) {
