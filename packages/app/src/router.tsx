@@ -11,6 +11,7 @@ import type { ReactNode } from 'react';
 import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 import { useApp } from './boot/app-state';
 import { FullScreenMessage, FullScreenLoader, RouteError } from './ui/full-screen';
+import { preloadWorkspace, WORKSPACE_ROUTES } from './workspace/routes';
 
 const safeNext = (next: string | null): string =>
   next !== null && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/start') ? next : '/';
@@ -73,7 +74,7 @@ export const router = createBrowserRouter([
         children: [
           {
             index: true,
-            lazy: () => import('./screens/home/home-screen').then((m) => ({ Component: m.HomeScreen })),
+            lazy: () => import('./workspace/role-home').then((m) => ({ Component: m.RoleHome })),
           },
           {
             path: 'chart/:slug',
@@ -121,6 +122,7 @@ export const router = createBrowserRouter([
             path: 'search',
             lazy: () => import('./screens/search/search-screen').then((m) => ({ Component: m.SearchScreen })),
           },
+          ...WORKSPACE_ROUTES,
           { path: '*', element: <FullScreenMessage notFound /> },
         ],
       },
@@ -149,4 +151,6 @@ export const preloadScreens = (): Promise<unknown> =>
     import('./screens/problems/problems-screen'),
     import('./screens/settings/settings-screen'),
     import('./screens/search/search-screen'),
+    import('./workspace/role-home'),
+    preloadWorkspace(),
   ]);

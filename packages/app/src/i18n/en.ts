@@ -1,4 +1,6 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
+import { workspaceEn } from '../workspace/i18n/en';
+
 export const en = {
   common: {
     back: 'Back',
@@ -792,6 +794,7 @@ export const en = {
     matchedIn: 'in {{field}}',
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
+  workspace: workspaceEn,
 };
 
 /** The shape every language follows: the same keys, strings as values. */

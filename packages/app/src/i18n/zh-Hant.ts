@@ -1,6 +1,7 @@
 // 繁體中文: the terms of the Traditional Chinese reference template (醫療文件, 過敏, 免疫接種, 藥物, 檢驗結果,
 // 同意, 審計日誌, 嚴重程度 輕度/中度/重度, 劑量, 頻率, 批號, 參考範圍, 單位). Typed against en.ts: a missing key fails.
 import type { Translation } from './en';
+import { workspaceZhHant } from '../workspace/i18n/zh-Hant';
 
 export const zhHant: Translation = {
   common: {
@@ -760,4 +761,5 @@ export const zhHant: Translation = {
     matchedIn: '符合欄位:{{field}}',
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
   },
+  workspace: workspaceZhHant,
 };

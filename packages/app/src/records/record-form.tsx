@@ -25,6 +25,7 @@ import { emptyValues, recordInput, valuesFromRecord } from './values';
 import { addRecord, fieldsOf, updateRecord } from './write';
 import { formFieldOf, issueText } from '../i18n/field-errors';
 import { PageHeader } from '../ui/page-header';
+import { patientQuery, useChartScope, type ChartScope } from './chart-scope';
 
 const CHANGE_REASON = 'changeReason';
 
@@ -44,7 +45,7 @@ export function RecordFormScreen(): ReactNode {
 function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
   const { t } = useTranslation();
   const stored = useRecord(props.id);
-  const versions = useRecords('NoteVersion', {});
+  const versions = useRecords('NoteVersion', patientQuery(useChartScope()));
   if (stored === null) return <Text p="md">{t('records.notFound')}</Text>;
   const fields = { ...fieldsOf(stored.record) };
   if (props.spec.kind === 'MedicalNote') {
@@ -64,31 +65,39 @@ async function writeNote(
   stored: Readonly<Record<string, unknown>> | undefined,
   id: string | undefined,
   noteVersionId: string | undefined,
+  scope: ChartScope,
 ): Promise<string> {
   const noteFields = spec.fields.filter((f) => !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
   const soapFields = spec.fields.filter((f) => (NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
   if (id === undefined || stored === undefined) {
-    const note = await addRecord(session, 'MedicalNote', {
-      ...recordInput(noteFields, values, false),
-      currentVersionNumber: 1,
-      status: 'draft',
-    });
-    await addRecord(session, 'NoteVersion', {
-      ...recordInput(soapFields, values, false),
-      noteId: note.id,
-      versionNumber: 1,
-      kind: 'original',
-    });
+    const note = await addRecord(
+      session,
+      'MedicalNote',
+      { ...recordInput(noteFields, values, false), currentVersionNumber: 1, status: 'draft' },
+      patientQuery(scope),
+    );
+    await addRecord(
+      session,
+      'NoteVersion',
+      { ...recordInput(soapFields, values, false), noteId: note.id, versionNumber: 1, kind: 'original' },
+      patientQuery(scope),
+    );
     return note.id;
   }
   await updateRecord(session, 'MedicalNote', id, recordInput(noteFields, values, true));
   if (noteVersionId === undefined) {
-    await addRecord(session, 'NoteVersion', {
-      ...recordInput(soapFields, values, false),
-      noteId: id,
-      versionNumber: typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
-      kind: 'original',
-    });
+    await addRecord(
+      session,
+      'NoteVersion',
+      {
+        ...recordInput(soapFields, values, false),
+        noteId: id,
+        versionNumber:
+          typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
+        kind: 'original',
+      },
+      patientQuery(scope),
+    );
   } else {
     await updateRecord(session, 'NoteVersion', noteVersionId, recordInput(soapFields, values, true));
   }
@@ -105,7 +114,8 @@ function FormBody(props: {
   const { t } = useTranslation();
   const session = useOpenSession();
   const navigate = useNavigate();
-  const draftKey = `${spec.slug}:${id ?? 'new'}`;
+  const scope = useChartScope();
+  const draftKey = `${scope.patientId === undefined ? '' : `${scope.patientId}:`}${spec.slug}:${id ?? 'new'}`;
   const extra = useMemo(
     () => (id !== undefined && spec.takesReason ? [{ name: CHANGE_REASON, type: 'textarea' as const }] : []),
     [id, spec.takesReason],
@@ -133,11 +143,11 @@ function FormBody(props: {
     try {
       let savedId: string;
       if (spec.kind === 'MedicalNote') {
-        savedId = await writeNote(session, values, spec, stored, id, noteVersionId);
+        savedId = await writeNote(session, values, spec, stored, id, noteVersionId, scope);
       } else if (id === undefined) {
         const input = recordInput(spec.fields, values, false);
         if (spec.kind === 'Allergy') input['recordedAt'] = new Date().toISOString();
-        savedId = (await addRecord(session, spec.kind, input)).id;
+        savedId = (await addRecord(session, spec.kind, input, patientQuery(scope))).id;
       } else {
         const reason = typeof values[CHANGE_REASON] === 'string' ? values[CHANGE_REASON].trim() : '';
         await updateRecord(
@@ -155,7 +165,7 @@ function FormBody(props: {
         message: t('records.savedLocally'),
         closeButtonProps: { 'aria-label': t('common.close') },
       });
-      void navigate(`/chart/${spec.slug}/${savedId}`, { replace: true });
+      void navigate(`${scope.base}/${spec.slug}/${savedId}`, { replace: true });
     } catch (e) {
       if (isHaleError(e, 'VALIDATION_FAILED') && e.issues !== undefined) {
         const known = new Set([...spec.fields.map((f) => f.name), ...extra.map((f) => f.name)]);
@@ -179,7 +189,7 @@ function FormBody(props: {
   };
 
   const title = t(id === undefined ? `kinds.${spec.slug}.add` : `kinds.${spec.slug}.edit`);
-  const back = id === undefined ? `/chart/${spec.slug}` : `/chart/${spec.slug}/${id}`;
+  const back = id === undefined ? `${scope.base}/${spec.slug}` : `${scope.base}/${spec.slug}/${id}`;
   return (
     <Stack maw={820}>
       <PageHeader title={title} back={back} />
