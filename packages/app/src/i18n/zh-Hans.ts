@@ -893,6 +893,9 @@ export const zhHans: Translation = {
       sections: '此病历的各部分',
       born: '出生于 {{date}}',
       notShared: '此病历未分享给您,本设备也没有保留任何相关内容。',
+      kindNotSharedTitle: '未分享给您',
+      kindNotShared:
+        '病人未将“{{kind}}”分享给您,因此本设备上没有这类记录。只有此病历各区段中的类别有分享给您。',
     },
     access: {
       read: '读取',

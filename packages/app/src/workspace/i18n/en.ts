@@ -71,6 +71,9 @@ export const workspaceEn = {
     sections: 'Sections of this chart',
     born: 'Born {{date}}',
     notShared: 'This chart is not shared with you, and this device keeps nothing of it.',
+    kindNotSharedTitle: 'Not shared with you',
+    kindNotShared:
+      'The patient has not shared {{kind}} with you, so this device holds none of them. Only the kinds in this chart’s sections are shared.',
   },
   access: {
     read: 'Read',

@@ -71,6 +71,9 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     sections: '此病歷的各部分',
     born: '出生於 {{date}}',
     notShared: '此病歷未分享給您,本裝置也沒有保留任何相關內容。',
+    kindNotSharedTitle: '未分享給您',
+    kindNotShared:
+      '病人未將「{{kind}}」分享給您,因此本裝置上沒有這類記錄。只有此病歷各區段中的類別有分享給您。',
   },
   access: {
     read: '讀取',

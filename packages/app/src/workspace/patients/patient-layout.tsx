@@ -5,12 +5,12 @@
  * patient's chart, limited to what the grant allows. A chart whose access ended keeps only its overview.
  */
 import type { ReactNode } from 'react';
-import { Badge, Button, Group, ScrollArea, Stack, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Group, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { IconArrowLeft } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link, Navigate, Outlet, useLocation, useParams } from 'react-router';
 import { ChartScopeContext } from '../../records/chart-scope';
-import { KINDS } from '../../records/kinds';
+import { isKindSlug, KINDS } from '../../records/kinds';
 import { useChart } from './charts';
 import { chartBase, grantedSlugs, scopeOf } from './grant';
 import { stateColor, untilLabel } from './grant-words';
@@ -34,6 +34,11 @@ function Layout(props: { readonly patientId: string }): ReactNode {
   const slugs = grantedSlugs(grant);
   const base = chartBase(patientId);
   const overview = `/workspace/patients/${patientId}`;
+  // A kind the grant does not share is refused here, whatever the address asked for.
+  const asked = location.pathname.startsWith(`${base}/`)
+    ? location.pathname.slice(base.length + 1).split('/')[0]
+    : undefined;
+  const refused = isKindSlug(asked) && !slugs.includes(asked) ? asked : undefined;
   const sections = [
     { to: overview, label: t('workspace.chart.overview'), active: location.pathname === overview },
     ...slugs.map((slug) => ({
@@ -93,6 +98,7 @@ function Layout(props: { readonly patientId: string }): ReactNode {
                       size="sm"
                       variant={s.active ? 'light' : 'subtle'}
                       aria-current={s.active ? 'page' : undefined}
+                      style={{ flexShrink: 0 }}
                     >
                       {s.label}
                     </Button>
@@ -102,7 +108,20 @@ function Layout(props: { readonly patientId: string }): ReactNode {
             </ScrollArea>
           )}
         </Stack>
-        <Outlet context={{ patientId, name, chart, kinds: slugs.map((s) => KINDS[s].kind) }} />
+        {refused === undefined ? (
+          <Outlet context={{ patientId, name, chart, kinds: slugs.map((s) => KINDS[s].kind) }} />
+        ) : (
+          <Alert color="gray" data-testid="kind-not-shared" title={t('workspace.chart.kindNotSharedTitle')}>
+            <Stack gap="xs" align="flex-start">
+              <Text size="sm">
+                {t('workspace.chart.kindNotShared', { kind: t(`kinds.${refused}.title`) })}
+              </Text>
+              <Button component={Link} to={overview} variant="default" size="sm">
+                {t('workspace.chart.overview')}
+              </Button>
+            </Stack>
+          </Alert>
+        )}
       </Stack>
     </ChartScopeContext.Provider>
   );

@@ -109,7 +109,7 @@ function GrantCard(props: { readonly grant: ReceivedGrant }): ReactNode {
       <Text size="sm" c="dimmed">
         {t('workspace.grant.explain')}
       </Text>
-      <ScrollTable label={t('workspace.grant.title')} minWidth={360}>
+      <ScrollTable label={t('workspace.grant.title')} minWidth={460}>
         <Table verticalSpacing={6}>
           <Table.Thead>
             <Table.Tr>
@@ -123,7 +123,11 @@ function GrantCard(props: { readonly grant: ReceivedGrant }): ReactNode {
               <Table.Tr key={s.type} data-testid={`grant-${s.type}`}>
                 <Table.Td>{streamLabel(t, s.type)}</Table.Td>
                 <Table.Td>
-                  <Badge variant="light" color={s.access === 'write' ? 'blue' : 'gray'}>
+                  <Badge
+                    variant="light"
+                    color={s.access === 'write' ? 'blue' : 'gray'}
+                    styles={{ label: { overflow: 'visible' } }}
+                  >
                     {accessLabel(t, s.access)}
                   </Badge>
                 </Table.Td>

@@ -46,7 +46,8 @@ export function PatientsScreen(): ReactNode {
         {t('workspace.patients.explain')}
       </Text>
       <SegmentedControl
-        w="fit-content"
+        fullWidth
+        maw={480}
         value={show}
         onChange={(v) => setShow(v)}
         aria-label={t('workspace.patients.show')}
