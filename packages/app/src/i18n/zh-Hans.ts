@@ -937,6 +937,7 @@ export const zhHans: Translation = {
       note: '撰写笔记',
       lab: '输入检验结果',
       plan: '添加治疗计划',
+      message: '传消息给病人',
       readOnly: '您可以阅读此病历;病人未允许您写入。',
     },
     ended: {

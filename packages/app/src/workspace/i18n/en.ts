@@ -115,6 +115,7 @@ export const workspaceEn = {
     note: 'Write a note',
     lab: 'Enter lab result',
     plan: 'New treatment plan',
+    message: 'Message the patient',
     readOnly: 'You may read this chart; the patient has not let you write in it.',
   },
   ended: {

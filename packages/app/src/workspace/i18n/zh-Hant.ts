@@ -115,6 +115,7 @@ export const workspaceZhHant: Strings<WorkspaceTranslation> = {
     note: '撰寫筆記',
     lab: '輸入檢驗結果',
     plan: '新增治療計劃',
+    message: '傳訊息給病人',
     readOnly: '您可以閱讀此病歷;病人未允許您寫入。',
   },
   ended: {

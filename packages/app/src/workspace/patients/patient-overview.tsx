@@ -6,7 +6,7 @@
  */
 import type { ReactNode } from 'react';
 import { Badge, Button, Group, SimpleGrid, Stack, Table, Text } from '@mantine/core';
-import { IconClipboardHeart, IconFlask, IconNotes, IconStethoscope } from '@tabler/icons-react';
+import { IconClipboardHeart, IconFlask, IconMessage, IconNotes, IconStethoscope } from '@tabler/icons-react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { useRecords } from '@hale/react';
@@ -82,6 +82,13 @@ function Actions(props: { readonly patientId: string; readonly grant: ReceivedGr
       to: `${base}/plans/new`,
       label: 'workspace.actions.plan',
       icon: IconClipboardHeart,
+    },
+    // The thread itself is the care screens' (`/care/messages`, both roles).
+    {
+      kind: 'Message' as const,
+      to: `/care/messages/new?to=${encodeURIComponent(props.patientId)}`,
+      label: 'workspace.actions.message',
+      icon: IconMessage,
     },
   ].filter((a) => canWrite(props.grant, a.kind));
   if (actions.length === 0) {

@@ -74,7 +74,14 @@ export function AcknowledgementBadge(props: { readonly plan: RecordOf<'Treatment
     );
   }
   return (
-    <Badge color={ack.current ? 'teal' : 'orange'} variant="light" data-testid="plan-ack">
+    <Badge
+      color={ack.current ? 'teal' : 'orange'}
+      variant="light"
+      data-testid="plan-ack"
+      h="auto"
+      py={4}
+      styles={{ label: { whiteSpace: 'normal', overflow: 'visible' } }}
+    >
       {t(ack.current ? 'workspace.plan.ackCurrent' : 'workspace.plan.ackEarlier', {
         version: ack.version,
         when: formatDate(ack.at),

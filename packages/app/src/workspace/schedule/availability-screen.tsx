@@ -175,14 +175,14 @@ export function AvailabilityScreen(): ReactNode {
                 value={String(w.day)}
                 onChange={(e) => setHours(w.key, { day: Number(e.currentTarget.value) })}
                 data={dayOptions}
-                w={150}
+                w={{ base: '100%', sm: 150 }}
               />
               <TextInput
                 type="time"
                 label={t('workspace.availability.opens')}
                 value={w.from}
                 onChange={(e) => setHours(w.key, { from: e.currentTarget.value })}
-                w={120}
+                w={130}
                 error={error?.key === w.key ? t('workspace.availability.endAfterStart') : undefined}
               />
               <TextInput
@@ -190,7 +190,7 @@ export function AvailabilityScreen(): ReactNode {
                 label={t('workspace.availability.closes')}
                 value={w.to}
                 onChange={(e) => setHours(w.key, { to: e.currentTarget.value })}
-                w={120}
+                w={130}
               />
               <Button
                 variant="subtle"
