@@ -2,7 +2,9 @@
 // who signed up through the screens; the clinician sees the patient, reads only the shared kinds (another
 // kind is refused even by its address), writes and signs a note the patient then holds; after the patient
 // revokes, the chart in the workspace is ended and its records are gone from the clinician's browser.
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { verifyFhirExport } from '@hale/client';
 import { checkScreen, go } from './support';
 import { findClinician, nodePatient, record, signUpClinician } from './workspace-support';
 
@@ -104,6 +106,24 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     await expect(page.getByText('HbA1c')).toHaveCount(0);
     await go(page, `/workspace/patients/${patientId}`);
     await checkScreen(page, 'workspace-chart-ended');
+
+    // What the clinician wrote while the grant stood: a FHIR bundle signed by its account, the note in it.
+    const downloading = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download your signed entries' }).click();
+    const file = await (await downloading).path();
+    const text = readFileSync(file, 'utf8');
+    const checked = await verifyFhirExport(text);
+    expect(checked.ok && { signer: checked.signer, patientId: checked.patientId }).toEqual({
+      signer: clinicianId,
+      patientId,
+    });
+    expect(text).toContain('Type 2 diabetes, improving control.');
+    // Only what the clinician wrote: the note, not the patient's lab it could read.
+    const bundle = JSON.parse(text) as { entry: { resource: { resourceType: string } }[] };
+    const types = new Set(bundle.entry.map((e) => e.resource.resourceType));
+    expect(types.has('Composition')).toBe(true);
+    expect(types.has('Observation')).toBe(false);
+    await expect(page.getByText('Your signed entries were downloaded.')).toBeVisible();
     await go(page, '/workspace/patients');
     await expect(page.getByText('No patient has shared a chart with you yet')).toBeVisible();
     await page.getByText('Ended (1)').click();
