@@ -44,7 +44,7 @@ export function EncounterNewScreen(): ReactNode {
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
     initialValues: initial,
-    onValuesChange: (values) => saveDraft(draftKey, values),
+    onValuesChange: (values) => void saveDraft(session, draftKey, values),
   });
   const submit = async (values: DraftValues): Promise<void> => {
     setFailure(null);
@@ -63,7 +63,7 @@ export function EncounterNewScreen(): ReactNode {
         },
         { patientId },
       );
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       void navigate(`${base}/encounters/${encounter.id}`, { replace: true });
     } catch (e) {
       setFailure(refusalText(t, e, new Set(FIELDS.map((f) => f.name)), form));

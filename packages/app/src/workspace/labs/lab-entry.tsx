@@ -68,7 +68,7 @@ function LabForm(props: { readonly stored?: StoredRecord<'LabResult'> }): ReactN
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
     initialValues: initial,
-    onValuesChange: (values) => saveDraft(draftKey, values),
+    onValuesChange: (values) => void saveDraft(session, draftKey, values),
     validate: {
       [REASON]: (value) =>
         correcting && (typeof value !== 'string' || value.trim() === '')
@@ -91,7 +91,7 @@ function LabForm(props: { readonly stored?: StoredRecord<'LabResult'> }): ReactN
         await updateRecord(session, 'LabResult', stored.id, recordInput(spec.fields, values, true), reason);
         id = stored.id;
       }
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         message: t(correcting ? 'workspace.lab.corrected' : 'workspace.lab.saved'),

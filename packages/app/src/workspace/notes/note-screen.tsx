@@ -103,7 +103,7 @@ function Editor(props: {
   const change = (field: (typeof SOAP)[number], text: string): void => {
     const next = { ...values, [field]: text };
     setValues(next);
-    keepDraft(draftKey, next);
+    void keepDraft(session, draftKey, next);
   };
   const base = props.versions.filter((v) => v.versionNumber < current.versionNumber);
   const addendum = current.kind === 'addendum';
@@ -113,7 +113,7 @@ function Editor(props: {
     setError(null);
     try {
       await saveDraft(session, current, values);
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       setSavedAt(new Date().toLocaleTimeString());
     } catch (e) {
       setError(errorText(t, e));
@@ -126,7 +126,7 @@ function Editor(props: {
     setError(null);
     try {
       await saveDraft(session, current, values);
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       await signNote(session, note, current, canWrite(chart?.grant, 'NoteSignature'));
       notifications.show({
         color: 'teal',

@@ -250,7 +250,7 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
   const form = useForm<DraftValues>({
     mode: 'uncontrolled',
     initialValues: initial,
-    onValuesChange: (values) => saveDraft(draftKey, values),
+    onValuesChange: (values) => void saveDraft(session, draftKey, values),
     validate: {
       [REASON]: (value) =>
         needsReason && (typeof value !== 'string' || value.trim() === '')
@@ -285,7 +285,7 @@ function PlanForm(props: { readonly stored?: StoredRecord<'TreatmentPlan'> }): R
         );
         id = plan.id;
       }
-      dropDraft(draftKey);
+      dropDraft(session, draftKey);
       notifications.show({
         color: 'teal',
         message: t('workspace.plan.saved'),
