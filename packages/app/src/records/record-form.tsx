@@ -32,16 +32,18 @@ const CHANGE_REASON = 'changeReason';
 
 export function RecordFormScreen(): ReactNode {
   const { slug, id } = useParams();
+  const scope = useChartScope();
   if (!isKindSlug(slug)) return <Navigate to="/" replace />;
   const spec = KINDS[slug];
+  const chart = scope.patientId === undefined ? '' : `${scope.patientId}:`;
   if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
   // Keyed: another kind's or record's form is a new form, never the state of the one before.
   return id === undefined ? (
-    <WithDraft key={`${slug}:new`} draftKey={`${slug}:new`}>
+    <WithDraft key={`${chart}${slug}:new`} draftKey={`${chart}${slug}:new`}>
       <FormBody spec={spec} />
     </WithDraft>
   ) : (
-    <WithDraft key={`${slug}:${id}`} draftKey={`${slug}:${id}`}>
+    <WithDraft key={`${chart}${slug}:${id}`} draftKey={`${chart}${slug}:${id}`}>
       <EditLoader spec={spec} id={id} />
     </WithDraft>
   );
