@@ -54,7 +54,10 @@ test('a note signed, co-signed by a second clinician, amended: the co-signature 
     await page.getByRole('button', { name: 'Send request' }).click();
     await expect(page.getByTestId('cosign-pending')).toContainText('Dr Lena Park');
 
-    // The second clinician: the queue, the exact version, signed.
+    // The second clinician: its day says a note waits; the queue, the exact version, signed.
+    await go(page2, '/workspace/today');
+    await expect(page2.getByText('1 note to co-sign')).toBeVisible({ timeout: 30_000 });
+    await checkScreen(page2, 'workspace-today');
     await go(page2, '/workspace/cosign');
     const asked = page2.locator('[data-testid^="cosign-"]').filter({ hasText: 'Asthma review' });
     await expect(asked).toBeVisible({ timeout: 30_000 });
