@@ -108,6 +108,8 @@ export function ScheduleScreen(): ReactNode {
           </Title>
         </Group>
         <SegmentedControl
+          miw={160}
+          style={{ flexShrink: 0 }}
           value={span}
           onChange={(v) => setSpan(v)}
           aria-label={t('workspace.schedule.span')}
