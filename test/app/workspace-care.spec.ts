@@ -22,6 +22,7 @@ test('schedule, lab and plan: the patient sees what the clinician did, the clini
         { type: 'lab-result', access: 'write' },
         { type: 'treatment-plan', access: 'write' },
         { type: 'appointment', access: 'write' },
+        { type: 'encounter', access: 'write' },
       ],
       durationMs: 30 * 24 * 3_600_000,
       purpose: 'hypertension care',
@@ -112,6 +113,21 @@ test('schedule, lab and plan: the patient sees what the clinician did, the clini
       timeout: 30_000,
     });
     await checkScreen(page, 'workspace-plan');
+
+    // An encounter, and the visit summary to give the patient, with the active plan in it.
+    await go(page, `/workspace/patients/${patientId}`);
+    await page.getByRole('link', { name: 'Start encounter' }).click();
+    await fillFields(page, { type: { select: 'outpatient' }, reason: 'Blood pressure review' });
+    await page.getByRole('button', { name: 'Start encounter' }).click();
+    await page.waitForURL(/\/chart\/encounters\/[0-9A-Z]{26}$/);
+    await page.getByRole('link', { name: 'Visit summary' }).click();
+    await expect(page.getByText('Lower blood pressure')).toBeVisible();
+    await checkScreen(page, 'workspace-visit-summary');
+    await expect
+      .poll(async () => (await patient.records.query('Encounter', {})).items[0]?.record.reason ?? '-', {
+        timeout: 30_000,
+      })
+      .toBe('Blood pressure review');
   } finally {
     await patient.close();
   }
