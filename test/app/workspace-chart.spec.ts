@@ -124,6 +124,10 @@ test('a shared chart: consented kinds only, a signed note reaches the patient, r
     expect(types.has('Composition')).toBe(true);
     expect(types.has('Observation')).toBe(false);
     await expect(page.getByText('Your signed entries were downloaded.')).toBeVisible();
+    // The problems list says what ended in words, not as a server fault.
+    await go(page, '/problems');
+    await expect(page.getByText('A patient ended your access').first()).toBeVisible();
+    await expect(page.getByText('A sync problem')).toHaveCount(0);
     await go(page, '/workspace/patients');
     await expect(page.getByText('No patient has shared a chart with you yet')).toBeVisible();
     await page.getByText('Ended (1)').click();

@@ -623,6 +623,14 @@ export const en = {
       title: 'A sync problem',
       todo: 'Hale retries by itself. If this stays, tell your server’s operator what it says below.',
     },
+    CONSENT_REVOKED: {
+      title: 'A patient ended your access',
+      todo: 'The patient revoked what they shared with you; its records are being removed from this device. What you wrote stays in their chart: download your own entries from that chart under Patients.',
+    },
+    CONSENT_EXPIRED: {
+      title: 'A patient’s sharing reached its end',
+      todo: 'The grant ended on its date; its records are being removed from this device. What you wrote stays in their chart: download your own entries from that chart under Patients.',
+    },
     DEVICE_REVOKED: {
       title: 'This device was removed from your account',
       todo: 'Sign it out and add it again if you want to use it.',
