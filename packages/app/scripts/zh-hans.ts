@@ -26,6 +26,8 @@ export const REVIEWED: Readonly<Record<string, string>> = {
   'enum.planStatus.active': '执行中',
   'enum.documentType.imaging': '影像',
   'enum.labStatus.entered-in-error': '录入错误',
+  'workspace.nav.schedule': '日程',
+  'workspace.schedule.title': '日程',
 };
 
 /** Reviewed: mainland terms and punctuation for what the converter leaves in Taiwan usage. */
@@ -48,6 +50,11 @@ export const TERMS: readonly (readonly [string, string])[] = [
   ['皮夹', '钱包'],
   ['窜改', '篡改'],
   ['医师', '医生'],
+  ['名录数据', '名录资料'],
+  ['公开数据', '公开资料'],
+  ['数据未公开', '资料未公开'],
+  ['数据以您', '资料以您'],
+  ['运行中', '执行中'],
   ['「', '“'],
   ['」', '”'],
 ];

@@ -11,6 +11,7 @@ import type { ReactNode } from 'react';
 import { createBrowserRouter, Navigate, Outlet, useLocation, useSearchParams } from 'react-router';
 import { useApp } from './boot/app-state';
 import { FullScreenMessage, FullScreenLoader, RouteError } from './ui/full-screen';
+import { preloadWorkspace, WORKSPACE_ROUTES } from './workspace/routes';
 
 const safeNext = (next: string | null): string =>
   next !== null && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/start') ? next : '/';
@@ -73,7 +74,7 @@ export const router = createBrowserRouter([
         children: [
           {
             index: true,
-            lazy: () => import('./screens/home/home-screen').then((m) => ({ Component: m.HomeScreen })),
+            lazy: () => import('./workspace/role-home').then((m) => ({ Component: m.RoleHome })),
           },
           {
             path: 'chart/:slug',
@@ -166,6 +167,7 @@ export const router = createBrowserRouter([
             path: 'care/plans/:id',
             lazy: () => import('./care/plans/plan-screen').then((m) => ({ Component: m.PlanScreen })),
           },
+          ...WORKSPACE_ROUTES,
           { path: '*', element: <FullScreenMessage notFound /> },
         ],
       },
@@ -204,4 +206,6 @@ export const preloadScreens = (): Promise<unknown> =>
     import('./care/appointments/book-screen'),
     import('./care/plans/plans-screen'),
     import('./care/plans/plan-screen'),
+    import('./workspace/role-home'),
+    preloadWorkspace(),
   ]);

@@ -1,5 +1,6 @@
 // English: the reference language. Every key is defined here first; zh-Hant.ts is typed against it.
 import { careEn } from './care-en';
+import { workspaceEn } from '../workspace/i18n/en';
 
 export const en = {
   common: {
@@ -627,6 +628,14 @@ export const en = {
       title: 'A sync problem',
       todo: 'Hale retries by itself. If this stays, tell your server’s operator what it says below.',
     },
+    CONSENT_REVOKED: {
+      title: 'A patient ended your access',
+      todo: 'The patient revoked what they shared with you; its records are being removed from this device. What you wrote stays in their chart: download your own entries from that chart under Patients.',
+    },
+    CONSENT_EXPIRED: {
+      title: 'A patient’s sharing reached its end',
+      todo: 'The grant ended on its date; its records are being removed from this device. What you wrote stays in their chart: download your own entries from that chart under Patients.',
+    },
     DEVICE_REVOKED: {
       title: 'This device was removed from your account',
       todo: 'Sign it out and add it again if you want to use it.',
@@ -796,6 +805,7 @@ export const en = {
     privacy: 'Searches the records on this device only. Nothing you search for leaves it.',
   },
   care: careEn,
+  workspace: workspaceEn,
   pairing: {
     newIntro:
       'Pair this device with one that is already signed in to your account: this device shows a code, the other one scans or types it, and both show the same six digits for you to compare. Your passphrase is not needed here.',

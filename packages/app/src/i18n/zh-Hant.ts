@@ -2,6 +2,7 @@
 // 同意, 審計日誌, 嚴重程度 輕度/中度/重度, 劑量, 頻率, 批號, 參考範圍, 單位). Typed against en.ts: a missing key fails.
 import type { Translation } from './en';
 import { careZhHant } from './care-zh-Hant';
+import { workspaceZhHant } from '../workspace/i18n/zh-Hant';
 
 export const zhHant: Translation = {
   common: {
@@ -596,6 +597,14 @@ export const zhHant: Translation = {
       title: '同步問題',
       todo: 'Hale 會自行重試。若持續發生,請將下方訊息告知您的伺服器管理者。',
     },
+    CONSENT_REVOKED: {
+      title: '病人已結束您的存取權',
+      todo: '病人撤銷了分享給您的內容,相關記錄正從本裝置移除。您撰寫的內容仍保留在病人的病歷中:可在「病人」中的該病歷下載您自己的記錄。',
+    },
+    CONSENT_EXPIRED: {
+      title: '病人的分享已到期',
+      todo: '授權已於其結束日期終止,相關記錄正從本裝置移除。您撰寫的內容仍保留在病人的病歷中:可在「病人」中的該病歷下載您自己的記錄。',
+    },
     DEVICE_REVOKED: {
       title: '本裝置已從您的帳戶中移除',
       todo: '若要繼續使用,請登出後重新加入。',
@@ -764,6 +773,7 @@ export const zhHant: Translation = {
     privacy: '只搜尋本裝置上的記錄。您搜尋的內容不會離開本裝置。',
   },
   care: careZhHant,
+  workspace: workspaceZhHant,
   pairing: {
     newIntro:
       '將本裝置與已登入您帳戶的裝置配對:本裝置會顯示一組代碼,另一部裝置掃描或輸入它,兩部裝置都會顯示相同的六位數字供您比對。這裡不需要輸入通行密語。',

@@ -25,6 +25,7 @@ import {
   IconVirus,
   type Icon,
 } from '@tabler/icons-react';
+import { WORKSPACE_SECTIONS } from '../workspace/nav';
 
 export interface NavItem {
   readonly to: string;
@@ -41,6 +42,7 @@ export interface NavSection {
 }
 
 export const NAV_SECTIONS: readonly NavSection[] = [
+  ...WORKSPACE_SECTIONS,
   {
     key: 'overview',
     label: 'nav.overview',

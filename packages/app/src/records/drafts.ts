@@ -84,6 +84,8 @@ export const readDraft = (key: string): DraftValues | undefined => memory.get(ke
 export const loadDraft = async (session: HaleSession, key: string): Promise<DraftValues | undefined> => {
   const held = memory.get(key);
   if (held !== undefined) return held;
+  // Dropped here but not yet deleted on the device (the write waits its delay): there is no draft.
+  if (pending.has(key) && pending.get(key)?.values === null) return undefined;
   await writing;
   try {
     const kept = await session.drafts.get(key);

@@ -23,6 +23,7 @@ import { PageHeader } from '../ui/page-header';
 import { ProblemsFor } from '../screens/problems/problems-inline';
 import { DocumentView } from '../screens/documents/document-view';
 import { fileRefOf } from '../screens/documents/file-ref';
+import { patientQuery, useChartScope } from './chart-scope';
 
 export function RecordDetailScreen(): ReactNode {
   const { slug, id } = useParams();
@@ -33,12 +34,13 @@ export function RecordDetailScreen(): ReactNode {
 function Detail(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
   const { spec, id } = props;
   const { t } = useTranslation();
+  const scope = useChartScope();
   const stored = useRecord(id);
   const [removed, setRemoved] = useState(false);
   if (stored === null) {
     return (
       <Stack>
-        <PageHeader title={t(`kinds.${spec.slug}.title`)} back={`/chart/${spec.slug}`} />
+        <PageHeader title={t(`kinds.${spec.slug}.title`)} back={`${scope.base}/${spec.slug}`} />
         <Text>{removed ? t('records.removed') : t('records.notFound')}</Text>
       </Stack>
     );
@@ -55,12 +57,13 @@ function DetailBody(props: {
   const { t } = useTranslation();
   const session = useOpenSession();
   const navigate = useNavigate();
+  const scope = useChartScope();
   const devices = useDevices();
   const me = { accountId: session.account.accountId, deviceId: session.account.deviceId };
   const record = fieldsOf(stored.record);
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const noteVersions = useRecords('NoteVersion', {});
+  const noteVersions = useRecords('NoteVersion', patientQuery(scope));
   const versionsOfNote =
     spec.kind === 'MedicalNote'
       ? noteVersions.items
@@ -85,7 +88,7 @@ function DetailBody(props: {
         message: t('records.deleted'),
         closeButtonProps: { 'aria-label': t('common.close') },
       });
-      void navigate(`/chart/${spec.slug}`, { replace: true });
+      void navigate(`${scope.base}/${spec.slug}`, { replace: true });
     } catch (e) {
       setError(isHaleError(e) ? t(`recordError.${e.code}`, { defaultValue: e.message }) : String(e));
       setConfirm(false);
@@ -110,7 +113,10 @@ function DetailBody(props: {
   const ackVersion = typeof acknowledged['version'] === 'number' ? acknowledged['version'] : undefined;
   const planVersion = typeof record['version'] === 'number' ? record['version'] : undefined;
   const needsAck =
-    spec.kind === 'TreatmentPlan' && record['status'] === 'active' && ackVersion !== planVersion;
+    spec.kind === 'TreatmentPlan' &&
+    scope.patientId === undefined &&
+    record['status'] === 'active' &&
+    ackVersion !== planVersion;
 
   const shown = spec.fields.filter(
     (f) => spec.kind !== 'MedicalNote' || !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name),
@@ -119,26 +125,32 @@ function DetailBody(props: {
     <Stack maw={980}>
       <PageHeader
         title={recordTitle(t, spec, record)}
-        back={`/chart/${spec.slug}`}
+        back={`${scope.base}/${spec.slug}`}
         actions={
-          <>
-            <Button
-              component={Link}
-              to={`/chart/${spec.slug}/${stored.record.id}/edit`}
-              leftSection={<IconEdit size={18} />}
-              variant="default"
-            >
-              {t('common.edit')}
-            </Button>
-            <Button
-              color="red"
-              variant="light"
-              leftSection={<IconTrash size={18} />}
-              onClick={() => setConfirm(true)}
-            >
-              {t('common.delete')}
-            </Button>
-          </>
+          scope.canWrite(spec.kind) || scope.canDelete ? (
+            <>
+              {scope.canWrite(spec.kind) && (
+                <Button
+                  component={Link}
+                  to={`${scope.base}/${spec.slug}/${stored.record.id}/edit`}
+                  leftSection={<IconEdit size={18} />}
+                  variant="default"
+                >
+                  {t('common.edit')}
+                </Button>
+              )}
+              {scope.canDelete && (
+                <Button
+                  color="red"
+                  variant="light"
+                  leftSection={<IconTrash size={18} />}
+                  onClick={() => setConfirm(true)}
+                >
+                  {t('common.delete')}
+                </Button>
+              )}
+            </>
+          ) : undefined
         }
       />
       <ConflictPanel spec={spec} stored={stored} />

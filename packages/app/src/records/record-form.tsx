@@ -26,21 +26,24 @@ import { emptyValues, recordInput, valuesFromRecord } from './values';
 import { addRecord, fieldsOf, updateRecord } from './write';
 import { formFieldOf, issueText } from '../i18n/field-errors';
 import { PageHeader } from '../ui/page-header';
+import { patientQuery, useChartScope, type ChartScope } from './chart-scope';
 
 const CHANGE_REASON = 'changeReason';
 
 export function RecordFormScreen(): ReactNode {
   const { slug, id } = useParams();
+  const scope = useChartScope();
   if (!isKindSlug(slug)) return <Navigate to="/" replace />;
   const spec = KINDS[slug];
+  const chart = scope.patientId === undefined ? '' : `${scope.patientId}:`;
   if (id === undefined && spec.uploaded === true) return <Navigate to="/documents/upload" replace />;
   // Keyed: another kind's or record's form is a new form, never the state of the one before.
   return id === undefined ? (
-    <WithDraft key={`${slug}:new`} draftKey={`${slug}:new`}>
+    <WithDraft key={`${chart}${slug}:new`} draftKey={`${chart}${slug}:new`}>
       <FormBody spec={spec} />
     </WithDraft>
   ) : (
-    <WithDraft key={`${slug}:${id}`} draftKey={`${slug}:${id}`}>
+    <WithDraft key={`${chart}${slug}:${id}`} draftKey={`${chart}${slug}:${id}`}>
       <EditLoader spec={spec} id={id} />
     </WithDraft>
   );
@@ -64,7 +67,7 @@ function WithDraft(props: { readonly draftKey: string; readonly children: ReactN
 function EditLoader(props: { readonly spec: KindSpec; readonly id: string }): ReactNode {
   const { t } = useTranslation();
   const stored = useRecord(props.id);
-  const versions = useRecords('NoteVersion', {});
+  const versions = useRecords('NoteVersion', patientQuery(useChartScope()));
   if (stored === null) return <Text p="md">{t('records.notFound')}</Text>;
   const fields = { ...fieldsOf(stored.record) };
   if (props.spec.kind === 'MedicalNote') {
@@ -84,31 +87,39 @@ async function writeNote(
   stored: Readonly<Record<string, unknown>> | undefined,
   id: string | undefined,
   noteVersionId: string | undefined,
+  scope: ChartScope,
 ): Promise<string> {
   const noteFields = spec.fields.filter((f) => !(NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
   const soapFields = spec.fields.filter((f) => (NOTE_VERSION_FIELDS as readonly string[]).includes(f.name));
   if (id === undefined || stored === undefined) {
-    const note = await addRecord(session, 'MedicalNote', {
-      ...recordInput(noteFields, values, false),
-      currentVersionNumber: 1,
-      status: 'draft',
-    });
-    await addRecord(session, 'NoteVersion', {
-      ...recordInput(soapFields, values, false),
-      noteId: note.id,
-      versionNumber: 1,
-      kind: 'original',
-    });
+    const note = await addRecord(
+      session,
+      'MedicalNote',
+      { ...recordInput(noteFields, values, false), currentVersionNumber: 1, status: 'draft' },
+      patientQuery(scope),
+    );
+    await addRecord(
+      session,
+      'NoteVersion',
+      { ...recordInput(soapFields, values, false), noteId: note.id, versionNumber: 1, kind: 'original' },
+      patientQuery(scope),
+    );
     return note.id;
   }
   await updateRecord(session, 'MedicalNote', id, recordInput(noteFields, values, true));
   if (noteVersionId === undefined) {
-    await addRecord(session, 'NoteVersion', {
-      ...recordInput(soapFields, values, false),
-      noteId: id,
-      versionNumber: typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
-      kind: 'original',
-    });
+    await addRecord(
+      session,
+      'NoteVersion',
+      {
+        ...recordInput(soapFields, values, false),
+        noteId: id,
+        versionNumber:
+          typeof stored['currentVersionNumber'] === 'number' ? stored['currentVersionNumber'] : 1,
+        kind: 'original',
+      },
+      patientQuery(scope),
+    );
   } else {
     await updateRecord(session, 'NoteVersion', noteVersionId, recordInput(soapFields, values, true));
   }
@@ -125,7 +136,8 @@ function FormBody(props: {
   const { t } = useTranslation();
   const session = useOpenSession();
   const navigate = useNavigate();
-  const draftKey = `${spec.slug}:${id ?? 'new'}`;
+  const scope = useChartScope();
+  const draftKey = `${scope.patientId === undefined ? '' : `${scope.patientId}:`}${spec.slug}:${id ?? 'new'}`;
   const extra = useMemo(
     () => (id !== undefined && spec.takesReason ? [{ name: CHANGE_REASON, type: 'textarea' as const }] : []),
     [id, spec.takesReason],
@@ -157,11 +169,11 @@ function FormBody(props: {
     try {
       let savedId: string;
       if (spec.kind === 'MedicalNote') {
-        savedId = await writeNote(session, values, spec, stored, id, noteVersionId);
+        savedId = await writeNote(session, values, spec, stored, id, noteVersionId, scope);
       } else if (id === undefined) {
         const input = recordInput(spec.fields, values, false);
         if (spec.kind === 'Allergy') input['recordedAt'] = new Date().toISOString();
-        savedId = (await addRecord(session, spec.kind, input)).id;
+        savedId = (await addRecord(session, spec.kind, input, patientQuery(scope))).id;
       } else {
         const reason = typeof values[CHANGE_REASON] === 'string' ? values[CHANGE_REASON].trim() : '';
         await updateRecord(
@@ -179,7 +191,7 @@ function FormBody(props: {
         message: t('records.savedLocally'),
         closeButtonProps: { 'aria-label': t('common.close') },
       });
-      void navigate(`/chart/${spec.slug}/${savedId}`, { replace: true });
+      void navigate(`${scope.base}/${spec.slug}/${savedId}`, { replace: true });
     } catch (e) {
       if (isHaleError(e, 'VALIDATION_FAILED') && e.issues !== undefined) {
         const known = new Set([...spec.fields.map((f) => f.name), ...extra.map((f) => f.name)]);
@@ -203,7 +215,7 @@ function FormBody(props: {
   };
 
   const title = t(id === undefined ? `kinds.${spec.slug}.add` : `kinds.${spec.slug}.edit`);
-  const back = id === undefined ? `/chart/${spec.slug}` : `/chart/${spec.slug}/${id}`;
+  const back = id === undefined ? `${scope.base}/${spec.slug}` : `${scope.base}/${spec.slug}/${id}`;
   return (
     <Stack maw={820}>
       <PageHeader title={title} back={back} />

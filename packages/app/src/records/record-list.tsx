@@ -14,6 +14,7 @@ import { useOpenSession } from '../boot/app-state';
 import { isKindSlug, KINDS, type KindSpec } from './kinds';
 import { recordSummary, recordTitle } from './format';
 import { fieldsOf } from './write';
+import { patientQuery, useChartScope } from './chart-scope';
 import { PageHeader } from '../ui/page-header';
 import { ProblemsFor } from '../screens/problems/problems-inline';
 
@@ -30,7 +31,8 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
   const { t } = useTranslation();
   const session = useOpenSession();
   const me = session.account.accountId;
-  const page = useRecords(spec.kind, { sort: 'clinical' });
+  const scope = useChartScope();
+  const page = useRecords(spec.kind, { sort: 'clinical', ...patientQuery(scope) });
   const [filter, setFilter] = useState('');
   const rows = useMemo(() => {
     const all = page.items.map((item) => {
@@ -59,16 +61,19 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
     overscan: 8,
     scrollMargin: margin,
   });
-  const addTo = spec.uploaded === true ? '/documents/upload' : `/chart/${spec.slug}/new`;
+  const addTo = spec.uploaded === true ? '/documents/upload' : `${scope.base}/${spec.slug}/new`;
+  const canAdd = scope.canWrite(spec.kind) && (spec.uploaded !== true || scope.patientId === undefined);
 
   return (
     <Stack>
       <PageHeader
         title={t(`kinds.${spec.slug}.title`)}
         actions={
-          <Button component={Link} to={addTo} leftSection={<IconPlus size={18} />}>
-            {t(`kinds.${spec.slug}.add`)}
-          </Button>
+          canAdd ? (
+            <Button component={Link} to={addTo} leftSection={<IconPlus size={18} />}>
+              {t(`kinds.${spec.slug}.add`)}
+            </Button>
+          ) : undefined
         }
       />
       <ProblemsFor kind={spec.kind} />
@@ -125,7 +130,7 @@ function RecordList(props: { readonly spec: KindSpec }): ReactNode {
                   }}
                 >
                   <Link
-                    to={`/chart/${spec.slug}/${row.id}`}
+                    to={`${scope.base}/${spec.slug}/${row.id}`}
                     className="hale-row-link"
                     style={{ minHeight: ROW_HEIGHT }}
                   >

@@ -11,7 +11,8 @@ export const addRecord = <K extends RecordKind>(
   session: HaleSession,
   kind: K,
   input: Loose,
-): Promise<RecordOf<K>> => session.records.add(kind, input as RecordInput<K>);
+  options: { patientId?: string } = {},
+): Promise<RecordOf<K>> => session.records.add(kind, input as RecordInput<K>, options);
 
 export const updateRecord = <K extends RecordKind>(
   session: HaleSession,

@@ -24,6 +24,8 @@ export const KNOWN_ISSUES = [
   'UNAVAILABLE',
   'SUBSCRIBE_FAILED',
   'LOCKED',
+  'CONSENT_REVOKED',
+  'CONSENT_EXPIRED',
 ] as const;
 
 export const KNOWN_QUARANTINE = [

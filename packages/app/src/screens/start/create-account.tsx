@@ -19,6 +19,7 @@ import {
   Group,
   Paper,
   PasswordInput,
+  Radio,
   Stack,
   Stepper,
   Text,
@@ -95,6 +96,7 @@ function DetailsStep(props: {
   const { t } = useTranslation();
   const app = useApp();
   const [fullName, setFullName] = useState('');
+  const [role, setRole] = useState<'patient' | 'provider'>('patient');
   const [loginName, setLoginName] = useState('');
   const [passphrase, setPassphrase] = useState('');
   const [again, setAgain] = useState('');
@@ -117,13 +119,13 @@ function DetailsStep(props: {
     setBusy(true);
     try {
       const created = await app.hale.createAccount({
-        role: 'patient',
+        role,
         passphrase,
         loginName,
         deviceName: deviceName.trim() || guessDeviceName(navigator.userAgent),
         ...(props.invite ? { invite } : {}),
       });
-      if (fullName.trim() !== '') {
+      if (fullName.trim() !== '' && role === 'patient') {
         await addRecord(created.session, 'Profile', { fullName: fullName.trim(), status: 'active' }).catch(
           () => undefined,
         );
@@ -151,13 +153,30 @@ function DetailsStep(props: {
               {error}
             </Alert>
           )}
-          <TextInput
-            label={t('create.fullName')}
-            description={t('create.fullNameHint')}
-            value={fullName}
-            onChange={(e) => setFullName(e.currentTarget.value)}
-            autoComplete="name"
-          />
+          <Radio.Group
+            label={t('workspace.signup.role')}
+            value={role}
+            onChange={(v) => setRole(v === 'provider' ? 'provider' : 'patient')}
+          >
+            <Group gap="lg" mt={6}>
+              <Radio value="patient" label={t('workspace.signup.patient')} />
+              <Radio value="provider" label={t('workspace.signup.provider')} />
+            </Group>
+          </Radio.Group>
+          {role === 'provider' && (
+            <Text size="sm" c="dimmed">
+              {t('workspace.signup.providerExplain')}
+            </Text>
+          )}
+          {role === 'patient' && (
+            <TextInput
+              label={t('create.fullName')}
+              description={t('create.fullNameHint')}
+              value={fullName}
+              onChange={(e) => setFullName(e.currentTarget.value)}
+              autoComplete="name"
+            />
+          )}
           <TextInput
             label={t('create.loginName')}
             description={t('create.loginNameHint')}

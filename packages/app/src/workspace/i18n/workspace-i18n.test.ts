@@ -1,0 +1,49 @@
+// The workspace's words built from tables at run time (stream types, end reasons, states, care codes,
+// notification types, note statuses, roles, form parts) exist in every language; i18n.test.ts checks the
+// literal keys and the languages' shapes.
+import { describe, expect, it } from 'vitest';
+import { CARE_ERROR_CODES, CARE_NOTIFICATION_TYPES } from '@hale/client';
+import { NOTE_STATUSES } from '@hale/model';
+import { en } from '../../i18n/en';
+import { zhHant } from '../../i18n/zh-Hant';
+import { zhHans } from '../../i18n/zh-Hans';
+import { CHART_STATES, END_REASONS, GRANT_STREAM_TYPES } from '../patients/grant-words';
+
+type Tree = { readonly [key: string]: string | Tree };
+const has = (tree: Tree, path: string): boolean => {
+  let at: string | Tree | undefined = tree;
+  for (const part of path.split('.')) {
+    if (typeof at !== 'object') return false;
+    at = at[part];
+  }
+  return typeof at === 'string';
+};
+const plural = (tree: Tree, path: string): boolean =>
+  has(tree, path) || (has(tree, `${path}_one`) && has(tree, `${path}_other`));
+
+const families = (): string[] => [
+  ...GRANT_STREAM_TYPES.map((s) => `workspace.stream.${s}`),
+  ...END_REASONS.map((r) => `workspace.endReason.${r}`),
+  ...CHART_STATES.map((s) => `workspace.chartState.${s}`),
+  ...CARE_ERROR_CODES.map((c) => `workspace.error.${c}`),
+  ...CARE_NOTIFICATION_TYPES.map((n) => `workspace.notification.${n}`),
+  ...NOTE_STATUSES.map((s) => `workspace.noteStatus.${s}`),
+  ...['attending', 'supervisor', 'consultant', 'author'].map((r) => `workspace.cosign.roles.${r}`),
+  ...['weekly', 'exceptions', 'dates', 'other'].map((p) => `workspace.availability.refused.${p}`),
+  ...['subjective', 'objective', 'assessment', 'plan'].map((f) => `workspace.note.hint.${f}`),
+  ...['displayName', 'specialty', 'clinic', 'identifier', 'contact'].flatMap((f) => [
+    `workspace.profile.${f}`,
+    `workspace.profile.hint.${f}`,
+  ]),
+];
+
+describe('workspace translations', () => {
+  it.each([
+    ['en', en],
+    ['zh-Hant', zhHant],
+    ['zh-Hans', zhHans],
+  ] as const)('%s has every key the workspace builds from its tables', (_lang, tree) => {
+    const missing = families().filter((k) => !plural(tree as unknown as Tree, k));
+    expect(missing).toEqual([]);
+  });
+});

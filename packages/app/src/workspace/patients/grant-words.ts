@@ -1,0 +1,48 @@
+// How a grant reads: each stream type by name, read or read-and-write, until when, why it ended.
+import type { TFunction } from 'i18next';
+import type { EndedStream, ReceivedGrant } from '@hale/client';
+import { formatDate } from '../../records/format';
+
+/** Every stream type a grant can name (the i18n test checks each has words in every language). */
+export const GRANT_STREAM_TYPES = [
+  'profile',
+  'emergency-contact',
+  'document',
+  'allergy',
+  'immunization',
+  'medication',
+  'lab-result',
+  'treatment-plan',
+  'appointment',
+  'message',
+  'encounter',
+  'note',
+  'note-signature',
+  'condition',
+  'procedure',
+] as const;
+
+export const END_REASONS = ['expired', 'revoked', 'device-revoked'] as const;
+export const CHART_STATES = ['active', 'expiring', 'ended'] as const;
+
+export const streamLabel = (t: TFunction, type: string): string =>
+  t(`workspace.stream.${type}`, { defaultValue: type });
+
+export const accessLabel = (t: TFunction, access: 'read' | 'write'): string =>
+  t(access === 'write' ? 'workspace.access.write' : 'workspace.access.read');
+
+export const untilLabel = (t: TFunction, at: string | null): string =>
+  at === null ? t('workspace.access.noEnd') : t('workspace.access.until', { when: formatDate(at) });
+
+export const endReasonLabel = (t: TFunction, reason: EndedStream['reason']): string =>
+  t(`workspace.endReason.${reason}`);
+
+export const stateColor = (state: ReceivedGrant['state']): string =>
+  state === 'active' ? 'teal' : state === 'expiring' ? 'orange' : 'gray';
+
+/** How many of the patient's records left this device when access ended (null: not told). */
+export const purgedCount = (grant: ReceivedGrant | undefined): number | null => {
+  if (grant === undefined || grant.ended.length === 0) return null;
+  const counts = grant.ended.map((e) => e.purged);
+  return counts.every((c) => c === null) ? null : counts.reduce<number>((sum, c) => sum + (c ?? 0), 0);
+};
