@@ -27,6 +27,7 @@ import { useIdleLock } from '../boot/idle-lock';
 import { useNetworkFollow } from '../boot/network-follow';
 import { NAV_SECTIONS } from './nav';
 import { SyncBadge } from './sync-badge';
+import { LinkAlerts } from '../screens/io/link-alerts';
 
 export function AppLayout(): ReactNode {
   const session = useOpenSession();
@@ -121,7 +122,10 @@ function Frame(): ReactNode {
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>{removed ? <Removed /> : <Outlet />}</AppShell.Main>
+      <AppShell.Main>
+        {session.account.role === 'patient' && !removed && <LinkAlerts />}
+        {removed ? <Removed /> : <Outlet />}
+      </AppShell.Main>
     </AppShell>
   );
 }
