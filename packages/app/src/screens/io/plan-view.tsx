@@ -1,6 +1,6 @@
 /**
  * What an import will do (the plan) or did (the report), as a person reads it: records by kind, and the
- * grouped lists of duplicates, what is not imported and why, what is read into another record, and the
+ * grouped lists of duplicates, what is not imported and why (open from the start), what is read into another record, and the
  * details records do not keep. The model's reasons are its own sentences.
  */
 import type { ReactNode } from 'react';
@@ -89,7 +89,7 @@ export function PlanView(props: { readonly plan: PlanLike; readonly done: boolea
           </Table>
         )}
       </Paper>
-      <Accordion variant="separated" multiple>
+      <Accordion variant="separated" multiple defaultValue={skipped.length > 0 ? ['skipped'] : []}>
         <Accordion.Item value="duplicates">
           <Accordion.Control>
             <Group gap="xs">
