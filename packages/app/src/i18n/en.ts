@@ -927,9 +927,6 @@ export const en = {
     notKept: 'Details not kept',
     notKeptExplain:
       'Parts of the imported records that Hale does not keep (the record is imported without them).',
-    resourceType: 'Type',
-    count: 'Count',
-    why: 'Why',
     importN_one: 'Import {{count}} record',
     importN_other: 'Import {{count}} records',
     nothingToDo: 'Nothing to import',

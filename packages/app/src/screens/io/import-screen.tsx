@@ -185,16 +185,19 @@ export function ImportScreen(): ReactNode {
       )}
       {(step.at === 'plan' || step.at === 'failed') && (
         <>
-          <Text>
-            {t('importer.planOf', { name: step.name, source: step.plan.source })}{' '}
-            <Text span c="dimmed">
+          <Stack gap={2}>
+            <Text fw={600} style={{ overflowWrap: 'anywhere' }}>
+              {step.plan.source === step.name
+                ? step.name
+                : t('importer.planOf', { name: step.name, source: step.plan.source })}
+            </Text>
+            <Text c="dimmed" size="sm">
               {t('importer.nothingYet')}
             </Text>
-          </Text>
+          </Stack>
           {step.at === 'failed' && (
             <FailureAlert failure={step.failure} title={t('importer.failedTitle')} testId="import-failed" />
           )}
-          <PlanView plan={planLike(step.plan)} done={false} />
           <Group>
             <Button
               onClick={() => void run(step.name, step.bytes, step.plan)}
@@ -207,6 +210,7 @@ export function ImportScreen(): ReactNode {
             </Button>
             {again}
           </Group>
+          <PlanView plan={planLike(step.plan)} done={false} />
         </>
       )}
       {step.at === 'importing' && (

@@ -8,7 +8,6 @@ import { Accordion, Anchor, Badge, Group, Paper, Stack, Table, Text, Title } fro
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import type { ImportListing, RecordKind } from '@hale/model';
-import { ScrollTable } from '../../ui/scroll-table';
 import { countByKind, groupListings, kindTitleKey, notKeptGroups, type ListingGroup } from './plan-groups';
 
 export interface PlanLike {
@@ -23,28 +22,30 @@ export interface PlanLike {
 }
 
 function Groups(props: { readonly groups: readonly ListingGroup[]; readonly label: string }): ReactNode {
-  const { t } = useTranslation();
   return (
-    <ScrollTable label={props.label} minWidth={480}>
-      <Table verticalSpacing={6} striped>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('importer.resourceType')}</Table.Th>
-            <Table.Th>{t('importer.count')}</Table.Th>
-            <Table.Th>{t('importer.why')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {props.groups.map((g) => (
-            <Table.Tr key={`${g.resourceType}|${g.reason}`}>
-              <Table.Td fw={600}>{g.resourceType}</Table.Td>
-              <Table.Td>{g.count}</Table.Td>
-              <Table.Td style={{ overflowWrap: 'anywhere' }}>{g.reason}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </ScrollTable>
+    <Stack gap={0} role="list" aria-label={props.label}>
+      {props.groups.map((g, i) => (
+        <Stack
+          key={`${g.resourceType}|${g.reason}`}
+          gap={2}
+          py={8}
+          role="listitem"
+          style={i === 0 ? undefined : { borderTop: '1px solid var(--mantine-color-default-border)' }}
+        >
+          <Group gap="xs" wrap="nowrap">
+            <Text fw={600} style={{ overflowWrap: 'anywhere' }}>
+              {g.resourceType}
+            </Text>
+            <Badge variant="light" color="gray" style={{ flexShrink: 0 }}>
+              {g.count}
+            </Badge>
+          </Group>
+          <Text size="sm" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
+            {g.reason}
+          </Text>
+        </Stack>
+      ))}
+    </Stack>
   );
 }
 
