@@ -979,6 +979,7 @@ export const en = {
     saved: 'Saved {{name}}.',
     failedTitle: 'The summary could not be made',
     standard: 'HL7 FHIR R4, International Patient Summary (IPS) document.',
+    criticality: { high: 'High risk', low: 'Low risk', 'unable-to-assess': 'Risk not known' },
   },
   share: {
     title: 'Shared links',

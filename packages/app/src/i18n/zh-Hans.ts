@@ -994,6 +994,7 @@ export const zhHans: Translation = {
     saved: '已保存 {{name}}。',
     failedTitle: '无法制作摘要',
     standard: 'HL7 FHIR R4 国际病人摘要(IPS)文档。',
+    criticality: { high: '高风险', low: '低风险', 'unable-to-assess': '风险不明' },
   },
   share: {
     title: '分享链接',

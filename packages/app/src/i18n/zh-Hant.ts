@@ -935,6 +935,7 @@ export const zhHant: Translation = {
     saved: '已儲存 {{name}}。',
     failedTitle: '無法製作摘要',
     standard: 'HL7 FHIR R4 國際病人摘要(IPS)文件。',
+    criticality: { high: '高風險', low: '低風險', 'unable-to-assess': '風險不明' },
   },
   share: {
     title: '分享連結',

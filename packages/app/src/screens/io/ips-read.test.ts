@@ -38,6 +38,11 @@ describe('the summary screen reads an IPS', () => {
     const byCode = new Map(read.sections.map((s) => [s.code, s]));
     expect(byCode.get('48765-2')?.rows.map((r) => r.name)).toEqual(['Peanuts']);
     expect(byCode.get('11450-4')?.rows[0]?.name).toBe('Type 2 diabetes');
+    // The coded status goes to the screen as an i18n key, not as FHIR's English code.
+    expect(byCode.get('11450-4')?.rows[0]?.status).toEqual({
+      key: 'enum.conditionClinicalStatus.active',
+      code: 'active',
+    });
     const hba1c = byCode.get('30954-2')?.rows.find((r) => r.name === 'HbA1c');
     expect(hba1c?.detail).toBe('7.1 %');
     expect(hba1c?.date).toBe('2025-02-01');

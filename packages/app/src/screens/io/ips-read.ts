@@ -55,6 +55,8 @@ export interface SummaryRow {
   readonly name: string;
   readonly detail: string | undefined;
   readonly date: string | undefined;
+  /** A coded status the screen says in the person's language: `key` is its i18n key, `code` the FHIR code. */
+  readonly status?: { readonly key: string; readonly code: string };
 }
 
 export interface SummarySection {
@@ -86,13 +88,18 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
   const type = str(r['resourceType']) ?? '';
   let name: string | undefined;
   let detail: string | undefined;
+  let status: SummaryRow['status'];
+  const coded = (key: string, code: string | undefined): void => {
+    if (code !== undefined) status = { key: `${key}.${code}`, code };
+  };
   switch (type) {
     case 'AllergyIntolerance': {
       name = conceptText(r['code']);
       const reactions = arr(r['reaction'])
         .flatMap((x) => arr(obj(x)?.['manifestation']).map(conceptText))
         .filter((x): x is string => x !== undefined);
-      detail = [...reactions, str(r['criticality'])].filter(Boolean).join(' · ') || undefined;
+      detail = reactions.join(' · ') || undefined;
+      coded('summary.criticality', str(r['criticality']));
       break;
     }
     case 'MedicationStatement': {
@@ -108,7 +115,7 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
     }
     case 'Condition':
       name = conceptText(r['code']);
-      detail = conceptText(r['clinicalStatus']);
+      coded('enum.conditionClinicalStatus', str(obj(arr(obj(r['clinicalStatus'])?.['coding'])[0])?.['code']));
       break;
     case 'Immunization':
       name = conceptText(r['vaccineCode']);
@@ -127,12 +134,17 @@ const rowOf = (r: Json, byUrl: ReadonlyMap<string, Json>): SummaryRow => {
     }
     case 'Procedure':
       name = conceptText(r['code']);
-      detail = str(r['status']);
+      coded('enum.procedureStatus', str(r['status']));
       break;
     default:
       name = conceptText(r['code']);
   }
-  return { name: name ?? type, detail: detail === '' ? undefined : detail, date: dateOf(r) };
+  return {
+    name: name ?? type,
+    detail: detail === '' ? undefined : detail,
+    date: dateOf(r),
+    ...(status === undefined ? {} : { status }),
+  };
 };
 
 export const readSummary = (bundle: unknown): ReadSummary => {

@@ -58,7 +58,11 @@ function Section(props: { readonly section: SummarySection }): ReactNode {
                 <Table.Td fw={600} style={{ overflowWrap: 'anywhere' }}>
                   {row.name}
                 </Table.Td>
-                <Table.Td style={{ overflowWrap: 'anywhere' }}>{row.detail ?? ''}</Table.Td>
+                <Table.Td style={{ overflowWrap: 'anywhere' }}>
+                  {[row.detail, row.status && t(row.status.key, { defaultValue: row.status.code })]
+                    .filter(Boolean)
+                    .join(' · ')}
+                </Table.Td>
                 <Table.Td c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                   {row.date === undefined ? '' : formatDate(row.date)}
                 </Table.Td>
